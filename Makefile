@@ -1,0 +1,59 @@
+# Gatehouse — two commands on a fresh clone: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export NODE_OPTIONS ?= --no-warnings=ExperimentalWarning
+
+NODE_MODULES := node_modules/.installed
+BIN := node_modules/.bin
+
+help:
+	@echo "make run       start Gatehouse on 127.0.0.1:8000 (embedded default: SQLite, dev identity, demo purutos, manifest, agent runtime)"
+	@echo "make test      install, check generated/ is fresh, type-check, unit + contract tests"
+	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients)"
+	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
+	@echo "make docs      render the published spec to docs/index.html (offline)"
+	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
+
+# Install exactly what package-lock.json says, once (and again when it changes).
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_MODULES)
+
+generate: $(NODE_MODULES)
+	$(BIN)/tsx src/codegen/generate.ts
+
+# CI fails if generated/ is not exactly what the spec produces.
+check-generated: generate
+	@if [ -n "$$(git status --porcelain -- generated)" ]; then \
+	  echo "generated/ is stale or hand-edited; run 'make generate' and commit:"; \
+	  git status --porcelain -- generated; git --no-pager diff --stat -- generated; exit 1; \
+	else echo "generated/ is fresh"; fi
+
+typecheck: $(NODE_MODULES)
+	$(BIN)/tsc --noEmit -p tsconfig.json
+
+test: $(NODE_MODULES) check-generated typecheck
+	$(BIN)/vitest run --config contract-tests/vitest.config.ts
+
+# The embedded default. Any variable may be overridden: `PORT=9000 make run`.
+run: $(NODE_MODULES)
+	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
+	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
+	 GATEHOUSE_MANIFEST_DIR="$${GATEHOUSE_MANIFEST_DIR:-$(CURDIR)/examples/manifests}" \
+	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
+	 $(BIN)/tsx src/main.ts
+
+mock: $(NODE_MODULES)
+	$(BIN)/tsx contract-tests/mock.ts
+
+docs: $(NODE_MODULES)
+	@mkdir -p docs
+	$(BIN)/redocly build-docs generated/openapi.json --output docs/index.html
+	@echo "docs/index.html written"
+
+bench: $(NODE_MODULES)
+	$(BIN)/tsx bench/run.ts
+
+.PHONY: help install generate check-generated typecheck test run mock docs bench

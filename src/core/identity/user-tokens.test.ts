@@ -1,0 +1,165 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair, type JWK, type CryptoKey } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UserTokenError, createUserTokenVerifier } from "./user-tokens";
+
+const ISSUER = "https://idp.test";
+const AUDIENCE = "gatehouse";
+
+interface SigningKey {
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
+
+async function signingKey(alg: "RS256" | "ES256" | "EdDSA", kid: string): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
+}
+
+function mint(key: SigningKey, alg: string, claims: Record<string, unknown> = {}, opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number } = {}) {
+  const header: Record<string, string> = { alg, typ: "JWT" };
+  if (opts.kid !== null) header.kid = opts.kid ?? key.jwk.kid!;
+  return new SignJWT(claims)
+    .setProtectedHeader(header as { alg: string })
+    .setIssuer(opts.iss ?? ISSUER)
+    .setAudience(opts.aud ?? AUDIENCE)
+    .setSubject("user-1")
+    .setIssuedAt()
+    .setExpirationTime(opts.exp ?? "5m")
+    .sign(key.privateKey);
+}
+
+/** A tiny IdP: serves whatever `keys` holds; `down` makes it answer 503. */
+const idp = { keys: [] as JWK[], down: false, fetches: 0 };
+let server: Server;
+let jwksUrl: string;
+let rsa: SigningKey;
+
+beforeAll(async () => {
+  rsa = await signingKey("RS256", "rsa-1");
+  idp.keys = [rsa.jwk];
+  server = createServer((_req, res) => {
+    idp.fetches++;
+    if (idp.down) return res.writeHead(503).end();
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: idp.keys }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const verifier = (cacheMaxAgeMs = 60_000, cooldownMs = 30_000) =>
+  createUserTokenVerifier({ jwksUrl, issuer: ISSUER, audience: AUDIENCE, cacheMaxAgeMs, cooldownMs });
+
+async function failure(p: Promise<unknown>): Promise<UserTokenError> {
+  const err = await p.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(UserTokenError);
+  return err as UserTokenError;
+}
+
+describe("createUserTokenVerifier (remote JWKS)", () => {
+  it("accepts a valid RS256 token and maps org/roles claims", async () => {
+    const token = await mint(rsa, "RS256", { org: "acme", roles: ["operator", 7] });
+    const claims = await verifier()(token);
+    expect(claims).toMatchObject({ sub: "user-1", orgId: "acme", roles: ["operator"] });
+    expect(claims.exp).toBeGreaterThan(Date.now() / 1000);
+  });
+
+  it("rejects an expired token with TOKEN_EXPIRED", async () => {
+    const token = await mint(rsa, "RS256", {}, { exp: Math.floor(Date.now() / 1000) - 120 });
+    const err = await failure(verifier()(token));
+    expect(err.code).toBe("TOKEN_EXPIRED");
+  });
+
+  it.each([
+    ["wrong issuer", { iss: "https://evil.test" }, "claim_invalid"],
+    ["wrong audience", { aud: "someone-else" }, "claim_invalid"],
+    ["unknown kid", { kid: "nope" }, "unknown_kid"],
+    ["missing kid", { kid: null }, "missing_kid"],
+  ] as const)("rejects %s with TOKEN_INVALID", async (_name, opts, reason) => {
+    const token = await mint(rsa, "RS256", {}, opts as never);
+    const err = await failure(verifier()(token));
+    expect(err.code).toBe("TOKEN_INVALID");
+    expect(err.reason).toBe(reason);
+  });
+
+  it("rejects alg none, HS256 and garbage", async () => {
+    const none = new UnsecuredJWT({}).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("user-1").setExpirationTime("5m").encode();
+    const hs = await new SignJWT({})
+      .setProtectedHeader({ alg: "HS256", kid: "rsa-1" })
+      .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("user-1").setExpirationTime("5m")
+      .sign(new TextEncoder().encode("a-shared-secret-that-is-long-enough-32b"));
+    const v = verifier();
+    expect((await failure(v(none))).reason).toBe("alg_not_allowed");
+    expect((await failure(v(hs))).reason).toBe("alg_not_allowed");
+    expect((await failure(v("not.a.jwt"))).reason).toBe("malformed");
+  });
+
+  it("rejects a token signed by another key that claims a known kid", async () => {
+    const impostor = await signingKey("RS256", "rsa-1");
+    const err = await failure(verifier()(await mint(impostor, "RS256")));
+    expect(err.reason).toBe("bad_signature");
+  });
+
+  it("accepts ES256 and EdDSA", async () => {
+    const ec = await signingKey("ES256", "ec-1");
+    const ed = await signingKey("EdDSA", "ed-1");
+    idp.keys = [rsa.jwk, ec.jwk, ed.jwk];
+    try {
+      const v = verifier();
+      expect((await v(await mint(ec, "ES256"))).sub).toBe("user-1");
+      expect((await v(await mint(ed, "EdDSA"))).sub).toBe("user-1");
+    } finally {
+      idp.keys = [rsa.jwk];
+    }
+  });
+
+  it("picks up a rotated key at once (refetch on unknown kid), not after the cache max age", async () => {
+    const v = verifier(3_600_000, 0);
+    await v(await mint(rsa, "RS256")); // primes the cache
+    const rotated = await signingKey("RS256", "rsa-2");
+    idp.keys = [rsa.jwk, rotated.jwk];
+    try {
+      expect((await v(await mint(rotated, "RS256"))).sub).toBe("user-1");
+    } finally {
+      idp.keys = [rsa.jwk];
+    }
+  });
+
+  it("keeps verifying with cached keys while the IdP is down", async () => {
+    const v = verifier(1); // stale after 1 ms: every call tries to refresh
+    await v(await mint(rsa, "RS256"));
+    idp.down = true;
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      const before = idp.fetches;
+      expect((await v(await mint(rsa, "RS256"))).sub).toBe("user-1");
+      expect(idp.fetches).toBeGreaterThan(before); // it did try the IdP
+    } finally {
+      idp.down = false;
+    }
+  });
+
+  it("fails closed when the IdP is down and nothing is cached", async () => {
+    idp.down = true;
+    try {
+      const err = await failure(verifier()(await mint(rsa, "RS256")));
+      expect(err).toMatchObject({ code: "TOKEN_INVALID", reason: "jwks_unavailable" });
+    } finally {
+      idp.down = false;
+    }
+  });
+});
+
+describe("createUserTokenVerifier (embedded issuer)", () => {
+  it("verifies against local keys and sees key rotation immediately", async () => {
+    let keys = [rsa.jwk];
+    const v = createUserTokenVerifier({ localJwks: () => ({ keys }), issuer: ISSUER, audience: AUDIENCE, cacheMaxAgeMs: 0 });
+    expect((await v(await mint(rsa, "RS256"))).sub).toBe("user-1");
+    const next = await signingKey("RS256", "rsa-9");
+    expect((await failure(v(await mint(next, "RS256")))).reason).toBe("unknown_kid");
+    keys = [rsa.jwk, next.jwk];
+    expect((await v(await mint(next, "RS256"))).sub).toBe("user-1");
+  });
+});

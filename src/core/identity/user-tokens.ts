@@ -1,0 +1,179 @@
+// Verifies people's JWTs (IDE users on the session socket, operators on REST) against a JWKS.
+// Remote JWKS (JWKS_URL): jose refetches on an unknown `kid` (30 s cooldown) and keeps keys `cacheMaxAge`;
+// when the IdP is down at refresh time we keep verifying with the last good keys instead of locking
+// everybody out. Embedded default (`localJwks`): Gatehouse is its own issuer.
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type FetchImplementation,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from "jose";
+import { Counter } from "prom-client";
+import { registry } from "../metrics/registry";
+
+export interface UserClaims {
+  sub: string;
+  orgId?: string;
+  roles: string[];
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+/** Bounded set of reasons (used as a metric label by callers). */
+export type UserTokenFailure =
+  | "expired"
+  | "malformed"
+  | "missing_kid"
+  | "alg_not_allowed"
+  | "unknown_kid"
+  | "bad_signature"
+  | "claim_invalid"
+  | "jwks_unavailable";
+
+export class UserTokenError extends Error {
+  readonly code: "TOKEN_EXPIRED" | "TOKEN_INVALID";
+  constructor(
+    readonly reason: UserTokenFailure,
+    message: string,
+  ) {
+    super(message);
+    this.name = "UserTokenError";
+    this.code = reason === "expired" ? "TOKEN_EXPIRED" : "TOKEN_INVALID";
+  }
+}
+
+export type UserTokenVerifier = (token: string) => Promise<UserClaims>;
+
+export interface UserTokenVerifierOptions {
+  /** External IdP's JWKS (the seed's JWKS_URL). */
+  jwksUrl?: string;
+  /** Embedded default: the dev issuer's public keys, read on every verification so rotation is picked up. */
+  localJwks?: () => JSONWebKeySet;
+  issuer: string;
+  audience: string;
+  /** How long fetched keys count as fresh (JWKS_CACHE_TTL seconds × 1000). */
+  cacheMaxAgeMs: number;
+  /** Minimum gap between refetches triggered by an unknown kid. */
+  cooldownMs?: number;
+  /** JWKS HTTP timeout. */
+  fetchTimeoutMs?: number;
+}
+
+/** Asymmetric algorithms only: HS256 would let anyone holding the JWKS forge tokens; `none` is never valid. */
+export const ALLOWED_USER_TOKEN_ALGS = ["RS256", "ES256", "EdDSA"];
+
+const jwksFetches = new Counter({
+  name: "gatehouse_jwks_fetches_total",
+  help: "JWKS fetches from the identity provider, by result",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+
+export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTokenVerifier {
+  const getKey = opts.jwksUrl ? remoteKeys(opts) : localKeys(opts);
+
+  return async (token: string) => {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new UserTokenError("malformed", "Malformed JWT");
+    }
+    if (!header.alg || !ALLOWED_USER_TOKEN_ALGS.includes(header.alg)) {
+      throw new UserTokenError("alg_not_allowed", `JWT algorithm ${header.alg ?? "(none)"} is not accepted`);
+    }
+    if (!header.kid) throw new UserTokenError("missing_kid", "JWT header has no kid");
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, getKey, {
+        issuer: opts.issuer,
+        audience: opts.audience,
+        algorithms: ALLOWED_USER_TOKEN_ALGS,
+        requiredClaims: ["sub", "exp"],
+      }));
+    } catch (err) {
+      throw toUserTokenError(err);
+    }
+    return claimsOf(payload);
+  };
+}
+
+function claimsOf(payload: JWTPayload): UserClaims {
+  if (typeof payload.sub !== "string" || payload.sub === "") {
+    throw new UserTokenError("claim_invalid", "JWT sub claim must be a non-empty string");
+  }
+  const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
+  const org = payload.org;
+  return {
+    sub: payload.sub,
+    ...(typeof org === "string" && org !== "" ? { orgId: org } : {}),
+    roles,
+    exp: payload.exp!,
+  };
+}
+
+function toUserTokenError(err: unknown): UserTokenError {
+  if (err instanceof UserTokenError) return err;
+  if (err instanceof errors.JWTExpired) return new UserTokenError("expired", "JWT token has expired");
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    return new UserTokenError("claim_invalid", `JWT claim ${err.claim} is invalid: ${err.reason}`);
+  }
+  if (err instanceof errors.JWKSNoMatchingKey) return new UserTokenError("unknown_kid", "No key matches the JWT kid");
+  if (err instanceof errors.JWSSignatureVerificationFailed) {
+    return new UserTokenError("bad_signature", "JWT signature verification failed");
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return new UserTokenError("alg_not_allowed", err.message);
+  if (err instanceof errors.JWTInvalid || err instanceof errors.JWSInvalid) {
+    return new UserTokenError("malformed", "Malformed JWT");
+  }
+  if (err instanceof JwksUnavailable) return new UserTokenError("jwks_unavailable", err.message);
+  return new UserTokenError("malformed", err instanceof Error ? err.message : "Invalid JWT");
+}
+
+class JwksUnavailable extends Error {}
+
+function localKeys(opts: UserTokenVerifierOptions): JWTVerifyGetKey {
+  if (!opts.localJwks) throw new Error("createUserTokenVerifier needs jwksUrl or localJwks");
+  const readKeys = opts.localJwks;
+  return (header, token) => createLocalJWKSet(readKeys())(header, token);
+}
+
+function remoteKeys(opts: UserTokenVerifierOptions): JWTVerifyGetKey {
+  const countingFetch: FetchImplementation = async (url, init) => {
+    try {
+      const res = await fetch(url, init);
+      jwksFetches.inc({ result: res.status === 200 ? "ok" : "http_error" });
+      return res;
+    } catch (err) {
+      jwksFetches.inc({ result: "network_error" });
+      throw err;
+    }
+  };
+  const remote = createRemoteJWKSet(new URL(opts.jwksUrl!), {
+    cacheMaxAge: opts.cacheMaxAgeMs,
+    cooldownDuration: opts.cooldownMs ?? 30_000,
+    timeoutDuration: opts.fetchTimeoutMs ?? 5_000,
+    [customFetch]: countingFetch,
+  });
+
+  return async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      // Key lookup answers (unknown kid, wrong key type) are verdicts, not outages.
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
+      if (err instanceof errors.JOSENotSupported) throw err;
+      // The refresh failed (IdP down, timeout, bad answer): serve the keys we already have, if any.
+      const stale = remote.jwks();
+      if (stale) return createLocalJWKSet(stale)(header, token);
+      throw new JwksUnavailable(`JWKS unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  };
+}

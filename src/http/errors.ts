@@ -1,0 +1,51 @@
+// Every error leaves as application/problem+json (RFC 9457), whatever threw it:
+// our HttpProblem, koa-body (invalid JSON, oversized body), or an unexpected bug (500, logged, no internals leaked).
+import type { Context, Next } from "koa";
+import { HttpProblem } from "./problem";
+
+export function problemBody(ctx: Context, p: HttpProblem) {
+  return {
+    type: p.extras.code ? `urn:gatehouse:problem:${p.extras.code.toLowerCase()}` : "about:blank",
+    title: p.title,
+    status: p.status,
+    detail: p.detail,
+    instance: ctx.path,
+    request_id: ctx.state.requestId as string | undefined,
+    ...(p.extras.code ? { code: p.extras.code } : {}),
+    ...(p.extras.errors ? { errors: p.extras.errors } : {}),
+    ...(p.extras.operation ? { operation: p.extras.operation } : {}),
+  };
+}
+
+/** Maps what libraries throw to a problem. */
+export function toProblem(err: unknown): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  const e = err as { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean };
+  const status = e.status ?? e.statusCode;
+  if (e.type === "entity.too.large" || status === 413) {
+    return new HttpProblem(413, "Request body is larger than the configured limit", { code: "PAYLOAD_TOO_LARGE" });
+  }
+  if (e.type === "entity.parse.failed" || (status === 400 && /json/i.test(e.message ?? ""))) {
+    return new HttpProblem(400, "Request body is not valid JSON", { code: "INVALID_JSON" });
+  }
+  if (status === 415) return new HttpProblem(415, e.message ?? "Unsupported media type", { code: "UNSUPPORTED_MEDIA_TYPE" });
+  if (status && status >= 400 && status < 500 && e.expose) {
+    return new HttpProblem(status, e.message ?? "Bad request");
+  }
+  return new HttpProblem(500, "Internal server error", { code: "INTERNAL_ERROR" });
+}
+
+export async function problemMiddleware(ctx: Context, next: Next): Promise<void> {
+  try {
+    await next();
+  } catch (err) {
+    const problem = toProblem(err);
+    if (problem.status >= 500 && !(err instanceof HttpProblem)) {
+      ctx.state.log?.error({ err }, "unhandled error");
+    }
+    ctx.status = problem.status;
+    for (const [k, v] of Object.entries(problem.extras.headers ?? {})) ctx.set(k, v);
+    ctx.body = problemBody(ctx, problem);
+    ctx.type = "application/problem+json";
+  }
+}

@@ -1,0 +1,58 @@
+// The seam between the spec-driven HTTP layer and the faces.
+//
+// Routes are not written by hand: src/http/router.ts walks generated/openapi.json, validates each request
+// with Ajv, authenticates it from the operation's `security`, and calls the handler registered under the
+// operation's operationId. An operation without a handler answers 501 problem+json naming it.
+//
+// Handlers are typed from generated/api-types.ts: the compiler rejects a status or a body the spec does not
+// declare for that operation. Errors are thrown as HttpProblem (src/http/problem.ts), not returned.
+import type { operations } from "../../generated/api-types";
+import type { Principal } from "../core/identity/principal";
+
+export type OperationId = keyof operations;
+
+type Responses<K extends OperationId> = operations[K]["responses"];
+type BodyOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
+type Params<K extends OperationId, Where extends string> = operations[K] extends {
+  parameters: infer P;
+}
+  ? P extends Record<Where, infer X>
+    ? X extends undefined | never
+      ? Record<string, never>
+      : NonNullable<X>
+    : Record<string, never>
+  : Record<string, never>;
+
+type RequestBody<K extends OperationId> = operations[K] extends {
+  requestBody?: { content: { "application/json": infer B } };
+}
+  ? B
+  : undefined;
+
+/** A 2xx/3xx reply; error statuses are thrown as HttpProblem. */
+type SuccessStatus = 200 | 201 | 202 | 204;
+
+export type Reply<K extends OperationId> = {
+  [S in keyof Responses<K> & SuccessStatus]: {
+    status: S;
+    body: BodyOf<Responses<K>[S]>;
+    headers?: Record<string, string>;
+  };
+}[keyof Responses<K> & SuccessStatus];
+
+export interface OperationRequest<K extends OperationId> {
+  params: Params<K, "path">;
+  query: Params<K, "query">;
+  /** Lower-cased request headers. */
+  headers: Record<string, string | undefined>;
+  /** The validated JSON body (undefined when the operation has none or it was omitted). */
+  body: RequestBody<K>;
+  principal: Principal;
+  requestId: string;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+export type Handler<K extends OperationId> = (req: OperationRequest<K>) => Promise<Reply<K>> | Reply<K>;
+
+export type Handlers = { [K in OperationId]?: Handler<K> };

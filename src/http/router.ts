@@ -1,0 +1,89 @@
+// Routes come from the spec: one Koa route per OpenAPI operation. Each request is authenticated from the
+// operation's security, its path/query/body validated with Ajv, then handed to the handler registered under
+// the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
+import Router from "@koa/router";
+import type { Context } from "koa";
+import type { Authenticator } from "./auth";
+import type { Handler, Handlers, OperationId, OperationRequest } from "./handlers";
+import { HttpProblem } from "./problem";
+import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
+
+function hasBody(ctx: Context): boolean {
+  const length = ctx.get("Content-Length");
+  return Boolean(ctx.get("Transfer-Encoding")) || (length !== "" && length !== "0");
+}
+
+function validateParts(op: OperationSpec, ctx: Context) {
+  const params = { ...ctx.params };
+  const query: Record<string, unknown> = { ...ctx.query };
+  const problems = [];
+  if (op.validatePath && !op.validatePath(params)) problems.push(...describeErrors("path", op.validatePath.errors));
+  if (op.validateQuery && !op.validateQuery(query)) problems.push(...describeErrors("query", op.validateQuery.errors));
+
+  let body: unknown = undefined;
+  if (hasBody(ctx)) {
+    if (!ctx.is("application/json", "application/*+json")) {
+      throw new HttpProblem(415, "Request bodies must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
+    }
+    body = (ctx.request as { body?: unknown }).body;
+  }
+  if (body === undefined && op.bodyRequired) {
+    problems.push({ pointer: "/body", message: "a JSON request body is required" });
+  } else if (body !== undefined && op.validateBody && !op.validateBody(body)) {
+    problems.push(...describeErrors("body", op.validateBody.errors));
+  }
+  if (problems.length) {
+    const detail = problems.map((p) => `${p.pointer}: ${p.message}`).join("; ");
+    throw new HttpProblem(400, `Request is invalid: ${detail}`, { code: "VALIDATION_FAILED", errors: problems });
+  }
+  return { params, query, body };
+}
+
+export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenticator): Router {
+  const router = new Router();
+  for (const op of spec.operations) {
+    const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
+    router.register(op.koaPath, [op.method], async (ctx: Context) => {
+      ctx.state.route = op.path;
+      ctx.state.operationId = op.operationId;
+      const principal = await auth.authenticate(ctx, op.security);
+      const { params, query, body } = validateParts(op, ctx);
+      if (!handler) {
+        throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {
+          code: "NOT_IMPLEMENTED",
+          operation: op.operationId,
+        });
+      }
+      const controller = new AbortController();
+      ctx.req.once("close", () => {
+        if (!ctx.res.writableEnded) controller.abort();
+      });
+      const request = {
+        params,
+        query,
+        body,
+        headers: ctx.headers as Record<string, string | undefined>,
+        principal,
+        requestId: ctx.state.requestId as string,
+        signal: controller.signal,
+      } as unknown as OperationRequest<OperationId>;
+      // Each handler's reply is checked against its own operation at compile time; here any reply will do.
+      const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
+      ctx.status = reply.status;
+      for (const [k, v] of Object.entries(reply.headers ?? {})) ctx.set(k, v);
+      const declared = op.responses.get(ctx.status)?.contentType;
+      ctx.body = reply.body ?? "";
+      if (declared && !reply.headers?.["content-type"] && !reply.headers?.["Content-Type"]) ctx.type = declared;
+    });
+  }
+  return router;
+}
+
+/** 404 for unknown paths, 405 (with Allow) for a known path with another method. */
+export function allowedMethods(router: Router) {
+  return router.allowedMethods({
+    throw: true,
+    methodNotAllowed: () => new HttpProblem(405, "Method not allowed for this path", { code: "METHOD_NOT_ALLOWED" }),
+    notImplemented: () => new HttpProblem(501, "Method not implemented", { code: "NOT_IMPLEMENTED" }),
+  });
+}

@@ -1,0 +1,143 @@
+// The published OpenAPI document, loaded once, and what the HTTP layer derives from it:
+// one entry per operation (method, Koa path, security, parameter and body schemas) and Ajv validators.
+// The document is generated/openapi.json — the spec is the router.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormatsModule from "ajv-formats";
+import type { OperationId } from "./handlers";
+
+// ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv2020) => void;
+
+export const OPENAPI_FILE = resolve(import.meta.dirname, "../../generated/openapi.json");
+
+type Json = Record<string, unknown>;
+
+export type SecurityScheme = "ApiKeyAuth" | "BearerAuth";
+
+export interface OperationSpec {
+  operationId: OperationId;
+  method: string;
+  /** OpenAPI path, e.g. /purutos/{name} */
+  path: string;
+  /** Koa path, e.g. /purutos/:name */
+  koaPath: string;
+  /** Alternatives: the caller must satisfy one of them. Empty → open. */
+  security: SecurityScheme[];
+  validatePath?: ValidateFunction;
+  validateQuery?: ValidateFunction;
+  validateBody?: ValidateFunction;
+  bodyRequired: boolean;
+  /** Status → validator of the JSON body the spec declares (used by tests and the contract replay). */
+  responses: Map<number, { contentType: string; validate?: ValidateFunction }>;
+}
+
+const DOC_ID = "urn:gatehouse:openapi";
+
+/** Rewrites local refs so they resolve inside the registered OpenAPI document. */
+function rebase(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebase);
+  if (schema && typeof schema === "object") {
+    const out: Json = {};
+    for (const [k, v] of Object.entries(schema)) {
+      out[k] = k === "$ref" && typeof v === "string" && v.startsWith("#/") ? DOC_ID + v : rebase(v);
+    }
+    return out;
+  }
+  return schema;
+}
+
+function newAjv(coerce: boolean): Ajv2020 {
+  const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: coerce, useDefaults: false });
+  addFormats(ajv);
+  return ajv;
+}
+
+export interface LoadedSpec {
+  document: Json;
+  operations: OperationSpec[];
+  byId: Map<string, OperationSpec>;
+}
+
+export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
+  const document = JSON.parse(readFileSync(file, "utf8")) as Json;
+  const components = { components: (document.components ?? {}) as Json };
+  // Bodies are validated strictly (no coercion); path and query strings are coerced to their declared types.
+  const strict = newAjv(false);
+  const coercing = newAjv(true);
+  strict.addSchema({ $id: DOC_ID, ...components });
+  coercing.addSchema({ $id: DOC_ID, ...components });
+
+  const operations: OperationSpec[] = [];
+  const globalSecurity = (document.security ?? []) as Json[];
+  for (const [path, item] of Object.entries((document.paths ?? {}) as Record<string, Json>)) {
+    for (const method of ["get", "post", "put", "patch", "delete"]) {
+      const op = item[method] as Json | undefined;
+      if (!op) continue;
+      const params = [...((item.parameters as Json[]) ?? []), ...((op.parameters as Json[]) ?? [])];
+      const group = (where: string) => params.filter((p) => p.in === where);
+      const paramsSchema = (where: string): ValidateFunction | undefined => {
+        const ps = group(where);
+        if (!ps.length && where !== "query") return undefined;
+        return coercing.compile({
+          type: "object",
+          properties: Object.fromEntries(ps.map((p) => [p.name, rebase(p.schema ?? {})])),
+          required: ps.filter((p) => p.required).map((p) => p.name as string),
+          // Unknown query parameters are an error, like unknown body fields.
+          additionalProperties: false,
+        });
+      };
+      const body = ((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as
+        | Json
+        | undefined;
+      const responses = new Map<number, { contentType: string; validate?: ValidateFunction }>();
+      for (const [status, resp] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
+        const content = (resp.content ?? {}) as Record<string, Json>;
+        const [contentType, media] = Object.entries(content)[0] ?? ["", undefined];
+        const validate = media?.schema && contentType.includes("json") ? strict.compile(rebase(media.schema) as Json) : undefined;
+        responses.set(Number(status), { contentType, validate });
+      }
+      const security = ((op.security as Json[] | undefined) ?? globalSecurity).flatMap(
+        (req) => Object.keys(req) as SecurityScheme[],
+      );
+      operations.push({
+        operationId: op.operationId as OperationId,
+        method: method.toUpperCase(),
+        path,
+        koaPath: path.replace(/\{([^}]+)\}/g, ":$1"),
+        security,
+        validatePath: paramsSchema("path"),
+        validateQuery: paramsSchema("query"),
+        validateBody: body?.schema ? strict.compile(rebase(body.schema) as Json) : undefined,
+        bodyRequired: Boolean((op.requestBody as Json | undefined)?.required),
+        responses,
+      });
+    }
+  }
+  return { document, operations, byId: new Map(operations.map((o) => [o.operationId, o])) };
+}
+
+/** Ajv errors as problem items with a readable message (Ajv's "must NOT be valid" says nothing). */
+export function describeErrors(where: "body" | "path" | "query", errors: ErrorObject[] | null | undefined) {
+  return (errors ?? [])
+    .filter((e) => e.keyword !== "not" && e.keyword !== "if")
+    .map((e) => {
+      const base = `/${where}${e.instancePath}`;
+      if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
+        const extra = (e.params as { unevaluatedProperty?: string; additionalProperty?: string });
+        const name = extra.unevaluatedProperty ?? extra.additionalProperty;
+        return { pointer: `${base}/${name}`, message: `unknown field "${name}" is not allowed` };
+      }
+      if (e.keyword === "required") {
+        const name = (e.params as { missingProperty: string }).missingProperty;
+        return { pointer: `${base}/${name}`, message: `required field "${name}" is missing` };
+      }
+      if (e.keyword === "enum") {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+        return { pointer: base, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` };
+      }
+      return { pointer: base, message: e.message ?? "is invalid" };
+    });
+}

@@ -1,0 +1,54 @@
+// `make run` / `npm start`: start Gatehouse and print how to call it.
+import { ConfigError, loadConfig } from "./config";
+import { logger } from "./core/log/logger";
+import { startGatehouse } from "./server";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const gatehouse = await startGatehouse(config, logger);
+  const key = config.apiKeys.find((k) => k !== "changeme");
+  const lines = [
+    ``,
+    `Gatehouse ${gatehouse.url} (data: ${config.dataDir})`,
+    ``,
+    `  curl ${gatehouse.url}/health`,
+    key
+      ? `  curl -H "X-API-Key: ${key}" ${gatehouse.url}/purutos`
+      : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
+    `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
+  ];
+  if (gatehouse.devIssuer) {
+    const operator = await gatehouse.devIssuer.mint({ sub: "operator@dev", org: config.defaultOrg, roles: ["operator"], ttlSeconds: 12 * 3600 });
+    lines.push(
+      `  jwks:    ${gatehouse.url}/.well-known/jwks.json (built-in development issuer)`,
+      ``,
+      `  export API_KEY=${key ?? "<set PURUTO_GATEWAY_API_KEY>"} ORG_ID=${config.defaultOrg}`,
+      `  export TOKEN=${operator}`,
+      `  more tokens: npm run -s gatehouse -- token --sub alice --org ${config.defaultOrg} --role operator`,
+    );
+  }
+  console.log(lines.join("\n") + "\n");
+
+  const stop = async (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    await gatehouse.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err) => {
+  logger.fatal({ err }, "start-up failed");
+  console.error(`Gatehouse failed to start: ${err instanceof Error ? err.message : err}`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+// System operations shared by every face: health with real dependency probes, Prometheus metrics,
+// the published spec (OpenAPI + AsyncAPI) and the JWKS.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { JWK } from "jose";
+import type { components } from "../../generated/api-types";
+import { registry } from "../core/metrics/registry";
+import type { Handlers } from "../http/handlers";
+
+type Health = components["schemas"]["Health"];
+type DiscoveryHealth = components["schemas"]["DiscoveryHealth"];
+
+/** A dependency probe: resolves to its state word (`connected`, `available`, `not_configured`, …). */
+export type Probe = () => Promise<string>;
+
+const HEALTHY_STATES = new Set(["connected", "available", "not_configured"]);
+
+export interface SystemDeps {
+  version: string;
+  openapi: Record<string, unknown>;
+  asyncapiFile: string;
+  probes: Record<string, Probe>;
+  discovery?: () => DiscoveryHealth;
+  /** Every public key Gatehouse publishes (dev issuer, capability tokens, audit). */
+  jwks: () => JWK[] | Promise<JWK[]>;
+}
+
+async function probeAll(probes: Record<string, Probe>): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    Object.entries(probes).map(async ([name, probe]) => {
+      try {
+        return [name, await probe()] as const;
+      } catch {
+        return [name, "unavailable"] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+export function systemHandlers(deps: SystemDeps): Handlers {
+  const asyncapi = readFileSync(resolve(deps.asyncapiFile), "utf8");
+  return {
+    System_health: async () => {
+      const dependencies = await probeAll(deps.probes);
+      const healthy = Object.values(dependencies).every((s) => HEALTHY_STATES.has(s));
+      const body: Health = {
+        status: healthy ? "healthy" : "degraded",
+        service: "gatehouse",
+        version: deps.version,
+        dependencies,
+        ...(deps.discovery ? { discovery: deps.discovery() } : {}),
+      };
+      return { status: 200, body };
+    },
+    System_metrics: async () => ({
+      status: 200,
+      body: await registry.metrics(),
+      headers: { "content-type": registry.contentType },
+    }),
+    System_openapiDocument: () => ({ status: 200, body: deps.openapi }),
+    System_asyncapiDocument: () => ({ status: 200, body: asyncapi, headers: { "content-type": "application/yaml" } }),
+    System_jwks: async () => ({ status: 200, body: { keys: (await deps.jwks()) as components["schemas"]["Jwk"][] } }),
+  };
+}
