@@ -41,6 +41,8 @@ test: $(NODE_MODULES) check-generated typecheck
 run: $(NODE_MODULES)
 	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
+	 PURUTO_DATA_PATH="$${PURUTO_DATA_PATH-$(CURDIR)/examples/ecosystem/puruto-data}" \
+	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-balance}" \
 	 GATEHOUSE_MANIFEST_DIR="$${GATEHOUSE_MANIFEST_DIR:-$(CURDIR)/examples/manifests}" \
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
 	 $(BIN)/tsx src/main.ts

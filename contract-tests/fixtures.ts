@@ -8,7 +8,8 @@ import { logger } from "../src/core/log/logger";
 import { startGatehouse, type Gatehouse } from "../src/server";
 
 export const API_KEY = "contract-test-api-key";
-export const ORG_ID = "default";
+/** The org of the seed 003 examples' paths; the environment's API key belongs to it. */
+export const ORG_ID = "550e8400-e29b-41d4-a716-446655440000";
 export const ECOSYSTEM = resolve(import.meta.dirname, "../examples/ecosystem");
 
 export interface TestGatehouse extends Gatehouse {
@@ -18,16 +19,18 @@ export interface TestGatehouse extends Gatehouse {
 
 export async function startTestGatehouse(env: Record<string, string> = {}): Promise<TestGatehouse> {
   const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-contract-"));
-  const config = loadConfig({
+  const fullEnv: Record<string, string> = {
     GATEHOUSE_DATA_DIR: dataDir,
     PORT: "0",
     PURUTO_GATEWAY_API_KEY: API_KEY,
     GATEHOUSE_ECOSYSTEM_ROOT: ECOSYSTEM,
+    PURUTO_DATA_PATH: join(ECOSYSTEM, "puruto-data"),
+    GATEHOUSE_EXTRA_COMMANDS: "balance",
     GATEHOUSE_DEFAULT_ORG: ORG_ID,
     LOG_LEVEL: "silent",
     ...env,
-  });
-  const gatehouse = await startGatehouse(config, logger);
+  };
+  const gatehouse = await startGatehouse(loadConfig(fullEnv), logger, fullEnv);
   const operatorToken = await gatehouse.devIssuer!.mint({ sub: "operator@contract", org: ORG_ID, roles: ["operator"] });
   return {
     ...gatehouse,

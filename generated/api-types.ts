@@ -109,7 +109,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Health of the gateway (open: no credentials). 503 with `status: unhealthy` when the database is down. */
+        /** @description Health of the gateway (open: no credentials). 503 problem when the database does not answer. */
         get: operations["Gateway_health"];
         put?: never;
         post?: never;
@@ -228,7 +228,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Records, oldest first, filtered and paginated by cursor. */
+        /** @description Records, newest first (highest `seq` first), filtered and paginated by cursor. */
         get: operations["Interactions_list"];
         put?: never;
         post?: never;
@@ -262,7 +262,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The whole log as NDJSON (one InteractionRecord per line), for offline verification. */
+        /**
+         * @description The whole log as NDJSON: one stored audit record per line in chain order, with every hashed field
+         *     (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, policy_trace,
+         *     approval_id, executed, result, meta, prev_hash, kid, hash, signature; null where absent), for
+         *     `npm run gatehouse -- audit verify FILE --jwks JWKS`.
+         */
         get: operations["Interactions_export"];
         put?: never;
         post?: never;
@@ -705,6 +710,8 @@ export interface components {
              * @description First record that breaks the chain.
              */
             first_invalid_seq?: number;
+            /** @description Interaction of the first invalid record. */
+            interaction_id?: string;
             reason?: string;
             /**
              * Format: int32
@@ -874,7 +881,7 @@ export interface components {
              */
             database: "connected" | "disconnected";
             /**
-             * @description `healthy` when the database answers, else `unhealthy` (then served with 503).
+             * @description `healthy` when the database answers (otherwise the endpoint answers 503).
              * @enum {string}
              */
             status: "healthy" | "degraded" | "unhealthy";
@@ -915,17 +922,26 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records DENY / ESCALATE / evaluate. Each record's `hash` covers its content and
-         *     `prev_hash`; `signature` is an Ed25519 signature of `hash` by key `kid` (published in the JWKS).
+         *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
+         *     fields, by key `kid` (published in the JWKS).
          */
         InteractionRecord: {
             action: components["schemas"]["Action"];
             agent_id: string;
+            /** @description The approval this interaction escalated to (ESCALATE) or consumed (ALLOW after approval). */
+            approval_id?: string;
             decision: components["schemas"]["Decision"];
+            /** @description `outcome`: whether the connector ran; `decision`: false; absent on an `intent`. */
+            executed?: boolean;
             hash: string;
             interaction_id: string;
             kid: string;
             /** @enum {string} */
             kind: "intent" | "outcome" | "decision";
+            /** @description Context kept with the record (dry_run, batch_id, action_id, idempotency_key, request context). */
+            meta?: {
+                [key: string]: unknown;
+            };
             org_id: string;
             policy_trace?: components["schemas"]["PolicyTrace"];
             prev_hash: string;
@@ -1609,13 +1625,13 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayHealth"];
                 };
             };
-            /** @description Service unavailable. */
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GatewayHealth"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1623,6 +1639,8 @@ export interface operations {
     Approvals_list: {
         parameters: {
             query?: {
+                agent_id?: string;
+                limit?: number;
                 status?: components["schemas"]["ApprovalStatus"];
             };
             header?: never;

@@ -14,6 +14,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured.
+  let runtime: { url: string; close(): Promise<void> } | undefined;
+  if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
+    const { startAgentRuntime } = await import("../examples/agent-runtime/server");
+    runtime = await startAgentRuntime({ port: Number(process.env.AGENT_RUNTIME_PORT ?? 8001), host: "127.0.0.1" });
+    config = { ...config, agentRuntimeUrl: runtime.url };
+  }
   const gatehouse = await startGatehouse(config, logger);
   const key = config.apiKeys.find((k) => k !== "changeme");
   const lines = [
@@ -25,6 +32,7 @@ async function main(): Promise<void> {
       ? `  curl -H "X-API-Key: ${key}" ${gatehouse.url}/purutos`
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
+    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
   ];
   if (gatehouse.devIssuer) {
     const operator = await gatehouse.devIssuer.mint({ sub: "operator@dev", org: config.defaultOrg, roles: ["operator"], ttlSeconds: 12 * 3600 });
@@ -35,12 +43,19 @@ async function main(): Promise<void> {
       `  export TOKEN=${operator}`,
       `  more tokens: npm run -s gatehouse -- token --sub alice --org ${config.defaultOrg} --role operator`,
     );
+    const ide = await gatehouse.devIssuer.mint({ sub: "ide-user@dev", org: config.defaultOrg, roles: ["developer"], ttlSeconds: 12 * 3600 });
+    lines.push(
+      ``,
+      `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
+      `  ${gatehouse.url.replace("http", "ws")}/ws/my-session   Authorization: Bearer ${ide}`,
+    );
   }
   console.log(lines.join("\n") + "\n");
 
   const stop = async (signal: string) => {
     logger.info({ signal }, "shutting down");
     await gatehouse.close();
+    await runtime?.close();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));

@@ -16,6 +16,19 @@ import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { loadSpec } from "./http/spec";
 import { systemHandlers, type Probe } from "./system/handlers";
+import { attachSessionGateway } from "./faces/sessions";
+import { purutosConfigFromEnv } from "./faces/purutos/config";
+import { createDiscovery } from "./faces/purutos/discovery";
+import { createInvoker } from "./faces/purutos/invoker";
+import { purutosHandlers } from "./faces/purutos/handlers";
+import { createActionsService } from "./faces/actions/service";
+import { actionsHandlers } from "./faces/actions/handlers";
+import { oversightHandlers } from "./faces/oversight/handlers";
+import { loadManifestDir } from "./core/policy/manifest-loader";
+import { consumeForExecution, createApprovalStore } from "./core/approvals";
+import { createIdempotencyStore } from "./core/idempotency";
+import { createAuditLog } from "./core/audit";
+import { Redis } from "ioredis";
 
 export const VERSION: string = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")).version;
 export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyncapi.yaml");
@@ -51,7 +64,13 @@ function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): Ve
   });
 }
 
-export async function startGatehouse(config: Config, logger: Logger = rootLogger): Promise<Gatehouse> {
+export async function startGatehouse(
+  config: Config,
+  logger: Logger = rootLogger,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Gatehouse> {
+  // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
+  const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -67,8 +86,45 @@ export async function startGatehouse(config: Config, logger: Logger = rootLogger
   const verifyUserToken = userTokenVerifier(config, devIssuer);
 
   const spec = loadSpec();
+  // Shared state across gateway nodes (rate limits, sessions) when REDIS_URL is set.
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    : undefined;
+  if (redis) await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
+
+  const server = createServer();
+  const sessions = attachSessionGateway(server, {
+    verifyUserToken,
+    agentRuntimeUrl: config.agentRuntimeUrl ?? "http://127.0.0.1:8001",
+    agentRuntimeKey: process.env.AGENT_RUNTIME_KEY || undefined,
+    redis,
+  });
+
+  const discovery = createDiscovery(purutosConfig);
+  const invoker = createInvoker(purutosConfig, discovery);
+
+  // Governed actions: one policy engine, one approvals store, one audit log, all on the embedded store.
+  const approvals = createApprovalStore(db);
+  const audit = createAuditLog(db);
+  const actions = createActionsService({
+    db,
+    version: VERSION,
+    approvals,
+    consumeApproval: (input) => consumeForExecution(db, input),
+    idempotency: createIdempotencyStore(db),
+    audit,
+  });
+  // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
+  const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
+  if (manifestDir) {
+    const report = loadManifestDir(manifestDir, actions.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
+    logger.info({ dir: manifestDir, loaded: report.loaded.map((m) => m.uapk_id), problems: report.problems }, "manifests loaded");
+  }
+
   const probes: Record<string, Probe> = {
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
+    redis: async () => (await sessions.health()).redis,
+    agent_runtime: async () => (await sessions.health()).agent_runtime,
   };
   const handlers: Handlers = {
     ...systemHandlers({
@@ -76,8 +132,16 @@ export async function startGatehouse(config: Config, logger: Logger = rootLogger
       openapi: spec.document,
       asyncapiFile: ASYNCAPI_FILE,
       probes,
-      jwks: () => (devIssuer ? [devIssuer.publicJwk()] : []),
+      jwks: () => [
+        ...(devIssuer ? [devIssuer.publicJwk()] : []),
+        ...actions.publicJwks().keys,
+        ...audit.publicJwks().keys,
+      ],
+      discovery: () => discovery.snapshot(),
     }),
+    ...purutosHandlers({ discovery, invoker }),
+    ...actionsHandlers({ actions }),
+    ...oversightHandlers({ approvals, audit }),
   };
 
   const app = createApp({
@@ -87,7 +151,7 @@ export async function startGatehouse(config: Config, logger: Logger = rootLogger
     logger,
     maxBodyBytes: config.maxBodyBytes,
   });
-  const server = createServer(app.callback());
+  server.on("request", app.callback());
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(config.port, config.host, () => ok());
@@ -101,7 +165,12 @@ export async function startGatehouse(config: Config, logger: Logger = rootLogger
     apiKeys,
     devIssuer,
     async close() {
+      await sessions.close();
+      await invoker.close();
+      discovery.close();
+      approvals.close();
       await new Promise<void>((ok) => server.close(() => ok()));
+      redis?.disconnect();
       server.closeAllConnections();
       db.close();
     },

@@ -5,7 +5,8 @@ import Router from "@koa/router";
 import type { Context } from "koa";
 import type { Authenticator } from "./auth";
 import type { Handler, Handlers, OperationId, OperationRequest } from "./handlers";
-import { HttpProblem } from "./problem";
+import { HttpProblem, type ProblemItem } from "./problem";
+import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 
 function hasBody(ctx: Context): boolean {
@@ -16,9 +17,15 @@ function hasBody(ctx: Context): boolean {
 function validateParts(op: OperationSpec, ctx: Context) {
   const params = { ...ctx.params };
   const query: Record<string, unknown> = { ...ctx.query };
-  const problems = [];
-  if (op.validatePath && !op.validatePath(params)) problems.push(...describeErrors("path", op.validatePath.errors));
-  if (op.validateQuery && !op.validateQuery(query)) problems.push(...describeErrors("query", op.validateQuery.errors));
+  const problems: ProblemItem[] = [];
+  let valid = true;
+  const check = (where: "path" | "query" | "body", validate: ValidateFunction | undefined, value: unknown) => {
+    if (!validate || validate(value)) return;
+    valid = false;
+    problems.push(...describeErrors(where, validate.errors));
+  };
+  check("path", op.validatePath, params);
+  check("query", op.validateQuery, query);
 
   let body: unknown = undefined;
   if (hasBody(ctx)) {
@@ -29,19 +36,32 @@ function validateParts(op: OperationSpec, ctx: Context) {
   }
   if (body === undefined && op.bodyRequired) {
     problems.push({ pointer: "/body", message: "a JSON request body is required" });
-  } else if (body !== undefined && op.validateBody && !op.validateBody(body)) {
-    problems.push(...describeErrors("body", op.validateBody.errors));
+  } else if (body !== undefined) {
+    check("body", op.validateBody, body);
   }
-  if (problems.length) {
+  if (!valid || problems.length) {
+    if (!problems.length) problems.push({ pointer: "/", message: "does not match the schema" });
     const detail = problems.map((p) => `${p.pointer}: ${p.message}`).join("; ");
     throw new HttpProblem(400, `Request is invalid: ${detail}`, { code: "VALIDATION_FAILED", errors: problems });
   }
   return { params, query, body };
 }
 
+/** Static segments before parameters, so `/interactions/verify` is not taken for `/interactions/{id}`. */
+function bySpecificity(a: OperationSpec, b: OperationSpec): number {
+  const sa = a.path.split("/");
+  const sb = b.path.split("/");
+  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
+    const pa = sa[i].startsWith("{");
+    const pb = sb[i].startsWith("{");
+    if (pa !== pb) return pa ? 1 : -1;
+  }
+  return 0;
+}
+
 export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenticator): Router {
   const router = new Router();
-  for (const op of spec.operations) {
+  for (const op of [...spec.operations].sort(bySpecificity)) {
     const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
     router.register(op.koaPath, [op.method], async (ctx: Context) => {
       ctx.state.route = op.path;
@@ -55,7 +75,9 @@ export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenti
         });
       }
       const controller = new AbortController();
-      ctx.req.once("close", () => {
+      // The response's close (not the request's: it fires as soon as a body has been read) means the
+      // client went away before we answered.
+      ctx.res.once("close", () => {
         if (!ctx.res.writableEnded) controller.abort();
       });
       const request = {

@@ -122,8 +122,14 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
 /** Ajv errors as problem items with a readable message (Ajv's "must NOT be valid" says nothing). */
 export function describeErrors(where: "body" | "path" | "query", errors: ErrorObject[] | null | undefined) {
   return (errors ?? [])
-    .filter((e) => e.keyword !== "not" && e.keyword !== "if")
+    // A sealed object reports an extra field twice: as `unevaluatedProperties` and as the `not` of its
+    // subschema `{not: {}}`. Keep one; other `not`/`if` errors repeat a more precise sibling.
+    .filter((e) => !((e.keyword === "not" && !e.schemaPath.endsWith("/unevaluatedProperties/not")) || e.keyword === "if"))
     .map((e) => {
+      if (e.keyword === "not") {
+        const name = e.instancePath.split("/").pop();
+        return { pointer: `/${where}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
+      }
       const base = `/${where}${e.instancePath}`;
       if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
         const extra = (e.params as { unevaluatedProperty?: string; additionalProperty?: string });

@@ -20,7 +20,7 @@ export interface SystemDeps {
   openapi: Record<string, unknown>;
   asyncapiFile: string;
   probes: Record<string, Probe>;
-  discovery?: () => DiscoveryHealth;
+  discovery?: () => Promise<DiscoveryHealth>;
   /** Every public key Gatehouse publishes (dev issuer, capability tokens, audit). */
   jwks: () => JWK[] | Promise<JWK[]>;
 }
@@ -49,7 +49,7 @@ export function systemHandlers(deps: SystemDeps): Handlers {
         service: "gatehouse",
         version: deps.version,
         dependencies,
-        ...(deps.discovery ? { discovery: deps.discovery() } : {}),
+        ...(deps.discovery ? { discovery: await deps.discovery() } : {}),
       };
       return { status: 200, body };
     },

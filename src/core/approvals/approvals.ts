@@ -1,0 +1,402 @@
+// Human approvals for ESCALATE decisions, shared by the REST face (operators) and the WebSocket sessions face
+// (`hitl_decision`). No HTTP here: handlers map the results to statuses.
+//
+// Lifecycle: pending → approved | denied | expired;  approved → consumed | expired.
+// An approval is *one* execution of *one* exactly-bound request (see binding.ts), within `expires_at`.
+//
+// An approval can only turn an ESCALATE into an ALLOW, never a DENY: the policy engine evaluates every check
+// first, and calls `consumeForExecution` only when the outcome is ESCALATE with no DENY reason. A DENY
+// (budget, blocked counterparty, revoked manifest…) stands whatever an operator approved earlier, and the
+// approval stays unconsumed.
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import type { Db } from "../store/sqlite";
+import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
+
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "consumed";
+
+export interface Approval {
+  approval_id: string;
+  org_id: string;
+  uapk_id: string;
+  agent_id: string;
+  action: ApprovalAction;
+  counterparty: unknown;
+  context: unknown;
+  reasons: unknown[];
+  binding_hash: string;
+  status: ApprovalStatus;
+  /** The ESCALATE interaction that asked for it, when known. */
+  interaction_id: string | null;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  consumed_at: string | null;
+  /** The interaction that executed under this approval. */
+  consumed_by_interaction_id: string | null;
+}
+
+/** What the agent that asked may see: the outcome, not who decided. */
+export interface AgentApprovalView {
+  approval_id: string;
+  status: ApprovalStatus;
+  action: { type: string; tool: string };
+  reasons: unknown[];
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decision_reason: string | null;
+}
+
+export interface CreateApprovalInput extends ApprovalBinding {
+  org_id: string;
+  reasons: unknown[];
+  interaction_id?: string;
+  /** Overrides the store's default time to live. */
+  ttl_ms?: number;
+}
+
+export type DecideResult =
+  | { ok: true; approval: Approval }
+  | { ok: false; code: "NOT_FOUND" | "NOT_PENDING" | "EXPIRED"; reason: string; approval?: Approval };
+
+export type ConsumeRefusal =
+  | "APPROVAL_NOT_FOUND"
+  | "APPROVAL_PENDING"
+  | "APPROVAL_DENIED"
+  | "APPROVAL_EXPIRED"
+  | "APPROVAL_ALREADY_CONSUMED"
+  | "APPROVAL_BINDING_MISMATCH";
+
+export type ConsumeResult =
+  | { ok: true; approval: Approval }
+  | { ok: false; code: ConsumeRefusal; reason: string };
+
+export interface ConsumeInput {
+  org_id: string;
+  approval_id: string;
+  /** approvalBindingHash() of the request being executed now. Give this or `binding`. */
+  bindingHash?: string;
+  /** The request being executed now; lets a mismatch name what differs. */
+  binding?: ApprovalBinding;
+  /** The interaction executing under the approval, kept for the audit trail. */
+  interaction_id?: string;
+  now?: Date;
+}
+
+export interface ApprovalStore {
+  /** A new pending approval, or the existing pending one for the same binding (no duplicate for a retry). */
+  create(input: CreateApprovalInput): Approval;
+  list(org_id: string, filter?: { status?: ApprovalStatus; agent_id?: string; limit?: number }): Approval[];
+  get(org_id: string, approval_id: string): Approval | null;
+  getForAgent(org_id: string, approval_id: string, agent_id?: string): AgentApprovalView | null;
+  approve(org_id: string, approval_id: string, decision: { by: string; reason?: string }): DecideResult;
+  deny(org_id: string, approval_id: string, decision: { by: string; reason?: string }): DecideResult;
+  /**
+   * Resolves with the approval as soon as it is no longer pending (approved, denied, expired), or with its
+   * pending state after `timeoutMs`; null if it does not exist. For long-polling and the WS face.
+   */
+  waitForDecision(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal): Promise<Approval | null>;
+  /** Marks overdue pending/approved approvals `expired` now (also done lazily on every read). */
+  expireOverdue(org_id?: string): number;
+  /** Stops the timers and pollers of pending waits. */
+  close(): void;
+}
+
+export interface ApprovalStoreOptions {
+  /** Default time to live of a new approval; 24 h unless configured. */
+  ttlMs?: number;
+  now?: () => Date;
+  /**
+   * Waiters re-read the row this often, so a decision taken by another process sharing the database is seen
+   * too (in-process decisions wake waiters at once through an event emitter).
+   */
+  pollIntervalMs?: number;
+}
+
+export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS approvals (
+  approval_id     TEXT PRIMARY KEY,
+  org_id          TEXT NOT NULL,
+  uapk_id         TEXT NOT NULL,
+  agent_id        TEXT NOT NULL,
+  action          TEXT NOT NULL,
+  counterparty    TEXT,
+  context         TEXT,
+  reasons         TEXT NOT NULL,
+  binding_hash    TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'consumed')),
+  interaction_id  TEXT,
+  created_at      TEXT NOT NULL,
+  expires_at      TEXT NOT NULL,
+  decided_at      TEXT,
+  decided_by      TEXT,
+  decision_reason TEXT,
+  consumed_at     TEXT,
+  consumed_by_interaction_id TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_org_status ON approvals (org_id, status, created_at);
+-- At most one pending approval per binding: concurrent identical ESCALATEs share it.
+CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending_per_binding ON approvals (org_id, binding_hash) WHERE status = 'pending';
+`;
+
+interface Row {
+  approval_id: string;
+  org_id: string;
+  uapk_id: string;
+  agent_id: string;
+  action: string;
+  counterparty: string | null;
+  context: string | null;
+  reasons: string;
+  binding_hash: string;
+  status: ApprovalStatus;
+  interaction_id: string | null;
+  created_at: string;
+  expires_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  consumed_at: string | null;
+  consumed_by_interaction_id: string | null;
+}
+
+const initialised = new WeakSet<Db>();
+function ensureSchema(db: Db): void {
+  if (initialised.has(db)) return;
+  db.exec(SCHEMA);
+  initialised.add(db);
+}
+
+function fromRow(row: Row): Approval {
+  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+  return { ...row, action: parse(row.action), counterparty: parse(row.counterparty), context: parse(row.context), reasons: parse(row.reasons) };
+}
+
+function selectApproval(db: Db, org_id: string, approval_id: string): Approval | null {
+  const row = db
+    .prepare<[string, string], Row>("SELECT * FROM approvals WHERE org_id = ? AND approval_id = ?")
+    .get(org_id, approval_id);
+  return row ? fromRow(row) : null;
+}
+
+/** Pending or approved-but-unused approvals past their expiry become `expired`; returns their ids. */
+function sweepExpired(db: Db, now: Date, org_id?: string): string[] {
+  const sql = `UPDATE approvals SET status = 'expired'
+               WHERE status IN ('pending', 'approved') AND expires_at <= ? ${org_id ? "AND org_id = ?" : ""}
+               RETURNING approval_id`;
+  const args = org_id ? [now.toISOString(), org_id] : [now.toISOString()];
+  return db.prepare<unknown[], { approval_id: string }>(sql).all(...args).map((r) => r.approval_id);
+}
+
+export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}): ApprovalStore {
+  ensureSchema(db);
+  const now = options.now ?? (() => new Date());
+  const defaultTtl = options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const closers = new Set<() => void>();
+
+  function expire(org_id?: string): number {
+    const expired = sweepExpired(db, now(), org_id);
+    for (const id of expired) changes.emit(id);
+    return expired.length;
+  }
+
+  function decide(
+    org_id: string,
+    approval_id: string,
+    status: "approved" | "denied",
+    decision: { by: string; reason?: string },
+  ): DecideResult {
+    const result = db
+      .transaction((): DecideResult => {
+        expire(org_id);
+        const updated = db
+          .prepare<unknown[], Row>(
+            `UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ?
+             WHERE org_id = ? AND approval_id = ? AND status = 'pending' RETURNING *`,
+          )
+          .get(status, now().toISOString(), decision.by, decision.reason ?? null, org_id, approval_id);
+        if (updated) return { ok: true, approval: fromRow(updated) };
+        const current = selectApproval(db, org_id, approval_id);
+        if (!current) return { ok: false, code: "NOT_FOUND", reason: `Approval ${approval_id} not found` };
+        if (current.status === "expired") {
+          return { ok: false, code: "EXPIRED", reason: `Approval ${approval_id} expired at ${current.expires_at}`, approval: current };
+        }
+        return { ok: false, code: "NOT_PENDING", reason: `Approval ${approval_id} is already ${current.status}`, approval: current };
+      })
+      .immediate();
+    if (result.ok) changes.emit(approval_id);
+    return result;
+  }
+
+  return {
+    create(input) {
+      const binding_hash = approvalBindingHash(input);
+      return db
+        .transaction((): Approval => {
+          expire(input.org_id);
+          const existing = db
+            .prepare<[string, string], Row>(
+              "SELECT * FROM approvals WHERE org_id = ? AND binding_hash = ? AND status = 'pending'",
+            )
+            .get(input.org_id, binding_hash);
+          if (existing) return fromRow(existing);
+          const created = now();
+          const ttl = input.ttl_ms ?? defaultTtl;
+          const row: Row = {
+            approval_id: `appr-${randomUUID()}`,
+            org_id: input.org_id,
+            uapk_id: input.uapk_id,
+            agent_id: input.agent_id,
+            action: JSON.stringify({ type: input.action.type, tool: input.action.tool, params: input.action.params ?? {} }),
+            counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
+            context: input.context === undefined ? null : JSON.stringify(input.context),
+            reasons: JSON.stringify(input.reasons),
+            binding_hash,
+            status: "pending",
+            interaction_id: input.interaction_id ?? null,
+            created_at: created.toISOString(),
+            expires_at: new Date(created.getTime() + ttl).toISOString(),
+            decided_at: null,
+            decided_by: null,
+            decision_reason: null,
+            consumed_at: null,
+            consumed_by_interaction_id: null,
+          };
+          db.prepare(
+            `INSERT INTO approvals VALUES (@approval_id, @org_id, @uapk_id, @agent_id, @action, @counterparty, @context,
+               @reasons, @binding_hash, @status, @interaction_id, @created_at, @expires_at, @decided_at, @decided_by,
+               @decision_reason, @consumed_at, @consumed_by_interaction_id)`,
+          ).run(row);
+          return fromRow(row);
+        })
+        .immediate();
+    },
+
+    list(org_id, filter = {}) {
+      expire(org_id);
+      const where = ["org_id = @org_id"];
+      if (filter.status) where.push("status = @status");
+      if (filter.agent_id) where.push("agent_id = @agent_id");
+      const requested = filter.limit ?? 100;
+      const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 500) : 100;
+      return db
+        .prepare<Record<string, unknown>, Row>(
+          `SELECT * FROM approvals WHERE ${where.join(" AND ")} ORDER BY created_at DESC, approval_id LIMIT ${limit}`,
+        )
+        .all({ org_id, status: filter.status, agent_id: filter.agent_id })
+        .map(fromRow);
+    },
+
+    get(org_id, approval_id) {
+      expire(org_id);
+      return selectApproval(db, org_id, approval_id);
+    },
+
+    getForAgent(org_id, approval_id, agent_id) {
+      const approval = this.get(org_id, approval_id);
+      if (!approval || (agent_id !== undefined && approval.agent_id !== agent_id)) return null;
+      return {
+        approval_id: approval.approval_id,
+        status: approval.status,
+        action: { type: approval.action.type, tool: approval.action.tool },
+        reasons: approval.reasons,
+        created_at: approval.created_at,
+        expires_at: approval.expires_at,
+        decided_at: approval.decided_at,
+        decision_reason: approval.decision_reason,
+      };
+    },
+
+    approve: (org_id, approval_id, decision) => decide(org_id, approval_id, "approved", decision),
+    deny: (org_id, approval_id, decision) => decide(org_id, approval_id, "denied", decision),
+
+    waitForDecision(org_id, approval_id, timeoutMs, signal) {
+      const current = this.get(org_id, approval_id);
+      if (!current || current.status !== "pending" || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(current);
+      return new Promise((resolve) => {
+        const check = () => {
+          const latest = this.get(org_id, approval_id);
+          if (!latest || latest.status !== "pending") finish(latest);
+        };
+        const finish = (value: Approval | null) => {
+          clearTimeout(timeout);
+          clearTimeout(expiry);
+          clearInterval(poll);
+          changes.off(approval_id, check);
+          signal?.removeEventListener("abort", onAbort);
+          closers.delete(onAbort);
+          resolve(value);
+        };
+        const onAbort = () => finish(selectApproval(db, org_id, approval_id));
+        const timeout = setTimeout(() => finish(this.get(org_id, approval_id)), timeoutMs);
+        // Wake exactly when it expires, so the waiter hears "expired" rather than a stale "pending".
+        const untilExpiry = Date.parse(current.expires_at) - now().getTime();
+        const expiry = setTimeout(check, Math.max(untilExpiry, 0) + 1).unref();
+        const poll = setInterval(check, pollIntervalMs).unref();
+        changes.on(approval_id, check);
+        signal?.addEventListener("abort", onAbort, { once: true });
+        closers.add(onAbort);
+      });
+    },
+
+    expireOverdue: (org_id) => expire(org_id),
+
+    close() {
+      for (const stop of Array.from(closers)) stop();
+    },
+  };
+}
+
+/**
+ * Spends an approved approval on one execution. Call it inside the caller's transaction that also writes the
+ * audit intent (`db.transaction(() => { consumeForExecution(db, …); audit.appendIntent(…) }).immediate()`), so
+ * that either both happen or neither. The conditional UPDATE makes a second consumer find nothing to take,
+ * even in another process.
+ */
+export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult {
+  ensureSchema(db);
+  const at = input.now ?? new Date();
+  const bindingHash = input.bindingHash ?? (input.binding ? approvalBindingHash(input.binding) : undefined);
+  if (!bindingHash) throw new Error("consumeForExecution: bindingHash or binding is required");
+  sweepExpired(db, at, input.org_id);
+
+  const consumed = db
+    .prepare<unknown[], Row>(
+      `UPDATE approvals SET status = 'consumed', consumed_at = ?, consumed_by_interaction_id = ?
+       WHERE org_id = ? AND approval_id = ? AND status = 'approved' AND expires_at > ? AND binding_hash = ?
+       RETURNING *`,
+    )
+    .get(at.toISOString(), input.interaction_id ?? null, input.org_id, input.approval_id, at.toISOString(), bindingHash);
+  if (consumed) return { ok: true, approval: fromRow(consumed) };
+
+  const current = selectApproval(db, input.org_id, input.approval_id);
+  const id = input.approval_id;
+  if (!current) return { ok: false, code: "APPROVAL_NOT_FOUND", reason: `Approval ${id} not found` };
+  switch (current.status) {
+    case "pending":
+      return { ok: false, code: "APPROVAL_PENDING", reason: `Approval ${id} is still waiting for an operator` };
+    case "denied":
+      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}` };
+    case "expired":
+      return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
+    case "consumed":
+      return { ok: false, code: "APPROVAL_ALREADY_CONSUMED", reason: `Approval ${id} was already used at ${current.consumed_at}` };
+    default: {
+      // Approved and in time, so the binding is what differs.
+      const differing = input.binding ? bindingDifferences(current, input.binding) : [];
+      return {
+        ok: false,
+        code: "APPROVAL_BINDING_MISMATCH",
+        reason: `Approval ${id} was granted for a different request${differing.length ? ` (${differing.join(", ")} differ)` : ""}; it cannot authorise this one`,
+      };
+    }
+  }
+}

@@ -1,0 +1,16 @@
+export {
+  createApprovalStore,
+  consumeForExecution,
+  DEFAULT_APPROVAL_TTL_MS,
+  type Approval,
+  type AgentApprovalView,
+  type ApprovalStatus,
+  type ApprovalStore,
+  type ApprovalStoreOptions,
+  type CreateApprovalInput,
+  type DecideResult,
+  type ConsumeInput,
+  type ConsumeResult,
+  type ConsumeRefusal,
+} from "./approvals";
+export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";

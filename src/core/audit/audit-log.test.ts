@@ -1,0 +1,337 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase, type Db } from "../store/sqlite";
+import { createAuditLog, newInteractionId, type AuditLog } from "./audit-log";
+import { runAuditVerify } from "../../cli/audit-verify";
+
+const ORG = "org-acme";
+const action = { type: "email", tool: "send", params: { to: "c@example.com", subject: "Hi", body: "secret text" } };
+
+function allow(log: AuditLog, org = ORG, agent = "bot-1") {
+  const interaction_id = newInteractionId();
+  log.appendIntent({
+    org_id: org,
+    interaction_id,
+    uapk_id: "support-bot",
+    agent_id: agent,
+    action,
+    decision: "ALLOW",
+    reasons: [],
+    policy_trace: { checks: [{ check: "tool_authorization", result: "pass" }] },
+  });
+  log.appendOutcome({ org_id: org, interaction_id, executed: true, result: { success: true, data: { message_id: "m-1" } } });
+  return interaction_id;
+}
+
+function deny(log: AuditLog, org = ORG, agent = "bot-1") {
+  return log.appendDecision({
+    org_id: org,
+    interaction_id: newInteractionId(),
+    uapk_id: "support-bot",
+    agent_id: agent,
+    action,
+    decision: "DENY",
+    reasons: [{ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (100/100)" }],
+    policy_trace: { checks: [{ check: "budget_check", result: "fail" }] },
+  });
+}
+
+const tmpDirs: string[] = [];
+function tempDir() {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-audit-"));
+  tmpDirs.push(dir);
+  return dir;
+}
+afterEach(() => {
+  for (const dir of tmpDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function captureIo() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l) }, out, err };
+}
+
+describe("audit log chain", () => {
+  it("verifies after 1,000 appends with gapless seq and linked hashes", () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    for (let i = 0; i < 500; i += 1) allow(log);
+    const result = log.verifyChain(ORG);
+    expect(result).toEqual({ valid: true, records: 1000, orgs: 1 });
+    expect(log.head(ORG)?.seq).toBe(1000);
+  });
+
+  it("keeps one chain per org, each starting at seq 1", () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    allow(log, "org-a");
+    allow(log, "org-b");
+    deny(log, "org-a");
+    expect(log.list("org-a").records.map((r) => r.seq)).toEqual([3, 2, 1]);
+    expect(log.list("org-b").records.map((r) => r.seq)).toEqual([2, 1]);
+    expect(log.verifyChain("org-a").valid).toBe(true);
+    expect(log.verifyChain("org-b").valid).toBe(true);
+  });
+
+  it("never forks under concurrent appends, also from two connections to one file", async () => {
+    const file = join(tempDir(), "audit.db");
+    const first = createAuditLog(openDatabase(file));
+    const second = createAuditLog(openDatabase(file));
+    await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i % 7));
+        deny(i % 2 ? first : second);
+      }),
+    );
+    const verification = first.verifyChain(ORG);
+    expect(verification).toEqual({ valid: true, records: 200, orgs: 1 });
+    const seqs = first.list(ORG, { limit: 500 }).records.map((r) => r.seq);
+    expect(new Set(seqs).size).toBe(200);
+    expect(Math.max(...seqs)).toBe(200);
+  });
+
+  it("detects a record tampered in the database and names it", () => {
+    const db = openDatabase(":memory:");
+    const log = createAuditLog(db);
+    allow(log);
+    const target = deny(log);
+    allow(log);
+    db.prepare("UPDATE audit_records SET reasons = '[]' WHERE org_id = ? AND seq = ?").run(ORG, target.seq);
+    const result = log.verifyChain(ORG);
+    expect(result.valid).toBe(false);
+    if (result.valid) return;
+    expect(result.first_invalid_seq).toBe(3);
+    expect(result.interaction_id).toBe(target.interaction_id);
+    expect(result.reason).toMatch(/hash mismatch/);
+  });
+
+  it("detects a deleted record as a seq gap", () => {
+    const db = openDatabase(":memory:");
+    const log = createAuditLog(db);
+    for (let i = 0; i < 3; i += 1) deny(log);
+    db.prepare("DELETE FROM audit_records WHERE seq = 2").run();
+    const gap = log.verifyChain(ORG);
+    expect(gap.valid).toBe(false);
+    if (!gap.valid) expect(gap.reason).toMatch(/seq gap: expected 2, found 3/);
+  });
+
+  it("signs with the active key, and records signed before a rotation still verify", () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    const before = deny(log);
+    const { kid, retired_kid } = log.rotateSigningKey();
+    const after = deny(log);
+    expect(retired_kid).toBe(before.kid);
+    expect(after.kid).toBe(kid);
+    expect(after.kid).not.toBe(before.kid);
+    expect(log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+    const jwks = log.publicJwks();
+    expect(jwks.keys.map((k) => k.kid).sort()).toEqual([before.kid, after.kid].sort());
+    for (const key of jwks.keys) {
+      expect(key).toMatchObject({ kty: "OKP", crv: "Ed25519", use: "sig", alg: "EdDSA" });
+      expect(key).not.toHaveProperty("d");
+    }
+  });
+
+  it("keeps signing keys across re-opening the database file", () => {
+    const file = join(tempDir(), "audit.db");
+    const first = deny(createAuditLog(openDatabase(file)));
+    const reopened = createAuditLog(openDatabase(file));
+    const second = deny(reopened);
+    expect(second.kid).toBe(first.kid);
+    expect(second.prev_hash).toBe(first.hash);
+    expect(reopened.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("redacts configured parameter and result paths before hashing and storing", () => {
+    const db = openDatabase(":memory:");
+    const log = createAuditLog(db);
+    const interaction_id = newInteractionId();
+    log.appendIntent({
+      org_id: ORG,
+      interaction_id,
+      uapk_id: "u",
+      agent_id: "a",
+      action,
+      decision: "ALLOW",
+      reasons: [],
+      policy_trace: null,
+      redact: ["params.body"],
+    });
+    log.appendOutcome({
+      org_id: ORG,
+      interaction_id,
+      executed: true,
+      result: { success: true, data: { body: "secret text", message_id: "m" } },
+      redact: ["result.data.body"],
+    });
+    const stored = JSON.stringify(db.prepare("SELECT * FROM audit_records").all());
+    expect(stored).not.toContain("secret text");
+    const [intent, outcome] = log.getInteraction(ORG, interaction_id);
+    expect(intent.action).toEqual({ ...action, params: { ...action.params, body: "[redacted]" } });
+    expect(outcome.result).toEqual({ success: true, data: { body: "[redacted]", message_id: "m" } });
+    expect(action.params.body).toBe("secret text"); // the caller's object is untouched
+    expect(log.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("writes the intent before the outcome and refuses an outcome without an intent or twice", () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    const id = allow(log);
+    const records = log.getInteraction(ORG, id);
+    expect(records.map((r) => r.kind)).toEqual(["intent", "outcome"]);
+    expect(records[1]).toMatchObject({ executed: true, agent_id: "bot-1", decision: "ALLOW" });
+    expect(() => log.appendOutcome({ org_id: ORG, interaction_id: id, executed: true, result: null })).toThrow(
+      /already recorded/,
+    );
+    expect(() => log.appendOutcome({ org_id: ORG, interaction_id: "int-nope", executed: true, result: null })).toThrow(
+      /no intent/,
+    );
+    expect(() =>
+      log.appendIntent({
+        org_id: ORG,
+        interaction_id: "int-x",
+        uapk_id: "u",
+        agent_id: "a",
+        action,
+        decision: "DENY",
+        reasons: [],
+        policy_trace: null,
+      }),
+    ).toThrow(/ALLOW/);
+  });
+
+  it("rolls back an append made inside a caller's transaction that fails", () => {
+    const db = openDatabase(":memory:");
+    const log = createAuditLog(db);
+    deny(log);
+    expect(() =>
+      db.transaction(() => {
+        deny(log);
+        throw new Error("approval refused");
+      })(),
+    ).toThrow("approval refused");
+    expect(log.head(ORG)?.seq).toBe(1);
+    deny(log);
+    expect(log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+  });
+
+  it("lists with filters and cursor pagination, newest first", () => {
+    let clock = Date.parse("2024-12-14T10:00:00Z");
+    const log = createAuditLog(openDatabase(":memory:"), { now: () => new Date((clock += 60_000)) });
+    for (let i = 0; i < 5; i += 1) deny(log, ORG, "bot-1");
+    for (let i = 0; i < 3; i += 1) allow(log, ORG, "bot-2");
+
+    const denies = log.list(ORG, { decision: "DENY" }).records;
+    expect(denies).toHaveLength(5);
+    expect(denies.every((r) => r.decision === "DENY")).toBe(true);
+    expect(log.list(ORG, { agent_id: "bot-2" }).records).toHaveLength(6);
+    expect(log.list(ORG, { agent_id: "bot-2", kind: "outcome" }).records).toHaveLength(3);
+
+    const window = log.list(ORG, { since: "2024-12-14T10:02:00Z", until: "2024-12-14T10:04:00Z" }).records;
+    expect(window.map((r) => r.timestamp)).toEqual(["2024-12-14T10:03:00.000Z", "2024-12-14T10:02:00.000Z"]);
+
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = log.list(ORG, { limit: 3, cursor });
+      seen.push(...page.records.map((r) => r.seq));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+    expect(() => log.list(ORG, { cursor: "garbage" })).toThrow(/cursor/);
+    expect(() => log.list(ORG, { since: "yesterday" })).toThrow(/since/);
+  });
+});
+
+describe("gatehouse audit verify (offline)", () => {
+  function exportFixture() {
+    const log = createAuditLog(openDatabase(":memory:"));
+    allow(log);
+    const rotatedAt = deny(log);
+    log.rotateSigningKey();
+    allow(log);
+    const dir = tempDir();
+    const jwks = join(dir, "jwks.json");
+    writeFileSync(jwks, JSON.stringify(log.publicJwks()));
+    return { log, dir, jwks, lines: log.exportJsonl(ORG).trimEnd().split("\n"), rotatedAt };
+  }
+
+  it("prints OK with counts for an untouched export signed by two keys", async () => {
+    const { dir, jwks, lines } = exportFixture();
+    const file = join(dir, "audit.jsonl");
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const { io, out } = captureIo();
+    expect(await runAuditVerify([file, "--jwks", jwks], io)).toBe(0);
+    expect(out.join("\n")).toMatch(/^OK: 5 record\(s\) in 1 org chain/);
+  });
+
+  it("names the seq and interaction_id of a tampered line and exits 1", async () => {
+    const { dir, jwks, lines, rotatedAt } = exportFixture();
+    const tampered = JSON.parse(lines[2]);
+    expect(tampered.seq).toBe(rotatedAt.seq);
+    tampered.decision = "ALLOW";
+    lines[2] = JSON.stringify(tampered);
+    const file = join(dir, "audit.jsonl");
+    writeFileSync(file, lines.join("\n"));
+    const { io, err } = captureIo();
+    expect(await runAuditVerify([file, `--jwks=${jwks}`], io)).toBe(1);
+    expect(err[0]).toContain(`seq 3, interaction_id ${rotatedAt.interaction_id}`);
+    expect(err[0]).toMatch(/hash mismatch/);
+  });
+
+  it("rejects a forged line whose hash was recomputed (signature) and a dropped line (gap)", async () => {
+    const { dir, jwks, lines } = exportFixture();
+    const { recordHash } = await import("./record");
+    const forged = JSON.parse(lines[1]);
+    forged.result = { success: true, data: { message_id: "forged" } };
+    forged.hash = recordHash(forged);
+    const forgedFile = join(dir, "forged.jsonl");
+    writeFileSync(forgedFile, [lines[0], JSON.stringify(forged)].join("\n"));
+    const forgedRun = captureIo();
+    expect(await runAuditVerify([forgedFile, "--jwks", jwks], forgedRun.io)).toBe(1);
+    expect(forgedRun.err[0]).toMatch(/seq 2, .*signature does not verify/);
+
+    const gapFile = join(dir, "gap.jsonl");
+    writeFileSync(gapFile, [lines[0], lines[2]].join("\n"));
+    const gapRun = captureIo();
+    expect(await runAuditVerify([gapFile, "--jwks", jwks], gapRun.io)).toBe(1);
+    expect(gapRun.err[0]).toMatch(/seq 3, .*seq gap/);
+  });
+
+  it("fails when the JWKS lacks the key that signed a record", async () => {
+    const { dir, log, lines } = exportFixture();
+    const onlyNewest = join(dir, "partial-jwks.json");
+    writeFileSync(onlyNewest, JSON.stringify({ keys: log.publicJwks().keys.slice(-1) }));
+    const file = join(dir, "audit.jsonl");
+    writeFileSync(file, lines.join("\n"));
+    const { io, err } = captureIo();
+    expect(await runAuditVerify([file, "--jwks", onlyNewest], io)).toBe(1);
+    expect(err[0]).toMatch(/seq 1, .*unknown signing key/);
+  });
+
+  it("loads the JWKS from a URL and reports a line that is not JSON", async () => {
+    const { createServer } = await import("node:http");
+    const { dir, log, lines } = exportFixture();
+    const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(log.publicJwks())));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
+      const file = join(dir, "audit.jsonl");
+      writeFileSync(file, lines.join("\n"));
+      const ok = captureIo();
+      expect(await runAuditVerify([file, "--jwks", url], ok.io)).toBe(0);
+      writeFileSync(file, [lines[0], "{not json", lines[1]].join("\n"));
+      const broken = captureIo();
+      expect(await runAuditVerify([file, "--jwks", url], broken.io)).toBe(1);
+      expect(broken.err[0]).toMatch(/line 2 is not JSON/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it("explains usage errors with exit code 2", async () => {
+    const { io, err } = captureIo();
+    expect(await runAuditVerify(["only-a-file.jsonl"], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/--jwks/);
+  });
+});

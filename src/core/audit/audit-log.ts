@@ -1,0 +1,409 @@
+// The write-ahead, hash-chained, signed audit log: one chain per org, `seq` 1, 2, 3… without gaps.
+//
+// Serialisation: every append runs in one `BEGIN IMMEDIATE` transaction that reads the org's head and
+// inserts the next record. better-sqlite3 is synchronous, so in one process no other append can interleave;
+// IMMEDIATE takes SQLite's write lock *before* the head is read, so other connections or processes on the
+// same file wait (busy_timeout) instead of reading a stale head. The primary key (org_id, seq) is the last
+// line of defence: a fork would be a duplicate key, never a second branch. A multi-node store (PostgreSQL)
+// must do the same with a row lock on the org's head (`SELECT … FOR UPDATE`) or an advisory lock.
+//
+// Appends nest inside a caller's transaction (they become a savepoint), so "consume the approval + write the
+// intent" can be one atomic step.
+import { randomUUID } from "node:crypto";
+import type { Db } from "../store/sqlite";
+import { AuditKeyStore, type AuditPublicJwk } from "./keys";
+import {
+  GENESIS_HASH,
+  jsonValue,
+  signRecord,
+  type AuditRecord,
+  type AuditRecordKind,
+  type Decision,
+  type UnsignedAuditRecord,
+} from "./record";
+import { redactPaths } from "./redact";
+import { verifyRecords, type ChainVerification } from "./verify";
+
+export interface ActionInput {
+  type: string;
+  tool: string;
+  params?: Record<string, unknown>;
+}
+
+export interface IntentInput {
+  org_id: string;
+  interaction_id: string;
+  uapk_id: string;
+  agent_id: string;
+  action: ActionInput;
+  /** Must be ALLOW: an intent announces that a connector is about to run. */
+  decision: Decision;
+  reasons: unknown[];
+  policy_trace: unknown;
+  /** The approval consumed to turn an ESCALATE into this ALLOW, if any. */
+  approval_id?: string | null;
+  /** Tool configuration's `redact` paths (`params.…`), applied before hashing and storing. */
+  redact?: readonly string[];
+  /** Free-form context worth keeping (channel, batch_id, action_id, idempotency key, risk snapshot…). */
+  meta?: Record<string, unknown>;
+}
+
+export interface OutcomeInput {
+  org_id: string;
+  interaction_id: string;
+  executed: boolean;
+  result: unknown;
+  /** Tool configuration's `redact` paths (`result.…`), e.g. `result.data.body` for an echoing tool. */
+  redact?: readonly string[];
+  meta?: Record<string, unknown>;
+}
+
+export interface DecisionInput {
+  org_id: string;
+  interaction_id: string;
+  uapk_id: string | null;
+  agent_id: string | null;
+  action: ActionInput | null;
+  decision: Decision;
+  reasons: unknown[];
+  policy_trace: unknown;
+  approval_id?: string | null;
+  redact?: readonly string[];
+  /** e.g. `{ dry_run: true }` for /gateway/evaluate. */
+  meta?: Record<string, unknown>;
+}
+
+export interface AuditListFilter {
+  agent_id?: string;
+  decision?: Decision;
+  kind?: AuditRecordKind;
+  /** Inclusive ISO 8601 lower bound on `timestamp`. */
+  since?: string;
+  /** Exclusive ISO 8601 upper bound on `timestamp`. */
+  until?: string;
+  /** Opaque cursor from a previous page's `next_cursor`. */
+  cursor?: string;
+  /** 1–500, default 50. */
+  limit?: number;
+}
+
+export interface AuditPage {
+  records: AuditRecord[];
+  next_cursor: string | null;
+}
+
+export class InvalidAuditQueryError extends Error {}
+
+export interface AuditLog {
+  appendIntent(input: IntentInput): AuditRecord;
+  appendOutcome(input: OutcomeInput): AuditRecord;
+  appendDecision(input: DecisionInput): AuditRecord;
+  /** Newest first. */
+  list(org_id: string, filter?: AuditListFilter): AuditPage;
+  /** Every record of one interaction (intent + outcome, or the decision), in chain order. */
+  getInteraction(org_id: string, interaction_id: string): AuditRecord[];
+  head(org_id: string): { seq: number; hash: string } | null;
+  verifyChain(org_id: string): ChainVerification;
+  /** One JSON record per line, chain order, for `gatehouse audit verify`. */
+  exportJsonlLines(org_id: string): IterableIterator<string>;
+  exportJsonl(org_id: string): string;
+  publicJwks(): { keys: AuditPublicJwk[] };
+  rotateSigningKey(): { kid: string; retired_kid: string | null };
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_records (
+  org_id         TEXT NOT NULL,
+  seq            INTEGER NOT NULL,
+  kind           TEXT NOT NULL,
+  interaction_id TEXT NOT NULL,
+  timestamp      TEXT NOT NULL,
+  uapk_id        TEXT,
+  agent_id       TEXT,
+  action         TEXT,
+  decision       TEXT,
+  reasons        TEXT,
+  policy_trace   TEXT,
+  approval_id    TEXT,
+  executed       INTEGER,
+  result         TEXT,
+  meta           TEXT,
+  prev_hash      TEXT NOT NULL,
+  kid            TEXT NOT NULL,
+  hash           TEXT NOT NULL,
+  signature      TEXT NOT NULL,
+  PRIMARY KEY (org_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_records_interaction ON audit_records (org_id, interaction_id);
+CREATE INDEX IF NOT EXISTS audit_records_agent ON audit_records (org_id, agent_id, seq);
+`;
+
+interface Row {
+  org_id: string;
+  seq: number;
+  kind: AuditRecordKind;
+  interaction_id: string;
+  timestamp: string;
+  uapk_id: string | null;
+  agent_id: string | null;
+  action: string | null;
+  decision: Decision | null;
+  reasons: string | null;
+  policy_trace: string | null;
+  approval_id: string | null;
+  executed: number | null;
+  result: string | null;
+  meta: string | null;
+  prev_hash: string;
+  kid: string;
+  hash: string;
+  signature: string;
+}
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+
+export function newInteractionId(): string {
+  return `int-${randomUUID()}`;
+}
+
+export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
+  const now = options.now ?? (() => new Date());
+  db.exec(SCHEMA);
+  const keys = new AuditKeyStore(db, now);
+
+  const headStmt = db.prepare<[string], { seq: number; hash: string }>(
+    "SELECT seq, hash FROM audit_records WHERE org_id = ? ORDER BY seq DESC LIMIT 1",
+  );
+  const insertStmt = db.prepare(
+    `INSERT INTO audit_records (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision,
+       reasons, policy_trace, approval_id, executed, result, meta, prev_hash, kid, hash, signature)
+     VALUES (@org_id, @seq, @kind, @interaction_id, @timestamp, @uapk_id, @agent_id, @action, @decision,
+       @reasons, @policy_trace, @approval_id, @executed, @result, @meta, @prev_hash, @kid, @hash, @signature)`,
+  );
+  const interactionStmt = db.prepare<[string, string], Row>(
+    "SELECT * FROM audit_records WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
+  );
+  const chainStmt = db.prepare<[string], Row>("SELECT * FROM audit_records WHERE org_id = ? ORDER BY seq");
+
+  type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
+
+  const append = db.transaction((org_id: string, content: Content): AuditRecord => {
+    const head = headStmt.get(org_id);
+    const signingKey = keys.activeKey();
+    const unsigned: UnsignedAuditRecord = {
+      org_id,
+      seq: (head?.seq ?? 0) + 1,
+      timestamp: now().toISOString(),
+      ...content,
+      prev_hash: head?.hash ?? GENESIS_HASH,
+      kid: signingKey.kid,
+    };
+    const record = signRecord(unsigned, signingKey.privateKey);
+    insertStmt.run(toRow(record));
+    return record;
+  });
+  // IMMEDIATE: take the write lock before reading the head (see the header comment).
+  const appendSerialised = (org_id: string, content: Content) => append.immediate(org_id, content);
+
+  function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
+    if (!action) return null;
+    const normalised = jsonValue(action) as ActionInput;
+    if (normalised.params !== undefined) normalised.params = redactPaths("params", normalised.params, redact) as never;
+    return normalised;
+  }
+
+  return {
+    appendIntent(input) {
+      if (input.decision !== "ALLOW") {
+        throw new Error(`appendIntent: an intent records an ALLOW about to execute, got ${input.decision}`);
+      }
+      return appendSerialised(input.org_id, {
+        kind: "intent",
+        interaction_id: input.interaction_id,
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        action: redactedAction(input.action, input.redact),
+        decision: input.decision,
+        reasons: jsonValue(input.reasons),
+        policy_trace: jsonValue(input.policy_trace),
+        approval_id: input.approval_id ?? null,
+        executed: null,
+        result: null,
+        meta: jsonValue(input.meta),
+      });
+    },
+
+    appendOutcome(input) {
+      return db
+        .transaction(() => {
+          const records = interactionStmt.all(input.org_id, input.interaction_id).map(fromRow);
+          const intent = records.find((r) => r.kind === "intent");
+          if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
+          if (records.some((r) => r.kind === "outcome")) {
+            throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
+          }
+          return appendSerialised(input.org_id, {
+            kind: "outcome",
+            interaction_id: input.interaction_id,
+            uapk_id: intent.uapk_id,
+            agent_id: intent.agent_id,
+            action: null,
+            decision: intent.decision,
+            reasons: null,
+            policy_trace: null,
+            approval_id: intent.approval_id,
+            executed: input.executed,
+            result: redactPaths("result", jsonValue(input.result), input.redact) ?? null,
+            meta: jsonValue(input.meta),
+          });
+        })
+        .immediate();
+    },
+
+    appendDecision(input) {
+      return appendSerialised(input.org_id, {
+        kind: "decision",
+        interaction_id: input.interaction_id,
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        action: redactedAction(input.action, input.redact),
+        decision: input.decision,
+        reasons: jsonValue(input.reasons),
+        policy_trace: jsonValue(input.policy_trace),
+        approval_id: input.approval_id ?? null,
+        executed: false,
+        result: null,
+        meta: jsonValue(input.meta),
+      });
+    },
+
+    list(org_id, filter = {}) {
+      const where = ["org_id = @org_id"];
+      const params: Record<string, unknown> = { org_id };
+      if (filter.agent_id !== undefined) {
+        where.push("agent_id = @agent_id");
+        params.agent_id = filter.agent_id;
+      }
+      if (filter.decision !== undefined) {
+        where.push("decision = @decision");
+        params.decision = filter.decision;
+      }
+      if (filter.kind !== undefined) {
+        where.push("kind = @kind");
+        params.kind = filter.kind;
+      }
+      if (filter.since !== undefined) {
+        where.push("timestamp >= @since");
+        params.since = isoInstant(filter.since, "since");
+      }
+      if (filter.until !== undefined) {
+        where.push("timestamp < @until");
+        params.until = isoInstant(filter.until, "until");
+      }
+      if (filter.cursor !== undefined) {
+        where.push("seq < @before_seq");
+        params.before_seq = decodeCursor(filter.cursor);
+      }
+      const limit = filter.limit ?? DEFAULT_PAGE;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+        throw new InvalidAuditQueryError(`limit must be an integer between 1 and ${MAX_PAGE}`);
+      }
+      // One extra row tells whether there is a next page without a COUNT.
+      const rows = db
+        .prepare<Record<string, unknown>, Row>(
+          `SELECT * FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ${limit + 1}`,
+        )
+        .all(params);
+      const page = rows.slice(0, limit).map(fromRow);
+      const last = page.at(-1);
+      return { records: page, next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+    },
+
+    getInteraction(org_id, interaction_id) {
+      return interactionStmt.all(org_id, interaction_id).map(fromRow);
+    },
+
+    head(org_id) {
+      return headStmt.get(org_id) ?? null;
+    },
+
+    verifyChain(org_id) {
+      return verifyRecords(
+        (function* () {
+          for (const row of chainStmt.iterate(org_id)) yield fromRow(row);
+        })(),
+        (kid) => keys.publicKey(kid),
+      );
+    },
+
+    *exportJsonlLines(org_id) {
+      for (const row of chainStmt.iterate(org_id)) yield `${JSON.stringify(fromRow(row))}\n`;
+    },
+
+    exportJsonl(org_id) {
+      return Array.from(this.exportJsonlLines(org_id)).join("");
+    },
+
+    publicJwks: () => keys.publicJwks(),
+    rotateSigningKey: () => keys.rotate(),
+  };
+}
+
+function toRow(record: AuditRecord): Row {
+  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+  return {
+    ...record,
+    action: json(record.action),
+    reasons: json(record.reasons),
+    policy_trace: json(record.policy_trace),
+    result: json(record.result),
+    meta: json(record.meta),
+    executed: record.executed === null ? null : record.executed ? 1 : 0,
+  };
+}
+
+function fromRow(row: Row): AuditRecord {
+  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+  return {
+    org_id: row.org_id,
+    seq: row.seq,
+    kind: row.kind,
+    interaction_id: row.interaction_id,
+    timestamp: row.timestamp,
+    uapk_id: row.uapk_id,
+    agent_id: row.agent_id,
+    action: parse(row.action),
+    decision: row.decision,
+    reasons: parse(row.reasons),
+    policy_trace: parse(row.policy_trace),
+    approval_id: row.approval_id,
+    executed: row.executed === null ? null : row.executed === 1,
+    result: parse(row.result),
+    meta: parse(row.meta),
+    prev_hash: row.prev_hash,
+    kid: row.kid,
+    hash: row.hash,
+    signature: row.signature,
+  };
+}
+
+function isoInstant(value: string, name: string): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) throw new InvalidAuditQueryError(`${name} is not an ISO 8601 date-time: ${value}`);
+  return new Date(time).toISOString();
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(JSON.stringify({ before_seq: seq })).toString("base64url");
+}
+
+function decodeCursor(cursor: string): number {
+  try {
+    const { before_seq } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { before_seq: unknown };
+    if (Number.isSafeInteger(before_seq)) return before_seq as number;
+  } catch {
+    // fall through
+  }
+  throw new InvalidAuditQueryError("cursor is not one this API issued");
+}

@@ -1,0 +1,16 @@
+export { createAuditLog, newInteractionId, InvalidAuditQueryError } from "./audit-log";
+export type {
+  AuditLog,
+  AuditListFilter,
+  AuditPage,
+  ActionInput,
+  IntentInput,
+  OutcomeInput,
+  DecisionInput,
+} from "./audit-log";
+export type { AuditRecord, AuditRecordKind, Decision } from "./record";
+export { GENESIS_HASH } from "./record";
+export type { AuditPublicJwk } from "./keys";
+export { verifyRecords, type ChainVerification } from "./verify";
+export { canonicalJson, sha256Canonical } from "./canonical";
+export { redactPaths, REDACTED } from "./redact";

@@ -1,0 +1,100 @@
+// The audit record: its stored shape, its hash and its signature.
+//
+// hash      = SHA-256 (hex) of the RFC 8785 canonical JSON of every field except `hash` and `signature`
+//             (so `seq`, `prev_hash` and `kid` are covered: reordering, splicing or re-attributing a record
+//             changes its hash).
+// signature = Ed25519 over the same canonical bytes, base64url, by the key named in `kid`.
+// prev_hash = the previous record's `hash` in the same org's chain; GENESIS_HASH for seq 1.
+import { sign, verify, type KeyObject } from "node:crypto";
+import { canonicalJson, sha256Canonical } from "./canonical";
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export type Decision = "ALLOW" | "DENY" | "ESCALATE";
+
+/**
+ * intent   — written BEFORE a connector runs (decision ALLOW): if the process dies mid-call, the log still
+ *            shows the side effect may have happened.
+ * outcome  — written after the connector returns (or fails), pointing at the intent's interaction_id.
+ * decision — a DENY, an ESCALATE, or an evaluation (dry run) that never reaches a connector.
+ */
+export type AuditRecordKind = "intent" | "outcome" | "decision";
+
+export interface UnsignedAuditRecord {
+  org_id: string;
+  seq: number;
+  kind: AuditRecordKind;
+  interaction_id: string;
+  timestamp: string;
+  uapk_id: string | null;
+  agent_id: string | null;
+  action: unknown;
+  decision: Decision | null;
+  reasons: unknown;
+  policy_trace: unknown;
+  approval_id: string | null;
+  executed: boolean | null;
+  result: unknown;
+  meta: unknown;
+  prev_hash: string;
+  kid: string;
+}
+
+export interface AuditRecord extends UnsignedAuditRecord {
+  hash: string;
+  signature: string;
+}
+
+/** The exact field list that is hashed; an exported line with extra or missing fields fails verification. */
+export const HASHED_FIELDS = [
+  "org_id",
+  "seq",
+  "kind",
+  "interaction_id",
+  "timestamp",
+  "uapk_id",
+  "agent_id",
+  "action",
+  "decision",
+  "reasons",
+  "policy_trace",
+  "approval_id",
+  "executed",
+  "result",
+  "meta",
+  "prev_hash",
+  "kid",
+] as const satisfies readonly (keyof UnsignedAuditRecord)[];
+
+export function hashedBody(record: UnsignedAuditRecord): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const field of HASHED_FIELDS) body[field] = record[field] ?? null;
+  return body;
+}
+
+export function recordHash(record: UnsignedAuditRecord): string {
+  return sha256Canonical(hashedBody(record));
+}
+
+export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): AuditRecord {
+  const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
+  return {
+    ...record,
+    hash: recordHash(record),
+    signature: sign(null, body, privateKey).toString("base64url"),
+  };
+}
+
+export function signatureValid(record: AuditRecord, publicKey: KeyObject): boolean {
+  const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
+  try {
+    return verify(null, body, publicKey, Buffer.from(record.signature, "base64url"));
+  } catch {
+    return false;
+  }
+}
+
+/** JSON round trip: what gets hashed is exactly what reading the row back yields (no undefined, no Dates). */
+export function jsonValue(value: unknown): unknown {
+  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+}

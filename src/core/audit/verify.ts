@@ -1,0 +1,75 @@
+// Chain verification shared by `verifyChain` (online, keys from SQLite) and `gatehouse audit verify`
+// (offline, keys from a JWKS). Records must come in chain order; several orgs' chains may be interleaved.
+import type { KeyObject } from "node:crypto";
+import { GENESIS_HASH, HASHED_FIELDS, recordHash, signatureValid, type AuditRecord } from "./record";
+
+export type ChainVerification =
+  | { valid: true; records: number; orgs: number }
+  | {
+      valid: false;
+      /** Records checked and found valid before the failure. */
+      records: number;
+      first_invalid_seq: number | null;
+      org_id: string | null;
+      interaction_id: string | null;
+      reason: string;
+    };
+
+export type PublicKeyLookup = (kid: string) => KeyObject | undefined;
+
+export function verifyRecords(records: Iterable<unknown>, publicKeyFor: PublicKeyLookup): ChainVerification {
+  const heads = new Map<string, { seq: number; hash: string }>();
+  let checked = 0;
+  for (const candidate of records) {
+    const problem = recordProblem(candidate, heads, publicKeyFor);
+    if (problem) {
+      const r = (candidate ?? {}) as Partial<AuditRecord>;
+      return {
+        valid: false,
+        records: checked,
+        first_invalid_seq: typeof r.seq === "number" ? r.seq : null,
+        org_id: typeof r.org_id === "string" ? r.org_id : null,
+        interaction_id: typeof r.interaction_id === "string" ? r.interaction_id : null,
+        reason: problem,
+      };
+    }
+    const record = candidate as AuditRecord;
+    heads.set(record.org_id, { seq: record.seq, hash: record.hash });
+    checked += 1;
+  }
+  return { valid: true, records: checked, orgs: heads.size };
+}
+
+function recordProblem(
+  candidate: unknown,
+  heads: Map<string, { seq: number; hash: string }>,
+  publicKeyFor: PublicKeyLookup,
+): string | null {
+  if (candidate === null || typeof candidate !== "object" || Array.isArray(candidate)) return "not a record object";
+  const record = candidate as AuditRecord;
+  for (const field of ["org_id", "interaction_id", "prev_hash", "kid", "hash", "signature"] as const) {
+    if (typeof record[field] !== "string") return `field ${field} missing or not a string`;
+  }
+  if (!Number.isSafeInteger(record.seq) || record.seq < 1) return "seq missing or not a positive integer";
+  const unknownFields = Object.keys(record).filter(
+    (k) => k !== "hash" && k !== "signature" && !(HASHED_FIELDS as readonly string[]).includes(k),
+  );
+  if (unknownFields.length) return `unexpected field(s) not covered by the hash: ${unknownFields.join(", ")}`;
+
+  const head = heads.get(record.org_id);
+  const expectedSeq = (head?.seq ?? 0) + 1;
+  if (record.seq !== expectedSeq) {
+    return record.seq < expectedSeq
+      ? `seq ${record.seq} repeats or goes backwards (expected ${expectedSeq})`
+      : `seq gap: expected ${expectedSeq}, found ${record.seq} (records missing)`;
+  }
+  const expectedPrev = head?.hash ?? GENESIS_HASH;
+  if (record.prev_hash !== expectedPrev) {
+    return `prev_hash does not match the hash of record ${expectedSeq - 1} (chain broken or forked)`;
+  }
+  if (recordHash(record) !== record.hash) return "hash mismatch: the record's content was changed after it was written";
+  const key = publicKeyFor(record.kid);
+  if (!key) return `unknown signing key kid=${record.kid}`;
+  if (!signatureValid(record, key)) return `signature does not verify with key kid=${record.kid}`;
+  return null;
+}

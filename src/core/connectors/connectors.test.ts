@@ -1,0 +1,232 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { isPrivateAddress, hostAllowed } from "./network-guard";
+import { createConnectors } from "./registry";
+import type { ConnectorResult } from "./types";
+
+interface Received {
+  method: string;
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+let server: Server;
+let base: string;
+let received: Received[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
+      const path = (req.url ?? "").split("?")[0];
+      if (path === "/redirect") {
+        res.writeHead(302, { location: "/target" }).end();
+      } else if (path === "/big") {
+        res.writeHead(200, { "content-type": "text/plain" }); // chunked: no content-length to trust
+        const chunk = "x".repeat(64 * 1024);
+        for (let i = 0; i < 20; i += 1) res.write(chunk);
+        res.end();
+      } else if (path === "/big-declared") {
+        res.writeHead(200, { "content-type": "text/plain", "content-length": String(2 * 1024 * 1024) });
+        res.end("x".repeat(2 * 1024 * 1024));
+      } else if (path === "/slow") {
+        setTimeout(() => res.writeHead(200).end("late"), 3_000).unref();
+      } else if (path === "/fail") {
+        res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
+      } else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+beforeEach(() => {
+  received = [];
+});
+
+const SECRET = "s3cr3t-token-value";
+const connectors = createConnectors({ secrets: { CRM_TOKEN: SECRET } });
+const local = { allowed_hosts: ["127.0.0.1"], allow_private: true };
+
+function call(type: string, config: Record<string, unknown>, params: Record<string, unknown> = {}, signal = new AbortController().signal) {
+  const connector = connectors(type);
+  if (!connector) throw new Error(`no connector ${type}`);
+  return connector({ tool: "t", params, config: { type, ...config }, signal });
+}
+
+function errorCode(result: ConnectorResult) {
+  return result.success ? "success" : result.error?.code;
+}
+
+describe("echo, noop and the registry", () => {
+  it("echo returns the params with a message_id and sent_at", async () => {
+    const result = await call("echo", {}, { to: "customer@example.com", subject: "Hi" });
+    expect(result.success).toBe(true);
+    expect(result.data).toMatchObject({ to: "customer@example.com", subject: "Hi" });
+    const data = result.data as { message_id: string; sent_at: string };
+    expect(data.message_id).toMatch(/^msg-/);
+    expect(Number.isNaN(Date.parse(data.sent_at))).toBe(false);
+  });
+
+  it("noop succeeds; unknown types and puruto without an invoker are not available", async () => {
+    expect(await call("noop", {})).toEqual({ success: true, data: null });
+    expect(connectors("smtp")).toBeUndefined();
+    expect(connectors("puruto")).toBeUndefined();
+  });
+
+  it("puruto goes through the injected invoker and reports its failures", async () => {
+    const calls: unknown[] = [];
+    const registry = createConnectors({
+      invokePuruto: async (target, command, payload) => {
+        calls.push([target, command, payload]);
+        if (command === "explode") throw Object.assign(new Error("command failed"), { code: "COMMAND_FAILED" });
+        return { output: "synced" };
+      },
+    });
+    const puruto = registry("puruto")!;
+    const signal = new AbortController().signal;
+    expect(await puruto({ tool: "sync", params: { since: "today" }, config: { puruto: "puruto-crm" }, signal })).toEqual({
+      success: true,
+      data: { output: "synced" },
+    });
+    expect(calls).toEqual([["puruto-crm", "sync", { since: "today" }]]);
+    const failed = await puruto({ tool: "x", params: {}, config: { puruto: "puruto-crm", command: "explode" }, signal });
+    expect(failed).toEqual({ success: false, error: { code: "COMMAND_FAILED", message: "command failed" } });
+  });
+});
+
+describe("http / webhook connectors", () => {
+  it("calls an allowed local receiver when the tool allows private addresses", async () => {
+    const result = await call("http", { ...local, url: `${base}/customers/{id}`, method: "GET" }, { id: "c-42", fields: "name" });
+    expect(result.success).toBe(true);
+    expect(result.data).toMatchObject({ method: "GET", url: "/customers/c-42?fields=name" });
+  });
+
+  it("blocks 127.0.0.1 by default, even when the host is allow-listed, without sending anything", async () => {
+    const result = await call("http", { allowed_hosts: ["127.0.0.1"], url: `${base}/x` });
+    expect(errorCode(result)).toBe("ADDRESS_BLOCKED");
+    expect(received).toHaveLength(0);
+  });
+
+  it("denies hosts that are not allow-listed, and everything when there is no allow list", async () => {
+    expect(errorCode(await call("http", { url: `${base}/x`, allow_private: true }))).toBe("HOST_NOT_ALLOWED");
+    expect(errorCode(await call("http", { url: `${base}/x`, allow_private: true, allowed_hosts: ["api.example.com"] }))).toBe(
+      "HOST_NOT_ALLOWED",
+    );
+    expect(errorCode(await call("http", { url: "file:///etc/passwd", allowed_hosts: ["*"] }))).toBe("URL_NOT_ALLOWED");
+    expect(received).toHaveLength(0);
+  });
+
+  it("checks every resolved address, IPv4 and IPv6, including IPv4-mapped loopback", async () => {
+    const resolveTo = (addresses: string[]) =>
+      createConnectors({ lookup: async () => addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })) })("http")!;
+    const config = { type: "http", url: "http://api.example.com/x", allowed_hosts: ["api.example.com"] };
+    const signal = new AbortController().signal;
+    for (const addresses of [["93.184.216.34", "10.0.0.5"], ["::ffff:127.0.0.1"], ["fe80::1"], ["169.254.169.254"]]) {
+      const result = await resolveTo(addresses)({ tool: "t", params: {}, config, signal });
+      expect(errorCode(result), addresses.join(",")).toBe("ADDRESS_BLOCKED");
+    }
+    expect(errorCode(await call("http", { url: "http://[::ffff:127.0.0.1]/", allowed_hosts: ["::ffff:7f00:1"] }))).toBe(
+      "ADDRESS_BLOCKED",
+    );
+  });
+
+  it("URL-encodes params so ../ and ? stay inside their path segment", async () => {
+    const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "../admin?x=1#top" });
+    expect(result.success).toBe(true);
+    expect(received[0].url).toBe("/items/..%2Fadmin%3Fx%3D1%23top/view");
+    expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, { id: ".." }))).toBe("INVALID_PARAMS");
+    expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
+  });
+
+  it("sends unused params as a JSON body on POST, and all params on a webhook", async () => {
+    await call("http", { ...local, url: `${base}/items/{id}`, method: "POST" }, { id: "7", status: "contacted" });
+    expect(received[0]).toMatchObject({ method: "POST", url: "/items/7", body: '{"status":"contacted"}' });
+    await call("webhook", { ...local, url: `${base}/hook` }, { event: "sent", id: 1 });
+    expect(received[1]).toMatchObject({ method: "POST", url: "/hook" });
+    expect(JSON.parse(received[1].body)).toEqual({ event: "sent", id: 1 });
+    expect(received[1].headers["content-type"]).toBe("application/json");
+  });
+
+  it("does not follow redirects", async () => {
+    const result = await call("http", { ...local, url: `${base}/redirect` });
+    expect(errorCode(result)).toBe("REDIRECT_NOT_FOLLOWED");
+    expect(received.map((r) => r.url)).toEqual(["/redirect"]);
+  });
+
+  it("caps the response at 1 MiB, streamed or declared", async () => {
+    expect(errorCode(await call("http", { ...local, url: `${base}/big` }))).toBe("RESPONSE_TOO_LARGE");
+    expect(errorCode(await call("http", { ...local, url: `${base}/big-declared`, max_response_bytes: 50 * 1024 * 1024 }))).toBe(
+      "RESPONSE_TOO_LARGE",
+    );
+  });
+
+  it("times out a slow upstream", async () => {
+    const started = Date.now();
+    const result = await call("http", { ...local, url: `${base}/slow`, timeout_ms: 150 });
+    expect(errorCode(result)).toBe("TIMEOUT");
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it("stops when the caller cancels", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    expect(errorCode(await call("http", { ...local, url: `${base}/slow` }, {}, controller.signal))).toBe("CANCELLED");
+  });
+
+  it("reports upstream errors with their status", async () => {
+    const result = await call("http", { ...local, url: `${base}/fail` });
+    expect(result).toEqual({
+      success: false,
+      data: { status: 500, body: { error: "boom" } },
+      error: { code: "UPSTREAM_HTTP_ERROR", message: "Upstream answered HTTP 500" },
+    });
+  });
+
+  it("injects secret headers at call time and never returns the secret, even when upstream echoes it", async () => {
+    const config = { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" } };
+    const result = await call("http", config);
+    expect(received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(received[0].headers["x-static"]).toBe("v1");
+    expect(result.success).toBe(true);
+    expect(JSON.stringify(result)).not.toContain(SECRET);
+    expect((result.data as { headers: Record<string, string> }).headers.authorization).toBe("Bearer [redacted]");
+    expect(JSON.stringify(config)).not.toContain(SECRET); // the config is not mutated with the value
+
+    const missing = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "NOPE" } } });
+    expect(errorCode(missing)).toBe("SECRET_MISSING");
+    expect(received).toHaveLength(1);
+  });
+});
+
+describe("network guard", () => {
+  it("classifies special-purpose addresses", () => {
+    for (const address of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1", "fc00::1", "fd12::1", "ff02::1", "not-an-ip"]) {
+      expect(isPrivateAddress(address), address).toBe(true);
+    }
+    for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"]) {
+      expect(isPrivateAddress(address), address).toBe(false);
+    }
+  });
+
+  it("matches allow-list entries exactly or by subdomain wildcard", () => {
+    expect(hostAllowed("api.example.com", ["api.example.com"])).toBe(true);
+    expect(hostAllowed("API.Example.com", ["api.example.com"])).toBe(true);
+    expect(hostAllowed("a.example.com", ["*.example.com"])).toBe(true);
+    expect(hostAllowed("example.com", ["*.example.com"])).toBe(false);
+    expect(hostAllowed("evilexample.com", ["*.example.com"])).toBe(false);
+    expect(hostAllowed("api.example.com.evil.io", ["api.example.com"])).toBe(false);
+  });
+});

@@ -1,0 +1,7 @@
+export { createConnectors, type ConnectorRegistry, type ConnectorRegistryOptions } from "./registry";
+export type { Connector, ConnectorCall, ConnectorResult, ConnectorError, SecretSource } from "./types";
+export { createHttpConnector, MAX_RESPONSE_BYTES } from "./http";
+export { createPurutoConnector, type PurutoInvoker } from "./puruto";
+export { createEchoConnector, noopConnector } from "./simple";
+export { checkDestination, hostAllowed, isPrivateAddress, type Lookup } from "./network-guard";
+export { expandUrlTemplate, UrlTemplateError } from "./url-template";

@@ -1,0 +1,37 @@
+// Connector registry: tool config `type` → connector. Unknown types give `undefined`, which the policy engine
+// must treat as "tool not configured" (DENY), never as a no-op.
+import { createHttpConnector } from "./http";
+import type { Lookup } from "./network-guard";
+import { createPurutoConnector, type PurutoInvoker } from "./puruto";
+import { createEchoConnector, noopConnector } from "./simple";
+import type { Connector, SecretSource } from "./types";
+
+export interface ConnectorRegistryOptions {
+  /** The discovery face's invoker; without it, `puruto` tools are not available. */
+  invokePuruto?: PurutoInvoker;
+  /** Where `secret_ref`s are looked up when a call brings none; defaults to process.env. */
+  secrets?: SecretSource;
+  /** DNS resolution for the SSRF guard (tests inject one). */
+  lookup?: Lookup;
+  now?: () => Date;
+}
+
+export type ConnectorRegistry = (type: string) => Connector | undefined;
+
+export function createConnectors(options: ConnectorRegistryOptions = {}): ConnectorRegistry {
+  const echo = createEchoConnector(options.now);
+  const connectors = new Map<string, Connector>([
+    ["echo", echo],
+    ["mock", echo],
+    ["noop", noopConnector],
+    ["http", createHttpConnector("http", { lookup: options.lookup })],
+    ["webhook", createHttpConnector("webhook", { lookup: options.lookup })],
+  ]);
+  if (options.invokePuruto) connectors.set("puruto", createPurutoConnector(options.invokePuruto));
+
+  return (type) => {
+    const connector = connectors.get(type);
+    if (!connector) return undefined;
+    return (call) => connector({ ...call, secrets: call.secrets ?? options.secrets });
+  };
+}

@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { openDatabase } from "../store/sqlite";
+import { createIdempotencyStore, idempotencyRequestHash, type IdempotencyStore } from "./idempotency";
+
+const scope = { org_id: "org-acme", agent_id: "support-bot", key: "order-confirmation-12345" };
+const body = {
+  uapk_id: "support-bot",
+  agent_id: "support-bot",
+  idempotency_key: scope.key,
+  action: { type: "email", tool: "send", params: { to: "customer@example.com", subject: "Order Confirmation #12345" } },
+};
+const requestHash = idempotencyRequestHash(body);
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** What the execute handler will do: begin → (execute once) → complete, or wait/replay. */
+async function execute(store: IdempotencyStore, run: () => Promise<Record<string, unknown>>, hash = requestHash) {
+  const begun = store.begin({ ...scope, requestHash: hash });
+  if (begun.state === "new") {
+    const response = await run();
+    store.complete(scope, response);
+    return response;
+  }
+  if (begun.state === "replay") return begun.response;
+  if (begun.state === "conflict") return { conflict: begun.reason };
+  const waited = await begun.wait;
+  return waited.state === "replay" ? waited.response : { waited: waited.state };
+}
+
+function sendEmail(counter: { calls: number }) {
+  return async () => {
+    counter.calls += 1;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    return { interaction_id: `int-${counter.calls}`, decision: "ALLOW", executed: true, result: { message_id: "msg-xyz789" }, timestamp: "2024-12-14T10:30:00Z" };
+  };
+}
+
+describe("idempotency", () => {
+  it("replays the original response with idempotent: true and original_timestamp", async () => {
+    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const counter = { calls: 0 };
+    const first = await execute(store, sendEmail(counter));
+    const again = await execute(store, sendEmail(counter));
+    expect(counter.calls).toBe(1);
+    expect(first).not.toHaveProperty("idempotent");
+    expect(again).toEqual({ ...first, idempotent: true, original_timestamp: "2024-12-14T10:30:00Z" });
+  });
+
+  it("answers conflict for the same key with another body, and ignores key order in the body", async () => {
+    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const counter = { calls: 0 };
+    await execute(store, sendEmail(counter));
+    const otherBody = idempotencyRequestHash({ ...body, action: { ...body.action, params: { to: "other@example.com" } } });
+    expect(await execute(store, sendEmail(counter), otherBody)).toEqual({
+      conflict: 'Idempotency key "order-confirmation-12345" was already used with a different request',
+    });
+    const reordered = idempotencyRequestHash({ action: body.action, agent_id: body.agent_id, uapk_id: body.uapk_id, idempotency_key: "x" });
+    expect(reordered).toBe(requestHash);
+    expect(counter.calls).toBe(1);
+  });
+
+  it("executes once for 200 concurrent callers with one key, and all 200 get the same answer", async () => {
+    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const counter = { calls: 0 };
+    const answers = await Promise.all(Array.from({ length: 200 }, () => execute(store, sendEmail(counter))));
+    expect(counter.calls).toBe(1);
+    expect(answers).toHaveLength(200);
+    for (const answer of answers) {
+      expect(answer).toMatchObject({ interaction_id: "int-1", result: { message_id: "msg-xyz789" } });
+    }
+    expect(answers.filter((a) => a.idempotent === true)).toHaveLength(199);
+  });
+
+  it("scopes keys to org and agent", async () => {
+    const store = createIdempotencyStore(openDatabase(":memory:"));
+    store.begin({ ...scope, requestHash });
+    expect(store.begin({ ...scope, agent_id: "other-agent", requestHash }).state).toBe("new");
+    expect(store.begin({ ...scope, org_id: "org-other", requestHash }).state).toBe("new");
+  });
+
+  it("survives re-opening the same database file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
+    dirs.push(dir);
+    const file = join(dir, "gatehouse.db");
+    const counter = { calls: 0 };
+    const first = await execute(createIdempotencyStore(openDatabase(file)), sendEmail(counter));
+    const afterRestart = createIdempotencyStore(openDatabase(file));
+    expect(await execute(afterRestart, sendEmail(counter))).toEqual({ ...first, idempotent: true, original_timestamp: first.timestamp });
+    expect(counter.calls).toBe(1);
+  });
+
+  it("never re-executes a key left in flight by a process that died; answers unknown", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
+    dirs.push(dir);
+    const file = join(dir, "gatehouse.db");
+    expect(createIdempotencyStore(openDatabase(file)).begin({ ...scope, requestHash }).state).toBe("new");
+    // "crash": that store never completes. A new process sees the key in flight, not new.
+    const restarted = createIdempotencyStore(openDatabase(file), { foreignWaitMs: 100, pollIntervalMs: 20 });
+    const begun = restarted.begin({ ...scope, requestHash });
+    expect(begun.state).toBe("in_flight");
+    if (begun.state === "in_flight") expect(await begun.wait).toEqual({ state: "unknown" });
+  });
+
+  it("forgets keys after the TTL and frees a released key for a retry", async () => {
+    let clock = Date.parse("2024-12-14T10:00:00Z");
+    const store = createIdempotencyStore(openDatabase(":memory:"), { ttlMs: 1000, now: () => new Date(clock) });
+    store.begin({ ...scope, requestHash });
+    store.complete(scope, { ok: true });
+    expect(store.begin({ ...scope, requestHash }).state).toBe("replay");
+    clock += 1001;
+    expect(store.begin({ ...scope, requestHash }).state).toBe("new");
+
+    const waiting = store.begin({ ...scope, requestHash });
+    expect(waiting.state).toBe("in_flight");
+    store.release(scope);
+    if (waiting.state === "in_flight") expect(await waiting.wait).toEqual({ state: "released" });
+    expect(store.begin({ ...scope, requestHash }).state).toBe("new");
+  });
+});

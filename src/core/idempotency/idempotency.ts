@@ -1,0 +1,184 @@
+// Idempotency keys for governed actions: the same key from the same agent within the TTL (24 h by default)
+// gets the original answer again instead of a second execution.
+//
+// Scope: org + agent + key. Two agents may use the same key without seeing each other's results.
+// Same key, different request body → `conflict` (the caller answers 409).
+// Concurrent duplicates: `begin` inserts the row and registers the in-flight promise in one synchronous step
+// (better-sqlite3 does not yield), so of N simultaneous callers exactly one gets `new` and the others
+// `in_flight` with a promise of the first one's answer. Rows live in SQLite, so completed answers survive a
+// restart. A row left `in_flight` by a process that died mid-call keeps answering `unknown`: whether the side
+// effect happened cannot be known, so the key is never silently re-executed (the audit log shows the intent).
+// Multi-node: the INSERT … ON CONFLICT DO NOTHING is the claim on any shared SQL store; waiters on another
+// node see the answer through polling.
+import type { Db } from "../store/sqlite";
+import { sha256Canonical } from "../audit/canonical";
+
+export interface IdempotencyScope {
+  org_id: string;
+  agent_id: string;
+  key: string;
+}
+
+export interface IdempotentReplay {
+  state: "replay";
+  status: number;
+  /** The original body plus `idempotent: true` and `original_timestamp`. */
+  response: Record<string, unknown>;
+  original_timestamp: string;
+}
+
+export type WaitResult =
+  | IdempotentReplay
+  /** The first caller released the key without an answer (nothing was executed): try `begin` again. */
+  | { state: "released" }
+  /** The first caller is gone (other process, crash) and no answer arrived in time. */
+  | { state: "unknown" };
+
+export type BeginResult =
+  | { state: "new" }
+  | IdempotentReplay
+  | { state: "conflict"; reason: string }
+  | { state: "in_flight"; wait: Promise<WaitResult> };
+
+export interface IdempotencyStore {
+  begin(input: IdempotencyScope & { requestHash: string }): BeginResult;
+  /** Stores the answer of the caller that got `new` and hands it to every waiter. */
+  complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): void;
+  /** Gives the key up without an answer (e.g. a 503 before anything ran), so a retry can execute. */
+  release(scope: IdempotencyScope): void;
+  purgeExpired(): number;
+}
+
+export interface IdempotencyOptions {
+  /** How long a key is remembered; 24 h unless configured. */
+  ttlMs?: number;
+  now?: () => Date;
+  /** How long a waiter whose first caller is in another process waits before answering `unknown`. */
+  foreignWaitMs?: number;
+  pollIntervalMs?: number;
+}
+
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  org_id        TEXT NOT NULL,
+  agent_id      TEXT NOT NULL,
+  key           TEXT NOT NULL,
+  request_hash  TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('in_flight', 'completed')),
+  status        INTEGER,
+  response      TEXT,
+  created_at    TEXT NOT NULL,
+  completed_at  TEXT,
+  expires_at    TEXT NOT NULL,
+  PRIMARY KEY (org_id, agent_id, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
+`;
+
+interface Row {
+  request_hash: string;
+  state: "in_flight" | "completed";
+  status: number | null;
+  response: string | null;
+  created_at: string;
+}
+
+/** Hash of the request as the agent sent it, minus the key itself (a retry may not change anything else). */
+export function idempotencyRequestHash(body: Record<string, unknown>): string {
+  const { idempotency_key: _ignored, ...rest } = body;
+  return sha256Canonical(rest);
+}
+
+export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {}): IdempotencyStore {
+  db.exec(SCHEMA);
+  const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+  const now = options.now ?? (() => new Date());
+  const foreignWaitMs = options.foreignWaitMs ?? 30_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const inFlight = new Map<string, { requestHash: string; settle: (r: WaitResult) => void; wait: Promise<WaitResult> }>();
+
+  const scopeKey = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
+  const deleteExpired = db.prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND expires_at <= ?");
+  const claim = db.prepare(
+    `INSERT INTO idempotency_keys (org_id, agent_id, key, request_hash, state, created_at, expires_at)
+     VALUES (?, ?, ?, ?, 'in_flight', ?, ?) ON CONFLICT DO NOTHING`,
+  );
+  const select = db.prepare<[string, string, string], Row>(
+    "SELECT request_hash, state, status, response, created_at FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ?",
+  );
+
+  function replayOf(row: Row): IdempotentReplay {
+    const body = JSON.parse(row.response ?? "{}") as Record<string, unknown>;
+    const original_timestamp = typeof body.timestamp === "string" ? body.timestamp : row.created_at;
+    return { state: "replay", status: row.status ?? 200, response: { ...body, idempotent: true, original_timestamp }, original_timestamp };
+  }
+
+  /** A first caller in another process (or a dead one): poll the row until it completes, vanishes or we give up. */
+  async function waitForForeign(scope: IdempotencyScope): Promise<WaitResult> {
+    const deadline = Date.now() + foreignWaitMs;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+      const row = select.get(scope.org_id, scope.agent_id, scope.key);
+      if (!row) return { state: "released" };
+      if (row.state === "completed") return replayOf(row);
+    }
+    return { state: "unknown" };
+  }
+
+  return {
+    begin(input) {
+      const at = now();
+      const { org_id, agent_id, key, requestHash } = input;
+      deleteExpired.run(org_id, agent_id, key, at.toISOString());
+      const claimed = claim.run(org_id, agent_id, key, requestHash, at.toISOString(), new Date(at.getTime() + ttlMs).toISOString());
+      if (claimed.changes === 1) {
+        let settle!: (r: WaitResult) => void;
+        const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
+        inFlight.set(scopeKey(input), { requestHash, settle, wait });
+        return { state: "new" };
+      }
+      const row = select.get(org_id, agent_id, key);
+      if (!row) return this.begin(input); // released between our INSERT and SELECT by another connection
+      if (row.request_hash !== requestHash) {
+        return {
+          state: "conflict",
+          reason: `Idempotency key "${key}" was already used with a different request`,
+        };
+      }
+      if (row.state === "completed") return replayOf(row);
+      const local = inFlight.get(scopeKey(input));
+      return { state: "in_flight", wait: local ? local.wait : waitForForeign(input) };
+    },
+
+    complete(scope, body, status = 200) {
+      const result = db
+        .prepare(
+          `UPDATE idempotency_keys SET state = 'completed', status = ?, response = ?, completed_at = ?
+           WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'`,
+        )
+        .run(status, JSON.stringify(body), now().toISOString(), scope.org_id, scope.agent_id, scope.key);
+      const entry = inFlight.get(scopeKey(scope));
+      inFlight.delete(scopeKey(scope));
+      if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
+      const row = select.get(scope.org_id, scope.agent_id, scope.key);
+      if (entry && row) entry.settle(replayOf(row));
+    },
+
+    release(scope) {
+      db.prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'").run(
+        scope.org_id,
+        scope.agent_id,
+        scope.key,
+      );
+      const entry = inFlight.get(scopeKey(scope));
+      inFlight.delete(scopeKey(scope));
+      entry?.settle({ state: "released" });
+    },
+
+    purgeExpired() {
+      return db.prepare("DELETE FROM idempotency_keys WHERE expires_at <= ?").run(now().toISOString()).changes;
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// What an approval is bound to, in the approvals module's binding format (src/core/approvals/binding.ts):
+// the agent, the exact action (type, tool, params), the counterparty, and the facts the policy based its
+// ESCALATE on (amount, currency, jurisdiction). Re-submitting anything else is a new action. The free-form
+// request `context` is NOT bound: it never loosens a decision, and an agent's retry may describe itself anew.
+import { approvalBindingHash, type ApprovalBinding } from "../approvals/binding";
+import type { ActionRequest } from "./types";
+
+export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action">): ApprovalBinding {
+  const { type, tool, params, amount, currency, counterparty, jurisdiction } = request.action;
+  const facts: Record<string, unknown> = {};
+  if (amount !== undefined) facts.amount = amount;
+  if (currency !== undefined) facts.currency = currency;
+  if (jurisdiction !== undefined) facts.jurisdiction = jurisdiction;
+  return {
+    uapk_id: request.uapk_id,
+    agent_id: request.agent_id,
+    action: { type, tool, params },
+    ...(counterparty !== undefined ? { counterparty } : {}),
+    ...(Object.keys(facts).length > 0 ? { context: facts } : {}),
+  };
+}
+
+export function actionHash(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action">): string {
+  return approvalBindingHash(approvalBindingOf(request));
+}

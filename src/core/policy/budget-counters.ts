@@ -1,0 +1,103 @@
+// Action budgets in SQLite: the hourly budget of each agent (clock-hour windows) and the lifetime budget
+// of each capability token. Counters move ONLY when an action is executed, never on evaluate, and a
+// consumption is all-or-nothing across every budget involved (one IMMEDIATE transaction with conditional
+// increments), so concurrent executes can never overshoot a limit. A failed connector call is refunded:
+// the original reserved budget before the connector ran and never gave it back.
+import type { Db } from "../store/sqlite";
+
+export interface BudgetSlot {
+  /** e.g. `hour:<org>:<uapk>:<agent>` or `token:<jti>`. */
+  scope: string;
+  /** Hour number since the epoch for hourly budgets, 0 for lifetime budgets. */
+  window: number;
+  limit: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS action_budget_counters (
+  scope  TEXT NOT NULL,
+  window INTEGER NOT NULL,
+  count  INTEGER NOT NULL,
+  PRIMARY KEY (scope, window)
+) WITHOUT ROWID;
+`;
+
+const HOUR_MS = 3_600_000;
+
+export class BudgetCounters {
+  private readonly readStmt;
+  private readonly ensureStmt;
+  private readonly incrementStmt;
+  private readonly refundStmt;
+
+  constructor(private readonly db: Db) {
+    db.exec(SCHEMA);
+    this.readStmt = db.prepare<[string, number], { count: number }>(
+      `SELECT count FROM action_budget_counters WHERE scope = ? AND window = ?`,
+    );
+    this.ensureStmt = db.prepare(
+      `INSERT INTO action_budget_counters (scope, window, count) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`,
+    );
+    this.incrementStmt = db.prepare(
+      `UPDATE action_budget_counters SET count = count + 1 WHERE scope = ? AND window = ? AND count < ?`,
+    );
+    this.refundStmt = db.prepare(
+      `UPDATE action_budget_counters SET count = count - 1 WHERE scope = ? AND window = ? AND count > 0`,
+    );
+  }
+
+  static hourWindow(now: Date): number {
+    return Math.floor(now.getTime() / HOUR_MS);
+  }
+
+  static hourlyScope(orgId: string, uapkId: string, agentId: string): string {
+    return `hour:${orgId}:${uapkId}:${agentId}`;
+  }
+
+  static tokenScope(jti: string): string {
+    return `token:${jti}`;
+  }
+
+  current(scope: string, window: number): number {
+    return this.readStmt.get(scope, window)?.count ?? 0;
+  }
+
+  /** Takes one unit from every slot, or from none when any is exhausted. Returns the exhausted slot, if any. */
+  tryConsume(slots: BudgetSlot[]): { ok: true } | { ok: false; exhausted: BudgetSlot } {
+    const consume = this.db.transaction((): { ok: true } | { ok: false; exhausted: BudgetSlot } => {
+      for (const slot of slots) {
+        this.ensureStmt.run(slot.scope, slot.window);
+        if (this.incrementStmt.run(slot.scope, slot.window, slot.limit).changes === 0) {
+          // Throwing rolls back the increments already made on the other slots.
+          throw new ExhaustedSignal(slot);
+        }
+      }
+      return { ok: true };
+    });
+    try {
+      return consume.immediate();
+    } catch (err) {
+      if (err instanceof ExhaustedSignal) return { ok: false, exhausted: err.slot };
+      throw err;
+    }
+  }
+
+  refund(slots: Pick<BudgetSlot, "scope" | "window">[]): void {
+    this.db.transaction(() => {
+      for (const slot of slots) this.refundStmt.run(slot.scope, slot.window);
+    })();
+  }
+
+  /** Drops hourly windows older than a day (cheap; called opportunistically). */
+  prune(now: Date): void {
+    this.db
+      .prepare(`DELETE FROM action_budget_counters WHERE window != 0 AND window < ?`)
+      .run(BudgetCounters.hourWindow(now) - 24);
+  }
+}
+
+class ExhaustedSignal extends Error {
+  constructor(readonly slot: BudgetSlot) {
+    super("budget exhausted");
+  }
+}

@@ -1,0 +1,35 @@
+// Counterparties a manifest has already dealt with, for NEW_COUNTERPARTY. A counterparty becomes known
+// when an action with it is executed successfully (possibly after a human approved it), never on evaluate.
+import type { Db } from "../store/sqlite";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS known_counterparties (
+  org_id       TEXT NOT NULL,
+  uapk_id      TEXT NOT NULL,
+  counterparty TEXT NOT NULL,
+  first_seen   TEXT NOT NULL,
+  PRIMARY KEY (org_id, uapk_id, counterparty)
+) WITHOUT ROWID;
+`;
+
+export class KnownCounterparties {
+  constructor(private readonly db: Db) {
+    db.exec(SCHEMA);
+  }
+
+  isKnown(orgId: string, uapkId: string, counterparty: string): boolean {
+    return (
+      this.db
+        .prepare(`SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`)
+        .get(orgId, uapkId, normalize(counterparty)) !== undefined
+    );
+  }
+
+  remember(orgId: string, uapkId: string, counterparty: string, at: Date): void {
+    this.db
+      .prepare(`INSERT INTO known_counterparties VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+      .run(orgId, uapkId, normalize(counterparty), at.toISOString());
+  }
+}
+
+const normalize = (counterparty: string) => counterparty.trim().toLowerCase();

@@ -1,0 +1,134 @@
+// Validates a manifest and lists EVERY problem (the operator fixes a file once, not once per error).
+// Ajv already checked the JSON types on the REST path; this also runs for manifests loaded from disk,
+// so it re-checks the shape defensively and then the cross-field rules the schema cannot express.
+import type { ManifestInput } from "./types";
+
+export interface ManifestProblem {
+  /** JSON pointer into the manifest. */
+  pointer: string;
+  message: string;
+}
+
+export const CAPABILITY_PATTERN = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*$/;
+const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+const JURISDICTION_PATTERN = /^[A-Z]{2}$/;
+const CONNECTOR_TYPES = new Set(["echo", "noop", "http", "webhook", "puruto"]);
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const isNonEmptyString = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
+const escapePointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
+export function validateManifest(input: unknown): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  const add = (pointer: string, message: string) => problems.push({ pointer, message });
+
+  if (!isObject(input)) return [{ pointer: "", message: "a manifest must be an object" }];
+  const m = input as Partial<ManifestInput> & Record<string, unknown>;
+
+  if (!isNonEmptyString(m.uapk_id)) add("/uapk_id", "uapk_id is required");
+  else if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(m.uapk_id))
+    add("/uapk_id", "uapk_id may only hold letters, digits, '_', '.', ':', '-' (max 128)");
+
+  if (!isObject(m.agent)) add("/agent", "agent {id, name} is required");
+  else {
+    if (!isNonEmptyString(m.agent.id)) add("/agent/id", "agent.id is required");
+    if (!isNonEmptyString(m.agent.name)) add("/agent/name", "agent.name is required");
+  }
+
+  const capabilities = Array.isArray(m.capabilities) ? m.capabilities : [];
+  if (!Array.isArray(m.capabilities) || m.capabilities.length === 0)
+    add("/capabilities", "capabilities must list at least one type:tool");
+  const declared = new Set<string>();
+  capabilities.forEach((cap, i) => {
+    if (typeof cap !== "string" || !CAPABILITY_PATTERN.test(cap))
+      add(`/capabilities/${i}`, `'${String(cap)}' is not of the form type:tool`);
+    else if (declared.has(cap)) add(`/capabilities/${i}`, `capability '${cap}' is listed twice`);
+    else declared.add(cap);
+  });
+
+  // Every capability needs a tool with a connector; a tool without a capability is a typo waiting to bite.
+  const tools = isObject(m.tools) ? m.tools : undefined;
+  if (!tools) add("/tools", "tools is required (one entry per capability)");
+  for (const cap of declared) {
+    const tool = tools?.[cap];
+    if (!isObject(tool) || !isObject(tool.connector))
+      add(`/tools/${escapePointer(cap)}`, `capability '${cap}' has no tool with a connector`);
+  }
+  for (const [key, tool] of Object.entries(tools ?? {})) {
+    const at = `/tools/${escapePointer(key)}`;
+    if (!declared.has(key)) add(at, `tool '${key}' is not one of the capabilities`);
+    if (!isObject(tool) || !isObject(tool.connector)) continue;
+    const connector = tool.connector as Record<string, unknown>;
+    if (!CONNECTOR_TYPES.has(connector.type as string))
+      add(`${at}/connector/type`, `connector type must be one of ${[...CONNECTOR_TYPES].join(", ")}`);
+    if ((connector.type === "http" || connector.type === "webhook") && !isNonEmptyString(connector.url))
+      add(`${at}/connector/url`, `a ${connector.type} connector needs a url`);
+    if (connector.type === "puruto" && (!isNonEmptyString(connector.puruto) || !isNonEmptyString(connector.command)))
+      add(`${at}/connector`, "a puruto connector needs puruto and command");
+  }
+
+  const constraints = m.constraints;
+  if (constraints !== undefined) {
+    if (!isObject(constraints)) add("/constraints", "constraints must be an object");
+    else {
+      const max = constraints.max_actions_per_hour;
+      if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 0))
+        add("/constraints/max_actions_per_hour", "max_actions_per_hour must be a non-negative integer");
+      checkCapabilityList(constraints.require_human_approval, "/constraints/require_human_approval", declared, add);
+    }
+  }
+
+  const policy = m.policy;
+  if (policy !== undefined) {
+    if (!isObject(policy)) add("/policy", "policy must be an object");
+    else {
+      for (const list of ["counterparty_allowlist", "counterparty_blocklist"] as const)
+        checkStringList(policy[list], `/policy/${list}`, add);
+      for (const list of ["jurisdiction_allowlist", "jurisdiction_blocklist"] as const) {
+        checkStringList(policy[list], `/policy/${list}`, add);
+        (Array.isArray(policy[list]) ? (policy[list] as unknown[]) : []).forEach((j, i) => {
+          if (typeof j === "string" && !JURISDICTION_PATTERN.test(j))
+            add(`/policy/${list}/${i}`, `'${j}' is not an ISO 3166-1 alpha-2 code (e.g. DE)`);
+        });
+      }
+      checkCapabilityList(policy.high_risk_actions, "/policy/high_risk_actions", declared, add);
+      const threshold = policy.amount_threshold;
+      if (threshold !== undefined) {
+        if (!isObject(threshold)) add("/policy/amount_threshold", "amount_threshold must be {amount, currency}");
+        else {
+          if (typeof threshold.amount !== "number" || !Number.isFinite(threshold.amount) || threshold.amount < 0)
+            add("/policy/amount_threshold/amount", "amount_threshold needs a non-negative amount");
+          if (typeof threshold.currency !== "string" || !CURRENCY_PATTERN.test(threshold.currency))
+            add("/policy/amount_threshold/currency", "amount_threshold needs an ISO 4217 currency");
+          checkCapabilityList(threshold.actions, "/policy/amount_threshold/actions", declared, add);
+        }
+      }
+    }
+  }
+  return problems;
+}
+
+function checkStringList(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) return add(pointer, "must be a list of strings");
+  value.forEach((item, i) => {
+    if (!isNonEmptyString(item)) add(`${pointer}/${i}`, "must be a non-empty string");
+  });
+}
+
+/** Lists of capabilities must name declared ones: a rule on an unknown capability would silently never fire. */
+function checkCapabilityList(
+  value: unknown,
+  pointer: string,
+  declared: Set<string>,
+  add: (p: string, m: string) => void,
+): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value)) return add(pointer, "must be a list of type:tool capabilities");
+  value.forEach((cap, i) => {
+    if (typeof cap !== "string" || !CAPABILITY_PATTERN.test(cap))
+      add(`${pointer}/${i}`, `'${String(cap)}' is not of the form type:tool`);
+    else if (!declared.has(cap)) add(`${pointer}/${i}`, `'${cap}' is not one of the capabilities`);
+  });
+}

@@ -1,0 +1,341 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { approvalBindingHash } from "../approvals/binding";
+import { approvalBindingOf } from "./action-hash";
+import { BudgetCounters } from "./budget-counters";
+import { decide, type ApprovalView } from "./pipeline";
+import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
+import type { ActionRequest, ManifestInput } from "./types";
+
+type Setup = ReturnType<typeof engine>;
+interface Case {
+  name: string;
+  manifest?: Partial<ManifestInput> | null;
+  request?: Partial<ActionRequest>;
+  prepare?: (e: Setup, request: ActionRequest) => Promise<Partial<ActionRequest> | void> | void;
+  decision: "ALLOW" | "DENY" | "ESCALATE";
+  codes: string[];
+  /** The check whose trace entry must carry `fail` / `escalate`. */
+  check?: string;
+}
+
+const wire = { type: "payment", tool: "wire", params: { iban: "DE00" } };
+const paymentsBot = (policy: ManifestInput["policy"]): Partial<ManifestInput> => ({
+  capabilities: ["payment:wire", "email:send"],
+  constraints: {},
+  policy,
+  tools: { "payment:wire": { connector: { type: "noop" } }, "email:send": { connector: { type: "echo" } } },
+});
+
+const cases: Case[] = [
+  { name: "seed email send is allowed", decision: "ALLOW", codes: [] },
+  { name: "unknown manifest", manifest: null, decision: "DENY", codes: ["MANIFEST_NOT_FOUND"], check: "manifest_validation" },
+  { name: "manifest of another agent", request: { agent_id: "intruder" }, decision: "DENY", codes: ["MANIFEST_NOT_FOUND"], check: "manifest_validation" },
+  {
+    name: "suspended manifest",
+    prepare: (e) => void e.manifests.setStatus(ORG, e.manifests.getByUapkId(ORG, "customer-support-bot")!.manifest_id, "suspended"),
+    decision: "DENY",
+    codes: ["MANIFEST_INACTIVE"],
+    check: "manifest_validation",
+  },
+  { name: "garbage token", request: { capability_token: "not-a-jwt" }, decision: "DENY", codes: ["INVALID_TOKEN"], check: "capability_token" },
+  {
+    name: "token required but absent",
+    manifest: { policy: { require_capability_token: true } },
+    decision: "DENY",
+    codes: ["INVALID_TOKEN"],
+    check: "capability_token",
+  },
+  {
+    name: "revoked token",
+    prepare: async (e) => {
+      const t = await issue(e, ["email:send"]);
+      e.tokens.revoke(ORG, t.token_id, "leaked");
+      return { capability_token: t.token };
+    },
+    decision: "DENY",
+    codes: ["TOKEN_REVOKED"],
+    check: "capability_token",
+  },
+  {
+    name: "action type not in manifest",
+    request: { action: { type: "sms", tool: "send", params: {} } },
+    decision: "DENY",
+    codes: ["ACTION_NOT_ALLOWED"],
+    check: "action_type",
+  },
+  {
+    name: "tool not in manifest",
+    request: { action: { type: "crm", tool: "export", params: {} } },
+    decision: "DENY",
+    codes: ["TOOL_NOT_AUTHORIZED"],
+    check: "tool_authorization",
+  },
+  {
+    name: "capability outside the token",
+    prepare: async (e) => ({ capability_token: (await issue(e, ["crm:read"])).token }),
+    decision: "DENY",
+    codes: ["CAPABILITY_MISSING"],
+    check: "tool_authorization",
+  },
+  {
+    name: "hourly budget exhausted",
+    manifest: { constraints: { max_actions_per_hour: 2 } },
+    prepare: (e) => exhaust(e, 2),
+    decision: "DENY",
+    codes: ["BUDGET_EXCEEDED"],
+    check: "budget_check",
+  },
+  {
+    name: "token max_actions exhausted",
+    prepare: async (e) => {
+      const t = await issue(e, ["email:send"], { max_actions: 1 });
+      e.budgets.tryConsume([{ scope: BudgetCounters.tokenScope(t.token_id), window: 0, limit: 1 }]);
+      return { capability_token: t.token };
+    },
+    decision: "DENY",
+    codes: ["BUDGET_EXCEEDED"],
+    check: "budget_check",
+  },
+  {
+    name: "blocked jurisdiction",
+    manifest: paymentsBot({ jurisdiction_blocklist: ["KP"] }),
+    request: { action: { ...wire, jurisdiction: "kp" } },
+    decision: "DENY",
+    codes: ["JURISDICTION_BLOCKED"],
+    check: "jurisdiction_check",
+  },
+  {
+    name: "missing jurisdiction fails closed",
+    manifest: paymentsBot({ jurisdiction_allowlist: ["DE", "FR"] }),
+    request: { action: wire },
+    decision: "DENY",
+    codes: ["JURISDICTION_BLOCKED"],
+    check: "jurisdiction_check",
+  },
+  {
+    name: "blocked counterparty",
+    manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+    request: { action: { ...wire, counterparty: "Boss@EVIL.example" } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  {
+    name: "missing counterparty fails closed",
+    manifest: paymentsBot({ counterparty_allowlist: ["acme-*"] }),
+    request: { action: wire },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  {
+    name: "recipient outside the token's allowed_recipients",
+    prepare: async (e) => ({ capability_token: (await issue(e, ["email:send"], { allowed_recipients: ["*@acme.com"] })).token }),
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  {
+    name: "missing amount under a threshold fails closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR", actions: ["payment:wire"] } }),
+    request: { action: wire },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
+    name: "amount in another currency fails closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: { action: { ...wire, amount: 10, currency: "USD" } },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
+    name: "crm:delete requires approval (seed)",
+    request: { action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } },
+    decision: "ESCALATE",
+    codes: ["REQUIRES_APPROVAL"],
+    check: "approval_check",
+  },
+  {
+    name: "amount above threshold",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: { action: { ...wire, amount: 1000.01, currency: "EUR" } },
+    decision: "ESCALATE",
+    codes: ["AMOUNT_THRESHOLD"],
+    check: "amount_threshold",
+  },
+  {
+    name: "new counterparty",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, counterparty: "acme-gmbh" } },
+    decision: "ESCALATE",
+    codes: ["NEW_COUNTERPARTY"],
+    check: "counterparty_check",
+  },
+  {
+    name: "known counterparty passes",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, counterparty: "acme-gmbh" } },
+    prepare: (e) => e.counterparties.remember(ORG, "customer-support-bot", "ACME-GmbH", new Date()),
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
+    name: "high-risk action",
+    manifest: paymentsBot({ high_risk_actions: ["payment:wire"] }),
+    request: { action: wire },
+    decision: "ESCALATE",
+    codes: ["HIGH_RISK_ACTION"],
+    check: "approval_check",
+  },
+  {
+    name: "escalations accumulate",
+    manifest: paymentsBot({ high_risk_actions: ["payment:wire"], amount_threshold: { amount: 5, currency: "EUR" } }),
+    request: { action: { ...wire, amount: 50, currency: "EUR" } },
+    decision: "ESCALATE",
+    codes: ["AMOUNT_THRESHOLD", "HIGH_RISK_ACTION"],
+  },
+  {
+    name: "a later DENY wins over an earlier ESCALATE",
+    manifest: paymentsBot({ amount_threshold: { amount: 5, currency: "EUR" }, jurisdiction_blocklist: ["KP"] }),
+    request: { action: { ...wire, amount: 50, currency: "EUR", jurisdiction: "KP" } },
+    decision: "DENY",
+    codes: ["JURISDICTION_BLOCKED"],
+    check: "jurisdiction_check",
+  },
+];
+
+async function issue(e: Setup, capabilities: string[], constraints?: { max_actions?: number; allowed_recipients?: string[] }) {
+  return e.tokens.issue({
+    orgId: ORG,
+    issuerId: "ops@acme.com",
+    agentId: "customer-support-bot",
+    manifest: e.manifests.getByUapkId(ORG, "customer-support-bot")!,
+    capabilities,
+    constraints,
+  });
+}
+
+function exhaust(e: Setup, n: number) {
+  const scope = BudgetCounters.hourlyScope(ORG, "customer-support-bot", "customer-support-bot");
+  const window = BudgetCounters.hourWindow(e.now());
+  for (let i = 0; i < n; i++) e.budgets.tryConsume([{ scope, window, limit: n }]);
+}
+
+describe("policy pipeline: one case per reason code", () => {
+  it.each(cases)("$name → $decision $codes", async (c) => {
+    const e = engine();
+    if (c.manifest !== null) e.manifests.register(ORG, supportBot(c.manifest ?? {}));
+    let request: ActionRequest = { ...emailRequest(), ...c.request };
+    const extra = await c.prepare?.(e, request);
+    if (extra) request = { ...request, ...extra };
+
+    const d = await decide(ORG, request, e.deps, { now: e.now() });
+
+    expect(d.decision).toBe(c.decision);
+    expect(d.reasons.map((r) => r.code)).toEqual(c.codes);
+    if (c.check) {
+      const entry = d.policy_trace.checks.find((t) => t.check === c.check);
+      expect(entry?.result).toBe(c.decision === "DENY" ? "fail" : "escalate");
+    }
+    // The first DENY stops the pipeline: it is the last trace entry.
+    if (c.decision === "DENY") expect(d.policy_trace.checks.at(-1)?.result).toBe("fail");
+    else expect(d.policy_trace.checks.map((t) => t.check)).toEqual([
+      "manifest_validation", "capability_token", "action_type", "tool_authorization", "amount_threshold",
+      "counterparty_check", "jurisdiction_check", "budget_check", "approval_check",
+    ]);
+  });
+
+  it("reports the seed's budget message and details", async () => {
+    const e = engine();
+    e.manifests.register(ORG, supportBot());
+    exhaust(e, 100);
+    const d = await decide(ORG, emailRequest(), e.deps, { now: e.now() });
+    expect(d.reasons).toEqual([{ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (100/100)" }]);
+    expect(d.policy_trace.checks.at(-1)).toEqual({ check: "budget_check", result: "fail", details: { current: 100, limit: 100 } });
+    expect(d.risk_snapshot).toEqual({ budget_current: 100, budget_limit: 100, budget_percent: 100 });
+  });
+
+  it("an expired token is TOKEN_EXPIRED", async () => {
+    let clock = new Date("2024-12-14T10:00:00Z");
+    const e = engine(() => clock);
+    e.manifests.register(ORG, supportBot());
+    const t = await issue(e, ["email:send"]);
+    clock = new Date("2024-12-16T10:00:00Z");
+    const d = await decide(ORG, emailRequest({ capability_token: t.token }), e.deps, { now: clock });
+    expect(d.reasons.map((r) => r.code)).toEqual(["TOKEN_EXPIRED"]);
+  });
+});
+
+describe("approvals in the pipeline", () => {
+  const deleteRequest = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
+  const approval = (over: Partial<ApprovalView> = {}): ApprovalView => ({
+    approval_id: "appr-1",
+    status: "approved",
+    binding_hash: approvalBindingHash(approvalBindingOf(deleteRequest)),
+    expires_at: "2099-01-01T00:00:00Z",
+    ...over,
+  });
+  const run = async (view: ApprovalView | undefined, request: ActionRequest, manifest = supportBot()) => {
+    const e = engine();
+    e.manifests.register(ORG, manifest);
+    return decide(ORG, { ...request, approval_id: "appr-1" }, { ...e.deps, findApproval: () => view }, { now: e.now() });
+  };
+
+  it("an approved approval bound to this action turns ESCALATE into ALLOW", async () => {
+    const d = await run(approval(), deleteRequest);
+    expect(d.decision).toBe("ALLOW");
+    expect(d.approvedBy).toBe("appr-1");
+  });
+
+  it.each([
+    ["pending", approval({ status: "pending" })],
+    ["denied", approval({ status: "denied" })],
+    ["consumed", approval({ status: "consumed" })],
+    ["expired", approval({ expires_at: "2020-01-01T00:00:00Z" })],
+    ["missing", undefined],
+  ])("a %s approval keeps it ESCALATE", async (_label, view) => {
+    expect((await run(view, deleteRequest)).decision).toBe("ESCALATE");
+  });
+
+  it("an approval for other params does not transfer", async () => {
+    const other = { ...deleteRequest, action: { ...deleteRequest.action, params: { record_id: "rec-999" } } };
+    const d = await run(approval(), other);
+    expect(d.decision).toBe("ESCALATE");
+  });
+
+  it("never overrides a DENY", async () => {
+    const d = await run(approval(), deleteRequest, supportBot({ constraints: { max_actions_per_hour: 0, require_human_approval: ["crm:delete"] } }));
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0].code).toBe("BUDGET_EXCEEDED");
+  });
+});
+
+describe("properties", () => {
+  const contextArb = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
+
+  it("adding context never turns a DENY into an ALLOW", async () => {
+    const e = engine();
+    e.manifests.register(ORG, supportBot({ ...paymentsBot({ jurisdiction_blocklist: ["KP"], counterparty_blocklist: ["evil*"] }) }));
+    const denied: ActionRequest[] = [
+      emailRequest({ action: { type: "payment", tool: "wire", params: {}, jurisdiction: "KP" } }),
+      emailRequest({ action: { type: "payment", tool: "wire", params: {}, counterparty: "evil-corp", jurisdiction: "DE" } }),
+      emailRequest({ action: { type: "crm", tool: "drop", params: {} } }),
+      emailRequest({ uapk_id: "nope" }),
+      emailRequest({ capability_token: "x.y.z" }),
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...denied), contextArb, async (request, context) => {
+        const before = await decide(ORG, request, e.deps, { now: e.now() });
+        const after = await decide(ORG, { ...request, context }, e.deps, { now: e.now() });
+        expect(before.decision).toBe("DENY");
+        expect(after.decision).toBe("DENY");
+        expect(after.reasons).toEqual(before.reasons);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});

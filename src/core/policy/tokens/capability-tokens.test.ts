@@ -1,0 +1,88 @@
+import { describe, expect, it } from "vitest";
+import { SignJWT, createLocalJWKSet, jwtVerify, decodeProtectedHeader } from "jose";
+import { generateKeyPairSync } from "node:crypto";
+import { engine, ORG, supportBot } from "../test-fixtures";
+
+async function setup(now?: () => Date) {
+  const e = engine(now);
+  const manifest = e.manifests.register(ORG, supportBot());
+  const issue = (over: Partial<Parameters<typeof e.tokens.issue>[0]> = {}) =>
+    e.tokens.issue({ orgId: ORG, issuerId: "issuer-abc123", agentId: "customer-support-bot", manifest, capabilities: ["email:send"], ...over });
+  const verify = (token: string, agentId = "customer-support-bot") =>
+    e.tokens.verify(token, { orgId: ORG, agentId, uapkId: "customer-support-bot" });
+  return { ...e, manifest, issue, verify };
+}
+
+describe("capability tokens", () => {
+  it("issues an EdDSA JWT with kid, aud, exp, nbf, jti and the seed's response shape", async () => {
+    const s = await setup();
+    const issued = await s.issue({ capabilities: ["email:send", "crm:read"], expiresInHours: 24, constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] } });
+    expect(issued).toMatchObject({ capabilities: ["email:send", "crm:read"], constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] }, expires_at: "2024-12-15T10:30:00.000Z" });
+    expect(issued.token_id).toMatch(/^tok-/);
+    const header = decodeProtectedHeader(issued.token);
+    expect(header.alg).toBe("EdDSA");
+    // Verifiable by a third party from the published JWKS alone.
+    const { payload } = await jwtVerify(issued.token, createLocalJWKSet(s.keys.publicJwks()), { audience: "uapk-gateway", currentDate: new Date("2024-12-14T11:00:00Z") });
+    expect(payload).toMatchObject({ sub: "customer-support-bot", iss: "issuer-abc123", jti: issued.token_id, token_type: "capability", cap: ["email:send", "crm:read"] });
+    expect(typeof payload.nbf).toBe("number");
+  });
+
+  it("refuses capabilities beyond the manifest, listing each", async () => {
+    const s = await setup();
+    await expect(s.issue({ capabilities: ["email:send", "payment:wire", "db:drop"] })).rejects.toMatchObject({
+      problems: [
+        { pointer: "/capabilities/1", message: "'payment:wire' is not a capability of the manifest" },
+        { pointer: "/capabilities/2", message: "'db:drop' is not a capability of the manifest" },
+      ],
+    });
+  });
+
+  it("verifies a good token and rejects another agent", async () => {
+    const s = await setup();
+    const { token } = await s.issue();
+    expect((await s.verify(token)).ok).toBe(true);
+    expect(await s.verify(token, "other-bot")).toMatchObject({ ok: false, code: "INVALID_TOKEN" });
+  });
+
+  it("rejects alg none, a foreign key, a wrong audience and a missing exp as INVALID_TOKEN", async () => {
+    const s = await setup();
+    const { kid } = s.keys.activeKey();
+    const claims = { token_type: "capability", cap: ["email:send"], org_id: ORG, uapk_id: "customer-support-bot" };
+    const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const none = `${b64({ alg: "none", kid })}.${b64({ ...claims, sub: "customer-support-bot", aud: "uapk-gateway", exp: 2e9, nbf: 1, jti: "tok-x", iss: "x" })}.`;
+    const foreign = generateKeyPairSync("ed25519").privateKey;
+    const sign = (key = s.keys.activeKey().privateKey) => new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid }).setSubject("customer-support-bot").setIssuer("x").setJti("tok-x").setNotBefore(1);
+    const foreignToken = await sign().setAudience("uapk-gateway").setExpirationTime(2e9).sign(foreign);
+    const wrongAud = await sign().setAudience("someone-else").setExpirationTime(2e9).sign(s.keys.activeKey().privateKey);
+    const noExp = await sign().setAudience("uapk-gateway").sign(s.keys.activeKey().privateKey);
+    for (const token of [none, foreignToken, wrongAud, noExp, "eyJhbGciOiJFZERTQSJ9.e30.signature"]) {
+      expect(await s.verify(token)).toMatchObject({ ok: false, code: "INVALID_TOKEN" });
+    }
+  });
+
+  it("expires (TOKEN_EXPIRED) and revokes by jti (TOKEN_REVOKED)", async () => {
+    let clock = new Date("2024-12-14T10:00:00Z");
+    const s = await setup(() => clock);
+    const a = await s.issue({ expiresInHours: 1 });
+    const b = await s.issue();
+    const revoked = s.tokens.revoke(ORG, b.token_id, "Suspected token compromise");
+    expect(revoked).toMatchObject({ revoked: true, revoke_reason: "Suspected token compromise" });
+    expect(await s.verify(b.token)).toMatchObject({ ok: false, code: "TOKEN_REVOKED" });
+    clock = new Date("2024-12-14T11:00:01Z");
+    expect(await s.verify(a.token)).toMatchObject({ ok: false, code: "TOKEN_EXPIRED" });
+    expect(s.tokens.list(ORG).map((t) => t.token_id)).toEqual([]);
+    expect(s.tokens.list(ORG, { includeInactive: true })).toHaveLength(2);
+  });
+
+  it("rotation keeps old tokens verifying, signs new ones with the new key, and publishes both", async () => {
+    const s = await setup();
+    const old = await s.issue();
+    const { kid, previous_kid } = s.keys.rotate();
+    const fresh = await s.issue();
+    expect(decodeProtectedHeader(fresh.token).kid).toBe(kid);
+    expect(decodeProtectedHeader(old.token).kid).toBe(previous_kid);
+    expect((await s.verify(old.token)).ok).toBe(true);
+    expect(s.keys.publicJwks().keys.map((k) => k.kid).sort()).toEqual([kid, previous_kid].sort());
+    expect(s.keys.publicJwks().keys.every((k) => !("d" in k))).toBe(true);
+  });
+});

@@ -1,0 +1,296 @@
+// Capability tokens: Ed25519 JWTs (`alg: EdDSA`, `kid` in the header) that narrow a manifest for one
+// session or task. The manifest is the ceiling, the token the session scope; each request is checked
+// against both. Unlike the original: every token has `aud`, `nbf`, `exp` (required, never 0), `kid`;
+// revocation is per token (jti); keys rotate and old ones stay verify-only.
+import { randomBytes } from "node:crypto";
+import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
+import type { Db } from "../../store/sqlite";
+import type { Manifest } from "../types";
+import type { SigningKeyStore } from "./signing-keys";
+
+export const CAPABILITY_AUDIENCE = "uapk-gateway";
+const MAX_LIFETIME_HOURS = 720;
+const DEFAULT_LIFETIME_HOURS = 24;
+
+export interface TokenConstraints {
+  max_actions?: number;
+  allowed_recipients?: string[];
+}
+
+/** The claims Gatehouse puts in a capability token. */
+export interface CapabilityClaims {
+  iss: string;
+  sub: string;
+  aud: string;
+  exp: number;
+  nbf: number;
+  iat: number;
+  jti: string;
+  token_type: "capability";
+  cap: string[];
+  constraints?: TokenConstraints;
+  org_id: string;
+  uapk_id: string;
+  manifest_id: string;
+}
+
+export interface IssueTokenInput {
+  orgId: string;
+  issuerId: string;
+  agentId: string;
+  manifest: Manifest;
+  capabilities: string[];
+  expiresInHours?: number;
+  constraints?: TokenConstraints;
+}
+
+export interface IssuedToken {
+  token_id: string;
+  token: string;
+  expires_at: string;
+  capabilities: string[];
+  constraints?: TokenConstraints;
+}
+
+export interface TokenInfo {
+  token_id: string;
+  issuer_id: string;
+  agent_id: string;
+  manifest_id: string;
+  uapk_id: string;
+  capabilities: string[];
+  constraints?: TokenConstraints;
+  issued_at: string;
+  expires_at: string;
+  revoked: boolean;
+  revoked_at?: string;
+  revoke_reason?: string;
+}
+
+export type TokenVerification =
+  | { ok: true; claims: CapabilityClaims }
+  | { ok: false; code: "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED"; message: string };
+
+/** A request to issue a token that cannot be honoured; `problems` lists every reason. */
+export class TokenIssueError extends Error {
+  constructor(readonly problems: { pointer: string; message: string }[]) {
+    super(`Cannot issue capability token: ${problems.map((p) => p.message).join("; ")}`);
+    this.name = "TokenIssueError";
+  }
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS capability_tokens (
+  token_id      TEXT PRIMARY KEY,
+  org_id        TEXT NOT NULL,
+  issuer_id     TEXT NOT NULL,
+  agent_id      TEXT NOT NULL,
+  manifest_id   TEXT NOT NULL,
+  uapk_id       TEXT NOT NULL,
+  capabilities  TEXT NOT NULL,
+  constraints   TEXT,
+  kid           TEXT NOT NULL,
+  issued_at     TEXT NOT NULL,
+  expires_at    TEXT NOT NULL,
+  revoked_at    TEXT,
+  revoke_reason TEXT
+);
+CREATE INDEX IF NOT EXISTS capability_tokens_org ON capability_tokens (org_id, issued_at);
+`;
+
+interface Row {
+  token_id: string;
+  org_id: string;
+  issuer_id: string;
+  agent_id: string;
+  manifest_id: string;
+  uapk_id: string;
+  capabilities: string;
+  constraints: string | null;
+  kid: string;
+  issued_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  revoke_reason: string | null;
+}
+
+export class CapabilityTokenService {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly db: Db,
+    private readonly keys: SigningKeyStore,
+    options: { now?: () => Date } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    db.exec(SCHEMA);
+  }
+
+  async issue(input: IssueTokenInput): Promise<IssuedToken> {
+    const problems: { pointer: string; message: string }[] = [];
+    const { manifest } = input;
+    if (manifest.status !== "active")
+      problems.push({ pointer: "/manifest_id", message: `manifest '${manifest.uapk_id}' is ${manifest.status}` });
+    if (input.agentId !== manifest.agent.id)
+      problems.push({
+        pointer: "/agent_id",
+        message: `agent '${input.agentId}' is not the agent of manifest '${manifest.uapk_id}'`,
+      });
+    // The manifest is the ceiling: a token may only narrow it.
+    input.capabilities.forEach((cap, i) => {
+      if (!manifest.capabilities.includes(cap))
+        problems.push({ pointer: `/capabilities/${i}`, message: `'${cap}' is not a capability of the manifest` });
+    });
+    if (input.capabilities.length === 0) problems.push({ pointer: "/capabilities", message: "at least one capability" });
+    const hours = input.expiresInHours ?? DEFAULT_LIFETIME_HOURS;
+    if (!(Number.isFinite(hours) && hours > 0 && hours <= MAX_LIFETIME_HOURS))
+      problems.push({ pointer: "/expires_in_hours", message: `expires_in_hours must be in (0, ${MAX_LIFETIME_HOURS}]` });
+    const maxActions = input.constraints?.max_actions;
+    if (maxActions !== undefined && !(Number.isInteger(maxActions) && maxActions >= 0))
+      problems.push({ pointer: "/constraints/max_actions", message: "max_actions must be a non-negative integer" });
+    if (problems.length > 0) throw new TokenIssueError(problems);
+
+    const issuedAt = this.now();
+    const iat = Math.floor(issuedAt.getTime() / 1000);
+    const exp = iat + Math.round(hours * 3600);
+    const tokenId = `tok-${randomBytes(12).toString("base64url")}`;
+    const capabilities = [...new Set(input.capabilities)];
+    const { kid, privateKey } = this.keys.activeKey();
+
+    const claims: Omit<CapabilityClaims, "iss" | "sub" | "aud" | "exp" | "nbf" | "iat" | "jti"> = {
+      token_type: "capability",
+      cap: capabilities,
+      ...(input.constraints ? { constraints: input.constraints } : {}),
+      org_id: input.orgId,
+      uapk_id: manifest.uapk_id,
+      manifest_id: manifest.manifest_id,
+    };
+    const token = await new SignJWT(claims as unknown as JWTPayload)
+      .setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" })
+      .setIssuer(input.issuerId)
+      .setSubject(input.agentId)
+      .setAudience(CAPABILITY_AUDIENCE)
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(exp)
+      .setJti(tokenId)
+      .sign(privateKey);
+
+    const expiresAt = new Date(exp * 1000).toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO capability_tokens
+           (token_id, org_id, issuer_id, agent_id, manifest_id, uapk_id, capabilities, constraints, kid, issued_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        tokenId,
+        input.orgId,
+        input.issuerId,
+        input.agentId,
+        manifest.manifest_id,
+        manifest.uapk_id,
+        JSON.stringify(capabilities),
+        input.constraints ? JSON.stringify(input.constraints) : null,
+        kid,
+        issuedAt.toISOString(),
+        expiresAt,
+      );
+    return {
+      token_id: tokenId,
+      token,
+      expires_at: expiresAt,
+      capabilities,
+      ...(input.constraints ? { constraints: input.constraints } : {}),
+    };
+  }
+
+  /**
+   * Verifies a token presented by `agentId` for `uapkId` in `orgId`. Only EdDSA with a key of ours (by
+   * `kid`); `aud`, `exp`, `nbf`, `sub`, `jti` are required; the token must be one we issued and not revoked.
+   */
+  async verify(token: string, expected: { orgId: string; agentId: string; uapkId: string }): Promise<TokenVerification> {
+    const invalid = (message: string): TokenVerification => ({ ok: false, code: "INVALID_TOKEN", message });
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      return invalid("Capability token is not a JWT");
+    }
+    const key = kid ? this.keys.publicKey(kid) : undefined;
+    if (!key) return invalid("Capability token is not signed by a Gatehouse key");
+
+    let claims: CapabilityClaims;
+    try {
+      const verified = await jwtVerify(token, key, {
+        algorithms: ["EdDSA"],
+        audience: CAPABILITY_AUDIENCE,
+        requiredClaims: ["exp", "nbf", "sub", "jti", "iss"],
+        currentDate: this.now(),
+      });
+      claims = verified.payload as unknown as CapabilityClaims;
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) return { ok: false, code: "TOKEN_EXPIRED", message: "Capability token has expired" };
+      return invalid(`Capability token is invalid: ${(err as Error).message}`);
+    }
+    if (claims.token_type !== "capability") return invalid("Not a capability token");
+    if (!Array.isArray(claims.cap)) return invalid("Capability token has no cap claim");
+    if (claims.sub !== expected.agentId) return invalid(`Capability token was issued to another agent`);
+    if (claims.org_id !== expected.orgId || claims.uapk_id !== expected.uapkId)
+      return invalid("Capability token was issued for another manifest");
+
+    const row = this.db
+      .prepare<[string, string], Pick<Row, "revoked_at">>(`SELECT revoked_at FROM capability_tokens WHERE token_id = ? AND org_id = ?`)
+      .get(claims.jti, expected.orgId);
+    if (!row) return invalid("Capability token is unknown");
+    if (row.revoked_at) return { ok: false, code: "TOKEN_REVOKED", message: "Capability token was revoked" };
+    return { ok: true, claims };
+  }
+
+  /** Revokes by token id (jti). Idempotent: revoking twice keeps the first time and reason. */
+  revoke(orgId: string, tokenId: string, reason?: string): TokenInfo | undefined {
+    this.db
+      .prepare(
+        `UPDATE capability_tokens SET revoked_at = ?, revoke_reason = ? WHERE org_id = ? AND token_id = ? AND revoked_at IS NULL`,
+      )
+      .run(this.now().toISOString(), reason ?? null, orgId, tokenId);
+    return this.get(orgId, tokenId);
+  }
+
+  get(orgId: string, tokenId: string): TokenInfo | undefined {
+    const row = this.db
+      .prepare<[string, string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? AND token_id = ?`)
+      .get(orgId, tokenId);
+    return row && toInfo(row);
+  }
+
+  /** Newest first; by default only tokens that are neither revoked nor expired. */
+  list(orgId: string, filter: { agentId?: string; uapkId?: string; includeInactive?: boolean } = {}): TokenInfo[] {
+    const rows = this.db
+      .prepare<[string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? ORDER BY issued_at DESC, token_id`)
+      .all(orgId);
+    const now = this.now().toISOString();
+    return rows
+      .filter((r) => !filter.agentId || r.agent_id === filter.agentId)
+      .filter((r) => !filter.uapkId || r.uapk_id === filter.uapkId)
+      .filter((r) => filter.includeInactive || (!r.revoked_at && r.expires_at > now))
+      .map(toInfo);
+  }
+}
+
+function toInfo(row: Row): TokenInfo {
+  return {
+    token_id: row.token_id,
+    issuer_id: row.issuer_id,
+    agent_id: row.agent_id,
+    manifest_id: row.manifest_id,
+    uapk_id: row.uapk_id,
+    capabilities: JSON.parse(row.capabilities) as string[],
+    ...(row.constraints ? { constraints: JSON.parse(row.constraints) as TokenConstraints } : {}),
+    issued_at: row.issued_at,
+    expires_at: row.expires_at,
+    revoked: row.revoked_at !== null,
+    ...(row.revoked_at ? { revoked_at: row.revoked_at } : {}),
+    ...(row.revoke_reason ? { revoke_reason: row.revoke_reason } : {}),
+  };
+}

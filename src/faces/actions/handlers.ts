@@ -1,0 +1,170 @@
+// HTTP handlers of the governed-actions face: Gateway_execute / _evaluate / _batch / _health,
+// CapabilityTokens_issue / _list / _revoke, Manifests_register / _list / _get / _activate / _suspend / _revoke.
+// (Approvals_*, Interactions_* and Gateway_getApproval belong to the approvals/audit helpers.)
+// Authentication and Ajv validation ran before these; org scoping is done here: an agent acts in the org of
+// its API key, an operator only on an org its token names.
+import type { components } from "../../../generated/api-types";
+import type { Principal } from "../../core/identity/principal";
+import { canActOnOrg } from "../../core/identity/principal";
+import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
+import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
+import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
+import type { Handlers } from "../../http/handlers";
+import { HttpProblem } from "../../http/problem";
+import { ActionConflictError, ActionUnavailableError, type ActionsService } from "./service";
+
+type Schemas = components["schemas"];
+
+export interface ActionsHandlerDeps {
+  actions: ActionsService;
+}
+
+/** The org an agent acts in: the org of its API key. */
+function agentOrg(principal: Principal): string {
+  if (principal.kind === "api_key") return principal.orgId;
+  throw new HttpProblem(401, "Invalid or missing API key");
+}
+
+function requireOrg(principal: Principal, orgId: string): void {
+  if (!canActOnOrg(principal, orgId)) throw new HttpProblem(403, `Not allowed to act on organization '${orgId}'`);
+}
+
+/** Maps the service's domain errors to problems; anything else is a 500 from the error middleware. */
+async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code });
+    if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: "NOT_CONFIGURED" });
+    if (err instanceof InvalidManifestError)
+      throw new HttpProblem(400, err.message, { code: "INVALID_MANIFEST", errors: err.problems });
+    if (err instanceof ManifestConflictError) throw new HttpProblem(409, err.message, { code: "MANIFEST_CONFLICT" });
+    if (err instanceof TokenIssueError)
+      throw new HttpProblem(400, err.message, { code: "INVALID_TOKEN_REQUEST", errors: err.problems });
+    throw err;
+  }
+}
+
+const toAction = (a: Schemas["Action"]): Action => a as Action;
+
+export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
+  const manifestOr404 = (orgId: string, manifestId: string): Manifest => {
+    const m = actions.manifests.get(orgId, manifestId);
+    if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+    return m;
+  };
+  const lifecycle = (status: ManifestStatus) => async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
+    requireOrg(req.principal, req.params.org_id);
+    manifestOr404(req.params.org_id, req.params.manifest_id);
+    const updated = await mapErrors(() => actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status));
+    return { status: 200 as const, body: updated as Schemas["Manifest"] };
+  };
+
+  return {
+    Gateway_execute: async (req) => {
+      const orgId = agentOrg(req.principal);
+      const body = req.body;
+      const response = await mapErrors(() =>
+        actions.execute(orgId, { ...body, action: toAction(body.action) }, { signal: req.signal, meta: { request_id: req.requestId } }),
+      );
+      return { status: 200, body: response as Schemas["ExecuteResponse"] };
+    },
+
+    Gateway_evaluate: async (req) => {
+      const orgId = agentOrg(req.principal);
+      const response = await mapErrors(() => actions.evaluate(orgId, { ...req.body, action: toAction(req.body.action) }));
+      return { status: 200, body: response as Schemas["EvaluateResponse"] };
+    },
+
+    Gateway_batch: async (req) => {
+      const orgId = agentOrg(req.principal);
+      const response = await mapErrors(() =>
+        actions.batch(orgId, req.body as Parameters<ActionsService["batch"]>[1], { signal: req.signal }),
+      );
+      return { status: 200, body: response as Schemas["BatchResponse"] };
+    },
+
+    Gateway_health: async () => {
+      const health = actions.health();
+      if (health.status !== "healthy")
+        throw new HttpProblem(503, `Gateway unhealthy: database ${health.database}`, { code: "DATABASE_UNAVAILABLE" });
+      return { status: 200, body: health };
+    },
+
+    CapabilityTokens_issue: async (req) => {
+      const orgId = req.params.org_id;
+      requireOrg(req.principal, orgId);
+      const body = req.body;
+      const manifest = body.manifest_id
+        ? actions.manifests.get(orgId, body.manifest_id)
+        : body.uapk_id
+          ? actions.manifests.getByUapkId(orgId, body.uapk_id)
+          : undefined;
+      if (!body.manifest_id && !body.uapk_id)
+        throw new HttpProblem(400, "manifest_id or uapk_id is required", {
+          errors: [{ pointer: "/body/manifest_id", message: "give manifest_id or uapk_id" }],
+        });
+      if (!manifest) throw new HttpProblem(404, "Manifest not found", { code: "MANIFEST_NOT_FOUND" });
+      const issuerId = body.issuer_id ?? (req.principal.kind === "user" ? req.principal.sub : "gatehouse");
+      const issued = await mapErrors(() =>
+        actions.tokens.issue({
+          orgId,
+          issuerId,
+          agentId: body.agent_id,
+          manifest,
+          capabilities: body.capabilities,
+          expiresInHours: body.expires_in_hours,
+          constraints: body.constraints,
+        }),
+      );
+      return { status: 201, body: issued };
+    },
+
+    CapabilityTokens_list: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      const items = actions.tokens.list(req.params.org_id, {
+        agentId: req.query.agent_id,
+        uapkId: req.query.uapk_id,
+        includeInactive: req.query.include_inactive,
+      });
+      return { status: 200, body: { items } };
+    },
+
+    CapabilityTokens_revoke: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      const reason = req.body?.reason;
+      const info = actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
+      if (!info) throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
+      return {
+        status: 200,
+        body: {
+          token_id: info.token_id,
+          revoked: true,
+          revoked_at: info.revoked_at!,
+          ...(info.revoke_reason ? { reason: info.revoke_reason } : {}),
+        },
+      };
+    },
+
+    Manifests_register: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      const manifest = await mapErrors(() => actions.manifests.register(req.params.org_id, req.body as ManifestInput));
+      return { status: 201, body: manifest as Schemas["Manifest"] };
+    },
+
+    Manifests_list: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      const items = actions.manifests.list(req.params.org_id, req.query.status);
+      return { status: 200, body: { items: items as Schemas["Manifest"][] } };
+    },
+
+    Manifests_get: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      return { status: 200, body: manifestOr404(req.params.org_id, req.params.manifest_id) as Schemas["Manifest"] };
+    },
+
+    Manifests_activate: lifecycle("active"),
+    Manifests_suspend: lifecycle("suspended"),
+    Manifests_revoke: lifecycle("revoked"),
+  };
+}

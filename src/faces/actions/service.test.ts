@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { consumeForExecution, createApprovalStore } from "../../core/approvals";
+import { createAuditLog } from "../../core/audit/audit-log";
+import { createIdempotencyStore } from "../../core/idempotency";
+import { openDatabase } from "../../core/store/sqlite";
+import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
+import { ActionConflictError, createActionsService } from "./service";
+import type { ConnectorRunner } from "./connectors";
+
+function wired(options: { connectors?: ConnectorRunner; maxPerHour?: number } = {}) {
+  const db = openDatabase(":memory:");
+  const now = () => new Date("2024-12-14T10:30:00Z");
+  const approvals = createApprovalStore(db, { now });
+  const audit = createAuditLog(db, { now });
+  const service = createActionsService({
+    db,
+    now,
+    connectors: options.connectors,
+    approvals,
+    consumeApproval: (input) => consumeForExecution(db, input),
+    idempotency: createIdempotencyStore(db, { now }),
+    audit,
+  });
+  service.manifests.register(
+    ORG,
+    supportBot({ constraints: { max_actions_per_hour: options.maxPerHour ?? 100, require_human_approval: ["crm:delete"] } }),
+  );
+  return { db, service, approvals, audit };
+}
+
+describe("execute", () => {
+  it("ALLOW runs the echo connector, consumes one unit of budget and writes intent then outcome", async () => {
+    const { service, audit } = wired();
+    const r = await service.execute(ORG, emailRequest());
+    expect(r).toMatchObject({ decision: "ALLOW", executed: true, reasons: [], result: { success: true } });
+    expect(r.result?.data).toMatchObject({ params: { to: "customer@example.com" } });
+    expect(r.risk_snapshot).toEqual({ budget_current: 1, budget_limit: 100, budget_percent: 1 });
+    expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
+    expect(audit.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("denies the action after the hourly budget, never over-spending under concurrency", async () => {
+    const { service } = wired({ maxPerHour: 3 });
+    const results = await Promise.all(Array.from({ length: 8 }, () => service.execute(ORG, emailRequest())));
+    expect(results.filter((r) => r.executed)).toHaveLength(3);
+    const denied = results.filter((r) => r.decision === "DENY");
+    expect(denied).toHaveLength(5);
+    expect(denied[0].reasons[0]).toEqual({ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (3/3)" });
+  });
+
+  it("a failing connector is not 'executed' and gives its budget back", async () => {
+    const { service } = wired({ connectors: async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
+    service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x" } } } }));
+    const r = await service.execute(ORG, emailRequest());
+    expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" } });
+    expect(r.risk_snapshot?.budget_current).toBe(0);
+  });
+
+  it("ESCALATE creates an approval; once approved the same action executes exactly once", async () => {
+    const { service, approvals } = wired();
+    const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
+    const first = await service.execute(ORG, del);
+    expect(first).toMatchObject({ decision: "ESCALATE", executed: false, reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }] });
+    const approvalId = first.approval_id!;
+    expect((await service.execute(ORG, { ...del, approval_id: approvalId })).decision).toBe("ESCALATE"); // still pending
+    approvals.approve(ORG, approvalId, { by: "ops@acme.com" });
+    const other = await service.execute(ORG, { ...del, action: { ...del.action, params: { record_id: "rec-999" } }, approval_id: approvalId });
+    expect(other.decision).toBe("ESCALATE");
+    const second = await service.execute(ORG, { ...del, approval_id: approvalId });
+    expect(second).toMatchObject({ decision: "ALLOW", executed: true });
+    expect(approvals.get(ORG, approvalId)?.status).toBe("consumed");
+    expect((await service.execute(ORG, { ...del, approval_id: approvalId })).decision).toBe("ESCALATE");
+  });
+
+  it("idempotency: a duplicate returns the first answer without executing again; another body is a conflict", async () => {
+    let calls = 0;
+    const counting: ConnectorRunner = async () => ({ success: true, data: { n: ++calls } });
+    const s2 = wired({ connectors: counting });
+    s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send" } } } }));
+    const req = emailRequest({ idempotency_key: "order-confirmation-12345" } as never);
+    const [a, b] = await Promise.all([s2.service.execute(ORG, req), s2.service.execute(ORG, req)]);
+    const c = await s2.service.execute(ORG, req);
+    expect(calls).toBe(1);
+    expect([a, b, c].filter((r) => r.idempotent)).toHaveLength(2);
+    expect(c).toMatchObject({ interaction_id: a.interaction_id, idempotent: true, original_timestamp: a.timestamp });
+    await expect(
+      s2.service.execute(ORG, { ...req, action: { ...req.action, params: { to: "x@example.com" } } }),
+    ).rejects.toBeInstanceOf(ActionConflictError);
+  });
+});
+
+describe("evaluate", () => {
+  it("never changes state: budgets, approvals and known counterparties are untouched", async () => {
+    const { service, db } = wired({ maxPerHour: 5 });
+    const snapshot = () =>
+      JSON.stringify([
+        db.prepare("SELECT * FROM action_budget_counters").all(),
+        db.prepare("SELECT * FROM approvals").all(),
+        db.prepare("SELECT * FROM known_counterparties").all(),
+      ]);
+    await service.execute(ORG, emailRequest());
+    const before = snapshot();
+    const actionArb = fc.record({
+      type: fc.constantFrom("email", "crm", "sms"),
+      tool: fc.constantFrom("send", "read", "update", "delete", "drop"),
+      params: fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+      counterparty: fc.option(fc.emailAddress(), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(actionArb, async (action) => {
+        const r = await service.evaluate(ORG, emailRequest({ action }));
+        expect(r.would_allow).toBe(r.decision === "ALLOW");
+        expect(snapshot()).toBe(before);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("batch", () => {
+  it("runs each action through the pipeline and stops after a DENY when asked", async () => {
+    const { service } = wired();
+    const r = await service.batch(ORG, {
+      uapk_id: "customer-support-bot",
+      agent_id: "customer-support-bot",
+      actions: [
+        { action_id: "a1", type: "email", tool: "send", params: { to: "user1@example.com", subject: "Hello" } },
+        { action_id: "a2", type: "crm", tool: "purge", params: {} },
+        { action_id: "a3", type: "crm", tool: "update", params: { record_id: "rec-123" } },
+      ],
+      stop_on_deny: true,
+    });
+    expect(r.results.map((x) => [x.action_id, x.decision])).toEqual([["a1", "ALLOW"], ["a2", "DENY"], ["a3", "SKIPPED"]]);
+    expect(r.summary).toEqual({ total: 3, allowed: 1, denied: 1, escalated: 0, skipped: 1 });
+    expect(r.results[1].reasons?.[0].code).toBe("TOOL_NOT_AUTHORIZED");
+  });
+});

@@ -1,0 +1,413 @@
+// The governed-actions service: evaluate, execute and batch on top of the policy pipeline, plus the
+// manifests and capability tokens it reads. HTTP-free; handlers.ts maps it to the spec's operations, and the
+// sessions face can call `execute` for an agent's tool_call.
+//
+// Execute, step by step (the order is the point):
+//   1. idempotency: a replay returns the first answer; the same key with another body is a conflict.
+//   2. decide (pure): the pipeline of src/core/policy.
+//   3. DENY / ESCALATE: audit `decision` record (ESCALATE first creates the pending approval).
+//   4. ALLOW: ONE transaction consumes the budgets (all-or-nothing), consumes the approval if one was used,
+//      and writes the audit `intent` — before the connector runs, so a crash leaves a record, never an
+//      unrecorded side effect.
+//   5. the connector runs; its outcome is audited; a failure refunds the budget; `executed` is true only
+//      when the connector reported success.
+import { randomUUID } from "node:crypto";
+import type { ApprovalStore, ConsumeInput, ConsumeResult } from "../../core/approvals";
+import type { AuditLog } from "../../core/audit/audit-log";
+import type { IdempotencyStore } from "../../core/idempotency";
+import { idempotencyRequestHash } from "../../core/idempotency";
+import { logger } from "../../core/log/logger";
+import { approvalBindingOf } from "../../core/policy/action-hash";
+import { BudgetCounters, type BudgetSlot } from "../../core/policy/budget-counters";
+import { riskSnapshot } from "../../core/policy/checks/budget";
+import { KnownCounterparties } from "../../core/policy/known-counterparties";
+import { ManifestRepository } from "../../core/policy/manifest-repository";
+import { decide, type FindApproval, type PolicyDecision } from "../../core/policy/pipeline";
+import { CapabilityTokenService } from "../../core/policy/tokens/capability-tokens";
+import { SigningKeyStore } from "../../core/policy/tokens/signing-keys";
+import { capabilityOf, type Action, type ActionRequest, type Reason, type RiskSnapshot } from "../../core/policy/types";
+import type { Db } from "../../core/store/sqlite";
+import { builtinConnectors, normalizeResult, type ConnectorResult, type ConnectorRunner } from "./connectors";
+
+const log = logger.child({ module: "actions" });
+
+export interface ExecuteRequest extends ActionRequest {
+  idempotency_key?: string;
+}
+
+export interface ExecuteResponse {
+  interaction_id: string;
+  decision: PolicyDecision["decision"];
+  reasons: Reason[];
+  executed: boolean;
+  result?: ConnectorResult;
+  policy_trace: PolicyDecision["policy_trace"];
+  risk_snapshot?: RiskSnapshot;
+  approval_id?: string;
+  idempotent?: boolean;
+  original_timestamp?: string;
+  timestamp: string;
+}
+
+export interface EvaluateResponse {
+  would_allow: boolean;
+  decision: PolicyDecision["decision"];
+  reasons: Reason[];
+  policy_trace: PolicyDecision["policy_trace"];
+  risk_snapshot?: RiskSnapshot;
+  interaction_id: string;
+  timestamp: string;
+}
+
+export interface BatchRequest {
+  uapk_id: string;
+  agent_id: string;
+  capability_token?: string;
+  actions: (Action & { action_id: string; idempotency_key?: string; approval_id?: string })[];
+  stop_on_deny?: boolean;
+  context?: Record<string, unknown>;
+}
+
+export interface BatchResultItem {
+  action_id: string;
+  interaction_id?: string;
+  decision: PolicyDecision["decision"] | "SKIPPED";
+  executed: boolean;
+  result?: ConnectorResult;
+  reasons?: Reason[];
+  approval_id?: string;
+}
+
+export interface BatchResponse {
+  batch_id: string;
+  results: BatchResultItem[];
+  summary: { total: number; allowed: number; denied: number; escalated: number; skipped: number };
+}
+
+/** A request that conflicts with state (idempotency key with another body, approval used concurrently). */
+export class ActionConflictError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = "ActionConflictError";
+  }
+}
+
+/** A collaborator this call needs is not wired (fail closed rather than ignore, e.g. an idempotency key). */
+export class ActionUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ActionUnavailableError";
+  }
+}
+
+export interface ActionsServiceDeps {
+  db: Db;
+  now?: () => Date;
+  /** Version reported by gateway health. */
+  version?: string;
+  /** Runs http/webhook/puruto tools (src/core/connectors registry); echo/noop are built in. */
+  connectors?: ConnectorRunner;
+  /** src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission. */
+  approvals?: Pick<ApprovalStore, "create" | "get">;
+  /** src/core/approvals `consumeForExecution` bound to the db; called inside the execute transaction. */
+  consumeApproval?: (input: ConsumeInput) => ConsumeResult;
+  /** src/core/idempotency `createIdempotencyStore(db)`. */
+  idempotency?: IdempotencyStore;
+  /** src/core/audit `createAuditLog(db)`: decision / intent / outcome records. */
+  audit?: Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision">;
+}
+
+export type ActionsService = ReturnType<typeof createActionsService>;
+
+export function createActionsService(deps: ActionsServiceDeps) {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const manifests = new ManifestRepository(db, { now });
+  const keys = new SigningKeyStore(db, now);
+  const tokens = new CapabilityTokenService(db, keys, { now });
+  const budgets = new BudgetCounters(db);
+  const counterparties = new KnownCounterparties(db);
+  const runConnector = builtinConnectors(deps.connectors);
+  const findApproval: FindApproval | undefined = deps.approvals
+    ? (orgId, approvalId) => deps.approvals!.get(orgId, approvalId)
+    : undefined;
+  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
+
+  function baseResponse(interactionId: string, decision: PolicyDecision, at: Date) {
+    return {
+      interaction_id: interactionId,
+      decision: decision.decision,
+      reasons: decision.reasons,
+      policy_trace: decision.policy_trace,
+      ...(decision.risk_snapshot ? { risk_snapshot: decision.risk_snapshot } : {}),
+      timestamp: at.toISOString(),
+    };
+  }
+
+  function auditDecision(orgId: string, interactionId: string, request: ActionRequest, d: PolicyDecision, meta: Record<string, unknown>, approvalId?: string) {
+    deps.audit?.appendDecision({
+      org_id: orgId,
+      interaction_id: interactionId,
+      uapk_id: request.uapk_id,
+      agent_id: request.agent_id,
+      action: request.action,
+      decision: d.decision,
+      reasons: d.reasons,
+      policy_trace: d.policy_trace,
+      approval_id: approvalId ?? null,
+      redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
+      meta,
+    });
+  }
+
+  async function evaluate(orgId: string, request: ActionRequest): Promise<EvaluateResponse> {
+    const at = now();
+    const decision = await decide(orgId, request, policyDeps, { now: at });
+    const interactionId = `int-${randomUUID()}`;
+    auditDecision(orgId, interactionId, request, decision, { dry_run: true, ...(request.context ? { context: request.context } : {}) });
+    const { decision: d, reasons, policy_trace, risk_snapshot } = decision;
+    return {
+      would_allow: d === "ALLOW",
+      decision: d,
+      reasons,
+      policy_trace,
+      ...(risk_snapshot ? { risk_snapshot } : {}),
+      interaction_id: interactionId,
+      timestamp: at.toISOString(),
+    };
+  }
+
+  async function executeOnce(orgId: string, request: ExecuteRequest, meta: Record<string, unknown>, signal?: AbortSignal): Promise<ExecuteResponse> {
+    const at = now();
+    const interactionId = `int-${randomUUID()}`;
+    const decision = await decide(orgId, request, policyDeps, { now: at });
+    const auditMeta = { ...meta, ...(request.context ? { context: request.context } : {}), ...(request.idempotency_key ? { idempotency_key: request.idempotency_key } : {}) };
+
+    if (decision.decision === "DENY") {
+      auditDecision(orgId, interactionId, request, decision, auditMeta);
+      return { ...baseResponse(interactionId, decision, at), executed: false };
+    }
+    if (decision.decision === "ESCALATE") {
+      if (!deps.approvals) throw new ActionUnavailableError("Approvals are not configured on this gateway");
+      const approval = deps.approvals.create({
+        org_id: orgId,
+        ...approvalBindingOf(request),
+        reasons: decision.reasons,
+        interaction_id: interactionId,
+      });
+      auditDecision(orgId, interactionId, request, decision, auditMeta, approval.approval_id);
+      return { ...baseResponse(interactionId, decision, at), executed: false, approval_id: approval.approval_id };
+    }
+    return executeAllowed(orgId, interactionId, request, decision, at, auditMeta, signal);
+  }
+
+  async function executeAllowed(
+    orgId: string,
+    interactionId: string,
+    request: ExecuteRequest,
+    decision: PolicyDecision,
+    at: Date,
+    auditMeta: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<ExecuteResponse> {
+    const capability = capabilityOf(request.action);
+    const tool = decision.manifest!.tools[capability];
+    const slots: BudgetSlot[] = decision.budgetSlots;
+
+    // Budget + approval + intent: all or nothing, before any side effect.
+    const reserve = db.transaction(() => {
+      const budget = budgets.tryConsume(slots);
+      if (!budget.ok) return budget;
+      if (decision.approvedBy) {
+        if (!deps.consumeApproval) throw new ActionUnavailableError("Approvals are not configured on this gateway");
+        const consumed = deps.consumeApproval({
+          org_id: orgId,
+          approval_id: decision.approvedBy,
+          binding: approvalBindingOf(request),
+          interaction_id: interactionId,
+          now: at,
+        });
+        if (!consumed.ok) throw new ActionConflictError(consumed.reason, consumed.code);
+      }
+      deps.audit?.appendIntent({
+        org_id: orgId,
+        interaction_id: interactionId,
+        uapk_id: request.uapk_id,
+        agent_id: request.agent_id,
+        action: request.action,
+        decision: "ALLOW",
+        reasons: [],
+        policy_trace: decision.policy_trace,
+        approval_id: decision.approvedBy ?? null,
+        redact: tool.redact,
+        meta: auditMeta,
+      });
+      return budget;
+    });
+    const reserved = reserve.immediate();
+
+    if (!reserved.ok) {
+      // Another execute took the last unit between decide and reserve: same answer as the budget check.
+      const { exhausted } = reserved;
+      const current = budgets.current(exhausted.scope, exhausted.window);
+      const denied: PolicyDecision = {
+        ...decision,
+        decision: "DENY",
+        reasons: [
+          {
+            code: "BUDGET_EXCEEDED",
+            message: `${exhausted.scope.startsWith("hour:") ? "Hourly" : "Token"} action limit exceeded (${current}/${exhausted.limit})`,
+          },
+        ],
+        policy_trace: {
+          checks: decision.policy_trace.checks.map((c) =>
+            c.check === "budget_check" ? { check: c.check, result: "fail" as const, details: { current, limit: exhausted.limit } } : c,
+          ),
+        },
+      };
+      auditDecision(orgId, interactionId, request, denied, auditMeta);
+      return { ...baseResponse(interactionId, denied, at), executed: false };
+    }
+
+    let result: ConnectorResult;
+    try {
+      result = normalizeResult(await runConnector(tool, { capability, params: request.action.params, interactionId, signal }));
+    } catch (err) {
+      log.warn({ err, capability, interactionId }, "connector threw");
+      result = { success: false, error: (err as Error).message, error_code: "CONNECTOR_ERROR" };
+    }
+    if (!result.success) budgets.refund(slots);
+    else if (request.action.counterparty) counterparties.remember(orgId, request.uapk_id, request.action.counterparty, at);
+    deps.audit?.appendOutcome({
+      org_id: orgId,
+      interaction_id: interactionId,
+      executed: result.success,
+      result,
+      redact: tool.redact,
+      meta: auditMeta,
+    });
+
+    const hourly = decision.manifest!.constraints?.max_actions_per_hour;
+    const snapshot =
+      hourly !== undefined && slots[0]
+        ? riskSnapshot(budgets.current(slots[0].scope, slots[0].window), hourly)
+        : undefined;
+    return {
+      ...baseResponse(interactionId, decision, at),
+      ...(snapshot ? { risk_snapshot: snapshot } : {}),
+      executed: result.success,
+      result,
+    };
+  }
+
+  async function execute(orgId: string, request: ExecuteRequest, options: { signal?: AbortSignal; meta?: Record<string, unknown> } = {}): Promise<ExecuteResponse> {
+    const meta = options.meta ?? {};
+    const key = request.idempotency_key;
+    if (!key) return executeOnce(orgId, request, meta, options.signal);
+    if (!deps.idempotency) throw new ActionUnavailableError("Idempotency keys are not supported: no idempotency store is configured");
+
+    const scope = { org_id: orgId, agent_id: request.agent_id, key };
+    const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const begun = deps.idempotency.begin({ ...scope, requestHash });
+      if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
+      if (begun.state === "conflict")
+        throw new ActionConflictError(`Idempotency key '${key}' was already used with a different request`, "IDEMPOTENCY_KEY_REUSED");
+      if (begun.state === "in_flight") {
+        const waited = await begun.wait;
+        if (waited.state === "replay") return waited.response as unknown as ExecuteResponse;
+        if (waited.state === "unknown")
+          throw new ActionConflictError(`A request with idempotency key '${key}' is still in progress`, "IDEMPOTENCY_KEY_IN_FLIGHT");
+        continue; // released without an answer: try to claim it again
+      }
+      try {
+        const response = await executeOnce(orgId, request, meta, options.signal);
+        deps.idempotency.complete(scope, response as unknown as Record<string, unknown>, 200);
+        return response;
+      } catch (err) {
+        deps.idempotency.release(scope);
+        throw err;
+      }
+    }
+    throw new ActionConflictError(`A request with idempotency key '${key}' is still in progress`, "IDEMPOTENCY_KEY_IN_FLIGHT");
+  }
+
+  async function batch(orgId: string, request: BatchRequest, options: { signal?: AbortSignal } = {}): Promise<BatchResponse> {
+    const batchId = `batch-${randomUUID()}`;
+    const results: BatchResultItem[] = [];
+    let stopped = false;
+    for (const item of request.actions) {
+      if (stopped) {
+        results.push({ action_id: item.action_id, decision: "SKIPPED", executed: false });
+        continue;
+      }
+      const { action_id, idempotency_key, approval_id, ...action } = item;
+      const response = await execute(
+        orgId,
+        {
+          uapk_id: request.uapk_id,
+          agent_id: request.agent_id,
+          ...(request.capability_token ? { capability_token: request.capability_token } : {}),
+          action,
+          ...(idempotency_key ? { idempotency_key } : {}),
+          ...(approval_id ? { approval_id } : {}),
+          ...(request.context ? { context: request.context } : {}),
+        },
+        { signal: options.signal, meta: { batch_id: batchId, action_id } },
+      );
+      results.push({
+        action_id,
+        interaction_id: response.interaction_id,
+        decision: response.decision,
+        executed: response.executed,
+        ...(response.result ? { result: response.result } : {}),
+        ...(response.reasons?.length ? { reasons: response.reasons } : {}),
+        ...(response.approval_id ? { approval_id: response.approval_id } : {}),
+      });
+      if (response.decision === "DENY" && request.stop_on_deny) stopped = true;
+    }
+    const count = (d: BatchResultItem["decision"]) => results.filter((r) => r.decision === d).length;
+    return {
+      batch_id: batchId,
+      results,
+      summary: {
+        total: results.length,
+        allowed: count("ALLOW"),
+        denied: count("DENY"),
+        escalated: count("ESCALATE"),
+        skipped: count("SKIPPED"),
+      },
+    };
+  }
+
+  function health() {
+    let database: "connected" | "disconnected" = "connected";
+    try {
+      db.prepare("SELECT 1").get();
+    } catch {
+      database = "disconnected";
+    }
+    return {
+      status: database === "connected" ? ("healthy" as const) : ("unhealthy" as const),
+      version: deps.version ?? "0.1.0",
+      database,
+      timestamp: now().toISOString(),
+    };
+  }
+
+  return {
+    manifests,
+    tokens,
+    signingKeys: keys,
+    budgets,
+    evaluate,
+    execute,
+    batch,
+    health,
+    /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
+    publicJwks: () => keys.publicJwks(),
+  };
+}

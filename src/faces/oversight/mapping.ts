@@ -1,0 +1,97 @@
+// Store records → the response models of the spec (generated/api-types.ts). The stores keep more than the
+// API publishes (binding hashes, consumption, audit `meta`); the spec's objects are sealed, so only the
+// declared fields leave, and absent (null) optional fields are omitted rather than sent as null.
+import type { components } from "../../../generated/api-types";
+import type { Approval as StoredApproval } from "../../core/approvals";
+import type { AuditRecord, ChainVerification as StoredVerification } from "../../core/audit";
+
+type Approval = components["schemas"]["Approval"];
+type Action = components["schemas"]["Action"];
+type Reason = components["schemas"]["Reason"];
+type InteractionRecord = components["schemas"]["InteractionRecord"];
+type PolicyTrace = components["schemas"]["PolicyTrace"];
+type ActionResult = components["schemas"]["ActionResult"];
+type ChainVerification = components["schemas"]["ChainVerification"];
+
+/** The approval's `context` facts that are fields of the submitted action (src/core/policy/action-hash.ts). */
+const ACTION_FACTS = ["amount", "currency", "jurisdiction"] as const;
+
+/**
+ * The action as the agent submitted it. The approval store keeps it split for its binding hash —
+ * `{type, tool, params}`, the counterparty, and the facts (amount, currency, jurisdiction) as `context` —
+ * so it is put back together here.
+ */
+function submittedAction(approval: StoredApproval): Action {
+  const action: Action = {
+    type: approval.action.type,
+    tool: approval.action.tool,
+    params: approval.action.params ?? {},
+  };
+  if (typeof approval.counterparty === "string") action.counterparty = approval.counterparty;
+  const facts = approval.context;
+  if (facts && typeof facts === "object") {
+    for (const name of ACTION_FACTS) {
+      const value = (facts as Record<string, unknown>)[name];
+      if (name === "amount" ? typeof value === "number" : typeof value === "string") {
+        (action as Record<string, unknown>)[name] = value;
+      }
+    }
+  }
+  return action;
+}
+
+export function toApproval(approval: StoredApproval): Approval {
+  return {
+    approval_id: approval.approval_id,
+    status: approval.status,
+    uapk_id: approval.uapk_id,
+    agent_id: approval.agent_id,
+    action: submittedAction(approval),
+    reasons: approval.reasons as Reason[],
+    created_at: approval.created_at,
+    expires_at: approval.expires_at,
+    ...(approval.decided_at !== null ? { decided_at: approval.decided_at } : {}),
+    ...(approval.decided_by !== null ? { decided_by: approval.decided_by } : {}),
+    ...(approval.decision_reason !== null ? { reason: approval.decision_reason } : {}),
+  };
+}
+
+/**
+ * One audit record as the spec's InteractionRecord. An `outcome` record stores only what is new (the result);
+ * the spec requires the action, decision and reasons on every record, so for an outcome they are taken from
+ * `intent`, the record that opened the same interaction. The chain fields (seq, hashes, signature) are always
+ * the record's own; verification works on the export, which carries the stored records unchanged.
+ */
+export function toInteractionRecord(record: AuditRecord, intent?: AuditRecord): InteractionRecord {
+  const policyTrace = record.policy_trace ?? intent?.policy_trace ?? null;
+  return {
+    interaction_id: record.interaction_id,
+    org_id: record.org_id,
+    seq: record.seq,
+    kind: record.kind,
+    timestamp: record.timestamp,
+    // Null only if a writer recorded no agent or action: emitted as stored, never invented (see the report
+    // on the spec: these should be nullable).
+    uapk_id: (record.uapk_id ?? intent?.uapk_id) as string,
+    agent_id: (record.agent_id ?? intent?.agent_id) as string,
+    action: (record.action ?? intent?.action) as Action,
+    decision: (record.decision ?? intent?.decision) as InteractionRecord["decision"],
+    reasons: (record.reasons ?? intent?.reasons ?? []) as Reason[],
+    ...(policyTrace !== null ? { policy_trace: policyTrace as PolicyTrace } : {}),
+    ...(record.result !== null ? { result: record.result as ActionResult } : {}),
+    prev_hash: record.prev_hash,
+    hash: record.hash,
+    kid: record.kid,
+    signature: record.signature,
+  };
+}
+
+export function toChainVerification(result: StoredVerification): ChainVerification {
+  if (result.valid) return { valid: true, records: result.records };
+  return {
+    valid: false,
+    records: result.records,
+    ...(result.first_invalid_seq !== null ? { first_invalid_seq: result.first_invalid_seq } : {}),
+    reason: result.reason,
+  };
+}

@@ -1,0 +1,21 @@
+// Org scoping of the operator API: an operator (a person with a verified JWT) may read and decide only in the
+// org their token names, unless they are a platform admin. The HTTP layer has already authenticated the
+// caller from the operation's security; which org the call touches is the handler's business.
+import { canActOnOrg, type Principal } from "../../core/identity/principal";
+import { HttpProblem } from "../../http/problem";
+
+/** Returns the operator's `sub` (who decided) when they may act on `orgId`; 403 problem otherwise. */
+export function requireOperatorOf(principal: Principal, orgId: string): string {
+  if (principal.kind !== "user" || !canActOnOrg(principal, orgId)) {
+    throw new HttpProblem(403, `Not allowed to act on organization ${orgId}`, { code: "ORG_FORBIDDEN" });
+  }
+  return principal.sub;
+}
+
+/** The org of the agent calling with its API key: an agent only ever sees its own org's approvals. */
+export function agentOrgOf(principal: Principal): string {
+  if (principal.kind !== "api_key") {
+    throw new HttpProblem(403, "This operation is for agents calling with their API key", { code: "API_KEY_REQUIRED" });
+  }
+  return principal.orgId;
+}

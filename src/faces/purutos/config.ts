@@ -1,0 +1,104 @@
+// Configuration of the discovery & commands face, read once from the environment.
+// A bad value stops startup with a message naming the variable: a gateway that silently falls back
+// to defaults on a typo would run commands with limits the operator never chose.
+import path from "node:path";
+
+export interface PurutosConfig {
+  /** Folder holding registry.json (or the registry file itself); null when PURUTO_DATA_PATH is unset. */
+  dataPath: string | null;
+  /** Folder whose `puruto-*` children are scanned and against which registry folders resolve. */
+  ecosystemRoot: string;
+  /** A command still running after this many ms is killed (its whole process group). */
+  commandTimeoutMs: number;
+  /** Bytes of stdout accepted from a command; beyond it the command is killed and the answer is an error. */
+  commandOutputLimit: number;
+  /** Skill names that may be invoked besides the four base commands (`*` = every skill). */
+  extraCommands: string[];
+  /** argv of an operator-configured agent that runs skills without a `run` script; null = none. */
+  agentCommand: string[] | null;
+  /** Names of variables passed to the agent (e.g. its own API key); nothing else leaves the gateway's env. */
+  agentEnv: string[];
+  /** Commands running at the same time, gateway-wide; more wait their turn. */
+  maxConcurrentCommands: number;
+  /** After this many ms the discovery cache is rebuilt in the background (catches edits inside purutos). */
+  cacheTtlMs: number;
+}
+
+export const BASE_COMMANDS = ["init", "help", "list", "status"] as const;
+
+type Env = Record<string, string | undefined>;
+
+export function purutosConfigFromEnv(env: Env = process.env, cwd: string = process.cwd()): PurutosConfig {
+  const dataPathRaw = nonEmpty(env.PURUTO_DATA_PATH);
+  const rootRaw = nonEmpty(env.GATEHOUSE_ECOSYSTEM_ROOT);
+  return {
+    dataPath: dataPathRaw ? path.resolve(cwd, dataPathRaw) : null,
+    // Seed 000: purutos are the gateway's siblings, so the default root is the parent of the working dir.
+    ecosystemRoot: rootRaw ? path.resolve(cwd, rootRaw) : path.dirname(path.resolve(cwd)),
+    commandTimeoutMs: positiveInt(env, "GATEHOUSE_COMMAND_TIMEOUT_MS", 30_000),
+    commandOutputLimit: positiveInt(env, "GATEHOUSE_COMMAND_OUTPUT_LIMIT", 1024 * 1024),
+    extraCommands: commandList(env, "GATEHOUSE_EXTRA_COMMANDS"),
+    agentCommand: agentArgv(env.GATEHOUSE_AGENT_COMMAND),
+    agentEnv: nameList(env, "GATEHOUSE_AGENT_ENV"),
+    maxConcurrentCommands: positiveInt(env, "GATEHOUSE_MAX_CONCURRENT_COMMANDS", 16),
+    cacheTtlMs: positiveInt(env, "GATEHOUSE_DISCOVERY_TTL_MS", 10_000),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+function positiveInt(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
+    throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+const COMMAND_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
+
+function commandList(env: Env, name: string): string[] {
+  const items = splitList(env[name]);
+  for (const item of items) {
+    if (item !== "*" && !COMMAND_NAME.test(item)) {
+      throw new Error(`${name} must be a comma-separated list of skill names (or *), got "${item}"`);
+    }
+  }
+  return items;
+}
+
+function nameList(env: Env, name: string): string[] {
+  const items = splitList(env[name]);
+  for (const item of items) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(item)) {
+      throw new Error(`${name} must be a comma-separated list of variable names, got "${item}"`);
+    }
+  }
+  return items;
+}
+
+function splitList(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function agentArgv(raw: string | undefined): string[] | null {
+  const text = nonEmpty(raw);
+  if (text === undefined) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new Error(`GATEHOUSE_AGENT_COMMAND must be a JSON array of strings (argv), e.g. ["claude","-p"]`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === "string" && a !== "")) {
+    throw new Error(`GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array of non-empty strings`);
+  }
+  return parsed as string[];
+}

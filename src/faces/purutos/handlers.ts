@@ -1,0 +1,72 @@
+// HTTP handlers of the discovery & commands face (operationIds Purutos_list, Purutos_get, Purutos_invoke).
+// Authentication (X-API-Key → 401/503) and request validation happen in the HTTP layer before these run.
+import type { components } from "../../../generated/api-types";
+import type { Handlers } from "../../http/handlers";
+import { HttpProblem } from "../../http/problem";
+import type { Discovery, Puruto } from "./discovery";
+import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
+
+type PurutoItem = components["schemas"]["PurutoItem"];
+
+export interface PurutosHandlerDeps {
+  discovery: Discovery;
+  invoker: Invoker;
+}
+
+export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Handlers {
+  return {
+    Purutos_list: async () => {
+      const items = (await discovery.list()).map(toItem);
+      return { status: 200, body: { status: "ok", count: items.length, items } };
+    },
+
+    Purutos_get: async (req) => {
+      const puruto = await discovery.get(req.params.name);
+      if (!puruto) throw new HttpProblem(404, "Puruto no encontrado", { code: "PURUTO_NOT_FOUND" });
+      return { status: 200, body: { status: "ok", item: toItem(puruto) } };
+    },
+
+    Purutos_invoke: async (req) => {
+      try {
+        const accepted = await invoker.invoke({
+          name: req.params.name,
+          command: req.params.command,
+          payload: req.body ?? {},
+          // The HTTP layer already adopted a usable X-Request-Id (or generated `req-…`) as requestId.
+          requestId: req.headers["x-request-id"] ? req.requestId : undefined,
+          correlationId: req.headers["x-correlation-id"],
+          signal: req.signal,
+        });
+        return { status: 200, body: accepted };
+      } catch (err) {
+        if (err instanceof PurutoNotFoundError) {
+          throw new HttpProblem(404, err.message, { code: err.code });
+        }
+        if (err instanceof CommandNotAllowedError) {
+          throw new HttpProblem(400, err.message, { code: err.code });
+        }
+        throw err;
+      }
+    },
+  };
+}
+
+/** Domain puruto → the spec's sealed PurutoItem (only declared fields). */
+export function toItem(puruto: Puruto): PurutoItem {
+  const item: PurutoItem = {
+    name: puruto.name,
+    path: puruto.path,
+    kind: puruto.kind,
+    commands: puruto.commands,
+    source: puruto.source,
+    skills: puruto.skills.map((skill) => ({
+      name: skill.name,
+      description: skill.description,
+      user_invocable: skill.userInvocable,
+      runnable: skill.runPath !== null,
+    })),
+  };
+  if (puruto.description !== undefined) item.description = puruto.description;
+  if (puruto.standardVersion !== undefined) item.standard_version = puruto.standardVersion;
+  return item;
+}

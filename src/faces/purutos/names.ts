@@ -1,0 +1,13 @@
+// The one check on names that reach the filesystem: a puruto name (from a URL, registry.json or a folder)
+// and a skill/command name must be a plain folder name. Anything that could walk out of a folder —
+// `..`, `%2e%2e` (left encoded or decoded), slashes, backslashes, absolute paths, NUL — fails here.
+const PLAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export function isPlainName(name: string): boolean {
+  return PLAIN_NAME.test(name) && !name.includes("..");
+}
+
+/** Folders the scan picks up: `puruto-<something>`. */
+export function isPurutoFolderName(name: string): boolean {
+  return isPlainName(name) && name.startsWith("puruto-") && name.length > "puruto-".length;
+}

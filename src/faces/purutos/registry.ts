@@ -1,0 +1,95 @@
+// Parsing `PURUTO_DATA_PATH/registry.json` (written by puruto-data's `register` skill).
+// Accepted shapes (seed 000 + reference): root `{"purutos": [...]}` or `{"repos": [...]}` (a bare array too);
+// items `{name|id, path?, folder?, kind?, commands?, registered_at?}`. A broken file or item never throws:
+// it becomes a problem string and the rest keeps working.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { isPlainName } from "./names";
+
+export interface RegistryEntry {
+  name: string;
+  /** Where to look for the folder, in order: `path`, `folder`, then the name itself (relative to the root). */
+  locations: string[];
+  kind?: string;
+}
+
+export interface RegistryRead {
+  /** False when the file does not exist (not a problem by itself unless PURUTO_DATA_PATH was set). */
+  found: boolean;
+  entries: RegistryEntry[];
+  problems: string[];
+}
+
+const REGISTRY_FILE_LIMIT = 8 * 1024 * 1024;
+
+/** PURUTO_DATA_PATH may name the data folder (usual) or the registry file itself. */
+export function registryFile(dataPath: string): string {
+  return dataPath.endsWith(".json") ? dataPath : path.join(dataPath, "registry.json");
+}
+
+export async function readRegistry(file: string): Promise<RegistryRead> {
+  let text: string;
+  try {
+    const buffer = await readFile(file);
+    if (buffer.length > REGISTRY_FILE_LIMIT) {
+      return { found: true, entries: [], problems: [`${file}: larger than ${REGISTRY_FILE_LIMIT} bytes, ignored`] };
+    }
+    text = buffer.toString("utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { found: false, entries: [], problems: [`${file}: registry.json not found`] };
+    return { found: false, entries: [], problems: [`${file}: cannot read registry.json (${code ?? (err as Error).message})`] };
+  }
+  return { found: true, ...parseRegistry(text, file) };
+}
+
+export function parseRegistry(text: string, label: string): { entries: RegistryEntry[]; problems: string[] } {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    return { entries: [], problems: [`${label}: invalid JSON (${(err as Error).message})`] };
+  }
+  const items = rootItems(doc);
+  if (items === null) {
+    return { entries: [], problems: [`${label}: expected {"purutos": [...]} or {"repos": [...]}`] };
+  }
+  const entries: RegistryEntry[] = [];
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  items.forEach((item, index) => {
+    const entry = parseItem(item);
+    if (typeof entry === "string") {
+      problems.push(`${label}: item ${index} ${entry}`);
+    } else if (seen.has(entry.name)) {
+      problems.push(`${label}: item ${index} repeats "${entry.name}", first one kept`);
+    } else {
+      seen.add(entry.name);
+      entries.push(entry);
+    }
+  });
+  return { entries, problems };
+}
+
+function rootItems(doc: unknown): unknown[] | null {
+  if (Array.isArray(doc)) return doc;
+  if (doc === null || typeof doc !== "object") return null;
+  const root = doc as Record<string, unknown>;
+  if (Array.isArray(root.purutos)) return root.purutos;
+  if (Array.isArray(root.repos)) return root.repos;
+  return null;
+}
+
+/** A RegistryEntry, or why the item was skipped. */
+function parseItem(item: unknown): RegistryEntry | string {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) return "is not an object, skipped";
+  const raw = item as Record<string, unknown>;
+  const name = typeof raw.name === "string" ? raw.name : typeof raw.id === "string" ? raw.id : undefined;
+  if (name === undefined) return "has no name or id, skipped";
+  if (!isPlainName(name)) return `has an invalid name ${JSON.stringify(name.slice(0, 80))}, skipped`;
+  const locations = [raw.path, raw.folder]
+    .filter((p): p is string => typeof p === "string" && p.trim() !== "" && !p.includes("\0"))
+    .concat(name);
+  const kind = typeof raw.kind === "string" && raw.kind.trim() ? raw.kind.trim() : undefined;
+  return { name, locations, kind };
+}

@@ -1,0 +1,216 @@
+// Reading one puruto folder: its skills, purpose, standard version, env and layout.
+// Everything here only reads (never writes) and never throws on a broken file: a problem becomes a string
+// the caller reports, so one bad SKILL.md cannot hide the rest of the ecosystem.
+import { constants } from "node:fs";
+import { access, lstat, readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { realPathInside } from "./containment";
+import { isPlainName } from "./names";
+
+export interface SkillInfo {
+  /** Folder name under .claude/skills — the command that invokes it. */
+  command: string;
+  /** Front matter `name` (falls back to the folder name). */
+  name: string;
+  description: string;
+  userInvocable: boolean;
+  /** Real path of an executable `run` inside the puruto, or null. */
+  runPath: string | null;
+  /** Path of SKILL.md (its body is the prompt an agent follows). */
+  skillFile: string;
+}
+
+export interface RepoInfo {
+  skills: SkillInfo[];
+  /** First paragraph of README.md. */
+  description?: string;
+  /** `.puruto-standard-version`. */
+  standardVersion?: string;
+  problems: string[];
+}
+
+const SMALL_FILE_LIMIT = 256 * 1024;
+
+/** Minimum layout of the Puruto standard (`CLAUDE.md` or `agent.md` counts as one). */
+export const REQUIRED_LAYOUT = [
+  "CLAUDE.md|agent.md",
+  "README.md",
+  ".env.example",
+  ".env",
+  ".puruto-standard-version",
+  ".claude/skills/init/SKILL.md",
+  ".claude/skills/help/SKILL.md",
+  ".claude/skills/list/SKILL.md",
+  ".claude/skills/status/SKILL.md",
+];
+
+/** `realDir` must already be a real path (symlinks resolved) inside the ecosystem root. */
+export async function readRepo(realDir: string): Promise<RepoInfo> {
+  const problems: string[] = [];
+  const [skills, readme, version] = await Promise.all([
+    readSkills(realDir, problems),
+    readSmallFile(path.join(realDir, "README.md")),
+    readSmallFile(path.join(realDir, ".puruto-standard-version")),
+  ]);
+  const description = readme === null ? undefined : firstParagraph(readme);
+  const standardVersion = version?.trim() || undefined;
+  return { skills, description, standardVersion, problems };
+}
+
+async function readSkills(realDir: string, problems: string[]): Promise<SkillInfo[]> {
+  const skillsDir = path.join(realDir, ".claude", "skills");
+  let entries: string[];
+  try {
+    entries = await readdir(skillsDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+      problems.push(`${skillsDir}: cannot read skills (${(err as Error).message})`);
+    }
+    return [];
+  }
+  const skills = await Promise.all(
+    entries.sort().map(async (folder) => {
+      if (!isPlainName(folder)) return null;
+      const skillDir = path.join(skillsDir, folder);
+      const skillFile = path.join(skillDir, "SKILL.md");
+      const text = await readSmallFile(skillFile);
+      if (text === null) return null; // a folder without SKILL.md is not a skill
+      const front = parseFrontMatter(text);
+      if (!front.ok) {
+        problems.push(`${skillFile}: ${front.error}`);
+        return null;
+      }
+      const data = front.data;
+      const skill: SkillInfo = {
+        command: folder,
+        name: typeof data.name === "string" && data.name.trim() ? data.name.trim() : folder,
+        description: typeof data.description === "string" ? data.description.trim() : "",
+        userInvocable: data["user-invocable"] === true,
+        runPath: await executableInside(realDir, path.join(skillDir, "run")),
+        skillFile,
+      };
+      return skill;
+    }),
+  );
+  return skills.filter((s): s is SkillInfo => s !== null);
+}
+
+/** Real path of an executable regular file inside `realDir`; null otherwise (absent, not executable, escaping). */
+async function executableInside(realDir: string, file: string): Promise<string | null> {
+  const real = await realPathInside(realDir, file);
+  if (real === null) return null;
+  try {
+    const info = await stat(real);
+    if (!info.isFile()) return null;
+    await access(real, constants.X_OK);
+    return real;
+  } catch {
+    return null;
+  }
+}
+
+type FrontMatter = { ok: true; data: Record<string, unknown>; body: string } | { ok: false; error: string };
+
+/** Splits `---\nyaml\n---\nbody`. A SKILL.md without front matter, or with YAML that is not a map, is broken. */
+export function parseFrontMatter(text: string): FrontMatter {
+  const match = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(text);
+  if (!match) return { ok: false, error: "no YAML front matter" };
+  let data: unknown;
+  try {
+    data = parseYaml(match[1]);
+  } catch (err) {
+    return { ok: false, error: `invalid YAML front matter (${(err as Error).message.split("\n")[0]})` };
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return { ok: false, error: "front matter is not a YAML map" };
+  }
+  return { ok: true, data: data as Record<string, unknown>, body: text.slice(match[0].length) };
+}
+
+/** First prose paragraph: skips front matter, headings, badges, HTML comments and blank lines. */
+export function firstParagraph(markdown: string): string | undefined {
+  const front = parseFrontMatter(markdown);
+  const text = front.ok ? front.body : markdown;
+  const lines = text.replace(/<!--[\s\S]*?-->/g, "").split(/\r?\n/);
+  const paragraph: string[] = [];
+  for (const raw of lines) {
+    const line = raw.trim();
+    const skip = line === "" || line.startsWith("#") || line.startsWith("[![") || line.startsWith("![");
+    if (skip) {
+      if (paragraph.length > 0) break;
+      continue;
+    }
+    paragraph.push(line);
+  }
+  const joined = paragraph.join(" ").trim();
+  if (!joined) return undefined;
+  return joined.length > 500 ? `${joined.slice(0, 497)}...` : joined;
+}
+
+/** Contents of a small regular file, or null when absent, unreadable, not a regular file or too big. */
+export async function readSmallFile(file: string): Promise<string | null> {
+  try {
+    const info = await stat(file);
+    if (!info.isFile() || info.size > SMALL_FILE_LIMIT) return null;
+    return await readFile(file, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** Variable names declared in a dotenv text. Values are read only to know whether they are empty. */
+export function parseEnvNames(text: string): { declared: string[]; nonEmpty: Set<string> } {
+  const declared: string[] = [];
+  const nonEmpty = new Set<string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(raw);
+    if (!match) continue;
+    const [, name, rest] = match;
+    if (!declared.includes(name)) declared.push(name);
+    const value = rest.trim().replace(/^(['"])(.*)\1$/, "$2").trim();
+    if (value !== "" && !value.startsWith("#")) nonEmpty.add(name);
+  }
+  return { declared, nonEmpty };
+}
+
+export interface EnvStatus {
+  example_present: boolean;
+  env_present: boolean;
+  /** Names from `.env.example` that have a non-empty value in `.env`. Names only, never values. */
+  set: string[];
+  /** Names from `.env.example` missing or empty in `.env`. */
+  missing: string[];
+}
+
+export async function envStatus(realDir: string): Promise<EnvStatus> {
+  const example = await readSmallFile(path.join(realDir, ".env.example"));
+  const env = await readSmallFile(path.join(realDir, ".env"));
+  const wanted = example === null ? [] : parseEnvNames(example).declared;
+  const present = env === null ? new Set<string>() : parseEnvNames(env).nonEmpty;
+  return {
+    example_present: example !== null,
+    env_present: env !== null,
+    set: wanted.filter((n) => present.has(n)),
+    missing: wanted.filter((n) => !present.has(n)),
+  };
+}
+
+/** Required files of the minimum layout that are missing. */
+export async function missingLayout(realDir: string): Promise<string[]> {
+  const results = await Promise.all(
+    REQUIRED_LAYOUT.map(async (entry) => {
+      const alternatives = entry.split("|");
+      for (const alt of alternatives) {
+        try {
+          await lstat(path.join(realDir, alt));
+          return null;
+        } catch {
+          // try the next alternative
+        }
+      }
+      return alternatives.join(" or ");
+    }),
+  );
+  return results.filter((m): m is string => m !== null);
+}

@@ -1,0 +1,141 @@
+// Running one command process safely: no shell, own process group, stdin payload, timeout, output cap.
+//
+// - `spawn(argv[0], argv.slice(1))` without a shell: the payload is data on stdin, never part of a command line.
+// - `detached: true` puts the child in its own process group, so `process.kill(-pid)` reaches everything it
+//   started; on timeout, on the output limit, on abort, and after it exits (no orphans keep running).
+// - stdout beyond `outputLimit` is not kept: the group is killed and the result says `truncated`.
+import { spawn } from "node:child_process";
+
+export interface RunSpec {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  stdin: string;
+  timeoutMs: number;
+  outputLimit: number;
+  signal?: AbortSignal;
+}
+
+export type RunOutcome =
+  | { kind: "exited"; exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+  | { kind: "timeout"; stdout: string; stderr: string }
+  | { kind: "output_limit"; stdout: string; stderr: string }
+  | { kind: "aborted" }
+  | { kind: "spawn_error"; message: string };
+
+const STDERR_LIMIT = 64 * 1024;
+
+/** Process groups of commands still running: killed on shutdown so none outlives the gateway. */
+const runningGroups = new Set<number>();
+let exitHookInstalled = false;
+
+/** Kills every running command's process group (shutdown). */
+export function killAllCommands(): void {
+  for (const pgid of runningGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  runningGroups.clear();
+}
+
+function track(pgid: number): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // Detached children survive their parent by design (own process group); this keeps them from doing so.
+    process.once("exit", killAllCommands);
+  }
+  runningGroups.add(pgid);
+}
+
+export function runProcess(spec: RunSpec): Promise<RunOutcome> {
+  return new Promise((resolve) => {
+    if (spec.signal?.aborted) return resolve({ kind: "aborted" });
+    let child;
+    try {
+      child = spawn(spec.argv[0], spec.argv.slice(1), {
+        cwd: spec.cwd,
+        env: spec.env,
+        shell: false,
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+        windowsHide: true,
+      });
+    } catch (err) {
+      return resolve({ kind: "spawn_error", message: (err as Error).message });
+    }
+
+    if (child.pid !== undefined) track(child.pid);
+    const stdoutChunks: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = "";
+    let stopReason: "timeout" | "output_limit" | "aborted" | null = null;
+    let settled = false;
+
+    const killGroup = () => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // ESRCH: the group is already gone.
+      }
+    };
+    const stop = (reason: "timeout" | "output_limit" | "aborted") => {
+      if (stopReason === null) stopReason = reason;
+      killGroup();
+    };
+
+    const timer = setTimeout(() => stop("timeout"), spec.timeoutMs);
+    const onAbort = () => stop("aborted");
+    spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const finish = (outcome: RunOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.pid !== undefined) runningGroups.delete(child.pid);
+      spec.signal?.removeEventListener("abort", onAbort);
+      resolve(outcome);
+    };
+
+    child.stdout.on("data", (chunk: Buffer) => {
+      if (stopReason !== null) return;
+      const room = spec.outputLimit - stdoutBytes;
+      if (chunk.length > room) {
+        stdoutChunks.push(chunk.subarray(0, Math.max(room, 0)));
+        stdoutBytes = spec.outputLimit;
+        stop("output_limit");
+        child.stdout.destroy(); // stop reading at once; the killed group cannot fill the pipe any more
+        return;
+      }
+      stdoutChunks.push(chunk);
+      stdoutBytes += chunk.length;
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      if (stderr.length < STDERR_LIMIT) stderr += chunk.toString("utf8").slice(0, STDERR_LIMIT - stderr.length);
+    });
+    // A child that exits without reading stdin makes our write fail with EPIPE: not an error of the run.
+    child.stdin.on("error", () => {});
+    child.stdout.on("error", () => {});
+    child.stderr.on("error", () => {});
+
+    child.on("error", (err) => {
+      finish({ kind: "spawn_error", message: err.message });
+      killGroup();
+    });
+    // `exit` fires when the child ends; background processes it left may still hold the pipes open, so the
+    // group is killed here too, which lets `close` arrive.
+    child.on("exit", () => killGroup());
+    child.on("close", (exitCode, signal) => {
+      const stdout = Buffer.concat(stdoutChunks).toString("utf8");
+      if (stopReason === "aborted") return finish({ kind: "aborted" });
+      if (stopReason === "timeout") return finish({ kind: "timeout", stdout, stderr });
+      if (stopReason === "output_limit") return finish({ kind: "output_limit", stdout, stderr });
+      finish({ kind: "exited", exitCode, signal, stdout, stderr });
+    });
+
+    child.stdin.end(spec.stdin);
+  });
+}

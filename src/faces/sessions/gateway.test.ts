@@ -1,0 +1,347 @@
+import { SignJWT, UnsecuredJWT } from "jose";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { registry } from "../../core/metrics/registry";
+import { CloseCode } from "./close-codes";
+import { loadMessageValidators, type MessageValidators } from "./schemas";
+import { AUDIENCE, ISSUER, openIde, refusedUpgrade, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+
+let idp: TestIdp;
+let validators: MessageValidators;
+const running: TestGateway[] = [];
+const clients: IdeClient[] = [];
+
+beforeAll(async () => {
+  idp = await startIdp();
+  validators = await loadMessageValidators();
+});
+afterAll(() => idp.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  for (const g of running.splice(0)) await g.close();
+});
+
+async function gatewayWith(overrides: Parameters<typeof startGateway>[1] = {}) {
+  const g = await startGateway(idp, overrides);
+  running.push(g);
+  return g;
+}
+
+async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof openIde>[1] = {}) {
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: opts.token ?? (opts.protocols ? undefined : await idp.mint()), ...opts });
+  clients.push(c);
+  return c;
+}
+
+const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
+const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+
+describe("upgrade authentication (refused before 101)", () => {
+  it.each([
+    ["no token", async () => ({})],
+    ["a malformed Authorization header", async () => ({ authorization: "Token abc" })],
+    ["a garbage bearer token", async () => ({ authorization: "Bearer not-a-jwt" })],
+    ["an expired token", async () => ({ authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` })],
+    ["a wrong issuer", async () => ({ authorization: `Bearer ${await idp.mint({ iss: "https://evil.test" })}` })],
+    ["a wrong audience", async () => ({ authorization: `Bearer ${await idp.mint({ aud: "other" })}` })],
+    ["an unknown kid", async () => ({ authorization: `Bearer ${await idp.mint({ kid: "who" })}` })],
+    ["alg none", async () => ({
+      authorization: `Bearer ${new UnsecuredJWT({}).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("alice").setExpirationTime("5m").encode()}`,
+    })],
+    ["HS256", async () => ({
+      authorization: `Bearer ${await new SignJWT({})
+        .setProtectedHeader({ alg: "HS256", kid: "test-key-1" })
+        .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("alice").setExpirationTime("5m")
+        .sign(new TextEncoder().encode("0123456789abcdef0123456789abcdef"))}`,
+    })],
+  ])("answers 401 problem+json for %s", async (_case, headers) => {
+    const g = await gatewayWith();
+    const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: await headers() });
+    expect(res.status).toBe(401);
+    expect(res.headers["content-type"]).toBe("application/problem+json");
+    expect(res.body).toMatchObject({ status: 401 });
+    expect(["UNAUTHORIZED", "TOKEN_INVALID", "TOKEN_EXPIRED"]).toContain(res.body.code);
+  });
+
+  it("says TOKEN_EXPIRED for an expired token", async () => {
+    const g = await gatewayWith();
+    const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: { authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` } });
+    expect(res.body).toMatchObject({ code: "TOKEN_EXPIRED", detail: "JWT token has expired" });
+  });
+
+  it("never takes the token from the query string", async () => {
+    const g = await gatewayWith();
+    const res = await refusedUpgrade(`${g.wsBase}/ws/s1?token=${await idp.mint()}&access_token=${await idp.mint()}`);
+    expect(res.status).toBe(401);
+  });
+
+  it("accepts the browser form (token in Sec-WebSocket-Protocol) and echoes gatehouse.v1, not the token", async () => {
+    const g = await gatewayWith();
+    const token = await idp.mint();
+    const c = await ide(g, "browser-1", { protocols: ["gatehouse.v1", `bearer.${token}`] });
+    expect(c.ws.protocol).toBe("gatehouse.v1");
+  });
+
+  it("refuses another user's session with 403, and unknown paths with 404", async () => {
+    const g = await gatewayWith();
+    await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "alice" }) });
+    const res = await refusedUpgrade(`${g.wsBase}/ws/owned-by-alice`, {
+      headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` },
+    });
+    expect(res.status).toBe(403);
+    const notFound = await refusedUpgrade(`${g.wsBase}/api/v1/ws/x`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    expect(notFound.status).toBe(404);
+  });
+});
+
+describe("relay", () => {
+  it("runs a whole chat turn: ack, streamed tokens, is_final — every frame seq-numbered and valid per the spec", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "chat-1");
+    c.send({ type: "user_message", content: "Привет", role: "user", message_id: "m-1" });
+    await c.next(isFinal);
+    await c.next((f) => f.type === "agent_status" && f.status === "idle");
+    expect(c.frames[0]).toMatchObject({ type: "ack", message_id: "m-1", ack_type: "user_message", seq: 1 });
+    expect(tokensOf(c.frames)).toBe("Вы написали: Привет. слово1 слово2 слово3 слово4 слово5 слово6");
+    expect(c.frames.map((f) => f.seq)).toEqual(c.frames.map((_, i) => i + 1));
+    for (const f of c.frames) expect(validators.validate("ide_out", f)).toMatchObject({ ok: true });
+  });
+
+  it("delivers hitl_decision to the runtime while the reply is still streaming, then finishes the tool flow", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 30 });
+    const c = await ide(g, "hitl-1");
+    c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ tool_name: "write_file", requires_approval: true, arguments: { path: "main.dart" } });
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    const atRuntime = g.runtime!.received.find((r) => r.frame.type === "hitl_decision");
+    expect(atRuntime?.duringStream).toBe(true);
+    // Tokens kept flowing after the decision was sent: the stream was not blocked by it.
+    const decisionSent = c.frames.findIndex((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(c.frames.slice(0, decisionSent).filter((f) => f.type === "assistant_message").length).toBeGreaterThan(3);
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "file content" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: main.dart записан.");
+  });
+
+  it("stops a streaming reply on cancel", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 20 });
+    const c = await ide(g, "cancel-1");
+    c.send({ type: "user_message", content: "tell me something long" });
+    await c.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово3"));
+    c.send({ type: "cancel", reason: "stop" });
+    await c.next(isFinal);
+    expect(c.frames.filter((f) => f.type === "assistant_message").length).toBeLessThan(60);
+    expect(g.runtime!.received.find((r) => r.frame.type === "cancel")?.duringStream).toBe(true);
+  });
+
+  it("answers an invalid frame with INVALID_MESSAGE and keeps the socket open", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "invalid-1");
+    c.send("not json");
+    c.send({ type: "hitl_decision", call_id: "c", decision: "maybe" });
+    c.send({ type: "launch_missiles" });
+    await c.next((f) => f.type === "error" && String(f.content).includes("launch"));
+    const errors = c.frames.filter((f) => f.type === "error");
+    expect(errors.map((e) => e.error_code)).toEqual(["INVALID_MESSAGE", "INVALID_MESSAGE", "INVALID_MESSAGE"]);
+    expect(errors[1].details).toMatchObject({ errors: [{ pointer: "/decision" }] });
+    expect(errors[1].message).toBe(errors[1].content);
+    c.send({ type: "user_message", content: "still here?" });
+    await c.next(isFinal);
+  });
+
+  it("rejects a hitl_decision for a call Gatehouse never passed on", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "callid-1");
+    c.send({ type: "hitl_decision", call_id: "call_456", decision: "approve" });
+    const err = await c.next((f) => f.type === "error");
+    expect(err.error_code).toBe("INVALID_CALL_ID");
+    expect(g.runtime!.received.some((r) => r.frame.type === "hitl_decision")).toBe(false);
+  });
+
+  it("never hands a DENIED tool_call to the IDE and tells the runtime", async () => {
+    const g = await gatewayWith({ toolPolicy: async () => ({ decision: "DENY", reasons: ["TOOL_NOT_ALLOWED"] }) });
+    const c = await ide(g, "deny-1");
+    c.send({ type: "user_message", content: "write file x.txt" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ tool_name: "write_file", reasons: ["TOOL_NOT_ALLOWED"] });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.frames.some((f) => f.type === "tool_call")).toBe(false);
+    const told = g.runtime!.received.find((r) => r.frame.type === "tool_result");
+    expect(told?.frame).toMatchObject({ error: { code: "TOOL_DENIED" } });
+  });
+
+  it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
+    const g = await gatewayWith({ toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }) });
+    const c = await ide(g, "escalate-1");
+    c.send({ type: "user_message", content: "файл a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ requires_approval: true, approval_id: "apr_1" });
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", feedback: "нет" });
+    await c.next(isFinal);
+    expect(g.runtime!.received.find((r) => r.frame.type === "hitl_decision")?.frame).toMatchObject({ approval_id: "apr_1" });
+    expect(tokensOf(c.frames)).toContain("нет");
+  });
+
+  it("reports AGENT_UNAVAILABLE when the runtime is down, and health says so", async () => {
+    const g = await gatewayWith({ withRuntime: false });
+    const c = await ide(g, "down-1");
+    c.send({ type: "user_message", content: "hello" });
+    const err = await c.next((f) => f.type === "error");
+    expect(err.error_code).toBe("AGENT_UNAVAILABLE");
+    expect(await g.gateway.health()).toEqual({ agent_runtime: "unavailable", redis: "not_configured" });
+    const up = await gatewayWith();
+    expect((await up.gateway.health()).agent_runtime).toBe("available");
+  });
+});
+
+describe("resume", () => {
+  it("replays every missed frame in order after a dropped socket — no gaps, no duplicates", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 10 });
+    const token = await idp.mint();
+    const first = await ide(g, "resume-1", { token });
+    first.send({ type: "user_message", content: "something long please" });
+    await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово5"));
+    const seen = [...first.frames];
+    first.ws.terminate(); // the network drops; the runtime keeps going
+    await new Promise((r) => setTimeout(r, 300));
+
+    const lastSeq = seen.at(-1)!.seq!;
+    const second = await ide(g, "resume-1", { token, headers: { "x-gatehouse-last-seq": String(lastSeq) } });
+    await second.next(isFinal);
+    const resumed = second.frames.find((f) => f.type === "session_resumed")!;
+    expect(resumed).toMatchObject({ last_seq: lastSeq });
+    expect(resumed.replayed).toBeGreaterThan(0);
+
+    const all = [...seen, ...second.frames.filter((f) => f.type !== "session_resumed")];
+    const seqs = all.map((f) => f.seq!);
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(seqs).toEqual(seqs.slice().sort((a, b) => a - b));
+    // Every session frame from 1 to the end is there except the connection-scoped session_resumed.
+    const expected = Array.from({ length: Math.max(...seqs) }, (_, i) => i + 1).filter((s) => s !== resumed.seq);
+    expect(seqs).toEqual(expected);
+    expect(tokensOf(all)).toMatch(/^Вы написали: something long please\. слово1 (слово\d+ ){118}слово120$/);
+  });
+
+  it("supports in-band resume: replays only the gap before the new socket", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 5 });
+    const token = await idp.mint();
+    const first = await ide(g, "resume-2", { token });
+    first.send({ type: "user_message", content: "hi" });
+    await first.next((f) => f.type === "ack");
+    first.ws.terminate();
+    await new Promise((r) => setTimeout(r, 300)); // the short turn finishes while nobody listens
+    const second = await ide(g, "resume-2", { token });
+    second.send({ type: "resume", last_seq: 1 });
+    const resumed = await second.next((f) => f.type === "session_resumed");
+    const replayed = second.frames.slice(0, second.frames.indexOf(resumed));
+    expect(replayed.map((f) => f.seq)).toEqual(Array.from({ length: replayed.length }, (_, i) => i + 2));
+    expect(replayed.some(isFinal)).toBe(true);
+  });
+
+  it("answers resync_required when the frames are gone from the buffer", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 1, options: { replayMaxFrames: 5 } });
+    const token = await idp.mint();
+    const first = await ide(g, "resume-3", { token });
+    first.send({ type: "user_message", content: "hello there" });
+    await first.next(isFinal);
+    first.ws.terminate();
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await ide(g, "resume-3", { token, protocols: ["gatehouse.v1", "last-seq.1"] });
+    const resync = await second.next((f) => f.type === "resync_required");
+    expect(resync).toMatchObject({ session_id: "resume-3", last_seq: 1 });
+    expect(resync.oldest_seq as number).toBeGreaterThan(2);
+  });
+
+  it("sends TOKEN_EXPIRED and closes 4401 at the token's exp; a new token resumes the session", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "expiry-1", { token: await idp.mint({ expInSeconds: 2 }) });
+    c.send({ type: "user_message", content: "hi" });
+    await c.next(isFinal);
+    const err = await c.next((f) => f.type === "error", 4000);
+    expect(err).toMatchObject({ error_code: "TOKEN_EXPIRED", message: "JWT token has expired" });
+    expect((await c.closed).code).toBe(CloseCode.TOKEN_EXPIRED);
+    const lastSeq = c.frames.filter((f) => f.type !== "error").at(-1)!.seq!;
+    const again = await ide(g, "expiry-1", { token: await idp.mint(), headers: { "x-gatehouse-last-seq": String(lastSeq) } });
+    // The stale TOKEN_EXPIRED notice is connection-scoped: it is not replayed into the new socket.
+    expect(await again.next((f) => f.type === "session_resumed")).toMatchObject({ replayed: 0 });
+    expect(again.frames.some((f) => f.error_code === "TOKEN_EXPIRED")).toBe(false);
+  }, 10_000);
+});
+
+describe("limits and lifecycle", () => {
+  it("answers the 4th connection per IP per minute with 429 + Retry-After before the upgrade", async () => {
+    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 3 } });
+    for (let i = 0; i < 3; i++) await ide(g, `ip-${i}`);
+    const res = await refusedUpgrade(`${g.wsBase}/ws/ip-4`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    expect(res.body.code).toBe("RATE_LIMIT_EXCEEDED");
+  });
+
+  it("answers frames over the per-session budget with RATE_LIMIT_EXCEEDED + retry_after and keeps the socket", async () => {
+    const g = await gatewayWith({ options: { messagesPerSessionPerMinute: 3 } });
+    const c = await ide(g, "msg-limit");
+    for (let i = 0; i < 4; i++) c.send({ type: "cancel" });
+    const err = await c.next((f) => f.type === "error");
+    expect(err).toMatchObject({ error_code: "RATE_LIMIT_EXCEEDED", message: "Too many requests. Please slow down." });
+    expect(err.retry_after as number).toBeGreaterThan(0);
+    expect(c.frames.filter((f) => f.type === "ack")).toHaveLength(3);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+  });
+
+  it("closes with 1009 on a frame above maxPayload", async () => {
+    const g = await gatewayWith({ options: { maxPayloadBytes: 1024 } });
+    const c = await ide(g, "big-1");
+    c.send({ type: "user_message", content: "x".repeat(4096) });
+    expect((await c.closed).code).toBe(1009);
+  });
+
+  it("terminates a socket that stops answering pings", async () => {
+    const g = await gatewayWith({ options: { pingIntervalMs: 100 } });
+    const c = await ide(g, "ping-1");
+    // Simulate a dead peer: stop the client library from answering pings.
+    (c.ws as unknown as { _receiver: { removeAllListeners(e: string): void } })._receiver.removeAllListeners("ping");
+    const closed = await Promise.race([c.closed, new Promise((r) => setTimeout(() => r("open"), 2000))]);
+    expect(closed).not.toBe("open");
+  });
+
+  it("close(): sockets get 1012 and new upgrades are refused", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "shutdown-1");
+    const closing = g.gateway.close();
+    const closed = await c.closed;
+    expect(closed.code).toBe(CloseCode.SERVICE_RESTART);
+    expect(closed.reason).toContain("resume");
+    await closing;
+    const res = await refusedUpgrade(`${g.wsBase}/ws/shutdown-2`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    expect(res.status).toBe(503);
+    expect(res.headers["retry-after"]).toBeDefined();
+  });
+
+  it("drops invalid runtime frames and counts them", async () => {
+    const bad = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => bad.once("listening", r));
+    bad.on("connection", (ws) =>
+      ws.on("message", () => {
+        ws.send(JSON.stringify({ type: "assistant_message", token: 42 }));
+        ws.send("}{");
+        ws.send(JSON.stringify({ type: "assistant_message", token: "ok", is_final: true }));
+      }),
+    );
+    try {
+      const port = (bad.address() as { port: number }).port;
+      const g = await gatewayWith({ withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}` });
+      const c = await ide(g, "bad-runtime");
+      c.send({ type: "user_message", content: "hi" });
+      await c.next(isFinal);
+      expect(c.frames.filter((f) => f.type === "assistant_message")).toHaveLength(1);
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(/gatehouse_ws_invalid_frames_total\{[^}]*source="runtime"[^}]*\} [2-9]/);
+      expect(metrics).toMatch(/messages_processed_total\{[^}]*status="success"/);
+    } finally {
+      bad.close();
+    }
+  });
+});

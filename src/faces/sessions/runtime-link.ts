@@ -1,0 +1,93 @@
+// One full-duplex WebSocket per session to the agent runtime (`/runtime/sessions/{id}`). Frames from the
+// runtime are handed on as they arrive and frames to it are written at once, so a hitl_decision or cancel
+// reaches the runtime while a reply is still streaming (the original awaited a whole SSE reply instead).
+import WebSocket from "ws";
+
+export interface RuntimeLinkOptions {
+  /** AGENT_RUNTIME_URL, http(s) or ws(s). */
+  runtimeUrl: string;
+  sessionId: string;
+  sub: string;
+  orgId?: string;
+  /** AGENT_RUNTIME_KEY, sent as a bearer token when set. */
+  apiKey?: string;
+  connectTimeoutMs: number;
+  onFrame: (data: string, receivedAt: number) => void;
+  /** The link dropped without us closing it. */
+  onLost: (reason: string) => void;
+}
+
+export function runtimeWsBase(runtimeUrl: string): string {
+  const url = new URL(runtimeUrl);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  if (url.protocol === "https:") url.protocol = "wss:";
+  return url.href.replace(/\/$/, "");
+}
+
+export function runtimeHttpBase(runtimeUrl: string): string {
+  const url = new URL(runtimeUrl);
+  if (url.protocol === "ws:") url.protocol = "http:";
+  if (url.protocol === "wss:") url.protocol = "https:";
+  return url.href.replace(/\/$/, "");
+}
+
+export class RuntimeLink {
+  private ws?: WebSocket;
+  private closedByUs = false;
+
+  constructor(private readonly opts: RuntimeLinkOptions) {}
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  connect(): Promise<void> {
+    const { runtimeUrl, sessionId, sub, orgId, apiKey, connectTimeoutMs } = this.opts;
+    const headers: Record<string, string> = { "x-gatehouse-sub": sub };
+    if (orgId) headers["x-gatehouse-org"] = orgId;
+    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
+    const url = `${runtimeWsBase(runtimeUrl)}/runtime/sessions/${encodeURIComponent(sessionId)}`;
+    const ws = new WebSocket(url, { headers, handshakeTimeout: connectTimeoutMs, maxPayload: 16 * 1024 * 1024 });
+    this.ws = ws;
+    return new Promise((resolve, reject) => {
+      let opened = false;
+      ws.on("open", () => {
+        opened = true;
+        resolve();
+      });
+      ws.on("message", (data, isBinary) => {
+        this.opts.onFrame(isBinary ? "" : data.toString(), performance.now());
+      });
+      ws.on("error", (err) => {
+        if (!opened) reject(err);
+      });
+      ws.on("close", (code, reason) => {
+        if (!opened) return reject(new Error(`runtime closed the handshake (${code})`));
+        if (!this.closedByUs) this.opts.onLost(`runtime link closed (${code} ${reason.toString()})`.trim());
+      });
+    });
+  }
+
+  /** Writes a frame now; false when the link is not open. */
+  send(frame: Record<string, unknown>): boolean {
+    if (!this.open) return false;
+    this.ws!.send(JSON.stringify(frame));
+    return true;
+  }
+
+  close(): void {
+    this.closedByUs = true;
+    this.ws?.close(1000, "session ended");
+  }
+}
+
+/** Health probe: the runtime's GET /health answering 2xx within the timeout. */
+export async function probeRuntime(runtimeUrl: string, timeoutMs = 1500): Promise<boolean> {
+  try {
+    const res = await fetch(`${runtimeHttpBase(runtimeUrl)}/health`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

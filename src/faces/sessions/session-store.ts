@@ -1,0 +1,99 @@
+// Session state behind a small interface: who owns a session, its seq counter and its bounded replay buffer.
+// The embedded default keeps it in memory (one node). A Redis implementation (Redis Streams per session,
+// XADD with MAXLEN/MINID trimming) can sit behind the same interface when several nodes share sessions.
+
+export interface BufferedFrame {
+  seq: number;
+  /** Epoch ms when the frame was emitted. */
+  at: number;
+  /** The serialized frame as sent. */
+  data: string;
+  /** Connection-scoped notices (TOKEN_EXPIRED, INVALID_MESSAGE, …) take a seq but are not replayed. */
+  replayable: boolean;
+}
+
+export interface SessionRecord {
+  id: string;
+  ownerSub: string;
+  orgId?: string;
+  createdAt: number;
+  /** The seq the next emitted frame gets (starts at 1). */
+  nextSeq: number;
+}
+
+export type ReplayResult =
+  | { ok: true; frames: BufferedFrame[] }
+  /** Frames after `lastSeq` have left the buffer (or `lastSeq` is from the future): the IDE must resync. */
+  | { ok: false; oldestSeq?: number };
+
+export interface SessionStore {
+  get(id: string): SessionRecord | undefined;
+  create(id: string, owner: { sub: string; orgId?: string }): SessionRecord;
+  /** Assigns the next seq, stamps it into the frame, stores and returns the serialized frame. */
+  append(id: string, frame: Record<string, unknown>, replayable: boolean): BufferedFrame;
+  /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
+  replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
+  delete(id: string): void;
+  /** When a deleted (expired) session ended, if still remembered. */
+  expiredAt(id: string): Date | undefined;
+}
+
+export interface ReplayWindow {
+  /** Frames older than this are dropped (default 2 minutes, like Socket.IO's recovery window). */
+  maxAgeMs: number;
+  /** And never more than this many per session. */
+  maxFrames: number;
+}
+
+const TOMBSTONE_LIMIT = 10_000;
+
+export function createMemorySessionStore(window: ReplayWindow, now: () => number = Date.now): SessionStore {
+  const sessions = new Map<string, { record: SessionRecord; frames: BufferedFrame[] }>();
+  // Remember recently expired ids (bounded, oldest first out) so a late resume gets SESSION_EXPIRED.
+  const tombstones = new Map<string, number>();
+
+  const trim = (frames: BufferedFrame[]) => {
+    const cutoff = now() - window.maxAgeMs;
+    let drop = 0;
+    while (drop < frames.length && (frames[drop].at < cutoff || frames.length - drop > window.maxFrames)) drop++;
+    if (drop) frames.splice(0, drop);
+  };
+
+  return {
+    get: (id) => sessions.get(id)?.record,
+    create(id, owner) {
+      const record: SessionRecord = { id, ownerSub: owner.sub, orgId: owner.orgId, createdAt: now(), nextSeq: 1 };
+      sessions.set(id, { record, frames: [] });
+      tombstones.delete(id);
+      return record;
+    },
+    append(id, frame, replayable) {
+      const s = sessions.get(id);
+      if (!s) throw new Error(`unknown session ${id}`);
+      const seq = s.record.nextSeq++;
+      const stored: BufferedFrame = { seq, at: now(), data: JSON.stringify({ ...frame, seq }), replayable };
+      s.frames.push(stored);
+      trim(s.frames);
+      return stored;
+    },
+    replay(id, lastSeq, beforeSeq) {
+      const s = sessions.get(id);
+      if (!s) return { ok: false };
+      if (lastSeq >= s.record.nextSeq) return { ok: false, oldestSeq: s.frames[0]?.seq };
+      if (lastSeq + 1 >= beforeSeq) return { ok: true, frames: [] };
+      trim(s.frames);
+      const oldest = s.frames[0]?.seq;
+      if (oldest === undefined || oldest > lastSeq + 1) return { ok: false, oldestSeq: oldest };
+      return { ok: true, frames: s.frames.filter((f) => f.seq > lastSeq && f.seq < beforeSeq && f.replayable) };
+    },
+    delete(id) {
+      if (!sessions.delete(id)) return;
+      tombstones.set(id, now());
+      if (tombstones.size > TOMBSTONE_LIMIT) tombstones.delete(tombstones.keys().next().value!);
+    },
+    expiredAt(id) {
+      const at = tombstones.get(id);
+      return at === undefined ? undefined : new Date(at);
+    },
+  };
+}
