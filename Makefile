@@ -11,7 +11,7 @@ help:
 	@echo "make test      install, check generated/ is fresh, type-check, unit + contract tests"
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients)"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
-	@echo "make docs      render the published spec to docs/index.html (offline)"
+	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
 # Install exactly what package-lock.json says, once (and again when it changes).
@@ -50,10 +50,12 @@ run: $(NODE_MODULES)
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
+# The published spec as two offline HTML pages (REST and WebSocket).
 docs: $(NODE_MODULES)
-	@mkdir -p docs
-	$(BIN)/redocly build-docs generated/openapi.json --output docs/index.html
-	@echo "docs/index.html written"
+	@mkdir -p .tmp/docs
+	$(BIN)/redocly build-docs generated/openapi.json --output .tmp/docs/rest.html
+	$(BIN)/redocly build-docs spec/sessions.asyncapi.yaml --output .tmp/docs/websocket.html
+	@echo "open .tmp/docs/rest.html and .tmp/docs/websocket.html"
 
 bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts

@@ -1,4 +1,7 @@
 // The Gatehouse lines of `make bench`. Each face adds its own.
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type autocannon from "autocannon";
 
 export interface BenchLine {
@@ -11,4 +14,72 @@ export interface BenchLine {
   request?: (apiKey: string) => Partial<autocannon.Options>;
 }
 
-export const benchLines: BenchLine[] = [{ name: "gatehouse GET /health", path: "/health" }];
+/** An ecosystem of `n` purutos with the minimum layout, as a real one would have. */
+function ecosystemOf(n: number): string {
+  const root = mkdtempSync(join(tmpdir(), "gatehouse-bench-eco-"));
+  for (let i = 0; i < n; i++) {
+    const dir = join(root, `puruto-bench-${String(i).padStart(3, "0")}`);
+    for (const skill of ["init", "help", "list", "status"]) {
+      mkdirSync(join(dir, ".claude/skills", skill), { recursive: true });
+      writeFileSync(
+        join(dir, ".claude/skills", skill, "SKILL.md"),
+        `---\nname: ${skill}\ndescription: The ${skill} command\nuser-invocable: true\n---\n\nDo ${skill}.\n`,
+      );
+    }
+    writeFileSync(join(dir, "README.md"), `# puruto-bench-${i}\n\nA benchmark puruto.\n`);
+    writeFileSync(join(dir, ".puruto-standard-version"), "0.2.0\n");
+  }
+  return root;
+}
+
+/** A manifest whose budget never runs out and whose tool does nothing: measures the gateway, not a tool. */
+function benchManifests(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-manifests-"));
+  writeFileSync(
+    join(dir, "bench-bot.yaml"),
+    [
+      "uapk_id: bench-bot",
+      "agent: { id: bench-bot, name: Bench Bot, version: 1.0.0 }",
+      "capabilities: [email:send]",
+      "constraints: { max_actions_per_hour: 1000000000 }",
+      "tools:",
+      "  email:send: { connector: { type: noop } }",
+      "",
+    ].join("\n"),
+  );
+  return dir;
+}
+
+const action = JSON.stringify({
+  uapk_id: "bench-bot",
+  agent_id: "bench-bot",
+  action: { type: "email", tool: "send", params: { to: "customer@example.com", subject: "Hello" } },
+});
+
+const post = (apiKey: string): Partial<autocannon.Options> => ({
+  method: "POST",
+  headers: { "x-api-key": apiKey, "content-type": "application/json" },
+  body: action,
+});
+
+export const benchLines: BenchLine[] = [
+  { name: "gatehouse GET /health", path: "/health" },
+  {
+    name: "gatehouse GET /purutos (100 purutos, key)",
+    path: "/purutos",
+    prepare: async () => ({ GATEHOUSE_ECOSYSTEM_ROOT: ecosystemOf(100), PURUTO_DATA_PATH: "" }),
+    request: (apiKey) => ({ headers: { "x-api-key": apiKey } }),
+  },
+  {
+    name: "gatehouse POST /api/v1/gateway/evaluate",
+    path: "/api/v1/gateway/evaluate",
+    prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
+    request: post,
+  },
+  {
+    name: "gatehouse POST /api/v1/gateway/execute (noop, audit)",
+    path: "/api/v1/gateway/execute",
+    prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
+    request: post,
+  },
+];

@@ -79,6 +79,12 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOpt
   // Unknown path → 404; known path with another method → 405 with Allow (from allowedMethods).
   app.use(async (ctx, next) => {
     await next();
+    if (ctx.status === 405) {
+      throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
+        code: "METHOD_NOT_ALLOWED",
+        headers: { Allow: ctx.response.get("Allow") },
+      });
+    }
     if (ctx.status === 404 && ctx.body === undefined) {
       throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
     }

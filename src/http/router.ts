@@ -101,11 +101,7 @@ export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenti
   return router;
 }
 
-/** 404 for unknown paths, 405 (with Allow) for a known path with another method. */
+/** Sets 405 + Allow for a known path with another method (rendered as a problem by the app). */
 export function allowedMethods(router: Router) {
-  return router.allowedMethods({
-    throw: true,
-    methodNotAllowed: () => new HttpProblem(405, "Method not allowed for this path", { code: "METHOD_NOT_ALLOWED" }),
-    notImplemented: () => new HttpProblem(501, "Method not implemented", { code: "NOT_IMPLEMENTED" }),
-  });
+  return router.allowedMethods();
 }

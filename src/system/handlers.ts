@@ -21,28 +21,43 @@ export interface SystemDeps {
   asyncapiFile: string;
   probes: Record<string, Probe>;
   discovery?: () => Promise<DiscoveryHealth>;
+  /** How long one round of probes answers `/health` (default 1 s). */
+  probeMaxAgeMs?: number;
   /** Every public key Gatehouse publishes (dev issuer, capability tokens, audit). */
   jwks: () => JWK[] | Promise<JWK[]>;
 }
 
-async function probeAll(probes: Record<string, Probe>): Promise<Record<string, string>> {
-  const entries = await Promise.all(
-    Object.entries(probes).map(async ([name, probe]) => {
-      try {
-        return [name, await probe()] as const;
-      } catch {
-        return [name, "unavailable"] as const;
-      }
-    }),
-  );
-  return Object.fromEntries(entries);
+/**
+ * Runs every probe, at most once per `maxAgeMs`: concurrent and frequent `/health` calls (load balancers,
+ * dashboards) share one probe of each dependency instead of each opening its own connection.
+ */
+function probeAllCached(probes: Record<string, Probe>, maxAgeMs: number): () => Promise<Record<string, string>> {
+  let last: { at: number; result: Promise<Record<string, string>> } | undefined;
+  const run = async () => {
+    const entries = await Promise.all(
+      Object.entries(probes).map(async ([name, probe]) => {
+        try {
+          return [name, await probe()] as const;
+        } catch {
+          return [name, "unavailable"] as const;
+        }
+      }),
+    );
+    return Object.fromEntries(entries);
+  };
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at > maxAgeMs) last = { at: now, result: run() };
+    return last.result;
+  };
 }
 
 export function systemHandlers(deps: SystemDeps): Handlers {
   const asyncapi = readFileSync(resolve(deps.asyncapiFile), "utf8");
+  const probeAll = probeAllCached(deps.probes, deps.probeMaxAgeMs ?? 1000);
   return {
     System_health: async () => {
-      const dependencies = await probeAll(deps.probes);
+      const dependencies = await probeAll();
       const healthy = Object.values(dependencies).every((s) => HEALTHY_STATES.has(s));
       const body: Health = {
         status: healthy ? "healthy" : "degraded",

@@ -1,0 +1,154 @@
+// The HTTP boundary as a client sees it: every failure is problem+json with a useful detail, and an
+// operation whose face has not landed answers 501 naming it (never a fake success).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApiKeyStore } from "../core/identity/api-keys";
+import { logger } from "../core/log/logger";
+import { openDatabase } from "../core/store/sqlite";
+import { createApp } from "./app";
+import { createAuthenticator } from "./auth";
+import { loadSpec } from "./spec";
+
+const KEY = "http-layer-test-key";
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  const db = openDatabase(":memory:");
+  const apiKeys = createApiKeyStore(db, { secret: Buffer.from("s"), envKeys: [KEY], defaultOrg: "default" });
+  const rejectAll = async () => {
+    throw Object.assign(new Error("no"), { code: "TOKEN_INVALID" });
+  };
+  const app = createApp({
+    spec: loadSpec(),
+    // Only one operation is implemented here; every other one must answer 501.
+    handlers: { System_health: () => ({ status: 200, body: { status: "healthy", service: "gatehouse" } }) },
+    auth: createAuthenticator(apiKeys, rejectAll),
+    logger,
+    maxBodyBytes: 2048,
+  });
+  server = createServer(app.callback());
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
+
+async function call(path: string, init: RequestInit = {}) {
+  const res = await fetch(base + path, init);
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get("content-type") ?? "", headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json", "x-api-key": KEY, ...headers },
+  body,
+});
+
+const validExecute = JSON.stringify({
+  uapk_id: "bot",
+  agent_id: "bot",
+  action: { type: "email", tool: "send", params: {} },
+});
+
+describe("the HTTP boundary", () => {
+  it("echoes a sane X-Request-Id and generates one otherwise", async () => {
+    const mine = await fetch(`${base}/health`, { headers: { "x-request-id": "req-abc.123" } });
+    expect(mine.headers.get("x-request-id")).toBe("req-abc.123");
+    const hostile = await fetch(`${base}/health`, { headers: { "x-request-id": "a b <script>" } });
+    expect(hostile.headers.get("x-request-id")).toMatch(/^req-[0-9a-f-]{36}$/);
+  });
+
+  it("invalid JSON → 400 problem+json", async () => {
+    const r = await call("/api/v1/gateway/execute", json("{not json"));
+    expect(r.status).toBe(400);
+    expect(r.type).toContain("application/problem+json");
+    expect(r.body).toMatchObject({ status: 400, code: "INVALID_JSON", detail: "Request body is not valid JSON" });
+  });
+
+  it("oversized body → 413 problem+json", async () => {
+    const big = JSON.stringify({ uapk_id: "x".repeat(5000), agent_id: "a", action: { type: "t", tool: "t", params: {} } });
+    const r = await call("/api/v1/gateway/execute", json(big));
+    expect(r.status).toBe(413);
+    expect(r.body.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("unknown field → 400 naming it, with every problem listed", async () => {
+    const r = await call(
+      "/api/v1/gateway/execute",
+      json(JSON.stringify({ uapk_id: "bot", action: { type: "email", tool: "send", params: {}, sneaky: 1 } })),
+    );
+    expect(r.status).toBe(400);
+    expect(r.body.code).toBe("VALIDATION_FAILED");
+    const pointers = r.body.errors.map((e: { pointer: string }) => e.pointer);
+    expect(pointers).toContain("/body/action/sneaky");
+    expect(pointers).toContain("/body/agent_id");
+    expect(r.body.detail).toContain('unknown field "sneaky"');
+  });
+
+  it("a body that is not JSON → 415", async () => {
+    const r = await call("/api/v1/gateway/execute", { method: "POST", headers: { "content-type": "text/plain", "x-api-key": KEY }, body: "hi" });
+    expect(r.status).toBe(415);
+    expect(r.type).toContain("application/problem+json");
+  });
+
+  it("unknown route → 404, wrong method → 405 with Allow", async () => {
+    const missing = await call("/no/such/route");
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe("ROUTE_NOT_FOUND");
+    const wrong = await call("/health", { method: "DELETE" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toContain("GET");
+    expect(wrong.type).toContain("application/problem+json");
+  });
+
+  it("API key: missing or wrong → 401; the key checks run before validation", async () => {
+    const none = await call("/purutos");
+    expect(none.status).toBe(401);
+    expect(none.body.detail).toBe("Invalid or missing API key");
+    const wrong = await call("/purutos", { headers: { "x-api-key": "nope" } });
+    expect(wrong.status).toBe(401);
+  });
+
+  it("bearer: missing → 401 with a challenge; rejected token → 401 TOKEN_INVALID", async () => {
+    const none = await call("/api/v1/orgs/acme/manifests");
+    expect(none.status).toBe(401);
+    expect(none.headers.get("www-authenticate")).toContain("Bearer");
+    const bad = await call("/api/v1/orgs/acme/manifests", { headers: { authorization: "Bearer a.b.c" } });
+    expect(bad.body.code).toBe("TOKEN_INVALID");
+  });
+
+  it("a specified operation without a handler → 501 naming the operation", async () => {
+    const r = await call("/api/v1/gateway/execute", json(validExecute));
+    expect(r.status).toBe(501);
+    expect(r.body).toMatchObject({ code: "NOT_IMPLEMENTED", operation: "Gateway_execute" });
+  });
+
+  it("query parameters are validated and unknown ones rejected", async () => {
+    const r = await call("/purutos?surprise=1", { headers: { "x-api-key": KEY } });
+    expect(r.status).toBe(400);
+    expect(r.body.errors[0].pointer).toBe("/query/surprise");
+  });
+});
+
+describe("no API key configured", () => {
+  it("→ 503 before anything else (seed 000)", async () => {
+    const db = openDatabase(":memory:");
+    const apiKeys = createApiKeyStore(db, { secret: Buffer.from("s"), envKeys: ["changeme"], defaultOrg: "default" });
+    expect(apiKeys.configured).toBe(false); // the placeholder is refused
+    const app = createApp({
+      spec: loadSpec(),
+      handlers: {},
+      auth: createAuthenticator(apiKeys, async () => ({ sub: "x", roles: [], exp: 0 })),
+      logger,
+      maxBodyBytes: 2048,
+    });
+    const s = createServer(app.callback());
+    await new Promise<void>((ok) => s.listen(0, "127.0.0.1", ok));
+    const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/purutos`, { headers: { "x-api-key": "changeme" } });
+    expect(res.status).toBe(503);
+    expect((await res.json()).detail).toBe("PURUTO_GATEWAY_API_KEY is not configured");
+    s.close();
+  });
+});
