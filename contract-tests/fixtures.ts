@@ -6,6 +6,8 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../src/config";
 import { logger } from "../src/core/log/logger";
 import { startGatehouse, type Gatehouse } from "../src/server";
+import type { ExampleCase } from "./examples";
+import { governedActionSetups } from "./setups/governed-actions";
 
 export const API_KEY = "contract-test-api-key";
 /** The org of the seed 003 examples' paths; the environment's API key belongs to it. */
@@ -13,6 +15,10 @@ export const ORG_ID = "550e8400-e29b-41d4-a716-446655440000";
 export const ECOSYSTEM = resolve(import.meta.dirname, "../examples/ecosystem");
 
 export interface TestGatehouse extends Gatehouse {
+  /** The environment's API key (agents of ORG_ID). */
+  apiKey: string;
+  /** The org of the API key and of the operator token. */
+  orgId: string;
   operatorToken: string;
   dispose(): Promise<void>;
 }
@@ -34,6 +40,8 @@ export async function startTestGatehouse(env: Record<string, string> = {}): Prom
   const operatorToken = await gatehouse.devIssuer!.mint({ sub: "operator@contract", org: ORG_ID, roles: ["operator"] });
   return {
     ...gatehouse,
+    apiKey: fullEnv.PURUTO_GATEWAY_API_KEY,
+    orgId: ORG_ID,
     operatorToken,
     async dispose() {
       await gatehouse.close();
@@ -42,6 +50,40 @@ export async function startTestGatehouse(env: Record<string, string> = {}): Prom
   };
 }
 
-/** What an example needs to exist before it is replayed (set up through the public API). */
-export type Setup = (g: TestGatehouse) => Promise<void>;
-export const setups: Record<string, Setup> = {};
+/**
+ * Parts of a documented request that can only be known once the setup ran (ids the server issued): path,
+ * query and header parameters replace the documented ones; `body` fields replace (or add) top-level fields of
+ * the documented body.
+ */
+export interface RequestOverrides {
+  params?: Record<string, string>;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Record<string, unknown>;
+}
+
+/** What a setup hands to the replay. */
+export interface Prepared {
+  request?: RequestOverrides;
+  /** What the setup created that the comparison needs (e.g. the original answer an idempotent replay repeats). */
+  facts?: Record<string, unknown>;
+}
+
+/** What an example needs to exist before it is replayed, created through the public API only. */
+export type Setup = (g: TestGatehouse, example: ExampleCase) => Promise<Prepared | void>;
+
+/** Example name → its setup. */
+export const setups: Record<string, Setup> = { ...governedActionSetups };
+
+/** The documented request with a setup's overrides applied. */
+export function withOverrides(c: ExampleCase, overrides: RequestOverrides = {}): ExampleCase {
+  const body =
+    overrides.body === undefined ? c.body : { ...((c.body ?? {}) as Record<string, unknown>), ...overrides.body };
+  return {
+    ...c,
+    params: { ...c.params, ...overrides.params },
+    query: { ...c.query, ...overrides.query },
+    headers: { ...c.headers, ...overrides.headers },
+    body,
+  };
+}

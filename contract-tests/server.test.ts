@@ -6,7 +6,7 @@ import { loadSpec } from "../src/http/spec";
 import { collectCases, scenarioOf, urlOf, type ExampleCase } from "./examples";
 import { record } from "./coverage";
 import { expectationFor } from "./expectations";
-import { API_KEY, setups, startTestGatehouse, type TestGatehouse } from "./fixtures";
+import { API_KEY, setups, startTestGatehouse, withOverrides, type TestGatehouse } from "./fixtures";
 
 const spec = loadSpec();
 const cases = collectCases();
@@ -16,10 +16,12 @@ afterEach(async () => {
   running = undefined;
 });
 
-async function replay(c: ExampleCase) {
-  const scenario = scenarioOf(c);
+async function replay(documented: ExampleCase) {
+  const scenario = scenarioOf(documented);
   running = await startTestGatehouse(scenario === "no-keys-configured" ? { PURUTO_GATEWAY_API_KEY: "" } : {});
-  await setups[c.name]?.(running);
+  // The setup creates the state the example needs; ids it issued replace the documented placeholders.
+  const prepared = (await setups[documented.name]?.(running, documented)) ?? {};
+  const c = withOverrides(documented, prepared.request);
   const headers: Record<string, string> = { ...c.headers };
   if (scenario === "normal") {
     if (c.security.includes("ApiKeyAuth")) headers["X-API-Key"] = API_KEY;
@@ -35,14 +37,19 @@ async function replay(c: ExampleCase) {
   });
   const text = await res.text();
   const contentType = res.headers.get("content-type") ?? "";
-  return { status: res.status, contentType, body: contentType.includes("json") ? JSON.parse(text) : text };
+  return {
+    status: res.status,
+    contentType,
+    body: contentType.includes("json") ? JSON.parse(text) : text,
+    context: { request: c, facts: prepared.facts ?? {} },
+  };
 }
 
 describe("every example, against the real server", () => {
   it.each(cases.map((c) => [c.name + " " + c.method + " " + c.path, c] as const))("%s", async (_label, c) => {
     const res = await replay(c);
     if (res.status === 501) {
-      record("server", c.name, "pending", c.operationId);
+      record("server", `${c.operationId}:${c.name}`, "pending", c.operationId);
       return;
     }
     const op = spec.byId.get(c.operationId)!;
@@ -55,7 +62,7 @@ describe("every example, against the real server", () => {
     expect(validate!(res.body), JSON.stringify(validate!.errors)).toBe(true);
     if (res.status >= 400) expect(res.contentType).toContain("application/problem+json");
 
-    if (c.response) expectationFor(c)(c.response.body, res.body);
-    record("server", c.name, "green");
+    if (c.response) expectationFor(c)(c.response.body, res.body, res.context);
+    record("server", `${c.operationId}:${c.name}`, "green");
   });
 });

@@ -26,6 +26,6 @@ describe("every WebSocket message example", () => {
     const schema = JSON.parse(readFileSync(resolve(root, `generated/messages/${index[e.message].type}.schema.json`), "utf8"));
     const validate = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
     expect(validate(e.payload), JSON.stringify(validate.errors)).toBe(true);
-    record("ws", e.name, "green");
+    record("ws", `${e.message}:${e.name}`, "green");
   });
 });

@@ -735,39 +735,51 @@ export interface components {
             target: string;
         };
         /**
-         * @description How a tool is executed. `echo` returns the params (demo, tests); `noop` does nothing and succeeds;
-         *     `http` calls `url` (with `{param}` placeholders, URL-encoded); `webhook` POSTs the params as JSON to `url`;
-         *     `puruto` runs an allow-listed command of a local puruto (discovery face).
-         *     `http`/`webhook` are SSRF-guarded: http(s) only, `allowed_domains` deny-by-default, private addresses blocked.
+         * @description How a tool is executed. `echo` returns the params with a `message_id` and `sent_at` (demo, tests); `noop` does
+         *     nothing and succeeds; `http` calls `url`; `webhook` POSTs all params as JSON to `url`; `puruto` runs an
+         *     allow-listed command of a local puruto through the discovery face.
+         *     `http`/`webhook` are SSRF-guarded: http(s) only, no redirects followed, `allowed_hosts` deny-by-default,
+         *     private/loopback/link-local addresses blocked unless `allow_private`.
+         *     Validated at registration: every problem is listed.
          */
         ConnectorConfig: {
-            /** @description `http`/`webhook`: hosts the connector may call. */
-            allowed_domains?: string[];
-            /** @description `puruto`: the command to run. */
-            command?: string;
-            /** @description `http`/`webhook`: static headers. */
-            headers?: {
-                [key: string]: string;
-            };
+            /** @description `http`/`webhook`: allow private, loopback and link-local addresses (local services). Default false. */
+            allow_private?: boolean;
             /**
-             * @description `http`: method (default `POST`).
-             * @enum {string}
+             * @description `http`/`webhook`: hosts the tool may call (`api.example.com`, or `*.example.com` for subdomains). Required:
+             *     a tool without it reaches nothing.
              */
-            method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-            /** @description `puruto`: the puruto's name. */
-            puruto?: string;
-            /** @description `http`/`webhook`: header name → name of a secret (environment variable) injected at call time. */
-            secret_headers?: {
-                [key: string]: string;
+            allowed_hosts?: string[];
+            /** @description `puruto`: the command to run (one of the puruto's allowed commands). */
+            command?: string;
+            /** @description `http`/`webhook`: headers, each a static value or a `{secret_ref, prefix?}` injected at call time. */
+            headers?: {
+                [key: string]: string | components["schemas"]["SecretHeaderValue"];
             };
             /**
              * Format: int32
-             * @description Timeout of one call in milliseconds (default 10000).
+             * @description `http`/`webhook`: response size cap in bytes (default and ceiling 1048576).
+             */
+            max_response_bytes?: number;
+            /**
+             * @description `http`: method (default `GET`); a `webhook` always POSTs.
+             * @enum {string}
+             */
+            method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+            /** @description `puruto`: the puruto's name. */
+            puruto?: string;
+            /**
+             * Format: int32
+             * @description `http`/`webhook`: timeout of one call in milliseconds (default 10000, at most 60000).
              */
             timeout_ms?: number;
             /** @enum {string} */
             type: "echo" | "noop" | "http" | "webhook" | "puruto";
-            /** @description `http`/`webhook`: target URL. */
+            /**
+             * @description `http`/`webhook`: URL template; `{param}` placeholders are replaced by the URL-encoded action param (one
+             *     path segment or query value each). `http`: params not used by the template go as a JSON body
+             *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD).
+             */
             url?: string;
         };
         /**
@@ -921,7 +933,8 @@ export interface components {
         };
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
-         *     after it; `decision` records DENY / ESCALATE / evaluate. Each record's `hash` covers its content and
+         *     after it; `decision` records DENY / ESCALATE / evaluate; `approval` records an operator's verdict on an
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS).
          */
@@ -937,7 +950,7 @@ export interface components {
             interaction_id: string;
             kid: string;
             /** @enum {string} */
-            kind: "intent" | "outcome" | "decision";
+            kind: "intent" | "outcome" | "decision" | "approval";
             /** @description Context kept with the record (dry_run, batch_id, action_id, idempotency_key, request context). */
             meta?: {
                 [key: string]: unknown;
@@ -1277,6 +1290,13 @@ export interface components {
              * @description `budget_current / budget_limit * 100`.
              */
             budget_percent: number;
+        };
+        /** @description A header whose value is a secret, looked up by name (an environment variable) at call time. */
+        SecretHeaderValue: {
+            /** @description Text put before the secret, e.g. `Bearer `. */
+            prefix?: string;
+            /** @description Name of the secret, e.g. `CRM_TOKEN`. Its value is never stored in records, results or logs. */
+            secret_ref: string;
         };
         /** @description Narrowing constraints carried in a capability token. */
         TokenConstraints: {

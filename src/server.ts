@@ -16,13 +16,16 @@ import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { loadSpec } from "./http/spec";
 import { systemHandlers, type Probe } from "./system/handlers";
-import { attachSessionGateway } from "./faces/sessions";
+import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
+import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery } from "./faces/purutos/discovery";
 import { createInvoker } from "./faces/purutos/invoker";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { createActionsService } from "./faces/actions/service";
 import { actionsHandlers } from "./faces/actions/handlers";
+import { purutoInvokerFrom } from "./faces/actions/connectors";
+import { createConnectors } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { consumeForExecution, createApprovalStore } from "./core/approvals";
@@ -93,12 +96,6 @@ export async function startGatehouse(
   if (redis) await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
 
   const server = createServer();
-  const sessions = attachSessionGateway(server, {
-    verifyUserToken,
-    agentRuntimeUrl: config.agentRuntimeUrl ?? "http://127.0.0.1:8001",
-    agentRuntimeKey: process.env.AGENT_RUNTIME_KEY || undefined,
-    redis,
-  });
 
   const discovery = createDiscovery(purutosConfig);
   const invoker = createInvoker(purutosConfig, discovery);
@@ -113,13 +110,34 @@ export async function startGatehouse(
     consumeApproval: (input) => consumeForExecution(db, input),
     idempotency: createIdempotencyStore(db),
     audit,
+    // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
+    // invoker; `secret_ref`s of http/webhook headers are read from the environment by name at call time.
+    connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: (name) => env[name] }),
   });
   // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
-    const report = loadManifestDir(manifestDir, actions.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
-    logger.info({ dir: manifestDir, loaded: report.loaded.map((m) => m.uapk_id), problems: report.problems }, "manifests loaded");
+    // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
+    loadManifestDir(manifestDir, actions.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
   }
+
+  // Agent sessions: every runtime tool_call goes through the same policy engine and approvals store.
+  const sessionsConfig = sessionsConfigFromEnv(env);
+  const governedTools = createGovernedTools({
+    actions,
+    approvals,
+    sessionManifest: sessionsConfig.sessionManifest,
+    defaultOrg: config.defaultOrg,
+  });
+  const sessions = attachSessionGateway(server, {
+    verifyUserToken,
+    agentRuntimeUrl: config.agentRuntimeUrl ?? "http://127.0.0.1:8001",
+    agentRuntimeKey: process.env.AGENT_RUNTIME_KEY || undefined,
+    redis,
+    toolPolicy: governedTools.policy,
+    approvals: governedTools.approvals,
+    options: sessionsConfig.options,
+  });
 
   const probes: Record<string, Probe> = {
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),

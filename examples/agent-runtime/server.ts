@@ -1,7 +1,10 @@
 // A reference agent runtime speaking Gatehouse's runtime protocol (channel `runtimeSession` in
 // spec/sessions.asyncapi.yaml): one WebSocket per session at /runtime/sessions/{session_id}, full duplex.
-// It is a scripted agent, not an LLM: it streams a reply word by word, asks for a `write_file` tool call when
-// the prompt mentions a file, waits for the IDE's hitl_decision and tool_result, and stops on `cancel`.
+// It is a scripted agent, not an LLM: it streams a reply word by word, asks for a tool when the prompt names
+// one (see TOOL_PROMPTS: "read x.ts" → read_file, "delete x.ts" → delete_file, "run <cmd>" → run_command,
+// "push" → git.push, any other mention of a file → write_file), waits for the hitl_decision (tools that
+// change the machine) and the tool_result, and stops on `cancel`. A `tool_result` with an error where a
+// decision was awaited (Gatehouse denied the call) ends the wait too.
 //
 //   tsx examples/agent-runtime/server.ts          (AGENT_RUNTIME_PORT or PORT, default 8001)
 import { createServer, type Server } from "node:http";
@@ -35,6 +38,37 @@ export interface AgentRuntime {
 
 type Frame = Record<string, unknown>;
 
+interface ToolRequest {
+  tool_name: string;
+  arguments: Record<string, unknown>;
+  /** The runtime's own wish; Gatehouse's policy decides. */
+  requires_approval: boolean;
+}
+
+/** Which prompt asks for which tool; first match wins (so "force-push" comes before "push"). `path` is the first file-like word of the prompt. */
+const TOOL_PROMPTS: { pattern: RegExp; request: (prompt: string, path: string) => ToolRequest }[] = [
+  { pattern: /\bread\b|прочитай/i, request: (_p, path) => ({ tool_name: "read_file", arguments: { path }, requires_approval: false }) },
+  { pattern: /\bdelete\b|удали/i, request: (_p, path) => ({ tool_name: "delete_file", arguments: { path }, requires_approval: true }) },
+  {
+    pattern: /\brun\s+\S/i,
+    request: (prompt) => ({ tool_name: "run_command", arguments: { command: /\brun\s+(.+)$/i.exec(prompt)![1] }, requires_approval: true }),
+  },
+  { pattern: /\bforce[- ]push\b/i, request: () => ({ tool_name: "git.force_push", arguments: { remote: "origin" }, requires_approval: true }) },
+  {
+    pattern: /\bpush\b/i,
+    request: (prompt) => ({ tool_name: "git.push", arguments: { remote: /\bto\s+([\w.-]+)/i.exec(prompt)?.[1] ?? "origin", branch: "main" }, requires_approval: true }),
+  },
+  {
+    pattern: /file|файл/i,
+    request: (_p, path) => ({ tool_name: "write_file", arguments: { path, content: "void main() {}\n" }, requires_approval: true }),
+  },
+];
+
+function toolFor(prompt: string): ToolRequest | undefined {
+  const path = /[\w./-]+\.\w+/.exec(prompt)?.[0] ?? "main.dart";
+  return TOOL_PROMPTS.find((r) => r.pattern.test(prompt))?.request(prompt, path);
+}
+
 class Cancelled extends Error {}
 
 const SESSION_PATH = /^\/runtime\/sessions\/([^/]+)$/;
@@ -65,6 +99,7 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
     let callCounter = 0;
     let cancelCurrent: (() => void) | undefined;
     let turns = Promise.resolve();
+    /** A turn waiting for the next hitl_decision or tool_result of one call. */
     const waiters = new Map<string, (frame: Frame) => void>();
 
     const send = (frame: Frame) => {
@@ -89,10 +124,9 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
           break;
         case "hitl_decision":
         case "tool_result": {
-          const key = `${frame.type}:${String(frame.call_id)}`;
-          const waiter = waiters.get(key);
+          const waiter = waiters.get(String(frame.call_id));
           if (waiter) {
-            waiters.delete(key);
+            waiters.delete(String(frame.call_id));
             waiter(frame);
           } else {
             send({ type: "error", error_code: "INVALID_CALL_ID", message: `No tool call ${String(frame.call_id)} waits for ${String(frame.type)}` });
@@ -125,12 +159,12 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
             reject(new Cancelled());
           });
         });
-      const waitFor = (type: string, callId: string) =>
+      const nextAbout = (callId: string) =>
         new Promise<Frame>((resolve, reject) => {
           if (cancelled) return reject(new Cancelled());
-          waiters.set(`${type}:${callId}`, resolve);
+          waiters.set(callId, resolve);
           cancelWaiters.push(() => {
-            waiters.delete(`${type}:${callId}`);
+            waiters.delete(callId);
             reject(new Cancelled());
           });
         });
@@ -146,32 +180,44 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
         }
       };
 
-      try {
-        send({ type: "agent_status", status: "thinking" });
-        if (/file|файл/i.test(prompt)) {
-          const callId = `call_${++callCounter}`;
-          const path = /[\w./-]+\.\w+/.exec(prompt)?.[0] ?? "main.dart";
-          const decisionArrives = waitFor("hitl_decision", callId);
-          decisionArrives.catch(() => undefined);
-          send({
-            type: "tool_call",
-            call_id: callId,
-            tool_name: "write_file",
-            arguments: { path, content: "void main() {}\n" },
-            requires_approval: true,
-          });
+      const runTool = async (tool: ToolRequest) => {
+        const callId = `call_${++callCounter}`;
+        const what = `${tool.tool_name} ${Object.values(tool.arguments).filter((v) => typeof v === "string" && v.length < 80).join(" ")}`.trim();
+        let answer = nextAbout(callId);
+        answer.catch(() => undefined);
+        send({ type: "tool_call", call_id: callId, ...tool });
+        let frame: Frame;
+        if (tool.requires_approval) {
           send({ type: "agent_status", status: "waiting_approval" });
           // Keep talking while the user decides: the decision arrives mid-stream.
-          await stream(`Я подготовил запись файла ${path}. Подтвердите, отредактируйте или отклоните изменение, пожалуйста. `);
-          const decision = await decisionArrives;
-          if (decision.decision === "reject") {
-            const feedback = typeof decision.feedback === "string" ? ` ${decision.feedback}` : "";
-            await stream(`Хорошо, не записываю ${path}.${feedback}`);
-          } else {
+          await stream(`Я подготовил ${what}. Подтвердите, отредактируйте или отклоните, пожалуйста. `);
+          frame = await answer;
+          if (frame.type === "hitl_decision") {
+            if (frame.decision === "reject") {
+              const feedback = typeof frame.feedback === "string" ? ` ${frame.feedback}` : "";
+              await stream(`Хорошо, не выполняю ${tool.tool_name}.${feedback}`);
+              return;
+            }
+            const args = frame.decision === "edit" && frame.modified_arguments ? (frame.modified_arguments as Record<string, unknown>) : tool.arguments;
+            tool = { ...tool, arguments: args };
             send({ type: "agent_status", status: "executing_tool" });
-            const result = await waitFor("tool_result", callId);
-            await stream(result.error ? `Не удалось записать ${path}.` : `Готово: ${path} записан.`);
+            answer = nextAbout(callId);
+            frame = await answer;
           }
+        } else {
+          send({ type: "agent_status", status: "executing_tool" });
+          frame = await answer;
+        }
+        const error = frame.error as { code?: string } | undefined;
+        const target = String(tool.arguments.path ?? tool.arguments.command ?? tool.arguments.remote ?? tool.tool_name);
+        await stream(error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`);
+      };
+
+      try {
+        send({ type: "agent_status", status: "thinking" });
+        const tool = toolFor(prompt);
+        if (tool) {
+          await runTool(tool);
         } else {
           const words = /long|длинн/i.test(prompt) ? 120 : 6;
           const reply = Array.from({ length: words }, (_, i) => `слово${i + 1}`).join(" ");

@@ -148,7 +148,7 @@ describe("no API key configured", () => {
     await new Promise<void>((ok) => s.listen(0, "127.0.0.1", ok));
     const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/purutos`, { headers: { "x-api-key": "changeme" } });
     expect(res.status).toBe(503);
-    expect((await res.json()).detail).toBe("PURUTO_GATEWAY_API_KEY is not configured");
+    expect(((await res.json()) as { detail: string }).detail).toBe("PURUTO_GATEWAY_API_KEY is not configured");
     s.close();
   });
 });

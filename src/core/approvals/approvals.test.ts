@@ -207,3 +207,47 @@ describe("approvals", () => {
     }
   });
 });
+
+describe("operator decisions and the audit chain", () => {
+  it("onDecided listeners run in the decision's transaction: audited with it, or rolled back with it", () => {
+    const { db, store } = setup();
+    const audit = createAuditLog(db);
+    store.onDecided((approval) =>
+      audit.appendApprovalDecision({
+        org_id: approval.org_id,
+        interaction_id: approval.interaction_id ?? approval.approval_id,
+        approval_id: approval.approval_id,
+        uapk_id: approval.uapk_id,
+        agent_id: approval.agent_id,
+        action: approval.action,
+        reasons: approval.reasons,
+        status: approval.status as "approved" | "denied",
+        decided_by: approval.decided_by!,
+        reason: approval.decision_reason,
+        redact: ["params.record_id"],
+      }),
+    );
+    const a = store.create({ org_id: ORG, ...request, reasons, interaction_id: "int-escalated" });
+    store.approve(ORG, a.approval_id, { by: "ops@acme.com", reason: "checked" });
+    const [record] = audit.getInteraction(ORG, "int-escalated");
+    expect(record).toMatchObject({
+      kind: "approval",
+      approval_id: a.approval_id,
+      decision: "ALLOW",
+      action: { type: "crm", tool: "delete", params: { record_id: "[redacted]" } },
+      meta: { approval_status: "approved", decided_by: "ops@acme.com", reason: "checked" },
+    });
+    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true, records: 1 });
+
+    // A decision whose record cannot be written does not happen.
+    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-9" } }, reasons });
+    const stop = store.onDecided(() => {
+      throw new Error("audit unavailable");
+    });
+    expect(() => store.deny(ORG, b.approval_id, { by: "ops@acme.com" })).toThrow("audit unavailable");
+    expect(store.get(ORG, b.approval_id)?.status).toBe("pending");
+    stop();
+    expect(store.deny(ORG, b.approval_id, { by: "ops@acme.com" }).ok).toBe(true);
+    expect(audit.list(ORG, { kind: "approval" }).records.map((r) => r.decision)).toEqual(["DENY", "ALLOW"]);
+  });
+});

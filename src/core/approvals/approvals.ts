@@ -101,9 +101,18 @@ export interface ApprovalStore {
   waitForDecision(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal): Promise<Approval | null>;
   /** Marks overdue pending/approved approvals `expired` now (also done lazily on every read). */
   expireOverdue(org_id?: string): number;
+  /**
+   * Calls `listener` with every approval an operator approves or denies, INSIDE the transaction that records
+   * the decision: if the listener throws (e.g. the audit log cannot be written), the decision is rolled back
+   * and the caller gets the error — an operator decision is never taken without its record. Returns an
+   * unsubscribe function.
+   */
+  onDecided(listener: DecisionListener): () => void;
   /** Stops the timers and pollers of pending waits. */
   close(): void;
 }
+
+export type DecisionListener = (approval: Approval) => void;
 
 export interface ApprovalStoreOptions {
   /** Default time to live of a new approval; 24 h unless configured. */
@@ -201,6 +210,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
   const closers = new Set<() => void>();
+  const decisionListeners = new Set<DecisionListener>();
 
   function expire(org_id?: string): number {
     const expired = sweepExpired(db, now(), org_id);
@@ -223,7 +233,11 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
              WHERE org_id = ? AND approval_id = ? AND status = 'pending' RETURNING *`,
           )
           .get(status, now().toISOString(), decision.by, decision.reason ?? null, org_id, approval_id);
-        if (updated) return { ok: true, approval: fromRow(updated) };
+        if (updated) {
+          const approval = fromRow(updated);
+          for (const listener of decisionListeners) listener(approval);
+          return { ok: true, approval };
+        }
         const current = selectApproval(db, org_id, approval_id);
         if (!current) return { ok: false, code: "NOT_FOUND", reason: `Approval ${approval_id} not found` };
         if (current.status === "expired") {
@@ -348,6 +362,11 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     expireOverdue: (org_id) => expire(org_id),
+
+    onDecided(listener) {
+      decisionListeners.add(listener);
+      return () => decisionListeners.delete(listener);
+    },
 
     close() {
       for (const stop of Array.from(closers)) stop();

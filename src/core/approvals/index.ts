@@ -12,5 +12,6 @@ export {
   type ConsumeInput,
   type ConsumeResult,
   type ConsumeRefusal,
+  type DecisionListener,
 } from "./approvals";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";

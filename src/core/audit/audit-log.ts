@@ -73,6 +73,24 @@ export interface DecisionInput {
   meta?: Record<string, unknown>;
 }
 
+/** An operator's decision on an approval (src/core/approvals), recorded in the escalated interaction. */
+export interface ApprovalDecisionInput {
+  org_id: string;
+  /** The ESCALATE interaction that asked for the approval. */
+  interaction_id: string;
+  approval_id: string;
+  uapk_id: string;
+  agent_id: string;
+  /** The approved/denied action, params redacted with the tool's `redact` paths. */
+  action: ActionInput;
+  /** Why the policy escalated (the approval's reasons). */
+  reasons: unknown[];
+  status: "approved" | "denied";
+  decided_by: string;
+  reason?: string | null;
+  redact?: readonly string[];
+}
+
 export interface AuditListFilter {
   agent_id?: string;
   decision?: Decision;
@@ -98,6 +116,7 @@ export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;
   appendOutcome(input: OutcomeInput): AuditRecord;
   appendDecision(input: DecisionInput): AuditRecord;
+  appendApprovalDecision(input: ApprovalDecisionInput): AuditRecord;
   /** Newest first. */
   list(org_id: string, filter?: AuditListFilter): AuditPage;
   /** Every record of one interaction (intent + outcome, or the decision), in chain order. */
@@ -181,8 +200,11 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
      VALUES (@org_id, @seq, @kind, @interaction_id, @timestamp, @uapk_id, @agent_id, @action, @decision,
        @reasons, @policy_trace, @approval_id, @executed, @result, @meta, @prev_hash, @kid, @hash, @signature)`,
   );
+  // INDEXED BY: without table statistics SQLite prefers walking the org's whole chain by primary key (it
+  // satisfies ORDER BY seq), which made every outcome append O(chain length). The interaction index is already
+  // ordered by seq (a WITHOUT ROWID index ends with the primary key), so no sort is needed either.
   const interactionStmt = db.prepare<[string, string], Row>(
-    "SELECT * FROM audit_records WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
+    "SELECT * FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
   );
   const chainStmt = db.prepare<[string], Row>("SELECT * FROM audit_records WHERE org_id = ? ORDER BY seq");
 
@@ -275,6 +297,23 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
         executed: false,
         result: null,
         meta: jsonValue(input.meta),
+      });
+    },
+
+    appendApprovalDecision(input) {
+      return appendSerialised(input.org_id, {
+        kind: "approval",
+        interaction_id: input.interaction_id,
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        action: redactedAction(input.action, input.redact),
+        decision: input.status === "approved" ? "ALLOW" : "DENY",
+        reasons: jsonValue(input.reasons),
+        policy_trace: null,
+        approval_id: input.approval_id,
+        executed: false,
+        result: null,
+        meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
       });
     },
 

@@ -7,6 +7,7 @@ export type {
   IntentInput,
   OutcomeInput,
   DecisionInput,
+  ApprovalDecisionInput,
 } from "./audit-log";
 export type { AuditRecord, AuditRecordKind, Decision } from "./record";
 export { GENESIS_HASH } from "./record";

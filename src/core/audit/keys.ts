@@ -98,10 +98,11 @@ export class AuditKeyStore {
     return key;
   }
 
-  /** Every key, active and retired, as a JWK set for offline verification. */
+  /** Every key, active and retired, oldest first (the active key last), as a JWK set for offline verification. */
   publicJwks(): { keys: AuditPublicJwk[] } {
+    // rowid breaks ties: a rotation within the same millisecond must still list the new key after the old one.
     const rows = this.db
-      .prepare<[], { public_jwk: string }>("SELECT public_jwk FROM audit_signing_keys ORDER BY created_at, kid")
+      .prepare<[], { public_jwk: string }>("SELECT public_jwk FROM audit_signing_keys ORDER BY created_at, rowid")
       .all();
     return { keys: rows.map((row) => JSON.parse(row.public_jwk) as AuditPublicJwk) };
   }

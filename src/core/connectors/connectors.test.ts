@@ -230,3 +230,62 @@ describe("network guard", () => {
     expect(hostAllowed("api.example.com.evil.io", ["api.example.com"])).toBe(false);
   });
 });
+
+describe("connector config validation (registration time)", () => {
+  it("accepts the vocabulary the connectors read", async () => {
+    const { validateConnectorConfig } = await import("./validation");
+    expect(validateConnectorConfig({ type: "echo" })).toEqual([]);
+    expect(
+      validateConnectorConfig({
+        type: "http",
+        url: "https://api.example.com/customers/{id}",
+        method: "PATCH",
+        headers: { Authorization: { secret_ref: "CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" },
+        allowed_hosts: ["api.example.com"],
+        allow_private: false,
+        timeout_ms: 5000,
+        max_response_bytes: 65536,
+      }),
+    ).toEqual([]);
+    expect(validateConnectorConfig({ type: "webhook", url: "https://hooks.example.com/x", allowed_hosts: ["*.example.com"] })).toEqual([]);
+    expect(validateConnectorConfig({ type: "puruto", puruto: "puruto-financial", command: "balance" })).toEqual([]);
+  });
+
+  it("lists every problem with a pointer, including old field names and settings that would refuse every call", async () => {
+    const { validateConnectorConfig } = await import("./validation");
+    const problems = validateConnectorConfig({
+      type: "http",
+      url: "http://{host}.example.com/x",
+      method: "TRACE",
+      headers: { Authorization: { secret_ref: "not a name" }, "Bad Header": "x" },
+      allowed_domains: ["api.example.com"],
+      timeout_ms: 120_000,
+      max_response_bytes: 0,
+      allow_private: "yes",
+    });
+    const pointers = problems.map((p) => p.pointer);
+    expect(pointers).toEqual(
+      expect.arrayContaining([
+        "/allowed_domains",
+        "/allowed_hosts",
+        "/url",
+        "/method",
+        "/headers/Authorization/secret_ref",
+        "/headers/Bad Header",
+        "/timeout_ms",
+        "/max_response_bytes",
+        "/allow_private",
+      ]),
+    );
+    expect(problems.find((p) => p.pointer === "/allowed_domains")?.message).toContain("allowed_hosts");
+    expect(validateConnectorConfig({ type: "http", url: "https://other.example/x", allowed_hosts: ["api.example.com"] })).toEqual([
+      { pointer: "/url", message: expect.stringContaining("not in allowed_hosts") },
+    ]);
+    expect(validateConnectorConfig({ type: "webhook", url: "ftp://x/y", allowed_hosts: ["x"], method: "GET" }).map((p) => p.pointer)).toEqual([
+      "/url",
+      "/method",
+    ]);
+    expect(validateConnectorConfig({ type: "puruto", url: "https://x" }).map((p) => p.pointer)).toEqual(["/url", "/puruto", "/command"]);
+    expect(validateConnectorConfig({ type: "smtp" })).toEqual([{ pointer: "/type", message: expect.stringContaining("echo, noop") }]);
+  });
+});

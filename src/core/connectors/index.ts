@@ -5,3 +5,4 @@ export { createPurutoConnector, type PurutoInvoker } from "./puruto";
 export { createEchoConnector, noopConnector } from "./simple";
 export { checkDestination, hostAllowed, isPrivateAddress, type Lookup } from "./network-guard";
 export { expandUrlTemplate, UrlTemplateError } from "./url-template";
+export { validateConnectorConfig, CONNECTOR_TYPES, type ConnectorProblem } from "./validation";

@@ -1,6 +1,7 @@
 // Validates a manifest and lists EVERY problem (the operator fixes a file once, not once per error).
 // Ajv already checked the JSON types on the REST path; this also runs for manifests loaded from disk,
 // so it re-checks the shape defensively and then the cross-field rules the schema cannot express.
+import { validateConnectorConfig } from "../connectors/validation";
 import type { ManifestInput } from "./types";
 
 export interface ManifestProblem {
@@ -12,7 +13,6 @@ export interface ManifestProblem {
 export const CAPABILITY_PATTERN = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const JURISDICTION_PATTERN = /^[A-Z]{2}$/;
-const CONNECTOR_TYPES = new Set(["echo", "noop", "http", "webhook", "puruto"]);
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -59,13 +59,9 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     const at = `/tools/${escapePointer(key)}`;
     if (!declared.has(key)) add(at, `tool '${key}' is not one of the capabilities`);
     if (!isObject(tool) || !isObject(tool.connector)) continue;
-    const connector = tool.connector as Record<string, unknown>;
-    if (!CONNECTOR_TYPES.has(connector.type as string))
-      add(`${at}/connector/type`, `connector type must be one of ${[...CONNECTOR_TYPES].join(", ")}`);
-    if ((connector.type === "http" || connector.type === "webhook") && !isNonEmptyString(connector.url))
-      add(`${at}/connector/url`, `a ${connector.type} connector needs a url`);
-    if (connector.type === "puruto" && (!isNonEmptyString(connector.puruto) || !isNonEmptyString(connector.command)))
-      add(`${at}/connector`, "a puruto connector needs puruto and command");
+    // The connector block is checked in the connectors' own vocabulary (src/core/connectors/validation.ts).
+    for (const problem of validateConnectorConfig(tool.connector)) add(`${at}/connector${problem.pointer}`, problem.message);
+    if (tool.redact !== undefined) checkRedactPaths(tool.redact, `${at}/redact`, add);
   }
 
   const constraints = m.constraints;
@@ -107,6 +103,15 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     }
   }
   return problems;
+}
+
+/** Redaction paths start at `params` or `result` (src/core/audit/redact.ts); anything else would silently redact nothing. */
+function checkRedactPaths(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
+  if (!Array.isArray(value)) return add(pointer, "redact must be a list of paths such as params.body or result.data.body");
+  value.forEach((path, i) => {
+    if (typeof path !== "string" || !/^(params|result)(\.[^.]+)*$/.test(path))
+      add(`${pointer}/${i}`, `'${String(path)}' is not a redaction path starting with params or result`);
+  });
 }
 
 function checkStringList(value: unknown, pointer: string, add: (p: string, m: string) => void): void {

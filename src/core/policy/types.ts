@@ -63,14 +63,28 @@ export interface ActionRequest {
 
 export type ConnectorType = "echo" | "noop" | "http" | "webhook" | "puruto";
 
+/** A header value injected from a secret (environment variable) at call time. */
+export interface SecretHeaderValue {
+  secret_ref: string;
+  prefix?: string;
+}
+
+/**
+ * A tool's connector, in the vocabulary the connectors of src/core/connectors read (http.ts, puruto.ts):
+ * spec/orgs.tsp `ConnectorConfig`; checked by manifest-validation.ts at registration.
+ */
 export interface ConnectorConfig {
   type: ConnectorType;
+  /** http/webhook: URL template with `{param}` placeholders (URL-encoded). */
   url?: string;
-  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-  headers?: Record<string, string>;
-  secret_headers?: Record<string, string>;
-  allowed_domains?: string[];
+  method?: "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE";
+  headers?: Record<string, string | SecretHeaderValue>;
+  /** http/webhook: deny-by-default host allow list (`api.example.com`, `*.example.com`). */
+  allowed_hosts?: string[];
+  /** http/webhook: may reach private/loopback/link-local addresses. */
+  allow_private?: boolean;
   timeout_ms?: number;
+  max_response_bytes?: number;
   puruto?: string;
   command?: string;
 }

@@ -1,10 +1,11 @@
-// The connector seam: how an ALLOWed action is executed. The service calls `runConnector(tool, params)`
-// and trusts only its `{success, data?, error?}`; a throw is turned into `success: false`.
-// Built in here: `echo` (returns what it was given — demos and tests) and `noop` (does nothing, succeeds).
-// `http`, `webhook` and `puruto` need the SSRF-guarded connectors of src/core/connectors; until the lead
-// passes them in, those tools report a clear failure instead of pretending to run.
+// The connector seam of the actions service: an ALLOWed action runs its tool through the ONE connector
+// registry of src/core/connectors (echo, noop, http, webhook with the SSRF guard, puruto). This file only
+// adapts that registry to the service: the tool's manifest `connector` block is the connector's config, and
+// any answer (or throw) is normalised to the wire shape `{success, data?, error?, error_code?}`.
+import type { ConnectorRegistry, ConnectorResult as CoreConnectorResult, PurutoInvoker } from "../../core/connectors";
 import type { ToolConfig } from "../../core/policy/types";
 
+/** The `result` of an execute response (spec ActionResult). */
 export interface ConnectorResult {
   success: boolean;
   data?: Record<string, unknown>;
@@ -12,22 +13,42 @@ export interface ConnectorResult {
   error_code?: string;
 }
 
-/** What other connector implementations may answer (src/core/connectors: `data: unknown`, `error: {code, message}`). */
+/** What a connector may answer before normalisation (core connectors: `data: unknown`, `error: {code, message}`). */
 export interface LooseConnectorResult {
   success: boolean;
   data?: unknown;
   error?: string | { code: string; message: string };
 }
 
-export interface ConnectorCall {
-  /** `type:tool`. */
+export interface ToolCall {
+  /** `type:tool`, named in connector error messages. */
   capability: string;
   params: Record<string, unknown>;
-  interactionId: string;
+  /** Aborted when the agent's request is cancelled. */
   signal?: AbortSignal;
 }
 
-export type ConnectorRunner = (tool: ToolConfig, call: ConnectorCall) => Promise<LooseConnectorResult>;
+/** Runs one tool; resolves with `undefined` when no connector of the tool's type exists on this gateway. */
+export type ToolRunner = (tool: ToolConfig, call: ToolCall) => ((() => Promise<CoreConnectorResult>) | undefined);
+
+/**
+ * Binds a tool to its connector. Split in two steps (resolve, then run) so the service can refuse an
+ * unavailable connector BEFORE it spends budget, an approval or writes an intent.
+ */
+export function toolRunner(registry: ConnectorRegistry): ToolRunner {
+  return (tool, call) => {
+    const connector = registry(tool.connector.type);
+    if (!connector) return undefined;
+    const signal = call.signal ?? new AbortController().signal;
+    return () =>
+      connector({
+        tool: call.capability,
+        params: call.params,
+        config: tool.connector as unknown as Record<string, unknown>,
+        signal,
+      });
+  };
+}
 
 /** Normalises any connector answer to the wire shape `{success, data?, error?, error_code?}`. */
 export function normalizeResult(raw: LooseConnectorResult): ConnectorResult {
@@ -42,17 +63,29 @@ export function normalizeResult(raw: LooseConnectorResult): ConnectorResult {
   return out;
 }
 
-/** Runs echo/noop; delegates every other connector type to `others` when given. */
-export function builtinConnectors(others?: ConnectorRunner): ConnectorRunner {
-  return async (tool, call) => {
-    switch (tool.connector.type) {
-      case "echo":
-        return { success: true, data: { capability: call.capability, params: call.params } };
-      case "noop":
-        return { success: true };
-      default:
-        if (others) return others(tool, call);
-        return { success: false, error: `connector type '${tool.connector.type}' is not available on this gateway` };
+/** The part of the discovery face's invoker (src/faces/purutos/invoker.ts) a `puruto` tool needs. */
+export interface PurutoCommandInvoker {
+  invoke(request: {
+    name: string;
+    command: string;
+    payload?: Record<string, unknown>;
+    signal?: AbortSignal;
+  }): Promise<{ invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } } }>;
+}
+
+/**
+ * A `puruto` tool runs a real puruto command through the discovery face's invoker: same allow list, same
+ * scrubbed environment, same timeouts as `POST /purutos/{name}/{command}`. A command that fails (status
+ * `error`) or is refused (unknown puruto, command not allowed) becomes a failed tool result with its code.
+ */
+export function purutoInvokerFrom(invoker: PurutoCommandInvoker): PurutoInvoker {
+  return async (target, command, payload, signal) => {
+    const params = payload && typeof payload === "object" && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
+    const { invocation } = await invoker.invoke({ name: target, command, payload: params, signal });
+    if (invocation.status === "error") {
+      const error = invocation.error ?? { code: "COMMAND_FAILED", message: `${target} ${command} failed` };
+      throw Object.assign(new Error(error.message), { code: error.code });
     }
+    return invocation.result ?? {};
   };
 }

@@ -6,9 +6,9 @@ import { createIdempotencyStore } from "../../core/idempotency";
 import { openDatabase } from "../../core/store/sqlite";
 import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
 import { ActionConflictError, createActionsService } from "./service";
-import type { ConnectorRunner } from "./connectors";
+import type { ConnectorRegistry } from "../../core/connectors";
 
-function wired(options: { connectors?: ConnectorRunner; maxPerHour?: number } = {}) {
+function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } = {}) {
   const db = openDatabase(":memory:");
   const now = () => new Date("2024-12-14T10:30:00Z");
   const approvals = createApprovalStore(db, { now });
@@ -34,7 +34,8 @@ describe("execute", () => {
     const { service, audit } = wired();
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: true, reasons: [], result: { success: true } });
-    expect(r.result?.data).toMatchObject({ params: { to: "customer@example.com" } });
+    // The core echo connector: the params back, plus a message id (seed 003's `result.message_id`).
+    expect(r.result?.data).toMatchObject({ to: "customer@example.com", message_id: expect.stringMatching(/^msg-/) });
     expect(r.risk_snapshot).toEqual({ budget_current: 1, budget_limit: 100, budget_percent: 1 });
     expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
     expect(audit.verifyChain(ORG).valid).toBe(true);
@@ -50,8 +51,8 @@ describe("execute", () => {
   });
 
   it("a failing connector is not 'executed' and gives its budget back", async () => {
-    const { service } = wired({ connectors: async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
-    service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x" } } } }));
+    const { service } = wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
+    service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] } } } }));
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" } });
     expect(r.risk_snapshot?.budget_current).toBe(0);
@@ -75,9 +76,9 @@ describe("execute", () => {
 
   it("idempotency: a duplicate returns the first answer without executing again; another body is a conflict", async () => {
     let calls = 0;
-    const counting: ConnectorRunner = async () => ({ success: true, data: { n: ++calls } });
+    const counting: ConnectorRegistry = () => async () => ({ success: true, data: { n: ++calls } });
     const s2 = wired({ connectors: counting });
-    s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send" } } } }));
+    s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send", allowed_hosts: ["api.example"] } } } }));
     const req = emailRequest({ idempotency_key: "order-confirmation-12345" } as never);
     const [a, b] = await Promise.all([s2.service.execute(ORG, req), s2.service.execute(ORG, req)]);
     const c = await s2.service.execute(ORG, req);
@@ -134,5 +135,31 @@ describe("batch", () => {
     expect(r.results.map((x) => [x.action_id, x.decision])).toEqual([["a1", "ALLOW"], ["a2", "DENY"], ["a3", "SKIPPED"]]);
     expect(r.summary).toEqual({ total: 3, allowed: 1, denied: 1, escalated: 0, skipped: 1 });
     expect(r.results[1].reasons?.[0].code).toBe("TOOL_NOT_AUTHORIZED");
+  });
+});
+
+describe("puruto tools through the discovery face's invoker", () => {
+  it("passes name, command and params; a command error becomes a failed tool with its code", async () => {
+    const { purutoInvokerFrom } = await import("./connectors");
+    const seen: unknown[] = [];
+    const invoke = purutoInvokerFrom({
+      invoke: async (request) => {
+        seen.push({ name: request.name, command: request.command, payload: request.payload });
+        return request.payload?.account === "nope"
+          ? { invocation: { status: "error", error: { code: "COMMAND_FAILED", message: "exit 2" } } }
+          : { invocation: { status: "ok", result: { total: 10 } } };
+      },
+    });
+    expect(await invoke("puruto-financial", "balance", { account: "main" })).toEqual({ total: 10 });
+    expect(seen).toEqual([{ name: "puruto-financial", command: "balance", payload: { account: "main" } }]);
+    await expect(invoke("puruto-financial", "balance", { account: "nope" })).rejects.toMatchObject({ code: "COMMAND_FAILED", message: "exit 2" });
+  });
+
+  it("a tool whose connector type is not available is refused before budget, approval or intent", async () => {
+    const { service, audit, db } = wired({ connectors: () => undefined });
+    const r = await service.execute(ORG, emailRequest());
+    expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error_code: "CONNECTOR_UNAVAILABLE" } });
+    expect(db.prepare("SELECT COALESCE(SUM(count), 0) AS spent FROM action_budget_counters").get()).toEqual({ spent: 0 });
+    expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["decision"]);
   });
 });

@@ -9,8 +9,15 @@
 //   4. ALLOW: ONE transaction consumes the budgets (all-or-nothing), consumes the approval if one was used,
 //      and writes the audit `intent` — before the connector runs, so a crash leaves a record, never an
 //      unrecorded side effect.
-//   5. the connector runs; its outcome is audited; a failure refunds the budget; `executed` is true only
-//      when the connector reported success.
+//   5. the connector runs (src/core/connectors, one registry for every tool type); its outcome is audited.
+//
+// Failed tools and budget: `executed` is true only when the connector ran AND reported success
+// (`result.success`). A tool that failed — blocked host, timeout, upstream 5xx, puruto command error, a throw —
+// still has its intent and outcome records (`executed: false`, the error in `result`), and its budget unit is
+// REFUNDED: the hourly/token budget counts actions that took effect, so an agent retrying a flaky upstream is not
+// starved. An approval consumed by a failed execution stays consumed (the operator approved one attempt; a new
+// attempt needs a new approval), because whether a failed call had a partial side effect cannot be known.
+// A tool whose connector type is not available on this gateway is refused before anything is reserved.
 import { randomUUID } from "node:crypto";
 import type { ApprovalStore, ConsumeInput, ConsumeResult } from "../../core/approvals";
 import type { AuditLog } from "../../core/audit/audit-log";
@@ -27,7 +34,8 @@ import { CapabilityTokenService } from "../../core/policy/tokens/capability-toke
 import { SigningKeyStore } from "../../core/policy/tokens/signing-keys";
 import { capabilityOf, type Action, type ActionRequest, type Reason, type RiskSnapshot } from "../../core/policy/types";
 import type { Db } from "../../core/store/sqlite";
-import { builtinConnectors, normalizeResult, type ConnectorResult, type ConnectorRunner } from "./connectors";
+import { createConnectors, type ConnectorRegistry } from "../../core/connectors";
+import { normalizeResult, toolRunner, type ConnectorResult } from "./connectors";
 
 const log = logger.child({ module: "actions" });
 
@@ -108,16 +116,22 @@ export interface ActionsServiceDeps {
   now?: () => Date;
   /** Version reported by gateway health. */
   version?: string;
-  /** Runs http/webhook/puruto tools (src/core/connectors registry); echo/noop are built in. */
-  connectors?: ConnectorRunner;
-  /** src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission. */
-  approvals?: Pick<ApprovalStore, "create" | "get">;
+  /**
+   * src/core/connectors `createConnectors({ invokePuruto, secrets })`: runs every tool (echo, noop, http,
+   * webhook, puruto). Defaults to a registry without puruto, secrets from process.env.
+   */
+  connectors?: ConnectorRegistry;
+  /**
+   * src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission.
+   * With `onDecided`, every operator decision (approve / deny, from REST or a session) is audited too.
+   */
+  approvals?: Pick<ApprovalStore, "create" | "get"> & Partial<Pick<ApprovalStore, "onDecided">>;
   /** src/core/approvals `consumeForExecution` bound to the db; called inside the execute transaction. */
   consumeApproval?: (input: ConsumeInput) => ConsumeResult;
   /** src/core/idempotency `createIdempotencyStore(db)`. */
   idempotency?: IdempotencyStore;
   /** src/core/audit `createAuditLog(db)`: decision / intent / outcome records. */
-  audit?: Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision">;
+  audit?: Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> & Partial<Pick<AuditLog, "appendApprovalDecision">>;
 }
 
 export type ActionsService = ReturnType<typeof createActionsService>;
@@ -130,11 +144,35 @@ export function createActionsService(deps: ActionsServiceDeps) {
   const tokens = new CapabilityTokenService(db, keys, { now });
   const budgets = new BudgetCounters(db);
   const counterparties = new KnownCounterparties(db);
-  const runConnector = builtinConnectors(deps.connectors);
+  const runTool = toolRunner(deps.connectors ?? createConnectors());
   const findApproval: FindApproval | undefined = deps.approvals
     ? (orgId, approvalId) => deps.approvals!.get(orgId, approvalId)
     : undefined;
   const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
+
+  // Operator decisions join the org's audit chain, in the interaction that escalated, with the tool's
+  // redaction applied to the params. Runs inside the approval store's decision transaction (atomic).
+  const { audit } = deps;
+  if (deps.approvals?.onDecided && audit?.appendApprovalDecision) {
+    deps.approvals.onDecided((approval) => {
+      if (approval.status !== "approved" && approval.status !== "denied") return;
+      const capability = capabilityOf(approval.action);
+      const redact = manifests.getByUapkId(approval.org_id, approval.uapk_id)?.tools[capability]?.redact;
+      audit.appendApprovalDecision!({
+        org_id: approval.org_id,
+        interaction_id: approval.interaction_id ?? approval.approval_id,
+        approval_id: approval.approval_id,
+        uapk_id: approval.uapk_id,
+        agent_id: approval.agent_id,
+        action: approval.action,
+        reasons: approval.reasons,
+        status: approval.status,
+        decided_by: approval.decided_by ?? "unknown",
+        reason: approval.decision_reason,
+        redact,
+      });
+    });
+  }
 
   function baseResponse(interactionId: string, decision: PolicyDecision, at: Date) {
     return {
@@ -216,6 +254,18 @@ export function createActionsService(deps: ActionsServiceDeps) {
     const capability = capabilityOf(request.action);
     const tool = decision.manifest!.tools[capability];
     const slots: BudgetSlot[] = decision.budgetSlots;
+    const run = runTool(tool, { capability, params: request.action.params, signal });
+    if (!run) {
+      // Nothing can run this tool here (e.g. `puruto` without the discovery face): refuse before budget,
+      // approval or intent are touched, so the approval stays usable once the gateway is configured.
+      const result: ConnectorResult = {
+        success: false,
+        error: `Connector type '${tool.connector.type}' is not available on this gateway`,
+        error_code: "CONNECTOR_UNAVAILABLE",
+      };
+      auditDecision(orgId, interactionId, request, decision, { ...auditMeta, connector_unavailable: tool.connector.type });
+      return { ...baseResponse(interactionId, decision, at), executed: false, result };
+    }
 
     // Budget + approval + intent: all or nothing, before any side effect.
     const reserve = db.transaction(() => {
@@ -274,7 +324,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
 
     let result: ConnectorResult;
     try {
-      result = normalizeResult(await runConnector(tool, { capability, params: request.action.params, interactionId, signal }));
+      result = normalizeResult(await run());
     } catch (err) {
       log.warn({ err, capability, interactionId }, "connector threw");
       result = { success: false, error: (err as Error).message, error_code: "CONNECTOR_ERROR" };

@@ -122,7 +122,7 @@ describe("relay", () => {
     expect(c.frames.slice(0, decisionSent).filter((f) => f.type === "assistant_message").length).toBeGreaterThan(3);
     c.send({ type: "tool_result", call_id: call.call_id, result: { content: "file content" } });
     await c.next(isFinal);
-    expect(tokensOf(c.frames)).toContain("Готово: main.dart записан.");
+    expect(tokensOf(c.frames)).toContain("Готово: main.dart (write_file).");
   });
 
   it("stops a streaming reply on cancel", async () => {

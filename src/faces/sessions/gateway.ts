@@ -14,8 +14,17 @@ import { CloseCode } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
 import { RuntimeLink, probeRuntime } from "./runtime-link";
 import { loadMessageValidators, type FrameRoute, type MessageValidators } from "./schemas";
+import { createRedisSessionStore } from "./redis-session-store";
 import { createMemorySessionStore, type SessionRecord, type SessionStore } from "./session-store";
-import { ALWAYS_APPROVE_TOOLS, referenceToolPolicy, type ToolPolicy } from "./tool-policy";
+import {
+  ALWAYS_APPROVE_TOOLS,
+  referenceToolPolicy,
+  type ToolApprovals,
+  type ToolPolicy,
+  type ToolPolicyContext,
+  type ToolPolicyDecision,
+  type ToolRelease,
+} from "./tool-policy";
 import { SUBPROTOCOL, UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
 
 const log = logger.child({ module: "sessions" });
@@ -35,6 +44,8 @@ export interface SessionGatewayOptions {
   connectionsPerIpPerMinute: number;
   messagesPerSessionPerMinute: number;
   runtimeConnectTimeoutMs: number;
+  /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */
+  redisKeyPrefix: string;
 }
 
 export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
@@ -47,19 +58,8 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   connectionsPerIpPerMinute: 10,
   messagesPerSessionPerMinute: 100,
   runtimeConnectTimeoutMs: 5_000,
+  redisKeyPrefix: "gatehouse",
 };
-
-export interface HitlDecisionEvent {
-  sub: string;
-  orgId?: string;
-  sessionId: string;
-  callId: string;
-  toolName: string;
-  approvalId?: string;
-  decision: "approve" | "edit" | "reject";
-  modifiedArguments?: Record<string, unknown>;
-  feedback?: string;
-}
 
 export interface SessionGatewayDeps {
   /** From createUserTokenVerifier (src/core/identity/user-tokens.ts). */
@@ -70,9 +70,13 @@ export interface SessionGatewayDeps {
   agentRuntimeKey?: string;
   /** The policy engine's seam; without it, the reference always-approve list. */
   toolPolicy?: ToolPolicy;
-  /** Called when the IDE answers an approval (so the approvals store can record it). Errors are logged. */
-  onHitlDecision?: (event: HitlDecisionEvent) => Promise<void>;
-  /** REDIS_URL client: rate limits shared across nodes, health reports it. */
+  /**
+   * The approvals store behind ESCALATE (./governed-tools.ts). With it, a call that carries an approval_id is
+   * released to the runtime only once that approval is decided — by the IDE's hitl_decision or by an operator
+   * over REST — and re-checked by the policy. Without it, the IDE's decision goes straight to the runtime.
+   */
+  approvals?: ToolApprovals;
+  /** REDIS_URL client: rate limits and sessions (unless `store` is given) shared across nodes; health PINGs it. */
   redis?: Redis;
   store?: SessionStore;
   validators?: MessageValidators;
@@ -97,8 +101,13 @@ const FORWARDED = new Set(["user_message", "tool_result", "hitl_decision", "swit
 
 interface PendingCall {
   toolName: string;
+  ctx: ToolPolicyContext;
   approvalId?: string;
   awaitingApproval: boolean;
+  /** Watches the approval store while an approval is pending (aborted on an IDE edit or session end). */
+  watcher?: AbortController;
+  /** The IDE's own approve/reject of this call, so it is not told what it just decided. */
+  ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string };
 }
 
 interface Connection {
@@ -117,6 +126,8 @@ interface LiveSession {
   link?: RuntimeLink;
   linking?: Promise<RuntimeLink>;
   pendingCalls: Map<string, PendingCall>;
+  /** The runtime's current agent, from its last agent_switched (picks the manifest for tool calls). */
+  agent?: string;
   /** Runtime frames are handled in order (a tool_call's policy check must not let later tokens overtake it). */
   runtimeQueue: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
@@ -126,7 +137,12 @@ type ErrorExtras = { details?: Record<string, unknown>; retry_after?: number };
 
 export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): SessionGateway {
   const opts: SessionGatewayOptions = { ...DEFAULT_SESSION_OPTIONS, ...deps.options };
-  const store = deps.store ?? createMemorySessionStore({ maxAgeMs: opts.replayWindowMs, maxFrames: opts.replayMaxFrames });
+  const replayWindow = { maxAgeMs: opts.replayWindowMs, maxFrames: opts.replayMaxFrames };
+  const store =
+    deps.store ??
+    (deps.redis
+      ? createRedisSessionStore({ redis: deps.redis, keyPrefix: opts.redisKeyPrefix, ttlMs: opts.sessionTtlMs + opts.replayWindowMs, ...replayWindow })
+      : createMemorySessionStore(replayWindow));
   const validatorsReady = deps.validators ? Promise.resolve(deps.validators) : loadMessageValidators();
   validatorsReady.catch((err) => log.error({ err }, "cannot load session message schemas"));
   const toolPolicy = deps.toolPolicy ?? referenceToolPolicy;
@@ -204,6 +220,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     }
     const lastSeq = requestedLastSeq(req);
     await validatorsReady;
+    if (!sessions.has(sessionId)) await store.hydrate?.(sessionId);
 
     const owner = sessions.get(sessionId)?.record.ownerSub ?? store.get(sessionId)?.ownerSub;
     if (owner !== undefined && owner !== claims.sub) {
@@ -314,6 +331,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       if (session.conn) return;
       // The IDE is gone for good: stop the runtime's work and forget the session.
       session.link?.close();
+      stopWatching(session);
       sessions.delete(session.record.id);
       store.delete(session.record.id);
       metrics.sessions.set(sessions.size);
@@ -428,7 +446,17 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
 
     const messageId = typeof frame.message_id === "string" ? frame.message_id : randomUUID();
     const outbound: Record<string, unknown> = { ...frame, message_id: messageId };
-    if (frame.type === "hitl_decision") noteHitlDecision(session, outbound);
+    if (frame.type === "hitl_decision") {
+      const pending = session.pendingCalls.get(frame.call_id as string)!;
+      if (pending.approvalId && deps.approvals) {
+        // Governed: the decision goes to the approvals store; the runtime hears it once the policy released it.
+        metrics.messagesProcessed.inc({ status: "success" });
+        emit(session, { type: "ack", message_id: messageId, ack_type: frame.type });
+        await decideGoverned(session, frame.call_id as string, pending, frame, messageId);
+        return;
+      }
+      noteHitlDecision(session, outbound);
+    }
     if (frame.type === "tool_result") session.pendingCalls.delete(frame.call_id as string);
 
     const link = await runtimeLink(session);
@@ -451,29 +479,140 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     if (frame.type === "hitl_decision" && !pending.awaitingApproval) {
       return `Tool call ${String(frame.call_id)} is not waiting for approval`;
     }
+    if (frame.type === "tool_result" && pending.awaitingApproval && pending.approvalId && deps.approvals) {
+      return `Tool call ${String(frame.call_id)} is waiting for approval ${pending.approvalId}; its result cannot be sent yet`;
+    }
     return undefined;
   }
 
+  /** Reference mode (no approvals store): the IDE's decision goes straight to the runtime. */
   function noteHitlDecision(session: LiveSession, frame: Record<string, unknown>) {
     const callId = frame.call_id as string;
     const pending = session.pendingCalls.get(callId)!;
     pending.awaitingApproval = false;
     if (frame.decision === "reject") session.pendingCalls.delete(callId);
     if (pending.approvalId) frame.approval_id = pending.approvalId;
-    if (!deps.onHitlDecision) return;
-    deps
-      .onHitlDecision({
-        sub: session.record.ownerSub,
-        orgId: session.record.orgId,
-        sessionId: session.record.id,
-        callId,
-        toolName: pending.toolName,
-        approvalId: pending.approvalId,
-        decision: frame.decision as HitlDecisionEvent["decision"],
-        modifiedArguments: frame.modified_arguments as Record<string, unknown> | undefined,
-        feedback: frame.feedback as string | undefined,
-      })
-      .catch((err) => log.error({ err, callId }, "recording the IDE's approval decision failed"));
+  }
+
+  /** The IDE answers an escalated call: approve/reject are recorded on the approval, edit is re-checked. */
+  async function decideGoverned(session: LiveSession, callId: string, pending: PendingCall, frame: Record<string, unknown>, messageId: string) {
+    pending.awaitingApproval = false;
+    const feedback = typeof frame.feedback === "string" ? frame.feedback : undefined;
+    if (frame.decision === "edit") {
+      // The original approval is closed by the edit: its watcher must not report that as a rejection.
+      pending.watcher?.abort();
+      const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
+      let release: ToolRelease;
+      try {
+        release = await deps.approvals!.edit(pending.ctx, pending.approvalId!, edited, feedback);
+      } catch (err) {
+        log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
+        release = { outcome: "rejected", approvalId: pending.approvalId, reason: "The edited call could not be checked", reasons: ["POLICY_ERROR"] };
+      }
+      await applyRelease(session, callId, pending, release, { decision: "edit", messageId, feedback });
+      return;
+    }
+    const decision = frame.decision as "approve" | "reject";
+    pending.ideDecision = { decision, messageId, feedback };
+    await deps.approvals!.decide(pending.ctx, pending.approvalId!, decision, feedback);
+  }
+
+  /** Follows an escalated call's approval in the store, whoever decides it (the IDE or an operator over REST). */
+  function watchApproval(session: LiveSession, callId: string, pending: PendingCall) {
+    const watcher = new AbortController();
+    pending.watcher = watcher;
+    const via = () => ({ decision: "approve" as const, messageId: pending.ideDecision?.messageId, feedback: pending.ideDecision?.feedback });
+    deps.approvals!.settled(pending.ctx, pending.approvalId!, watcher.signal).then(
+      (release) => (watcher.signal.aborted ? undefined : applyRelease(session, callId, pending, release, via())),
+      (err: unknown) => {
+        if (watcher.signal.aborted) return;
+        log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
+        const release: ToolRelease = { outcome: "rejected", approvalId: pending.approvalId, reason: "The approval could not be checked", reasons: ["POLICY_ERROR"] };
+        return applyRelease(session, callId, pending, release, via());
+      },
+    ).catch((err) => log.error({ err, callId }, "releasing a tool call failed"));
+  }
+
+  /** The end of an escalated call: runnable (IDE told unless it decided, runtime gets the decision) or never. */
+  async function applyRelease(
+    session: LiveSession,
+    callId: string,
+    pending: PendingCall,
+    release: ToolRelease,
+    via: { decision: "approve" | "edit"; messageId?: string; feedback?: string },
+  ) {
+    if (session.pendingCalls.get(callId) !== pending || sessions.get(session.record.id) !== session) return;
+    const toolName = pending.toolName;
+    const messageId = via.messageId ?? randomUUID();
+    if (release.outcome === "escalated") {
+      pending.approvalId = release.approvalId;
+      pending.awaitingApproval = true;
+      pending.ideDecision = undefined;
+      emit(session, { type: "tool_call", call_id: callId, tool_name: toolName, arguments: pending.ctx.arguments, requires_approval: true, approval_id: release.approvalId });
+      watchApproval(session, callId, pending);
+      return;
+    }
+    if (release.outcome === "rejected") {
+      session.pendingCalls.delete(callId);
+      metrics.toolDecisions.inc({ decision: "REJECTED" });
+      if (pending.ideDecision?.decision !== "reject") {
+        sendError(session, "TOOL_DENIED", `Tool ${toolName} was not approved: ${release.reason}`, {
+          details: {
+            call_id: callId,
+            tool_name: toolName,
+            reasons: release.reasons,
+            ...(release.approvalId ? { approval_id: release.approvalId } : {}),
+            ...(release.decidedBy ? { decided_by: release.decidedBy } : {}),
+          },
+        });
+      }
+      await sendToRuntime(session, {
+        type: "hitl_decision",
+        call_id: callId,
+        decision: "reject",
+        feedback: pending.ideDecision?.feedback ?? release.reason,
+        message_id: messageId,
+        ...(release.approvalId ? { approval_id: release.approvalId } : {}),
+      });
+      return;
+    }
+    pending.awaitingApproval = false;
+    if (release.approvalId) pending.approvalId = release.approvalId;
+    metrics.toolDecisions.inc({ decision: "RELEASED" });
+    if (pending.ideDecision?.decision !== "approve") {
+      // Approved elsewhere (an operator) or edited: this is the call the IDE may run now.
+      emit(session, {
+        type: "tool_call",
+        call_id: callId,
+        tool_name: toolName,
+        arguments: release.arguments,
+        requires_approval: false,
+        ...(pending.approvalId ? { approval_id: pending.approvalId } : {}),
+      });
+    }
+    await sendToRuntime(session, {
+      type: "hitl_decision",
+      call_id: callId,
+      decision: via.decision,
+      message_id: messageId,
+      ...(via.decision === "edit" ? { modified_arguments: release.arguments } : {}),
+      ...(via.feedback ? { feedback: via.feedback } : {}),
+      ...(pending.approvalId ? { approval_id: pending.approvalId } : {}),
+    });
+  }
+
+  async function sendToRuntime(session: LiveSession, frame: Record<string, unknown>) {
+    const link = await runtimeLink(session);
+    if (!link?.send(frame)) {
+      sendError(session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", { details: { call_id: frame.call_id } });
+      return;
+    }
+    metrics.messages.inc({ direction: "gateway_to_runtime", type: String(frame.type) });
+  }
+
+  /** The session is gone: nobody follows its approvals any more (they stay in the store for operators). */
+  function stopWatching(session: LiveSession) {
+    for (const pending of session.pendingCalls.values()) pending.watcher?.abort();
   }
 
   async function runtimeLink(session: LiveSession): Promise<RuntimeLink | undefined> {
@@ -539,6 +678,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       const text = (frame.message ?? frame.content) as string;
       emit(session, { ...frame, message: text, content: text });
     } else {
+      if (frame.type === "agent_switched" && typeof frame.agent === "string") session.agent = frame.agent;
       emit(session, frame);
     }
     metrics.forwardLatency.observe({ direction: "gateway_to_ide" }, (performance.now() - receivedAt) / 1000);
@@ -548,24 +688,26 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   async function relayToolCall(session: LiveSession, link: RuntimeLink, frame: Record<string, unknown>) {
     const callId = frame.call_id as string;
     const toolName = frame.tool_name as string;
-    let verdict;
+    const ctx: ToolPolicyContext = {
+      sub: session.record.ownerSub,
+      orgId: session.record.orgId,
+      sessionId: session.record.id,
+      callId,
+      toolName,
+      arguments: frame.arguments as Record<string, unknown>,
+      ...(session.agent ? { agent: session.agent } : {}),
+    };
+    let verdict: ToolPolicyDecision;
     try {
-      verdict = await toolPolicy({
-        sub: session.record.ownerSub,
-        orgId: session.record.orgId,
-        sessionId: session.record.id,
-        callId,
-        toolName,
-        arguments: frame.arguments as Record<string, unknown>,
-      });
+      verdict = await toolPolicy(ctx);
     } catch (err) {
       log.error({ err, callId, toolName }, "tool policy failed; denying (fail closed)");
-      verdict = { decision: "DENY" as const, reasons: ["POLICY_ERROR"] };
+      verdict = { decision: "DENY", reasons: ["POLICY_ERROR"] };
     }
     metrics.toolDecisions.inc({ decision: verdict.decision });
 
     if (verdict.decision === "DENY") {
-      const text = `Tool ${toolName} was denied by policy`;
+      const text = `Tool ${toolName} was denied by policy${verdict.detail ? `: ${verdict.detail}` : ""}`;
       sendError(session, "TOOL_DENIED", text, { details: { call_id: callId, tool_name: toolName, reasons: verdict.reasons } });
       link.send({ type: "tool_result", call_id: callId, error: { code: "TOOL_DENIED", message: text } });
       metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
@@ -574,12 +716,14 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     // The runtime's requires_approval can only add a requirement; policy and the fixed list decide the rest.
     const requiresApproval =
       verdict.decision === "ESCALATE" || ALWAYS_APPROVE_TOOLS.has(toolName) || frame.requires_approval === true;
-    session.pendingCalls.set(callId, { toolName, approvalId: verdict.approvalId, awaitingApproval: requiresApproval });
+    const pending: PendingCall = { toolName, ctx, approvalId: verdict.approvalId, awaitingApproval: requiresApproval };
+    session.pendingCalls.set(callId, pending);
     emit(session, {
       ...frame,
       requires_approval: requiresApproval,
       ...(verdict.approvalId ? { approval_id: verdict.approvalId } : {}),
     });
+    if (verdict.approvalId && deps.approvals) watchApproval(session, callId, pending);
   }
 
   // ---------------------------------------------------------------- liveness, health, shutdown
@@ -609,6 +753,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       const closing: Promise<void>[] = [];
       for (const session of sessions.values()) {
         clearTimeout(session.expiryTimer);
+        stopWatching(session);
         session.link?.close();
         const ws = session.conn?.ws;
         if (!ws || ws.readyState === WebSocket.CLOSED) continue;
@@ -655,8 +800,9 @@ function createLimiters(opts: SessionGatewayOptions, redis?: Redis) {
     return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
   };
   return {
-    ipLimiter: make("gatehouse:ws:ip", opts.connectionsPerIpPerMinute),
-    messageLimiter: make("gatehouse:ws:session", opts.messagesPerSessionPerMinute),
+    // Not under `:ws:session:` — that is the session store's namespace (redis-session-store.ts).
+    ipLimiter: make(`${opts.redisKeyPrefix}:ws:limit:ip`, opts.connectionsPerIpPerMinute),
+    messageLimiter: make(`${opts.redisKeyPrefix}:ws:limit:messages`, opts.messagesPerSessionPerMinute),
   };
 }
 

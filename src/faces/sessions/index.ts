@@ -1,7 +1,6 @@
 export {
   attachSessionGateway,
   DEFAULT_SESSION_OPTIONS,
-  type HitlDecisionEvent,
   type SessionGateway,
   type SessionGatewayDeps,
   type SessionGatewayHealth,
@@ -9,6 +8,16 @@ export {
 } from "./gateway";
 export { CloseCode } from "./close-codes";
 export { createMemorySessionStore, type SessionStore } from "./session-store";
-export { ALWAYS_APPROVE_TOOLS, referenceToolPolicy, type ToolPolicy, type ToolPolicyContext, type ToolPolicyDecision } from "./tool-policy";
+export { createRedisSessionStore, type RedisSessionStoreOptions } from "./redis-session-store";
+export { createGovernedTools, DEFAULT_SESSION_MANIFEST, IDE_ACTION_TYPE, type GovernedTools, type GovernedToolsDeps } from "./governed-tools";
+export {
+  ALWAYS_APPROVE_TOOLS,
+  referenceToolPolicy,
+  type ToolApprovals,
+  type ToolPolicy,
+  type ToolPolicyContext,
+  type ToolPolicyDecision,
+  type ToolRelease,
+} from "./tool-policy";
 export { loadMessageValidators, type MessageValidators } from "./schemas";
 export { probeRuntime } from "./runtime-link";

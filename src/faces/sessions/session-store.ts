@@ -1,6 +1,7 @@
 // Session state behind a small interface: who owns a session, its seq counter and its bounded replay buffer.
-// The embedded default keeps it in memory (one node). A Redis implementation (Redis Streams per session,
-// XADD with MAXLEN/MINID trimming) can sit behind the same interface when several nodes share sessions.
+// The embedded default keeps it in memory (one node); ./redis-session-store.ts mirrors it to Redis when
+// REDIS_URL is set. The hot path (append, replay) is synchronous on purpose: frames are numbered and sent in
+// the order they are emitted, with no await in between.
 
 export interface BufferedFrame {
   seq: number;
@@ -36,6 +37,14 @@ export interface SessionStore {
   delete(id: string): void;
   /** When a deleted (expired) session ended, if still remembered. */
   expiredAt(id: string): Date | undefined;
+  /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
+  hydrate?(id: string): Promise<void>;
+}
+
+/** The in-memory store, plus what a mirroring store needs to load a session into it. */
+export interface MemorySessionStore extends SessionStore {
+  restore(record: SessionRecord, frames: BufferedFrame[]): void;
+  rememberExpired(id: string, at: number): void;
 }
 
 export interface ReplayWindow {
@@ -47,7 +56,7 @@ export interface ReplayWindow {
 
 const TOMBSTONE_LIMIT = 10_000;
 
-export function createMemorySessionStore(window: ReplayWindow, now: () => number = Date.now): SessionStore {
+export function createMemorySessionStore(window: ReplayWindow, now: () => number = Date.now): MemorySessionStore {
   const sessions = new Map<string, { record: SessionRecord; frames: BufferedFrame[] }>();
   // Remember recently expired ids (bounded, oldest first out) so a late resume gets SESSION_EXPIRED.
   const tombstones = new Map<string, number>();
@@ -59,12 +68,24 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
     if (drop) frames.splice(0, drop);
   };
 
+  const rememberExpired = (id: string, at: number) => {
+    tombstones.set(id, at);
+    if (tombstones.size > TOMBSTONE_LIMIT) tombstones.delete(tombstones.keys().next().value!);
+  };
+
   return {
     get: (id) => sessions.get(id)?.record,
+    restore(record, frames) {
+      const kept = [...frames].sort((a, b) => a.seq - b.seq);
+      trim(kept);
+      sessions.set(record.id, { record, frames: kept });
+      tombstones.delete(record.id);
+    },
+    rememberExpired,
     create(id, owner) {
       const record: SessionRecord = { id, ownerSub: owner.sub, orgId: owner.orgId, createdAt: now(), nextSeq: 1 };
+      // The tombstone stays: a resume with an old last_seq on this fresh record still hears SESSION_EXPIRED.
       sessions.set(id, { record, frames: [] });
-      tombstones.delete(id);
       return record;
     },
     append(id, frame, replayable) {
@@ -88,8 +109,7 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
     },
     delete(id) {
       if (!sessions.delete(id)) return;
-      tombstones.set(id, now());
-      if (tombstones.size > TOMBSTONE_LIMIT) tombstones.delete(tombstones.keys().next().value!);
+      rememberExpired(id, now());
     },
     expiredAt(id) {
       const at = tombstones.get(id);

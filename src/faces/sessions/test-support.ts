@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
 import WebSocket from "ws";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
+import { GatehouseSession, sessionUrl, type ServerFrame } from "../../../generated/ws-client";
 import { createUserTokenVerifier } from "../../core/identity/user-tokens";
 import { attachSessionGateway, type SessionGateway, type SessionGatewayDeps } from "./gateway";
 
@@ -168,4 +169,48 @@ function port(server: Server): number {
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** An IDE on the typed client of generated/ws-client.ts, recording the typed frames it receives. */
+export interface TypedIde {
+  session: GatehouseSession;
+  ws: WebSocket;
+  frames: ServerFrame[];
+  next<T extends ServerFrame>(pred: (f: ServerFrame) => f is T, timeoutMs?: number): Promise<T>;
+  next(pred: (f: ServerFrame) => boolean, timeoutMs?: number): Promise<ServerFrame>;
+}
+
+export function openTypedIde(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}): Promise<TypedIde> {
+  const ws = new WebSocket(sessionUrl(baseUrl, sessionId), { headers: { authorization: `Bearer ${token}`, ...headers } });
+  const session = new GatehouseSession(ws);
+  const frames: ServerFrame[] = [];
+  const listeners = new Set<() => void>();
+  session.onFrame((frame) => {
+    frames.push(frame);
+    for (const l of listeners) l();
+  });
+  const next = (pred: (f: ServerFrame) => boolean, timeoutMs = 5000) =>
+    new Promise<ServerFrame>((resolve, reject) => {
+      let index = 0;
+      const check = () => {
+        for (; index < frames.length; index++) {
+          if (!pred(frames[index])) continue;
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(frames[index]);
+          return;
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`timed out; frames so far: ${JSON.stringify(frames.map((f) => f.type))}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve({ session, ws, frames, next: next as TypedIde["next"] }));
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
 }

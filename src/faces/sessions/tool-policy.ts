@@ -1,5 +1,7 @@
-// The seam between a runtime's tool_call and the policy engine. Gatehouse's policy engine plugs in here;
-// without it the reference rule applies: tools that change the user's machine always need approval.
+// The seams between a runtime's tool_call and Gatehouse's governance. `ToolPolicy` decides a call;
+// `ToolApprovals` is the approvals store behind an ESCALATE (decided by the IDE or by an operator over REST).
+// Gatehouse wires both to the governed-actions engine (./governed-tools.ts); without them the reference rule
+// applies: tools that change the user's machine always need the IDE user's approval.
 
 export interface ToolPolicyContext {
   sub: string;
@@ -8,18 +10,45 @@ export interface ToolPolicyContext {
   callId: string;
   toolName: string;
   arguments: Record<string, unknown>;
+  /** The runtime's current agent (from its last `agent_switched`), when it said. */
+  agent?: string;
 }
 
 export interface ToolPolicyDecision {
   decision: "ALLOW" | "DENY" | "ESCALATE";
   /** Set on ESCALATE: the approval record an operator (REST) or the IDE (hitl_decision) answers. */
   approvalId?: string;
+  /** Reason codes, e.g. TOOL_NOT_AUTHORIZED, REQUIRES_APPROVAL. */
   reasons: string[];
+  /** A sentence for the user, when the engine gave one. */
+  detail?: string;
 }
 
 export type ToolPolicy = (ctx: ToolPolicyContext) => Promise<ToolPolicyDecision>;
 
-/** From the original protocol: these always need a human's approval, whatever a policy says. */
+/** How an escalated call ends once its approval is decided and the policy has checked the call again. */
+export type ToolRelease =
+  /** Runnable now; `arguments` are what was approved (the edited ones after an IDE `edit`). */
+  | { outcome: "approved"; approvalId?: string; arguments: Record<string, unknown>; decidedBy?: string }
+  /** Never runnable: denied by a human, expired, or denied by the policy on re-check. */
+  | { outcome: "rejected"; approvalId?: string; reason: string; reasons: string[]; decidedBy?: string }
+  /** The approval could not be used (e.g. spent by an identical call); a new one waits for a decision. */
+  | { outcome: "escalated"; approvalId: string };
+
+export interface ToolApprovals {
+  /**
+   * Resolves once approval `approvalId` is no longer pending — whoever decided it — with the outcome after
+   * the policy re-checked the call (an approved call is released only if it is still allowed). Rejects with
+   * an AbortError when `signal` aborts.
+   */
+  settled(ctx: ToolPolicyContext, approvalId: string, signal: AbortSignal): Promise<ToolRelease>;
+  /** The IDE user's approve / reject, recorded on the approval (the first decision wins). */
+  decide(ctx: ToolPolicyContext, approvalId: string, decision: "approve" | "reject", feedback?: string): Promise<void>;
+  /** The IDE user's edit: the original approval is closed and the edited call goes through the policy again. */
+  edit(ctx: ToolPolicyContext, approvalId: string, modifiedArguments: Record<string, unknown>, feedback?: string): Promise<ToolRelease>;
+}
+
+/** From the original protocol: these always need the IDE user's approval, whatever a policy says. */
 export const ALWAYS_APPROVE_TOOLS: ReadonlySet<string> = new Set([
   "write_file",
   "delete_file",

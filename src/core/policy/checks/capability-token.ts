@@ -1,5 +1,6 @@
 // capability_token: a presented token must verify (EdDSA, our key, aud, exp, nbf, sub = agent, this
-// manifest, not revoked). No token: skip, unless the manifest's policy requires one (then DENY).
+// manifest, not revoked). No token: pass (the manifest alone is the ceiling; seed 003 traces a tokenless
+// request as `capability_token: pass`), unless the manifest's policy requires one (then DENY).
 import type { PolicyCheck } from "../pipeline";
 
 export const capabilityTokenCheck: PolicyCheck = {
@@ -12,7 +13,7 @@ export const capabilityTokenCheck: PolicyCheck = {
           result: "fail",
           reasons: [{ code: "INVALID_TOKEN", message: `Manifest '${ctx.request.uapk_id}' requires a capability token` }],
         };
-      return { result: "skip", details: { reason: "no token presented" } };
+      return { result: "pass", details: { reason: "no token presented" } };
     }
     const verified = await deps.tokens.verify(token, {
       orgId: ctx.orgId,

@@ -1,0 +1,39 @@
+// Environment knobs of the sessions face (all optional; the seed's limits are the defaults).
+//   GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE   default 10
+//   GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE default 100
+//   GATEHOUSE_WS_MAX_PAYLOAD_BYTES               default 1 MiB (bigger IDE frame → close 1009)
+//   GATEHOUSE_WS_MAX_BUFFERED_BYTES              default 4 MiB (slow consumer → close 1013)
+//   GATEHOUSE_WS_REPLAY_WINDOW_MS                default 120000
+//   GATEHOUSE_REDIS_PREFIX                       default "gatehouse" (Redis keys of limiters and sessions)
+//   GATEHOUSE_SESSION_MANIFEST                   default "ide-assistant" (see ./governed-tools.ts)
+import type { SessionGatewayOptions } from "./gateway";
+import { DEFAULT_SESSION_MANIFEST } from "./governed-tools";
+
+const INTEGER_OPTIONS: [string, keyof SessionGatewayOptions][] = [
+  ["GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE", "connectionsPerIpPerMinute"],
+  ["GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE", "messagesPerSessionPerMinute"],
+  ["GATEHOUSE_WS_MAX_PAYLOAD_BYTES", "maxPayloadBytes"],
+  ["GATEHOUSE_WS_MAX_BUFFERED_BYTES", "maxBufferedBytes"],
+  ["GATEHOUSE_WS_REPLAY_WINDOW_MS", "replayWindowMs"],
+];
+
+export interface SessionsConfig {
+  options: Partial<SessionGatewayOptions>;
+  sessionManifest: string;
+}
+
+export function sessionsConfigFromEnv(env: Record<string, string | undefined>): SessionsConfig {
+  const options: Partial<SessionGatewayOptions> = {};
+  for (const [name, option] of INTEGER_OPTIONS) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    if (!/^\d{1,12}$/.test(raw) || Number(raw) < 1) throw new Error(`${name} must be a positive integer, got '${raw}'`);
+    (options as Record<string, number>)[option] = Number(raw);
+  }
+  const prefix = env.GATEHOUSE_REDIS_PREFIX;
+  if (prefix) {
+    if (!/^[A-Za-z0-9:_-]{1,64}$/.test(prefix)) throw new Error(`GATEHOUSE_REDIS_PREFIX must match [A-Za-z0-9:_-]{1,64}`);
+    options.redisKeyPrefix = prefix;
+  }
+  return { options, sessionManifest: env.GATEHOUSE_SESSION_MANIFEST || DEFAULT_SESSION_MANIFEST };
+}

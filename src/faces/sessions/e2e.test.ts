@@ -1,0 +1,140 @@
+// End to end through the real server (startGatehouse via contract-tests/fixtures): REST API, the embedded
+// identity provider, the ide-assistant manifest loaded from examples/manifests, Redis, the reference agent
+// runtime — and the IDE on the typed client generated from the AsyncAPI spec.
+import { randomUUID } from "node:crypto";
+import { resolve } from "node:path";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AgentStatus, AssistantMessage, ToolCall } from "../../../generated/messages/types";
+import type { ServerFrame } from "../../../generated/ws-client";
+import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
+import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { openTypedIde, type TypedIde } from "./test-support";
+
+const REDIS_URL = "redis://127.0.0.1:6379";
+const prefix = `gatehouse-test-${randomUUID()}`;
+let runtime: AgentRuntime;
+let gatehouse: TestGatehouse;
+let ideToken: string;
+const ides: TypedIde[] = [];
+
+const isToolCall = (f: ServerFrame): f is ToolCall => f.type === "tool_call";
+const isFinal = (f: ServerFrame): f is AssistantMessage => f.type === "assistant_message" && f.is_final === true;
+const isStatus = (status: AgentStatus["status"]) => (f: ServerFrame) => f.type === "agent_status" && f.status === status;
+const tokensOf = (frames: ServerFrame[]) => frames.filter((f): f is AssistantMessage => f.type === "assistant_message").map((f) => f.token).join("");
+
+beforeAll(async () => {
+  runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 5 });
+  gatehouse = await startTestGatehouse({
+    AGENT_RUNTIME_URL: runtime.url,
+    GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
+    REDIS_URL,
+    GATEHOUSE_REDIS_PREFIX: prefix,
+  });
+  ideToken = await gatehouse.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
+});
+
+afterAll(async () => {
+  for (const ide of ides) ide.ws.terminate();
+  await gatehouse?.dispose();
+  await runtime?.close();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+});
+
+async function ide(sessionId: string) {
+  const c = await openTypedIde(gatehouse.url, sessionId, ideToken);
+  ides.push(c);
+  return c;
+}
+
+async function rest(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${gatehouse.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${gatehouse.operatorToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe("agent sessions through the real server", () => {
+  it("health reports the agent runtime and Redis from real probes", async () => {
+    const { body } = await rest("GET", "/health");
+    expect(body.dependencies).toMatchObject({ agent_runtime: "available", redis: "connected" });
+  });
+
+  it("a tool call approved from the IDE: one approval, visible to operators, consumed on release", async () => {
+    const c = await ide("e2e-ide-approve");
+    c.session.send({ type: "user_message", content: "write file lib/app.dart", message_id: "m-1" });
+    const call = await c.next(isToolCall);
+    expect(call).toMatchObject({ tool_name: "write_file", requires_approval: true });
+    expect(call.approval_id).toMatch(/^appr-/);
+
+    const listed = await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals?status=pending`);
+    expect((listed.body.items as { approval_id: string }[]).map((a) => a.approval_id)).toContain(call.approval_id);
+
+    c.session.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next(isStatus("executing_tool"));
+    c.session.send({ type: "tool_result", call_id: call.call_id, result: { content: "written" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: lib/app.dart (write_file).");
+
+    const after = await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`);
+    expect(after.body).toMatchObject({ status: "consumed", decided_by: "dev@acme" });
+    const atRuntime = runtime.received.filter((r) => r.sessionId === "e2e-ide-approve" && r.frame.type === "hitl_decision");
+    expect(atRuntime.map((r) => r.frame)).toEqual([expect.objectContaining({ decision: "approve", approval_id: call.approval_id })]);
+  });
+
+  it("a tool call approved by an operator over REST reaches the runtime and the IDE as runnable", async () => {
+    const c = await ide("e2e-rest-approve");
+    c.session.send({ type: "user_message", content: "run npm test" });
+    const call = await c.next(isToolCall);
+    expect(call).toMatchObject({ tool_name: "run_command", arguments: { command: "npm test" }, requires_approval: true });
+
+    const approved = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/approve`, { reason: "tests are safe" });
+    expect(approved.status).toBe(200);
+    const runnable = await c.next((f): f is ToolCall => isToolCall(f) && f.requires_approval === false);
+    expect(runnable).toMatchObject({ call_id: call.call_id, approval_id: call.approval_id, arguments: { command: "npm test" } });
+    await c.next(isStatus("executing_tool"));
+    c.session.send({ type: "tool_result", call_id: call.call_id, result: { content: "42 passed" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: npm test (run_command).");
+    const atRuntime = runtime.received.find((r) => r.sessionId === "e2e-rest-approve" && r.frame.type === "hitl_decision");
+    expect(atRuntime?.frame).toMatchObject({ decision: "approve", approval_id: call.approval_id });
+    expect((await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`)).body).toMatchObject({
+      status: "consumed",
+      decided_by: "operator@contract",
+    });
+  });
+
+  it("a tool call denied over REST never becomes runnable", async () => {
+    const c = await ide("e2e-rest-deny");
+    c.session.send({ type: "user_message", content: "push to origin" });
+    const call = await c.next(isToolCall);
+    const denied = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/deny`, { reason: "release freeze" });
+    expect(denied.status).toBe(200);
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err).toMatchObject({ details: { call_id: call.call_id, decided_by: "operator@contract" } });
+    await c.next(isFinal);
+    expect(c.frames.filter(isToolCall)).toHaveLength(1);
+    expect(tokensOf(c.frames)).toContain("release freeze");
+  });
+
+  it("the sessions' replay buffer is mirrored to Redis", async () => {
+    const c = await ide("e2e-redis");
+    c.session.send({ type: "user_message", content: "hi" });
+    await c.next(isFinal);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const last = c.frames.at(-1)!.seq!;
+      // Writes are pipelined, not awaited: give them a moment.
+      await expect.poll(() => redis.xlen(`${prefix}:ws:frames:e2e-redis`)).toBeGreaterThanOrEqual(last);
+      expect(await redis.hget(`${prefix}:ws:session:e2e-redis`, "owner")).toBe("dev@acme");
+      expect(await redis.pttl(`${prefix}:ws:frames:e2e-redis`)).toBeGreaterThan(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+});

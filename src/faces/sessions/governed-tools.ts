@@ -1,0 +1,184 @@
+// Agent tool calls under the governed-actions engine: the same manifests, policy pipeline, budgets,
+// approvals and audit log as POST /gateway/execute. Mapping (documented in examples/manifests/ide-assistant.yaml):
+//
+//   org      = the IDE user's `org` claim, else the configured default org (no org at all → DENY)
+//   manifest = the runtime's current agent when the org has a manifest with that uapk_id, else
+//              GATEHOUSE_SESSION_MANIFEST (default `ide-assistant`); agent_id = that manifest's agent.id
+//   action   = { type: "ide", tool: tool_name, params: arguments }   (capability `ide:<tool_name>`)
+//
+// A tool_call is *executed* through the engine with the manifest's `noop` connector: Gatehouse does not run
+// IDE tools, the IDE does, so "executed" in the audit log means "released to the IDE". That gives tool calls
+// the budget accounting and the intent/outcome records of any other action, and on ESCALATE exactly one
+// pending approval (the store shares it between identical requests). Releasing an approved call executes it
+// again with its approval_id: the pipeline re-checks everything (manifest still active, budget) and spends
+// the approval once, atomically with the audit intent.
+import type { Approval, ApprovalStore } from "../../core/approvals";
+import type { Action, ActionRequest } from "../../core/policy/types";
+import { ActionConflictError, type ActionsService, type ExecuteResponse } from "../actions/service";
+import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolPolicyDecision, ToolRelease } from "./tool-policy";
+
+export const DEFAULT_SESSION_MANIFEST = "ide-assistant";
+/** The action type every IDE tool maps to. */
+export const IDE_ACTION_TYPE = "ide";
+
+export interface GovernedToolsDeps {
+  actions: Pick<ActionsService, "execute" | "manifests">;
+  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision">;
+  /** GATEHOUSE_SESSION_MANIFEST. */
+  sessionManifest?: string;
+  /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
+  defaultOrg?: string;
+  /** One waitForDecision call parks at most this long before looking again (the approval's expiry ends it too). */
+  waitSliceMs?: number;
+}
+
+export interface GovernedTools {
+  policy: ToolPolicy;
+  approvals: ToolApprovals;
+}
+
+export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
+  const sessionManifest = deps.sessionManifest || DEFAULT_SESSION_MANIFEST;
+  const waitSliceMs = deps.waitSliceMs ?? 60_000;
+
+  function orgOf(ctx: ToolPolicyContext): string | undefined {
+    return ctx.orgId ?? deps.defaultOrg;
+  }
+
+  function requestFor(orgId: string, ctx: ToolPolicyContext, params: Record<string, unknown>): ActionRequest {
+    const agentManifest = ctx.agent ? deps.actions.manifests.getByUapkId(orgId, ctx.agent) : undefined;
+    const manifest = agentManifest ?? deps.actions.manifests.getByUapkId(orgId, sessionManifest);
+    const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
+    const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };
+    return {
+      uapk_id: uapkId,
+      agent_id: manifest?.agent.id ?? uapkId,
+      action,
+      // Not part of the approval binding; kept in the audit trail.
+      context: {
+        channel: "agent_session",
+        session_id: ctx.sessionId,
+        call_id: ctx.callId,
+        user: ctx.sub,
+        ...(ctx.agent ? { runtime_agent: ctx.agent } : {}),
+      },
+    };
+  }
+
+  /** The request an approval was granted for, rebuilt from the approval record itself. */
+  function requestOf(approval: Approval, ctx: ToolPolicyContext, params = approval.action.params ?? {}): ActionRequest {
+    return {
+      uapk_id: approval.uapk_id,
+      agent_id: approval.agent_id,
+      action: { type: approval.action.type, tool: approval.action.tool, params },
+      context: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId, user: ctx.sub },
+    };
+  }
+
+  const execute = (orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<ExecuteResponse> =>
+    deps.actions.execute(orgId, request, { meta: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId } });
+
+  function asDecision(res: ExecuteResponse): ToolPolicyDecision {
+    return {
+      decision: res.decision,
+      reasons: res.reasons.map((r) => r.code),
+      ...(res.approval_id ? { approvalId: res.approval_id } : {}),
+      ...(res.reasons[0] ? { detail: res.reasons.map((r) => r.message).join("; ") } : {}),
+    };
+  }
+
+  /** An executed request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
+  function asRelease(res: ExecuteResponse, params: Record<string, unknown>, approvalId?: string, decidedBy?: string): ToolRelease {
+    if (res.decision === "ALLOW") return { outcome: "approved", arguments: params, ...(approvalId ? { approvalId } : {}), ...(decidedBy ? { decidedBy } : {}) };
+    if (res.decision === "ESCALATE") return { outcome: "escalated", approvalId: res.approval_id! };
+    return {
+      outcome: "rejected",
+      reason: res.reasons.map((r) => r.message).join("; ") || "Denied by policy",
+      reasons: res.reasons.map((r) => r.code),
+      ...(approvalId ? { approvalId } : {}),
+    };
+  }
+
+  /** Executes under an approved approval; if another identical call spent it first, asks the policy anew. */
+  async function releaseApproved(orgId: string, ctx: ToolPolicyContext, approval: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
+    const request = requestOf(approval, ctx, params);
+    try {
+      const res = await execute(orgId, ctx, { ...request, approval_id: approval.approval_id });
+      return asRelease(res, request.action.params, approval.approval_id, approval.decided_by ?? undefined);
+    } catch (err) {
+      if (!(err instanceof ActionConflictError)) throw err;
+      return asRelease(await execute(orgId, ctx, request), request.action.params);
+    }
+  }
+
+  async function untilDecided(orgId: string, approvalId: string, signal: AbortSignal): Promise<Approval | null> {
+    for (;;) {
+      signal.throwIfAborted();
+      const approval = await deps.approvals.waitForDecision(orgId, approvalId, waitSliceMs, signal);
+      signal.throwIfAborted();
+      if (!approval || approval.status !== "pending") return approval;
+    }
+  }
+
+  const policy: ToolPolicy = async (ctx) => {
+    const orgId = orgOf(ctx);
+    if (!orgId) return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
+    return asDecision(await execute(orgId, ctx, requestFor(orgId, ctx, ctx.arguments)));
+  };
+
+  const approvals: ToolApprovals = {
+    async settled(ctx, approvalId, signal) {
+      const orgId = orgOf(ctx)!;
+      const approval = await untilDecided(orgId, approvalId, signal);
+      if (!approval) return { outcome: "rejected", approvalId, reason: "The approval no longer exists", reasons: ["APPROVAL_NOT_FOUND"] };
+      const decidedBy = approval.decided_by ?? undefined;
+      switch (approval.status) {
+        case "approved":
+          return releaseApproved(orgId, ctx, approval);
+        case "consumed":
+          // Spent by an identical call (identical requests share one pending approval): ask again.
+          return asRelease(await execute(orgId, ctx, requestOf(approval, ctx)), approval.action.params ?? {});
+        case "expired":
+          return { outcome: "rejected", approvalId, reason: `Approval ${approvalId} expired undecided`, reasons: ["APPROVAL_EXPIRED"] };
+        default:
+          return {
+            outcome: "rejected",
+            approvalId,
+            reason: approval.decision_reason ? `Rejected: ${approval.decision_reason}` : `Rejected by ${decidedBy ?? "an operator"}`,
+            reasons: ["APPROVAL_DENIED"],
+            ...(decidedBy ? { decidedBy } : {}),
+          };
+      }
+    },
+
+    async decide(ctx, approvalId, decision, feedback) {
+      const orgId = orgOf(ctx)!;
+      const by = { by: ctx.sub, reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE") };
+      // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
+      if (decision === "approve") deps.approvals.approve(orgId, approvalId, by);
+      else deps.approvals.deny(orgId, approvalId, by);
+    },
+
+    async edit(ctx, approvalId, modifiedArguments, feedback) {
+      const orgId = orgOf(ctx)!;
+      const closed = deps.approvals.deny(orgId, approvalId, { by: ctx.sub, reason: feedback ?? "replaced by edited arguments in the IDE" });
+      if (!closed.ok && closed.approval?.status === "denied") {
+        // An operator rejected the call before the edit arrived: that decision stands.
+        return { outcome: "rejected", approvalId, reason: `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`, reasons: ["APPROVAL_DENIED"] };
+      }
+      const original = closed.ok ? closed.approval : (closed.approval ?? deps.approvals.get(orgId, approvalId));
+      if (!original) return { outcome: "rejected", approvalId, reason: "The approval no longer exists", reasons: ["APPROVAL_NOT_FOUND"] };
+
+      // The edited call is a new request: the policy decides it from scratch.
+      const edited = requestOf(original, ctx, modifiedArguments);
+      const first = await execute(orgId, ctx, edited);
+      if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
+      // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
+      const approved = deps.approvals.approve(orgId, first.approval_id!, { by: ctx.sub, reason: feedback ?? "edited and approved in the IDE" });
+      if (!approved.ok) return { outcome: "escalated", approvalId: first.approval_id! };
+      return releaseApproved(orgId, ctx, approved.approval, modifiedArguments);
+    },
+  };
+
+  return { policy, approvals };
+}

@@ -1,0 +1,226 @@
+// Tool calls under the governed-actions engine: the real policy pipeline, approvals store and audit log on an
+// in-memory database, the ide-assistant manifest from examples/manifests, the reference agent runtime.
+import { resolve } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { consumeForExecution, createApprovalStore, type ApprovalStore } from "../../core/approvals";
+import { createAuditLog, type AuditLog } from "../../core/audit";
+import { loadManifestDir } from "../../core/policy/manifest-loader";
+import { openDatabase, type Db } from "../../core/store/sqlite";
+import { createActionsService, type ActionsService } from "../actions/service";
+import { createGovernedTools } from "./governed-tools";
+import { openIde, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+
+const ORG = "org-ide";
+const MANIFESTS = resolve(import.meta.dirname, "../../../examples/manifests");
+
+let idp: TestIdp;
+let db: Db;
+let approvals: ApprovalStore;
+let audit: AuditLog;
+let actions: ActionsService;
+let g: TestGateway;
+const clients: IdeClient[] = [];
+
+beforeAll(async () => {
+  idp = await startIdp();
+});
+afterAll(() => idp.close());
+
+beforeEach(async () => {
+  db = openDatabase(":memory:");
+  approvals = createApprovalStore(db, { pollIntervalMs: 50 });
+  audit = createAuditLog(db);
+  actions = createActionsService({ db, approvals, consumeApproval: (input) => consumeForExecution(db, input), audit });
+  const report = loadManifestDir(MANIFESTS, actions.manifests, ORG);
+  expect(report.problems).toEqual([]);
+  const governed = createGovernedTools({ actions, approvals });
+  g = await startGateway(idp, { toolPolicy: governed.policy, approvals: governed.approvals, tokenDelayMs: 5 });
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  await g.close();
+  approvals.close();
+  db.close();
+});
+
+async function ide(sessionId: string, org: string | null = ORG) {
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: await idp.mint({ sub: "dev@acme", org: org ?? undefined }) });
+  clients.push(c);
+  return c;
+}
+
+const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
+const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+const atRuntime = (type: string) => g.runtime!.received.filter((r) => r.frame.type === type).map((r) => r.frame);
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+describe("tool calls under the ide-assistant manifest", () => {
+  it("ALLOW: a read tool reaches the IDE runnable, with no approval, and is audited as released", async () => {
+    const c = await ide("read-1");
+    c.send({ type: "user_message", content: "read src/app.ts" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ tool_name: "read_file", arguments: { path: "src/app.ts" }, requires_approval: false });
+    expect(call.approval_id).toBeUndefined();
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "export {}" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: src/app.ts (read_file).");
+    expect(approvals.list(ORG)).toEqual([]);
+    const intents = audit.list(ORG, { kind: "intent" }).records;
+    expect(intents).toHaveLength(1);
+    expect(intents[0]).toMatchObject({ uapk_id: "ide-assistant", action: { type: "ide", tool: "read_file" } });
+  });
+
+  it("DENY: a tool outside the manifest never reaches the IDE; the runtime hears TOOL_DENIED", async () => {
+    const c = await ide("deny-1");
+    c.send({ type: "user_message", content: "force-push everything" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ tool_name: "git.force_push", reasons: ["TOOL_NOT_AUTHORIZED"] });
+    expect(String(err.message)).toContain("ide:git.force_push");
+    await c.next(isFinal);
+    expect(c.frames.some((f) => f.type === "tool_call")).toBe(false);
+    expect(atRuntime("tool_result")[0]).toMatchObject({ error: { code: "TOOL_DENIED" } });
+    expect(approvals.list(ORG)).toEqual([]);
+  });
+
+  it("ESCALATE approved in the IDE: one approval, spent when the call is released to the runtime", async () => {
+    const c = await ide("approve-ide");
+    c.send({ type: "user_message", content: "write file lib/main.dart" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ tool_name: "write_file", requires_approval: true });
+    const approvalId = call.approval_id as string;
+    expect(approvals.list(ORG).map((a) => a.approval_id)).toEqual([approvalId]);
+    expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "pending", uapk_id: "ide-assistant", action: { tool: "write_file" } });
+
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-1" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(atRuntime("hitl_decision")).toEqual([
+      expect.objectContaining({ call_id: call.call_id, decision: "approve", approval_id: approvalId, message_id: "d-1" }),
+    ]);
+    expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "consumed", decided_by: "dev@acme" });
+    // The IDE decided itself: it is not sent the call a second time.
+    expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "ok" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: lib/main.dart (write_file).");
+  });
+
+  it("ESCALATE approved by an operator: the IDE gets the call as runnable and the runtime the decision", async () => {
+    const c = await ide("approve-operator");
+    c.send({ type: "user_message", content: "delete old.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ tool_name: "delete_file", requires_approval: true });
+    // A tool_result before the approval is not passed on.
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "deleted" } });
+    expect(await c.next((f) => f.type === "error")).toMatchObject({ error_code: "INVALID_CALL_ID" });
+
+    expect(approvals.approve(ORG, call.approval_id as string, { by: "operator@acme", reason: "fine" }).ok).toBe(true);
+    const released = await c.next((f) => f.type === "tool_call" && f.requires_approval === false);
+    expect(released).toMatchObject({ call_id: call.call_id, approval_id: call.approval_id, arguments: { path: "old.txt" } });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "approve", approval_id: call.approval_id });
+    // The IDE can no longer answer it: it was decided.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject" });
+    expect(await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID" && String(f.message).includes("not waiting"))).toBeTruthy();
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "deleted" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: old.txt (delete_file).");
+  });
+
+  it("ESCALATE denied by an operator: TOOL_DENIED to the IDE, reject with the reason to the runtime", async () => {
+    const c = await ide("deny-operator");
+    c.send({ type: "user_message", content: "run rm -rf build" });
+    const call = await c.next((f) => f.type === "tool_call");
+    approvals.deny(ORG, call.approval_id as string, { by: "operator@acme", reason: "not on Fridays" });
+    const err = await c.next((f) => f.type === "error");
+    expect(err).toMatchObject({ error_code: "TOOL_DENIED", details: { call_id: call.call_id, decided_by: "operator@acme", reasons: ["APPROVAL_DENIED"] } });
+    await c.next(isFinal);
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "Rejected: not on Fridays" });
+    expect(tokensOf(c.frames)).toContain("не выполняю run_command");
+  });
+
+  it("a rejection in the IDE is recorded on the approval", async () => {
+    const c = await ide("reject-ide");
+    c.send({ type: "user_message", content: "push to origin" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", feedback: "later" });
+    await c.next(isFinal);
+    expect(approvals.get(ORG, call.approval_id as string)).toMatchObject({ status: "denied", decided_by: "dev@acme", decision_reason: "later" });
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "later" });
+    expect(c.frames.some((f) => f.type === "error")).toBe(false);
+  });
+
+  it("edit: the edited arguments go through the policy before the runtime sees them", async () => {
+    const c = await ide("edit-1");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "b.txt", content: "x" } });
+    const released = await c.next((f) => f.type === "tool_call" && f.requires_approval === false);
+    expect(released.arguments).toEqual({ path: "b.txt", content: "x" });
+    expect(released.approval_id).not.toBe(call.approval_id);
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "edit", modified_arguments: { path: "b.txt", content: "x" }, approval_id: released.approval_id });
+    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("denied");
+    expect(approvals.get(ORG, released.approval_id as string)).toMatchObject({ status: "consumed", action: { params: { path: "b.txt", content: "x" } } });
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "ok" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: b.txt (write_file).");
+  });
+
+  it("an edit the policy now denies never reaches the runtime as runnable", async () => {
+    const c = await ide("edit-denied");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    const manifest = actions.manifests.getByUapkId(ORG, "ide-assistant")!;
+    actions.manifests.setStatus(ORG, manifest.manifest_id, "suspended");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "b.txt" } });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ reasons: ["MANIFEST_INACTIVE"] });
+    await c.next(isFinal);
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject" });
+    expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
+  });
+
+  it("an approved call is re-checked when released: suspended meanwhile → not runnable", async () => {
+    const c = await ide("recheck-1");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    actions.manifests.setStatus(ORG, actions.manifests.getByUapkId(ORG, "ide-assistant")!.manifest_id, "suspended");
+    approvals.approve(ORG, call.approval_id as string, { by: "operator@acme" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ reasons: ["MANIFEST_INACTIVE"] });
+    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("approved"); // a DENY never spends it
+    await c.next(isFinal);
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject" });
+  });
+
+  it("the runtime's current agent picks its own manifest when the org has one", async () => {
+    actions.manifests.upsert(ORG, {
+      uapk_id: "reviewer",
+      agent: { id: "reviewer", name: "Code reviewer" },
+      capabilities: ["ide:read_file"],
+      tools: { "ide:read_file": { connector: { type: "noop" } } },
+    });
+    const c = await ide("agent-1");
+    c.send({ type: "switch_agent", agent: "reviewer" });
+    await c.next((f) => f.type === "agent_switched");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(String(err.message)).toContain("manifest 'reviewer'");
+    await settle();
+    expect(c.frames.some((f) => f.type === "tool_call")).toBe(false);
+  });
+
+  it("a user of another org (no manifest there) is denied, fail closed", async () => {
+    const c = await ide("other-org", "org-without-manifests");
+    c.send({ type: "user_message", content: "read a.txt" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ reasons: ["MANIFEST_NOT_FOUND"] });
+  });
+
+  it("a user with no org at all is denied when no default org is configured", async () => {
+    const c = await ide("no-org", null);
+    c.send({ type: "user_message", content: "read a.txt" });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ reasons: ["NO_ORG"] });
+  });
+});

@@ -1,0 +1,137 @@
+// The session store mirrored to Redis (REDIS_URL): ownership, the seq counter and the replay buffer survive
+// a gateway restart, and another node can take over a session (ownership checked, missed frames replayed).
+// This node's memory stays the working copy so emitting stays synchronous and ordered; every change is
+// written to Redis in order on the one connection (pipelined, not awaited), and a session this node does not
+// hold is loaded from Redis before its upgrade completes (`hydrate`). A live runtime turn still belongs to
+// the node that runs it: route a session's sockets to one node while it is up (sticky sessions).
+//
+// Layout (P = key prefix):
+//   P:ws:session:{id}  hash   owner, org, created, next (the next seq)
+//   P:ws:frames:{id}   stream entry id `{seq}-0`, fields at, r (replayable 1/0), d (the frame as sent);
+//                      trimmed with MAXLEN ~ replayMaxFrames, age-trimmed on read
+//   P:ws:expired:{id}  string  when the session expired (so a late resume hears SESSION_EXPIRED)
+// Session keys expire `ttlMs` after the last write; Redis errors are logged and the node carries on alone.
+import type { Redis } from "ioredis";
+import { logger } from "../../core/log/logger";
+import { createMemorySessionStore, type BufferedFrame, type ReplayWindow, type SessionRecord, type SessionStore } from "./session-store";
+
+const log = logger.child({ module: "sessions", store: "redis" });
+
+export interface RedisSessionStoreOptions extends ReplayWindow {
+  redis: Redis;
+  /** e.g. "gatehouse"; tests use a random prefix. */
+  keyPrefix: string;
+  /** How long an idle session's keys live (at least the gateway's session TTL). */
+  ttlMs: number;
+  /** How long an expired session's tombstone lives. */
+  tombstoneTtlMs?: number;
+  now?: () => number;
+}
+
+/** Refresh a session's key expiry at most this often (not on every token). */
+const EXPIRY_REFRESH_MS = 1_000;
+
+export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
+  const { redis, ttlMs } = options;
+  const now = options.now ?? Date.now;
+  const local = createMemorySessionStore({ maxAgeMs: options.maxAgeMs, maxFrames: options.maxFrames }, now);
+  const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
+  const key = {
+    session: (id: string) => `${options.keyPrefix}:ws:session:${id}`,
+    frames: (id: string) => `${options.keyPrefix}:ws:frames:${id}`,
+    expired: (id: string) => `${options.keyPrefix}:ws:expired:${id}`,
+  };
+  const lastRefresh = new Map<string, number>();
+  let lastErrorLog = 0;
+
+  const run = (pipeline: ReturnType<Redis["pipeline"]>, what: string) => {
+    pipeline.exec().then(
+      (results) => {
+        const failed = results?.find(([err]) => err);
+        if (failed) report(failed[0], what);
+      },
+      (err: unknown) => report(err, what),
+    );
+  };
+  const report = (err: unknown, what: string) => {
+    if (now() - lastErrorLog < 10_000) return;
+    lastErrorLog = now();
+    log.warn({ err: String(err), what }, "redis session store write failed; this node keeps the session in memory");
+  };
+
+  const expire = (pipeline: ReturnType<Redis["pipeline"]>, id: string) => {
+    const at = now();
+    if (at - (lastRefresh.get(id) ?? 0) < EXPIRY_REFRESH_MS) return;
+    lastRefresh.set(id, at);
+    pipeline.pexpire(key.session(id), ttlMs).pexpire(key.frames(id), ttlMs);
+  };
+
+  return {
+    get: (id) => local.get(id),
+    replay: (id, lastSeq, beforeSeq) => local.replay(id, lastSeq, beforeSeq),
+    expiredAt: (id) => local.expiredAt(id),
+
+    create(id, owner) {
+      const record = local.create(id, owner);
+      const pipeline = redis
+        .pipeline()
+        .del(key.frames(id))
+        .hset(key.session(id), { owner: owner.sub, org: owner.orgId ?? "", created: String(record.createdAt), next: "1" })
+        .pexpire(key.session(id), ttlMs);
+      // The frames stream does not exist yet: the first append sets its expiry.
+      lastRefresh.delete(id);
+      run(pipeline, "create");
+      return record;
+    },
+
+    append(id, frame, replayable) {
+      const stored = local.append(id, frame, replayable);
+      const pipeline = redis
+        .pipeline()
+        .xadd(key.frames(id), "MAXLEN", "~", String(options.maxFrames), `${stored.seq}-0`, "at", String(stored.at), "r", replayable ? "1" : "0", "d", stored.data)
+        .hset(key.session(id), "next", String(stored.seq + 1));
+      expire(pipeline, id);
+      run(pipeline, "append");
+      return stored;
+    },
+
+    delete(id) {
+      local.delete(id);
+      lastRefresh.delete(id);
+      run(redis.pipeline().del(key.session(id), key.frames(id)).set(key.expired(id), String(now()), "PX", tombstoneTtlMs), "delete");
+    },
+
+    async hydrate(id) {
+      if (local.get(id)) return;
+      try {
+        const results = await redis.pipeline().hgetall(key.session(id)).xrange(key.frames(id), "-", "+").get(key.expired(id)).exec();
+        if (!results) return;
+        for (const [err] of results) if (err) throw err;
+        const hash = results[0][1] as Record<string, string>;
+        const entries = results[1][1] as [string, string[]][];
+        const expiredAt = results[2][1] as string | null;
+        if (hash.owner) {
+          const record: SessionRecord = {
+            id,
+            ownerSub: hash.owner,
+            ...(hash.org ? { orgId: hash.org } : {}),
+            createdAt: Number(hash.created),
+            nextSeq: Number(hash.next),
+          };
+          local.restore(record, entries.map(toFrame));
+          log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
+        } else if (expiredAt) {
+          local.rememberExpired(id, Number(expiredAt));
+        }
+      } catch (err) {
+        report(err, "hydrate");
+      }
+    },
+  };
+}
+
+function toFrame([entryId, fields]: [string, string[]]): BufferedFrame {
+  const values: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i]] = fields[i + 1];
+  return { seq: Number(entryId.split("-")[0]), at: Number(values.at), replayable: values.r === "1", data: values.d };
+}

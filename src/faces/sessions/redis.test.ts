@@ -1,0 +1,156 @@
+// The Redis-backed pieces against the local Redis (127.0.0.1:6379, also in CI): the session store mirrored
+// to Redis (resume on another gateway node, ownership, expiry), rate limits shared by nodes, health PING.
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openIde, refusedUpgrade, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+
+const REDIS_URL = "redis://127.0.0.1:6379";
+const prefix = `gatehouse-test-${randomUUID()}`;
+let redis: Redis;
+let idp: TestIdp;
+const running: TestGateway[] = [];
+const clients: IdeClient[] = [];
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  idp = await startIdp();
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  for (const g of running.splice(0)) await g.close();
+});
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis.disconnect();
+  await idp.close();
+});
+
+type GatewayOverrides = NonNullable<Parameters<typeof startGateway>[1]>;
+
+async function node(options: GatewayOverrides["options"] = {}, extra: GatewayOverrides = {}) {
+  const g = await startGateway(idp, { redis, tokenDelayMs: 2, ...extra, options: { redisKeyPrefix: prefix, ...options } });
+  running.push(g);
+  return g;
+}
+
+async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof openIde>[1] = {}) {
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: await idp.mint(), ...opts });
+  clients.push(c);
+  return c;
+}
+
+const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
+const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+const pipelined = () => new Promise((r) => setTimeout(r, 200)); // the store's writes are pipelined, not awaited
+
+describe("Redis session store", () => {
+  it("another node resumes a session: every missed frame replayed in order, owner enforced", async () => {
+    const a = await node();
+    const b = await node();
+    const sessionId = `multi-${randomUUID()}`;
+    const token = await idp.mint({ sub: "alice" });
+    const first = await ide(a, sessionId, { token });
+    first.send({ type: "user_message", content: "something long please" });
+    await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово3"));
+    const seen = [...first.frames];
+    first.ws.terminate(); // the IDE drops; node A's runtime turn goes on and every frame reaches Redis
+    await expect.poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${sessionId}`), { timeout: 5000 }).toBeGreaterThan(seen.length + 100);
+    await pipelined();
+
+    const intruder = await refusedUpgrade(`${b.wsBase}/ws/${sessionId}`, { headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` } });
+    expect(intruder.status).toBe(403);
+
+    const lastSeq = seen.at(-1)!.seq!;
+    const second = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": String(lastSeq) } });
+    const resumed = await second.next((f) => f.type === "session_resumed");
+    expect(resumed.replayed as number).toBeGreaterThan(100);
+    const replayed = second.frames.slice(0, second.frames.indexOf(resumed));
+    const all = [...seen, ...replayed];
+    expect(all.map((f) => f.seq)).toEqual(all.map((_, i) => i + 1));
+    expect(all.some(isFinal)).toBe(true);
+    expect(tokensOf(all)).toMatch(/^Вы написали: something long please\. слово1 (слово\d+ ){118}слово120$/);
+    // New frames continue the numbering.
+    expect(resumed.seq).toBe(lastSeq + replayed.length + 1);
+  });
+
+  it("a session that expired on one node is SESSION_EXPIRED on another", async () => {
+    const a = await node({ sessionTtlMs: 100 });
+    const b = await node();
+    const sessionId = `expired-${randomUUID()}`;
+    const token = await idp.mint();
+    const first = await ide(a, sessionId, { token });
+    first.send({ type: "user_message", content: "hi" });
+    await first.next(isFinal);
+    first.ws.terminate();
+    await expect.poll(() => redis.exists(`${prefix}:ws:expired:${sessionId}`), { timeout: 3000 }).toBe(1);
+    const again = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": "3" } });
+    expect(await again.next((f) => f.type === "error")).toMatchObject({ error_code: "SESSION_EXPIRED", details: { session_id: sessionId } });
+  });
+
+  it("keys expire: a session's keys carry a TTL", async () => {
+    const a = await node({ sessionTtlMs: 60_000, replayWindowMs: 30_000 });
+    const sessionId = `ttl-${randomUUID()}`;
+    const c = await ide(a, sessionId);
+    c.send({ type: "user_message", content: "hi" });
+    await c.next(isFinal);
+    await pipelined();
+    for (const key of [`${prefix}:ws:session:${sessionId}`, `${prefix}:ws:frames:${sessionId}`]) {
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(90_000);
+    }
+  });
+});
+
+describe("rate limits shared through Redis", () => {
+  it("connections per IP count across nodes", async () => {
+    const limitPrefix = `${prefix}-ip-${randomUUID()}`;
+    const a = await node({ connectionsPerIpPerMinute: 3, redisKeyPrefix: limitPrefix });
+    const b = await node({ connectionsPerIpPerMinute: 3, redisKeyPrefix: limitPrefix });
+    await ide(a, "ip-1");
+    await ide(a, "ip-2");
+    await ide(b, "ip-3");
+    const res = await refusedUpgrade(`${b.wsBase}/ws/ip-4`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    const keys = await redis.keys(`${limitPrefix}:ws:limit:ip*`);
+    expect(keys.length).toBe(1);
+  });
+
+  it("messages per session count across nodes (the session moved)", async () => {
+    const limitPrefix = `${prefix}-msg-${randomUUID()}`;
+    const a = await node({ messagesPerSessionPerMinute: 3, redisKeyPrefix: limitPrefix });
+    const b = await node({ messagesPerSessionPerMinute: 3, redisKeyPrefix: limitPrefix });
+    const token = await idp.mint();
+    const first = await ide(a, "moving", { token });
+    first.send({ type: "cancel" });
+    first.send({ type: "cancel" });
+    await first.next((f) => f.type === "ack" && f.seq === 2);
+    first.ws.close();
+    await pipelined();
+    const second = await ide(b, "moving", { token });
+    second.send({ type: "cancel" });
+    second.send({ type: "cancel" });
+    const err = await second.next((f) => f.type === "error");
+    expect(err).toMatchObject({ error_code: "RATE_LIMIT_EXCEEDED" });
+    expect(second.frames.filter((f) => f.type === "ack")).toHaveLength(1);
+    expect(await redis.keys(`${limitPrefix}:ws:limit:messages:*`)).toEqual([`${limitPrefix}:ws:limit:messages:moving`]);
+  });
+});
+
+describe("health", () => {
+  it("reports redis from a real PING", async () => {
+    const up = await node();
+    expect(await up.gateway.health()).toEqual({ agent_runtime: "available", redis: "connected" });
+    const unreachable = new Redis("redis://127.0.0.1:9", { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    unreachable.on("error", () => undefined);
+    try {
+      const down = await node({}, { redis: unreachable });
+      expect((await down.gateway.health()).redis).toBe("disconnected");
+    } finally {
+      unreachable.disconnect();
+    }
+  });
+});
