@@ -57,7 +57,11 @@ docs: $(NODE_MODULES)
 	$(BIN)/redocly build-docs spec/sessions.asyncapi.yaml --output .tmp/docs/websocket.html
 	@echo "open .tmp/docs/rest.html and .tmp/docs/websocket.html"
 
+# HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS), then the sessions relay: added latency
+# and RSS per idle session (BENCH_WS_SESSIONS, default 10000; BENCH_WS_ROUND_TRIPS). Profile one line with
+# `npx tsx bench/profile.ts <line substring> [seconds]`.
 bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
+	$(BIN)/tsx bench/sessions.ts
 
 .PHONY: help install generate check-generated typecheck test run mock docs bench

@@ -12,6 +12,13 @@ export interface BenchLine {
   /** State to create through the API before the load. */
   setup?: (baseUrl: string, apiKey: string) => Promise<void>;
   request?: (apiKey: string) => Partial<autocannon.Options>;
+  /**
+   * Also load a bare node:http server answering the very bytes this line's response carries, and print the
+   * ratio to it: for a large payload, how much of the gap to the hello baselines is the payload itself.
+   */
+  sameBytesReference?: boolean;
+  /** The status every response must have (default: any 2xx). */
+  expectStatus?: number;
 }
 
 /** An ecosystem of `n` purutos with the minimum layout, as a real one would have. */
@@ -62,6 +69,23 @@ const post = (apiKey: string): Partial<autocannon.Options> => ({
   body: action,
 });
 
+/** A poller that already has the list: If-None-Match with the ETag of its last answer → 304, no body. */
+function conditionalPurutos(): BenchLine {
+  let etag = "";
+  return {
+    name: "gatehouse GET /purutos (100, If-None-Match → 304)",
+    path: "/purutos",
+    prepare: async () => ({ GATEHOUSE_ECOSYSTEM_ROOT: ecosystemOf(100), PURUTO_DATA_PATH: "" }),
+    setup: async (baseUrl, apiKey) => {
+      const res = await fetch(`${baseUrl}/purutos`, { headers: { "x-api-key": apiKey } });
+      etag = res.headers.get("etag") ?? "";
+      if (!etag) throw new Error("GET /purutos answered without an ETag");
+    },
+    request: (apiKey) => ({ headers: { "x-api-key": apiKey, "if-none-match": etag } }),
+    expectStatus: 304,
+  };
+}
+
 export const benchLines: BenchLine[] = [
   { name: "gatehouse GET /health", path: "/health" },
   {
@@ -69,7 +93,9 @@ export const benchLines: BenchLine[] = [
     path: "/purutos",
     prepare: async () => ({ GATEHOUSE_ECOSYSTEM_ROOT: ecosystemOf(100), PURUTO_DATA_PATH: "" }),
     request: (apiKey) => ({ headers: { "x-api-key": apiKey } }),
+    sameBytesReference: true,
   },
+  conditionalPurutos(),
   {
     name: "gatehouse POST /api/v1/gateway/evaluate",
     path: "/api/v1/gateway/evaluate",

@@ -1,14 +1,20 @@
 // `make bench`: Gatehouse against a bare node:http hello server and a bare Koa hello server, in the same run,
 // on loopback. Prints req/s, p50/p99 latency and the ratio of each Gatehouse line to each baseline.
-// Faces add lines to LINES. BENCH_SECONDS / BENCH_CONNECTIONS tune the load.
+// Faces add lines to LINES. BENCH_SECONDS / BENCH_CONNECTIONS tune the load; BENCH_ONLY=<substring> runs
+// only the matching Gatehouse lines. A line with a large response
+// can ask for a same-bytes reference: a bare node:http server answering exactly those bytes, and the ratio to it.
 import { fork, type ChildProcess } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { benchLines, type BenchLine } from "./lines";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const API_KEY = "bench-api-key-123";
+/** Only the Gatehouse lines whose name contains this (the baselines always run). */
+const ONLY = process.env.BENCH_ONLY;
 
 interface Result {
   name: string;
@@ -16,6 +22,8 @@ interface Result {
   p50: number;
   p99: number;
   errors: number;
+  /** For a same-bytes reference line: the Gatehouse line it is compared with. */
+  reference?: Result;
 }
 
 async function startTarget(kind: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
@@ -31,22 +39,38 @@ async function startTarget(kind: string, port: number, env: Record<string, strin
   return child;
 }
 
-async function load(name: string, url: string, opts: Partial<autocannon.Options> = {}): Promise<Result> {
+async function load(name: string, url: string, opts: Partial<autocannon.Options> = {}, expectStatus?: number): Promise<Result> {
   await autocannon({ url, connections: 8, duration: 1, ...opts }); // warm-up
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+  const byClass = r as unknown as Record<"1xx" | "2xx" | "3xx" | "4xx" | "5xx", number>;
+  const answered = byClass["1xx"] + byClass["2xx"] + byClass["3xx"] + byClass["4xx"] + byClass["5xx"];
+  const unexpected = expectStatus
+    ? answered - byClass[`${Math.floor(expectStatus / 100)}xx` as "2xx"]
+    : r.non2xx;
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + unexpected };
+}
+
+/** The bytes (and type) one request of the line gets, to be served by the `bytes` target. */
+async function captureResponse(url: string, opts: Partial<autocannon.Options>): Promise<Record<string, string>> {
+  const headers = opts.headers as Record<string, string> | undefined;
+  const res = await fetch(url, { method: opts.method ?? "GET", headers, body: opts.body as string | undefined });
+  const file = join(mkdtempSync(join(tmpdir(), "gatehouse-bench-bytes-")), "body");
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return { BENCH_BYTES_FILE: file, BENCH_BYTES_TYPE: res.headers.get("content-type") ?? "application/octet-stream" };
 }
 
 function print(results: Result[], baselines: Result[]): void {
   const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`\n${pad("target", 46)} ${pad("req/s", 9)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} errors  ratios`);
+  console.log(`\n${pad("target", 56)} ${pad("req/s", 9)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} errors  ratios`);
   for (const r of results) {
-    const ratios = baselines
-      .filter((b) => b !== r)
-      .map((b) => `${(r.rps / b.rps).toFixed(2)}× ${b.name}`)
-      .join(", ");
+    const ratios = r.reference
+      ? `${(r.rps / r.reference.rps).toFixed(2)}× ${r.reference.name}`
+      : baselines
+          .filter((b) => b !== r)
+          .map((b) => `${(r.rps / b.rps).toFixed(2)}× ${b.name}`)
+          .join(", ");
     console.log(
-      `${pad(r.name, 46)} ${pad(r.rps.toFixed(0), 9)} ${pad(String(r.p50), 7)} ${pad(String(r.p99), 7)} ${pad(String(r.errors), 7)} ${baselines.includes(r) ? "(baseline)" : ratios}`,
+      `${pad(r.name, 56)} ${pad(r.rps.toFixed(0), 9)} ${pad(String(r.p50), 7)} ${pad(String(r.p99), 7)} ${pad(String(r.errors), 7)} ${baselines.includes(r) ? "(baseline)" : ratios}`,
     );
   }
 }
@@ -61,14 +85,24 @@ async function main(): Promise<void> {
     ];
     const results: Result[] = [...baselines];
     let port = 18090;
-    for (const line of benchLines) {
+    for (const line of benchLines.filter((l) => !ONLY || l.name.includes(ONLY))) {
       const env = line.prepare ? await line.prepare() : {};
       const child = await startTarget("gatehouse", ++port, env);
       children.push(child);
       const base = `http://127.0.0.1:${port}`;
       if (line.setup) await line.setup(base, API_KEY);
-      results.push(await load(line.name, base + line.path, line.request?.(API_KEY) ?? {}));
+      const request = line.request?.(API_KEY) ?? {};
+      const result = await load(line.name, base + line.path, request, line.expectStatus);
+      results.push(result);
+      const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
       child.kill();
+      if (bytes) {
+        const reference = await startTarget("bytes", ++port, bytes);
+        children.push(reference);
+        const same = await load("  bare node:http, same response bytes", `http://127.0.0.1:${port}/`);
+        results.push(same, { ...result, name: "  → gatehouse vs the same bytes", reference: same });
+        reference.kill();
+      }
     }
     print(results, baselines);
   } finally {

@@ -1,14 +1,18 @@
 // One benchmark target per process, so the load generator never shares an event loop with a server:
-//   tsx bench/targets.ts node|koa|gatehouse PORT
+//   tsx bench/targets.ts node|koa|bytes|gatehouse PORT
 // Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent.
 import { createServer } from "node:http";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Koa from "koa";
 
 const [kind, portArg] = process.argv.slice(2);
 const port = Number(portArg);
+const profiler = new Session();
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((ok, fail) => profiler.post(method, params, (err, result) => (err ? fail(err) : ok(result))));
 const hello = JSON.stringify({ status: "ok", service: "hello" });
 
 async function start(): Promise<void> {
@@ -16,6 +20,14 @@ async function start(): Promise<void> {
     createServer((_req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(hello);
+    }).listen(port, "127.0.0.1");
+  } else if (kind === "bytes") {
+    // The exact bytes a Gatehouse line answered, from a bare server: what sending that payload costs at all.
+    const body = readFileSync(process.env.BENCH_BYTES_FILE!);
+    const type = process.env.BENCH_BYTES_TYPE ?? "application/json";
+    createServer((_req, res) => {
+      res.writeHead(200, { "content-type": type, "content-length": body.length });
+      res.end(body);
     }).listen(port, "127.0.0.1");
   } else if (kind === "koa") {
     const app = new Koa();
@@ -42,4 +54,18 @@ async function start(): Promise<void> {
   process.send?.("ready");
 }
 
+// bench/profile.ts: CPU-profile only the load (after start-up and warm-up), through the inspector.
+process.on("message", async (message: { cmd?: string; file?: string }) => {
+  if (message.cmd === "profile-start") {
+    profiler.connect();
+    await post("Profiler.enable");
+    await post("Profiler.setSamplingInterval", { interval: 200 });
+    await post("Profiler.start");
+    process.send?.("profiling");
+  } else if (message.cmd === "profile-stop" && message.file) {
+    const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+    writeFileSync(message.file, JSON.stringify(profile));
+    process.send?.("profile-written");
+  }
+});
 void start();

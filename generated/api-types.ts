@@ -72,7 +72,7 @@ export interface paths {
         put?: never;
         /**
          * @description Evaluate an action without executing it (dry run, pre-flight). Consumes no budget, creates no approval,
-         *     runs no connector.
+         *     writes no audit record (a pre-flight is not an action), runs no connector.
          */
         post: operations["Gateway_evaluate"];
         delete?: never;
@@ -822,8 +822,6 @@ export interface components {
         /** @description What execute would decide, without side effects. */
         EvaluateResponse: {
             decision: components["schemas"]["Decision"];
-            /** @description Id of the audit record of this evaluation, when recorded. */
-            interaction_id?: string;
             policy_trace: components["schemas"]["PolicyTrace"];
             reasons: components["schemas"]["Reason"][];
             risk_snapshot?: components["schemas"]["RiskSnapshot"];
@@ -934,7 +932,7 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records DENY / ESCALATE / evaluate; `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied or expired, see `meta.approval_status`). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS).
          */
@@ -1097,6 +1095,11 @@ export interface components {
             /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
             capabilities: string[];
             constraints?: components["schemas"]["ManifestConstraints"];
+            /**
+             * @description Client-chosen stable id (GitOps: the same file keeps its id across gateways); generated when absent.
+             *     Letters, digits, `_`, `-`, at most 64 — a UUID fits.
+             */
+            manifest_id?: string;
             policy?: components["schemas"]["ManifestPolicy"];
             /** @description One entry per capability, keyed `type:tool`. Every capability needs a tool with a connector. */
             tools: {
@@ -1295,7 +1298,7 @@ export interface components {
         SecretHeaderValue: {
             /** @description Text put before the secret, e.g. `Bearer `. */
             prefix?: string;
-            /** @description Name of the secret, e.g. `CRM_TOKEN`. Its value is never stored in records, results or logs. */
+            /** @description Environment variable holding the secret; only `GATEHOUSE_SECRET_*` names are allowed, e.g. `GATEHOUSE_SECRET_CRM_TOKEN`. Its value is never stored in records, results or logs. */
             secret_ref: string;
         };
         /** @description Narrowing constraints carried in a capability token. */

@@ -25,7 +25,7 @@ import { purutosHandlers } from "./faces/purutos/handlers";
 import { createActionsService } from "./faces/actions/service";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { purutoInvokerFrom } from "./faces/actions/connectors";
-import { createConnectors } from "./core/connectors";
+import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { consumeForExecution, createApprovalStore } from "./core/approvals";
@@ -74,6 +74,7 @@ export async function startGatehouse(
 ): Promise<Gatehouse> {
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
+  const sessionsConfig = sessionsConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -111,8 +112,9 @@ export async function startGatehouse(
     idempotency: createIdempotencyStore(db),
     audit,
     // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
-    // invoker; `secret_ref`s of http/webhook headers are read from the environment by name at call time.
-    connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: (name) => env[name] }),
+    // invoker; `secret_ref`s of http/webhook headers are read from the environment by name at call time, and
+    // only GATEHOUSE_SECRET_* variables can be named (never the gateway's own keys).
+    connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: secretsFromEnvironment(env) }),
   });
   // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
@@ -122,7 +124,6 @@ export async function startGatehouse(
   }
 
   // Agent sessions: every runtime tool_call goes through the same policy engine and approvals store.
-  const sessionsConfig = sessionsConfigFromEnv(env);
   const governedTools = createGovernedTools({
     actions,
     approvals,
@@ -132,7 +133,7 @@ export async function startGatehouse(
   const sessions = attachSessionGateway(server, {
     verifyUserToken,
     agentRuntimeUrl: config.agentRuntimeUrl ?? "http://127.0.0.1:8001",
-    agentRuntimeKey: process.env.AGENT_RUNTIME_KEY || undefined,
+    agentRuntimeKey: env.AGENT_RUNTIME_KEY || undefined,
     redis,
     toolPolicy: governedTools.policy,
     approvals: governedTools.approvals,

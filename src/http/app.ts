@@ -1,4 +1,4 @@
-// The Koa application: request id + log → problem+json errors → body parsing → spec-driven routes.
+// The Koa application: request id + log + problem+json errors + 404/405 → body parsing → spec-driven routes.
 import Koa from "koa";
 import { koaBody } from "koa-body";
 import { randomUUID } from "node:crypto";
@@ -6,10 +6,10 @@ import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
-import { problemMiddleware } from "./errors";
+import { respondWithProblem } from "./errors";
 import type { Handlers } from "./handlers";
 import { HttpProblem } from "./problem";
-import { allowedMethods, buildRouter } from "./router";
+import { allowedMethods, buildRouter, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
 
 const requests = new Counter({
@@ -26,6 +26,8 @@ const latency = new Histogram({
   registers: [registry],
 });
 
+const noMoreMiddleware = async () => {};
+
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export interface AppOptions {
@@ -38,59 +40,65 @@ export interface AppOptions {
 
 export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOptions): Koa {
   const app = new Koa();
-  app.silent = true; // errors are rendered and logged by problemMiddleware
+  app.silent = true; // errors are rendered and logged by respondWithProblem
 
+  const router = buildRouter(spec, handlers, auth);
+  const allowed = allowedMethods(router);
+  const parseBody = koaBody({
+    json: true,
+    jsonStrict: true,
+    jsonLimit: maxBodyBytes,
+    text: false,
+    urlencoded: false,
+    multipart: false,
+    // Keep the raw body off: we only need parsed JSON.
+    includeUnparsed: false,
+    onError: (err: Error) => {
+      throw err;
+    },
+  });
+
+  // One outer layer (every Koa layer costs a closure and a promise per request): request id, the problem+json
+  // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
+  // then metrics and the request log line.
   app.use(async (ctx, next) => {
     const incoming = ctx.get("X-Request-Id");
     const requestId = SAFE_ID.test(incoming) ? incoming : `req-${randomUUID()}`;
     ctx.state.requestId = requestId;
-    ctx.state.log = logger.child({ request_id: requestId });
+    // Not a child logger per request (it serialises its bindings up front): lines name the request themselves.
+    ctx.state.log = logger;
     ctx.set("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
     try {
       await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        // No route answered: allowedMethods sets 405 + Allow when the path exists with other methods (and
+        // answers OPTIONS).
+        await allowed(ctx as Parameters<typeof allowed>[0], noMoreMiddleware);
+        const status = ctx.status as number; // changed by allowedMethods
+        if (status === 405) {
+          throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
+            code: "METHOD_NOT_ALLOWED",
+            headers: { Allow: ctx.response.get("Allow") },
+          });
+        }
+        if (status === 404) throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
+      }
+    } catch (err) {
+      respondWithProblem(ctx, err);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx.state.route as string | undefined) ?? "unmatched";
       requests.inc({ method: ctx.method, route, status: String(ctx.status) });
       latency.observe({ method: ctx.method, route }, seconds);
-      ctx.state.log.info(
-        { method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
+      logger.info(
+        { request_id: requestId, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
         "request",
       );
     }
   });
-  app.use(problemMiddleware);
-  app.use(
-    koaBody({
-      json: true,
-      jsonStrict: true,
-      jsonLimit: maxBodyBytes,
-      text: false,
-      urlencoded: false,
-      multipart: false,
-      // Keep the raw body off: we only need parsed JSON.
-      includeUnparsed: false,
-      onError: (err: Error) => {
-        throw err;
-      },
-    }),
-  );
-  // Unknown path → 404; known path with another method → 405 with Allow (from allowedMethods).
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 405) {
-      throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
-        code: "METHOD_NOT_ALLOWED",
-        headers: { Allow: ctx.response.get("Allow") },
-      });
-    }
-    if (ctx.status === 404 && ctx.body === undefined) {
-      throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
-    }
-  });
-  const router = buildRouter(spec, handlers, auth);
-  app.use(allowedMethods(router));
+  // Only a request that carries a body goes through the JSON body parser.
+  app.use((ctx, next) => (hasBody(ctx) ? parseBody(ctx, next) : next()));
   app.use(router.routes());
   return app;
 }

@@ -1,6 +1,6 @@
 // Every error leaves as application/problem+json (RFC 9457), whatever threw it:
 // our HttpProblem, koa-body (invalid JSON, oversized body), or an unexpected bug (500, logged, no internals leaked).
-import type { Context, Next } from "koa";
+import type { Context } from "koa";
 import { HttpProblem } from "./problem";
 
 export function problemBody(ctx: Context, p: HttpProblem) {
@@ -35,17 +35,14 @@ export function toProblem(err: unknown): HttpProblem {
   return new HttpProblem(500, "Internal server error", { code: "INTERNAL_ERROR" });
 }
 
-export async function problemMiddleware(ctx: Context, next: Next): Promise<void> {
-  try {
-    await next();
-  } catch (err) {
-    const problem = toProblem(err);
-    if (problem.status >= 500 && !(err instanceof HttpProblem)) {
-      ctx.state.log?.error({ err }, "unhandled error");
-    }
-    ctx.status = problem.status;
-    for (const [k, v] of Object.entries(problem.extras.headers ?? {})) ctx.set(k, v);
-    ctx.body = problemBody(ctx, problem);
-    ctx.type = "application/problem+json";
+/** Renders whatever was thrown as the response (problem+json); an unexpected error is logged. */
+export function respondWithProblem(ctx: Context, err: unknown): void {
+  const problem = toProblem(err);
+  if (problem.status >= 500 && !(err instanceof HttpProblem)) {
+    ctx.state.log?.error({ err, request_id: ctx.state.requestId }, "unhandled error");
   }
+  ctx.status = problem.status;
+  for (const [k, v] of Object.entries(problem.extras.headers ?? {})) ctx.set(k, v);
+  ctx.body = problemBody(ctx, problem);
+  ctx.type = "application/problem+json";
 }

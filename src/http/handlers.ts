@@ -6,6 +6,7 @@
 //
 // Handlers are typed from generated/api-types.ts: the compiler rejects a status or a body the spec does not
 // declare for that operation. Errors are thrown as HttpProblem (src/http/problem.ts), not returned.
+import { createHash } from "node:crypto";
 import type { operations } from "../../generated/api-types";
 import type { Principal } from "../core/identity/principal";
 
@@ -29,13 +30,29 @@ type RequestBody<K extends OperationId> = operations[K] extends {
   ? B
   : undefined;
 
+/**
+ * A JSON body serialised once and served many times as the same bytes (e.g. a list cached per discovery
+ * snapshot). The HTTP layer sends `bytes` with `etag` as the ETag and answers a matching If-None-Match with
+ * 304. `value` is what the bytes encode, typed as the operation's body.
+ */
+export class SerializedJson<T> {
+  readonly bytes: Buffer;
+  readonly etag: string;
+
+  constructor(readonly value: T) {
+    this.bytes = Buffer.from(JSON.stringify(value), "utf8");
+    // A strong validator of these exact bytes.
+    this.etag = `"${createHash("sha256").update(this.bytes).digest("base64url").slice(0, 27)}"`;
+  }
+}
+
 /** A 2xx/3xx reply; error statuses are thrown as HttpProblem. */
 type SuccessStatus = 200 | 201 | 202 | 204;
 
 export type Reply<K extends OperationId> = {
   [S in keyof Responses<K> & SuccessStatus]: {
     status: S;
-    body: BodyOf<Responses<K>[S]>;
+    body: BodyOf<Responses<K>[S]> | SerializedJson<BodyOf<Responses<K>[S]>>;
     headers?: Record<string, string>;
   };
 }[keyof Responses<K> & SuccessStatus];

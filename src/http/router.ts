@@ -3,13 +3,15 @@
 // the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
 import Router from "@koa/router";
 import type { Context } from "koa";
+import type { ServerResponse } from "node:http";
 import type { Authenticator } from "./auth";
-import type { Handler, Handlers, OperationId, OperationRequest } from "./handlers";
+import { SerializedJson, type Handler, type Handlers, type OperationId, type OperationRequest } from "./handlers";
 import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 
-function hasBody(ctx: Context): boolean {
+/** The request carries a body (a length other than 0, or chunked). */
+export function hasBody(ctx: Context): boolean {
   const length = ctx.get("Content-Length");
   return Boolean(ctx.get("Transfer-Encoding")) || (length !== "" && length !== "0");
 }
@@ -47,6 +49,20 @@ function validateParts(op: OperationSpec, ctx: Context) {
   return { params, query, body };
 }
 
+/**
+ * Aborted when the client goes away before we answered: the response's close (not the request's: that fires
+ * as soon as a body has been read) without the response having been sent.
+ */
+function abortedWhenClientLeaves(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  if (res.destroyed && !res.writableEnded) controller.abort();
+  else
+    res.once("close", () => {
+      if (!res.writableEnded) controller.abort();
+    });
+  return controller.signal;
+}
+
 /** Static segments before parameters, so `/interactions/verify` is not taken for `/interactions/{id}`. */
 function bySpecificity(a: OperationSpec, b: OperationSpec): number {
   const sa = a.path.split("/");
@@ -74,12 +90,7 @@ export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenti
           operation: op.operationId,
         });
       }
-      const controller = new AbortController();
-      // The response's close (not the request's: it fires as soon as a body has been read) means the
-      // client went away before we answered.
-      ctx.res.once("close", () => {
-        if (!ctx.res.writableEnded) controller.abort();
-      });
+      let signal: AbortSignal | undefined;
       const request = {
         params,
         query,
@@ -87,15 +98,25 @@ export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenti
         headers: ctx.headers as Record<string, string | undefined>,
         principal,
         requestId: ctx.state.requestId as string,
-        signal: controller.signal,
+        // Most handlers never look at it: the controller and its listener are made on first use only.
+        get signal() {
+          return (signal ??= abortedWhenClientLeaves(ctx.res));
+        },
       } as unknown as OperationRequest<OperationId>;
       // Each handler's reply is checked against its own operation at compile time; here any reply will do.
       const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
       ctx.status = reply.status;
-      for (const [k, v] of Object.entries(reply.headers ?? {})) ctx.set(k, v);
+      if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) ctx.set(k, v);
       const declared = op.responses.get(ctx.status)?.contentType;
-      ctx.body = reply.body ?? "";
+      if (reply.body instanceof SerializedJson) {
+        ctx.set("ETag", reply.body.etag);
+        ctx.body = reply.body.bytes;
+      } else {
+        ctx.body = reply.body ?? "";
+      }
       if (declared && !reply.headers?.["content-type"] && !reply.headers?.["Content-Type"]) ctx.type = declared;
+      // A GET whose If-None-Match names the current ETag: the client already has these bytes.
+      if (reply.body instanceof SerializedJson && ctx.fresh) ctx.status = 304;
     });
   }
   return router;

@@ -250,4 +250,37 @@ describe("operator decisions and the audit chain", () => {
     expect(store.deny(ORG, b.approval_id, { by: "ops@acme.com" }).ok).toBe(true);
     expect(audit.list(ORG, { kind: "approval" }).records.map((r) => r.decision)).toEqual(["DENY", "ALLOW"]);
   });
+
+  it("an expiry is a verdict too: listeners hear it once, in the transaction that marks it, or it does not happen", () => {
+    const { db, store, now, advance } = setup(60_000);
+    const heard: [string, string][] = [];
+    const a = store.create({ org_id: ORG, ...request, reasons });
+    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-2" } }, reasons });
+    store.approve(ORG, b.approval_id, { by: "ops@acme.com" });
+    const stop = store.onDecided((approval) => heard.push([approval.approval_id, approval.status]));
+    advance(60_001);
+
+    // A listener that fails (the audit log cannot be written) leaves both approvals as they were.
+    const failing = store.onDecided(() => {
+      throw new Error("audit unavailable");
+    });
+    expect(() => store.get(ORG, a.approval_id)).toThrow("audit unavailable");
+    failing();
+    const statuses = () => db.prepare("SELECT status FROM approvals ORDER BY created_at, approval_id").all().map((r) => (r as { status: string }).status);
+    expect(statuses().sort()).toEqual(["approved", "pending"]);
+    heard.length = 0; // the first listener heard the rolled-back attempt; only what sticks counts below
+
+    // The execute path refuses an overdue approval without marking it, so the expiry is not taken unheard.
+    const late = consumeForExecution(db, { org_id: ORG, approval_id: b.approval_id, binding: request, now: now() });
+    expect(late).toMatchObject({ ok: false, code: "APPROVAL_EXPIRED" });
+    expect(heard).toEqual([]);
+
+    expect(store.get(ORG, b.approval_id)?.status).toBe("expired");
+    expect(heard.sort()).toEqual([[a.approval_id, "expired"], [b.approval_id, "expired"]].sort());
+    store.list(ORG);
+    expect(store.expireOverdue()).toBe(0);
+    expect(heard).toHaveLength(2);
+    stop();
+  });
 });
+

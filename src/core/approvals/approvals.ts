@@ -102,10 +102,11 @@ export interface ApprovalStore {
   /** Marks overdue pending/approved approvals `expired` now (also done lazily on every read). */
   expireOverdue(org_id?: string): number;
   /**
-   * Calls `listener` with every approval an operator approves or denies, INSIDE the transaction that records
-   * the decision: if the listener throws (e.g. the audit log cannot be written), the decision is rolled back
-   * and the caller gets the error — an operator decision is never taken without its record. Returns an
-   * unsubscribe function.
+   * Calls `listener` with every approval that reaches a verdict: approved or denied by an operator, or
+   * `expired` (found past `expires_at` while pending, or approved but never used). It runs INSIDE the
+   * transaction that records the new status: if the listener throws (e.g. the audit log cannot be written),
+   * the change is rolled back and the caller gets the error — no verdict is stored without its record.
+   * Returns an unsubscribe function.
    */
   onDecided(listener: DecisionListener): () => void;
   /** Stops the timers and pollers of pending waits. */
@@ -193,13 +194,20 @@ function selectApproval(db: Db, org_id: string, approval_id: string): Approval |
   return row ? fromRow(row) : null;
 }
 
-/** Pending or approved-but-unused approvals past their expiry become `expired`; returns their ids. */
-function sweepExpired(db: Db, now: Date, org_id?: string): string[] {
-  const sql = `UPDATE approvals SET status = 'expired'
-               WHERE status IN ('pending', 'approved') AND expires_at <= ? ${org_id ? "AND org_id = ?" : ""}
-               RETURNING approval_id`;
-  const args = org_id ? [now.toISOString(), org_id] : [now.toISOString()];
-  return db.prepare<unknown[], { approval_id: string }>(sql).all(...args).map((r) => r.approval_id);
+/**
+ * Statements that find and expire pending or approved-but-unused approvals past `expires_at`, for one org
+ * (uses the org/status index) or all of them. The probe is read-only, so that the usual read (nothing
+ * overdue) does not take the write lock.
+ */
+function expiryStatements(db: Db) {
+  const overdue = (scope: string) => `status IN ('pending', 'approved') AND expires_at <= @now ${scope}`;
+  const forScope = (scope: string) => ({
+    probe: db.prepare<{ now: string; org_id?: string }, { found: 1 }>(`SELECT 1 AS found FROM approvals WHERE ${overdue(scope)} LIMIT 1`),
+    sweep: db.prepare<{ now: string; org_id?: string }, Row>(`UPDATE approvals SET status = 'expired' WHERE ${overdue(scope)} RETURNING *`),
+  });
+  const org = forScope("AND org_id = @org_id");
+  const all = forScope("");
+  return (org_id?: string) => (org_id === undefined ? all : org);
 }
 
 export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}): ApprovalStore {
@@ -212,9 +220,21 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
   const closers = new Set<() => void>();
   const decisionListeners = new Set<DecisionListener>();
 
+  // Expiry is a verdict too: the listeners (the audit log) run in the same transaction as the status change.
+  const expiry = expiryStatements(db);
+  const scoped = (at: Date, org_id?: string) => (org_id === undefined ? { now: at.toISOString() } : { now: at.toISOString(), org_id });
+  const sweepAndNotify = db.transaction((at: Date, org_id?: string): Approval[] => {
+    const expired = expiry(org_id).sweep.all(scoped(at, org_id)).map(fromRow);
+    for (const approval of expired) for (const listener of decisionListeners) listener(approval);
+    return expired;
+  });
+
   function expire(org_id?: string): number {
-    const expired = sweepExpired(db, now(), org_id);
-    for (const id of expired) changes.emit(id);
+    const at = now();
+    if (!expiry(org_id).probe.get(scoped(at, org_id))) return 0;
+    // IMMEDIATE when on its own (a read found something overdue); a savepoint inside create/decide.
+    const expired = sweepAndNotify.immediate(at, org_id);
+    for (const approval of expired) changes.emit(approval.approval_id);
     return expired.length;
   }
 
@@ -385,7 +405,8 @@ export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult 
   const at = input.now ?? new Date();
   const bindingHash = input.bindingHash ?? (input.binding ? approvalBindingHash(input.binding) : undefined);
   if (!bindingHash) throw new Error("consumeForExecution: bindingHash or binding is required");
-  sweepExpired(db, at, input.org_id);
+  // No sweep here: marking approvals expired belongs to the store, whose listeners audit every expiry. An
+  // overdue approval is refused below by its `expires_at`, and the store records its expiry on the next read.
 
   const consumed = db
     .prepare<unknown[], Row>(
@@ -399,7 +420,8 @@ export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult 
   const current = selectApproval(db, input.org_id, input.approval_id);
   const id = input.approval_id;
   if (!current) return { ok: false, code: "APPROVAL_NOT_FOUND", reason: `Approval ${id} not found` };
-  switch (current.status) {
+  const overdue = (current.status === "pending" || current.status === "approved") && current.expires_at <= at.toISOString();
+  switch (overdue ? "expired" : current.status) {
     case "pending":
       return { ok: false, code: "APPROVAL_PENDING", reason: `Approval ${id} is still waiting for an operator` };
     case "denied":

@@ -11,7 +11,7 @@
 // intent" can be one atomic step.
 import { randomUUID } from "node:crypto";
 import type { Db } from "../store/sqlite";
-import { AuditKeyStore, type AuditPublicJwk } from "./keys";
+import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
 import {
   GENESIS_HASH,
   jsonValue,
@@ -73,7 +73,10 @@ export interface DecisionInput {
   meta?: Record<string, unknown>;
 }
 
-/** An operator's decision on an approval (src/core/approvals), recorded in the escalated interaction. */
+/**
+ * An approval's verdict (src/core/approvals), recorded in the escalated interaction: an operator's approve /
+ * deny, or its expiry (`decided_by` null; recorded as DENY, since nothing was authorised).
+ */
 export interface ApprovalDecisionInput {
   org_id: string;
   /** The ESCALATE interaction that asked for the approval. */
@@ -85,8 +88,8 @@ export interface ApprovalDecisionInput {
   action: ActionInput;
   /** Why the policy escalated (the approval's reasons). */
   reasons: unknown[];
-  status: "approved" | "denied";
-  decided_by: string;
+  status: "approved" | "denied" | "expired";
+  decided_by: string | null;
   reason?: string | null;
   redact?: readonly string[];
 }
@@ -116,6 +119,14 @@ export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;
   appendOutcome(input: OutcomeInput): AuditRecord;
   appendDecision(input: DecisionInput): AuditRecord;
+  /**
+   * Group commit: the outcome / decision records asked for during one turn of the event loop are appended in
+   * ONE transaction (one commit instead of one each), each promise settling once its record is committed.
+   * Same durability as the synchronous appends for a caller that awaits before answering; nothing that must
+   * precede a side effect (an intent) goes this way.
+   */
+  appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
+  appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendApprovalDecision(input: ApprovalDecisionInput): AuditRecord;
   /** Newest first. */
   list(org_id: string, filter?: AuditListFilter): AuditPage;
@@ -189,7 +200,7 @@ export function newInteractionId(): string {
 export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
   const now = options.now ?? (() => new Date());
   db.exec(SCHEMA);
-  const keys = new AuditKeyStore(db, now);
+  const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
   const headStmt = db.prepare<[string], { seq: number; hash: string }>(
     "SELECT seq, hash FROM audit_records WHERE org_id = ? ORDER BY seq DESC LIMIT 1",
@@ -207,6 +218,13 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     "SELECT * FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
   );
   const chainStmt = db.prepare<[string], Row>("SELECT * FROM audit_records WHERE org_id = ? ORDER BY seq");
+  // What an outcome needs of its interaction's records: the columns it copies, none of the JSON to parse.
+  const interactionKindsStmt = db.prepare<
+    [string, string],
+    Pick<Row, "kind" | "uapk_id" | "agent_id" | "decision" | "approval_id">
+  >(
+    "SELECT kind, uapk_id, agent_id, decision, approval_id FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
+  );
 
   type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
 
@@ -227,6 +245,80 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   });
   // IMMEDIATE: take the write lock before reading the head (see the header comment).
   const appendSerialised = (org_id: string, content: Content) => append.immediate(org_id, content);
+
+  // The intent is looked up and the outcome appended under one write lock (IMMEDIATE): no second outcome.
+  const appendOutcomeOnce = db.transaction((input: OutcomeInput): AuditRecord => {
+    const records = interactionKindsStmt.all(input.org_id, input.interaction_id);
+    const intent = records.find((r) => r.kind === "intent");
+    if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
+    if (records.some((r) => r.kind === "outcome")) {
+      throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
+    }
+    return appendSerialised(input.org_id, {
+      kind: "outcome",
+      interaction_id: input.interaction_id,
+      uapk_id: intent.uapk_id,
+      agent_id: intent.agent_id,
+      action: null,
+      decision: intent.decision,
+      reasons: null,
+      policy_trace: null,
+      approval_id: intent.approval_id,
+      executed: input.executed,
+      result: redactPaths("result", jsonValue(input.result), input.redact) ?? null,
+      meta: jsonValue(input.meta),
+    });
+  });
+
+  function appendDecision(input: DecisionInput): AuditRecord {
+    return appendSerialised(input.org_id, {
+      kind: "decision",
+      interaction_id: input.interaction_id,
+      uapk_id: input.uapk_id,
+      agent_id: input.agent_id,
+      action: redactedAction(input.action, input.redact),
+      decision: input.decision,
+      reasons: jsonValue(input.reasons),
+      policy_trace: jsonValue(input.policy_trace),
+      approval_id: input.approval_id ?? null,
+      executed: false,
+      result: null,
+      meta: jsonValue(input.meta),
+    });
+  }
+
+  const appendOutcome = (input: OutcomeInput): AuditRecord => appendOutcomeOnce.immediate(input);
+
+  // Group commit (see AuditLog.appendDecisionGrouped). Under load every commit costs a WAL write and its share
+  // of a checkpoint; one transaction for a turn's records pays that once. The batch is flushed on setImmediate:
+  // after the current I/O phase, so every request read in it has had the chance to join.
+  type Grouped = { append: () => AuditRecord; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void };
+  let group: Grouped[] = [];
+  const commitGroup = db.transaction((batch: Grouped[]) => batch.map((item) => item.append()));
+  function flushGroup(): void {
+    const batch = group;
+    group = [];
+    let records: AuditRecord[];
+    try {
+      records = commitGroup.immediate(batch);
+    } catch {
+      // One bad record must not fail the others: each on its own, each with its own verdict.
+      for (const item of batch) {
+        try {
+          item.resolve(item.append());
+        } catch (err) {
+          item.reject(err);
+        }
+      }
+      return;
+    }
+    batch.forEach((item, i) => item.resolve(records[i]));
+  }
+  function grouped(append: () => AuditRecord): Promise<AuditRecord> {
+    return new Promise((resolve, reject) => {
+      if (group.push({ append, resolve, reject }) === 1) setImmediate(flushGroup);
+    });
+  }
 
   function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
     if (!action) return null;
@@ -256,49 +348,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       });
     },
 
-    appendOutcome(input) {
-      return db
-        .transaction(() => {
-          const records = interactionStmt.all(input.org_id, input.interaction_id).map(fromRow);
-          const intent = records.find((r) => r.kind === "intent");
-          if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
-          if (records.some((r) => r.kind === "outcome")) {
-            throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
-          }
-          return appendSerialised(input.org_id, {
-            kind: "outcome",
-            interaction_id: input.interaction_id,
-            uapk_id: intent.uapk_id,
-            agent_id: intent.agent_id,
-            action: null,
-            decision: intent.decision,
-            reasons: null,
-            policy_trace: null,
-            approval_id: intent.approval_id,
-            executed: input.executed,
-            result: redactPaths("result", jsonValue(input.result), input.redact) ?? null,
-            meta: jsonValue(input.meta),
-          });
-        })
-        .immediate();
-    },
-
-    appendDecision(input) {
-      return appendSerialised(input.org_id, {
-        kind: "decision",
-        interaction_id: input.interaction_id,
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        action: redactedAction(input.action, input.redact),
-        decision: input.decision,
-        reasons: jsonValue(input.reasons),
-        policy_trace: jsonValue(input.policy_trace),
-        approval_id: input.approval_id ?? null,
-        executed: false,
-        result: null,
-        meta: jsonValue(input.meta),
-      });
-    },
+    appendOutcome,
+    appendDecision,
+    appendOutcomeGrouped: (input) => grouped(() => appendOutcome(input)),
+    appendDecisionGrouped: (input) => grouped(() => appendDecision(input)),
 
     appendApprovalDecision(input) {
       return appendSerialised(input.org_id, {
@@ -385,7 +438,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     },
 
     publicJwks: () => keys.publicJwks(),
-    rotateSigningKey: () => keys.rotate(),
+    rotateSigningKey: () => {
+      const { kid, previous_kid } = keys.rotate();
+      return { kid, retired_kid: previous_kid };
+    },
   };
 }
 

@@ -11,7 +11,7 @@ export type {
 } from "./audit-log";
 export type { AuditRecord, AuditRecordKind, Decision } from "./record";
 export { GENESIS_HASH } from "./record";
-export type { AuditPublicJwk } from "./keys";
+export type { PublicJwk as AuditPublicJwk } from "../keys";
 export { verifyRecords, type ChainVerification } from "./verify";
 export { canonicalJson, sha256Canonical } from "./canonical";
 export { redactPaths, REDACTED } from "./redact";

@@ -17,8 +17,9 @@ export type Decision = "ALLOW" | "DENY" | "ESCALATE";
  *            shows the side effect may have happened.
  * outcome  — written after the connector returns (or fails), pointing at the intent's interaction_id.
  * decision — a DENY, an ESCALATE, or an evaluation (dry run) that never reaches a connector.
- * approval — an operator's verdict on an approval, in the interaction that ESCALATEd: `decision` ALLOW
- *            (approved) or DENY (denied), `meta` {approval_status, decided_by, reason}. An approved record
+ * approval — an approval's verdict, in the interaction that ESCALATEd: `decision` ALLOW (approved by an
+ *            operator) or DENY (denied, or expired: `decided_by` null), `meta` {approval_status, decided_by,
+ *            reason}. An approved record
  *            authorises nothing by itself: the agent's re-submission is a new interaction (intent/outcome).
  */
 export type AuditRecordKind = "intent" | "outcome" | "decision" | "approval";

@@ -57,7 +57,8 @@ beforeEach(() => {
 });
 
 const SECRET = "s3cr3t-token-value";
-const connectors = createConnectors({ secrets: { CRM_TOKEN: SECRET } });
+// The gateway's own key is in the source too: a secret_ref must never be able to reach it.
+const connectors = createConnectors({ secrets: { GATEHOUSE_SECRET_CRM_TOKEN: SECRET, PURUTO_GATEWAY_API_KEY: "gateway-key", GATEHOUSE_SECRET: "installation" } });
 const local = { allowed_hosts: ["127.0.0.1"], allow_private: true };
 
 function call(type: string, config: Record<string, unknown>, params: Record<string, unknown> = {}, signal = new AbortController().signal) {
@@ -143,6 +144,64 @@ describe("http / webhook connectors", () => {
     );
   });
 
+  it("pins the connection to the checked resolution: a DNS answer that rebinds to loopback never reaches it", async () => {
+    // A rebinding DNS server: an allowed address for the first question, the receiver's address afterwards.
+    // A guard that checked one resolution and let the connection resolve again would reach the receiver.
+    // No traffic leaves the machine: 127.0.0.2 plays the "public" address (nothing listens there) and only
+    // 127.0.0.1 counts as blocked in this test.
+    const answers = ["127.0.0.2", "127.0.0.1"];
+    const asked: string[] = [];
+    const rebinding = createConnectors({
+      lookup: async (hostname) => {
+        asked.push(hostname);
+        const address = answers[Math.min(asked.length - 1, answers.length - 1)];
+        return [{ address, family: 4 }];
+      },
+      isBlockedAddress: (address) => address === "127.0.0.1",
+    })("http")!;
+    const port = new URL(base).port;
+    const config = { type: "http", url: `http://rebind.example:${port}/x`, allowed_hosts: ["rebind.example"], timeout_ms: 300 };
+    const signal = new AbortController().signal;
+
+    const first = await rebinding({ tool: "t", params: {}, config, signal });
+    expect(first.success).toBe(false); // it went (only) to the checked address, where nothing answers
+    expect(asked).toEqual(["rebind.example"]); // one resolution, used by both the check and the connection
+    expect(received).toHaveLength(0);
+
+    const second = await rebinding({ tool: "t", params: {}, config, signal });
+    expect(errorCode(second)).toBe("ADDRESS_BLOCKED");
+    expect(asked).toHaveLength(2);
+    expect(received).toHaveLength(0);
+  });
+
+  it("checks every resolution the socket asks for, in both of net's lookup shapes", async () => {
+    const { guardedLookup } = await import("./network-guard");
+    let calls = 0;
+    const lookup = guardedLookup({
+      allowPrivate: false,
+      lookup: async () => [{ address: calls++ === 0 ? "93.184.216.34" : "::1", family: calls === 1 ? 4 : 6 }],
+    });
+    const ask = (all: boolean) =>
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown }>((resolve) =>
+        lookup("rebind.example", { all }, (err, address) => resolve({ err, address })),
+      );
+    expect(await ask(false)).toEqual({ err: null, address: "93.184.216.34" });
+    const rebound = await ask(true);
+    expect(rebound.err).toMatchObject({ code: "ADDRESS_BLOCKED", message: expect.stringContaining("::1") });
+  });
+
+  it("reaches a name that resolves to loopback only when the tool allows private addresses", async () => {
+    const port = new URL(base).port;
+    const toLoopback = createConnectors({ lookup: async () => [{ address: "127.0.0.1", family: 4 }] })("http")!;
+    const config = { type: "http", url: `http://local.test:${port}/named`, allowed_hosts: ["local.test"] };
+    const signal = new AbortController().signal;
+    expect(errorCode(await toLoopback({ tool: "t", params: {}, config, signal }))).toBe("ADDRESS_BLOCKED");
+    expect(received).toHaveLength(0);
+    const allowed = await toLoopback({ tool: "t", params: {}, config: { ...config, allow_private: true }, signal });
+    expect(allowed.success).toBe(true);
+    expect(received.map((r) => [r.url, r.headers.host])).toEqual([["/named", `local.test:${port}`]]);
+  });
+
   it("URL-encodes params so ../ and ? stay inside their path segment", async () => {
     const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "../admin?x=1#top" });
     expect(result.success).toBe(true);
@@ -196,7 +255,7 @@ describe("http / webhook connectors", () => {
   });
 
   it("injects secret headers at call time and never returns the secret, even when upstream echoes it", async () => {
-    const config = { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" } };
+    const config = { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" } };
     const result = await call("http", config);
     expect(received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(received[0].headers["x-static"]).toBe("v1");
@@ -205,9 +264,24 @@ describe("http / webhook connectors", () => {
     expect((result.data as { headers: Record<string, string> }).headers.authorization).toBe("Bearer [redacted]");
     expect(JSON.stringify(config)).not.toContain(SECRET); // the config is not mutated with the value
 
-    const missing = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "NOPE" } } });
+    const missing = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_NOPE" } } });
     expect(errorCode(missing)).toBe("SECRET_MISSING");
     expect(received).toHaveLength(1);
+  });
+
+  it("refuses a secret_ref outside GATEHOUSE_SECRET_*, even when the variable exists, without sending anything", async () => {
+    for (const ref of ["PURUTO_GATEWAY_API_KEY", "GATEHOUSE_SECRET", "GATEHOUSE_SECRETX_Y", "gatehouse_secret_crm_token"]) {
+      const result = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: ref } } });
+      expect(errorCode(result), ref).toBe("SECRET_NOT_ALLOWED");
+      expect(JSON.stringify(result)).not.toMatch(/gateway-key|installation/);
+    }
+    expect(received).toHaveLength(0);
+    // The lookup itself refuses too, so no other caller can read such a variable through it.
+    const { resolveSecret, secretsFromEnvironment } = await import("./types");
+    expect(resolveSecret({ PURUTO_GATEWAY_API_KEY: "gateway-key" }, "PURUTO_GATEWAY_API_KEY")).toBeUndefined();
+    const fromEnv = secretsFromEnvironment({ GATEHOUSE_SECRET: "installation", GATEHOUSE_SECRET_CRM_TOKEN: SECRET }) as (name: string) => string | undefined;
+    expect(fromEnv("GATEHOUSE_SECRET")).toBeUndefined();
+    expect(fromEnv("GATEHOUSE_SECRET_CRM_TOKEN")).toBe(SECRET);
   });
 });
 
@@ -240,7 +314,7 @@ describe("connector config validation (registration time)", () => {
         type: "http",
         url: "https://api.example.com/customers/{id}",
         method: "PATCH",
-        headers: { Authorization: { secret_ref: "CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" },
+        headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" },
         allowed_hosts: ["api.example.com"],
         allow_private: false,
         timeout_ms: 5000,
@@ -278,6 +352,17 @@ describe("connector config validation (registration time)", () => {
       ]),
     );
     expect(problems.find((p) => p.pointer === "/allowed_domains")?.message).toContain("allowed_hosts");
+    for (const ref of ["PURUTO_GATEWAY_API_KEY", "GATEHOUSE_SECRET", "DATABASE_URL"]) {
+      expect(
+        validateConnectorConfig({
+          type: "webhook",
+          url: "https://hooks.example.com/x",
+          allowed_hosts: ["hooks.example.com"],
+          headers: { Authorization: { secret_ref: ref } },
+        }),
+        ref,
+      ).toEqual([{ pointer: "/headers/Authorization/secret_ref", message: expect.stringContaining("GATEHOUSE_SECRET_*") }]);
+    }
     expect(validateConnectorConfig({ type: "http", url: "https://other.example/x", allowed_hosts: ["api.example.com"] })).toEqual([
       { pointer: "/url", message: expect.stringContaining("not in allowed_hosts") },
     ]);

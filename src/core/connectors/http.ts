@@ -1,10 +1,15 @@
-// `http` and `webhook` connectors on Node's global fetch (undici).
+// `http` and `webhook` connectors on node:http / node:https.
+//
+// Not on global fetch: fetch resolves the host itself, so the SSRF guard would have to check a separate
+// resolution and could be fooled by DNS rebinding. Here the request's own `lookup` is the guard
+// (network-guard.ts `guardedLookup`): the connection goes to exactly the addresses that were checked.
 //
 // Tool configuration (from the manifest):
 //   url            template, `{param}` placeholders URL-encoded (url-template.ts)
 //   method         http: GET by default; webhook: always POST
-//   headers        { "X-Static": "value", "Authorization": { "secret_ref": "CRM_TOKEN", "prefix": "Bearer " } }
-//                  secrets are looked up by name at call time and never copied into results or errors
+//   headers        { "X-Static": "value", "Authorization": { "secret_ref": "GATEHOUSE_SECRET_CRM_TOKEN", "prefix": "Bearer " } }
+//                  secrets are looked up by name at call time and never copied into results or errors; only
+//                  GATEHOUSE_SECRET_* names may be referenced (types.ts)
 //   allowed_hosts  deny by default: a tool without it reaches nothing
 //   allow_private  true to let this tool reach private/loopback addresses (local services, tests)
 //   timeout_ms     default 10 s, at most 60 s
@@ -12,8 +17,11 @@
 // Params not used by the URL go as a JSON body (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD);
 // a webhook POSTs all params as JSON. Redirects are never followed (a 3xx is a failure), so an allowed host
 // cannot bounce the call to a forbidden one.
-import { checkDestination, systemLookup, type Lookup } from "./network-guard";
-import { failure, resolveSecret, type Connector, type ConnectorCall, type ConnectorResult } from "./types";
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
+import { bareHostname, checkUrl, DestinationRefused, guardedLookup, systemLookup, type Lookup } from "./network-guard";
+import { failure, isAllowedSecretRef, resolveSecret, SECRET_REF_PREFIX, type Connector, type ConnectorCall, type ConnectorResult } from "./types";
 import { expandUrlTemplate, UrlTemplateError } from "./url-template";
 import { REDACTED } from "../audit/redact";
 
@@ -22,19 +30,28 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_TIMEOUT_MS = 60_000;
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+/** Framing and routing headers node:http would send as given (fetch used to refuse them): only we set these. */
+export const TRANSPORT_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"]);
 
 type HeaderValue = string | { secret_ref: string; prefix?: string };
 
 export interface HttpConnectorOptions {
   lookup?: Lookup;
+  /** Overrides which resolved addresses the guard refuses (tests only). */
+  isBlockedAddress?: (address: string) => boolean;
 }
 
 export function createHttpConnector(kind: "http" | "webhook", options: HttpConnectorOptions = {}): Connector {
   const lookup = options.lookup ?? systemLookup;
-  return (call) => callHttp(kind, call, lookup);
+  return (call) => callHttp(kind, call, lookup, options.isBlockedAddress);
 }
 
-async function callHttp(kind: "http" | "webhook", call: ConnectorCall, lookup: Lookup): Promise<ConnectorResult> {
+async function callHttp(
+  kind: "http" | "webhook",
+  call: ConnectorCall,
+  lookup: Lookup,
+  isBlocked?: (address: string) => boolean,
+): Promise<ConnectorResult> {
   const { config, params } = call;
   if (typeof config.url !== "string") return failure("CONNECTOR_MISCONFIGURED", `Tool ${call.tool} has no url`);
   const method = kind === "webhook" ? "POST" : String(config.method ?? "GET").toUpperCase();
@@ -50,24 +67,30 @@ async function callHttp(kind: "http" | "webhook", call: ConnectorCall, lookup: L
     return failure("CONNECTOR_MISCONFIGURED", `Tool ${call.tool} has an invalid url`);
   }
 
-  const verdict = await checkDestination(url, {
+  const allowPrivate = config.allow_private === true;
+  const verdict = checkUrl(url, {
     allowedHosts: Array.isArray(config.allowed_hosts) ? (config.allowed_hosts as string[]) : [],
-    allowPrivate: config.allow_private === true,
-    lookup,
+    allowPrivate,
   });
   if (!verdict.ok) return failure(verdict.code, verdict.message);
 
-  const headers = new Headers({ accept: "application/json" });
+  const headers: Record<string, string> = { accept: "application/json" };
   const secretValues: string[] = [];
   for (const [name, value] of Object.entries((config.headers ?? {}) as Record<string, HeaderValue>)) {
+    if (TRANSPORT_HEADERS.has(name.toLowerCase())) {
+      return failure("CONNECTOR_MISCONFIGURED", `Header ${name} is set by the gateway, not by tool configuration`);
+    }
     if (typeof value === "string") {
-      headers.set(name, value);
+      headers[name.toLowerCase()] = value;
       continue;
+    }
+    if (!isAllowedSecretRef(value.secret_ref)) {
+      return failure("SECRET_NOT_ALLOWED", `Secret ${value.secret_ref} for header ${name} is not a ${SECRET_REF_PREFIX}* variable`);
     }
     const secret = resolveSecret(call.secrets, value.secret_ref);
     if (!secret) return failure("SECRET_MISSING", `Secret ${value.secret_ref} for header ${name} is not configured`);
     secretValues.push(secret);
-    headers.set(name, `${value.prefix ?? ""}${secret}`);
+    headers[name.toLowerCase()] = `${value.prefix ?? ""}${secret}`;
   }
 
   const unused = Object.fromEntries(Object.entries(params).filter(([name]) => !expanded.used.has(name)));
@@ -83,7 +106,10 @@ async function callHttp(kind: "http" | "webhook", call: ConnectorCall, lookup: L
       }
     }
   }
-  if (body !== undefined) headers.set("content-type", "application/json");
+  if (body !== undefined) {
+    headers["content-type"] = "application/json";
+    headers["content-length"] = String(Buffer.byteLength(body));
+  }
 
   const timeoutMs = Math.min(positiveNumber(config.timeout_ms) ?? DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
   const maxBytes = Math.min(positiveNumber(config.max_response_bytes) ?? MAX_RESPONSE_BYTES, MAX_RESPONSE_BYTES);
@@ -92,45 +118,90 @@ async function callHttp(kind: "http" | "webhook", call: ConnectorCall, lookup: L
   const scrub = (value: unknown) => scrubSecrets(value, secretValues);
 
   try {
-    const response = await fetch(url, { method, headers, body, redirect: "manual", signal });
-    if (response.status >= 300 && response.status < 400) {
-      await response.body?.cancel();
-      return failure("REDIRECT_NOT_FOLLOWED", `Upstream answered HTTP ${response.status} (redirect); redirects are not followed`);
+    const response = await send(url, { method, headers, body, signal, lookup: guardedLookup({ lookup, allowPrivate, isBlocked }) });
+    const status = response.statusCode ?? 0;
+    if (status >= 300 && status < 400) {
+      response.destroy();
+      return failure("REDIRECT_NOT_FOLLOWED", `Upstream answered HTTP ${status} (redirect); redirects are not followed`);
     }
     const read = await readCapped(response, maxBytes);
     if (!read.ok) return failure("RESPONSE_TOO_LARGE", `Upstream response exceeds ${maxBytes} bytes`);
-    const data = scrub(parseBody(read.text, response.headers.get("content-type")));
-    if (!response.ok) {
-      return failure("UPSTREAM_HTTP_ERROR", `Upstream answered HTTP ${response.status}`, { status: response.status, body: data });
+    const data = scrub(parseBody(read.text, headerValue(response, "content-type")));
+    if (status < 200 || status >= 300) {
+      return failure("UPSTREAM_HTTP_ERROR", `Upstream answered HTTP ${status}`, { status, body: data });
     }
     return { success: true, data };
   } catch (err) {
     if (timeout.aborted) return failure("TIMEOUT", `No answer from upstream within ${timeoutMs} ms`);
     if (call.signal.aborted) return failure("CANCELLED", "The call was cancelled");
-    const cause = (err as { cause?: { code?: string } }).cause;
-    return failure("UPSTREAM_UNREACHABLE", scrub(`Cannot reach ${url.host}: ${cause?.code ?? (err as Error).message}`) as string);
+    if (err instanceof DestinationRefused) return failure(err.code, err.message);
+    const code = (err as NodeJS.ErrnoException).code;
+    return failure("UPSTREAM_UNREACHABLE", scrub(`Cannot reach ${url.host}: ${code ?? (err as Error).message}`) as string);
   }
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<{ ok: true; text: string } | { ok: false }> {
-  const declared = Number(response.headers.get("content-length"));
+interface SendOptions {
+  method: string;
+  headers: OutgoingHttpHeaders;
+  body: string | undefined;
+  signal: AbortSignal;
+  lookup: LookupFunction;
+}
+
+/**
+ * One request on a fresh connection (`agent: false`: a pooled socket could carry a call to an address that
+ * this call's lookup never checked). Resolves with the response head; node:http never follows redirects.
+ * Aborting `signal` destroys the request and, once it has arrived, the response.
+ */
+function send(url: URL, options: SendOptions): Promise<IncomingMessage> {
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request({
+      protocol: url.protocol,
+      hostname: bareHostname(url),
+      port: url.port || undefined,
+      path: `${url.pathname}${url.search}`,
+      method: options.method,
+      headers: options.headers,
+      lookup: options.lookup,
+      agent: false,
+      signal: options.signal,
+    });
+    // `on`, not `once`: a socket error after the response arrived must not become an uncaught exception
+    // (the promise is settled by then; the response stream reports it to its reader).
+    req.on("error", reject);
+    req.once("response", (response) => {
+      // Errors reach the reader through iteration; this keeps one that races the reader from crashing the process.
+      response.on("error", () => {});
+      const abort = () => response.destroy(options.signal.reason as Error);
+      options.signal.addEventListener("abort", abort, { once: true });
+      response.once("close", () => options.signal.removeEventListener("abort", abort));
+      resolve(response);
+    });
+    req.end(options.body);
+  });
+}
+
+function headerValue(response: IncomingMessage, name: string): string | null {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value.join(", ") : (value ?? null);
+}
+
+async function readCapped(response: IncomingMessage, maxBytes: number): Promise<{ ok: true; text: string } | { ok: false }> {
+  const declared = Number(response.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel();
+    response.destroy();
     return { ok: false };
   }
-  if (!response.body) return { ok: true, text: "" };
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
+      response.destroy();
       return { ok: false };
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return { ok: true, text: Buffer.concat(chunks).toString("utf8") };
 }

@@ -1,12 +1,15 @@
 // SSRF guard for outbound tool calls: http(s) only, deny-by-default host allow list, and no private,
 // loopback, link-local or otherwise special address unless the tool sets `allow_private: true`.
 //
-// Every address the name resolves to is checked (IPv4 and IPv6; IPv4-mapped IPv6 such as ::ffff:127.0.0.1 is
-// judged by its IPv4 address). Residual risk: fetch resolves the name again when it connects, so a DNS server
-// that answers differently the second time (rebinding) is not stopped here. Pinning the checked address needs
-// an undici Agent with a `connect.lookup` hook (the `undici` package), which this project does not ship yet.
+// Every address a name resolves to is checked (IPv4 and IPv6; IPv4-mapped IPv6 such as ::ffff:127.0.0.1 is
+// judged by its IPv4 address). The check runs INSIDE the connection's own DNS lookup (`guardedLookup`, given
+// to node:http(s) `request` as its `lookup` option), so the addresses that are checked are exactly the ones
+// the socket connects to: a DNS server that answers a public address once and a private one the next time
+// (DNS rebinding) cannot slip past, because there is no second resolution. Connections are never pooled
+// across calls (http.ts uses `agent: false`), so every call resolves and checks afresh.
 import { lookup as dnsLookup } from "node:dns/promises";
-import { BlockList, isIP } from "node:net";
+import type { LookupAddress } from "node:dns";
+import { BlockList, isIP, type LookupFunction } from "node:net";
 
 export type Lookup = (hostname: string) => Promise<{ address: string; family: number }[]>;
 
@@ -64,40 +67,94 @@ export function hostAllowed(hostname: string, allowList: readonly string[]): boo
 
 export type GuardVerdict = { ok: true } | { ok: false; code: string; message: string };
 
-export async function checkDestination(
-  url: URL,
-  options: { allowedHosts: readonly string[]; allowPrivate: boolean; lookup: Lookup },
-): Promise<GuardVerdict> {
+/**
+ * What can be judged from the URL alone: scheme, credentials, the host allow list, and an IP-literal host
+ * (no DNS lookup happens for those, so it is checked here). Names are checked when they are resolved for the
+ * connection, by `guardedLookup`.
+ */
+export function checkUrl(url: URL, options: { allowedHosts: readonly string[]; allowPrivate: boolean }): GuardVerdict {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return { ok: false, code: "URL_NOT_ALLOWED", message: `Only http and https URLs are allowed, not ${url.protocol}` };
   }
   if (url.username || url.password) {
     return { ok: false, code: "URL_NOT_ALLOWED", message: "URLs with credentials are not allowed; use a secret header" };
   }
-  const hostname = url.hostname.replace(/^\[|\]$/g, "");
+  const hostname = bareHostname(url);
   if (!hostAllowed(hostname, options.allowedHosts)) {
     return { ok: false, code: "HOST_NOT_ALLOWED", message: `Host ${hostname} is not in this tool's allowed_hosts` };
   }
-  if (options.allowPrivate) return { ok: true };
+  if (!options.allowPrivate && isIP(hostname) && isPrivateAddress(hostname)) return blockedVerdict(hostname, [hostname]);
+  return { ok: true };
+}
 
-  let addresses: string[];
-  if (isIP(hostname)) {
-    addresses = [hostname];
-  } else {
-    try {
-      addresses = (await options.lookup(hostname)).map((entry) => entry.address);
-    } catch (err) {
-      return { ok: false, code: "DNS_FAILED", message: `Cannot resolve ${hostname}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+/** `url.hostname` without the brackets of an IPv6 literal. */
+export function bareHostname(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "");
+}
+
+/** The error a guarded lookup fails the connection with; `code` is the connector's failure code. */
+export class DestinationRefused extends Error {
+  constructor(
+    readonly code: "ADDRESS_BLOCKED" | "DNS_FAILED",
+    message: string,
+  ) {
+    super(message);
+    this.name = "DestinationRefused";
+  }
+}
+
+/**
+ * A `lookup` for node:net / node:http(s) `request` that resolves with `lookup` and refuses the connection
+ * (DestinationRefused) when any address is private, loopback or reserved, unless `allowPrivate`. It answers
+ * in both shapes net asks for: one address, or all of them (`all: true`, used by Happy Eyeballs).
+ */
+export interface GuardOptions {
+  lookup: Lookup;
+  allowPrivate: boolean;
+  /** Which resolved addresses are refused (default: private, loopback, link-local, reserved). Tests narrow it. */
+  isBlocked?: (address: string) => boolean;
+}
+
+export function guardedLookup(options: GuardOptions): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    resolveChecked(hostname, options).then(
+      (addresses) => {
+        const family = { IPv4: 4, IPv6: 6 }[String(lookupOptions.family)] ?? Number(lookupOptions.family ?? 0);
+        const wanted = family ? addresses.filter((a) => a.family === family) : addresses;
+        if (wanted.length === 0) {
+          return callback(new DestinationRefused("DNS_FAILED", `${hostname} has no IPv${family} address`), "");
+        }
+        if (lookupOptions.all) callback(null, wanted);
+        else callback(null, wanted[0].address, wanted[0].family);
+      },
+      (err: Error) => callback(err, ""),
+    );
+  };
+}
+
+async function resolveChecked(hostname: string, options: GuardOptions): Promise<LookupAddress[]> {
+  let addresses: LookupAddress[];
+  try {
+    addresses = (await options.lookup(hostname)).map(({ address, family }) => ({ address, family: family || isIP(address) }));
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new DestinationRefused("DNS_FAILED", `Cannot resolve ${hostname}: ${reason}`);
+  }
+  if (addresses.length === 0) throw new DestinationRefused("DNS_FAILED", `${hostname} has no address`);
+  if (!options.allowPrivate) {
+    const forbidden = addresses.map((a) => a.address).filter(options.isBlocked ?? isPrivateAddress);
+    if (forbidden.length) {
+      const verdict = blockedVerdict(hostname, forbidden);
+      throw new DestinationRefused("ADDRESS_BLOCKED", verdict.message);
     }
   }
-  if (addresses.length === 0) return { ok: false, code: "DNS_FAILED", message: `${hostname} has no address` };
-  const forbidden = addresses.filter(isPrivateAddress);
-  if (forbidden.length) {
-    return {
-      ok: false,
-      code: "ADDRESS_BLOCKED",
-      message: `${hostname} resolves to a private, loopback or reserved address (${forbidden.join(", ")}); set allow_private on this tool to permit it`,
-    };
-  }
-  return { ok: true };
+  return addresses;
+}
+
+function blockedVerdict(hostname: string, forbidden: string[]): { ok: false; code: "ADDRESS_BLOCKED"; message: string } {
+  return {
+    ok: false,
+    code: "ADDRESS_BLOCKED",
+    message: `${hostname} resolves to a private, loopback or reserved address (${forbidden.join(", ")}); set allow_private on this tool to permit it`,
+  };
 }

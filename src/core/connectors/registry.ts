@@ -9,10 +9,15 @@ import type { Connector, SecretSource } from "./types";
 export interface ConnectorRegistryOptions {
   /** The discovery face's invoker; without it, `puruto` tools are not available. */
   invokePuruto?: PurutoInvoker;
-  /** Where `secret_ref`s are looked up when a call brings none; defaults to process.env. */
+  /**
+   * Where `secret_ref`s are looked up when a call brings none; defaults to process.env. Only `GATEHOUSE_SECRET_*`
+   * names are ever looked up, whatever the source holds.
+   */
   secrets?: SecretSource;
   /** DNS resolution for the SSRF guard (tests inject one). */
   lookup?: Lookup;
+  /** Overrides which resolved addresses the SSRF guard refuses (tests only). */
+  isBlockedAddress?: (address: string) => boolean;
   now?: () => Date;
 }
 
@@ -24,8 +29,8 @@ export function createConnectors(options: ConnectorRegistryOptions = {}): Connec
     ["echo", echo],
     ["mock", echo],
     ["noop", noopConnector],
-    ["http", createHttpConnector("http", { lookup: options.lookup })],
-    ["webhook", createHttpConnector("webhook", { lookup: options.lookup })],
+    ["http", createHttpConnector("http", { lookup: options.lookup, isBlockedAddress: options.isBlockedAddress })],
+    ["webhook", createHttpConnector("webhook", { lookup: options.lookup, isBlockedAddress: options.isBlockedAddress })],
   ]);
   if (options.invokePuruto) connectors.set("puruto", createPurutoConnector(options.invokePuruto));
 

@@ -29,9 +29,28 @@ export interface ConnectorResult {
 
 export type Connector = (call: ConnectorCall) => Promise<ConnectorResult>;
 
+/**
+ * A `secret_ref` may only name a variable with this prefix. Without it, whoever may register a manifest could
+ * have the gateway's own credentials (PURUTO_GATEWAY_API_KEY, GATEHOUSE_SECRET, database URLs…) sent to a
+ * host of their choosing as a header.
+ */
+export const SECRET_REF_PREFIX = "GATEHOUSE_SECRET_";
+const SECRET_REF = /^GATEHOUSE_SECRET_[A-Za-z0-9_]+$/;
+
+export function isAllowedSecretRef(name: string): boolean {
+  return SECRET_REF.test(name);
+}
+
+/** The value of an allowed `secret_ref`; undefined for a missing one and, whatever the source holds, for any other name. */
 export function resolveSecret(source: SecretSource | undefined, name: string): string | undefined {
+  if (!isAllowedSecretRef(name)) return undefined;
   const from = source ?? process.env;
   return typeof from === "function" ? from(name) : from[name];
+}
+
+/** The environment as a secret source that exposes only `GATEHOUSE_SECRET_*` variables. */
+export function secretsFromEnvironment(env: Readonly<Record<string, string | undefined>>): SecretSource {
+  return (name) => (isAllowedSecretRef(name) ? env[name] : undefined);
 }
 
 export function failure(code: string, message: string, data?: unknown): ConnectorResult {

@@ -3,7 +3,8 @@
 // operator fixes a manifest once. What can only be known at call time (DNS answers, secret values, params)
 // is still checked by the connector itself.
 import { hostAllowed } from "./network-guard";
-import { MAX_RESPONSE_BYTES } from "./http";
+import { MAX_RESPONSE_BYTES, TRANSPORT_HEADERS } from "./http";
+import { isAllowedSecretRef, SECRET_REF_PREFIX } from "./types";
 
 export interface ConnectorProblem {
   /** JSON pointer relative to the connector block ("" is the block itself). */
@@ -83,11 +84,14 @@ function checkHttp(type: "http" | "webhook", c: Record<string, unknown>, add: (p
       for (const [name, value] of Object.entries(c.headers)) {
         const at = `/headers/${name.replace(/~/g, "~0").replace(/\//g, "~1")}`;
         if (!HEADER_NAME.test(name)) add(at, `'${name}' is not a valid header name`);
+        else if (TRANSPORT_HEADERS.has(name.toLowerCase())) add(at, `'${name}' is set by the gateway and cannot be configured`);
         if (typeof value === "string") continue;
         if (!isObject(value) || !isNonEmptyString(value.secret_ref))
           add(at, "a header value is a string or {secret_ref: NAME, prefix?: string}");
         else {
           if (!SECRET_NAME.test(value.secret_ref)) add(`${at}/secret_ref`, `'${value.secret_ref}' is not a secret (environment variable) name`);
+          else if (!isAllowedSecretRef(value.secret_ref))
+            add(`${at}/secret_ref`, `'${value.secret_ref}' cannot be used: a secret_ref must name a ${SECRET_REF_PREFIX}* environment variable`);
           if (value.prefix !== undefined && typeof value.prefix !== "string") add(`${at}/prefix`, "prefix must be a string");
           const extra = Object.keys(value).filter((k) => k !== "secret_ref" && k !== "prefix");
           if (extra.length) add(at, `unknown field(s) ${extra.join(", ")} in a secret header`);

@@ -4,6 +4,9 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "../store/sqlite";
 
+/** Distinct presented keys whose hash is remembered. */
+const HASH_CACHE_SIZE = 256;
+
 export interface ApiKeyIdentity {
   keyId: string;
   orgId: string;
@@ -27,6 +30,21 @@ export function createApiKeyStore(db: Db, opts: { secret: Buffer; envKeys: strin
     revoked_at TEXT
   )`);
   const hash = (key: string) => createHmac("sha256", opts.secret).update(key).digest();
+  // Agents present the same few keys on every request: their keyed hashes are remembered (bounded, least
+  // recently used out) so a request costs a map lookup, not an HMAC. Only the hash is cached, never the
+  // verdict: revocation and the database lookup still happen on every request.
+  const recentHashes = new Map<string, Buffer>();
+  const presentedHash = (key: string): Buffer => {
+    let h = recentHashes.get(key);
+    if (h) {
+      recentHashes.delete(key);
+    } else {
+      h = hash(key);
+      if (recentHashes.size >= HASH_CACHE_SIZE) recentHashes.delete(recentHashes.keys().next().value!);
+    }
+    recentHashes.set(key, h);
+    return h;
+  };
   // The placeholder from the seed's .env.example is refused outright (start-up also warns).
   const envKeys = opts.envKeys
     .filter((k) => k !== "changeme")
@@ -42,7 +60,7 @@ export function createApiKeyStore(db: Db, opts: { secret: Buffer; envKeys: strin
       return envKeys.length > 0 || countKeys.get()!.n > 0;
     },
     verify(presented) {
-      const h = hash(presented);
+      const h = presentedHash(presented);
       // Constant-time comparison against every environment key (a handful), then an indexed lookup.
       let match: string | undefined;
       for (const k of envKeys) if (timingSafeEqual(k.hash, h)) match = k.keyId;

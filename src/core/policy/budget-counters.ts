@@ -29,6 +29,9 @@ export class BudgetCounters {
   private readonly ensureStmt;
   private readonly incrementStmt;
   private readonly refundStmt;
+  // Built once: they run on every execute.
+  private readonly consumeAll;
+  private readonly refundAll;
 
   constructor(private readonly db: Db) {
     db.exec(SCHEMA);
@@ -44,6 +47,18 @@ export class BudgetCounters {
     this.refundStmt = db.prepare(
       `UPDATE action_budget_counters SET count = count - 1 WHERE scope = ? AND window = ? AND count > 0`,
     );
+    this.consumeAll = db.transaction((slots: BudgetSlot[]) => {
+      for (const slot of slots) {
+        this.ensureStmt.run(slot.scope, slot.window);
+        if (this.incrementStmt.run(slot.scope, slot.window, slot.limit).changes === 0) {
+          // Throwing rolls back the increments already made on the other slots.
+          throw new ExhaustedSignal(slot);
+        }
+      }
+    });
+    this.refundAll = db.transaction((slots: Pick<BudgetSlot, "scope" | "window">[]) => {
+      for (const slot of slots) this.refundStmt.run(slot.scope, slot.window);
+    });
   }
 
   static hourWindow(now: Date): number {
@@ -64,18 +79,9 @@ export class BudgetCounters {
 
   /** Takes one unit from every slot, or from none when any is exhausted. Returns the exhausted slot, if any. */
   tryConsume(slots: BudgetSlot[]): { ok: true } | { ok: false; exhausted: BudgetSlot } {
-    const consume = this.db.transaction((): { ok: true } | { ok: false; exhausted: BudgetSlot } => {
-      for (const slot of slots) {
-        this.ensureStmt.run(slot.scope, slot.window);
-        if (this.incrementStmt.run(slot.scope, slot.window, slot.limit).changes === 0) {
-          // Throwing rolls back the increments already made on the other slots.
-          throw new ExhaustedSignal(slot);
-        }
-      }
-      return { ok: true };
-    });
     try {
-      return consume.immediate();
+      this.consumeAll.immediate(slots);
+      return { ok: true };
     } catch (err) {
       if (err instanceof ExhaustedSignal) return { ok: false, exhausted: err.slot };
       throw err;
@@ -83,9 +89,7 @@ export class BudgetCounters {
   }
 
   refund(slots: Pick<BudgetSlot, "scope" | "window">[]): void {
-    this.db.transaction(() => {
-      for (const slot of slots) this.refundStmt.run(slot.scope, slot.window);
-    })();
+    this.refundAll(slots);
   }
 
   /** Drops hourly windows older than a day (cheap; called opportunistically). */

@@ -13,22 +13,22 @@ CREATE TABLE IF NOT EXISTS known_counterparties (
 `;
 
 export class KnownCounterparties {
-  constructor(private readonly db: Db) {
+  // Prepared once: both run on the action hot path.
+  private readonly knownStmt;
+  private readonly rememberStmt;
+
+  constructor(db: Db) {
     db.exec(SCHEMA);
+    this.knownStmt = db.prepare(`SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`);
+    this.rememberStmt = db.prepare(`INSERT INTO known_counterparties VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`);
   }
 
   isKnown(orgId: string, uapkId: string, counterparty: string): boolean {
-    return (
-      this.db
-        .prepare(`SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`)
-        .get(orgId, uapkId, normalize(counterparty)) !== undefined
-    );
+    return this.knownStmt.get(orgId, uapkId, normalize(counterparty)) !== undefined;
   }
 
   remember(orgId: string, uapkId: string, counterparty: string, at: Date): void {
-    this.db
-      .prepare(`INSERT INTO known_counterparties VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`)
-      .run(orgId, uapkId, normalize(counterparty), at.toISOString());
+    this.rememberStmt.run(orgId, uapkId, normalize(counterparty), at.toISOString());
   }
 }
 

@@ -52,6 +52,9 @@ const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
 
 export class ManifestRepository {
   private readonly now: () => Date;
+  private readonly byUapkIdStmt;
+  /** getByUapkId's parsed manifests by id, reused while their row is unchanged (the engine reads one per action). */
+  private readonly parsed = new Map<string, { row: Row; manifest: Manifest }>();
 
   constructor(
     private readonly db: Db,
@@ -59,6 +62,7 @@ export class ManifestRepository {
   ) {
     this.now = options.now ?? (() => new Date());
     db.exec(SCHEMA);
+    this.byUapkIdStmt = db.prepare<[string, string], Row>(`SELECT * FROM manifests WHERE org_id = ? AND uapk_id = ?`);
   }
 
   /** Validates and stores a new manifest (status active). The uapk_id must be new in the org. */
@@ -67,13 +71,17 @@ export class ManifestRepository {
     if (problems.length > 0) throw new InvalidManifestError(problems);
     if (this.getByUapkId(orgId, input.uapk_id))
       throw new ManifestConflictError(`Manifest '${input.uapk_id}' is already registered in this org`);
+    const { manifest_id: chosenId, ...body } = input;
+    // Ids are global (a token names a manifest by id alone), so a chosen id must be free in every org.
+    if (chosenId && this.db.prepare(`SELECT 1 FROM manifests WHERE manifest_id = ?`).get(chosenId))
+      throw new ManifestConflictError(`Manifest id '${chosenId}' is already taken`);
     const at = this.now().toISOString();
     const row: Row = {
-      manifest_id: randomUUID(),
+      manifest_id: chosenId ?? randomUUID(),
       org_id: orgId,
       uapk_id: input.uapk_id,
       status: "active",
-      body: JSON.stringify(input),
+      body: JSON.stringify(body),
       created_at: at,
       updated_at: at,
     };
@@ -98,10 +106,13 @@ export class ManifestRepository {
     if (!existing) return this.register(orgId, input);
     if (existing.status === "revoked")
       throw new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`);
+    const { manifest_id: chosenId, ...body } = input;
+    if (chosenId && chosenId !== existing.manifest_id)
+      throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
     const at = this.now().toISOString();
     this.db
       .prepare(`UPDATE manifests SET body = ?, updated_at = ? WHERE manifest_id = ?`)
-      .run(JSON.stringify(input), at, existing.manifest_id);
+      .run(JSON.stringify(body), at, existing.manifest_id);
     return this.get(orgId, existing.manifest_id)!;
   }
 
@@ -112,11 +123,19 @@ export class ManifestRepository {
     return row && toManifest(row);
   }
 
+  /**
+   * The row is read every time (another process may have changed it), but parsed only when it changed. The
+   * manifest returned is shared between callers, so it is frozen: nobody can alter what the next request reads.
+   */
   getByUapkId(orgId: string, uapkId: string): Manifest | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM manifests WHERE org_id = ? AND uapk_id = ?`)
-      .get(orgId, uapkId) as Row | undefined;
-    return row && toManifest(row);
+    const row = this.byUapkIdStmt.get(orgId, uapkId);
+    if (!row) return undefined;
+    const cached = this.parsed.get(row.manifest_id);
+    if (cached && sameRow(cached.row, row)) return cached.manifest;
+    const manifest = deepFreeze(toManifest(row));
+    // Bounded by the manifests that exist; a deleted or renamed one is simply never hit again.
+    this.parsed.set(row.manifest_id, { row, manifest });
+    return manifest;
   }
 
   list(orgId: string, status?: ManifestStatus): Manifest[] {
@@ -140,6 +159,25 @@ export class ManifestRepository {
       .run(status, this.now().toISOString(), manifestId);
     return this.get(orgId, manifestId);
   }
+}
+
+function sameRow(a: Row, b: Row): boolean {
+  return (
+    a.org_id === b.org_id &&
+    a.uapk_id === b.uapk_id &&
+    a.status === b.status &&
+    a.updated_at === b.updated_at &&
+    a.created_at === b.created_at &&
+    a.body === b.body
+  );
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }
 
 function toManifest(row: Row): Manifest {

@@ -26,6 +26,8 @@ export function validateManifest(input: unknown): ManifestProblem[] {
   if (!isObject(input)) return [{ pointer: "", message: "a manifest must be an object" }];
   const m = input as Partial<ManifestInput> & Record<string, unknown>;
 
+  if (m.manifest_id !== undefined && !(typeof m.manifest_id === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(m.manifest_id)))
+    add("/manifest_id", "manifest_id may only hold letters, digits, '_', '-' (max 64), e.g. a UUID");
   if (!isNonEmptyString(m.uapk_id)) add("/uapk_id", "uapk_id is required");
   else if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(m.uapk_id))
     add("/uapk_id", "uapk_id may only hold letters, digits, '_', '.', ':', '-' (max 128)");

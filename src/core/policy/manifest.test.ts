@@ -49,6 +49,18 @@ describe("manifest repository", () => {
     expect(() => e.manifests.setStatus(ORG, m.manifest_id, "active")).toThrow(ManifestConflictError);
     expect(e.manifests.get("other-org", m.manifest_id)).toBeUndefined();
   });
+
+  it("keeps a client-chosen manifest id (GitOps), globally unique and well-formed", () => {
+    const e = engine();
+    const id = "880e8400-e29b-41d4-a716-446655440003";
+    const m = e.manifests.register(ORG, { ...supportBot(), manifest_id: id });
+    expect(m.manifest_id).toBe(id);
+    expect(e.manifests.get(ORG, id)?.uapk_id).toBe("customer-support-bot");
+    expect(e.manifests.upsert(ORG, { ...supportBot(), manifest_id: id }).manifest_id).toBe(id);
+    expect(() => e.manifests.upsert(ORG, { ...supportBot(), manifest_id: "another-id" })).toThrow(ManifestConflictError);
+    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: id })).toThrow(ManifestConflictError);
+    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: "../x" })).toThrow(InvalidManifestError);
+  });
 });
 
 describe("loadManifestDir", () => {

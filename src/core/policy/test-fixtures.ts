@@ -5,7 +5,7 @@ import { KnownCounterparties } from "./known-counterparties";
 import { ManifestRepository } from "./manifest-repository";
 import type { PolicyDeps } from "./pipeline";
 import { CapabilityTokenService } from "./tokens/capability-tokens";
-import { SigningKeyStore } from "./tokens/signing-keys";
+import { createSigningKeyStore } from "../keys";
 import type { ActionRequest, ManifestInput } from "./types";
 
 export const ORG = "org-acme";
@@ -38,7 +38,7 @@ export function emailRequest(overrides: Partial<ActionRequest> = {}): ActionRequ
 export function engine(now: () => Date = () => new Date("2024-12-14T10:30:00Z")) {
   const db = openDatabase(":memory:");
   const manifests = new ManifestRepository(db, { now });
-  const keys = new SigningKeyStore(db, now);
+  const keys = createSigningKeyStore(db, { purpose: "capability-token", now });
   const tokens = new CapabilityTokenService(db, keys, { now });
   const budgets = new BudgetCounters(db);
   const counterparties = new KnownCounterparties(db);

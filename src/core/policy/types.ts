@@ -113,6 +113,8 @@ export interface ManifestPolicy {
 }
 
 export interface ManifestInput {
+  /** Client-chosen stable id (GitOps); generated when absent. */
+  manifest_id?: string;
   uapk_id: string;
   agent: { id: string; name: string; version?: string; organization?: string };
   capabilities: string[];

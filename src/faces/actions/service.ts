@@ -20,7 +20,7 @@
 // A tool whose connector type is not available on this gateway is refused before anything is reserved.
 import { randomUUID } from "node:crypto";
 import type { ApprovalStore, ConsumeInput, ConsumeResult } from "../../core/approvals";
-import type { AuditLog } from "../../core/audit/audit-log";
+import type { AuditLog, DecisionInput, OutcomeInput } from "../../core/audit/audit-log";
 import type { IdempotencyStore } from "../../core/idempotency";
 import { idempotencyRequestHash } from "../../core/idempotency";
 import { logger } from "../../core/log/logger";
@@ -31,7 +31,7 @@ import { KnownCounterparties } from "../../core/policy/known-counterparties";
 import { ManifestRepository } from "../../core/policy/manifest-repository";
 import { decide, type FindApproval, type PolicyDecision } from "../../core/policy/pipeline";
 import { CapabilityTokenService } from "../../core/policy/tokens/capability-tokens";
-import { SigningKeyStore } from "../../core/policy/tokens/signing-keys";
+import { createSigningKeyStore } from "../../core/keys";
 import { capabilityOf, type Action, type ActionRequest, type Reason, type RiskSnapshot } from "../../core/policy/types";
 import type { Db } from "../../core/store/sqlite";
 import { createConnectors, type ConnectorRegistry } from "../../core/connectors";
@@ -63,7 +63,6 @@ export interface EvaluateResponse {
   reasons: Reason[];
   policy_trace: PolicyDecision["policy_trace"];
   risk_snapshot?: RiskSnapshot;
-  interaction_id: string;
   timestamp: string;
 }
 
@@ -123,7 +122,7 @@ export interface ActionsServiceDeps {
   connectors?: ConnectorRegistry;
   /**
    * src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission.
-   * With `onDecided`, every operator decision (approve / deny, from REST or a session) is audited too.
+   * With `onDecided`, every verdict is audited too: operator approve / deny (from REST or a session) and expiry.
    */
   approvals?: Pick<ApprovalStore, "create" | "get"> & Partial<Pick<ApprovalStore, "onDecided">>;
   /** src/core/approvals `consumeForExecution` bound to the db; called inside the execute transaction. */
@@ -131,7 +130,8 @@ export interface ActionsServiceDeps {
   /** src/core/idempotency `createIdempotencyStore(db)`. */
   idempotency?: IdempotencyStore;
   /** src/core/audit `createAuditLog(db)`: decision / intent / outcome records. */
-  audit?: Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> & Partial<Pick<AuditLog, "appendApprovalDecision">>;
+  audit?: Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
+    Partial<Pick<AuditLog, "appendApprovalDecision" | "appendOutcomeGrouped" | "appendDecisionGrouped">>;
 }
 
 export type ActionsService = ReturnType<typeof createActionsService>;
@@ -140,7 +140,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
   const manifests = new ManifestRepository(db, { now });
-  const keys = new SigningKeyStore(db, now);
+  const keys = createSigningKeyStore(db, { purpose: "capability-token", now });
   const tokens = new CapabilityTokenService(db, keys, { now });
   const budgets = new BudgetCounters(db);
   const counterparties = new KnownCounterparties(db);
@@ -150,12 +150,14 @@ export function createActionsService(deps: ActionsServiceDeps) {
     : undefined;
   const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
 
-  // Operator decisions join the org's audit chain, in the interaction that escalated, with the tool's
-  // redaction applied to the params. Runs inside the approval store's decision transaction (atomic).
+  // Approval verdicts (operator approve / deny, and expiry) join the org's audit chain, in the interaction that
+  // escalated, with the tool's redaction applied to the params. Runs inside the approval store's transaction
+  // that changes the status (atomic).
   const { audit } = deps;
   if (deps.approvals?.onDecided && audit?.appendApprovalDecision) {
     deps.approvals.onDecided((approval) => {
-      if (approval.status !== "approved" && approval.status !== "denied") return;
+      if (approval.status !== "approved" && approval.status !== "denied" && approval.status !== "expired") return;
+      const expired = approval.status === "expired";
       const capability = capabilityOf(approval.action);
       const redact = manifests.getByUapkId(approval.org_id, approval.uapk_id)?.tools[capability]?.redact;
       audit.appendApprovalDecision!({
@@ -167,8 +169,11 @@ export function createActionsService(deps: ActionsServiceDeps) {
         action: approval.action,
         reasons: approval.reasons,
         status: approval.status,
-        decided_by: approval.decided_by ?? "unknown",
-        reason: approval.decision_reason,
+        // Nobody decides an expiry; an approval that had been approved (decided_at set) expired unused.
+        decided_by: expired ? null : (approval.decided_by ?? "unknown"),
+        reason: expired
+          ? `Expired at ${approval.expires_at}: ${approval.decided_at ? "approved but never used" : "no operator decision in time"}`
+          : approval.decision_reason,
         redact,
       });
     });
@@ -185,8 +190,15 @@ export function createActionsService(deps: ActionsServiceDeps) {
     };
   }
 
-  function auditDecision(orgId: string, interactionId: string, request: ActionRequest, d: PolicyDecision, meta: Record<string, unknown>, approvalId?: string) {
-    deps.audit?.appendDecision({
+  /** Answers once the record is committed; concurrent decisions share one commit (group commit). */
+  async function auditDecision(orgId: string, interactionId: string, request: ActionRequest, d: PolicyDecision, meta: Record<string, unknown>, approvalId?: string) {
+    const record = decisionRecord(orgId, interactionId, request, d, meta, approvalId);
+    if (deps.audit?.appendDecisionGrouped) await deps.audit.appendDecisionGrouped(record);
+    else deps.audit?.appendDecision(record);
+  }
+
+  function decisionRecord(orgId: string, interactionId: string, request: ActionRequest, d: PolicyDecision, meta: Record<string, unknown>, approvalId?: string): DecisionInput {
+    return {
       org_id: orgId,
       interaction_id: interactionId,
       uapk_id: request.uapk_id,
@@ -198,22 +210,22 @@ export function createActionsService(deps: ActionsServiceDeps) {
       approval_id: approvalId ?? null,
       redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
       meta,
-    });
+    };
   }
 
+  /**
+   * A dry run: the same decision `execute` would reach, with no side effect at all — no budget, no approval,
+   * no audit record (a pre-flight is not an action; the decision that counts is audited when it is executed).
+   */
   async function evaluate(orgId: string, request: ActionRequest): Promise<EvaluateResponse> {
     const at = now();
-    const decision = await decide(orgId, request, policyDeps, { now: at });
-    const interactionId = `int-${randomUUID()}`;
-    auditDecision(orgId, interactionId, request, decision, { dry_run: true, ...(request.context ? { context: request.context } : {}) });
-    const { decision: d, reasons, policy_trace, risk_snapshot } = decision;
+    const { decision: d, reasons, policy_trace, risk_snapshot } = await decide(orgId, request, policyDeps, { now: at });
     return {
       would_allow: d === "ALLOW",
       decision: d,
       reasons,
       policy_trace,
       ...(risk_snapshot ? { risk_snapshot } : {}),
-      interaction_id: interactionId,
       timestamp: at.toISOString(),
     };
   }
@@ -225,7 +237,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
     const auditMeta = { ...meta, ...(request.context ? { context: request.context } : {}), ...(request.idempotency_key ? { idempotency_key: request.idempotency_key } : {}) };
 
     if (decision.decision === "DENY") {
-      auditDecision(orgId, interactionId, request, decision, auditMeta);
+      await auditDecision(orgId, interactionId, request, decision, auditMeta);
       return { ...baseResponse(interactionId, decision, at), executed: false };
     }
     if (decision.decision === "ESCALATE") {
@@ -236,7 +248,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
         reasons: decision.reasons,
         interaction_id: interactionId,
       });
-      auditDecision(orgId, interactionId, request, decision, auditMeta, approval.approval_id);
+      await auditDecision(orgId, interactionId, request, decision, auditMeta, approval.approval_id);
       return { ...baseResponse(interactionId, decision, at), executed: false, approval_id: approval.approval_id };
     }
     return executeAllowed(orgId, interactionId, request, decision, at, auditMeta, signal);
@@ -263,7 +275,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
         error: `Connector type '${tool.connector.type}' is not available on this gateway`,
         error_code: "CONNECTOR_UNAVAILABLE",
       };
-      auditDecision(orgId, interactionId, request, decision, { ...auditMeta, connector_unavailable: tool.connector.type });
+      await auditDecision(orgId, interactionId, request, decision, { ...auditMeta, connector_unavailable: tool.connector.type });
       return { ...baseResponse(interactionId, decision, at), executed: false, result };
     }
 
@@ -318,7 +330,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
           ),
         },
       };
-      auditDecision(orgId, interactionId, request, denied, auditMeta);
+      await auditDecision(orgId, interactionId, request, denied, auditMeta);
       return { ...baseResponse(interactionId, denied, at), executed: false };
     }
 
@@ -331,14 +343,18 @@ export function createActionsService(deps: ActionsServiceDeps) {
     }
     if (!result.success) budgets.refund(slots);
     else if (request.action.counterparty) counterparties.remember(orgId, request.uapk_id, request.action.counterparty, at);
-    deps.audit?.appendOutcome({
+    const outcome: OutcomeInput = {
       org_id: orgId,
       interaction_id: interactionId,
       executed: result.success,
       result,
       redact: tool.redact,
       meta: auditMeta,
-    });
+    };
+    // Answered once the outcome is committed; concurrent executions share that commit (the intent, which must
+    // precede the side effect, was committed on its own above).
+    if (deps.audit?.appendOutcomeGrouped) await deps.audit.appendOutcomeGrouped(outcome);
+    else deps.audit?.appendOutcome(outcome);
 
     const hourly = decision.manifest!.constraints?.max_actions_per_hour;
     const snapshot =

@@ -46,6 +46,7 @@ function seedLog(): void {
       decision: "ALLOW",
       reasons: [],
       policy_trace: trace("pass"),
+      ...(i === 1 ? { meta: { idempotency_key: "order-confirmation-1" } } : {}),
     });
     audit.appendOutcome({
       org_id: DEFAULT_ORG,
@@ -164,6 +165,25 @@ describe("interaction records", () => {
       action: { type: "email", tool: "send", params: { to: executed[0].to, subject: "Re: Your inquiry" } },
       result: { success: true, data: { message_id: "msg-1" } },
     });
+  });
+
+  it("carries the spec's approval_id, executed and meta as each record stored them", async () => {
+    const res = await getJson<InteractionPage>("?limit=500");
+    expectMatchesSpec("Interactions_list", 200, res.body);
+    const first = res.body.items.filter((r) => r.interaction_id === executed[0].interaction_id);
+    const intent = first.find((r) => r.kind === "intent")!;
+    const outcome = first.find((r) => r.kind === "outcome")!;
+    expect(intent.meta).toEqual({ idempotency_key: "order-confirmation-1" });
+    expect(intent).not.toHaveProperty("executed"); // an intent is written before anything ran
+    expect(outcome.executed).toBe(true);
+    const deny = res.body.items.find((r) => r.interaction_id === denied[0])!;
+    expect(deny.executed).toBe(false);
+    expect(deny).not.toHaveProperty("approval_id");
+    expect(deny).not.toHaveProperty("meta");
+
+    const escalation = await getJson<InteractionRecord>(`/${escalated}`);
+    expectMatchesSpec("Interactions_get", 200, escalation.body);
+    expect(escalation.body).toMatchObject({ approval_id: "appr-xyz789", executed: false });
   });
 
   it("filters by decision and by agent", async () => {

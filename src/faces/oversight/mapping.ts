@@ -1,6 +1,6 @@
 // Store records → the response models of the spec (generated/api-types.ts). The stores keep more than the
-// API publishes (binding hashes, consumption, audit `meta`); the spec's objects are sealed, so only the
-// declared fields leave, and absent (null) optional fields are omitted rather than sent as null.
+// API publishes (binding hashes, consumption); the spec's objects are sealed, so only the declared fields
+// leave, and absent (null) optional fields are omitted rather than sent as null.
 import type { components } from "../../../generated/api-types";
 import type { Approval as StoredApproval } from "../../core/approvals";
 import type { AuditRecord, ChainVerification as StoredVerification } from "../../core/audit";
@@ -79,11 +79,19 @@ export function toInteractionRecord(record: AuditRecord, intent?: AuditRecord): 
     reasons: (record.reasons ?? intent?.reasons ?? []) as Reason[],
     ...(policyTrace !== null ? { policy_trace: policyTrace as PolicyTrace } : {}),
     ...(record.result !== null ? { result: record.result as ActionResult } : {}),
+    // The record's own: an outcome already carries its intent's approval_id; `executed` is null on an intent.
+    ...(record.approval_id !== null ? { approval_id: record.approval_id } : {}),
+    ...(record.executed !== null ? { executed: record.executed } : {}),
+    ...(isPlainObject(record.meta) ? { meta: record.meta } : {}),
     prev_hash: record.prev_hash,
     hash: record.hash,
     kid: record.kid,
     signature: record.signature,
   };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function toChainVerification(result: StoredVerification): ChainVerification {

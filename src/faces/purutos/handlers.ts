@@ -1,12 +1,13 @@
 // HTTP handlers of the discovery & commands face (operationIds Purutos_list, Purutos_get, Purutos_invoke).
 // Authentication (X-API-Key → 401/503) and request validation happen in the HTTP layer before these run.
 import type { components } from "../../../generated/api-types";
-import type { Handlers } from "../../http/handlers";
+import { SerializedJson, type Handlers } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import type { Discovery, Puruto } from "./discovery";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
 
 type PurutoItem = components["schemas"]["PurutoItem"];
+type PurutoList = components["schemas"]["PurutoList"];
 
 export interface PurutosHandlerDeps {
   discovery: Discovery;
@@ -14,11 +15,19 @@ export interface PurutosHandlerDeps {
 }
 
 export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Handlers {
+  // The list only changes when discovery rebuilds its index (a new array): serialise it once per index and
+  // serve the same bytes, with an ETag, until then.
+  let listed: { purutos: Puruto[]; body: SerializedJson<PurutoList> } | undefined;
+  const listBody = (purutos: Puruto[]) => {
+    if (listed?.purutos !== purutos) {
+      const items = purutos.map(toItem);
+      listed = { purutos, body: new SerializedJson({ status: "ok", count: items.length, items }) };
+    }
+    return listed.body;
+  };
+
   return {
-    Purutos_list: async () => {
-      const items = (await discovery.list()).map(toItem);
-      return { status: 200, body: { status: "ok", count: items.length, items } };
-    },
+    Purutos_list: async () => ({ status: 200, body: listBody(await discovery.list()) }),
 
     Purutos_get: async (req) => {
       const puruto = await discovery.get(req.params.name);

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import type { Db } from "../../store/sqlite";
 import type { Manifest } from "../types";
-import type { SigningKeyStore } from "./signing-keys";
+import type { SigningKeyStore } from "../../keys";
 
 export const CAPABILITY_AUDIENCE = "uapk-gateway";
 const MAX_LIFETIME_HOURS = 720;

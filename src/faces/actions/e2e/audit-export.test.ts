@@ -18,7 +18,7 @@ let receiver: Receiver;
 let work: string;
 
 beforeAll(async () => {
-  [g, receiver] = await Promise.all([startTestGatehouse({ CRM_TOKEN: "tok-e2e-secret" }), startReceiver()]);
+  [g, receiver] = await Promise.all([startTestGatehouse({ GATEHOUSE_SECRET_CRM_TOKEN: "tok-e2e-secret" }), startReceiver()]);
   work = mkdtempSync(join(tmpdir(), "gatehouse-audit-e2e-"));
   const local = { allowed_hosts: ["127.0.0.1"], allow_private: true };
   await registerManifest(g, {
@@ -36,7 +36,7 @@ beforeAll(async () => {
           type: "http",
           method: "POST",
           url: `${receiver.url}/customers/{id}`,
-          headers: { Authorization: { secret_ref: "CRM_TOKEN", prefix: "Bearer " } },
+          headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " } },
           ...local,
         },
       },

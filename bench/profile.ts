@@ -1,0 +1,77 @@
+// Where one bench line spends its CPU: runs the Gatehouse target of that line under `--cpu-prof`, loads it
+// with autocannon like `make bench` does, then prints the functions with the most self time.
+//   npx tsx bench/profile.ts [line-substring] [seconds]     e.g. `npx tsx bench/profile.ts evaluate 5`
+// Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
+// (open it in Chrome DevTools → Performance for the call tree).
+import { fork } from "node:child_process";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import autocannon from "autocannon";
+import { benchLines } from "./lines";
+
+const API_KEY = "bench-api-key-123";
+const PORT = 18190;
+const [filter = "health", secondsArg = "5"] = process.argv.slice(2);
+const line = benchLines.find((l) => l.name.includes(filter));
+if (!line) {
+  console.error(`no bench line matches "${filter}": ${benchLines.map((l) => l.name).join(" | ")}`);
+  process.exit(2);
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+}
+
+/** Self time per function (by name + file + line), as a share of the busy (non-idle) samples. */
+function summarise(profile: Profile, top = 40): void {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]));
+  const counts = new Map<string, number>();
+  let busy = 0;
+  for (const id of profile.samples) {
+    const { functionName, url, lineNumber } = byNode.get(id)!.callFrame;
+    if (functionName === "(idle)") continue;
+    busy++;
+    const where = url.replace(/^file:\/\//, "").replace(`${process.cwd()}/`, "");
+    const key = `${functionName || "(anonymous)"}  ${where}:${lineNumber + 1}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  console.log(`\nself time, ${busy} busy of ${profile.samples.length} samples — ${line!.name}`);
+  for (const [key, n] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`${((n / busy) * 100).toFixed(1).padStart(5)}%  ${key}`);
+  }
+}
+
+const dir = resolve(".tmp/profiles");
+mkdirSync(dir, { recursive: true });
+const file = join(dir, `${filter.replace(/\W+/g, "-")}-${Date.now()}.cpuprofile`);
+const env = line.prepare ? await line.prepare() : {};
+const child = fork(resolve(import.meta.dirname, "targets.ts"), ["gatehouse", String(PORT)], {
+  execArgv: ["--import", "tsx"],
+  env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...env },
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
+});
+const reply = (message?: object) =>
+  new Promise<unknown>((ok, fail) => {
+    child.once("message", ok);
+    child.once("exit", (code) => fail(new Error(`target exited with ${code}`)));
+    if (message) child.send(message);
+  });
+await reply();
+const base = `http://127.0.0.1:${PORT}`;
+if (line.setup) await line.setup(base, API_KEY);
+const options = { url: base + line.path, ...line.request?.(API_KEY) };
+await autocannon({ ...options, connections: 8, duration: 1 }); // warm-up, not profiled
+await reply({ cmd: "profile-start" });
+const result = await autocannon({ ...options, connections: 64, duration: Number(secondsArg) });
+await reply({ cmd: "profile-stop", file });
+child.kill();
+console.log(`${result.requests.average} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`);
+console.log(`profile: ${file}`);
+summarise(JSON.parse(readFileSync(file, "utf8")) as Profile);

@@ -1,0 +1,56 @@
+// Group commit: records asked for in the same turn share one transaction, and each caller still gets its own
+// committed record (or its own error).
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../store/sqlite";
+import { createAuditLog, newInteractionId } from "./audit-log";
+
+const ORG = "org-acme";
+const action = { type: "email", tool: "send", params: { to: "c@example.com" } };
+
+function evaluation(agent: string) {
+  return {
+    org_id: ORG,
+    interaction_id: newInteractionId(),
+    uapk_id: "support-bot",
+    agent_id: agent,
+    action,
+    decision: "ALLOW" as const,
+    reasons: [],
+    policy_trace: { checks: [{ check: "tool_authorization", result: "pass" }] },
+    meta: { dry_run: true },
+  };
+}
+
+describe("grouped appends", () => {
+  it("concurrent decisions and outcomes are all committed, in one gap-free chain that verifies", async () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    const intents = Array.from({ length: 5 }, () => {
+      const interaction_id = newInteractionId();
+      log.appendIntent({ ...evaluation("bot-x"), interaction_id, meta: {} });
+      return interaction_id;
+    });
+    const records = await Promise.all([
+      ...Array.from({ length: 20 }, (_, i) => log.appendDecisionGrouped(evaluation(`bot-${i}`))),
+      ...intents.map((interaction_id) => log.appendOutcomeGrouped({ org_id: ORG, interaction_id, executed: true, result: { success: true } })),
+    ]);
+    expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 25 }, (_, i) => 6 + i));
+    expect(records[0].agent_id).toBe("bot-0");
+    for (const interaction_id of intents) {
+      expect(log.getInteraction(ORG, interaction_id).map((r) => r.kind)).toEqual(["intent", "outcome"]);
+    }
+    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 30 });
+  });
+
+  it("a record that cannot be written fails alone; the others of its group are committed", async () => {
+    const log = createAuditLog(openDatabase(":memory:"));
+    const results = await Promise.allSettled([
+      log.appendDecisionGrouped(evaluation("bot-1")),
+      log.appendOutcomeGrouped({ org_id: ORG, interaction_id: "int-never-started", executed: true, result: {} }),
+      log.appendDecisionGrouped(evaluation("bot-2")),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/no intent recorded/);
+    expect(log.list(ORG).records.map((r) => r.agent_id).sort()).toEqual(["bot-1", "bot-2"]);
+    expect(log.verifyChain(ORG).valid).toBe(true);
+  });
+});

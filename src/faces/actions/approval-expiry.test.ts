@@ -1,0 +1,86 @@
+// An approval that runs out of time is a verdict the audit log must show, like an operator's approve / deny:
+// `approval` record, `meta.approval_status: "expired"`, in the interaction that escalated.
+import { describe, expect, it } from "vitest";
+import { consumeForExecution, createApprovalStore } from "../../core/approvals";
+import { createAuditLog } from "../../core/audit/audit-log";
+import { openDatabase } from "../../core/store/sqlite";
+import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
+import { createActionsService } from "./service";
+
+const TTL_MS = 60_000;
+
+function wired() {
+  let clock = Date.parse("2024-12-14T10:30:00Z");
+  const now = () => new Date(clock);
+  const db = openDatabase(":memory:");
+  const approvals = createApprovalStore(db, { now, ttlMs: TTL_MS });
+  const audit = createAuditLog(db, { now });
+  const service = createActionsService({
+    db,
+    now,
+    approvals,
+    consumeApproval: (input) => consumeForExecution(db, input),
+    audit,
+  });
+  const tools = supportBot().tools;
+  service.manifests.register(
+    ORG,
+    supportBot({ tools: { ...tools, "crm:delete": { ...tools["crm:delete"], redact: ["params.record_id"] } } }),
+  );
+  return { service, approvals, audit, advance: (ms: number) => (clock += ms) };
+}
+
+const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
+
+describe("approval expiry in the audit log", () => {
+  it("a pending approval found expired gets one approval record (expired, no operator), and the chain verifies", async () => {
+    const { service, approvals, audit, advance } = wired();
+    const escalated = await service.execute(ORG, del);
+    const approvalId = escalated.approval_id!;
+    advance(TTL_MS + 1);
+
+    expect(approvals.get(ORG, approvalId)?.status).toBe("expired");
+    approvals.get(ORG, approvalId); // found again: no second record
+    const records = audit.getInteraction(ORG, escalated.interaction_id);
+    expect(records.map((r) => [r.kind, r.decision])).toEqual([
+      ["decision", "ESCALATE"],
+      ["approval", "DENY"],
+    ]);
+    expect(records[1]).toMatchObject({
+      approval_id: approvalId,
+      executed: false,
+      action: { type: "crm", tool: "delete", params: { record_id: "[redacted]" } },
+      meta: {
+        approval_status: "expired",
+        decided_by: null,
+        reason: expect.stringContaining("no operator decision in time"),
+      },
+    });
+    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true });
+
+    // Re-submitting with the expired approval escalates anew instead of executing.
+    const retry = await service.execute(ORG, { ...del, approval_id: approvalId });
+    expect(retry.executed).toBe(false);
+  });
+
+  it("an approved approval that expires unused is recorded after its approval, and is refused at execute", async () => {
+    const { service, approvals, audit, advance } = wired();
+    const escalated = await service.execute(ORG, del);
+    const approvalId = escalated.approval_id!;
+    approvals.approve(ORG, approvalId, { by: "ops@acme.com" });
+    advance(TTL_MS + 1);
+
+    // The agent comes back too late: the execute path is where the expiry is discovered.
+    const late = await service.execute(ORG, { ...del, approval_id: approvalId });
+    expect(late).toMatchObject({ executed: false });
+    const approvalRecords = audit.list(ORG, { kind: "approval" }).records.reverse();
+    expect(approvalRecords.map((r) => (r.meta as { approval_status: string }).approval_status)).toEqual(["approved", "expired"]);
+    expect(approvalRecords[1]).toMatchObject({
+      interaction_id: escalated.interaction_id,
+      decision: "DENY",
+      meta: { decided_by: null, reason: expect.stringContaining("approved but never used") },
+    });
+    expect(approvals.get(ORG, approvalId)?.status).toBe("expired");
+    expect(audit.list(ORG, { kind: "approval" }).records).toHaveLength(2);
+  });
+});
