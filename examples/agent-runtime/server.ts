@@ -101,6 +101,11 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
     let turns = Promise.resolve();
     /** A turn waiting for the next hitl_decision or tool_result of one call. */
     const waiters = new Map<string, (frame: Frame) => void>();
+    /**
+     * Frames about a known call that arrived before the turn asked for them (the IDE can answer a call while
+     * the runtime is still streaming about it): kept in order and handed over when the turn asks.
+     */
+    const early = new Map<string, Frame[]>();
 
     const send = (frame: Frame) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
@@ -124,12 +129,15 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
           break;
         case "hitl_decision":
         case "tool_result": {
-          const waiter = waiters.get(String(frame.call_id));
+          const callId = String(frame.call_id);
+          const waiter = waiters.get(callId);
           if (waiter) {
-            waiters.delete(String(frame.call_id));
+            waiters.delete(callId);
             waiter(frame);
+          } else if (early.has(callId)) {
+            early.get(callId)!.push(frame);
           } else {
-            send({ type: "error", error_code: "INVALID_CALL_ID", message: `No tool call ${String(frame.call_id)} waits for ${String(frame.type)}` });
+            send({ type: "error", error_code: "INVALID_CALL_ID", message: `No tool call ${callId} waits for ${String(frame.type)}` });
           }
           break;
         }
@@ -162,6 +170,8 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
       const nextAbout = (callId: string) =>
         new Promise<Frame>((resolve, reject) => {
           if (cancelled) return reject(new Cancelled());
+          const queued = early.get(callId)?.shift();
+          if (queued) return resolve(queued);
           waiters.set(callId, resolve);
           cancelWaiters.push(() => {
             waiters.delete(callId);
@@ -182,6 +192,7 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
 
       const runTool = async (tool: ToolRequest) => {
         const callId = `call_${++callCounter}`;
+        early.set(callId, []);
         const what = `${tool.tool_name} ${Object.values(tool.arguments).filter((v) => typeof v === "string" && v.length < 80).join(" ")}`.trim();
         let answer = nextAbout(callId);
         answer.catch(() => undefined);
@@ -194,6 +205,7 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
           frame = await answer;
           if (frame.type === "hitl_decision") {
             if (frame.decision === "reject") {
+              early.delete(callId);
               const feedback = typeof frame.feedback === "string" ? ` ${frame.feedback}` : "";
               await stream(`Хорошо, не выполняю ${tool.tool_name}.${feedback}`);
               return;
@@ -208,6 +220,7 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
           send({ type: "agent_status", status: "executing_tool" });
           frame = await answer;
         }
+        early.delete(callId);
         const error = frame.error as { code?: string } | undefined;
         const target = String(tool.arguments.path ?? tool.arguments.command ?? tool.arguments.remote ?? tool.tool_name);
         await stream(error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`);

@@ -97,7 +97,7 @@ describe("agent sessions through the real server", () => {
     expect(approved.status).toBe(200);
     const runnable = await c.next((f): f is ToolCall => isToolCall(f) && f.requires_approval === false);
     expect(runnable).toMatchObject({ call_id: call.call_id, approval_id: call.approval_id, arguments: { command: "npm test" } });
-    await c.next(isStatus("executing_tool"));
+    // A real IDE runs the tool at once, while the runtime may still be streaming: the result must not be lost.
     c.session.send({ type: "tool_result", call_id: call.call_id, result: { content: "42 passed" } });
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: npm test (run_command).");
