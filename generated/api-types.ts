@@ -500,7 +500,8 @@ export interface paths {
          *     `list`, `help`, `status` and `init` are answered natively from the repository; a skill with an executable
          *     `.claude/skills/<command>/run` is run without a shell, with the body as JSON on stdin and a timeout.
          *     A failed run is still `200 accepted` with `invocation.status: "error"`; an unknown puruto is 404 and a
-         *     command outside the allow list is 400.
+         *     command outside the allow list is 400 (its `errors[0].message` lists what is allowed, or says why a skill
+         *     the puruto has cannot be run).
          */
         post: operations["Purutos_invoke"];
         delete?: never;
@@ -609,7 +610,7 @@ export interface components {
         ApprovalStatus: "pending" | "approved" | "denied" | "expired" | "consumed";
         /** @description One action of a batch: an `Action` plus the client's correlation id. */
         BatchAction: {
-            /** @description Client-provided id, echoed in the result. */
+            /** @description Client-provided id, echoed in the result; unique within the batch (a repeated one → 400). */
             action_id: string;
             /**
              * Format: double
@@ -997,7 +998,10 @@ export interface components {
              * @enum {string}
              */
             code: "TARGET_NOT_FOUND" | "DENIED" | "TIMEOUT" | "INVALID_RESPONSE" | "IPC_ERROR" | "COMMAND_FAILED";
-            /** @description Extra facts (exit code, truncated output, timeout). */
+            /**
+             * @description Extra facts (exit code, truncated output, timeout). On `COMMAND_FAILED`, `output` is the JSON object the
+             *     skill printed on stdout before failing (its `error` string is appended to `message`); stderr is never returned.
+             */
             details?: {
                 [key: string]: unknown;
             };
@@ -1373,6 +1377,15 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -1648,6 +1661,15 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayHealth"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -1682,6 +1704,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApprovalList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -1724,6 +1755,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Approval"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -1779,6 +1819,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Approval"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -1845,6 +1894,15 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -1907,6 +1965,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CapabilityTokenList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -2027,6 +2094,15 @@ export interface operations {
                     "application/json": components["schemas"]["RevokeCapabilityTokenResponse"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -2135,6 +2211,15 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionRecord"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -2185,6 +2270,15 @@ export interface operations {
                     "application/x-ndjson": string;
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -2224,6 +2318,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ChainVerification"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -2267,6 +2370,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ManifestList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -2374,6 +2486,15 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -2423,6 +2544,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Manifest"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -2485,6 +2615,15 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -2543,6 +2682,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Manifest"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */

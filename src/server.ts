@@ -12,6 +12,7 @@ import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
+import { answerClientErrors } from "./http/errors";
 import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { loadSpec } from "./http/spec";
@@ -171,6 +172,7 @@ export async function startGatehouse(
     maxBodyBytes: config.maxBodyBytes,
   });
   server.on("request", app.callback());
+  answerClientErrors(server);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(config.port, config.host, () => ok());

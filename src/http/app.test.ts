@@ -8,6 +8,7 @@ import { logger } from "../core/log/logger";
 import { openDatabase } from "../core/store/sqlite";
 import { createApp } from "./app";
 import { createAuthenticator } from "./auth";
+import { answerClientErrors } from "./errors";
 import { loadSpec } from "./spec";
 
 const KEY = "http-layer-test-key";
@@ -29,6 +30,7 @@ beforeAll(async () => {
     maxBodyBytes: 2048,
   });
   server = createServer(app.callback());
+  answerClientErrors(server);
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
@@ -65,6 +67,24 @@ describe("the HTTP boundary", () => {
     expect(r.status).toBe(400);
     expect(r.type).toContain("application/problem+json");
     expect(r.body).toMatchObject({ status: 400, code: "INVALID_JSON", detail: "Request body is not valid JSON" });
+  });
+
+  it("JSON that is not an object, or that carries __proto__, → 400 saying so (never a 500)", async () => {
+    for (const body of ['"str"', "null", "42"]) {
+      const r = await call("/api/v1/gateway/execute", json(body));
+      expect(r.status, body).toBe(400);
+      expect(r.body.detail).toBe("Request body must be a JSON object");
+    }
+    const poisoned = await call("/api/v1/gateway/execute", json('{"__proto__":{"x":1},"a":1}'));
+    expect(poisoned.status).toBe(400);
+    expect(poisoned.body).toMatchObject({ code: "INVALID_JSON", detail: "Request body must not contain __proto__ or constructor.prototype" });
+  });
+
+  it("a URL too long for Node's parser → 431 problem+json, not a bare status line", async () => {
+    const r = await fetch(`${base}/purutos/${"x".repeat(20_000)}`, { headers: { "x-api-key": KEY } });
+    expect(r.status).toBe(431);
+    expect(r.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await r.json()) as { detail: string }).detail).toBe("Request line or headers are too large");
   });
 
   it("oversized body → 413 problem+json", async () => {

@@ -17,6 +17,13 @@ export function problemBody(ctx: Context, p: HttpProblem) {
   };
 }
 
+function invalidBodyDetail(message: string): string {
+  if (/only supports object and array/.test(message)) return "Request body must be a JSON object";
+  // bourne refuses prototype poisoning instead of parsing it.
+  if (/prototype property/.test(message)) return "Request body must not contain __proto__ or constructor.prototype";
+  return "Request body is not valid JSON";
+}
+
 /** Maps what libraries throw to a problem. */
 export function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
@@ -25,8 +32,9 @@ export function toProblem(err: unknown): HttpProblem {
   if (e.type === "entity.too.large" || status === 413) {
     return new HttpProblem(413, "Request body is larger than the configured limit", { code: "PAYLOAD_TOO_LARGE" });
   }
-  if (e.type === "entity.parse.failed" || (status === 400 && /json/i.test(e.message ?? ""))) {
-    return new HttpProblem(400, "Request body is not valid JSON", { code: "INVALID_JSON" });
+  // The JSON body parser (co-body + bourne) throws a SyntaxError with status 400 for every body it refuses.
+  if (e.type === "entity.parse.failed" || (status === 400 && err instanceof SyntaxError)) {
+    return new HttpProblem(400, invalidBodyDetail(e.message ?? ""), { code: "INVALID_JSON" });
   }
   if (status === 415) return new HttpProblem(415, e.message ?? "Unsupported media type", { code: "UNSUPPORTED_MEDIA_TYPE" });
   if (status && status >= 400 && status < 500 && e.expose) {
@@ -45,4 +53,21 @@ export function respondWithProblem(ctx: Context, err: unknown): void {
   for (const [k, v] of Object.entries(problem.extras.headers ?? {})) ctx.set(k, v);
   ctx.body = problemBody(ctx, problem);
   ctx.type = "application/problem+json";
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Koa sees them (headers too large, malformed request line) still
+ * get a problem+json answer instead of a bare status line.
+ */
+export function answerClientErrors(server: import("node:http").Server): void {
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+    if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const title = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
+    const detail = status === 431 ? "Request line or headers are too large" : "Malformed HTTP request";
+    const body = JSON.stringify({ type: "about:blank", title, status, detail });
+    socket.end(
+      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

@@ -21,6 +21,7 @@ for (let i = 0; i < Number(count); i += 1) {
     reasons: [{ code: "BUDGET_EXCEEDED", message: "test" }],
     policy_trace: null,
   });
-  // Yield between appends so the other process gets the write lock in between.
-  await new Promise((resolve) => setImmediate(resolve));
+  // Pause between appends (≥ 150 ms in all, far longer than the 5 ms start-up poll) so the two processes
+  // overlap on a loaded machine too, and the other one gets the write lock in between.
+  await new Promise((resolve) => setTimeout(resolve, 1));
 }

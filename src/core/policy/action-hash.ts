@@ -1,13 +1,16 @@
 // What an approval is bound to, in the approvals module's binding format (src/core/approvals/binding.ts):
 // the agent, the exact action (type, tool, params), the counterparty, and the facts the policy based its
-// ESCALATE on (amount, currency, jurisdiction). Re-submitting anything else is a new action. The free-form
-// request `context` is NOT bound: it never loosens a decision, and an agent's retry may describe itself anew.
+// ESCALATE on (amount, currency, jurisdiction), and the person on whose behalf the agent acts when the
+// request names one (`context.user`, set by the sessions face): one user's approval never releases another
+// user's identical call. The rest of the free-form request `context` is NOT bound: it never loosens a
+// decision, and an agent's retry may describe itself anew.
 import { approvalBindingHash, type ApprovalBinding } from "../approvals/binding";
 import type { ActionRequest } from "./types";
 
-export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action">): ApprovalBinding {
+export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action" | "context">): ApprovalBinding {
   const { type, tool, params, amount, currency, counterparty, jurisdiction } = request.action;
   const facts: Record<string, unknown> = {};
+  if (typeof request.context?.user === "string") facts.on_behalf_of = request.context.user;
   if (amount !== undefined) facts.amount = amount;
   if (currency !== undefined) facts.currency = currency;
   if (jurisdiction !== undefined) facts.jurisdiction = jurisdiction;
@@ -20,6 +23,6 @@ export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agen
   };
 }
 
-export function actionHash(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action">): string {
+export function actionHash(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action" | "context">): string {
   return approvalBindingHash(approvalBindingOf(request));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { approvalBindingHash } from "../approvals/binding";
-import { approvalBindingOf } from "./action-hash";
+import { actionHash, approvalBindingOf } from "./action-hash";
 import { BudgetCounters } from "./budget-counters";
 import { decide, type ApprovalView } from "./pipeline";
 import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
@@ -337,5 +337,23 @@ describe("properties", () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe("what an approval is bound to", () => {
+  const call = (context?: Record<string, unknown>) => ({
+    uapk_id: "ide-assistant",
+    agent_id: "ide-assistant",
+    action: { type: "ide", tool: "write_file", params: { path: "main.dart" } },
+    ...(context ? { context } : {}),
+  });
+
+  it("one user's approval never covers another user's identical call", () => {
+    expect(actionHash(call({ user: "alice" }))).not.toBe(actionHash(call({ user: "bob" })));
+  });
+
+  it("the rest of the context is not bound: the same user's retry from another session is the same action", () => {
+    expect(actionHash(call({ user: "alice", session_id: "s1" }))).toBe(actionHash(call({ user: "alice", session_id: "s2" })));
+    expect(actionHash(call())).toBe(actionHash(call({ note: "retry" })));
   });
 });

@@ -7,9 +7,9 @@ import { actionsHandlers } from "./handlers";
 import { createActionsService } from "./service";
 
 const ORG = "550e8400-e29b-41d4-a716-446655440000";
-const operator: Principal = { kind: "user", sub: "ops@acme.com", orgId: ORG, roles: [] };
+const operator: Principal = { kind: "user", sub: "ops@acme.com", orgId: ORG, roles: ["operator"] };
 const agent: Principal = { kind: "api_key", keyId: "k1", orgId: ORG };
-const stranger: Principal = { kind: "user", sub: "eve", orgId: "other-org", roles: [] };
+const stranger: Principal = { kind: "user", sub: "eve", orgId: "other-org", roles: ["operator"] };
 
 function setup() {
   const actions = createActionsService({ db: openDatabase(":memory:") });

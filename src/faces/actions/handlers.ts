@@ -5,12 +5,12 @@
 // its API key, an operator only on an org its token names.
 import type { components } from "../../../generated/api-types";
 import type { Principal } from "../../core/identity/principal";
-import { canActOnOrg } from "../../core/identity/principal";
 import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
 import type { Handlers } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
+import { requireOperatorOf } from "../oversight/org-scope";
 import { ActionConflictError, ActionUnavailableError, type ActionsService } from "./service";
 
 type Schemas = components["schemas"];
@@ -25,8 +25,9 @@ function agentOrg(principal: Principal): string {
   throw new HttpProblem(401, "Invalid or missing API key");
 }
 
+/** Operators of the org only (same rule and problem codes as the oversight API). */
 function requireOrg(principal: Principal, orgId: string): void {
-  if (!canActOnOrg(principal, orgId)) throw new HttpProblem(403, `Not allowed to act on organization '${orgId}'`);
+  requireOperatorOf(principal, orgId);
 }
 
 /** Maps the service's domain errors to problems; anything else is a 500 from the error middleware. */
@@ -46,6 +47,17 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
 }
 
 const toAction = (a: Schemas["Action"]): Action => a as Action;
+
+/** Indexes of the actions whose `action_id` an earlier action of the batch already used. */
+function duplicateActionIds(actions: { action_id: string }[]): number[] {
+  const seen = new Set<string>();
+  const duplicates: number[] = [];
+  actions.forEach(({ action_id }, index) => {
+    if (seen.has(action_id)) duplicates.push(index);
+    seen.add(action_id);
+  });
+  return duplicates;
+}
 
 export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
   const manifestOr404 = (orgId: string, manifestId: string): Manifest => {
@@ -78,6 +90,16 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
 
     Gateway_batch: async (req) => {
       const orgId = agentOrg(req.principal);
+      // action_id is how the client correlates results; two actions with one id make that impossible.
+      const duplicates = duplicateActionIds(req.body.actions);
+      if (duplicates.length > 0)
+        throw new HttpProblem(400, `Request is invalid: action_id must be unique within a batch`, {
+          code: "VALIDATION_FAILED",
+          errors: duplicates.map((index) => ({
+            pointer: `/body/actions/${index}/action_id`,
+            message: `action_id '${req.body.actions[index].action_id}' is already used by an earlier action`,
+          })),
+        });
       const response = await mapErrors(() =>
         actions.batch(orgId, req.body as Parameters<ActionsService["batch"]>[1], { signal: req.signal }),
       );
@@ -101,10 +123,12 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
           ? actions.manifests.getByUapkId(orgId, body.uapk_id)
           : undefined;
       if (!body.manifest_id && !body.uapk_id)
-        throw new HttpProblem(400, "manifest_id or uapk_id is required", {
-          errors: [{ pointer: "/body/manifest_id", message: "give manifest_id or uapk_id" }],
+        throw new HttpProblem(400, "Cannot issue capability token: manifest_id or uapk_id is required", {
+          code: "INVALID_TOKEN_REQUEST",
+          errors: [{ pointer: "/manifest_id", message: "give manifest_id or uapk_id" }],
         });
-      if (!manifest) throw new HttpProblem(404, "Manifest not found", { code: "MANIFEST_NOT_FOUND" });
+      if (!manifest)
+        throw new HttpProblem(404, `Manifest '${body.manifest_id ?? body.uapk_id}' not found`, { code: "MANIFEST_NOT_FOUND" });
       const issuerId = body.issuer_id ?? (req.principal.kind === "user" ? req.principal.sub : "gatehouse");
       const issued = await mapErrors(() =>
         actions.tokens.issue({

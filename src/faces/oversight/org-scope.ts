@@ -4,10 +4,22 @@
 import { canActOnOrg, type Principal } from "../../core/identity/principal";
 import { HttpProblem } from "../../http/problem";
 
+/**
+ * Roles that may use the operator API (decide approvals, register manifests, issue capability tokens, read the
+ * audit log). A token of the same org with another role — e.g. the IDE user's `developer` token — must not
+ * approve its own agent's escalations or widen its own manifest.
+ */
+export const OPERATOR_ROLES: readonly string[] = ["operator", "platform_admin"];
+
 /** Returns the operator's `sub` (who decided) when they may act on `orgId`; 403 problem otherwise. */
 export function requireOperatorOf(principal: Principal, orgId: string): string {
   if (principal.kind !== "user" || !canActOnOrg(principal, orgId)) {
     throw new HttpProblem(403, `Not allowed to act on organization ${orgId}`, { code: "ORG_FORBIDDEN" });
+  }
+  if (!principal.roles.some((role) => OPERATOR_ROLES.includes(role))) {
+    throw new HttpProblem(403, `This operation needs the role ${OPERATOR_ROLES.join(" or ")}; the token's roles: ${principal.roles.join(", ") || "none"}`, {
+      code: "OPERATOR_ROLE_REQUIRED",
+    });
   }
   return principal.sub;
 }

@@ -156,6 +156,21 @@ describe("the demo ecosystem (what `make run` serves)", () => {
     expect(body.invocation.result.request_id).toBe(body.invocation.request_id);
   });
 
+  it("POST balance with an unknown account fails with the demo skill's own reason and the known accounts", async () => {
+    const { status, body } = await call(base, "Purutos_invoke", "POST", "/purutos/puruto-financial/balance", {
+      body: { account: "nope" },
+    });
+    expect(status).toBe(200);
+    expect(body.invocation).toMatchObject({
+      status: "error",
+      error: {
+        code: "COMMAND_FAILED",
+        message: "balance exited with code 2: unknown account: nope",
+        details: { exit_code: 2, output: { accounts: ["main", "savings"] } },
+      },
+    });
+  });
+
   it("POST balance without a body runs with payload {} (all accounts)", async () => {
     const { body } = await call(base, "Purutos_invoke", "POST", "/purutos/puruto-financial/balance");
     expect(body.payload).toEqual({});
@@ -172,8 +187,15 @@ describe("the demo ecosystem (what `make run` serves)", () => {
     const denied = await call(base, "Purutos_invoke", "POST", "/purutos/puruto-data/deploy");
     expect(denied.status).toBe(400);
     expect(denied.body).toMatchObject({ detail: "Comando no permitido: deploy", code: "COMMAND_NOT_ALLOWED" });
+    expect(denied.body.errors).toEqual([
+      { pointer: "/path/command", message: "allowed for puruto-data: init, help, list, status" },
+    ]);
     const registerNotAllowed = await call(base, "Purutos_invoke", "POST", "/purutos/puruto-data/register");
     expect(registerNotAllowed.status).toBe(400);
+    // `register` is a real skill of puruto-data (it shows in `skills`): the answer says why it cannot run.
+    expect(registerNotAllowed.body.errors[0].message).toMatch(
+      /^register is a skill of puruto-data that Gatehouse may not run: .*run.*GATEHOUSE_EXTRA_COMMANDS/,
+    );
     const missing = await call(base, "Purutos_invoke", "POST", "/purutos/puruto-nope/status");
     expect(missing.status).toBe(404);
     expect(missing.body.detail).toBe("Puruto no encontrado");

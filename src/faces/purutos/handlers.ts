@@ -52,7 +52,10 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Han
           throw new HttpProblem(404, err.message, { code: err.code });
         }
         if (err instanceof CommandNotAllowedError) {
-          throw new HttpProblem(400, err.message, { code: err.code });
+          throw new HttpProblem(400, err.message, {
+            code: err.code,
+            errors: [{ pointer: "/path/command", message: err.reason }],
+          });
         }
         throw err;
       }

@@ -262,6 +262,22 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(JSON.stringify(fail)).not.toContain("hunter2");
   });
 
+  it("a failing skill that prints a JSON object on stdout says why: its `error` in the message, the object in details", async () => {
+    await puruto("puruto-a", {
+      skills: {
+        explain: { run: "#!/bin/sh\necho 'secret=hunter2' >&2\necho '{\"error\":\"unknown account: x\",\"accounts\":[\"main\"]}'\nexit 2\n" },
+      },
+    });
+    const { invoker } = setup();
+    const answer = await invoker.invoke({ name: "puruto-a", command: "explain" });
+    expect(answer.invocation.error).toEqual({
+      code: "COMMAND_FAILED",
+      message: "explain exited with code 2: unknown account: x",
+      details: { exit_code: 2, signal: null, output: { error: "unknown account: x", accounts: ["main"] } },
+    });
+    expect(JSON.stringify(answer)).not.toContain("hunter2");
+  });
+
   it("kills a child that never exits at the timeout, with its whole process group", async () => {
     const pidFile = path.join(root, "pid");
     await puruto("puruto-a", {

@@ -86,6 +86,8 @@ export class CommandNotAllowedError extends Error {
   constructor(
     readonly command: string,
     readonly allowed: string[],
+    /** Why, for the caller: what is allowed instead, or why a skill the puruto has cannot be run. */
+    readonly reason: string = `allowed: ${allowed.join(", ")}`,
   ) {
     super(`Comando no permitido: ${printable(command)}`);
     this.name = "CommandNotAllowedError";
@@ -126,7 +128,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
     const puruto = await discovery.get(request.name);
     if (!puruto) throw new PurutoNotFoundError(request.name);
     if (!puruto.commands.includes(request.command)) {
-      throw new CommandNotAllowedError(request.command, puruto.commands);
+      throw new CommandNotAllowedError(request.command, puruto.commands, notAllowedReason(puruto, request.command));
     }
     const payload = request.payload ?? {};
     const requestId = usableId(request.requestId) ?? `req-${randomUUID()}`;
@@ -251,9 +253,14 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
             { target: ctx.puruto.name, command: ctx.command, request_id: ctx.requestId, stderr: clip(outcome.stderr) },
             "puruto command failed",
           );
-          return failure("COMMAND_FAILED", `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}`, {
+          // stdout is the channel the skill writes for the caller (it is the result on success), so a JSON
+          // object it printed before failing is passed back: that is how a skill says *why* it failed.
+          const explained = parseObject(outcome.stdout);
+          const why = typeof explained?.error === "string" ? `: ${printable(explained.error)}` : "";
+          return failure("COMMAND_FAILED", `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`, {
             exit_code: outcome.exitCode,
             signal: outcome.signal,
+            ...(explained ? { output: explained } : {}),
           });
         }
         const parsed = parseObject(outcome.stdout);
@@ -286,6 +293,17 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
   }
 
   return { invoke, close: killAllCommands };
+}
+
+/** What the caller can do instead of a refused command. */
+function notAllowedReason(puruto: Puruto, command: string): string {
+  const allowed = `allowed for ${puruto.name}: ${puruto.commands.join(", ")}`;
+  if (!puruto.skills.some((s) => s.command === command)) return allowed;
+  return (
+    `${printable(command)} is a skill of ${puruto.name} that Gatehouse may not run: it needs an executable ` +
+    `.claude/skills/${printable(command)}/run (or an agent, GATEHOUSE_AGENT_COMMAND) and to be listed in ` +
+    `GATEHOUSE_EXTRA_COMMANDS; ${allowed}`
+  );
 }
 
 function nativeList(puruto: Puruto): Record<string, unknown> {

@@ -107,7 +107,30 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
       return asRelease(res, request.action.params, approval.approval_id, approval.decided_by ?? undefined);
     } catch (err) {
       if (!(err instanceof ActionConflictError)) throw err;
-      return asRelease(await execute(orgId, ctx, request), request.action.params);
+      return askAgain(orgId, ctx, approval, params);
+    }
+  }
+
+  /**
+   * The approval was spent by an identical call (identical requests share one pending approval, e.g. the same
+   * prompt in an older session): the policy decides this call anew. When this session's own user approved the
+   * request, that approval carries over to the new one (as with an edit): they are not asked a second time.
+   */
+  async function askAgain(orgId: string, ctx: ToolPolicyContext, spent: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
+    const request = requestOf(spent, ctx, params);
+    const res = await execute(orgId, ctx, request);
+    const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
+    if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
+    const approved = deps.approvals.approve(orgId, res.approval_id!, { by: ctx.sub, reason: spent.decision_reason ?? "approved in the IDE" });
+    if (!approved.ok) return asRelease(res, request.action.params);
+    const again = requestOf(approved.approval, ctx, params);
+    try {
+      const released = await execute(orgId, ctx, { ...again, approval_id: approved.approval.approval_id });
+      return asRelease(released, again.action.params, approved.approval.approval_id, ctx.sub);
+    } catch (err) {
+      // Spent again by yet another identical call: stop here and let a human decide the fresh approval.
+      if (!(err instanceof ActionConflictError)) throw err;
+      return asRelease(await execute(orgId, ctx, again), again.action.params);
     }
   }
 
@@ -137,7 +160,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
           return releaseApproved(orgId, ctx, approval);
         case "consumed":
           // Spent by an identical call (identical requests share one pending approval): ask again.
-          return asRelease(await execute(orgId, ctx, requestOf(approval, ctx)), approval.action.params ?? {});
+          return askAgain(orgId, ctx, approval);
         case "expired":
           return { outcome: "rejected", approvalId, reason: `Approval ${approvalId} expired undecided`, reasons: ["APPROVAL_EXPIRED"] };
         default:

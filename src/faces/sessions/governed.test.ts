@@ -138,6 +138,27 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(tokensOf(c.frames)).toContain("не выполняю run_command");
   });
 
+  it("an IDE approve releases its own call even when another session's identical call shared (and spent) the approval", async () => {
+    // Identical requests share one pending approval. The user approves in the session they are looking at; an
+    // older idle session with the same call may spend the approval first. The approving IDE must not be asked again.
+    const stale = await ide("shared-stale");
+    stale.send({ type: "user_message", content: "write file shared.txt" });
+    const staleCall = await stale.next((f) => f.type === "tool_call");
+    const c = await ide("shared-active");
+    c.send({ type: "user_message", content: "write file shared.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call.approval_id).toBe(staleCall.approval_id);
+
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-shared" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    await stale.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(c.frames.filter((f) => f.type === "tool_call" && f.requires_approval === true)).toHaveLength(1);
+    expect(approvals.list(ORG).filter((a) => a.status === "pending")).toEqual([]);
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "ok" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: shared.txt (write_file).");
+  });
+
   it("a rejection in the IDE is recorded on the approval", async () => {
     const c = await ide("reject-ide");
     c.send({ type: "user_message", content: "push to origin" });

@@ -56,4 +56,19 @@ describe("session message schemas", { timeout: 30_000 }, () => {
       if (!r.ok) expect(r.errors.map((e) => e.pointer)).toContain(pointer);
     }
   });
+
+  it("a hitl_decision without a decision is reported as such, not as a missing modified_arguments", async () => {
+    // The `if decision == edit` branch must not fire when `decision` is absent (JSON Schema `if` passes then).
+    for (const v of [
+      await loadMessageValidators({ generatedDir: "/nonexistent", specFile: SPEC }),
+      ...(existsSync("generated/messages/index.json") ? [await loadMessageValidators({ generatedDir: "generated/messages" })] : []),
+    ]) {
+      const r = v.validate("ide_in", { type: "hitl_decision", call_id: "c" });
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.errors.map((e) => e.pointer)).toContain("/decision");
+        expect(r.errors.map((e) => e.pointer)).not.toContain("/modified_arguments");
+      }
+    }
+  });
 });
