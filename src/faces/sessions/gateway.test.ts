@@ -294,8 +294,13 @@ describe("limits and lifecycle", () => {
   it("closes with 1009 on a frame above maxPayload", async () => {
     const g = await gatewayWith({ options: { maxPayloadBytes: 1024 } });
     const c = await ide(g, "big-1");
+    const closesOf1009 = async () =>
+      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1009")?.value ?? 0;
+    const before = await closesOf1009();
     c.send({ type: "user_message", content: "x".repeat(4096) });
     expect((await c.closed).code).toBe(1009);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await closesOf1009()).toBe(before + 1); // counted as the code the IDE saw, not as 1006
   });
 
   it("terminates a socket that stops answering pings", async () => {
