@@ -113,6 +113,15 @@ describe("the HTTP boundary", () => {
     expect(r.type).toContain("application/problem+json");
   });
 
+  it("every operation with a request body declares the 413 and 415 the boundary answers", () => {
+    const withBody = loadSpec().operations.filter((op) => op.validateBody);
+    expect(withBody.length).toBeGreaterThanOrEqual(9);
+    for (const op of withBody) {
+      expect(op.responses.has(413), op.operationId).toBe(true);
+      expect(op.responses.has(415), op.operationId).toBe(true);
+    }
+  });
+
   it("unknown route → 404, wrong method → 405 with Allow", async () => {
     const missing = await call("/no/such/route");
     expect(missing.status).toBe(404);
