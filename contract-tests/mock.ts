@@ -8,7 +8,9 @@ const prism = await startPrism(restPort);
 const ws = await startWsMock(wsPort);
 console.log(`REST mock (Prism): ${prism.url}   e.g. curl -H "X-API-Key: any" ${prism.url}/purutos
   pick an example: -H "Prefer: code=404, example=seed000_puruto_not_found"
-WebSocket mock:    ws://127.0.0.1:${wsPort}/ws/demo   send {"type":"user_message","content":"hi","role":"user"}`);
+WebSocket mock:    ws://127.0.0.1:${wsPort}/ws/demo   needs "Authorization: Bearer <anything>" (not verified) or subprotocols "gatehouse.v1, bearer.<anything>"
+  send {"type":"user_message","content":"hi","role":"user"}, then hitl_decision / tool_result for the call_id it returns;
+  reconnect with "X-Gatehouse-Last-Seq: <n>" or send {"type":"resume","last_seq":<n>} to replay`);
 const stop = async () => {
   ws.close();
   await prism.stop();
