@@ -1,5 +1,51 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, sha256Canonical } from "./canonical";
+
+// The straightforward implementation canonicalJson had before it was rewritten for speed. Stored hashes and
+// signatures were computed with it, so the fast one must produce exactly the same string for every value.
+function referenceCanonicalJson(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false";
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value}`);
+      return JSON.stringify(value);
+    case "object": {
+      if (Array.isArray(value)) return `[${value.map((item) => referenceCanonicalJson(item ?? null)).join(",")}]`;
+      if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+        return referenceCanonicalJson((value as { toJSON: () => unknown }).toJSON());
+      }
+      const entries = Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined && typeof v !== "function")
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${referenceCanonicalJson(v)}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonicalJson: cannot serialise a ${typeof value}`);
+  }
+}
+
+// JSON values with full-Unicode keys and strings (surrogate pairs, lone surrogates, control characters), plus
+// the non-JSON members records can carry before normalisation: undefined and Dates (toJSON).
+const anyValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.boolean(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.string({ unit: "binary" }),
+    fc.date({ noInvalidDate: true }),
+    fc.array(tie("value"), { maxLength: 6 }),
+    fc.dictionary(fc.string({ unit: "binary", maxLength: 6 }), fc.oneof(tie("value"), fc.constant(undefined)), {
+      maxKeys: 6,
+    }),
+  ),
+})).value;
 
 describe("canonicalJson", () => {
   it("sorts keys recursively and drops whitespace", () => {
@@ -25,5 +71,22 @@ describe("canonicalJson", () => {
   it("refuses values JSON cannot represent instead of hashing something else", () => {
     expect(() => canonicalJson({ a: Number.NaN })).toThrow(/non-finite/);
     expect(() => canonicalJson(10n)).toThrow();
+  });
+
+  it("produces exactly what the reference implementation produced, for any value", () => {
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        expect(canonicalJson(value)).toBe(referenceCanonicalJson(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("round-trips: parsing the canonical form gives back the same JSON value", () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+      }),
+    );
   });
 });

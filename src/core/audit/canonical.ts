@@ -16,14 +16,29 @@ export function canonicalJson(value: unknown): string {
       if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: non-finite number ${value}`);
       return JSON.stringify(value);
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item ?? null)).join(",")}]`;
+      // String building rather than map/filter/join: this runs for every audit record, approval binding and
+      // idempotency hash on the hot path, and the intermediate arrays were most of its cost.
+      if (Array.isArray(value)) {
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ",";
+          out += canonicalJson(value[i] ?? null);
+        }
+        return out + "]";
+      }
       if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
         return canonicalJson((value as { toJSON: () => unknown }).toJSON());
       }
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, v]) => v !== undefined && typeof v !== "function")
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+      // The default sort compares UTF-16 code units, which is exactly RFC 8785's key order.
+      const keys = Object.keys(value).sort();
+      let out = "{";
+      for (const key of keys) {
+        const member = (value as Record<string, unknown>)[key];
+        if (member === undefined || typeof member === "function") continue;
+        if (out.length > 1) out += ",";
+        out += JSON.stringify(key) + ":" + canonicalJson(member);
+      }
+      return out + "}";
     }
     default:
       throw new TypeError(`canonicalJson: cannot serialise a ${typeof value}`);

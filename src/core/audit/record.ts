@@ -5,7 +5,7 @@
 //             changes its hash).
 // signature = Ed25519 over the same canonical bytes, base64url, by the key named in `kid`.
 // prev_hash = the previous record's `hash` in the same org's chain; GENESIS_HASH for seq 1.
-import { sign, verify, type KeyObject } from "node:crypto";
+import { createHash, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson, sha256Canonical } from "./canonical";
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -81,10 +81,11 @@ export function recordHash(record: UnsignedAuditRecord): string {
 }
 
 export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): AuditRecord {
+  // Canonicalised once: the hash (what recordHash computes) and the signature cover the same UTF-8 bytes.
   const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
   return {
     ...record,
-    hash: recordHash(record),
+    hash: createHash("sha256").update(body).digest("hex"),
     signature: sign(null, body, privateKey).toString("base64url"),
   };
 }

@@ -149,6 +149,7 @@ export function createActionsService(deps: ActionsServiceDeps) {
     ? (orgId, approvalId) => deps.approvals!.get(orgId, approvalId)
     : undefined;
   const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
+  const reservationCommits = groupCommit(db);
 
   // Approval verdicts (operator approve / deny, and expiry) join the org's audit chain, in the interaction that
   // escalated, with the tool's redaction applied to the params. Runs inside the approval store's transaction
@@ -279,8 +280,9 @@ export function createActionsService(deps: ActionsServiceDeps) {
       return { ...baseResponse(interactionId, decision, at), executed: false, result };
     }
 
-    // Budget + approval + intent: all or nothing, before any side effect.
-    const reserve = db.transaction(() => {
+    // Budget + approval + intent: all or nothing, before any side effect. Committed (group commit, see
+    // reservationCommits) before this call goes on; a refused approval rolls back only this reservation.
+    const reserved = await reservationCommits.run(() => {
       const budget = budgets.tryConsume(slots);
       if (!budget.ok) return budget;
       if (decision.approvedBy) {
@@ -309,7 +311,6 @@ export function createActionsService(deps: ActionsServiceDeps) {
       });
       return budget;
     });
-    const reserved = reserve.immediate();
 
     if (!reserved.ok) {
       // Another execute took the last unit between decide and reserve: same answer as the budget check.
@@ -475,5 +476,65 @@ export function createActionsService(deps: ActionsServiceDeps) {
     health,
     /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
     publicJwks: () => keys.publicJwks(),
+  };
+}
+
+/**
+ * Group commit for writes that must be durable before the caller goes on (execute's reservation: budget,
+ * approval consumption, intent record). The units of work asked for during one turn of the event loop run in
+ * ONE IMMEDIATE transaction, each in its own savepoint (a nested better-sqlite3 transaction): a unit that throws
+ * rolls back only its own writes and rejects only its own promise. Every promise settles after the COMMIT, so
+ * a caller never proceeds on a reservation that is not on disk; under load one commit (one WAL append and
+ * fsync share) serves many requests instead of one each.
+ */
+export function groupCommit(db: Db) {
+  type Unit = { work: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void };
+  type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+  let pending: Unit[] = [];
+
+  const inSavepoint = db.transaction((work: () => unknown) => work());
+  const commitAll = db.transaction((units: Unit[]): Settled[] =>
+    units.map((unit) => {
+      try {
+        return { ok: true, value: inSavepoint(unit.work) };
+      } catch (error) {
+        // SQLite rolled the whole transaction back (e.g. disk full): nothing of the group is committed. Stop
+        // rather than run the next units outside any transaction; flush retries each unit on its own.
+        if (!db.inTransaction) throw error;
+        return { ok: false, error };
+      }
+    }),
+  );
+
+  function flush(): void {
+    const units = pending;
+    pending = [];
+    let settled: Settled[];
+    try {
+      settled = commitAll.immediate(units);
+    } catch {
+      // The shared transaction itself failed (e.g. the write lock was not obtained in time): nothing of it was
+      // committed, so each unit gets its own transaction and its own verdict.
+      for (const unit of units) {
+        try {
+          unit.resolve(inSavepoint.immediate(unit.work));
+        } catch (error) {
+          unit.reject(error);
+        }
+      }
+      return;
+    }
+    settled.forEach((outcome, i) => (outcome.ok ? units[i].resolve(outcome.value) : units[i].reject(outcome.error)));
+  }
+
+  return {
+    /** Runs `work` in the next group transaction; resolves with its result once that transaction committed. */
+    run<T>(work: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const unit: Unit = { work, resolve: resolve as (value: unknown) => void, reject };
+        // setImmediate: after the current I/O phase, so every request read in it can join the same commit.
+        if (pending.push(unit) === 1) setImmediate(flush);
+      });
+    },
   };
 }
