@@ -32,8 +32,9 @@ import { ManifestRepository } from "../../core/policy/manifest-repository";
 import { decide, type FindApproval, type PolicyDecision } from "../../core/policy/pipeline";
 import { CapabilityTokenService } from "../../core/policy/tokens/capability-tokens";
 import { createSigningKeyStore } from "../../core/keys";
-import { capabilityOf, type Action, type ActionRequest, type Reason, type RiskSnapshot } from "../../core/policy/types";
+import { capabilityOf, type ActionRequest } from "../../core/policy/types";
 import type { Db } from "../../core/store/sqlite";
+import type { components } from "../../../generated/api-types";
 import { createConnectors, type ConnectorRegistry } from "../../core/connectors";
 import { normalizeResult, toolRunner, type ConnectorResult } from "./connectors";
 
@@ -43,53 +44,14 @@ export interface ExecuteRequest extends ActionRequest {
   idempotency_key?: string;
 }
 
-export interface ExecuteResponse {
-  interaction_id: string;
-  decision: PolicyDecision["decision"];
-  reasons: Reason[];
-  executed: boolean;
-  result?: ConnectorResult;
-  policy_trace: PolicyDecision["policy_trace"];
-  risk_snapshot?: RiskSnapshot;
-  approval_id?: string;
-  idempotent?: boolean;
-  original_timestamp?: string;
-  timestamp: string;
-}
-
-export interface EvaluateResponse {
-  would_allow: boolean;
-  decision: PolicyDecision["decision"];
-  reasons: Reason[];
-  policy_trace: PolicyDecision["policy_trace"];
-  risk_snapshot?: RiskSnapshot;
-  timestamp: string;
-}
-
-export interface BatchRequest {
-  uapk_id: string;
-  agent_id: string;
-  capability_token?: string;
-  actions: (Action & { action_id: string; idempotency_key?: string; approval_id?: string })[];
-  stop_on_deny?: boolean;
-  context?: Record<string, unknown>;
-}
-
-export interface BatchResultItem {
-  action_id: string;
-  interaction_id?: string;
-  decision: PolicyDecision["decision"] | "SKIPPED";
-  executed: boolean;
-  result?: ConnectorResult;
-  reasons?: Reason[];
-  approval_id?: string;
-}
-
-export interface BatchResponse {
-  batch_id: string;
-  results: BatchResultItem[];
-  summary: { total: number; allowed: number; denied: number; escalated: number; skipped: number };
-}
+// The wire shapes are the spec's (generated/api-types.ts); the service builds them directly.
+type Schemas = components["schemas"];
+/** The spec makes `reasons`/`timestamp` optional for the seed's idempotent example; Gatehouse always sends them. */
+export type ExecuteResponse = Schemas["ExecuteResponse"] & Required<Pick<Schemas["ExecuteResponse"], "reasons" | "timestamp">>;
+export type EvaluateResponse = Schemas["EvaluateResponse"];
+export type BatchRequest = Schemas["BatchRequest"];
+export type BatchResultItem = BatchResponse["results"][number];
+export type BatchResponse = Schemas["BatchResponse"];
 
 /** A request that conflicts with state (idempotency key with another body, approval used concurrently). */
 export class ActionConflictError extends Error {
