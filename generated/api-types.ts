@@ -932,7 +932,7 @@ export interface components {
         };
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
-         *     after it; `decision` records DENY / ESCALATE / evaluate; `approval` records an operator's verdict on an
+         *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
          *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied or expired, see `meta.approval_status`). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS).
@@ -950,7 +950,7 @@ export interface components {
             kid: string;
             /** @enum {string} */
             kind: "intent" | "outcome" | "decision" | "approval";
-            /** @description Context kept with the record (dry_run, batch_id, action_id, idempotency_key, request context). */
+            /** @description Context kept with the record (channel, batch_id, action_id, idempotency_key, request context). */
             meta?: {
                 [key: string]: unknown;
             };

@@ -7,7 +7,7 @@ import { createAuditLog, newInteractionId } from "./audit-log";
 const ORG = "org-acme";
 const action = { type: "email", tool: "send", params: { to: "c@example.com" } };
 
-function evaluation(agent: string) {
+function decisionRecord(agent: string) {
   return {
     org_id: ORG,
     interaction_id: newInteractionId(),
@@ -17,7 +17,7 @@ function evaluation(agent: string) {
     decision: "ALLOW" as const,
     reasons: [],
     policy_trace: { checks: [{ check: "tool_authorization", result: "pass" }] },
-    meta: { dry_run: true },
+    meta: { channel: "test" },
   };
 }
 
@@ -26,11 +26,11 @@ describe("grouped appends", () => {
     const log = createAuditLog(openDatabase(":memory:"));
     const intents = Array.from({ length: 5 }, () => {
       const interaction_id = newInteractionId();
-      log.appendIntent({ ...evaluation("bot-x"), interaction_id, meta: {} });
+      log.appendIntent({ ...decisionRecord("bot-x"), interaction_id, meta: {} });
       return interaction_id;
     });
     const records = await Promise.all([
-      ...Array.from({ length: 20 }, (_, i) => log.appendDecisionGrouped(evaluation(`bot-${i}`))),
+      ...Array.from({ length: 20 }, (_, i) => log.appendDecisionGrouped(decisionRecord(`bot-${i}`))),
       ...intents.map((interaction_id) => log.appendOutcomeGrouped({ org_id: ORG, interaction_id, executed: true, result: { success: true } })),
     ]);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 25 }, (_, i) => 6 + i));
@@ -44,9 +44,9 @@ describe("grouped appends", () => {
   it("a record that cannot be written fails alone; the others of its group are committed", async () => {
     const log = createAuditLog(openDatabase(":memory:"));
     const results = await Promise.allSettled([
-      log.appendDecisionGrouped(evaluation("bot-1")),
+      log.appendDecisionGrouped(decisionRecord("bot-1")),
       log.appendOutcomeGrouped({ org_id: ORG, interaction_id: "int-never-started", executed: true, result: {} }),
-      log.appendDecisionGrouped(evaluation("bot-2")),
+      log.appendDecisionGrouped(decisionRecord("bot-2")),
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/no intent recorded/);

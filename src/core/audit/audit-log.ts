@@ -30,22 +30,26 @@ export interface ActionInput {
   params?: Record<string, unknown>;
 }
 
-export interface IntentInput {
+/** What every decision-bearing record carries (intent and decision records). */
+interface DecidedInput {
   org_id: string;
   interaction_id: string;
-  uapk_id: string;
-  agent_id: string;
-  action: ActionInput;
-  /** Must be ALLOW: an intent announces that a connector is about to run. */
   decision: Decision;
   reasons: unknown[];
   policy_trace: unknown;
-  /** The approval consumed to turn an ESCALATE into this ALLOW, if any. */
+  /** The approval consumed (intent) or created (ESCALATE decision), if any. */
   approval_id?: string | null;
   /** Tool configuration's `redact` paths (`params.…`), applied before hashing and storing. */
   redact?: readonly string[];
   /** Free-form context worth keeping (channel, batch_id, action_id, idempotency key, risk snapshot…). */
   meta?: Record<string, unknown>;
+}
+
+/** Written before a connector runs; `decision` must be ALLOW. */
+export interface IntentInput extends DecidedInput {
+  uapk_id: string;
+  agent_id: string;
+  action: ActionInput;
 }
 
 export interface OutcomeInput {
@@ -58,19 +62,11 @@ export interface OutcomeInput {
   meta?: Record<string, unknown>;
 }
 
-export interface DecisionInput {
-  org_id: string;
-  interaction_id: string;
+/** A DENY or ESCALATE of `execute` (nothing ran); the request may not even name a manifest. */
+export interface DecisionInput extends DecidedInput {
   uapk_id: string | null;
   agent_id: string | null;
   action: ActionInput | null;
-  decision: Decision;
-  reasons: unknown[];
-  policy_trace: unknown;
-  approval_id?: string | null;
-  redact?: readonly string[];
-  /** e.g. `{ dry_run: true }` for /gateway/evaluate. */
-  meta?: Record<string, unknown>;
 }
 
 /**

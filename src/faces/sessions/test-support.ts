@@ -89,6 +89,36 @@ export interface IdeClient {
   closed: Promise<{ code: number; reason: string }>;
 }
 
+/**
+ * The first recorded frame (from the start of the recording) that matches `pred`, waiting for new frames
+ * until `timeoutMs`. `listeners` are called by the recorder after each frame it appends.
+ */
+function nextFrame<F extends { type?: unknown }>(
+  frames: F[],
+  listeners: Set<() => void>,
+  pred: (f: F) => boolean,
+  timeoutMs = 5000,
+): Promise<F> {
+  return new Promise((resolve, reject) => {
+    let index = 0;
+    const check = () => {
+      for (; index < frames.length; index++) {
+        if (!pred(frames[index])) continue;
+        listeners.delete(check);
+        clearTimeout(timer);
+        resolve(frames[index]);
+        return;
+      }
+    };
+    const timer = setTimeout(() => {
+      listeners.delete(check);
+      reject(new Error(`timed out; frames so far: ${JSON.stringify(frames.map((f) => f.type))}`));
+    }, timeoutMs);
+    listeners.add(check);
+    check();
+  });
+}
+
 export function openIde(
   url: string,
   opts: { token?: string; protocols?: string[]; headers?: Record<string, string> } = {},
@@ -109,26 +139,7 @@ export function openIde(
     frames,
     closed,
     send: (frame) => ws.send(typeof frame === "string" ? frame : JSON.stringify(frame)),
-    next: (pred, timeoutMs = 5000) =>
-      new Promise((resolve, reject) => {
-        let index = 0;
-        const check = () => {
-          for (; index < frames.length; index++) {
-            if (pred(frames[index])) {
-              listeners.delete(check);
-              clearTimeout(timer);
-              resolve(frames[index]);
-              return;
-            }
-          }
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out; frames so far: ${JSON.stringify(frames.map((f) => f.type))}`));
-        }, timeoutMs);
-        listeners.add(check);
-        check();
-      }),
+    next: (pred, timeoutMs) => nextFrame(frames, listeners, pred, timeoutMs),
   };
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve(client));
@@ -189,25 +200,7 @@ export function openTypedIde(baseUrl: string, sessionId: string, token: string, 
     frames.push(frame);
     for (const l of listeners) l();
   });
-  const next = (pred: (f: ServerFrame) => boolean, timeoutMs = 5000) =>
-    new Promise<ServerFrame>((resolve, reject) => {
-      let index = 0;
-      const check = () => {
-        for (; index < frames.length; index++) {
-          if (!pred(frames[index])) continue;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve(frames[index]);
-          return;
-        }
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`timed out; frames so far: ${JSON.stringify(frames.map((f) => f.type))}`));
-      }, timeoutMs);
-      listeners.add(check);
-      check();
-    });
+  const next = (pred: (f: ServerFrame) => boolean, timeoutMs?: number) => nextFrame(frames, listeners, pred, timeoutMs);
   return new Promise((resolve, reject) => {
     ws.once("open", () => resolve({ session, ws, frames, next: next as TypedIde["next"] }));
     ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
