@@ -26,6 +26,20 @@ export interface ToolPolicyDecision {
 
 export type ToolPolicy = (ctx: ToolPolicyContext) => Promise<ToolPolicyDecision>;
 
+/** What the IDE reported for a tool call it ran (its `tool_result` frame). */
+export interface ToolOutcome {
+  /** True when the IDE sent `result` and no `error`. */
+  success: boolean;
+  result?: unknown;
+  error?: { code?: string; message?: string };
+}
+
+/**
+ * Records the IDE's `tool_result` for a call the policy decided, as that call's outcome in the audit log.
+ * The session gateway calls it once per `tool_result` it forwards to the runtime; it never throws.
+ */
+export type ToolOutcomeRecorder = (ctx: ToolPolicyContext, outcome: ToolOutcome) => Promise<void>;
+
 /** How an escalated call ends once its approval is decided and the policy has checked the call again. */
 export type ToolRelease =
   /** Runnable now; `arguments` are what was approved (the edited ones after an IDE `edit`). */
