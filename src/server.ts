@@ -23,13 +23,12 @@ import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery } from "./faces/purutos/discovery";
 import { createInvoker } from "./faces/purutos/invoker";
 import { purutosHandlers } from "./faces/purutos/handlers";
-import { createActionsService } from "./faces/actions/service";
+import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
-import { purutoInvokerFrom } from "./faces/actions/connectors";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { loadManifestDir } from "./core/policy/manifest-loader";
-import { consumeForExecution, createApprovalStore } from "./core/approvals";
+import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createAuditLog } from "./core/audit";
 import { Redis } from "ioredis";
@@ -102,18 +101,18 @@ export async function startGatehouse(
   const discovery = createDiscovery(purutosConfig);
   const invoker = createInvoker(purutosConfig, discovery);
 
-  // Governed actions: one policy engine, one approvals store, one audit log, all on the embedded store.
+  // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
+  // Every door — REST actions, agent sessions — goes through this one engine.
   const approvals = createApprovalStore(db);
   const audit = createAuditLog(db);
-  const actions = createActionsService({
+  const engine = createGovernanceEngine({
     db,
     version: VERSION,
     approvals,
-    consumeApproval: (input) => consumeForExecution(db, input),
     idempotency: createIdempotencyStore(db),
     audit,
     // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
-    // invoker; `secret_ref`s of http/webhook headers are read from the environment by name at call time, and
+    // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of http/webhook headers are read from the environment by name at call time, and
     // only GATEHOUSE_SECRET_* variables can be named (never the gateway's own keys).
     connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: secretsFromEnvironment(env) }),
   });
@@ -121,12 +120,12 @@ export async function startGatehouse(
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
     // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
-    loadManifestDir(manifestDir, actions.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
+    loadManifestDir(manifestDir, engine.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
   }
 
   // Agent sessions: every runtime tool_call goes through the same policy engine and approvals store.
   const governedTools = createGovernedTools({
-    actions,
+    engine,
     approvals,
     sessionManifest: sessionsConfig.sessionManifest,
     defaultOrg: config.defaultOrg,
@@ -138,6 +137,8 @@ export async function startGatehouse(
     redis,
     toolPolicy: governedTools.policy,
     approvals: governedTools.approvals,
+    // The IDE's tool_result of a governed call is audited as that call's outcome.
+    recordOutcome: governedTools.recordOutcome,
     options: sessionsConfig.options,
   });
 
@@ -154,13 +155,13 @@ export async function startGatehouse(
       probes,
       jwks: () => [
         ...(devIssuer ? [devIssuer.publicJwk()] : []),
-        ...actions.publicJwks().keys,
+        ...engine.publicJwks().keys,
         ...audit.publicJwks().keys,
       ],
       discovery: () => discovery.snapshot(),
     }),
     ...purutosHandlers({ discovery, invoker }),
-    ...actionsHandlers({ actions }),
+    ...actionsHandlers({ actions: engine }),
     ...oversightHandlers({ approvals, audit }),
   };
 

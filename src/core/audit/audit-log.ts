@@ -11,6 +11,7 @@
 // intent" can be one atomic step.
 import { randomUUID } from "node:crypto";
 import type { Db } from "../store/sqlite";
+import { groupCommit } from "../store/group-commit";
 import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
 import {
   GENESIS_HASH,
@@ -285,36 +286,9 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
   const appendOutcome = (input: OutcomeInput): AuditRecord => appendOutcomeOnce.immediate(input);
 
-  // Group commit (see AuditLog.appendDecisionGrouped). Under load every commit costs a WAL write and its share
-  // of a checkpoint; one transaction for a turn's records pays that once. The batch is flushed on setImmediate:
-  // after the current I/O phase, so every request read in it has had the chance to join.
-  type Grouped = { append: () => AuditRecord; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void };
-  let group: Grouped[] = [];
-  const commitGroup = db.transaction((batch: Grouped[]) => batch.map((item) => item.append()));
-  function flushGroup(): void {
-    const batch = group;
-    group = [];
-    let records: AuditRecord[];
-    try {
-      records = commitGroup.immediate(batch);
-    } catch {
-      // One bad record must not fail the others: each on its own, each with its own verdict.
-      for (const item of batch) {
-        try {
-          item.resolve(item.append());
-        } catch (err) {
-          item.reject(err);
-        }
-      }
-      return;
-    }
-    batch.forEach((item, i) => item.resolve(records[i]));
-  }
-  function grouped(append: () => AuditRecord): Promise<AuditRecord> {
-    return new Promise((resolve, reject) => {
-      if (group.push({ append, resolve, reject }) === 1) setImmediate(flushGroup);
-    });
-  }
+  // Group commit (see AuditLog.appendDecisionGrouped and src/core/store/group-commit.ts). Under load every
+  // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
+  const grouped = groupCommit(db);
 
   function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
     if (!action) return null;
@@ -346,8 +320,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
     appendOutcome,
     appendDecision,
-    appendOutcomeGrouped: (input) => grouped(() => appendOutcome(input)),
-    appendDecisionGrouped: (input) => grouped(() => appendDecision(input)),
+    appendOutcomeGrouped: (input) => grouped.run(() => appendOutcome(input)),
+    appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
 
     appendApprovalDecision(input) {
       return appendSerialised(input.org_id, {

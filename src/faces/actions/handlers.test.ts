@@ -4,7 +4,7 @@ import type { Principal } from "../../core/identity/principal";
 import { HttpProblem } from "../../http/problem";
 import { supportBot } from "../../core/policy/test-fixtures";
 import { actionsHandlers } from "./handlers";
-import { createActionsService } from "./service";
+import { createGovernanceEngine } from "../../core/governance";
 
 const ORG = "550e8400-e29b-41d4-a716-446655440000";
 const operator: Principal = { kind: "user", sub: "ops@acme.com", orgId: ORG, roles: ["operator"] };
@@ -12,7 +12,7 @@ const agent: Principal = { kind: "api_key", keyId: "k1", orgId: ORG };
 const stranger: Principal = { kind: "user", sub: "eve", orgId: "other-org", roles: ["operator"] };
 
 function setup() {
-  const actions = createActionsService({ db: openDatabase(":memory:") });
+  const actions = createGovernanceEngine({ db: openDatabase(":memory:") });
   // Handlers are called directly with hand-built requests; each test casts the reply it expects.
   const h = actionsHandlers({ actions }) as unknown as Record<string, (req: never) => unknown>;
   const call = <T>(fn: (req: never) => unknown, req: Record<string, unknown>) =>

@@ -11,12 +11,13 @@ import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core
 import type { Handlers } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import { requireOperatorOf } from "../oversight/org-scope";
-import { ActionConflictError, ActionUnavailableError, type ActionsService } from "./service";
+import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
 
 type Schemas = components["schemas"];
 
 export interface ActionsHandlerDeps {
-  actions: ActionsService;
+  /** The governance engine (src/core/governance): these handlers only map HTTP to it and back. */
+  actions: GovernanceEngine;
 }
 
 /** The org an agent acts in: the org of its API key. */
@@ -101,7 +102,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
           })),
         });
       const response = await mapErrors(() =>
-        actions.batch(orgId, req.body as Parameters<ActionsService["batch"]>[1], { signal: req.signal }),
+        actions.batch(orgId, req.body as Parameters<GovernanceEngine["batch"]>[1], { signal: req.signal }),
       );
       return { status: 200, body: response as Schemas["BatchResponse"] };
     },

@@ -23,6 +23,8 @@ import {
   type ToolPolicy,
   type ToolPolicyContext,
   type ToolPolicyDecision,
+  type ToolOutcome,
+  type ToolOutcomeRecorder,
   type ToolRelease,
 } from "./tool-policy";
 import { SUBPROTOCOL, UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
@@ -76,6 +78,8 @@ export interface SessionGatewayDeps {
    * over REST — and re-checked by the policy. Without it, the IDE's decision goes straight to the runtime.
    */
   approvals?: ToolApprovals;
+  /** Audits the IDE's tool_result as the outcome of the governed call it answers (./governed-tools.ts). */
+  recordOutcome?: ToolOutcomeRecorder;
   /** REDIS_URL client: rate limits and sessions (unless `store` is given) shared across nodes; health PINGs it. */
   redis?: Redis;
   store?: SessionStore;
@@ -463,7 +467,14 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       }
       noteHitlDecision(session, outbound);
     }
-    if (frame.type === "tool_result") session.pendingCalls.delete(frame.call_id as string);
+    if (frame.type === "tool_result") {
+      const answered = session.pendingCalls.get(frame.call_id as string)!;
+      session.pendingCalls.delete(frame.call_id as string);
+      // The IDE ran the call: its tool_result is the call's audited outcome (the recorder never throws).
+      const error = frame.error as ToolOutcome["error"] | undefined;
+      const result = frame.result !== undefined ? { result: frame.result } : {};
+      void deps.recordOutcome?.(answered.ctx, { success: !error && frame.result !== undefined, ...result, ...(error ? { error } : {}) });
+    }
 
     const link = await runtimeLink(session);
     if (!link?.send(outbound)) {

@@ -6,23 +6,45 @@
 //              GATEHOUSE_SESSION_MANIFEST (default `ide-assistant`); agent_id = that manifest's agent.id
 //   action   = { type: "ide", tool: tool_name, params: arguments }   (capability `ide:<tool_name>`)
 //
-// A tool_call is *executed* through the engine with the manifest's `noop` connector: Gatehouse does not run
-// IDE tools, the IDE does, so "executed" in the audit log means "released to the IDE". That gives tool calls
-// the budget accounting and the intent/outcome records of any other action, and on ESCALATE exactly one
-// pending approval (the store shares it between identical requests). Releasing an approved call executes it
-// again with its approval_id: the pipeline re-checks everything (manifest still active, budget) and spends
-// the approval once, atomically with the audit intent.
+// A tool_call is *authorized* by the engine (`authorize`): decided, and on ALLOW reserved — budget spent,
+// approval consumed, audit intent written — but not run: Gatehouse does not run IDE tools, the IDE does. The
+// IDE's `tool_result` is that call's outcome (`recordOutcome`, through the ToolOutcomeRecorder the session
+// gateway calls), so the audit log shows what the IDE reported, and a failed tool gives its budget unit back
+// like any failed action. On ESCALATE exactly one pending approval exists (the store shares it between
+// identical requests). Releasing an approved call authorizes it again with its approval_id: the pipeline
+// re-checks everything (manifest still active, budget) and spends the approval once, atomically with the intent.
 import type { Approval, ApprovalStore } from "../../core/approvals";
+import {
+  ActionConflictError,
+  type ActionResult,
+  type Authorization,
+  type AuthorizedCall,
+  type GovernanceEngine,
+} from "../../core/governance";
+import { logger } from "../../core/log/logger";
 import type { Action, ActionRequest } from "../../core/policy/types";
-import { ActionConflictError, type ActionsService, type ExecuteResponse } from "../actions/service";
-import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolPolicyDecision, ToolRelease } from "./tool-policy";
+import type {
+  ToolApprovals,
+  ToolOutcome,
+  ToolOutcomeRecorder,
+  ToolPolicy,
+  ToolPolicyContext,
+  ToolPolicyDecision,
+  ToolRelease,
+} from "./tool-policy";
+
+const log = logger.child({ module: "governed-tools" });
 
 export const DEFAULT_SESSION_MANIFEST = "ide-assistant";
 /** The action type every IDE tool maps to. */
 export const IDE_ACTION_TYPE = "ide";
 
+/** Calls released to the IDE whose tool_result has not come yet, at most this many (oldest forgotten first). */
+const MAX_AWAITED_OUTCOMES = 10_000;
+
 export interface GovernedToolsDeps {
-  actions: Pick<ActionsService, "execute" | "manifests">;
+  /** The governance engine (src/core/governance). */
+  engine: Pick<GovernanceEngine, "authorize" | "recordOutcome" | "manifests">;
   approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision">;
   /** GATEHOUSE_SESSION_MANIFEST. */
   sessionManifest?: string;
@@ -35,6 +57,22 @@ export interface GovernedToolsDeps {
 export interface GovernedTools {
   policy: ToolPolicy;
   approvals: ToolApprovals;
+  /** Audits the IDE's tool_result as the outcome of the call the engine authorized (never throws). */
+  recordOutcome: ToolOutcomeRecorder;
+}
+
+/** The IDE's tool_result as the spec's ActionResult. */
+export function actionResultOf(outcome: ToolOutcome): ActionResult {
+  if (outcome.success) {
+    const data = outcome.result;
+    if (data === undefined || data === null) return { success: true };
+    return { success: true, data: typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>) : { value: data } };
+  }
+  return {
+    success: false,
+    error: outcome.error?.message ?? "The tool failed in the IDE",
+    ...(outcome.error?.code ? { error_code: outcome.error.code } : {}),
+  };
 }
 
 export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
@@ -46,8 +84,8 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   }
 
   function requestFor(orgId: string, ctx: ToolPolicyContext, params: Record<string, unknown>): ActionRequest {
-    const agentManifest = ctx.agent ? deps.actions.manifests.getByUapkId(orgId, ctx.agent) : undefined;
-    const manifest = agentManifest ?? deps.actions.manifests.getByUapkId(orgId, sessionManifest);
+    const agentManifest = ctx.agent ? deps.engine.manifests.getByUapkId(orgId, ctx.agent) : undefined;
+    const manifest = agentManifest ?? deps.engine.manifests.getByUapkId(orgId, sessionManifest);
     const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
     const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };
     return {
@@ -75,10 +113,34 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     };
   }
 
-  const execute = (orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<ExecuteResponse> =>
-    deps.actions.execute(orgId, request, { meta: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId } });
+  // Authorized calls waiting for the IDE's tool_result, by session and call id (insertion order = age).
+  const awaitingOutcome = new Map<string, AuthorizedCall>();
+  const callKey = (ctx: Pick<ToolPolicyContext, "sessionId" | "callId">) => `${ctx.sessionId}\u0000${ctx.callId}`;
 
-  function asDecision(res: ExecuteResponse): ToolPolicyDecision {
+  async function authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization> {
+    const auth = await deps.engine.authorize(orgId, request, {
+      meta: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId },
+    });
+    if (auth.call) {
+      awaitingOutcome.set(callKey(ctx), auth.call);
+      if (awaitingOutcome.size > MAX_AWAITED_OUTCOMES) awaitingOutcome.delete(awaitingOutcome.keys().next().value!);
+    }
+    return auth;
+  }
+
+  const recordOutcome: ToolOutcomeRecorder = async (ctx, outcome) => {
+    const key = callKey(ctx);
+    const call = awaitingOutcome.get(key);
+    if (!call) return; // never authorized here (denied, reference mode) or already reported
+    awaitingOutcome.delete(key);
+    try {
+      await deps.engine.recordOutcome(call, actionResultOf(outcome));
+    } catch (err) {
+      log.error({ err, callId: ctx.callId, interactionId: call.interaction_id }, "could not record the IDE's tool_result");
+    }
+  };
+
+  function asDecision(res: Authorization): ToolPolicyDecision {
     return {
       decision: res.decision,
       reasons: res.reasons.map((r) => r.code),
@@ -88,7 +150,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   }
 
   /** An executed request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
-  function asRelease(res: ExecuteResponse, params: Record<string, unknown>, approvalId?: string, decidedBy?: string): ToolRelease {
+  function asRelease(res: Authorization, params: Record<string, unknown>, approvalId?: string, decidedBy?: string): ToolRelease {
     if (res.decision === "ALLOW") return { outcome: "approved", arguments: params, ...(approvalId ? { approvalId } : {}), ...(decidedBy ? { decidedBy } : {}) };
     if (res.decision === "ESCALATE") return { outcome: "escalated", approvalId: res.approval_id! };
     return {
@@ -103,7 +165,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   async function releaseApproved(orgId: string, ctx: ToolPolicyContext, approval: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
     const request = requestOf(approval, ctx, params);
     try {
-      const res = await execute(orgId, ctx, { ...request, approval_id: approval.approval_id });
+      const res = await authorize(orgId, ctx, { ...request, approval_id: approval.approval_id });
       return asRelease(res, request.action.params, approval.approval_id, approval.decided_by ?? undefined);
     } catch (err) {
       if (!(err instanceof ActionConflictError)) throw err;
@@ -118,19 +180,19 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
    */
   async function askAgain(orgId: string, ctx: ToolPolicyContext, spent: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
     const request = requestOf(spent, ctx, params);
-    const res = await execute(orgId, ctx, request);
+    const res = await authorize(orgId, ctx, request);
     const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
     if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
     const approved = deps.approvals.approve(orgId, res.approval_id!, { by: ctx.sub, reason: spent.decision_reason ?? "approved in the IDE" });
     if (!approved.ok) return asRelease(res, request.action.params);
     const again = requestOf(approved.approval, ctx, params);
     try {
-      const released = await execute(orgId, ctx, { ...again, approval_id: approved.approval.approval_id });
+      const released = await authorize(orgId, ctx, { ...again, approval_id: approved.approval.approval_id });
       return asRelease(released, again.action.params, approved.approval.approval_id, ctx.sub);
     } catch (err) {
       // Spent again by yet another identical call: stop here and let a human decide the fresh approval.
       if (!(err instanceof ActionConflictError)) throw err;
-      return asRelease(await execute(orgId, ctx, again), again.action.params);
+      return asRelease(await authorize(orgId, ctx, again), again.action.params);
     }
   }
 
@@ -146,7 +208,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   const policy: ToolPolicy = async (ctx) => {
     const orgId = orgOf(ctx);
     if (!orgId) return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
-    return asDecision(await execute(orgId, ctx, requestFor(orgId, ctx, ctx.arguments)));
+    return asDecision(await authorize(orgId, ctx, requestFor(orgId, ctx, ctx.arguments)));
   };
 
   const approvals: ToolApprovals = {
@@ -194,7 +256,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
       // The edited call is a new request: the policy decides it from scratch.
       const edited = requestOf(original, ctx, modifiedArguments);
-      const first = await execute(orgId, ctx, edited);
+      const first = await authorize(orgId, ctx, edited);
       if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
       // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
       const approved = deps.approvals.approve(orgId, first.approval_id!, { by: ctx.sub, reason: feedback ?? "edited and approved in the IDE" });
@@ -203,5 +265,5 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     },
   };
 
-  return { policy, approvals };
+  return { policy, approvals, recordOutcome };
 }

@@ -2,11 +2,11 @@
 // in-memory database, the ide-assistant manifest from examples/manifests, the reference agent runtime.
 import { resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { consumeForExecution, createApprovalStore, type ApprovalStore } from "../../core/approvals";
+import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
 import { createAuditLog, type AuditLog } from "../../core/audit";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
 import { openDatabase, type Db } from "../../core/store/sqlite";
-import { createActionsService, type ActionsService } from "../actions/service";
+import { createGovernanceEngine, type GovernanceEngine } from "../../core/governance";
 import { createGovernedTools } from "./governed-tools";
 import { openIde, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
 
@@ -17,7 +17,7 @@ let idp: TestIdp;
 let db: Db;
 let approvals: ApprovalStore;
 let audit: AuditLog;
-let actions: ActionsService;
+let engine: GovernanceEngine;
 let g: TestGateway;
 const clients: IdeClient[] = [];
 
@@ -30,11 +30,16 @@ beforeEach(async () => {
   db = openDatabase(":memory:");
   approvals = createApprovalStore(db, { pollIntervalMs: 50 });
   audit = createAuditLog(db);
-  actions = createActionsService({ db, approvals, consumeApproval: (input) => consumeForExecution(db, input), audit });
-  const report = loadManifestDir(MANIFESTS, actions.manifests, ORG);
+  engine = createGovernanceEngine({ db, approvals, audit });
+  const report = loadManifestDir(MANIFESTS, engine.manifests, ORG);
   expect(report.problems).toEqual([]);
-  const governed = createGovernedTools({ actions, approvals });
-  g = await startGateway(idp, { toolPolicy: governed.policy, approvals: governed.approvals, tokenDelayMs: 5 });
+  const governed = createGovernedTools({ engine, approvals });
+  g = await startGateway(idp, {
+    toolPolicy: governed.policy,
+    approvals: governed.approvals,
+    recordOutcome: governed.recordOutcome,
+    tokenDelayMs: 5,
+  });
 });
 afterEach(async () => {
   for (const c of clients.splice(0)) c.ws.terminate();
@@ -68,6 +73,35 @@ describe("tool calls under the ide-assistant manifest", () => {
     const intents = audit.list(ORG, { kind: "intent" }).records;
     expect(intents).toHaveLength(1);
     expect(intents[0]).toMatchObject({ uapk_id: "ide-assistant", action: { type: "ide", tool: "read_file" } });
+  });
+
+  it("the IDE's tool_result is audited as the outcome of the call it answers", async () => {
+    const c = await ide("outcome-1");
+    c.send({ type: "user_message", content: "read src/app.ts" });
+    const call = await c.next((f) => f.type === "tool_call");
+    const [intent] = audit.list(ORG, { kind: "intent" }).records;
+    expect(intent.meta).toMatchObject({ channel: "agent_session", session_id: "outcome-1", call_id: call.call_id });
+    // Released to the IDE, not run yet: no outcome until the IDE says what happened.
+    expect(audit.getInteraction(ORG, intent.interaction_id).map((r) => r.kind)).toEqual(["intent"]);
+
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "export {}" } });
+    await c.next(isFinal);
+    const records = audit.getInteraction(ORG, intent.interaction_id);
+    expect(records.map((r) => r.kind)).toEqual(["intent", "outcome"]);
+    expect(records[1]).toMatchObject({ executed: true, result: { success: true, data: { content: "export {}" } } });
+    expect(audit.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("a tool_result with an error is audited as a failed outcome of that call", async () => {
+    const c = await ide("outcome-error");
+    c.send({ type: "user_message", content: "read missing.ts" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "tool_result", call_id: call.call_id, error: { code: "ENOENT", message: "no such file" } });
+    await c.next(isFinal);
+    const [outcome] = audit.list(ORG, { kind: "outcome" }).records;
+    expect(outcome).toMatchObject({ executed: false, result: { success: false, error: "no such file", error_code: "ENOENT" } });
+    const [intent] = audit.list(ORG, { kind: "intent" }).records;
+    expect(outcome.interaction_id).toBe(intent.interaction_id);
   });
 
   it("DENY: a tool outside the manifest never reaches the IDE; the runtime hears TOOL_DENIED", async () => {
@@ -191,8 +225,8 @@ describe("tool calls under the ide-assistant manifest", () => {
     const c = await ide("edit-denied");
     c.send({ type: "user_message", content: "write file a.txt" });
     const call = await c.next((f) => f.type === "tool_call");
-    const manifest = actions.manifests.getByUapkId(ORG, "ide-assistant")!;
-    actions.manifests.setStatus(ORG, manifest.manifest_id, "suspended");
+    const manifest = engine.manifests.getByUapkId(ORG, "ide-assistant")!;
+    engine.manifests.setStatus(ORG, manifest.manifest_id, "suspended");
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "b.txt" } });
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
     expect(err.details).toMatchObject({ reasons: ["MANIFEST_INACTIVE"] });
@@ -205,7 +239,7 @@ describe("tool calls under the ide-assistant manifest", () => {
     const c = await ide("recheck-1");
     c.send({ type: "user_message", content: "write file a.txt" });
     const call = await c.next((f) => f.type === "tool_call");
-    actions.manifests.setStatus(ORG, actions.manifests.getByUapkId(ORG, "ide-assistant")!.manifest_id, "suspended");
+    engine.manifests.setStatus(ORG, engine.manifests.getByUapkId(ORG, "ide-assistant")!.manifest_id, "suspended");
     approvals.approve(ORG, call.approval_id as string, { by: "operator@acme" });
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
     expect(err.details).toMatchObject({ reasons: ["MANIFEST_INACTIVE"] });
@@ -215,7 +249,7 @@ describe("tool calls under the ide-assistant manifest", () => {
   });
 
   it("the runtime's current agent picks its own manifest when the org has one", async () => {
-    actions.manifests.upsert(ORG, {
+    engine.manifests.upsert(ORG, {
       uapk_id: "reviewer",
       agent: { id: "reviewer", name: "Code reviewer" },
       capabilities: ["ide:read_file"],

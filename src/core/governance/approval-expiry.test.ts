@@ -1,11 +1,11 @@
 // An approval that runs out of time is a verdict the audit log must show, like an operator's approve / deny:
 // `approval` record, `meta.approval_status: "expired"`, in the interaction that escalated.
 import { describe, expect, it } from "vitest";
-import { consumeForExecution, createApprovalStore } from "../../core/approvals";
-import { createAuditLog } from "../../core/audit/audit-log";
-import { openDatabase } from "../../core/store/sqlite";
-import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
-import { createActionsService } from "./service";
+import { createApprovalStore } from "../approvals";
+import { createAuditLog } from "../audit/audit-log";
+import { openDatabase } from "../store/sqlite";
+import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
+import { createGovernanceEngine } from "./engine";
 
 const TTL_MS = 60_000;
 
@@ -15,11 +15,10 @@ function wired() {
   const db = openDatabase(":memory:");
   const approvals = createApprovalStore(db, { now, ttlMs: TTL_MS });
   const audit = createAuditLog(db, { now });
-  const service = createActionsService({
+  const service = createGovernanceEngine({
     db,
     now,
     approvals,
-    consumeApproval: (input) => consumeForExecution(db, input),
     audit,
   });
   const tools = supportBot().tools;

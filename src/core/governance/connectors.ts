@@ -1,17 +1,10 @@
-// The connector seam of the actions service: an ALLOWed action runs its tool through the ONE connector
-// registry of src/core/connectors (echo, noop, http, webhook with the SSRF guard, puruto). This file only
-// adapts that registry to the service: the tool's manifest `connector` block is the connector's config, and
-// any answer (or throw) is normalised to the wire shape `{success, data?, error?, error_code?}`.
-import type { ConnectorRegistry, ConnectorResult as CoreConnectorResult, PurutoInvoker } from "../../core/connectors";
-import type { ToolConfig } from "../../core/policy/types";
-
-/** The `result` of an execute response (spec ActionResult). */
-export interface ConnectorResult {
-  success: boolean;
-  data?: Record<string, unknown>;
-  error?: string;
-  error_code?: string;
-}
+// The connector seam of the engine: an ALLOWed action runs its tool through the ONE connector registry of
+// src/core/connectors (echo, noop, http, webhook with the SSRF guard, puruto). This file only adapts that
+// registry to the engine: the tool's manifest `connector` block is the connector's config, and any answer (or
+// throw) is normalised to the spec's ActionResult `{success, data?, error?, error_code?}`.
+import type { ConnectorRegistry, ConnectorResult as CoreConnectorResult, PurutoInvoker } from "../connectors";
+import type { ToolConfig } from "../policy/types";
+import type { ActionResult } from "./types";
 
 /** What a connector may answer before normalisation (core connectors: `data: unknown`, `error: {code, message}`). */
 export interface LooseConnectorResult {
@@ -51,8 +44,8 @@ export function toolRunner(registry: ConnectorRegistry): ToolRunner {
 }
 
 /** Normalises any connector answer to the wire shape `{success, data?, error?, error_code?}`. */
-export function normalizeResult(raw: LooseConnectorResult): ConnectorResult {
-  const out: ConnectorResult = { success: raw.success === true };
+export function normalizeResult(raw: LooseConnectorResult): ActionResult {
+  const out: ActionResult = { success: raw.success === true };
   if (raw.data !== undefined && raw.data !== null)
     out.data = typeof raw.data === "object" && !Array.isArray(raw.data) ? (raw.data as Record<string, unknown>) : { value: raw.data };
   if (typeof raw.error === "string") out.error = raw.error;
@@ -63,7 +56,10 @@ export function normalizeResult(raw: LooseConnectorResult): ConnectorResult {
   return out;
 }
 
-/** The part of the discovery face's invoker (src/faces/purutos/invoker.ts) a `puruto` tool needs. */
+/**
+ * The port a `puruto` tool runs through. Core declares it; the composition root wires the purutos face's
+ * invoker to it (core never imports a face).
+ */
 export interface PurutoCommandInvoker {
   invoke(request: {
     name: string;

@@ -1,0 +1,46 @@
+// Approval verdicts (operator approve / deny, from REST or a session, and expiry) join the org's audit chain, in
+// the interaction that escalated, with the tool's redaction applied to the params. The listener runs inside the
+// approval store's transaction that changes the status, so the verdict and its record are atomic.
+import type { Approval } from "../approvals";
+import type { ApprovalDecisionInput } from "../audit/audit-log";
+import type { ManifestRepository } from "../policy/manifest-repository";
+import { capabilityOf } from "../policy/types";
+import type { ApprovalsPort } from "./ports";
+
+type Verdict = ApprovalDecisionInput["status"];
+const AUDITED: ReadonlySet<string> = new Set<Verdict>(["approved", "denied", "expired"]);
+
+/** The audit record of one verdict, or undefined for a status that is not a verdict (pending, consumed). */
+export function approvalVerdictRecord(approval: Approval, redact?: readonly string[]): ApprovalDecisionInput | undefined {
+  if (!AUDITED.has(approval.status)) return undefined;
+  const expired = approval.status === "expired";
+  return {
+    org_id: approval.org_id,
+    interaction_id: approval.interaction_id ?? approval.approval_id,
+    approval_id: approval.approval_id,
+    uapk_id: approval.uapk_id,
+    agent_id: approval.agent_id,
+    action: approval.action,
+    reasons: approval.reasons,
+    status: approval.status as Verdict,
+    // Nobody decides an expiry; an approval that had been approved (decided_at set) expired unused.
+    decided_by: expired ? null : (approval.decided_by ?? "unknown"),
+    reason: expired
+      ? `Expired at ${approval.expires_at}: ${approval.decided_at ? "approved but never used" : "no operator decision in time"}`
+      : approval.decision_reason,
+    redact,
+  };
+}
+
+/** Subscribes the audit log to the approvals store's verdicts; returns the unsubscribe function. */
+export function listenToApprovalVerdicts(
+  approvals: ApprovalsPort,
+  manifests: Pick<ManifestRepository, "getByUapkId">,
+  record: (input: ApprovalDecisionInput) => void,
+): (() => void) | undefined {
+  return approvals.onDecided?.((approval) => {
+    const redact = manifests.getByUapkId(approval.org_id, approval.uapk_id)?.tools[capabilityOf(approval.action)]?.redact;
+    const verdict = approvalVerdictRecord(approval, redact);
+    if (verdict) record(verdict);
+  });
+}

@@ -1,0 +1,96 @@
+// authorize: decide one call and, on ALLOW, reserve it (write-ahead) — without running anything. `execute`
+// runs a connector after it; the sessions face hands the call to the IDE instead and reports the IDE's
+// tool_result with `recordOutcome`.
+//
+//   1. decide (pure): the pipeline of src/core/policy.
+//   2. DENY: audit `decision`. ESCALATE: create the pending approval, audit `decision`.
+//   3. ALLOW: the optional gate (e.g. "is there a connector for this tool here?") may refuse before anything is
+//      reserved. Otherwise ONE commit takes the budget units, consumes the approval if one was used and writes
+//      the audit `intent` — before anything runs, so a crash leaves a record, never an unrecorded side effect.
+//   4. A lost budget race (another call took the last unit between decide and reserve) reserves nothing: the
+//      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
+//      its reasons and its trace; nothing is patched after the fact.
+import { randomUUID } from "node:crypto";
+import { approvalBindingOf } from "../policy/action-hash";
+import type { PolicyDecision } from "../policy/pipeline";
+import { capabilityOf, type ToolConfig } from "../policy/types";
+import type { ApprovalsPort, GovernanceAudit, ReservationStore } from "./ports";
+import { auditMetaOf, decisionFields, decisionRecord, intentRecord } from "./records";
+import { ActionConflictError, ActionUnavailableError, type Authorization, type ExecuteRequest } from "./types";
+
+/** Each lost race means another call took a unit; past this many in a row the call is answered as contended. */
+const MAX_RESERVATION_ATTEMPTS = 8;
+
+export interface AuthorizeOptions {
+  meta?: Record<string, unknown>;
+  /**
+   * Runs on ALLOW before anything is reserved. A returned note refuses the call: it is audited as a decision
+   * with the note in its meta, and the authorization comes back `gated` (budget and approval untouched).
+   */
+  gate?: (tool: ToolConfig) => Record<string, unknown> | undefined;
+}
+
+export interface AuthorizerDeps {
+  now: () => Date;
+  decide: (orgId: string, request: ExecuteRequest, at: Date) => Promise<PolicyDecision>;
+  approvals?: ApprovalsPort;
+  audit: GovernanceAudit;
+  reservations: ReservationStore;
+}
+
+export type Authorize = (orgId: string, request: ExecuteRequest, options?: AuthorizeOptions) => Promise<Authorization>;
+
+export function createAuthorize(deps: AuthorizerDeps): Authorize {
+  async function escalate(orgId: string, interactionId: string, request: ExecuteRequest, d: PolicyDecision, at: Date, meta: Record<string, unknown>): Promise<Authorization> {
+    if (!deps.approvals) throw new ActionUnavailableError("Approvals are not configured on this gateway");
+    const approval = await deps.approvals.create({ org_id: orgId, ...approvalBindingOf(request), reasons: d.reasons, interaction_id: interactionId });
+    await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta, approval.approval_id));
+    return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };
+  }
+
+  /** Budget + approval + intent in one commit; undefined when the budget race was lost (nothing written). */
+  async function reserve(orgId: string, interactionId: string, request: ExecuteRequest, d: PolicyDecision, at: Date, meta: Record<string, unknown>): Promise<Authorization | undefined> {
+    const reserved = await deps.reservations.reserve({
+      org_id: orgId,
+      interaction_id: interactionId,
+      at,
+      slots: d.budgetSlots,
+      ...(d.approvedBy ? { approval: { approval_id: d.approvedBy, binding: approvalBindingOf(request) } } : {}),
+      intent: intentRecord(orgId, interactionId, request, d, meta),
+    });
+    if (!reserved.ok) return undefined;
+    const call = {
+      org_id: orgId,
+      interaction_id: interactionId,
+      uapk_id: request.uapk_id,
+      at,
+      slots: d.budgetSlots,
+      redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
+      ...(request.action.counterparty ? { counterparty: request.action.counterparty } : {}),
+      meta,
+    };
+    return { ...decisionFields(interactionId, d, at), call };
+  }
+
+  return async function authorize(orgId, request, options = {}) {
+    const at = deps.now();
+    const interactionId = `int-${randomUUID()}`;
+    const meta = auditMetaOf(request, options.meta ?? {});
+    for (let attempt = 1; attempt <= MAX_RESERVATION_ATTEMPTS; attempt++) {
+      const d = await deps.decide(orgId, request, at);
+      if (d.decision === "DENY") {
+        await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta));
+        return decisionFields(interactionId, d, at);
+      }
+      if (d.decision === "ESCALATE") return escalate(orgId, interactionId, request, d, at, meta);
+      const note = options.gate?.(d.manifest!.tools[capabilityOf(request.action)]);
+      if (note) {
+        await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
+        return { ...decisionFields(interactionId, d, at), gated: true };
+      }
+      const reserved = await reserve(orgId, interactionId, request, d, at, meta);
+      if (reserved) return reserved;
+    }
+    throw new ActionConflictError("The action's budget is contended; try again", "BUDGET_CONTENDED");
+  };
+}

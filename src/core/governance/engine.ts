@@ -1,0 +1,110 @@
+// The governance engine: ONE place where an agent's action is decided, reserved, run and audited, whichever door
+// it came through (REST `faces/actions`, an agent session's tool_call in `faces/sessions`, next MCP). This file
+// only composes the modules of this folder on their ports:
+//
+//   evaluate.ts                dry run of the policy pipeline
+//   authorize.ts               decide + write-ahead reservation (lost budget races decided here)
+//   outcome.ts                 recordOutcome: audit, refund, remember the counterparty
+//   execute.ts                 authorize → connector → recordOutcome
+//   idempotent.ts, batch.ts    wrappers over execute
+//   approval-audit-listener.ts approval verdicts into the audit chain
+//   ports.ts / sqlite-adapters.ts  the store-facing dependencies and their embedded implementation
+import { createConnectors, type ConnectorRegistry } from "../connectors";
+import { createSigningKeyStore } from "../keys";
+import { BudgetCounters } from "../policy/budget-counters";
+import { KnownCounterparties } from "../policy/known-counterparties";
+import { ManifestRepository } from "../policy/manifest-repository";
+import { decide, type FindApproval } from "../policy/pipeline";
+import { CapabilityTokenService } from "../policy/tokens/capability-tokens";
+import type { Db } from "../store/sqlite";
+import { listenToApprovalVerdicts } from "./approval-audit-listener";
+import { createAuthorize } from "./authorize";
+import { createBatch } from "./batch";
+import { toolRunner } from "./connectors";
+import { createEvaluate } from "./evaluate";
+import { createExecute } from "./execute";
+import { idempotent } from "./idempotent";
+import { createRecordOutcome } from "./outcome";
+import type { ApprovalsPort, IdempotencyPort, ReservationStore } from "./ports";
+import { auditPortOf, sqliteReservations, type AuditWriter } from "./sqlite-adapters";
+
+export interface GovernanceEngineDeps {
+  db: Db;
+  now?: () => Date;
+  /** Version reported by gateway health. */
+  version?: string;
+  /**
+   * src/core/connectors `createConnectors({ invokePuruto, secrets })`: runs every tool (echo, noop, http,
+   * webhook, puruto). Defaults to a registry without puruto, secrets from process.env.
+   */
+  connectors?: ConnectorRegistry;
+  /**
+   * src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission.
+   * With `onDecided` and an audit log, every verdict is audited too (operator approve / deny, and expiry).
+   */
+  approvals?: ApprovalsPort;
+  /** src/core/idempotency `createIdempotencyStore(db)`. */
+  idempotency?: IdempotencyPort;
+  /** src/core/audit `createAuditLog(db)`: decision / intent / outcome / approval records. */
+  audit?: AuditWriter;
+  /** Defaults to group-committed reservations on `db` (budget + approval consumption + intent). */
+  reservations?: ReservationStore;
+}
+
+export type GovernanceEngine = ReturnType<typeof createGovernanceEngine>;
+
+export function createGovernanceEngine(deps: GovernanceEngineDeps) {
+  const { db } = deps;
+  const now = deps.now ?? (() => new Date());
+  const manifests = new ManifestRepository(db, { now });
+  const keys = createSigningKeyStore(db, { purpose: "capability-token", now });
+  const tokens = new CapabilityTokenService(db, keys, { now });
+  const budgets = new BudgetCounters(db);
+  const counterparties = new KnownCounterparties(db);
+  const approvals = deps.approvals;
+  const findApproval: FindApproval | undefined = approvals ? (orgId, approvalId) => approvals.get(orgId, approvalId) : undefined;
+  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
+  const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) => decide(orgId, request, policyDeps, { now: at });
+
+  const audit = auditPortOf(deps.audit);
+  const reservations = deps.reservations ?? sqliteReservations(db, budgets, deps.audit);
+  if (approvals && audit.recordApprovalVerdict) listenToApprovalVerdicts(approvals, manifests, audit.recordApprovalVerdict);
+
+  const authorize = createAuthorize({ now, decide: decideAt, approvals, audit, reservations });
+  const recordOutcome = createRecordOutcome({ audit, reservations, counterparties });
+  const execute = idempotent(
+    createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
+    deps.idempotency,
+  );
+
+  function health() {
+    let database: "connected" | "disconnected" = "connected";
+    try {
+      db.prepare("SELECT 1").get();
+    } catch {
+      database = "disconnected";
+    }
+    return {
+      status: database === "connected" ? ("healthy" as const) : ("unhealthy" as const),
+      version: deps.version ?? "0.1.0",
+      database,
+      timestamp: now().toISOString(),
+    };
+  }
+
+  return {
+    manifests,
+    tokens,
+    signingKeys: keys,
+    budgets,
+    evaluate: createEvaluate({ now, decide: decideAt }),
+    /** Decide + reserve one call without running it; report how it ended with `recordOutcome`. */
+    authorize,
+    recordOutcome,
+    execute,
+    batch: createBatch(execute),
+    health,
+    /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
+    publicJwks: () => keys.publicJwks(),
+  };
+}

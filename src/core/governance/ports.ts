@@ -1,0 +1,53 @@
+// The engine's store-facing dependencies, as ports. The embedded default implements them on SQLite
+// (./sqlite-adapters.ts); a PostgreSQL backend implements the same interfaces. Methods that touch a store are
+// async so a networked store fits; the one exception is the approval→audit listener, which must run inside the
+// approvals store's own transaction (see ./approval-audit-listener.ts).
+import type { Approval, CreateApprovalInput, DecisionListener } from "../approvals";
+import type { ApprovalBinding } from "../approvals/binding";
+import type { ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "../audit/audit-log";
+import type { IdempotencyStore } from "../idempotency";
+import type { BudgetSlot } from "../policy/budget-counters";
+
+type MaybePromise<T> = T | Promise<T>;
+
+/** The audit log as the engine writes it. Each promise settles once the record is committed. */
+export interface GovernanceAudit {
+  recordDecision(input: DecisionInput): Promise<void>;
+  recordOutcome(input: OutcomeInput): Promise<void>;
+  /** Synchronous: called inside the approvals store's transaction that changes the approval's status. */
+  recordApprovalVerdict?(input: ApprovalDecisionInput): void;
+}
+
+/** One ALLOWed call's write-ahead step: all of it is committed, or none of it. */
+export interface Reservation {
+  org_id: string;
+  interaction_id: string;
+  at: Date;
+  slots: BudgetSlot[];
+  /** The approval that turned the ESCALATE into ALLOW: consumed in the same commit. */
+  approval?: { approval_id: string; binding: ApprovalBinding };
+  /** The audit intent, committed with the budget and the approval before the call runs. */
+  intent: IntentInput;
+}
+
+export type ReservationResult = { ok: true } | { ok: false; exhausted: BudgetSlot };
+
+export interface ReservationStore {
+  /**
+   * Budget units + approval consumption + audit intent, atomically and durably before it resolves. A lost
+   * budget race resolves `{ ok: false }` with nothing written; a refused approval rejects with an
+   * ActionConflictError, nothing written either.
+   */
+  reserve(reservation: Reservation): Promise<ReservationResult>;
+  /** Gives the units of a call that did not take effect back. */
+  refund(slots: BudgetSlot[]): Promise<void>;
+}
+
+/** The approvals store as the engine uses it: create on ESCALATE, read on re-submission, hear verdicts. */
+export interface ApprovalsPort {
+  create(input: CreateApprovalInput): MaybePromise<Approval>;
+  get(orgId: string, approvalId: string): MaybePromise<Approval | null | undefined>;
+  onDecided?(listener: DecisionListener): () => void;
+}
+
+export type IdempotencyPort = Pick<IdempotencyStore, "begin" | "complete" | "release">;

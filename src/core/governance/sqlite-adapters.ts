@@ -1,0 +1,57 @@
+// The engine's ports on the embedded SQLite store: the reservation (one group commit, see
+// src/core/store/group-commit.ts) and the audit log. A PostgreSQL backend replaces this file, not the engine.
+import type { AuditLog } from "../audit/audit-log";
+import type { BudgetCounters } from "../policy/budget-counters";
+import { groupCommit } from "../store/group-commit";
+import type { Db } from "../store/sqlite";
+import { consumeApprovalOrThrow } from "./approval-consumption";
+import type { GovernanceAudit, ReservationStore } from "./ports";
+
+/** The audit log's methods the engine writes with (the grouped appends are used when present). */
+export type AuditWriter = Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
+  Partial<Pick<AuditLog, "appendApprovalDecision" | "appendOutcomeGrouped" | "appendDecisionGrouped">>;
+
+/** Decisions and outcomes share group commits; without an audit log, nothing is recorded. */
+export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
+  if (!log) return { recordDecision: async () => {}, recordOutcome: async () => {} };
+  return {
+    async recordDecision(input) {
+      if (log.appendDecisionGrouped) await log.appendDecisionGrouped(input);
+      else log.appendDecision(input);
+    },
+    async recordOutcome(input) {
+      if (log.appendOutcomeGrouped) await log.appendOutcomeGrouped(input);
+      else log.appendOutcome(input);
+    },
+    ...(log.appendApprovalDecision ? { recordApprovalVerdict: (input) => void log.appendApprovalDecision!(input) } : {}),
+  };
+}
+
+/**
+ * Reservations in group commits: budget, approval and intent of the calls reserved during one event-loop turn
+ * share one IMMEDIATE transaction, each in its own savepoint (a refused approval rolls back only its call).
+ */
+export function sqliteReservations(db: Db, budgets: BudgetCounters, audit: AuditWriter | undefined): ReservationStore {
+  const commits = groupCommit(db);
+  return {
+    reserve: (reservation) =>
+      commits.run(() => {
+        const budget = budgets.tryConsume(reservation.slots);
+        if (!budget.ok) return budget;
+        if (reservation.approval) {
+          consumeApprovalOrThrow(db, {
+            org_id: reservation.org_id,
+            approval_id: reservation.approval.approval_id,
+            binding: reservation.approval.binding,
+            interaction_id: reservation.interaction_id,
+            now: reservation.at,
+          });
+        }
+        audit?.appendIntent(reservation.intent);
+        return budget;
+      }),
+    async refund(slots) {
+      budgets.refund(slots);
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// What the governance engine takes and answers. The wire shapes are the spec's (generated/api-types.ts), so the
+// REST adapter passes them through untouched; only the engine's own handles (AuthorizedCall) are declared here.
+import type { components } from "../../../generated/api-types";
+import type { BudgetSlot } from "../policy/budget-counters";
+import type { ActionRequest } from "../policy/types";
+
+type Schemas = components["schemas"];
+
+/** ExecuteRequest of the spec, with the action typed as the policy engine reads it. */
+export type ExecuteRequest = ActionRequest & Pick<Schemas["ExecuteRequest"], "idempotency_key">;
+/** The spec makes `reasons`/`timestamp` optional for the seed's idempotent example; Gatehouse always sends them. */
+export type ExecuteResponse = Schemas["ExecuteResponse"] & Required<Pick<Schemas["ExecuteResponse"], "reasons" | "timestamp">>;
+export type EvaluateResponse = Schemas["EvaluateResponse"];
+export type BatchRequest = Schemas["BatchRequest"];
+export type BatchResponse = Schemas["BatchResponse"];
+export type BatchResultItem = Schemas["BatchResult"];
+/** A connector's (or the IDE's) result of one call; the engine always says whether it succeeded. */
+export type ActionResult = Schemas["ActionResult"] & { success: boolean };
+
+export interface ExecuteOptions {
+  /** Aborted when the caller goes away (the connector is cancelled). */
+  signal?: AbortSignal;
+  /** Kept in the audit records (channel, request id, batch id…). */
+  meta?: Record<string, unknown>;
+}
+
+/**
+ * A call the engine ALLOWed and reserved (budget spent, approval consumed, intent on disk) that has not run yet.
+ * Whoever runs it — a connector here, or the IDE for a session's tool call — reports back with `recordOutcome`.
+ */
+export interface AuthorizedCall {
+  org_id: string;
+  interaction_id: string;
+  uapk_id: string;
+  /** When the call was decided (the hourly window its budget was taken from). */
+  at: Date;
+  /** The budget units reserved; given back if the call fails. */
+  slots: BudgetSlot[];
+  /** The tool's redaction paths, applied to the outcome's result. */
+  redact?: readonly string[];
+  /** Remembered as known once the call succeeded. */
+  counterparty?: string;
+  meta: Record<string, unknown>;
+}
+
+/** The decision on one call: the spec's ExecuteResponse fields without a result (nothing ran yet). */
+export type Authorization = Omit<ExecuteResponse, "executed" | "result"> & {
+  /** Set when the call was ALLOWed and reserved. */
+  call?: AuthorizedCall;
+  /** Set when the call was ALLOWed but refused before anything was reserved (see AuthorizeOptions.gate). */
+  gated?: true;
+};
+
+/** A request that conflicts with state (idempotency key with another body, approval used concurrently). */
+export class ActionConflictError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = "ActionConflictError";
+  }
+}
+
+/** A collaborator this call needs is not wired (fail closed rather than ignore, e.g. an idempotency key). */
+export class ActionUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ActionUnavailableError";
+  }
+}
