@@ -6,6 +6,7 @@ import { createIdempotencyStore } from "../idempotency";
 import { openDatabase } from "../store/sqlite";
 import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
 import { createGovernanceEngine } from "./engine";
+import { sqliteReservations } from "./sqlite-adapters";
 import { ActionConflictError } from "./types";
 import type { ConnectorRegistry } from "../connectors";
 
@@ -48,6 +49,34 @@ describe("execute", () => {
     const denied = results.filter((r) => r.decision === "DENY");
     expect(denied).toHaveLength(5);
     expect(denied[0].reasons[0]).toEqual({ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (3/3)" });
+    // The losers were decided by the pipeline itself: its budget check failed, and the checks after it never ran.
+    for (const d of denied) {
+      const checks = d.policy_trace.checks;
+      expect(checks.at(-1)).toEqual({ check: "budget_check", result: "fail", details: { current: 3, limit: 3 } });
+    }
+  });
+
+  it("a lost budget race is decided again by the pipeline: a unit freed meanwhile lets the call run", async () => {
+    // A reservation store that loses the first race (as if another call had just taken the last unit and then
+    // given it back): the engine must re-decide on the budgets as they are, not answer DENY by itself.
+    const db = openDatabase(":memory:");
+    const audit = createAuditLog(db);
+    let lost = 0;
+    const inner = createGovernanceEngine({ db, audit });
+    const sqlite = sqliteReservations(db, inner.budgets, audit);
+    const engine = createGovernanceEngine({
+      db,
+      audit,
+      reservations: {
+        reserve: async (r) => (lost++ === 0 ? { ok: false, exhausted: r.slots[0] } : sqlite.reserve(r)),
+        refund: sqlite.refund,
+      },
+    });
+    engine.manifests.register(ORG, supportBot({ constraints: { max_actions_per_hour: 1 } }));
+    const r = await engine.execute(ORG, emailRequest());
+    expect(lost).toBe(2);
+    expect(r).toMatchObject({ decision: "ALLOW", executed: true });
+    expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
   });
 
   it("a failing connector is not 'executed' and gives its budget back", async () => {
