@@ -51,7 +51,7 @@ describe("execute", () => {
     expect(denied[0].reasons[0]).toEqual({ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (3/3)" });
     // The losers were decided by the pipeline itself: its budget check failed, and the checks after it never ran.
     for (const d of denied) {
-      const checks = d.policy_trace.checks;
+      const checks = d.policy_trace?.checks ?? [];
       expect(checks.at(-1)).toEqual({ check: "budget_check", result: "fail", details: { current: 3, limit: 3 } });
     }
   });

@@ -19,7 +19,7 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
     const scope = { org_id: orgId, agent_id: request.agent_id, key };
     const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt++) {
-      const begun = store.begin({ ...scope, requestHash });
+      const begun = await store.begin({ ...scope, requestHash });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
       if (begun.state === "conflict")
         throw new ActionConflictError(`Idempotency key '${key}' was already used with a different request`, "IDEMPOTENCY_KEY_REUSED");
@@ -31,10 +31,10 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
       }
       try {
         const response = await executeOnce(orgId, request, options);
-        store.complete(scope, response as unknown as Record<string, unknown>, 200);
+        await store.complete(scope, response as unknown as Record<string, unknown>, 200);
         return response;
       } catch (err) {
-        store.release(scope);
+        await store.release(scope);
         throw err;
       }
     }

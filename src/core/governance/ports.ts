@@ -50,4 +50,9 @@ export interface ApprovalsPort {
   onDecided?(listener: DecisionListener): () => void;
 }
 
-export type IdempotencyPort = Pick<IdempotencyStore, "begin" | "complete" | "release">;
+/** src/core/idempotency's store; `begin` must claim the key and register the in-flight answer in one step. */
+export interface IdempotencyPort {
+  begin(input: Parameters<IdempotencyStore["begin"]>[0]): MaybePromise<ReturnType<IdempotencyStore["begin"]>>;
+  complete(...args: Parameters<IdempotencyStore["complete"]>): MaybePromise<void>;
+  release(...args: Parameters<IdempotencyStore["release"]>): MaybePromise<void>;
+}
