@@ -36,7 +36,8 @@ export interface ToolOutcome {
 
 /**
  * Records the IDE's `tool_result` for a call the policy decided, as that call's outcome in the audit log.
- * The session gateway calls it once per `tool_result` it forwards to the runtime; it never throws.
+ * The session gateway calls it once per `tool_result` it accepts for a pending call (before forwarding it to
+ * the runtime: the IDE ran the tool whether or not the runtime is reachable); it never throws.
  */
 export type ToolOutcomeRecorder = (ctx: ToolPolicyContext, outcome: ToolOutcome) => Promise<void>;
 
