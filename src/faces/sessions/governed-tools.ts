@@ -75,6 +75,35 @@ export function actionResultOf(outcome: ToolOutcome): ActionResult {
   };
 }
 
+/**
+ * The calls released to the IDE whose tool_result has not come yet (by session and call id, oldest forgotten
+ * first past MAX_AWAITED_OUTCOMES), and the recorder that reports a tool_result as its call's outcome.
+ */
+function outcomeTracker(engine: Pick<GovernanceEngine, "recordOutcome">) {
+  const awaiting = new Map<string, AuthorizedCall>();
+  const callKey = (ctx: Pick<ToolPolicyContext, "sessionId" | "callId">) => `${ctx.sessionId}\u0000${ctx.callId}`;
+
+  const recordOutcome: ToolOutcomeRecorder = async (ctx, outcome) => {
+    const key = callKey(ctx);
+    const call = awaiting.get(key);
+    if (!call) return; // never authorized here (denied, reference mode) or already reported
+    awaiting.delete(key);
+    try {
+      await engine.recordOutcome(call, actionResultOf(outcome));
+    } catch (err) {
+      log.error({ err, callId: ctx.callId, interactionId: call.interaction_id }, "could not record the IDE's tool_result");
+    }
+  };
+
+  return {
+    awaitResult(ctx: ToolPolicyContext, call: AuthorizedCall): void {
+      awaiting.set(callKey(ctx), call);
+      if (awaiting.size > MAX_AWAITED_OUTCOMES) awaiting.delete(awaiting.keys().next().value!);
+    },
+    recordOutcome,
+  };
+}
+
 export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   const sessionManifest = deps.sessionManifest || DEFAULT_SESSION_MANIFEST;
   const waitSliceMs = deps.waitSliceMs ?? 60_000;
@@ -113,32 +142,15 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     };
   }
 
-  // Authorized calls waiting for the IDE's tool_result, by session and call id (insertion order = age).
-  const awaitingOutcome = new Map<string, AuthorizedCall>();
-  const callKey = (ctx: Pick<ToolPolicyContext, "sessionId" | "callId">) => `${ctx.sessionId}\u0000${ctx.callId}`;
+  const outcomes = outcomeTracker(deps.engine);
 
   async function authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization> {
     const auth = await deps.engine.authorize(orgId, request, {
       meta: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId },
     });
-    if (auth.call) {
-      awaitingOutcome.set(callKey(ctx), auth.call);
-      if (awaitingOutcome.size > MAX_AWAITED_OUTCOMES) awaitingOutcome.delete(awaitingOutcome.keys().next().value!);
-    }
+    if (auth.call) outcomes.awaitResult(ctx, auth.call);
     return auth;
   }
-
-  const recordOutcome: ToolOutcomeRecorder = async (ctx, outcome) => {
-    const key = callKey(ctx);
-    const call = awaitingOutcome.get(key);
-    if (!call) return; // never authorized here (denied, reference mode) or already reported
-    awaitingOutcome.delete(key);
-    try {
-      await deps.engine.recordOutcome(call, actionResultOf(outcome));
-    } catch (err) {
-      log.error({ err, callId: ctx.callId, interactionId: call.interaction_id }, "could not record the IDE's tool_result");
-    }
-  };
 
   function asDecision(res: Authorization): ToolPolicyDecision {
     return {
@@ -265,5 +277,5 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     },
   };
 
-  return { policy, approvals, recordOutcome };
+  return { policy, approvals, recordOutcome: outcomes.recordOutcome };
 }
