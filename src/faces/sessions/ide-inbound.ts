@@ -74,7 +74,8 @@ export async function handleIdeFrame(deps: IdeInboundDeps, session: LiveSession,
     return;
   }
   metrics.messages.inc({ direction: "ide_to_gateway", type: parsed.frame.type });
-  await dispatchFrame(ideFrameHandlers, parsed.frame, { ...deps, session, conn, receivedAt });
+  const handling = dispatchFrame(ideFrameHandlers, parsed.frame, { ...deps, session, conn, receivedAt });
+  if (handling) await handling;
 }
 
 /** The IDE's own message_id, or one Gatehouse makes up, so every relayed frame can be acknowledged. */

@@ -51,7 +51,9 @@ export async function handleRuntimeFrame(deps: RuntimeInboundDeps, session: Live
   }
   const frame = withoutSeq(parsed.frame);
   metrics.messages.inc({ direction: "runtime_to_gateway", type: frame.type });
-  await dispatchFrame(runtimeFrameHandlers, frame, { ...deps, session, link });
+  // Only a tool_call waits (for the policy); the other frames go out in this same turn of the event loop.
+  const handling = dispatchFrame(runtimeFrameHandlers, frame, { ...deps, session, link });
+  if (handling) await handling;
   metrics.forwardLatency.observe({ direction: "gateway_to_ide" }, (performance.now() - receivedAt) / 1000);
   metrics.messagesProcessed.inc({ status: "success" });
 }
