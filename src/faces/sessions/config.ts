@@ -6,7 +6,7 @@
 //   GATEHOUSE_WS_REPLAY_WINDOW_MS                default 120000
 //   GATEHOUSE_REDIS_PREFIX                       default "gatehouse" (Redis keys of limiters and sessions)
 //   GATEHOUSE_SESSION_MANIFEST                   default "ide-assistant" (see ./governed-tools.ts)
-import type { SessionGatewayOptions } from "./gateway";
+import type { SessionGatewayOptions } from "./options";
 import { DEFAULT_SESSION_MANIFEST } from "./governed-tools";
 
 const INTEGER_OPTIONS: [string, keyof SessionGatewayOptions][] = [

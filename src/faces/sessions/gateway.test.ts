@@ -4,6 +4,7 @@ import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
 import { CloseCode } from "./close-codes";
 import { loadMessageValidators, type MessageValidators } from "./schemas";
+import type { ToolOutcome, ToolOutcomeRecorder, ToolPolicyContext } from "./tool-policy";
 import { AUDIENCE, ISSUER, openIde, refusedUpgrade, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
 
 let idp: TestIdp;
@@ -348,5 +349,59 @@ describe("limits and lifecycle", () => {
     } finally {
       bad.close();
     }
+  });
+});
+
+describe("tool outcome", () => {
+  /** A turn with a write_file call, approved from the IDE, whose result the IDE then sends. */
+  async function runToolCall(g: TestGateway, sessionId: string, result: Record<string, unknown>) {
+    const c = await ide(g, sessionId);
+    c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    c.send({ type: "tool_result", call_id: call.call_id, message_id: "res-1", ...result });
+    await c.next((f) => f.type === "ack" && f.message_id === "res-1");
+    await c.next(isFinal);
+    return { c, call };
+  }
+
+  it("records the IDE's tool_result with the context the call was decided with", async () => {
+    const decided: ToolPolicyContext[] = [];
+    const recorded: Array<[ToolPolicyContext, ToolOutcome]> = [];
+    const g = await gatewayWith({
+      toolPolicy: async (ctx) => {
+        decided.push(ctx);
+        return { decision: "ALLOW", reasons: [] };
+      },
+      recordOutcome: async (ctx, outcome) => {
+        recorded.push([ctx, outcome]);
+      },
+    });
+    const { call } = await runToolCall(g, "outcome-1", { result: { content: "file content" } });
+    expect(recorded).toHaveLength(1);
+    expect(recorded[0][0]).toBe(decided[0]);
+    expect(recorded[0][0]).toMatchObject({ sub: "alice", sessionId: "outcome-1", callId: call.call_id, toolName: "write_file" });
+    expect(recorded[0][1]).toEqual({ success: true, result: { content: "file content" } });
+    expect(g.runtime!.received.find((r) => r.frame.type === "tool_result")?.frame).toMatchObject({ result: { content: "file content" } });
+  });
+
+  it("reports a failed tool run as an unsuccessful outcome", async () => {
+    const recorded: ToolOutcome[] = [];
+    const g = await gatewayWith({ recordOutcome: async (_ctx, outcome) => void recorded.push(outcome) });
+    await runToolCall(g, "outcome-2", { error: "disk full" });
+    expect(recorded).toEqual([{ success: false, error: { message: "disk full" } }]);
+  });
+
+  it.each([
+    ["rejects", async () => Promise.reject(new Error("audit store down"))],
+    ["throws", () => {
+      throw new Error("audit store down");
+    }],
+  ])("relays the result unchanged when the recorder %s", async (_case, recordOutcome) => {
+    const g = await gatewayWith({ recordOutcome: recordOutcome as ToolOutcomeRecorder });
+    const { c } = await runToolCall(g, "outcome-3", { result: { content: "file content" } });
+    expect(c.frames.some((f) => f.type === "error")).toBe(false);
+    expect(tokensOf(c.frames)).toContain("Готово: main.dart (write_file).");
   });
 });

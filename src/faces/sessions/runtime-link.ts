@@ -2,6 +2,7 @@
 // runtime are handed on as they arrive and frames to it are written at once, so a hitl_decision or cancel
 // reaches the runtime while a reply is still streaming (the original awaited a whole SSE reply instead).
 import WebSocket from "ws";
+import type { RuntimeOutFrame } from "./frames";
 
 export interface RuntimeLinkOptions {
   /** AGENT_RUNTIME_URL, http(s) or ws(s). */
@@ -69,7 +70,7 @@ export class RuntimeLink {
   }
 
   /** Writes a frame now; false when the link is not open. */
-  send(frame: Record<string, unknown>): boolean {
+  send(frame: RuntimeOutFrame): boolean {
     if (!this.open) return false;
     this.ws!.send(JSON.stringify(frame));
     return true;

@@ -31,7 +31,7 @@ export interface SessionStore {
   get(id: string): SessionRecord | undefined;
   create(id: string, owner: { sub: string; orgId?: string }): SessionRecord;
   /** Assigns the next seq, stamps it into the frame, stores and returns the serialized frame. */
-  append(id: string, frame: Record<string, unknown>, replayable: boolean): BufferedFrame;
+  append(id: string, frame: { type: string }, replayable: boolean): BufferedFrame;
   /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
   replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
   delete(id: string): void;

@@ -1,0 +1,90 @@
+// The session frames as the spec's generated types, and the one way the gateway dispatches them: a handler
+// map keyed by `type` that must name every variant. A message type added to spec/sessions.asyncapi.yaml (and
+// so to generated/) without a handler here is a compile error, not a frame silently dropped at run time.
+import type { RawData } from "ws";
+import type {
+  RuntimeAgentStatus,
+  RuntimeAgentSwitched,
+  RuntimeAssistantMessage,
+  RuntimeCancel,
+  RuntimeContextUpdate,
+  RuntimeError,
+  RuntimeHitlDecision,
+  RuntimeSwitchAgent,
+  RuntimeToolCall,
+  RuntimeToolResult,
+  RuntimeUserMessage,
+} from "../../../generated/messages/types";
+import type { ClientFrame, ServerFrame } from "../../../generated/ws-client";
+import type { FrameRoute, MessageValidators } from "./schemas";
+
+export type { ClientFrame, ServerFrame };
+
+// The generated client only covers the IDE's socket; the runtime's two directions are the unions of the
+// generated Runtime* messages (the same split as generated/messages/index.json: receive = runtime → Gatehouse).
+/** Frames the agent runtime sends to Gatehouse. */
+export type RuntimeInFrame =
+  | RuntimeAgentStatus
+  | RuntimeAgentSwitched
+  | RuntimeAssistantMessage
+  | RuntimeContextUpdate
+  | RuntimeError
+  | RuntimeToolCall;
+/** Frames Gatehouse sends to the agent runtime. */
+export type RuntimeOutFrame = RuntimeCancel | RuntimeHitlDecision | RuntimeSwitchAgent | RuntimeToolResult | RuntimeUserMessage;
+
+/** The frame type each route carries (from Gatehouse's point of view, see ./schemas.ts). */
+export interface RouteFrames {
+  ide_in: ClientFrame;
+  ide_out: ServerFrame;
+  runtime_in: RuntimeInFrame;
+  runtime_out: RuntimeOutFrame;
+}
+
+type AnyFrame = { type: string };
+
+/** The variant of `F` whose `type` is `T`. */
+export type FrameOfType<F extends AnyFrame, T extends F["type"]> = Extract<F, { type: T }>;
+
+/** One handler per frame type, each receiving its own variant: a missing type does not compile. */
+export type FrameHandlers<F extends AnyFrame, Args extends unknown[], R> = {
+  [T in F["type"]]: (frame: FrameOfType<F, T>, ...args: Args) => R;
+};
+
+export function dispatchFrame<F extends AnyFrame, Args extends unknown[], R>(
+  handlers: FrameHandlers<F, Args, R>,
+  frame: F,
+  ...args: Args
+): R {
+  // The map is exhaustive by its type; TS cannot correlate `frame.type` with its handler's parameter itself.
+  const handler = handlers[frame.type as F["type"]] as unknown as (frame: F, ...args: Args) => R;
+  return handler(frame, ...args);
+}
+
+export type ParsedFrame<F> = { ok: true; frame: F } | { ok: false; errors: Array<{ pointer: string; message: string }> };
+
+/** JSON text → a frame of the route, validated against the route's schemas (which the generated types mirror). */
+export function parseFrame<R extends FrameRoute>(
+  validators: MessageValidators,
+  route: R,
+  data: RawData | string,
+  isBinary: boolean,
+): ParsedFrame<RouteFrames[R]> {
+  if (isBinary) return { ok: false, errors: [{ pointer: "/", message: "binary frames are not accepted; send JSON text" }] };
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof data === "string" ? data : rawToString(data));
+  } catch {
+    return { ok: false, errors: [{ pointer: "/", message: "not valid JSON" }] };
+  }
+  const result = validators.validate(route, value);
+  if (!result.ok) return result;
+  // Valid against the schema of its `type` on this route: it is that route's generated frame type.
+  return { ok: true, frame: result.frame as unknown as RouteFrames[R] };
+}
+
+function rawToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
+  if (Buffer.isBuffer(data)) return data.toString("utf8");
+  return Buffer.from(data).toString("utf8");
+}

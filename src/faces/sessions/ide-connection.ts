@@ -1,0 +1,93 @@
+// One IDE socket after its 101: it replaces an older socket of the same session, feeds IDE frames in order
+// to the inbound handler, is closed when its token expires, and leaves the session to expire when it closes.
+import WebSocket, { type RawData } from "ws";
+import type { UserClaims } from "../../core/identity/user-tokens";
+import { logger } from "../../core/log/logger";
+import { CloseCode } from "./close-codes";
+import { sessionMetrics as metrics } from "./metrics";
+import type { Connection, LiveSession, SessionRegistry } from "./session-state";
+
+const log = logger.child({ module: "sessions" });
+
+/** Who connected to which session, as decided before the 101. */
+export interface UpgradeContext {
+  sessionId: string;
+  claims: UserClaims;
+  /** The resume point offered in the handshake; undefined = fresh connect. */
+  lastSeq?: number;
+}
+
+export type IdeFrameHandler = (session: LiveSession, conn: Connection, data: RawData, isBinary: boolean, receivedAt: number) => Promise<void>;
+
+export function acceptConnection(registry: SessionRegistry, onFrame: IdeFrameHandler, ws: WebSocket, ctx: UpgradeContext): void {
+  const session = registry.get(ctx.sessionId)!;
+  const previous = session.conn;
+  if (previous) previous.ws.close(CloseCode.REPLACED, "session opened on another socket");
+
+  const conn: Connection = { ws, firstLiveSeq: session.record.nextSeq, alive: true, inbound: Promise.resolve() };
+  session.conn = conn;
+  metrics.activeConnections.inc();
+  log.info({ sessionId: ctx.sessionId, sub: ctx.claims.sub }, "IDE connected");
+
+  ws.on("pong", () => {
+    conn.alive = true;
+  });
+  ws.on("message", (data, isBinary) => {
+    const receivedAt = performance.now();
+    conn.inbound = conn.inbound
+      .then(() => onFrame(session, conn, data, isBinary, receivedAt))
+      .catch((err) => {
+        log.error({ err, sessionId: ctx.sessionId }, "IDE frame handling failed");
+        if (registry.isCurrent(session)) registry.sendError(session, "INTERNAL_ERROR", "Internal error", {}, false, conn);
+      });
+  });
+  // When `ws` closes a socket itself (a frame above maxPayload → 1009), its local close event reports 1006:
+  // remember the code the IDE was sent, so the metric counts what clients saw.
+  let closeCodeSent: number | undefined;
+  ws.on("error", (err: Error & { code?: string }) => {
+    if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") closeCodeSent = CloseCode.MESSAGE_TOO_BIG;
+    log.debug({ err, sessionId: ctx.sessionId }, "IDE socket error");
+  });
+  ws.on("close", (code) => {
+    metrics.activeConnections.dec();
+    metrics.closes.inc({ code: String(closeCodeSent ?? code) });
+    clearTimeout(conn.tokenTimer);
+    if (session.conn === conn) {
+      session.conn = undefined;
+      registry.scheduleExpiry(session);
+    }
+  });
+
+  armTokenExpiry(registry, session, conn, ctx.claims.exp);
+
+  // A resume point in the handshake: replay before any live frame, so the IDE sees one ordered stream.
+  if (ctx.lastSeq !== undefined) registry.resume(session, conn, ctx.lastSeq, session.record.nextSeq);
+}
+
+/** At the token's exp: TOKEN_EXPIRED, then close 4401 (reconnect with a new token and resume). */
+function armTokenExpiry(registry: SessionRegistry, session: LiveSession, conn: Connection, exp: number): void {
+  const delay = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
+  conn.tokenTimer = setTimeout(() => {
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    registry.sendError(session, "TOKEN_EXPIRED", "JWT token has expired", {}, false, conn);
+    conn.ws.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new token and resume");
+  }, delay);
+}
+
+/** Ping every interval; a socket that did not answer the previous ping is terminated. */
+export function startHeartbeat(registry: SessionRegistry, intervalMs: number): NodeJS.Timeout {
+  const heartbeat = setInterval(() => {
+    for (const session of registry.all()) {
+      const conn = session.conn;
+      if (!conn) continue;
+      if (!conn.alive) {
+        conn.ws.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.ws.ping();
+    }
+  }, intervalMs);
+  heartbeat.unref();
+  return heartbeat;
+}

@@ -1,0 +1,107 @@
+// IDE → Gatehouse → runtime: each IDE frame is rate limited, validated, then handled by the handler of its
+// type. A frame relayed to the runtime is acknowledged (`ack`) once it was written to the runtime link.
+import { randomUUID } from "node:crypto";
+import type { RateLimiterAbstract } from "rate-limiter-flexible";
+import WebSocket, { type RawData } from "ws";
+import type { HitlDecision, ToolResult } from "../../../generated/messages/types";
+import { dispatchFrame, parseFrame, type ClientFrame, type FrameHandlers, type RuntimeOutFrame } from "./frames";
+import { sessionMetrics as metrics } from "./metrics";
+import { consumePoint } from "./rate-limits";
+import type { RuntimeLinks } from "./runtime-links";
+import type { MessageValidators } from "./schemas";
+import type { Connection, LiveSession, SessionRegistry } from "./session-state";
+import type { ToolCalls } from "./tool-calls";
+
+export interface IdeInboundDeps {
+  registry: SessionRegistry;
+  validators: Promise<MessageValidators>;
+  messageLimiter: RateLimiterAbstract;
+  runtime: RuntimeLinks;
+  toolCalls: ToolCalls;
+}
+
+/** What an IDE frame's handler works with. */
+export interface IdeFrameContext extends IdeInboundDeps {
+  session: LiveSession;
+  conn: Connection;
+  receivedAt: number;
+}
+
+/** Exhaustive by type: an IDE message added to the spec does not compile until it is handled here. */
+export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], void | Promise<void>> = {
+  // Answered by Gatehouse itself: replay what this socket missed before its first live frame.
+  resume: (frame, c) => {
+    c.registry.resume(c.session, c.conn, frame.last_seq, c.conn.firstLiveSeq);
+    metrics.messagesProcessed.inc({ status: "success" });
+  },
+  user_message: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
+  switch_agent: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
+  cancel: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
+  hitl_decision: async (frame, c) => {
+    if (refuseAnswer(frame, c)) return;
+    const messageId = messageIdOf(frame);
+    const pending = c.session.pendingCalls.get(frame.call_id)!;
+    if (c.toolCalls.governs(pending)) {
+      // Governed: the decision goes to the approvals store; the runtime hears it once the policy released it.
+      metrics.messagesProcessed.inc({ status: "success" });
+      c.registry.emit(c.session, { type: "ack", message_id: messageId, ack_type: frame.type });
+      await c.toolCalls.decideGoverned(c.session, frame, messageId);
+      return;
+    }
+    await forward(c.toolCalls.settleByIde(c.session, { ...frame, message_id: messageId }), c);
+  },
+  tool_result: async (frame, c) => {
+    if (refuseAnswer(frame, c)) return;
+    c.toolCalls.completeWithResult(c.session, frame);
+    await forward({ ...frame, message_id: messageIdOf(frame) }, c);
+  },
+};
+
+export async function handleIdeFrame(deps: IdeInboundDeps, session: LiveSession, conn: Connection, data: RawData, isBinary: boolean, receivedAt: number) {
+  if (conn.ws.readyState !== WebSocket.OPEN) return;
+  const retryAfter = await consumePoint(deps.messageLimiter, session.record.id);
+  if (retryAfter !== undefined) {
+    metrics.messagesProcessed.inc({ status: "rate_limited" });
+    deps.registry.sendError(session, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { retry_after: retryAfter }, false, conn);
+    return;
+  }
+  const parsed = parseFrame(await deps.validators, "ide_in", data, isBinary);
+  if (!parsed.ok) {
+    metrics.invalidFrames.inc({ source: "ide" });
+    metrics.messagesProcessed.inc({ status: "invalid" });
+    const summary = parsed.errors.map((e) => `${e.pointer} ${e.message}`).join("; ");
+    deps.registry.sendError(session, "INVALID_MESSAGE", `Invalid message: ${summary}`, { details: { errors: parsed.errors } }, false, conn);
+    return;
+  }
+  metrics.messages.inc({ direction: "ide_to_gateway", type: parsed.frame.type });
+  const handling = dispatchFrame(ideFrameHandlers, parsed.frame, { ...deps, session, conn, receivedAt });
+  if (handling) await handling;
+}
+
+/** The IDE's own message_id, or one Gatehouse makes up, so every relayed frame can be acknowledged. */
+function messageIdOf(frame: { message_id?: string }): string {
+  return typeof frame.message_id === "string" ? frame.message_id : randomUUID();
+}
+
+/** A decision or result must answer a tool_call Gatehouse actually passed to this IDE (INVALID_CALL_ID). */
+function refuseAnswer(frame: HitlDecision | ToolResult, c: IdeFrameContext): boolean {
+  const refusal = c.toolCalls.refusal(c.session, frame);
+  if (refusal === undefined) return false;
+  metrics.messagesProcessed.inc({ status: "invalid" });
+  c.registry.sendError(c.session, "INVALID_CALL_ID", refusal, { details: { call_id: frame.call_id } }, false, c.conn);
+  return true;
+}
+
+/** Writes the frame to the runtime and acknowledges it to the IDE, or tells the IDE the runtime is away. */
+async function forward(frame: RuntimeOutFrame & { message_id: string }, c: IdeFrameContext): Promise<void> {
+  const link = await c.runtime.linkFor(c.session);
+  if (!link?.send(frame)) {
+    metrics.messagesProcessed.inc({ status: "error" });
+    c.registry.sendError(c.session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", { details: { message_id: frame.message_id } });
+    return;
+  }
+  metrics.forwardLatency.observe({ direction: "gateway_to_runtime" }, (performance.now() - c.receivedAt) / 1000);
+  metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });
+  metrics.messagesProcessed.inc({ status: "success" });
+  c.registry.emit(c.session, { type: "ack", message_id: frame.message_id, ack_type: frame.type });
+}

@@ -1,0 +1,76 @@
+// What the session gateway is built from: its tunables, its dependencies and the handle it returns.
+import type { Redis } from "ioredis";
+import type { UserClaims } from "../../core/identity/user-tokens";
+import type { MessageValidators } from "./schemas";
+import type { SessionStore } from "./session-store";
+import type { ToolApprovals, ToolOutcomeRecorder, ToolPolicy } from "./tool-policy";
+
+export interface SessionGatewayOptions {
+  /** Heartbeat: ping every interval, terminate a socket that missed the previous pong. */
+  pingIntervalMs: number;
+  /** Largest accepted IDE frame; bigger → close 1009. */
+  maxPayloadBytes: number;
+  /** Bytes queued on one socket before it counts as a slow consumer (close 1013). */
+  maxBufferedBytes: number;
+  /** Replay buffer per session. */
+  replayWindowMs: number;
+  replayMaxFrames: number;
+  /** A session without a socket for this long is dropped (its runtime link closed). */
+  sessionTtlMs: number;
+  connectionsPerIpPerMinute: number;
+  messagesPerSessionPerMinute: number;
+  runtimeConnectTimeoutMs: number;
+  /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */
+  redisKeyPrefix: string;
+}
+
+export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
+  pingIntervalMs: 30_000,
+  maxPayloadBytes: 1024 * 1024,
+  maxBufferedBytes: 4 * 1024 * 1024,
+  replayWindowMs: 2 * 60_000,
+  replayMaxFrames: 1000,
+  sessionTtlMs: 30 * 60_000,
+  connectionsPerIpPerMinute: 10,
+  messagesPerSessionPerMinute: 100,
+  runtimeConnectTimeoutMs: 5_000,
+  redisKeyPrefix: "gatehouse",
+};
+
+export interface SessionGatewayDeps {
+  /** From createUserTokenVerifier (src/core/identity/user-tokens.ts). */
+  verifyUserToken: (token: string) => Promise<UserClaims>;
+  /** AGENT_RUNTIME_URL, e.g. http://127.0.0.1:8001. */
+  agentRuntimeUrl: string;
+  /** AGENT_RUNTIME_KEY: sent to the runtime as a bearer token when set. */
+  agentRuntimeKey?: string;
+  /** The policy engine's seam; without it, the reference always-approve list. */
+  toolPolicy?: ToolPolicy;
+  /**
+   * The approvals store behind ESCALATE (./governed-tools.ts). With it, a call that carries an approval_id is
+   * released to the runtime only once that approval is decided — by the IDE's hitl_decision or by an operator
+   * over REST — and re-checked by the policy. Without it, the IDE's decision goes straight to the runtime.
+   */
+  approvals?: ToolApprovals;
+  /**
+   * Told the IDE's `tool_result` for every call the policy decided (with the context it was decided with), so
+   * the outcome is audited. Fire and forget: a failure is logged and never delays or changes the relay.
+   */
+  recordOutcome?: ToolOutcomeRecorder;
+  /** REDIS_URL client: rate limits and sessions (unless `store` is given) shared across nodes; health PINGs it. */
+  redis?: Redis;
+  store?: SessionStore;
+  validators?: MessageValidators;
+  options?: Partial<SessionGatewayOptions>;
+}
+
+export interface SessionGatewayHealth {
+  agent_runtime: "available" | "unavailable";
+  redis: "connected" | "disconnected" | "not_configured";
+}
+
+export interface SessionGateway {
+  /** SIGTERM path: refuse new upgrades, close every socket with 1012 (resume hint), drop runtime links. */
+  close(): Promise<void>;
+  health(): Promise<SessionGatewayHealth>;
+}

@@ -1,0 +1,38 @@
+// The two rate limits of the sessions face: upgrades per client IP and IDE frames per session. With Redis
+// they are shared across gateway nodes.
+import type { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { SessionGatewayOptions } from "./options";
+
+export interface SessionLimiters {
+  ipLimiter: RateLimiterAbstract;
+  messageLimiter: RateLimiterAbstract;
+}
+
+export function createLimiters(opts: SessionGatewayOptions, redis?: Redis): SessionLimiters {
+  const make = (keyPrefix: string, points: number): RateLimiterAbstract => {
+    const memory = new RateLimiterMemory({ keyPrefix, points, duration: 60 });
+    if (!redis) return memory;
+    // Shared across nodes; if Redis fails, each node falls back to its own counters.
+    return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
+  };
+  return {
+    // Not under `:ws:session:` — that is the session store's namespace (redis-session-store.ts).
+    ipLimiter: make(`${opts.redisKeyPrefix}:ws:limit:ip`, opts.connectionsPerIpPerMinute),
+    messageLimiter: make(`${opts.redisKeyPrefix}:ws:limit:messages`, opts.messagesPerSessionPerMinute),
+  };
+}
+
+/**
+ * Consumes one point; resolves undefined when allowed, or the whole seconds to wait when the limit is hit.
+ * Any other failure (not a limiter verdict) is thrown.
+ */
+export async function consumePoint(limiter: RateLimiterAbstract, key: string): Promise<number | undefined> {
+  try {
+    await limiter.consume(key);
+    return undefined;
+  } catch (res) {
+    if (!(res instanceof RateLimiterRes)) throw res;
+    return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+  }
+}

@@ -1,0 +1,71 @@
+// One runtime link per session, opened on the first frame that needs it and shared by everything that writes
+// to the runtime. Frames from the runtime are queued per session, so they are handled in arrival order.
+import { logger } from "../../core/log/logger";
+import { RuntimeLink } from "./runtime-link";
+import type { LiveSession, SessionRegistry } from "./session-state";
+
+const log = logger.child({ module: "sessions" });
+
+export interface RuntimeLinksDeps {
+  registry: SessionRegistry;
+  agentRuntimeUrl: string;
+  agentRuntimeKey?: string;
+  connectTimeoutMs: number;
+  /** Handles one runtime frame; called in order per session, never concurrently for one session. */
+  onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;
+}
+
+export class RuntimeLinks {
+  constructor(private readonly deps: RuntimeLinksDeps) {}
+
+  /** The session's open link, connecting it first if needed; undefined when the runtime cannot be reached. */
+  async linkFor(session: LiveSession): Promise<RuntimeLink | undefined> {
+    if (session.link?.open) return session.link;
+    if (!session.linking) session.linking = this.connect(session);
+    try {
+      return await session.linking;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private connect(session: LiveSession): Promise<RuntimeLink> {
+    const { registry, onFrame } = this.deps;
+    const sessionId = session.record.id;
+    const link = new RuntimeLink({
+      runtimeUrl: this.deps.agentRuntimeUrl,
+      apiKey: this.deps.agentRuntimeKey,
+      sessionId,
+      sub: session.record.ownerSub,
+      orgId: session.record.orgId,
+      connectTimeoutMs: this.deps.connectTimeoutMs,
+      onFrame: (data, receivedAt) => {
+        session.runtimeQueue = session.runtimeQueue
+          .then(() => onFrame(session, link, data, receivedAt))
+          .catch((err) => log.error({ err, sessionId }, "runtime frame handling failed"));
+      },
+      onLost: (reason) => {
+        log.warn({ sessionId, reason }, "runtime link lost");
+        if (session.link === link) session.link = undefined;
+        if (registry.isCurrent(session) && !registry.shuttingDown) {
+          registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime connection lost");
+        }
+      },
+    });
+    return link
+      .connect()
+      .then(
+        () => {
+          session.link = link;
+          return link;
+        },
+        (err) => {
+          log.warn({ err, sessionId }, "cannot reach the agent runtime");
+          throw err;
+        },
+      )
+      .finally(() => {
+        session.linking = undefined;
+      });
+  }
+}

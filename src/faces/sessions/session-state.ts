@@ -1,0 +1,208 @@
+// The sessions this node holds and everything Gatehouse sends to an IDE: every frame is numbered (seq) and
+// buffered by the store before it is written, so a dropped IDE can resume; a resume replays what it missed
+// or tells it to resync. Also the session's end: expiry after the IDE left, and the SIGTERM close.
+import WebSocket from "ws";
+import type { UserClaims } from "../../core/identity/user-tokens";
+import { CloseCode } from "./close-codes";
+import type { ServerFrame } from "./frames";
+import { sessionMetrics as metrics } from "./metrics";
+import type { RuntimeLink } from "./runtime-link";
+import type { SessionRecord, SessionStore } from "./session-store";
+import type { ToolPolicyContext } from "./tool-policy";
+
+/** A tool_call Gatehouse passed to the IDE and whose answer (decision or result) it still expects. */
+export interface PendingCall {
+  toolName: string;
+  /** The context the policy decided the call with (reused for approvals and the outcome record). */
+  ctx: ToolPolicyContext;
+  approvalId?: string;
+  awaitingApproval: boolean;
+  /** Watches the approval store while an approval is pending (aborted on an IDE edit or session end). */
+  watcher?: AbortController;
+  /** The IDE's own approve/reject of this call, so it is not told what it just decided. */
+  ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string };
+}
+
+export interface Connection {
+  ws: WebSocket;
+  /** The seq the first live frame on this socket got: an in-band resume replays only what came before. */
+  firstLiveSeq: number;
+  alive: boolean;
+  tokenTimer?: NodeJS.Timeout;
+  /** IDE frames are handled one after another, in arrival order; none of them waits for a reply. */
+  inbound: Promise<void>;
+}
+
+export interface LiveSession {
+  record: SessionRecord;
+  conn?: Connection;
+  link?: RuntimeLink;
+  linking?: Promise<RuntimeLink>;
+  pendingCalls: Map<string, PendingCall>;
+  /** The runtime's current agent, from its last agent_switched (picks the manifest for tool calls). */
+  agent?: string;
+  /** Runtime frames are handled in order (a tool_call's policy check must not let later tokens overtake it). */
+  runtimeQueue: Promise<void>;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: number };
+
+export interface SessionRegistryOptions {
+  maxBufferedBytes: number;
+  sessionTtlMs: number;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, LiveSession>();
+  /** Set by shutdown(): no new upgrades, no AGENT_UNAVAILABLE for links we close ourselves. */
+  shuttingDown = false;
+
+  constructor(
+    readonly store: SessionStore,
+    private readonly opts: SessionRegistryOptions,
+  ) {}
+
+  get(id: string): LiveSession | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** False once the session expired (or was replaced): nothing may be sent on its behalf any more. */
+  isCurrent(session: LiveSession): boolean {
+    return this.sessions.get(session.record.id) === session;
+  }
+
+  all(): IterableIterator<LiveSession> {
+    return this.sessions.values();
+  }
+
+  /** Who owns a session, live on this node or known to the store (hydrated before the upgrade). */
+  async ownerOf(id: string): Promise<string | undefined> {
+    if (!this.sessions.has(id)) await this.store.hydrate?.(id);
+    return this.sessions.get(id)?.record.ownerSub ?? this.store.get(id)?.ownerSub;
+  }
+
+  /** Synchronous on purpose (right before the 101): two users racing for a new id cannot both get it. */
+  claim(sessionId: string, claims: UserClaims): LiveSession | undefined {
+    let live = this.sessions.get(sessionId);
+    if (live && live.record.ownerSub !== claims.sub) return undefined;
+    if (!live) {
+      const record = this.store.get(sessionId) ?? this.store.create(sessionId, { sub: claims.sub, orgId: claims.orgId });
+      live = { record, pendingCalls: new Map(), runtimeQueue: Promise.resolve() };
+      this.sessions.set(sessionId, live);
+      metrics.sessions.set(this.sessions.size);
+    }
+    if (claims.orgId) live.record.orgId = claims.orgId;
+    clearTimeout(live.expiryTimer);
+    return live;
+  }
+
+  // ---------------------------------------------------------------- Gatehouse → IDE
+
+  /** Numbers, buffers and (if a socket is attached) sends a frame. Replayable frames survive a dropped socket. */
+  emit(session: LiveSession, frame: ServerFrame, replayable = true, only?: Connection): void {
+    if (!this.isCurrent(session)) return; // expired meanwhile: nobody can resume it
+    const stored = this.store.append(session.record.id, frame, replayable);
+    metrics.messages.inc({ direction: "gateway_to_ide", type: frame.type });
+    const conn = session.conn;
+    if (conn && (!only || only === conn)) this.deliver(conn, stored.data);
+  }
+
+  /** The canonical error frame: `message` and `content` carry the same text (the seed uses both). */
+  sendError(session: LiveSession, code: string, text: string, extras: ErrorExtras = {}, replayable = true, only?: Connection): void {
+    this.emit(session, { type: "error", error_code: code, message: text, content: text, ...extras }, replayable, only);
+  }
+
+  private deliver(conn: Connection, data: string): void {
+    const ws = conn.ws;
+    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
+      ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
+      setTimeout(() => ws.terminate(), 5_000).unref();
+      return;
+    }
+    ws.send(data);
+  }
+
+  /** Replays the replayable frames after `lastSeq` (and before `beforeSeq`) to `conn`, or asks for a resync. */
+  resume(session: LiveSession, conn: Connection, lastSeq: number, beforeSeq: number): void {
+    const id = session.record.id;
+    if (session.record.nextSeq === 1 && lastSeq > 0) {
+      this.refuseUnknownResume(session);
+      return;
+    }
+    const result = this.store.replay(id, lastSeq, beforeSeq);
+    if (!result.ok) {
+      this.emit(session, {
+        type: "resync_required",
+        session_id: id,
+        last_seq: lastSeq,
+        ...(result.oldestSeq !== undefined ? { oldest_seq: result.oldestSeq } : {}),
+        message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
+      }, false);
+      return;
+    }
+    for (const frame of result.frames) this.deliver(conn, frame.data);
+    this.emit(session, { type: "session_resumed", session_id: id, last_seq: lastSeq, replayed: result.frames.length }, false);
+  }
+
+  /** Nothing of this session is known here: it expired or never existed on this node. */
+  private refuseUnknownResume(session: LiveSession): void {
+    const id = session.record.id;
+    const expiredAt = this.store.expiredAt(id);
+    if (expiredAt) {
+      this.sendError(session, "SESSION_EXPIRED", "Session has expired. Please reconnect.", {
+        details: { session_id: id, expired_at: expiredAt.toISOString() },
+      }, false);
+    } else {
+      this.sendError(session, "SESSION_NOT_FOUND", "Session not found", { details: { session_id: id } }, false);
+    }
+  }
+
+  // ---------------------------------------------------------------- the end of a session
+
+  /** The IDE left: unless it comes back within the TTL, stop the runtime's work and forget the session. */
+  scheduleExpiry(session: LiveSession): void {
+    clearTimeout(session.expiryTimer);
+    session.expiryTimer = setTimeout(() => {
+      if (session.conn) return;
+      session.link?.close();
+      stopWatching(session);
+      this.sessions.delete(session.record.id);
+      this.store.delete(session.record.id);
+      metrics.sessions.set(this.sessions.size);
+    }, this.opts.sessionTtlMs);
+    session.expiryTimer.unref();
+  }
+
+  /** SIGTERM: close every socket with 1012 (reconnect and resume elsewhere) and drop every runtime link. */
+  async shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    const closing: Promise<void>[] = [];
+    for (const session of this.sessions.values()) {
+      clearTimeout(session.expiryTimer);
+      stopWatching(session);
+      session.link?.close();
+      const ws = session.conn?.ws;
+      if (ws && ws.readyState !== WebSocket.CLOSED) closing.push(closeForRestart(ws));
+    }
+    await Promise.all(closing);
+  }
+}
+
+/** The session is gone: nobody follows its approvals any more (they stay in the store for operators). */
+function stopWatching(session: LiveSession): void {
+  for (const pending of session.pendingCalls.values()) pending.watcher?.abort();
+}
+
+function closeForRestart(ws: WebSocket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    ws.once("close", () => resolve());
+    ws.close(CloseCode.SERVICE_RESTART, "restarting; reconnect and resume with your last seq");
+    setTimeout(() => {
+      ws.terminate();
+      resolve();
+    }, 2_000).unref();
+  });
+}

@@ -1,0 +1,282 @@
+// The life of one tool call, from the runtime's tool_call to the IDE's answer:
+//
+//   runtime tool_call ──policy──▶ DENY: TOOL_DENIED to the IDE, an error tool_result to the runtime (ends)
+//                                 ALLOW / ESCALATE: pending, passed to the IDE (requires_approval when escalated)
+//   pending, awaiting approval ──▶ the IDE's hitl_decision (approve / reject / edit) or an operator over REST
+//                                  (governed: the approvals store decides and the policy re-checks; reference:
+//                                  the IDE's decision goes straight to the runtime)
+//   pending, runnable ──────────▶ the IDE's tool_result: relayed to the runtime and recorded as the outcome
+import { randomUUID } from "node:crypto";
+import type { HitlDecision, RuntimeHitlDecision, RuntimeToolCall, ToolResult } from "../../../generated/messages/types";
+import { logger } from "../../core/log/logger";
+import { sessionMetrics as metrics } from "./metrics";
+import type { RuntimeLink } from "./runtime-link";
+import type { RuntimeLinks } from "./runtime-links";
+import type { LiveSession, PendingCall, SessionRegistry } from "./session-state";
+import {
+  ALWAYS_APPROVE_TOOLS,
+  type ToolApprovals,
+  type ToolOutcome,
+  type ToolOutcomeRecorder,
+  type ToolPolicy,
+  type ToolPolicyContext,
+  type ToolPolicyDecision,
+  type ToolRelease,
+} from "./tool-policy";
+
+const log = logger.child({ module: "sessions" });
+
+export interface ToolCallsDeps {
+  registry: SessionRegistry;
+  runtime: RuntimeLinks;
+  toolPolicy: ToolPolicy;
+  approvals?: ToolApprovals;
+  recordOutcome?: ToolOutcomeRecorder;
+}
+
+/** How an escalated call was answered, as the runtime hears it. */
+type ReleaseVia = { decision: "approve" | "edit"; messageId?: string; feedback?: string };
+
+export class ToolCalls {
+  constructor(private readonly deps: ToolCallsDeps) {}
+
+  // ---------------------------------------------------------------- runtime → IDE
+
+  /** A runtime tool_call: decided by the policy, then denied (both sides told) or passed to the IDE. */
+  async decide(session: LiveSession, link: RuntimeLink, frame: RuntimeToolCall): Promise<void> {
+    const { call_id: callId, tool_name: toolName } = frame;
+    const ctx = policyContext(session, frame);
+    const verdict = await this.verdict(ctx);
+    metrics.toolDecisions.inc({ decision: verdict.decision });
+
+    if (verdict.decision === "DENY") {
+      const text = `Tool ${toolName} was denied by policy${verdict.detail ? `: ${verdict.detail}` : ""}`;
+      this.deps.registry.sendError(session, "TOOL_DENIED", text, { details: { call_id: callId, tool_name: toolName, reasons: verdict.reasons } });
+      link.send({ type: "tool_result", call_id: callId, error: { code: "TOOL_DENIED", message: text } });
+      metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
+      return;
+    }
+    // The runtime's requires_approval can only add a requirement; policy and the fixed list decide the rest.
+    const requiresApproval = verdict.decision === "ESCALATE" || ALWAYS_APPROVE_TOOLS.has(toolName) || frame.requires_approval === true;
+    const pending: PendingCall = { toolName, ctx, approvalId: verdict.approvalId, awaitingApproval: requiresApproval };
+    session.pendingCalls.set(callId, pending);
+    this.deps.registry.emit(session, {
+      ...frame,
+      requires_approval: requiresApproval,
+      ...(verdict.approvalId ? { approval_id: verdict.approvalId } : {}),
+    });
+    if (verdict.approvalId && this.deps.approvals) this.watchApproval(session, callId, pending);
+  }
+
+  private async verdict(ctx: ToolPolicyContext): Promise<ToolPolicyDecision> {
+    try {
+      return await this.deps.toolPolicy(ctx);
+    } catch (err) {
+      log.error({ err, callId: ctx.callId, toolName: ctx.toolName }, "tool policy failed; denying (fail closed)");
+      return { decision: "DENY", reasons: ["POLICY_ERROR"] };
+    }
+  }
+
+  // ---------------------------------------------------------------- IDE answers
+
+  /** Why the IDE may not send this decision or result now (it must answer a call Gatehouse passed to it). */
+  refusal(session: LiveSession, frame: HitlDecision | ToolResult): string | undefined {
+    const pending = session.pendingCalls.get(frame.call_id);
+    if (!pending) return `No pending tool call ${frame.call_id}`;
+    if (frame.type === "hitl_decision" && !pending.awaitingApproval) {
+      return `Tool call ${frame.call_id} is not waiting for approval`;
+    }
+    if (frame.type === "tool_result" && pending.awaitingApproval && this.governs(pending)) {
+      return `Tool call ${frame.call_id} is waiting for approval ${pending.approvalId}; its result cannot be sent yet`;
+    }
+    return undefined;
+  }
+
+  /** Governed: an approval record exists and the approvals store decides (not the IDE's frame alone). */
+  governs(pending: PendingCall): boolean {
+    return pending.approvalId !== undefined && this.deps.approvals !== undefined;
+  }
+
+  /** Reference mode (no approvals store): the IDE's decision goes straight to the runtime, as returned. */
+  settleByIde<F extends RuntimeHitlDecision>(session: LiveSession, frame: F): F {
+    const pending = session.pendingCalls.get(frame.call_id)!;
+    pending.awaitingApproval = false;
+    if (frame.decision === "reject") session.pendingCalls.delete(frame.call_id);
+    return pending.approvalId ? { ...frame, approval_id: pending.approvalId } : frame;
+  }
+
+  /** The IDE answers a governed call: approve/reject are recorded on the approval, edit is re-checked. */
+  async decideGoverned(session: LiveSession, frame: HitlDecision, messageId: string): Promise<void> {
+    const callId = frame.call_id;
+    const pending = session.pendingCalls.get(callId)!;
+    const approvals = this.deps.approvals!;
+    pending.awaitingApproval = false;
+    const feedback = frame.feedback;
+    if (frame.decision === "edit") {
+      // The original approval is closed by the edit: its watcher must not report that as a rejection.
+      pending.watcher?.abort();
+      const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
+      let release: ToolRelease;
+      try {
+        release = await approvals.edit(pending.ctx, pending.approvalId!, edited, feedback);
+      } catch (err) {
+        log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
+        release = { outcome: "rejected", approvalId: pending.approvalId, reason: "The edited call could not be checked", reasons: ["POLICY_ERROR"] };
+      }
+      await this.applyRelease(session, callId, pending, release, { decision: "edit", messageId, feedback });
+      return;
+    }
+    pending.ideDecision = { decision: frame.decision, messageId, feedback };
+    await approvals.decide(pending.ctx, pending.approvalId!, frame.decision, feedback);
+  }
+
+  /** The IDE ran the call: it is no longer pending, and its outcome is recorded (never awaited). */
+  completeWithResult(session: LiveSession, frame: ToolResult): void {
+    const pending = session.pendingCalls.get(frame.call_id);
+    session.pendingCalls.delete(frame.call_id);
+    const record = this.deps.recordOutcome;
+    if (!pending || !record) return;
+    const callId = frame.call_id;
+    try {
+      record(pending.ctx, outcomeOf(frame)).catch((err: unknown) => log.error({ err, callId }, "recording a tool call's outcome failed"));
+    } catch (err) {
+      log.error({ err, callId }, "recording a tool call's outcome failed");
+    }
+  }
+
+  // ---------------------------------------------------------------- escalated calls
+
+  /** Follows an escalated call's approval in the store, whoever decides it (the IDE or an operator over REST). */
+  private watchApproval(session: LiveSession, callId: string, pending: PendingCall): void {
+    const watcher = new AbortController();
+    pending.watcher = watcher;
+    const via = (): ReleaseVia => ({ decision: "approve", messageId: pending.ideDecision?.messageId, feedback: pending.ideDecision?.feedback });
+    this.deps.approvals!.settled(pending.ctx, pending.approvalId!, watcher.signal).then(
+      (release) => (watcher.signal.aborted ? undefined : this.applyRelease(session, callId, pending, release, via())),
+      (err: unknown) => {
+        if (watcher.signal.aborted) return;
+        log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
+        const release: ToolRelease = { outcome: "rejected", approvalId: pending.approvalId, reason: "The approval could not be checked", reasons: ["POLICY_ERROR"] };
+        return this.applyRelease(session, callId, pending, release, via());
+      },
+    ).catch((err) => log.error({ err, callId }, "releasing a tool call failed"));
+  }
+
+  /** The end of an escalated call: runnable (IDE told unless it decided, runtime gets the decision) or never. */
+  private async applyRelease(session: LiveSession, callId: string, pending: PendingCall, release: ToolRelease, via: ReleaseVia): Promise<void> {
+    if (session.pendingCalls.get(callId) !== pending || !this.deps.registry.isCurrent(session)) return;
+    const messageId = via.messageId ?? randomUUID();
+    if (release.outcome === "escalated") {
+      pending.approvalId = release.approvalId;
+      pending.awaitingApproval = true;
+      pending.ideDecision = undefined;
+      this.deps.registry.emit(session, {
+        type: "tool_call",
+        call_id: callId,
+        tool_name: pending.toolName,
+        arguments: pending.ctx.arguments,
+        requires_approval: true,
+        approval_id: release.approvalId,
+      });
+      this.watchApproval(session, callId, pending);
+    } else if (release.outcome === "rejected") {
+      await this.reject(session, callId, pending, release, messageId);
+    } else {
+      await this.release(session, callId, pending, release, via, messageId);
+    }
+  }
+
+  private async reject(
+    session: LiveSession,
+    callId: string,
+    pending: PendingCall,
+    release: Extract<ToolRelease, { outcome: "rejected" }>,
+    messageId: string,
+  ): Promise<void> {
+    session.pendingCalls.delete(callId);
+    metrics.toolDecisions.inc({ decision: "REJECTED" });
+    if (pending.ideDecision?.decision !== "reject") {
+      this.deps.registry.sendError(session, "TOOL_DENIED", `Tool ${pending.toolName} was not approved: ${release.reason}`, {
+        details: {
+          call_id: callId,
+          tool_name: pending.toolName,
+          reasons: release.reasons,
+          ...(release.approvalId ? { approval_id: release.approvalId } : {}),
+          ...(release.decidedBy ? { decided_by: release.decidedBy } : {}),
+        },
+      });
+    }
+    await this.sendDecision(session, {
+      type: "hitl_decision",
+      call_id: callId,
+      decision: "reject",
+      feedback: pending.ideDecision?.feedback ?? release.reason,
+      message_id: messageId,
+      ...(release.approvalId ? { approval_id: release.approvalId } : {}),
+    });
+  }
+
+  private async release(
+    session: LiveSession,
+    callId: string,
+    pending: PendingCall,
+    release: Extract<ToolRelease, { outcome: "approved" }>,
+    via: ReleaseVia,
+    messageId: string,
+  ): Promise<void> {
+    pending.awaitingApproval = false;
+    if (release.approvalId) pending.approvalId = release.approvalId;
+    metrics.toolDecisions.inc({ decision: "RELEASED" });
+    if (pending.ideDecision?.decision !== "approve") {
+      // Approved elsewhere (an operator) or edited: this is the call the IDE may run now.
+      this.deps.registry.emit(session, {
+        type: "tool_call",
+        call_id: callId,
+        tool_name: pending.toolName,
+        arguments: release.arguments,
+        requires_approval: false,
+        ...(pending.approvalId ? { approval_id: pending.approvalId } : {}),
+      });
+    }
+    await this.sendDecision(session, {
+      type: "hitl_decision",
+      call_id: callId,
+      decision: via.decision,
+      message_id: messageId,
+      ...(via.decision === "edit" ? { modified_arguments: release.arguments } : {}),
+      ...(via.feedback ? { feedback: via.feedback } : {}),
+      ...(pending.approvalId ? { approval_id: pending.approvalId } : {}),
+    });
+  }
+
+  private async sendDecision(session: LiveSession, frame: RuntimeHitlDecision): Promise<void> {
+    const link = await this.deps.runtime.linkFor(session);
+    if (!link?.send(frame)) {
+      this.deps.registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", { details: { call_id: frame.call_id } });
+      return;
+    }
+    metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });
+  }
+}
+
+function policyContext(session: LiveSession, frame: RuntimeToolCall): ToolPolicyContext {
+  return {
+    sub: session.record.ownerSub,
+    orgId: session.record.orgId,
+    sessionId: session.record.id,
+    callId: frame.call_id,
+    toolName: frame.tool_name,
+    arguments: frame.arguments as Record<string, unknown>,
+    ...(session.agent ? { agent: session.agent } : {}),
+  };
+}
+
+/** The IDE's tool_result as an outcome: a string error becomes its message. */
+function outcomeOf(frame: ToolResult): ToolOutcome {
+  const error = typeof frame.error === "string" ? { message: frame.error } : frame.error;
+  return {
+    success: frame.result !== undefined && frame.error === undefined,
+    ...(frame.result !== undefined ? { result: frame.result } : {}),
+    ...(error !== undefined ? { error } : {}),
+  };
+}

@@ -1,0 +1,119 @@
+// Everything before the 101: the path names a session, the client is within its rate limit, its token is
+// valid and it owns the session. A refusal is a plain HTTP answer (./upgrade.ts); nothing reaches a socket.
+import type { IncomingMessage, Server } from "node:http";
+import type { Duplex } from "node:stream";
+import type { RateLimiterAbstract } from "rate-limiter-flexible";
+import type { WebSocket, WebSocketServer } from "ws";
+import { UserTokenError, type UserClaims } from "../../core/identity/user-tokens";
+import { logger } from "../../core/log/logger";
+import type { UpgradeContext } from "./ide-connection";
+import { sessionMetrics as metrics } from "./metrics";
+import { consumePoint } from "./rate-limits";
+import type { MessageValidators } from "./schemas";
+import type { SessionRegistry } from "./session-state";
+import { UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
+
+const log = logger.child({ module: "sessions" });
+
+const SESSION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const WS_PATH = /^\/ws\/([^/]+)$/;
+
+export interface UpgradeHandlerDeps {
+  server: Server;
+  wss: WebSocketServer;
+  registry: SessionRegistry;
+  verifyUserToken: (token: string) => Promise<UserClaims>;
+  ipLimiter: RateLimiterAbstract;
+  validators: Promise<MessageValidators>;
+  onConnection: (ws: WebSocket, ctx: UpgradeContext) => void;
+}
+
+/** The server's `upgrade` listener for /ws/{session_id}. */
+export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
+  return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = new URL(req.url ?? "/", "http://gatehouse").pathname;
+    const match = WS_PATH.exec(path);
+    if (!match) {
+      // Another face may own this upgrade; answer 404 only when nobody else listens.
+      if (deps.server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, new UpgradeRefusal(404, "NOT_FOUND", `No WebSocket endpoint at ${path}`));
+      return;
+    }
+    socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
+    authorizeUpgrade(deps, req, match[1]).then(
+      (ctx) => {
+        if (socket.destroyed) return;
+        // Claimed synchronously right before the 101: two users racing for a new id cannot both get it.
+        if (!deps.registry.claim(ctx.sessionId, ctx.claims)) {
+          metrics.upgrades.inc({ result: "403" });
+          refuseUpgrade(socket, new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user"));
+          return;
+        }
+        deps.wss.handleUpgrade(req, socket, head, (ws) => deps.onConnection(ws, ctx));
+        metrics.upgrades.inc({ result: "accepted" });
+      },
+      (err: unknown) => {
+        const refusal = err instanceof UpgradeRefusal ? err : new UpgradeRefusal(500, "INTERNAL_ERROR", "Internal error during upgrade");
+        if (!(err instanceof UpgradeRefusal)) log.error({ err }, "upgrade failed");
+        metrics.upgrades.inc({ result: String(refusal.status) });
+        refuseUpgrade(socket, refusal);
+      },
+    );
+  };
+}
+
+async function authorizeUpgrade(deps: UpgradeHandlerDeps, req: IncomingMessage, rawId: string): Promise<UpgradeContext> {
+  if (deps.registry.shuttingDown) {
+    throw new UpgradeRefusal(503, "SHUTTING_DOWN", "Gatehouse is restarting; reconnect and resume", { "Retry-After": "5" });
+  }
+  const sessionId = validSessionId(rawId);
+  const retryAfter = await consumePoint(deps.ipLimiter, req.socket.remoteAddress ?? "unknown");
+  if (retryAfter !== undefined) {
+    throw new UpgradeRefusal(429, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { "Retry-After": String(retryAfter) });
+  }
+  let claims: UserClaims;
+  try {
+    claims = await deps.verifyUserToken(bearerToken(req));
+  } catch (err) {
+    throw authRefusal(err);
+  }
+  const lastSeq = requestedLastSeq(req);
+  await deps.validators;
+  const owner = await deps.registry.ownerOf(sessionId);
+  if (owner !== undefined && owner !== claims.sub) {
+    metrics.authFailures.inc({ reason: "session_owner_mismatch" });
+    throw new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user");
+  }
+  return { sessionId, claims, lastSeq };
+}
+
+function validSessionId(rawId: string): string {
+  let sessionId: string;
+  try {
+    sessionId = decodeURIComponent(rawId);
+  } catch {
+    throw new UpgradeRefusal(400, "INVALID_MESSAGE", "Malformed session id");
+  }
+  if (!SESSION_ID.test(sessionId)) {
+    throw new UpgradeRefusal(400, "INVALID_MESSAGE", "session_id must be 1-128 characters of [A-Za-z0-9._:-]");
+  }
+  return sessionId;
+}
+
+function authRefusal(err: unknown): UpgradeRefusal {
+  if (err instanceof UpgradeRefusal) {
+    metrics.authFailures.inc({ reason: "missing_token" });
+    return err;
+  }
+  if (err instanceof UserTokenError) {
+    metrics.authFailures.inc({ reason: err.reason });
+    if (err.reason === "jwks_unavailable") {
+      return new UpgradeRefusal(503, "UNAUTHORIZED", "Cannot verify tokens right now (identity provider unreachable)", {
+        "Retry-After": "30",
+      });
+    }
+    return new UpgradeRefusal(401, err.code, err.code === "TOKEN_EXPIRED" ? "JWT token has expired" : err.message);
+  }
+  metrics.authFailures.inc({ reason: "verifier_error" });
+  log.error({ err }, "token verifier failed");
+  return new UpgradeRefusal(401, "TOKEN_INVALID", "Invalid JWT token");
+}
