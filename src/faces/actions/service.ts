@@ -57,7 +57,7 @@ export type BatchResponse = Schemas["BatchResponse"];
 export class ActionConflictError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: components["schemas"]["ProblemCode"],
   ) {
     super(message);
     this.name = "ActionConflictError";
