@@ -41,8 +41,8 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Han
           name: req.params.name,
           command: req.params.command,
           payload: req.body ?? {},
-          // The HTTP layer already adopted a usable X-Request-Id (or generated `req-…`) as requestId.
-          requestId: req.headers["x-request-id"] ? req.requestId : undefined,
+          // The request id decided once at the boundary: the same in X-Request-Id, this envelope, logs and audit.
+          requestId: req.requestId,
           correlationId: req.headers["x-correlation-id"],
           signal: req.signal,
         });
