@@ -6,7 +6,7 @@ import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
 import { respondWithProblem } from "./errors";
-import type { Handlers } from "./handlers";
+import type { HandlerGroup } from "./handlers";
 import { decideRequestId, problem } from "./boundary";
 import { allowedMethods, buildRouter, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
@@ -29,7 +29,7 @@ const noMoreMiddleware = async () => {};
 
 export interface AppOptions {
   spec: LoadedSpec;
-  handlers: Handlers;
+  handlers: HandlerGroup;
   auth: Authenticator;
   logger: Logger;
   maxBodyBytes: number;

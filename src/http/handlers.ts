@@ -2,7 +2,8 @@
 //
 // Routes are not written by hand: src/http/router.ts walks generated/openapi.json, validates each request
 // with Ajv, authenticates it from the operation's `security`, and calls the handler registered under the
-// operation's operationId. An operation without a handler answers 501 problem+json naming it.
+// operation's operationId. The server's handler object is total (`Handlers`): a missing operation is a compile
+// error. Only a test app that serves one face alone can reach the router's 501 for the others.
 //
 // Handlers are typed from generated/api-types.ts: the compiler rejects a status or a body the spec does not
 // declare for that operation. Errors are thrown as HttpProblem (src/http/problem.ts), not returned.
@@ -72,4 +73,15 @@ export interface OperationRequest<K extends OperationId> {
 
 export type Handler<K extends OperationId> = (req: OperationRequest<K>) => Promise<Reply<K>> | Reply<K>;
 
-export type Handlers = { [K in OperationId]?: Handler<K> };
+/**
+ * Every operation of the spec with its handler: the type of the composition root's handler object. It is total,
+ * so an operation without a handler (a new one in the spec, or one removed by mistake) fails `tsc`
+ * (see handlers.typecheck.ts) instead of answering 501 at run time.
+ */
+export type Handlers = { [K in OperationId]: Handler<K> };
+
+/**
+ * The handlers one face contributes (`{...} satisfies HandlerGroup`): each typed by its own operation, and an
+ * unknown operation name is an error. A test app may serve a group alone; the router answers 501 for the rest.
+ */
+export type HandlerGroup = { [K in OperationId]?: Handler<K> };

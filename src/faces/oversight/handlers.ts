@@ -4,7 +4,7 @@
 import type { ApprovalStore, DecideResult } from "../../core/approvals";
 import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
 import { logger } from "../../core/log/logger";
-import type { Handlers } from "../../http/handlers";
+import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "./mapping";
 import { agentOrgOf, requireOperatorOf } from "./org-scope";
@@ -26,7 +26,7 @@ function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
 }
 
-export function oversightHandlers({ approvals, audit }: OversightDeps): Handlers {
+export function oversightHandlers({ approvals, audit }: OversightDeps) {
   function decided(result: DecideResult, orgId: string, approvalId: string) {
     if (!result.ok) {
       const failure = DECIDE_FAILURES[result.code];
@@ -142,5 +142,5 @@ export function oversightHandlers({ approvals, audit }: OversightDeps): Handlers
         headers: { "content-type": "application/x-ndjson" },
       };
     },
-  };
+  } satisfies HandlerGroup;
 }

@@ -17,7 +17,7 @@ import { purutosHandlers } from "../../faces/purutos/handlers";
 import { createInvoker } from "../../faces/purutos/invoker";
 import { createApp } from "../app";
 import type { Authenticator } from "../auth";
-import type { Handlers } from "../handlers";
+import type { HandlerGroup } from "../handlers";
 import { loadSpec } from "../spec";
 
 const DEMO = path.resolve(import.meta.dirname, "../../../examples/ecosystem");
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const handlers = {
     ...actionsHandlers({ actions }),
     ...purutosHandlers({ discovery, invoker: createInvoker(config, discovery) }),
-  } as Handlers;
+  } satisfies HandlerGroup;
   const app = createApp({ spec: loadSpec(), handlers, auth: agent, logger: pino({ level: "info" }, sink), maxBodyBytes: 1 << 20 });
   server = app.listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
