@@ -5,17 +5,26 @@
 // operation's operationId. The server's handler object is total (`Handlers`): a missing operation is a compile
 // error. Only a test app that serves one face alone can reach the router's 501 for the others.
 //
-// Handlers are typed from generated/api-types.ts: the compiler rejects a status or a body the spec does not
+// Handlers are typed from generated/api-types.ts (with openapi-typescript-helpers, the helpers openapi-fetch uses): the compiler rejects a status or a body the spec does not
 // declare for that operation. Errors are thrown as HttpProblem (src/http/problem.ts), not returned.
 import { createHash } from "node:crypto";
+import type {
+  FilterKeys,
+  MediaType,
+  OkStatus,
+  OperationRequestBodyContent,
+  ResponseObjectMap,
+} from "openapi-typescript-helpers";
 import type { operations } from "../../generated/api-types";
 import type { Principal } from "../core/identity/principal";
 
 export type OperationId = keyof operations;
 
-type Responses<K extends OperationId> = operations[K]["responses"];
-type BodyOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
-type Params<K extends OperationId, Where extends string> = operations[K] extends {
+type Operation<K extends OperationId> = operations[K];
+type Responses<K extends OperationId> = ResponseObjectMap<Operation<K>>;
+/** The body of one response: its JSON (or problem+json) content; undefined when it has none (204). */
+type BodyOf<R> = R extends { content: infer C } ? FilterKeys<C, MediaType> : undefined;
+type Params<K extends OperationId, Where extends string> = Operation<K> extends {
   parameters: infer P;
 }
   ? P extends Record<Where, infer X>
@@ -25,11 +34,8 @@ type Params<K extends OperationId, Where extends string> = operations[K] extends
     : Record<string, never>
   : Record<string, never>;
 
-type RequestBody<K extends OperationId> = operations[K] extends {
-  requestBody?: { content: { "application/json": infer B } };
-}
-  ? B
-  : undefined;
+/** The validated JSON body; `undefined` is possible only when the spec makes the body optional. */
+type RequestBody<K extends OperationId> = OperationRequestBodyContent<Operation<K>>;
 
 /**
  * A JSON body serialised once and served many times as the same bytes (e.g. a list cached per discovery
@@ -47,8 +53,8 @@ export class SerializedJson<T> {
   }
 }
 
-/** A 2xx/3xx reply; error statuses are thrown as HttpProblem. */
-type SuccessStatus = 200 | 201 | 202 | 204;
+/** A 2xx reply; error statuses are thrown as HttpProblem. */
+type SuccessStatus = OkStatus;
 
 export type Reply<K extends OperationId> = {
   [S in keyof Responses<K> & SuccessStatus]: {
