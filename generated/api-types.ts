@@ -722,6 +722,16 @@ export interface components {
             /** @description True when every hash links and every signature verifies. */
             valid: boolean;
         };
+        /**
+         * @description The checks of the policy pipeline, in pipeline order.
+         * @enum {string}
+         */
+        CheckName: "manifest_validation" | "capability_token" | "action_type" | "tool_authorization" | "amount_threshold" | "counterparty_check" | "jurisdiction_check" | "budget_check" | "approval_check";
+        /**
+         * @description What one check concluded.
+         * @enum {string}
+         */
+        CheckResult: "pass" | "fail" | "skip" | "escalate";
         /** @description `POST /purutos/{name}/{command}` answer. */
         CommandAccepted: {
             command: string;
@@ -788,6 +798,11 @@ export interface components {
          * @enum {string}
          */
         Decision: "ALLOW" | "DENY" | "ESCALATE";
+        /**
+         * @description Why the pipeline answered DENY (seed 003 table, plus Gatehouse's fail-closed `AMOUNT_UNVERIFIABLE`).
+         * @enum {string}
+         */
+        DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE";
         /** @description What discovery found and what went wrong (a broken registry.json is reported here, never crashes). */
         DiscoveryHealth: {
             /** @description Problems found (unreadable folder, broken registry.json, …). */
@@ -800,6 +815,11 @@ export interface components {
             /** @description Sources used, e.g. `registry:/data/registry.json`, `scan:/home/me/purutos`. */
             sources: string[];
         };
+        /**
+         * @description Why the pipeline answered ESCALATE (a human must approve).
+         * @enum {string}
+         */
+        EscalateCode: "REQUIRES_APPROVAL" | "AMOUNT_THRESHOLD" | "NEW_COUNTERPARTY" | "HIGH_RISK_ACTION";
         /** @description Evaluate an action without executing it (no budget is consumed, nothing is executed). */
         EvaluateRequest: {
             /** @description The action to evaluate. */
@@ -995,9 +1015,8 @@ export interface components {
              * @description `TARGET_NOT_FOUND` (folder gone), `DENIED`, `TIMEOUT` (killed at the configured timeout),
              *     `INVALID_RESPONSE` (output not a JSON object, or over the output limit), `IPC_ERROR` (could not start the
              *     process), `COMMAND_FAILED` (non-zero exit).
-             * @enum {string}
              */
-            code: "TARGET_NOT_FOUND" | "DENIED" | "TIMEOUT" | "INVALID_RESPONSE" | "IPC_ERROR" | "COMMAND_FAILED";
+            code: components["schemas"]["InvocationErrorCode"];
             /**
              * @description Extra facts (exit code, truncated output, timeout). On `COMMAND_FAILED`, `output` is the JSON object the
              *     skill printed on stdout before failing (its `error` string is appended to `message`); stderr is never returned.
@@ -1008,6 +1027,11 @@ export interface components {
             /** @description Human-readable message; never carries secrets. */
             message: string;
         };
+        /**
+         * @description Why an invocation failed, as a code (ecosystem runtime contract).
+         * @enum {string}
+         */
+        InvocationErrorCode: "TARGET_NOT_FOUND" | "DENIED" | "TIMEOUT" | "INVALID_RESPONSE" | "IPC_ERROR" | "COMMAND_FAILED";
         /** @description Issue a token. `capabilities` must be a subset of the manifest's (else 400). */
         IssueCapabilityTokenRequest: {
             /** @description Agent the token is for (`sub`); must be the manifest's `agent.id`. */
@@ -1144,20 +1168,14 @@ export interface components {
         ManifestStatus: "active" | "suspended" | "revoked";
         /** @description One step of the policy pipeline. */
         PolicyCheck: {
-            /**
-             * @description Check name: `manifest_validation`, `capability_token`, `action_type`, `tool_authorization`,
-             *     `amount_threshold`, `counterparty_check`, `jurisdiction_check`, `budget_check`, `approval_check`.
-             */
-            check: string;
+            /** @description Which check ran. */
+            check: components["schemas"]["CheckName"];
             /** @description Check-specific facts, e.g. `{current: 100, limit: 100}` for `budget_check`. */
             details?: {
                 [key: string]: unknown;
             };
-            /**
-             * @description `pass`, `fail` (DENY), `skip` (rule not configured), `escalate` (needs a human).
-             * @enum {string}
-             */
-            result: "pass" | "fail" | "skip" | "escalate";
+            /** @description `pass`, `fail` (DENY), `skip` (rule not configured), `escalate` (needs a human). */
+            result: components["schemas"]["CheckResult"];
         };
         /** @description The checks that ran, in pipeline order. */
         PolicyTrace: {
@@ -1170,7 +1188,7 @@ export interface components {
          */
         Problem: {
             /** @description Machine-readable code, when there is one (e.g. `COMMAND_NOT_ALLOWED`, `VALIDATION_FAILED`). */
-            code?: string;
+            code?: components["schemas"]["ProblemCode"];
             /** @description Human-readable explanation specific to this occurrence (the seeds' `detail` string). */
             detail: string;
             /** @description One entry per problem found (validation errors, invalid manifests). */
@@ -1191,6 +1209,12 @@ export interface components {
             /** @description A URI reference that identifies the problem type. */
             type?: string;
         };
+        /**
+         * @description Machine-readable problem codes (`Problem.code`), for REST answers and refused WebSocket upgrades alike.
+         *     Each code always comes with the same HTTP status (noted first), except where noted.
+         * @enum {string}
+         */
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1254,21 +1278,15 @@ export interface components {
             /** @description Front matter `user-invocable`. */
             user_invocable: boolean;
         };
-        /**
-         * @description Why a decision was taken. Codes (seed 003 table, plus Gatehouse's fail-closed `AMOUNT_UNVERIFIABLE`):
-         *
-         *     - DENY: `MANIFEST_NOT_FOUND`, `MANIFEST_INACTIVE`, `INVALID_TOKEN`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`,
-         *     `ACTION_NOT_ALLOWED`, `TOOL_NOT_AUTHORIZED`, `CAPABILITY_MISSING`, `BUDGET_EXCEEDED`,
-         *     `JURISDICTION_BLOCKED`, `COUNTERPARTY_BLOCKED`, `AMOUNT_UNVERIFIABLE` (a threshold applies but the
-         *     action has no amount, or its currency differs from the threshold's).
-         *     - ESCALATE: `REQUIRES_APPROVAL`, `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`, `HIGH_RISK_ACTION`.
-         */
+        /** @description Why a decision was taken. */
         Reason: {
-            /** @description Machine-readable reason code (see the list above). */
-            code: string;
+            /** @description Machine-readable reason code. */
+            code: components["schemas"]["ReasonCode"];
             /** @description Human-readable explanation, e.g. `Hourly action limit exceeded (100/100)`. */
             message: string;
         };
+        /** @description A DENY or an ESCALATE reason code. */
+        ReasonCode: components["schemas"]["DenyCode"] | components["schemas"]["EscalateCode"];
         RevokeCapabilityTokenResponse: {
             reason?: string;
             /** @enum {boolean} */

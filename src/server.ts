@@ -120,7 +120,9 @@ export async function startGatehouse(
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
     // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
-    loadManifestDir(manifestDir, engine.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg);
+    loadManifestDir(manifestDir, engine.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
+      checkSchema: (input) => spec.validateSchema("ManifestInput", input),
+    });
   }
 
   // Agent sessions: every runtime tool_call goes through the same policy engine and approvals store.

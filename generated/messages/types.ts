@@ -81,10 +81,8 @@ content: unknown
 }) & {
 type: "error"
 /**
- * Known codes: INVALID_MESSAGE, SESSION_NOT_FOUND, SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID,
- * UNAUTHORIZED, AGENT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMIT_EXCEEDED, TOOL_DENIED, INVALID_FORMAT,
- * INVALID_TYPE, MISSING_FIELD, INVALID_CALL_ID, TOOL_NOT_FOUND, TOOL_EXECUTION_ERROR. A TOOL_DENIED error's
- * details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED).
+ * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
+ * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 error_code: string
@@ -220,10 +218,8 @@ content: unknown
 }) & {
 type: "error"
 /**
- * Known codes: INVALID_MESSAGE, SESSION_NOT_FOUND, SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID,
- * UNAUTHORIZED, AGENT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMIT_EXCEEDED, TOOL_DENIED, INVALID_FORMAT,
- * INVALID_TYPE, MISSING_FIELD, INVALID_CALL_ID, TOOL_NOT_FOUND, TOOL_EXECUTION_ERROR. A TOOL_DENIED error's
- * details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED).
+ * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
+ * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 error_code: string
@@ -315,10 +311,8 @@ result?: {
 }
 error?: (string | {
 /**
- * Known codes: INVALID_MESSAGE, SESSION_NOT_FOUND, SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID,
- * UNAUTHORIZED, AGENT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMIT_EXCEEDED, TOOL_DENIED, INVALID_FORMAT,
- * INVALID_TYPE, MISSING_FIELD, INVALID_CALL_ID, TOOL_NOT_FOUND, TOOL_EXECUTION_ERROR. A TOOL_DENIED error's
- * details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED).
+ * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
+ * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 code?: string
@@ -403,10 +397,8 @@ result?: {
 }
 error?: (string | {
 /**
- * Known codes: INVALID_MESSAGE, SESSION_NOT_FOUND, SESSION_EXPIRED, TOKEN_EXPIRED, TOKEN_INVALID,
- * UNAUTHORIZED, AGENT_UNAVAILABLE, INTERNAL_ERROR, RATE_LIMIT_EXCEEDED, TOOL_DENIED, INVALID_FORMAT,
- * INVALID_TYPE, MISSING_FIELD, INVALID_CALL_ID, TOOL_NOT_FOUND, TOOL_EXECUTION_ERROR. A TOOL_DENIED error's
- * details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED).
+ * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
+ * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 code?: string
@@ -431,3 +423,6 @@ role?: "user"
  */
 message_id?: string
 }
+
+/** The error codes Gatehouse itself emits in `error` frames (and that runtimes use in the seed). A TOOL_DENIED
+ * error's details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED). */ export type GatehouseErrorCode = "INVALID_MESSAGE" | "SESSION_NOT_FOUND" | "SESSION_EXPIRED" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "UNAUTHORIZED" | "AGENT_UNAVAILABLE" | "INTERNAL_ERROR" | "RATE_LIMIT_EXCEEDED" | "TOOL_DENIED" | "INVALID_FORMAT" | "INVALID_TYPE" | "MISSING_FIELD" | "INVALID_CALL_ID" | "TOOL_NOT_FOUND" | "TOOL_EXECUTION_ERROR";

@@ -115,10 +115,26 @@ async function asyncapi(): Promise<MessageEntry[]> {
       });
       types.push(ts.trim());
     }
+    types.push(...namedEnums(document));
   }
   write("messages/index.json", JSON.stringify(Object.fromEntries(entries.map((e) => [e.name, { type: e.type, channel: e.channel, action: e.action }])), null, 2));
   write("messages/types.ts", HEADER + dedupeDeclarations(types).join("\n\n"));
   return entries;
+}
+
+// Message payloads are inlined, so a shared enum would only appear as an anonymous union. Named component
+// schemas that are string enums (e.g. GatehouseErrorCode) become named TS unions too.
+function namedEnums(document: { components(): { schemas(): { all(): { id(): string; json(): unknown }[] } } }): string[] {
+  const out: string[] = [];
+  const schemas = [...document.components().schemas().all()].sort((a, b) => a.id().localeCompare(b.id()));
+  for (const schema of schemas) {
+    const json = stripParserKeys(schema.json()) as { enum?: unknown[]; description?: string };
+    if (!Array.isArray(json.enum)) continue;
+    const doc = json.description ? `/** ${json.description.trim().replace(/\*\//g, "*\\/").split("\n").join("\n * ")} */ ` : "";
+    // The doc stays on the declaration's line: dedupeDeclarations splits chunks before each `export`.
+    out.push(`${doc}export type ${pascal(schema.id())} = ${json.enum.map((v) => JSON.stringify(v)).join(" | ")};`);
+  }
+  return out;
 }
 
 // json-schema-to-typescript emits shared sub-schemas once per message; keep the first declaration of each name.

@@ -1,14 +1,13 @@
 // The Koa application: request id + log + problem+json errors + 404/405 → body parsing → spec-driven routes.
 import Koa from "koa";
 import { koaBody } from "koa-body";
-import { randomUUID } from "node:crypto";
 import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
 import { respondWithProblem } from "./errors";
-import type { Handlers } from "./handlers";
-import { HttpProblem } from "./problem";
+import type { HandlerGroup } from "./handlers";
+import { decideRequestId, problem } from "./boundary";
 import { allowedMethods, buildRouter, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
 
@@ -28,11 +27,9 @@ const latency = new Histogram({
 
 const noMoreMiddleware = async () => {};
 
-const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 export interface AppOptions {
   spec: LoadedSpec;
-  handlers: Handlers;
+  handlers: HandlerGroup;
   auth: Authenticator;
   logger: Logger;
   maxBodyBytes: number;
@@ -62,8 +59,7 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOpt
   // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
   // then metrics and the request log line.
   app.use(async (ctx, next) => {
-    const incoming = ctx.get("X-Request-Id");
-    const requestId = SAFE_ID.test(incoming) ? incoming : `req-${randomUUID()}`;
+    const requestId = decideRequestId(ctx.get("X-Request-Id"));
     ctx.state.requestId = requestId;
     // Not a child logger per request (it serialises its bindings up front): lines name the request themselves.
     ctx.state.log = logger;
@@ -77,12 +73,11 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOpt
         await allowed(ctx as Parameters<typeof allowed>[0], noMoreMiddleware);
         const status = ctx.status as number; // changed by allowedMethods
         if (status === 405) {
-          throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
-            code: "METHOD_NOT_ALLOWED",
+          throw problem("METHOD_NOT_ALLOWED", `Method ${ctx.method} is not allowed here`, {
             headers: { Allow: ctx.response.get("Allow") },
           });
         }
-        if (status === 404) throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
+        if (status === 404) throw problem("ROUTE_NOT_FOUND", "No such route");
       }
     } catch (err) {
       respondWithProblem(ctx, err);

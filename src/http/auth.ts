@@ -5,7 +5,7 @@ import type { Context } from "koa";
 import type { ApiKeyStore } from "../core/identity/api-keys";
 import type { Principal } from "../core/identity/principal";
 import type { UserTokenVerifier } from "../core/identity/user-tokens";
-import { HttpProblem } from "./problem";
+import { missingBearer, parseBearer, problem, tokenProblem } from "./boundary";
 import type { SecurityScheme } from "./spec";
 
 export type VerifyUserToken = UserTokenVerifier;
@@ -14,32 +14,25 @@ export interface Authenticator {
   authenticate(ctx: Context, schemes: SecurityScheme[]): Promise<Principal>;
 }
 
-const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i;
-
 export function createAuthenticator(apiKeys: ApiKeyStore, verifyUserToken: VerifyUserToken): Authenticator {
   function apiKey(ctx: Context): Principal {
     if (!apiKeys.configured) {
-      throw new HttpProblem(503, "PURUTO_GATEWAY_API_KEY is not configured", { code: "API_KEY_NOT_CONFIGURED" });
+      throw problem("API_KEY_NOT_CONFIGURED", "PURUTO_GATEWAY_API_KEY is not configured");
     }
     const presented = ctx.get("X-API-Key");
     const identity = presented ? apiKeys.verify(presented) : undefined;
-    if (!identity) throw new HttpProblem(401, "Invalid or missing API key", { code: "UNAUTHORIZED" });
+    if (!identity) throw problem("UNAUTHORIZED", "Invalid or missing API key");
     return { kind: "api_key", ...identity };
   }
 
   async function bearer(ctx: Context): Promise<Principal> {
-    const match = BEARER.exec(ctx.get("Authorization"));
-    const challenge = { "WWW-Authenticate": 'Bearer realm="gatehouse"' };
-    if (!match) {
-      throw new HttpProblem(401, "Missing or malformed bearer token", { code: "UNAUTHORIZED", headers: challenge });
-    }
+    const token = parseBearer(ctx.get("Authorization"));
+    if (!token) throw missingBearer();
     try {
-      const claims = await verifyUserToken(match[1]);
+      const claims = await verifyUserToken(token);
       return { kind: "user", sub: claims.sub, orgId: claims.orgId, roles: claims.roles, exp: claims.exp };
     } catch (err) {
-      const code = (err as { code?: string }).code === "TOKEN_EXPIRED" ? "TOKEN_EXPIRED" : "TOKEN_INVALID";
-      const detail = code === "TOKEN_EXPIRED" ? "JWT token has expired" : "Invalid JWT token";
-      throw new HttpProblem(401, detail, { code, headers: challenge });
+      throw tokenProblem(err);
     }
   }
 

@@ -1,21 +1,7 @@
 // Every error leaves as application/problem+json (RFC 9457), whatever threw it:
 // our HttpProblem, koa-body (invalid JSON, oversized body), or an unexpected bug (500, logged, no internals leaked).
 import type { Context } from "koa";
-import { HttpProblem } from "./problem";
-
-export function problemBody(ctx: Context, p: HttpProblem) {
-  return {
-    type: p.extras.code ? `urn:gatehouse:problem:${p.extras.code.toLowerCase()}` : "about:blank",
-    title: p.title,
-    status: p.status,
-    detail: p.detail,
-    instance: ctx.path,
-    request_id: ctx.state.requestId as string | undefined,
-    ...(p.extras.code ? { code: p.extras.code } : {}),
-    ...(p.extras.errors ? { errors: p.extras.errors } : {}),
-    ...(p.extras.operation ? { operation: p.extras.operation } : {}),
-  };
-}
+import { HttpProblem, rawProblemResponse, renderProblem } from "./boundary";
 
 function invalidBodyDetail(message: string): string {
   if (/only supports object and array/.test(message)) return "Request body must be a JSON object";
@@ -49,9 +35,10 @@ export function respondWithProblem(ctx: Context, err: unknown): void {
   if (problem.status >= 500 && !(err instanceof HttpProblem)) {
     ctx.state.log?.error({ err, request_id: ctx.state.requestId }, "unhandled error");
   }
-  ctx.status = problem.status;
-  for (const [k, v] of Object.entries(problem.extras.headers ?? {})) ctx.set(k, v);
-  ctx.body = problemBody(ctx, problem);
+  const rendered = renderProblem(problem, { instance: ctx.path, requestId: ctx.state.requestId as string | undefined });
+  ctx.status = rendered.status;
+  ctx.set(rendered.headers);
+  ctx.body = rendered.body;
   ctx.type = "application/problem+json";
 }
 
@@ -62,12 +49,10 @@ export function respondWithProblem(ctx: Context, err: unknown): void {
 export function answerClientErrors(server: import("node:http").Server): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
     if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return socket.destroy();
-    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
-    const title = status === 431 ? "Request Header Fields Too Large" : "Bad Request";
-    const detail = status === 431 ? "Request line or headers are too large" : "Malformed HTTP request";
-    const body = JSON.stringify({ type: "about:blank", title, status, detail });
-    socket.end(
-      `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    const problem =
+      err.code === "HPE_HEADER_OVERFLOW"
+        ? new HttpProblem(431, "Request line or headers are too large")
+        : new HttpProblem(400, "Malformed HTTP request");
+    socket.end(rawProblemResponse(problem));
   });
 }

@@ -2,19 +2,29 @@
 //
 // Routes are not written by hand: src/http/router.ts walks generated/openapi.json, validates each request
 // with Ajv, authenticates it from the operation's `security`, and calls the handler registered under the
-// operation's operationId. An operation without a handler answers 501 problem+json naming it.
+// operation's operationId. The server's handler object is total (`Handlers`): a missing operation is a compile
+// error. Only a test app that serves one face alone can reach the router's 501 for the others.
 //
-// Handlers are typed from generated/api-types.ts: the compiler rejects a status or a body the spec does not
+// Handlers are typed from generated/api-types.ts (with openapi-typescript-helpers, the helpers openapi-fetch uses): the compiler rejects a status or a body the spec does not
 // declare for that operation. Errors are thrown as HttpProblem (src/http/problem.ts), not returned.
 import { createHash } from "node:crypto";
+import type {
+  FilterKeys,
+  MediaType,
+  OkStatus,
+  OperationRequestBodyContent,
+  ResponseObjectMap,
+} from "openapi-typescript-helpers";
 import type { operations } from "../../generated/api-types";
 import type { Principal } from "../core/identity/principal";
 
 export type OperationId = keyof operations;
 
-type Responses<K extends OperationId> = operations[K]["responses"];
-type BodyOf<R> = R extends { content: infer C } ? C[keyof C] : undefined;
-type Params<K extends OperationId, Where extends string> = operations[K] extends {
+type Operation<K extends OperationId> = operations[K];
+type Responses<K extends OperationId> = ResponseObjectMap<Operation<K>>;
+/** The body of one response: its JSON (or problem+json) content; undefined when it has none (204). */
+type BodyOf<R> = R extends { content: infer C } ? FilterKeys<C, MediaType> : undefined;
+type Params<K extends OperationId, Where extends string> = Operation<K> extends {
   parameters: infer P;
 }
   ? P extends Record<Where, infer X>
@@ -24,11 +34,8 @@ type Params<K extends OperationId, Where extends string> = operations[K] extends
     : Record<string, never>
   : Record<string, never>;
 
-type RequestBody<K extends OperationId> = operations[K] extends {
-  requestBody?: { content: { "application/json": infer B } };
-}
-  ? B
-  : undefined;
+/** The validated JSON body; `undefined` is possible only when the spec makes the body optional. */
+type RequestBody<K extends OperationId> = OperationRequestBodyContent<Operation<K>>;
 
 /**
  * A JSON body serialised once and served many times as the same bytes (e.g. a list cached per discovery
@@ -46,8 +53,8 @@ export class SerializedJson<T> {
   }
 }
 
-/** A 2xx/3xx reply; error statuses are thrown as HttpProblem. */
-type SuccessStatus = 200 | 201 | 202 | 204;
+/** A 2xx reply; error statuses are thrown as HttpProblem. */
+type SuccessStatus = OkStatus;
 
 export type Reply<K extends OperationId> = {
   [S in keyof Responses<K> & SuccessStatus]: {
@@ -72,4 +79,15 @@ export interface OperationRequest<K extends OperationId> {
 
 export type Handler<K extends OperationId> = (req: OperationRequest<K>) => Promise<Reply<K>> | Reply<K>;
 
-export type Handlers = { [K in OperationId]?: Handler<K> };
+/**
+ * Every operation of the spec with its handler: the type of the composition root's handler object. It is total,
+ * so an operation without a handler (a new one in the spec, or one removed by mistake) fails `tsc`
+ * (see handlers.typecheck.ts) instead of answering 501 at run time.
+ */
+export type Handlers = { [K in OperationId]: Handler<K> };
+
+/**
+ * The handlers one face contributes (`{...} satisfies HandlerGroup`): each typed by its own operation, and an
+ * unknown operation name is an error. A test app may serve a group alone; the router answers 501 for the rest.
+ */
+export type HandlerGroup = { [K in OperationId]?: Handler<K> };

@@ -5,7 +5,7 @@ import Router from "@koa/router";
 import type { Context } from "koa";
 import type { ServerResponse } from "node:http";
 import type { Authenticator } from "./auth";
-import { SerializedJson, type Handler, type Handlers, type OperationId, type OperationRequest } from "./handlers";
+import { SerializedJson, type Handler, type HandlerGroup, type OperationId, type OperationRequest } from "./handlers";
 import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
@@ -75,7 +75,7 @@ function bySpecificity(a: OperationSpec, b: OperationSpec): number {
   return 0;
 }
 
-export function buildRouter(spec: LoadedSpec, handlers: Handlers, auth: Authenticator): Router {
+export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Authenticator): Router {
   const router = new Router();
   for (const op of [...spec.operations].sort(bySpecificity)) {
     const handler = handlers[op.operationId] as Handler<OperationId> | undefined;

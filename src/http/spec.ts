@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import type { components } from "../../generated/api-types";
+import type { ProblemItem } from "./boundary";
 import type { OperationId } from "./handlers";
 
 // ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
@@ -59,7 +61,14 @@ export interface LoadedSpec {
   document: Json;
   operations: OperationSpec[];
   byId: Map<string, OperationSpec>;
+  /**
+   * Checks a value against a component schema of the spec (e.g. `ManifestInput` for a manifest file) with the
+   * same Ajv instance and the same error items as request bodies; pointers are relative to the value.
+   */
+  validateSchema(name: SchemaName, value: unknown): ProblemItem[];
 }
+
+export type SchemaName = keyof components["schemas"];
 
 export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
   const document = JSON.parse(readFileSync(file, "utf8")) as Json;
@@ -116,11 +125,25 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
       });
     }
   }
-  return { document, operations, byId: new Map(operations.map((o) => [o.operationId, o])) };
+  const componentValidators = new Map<SchemaName, ValidateFunction>();
+  const validateSchema = (name: SchemaName, value: unknown): ProblemItem[] => {
+    let validate = componentValidators.get(name);
+    if (!validate) {
+      validate = strict.compile({ $ref: `${DOC_ID}#/components/schemas/${name}` });
+      componentValidators.set(name, validate);
+    }
+    return validate(value) ? [] : describeErrors("", validate.errors);
+  };
+  return { document, operations, byId: new Map(operations.map((o) => [o.operationId, o])), validateSchema };
 }
 
-/** Ajv errors as problem items with a readable message (Ajv's "must NOT be valid" says nothing). */
-export function describeErrors(where: "body" | "path" | "query", errors: ErrorObject[] | null | undefined) {
+/**
+ * Ajv errors as problem items with a readable message (Ajv's "must NOT be valid" says nothing). The one error
+ * format of every door: request parts (`/body/...`), and whole documents such as manifest files (`""`: pointers
+ * relative to the document).
+ */
+export function describeErrors(where: "body" | "path" | "query" | "", errors: ErrorObject[] | null | undefined): ProblemItem[] {
+  const root = where ? `/${where}` : "";
   return (errors ?? [])
     // A sealed object reports an extra field twice: as `unevaluatedProperties` and as the `not` of its
     // subschema `{not: {}}`. Keep one; other `not`/`if` errors repeat a more precise sibling.
@@ -128,9 +151,9 @@ export function describeErrors(where: "body" | "path" | "query", errors: ErrorOb
     .map((e) => {
       if (e.keyword === "not") {
         const name = e.instancePath.split("/").pop();
-        return { pointer: `/${where}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
+        return { pointer: `${root}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
       }
-      const base = `/${where}${e.instancePath}`;
+      const base = `${root}${e.instancePath}`;
       if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
         const extra = (e.params as { unevaluatedProperty?: string; additionalProperty?: string });
         const name = extra.unevaluatedProperty ?? extra.additionalProperty;

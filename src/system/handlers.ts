@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import type { JWK } from "jose";
 import type { components } from "../../generated/api-types";
 import { registry } from "../core/metrics/registry";
-import type { Handlers } from "../http/handlers";
+import type { HandlerGroup } from "../http/handlers";
 
 type Health = components["schemas"]["Health"];
 type DiscoveryHealth = components["schemas"]["DiscoveryHealth"];
@@ -52,7 +52,7 @@ function probeAllCached(probes: Record<string, Probe>, maxAgeMs: number): () => 
   };
 }
 
-export function systemHandlers(deps: SystemDeps): Handlers {
+export function systemHandlers(deps: SystemDeps) {
   const asyncapi = readFileSync(resolve(deps.asyncapiFile), "utf8");
   const probeAll = probeAllCached(deps.probes, deps.probeMaxAgeMs ?? 1000);
   return {
@@ -76,5 +76,5 @@ export function systemHandlers(deps: SystemDeps): Handlers {
     System_openapiDocument: () => ({ status: 200, body: deps.openapi }),
     System_asyncapiDocument: () => ({ status: 200, body: asyncapi, headers: { "content-type": "application/yaml" } }),
     System_jwks: async () => ({ status: 200, body: { keys: (await deps.jwks()) as components["schemas"]["Jwk"][] } }),
-  };
+  } satisfies HandlerGroup;
 }

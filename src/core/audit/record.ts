@@ -10,7 +10,8 @@ import { canonicalJson, sha256Canonical } from "./canonical";
 
 export const GENESIS_HASH = "0".repeat(64);
 
-export type Decision = "ALLOW" | "DENY" | "ESCALATE";
+import type { Decision } from "../policy/types";
+export type { Decision };
 
 /**
  * intent   — written BEFORE a connector runs (decision ALLOW): if the process dies mid-call, the log still

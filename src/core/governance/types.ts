@@ -4,6 +4,8 @@ import type { components } from "../../../generated/api-types";
 import type { BudgetSlot } from "../policy/budget-counters";
 import type { ActionRequest } from "../policy/types";
 
+type ProblemCode = components["schemas"]["ProblemCode"];
+
 type Schemas = components["schemas"];
 
 /** ExecuteRequest of the spec, with the action typed as the policy engine reads it. */
@@ -55,7 +57,7 @@ export type Authorization = Omit<ExecuteResponse, "executed" | "result"> & {
 export class ActionConflictError extends Error {
   constructor(
     message: string,
-    readonly code: string,
+    readonly code: ProblemCode,
   ) {
     super(message);
     this.name = "ActionConflictError";

@@ -5,6 +5,7 @@ import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { logger } from "../log/logger";
 import { InvalidManifestError, type ManifestRepository } from "./manifest-repository";
+import type { ManifestProblem, ManifestSchemaCheck } from "./manifest-validation";
 import type { Manifest, ManifestInput } from "./types";
 
 const log = logger.child({ module: "manifests" });
@@ -12,10 +13,24 @@ const MANIFEST_EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 
 export interface ManifestLoadReport {
   loaded: Manifest[];
-  problems: { file: string; message: string }[];
+  /** `errors`: the same {pointer, message} items a REST registration answers with. */
+  problems: { file: string; message: string; errors?: ManifestProblem[] }[];
 }
 
-export function loadManifestDir(dir: string, repo: ManifestRepository, orgId: string): ManifestLoadReport {
+export interface ManifestLoadOptions {
+  /**
+   * The spec's schema check (src/http/spec.ts `validateSchema("ManifestInput", …)`, the REST layer's Ajv): a file
+   * is held to the schema a REST registration is held to. The cross-field rules run either way.
+   */
+  checkSchema?: ManifestSchemaCheck;
+}
+
+export function loadManifestDir(
+  dir: string,
+  repo: ManifestRepository,
+  orgId: string,
+  options: ManifestLoadOptions = {},
+): ManifestLoadReport {
   const report: ManifestLoadReport = { loaded: [], problems: [] };
   let files: string[];
   try {
@@ -32,13 +47,15 @@ export function loadManifestDir(dir: string, repo: ManifestRepository, orgId: st
     try {
       const text = readFileSync(path, "utf8");
       const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as ManifestInput;
+      const schemaProblems = options.checkSchema?.(input) ?? [];
+      if (schemaProblems.length) throw new InvalidManifestError(schemaProblems);
       report.loaded.push(repo.upsert(orgId, input));
     } catch (err) {
-      const message =
-        err instanceof InvalidManifestError
-          ? `${err.message}: ${err.problems.map((p) => `${p.pointer} ${p.message}`).join("; ")}`
-          : (err as Error).message;
-      report.problems.push({ file: path, message });
+      const errors = err instanceof InvalidManifestError ? err.problems : undefined;
+      const message = errors
+        ? `${(err as Error).message}: ${errors.map((p) => `${p.pointer} ${p.message}`).join("; ")}`
+        : (err as Error).message;
+      report.problems.push({ file: path, message, ...(errors ? { errors } : {}) });
       log.warn({ file: path, problem: message }, "manifest skipped");
     }
   }

@@ -1,14 +1,15 @@
 // Validates a manifest and lists EVERY problem (the operator fixes a file once, not once per error).
 // Ajv already checked the JSON types on the REST path; this also runs for manifests loaded from disk,
 // so it re-checks the shape defensively and then the cross-field rules the schema cannot express.
+import type { components } from "../../../generated/api-types";
 import { validateConnectorConfig } from "../connectors/validation";
 import type { ManifestInput } from "./types";
 
-export interface ManifestProblem {
-  /** JSON pointer into the manifest. */
-  pointer: string;
-  message: string;
-}
+/** One problem, as the spec's ProblemItem: a JSON pointer into the manifest and what is wrong there. */
+export type ManifestProblem = components["schemas"]["ProblemItem"];
+
+/** Checks a document against the spec's `ManifestInput` schema (the HTTP layer's Ajv, wired by the server). */
+export type ManifestSchemaCheck = (input: unknown) => ManifestProblem[];
 
 export const CAPABILITY_PATTERN = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;

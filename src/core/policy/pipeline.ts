@@ -18,6 +18,7 @@ import type { CapabilityClaims, CapabilityTokenService } from "./tokens/capabili
 import {
   capabilityOf,
   type ActionRequest,
+  type CheckName,
   type CheckResult,
   type Decision,
   type Manifest,
@@ -77,7 +78,7 @@ export interface CheckOutcome {
 
 export interface PolicyCheck {
   /** Trace name, e.g. `budget_check`. */
-  name: string;
+  name: CheckName;
   run(ctx: PolicyContext, deps: PolicyDeps): CheckOutcome | Promise<CheckOutcome>;
 }
 

@@ -8,7 +8,7 @@ import type { Principal } from "../../core/identity/principal";
 import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
-import type { Handlers } from "../../http/handlers";
+import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import { requireOperatorOf } from "../oversight/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
@@ -60,7 +60,7 @@ function duplicateActionIds(actions: { action_id: string }[]): number[] {
   return duplicates;
 }
 
-export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
+export function actionsHandlers({ actions }: ActionsHandlerDeps) {
   const manifestOr404 = (orgId: string, manifestId: string): Manifest => {
     const m = actions.manifests.get(orgId, manifestId);
     if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
@@ -191,5 +191,5 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps): Handlers {
     Manifests_activate: lifecycle("active"),
     Manifests_suspend: lifecycle("suspended"),
     Manifests_revoke: lifecycle("revoked"),
-  };
+  } satisfies HandlerGroup;
 }

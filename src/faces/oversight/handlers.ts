@@ -4,8 +4,8 @@
 import type { ApprovalStore, DecideResult } from "../../core/approvals";
 import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
 import { logger } from "../../core/log/logger";
-import type { Handlers } from "../../http/handlers";
-import { HttpProblem } from "../../http/problem";
+import type { HandlerGroup } from "../../http/handlers";
+import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "./mapping";
 import { agentOrgOf, requireOperatorOf } from "./org-scope";
 
@@ -16,7 +16,7 @@ export interface OversightDeps {
   audit: AuditLog;
 }
 
-const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: string }> = {
+const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
   NOT_FOUND: { status: 404, code: "APPROVAL_NOT_FOUND" },
   NOT_PENDING: { status: 409, code: "APPROVAL_NOT_PENDING" },
   EXPIRED: { status: 409, code: "APPROVAL_EXPIRED" },
@@ -26,7 +26,7 @@ function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
 }
 
-export function oversightHandlers({ approvals, audit }: OversightDeps): Handlers {
+export function oversightHandlers({ approvals, audit }: OversightDeps) {
   function decided(result: DecideResult, orgId: string, approvalId: string) {
     if (!result.ok) {
       const failure = DECIDE_FAILURES[result.code];
@@ -142,5 +142,5 @@ export function oversightHandlers({ approvals, audit }: OversightDeps): Handlers
         headers: { "content-type": "application/x-ndjson" },
       };
     },
-  };
+  } satisfies HandlerGroup;
 }

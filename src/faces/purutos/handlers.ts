@@ -1,7 +1,7 @@
 // HTTP handlers of the discovery & commands face (operationIds Purutos_list, Purutos_get, Purutos_invoke).
 // Authentication (X-API-Key → 401/503) and request validation happen in the HTTP layer before these run.
 import type { components } from "../../../generated/api-types";
-import { SerializedJson, type Handlers } from "../../http/handlers";
+import { SerializedJson, type HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import type { Discovery, Puruto } from "./discovery";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
@@ -14,7 +14,7 @@ export interface PurutosHandlerDeps {
   invoker: Invoker;
 }
 
-export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Handlers {
+export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
   // The list only changes when discovery rebuilds its index (a new array): serialise it once per index and
   // serve the same bytes, with an ETag, until then.
   let listed: { purutos: Puruto[]; body: SerializedJson<PurutoList> } | undefined;
@@ -41,8 +41,8 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Han
           name: req.params.name,
           command: req.params.command,
           payload: req.body ?? {},
-          // The HTTP layer already adopted a usable X-Request-Id (or generated `req-…`) as requestId.
-          requestId: req.headers["x-request-id"] ? req.requestId : undefined,
+          // The request id decided once at the boundary: the same in X-Request-Id, this envelope, logs and audit.
+          requestId: req.requestId,
           correlationId: req.headers["x-correlation-id"],
           signal: req.signal,
         });
@@ -60,7 +60,7 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps): Han
         throw err;
       }
     },
-  };
+  } satisfies HandlerGroup;
 }
 
 /** Domain puruto → the spec's sealed PurutoItem (only declared fields). */

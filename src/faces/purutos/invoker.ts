@@ -15,6 +15,7 @@ import { constants } from "node:fs";
 import { chmod, copyFile, lstat, stat } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
 import { BASE_COMMANDS, type PurutosConfig } from "./config";
 import { realPathInside } from "./containment";
@@ -24,36 +25,13 @@ import { killAllCommands, runProcess, type RunOutcome } from "./runner";
 
 const log = logger.child({ module: "purutos" });
 
-export type InvocationErrorCode =
-  | "TARGET_NOT_FOUND"
-  | "DENIED"
-  | "TIMEOUT"
-  | "INVALID_RESPONSE"
-  | "IPC_ERROR"
-  | "COMMAND_FAILED";
+// The invocation envelope is the spec's (spec/purutos.tsp), not a copy of it.
+type Schemas = components["schemas"];
 
-export interface InvocationError {
-  code: InvocationErrorCode;
-  message: string;
-  details?: Record<string, unknown>;
-}
-
-export interface Invocation {
-  request_id: string;
-  correlation_id: string;
-  status: "ok" | "error";
-  duration_ms: number;
-  result?: Record<string, unknown>;
-  error?: InvocationError;
-}
-
-export interface InvokeAccepted {
-  status: "accepted";
-  target: string;
-  command: string;
-  payload: Record<string, unknown>;
-  invocation: Invocation;
-}
+export type InvocationErrorCode = Schemas["InvocationErrorCode"];
+export type InvocationError = Schemas["InvocationError"];
+export type Invocation = Schemas["Invocation"];
+export type InvokeAccepted = Schemas["CommandAccepted"];
 
 export interface InvokeRequest {
   name: string;

@@ -1,21 +1,35 @@
 // The HTTP side of a WebSocket upgrade: where the token and the resume point come from, and how a refusal
-// is written (a plain HTTP response with a problem+json body, before any 101).
+// is written (a plain HTTP response with a problem+json body, before any 101). The bearer parser, the token
+// error mapping and the problem renderer are the REST layer's (src/http/boundary): one behaviour for both doors.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import {
+  bearerChallenge,
+  HttpProblem,
+  parseBearer,
+  rawProblemResponse,
+  tokenProblem,
+  type ProblemCode,
+} from "../../http/boundary";
 
 export const SUBPROTOCOL = "gatehouse.v1";
 const BEARER_PROTOCOL = "bearer.";
 const LAST_SEQ_PROTOCOL = "last-seq.";
 
-export class UpgradeRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    detail: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(detail);
+/** A refused upgrade: a problem (the catalogue's code) rendered before any 101. */
+export class UpgradeRefusal extends HttpProblem {
+  constructor(status: number, code: ProblemCode, detail: string, headers: Record<string, string> = {}) {
+    super(status, detail, { code, headers });
   }
+
+  static from(problem: HttpProblem): UpgradeRefusal {
+    return new UpgradeRefusal(problem.status, problem.code ?? "INTERNAL_ERROR", problem.detail, problem.extras.headers);
+  }
+}
+
+/** What the token verifier threw, refused the same way REST refuses it (src/http/boundary/bearer.ts). */
+export function tokenRefusal(err: unknown): UpgradeRefusal {
+  return UpgradeRefusal.from(tokenProblem(err));
 }
 
 export function offeredProtocols(req: IncomingMessage): string[] {
@@ -28,9 +42,9 @@ export function offeredProtocols(req: IncomingMessage): string[] {
 export function bearerToken(req: IncomingMessage): string {
   const auth = req.headers.authorization;
   if (auth !== undefined) {
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
-    if (!m) throw new UpgradeRefusal(401, "UNAUTHORIZED", "Authorization header must be 'Bearer <access_token>'");
-    return m[1];
+    const token = parseBearer(auth);
+    if (!token) throw new UpgradeRefusal(401, "UNAUTHORIZED", "Authorization header must be 'Bearer <access_token>'");
+    return token;
   }
   const protocols = offeredProtocols(req);
   const fromProtocol = protocols.find((p) => p.startsWith(BEARER_PROTOCOL));
@@ -54,38 +68,15 @@ export function requestedLastSeq(req: IncomingMessage): number | undefined {
   return Number(raw.trim());
 }
 
-const REASONS: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
 /** Answers the upgrade request with an HTTP error (RFC 9457 body) and closes the TCP socket. */
-export function refuseUpgrade(socket: Duplex, refusal: UpgradeRefusal): void {
+export function refuseUpgrade(socket: Duplex, refusal: HttpProblem, requestId?: string): void {
   if (socket.destroyed) return;
-  const title = REASONS[refusal.status] ?? "Error";
-  const body = JSON.stringify({
-    type: "about:blank",
-    title,
-    status: refusal.status,
-    detail: refusal.message,
-    code: refusal.code,
-  });
-  const headers: Record<string, string | number> = {
-    "Content-Type": "application/problem+json",
-    "Content-Length": Buffer.byteLength(body),
-    Connection: "close",
-    ...refusal.headers,
-  };
-  if (refusal.status === 401) {
-    // RFC 6750: no error attribute when no credentials were presented at all.
-    headers["WWW-Authenticate"] =
-      refusal.code === "UNAUTHORIZED" ? `Bearer realm="gatehouse"` : `Bearer realm="gatehouse", error="invalid_token"`;
-  }
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\r\n");
-  socket.end(`HTTP/1.1 ${refusal.status} ${title}\r\n${head}\r\n\r\n${body}`);
+  const challenged =
+    refusal.status === 401 && !refusal.extras.headers?.["WWW-Authenticate"]
+      ? new HttpProblem(refusal.status, refusal.detail, {
+          ...refusal.extras,
+          headers: { ...bearerChallenge(refusal.code !== "UNAUTHORIZED"), ...refusal.extras.headers },
+        })
+      : refusal;
+  socket.end(rawProblemResponse(challenged, requestId === undefined ? {} : { requestId }));
 }
