@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { consumeForExecution, createApprovalStore } from "../../core/approvals";
 import { createAuditLog } from "../../core/audit/audit-log";
 import { createIdempotencyStore } from "../../core/idempotency";
-import { openDatabase } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,8 +11,8 @@ import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
 import { ActionConflictError, createActionsService, groupCommit } from "./service";
 import type { ConnectorRegistry } from "../../core/connectors";
 
-function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } = {}) {
-  const db = openDatabase(":memory:");
+async function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } = {}) {
+  const db = await openMigratedDatabase(":memory:");
   const now = () => new Date("2024-12-14T10:30:00Z");
   const approvals = createApprovalStore(db, { now });
   const audit = createAuditLog(db, { now });
@@ -34,7 +34,7 @@ function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } 
 
 describe("execute", () => {
   it("ALLOW runs the echo connector, consumes one unit of budget and writes intent then outcome", async () => {
-    const { service, audit } = wired();
+    const { service, audit } = await wired();
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: true, reasons: [], result: { success: true } });
     // The core echo connector: the params back, plus a message id (seed 003's `result.message_id`).
@@ -45,7 +45,7 @@ describe("execute", () => {
   });
 
   it("denies the action after the hourly budget, never over-spending under concurrency", async () => {
-    const { service } = wired({ maxPerHour: 3 });
+    const { service } = await wired({ maxPerHour: 3 });
     const results = await Promise.all(Array.from({ length: 8 }, () => service.execute(ORG, emailRequest())));
     expect(results.filter((r) => r.executed)).toHaveLength(3);
     const denied = results.filter((r) => r.decision === "DENY");
@@ -54,7 +54,7 @@ describe("execute", () => {
   });
 
   it("a failing connector is not 'executed' and gives its budget back", async () => {
-    const { service } = wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
+    const { service } = await wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
     service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] } } } }));
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" } });
@@ -62,7 +62,7 @@ describe("execute", () => {
   });
 
   it("ESCALATE creates an approval; once approved the same action executes exactly once", async () => {
-    const { service, approvals } = wired();
+    const { service, approvals } = await wired();
     const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
     const first = await service.execute(ORG, del);
     expect(first).toMatchObject({ decision: "ESCALATE", executed: false, reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }] });
@@ -80,7 +80,7 @@ describe("execute", () => {
   it("idempotency: a duplicate returns the first answer without executing again; another body is a conflict", async () => {
     let calls = 0;
     const counting: ConnectorRegistry = () => async () => ({ success: true, data: { n: ++calls } });
-    const s2 = wired({ connectors: counting });
+    const s2 = await wired({ connectors: counting });
     s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send", allowed_hosts: ["api.example"] } } } }));
     const req = emailRequest({ idempotency_key: "order-confirmation-12345" } as never);
     const [a, b] = await Promise.all([s2.service.execute(ORG, req), s2.service.execute(ORG, req)]);
@@ -96,7 +96,7 @@ describe("execute", () => {
 
 describe("execute: reservations committed together", () => {
   it("a refused approval in a shared commit rolls back only its own reservation", async () => {
-    const { service, approvals, audit } = wired();
+    const { service, approvals, audit } = await wired();
     const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
     const approvalId = (await service.execute(ORG, del)).approval_id!;
     approvals.approve(ORG, approvalId, { by: "ops@acme.com" });
@@ -123,8 +123,8 @@ describe("execute: reservations committed together", () => {
 describe("groupCommit", () => {
   it("settles each caller after its work is committed, and a failing unit rolls back only its own writes", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "gatehouse-group-commit-")), "db.sqlite");
-    const db = openDatabase(file);
-    const reader = openDatabase(file);
+    const db = await openMigratedDatabase(file);
+    const reader = await openMigratedDatabase(file);
     db.exec("CREATE TABLE t (v TEXT NOT NULL)");
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
     const committed = () => reader.prepare("SELECT v FROM t ORDER BY v").all().map((r) => (r as { v: string }).v);
@@ -163,7 +163,7 @@ describe("groupCommit", () => {
 
 describe("groupCommit when SQLite aborts the whole transaction", () => {
   it("retries every unit on its own instead of committing the rest twice", async () => {
-    const db = openDatabase(":memory:");
+    const db = await openMigratedDatabase(":memory:");
     db.exec("CREATE TABLE t (v TEXT NOT NULL)");
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
     const commits = groupCommit(db);
@@ -186,7 +186,7 @@ describe("groupCommit when SQLite aborts the whole transaction", () => {
 
 describe("evaluate", () => {
   it("never changes state: budgets, approvals and known counterparties are untouched", async () => {
-    const { service, db } = wired({ maxPerHour: 5 });
+    const { service, db } = await wired({ maxPerHour: 5 });
     const snapshot = () =>
       JSON.stringify([
         db.prepare("SELECT * FROM action_budget_counters").all(),
@@ -214,7 +214,7 @@ describe("evaluate", () => {
 
 describe("batch", () => {
   it("runs each action through the pipeline and stops after a DENY when asked", async () => {
-    const { service } = wired();
+    const { service } = await wired();
     const r = await service.batch(ORG, {
       uapk_id: "customer-support-bot",
       agent_id: "customer-support-bot",
@@ -249,7 +249,7 @@ describe("puruto tools through the discovery face's invoker", () => {
   });
 
   it("a tool whose connector type is not available is refused before budget, approval or intent", async () => {
-    const { service, audit, db } = wired({ connectors: () => undefined });
+    const { service, audit, db } = await wired({ connectors: () => undefined });
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error_code: "CONNECTOR_UNAVAILABLE" } });
     expect(db.prepare("SELECT COALESCE(SUM(count), 0) AS spent FROM action_budget_counters").get()).toEqual({ spent: 0 });
