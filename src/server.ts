@@ -10,6 +10,7 @@ import { createApiKeyStore, type ApiKeyStore } from "./core/identity/api-keys";
 import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
+import { migrateToLatest } from "./core/store/migrate";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
@@ -79,6 +80,8 @@ export async function startGatehouse(
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
   const db = openDatabase(config.databaseFile);
+  // The schema first: every store below assumes its tables exist.
+  await migrateToLatest(db);
   const apiKeys = createApiKeyStore(db, {
     secret: installationSecret(config.dataDir),
     envKeys: config.apiKeys,

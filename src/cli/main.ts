@@ -1,13 +1,15 @@
 // The `gatehouse` command line (`npm run -s gatehouse -- <command>`):
 //   token --sub NAME [--org ORG] [--role ROLE]... [--ttl SECONDS]   mint a token from the built-in dev issuer
 //   audit verify FILE --jwks JWKS_FILE                              verify an exported audit log offline
+//   migrate                                                         apply pending database migrations
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config";
 import { loadDevIssuer } from "../core/identity/dev-issuer";
 
 const USAGE = `usage:
   gatehouse token --sub NAME [--org ORG] [--role ROLE ...] [--ttl SECONDS]
-  gatehouse audit verify FILE --jwks JWKS_FILE`;
+  gatehouse audit verify FILE --jwks JWKS_FILE
+  gatehouse migrate`;
 
 async function token(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -44,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
   if (command === "audit" && rest[0] === "verify") {
     const { runAuditVerify } = await import("./audit-verify");
     return runAuditVerify(rest.slice(1));
+  }
+  if (command === "migrate") {
+    const { runMigrate } = await import("./migrate");
+    return runMigrate();
   }
   console.error(USAGE);
   return 2;

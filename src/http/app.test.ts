@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKeyStore } from "../core/identity/api-keys";
 import { logger } from "../core/log/logger";
-import { openDatabase } from "../core/store/sqlite";
+import { openMigratedDatabase } from "../core/store/test-support";
 import { createApp } from "./app";
 import { createAuthenticator } from "./auth";
 import { answerClientErrors } from "./errors";
@@ -16,7 +16,7 @@ let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const db = openDatabase(":memory:");
+  const db = await openMigratedDatabase(":memory:");
   const apiKeys = createApiKeyStore(db, { secret: Buffer.from("s"), envKeys: [KEY], defaultOrg: "default" });
   const rejectAll = async () => {
     throw Object.assign(new Error("no"), { code: "TOKEN_INVALID" });
@@ -163,7 +163,7 @@ describe("the HTTP boundary", () => {
 
 describe("no API key configured", () => {
   it("→ 503 before anything else (seed 000)", async () => {
-    const db = openDatabase(":memory:");
+    const db = await openMigratedDatabase(":memory:");
     const apiKeys = createApiKeyStore(db, { secret: Buffer.from("s"), envKeys: ["changeme"], defaultOrg: "default" });
     expect(apiKeys.configured).toBe(false); // the placeholder is refused
     const app = createApp({

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKeyStore } from "../core/identity/api-keys";
 import { logger } from "../core/log/logger";
-import { openDatabase } from "../core/store/sqlite";
+import { openMigratedDatabase } from "../core/store/test-support";
 import { createApp } from "./app";
 import { createAuthenticator } from "./auth";
 import { SerializedJson } from "./handlers";
@@ -16,7 +16,7 @@ let base: string;
 let list = new SerializedJson({ status: "ok" as const, count: 0, items: [] });
 
 beforeAll(async () => {
-  const apiKeys = createApiKeyStore(openDatabase(":memory:"), { secret: Buffer.from("s"), envKeys: [KEY], defaultOrg: "default" });
+  const apiKeys = createApiKeyStore(await openMigratedDatabase(":memory:"), { secret: Buffer.from("s"), envKeys: [KEY], defaultOrg: "default" });
   const app = createApp({
     spec: loadSpec(),
     handlers: { Purutos_list: () => ({ status: 200, body: list }) },

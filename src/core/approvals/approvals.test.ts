@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog } from "../audit/audit-log";
 import { approvalBindingHash, type ApprovalBinding } from "./binding";
 import { consumeForExecution, createApprovalStore } from "./approvals";
@@ -14,17 +14,17 @@ const request: ApprovalBinding = {
 };
 const reasons = [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }];
 
-function setup(ttlMs = 60_000) {
+async function setup(ttlMs = 60_000) {
   let clock = Date.parse("2024-12-14T10:00:00Z");
-  const db = openDatabase(":memory:");
+  const db = await openMigratedDatabase(":memory:");
   const now = () => new Date(clock);
   const store = createApprovalStore(db, { ttlMs, now, pollIntervalMs: 20 });
   return { db, store, now, advance: (ms: number) => (clock += ms) };
 }
 
 describe("approvals", () => {
-  it("creates a pending approval with an appr- id and an expiry", () => {
-    const { store } = setup();
+  it("creates a pending approval with an appr- id and an expiry", async () => {
+    const { store } = await setup();
     const approval = store.create({ org_id: ORG, ...request, reasons });
     expect(approval).toMatchObject({
       status: "pending",
@@ -41,8 +41,8 @@ describe("approvals", () => {
     expect(store.get("org-other", approval.approval_id)).toBeNull();
   });
 
-  it("returns the existing pending approval for an identical request instead of a second one", () => {
-    const { store } = setup();
+  it("returns the existing pending approval for an identical request instead of a second one", async () => {
+    const { store } = await setup();
     const first = store.create({ org_id: ORG, ...request, reasons });
     const again = store.create({ org_id: ORG, ...request, reasons });
     const otherParams = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-999" } }, reasons });
@@ -60,8 +60,8 @@ describe("approvals", () => {
     expect(approvalBindingHash({ ...request, counterparty: undefined })).not.toBe(base);
   });
 
-  it("approves and denies only pending approvals, recording who and why", () => {
-    const { store } = setup();
+  it("approves and denies only pending approvals, recording who and why", async () => {
+    const { store } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
     const approved = store.approve(ORG, a.approval_id, { by: "user:alice", reason: "checked with customer" });
     expect(approved).toMatchObject({ ok: true, approval: { status: "approved", decided_by: "user:alice", decision_reason: "checked with customer" } });
@@ -73,8 +73,8 @@ describe("approvals", () => {
     expect(store.deny(ORG, b.approval_id, { by: "user:bob", reason: "no" })).toMatchObject({ ok: true, approval: { status: "denied" } });
   });
 
-  it("expires pending approvals, which can then be neither approved nor consumed", () => {
-    const { db, store, advance, now } = setup(60_000);
+  it("expires pending approvals, which can then be neither approved nor consumed", async () => {
+    const { db, store, advance, now } = await setup(60_000);
     const a = store.create({ org_id: ORG, ...request, reasons });
     advance(60_001);
     expect(store.get(ORG, a.approval_id)?.status).toBe("expired");
@@ -87,16 +87,16 @@ describe("approvals", () => {
     expect(store.create({ org_id: ORG, ...request, reasons }).approval_id).not.toBe(a.approval_id);
   });
 
-  it("an approved approval not used before expiry cannot be consumed", () => {
-    const { db, store, advance, now } = setup(60_000);
+  it("an approved approval not used before expiry cannot be consumed", async () => {
+    const { db, store, advance, now } = await setup(60_000);
     const a = store.create({ org_id: ORG, ...request, reasons });
     store.approve(ORG, a.approval_id, { by: "user:alice" });
     advance(61_000);
     expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() }).ok).toBe(false);
   });
 
-  it("is consumed exactly once, for exactly the approved request", () => {
-    const { db, store, now } = setup();
+  it("is consumed exactly once, for exactly the approved request", async () => {
+    const { db, store, now } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
     expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() })).toMatchObject({
       ok: false,
@@ -136,8 +136,8 @@ describe("approvals", () => {
     });
   });
 
-  it("refuses a denied approval with the operator's reason", () => {
-    const { db, store, now } = setup();
+  it("refuses a denied approval with the operator's reason", async () => {
+    const { db, store, now } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
     store.deny(ORG, a.approval_id, { by: "user:bob", reason: "customer objected" });
     const result = consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() });
@@ -145,8 +145,8 @@ describe("approvals", () => {
     if (!result.ok) expect(result.reason).toContain("customer objected");
   });
 
-  it("rolls the consumption back when the caller's transaction fails, with the audit intent", () => {
-    const { db, store, now } = setup();
+  it("rolls the consumption back when the caller's transaction fails, with the audit intent", async () => {
+    const { db, store, now } = await setup();
     const audit = createAuditLog(db);
     const a = store.create({ org_id: ORG, ...request, reasons });
     store.approve(ORG, a.approval_id, { by: "user:alice" });
@@ -165,7 +165,7 @@ describe("approvals", () => {
   });
 
   it("wakes a long-poll waiter on decision, and on expiry", async () => {
-    const db = openDatabase(":memory:");
+    const db = await openMigratedDatabase(":memory:");
     const store = createApprovalStore(db, { ttlMs: 150, pollIntervalMs: 1000 });
     const a = store.create({ org_id: ORG, ...request, reasons });
     const waiting = store.waitForDecision(ORG, a.approval_id, 5_000);
@@ -179,7 +179,7 @@ describe("approvals", () => {
   });
 
   it("returns the pending approval when the long-poll times out, and hides the operator from the agent view", async () => {
-    const { store } = setup();
+    const { store } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
     expect((await store.waitForDecision(ORG, a.approval_id, 30))?.status).toBe("pending");
     store.approve(ORG, a.approval_id, { by: "user:alice", reason: "fine" });
@@ -196,8 +196,8 @@ describe("approvals", () => {
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-appr-"));
     try {
       const file = join(dir, "g.db");
-      const node1 = createApprovalStore(openDatabase(file), { pollIntervalMs: 25 });
-      const node2 = createApprovalStore(openDatabase(file));
+      const node1 = createApprovalStore(await openMigratedDatabase(file), { pollIntervalMs: 25 });
+      const node2 = createApprovalStore(await openMigratedDatabase(file));
       const a = node1.create({ org_id: ORG, ...request, reasons });
       const waiting = node1.waitForDecision(ORG, a.approval_id, 3_000);
       setTimeout(() => node2.deny(ORG, a.approval_id, { by: "user:bob" }), 30);
@@ -209,8 +209,8 @@ describe("approvals", () => {
 });
 
 describe("operator decisions and the audit chain", () => {
-  it("onDecided listeners run in the decision's transaction: audited with it, or rolled back with it", () => {
-    const { db, store } = setup();
+  it("onDecided listeners run in the decision's transaction: audited with it, or rolled back with it", async () => {
+    const { db, store } = await setup();
     const audit = createAuditLog(db);
     store.onDecided((approval) =>
       audit.appendApprovalDecision({
@@ -251,8 +251,8 @@ describe("operator decisions and the audit chain", () => {
     expect(audit.list(ORG, { kind: "approval" }).records.map((r) => r.decision)).toEqual(["DENY", "ALLOW"]);
   });
 
-  it("an expiry is a verdict too: listeners hear it once, in the transaction that marks it, or it does not happen", () => {
-    const { db, store, now, advance } = setup(60_000);
+  it("an expiry is a verdict too: listeners hear it once, in the transaction that marks it, or it does not happen", async () => {
+    const { db, store, now, advance } = await setup(60_000);
     const heard: [string, string][] = [];
     const a = store.create({ org_id: ORG, ...request, reasons });
     const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-2" } }, reasons });

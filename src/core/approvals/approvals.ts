@@ -128,32 +128,6 @@ export interface ApprovalStoreOptions {
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS approvals (
-  approval_id     TEXT PRIMARY KEY,
-  org_id          TEXT NOT NULL,
-  uapk_id         TEXT NOT NULL,
-  agent_id        TEXT NOT NULL,
-  action          TEXT NOT NULL,
-  counterparty    TEXT,
-  context         TEXT,
-  reasons         TEXT NOT NULL,
-  binding_hash    TEXT NOT NULL,
-  status          TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'consumed')),
-  interaction_id  TEXT,
-  created_at      TEXT NOT NULL,
-  expires_at      TEXT NOT NULL,
-  decided_at      TEXT,
-  decided_by      TEXT,
-  decision_reason TEXT,
-  consumed_at     TEXT,
-  consumed_by_interaction_id TEXT
-);
-CREATE INDEX IF NOT EXISTS approvals_org_status ON approvals (org_id, status, created_at);
--- At most one pending approval per binding: concurrent identical ESCALATEs share it.
-CREATE UNIQUE INDEX IF NOT EXISTS approvals_one_pending_per_binding ON approvals (org_id, binding_hash) WHERE status = 'pending';
-`;
-
 interface Row {
   approval_id: string;
   org_id: string;
@@ -173,13 +147,6 @@ interface Row {
   decision_reason: string | null;
   consumed_at: string | null;
   consumed_by_interaction_id: string | null;
-}
-
-const initialised = new WeakSet<Db>();
-function ensureSchema(db: Db): void {
-  if (initialised.has(db)) return;
-  db.exec(SCHEMA);
-  initialised.add(db);
 }
 
 function fromRow(row: Row): Approval {
@@ -211,7 +178,6 @@ function expiryStatements(db: Db) {
 }
 
 export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}): ApprovalStore {
-  ensureSchema(db);
   const now = options.now ?? (() => new Date());
   const defaultTtl = options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
@@ -401,7 +367,6 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
  * even in another process.
  */
 export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult {
-  ensureSchema(db);
   const at = input.now ?? new Date();
   const bindingHash = input.bindingHash ?? (input.binding ? approvalBindingHash(input.binding) : undefined);
   if (!bindingHash) throw new Error("consumeForExecution: bindingHash or binding is required");

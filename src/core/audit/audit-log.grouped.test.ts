@@ -1,7 +1,7 @@
 // Group commit: records asked for in the same turn share one transaction, and each caller still gets its own
 // committed record (or its own error).
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId } from "./audit-log";
 
 const ORG = "org-acme";
@@ -23,7 +23,7 @@ function decisionRecord(agent: string) {
 
 describe("grouped appends", () => {
   it("concurrent decisions and outcomes are all committed, in one gap-free chain that verifies", async () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     const intents = Array.from({ length: 5 }, () => {
       const interaction_id = newInteractionId();
       log.appendIntent({ ...decisionRecord("bot-x"), interaction_id, meta: {} });
@@ -42,7 +42,7 @@ describe("grouped appends", () => {
   });
 
   it("a record that cannot be written fails alone; the others of its group are committed", async () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     const results = await Promise.allSettled([
       log.appendDecisionGrouped(decisionRecord("bot-1")),
       log.appendOutcomeGrouped({ org_id: ORG, interaction_id: "int-never-started", executed: true, result: {} }),

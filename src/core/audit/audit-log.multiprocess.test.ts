@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { expect, it } from "vitest";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog } from "./audit-log";
 
 const run = promisify(execFile);
@@ -13,7 +13,7 @@ it("keeps one unforked chain when two OS processes append to the same file at on
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-audit-mp-"));
   try {
     const file = join(dir, "gatehouse.db");
-    createAuditLog(openDatabase(file)); // tables and signing key first, as the server would
+    createAuditLog(await openMigratedDatabase(file)); // tables and signing key first, as the server would
     const worker = join(import.meta.dirname, "append-worker.fixture.ts");
     const tsx = join(process.cwd(), "node_modules", ".bin", "tsx");
     const workers = Promise.all([1, 2].map(() => run(tsx, [worker, file, "org-mp", "150", dir])));
@@ -23,7 +23,7 @@ it("keeps one unforked chain when two OS processes append to the same file at on
     writeFileSync(join(dir, "go"), "");
     await workers;
 
-    const log = createAuditLog(openDatabase(file));
+    const log = createAuditLog(await openMigratedDatabase(file));
     expect(log.verifyChain("org-mp")).toEqual({ valid: true, records: 300, orgs: 1 });
     const writers = log.list("org-mp", { limit: 500 }).records.map((r) => r.agent_id);
     const switches = writers.filter((writer, i) => i > 0 && writer !== writers[i - 1]).length;

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openDatabase, type Db } from "../store/sqlite";
+import { type Db } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId, type AuditLog } from "./audit-log";
 import { runAuditVerify } from "../../cli/audit-verify";
 
@@ -55,16 +56,16 @@ function captureIo() {
 }
 
 describe("audit log chain", () => {
-  it("verifies after 1,000 appends with gapless seq and linked hashes", () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+  it("verifies after 1,000 appends with gapless seq and linked hashes", async () => {
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     for (let i = 0; i < 500; i += 1) allow(log);
     const result = log.verifyChain(ORG);
     expect(result).toEqual({ valid: true, records: 1000, orgs: 1 });
     expect(log.head(ORG)?.seq).toBe(1000);
   });
 
-  it("keeps one chain per org, each starting at seq 1", () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+  it("keeps one chain per org, each starting at seq 1", async () => {
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     allow(log, "org-a");
     allow(log, "org-b");
     deny(log, "org-a");
@@ -76,8 +77,8 @@ describe("audit log chain", () => {
 
   it("never forks under concurrent appends, also from two connections to one file", async () => {
     const file = join(tempDir(), "audit.db");
-    const first = createAuditLog(openDatabase(file));
-    const second = createAuditLog(openDatabase(file));
+    const first = createAuditLog(await openMigratedDatabase(file));
+    const second = createAuditLog(await openMigratedDatabase(file));
     await Promise.all(
       Array.from({ length: 200 }, async (_, i) => {
         await new Promise((resolve) => setTimeout(resolve, i % 7));
@@ -91,8 +92,8 @@ describe("audit log chain", () => {
     expect(Math.max(...seqs)).toBe(200);
   });
 
-  it("detects a record tampered in the database and names it", () => {
-    const db = openDatabase(":memory:");
+  it("detects a record tampered in the database and names it", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);
     allow(log);
     const target = deny(log);
@@ -106,8 +107,8 @@ describe("audit log chain", () => {
     expect(result.reason).toMatch(/hash mismatch/);
   });
 
-  it("detects a deleted record as a seq gap", () => {
-    const db = openDatabase(":memory:");
+  it("detects a deleted record as a seq gap", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);
     for (let i = 0; i < 3; i += 1) deny(log);
     db.prepare("DELETE FROM audit_records WHERE seq = 2").run();
@@ -116,8 +117,8 @@ describe("audit log chain", () => {
     if (!gap.valid) expect(gap.reason).toMatch(/seq gap: expected 2, found 3/);
   });
 
-  it("signs with the active key, and records signed before a rotation still verify", () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+  it("signs with the active key, and records signed before a rotation still verify", async () => {
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     const before = deny(log);
     const { kid, retired_kid } = log.rotateSigningKey();
     const after = deny(log);
@@ -133,18 +134,18 @@ describe("audit log chain", () => {
     }
   });
 
-  it("keeps signing keys across re-opening the database file", () => {
+  it("keeps signing keys across re-opening the database file", async () => {
     const file = join(tempDir(), "audit.db");
-    const first = deny(createAuditLog(openDatabase(file)));
-    const reopened = createAuditLog(openDatabase(file));
+    const first = deny(createAuditLog(await openMigratedDatabase(file)));
+    const reopened = createAuditLog(await openMigratedDatabase(file));
     const second = deny(reopened);
     expect(second.kid).toBe(first.kid);
     expect(second.prev_hash).toBe(first.hash);
     expect(reopened.verifyChain(ORG).valid).toBe(true);
   });
 
-  it("redacts configured parameter and result paths before hashing and storing", () => {
-    const db = openDatabase(":memory:");
+  it("redacts configured parameter and result paths before hashing and storing", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);
     const interaction_id = newInteractionId();
     log.appendIntent({
@@ -174,8 +175,8 @@ describe("audit log chain", () => {
     expect(log.verifyChain(ORG).valid).toBe(true);
   });
 
-  it("writes the intent before the outcome and refuses an outcome without an intent or twice", () => {
-    const log = createAuditLog(openDatabase(":memory:"));
+  it("writes the intent before the outcome and refuses an outcome without an intent or twice", async () => {
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     const id = allow(log);
     const records = log.getInteraction(ORG, id);
     expect(records.map((r) => r.kind)).toEqual(["intent", "outcome"]);
@@ -200,8 +201,8 @@ describe("audit log chain", () => {
     ).toThrow(/ALLOW/);
   });
 
-  it("rolls back an append made inside a caller's transaction that fails", () => {
-    const db = openDatabase(":memory:");
+  it("rolls back an append made inside a caller's transaction that fails", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);
     deny(log);
     expect(() =>
@@ -215,9 +216,9 @@ describe("audit log chain", () => {
     expect(log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
   });
 
-  it("lists with filters and cursor pagination, newest first", () => {
+  it("lists with filters and cursor pagination, newest first", async () => {
     let clock = Date.parse("2024-12-14T10:00:00Z");
-    const log = createAuditLog(openDatabase(":memory:"), { now: () => new Date((clock += 60_000)) });
+    const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date((clock += 60_000)) });
     for (let i = 0; i < 5; i += 1) deny(log, ORG, "bot-1");
     for (let i = 0; i < 3; i += 1) allow(log, ORG, "bot-2");
 
@@ -244,8 +245,8 @@ describe("audit log chain", () => {
 });
 
 describe("gatehouse audit verify (offline)", () => {
-  function exportFixture() {
-    const log = createAuditLog(openDatabase(":memory:"));
+  async function exportFixture() {
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
     allow(log);
     const rotatedAt = deny(log);
     log.rotateSigningKey();
@@ -257,7 +258,7 @@ describe("gatehouse audit verify (offline)", () => {
   }
 
   it("prints OK with counts for an untouched export signed by two keys", async () => {
-    const { dir, jwks, lines } = exportFixture();
+    const { dir, jwks, lines } = await exportFixture();
     const file = join(dir, "audit.jsonl");
     writeFileSync(file, `${lines.join("\n")}\n`);
     const { io, out } = captureIo();
@@ -266,7 +267,7 @@ describe("gatehouse audit verify (offline)", () => {
   });
 
   it("names the seq and interaction_id of a tampered line and exits 1", async () => {
-    const { dir, jwks, lines, rotatedAt } = exportFixture();
+    const { dir, jwks, lines, rotatedAt } = await exportFixture();
     const tampered = JSON.parse(lines[2]);
     expect(tampered.seq).toBe(rotatedAt.seq);
     tampered.decision = "ALLOW";
@@ -280,7 +281,7 @@ describe("gatehouse audit verify (offline)", () => {
   });
 
   it("rejects a forged line whose hash was recomputed (signature) and a dropped line (gap)", async () => {
-    const { dir, jwks, lines } = exportFixture();
+    const { dir, jwks, lines } = await exportFixture();
     const { recordHash } = await import("./record");
     const forged = JSON.parse(lines[1]);
     forged.result = { success: true, data: { message_id: "forged" } };
@@ -299,7 +300,7 @@ describe("gatehouse audit verify (offline)", () => {
   });
 
   it("fails when the JWKS lacks the key that signed a record", async () => {
-    const { dir, log, lines } = exportFixture();
+    const { dir, log, lines } = await exportFixture();
     const onlyNewest = join(dir, "partial-jwks.json");
     writeFileSync(onlyNewest, JSON.stringify({ keys: log.publicJwks().keys.slice(-1) }));
     const file = join(dir, "audit.jsonl");
@@ -311,7 +312,7 @@ describe("gatehouse audit verify (offline)", () => {
 
   it("loads the JWKS from a URL and reports a line that is not JSON", async () => {
     const { createServer } = await import("node:http");
-    const { dir, log, lines } = exportFixture();
+    const { dir, log, lines } = await exportFixture();
     const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(log.publicJwks())));
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {

@@ -138,33 +138,6 @@ export interface AuditLog {
   rotateSigningKey(): { kid: string; retired_kid: string | null };
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS audit_records (
-  org_id         TEXT NOT NULL,
-  seq            INTEGER NOT NULL,
-  kind           TEXT NOT NULL,
-  interaction_id TEXT NOT NULL,
-  timestamp      TEXT NOT NULL,
-  uapk_id        TEXT,
-  agent_id       TEXT,
-  action         TEXT,
-  decision       TEXT,
-  reasons        TEXT,
-  policy_trace   TEXT,
-  approval_id    TEXT,
-  executed       INTEGER,
-  result         TEXT,
-  meta           TEXT,
-  prev_hash      TEXT NOT NULL,
-  kid            TEXT NOT NULL,
-  hash           TEXT NOT NULL,
-  signature      TEXT NOT NULL,
-  PRIMARY KEY (org_id, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS audit_records_interaction ON audit_records (org_id, interaction_id);
-CREATE INDEX IF NOT EXISTS audit_records_agent ON audit_records (org_id, agent_id, seq);
-`;
-
 interface Row {
   org_id: string;
   seq: number;
@@ -196,7 +169,6 @@ export function newInteractionId(): string {
 
 export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
   const now = options.now ?? (() => new Date());
-  db.exec(SCHEMA);
   const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
   const headStmt = db.prepare<[string], { seq: number; hash: string }>(

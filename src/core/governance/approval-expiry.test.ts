@@ -3,16 +3,16 @@
 import { describe, expect, it } from "vitest";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
 import { createGovernanceEngine } from "./engine";
 
 const TTL_MS = 60_000;
 
-function wired() {
+async function wired() {
   let clock = Date.parse("2024-12-14T10:30:00Z");
   const now = () => new Date(clock);
-  const db = openDatabase(":memory:");
+  const db = await openMigratedDatabase(":memory:");
   const approvals = createApprovalStore(db, { now, ttlMs: TTL_MS });
   const audit = createAuditLog(db, { now });
   const service = createGovernanceEngine({
@@ -33,7 +33,7 @@ const del = emailRequest({ action: { type: "crm", tool: "delete", params: { reco
 
 describe("approval expiry in the audit log", () => {
   it("a pending approval found expired gets one approval record (expired, no operator), and the chain verifies", async () => {
-    const { service, approvals, audit, advance } = wired();
+    const { service, approvals, audit, advance } = await wired();
     const escalated = await service.execute(ORG, del);
     const approvalId = escalated.approval_id!;
     advance(TTL_MS + 1);
@@ -63,7 +63,7 @@ describe("approval expiry in the audit log", () => {
   });
 
   it("an approved approval that expires unused is recorded after its approval, and is refused at execute", async () => {
-    const { service, approvals, audit, advance } = wired();
+    const { service, approvals, audit, advance } = await wired();
     const escalated = await service.execute(ORG, del);
     const approvalId = escalated.approval_id!;
     approvals.approve(ORG, approvalId, { by: "ops@acme.com" });

@@ -3,15 +3,15 @@ import fc from "fast-check";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
 import { createIdempotencyStore } from "../idempotency";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
 import { createGovernanceEngine } from "./engine";
 import { sqliteReservations } from "./sqlite-adapters";
 import { ActionConflictError } from "./types";
 import type { ConnectorRegistry } from "../connectors";
 
-function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } = {}) {
-  const db = openDatabase(":memory:");
+async function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } = {}) {
+  const db = await openMigratedDatabase(":memory:");
   const now = () => new Date("2024-12-14T10:30:00Z");
   const approvals = createApprovalStore(db, { now });
   const audit = createAuditLog(db, { now });
@@ -32,7 +32,7 @@ function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: number } 
 
 describe("execute", () => {
   it("ALLOW runs the echo connector, consumes one unit of budget and writes intent then outcome", async () => {
-    const { service, audit } = wired();
+    const { service, audit } = await wired();
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: true, reasons: [], result: { success: true } });
     // The core echo connector: the params back, plus a message id (seed 003's `result.message_id`).
@@ -43,7 +43,7 @@ describe("execute", () => {
   });
 
   it("denies the action after the hourly budget, never over-spending under concurrency", async () => {
-    const { service } = wired({ maxPerHour: 3 });
+    const { service } = await wired({ maxPerHour: 3 });
     const results = await Promise.all(Array.from({ length: 8 }, () => service.execute(ORG, emailRequest())));
     expect(results.filter((r) => r.executed)).toHaveLength(3);
     const denied = results.filter((r) => r.decision === "DENY");
@@ -59,7 +59,7 @@ describe("execute", () => {
   it("a lost budget race is decided again by the pipeline: a unit freed meanwhile lets the call run", async () => {
     // A reservation store that loses the first race (as if another call had just taken the last unit and then
     // given it back): the engine must re-decide on the budgets as they are, not answer DENY by itself.
-    const db = openDatabase(":memory:");
+    const db = await openMigratedDatabase(":memory:");
     const audit = createAuditLog(db);
     let lost = 0;
     const inner = createGovernanceEngine({ db, audit });
@@ -80,7 +80,7 @@ describe("execute", () => {
   });
 
   it("a failing connector is not 'executed' and gives its budget back", async () => {
-    const { service } = wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
+    const { service } = await wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
     service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] } } } }));
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" } });
@@ -88,7 +88,7 @@ describe("execute", () => {
   });
 
   it("ESCALATE creates an approval; once approved the same action executes exactly once", async () => {
-    const { service, approvals } = wired();
+    const { service, approvals } = await wired();
     const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
     const first = await service.execute(ORG, del);
     expect(first).toMatchObject({ decision: "ESCALATE", executed: false, reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }] });
@@ -106,7 +106,7 @@ describe("execute", () => {
   it("idempotency: a duplicate returns the first answer without executing again; another body is a conflict", async () => {
     let calls = 0;
     const counting: ConnectorRegistry = () => async () => ({ success: true, data: { n: ++calls } });
-    const s2 = wired({ connectors: counting });
+    const s2 = await wired({ connectors: counting });
     s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send", allowed_hosts: ["api.example"] } } } }));
     const req = emailRequest({ idempotency_key: "order-confirmation-12345" } as never);
     const [a, b] = await Promise.all([s2.service.execute(ORG, req), s2.service.execute(ORG, req)]);
@@ -122,7 +122,7 @@ describe("execute", () => {
 
 describe("execute: reservations committed together", () => {
   it("a refused approval in a shared commit rolls back only its own reservation", async () => {
-    const { service, approvals, audit } = wired();
+    const { service, approvals, audit } = await wired();
     const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
     const approvalId = (await service.execute(ORG, del)).approval_id!;
     approvals.approve(ORG, approvalId, { by: "ops@acme.com" });
@@ -148,7 +148,7 @@ describe("execute: reservations committed together", () => {
 
 describe("evaluate", () => {
   it("never changes state: budgets, approvals and known counterparties are untouched", async () => {
-    const { service, db } = wired({ maxPerHour: 5 });
+    const { service, db } = await wired({ maxPerHour: 5 });
     const snapshot = () =>
       JSON.stringify([
         db.prepare("SELECT * FROM action_budget_counters").all(),
@@ -176,7 +176,7 @@ describe("evaluate", () => {
 
 describe("batch", () => {
   it("runs each action through the pipeline and stops after a DENY when asked", async () => {
-    const { service } = wired();
+    const { service } = await wired();
     const r = await service.batch(ORG, {
       uapk_id: "customer-support-bot",
       agent_id: "customer-support-bot",
@@ -211,7 +211,7 @@ describe("puruto tools through the discovery face's invoker", () => {
   });
 
   it("a tool whose connector type is not available is refused before budget, approval or intent", async () => {
-    const { service, audit, db } = wired({ connectors: () => undefined });
+    const { service, audit, db } = await wired({ connectors: () => undefined });
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error_code: "CONNECTOR_UNAVAILABLE" } });
     expect(db.prepare("SELECT COALESCE(SUM(count), 0) AS spent FROM action_budget_counters").get()).toEqual({ spent: 0 });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createIdempotencyStore, idempotencyRequestHash, type IdempotencyStore } from "./idempotency";
 
 const scope = { org_id: "org-acme", agent_id: "support-bot", key: "order-confirmation-12345" };
@@ -43,7 +43,7 @@ function sendEmail(counter: { calls: number }) {
 
 describe("idempotency", () => {
   it("replays the original response with idempotent: true and original_timestamp", async () => {
-    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
     const counter = { calls: 0 };
     const first = await execute(store, sendEmail(counter));
     const again = await execute(store, sendEmail(counter));
@@ -53,7 +53,7 @@ describe("idempotency", () => {
   });
 
   it("answers conflict for the same key with another body, and ignores key order in the body", async () => {
-    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
     const counter = { calls: 0 };
     await execute(store, sendEmail(counter));
     const otherBody = idempotencyRequestHash({ ...body, action: { ...body.action, params: { to: "other@example.com" } } });
@@ -66,7 +66,7 @@ describe("idempotency", () => {
   });
 
   it("executes once for 200 concurrent callers with one key, and all 200 get the same answer", async () => {
-    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
     const counter = { calls: 0 };
     const answers = await Promise.all(Array.from({ length: 200 }, () => execute(store, sendEmail(counter))));
     expect(counter.calls).toBe(1);
@@ -78,7 +78,7 @@ describe("idempotency", () => {
   });
 
   it("scopes keys to org and agent", async () => {
-    const store = createIdempotencyStore(openDatabase(":memory:"));
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
     store.begin({ ...scope, requestHash });
     expect(store.begin({ ...scope, agent_id: "other-agent", requestHash }).state).toBe("new");
     expect(store.begin({ ...scope, org_id: "org-other", requestHash }).state).toBe("new");
@@ -89,8 +89,8 @@ describe("idempotency", () => {
     dirs.push(dir);
     const file = join(dir, "gatehouse.db");
     const counter = { calls: 0 };
-    const first = await execute(createIdempotencyStore(openDatabase(file)), sendEmail(counter));
-    const afterRestart = createIdempotencyStore(openDatabase(file));
+    const first = await execute(createIdempotencyStore(await openMigratedDatabase(file)), sendEmail(counter));
+    const afterRestart = createIdempotencyStore(await openMigratedDatabase(file));
     expect(await execute(afterRestart, sendEmail(counter))).toEqual({ ...first, idempotent: true, original_timestamp: first.timestamp });
     expect(counter.calls).toBe(1);
   });
@@ -99,9 +99,9 @@ describe("idempotency", () => {
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
     dirs.push(dir);
     const file = join(dir, "gatehouse.db");
-    expect(createIdempotencyStore(openDatabase(file)).begin({ ...scope, requestHash }).state).toBe("new");
+    expect(createIdempotencyStore(await openMigratedDatabase(file)).begin({ ...scope, requestHash }).state).toBe("new");
     // "crash": that store never completes. A new process sees the key in flight, not new.
-    const restarted = createIdempotencyStore(openDatabase(file), { foreignWaitMs: 100, pollIntervalMs: 20 });
+    const restarted = createIdempotencyStore(await openMigratedDatabase(file), { foreignWaitMs: 100, pollIntervalMs: 20 });
     const begun = restarted.begin({ ...scope, requestHash });
     expect(begun.state).toBe("in_flight");
     if (begun.state === "in_flight") expect(await begun.wait).toEqual({ state: "unknown" });
@@ -109,7 +109,7 @@ describe("idempotency", () => {
 
   it("forgets keys after the TTL and frees a released key for a retry", async () => {
     let clock = Date.parse("2024-12-14T10:00:00Z");
-    const store = createIdempotencyStore(openDatabase(":memory:"), { ttlMs: 1000, now: () => new Date(clock) });
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"), { ttlMs: 1000, now: () => new Date(clock) });
     store.begin({ ...scope, requestHash });
     store.complete(scope, { ok: true });
     expect(store.begin({ ...scope, requestHash }).state).toBe("replay");

@@ -60,23 +60,6 @@ export interface IdempotencyOptions {
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-  org_id        TEXT NOT NULL,
-  agent_id      TEXT NOT NULL,
-  key           TEXT NOT NULL,
-  request_hash  TEXT NOT NULL,
-  state         TEXT NOT NULL CHECK (state IN ('in_flight', 'completed')),
-  status        INTEGER,
-  response      TEXT,
-  created_at    TEXT NOT NULL,
-  completed_at  TEXT,
-  expires_at    TEXT NOT NULL,
-  PRIMARY KEY (org_id, agent_id, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
-`;
-
 interface Row {
   request_hash: string;
   state: "in_flight" | "completed";
@@ -92,7 +75,6 @@ export function idempotencyRequestHash(body: Record<string, unknown>): string {
 }
 
 export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {}): IdempotencyStore {
-  db.exec(SCHEMA);
   const ttlMs = options.ttlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
   const now = options.now ?? (() => new Date());
   const foreignWaitMs = options.foreignWaitMs ?? 30_000;

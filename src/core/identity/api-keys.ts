@@ -21,14 +21,6 @@ export interface ApiKeyStore {
 }
 
 export function createApiKeyStore(db: Db, opts: { secret: Buffer; envKeys: string[]; defaultOrg: string }): ApiKeyStore {
-  db.exec(`CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    org_id TEXT NOT NULL,
-    label TEXT NOT NULL,
-    key_hash BLOB NOT NULL UNIQUE,
-    created_at TEXT NOT NULL,
-    revoked_at TEXT
-  )`);
   const hash = (key: string) => createHmac("sha256", opts.secret).update(key).digest();
   // Agents present the same few keys on every request: their keyed hashes are remembered (bounded, least
   // recently used out) so a request costs a map lookup, not an HMAC. Only the hash is cached, never the

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuditLog } from "../audit";
-import { openDatabase, type Db } from "../store/sqlite";
+import { type Db } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { createSigningKeyStore } from "./signing-keys";
 
 const message = Buffer.from("an audit record's canonical bytes");
@@ -15,8 +16,8 @@ function verifies(store: ReturnType<typeof createSigningKeyStore>, kid: string, 
 }
 
 describe("signing key store", () => {
-  it("generates a key on first use, keeps using it, and publishes only its public half", () => {
-    const store = createSigningKeyStore(openDatabase(":memory:"), { purpose: "audit" });
+  it("generates a key on first use, keeps using it, and publishes only its public half", async () => {
+    const store = createSigningKeyStore(await openMigratedDatabase(":memory:"), { purpose: "audit" });
     expect(store.publicJwks()).toEqual({ keys: [] });
     const first = store.activeKey();
     expect(store.activeKey().kid).toBe(first.kid);
@@ -25,8 +26,8 @@ describe("signing key store", () => {
     expect(verifies(store, first.kid, sign(null, message, first.privateKey))).toBe(true);
   });
 
-  it("rotation makes the old key verify-only: old signatures verify, new ones use the new key, both published in order", () => {
-    const db = openDatabase(":memory:");
+  it("rotation makes the old key verify-only: old signatures verify, new ones use the new key, both published in order", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const store = createSigningKeyStore(db, { purpose: "capability-token" });
     const old = store.activeKey();
     const oldSignature = sign(null, message, old.privateKey);
@@ -41,8 +42,8 @@ describe("signing key store", () => {
     expect(stored).toEqual({ private_pkcs8: null, status: "verify_only" });
   });
 
-  it("keeps purposes apart: one table, separate keys, and one purpose's key never verifies the other's", () => {
-    const db = openDatabase(":memory:");
+  it("keeps purposes apart: one table, separate keys, and one purpose's key never verifies the other's", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const audit = createSigningKeyStore(db, { purpose: "audit" });
     const tokens = createSigningKeyStore(db, { purpose: "capability-token" });
     const auditKey = audit.activeKey();
@@ -55,11 +56,11 @@ describe("signing key store", () => {
     expect(audit.publicJwks().keys.map((k) => k.kid)).toEqual([auditKey.kid]);
   });
 
-  it("a rotation by another connection to the same file is honoured on the next activeKey()", () => {
+  it("a rotation by another connection to the same file is honoured on the next activeKey()", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-keys-"));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "keys.sqlite");
-    const [one, two] = [openDatabase(file), openDatabase(file)];
+    const [one, two] = [await openMigratedDatabase(file), await openMigratedDatabase(file)];
     cleanup.push(() => (one.close(), two.close()));
     const a = createSigningKeyStore(one, { purpose: "audit" });
     const b = createSigningKeyStore(two, { purpose: "audit" });
@@ -89,8 +90,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     };
   }
 
-  function legacyDatabase(): { db: Db; audit: ReturnType<typeof legacyKey>[]; tokens: ReturnType<typeof legacyKey>[] } {
-    const db = openDatabase(":memory:");
+  async function legacyDatabase(): Promise<{ db: Db; audit: ReturnType<typeof legacyKey>[]; tokens: ReturnType<typeof legacyKey>[] }> {
+    const db = await openMigratedDatabase(":memory:");
     db.exec(`
       CREATE TABLE audit_signing_keys (kid TEXT PRIMARY KEY, public_jwk TEXT NOT NULL, private_pkcs8 TEXT,
         status TEXT NOT NULL, created_at TEXT NOT NULL, retired_at TEXT);
@@ -108,8 +109,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     return { db, audit, tokens };
   }
 
-  it("old keys keep verifying, the active key keeps signing, and the old tables are gone", () => {
-    const { db, audit, tokens } = legacyDatabase();
+  it("old keys keep verifying, the active key keeps signing, and the old tables are gone", async () => {
+    const { db, audit, tokens } = await legacyDatabase();
     const auditStore = createSigningKeyStore(db, { purpose: "audit" });
     const tokenStore = createSigningKeyStore(db, { purpose: "capability-token" });
 
@@ -132,8 +133,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     expect(auditStore.publicJwks().keys.map((k) => k.kid)).toEqual([audit[0].kid, audit[1].kid]);
   });
 
-  it("the active key is still usable after the migration: it signs what its public half verifies", () => {
-    const { db, audit } = legacyDatabase();
+  it("the active key is still usable after the migration: it signs what its public half verifies", async () => {
+    const { db, audit } = await legacyDatabase();
     const store = createSigningKeyStore(db, { purpose: "audit" });
     const active = store.activeKey();
     const signature = sign(null, message, active.privateKey);
@@ -143,8 +144,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     expect(verifies(store, audit[1].kid, signature)).toBe(true);
   });
 
-  it("an audit chain signed under the old audit_signing_keys table verifies after the upgrade", () => {
-    const db = openDatabase(":memory:");
+  it("an audit chain signed under the old audit_signing_keys table verifies after the upgrade", async () => {
+    const db = await openMigratedDatabase(":memory:");
     const before = createAuditLog(db);
     const deny = () =>
       before.appendDecision({

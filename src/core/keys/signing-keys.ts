@@ -44,20 +44,6 @@ export interface SigningKeyStore {
   publicJwks(): { keys: PublicJwk[] };
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS signing_keys (
-  purpose       TEXT NOT NULL,
-  kid           TEXT NOT NULL,
-  public_jwk    TEXT NOT NULL,
-  private_pkcs8 TEXT,
-  status        TEXT NOT NULL CHECK (status IN ('active', 'verify_only')),
-  created_at    TEXT NOT NULL,
-  rotated_at    TEXT,
-  PRIMARY KEY (purpose, kid)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS signing_keys_one_active_per_purpose ON signing_keys (purpose) WHERE status = 'active';
-`;
-
 /**
  * The per-purpose tables of earlier versions: `audit_signing_keys` (statuses active / retired, where retired
  * meant verify-only) and `capability_signing_keys` (active / verify_only / retired, where retired meant "no
@@ -108,7 +94,6 @@ export function createSigningKeyStore(
 ): SigningKeyStore {
   const { purpose } = options;
   const now = options.now ?? (() => new Date());
-  db.exec(SCHEMA);
   migrateLegacyKeys(db, purpose);
 
   const activeKidStmt = db.prepare<[string], ActiveRow>(

@@ -13,15 +13,6 @@ export interface BudgetSlot {
   limit: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS action_budget_counters (
-  scope  TEXT NOT NULL,
-  window INTEGER NOT NULL,
-  count  INTEGER NOT NULL,
-  PRIMARY KEY (scope, window)
-) WITHOUT ROWID;
-`;
-
 const HOUR_MS = 3_600_000;
 
 export class BudgetCounters {
@@ -34,7 +25,6 @@ export class BudgetCounters {
   private readonly refundAll;
 
   constructor(private readonly db: Db) {
-    db.exec(SCHEMA);
     this.readStmt = db.prepare<[string, number], { count: number }>(
       `SELECT count FROM action_budget_counters WHERE scope = ? AND window = ?`,
     );

@@ -2,23 +2,12 @@
 // when an action with it is executed successfully (possibly after a human approved it), never on evaluate.
 import type { Db } from "../store/sqlite";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS known_counterparties (
-  org_id       TEXT NOT NULL,
-  uapk_id      TEXT NOT NULL,
-  counterparty TEXT NOT NULL,
-  first_seen   TEXT NOT NULL,
-  PRIMARY KEY (org_id, uapk_id, counterparty)
-) WITHOUT ROWID;
-`;
-
 export class KnownCounterparties {
   // Prepared once: both run on the action hot path.
   private readonly knownStmt;
   private readonly rememberStmt;
 
   constructor(db: Db) {
-    db.exec(SCHEMA);
     this.knownStmt = db.prepare(`SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`);
     this.rememberStmt = db.prepare(`INSERT INTO known_counterparties VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`);
   }

@@ -5,7 +5,7 @@ import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
 
 describe("manifest read by the engine", () => {
   it("follows a changed body and status, even though the parsed manifest is reused between reads", async () => {
-    const e = engine();
+    const e = await engine();
     const m = e.manifests.register(ORG, supportBot());
     const first = e.manifests.getByUapkId(ORG, "customer-support-bot");
     expect(e.manifests.getByUapkId(ORG, "customer-support-bot")).toBe(first); // unchanged row: reused
@@ -23,8 +23,8 @@ describe("manifest read by the engine", () => {
     expect(e.manifests.getByUapkId(ORG, "customer-support-bot")?.status).toBe("suspended");
   });
 
-  it("hands out a frozen manifest: one caller cannot change what the next request is judged by", () => {
-    const e = engine();
+  it("hands out a frozen manifest: one caller cannot change what the next request is judged by", async () => {
+    const e = await engine();
     e.manifests.register(ORG, supportBot());
     const shared = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
     expect(() => shared.capabilities.push("payments:send")).toThrow(TypeError);

@@ -20,19 +20,6 @@ export class ManifestConflictError extends Error {
   }
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS manifests (
-  manifest_id TEXT PRIMARY KEY,
-  org_id      TEXT NOT NULL,
-  uapk_id     TEXT NOT NULL,
-  status      TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
-  body        TEXT NOT NULL,
-  created_at  TEXT NOT NULL,
-  updated_at  TEXT NOT NULL,
-  UNIQUE (org_id, uapk_id)
-);
-`;
-
 interface Row {
   manifest_id: string;
   org_id: string;
@@ -61,7 +48,6 @@ export class ManifestRepository {
     options: { now?: () => Date } = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    db.exec(SCHEMA);
     this.byUapkIdStmt = db.prepare<[string, string], Row>(`SELECT * FROM manifests WHERE org_id = ? AND uapk_id = ?`);
   }
 

@@ -37,7 +37,7 @@ describe("manifest validation", () => {
 
 describe("manifest repository", () => {
   it("a manifest registered through the repository works in the engine, and lifecycle moves are enforced", async () => {
-    const e = engine();
+    const e = await engine();
     const m = e.manifests.register(ORG, supportBot());
     expect(m.status).toBe("active");
     expect((await decide(ORG, emailRequest(), e.deps)).decision).toBe("ALLOW");
@@ -50,8 +50,8 @@ describe("manifest repository", () => {
     expect(e.manifests.get("other-org", m.manifest_id)).toBeUndefined();
   });
 
-  it("keeps a client-chosen manifest id (GitOps), globally unique and well-formed", () => {
-    const e = engine();
+  it("keeps a client-chosen manifest id (GitOps), globally unique and well-formed", async () => {
+    const e = await engine();
     const id = "880e8400-e29b-41d4-a716-446655440003";
     const m = e.manifests.register(ORG, { ...supportBot(), manifest_id: id });
     expect(m.manifest_id).toBe(id);
@@ -70,7 +70,7 @@ describe("loadManifestDir", () => {
     writeFileSync(join(dir, "notes.json"), JSON.stringify(supportBot({ uapk_id: "notes-bot", agent: { id: "notes-bot", name: "Notes" } })));
     writeFileSync(join(dir, "broken.yml"), "uapk_id: broken\ncapabilities: [nope]\n");
     writeFileSync(join(dir, "README.md"), "not a manifest");
-    const e = engine();
+    const e = await engine();
     const report = loadManifestDir(dir, e.manifests, ORG);
     expect(report.loaded.map((m) => m.uapk_id).sort()).toEqual(["customer-support-bot", "notes-bot"]);
     expect(report.problems).toHaveLength(1);

@@ -7,7 +7,7 @@ import { decide, type ApprovalView } from "./pipeline";
 import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
 import type { ActionRequest, ManifestInput } from "./types";
 
-type Setup = ReturnType<typeof engine>;
+type Setup = Awaited<ReturnType<typeof engine>>;
 interface Case {
   name: string;
   manifest?: Partial<ManifestInput> | null;
@@ -227,7 +227,7 @@ function exhaust(e: Setup, n: number) {
 
 describe("policy pipeline: one case per reason code", () => {
   it.each(cases)("$name → $decision $codes", async (c) => {
-    const e = engine();
+    const e = await engine();
     if (c.manifest !== null) e.manifests.register(ORG, supportBot(c.manifest ?? {}));
     let request: ActionRequest = { ...emailRequest(), ...c.request };
     const extra = await c.prepare?.(e, request);
@@ -250,7 +250,7 @@ describe("policy pipeline: one case per reason code", () => {
   });
 
   it("reports the seed's budget message and details", async () => {
-    const e = engine();
+    const e = await engine();
     e.manifests.register(ORG, supportBot());
     exhaust(e, 100);
     const d = await decide(ORG, emailRequest(), e.deps, { now: e.now() });
@@ -261,7 +261,7 @@ describe("policy pipeline: one case per reason code", () => {
 
   it("an expired token is TOKEN_EXPIRED", async () => {
     let clock = new Date("2024-12-14T10:00:00Z");
-    const e = engine(() => clock);
+    const e = await engine(() => clock);
     e.manifests.register(ORG, supportBot());
     const t = await issue(e, ["email:send"]);
     clock = new Date("2024-12-16T10:00:00Z");
@@ -280,7 +280,7 @@ describe("approvals in the pipeline", () => {
     ...over,
   });
   const run = async (view: ApprovalView | undefined, request: ActionRequest, manifest = supportBot()) => {
-    const e = engine();
+    const e = await engine();
     e.manifests.register(ORG, manifest);
     return decide(ORG, { ...request, approval_id: "appr-1" }, { ...e.deps, findApproval: () => view }, { now: e.now() });
   };
@@ -318,7 +318,7 @@ describe("properties", () => {
   const contextArb = fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 });
 
   it("adding context never turns a DENY into an ALLOW", async () => {
-    const e = engine();
+    const e = await engine();
     e.manifests.register(ORG, supportBot({ ...paymentsBot({ jurisdiction_blocklist: ["KP"], counterparty_blocklist: ["evil*"] }) }));
     const denied: ActionRequest[] = [
       emailRequest({ action: { type: "payment", tool: "wire", params: {}, jurisdiction: "KP" } }),

@@ -3,22 +3,21 @@
 //   manifest_validation → capability_token → action_type → tool_authorization → amount_threshold →
 //   counterparty_check → jurisdiction_check → budget_check → approval_check
 //
-// Every check that runs leaves one trace entry (pass | fail | skip | escalate). The first `fail` is a DENY
-// and stops the pipeline. `escalate`s accumulate and evaluation goes on, so a later DENY wins over an earlier
+// Every check declares the facts it needs (./policy-check.ts) and returns an explicit outcome; each check
+// that runs leaves one trace entry (pass | fail | skip | escalate). The first `stop` is a DENY (trace `fail`)
+// and ends the pipeline. `escalate`s accumulate and evaluation goes on, so a later DENY wins over an earlier
 // ESCALATE. The approval check runs last: an approved approval bound to this exact action turns the
 // accumulated ESCALATE into ALLOW (once); it can never override a DENY, because a DENY never reaches it.
 // The pipeline itself changes no state: budget consumption and approval creation are the caller's
 // (execute's) job, so evaluate is a pure dry run.
 import { actionHash } from "./action-hash";
-import type { BudgetCounters, BudgetSlot } from "./budget-counters";
+import type { BudgetSlot } from "./budget-counters";
 import { POLICY_CHECKS } from "./checks";
-import type { KnownCounterparties } from "./known-counterparties";
-import type { ManifestRepository } from "./manifest-repository";
-import type { CapabilityClaims, CapabilityTokenService } from "./tokens/capability-tokens";
+import type { CheckInput, CheckOutcome, CheckView, FactName, PolicyCheck, PolicyDeps, PolicyFacts } from "./policy-check";
+import type { CapabilityClaims } from "./tokens/capability-tokens";
 import {
   capabilityOf,
   type ActionRequest,
-  type CheckName,
   type CheckResult,
   type Decision,
   type Manifest,
@@ -27,60 +26,8 @@ import {
   type RiskSnapshot,
 } from "./types";
 
-/** What the approval check reads of an approval (a structural subset of src/core/approvals' Approval). */
-export interface ApprovalView {
-  approval_id: string;
-  status: "pending" | "approved" | "denied" | "expired" | "consumed";
-  /** approvalBindingHash() of the escalated request (see ./action-hash.ts). */
-  binding_hash: string;
-  expires_at: string;
-}
-
-/** Seam to the approvals module (src/core/approvals `ApprovalStore.get`): read-only lookup of one approval. */
-export type FindApproval = (
-  orgId: string,
-  approvalId: string,
-) => ApprovalView | null | undefined | Promise<ApprovalView | null | undefined>;
-
-export interface PolicyDeps {
-  manifests: Pick<ManifestRepository, "getByUapkId">;
-  tokens: Pick<CapabilityTokenService, "verify">;
-  budgets: BudgetCounters;
-  counterparties: KnownCounterparties;
-  findApproval?: FindApproval;
-}
-
-/** Mutable state that flows through the checks of one request. */
-export interface PolicyContext {
-  orgId: string;
-  request: ActionRequest;
-  /** `type:tool`. */
-  capability: string;
-  now: Date;
-  /** Set by manifest_validation when it passes. */
-  manifest?: Manifest;
-  /** Set by capability_token when a valid token was presented. */
-  token?: CapabilityClaims;
-  /** ESCALATE reasons gathered so far. */
-  escalations: Reason[];
-  /** Set by budget_check: the budgets an execution must consume. */
-  budgetSlots: BudgetSlot[];
-  riskSnapshot?: RiskSnapshot;
-  /** Set by approval_check when an approved approval overrides the escalations. */
-  approvedBy?: string;
-}
-
-export interface CheckOutcome {
-  result: CheckResult;
-  reasons?: Reason[];
-  details?: Record<string, unknown>;
-}
-
-export interface PolicyCheck {
-  /** Trace name, e.g. `budget_check`. */
-  name: CheckName;
-  run(ctx: PolicyContext, deps: PolicyDeps): CheckOutcome | Promise<CheckOutcome>;
-}
+// Callers import the engine's seams from here, as before the checks' types moved to ./policy-check.
+export type { ApprovalView, FindApproval, PolicyCheck, PolicyDeps } from "./policy-check";
 
 export interface PolicyDecision {
   decision: Decision;
@@ -105,36 +52,53 @@ export async function decide(
   deps: PolicyDeps,
   options: { now?: Date; checks?: readonly PolicyCheck[] } = {},
 ): Promise<PolicyDecision> {
-  const ctx: PolicyContext = {
-    orgId,
-    request,
-    capability: capabilityOf(request.action),
-    now: options.now ?? new Date(),
-    escalations: [],
-    budgetSlots: [],
-  };
+  const input = { orgId, request, capability: capabilityOf(request.action), now: options.now ?? new Date() };
+  const facts: Partial<PolicyFacts> = {};
+  const escalations: Reason[] = [];
   const trace: PolicyTraceEntry[] = [];
   let denial: Reason[] | undefined;
 
   for (const check of options.checks ?? POLICY_CHECKS) {
-    const outcome = await check.run(ctx, deps);
-    trace.push({ check: check.name, result: outcome.result, ...(outcome.details ? { details: outcome.details } : {}) });
-    if (outcome.result === "fail") {
-      denial = outcome.reasons?.length ? outcome.reasons : [{ code: "ACTION_NOT_ALLOWED", message: `${check.name} failed` }];
+    const outcome = await check.run(viewFor(check, { ...input, escalations }, facts), deps);
+    Object.assign(facts, outcome.facts);
+    trace.push({ check: check.name, result: traceResult(outcome), ...(outcome.details ? { details: outcome.details } : {}) });
+    if (outcome.kind === "stop") {
+      denial = outcome.reasons.length ? outcome.reasons : [{ code: "ACTION_NOT_ALLOWED", message: `${check.name} failed` }];
       break;
     }
-    if (outcome.result === "escalate") ctx.escalations.push(...(outcome.reasons ?? []));
+    if (outcome.kind === "escalate") escalations.push(...outcome.reasons);
   }
 
   const base = {
     policy_trace: { checks: trace },
-    ...(ctx.riskSnapshot ? { risk_snapshot: ctx.riskSnapshot } : {}),
-    budgetSlots: ctx.budgetSlots,
-    manifest: ctx.manifest,
-    token: ctx.token,
+    ...(facts.riskSnapshot ? { risk_snapshot: facts.riskSnapshot } : {}),
+    budgetSlots: facts.budgetSlots ?? [],
+    manifest: facts.manifest,
+    token: facts.token,
     actionHash: actionHash(request),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };
-  if (ctx.escalations.length > 0 && !ctx.approvedBy) return { decision: "ESCALATE", reasons: ctx.escalations, ...base };
-  return { decision: "ALLOW", reasons: [], ...base, ...(ctx.approvedBy ? { approvedBy: ctx.approvedBy } : {}) };
+  if (escalations.length > 0 && !facts.approvedBy) return { decision: "ESCALATE", reasons: escalations, ...base };
+  return { decision: "ALLOW", reasons: [], ...base, ...(facts.approvedBy ? { approvedBy: facts.approvedBy } : {}) };
+}
+
+function traceResult(outcome: CheckOutcome<FactName>): CheckResult {
+  if (outcome.kind === "continue") return outcome.result;
+  return outcome.kind === "stop" ? "fail" : "escalate";
+}
+
+/**
+ * The check's view: the input plus exactly the facts it declared. A needed fact that no earlier check
+ * provided is a mistake in the order of the checks, not a property of the request: it throws rather than
+ * letting the check run on a guess.
+ */
+function viewFor(check: PolicyCheck, input: CheckInput, facts: Partial<PolicyFacts>): CheckView<never, FactName> {
+  const view: Record<string, unknown> = { ...input };
+  for (const name of check.needs) {
+    if (facts[name] === undefined)
+      throw new Error(`Policy check '${check.name}' needs '${name}', which no earlier check provided`);
+    view[name] = facts[name];
+  }
+  for (const name of check.reads) if (facts[name] !== undefined) view[name] = facts[name];
+  return view as unknown as CheckView<never, FactName>;
 }

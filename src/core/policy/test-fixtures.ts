@@ -1,5 +1,5 @@
 // Shared fixtures for the policy tests: the seed's customer-support bot and a wired engine on :memory:.
-import { openDatabase } from "../store/sqlite";
+import { openMigratedDatabase } from "../store/test-support";
 import { BudgetCounters } from "./budget-counters";
 import { KnownCounterparties } from "./known-counterparties";
 import { ManifestRepository } from "./manifest-repository";
@@ -35,8 +35,8 @@ export function emailRequest(overrides: Partial<ActionRequest> = {}): ActionRequ
   };
 }
 
-export function engine(now: () => Date = () => new Date("2024-12-14T10:30:00Z")) {
-  const db = openDatabase(":memory:");
+export async function engine(now: () => Date = () => new Date("2024-12-14T10:30:00Z")) {
+  const db = await openMigratedDatabase(":memory:");
   const manifests = new ManifestRepository(db, { now });
   const keys = createSigningKeyStore(db, { purpose: "capability-token", now });
   const tokens = new CapabilityTokenService(db, keys, { now });

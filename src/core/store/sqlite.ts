@@ -1,5 +1,5 @@
 // The embedded store: one SQLite file (or ":memory:" in tests) shared by every module.
-// Each module owns its tables and creates them with `CREATE TABLE IF NOT EXISTS` on first use.
+// The tables are created and changed by the migrations in ./migrations (see ./migrate.ts), never by a store.
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";

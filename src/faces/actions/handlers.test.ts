@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { openDatabase } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import type { Principal } from "../../core/identity/principal";
 import { HttpProblem } from "../../http/problem";
 import { supportBot } from "../../core/policy/test-fixtures";
@@ -11,8 +11,8 @@ const operator: Principal = { kind: "user", sub: "ops@acme.com", orgId: ORG, rol
 const agent: Principal = { kind: "api_key", keyId: "k1", orgId: ORG };
 const stranger: Principal = { kind: "user", sub: "eve", orgId: "other-org", roles: ["operator"] };
 
-function setup() {
-  const actions = createGovernanceEngine({ db: openDatabase(":memory:") });
+async function setup() {
+  const actions = createGovernanceEngine({ db: await openMigratedDatabase(":memory:") });
   // Handlers are called directly with hand-built requests; each test casts the reply it expects.
   const h = actionsHandlers({ actions }) as unknown as Record<string, (req: never) => unknown>;
   const call = <T>(fn: (req: never) => unknown, req: Record<string, unknown>) =>
@@ -22,7 +22,7 @@ function setup() {
 
 describe("actions handlers", () => {
   it("register → issue token → execute with it: the seed flow over the handler seam", async () => {
-    const { h, call } = setup();
+    const { h, call } = await setup();
     const registered = await call<{ status: number; body: { manifest_id: string; status: string } }>(h.Manifests_register, {
       principal: operator,
       params: { org_id: ORG },
@@ -56,7 +56,7 @@ describe("actions handlers", () => {
   });
 
   it("an invalid manifest is a 400 listing every problem; another org is a 403", async () => {
-    const { h, call } = setup();
+    const { h, call } = await setup();
     const err = await call(h.Manifests_register, {
       principal: operator,
       params: { org_id: ORG },
@@ -70,7 +70,7 @@ describe("actions handlers", () => {
   });
 
   it("an idempotency key without a configured store is refused (503), never silently ignored", async () => {
-    const { h, call, actions } = setup();
+    const { h, call, actions } = await setup();
     actions.manifests.register(ORG, supportBot());
     const err = await call(h.Gateway_execute, {
       principal: agent,
@@ -80,7 +80,7 @@ describe("actions handlers", () => {
   });
 
   it("revokes a token and reports gateway health", async () => {
-    const { h, call, actions } = setup();
+    const { h, call, actions } = await setup();
     const m = actions.manifests.register(ORG, supportBot());
     const t = await actions.tokens.issue({ orgId: ORG, issuerId: "x", agentId: "customer-support-bot", manifest: m, capabilities: ["email:send"] });
     const revoked = await call<{ body: object }>(h.CapabilityTokens_revoke, {

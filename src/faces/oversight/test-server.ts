@@ -15,7 +15,8 @@ import { createApiKeyStore } from "../../core/identity/api-keys";
 import { loadDevIssuer } from "../../core/identity/dev-issuer";
 import { createUserTokenVerifier } from "../../core/identity/user-tokens";
 import { logger } from "../../core/log/logger";
-import { openDatabase, type Db } from "../../core/store/sqlite";
+import type { Db } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import { createApp } from "../../http/app";
 import { createAuthenticator } from "../../http/auth";
 import { loadSpec } from "../../http/spec";
@@ -47,7 +48,7 @@ export async function startOversightServer(): Promise<OversightTestServer> {
   });
   const silent = logger.child({});
   silent.level = "silent";
-  const db = openDatabase(config.databaseFile);
+  const db = await openMigratedDatabase(config.databaseFile);
   const apiKeys = createApiKeyStore(db, { secret: randomBytes(32), envKeys: config.apiKeys, defaultOrg: config.defaultOrg });
   const otherOrgApiKey = apiKeys.create(OTHER_ORG, "other org agent").key;
   const devIssuer = await loadDevIssuer(dataDir, config.jwtIssuer, config.jwtAudience);

@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
 import { createAuditLog, type AuditLog } from "../../core/audit";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
-import { openDatabase, type Db } from "../../core/store/sqlite";
+import type { Db } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import { createGovernanceEngine, type GovernanceEngine } from "../../core/governance";
 import { createGovernedTools } from "./governed-tools";
 import { openIde, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
@@ -27,7 +28,7 @@ beforeAll(async () => {
 afterAll(() => idp.close());
 
 beforeEach(async () => {
-  db = openDatabase(":memory:");
+  db = await openMigratedDatabase(":memory:");
   approvals = createApprovalStore(db, { pollIntervalMs: 50 });
   audit = createAuditLog(db);
   engine = createGovernanceEngine({ db, approvals, audit });

@@ -1,13 +1,13 @@
 // action_type: the action's category must appear in at least one capability of the manifest.
-import type { PolicyCheck } from "../pipeline";
+import { defineCheck, deny, pass } from "../policy-check";
 
-export const actionTypeCheck: PolicyCheck = {
+export const actionTypeCheck = defineCheck({
   name: "action_type",
-  run(ctx) {
-    const type = ctx.request.action.type;
-    const allowed = ctx.manifest!.capabilities.some((cap) => cap.split(":")[0] === type);
-    if (!allowed)
-      return { result: "fail", reasons: [{ code: "ACTION_NOT_ALLOWED", message: `Action type '${type}' is not permitted` }] };
-    return { result: "pass" };
+  needs: ["manifest"],
+  run(input) {
+    const type = input.request.action.type;
+    const allowed = input.manifest.capabilities.some((cap) => cap.split(":")[0] === type);
+    if (!allowed) return deny("ACTION_NOT_ALLOWED", `Action type '${type}' is not permitted`);
+    return pass();
   },
-};
+});

@@ -4,38 +4,43 @@
 // agent, action hash). Such an approval turns the accumulated ESCALATE into ALLOW; anything else keeps it
 // ESCALATE. A DENY never reaches this check, so no approval can override one.
 import { actionHash } from "../action-hash";
-import type { PolicyCheck } from "../pipeline";
+import { type ApprovalView, type CheckInput, defineCheck, escalate, pass, skip } from "../policy-check";
 import type { Reason } from "../types";
 
-export const approvalCheck: PolicyCheck = {
+export const approvalCheck = defineCheck({
   name: "approval_check",
-  async run(ctx, deps) {
-    const manifest = ctx.manifest!;
+  needs: ["manifest"],
+  provides: ["approvedBy"],
+  async run(input, deps) {
+    const { manifest, capability } = input;
     const own: Reason[] = [];
-    if (manifest.constraints?.require_human_approval?.includes(ctx.capability))
-      own.push({ code: "REQUIRES_APPROVAL", message: `Action '${ctx.capability}' requires human approval` });
-    if (manifest.policy?.high_risk_actions?.includes(ctx.capability))
-      own.push({ code: "HIGH_RISK_ACTION", message: `Action '${ctx.capability}' is flagged as high risk` });
+    if (manifest.constraints?.require_human_approval?.includes(capability))
+      own.push({ code: "REQUIRES_APPROVAL", message: `Action '${capability}' requires human approval` });
+    if (manifest.policy?.high_risk_actions?.includes(capability))
+      own.push({ code: "HIGH_RISK_ACTION", message: `Action '${capability}' is flagged as high risk` });
 
-    const pending = [...ctx.escalations, ...own];
-    if (pending.length === 0) return { result: own.length === 0 && !ctx.request.approval_id ? "skip" : "pass" };
+    const pending = [...input.escalations, ...own];
+    const approvalId = input.request.approval_id;
+    if (pending.length === 0) return own.length === 0 && !approvalId ? skip() : pass();
+    if (!approvalId) return escalate(own);
 
-    const approvalId = ctx.request.approval_id;
-    if (!approvalId) return { result: "escalate", reasons: own };
-
-    const approval = deps.findApproval ? await deps.findApproval(ctx.orgId, approvalId) : undefined;
-    const problem = !approval
-      ? "approval not found"
-      : approval.status !== "approved"
-        ? `approval is ${approval.status}`
-        : approval.expires_at <= ctx.now.toISOString()
-          ? "approval has expired"
-          : approval.binding_hash !== actionHash(ctx.request)
-            ? "approval was given for a different action"
-            : undefined;
-    if (problem) return { result: "escalate", reasons: own, details: { approval_id: approvalId, problem } };
-
-    ctx.approvedBy = approvalId;
-    return { result: "pass", details: { approval_id: approvalId, overrides: pending.map((r) => r.code) } };
+    const approval = deps.findApproval ? await deps.findApproval(input.orgId, approvalId) : undefined;
+    const problem = whyNotUsable(approval, input);
+    if (problem) return escalate(own, { approval_id: approvalId, problem });
+    return {
+      kind: "continue",
+      result: "pass",
+      details: { approval_id: approvalId, overrides: pending.map((r) => r.code) },
+      facts: { approvedBy: approvalId },
+    };
   },
-};
+});
+
+/** Why a re-submitted approval cannot release this request, or undefined when it can. */
+function whyNotUsable(approval: ApprovalView | null | undefined, input: CheckInput): string | undefined {
+  if (!approval) return "approval not found";
+  if (approval.status !== "approved") return `approval is ${approval.status}`;
+  if (approval.expires_at <= input.now.toISOString()) return "approval has expired";
+  if (approval.binding_hash !== actionHash(input.request)) return "approval was given for a different action";
+  return undefined;
+}

@@ -2,45 +2,48 @@
 // token's lifetime budget (`constraints.max_actions`). Read-only here; execute consumes the slots atomically
 // (BudgetCounters.tryConsume) after the whole pipeline allowed the action.
 import { BudgetCounters, type BudgetSlot } from "../budget-counters";
-import type { PolicyCheck } from "../pipeline";
+import { type CheckOutcome, defineCheck, deny } from "../policy-check";
+import type { RiskSnapshot } from "../types";
 
-export const budgetCheck: PolicyCheck = {
+export const budgetCheck = defineCheck({
   name: "budget_check",
-  run(ctx, deps) {
-    const manifest = ctx.manifest!;
+  needs: ["manifest"],
+  reads: ["token"],
+  provides: ["budgetSlots", "riskSnapshot"],
+  run(input, deps) {
+    const { manifest, token } = input;
     const slots: (BudgetSlot & { label: string })[] = [];
     const hourly = manifest.constraints?.max_actions_per_hour;
     if (hourly !== undefined)
       slots.push({
         label: "Hourly action limit",
-        scope: BudgetCounters.hourlyScope(ctx.orgId, manifest.uapk_id, ctx.request.agent_id),
-        window: BudgetCounters.hourWindow(ctx.now),
+        scope: BudgetCounters.hourlyScope(input.orgId, manifest.uapk_id, input.request.agent_id),
+        window: BudgetCounters.hourWindow(input.now),
         limit: hourly,
       });
-    const tokenMax = ctx.token?.constraints?.max_actions;
-    if (ctx.token && tokenMax !== undefined)
-      slots.push({ label: "Token action limit", scope: BudgetCounters.tokenScope(ctx.token.jti), window: 0, limit: tokenMax });
-    if (slots.length === 0) return { result: "skip" };
+    const tokenMax = token?.constraints?.max_actions;
+    if (token && tokenMax !== undefined)
+      slots.push({ label: "Token action limit", scope: BudgetCounters.tokenScope(token.jti), window: 0, limit: tokenMax });
+    if (slots.length === 0) return { kind: "continue", result: "skip" };
 
-    ctx.budgetSlots = slots.map(({ scope, window, limit }) => ({ scope, window, limit }));
+    // The slots and the snapshot are facts even when the budget is exhausted: a DENY reports them too.
+    const facts: Partial<{ budgetSlots: BudgetSlot[]; riskSnapshot: RiskSnapshot }> = {
+      budgetSlots: slots.map(({ scope, window, limit }) => ({ scope, window, limit })),
+    };
     const usage = slots.map((s) => ({ ...s, current: deps.budgets.current(s.scope, s.window) }));
-    if (hourly !== undefined) {
-      const current = usage[0].current;
-      ctx.riskSnapshot = riskSnapshot(current, hourly);
-    }
+    if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(usage[0].current, hourly);
     const exhausted = usage.find((u) => u.current >= u.limit);
-    if (exhausted)
-      return {
-        result: "fail",
-        reasons: [{ code: "BUDGET_EXCEEDED", message: `${exhausted.label} exceeded (${exhausted.current}/${exhausted.limit})` }],
-        details: { current: exhausted.current, limit: exhausted.limit },
-      };
-    const first = usage[0];
-    return { result: "pass", details: { current: first.current, limit: first.limit } };
+    const outcome: CheckOutcome = exhausted
+      ? deny("BUDGET_EXCEEDED", `${exhausted.label} exceeded (${exhausted.current}/${exhausted.limit})`, {
+          current: exhausted.current,
+          limit: exhausted.limit,
+        })
+      : { kind: "continue", result: "pass", details: { current: usage[0].current, limit: usage[0].limit } };
+    return { ...outcome, facts };
   },
-};
+});
 
-export function riskSnapshot(current: number, limit: number) {
+export function riskSnapshot(current: number, limit: number): RiskSnapshot {
   return {
     budget_current: current,
     budget_limit: limit,

@@ -2,8 +2,7 @@
 // NEW_COUNTERPARTY escalation. Fails closed: a list or new-counterparty rule with no `action.counterparty`
 // is a DENY (the original let it pass).
 import { matchesAnyGlob } from "../glob";
-import { deny } from "../deny";
-import type { PolicyCheck } from "../pipeline";
+import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
 
 /** Who the action reaches: `counterparty` and the usual recipient params (`to`, `cc`, `bcc`). */
 function recipientsOf(action: { counterparty?: string; params: Record<string, unknown> }): string[] {
@@ -17,16 +16,18 @@ function recipientsOf(action: { counterparty?: string; params: Record<string, un
   return found;
 }
 
-export const counterpartyCheck: PolicyCheck = {
+export const counterpartyCheck = defineCheck({
   name: "counterparty_check",
-  run(ctx, deps) {
-    const policy = ctx.manifest!.policy ?? {};
-    const action = ctx.request.action;
+  needs: ["manifest"],
+  reads: ["token"],
+  run(input, deps) {
+    const policy = input.manifest.policy ?? {};
+    const action = input.request.action;
     const counterparty = action.counterparty?.trim();
     const blocked = (message: string, details?: Record<string, unknown>) => deny("COUNTERPARTY_BLOCKED", message, details);
     let ruleApplied = false;
 
-    const allowedRecipients = ctx.token?.constraints?.allowed_recipients;
+    const allowedRecipients = input.token?.constraints?.allowed_recipients;
     if (allowedRecipients) {
       ruleApplied = true;
       const outside = recipientsOf(action).filter((r) => !matchesAnyGlob(r, allowedRecipients));
@@ -38,20 +39,18 @@ export const counterpartyCheck: PolicyCheck = {
       policy.counterparty_allowlist !== undefined ||
       policy.counterparty_blocklist !== undefined ||
       policy.escalate_new_counterparties === true;
-    if (!needsCounterparty) return { result: ruleApplied ? "pass" : "skip" };
-    if (!counterparty) return blocked(`Manifest '${ctx.manifest!.uapk_id}' has counterparty rules; the action names no counterparty`);
+    if (!needsCounterparty) return ruleApplied ? pass() : skip();
+    if (!counterparty) return blocked(`Manifest '${input.manifest.uapk_id}' has counterparty rules; the action names no counterparty`);
 
     if (policy.counterparty_blocklist && matchesAnyGlob(counterparty, policy.counterparty_blocklist))
       return blocked(`Counterparty '${counterparty}' is on the blocklist`, { counterparty });
     if (policy.counterparty_allowlist && !matchesAnyGlob(counterparty, policy.counterparty_allowlist))
       return blocked(`Counterparty '${counterparty}' is not on the allowlist`, { counterparty });
 
-    if (policy.escalate_new_counterparties && !deps.counterparties.isKnown(ctx.orgId, ctx.request.uapk_id, counterparty))
-      return {
-        result: "escalate",
-        reasons: [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${counterparty}'` }],
-        details: { counterparty },
-      };
-    return { result: "pass", details: { counterparty } };
+    if (policy.escalate_new_counterparties && !deps.counterparties.isKnown(input.orgId, input.request.uapk_id, counterparty))
+      return escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${counterparty}'` }], {
+        counterparty,
+      });
+    return pass({ counterparty });
   },
-};
+});

@@ -1,5 +1,6 @@
-// The fixed order of the pipeline (see ../pipeline.ts). Changing it changes which reason wins.
-import type { PolicyCheck } from "../pipeline";
+// The fixed order of the pipeline (see ../pipeline.ts). Changing it changes which reason wins. Each check
+// declares the facts it needs; the pipeline refuses to run one whose needs no earlier check provided.
+import type { PolicyCheck } from "../policy-check";
 import { actionTypeCheck } from "./action-type";
 import { amountThresholdCheck } from "./amount-threshold";
 import { approvalCheck } from "./approval";

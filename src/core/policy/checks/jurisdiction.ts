@@ -1,20 +1,20 @@
 // jurisdiction_check: the counterparty's ISO 3166-1 alpha-2 jurisdiction against the manifest's allow/block
 // lists. Fails closed: with either list configured, an action without `jurisdiction` is denied.
-import { deny } from "../deny";
-import type { PolicyCheck } from "../pipeline";
+import { defineCheck, deny, pass, skip } from "../policy-check";
 
-export const jurisdictionCheck: PolicyCheck = {
+export const jurisdictionCheck = defineCheck({
   name: "jurisdiction_check",
-  run(ctx) {
-    const { jurisdiction_allowlist: allow, jurisdiction_blocklist: block } = ctx.manifest!.policy ?? {};
-    if (!allow && !block) return { result: "skip" };
+  needs: ["manifest"],
+  run(input) {
+    const { jurisdiction_allowlist: allow, jurisdiction_blocklist: block } = input.manifest.policy ?? {};
+    if (!allow && !block) return skip();
     const blocked = (message: string) => deny("JURISDICTION_BLOCKED", message);
 
-    const jurisdiction = ctx.request.action.jurisdiction?.trim().toUpperCase();
-    if (!jurisdiction) return blocked(`Manifest '${ctx.manifest!.uapk_id}' has jurisdiction rules; the action names no jurisdiction`);
+    const jurisdiction = input.request.action.jurisdiction?.trim().toUpperCase();
+    if (!jurisdiction) return blocked(`Manifest '${input.manifest.uapk_id}' has jurisdiction rules; the action names no jurisdiction`);
     const upper = (list: string[]) => list.map((j) => j.toUpperCase());
     if (block && upper(block).includes(jurisdiction)) return blocked(`Jurisdiction '${jurisdiction}' is blocked`);
     if (allow && !upper(allow).includes(jurisdiction)) return blocked(`Jurisdiction '${jurisdiction}' is not allowed`);
-    return { result: "pass", details: { jurisdiction } };
+    return pass({ jurisdiction });
   },
-};
+});

@@ -1,19 +1,18 @@
 // tool_authorization: `type:tool` must be a capability of the manifest with a configured connector (the
 // ceiling), and — when a token was presented — one of the token's capabilities (the session scope).
-import type { PolicyCheck } from "../pipeline";
+import { defineCheck, deny, pass } from "../policy-check";
 
-export const toolAuthorizationCheck: PolicyCheck = {
+export const toolAuthorizationCheck = defineCheck({
   name: "tool_authorization",
-  run(ctx) {
-    const cap = ctx.capability;
-    const manifest = ctx.manifest!;
-    if (!manifest.capabilities.includes(cap) || !manifest.tools[cap]?.connector)
-      return {
-        result: "fail",
-        reasons: [{ code: "TOOL_NOT_AUTHORIZED", message: `Tool '${cap}' is not in manifest '${manifest.uapk_id}'` }],
-      };
-    if (ctx.token && !ctx.token.cap.includes(cap))
-      return { result: "fail", reasons: [{ code: "CAPABILITY_MISSING", message: `${cap} not in token` }] };
-    return { result: "pass", details: { connector: manifest.tools[cap].connector.type } };
+  needs: ["manifest"],
+  reads: ["token"],
+  run(input) {
+    const cap = input.capability;
+    const manifest = input.manifest;
+    const connector = manifest.tools[cap]?.connector;
+    if (!manifest.capabilities.includes(cap) || !connector)
+      return deny("TOOL_NOT_AUTHORIZED", `Tool '${cap}' is not in manifest '${manifest.uapk_id}'`);
+    if (input.token && !input.token.cap.includes(cap)) return deny("CAPABILITY_MISSING", `${cap} not in token`);
+    return pass({ connector: connector.type });
   },
-};
+});

@@ -4,7 +4,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { engine, ORG, supportBot } from "../test-fixtures";
 
 async function setup(now?: () => Date) {
-  const e = engine(now);
+  const e = await engine(now);
   const manifest = e.manifests.register(ORG, supportBot());
   const issue = (over: Partial<Parameters<typeof e.tokens.issue>[0]> = {}) =>
     e.tokens.issue({ orgId: ORG, issuerId: "issuer-abc123", agentId: "customer-support-bot", manifest, capabilities: ["email:send"], ...over });

@@ -79,25 +79,6 @@ export class TokenIssueError extends Error {
   }
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS capability_tokens (
-  token_id      TEXT PRIMARY KEY,
-  org_id        TEXT NOT NULL,
-  issuer_id     TEXT NOT NULL,
-  agent_id      TEXT NOT NULL,
-  manifest_id   TEXT NOT NULL,
-  uapk_id       TEXT NOT NULL,
-  capabilities  TEXT NOT NULL,
-  constraints   TEXT,
-  kid           TEXT NOT NULL,
-  issued_at     TEXT NOT NULL,
-  expires_at    TEXT NOT NULL,
-  revoked_at    TEXT,
-  revoke_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS capability_tokens_org ON capability_tokens (org_id, issued_at);
-`;
-
 interface Row {
   token_id: string;
   org_id: string;
@@ -123,7 +104,6 @@ export class CapabilityTokenService {
     options: { now?: () => Date } = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    db.exec(SCHEMA);
   }
 
   async issue(input: IssueTokenInput): Promise<IssuedToken> {

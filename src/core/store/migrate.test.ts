@@ -1,0 +1,110 @@
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createApiKeyStore } from "../identity/api-keys";
+import { createAuditLog } from "../audit/audit-log";
+import { KnownCounterparties } from "../policy/known-counterparties";
+import { ManifestRepository } from "../policy/manifest-repository";
+import { migrateToLatest } from "./migrate";
+import { MIGRATIONS } from "./migrations";
+import { type Db, openDatabase } from "./sqlite";
+
+/** Every table and index the stores use, as the code before migrations created them. */
+const TABLES = [
+  "action_budget_counters",
+  "api_keys",
+  "approvals",
+  "audit_records",
+  "capability_tokens",
+  "idempotency_keys",
+  "known_counterparties",
+  "manifests",
+  "signing_keys",
+];
+const INDEXES = [
+  "approvals_one_pending_per_binding",
+  "approvals_org_status",
+  "audit_records_agent",
+  "audit_records_interaction",
+  "capability_tokens_org",
+  "idempotency_keys_expiry",
+  "signing_keys_one_active_per_purpose",
+];
+
+/** A database file written by the last version whose stores created their own tables (see fixtures/). */
+const PRE_MIGRATIONS_DB = join(import.meta.dirname, "migrations", "fixtures", "pre-migrations.db");
+const FIXTURE_API_KEY = "gh_7_2XVdAypmrPIrsh-MMAI8H71h6gNshJ";
+
+function schemaOf(db: Db): { type: string; name: string; sql: string }[] {
+  return db
+    .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+    .all() as { type: string; name: string; sql: string }[];
+}
+const namesOf = (db: Db, type: "table" | "index") =>
+  schemaOf(db)
+    .filter((o) => o.type === type && !o.name.startsWith("kysely_"))
+    .map((o) => o.name);
+
+const tmpDirs: string[] = [];
+afterEach(() => {
+  for (const dir of tmpDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+function copyOfPreMigrationsDb(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-migrate-"));
+  tmpDirs.push(dir);
+  const file = join(dir, "gatehouse.db");
+  copyFileSync(PRE_MIGRATIONS_DB, file);
+  return file;
+}
+
+describe("migrations", () => {
+  it("give a fresh database every table and index the stores use", async () => {
+    const db = openDatabase(":memory:");
+    expect(namesOf(db, "table")).toEqual([]);
+    expect(await migrateToLatest(db)).toEqual(Object.keys(MIGRATIONS));
+    expect(namesOf(db, "table")).toEqual(TABLES);
+    expect(namesOf(db, "index")).toEqual(INDEXES);
+  });
+
+  it("keep the constraints the stores rely on (one pending approval per binding, closed status sets)", async () => {
+    const db = openDatabase(":memory:");
+    await migrateToLatest(db);
+    const approval = (id: string, status: string) =>
+      db
+        .prepare(
+          `INSERT INTO approvals (approval_id, org_id, uapk_id, agent_id, action, reasons, binding_hash, status, created_at, expires_at)
+           VALUES (?, 'o', 'u', 'a', '{}', '[]', 'same-binding', ?, 't', 't')`,
+        )
+        .run(id, status);
+    approval("appr-1", "pending");
+    expect(() => approval("appr-2", "pending")).toThrow(/UNIQUE/);
+    approval("appr-3", "approved");
+    expect(() => approval("appr-4", "maybe")).toThrow(/CHECK/);
+  });
+
+  it("are a no-op the second time", async () => {
+    const db = openDatabase(":memory:");
+    await migrateToLatest(db);
+    const before = schemaOf(db);
+    expect(await migrateToLatest(db)).toEqual([]);
+    expect(schemaOf(db)).toEqual(before);
+  });
+
+  it("open a database made before migrations existed without changing its tables, and keep its data", async () => {
+    const file = copyOfPreMigrationsDb();
+    const old = openDatabase(file);
+    const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
+    expect(tablesBefore.map((o) => o.name)).toEqual(expect.arrayContaining([...TABLES, ...INDEXES]));
+
+    expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
+    expect(schemaOf(old).filter((o) => !o.name.startsWith("kysely_"))).toEqual(tablesBefore);
+
+    const apiKeys = createApiKeyStore(old, { secret: Buffer.from("fixture-secret"), envKeys: [], defaultOrg: "org-acme" });
+    expect(apiKeys.verify(FIXTURE_API_KEY)?.orgId).toBe("org-acme");
+    expect(new ManifestRepository(old).getByUapkId("org-acme", "customer-support-bot")?.status).toBe("active");
+    expect(new KnownCounterparties(old).isKnown("org-acme", "customer-support-bot", "customer@example.com")).toBe(true);
+    const audit = createAuditLog(old);
+    expect(audit.verifyChain("org-acme")).toEqual({ valid: true, records: 2, orgs: 1 });
+  });
+});

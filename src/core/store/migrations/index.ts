@@ -1,0 +1,9 @@
+// Every schema change of the shared store, in order. Add a change as a new numbered file and list it here;
+// never edit a migration that has shipped (an installation that ran it would not run it again).
+// Static imports rather than a folder scan: it works the same under tsx, a bundle and the tests.
+import type { Migration } from "kysely/migration";
+import * as initialSchema from "./0001_initial_schema";
+
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  "0001_initial_schema": initialSchema,
+};
