@@ -20,6 +20,8 @@ export interface Config {
   agentRuntimeUrl?: string;
   redisUrl?: string;
   logLevel: string;
+  /** SIGTERM: how long in-flight requests may finish before their connections are closed. */
+  shutdownTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -98,5 +100,6 @@ export function loadConfig(env: Env = process.env): Config {
     agentRuntimeUrl: url(env, "AGENT_RUNTIME_URL", ["http:", "https:", "ws:", "wss:"]),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
     logLevel,
+    shutdownTimeoutMs: integer(env, ["GATEHOUSE_SHUTDOWN_TIMEOUT_MS"], 10_000, 0, 10 * 60_000),
   };
 }
