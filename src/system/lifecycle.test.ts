@@ -28,7 +28,7 @@ describe("readiness", () => {
       database: async () => "connected",
       redis: async () => "disconnected",
     });
-    const problem = (await handlers.System_readyz(request).catch((e: unknown) => e)) as HttpProblem;
+    const problem = (await Promise.resolve(handlers.System_readyz(request)).catch((e: unknown) => e)) as HttpProblem;
     expect(problem).toBeInstanceOf(HttpProblem);
     expect(problem.extras).toMatchObject({
       code: "NOT_READY",
@@ -86,7 +86,7 @@ describe("the live server", () => {
     const res = await fetch(`${g.url}/readyz`);
     expect(res.status).toBe(503);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
-    const body = await res.json();
+    const body = (await res.json()) as { code: string; detail: string };
     expect(body.code).toBe("NOT_READY");
     expect(body.detail).toContain("redis");
   });

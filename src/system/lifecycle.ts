@@ -61,7 +61,7 @@ function notReady(detail: string, checks?: Record<string, string>): HttpProblem 
  * `/livez` and `/readyz`. `checks` are the dependencies this node cannot serve without (the database, Redis
  * when configured); the agent runtime is not one of them: REST traffic does not need it.
  */
-export function probeHandlers(lifecycle: Lifecycle, checks: Record<string, Probe>): Pick<Handlers, "System_livez" | "System_readyz"> {
+export function probeHandlers(lifecycle: Lifecycle, checks: Record<string, Probe>): Required<Pick<Handlers, "System_livez" | "System_readyz">> {
   return {
     System_livez: () => ({ status: 200, body: { status: "alive" } }),
     System_readyz: async () => {
