@@ -52,6 +52,10 @@ run: $(NODE_MODULES)
 build: $(NODE_MODULES)
 	$(BIN)/tsx deploy/build.ts
 
+# The README's configuration table, from the schema in src/config.ts.
+readme-config: $(NODE_MODULES)
+	$(BIN)/tsx deploy/readme-config.ts
+
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
@@ -69,4 +73,4 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate check-generated typecheck test run build mock docs bench
+.PHONY: help install generate check-generated typecheck test run build readme-config mock docs bench

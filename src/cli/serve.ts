@@ -1,5 +1,5 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
-import { ConfigError, loadConfig } from "../config";
+import { checkDataDir, ConfigError, loadConfig } from "../config";
 import { logger } from "../core/log/logger";
 import { startGatehouse } from "../server";
 
@@ -7,6 +7,7 @@ export async function serve(): Promise<void> {
   let config;
   try {
     config = loadConfig();
+    checkDataDir(config.dataDir);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
@@ -18,10 +19,15 @@ export async function serve(): Promise<void> {
   let runtime: { url: string; close(): Promise<void> } | undefined;
   if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
     const { startAgentRuntime } = await import("../../examples/agent-runtime/server");
-    runtime = await startAgentRuntime({ port: Number(process.env.AGENT_RUNTIME_PORT ?? 8001), host: "127.0.0.1" });
+    const port = Number(process.env.AGENT_RUNTIME_PORT ?? 8001);
+    runtime = await startAgentRuntime({ port, host: "127.0.0.1" }).catch((err) => {
+      throw portTaken(err, "AGENT_RUNTIME_PORT");
+    });
     config = { ...config, agentRuntimeUrl: runtime.url };
   }
-  const gatehouse = await startGatehouse(config, logger);
+  const gatehouse = await startGatehouse(config, logger).catch((err) => {
+    throw portTaken(err, "PORT");
+  });
   const key = config.apiKeys.find((k) => k !== "changeme");
   const lines = [
     ``,
@@ -60,6 +66,13 @@ export async function serve(): Promise<void> {
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
+}
+
+/** A listen error on a taken port, reworded to name the variable that chose the port. */
+function portTaken(err: unknown, variable: string): unknown {
+  const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
+  if (e?.code !== "EADDRINUSE") return err;
+  return new Error(`${e.address ?? ""}:${e.port ?? "?"} is already in use; choose another port with ${variable}`);
 }
 
 /** Runs `serve` and turns a start-up failure into one readable line and exit code 1. */
