@@ -12,6 +12,7 @@ help:
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients)"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
 	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
+	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
 # Install exactly what package-lock.json says, once (and again when it changes).
@@ -47,6 +48,14 @@ run: $(NODE_MODULES)
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
 	 $(BIN)/tsx src/main.ts
 
+# Production build: dist/main.js (server) and dist/cli.js (the gatehouse command), run with plain node.
+build: $(NODE_MODULES)
+	$(BIN)/tsx deploy/build.ts
+
+# The README's configuration table, from the schema in src/config.ts.
+readme-config: $(NODE_MODULES)
+	$(BIN)/tsx deploy/readme-config.ts
+
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
@@ -64,4 +73,4 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate check-generated typecheck test run mock docs bench
+.PHONY: help install generate check-generated typecheck test run build readme-config mock docs bench

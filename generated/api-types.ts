@@ -415,6 +415,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/livez": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Liveness probe (Kubernetes `livenessProbe`, container HEALTHCHECK): 200 while the process runs, even while
+         *     a dependency is down or the node drains — restarting would not help then. Open.
+         */
+        get: operations["System_livez"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -504,6 +524,27 @@ export interface paths {
          *     the puruto has cannot be run).
          */
         post: operations["Purutos_invoke"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Readiness probe (load balancers, Kubernetes `readinessProbe`): 200 when this node should take traffic;
+         *     503 problem (`code` `NOT_READY`) while it starts, while it drains after SIGTERM, or when a dependency it
+         *     needs (the database; Redis when `REDIS_URL` is set) does not answer. Open.
+         */
+        get: operations["System_readyz"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1075,6 +1116,11 @@ export interface components {
         Jwks: {
             keys: components["schemas"]["Jwk"][];
         };
+        /** @description Liveness: the process is up and its event loop answers. Nothing else is checked. */
+        Liveness: {
+            /** @enum {string} */
+            status: "alive";
+        };
         /** @description A registered manifest. */
         Manifest: {
             agent: components["schemas"]["ManifestAgent"];
@@ -1214,7 +1260,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1277,6 +1323,15 @@ export interface components {
             runnable: boolean;
             /** @description Front matter `user-invocable`. */
             user_invocable: boolean;
+        };
+        /** @description Readiness: this node takes traffic. Only answered 200 when every dependency it needs answers. */
+        Readiness: {
+            /** @description State of each dependency readiness needs: `database`, and `redis` (`not_configured` without REDIS_URL). */
+            checks: {
+                [key: string]: string;
+            };
+            /** @enum {string} */
+            status: "ready";
         };
         /** @description Why a decision was taken. */
         Reason: {
@@ -2933,6 +2988,26 @@ export interface operations {
             };
         };
     };
+    System_livez: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+        };
+    };
     System_metrics: {
         parameters: {
             query?: never;
@@ -3141,6 +3216,35 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    System_readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */

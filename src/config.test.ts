@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "./config";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CONFIG_VARIABLES, ConfigError, checkDataDir, loadConfig, readDotEnv } from "./config";
 
 describe("configuration from the environment", () => {
   it("defaults to the embedded default on 127.0.0.1:8000", () => {
@@ -39,10 +42,48 @@ describe("configuration from the environment", () => {
     [{ JWKS_URL: "not a url" }, /JWKS_URL must be a URL/],
     [{ REDIS_URL: "http://x" }, /REDIS_URL must use redis:/],
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL must be one of/],
+    [{ LOG_LEVEL: "verbose" }, /LOG_LEVEL must be one of/],
+    [{ GATEHOUSE_SHUTDOWN_TIMEOUT_MS: "soon" }, /GATEHOUSE_SHUTDOWN_TIMEOUT_MS must be an integer/],
     [{ PURUTO_GATEWAY_API_KEY: "short" }, /at least 8 characters/],
     [{ GATEHOUSE_DEFAULT_ORG: "../etc" }, /GATEHOUSE_DEFAULT_ORG/],
   ])("a bad value stops start-up with a message naming the variable: %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe("the configuration reference", () => {
+  it("README's table is the one generated from CONFIG_VARIABLES (run `make readme-config`)", async () => {
+    const { README, withConfigTable } = await import("../deploy/readme-config");
+    const readme = readFileSync(README, "utf8");
+    expect(readme).toBe(withConfigTable(readme));
+  });
+
+  it("documents every variable the configuration code reads", () => {
+    const files = ["src/config.ts", "src/server.ts", "src/cli/serve.ts", "src/cli/program.ts",
+      ...readdirSync("src/faces").map((f) => `src/faces/${f}/config.ts`).filter((f) => existsSync(f))];
+    const documented = new Set(CONFIG_VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    const code = files.map((f) => readFileSync(f, "utf8").replace(/CONFIG_VARIABLES[\s\S]*?\n\];/, "")).join("\n");
+    const read = new Set(code.match(/\b(?:GATEHOUSE|PURUTO|AGENT_RUNTIME)_[A-Z_]*[A-Z]\b/g));
+    read.delete("GATEHOUSE_SECRET_");
+    expect([...read].filter((name) => !documented.has(name))).toEqual([]);
+  });
+});
+
+describe("start-up checks", () => {
+  it("an unwritable data dir is a ConfigError naming GATEHOUSE_DATA_DIR", () => {
+    const file = join(mkdtempSync(join(tmpdir(), "gatehouse-cfg-")), "a-file");
+    writeFileSync(file, "");
+    expect(() => checkDataDir(join(file, "data"))).toThrow(/GATEHOUSE_DATA_DIR must name a writable folder/);
+    // Where a recursive mkdir used to hang for ever.
+    expect(() => checkDataDir("/proc/gatehouse-data")).toThrow(/GATEHOUSE_DATA_DIR/);
+  });
+
+  it(".env fills unset variables and never overrides the environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "gatehouse-env-"));
+    writeFileSync(join(dir, ".env"), "PORT=9001\nLOG_LEVEL=debug\n");
+    const env: Record<string, string | undefined> = { LOG_LEVEL: "warn" };
+    expect(readDotEnv(join(dir, ".env"), env)).toEqual(["PORT"]);
+    expect(env).toEqual({ PORT: "9001", LOG_LEVEL: "warn" });
   });
 });

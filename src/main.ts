@@ -1,69 +1,15 @@
-// `make run` / `npm start`: start Gatehouse and print how to call it.
-import { ConfigError, loadConfig } from "./config";
-import { logger } from "./core/log/logger";
-import { startGatehouse } from "./server";
+// `make run` / `npm start` (node dist/main.js): start Gatehouse. The same as `gatehouse serve`.
+// The configuration is read (and .env applied) before any module that logs is loaded: the logger takes
+// LOG_LEVEL at load time, so a bad value must be reported here, naming its variable, not as a stack trace.
+import { checkDataDir, ConfigError, loadConfig, readDotEnv } from "./config";
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured.
-  let runtime: { url: string; close(): Promise<void> } | undefined;
-  if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
-    const { startAgentRuntime } = await import("../examples/agent-runtime/server");
-    runtime = await startAgentRuntime({ port: Number(process.env.AGENT_RUNTIME_PORT ?? 8001), host: "127.0.0.1" });
-    config = { ...config, agentRuntimeUrl: runtime.url };
-  }
-  const gatehouse = await startGatehouse(config, logger);
-  const key = config.apiKeys.find((k) => k !== "changeme");
-  const lines = [
-    ``,
-    `Gatehouse ${gatehouse.url} (data: ${config.dataDir})`,
-    ``,
-    `  curl ${gatehouse.url}/health`,
-    key
-      ? `  curl -H "X-API-Key: ${key}" ${gatehouse.url}/purutos`
-      : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
-    `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
-    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
-  ];
-  if (gatehouse.devIssuer) {
-    const operator = await gatehouse.devIssuer.mint({ sub: "operator@dev", org: config.defaultOrg, roles: ["operator"], ttlSeconds: 12 * 3600 });
-    lines.push(
-      `  jwks:    ${gatehouse.url}/.well-known/jwks.json (built-in development issuer)`,
-      ``,
-      `  export API_KEY=${key ?? "<set PURUTO_GATEWAY_API_KEY>"} ORG_ID=${config.defaultOrg}`,
-      `  export TOKEN=${operator}`,
-      `  more tokens: npm run -s gatehouse -- token --sub alice --org ${config.defaultOrg} --role operator`,
-    );
-    const ide = await gatehouse.devIssuer.mint({ sub: "ide-user@dev", org: config.defaultOrg, roles: ["developer"], ttlSeconds: 12 * 3600 });
-    lines.push(
-      ``,
-      `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
-      `  ${gatehouse.url.replace("http", "ws")}/ws/my-session   Authorization: Bearer ${ide}`,
-    );
-  }
-  console.log(lines.join("\n") + "\n");
-
-  const stop = async (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    await gatehouse.close();
-    await runtime?.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+readDotEnv();
+try {
+  checkDataDir(loadConfig().dataDir);
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
 }
-
-main().catch((err) => {
-  logger.fatal({ err }, "start-up failed");
-  console.error(`Gatehouse failed to start: ${err instanceof Error ? err.message : err}`);
-  process.exit(1);
-});
+const { serveOrExit } = await import("./cli/serve");
+serveOrExit();

@@ -18,6 +18,7 @@ import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { loadSpec } from "./http/spec";
 import { systemHandlers, type Probe } from "./system/handlers";
+import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
@@ -44,6 +45,13 @@ export interface Gatehouse {
   apiKeys: ApiKeyStore;
   /** The built-in identity provider (embedded default only; undefined with JWKS_URL). */
   devIssuer?: DevIssuer;
+  /** starting → ready → draining, as `/readyz` reports it. */
+  lifecycle: Lifecycle;
+  /**
+   * Graceful stop (SIGTERM): readiness turns false, no new connections, WS sessions close with 1012,
+   * in-flight requests get up to `config.shutdownTimeoutMs`, pending audit appends are committed, then
+   * every store closes.
+   */
   close(): Promise<void>;
 }
 
@@ -100,6 +108,8 @@ export async function startGatehouse(
   if (redis) await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
 
   const server = createServer();
+  const lifecycle = createLifecycle();
+  const inFlight = trackInFlight(server);
 
   const discovery = createDiscovery(purutosConfig);
   const invoker = createInvoker(purutosConfig, discovery);
@@ -165,6 +175,7 @@ export async function startGatehouse(
       ],
       discovery: () => discovery.snapshot(),
     }),
+    ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis! }),
     ...purutosHandlers({ discovery, invoker }),
     ...actionsHandlers({ actions: engine }),
     ...oversightHandlers({ approvals, audit }),
@@ -183,6 +194,7 @@ export async function startGatehouse(
     server.once("error", fail);
     server.listen(config.port, config.host, () => ok());
   });
+  lifecycle.markReady();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   return {
@@ -191,14 +203,23 @@ export async function startGatehouse(
     db,
     apiKeys,
     devIssuer,
+    lifecycle,
     async close() {
+      lifecycle.startDraining();
+      const stopped = new Promise<void>((ok) => server.close(() => ok()));
+      server.closeIdleConnections();
       await sessions.close();
+      if (!(await inFlight.settled(config.shutdownTimeoutMs))) {
+        logger.warn({ inFlight: inFlight.active() }, "shutdown timeout: closing connections with requests in flight");
+      }
+      server.closeAllConnections();
+      await stopped;
       await invoker.close();
       discovery.close();
       approvals.close();
-      await new Promise<void>((ok) => server.close(() => ok()));
+      // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
+      await new Promise<void>((ok) => setImmediate(ok));
       redis?.disconnect();
-      server.closeAllConnections();
       db.close();
     },
   };

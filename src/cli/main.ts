@@ -1,64 +1,17 @@
-// The `gatehouse` command line (`npm run -s gatehouse -- <command>`):
-//   token --sub NAME [--org ORG] [--role ROLE]... [--ttl SECONDS]   mint a token from the built-in dev issuer
-//   audit verify FILE --jwks JWKS_FILE                              verify an exported audit log offline
-//   migrate                                                         apply pending database migrations
-import { parseArgs } from "node:util";
-import { loadConfig } from "../config";
-import { loadDevIssuer } from "../core/identity/dev-issuer";
+// The `gatehouse` command line (`npm run -s gatehouse -- <command>`, or `node dist/cli.js` when built).
+// `gatehouse --help` lists the commands; each has its own --help. Definitions: ./program.ts.
+// .env is applied and LOG_LEVEL checked before the commands (and the logger they load) are imported.
+import { ConfigError, loadConfig, readDotEnv } from "../config";
 
-const USAGE = `usage:
-  gatehouse token --sub NAME [--org ORG] [--role ROLE ...] [--ttl SECONDS]
-  gatehouse audit verify FILE --jwks JWKS_FILE
-  gatehouse migrate`;
-
-async function token(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      sub: { type: "string" },
-      org: { type: "string" },
-      role: { type: "string", multiple: true },
-      ttl: { type: "string", default: "3600" },
-    },
-  });
-  if (!values.sub) {
-    console.error(USAGE);
-    return 2;
-  }
-  const ttl = Number(values.ttl);
-  if (!Number.isInteger(ttl) || ttl <= 0) {
-    console.error("--ttl must be a positive number of seconds");
-    return 2;
-  }
-  const config = loadConfig();
-  if (config.jwksUrl) {
-    console.error("JWKS_URL is set: tokens come from that identity provider, not from Gatehouse's dev issuer");
-    return 2;
-  }
-  const issuer = await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
-  console.log(await issuer.mint({ sub: values.sub, org: values.org ?? config.defaultOrg, roles: values.role ?? [], ttlSeconds: ttl }));
-  return 0;
+readDotEnv();
+try {
+  loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
 }
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === "token") return token(rest);
-  if (command === "audit" && rest[0] === "verify") {
-    const { runAuditVerify } = await import("./audit-verify");
-    return runAuditVerify(rest.slice(1));
-  }
-  if (command === "migrate") {
-    const { runMigrate } = await import("./migrate");
-    return runMigrate();
-  }
-  console.error(USAGE);
-  return 2;
-}
-
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  },
-);
+const { runCli } = await import("./program");
+const code = await runCli(process.argv.slice(2));
+// `serve` keeps running (its server holds the event loop); every other command ends here.
+if (process.argv[2] !== "serve" || code !== 0) process.exit(code);

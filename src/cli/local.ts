@@ -1,0 +1,115 @@
+// CLI commands that work on this machine's installation (its data folder and database), not over the API.
+// They refuse clearly when no installation is there: minting tokens with a brand-new key, or creating a
+// fresh empty database in the wrong folder, would only produce credentials no server accepts.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig, type Config } from "../config";
+import { createApiKeyStore } from "../core/identity/api-keys";
+import { loadDevIssuer } from "../core/identity/dev-issuer";
+import { openDatabase, type Db } from "../core/store/sqlite";
+import { migrateToLatest } from "../core/store/migrate";
+import type { CliIo } from "./audit-verify";
+
+/** A failure the user can fix; printed without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+const DEV_ISSUER_FILE = "dev-issuer.private.jwk.json";
+
+function noInstallation(config: Config, missing: string): CliError {
+  return new CliError(
+    `no Gatehouse installation found: ${missing} does not exist.\n` +
+      `Start the server once (gatehouse serve) or point GATEHOUSE_DATA_DIR at its data folder (now ${config.dataDir}).`,
+  );
+}
+
+export async function mintToken(opts: { sub: string; org?: string; role: string[]; ttl: string }, io: CliIo): Promise<void> {
+  const ttl = Number(opts.ttl);
+  if (!Number.isInteger(ttl) || ttl <= 0) throw new CliError("--ttl must be a positive number of seconds", 2);
+  const config = loadConfig();
+  if (config.jwksUrl) {
+    throw new CliError("JWKS_URL is set: tokens come from that identity provider, not from Gatehouse's dev issuer", 2);
+  }
+  const keyFile = join(config.dataDir, DEV_ISSUER_FILE);
+  if (!existsSync(keyFile)) throw noInstallation(config, keyFile);
+  const issuer = await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
+  io.stdout(await issuer.mint({ sub: opts.sub, org: opts.org ?? config.defaultOrg, roles: opts.role, ttlSeconds: ttl }));
+}
+
+/** Opens the installation's database, or refuses when there is none (never creates one). */
+function withInstallation<T>(run: (db: Db, config: Config) => T): T {
+  const config = loadConfig();
+  if (!existsSync(config.databaseFile)) throw noInstallation(config, config.databaseFile);
+  const db = openDatabase(config.databaseFile);
+  try {
+    return run(db, config);
+  } finally {
+    db.close();
+  }
+}
+
+function installationSecret(config: Config): Buffer {
+  if (process.env.GATEHOUSE_SECRET) return Buffer.from(process.env.GATEHOUSE_SECRET, "utf8");
+  const file = join(config.dataDir, "secret");
+  if (!existsSync(file)) throw noInstallation(config, file);
+  return Buffer.from(readFileSync(file, "utf8"), "base64");
+}
+
+export function createKey(opts: { org?: string; label: string }, io: CliIo): void {
+  withInstallation((db, config) => {
+    const store = createApiKeyStore(db, { secret: installationSecret(config), envKeys: [], defaultOrg: config.defaultOrg });
+    const { keyId, key } = store.create(opts.org ?? config.defaultOrg, opts.label);
+    io.stderr(`created ${keyId} for org ${opts.org ?? config.defaultOrg}; the key is shown once, store it now:`);
+    io.stdout(key);
+  });
+}
+
+interface KeyRow {
+  key_id: string;
+  org_id: string;
+  label: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function listKeys(opts: { org?: string }, io: CliIo): void {
+  withInstallation((db) => {
+    const rows = db
+      .prepare<[string | null, string | null], KeyRow>(
+        "SELECT key_id, org_id, label, created_at, revoked_at FROM api_keys WHERE (? IS NULL OR org_id = ?) ORDER BY created_at",
+      )
+      .all(opts.org ?? null, opts.org ?? null);
+    if (!rows.length) io.stderr("no API keys in the database (keys from PURUTO_GATEWAY_API_KEY are not listed)");
+    for (const r of rows) {
+      io.stdout(`${r.key_id}\t${r.org_id}\t${r.label}\t${r.created_at}\t${r.revoked_at ? `revoked ${r.revoked_at}` : "active"}`);
+    }
+  });
+}
+
+export function revokeKey(keyId: string, io: CliIo): void {
+  withInstallation((db) => {
+    const result = db
+      .prepare("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL")
+      .run(new Date().toISOString(), keyId);
+    if (result.changes === 0) throw new CliError(`no active API key ${keyId}`);
+    io.stdout(`revoked ${keyId}`);
+  });
+}
+
+export async function migrate(io: CliIo): Promise<void> {
+  const config = loadConfig();
+  const db = openDatabase(config.databaseFile);
+  try {
+    const applied = await migrateToLatest(db);
+    io.stdout(applied.length === 0 ? `database is up to date (${config.databaseFile})` : `applied: ${applied.join(", ")}`);
+  } finally {
+    db.close();
+  }
+}

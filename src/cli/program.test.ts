@@ -1,0 +1,112 @@
+// The command line as a user meets it: help everywhere, clear refusals, exit codes scripts can rely on.
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { afterEach, describe, expect, it } from "vitest";
+import { buildProgram, runCli } from "./program";
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+  return { code, stdout: out.join("\n"), stderr: err.join("\n") };
+}
+
+function allCommands(cmd: Command, path: string[] = []): { path: string[]; cmd: Command }[] {
+  return cmd.commands.flatMap((c) => [{ path: [...path, c.name()], cmd: c }, ...allCommands(c, [...path, c.name()])]);
+}
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "gatehouse-cli-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  delete process.env.GATEHOUSE_DATA_DIR;
+});
+
+describe("gatehouse --help", () => {
+  it("exits 0 and lists every command of the issue", async () => {
+    const { code, stdout } = await run("--help");
+    expect(code).toBe(0);
+    for (const name of ["serve", "migrate", "token", "keys", "manifests", "audit", "approvals", "mock", "docs"]) {
+      expect(stdout).toMatch(new RegExp(`^\\s+${name}\\b`, "m"));
+    }
+  });
+
+  it("every command and subcommand has a description and answers --help with exit 0", async () => {
+    const commands = allCommands(buildProgram());
+    expect(commands.map((c) => c.path.join(" "))).toEqual(
+      expect.arrayContaining(["keys create", "keys list", "keys revoke", "manifests validate", "manifests apply",
+        "audit export", "audit verify", "approvals list", "approvals approve", "approvals deny"]),
+    );
+    for (const { path, cmd } of commands) {
+      expect(cmd.description(), path.join(" ")).not.toBe("");
+      const { code, stdout } = await run(...path, "--help");
+      expect(code, path.join(" ")).toBe(0);
+      expect(stdout).toContain(`Usage: gatehouse ${path.join(" ")}`);
+    }
+  });
+
+  it("an unknown command fails with a non-zero code and says so", async () => {
+    const { code, stderr } = await run("frobnicate");
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("unknown command 'frobnicate'");
+  });
+});
+
+describe("commands on a missing installation", () => {
+  it("token refuses clearly instead of minting with a brand-new key", async () => {
+    const dataDir = tempDir();
+    process.env.GATEHOUSE_DATA_DIR = dataDir;
+    const { code, stdout, stderr } = await run("token", "--sub", "alice");
+    expect(code).toBe(1);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("no Gatehouse installation found");
+    expect(stderr).toContain("GATEHOUSE_DATA_DIR");
+    expect(readdirSync(dataDir)).toEqual([]);
+  });
+
+  it("keys list refuses instead of creating an empty database", async () => {
+    const dataDir = tempDir();
+    process.env.GATEHOUSE_DATA_DIR = dataDir;
+    const { code, stderr } = await run("keys", "list");
+    expect(code).toBe(1);
+    expect(stderr).toContain("no Gatehouse installation found");
+    expect(existsSync(join(dataDir, "gatehouse.sqlite"))).toBe(false);
+  });
+
+  it("token without --sub names the missing option", async () => {
+    const { code, stderr } = await run("token");
+    expect(code).not.toBe(0);
+    expect(stderr).toContain("--sub");
+  });
+});
+
+describe("manifests validate", () => {
+  it("accepts the example manifests", async () => {
+    const { code, stdout } = await run("manifests", "validate", resolve(import.meta.dirname, "../../examples/manifests"));
+    expect(code).toBe(0);
+    expect(stdout).toContain("customer-support-bot.yaml: valid");
+  });
+
+  it("names the broken file and fails", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "broken.yaml"), "uapk_id: x\nagent: 3\n");
+    const { code, stdout, stderr } = await run("manifests", "validate", dir);
+    expect(code).toBe(1);
+    expect(stdout).toContain("broken.yaml: invalid");
+    expect(stderr).toContain("1 of 1 manifest file(s) invalid");
+  });
+});
+
+describe("approvals over the API", () => {
+  it("without a token says how to get one", async () => {
+    const { code, stderr } = await run("approvals", "list", "--url", "http://127.0.0.1:1");
+    expect(code).toBe(2);
+    expect(stderr).toContain("gatehouse token --role operator");
+  });
+});

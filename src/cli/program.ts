@@ -1,0 +1,145 @@
+// The `gatehouse` command line, on commander: every command has --help with a description.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { Command, Option } from "commander";
+import { loadConfig } from "../config";
+import { runAuditVerify, type CliIo } from "./audit-verify";
+import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
+import { applyManifests, decideApproval, exportAudit, listApprovals, validateManifests, type ApiOptions } from "./remote";
+
+const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
+
+const defaultIo: CliIo = {
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Options shared by the commands that call a running Gatehouse. */
+function withApi(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--url <url>", "Gatehouse base URL").env("GATEHOUSE_URL").default("http://127.0.0.1:8000"))
+    .addOption(new Option("--token <jwt>", "operator bearer token").env("GATEHOUSE_TOKEN"))
+    .option("--org <org>", "organisation id (default: GATEHOUSE_DEFAULT_ORG)");
+}
+
+function apiOptions(opts: { url: string; token?: string; org?: string }): ApiOptions {
+  return { url: opts.url.replace(/\/$/, ""), org: opts.org ?? loadConfig().defaultOrg, ...(opts.token ? { token: opts.token } : {}) };
+}
+
+/** mock and docs run development tools: they need the full (development) install. */
+function runDevTool(bin: string, args: string[]): Promise<void> {
+  const path = resolve(PROJECT_ROOT, "node_modules/.bin", bin);
+  if (!existsSync(path)) throw new CliError(`${bin} is a development tool: run 'npm ci' (with dev dependencies) first`);
+  return new Promise((ok, fail) => {
+    const child = spawn(path, args, { cwd: PROJECT_ROOT, stdio: "inherit" });
+    child.on("exit", (code) => (code === 0 ? ok() : fail(new CliError(`${bin} exited with ${code}`, code ?? 1))));
+  });
+}
+
+function addKeys(program: Command, io: CliIo): void {
+  const keys = program.command("keys").description("API keys of this installation, per org (X-API-Key)");
+  keys
+    .command("create")
+    .description("create an API key; it is printed once, only its keyed hash is stored")
+    .option("--org <org>", "organisation the key belongs to (default: GATEHOUSE_DEFAULT_ORG)")
+    .option("--label <label>", "what the key is for", "cli")
+    .action((o) => createKey(o, io));
+  keys.command("list").description("list API keys (id, org, label, state), never the keys themselves")
+    .option("--org <org>", "only this organisation")
+    .action((o) => listKeys(o, io));
+  keys.command("revoke").description("revoke an API key by its id").argument("<key_id>", "id shown by 'keys list'")
+    .action((id) => revokeKey(id, io));
+}
+
+function addManifests(program: Command, io: CliIo): void {
+  const manifests = program.command("manifests").description("agent manifests kept as files (GitOps)");
+  manifests.command("validate").description("check every manifest file of a folder (no server needed)")
+    .argument("<dir>", "folder of *.yaml / *.yml / *.json manifests")
+    .action((dir) => validateManifests(dir, io));
+  withApi(manifests.command("apply").description("register or update a folder's manifests on a running Gatehouse"))
+    .argument("<dir>", "folder of manifests")
+    .option("--dry-run", "print what would change, change nothing", false)
+    .action((dir, o) => applyManifests(apiOptions(o), dir, { dryRun: o.dryRun }, io));
+}
+
+function addAudit(program: Command, io: CliIo): void {
+  const audit = program.command("audit").description("the signed, hash-chained audit log");
+  withApi(audit.command("export").description("print an org's audit log as JSONL (for 'audit verify')"))
+    .action((o) => exportAudit(apiOptions(o), io));
+  audit.command("verify").description("verify an exported audit log offline: hash chain and signatures")
+    .argument("<file>", "the JSONL export")
+    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)")
+    .action(async (file, o) => {
+      const code = await runAuditVerify([file, "--jwks", o.jwks], io);
+      if (code !== 0) throw new CliError("audit verification failed", code);
+    });
+}
+
+function addApprovals(program: Command, io: CliIo): void {
+  const approvals = program.command("approvals").description("pending human approvals (ESCALATE decisions), over the API");
+  withApi(approvals.command("list").description("list approvals"))
+    .option("--status <status>", "only this status, e.g. pending")
+    .action((o) => listApprovals(apiOptions(o), o, io));
+  for (const decision of ["approve", "deny"] as const) {
+    withApi(approvals.command(decision).description(`${decision} a pending approval`))
+      .argument("<approval_id>", "id shown by 'approvals list'")
+      .option("--reason <text>", "note stored on the approval")
+      .action((id, o) => decideApproval(apiOptions(o), decision, id, o.reason, io));
+  }
+}
+
+export function buildProgram(io: CliIo = defaultIo): Command {
+  const program = new Command("gatehouse")
+    .description("Gatehouse: a spec-first gateway for AI agents")
+    .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) })
+    .showHelpAfterError("(add --help for usage)");
+  program.command("serve").description("start the gateway (configuration from the environment and .env)")
+    .action(async () => (await import("./serve")).serve());
+  program.command("migrate").description("bring the database schema up to date").action(async () => migrate(io));
+  program.command("token").description("mint a user token from this installation's development issuer")
+    .requiredOption("--sub <name>", "subject (user name)")
+    .option("--org <org>", "organisation (default: GATEHOUSE_DEFAULT_ORG)")
+    .option("--role <role>", "role, repeatable (e.g. operator, developer)", (r: string, all: string[]) => [...all, r], [] as string[])
+    .option("--ttl <seconds>", "lifetime in seconds", "3600")
+    .action((o) => mintToken(o, io));
+  addKeys(program, io);
+  addManifests(program, io);
+  addAudit(program, io);
+  addApprovals(program, io);
+  program.command("mock").description("Prism mock of the REST API (:4010) and the WebSocket mock (:4011); development install")
+    .action(() => runDevTool("tsx", ["contract-tests/mock.ts"]));
+  program.command("docs").description("render the REST and WebSocket API docs to .tmp/docs/ (offline); development install")
+    .action(async () => {
+      await runDevTool("redocly", ["build-docs", "generated/openapi.json", "--output", ".tmp/docs/rest.html"]);
+      await runDevTool("redocly", ["build-docs", "spec/sessions.asyncapi.yaml", "--output", ".tmp/docs/websocket.html"]);
+    });
+  return program;
+}
+
+/** Parses argv and runs the command; resolves to the process exit code. */
+export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  const program = buildProgram(io);
+  program.exitOverride();
+  for (const sub of program.commands) exitOverrideDeep(sub);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    const exit = err as { code?: string; exitCode?: number };
+    if (typeof exit.code === "string" && exit.code.startsWith("commander.")) {
+      return exit.code === "commander.helpDisplayed" || exit.code === "commander.version" ? 0 : (exit.exitCode ?? 2);
+    }
+    if (err instanceof CliError) {
+      io.stderr(`gatehouse: ${err.message}`);
+      return err.exitCode;
+    }
+    io.stderr(`gatehouse: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+function exitOverrideDeep(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) exitOverrideDeep(sub);
+}

@@ -1,0 +1,109 @@
+// CLI commands that talk to a running Gatehouse over its API (the same checks as any other client):
+// approvals, audit export, manifests apply.
+import { readdirSync, readFileSync } from "node:fs";
+import { extname, join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { validateManifest } from "../core/policy/manifest-validation";
+import type { CliIo } from "./audit-verify";
+import { CliError } from "./local";
+
+export interface ApiOptions {
+  url: string;
+  token?: string;
+  org: string;
+}
+
+async function call(api: ApiOptions, method: string, path: string, body?: unknown): Promise<Response> {
+  if (!api.token) throw new CliError("an operator token is needed: --token or GATEHOUSE_TOKEN (gatehouse token --role operator)", 2);
+  let res: Response;
+  try {
+    res = await fetch(`${api.url}/api/v1/orgs/${encodeURIComponent(api.org)}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${api.token}`, ...(body ? { "content-type": "application/json" } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (err) {
+    throw new CliError(`cannot reach Gatehouse at ${api.url}: ${(err as Error).message} (--url or GATEHOUSE_URL)`);
+  }
+  if (!res.ok) {
+    const text = await res.text();
+    let detail = text;
+    try {
+      detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
+    } catch {}
+    throw new CliError(`${method} ${path}: ${res.status} ${detail}`);
+  }
+  return res;
+}
+
+export async function listApprovals(api: ApiOptions, opts: { status?: string }, io: CliIo): Promise<void> {
+  const query = opts.status ? `?status=${encodeURIComponent(opts.status)}` : "";
+  const body = (await (await call(api, "GET", `/approvals${query}`)).json()) as { items?: Record<string, unknown>[] };
+  for (const a of body.items ?? []) io.stdout(`${a.approval_id}\t${a.status}\t${a.agent_id ?? ""}\t${JSON.stringify(a.action ?? {})}`);
+  if (!body.items?.length) io.stderr("no approvals");
+}
+
+export async function decideApproval(api: ApiOptions, decision: "approve" | "deny", id: string, reason: string | undefined, io: CliIo) {
+  const res = await call(api, "POST", `/approvals/${encodeURIComponent(id)}/${decision}`, reason ? { reason } : {});
+  const body = (await res.json()) as { status?: string };
+  io.stdout(`${id}\t${body.status}`);
+}
+
+export async function exportAudit(api: ApiOptions, io: CliIo): Promise<void> {
+  const text = await (await call(api, "GET", "/interactions/export")).text();
+  io.stdout(text.trimEnd());
+}
+
+interface ManifestFile {
+  file: string;
+  input?: Record<string, unknown>;
+  problems: string[];
+}
+
+export function readManifestDir(dir: string): ManifestFile[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => [".yaml", ".yml", ".json"].includes(extname(f).toLowerCase())).sort();
+  } catch (err) {
+    throw new CliError(`cannot read manifest folder ${dir}: ${(err as Error).message}`);
+  }
+  return files.map((file) => {
+    try {
+      const text = readFileSync(join(dir, file), "utf8");
+      const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+      return { file, input, problems: validateManifest(input).map((p) => `${p.pointer} ${p.message}`) };
+    } catch (err) {
+      return { file, problems: [(err as Error).message] };
+    }
+  });
+}
+
+export function validateManifests(dir: string, io: CliIo): void {
+  const files = readManifestDir(dir);
+  let bad = 0;
+  for (const f of files) {
+    if (f.problems.length) bad++;
+    io.stdout(f.problems.length ? `${f.file}: invalid\n  ${f.problems.join("\n  ")}` : `${f.file}: valid`);
+  }
+  if (bad) throw new CliError(`${bad} of ${files.length} manifest file(s) invalid`);
+}
+
+/** Fields of a file that differ from the registered manifest with the same uapk_id. */
+function changedFields(input: Record<string, unknown>, existing: Record<string, unknown>): string[] {
+  return Object.keys(input).filter((k) => JSON.stringify(input[k]) !== JSON.stringify(existing[k]));
+}
+
+export async function applyManifests(api: ApiOptions, dir: string, opts: { dryRun: boolean }, io: CliIo): Promise<void> {
+  const files = readManifestDir(dir);
+  const invalid = files.filter((f) => f.problems.length);
+  if (invalid.length) throw new CliError(`invalid manifest(s), nothing applied: ${invalid.map((f) => f.file).join(", ")}`);
+  const listed = (await (await call(api, "GET", "/manifests")).json()) as { items?: Record<string, unknown>[] };
+  const byUapk = new Map((listed.items ?? []).map((m) => [m.uapk_id, m]));
+  for (const { file, input } of files) {
+    const existing = byUapk.get(input!.uapk_id);
+    const changes = existing ? changedFields(input!, existing) : [];
+    const plan = !existing ? "create" : changes.length ? `update (${changes.join(", ")})` : "unchanged";
+    io.stdout(`${opts.dryRun && plan !== "unchanged" ? "would " : ""}${plan}: ${input!.uapk_id} (${file})`);
+    if (!opts.dryRun && plan !== "unchanged") await call(api, "POST", "/manifests", input);
+  }
+}

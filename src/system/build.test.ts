@@ -1,0 +1,71 @@
+// The production build: `make build` bundles dist/, and dist/ runs with production dependencies only.
+// Installing them for real takes minutes here (native modules), so the test lays a node_modules of symlinks
+// to exactly the packages package-lock.json does not mark `dev`: an import of tsx, TypeScript or any other
+// dev tool from dist/ fails to resolve, as it would after `npm ci --omit=dev`.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildDist } from "../../deploy/build";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+function productionPackages(): string[] {
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { dev?: boolean }>;
+  };
+  return Object.entries(lock.packages)
+    .filter(([path, meta]) => path.startsWith("node_modules/") && !path.includes("/node_modules/", 1) && !meta.dev)
+    .map(([path]) => path.slice("node_modules/".length));
+}
+
+function layProductionCopy(dir: string): void {
+  for (const shared of ["package.json", "generated", "spec"]) symlinkSync(join(ROOT, shared), join(dir, shared));
+  for (const name of productionPackages()) {
+    const target = join(dir, "node_modules", name);
+    mkdirSync(dirname(target), { recursive: true });
+    symlinkSync(join(ROOT, "node_modules", name), target);
+  }
+}
+
+describe("production build", () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "gatehouse-dist-"));
+    layProductionCopy(dir);
+    await buildDist(join(dir, "dist"));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("keeps TypeScript tooling out of the production dependencies", () => {
+    const production = productionPackages();
+    for (const devTool of ["tsx", "typescript", "esbuild", "vitest"]) expect(production).not.toContain(devTool);
+    expect(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts.start).toBe("node dist/main.js");
+  });
+
+  it("starts from dist/ with production dependencies only, answers /health, and exits 0 on SIGTERM", async () => {
+    const child = spawn(process.execPath, [join(dir, "dist/main.js")], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, PORT: "0", GATEHOUSE_DATA_DIR: join(dir, "data"), LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
+    const url = await new Promise<string>((ok, fail) => {
+      const onData = () => {
+        const match = /Gatehouse (http:\/\/\S+)/.exec(output);
+        if (match?.[1]) ok(match[1]);
+      };
+      child.stdout.on("data", onData);
+      void exited.then((code) => fail(new Error(`dist/main.js exited ${code} before listening:\n${output}`)));
+    });
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ service: "gatehouse" });
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }, 60_000);
+});
