@@ -28,6 +28,7 @@ import { actionsHandlers } from "./faces/actions/handlers";
 import { purutoInvokerFrom } from "./faces/actions/connectors";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
+import { createApprovalEvents, consoleHandlers, loadConsoleAssets } from "./faces/console";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { consumeForExecution, createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
@@ -104,6 +105,7 @@ export async function startGatehouse(
 
   // Governed actions: one policy engine, one approvals store, one audit log, all on the embedded store.
   const approvals = createApprovalStore(db);
+  const approvalEvents = createApprovalEvents({ db, approvals });
   const audit = createAuditLog(db);
   const actions = createActionsService({
     db,
@@ -162,6 +164,7 @@ export async function startGatehouse(
     ...purutosHandlers({ discovery, invoker }),
     ...actionsHandlers({ actions }),
     ...oversightHandlers({ approvals, audit }),
+    ...consoleHandlers({ events: approvalEvents }),
   };
 
   const app = createApp({
@@ -171,7 +174,10 @@ export async function startGatehouse(
     logger,
     maxBodyBytes: config.maxBodyBytes,
   });
-  server.on("request", app.callback());
+  // The operator console's static assets (/console) are answered before the API.
+  const consoleAssets = await loadConsoleAssets();
+  const api = app.callback();
+  server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
   answerClientErrors(server);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
@@ -189,6 +195,7 @@ export async function startGatehouse(
       await sessions.close();
       await invoker.close();
       discovery.close();
+      approvalEvents.close();
       approvals.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       redis?.disconnect();

@@ -1,0 +1,44 @@
+// The approvals feed as a server-sent-events response (spec/console.tsp, ApprovalEvents_stream).
+import { PassThrough } from "node:stream";
+import type { Handlers } from "../../http/handlers";
+import { toApproval } from "../oversight/mapping";
+import { requireOperatorOf } from "../oversight/org-scope";
+import type { ApprovalEvents } from "./approval-events";
+
+const KEEP_ALIVE_MS = 15_000;
+
+export interface ConsoleHandlerDeps {
+  events: ApprovalEvents;
+}
+
+function sseFrame(event: string, data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`;
+}
+
+export function consoleHandlers({ events }: ConsoleHandlerDeps): Handlers {
+  return {
+    ApprovalEvents_stream: ({ params, principal, signal }) => {
+      requireOperatorOf(principal, params.org_id);
+      const stream = new PassThrough();
+      const unsubscribe = events.subscribe(params.org_id, (approval) => {
+        stream.write(sseFrame("approval", JSON.stringify(toApproval(approval))));
+      });
+      const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      keepAlive.unref();
+      const end = () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+        stream.end();
+      };
+      signal.addEventListener("abort", end, { once: true });
+      stream.once("close", end);
+      stream.write(sseFrame("ready", ""));
+      return {
+        status: 200,
+        // The spec describes the stream's content as text; the HTTP layer sends a stream body as it comes.
+        body: stream as unknown as string,
+        headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
+      };
+    },
+  };
+}
