@@ -29,7 +29,7 @@ export function PurutosView(_props: { session: Session }) {
   return (
     <section aria-labelledby="purutos-title">
       <h2 id="purutos-title">Purutos</h2>
-      <form aria-label="Purutos API key" onSubmit={load}>
+      <form aria-label="Purutos access" onSubmit={load}>
         <label for="puruto-key">API key</label>
         <input id="puruto-key" type="password" autocomplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
         <button type="submit">List purutos</button>

@@ -69,7 +69,9 @@ export function TokensView({ session }: { session: Session }) {
   const [items, setItems] = useState<CapabilityTokenInfo[]>([]);
   const [error, setError] = useState<string>();
   const load = async () => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/capability-tokens", { params: { path: { org_id: session.org } } });
+    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/capability-tokens", {
+      params: { path: { org_id: session.org }, query: { include_inactive: true } },
+    });
     if (!data) return setError(describeProblem(error, response.status));
     setItems(data.items);
   };
