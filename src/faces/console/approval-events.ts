@@ -19,8 +19,12 @@ export interface ApprovalEventsOptions {
 }
 
 export interface ApprovalEvents {
-  /** Calls `listener` with each approval of `orgId` that is created or changes status; returns unsubscribe. */
-  subscribe(orgId: string, listener: ApprovalListener): () => void;
+  /**
+   * Calls `listener` with each approval of `orgId` that is created or changes status; returns unsubscribe.
+   * `onClosed` is called when the feed shuts down (the gateway stops), so open streams can end.
+   */
+  subscribe(orgId: string, listener: ApprovalListener, onClosed?: () => void): () => void;
+  /** Stops every watcher and ends every subscription. */
   close(): void;
 }
 
@@ -41,6 +45,7 @@ interface OrgWatcher {
 
 export function createApprovalEvents({ db, approvals, pollIntervalMs = 1000, now = () => new Date() }: ApprovalEventsOptions): ApprovalEvents {
   const watchers = new Map<string, OrgWatcher>();
+  const closers = new Set<() => void>();
 
   function deliver(watcher: OrgWatcher, approval: Approval, changedAt: string): void {
     const key = `${approval.approval_id}:${approval.status}`;
@@ -93,10 +98,12 @@ export function createApprovalEvents({ db, approvals, pollIntervalMs = 1000, now
   }
 
   return {
-    subscribe(orgId, listener) {
+    subscribe(orgId, listener, onClosed) {
       const watcher = watch(orgId);
       watcher.listeners.add(listener);
+      if (onClosed) closers.add(onClosed);
       return () => {
+        if (onClosed) closers.delete(onClosed);
         watcher.listeners.delete(listener);
         if (watcher.listeners.size === 0 && watchers.get(orgId) === watcher) {
           clearInterval(watcher.timer);
@@ -108,6 +115,8 @@ export function createApprovalEvents({ db, approvals, pollIntervalMs = 1000, now
       unsubscribeDecided();
       for (const watcher of watchers.values()) clearInterval(watcher.timer);
       watchers.clear();
+      for (const onClosed of [...closers]) onClosed();
+      closers.clear();
     },
   };
 }

@@ -20,16 +20,22 @@ export function consoleHandlers({ events }: ConsoleHandlerDeps): Handlers {
     ApprovalEvents_stream: ({ params, principal, signal }) => {
       requireOperatorOf(principal, params.org_id);
       const stream = new PassThrough();
-      const unsubscribe = events.subscribe(params.org_id, (approval) => {
-        stream.write(sseFrame("approval", JSON.stringify(toApproval(approval))));
-      });
-      const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
-      keepAlive.unref();
+      let ended = false;
       const end = () => {
+        if (ended) return;
+        ended = true;
         clearInterval(keepAlive);
         unsubscribe();
         stream.end();
       };
+      // The feed ends the stream when the gateway shuts down, so an open console never holds the server open.
+      const unsubscribe = events.subscribe(
+        params.org_id,
+        (approval) => stream.write(sseFrame("approval", JSON.stringify(toApproval(approval)))),
+        end,
+      );
+      const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
+      keepAlive.unref();
       signal.addEventListener("abort", end, { once: true });
       stream.once("close", end);
       stream.write(sseFrame("ready", ""));
@@ -37,7 +43,8 @@ export function consoleHandlers({ events }: ConsoleHandlerDeps): Handlers {
         status: 200,
         // The spec describes the stream's content as text; the HTTP layer sends a stream body as it comes.
         body: stream as unknown as string,
-        headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no" },
+        // `connection: close`: when the stream ends (the gateway stops), its socket goes with it at once.
+        headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no", connection: "close" },
       };
     },
   };
