@@ -8,7 +8,11 @@ import { join, resolve } from "node:path";
 export const CONSOLE_ROOT = resolve(import.meta.dirname);
 export const CONSOLE_DIST = join(CONSOLE_ROOT, "dist");
 
-export async function buildConsole(outDir: string = CONSOLE_DIST): Promise<string> {
+/**
+ * `replaceExisting: false` (the server at start-up) keeps a build another process finished meanwhile instead
+ * of swapping it out under a reader.
+ */
+export async function buildConsole(outDir: string = CONSOLE_DIST, { replaceExisting = true } = {}): Promise<string> {
   const staging = `${outDir}.tmp-${process.pid}-${Date.now()}`;
   mkdirSync(staging, { recursive: true });
   try {
@@ -28,6 +32,10 @@ export async function buildConsole(outDir: string = CONSOLE_DIST): Promise<strin
       legalComments: "none",
     });
     copyFileSync(join(CONSOLE_ROOT, "index.html"), join(staging, "index.html"));
+    if (!replaceExisting && existsSync(join(outDir, "index.html"))) {
+      rmSync(staging, { recursive: true, force: true });
+      return outDir;
+    }
     rmSync(outDir, { recursive: true, force: true });
     renameSync(staging, outDir);
   } catch (err) {

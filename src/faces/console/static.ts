@@ -37,7 +37,7 @@ export interface ConsoleAssets {
 
 /** Finds the built console (building it when absent) and keeps its files in memory. */
 export async function loadConsoleAssets(dir: string = CONSOLE_DIST): Promise<ConsoleAssets> {
-  if (!existsSync(join(dir, "index.html"))) await buildConsole(dir);
+  if (!existsSync(join(dir, "index.html"))) await buildConsole(dir, { replaceExisting: false });
   const assets = new Map<string, Asset>();
   for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];
