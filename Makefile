@@ -9,7 +9,8 @@ BIN := node_modules/.bin
 help:
 	@echo "make run       start Gatehouse on 127.0.0.1:8000 (embedded default: SQLite, dev identity, demo purutos, manifest, agent runtime)"
 	@echo "make test      install, check generated/ is fresh, type-check, unit + contract tests"
-	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients)"
+	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients), then the console"
+	@echo "make build-console  the operator console (console/) → console/dist, served at /console"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
 	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
@@ -24,6 +25,15 @@ install: $(NODE_MODULES)
 
 generate: $(NODE_MODULES)
 	$(BIN)/tsx src/codegen/generate.ts
+	@$(MAKE) --no-print-directory build-console
+
+# The operator console: TypeScript + Preact over the generated typed client, bundled by esbuild into static
+# assets (console/dist, not committed). Rebuilt when its sources or the generated client change.
+CONSOLE_SOURCES := $(shell find console/src -type f 2>/dev/null) console/index.html console/build.ts console/tsconfig.json
+build-console: console/dist/app.js
+
+console/dist/app.js: $(NODE_MODULES) $(CONSOLE_SOURCES) generated/client.ts generated/api-types.ts
+	$(BIN)/tsx console/build.ts
 
 # CI fails if generated/ is not exactly what the spec produces.
 check-generated: generate
@@ -34,12 +44,13 @@ check-generated: generate
 
 typecheck: $(NODE_MODULES)
 	$(BIN)/tsc --noEmit -p tsconfig.json
+	$(BIN)/tsc --noEmit -p console/tsconfig.json
 
-test: $(NODE_MODULES) check-generated typecheck
+test: $(NODE_MODULES) check-generated typecheck build-console
 	$(BIN)/vitest run --config contract-tests/vitest.config.ts
 
 # The embedded default. Any variable may be overridden: `PORT=9000 make run`.
-run: $(NODE_MODULES)
+run: $(NODE_MODULES) build-console
 	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
 	 PURUTO_DATA_PATH="$${PURUTO_DATA_PATH-$(CURDIR)/examples/ecosystem/puruto-data}" \
@@ -49,7 +60,7 @@ run: $(NODE_MODULES)
 	 $(BIN)/tsx src/main.ts
 
 # Production build: dist/main.js (server) and dist/cli.js (the gatehouse command), run with plain node.
-build: $(NODE_MODULES)
+build: $(NODE_MODULES) build-console
 	$(BIN)/tsx deploy/build.ts
 
 # The README's configuration table, from the schema in src/config.ts.
@@ -73,4 +84,4 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate check-generated typecheck test run build readme-config mock docs bench
+.PHONY: help install generate build-console check-generated typecheck test run build readme-config mock docs bench

@@ -186,6 +186,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/approvals/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description A server-sent-events stream (`text/event-stream`) that stays open. Each approval that is created or
+         *     changes status (approved, denied, expired, consumed) — on this gateway node or another one sharing the
+         *     database — is sent as `event: approval` with the `Approval` as JSON in `data`. The stream opens with an
+         *     `event: ready` (empty data): load the list after it to miss nothing. A comment line (`: keep-alive`) is sent
+         *     every 15 s. Operator role required, as for the rest of the approvals API. Clients that cannot set the
+         *     `Authorization` header on an EventSource read it with `fetch` and a streaming body.
+         */
+        get: operations["ApprovalEvents_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/capability-tokens": {
         parameters: {
             query?: never;
@@ -2095,6 +2119,56 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApprovalEvents_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -29,6 +29,7 @@ import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
+import { createApprovalEvents, consoleHandlers, loadConsoleAssets } from "./faces/console";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
@@ -117,6 +118,7 @@ export async function startGatehouse(
   // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
   // Every door — REST actions, agent sessions — goes through this one engine.
   const approvals = createApprovalStore(db);
+  const approvalEvents = createApprovalEvents({ db, approvals });
   const audit = createAuditLog(db);
   const engine = createGovernanceEngine({
     db,
@@ -179,6 +181,7 @@ export async function startGatehouse(
     ...purutosHandlers({ discovery, invoker }),
     ...actionsHandlers({ actions: engine }),
     ...oversightHandlers({ approvals, audit }),
+    ...consoleHandlers({ events: approvalEvents }),
   };
 
   const app = createApp({
@@ -188,7 +191,10 @@ export async function startGatehouse(
     logger,
     maxBodyBytes: config.maxBodyBytes,
   });
-  server.on("request", app.callback());
+  // The operator console's static assets (/console) are answered before the API.
+  const consoleAssets = await loadConsoleAssets();
+  const api = app.callback();
+  server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
   answerClientErrors(server);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
@@ -216,6 +222,7 @@ export async function startGatehouse(
       await stopped;
       await invoker.close();
       discovery.close();
+      approvalEvents.close();
       approvals.close();
       // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
       await new Promise<void>((ok) => setImmediate(ok));

@@ -1,0 +1,142 @@
+// Approvals: pending first, kept current by the server's live feed (no polling from the browser); Approve or
+// Deny with an optional reason; decided ones with who, when and why.
+import { useEffect, useState } from "preact/hooks";
+import { describeProblem, followApprovals, type Approval, type Session } from "../api";
+import { ErrorLine, Status, When } from "./common";
+
+function recipientsOf(approval: Approval): string {
+  const params = approval.action.params as Record<string, unknown>;
+  const found = ["to", "cc", "bcc"].flatMap((key) => {
+    const value = params[key];
+    return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
+  });
+  if (approval.action.counterparty) found.push(approval.action.counterparty);
+  return [...new Set(found)].join(", ") || "—";
+}
+
+function amountOf(approval: Approval): string {
+  const { amount, currency } = approval.action;
+  return amount === undefined ? "—" : `${amount}${currency ? ` ${currency}` : ""}`;
+}
+
+function Decide({ session, approval, onDone }: { session: Session; approval: Approval; onDone: (a: Approval) => void }) {
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const decide = async (verdict: "approve" | "deny") => {
+    setBusy(true);
+    setError(undefined);
+    const path = verdict === "approve" ? "/api/v1/orgs/{org_id}/approvals/{approval_id}/approve" : "/api/v1/orgs/{org_id}/approvals/{approval_id}/deny";
+    const { data, error, response } = await session.client.POST(path, {
+      params: { path: { org_id: session.org, approval_id: approval.approval_id } },
+      body: reason.trim() ? { reason: reason.trim() } : {},
+    });
+    setBusy(false);
+    if (data) onDone(data);
+    else setError(describeProblem(error, response.status));
+  };
+  const reasonId = `reason-${approval.approval_id}`;
+  return (
+    <div class="decide">
+      <label for={reasonId}>Reason (optional)</label>
+      <input id={reasonId} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+      <button type="button" class="approve" disabled={busy} onClick={() => decide("approve")}>Approve</button>
+      <button type="button" class="deny" disabled={busy} onClick={() => decide("deny")}>Deny</button>
+      <ErrorLine message={error} />
+    </div>
+  );
+}
+
+function ApprovalCard({ session, approval, onChange }: { session: Session; approval: Approval; onChange: (a: Approval) => void }) {
+  const pending = approval.status === "pending";
+  return (
+    <article class={`approval ${approval.status}`} aria-label={`Approval ${approval.approval_id} for ${approval.agent_id}`}>
+      <h3>
+        {approval.action.type}:{approval.action.tool} <span class="badge">{approval.status}</span>
+      </h3>
+      <dl>
+        <dt>Agent</dt>
+        <dd>{approval.agent_id}</dd>
+        <dt>Action</dt>
+        <dd>
+          {approval.action.type} / {approval.action.tool}
+        </dd>
+        <dt>Recipients</dt>
+        <dd>{recipientsOf(approval)}</dd>
+        <dt>Amount</dt>
+        <dd>{amountOf(approval)}</dd>
+        <dt>Risk</dt>
+        <dd>
+          <ul class="reasons">
+            {approval.reasons.map((r) => (
+              <li key={r.code}>
+                <code>{r.code}</code> {r.message}
+              </li>
+            ))}
+          </ul>
+        </dd>
+        <dt>Requested at</dt>
+        <dd>
+          <When at={approval.created_at} />
+        </dd>
+        <dt>Expires</dt>
+        <dd>
+          <When at={approval.expires_at} />
+        </dd>
+        {!pending && approval.decided_by && (
+          <>
+            <dt>Decided</dt>
+            <dd>
+              by {approval.decided_by} at <When at={approval.decided_at} />
+              {approval.reason ? ` — “${approval.reason}”` : ""}
+            </dd>
+          </>
+        )}
+      </dl>
+      {pending && <Decide session={session} approval={approval} onDone={onChange} />}
+    </article>
+  );
+}
+
+const byNewest = (a: Approval, b: Approval) => b.created_at.localeCompare(a.created_at);
+
+export function ApprovalsView({ session }: { session: Session }) {
+  const [items, setItems] = useState<Map<string, Approval>>(new Map());
+  const [feed, setFeed] = useState<"connecting" | "live" | "reconnecting">("connecting");
+  const [error, setError] = useState<string>();
+  const upsert = (approval: Approval) => setItems((old) => new Map(old).set(approval.approval_id, approval));
+
+  useEffect(() => {
+    const load = async () => {
+      const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/approvals", {
+        params: { path: { org_id: session.org }, query: { limit: 200 } },
+      });
+      if (!data) return setError(describeProblem(error, response.status));
+      setError(undefined);
+      setItems(new Map(data.items.map((a) => [a.approval_id, a])));
+    };
+    // The list is (re)loaded each time the feed is (re)connected, so nothing between the two is missed.
+    return followApprovals(session, { onReady: load, onApproval: upsert, onState: setFeed });
+  }, [session]);
+
+  const all = [...items.values()].sort(byNewest);
+  const pending = all.filter((a) => a.status === "pending");
+  const decided = all.filter((a) => a.status !== "pending");
+  return (
+    <section aria-labelledby="approvals-title">
+      <h2 id="approvals-title">Approvals</h2>
+      <Status>{feed === "live" ? "Live: new approvals appear here as they arrive." : feed === "connecting" ? "Connecting to the live feed…" : "Live feed interrupted; reconnecting…"}</Status>
+      <ErrorLine message={error} />
+      <section aria-labelledby="pending-title">
+        <h3 id="pending-title">Pending ({pending.length})</h3>
+        {pending.length === 0 ? <p>No approval is waiting.</p> : pending.map((a) => <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />)}
+      </section>
+      <section aria-labelledby="decided-title">
+        <h3 id="decided-title">Decided ({decided.length})</h3>
+        {decided.map((a) => (
+          <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />
+        ))}
+      </section>
+    </section>
+  );
+}

@@ -1,0 +1,178 @@
+// Interactions: the org's audit log with filters, one record's detail with its policy trace, and the online
+// verification of the whole chain.
+import { useEffect, useState } from "preact/hooks";
+import { describeProblem, type ChainVerification, type InteractionRecord, type Session } from "../api";
+import { ErrorLine, Json, When } from "./common";
+
+interface Filters {
+  agent: string;
+  decision: "" | "ALLOW" | "DENY" | "ESCALATE";
+  reason: string;
+  since: string;
+  until: string;
+}
+
+const NO_FILTERS: Filters = { agent: "", decision: "", reason: "", since: "", until: "" };
+const isoOrUndefined = (local: string) => (local ? new Date(local).toISOString() : undefined);
+
+function VerifyChain({ session }: { session: Session }) {
+  const [result, setResult] = useState<ChainVerification>();
+  const [error, setError] = useState<string>();
+  const verify = async () => {
+    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/interactions/verify", {
+      params: { path: { org_id: session.org } },
+    });
+    setResult(data);
+    setError(data ? undefined : describeProblem(error, response.status));
+  };
+  return (
+    <div class="verify">
+      <button type="button" onClick={verify}>Verify chain</button>
+      <div role="status" aria-label="Chain verification">
+        {result &&
+          (result.valid
+            ? `Chain valid: ${result.records} records, every hash links and every signature verifies.`
+            : `Chain INVALID at record ${result.first_invalid_seq ?? "?"} of ${result.records}: ${result.reason ?? "unknown reason"}`)}
+      </div>
+      <ErrorLine message={error} />
+    </div>
+  );
+}
+
+function Detail({ record, onClose }: { record: InteractionRecord; onClose: () => void }) {
+  return (
+    <section aria-labelledby="detail-title" class="detail">
+      <h3 id="detail-title">Interaction {record.interaction_id}</h3>
+      <button type="button" onClick={onClose}>Close detail</button>
+      <dl>
+        <dt>Decision</dt>
+        <dd>{record.decision}</dd>
+        <dt>Reasons</dt>
+        <dd>{record.reasons.map((r) => `${r.code}: ${r.message}`).join("; ") || "—"}</dd>
+      </dl>
+      <h4>Policy trace</h4>
+      <table aria-label="Policy trace">
+        <thead>
+          <tr>
+            <th scope="col">Check</th>
+            <th scope="col">Result</th>
+            <th scope="col">Details</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(record.policy_trace?.checks ?? []).map((c, i) => (
+            <tr key={i}>
+              <td>{c.check}</td>
+              <td>{c.result}</td>
+              <td>{c.details ? JSON.stringify(c.details) : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <Json label="Record" value={record} />
+    </section>
+  );
+}
+
+export function InteractionsView({ session }: { session: Session }) {
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [records, setRecords] = useState<InteractionRecord[]>([]);
+  const [selected, setSelected] = useState<InteractionRecord>();
+  const [error, setError] = useState<string>();
+
+  const load = async (f: Filters) => {
+    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/interactions", {
+      params: {
+        path: { org_id: session.org },
+        query: {
+          limit: 200,
+          agent_id: f.agent || undefined,
+          decision: f.decision || undefined,
+          since: isoOrUndefined(f.since),
+          until: isoOrUndefined(f.until),
+        },
+      },
+    });
+    if (!data) return setError(describeProblem(error, response.status));
+    setError(undefined);
+    // The API has no reason-code filter: it is applied to the page here.
+    const code = f.reason.trim().toUpperCase();
+    setRecords(code ? data.items.filter((r) => r.reasons.some((reason) => reason.code.includes(code))) : data.items);
+  };
+  useEffect(() => void load(NO_FILTERS), [session]);
+
+  const field = (name: keyof Filters) => ({
+    id: `filter-${name}`,
+    value: filters[name],
+    onInput: (e: Event) => setFilters({ ...filters, [name]: (e.currentTarget as HTMLInputElement).value }),
+  });
+  return (
+    <section aria-labelledby="interactions-title">
+      <h2 id="interactions-title">Interactions</h2>
+      <VerifyChain session={session} />
+      <form
+        aria-label="Filters"
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void load(filters);
+        }}
+      >
+        <label for="filter-agent">Agent</label>
+        <input {...field("agent")} />
+        <label for="filter-decision">Decision</label>
+        <select {...field("decision")}>
+          <option value="">any</option>
+          <option>ALLOW</option>
+          <option>DENY</option>
+          <option>ESCALATE</option>
+        </select>
+        <label for="filter-reason">Reason code</label>
+        <input {...field("reason")} />
+        <label for="filter-since">From</label>
+        <input type="datetime-local" {...field("since")} />
+        <label for="filter-until">To</label>
+        <input type="datetime-local" {...field("until")} />
+        <button type="submit">Apply filters</button>
+      </form>
+      <ErrorLine message={error} />
+      <table aria-label="Audit log">
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Time</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Agent</th>
+            <th scope="col">Action</th>
+            <th scope="col">Decision</th>
+            <th scope="col">Reasons</th>
+            <th scope="col"><span class="visually-hidden">Detail</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {records.map((r) => (
+            <tr key={r.seq}>
+              <td>{r.seq}</td>
+              <td>
+                <When at={r.timestamp} />
+              </td>
+              <td>{r.kind}</td>
+              <td>{r.agent_id}</td>
+              <td>
+                {r.action?.type}:{r.action?.tool}
+              </td>
+              <td>{r.decision}</td>
+              <td>{r.reasons.map((x) => x.code).join(", ")}</td>
+              <td>
+                <button type="button" aria-label={`Details of record ${r.seq}`} onClick={() => setSelected(r)}>
+                  Details
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {selected && <Detail record={selected} onClose={() => setSelected(undefined)} />}
+    </section>
+  );
+}

@@ -1,0 +1,200 @@
+// The operator console in a real browser (Debian's chromium driven by playwright-core) against a real
+// Gatehouse: sign-in, the live approvals feed, Approve and Deny as the agent sees them, the audit chain's
+// verification, and the other views. Screenshots of each view go to .tmp/console-screenshots/.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../actions/e2e/helpers";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screenshots");
+const UAPK = "payments-bot";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === "true") {
+  throw new Error(`The console's browser tests need chromium at ${CHROMIUM} (apt-get install -y chromium); CI must have it.`);
+}
+if (!haveChromium) console.warn(`Skipping the console's browser tests: chromium is not installed at ${CHROMIUM} (apt-get install -y chromium).`);
+
+let g: TestGatehouse;
+let receiver: Receiver;
+let context: BrowserContext;
+let page: Page;
+let profileDir: string;
+
+const pay = (invoice: string, extra: Record<string, unknown> = {}) =>
+  executeBody(UAPK, { type: "payment", tool: "send", params: { invoice, to: "billing@acme.example" }, counterparty: "acme@vendor.example", amount: 120, currency: "EUR" }, extra);
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(token: string): Promise<void> {
+  await page.goto(`${g.url}/console`);
+  await page.getByLabel("Operator token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function escalate(invoice: string): Promise<string> {
+  const reply = await agent(g).post("/api/v1/gateway/execute", pay(invoice));
+  expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
+  return reply.body.approval_id as string;
+}
+
+const approvalCard = (approvalId: string) => page.getByRole("article", { name: new RegExp(`Approval ${approvalId}`) });
+
+describe.skipIf(!haveChromium)("operator console in a browser", () => {
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    [g, receiver] = await Promise.all([startTestGatehouse(), startReceiver()]);
+    await registerManifest(g, {
+      uapk_id: UAPK,
+      agent: { id: UAPK, name: "Payments Bot" },
+      capabilities: ["payment:send"],
+      constraints: { max_actions_per_hour: 50, require_human_approval: ["payment:send"] },
+      tools: {
+        "payment:send": {
+          connector: { type: "webhook", url: `${receiver.url}/payments/{invoice}`, allowed_hosts: ["127.0.0.1"], allow_private: true },
+        },
+      },
+    });
+    profileDir = mkdtempSync(join(tmpdir(), "gatehouse-console-chromium-"));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await g?.dispose();
+    await receiver?.close();
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it("is served with a strict Content-Security-Policy and no inline script", async () => {
+    const response = await fetch(`${g.url}/console`);
+    expect(response.status).toBe(200);
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    const html = await response.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect((await fetch(`${g.url}/console/app.js`)).headers.get("content-type")).toContain("javascript");
+    expect((await fetch(`${g.url}/console/../package.json`)).status).not.toBe(200);
+  });
+
+  it("refuses a developer (IDE) token with a clear message", async () => {
+    const developer = await g.devIssuer!.mint({ sub: "dev@contract", org: g.orgId, roles: ["developer"] });
+    await signIn(developer);
+    const alert = page.getByRole("alert");
+    await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");
+    expect(await alert.textContent()).toContain("operator");
+    await shot("sign-in-refused");
+  });
+
+  it("signs in with an operator token; an ESCALATE appears without reload; Approve → the agent's long-poll says approved and the re-submit runs once", async () => {
+    await signIn(g.operatorToken);
+    await page.getByText("Live: new approvals appear here").waitFor();
+    const approvalId = await escalate("inv-approve");
+    const card = approvalCard(approvalId);
+    await card.waitFor();
+    expect(await card.textContent()).toContain("acme@vendor.example");
+    expect(await card.textContent()).toContain("120 EUR");
+    expect(await card.textContent()).toContain("REQUIRES_APPROVAL");
+    await shot("approvals-pending");
+
+    const poll = agent(g).get(`/api/v1/gateway/approvals/${approvalId}?wait=20`);
+    await card.getByLabel("Reason (optional)").fill("invoice checked");
+    await card.getByRole("button", { name: "Approve" }).click();
+    expect((await poll).body).toMatchObject({ approval_id: approvalId, status: "approved" });
+    await expect.poll(() => card.textContent()).toContain("by operator@contract");
+    expect(await card.textContent()).toContain("invoice checked");
+
+    const run = await agent(g).post("/api/v1/gateway/execute", pay("inv-approve", { approval_id: approvalId }));
+    expect(run.body).toMatchObject({ decision: "ALLOW", executed: true });
+    expect(receiver.count("/payments/inv-approve")).toBe(1);
+    // The consumption reaches the console through the feed too.
+    await expect.poll(() => card.textContent()).toContain("consumed");
+    await shot("approvals-decided");
+  });
+
+  it("Deny: the agent's long-poll says denied and nothing runs", async () => {
+    const approvalId = await escalate("inv-deny");
+    const card = approvalCard(approvalId);
+    await card.waitFor();
+    const poll = agent(g).get(`/api/v1/gateway/approvals/${approvalId}?wait=20`);
+    await card.getByLabel("Reason (optional)").fill("unknown vendor");
+    await card.getByRole("button", { name: "Deny" }).click();
+    expect((await poll).body).toMatchObject({ approval_id: approvalId, status: "denied", reason: "unknown vendor" });
+    await expect.poll(() => card.textContent()).toContain("unknown vendor");
+    expect(await card.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    const retry = await agent(g).post("/api/v1/gateway/execute", pay("inv-deny", { approval_id: approvalId }));
+    expect(retry.body.executed).toBe(false);
+    expect(receiver.count("/payments/inv-deny")).toBe(0);
+  });
+
+  it("Interactions: filters, a record's policy trace, and Verify chain", async () => {
+    await page.getByRole("tab", { name: "Interactions" }).click();
+    const log = page.getByRole("table", { name: "Audit log" });
+    await log.getByRole("row").nth(1).waitFor();
+    await page.getByLabel("Decision").selectOption("ESCALATE");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect.poll(async () => (await log.locator("tbody tr td:nth-child(6)").allTextContents()).every((d) => d === "ESCALATE")).toBe(true);
+    await log.getByRole("button", { name: /Details of record/ }).first().click();
+    const trace = page.getByRole("table", { name: "Policy trace" });
+    await trace.waitFor();
+    expect(await trace.textContent()).toContain("approval_check");
+
+    await page.getByRole("button", { name: "Verify chain" }).click();
+    const verdict = page.getByRole("status", { name: "Chain verification" });
+    await expect.poll(() => verdict.textContent()).toMatch(/Chain valid: \d+ records/);
+    await shot("interactions");
+  });
+
+  it("Manifests: suspend and activate", async () => {
+    await page.getByRole("tab", { name: "Manifests" }).click();
+    const table = page.getByRole("table", { name: "Manifests" });
+    await page.getByRole("button", { name: `Suspend ${UAPK}` }).click();
+    await page.getByRole("button", { name: `Activate ${UAPK}` }).waitFor();
+    expect(await table.textContent()).toContain("suspended");
+    await page.getByRole("button", { name: `Activate ${UAPK}` }).click();
+    await page.getByRole("button", { name: `Suspend ${UAPK}` }).waitFor();
+    await page.getByRole("button", { name: `View ${UAPK}` }).click();
+    await shot("manifests");
+  });
+
+  it("Capability tokens: issue and revoke", async () => {
+    await page.getByRole("tab", { name: "Capability tokens" }).click();
+    await page.getByLabel("Manifest (uapk_id)").fill(UAPK);
+    await page.getByLabel("Capabilities (comma separated)").fill("payment:send");
+    await page.getByLabel("Max actions").fill("3");
+    await page.getByRole("button", { name: "Issue token" }).click();
+    const issued = page.getByLabel("Issued token (shown once)");
+    await issued.waitFor();
+    expect((await issued.inputValue()).split(".")).toHaveLength(3);
+    const revoke = page.getByRole("button", { name: /^Revoke / });
+    await revoke.first().click();
+    await expect.poll(() => page.getByRole("table", { name: "Capability tokens" }).textContent()).toContain("revoked");
+    expect(await page.getByRole("button", { name: /^Revoke / }).count()).toBe(0);
+    await shot("capability-tokens");
+  });
+
+  it("Purutos: list and run an allowed command", async () => {
+    await page.getByRole("tab", { name: "Purutos" }).click();
+    await page.getByRole("textbox", { name: "API key" }).fill(g.apiKey);
+    await page.getByRole("button", { name: "List purutos" }).click();
+    const run = page.getByRole("button", { name: "Run puruto-data status" });
+    await run.waitFor();
+    await run.click();
+    const output = page.getByLabel("Output of puruto-data status");
+    await expect.poll(() => output.textContent()).toContain('"status": "accepted"');
+    await shot("purutos");
+  });
+});

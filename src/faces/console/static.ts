@@ -1,0 +1,75 @@
+// Serves the operator console's static assets at /console: a fixed set of files read once at start-up, with
+// a strict Content-Security-Policy (scripts and styles from this origin only, nothing inline, no framing).
+// The assets are built by `make build-console`; a clone where that never ran gets them built here once.
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join } from "node:path";
+import { CONSOLE_DIST } from "../../../console/paths";
+
+export const CONSOLE_PATH = "/console";
+
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+};
+
+interface Asset {
+  type: string;
+  bytes: Buffer;
+}
+
+export interface ConsoleAssets {
+  /** Answers the request when it is for the console (true), else leaves it alone (false). */
+  serve(req: IncomingMessage, res: ServerResponse): boolean;
+}
+
+/** Finds the built console (building it when absent) and keeps its files in memory. */
+export async function loadConsoleAssets(dir: string = CONSOLE_DIST): Promise<ConsoleAssets> {
+  if (!existsSync(join(dir, "index.html"))) {
+    // A clone where `make build-console` never ran: build once (esbuild is a dev dependency; `make build` ships
+    // console/dist, so a production install never gets here).
+    const { buildConsole } = await import("../../../console/build");
+    await buildConsole(dir, { replaceExisting: false });
+  }
+  const assets = new Map<string, Asset>();
+  for (const name of readdirSync(dir)) {
+    const type = CONTENT_TYPES[extname(name)];
+    if (type) assets.set(name, { type, bytes: readFileSync(join(dir, name)) });
+  }
+  return { serve: (req, res) => serveAsset(assets, req, res) };
+}
+
+function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: ServerResponse): boolean {
+  const path = (req.url ?? "").split("?")[0];
+  if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return false;
+  const name = path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);
+  const asset = assets.get(name);
+  const headers: Record<string, string> = {
+    "content-security-policy": CONSOLE_CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-cache",
+  };
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.writeHead(405, { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("Method not allowed\n");
+  } else if (!asset) {
+    res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("Not found\n");
+  } else {
+    res.writeHead(200, { ...headers, "content-type": asset.type, "content-length": String(asset.bytes.length) });
+    res.end(req.method === "HEAD" ? undefined : asset.bytes);
+  }
+  return true;
+}
