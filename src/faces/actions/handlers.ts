@@ -10,7 +10,7 @@ import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
-import { requireOperatorOf } from "../oversight/org-scope";
+import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
 
 type Schemas = components["schemas"];

@@ -1,8 +1,8 @@
 // The approvals feed as a server-sent-events response (spec/console.tsp, ApprovalEvents_stream).
 import { PassThrough } from "node:stream";
 import type { HandlerGroup } from "../../http/handlers";
-import { toApproval } from "../oversight/mapping";
-import { requireOperatorOf } from "../oversight/org-scope";
+import { toApproval } from "../../http/wire-models";
+import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { ApprovalEvents } from "./approval-events";
 
 const KEEP_ALIVE_MS = 15_000;

@@ -6,8 +6,8 @@ import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../c
 import { logger } from "../../core/log/logger";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
-import { toApproval, toChainVerification, toInteractionRecord } from "./mapping";
-import { agentOrgOf, requireOperatorOf } from "./org-scope";
+import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
+import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
 
 const log = logger.child({ module: "oversight" });
 

@@ -1,9 +1,9 @@
 // Store records → the response models of the spec (generated/api-types.ts). The stores keep more than the
 // API publishes (binding hashes, consumption); the spec's objects are sealed, so only the declared fields
 // leave, and absent (null) optional fields are omitted rather than sent as null.
-import type { components } from "../../../generated/api-types";
-import type { Approval as StoredApproval } from "../../core/approvals";
-import type { AuditRecord, ChainVerification as StoredVerification } from "../../core/audit";
+import type { components } from "../../generated/api-types";
+import type { Approval as StoredApproval } from "../core/approvals";
+import type { AuditRecord, ChainVerification as StoredVerification } from "../core/audit";
 
 type Approval = components["schemas"]["Approval"];
 type Action = components["schemas"]["Action"];

@@ -2,7 +2,7 @@
 // org their token names, unless they are a platform admin. The HTTP layer has already authenticated the
 // caller from the operation's security; which org the call touches is the handler's business.
 import { canActOnOrg, type Principal } from "../../core/identity/principal";
-import { HttpProblem } from "../../http/problem";
+import { HttpProblem } from "./problem";
 
 /**
  * Roles that may use the operator API (decide approvals, register manifests, issue capability tokens, read the
