@@ -1,13 +1,15 @@
 // The `gatehouse` command line (`npm run -s gatehouse -- <command>`):
 //   token --sub NAME [--org ORG] [--role ROLE]... [--ttl SECONDS]   mint a token from the built-in dev issuer
 //   audit verify FILE --jwks JWKS_FILE                              verify an exported audit log offline
+//   mcp-stdio --url URL (--agent UAPK_ID | --purutos)               stdio ↔ Streamable HTTP MCP bridge
 import { parseArgs } from "node:util";
 import { loadConfig } from "../config";
 import { loadDevIssuer } from "../core/identity/dev-issuer";
 
 const USAGE = `usage:
   gatehouse token --sub NAME [--org ORG] [--role ROLE ...] [--ttl SECONDS]
-  gatehouse audit verify FILE --jwks JWKS_FILE`;
+  gatehouse audit verify FILE --jwks JWKS_FILE
+  gatehouse mcp-stdio --url URL (--agent UAPK_ID | --purutos) [--api-key KEY | --token BEARER]`;
 
 async function token(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -41,6 +43,7 @@ async function token(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "token") return token(rest);
+  if (command === "mcp-stdio") return (await import("../faces/mcp/stdio-bridge")).mcpStdioCommand(rest);
   if (command === "audit" && rest[0] === "verify") {
     const { runAuditVerify } = await import("./audit-verify");
     return runAuditVerify(rest.slice(1));
