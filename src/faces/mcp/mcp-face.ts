@@ -19,7 +19,8 @@ import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agen
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
-import { createSessionRegistry, type McpSession } from "./sessions";
+import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { createSessionRegistry } from "./sessions";
 
 export const MCP_PREFIX = "/mcp/";
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -87,7 +88,7 @@ export function createMcpFace(deps: McpFaceDeps) {
   }
 
   /** A new session for an initialize request. */
-  async function openSession(ctx: Context, route: Route, principal: Principal, orgId: string): Promise<McpSession> {
+  async function openSession(ctx: Context, route: Route, principal: Principal, orgId: string): Promise<StreamableHTTPServerTransport> {
     if (!sessions.hasRoom())
       throw new HttpProblem(503, "Too many open MCP sessions; try again later", { code: "MCP_SESSIONS_FULL", headers: { "Retry-After": "30" } });
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
@@ -104,14 +105,15 @@ export function createMcpFace(deps: McpFaceDeps) {
     return sessions.open(ownerOf(principal), endpoint, (sessionId) => agentServer(base, sessionId));
   }
 
-  async function sessionFor(ctx: Context, route: Route, principal: Principal, body: unknown): Promise<McpSession> {
+  /** The transport of the caller's session, or of a new one for an initialize request. */
+  async function transportFor(ctx: Context, route: Route, principal: Principal, body: unknown): Promise<StreamableHTTPServerTransport> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
     if (id) {
       const session = sessions.find(id, ownerOf(principal), endpoint);
       if (!session) throw new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
-      return session;
+      return session.transport;
     }
     if (ctx.method === "POST" && isInitializeRequest(body)) return openSession(ctx, route, principal, orgId);
     throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", { code: "MCP_SESSION_REQUIRED" });
@@ -133,9 +135,9 @@ export function createMcpFace(deps: McpFaceDeps) {
         body = await tools.parseJsonBody(ctx);
         if (body === undefined) throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
       }
-      const session = await sessionFor(ctx, route, principal, body);
+      const transport = await transportFor(ctx, route, principal, body);
       ctx.respond = false; // the SDK transport answers on the raw response (JSON or an SSE stream)
-      await session.transport.handleRequest(ctx.req, ctx.res, body);
+      await transport.handleRequest(ctx.req, ctx.res, body);
     },
   };
 

@@ -6,7 +6,7 @@ export interface McpOptions {
   progressIntervalMs: number;
   /** GATEHOUSE_MCP_MAX_SESSIONS: open MCP sessions on this node, at most. */
   maxSessions: number;
-  /** GATEHOUSE_MCP_SESSION_IDLE_SECONDS: a session unused this long is closed. */
+  /** GATEHOUSE_MCP_SESSION_IDLE_SECONDS (at least 60, longer than a call's approval wait should be): an unused session is closed. */
   sessionIdleMs: number;
 }
 
@@ -33,6 +33,6 @@ export function mcpOptionsFromEnv(env: Record<string, string | undefined>): McpO
     approvalWaitMs: integer(env, "GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS", d.approvalWaitMs / 1000, 0, 3600) * 1000,
     progressIntervalMs: integer(env, "GATEHOUSE_MCP_PROGRESS_INTERVAL_MS", d.progressIntervalMs, 50, 600_000),
     maxSessions: integer(env, "GATEHOUSE_MCP_MAX_SESSIONS", d.maxSessions, 1, 1_000_000),
-    sessionIdleMs: integer(env, "GATEHOUSE_MCP_SESSION_IDLE_SECONDS", d.sessionIdleMs / 1000, 10, 7 * 24 * 3600) * 1000,
+    sessionIdleMs: integer(env, "GATEHOUSE_MCP_SESSION_IDLE_SECONDS", d.sessionIdleMs / 1000, 60, 7 * 24 * 3600) * 1000,
   };
 }

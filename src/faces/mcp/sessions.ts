@@ -56,13 +56,11 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
      * A transport for a new session, its server built by `build(sessionId)` once the initialize request gave it
      * an id. The session is registered when initialized and forgotten when it closes.
      */
-    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<McpSession> {
-      let session: McpSession | undefined;
+    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<StreamableHTTPServerTransport> {
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
-          session = { id, owner, endpoint, transport, lastSeen: Date.now() };
-          sessions.set(id, session);
+          sessions.set(id, { id, owner, endpoint, transport, lastSeen: Date.now() });
         },
       });
       const server = build(() => transport.sessionId ?? "");
@@ -71,7 +69,7 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       };
       server.onerror = (err) => log.debug({ err: String(err) }, "mcp transport error");
       await server.connect(transport);
-      return { id: "", owner, endpoint, transport, lastSeen: Date.now() };
+      return transport;
     },
 
     async close(): Promise<void> {
