@@ -17,6 +17,8 @@ export interface BenchLine {
    * ratio to it: for a large payload, how much of the gap to the hello baselines is the payload itself.
    */
   sameBytesReference?: boolean;
+  /** Print this line's ratio to the earlier line of that name too (e.g. MCP tools/call vs REST execute). */
+  compareTo?: string;
   /** The status every response must have (default: any 2xx). */
   expectStatus?: number;
 }
@@ -86,6 +88,63 @@ function conditionalPurutos(): BenchLine {
   };
 }
 
+const REST_EXECUTE = "gatehouse POST /api/v1/gateway/execute (noop, audit)";
+
+/**
+ * The same governed call as the REST execute line, as an MCP tools/call in one Streamable HTTP session (opened in
+ * setup): each request gets its own JSON-RPC id (ids must be unique among a session's requests in flight).
+ */
+function mcpToolsCall(): BenchLine {
+  let sessionId = "";
+  let nextId = 1;
+  const headers = (apiKey: string) => ({
+    "x-api-key": apiKey,
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+  });
+  return {
+    name: "gatehouse MCP tools/call (noop, audit)",
+    path: "/mcp/agents/bench-bot",
+    prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
+    setup: async (baseUrl, apiKey) => {
+      const url = `${baseUrl}/mcp/agents/bench-bot`;
+      const init = await fetch(url, {
+        method: "POST",
+        headers: headers(apiKey),
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: 0,
+          method: "initialize",
+          params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "1" } },
+        }),
+      });
+      sessionId = init.headers.get("mcp-session-id") ?? "";
+      await init.text();
+      if (!sessionId) throw new Error(`MCP initialize answered ${init.status} without a session id`);
+      const body = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" });
+      await fetch(url, { method: "POST", headers: { ...headers(apiKey), "mcp-session-id": sessionId }, body });
+    },
+    request: (apiKey) => ({
+      method: "POST",
+      headers: { ...headers(apiKey), "mcp-session-id": sessionId },
+      requests: [
+        {
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: nextId++,
+              method: "tools/call",
+              params: { name: "email.send", arguments: { params: { to: "customer@example.com", subject: "Hello" } } },
+            }),
+          }),
+        },
+      ],
+    }),
+    compareTo: REST_EXECUTE,
+  };
+}
+
 export const benchLines: BenchLine[] = [
   { name: "gatehouse GET /health", path: "/health" },
   {
@@ -103,9 +162,10 @@ export const benchLines: BenchLine[] = [
     request: post,
   },
   {
-    name: "gatehouse POST /api/v1/gateway/execute (noop, audit)",
+    name: REST_EXECUTE,
     path: "/api/v1/gateway/execute",
     prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
     request: post,
   },
+  mcpToolsCall(),
 ];

@@ -94,6 +94,8 @@ async function main(): Promise<void> {
       const request = line.request?.(API_KEY) ?? {};
       const result = await load(line.name, base + line.path, request, line.expectStatus);
       results.push(result);
+      const compared = line.compareTo ? results.find((r) => r.name === line.compareTo) : undefined;
+      if (compared) results.push({ ...result, name: `  → vs ${line.compareTo!.replace("gatehouse ", "")}`, reference: compared });
       const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
       child.kill();
       if (bytes) {

@@ -1,7 +1,6 @@
 // Builds the operator console (console/src) into static assets in console/dist: index.html, app.js, app.css.
 // Run by `make build-console`; the server runs it too when it starts from a clone where it never ran.
 // The build is written to a temporary folder and renamed into place, so a reader never sees half a build.
-import { build } from "esbuild";
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 
@@ -15,6 +14,8 @@ export { CONSOLE_DIST, CONSOLE_ROOT };
  */
 export async function buildConsole(outDir: string = CONSOLE_DIST, { replaceExisting = true } = {}): Promise<string> {
   const staging = `${outDir}.tmp-${process.pid}-${Date.now()}`;
+  // Loaded here, not at the top: a production install has no esbuild and only needs the built assets.
+  const { build } = await import("esbuild");
   mkdirSync(staging, { recursive: true });
   try {
     await build({

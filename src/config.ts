@@ -200,6 +200,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: "GATEHOUSE_SECRET_*", default: "", description: "Secrets that http/webhook tool headers may reference (`{\"secret_ref\": \"GATEHOUSE_SECRET_CRM_TOKEN\"}`), read at call time, never recorded; no other variable can be named." },
   { name: "GATEHOUSE_URL", default: "http://127.0.0.1:8000", description: "CLI: Gatehouse base URL for commands over the API." },
   { name: "GATEHOUSE_TOKEN", default: "", description: "CLI: operator token for commands over the API." },
+  { name: "GATEHOUSE_API_KEY", default: "", description: "CLI `mcp-stdio`: the agent API key sent to the MCP endpoint." },
+  { name: "GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS", default: "25", description: "How long an escalated MCP `tools/call` waits for its approval (below the SDK clients' 60 s timeout); `0` answers pending at once." },
+  { name: "GATEHOUSE_MCP_PROGRESS_INTERVAL_MS", default: "5000", description: "A progress notification this often while an MCP call waits." },
+  { name: "GATEHOUSE_MCP_MAX_SESSIONS", default: "1000", description: "Open MCP sessions per node (503 + Retry-After beyond)." },
+  { name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS", default: "1800", description: "An unused MCP session is closed after this." },
 ];
 
 /** The README's configuration reference, rendered from CONFIG_VARIABLES. */

@@ -16,14 +16,16 @@ import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
 import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
-import { loadSpec } from "./http/spec";
+import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery } from "./faces/purutos/discovery";
-import { createInvoker } from "./faces/purutos/invoker";
+import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
+import type { Discovery } from "./faces/purutos/discovery";
+import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
@@ -77,6 +79,37 @@ function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): Ve
   });
 }
 
+/** The spec's request-body validator of one REST operation, for a door that is not a spec route (MCP). */
+function bodyValidatorOf(spec: LoadedSpec, operationId: string): BodyValidator {
+  const validate = spec.operations.find((op) => op.operationId === operationId)?.validateBody;
+  if (!validate) throw new Error(`The spec has no body schema for ${operationId}`);
+  return (body) => (validate(body) ? undefined : describeErrors("body", validate.errors));
+}
+
+/** The discovery face's purutos and invoker as the MCP face's port (a face never imports another face). */
+function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommands {
+  return {
+    async list() {
+      return (await discovery.list()).map((p) => ({
+        name: p.name,
+        ...(p.description ? { description: p.description } : {}),
+        commands: p.commands.map((name) => {
+          const description = p.skills.find((s) => s.command === name)?.description;
+          return { name, ...(description ? { description } : {}) };
+        }),
+      }));
+    },
+    async invoke(request) {
+      try {
+        return { ok: true, invocation: (await invoker.invoke(request)).invocation };
+      } catch (err) {
+        if (err instanceof PurutoNotFoundError || err instanceof CommandNotAllowedError) return { ok: false, code: err.code, message: err.message };
+        throw err;
+      }
+    },
+  };
+}
+
 export async function startGatehouse(
   config: Config,
   logger: Logger = rootLogger,
@@ -85,6 +118,7 @@ export async function startGatehouse(
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   const sessionsConfig = sessionsConfigFromEnv(env);
+  const mcpOptions = mcpOptionsFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -184,13 +218,19 @@ export async function startGatehouse(
     ...consoleHandlers({ events: approvalEvents }),
   };
 
-  const app = createApp({
-    spec,
-    handlers,
-    auth: createAuthenticator(apiKeys, verifyUserToken),
-    logger,
-    maxBodyBytes: config.maxBodyBytes,
+  const auth = createAuthenticator(apiKeys, verifyUserToken);
+  // MCP: agents' manifest tools through the same engine, approvals and audit; puruto commands through the invoker.
+  const mcp = createMcpFace({
+    auth,
+    engine,
+    approvals,
+    validateExecuteBody: bodyValidatorOf(spec, "Gateway_execute"),
+    validatePurutoPayload: bodyValidatorOf(spec, "Purutos_invoke"),
+    purutos: purutoCommandsOf(discovery, invoker),
+    options: mcpOptions,
+    version: VERSION,
   });
+  const app = createApp({ spec, handlers, auth, logger, maxBodyBytes: config.maxBodyBytes, mounts: [mcp.mount] });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets();
   const api = app.callback();
@@ -215,6 +255,7 @@ export async function startGatehouse(
       const stopped = new Promise<void>((ok) => server.close(() => ok()));
       server.closeIdleConnections();
       await sessions.close();
+      await mcp.close();
       if (!(await inFlight.settled(config.shutdownTimeoutMs))) {
         logger.warn({ inFlight: inFlight.active() }, "shutdown timeout: closing connections with requests in flight");
       }

@@ -96,6 +96,23 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .showHelpAfterError("(add --help for usage)");
   program.command("serve").description("start the gateway (configuration from the environment and .env)")
     .action(async () => (await import("./serve")).serve());
+  program.command("mcp-stdio")
+    .description("bridge an MCP client that launches local processes (stdio) to Gatehouse's MCP endpoints")
+    .requiredOption("--url <url>", "Gatehouse base URL")
+    .option("--agent <uapk_id>", "the agent whose governed tools to expose (/mcp/agents/{uapk_id})")
+    .option("--purutos", "expose the allowed puruto commands (/mcp/purutos)")
+    .option("--api-key <key>", "agent API key (default: GATEHOUSE_API_KEY)")
+    .option("--token <jwt>", "bearer token for people (default: GATEHOUSE_TOKEN)")
+    .option("--capability-token <jwt>", "capability token sent for the whole session")
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const argv = Object.entries(opts).flatMap(([name, value]) => {
+        const flag = `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+        return value === true ? [flag] : typeof value === "string" ? [flag, value] : [];
+      });
+      const { mcpStdioCommand } = await import("../faces/mcp/stdio-bridge");
+      const code = await mcpStdioCommand(argv);
+      if (code !== 0) throw new CliError("mcp-stdio: see the message above", code);
+    });
   program.command("migrate").description("bring the database schema up to date").action(async () => migrate(io));
   program.command("token").description("mint a user token from this installation's development issuer")
     .requiredOption("--sub <name>", "subject (user name)")

@@ -1,5 +1,5 @@
 // The Koa application: request id + log + problem+json errors + 404/405 → body parsing → spec-driven routes.
-import Koa from "koa";
+import Koa, { type Context } from "koa";
 import { koaBody } from "koa-body";
 import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
@@ -27,15 +27,26 @@ const latency = new Histogram({
 
 const noMoreMiddleware = async () => {};
 
+/**
+ * A door that is not a spec operation (the MCP face's JSON-RPC endpoints) under a path prefix. It runs inside
+ * the outer layer (request id, problem+json errors, metrics, request log) but before the JSON body parser, so it
+ * authenticates before reading a body; `parseJsonBody` parses it with the REST limits and rules.
+ */
+export interface Mount {
+  prefix: string;
+  handle(ctx: Context, tools: { parseJsonBody(ctx: Context): Promise<unknown> }): Promise<void>;
+}
+
 export interface AppOptions {
   spec: LoadedSpec;
+  mounts?: Mount[];
   handlers: HandlerGroup;
   auth: Authenticator;
   logger: Logger;
   maxBodyBytes: number;
 }
 
-export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOptions): Koa {
+export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts = [] }: AppOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
@@ -67,7 +78,8 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOpt
     const started = process.hrtime.bigint();
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
+      // A mount that answered on the raw response (ctx.respond = false) is done.
+      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
         // No route answered: allowedMethods sets 405 + Allow when the path exists with other methods (and
         // answers OPTIONS).
         await allowed(ctx as Parameters<typeof allowed>[0], noMoreMiddleware);
@@ -92,6 +104,16 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes }: AppOpt
       );
     }
   });
+  const tools = {
+    async parseJsonBody(ctx: Context): Promise<unknown> {
+      if (!hasBody(ctx)) return undefined;
+      await parseBody(ctx, noMoreMiddleware);
+      return (ctx.request as { body?: unknown }).body;
+    },
+  };
+  for (const mount of mounts) {
+    app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
+  }
   // Only a request that carries a body goes through the JSON body parser.
   app.use((ctx, next) => (hasBody(ctx) ? parseBody(ctx, next) : next()));
   app.use(router.routes());

@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApprovalStore, type Approval, type ApprovalStore } from "../../core/approvals";
-import { openDatabase, type Db } from "../../core/store/sqlite";
+import type { Db } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import { startTestGatehouse } from "../../../contract-tests/fixtures";
 import { createApprovalEvents, type ApprovalEvents } from "./approval-events";
 
@@ -25,14 +26,14 @@ describe("approval events", () => {
   let events: ApprovalEvents;
   let seen: Approval[];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "gatehouse-console-events-"));
-    const open = () => {
-      const db = openDatabase(join(dir, "gatehouse.db"));
+    const open = async () => {
+      const db = await openMigratedDatabase(join(dir, "gatehouse.db"));
       return { db, approvals: createApprovalStore(db) };
     };
-    thisNode = open();
-    otherNode = open();
+    thisNode = await open();
+    otherNode = await open();
     events = createApprovalEvents({ db: thisNode.db, approvals: thisNode.approvals, pollIntervalMs: 20 });
     seen = [];
   });

@@ -1,0 +1,155 @@
+// `/mcp/agents/{uapk_id}`: the tools of one agent's manifest, each tools/call a governed action through the
+// engine's `execute` — decided, reserved, run and audited exactly as POST /api/v1/gateway/execute, with the MCP
+// session in the audit record's context. ESCALATE waits (sending progress notifications) for the approval up
+// to `approvalWaitMs`, runs the call once approved, and otherwise answers "pending" with the approval_id.
+import type { CallToolRequest, CallToolResult, ServerNotification, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { ActionConflictError, ActionUnavailableError, type ExecuteRequest, type ExecuteResponse } from "../../core/governance";
+import type { Manifest } from "../../core/policy/types";
+import type { McpOptions } from "./options";
+import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
+import { approvalEnded, executeResult, refused } from "./results";
+import { ACTION_FIELDS, APPROVAL_STATUS_TOOL, approvalStatusTool, capabilityForToolName, manifestTools } from "./tool-catalog";
+
+/** Who calls, for which agent, in which MCP session. */
+export interface AgentSession {
+  orgId: string;
+  uapkId: string;
+  sessionId: string;
+  /** The person's `sub` when a bearer token opened the session (bound into approvals as `context.user`). */
+  user?: string;
+  /** Capability token given for the whole session (header X-Capability-Token at initialize). */
+  capabilityToken?: string;
+}
+
+/** What a request handler gets from the SDK that this face uses. */
+export interface CallExtra {
+  signal: AbortSignal;
+  requestId: string | number;
+  _meta?: Record<string, unknown>;
+  sendNotification(notification: ServerNotification): Promise<void>;
+}
+
+export interface AgentToolsDeps {
+  engine: McpEngine;
+  approvals: McpApprovals;
+  /** The spec's validator of Gateway_execute bodies: MCP arguments obey the REST request's rules. */
+  validateExecuteBody: BodyValidator;
+  options: Pick<McpOptions, "approvalWaitMs" | "progressIntervalMs">;
+}
+
+const META_KEYS = ["capability_token", "idempotency_key", "approval_id"] as const;
+type CallMeta = Partial<Record<(typeof META_KEYS)[number], string>>;
+
+function metaOf(meta: Record<string, unknown> | undefined): CallMeta | { error: string } {
+  const out: CallMeta = {};
+  for (const key of META_KEYS) {
+    const value = meta?.[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value === "" || value.length > 8192) return { error: `_meta.${key} must be a non-empty string` };
+    out[key] = value;
+  }
+  return out;
+}
+
+export function createAgentTools(deps: AgentToolsDeps) {
+  const manifestOf = (s: AgentSession): Manifest | undefined => deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
+
+  function listTools(session: AgentSession): Tool[] {
+    const manifest = manifestOf(session);
+    return [...(manifest ? manifestTools(manifest) : []), approvalStatusTool];
+  }
+
+  /** The REST execute body this call stands for, or why it cannot be one. */
+  function requestFor(session: AgentSession, params: CallToolRequest["params"]): ExecuteRequest | CallToolResult {
+    const manifest = manifestOf(session);
+    const action = capabilityForToolName(manifest, params.name);
+    if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <type>.<tool>`);
+    const args = (params.arguments ?? {}) as Record<string, unknown>;
+    const allowed: readonly string[] = ["params", ...ACTION_FIELDS];
+    const unknown = Object.keys(args).filter((k) => !allowed.includes(k));
+    if (unknown.length > 0)
+      return refused("VALIDATION_FAILED", `Unknown argument '${unknown[0]}': the tool's own parameters go under 'params'`, [
+        { pointer: `/arguments/${unknown[0]}`, message: `allowed: ${allowed.join(", ")}` },
+      ]);
+    const meta = metaOf(params._meta as Record<string, unknown> | undefined);
+    if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);
+    const token = meta.capability_token ?? session.capabilityToken;
+    const body = {
+      uapk_id: session.uapkId,
+      agent_id: manifest?.agent.id ?? session.uapkId,
+      action: { ...args, type: action.type, tool: action.tool, params: args.params ?? {} },
+      ...(token ? { capability_token: token } : {}),
+      ...(meta.idempotency_key ? { idempotency_key: meta.idempotency_key } : {}),
+      ...(meta.approval_id ? { approval_id: meta.approval_id } : {}),
+      // Not part of an approval's binding except `user`: one person's approval never releases another's call.
+      context: { channel: "mcp", mcp_session_id: session.sessionId, ...(session.user ? { user: session.user } : {}) },
+    };
+    const problems = deps.validateExecuteBody(body);
+    if (problems) return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
+    return body as unknown as ExecuteRequest; // just validated against the spec's ExecuteRequest
+  }
+
+  async function execute(session: AgentSession, request: ExecuteRequest, extra: CallExtra): Promise<ExecuteResponse | CallToolResult> {
+    try {
+      return await deps.engine.execute(session.orgId, request, {
+        signal: extra.signal,
+        meta: { channel: "mcp", mcp_session_id: session.sessionId, mcp_request_id: String(extra.requestId) },
+      });
+    } catch (err) {
+      if (err instanceof ActionConflictError) return refused(err.code, err.message);
+      if (err instanceof ActionUnavailableError) return refused("NOT_CONFIGURED", err.message);
+      throw err;
+    }
+  }
+
+  /** Waits for the approval in slices, a progress notification per slice; runs the call once approved. */
+  async function awaitApproval(session: AgentSession, request: ExecuteRequest, pending: ExecuteResponse, extra: CallExtra): Promise<CallToolResult> {
+    const approvalId = pending.approval_id!;
+    const deadline = Date.now() + deps.options.approvalWaitMs;
+    const progressToken = extra._meta?.progressToken as string | number | undefined;
+    for (let step = 1; ; step++) {
+      if (progressToken !== undefined)
+        await extra
+          .sendNotification({
+            method: "notifications/progress",
+            params: { progressToken, progress: step, message: `Waiting for human approval ${approvalId}` },
+          })
+          .catch(() => undefined); // a client that went away is noticed through the signal
+      const remaining = deadline - Date.now();
+      if (remaining <= 0 || extra.signal.aborted) return executeResult(pending);
+      const approval = await deps.approvals.waitForDecision(session.orgId, approvalId, Math.min(remaining, deps.options.progressIntervalMs), extra.signal);
+      if (!approval) return approvalEnded(approvalId, "not found", null, pending);
+      if (approval.status === "pending") continue;
+      if (approval.status === "denied" || approval.status === "expired") return approvalEnded(approvalId, approval.status, approval.decision_reason, pending);
+      // Approved (or spent by an identical call: the policy then decides again and may ask for a new approval).
+      const { idempotency_key: _firstKey, ...rest } = request;
+      const answer = await execute(session, { ...rest, approval_id: approvalId }, extra);
+      return "content" in answer ? answer : executeResult(answer);
+    }
+  }
+
+  async function approvalStatus(session: AgentSession, args: Record<string, unknown>): Promise<CallToolResult> {
+    const approvalId = args.approval_id;
+    if (typeof approvalId !== "string" || approvalId === "" || approvalId.length > 128)
+      return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [{ pointer: "/arguments/approval_id", message: "required" }]);
+    const agentId = manifestOf(session)?.agent.id ?? session.uapkId;
+    const view = deps.approvals.getForAgent(session.orgId, approvalId, agentId);
+    if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${approvalId}' not found`);
+    return { content: [{ type: "text", text: `Approval ${approvalId} is ${view.status}` }], structuredContent: { ...view }, isError: false };
+  }
+
+  async function callTool(session: AgentSession, params: CallToolRequest["params"], extra: CallExtra): Promise<CallToolResult> {
+    if (params.name === APPROVAL_STATUS_TOOL) return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
+    const request = requestFor(session, params);
+    if ("content" in request) return request;
+    const answer = await execute(session, request, extra);
+    if ("content" in answer) return answer;
+    if (answer.decision === "ESCALATE" && answer.approval_id && deps.options.approvalWaitMs > 0)
+      return awaitApproval(session, request, answer, extra);
+    return executeResult(answer);
+  }
+
+  return { listTools, callTool };
+}
+
+export type AgentTools = ReturnType<typeof createAgentTools>;

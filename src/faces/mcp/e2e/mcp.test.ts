@@ -1,0 +1,145 @@
+// The MCP face from the outside: the official SDK's Client over Streamable HTTP against a real Gatehouse.
+// Tools are the manifest's; calls are governed (ALLOW runs, DENY is an error with its code, ESCALATE waits for
+// an operator's REST approval or answers pending); the audit export verifies with the CLI's verifier.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAuditVerify } from "../../../cli/audit-verify";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { exportedRecords, operator } from "../../actions/e2e/helpers";
+import { mcpClient, registerMcpBot, UAPK } from "./support";
+
+let g: TestGatehouse;
+let client: Client;
+const endpoint = () => `${g.url}/mcp/agents/${UAPK}`;
+
+beforeAll(async () => {
+  g = await startTestGatehouse({ GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "3", GATEHOUSE_MCP_PROGRESS_INTERVAL_MS: "100" });
+  await registerMcpBot(g);
+  client = await mcpClient(endpoint());
+});
+
+afterAll(async () => {
+  await client?.close();
+  await g?.dispose();
+});
+
+const structured = (r: unknown) => (r as { structuredContent?: Record<string, any> }).structuredContent!;
+
+describe("MCP agents endpoint", () => {
+  it("lists the manifest's tools as type.tool with an input schema and the policy in the description", async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(["crm.delete", "email.send", "gatehouse.approval_status", "noop.ping"]);
+    const del = tools.find((t) => t.name === "crm.delete")!;
+    expect(del.description).toContain("human approval");
+    expect(del.inputSchema.required).toEqual(["params", "counterparty"]);
+    expect(tools.find((t) => t.name === "email.send")!.description).toContain("*@blocked.example");
+  });
+
+  it("ALLOW: the connector runs and its result comes back as structured content and text", async () => {
+    const params = { to: "ann@ok.example", subject: "hello" };
+    const result = await client.callTool({ name: "email.send", arguments: { params, counterparty: "ann@ok.example" } });
+    expect(result.isError).toBe(false);
+    expect(structured(result)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true, result: { success: true } });
+    expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toMatchObject(params);
+  });
+
+  it("DENY: a blocked recipient is an isError result with the reason code", async () => {
+    const result = await client.callTool({ name: "email.send", arguments: { params: { to: "eve@blocked.example" }, counterparty: "eve@blocked.example" } });
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+  });
+
+  it("hostile or malformed arguments are refused with a clear error before the engine", async () => {
+    const flat = await client.callTool({ name: "email.send", arguments: { to: "ann@ok.example" } });
+    expect(flat.isError).toBe(true);
+    expect(structured(flat)).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(structured(flat).message).toContain("'params'");
+    const amount = await client.callTool({ name: "email.send", arguments: { params: {}, counterparty: "a@ok.example", amount: "12" } });
+    expect(structured(amount)).toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+
+  it("ESCALATE approved over REST while the call waits: the call runs and answers its result", async () => {
+    let approvalId: string | undefined;
+    let approving: Promise<unknown> | undefined;
+    const result = await client.callTool({ name: "crm.delete", arguments: { params: { id: "c-1" }, counterparty: "c1@ok.example" } }, undefined, {
+      onprogress: (p) => {
+        approvalId ??= /appr-[0-9a-f-]+/.exec(p.message ?? "")?.[0];
+        if (approvalId && !approving) approving = operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok" });
+      },
+    });
+    expect(approvalId).toBeDefined();
+    expect(result.isError).toBe(false);
+    expect(structured(result)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
+    expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("consumed");
+  });
+
+  it("ESCALATE not approved in time: pending with the approval_id; a retry with it in _meta runs the call", async () => {
+    const args = { params: { id: "c-2" }, counterparty: "c2@ok.example" };
+    const pending = await client.callTool({ name: "crm.delete", arguments: args });
+    expect(pending.isError).toBe(false);
+    expect(structured(pending)).toMatchObject({ status: "pending", decision: "ESCALATE", executed: false });
+    const approvalId = structured(pending).approval_id as string;
+    expect(approvalId).toBeTruthy();
+
+    // The operator sees it in the same queue; the agent can ask for its state.
+    const queue = await operator(g).get("/approvals?status=pending");
+    expect(JSON.stringify(queue.body)).toContain(approvalId);
+    const status = await client.callTool({ name: "gatehouse.approval_status", arguments: { approval_id: approvalId } });
+    expect(structured(status)).toMatchObject({ approval_id: approvalId, status: "pending" });
+
+    expect((await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "later" })).status).toBe(200);
+    const retried = await client.callTool({ name: "crm.delete", arguments: args, _meta: { approval_id: approvalId } });
+    expect(structured(retried)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
+  });
+
+  it("refuses a request without credentials with 401 problem+json before any JSON-RPC", async () => {
+    const response = await fetch(endpoint(), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect(await response.json()).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    await expect(mcpClient(endpoint(), { "X-API-Key": "wrong-key-123" })).rejects.toThrow();
+  });
+
+  it("a session is bound to its credential: another caller cannot use its id", async () => {
+    const other = await g.devIssuer!.mint({ sub: "someone@else", org: g.orgId, roles: [] });
+    const response = await fetch(endpoint(), {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${other}`,
+        "mcp-session-id": (client.transport as { sessionId?: string }).sessionId!,
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(response.status).toBe(404);
+  });
+
+  it("every call is audited with the MCP session, and the export verifies with the CLI's verifier", async () => {
+    const { text, records } = await exportedRecords(g);
+    const sessionId = (client.transport as { sessionId?: string }).sessionId;
+    const mcpRecords = records.filter((r) => JSON.stringify(r).includes(`"mcp_session_id":"${sessionId}"`));
+    expect(mcpRecords.map((r) => r.kind)).toEqual(expect.arrayContaining(["decision", "intent", "outcome"]));
+    const work = mkdtempSync(join(tmpdir(), "gatehouse-mcp-audit-"));
+    try {
+      writeFileSync(join(work, "export.jsonl"), text);
+      const jwks = await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json());
+      writeFileSync(join(work, "jwks.json"), JSON.stringify(jwks));
+      const out: string[] = [];
+      const code = await runAuditVerify([join(work, "export.jsonl"), "--jwks", join(work, "jwks.json")], {
+        stdout: (l) => out.push(l),
+        stderr: (l) => out.push(l),
+      });
+      expect(code, out.join("\n")).toBe(0);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

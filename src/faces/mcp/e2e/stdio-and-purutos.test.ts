@@ -1,0 +1,88 @@
+// The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
+import { resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { mcpClient, registerMcpBot, UAPK } from "./support";
+
+const REPO = resolve(import.meta.dirname, "../../../..");
+let g: TestGatehouse;
+
+beforeAll(async () => {
+  g = await startTestGatehouse();
+  await registerMcpBot(g);
+});
+
+afterAll(async () => {
+  await g?.dispose();
+});
+
+const structured = (r: unknown) => (r as { structuredContent?: Record<string, any> }).structuredContent!;
+
+describe("gatehouse mcp-stdio", () => {
+  it("bridges a stdio MCP client to the agent's governed tools", async () => {
+    const client = new Client({ name: "stdio-e2e", version: "1.0.0" });
+    await client.connect(
+      new StdioClientTransport({
+        command: resolve(REPO, "node_modules/.bin/tsx"),
+        args: ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
+        cwd: REPO,
+        env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" },
+        stderr: "pipe",
+      }),
+    );
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain("noop.ping");
+      const ok = await client.callTool({ name: "noop.ping", arguments: { params: {}, counterparty: "a@ok.example" } });
+      expect(structured(ok)).toMatchObject({ decision: "ALLOW", executed: true });
+      const denied = await client.callTool({ name: "noop.ping", arguments: { params: {}, counterparty: "x@blocked.example" } });
+      expect(denied.isError).toBe(true);
+      expect(structured(denied).reasons[0].code).toBe("COUNTERPARTY_BLOCKED");
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("MCP purutos endpoint", () => {
+  it("lists each allowed puruto command as puruto.command and runs it through the invoker", async () => {
+    const client = await mcpClient(`${g.url}/mcp/purutos`, { "X-API-Key": g.apiKey });
+    try {
+      const { tools } = await client.listTools();
+      const names = tools.map((t) => t.name);
+      expect(names).toContain("puruto-financial.balance");
+      expect(names).toContain("puruto-financial.status");
+      const balance = await client.callTool({ name: "puruto-financial.balance", arguments: { account: "main" } });
+      expect(balance.isError).toBe(false);
+      expect(structured(balance).invocation).toMatchObject({ status: "ok", result: { accounts: { main: expect.any(Number) } } });
+      // Outside the allow list: refused with the REST face's code.
+      const refused = await client.callTool({ name: "puruto-financial.deploy", arguments: {} });
+      expect(refused.isError).toBe(true);
+      expect(structured(refused).code).toMatch(/COMMAND_NOT_ALLOWED|PURUTO_NOT_FOUND/);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("takes the API key only, as its REST operations do: a bearer token is refused with 401", async () => {
+    const response = await fetch(`${g.url}/mcp/purutos`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${g.operatorToken}` },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
+    });
+    expect(response.status).toBe(401);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+  });
+
+  it("a body over the REST limit is refused with 413 problem+json", async () => {
+    const response = await fetch(`${g.url}/mcp/agents/${UAPK}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "x-api-key": g.apiKey },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { pad: "x".repeat(2 * 1024 * 1024) } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+  });
+});

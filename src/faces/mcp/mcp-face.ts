@@ -1,0 +1,154 @@
+// The MCP face: Streamable HTTP endpoints of the official SDK mounted on Gatehouse's HTTP server.
+//
+//   /mcp/agents/{uapk_id}   that agent's manifest tools (`type.tool`), each call a governed action
+//   /mcp/purutos            each allowed puruto command (`puruto.command`)
+//
+// Every HTTP request is authenticated by the HTTP boundary's authenticator (X-API-Key for agents, or a bearer
+// token for people on the agents endpoint; purutos take the API key only, as their REST operations do) before
+// any JSON-RPC is read: a missing or bad credential is a 401 problem+json. Bodies are parsed with the REST
+// limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
+import type { Context } from "koa";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import type { Principal } from "../../core/identity/principal";
+import type { Mount } from "../../http/app";
+import type { Authenticator } from "../../http/auth";
+import { HttpProblem } from "../../http/problem";
+import type { SecurityScheme } from "../../http/spec";
+import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
+import type { McpOptions } from "./options";
+import type { BodyValidator, PurutoCommands } from "./ports";
+import { createPurutoTools } from "./puruto-tools";
+import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { createSessionRegistry } from "./sessions";
+
+export const MCP_PREFIX = "/mcp/";
+const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const METHODS = ["GET", "POST", "DELETE"];
+
+export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
+  auth: Authenticator;
+  options: McpOptions;
+  version: string;
+  /** Absent: /mcp/purutos answers 404. */
+  purutos?: PurutoCommands;
+  validatePurutoPayload: BodyValidator;
+}
+
+type Route = { kind: "agent"; uapkId: string; template: string } | { kind: "purutos"; template: string };
+
+function routeOf(path: string): Route | undefined {
+  if (path === "/mcp/purutos") return { kind: "purutos", template: "/mcp/purutos" };
+  const match = /^\/mcp\/agents\/([^/]+)$/.exec(path);
+  if (!match) return undefined;
+  let uapkId: string;
+  try {
+    uapkId = decodeURIComponent(match[1] ?? "");
+  } catch {
+    return undefined;
+  }
+  return SAFE_SEGMENT.test(uapkId) ? { kind: "agent", uapkId, template: "/mcp/agents/{uapk_id}" } : undefined;
+}
+
+const ownerOf = (p: Principal) => (p.kind === "api_key" ? `key:${p.keyId}` : p.kind === "user" ? `user:${p.sub}` : "anonymous");
+
+function orgOf(principal: Principal): string {
+  if (principal.kind === "api_key") return principal.orgId;
+  if (principal.kind === "user" && principal.orgId) return principal.orgId;
+  throw new HttpProblem(403, "The token names no organisation", { code: "FORBIDDEN" });
+}
+
+const INSTRUCTIONS =
+  "Tools of this server are governed by Gatehouse: each call is decided by policy (ALLOW, DENY, ESCALATE) and audited. " +
+  "A call that needs a human approval waits for it, then answers with status 'pending' and an approval_id: call " +
+  "the same tool again with the same arguments and _meta.approval_id once gatehouse.approval_status says 'approved'.";
+
+export function createMcpFace(deps: McpFaceDeps) {
+  const sessions = createSessionRegistry(deps.options);
+  const agentTools = createAgentTools({ ...deps, options: deps.options });
+  const purutoTools = deps.purutos ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload }) : undefined;
+
+  function newServer(): Server {
+    return new Server({ name: "gatehouse", version: deps.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+  }
+
+  function agentServer(base: Omit<AgentSession, "sessionId">, sessionId: () => string): Server {
+    const server = newServer();
+    const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: agentTools.listTools(session()) }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => agentTools.callTool(session(), request.params, extra));
+    return server;
+  }
+
+  function purutosServer(): Server {
+    const server = newServer();
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await purutoTools!.listTools() }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => purutoTools!.callTool(request.params, extra));
+    return server;
+  }
+
+  /** A new session for an initialize request. */
+  async function openSession(ctx: Context, route: Route, principal: Principal, orgId: string): Promise<StreamableHTTPServerTransport> {
+    if (!sessions.hasRoom())
+      throw new HttpProblem(503, "Too many open MCP sessions; try again later", { code: "MCP_SESSIONS_FULL", headers: { "Retry-After": "30" } });
+    const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
+    if (route.kind === "purutos") return sessions.open(ownerOf(principal), endpoint, purutosServer);
+    if (!deps.engine.manifests.getByUapkId(orgId, route.uapkId))
+      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+    const token = ctx.get("X-Capability-Token");
+    const base = {
+      orgId,
+      uapkId: route.uapkId,
+      ...(principal.kind === "user" ? { user: principal.sub } : {}),
+      ...(token ? { capabilityToken: token } : {}),
+    };
+    return sessions.open(ownerOf(principal), endpoint, (sessionId) => agentServer(base, sessionId));
+  }
+
+  /** The transport of the caller's session, or of a new one for an initialize request. */
+  async function transportFor(ctx: Context, route: Route, principal: Principal, body: unknown): Promise<StreamableHTTPServerTransport> {
+    const orgId = orgOf(principal);
+    const id = ctx.get("Mcp-Session-Id");
+    const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
+    if (id) {
+      const session = sessions.find(id, ownerOf(principal), endpoint);
+      if (!session) throw new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
+      return session.transport;
+    }
+    if (ctx.method === "POST" && isInitializeRequest(body)) return openSession(ctx, route, principal, orgId);
+    throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", { code: "MCP_SESSION_REQUIRED" });
+  }
+
+  const mount: Mount = {
+    prefix: MCP_PREFIX,
+    async handle(ctx, tools) {
+      const route = routeOf(ctx.path);
+      if (!route || (route.kind === "purutos" && !purutoTools)) throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
+      ctx.state.route = route.template;
+      if (!METHODS.includes(ctx.method))
+        throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, { code: "METHOD_NOT_ALLOWED", headers: { Allow: METHODS.join(", ") } });
+      const schemes: SecurityScheme[] = route.kind === "purutos" ? ["ApiKeyAuth"] : ["ApiKeyAuth", "BearerAuth"];
+      const principal = await deps.auth.authenticate(ctx, schemes);
+      let body: unknown;
+      if (ctx.method === "POST") {
+        if (!ctx.is("application/json")) throw new HttpProblem(415, "MCP requests must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
+        body = await tools.parseJsonBody(ctx);
+        if (body === undefined) throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
+      }
+      const transport = await transportFor(ctx, route, principal, body);
+      ctx.respond = false; // the SDK transport answers on the raw response (JSON or an SSE stream)
+      await transport.handleRequest(ctx.req, ctx.res, body);
+    },
+  };
+
+  return {
+    mount,
+    /** Open sessions on this node. */
+    get sessionCount() {
+      return sessions.size;
+    },
+    close: () => sessions.close(),
+  };
+}
+
+export type McpFace = ReturnType<typeof createMcpFace>;

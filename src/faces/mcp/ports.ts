@@ -1,0 +1,46 @@
+// What the MCP face needs from the rest of Gatehouse, as ports wired by the composition root (src/server.ts):
+// the governance engine and the approvals store of core, the spec's request validators, and the puruto
+// commands of the discovery face (reached through a port: a face never imports another face).
+import type { ApprovalStore } from "../../core/approvals";
+import type { GovernanceEngine } from "../../core/governance";
+
+export type McpEngine = Pick<GovernanceEngine, "execute" | "manifests">;
+export type McpApprovals = Pick<ApprovalStore, "getForAgent" | "waitForDecision">;
+
+/** One refused part of a request: where (a JSON pointer) and why. */
+export interface InputProblem {
+  pointer: string;
+  message: string;
+}
+
+/** Checks a request body against the spec's schema of a REST operation; undefined when it is valid. */
+export type BodyValidator = (body: unknown) => InputProblem[] | undefined;
+
+export interface PurutoCommandInfo {
+  name: string;
+  description?: string;
+}
+
+export interface PurutoInfo {
+  name: string;
+  description?: string;
+  /** The allowed commands only (the discovery face's allow list). */
+  commands: PurutoCommandInfo[];
+}
+
+/** The answer of a puruto command, or why it was refused (unknown puruto, command not allowed). */
+export type PurutoCommandAnswer =
+  | { ok: true; invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } } }
+  | { ok: false; code: string; message: string };
+
+/** The discovery face's purutos and invoker, as the MCP face uses them (same allow list and limits as REST). */
+export interface PurutoCommands {
+  list(): Promise<PurutoInfo[]>;
+  invoke(request: {
+    name: string;
+    command: string;
+    payload: Record<string, unknown>;
+    requestId: string;
+    signal: AbortSignal;
+  }): Promise<PurutoCommandAnswer>;
+}

@@ -1,0 +1,66 @@
+// `/mcp/purutos`: each allowed puruto command as a tool `<puruto>.<command>`, run through the discovery face's
+// invoker (a port): same allow list, scrubbed environment, timeouts and concurrency limit as
+// POST /purutos/{name}/{command}. The arguments are the command's payload, checked by the same spec schema.
+import { randomUUID } from "node:crypto";
+import type { CallToolRequest, CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { BodyValidator, PurutoCommands } from "./ports";
+import { refused } from "./results";
+
+export interface PurutoToolsDeps {
+  purutos: PurutoCommands;
+  /** The spec's validator of Purutos_invoke bodies (the payload). */
+  validatePayload: BodyValidator;
+}
+
+/** `<puruto>.<command>`: puruto folder names start with `puruto-` and commands have no dot, so the last dot splits. */
+function splitName(name: string): { puruto: string; command: string } | undefined {
+  const dot = name.lastIndexOf(".");
+  if (dot <= 0 || dot === name.length - 1) return undefined;
+  return { puruto: name.slice(0, dot), command: name.slice(dot + 1) };
+}
+
+export function createPurutoTools(deps: PurutoToolsDeps) {
+  async function listTools(): Promise<Tool[]> {
+    const tools: Tool[] = [];
+    for (const puruto of await deps.purutos.list()) {
+      for (const command of puruto.commands) {
+        tools.push({
+          name: `${puruto.name}.${command.name}`,
+          title: `${puruto.name} ${command.name}`,
+          description: [command.description, puruto.description ? `(${puruto.description})` : undefined, "Allow-listed puruto command run by Gatehouse."]
+            .filter(Boolean)
+            .join(" "),
+          inputSchema: { type: "object", description: "The command's payload (JSON on the command's stdin)." },
+        });
+      }
+    }
+    return tools;
+  }
+
+  async function callTool(params: CallToolRequest["params"], extra: { signal: AbortSignal }): Promise<CallToolResult> {
+    const target = splitName(params.name);
+    if (!target) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <puruto>.<command>`);
+    const payload = (params.arguments ?? {}) as Record<string, unknown>;
+    const problems = deps.validatePayload(payload);
+    if (problems) return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
+    const answer = await deps.purutos.invoke({
+      name: target.puruto,
+      command: target.command,
+      payload,
+      requestId: `req-${randomUUID()}`,
+      signal: extra.signal,
+    });
+    if (!answer.ok) return refused(answer.code, answer.message);
+    const { invocation } = answer;
+    const structured = { target: target.puruto, command: target.command, invocation };
+    if (invocation.status === "error") {
+      const error = invocation.error ?? { code: "COMMAND_FAILED", message: "The command failed" };
+      return { content: [{ type: "text", text: `${error.code}: ${error.message}` }], structuredContent: structured, isError: true };
+    }
+    return { content: [{ type: "text", text: JSON.stringify(invocation.result ?? {}) }], structuredContent: structured, isError: false };
+  }
+
+  return { listTools, callTool };
+}
+
+export type PurutoTools = ReturnType<typeof createPurutoTools>;

@@ -1,0 +1,55 @@
+// Engine answers as MCP tool results: structured content for programs, one text block for models.
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { ExecuteResponse } from "../../core/governance";
+import type { InputProblem } from "./ports";
+
+type Reason = { code: string; message: string };
+
+function text(structured: Record<string, unknown>, summary: string, isError: boolean): CallToolResult {
+  return { content: [{ type: "text", text: summary }], structuredContent: structured, isError };
+}
+
+/** The call was refused before the engine decided anything (bad arguments, unknown tool, conflict). */
+export function refused(code: string, message: string, errors?: InputProblem[]): CallToolResult {
+  return text({ status: "refused", code, message, ...(errors ? { errors } : {}) }, `${code}: ${message}`, true);
+}
+
+const reasonsText = (reasons: readonly Reason[]) => reasons.map((r) => `${r.code}: ${r.message}`).join("; ");
+
+/** ALLOW (ran), DENY, or ESCALATE still pending after the wait. */
+export function executeResult(response: ExecuteResponse): CallToolResult {
+  const base = {
+    decision: response.decision,
+    interaction_id: response.interaction_id,
+    reasons: response.reasons,
+    ...(response.approval_id ? { approval_id: response.approval_id } : {}),
+    ...(response.risk_snapshot ? { risk_snapshot: response.risk_snapshot } : {}),
+  };
+  if (response.decision === "DENY") {
+    return text({ status: "denied", ...base, executed: false }, `Denied by policy: ${reasonsText(response.reasons)}`, true);
+  }
+  if (response.decision === "ESCALATE") {
+    const summary =
+      `Waiting for human approval ${response.approval_id} (${reasonsText(response.reasons)}). Check it with ` +
+      `gatehouse.approval_status; once approved, call this tool again with the same arguments and _meta.approval_id.`;
+    return text({ status: "pending", ...base, executed: false }, summary, false);
+  }
+  const result = response.result ?? { success: false };
+  const structured = { status: response.executed ? "executed" : "failed", ...base, executed: response.executed, result };
+  if (!response.executed) {
+    const why = result.error ? `${result.error_code ? `${result.error_code}: ` : ""}${result.error}` : "the tool did not succeed";
+    return text(structured, `Allowed, but the tool failed: ${why}`, true);
+  }
+  return text(structured, JSON.stringify(result.data ?? {}), false);
+}
+
+/** An approval that ended without being approved. */
+export function approvalEnded(approvalId: string, status: string, reason: string | null, response: Pick<ExecuteResponse, "interaction_id">) {
+  const code = status === "denied" ? "APPROVAL_DENIED" : status === "expired" ? "APPROVAL_EXPIRED" : "APPROVAL_NOT_FOUND";
+  const message = `Approval ${approvalId} was ${status}${reason ? `: ${reason}` : ""}`;
+  return text(
+    { status: "denied", decision: "ESCALATE", interaction_id: response.interaction_id, approval_id: approvalId, reasons: [{ code, message }], executed: false },
+    `${code}: ${message}`,
+    true,
+  );
+}

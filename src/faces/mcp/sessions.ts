@@ -1,0 +1,83 @@
+// The open MCP sessions of this node: one SDK transport + server per session, bound to the credential and the
+// endpoint that opened it (another caller presenting its id gets 404, as for an unknown id). Bounded: at most
+// `maxSessions`, and a session unused for `sessionIdleMs` is closed. Sessions live in this process's memory:
+// several gateway nodes need sticky routing on the Mcp-Session-Id header (documented in the README).
+import { randomUUID } from "node:crypto";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { logger } from "../../core/log/logger";
+
+const log = logger.child({ module: "mcp" });
+
+export interface McpSession {
+  id: string;
+  /** Who opened it: `key:<id>` or `user:<sub>`. */
+  owner: string;
+  /** The endpoint it was opened on, e.g. `agents/customer-support-bot`. */
+  endpoint: string;
+  transport: StreamableHTTPServerTransport;
+  lastSeen: number;
+}
+
+export interface SessionRegistryOptions {
+  maxSessions: number;
+  sessionIdleMs: number;
+}
+
+export function createSessionRegistry(options: SessionRegistryOptions) {
+  const sessions = new Map<string, McpSession>();
+
+  function closeIdle(now = Date.now()): void {
+    for (const session of sessions.values())
+      if (now - session.lastSeen > options.sessionIdleMs) void session.transport.close().catch(() => undefined);
+  }
+  const sweeper = setInterval(closeIdle, Math.min(options.sessionIdleMs / 2, 60_000));
+  sweeper.unref();
+
+  return {
+    get size() {
+      return sessions.size;
+    },
+
+    /** The caller's session on this endpoint, or undefined (unknown, closed, or someone else's). */
+    find(id: string, owner: string, endpoint: string): McpSession | undefined {
+      const session = sessions.get(id);
+      if (!session || session.owner !== owner || session.endpoint !== endpoint) return undefined;
+      session.lastSeen = Date.now();
+      return session;
+    },
+
+    hasRoom(): boolean {
+      if (sessions.size >= options.maxSessions) closeIdle();
+      return sessions.size < options.maxSessions;
+    },
+
+    /**
+     * A transport for a new session, its server built by `build(sessionId)` once the initialize request gave it
+     * an id. The session is registered when initialized and forgotten when it closes.
+     */
+    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<StreamableHTTPServerTransport> {
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => {
+          sessions.set(id, { id, owner, endpoint, transport, lastSeen: Date.now() });
+        },
+      });
+      const server = build(() => transport.sessionId ?? "");
+      server.onclose = () => {
+        if (transport.sessionId) sessions.delete(transport.sessionId);
+      };
+      server.onerror = (err) => log.debug({ err: String(err) }, "mcp transport error");
+      await server.connect(transport);
+      return transport;
+    },
+
+    async close(): Promise<void> {
+      clearInterval(sweeper);
+      await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
+      sessions.clear();
+    },
+  };
+}
+
+export type SessionRegistry = ReturnType<typeof createSessionRegistry>;

@@ -1,0 +1,89 @@
+// `gatehouse mcp-stdio`: for MCP clients that only launch local processes. A forwarding proxy: JSON-RPC
+// messages read on stdin (the SDK's StdioServerTransport) are sent to Gatehouse's Streamable HTTP endpoint (the
+// SDK's StreamableHTTPClientTransport, which keeps the Mcp-Session-Id), and everything Gatehouse answers —
+// results, progress notifications — is written to stdout. Nothing is interpreted here: the gateway governs.
+import { parseArgs } from "node:util";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+
+export const STDIO_USAGE = `usage: gatehouse mcp-stdio --url GATEHOUSE_URL (--agent UAPK_ID | --purutos)
+       [--api-key KEY | --token BEARER] [--capability-token TOKEN]
+  The key defaults to $GATEHOUSE_API_KEY, then $PURUTO_GATEWAY_API_KEY; the token to $GATEHOUSE_TOKEN.`;
+
+export interface BridgeOptions {
+  /** The full MCP endpoint, e.g. http://127.0.0.1:8000/mcp/agents/customer-support-bot */
+  endpoint: URL;
+  headers: Record<string, string>;
+}
+
+/** Command-line arguments → bridge options, or a usage error. */
+export function bridgeOptionsOf(argv: string[], env: Record<string, string | undefined>): BridgeOptions | { error: string } {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      url: { type: "string" },
+      agent: { type: "string" },
+      purutos: { type: "boolean", default: false },
+      "api-key": { type: "string" },
+      token: { type: "string" },
+      "capability-token": { type: "string" },
+    },
+  });
+  if (!values.url || (!values.agent && !values.purutos) || (values.agent && values.purutos)) return { error: STDIO_USAGE };
+  let endpoint: URL;
+  try {
+    const base = new URL(values.url);
+    const path = values.purutos ? "mcp/purutos" : `mcp/agents/${encodeURIComponent(values.agent!)}`;
+    endpoint = new URL(path, base.href.endsWith("/") ? base : new URL(`${base.href}/`));
+  } catch {
+    return { error: `--url must be a URL, got "${values.url}"` };
+  }
+  const headers: Record<string, string> = {};
+  const token = values.token ?? env.GATEHOUSE_TOKEN;
+  const key = values["api-key"] ?? env.GATEHOUSE_API_KEY ?? env.PURUTO_GATEWAY_API_KEY;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  else if (key) headers["X-API-Key"] = key;
+  else return { error: "no credential: give --api-key or --token (or set GATEHOUSE_API_KEY / GATEHOUSE_TOKEN)" };
+  if (values["capability-token"]) headers["X-Capability-Token"] = values["capability-token"];
+  return { endpoint, headers };
+}
+
+/** Runs the bridge until stdin closes; resolves then. */
+export async function runStdioBridge(options: BridgeOptions): Promise<void> {
+  const upstream = new StreamableHTTPClientTransport(options.endpoint, { requestInit: { headers: options.headers } });
+  const local = new StdioServerTransport();
+  const closed = new Promise<void>((resolve) => {
+    local.onclose = () => {
+      void upstream.close().finally(resolve);
+    };
+  });
+
+  /** A request Gatehouse could not be reached for (or refused, e.g. 401) gets a JSON-RPC error, not silence. */
+  const failed = (message: JSONRPCMessage, err: unknown) => {
+    if (!isJSONRPCRequest(message)) return;
+    void local.send({ jsonrpc: "2.0", id: message.id, error: { code: -32000, message: `Gatehouse: ${(err as Error).message}` } });
+  };
+  local.onmessage = (message) => {
+    upstream.send(message).catch((err) => failed(message, err));
+  };
+  upstream.onmessage = (message) => {
+    void local.send(message);
+  };
+  upstream.onerror = (err) => process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
+  await upstream.start();
+  await local.start();
+  process.stdin.once("end", () => void local.close());
+  await closed;
+}
+
+/** The CLI entry: `gatehouse mcp-stdio …`. */
+export async function mcpStdioCommand(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+  const options = bridgeOptionsOf(argv, env);
+  if ("error" in options) {
+    process.stderr.write(`${options.error}\n`);
+    return 2;
+  }
+  await runStdioBridge(options);
+  return 0;
+}
