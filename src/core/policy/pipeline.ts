@@ -40,6 +40,8 @@ export interface PolicyDecision {
   approvedBy?: string;
   manifest?: Manifest;
   token?: CapabilityClaims;
+  /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
+  counterparties: string[];
   /** Binds an approval to this exact request. */
   actionHash: string;
 }
@@ -75,6 +77,7 @@ export async function decide(
     budgetSlots: facts.budgetSlots ?? [],
     manifest: facts.manifest,
     token: facts.token,
+    counterparties: facts.counterparties ?? [],
     actionHash: actionHash(request),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };
