@@ -69,6 +69,8 @@ function normalizeOne(part: string, raw: string): Normalized {
   if (INVISIBLE.test(part)) return refuse("contains invisible formatting characters");
   const scripts = scriptsOf(part);
   if (scripts.length > 1) return refuse(`mixes scripts (${scripts.join(", ")}), a look-alike of another value`);
+  if (scripts.length === 1 && scripts[0] !== "Latin" && onlyLatinLookAlikes(part))
+    return refuse(`is written only in ${scripts[0]} letters that look like Latin ones, a look-alike of another value`);
 
   const at = part.split("@");
   if (at.length > 2) return refuse("contains more than one '@'");
@@ -101,6 +103,16 @@ export function scriptsOf(text: string): string[] {
   const japanese = ["Han", "Hiragana", "Katakana"];
   if ([...found].every((s) => japanese.includes(s))) return found.size > 0 ? ["Han"] : [];
   return [...found].sort();
+}
+
+// Lower-case Cyrillic and Greek letters that read as Latin ones (after folding, upper case is gone). A value
+// made only of these (`хасо.сом`) is a whole-script look-alike of a Latin value; real words in those scripts
+// almost always contain other letters.
+const LATIN_LOOK_ALIKES = new Set([..."аβвеєѕіјкмнорстуухһԁԛԝӏαγεικνορτυχω"]);
+
+function onlyLatinLookAlikes(text: string): boolean {
+  const letters = text.match(SCRIPTED_LETTER) ?? [];
+  return letters.length > 0 && letters.every((letter) => LATIN_LOOK_ALIKES.has(letter));
 }
 
 const isAscii = (text: string) => /^[\x20-\x7e]*$/u.test(text);

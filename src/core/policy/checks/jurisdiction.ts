@@ -15,7 +15,8 @@ export const jurisdictionCheck = defineCheck({
 
     const facts = input.actionFacts;
     if (facts.incomplete) return blocked(`Jurisdictions cannot be checked: ${facts.incomplete}`);
-    const found = facts.jurisdictions.filter((j) => j.value.trim() !== "");
+    // An empty value is not "no jurisdiction": something downstream may read it; it is unknown, so refused below.
+    const found = facts.jurisdictions;
     if (found.length === 0)
       return blocked(`Manifest '${input.manifest.uapk_id}' has jurisdiction rules; the action names no jurisdiction`);
 
