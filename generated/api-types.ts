@@ -1210,23 +1210,37 @@ export interface components {
             items: components["schemas"]["Manifest"][];
         };
         /**
-         * @description Rules on the content of actions. Lists hold globs (`*` matches any run of characters, case-insensitive).
-         *     Missing data fails closed: with a jurisdiction list, an action without `jurisdiction` is denied; with a
-         *     counterparty list, an action without `counterparty` is denied.
+         * @description Rules on the content of actions, applied to what the connector receives: every recipient found in the params
+         *     (see ToolConfig `recipient_params`) and `action.counterparty`, every amount, every jurisdiction.
+         *
+         *     Counterparty lists (and a token's `allowed_recipients`) hold patterns of one grammar: `*` matches any run of
+         *     characters that contains no `@`, no `.` and no separator; `?` exactly one such character; anything else is
+         *     literal. So `*@acme.com` matches `ann@acme.com` and nothing outside acme.com, whatever is prepended or
+         *     appended; `*.acme.com` matches one label under acme.com. Values and patterns are compared after one
+         *     normalisation: Unicode NFKC, case folding, trimming, no trailing dots, IDNA for domains. A value that holds
+         *     several recipients (separated by `,` `;` whitespace, line breaks, NUL…) is split and each part checked; a value
+         *     mixing scripts (a look-alike) or carrying invisible characters is denied `COUNTERPARTY_BLOCKED`.
+         *
+         *     Missing data fails closed: with a jurisdiction list, an action naming no jurisdiction (or one that is not an
+         *     ISO 3166-1 country) is denied; with a counterparty list, an action naming no recipient is denied.
          */
         ManifestPolicy: {
             amount_threshold?: components["schemas"]["AmountThreshold"];
-            /** @description Only these counterparties are allowed (else DENY `COUNTERPARTY_BLOCKED`). */
+            /** @description Patterns (grammar above): every recipient of the action must match one (else DENY `COUNTERPARTY_BLOCKED`). */
             counterparty_allowlist?: string[];
-            /** @description These counterparties are denied (`COUNTERPARTY_BLOCKED`). */
+            /** @description Patterns (grammar above): an action with any recipient matching one is denied (`COUNTERPARTY_BLOCKED`). */
             counterparty_blocklist?: string[];
-            /** @description ESCALATE `NEW_COUNTERPARTY` the first time a counterparty is seen for this manifest. */
+            /** @description ESCALATE `NEW_COUNTERPARTY` the first time a recipient (normalised) is seen for this manifest. */
             escalate_new_counterparties?: boolean;
             /** @description Capabilities (`type:tool`) that ESCALATE with `HIGH_RISK_ACTION`. */
             high_risk_actions?: string[];
-            /** @description Only these ISO 3166-1 alpha-2 jurisdictions are allowed (else DENY `JURISDICTION_BLOCKED`). */
+            /**
+             * @description Only these ISO 3166-1 alpha-2 jurisdictions are allowed (else DENY `JURISDICTION_BLOCKED`). Checked against
+             *     `action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` (any depth, any letter case);
+             *     alpha-3 codes and English country names are mapped to alpha-2, anything else is denied.
+             */
             jurisdiction_allowlist?: string[];
-            /** @description These jurisdictions are denied (`JURISDICTION_BLOCKED`). */
+            /** @description These ISO 3166-1 alpha-2 jurisdictions are denied (`JURISDICTION_BLOCKED`), normalised as above. */
             jurisdiction_blocklist?: string[];
             /** @description Every request must carry a valid capability token (else DENY `INVALID_TOKEN`). */
             require_capability_token?: boolean;
@@ -1404,7 +1418,11 @@ export interface components {
         };
         /** @description Narrowing constraints carried in a capability token. */
         TokenConstraints: {
-            /** @description Globs the action's recipients (`params.to/cc/bcc`, `counterparty`) must match, e.g. `*@acme.com`. */
+            /**
+             * @description Patterns (the grammar of ManifestPolicy) every recipient of the action must match, e.g. `*@acme.com`: all
+             *     recipients found in the params (ToolConfig `recipient_params`) and `action.counterparty`. An action with no
+             *     recipient to check is denied `COUNTERPARTY_BLOCKED` under such a token.
+             */
             allowed_recipients?: string[];
             /**
              * Format: int32
@@ -1414,8 +1432,23 @@ export interface components {
         };
         /** @description Configuration of one tool. */
         ToolConfig: {
+            /**
+             * @description Where this tool's params carry an amount, beyond the well-known `amount` (any depth, any letter case): dot
+             *     paths into `params`, as in `recipient_params`. Every amount found is checked against
+             *     `policy.amount_threshold`; one that differs from the declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
+             */
+            amount_params?: string[];
             connector: components["schemas"]["ConnectorConfig"];
             description?: string;
+            /**
+             * @description Where this tool's params name recipients, beyond the well-known ones: dot paths into `params`, e.g.
+             *     `payee.iban`, `message.headers.reply_to` (a segment matches a key in any letter case; on an array, a number
+             *     indexes it and any other segment applies to every element). The well-known params are always read, at any
+             *     depth and in any letter case: `to`, `cc`, `bcc`, `recipient(s)`, `email(s)`, `email_address(es)`,
+             *     `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
+             *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`.
+             */
+            recipient_params?: string[];
             /**
              * @description Paths replaced by `[redacted]` in the audit log before hashing and storing, e.g. `params.body`,
              *     `result.data.body` (the tool still receives and returns the real values).

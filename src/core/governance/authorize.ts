@@ -66,7 +66,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       at,
       slots: d.budgetSlots,
       redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
-      ...(request.action.counterparty ? { counterparty: request.action.counterparty } : {}),
+      ...(d.counterparties.length > 0 ? { counterparties: d.counterparties } : {}),
       meta,
     };
     return { ...decisionFields(interactionId, d, at), call };

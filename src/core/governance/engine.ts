@@ -4,7 +4,7 @@
 //
 //   evaluate.ts                dry run of the policy pipeline
 //   authorize.ts               decide + write-ahead reservation (lost budget races decided here)
-//   outcome.ts                 recordOutcome: audit, refund, remember the counterparty
+//   outcome.ts                 recordOutcome: audit, refund, remember the counterparties
 //   execute.ts                 authorize → connector → recordOutcome
 //   idempotent.ts, batch.ts    wrappers over execute
 //   approval-audit-listener.ts approval verdicts into the audit chain

@@ -40,8 +40,8 @@ export interface AuthorizedCall {
   slots: BudgetSlot[];
   /** The tool's redaction paths, applied to the outcome's result. */
   redact?: readonly string[];
-  /** Remembered as known once the call succeeded. */
-  counterparty?: string;
+  /** The action's recipients (normalised by the policy), remembered as known once the call succeeded. */
+  counterparties?: readonly string[];
   meta: Record<string, unknown>;
 }
 

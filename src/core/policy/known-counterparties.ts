@@ -1,5 +1,7 @@
 // Counterparties a manifest has already dealt with, for NEW_COUNTERPARTY. A counterparty becomes known
 // when an action with it is executed successfully (possibly after a human approved it), never on evaluate.
+// Stored and looked up in the policy's one normal form (./normalize.ts), as the counterparty check compares.
+import { normalizeValue } from "./normalize";
 import type { Db } from "../store/sqlite";
 
 export class KnownCounterparties {
@@ -21,4 +23,9 @@ export class KnownCounterparties {
   }
 }
 
-const normalize = (counterparty: string) => counterparty.trim().toLowerCase();
+/** A single recipient's normal form; a value that is refused or hides several is kept whole (never matches one). */
+function normalize(counterparty: string): string {
+  const { whole, parts } = normalizeValue(counterparty);
+  const [only] = parts;
+  return parts.length === 1 && only?.ok ? only.value : whole;
+}

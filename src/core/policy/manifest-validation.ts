@@ -3,6 +3,8 @@
 // so it re-checks the shape defensively and then the cross-field rules the schema cannot express.
 import type { components } from "../../../generated/api-types";
 import { validateConnectorConfig } from "../connectors/validation";
+import { ALPHA2_CODES } from "./jurisdictions";
+import { splitValues } from "./normalize";
 import type { ManifestInput } from "./types";
 
 /** One problem, as the spec's ProblemItem: a JSON pointer into the manifest and what is wrong there. */
@@ -65,6 +67,7 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     // The connector block is checked in the connectors' own vocabulary (src/core/connectors/validation.ts).
     for (const problem of validateConnectorConfig(tool.connector)) add(`${at}/connector${problem.pointer}`, problem.message);
     if (tool.redact !== undefined) checkRedactPaths(tool.redact, `${at}/redact`, add);
+    for (const field of ["recipient_params", "amount_params"] as const) checkStringList(tool[field], `${at}/${field}`, add);
   }
 
   const constraints = m.constraints;
@@ -82,12 +85,14 @@ export function validateManifest(input: unknown): ManifestProblem[] {
   if (policy !== undefined) {
     if (!isObject(policy)) add("/policy", "policy must be an object");
     else {
-      for (const list of ["counterparty_allowlist", "counterparty_blocklist"] as const)
+      for (const list of ["counterparty_allowlist", "counterparty_blocklist"] as const) {
         checkStringList(policy[list], `/policy/${list}`, add);
+        checkPatterns(policy[list], `/policy/${list}`, add);
+      }
       for (const list of ["jurisdiction_allowlist", "jurisdiction_blocklist"] as const) {
         checkStringList(policy[list], `/policy/${list}`, add);
         (Array.isArray(policy[list]) ? (policy[list] as unknown[]) : []).forEach((j, i) => {
-          if (typeof j === "string" && !JURISDICTION_PATTERN.test(j))
+          if (typeof j === "string" && (!JURISDICTION_PATTERN.test(j) || !ALPHA2_CODES.has(j)))
             add(`/policy/${list}/${i}`, `'${j}' is not an ISO 3166-1 alpha-2 code (e.g. DE)`);
         });
       }
@@ -114,6 +119,15 @@ function checkRedactPaths(value: unknown, pointer: string, add: (p: string, m: s
   value.forEach((path, i) => {
     if (typeof path !== "string" || !/^(params|result)(\.[^.]+)*$/.test(path))
       add(`${pointer}/${i}`, `'${String(path)}' is not a redaction path starting with params or result`);
+  });
+}
+
+/** A list entry holding a separator would read as two entries once values are split (./normalize.ts). */
+function checkPatterns(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
+  if (!Array.isArray(value)) return;
+  value.forEach((item, i) => {
+    if (typeof item === "string" && /[,;\p{Cc}]/u.test(item))
+      add(`${pointer}/${i}`, `'${splitValues(item).join(" ")}' holds a separator (, ; or a control character): one pattern per entry`);
   });
 }
 

@@ -8,6 +8,9 @@
 // and ends the pipeline. `escalate`s accumulate and evaluation goes on, so a later DENY wins over an earlier
 // ESCALATE. The approval check runs last: an approved approval bound to this exact action turns the
 // accumulated ESCALATE into ALLOW (once); it can never override a DENY, because a DENY never reaches it.
+// What the content checks (amount, counterparty, jurisdiction) judge is what the connector receives:
+// tool_authorization extracts it once from the params (./extract.ts), and every comparison runs on the one
+// normal form (./normalize.ts) with the one pattern grammar (./pattern.ts) — never on the raw text.
 // The pipeline itself changes no state: budget consumption and approval creation are the caller's
 // (execute's) job, so evaluate is a pure dry run.
 import { actionHash } from "./action-hash";
@@ -40,6 +43,8 @@ export interface PolicyDecision {
   approvedBy?: string;
   manifest?: Manifest;
   token?: CapabilityClaims;
+  /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
+  counterparties: string[];
   /** Binds an approval to this exact request. */
   actionHash: string;
 }
@@ -75,6 +80,7 @@ export async function decide(
     budgetSlots: facts.budgetSlots ?? [],
     manifest: facts.manifest,
     token: facts.token,
+    counterparties: facts.counterparties ?? [],
     actionHash: actionHash(request),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };

@@ -3,6 +3,7 @@
 // decision). The pipeline (./pipeline.ts) and the checks (./checks/) both depend on this module and never on
 // each other, so adding a check never touches the pipeline and a check cannot reach into the pipeline's state.
 import type { BudgetCounters, BudgetSlot } from "./budget-counters";
+import type { ActionFacts } from "./extract";
 import type { KnownCounterparties } from "./known-counterparties";
 import type { ManifestRepository } from "./manifest-repository";
 import type { CapabilityClaims, CapabilityTokenService } from "./tokens/capability-tokens";
@@ -36,6 +37,10 @@ export interface PolicyDeps {
 export interface PolicyFacts {
   /** The caller's active manifest for this agent (manifest_validation). */
   manifest: Manifest;
+  /** What the connector will receive: recipients, amounts, currencies, jurisdictions (tool_authorization). */
+  actionFacts: ActionFacts;
+  /** The action's recipients, normalised (counterparty_check): remembered as known once the action ran. */
+  counterparties: string[];
   /** The verified claims of a presented capability token (capability_token; absent without a token). */
   token: CapabilityClaims;
   /** The budgets an execution must consume (budget_check). */

@@ -1,25 +1,49 @@
-// amount_threshold: above `policy.amount_threshold.amount` → ESCALATE AMOUNT_THRESHOLD. Fails closed: when
-// the threshold applies (the action is listed in `actions`, or carries an amount) but the amount is missing,
-// not a finite non-negative number, or in another currency, the action is denied AMOUNT_UNVERIFIABLE —
-// the original let a missing amount pass.
+// amount_threshold: above `policy.amount_threshold.amount` → ESCALATE AMOUNT_THRESHOLD, judged on EVERY amount
+// the action carries: the declared `action.amount` and every amount the connector will receive (../extract.ts:
+// the params `amount` at any depth, and the tool's declared `amount_params`). Fails closed with
+// AMOUNT_UNVERIFIABLE:
+//   - a declared amount (or currency) that differs from one the connector receives, threshold or not: the
+//     policy and the approval would be about another action than the one executed;
+//   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
+//     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
+import type { Found } from "../extract";
+import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
+
+type Parsed = { source: string; ok: true; value: number } | { source: string; ok: false };
 
 export const amountThresholdCheck = defineCheck({
   name: "amount_threshold",
-  needs: ["manifest"],
+  needs: ["manifest", "actionFacts"],
   run(input) {
-    const threshold = input.manifest.policy?.amount_threshold;
-    const { amount, currency } = input.request.action;
-    if (!threshold) return skip();
-    const applies = threshold.actions ? threshold.actions.includes(input.capability) : amount !== undefined;
-    if (!applies) return skip();
-
     const unverifiable = (message: string) => deny("AMOUNT_UNVERIFIABLE", message);
-    if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0)
-      return unverifiable(`Action '${input.capability}' needs a non-negative amount (threshold ${threshold.amount} ${threshold.currency})`);
-    if (!currency || currency.toUpperCase() !== threshold.currency.toUpperCase())
-      return unverifiable(`Amount currency '${currency ?? "none"}' cannot be compared with the threshold in ${threshold.currency}`);
+    const { amount: declared, currency: declaredCurrency } = input.request.action;
+    const facts = input.actionFacts;
+    const executed = facts.amounts.map(parseFound);
+    const currencies = facts.currencies.map((c) => ({ source: c.source, value: foldText(c.value).toUpperCase() }));
 
+    const mismatch = declaredMismatch(declared, declaredCurrency, executed, currencies);
+    if (mismatch) return unverifiable(mismatch);
+
+    const threshold = input.manifest.policy?.amount_threshold;
+    if (!threshold) return skip();
+    const carries = declared !== undefined || executed.length > 0;
+    const applies = threshold.actions ? threshold.actions.includes(input.capability) : carries;
+    if (!applies) return skip();
+    const limit = `threshold ${threshold.amount} ${threshold.currency}`;
+    if (facts.incomplete) return unverifiable(`Amounts cannot be checked (${limit}): ${facts.incomplete}`);
+
+    const amounts: Parsed[] = [...(declared !== undefined ? [parseFound({ source: "action.amount", value: declared })] : []), ...executed];
+    if (amounts.length === 0) return unverifiable(`Action '${input.capability}' needs a non-negative amount (${limit})`);
+    const bad = amounts.find((a) => !a.ok);
+    if (bad) return unverifiable(`Amount at ${bad.source} is not a non-negative number (${limit})`);
+
+    const wanted = threshold.currency.toUpperCase();
+    const other = currencies.find((c) => c.value !== wanted);
+    if (currencies.length === 0 || other)
+      return unverifiable(`Amount currency '${other?.value ?? "none"}' cannot be compared with the threshold in ${threshold.currency}`);
+
+    const amount = Math.max(...amounts.map((a) => (a.ok ? a.value : Number.POSITIVE_INFINITY)));
     const details = { amount, threshold: threshold.amount, currency: threshold.currency };
     if (amount > threshold.amount)
       return escalate(
@@ -34,3 +58,39 @@ export const amountThresholdCheck = defineCheck({
     return pass(details);
   },
 });
+
+/** Why the declared amount/currency is not what the connector receives, or undefined when they agree. */
+function declaredMismatch(
+  declared: number | undefined,
+  declaredCurrency: string | undefined,
+  executed: Parsed[],
+  currencies: { source: string; value: string }[],
+): string | undefined {
+  if (declared !== undefined)
+    for (const e of executed)
+      if (!e.ok || e.value !== declared)
+        return `Declared amount ${declared} differs from the amount the connector receives at ${e.source}`;
+  if (declaredCurrency !== undefined) {
+    const first = currencies.find((c) => c.source === "action.currency");
+    const other = currencies.find((c) => c.value !== first?.value);
+    if (other) return `Declared currency '${first?.value}' differs from the currency the connector receives at ${other.source}`;
+  }
+  return undefined;
+}
+
+/** A number, a plain decimal string (any digit width), or `{value}` / `{amount}` holding one. */
+function parseFound(found: Found<unknown>): Parsed {
+  const fail: Parsed = { source: found.source, ok: false };
+  let value = found.value;
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const inner = value as Record<string, unknown>;
+    value = inner.value ?? inner.amount;
+  }
+  if (typeof value === "string") {
+    const text = value.normalize("NFKC").trim();
+    if (!/^\d{1,30}(\.\d{1,30})?$/u.test(text)) return fail;
+    value = Number(text);
+  }
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
+  return { source: found.source, ok: true, value };
+}

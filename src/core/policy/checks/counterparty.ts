@@ -1,56 +1,85 @@
-// counterparty_check: the manifest's counterparty allow/block lists, the token's `allowed_recipients`, and
-// NEW_COUNTERPARTY escalation. Fails closed: a list or new-counterparty rule with no `action.counterparty`
-// is a DENY (the original let it pass).
-import { matchesAnyGlob } from "../glob";
-import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
+// counterparty_check: the token's `allowed_recipients`, the manifest's counterparty allow/block lists and
+// NEW_COUNTERPARTY escalation, applied to EVERY recipient the connector will receive (../extract.ts) and the
+// declared `action.counterparty`, each normalised (../normalize.ts) and matched with the one pattern grammar
+// (../pattern.ts). Fails closed: under any of these rules, an action with no recipient to check, with params
+// too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
+// `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
+import type { ActionFacts } from "../extract";
+import { type NormalizedValue, normalizeValue } from "../normalize";
+import { allPartsMatch, anyPartMatches } from "../pattern";
+import { type CheckOutcome, defineCheck, deny, escalate } from "../policy-check";
 
-/** Who the action reaches: `counterparty` and the usual recipient params (`to`, `cc`, `bcc`). */
-function recipientsOf(action: { counterparty?: string; params: Record<string, unknown> }): string[] {
-  const found: string[] = [];
-  if (action.counterparty) found.push(action.counterparty);
-  for (const key of ["to", "cc", "bcc"]) {
-    const value = action.params[key];
-    if (typeof value === "string") found.push(...value.split(",").map((v) => v.trim()).filter(Boolean));
-    else if (Array.isArray(value)) found.push(...value.filter((v): v is string => typeof v === "string"));
-  }
-  return found;
+interface Recipient extends NormalizedValue {
+  source: string;
 }
 
 export const counterpartyCheck = defineCheck({
   name: "counterparty_check",
-  needs: ["manifest"],
+  needs: ["manifest", "actionFacts"],
   reads: ["token"],
+  provides: ["counterparties"],
   run(input, deps) {
     const policy = input.manifest.policy ?? {};
-    const action = input.request.action;
-    const counterparty = action.counterparty?.trim();
-    const blocked = (message: string, details?: Record<string, unknown>) => deny("COUNTERPARTY_BLOCKED", message, details);
-    let ruleApplied = false;
+    const recipients = recipientsOf(input.actionFacts);
+    const counterparties = [...new Set(recipients.flatMap((r) => r.parts.flatMap((p) => (p.ok ? [p.value] : []))))];
+    const withFacts = (outcome: CheckOutcome): CheckOutcome<"counterparties"> => ({ ...outcome, facts: { counterparties } });
 
     const allowedRecipients = input.token?.constraints?.allowed_recipients;
+    const listRules = policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined;
+    const anyRule = allowedRecipients !== undefined || listRules || policy.escalate_new_counterparties === true;
+    if (!anyRule) return withFacts({ kind: "continue", result: "skip" });
+
+    const unreadable = whyUnreadable(input.actionFacts, recipients);
+    if (unreadable) return withFacts(blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details));
+
     if (allowedRecipients) {
-      ruleApplied = true;
-      const outside = recipientsOf(action).filter((r) => !matchesAnyGlob(r, allowedRecipients));
+      const outside = recipients.filter((r) => !allPartsMatch(r, allowedRecipients));
       if (outside.length > 0)
-        return blocked(`Recipient ${outside.join(", ")} is not allowed by the capability token`, { recipients: outside });
+        return withFacts(blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside)));
     }
-
-    const needsCounterparty =
-      policy.counterparty_allowlist !== undefined ||
-      policy.counterparty_blocklist !== undefined ||
-      policy.escalate_new_counterparties === true;
-    if (!needsCounterparty) return ruleApplied ? pass() : skip();
-    if (!counterparty) return blocked(`Manifest '${input.manifest.uapk_id}' has counterparty rules; the action names no counterparty`);
-
-    if (policy.counterparty_blocklist && matchesAnyGlob(counterparty, policy.counterparty_blocklist))
-      return blocked(`Counterparty '${counterparty}' is on the blocklist`, { counterparty });
-    if (policy.counterparty_allowlist && !matchesAnyGlob(counterparty, policy.counterparty_allowlist))
-      return blocked(`Counterparty '${counterparty}' is not on the allowlist`, { counterparty });
-
-    if (policy.escalate_new_counterparties && !deps.counterparties.isKnown(input.orgId, input.request.uapk_id, counterparty))
-      return escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${counterparty}'` }], {
-        counterparty,
-      });
-    return pass({ counterparty });
+    if (policy.counterparty_blocklist) {
+      const hit = recipients.filter((r) => anyPartMatches(r, policy.counterparty_blocklist ?? []));
+      if (hit.length > 0) return withFacts(blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit)));
+    }
+    if (policy.counterparty_allowlist) {
+      const outside = recipients.filter((r) => !allPartsMatch(r, policy.counterparty_allowlist ?? []));
+      if (outside.length > 0) return withFacts(blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside)));
+    }
+    if (policy.escalate_new_counterparties) {
+      const unknown = counterparties.filter((c) => !deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c));
+      if (unknown.length > 0)
+        return withFacts(
+          escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }], {
+            counterparties: unknown,
+          }),
+        );
+    }
+    return withFacts({ kind: "continue", result: "pass", details: { counterparties } });
   },
 });
+
+function recipientsOf(facts: ActionFacts): Recipient[] {
+  return facts.recipients.map((found) => ({ source: found.source, ...normalizeValue(found.value) }));
+}
+
+/** Why the rules cannot be applied to these recipients (then the action is denied), or undefined. */
+function whyUnreadable(facts: ActionFacts, recipients: Recipient[]): { message: string; details?: Record<string, unknown> } | undefined {
+  if (facts.incomplete) return { message: facts.incomplete };
+  if (recipients.every((r) => r.parts.length === 0))
+    return { message: "the action names no recipient (no counterparty, no recipient param)" };
+  for (const r of recipients)
+    for (const part of r.parts)
+      if (!part.ok) return { message: `${r.source} ${part.reason}`, details: { source: r.source, refused: part.reason } };
+  return undefined;
+}
+
+const blocked = (message: string, details?: Record<string, unknown>) => deny("COUNTERPARTY_BLOCKED", message, details);
+
+// Messages name values by their normalised form: never echo raw control characters into reasons or logs.
+function describe(recipients: Recipient[]): string {
+  return recipients.map((r) => `'${r.whole}' (${r.source})`).join(", ");
+}
+
+function detailsOf(recipients: Recipient[]): Record<string, unknown> {
+  return { recipients: recipients.map((r) => ({ source: r.source, value: r.whole })) };
+}

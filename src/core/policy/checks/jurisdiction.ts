@@ -1,20 +1,36 @@
-// jurisdiction_check: the counterparty's ISO 3166-1 alpha-2 jurisdiction against the manifest's allow/block
-// lists. Fails closed: with either list configured, an action without `jurisdiction` is denied.
+// jurisdiction_check: the manifest's jurisdiction allow/block lists, applied to EVERY jurisdiction the action
+// carries (`action.jurisdiction` and the params `jurisdiction`, `country`, `country_code`; ../extract.ts), each
+// normalised to ISO 3166-1 alpha-2 (../jurisdictions.ts), as are the lists. Fails closed: with either list, an
+// action naming no jurisdiction, or one that is no ISO 3166-1 country, is denied.
+import { normalizeJurisdiction } from "../jurisdictions";
 import { defineCheck, deny, pass, skip } from "../policy-check";
 
 export const jurisdictionCheck = defineCheck({
   name: "jurisdiction_check",
-  needs: ["manifest"],
+  needs: ["manifest", "actionFacts"],
   run(input) {
     const { jurisdiction_allowlist: allow, jurisdiction_blocklist: block } = input.manifest.policy ?? {};
     if (!allow && !block) return skip();
-    const blocked = (message: string) => deny("JURISDICTION_BLOCKED", message);
+    const blocked = (message: string, details?: Record<string, unknown>) => deny("JURISDICTION_BLOCKED", message, details);
 
-    const jurisdiction = input.request.action.jurisdiction?.trim().toUpperCase();
-    if (!jurisdiction) return blocked(`Manifest '${input.manifest.uapk_id}' has jurisdiction rules; the action names no jurisdiction`);
-    const upper = (list: string[]) => list.map((j) => j.toUpperCase());
-    if (block && upper(block).includes(jurisdiction)) return blocked(`Jurisdiction '${jurisdiction}' is blocked`);
-    if (allow && !upper(allow).includes(jurisdiction)) return blocked(`Jurisdiction '${jurisdiction}' is not allowed`);
-    return pass({ jurisdiction });
+    const facts = input.actionFacts;
+    if (facts.incomplete) return blocked(`Jurisdictions cannot be checked: ${facts.incomplete}`);
+    // An empty value is not "no jurisdiction": something downstream may read it; it is unknown, so refused below.
+    const found = facts.jurisdictions;
+    if (found.length === 0)
+      return blocked(`Manifest '${input.manifest.uapk_id}' has jurisdiction rules; the action names no jurisdiction`);
+
+    const codes: string[] = [];
+    for (const { source, value } of found) {
+      const code = normalizeJurisdiction(value);
+      if (!code) return blocked(`Jurisdiction at ${source} is not an ISO 3166-1 country`, { source });
+      codes.push(code);
+    }
+    const listed = (list: string[]) => new Set(list.map((j) => normalizeJurisdiction(j) ?? `?${j}`));
+    const blockedCodes = block ? codes.filter((c) => listed(block).has(c)) : [];
+    if (blockedCodes.length > 0) return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: codes });
+    const outside = allow ? codes.filter((c) => !listed(allow).has(c)) : [];
+    if (outside.length > 0) return blocked(`Jurisdiction '${outside.join("', '")}' is not allowed`, { jurisdictions: codes });
+    return pass({ jurisdiction: codes[0], jurisdictions: [...new Set(codes)] });
   },
 });

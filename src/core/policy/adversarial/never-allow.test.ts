@@ -1,0 +1,233 @@
+// Adversarial suite, class 1 of the hostile-input issue: a policy decision means what the connector does.
+// For every list rule, no encoding of a blocked value (case, width, look-alike, separators, whitespace,
+// trailing dot, nesting in params) yields ALLOW. Each property also has a control: the same rule ALLOWs the
+// harmless value, so a property cannot pass by denying everything.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { decide } from "../pipeline";
+import { emailRequest, engine, ORG, supportBot } from "../test-fixtures";
+import type { ActionRequest, ManifestPolicy } from "../types";
+import { disguised, PLACEMENTS, recoded } from "./encodings";
+
+type Setup = Awaited<ReturnType<typeof engine>>;
+const RUNS = { numRuns: 150, seed: 20261201 };
+const BLOCKED = "boss@evil.example";
+const HARMLESS = "ok@acme.com";
+
+async function setup(policy: ManifestPolicy) {
+  const e = await engine();
+  e.manifests.register(
+    ORG,
+    supportBot({
+      capabilities: ["email:send", "payment:send"],
+      constraints: {},
+      policy,
+      tools: {
+        "email:send": { connector: { type: "echo" }, recipient_params: ["payee.mailbox"] },
+        "payment:send": { connector: { type: "noop" }, amount_params: ["transfer.value"] },
+      },
+    }),
+  );
+  return e;
+}
+
+function send(placed: { params: Record<string, unknown>; counterparty?: string }, extra: Partial<ActionRequest> = {}): ActionRequest {
+  return emailRequest({
+    action: { type: "email", tool: "send", params: placed.params, ...(placed.counterparty !== undefined ? { counterparty: placed.counterparty } : {}) },
+    ...extra,
+  });
+}
+
+const decisionOf = async (e: Setup, request: ActionRequest) => (await decide(ORG, request, e.deps, { now: e.now() })).decision;
+const placement = fc.constantFrom(...Object.keys(PLACEMENTS));
+const place = (name: string, value: string) => (PLACEMENTS[name] ?? PLACEMENTS["params.to"]!)(value);
+
+describe("counterparty and recipient lists: no encoding of a blocked value is allowed", () => {
+  it("blocklist `*@evil.example`", async () => {
+    const e = await setup({ counterparty_blocklist: ["*@EVIL.example"] });
+    await fc.assert(
+      fc.asyncProperty(disguised(BLOCKED, HARMLESS), placement, async (value, where) => {
+        expect(await decisionOf(e, send(place(where, value)))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+  });
+
+  it("blocklist of a multi-word name (`acme evil corp`), however it is spaced or separated", async () => {
+    const e = await setup({ counterparty_blocklist: ["Acme Evil Corp"] });
+    const spaced = fc.tuple(recoded("acme"), fc.constantFrom(" ", "  ", "\t", "\u00a0", ", ", "\n"), recoded("evil corp"));
+    await fc.assert(
+      fc.asyncProperty(spaced, async ([a, sep, b]) => {
+        expect(await decisionOf(e, send({ params: {}, counterparty: `${a}${sep}${b}` }))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+  });
+
+  it("allowlist `*@acme.com`: a foreign recipient anywhere is refused", async () => {
+    const e = await setup({ counterparty_allowlist: ["*@acme.com"] });
+    await fc.assert(
+      fc.asyncProperty(disguised(BLOCKED, HARMLESS), placement, async (value, where) => {
+        expect(await decisionOf(e, send(place(where, value)))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+  });
+
+  it("token allowed_recipients `*@acme.com`: a foreign recipient anywhere is refused", async () => {
+    const e = await setup({});
+    const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
+    const { token } = await e.tokens.issue({
+      orgId: ORG,
+      issuerId: "ops@acme.com",
+      manifest,
+      agentId: manifest.agent.id,
+      capabilities: ["email:send"],
+      constraints: { allowed_recipients: ["*@acme.com"] },
+    });
+    await fc.assert(
+      fc.asyncProperty(disguised(BLOCKED, HARMLESS), placement, async (value, where) => {
+        expect(await decisionOf(e, send(place(where, value), { capability_token: token }))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    // Control: the harmless recipient, in any case or width, passes the same token.
+    await fc.assert(
+      fc.asyncProperty(recoded(HARMLESS).filter((v) => /^[\x00-\x7f\uff00-\uffef]*$/u.test(v)), async (value) => {
+        expect(await decisionOf(e, send({ params: { to: value } }, { capability_token: token }))).toBe("ALLOW");
+      }),
+      { numRuns: 40, seed: 7 },
+    );
+  });
+
+  it("controls: the harmless recipient in case/width variants is allowed by the allowlist and not hit by the blocklist", async () => {
+    const allow = await setup({ counterparty_allowlist: ["*@acme.com"] });
+    const block = await setup({ counterparty_blocklist: ["*@evil.example"] });
+    const plain = recoded(HARMLESS).filter((v) => /^[\x00-\x7f\uff00-\uffef]*$/u.test(v));
+    await fc.assert(
+      fc.asyncProperty(plain, placement, async (value, where) => {
+        expect(await decisionOf(allow, send(place(where, value)))).toBe("ALLOW");
+        expect(await decisionOf(block, send(place(where, value)))).toBe("ALLOW");
+      }),
+      { numRuns: 60, seed: 11 },
+    );
+  });
+});
+
+describe("jurisdiction rules: no spelling of a blocked country is allowed", () => {
+  const KP = ["kp", "KP", "Kp", "ＫＰ", " kp. ", "PRK", "prk", "North Korea", "NORTH  KOREA", "north-korea"];
+  const where = fc.constantFrom<(j: string) => Partial<ActionRequest["action"]>>(
+    (j) => ({ jurisdiction: j }),
+    (j) => ({ params: { country: j } }),
+    (j) => ({ params: { Country_Code: j } }),
+    (j) => ({ params: { shipping: { address: { COUNTRY: j } } } }),
+    (j) => ({ jurisdiction: "DE", params: { beneficiary: { jurisdiction: j } } }),
+  );
+  const wire = (patch: Partial<ActionRequest["action"]>) =>
+    emailRequest({ action: { type: "payment", tool: "send", params: {}, ...patch, ...(patch.params ? { params: patch.params } : {}) } });
+
+  it("blocklist KP", async () => {
+    const e = await setup({ jurisdiction_blocklist: ["KP"] });
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...KP), where, async (j, put) => {
+        expect(await decisionOf(e, wire(put(j)))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    expect(await decisionOf(e, wire({ jurisdiction: "Germany" }))).toBe("ALLOW");
+  });
+
+  it("allowlist DE: another, unknown or missing jurisdiction fails closed", async () => {
+    const e = await setup({ jurisdiction_allowlist: ["DE"] });
+    const others = fc.constantFrom("FR", "XK", "EU", "ZZ", "Atlantis", "D E", "DE,FR", "{}", "");
+    await fc.assert(
+      fc.asyncProperty(others, where, async (j, put) => {
+        expect(await decisionOf(e, wire(put(j)))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    expect(await decisionOf(e, wire({ jurisdiction: "ｄｅ" }))).toBe("ALLOW");
+    expect(await decisionOf(e, wire({ params: { country: "Germany" } }))).toBe("ALLOW");
+  });
+});
+
+describe("amount threshold: the amount the connector receives is the one judged", () => {
+  const policy: ManifestPolicy = { amount_threshold: { amount: 1000, currency: "EUR" } };
+  const pay = (params: Record<string, unknown>, declared?: { amount: number; currency: string }) =>
+    emailRequest({ action: { type: "payment", tool: "send", params, ...(declared ?? {}) } });
+
+  it("an executed amount above the threshold, wherever it sits, never ALLOWs", async () => {
+    const e = await setup(policy);
+    const amount = fc.oneof(fc.double({ min: 1000.01, max: 1e12, noNaN: true }), fc.integer({ min: 1001, max: 1e9 }));
+    const encodings = fc.constantFrom<(a: number) => Record<string, unknown>>(
+      (a) => ({ amount: a, currency: "EUR" }),
+      (a) => ({ AMOUNT: String(a), Currency: "eur" }),
+      (a) => ({ payment: { Amount: { value: a, currency: "EUR" } }, currency: "EUR" }),
+      (a) => ({ transfer: { value: a }, currency: "EUR" }),
+      (a) => ({ amount: `${a}`.replace(/\d/gu, (d) => String.fromCharCode(0xff10 + Number(d))), currency: "EUR" }),
+    );
+    await fc.assert(
+      fc.asyncProperty(amount, encodings, fc.boolean(), async (a, encode, declareSmall) => {
+        const request = pay(encode(a), declareSmall ? { amount: 10, currency: "EUR" } : undefined);
+        expect(await decisionOf(e, request)).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    expect(await decisionOf(e, pay({ amount: 999, currency: "EUR" }, { amount: 999, currency: "EUR" }))).toBe("ALLOW");
+  });
+
+  it("a declared amount that differs from the executed one is denied, saying so", async () => {
+    const e = await setup({});
+    const d = await decide(ORG, pay({ amount: 5000 }, { amount: 10, currency: "EUR" }), e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]).toMatchObject({ code: "AMOUNT_UNVERIFIABLE" });
+    expect(d.reasons[0]?.message).toMatch(/differs from the amount the connector receives at params\.amount/u);
+  });
+});
+
+describe("fail closed when there is nothing to check", () => {
+  it("a restricted token or manifest with no extractable recipient is denied, with a reason that says so", async () => {
+    const e = await setup({ counterparty_allowlist: ["*@acme.com"] });
+    const d = await decide(ORG, send({ params: { subject: "hi", body: "to: boss@evil.example" } }), e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toMatch(/names no recipient/u);
+  });
+
+  it("params too deep to read are denied under a recipient rule", async () => {
+    const e = await setup({ counterparty_blocklist: ["*@evil.example"] });
+    let params: Record<string, unknown> = { to: BLOCKED };
+    for (let i = 0; i < 40; i++) params = { wrap: params };
+    const d = await decide(ORG, send({ params }), e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toMatch(/nested deeper/u);
+  });
+
+  it("a look-alike is refused with a reason, not matched", async () => {
+    const e = await setup({ counterparty_allowlist: ["*@acme.com"] });
+    const d = await decide(ORG, send({ params: { to: "ok@асme.com" } }), e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toMatch(/mixes scripts/u);
+  });
+});
+
+describe("what is remembered and bound is what is executed", () => {
+  it("recipients in params become known counterparties in their normal form", async () => {
+    const e = await setup({ escalate_new_counterparties: true });
+    const first = await decide(ORG, send({ params: { to: "Ann@ACME.com.", cc: ["bob@acme.com"] } }), e.deps, { now: e.now() });
+    expect(first.decision).toBe("ESCALATE");
+    expect(first.counterparties).toEqual(["ann@acme.com", "bob@acme.com"]);
+    for (const c of first.counterparties) e.counterparties.remember(ORG, "customer-support-bot", c, e.now());
+    const again = await decide(ORG, send({ params: { TO: "ａｎｎ@acme.com" }, counterparty: "BOB@acme.com" }), e.deps, { now: e.now() });
+    expect(again.decision).toBe("ALLOW");
+    const newcomer = await decide(ORG, send({ params: { to: "ann@acme.com", bcc: "eve@acme.com" } }), e.deps, { now: e.now() });
+    expect(newcomer.decision).toBe("ESCALATE");
+  });
+
+  it("an approval's binding hash changes with any recipient the connector receives", async () => {
+    const e = await setup({});
+    const a = await decide(ORG, send({ params: { to: HARMLESS } }), e.deps, { now: e.now() });
+    const b = await decide(ORG, send({ params: { to: HARMLESS, bcc: BLOCKED } }), e.deps, { now: e.now() });
+    const c = await decide(ORG, send({ params: { to: { email: HARMLESS, cc: BLOCKED } } }), e.deps, { now: e.now() });
+    expect(new Set([a.actionHash, b.actionHash, c.actionHash]).size).toBe(3);
+  });
+});

@@ -1,0 +1,204 @@
+// Unit tests of each piece the policy decisions rest on: extraction, normalisation, the pattern grammar and
+// jurisdictions. The end-to-end properties are in ./never-allow.test.ts.
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { extractActionFacts, resolvePath } from "../extract";
+import { ALPHA2_CODES, normalizeJurisdiction } from "../jurisdictions";
+import { validateManifest } from "../manifest-validation";
+import { normalizeRecipients, normalizeValue } from "../normalize";
+import { allPartsMatch, anyPartMatches, matchesPattern, normalizePattern } from "../pattern";
+import { supportBot } from "../test-fixtures";
+
+const ok = (value: string) => ({ ok: true, value });
+
+describe("normalisation", () => {
+  it.each([
+    ["Boss@EVIL.example", "boss@evil.example"],
+    ["  boss@evil.example.. ", "boss@evil.example"],
+    ["ＢＯＳＳ＠ＥＶＩＬ．ＥＸＡＭＰＬＥ", "boss@evil.example"],
+    ["ann@BÜCHER.de", "ann@xn--bcher-kva.de"],
+    ["ACME-GmbH", "acme-gmbh"],
+    ["иван@почта.рф", "иван@xn--80a1acny.xn--p1ai"],
+  ])("%j → %j", (raw, normal) => {
+    expect(normalizeRecipients(raw)).toEqual([ok(normal)]);
+  });
+
+  it.each([
+    ["a@acme.com,b@evil.io", ["a@acme.com", "b@evil.io"]],
+    ["a@acme.com;b@evil.io", ["a@acme.com", "b@evil.io"]],
+    ["a@acme.com\nb@evil.io", ["a@acme.com", "b@evil.io"]],
+    ["a@acme.com\u0000b@evil.io", ["a@acme.com", "b@evil.io"]],
+    ["a@acme.com\uff0cb@evil.io", ["a@acme.com", "b@evil.io"]],
+    ['"Ann" <a@acme.com>', ["ann", "a@acme.com"]],
+    [" , ; ", []],
+  ])("%j hides %j, each checked", (raw, parts) => {
+    expect(normalizeRecipients(raw)).toEqual(parts.map(ok));
+  });
+
+  it.each([
+    ["x@аcme.com", /mixes scripts/u],
+    ["раура.сом", /look like Latin/u],
+    ["a\u200b@acme.com", /invisible/u],
+    ["a\u202e@acme.com", /invisible/u],
+    ["x@evil.io@acme.com", /more than one '@'/u],
+    ["@acme.com", /not a well-formed address/u],
+  ])("%j is refused, not matched", (raw, reason) => {
+    const [part] = normalizeRecipients(raw);
+    expect(part?.ok).toBe(false);
+    expect(part && !part.ok && part.reason).toMatch(reason);
+  });
+
+  it("a long run of dots or separators is handled in one pass (no exception, right answer)", () => {
+    expect(normalizeRecipients(`${".".repeat(100_000)}x`)).toHaveLength(1);
+    expect(normalizeRecipients(`a@acme.com${",".repeat(100_000)}b@evil.io`)).toHaveLength(2);
+  });
+});
+
+describe("the pattern grammar", () => {
+  const m = (raw: string, pattern: string) => {
+    const value = normalizeValue(raw);
+    const [only] = value.parts;
+    return matchesPattern(value.parts.length === 1 && only?.ok ? only.value : value.whole, normalizePattern(pattern));
+  };
+
+  it.each([
+    ["ann@acme.com", "*@acme.com", true],
+    ["ann@ACME.com", "*@Acme.COM.", true],
+    ["ann@acme.com.evil.io", "*@acme.com", false],
+    ["ann@evil-acme.com", "*@acme.com", false],
+    ["ann@sub.acme.com", "*@acme.com", false],
+    ["ann@sub.acme.com", "*@*.acme.com", true],
+    ["a.b@acme.com", "*@acme.com", false],
+    ["a.b@acme.com", "*.*@acme.com", true],
+    ["acme-gmbh", "acme-*", true],
+    ["acme-gmbh.evil", "acme-*", false],
+    ["acme corp", "acme *", true],
+    ["ann@xn--bcher-kva.de", "*@bücher.de", true],
+    ["ab", "a?", true],
+    ["a.", "a?", false],
+  ])("%j ~ %j is %s", (value, pattern, expected) => {
+    expect(m(value, pattern)).toBe(expected);
+  });
+
+  it("`*@acme.com` matches no address outside acme.com, whatever is prepended or appended", () => {
+    const text = fc.string({ unit: fc.constantFrom(..."ab.@,; \n\u0000-*ＡＣ＠．"), maxLength: 12 });
+    fc.assert(
+      fc.property(text, text, text, (before, local, after) => {
+        const value = normalizeValue(`${before}${local}@acme.com${after}`);
+        for (const part of value.parts)
+          if (part.ok && matchesPattern(part.value, normalizePattern("*@acme.com"))) expect(part.value.split("@")[1]).toBe("acme.com");
+        if (allPartsMatch(value, ["*@acme.com"]))
+          for (const part of value.parts) expect(part.ok && part.value.endsWith("@acme.com")).toBe(true);
+      }),
+      { numRuns: 500, seed: 42 },
+    );
+  });
+
+  it("blocklists hit a value hidden among others; allowlists need every part (or the whole entry)", () => {
+    const mixed = normalizeValue("ok@acme.com, boss@evil.io");
+    expect(anyPartMatches(mixed, ["*@evil.io"])).toBe(true);
+    expect(allPartsMatch(mixed, ["*@acme.com"])).toBe(false);
+    expect(allPartsMatch(normalizeValue("ACME  Corp"), ["acme corp"])).toBe(true);
+    expect(anyPartMatches(normalizeValue("acme\ncorp"), ["Acme Corp"])).toBe(true);
+  });
+});
+
+describe("jurisdictions", () => {
+  it("the table holds the 249 ISO 3166-1 countries", () => {
+    expect(ALPHA2_CODES.size).toBe(249);
+  });
+
+  it.each([
+    ["de", "DE"],
+    ["ＤＥ", "DE"],
+    [" deu. ", "DE"],
+    ["Germany", "DE"],
+    ["north korea", "KP"],
+    ["PRK", "KP"],
+    ["Türkiye", "TR"],
+    ["UK", "GB"],
+    ["XK", undefined],
+    ["EU", undefined],
+    ["Atlantis", undefined],
+    ["D E", undefined],
+    ["", undefined],
+  ])("%j → %s", (raw, code) => {
+    expect(normalizeJurisdiction(raw)).toBe(code);
+  });
+});
+
+describe("extraction: what the connector receives", () => {
+  const recipients = (params: Record<string, unknown>, tool = {}) =>
+    extractActionFacts({ params }, tool).recipients.map((r) => `${r.source}=${r.value}`);
+
+  it("reads well-known params in any case, arrays, {email}/{address} objects and nesting", () => {
+    expect(
+      recipients({
+        To: "a@x.io",
+        CC: ["b@x.io", { Email: "c@x.io", name: "C" }],
+        message: { BCC: { address: "d@x.io" } },
+        "e-mail": 5,
+        Recipients: [{ display: "e@x.io" }],
+        subject: "to: not@x.io",
+      }),
+    ).toEqual([
+      "params.To=a@x.io",
+      "params.CC[0]=b@x.io",
+      "params.CC[1].Email=c@x.io",
+      "params.CC[1].Email=c@x.io",
+      "params.message.BCC.address=d@x.io",
+      "params.e-mail=5",
+      "params.Recipients[0].display=e@x.io",
+    ]);
+  });
+
+  it("reads the tool's declared recipient and amount params", () => {
+    const facts = extractActionFacts(
+      { params: { payee: [{ Mailbox: "p@x.io" }, { mailbox: "q@x.io" }], transfer: { value: "12.5" } }, amount: 3 },
+      { recipient_params: ["payee.mailbox"], amount_params: ["transfer.value"] },
+    );
+    expect(facts.recipients.map((r) => r.value)).toEqual(["p@x.io", "q@x.io"]);
+    expect(facts.amounts).toEqual([{ source: "params.transfer.value", value: "12.5" }]);
+    expect(resolvePath({ a: [{ b: 1 }, { b: 2 }] }, "a.1.b")).toEqual([{ source: "a[1].b", value: 2 }]);
+  });
+
+  it("the declared counterparty, currency and jurisdiction count with the params'", () => {
+    const facts = extractActionFacts({ params: { country: "FR", Currency: "usd" }, counterparty: "acme", jurisdiction: "DE", currency: "EUR" });
+    expect(facts.recipients.map((r) => r.value)).toEqual(["acme"]);
+    expect(facts.jurisdictions.map((j) => j.value)).toEqual(["DE", "FR"]);
+    expect(facts.currencies.map((c) => c.value)).toEqual(["EUR", "usd"]);
+  });
+
+  it("params too deep or too large are reported incomplete (rules then fail closed)", () => {
+    let deep: Record<string, unknown> = { to: "a@x.io" };
+    for (let i = 0; i < 40; i++) deep = { n: deep };
+    expect(extractActionFacts({ params: deep }).incomplete).toMatch(/deeper/u);
+    const wide = { items: Array.from({ length: 20_000 }, (_, i) => i) };
+    expect(extractActionFacts({ params: wide }).incomplete).toMatch(/more than/u);
+    expect(extractActionFacts({ params: { to: "a@x.io" } }).incomplete).toBeUndefined();
+  });
+});
+
+describe("manifest lists are checked at registration", () => {
+  it("refuses non-ISO jurisdictions, patterns holding separators and malformed declared params", () => {
+    const problems = validateManifest(
+      supportBot({
+        policy: { jurisdiction_allowlist: ["DE", "EU", "XX"], counterparty_blocklist: ["a@x.io, b@y.io", "*@evil.io"] },
+        tools: {
+          "email:send": { connector: { type: "echo" }, recipient_params: ["payee.email", ""] as string[] },
+          "crm:read": { connector: { type: "echo" } },
+          "crm:update": { connector: { type: "echo" } },
+          "crm:delete": { connector: { type: "echo" } },
+        },
+      }),
+    ).map((p) => p.pointer);
+    expect(problems.sort()).toEqual(
+      [
+        "/policy/jurisdiction_allowlist/1",
+        "/policy/jurisdiction_allowlist/2",
+        "/policy/counterparty_blocklist/0",
+        "/tools/email:send/recipient_params/1",
+      ].sort(),
+    );
+  });
+});

@@ -1,0 +1,98 @@
+// ONE pattern grammar for every policy list (counterparty allow/block lists, token `allowed_recipients`),
+// documented in spec/orgs.tsp:
+//
+//   `*`  any run of characters (possibly none) that contains no `@`, no `.` and no separator
+//   `?`  exactly one such character
+//   anything else is literal; pattern and value are compared in their normalised form (./normalize.ts), so
+//   case, full-width forms, trailing dots, IDN domains and padding do not matter.
+//
+// `@`, `.` and the separator (a space, the normal form of `,` `;` whitespace…) are delimiters: a pattern matches
+// only a value with the same delimiters in the same order, segment by segment. So `*@acme.com` matches
+// `ann@acme.com` and nothing outside acme.com (`x@acme.com.evil.io`, `x@evil.io@acme.com`, `x@evil-acme.com`),
+// and `*.acme.com` matches one label under acme.com. No regular expression is built from user text: a segment is
+// matched by a two-pointer wildcard scan in O(|segment| × |pattern segment|).
+import { type Normalized, type NormalizedValue, splitValues, toAsciiDomain } from "./normalize";
+
+const DELIMITERS = new Set(["@", ".", " "]);
+
+/** A list entry in the value's normal form: folded, separators as one space, literal IDN labels in IDNA form. */
+export function normalizePattern(pattern: string): string {
+  return splitValues(pattern)
+    .map((part) => {
+      const at = part.lastIndexOf("@");
+      const domain = at >= 0 ? part.slice(at + 1) : part;
+      if (/^[\x20-\x7e]*$/u.test(domain)) return part;
+      const ascii = domain
+        .split(".")
+        .map((label) => (/[*?]/u.test(label) ? label : toAsciiDomain(label) || label))
+        .join(".");
+      return at >= 0 ? `${part.slice(0, at + 1)}${ascii}` : ascii;
+    })
+    .join(" ");
+}
+
+/** Whether a normalised value matches a normalised pattern (see the grammar above). */
+export function matchesPattern(value: string, pattern: string): boolean {
+  const v = segments(value);
+  const p = segments(pattern);
+  if (v.delimiters !== p.delimiters) return false;
+  return p.parts.every((part, i) => matchesSegment(v.parts[i] ?? "", part));
+}
+
+function segments(text: string): { parts: string[]; delimiters: string } {
+  const parts: string[] = [];
+  let delimiters = "";
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] ?? "";
+    if (!DELIMITERS.has(c)) continue;
+    parts.push(text.slice(start, i));
+    delimiters += c;
+    start = i + 1;
+  }
+  parts.push(text.slice(start));
+  return { parts, delimiters };
+}
+
+/** Classic wildcard scan: on a mismatch, retry from the last `*` one character further. No recursion. */
+function matchesSegment(value: string, pattern: string): boolean {
+  let v = 0;
+  let p = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    const pc = pattern[p];
+    if (pc === "?" || (pc !== undefined && pc !== "*" && pc === value[v])) {
+      v++;
+      p++;
+    } else if (pc === "*") {
+      star = p++;
+      resume = v;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++resume;
+    } else return false;
+  }
+  while (pattern[p] === "*") p++;
+  return p === pattern.length;
+}
+
+/** True when the value, or one of the recipients it hides, matches one of the patterns (a blocklist hit). */
+export function anyPartMatches(value: NormalizedValue, patterns: readonly string[]): boolean {
+  const normalized = patterns.map(normalizePattern);
+  const candidates = [value.whole, ...value.parts.filter(isOk).map((p) => p.value)];
+  return candidates.some((c) => normalized.some((p) => matchesPattern(c, p)));
+}
+
+/**
+ * True when what the value names is allowed: the whole value matches a pattern, or every recipient it hides
+ * does (an allowlist pass). A value with a refused part is never allowed (callers refuse it first).
+ */
+export function allPartsMatch(value: NormalizedValue, patterns: readonly string[]): boolean {
+  if (value.parts.length === 0 || value.parts.some((p) => !p.ok)) return false;
+  const normalized = patterns.map(normalizePattern);
+  if (normalized.some((p) => matchesPattern(value.whole, p))) return true;
+  return value.parts.filter(isOk).every((part) => normalized.some((p) => matchesPattern(part.value, p)));
+}
+
+const isOk = (n: Normalized): n is Extract<Normalized, { ok: true }> => n.ok;
