@@ -8,7 +8,8 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAuditLog } from "../../core/audit/audit-log";
 import { emailRequest, ORG, supportBot } from "../../core/policy/test-fixtures";
-import { openDatabase } from "../../core/store/sqlite";
+import type { Db } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
 import { actionsHandlers } from "../../faces/actions/handlers";
 import { createGovernanceEngine } from "../../core/governance";
 import { purutosConfigFromEnv } from "../../faces/purutos/config";
@@ -34,10 +35,13 @@ const sink = new Writable({
 let server: Server;
 let base: string;
 let discovery: Discovery;
-const db = openDatabase(":memory:");
-const audit = createAuditLog(db);
+let db: Db;
+let audit: ReturnType<typeof createAuditLog>;
 
 beforeAll(async () => {
+  // The schema comes from the migrations, as at the server's start-up.
+  db = await openMigratedDatabase(":memory:");
+  audit = createAuditLog(db);
   const config = purutosConfigFromEnv({ GATEHOUSE_ECOSYSTEM_ROOT: DEMO, PURUTO_GATEWAY_API_KEY: "k" });
   discovery = createDiscovery(config);
   const actions = createGovernanceEngine({ db, audit });
