@@ -23,6 +23,7 @@ import {
   type UnsignedAuditRecord,
 } from "./record";
 import { boundMembers, boundValue } from "./bound";
+import { canonicalJson } from "./canonical";
 import { redactPaths } from "./redact";
 import { verifyRecords, type ChainVerification } from "./verify";
 
@@ -409,7 +410,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     },
 
     *exportJsonlLines(org_id) {
-      for (const row of chainStmt.iterate(org_id)) yield `${JSON.stringify(fromRow(row))}\n`;
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that.
+      for (const row of chainStmt.iterate(org_id)) yield `${canonicalJson(fromRow(row))}\n`;
     },
 
     exportJsonl(org_id) {
