@@ -14,6 +14,7 @@ help:
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
 	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
+	@echo "make fuzz      seeded schema-derived fuzzer over every REST operation (FUZZ_REQUESTS=20000, FUZZ_SEED=10)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
 # Install exactly what package-lock.json says, once (and again when it changes).
@@ -84,4 +85,9 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate build-console check-generated typecheck test run build readme-config mock docs bench
+.PHONY: help install generate build-console check-generated typecheck test run build readme-config mock docs bench fuzz
+# Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:
+# prints the status histogram and every 5xx with a curl repro; fails on any 5xx or any 4xx that is not problem+json.
+fuzz: $(NODE_MODULES)
+	LOG_LEVEL=silent $(BIN)/tsx contract-tests/fuzz/run.ts
+

@@ -7,6 +7,7 @@
 // the last seq/hash printed here with the live head (`GET …/audit` or the org's latest record) when that matters.
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
+import { canonicalJson } from "../core/audit/canonical";
 import { verifyRecords } from "../core/audit/verify";
 
 export interface CliIo {
@@ -50,18 +51,18 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
   const records = (function* () {
     for (const [index, line] of lines.entries()) {
       if (line.trim() === "") continue;
-      try {
-        yield JSON.parse(line) as unknown;
-      } catch (err) {
-        unparsable = { line: index + 1, message: (err as Error).message };
+      const problem = lineProblem(line);
+      if (problem) {
+        unparsable = { line: index + 1, message: problem };
         return;
       }
+      yield JSON.parse(line) as unknown;
     }
   })();
 
   const result = verifyRecords(records, (kid) => keys.get(kid));
   if (unparsable && result.valid) {
-    io.stderr(`FAIL: line ${unparsable.line} is not JSON (${unparsable.message}); ${result.records} record(s) before it verified`);
+    io.stderr(`FAIL: line ${unparsable.line} ${unparsable.message}; ${result.records} record(s) before it verified`);
     return 1;
   }
   if (!result.valid) {
@@ -82,6 +83,50 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
     `OK: ${result.records} record(s) in ${result.orgs} org chain(s) verified (hash chain, seq continuity, Ed25519 signatures; ${keys.size} key(s) in JWKS)`,
   );
   return 0;
+}
+
+/**
+ * Strict reading: a line must be exactly the canonical JSON (RFC 8785) of the record it holds. A duplicate key
+ * (which JSON.parse would silently resolve to its last value), reordered keys, extra whitespace or another
+ * number spelling all make a line that two readers could understand differently; the export never writes one.
+ */
+function lineProblem(line: string): string | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch (err) {
+    return `is not JSON (${(err as Error).message})`;
+  }
+  let canonical: string;
+  try {
+    canonical = canonicalJson(parsed);
+  } catch (err) {
+    return `is not representable as canonical JSON (${(err as Error).message})`;
+  }
+  if (canonical === line) return null;
+  if (hasDuplicateKeys(line)) return "has duplicate keys in one object";
+  return "is not canonical JSON (RFC 8785: sorted keys, no whitespace, shortest number form)";
+}
+
+/** Finds a key repeated in one object of a JSON text (the text is already known to parse). */
+function hasDuplicateKeys(text: string): boolean {
+  const stack: Set<string>[] = [];
+  const tokens = /"(?:[^"\\]|\\.)*"|[{}[\]]/g;
+  for (let m = tokens.exec(text); m; m = tokens.exec(text)) {
+    const token = m[0];
+    if (token === "{") stack.push(new Set());
+    else if (token === "}") stack.pop();
+    else if (token.startsWith('"')) {
+      let next = tokens.lastIndex;
+      while (text[next] === " " || text[next] === "\t" || text[next] === "\n" || text[next] === "\r") next++;
+      const keys = stack[stack.length - 1];
+      if (text[next] !== ":" || !keys) continue;
+      const key = JSON.parse(token) as string;
+      if (keys.has(key)) return true;
+      keys.add(key);
+    }
+  }
+  return false;
 }
 
 function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { error: string } {

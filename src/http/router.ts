@@ -9,6 +9,7 @@ import { SerializedJson, type Handler, type HandlerGroup, type OperationId, type
 import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
+import { assertJsonShape } from "./body/json-shape";
 
 /** The request carries a body (a length other than 0, or chunked). */
 export function hasBody(ctx: Context): boolean {
@@ -35,6 +36,8 @@ function validateParts(op: OperationSpec, ctx: Context) {
       throw new HttpProblem(415, "Request bodies must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
     }
     body = (ctx.request as { body?: unknown }).body;
+    // Depth and finite numbers first: the schema validators and every later step assume a bounded, finite value.
+    if (body !== undefined) assertJsonShape(body);
   }
   if (body === undefined && op.bodyRequired) {
     problems.push({ pointer: "/body", message: "a JSON request body is required" });
@@ -112,7 +115,8 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
         ctx.set("ETag", reply.body.etag);
         ctx.body = reply.body.bytes;
       } else {
-        ctx.body = reply.body ?? "";
+        ctx.body = serializedBody(reply.body);
+        if (typeof reply.body === "object" && reply.body !== null && !Buffer.isBuffer(reply.body)) ctx.type = "json";
       }
       if (declared && !reply.headers?.["content-type"] && !reply.headers?.["Content-Type"]) ctx.type = declared;
       // A GET whose If-None-Match names the current ETag: the client already has these bytes.
@@ -120,6 +124,16 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
     });
   }
   return router;
+}
+
+/**
+ * The reply as the bytes sent. Serialised here, inside the middleware chain, rather than by Koa after it: an
+ * error while writing the response (a value JSON cannot represent) then still leaves as problem+json.
+ */
+function serializedBody(body: unknown): string | Buffer {
+  if (body === undefined || body === null) return "";
+  if (typeof body === "string" || Buffer.isBuffer(body)) return body;
+  return JSON.stringify(body);
 }
 
 /** Sets 405 + Allow for a known path with another method (rendered as a problem by the app). */

@@ -287,7 +287,9 @@ describe("gatehouse audit verify (offline)", () => {
     forged.result = { success: true, data: { message_id: "forged" } };
     forged.hash = recordHash(forged);
     const forgedFile = join(dir, "forged.jsonl");
-    writeFileSync(forgedFile, [lines[0], JSON.stringify(forged)].join("\n"));
+    // A careful forger writes the canonical form (a non-canonical line fails earlier, see the strict tests).
+    const { canonicalJson } = await import("./canonical");
+    writeFileSync(forgedFile, [lines[0], canonicalJson(forged)].join("\n"));
     const forgedRun = captureIo();
     expect(await runAuditVerify([forgedFile, "--jwks", jwks], forgedRun.io)).toBe(1);
     expect(forgedRun.err[0]).toMatch(/seq 2, .*signature does not verify/);

@@ -22,6 +22,8 @@ import {
   type Decision,
   type UnsignedAuditRecord,
 } from "./record";
+import { boundMembers, boundValue } from "./bound";
+import { canonicalJson } from "./canonical";
 import { redactPaths } from "./redact";
 import { verifyRecords, type ChainVerification } from "./verify";
 
@@ -163,6 +165,45 @@ interface Row {
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
 
+/** Marks in meta which stored values are summaries (hash + preview) instead of the values sent. */
+function withTruncated(meta: unknown, truncated: string[]): unknown {
+  if (!truncated.length) return meta;
+  const base = meta !== null && typeof meta === "object" && !Array.isArray(meta) ? meta : {};
+  return { ...base, truncated };
+}
+
+/** The action as stored: its params bounded (see bound.ts), and meta naming what was summarised. */
+function storedAction(action: unknown, meta: unknown): { action: unknown; meta: unknown } {
+  if (action === null || typeof action !== "object") return { action, meta };
+  const { params, ...rest } = action as { params?: unknown };
+  if (params === undefined) return { action, meta };
+  const bounded = boundMembers("params", params);
+  const stored = { ...rest, params: bounded.value };
+  // Identifying fields an agent controls are bounded as well (the spec bounds them at the REST boundary; the
+  // sessions door and direct engine callers may not).
+  for (const key of ["type", "tool", "counterparty", "jurisdiction", "currency"] as const) {
+    const value = (stored as Record<string, unknown>)[key];
+    if (typeof value === "string" && value.length > 1024) {
+      (stored as Record<string, unknown>)[key] = boundValue(value, 1024);
+      bounded.truncated.push(key);
+    }
+  }
+  return { action: stored, meta: withTruncated(meta, bounded.truncated) };
+}
+
+/** The connector's result as stored: its data bounded, and meta naming what was summarised. */
+function storedResult(result: unknown, meta: unknown): { result: unknown; meta: unknown } {
+  if (result === null || typeof result !== "object") return { result, meta };
+  const truncated: string[] = [];
+  const stored: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(stored)) {
+    const bounded = key === "data" ? boundMembers("result.data", value) : { value: boundValue(value), truncated: [] };
+    stored[key] = bounded.value;
+    truncated.push(...(bounded.value !== value && !bounded.truncated.length ? [`result.${key}`] : bounded.truncated));
+  }
+  return { result: stored, meta: withTruncated(meta, truncated) };
+}
+
 export function newInteractionId(): string {
   return `int-${randomUUID()}`;
 }
@@ -234,8 +275,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       policy_trace: null,
       approval_id: intent.approval_id,
       executed: input.executed,
-      result: redactPaths("result", jsonValue(input.result), input.redact) ?? null,
-      meta: jsonValue(input.meta),
+      ...storedResult(redactPaths("result", jsonValue(input.result), input.redact) ?? null, jsonValue(input.meta)),
     });
   });
 
@@ -245,14 +285,13 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       interaction_id: input.interaction_id,
       uapk_id: input.uapk_id,
       agent_id: input.agent_id,
-      action: redactedAction(input.action, input.redact),
+      ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
       decision: input.decision,
       reasons: jsonValue(input.reasons),
       policy_trace: jsonValue(input.policy_trace),
       approval_id: input.approval_id ?? null,
       executed: false,
       result: null,
-      meta: jsonValue(input.meta),
     });
   }
 
@@ -279,14 +318,13 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
         interaction_id: input.interaction_id,
         uapk_id: input.uapk_id,
         agent_id: input.agent_id,
-        action: redactedAction(input.action, input.redact),
+        ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
         decision: input.decision,
         reasons: jsonValue(input.reasons),
         policy_trace: jsonValue(input.policy_trace),
         approval_id: input.approval_id ?? null,
         executed: null,
         result: null,
-        meta: jsonValue(input.meta),
       });
     },
 
@@ -372,7 +410,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     },
 
     *exportJsonlLines(org_id) {
-      for (const row of chainStmt.iterate(org_id)) yield `${JSON.stringify(fromRow(row))}\n`;
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that.
+      for (const row of chainStmt.iterate(org_id)) yield `${canonicalJson(fromRow(row))}\n`;
     },
 
     exportJsonl(org_id) {

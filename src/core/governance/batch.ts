@@ -1,9 +1,18 @@
 // batch: the actions of one request executed in order, each through `execute` (each its own interaction, with
 // the batch id and its action id in the audit meta); `stop_on_deny` skips the rest after the first DENY.
+// Once a connector of this batch has run, the batch never fails as a whole: an action that throws is reported
+// in its place (not run, with the error) and the ones after it are skipped, so the caller learns what took effect.
 import { randomUUID } from "node:crypto";
 import type { Action } from "../policy/types";
 import type { ExecuteOnce } from "./execute";
-import type { BatchRequest, BatchResponse, BatchResultItem, ExecuteOptions, ExecuteRequest } from "./types";
+import type {
+  BatchRequest,
+  BatchResponse,
+  BatchResultItem,
+  ExecuteOptions,
+  ExecuteRequest,
+  ExecuteResponse,
+} from "./types";
 
 export type Batch = (orgId: string, request: BatchRequest, options?: Pick<ExecuteOptions, "signal">) => Promise<BatchResponse>;
 
@@ -26,20 +35,51 @@ function summaryOf(results: BatchResultItem[]): BatchResponse["summary"] {
   return { total: results.length, allowed: count("ALLOW"), denied: count("DENY"), escalated: count("ESCALATE"), skipped: count("SKIPPED") };
 }
 
+/** A connector ran for this answer (successfully or not): something may have happened outside Gatehouse. */
+function connectorRan(response: ExecuteResponse): boolean {
+  return response.executed || (response.result !== undefined && response.result.error_code !== "CONNECTOR_UNAVAILABLE");
+}
+
+/** The place of an action that threw, once earlier actions of the batch have taken effect. */
+function failedItem(item: BatchRequest["actions"][number], err: unknown): BatchResultItem {
+  const code = (err as { code?: unknown })?.code;
+  return {
+    action_id: item.action_id,
+    decision: "SKIPPED",
+    executed: false,
+    result: {
+      success: false,
+      error: `not run: ${err instanceof Error ? err.message : String(err)}`,
+      error_code: typeof code === "string" ? code : "INTERNAL_ERROR",
+    },
+  };
+}
+
 export function createBatch(execute: ExecuteOnce): Batch {
   return async function batch(orgId, request, options = {}) {
     const batchId = `batch-${randomUUID()}`;
     const results: BatchResultItem[] = [];
     let stopped = false;
+    let sideEffects = false;
     for (const item of request.actions) {
       if (stopped) {
         results.push({ action_id: item.action_id, decision: "SKIPPED", executed: false });
         continue;
       }
-      const response = await execute(orgId, requestOf(request, item), {
-        signal: options.signal,
-        meta: { batch_id: batchId, action_id: item.action_id },
-      });
+      let response: ExecuteResponse;
+      try {
+        response = await execute(orgId, requestOf(request, item), {
+          signal: options.signal,
+          meta: { batch_id: batchId, action_id: item.action_id },
+        });
+      } catch (err) {
+        // Nothing ran yet: the error is the batch's answer. Otherwise report what happened and stop here.
+        if (!sideEffects) throw err;
+        results.push(failedItem(item, err));
+        stopped = true;
+        continue;
+      }
+      sideEffects ||= connectorRan(response);
       results.push({
         action_id: item.action_id,
         interaction_id: response.interaction_id,

@@ -1,6 +1,7 @@
 // execute: authorize (decide + write-ahead reservation), run the tool's connector, record its outcome.
 // A tool whose connector type is not available on this gateway is refused before anything is reserved, so an
 // approval stays usable once the gateway is configured.
+import { canonicalJson } from "../audit/canonical";
 import { logger } from "../log/logger";
 import { riskSnapshot } from "../policy/checks/budget";
 import type { BudgetCounters } from "../policy/budget-counters";
@@ -24,10 +25,47 @@ export function createExecute(deps: {
 }): ExecuteOnce {
   async function run(start: Start, call: AuthorizedCall, capability: string): Promise<ActionResult> {
     try {
-      return normalizeResult(await start());
+      return storable(normalizeResult(await start()), call);
     } catch (err) {
       log.warn({ err, capability, interactionId: call.interaction_id }, "connector threw");
-      return { success: false, error: (err as Error).message, error_code: "CONNECTOR_ERROR" };
+      return { success: false, error: String((err as Error)?.message ?? err), error_code: "CONNECTOR_ERROR" };
+    }
+  }
+
+  /**
+   * The connector's answer as something the audit log can hash and the response can carry. A connector that
+   * answers a value canonical JSON cannot represent (NaN, a BigInt, a cycle) still ran: its success stands, its
+   * data is replaced by a note instead of failing the request after the side effect.
+   */
+  function storable(result: ActionResult, call: AuthorizedCall): ActionResult {
+    try {
+      canonicalJson(result);
+      return result;
+    } catch (err) {
+      log.warn({ err, interactionId: call.interaction_id }, "connector result is not representable as JSON");
+      const { data: _data, ...rest } = result;
+      return { ...rest, data: { unrepresentable_result: String((err as Error).message) } };
+    }
+  }
+
+  /**
+   * Records the outcome. The connector has already run, so a failure here (the store is gone) must not turn into
+   * a 5xx that invites a retry of a side effect that happened: it is logged loudly and the answer stands.
+   */
+  async function recordAfterSideEffect(call: AuthorizedCall, result: ActionResult): Promise<void> {
+    try {
+      await deps.recordOutcome(call, result);
+    } catch (err) {
+      log.error({ err, interactionId: call.interaction_id }, "outcome could not be recorded after the connector ran");
+    }
+  }
+
+  function snapshotSafely(call: AuthorizedCall) {
+    try {
+      return snapshotAfter(call);
+    } catch (err) {
+      log.warn({ err, interactionId: call.interaction_id }, "risk snapshot unavailable after execution");
+      return undefined;
     }
   }
 
@@ -59,8 +97,8 @@ export function createExecute(deps: {
     }
     if (!call || !start) return { ...answer, executed: false };
     const result = await run(start, call, capability);
-    await deps.recordOutcome(call, result);
-    const snapshot = snapshotAfter(call);
+    await recordAfterSideEffect(call, result);
+    const snapshot = snapshotSafely(call);
     return { ...answer, ...(snapshot ? { risk_snapshot: snapshot } : {}), executed: result.success, result };
   };
 }

@@ -1,0 +1,65 @@
+// Issue 10 §2, hostile bodies at the boundary: too deep, non-finite numbers. Each is refused with a 400
+// problem+json before any handler runs (no interaction is recorded), and the server keeps answering.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonShapeViolation, MAX_JSON_DEPTH } from "../../src/http/body/json-shape";
+import { startTestGatehouse, type TestGatehouse } from "../fixtures";
+
+let g: TestGatehouse;
+beforeAll(async () => {
+  g = await startTestGatehouse();
+});
+afterAll(() => g.dispose());
+
+async function post(path: string, raw: string) {
+  const res = await fetch(g.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": g.apiKey },
+    body: raw,
+  });
+  const text = await res.text();
+  return { status: res.status, type: res.headers.get("content-type") ?? "", body: JSON.parse(text) as Record<string, unknown> };
+}
+
+const execute = (params: string) =>
+  `{"uapk_id":"support-bot","agent_id":"agent-001","action":{"type":"email","tool":"send_email","params":${params}}}`;
+
+function nested(depth: number): string {
+  return "[".repeat(depth) + "]".repeat(depth);
+}
+
+async function interactionCount(): Promise<number> {
+  const res = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/interactions?limit=100`, {
+    headers: { authorization: `Bearer ${g.operatorToken}` },
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { items: unknown[] }).items.length;
+}
+
+describe("JSON bounds at the boundary", () => {
+  it("finds depth and non-finite violations without recursion", () => {
+    expect(jsonShapeViolation(JSON.parse(nested(MAX_JSON_DEPTH)))).toBeNull();
+    expect(jsonShapeViolation(JSON.parse(nested(MAX_JSON_DEPTH + 1)))?.message).toMatch(/deeper than 32/);
+    expect(jsonShapeViolation(JSON.parse(nested(200_000)))?.message).toMatch(/deeper/);
+    expect(jsonShapeViolation({ a: [1, { b: -1e309 }] })).toEqual({ pointer: "/a/1/b", message: expect.stringMatching(/finite/) });
+  });
+
+  it.each([
+    ["a huge number (1e309)", execute('{"amount":1e309}'), /\/body\/action\/params\/amount: number is out of range/],
+    ["a huge negative number", execute('{"x":[-1e400]}'), /out of range/],
+    ["params nested 40 deep", execute(nested(40)), /deeper than 32/],
+    ["params nested 100000 deep", execute(nested(100_000)), /deeper than 32/],
+  ])("refuses %s with 400 problem+json before anything runs", async (_name, raw, detail) => {
+    const before = await interactionCount();
+    const res = await post("/api/v1/gateway/execute", raw);
+    expect(res.status).toBe(400);
+    expect(res.type).toContain("application/problem+json");
+    expect(res.body.code).toBe("VALIDATION_FAILED");
+    expect(String(res.body.detail)).toMatch(detail);
+    expect(await interactionCount()).toBe(before);
+  });
+
+  it("keeps answering afterwards", async () => {
+    const res = await fetch(`${g.url}/health`);
+    expect(res.status).toBe(200);
+  });
+});
