@@ -33,6 +33,7 @@ import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createAuditLog } from "./core/audit";
 import { Redis } from "ioredis";
+import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
 
 export const VERSION: string = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")).version;
 export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyncapi.yaml");
@@ -58,6 +59,14 @@ function installationSecret(dataDir: string): Buffer {
   return Buffer.from(readFileSync(file, "utf8"), "base64");
 }
 
+/** GATEHOUSE_APPROVAL_RECHECK_MS: how often approval waiters re-read the store besides events (default 1000). */
+function approvalRecheckMs(env: Record<string, string | undefined>): number {
+  const raw = env.GATEHOUSE_APPROVAL_RECHECK_MS;
+  if (raw === undefined || raw === "") return 1000;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 10) throw new Error(`GATEHOUSE_APPROVAL_RECHECK_MS must be an integer ≥ 10, got '${raw}'`);
+  return Number(raw);
+}
+
 function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): VerifyUserToken {
   return createUserTokenVerifier({
     jwksUrl: config.jwksUrl,
@@ -76,6 +85,7 @@ export async function startGatehouse(
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   const sessionsConfig = sessionsConfigFromEnv(env);
+  const recheckMs = approvalRecheckMs(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -97,7 +107,14 @@ export async function startGatehouse(
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
-  if (redis) await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
+  if (redis) {
+    // Without a listener ioredis reports every failed reconnect as an unhandled 'error'; readiness reports it.
+    redis.on("error", (err) => logger.debug({ err: String(err) }, "redis connection error"));
+    await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
+  }
+  const redisPrefix = sessionsConfig.options.redisKeyPrefix ?? "gatehouse";
+  // Events between nodes (approval decided, token revoked, manifest changed): Redis pub/sub, or in-process.
+  const events: EventBus = redis ? await createRedisEventBus({ redis, prefix: redisPrefix }) : createMemoryEventBus();
 
   const server = createServer();
 
@@ -106,7 +123,7 @@ export async function startGatehouse(
 
   // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
   // Every door — REST actions, agent sessions — goes through this one engine.
-  const approvals = createApprovalStore(db);
+  const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
   const audit = createAuditLog(db);
   const engine = createGovernanceEngine({
     db,
@@ -196,6 +213,7 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvals.close();
+      await events.close();
       await new Promise<void>((ok) => server.close(() => ok()));
       redis?.disconnect();
       server.closeAllConnections();
