@@ -1214,7 +1214,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1422,6 +1422,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -1509,9 +1528,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -1597,9 +1625,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -1694,9 +1731,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3002,6 +3048,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -3046,6 +3111,25 @@ export interface operations {
             /** @description The resource does not exist. */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3137,6 +3221,25 @@ export interface operations {
             /** @description The request has a body that is not `application/json`. */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -33,7 +33,13 @@ import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createAuditLog } from "./core/audit";
 import { Redis } from "ioredis";
+import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
 
 export const VERSION: string = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")).version;
 export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyncapi.yaml");
@@ -43,6 +49,11 @@ export interface Gatehouse {
   server: Server;
   db: Db;
   apiKeys: ApiKeyStore;
+  /**
+   * Readiness of what this node needs to serve governed operations: the database and, with REDIS_URL, Redis
+   * (commands and the event bus). A load balancer takes a node that is not ready out of rotation.
+   */
+  readiness(): Promise<Readiness>;
   /** The built-in identity provider (embedded default only; undefined with JWKS_URL). */
   devIssuer?: DevIssuer;
   close(): Promise<void>;
@@ -67,6 +78,17 @@ function approvalRecheckMs(env: Record<string, string | undefined>): number {
   return Number(raw);
 }
 
+const READY_STATES = new Set(["connected", "not_configured"]);
+
+/** Ready when every probe answers a ready state; a probe that throws counts as "unavailable". */
+export async function readinessOf(probes: Record<string, Probe>): Promise<Readiness> {
+  const entries = await Promise.all(
+    Object.entries(probes).map(async ([name, probe]) => [name, await probe().catch(() => "unavailable")] as const),
+  );
+  const checks = Object.fromEntries(entries);
+  return { ready: entries.every(([, state]) => READY_STATES.has(state)), checks };
+}
+
 function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): VerifyUserToken {
   return createUserTokenVerifier({
     jwksUrl: config.jwksUrl,
@@ -86,6 +108,7 @@ export async function startGatehouse(
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   const sessionsConfig = sessionsConfigFromEnv(env);
   const recheckMs = approvalRecheckMs(env);
+  const restRateLimits = restRateLimitConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -168,8 +191,12 @@ export async function startGatehouse(
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
+    // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
+    events: () => events.health(),
   };
-  const handlers: Handlers = {
+  // REST rate limits per API key and per agent (shared through Redis when configured).
+  const limits = createRestRateLimiter({ config: restRateLimits, redis, prefix: redisPrefix });
+  const handlers: Handlers = limits.wrap({
     ...systemHandlers({
       version: VERSION,
       openapi: spec.document,
@@ -185,7 +212,7 @@ export async function startGatehouse(
     ...purutosHandlers({ discovery, invoker }),
     ...actionsHandlers({ actions: engine }),
     ...oversightHandlers({ approvals, audit }),
-  };
+  });
 
   const app = createApp({
     spec,
@@ -208,6 +235,7 @@ export async function startGatehouse(
     db,
     apiKeys,
     devIssuer,
+    readiness: () => readinessOf({ database: probes.database!, redis: probes.redis!, events: probes.events! }),
     async close() {
       await sessions.close();
       await invoker.close();
