@@ -1,5 +1,7 @@
 // Two gateway nodes on one shared store and one Redis: what one node decides, the other hears.
+import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ORG_ID } from "../fixtures";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { agent, executeBody, operator, registerManifest } from "../../src/faces/actions/e2e/helpers";
 import { startTwoNodes, type TwoNodes } from "./nodes";
@@ -54,5 +56,52 @@ describe.runIf(runRedis)("two nodes, one Redis", () => {
     expect((await agent(nodes.b).get(`/api/v1/gateway/approvals/${approvalId}`)).body.status).toBe("pending");
     expect((await operator(nodes.a).post(`/approvals/${approvalId}/deny`, { reason: "no" })).status).toBe(200);
     expect((await poll).body).toMatchObject({ status: "denied" });
+  });
+});
+
+/** 101 when the upgrade was accepted (then closed at once), else the refusal's status and headers. */
+function upgrade(url: string, token: string): Promise<{ status: number; retryAfter?: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    ws.once("open", () => {
+      ws.close();
+      resolve({ status: 101 });
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      const retryAfter = res.headers["retry-after"];
+      resolve({ status: res.statusCode ?? 0, ...(typeof retryAfter === "string" ? { retryAfter } : {}) });
+    });
+    ws.once("error", (err) => reject(err));
+  });
+}
+
+describe.runIf(runRedis)("limits shared by two nodes", () => {
+  let nodes: TwoNodes;
+  beforeAll(async () => {
+    nodes = await startTwoNodes({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "4" });
+  });
+  afterAll(async () => nodes?.dispose());
+
+  it("the API key's REST quota is one budget across both nodes", async () => {
+    const statuses = [];
+    for (const node of [nodes.a, nodes.b, nodes.a, nodes.b]) statuses.push((await agent(node).get("/purutos")).status);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+    const refusedOnA = await agent(nodes.a).get("/purutos");
+    const refusedOnB = await agent(nodes.b).get("/purutos");
+    expect([refusedOnA.status, refusedOnB.status]).toEqual([429, 429]);
+    expect(refusedOnB.headers.get("ratelimit-policy")).toBe('"api-key";q=4;w=60');
+  });
+
+  it("the 11th WebSocket connection per IP per minute across both nodes is refused with 429", async () => {
+    const token = await nodes.a.devIssuer!.mint({ sub: "ide@cluster", org: ORG_ID, roles: ["developer"] });
+    const wsUrl = (node: TwoNodes["a"], i: number) => `${node.url.replace("http", "ws")}/ws/cluster-ip-${i}`;
+    const accepted = [];
+    for (let i = 0; i < 10; i++) accepted.push((await upgrade(wsUrl(i % 2 === 0 ? nodes.a : nodes.b, i), token)).status);
+    expect(accepted).toEqual(Array(10).fill(101));
+    const eleventh = await upgrade(wsUrl(nodes.b, 10), token);
+    expect(eleventh.status).toBe(429);
+    expect(Number(eleventh.retryAfter)).toBeGreaterThan(0);
+    expect((await upgrade(wsUrl(nodes.a, 11), token)).status).toBe(429);
   });
 });
