@@ -12,6 +12,7 @@ help:
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients)"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
 	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
+	@echo "make cluster   two nodes (:8081, :8082) behind HAProxy on 127.0.0.1:8080, on PostgreSQL + Redis (deploy/cluster)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
 # Install exactly what package-lock.json says, once (and again when it changes).
@@ -47,6 +48,11 @@ run: $(NODE_MODULES)
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
 	 $(BIN)/tsx src/main.ts
 
+# Two nodes behind HAProxy on the machine's PostgreSQL and Redis; HAProxy is installed when missing.
+# CLUSTER_STORE=sqlite shares one SQLite file instead (one machine). See README "Running several nodes".
+cluster: $(NODE_MODULES)
+	@deploy/cluster/run.sh
+
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
@@ -64,4 +70,4 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate check-generated typecheck test run mock docs bench
+.PHONY: help install generate check-generated typecheck test run cluster mock docs bench
