@@ -33,6 +33,7 @@ import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createAuditLog } from "./core/audit";
 import { Redis } from "ioredis";
+import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
 
@@ -210,7 +211,8 @@ export async function startGatehouse(
       discovery: () => discovery.snapshot(),
     }),
     ...purutosHandlers({ discovery, invoker }),
-    ...actionsHandlers({ actions: engine }),
+    // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
+    ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({ approvals, audit }),
   });
 

@@ -2,6 +2,7 @@
 import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ORG_ID } from "../fixtures";
+import { createRedisEventBus, type GatehouseEvent } from "../../src/core/events";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { agent, executeBody, operator, registerManifest } from "../../src/faces/actions/e2e/helpers";
 import { startTwoNodes, type TwoNodes } from "./nodes";
@@ -47,6 +48,33 @@ describe.runIf(runRedis)("two nodes, one Redis", () => {
     expect(run.body).toMatchObject({ decision: "ALLOW", executed: true });
     const again = await agent(nodes.b).post("/api/v1/gateway/execute", pay("inv-1", { approval_id: approvalId }));
     expect(again.body).toMatchObject({ executed: false });
+  });
+
+  it("a token revoked on A is announced to every node and refused on B at once", async () => {
+    const observer = await createRedisEventBus({ redis: nodes.redis, prefix: nodes.prefix });
+    const heard: GatehouseEvent[] = [];
+    observer.subscribe("token.revoked", (e) => heard.push(e));
+    await expect.poll(() => observer.health()).toBe("connected");
+    try {
+      await registerManifest(nodes.a, {
+        uapk_id: "cluster-mailer",
+        agent: { id: "cluster-mailer", name: "Cluster Mailer" },
+        capabilities: ["email:send"],
+        tools: { "email:send": { connector: { type: "echo" } } },
+      });
+      const issued = await operator(nodes.a).post("/capability-tokens", { agent_id: "cluster-mailer", uapk_id: "cluster-mailer", capabilities: ["email:send"] });
+      expect(issued.status).toBe(201);
+      const send = { ...executeBody("cluster-mailer", { type: "email", tool: "send", params: { to: "a@example.com" } }), capability_token: issued.body.token };
+      expect((await agent(nodes.b).post("/api/v1/gateway/execute", send)).body).toMatchObject({ decision: "ALLOW" });
+
+      expect((await operator(nodes.a).post(`/capability-tokens/${issued.body.token_id}/revoke`, { reason: "leaked" })).status).toBe(200);
+      // No waiting: every node reads revocations from the shared store on each request.
+      const refused = await agent(nodes.b).post("/api/v1/gateway/execute", send);
+      expect(refused.body).toMatchObject({ decision: "DENY", reasons: [expect.objectContaining({ code: "TOKEN_REVOKED" })] });
+      await expect.poll(() => heard.map((e) => (e.type === "token.revoked" ? e.token_id : ""))).toEqual([issued.body.token_id]);
+    } finally {
+      await observer.close();
+    }
   });
 
   it("a denial on A wakes a long-poll parked on B", async () => {
