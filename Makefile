@@ -15,6 +15,7 @@ help:
 	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
 	@echo "make fuzz      seeded schema-derived fuzzer over every REST operation (FUZZ_REQUESTS=20000, FUZZ_SEED=10)"
+	@echo "make cluster   two nodes (:8081, :8082) behind HAProxy on 127.0.0.1:8080, on PostgreSQL + Redis (deploy/cluster)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
 # Install exactly what package-lock.json says, once (and again when it changes).
@@ -67,6 +68,10 @@ build: $(NODE_MODULES) build-console
 # The README's configuration table, from the schema in src/config.ts.
 readme-config: $(NODE_MODULES)
 	$(BIN)/tsx deploy/readme-config.ts
+# Two nodes behind HAProxy on the machine's PostgreSQL and Redis; HAProxy is installed when missing.
+# CLUSTER_STORE=sqlite shares one SQLite file instead (one machine). See README "Running several nodes".
+cluster: $(NODE_MODULES)
+	@deploy/cluster/run.sh
 
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
@@ -85,7 +90,7 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate build-console check-generated typecheck test run build readme-config mock docs bench fuzz
+.PHONY: help install generate build-console check-generated typecheck test run build readme-config cluster mock docs bench fuzz
 # Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:
 # prints the status histogram and every 5xx with a curl repro; fails on any 5xx or any 4xx that is not problem+json.
 fuzz: $(NODE_MODULES)

@@ -26,10 +26,13 @@ interface Result {
   reference?: Result;
 }
 
+const BENCH_RATE_LIMITS = { GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000", GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000" };
+
 async function startTarget(kind: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, String(port)], {
     execArgv: ["--import", "tsx"],
-    env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...env },
+    // Rate limits stay on (their cost is measured) with quotas no benchmark reaches.
+    env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...BENCH_RATE_LIMITS, ...env },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   await new Promise<void>((ok, fail) => {

@@ -1298,7 +1298,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1534,6 +1534,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -1621,9 +1640,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -1709,9 +1737,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -1806,9 +1843,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests; retry after the `Retry-After` seconds. */
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
             429: {
                 headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
                     "Retry-After"?: number;
                     [name: string]: unknown;
                 };
@@ -3184,6 +3230,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -3228,6 +3293,25 @@ export interface operations {
             /** @description The resource does not exist. */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3319,6 +3403,25 @@ export interface operations {
             /** @description The request has a body that is not `application/json`. */
             415: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
+             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
+             *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
+             */
+            429: {
+                headers: {
+                    /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
+                    RateLimit?: string;
+                    /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
+                    "RateLimit-Policy"?: string;
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

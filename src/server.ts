@@ -37,6 +37,14 @@ import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createAuditLog } from "./core/audit";
 import { Redis } from "ioredis";
+import { announceChanges } from "./http/change-events";
+import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
+import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, string>;
+}
 
 export const VERSION: string = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")).version;
 export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyncapi.yaml");
@@ -46,6 +54,11 @@ export interface Gatehouse {
   server: Server;
   db: Db;
   apiKeys: ApiKeyStore;
+  /**
+   * Readiness of what this node needs to serve governed operations: the database and, with REDIS_URL, Redis
+   * (commands and the event bus). A load balancer takes a node that is not ready out of rotation.
+   */
+  readiness(): Promise<Readiness>;
   /** The built-in identity provider (embedded default only; undefined with JWKS_URL). */
   devIssuer?: DevIssuer;
   /** starting → ready → draining, as `/readyz` reports it. */
@@ -67,6 +80,25 @@ function installationSecret(dataDir: string): Buffer {
     writeFileSync(file, randomBytes(32).toString("base64"), { mode: 0o600 });
   }
   return Buffer.from(readFileSync(file, "utf8"), "base64");
+}
+
+/** GATEHOUSE_APPROVAL_RECHECK_MS: how often approval waiters re-read the store besides events (default 1000). */
+function approvalRecheckMs(env: Record<string, string | undefined>): number {
+  const raw = env.GATEHOUSE_APPROVAL_RECHECK_MS;
+  if (raw === undefined || raw === "") return 1000;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 10) throw new Error(`GATEHOUSE_APPROVAL_RECHECK_MS must be an integer ≥ 10, got '${raw}'`);
+  return Number(raw);
+}
+
+const READY_STATES = new Set(["connected", "not_configured"]);
+
+/** Ready when every probe answers a ready state; a probe that throws counts as "unavailable". */
+export async function readinessOf(probes: Record<string, Probe>): Promise<Readiness> {
+  const entries = await Promise.all(
+    Object.entries(probes).map(async ([name, probe]) => [name, await probe().catch(() => "unavailable")] as const),
+  );
+  const checks = Object.fromEntries(entries);
+  return { ready: entries.every(([, state]) => READY_STATES.has(state)), checks };
 }
 
 function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): VerifyUserToken {
@@ -119,6 +151,8 @@ export async function startGatehouse(
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   const sessionsConfig = sessionsConfigFromEnv(env);
   const mcpOptions = mcpOptionsFromEnv(env);
+  const recheckMs = approvalRecheckMs(env);
+  const restRateLimits = restRateLimitConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -140,7 +174,14 @@ export async function startGatehouse(
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
     : undefined;
-  if (redis) await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
+  if (redis) {
+    // Without a listener ioredis reports every failed reconnect as an unhandled 'error'; readiness reports it.
+    redis.on("error", (err) => logger.debug({ err: String(err) }, "redis connection error"));
+    await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
+  }
+  const redisPrefix = sessionsConfig.options.redisKeyPrefix ?? "gatehouse";
+  // Events between nodes (approval decided, token revoked, manifest changed): Redis pub/sub, or in-process.
+  const events: EventBus = redis ? await createRedisEventBus({ redis, prefix: redisPrefix }) : createMemoryEventBus();
 
   const server = createServer();
   const lifecycle = createLifecycle();
@@ -151,7 +192,7 @@ export async function startGatehouse(
 
   // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
   // Every door — REST actions, agent sessions — goes through this one engine.
-  const approvals = createApprovalStore(db);
+  const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
   const approvalEvents = createApprovalEvents({ db, approvals });
   const audit = createAuditLog(db);
   const engine = createGovernanceEngine({
@@ -197,8 +238,12 @@ export async function startGatehouse(
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
+    // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
+    events: () => events.health(),
   };
-  const handlers: Handlers = {
+  // REST rate limits per API key and per agent (shared through Redis when configured).
+  const limits = createRestRateLimiter({ config: restRateLimits, redis, prefix: redisPrefix });
+  const handlers: Handlers = limits.wrap({
     ...systemHandlers({
       version: VERSION,
       openapi: spec.document,
@@ -211,12 +256,13 @@ export async function startGatehouse(
       ],
       discovery: () => discovery.snapshot(),
     }),
-    ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis! }),
+    ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
     ...purutosHandlers({ discovery, invoker }),
-    ...actionsHandlers({ actions: engine }),
+    // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
+    ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({ approvals, audit }),
     ...consoleHandlers({ events: approvalEvents }),
-  };
+  });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
   // MCP: agents' manifest tools through the same engine, approvals and audit; puruto commands through the invoker.
@@ -250,6 +296,7 @@ export async function startGatehouse(
     apiKeys,
     devIssuer,
     lifecycle,
+    readiness: () => readinessOf({ database: probes.database!, redis: probes.redis!, events: probes.events! }),
     async close() {
       lifecycle.startDraining();
       const stopped = new Promise<void>((ok) => server.close(() => ok()));
@@ -265,6 +312,7 @@ export async function startGatehouse(
       discovery.close();
       approvalEvents.close();
       approvals.close();
+      await events.close();
       // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
       await new Promise<void>((ok) => setImmediate(ok));
       redis?.disconnect();

@@ -10,6 +10,8 @@
 // approval stays unconsumed.
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
+import { createMemoryEventBus, type EventBus, type GatehouseEvent } from "../events";
+import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
 
@@ -120,11 +122,18 @@ export interface ApprovalStoreOptions {
   ttlMs?: number;
   now?: () => Date;
   /**
-   * Waiters re-read the row this often, so a decision taken by another process sharing the database is seen
-   * too (in-process decisions wake waiters at once through an event emitter).
+   * Waiters re-read the row this often: the safety net for a decision whose event was lost, or taken by a
+   * process that publishes none (events wake waiters at once).
    */
   pollIntervalMs?: number;
+  /**
+   * Where created/decided/expired are published and heard (src/core/events). With the Redis bus a decision
+   * taken on another node wakes this node's waiters; the default is in-process.
+   */
+  events?: EventBus;
 }
+
+const log = logger.child({ module: "approvals" });
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
 
@@ -183,6 +192,10 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
+  const events = options.events ?? createMemoryEventBus();
+  // Waiters listen on `changes` by approval id; the bus (this node's and every other node's decisions) feeds it.
+  const wake = (event: { approval_id: string }) => changes.emit(event.approval_id);
+  const unsubscribe = [events.subscribe("approval.decided", wake), events.subscribe("approval.expired", wake)];
   const closers = new Set<() => void>();
   const decisionListeners = new Set<DecisionListener>();
 
@@ -195,12 +208,17 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     return expired;
   });
 
+  /** Events of a committed change; a lost event only delays waiters until their next re-check. */
+  function announce(event: GatehouseEvent): void {
+    events.publish(event).catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
+  }
+
   function expire(org_id?: string): number {
     const at = now();
     if (!expiry(org_id).probe.get(scoped(at, org_id))) return 0;
     // IMMEDIATE when on its own (a read found something overdue); a savepoint inside create/decide.
     const expired = sweepAndNotify.immediate(at, org_id);
-    for (const approval of expired) changes.emit(approval.approval_id);
+    for (const approval of expired) announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
     return expired.length;
   }
 
@@ -232,14 +250,15 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
         return { ok: false, code: "NOT_PENDING", reason: `Approval ${approval_id} is already ${current.status}`, approval: current };
       })
       .immediate();
-    if (result.ok) changes.emit(approval_id);
+    if (result.ok) announce({ type: "approval.decided", org_id, approval_id, status });
     return result;
   }
 
   return {
     create(input) {
       const binding_hash = approvalBindingHash(input);
-      return db
+      let isNew = false;
+      const approval = db
         .transaction((): Approval => {
           expire(input.org_id);
           const existing = db
@@ -275,9 +294,12 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
                @reasons, @binding_hash, @status, @interaction_id, @created_at, @expires_at, @decided_at, @decided_by,
                @decision_reason, @consumed_at, @consumed_by_interaction_id)`,
           ).run(row);
+          isNew = true;
           return fromRow(row);
         })
         .immediate();
+      if (isNew) announce({ type: "approval.created", org_id: approval.org_id, approval_id: approval.approval_id });
+      return approval;
     },
 
     list(org_id, filter = {}) {
@@ -355,6 +377,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     close() {
+      for (const stop of unsubscribe) stop();
       for (const stop of Array.from(closers)) stop();
     },
   };

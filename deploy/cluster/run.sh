@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# `make cluster`: two Gatehouse nodes (127.0.0.1:8081, :8082) behind HAProxy on 127.0.0.1:8080, sharing the
+# machine's PostgreSQL (DATABASE_URL, database `gatehouse_cluster` created when missing) and Redis (REDIS_URL).
+# Ctrl-C stops all three. Logs: $GATEHOUSE_CLUSTER_DIR/node-{a,b}.log.
+#
+# Until the PostgreSQL store backend is wired into the HTTP faces, set CLUSTER_STORE=sqlite: both nodes then
+# share one SQLite file in $GATEHOUSE_CLUSTER_DIR (one machine only), everything else as in production.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+
+DATA="${GATEHOUSE_CLUSTER_DIR:-$ROOT/.data/cluster}"
+LB_PORT="${CLUSTER_LB_PORT:-8080}"
+PORT_A="${CLUSTER_PORT_A:-8081}"
+PORT_B="${CLUSTER_PORT_B:-8082}"
+RUNTIME_PORT="${CLUSTER_RUNTIME_PORT:-8001}"
+STORE="${CLUSTER_STORE:-postgres}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export GATEHOUSE_REDIS_PREFIX="${GATEHOUSE_REDIS_PREFIX:-gatehouse-cluster}"
+PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+CLUSTER_DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gatehouse_cluster}"
+mkdir -p "$DATA"
+
+say() { echo "cluster: $*" >&2; }
+
+"$ROOT/deploy/cluster/ensure-haproxy.sh"
+
+if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  say "Redis does not answer at $REDIS_URL; start it (redis-server) or set REDIS_URL"; exit 1
+fi
+
+if [ "$STORE" = "postgres" ]; then
+  db="$(basename "${CLUSTER_DATABASE_URL%%\?*}")"
+  if ! psql "$PG_ADMIN_URL" -tAc "SELECT 1" >/dev/null 2>&1; then
+    say "PostgreSQL does not answer at $PG_ADMIN_URL; start it or set PG_ADMIN_URL / DATABASE_URL"; exit 1
+  fi
+  if [ "$(psql "$PG_ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
+    say "creating database $db"
+    psql "$PG_ADMIN_URL" -qc "CREATE DATABASE \"$db\"" >/dev/null
+  fi
+  export DATABASE_URL="$CLUSTER_DATABASE_URL"
+else
+  unset DATABASE_URL
+fi
+
+# One installation: both nodes share the secret (keys encrypted at rest, keyed hashes) and the data folder.
+if [ -z "${GATEHOUSE_SECRET:-}" ]; then
+  [ -s "$DATA/cluster-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$DATA/cluster-secret")
+  GATEHOUSE_SECRET="$(cat "$DATA/cluster-secret")"
+fi
+export GATEHOUSE_SECRET GATEHOUSE_DATA_DIR="$DATA"
+export PURUTO_GATEWAY_API_KEY="${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}"
+export GATEHOUSE_ECOSYSTEM_ROOT="${GATEHOUSE_ECOSYSTEM_ROOT:-$ROOT/examples/ecosystem}"
+export PURUTO_DATA_PATH="${PURUTO_DATA_PATH-$ROOT/examples/ecosystem/puruto-data}"
+export GATEHOUSE_EXTRA_COMMANDS="${GATEHOUSE_EXTRA_COMMANDS-balance}"
+export GATEHOUSE_MANIFEST_DIR="${GATEHOUSE_MANIFEST_DIR:-$ROOT/examples/manifests}"
+export NODE_OPTIONS="${NODE_OPTIONS:---no-warnings=ExperimentalWarning}"
+
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  say "stopping"
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+wait_healthy() {
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  say "node on :$1 did not become healthy; see $2"; exit 1
+}
+
+# Node A brings the reference agent runtime; node B uses it. Node A starts first: it applies the migrations.
+PORT="$PORT_A" GATEHOUSE_EMBEDDED_RUNTIME=1 AGENT_RUNTIME_PORT="$RUNTIME_PORT" \
+  node_modules/.bin/tsx src/main.ts > "$DATA/node-a.log" 2>&1 &
+pids+=($!)
+wait_healthy "$PORT_A" "$DATA/node-a.log"
+PORT="$PORT_B" AGENT_RUNTIME_URL="http://127.0.0.1:$RUNTIME_PORT" \
+  node_modules/.bin/tsx src/main.ts > "$DATA/node-b.log" 2>&1 &
+pids+=($!)
+wait_healthy "$PORT_B" "$DATA/node-b.log"
+
+GATEHOUSE_LB_BIND="127.0.0.1:$LB_PORT" GATEHOUSE_NODE_A="127.0.0.1:$PORT_A" GATEHOUSE_NODE_B="127.0.0.1:$PORT_B" \
+  GATEHOUSE_HEALTH_PATH="${GATEHOUSE_HEALTH_PATH:-/readyz}" \
+  haproxy -db -f "$ROOT/deploy/cluster/haproxy.cfg" &
+pids+=($!)
+wait_healthy "$LB_PORT" "haproxy's output above"
+
+ORG="${GATEHOUSE_DEFAULT_ORG:-default}"
+token() { node_modules/.bin/tsx src/cli/main.ts token --sub "$1" --org "$ORG" --role "$2" 2>/dev/null || echo "<see npm run -s gatehouse -- token --help>"; }
+LB="http://127.0.0.1:$LB_PORT"
+cat <<INFO
+
+Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B http://127.0.0.1:$PORT_B
+  store: $( [ "$STORE" = postgres ] && echo "PostgreSQL $DATABASE_URL" || echo "one SQLite file in $DATA (CLUSTER_STORE=sqlite)" )
+  redis: $REDIS_URL (prefix $GATEHOUSE_REDIS_PREFIX)     logs: $DATA/node-a.log, $DATA/node-b.log
+
+  curl $LB/health
+  curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" $LB/purutos
+  export API_KEY=$PURUTO_GATEWAY_API_KEY ORG_ID=$ORG GATEHOUSE_DATA_DIR=$DATA
+  export TOKEN=$(token operator@cluster operator)
+  IDE session: ws://127.0.0.1:$LB_PORT/ws/my-session   Authorization: Bearer $(token ide-user@cluster developer)
+  one node only: replace :$LB_PORT with :$PORT_A or :$PORT_B. Ctrl-C stops the cluster.
+
+INFO
+wait -n "${pids[@]}"
+say "a process of the cluster exited; see the logs above"

@@ -1,0 +1,51 @@
+// REST rate limits on one node (memory counters): per API key on every API-key operation, per agent on the
+// governed operations; 429 problem+json with Retry-After and the IETF RateLimit headers.
+import { afterEach, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../contract-tests/fixtures";
+import { agent, executeBody } from "../faces/actions/e2e/helpers";
+import { restRateLimitConfigFromEnv } from "./rate-limit";
+
+const running: TestGatehouse[] = [];
+afterEach(async () => {
+  for (const g of running.splice(0)) await g.dispose();
+});
+async function gatehouse(env: Record<string, string>) {
+  const g = await startTestGatehouse(env);
+  running.push(g);
+  return g;
+}
+const evaluate = (agentId: string) =>
+  executeBody("no-such-manifest", { type: "email", tool: "send", params: {} }, { agent_id: agentId });
+
+describe("REST rate limits", () => {
+  it("the request over the API key's quota gets 429 problem+json naming the policy, with Retry-After", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "3", GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS: "60" });
+    for (let i = 0; i < 3; i++) expect((await agent(g).get("/purutos")).status).toBe(200);
+    const refused = await agent(g).get("/purutos");
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("content-type")).toContain("application/problem+json");
+    expect(refused.body).toMatchObject({ code: "RATE_LIMIT_EXCEEDED", status: 429 });
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers.get("ratelimit-policy")).toBe('"api-key";q=3;w=60');
+    expect(refused.headers.get("ratelimit")).toBe(`"api-key";r=0;t=${retryAfter}`);
+    // Open operations (no API key) are not counted.
+    expect((await fetch(`${g.url}/health`)).status).toBe(200);
+  });
+
+  it("each agent has its own quota on the governed operations", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "2" });
+    for (let i = 0; i < 2; i++) expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-1"))).status).toBe(200);
+    const refused = await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-1"));
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("ratelimit-policy")).toBe('"agent";q=2;w=60');
+    expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-2"))).status).toBe(200);
+  });
+
+  it("0 turns a limit off; a bad value names its variable", () => {
+    expect(restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "0" }).perApiKey).toBe(0);
+    expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "ten" })).toThrow(/GATEHOUSE_RATE_LIMIT_PER_AGENT/);
+    expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS: "0" })).toThrow(/WINDOW/);
+  });
+});

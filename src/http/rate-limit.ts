@@ -1,0 +1,135 @@
+// REST rate limits: per API key and per agent, with rate-limiter-flexible. In memory on one node (the embedded
+// default); in Redis with REDIS_URL, so N nodes share one budget per key and per agent.
+//
+//   GATEHOUSE_RATE_LIMIT_PER_API_KEY   requests per window per API key, every API-key operation (default 6000; 0 = off)
+//   GATEHOUSE_RATE_LIMIT_PER_AGENT     requests per window per agent_id of execute/evaluate/batch (default 1200; 0 = off)
+//   GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS the window (default 60)
+//
+// Over the limit: 429 problem+json (RATE_LIMIT_EXCEEDED) with Retry-After and the IETF `RateLimit-Policy` /
+// `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers). Redis unreachable: 503 REDIS_UNAVAILABLE — a
+// limit that cannot be counted is not enforced by letting everything through (fail closed).
+import type { Redis } from "ioredis";
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from "rate-limiter-flexible";
+import type { Principal } from "../core/identity/principal";
+import { problem } from "./boundary";
+import type { Handler, HandlerGroup, OperationId, OperationRequest } from "./handlers";
+
+export interface RestRateLimitConfig {
+  perApiKey: number;
+  perAgent: number;
+  windowSeconds: number;
+}
+
+export const DEFAULT_REST_RATE_LIMITS: RestRateLimitConfig = { perApiKey: 6000, perAgent: 1200, windowSeconds: 60 };
+
+const LIMIT_VARIABLES: [string, keyof RestRateLimitConfig, number][] = [
+  ["GATEHOUSE_RATE_LIMIT_PER_API_KEY", "perApiKey", 0],
+  ["GATEHOUSE_RATE_LIMIT_PER_AGENT", "perAgent", 0],
+  ["GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS", "windowSeconds", 1],
+];
+
+export function restRateLimitConfigFromEnv(env: Record<string, string | undefined>): RestRateLimitConfig {
+  const config = { ...DEFAULT_REST_RATE_LIMITS };
+  for (const [name, field, min] of LIMIT_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || raw === "") continue;
+    if (!/^\d{1,10}$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${raw}'`);
+    config[field] = Number(raw);
+  }
+  return config;
+}
+
+/** One named limit: its policy name in the RateLimit headers, and its counter. */
+interface NamedLimiter {
+  policy: "api-key" | "agent";
+  quota: number;
+  limiter: RateLimiterAbstract;
+}
+
+export interface RestRateLimiter {
+  /** Every handler of the group, wrapped: the limits are consumed before the handler runs. */
+  wrap<G extends HandlerGroup>(handlers: G): G;
+  /** Counts one request of this caller; throws the 429 or 503 problem. */
+  check(principal: Principal, body: unknown): Promise<void>;
+}
+
+export interface RestRateLimiterDeps {
+  config: RestRateLimitConfig;
+  /** REDIS_URL client: shared counters. Without it, this node's memory. */
+  redis?: Redis;
+  /** Redis key prefix (GATEHOUSE_REDIS_PREFIX). */
+  prefix: string;
+}
+
+export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimiter {
+  const { config } = deps;
+  const make = (policy: NamedLimiter["policy"], quota: number): NamedLimiter | undefined => {
+    if (quota <= 0) return undefined;
+    const options = { keyPrefix: `${deps.prefix}:rest:limit:${policy}`, points: quota, duration: config.windowSeconds };
+    const limiter = deps.redis
+      ? new RateLimiterRedis({ ...options, storeClient: deps.redis, rejectIfRedisNotReady: true })
+      : new RateLimiterMemory(options);
+    return { policy, quota, limiter };
+  };
+  const perKey = make("api-key", config.perApiKey);
+  const perAgent = make("agent", config.perAgent);
+
+  const check = async (principal: Principal, body: unknown) => {
+    if (principal.kind !== "api_key") return;
+    if (perKey) await consume(perKey, principal.keyId, config.windowSeconds);
+    const agentId = agentIdOf(body);
+    if (perAgent && agentId !== undefined) await consume(perAgent, `${principal.orgId}:${agentId}`, config.windowSeconds);
+  };
+
+  return {
+    check,
+    wrap<G extends HandlerGroup>(handlers: G): G {
+      if (!perKey && !perAgent) return handlers;
+      const wrapped: Record<string, Handler<OperationId>> = {};
+      for (const [operationId, handler] of Object.entries(handlers) as [OperationId, Handler<OperationId>][]) {
+        wrapped[operationId] = async (req: OperationRequest<OperationId>) => {
+          await check(req.principal, req.body);
+          return handler(req);
+        };
+      }
+      return wrapped as G;
+    },
+  };
+}
+
+/** The agent a governed request speaks for (execute, evaluate, batch carry `agent_id`). */
+function agentIdOf(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  const id = (body as { agent_id?: unknown }).agent_id;
+  return typeof id === "string" ? id : undefined;
+}
+
+async function consume(named: NamedLimiter, key: string, windowSeconds: number): Promise<void> {
+  try {
+    await named.limiter.consume(key);
+  } catch (outcome) {
+    if (!(outcome instanceof RateLimiterRes)) {
+      throw problem("REDIS_UNAVAILABLE", "Rate limits cannot be checked: Redis is unavailable; retry shortly", {
+        headers: { "Retry-After": "1" },
+      });
+    }
+    const resetSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
+    throw problem("RATE_LIMIT_EXCEEDED", `Rate limit exceeded: ${named.quota} requests per ${windowSeconds} s per ${named.policy}`, {
+      headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
+    });
+  }
+}
+
+/** Retry-After plus the IETF structured-field headers naming the policy that was hit. */
+export function rateLimitHeaders(named: Pick<NamedLimiter, "policy" | "quota">, windowSeconds: number, resetSeconds: number) {
+  return {
+    "Retry-After": String(resetSeconds),
+    "RateLimit-Policy": `"${named.policy}";q=${named.quota};w=${windowSeconds}`,
+    RateLimit: `"${named.policy}";r=0;t=${resetSeconds}`,
+  };
+}
