@@ -9,6 +9,7 @@ import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
 import type { SessionRecord, SessionStore } from "./session-store";
 import type { ToolPolicyContext } from "./tool-policy";
+import { isOwner, ownerOf, type SessionOwner } from "./owner";
 
 /** A tool_call Gatehouse passed to the IDE and whose answer (decision or result) it still expects. */
 export interface PendingCall {
@@ -31,6 +32,11 @@ export interface Connection {
   tokenTimer?: NodeJS.Timeout;
   /** IDE frames are handled one after another, in arrival order; none of them waits for a reply. */
   inbound: Promise<void>;
+  /**
+   * The close code Gatehouse decided on, when it closed the socket itself. A slow consumer's close frame
+   * sits behind the bytes it does not read and the socket is terminated (locally 1006): metrics count this.
+   */
+  closeCodeSent?: number;
 }
 
 export interface LiveSession {
@@ -77,22 +83,27 @@ export class SessionRegistry {
   }
 
   /** Who owns a session, live on this node or known to the store (hydrated before the upgrade). */
-  async ownerOf(id: string): Promise<string | undefined> {
+  async ownerOf(id: string): Promise<SessionOwner | undefined> {
     if (!this.sessions.has(id)) await this.store.hydrate?.(id);
-    return this.sessions.get(id)?.record.ownerSub ?? this.store.get(id)?.ownerSub;
+    const record = this.sessions.get(id)?.record ?? this.store.get(id);
+    return record && recordOwner(record);
   }
 
-  /** Synchronous on purpose (right before the 101): two users racing for a new id cannot both get it. */
+  /**
+   * Synchronous on purpose (right before the 101): two users racing for a new id cannot both get it. Only the
+   * principal that created the session (issuer, org, sub) may attach to it; its org is never rewritten.
+   */
   claim(sessionId: string, claims: UserClaims): LiveSession | undefined {
     let live = this.sessions.get(sessionId);
-    if (live && live.record.ownerSub !== claims.sub) return undefined;
+    if (live && !isOwner(recordOwner(live.record), claims)) return undefined;
     if (!live) {
-      const record = this.store.get(sessionId) ?? this.store.create(sessionId, { sub: claims.sub, orgId: claims.orgId });
+      const known = this.store.get(sessionId);
+      if (known && !isOwner(recordOwner(known), claims)) return undefined;
+      const record = known ?? this.store.create(sessionId, ownerOf(claims));
       live = { record, pendingCalls: new Map(), runtimeQueue: Promise.resolve() };
       this.sessions.set(sessionId, live);
       metrics.sessions.set(this.sessions.size);
     }
-    if (claims.orgId) live.record.orgId = claims.orgId;
     clearTimeout(live.expiryTimer);
     return live;
   }
@@ -118,6 +129,7 @@ export class SessionRegistry {
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
+      conn.closeCodeSent ??= CloseCode.TRY_AGAIN_LATER;
       ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
       setTimeout(() => ws.terminate(), 5_000).unref();
       return;
@@ -189,6 +201,14 @@ export class SessionRegistry {
     }
     await Promise.all(closing);
   }
+}
+
+export function recordOwner(record: SessionRecord): SessionOwner {
+  return {
+    sub: record.ownerSub,
+    ...(record.orgId !== undefined ? { orgId: record.orgId } : {}),
+    ...(record.ownerIssuer !== undefined ? { issuer: record.ownerIssuer } : {}),
+  };
 }
 
 /** The session is gone: nobody follows its approvals any more (they stay in the store for operators). */
