@@ -49,7 +49,10 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const validators = deps.validators ? Promise.resolve(deps.validators) : loadMessageValidators();
   validators.catch((err) => log.error({ err }, "cannot load session message schemas"));
   const { ipLimiter, anonymousLimiter, messageLimiter } = createLimiters(opts, deps.redis);
-  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), opts);
+  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), {
+    ...opts,
+    ...(deps.approvals ? { approvals: deps.approvals } : {}),
+  });
 
   const runtime = new RuntimeLinks({
     registry,

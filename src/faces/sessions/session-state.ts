@@ -8,7 +8,7 @@ import type { ServerFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
 import type { SessionRecord, SessionStore } from "./session-store";
-import type { ToolPolicyContext } from "./tool-policy";
+import type { ToolApprovals, ToolPolicyContext } from "./tool-policy";
 import { isOwner, ownerOf, type SessionOwner } from "./owner";
 
 /** A tool_call Gatehouse passed to the IDE and whose answer (decision or result) it still expects. */
@@ -57,6 +57,8 @@ export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: num
 export interface SessionRegistryOptions {
   maxBufferedBytes: number;
   sessionTtlMs: number;
+  /** Resolves a session's open approvals as cancelled when the session is abandoned (./tool-policy.ts). */
+  approvals?: Pick<ToolApprovals, "cancel">;
 }
 
 export class SessionRegistry {
@@ -180,12 +182,25 @@ export class SessionRegistry {
     session.expiryTimer = setTimeout(() => {
       if (session.conn) return;
       session.link?.close();
-      stopWatching(session);
+      this.cancelApprovals(session, "the session was abandoned (the IDE did not come back)");
       this.sessions.delete(session.record.id);
       this.store.delete(session.record.id);
       metrics.sessions.set(this.sessions.size);
     }, this.opts.sessionTtlMs);
     session.expiryTimer.unref();
+  }
+
+  /**
+   * The session's open approvals are resolved as cancelled and nobody follows them any more: they were asked
+   * for this session only, and no other session may answer or use them. The calls are forgotten.
+   */
+  cancelApprovals(session: LiveSession, reason: string): void {
+    stopWatching(session);
+    for (const [callId, pending] of session.pendingCalls) {
+      if (pending.approvalId === undefined) continue;
+      session.pendingCalls.delete(callId);
+      this.opts.approvals?.cancel?.(pending.ctx, pending.approvalId, reason).catch(() => undefined);
+    }
   }
 
   /** SIGTERM: close every socket with 1012 (reconnect and resume elsewhere) and drop every runtime link. */
