@@ -1,5 +1,6 @@
 // `make run` / `npm start`: start Gatehouse and print how to call it.
 import { ConfigError, loadConfig } from "./config";
+import { DataDirLockedError, lockDataDir } from "./data-dir-lock";
 import { logger } from "./core/log/logger";
 import { startGatehouse } from "./server";
 
@@ -14,6 +15,18 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // One Gatehouse per data directory (its SQLite file and secret are not shared silently).
+  let lock;
+  try {
+    lock = lockDataDir(config.dataDir);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  process.once("exit", () => lock.release());
   // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured.
   let runtime: { url: string; close(): Promise<void> } | undefined;
   if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
