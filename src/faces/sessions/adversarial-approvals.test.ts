@@ -40,7 +40,7 @@ async function rest(method: string, path: string, body?: unknown) {
   const res = await fetch(`${gatehouse.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${gatehouse.operatorToken}`, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
+    body: body ? JSON.stringify(body) : null,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
