@@ -670,9 +670,10 @@ export interface components {
         };
         /**
          * @description Lifecycle of an approval: pending → approved | denied | expired; approved → consumed on re-submission.
+         *     `cancelled`: the agent session it was asked in was cancelled or abandoned before it was used.
          * @enum {string}
          */
-        ApprovalStatus: "pending" | "approved" | "denied" | "expired" | "consumed";
+        ApprovalStatus: "pending" | "approved" | "denied" | "expired" | "consumed" | "cancelled";
         /** @description One action of a batch: an `Action` plus the client's correlation id. */
         BatchAction: {
             /** @description Client-provided id, echoed in the result; unique within the batch (a repeated one → 400). */

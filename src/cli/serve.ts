@@ -1,6 +1,7 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
 import { checkDataDir, ConfigError, loadConfig } from "../config";
 import { logger } from "../core/log/logger";
+import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 
 export async function serve(): Promise<void> {
@@ -10,6 +11,17 @@ export async function serve(): Promise<void> {
     checkDataDir(config.dataDir);
   } catch (err) {
     if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+  // One Gatehouse per data directory: its SQLite file and secret are never shared silently by two processes.
+  try {
+    const lock = lockDataDir(config.dataDir);
+    process.once("exit", () => lock.release());
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
       console.error(err.message);
       process.exit(2);
     }
@@ -38,6 +50,7 @@ export async function serve(): Promise<void> {
       ? `  curl -H "X-API-Key: ${key}" ${gatehouse.url}/purutos`
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
+    `  console: ${gatehouse.url}/console   (sign in with the operator TOKEN below)`,
     `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
   ];
   if (gatehouse.devIssuer) {

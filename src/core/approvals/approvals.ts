@@ -1,7 +1,8 @@
 // Human approvals for ESCALATE decisions, shared by the REST face (operators) and the WebSocket sessions face
 // (`hitl_decision`). No HTTP here: handlers map the results to statuses.
 //
-// Lifecycle: pending → approved | denied | expired;  approved → consumed | expired.
+// Lifecycle: pending → approved | denied | expired | cancelled;  approved → consumed | expired | cancelled.
+// `cancelled`: the agent session the approval was asked in was cancelled or abandoned (see `cancel`).
 // An approval is *one* execution of *one* exactly-bound request (see binding.ts), within `expires_at`.
 //
 // An approval can only turn an ESCALATE into an ALLOW, never a DENY: the policy engine evaluates every check
@@ -15,7 +16,7 @@ import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
 
-export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "consumed";
+export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "consumed" | "cancelled";
 
 export interface Approval {
   approval_id: string;
@@ -101,6 +102,11 @@ export interface ApprovalStore {
    * pending state after `timeoutMs`; null if it does not exist. For long-polling and the WS face.
    */
   waitForDecision(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal): Promise<Approval | null>;
+  /**
+   * Resolves a pending (or approved, still unused) approval as `cancelled`: its session was cancelled or
+   * abandoned, so nobody may decide or use it any more. False when it was no longer open.
+   */
+  cancel(org_id: string, approval_id: string, reason: string): boolean;
   /** Marks overdue pending/approved approvals `expired` now (also done lazily on every read). */
   expireOverdue(org_id?: string): number;
   /**
@@ -369,6 +375,17 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
       });
     },
 
+    cancel(org_id, approval_id, reason) {
+      const cancelled = db
+        .prepare<unknown[], Row>(
+          `UPDATE approvals SET status = 'cancelled', decided_at = ?, decided_by = 'gatehouse', decision_reason = ?
+           WHERE org_id = ? AND approval_id = ? AND status IN ('pending', 'approved') RETURNING *`,
+        )
+        .get(now().toISOString(), reason, org_id, approval_id);
+      if (cancelled) changes.emit(approval_id);
+      return cancelled !== undefined;
+    },
+
     expireOverdue: (org_id) => expire(org_id),
 
     onDecided(listener) {
@@ -416,6 +433,8 @@ export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult 
       return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}` };
     case "expired":
       return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
+    case "cancelled":
+      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was cancelled with its session` };
     case "consumed":
       return { ok: false, code: "APPROVAL_ALREADY_CONSUMED", reason: `Approval ${id} was already used at ${current.consumed_at}` };
     default: {

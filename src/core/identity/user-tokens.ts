@@ -19,6 +19,8 @@ import { registry } from "../metrics/registry";
 
 export interface UserClaims {
   sub: string;
+  /** The token's `iss` (a `sub` is only unique within its issuer). */
+  issuer?: string;
   orgId?: string;
   roles: string[];
   /** Expiry, seconds since the epoch. */
@@ -113,6 +115,7 @@ function claimsOf(payload: JWTPayload): UserClaims {
   const org = payload.org;
   return {
     sub: payload.sub,
+    ...(typeof payload.iss === "string" ? { issuer: payload.iss } : {}),
     ...(typeof org === "string" && org !== "" ? { orgId: org } : {}),
     roles,
     exp: payload.exp!,

@@ -11,6 +11,8 @@ export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agen
   const { type, tool, params, amount, currency, counterparty, jurisdiction } = request.action;
   const facts: Record<string, unknown> = {};
   if (typeof request.context?.user === "string") facts.on_behalf_of = request.context.user;
+  // An approval asked in an agent session belongs to that session: no other session can share or use it.
+  if (typeof request.context?.session_id === "string") facts.session_id = request.context.session_id;
   if (amount !== undefined) facts.amount = amount;
   if (currency !== undefined) facts.currency = currency;
   if (jurisdiction !== undefined) facts.jurisdiction = jurisdiction;

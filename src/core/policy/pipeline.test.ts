@@ -352,8 +352,12 @@ describe("what an approval is bound to", () => {
     expect(actionHash(call({ user: "alice" }))).not.toBe(actionHash(call({ user: "bob" })));
   });
 
-  it("the rest of the context is not bound: the same user's retry from another session is the same action", () => {
-    expect(actionHash(call({ user: "alice", session_id: "s1" }))).toBe(actionHash(call({ user: "alice", session_id: "s2" })));
+  it("an approval asked in one agent session never covers the same user's identical call in another", () => {
+    expect(actionHash(call({ user: "alice", session_id: "s1" }))).not.toBe(actionHash(call({ user: "alice", session_id: "s2" })));
+    expect(actionHash(call({ user: "alice", session_id: "s1" }))).toBe(actionHash(call({ user: "alice", session_id: "s1", call_id: "c2" })));
+  });
+
+  it("the rest of the context is not bound: a retry that describes itself anew is the same action", () => {
     expect(actionHash(call())).toBe(actionHash(call({ note: "retry" })));
   });
 });

@@ -12,7 +12,7 @@ import type { ActionRequest, CheckName, Manifest, Reason, RiskSnapshot } from ".
 /** What the approval check reads of an approval (a structural subset of src/core/approvals' Approval). */
 export interface ApprovalView {
   approval_id: string;
-  status: "pending" | "approved" | "denied" | "expired" | "consumed";
+  status: "pending" | "approved" | "denied" | "expired" | "consumed" | "cancelled";
   /** approvalBindingHash() of the escalated request (see ./action-hash.ts). */
   binding_hash: string;
   expires_at: string;

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { readFile, realpath } from "node:fs/promises";
+import { readdir, readFile, realpath } from "node:fs/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { logger } from "../../core/log/logger";
 import { createApp } from "../../http/app";
@@ -222,8 +222,9 @@ describe("failures keep the contract", () => {
     "a client that goes away stops its command, %s (killed, not left to the timeout)",
     async (_label, payload) => {
     root = await realpath(await tempDir());
-    const pidFile = path.join(root, "pid");
-    await writePuruto(root, "puruto-slow", { skills: { wait: { run: `#!/bin/sh\necho $$ > '${pidFile}'\nexec sleep 1000\n` } } });
+    // The command may run in its own PID namespace (its $$ is 1 there): find it on the host by a marker.
+    const marker = `gh-wait-${path.basename(root)}`;
+    await writePuruto(root, "puruto-slow", { skills: { wait: { run: `#!/bin/sh\nexec sh -c "sleep 1000; :" ${marker}\n` } } });
     const base = await serve(testConfig({ ecosystemRoot: root, extraCommands: ["wait"], commandTimeoutMs: 20_000 }));
 
     const controller = new AbortController();
@@ -235,7 +236,7 @@ describe("failures keep the contract", () => {
     let pid = 0;
     for (let i = 0; i < 100 && !pid; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+      pid = await hostPidOf(marker);
     }
     expect(pid).toBeGreaterThan(0);
     controller.abort();
@@ -251,6 +252,16 @@ describe("failures keep the contract", () => {
   },
   );
 });
+
+/** The host PID of the process whose last argument is `marker`, or 0. */
+async function hostPidOf(marker: string): Promise<number> {
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").filter(Boolean).at(-1) === marker) return Number(entry);
+  }
+  return 0;
+}
 
 /** True while `pid` exists and is not a zombie. */
 function isRunning(pid: number): boolean {

@@ -278,11 +278,12 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(JSON.stringify(answer)).not.toContain("hunter2");
   });
 
-  it("kills a child that never exits at the timeout, with its whole process group", async () => {
-    const pidFile = path.join(root, "pid");
+  it("kills a child that never exits at the timeout, with everything it started", async () => {
+    // Found on the host by a marker: in the command's own PID namespace its $$ and group ids are not ours.
+    const marker = `gh-hang-${path.basename(root)}`;
     await puruto("puruto-a", {
       skills: {
-        hang: { run: `#!/bin/sh\necho $$ > '${pidFile}'\nsleep 1000 &\nsleep 1000\n` },
+        hang: { run: `#!/bin/sh\nsh -c "sleep 1000; :" ${marker} &\nsh -c "sleep 1000; :" ${marker}\n` },
       },
     });
     const { invoker } = setup({ commandTimeoutMs: 300 });
@@ -294,13 +295,12 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(invocation).toMatchObject({ status: "error", error: { code: "TIMEOUT", details: { timeout_ms: 300 } } });
     expect(elapsed).toBeLessThan(3000);
     expect(invocation.duration_ms).toBeGreaterThanOrEqual(290);
-    const pgid = Number((await readFile(pidFile, "utf8")).trim());
     await new Promise((r) => setTimeout(r, 100));
-    const group = await processesInGroup(pgid);
-    // Nothing of the group still runs, and none of it is a zombie of ours (Node reaps its direct child).
+    const tree = await processesMarked(marker);
+    // Nothing of the command still runs, and none of it is a zombie of ours (Node reaps its direct child).
     // Killed grandchildren are re-parented to pid 1; reaping them is init's job (this sandbox's init does not).
-    expect(group.filter((p) => p.state !== "Z")).toEqual([]);
-    expect(group.filter((p) => p.ppid === process.pid)).toEqual([]);
+    expect(tree.filter((p) => p.state !== "Z")).toEqual([]);
+    expect(tree.filter((p) => p.ppid === process.pid)).toEqual([]);
   });
 
   it("caps a child that prints 100 MB: killed, truncated, fast", async () => {
@@ -407,15 +407,17 @@ process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), sawSkill: inp
 });
 
 /** Processes whose process group is `pgid`, from /proc. */
-async function processesInGroup(pgid: number): Promise<{ pid: number; state: string; ppid: number }[]> {
+async function processesMarked(marker: string): Promise<{ pid: number; state: string; ppid: number }[]> {
   const found: { pid: number; state: string; ppid: number }[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").filter(Boolean).at(-1) !== marker) continue;
     const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => null);
     if (stat === null) continue;
     // pid (comm) state ppid pgrp ...
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid) found.push({ pid: Number(entry), state: fields[0], ppid: Number(fields[1]) });
+    found.push({ pid: Number(entry), state: fields[0] ?? "", ppid: Number(fields[1]) });
   }
   return found;
 }

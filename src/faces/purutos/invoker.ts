@@ -11,14 +11,15 @@
 // Failures of the command itself are a 200 envelope with `invocation.status: "error"`; an unknown puruto and a
 // command outside the allow list are thrown (PurutoNotFoundError / CommandNotAllowedError) for a 404 / 400.
 import { randomUUID } from "node:crypto";
-import { constants } from "node:fs";
-import { chmod, copyFile, lstat, stat } from "node:fs/promises";
+import { lstat, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
 import { BASE_COMMANDS, type PurutosConfig } from "./config";
-import { realPathInside } from "./containment";
+import { readContained, realPathInside } from "./containment";
+
+const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
 import { envStatus, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
 import { killAllCommands, runProcess, type RunOutcome } from "./runner";
@@ -182,7 +183,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
   }
 
   async function runAgent(ctx: RunContext, skill: SkillInfo, argv: string[]): Promise<CommandOutcome> {
-    const text = await readSmallFile(skill.skillFile);
+    const text = ctx.puruto.path === null ? null : await readSmallFile(ctx.puruto.path, skill.skillFile);
     const front = text === null ? null : parseFrontMatter(text);
     if (front === null || !front.ok) return failure("TARGET_NOT_FOUND", `The skill ${ctx.command} cannot be read`);
     const prompt = [
@@ -326,25 +327,28 @@ async function nativeStatus(puruto: Puruto & { path: string }): Promise<Record<s
   };
 }
 
-/** `.env` from `.env.example` when `.env` is missing. COPYFILE_EXCL: never overwrites, not even via a symlink. */
+/** `.env` from `.env.example` when `.env` is missing; never overwrites (O_EXCL), not even via a symlink. */
 async function nativeInit(puruto: Puruto & { path: string }): Promise<CommandOutcome> {
   const example = path.join(puruto.path, ".env.example");
   const target = path.join(puruto.path, ".env");
   const created: string[] = [];
   const kept: string[] = [];
-  const exampleInfo = await lstat(example).catch(() => null);
   if (await lstat(target).catch(() => null)) {
     kept.push(".env");
-  } else if (exampleInfo?.isFile()) {
-    try {
-      await copyFile(example, target, constants.COPYFILE_EXCL);
-      await chmod(target, 0o600); // it is about to hold secrets
-      created.push(".env");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-        return failure("IPC_ERROR", `Could not create .env (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  } else {
+    // Read through the contained read (never a symlink leaving the puruto), written with O_EXCL: never
+    // overwrites anything, not even through a symlink created meanwhile.
+    const source = await readContained(puruto.path, example, ENV_EXAMPLE_LIMIT);
+    if (source.ok) {
+      try {
+        await writeFile(target, source.text, { flag: "wx", mode: 0o600 }); // it is about to hold secrets
+        created.push(".env");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
+          return failure("IPC_ERROR", `Could not create .env (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+        }
+        kept.push(".env");
       }
-      kept.push(".env");
     }
   }
   const env = await envStatus(puruto.path);
@@ -353,7 +357,7 @@ async function nativeInit(puruto: Puruto & { path: string }): Promise<CommandOut
       puruto: puruto.name,
       created,
       kept,
-      env_example_present: exampleInfo?.isFile() ?? false,
+      env_example_present: env.example_present,
       env,
       next_steps: env.missing.length > 0 ? `Set ${env.missing.join(", ")} in .env` : "Nothing left to configure",
     },

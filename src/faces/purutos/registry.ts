@@ -2,7 +2,8 @@
 // Accepted shapes (seed 000 + reference): root `{"purutos": [...]}` or `{"repos": [...]}` (a bare array too);
 // items `{name|id, path?, folder?, kind?, commands?, registered_at?}`. A broken file or item never throws:
 // it becomes a problem string and the rest keeps working.
-import { readFile } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
+import { readContained } from "./containment";
 import path from "node:path";
 import { isPlainName } from "./names";
 
@@ -28,19 +29,25 @@ export function registryFile(dataPath: string): string {
 }
 
 export async function readRegistry(file: string): Promise<RegistryRead> {
-  let text: string;
+  // Contained to the data folder (like every puruto file read): a registry.json symlinked elsewhere is refused.
+  let realDataDir: string;
   try {
-    const buffer = await readFile(file);
-    if (buffer.length > REGISTRY_FILE_LIMIT) {
-      return { found: true, entries: [], problems: [`${file}: larger than ${REGISTRY_FILE_LIMIT} bytes, ignored`] };
-    }
-    text = buffer.toString("utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { found: false, entries: [], problems: [`${file}: registry.json not found`] };
-    return { found: false, entries: [], problems: [`${file}: cannot read registry.json (${code ?? (err as Error).message})`] };
+    realDataDir = await realpath(path.dirname(file));
+  } catch {
+    return { found: false, entries: [], problems: [`${file}: registry.json not found`] };
   }
-  return { found: true, ...parseRegistry(text, file) };
+  const read = await readContained(realDataDir, file, REGISTRY_FILE_LIMIT);
+  if (read.ok) return { found: true, ...parseRegistry(read.text, file) };
+  switch (read.reason) {
+    case "absent":
+      return { found: false, entries: [], problems: [`${file}: registry.json not found`] };
+    case "too_big":
+      return { found: true, entries: [], problems: [`${file}: larger than ${REGISTRY_FILE_LIMIT} bytes, ignored`] };
+    case "outside":
+      return { found: false, entries: [], problems: [`${file}: points outside the data folder, ignored`] };
+    default:
+      return { found: false, entries: [], problems: [`${file}: cannot read registry.json (${read.reason})`] };
+  }
 }
 
 export function parseRegistry(text: string, label: string): { entries: RegistryEntry[]; problems: string[] } {

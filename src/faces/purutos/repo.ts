@@ -2,10 +2,10 @@
 // Everything here only reads (never writes) and never throws on a broken file: a problem becomes a string
 // the caller reports, so one bad SKILL.md cannot hide the rest of the ecosystem.
 import { constants } from "node:fs";
-import { access, lstat, readdir, readFile, stat } from "node:fs/promises";
+import { access, lstat, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { realPathInside } from "./containment";
+import { readContained, realPathInside } from "./containment";
 import { isPlainName } from "./names";
 
 export interface SkillInfo {
@@ -50,8 +50,8 @@ export async function readRepo(realDir: string): Promise<RepoInfo> {
   const problems: string[] = [];
   const [skills, readme, version] = await Promise.all([
     readSkills(realDir, problems),
-    readSmallFile(path.join(realDir, "README.md")),
-    readSmallFile(path.join(realDir, ".puruto-standard-version")),
+    readSmallFile(realDir, path.join(realDir, "README.md")),
+    readSmallFile(realDir, path.join(realDir, ".puruto-standard-version")),
   ]);
   const description = readme === null ? undefined : firstParagraph(readme);
   const standardVersion = version?.trim() || undefined;
@@ -74,7 +74,7 @@ async function readSkills(realDir: string, problems: string[]): Promise<SkillInf
       if (!isPlainName(folder)) return null;
       const skillDir = path.join(skillsDir, folder);
       const skillFile = path.join(skillDir, "SKILL.md");
-      const text = await readSmallFile(skillFile);
+      const text = await readSmallFile(realDir, skillFile);
       if (text === null) return null; // a folder without SKILL.md is not a skill
       const front = parseFrontMatter(text);
       if (!front.ok) {
@@ -148,15 +148,13 @@ export function firstParagraph(markdown: string): string | undefined {
   return joined.length > 500 ? `${joined.slice(0, 497)}...` : joined;
 }
 
-/** Contents of a small regular file, or null when absent, unreadable, not a regular file or too big. */
-export async function readSmallFile(file: string): Promise<string | null> {
-  try {
-    const info = await stat(file);
-    if (!info.isFile() || info.size > SMALL_FILE_LIMIT) return null;
-    return await readFile(file, "utf8");
-  } catch {
-    return null;
-  }
+/**
+ * Contents of a small regular file of the puruto at `realDir`, or null when absent, unreadable, not a regular
+ * file, too big or (through a symlink) outside the puruto folder. Every read goes through ./containment.ts.
+ */
+export async function readSmallFile(realDir: string, file: string): Promise<string | null> {
+  const read = await readContained(realDir, file, SMALL_FILE_LIMIT);
+  return read.ok ? read.text : null;
 }
 
 /** Variable names declared in a dotenv text. Values are read only to know whether they are empty. */
@@ -184,8 +182,8 @@ export interface EnvStatus {
 }
 
 export async function envStatus(realDir: string): Promise<EnvStatus> {
-  const example = await readSmallFile(path.join(realDir, ".env.example"));
-  const env = await readSmallFile(path.join(realDir, ".env"));
+  const example = await readSmallFile(realDir, path.join(realDir, ".env.example"));
+  const env = await readSmallFile(realDir, path.join(realDir, ".env"));
   const wanted = example === null ? [] : parseEnvNames(example).declared;
   const present = env === null ? new Set<string>() : parseEnvNames(env).nonEmpty;
   return {

@@ -4,7 +4,57 @@
 // - `detached: true` puts the child in its own process group, so `process.kill(-pid)` reaches everything it
 //   started; on timeout, on the output limit, on abort, and after it exits (no orphans keep running).
 // - stdout beyond `outputLimit` is not kept: the group is killed and the result says `truncated`.
-import { spawn } from "node:child_process";
+// - A process group does not hold a command that calls `setsid` or double-forks. Where Linux allows it, the
+//   command runs as PID 1 of its own PID namespace (`unshare --pid --fork --kill-child`): killing the group
+//   kills `unshare`, its child dies with it (parent-death signal), and when a namespace's PID 1 dies the
+//   kernel kills every process left in it — whatever session or group they moved to. Without it (not Linux,
+//   no unshare, no permission) the process group is the fallback, and one log line says so.
+import { spawn, spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { logger } from "../../core/log/logger";
+
+const log = logger.child({ module: "purutos" });
+
+/** The `unshare` prefix that works here (probed once), or null when only the process group is available. */
+let namespacePrefix: string[] | null | undefined;
+
+const NAMESPACE_PREFIXES = [
+  ["unshare", "--pid", "--fork", "--kill-child"],
+  // Without root: an unprivileged user namespace owns the PID namespace.
+  ["unshare", "--user", "--pid", "--fork", "--kill-child"],
+];
+
+export function pidNamespacePrefix(): string[] | null {
+  if (namespacePrefix !== undefined) return namespacePrefix;
+  namespacePrefix = null;
+  if (process.platform === "linux" && process.env.GATEHOUSE_COMMAND_PID_NAMESPACE !== "off") {
+    for (const prefix of NAMESPACE_PREFIXES) {
+      const probe = spawnSync(prefix[0]!, [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 5_000 });
+      if (probe.status === 0) {
+        namespacePrefix = prefix;
+        break;
+      }
+    }
+  }
+  if (namespacePrefix === null) {
+    log.warn("commands run in a process group only (no PID namespace available): a command that calls setsid or double-forks may leave processes behind after a timeout");
+  } else {
+    log.info({ prefix: namespacePrefix.join(" ") }, "commands run in their own PID namespace: the whole process tree dies at timeout or abort");
+  }
+  return namespacePrefix;
+}
+
+/**
+ * The argv actually spawned. A missing or non-executable program is refused here, as spawn would refuse it
+ * (unshare would otherwise report it as an ordinary failed exit).
+ */
+function wrapped(argv: string[]): string[] {
+  const prefix = pidNamespacePrefix();
+  if (prefix === null) return argv;
+  const program = argv[0]!;
+  if (program.includes("/")) accessSync(program, constants.X_OK);
+  return [...prefix, ...argv];
+}
 
 export interface RunSpec {
   argv: string[];
@@ -55,7 +105,8 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
     if (spec.signal?.aborted) return resolve({ kind: "aborted" });
     let child;
     try {
-      child = spawn(spec.argv[0], spec.argv.slice(1), {
+      const argv = wrapped(spec.argv);
+      child = spawn(argv[0]!, argv.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
         shell: false,

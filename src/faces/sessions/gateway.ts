@@ -48,8 +48,11 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const opts: SessionGatewayOptions = { ...DEFAULT_SESSION_OPTIONS, ...deps.options };
   const validators = deps.validators ? Promise.resolve(deps.validators) : loadMessageValidators();
   validators.catch((err) => log.error({ err }, "cannot load session message schemas"));
-  const { ipLimiter, messageLimiter } = createLimiters(opts, deps.redis);
-  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), opts);
+  const { ipLimiter, anonymousLimiter, messageLimiter } = createLimiters(opts, deps.redis);
+  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), {
+    ...opts,
+    ...(deps.approvals ? { approvals: deps.approvals } : {}),
+  });
 
   const runtime = new RuntimeLinks({
     registry,
@@ -82,6 +85,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       registry,
       verifyUserToken: deps.verifyUserToken,
       ipLimiter,
+      anonymousLimiter,
       validators,
       onConnection: (ws, ctx) => acceptConnection(registry, onIdeFrame, ws, ctx),
     }),

@@ -45,7 +45,7 @@ const MAX_AWAITED_OUTCOMES = 10_000;
 export interface GovernedToolsDeps {
   /** The governance engine (src/core/governance). */
   engine: Pick<GovernanceEngine, "authorize" | "recordOutcome" | "manifests">;
-  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision">;
+  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> & Partial<Pick<ApprovalStore, "cancel">>;
   /** GATEHOUSE_SESSION_MANIFEST. */
   sessionManifest?: string;
   /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
@@ -274,6 +274,11 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
       const approved = deps.approvals.approve(orgId, first.approval_id!, { by: ctx.sub, reason: feedback ?? "edited and approved in the IDE" });
       if (!approved.ok) return { outcome: "escalated", approvalId: first.approval_id! };
       return releaseApproved(orgId, ctx, approved.approval, modifiedArguments);
+    },
+
+    async cancel(ctx, approvalId, reason) {
+      const orgId = orgOf(ctx);
+      if (orgId) deps.approvals.cancel?.(orgId, approvalId, reason);
     },
   };
 

@@ -173,22 +173,21 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(tokensOf(c.frames)).toContain("не выполняю run_command");
   });
 
-  it("an IDE approve releases its own call even when another session's identical call shared (and spent) the approval", async () => {
-    // Identical requests share one pending approval. The user approves in the session they are looking at; an
-    // older idle session with the same call may spend the approval first. The approving IDE must not be asked again.
+  it("an IDE approve releases only its own session's call: another session's identical call has its own approval", async () => {
+    // Approvals belong to their session: an older idle session with the same call neither shares nor spends it.
     const stale = await ide("shared-stale");
     stale.send({ type: "user_message", content: "write file shared.txt" });
     const staleCall = await stale.next((f) => f.type === "tool_call");
     const c = await ide("shared-active");
     c.send({ type: "user_message", content: "write file shared.txt" });
     const call = await c.next((f) => f.type === "tool_call");
-    expect(call.approval_id).toBe(staleCall.approval_id);
+    expect(call.approval_id).not.toBe(staleCall.approval_id);
 
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-shared" });
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
-    await stale.next((f) => f.type === "agent_status" && f.status === "executing_tool");
     expect(c.frames.filter((f) => f.type === "tool_call" && f.requires_approval === true)).toHaveLength(1);
-    expect(approvals.list(ORG).filter((a) => a.status === "pending")).toEqual([]);
+    expect(approvals.get(ORG, staleCall.approval_id as string)?.status).toBe("pending");
+    expect(stale.frames.some((f) => f.type === "agent_status" && f.status === "executing_tool")).toBe(false);
     c.send({ type: "tool_result", call_id: call.call_id, result: { content: "ok" } });
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: shared.txt (write_file).");

@@ -43,14 +43,13 @@ export function acceptConnection(registry: SessionRegistry, onFrame: IdeFrameHan
   });
   // When `ws` closes a socket itself (a frame above maxPayload → 1009), its local close event reports 1006:
   // remember the code the IDE was sent, so the metric counts what clients saw.
-  let closeCodeSent: number | undefined;
   ws.on("error", (err: Error & { code?: string }) => {
-    if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") closeCodeSent = CloseCode.MESSAGE_TOO_BIG;
+    if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") conn.closeCodeSent ??= CloseCode.MESSAGE_TOO_BIG;
     log.debug({ err, sessionId: ctx.sessionId }, "IDE socket error");
   });
   ws.on("close", (code) => {
     metrics.activeConnections.dec();
-    metrics.closes.inc({ code: String(closeCodeSent ?? code) });
+    metrics.closes.inc({ code: String(conn.closeCodeSent ?? code) });
     clearTimeout(conn.tokenTimer);
     if (session.conn === conn) {
       session.conn = undefined;

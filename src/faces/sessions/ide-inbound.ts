@@ -36,7 +36,11 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
   },
   user_message: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
   switch_agent: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
-  cancel: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
+  cancel: (frame, c) => {
+    // The turn is stopped: what it asked to be approved is no longer wanted (no one may approve or use it).
+    c.registry.cancelApprovals(c.session, "the session's turn was cancelled from the IDE");
+    return forward({ ...frame, message_id: messageIdOf(frame) }, c);
+  },
   hitl_decision: async (frame, c) => {
     if (refuseAnswer(frame, c)) return;
     const messageId = messageIdOf(frame);

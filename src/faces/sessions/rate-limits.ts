@@ -1,11 +1,16 @@
-// The two rate limits of the sessions face: upgrades per client IP and IDE frames per session. With Redis
-// they are shared across gateway nodes.
+// The rate limits of the sessions face: upgrade attempts and IDE frames per session. With Redis they are
+// shared across gateway nodes. Upgrades are counted in two separate buckets: attempts that fail
+// authentication (per client IP) and authenticated ones (per client IP and principal), so anonymous noise
+// from a shared address (a NAT, a proxy) never locks a valid user out.
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { SessionGatewayOptions } from "./options";
 
 export interface SessionLimiters {
+  /** Authenticated upgrades, keyed by client IP and principal. */
   ipLimiter: RateLimiterAbstract;
+  /** Upgrade attempts without a valid token, keyed by client IP. */
+  anonymousLimiter: RateLimiterAbstract;
   messageLimiter: RateLimiterAbstract;
 }
 
@@ -19,6 +24,7 @@ export function createLimiters(opts: SessionGatewayOptions, redis?: Redis): Sess
   return {
     // Not under `:ws:session:` — that is the session store's namespace (redis-session-store.ts).
     ipLimiter: make(`${opts.redisKeyPrefix}:ws:limit:ip`, opts.connectionsPerIpPerMinute),
+    anonymousLimiter: make(`${opts.redisKeyPrefix}:ws:limit:anon`, opts.connectionsPerIpPerMinute),
     messageLimiter: make(`${opts.redisKeyPrefix}:ws:limit:messages`, opts.messagesPerSessionPerMinute),
   };
 }

@@ -76,7 +76,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       const pipeline = redis
         .pipeline()
         .del(key.frames(id))
-        .hset(key.session(id), { owner: owner.sub, org: owner.orgId ?? "", created: String(record.createdAt), next: "1" })
+        .hset(key.session(id), { owner: owner.sub, org: owner.orgId ?? "", iss: owner.issuer ?? "", created: String(record.createdAt), next: "1" })
         .pexpire(key.session(id), ttlMs);
       // The frames stream does not exist yet: the first append sets its expiry.
       lastRefresh.delete(id);
@@ -115,6 +115,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
             id,
             ownerSub: hash.owner,
             ...(hash.org ? { orgId: hash.org } : {}),
+            ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
             createdAt: Number(hash.created),
             nextSeq: Number(hash.next),
           };

@@ -8,7 +8,8 @@ import type { ServerFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
 import type { SessionRecord, SessionStore } from "./session-store";
-import type { ToolPolicyContext } from "./tool-policy";
+import type { ToolApprovals, ToolPolicyContext } from "./tool-policy";
+import { isOwner, ownerOf, type SessionOwner } from "./owner";
 
 /** A tool_call Gatehouse passed to the IDE and whose answer (decision or result) it still expects. */
 export interface PendingCall {
@@ -31,6 +32,11 @@ export interface Connection {
   tokenTimer?: NodeJS.Timeout;
   /** IDE frames are handled one after another, in arrival order; none of them waits for a reply. */
   inbound: Promise<void>;
+  /**
+   * The close code Gatehouse decided on, when it closed the socket itself. A slow consumer's close frame
+   * sits behind the bytes it does not read and the socket is terminated (locally 1006): metrics count this.
+   */
+  closeCodeSent?: number;
 }
 
 export interface LiveSession {
@@ -51,6 +57,8 @@ export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: num
 export interface SessionRegistryOptions {
   maxBufferedBytes: number;
   sessionTtlMs: number;
+  /** Resolves a session's open approvals as cancelled when the session is abandoned (./tool-policy.ts). */
+  approvals?: Pick<ToolApprovals, "cancel">;
 }
 
 export class SessionRegistry {
@@ -77,22 +85,27 @@ export class SessionRegistry {
   }
 
   /** Who owns a session, live on this node or known to the store (hydrated before the upgrade). */
-  async ownerOf(id: string): Promise<string | undefined> {
+  async ownerOf(id: string): Promise<SessionOwner | undefined> {
     if (!this.sessions.has(id)) await this.store.hydrate?.(id);
-    return this.sessions.get(id)?.record.ownerSub ?? this.store.get(id)?.ownerSub;
+    const record = this.sessions.get(id)?.record ?? this.store.get(id);
+    return record && recordOwner(record);
   }
 
-  /** Synchronous on purpose (right before the 101): two users racing for a new id cannot both get it. */
+  /**
+   * Synchronous on purpose (right before the 101): two users racing for a new id cannot both get it. Only the
+   * principal that created the session (issuer, org, sub) may attach to it; its org is never rewritten.
+   */
   claim(sessionId: string, claims: UserClaims): LiveSession | undefined {
     let live = this.sessions.get(sessionId);
-    if (live && live.record.ownerSub !== claims.sub) return undefined;
+    if (live && !isOwner(recordOwner(live.record), claims)) return undefined;
     if (!live) {
-      const record = this.store.get(sessionId) ?? this.store.create(sessionId, { sub: claims.sub, orgId: claims.orgId });
+      const known = this.store.get(sessionId);
+      if (known && !isOwner(recordOwner(known), claims)) return undefined;
+      const record = known ?? this.store.create(sessionId, ownerOf(claims));
       live = { record, pendingCalls: new Map(), runtimeQueue: Promise.resolve() };
       this.sessions.set(sessionId, live);
       metrics.sessions.set(this.sessions.size);
     }
-    if (claims.orgId) live.record.orgId = claims.orgId;
     clearTimeout(live.expiryTimer);
     return live;
   }
@@ -118,6 +131,7 @@ export class SessionRegistry {
     if (ws.readyState !== WebSocket.OPEN) return;
     if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
       // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
+      conn.closeCodeSent ??= CloseCode.TRY_AGAIN_LATER;
       ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
       setTimeout(() => ws.terminate(), 5_000).unref();
       return;
@@ -168,12 +182,25 @@ export class SessionRegistry {
     session.expiryTimer = setTimeout(() => {
       if (session.conn) return;
       session.link?.close();
-      stopWatching(session);
+      this.cancelApprovals(session, "the session was abandoned (the IDE did not come back)");
       this.sessions.delete(session.record.id);
       this.store.delete(session.record.id);
       metrics.sessions.set(this.sessions.size);
     }, this.opts.sessionTtlMs);
     session.expiryTimer.unref();
+  }
+
+  /**
+   * The session's open approvals are resolved as cancelled and nobody follows them any more: they were asked
+   * for this session only, and no other session may answer or use them. The calls are forgotten.
+   */
+  cancelApprovals(session: LiveSession, reason: string): void {
+    stopWatching(session);
+    for (const [callId, pending] of session.pendingCalls) {
+      if (pending.approvalId === undefined) continue;
+      session.pendingCalls.delete(callId);
+      this.opts.approvals?.cancel?.(pending.ctx, pending.approvalId, reason).catch(() => undefined);
+    }
   }
 
   /** SIGTERM: close every socket with 1012 (reconnect and resume elsewhere) and drop every runtime link. */
@@ -189,6 +216,14 @@ export class SessionRegistry {
     }
     await Promise.all(closing);
   }
+}
+
+export function recordOwner(record: SessionRecord): SessionOwner {
+  return {
+    sub: record.ownerSub,
+    ...(record.orgId !== undefined ? { orgId: record.orgId } : {}),
+    ...(record.ownerIssuer !== undefined ? { issuer: record.ownerIssuer } : {}),
+  };
 }
 
 /** The session is gone: nobody follows its approvals any more (they stay in the store for operators). */

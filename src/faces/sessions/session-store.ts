@@ -3,6 +3,8 @@
 // REDIS_URL is set. The hot path (append, replay) is synchronous on purpose: frames are numbered and sent in
 // the order they are emitted, with no await in between.
 
+import type { SessionOwner } from "./owner";
+
 export interface BufferedFrame {
   seq: number;
   /** Epoch ms when the frame was emitted. */
@@ -16,7 +18,10 @@ export interface BufferedFrame {
 export interface SessionRecord {
   id: string;
   ownerSub: string;
+  /** Fixed at creation: a session's org never changes. */
   orgId?: string;
+  /** The issuer of the owner's token (see ./owner.ts). */
+  ownerIssuer?: string;
   createdAt: number;
   /** The seq the next emitted frame gets (starts at 1). */
   nextSeq: number;
@@ -29,7 +34,7 @@ export type ReplayResult =
 
 export interface SessionStore {
   get(id: string): SessionRecord | undefined;
-  create(id: string, owner: { sub: string; orgId?: string }): SessionRecord;
+  create(id: string, owner: SessionOwner): SessionRecord;
   /** Assigns the next seq, stamps it into the frame, stores and returns the serialized frame. */
   append(id: string, frame: { type: string }, replayable: boolean): BufferedFrame;
   /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
@@ -83,7 +88,14 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
     },
     rememberExpired,
     create(id, owner) {
-      const record: SessionRecord = { id, ownerSub: owner.sub, orgId: owner.orgId, createdAt: now(), nextSeq: 1 };
+      const record: SessionRecord = {
+        id,
+        ownerSub: owner.sub,
+        ...(owner.orgId !== undefined ? { orgId: owner.orgId } : {}),
+        ...(owner.issuer !== undefined ? { ownerIssuer: owner.issuer } : {}),
+        createdAt: now(),
+        nextSeq: 1,
+      };
       // The tombstone stays: a resume with an old last_seq on this fresh record still hears SESSION_EXPIRED.
       sessions.set(id, { record, frames: [] });
       return record;

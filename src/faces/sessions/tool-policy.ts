@@ -61,6 +61,8 @@ export interface ToolApprovals {
   decide(ctx: ToolPolicyContext, approvalId: string, decision: "approve" | "reject", feedback?: string): Promise<void>;
   /** The IDE user's edit: the original approval is closed and the edited call goes through the policy again. */
   edit(ctx: ToolPolicyContext, approvalId: string, modifiedArguments: Record<string, unknown>, feedback?: string): Promise<ToolRelease>;
+  /** The session was cancelled or abandoned: its open approval is resolved as cancelled (never used later). */
+  cancel?(ctx: ToolPolicyContext, approvalId: string, reason: string): Promise<void>;
 }
 
 /** From the original protocol: these always need the IDE user's approval, whatever a policy says. */

@@ -8,6 +8,7 @@ import { UserTokenError, type UserClaims } from "../../core/identity/user-tokens
 import { logger } from "../../core/log/logger";
 import type { UpgradeContext } from "./ide-connection";
 import { sessionMetrics as metrics } from "./metrics";
+import { isOwner, principalKey } from "./owner";
 import { consumePoint } from "./rate-limits";
 import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
@@ -23,7 +24,10 @@ export interface UpgradeHandlerDeps {
   wss: WebSocketServer;
   registry: SessionRegistry;
   verifyUserToken: (token: string) => Promise<UserClaims>;
+  /** Authenticated attempts, per client IP and principal. */
   ipLimiter: RateLimiterAbstract;
+  /** Attempts that fail authentication, per client IP (./rate-limits.ts). */
+  anonymousLimiter: RateLimiterAbstract;
   validators: Promise<MessageValidators>;
   onConnection: (ws: WebSocket, ctx: UpgradeContext) => void;
 }
@@ -66,24 +70,32 @@ async function authorizeUpgrade(deps: UpgradeHandlerDeps, req: IncomingMessage, 
     throw new UpgradeRefusal(503, "SHUTTING_DOWN", "Gatehouse is restarting; reconnect and resume", { "Retry-After": "5" });
   }
   const sessionId = validSessionId(rawId);
-  const retryAfter = await consumePoint(deps.ipLimiter, req.socket.remoteAddress ?? "unknown");
-  if (retryAfter !== undefined) {
-    throw new UpgradeRefusal(429, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { "Retry-After": String(retryAfter) });
-  }
+  const address = req.socket.remoteAddress ?? "unknown";
   let claims: UserClaims;
   try {
     claims = await deps.verifyUserToken(bearerToken(req));
   } catch (err) {
-    throw authRefusal(err);
+    const refusal = authRefusal(err);
+    // Only failed attempts count against the address: they cannot use up a valid user's budget.
+    if (refusal.status === 401) await limitAttempt(deps.anonymousLimiter, address);
+    throw refusal;
   }
+  await limitAttempt(deps.ipLimiter, `${address}\u0000${principalKey(claims)}`);
   const lastSeq = requestedLastSeq(req);
   await deps.validators;
   const owner = await deps.registry.ownerOf(sessionId);
-  if (owner !== undefined && owner !== claims.sub) {
+  if (owner !== undefined && !isOwner(owner, claims)) {
     metrics.authFailures.inc({ reason: "session_owner_mismatch" });
     throw new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user");
   }
   return { sessionId, claims, lastSeq };
+}
+
+async function limitAttempt(limiter: RateLimiterAbstract, key: string): Promise<void> {
+  const retryAfter = await consumePoint(limiter, key);
+  if (retryAfter !== undefined) {
+    throw new UpgradeRefusal(429, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { "Retry-After": String(retryAfter) });
+  }
 }
 
 function validSessionId(rawId: string): string {

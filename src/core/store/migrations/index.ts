@@ -3,7 +3,9 @@
 // Static imports rather than a folder scan: it works the same under tsx, a bundle and the tests.
 import type { Migration } from "kysely/migration";
 import * as initialSchema from "./0001_initial_schema";
+import * as approvalCancelledStatus from "./0002_approval_cancelled_status";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
+  "0002_approval_cancelled_status": approvalCancelledStatus,
 };

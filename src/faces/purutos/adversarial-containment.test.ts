@@ -1,0 +1,58 @@
+// Adversarial: a puruto cannot make Gatehouse read anything outside its folder — not the data folder's
+// secret, not /etc — through a symlinked README, version file, SKILL.md, .env.example or registry.json.
+import { mkdir, mkdtemp, readFile, realpath, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { readContained } from "./containment";
+import { readRegistry } from "./registry";
+import { envStatus, readRepo } from "./repo";
+
+const SECRET = "gatehouse-data-secret-0123456789";
+
+async function ecosystem() {
+  const root = await realpath(await mkdtemp(path.join(tmpdir(), "gh-contain-")));
+  const data = path.join(root, "puruto-data");
+  await mkdir(data);
+  await writeFile(path.join(data, "secret.key"), SECRET);
+  const puruto = path.join(root, "puruto-evil");
+  await mkdir(path.join(puruto, ".claude", "skills", "leak"), { recursive: true });
+  return { root, data, puruto, secret: path.join(data, "secret.key") };
+}
+
+describe("every puruto file read is contained", () => {
+  it("refuses README, version file, SKILL.md and .env.example symlinked to the data folder's secret", async () => {
+    const { puruto, secret } = await ecosystem();
+    await symlink(secret, path.join(puruto, "README.md"));
+    await symlink(secret, path.join(puruto, ".puruto-standard-version"));
+    await symlink(secret, path.join(puruto, ".claude", "skills", "leak", "SKILL.md"));
+    await symlink(secret, path.join(puruto, ".env.example"));
+    const repo = await readRepo(puruto);
+    expect(JSON.stringify(repo)).not.toContain(SECRET);
+    expect(repo.description).toBeUndefined();
+    expect(repo.standardVersion).toBeUndefined();
+    expect(repo.skills).toEqual([]);
+    const env = await envStatus(puruto);
+    expect(env.example_present).toBe(false);
+  });
+
+  it("refuses a symlinked directory that leads out, but reads a symlink that stays inside", async () => {
+    const { puruto, data } = await ecosystem();
+    await symlink(data, path.join(puruto, "docs"));
+    expect(await readContained(puruto, path.join(puruto, "docs", "secret.key"), 1024)).toEqual({ ok: false, reason: "outside" });
+    await writeFile(path.join(puruto, "real.md"), "inside");
+    await symlink(path.join(puruto, "real.md"), path.join(puruto, "alias.md"));
+    expect(await readContained(puruto, path.join(puruto, "alias.md"), 1024)).toMatchObject({ ok: true, text: "inside" });
+  });
+
+  it("refuses a registry.json that is a symlink out of the data folder", async () => {
+    const { root, data } = await ecosystem();
+    const elsewhere = path.join(root, "elsewhere.json");
+    await writeFile(elsewhere, JSON.stringify({ purutos: [{ name: "x", path: "/" }] }));
+    await symlink(elsewhere, path.join(data, "registry.json"));
+    const read = await readRegistry(path.join(data, "registry.json"));
+    expect(read.entries).toEqual([]);
+    expect(read.problems.join(" ")).toContain("outside");
+    expect(await readFile(elsewhere, "utf8")).toContain("purutos"); // the file exists; it was refused, not missed
+  });
+});

@@ -1,0 +1,101 @@
+// Adversarial: sessions belong to one principal, anonymous noise cannot lock a user out, and a slow consumer
+// that never reads again is still counted as 1013.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { registry } from "../../core/metrics/registry";
+import { openIde, refusedUpgrade, startGateway, startIdp, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+
+let idp: TestIdp;
+const running: TestGateway[] = [];
+const clients: IdeClient[] = [];
+
+beforeAll(async () => {
+  idp = await startIdp();
+});
+afterAll(() => idp.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  for (const g of running.splice(0)) await g.close();
+});
+
+async function gatewayWith(overrides: Parameters<typeof startGateway>[1] = {}) {
+  const g = await startGateway(idp, overrides);
+  running.push(g);
+  return g;
+}
+
+async function connect(g: TestGateway, sessionId: string, token: string) {
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token });
+  clients.push(c);
+  return c;
+}
+
+describe("session ownership: (issuer, org, sub)", () => {
+  it("refuses another org's principal with the same sub (403), live and after the owner left", async () => {
+    const g = await gatewayWith();
+    const owner = await connect(g, "own-1", await idp.mint({ sub: "dev", org: "acme" }));
+    const intruder = { authorization: `Bearer ${await idp.mint({ sub: "dev", org: "evil" })}` };
+    const live = await refusedUpgrade(`${g.wsBase}/ws/own-1`, { headers: intruder });
+    expect(live.status).toBe(403);
+    expect(live.body.code).toBe("FORBIDDEN");
+
+    owner.ws.close();
+    await owner.closed;
+    const detached = await refusedUpgrade(`${g.wsBase}/ws/own-1`, { headers: intruder });
+    expect(detached.status).toBe(403);
+  });
+
+  it("refuses a token without an org on a session created by an org's user (the org never changes)", async () => {
+    const g = await gatewayWith();
+    await connect(g, "own-2", await idp.mint({ sub: "dev", org: "acme" }));
+    const orgless = await refusedUpgrade(`${g.wsBase}/ws/own-2`, { headers: { authorization: `Bearer ${await idp.mint({ sub: "dev" })}` } });
+    expect(orgless.status).toBe(403);
+    // The owner still gets in.
+    const again = await connect(g, "own-2", await idp.mint({ sub: "dev", org: "acme" }));
+    expect(again.ws.readyState).toBe(again.ws.OPEN);
+  });
+});
+
+describe("upgrade rate limits: anonymous attempts are a separate bucket", () => {
+  it("ten anonymous attempts from one address do not lock out a valid user from it", async () => {
+    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 10 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await refusedUpgrade(`${g.wsBase}/ws/anon-${i}`, { headers: { authorization: "Bearer not-a-jwt" } });
+      statuses.push(res.status);
+    }
+    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
+    // The anonymous bucket is spent: more noise is throttled…
+    expect(statuses.slice(10)).toEqual([429, 429]);
+    // …but the user behind the same address connects.
+    const c = await connect(g, "valid-after-noise", await idp.mint({ sub: "carol", org: "acme" }));
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+  });
+});
+
+describe("slow consumer", () => {
+  it("counts the close as 1013 even when the IDE never reads again (the socket is terminated)", async () => {
+    const flood = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => flood.once("listening", r));
+    const token = "x".repeat(64 * 1024);
+    flood.on("connection", (ws) =>
+      ws.on("message", () => {
+        for (let i = 0; i < 400; i++) ws.send(JSON.stringify({ type: "assistant_message", token, is_final: false }));
+      }),
+    );
+    const closes1013 = async () =>
+      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1013")?.value ?? 0;
+    const before = await closes1013();
+    const port = (flood.address() as { port: number }).port;
+    const g = await gatewayWith({ withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}`, options: { maxBufferedBytes: 256 * 1024 } });
+    try {
+      const c = await connect(g, "slow-never", await idp.mint());
+      const socket = (c.ws as unknown as { _socket: { pause(): void } })._socket;
+      socket.pause(); // the IDE stops reading for good
+      c.send({ type: "user_message", content: "flood me" });
+      await expect.poll(closes1013, { timeout: 12_000, interval: 200 }).toBeGreaterThan(before);
+    } finally {
+      flood.close();
+    }
+  }, 20_000);
+});
