@@ -1,7 +1,7 @@
 // Approvals in the shared store: create on ESCALATE, decide once, consume once — cluster-wide, because each
 // step is one conditional statement (`UPDATE … WHERE status = … RETURNING`) that only one node can win.
 import { randomUUID } from "node:crypto";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import {
   approvalBindingHash,
   bindingDifferences,
@@ -57,7 +57,7 @@ export function createSharedApprovals(db: AnyKysely, options: { now?: () => Date
     const inserted = await db
       .insertInto("approvals")
       .values(row)
-      .onConflict((oc) => oc.columns(["org_id", "binding_hash"]).where("status", "=", "pending").doNothing())
+      .onConflict((oc) => oc.columns(["org_id", "binding_hash"]).where("status", "=", sql.lit("pending")).doNothing())
       .returningAll()
       .executeTakeFirst();
     if (inserted) return fromRow(inserted);

@@ -3,7 +3,7 @@
 // the private half sealed by GATEHOUSE_SECRET (./secret-box.ts), so that every node signs with the same key.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import type { ActiveSigningKey, PublicJwk, SigningKeyPurpose } from "../../keys";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { AnyKysely } from "../postgres";
 import type { SecretBox } from "./secret-box";
 
@@ -57,7 +57,7 @@ export function createSharedSigningKeys(db: AnyKysely, options: SharedSigningKey
     await trx
       .insertInto("signing_keys")
       .values({ purpose, kid, public_jwk: JSON.stringify(jwk), private_pkcs8: box.seal(pem), status: "active", created_at: now().toISOString() })
-      .onConflict((oc) => oc.column("purpose").where("status", "=", "active").doNothing())
+      .onConflict((oc) => oc.column("purpose").where("status", "=", sql.lit("active")).doNothing())
       .execute();
   }
 
