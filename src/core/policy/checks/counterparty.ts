@@ -20,7 +20,7 @@ export const counterpartyCheck = defineCheck({
   name: "counterparty_check",
   needs: ["manifest"],
   reads: ["token"],
-  run(input, deps) {
+  async run(input, deps) {
     const policy = input.manifest.policy ?? {};
     const action = input.request.action;
     const counterparty = action.counterparty?.trim();
@@ -47,7 +47,7 @@ export const counterpartyCheck = defineCheck({
     if (policy.counterparty_allowlist && !matchesAnyGlob(counterparty, policy.counterparty_allowlist))
       return blocked(`Counterparty '${counterparty}' is not on the allowlist`, { counterparty });
 
-    if (policy.escalate_new_counterparties && !deps.counterparties.isKnown(input.orgId, input.request.uapk_id, counterparty))
+    if (policy.escalate_new_counterparties && !(await deps.counterparties.isKnown(input.orgId, input.request.uapk_id, counterparty)))
       return escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${counterparty}'` }], {
         counterparty,
       });
