@@ -6,13 +6,17 @@ import type { AnyKysely } from "../postgres";
 import { createSharedApprovals, type SharedApprovals } from "./approvals";
 import { createSharedAuditChain, type SharedAuditChain } from "./audit-chain";
 import { createSharedBudgets, type SharedBudgets } from "./budgets";
+import { createSharedCounterparties, type SharedCounterparties } from "./counterparties";
 import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./idempotency";
+import { createSharedManifests, type SharedManifests } from "./manifests";
 import { sharedReservations } from "./reservations";
 import { secretBox } from "./secret-box";
 import { createSharedSigningKeys, type SharedSigningKeys } from "./signing-keys";
 
 export interface SharedStores {
   signingKeys: { audit: SharedSigningKeys; capabilityToken: SharedSigningKeys };
+  manifests: SharedManifests;
+  counterparties: SharedCounterparties;
   budgets: SharedBudgets;
   idempotency: SharedIdempotencyStore;
   approvals: SharedApprovals;
@@ -40,6 +44,8 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   const audit = createSharedAuditChain(db, signingKeys.audit, clock);
   return {
     signingKeys,
+    manifests: createSharedManifests(db, clock),
+    counterparties: createSharedCounterparties(db),
     budgets,
     idempotency: createSharedIdempotencyStore(db, clock),
     approvals,
@@ -48,5 +54,13 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   };
 }
 
-export type { SharedApprovals, SharedAuditChain, SharedBudgets, SharedIdempotencyStore, SharedSigningKeys };
+export type {
+  SharedApprovals,
+  SharedAuditChain,
+  SharedBudgets,
+  SharedCounterparties,
+  SharedIdempotencyStore,
+  SharedManifests,
+  SharedSigningKeys,
+};
 export { secretBox } from "./secret-box";
