@@ -41,7 +41,7 @@ describe.each(await contractBackends("store contract: engine"))("governance engi
   });
 
   it("answers a repeated idempotency key with the first answer", async () => {
-    const request = emailRequest({ idempotency_key: "once" });
+    const request = { ...emailRequest(), idempotency_key: "once" };
     const first = await engine.execute(ORG, request);
     const again = await engine.execute(ORG, request);
     expect(again).toMatchObject({ interaction_id: first.interaction_id, idempotent: true });
