@@ -19,6 +19,8 @@ export interface Config {
   jwtAudience: string;
   agentRuntimeUrl?: string;
   redisUrl?: string;
+  /** DATABASE_URL: a postgres:// URL selects PostgreSQL (src/core/store/open-store.ts); unset → the SQLite file. */
+  databaseUrl?: string | undefined;
   logLevel: string;
 }
 
@@ -97,6 +99,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: env.GATEHOUSE_JWT_AUDIENCE ?? "gatehouse",
     agentRuntimeUrl: url(env, "AGENT_RUNTIME_URL", ["http:", "https:", "ws:", "wss:"]),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     logLevel,
   };
 }
