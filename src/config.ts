@@ -21,6 +21,8 @@ export interface Config {
   jwtAudience: string;
   agentRuntimeUrl?: string;
   redisUrl?: string;
+  /** DATABASE_URL: a postgres:// URL selects PostgreSQL (src/core/store/open-store.ts); unset → the SQLite file. */
+  databaseUrl?: string | undefined;
   logLevel: string;
   /** SIGTERM: how long in-flight requests may finish before their connections are closed. */
   shutdownTimeoutMs: number;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
     jwtAudience: env.GATEHOUSE_JWT_AUDIENCE ?? "gatehouse",
     agentRuntimeUrl: url(env, "AGENT_RUNTIME_URL", ["http:", "https:", "ws:", "wss:"]),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     logLevel,
     shutdownTimeoutMs: integer(env, ["GATEHOUSE_SHUTDOWN_TIMEOUT_MS"], 10_000, 0, 10 * 60_000),
   };

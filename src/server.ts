@@ -11,6 +11,7 @@ import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
 import { migrateToLatest } from "./core/store/migrate";
+import { StoreConfigError } from "./core/store/open-store";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
@@ -155,6 +156,13 @@ export async function startGatehouse(
   const restRateLimits = restRateLimitConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
+  }
+  if (config.databaseUrl) {
+    // Never fall back to the SQLite file when PostgreSQL was asked for: nodes would silently stop sharing state.
+    throw new StoreConfigError(
+      "DATABASE_URL selects PostgreSQL, but the HTTP faces are not wired to the shared store yet " +
+        "(src/core/store/open-store.ts, createSharedGovernanceEngine); unset DATABASE_URL to run on the SQLite file",
+    );
   }
   const db = openDatabase(config.databaseFile);
   // The schema first: every store below assumes its tables exist.

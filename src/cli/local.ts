@@ -8,6 +8,7 @@ import { createApiKeyStore } from "../core/identity/api-keys";
 import { loadDevIssuer } from "../core/identity/dev-issuer";
 import { openDatabase, type Db } from "../core/store/sqlite";
 import { migrateToLatest } from "../core/store/migrate";
+import { isPostgresUrl, openPostgres } from "../core/store/postgres";
 import type { CliIo } from "./audit-verify";
 
 /** A failure the user can fix; printed without a stack trace. */
@@ -105,10 +106,21 @@ export function revokeKey(keyId: string, io: CliIo): void {
 
 export async function migrate(io: CliIo): Promise<void> {
   const config = loadConfig();
+  const report = (applied: string[], where: string) =>
+    io.stdout(applied.length === 0 ? `database is up to date (${where})` : `applied: ${applied.join(", ")}`);
+  // DATABASE_URL=postgres://… migrates PostgreSQL (nodes starting at once are serialised by the migrator's lock).
+  if (isPostgresUrl(config.databaseUrl)) {
+    const kysely = openPostgres(config.databaseUrl, { maxConnections: 1 });
+    try {
+      report(await migrateToLatest(kysely), "PostgreSQL");
+    } finally {
+      await kysely.destroy();
+    }
+    return;
+  }
   const db = openDatabase(config.databaseFile);
   try {
-    const applied = await migrateToLatest(db);
-    io.stdout(applied.length === 0 ? `database is up to date (${config.databaseFile})` : `applied: ${applied.join(", ")}`);
+    report(await migrateToLatest(db), config.databaseFile);
   } finally {
     db.close();
   }

@@ -21,7 +21,7 @@ export function createExecute(deps: {
   authorize: Authorize;
   runTool: ToolRunner;
   recordOutcome: RecordOutcome;
-  budgets: Pick<BudgetCounters, "current">;
+  budgets: { current(...args: Parameters<BudgetCounters["current"]>): number | Promise<number> };
 }): ExecuteOnce {
   async function run(start: Start, call: AuthorizedCall, capability: string): Promise<ActionResult> {
     try {
@@ -60,9 +60,9 @@ export function createExecute(deps: {
     }
   }
 
-  function snapshotSafely(call: AuthorizedCall) {
+  async function snapshotSafely(call: AuthorizedCall) {
     try {
-      return snapshotAfter(call);
+      return await snapshotAfter(call);
     } catch (err) {
       log.warn({ err, interactionId: call.interaction_id }, "risk snapshot unavailable after execution");
       return undefined;
@@ -70,9 +70,9 @@ export function createExecute(deps: {
   }
 
   /** The hourly budget after this call (its refund included), as the budget check reports it. */
-  function snapshotAfter(call: AuthorizedCall) {
+  async function snapshotAfter(call: AuthorizedCall) {
     const hourly = call.slots[0]?.scope.startsWith("hour:") ? call.slots[0] : undefined;
-    return hourly ? riskSnapshot(deps.budgets.current(hourly.scope, hourly.window), hourly.limit) : undefined;
+    return hourly ? riskSnapshot(await deps.budgets.current(hourly.scope, hourly.window), hourly.limit) : undefined;
   }
 
   return async function execute(orgId, request, options = {}) {
@@ -98,7 +98,7 @@ export function createExecute(deps: {
     if (!call || !start) return { ...answer, executed: false };
     const result = await run(start, call, capability);
     await recordAfterSideEffect(call, result);
-    const snapshot = snapshotSafely(call);
+    const snapshot = await snapshotSafely(call);
     return { ...answer, ...(snapshot ? { risk_snapshot: snapshot } : {}), executed: result.success, result };
   };
 }

@@ -12,11 +12,11 @@ export type RecordOutcome = (call: AuthorizedCall, result: ActionResult) => Prom
 export function createRecordOutcome(deps: {
   audit: GovernanceAudit;
   reservations: ReservationStore;
-  counterparties: Pick<KnownCounterparties, "remember">;
+  counterparties: { remember(...args: Parameters<KnownCounterparties["remember"]>): void | Promise<void> };
 }): RecordOutcome {
   return async (call, result) => {
     if (!result.success) await deps.reservations.refund(call.slots);
-    else for (const counterparty of call.counterparties ?? []) deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);
+    else for (const counterparty of call.counterparties ?? []) await deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);
     // Answered once the outcome is committed (concurrent outcomes share that commit).
     await deps.audit.recordOutcome({
       org_id: call.org_id,

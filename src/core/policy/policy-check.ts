@@ -24,12 +24,17 @@ export type FindApproval = (
   approvalId: string,
 ) => ApprovalView | null | undefined | Promise<ApprovalView | null | undefined>;
 
-/** The stores the checks read. Checks never write: evaluate is a dry run. */
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * The stores the checks read. Checks never write: evaluate is a dry run. Synchronous on the embedded SQLite
+ * store, async on a networked one (src/core/store/shared): checks await every read.
+ */
 export interface PolicyDeps {
-  manifests: Pick<ManifestRepository, "getByUapkId">;
+  manifests: { getByUapkId(...args: Parameters<ManifestRepository["getByUapkId"]>): MaybePromise<Manifest | undefined> };
   tokens: Pick<CapabilityTokenService, "verify">;
-  budgets: BudgetCounters;
-  counterparties: KnownCounterparties;
+  budgets: { current(...args: Parameters<BudgetCounters["current"]>): MaybePromise<number> };
+  counterparties: { isKnown(...args: Parameters<KnownCounterparties["isKnown"]>): MaybePromise<boolean> };
   findApproval?: FindApproval;
 }
 

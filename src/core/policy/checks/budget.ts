@@ -10,7 +10,7 @@ export const budgetCheck = defineCheck({
   needs: ["manifest"],
   reads: ["token"],
   provides: ["budgetSlots", "riskSnapshot"],
-  run(input, deps) {
+  async run(input, deps) {
     const { manifest, token } = input;
     const slots: (BudgetSlot & { label: string })[] = [];
     const hourly = manifest.constraints?.max_actions_per_hour;
@@ -30,7 +30,7 @@ export const budgetCheck = defineCheck({
     const facts: Partial<{ budgetSlots: BudgetSlot[]; riskSnapshot: RiskSnapshot }> = {
       budgetSlots: slots.map(({ scope, window, limit }) => ({ scope, window, limit })),
     };
-    const usage = slots.map((s) => ({ ...s, current: deps.budgets.current(s.scope, s.window) }));
+    const usage = await Promise.all(slots.map(async (s) => ({ ...s, current: await deps.budgets.current(s.scope, s.window) })));
     if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(usage[0].current, hourly);
     const exhausted = usage.find((u) => u.current >= u.limit);
     const outcome: CheckOutcome = exhausted

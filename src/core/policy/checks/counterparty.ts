@@ -18,7 +18,7 @@ export const counterpartyCheck = defineCheck({
   needs: ["manifest", "actionFacts"],
   reads: ["token"],
   provides: ["counterparties"],
-  run(input, deps) {
+  async run(input, deps) {
     const policy = input.manifest.policy ?? {};
     const recipients = recipientsOf(input.actionFacts);
     const counterparties = [...new Set(recipients.flatMap((r) => r.parts.flatMap((p) => (p.ok ? [p.value] : []))))];
@@ -46,7 +46,10 @@ export const counterpartyCheck = defineCheck({
       if (outside.length > 0) return withFacts(blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside)));
     }
     if (policy.escalate_new_counterparties) {
-      const unknown = counterparties.filter((c) => !deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c));
+      const unknown: string[] = [];
+      for (const c of counterparties) {
+        if (!(await deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c))) unknown.push(c);
+      }
       if (unknown.length > 0)
         return withFacts(
           escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }], {

@@ -5,9 +5,9 @@ export const manifestCheck = defineCheck({
   name: "manifest_validation",
   needs: [],
   provides: ["manifest"],
-  run(input, deps) {
+  async run(input, deps) {
     const { uapk_id, agent_id } = input.request;
-    const manifest = deps.manifests.getByUapkId(input.orgId, uapk_id);
+    const manifest = await deps.manifests.getByUapkId(input.orgId, uapk_id);
     if (!manifest) return deny("MANIFEST_NOT_FOUND", `No manifest '${uapk_id}' is registered`);
     if (manifest.agent.id !== agent_id)
       return deny("MANIFEST_NOT_FOUND", `Manifest '${uapk_id}' is not registered for agent '${agent_id}'`);

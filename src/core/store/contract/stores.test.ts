@@ -1,0 +1,176 @@
+// The store contract: the same tests against the embedded SQLite file and PostgreSQL. What every backend
+// must guarantee for governed actions — budgets that never overshoot, one answer per idempotency key,
+// approvals decided and consumed once, an audit chain that verifies, signing keys sealed at rest.
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ActionConflictError } from "../../governance/types";
+import type { AnyKysely } from "../postgres";
+import { createSharedStores, type SharedStores } from "../shared";
+import { contractBackends, TEST_SECRET } from "./backends";
+import { approvalInput, intentInput, ORG } from "./fixtures";
+
+const slot = (limit: number, scope = "hour:org:uapk:agent") => ({ scope, window: 7, limit });
+
+describe.each(await contractBackends("store contract"))("store contract on $name", (backend) => {
+  let db: AnyKysely;
+  let stores: SharedStores;
+  let close: () => Promise<void>;
+
+  beforeEach(async () => {
+    ({ db, close } = await backend.open());
+    stores = createSharedStores(db, { secret: TEST_SECRET });
+  });
+  afterEach(() => close());
+
+  describe("budgets", () => {
+    it("grants units up to the limit and refuses the next, naming the exhausted budget", async () => {
+      const results = [];
+      for (let i = 0; i < 4; i++) results.push(await stores.budgets.tryConsume([slot(3)]));
+      expect(results.map((r) => r.ok)).toEqual([true, true, true, false]);
+      expect(results[3]).toMatchObject({ ok: false, exhausted: { scope: "hour:org:uapk:agent" } });
+      expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(3);
+    });
+
+    it("takes from every budget or from none", async () => {
+      await stores.budgets.tryConsume([slot(1, "token:t1")]);
+      const refused = await stores.budgets.tryConsume([slot(5), slot(1, "token:t1")]);
+      expect(refused.ok).toBe(false);
+      expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(0);
+    });
+
+    it("gives refunded units back", async () => {
+      await stores.budgets.tryConsume([slot(1)]);
+      await stores.budgets.refund([slot(1)]);
+      expect((await stores.budgets.tryConsume([slot(1)])).ok).toBe(true);
+    });
+  });
+
+  describe("idempotency", () => {
+    const scope = { org_id: ORG, agent_id: "agent-1", key: "k-1" };
+
+    it("claims a key once, replays the answer, and refuses another body", async () => {
+      expect(await stores.idempotency.begin({ ...scope, requestHash: "h1" })).toEqual({ state: "new" });
+      const second = await stores.idempotency.begin({ ...scope, requestHash: "h1" });
+      expect(second.state).toBe("in_flight");
+      await stores.idempotency.complete(scope, { decision: "ALLOW", timestamp: "2026-01-01T00:00:00.000Z" }, 200);
+      if (second.state === "in_flight") expect((await second.wait).state).toBe("replay");
+      const replay = await stores.idempotency.begin({ ...scope, requestHash: "h1" });
+      expect(replay).toMatchObject({ state: "replay", status: 200, response: { decision: "ALLOW", idempotent: true } });
+      expect((await stores.idempotency.begin({ ...scope, requestHash: "h2" })).state).toBe("conflict");
+    });
+
+    it("lets a retry execute after the key was released", async () => {
+      await stores.idempotency.begin({ ...scope, requestHash: "h1" });
+      await stores.idempotency.release(scope);
+      expect(await stores.idempotency.begin({ ...scope, requestHash: "h1" })).toEqual({ state: "new" });
+    });
+  });
+
+  describe("approvals", () => {
+    it("shares one pending approval between identical escalations", async () => {
+      const a = await stores.approvals.create(approvalInput());
+      const b = await stores.approvals.create(approvalInput());
+      expect(b.approval_id).toBe(a.approval_id);
+      expect((await stores.approvals.create(approvalInput(60))).approval_id).not.toBe(a.approval_id);
+    });
+
+    it("is decided once and consumed once, only for the request it was granted for", async () => {
+      const { approval_id } = await stores.approvals.create(approvalInput());
+      const input = { org_id: ORG, approval_id, binding: approvalInput() };
+      expect(await stores.approvals.consume(input)).toMatchObject({ ok: false, code: "APPROVAL_PENDING" });
+      expect((await stores.approvals.decide(ORG, approval_id, { approved: true, decided_by: "op" })).ok).toBe(true);
+      expect(await stores.approvals.decide(ORG, approval_id, { approved: false, decided_by: "op" })).toMatchObject({
+        ok: false,
+        code: "NOT_PENDING",
+      });
+      const other = { ...input, binding: approvalInput(5000) };
+      expect(await stores.approvals.consume(other)).toMatchObject({ ok: false, code: "APPROVAL_BINDING_MISMATCH" });
+      expect(await stores.approvals.consume(input)).toMatchObject({ ok: true, approval: { status: "consumed" } });
+      expect(await stores.approvals.consume(input)).toMatchObject({ ok: false, code: "APPROVAL_ALREADY_CONSUMED" });
+    });
+  });
+
+  describe("audit chain", () => {
+    it("appends intent, outcome and decision records into one chain that verifies", async () => {
+      const intent = await stores.audit.appendIntent(intentInput("i-1"));
+      expect(intent.action).toMatchObject({ params: { secret: "[redacted]" } });
+      await stores.audit.appendOutcome({ org_id: ORG, interaction_id: "i-1", executed: true, result: { ok: 1 } });
+      await stores.audit.appendDecision({ ...intentInput("i-2"), decision: "DENY" });
+      const chain = await stores.audit.chain(ORG);
+      expect(chain.map((r) => [r.seq, r.kind])).toEqual([
+        [1, "intent"],
+        [2, "outcome"],
+        [3, "decision"],
+      ]);
+      expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 3, orgs: 1 });
+    });
+
+    it("records one outcome per intent, never an outcome without one", async () => {
+      await stores.audit.appendIntent(intentInput("i-1"));
+      const outcome = { org_id: ORG, interaction_id: "i-1", executed: true, result: null };
+      await stores.audit.appendOutcome(outcome);
+      await expect(stores.audit.appendOutcome(outcome)).rejects.toThrow(/already recorded/);
+      await expect(stores.audit.appendOutcome({ ...outcome, interaction_id: "nope" })).rejects.toThrow(/no intent/);
+    });
+
+    it("detects a record changed in the database", async () => {
+      await stores.audit.appendIntent(intentInput("i-1"));
+      await db.updateTable("audit_records").set({ meta: JSON.stringify({ forged: true }) }).execute();
+      expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: 1 });
+    });
+  });
+
+  describe("signing keys", () => {
+    it("stores private keys sealed with GATEHOUSE_SECRET, and every store with that secret signs with the same key", async () => {
+      const first = await stores.signingKeys.audit.activeKey();
+      const second = await createSharedStores(db, { secret: TEST_SECRET }).signingKeys.audit.activeKey();
+      expect(second.kid).toBe(first.kid);
+      const rows = await db.selectFrom("signing_keys").select("private_pkcs8").execute();
+      for (const row of rows) expect(row.private_pkcs8).not.toMatch(/PRIVATE KEY/);
+      const stranger = createSharedStores(db, { secret: "another-secret-0123456789" });
+      await expect(stranger.signingKeys.audit.activeKey()).rejects.toThrow(/GATEHOUSE_SECRET/);
+    });
+
+    it("keeps purposes apart and keeps a rotated key verifying", async () => {
+      const audit = await stores.signingKeys.audit.activeKey();
+      expect((await stores.signingKeys.capabilityToken.activeKey()).kid).not.toBe(audit.kid);
+      const { kid, previous_kid } = await stores.signingKeys.audit.rotate();
+      expect(previous_kid).toBe(audit.kid);
+      expect(kid).not.toBe(audit.kid);
+      const jwks = await stores.signingKeys.audit.publicJwks();
+      expect(jwks.keys.map((k) => k.kid)).toEqual([audit.kid, kid]);
+    });
+  });
+
+  describe("reservations", () => {
+    it("commits budget, approval and intent together", async () => {
+      const { approval_id } = await stores.approvals.create(approvalInput());
+      await stores.approvals.decide(ORG, approval_id, { approved: true, decided_by: "op" });
+      const reservation = {
+        org_id: ORG,
+        interaction_id: "i-1",
+        at: new Date(),
+        slots: [slot(2)],
+        approval: { approval_id, binding: approvalInput() },
+        intent: { ...intentInput("i-1"), approval_id },
+      };
+      expect(await stores.reservations.reserve(reservation)).toEqual({ ok: true });
+      expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(1);
+      expect((await stores.approvals.get(ORG, approval_id))?.status).toBe("consumed");
+      expect((await stores.audit.chain(ORG)).map((r) => r.kind)).toEqual(["intent"]);
+
+      // The approval is spent: the second reservation is refused and writes nothing, not even its budget unit.
+      const again = { ...reservation, interaction_id: "i-2", intent: { ...intentInput("i-2"), approval_id } };
+      await expect(stores.reservations.reserve(again)).rejects.toBeInstanceOf(ActionConflictError);
+      expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(1);
+      expect(await stores.audit.chain(ORG)).toHaveLength(1);
+    });
+
+    it("writes nothing when a budget is exhausted", async () => {
+      const reservation = { org_id: ORG, interaction_id: "i-1", at: new Date(), slots: [slot(0)], intent: intentInput("i-1") };
+      expect(await stores.reservations.reserve(reservation)).toMatchObject({ ok: false });
+      const count = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_records`.execute(db);
+      expect(Number(count.rows[0]?.n)).toBe(0);
+    });
+  });
+});

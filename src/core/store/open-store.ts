@@ -1,0 +1,78 @@
+// The store seam: ONE function that opens the backend an installation is configured for.
+//
+//   DATABASE_URL=postgres://…  → PostgreSQL (pg pool under Kysely), with the shared-state stores of ./shared
+//                                (what several gateway nodes need: exact budgets, one idempotency winner,
+//                                single-use approvals, one audit chain per org, signing keys sealed by
+//                                GATEHOUSE_SECRET).
+//   otherwise                  → the embedded SQLite file, as before (its tuned synchronous stores).
+//
+// Either way the migrations of ./migrations have run when it resolves.
+import { kyselyOver } from "./kysely";
+import { migrateToLatest } from "./migrate";
+import { type AnyKysely, isPostgresUrl, openPostgres } from "./postgres";
+import { createSharedStores, type SharedStores } from "./shared";
+import { type Db, openDatabase } from "./sqlite";
+
+export interface StoreConfig {
+  /** DATABASE_URL; a postgres:// or postgresql:// URL selects PostgreSQL. */
+  databaseUrl?: string | undefined;
+  /** The SQLite file of the embedded default. */
+  databaseFile: string;
+  /** GATEHOUSE_SECRET; required with PostgreSQL (it seals the shared signing keys). */
+  secret?: string | Buffer | undefined;
+  maxConnections?: number;
+}
+
+export type StoreBackend =
+  | { kind: "sqlite"; db: Db; kysely: AnyKysely; ping(): Promise<boolean>; close(): Promise<void> }
+  | { kind: "postgres"; kysely: AnyKysely; shared: SharedStores; ping(): Promise<boolean>; close(): Promise<void> };
+
+export class StoreConfigError extends Error {}
+
+export async function openStore(config: StoreConfig): Promise<StoreBackend> {
+  if (isPostgresUrl(config.databaseUrl)) return openPostgresStore(config.databaseUrl, config);
+  const db = openDatabase(config.databaseFile);
+  await migrateToLatest(db);
+  const kysely = kyselyOver(db);
+  return {
+    kind: "sqlite",
+    db,
+    kysely,
+    ping: async () => db.prepare("SELECT 1 AS ok").get() !== undefined,
+    close: async () => {
+      await kysely.destroy();
+      db.close();
+    },
+  };
+}
+
+async function openPostgresStore(url: string, config: StoreConfig): Promise<StoreBackend> {
+  if (!config.secret || config.secret.length < 16) {
+    throw new StoreConfigError("DATABASE_URL selects PostgreSQL: set GATEHOUSE_SECRET (≥ 16 characters, the same on every node)");
+  }
+  const kysely = openPostgres(url, config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections });
+  try {
+    await migrateToLatest(kysely);
+  } catch (err) {
+    await kysely.destroy();
+    throw err;
+  }
+  return {
+    kind: "postgres",
+    kysely,
+    shared: createSharedStores(kysely, { secret: config.secret }),
+    ping: () => pingPostgres(kysely),
+    close: () => kysely.destroy(),
+  };
+}
+
+/** Readiness: false when the database does not answer (the caller fails closed). */
+async function pingPostgres(kysely: AnyKysely): Promise<boolean> {
+  try {
+    const { sql } = await import("kysely");
+    await sql`SELECT 1`.execute(kysely);
+    return true;
+  } catch {
+    return false;
+  }
+}

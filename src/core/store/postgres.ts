@@ -1,0 +1,26 @@
+// The PostgreSQL backend's connection: a pg pool under Kysely's PostgresDialect. Selected by
+// DATABASE_URL=postgres://… (see ./open-store.ts); the embedded default never loads a pool.
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+
+// biome-ignore lint/suspicious/noExplicitAny: the schema is described by the migrations, not by a TS type yet.
+export type AnyKysely = Kysely<any>;
+
+export function isPostgresUrl(url: string | undefined): url is string {
+  return url !== undefined && /^postgres(ql)?:\/\//.test(url);
+}
+
+export interface PostgresOptions {
+  /** Connections per node; every governed write holds one for one short transaction. */
+  maxConnections?: number;
+}
+
+// int8 (COUNT(*), bigint sums) as a JS number: every counter here stays far below 2^53.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
+
+export function openPostgres(url: string, options: PostgresOptions = {}): AnyKysely {
+  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+  // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.
+  pool.on("error", () => {});
+  return new Kysely({ dialect: new PostgresDialect({ pool }) });
+}

@@ -1,0 +1,66 @@
+// The shared-state stores written once with Kysely, for every backend (PostgreSQL in a cluster; SQLite too,
+// where the store-contract suite runs them). The embedded SQLite default keeps its synchronous, prepared-
+// statement stores (src/core/*) on the hot path; these are what a multi-node installation runs on.
+import type { ReservationStore } from "../../governance/ports";
+import type { AnyKysely } from "../postgres";
+import { createSharedApprovals, type SharedApprovals } from "./approvals";
+import { createSharedAuditChain, type SharedAuditChain } from "./audit-chain";
+import { createSharedBudgets, type SharedBudgets } from "./budgets";
+import { createSharedCounterparties, type SharedCounterparties } from "./counterparties";
+import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./idempotency";
+import { createSharedManifests, type SharedManifests } from "./manifests";
+import { sharedReservations } from "./reservations";
+import { secretBox } from "./secret-box";
+import { createSharedSigningKeys, type SharedSigningKeys } from "./signing-keys";
+
+export interface SharedStores {
+  signingKeys: { audit: SharedSigningKeys; capabilityToken: SharedSigningKeys };
+  manifests: SharedManifests;
+  counterparties: SharedCounterparties;
+  budgets: SharedBudgets;
+  idempotency: SharedIdempotencyStore;
+  approvals: SharedApprovals;
+  audit: SharedAuditChain;
+  /** The governance engine's ReservationStore port (budget + approval + intent in one transaction). */
+  reservations: ReservationStore;
+}
+
+export interface SharedStoresOptions {
+  /** GATEHOUSE_SECRET: seals the signing keys at rest; every node must have the same one. */
+  secret: string | Buffer;
+  now?: () => Date;
+}
+
+export function createSharedStores(db: AnyKysely, options: SharedStoresOptions): SharedStores {
+  const box = secretBox(options.secret);
+  const now = options.now;
+  const clock = now ? { now } : {};
+  const signingKeys = {
+    audit: createSharedSigningKeys(db, { purpose: "audit", box, ...clock }),
+    capabilityToken: createSharedSigningKeys(db, { purpose: "capability-token", box, ...clock }),
+  };
+  const budgets = createSharedBudgets(db);
+  const approvals = createSharedApprovals(db, clock);
+  const audit = createSharedAuditChain(db, signingKeys.audit, clock);
+  return {
+    signingKeys,
+    manifests: createSharedManifests(db, clock),
+    counterparties: createSharedCounterparties(db),
+    budgets,
+    idempotency: createSharedIdempotencyStore(db, clock),
+    approvals,
+    audit,
+    reservations: sharedReservations(db, { budgets, approvals, audit }),
+  };
+}
+
+export type {
+  SharedApprovals,
+  SharedAuditChain,
+  SharedBudgets,
+  SharedCounterparties,
+  SharedIdempotencyStore,
+  SharedManifests,
+  SharedSigningKeys,
+};
+export { secretBox } from "./secret-box";
