@@ -9,6 +9,7 @@ BIN := node_modules/.bin
 help:
 	@echo "make run       start Gatehouse on 127.0.0.1:8000 (embedded default: SQLite, dev identity, demo purutos, manifest, agent runtime)"
 	@echo "make test      install, check generated/ is fresh, type-check, unit + contract tests"
+	@echo "make lint      Biome lint (biome.jsonc);  make format: Biome format --write"
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients), then the console"
 	@echo "make build-console  the operator console (console/) → console/dist, served at /console"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
@@ -48,8 +49,18 @@ typecheck: $(NODE_MODULES)
 	$(BIN)/tsc --noEmit -p tsconfig.json
 	$(BIN)/tsc --noEmit -p console/tsconfig.json
 
-test: $(NODE_MODULES) check-generated typecheck build-console
+test: $(NODE_MODULES) check-generated typecheck lint format-check build-console
 	$(BIN)/vitest run --config contract-tests/vitest.config.ts
+
+# Biome (biome.jsonc): lint rules and import order; `make format` rewrites files, `format-check` only reports.
+lint: $(NODE_MODULES)
+	$(BIN)/biome lint .
+
+format: $(NODE_MODULES)
+	$(BIN)/biome format --write .
+
+format-check: $(NODE_MODULES)
+	$(BIN)/biome format .
 
 # The embedded default. Any variable may be overridden: `PORT=9000 make run`.
 run: $(NODE_MODULES) build-console
@@ -90,7 +101,7 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 
-.PHONY: help install generate build-console check-generated typecheck test run build readme-config cluster mock docs bench fuzz
+.PHONY: help install generate build-console check-generated typecheck lint format-check format test run build readme-config cluster mock docs bench fuzz
 # Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:
 # prints the status histogram and every 5xx with a curl repro; fails on any 5xx or any 4xx that is not problem+json.
 fuzz: $(NODE_MODULES)

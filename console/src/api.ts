@@ -81,8 +81,7 @@ export function followApprovals(session: Session, handlers: FeedHandlers): () =>
       const { value, done } = await reader.read();
       if (done) return;
       buffer += value;
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
+      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
         dispatch(buffer.slice(0, end));
         buffer = buffer.slice(end + 2);
       }

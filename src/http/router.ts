@@ -103,7 +103,8 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
         requestId: ctx.state.requestId as string,
         // Most handlers never look at it: the controller and its listener are made on first use only.
         get signal() {
-          return (signal ??= abortedWhenClientLeaves(ctx.res));
+          signal ??= abortedWhenClientLeaves(ctx.res);
+          return signal;
         },
       } as unknown as OperationRequest<OperationId>;
       // Each handler's reply is checked against its own operation at compile time; here any reply will do.

@@ -16,6 +16,7 @@ export function ErrorLine({ message }: { message?: string }) {
 
 export function Json({ value, label }: { value: unknown; label: string }) {
   return (
+    // biome-ignore lint/a11y/useAriaPropsSupportedByRole: the label names the JSON block for screen readers and the console tests
     <pre aria-label={label} class="json">
       {JSON.stringify(value, null, 2)}
     </pre>

@@ -40,6 +40,7 @@ export function PurutosView(_props: { session: Session }) {
           {items.map((p) => (
             <li key={p.name}>
               <strong>{p.name}</strong> <span>{p.description ?? p.kind}</span>
+              {/* biome-ignore lint/a11y/useSemanticElements: a fieldset would add a form border and legend; this is a toolbar-like group of buttons */}
               <div role="group" aria-label={`Commands of ${p.name}`}>
                 {p.commands.map((c) => (
                   <button type="button" key={c} aria-label={`Run ${p.name} ${c}`} onClick={() => run(p.name, c)}>

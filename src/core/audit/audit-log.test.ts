@@ -218,7 +218,12 @@ describe("audit log chain", () => {
 
   it("lists with filters and cursor pagination, newest first", async () => {
     let clock = Date.parse("2024-12-14T10:00:00Z");
-    const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date((clock += 60_000)) });
+    const log = createAuditLog(await openMigratedDatabase(":memory:"), {
+      now: () => {
+        clock += 60_000;
+        return new Date(clock);
+      },
+    });
     for (let i = 0; i < 5; i += 1) deny(log, ORG, "bot-1");
     for (let i = 0; i < 3; i += 1) allow(log, ORG, "bot-2");
 

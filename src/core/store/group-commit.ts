@@ -53,7 +53,11 @@ export function groupCommit(db: Db): GroupCommit {
       commitOneByOne(units);
       return;
     }
-    settled.forEach((outcome, i) => (outcome.ok ? units[i].resolve(outcome.value) : units[i].reject(outcome.error)));
+    for (const [i, outcome] of settled.entries()) {
+      const unit = units[i]!; // settled has exactly one outcome per unit, in order
+      if (outcome.ok) unit.resolve(outcome.value);
+      else unit.reject(outcome.error);
+    }
   }
 
   return {

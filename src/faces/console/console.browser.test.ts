@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
-import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../actions/e2e/helpers";
+import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screenshots");

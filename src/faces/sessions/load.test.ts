@@ -68,7 +68,7 @@ describe("1,000 concurrent sessions", () => {
         clients.push(...(await Promise.all(batch)));
       }
       expect(await gaugeValue("gatehouse_ws_active_connections")).toBe(sessions);
-      clients.forEach((c, i) => c.send({ type: "user_message", content: `ping ${i}` }));
+      for (const [i, c] of clients.entries()) c.send({ type: "user_message", content: `ping ${i}` });
       await Promise.all(clients.map((c) => c.next(isFinal, 20_000)));
       for (const [i, c] of clients.entries()) {
         const text = c.frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");

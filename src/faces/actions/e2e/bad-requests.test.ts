@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
 import { loadSpec } from "../../../http/spec";
-import { expectMatchesSpec } from "../../oversight/spec-check";
+import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 const governedOperations = loadSpec().operations.filter((op) => op.path.startsWith("/api/v1/"));
 

@@ -4,7 +4,7 @@
 // face answers it, is the same 403 problem with a code a client can branch on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { expectMatchesSpec } from "../../oversight/spec-check";
+import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 let gh: TestGatehouse;
 let developer: string;

@@ -3,7 +3,7 @@
 // no manifest.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { expectMatchesSpec } from "../../oversight/spec-check";
+import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 let gh: TestGatehouse;
 

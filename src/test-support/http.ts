@@ -1,0 +1,118 @@
+// Test support shared by the end-to-end tests of every face: HTTP calls against a real Gatehouse, manifests registered
+// through the API, and a local HTTP receiver that counts what an http/webhook tool really sent.
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { API_KEY, ORG_ID } from "../../contract-tests/fixtures";
+
+export { API_KEY, ORG_ID };
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+export interface Caller {
+  url: string;
+  /** Operator bearer token. */
+  operatorToken: string;
+}
+
+async function call<T>(base: string, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply<T>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON (e.g. the JSONL export): keep the text
+  }
+  return { status: response.status, body: parsed as T, text, headers: response.headers };
+}
+
+/** As the agent (API key). */
+export const agent = (g: Caller) => ({
+  post: <T = any>(path: string, body: unknown) => call<T>(g.url, "POST", path, { "x-api-key": API_KEY }, body),
+  get: <T = any>(path: string) => call<T>(g.url, "GET", path, { "x-api-key": API_KEY }),
+});
+
+/** As an operator of ORG_ID (bearer JWT). */
+export const operator = (g: Caller) => ({
+  post: <T = any>(path: string, body: unknown = {}) =>
+    call<T>(g.url, "POST", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }, body),
+  get: <T = any>(path: string) => call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),
+});
+
+export async function registerManifest(g: Caller, manifest: Record<string, unknown>): Promise<Reply> {
+  const reply = await operator(g).post("/manifests", manifest);
+  if (reply.status !== 201 && reply.status !== 200) throw new Error(`manifest not registered: ${reply.status} ${reply.text}`);
+  return reply;
+}
+
+export function executeBody(uapkId: string, action: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { uapk_id: uapkId, agent_id: uapkId, action: { params: {}, ...action }, ...extra };
+}
+
+/** The stored records of the org, as exported (JSONL → objects), in chain order. */
+export async function exportedRecords(g: Caller): Promise<{ text: string; records: Record<string, any>[] }> {
+  const reply = await operator(g).get("/interactions/export");
+  if (reply.status !== 200) throw new Error(`export failed: ${reply.status} ${reply.text}`);
+  const records = reply.text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, any>);
+  return { text: reply.text, records };
+}
+
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Requests whose path is `path`. */
+  count(path: string): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A local HTTP endpoint for http/webhook tools (which must set `allow_private: true` to reach 127.0.0.1).
+ * `/slow/...` answers after `delayMs`, `/fail/...` answers 500, anything else 200 with a small JSON body.
+ */
+export async function startReceiver(options: { delayMs?: number } = {}): Promise<Receiver> {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const path = (req.url ?? "").split("?")[0];
+      received.push({ method: req.method ?? "", path, headers: req.headers, body });
+      const answer = () => {
+        if (path.startsWith("/fail")) res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
+        else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, n: received.length }));
+      };
+      if (path.startsWith("/slow")) setTimeout(answer, options.delayMs ?? 200);
+      else answer();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    count: (path) => received.filter((r) => r.path === path).length,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
