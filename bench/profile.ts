@@ -72,6 +72,8 @@ await reply({ cmd: "profile-start" });
 const result = await autocannon({ ...options, connections: 64, duration: Number(secondsArg) });
 await reply({ cmd: "profile-stop", file });
 child.kill();
-console.log(`${result.requests.average} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`);
+console.log(
+  `${result.requests.average} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`,
+);
 console.log(`profile: ${file}`);
 summarise(JSON.parse(readFileSync(file, "utf8")) as Profile);

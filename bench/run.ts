@@ -26,7 +26,10 @@ interface Result {
   reference?: Result;
 }
 
-const BENCH_RATE_LIMITS = { GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000", GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000" };
+const BENCH_RATE_LIMITS = {
+  GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
+  GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
+};
 
 async function startTarget(kind: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, String(port)], {
@@ -42,14 +45,17 @@ async function startTarget(kind: string, port: number, env: Record<string, strin
   return child;
 }
 
-async function load(name: string, url: string, opts: Partial<autocannon.Options> = {}, expectStatus?: number): Promise<Result> {
+async function load(
+  name: string,
+  url: string,
+  opts: Partial<autocannon.Options> = {},
+  expectStatus?: number,
+): Promise<Result> {
   await autocannon({ url, connections: 8, duration: 1, ...opts }); // warm-up
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
   const byClass = r as unknown as Record<"1xx" | "2xx" | "3xx" | "4xx" | "5xx", number>;
   const answered = byClass["1xx"] + byClass["2xx"] + byClass["3xx"] + byClass["4xx"] + byClass["5xx"];
-  const unexpected = expectStatus
-    ? answered - byClass[`${Math.floor(expectStatus / 100)}xx` as "2xx"]
-    : r.non2xx;
+  const unexpected = expectStatus ? answered - byClass[`${Math.floor(expectStatus / 100)}xx` as "2xx"] : r.non2xx;
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + unexpected };
 }
 
@@ -98,7 +104,8 @@ async function main(): Promise<void> {
       const result = await load(line.name, base + line.path, request, line.expectStatus);
       results.push(result);
       const compared = line.compareTo ? results.find((r) => r.name === line.compareTo) : undefined;
-      if (compared) results.push({ ...result, name: `  → vs ${line.compareTo!.replace("gatehouse ", "")}`, reference: compared });
+      if (compared)
+        results.push({ ...result, name: `  → vs ${line.compareTo!.replace("gatehouse ", "")}`, reference: compared });
       const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
       child.kill();
       if (bytes) {

@@ -28,7 +28,12 @@ if (mode === "runtime") {
     GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE: "1000000",
   };
   const gatehouse = await startGatehouse(loadConfig(env), logger, env);
-  const token = await gatehouse.devIssuer!.mint({ sub: "bench@gatehouse", org: "default", roles: ["developer"], ttlSeconds: 3600 });
+  const token = await gatehouse.devIssuer!.mint({
+    sub: "bench@gatehouse",
+    org: "default",
+    roles: ["developer"],
+    ttlSeconds: 3600,
+  });
   process.on("message", (message: { cmd?: string }) => {
     if (message.cmd !== "memory") return;
     const gc = (globalThis as { gc?: () => void }).gc;

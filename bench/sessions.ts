@@ -17,7 +17,8 @@ const BATCH = 500;
 const SERVER_SCRIPT = resolve(import.meta.dirname, "sessions-server.ts");
 
 function fdLimits(): { soft: number; hard: number } {
-  const read = (flag: string) => Number(spawnSync("sh", ["-c", `ulimit ${flag}`], { encoding: "utf8" }).stdout.trim()) || Infinity;
+  const read = (flag: string) =>
+    Number(spawnSync("sh", ["-c", `ulimit ${flag}`], { encoding: "utf8" }).stdout.trim()) || Infinity;
   return { soft: read("-Sn"), hard: read("-Hn") };
 }
 
@@ -27,7 +28,9 @@ function ensureFdLimit(): void {
   const { soft, hard } = fdLimits();
   if (soft >= needed || process.env.BENCH_FD_RAISED) return;
   if (hard < needed) {
-    console.error(`ulimit -n is ${soft} (hard ${hard}); ${needed} descriptors per process are needed. Lower BENCH_WS_SESSIONS or raise the hard limit.`);
+    console.error(
+      `ulimit -n is ${soft} (hard ${hard}); ${needed} descriptors per process are needed. Lower BENCH_WS_SESSIONS or raise the hard limit.`,
+    );
     process.exit(1);
   }
   const args = [...process.execArgv, ...process.argv.slice(1)].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
@@ -38,10 +41,16 @@ function ensureFdLimit(): void {
   process.exit(run.status ?? 1);
 }
 
-async function startChild(mode: "runtime" | "gatehouse", env: Record<string, string> = {}): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+async function startChild(
+  mode: "runtime" | "gatehouse",
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
   // Through sh so the child gets the raised fd limit too; the IPC channel survives the exec.
   const command = `ulimit -n $(ulimit -Hn) 2>/dev/null; exec '${process.execPath}' --expose-gc --import tsx '${SERVER_SCRIPT}' ${mode}`;
-  const child = spawn("sh", ["-c", command], { stdio: ["ignore", "inherit", "inherit", "ipc"], env: { ...process.env, LOG_LEVEL: "silent", ...env } });
+  const child = spawn("sh", ["-c", command], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, LOG_LEVEL: "silent", ...env },
+  });
   const ready = await new Promise<Record<string, string>>((ok, fail) => {
     child.once("message", (m) => ok(m as Record<string, string>));
     child.once("exit", (code) => fail(new Error(`${mode} exited with ${code}`)));
@@ -106,7 +115,9 @@ async function main() {
   try {
     // 1. latency
     const warmup = Math.min(200, ROUND_TRIPS);
-    const direct = await open(`${runtimeUrl.replace(/^http/, "ws")}/runtime/sessions/bench-direct`, { "x-gatehouse-sub": "bench" });
+    const direct = await open(`${runtimeUrl.replace(/^http/, "ws")}/runtime/sessions/bench-direct`, {
+      "x-gatehouse-sub": "bench",
+    });
     await roundTrips(direct, warmup);
     direct.removeAllListeners("message");
     const directLatencies = await roundTrips(direct, ROUND_TRIPS);
@@ -121,7 +132,9 @@ async function main() {
     console.log(`\nRelay latency, ${ROUND_TRIPS} sequential switch_agent → agent_switched round trips`);
     console.log(`  runtime directly   p50 ${ms(d.p50)}   p99 ${ms(d.p99)}`);
     console.log(`  through Gatehouse  p50 ${ms(r.p50)}   p99 ${ms(r.p99)}`);
-    console.log(`  added by the relay p50 ${ms(r.p50 - d.p50)}   p99 ${ms(r.p99 - d.p99)}   (goal p50 ≤ 1 ms, p99 ≤ 5 ms)`);
+    console.log(
+      `  added by the relay p50 ${ms(r.p50 - d.p50)}   p99 ${ms(r.p99 - d.p99)}   (goal p50 ≤ 1 ms, p99 ≤ 5 ms)`,
+    );
 
     // 2. memory per idle authenticated session
     const warm: WebSocket[] = [];
@@ -130,16 +143,22 @@ async function main() {
     const sockets: WebSocket[] = [];
     const started = Date.now();
     for (let i = 0; i < SESSIONS; i += BATCH) {
-      const batch = Array.from({ length: Math.min(BATCH, SESSIONS - i) }, (_, j) => open(`${wsBase}/ws/bench-idle-${i + j}`, auth));
+      const batch = Array.from({ length: Math.min(BATCH, SESSIONS - i) }, (_, j) =>
+        open(`${wsBase}/ws/bench-idle-${i + j}`, auth),
+      );
       sockets.push(...(await Promise.all(batch)));
     }
     const openedIn = Date.now() - started;
     await new Promise((r) => setTimeout(r, 1000));
     const after = await ask<{ rss: number; heapUsed: number }>(gatehouse.child, { cmd: "memory" });
     const open_ = sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
-    console.log(`\nIdle authenticated sessions: ${open_}/${SESSIONS} open (opened in ${(openedIn / 1000).toFixed(1)} s, batches of ${BATCH})`);
+    console.log(
+      `\nIdle authenticated sessions: ${open_}/${SESSIONS} open (opened in ${(openedIn / 1000).toFixed(1)} s, batches of ${BATCH})`,
+    );
     console.log(`  Gatehouse RSS  ${(before.rss / 2 ** 20).toFixed(1)} MiB → ${(after.rss / 2 ** 20).toFixed(1)} MiB`);
-    console.log(`  per session    RSS ${kib((after.rss - before.rss) / open_)}   JS heap ${kib((after.heapUsed - before.heapUsed) / open_)}   (goal RSS ≤ 16 KiB)`);
+    console.log(
+      `  per session    RSS ${kib((after.rss - before.rss) / open_)}   JS heap ${kib((after.heapUsed - before.heapUsed) / open_)}   (goal RSS ≤ 16 KiB)`,
+    );
     if (!before.gcExposed) console.log("  (no --expose-gc in the child: numbers include garbage)");
     for (const s of [...sockets, ...warm]) s.terminate();
   } finally {

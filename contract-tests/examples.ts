@@ -33,13 +33,13 @@ export function collectCases(doc: Json = openapi): ExampleCase[] {
       const names = new Set<string>();
       const params = (op.parameters ?? []) as Json[];
       for (const p of params) for (const n of Object.keys((p.examples ?? {}) as Json)) names.add(n);
-      const bodyExamples = (((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as
-        | Json
-        | undefined)?.examples as Record<string, Json> | undefined;
+      const bodyExamples = (
+        ((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as Json | undefined
+      )?.examples as Record<string, Json> | undefined;
       for (const n of Object.keys(bodyExamples ?? {})) names.add(n);
       const responses: Array<{ status: number; contentType: string; examples: Record<string, Json> }> = [];
       for (const [status, r] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
-        for (const [contentType, media] of Object.entries(((r.content ?? {}) as Record<string, Json>))) {
+        for (const [contentType, media] of Object.entries((r.content ?? {}) as Record<string, Json>)) {
           const examples = (media.examples ?? {}) as Record<string, Json>;
           for (const n of Object.keys(examples)) names.add(n);
           responses.push({ status: Number(status), contentType, examples });
@@ -63,7 +63,9 @@ export function collectCases(doc: Json = openapi): ExampleCase[] {
           query: pick("query"),
           headers: pick("header"),
           body: bodyExamples?.[name]?.value,
-          response: resp ? { status: resp.status, contentType: resp.contentType, body: resp.examples[name].value } : undefined,
+          response: resp
+            ? { status: resp.status, contentType: resp.contentType, body: resp.examples[name].value }
+            : undefined,
           security,
         });
       }

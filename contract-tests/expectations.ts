@@ -18,9 +18,27 @@ export interface ReplayContext {
 export type Comparison = (documented: Json, live: Json, context: ReplayContext) => void;
 
 const VOLATILE = new Set([
-  "interaction_id", "timestamp", "path", "duration_ms", "request_id", "correlation_id", "token", "token_id",
-  "expires_at", "approval_id", "batch_id", "message_id", "sent_at", "original_timestamp", "version",
-  "created_at", "updated_at", "revoked_at", "manifest_id", "instance", "issued_at",
+  "interaction_id",
+  "timestamp",
+  "path",
+  "duration_ms",
+  "request_id",
+  "correlation_id",
+  "token",
+  "token_id",
+  "expires_at",
+  "approval_id",
+  "batch_id",
+  "message_id",
+  "sent_at",
+  "original_timestamp",
+  "version",
+  "created_at",
+  "updated_at",
+  "revoked_at",
+  "manifest_id",
+  "instance",
+  "issued_at",
 ]);
 
 export function withoutVolatile(value: Json): Json {
@@ -129,7 +147,11 @@ const purutoList: Comparison = (documented, live) => {
   const got = live as Schemas["PurutoList"];
   expect(got.status).toBe(want.status);
   expect(got.count).toBe(got.items.length);
-  for (const item of want.items) expectSamePuruto(item, got.items.find((i) => i.name === item.name));
+  for (const item of want.items)
+    expectSamePuruto(
+      item,
+      got.items.find((i) => i.name === item.name),
+    );
 };
 
 const purutoFound: Comparison = (documented, live) => {
@@ -186,7 +208,9 @@ function expectTraceCovers(documented: Trace | undefined, live: Trace | undefine
   let from = 0;
   for (const step of documented.checks) {
     const at = live!.checks.findIndex((c, i) => i >= from && c.check === step.check);
-    expect(at, `check ${step.check} missing or out of order in ${JSON.stringify(live!.checks)}`).toBeGreaterThanOrEqual(0);
+    expect(at, `check ${step.check} missing or out of order in ${JSON.stringify(live!.checks)}`).toBeGreaterThanOrEqual(
+      0,
+    );
     const ran = live!.checks[at];
     expect({ check: ran.check, result: ran.result }).toEqual({ check: step.check, result: step.result });
     if (step.details !== undefined) expect(ran.details).toEqual(step.details);
@@ -195,7 +219,10 @@ function expectTraceCovers(documented: Trace | undefined, live: Trace | undefine
 }
 
 /** The budget snapshot reports the manifest's limit and a consistent usage. */
-function expectRiskSnapshot(documented: Schemas["RiskSnapshot"] | undefined, live: Schemas["RiskSnapshot"] | undefined): void {
+function expectRiskSnapshot(
+  documented: Schemas["RiskSnapshot"] | undefined,
+  live: Schemas["RiskSnapshot"] | undefined,
+): void {
   if (!documented) return;
   expect(live, "risk_snapshot").toBeDefined();
   expect(live!.budget_limit).toBe(documented.budget_limit);
@@ -208,11 +235,15 @@ function expectRiskSnapshot(documented: Schemas["RiskSnapshot"] | undefined, liv
  * A connector result documented in either shape (Gatehouse's `{success, data}` or the seed's flat
  * `{message_id}`): every documented field is present in the live result's `data`.
  */
-function expectResultCarries(documented: Schemas["ActionResult"] | undefined, live: Schemas["ActionResult"] | undefined): void {
+function expectResultCarries(
+  documented: Schemas["ActionResult"] | undefined,
+  live: Schemas["ActionResult"] | undefined,
+): void {
   if (!documented) return;
   expect(live, "result").toBeDefined();
   expect(live!.success).toBe(documented.success ?? true);
-  const documentedFields = documented.data ?? Object.fromEntries(Object.entries(documented).filter(([k]) => k !== "success"));
+  const documentedFields =
+    documented.data ?? Object.fromEntries(Object.entries(documented).filter(([k]) => k !== "success"));
   expect(Object.keys(live!.data ?? {})).toEqual(expect.arrayContaining(Object.keys(documentedFields)));
 }
 
@@ -330,7 +361,9 @@ const approval: Comparison = (documented, live, { request }) => {
   const want = documented as Schemas["Approval"];
   const got = live as Schemas["Approval"];
   expect(got.approval_id).toBe(request.params.approval_id);
-  expect(withoutVolatile({ ...got, decided_at: undefined })).toEqual(withoutVolatile({ ...want, decided_at: undefined }));
+  expect(withoutVolatile({ ...got, decided_at: undefined })).toEqual(
+    withoutVolatile({ ...want, decided_at: undefined }),
+  );
   const created = expectTimestamp(got.created_at);
   if (want.decided_at !== undefined) {
     const decided = expectTimestamp(got.decided_at);

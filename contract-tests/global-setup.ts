@@ -10,7 +10,11 @@ export function setup(): void {
 
 export function teardown(): void {
   if (!existsSync(COVERAGE_FILE)) return;
-  const rows = readFileSync(COVERAGE_FILE, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const rows = readFileSync(COVERAGE_FILE, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
   const total = collectCases().length;
   const count = (target: string, outcome: string) =>
     new Set(rows.filter((r) => r.target === target && r.outcome === outcome).map((r) => r.name)).size;

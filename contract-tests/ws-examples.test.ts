@@ -14,7 +14,10 @@ const index = JSON.parse(readFileSync(resolve(root, "generated/messages/index.js
 >;
 const { document } = await fromFile(new Parser(), resolve(root, "spec/sessions.asyncapi.yaml")).parse();
 const examples = (document?.components().messages().all() ?? []).flatMap((m) =>
-  m.examples().all().map((ex) => ({ message: m.id(), name: ex.name() ?? "(unnamed)", payload: ex.payload() })),
+  m
+    .examples()
+    .all()
+    .map((ex) => ({ message: m.id(), name: ex.name() ?? "(unnamed)", payload: ex.payload() })),
 );
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 
@@ -23,7 +26,9 @@ describe("every WebSocket message example", () => {
     expect(examples.filter((e) => e.name.startsWith("seed002_")).length).toBeGreaterThanOrEqual(8);
   });
   it.each(examples.map((e) => [`${e.name} (${e.message})`, e] as const))("%s", (_label, e) => {
-    const schema = JSON.parse(readFileSync(resolve(root, `generated/messages/${index[e.message].type}.schema.json`), "utf8"));
+    const schema = JSON.parse(
+      readFileSync(resolve(root, `generated/messages/${index[e.message].type}.schema.json`), "utf8"),
+    );
     const validate = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
     expect(validate(e.payload), JSON.stringify(validate.errors)).toBe(true);
     record("ws", `${e.message}:${e.name}`, "green");

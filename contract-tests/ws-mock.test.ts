@@ -51,7 +51,10 @@ interface Client {
 let sessionCounter = 0;
 const newSessionId = () => `s_${process.pid}_${++sessionCounter}`;
 
-function connect(sessionId: string, opts: { headers?: Record<string, string>; protocols?: string[] } = {}): Promise<Client> {
+function connect(
+  sessionId: string,
+  opts: { headers?: Record<string, string>; protocols?: string[] } = {},
+): Promise<Client> {
   const headers = opts.headers ?? { Authorization: "Bearer any-token" };
   const ws = new WebSocket(`ws://127.0.0.1:${port}/ws/${sessionId}`, opts.protocols ?? [], { headers });
   open.push(ws);
@@ -90,7 +93,10 @@ function connect(sessionId: string, opts: { headers?: Record<string, string>; pr
 }
 
 /** The upgrade's HTTP answer when it is refused. */
-function refusedUpgrade(path: string, headers: Record<string, string>): Promise<{ status: number; type: string; body: Frame }> {
+function refusedUpgrade(
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; type: string; body: Frame }> {
   return new Promise((ok, fail) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers });
     ws.on("open", () => fail(new Error("upgrade was accepted")));
@@ -98,13 +104,16 @@ function refusedUpgrade(path: string, headers: Record<string, string>): Promise<
     ws.on("unexpected-response", (_req, res) => {
       let body = "";
       res.on("data", (c) => (body += c));
-      res.on("end", () => ok({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body: JSON.parse(body) }));
+      res.on("end", () =>
+        ok({ status: res.statusCode ?? 0, type: String(res.headers["content-type"]), body: JSON.parse(body) }),
+      );
     });
   });
 }
 
 const USER_MESSAGE = { type: "user_message", content: "Создай файл main.dart", role: "user", message_id: "ide-1" };
-const types = (frames: Frame[]) => frames.map((f) => (f.type === "agent_status" ? `agent_status:${String(f.status)}` : f.type));
+const types = (frames: Frame[]) =>
+  frames.map((f) => (f.type === "agent_status" ? `agent_status:${String(f.status)}` : f.type));
 
 /** Opens a session and runs a user_message up to the tool_call waiting for approval. */
 async function turnWaitingApproval(sessionId = newSessionId()) {
@@ -140,7 +149,13 @@ describe("authentication on the upgrade (presence only: the mock does not verify
 describe("a turn", () => {
   it("streams ack, thinking, tokens, then the tool_call and waiting_approval — numbered from 1", async () => {
     const { frames, callId } = await turnWaitingApproval();
-    expect(types(frames)).toEqual(["ack", "agent_status:thinking", "assistant_message", "tool_call", "agent_status:waiting_approval"]);
+    expect(types(frames)).toEqual([
+      "ack",
+      "agent_status:thinking",
+      "assistant_message",
+      "tool_call",
+      "agent_status:waiting_approval",
+    ]);
     expect(frames.map((f) => f.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(frames[0]).toMatchObject({ message_id: "ide-1", ack_type: "user_message" });
     expect(frames[2]).toMatchObject({ is_final: false });

@@ -70,7 +70,15 @@ async function loadExamples() {
   if (!document) throw new Error("spec/sessions.asyncapi.yaml does not parse");
   const examples = new Map<string, Map<string, Frame>>();
   for (const m of document.components().messages().all()) {
-    examples.set(m.id(), new Map(m.examples().all().map((e) => [e.name() ?? "", e.payload() as Frame])));
+    examples.set(
+      m.id(),
+      new Map(
+        m
+          .examples()
+          .all()
+          .map((e) => [e.name() ?? "", e.payload() as Frame]),
+      ),
+    );
   }
   return (message: string, name: string, overrides: Frame = {}): Frame => {
     const payload = examples.get(message)?.get(name);
@@ -82,19 +90,24 @@ async function loadExamples() {
 }
 
 function offeredProtocols(req: IncomingMessage): string[] {
-  return (req.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim()).filter(Boolean);
+  return (req.headers["sec-websocket-protocol"] ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** Presence check only (see the header comment): a mock accepts any bearer token. */
 function requireBearer(req: IncomingMessage): void {
   const auth = req.headers.authorization;
   if (auth !== undefined) {
-    if (!/^Bearer\s+\S+\s*$/i.test(auth)) throw new Refusal(401, "UNAUTHORIZED", "Authorization header must be 'Bearer <access_token>'");
+    if (!/^Bearer\s+\S+\s*$/i.test(auth))
+      throw new Refusal(401, "UNAUTHORIZED", "Authorization header must be 'Bearer <access_token>'");
     return;
   }
   const protocols = offeredProtocols(req);
   if (protocols.some((p) => p.startsWith("bearer.") && p.length > "bearer.".length)) {
-    if (!protocols.includes(SUBPROTOCOL)) throw new Refusal(400, "INVALID_MESSAGE", `Offer the '${SUBPROTOCOL}' subprotocol next to the bearer token`);
+    if (!protocols.includes(SUBPROTOCOL))
+      throw new Refusal(400, "INVALID_MESSAGE", `Offer the '${SUBPROTOCOL}' subprotocol next to the bearer token`);
     return;
   }
   throw new Refusal(401, "UNAUTHORIZED", "Missing bearer token (Authorization header or bearer.<token> subprotocol)");
@@ -102,16 +115,25 @@ function requireBearer(req: IncomingMessage): void {
 
 function requestedLastSeq(req: IncomingMessage): number | undefined {
   const header = req.headers["x-gatehouse-last-seq"];
-  const fromProtocol = offeredProtocols(req).find((p) => p.startsWith("last-seq."))?.slice("last-seq.".length);
+  const fromProtocol = offeredProtocols(req)
+    .find((p) => p.startsWith("last-seq."))
+    ?.slice("last-seq.".length);
   const raw = typeof header === "string" ? header : fromProtocol;
   if (raw === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(raw.trim())) throw new Refusal(400, "INVALID_MESSAGE", "last seq must be a non-negative integer");
+  if (!/^\d{1,15}$/.test(raw.trim()))
+    throw new Refusal(400, "INVALID_MESSAGE", "last seq must be a non-negative integer");
   return Number(raw.trim());
 }
 
 function refuse(socket: Duplex, refusal: Refusal): void {
   const title = { 400: "Bad Request", 401: "Unauthorized", 404: "Not Found" }[refusal.status] ?? "Error";
-  const body = JSON.stringify({ type: "about:blank", title, status: refusal.status, detail: refusal.message, code: refusal.code });
+  const body = JSON.stringify({
+    type: "about:blank",
+    title,
+    status: refusal.status,
+    detail: refusal.message,
+    code: refusal.code,
+  });
   const headers = [
     "Content-Type: application/problem+json",
     `Content-Length: ${Buffer.byteLength(body)}`,
@@ -142,7 +164,15 @@ export async function startWsMock(port: number): Promise<Server> {
     let session = sessions.get(id);
     if (!session) {
       const switched = example("AgentSwitched", "agent_switched_coder");
-      session = { id, nextSeq: 1, sent: [], pending: new Map(), turnOpen: false, calls: 0, agent: String(switched.previous_agent) };
+      session = {
+        id,
+        nextSeq: 1,
+        sent: [],
+        pending: new Map(),
+        turnOpen: false,
+        calls: 0,
+        agent: String(switched.previous_agent),
+      };
       sessions.set(id, session);
     }
     return session;
@@ -158,7 +188,12 @@ export async function startWsMock(port: number): Promise<Server> {
   }
 
   function sendError(session: MockSession, errorCode: string, text: string, details: Frame): void {
-    const frame = example("Error", "error_canonical_invalid_message", { error_code: errorCode, message: text, content: text, details });
+    const frame = example("Error", "error_canonical_invalid_message", {
+      error_code: errorCode,
+      message: text,
+      content: text,
+      details,
+    });
     emit(session, frame, false);
   }
 
@@ -191,7 +226,15 @@ export async function startWsMock(port: number): Promise<Server> {
     // Frames already delivered live on this socket are not repeated; only the gap before it is replayed.
     const replay = session.sent.filter((f) => f.replayable && f.seq > lastSeq && f.seq < liveFrom);
     for (const f of replay) session.socket?.send(f.data);
-    emit(session, example("SessionResumed", "session_resumed_after_41", { session_id: session.id, last_seq: lastSeq, replayed: replay.length }), false);
+    emit(
+      session,
+      example("SessionResumed", "session_resumed_after_41", {
+        session_id: session.id,
+        last_seq: lastSeq,
+        replayed: replay.length,
+      }),
+      false,
+    );
   }
 
   function onUserMessage(session: MockSession): void {
@@ -220,7 +263,8 @@ export async function startWsMock(port: number): Promise<Server> {
     if (frame.type !== "hitl_decision" && frame.type !== "tool_result") return undefined;
     const pending = session.pending.get(String(frame.call_id));
     if (!pending) return `No pending tool call ${String(frame.call_id)}`;
-    if (frame.type === "hitl_decision" && !pending.awaitingApproval) return `Tool call ${String(frame.call_id)} is not waiting for approval`;
+    if (frame.type === "hitl_decision" && !pending.awaitingApproval)
+      return `Tool call ${String(frame.call_id)} is not waiting for approval`;
     if (frame.type === "tool_result" && pending.awaitingApproval) {
       return `Tool call ${String(frame.call_id)} is waiting for approval; its result cannot be sent yet`;
     }
@@ -232,12 +276,19 @@ export async function startWsMock(port: number): Promise<Server> {
     try {
       frame = JSON.parse(data) as Frame;
     } catch {
-      return sendError(session, "INVALID_MESSAGE", "Invalid message: frame is not JSON", { errors: [{ pointer: "", message: "not JSON" }] });
+      return sendError(session, "INVALID_MESSAGE", "Invalid message: frame is not JSON", {
+        errors: [{ pointer: "", message: "not JSON" }],
+      });
     }
     const validate = validators.get(String(frame.type));
     if (!validate || !validate(frame)) {
-      const errors = (validate?.errors ?? []).map((e) => ({ pointer: e.instancePath, message: e.message ?? "invalid" }));
-      const summary = validate ? errors.map((e) => `${e.pointer} ${e.message}`).join("; ") : `unknown type ${String(frame.type)}`;
+      const errors = (validate?.errors ?? []).map((e) => ({
+        pointer: e.instancePath,
+        message: e.message ?? "invalid",
+      }));
+      const summary = validate
+        ? errors.map((e) => `${e.pointer} ${e.message}`).join("; ")
+        : `unknown type ${String(frame.type)}`;
       return sendError(session, "INVALID_MESSAGE", `Invalid message: ${summary}`, { errors });
     }
     if (frame.type === "resume") return resume(session, frame.last_seq as number, liveFrom);
@@ -260,7 +311,10 @@ export async function startWsMock(port: number): Promise<Server> {
       case "switch_agent": {
         const previous = session.agent;
         session.agent = String(frame.agent);
-        return emit(session, example("AgentSwitched", "agent_switched_coder", { agent: session.agent, previous_agent: previous }));
+        return emit(
+          session,
+          example("AgentSwitched", "agent_switched_coder", { agent: session.agent, previous_agent: previous }),
+        );
       }
     }
   }

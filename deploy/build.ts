@@ -44,10 +44,7 @@ export async function buildDist(outdir = DIST_DIR): Promise<void> {
     logLevel: "warning",
     plugins: [sourceLocations],
     banner: {
-      js: [
-        "#!/usr/bin/env node",
-        'import { resolve as __ghResolve } from "node:path";',
-      ].join("\n"),
+      js: ["#!/usr/bin/env node", 'import { resolve as __ghResolve } from "node:path";'].join("\n"),
     },
   });
 }

@@ -7,7 +7,13 @@ import { CONFIG_VARIABLES, ConfigError, checkDataDir, loadConfig, readDotEnv } f
 describe("configuration from the environment", () => {
   it("defaults to the embedded default on 127.0.0.1:8000", () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ host: "127.0.0.1", port: 8000, apiKeys: [], defaultOrg: "default", jwksCacheTtlSeconds: 3600 });
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 8000,
+      apiKeys: [],
+      defaultOrg: "default",
+      jwksCacheTtlSeconds: 3600,
+    });
   });
 
   it("honours the seeds' variable names", () => {
@@ -60,8 +66,15 @@ describe("the configuration reference", () => {
   });
 
   it("documents every variable the configuration code reads", () => {
-    const files = ["src/config.ts", "src/server.ts", "src/cli/serve.ts", "src/cli/program.ts",
-      ...readdirSync("src/faces").map((f) => `src/faces/${f}/config.ts`).filter((f) => existsSync(f))];
+    const files = [
+      "src/config.ts",
+      "src/server.ts",
+      "src/cli/serve.ts",
+      "src/cli/program.ts",
+      ...readdirSync("src/faces")
+        .map((f) => `src/faces/${f}/config.ts`)
+        .filter((f) => existsSync(f)),
+    ];
     const documented = new Set(CONFIG_VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
     const code = files.map((f) => readFileSync(f, "utf8").replace(/CONFIG_VARIABLES[\s\S]*?\n\];/, "")).join("\n");
     const read = new Set(code.match(/\b(?:GATEHOUSE|PURUTO|AGENT_RUNTIME)_[A-Z_]*[A-Z]\b/g));

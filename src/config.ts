@@ -77,10 +77,14 @@ export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, ["PORT", "PURUTO_GATEWAY_PORT"], 8000, 0, 65535);
   const apiKeys = [
     ...(env.PURUTO_GATEWAY_API_KEY ? [env.PURUTO_GATEWAY_API_KEY] : []),
-    ...(env.GATEHOUSE_API_KEYS ?? "").split(",").map((k) => k.trim()).filter(Boolean),
+    ...(env.GATEHOUSE_API_KEYS ?? "")
+      .split(",")
+      .map((k) => k.trim())
+      .filter(Boolean),
   ];
   for (const k of apiKeys) {
-    if (k.length < 8 && k !== "changeme") throw new ConfigError("PURUTO_GATEWAY_API_KEY", "must be at least 8 characters");
+    if (k.length < 8 && k !== "changeme")
+      throw new ConfigError("PURUTO_GATEWAY_API_KEY", "must be at least 8 characters");
   }
   const dataDir = resolve(env.GATEHOUSE_DATA_DIR ?? ".data");
   const logLevel = (env.LOG_LEVEL ?? "info").toLowerCase();
@@ -162,56 +166,172 @@ export interface ConfigVariable {
  * (`make readme-config`), and a test fails when the README drifts or when code reads a variable not listed.
  */
 export const CONFIG_VARIABLES: ConfigVariable[] = [
-  { name: "HOST", aliases: ["PURUTO_GATEWAY_HOST"], default: "127.0.0.1", description: "Interface to bind; `0.0.0.0` in containers." },
-  { name: "PORT", aliases: ["PURUTO_GATEWAY_PORT"], default: "8000", description: "Port to listen on; `0` picks a free one." },
-  { name: "PURUTO_GATEWAY_API_KEY", default: "", description: "API key of the default org (`X-API-Key`); at least 8 characters. Unset and no keys in the database: /purutos answers 503." },
+  {
+    name: "HOST",
+    aliases: ["PURUTO_GATEWAY_HOST"],
+    default: "127.0.0.1",
+    description: "Interface to bind; `0.0.0.0` in containers.",
+  },
+  {
+    name: "PORT",
+    aliases: ["PURUTO_GATEWAY_PORT"],
+    default: "8000",
+    description: "Port to listen on; `0` picks a free one.",
+  },
+  {
+    name: "PURUTO_GATEWAY_API_KEY",
+    default: "",
+    description:
+      "API key of the default org (`X-API-Key`); at least 8 characters. Unset and no keys in the database: /purutos answers 503.",
+  },
   { name: "GATEHOUSE_API_KEYS", default: "", description: "More API keys of the default org, comma-separated." },
-  { name: "GATEHOUSE_DEFAULT_ORG", default: "default", description: "Org of the environment's API keys and of the CLI's commands." },
-  { name: "GATEHOUSE_DATA_DIR", default: ".data", description: "Writable folder: SQLite database, installation secret, dev issuer and signing keys." },
+  {
+    name: "GATEHOUSE_DEFAULT_ORG",
+    default: "default",
+    description: "Org of the environment's API keys and of the CLI's commands.",
+  },
+  {
+    name: "GATEHOUSE_DATA_DIR",
+    default: ".data",
+    description: "Writable folder: SQLite database, installation secret, dev issuer and signing keys.",
+  },
   { name: "GATEHOUSE_DB", default: "$GATEHOUSE_DATA_DIR/gatehouse.sqlite", description: "SQLite database file." },
-  { name: "GATEHOUSE_SECRET", default: "generated in the data dir", description: "Installation secret for keyed hashes (API keys); set it when nodes share a database." },
+  {
+    name: "GATEHOUSE_SECRET",
+    default: "generated in the data dir",
+    description: "Installation secret for keyed hashes (API keys); set it when nodes share a database.",
+  },
   { name: "GATEHOUSE_MAX_BODY_BYTES", default: "1048576", description: "Largest accepted request body (413 above)." },
-  { name: "GATEHOUSE_SHUTDOWN_TIMEOUT_MS", default: "10000", description: "On SIGTERM, how long in-flight requests may finish before connections close." },
-  { name: "JWKS_URL", default: "", description: "JWKS of your identity provider. Unset: Gatehouse is its own development issuer." },
+  {
+    name: "GATEHOUSE_SHUTDOWN_TIMEOUT_MS",
+    default: "10000",
+    description: "On SIGTERM, how long in-flight requests may finish before connections close.",
+  },
+  {
+    name: "JWKS_URL",
+    default: "",
+    description: "JWKS of your identity provider. Unset: Gatehouse is its own development issuer.",
+  },
   { name: "JWKS_CACHE_TTL", default: "3600", description: "Seconds a fetched JWKS is cached." },
   { name: "GATEHOUSE_JWT_ISSUER", default: "gatehouse-dev", description: "Expected `iss` of user tokens." },
   { name: "GATEHOUSE_JWT_AUDIENCE", default: "gatehouse", description: "Expected `aud` of user tokens." },
-  { name: "AGENT_RUNTIME_URL", default: "http://127.0.0.1:8001", description: "Agent runtime that WebSocket sessions relay to." },
+  {
+    name: "AGENT_RUNTIME_URL",
+    default: "http://127.0.0.1:8001",
+    description: "Agent runtime that WebSocket sessions relay to.",
+  },
   { name: "AGENT_RUNTIME_KEY", default: "", description: "Key Gatehouse presents to the agent runtime." },
-  { name: "AGENT_RUNTIME_PORT", default: "8001", description: "Port of the embedded reference runtime (`GATEHOUSE_EMBEDDED_RUNTIME=1`, as `make run` does)." },
-  { name: "GATEHOUSE_EMBEDDED_RUNTIME", default: "", description: "`1`: start the reference agent runtime in-process when `AGENT_RUNTIME_URL` is unset." },
-  { name: "REDIS_URL", default: "", description: "Redis shared by gateway nodes (rate limits, sessions). When set, /readyz needs it." },
+  {
+    name: "AGENT_RUNTIME_PORT",
+    default: "8001",
+    description: "Port of the embedded reference runtime (`GATEHOUSE_EMBEDDED_RUNTIME=1`, as `make run` does).",
+  },
+  {
+    name: "GATEHOUSE_EMBEDDED_RUNTIME",
+    default: "",
+    description: "`1`: start the reference agent runtime in-process when `AGENT_RUNTIME_URL` is unset.",
+  },
+  {
+    name: "REDIS_URL",
+    default: "",
+    description: "Redis shared by gateway nodes (rate limits, sessions). When set, /readyz needs it.",
+  },
   { name: "GATEHOUSE_REDIS_PREFIX", default: "gatehouse", description: "Prefix of Gatehouse's Redis keys." },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent (any case)." },
   { name: "PURUTO_DATA_PATH", default: "", description: "Folder holding registry.json (or the file itself)." },
-  { name: "GATEHOUSE_ECOSYSTEM_ROOT", default: "parent of the working dir", description: "Folder whose `puruto-*` children are discovered." },
+  {
+    name: "GATEHOUSE_ECOSYSTEM_ROOT",
+    default: "parent of the working dir",
+    description: "Folder whose `puruto-*` children are discovered.",
+  },
   { name: "GATEHOUSE_COMMAND_TIMEOUT_MS", default: "30000", description: "A puruto command running longer is killed." },
   { name: "GATEHOUSE_COMMAND_OUTPUT_LIMIT", default: "1048576", description: "Bytes of command output accepted." },
-  { name: "GATEHOUSE_EXTRA_COMMANDS", default: "", description: "Skills invocable besides init/help/list/status, comma-separated (`*` = all)." },
-  { name: "GATEHOUSE_AGENT_COMMAND", default: "", description: "JSON argv of an agent that runs skills without a `run` script." },
+  {
+    name: "GATEHOUSE_EXTRA_COMMANDS",
+    default: "",
+    description: "Skills invocable besides init/help/list/status, comma-separated (`*` = all).",
+  },
+  {
+    name: "GATEHOUSE_AGENT_COMMAND",
+    default: "",
+    description: "JSON argv of an agent that runs skills without a `run` script.",
+  },
   { name: "GATEHOUSE_AGENT_ENV", default: "", description: "Variable names passed to that agent, comma-separated." },
-  { name: "GATEHOUSE_MAX_CONCURRENT_COMMANDS", default: "16", description: "Puruto commands running at once, gateway-wide." },
+  {
+    name: "GATEHOUSE_MAX_CONCURRENT_COMMANDS",
+    default: "16",
+    description: "Puruto commands running at once, gateway-wide.",
+  },
   { name: "GATEHOUSE_DISCOVERY_TTL_MS", default: "10000", description: "Discovery cache lifetime." },
   { name: "GATEHOUSE_MANIFEST_DIR", default: "", description: "Folder of manifests registered at start-up (GitOps)." },
   { name: "GATEHOUSE_MANIFEST_ORG", default: "$GATEHOUSE_DEFAULT_ORG", description: "Org those manifests belong to." },
-  { name: "GATEHOUSE_SESSION_MANIFEST", default: "ide-assistant", description: "Manifest that governs WebSocket sessions' tool calls." },
-  { name: "GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE", default: "10", description: "WebSocket upgrades per client IP per minute." },
-  { name: "GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE", default: "100", description: "IDE frames per session per minute." },
+  {
+    name: "GATEHOUSE_SESSION_MANIFEST",
+    default: "ide-assistant",
+    description: "Manifest that governs WebSocket sessions' tool calls.",
+  },
+  {
+    name: "GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE",
+    default: "10",
+    description: "WebSocket upgrades per client IP per minute.",
+  },
+  {
+    name: "GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE",
+    default: "100",
+    description: "IDE frames per session per minute.",
+  },
   { name: "GATEHOUSE_WS_MAX_PAYLOAD_BYTES", default: "1048576", description: "Largest IDE frame (close 1009 above)." },
-  { name: "GATEHOUSE_WS_MAX_BUFFERED_BYTES", default: "4194304", description: "Bytes queued to a slow IDE before close 1013." },
+  {
+    name: "GATEHOUSE_WS_MAX_BUFFERED_BYTES",
+    default: "4194304",
+    description: "Bytes queued to a slow IDE before close 1013.",
+  },
   { name: "GATEHOUSE_WS_REPLAY_WINDOW_MS", default: "120000", description: "How long a dropped session can resume." },
-  { name: "GATEHOUSE_SECRET_*", default: "", description: "Secrets that http/webhook tool headers may reference (`{\"secret_ref\": \"GATEHOUSE_SECRET_CRM_TOKEN\"}`), read at call time, never recorded; no other variable can be named." },
-  { name: "GATEHOUSE_URL", default: "http://127.0.0.1:8000", description: "CLI: Gatehouse base URL for commands over the API." },
+  {
+    name: "GATEHOUSE_SECRET_*",
+    default: "",
+    description:
+      'Secrets that http/webhook tool headers may reference (`{"secret_ref": "GATEHOUSE_SECRET_CRM_TOKEN"}`), read at call time, never recorded; no other variable can be named.',
+  },
+  {
+    name: "GATEHOUSE_URL",
+    default: "http://127.0.0.1:8000",
+    description: "CLI: Gatehouse base URL for commands over the API.",
+  },
   { name: "GATEHOUSE_TOKEN", default: "", description: "CLI: operator token for commands over the API." },
-  { name: "GATEHOUSE_API_KEY", default: "", description: "CLI `mcp-stdio`: the agent API key sent to the MCP endpoint." },
-  { name: "GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS", default: "25", description: "How long an escalated MCP `tools/call` waits for its approval (below the SDK clients' 60 s timeout); `0` answers pending at once." },
-  { name: "GATEHOUSE_MCP_PROGRESS_INTERVAL_MS", default: "5000", description: "A progress notification this often while an MCP call waits." },
-  { name: "GATEHOUSE_MCP_MAX_SESSIONS", default: "1000", description: "Open MCP sessions per node (503 + Retry-After beyond)." },
-  { name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS", default: "1800", description: "An unused MCP session is closed after this." },
+  {
+    name: "GATEHOUSE_API_KEY",
+    default: "",
+    description: "CLI `mcp-stdio`: the agent API key sent to the MCP endpoint.",
+  },
+  {
+    name: "GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS",
+    default: "25",
+    description:
+      "How long an escalated MCP `tools/call` waits for its approval (below the SDK clients' 60 s timeout); `0` answers pending at once.",
+  },
+  {
+    name: "GATEHOUSE_MCP_PROGRESS_INTERVAL_MS",
+    default: "5000",
+    description: "A progress notification this often while an MCP call waits.",
+  },
+  {
+    name: "GATEHOUSE_MCP_MAX_SESSIONS",
+    default: "1000",
+    description: "Open MCP sessions per node (503 + Retry-After beyond).",
+  },
+  {
+    name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",
+    default: "1800",
+    description: "An unused MCP session is closed after this.",
+  },
 ];
 
 /** The README's configuration reference, rendered from CONFIG_VARIABLES. */
 export function renderConfigTable(): string {
-  const rows = CONFIG_VARIABLES.map((v) => `| ${[v.name, ...(v.aliases ?? [])].map((n) => `\`${n}\``).join(" / ")} | ${v.default ? `\`${v.default}\`` : ""} | ${v.description} |`);
+  const rows = CONFIG_VARIABLES.map(
+    (v) =>
+      `| ${[v.name, ...(v.aliases ?? [])].map((n) => `\`${n}\``).join(" / ")} | ${v.default ? `\`${v.default}\`` : ""} | ${v.description} |`,
+  );
   return ["| variable | default | meaning |", "| --- | --- | --- |", ...rows].join("\n");
 }

@@ -32,7 +32,9 @@ function importSpecifiers(source: string): string[] {
 /** The repo-relative path (forward slashes) a relative specifier points to; undefined for packages. */
 function resolvedTarget(importingFile: string, specifier: string): string | undefined {
   if (!specifier.startsWith(".")) return undefined;
-  return relative(repoRoot, resolve(dirname(importingFile), specifier)).split(sep).join("/");
+  return relative(repoRoot, resolve(dirname(importingFile), specifier))
+    .split(sep)
+    .join("/");
 }
 
 /** The face a repo-relative path belongs to (`src/faces/<face>/…`), if any. */

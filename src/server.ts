@@ -47,7 +47,9 @@ export interface Readiness {
   checks: Record<string, string>;
 }
 
-export const VERSION: string = JSON.parse(readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8")).version;
+export const VERSION: string = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, "../package.json"), "utf8"),
+).version;
 export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyncapi.yaml");
 
 export interface Gatehouse {
@@ -87,7 +89,8 @@ function installationSecret(dataDir: string): Buffer {
 function approvalRecheckMs(env: Record<string, string | undefined>): number {
   const raw = env.GATEHOUSE_APPROVAL_RECHECK_MS;
   if (raw === undefined || raw === "") return 1000;
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 10) throw new Error(`GATEHOUSE_APPROVAL_RECHECK_MS must be an integer ≥ 10, got '${raw}'`);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 10)
+    throw new Error(`GATEHOUSE_APPROVAL_RECHECK_MS must be an integer ≥ 10, got '${raw}'`);
   return Number(raw);
 }
 
@@ -136,7 +139,8 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
       try {
         return { ok: true, invocation: (await invoker.invoke(request)).invocation };
       } catch (err) {
-        if (err instanceof PurutoNotFoundError || err instanceof CommandNotAllowedError) return { ok: false, code: err.code, message: err.message };
+        if (err instanceof PurutoNotFoundError || err instanceof CommandNotAllowedError)
+          return { ok: false, code: err.code, message: err.message };
         throw err;
       }
     },

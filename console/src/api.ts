@@ -52,7 +52,9 @@ export const tokenStore = {
 export function describeProblem(error: unknown, status?: number): string {
   const problem = (error ?? {}) as Problem;
   const text = problem.detail ?? problem.title ?? (typeof error === "string" ? error : undefined);
-  return text ? `${text}${problem.code ? ` (${problem.code})` : ""}` : `Request failed${status ? ` (HTTP ${status})` : ""}`;
+  return text
+    ? `${text}${problem.code ? ` (${problem.code})` : ""}`
+    : `Request failed${status ? ` (HTTP ${status})` : ""}`;
 }
 
 export interface FeedHandlers {

@@ -28,7 +28,9 @@ async function signIn(token: string): Promise<Session> {
   });
   if (error) {
     const why = describeProblem(error, response.status);
-    throw new Error(response.status === 403 ? `This token cannot operate the console: ${why}` : `Sign-in failed: ${why}`);
+    throw new Error(
+      response.status === 403 ? `This token cannot operate the console: ${why}` : `Sign-in failed: ${why}`,
+    );
   }
   return session;
 }
@@ -56,10 +58,25 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
       <h1>Gatehouse console</h1>
       <form onSubmit={submit} aria-label="Sign in">
         <label for="operator-token">Operator token</label>
-        <textarea id="operator-token" rows={4} value={token} onInput={(e) => setToken(e.currentTarget.value)} autocomplete="off" spellcheck={false} />
-        <p class="hint">Paste a token printed by <code>make run</code> or <code>gatehouse token</code>. It stays in this tab only.</p>
-        <button type="submit" disabled={busy || token.trim() === ""}>Sign in</button>
-        {error && <p role="alert" class="error">{error}</p>}
+        <textarea
+          id="operator-token"
+          rows={4}
+          value={token}
+          onInput={(e) => setToken(e.currentTarget.value)}
+          autocomplete="off"
+          spellcheck={false}
+        />
+        <p class="hint">
+          Paste a token printed by <code>make run</code> or <code>gatehouse token</code>. It stays in this tab only.
+        </p>
+        <button type="submit" disabled={busy || token.trim() === ""}>
+          Sign in
+        </button>
+        {error && (
+          <p role="alert" class="error">
+            {error}
+          </p>
+        )}
       </form>
     </main>
   );
@@ -75,14 +92,23 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
         <p class="who">
           Signed in as <strong>{session.sub}</strong> · organization <strong>{session.org}</strong>
         </p>
-        <button type="button" onClick={onSignOut}>Sign out</button>
+        <button type="button" onClick={onSignOut}>
+          Sign out
+        </button>
       </header>
       <nav aria-label="Views">
         {/* biome-ignore lint/a11y/noNoninteractiveElementToInteractiveRole: a tab list built on a list is the ARIA tabs pattern the console tests drive by role */}
         <ul role="tablist">
           {VIEWS.map((v) => (
             <li key={v.id} role="presentation">
-              <button type="button" role="tab" id={`tab-${v.id}`} aria-selected={v.id === view} aria-controls="view" onClick={() => setView(v.id)}>
+              <button
+                type="button"
+                role="tab"
+                id={`tab-${v.id}`}
+                aria-selected={v.id === view}
+                aria-controls="view"
+                onClick={() => setView(v.id)}
+              >
                 {v.label}
               </button>
             </li>

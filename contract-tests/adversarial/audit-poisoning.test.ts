@@ -35,14 +35,24 @@ const hostileParams = {
 };
 
 async function operator(path: string) {
-  const res = await fetch(`${g.url}/api/v1/orgs/${g.orgId}${path}`, { headers: { authorization: `Bearer ${g.operatorToken}` } });
+  const res = await fetch(`${g.url}/api/v1/orgs/${g.orgId}${path}`, {
+    headers: { authorization: `Bearer ${g.operatorToken}` },
+  });
   return { status: res.status, text: await res.text() };
 }
 
 async function operatorReadsWork() {
   const list = await operator("/interactions?limit=50");
   expect(list.status).toBe(200);
-  const items = (JSON.parse(list.text) as { items: { interaction_id: string; action: { params: Record<string, unknown> } | null; meta?: { truncated?: string[] } }[] }).items;
+  const items = (
+    JSON.parse(list.text) as {
+      items: {
+        interaction_id: string;
+        action: { params: Record<string, unknown> } | null;
+        meta?: { truncated?: string[] };
+      }[];
+    }
+  ).items;
   expect(items.length).toBeGreaterThan(0);
   expect(list.text.length).toBeLessThan(200_000);
   const get = await operator(`/interactions/${items[0]?.interaction_id}`);

@@ -47,9 +47,17 @@ describe("audit verify is strict about every line", () => {
   });
 
   it.each([
-    ["a duplicate key", (l: string) => l.replace('{"action":', '{"agent_id":"someone-else","action":'), /line 2 has duplicate keys/],
+    [
+      "a duplicate key",
+      (l: string) => l.replace('{"action":', '{"agent_id":"someone-else","action":'),
+      /line 2 has duplicate keys/,
+    ],
     ["whitespace", (l: string) => l.replace('"agent_id":', '"agent_id": '), /line 2 is not canonical JSON/],
-    ["reordered keys", (l: string) => JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(l)).reverse())), /line 2 is not canonical/],
+    [
+      "reordered keys",
+      (l: string) => JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(l)).reverse())),
+      /line 2 is not canonical/,
+    ],
     ["another number spelling", (l: string) => l.replace('"n":1.5', '"n":1.50'), /line 2 is not canonical/],
     ["an unknown field", (l: string) => l.replace('{"action":', '{"_extra":1,"action":'), /unexpected field/],
   ])("fails a line with %s", async (_name, tamper, message) => {

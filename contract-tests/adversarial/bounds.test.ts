@@ -17,7 +17,11 @@ async function post(path: string, raw: string) {
     body: raw,
   });
   const text = await res.text();
-  return { status: res.status, type: res.headers.get("content-type") ?? "", body: JSON.parse(text) as Record<string, unknown> };
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    body: JSON.parse(text) as Record<string, unknown>,
+  };
 }
 
 const execute = (params: string) =>
@@ -40,7 +44,11 @@ describe("JSON bounds at the boundary", () => {
     expect(jsonShapeViolation(JSON.parse(nested(MAX_JSON_DEPTH)))).toBeNull();
     expect(jsonShapeViolation(JSON.parse(nested(MAX_JSON_DEPTH + 1)))?.message).toMatch(/deeper than 32/);
     expect(jsonShapeViolation(JSON.parse(nested(200_000)))?.message).toMatch(/deeper/);
-    expect(jsonShapeViolation({ a: [1, { b: -1e309 }] })).toEqual({ pointer: "/a/1/b", message: expect.stringMatching(/finite/) });
+    // biome-ignore lint/correctness/noPrecisionLoss: -1e309 is -Infinity on purpose, the value the boundary refuses
+    expect(jsonShapeViolation({ a: [1, { b: -1e309 }] })).toEqual({
+      pointer: "/a/1/b",
+      message: expect.stringMatching(/finite/),
+    });
   });
 
   it.each([

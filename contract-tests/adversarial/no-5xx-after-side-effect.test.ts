@@ -8,7 +8,14 @@ import type { Authorize } from "../../src/core/governance/authorize";
 import type { AuthorizedCall, BatchRequest, ExecuteResponse } from "../../src/core/governance/types";
 
 const answer = (id: string): ExecuteResponse =>
-  ({ interaction_id: id, decision: "ALLOW", reasons: [], executed: true, result: { success: true }, timestamp: new Date().toISOString() }) as ExecuteResponse;
+  ({
+    interaction_id: id,
+    decision: "ALLOW",
+    reasons: [],
+    executed: true,
+    result: { success: true },
+    timestamp: new Date().toISOString(),
+  }) as ExecuteResponse;
 
 const batchOf = (n: number): BatchRequest =>
   ({
@@ -44,7 +51,13 @@ describe("batch after a side effect", () => {
 });
 
 describe("execute after a side effect", () => {
-  const call = { org_id: "org", interaction_id: "i1", uapk_id: "bot", at: new Date(), slots: [] } as unknown as AuthorizedCall;
+  const call = {
+    org_id: "org",
+    interaction_id: "i1",
+    uapk_id: "bot",
+    at: new Date(),
+    slots: [],
+  } as unknown as AuthorizedCall;
   const authorize: Authorize = async (_org, _request, options) => {
     options?.gate?.({ connector: { type: "echo" } } as never);
     return { interaction_id: "i1", decision: "ALLOW", reasons: [], timestamp: new Date().toISOString(), call } as never;

@@ -8,7 +8,17 @@ import { describe, expect, it } from "vitest";
 
 type Schema = Record<string, unknown>;
 const spec = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../generated/openapi.json"), "utf8")) as {
-  paths: Record<string, Record<string, { operationId?: string; parameters?: { name: string; in: string; schema: Schema }[]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+  paths: Record<
+    string,
+    Record<
+      string,
+      {
+        operationId?: string;
+        parameters?: { name: string; in: string; schema: Schema }[];
+        requestBody?: { content: Record<string, { schema: Schema }> };
+      }
+    >
+  >;
   components: { schemas: Record<string, Schema> };
 };
 
@@ -49,15 +59,21 @@ function gapsOf(schema: Schema, where: string, seen: Set<string>, gaps: Gap[]): 
   const t = schema.type;
   const bounded = (...keys: string[]) => keys.every((k) => schema[k] !== undefined);
   const fixed = schema.enum !== undefined || schema.const !== undefined;
-  if (t === "string" && !fixed && !bounded("maxLength")) gaps.push({ kind: "string", where, ...(schema.format ? { format: String(schema.format) } : {}) });
+  if (t === "string" && !fixed && !bounded("maxLength"))
+    gaps.push({ kind: "string", where, ...(schema.format ? { format: String(schema.format) } : {}) });
   if (t === "array" && !bounded("maxItems")) gaps.push({ kind: "array", where });
   if ((t === "integer" || t === "number") && !bounded("minimum", "maximum")) gaps.push({ kind: t, where });
   const open = schema.unevaluatedProperties ?? schema.additionalProperties;
   const sealed = open === false || (typeof open === "object" && open !== null && "not" in open);
-  if (t === "object" && !sealed && !bounded("maxProperties") && (open !== undefined || !schema.properties)) gaps.push({ kind: "object", where });
+  if (t === "object" && !sealed && !bounded("maxProperties") && (open !== undefined || !schema.properties))
+    gaps.push({ kind: "object", where });
   for (const [key, value] of Object.entries(schema)) {
-    if (Array.isArray(value)) value.forEach((v, i) => typeof v === "object" && v && gapsOf(v as Schema, `${where}/${key}/${i}`, seen, gaps));
-    else if (typeof value === "object" && value && key !== "examples" && key !== "default") gapsOf(value as Schema, `${where}/${key}`, seen, gaps);
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        if (typeof v === "object" && v) gapsOf(v as Schema, `${where}/${key}/${i}`, seen, gaps);
+      });
+    } else if (typeof value === "object" && value && key !== "examples" && key !== "default")
+      gapsOf(value as Schema, `${where}/${key}`, seen, gaps);
   }
 }
 
@@ -85,7 +101,12 @@ describe("request bounds in the spec (OWASP API4)", () => {
 
   it("still finds gaps when a bound is missing (the walker works)", () => {
     const probe: Gap[] = [];
-    gapsOf({ type: "object", properties: { a: { type: "string" }, b: { type: "array", items: { type: "integer" } } } }, "probe", new Set(), probe);
+    gapsOf(
+      { type: "object", properties: { a: { type: "string" }, b: { type: "array", items: { type: "integer" } } } },
+      "probe",
+      new Set(),
+      probe,
+    );
     expect(probe.map((g) => g.kind).sort()).toEqual(["array", "integer", "string"]);
   });
 

@@ -21,7 +21,10 @@ export interface SharedStore {
 /** The embedded store shared by the nodes: one data directory (SQLite file, secret, dev issuer keys). */
 export function openSharedSqliteStore(): SharedStore {
   const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-cluster-"));
-  return { env: { GATEHOUSE_DATA_DIR: dataDir }, dispose: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  return {
+    env: { GATEHOUSE_DATA_DIR: dataDir },
+    dispose: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
 }
 
 export interface TwoNodes {
@@ -33,7 +36,10 @@ export interface TwoNodes {
 }
 
 /** Nodes A and B, started one after the other (the first applies the migrations). */
-export async function startTwoNodes(env: Record<string, string> = {}, store: SharedStore = openSharedSqliteStore()): Promise<TwoNodes> {
+export async function startTwoNodes(
+  env: Record<string, string> = {},
+  store: SharedStore = openSharedSqliteStore(),
+): Promise<TwoNodes> {
   const prefix = `gatehouse-test-cluster-${randomUUID()}`;
   const nodeEnv = { ...store.env, REDIS_URL: TEST_REDIS_URL, GATEHOUSE_REDIS_PREFIX: prefix, ...env };
   const a = await startTestGatehouse(nodeEnv);

@@ -68,7 +68,15 @@ describe.runIf(runRedis)("Redis unavailable", () => {
     expect(refused.status).toBe(503);
     expect(refused.headers.get("content-type")).toContain("application/problem+json");
     expect(refused.body).toMatchObject({ code: "REDIS_UNAVAILABLE" });
-    expect((await agent(nodes.b).post("/api/v1/gateway/evaluate", { uapk_id: "x", agent_id: "x", action: { type: "a", tool: "b", params: {} } })).status).toBe(503);
+    expect(
+      (
+        await agent(nodes.b).post("/api/v1/gateway/evaluate", {
+          uapk_id: "x",
+          agent_id: "x",
+          action: { type: "a", tool: "b", params: {} },
+        })
+      ).status,
+    ).toBe(503);
 
     await relay.open();
     await expect.poll(async () => (await nodes.a.readiness()).ready, { timeout: 15_000 }).toBe(true);

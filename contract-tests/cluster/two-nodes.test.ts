@@ -27,7 +27,11 @@ describe.runIf(runRedis)("two nodes, one Redis", () => {
   afterAll(async () => nodes?.dispose());
 
   const pay = (invoice: string, extra: Record<string, unknown> = {}) =>
-    executeBody(UAPK, { type: "payment", tool: "send", params: { invoice, amount: 10 }, counterparty: "acme@vendor.example" }, extra);
+    executeBody(
+      UAPK,
+      { type: "payment", tool: "send", params: { invoice, amount: 10 }, counterparty: "acme@vendor.example" },
+      extra,
+    );
 
   it("ESCALATE on A, approve on B: A's long-poll wakes with the decision, re-execute on A → ALLOW once", async () => {
     const escalated = await agent(nodes.a).post("/api/v1/gateway/execute", pay("inv-1"));
@@ -62,16 +66,31 @@ describe.runIf(runRedis)("two nodes, one Redis", () => {
         capabilities: ["email:send"],
         tools: { "email:send": { connector: { type: "echo" } } },
       });
-      const issued = await operator(nodes.a).post("/capability-tokens", { agent_id: "cluster-mailer", uapk_id: "cluster-mailer", capabilities: ["email:send"] });
+      const issued = await operator(nodes.a).post("/capability-tokens", {
+        agent_id: "cluster-mailer",
+        uapk_id: "cluster-mailer",
+        capabilities: ["email:send"],
+      });
       expect(issued.status).toBe(201);
-      const send = { ...executeBody("cluster-mailer", { type: "email", tool: "send", params: { to: "a@example.com" } }), capability_token: issued.body.token };
+      const send = {
+        ...executeBody("cluster-mailer", { type: "email", tool: "send", params: { to: "a@example.com" } }),
+        capability_token: issued.body.token,
+      };
       expect((await agent(nodes.b).post("/api/v1/gateway/execute", send)).body).toMatchObject({ decision: "ALLOW" });
 
-      expect((await operator(nodes.a).post(`/capability-tokens/${issued.body.token_id}/revoke`, { reason: "leaked" })).status).toBe(200);
+      expect(
+        (await operator(nodes.a).post(`/capability-tokens/${issued.body.token_id}/revoke`, { reason: "leaked" }))
+          .status,
+      ).toBe(200);
       // No waiting: every node reads revocations from the shared store on each request.
       const refused = await agent(nodes.b).post("/api/v1/gateway/execute", send);
-      expect(refused.body).toMatchObject({ decision: "DENY", reasons: [expect.objectContaining({ code: "TOKEN_REVOKED" })] });
-      await expect.poll(() => heard.map((e) => (e.type === "token.revoked" ? e.token_id : ""))).toEqual([issued.body.token_id]);
+      expect(refused.body).toMatchObject({
+        decision: "DENY",
+        reasons: [expect.objectContaining({ code: "TOKEN_REVOKED" })],
+      });
+      await expect
+        .poll(() => heard.map((e) => (e.type === "token.revoked" ? e.token_id : "")))
+        .toEqual([issued.body.token_id]);
     } finally {
       await observer.close();
     }
@@ -125,7 +144,8 @@ describe.runIf(runRedis)("limits shared by two nodes", () => {
     const token = await nodes.a.devIssuer!.mint({ sub: "ide@cluster", org: ORG_ID, roles: ["developer"] });
     const wsUrl = (node: TwoNodes["a"], i: number) => `${node.url.replace("http", "ws")}/ws/cluster-ip-${i}`;
     const accepted = [];
-    for (let i = 0; i < 10; i++) accepted.push((await upgrade(wsUrl(i % 2 === 0 ? nodes.a : nodes.b, i), token)).status);
+    for (let i = 0; i < 10; i++)
+      accepted.push((await upgrade(wsUrl(i % 2 === 0 ? nodes.a : nodes.b, i), token)).status);
     expect(accepted).toEqual(Array(10).fill(101));
     const eleventh = await upgrade(wsUrl(nodes.b, 10), token);
     expect(eleventh.status).toBe(429);

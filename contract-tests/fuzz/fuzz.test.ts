@@ -19,6 +19,10 @@ describe("schema-derived fuzzing", () => {
     expect(report.nonProblem4xx, summary).toEqual([]);
     expect(report.networkErrors, summary).toEqual([]);
     // Every operation of the spec was exercised.
-    expect(Object.keys(report.byOperation).sort()).toEqual(loadOperations().operations.map((o) => o.operationId).sort());
+    expect(Object.keys(report.byOperation).sort()).toEqual(
+      loadOperations()
+        .operations.map((o) => o.operationId)
+        .sort(),
+    );
   });
 });

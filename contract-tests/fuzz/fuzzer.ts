@@ -88,12 +88,12 @@ const RAW_BODIES = [
   "null",
   "[]",
   '"text"',
-  "{\"a\":1e309}",
+  '{"a":1e309}',
   '{"__proto__":{"polluted":true}}',
   '{"constructor":{"prototype":{"x":1}}}',
-  "{\"a\":1,\"a\":2}",
+  '{"a":1,"a":2}',
   "\ufeff{}",
-  "{\"amount\":-1e400}",
+  '{"amount":-1e400}',
 ];
 
 function buildRequest(g: Generator, op: Operation, target: FuzzTarget): FuzzRequest {
@@ -109,7 +109,9 @@ function buildRequest(g: Generator, op: Operation, target: FuzzTarget): FuzzRequ
       const value = g.value(p.schema, hostility);
       query.set(p.name, wellFormed(typeof value === "string" ? value.slice(0, 3000) : (JSON.stringify(value) ?? "")));
     } else if (p.in === "header" && g.chance(0.5)) {
-      headers[p.name] = String(g.value(p.schema, hostility)).replace(/[^\x20-\x7e]/g, "").slice(0, 2000);
+      headers[p.name] = String(g.value(p.schema, hostility))
+        .replace(/[^\x20-\x7e]/g, "")
+        .slice(0, 2000);
     }
   }
   if (g.chance(0.93)) {
@@ -127,16 +129,23 @@ function buildRequest(g: Generator, op: Operation, target: FuzzTarget): FuzzRequ
     else if (g.chance(0.03)) {
       const depth = g.int(30, 100_000);
       body = `{"deep":${"[".repeat(depth)}${"]".repeat(depth)}}`;
-    }
-    else body = JSON.stringify(g.value(op.bodySchema ?? {}, hostility));
+    } else body = JSON.stringify(g.value(op.bodySchema ?? {}, hostility));
   }
   const qs = query.toString();
-  return { operationId: op.operationId, method: op.method, path: qs ? `${path}?${qs}` : path, headers, ...(body !== undefined ? { body } : {}) };
+  return {
+    operationId: op.operationId,
+    method: op.method,
+    path: qs ? `${path}?${qs}` : path,
+    headers,
+    ...(body !== undefined ? { body } : {}),
+  };
 }
 
 /** The request as a curl line (bodies over 2 KB are cut; the seed replays them exactly). */
 export function repro(target: FuzzTarget, r: FuzzRequest): string {
-  const headers = Object.entries(r.headers).map(([k, v]) => `-H '${k}: ${v.slice(0, 200)}'`).join(" ");
+  const headers = Object.entries(r.headers)
+    .map(([k, v]) => `-H '${k}: ${v.slice(0, 200)}'`)
+    .join(" ");
   const body = r.body === undefined ? "" : ` --data-raw '${r.body.slice(0, 2000).replace(/'/g, "'\\''")}'`;
   return `curl -X ${r.method} '${target.url}${r.path}' ${headers}${body}`;
 }
@@ -144,7 +153,11 @@ export function repro(target: FuzzTarget, r: FuzzRequest): string {
 async function send(target: FuzzTarget, r: FuzzRequest, report: FuzzReport): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(target.url + r.path, { method: r.method, headers: r.headers, ...(r.body !== undefined ? { body: r.body } : {}) });
+    res = await fetch(target.url + r.path, {
+      method: r.method,
+      headers: r.headers,
+      ...(r.body !== undefined ? { body: r.body } : {}),
+    });
   } catch (err) {
     report.networkErrors.push({ request: r, message: (err as Error).message });
     return;
@@ -199,9 +212,13 @@ export function formatReport(target: FuzzTarget, report: FuzzReport): string {
   const lines = [`fuzz: seed ${report.seed}, ${report.requests} requests`, "status histogram:"];
   for (const [status, count] of Object.entries(report.statuses).sort()) lines.push(`  ${status}: ${count}`);
   lines.push(`5xx: ${report.serverErrors.length}`);
-  for (const f of report.serverErrors) lines.push(`  ${f.status} ${f.request.operationId}: ${f.excerpt}\n    ${repro(target, f.request)}`);
+  for (const f of report.serverErrors)
+    lines.push(`  ${f.status} ${f.request.operationId}: ${f.excerpt}\n    ${repro(target, f.request)}`);
   lines.push(`4xx not problem+json: ${report.nonProblem4xx.length}`);
-  for (const f of report.nonProblem4xx.slice(0, 20)) lines.push(`  ${f.status} ${f.contentType} ${f.request.operationId}: ${f.excerpt}\n    ${repro(target, f.request)}`);
+  for (const f of report.nonProblem4xx.slice(0, 20))
+    lines.push(
+      `  ${f.status} ${f.contentType} ${f.request.operationId}: ${f.excerpt}\n    ${repro(target, f.request)}`,
+    );
   lines.push(`network errors: ${report.networkErrors.length}`);
   for (const e of report.networkErrors.slice(0, 20)) lines.push(`  ${e.message}\n    ${repro(target, e.request)}`);
   return lines.join("\n");

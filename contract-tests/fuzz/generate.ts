@@ -53,7 +53,8 @@ export class Generator {
     if (Array.isArray(s.enum)) return this.pick(s.enum);
     const union = (s.anyOf ?? s.oneOf) as Schema[] | undefined;
     if (union?.length) return this.value(this.pick(union), hostility, depth);
-    if (Array.isArray(s.allOf)) return this.object(Object.assign({}, ...(s.allOf as Schema[]).map((x) => this.resolve(x))), hostility, depth);
+    if (Array.isArray(s.allOf))
+      return this.object(Object.assign({}, ...(s.allOf as Schema[]).map((x) => this.resolve(x))), hostility, depth);
     const type = Array.isArray(s.type) ? this.pick(s.type as string[]) : (s.type as string | undefined);
     switch (type) {
       case "string":
@@ -113,7 +114,8 @@ export class Generator {
     }
     const extra = s.additionalProperties ?? s.unevaluatedProperties;
     if (extra && typeof extra === "object" && this.chance(0.5)) {
-      for (let i = this.int(0, 3); i > 0; i--) out[this.string({ maxLength: 12 })] = this.value(extra as Schema, hostility, depth + 1);
+      for (let i = this.int(0, 3); i > 0; i--)
+        out[this.string({ maxLength: 12 })] = this.value(extra as Schema, hostility, depth + 1);
     }
     return out;
   }

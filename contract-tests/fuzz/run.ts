@@ -8,7 +8,12 @@ const seed = Number(process.env.FUZZ_SEED ?? 10);
 const requests = Number(process.env.FUZZ_REQUESTS ?? 20_000);
 const gatehouse = await startTestGatehouse(fuzzEnvironment());
 try {
-  const target = { url: gatehouse.url, apiKey: gatehouse.apiKey, operatorToken: gatehouse.operatorToken, orgId: gatehouse.orgId };
+  const target = {
+    url: gatehouse.url,
+    apiKey: gatehouse.apiKey,
+    operatorToken: gatehouse.operatorToken,
+    orgId: gatehouse.orgId,
+  };
   const report = await fuzz(target, { seed, requests });
   console.log(formatReport(target, report));
   const failed = report.serverErrors.length + report.nonProblem4xx.length + report.networkErrors.length;

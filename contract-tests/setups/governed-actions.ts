@@ -23,10 +23,19 @@ async function call(g: TestGatehouse, method: string, path: string, auth: Record
 }
 
 /** A call that must succeed with `expected`; a setup that silently failed would make the replay meaningless. */
-async function mustCall(g: TestGatehouse, method: string, path: string, auth: Record<string, string>, body: unknown, expected: number) {
+async function mustCall(
+  g: TestGatehouse,
+  method: string,
+  path: string,
+  auth: Record<string, string>,
+  body: unknown,
+  expected: number,
+) {
   const res = await call(g, method, path, auth, body);
   if (res.status !== expected)
-    throw new Error(`setup: ${method} ${path} answered ${res.status} (expected ${expected}): ${JSON.stringify(res.body)}`);
+    throw new Error(
+      `setup: ${method} ${path} answered ${res.status} (expected ${expected}): ${JSON.stringify(res.body)}`,
+    );
   return res.body;
 }
 

@@ -47,20 +47,41 @@ interface ToolRequest {
 
 /** Which prompt asks for which tool; first match wins (so "force-push" comes before "push"). `path` is the first file-like word of the prompt. */
 const TOOL_PROMPTS: { pattern: RegExp; request: (prompt: string, path: string) => ToolRequest }[] = [
-  { pattern: /\bread\b|прочитай/i, request: (_p, path) => ({ tool_name: "read_file", arguments: { path }, requires_approval: false }) },
-  { pattern: /\bdelete\b|удали/i, request: (_p, path) => ({ tool_name: "delete_file", arguments: { path }, requires_approval: true }) },
+  {
+    pattern: /\bread\b|прочитай/i,
+    request: (_p, path) => ({ tool_name: "read_file", arguments: { path }, requires_approval: false }),
+  },
+  {
+    pattern: /\bdelete\b|удали/i,
+    request: (_p, path) => ({ tool_name: "delete_file", arguments: { path }, requires_approval: true }),
+  },
   {
     pattern: /\brun\s+\S/i,
-    request: (prompt) => ({ tool_name: "run_command", arguments: { command: /\brun\s+(.+)$/i.exec(prompt)![1] }, requires_approval: true }),
+    request: (prompt) => ({
+      tool_name: "run_command",
+      arguments: { command: /\brun\s+(.+)$/i.exec(prompt)![1] },
+      requires_approval: true,
+    }),
   },
-  { pattern: /\bforce[- ]push\b/i, request: () => ({ tool_name: "git.force_push", arguments: { remote: "origin" }, requires_approval: true }) },
+  {
+    pattern: /\bforce[- ]push\b/i,
+    request: () => ({ tool_name: "git.force_push", arguments: { remote: "origin" }, requires_approval: true }),
+  },
   {
     pattern: /\bpush\b/i,
-    request: (prompt) => ({ tool_name: "git.push", arguments: { remote: /\bto\s+([\w.-]+)/i.exec(prompt)?.[1] ?? "origin", branch: "main" }, requires_approval: true }),
+    request: (prompt) => ({
+      tool_name: "git.push",
+      arguments: { remote: /\bto\s+([\w.-]+)/i.exec(prompt)?.[1] ?? "origin", branch: "main" },
+      requires_approval: true,
+    }),
   },
   {
     pattern: /file|файл/i,
-    request: (_p, path) => ({ tool_name: "write_file", arguments: { path, content: "void main() {}\n" }, requires_approval: true }),
+    request: (_p, path) => ({
+      tool_name: "write_file",
+      arguments: { path, content: "void main() {}\n" },
+      requires_approval: true,
+    }),
   },
 ];
 
@@ -78,7 +99,9 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
   const received: ReceivedFrame[] = [];
   const server: Server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/health") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "ok", service: "agent-runtime" }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ status: "ok", service: "agent-runtime" }));
       return;
     }
     res.writeHead(404).end();
@@ -137,7 +160,11 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
           } else if (early.has(callId)) {
             early.get(callId)!.push(frame);
           } else {
-            send({ type: "error", error_code: "INVALID_CALL_ID", message: `No tool call ${callId} waits for ${String(frame.type)}` });
+            send({
+              type: "error",
+              error_code: "INVALID_CALL_ID",
+              message: `No tool call ${callId} waits for ${String(frame.type)}`,
+            });
           }
           break;
         }
@@ -193,7 +220,9 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
       const runTool = async (tool: ToolRequest) => {
         const callId = `call_${++callCounter}`;
         early.set(callId, []);
-        const what = `${tool.tool_name} ${Object.values(tool.arguments).filter((v) => typeof v === "string" && v.length < 80).join(" ")}`.trim();
+        const what = `${tool.tool_name} ${Object.values(tool.arguments)
+          .filter((v) => typeof v === "string" && v.length < 80)
+          .join(" ")}`.trim();
         let answer = nextAbout(callId);
         answer.catch(() => undefined);
         send({ type: "tool_call", call_id: callId, ...tool });
@@ -210,7 +239,10 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
               await stream(`Хорошо, не выполняю ${tool.tool_name}.${feedback}`);
               return;
             }
-            const args = frame.decision === "edit" && frame.modified_arguments ? (frame.modified_arguments as Record<string, unknown>) : tool.arguments;
+            const args =
+              frame.decision === "edit" && frame.modified_arguments
+                ? (frame.modified_arguments as Record<string, unknown>)
+                : tool.arguments;
             tool = { ...tool, arguments: args };
             send({ type: "agent_status", status: "executing_tool" });
             answer = nextAbout(callId);
@@ -223,7 +255,9 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
         early.delete(callId);
         const error = frame.error as { code?: string } | undefined;
         const target = String(tool.arguments.path ?? tool.arguments.command ?? tool.arguments.remote ?? tool.tool_name);
-        await stream(error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`);
+        await stream(
+          error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`,
+        );
       };
 
       try {
@@ -267,7 +301,9 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.AGENT_RUNTIME_PORT ?? process.env.PORT ?? 8001);
   const runtime = await startAgentRuntime({ port, host: process.env.HOST ?? "127.0.0.1" });
-  console.log(`agent runtime listening on ${runtime.url} (ws ${runtime.url.replace("http", "ws")}/runtime/sessions/{session_id})`);
+  console.log(
+    `agent runtime listening on ${runtime.url} (ws ${runtime.url.replace("http", "ws")}/runtime/sessions/{session_id})`,
+  );
   const stop = () => void runtime.close().then(() => process.exit(0));
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);

@@ -167,7 +167,8 @@ function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
   for (const jwk of list as Record<string, unknown>[]) {
     // Only Ed25519 public keys can have signed audit records; anything else is ignored, not trusted.
-    if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.kid !== "string" || typeof jwk.x !== "string") continue;
+    if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.kid !== "string" || typeof jwk.x !== "string")
+      continue;
     if ("d" in jwk) throw new Error(`key ${jwk.kid} contains private material; refusing to use it`);
     keys.set(jwk.kid, createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: jwk.x }, format: "jwk" }));
   }

@@ -31,7 +31,10 @@ function noInstallation(config: Config, missing: string): CliError {
   );
 }
 
-export async function mintToken(opts: { sub: string; org?: string; role: string[]; ttl: string }, io: CliIo): Promise<void> {
+export async function mintToken(
+  opts: { sub: string; org?: string; role: string[]; ttl: string },
+  io: CliIo,
+): Promise<void> {
   const ttl = Number(opts.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new CliError("--ttl must be a positive number of seconds", 2);
   const config = loadConfig();
@@ -41,7 +44,9 @@ export async function mintToken(opts: { sub: string; org?: string; role: string[
   const keyFile = join(config.dataDir, DEV_ISSUER_FILE);
   if (!existsSync(keyFile)) throw noInstallation(config, keyFile);
   const issuer = await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
-  io.stdout(await issuer.mint({ sub: opts.sub, org: opts.org ?? config.defaultOrg, roles: opts.role, ttlSeconds: ttl }));
+  io.stdout(
+    await issuer.mint({ sub: opts.sub, org: opts.org ?? config.defaultOrg, roles: opts.role, ttlSeconds: ttl }),
+  );
 }
 
 /** Opens the installation's database, or refuses when there is none (never creates one). */
@@ -65,7 +70,11 @@ function installationSecret(config: Config): Buffer {
 
 export function createKey(opts: { org?: string; label: string }, io: CliIo): void {
   withInstallation((db, config) => {
-    const store = createApiKeyStore(db, { secret: installationSecret(config), envKeys: [], defaultOrg: config.defaultOrg });
+    const store = createApiKeyStore(db, {
+      secret: installationSecret(config),
+      envKeys: [],
+      defaultOrg: config.defaultOrg,
+    });
     const { keyId, key } = store.create(opts.org ?? config.defaultOrg, opts.label);
     io.stderr(`created ${keyId} for org ${opts.org ?? config.defaultOrg}; the key is shown once, store it now:`);
     io.stdout(key);
@@ -89,7 +98,9 @@ export function listKeys(opts: { org?: string }, io: CliIo): void {
       .all(opts.org ?? null, opts.org ?? null);
     if (!rows.length) io.stderr("no API keys in the database (keys from PURUTO_GATEWAY_API_KEY are not listed)");
     for (const r of rows) {
-      io.stdout(`${r.key_id}\t${r.org_id}\t${r.label}\t${r.created_at}\t${r.revoked_at ? `revoked ${r.revoked_at}` : "active"}`);
+      io.stdout(
+        `${r.key_id}\t${r.org_id}\t${r.label}\t${r.created_at}\t${r.revoked_at ? `revoked ${r.revoked_at}` : "active"}`,
+      );
     }
   });
 }

@@ -40,8 +40,18 @@ describe("gatehouse --help", () => {
   it("every command and subcommand has a description and answers --help with exit 0", async () => {
     const commands = allCommands(buildProgram());
     expect(commands.map((c) => c.path.join(" "))).toEqual(
-      expect.arrayContaining(["keys create", "keys list", "keys revoke", "manifests validate", "manifests apply",
-        "audit export", "audit verify", "approvals list", "approvals approve", "approvals deny"]),
+      expect.arrayContaining([
+        "keys create",
+        "keys list",
+        "keys revoke",
+        "manifests validate",
+        "manifests apply",
+        "audit export",
+        "audit verify",
+        "approvals list",
+        "approvals approve",
+        "approvals deny",
+      ]),
     );
     for (const { path, cmd } of commands) {
       expect(cmd.description(), path.join(" ")).not.toBe("");
@@ -88,7 +98,11 @@ describe("commands on a missing installation", () => {
 
 describe("manifests validate", () => {
   it("accepts the example manifests", async () => {
-    const { code, stdout } = await run("manifests", "validate", resolve(import.meta.dirname, "../../examples/manifests"));
+    const { code, stdout } = await run(
+      "manifests",
+      "validate",
+      resolve(import.meta.dirname, "../../examples/manifests"),
+    );
     expect(code).toBe(0);
     expect(stdout).toContain("customer-support-bot.yaml: valid");
   });

@@ -6,7 +6,14 @@ import { Command, Option } from "commander";
 import { loadConfig } from "../config";
 import { runAuditVerify, type CliIo } from "./audit-verify";
 import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
-import { applyManifests, decideApproval, exportAudit, listApprovals, validateManifests, type ApiOptions } from "./remote";
+import {
+  applyManifests,
+  decideApproval,
+  exportAudit,
+  listApprovals,
+  validateManifests,
+  type ApiOptions,
+} from "./remote";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -24,7 +31,11 @@ function withApi(cmd: Command): Command {
 }
 
 function apiOptions(opts: { url: string; token?: string; org?: string }): ApiOptions {
-  return { url: opts.url.replace(/\/$/, ""), org: opts.org ?? loadConfig().defaultOrg, ...(opts.token ? { token: opts.token } : {}) };
+  return {
+    url: opts.url.replace(/\/$/, ""),
+    org: opts.org ?? loadConfig().defaultOrg,
+    ...(opts.token ? { token: opts.token } : {}),
+  };
 }
 
 /** mock and docs run development tools: they need the full (development) install. */
@@ -45,16 +56,23 @@ function addKeys(program: Command, io: CliIo): void {
     .option("--org <org>", "organisation the key belongs to (default: GATEHOUSE_DEFAULT_ORG)")
     .option("--label <label>", "what the key is for", "cli")
     .action((o) => createKey(o, io));
-  keys.command("list").description("list API keys (id, org, label, state), never the keys themselves")
+  keys
+    .command("list")
+    .description("list API keys (id, org, label, state), never the keys themselves")
     .option("--org <org>", "only this organisation")
     .action((o) => listKeys(o, io));
-  keys.command("revoke").description("revoke an API key by its id").argument("<key_id>", "id shown by 'keys list'")
+  keys
+    .command("revoke")
+    .description("revoke an API key by its id")
+    .argument("<key_id>", "id shown by 'keys list'")
     .action((id) => revokeKey(id, io));
 }
 
 function addManifests(program: Command, io: CliIo): void {
   const manifests = program.command("manifests").description("agent manifests kept as files (GitOps)");
-  manifests.command("validate").description("check every manifest file of a folder (no server needed)")
+  manifests
+    .command("validate")
+    .description("check every manifest file of a folder (no server needed)")
     .argument("<dir>", "folder of *.yaml / *.yml / *.json manifests")
     .action((dir) => validateManifests(dir, io));
   withApi(manifests.command("apply").description("register or update a folder's manifests on a running Gatehouse"))
@@ -65,9 +83,12 @@ function addManifests(program: Command, io: CliIo): void {
 
 function addAudit(program: Command, io: CliIo): void {
   const audit = program.command("audit").description("the signed, hash-chained audit log");
-  withApi(audit.command("export").description("print an org's audit log as JSONL (for 'audit verify')"))
-    .action((o) => exportAudit(apiOptions(o), io));
-  audit.command("verify").description("verify an exported audit log offline: hash chain and signatures")
+  withApi(audit.command("export").description("print an org's audit log as JSONL (for 'audit verify')")).action((o) =>
+    exportAudit(apiOptions(o), io),
+  );
+  audit
+    .command("verify")
+    .description("verify an exported audit log offline: hash chain and signatures")
     .argument("<file>", "the JSONL export")
     .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)")
     .action(async (file, o) => {
@@ -77,7 +98,9 @@ function addAudit(program: Command, io: CliIo): void {
 }
 
 function addApprovals(program: Command, io: CliIo): void {
-  const approvals = program.command("approvals").description("pending human approvals (ESCALATE decisions), over the API");
+  const approvals = program
+    .command("approvals")
+    .description("pending human approvals (ESCALATE decisions), over the API");
   withApi(approvals.command("list").description("list approvals"))
     .option("--status <status>", "only this status, e.g. pending")
     .action((o) => listApprovals(apiOptions(o), o, io));
@@ -94,9 +117,12 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .description("Gatehouse: a spec-first gateway for AI agents")
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) })
     .showHelpAfterError("(add --help for usage)");
-  program.command("serve").description("start the gateway (configuration from the environment and .env)")
+  program
+    .command("serve")
+    .description("start the gateway (configuration from the environment and .env)")
     .action(async () => (await import("./serve")).serve());
-  program.command("mcp-stdio")
+  program
+    .command("mcp-stdio")
     .description("bridge an MCP client that launches local processes (stdio) to Gatehouse's MCP endpoints")
     .requiredOption("--url <url>", "Gatehouse base URL")
     .option("--agent <uapk_id>", "the agent whose governed tools to expose (/mcp/agents/{uapk_id})")
@@ -113,23 +139,42 @@ export function buildProgram(io: CliIo = defaultIo): Command {
       const code = await mcpStdioCommand(argv);
       if (code !== 0) throw new CliError("mcp-stdio: see the message above", code);
     });
-  program.command("migrate").description("bring the database schema up to date").action(async () => migrate(io));
-  program.command("token").description("mint a user token from this installation's development issuer")
+  program
+    .command("migrate")
+    .description("bring the database schema up to date")
+    .action(async () => migrate(io));
+  program
+    .command("token")
+    .description("mint a user token from this installation's development issuer")
     .requiredOption("--sub <name>", "subject (user name)")
     .option("--org <org>", "organisation (default: GATEHOUSE_DEFAULT_ORG)")
-    .option("--role <role>", "role, repeatable (e.g. operator, developer)", (r: string, all: string[]) => [...all, r], [] as string[])
+    .option(
+      "--role <role>",
+      "role, repeatable (e.g. operator, developer)",
+      (r: string, all: string[]) => [...all, r],
+      [] as string[],
+    )
     .option("--ttl <seconds>", "lifetime in seconds", "3600")
     .action((o) => mintToken(o, io));
   addKeys(program, io);
   addManifests(program, io);
   addAudit(program, io);
   addApprovals(program, io);
-  program.command("mock").description("Prism mock of the REST API (:4010) and the WebSocket mock (:4011); development install")
+  program
+    .command("mock")
+    .description("Prism mock of the REST API (:4010) and the WebSocket mock (:4011); development install")
     .action(() => runDevTool("tsx", ["contract-tests/mock.ts"]));
-  program.command("docs").description("render the REST and WebSocket API docs to .tmp/docs/ (offline); development install")
+  program
+    .command("docs")
+    .description("render the REST and WebSocket API docs to .tmp/docs/ (offline); development install")
     .action(async () => {
       await runDevTool("redocly", ["build-docs", "generated/openapi.json", "--output", ".tmp/docs/rest.html"]);
-      await runDevTool("redocly", ["build-docs", "spec/sessions.asyncapi.yaml", "--output", ".tmp/docs/websocket.html"]);
+      await runDevTool("redocly", [
+        "build-docs",
+        "spec/sessions.asyncapi.yaml",
+        "--output",
+        ".tmp/docs/websocket.html",
+      ]);
     });
   return program;
 }

@@ -14,7 +14,8 @@ export interface ApiOptions {
 }
 
 async function call(api: ApiOptions, method: string, path: string, body?: unknown): Promise<Response> {
-  if (!api.token) throw new CliError("an operator token is needed: --token or GATEHOUSE_TOKEN (gatehouse token --role operator)", 2);
+  if (!api.token)
+    throw new CliError("an operator token is needed: --token or GATEHOUSE_TOKEN (gatehouse token --role operator)", 2);
   let res: Response;
   try {
     res = await fetch(`${api.url}/api/v1/orgs/${encodeURIComponent(api.org)}${path}`, {
@@ -39,11 +40,18 @@ async function call(api: ApiOptions, method: string, path: string, body?: unknow
 export async function listApprovals(api: ApiOptions, opts: { status?: string }, io: CliIo): Promise<void> {
   const query = opts.status ? `?status=${encodeURIComponent(opts.status)}` : "";
   const body = (await (await call(api, "GET", `/approvals${query}`)).json()) as { items?: Record<string, unknown>[] };
-  for (const a of body.items ?? []) io.stdout(`${a.approval_id}\t${a.status}\t${a.agent_id ?? ""}\t${JSON.stringify(a.action ?? {})}`);
+  for (const a of body.items ?? [])
+    io.stdout(`${a.approval_id}\t${a.status}\t${a.agent_id ?? ""}\t${JSON.stringify(a.action ?? {})}`);
   if (!body.items?.length) io.stderr("no approvals");
 }
 
-export async function decideApproval(api: ApiOptions, decision: "approve" | "deny", id: string, reason: string | undefined, io: CliIo) {
+export async function decideApproval(
+  api: ApiOptions,
+  decision: "approve" | "deny",
+  id: string,
+  reason: string | undefined,
+  io: CliIo,
+) {
   const res = await call(api, "POST", `/approvals/${encodeURIComponent(id)}/${decision}`, reason ? { reason } : {});
   const body = (await res.json()) as { status?: string };
   io.stdout(`${id}\t${body.status}`);
@@ -63,14 +71,19 @@ interface ManifestFile {
 export function readManifestDir(dir: string): ManifestFile[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => [".yaml", ".yml", ".json"].includes(extname(f).toLowerCase())).sort();
+    files = readdirSync(dir)
+      .filter((f) => [".yaml", ".yml", ".json"].includes(extname(f).toLowerCase()))
+      .sort();
   } catch (err) {
     throw new CliError(`cannot read manifest folder ${dir}: ${(err as Error).message}`);
   }
   return files.map((file) => {
     try {
       const text = readFileSync(join(dir, file), "utf8");
-      const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+      const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<
+        string,
+        unknown
+      >;
       return { file, input, problems: validateManifest(input).map((p) => `${p.pointer} ${p.message}`) };
     } catch (err) {
       return { file, problems: [(err as Error).message] };
@@ -93,10 +106,16 @@ function changedFields(input: Record<string, unknown>, existing: Record<string, 
   return Object.keys(input).filter((k) => JSON.stringify(input[k]) !== JSON.stringify(existing[k]));
 }
 
-export async function applyManifests(api: ApiOptions, dir: string, opts: { dryRun: boolean }, io: CliIo): Promise<void> {
+export async function applyManifests(
+  api: ApiOptions,
+  dir: string,
+  opts: { dryRun: boolean },
+  io: CliIo,
+): Promise<void> {
   const files = readManifestDir(dir);
   const invalid = files.filter((f) => f.problems.length);
-  if (invalid.length) throw new CliError(`invalid manifest(s), nothing applied: ${invalid.map((f) => f.file).join(", ")}`);
+  if (invalid.length)
+    throw new CliError(`invalid manifest(s), nothing applied: ${invalid.map((f) => f.file).join(", ")}`);
   const listed = (await (await call(api, "GET", "/manifests")).json()) as { items?: Record<string, unknown>[] };
   const byUapk = new Map((listed.items ?? []).map((m) => [m.uapk_id, m]));
   for (const { file, input } of files) {

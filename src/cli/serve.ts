@@ -54,7 +54,12 @@ export async function serve(): Promise<void> {
     `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
   ];
   if (gatehouse.devIssuer) {
-    const operator = await gatehouse.devIssuer.mint({ sub: "operator@dev", org: config.defaultOrg, roles: ["operator"], ttlSeconds: 12 * 3600 });
+    const operator = await gatehouse.devIssuer.mint({
+      sub: "operator@dev",
+      org: config.defaultOrg,
+      roles: ["operator"],
+      ttlSeconds: 12 * 3600,
+    });
     lines.push(
       `  jwks:    ${gatehouse.url}/.well-known/jwks.json (built-in development issuer)`,
       ``,
@@ -62,7 +67,12 @@ export async function serve(): Promise<void> {
       `  export TOKEN=${operator}`,
       `  more tokens: npm run -s gatehouse -- token --sub alice --org ${config.defaultOrg} --role operator`,
     );
-    const ide = await gatehouse.devIssuer.mint({ sub: "ide-user@dev", org: config.defaultOrg, roles: ["developer"], ttlSeconds: 12 * 3600 });
+    const ide = await gatehouse.devIssuer.mint({
+      sub: "ide-user@dev",
+      org: config.defaultOrg,
+      roles: ["developer"],
+      ttlSeconds: 12 * 3600,
+    });
     lines.push(
       ``,
       `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,

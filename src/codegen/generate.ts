@@ -67,8 +67,7 @@ function stripParserKeys(node: unknown): unknown {
   return node;
 }
 
-const pascal = (name: string) =>
-  name.replace(/(^|[_\-.\s]+)([a-zA-Z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
+const pascal = (name: string) => name.replace(/(^|[_\-.\s]+)([a-zA-Z0-9])/g, (_m, _s, c: string) => c.toUpperCase());
 
 interface MessageEntry {
   name: string;
@@ -78,7 +77,9 @@ interface MessageEntry {
 }
 
 async function asyncapi(): Promise<MessageEntry[]> {
-  const files = readdirSync(join(root, "spec")).filter((f) => f.endsWith(".asyncapi.yaml")).sort();
+  const files = readdirSync(join(root, "spec"))
+    .filter((f) => f.endsWith(".asyncapi.yaml"))
+    .sort();
   const entries: MessageEntry[] = [];
   const types: string[] = [];
   const parser = new Parser();
@@ -102,7 +103,19 @@ async function asyncapi(): Promise<MessageEntry[]> {
       const name = m.id();
       const schema = stripParserKeys(m.payload()?.json()) as Record<string, unknown>;
       const title = pascal(name);
-      write(`messages/${title}.schema.json`, JSON.stringify({ $schema: "https://json-schema.org/draft/2020-12/schema", $id: `urn:gatehouse:message:${name}`, title, ...schema, }, null, 2));
+      write(
+        `messages/${title}.schema.json`,
+        JSON.stringify(
+          {
+            $schema: "https://json-schema.org/draft/2020-12/schema",
+            $id: `urn:gatehouse:message:${name}`,
+            title,
+            ...schema,
+          },
+          null,
+          2,
+        ),
+      );
       const w = where.get(name) ?? { channel: "unbound", action: "send" as const };
       entries.push({ name, type: title, ...w });
       const ts = await jsonSchemaToTs({ ...schema, title } as never, title, {
@@ -117,20 +130,31 @@ async function asyncapi(): Promise<MessageEntry[]> {
     }
     types.push(...namedEnums(document));
   }
-  write("messages/index.json", JSON.stringify(Object.fromEntries(entries.map((e) => [e.name, { type: e.type, channel: e.channel, action: e.action }])), null, 2));
+  write(
+    "messages/index.json",
+    JSON.stringify(
+      Object.fromEntries(entries.map((e) => [e.name, { type: e.type, channel: e.channel, action: e.action }])),
+      null,
+      2,
+    ),
+  );
   write("messages/types.ts", HEADER + dedupeDeclarations(types).join("\n\n"));
   return entries;
 }
 
 // Message payloads are inlined, so a shared enum would only appear as an anonymous union. Named component
 // schemas that are string enums (e.g. GatehouseErrorCode) become named TS unions too.
-function namedEnums(document: { components(): { schemas(): { all(): { id(): string; json(): unknown }[] } } }): string[] {
+function namedEnums(document: {
+  components(): { schemas(): { all(): { id(): string; json(): unknown }[] } };
+}): string[] {
   const out: string[] = [];
   const schemas = [...document.components().schemas().all()].sort((a, b) => a.id().localeCompare(b.id()));
   for (const schema of schemas) {
     const json = stripParserKeys(schema.json()) as { enum?: unknown[]; description?: string };
     if (!Array.isArray(json.enum)) continue;
-    const doc = json.description ? `/** ${json.description.trim().replace(/\*\//g, "*\\/").split("\n").join("\n * ")} */ ` : "";
+    const doc = json.description
+      ? `/** ${json.description.trim().replace(/\*\//g, "*\\/").split("\n").join("\n * ")} */ `
+      : "";
     // The doc stays on the declaration's line: dedupeDeclarations splits chunks before each `export`.
     out.push(`${doc}export type ${pascal(schema.id())} = ${json.enum.map((v) => JSON.stringify(v)).join(" | ")};`);
   }
@@ -239,7 +263,9 @@ async function main(): Promise<void> {
   const entries = existsSync(join(root, "spec")) ? await asyncapi() : [];
   write("client.ts", restClient());
   write("ws-client.ts", wsClient(entries));
-  console.log(`generated/: openapi (${Object.keys((doc.paths ?? {}) as object).length} paths), ${entries.length} WS messages`);
+  console.log(
+    `generated/: openapi (${Object.keys((doc.paths ?? {}) as object).length} paths), ${entries.length} WS messages`,
+  );
 }
 
 main().catch((err) => {

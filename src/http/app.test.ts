@@ -39,7 +39,12 @@ afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 async function call(path: string, init: RequestInit = {}) {
   const res = await fetch(base + path, init);
   const text = await res.text();
-  return { status: res.status, type: res.headers.get("content-type") ?? "", headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  return {
+    status: res.status,
+    type: res.headers.get("content-type") ?? "",
+    headers: res.headers,
+    body: text ? JSON.parse(text) : undefined,
+  };
 }
 
 const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({
@@ -77,7 +82,10 @@ describe("the HTTP boundary", () => {
     }
     const poisoned = await call("/api/v1/gateway/execute", json('{"__proto__":{"x":1},"a":1}'));
     expect(poisoned.status).toBe(400);
-    expect(poisoned.body).toMatchObject({ code: "INVALID_JSON", detail: "Request body must not contain __proto__ or constructor.prototype" });
+    expect(poisoned.body).toMatchObject({
+      code: "INVALID_JSON",
+      detail: "Request body must not contain __proto__ or constructor.prototype",
+    });
   });
 
   it("a URL too long for Node's parser → 431 problem+json, not a bare status line", async () => {
@@ -88,7 +96,11 @@ describe("the HTTP boundary", () => {
   });
 
   it("oversized body → 413 problem+json", async () => {
-    const big = JSON.stringify({ uapk_id: "x".repeat(5000), agent_id: "a", action: { type: "t", tool: "t", params: {} } });
+    const big = JSON.stringify({
+      uapk_id: "x".repeat(5000),
+      agent_id: "a",
+      action: { type: "t", tool: "t", params: {} },
+    });
     const r = await call("/api/v1/gateway/execute", json(big));
     expect(r.status).toBe(413);
     expect(r.body.code).toBe("PAYLOAD_TOO_LARGE");
@@ -108,7 +120,11 @@ describe("the HTTP boundary", () => {
   });
 
   it("a body that is not JSON → 415", async () => {
-    const r = await call("/api/v1/gateway/execute", { method: "POST", headers: { "content-type": "text/plain", "x-api-key": KEY }, body: "hi" });
+    const r = await call("/api/v1/gateway/execute", {
+      method: "POST",
+      headers: { "content-type": "text/plain", "x-api-key": KEY },
+      body: "hi",
+    });
     expect(r.status).toBe(415);
     expect(r.type).toContain("application/problem+json");
   });
@@ -175,7 +191,9 @@ describe("no API key configured", () => {
     });
     const s = createServer(app.callback());
     await new Promise<void>((ok) => s.listen(0, "127.0.0.1", ok));
-    const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/purutos`, { headers: { "x-api-key": "changeme" } });
+    const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/purutos`, {
+      headers: { "x-api-key": "changeme" },
+    });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { detail: string }).detail).toBe("PURUTO_GATEWAY_API_KEY is not configured");
     s.close();

@@ -99,7 +99,14 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
       requests.inc({ method: ctx.method, route, status: String(ctx.status) });
       latency.observe({ method: ctx.method, route }, seconds);
       logger.info(
-        { request_id: requestId, method: ctx.method, path: ctx.path, route, status: ctx.status, ms: Math.round(seconds * 1e4) / 10 },
+        {
+          request_id: requestId,
+          method: ctx.method,
+          path: ctx.path,
+          route,
+          status: ctx.status,
+          ms: Math.round(seconds * 1e4) / 10,
+        },
         "request",
       );
     }

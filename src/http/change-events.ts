@@ -15,7 +15,12 @@ const orgOf = (req: OperationRequest<OperationId>) => (req.params as unknown as 
 const manifestChanged: Announce = (req, reply) => {
   const body = reply.body as { manifest_id?: string; uapk_id?: string } | undefined;
   if (!body?.manifest_id) return undefined;
-  return { type: "manifest.changed", org_id: orgOf(req), manifest_id: body.manifest_id, ...(body.uapk_id ? { uapk_id: body.uapk_id } : {}) };
+  return {
+    type: "manifest.changed",
+    org_id: orgOf(req),
+    manifest_id: body.manifest_id,
+    ...(body.uapk_id ? { uapk_id: body.uapk_id } : {}),
+  };
 };
 
 const ANNOUNCED: Partial<Record<OperationId, Announce>> = {
@@ -40,7 +45,9 @@ export function announceChanges<G extends HandlerGroup>(handlers: G, events: Eve
       const reply = await handler(req);
       const event = announce(req, reply);
       if (event) {
-        events.publish(event).catch((err) => log.warn({ err: String(err), event: event.type }, "change event not published"));
+        events
+          .publish(event)
+          .catch((err) => log.warn({ err: String(err), event: event.type }, "change event not published"));
       }
       return reply;
     };

@@ -22,7 +22,8 @@ export function toProblem(err: unknown): HttpProblem {
   if (e.type === "entity.parse.failed" || (status === 400 && err instanceof SyntaxError)) {
     return new HttpProblem(400, invalidBodyDetail(e.message ?? ""), { code: "INVALID_JSON" });
   }
-  if (status === 415) return new HttpProblem(415, e.message ?? "Unsupported media type", { code: "UNSUPPORTED_MEDIA_TYPE" });
+  if (status === 415)
+    return new HttpProblem(415, e.message ?? "Unsupported media type", { code: "UNSUPPORTED_MEDIA_TYPE" });
   if (status && status >= 400 && status < 500 && e.expose) {
     return new HttpProblem(status, e.message ?? "Bad request");
   }

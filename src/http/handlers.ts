@@ -24,15 +24,16 @@ type Operation<K extends OperationId> = operations[K];
 type Responses<K extends OperationId> = ResponseObjectMap<Operation<K>>;
 /** The body of one response: its JSON (or problem+json) content; undefined when it has none (204). */
 type BodyOf<R> = R extends { content: infer C } ? FilterKeys<C, MediaType> : undefined;
-type Params<K extends OperationId, Where extends string> = Operation<K> extends {
-  parameters: infer P;
-}
-  ? P extends Record<Where, infer X>
-    ? X extends undefined | never
-      ? Record<string, never>
-      : NonNullable<X>
-    : Record<string, never>
-  : Record<string, never>;
+type Params<K extends OperationId, Where extends string> =
+  Operation<K> extends {
+    parameters: infer P;
+  }
+    ? P extends Record<Where, infer X>
+      ? X extends undefined | never
+        ? Record<string, never>
+        : NonNullable<X>
+      : Record<string, never>
+    : Record<string, never>;
 
 /** The validated JSON body; `undefined` is possible only when the spec makes the body optional. */
 type RequestBody<K extends OperationId> = OperationRequestBodyContent<Operation<K>>;

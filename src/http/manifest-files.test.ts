@@ -19,7 +19,10 @@ describe("manifest files and the spec's schema", () => {
   it("skips a file with a field the spec does not know, naming it as the REST layer would", async () => {
     const dir = mkdtempSync(join(tmpdir(), "manifests-schema-"));
     writeFileSync(join(dir, "good.json"), JSON.stringify(supportBot()));
-    writeFileSync(join(dir, "typo.json"), JSON.stringify({ ...supportBot({ uapk_id: "typo-bot" }), max_action_per_hour: 5 }));
+    writeFileSync(
+      join(dir, "typo.json"),
+      JSON.stringify({ ...supportBot({ uapk_id: "typo-bot" }), max_action_per_hour: 5 }),
+    );
     const e = await engine();
     const report = loadManifestDir(dir, e.manifests, ORG, { checkSchema });
     expect(report.loaded.map((m) => m.uapk_id)).toEqual(["customer-support-bot"]);

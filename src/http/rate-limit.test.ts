@@ -36,7 +36,8 @@ describe("REST rate limits", () => {
 
   it("each agent has its own quota on the governed operations", async () => {
     const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "2" });
-    for (let i = 0; i < 2; i++) expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-1"))).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-1"))).status).toBe(200);
     const refused = await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-1"));
     expect(refused.status).toBe(429);
     expect(refused.headers.get("ratelimit-policy")).toBe('"agent";q=2;w=60');
@@ -45,7 +46,9 @@ describe("REST rate limits", () => {
 
   it("0 turns a limit off; a bad value names its variable", () => {
     expect(restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "0" }).perApiKey).toBe(0);
-    expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "ten" })).toThrow(/GATEHOUSE_RATE_LIMIT_PER_AGENT/);
+    expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "ten" })).toThrow(
+      /GATEHOUSE_RATE_LIMIT_PER_AGENT/,
+    );
     expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS: "0" })).toThrow(/WINDOW/);
   });
 });

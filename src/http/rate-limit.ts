@@ -9,12 +9,7 @@
 // `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers). Redis unreachable: 503 REDIS_UNAVAILABLE — a
 // limit that cannot be counted is not enforced by letting everything through (fail closed).
 import type { Redis } from "ioredis";
-import {
-  type RateLimiterAbstract,
-  RateLimiterMemory,
-  RateLimiterRedis,
-  RateLimiterRes,
-} from "rate-limiter-flexible";
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Principal } from "../core/identity/principal";
 import { problem } from "./boundary";
 import type { Handler, HandlerGroup, OperationId, OperationRequest } from "./handlers";
@@ -38,7 +33,8 @@ export function restRateLimitConfigFromEnv(env: Record<string, string | undefine
   for (const [name, field, min] of LIMIT_VARIABLES) {
     const raw = env[name];
     if (raw === undefined || raw === "") continue;
-    if (!/^\d{1,10}$/.test(raw) || Number(raw) < min) throw new Error(`${name} must be an integer ≥ ${min}, got '${raw}'`);
+    if (!/^\d{1,10}$/.test(raw) || Number(raw) < min)
+      throw new Error(`${name} must be an integer ≥ ${min}, got '${raw}'`);
     config[field] = Number(raw);
   }
   return config;
@@ -83,7 +79,8 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
     if (principal.kind !== "api_key") return;
     if (perKey) await consume(perKey, principal.keyId, config.windowSeconds);
     const agentId = agentIdOf(body);
-    if (perAgent && agentId !== undefined) await consume(perAgent, `${principal.orgId}:${agentId}`, config.windowSeconds);
+    if (perAgent && agentId !== undefined)
+      await consume(perAgent, `${principal.orgId}:${agentId}`, config.windowSeconds);
   };
 
   return {
@@ -119,14 +116,22 @@ async function consume(named: NamedLimiter, key: string, windowSeconds: number):
       });
     }
     const resetSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
-    throw problem("RATE_LIMIT_EXCEEDED", `Rate limit exceeded: ${named.quota} requests per ${windowSeconds} s per ${named.policy}`, {
-      headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
-    });
+    throw problem(
+      "RATE_LIMIT_EXCEEDED",
+      `Rate limit exceeded: ${named.quota} requests per ${windowSeconds} s per ${named.policy}`,
+      {
+        headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
+      },
+    );
   }
 }
 
 /** Retry-After plus the IETF structured-field headers naming the policy that was hit. */
-export function rateLimitHeaders(named: Pick<NamedLimiter, "policy" | "quota">, windowSeconds: number, resetSeconds: number) {
+export function rateLimitHeaders(
+  named: Pick<NamedLimiter, "policy" | "quota">,
+  windowSeconds: number,
+  resetSeconds: number,
+) {
   return {
     "Retry-After": String(resetSeconds),
     "RateLimit-Policy": `"${named.policy}";q=${named.quota};w=${windowSeconds}`,

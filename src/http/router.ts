@@ -30,7 +30,7 @@ function validateParts(op: OperationSpec, ctx: Context) {
   check("path", op.validatePath, params);
   check("query", op.validateQuery, query);
 
-  let body: unknown = undefined;
+  let body: unknown;
   if (hasBody(ctx)) {
     if (!ctx.is("application/json", "application/*+json")) {
       throw new HttpProblem(415, "Request bodies must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });

@@ -16,7 +16,11 @@ let base: string;
 let list = new SerializedJson({ status: "ok" as const, count: 0, items: [] });
 
 beforeAll(async () => {
-  const apiKeys = createApiKeyStore(await openMigratedDatabase(":memory:"), { secret: Buffer.from("s"), envKeys: [KEY], defaultOrg: "default" });
+  const apiKeys = createApiKeyStore(await openMigratedDatabase(":memory:"), {
+    secret: Buffer.from("s"),
+    envKeys: [KEY],
+    defaultOrg: "default",
+  });
   const app = createApp({
     spec: loadSpec(),
     handlers: { Purutos_list: () => ({ status: 200, body: list }) },
@@ -30,7 +34,8 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 
-const get = (headers: Record<string, string> = {}) => fetch(`${base}/purutos`, { headers: { "x-api-key": KEY, ...headers } });
+const get = (headers: Record<string, string> = {}) =>
+  fetch(`${base}/purutos`, { headers: { "x-api-key": KEY, ...headers } });
 
 /** A conditional GET as a poller sends it (fetch would add `Cache-Control: no-cache`, which forbids a 304). */
 function conditionalGet(etag: string): Promise<{ status: number; body: string; etag?: string }> {

@@ -10,8 +10,9 @@ import type { ProblemItem } from "./boundary";
 import type { OperationId } from "./handlers";
 
 // ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv2020) => void;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (
+  ajv: Ajv2020,
+) => void;
 
 export const OPENAPI_FILE = resolve(import.meta.dirname, "../../generated/openapi.json");
 
@@ -105,7 +106,8 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
       for (const [status, resp] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
         const content = (resp.content ?? {}) as Record<string, Json>;
         const [contentType, media] = Object.entries(content)[0] ?? ["", undefined];
-        const validate = media?.schema && contentType.includes("json") ? strict.compile(rebase(media.schema) as Json) : undefined;
+        const validate =
+          media?.schema && contentType.includes("json") ? strict.compile(rebase(media.schema) as Json) : undefined;
         responses.set(Number(status), { contentType, validate });
       }
       const security = ((op.security as Json[] | undefined) ?? globalSecurity).flatMap(
@@ -142,31 +144,38 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
  * format of every door: request parts (`/body/...`), and whole documents such as manifest files (`""`: pointers
  * relative to the document).
  */
-export function describeErrors(where: "body" | "path" | "query" | "", errors: ErrorObject[] | null | undefined): ProblemItem[] {
+export function describeErrors(
+  where: "body" | "path" | "query" | "",
+  errors: ErrorObject[] | null | undefined,
+): ProblemItem[] {
   const root = where ? `/${where}` : "";
-  return (errors ?? [])
-    // A sealed object reports an extra field twice: as `unevaluatedProperties` and as the `not` of its
-    // subschema `{not: {}}`. Keep one; other `not`/`if` errors repeat a more precise sibling.
-    .filter((e) => !((e.keyword === "not" && !e.schemaPath.endsWith("/unevaluatedProperties/not")) || e.keyword === "if"))
-    .map((e) => {
-      if (e.keyword === "not") {
-        const name = e.instancePath.split("/").pop();
-        return { pointer: `${root}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
-      }
-      const base = `${root}${e.instancePath}`;
-      if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
-        const extra = (e.params as { unevaluatedProperty?: string; additionalProperty?: string });
-        const name = extra.unevaluatedProperty ?? extra.additionalProperty;
-        return { pointer: `${base}/${name}`, message: `unknown field "${name}" is not allowed` };
-      }
-      if (e.keyword === "required") {
-        const name = (e.params as { missingProperty: string }).missingProperty;
-        return { pointer: `${base}/${name}`, message: `required field "${name}" is missing` };
-      }
-      if (e.keyword === "enum") {
-        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-        return { pointer: base, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` };
-      }
-      return { pointer: base, message: e.message ?? "is invalid" };
-    });
+  return (
+    (errors ?? [])
+      // A sealed object reports an extra field twice: as `unevaluatedProperties` and as the `not` of its
+      // subschema `{not: {}}`. Keep one; other `not`/`if` errors repeat a more precise sibling.
+      .filter(
+        (e) => !((e.keyword === "not" && !e.schemaPath.endsWith("/unevaluatedProperties/not")) || e.keyword === "if"),
+      )
+      .map((e) => {
+        if (e.keyword === "not") {
+          const name = e.instancePath.split("/").pop();
+          return { pointer: `${root}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
+        }
+        const base = `${root}${e.instancePath}`;
+        if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
+          const extra = e.params as { unevaluatedProperty?: string; additionalProperty?: string };
+          const name = extra.unevaluatedProperty ?? extra.additionalProperty;
+          return { pointer: `${base}/${name}`, message: `unknown field "${name}" is not allowed` };
+        }
+        if (e.keyword === "required") {
+          const name = (e.params as { missingProperty: string }).missingProperty;
+          return { pointer: `${base}/${name}`, message: `required field "${name}" is missing` };
+        }
+        if (e.keyword === "enum") {
+          const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+          return { pointer: base, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` };
+        }
+        return { pointer: base, message: e.message ?? "is invalid" };
+      })
+  );
 }

@@ -94,7 +94,9 @@ describe("the live server", () => {
   it("on close: readiness turns false, WS sessions close with 1012, then the server stops", async () => {
     g = await startTestGatehouse();
     const token = await g.devIssuer!.mint({ sub: "ide@test", org: g.orgId, roles: ["developer"] });
-    const ws = new WebSocket(`${g.url.replace("http", "ws")}/ws/drain-session`, { headers: { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(`${g.url.replace("http", "ws")}/ws/drain-session`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     await new Promise<void>((ok, fail) => {
       ws.once("open", () => ok());
       ws.once("error", fail);

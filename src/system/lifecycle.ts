@@ -54,20 +54,29 @@ function notReady(detail: string, checks?: Record<string, string>): HttpProblem 
   const errors = Object.entries(checks ?? {})
     .filter(([, state]) => !READY_STATES.has(state))
     .map(([name, state]) => ({ pointer: `/checks/${name}`, message: `${name} is ${state}` }));
-  return new HttpProblem(503, detail, { code: "NOT_READY", headers: { "retry-after": "5" }, ...(errors.length ? { errors } : {}) });
+  return new HttpProblem(503, detail, {
+    code: "NOT_READY",
+    headers: { "retry-after": "5" },
+    ...(errors.length ? { errors } : {}),
+  });
 }
 
 /**
  * `/livez` and `/readyz`. `checks` are the dependencies this node cannot serve without (the database, Redis
  * when configured); the agent runtime is not one of them: REST traffic does not need it.
  */
-export function probeHandlers(lifecycle: Lifecycle, checks: Record<string, Probe>): Required<Pick<Handlers, "System_livez" | "System_readyz">> {
+export function probeHandlers(
+  lifecycle: Lifecycle,
+  checks: Record<string, Probe>,
+): Required<Pick<Handlers, "System_livez" | "System_readyz">> {
   return {
     System_livez: () => ({ status: 200, body: { status: "alive" } }),
     System_readyz: async () => {
       if (lifecycle.phase !== "ready") throw notReady(`not ready: ${lifecycle.phase}`);
       const entries = await Promise.all(
-        Object.entries(checks).map(async ([name, probe]) => [name, await probeWithin(probe, PROBE_TIMEOUT_MS)] as const),
+        Object.entries(checks).map(
+          async ([name, probe]) => [name, await probeWithin(probe, PROBE_TIMEOUT_MS)] as const,
+        ),
       );
       const states = Object.fromEntries(entries);
       const down = entries.filter(([, state]) => !READY_STATES.has(state)).map(([name]) => name);

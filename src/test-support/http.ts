@@ -19,7 +19,13 @@ export interface Caller {
   operatorToken: string;
 }
 
-async function call<T>(base: string, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Reply<T>> {
+async function call<T>(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Reply<T>> {
   const response = await fetch(`${base}${path}`, {
     method,
     headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
@@ -45,12 +51,14 @@ export const agent = (g: Caller) => ({
 export const operator = (g: Caller) => ({
   post: <T = any>(path: string, body: unknown = {}) =>
     call<T>(g.url, "POST", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }, body),
-  get: <T = any>(path: string) => call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),
+  get: <T = any>(path: string) =>
+    call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),
 });
 
 export async function registerManifest(g: Caller, manifest: Record<string, unknown>): Promise<Reply> {
   const reply = await operator(g).post("/manifests", manifest);
-  if (reply.status !== 201 && reply.status !== 200) throw new Error(`manifest not registered: ${reply.status} ${reply.text}`);
+  if (reply.status !== 201 && reply.status !== 200)
+    throw new Error(`manifest not registered: ${reply.status} ${reply.text}`);
   return reply;
 }
 
@@ -97,8 +105,12 @@ export async function startReceiver(options: { delayMs?: number } = {}): Promise
       const path = (req.url ?? "").split("?")[0];
       received.push({ method: req.method ?? "", path, headers: req.headers, body });
       const answer = () => {
-        if (path.startsWith("/fail")) res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
-        else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ok: true, n: received.length }));
+        if (path.startsWith("/fail"))
+          res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
+        else
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ ok: true, n: received.length }));
       };
       if (path.startsWith("/slow")) setTimeout(answer, options.delayMs ?? 200);
       else answer();

@@ -19,14 +19,25 @@ function amountOf(approval: Approval): string {
   return amount === undefined ? "—" : `${amount}${currency ? ` ${currency}` : ""}`;
 }
 
-function Decide({ session, approval, onDone }: { session: Session; approval: Approval; onDone: (a: Approval) => void }) {
+function Decide({
+  session,
+  approval,
+  onDone,
+}: {
+  session: Session;
+  approval: Approval;
+  onDone: (a: Approval) => void;
+}) {
   const [reason, setReason] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const decide = async (verdict: "approve" | "deny") => {
     setBusy(true);
     setError(undefined);
-    const path = verdict === "approve" ? "/api/v1/orgs/{org_id}/approvals/{approval_id}/approve" : "/api/v1/orgs/{org_id}/approvals/{approval_id}/deny";
+    const path =
+      verdict === "approve"
+        ? "/api/v1/orgs/{org_id}/approvals/{approval_id}/approve"
+        : "/api/v1/orgs/{org_id}/approvals/{approval_id}/deny";
     const { data, error, response } = await session.client.POST(path, {
       params: { path: { org_id: session.org, approval_id: approval.approval_id } },
       body: reason.trim() ? { reason: reason.trim() } : {},
@@ -40,17 +51,32 @@ function Decide({ session, approval, onDone }: { session: Session; approval: App
     <div class="decide">
       <label for={reasonId}>Reason (optional)</label>
       <input id={reasonId} value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
-      <button type="button" class="approve" disabled={busy} onClick={() => decide("approve")}>Approve</button>
-      <button type="button" class="deny" disabled={busy} onClick={() => decide("deny")}>Deny</button>
+      <button type="button" class="approve" disabled={busy} onClick={() => decide("approve")}>
+        Approve
+      </button>
+      <button type="button" class="deny" disabled={busy} onClick={() => decide("deny")}>
+        Deny
+      </button>
       <ErrorLine message={error} />
     </div>
   );
 }
 
-function ApprovalCard({ session, approval, onChange }: { session: Session; approval: Approval; onChange: (a: Approval) => void }) {
+function ApprovalCard({
+  session,
+  approval,
+  onChange,
+}: {
+  session: Session;
+  approval: Approval;
+  onChange: (a: Approval) => void;
+}) {
   const pending = approval.status === "pending";
   return (
-    <article class={`approval ${approval.status}`} aria-label={`Approval ${approval.approval_id} for ${approval.agent_id}`}>
+    <article
+      class={`approval ${approval.status}`}
+      aria-label={`Approval ${approval.approval_id} for ${approval.agent_id}`}
+    >
       <h3>
         {approval.action.type}:{approval.action.tool} <span class="badge">{approval.status}</span>
       </h3>
@@ -125,11 +151,21 @@ export function ApprovalsView({ session }: { session: Session }) {
   return (
     <section aria-labelledby="approvals-title">
       <h2 id="approvals-title">Approvals</h2>
-      <Status>{feed === "live" ? "Live: new approvals appear here as they arrive." : feed === "connecting" ? "Connecting to the live feed…" : "Live feed interrupted; reconnecting…"}</Status>
+      <Status>
+        {feed === "live"
+          ? "Live: new approvals appear here as they arrive."
+          : feed === "connecting"
+            ? "Connecting to the live feed…"
+            : "Live feed interrupted; reconnecting…"}
+      </Status>
       <ErrorLine message={error} />
       <section aria-labelledby="pending-title">
         <h3 id="pending-title">Pending ({pending.length})</h3>
-        {pending.length === 0 ? <p>No approval is waiting.</p> : pending.map((a) => <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />)}
+        {pending.length === 0 ? (
+          <p>No approval is waiting.</p>
+        ) : (
+          pending.map((a) => <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />)
+        )}
       </section>
       <section aria-labelledby="decided-title">
         <h3 id="decided-title">Decided ({decided.length})</h3>

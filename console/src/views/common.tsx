@@ -7,11 +7,19 @@ export function When({ at }: { at?: string }) {
 }
 
 export function Status({ children }: { children: ComponentChildren }) {
-  return <p role="status" class="status">{children}</p>;
+  return (
+    <p role="status" class="status">
+      {children}
+    </p>
+  );
 }
 
 export function ErrorLine({ message }: { message?: string }) {
-  return message ? <p role="alert" class="error">{message}</p> : null;
+  return message ? (
+    <p role="alert" class="error">
+      {message}
+    </p>
+  ) : null;
 }
 
 export function Json({ value, label }: { value: unknown; label: string }) {

@@ -27,7 +27,9 @@ function VerifyChain({ session }: { session: Session }) {
   };
   return (
     <div class="verify">
-      <button type="button" onClick={verify}>Verify chain</button>
+      <button type="button" onClick={verify}>
+        Verify chain
+      </button>
       <div role="status" aria-label="Chain verification">
         {result &&
           (result.valid
@@ -43,7 +45,9 @@ function Detail({ record, onClose }: { record: InteractionRecord; onClose: () =>
   return (
     <section aria-labelledby="detail-title" class="detail">
       <h3 id="detail-title">Interaction {record.interaction_id}</h3>
-      <button type="button" onClick={onClose}>Close detail</button>
+      <button type="button" onClick={onClose}>
+        Close detail
+      </button>
       <dl>
         <dt>Decision</dt>
         <dd>{record.decision}</dd>
@@ -146,7 +150,9 @@ export function InteractionsView({ session }: { session: Session }) {
             <th scope="col">Action</th>
             <th scope="col">Decision</th>
             <th scope="col">Reasons</th>
-            <th scope="col"><span class="visually-hidden">Detail</span></th>
+            <th scope="col">
+              <span class="visually-hidden">Detail</span>
+            </th>
           </tr>
         </thead>
         <tbody>

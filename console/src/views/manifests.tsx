@@ -10,15 +10,22 @@ export function ManifestsView({ session }: { session: Session }) {
   const org = session.org;
 
   const load = async () => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/manifests", { params: { path: { org_id: org } } });
+    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/manifests", {
+      params: { path: { org_id: org } },
+    });
     if (!data) return setError(describeProblem(error, response.status));
     setItems(data.items);
   };
   useEffect(() => void load(), [session]);
 
   const change = async (manifest: Manifest, to: "suspend" | "activate") => {
-    const path = to === "suspend" ? "/api/v1/orgs/{org_id}/manifests/{manifest_id}/suspend" : "/api/v1/orgs/{org_id}/manifests/{manifest_id}/activate";
-    const { data, error, response } = await session.client.POST(path, { params: { path: { org_id: org, manifest_id: manifest.manifest_id } } });
+    const path =
+      to === "suspend"
+        ? "/api/v1/orgs/{org_id}/manifests/{manifest_id}/suspend"
+        : "/api/v1/orgs/{org_id}/manifests/{manifest_id}/activate";
+    const { data, error, response } = await session.client.POST(path, {
+      params: { path: { org_id: org, manifest_id: manifest.manifest_id } },
+    });
     if (!data) return setError(describeProblem(error, response.status));
     setError(undefined);
     if (selected?.manifest_id === data.manifest_id) setSelected(data);
@@ -36,7 +43,9 @@ export function ManifestsView({ session }: { session: Session }) {
             <th scope="col">Agent</th>
             <th scope="col">Status</th>
             <th scope="col">Updated</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -49,12 +58,18 @@ export function ManifestsView({ session }: { session: Session }) {
                 <When at={m.updated_at} />
               </td>
               <td>
-                <button type="button" aria-label={`View ${m.uapk_id}`} onClick={() => setSelected(m)}>View</button>
+                <button type="button" aria-label={`View ${m.uapk_id}`} onClick={() => setSelected(m)}>
+                  View
+                </button>
                 {m.status === "active" && (
-                  <button type="button" aria-label={`Suspend ${m.uapk_id}`} onClick={() => change(m, "suspend")}>Suspend</button>
+                  <button type="button" aria-label={`Suspend ${m.uapk_id}`} onClick={() => change(m, "suspend")}>
+                    Suspend
+                  </button>
                 )}
                 {m.status === "suspended" && (
-                  <button type="button" aria-label={`Activate ${m.uapk_id}`} onClick={() => change(m, "activate")}>Activate</button>
+                  <button type="button" aria-label={`Activate ${m.uapk_id}`} onClick={() => change(m, "activate")}>
+                    Activate
+                  </button>
                 )}
               </td>
             </tr>

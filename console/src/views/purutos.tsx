@@ -21,7 +21,10 @@ export function PurutosView(_props: { session: Session }) {
     setItems(data.items);
   };
   const run = async (name: string, command: string) => {
-    const { data, error, response } = await client().POST("/purutos/{name}/{command}", { params: { path: { name, command } }, body: {} });
+    const { data, error, response } = await client().POST("/purutos/{name}/{command}", {
+      params: { path: { name, command } },
+      body: {},
+    });
     setOutput({ label: `Output of ${name} ${command}`, value: data ?? error });
     setError(data ? undefined : describeProblem(error, response.status));
   };
@@ -31,7 +34,13 @@ export function PurutosView(_props: { session: Session }) {
       <h2 id="purutos-title">Purutos</h2>
       <form aria-label="Purutos access" onSubmit={load}>
         <label for="puruto-key">API key</label>
-        <input id="puruto-key" type="password" autocomplete="off" value={apiKey} onInput={(e) => setApiKey(e.currentTarget.value)} />
+        <input
+          id="puruto-key"
+          type="password"
+          autocomplete="off"
+          value={apiKey}
+          onInput={(e) => setApiKey(e.currentTarget.value)}
+        />
         <button type="submit">List purutos</button>
       </form>
       <ErrorLine message={error} />

@@ -10,7 +10,14 @@ const list = (text: string) =>
     .filter(Boolean);
 
 function IssueForm({ session, onIssued }: { session: Session; onIssued: () => void }) {
-  const [form, setForm] = useState({ uapk: "", agent: "", capabilities: "", hours: "24", maxActions: "", recipients: "" });
+  const [form, setForm] = useState({
+    uapk: "",
+    agent: "",
+    capabilities: "",
+    hours: "24",
+    maxActions: "",
+    recipients: "",
+  });
   const [issued, setIssued] = useState<string>();
   const [error, setError] = useState<string>();
   const bind = (name: keyof typeof form) => ({
@@ -97,7 +104,9 @@ export function TokensView({ session }: { session: Session }) {
             <th scope="col">Capabilities</th>
             <th scope="col">Expires</th>
             <th scope="col">State</th>
-            <th scope="col"><span class="visually-hidden">Actions</span></th>
+            <th scope="col">
+              <span class="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -112,7 +121,9 @@ export function TokensView({ session }: { session: Session }) {
               <td>{t.revoked ? "revoked" : "active"}</td>
               <td>
                 {!t.revoked && (
-                  <button type="button" aria-label={`Revoke ${t.token_id}`} onClick={() => revoke(t)}>Revoke</button>
+                  <button type="button" aria-label={`Revoke ${t.token_id}`} onClick={() => revoke(t)}>
+                    Revoke
+                  </button>
                 )}
               </td>
             </tr>

@@ -45,7 +45,12 @@ describe("approvals", () => {
     const { store } = await setup();
     const first = store.create({ org_id: ORG, ...request, reasons });
     const again = store.create({ org_id: ORG, ...request, reasons });
-    const otherParams = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-999" } }, reasons });
+    const otherParams = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { record_id: "rec-999" } },
+      reasons,
+    });
     const otherCounterparty = store.create({ org_id: ORG, ...request, counterparty: { id: "evil-corp" }, reasons });
     expect(again.approval_id).toBe(first.approval_id);
     expect(new Set([first.approval_id, otherParams.approval_id, otherCounterparty.approval_id]).size).toBe(3);
@@ -64,13 +69,27 @@ describe("approvals", () => {
     const { store } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
     const approved = store.approve(ORG, a.approval_id, { by: "user:alice", reason: "checked with customer" });
-    expect(approved).toMatchObject({ ok: true, approval: { status: "approved", decided_by: "user:alice", decision_reason: "checked with customer" } });
+    expect(approved).toMatchObject({
+      ok: true,
+      approval: { status: "approved", decided_by: "user:alice", decision_reason: "checked with customer" },
+    });
     expect(store.deny(ORG, a.approval_id, { by: "user:bob" })).toMatchObject({ ok: false, code: "NOT_PENDING" });
     expect(store.approve(ORG, "appr-missing", { by: "user:alice" })).toMatchObject({ ok: false, code: "NOT_FOUND" });
-    expect(store.approve("org-other", a.approval_id, { by: "user:alice" })).toMatchObject({ ok: false, code: "NOT_FOUND" });
+    expect(store.approve("org-other", a.approval_id, { by: "user:alice" })).toMatchObject({
+      ok: false,
+      code: "NOT_FOUND",
+    });
 
-    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "x" } }, reasons });
-    expect(store.deny(ORG, b.approval_id, { by: "user:bob", reason: "no" })).toMatchObject({ ok: true, approval: { status: "denied" } });
+    const b = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { record_id: "x" } },
+      reasons,
+    });
+    expect(store.deny(ORG, b.approval_id, { by: "user:bob", reason: "no" })).toMatchObject({
+      ok: true,
+      approval: { status: "denied" },
+    });
   });
 
   it("expires pending approvals, which can then be neither approved nor consumed", async () => {
@@ -79,7 +98,9 @@ describe("approvals", () => {
     advance(60_001);
     expect(store.get(ORG, a.approval_id)?.status).toBe("expired");
     expect(store.approve(ORG, a.approval_id, { by: "user:alice" })).toMatchObject({ ok: false, code: "EXPIRED" });
-    expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() })).toMatchObject({
+    expect(
+      consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() }),
+    ).toMatchObject({
       ok: false,
       code: "APPROVAL_EXPIRED",
     });
@@ -92,13 +113,17 @@ describe("approvals", () => {
     const a = store.create({ org_id: ORG, ...request, reasons });
     store.approve(ORG, a.approval_id, { by: "user:alice" });
     advance(61_000);
-    expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() }).ok).toBe(false);
+    expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() }).ok).toBe(
+      false,
+    );
   });
 
   it("is consumed exactly once, for exactly the approved request", async () => {
     const { db, store, now } = await setup();
     const a = store.create({ org_id: ORG, ...request, reasons });
-    expect(consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() })).toMatchObject({
+    expect(
+      consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() }),
+    ).toMatchObject({
       ok: false,
       code: "APPROVAL_PENDING",
     });
@@ -130,7 +155,9 @@ describe("approvals", () => {
     expect(first).toMatchObject({ ok: true, approval: { status: "consumed", consumed_by_interaction_id: "int-1" } });
     const second = consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() });
     expect(second).toMatchObject({ ok: false, code: "APPROVAL_ALREADY_CONSUMED" });
-    expect(consumeForExecution(db, { org_id: "org-other", approval_id: a.approval_id, binding: request, now: now() })).toMatchObject({
+    expect(
+      consumeForExecution(db, { org_id: "org-other", approval_id: a.approval_id, binding: request, now: now() }),
+    ).toMatchObject({
       ok: false,
       code: "APPROVAL_NOT_FOUND",
     });
@@ -153,9 +180,24 @@ describe("approvals", () => {
     expect(() =>
       db
         .transaction(() => {
-          const consumed = consumeForExecution(db, { org_id: ORG, approval_id: a.approval_id, binding: request, now: now() });
+          const consumed = consumeForExecution(db, {
+            org_id: ORG,
+            approval_id: a.approval_id,
+            binding: request,
+            now: now(),
+          });
           expect(consumed.ok).toBe(true);
-          audit.appendIntent({ org_id: ORG, interaction_id: "int-1", uapk_id: "crm-bot", agent_id: "crm-bot-1", action: request.action, decision: "ALLOW", reasons: [], policy_trace: null, approval_id: a.approval_id });
+          audit.appendIntent({
+            org_id: ORG,
+            interaction_id: "int-1",
+            uapk_id: "crm-bot",
+            agent_id: "crm-bot-1",
+            action: request.action,
+            decision: "ALLOW",
+            reasons: [],
+            policy_trace: null,
+            approval_id: a.approval_id,
+          });
           throw new Error("crash before commit");
         })
         .immediate(),
@@ -174,7 +216,12 @@ describe("approvals", () => {
     expect((await waiting)?.status).toBe("approved");
     expect(Date.now() - started).toBeLessThan(1000);
 
-    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "z" } }, reasons });
+    const b = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { record_id: "z" } },
+      reasons,
+    });
     expect((await store.waitForDecision(ORG, b.approval_id, 5_000))?.status).toBe("expired");
   });
 
@@ -184,7 +231,11 @@ describe("approvals", () => {
     expect((await store.waitForDecision(ORG, a.approval_id, 30))?.status).toBe("pending");
     store.approve(ORG, a.approval_id, { by: "user:alice", reason: "fine" });
     const view = store.getForAgent(ORG, a.approval_id, "crm-bot-1");
-    expect(view).toMatchObject({ status: "approved", decision_reason: "fine", action: { type: "crm", tool: "delete" } });
+    expect(view).toMatchObject({
+      status: "approved",
+      decision_reason: "fine",
+      action: { type: "crm", tool: "delete" },
+    });
     expect(view).not.toHaveProperty("decided_by");
     expect(store.getForAgent(ORG, a.approval_id, "another-agent")).toBeNull();
   });
@@ -240,7 +291,12 @@ describe("operator decisions and the audit chain", () => {
     expect(audit.verifyChain(ORG)).toMatchObject({ valid: true, records: 1 });
 
     // A decision whose record cannot be written does not happen.
-    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-9" } }, reasons });
+    const b = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { record_id: "rec-9" } },
+      reasons,
+    });
     const stop = store.onDecided(() => {
       throw new Error("audit unavailable");
     });
@@ -255,7 +311,12 @@ describe("operator decisions and the audit chain", () => {
     const { db, store, now, advance } = await setup(60_000);
     const heard: [string, string][] = [];
     const a = store.create({ org_id: ORG, ...request, reasons });
-    const b = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { record_id: "rec-2" } }, reasons });
+    const b = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { record_id: "rec-2" } },
+      reasons,
+    });
     store.approve(ORG, b.approval_id, { by: "ops@acme.com" });
     const stop = store.onDecided((approval) => heard.push([approval.approval_id, approval.status]));
     advance(60_001);
@@ -266,7 +327,11 @@ describe("operator decisions and the audit chain", () => {
     });
     expect(() => store.get(ORG, a.approval_id)).toThrow("audit unavailable");
     failing();
-    const statuses = () => db.prepare("SELECT status FROM approvals ORDER BY created_at, approval_id").all().map((r) => (r as { status: string }).status);
+    const statuses = () =>
+      db
+        .prepare("SELECT status FROM approvals ORDER BY created_at, approval_id")
+        .all()
+        .map((r) => (r as { status: string }).status);
     expect(statuses().sort()).toEqual(["approved", "pending"]);
     heard.length = 0; // the first listener heard the rolled-back attempt; only what sticks counts below
 
@@ -276,11 +341,15 @@ describe("operator decisions and the audit chain", () => {
     expect(heard).toEqual([]);
 
     expect(store.get(ORG, b.approval_id)?.status).toBe("expired");
-    expect(heard.sort()).toEqual([[a.approval_id, "expired"], [b.approval_id, "expired"]].sort());
+    expect(heard.sort()).toEqual(
+      [
+        [a.approval_id, "expired"],
+        [b.approval_id, "expired"],
+      ].sort(),
+    );
     store.list(ORG);
     expect(store.expireOverdue()).toBe(0);
     expect(heard).toHaveLength(2);
     stop();
   });
 });
-

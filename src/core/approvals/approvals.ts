@@ -73,9 +73,7 @@ export type ConsumeRefusal =
   | "APPROVAL_ALREADY_CONSUMED"
   | "APPROVAL_BINDING_MISMATCH";
 
-export type ConsumeResult =
-  | { ok: true; approval: Approval }
-  | { ok: false; code: ConsumeRefusal; reason: string };
+export type ConsumeResult = { ok: true; approval: Approval } | { ok: false; code: ConsumeRefusal; reason: string };
 
 export interface ConsumeInput {
   org_id: string;
@@ -101,7 +99,12 @@ export interface ApprovalStore {
    * Resolves with the approval as soon as it is no longer pending (approved, denied, expired), or with its
    * pending state after `timeoutMs`; null if it does not exist. For long-polling and the WS face.
    */
-  waitForDecision(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal): Promise<Approval | null>;
+  waitForDecision(
+    org_id: string,
+    approval_id: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<Approval | null>;
   /**
    * Resolves a pending (or approved, still unused) approval as `cancelled`: its session was cancelled or
    * abandoned, so nobody may decide or use it any more. False when it was no longer open.
@@ -166,7 +169,13 @@ interface Row {
 
 function fromRow(row: Row): Approval {
   const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return { ...row, action: parse(row.action), counterparty: parse(row.counterparty), context: parse(row.context), reasons: parse(row.reasons) };
+  return {
+    ...row,
+    action: parse(row.action),
+    counterparty: parse(row.counterparty),
+    context: parse(row.context),
+    reasons: parse(row.reasons),
+  };
 }
 
 function selectApproval(db: Db, org_id: string, approval_id: string): Approval | null {
@@ -184,8 +193,12 @@ function selectApproval(db: Db, org_id: string, approval_id: string): Approval |
 function expiryStatements(db: Db) {
   const overdue = (scope: string) => `status IN ('pending', 'approved') AND expires_at <= @now ${scope}`;
   const forScope = (scope: string) => ({
-    probe: db.prepare<{ now: string; org_id?: string }, { found: 1 }>(`SELECT 1 AS found FROM approvals WHERE ${overdue(scope)} LIMIT 1`),
-    sweep: db.prepare<{ now: string; org_id?: string }, Row>(`UPDATE approvals SET status = 'expired' WHERE ${overdue(scope)} RETURNING *`),
+    probe: db.prepare<{ now: string; org_id?: string }, { found: 1 }>(
+      `SELECT 1 AS found FROM approvals WHERE ${overdue(scope)} LIMIT 1`,
+    ),
+    sweep: db.prepare<{ now: string; org_id?: string }, Row>(
+      `UPDATE approvals SET status = 'expired' WHERE ${overdue(scope)} RETURNING *`,
+    ),
   });
   const org = forScope("AND org_id = @org_id");
   const all = forScope("");
@@ -207,7 +220,8 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
 
   // Expiry is a verdict too: the listeners (the audit log) run in the same transaction as the status change.
   const expiry = expiryStatements(db);
-  const scoped = (at: Date, org_id?: string) => (org_id === undefined ? { now: at.toISOString() } : { now: at.toISOString(), org_id });
+  const scoped = (at: Date, org_id?: string) =>
+    org_id === undefined ? { now: at.toISOString() } : { now: at.toISOString(), org_id };
   const sweepAndNotify = db.transaction((at: Date, org_id?: string): Approval[] => {
     const expired = expiry(org_id).sweep.all(scoped(at, org_id)).map(fromRow);
     for (const approval of expired) for (const listener of decisionListeners) listener(approval);
@@ -216,7 +230,9 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
 
   /** Events of a committed change; a lost event only delays waiters until their next re-check. */
   function announce(event: GatehouseEvent): void {
-    events.publish(event).catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
+    events
+      .publish(event)
+      .catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
   }
 
   function expire(org_id?: string): number {
@@ -224,7 +240,8 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     if (!expiry(org_id).probe.get(scoped(at, org_id))) return 0;
     // IMMEDIATE when on its own (a read found something overdue); a savepoint inside create/decide.
     const expired = sweepAndNotify.immediate(at, org_id);
-    for (const approval of expired) announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
+    for (const approval of expired)
+      announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
     return expired.length;
   }
 
@@ -251,9 +268,19 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
         const current = selectApproval(db, org_id, approval_id);
         if (!current) return { ok: false, code: "NOT_FOUND", reason: `Approval ${approval_id} not found` };
         if (current.status === "expired") {
-          return { ok: false, code: "EXPIRED", reason: `Approval ${approval_id} expired at ${current.expires_at}`, approval: current };
+          return {
+            ok: false,
+            code: "EXPIRED",
+            reason: `Approval ${approval_id} expired at ${current.expires_at}`,
+            approval: current,
+          };
         }
-        return { ok: false, code: "NOT_PENDING", reason: `Approval ${approval_id} is already ${current.status}`, approval: current };
+        return {
+          ok: false,
+          code: "NOT_PENDING",
+          reason: `Approval ${approval_id} is already ${current.status}`,
+          approval: current,
+        };
       })
       .immediate();
     if (result.ok) announce({ type: "approval.decided", org_id, approval_id, status });
@@ -280,7 +307,11 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
             org_id: input.org_id,
             uapk_id: input.uapk_id,
             agent_id: input.agent_id,
-            action: JSON.stringify({ type: input.action.type, tool: input.action.tool, params: input.action.params ?? {} }),
+            action: JSON.stringify({
+              type: input.action.type,
+              tool: input.action.tool,
+              params: input.action.params ?? {},
+            }),
             counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
             context: input.context === undefined ? null : JSON.stringify(input.context),
             reasons: JSON.stringify(input.reasons),
@@ -348,7 +379,8 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
 
     waitForDecision(org_id, approval_id, timeoutMs, signal) {
       const current = this.get(org_id, approval_id);
-      if (!current || current.status !== "pending" || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(current);
+      if (!current || current.status !== "pending" || timeoutMs <= 0 || signal?.aborted)
+        return Promise.resolve(current);
       return new Promise((resolve) => {
         const check = () => {
           const latest = this.get(org_id, approval_id);
@@ -419,24 +451,40 @@ export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult 
        WHERE org_id = ? AND approval_id = ? AND status = 'approved' AND expires_at > ? AND binding_hash = ?
        RETURNING *`,
     )
-    .get(at.toISOString(), input.interaction_id ?? null, input.org_id, input.approval_id, at.toISOString(), bindingHash);
+    .get(
+      at.toISOString(),
+      input.interaction_id ?? null,
+      input.org_id,
+      input.approval_id,
+      at.toISOString(),
+      bindingHash,
+    );
   if (consumed) return { ok: true, approval: fromRow(consumed) };
 
   const current = selectApproval(db, input.org_id, input.approval_id);
   const id = input.approval_id;
   if (!current) return { ok: false, code: "APPROVAL_NOT_FOUND", reason: `Approval ${id} not found` };
-  const overdue = (current.status === "pending" || current.status === "approved") && current.expires_at <= at.toISOString();
+  const overdue =
+    (current.status === "pending" || current.status === "approved") && current.expires_at <= at.toISOString();
   switch (overdue ? "expired" : current.status) {
     case "pending":
       return { ok: false, code: "APPROVAL_PENDING", reason: `Approval ${id} is still waiting for an operator` };
     case "denied":
-      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}` };
+      return {
+        ok: false,
+        code: "APPROVAL_DENIED",
+        reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}`,
+      };
     case "expired":
       return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
     case "cancelled":
       return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was cancelled with its session` };
     case "consumed":
-      return { ok: false, code: "APPROVAL_ALREADY_CONSUMED", reason: `Approval ${id} was already used at ${current.consumed_at}` };
+      return {
+        ok: false,
+        code: "APPROVAL_ALREADY_CONSUMED",
+        reason: `Approval ${id} was already used at ${current.consumed_at}`,
+      };
     default: {
       // Approved and in time, so the binding is what differs.
       const differing = input.binding ? bindingDifferences(current, input.binding) : [];

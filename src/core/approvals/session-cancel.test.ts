@@ -18,7 +18,10 @@ describe("cancel", () => {
     const store = createApprovalStore(db);
     const approval = store.create({ org_id: ORG, ...request, reasons: [] });
     expect(store.cancel(ORG, approval.approval_id, "session abandoned")).toBe(true);
-    expect(store.get(ORG, approval.approval_id)).toMatchObject({ status: "cancelled", decision_reason: "session abandoned" });
+    expect(store.get(ORG, approval.approval_id)).toMatchObject({
+      status: "cancelled",
+      decision_reason: "session abandoned",
+    });
     expect(store.approve(ORG, approval.approval_id, { by: "op" })).toMatchObject({ ok: false, code: "NOT_PENDING" });
     const used = consumeForExecution(db, { org_id: ORG, approval_id: approval.approval_id, binding: request });
     expect(used).toMatchObject({ ok: false, code: "APPROVAL_DENIED" });
@@ -32,7 +35,12 @@ describe("cancel", () => {
     const approved = store.create({ org_id: ORG, ...request, reasons: [] });
     store.approve(ORG, approved.approval_id, { by: "op" });
     expect(store.cancel(ORG, approved.approval_id, "gone")).toBe(true);
-    const other = store.create({ org_id: ORG, ...request, action: { ...request.action, params: { path: "b" } }, reasons: [] });
+    const other = store.create({
+      org_id: ORG,
+      ...request,
+      action: { ...request.action, params: { path: "b" } },
+      reasons: [],
+    });
     store.deny(ORG, other.approval_id, { by: "op" });
     expect(store.cancel(ORG, other.approval_id, "gone")).toBe(false);
     expect(store.get(ORG, other.approval_id)?.status).toBe("denied");

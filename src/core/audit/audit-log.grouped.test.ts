@@ -31,7 +31,9 @@ describe("grouped appends", () => {
     });
     const records = await Promise.all([
       ...Array.from({ length: 20 }, (_, i) => log.appendDecisionGrouped(decisionRecord(`bot-${i}`))),
-      ...intents.map((interaction_id) => log.appendOutcomeGrouped({ org_id: ORG, interaction_id, executed: true, result: { success: true } })),
+      ...intents.map((interaction_id) =>
+        log.appendOutcomeGrouped({ org_id: ORG, interaction_id, executed: true, result: { success: true } }),
+      ),
     ]);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 25 }, (_, i) => 6 + i));
     expect(records[0].agent_id).toBe("bot-0");
@@ -50,7 +52,12 @@ describe("grouped appends", () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/no intent recorded/);
-    expect(log.list(ORG).records.map((r) => r.agent_id).sort()).toEqual(["bot-1", "bot-2"]);
+    expect(
+      log
+        .list(ORG)
+        .records.map((r) => r.agent_id)
+        .sort(),
+    ).toEqual(["bot-1", "bot-2"]);
     expect(log.verifyChain(ORG).valid).toBe(true);
   });
 });

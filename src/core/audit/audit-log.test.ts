@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type Db } from "../store/sqlite";
+import type { Db } from "../store/sqlite";
 import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId, type AuditLog } from "./audit-log";
 import { runAuditVerify } from "../../cli/audit-verify";
@@ -22,7 +22,12 @@ function allow(log: AuditLog, org = ORG, agent = "bot-1") {
     reasons: [],
     policy_trace: { checks: [{ check: "tool_authorization", result: "pass" }] },
   });
-  log.appendOutcome({ org_id: org, interaction_id, executed: true, result: { success: true, data: { message_id: "m-1" } } });
+  log.appendOutcome({
+    org_id: org,
+    interaction_id,
+    executed: true,
+    result: { success: true, data: { message_id: "m-1" } },
+  });
   return interaction_id;
 }
 
@@ -320,7 +325,9 @@ describe("gatehouse audit verify (offline)", () => {
   it("loads the JWKS from a URL and reports a line that is not JSON", async () => {
     const { createServer } = await import("node:http");
     const { dir, log, lines } = await exportFixture();
-    const server = createServer((_req, res) => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(log.publicJwks())));
+    const server = createServer((_req, res) =>
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(log.publicJwks())),
+    );
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     try {
       const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;

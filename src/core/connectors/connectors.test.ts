@@ -58,10 +58,21 @@ beforeEach(() => {
 
 const SECRET = "s3cr3t-token-value";
 // The gateway's own key is in the source too: a secret_ref must never be able to reach it.
-const connectors = createConnectors({ secrets: { GATEHOUSE_SECRET_CRM_TOKEN: SECRET, PURUTO_GATEWAY_API_KEY: "gateway-key", GATEHOUSE_SECRET: "installation" } });
+const connectors = createConnectors({
+  secrets: {
+    GATEHOUSE_SECRET_CRM_TOKEN: SECRET,
+    PURUTO_GATEWAY_API_KEY: "gateway-key",
+    GATEHOUSE_SECRET: "installation",
+  },
+});
 const local = { allowed_hosts: ["127.0.0.1"], allow_private: true };
 
-function call(type: string, config: Record<string, unknown>, params: Record<string, unknown> = {}, signal = new AbortController().signal) {
+function call(
+  type: string,
+  config: Record<string, unknown>,
+  params: Record<string, unknown> = {},
+  signal = new AbortController().signal,
+) {
   const connector = connectors(type);
   if (!connector) throw new Error(`no connector ${type}`);
   return connector({ tool: "t", params, config: { type, ...config }, signal });
@@ -98,19 +109,30 @@ describe("echo, noop and the registry", () => {
     });
     const puruto = registry("puruto")!;
     const signal = new AbortController().signal;
-    expect(await puruto({ tool: "sync", params: { since: "today" }, config: { puruto: "puruto-crm" }, signal })).toEqual({
+    expect(
+      await puruto({ tool: "sync", params: { since: "today" }, config: { puruto: "puruto-crm" }, signal }),
+    ).toEqual({
       success: true,
       data: { output: "synced" },
     });
     expect(calls).toEqual([["puruto-crm", "sync", { since: "today" }]]);
-    const failed = await puruto({ tool: "x", params: {}, config: { puruto: "puruto-crm", command: "explode" }, signal });
+    const failed = await puruto({
+      tool: "x",
+      params: {},
+      config: { puruto: "puruto-crm", command: "explode" },
+      signal,
+    });
     expect(failed).toEqual({ success: false, error: { code: "COMMAND_FAILED", message: "command failed" } });
   });
 });
 
 describe("http / webhook connectors", () => {
   it("calls an allowed local receiver when the tool allows private addresses", async () => {
-    const result = await call("http", { ...local, url: `${base}/customers/{id}`, method: "GET" }, { id: "c-42", fields: "name" });
+    const result = await call(
+      "http",
+      { ...local, url: `${base}/customers/{id}`, method: "GET" },
+      { id: "c-42", fields: "name" },
+    );
     expect(result.success).toBe(true);
     expect(result.data).toMatchObject({ method: "GET", url: "/customers/c-42?fields=name" });
   });
@@ -123,16 +145,18 @@ describe("http / webhook connectors", () => {
 
   it("denies hosts that are not allow-listed, and everything when there is no allow list", async () => {
     expect(errorCode(await call("http", { url: `${base}/x`, allow_private: true }))).toBe("HOST_NOT_ALLOWED");
-    expect(errorCode(await call("http", { url: `${base}/x`, allow_private: true, allowed_hosts: ["api.example.com"] }))).toBe(
-      "HOST_NOT_ALLOWED",
-    );
+    expect(
+      errorCode(await call("http", { url: `${base}/x`, allow_private: true, allowed_hosts: ["api.example.com"] })),
+    ).toBe("HOST_NOT_ALLOWED");
     expect(errorCode(await call("http", { url: "file:///etc/passwd", allowed_hosts: ["*"] }))).toBe("URL_NOT_ALLOWED");
     expect(received).toHaveLength(0);
   });
 
   it("checks every resolved address, IPv4 and IPv6, including IPv4-mapped loopback", async () => {
     const resolveTo = (addresses: string[]) =>
-      createConnectors({ lookup: async () => addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })) })("http")!;
+      createConnectors({
+        lookup: async () => addresses.map((address) => ({ address, family: address.includes(":") ? 6 : 4 })),
+      })("http")!;
     const config = { type: "http", url: "http://api.example.com/x", allowed_hosts: ["api.example.com"] };
     const signal = new AbortController().signal;
     for (const addresses of [["93.184.216.34", "10.0.0.5"], ["::ffff:127.0.0.1"], ["fe80::1"], ["169.254.169.254"]]) {
@@ -160,7 +184,12 @@ describe("http / webhook connectors", () => {
       isBlockedAddress: (address) => address === "127.0.0.1",
     })("http")!;
     const port = new URL(base).port;
-    const config = { type: "http", url: `http://rebind.example:${port}/x`, allowed_hosts: ["rebind.example"], timeout_ms: 300 };
+    const config = {
+      type: "http",
+      url: `http://rebind.example:${port}/x`,
+      allowed_hosts: ["rebind.example"],
+      timeout_ms: 300,
+    };
     const signal = new AbortController().signal;
 
     const first = await rebinding({ tool: "t", params: {}, config, signal });
@@ -227,9 +256,9 @@ describe("http / webhook connectors", () => {
 
   it("caps the response at 1 MiB, streamed or declared", async () => {
     expect(errorCode(await call("http", { ...local, url: `${base}/big` }))).toBe("RESPONSE_TOO_LARGE");
-    expect(errorCode(await call("http", { ...local, url: `${base}/big-declared`, max_response_bytes: 50 * 1024 * 1024 }))).toBe(
-      "RESPONSE_TOO_LARGE",
-    );
+    expect(
+      errorCode(await call("http", { ...local, url: `${base}/big-declared`, max_response_bytes: 50 * 1024 * 1024 })),
+    ).toBe("RESPONSE_TOO_LARGE");
   });
 
   it("times out a slow upstream", async () => {
@@ -255,7 +284,11 @@ describe("http / webhook connectors", () => {
   });
 
   it("injects secret headers at call time and never returns the secret, even when upstream echoes it", async () => {
-    const config = { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" } };
+    const config = {
+      ...local,
+      url: `${base}/echo`,
+      headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " }, "X-Static": "v1" },
+    };
     const result = await call("http", config);
     expect(received[0].headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(received[0].headers["x-static"]).toBe("v1");
@@ -264,14 +297,27 @@ describe("http / webhook connectors", () => {
     expect((result.data as { headers: Record<string, string> }).headers.authorization).toBe("Bearer [redacted]");
     expect(JSON.stringify(config)).not.toContain(SECRET); // the config is not mutated with the value
 
-    const missing = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_NOPE" } } });
+    const missing = await call("http", {
+      ...local,
+      url: `${base}/echo`,
+      headers: { Authorization: { secret_ref: "GATEHOUSE_SECRET_NOPE" } },
+    });
     expect(errorCode(missing)).toBe("SECRET_MISSING");
     expect(received).toHaveLength(1);
   });
 
   it("refuses a secret_ref outside GATEHOUSE_SECRET_*, even when the variable exists, without sending anything", async () => {
-    for (const ref of ["PURUTO_GATEWAY_API_KEY", "GATEHOUSE_SECRET", "GATEHOUSE_SECRETX_Y", "gatehouse_secret_crm_token"]) {
-      const result = await call("http", { ...local, url: `${base}/echo`, headers: { Authorization: { secret_ref: ref } } });
+    for (const ref of [
+      "PURUTO_GATEWAY_API_KEY",
+      "GATEHOUSE_SECRET",
+      "GATEHOUSE_SECRETX_Y",
+      "gatehouse_secret_crm_token",
+    ]) {
+      const result = await call("http", {
+        ...local,
+        url: `${base}/echo`,
+        headers: { Authorization: { secret_ref: ref } },
+      });
       expect(errorCode(result), ref).toBe("SECRET_NOT_ALLOWED");
       expect(JSON.stringify(result)).not.toMatch(/gateway-key|installation/);
     }
@@ -279,7 +325,10 @@ describe("http / webhook connectors", () => {
     // The lookup itself refuses too, so no other caller can read such a variable through it.
     const { resolveSecret, secretsFromEnvironment } = await import("./types");
     expect(resolveSecret({ PURUTO_GATEWAY_API_KEY: "gateway-key" }, "PURUTO_GATEWAY_API_KEY")).toBeUndefined();
-    const fromEnv = secretsFromEnvironment({ GATEHOUSE_SECRET: "installation", GATEHOUSE_SECRET_CRM_TOKEN: SECRET }) as (name: string) => string | undefined;
+    const fromEnv = secretsFromEnvironment({
+      GATEHOUSE_SECRET: "installation",
+      GATEHOUSE_SECRET_CRM_TOKEN: SECRET,
+    }) as (name: string) => string | undefined;
     expect(fromEnv("GATEHOUSE_SECRET")).toBeUndefined();
     expect(fromEnv("GATEHOUSE_SECRET_CRM_TOKEN")).toBe(SECRET);
   });
@@ -287,7 +336,24 @@ describe("http / webhook connectors", () => {
 
 describe("network guard", () => {
   it("classifies special-purpose addresses", () => {
-    for (const address of ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "::", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "fe80::1", "fc00::1", "fd12::1", "ff02::1", "not-an-ip"]) {
+    for (const address of [
+      "127.0.0.1",
+      "10.1.2.3",
+      "172.16.0.1",
+      "192.168.1.1",
+      "169.254.169.254",
+      "0.0.0.0",
+      "100.64.0.1",
+      "::1",
+      "::",
+      "::ffff:127.0.0.1",
+      "::ffff:10.0.0.1",
+      "fe80::1",
+      "fc00::1",
+      "fd12::1",
+      "ff02::1",
+      "not-an-ip",
+    ]) {
       expect(isPrivateAddress(address), address).toBe(true);
     }
     for (const address of ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"]) {
@@ -321,7 +387,13 @@ describe("connector config validation (registration time)", () => {
         max_response_bytes: 65536,
       }),
     ).toEqual([]);
-    expect(validateConnectorConfig({ type: "webhook", url: "https://hooks.example.com/x", allowed_hosts: ["*.example.com"] })).toEqual([]);
+    expect(
+      validateConnectorConfig({
+        type: "webhook",
+        url: "https://hooks.example.com/x",
+        allowed_hosts: ["*.example.com"],
+      }),
+    ).toEqual([]);
     expect(validateConnectorConfig({ type: "puruto", puruto: "puruto-financial", command: "balance" })).toEqual([]);
   });
 
@@ -361,16 +433,25 @@ describe("connector config validation (registration time)", () => {
           headers: { Authorization: { secret_ref: ref } },
         }),
         ref,
-      ).toEqual([{ pointer: "/headers/Authorization/secret_ref", message: expect.stringContaining("GATEHOUSE_SECRET_*") }]);
+      ).toEqual([
+        { pointer: "/headers/Authorization/secret_ref", message: expect.stringContaining("GATEHOUSE_SECRET_*") },
+      ]);
     }
-    expect(validateConnectorConfig({ type: "http", url: "https://other.example/x", allowed_hosts: ["api.example.com"] })).toEqual([
-      { pointer: "/url", message: expect.stringContaining("not in allowed_hosts") },
-    ]);
-    expect(validateConnectorConfig({ type: "webhook", url: "ftp://x/y", allowed_hosts: ["x"], method: "GET" }).map((p) => p.pointer)).toEqual([
+    expect(
+      validateConnectorConfig({ type: "http", url: "https://other.example/x", allowed_hosts: ["api.example.com"] }),
+    ).toEqual([{ pointer: "/url", message: expect.stringContaining("not in allowed_hosts") }]);
+    expect(
+      validateConnectorConfig({ type: "webhook", url: "ftp://x/y", allowed_hosts: ["x"], method: "GET" }).map(
+        (p) => p.pointer,
+      ),
+    ).toEqual(["/url", "/method"]);
+    expect(validateConnectorConfig({ type: "puruto", url: "https://x" }).map((p) => p.pointer)).toEqual([
       "/url",
-      "/method",
+      "/puruto",
+      "/command",
     ]);
-    expect(validateConnectorConfig({ type: "puruto", url: "https://x" }).map((p) => p.pointer)).toEqual(["/url", "/puruto", "/command"]);
-    expect(validateConnectorConfig({ type: "smtp" })).toEqual([{ pointer: "/type", message: expect.stringContaining("echo, noop") }]);
+    expect(validateConnectorConfig({ type: "smtp" })).toEqual([
+      { pointer: "/type", message: expect.stringContaining("echo, noop") },
+    ]);
   });
 });

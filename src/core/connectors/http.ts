@@ -21,7 +21,15 @@ import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders 
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { bareHostname, checkUrl, DestinationRefused, guardedLookup, systemLookup, type Lookup } from "./network-guard";
-import { failure, isAllowedSecretRef, resolveSecret, SECRET_REF_PREFIX, type Connector, type ConnectorCall, type ConnectorResult } from "./types";
+import {
+  failure,
+  isAllowedSecretRef,
+  resolveSecret,
+  SECRET_REF_PREFIX,
+  type Connector,
+  type ConnectorCall,
+  type ConnectorResult,
+} from "./types";
 import { expandUrlTemplate, UrlTemplateError } from "./url-template";
 import { REDACTED } from "../audit/redact";
 
@@ -31,7 +39,16 @@ const MAX_TIMEOUT_MS = 60_000;
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]);
 const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
 /** Framing and routing headers node:http would send as given (fetch used to refuse them): only we set these. */
-export const TRANSPORT_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"]);
+export const TRANSPORT_HEADERS = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "keep-alive",
+  "upgrade",
+  "te",
+  "trailer",
+]);
 
 type HeaderValue = string | { secret_ref: string; prefix?: string };
 
@@ -85,7 +102,10 @@ async function callHttp(
       continue;
     }
     if (!isAllowedSecretRef(value.secret_ref)) {
-      return failure("SECRET_NOT_ALLOWED", `Secret ${value.secret_ref} for header ${name} is not a ${SECRET_REF_PREFIX}* variable`);
+      return failure(
+        "SECRET_NOT_ALLOWED",
+        `Secret ${value.secret_ref} for header ${name} is not a ${SECRET_REF_PREFIX}* variable`,
+      );
     }
     const secret = resolveSecret(call.secrets, value.secret_ref);
     if (!secret) return failure("SECRET_MISSING", `Secret ${value.secret_ref} for header ${name} is not configured`);
@@ -118,11 +138,20 @@ async function callHttp(
   const scrub = (value: unknown) => scrubSecrets(value, secretValues);
 
   try {
-    const response = await send(url, { method, headers, body, signal, lookup: guardedLookup({ lookup, allowPrivate, isBlocked }) });
+    const response = await send(url, {
+      method,
+      headers,
+      body,
+      signal,
+      lookup: guardedLookup({ lookup, allowPrivate, isBlocked }),
+    });
     const status = response.statusCode ?? 0;
     if (status >= 300 && status < 400) {
       response.destroy();
-      return failure("REDIRECT_NOT_FOLLOWED", `Upstream answered HTTP ${status} (redirect); redirects are not followed`);
+      return failure(
+        "REDIRECT_NOT_FOLLOWED",
+        `Upstream answered HTTP ${status} (redirect); redirects are not followed`,
+      );
     }
     const read = await readCapped(response, maxBytes);
     if (!read.ok) return failure("RESPONSE_TOO_LARGE", `Upstream response exceeds ${maxBytes} bytes`);
@@ -136,7 +165,10 @@ async function callHttp(
     if (call.signal.aborted) return failure("CANCELLED", "The call was cancelled");
     if (err instanceof DestinationRefused) return failure(err.code, err.message);
     const code = (err as NodeJS.ErrnoException).code;
-    return failure("UPSTREAM_UNREACHABLE", scrub(`Cannot reach ${url.host}: ${code ?? (err as Error).message}`) as string);
+    return failure(
+      "UPSTREAM_UNREACHABLE",
+      scrub(`Cannot reach ${url.host}: ${code ?? (err as Error).message}`) as string,
+    );
   }
 }
 
@@ -187,7 +219,10 @@ function headerValue(response: IncomingMessage, name: string): string | null {
   return Array.isArray(value) ? value.join(", ") : (value ?? null);
 }
 
-async function readCapped(response: IncomingMessage, maxBytes: number): Promise<{ ok: true; text: string } | { ok: false }> {
+async function readCapped(
+  response: IncomingMessage,
+  maxBytes: number,
+): Promise<{ ok: true; text: string } | { ok: false }> {
   const declared = Number(response.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     response.destroy();

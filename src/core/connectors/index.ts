@@ -4,6 +4,13 @@ export { isAllowedSecretRef, secretsFromEnvironment, SECRET_REF_PREFIX } from ".
 export { createHttpConnector, MAX_RESPONSE_BYTES } from "./http";
 export { createPurutoConnector, type PurutoInvoker } from "./puruto";
 export { createEchoConnector, noopConnector } from "./simple";
-export { checkUrl, guardedLookup, hostAllowed, isPrivateAddress, DestinationRefused, type Lookup } from "./network-guard";
+export {
+  checkUrl,
+  guardedLookup,
+  hostAllowed,
+  isPrivateAddress,
+  DestinationRefused,
+  type Lookup,
+} from "./network-guard";
 export { expandUrlTemplate, UrlTemplateError } from "./url-template";
 export { validateConnectorConfig, CONNECTOR_TYPES, type ConnectorProblem } from "./validation";

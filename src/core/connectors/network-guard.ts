@@ -77,13 +77,18 @@ export function checkUrl(url: URL, options: { allowedHosts: readonly string[]; a
     return { ok: false, code: "URL_NOT_ALLOWED", message: `Only http and https URLs are allowed, not ${url.protocol}` };
   }
   if (url.username || url.password) {
-    return { ok: false, code: "URL_NOT_ALLOWED", message: "URLs with credentials are not allowed; use a secret header" };
+    return {
+      ok: false,
+      code: "URL_NOT_ALLOWED",
+      message: "URLs with credentials are not allowed; use a secret header",
+    };
   }
   const hostname = bareHostname(url);
   if (!hostAllowed(hostname, options.allowedHosts)) {
     return { ok: false, code: "HOST_NOT_ALLOWED", message: `Host ${hostname} is not in this tool's allowed_hosts` };
   }
-  if (!options.allowPrivate && isIP(hostname) && isPrivateAddress(hostname)) return blockedVerdict(hostname, [hostname]);
+  if (!options.allowPrivate && isIP(hostname) && isPrivateAddress(hostname))
+    return blockedVerdict(hostname, [hostname]);
   return { ok: true };
 }
 
@@ -135,7 +140,10 @@ export function guardedLookup(options: GuardOptions): LookupFunction {
 async function resolveChecked(hostname: string, options: GuardOptions): Promise<LookupAddress[]> {
   let addresses: LookupAddress[];
   try {
-    addresses = (await options.lookup(hostname)).map(({ address, family }) => ({ address, family: family || isIP(address) }));
+    addresses = (await options.lookup(hostname)).map(({ address, family }) => ({
+      address,
+      family: family || isIP(address),
+    }));
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new DestinationRefused("DNS_FAILED", `Cannot resolve ${hostname}: ${reason}`);
@@ -151,7 +159,10 @@ async function resolveChecked(hostname: string, options: GuardOptions): Promise<
   return addresses;
 }
 
-function blockedVerdict(hostname: string, forbidden: string[]): { ok: false; code: "ADDRESS_BLOCKED"; message: string } {
+function blockedVerdict(
+  hostname: string,
+  forbidden: string[],
+): { ok: false; code: "ADDRESS_BLOCKED"; message: string } {
   return {
     ok: false,
     code: "ADDRESS_BLOCKED",

@@ -3,7 +3,12 @@
 // command?: "sync" }`; the command defaults to the tool name, the payload is the action's params.
 import { failure, type Connector } from "./types";
 
-export type PurutoInvoker = (target: string, command: string, payload: unknown, signal?: AbortSignal) => Promise<unknown>;
+export type PurutoInvoker = (
+  target: string,
+  command: string,
+  payload: unknown,
+  signal?: AbortSignal,
+) => Promise<unknown>;
 
 export function createPurutoConnector(invoke: PurutoInvoker): Connector {
   return async ({ tool, params, config, signal }) => {

@@ -54,5 +54,7 @@ export function secretsFromEnvironment(env: Readonly<Record<string, string | und
 }
 
 export function failure(code: string, message: string, data?: unknown): ConnectorResult {
-  return data === undefined ? { success: false, error: { code, message } } : { success: false, data, error: { code, message } };
+  return data === undefined
+    ? { success: false, error: { code, message } }
+    : { success: false, data, error: { code, message } };
 }

@@ -57,11 +57,20 @@ export function validateConnectorConfig(connector: unknown): ConnectorProblem[] 
   return problems;
 }
 
-function checkHttp(type: "http" | "webhook", c: Record<string, unknown>, add: (pointer: string, message: string) => void): void {
+function checkHttp(
+  type: "http" | "webhook",
+  c: Record<string, unknown>,
+  add: (pointer: string, message: string) => void,
+): void {
   const allowed = c.allowed_hosts;
   const hosts: string[] = [];
-  if (allowed === undefined) add("/allowed_hosts", `a ${type} connector needs allowed_hosts (deny by default: without it the tool reaches nothing)`);
-  else if (!Array.isArray(allowed) || allowed.length === 0) add("/allowed_hosts", "allowed_hosts must list at least one host");
+  if (allowed === undefined)
+    add(
+      "/allowed_hosts",
+      `a ${type} connector needs allowed_hosts (deny by default: without it the tool reaches nothing)`,
+    );
+  else if (!Array.isArray(allowed) || allowed.length === 0)
+    add("/allowed_hosts", "allowed_hosts must list at least one host");
   else
     allowed.forEach((host, i) => {
       if (!isNonEmptyString(host) || /[/:?#@\s]/.test(host.replace(/^\[.*\]$/, "")))
@@ -75,7 +84,8 @@ function checkHttp(type: "http" | "webhook", c: Record<string, unknown>, add: (p
   if (c.method !== undefined) {
     if (typeof c.method !== "string" || !METHODS.includes(c.method.toUpperCase()))
       add("/method", `method must be one of ${METHODS.join(", ")}`);
-    else if (type === "webhook" && c.method.toUpperCase() !== "POST") add("/method", "a webhook always POSTs; remove method or use an http connector");
+    else if (type === "webhook" && c.method.toUpperCase() !== "POST")
+      add("/method", "a webhook always POSTs; remove method or use an http connector");
   }
 
   if (c.headers !== undefined) {
@@ -84,28 +94,40 @@ function checkHttp(type: "http" | "webhook", c: Record<string, unknown>, add: (p
       for (const [name, value] of Object.entries(c.headers)) {
         const at = `/headers/${name.replace(/~/g, "~0").replace(/\//g, "~1")}`;
         if (!HEADER_NAME.test(name)) add(at, `'${name}' is not a valid header name`);
-        else if (TRANSPORT_HEADERS.has(name.toLowerCase())) add(at, `'${name}' is set by the gateway and cannot be configured`);
+        else if (TRANSPORT_HEADERS.has(name.toLowerCase()))
+          add(at, `'${name}' is set by the gateway and cannot be configured`);
         if (typeof value === "string") continue;
         if (!isObject(value) || !isNonEmptyString(value.secret_ref))
           add(at, "a header value is a string or {secret_ref: NAME, prefix?: string}");
         else {
-          if (!SECRET_NAME.test(value.secret_ref)) add(`${at}/secret_ref`, `'${value.secret_ref}' is not a secret (environment variable) name`);
+          if (!SECRET_NAME.test(value.secret_ref))
+            add(`${at}/secret_ref`, `'${value.secret_ref}' is not a secret (environment variable) name`);
           else if (!isAllowedSecretRef(value.secret_ref))
-            add(`${at}/secret_ref`, `'${value.secret_ref}' cannot be used: a secret_ref must name a ${SECRET_REF_PREFIX}* environment variable`);
-          if (value.prefix !== undefined && typeof value.prefix !== "string") add(`${at}/prefix`, "prefix must be a string");
+            add(
+              `${at}/secret_ref`,
+              `'${value.secret_ref}' cannot be used: a secret_ref must name a ${SECRET_REF_PREFIX}* environment variable`,
+            );
+          if (value.prefix !== undefined && typeof value.prefix !== "string")
+            add(`${at}/prefix`, "prefix must be a string");
           const extra = Object.keys(value).filter((k) => k !== "secret_ref" && k !== "prefix");
           if (extra.length) add(at, `unknown field(s) ${extra.join(", ")} in a secret header`);
         }
       }
   }
 
-  if (c.allow_private !== undefined && typeof c.allow_private !== "boolean") add("/allow_private", "allow_private must be true or false");
+  if (c.allow_private !== undefined && typeof c.allow_private !== "boolean")
+    add("/allow_private", "allow_private must be true or false");
   checkInteger(c.timeout_ms, "/timeout_ms", MAX_TIMEOUT_MS, add);
   checkInteger(c.max_response_bytes, "/max_response_bytes", MAX_RESPONSE_BYTES, add);
 }
 
 /** The template must be an http(s) URL whose host is fixed (not a param) and allowed by the tool's own list. */
-function checkUrlTemplate(template: string, hosts: string[], listGiven: boolean, add: (pointer: string, message: string) => void): void {
+function checkUrlTemplate(
+  template: string,
+  hosts: string[],
+  listGiven: boolean,
+  add: (pointer: string, message: string) => void,
+): void {
   let url: URL;
   try {
     url = new URL(template.replace(/\{[A-Za-z0-9_.-]+\}/g, "p"));
@@ -121,7 +143,12 @@ function checkUrlTemplate(template: string, hosts: string[], listGiven: boolean,
     add("/url", `the url's host ${hostname} is not in allowed_hosts, so every call would be refused`);
 }
 
-function checkInteger(value: unknown, pointer: string, max: number, add: (pointer: string, message: string) => void): void {
+function checkInteger(
+  value: unknown,
+  pointer: string,
+  max: number,
+  add: (pointer: string, message: string) => void,
+): void {
   if (value === undefined) return;
   if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max)
     add(pointer, `${pointer.slice(1)} must be an integer from 1 to ${max}`);

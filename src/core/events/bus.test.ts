@@ -47,7 +47,9 @@ describe("message parsing", () => {
     expect(parseEvent("not json")).toBeUndefined();
     expect(parseEvent(JSON.stringify({ type: "approval.unknown" }))).toBeUndefined();
     expect(parseEvent("null")).toBeUndefined();
-    expect(parseEvent(JSON.stringify({ type: "token.revoked", org_id: "o", token_id: "t" }))).toMatchObject({ token_id: "t" });
+    expect(parseEvent(JSON.stringify({ type: "token.revoked", org_id: "o", token_id: "t" }))).toMatchObject({
+      token_id: "t",
+    });
   });
 });
 

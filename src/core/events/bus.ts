@@ -39,7 +39,10 @@ export class ListenerTable {
 
   add<T extends GatehouseEventType>(type: T, listener: EventListener<T>): () => void {
     let set = this.byType.get(type);
-    if (!set) this.byType.set(type, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.byType.set(type, set);
+    }
     const untyped = listener as (event: GatehouseEvent) => void;
     set.add(untyped);
     return () => set.delete(untyped);

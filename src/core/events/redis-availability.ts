@@ -6,7 +6,12 @@ import { Redis } from "ioredis";
 export const TEST_REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
 
 export async function redisReachable(url: string = TEST_REDIS_URL): Promise<boolean> {
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   probe.on("error", () => {});
   try {
     await probe.connect();
@@ -22,6 +27,8 @@ export async function redisReachable(url: string = TEST_REDIS_URL): Promise<bool
 export async function shouldRunRedisTests(suite: string): Promise<boolean> {
   if (process.env.CI === "true") return true;
   if (await redisReachable()) return true;
-  console.warn(`${suite}: skipped — Redis is not reachable at ${TEST_REDIS_URL} (start redis-server, or set REDIS_URL)`);
+  console.warn(
+    `${suite}: skipped — Redis is not reachable at ${TEST_REDIS_URL} (start redis-server, or set REDIS_URL)`,
+  );
   return false;
 }

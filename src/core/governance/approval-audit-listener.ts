@@ -11,7 +11,10 @@ type Verdict = ApprovalDecisionInput["status"];
 const AUDITED: ReadonlySet<string> = new Set<Verdict>(["approved", "denied", "expired"]);
 
 /** The audit record of one verdict, or undefined for a status that is not a verdict (pending, consumed). */
-export function approvalVerdictRecord(approval: Approval, redact?: readonly string[]): ApprovalDecisionInput | undefined {
+export function approvalVerdictRecord(
+  approval: Approval,
+  redact?: readonly string[],
+): ApprovalDecisionInput | undefined {
   if (!AUDITED.has(approval.status)) return undefined;
   const expired = approval.status === "expired";
   return {
@@ -39,7 +42,8 @@ export function listenToApprovalVerdicts(
   record: (input: ApprovalDecisionInput) => void,
 ): (() => void) | undefined {
   return approvals.onDecided?.((approval) => {
-    const redact = manifests.getByUapkId(approval.org_id, approval.uapk_id)?.tools[capabilityOf(approval.action)]?.redact;
+    const redact = manifests.getByUapkId(approval.org_id, approval.uapk_id)?.tools[capabilityOf(approval.action)]
+      ?.redact;
     const verdict = approvalVerdictRecord(approval, redact);
     if (verdict) record(verdict);
   });

@@ -73,7 +73,10 @@ describe("approval expiry in the audit log", () => {
     const late = await service.execute(ORG, { ...del, approval_id: approvalId });
     expect(late).toMatchObject({ executed: false });
     const approvalRecords = audit.list(ORG, { kind: "approval" }).records.reverse();
-    expect(approvalRecords.map((r) => (r.meta as { approval_status: string }).approval_status)).toEqual(["approved", "expired"]);
+    expect(approvalRecords.map((r) => (r.meta as { approval_status: string }).approval_status)).toEqual([
+      "approved",
+      "expired",
+    ]);
     expect(approvalRecords[1]).toMatchObject({
       interaction_id: escalated.interaction_id,
       decision: "DENY",

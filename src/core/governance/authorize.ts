@@ -41,15 +41,34 @@ export interface AuthorizerDeps {
 export type Authorize = (orgId: string, request: ExecuteRequest, options?: AuthorizeOptions) => Promise<Authorization>;
 
 export function createAuthorize(deps: AuthorizerDeps): Authorize {
-  async function escalate(orgId: string, interactionId: string, request: ExecuteRequest, d: PolicyDecision, at: Date, meta: Record<string, unknown>): Promise<Authorization> {
+  async function escalate(
+    orgId: string,
+    interactionId: string,
+    request: ExecuteRequest,
+    d: PolicyDecision,
+    at: Date,
+    meta: Record<string, unknown>,
+  ): Promise<Authorization> {
     if (!deps.approvals) throw new ActionUnavailableError("Approvals are not configured on this gateway");
-    const approval = await deps.approvals.create({ org_id: orgId, ...approvalBindingOf(request), reasons: d.reasons, interaction_id: interactionId });
+    const approval = await deps.approvals.create({
+      org_id: orgId,
+      ...approvalBindingOf(request),
+      reasons: d.reasons,
+      interaction_id: interactionId,
+    });
     await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta, approval.approval_id));
     return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };
   }
 
   /** Budget + approval + intent in one commit; undefined when the budget race was lost (nothing written). */
-  async function reserve(orgId: string, interactionId: string, request: ExecuteRequest, d: PolicyDecision, at: Date, meta: Record<string, unknown>): Promise<Authorization | undefined> {
+  async function reserve(
+    orgId: string,
+    interactionId: string,
+    request: ExecuteRequest,
+    d: PolicyDecision,
+    at: Date,
+    meta: Record<string, unknown>,
+  ): Promise<Authorization | undefined> {
     const reserved = await deps.reservations.reserve({
       org_id: orgId,
       interaction_id: interactionId,

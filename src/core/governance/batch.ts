@@ -14,7 +14,11 @@ import type {
   ExecuteResponse,
 } from "./types";
 
-export type Batch = (orgId: string, request: BatchRequest, options?: Pick<ExecuteOptions, "signal">) => Promise<BatchResponse>;
+export type Batch = (
+  orgId: string,
+  request: BatchRequest,
+  options?: Pick<ExecuteOptions, "signal">,
+) => Promise<BatchResponse>;
 
 /** One batch item as the execute request it stands for. */
 function requestOf(batch: BatchRequest, item: BatchRequest["actions"][number]): ExecuteRequest {
@@ -32,7 +36,13 @@ function requestOf(batch: BatchRequest, item: BatchRequest["actions"][number]): 
 
 function summaryOf(results: BatchResultItem[]): BatchResponse["summary"] {
   const count = (d: BatchResultItem["decision"]) => results.filter((r) => r.decision === d).length;
-  return { total: results.length, allowed: count("ALLOW"), denied: count("DENY"), escalated: count("ESCALATE"), skipped: count("SKIPPED") };
+  return {
+    total: results.length,
+    allowed: count("ALLOW"),
+    denied: count("DENY"),
+    escalated: count("ESCALATE"),
+    skipped: count("SKIPPED"),
+  };
 }
 
 /** A connector ran for this answer (successfully or not): something may have happened outside Gatehouse. */

@@ -22,7 +22,7 @@ export interface ToolCall {
 }
 
 /** Runs one tool; resolves with `undefined` when no connector of the tool's type exists on this gateway. */
-export type ToolRunner = (tool: ToolConfig, call: ToolCall) => ((() => Promise<CoreConnectorResult>) | undefined);
+export type ToolRunner = (tool: ToolConfig, call: ToolCall) => (() => Promise<CoreConnectorResult>) | undefined;
 
 /**
  * Binds a tool to its connector. Split in two steps (resolve, then run) so the service can refuse an
@@ -47,7 +47,10 @@ export function toolRunner(registry: ConnectorRegistry): ToolRunner {
 export function normalizeResult(raw: LooseConnectorResult): ActionResult {
   const out: ActionResult = { success: raw.success === true };
   if (raw.data !== undefined && raw.data !== null)
-    out.data = typeof raw.data === "object" && !Array.isArray(raw.data) ? (raw.data as Record<string, unknown>) : { value: raw.data };
+    out.data =
+      typeof raw.data === "object" && !Array.isArray(raw.data)
+        ? (raw.data as Record<string, unknown>)
+        : { value: raw.data };
   if (typeof raw.error === "string") out.error = raw.error;
   else if (raw.error) {
     out.error = raw.error.message;
@@ -66,7 +69,9 @@ export interface PurutoCommandInvoker {
     command: string;
     payload?: Record<string, unknown>;
     signal?: AbortSignal;
-  }): Promise<{ invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } } }>;
+  }): Promise<{
+    invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } };
+  }>;
 }
 
 /**
@@ -76,7 +81,8 @@ export interface PurutoCommandInvoker {
  */
 export function purutoInvokerFrom(invoker: PurutoCommandInvoker): PurutoInvoker {
   return async (target, command, payload, signal) => {
-    const params = payload && typeof payload === "object" && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
+    const params =
+      payload && typeof payload === "object" && !Array.isArray(payload) ? (payload as Record<string, unknown>) : {};
     const { invocation } = await invoker.invoke({ name: target, command, payload: params, signal });
     if (invocation.status === "error") {
       const error = invocation.error ?? { code: "COMMAND_FAILED", message: `${target} ${command} failed` };

@@ -25,7 +25,9 @@ async function wired(options: { connectors?: ConnectorRegistry; maxPerHour?: num
   });
   service.manifests.register(
     ORG,
-    supportBot({ constraints: { max_actions_per_hour: options.maxPerHour ?? 100, require_human_approval: ["crm:delete"] } }),
+    supportBot({
+      constraints: { max_actions_per_hour: options.maxPerHour ?? 100, require_human_approval: ["crm:delete"] },
+    }),
   );
   return { db, service, approvals, audit };
 }
@@ -80,10 +82,26 @@ describe("execute", () => {
   });
 
   it("a failing connector is not 'executed' and gives its budget back", async () => {
-    const { service } = await wired({ connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }) });
-    service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] } } } }));
+    const { service } = await wired({
+      connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }),
+    });
+    service.manifests.upsert(
+      ORG,
+      supportBot({
+        tools: {
+          ...supportBot().tools,
+          "email:send": {
+            connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] },
+          },
+        },
+      }),
+    );
     const r = await service.execute(ORG, emailRequest());
-    expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" } });
+    expect(r).toMatchObject({
+      decision: "ALLOW",
+      executed: false,
+      result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" },
+    });
     expect(r.risk_snapshot?.budget_current).toBe(0);
   });
 
@@ -91,11 +109,19 @@ describe("execute", () => {
     const { service, approvals } = await wired();
     const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
     const first = await service.execute(ORG, del);
-    expect(first).toMatchObject({ decision: "ESCALATE", executed: false, reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }] });
+    expect(first).toMatchObject({
+      decision: "ESCALATE",
+      executed: false,
+      reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }],
+    });
     const approvalId = first.approval_id!;
     expect((await service.execute(ORG, { ...del, approval_id: approvalId })).decision).toBe("ESCALATE"); // still pending
     approvals.approve(ORG, approvalId, { by: "ops@acme.com" });
-    const other = await service.execute(ORG, { ...del, action: { ...del.action, params: { record_id: "rec-999" } }, approval_id: approvalId });
+    const other = await service.execute(ORG, {
+      ...del,
+      action: { ...del.action, params: { record_id: "rec-999" } },
+      approval_id: approvalId,
+    });
     expect(other.decision).toBe("ESCALATE");
     const second = await service.execute(ORG, { ...del, approval_id: approvalId });
     expect(second).toMatchObject({ decision: "ALLOW", executed: true });
@@ -107,7 +133,17 @@ describe("execute", () => {
     let calls = 0;
     const counting: ConnectorRegistry = () => async () => ({ success: true, data: { n: ++calls } });
     const s2 = await wired({ connectors: counting });
-    s2.service.manifests.upsert(ORG, supportBot({ tools: { ...supportBot().tools, "email:send": { connector: { type: "http", url: "https://api.example/send", allowed_hosts: ["api.example"] } } } }));
+    s2.service.manifests.upsert(
+      ORG,
+      supportBot({
+        tools: {
+          ...supportBot().tools,
+          "email:send": {
+            connector: { type: "http", url: "https://api.example/send", allowed_hosts: ["api.example"] },
+          },
+        },
+      }),
+    );
     const req = emailRequest({ idempotency_key: "order-confirmation-12345" } as never);
     const [a, b] = await Promise.all([s2.service.execute(ORG, req), s2.service.execute(ORG, req)]);
     const c = await s2.service.execute(ORG, req);
@@ -187,7 +223,11 @@ describe("batch", () => {
       ],
       stop_on_deny: true,
     });
-    expect(r.results.map((x) => [x.action_id, x.decision])).toEqual([["a1", "ALLOW"], ["a2", "DENY"], ["a3", "SKIPPED"]]);
+    expect(r.results.map((x) => [x.action_id, x.decision])).toEqual([
+      ["a1", "ALLOW"],
+      ["a2", "DENY"],
+      ["a3", "SKIPPED"],
+    ]);
     expect(r.summary).toEqual({ total: 3, allowed: 1, denied: 1, escalated: 0, skipped: 1 });
     expect(r.results[1].reasons?.[0].code).toBe("TOOL_NOT_AUTHORIZED");
   });
@@ -207,14 +247,23 @@ describe("puruto tools through the discovery face's invoker", () => {
     });
     expect(await invoke("puruto-financial", "balance", { account: "main" })).toEqual({ total: 10 });
     expect(seen).toEqual([{ name: "puruto-financial", command: "balance", payload: { account: "main" } }]);
-    await expect(invoke("puruto-financial", "balance", { account: "nope" })).rejects.toMatchObject({ code: "COMMAND_FAILED", message: "exit 2" });
+    await expect(invoke("puruto-financial", "balance", { account: "nope" })).rejects.toMatchObject({
+      code: "COMMAND_FAILED",
+      message: "exit 2",
+    });
   });
 
   it("a tool whose connector type is not available is refused before budget, approval or intent", async () => {
     const { service, audit, db } = await wired({ connectors: () => undefined });
     const r = await service.execute(ORG, emailRequest());
-    expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error_code: "CONNECTOR_UNAVAILABLE" } });
-    expect(db.prepare("SELECT COALESCE(SUM(count), 0) AS spent FROM action_budget_counters").get()).toEqual({ spent: 0 });
+    expect(r).toMatchObject({
+      decision: "ALLOW",
+      executed: false,
+      result: { success: false, error_code: "CONNECTOR_UNAVAILABLE" },
+    });
+    expect(db.prepare("SELECT COALESCE(SUM(count), 0) AS spent FROM action_budget_counters").get()).toEqual({
+      spent: 0,
+    });
     expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["decision"]);
   });
 });

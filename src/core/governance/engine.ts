@@ -62,13 +62,17 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const budgets = new BudgetCounters(db);
   const counterparties = new KnownCounterparties(db);
   const approvals = deps.approvals;
-  const findApproval: FindApproval | undefined = approvals ? (orgId, approvalId) => approvals.get(orgId, approvalId) : undefined;
+  const findApproval: FindApproval | undefined = approvals
+    ? (orgId, approvalId) => approvals.get(orgId, approvalId)
+    : undefined;
   const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
-  const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) => decide(orgId, request, policyDeps, { now: at });
+  const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
+    decide(orgId, request, policyDeps, { now: at });
 
   const audit = auditPortOf(deps.audit);
   const reservations = deps.reservations ?? sqliteReservations(db, budgets, deps.audit);
-  if (approvals && audit.recordApprovalVerdict) listenToApprovalVerdicts(approvals, manifests, audit.recordApprovalVerdict);
+  if (approvals && audit.recordApprovalVerdict)
+    listenToApprovalVerdicts(approvals, manifests, audit.recordApprovalVerdict);
 
   const authorize = createAuthorize({ now, decide: decideAt, approvals, audit, reservations });
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties });

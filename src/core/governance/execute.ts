@@ -15,7 +15,11 @@ const log = logger.child({ module: "governance" });
 
 type Start = () => Promise<Parameters<typeof normalizeResult>[0]>;
 
-export type ExecuteOnce = (orgId: string, request: ExecuteRequest, options?: ExecuteOptions) => Promise<ExecuteResponse>;
+export type ExecuteOnce = (
+  orgId: string,
+  request: ExecuteRequest,
+  options?: ExecuteOptions,
+) => Promise<ExecuteResponse>;
 
 export function createExecute(deps: {
   authorize: Authorize;

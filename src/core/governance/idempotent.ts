@@ -9,12 +9,17 @@ import { ActionConflictError, ActionUnavailableError, type ExecuteResponse } fro
 const MAX_CLAIMS = 3;
 
 export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | undefined): ExecuteOnce {
-  const inFlight = (key: string) => new ActionConflictError(`A request with idempotency key '${key}' is still in progress`, "IDEMPOTENCY_KEY_IN_FLIGHT");
+  const inFlight = (key: string) =>
+    new ActionConflictError(
+      `A request with idempotency key '${key}' is still in progress`,
+      "IDEMPOTENCY_KEY_IN_FLIGHT",
+    );
 
   return async function execute(orgId, request, options = {}) {
     const key = request.idempotency_key;
     if (!key) return executeOnce(orgId, request, options);
-    if (!store) throw new ActionUnavailableError("Idempotency keys are not supported: no idempotency store is configured");
+    if (!store)
+      throw new ActionUnavailableError("Idempotency keys are not supported: no idempotency store is configured");
 
     const scope = { org_id: orgId, agent_id: request.agent_id, key };
     const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
@@ -22,7 +27,10 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
       const begun = await store.begin({ ...scope, requestHash });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
       if (begun.state === "conflict")
-        throw new ActionConflictError(`Idempotency key '${key}' was already used with a different request`, "IDEMPOTENCY_KEY_REUSED");
+        throw new ActionConflictError(
+          `Idempotency key '${key}' was already used with a different request`,
+          "IDEMPOTENCY_KEY_REUSED",
+        );
       if (begun.state === "in_flight") {
         const waited = await begun.wait;
         if (waited.state === "replay") return waited.response as unknown as ExecuteResponse;

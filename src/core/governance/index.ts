@@ -1,7 +1,14 @@
 export { createGovernanceEngine, type GovernanceEngine, type GovernanceEngineDeps } from "./engine";
 export type { AuthorizeOptions } from "./authorize";
 export { purutoInvokerFrom, normalizeResult, type PurutoCommandInvoker } from "./connectors";
-export type { ApprovalsPort, GovernanceAudit, IdempotencyPort, Reservation, ReservationResult, ReservationStore } from "./ports";
+export type {
+  ApprovalsPort,
+  GovernanceAudit,
+  IdempotencyPort,
+  Reservation,
+  ReservationResult,
+  ReservationStore,
+} from "./ports";
 export {
   ActionConflictError,
   ActionUnavailableError,

@@ -16,7 +16,9 @@ export function createRecordOutcome(deps: {
 }): RecordOutcome {
   return async (call, result) => {
     if (!result.success) await deps.reservations.refund(call.slots);
-    else for (const counterparty of call.counterparties ?? []) await deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);
+    else
+      for (const counterparty of call.counterparties ?? [])
+        await deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);
     // Answered once the outcome is committed (concurrent outcomes share that commit).
     await deps.audit.recordOutcome({
       org_id: call.org_id,

@@ -87,7 +87,8 @@ function failClosed(execute: ExecuteOnce, ping: () => Promise<boolean>): Execute
       return await execute(orgId, request, options);
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
-      if (!(await ping())) throw new ActionUnavailableError("The database is unavailable: governed actions are refused");
+      if (!(await ping()))
+        throw new ActionUnavailableError("The database is unavailable: governed actions are refused");
       throw err;
     }
   };

@@ -23,7 +23,9 @@ export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
       if (log.appendOutcomeGrouped) await log.appendOutcomeGrouped(input);
       else log.appendOutcome(input);
     },
-    ...(log.appendApprovalDecision ? { recordApprovalVerdict: (input) => void log.appendApprovalDecision!(input) } : {}),
+    ...(log.appendApprovalDecision
+      ? { recordApprovalVerdict: (input) => void log.appendApprovalDecision!(input) }
+      : {}),
   };
 }
 

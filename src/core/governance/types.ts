@@ -11,7 +11,8 @@ type Schemas = components["schemas"];
 /** ExecuteRequest of the spec, with the action typed as the policy engine reads it. */
 export type ExecuteRequest = ActionRequest & Pick<Schemas["ExecuteRequest"], "idempotency_key">;
 /** The spec makes `reasons`/`timestamp` optional for the seed's idempotent example; Gatehouse always sends them. */
-export type ExecuteResponse = Schemas["ExecuteResponse"] & Required<Pick<Schemas["ExecuteResponse"], "reasons" | "timestamp">>;
+export type ExecuteResponse = Schemas["ExecuteResponse"] &
+  Required<Pick<Schemas["ExecuteResponse"], "reasons" | "timestamp">>;
 export type EvaluateResponse = Schemas["EvaluateResponse"];
 export type BatchRequest = Schemas["BatchRequest"];
 export type BatchResponse = Schemas["BatchResponse"];

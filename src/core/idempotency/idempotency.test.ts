@@ -37,7 +37,13 @@ function sendEmail(counter: { calls: number }) {
   return async () => {
     counter.calls += 1;
     await new Promise((resolve) => setTimeout(resolve, 30));
-    return { interaction_id: `int-${counter.calls}`, decision: "ALLOW", executed: true, result: { message_id: "msg-xyz789" }, timestamp: "2024-12-14T10:30:00Z" };
+    return {
+      interaction_id: `int-${counter.calls}`,
+      decision: "ALLOW",
+      executed: true,
+      result: { message_id: "msg-xyz789" },
+      timestamp: "2024-12-14T10:30:00Z",
+    };
   };
 }
 
@@ -56,11 +62,19 @@ describe("idempotency", () => {
     const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
     const counter = { calls: 0 };
     await execute(store, sendEmail(counter));
-    const otherBody = idempotencyRequestHash({ ...body, action: { ...body.action, params: { to: "other@example.com" } } });
+    const otherBody = idempotencyRequestHash({
+      ...body,
+      action: { ...body.action, params: { to: "other@example.com" } },
+    });
     expect(await execute(store, sendEmail(counter), otherBody)).toEqual({
       conflict: 'Idempotency key "order-confirmation-12345" was already used with a different request',
     });
-    const reordered = idempotencyRequestHash({ action: body.action, agent_id: body.agent_id, uapk_id: body.uapk_id, idempotency_key: "x" });
+    const reordered = idempotencyRequestHash({
+      action: body.action,
+      agent_id: body.agent_id,
+      uapk_id: body.uapk_id,
+      idempotency_key: "x",
+    });
     expect(reordered).toBe(requestHash);
     expect(counter.calls).toBe(1);
   });
@@ -91,7 +105,11 @@ describe("idempotency", () => {
     const counter = { calls: 0 };
     const first = await execute(createIdempotencyStore(await openMigratedDatabase(file)), sendEmail(counter));
     const afterRestart = createIdempotencyStore(await openMigratedDatabase(file));
-    expect(await execute(afterRestart, sendEmail(counter))).toEqual({ ...first, idempotent: true, original_timestamp: first.timestamp });
+    expect(await execute(afterRestart, sendEmail(counter))).toEqual({
+      ...first,
+      idempotent: true,
+      original_timestamp: first.timestamp,
+    });
     expect(counter.calls).toBe(1);
   });
 
@@ -101,7 +119,10 @@ describe("idempotency", () => {
     const file = join(dir, "gatehouse.db");
     expect(createIdempotencyStore(await openMigratedDatabase(file)).begin({ ...scope, requestHash }).state).toBe("new");
     // "crash": that store never completes. A new process sees the key in flight, not new.
-    const restarted = createIdempotencyStore(await openMigratedDatabase(file), { foreignWaitMs: 100, pollIntervalMs: 20 });
+    const restarted = createIdempotencyStore(await openMigratedDatabase(file), {
+      foreignWaitMs: 100,
+      pollIntervalMs: 20,
+    });
     const begun = restarted.begin({ ...scope, requestHash });
     expect(begun.state).toBe("in_flight");
     if (begun.state === "in_flight") expect(await begun.wait).toEqual({ state: "unknown" });
@@ -109,7 +130,10 @@ describe("idempotency", () => {
 
   it("forgets keys after the TTL and frees a released key for a retry", async () => {
     let clock = Date.parse("2024-12-14T10:00:00Z");
-    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"), { ttlMs: 1000, now: () => new Date(clock) });
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"), {
+      ttlMs: 1000,
+      now: () => new Date(clock),
+    });
     store.begin({ ...scope, requestHash });
     store.complete(scope, { ok: true });
     expect(store.begin({ ...scope, requestHash }).state).toBe("replay");

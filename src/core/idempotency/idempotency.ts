@@ -79,10 +79,15 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   const now = options.now ?? (() => new Date());
   const foreignWaitMs = options.foreignWaitMs ?? 30_000;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
-  const inFlight = new Map<string, { requestHash: string; settle: (r: WaitResult) => void; wait: Promise<WaitResult> }>();
+  const inFlight = new Map<
+    string,
+    { requestHash: string; settle: (r: WaitResult) => void; wait: Promise<WaitResult> }
+  >();
 
   const scopeKey = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
-  const deleteExpired = db.prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND expires_at <= ?");
+  const deleteExpired = db.prepare(
+    "DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND expires_at <= ?",
+  );
   const claim = db.prepare(
     `INSERT INTO idempotency_keys (org_id, agent_id, key, request_hash, state, created_at, expires_at)
      VALUES (?, ?, ?, ?, 'in_flight', ?, ?) ON CONFLICT DO NOTHING`,
@@ -94,7 +99,12 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   function replayOf(row: Row): IdempotentReplay {
     const body = JSON.parse(row.response ?? "{}") as Record<string, unknown>;
     const original_timestamp = typeof body.timestamp === "string" ? body.timestamp : row.created_at;
-    return { state: "replay", status: row.status ?? 200, response: { ...body, idempotent: true, original_timestamp }, original_timestamp };
+    return {
+      state: "replay",
+      status: row.status ?? 200,
+      response: { ...body, idempotent: true, original_timestamp },
+      original_timestamp,
+    };
   }
 
   /** A first caller in another process (or a dead one): poll the row until it completes, vanishes or we give up. */
@@ -114,7 +124,14 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
       const at = now();
       const { org_id, agent_id, key, requestHash } = input;
       deleteExpired.run(org_id, agent_id, key, at.toISOString());
-      const claimed = claim.run(org_id, agent_id, key, requestHash, at.toISOString(), new Date(at.getTime() + ttlMs).toISOString());
+      const claimed = claim.run(
+        org_id,
+        agent_id,
+        key,
+        requestHash,
+        at.toISOString(),
+        new Date(at.getTime() + ttlMs).toISOString(),
+      );
       if (claimed.changes === 1) {
         let settle!: (r: WaitResult) => void;
         const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
@@ -149,11 +166,9 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     },
 
     release(scope) {
-      db.prepare("DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'").run(
-        scope.org_id,
-        scope.agent_id,
-        scope.key,
-      );
+      db.prepare(
+        "DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'",
+      ).run(scope.org_id, scope.agent_id, scope.key);
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       entry?.settle({ state: "released" });

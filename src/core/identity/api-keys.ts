@@ -20,7 +20,10 @@ export interface ApiKeyStore {
   create(orgId: string, label: string): { keyId: string; key: string };
 }
 
-export function createApiKeyStore(db: Db, opts: { secret: Buffer; envKeys: string[]; defaultOrg: string }): ApiKeyStore {
+export function createApiKeyStore(
+  db: Db,
+  opts: { secret: Buffer; envKeys: string[]; defaultOrg: string },
+): ApiKeyStore {
   const hash = (key: string) => createHmac("sha256", opts.secret).update(key).digest();
   // Agents present the same few keys on every request: their keyed hashes are remembered (bounded, least
   // recently used out) so a request costs a map lookup, not an HMAC. Only the hash is cached, never the
@@ -45,7 +48,9 @@ export function createApiKeyStore(db: Db, opts: { secret: Buffer; envKeys: strin
     "SELECT key_id, org_id FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
   );
   const countKeys = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL");
-  const insert = db.prepare("INSERT INTO api_keys (key_id, org_id, label, key_hash, created_at) VALUES (?, ?, ?, ?, ?)");
+  const insert = db.prepare(
+    "INSERT INTO api_keys (key_id, org_id, label, key_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+  );
 
   return {
     get configured() {

@@ -17,7 +17,12 @@ async function signingKey(alg: "RS256" | "ES256" | "EdDSA", kid: string): Promis
   return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: "sig" } };
 }
 
-function mint(key: SigningKey, alg: string, claims: Record<string, unknown> = {}, opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number } = {}) {
+function mint(
+  key: SigningKey,
+  alg: string,
+  claims: Record<string, unknown> = {},
+  opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number } = {},
+) {
   const header: Record<string, string> = { alg, typ: "JWT" };
   if (opts.kid !== null) header.kid = opts.kid ?? key.jwk.kid!;
   return new SignJWT(claims)
@@ -53,7 +58,10 @@ const verifier = (cacheMaxAgeMs = 60_000, cooldownMs = 30_000) =>
   createUserTokenVerifier({ jwksUrl, issuer: ISSUER, audience: AUDIENCE, cacheMaxAgeMs, cooldownMs });
 
 async function failure(p: Promise<unknown>): Promise<UserTokenError> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(UserTokenError);
   return err as UserTokenError;
 }
@@ -85,10 +93,18 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
   });
 
   it("rejects alg none, HS256 and garbage", async () => {
-    const none = new UnsecuredJWT({}).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("user-1").setExpirationTime("5m").encode();
+    const none = new UnsecuredJWT({})
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject("user-1")
+      .setExpirationTime("5m")
+      .encode();
     const hs = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256", kid: "rsa-1" })
-      .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("user-1").setExpirationTime("5m")
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject("user-1")
+      .setExpirationTime("5m")
       .sign(new TextEncoder().encode("a-shared-secret-that-is-long-enough-32b"));
     const v = verifier();
     expect((await failure(v(none))).reason).toBe("alg_not_allowed");
@@ -155,7 +171,12 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
 describe("createUserTokenVerifier (embedded issuer)", () => {
   it("verifies against local keys and sees key rotation immediately", async () => {
     let keys = [rsa.jwk];
-    const v = createUserTokenVerifier({ localJwks: () => ({ keys }), issuer: ISSUER, audience: AUDIENCE, cacheMaxAgeMs: 0 });
+    const v = createUserTokenVerifier({
+      localJwks: () => ({ keys }),
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      cacheMaxAgeMs: 0,
+    });
     expect((await v(await mint(rsa, "RS256"))).sub).toBe("user-1");
     const next = await signingKey("RS256", "rsa-9");
     expect((await failure(v(await mint(next, "RS256")))).reason).toBe("unknown_kid");

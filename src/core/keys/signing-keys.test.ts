@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuditLog } from "../audit";
-import { type Db } from "../store/sqlite";
+import type { Db } from "../store/sqlite";
 import { openMigratedDatabase } from "../store/test-support";
 import { createSigningKeyStore } from "./signing-keys";
 
@@ -22,7 +22,9 @@ describe("signing key store", () => {
     const first = store.activeKey();
     expect(store.activeKey().kid).toBe(first.kid);
     const jwks = store.publicJwks().keys;
-    expect(jwks).toEqual([{ kty: "OKP", crv: "Ed25519", x: expect.any(String), kid: first.kid, alg: "EdDSA", use: "sig" }]);
+    expect(jwks).toEqual([
+      { kty: "OKP", crv: "Ed25519", x: expect.any(String), kid: first.kid, alg: "EdDSA", use: "sig" },
+    ]);
     expect(verifies(store, first.kid, sign(null, message, first.privateKey))).toBe(true);
   });
 
@@ -90,7 +92,11 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     };
   }
 
-  async function legacyDatabase(): Promise<{ db: Db; audit: ReturnType<typeof legacyKey>[]; tokens: ReturnType<typeof legacyKey>[] }> {
+  async function legacyDatabase(): Promise<{
+    db: Db;
+    audit: ReturnType<typeof legacyKey>[];
+    tokens: ReturnType<typeof legacyKey>[];
+  }> {
     const db = await openMigratedDatabase(":memory:");
     db.exec(`
       CREATE TABLE audit_signing_keys (kid TEXT PRIMARY KEY, public_jwk TEXT NOT NULL, private_pkcs8 TEXT,
@@ -100,11 +106,32 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     const audit = [legacyKey(), legacyKey()];
     const tokens = [legacyKey(), legacyKey(), legacyKey()];
     const insertAudit = db.prepare("INSERT INTO audit_signing_keys VALUES (?, ?, ?, ?, ?, ?)");
-    insertAudit.run(audit[0].kid, audit[0].jwk, null, "retired", "2024-01-01T00:00:00.000Z", "2024-06-01T00:00:00.000Z");
+    insertAudit.run(
+      audit[0].kid,
+      audit[0].jwk,
+      null,
+      "retired",
+      "2024-01-01T00:00:00.000Z",
+      "2024-06-01T00:00:00.000Z",
+    );
     insertAudit.run(audit[1].kid, audit[1].jwk, audit[1].pem, "active", "2024-06-01T00:00:00.000Z", null);
     const insertToken = db.prepare("INSERT INTO capability_signing_keys VALUES (?, ?, ?, ?, ?, ?)");
-    insertToken.run(tokens[0].kid, tokens[0].jwk, null, "retired", "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z");
-    insertToken.run(tokens[1].kid, tokens[1].jwk, null, "verify_only", "2024-02-01T00:00:00.000Z", "2024-06-01T00:00:00.000Z");
+    insertToken.run(
+      tokens[0].kid,
+      tokens[0].jwk,
+      null,
+      "retired",
+      "2024-01-01T00:00:00.000Z",
+      "2024-02-01T00:00:00.000Z",
+    );
+    insertToken.run(
+      tokens[1].kid,
+      tokens[1].jwk,
+      null,
+      "verify_only",
+      "2024-02-01T00:00:00.000Z",
+      "2024-06-01T00:00:00.000Z",
+    );
     insertToken.run(tokens[2].kid, tokens[2].jwk, tokens[2].pem, "active", "2024-06-01T00:00:00.000Z", null);
     return { db, audit, tokens };
   }
@@ -125,7 +152,9 @@ describe("migration from the per-purpose tables of earlier versions", () => {
     expect(tokenStore.publicKey(tokens[0].kid)).toBeUndefined();
     expect(tokenStore.publicJwks().keys.map((k) => k.kid)).toEqual([tokens[1].kid, tokens[2].kid]);
 
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%signing_keys'").all();
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%signing_keys'")
+      .all();
     expect(tables).toEqual([{ name: "signing_keys" }]);
 
     // A second start-up finds nothing to migrate and changes nothing.

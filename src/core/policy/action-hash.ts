@@ -7,7 +7,9 @@
 import { approvalBindingHash, type ApprovalBinding } from "../approvals/binding";
 import type { ActionRequest } from "./types";
 
-export function approvalBindingOf(request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action" | "context">): ApprovalBinding {
+export function approvalBindingOf(
+  request: Pick<ActionRequest, "uapk_id" | "agent_id" | "action" | "context">,
+): ApprovalBinding {
   const { type, tool, params, amount, currency, counterparty, jurisdiction } = request.action;
   const facts: Record<string, unknown> = {};
   if (typeof request.context?.user === "string") facts.on_behalf_of = request.context.user;

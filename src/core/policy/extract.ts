@@ -60,11 +60,17 @@ export function foldKey(key: string): string {
 
 type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counterparty" | "jurisdiction">;
 
-export function extractActionFacts(action: ExtractableAction, tool?: Pick<ToolConfig, "recipient_params" | "amount_params">): ActionFacts {
+export function extractActionFacts(
+  action: ExtractableAction,
+  tool?: Pick<ToolConfig, "recipient_params" | "amount_params">,
+): ActionFacts {
   const facts: ActionFacts = { recipients: [], amounts: [], currencies: [], jurisdictions: [] };
-  if (action.counterparty !== undefined) facts.recipients.push({ source: "action.counterparty", value: String(action.counterparty) });
-  if (action.jurisdiction !== undefined) facts.jurisdictions.push({ source: "action.jurisdiction", value: String(action.jurisdiction) });
-  if (action.currency !== undefined) facts.currencies.push({ source: "action.currency", value: String(action.currency) });
+  if (action.counterparty !== undefined)
+    facts.recipients.push({ source: "action.counterparty", value: String(action.counterparty) });
+  if (action.jurisdiction !== undefined)
+    facts.jurisdictions.push({ source: "action.jurisdiction", value: String(action.jurisdiction) });
+  if (action.currency !== undefined)
+    facts.currencies.push({ source: "action.currency", value: String(action.currency) });
 
   const budget = { nodes: 0 };
   const fail = (why: string) => {
@@ -72,9 +78,11 @@ export function extractActionFacts(action: ExtractableAction, tool?: Pick<ToolCo
   };
   walk(action.params, "params", 0, facts, budget, fail);
   for (const path of tool?.recipient_params ?? [])
-    for (const hit of resolvePath(action.params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts.recipients, fail);
+    for (const hit of resolvePath(action.params, path))
+      collectRecipients(hit.value, `params.${hit.source}`, 0, facts.recipients, fail);
   for (const path of tool?.amount_params ?? [])
-    for (const hit of resolvePath(action.params, path)) facts.amounts.push({ source: `params.${hit.source}`, value: hit.value });
+    for (const hit of resolvePath(action.params, path))
+      facts.amounts.push({ source: `params.${hit.source}`, value: hit.value });
   return facts;
 }
 
@@ -90,7 +98,9 @@ function walk(
   if (++budget.nodes > MAX_PARAM_NODES) return fail(`params have more than ${MAX_PARAM_NODES} values`);
   if (depth > MAX_PARAM_DEPTH) return fail(`params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (Array.isArray(node)) {
-    node.forEach((item, i) => walk(item, `${source}[${i}]`, depth + 1, facts, budget, fail));
+    node.forEach((item, i) => {
+      walk(item, `${source}[${i}]`, depth + 1, facts, budget, fail);
+    });
     return;
   }
   if (!isObject(node)) return;
@@ -106,14 +116,22 @@ function walk(
 }
 
 /** The recipients a value under a recipient key stands for. */
-function collectRecipients(value: unknown, source: string, depth: number, into: Found<string>[], fail: (why: string) => void): void {
+function collectRecipients(
+  value: unknown,
+  source: string,
+  depth: number,
+  into: Found<string>[],
+  fail: (why: string) => void,
+): void {
   if (depth > MAX_PARAM_DEPTH) return fail(`recipients are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (isScalar(value)) {
     into.push({ source, value: String(value) });
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => collectRecipients(item, `${source}[${i}]`, depth + 1, into, fail));
+    value.forEach((item, i) => {
+      collectRecipients(item, `${source}[${i}]`, depth + 1, into, fail);
+    });
     return;
   }
   if (!isObject(value)) return;
@@ -124,8 +142,11 @@ function collectRecipients(value: unknown, source: string, depth: number, into: 
 
 function collectScalars(value: unknown, source: string, into: Found<string>[]): void {
   if (isScalar(value)) into.push({ source, value: String(value) });
-  else if (Array.isArray(value)) value.forEach((item, i) => collectScalars(item, `${source}[${i}]`, into));
-  else if (value !== null && value !== undefined) into.push({ source, value: JSON.stringify(value) });
+  else if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      collectScalars(item, `${source}[${i}]`, into);
+    });
+  } else if (value !== null && value !== undefined) into.push({ source, value: JSON.stringify(value) });
 }
 
 /**

@@ -59,7 +59,9 @@ for (const [name, code] of Object.entries({
 const EXCEPTIONALLY_RESERVED = new Map([["UK", "GB"]]);
 
 function foldName(name: string): string {
-  return foldText(name).replace(/[^\p{L}\p{N}]+/gu, " ").trim();
+  return foldText(name)
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
 }
 
 /** The alpha-2 code a written jurisdiction stands for, or undefined when it names no ISO 3166-1 country. */

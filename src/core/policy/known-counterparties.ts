@@ -10,7 +10,9 @@ export class KnownCounterparties {
   private readonly rememberStmt;
 
   constructor(db: Db) {
-    this.knownStmt = db.prepare(`SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`);
+    this.knownStmt = db.prepare(
+      `SELECT 1 FROM known_counterparties WHERE org_id = ? AND uapk_id = ? AND counterparty = ?`,
+    );
     this.rememberStmt = db.prepare(`INSERT INTO known_counterparties VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`);
   }
 

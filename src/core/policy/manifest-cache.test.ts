@@ -13,7 +13,11 @@ describe("manifest read by the engine", () => {
     // A new body (GitOps file edited): the next action sees it.
     e.manifests.upsert(
       ORG,
-      supportBot({ capabilities: ["crm:read"], constraints: {}, tools: { "crm:read": { connector: { type: "echo" } } } }),
+      supportBot({
+        capabilities: ["crm:read"],
+        constraints: {},
+        tools: { "crm:read": { connector: { type: "echo" } } },
+      }),
     );
     expect(e.manifests.getByUapkId(ORG, "customer-support-bot")?.capabilities).toEqual(["crm:read"]);
     expect((await decide(ORG, emailRequest(), e.deps)).decision).toBe("DENY");

@@ -127,7 +127,9 @@ export class ManifestRepository {
   list(orgId: string, status?: ManifestStatus): Manifest[] {
     const rows = (
       status
-        ? this.db.prepare(`SELECT * FROM manifests WHERE org_id = ? AND status = ? ORDER BY created_at, uapk_id`).all(orgId, status)
+        ? this.db
+            .prepare(`SELECT * FROM manifests WHERE org_id = ? AND status = ? ORDER BY created_at, uapk_id`)
+            .all(orgId, status)
         : this.db.prepare(`SELECT * FROM manifests WHERE org_id = ? ORDER BY created_at, uapk_id`).all(orgId)
     ) as Row[];
     return rows.map(toManifest);

@@ -17,8 +17,7 @@ export const CAPABILITY_PATTERN = /^[a-z][a-z0-9_.-]*:[a-z][a-z0-9_.-]*$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const JURISDICTION_PATTERN = /^[A-Z]{2}$/;
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isNonEmptyString = (v: unknown): v is string => typeof v === "string" && v.trim() !== "";
 const escapePointer = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
@@ -29,7 +28,10 @@ export function validateManifest(input: unknown): ManifestProblem[] {
   if (!isObject(input)) return [{ pointer: "", message: "a manifest must be an object" }];
   const m = input as Partial<ManifestInput> & Record<string, unknown>;
 
-  if (m.manifest_id !== undefined && !(typeof m.manifest_id === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(m.manifest_id)))
+  if (
+    m.manifest_id !== undefined &&
+    !(typeof m.manifest_id === "string" && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(m.manifest_id))
+  )
     add("/manifest_id", "manifest_id may only hold letters, digits, '_', '-' (max 64), e.g. a UUID");
   if (!isNonEmptyString(m.uapk_id)) add("/uapk_id", "uapk_id is required");
   else if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/.test(m.uapk_id))
@@ -65,9 +67,11 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     if (!declared.has(key)) add(at, `tool '${key}' is not one of the capabilities`);
     if (!isObject(tool) || !isObject(tool.connector)) continue;
     // The connector block is checked in the connectors' own vocabulary (src/core/connectors/validation.ts).
-    for (const problem of validateConnectorConfig(tool.connector)) add(`${at}/connector${problem.pointer}`, problem.message);
+    for (const problem of validateConnectorConfig(tool.connector))
+      add(`${at}/connector${problem.pointer}`, problem.message);
     if (tool.redact !== undefined) checkRedactPaths(tool.redact, `${at}/redact`, add);
-    for (const field of ["recipient_params", "amount_params"] as const) checkStringList(tool[field], `${at}/${field}`, add);
+    for (const field of ["recipient_params", "amount_params"] as const)
+      checkStringList(tool[field], `${at}/${field}`, add);
   }
 
   const constraints = m.constraints;
@@ -115,7 +119,8 @@ export function validateManifest(input: unknown): ManifestProblem[] {
 
 /** Redaction paths start at `params` or `result` (src/core/audit/redact.ts); anything else would silently redact nothing. */
 function checkRedactPaths(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
-  if (!Array.isArray(value)) return add(pointer, "redact must be a list of paths such as params.body or result.data.body");
+  if (!Array.isArray(value))
+    return add(pointer, "redact must be a list of paths such as params.body or result.data.body");
   value.forEach((path, i) => {
     if (typeof path !== "string" || !/^(params|result)(\.[^.]+)*$/.test(path))
       add(`${pointer}/${i}`, `'${String(path)}' is not a redaction path starting with params or result`);
@@ -127,7 +132,10 @@ function checkPatterns(value: unknown, pointer: string, add: (p: string, m: stri
   if (!Array.isArray(value)) return;
   value.forEach((item, i) => {
     if (typeof item === "string" && /[,;\p{Cc}]/u.test(item))
-      add(`${pointer}/${i}`, `'${splitValues(item).join(" ")}' holds a separator (, ; or a control character): one pattern per entry`);
+      add(
+        `${pointer}/${i}`,
+        `'${splitValues(item).join(" ")}' holds a separator (, ; or a control character): one pattern per entry`,
+      );
   });
 }
 

@@ -57,17 +57,29 @@ describe("manifest repository", () => {
     expect(m.manifest_id).toBe(id);
     expect(e.manifests.get(ORG, id)?.uapk_id).toBe("customer-support-bot");
     expect(e.manifests.upsert(ORG, { ...supportBot(), manifest_id: id }).manifest_id).toBe(id);
-    expect(() => e.manifests.upsert(ORG, { ...supportBot(), manifest_id: "another-id" })).toThrow(ManifestConflictError);
-    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: id })).toThrow(ManifestConflictError);
-    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: "../x" })).toThrow(InvalidManifestError);
+    expect(() => e.manifests.upsert(ORG, { ...supportBot(), manifest_id: "another-id" })).toThrow(
+      ManifestConflictError,
+    );
+    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: id })).toThrow(
+      ManifestConflictError,
+    );
+    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: "../x" })).toThrow(
+      InvalidManifestError,
+    );
   });
 });
 
 describe("loadManifestDir", () => {
   it("loads the example YAML and a JSON file, and reports a broken file without stopping", async () => {
     const dir = mkdtempSync(join(tmpdir(), "manifests-"));
-    copyFileSync(join(__dirname, "../../../examples/manifests/customer-support-bot.yaml"), join(dir, "customer-support-bot.yaml"));
-    writeFileSync(join(dir, "notes.json"), JSON.stringify(supportBot({ uapk_id: "notes-bot", agent: { id: "notes-bot", name: "Notes" } })));
+    copyFileSync(
+      join(__dirname, "../../../examples/manifests/customer-support-bot.yaml"),
+      join(dir, "customer-support-bot.yaml"),
+    );
+    writeFileSync(
+      join(dir, "notes.json"),
+      JSON.stringify(supportBot({ uapk_id: "notes-bot", agent: { id: "notes-bot", name: "Notes" } })),
+    );
     writeFileSync(join(dir, "broken.yml"), "uapk_id: broken\ncapabilities: [nope]\n");
     writeFileSync(join(dir, "README.md"), "not a manifest");
     const e = await engine();

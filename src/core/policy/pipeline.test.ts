@@ -29,16 +29,35 @@ const paymentsBot = (policy: ManifestInput["policy"]): Partial<ManifestInput> =>
 
 const cases: Case[] = [
   { name: "seed email send is allowed", decision: "ALLOW", codes: [] },
-  { name: "unknown manifest", manifest: null, decision: "DENY", codes: ["MANIFEST_NOT_FOUND"], check: "manifest_validation" },
-  { name: "manifest of another agent", request: { agent_id: "intruder" }, decision: "DENY", codes: ["MANIFEST_NOT_FOUND"], check: "manifest_validation" },
+  {
+    name: "unknown manifest",
+    manifest: null,
+    decision: "DENY",
+    codes: ["MANIFEST_NOT_FOUND"],
+    check: "manifest_validation",
+  },
+  {
+    name: "manifest of another agent",
+    request: { agent_id: "intruder" },
+    decision: "DENY",
+    codes: ["MANIFEST_NOT_FOUND"],
+    check: "manifest_validation",
+  },
   {
     name: "suspended manifest",
-    prepare: (e) => void e.manifests.setStatus(ORG, e.manifests.getByUapkId(ORG, "customer-support-bot")!.manifest_id, "suspended"),
+    prepare: (e) =>
+      void e.manifests.setStatus(ORG, e.manifests.getByUapkId(ORG, "customer-support-bot")!.manifest_id, "suspended"),
     decision: "DENY",
     codes: ["MANIFEST_INACTIVE"],
     check: "manifest_validation",
   },
-  { name: "garbage token", request: { capability_token: "not-a-jwt" }, decision: "DENY", codes: ["INVALID_TOKEN"], check: "capability_token" },
+  {
+    name: "garbage token",
+    request: { capability_token: "not-a-jwt" },
+    decision: "DENY",
+    codes: ["INVALID_TOKEN"],
+    check: "capability_token",
+  },
   {
     name: "token required but absent",
     manifest: { policy: { require_capability_token: true } },
@@ -131,7 +150,9 @@ const cases: Case[] = [
   },
   {
     name: "recipient outside the token's allowed_recipients",
-    prepare: async (e) => ({ capability_token: (await issue(e, ["email:send"], { allowed_recipients: ["*@acme.com"] })).token }),
+    prepare: async (e) => ({
+      capability_token: (await issue(e, ["email:send"], { allowed_recipients: ["*@acme.com"] })).token,
+    }),
     decision: "DENY",
     codes: ["COUNTERPARTY_BLOCKED"],
     check: "counterparty_check",
@@ -208,7 +229,11 @@ const cases: Case[] = [
   },
 ];
 
-async function issue(e: Setup, capabilities: string[], constraints?: { max_actions?: number; allowed_recipients?: string[] }) {
+async function issue(
+  e: Setup,
+  capabilities: string[],
+  constraints?: { max_actions?: number; allowed_recipients?: string[] },
+) {
   return e.tokens.issue({
     orgId: ORG,
     issuerId: "ops@acme.com",
@@ -243,10 +268,18 @@ describe("policy pipeline: one case per reason code", () => {
     }
     // The first DENY stops the pipeline: it is the last trace entry.
     if (c.decision === "DENY") expect(d.policy_trace.checks.at(-1)?.result).toBe("fail");
-    else expect(d.policy_trace.checks.map((t) => t.check)).toEqual([
-      "manifest_validation", "capability_token", "action_type", "tool_authorization", "amount_threshold",
-      "counterparty_check", "jurisdiction_check", "budget_check", "approval_check",
-    ]);
+    else
+      expect(d.policy_trace.checks.map((t) => t.check)).toEqual([
+        "manifest_validation",
+        "capability_token",
+        "action_type",
+        "tool_authorization",
+        "amount_threshold",
+        "counterparty_check",
+        "jurisdiction_check",
+        "budget_check",
+        "approval_check",
+      ]);
   });
 
   it("reports the seed's budget message and details", async () => {
@@ -255,7 +288,11 @@ describe("policy pipeline: one case per reason code", () => {
     exhaust(e, 100);
     const d = await decide(ORG, emailRequest(), e.deps, { now: e.now() });
     expect(d.reasons).toEqual([{ code: "BUDGET_EXCEEDED", message: "Hourly action limit exceeded (100/100)" }]);
-    expect(d.policy_trace.checks.at(-1)).toEqual({ check: "budget_check", result: "fail", details: { current: 100, limit: 100 } });
+    expect(d.policy_trace.checks.at(-1)).toEqual({
+      check: "budget_check",
+      result: "fail",
+      details: { current: 100, limit: 100 },
+    });
     expect(d.risk_snapshot).toEqual({ budget_current: 100, budget_limit: 100, budget_percent: 100 });
   });
 
@@ -282,7 +319,12 @@ describe("approvals in the pipeline", () => {
   const run = async (view: ApprovalView | undefined, request: ActionRequest, manifest = supportBot()) => {
     const e = await engine();
     e.manifests.register(ORG, manifest);
-    return decide(ORG, { ...request, approval_id: "appr-1" }, { ...e.deps, findApproval: () => view }, { now: e.now() });
+    return decide(
+      ORG,
+      { ...request, approval_id: "appr-1" },
+      { ...e.deps, findApproval: () => view },
+      { now: e.now() },
+    );
   };
 
   it("an approved approval bound to this action turns ESCALATE into ALLOW", async () => {
@@ -308,7 +350,11 @@ describe("approvals in the pipeline", () => {
   });
 
   it("never overrides a DENY", async () => {
-    const d = await run(approval(), deleteRequest, supportBot({ constraints: { max_actions_per_hour: 0, require_human_approval: ["crm:delete"] } }));
+    const d = await run(
+      approval(),
+      deleteRequest,
+      supportBot({ constraints: { max_actions_per_hour: 0, require_human_approval: ["crm:delete"] } }),
+    );
     expect(d.decision).toBe("DENY");
     expect(d.reasons[0].code).toBe("BUDGET_EXCEEDED");
   });
@@ -319,10 +365,15 @@ describe("properties", () => {
 
   it("adding context never turns a DENY into an ALLOW", async () => {
     const e = await engine();
-    e.manifests.register(ORG, supportBot({ ...paymentsBot({ jurisdiction_blocklist: ["KP"], counterparty_blocklist: ["evil*"] }) }));
+    e.manifests.register(
+      ORG,
+      supportBot({ ...paymentsBot({ jurisdiction_blocklist: ["KP"], counterparty_blocklist: ["evil*"] }) }),
+    );
     const denied: ActionRequest[] = [
       emailRequest({ action: { type: "payment", tool: "wire", params: {}, jurisdiction: "KP" } }),
-      emailRequest({ action: { type: "payment", tool: "wire", params: {}, counterparty: "evil-corp", jurisdiction: "DE" } }),
+      emailRequest({
+        action: { type: "payment", tool: "wire", params: {}, counterparty: "evil-corp", jurisdiction: "DE" },
+      }),
       emailRequest({ action: { type: "crm", tool: "drop", params: {} } }),
       emailRequest({ uapk_id: "nope" }),
       emailRequest({ capability_token: "x.y.z" }),
@@ -353,8 +404,12 @@ describe("what an approval is bound to", () => {
   });
 
   it("an approval asked in one agent session never covers the same user's identical call in another", () => {
-    expect(actionHash(call({ user: "alice", session_id: "s1" }))).not.toBe(actionHash(call({ user: "alice", session_id: "s2" })));
-    expect(actionHash(call({ user: "alice", session_id: "s1" }))).toBe(actionHash(call({ user: "alice", session_id: "s1", call_id: "c2" })));
+    expect(actionHash(call({ user: "alice", session_id: "s1" }))).not.toBe(
+      actionHash(call({ user: "alice", session_id: "s2" })),
+    );
+    expect(actionHash(call({ user: "alice", session_id: "s1" }))).toBe(
+      actionHash(call({ user: "alice", session_id: "s1", call_id: "c2" })),
+    );
   });
 
   it("the rest of the context is not bound: a retry that describes itself anew is the same action", () => {

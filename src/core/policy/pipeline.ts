@@ -16,7 +16,15 @@
 import { actionHash } from "./action-hash";
 import type { BudgetSlot } from "./budget-counters";
 import { POLICY_CHECKS } from "./checks";
-import type { CheckInput, CheckOutcome, CheckView, FactName, PolicyCheck, PolicyDeps, PolicyFacts } from "./policy-check";
+import type {
+  CheckInput,
+  CheckOutcome,
+  CheckView,
+  FactName,
+  PolicyCheck,
+  PolicyDeps,
+  PolicyFacts,
+} from "./policy-check";
 import type { CapabilityClaims } from "./tokens/capability-tokens";
 import {
   capabilityOf,
@@ -66,9 +74,15 @@ export async function decide(
   for (const check of options.checks ?? POLICY_CHECKS) {
     const outcome = await check.run(viewFor(check, { ...input, escalations }, facts), deps);
     Object.assign(facts, outcome.facts);
-    trace.push({ check: check.name, result: traceResult(outcome), ...(outcome.details ? { details: outcome.details } : {}) });
+    trace.push({
+      check: check.name,
+      result: traceResult(outcome),
+      ...(outcome.details ? { details: outcome.details } : {}),
+    });
     if (outcome.kind === "stop") {
-      denial = outcome.reasons.length ? outcome.reasons : [{ code: "ACTION_NOT_ALLOWED", message: `${check.name} failed` }];
+      denial = outcome.reasons.length
+        ? outcome.reasons
+        : [{ code: "ACTION_NOT_ALLOWED", message: `${check.name} failed` }];
       break;
     }
     if (outcome.kind === "escalate") escalations.push(...outcome.reasons);

@@ -31,7 +31,9 @@ type MaybePromise<T> = T | Promise<T>;
  * store, async on a networked one (src/core/store/shared): checks await every read.
  */
 export interface PolicyDeps {
-  manifests: { getByUapkId(...args: Parameters<ManifestRepository["getByUapkId"]>): MaybePromise<Manifest | undefined> };
+  manifests: {
+    getByUapkId(...args: Parameters<ManifestRepository["getByUapkId"]>): MaybePromise<Manifest | undefined>;
+  };
   tokens: Pick<CapabilityTokenService, "verify">;
   budgets: { current(...args: Parameters<BudgetCounters["current"]>): MaybePromise<number> };
   counterparties: { isKnown(...args: Parameters<KnownCounterparties["isKnown"]>): MaybePromise<boolean> };
@@ -112,9 +114,11 @@ export interface CheckSpec<Needs extends FactName, Reads extends FactName, Provi
 }
 
 /** Declares a check; the compiler holds `run` to its declared needs, reads and provides. */
-export function defineCheck<Needs extends FactName = never, Reads extends FactName = never, Provides extends FactName = never>(
-  spec: CheckSpec<Needs, Reads, Provides>,
-): PolicyCheck {
+export function defineCheck<
+  Needs extends FactName = never,
+  Reads extends FactName = never,
+  Provides extends FactName = never,
+>(spec: CheckSpec<Needs, Reads, Provides>): PolicyCheck {
   return {
     name: spec.name,
     needs: spec.needs,
@@ -125,7 +129,11 @@ export function defineCheck<Needs extends FactName = never, Reads extends FactNa
   };
 }
 
-export const pass = (details?: Details): CheckOutcome => ({ kind: "continue", result: "pass", ...(details ? { details } : {}) });
+export const pass = (details?: Details): CheckOutcome => ({
+  kind: "continue",
+  result: "pass",
+  ...(details ? { details } : {}),
+});
 export const skip = (): CheckOutcome => ({ kind: "continue", result: "skip" });
 export const escalate = (reasons: Reason[], details?: Details): CheckOutcome => ({
   kind: "escalate",

@@ -13,7 +13,11 @@ describe("groupCommit", () => {
     const reader = openDatabase(file);
     db.exec("CREATE TABLE t (v TEXT NOT NULL)");
     const insert = db.prepare("INSERT INTO t (v) VALUES (?)");
-    const committed = () => reader.prepare("SELECT v FROM t ORDER BY v").all().map((r) => (r as { v: string }).v);
+    const committed = () =>
+      reader
+        .prepare("SELECT v FROM t ORDER BY v")
+        .all()
+        .map((r) => (r as { v: string }).v);
     const commits = groupCommit(db);
 
     const seenByOtherConnection: string[][] = [];

@@ -103,10 +103,17 @@ describe("migrations", () => {
     expect(schemaOf(old).filter(notApprovals)).toEqual(tablesBefore.filter(notApprovals));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(tablesBefore.map((o) => o.name).sort()).toEqual(
-      schemaOf(old).filter((o) => !o.name.startsWith("kysely_")).map((o) => o.name).sort(),
+      schemaOf(old)
+        .filter((o) => !o.name.startsWith("kysely_"))
+        .map((o) => o.name)
+        .sort(),
     );
 
-    const apiKeys = createApiKeyStore(old, { secret: Buffer.from("fixture-secret"), envKeys: [], defaultOrg: "org-acme" });
+    const apiKeys = createApiKeyStore(old, {
+      secret: Buffer.from("fixture-secret"),
+      envKeys: [],
+      defaultOrg: "org-acme",
+    });
     expect(apiKeys.verify(FIXTURE_API_KEY)?.orgId).toBe("org-acme");
     expect(new ManifestRepository(old).getByUapkId("org-acme", "customer-support-bot")?.status).toBe("active");
     expect(new KnownCounterparties(old).isKnown("org-acme", "customer-support-bot", "customer@example.com")).toBe(true);

@@ -8,9 +8,12 @@ import type { Db } from "./sqlite";
 
 export class MigrationError extends Error {
   constructor(migration: string | undefined, cause: unknown) {
-    super(`Database migration ${migration ?? "(setup)"} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(
+      `Database migration ${migration ?? "(setup)"} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
     this.name = "MigrationError";
   }
 }

@@ -48,9 +48,14 @@ export async function openStore(config: StoreConfig): Promise<StoreBackend> {
 
 async function openPostgresStore(url: string, config: StoreConfig): Promise<StoreBackend> {
   if (!config.secret || config.secret.length < 16) {
-    throw new StoreConfigError("DATABASE_URL selects PostgreSQL: set GATEHOUSE_SECRET (≥ 16 characters, the same on every node)");
+    throw new StoreConfigError(
+      "DATABASE_URL selects PostgreSQL: set GATEHOUSE_SECRET (≥ 16 characters, the same on every node)",
+    );
   }
-  const kysely = openPostgres(url, config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections });
+  const kysely = openPostgres(
+    url,
+    config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections },
+  );
   try {
     await migrateToLatest(kysely);
   } catch (err) {

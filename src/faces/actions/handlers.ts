@@ -66,26 +66,36 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
     return m;
   };
-  const lifecycle = (status: ManifestStatus) => async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
-    requireOrg(req.principal, req.params.org_id);
-    manifestOr404(req.params.org_id, req.params.manifest_id);
-    const updated = await mapErrors(() => actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status));
-    return { status: 200 as const, body: updated as Schemas["Manifest"] };
-  };
+  const lifecycle =
+    (status: ManifestStatus) =>
+    async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
+      requireOrg(req.principal, req.params.org_id);
+      manifestOr404(req.params.org_id, req.params.manifest_id);
+      const updated = await mapErrors(() =>
+        actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status),
+      );
+      return { status: 200 as const, body: updated as Schemas["Manifest"] };
+    };
 
   return {
     Gateway_execute: async (req) => {
       const orgId = agentOrg(req.principal);
       const body = req.body;
       const response = await mapErrors(() =>
-        actions.execute(orgId, { ...body, action: toAction(body.action) }, { signal: req.signal, meta: { request_id: req.requestId } }),
+        actions.execute(
+          orgId,
+          { ...body, action: toAction(body.action) },
+          { signal: req.signal, meta: { request_id: req.requestId } },
+        ),
       );
       return { status: 200, body: response as Schemas["ExecuteResponse"] };
     },
 
     Gateway_evaluate: async (req) => {
       const orgId = agentOrg(req.principal);
-      const response = await mapErrors(() => actions.evaluate(orgId, { ...req.body, action: toAction(req.body.action) }));
+      const response = await mapErrors(() =>
+        actions.evaluate(orgId, { ...req.body, action: toAction(req.body.action) }),
+      );
       return { status: 200, body: response as Schemas["EvaluateResponse"] };
     },
 
@@ -129,7 +139,9 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
           errors: [{ pointer: "/manifest_id", message: "give manifest_id or uapk_id" }],
         });
       if (!manifest)
-        throw new HttpProblem(404, `Manifest '${body.manifest_id ?? body.uapk_id}' not found`, { code: "MANIFEST_NOT_FOUND" });
+        throw new HttpProblem(404, `Manifest '${body.manifest_id ?? body.uapk_id}' not found`, {
+          code: "MANIFEST_NOT_FOUND",
+        });
       const issuerId = body.issuer_id ?? (req.principal.kind === "user" ? req.principal.sub : "gatehouse");
       const issued = await mapErrors(() =>
         actions.tokens.issue({
@@ -159,7 +171,8 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
       requireOrg(req.principal, req.params.org_id);
       const reason = req.body?.reason;
       const info = actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
-      if (!info) throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
+      if (!info)
+        throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
       return {
         status: 200,
         body: {

@@ -58,7 +58,11 @@ describe("approval events", () => {
     await vi.waitFor(() => expect(statuses()).toContain(`${created.approval_id}:approved`));
     const third = otherNode.approvals.create(request(2));
     await vi.waitFor(() => expect(statuses()).toContain(`${third.approval_id}:pending`));
-    expect(statuses()).toEqual([`${created.approval_id}:pending`, `${created.approval_id}:approved`, `${third.approval_id}:pending`]);
+    expect(statuses()).toEqual([
+      `${created.approval_id}:pending`,
+      `${created.approval_id}:approved`,
+      `${third.approval_id}:pending`,
+    ]);
     expect(statuses().some((s) => s.startsWith(before.approval_id))).toBe(false);
   });
 

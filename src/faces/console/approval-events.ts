@@ -43,7 +43,12 @@ interface OrgWatcher {
   timer: NodeJS.Timeout;
 }
 
-export function createApprovalEvents({ db, approvals, pollIntervalMs = 1000, now = () => new Date() }: ApprovalEventsOptions): ApprovalEvents {
+export function createApprovalEvents({
+  db,
+  approvals,
+  pollIntervalMs = 1000,
+  now = () => new Date(),
+}: ApprovalEventsOptions): ApprovalEvents {
   const watchers = new Map<string, OrgWatcher>();
   const closers = new Set<() => void>();
 
@@ -79,18 +84,20 @@ export function createApprovalEvents({ db, approvals, pollIntervalMs = 1000, now
     if (!watcher) return;
     setImmediate(() => {
       const stored = approvals.get(decided.org_id, decided.approval_id);
-      if (stored && stored.status === decided.status) deliver(watcher, stored, stored.decided_at ?? now().toISOString());
+      if (stored && stored.status === decided.status)
+        deliver(watcher, stored, stored.decided_at ?? now().toISOString());
     });
   });
 
   function watch(orgId: string): OrgWatcher {
-    let watcher = watchers.get(orgId);
+    const watcher = watchers.get(orgId);
     if (watcher) return watcher;
     // From now on: the client loads the current list itself after subscribing.
     const newest = now().toISOString();
     const created: OrgWatcher = { listeners: new Set(), sent: new Map(), newest, timer: undefined as never };
     // What exists already is not news: mark the rows in the slack window as sent.
-    for (const change of approvalChangesSince(db, orgId, slackBefore(newest))) created.sent.set(`${change.approval_id}:${change.status}`, change.changed_at);
+    for (const change of approvalChangesSince(db, orgId, slackBefore(newest)))
+      created.sent.set(`${change.approval_id}:${change.status}`, change.changed_at);
     created.timer = setInterval(() => poll(orgId, created), pollIntervalMs);
     created.timer.unref();
     watchers.set(orgId, created);

@@ -14,9 +14,14 @@ const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screensh
 const UAPK = "payments-bot";
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI === "true") {
-  throw new Error(`The console's browser tests need chromium at ${CHROMIUM} (apt-get install -y chromium); CI must have it.`);
+  throw new Error(
+    `The console's browser tests need chromium at ${CHROMIUM} (apt-get install -y chromium); CI must have it.`,
+  );
 }
-if (!haveChromium) console.warn(`Skipping the console's browser tests: chromium is not installed at ${CHROMIUM} (apt-get install -y chromium).`);
+if (!haveChromium)
+  console.warn(
+    `Skipping the console's browser tests: chromium is not installed at ${CHROMIUM} (apt-get install -y chromium).`,
+  );
 
 let g: TestGatehouse;
 let receiver: Receiver;
@@ -25,7 +30,18 @@ let page: Page;
 let profileDir: string;
 
 const pay = (invoice: string, extra: Record<string, unknown> = {}) =>
-  executeBody(UAPK, { type: "payment", tool: "send", params: { invoice, to: "billing@acme.example" }, counterparty: "acme@vendor.example", amount: 120, currency: "EUR" }, extra);
+  executeBody(
+    UAPK,
+    {
+      type: "payment",
+      tool: "send",
+      params: { invoice, to: "billing@acme.example" },
+      counterparty: "acme@vendor.example",
+      amount: 120,
+      currency: "EUR",
+    },
+    extra,
+  );
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
@@ -56,7 +72,12 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
       constraints: { max_actions_per_hour: 50, require_human_approval: ["payment:send"] },
       tools: {
         "payment:send": {
-          connector: { type: "webhook", url: `${receiver.url}/payments/{invoice}`, allowed_hosts: ["127.0.0.1"], allow_private: true },
+          connector: {
+            type: "webhook",
+            url: `${receiver.url}/payments/{invoice}`,
+            allowed_hosts: ["127.0.0.1"],
+            allow_private: true,
+          },
         },
       },
     });
@@ -64,7 +85,15 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     context = await chromium.launchPersistentContext(profileDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -146,8 +175,15 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await log.getByRole("row").nth(1).waitFor();
     await page.getByLabel("Decision").selectOption("ESCALATE");
     await page.getByRole("button", { name: "Apply filters" }).click();
-    await expect.poll(async () => (await log.locator("tbody tr td:nth-child(6)").allTextContents()).every((d) => d === "ESCALATE")).toBe(true);
-    await log.getByRole("button", { name: /Details of record/ }).first().click();
+    await expect
+      .poll(async () =>
+        (await log.locator("tbody tr td:nth-child(6)").allTextContents()).every((d) => d === "ESCALATE"),
+      )
+      .toBe(true);
+    await log
+      .getByRole("button", { name: /Details of record/ })
+      .first()
+      .click();
     const trace = page.getByRole("table", { name: "Policy trace" });
     await trace.waitFor();
     expect(await trace.textContent()).toContain("approval_check");

@@ -44,7 +44,12 @@ export function consoleHandlers({ events }: ConsoleHandlerDeps) {
         // The spec describes the stream's content as text; the HTTP layer sends a stream body as it comes.
         body: stream as unknown as string,
         // `connection: close`: when the stream ends (the gateway stops), its socket goes with it at once.
-        headers: { "content-type": "text/event-stream", "cache-control": "no-store", "x-accel-buffering": "no", connection: "close" },
+        headers: {
+          "content-type": "text/event-stream",
+          "cache-control": "no-store",
+          "x-accel-buffering": "no",
+          connection: "close",
+        },
       };
     },
   } satisfies HandlerGroup;

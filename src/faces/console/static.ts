@@ -54,7 +54,8 @@ export async function loadConsoleAssets(dir: string = CONSOLE_DIST): Promise<Con
 function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: ServerResponse): boolean {
   const path = (req.url ?? "").split("?")[0];
   if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return false;
-  const name = path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);
+  const name =
+    path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);
   const asset = assets.get(name);
   const headers: Record<string, string> = {
     "content-security-policy": CONSOLE_CSP,
@@ -64,7 +65,9 @@ function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: Serve
     "cache-control": "no-cache",
   };
   if (req.method !== "GET" && req.method !== "HEAD") {
-    res.writeHead(405, { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("Method not allowed\n");
+    res
+      .writeHead(405, { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" })
+      .end("Method not allowed\n");
   } else if (!asset) {
     res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("Not found\n");
   } else {

@@ -3,12 +3,23 @@
 // session in the audit record's context. ESCALATE waits (sending progress notifications) for the approval up
 // to `approvalWaitMs`, runs the call once approved, and otherwise answers "pending" with the approval_id.
 import type { CallToolRequest, CallToolResult, ServerNotification, Tool } from "@modelcontextprotocol/sdk/types.js";
-import { ActionConflictError, ActionUnavailableError, type ExecuteRequest, type ExecuteResponse } from "../../core/governance";
+import {
+  ActionConflictError,
+  ActionUnavailableError,
+  type ExecuteRequest,
+  type ExecuteResponse,
+} from "../../core/governance";
 import type { Manifest } from "../../core/policy/types";
 import type { McpOptions } from "./options";
 import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
 import { approvalEnded, executeResult, refused } from "./results";
-import { ACTION_FIELDS, APPROVAL_STATUS_TOOL, approvalStatusTool, capabilityForToolName, manifestTools } from "./tool-catalog";
+import {
+  ACTION_FIELDS,
+  APPROVAL_STATUS_TOOL,
+  approvalStatusTool,
+  capabilityForToolName,
+  manifestTools,
+} from "./tool-catalog";
 
 /** Who calls, for which agent, in which MCP session. */
 export interface AgentSession {
@@ -45,7 +56,8 @@ function metaOf(meta: Record<string, unknown> | undefined): CallMeta | { error: 
   for (const key of META_KEYS) {
     const value = meta?.[key];
     if (value === undefined) continue;
-    if (typeof value !== "string" || value === "" || value.length > 8192) return { error: `_meta.${key} must be a non-empty string` };
+    if (typeof value !== "string" || value === "" || value.length > 8192)
+      return { error: `_meta.${key} must be a non-empty string` };
     out[key] = value;
   }
   return out;
@@ -68,9 +80,11 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const allowed: readonly string[] = ["params", ...ACTION_FIELDS];
     const unknown = Object.keys(args).filter((k) => !allowed.includes(k));
     if (unknown.length > 0)
-      return refused("VALIDATION_FAILED", `Unknown argument '${unknown[0]}': the tool's own parameters go under 'params'`, [
-        { pointer: `/arguments/${unknown[0]}`, message: `allowed: ${allowed.join(", ")}` },
-      ]);
+      return refused(
+        "VALIDATION_FAILED",
+        `Unknown argument '${unknown[0]}': the tool's own parameters go under 'params'`,
+        [{ pointer: `/arguments/${unknown[0]}`, message: `allowed: ${allowed.join(", ")}` }],
+      );
     const meta = metaOf(params._meta as Record<string, unknown> | undefined);
     if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);
     const token = meta.capability_token ?? session.capabilityToken;
@@ -85,11 +99,16 @@ export function createAgentTools(deps: AgentToolsDeps) {
       context: { channel: "mcp", mcp_session_id: session.sessionId, ...(session.user ? { user: session.user } : {}) },
     };
     const problems = deps.validateExecuteBody(body);
-    if (problems) return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
+    if (problems)
+      return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
     return body as unknown as ExecuteRequest; // just validated against the spec's ExecuteRequest
   }
 
-  async function execute(session: AgentSession, request: ExecuteRequest, extra: CallExtra): Promise<ExecuteResponse | CallToolResult> {
+  async function execute(
+    session: AgentSession,
+    request: ExecuteRequest,
+    extra: CallExtra,
+  ): Promise<ExecuteResponse | CallToolResult> {
     try {
       return await deps.engine.execute(session.orgId, request, {
         signal: extra.signal,
@@ -103,7 +122,12 @@ export function createAgentTools(deps: AgentToolsDeps) {
   }
 
   /** Waits for the approval in slices, a progress notification per slice; runs the call once approved. */
-  async function awaitApproval(session: AgentSession, request: ExecuteRequest, pending: ExecuteResponse, extra: CallExtra): Promise<CallToolResult> {
+  async function awaitApproval(
+    session: AgentSession,
+    request: ExecuteRequest,
+    pending: ExecuteResponse,
+    extra: CallExtra,
+  ): Promise<CallToolResult> {
     const approvalId = pending.approval_id!;
     const deadline = Date.now() + deps.options.approvalWaitMs;
     const progressToken = extra._meta?.progressToken as string | number | undefined;
@@ -117,10 +141,16 @@ export function createAgentTools(deps: AgentToolsDeps) {
           .catch(() => undefined); // a client that went away is noticed through the signal
       const remaining = deadline - Date.now();
       if (remaining <= 0 || extra.signal.aborted) return executeResult(pending);
-      const approval = await deps.approvals.waitForDecision(session.orgId, approvalId, Math.min(remaining, deps.options.progressIntervalMs), extra.signal);
+      const approval = await deps.approvals.waitForDecision(
+        session.orgId,
+        approvalId,
+        Math.min(remaining, deps.options.progressIntervalMs),
+        extra.signal,
+      );
       if (!approval) return approvalEnded(approvalId, "not found", null, pending);
       if (approval.status === "pending") continue;
-      if (approval.status === "denied" || approval.status === "expired") return approvalEnded(approvalId, approval.status, approval.decision_reason, pending);
+      if (approval.status === "denied" || approval.status === "expired")
+        return approvalEnded(approvalId, approval.status, approval.decision_reason, pending);
       // Approved (or spent by an identical call: the policy then decides again and may ask for a new approval).
       const { idempotency_key: _firstKey, ...rest } = request;
       const answer = await execute(session, { ...rest, approval_id: approvalId }, extra);
@@ -131,15 +161,26 @@ export function createAgentTools(deps: AgentToolsDeps) {
   async function approvalStatus(session: AgentSession, args: Record<string, unknown>): Promise<CallToolResult> {
     const approvalId = args.approval_id;
     if (typeof approvalId !== "string" || approvalId === "" || approvalId.length > 128)
-      return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [{ pointer: "/arguments/approval_id", message: "required" }]);
+      return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [
+        { pointer: "/arguments/approval_id", message: "required" },
+      ]);
     const agentId = manifestOf(session)?.agent.id ?? session.uapkId;
     const view = deps.approvals.getForAgent(session.orgId, approvalId, agentId);
     if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${approvalId}' not found`);
-    return { content: [{ type: "text", text: `Approval ${approvalId} is ${view.status}` }], structuredContent: { ...view }, isError: false };
+    return {
+      content: [{ type: "text", text: `Approval ${approvalId} is ${view.status}` }],
+      structuredContent: { ...view },
+      isError: false,
+    };
   }
 
-  async function callTool(session: AgentSession, params: CallToolRequest["params"], extra: CallExtra): Promise<CallToolResult> {
-    if (params.name === APPROVAL_STATUS_TOOL) return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
+  async function callTool(
+    session: AgentSession,
+    params: CallToolRequest["params"],
+    extra: CallExtra,
+  ): Promise<CallToolResult> {
+    if (params.name === APPROVAL_STATUS_TOOL)
+      return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
     const request = requestFor(session, params);
     if ("content" in request) return request;
     const answer = await execute(session, request, extra);

@@ -50,7 +50,8 @@ function routeOf(path: string): Route | undefined {
   return SAFE_SEGMENT.test(uapkId) ? { kind: "agent", uapkId, template: "/mcp/agents/{uapk_id}" } : undefined;
 }
 
-const ownerOf = (p: Principal) => (p.kind === "api_key" ? `key:${p.keyId}` : p.kind === "user" ? `user:${p.sub}` : "anonymous");
+const ownerOf = (p: Principal) =>
+  p.kind === "api_key" ? `key:${p.keyId}` : p.kind === "user" ? `user:${p.sub}` : "anonymous";
 
 function orgOf(principal: Principal): string {
   if (principal.kind === "api_key") return principal.orgId;
@@ -66,31 +67,48 @@ const INSTRUCTIONS =
 export function createMcpFace(deps: McpFaceDeps) {
   const sessions = createSessionRegistry(deps.options);
   const agentTools = createAgentTools({ ...deps, options: deps.options });
-  const purutoTools = deps.purutos ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload }) : undefined;
+  const purutoTools = deps.purutos
+    ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
+    : undefined;
 
   function newServer(): Server {
-    return new Server({ name: "gatehouse", version: deps.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS });
+    return new Server(
+      { name: "gatehouse", version: deps.version },
+      { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
+    );
   }
 
   function agentServer(base: Omit<AgentSession, "sessionId">, sessionId: () => string): Server {
     const server = newServer();
     const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: agentTools.listTools(session()) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => agentTools.callTool(session(), request.params, extra));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
+      agentTools.callTool(session(), request.params, extra),
+    );
     return server;
   }
 
   function purutosServer(): Server {
     const server = newServer();
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await purutoTools!.listTools() }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => purutoTools!.callTool(request.params, extra));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
+      purutoTools!.callTool(request.params, extra),
+    );
     return server;
   }
 
   /** A new session for an initialize request. */
-  async function openSession(ctx: Context, route: Route, principal: Principal, orgId: string): Promise<StreamableHTTPServerTransport> {
+  async function openSession(
+    ctx: Context,
+    route: Route,
+    principal: Principal,
+    orgId: string,
+  ): Promise<StreamableHTTPServerTransport> {
     if (!sessions.hasRoom())
-      throw new HttpProblem(503, "Too many open MCP sessions; try again later", { code: "MCP_SESSIONS_FULL", headers: { "Retry-After": "30" } });
+      throw new HttpProblem(503, "Too many open MCP sessions; try again later", {
+        code: "MCP_SESSIONS_FULL",
+        headers: { "Retry-After": "30" },
+      });
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
     if (route.kind === "purutos") return sessions.open(ownerOf(principal), endpoint, purutosServer);
     if (!deps.engine.manifests.getByUapkId(orgId, route.uapkId))
@@ -106,34 +124,48 @@ export function createMcpFace(deps: McpFaceDeps) {
   }
 
   /** The transport of the caller's session, or of a new one for an initialize request. */
-  async function transportFor(ctx: Context, route: Route, principal: Principal, body: unknown): Promise<StreamableHTTPServerTransport> {
+  async function transportFor(
+    ctx: Context,
+    route: Route,
+    principal: Principal,
+    body: unknown,
+  ): Promise<StreamableHTTPServerTransport> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
     if (id) {
       const session = sessions.find(id, ownerOf(principal), endpoint);
-      if (!session) throw new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
+      if (!session)
+        throw new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
       return session.transport;
     }
     if (ctx.method === "POST" && isInitializeRequest(body)) return openSession(ctx, route, principal, orgId);
-    throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", { code: "MCP_SESSION_REQUIRED" });
+    throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", {
+      code: "MCP_SESSION_REQUIRED",
+    });
   }
 
   const mount: Mount = {
     prefix: MCP_PREFIX,
     async handle(ctx, tools) {
       const route = routeOf(ctx.path);
-      if (!route || (route.kind === "purutos" && !purutoTools)) throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
+      if (!route || (route.kind === "purutos" && !purutoTools))
+        throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
       ctx.state.route = route.template;
       if (!METHODS.includes(ctx.method))
-        throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, { code: "METHOD_NOT_ALLOWED", headers: { Allow: METHODS.join(", ") } });
+        throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
+          code: "METHOD_NOT_ALLOWED",
+          headers: { Allow: METHODS.join(", ") },
+        });
       const schemes: SecurityScheme[] = route.kind === "purutos" ? ["ApiKeyAuth"] : ["ApiKeyAuth", "BearerAuth"];
       const principal = await deps.auth.authenticate(ctx, schemes);
       let body: unknown;
       if (ctx.method === "POST") {
-        if (!ctx.is("application/json")) throw new HttpProblem(415, "MCP requests must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
+        if (!ctx.is("application/json"))
+          throw new HttpProblem(415, "MCP requests must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
         body = await tools.parseJsonBody(ctx);
-        if (body === undefined) throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
+        if (body === undefined)
+          throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
       }
       const transport = await transportFor(ctx, route, principal, body);
       ctx.respond = false; // the SDK transport answers on the raw response (JSON or an SSE stream)

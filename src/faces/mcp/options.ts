@@ -18,7 +18,13 @@ export const DEFAULT_MCP_OPTIONS: McpOptions = {
   sessionIdleMs: 30 * 60_000,
 };
 
-function integer(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
+function integer(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   if (!/^\d+$/.test(raw.trim())) throw new Error(`Invalid configuration: ${name} must be an integer, got "${raw}"`);

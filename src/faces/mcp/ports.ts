@@ -30,7 +30,14 @@ export interface PurutoInfo {
 
 /** The answer of a puruto command, or why it was refused (unknown puruto, command not allowed). */
 export type PurutoCommandAnswer =
-  | { ok: true; invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } } }
+  | {
+      ok: true;
+      invocation: {
+        status: "ok" | "error";
+        result?: Record<string, unknown>;
+        error?: { code: string; message: string };
+      };
+    }
   | { ok: false; code: string; message: string };
 
 /** The discovery face's purutos and invoker, as the MCP face uses them (same allow list and limits as REST). */

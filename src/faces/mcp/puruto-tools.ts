@@ -27,7 +27,11 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
         tools.push({
           name: `${puruto.name}.${command.name}`,
           title: `${puruto.name} ${command.name}`,
-          description: [command.description, puruto.description ? `(${puruto.description})` : undefined, "Allow-listed puruto command run by Gatehouse."]
+          description: [
+            command.description,
+            puruto.description ? `(${puruto.description})` : undefined,
+            "Allow-listed puruto command run by Gatehouse.",
+          ]
             .filter(Boolean)
             .join(" "),
           inputSchema: { type: "object", description: "The command's payload (JSON on the command's stdin)." },
@@ -42,7 +46,8 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
     if (!target) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <puruto>.<command>`);
     const payload = (params.arguments ?? {}) as Record<string, unknown>;
     const problems = deps.validatePayload(payload);
-    if (problems) return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
+    if (problems)
+      return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
     const answer = await deps.purutos.invoke({
       name: target.puruto,
       command: target.command,
@@ -55,9 +60,17 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
     const structured = { target: target.puruto, command: target.command, invocation };
     if (invocation.status === "error") {
       const error = invocation.error ?? { code: "COMMAND_FAILED", message: "The command failed" };
-      return { content: [{ type: "text", text: `${error.code}: ${error.message}` }], structuredContent: structured, isError: true };
+      return {
+        content: [{ type: "text", text: `${error.code}: ${error.message}` }],
+        structuredContent: structured,
+        isError: true,
+      };
     }
-    return { content: [{ type: "text", text: JSON.stringify(invocation.result ?? {}) }], structuredContent: structured, isError: false };
+    return {
+      content: [{ type: "text", text: JSON.stringify(invocation.result ?? {}) }],
+      structuredContent: structured,
+      isError: false,
+    };
   }
 
   return { listTools, callTool };

@@ -26,7 +26,11 @@ export function executeResult(response: ExecuteResponse): CallToolResult {
     ...(response.risk_snapshot ? { risk_snapshot: response.risk_snapshot } : {}),
   };
   if (response.decision === "DENY") {
-    return text({ status: "denied", ...base, executed: false }, `Denied by policy: ${reasonsText(response.reasons)}`, true);
+    return text(
+      { status: "denied", ...base, executed: false },
+      `Denied by policy: ${reasonsText(response.reasons)}`,
+      true,
+    );
   }
   if (response.decision === "ESCALATE") {
     const summary =
@@ -35,20 +39,40 @@ export function executeResult(response: ExecuteResponse): CallToolResult {
     return text({ status: "pending", ...base, executed: false }, summary, false);
   }
   const result = response.result ?? { success: false };
-  const structured = { status: response.executed ? "executed" : "failed", ...base, executed: response.executed, result };
+  const structured = {
+    status: response.executed ? "executed" : "failed",
+    ...base,
+    executed: response.executed,
+    result,
+  };
   if (!response.executed) {
-    const why = result.error ? `${result.error_code ? `${result.error_code}: ` : ""}${result.error}` : "the tool did not succeed";
+    const why = result.error
+      ? `${result.error_code ? `${result.error_code}: ` : ""}${result.error}`
+      : "the tool did not succeed";
     return text(structured, `Allowed, but the tool failed: ${why}`, true);
   }
   return text(structured, JSON.stringify(result.data ?? {}), false);
 }
 
 /** An approval that ended without being approved. */
-export function approvalEnded(approvalId: string, status: string, reason: string | null, response: Pick<ExecuteResponse, "interaction_id">) {
-  const code = status === "denied" ? "APPROVAL_DENIED" : status === "expired" ? "APPROVAL_EXPIRED" : "APPROVAL_NOT_FOUND";
+export function approvalEnded(
+  approvalId: string,
+  status: string,
+  reason: string | null,
+  response: Pick<ExecuteResponse, "interaction_id">,
+) {
+  const code =
+    status === "denied" ? "APPROVAL_DENIED" : status === "expired" ? "APPROVAL_EXPIRED" : "APPROVAL_NOT_FOUND";
   const message = `Approval ${approvalId} was ${status}${reason ? `: ${reason}` : ""}`;
   return text(
-    { status: "denied", decision: "ESCALATE", interaction_id: response.interaction_id, approval_id: approvalId, reasons: [{ code, message }], executed: false },
+    {
+      status: "denied",
+      decision: "ESCALATE",
+      interaction_id: response.interaction_id,
+      approval_id: approvalId,
+      reasons: [{ code, message }],
+      executed: false,
+    },
     `${code}: ${message}`,
     true,
   );

@@ -56,7 +56,11 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
      * A transport for a new session, its server built by `build(sessionId)` once the initialize request gave it
      * an id. The session is registered when initialized and forgotten when it closes.
      */
-    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<StreamableHTTPServerTransport> {
+    async open(
+      owner: string,
+      endpoint: string,
+      build: (sessionId: () => string) => Server,
+    ): Promise<StreamableHTTPServerTransport> {
       const transport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {

@@ -18,7 +18,10 @@ export interface BridgeOptions {
 }
 
 /** Command-line arguments → bridge options, or a usage error. */
-export function bridgeOptionsOf(argv: string[], env: Record<string, string | undefined>): BridgeOptions | { error: string } {
+export function bridgeOptionsOf(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): BridgeOptions | { error: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -30,7 +33,8 @@ export function bridgeOptionsOf(argv: string[], env: Record<string, string | und
       "capability-token": { type: "string" },
     },
   });
-  if (!values.url || (!values.agent && !values.purutos) || (values.agent && values.purutos)) return { error: STDIO_USAGE };
+  if (!values.url || (!values.agent && !values.purutos) || (values.agent && values.purutos))
+    return { error: STDIO_USAGE };
   let endpoint: URL;
   try {
     const base = new URL(values.url);
@@ -62,7 +66,11 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   /** A request Gatehouse could not be reached for (or refused, e.g. 401) gets a JSON-RPC error, not silence. */
   const failed = (message: JSONRPCMessage, err: unknown) => {
     if (!isJSONRPCRequest(message)) return;
-    void local.send({ jsonrpc: "2.0", id: message.id, error: { code: -32000, message: `Gatehouse: ${(err as Error).message}` } });
+    void local.send({
+      jsonrpc: "2.0",
+      id: message.id,
+      error: { code: -32000, message: `Gatehouse: ${(err as Error).message}` },
+    });
   };
   local.onmessage = (message) => {
     upstream.send(message).catch((err) => failed(message, err));
@@ -78,7 +86,10 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
 }
 
 /** The CLI entry: `gatehouse mcp-stdio …`. */
-export async function mcpStdioCommand(argv: string[], env: Record<string, string | undefined> = process.env): Promise<number> {
+export async function mcpStdioCommand(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<number> {
   const options = bridgeOptionsOf(argv, env);
   if ("error" in options) {
     process.stderr.write(`${options.error}\n`);

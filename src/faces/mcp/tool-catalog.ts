@@ -34,29 +34,41 @@ function urlParams(tool: ToolConfig): string[] {
 function policyFacts(manifest: Manifest, capability: string) {
   const policy = manifest.policy ?? {};
   const threshold = policy.amount_threshold;
-  const thresholdApplies = threshold !== undefined && (threshold.actions === undefined || threshold.actions.includes(capability));
+  const thresholdApplies =
+    threshold !== undefined && (threshold.actions === undefined || threshold.actions.includes(capability));
   const counterpartyRules =
-    policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined || policy.escalate_new_counterparties === true;
+    policy.counterparty_allowlist !== undefined ||
+    policy.counterparty_blocklist !== undefined ||
+    policy.escalate_new_counterparties === true;
   const jurisdictionRules = policy.jurisdiction_allowlist !== undefined || policy.jurisdiction_blocklist !== undefined;
   return { policy, threshold, thresholdApplies, counterpartyRules, jurisdictionRules };
 }
 
 /** The sentences of a tool's description that say what policy applies to it. */
 export function policySentences(manifest: Manifest, capability: string): string[] {
-  const { policy, threshold, thresholdApplies, counterpartyRules, jurisdictionRules } = policyFacts(manifest, capability);
+  const { policy, threshold, thresholdApplies, counterpartyRules, jurisdictionRules } = policyFacts(
+    manifest,
+    capability,
+  );
   const out: string[] = [];
-  if (manifest.constraints?.require_human_approval?.includes(capability)) out.push("Every call needs a human approval.");
+  if (manifest.constraints?.require_human_approval?.includes(capability))
+    out.push("Every call needs a human approval.");
   if (policy.high_risk_actions?.includes(capability)) out.push("High-risk action: every call needs a human approval.");
   if (threshold && thresholdApplies)
-    out.push(`Amounts above ${threshold.amount} ${threshold.currency} need a human approval; give amount and currency (${threshold.currency}).`);
+    out.push(
+      `Amounts above ${threshold.amount} ${threshold.currency} need a human approval; give amount and currency (${threshold.currency}).`,
+    );
   if (policy.counterparty_allowlist) out.push(`Counterparty must match: ${policy.counterparty_allowlist.join(", ")}.`);
   if (policy.counterparty_blocklist) out.push(`Counterparties refused: ${policy.counterparty_blocklist.join(", ")}.`);
   if (policy.escalate_new_counterparties) out.push("A counterparty never seen before needs a human approval.");
   if (counterpartyRules) out.push("Give the counterparty (recipient) of the action.");
   out.push("Recipients in params.to/cc/bcc are checked against the capability token's allowed recipients.");
-  if (jurisdictionRules) out.push("Give the counterparty's jurisdiction (ISO 3166-1 alpha-2); it is checked against the manifest's lists.");
-  if (manifest.constraints?.max_actions_per_hour) out.push(`Budget: ${manifest.constraints.max_actions_per_hour} actions per hour.`);
-  if (policy.require_capability_token) out.push("A capability token is required (session header X-Capability-Token or _meta.capability_token).");
+  if (jurisdictionRules)
+    out.push("Give the counterparty's jurisdiction (ISO 3166-1 alpha-2); it is checked against the manifest's lists.");
+  if (manifest.constraints?.max_actions_per_hour)
+    out.push(`Budget: ${manifest.constraints.max_actions_per_hour} actions per hour.`);
+  if (policy.require_capability_token)
+    out.push("A capability token is required (session header X-Capability-Token or _meta.capability_token).");
   return out;
 }
 
@@ -82,9 +94,14 @@ function inputSchemaOf(manifest: Manifest, capability: string, tool: ToolConfig)
       amount: { type: "number", minimum: 0, description: "Monetary value of the action." },
       currency: {
         type: "string",
-        description: threshold ? `ISO 4217 currency of amount (the threshold is in ${threshold.currency}).` : "ISO 4217 currency of amount.",
+        description: threshold
+          ? `ISO 4217 currency of amount (the threshold is in ${threshold.currency}).`
+          : "ISO 4217 currency of amount.",
       },
-      counterparty: { type: "string", description: "Who the action affects: an email address, a domain, an account id." },
+      counterparty: {
+        type: "string",
+        description: "Who the action affects: an email address, a domain, an account id.",
+      },
       jurisdiction: { type: "string", description: "ISO 3166-1 alpha-2 country of the counterparty." },
     },
     required,
@@ -101,7 +118,11 @@ export function manifestTools(manifest: Manifest): Tool[] {
     tools.push({
       name,
       title: capability,
-      description: [`${lead}.`.replace(/\.\.$/, "."), "Governed by Gatehouse:", ...policySentences(manifest, capability)].join(" "),
+      description: [
+        `${lead}.`.replace(/\.\.$/, "."),
+        "Governed by Gatehouse:",
+        ...policySentences(manifest, capability),
+      ].join(" "),
       inputSchema: inputSchemaOf(manifest, capability, tool),
     });
   }
@@ -123,7 +144,10 @@ export const approvalStatusTool: Tool = {
 };
 
 /** The capability a tools/call names: a manifest tool, else `type.tool` split at the first dot (the policy decides). */
-export function capabilityForToolName(manifest: Manifest | undefined, name: string): { type: string; tool: string } | undefined {
+export function capabilityForToolName(
+  manifest: Manifest | undefined,
+  name: string,
+): { type: string; tool: string } | undefined {
   const capability = manifest ? capabilitiesByToolName(manifest).get(name) : undefined;
   const raw = capability ?? name.replace(".", ":");
   const colon = raw.indexOf(":");

@@ -25,7 +25,11 @@ async function call<T>(method: string, path: string, auth: { token?: string; api
   if (auth.token) headers.authorization = `Bearer ${auth.token}`;
   if (auth.apiKey) headers["x-api-key"] = auth.apiKey;
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${gh.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${gh.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: res.status, type: res.headers.get("content-type") ?? "", body: (await res.json()) as T };
 }
 
@@ -33,7 +37,10 @@ const orgPath = (org: string, rest = "") => `/api/v1/orgs/${org}/approvals${rest
 
 let seq = 0;
 /** A pending approval as the actions face would create it for an ESCALATE. */
-function escalate(org = DEFAULT_ORG, overrides: Partial<Parameters<typeof gh.approvals.create>[0]> = {}): StoredApproval {
+function escalate(
+  org = DEFAULT_ORG,
+  overrides: Partial<Parameters<typeof gh.approvals.create>[0]> = {},
+): StoredApproval {
   seq += 1;
   return gh.approvals.create({
     org_id: org,
@@ -110,7 +117,9 @@ describe("operator approvals", () => {
     expect(res.status).toBe(404);
     expect(res.type).toContain("application/problem+json");
     expect(res.body.detail).toBe("Approval appr-does-not-exist not found");
-    const approve = await call<Problem>("POST", orgPath(DEFAULT_ORG, "/appr-does-not-exist/approve"), { token: operator });
+    const approve = await call<Problem>("POST", orgPath(DEFAULT_ORG, "/appr-does-not-exist/approve"), {
+      token: operator,
+    });
     expect(approve.status).toBe(404);
   });
 
@@ -132,37 +141,49 @@ describe("operator approvals", () => {
     });
     expect(Date.parse(approved.body.decided_at!)).not.toBeNaN();
 
-    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, { apiKey: AGENT_API_KEY });
+    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
+      apiKey: AGENT_API_KEY,
+    });
     expect(agentView.status).toBe(200);
     expectMatchesSpec("Gateway_getApproval", 200, agentView.body);
     expect(agentView.body).toMatchObject({ status: "approved", reason: "Customer asked for account deletion" });
     expect(agentView.body.action.params).toEqual(pending.action.params);
 
-    const again = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), { token: operator });
+    const again = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), {
+      token: operator,
+    });
     expect(again.status).toBe(409);
     expect(again.type).toContain("application/problem+json");
     expect(again.body.detail).toBe(`Approval ${pending.approval_id} is already approved`);
-    const denyAfter = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), { token: operator });
+    const denyAfter = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), {
+      token: operator,
+    });
     expect(denyAfter.status).toBe(409);
     expect(gh.approvals.get(DEFAULT_ORG, pending.approval_id)?.status).toBe("approved");
   });
 
   it("deny works without a body and the agent reads it denied", async () => {
     const pending = escalate();
-    const denied = await call<Approval>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), { token: operator });
+    const denied = await call<Approval>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), {
+      token: operator,
+    });
     expect(denied.status).toBe(200);
     expectMatchesSpec("Approvals_deny", 200, denied.body);
     expect(denied.body).toMatchObject({ status: "denied", decided_by: "alice@acme.example" });
     expect(denied.body).not.toHaveProperty("reason");
 
-    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, { apiKey: AGENT_API_KEY });
+    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
+      apiKey: AGENT_API_KEY,
+    });
     expect(agentView.body.status).toBe("denied");
   });
 
   it("an expired approval cannot be approved (409 naming the expiry)", async () => {
     const shortLived = escalate(DEFAULT_ORG, { ttl_ms: 1 });
     await new Promise((r) => setTimeout(r, 10));
-    const res = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${shortLived.approval_id}/approve`), { token: operator });
+    const res = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${shortLived.approval_id}/approve`), {
+      token: operator,
+    });
     expect(res.status).toBe(409);
     expect(res.body.detail).toBe(`Approval ${shortLived.approval_id} expired at ${shortLived.expires_at}`);
   });
@@ -171,15 +192,21 @@ describe("operator approvals", () => {
     const pending = escalate();
     const list = await call<Problem>("GET", orgPath(DEFAULT_ORG), { token: otherOperator });
     const get = await call<Problem>("GET", orgPath(DEFAULT_ORG, `/${pending.approval_id}`), { token: otherOperator });
-    const approve = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), { token: otherOperator });
-    const deny = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), { token: otherOperator });
+    const approve = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), {
+      token: otherOperator,
+    });
+    const deny = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/deny`), {
+      token: otherOperator,
+    });
     for (const res of [list, get, approve, deny]) {
       expect(res.status).toBe(403);
       expect(res.type).toContain("application/problem+json");
       expect(res.body.detail).toBe(`Not allowed to act on organization ${DEFAULT_ORG}`);
     }
     // Even when it guesses the approval id under its own org, it finds nothing.
-    const ownOrg = await call<Problem>("POST", orgPath(OTHER_ORG, `/${pending.approval_id}/approve`), { token: otherOperator });
+    const ownOrg = await call<Problem>("POST", orgPath(OTHER_ORG, `/${pending.approval_id}/approve`), {
+      token: otherOperator,
+    });
     expect(ownOrg.status).toBe(404);
     expect(gh.approvals.get(DEFAULT_ORG, pending.approval_id)?.status).toBe("pending");
   });
@@ -203,7 +230,9 @@ describe("operator approvals", () => {
 describe("agent approval read", () => {
   it("another org's agent gets 404, not the approval", async () => {
     const pending = escalate();
-    const res = await call<Problem>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, { apiKey: gh.otherOrgApiKey });
+    const res = await call<Problem>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
+      apiKey: gh.otherOrgApiKey,
+    });
     expect(res.status).toBe(404);
     expect(res.body.detail).toBe(`Approval ${pending.approval_id} not found`);
     expect(JSON.stringify(res.body)).not.toContain("crm");
@@ -212,9 +241,13 @@ describe("agent approval read", () => {
   it("long-poll returns as soon as an operator decides", async () => {
     const pending = escalate();
     const started = Date.now();
-    const poll = call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=20`, { apiKey: AGENT_API_KEY });
+    const poll = call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=20`, {
+      apiKey: AGENT_API_KEY,
+    });
     await new Promise((r) => setTimeout(r, 300));
-    const decision = await call<Approval>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), { token: operator });
+    const decision = await call<Approval>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), {
+      token: operator,
+    });
     expect(decision.status).toBe(200);
 
     const answered = await poll;
@@ -228,7 +261,9 @@ describe("agent approval read", () => {
   it("long-poll answers pending after the wait when nobody decides", async () => {
     const pending = escalate();
     const started = Date.now();
-    const res = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=1`, { apiKey: AGENT_API_KEY });
+    const res = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=1`, {
+      apiKey: AGENT_API_KEY,
+    });
     expect(res.status).toBe(200);
     expect(res.body.status).toBe("pending");
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -243,7 +278,9 @@ describe("agent approval read", () => {
 
   it("rejects a wait beyond the spec's 60 seconds", async () => {
     const pending = escalate();
-    const res = await call<Problem>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=61`, { apiKey: AGENT_API_KEY });
+    const res = await call<Problem>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=61`, {
+      apiKey: AGENT_API_KEY,
+    });
     expect(res.status).toBe(400);
   });
 });

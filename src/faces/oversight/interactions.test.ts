@@ -129,7 +129,10 @@ async function verifyOffline(exportText: string, name: string) {
   writeFileSync(jwksFile, JSON.stringify(gh.audit.publicJwks()));
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runAuditVerify([exportFile, "--jwks", jwksFile], { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+  const code = await runAuditVerify([exportFile, "--jwks", jwksFile], {
+    stdout: (l) => out.push(l),
+    stderr: (l) => err.push(l),
+  });
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -149,7 +152,9 @@ describe("interaction records", () => {
     } while (cursor && pages < 10);
 
     expect(pages).toBe(3); // 4 + 4 + 3
-    expect(seen.map((r) => r.seq)).toEqual(Array.from({ length: DEFAULT_ORG_RECORDS }, (_, i) => DEFAULT_ORG_RECORDS - i));
+    expect(seen.map((r) => r.seq)).toEqual(
+      Array.from({ length: DEFAULT_ORG_RECORDS }, (_, i) => DEFAULT_ORG_RECORDS - i),
+    );
     expect(seen.every((r) => r.org_id === DEFAULT_ORG)).toBe(true);
     expect(seen.map((r) => r.interaction_id)).not.toContain("int-other-org");
   });
@@ -189,7 +194,9 @@ describe("interaction records", () => {
   it("filters by decision and by agent", async () => {
     const denies = await getJson<InteractionPage>("?decision=DENY");
     expect(denies.body.items.map((r) => r.interaction_id).sort()).toEqual([...denied].sort());
-    expect(denies.body.items.every((r) => r.decision === "DENY" && r.reasons[0].code === "ACTION_NOT_ALLOWED")).toBe(true);
+    expect(denies.body.items.every((r) => r.decision === "DENY" && r.reasons[0].code === "ACTION_NOT_ALLOWED")).toBe(
+      true,
+    );
 
     const even = await getJson<InteractionPage>("?agent_id=bot-even");
     // Two executed actions (intent + outcome each) and the ESCALATE.
@@ -227,7 +234,11 @@ describe("interaction records", () => {
 
     const escalation = await getJson<InteractionRecord>(`/${escalated}`);
     expectMatchesSpec("Interactions_get", 200, escalation.body);
-    expect(escalation.body).toMatchObject({ kind: "decision", decision: "ESCALATE", reasons: [{ code: "REQUIRES_APPROVAL" }] });
+    expect(escalation.body).toMatchObject({
+      kind: "decision",
+      decision: "ESCALATE",
+      reasons: [{ code: "REQUIRES_APPROVAL" }],
+    });
     expect(escalation.body).not.toHaveProperty("result");
   });
 

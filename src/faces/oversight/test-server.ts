@@ -49,7 +49,11 @@ export async function startOversightServer(): Promise<OversightTestServer> {
   const silent = logger.child({});
   silent.level = "silent";
   const db = await openMigratedDatabase(config.databaseFile);
-  const apiKeys = createApiKeyStore(db, { secret: randomBytes(32), envKeys: config.apiKeys, defaultOrg: config.defaultOrg });
+  const apiKeys = createApiKeyStore(db, {
+    secret: randomBytes(32),
+    envKeys: config.apiKeys,
+    defaultOrg: config.defaultOrg,
+  });
   const otherOrgApiKey = apiKeys.create(OTHER_ORG, "other org agent").key;
   const devIssuer = await loadDevIssuer(dataDir, config.jwtIssuer, config.jwtAudience);
   const verifyUserToken = createUserTokenVerifier({

@@ -39,10 +39,16 @@ describe("every puruto file read is contained", () => {
   it("refuses a symlinked directory that leads out, but reads a symlink that stays inside", async () => {
     const { puruto, data } = await ecosystem();
     await symlink(data, path.join(puruto, "docs"));
-    expect(await readContained(puruto, path.join(puruto, "docs", "secret.key"), 1024)).toEqual({ ok: false, reason: "outside" });
+    expect(await readContained(puruto, path.join(puruto, "docs", "secret.key"), 1024)).toEqual({
+      ok: false,
+      reason: "outside",
+    });
     await writeFile(path.join(puruto, "real.md"), "inside");
     await symlink(path.join(puruto, "real.md"), path.join(puruto, "alias.md"));
-    expect(await readContained(puruto, path.join(puruto, "alias.md"), 1024)).toMatchObject({ ok: true, text: "inside" });
+    expect(await readContained(puruto, path.join(puruto, "alias.md"), 1024)).toMatchObject({
+      ok: true,
+      text: "inside",
+    });
   });
 
   it("refuses a registry.json that is a symlink out of the data folder", async () => {

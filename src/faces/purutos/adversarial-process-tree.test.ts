@@ -29,7 +29,14 @@ const linuxWithNamespaces = process.platform === "linux" && pidNamespacePrefix()
 describe.runIf(linuxWithNamespaces)("process tree kill", () => {
   it("after a timeout no process of the command survives, not even a setsid double-forked one", async () => {
     const marker = `gh-orphan-${randomUUID()}`;
-    const run = runProcess({ argv: escapingSkill(marker), cwd: tmpdir(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdin: "", timeoutMs: 4_000, outputLimit: 1024 });
+    const run = runProcess({
+      argv: escapingSkill(marker),
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stdin: "",
+      timeoutMs: 4_000,
+      outputLimit: 1024,
+    });
     // The escaped grandchild is running before the timeout.
     await expect.poll(() => survivors(marker), { timeout: 5_000, interval: 100 }).toHaveLength(1);
     expect((await run).kind).toBe("timeout");
@@ -39,7 +46,15 @@ describe.runIf(linuxWithNamespaces)("process tree kill", () => {
   it("after an abort no process of the command survives", async () => {
     const marker = `gh-orphan-${randomUUID()}`;
     const abort = new AbortController();
-    const run = runProcess({ argv: escapingSkill(marker), cwd: tmpdir(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdin: "", timeoutMs: 60_000, outputLimit: 1024, signal: abort.signal });
+    const run = runProcess({
+      argv: escapingSkill(marker),
+      cwd: tmpdir(),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stdin: "",
+      timeoutMs: 60_000,
+      outputLimit: 1024,
+      signal: abort.signal,
+    });
     await expect.poll(() => survivors(marker), { timeout: 5_000, interval: 100 }).toHaveLength(1);
     abort.abort();
     expect((await run).kind).toBe("aborted");

@@ -88,7 +88,9 @@ describe("scan of puruto-* folders", () => {
     });
 
     const none = await discover({ ecosystemRoot: root }).get("puruto-financial");
-    const balanceOnly = await discover({ ecosystemRoot: root, extraCommands: ["balance", "report"] }).get("puruto-financial");
+    const balanceOnly = await discover({ ecosystemRoot: root, extraCommands: ["balance", "report"] }).get(
+      "puruto-financial",
+    );
     const all = await discover({ ecosystemRoot: root, extraCommands: ["*"] }).get("puruto-financial");
     const withAgent = await discover({ ecosystemRoot: root, extraCommands: ["*"], agentCommand: ["agent"] }).get(
       "puruto-financial",
@@ -235,7 +237,9 @@ describe("registry.json", () => {
       ["puruto-evil", null],
       ["puruto-up", null],
     ]);
-    expect((await discovery.snapshot()).problems.filter((p) => p.includes("outside the ecosystem root"))).toHaveLength(2);
+    expect((await discovery.snapshot()).problems.filter((p) => p.includes("outside the ecosystem root"))).toHaveLength(
+      2,
+    );
   });
 });
 
@@ -268,14 +272,23 @@ describe("path safety", () => {
     expect(item?.commands).not.toContain("tool");
   });
 
-  it.each(["../x", "..", "%2e%2e", "%2E%2E%2Fetc", "/etc", "/etc/passwd", "puruto-a/../puruto-b", "puruto-a/x", "puruto-a\\x", "", "puruto-a\0"])(
-    "get(%j) is undefined",
-    async (name) => {
-      await writePuruto(root, "puruto-a");
-      await writePuruto(root, "puruto-b");
-      expect(await discover({ ecosystemRoot: root }).get(name)).toBeUndefined();
-    },
-  );
+  it.each([
+    "../x",
+    "..",
+    "%2e%2e",
+    "%2E%2E%2Fetc",
+    "/etc",
+    "/etc/passwd",
+    "puruto-a/../puruto-b",
+    "puruto-a/x",
+    "puruto-a\\x",
+    "",
+    "puruto-a\0",
+  ])("get(%j) is undefined", async (name) => {
+    await writePuruto(root, "puruto-a");
+    await writePuruto(root, "puruto-b");
+    expect(await discover({ ecosystemRoot: root }).get(name)).toBeUndefined();
+  });
 
   it("reports a missing ecosystem root instead of throwing", async () => {
     const discovery = discover({ ecosystemRoot: path.join(root, "does-not-exist") });

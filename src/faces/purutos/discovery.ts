@@ -254,7 +254,8 @@ async function resolveRegistryFolder(
     const candidate = path.resolve(realRoot, location);
     const real = await realPathInside(realRoot, candidate);
     if (real === null) {
-      if (await exists(candidate)) problems.push(`registry entry "${name}": ${location} is outside the ecosystem root, ignored`);
+      if (await exists(candidate))
+        problems.push(`registry entry "${name}": ${location} is outside the ecosystem root, ignored`);
       continue;
     }
     if (await isDirectory(real)) return real;

@@ -101,7 +101,14 @@ describe("the demo ecosystem (what `make run` serves)", () => {
     expect(body.status).toBe("ok");
     expect(body.count).toBe(3);
     const realDemo = await realpath(DEMO);
-    expect(body.items.map((i: { name: string; kind: string; source: string; path: string }) => [i.name, i.kind, i.source, i.path])).toEqual([
+    expect(
+      body.items.map((i: { name: string; kind: string; source: string; path: string }) => [
+        i.name,
+        i.kind,
+        i.source,
+        i.path,
+      ]),
+    ).toEqual([
       ["puruto-cron", "puruto-cron", "scan", path.join(realDemo, "puruto-cron")],
       ["puruto-data", "puruto-data", "registry", path.join(realDemo, "puruto-data")],
       ["puruto-financial", "standard", "registry", path.join(realDemo, "puruto-financial")],
@@ -218,13 +225,16 @@ describe("failures keep the contract", () => {
     expect(body.invocation.duration_ms).toBeGreaterThanOrEqual(190);
   });
 
-  it.each([["without a body", undefined], ["with a JSON body", { any: "payload" }]])(
-    "a client that goes away stops its command, %s (killed, not left to the timeout)",
-    async (_label, payload) => {
+  it.each([
+    ["without a body", undefined],
+    ["with a JSON body", { any: "payload" }],
+  ])("a client that goes away stops its command, %s (killed, not left to the timeout)", async (_label, payload) => {
     root = await realpath(await tempDir());
     // The command may run in its own PID namespace (its $$ is 1 there): find it on the host by a marker.
     const marker = `gh-wait-${path.basename(root)}`;
-    await writePuruto(root, "puruto-slow", { skills: { wait: { run: `#!/bin/sh\nexec sh -c "sleep 1000; :" ${marker}\n` } } });
+    await writePuruto(root, "puruto-slow", {
+      skills: { wait: { run: `#!/bin/sh\nexec sh -c "sleep 1000; :" ${marker}\n` } },
+    });
     const base = await serve(testConfig({ ecosystemRoot: root, extraCommands: ["wait"], commandTimeoutMs: 20_000 }));
 
     const controller = new AbortController();
@@ -249,8 +259,7 @@ describe("failures keep the contract", () => {
     }
     if (alive) process.kill(pid, "SIGKILL"); // don't leave it behind when the assertion fails
     expect(alive).toBe(false);
-  },
-  );
+  });
 });
 
 /** The host PID of the process whose last argument is `marker`, or 0. */

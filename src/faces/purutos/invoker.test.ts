@@ -40,7 +40,9 @@ describe("allow list and lookup", () => {
       message: "Puruto no encontrado",
       code: "PURUTO_NOT_FOUND",
     });
-    await expect(invoker.invoke({ name: "../puruto-a", command: "status" })).rejects.toBeInstanceOf(PurutoNotFoundError);
+    await expect(invoker.invoke({ name: "../puruto-a", command: "status" })).rejects.toBeInstanceOf(
+      PurutoNotFoundError,
+    );
   });
 
   it.each(["deploy", "../../bin/sh", "status;rm -rf /", "$(reboot)", "STATUS", "sync"])(
@@ -112,7 +114,10 @@ describe("envelope", () => {
 describe("native list / help / status / init", () => {
   it("list: every skill with description, invocable flag, runnable and allowed", async () => {
     await puruto("puruto-financial", {
-      skills: { balance: { description: "Balance of an account", run: ECHO }, notes: { description: "Notes", userInvocable: false } },
+      skills: {
+        balance: { description: "Balance of an account", run: ECHO },
+        notes: { description: "Notes", userInvocable: false },
+      },
     });
     const { invoker } = setup({ extraCommands: ["balance"] });
     const { invocation } = await invoker.invoke({ name: "puruto-financial", command: "list" });
@@ -258,14 +263,19 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
       error: { code: "INVALID_RESPONSE", details: { output: "hello, not json\n", truncated: false } },
     });
     expect(array.invocation.error?.code).toBe("INVALID_RESPONSE");
-    expect(fail.invocation).toMatchObject({ status: "error", error: { code: "COMMAND_FAILED", details: { exit_code: 3 } } });
+    expect(fail.invocation).toMatchObject({
+      status: "error",
+      error: { code: "COMMAND_FAILED", details: { exit_code: 3 } },
+    });
     expect(JSON.stringify(fail)).not.toContain("hunter2");
   });
 
   it("a failing skill that prints a JSON object on stdout says why: its `error` in the message, the object in details", async () => {
     await puruto("puruto-a", {
       skills: {
-        explain: { run: "#!/bin/sh\necho 'secret=hunter2' >&2\necho '{\"error\":\"unknown account: x\",\"accounts\":[\"main\"]}'\nexit 2\n" },
+        explain: {
+          run: '#!/bin/sh\necho \'secret=hunter2\' >&2\necho \'{"error":"unknown account: x","accounts":["main"]}\'\nexit 2\n',
+        },
       },
     });
     const { invoker } = setup();
@@ -357,7 +367,11 @@ describe("shutdown", () => {
     const answers = await running;
 
     expect(performance.now() - started).toBeLessThan(2000);
-    expect(answers.map((a) => a.invocation.error?.code)).toEqual(["COMMAND_FAILED", "COMMAND_FAILED", "COMMAND_FAILED"]);
+    expect(answers.map((a) => a.invocation.error?.code)).toEqual([
+      "COMMAND_FAILED",
+      "COMMAND_FAILED",
+      "COMMAND_FAILED",
+    ]);
     expect(answers[0].invocation.error?.details).toMatchObject({ signal: "SIGKILL" });
   });
 });

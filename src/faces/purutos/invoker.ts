@@ -147,7 +147,14 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
     if (puruto.path === null || !(await isDirectory(puruto.path))) {
       return failure("TARGET_NOT_FOUND", `The folder of ${puruto.name} does not exist`);
     }
-    const ctx: RunContext = { puruto: { ...puruto, path: puruto.path }, command, payload, requestId, correlationId, signal };
+    const ctx: RunContext = {
+      puruto: { ...puruto, path: puruto.path },
+      command,
+      payload,
+      requestId,
+      correlationId,
+      signal,
+    };
     const skill = puruto.skills.find((s) => s.command === command);
     switch (command) {
       case "list":
@@ -220,11 +227,15 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
           timeout_ms: config.commandTimeoutMs,
         });
       case "output_limit":
-        return failure("INVALID_RESPONSE", `Output exceeded ${config.commandOutputLimit} bytes; the command was killed`, {
-          truncated: true,
-          limit_bytes: config.commandOutputLimit,
-          output: clip(outcome.stdout),
-        });
+        return failure(
+          "INVALID_RESPONSE",
+          `Output exceeded ${config.commandOutputLimit} bytes; the command was killed`,
+          {
+            truncated: true,
+            limit_bytes: config.commandOutputLimit,
+            output: clip(outcome.stdout),
+          },
+        );
       case "exited": {
         if (outcome.exitCode !== 0) {
           // stderr may hold anything the script printed: it goes to the operator's log, not to the caller.
@@ -236,11 +247,15 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
           // object it printed before failing is passed back: that is how a skill says *why* it failed.
           const explained = parseObject(outcome.stdout);
           const why = typeof explained?.error === "string" ? `: ${printable(explained.error)}` : "";
-          return failure("COMMAND_FAILED", `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`, {
-            exit_code: outcome.exitCode,
-            signal: outcome.signal,
-            ...(explained ? { output: explained } : {}),
-          });
+          return failure(
+            "COMMAND_FAILED",
+            `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`,
+            {
+              exit_code: outcome.exitCode,
+              signal: outcome.signal,
+              ...(explained ? { output: explained } : {}),
+            },
+          );
         }
         const parsed = parseObject(outcome.stdout);
         if (parsed) return { result: parsed };
@@ -371,7 +386,9 @@ function failure(code: InvocationErrorCode, message: string, details?: Record<st
 function parseObject(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return value !== null && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -427,7 +444,8 @@ class Semaphore {
       return await task();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // the slot passes straight to the next caller
+      if (next)
+        next(); // the slot passes straight to the next caller
       else this.active--;
     }
   }

@@ -166,7 +166,10 @@ export function parseEnvNames(text: string): { declared: string[]; nonEmpty: Set
     if (!match) continue;
     const [, name, rest] = match;
     if (!declared.includes(name)) declared.push(name);
-    const value = rest.trim().replace(/^(['"])(.*)\1$/, "$2").trim();
+    const value = rest
+      .trim()
+      .replace(/^(['"])(.*)\1$/, "$2")
+      .trim();
     if (value !== "" && !value.startsWith("#")) nonEmpty.add(name);
   }
   return { declared, nonEmpty };

@@ -37,9 +37,14 @@ export function pidNamespacePrefix(): string[] | null {
     }
   }
   if (namespacePrefix === null) {
-    log.warn("commands run in a process group only (no PID namespace available): a command that calls setsid or double-forks may leave processes behind after a timeout");
+    log.warn(
+      "commands run in a process group only (no PID namespace available): a command that calls setsid or double-forks may leave processes behind after a timeout",
+    );
   } else {
-    log.info({ prefix: namespacePrefix.join(" ") }, "commands run in their own PID namespace: the whole process tree dies at timeout or abort");
+    log.info(
+      { prefix: namespacePrefix.join(" ") },
+      "commands run in their own PID namespace: the whole process tree dies at timeout or abort",
+    );
   }
   return namespacePrefix;
 }

@@ -39,7 +39,10 @@ async function ide(sessionId: string) {
 async function rest(method: string, path: string, body?: unknown) {
   const res = await fetch(`${gatehouse.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${gatehouse.operatorToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: `Bearer ${gatehouse.operatorToken}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body ? JSON.stringify(body) : null,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -66,7 +69,9 @@ describe("approvals are bound to their session", () => {
     await expect
       .poll(async () => (await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`)).body.status)
       .toBe("cancelled");
-    const late = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/approve`, { reason: "too late" });
+    const late = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/approve`, {
+      reason: "too late",
+    });
     expect(late.status).toBeGreaterThanOrEqual(400);
     expect(late.status).toBeLessThan(500);
     expect(late.body.status ?? "cancelled").not.toBe("approved");

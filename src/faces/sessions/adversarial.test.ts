@@ -3,7 +3,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
-import { openIde, refusedUpgrade, startGateway, startIdp, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+import {
+  openIde,
+  refusedUpgrade,
+  startGateway,
+  startIdp,
+  type IdeClient,
+  type TestGateway,
+  type TestIdp,
+} from "./test-support";
 
 let idp: TestIdp;
 const running: TestGateway[] = [];
@@ -48,7 +56,9 @@ describe("session ownership: (issuer, org, sub)", () => {
   it("refuses a token without an org on a session created by an org's user (the org never changes)", async () => {
     const g = await gatewayWith();
     await connect(g, "own-2", await idp.mint({ sub: "dev", org: "acme" }));
-    const orgless = await refusedUpgrade(`${g.wsBase}/ws/own-2`, { headers: { authorization: `Bearer ${await idp.mint({ sub: "dev" })}` } });
+    const orgless = await refusedUpgrade(`${g.wsBase}/ws/own-2`, {
+      headers: { authorization: `Bearer ${await idp.mint({ sub: "dev" })}` },
+    });
     expect(orgless.status).toBe(403);
     // The owner still gets in.
     const again = await connect(g, "own-2", await idp.mint({ sub: "dev", org: "acme" }));
@@ -84,10 +94,15 @@ describe("slow consumer", () => {
       }),
     );
     const closes1013 = async () =>
-      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1013")?.value ?? 0;
+      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1013")
+        ?.value ?? 0;
     const before = await closes1013();
     const port = (flood.address() as { port: number }).port;
-    const g = await gatewayWith({ withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}`, options: { maxBufferedBytes: 256 * 1024 } });
+    const g = await gatewayWith({
+      withRuntime: false,
+      agentRuntimeUrl: `http://127.0.0.1:${port}`,
+      options: { maxBufferedBytes: 256 * 1024 },
+    });
     try {
       const c = await connect(g, "slow-never", await idp.mint());
       const socket = (c.ws as unknown as { _socket: { pause(): void } })._socket;

@@ -32,7 +32,8 @@ export function sessionsConfigFromEnv(env: Record<string, string | undefined>): 
   }
   const prefix = env.GATEHOUSE_REDIS_PREFIX;
   if (prefix) {
-    if (!/^[A-Za-z0-9:_-]{1,64}$/.test(prefix)) throw new Error(`GATEHOUSE_REDIS_PREFIX must match [A-Za-z0-9:_-]{1,64}`);
+    if (!/^[A-Za-z0-9:_-]{1,64}$/.test(prefix))
+      throw new Error(`GATEHOUSE_REDIS_PREFIX must match [A-Za-z0-9:_-]{1,64}`);
     options.redisKeyPrefix = prefix;
   }
   return { options, sessionManifest: env.GATEHOUSE_SESSION_MANIFEST || DEFAULT_SESSION_MANIFEST };

@@ -20,8 +20,13 @@ const ides: TypedIde[] = [];
 
 const isToolCall = (f: ServerFrame): f is ToolCall => f.type === "tool_call";
 const isFinal = (f: ServerFrame): f is AssistantMessage => f.type === "assistant_message" && f.is_final === true;
-const isStatus = (status: AgentStatus["status"]) => (f: ServerFrame) => f.type === "agent_status" && f.status === status;
-const tokensOf = (frames: ServerFrame[]) => frames.filter((f): f is AssistantMessage => f.type === "assistant_message").map((f) => f.token).join("");
+const isStatus = (status: AgentStatus["status"]) => (f: ServerFrame) =>
+  f.type === "agent_status" && f.status === status;
+const tokensOf = (frames: ServerFrame[]) =>
+  frames
+    .filter((f): f is AssistantMessage => f.type === "assistant_message")
+    .map((f) => f.token)
+    .join("");
 
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 5 });
@@ -53,7 +58,10 @@ async function ide(sessionId: string) {
 async function rest(method: string, path: string, body?: unknown) {
   const res = await fetch(`${gatehouse.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${gatehouse.operatorToken}`, ...(body ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: `Bearer ${gatehouse.operatorToken}`,
+      ...(body ? { "content-type": "application/json" } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -83,25 +91,41 @@ describe("agent sessions through the real server", () => {
 
     const after = await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`);
     expect(after.body).toMatchObject({ status: "consumed", decided_by: "dev@acme" });
-    const atRuntime = runtime.received.filter((r) => r.sessionId === "e2e-ide-approve" && r.frame.type === "hitl_decision");
-    expect(atRuntime.map((r) => r.frame)).toEqual([expect.objectContaining({ decision: "approve", approval_id: call.approval_id })]);
+    const atRuntime = runtime.received.filter(
+      (r) => r.sessionId === "e2e-ide-approve" && r.frame.type === "hitl_decision",
+    );
+    expect(atRuntime.map((r) => r.frame)).toEqual([
+      expect.objectContaining({ decision: "approve", approval_id: call.approval_id }),
+    ]);
   });
 
   it("a tool call approved by an operator over REST reaches the runtime and the IDE as runnable", async () => {
     const c = await ide("e2e-rest-approve");
     c.session.send({ type: "user_message", content: "run npm test" });
     const call = await c.next(isToolCall);
-    expect(call).toMatchObject({ tool_name: "run_command", arguments: { command: "npm test" }, requires_approval: true });
+    expect(call).toMatchObject({
+      tool_name: "run_command",
+      arguments: { command: "npm test" },
+      requires_approval: true,
+    });
 
-    const approved = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/approve`, { reason: "tests are safe" });
+    const approved = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/approve`, {
+      reason: "tests are safe",
+    });
     expect(approved.status).toBe(200);
     const runnable = await c.next((f): f is ToolCall => isToolCall(f) && f.requires_approval === false);
-    expect(runnable).toMatchObject({ call_id: call.call_id, approval_id: call.approval_id, arguments: { command: "npm test" } });
+    expect(runnable).toMatchObject({
+      call_id: call.call_id,
+      approval_id: call.approval_id,
+      arguments: { command: "npm test" },
+    });
     // A real IDE runs the tool at once, while the runtime may still be streaming: the result must not be lost.
     c.session.send({ type: "tool_result", call_id: call.call_id, result: { content: "42 passed" } });
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: npm test (run_command).");
-    const atRuntime = runtime.received.find((r) => r.sessionId === "e2e-rest-approve" && r.frame.type === "hitl_decision");
+    const atRuntime = runtime.received.find(
+      (r) => r.sessionId === "e2e-rest-approve" && r.frame.type === "hitl_decision",
+    );
     expect(atRuntime?.frame).toMatchObject({ decision: "approve", approval_id: call.approval_id });
     expect((await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`)).body).toMatchObject({
       status: "consumed",
@@ -113,7 +137,9 @@ describe("agent sessions through the real server", () => {
     const c = await ide("e2e-rest-deny");
     c.session.send({ type: "user_message", content: "push to origin" });
     const call = await c.next(isToolCall);
-    const denied = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/deny`, { reason: "release freeze" });
+    const denied = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/deny`, {
+      reason: "release freeze",
+    });
     expect(denied.status).toBe(200);
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
     expect(err).toMatchObject({ details: { call_id: call.call_id, decided_by: "operator@contract" } });

@@ -31,7 +31,12 @@ export type RuntimeInFrame =
   | RuntimeError
   | RuntimeToolCall;
 /** Frames Gatehouse sends to the agent runtime. */
-export type RuntimeOutFrame = RuntimeCancel | RuntimeHitlDecision | RuntimeSwitchAgent | RuntimeToolResult | RuntimeUserMessage;
+export type RuntimeOutFrame =
+  | RuntimeCancel
+  | RuntimeHitlDecision
+  | RuntimeSwitchAgent
+  | RuntimeToolResult
+  | RuntimeUserMessage;
 
 /** The frame type each route carries (from Gatehouse's point of view, see ./schemas.ts). */
 export interface RouteFrames {
@@ -61,7 +66,9 @@ export function dispatchFrame<F extends AnyFrame, Args extends unknown[], R>(
   return handler(frame, ...args);
 }
 
-export type ParsedFrame<F> = { ok: true; frame: F } | { ok: false; errors: Array<{ pointer: string; message: string }> };
+export type ParsedFrame<F> =
+  | { ok: true; frame: F }
+  | { ok: false; errors: Array<{ pointer: string; message: string }> };
 
 /** JSON text → a frame of the route, validated against the route's schemas (which the generated types mirror). */
 export function parseFrame<R extends FrameRoute>(
@@ -70,7 +77,8 @@ export function parseFrame<R extends FrameRoute>(
   data: RawData | string,
   isBinary: boolean,
 ): ParsedFrame<RouteFrames[R]> {
-  if (isBinary) return { ok: false, errors: [{ pointer: "/", message: "binary frames are not accepted; send JSON text" }] };
+  if (isBinary)
+    return { ok: false, errors: [{ pointer: "/", message: "binary frames are not accepted; send JSON text" }] };
   let value: unknown;
   try {
     value = JSON.parse(typeof data === "string" ? data : rawToString(data));

@@ -5,7 +5,18 @@ import { registry } from "../../core/metrics/registry";
 import { CloseCode } from "./close-codes";
 import { loadMessageValidators, type MessageValidators } from "./schemas";
 import type { ToolOutcome, ToolOutcomeRecorder, ToolPolicyContext } from "./tool-policy";
-import { AUDIENCE, ISSUER, openIde, refusedUpgrade, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+import {
+  AUDIENCE,
+  ISSUER,
+  openIde,
+  refusedUpgrade,
+  startGateway,
+  startIdp,
+  type Frame,
+  type IdeClient,
+  type TestGateway,
+  type TestIdp,
+} from "./test-support";
 
 let idp: TestIdp;
 let validators: MessageValidators;
@@ -29,13 +40,20 @@ async function gatewayWith(overrides: Parameters<typeof startGateway>[1] = {}) {
 }
 
 async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof openIde>[1] = {}) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: opts.token ?? (opts.protocols ? undefined : await idp.mint()), ...opts });
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, {
+    token: opts.token ?? (opts.protocols ? undefined : await idp.mint()),
+    ...opts,
+  });
   clients.push(c);
   return c;
 }
 
 const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+const tokensOf = (frames: Frame[]) =>
+  frames
+    .filter((f) => f.type === "assistant_message")
+    .map((f) => f.token)
+    .join("");
 
 describe("upgrade authentication (refused before 101)", () => {
   it.each([
@@ -46,15 +64,24 @@ describe("upgrade authentication (refused before 101)", () => {
     ["a wrong issuer", async () => ({ authorization: `Bearer ${await idp.mint({ iss: "https://evil.test" })}` })],
     ["a wrong audience", async () => ({ authorization: `Bearer ${await idp.mint({ aud: "other" })}` })],
     ["an unknown kid", async () => ({ authorization: `Bearer ${await idp.mint({ kid: "who" })}` })],
-    ["alg none", async () => ({
-      authorization: `Bearer ${new UnsecuredJWT({}).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("alice").setExpirationTime("5m").encode()}`,
-    })],
-    ["HS256", async () => ({
-      authorization: `Bearer ${await new SignJWT({})
-        .setProtectedHeader({ alg: "HS256", kid: "test-key-1" })
-        .setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("alice").setExpirationTime("5m")
-        .sign(new TextEncoder().encode("0123456789abcdef0123456789abcdef"))}`,
-    })],
+    [
+      "alg none",
+      async () => ({
+        authorization: `Bearer ${new UnsecuredJWT({}).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject("alice").setExpirationTime("5m").encode()}`,
+      }),
+    ],
+    [
+      "HS256",
+      async () => ({
+        authorization: `Bearer ${await new SignJWT({})
+          .setProtectedHeader({ alg: "HS256", kid: "test-key-1" })
+          .setIssuer(ISSUER)
+          .setAudience(AUDIENCE)
+          .setSubject("alice")
+          .setExpirationTime("5m")
+          .sign(new TextEncoder().encode("0123456789abcdef0123456789abcdef"))}`,
+      }),
+    ],
   ])("answers 401 problem+json for %s", async (_case, headers) => {
     const g = await gatewayWith();
     const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: await headers() });
@@ -66,7 +93,9 @@ describe("upgrade authentication (refused before 101)", () => {
 
   it("says TOKEN_EXPIRED for an expired token", async () => {
     const g = await gatewayWith();
-    const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: { authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` } });
+    const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, {
+      headers: { authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` },
+    });
     expect(res.body).toMatchObject({ code: "TOKEN_EXPIRED", detail: "JWT token has expired" });
   });
 
@@ -90,7 +119,9 @@ describe("upgrade authentication (refused before 101)", () => {
       headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` },
     });
     expect(res.status).toBe(403);
-    const notFound = await refusedUpgrade(`${g.wsBase}/api/v1/ws/x`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    const notFound = await refusedUpgrade(`${g.wsBase}/api/v1/ws/x`, {
+      headers: { authorization: `Bearer ${await idp.mint()}` },
+    });
     expect(notFound.status).toBe(404);
   });
 });
@@ -174,14 +205,18 @@ describe("relay", () => {
   });
 
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
-    const g = await gatewayWith({ toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }) });
+    const g = await gatewayWith({
+      toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }),
+    });
     const c = await ide(g, "escalate-1");
     c.send({ type: "user_message", content: "файл a.txt" });
     const call = await c.next((f) => f.type === "tool_call");
     expect(call).toMatchObject({ requires_approval: true, approval_id: "apr_1" });
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", feedback: "нет" });
     await c.next(isFinal);
-    expect(g.runtime!.received.find((r) => r.frame.type === "hitl_decision")?.frame).toMatchObject({ approval_id: "apr_1" });
+    expect(g.runtime!.received.find((r) => r.frame.type === "hitl_decision")?.frame).toMatchObject({
+      approval_id: "apr_1",
+    });
     expect(tokensOf(c.frames)).toContain("нет");
   });
 
@@ -264,7 +299,10 @@ describe("resume", () => {
     expect(err).toMatchObject({ error_code: "TOKEN_EXPIRED", message: "JWT token has expired" });
     expect((await c.closed).code).toBe(CloseCode.TOKEN_EXPIRED);
     const lastSeq = c.frames.filter((f) => f.type !== "error").at(-1)!.seq!;
-    const again = await ide(g, "expiry-1", { token: await idp.mint(), headers: { "x-gatehouse-last-seq": String(lastSeq) } });
+    const again = await ide(g, "expiry-1", {
+      token: await idp.mint(),
+      headers: { "x-gatehouse-last-seq": String(lastSeq) },
+    });
     // The stale TOKEN_EXPIRED notice is connection-scoped: it is not replayed into the new socket.
     expect(await again.next((f) => f.type === "session_resumed")).toMatchObject({ replayed: 0 });
     expect(again.frames.some((f) => f.error_code === "TOKEN_EXPIRED")).toBe(false);
@@ -275,7 +313,9 @@ describe("limits and lifecycle", () => {
   it("answers the 4th connection per IP per minute with 429 + Retry-After before the upgrade", async () => {
     const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 3 } });
     for (let i = 0; i < 3; i++) await ide(g, `ip-${i}`);
-    const res = await refusedUpgrade(`${g.wsBase}/ws/ip-4`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    const res = await refusedUpgrade(`${g.wsBase}/ws/ip-4`, {
+      headers: { authorization: `Bearer ${await idp.mint()}` },
+    });
     expect(res.status).toBe(429);
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
     expect(res.body.code).toBe("RATE_LIMIT_EXCEEDED");
@@ -296,7 +336,8 @@ describe("limits and lifecycle", () => {
     const g = await gatewayWith({ options: { maxPayloadBytes: 1024 } });
     const c = await ide(g, "big-1");
     const closesOf1009 = async () =>
-      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1009")?.value ?? 0;
+      (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1009")
+        ?.value ?? 0;
     const before = await closesOf1009();
     c.send({ type: "user_message", content: "x".repeat(4096) });
     expect((await c.closed).code).toBe(1009);
@@ -321,7 +362,9 @@ describe("limits and lifecycle", () => {
     expect(closed.code).toBe(CloseCode.SERVICE_RESTART);
     expect(closed.reason).toContain("resume");
     await closing;
-    const res = await refusedUpgrade(`${g.wsBase}/ws/shutdown-2`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    const res = await refusedUpgrade(`${g.wsBase}/ws/shutdown-2`, {
+      headers: { authorization: `Bearer ${await idp.mint()}` },
+    });
     expect(res.status).toBe(503);
     expect(res.headers["retry-after"]).toBeDefined();
   });
@@ -381,9 +424,16 @@ describe("tool outcome", () => {
     const { call } = await runToolCall(g, "outcome-1", { result: { content: "file content" } });
     expect(recorded).toHaveLength(1);
     expect(recorded[0][0]).toBe(decided[0]);
-    expect(recorded[0][0]).toMatchObject({ sub: "alice", sessionId: "outcome-1", callId: call.call_id, toolName: "write_file" });
+    expect(recorded[0][0]).toMatchObject({
+      sub: "alice",
+      sessionId: "outcome-1",
+      callId: call.call_id,
+      toolName: "write_file",
+    });
     expect(recorded[0][1]).toEqual({ success: true, result: { content: "file content" } });
-    expect(g.runtime!.received.find((r) => r.frame.type === "tool_result")?.frame).toMatchObject({ result: { content: "file content" } });
+    expect(g.runtime!.received.find((r) => r.frame.type === "tool_result")?.frame).toMatchObject({
+      result: { content: "file content" },
+    });
   });
 
   it("reports a failed tool run as an unsuccessful outcome", async () => {
@@ -395,9 +445,12 @@ describe("tool outcome", () => {
 
   it.each([
     ["rejects", async () => Promise.reject(new Error("audit store down"))],
-    ["throws", () => {
-      throw new Error("audit store down");
-    }],
+    [
+      "throws",
+      () => {
+        throw new Error("audit store down");
+      },
+    ],
   ])("relays the result unchanged when the recorder %s", async (_case, recordOutcome) => {
     const g = await gatewayWith({ recordOutcome: recordOutcome as ToolOutcomeRecorder });
     const { c } = await runToolCall(g, "outcome-3", { result: { content: "file content" } });

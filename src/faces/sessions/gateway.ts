@@ -59,7 +59,8 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     agentRuntimeUrl: deps.agentRuntimeUrl,
     agentRuntimeKey: deps.agentRuntimeKey,
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
-    onFrame: (session, link, data, receivedAt): Promise<void> => handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
+    onFrame: (session, link, data, receivedAt): Promise<void> =>
+      handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
   });
   const toolCalls = new ToolCalls({
     registry,
@@ -109,7 +110,12 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
 function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore {
   const replayWindow = { maxAgeMs: opts.replayWindowMs, maxFrames: opts.replayMaxFrames };
   if (!redis) return createMemorySessionStore(replayWindow);
-  return createRedisSessionStore({ redis, keyPrefix: opts.redisKeyPrefix, ttlMs: opts.sessionTtlMs + opts.replayWindowMs, ...replayWindow });
+  return createRedisSessionStore({
+    redis,
+    keyPrefix: opts.redisKeyPrefix,
+    ttlMs: opts.sessionTtlMs + opts.replayWindowMs,
+    ...replayWindow,
+  });
 }
 
 async function redisState(redis?: Redis): Promise<SessionGatewayHealth["redis"]> {

@@ -45,7 +45,8 @@ const MAX_AWAITED_OUTCOMES = 10_000;
 export interface GovernedToolsDeps {
   /** The governance engine (src/core/governance). */
   engine: Pick<GovernanceEngine, "authorize" | "recordOutcome" | "manifests">;
-  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> & Partial<Pick<ApprovalStore, "cancel">>;
+  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> &
+    Partial<Pick<ApprovalStore, "cancel">>;
   /** GATEHOUSE_SESSION_MANIFEST. */
   sessionManifest?: string;
   /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
@@ -66,7 +67,10 @@ export function actionResultOf(outcome: ToolOutcome): ActionResult {
   if (outcome.success) {
     const data = outcome.result;
     if (data === undefined || data === null) return { success: true };
-    return { success: true, data: typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>) : { value: data } };
+    return {
+      success: true,
+      data: typeof data === "object" && !Array.isArray(data) ? (data as Record<string, unknown>) : { value: data },
+    };
   }
   return {
     success: false,
@@ -91,7 +95,10 @@ function outcomeTracker(engine: Pick<GovernanceEngine, "recordOutcome">) {
     try {
       await engine.recordOutcome(call, actionResultOf(outcome));
     } catch (err) {
-      log.error({ err, callId: ctx.callId, interactionId: call.interaction_id }, "could not record the IDE's tool_result");
+      log.error(
+        { err, callId: ctx.callId, interactionId: call.interaction_id },
+        "could not record the IDE's tool_result",
+      );
     }
   };
 
@@ -162,8 +169,19 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   }
 
   /** An executed request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
-  function asRelease(res: Authorization, params: Record<string, unknown>, approvalId?: string, decidedBy?: string): ToolRelease {
-    if (res.decision === "ALLOW") return { outcome: "approved", arguments: params, ...(approvalId ? { approvalId } : {}), ...(decidedBy ? { decidedBy } : {}) };
+  function asRelease(
+    res: Authorization,
+    params: Record<string, unknown>,
+    approvalId?: string,
+    decidedBy?: string,
+  ): ToolRelease {
+    if (res.decision === "ALLOW")
+      return {
+        outcome: "approved",
+        arguments: params,
+        ...(approvalId ? { approvalId } : {}),
+        ...(decidedBy ? { decidedBy } : {}),
+      };
     if (res.decision === "ESCALATE") return { outcome: "escalated", approvalId: res.approval_id! };
     return {
       outcome: "rejected",
@@ -174,7 +192,12 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   }
 
   /** Executes under an approved approval; if another identical call spent it first, asks the policy anew. */
-  async function releaseApproved(orgId: string, ctx: ToolPolicyContext, approval: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
+  async function releaseApproved(
+    orgId: string,
+    ctx: ToolPolicyContext,
+    approval: Approval,
+    params?: Record<string, unknown>,
+  ): Promise<ToolRelease> {
     const request = requestOf(approval, ctx, params);
     try {
       const res = await authorize(orgId, ctx, { ...request, approval_id: approval.approval_id });
@@ -190,12 +213,20 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
    * prompt in an older session): the policy decides this call anew. When this session's own user approved the
    * request, that approval carries over to the new one (as with an edit): they are not asked a second time.
    */
-  async function askAgain(orgId: string, ctx: ToolPolicyContext, spent: Approval, params?: Record<string, unknown>): Promise<ToolRelease> {
+  async function askAgain(
+    orgId: string,
+    ctx: ToolPolicyContext,
+    spent: Approval,
+    params?: Record<string, unknown>,
+  ): Promise<ToolRelease> {
     const request = requestOf(spent, ctx, params);
     const res = await authorize(orgId, ctx, request);
     const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
     if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
-    const approved = deps.approvals.approve(orgId, res.approval_id!, { by: ctx.sub, reason: spent.decision_reason ?? "approved in the IDE" });
+    const approved = deps.approvals.approve(orgId, res.approval_id!, {
+      by: ctx.sub,
+      reason: spent.decision_reason ?? "approved in the IDE",
+    });
     if (!approved.ok) return asRelease(res, request.action.params);
     const again = requestOf(approved.approval, ctx, params);
     try {
@@ -219,7 +250,8 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
   const policy: ToolPolicy = async (ctx) => {
     const orgId = orgOf(ctx);
-    if (!orgId) return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
+    if (!orgId)
+      return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
     return asDecision(await authorize(orgId, ctx, requestFor(orgId, ctx, ctx.arguments)));
   };
 
@@ -227,7 +259,13 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     async settled(ctx, approvalId, signal) {
       const orgId = orgOf(ctx)!;
       const approval = await untilDecided(orgId, approvalId, signal);
-      if (!approval) return { outcome: "rejected", approvalId, reason: "The approval no longer exists", reasons: ["APPROVAL_NOT_FOUND"] };
+      if (!approval)
+        return {
+          outcome: "rejected",
+          approvalId,
+          reason: "The approval no longer exists",
+          reasons: ["APPROVAL_NOT_FOUND"],
+        };
       const decidedBy = approval.decided_by ?? undefined;
       switch (approval.status) {
         case "approved":
@@ -236,12 +274,19 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
           // Spent by an identical call (identical requests share one pending approval): ask again.
           return askAgain(orgId, ctx, approval);
         case "expired":
-          return { outcome: "rejected", approvalId, reason: `Approval ${approvalId} expired undecided`, reasons: ["APPROVAL_EXPIRED"] };
+          return {
+            outcome: "rejected",
+            approvalId,
+            reason: `Approval ${approvalId} expired undecided`,
+            reasons: ["APPROVAL_EXPIRED"],
+          };
         default:
           return {
             outcome: "rejected",
             approvalId,
-            reason: approval.decision_reason ? `Rejected: ${approval.decision_reason}` : `Rejected by ${decidedBy ?? "an operator"}`,
+            reason: approval.decision_reason
+              ? `Rejected: ${approval.decision_reason}`
+              : `Rejected by ${decidedBy ?? "an operator"}`,
             reasons: ["APPROVAL_DENIED"],
             ...(decidedBy ? { decidedBy } : {}),
           };
@@ -250,7 +295,10 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
     async decide(ctx, approvalId, decision, feedback) {
       const orgId = orgOf(ctx)!;
-      const by = { by: ctx.sub, reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE") };
+      const by = {
+        by: ctx.sub,
+        reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
+      };
       // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
       if (decision === "approve") deps.approvals.approve(orgId, approvalId, by);
       else deps.approvals.deny(orgId, approvalId, by);
@@ -258,20 +306,37 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
     async edit(ctx, approvalId, modifiedArguments, feedback) {
       const orgId = orgOf(ctx)!;
-      const closed = deps.approvals.deny(orgId, approvalId, { by: ctx.sub, reason: feedback ?? "replaced by edited arguments in the IDE" });
+      const closed = deps.approvals.deny(orgId, approvalId, {
+        by: ctx.sub,
+        reason: feedback ?? "replaced by edited arguments in the IDE",
+      });
       if (!closed.ok && closed.approval?.status === "denied") {
         // An operator rejected the call before the edit arrived: that decision stands.
-        return { outcome: "rejected", approvalId, reason: `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`, reasons: ["APPROVAL_DENIED"] };
+        return {
+          outcome: "rejected",
+          approvalId,
+          reason: `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`,
+          reasons: ["APPROVAL_DENIED"],
+        };
       }
       const original = closed.ok ? closed.approval : (closed.approval ?? deps.approvals.get(orgId, approvalId));
-      if (!original) return { outcome: "rejected", approvalId, reason: "The approval no longer exists", reasons: ["APPROVAL_NOT_FOUND"] };
+      if (!original)
+        return {
+          outcome: "rejected",
+          approvalId,
+          reason: "The approval no longer exists",
+          reasons: ["APPROVAL_NOT_FOUND"],
+        };
 
       // The edited call is a new request: the policy decides it from scratch.
       const edited = requestOf(original, ctx, modifiedArguments);
       const first = await authorize(orgId, ctx, edited);
       if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
       // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
-      const approved = deps.approvals.approve(orgId, first.approval_id!, { by: ctx.sub, reason: feedback ?? "edited and approved in the IDE" });
+      const approved = deps.approvals.approve(orgId, first.approval_id!, {
+        by: ctx.sub,
+        reason: feedback ?? "edited and approved in the IDE",
+      });
       if (!approved.ok) return { outcome: "escalated", approvalId: first.approval_id! };
       return releaseApproved(orgId, ctx, approved.approval, modifiedArguments);
     },

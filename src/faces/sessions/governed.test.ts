@@ -9,7 +9,15 @@ import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
 import { createGovernanceEngine, type GovernanceEngine } from "../../core/governance";
 import { createGovernedTools } from "./governed-tools";
-import { openIde, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+import {
+  openIde,
+  startGateway,
+  startIdp,
+  type Frame,
+  type IdeClient,
+  type TestGateway,
+  type TestIdp,
+} from "./test-support";
 
 const ORG = "org-ide";
 const MANIFESTS = resolve(import.meta.dirname, "../../../examples/manifests");
@@ -50,13 +58,19 @@ afterEach(async () => {
 });
 
 async function ide(sessionId: string, org: string | null = ORG) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: await idp.mint({ sub: "dev@acme", org: org ?? undefined }) });
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, {
+    token: await idp.mint({ sub: "dev@acme", org: org ?? undefined }),
+  });
   clients.push(c);
   return c;
 }
 
 const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+const tokensOf = (frames: Frame[]) =>
+  frames
+    .filter((f) => f.type === "assistant_message")
+    .map((f) => f.token)
+    .join("");
 const atRuntime = (type: string) => g.runtime!.received.filter((r) => r.frame.type === type).map((r) => r.frame);
 const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
@@ -100,7 +114,10 @@ describe("tool calls under the ide-assistant manifest", () => {
     c.send({ type: "tool_result", call_id: call.call_id, error: { code: "ENOENT", message: "no such file" } });
     await c.next(isFinal);
     const [outcome] = audit.list(ORG, { kind: "outcome" }).records;
-    expect(outcome).toMatchObject({ executed: false, result: { success: false, error: "no such file", error_code: "ENOENT" } });
+    expect(outcome).toMatchObject({
+      executed: false,
+      result: { success: false, error: "no such file", error_code: "ENOENT" },
+    });
     const [intent] = audit.list(ORG, { kind: "intent" }).records;
     expect(outcome.interaction_id).toBe(intent.interaction_id);
   });
@@ -124,12 +141,21 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(call).toMatchObject({ tool_name: "write_file", requires_approval: true });
     const approvalId = call.approval_id as string;
     expect(approvals.list(ORG).map((a) => a.approval_id)).toEqual([approvalId]);
-    expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "pending", uapk_id: "ide-assistant", action: { tool: "write_file" } });
+    expect(approvals.get(ORG, approvalId)).toMatchObject({
+      status: "pending",
+      uapk_id: "ide-assistant",
+      action: { tool: "write_file" },
+    });
 
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-1" });
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
     expect(atRuntime("hitl_decision")).toEqual([
-      expect.objectContaining({ call_id: call.call_id, decision: "approve", approval_id: approvalId, message_id: "d-1" }),
+      expect.objectContaining({
+        call_id: call.call_id,
+        decision: "approve",
+        approval_id: approvalId,
+        message_id: "d-1",
+      }),
     ]);
     expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "consumed", decided_by: "dev@acme" });
     // The IDE decided itself: it is not sent the call a second time.
@@ -150,12 +176,20 @@ describe("tool calls under the ide-assistant manifest", () => {
 
     expect(approvals.approve(ORG, call.approval_id as string, { by: "operator@acme", reason: "fine" }).ok).toBe(true);
     const released = await c.next((f) => f.type === "tool_call" && f.requires_approval === false);
-    expect(released).toMatchObject({ call_id: call.call_id, approval_id: call.approval_id, arguments: { path: "old.txt" } });
+    expect(released).toMatchObject({
+      call_id: call.call_id,
+      approval_id: call.approval_id,
+      arguments: { path: "old.txt" },
+    });
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
     expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "approve", approval_id: call.approval_id });
     // The IDE can no longer answer it: it was decided.
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject" });
-    expect(await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID" && String(f.message).includes("not waiting"))).toBeTruthy();
+    expect(
+      await c.next(
+        (f) => f.type === "error" && f.error_code === "INVALID_CALL_ID" && String(f.message).includes("not waiting"),
+      ),
+    ).toBeTruthy();
     c.send({ type: "tool_result", call_id: call.call_id, result: { content: "deleted" } });
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: old.txt (delete_file).");
@@ -167,7 +201,10 @@ describe("tool calls under the ide-assistant manifest", () => {
     const call = await c.next((f) => f.type === "tool_call");
     approvals.deny(ORG, call.approval_id as string, { by: "operator@acme", reason: "not on Fridays" });
     const err = await c.next((f) => f.type === "error");
-    expect(err).toMatchObject({ error_code: "TOOL_DENIED", details: { call_id: call.call_id, decided_by: "operator@acme", reasons: ["APPROVAL_DENIED"] } });
+    expect(err).toMatchObject({
+      error_code: "TOOL_DENIED",
+      details: { call_id: call.call_id, decided_by: "operator@acme", reasons: ["APPROVAL_DENIED"] },
+    });
     await c.next(isFinal);
     expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "Rejected: not on Fridays" });
     expect(tokensOf(c.frames)).toContain("не выполняю run_command");
@@ -199,7 +236,11 @@ describe("tool calls under the ide-assistant manifest", () => {
     const call = await c.next((f) => f.type === "tool_call");
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", feedback: "later" });
     await c.next(isFinal);
-    expect(approvals.get(ORG, call.approval_id as string)).toMatchObject({ status: "denied", decided_by: "dev@acme", decision_reason: "later" });
+    expect(approvals.get(ORG, call.approval_id as string)).toMatchObject({
+      status: "denied",
+      decided_by: "dev@acme",
+      decision_reason: "later",
+    });
     expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "later" });
     expect(c.frames.some((f) => f.type === "error")).toBe(false);
   });
@@ -208,14 +249,26 @@ describe("tool calls under the ide-assistant manifest", () => {
     const c = await ide("edit-1");
     c.send({ type: "user_message", content: "write file a.txt" });
     const call = await c.next((f) => f.type === "tool_call");
-    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "b.txt", content: "x" } });
+    c.send({
+      type: "hitl_decision",
+      call_id: call.call_id,
+      decision: "edit",
+      modified_arguments: { path: "b.txt", content: "x" },
+    });
     const released = await c.next((f) => f.type === "tool_call" && f.requires_approval === false);
     expect(released.arguments).toEqual({ path: "b.txt", content: "x" });
     expect(released.approval_id).not.toBe(call.approval_id);
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
-    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "edit", modified_arguments: { path: "b.txt", content: "x" }, approval_id: released.approval_id });
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({
+      decision: "edit",
+      modified_arguments: { path: "b.txt", content: "x" },
+      approval_id: released.approval_id,
+    });
     expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("denied");
-    expect(approvals.get(ORG, released.approval_id as string)).toMatchObject({ status: "consumed", action: { params: { path: "b.txt", content: "x" } } });
+    expect(approvals.get(ORG, released.approval_id as string)).toMatchObject({
+      status: "consumed",
+      action: { params: { path: "b.txt", content: "x" } },
+    });
     c.send({ type: "tool_result", call_id: call.call_id, result: { content: "ok" } });
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: b.txt (write_file).");

@@ -17,9 +17,20 @@ export interface UpgradeContext {
   lastSeq?: number;
 }
 
-export type IdeFrameHandler = (session: LiveSession, conn: Connection, data: RawData, isBinary: boolean, receivedAt: number) => Promise<void>;
+export type IdeFrameHandler = (
+  session: LiveSession,
+  conn: Connection,
+  data: RawData,
+  isBinary: boolean,
+  receivedAt: number,
+) => Promise<void>;
 
-export function acceptConnection(registry: SessionRegistry, onFrame: IdeFrameHandler, ws: WebSocket, ctx: UpgradeContext): void {
+export function acceptConnection(
+  registry: SessionRegistry,
+  onFrame: IdeFrameHandler,
+  ws: WebSocket,
+  ctx: UpgradeContext,
+): void {
   const session = registry.get(ctx.sessionId)!;
   const previous = session.conn;
   if (previous) previous.ws.close(CloseCode.REPLACED, "session opened on another socket");
@@ -38,7 +49,8 @@ export function acceptConnection(registry: SessionRegistry, onFrame: IdeFrameHan
       .then(() => onFrame(session, conn, data, isBinary, receivedAt))
       .catch((err) => {
         log.error({ err, sessionId: ctx.sessionId }, "IDE frame handling failed");
-        if (registry.isCurrent(session)) registry.sendError(session, "INTERNAL_ERROR", "Internal error", {}, false, conn);
+        if (registry.isCurrent(session))
+          registry.sendError(session, "INTERNAL_ERROR", "Internal error", {}, false, conn);
       });
   });
   // When `ws` closes a socket itself (a frame above maxPayload → 1009), its local close event reports 1006:

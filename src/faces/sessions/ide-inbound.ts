@@ -61,12 +61,26 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
   },
 };
 
-export async function handleIdeFrame(deps: IdeInboundDeps, session: LiveSession, conn: Connection, data: RawData, isBinary: boolean, receivedAt: number) {
+export async function handleIdeFrame(
+  deps: IdeInboundDeps,
+  session: LiveSession,
+  conn: Connection,
+  data: RawData,
+  isBinary: boolean,
+  receivedAt: number,
+) {
   if (conn.ws.readyState !== WebSocket.OPEN) return;
   const retryAfter = await consumePoint(deps.messageLimiter, session.record.id);
   if (retryAfter !== undefined) {
     metrics.messagesProcessed.inc({ status: "rate_limited" });
-    deps.registry.sendError(session, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { retry_after: retryAfter }, false, conn);
+    deps.registry.sendError(
+      session,
+      "RATE_LIMIT_EXCEEDED",
+      "Too many requests. Please slow down.",
+      { retry_after: retryAfter },
+      false,
+      conn,
+    );
     return;
   }
   const parsed = parseFrame(await deps.validators, "ide_in", data, isBinary);
@@ -74,7 +88,14 @@ export async function handleIdeFrame(deps: IdeInboundDeps, session: LiveSession,
     metrics.invalidFrames.inc({ source: "ide" });
     metrics.messagesProcessed.inc({ status: "invalid" });
     const summary = parsed.errors.map((e) => `${e.pointer} ${e.message}`).join("; ");
-    deps.registry.sendError(session, "INVALID_MESSAGE", `Invalid message: ${summary}`, { details: { errors: parsed.errors } }, false, conn);
+    deps.registry.sendError(
+      session,
+      "INVALID_MESSAGE",
+      `Invalid message: ${summary}`,
+      { details: { errors: parsed.errors } },
+      false,
+      conn,
+    );
     return;
   }
   metrics.messages.inc({ direction: "ide_to_gateway", type: parsed.frame.type });
@@ -101,7 +122,9 @@ async function forward(frame: RuntimeOutFrame & { message_id: string }, c: IdeFr
   const link = await c.runtime.linkFor(c.session);
   if (!link?.send(frame)) {
     metrics.messagesProcessed.inc({ status: "error" });
-    c.registry.sendError(c.session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", { details: { message_id: frame.message_id } });
+    c.registry.sendError(c.session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", {
+      details: { message_id: frame.message_id },
+    });
     return;
   }
   metrics.forwardLatency.observe({ direction: "gateway_to_runtime" }, (performance.now() - c.receivedAt) / 1000);

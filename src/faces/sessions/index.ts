@@ -9,7 +9,13 @@ export {
 export { CloseCode } from "./close-codes";
 export { createMemorySessionStore, type SessionStore } from "./session-store";
 export { createRedisSessionStore, type RedisSessionStoreOptions } from "./redis-session-store";
-export { createGovernedTools, DEFAULT_SESSION_MANIFEST, IDE_ACTION_TYPE, type GovernedTools, type GovernedToolsDeps } from "./governed-tools";
+export {
+  createGovernedTools,
+  DEFAULT_SESSION_MANIFEST,
+  IDE_ACTION_TYPE,
+  type GovernedTools,
+  type GovernedToolsDeps,
+} from "./governed-tools";
 export {
   ALWAYS_APPROVE_TOOLS,
   referenceToolPolicy,

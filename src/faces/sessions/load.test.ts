@@ -31,7 +31,11 @@ describe("slow consumer", () => {
       }),
     );
     const port = (flood.address() as { port: number }).port;
-    const g = await startGateway(idp, { withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}`, options: { maxBufferedBytes: 256 * 1024 } });
+    const g = await startGateway(idp, {
+      withRuntime: false,
+      agentRuntimeUrl: `http://127.0.0.1:${port}`,
+      options: { maxBufferedBytes: 256 * 1024 },
+    });
     let c: IdeClient | undefined;
     try {
       c = await openIde(`${g.wsBase}/ws/slow-1`, { token: await idp.mint() });
@@ -57,21 +61,29 @@ describe("slow consumer", () => {
 describe("1,000 concurrent sessions", () => {
   it("each gets its own complete turn from the reference runtime; all are cleaned up after", async () => {
     const sessions = 1000;
-    const g = await startGateway(idp, { tokenDelayMs: 1, options: { connectionsPerIpPerMinute: 100_000, sessionTtlMs: 300 } });
+    const g = await startGateway(idp, {
+      tokenDelayMs: 1,
+      options: { connectionsPerIpPerMinute: 100_000, sessionTtlMs: 300 },
+    });
     const clients: IdeClient[] = [];
     try {
       const token = await idp.mint({ sub: "load-user" });
       const started = Date.now();
       // Open in batches (as IDEs would arrive), then every session talks at the same time.
       for (let i = 0; i < sessions; i += 100) {
-        const batch = Array.from({ length: Math.min(100, sessions - i) }, (_, j) => openIde(`${g.wsBase}/ws/load-${i + j}`, { token }));
+        const batch = Array.from({ length: Math.min(100, sessions - i) }, (_, j) =>
+          openIde(`${g.wsBase}/ws/load-${i + j}`, { token }),
+        );
         clients.push(...(await Promise.all(batch)));
       }
       expect(await gaugeValue("gatehouse_ws_active_connections")).toBe(sessions);
       for (const [i, c] of clients.entries()) c.send({ type: "user_message", content: `ping ${i}` });
       await Promise.all(clients.map((c) => c.next(isFinal, 20_000)));
       for (const [i, c] of clients.entries()) {
-        const text = c.frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+        const text = c.frames
+          .filter((f) => f.type === "assistant_message")
+          .map((f) => f.token)
+          .join("");
         expect(text).toBe(`Вы написали: ping ${i}. слово1 слово2 слово3 слово4 слово5 слово6`);
         expect(c.frames.map((f) => f.seq)).toEqual(c.frames.map((_, k) => k + 1));
       }

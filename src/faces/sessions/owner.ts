@@ -20,7 +20,11 @@ export function ownerOf(claims: UserClaims): SessionOwner {
 
 /** True when `claims` name the principal that owns the session (issuer, org and sub all equal). */
 export function isOwner(owner: SessionOwner, claims: UserClaims): boolean {
-  return owner.sub === claims.sub && (owner.orgId ?? "") === (claims.orgId ?? "") && (owner.issuer ?? "") === (claims.issuer ?? "");
+  return (
+    owner.sub === claims.sub &&
+    (owner.orgId ?? "") === (claims.orgId ?? "") &&
+    (owner.issuer ?? "") === (claims.issuer ?? "")
+  );
 }
 
 /** A stable key for per-principal limits (NUL cannot occur in any of the parts). */

@@ -13,7 +13,13 @@
 // Session keys expire `ttlMs` after the last write; Redis errors are logged and the node carries on alone.
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
-import { createMemorySessionStore, type BufferedFrame, type ReplayWindow, type SessionRecord, type SessionStore } from "./session-store";
+import {
+  createMemorySessionStore,
+  type BufferedFrame,
+  type ReplayWindow,
+  type SessionRecord,
+  type SessionStore,
+} from "./session-store";
 
 const log = logger.child({ module: "sessions", store: "redis" });
 
@@ -76,7 +82,13 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       const pipeline = redis
         .pipeline()
         .del(key.frames(id))
-        .hset(key.session(id), { owner: owner.sub, org: owner.orgId ?? "", iss: owner.issuer ?? "", created: String(record.createdAt), next: "1" })
+        .hset(key.session(id), {
+          owner: owner.sub,
+          org: owner.orgId ?? "",
+          iss: owner.issuer ?? "",
+          created: String(record.createdAt),
+          next: "1",
+        })
         .pexpire(key.session(id), ttlMs);
       // The frames stream does not exist yet: the first append sets its expiry.
       lastRefresh.delete(id);
@@ -88,7 +100,19 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       const stored = local.append(id, frame, replayable);
       const pipeline = redis
         .pipeline()
-        .xadd(key.frames(id), "MAXLEN", "~", String(options.maxFrames), `${stored.seq}-0`, "at", String(stored.at), "r", replayable ? "1" : "0", "d", stored.data)
+        .xadd(
+          key.frames(id),
+          "MAXLEN",
+          "~",
+          String(options.maxFrames),
+          `${stored.seq}-0`,
+          "at",
+          String(stored.at),
+          "r",
+          replayable ? "1" : "0",
+          "d",
+          stored.data,
+        )
         .hset(key.session(id), "next", String(stored.seq + 1));
       expire(pipeline, id);
       run(pipeline, "append");
@@ -98,13 +122,21 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     delete(id) {
       local.delete(id);
       lastRefresh.delete(id);
-      run(redis.pipeline().del(key.session(id), key.frames(id)).set(key.expired(id), String(now()), "PX", tombstoneTtlMs), "delete");
+      run(
+        redis.pipeline().del(key.session(id), key.frames(id)).set(key.expired(id), String(now()), "PX", tombstoneTtlMs),
+        "delete",
+      );
     },
 
     async hydrate(id) {
       if (local.get(id)) return;
       try {
-        const results = await redis.pipeline().hgetall(key.session(id)).xrange(key.frames(id), "-", "+").get(key.expired(id)).exec();
+        const results = await redis
+          .pipeline()
+          .hgetall(key.session(id))
+          .xrange(key.frames(id), "-", "+")
+          .get(key.expired(id))
+          .exec();
         if (!results) return;
         for (const [err] of results) if (err) throw err;
         const hash = results[0][1] as Record<string, string>;

@@ -3,7 +3,16 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openIde, refusedUpgrade, startGateway, startIdp, type Frame, type IdeClient, type TestGateway, type TestIdp } from "./test-support";
+import {
+  openIde,
+  refusedUpgrade,
+  startGateway,
+  startIdp,
+  type Frame,
+  type IdeClient,
+  type TestGateway,
+  type TestIdp,
+} from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const prefix = `gatehouse-test-${randomUUID()}`;
@@ -30,7 +39,12 @@ afterAll(async () => {
 type GatewayOverrides = NonNullable<Parameters<typeof startGateway>[1]>;
 
 async function node(options: GatewayOverrides["options"] = {}, extra: GatewayOverrides = {}) {
-  const g = await startGateway(idp, { redis, tokenDelayMs: 2, ...extra, options: { redisKeyPrefix: prefix, ...options } });
+  const g = await startGateway(idp, {
+    redis,
+    tokenDelayMs: 2,
+    ...extra,
+    options: { redisKeyPrefix: prefix, ...options },
+  });
   running.push(g);
   return g;
 }
@@ -42,7 +56,11 @@ async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof op
 }
 
 const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) => frames.filter((f) => f.type === "assistant_message").map((f) => f.token).join("");
+const tokensOf = (frames: Frame[]) =>
+  frames
+    .filter((f) => f.type === "assistant_message")
+    .map((f) => f.token)
+    .join("");
 const pipelined = () => new Promise((r) => setTimeout(r, 200)); // the store's writes are pipelined, not awaited
 
 describe("Redis session store", () => {
@@ -56,10 +74,14 @@ describe("Redis session store", () => {
     await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово3"));
     const seen = [...first.frames];
     first.ws.terminate(); // the IDE drops; node A's runtime turn goes on and every frame reaches Redis
-    await expect.poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${sessionId}`), { timeout: 5000 }).toBeGreaterThan(seen.length + 100);
+    await expect
+      .poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${sessionId}`), { timeout: 5000 })
+      .toBeGreaterThan(seen.length + 100);
     await pipelined();
 
-    const intruder = await refusedUpgrade(`${b.wsBase}/ws/${sessionId}`, { headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` } });
+    const intruder = await refusedUpgrade(`${b.wsBase}/ws/${sessionId}`, {
+      headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` },
+    });
     expect(intruder.status).toBe(403);
 
     const lastSeq = seen.at(-1)!.seq!;
@@ -86,7 +108,10 @@ describe("Redis session store", () => {
     first.ws.terminate();
     await expect.poll(() => redis.exists(`${prefix}:ws:expired:${sessionId}`), { timeout: 3000 }).toBe(1);
     const again = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": "3" } });
-    expect(await again.next((f) => f.type === "error")).toMatchObject({ error_code: "SESSION_EXPIRED", details: { session_id: sessionId } });
+    expect(await again.next((f) => f.type === "error")).toMatchObject({
+      error_code: "SESSION_EXPIRED",
+      details: { session_id: sessionId },
+    });
   });
 
   it("keys expire: a session's keys carry a TTL", async () => {
@@ -112,7 +137,9 @@ describe("rate limits shared through Redis", () => {
     await ide(a, "ip-1");
     await ide(a, "ip-2");
     await ide(b, "ip-3");
-    const res = await refusedUpgrade(`${b.wsBase}/ws/ip-4`, { headers: { authorization: `Bearer ${await idp.mint()}` } });
+    const res = await refusedUpgrade(`${b.wsBase}/ws/ip-4`, {
+      headers: { authorization: `Bearer ${await idp.mint()}` },
+    });
     expect(res.status).toBe(429);
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
     const keys = await redis.keys(`${limitPrefix}:ws:limit:ip*`);
@@ -144,7 +171,12 @@ describe("health", () => {
   it("reports redis from a real PING", async () => {
     const up = await node();
     expect(await up.gateway.health()).toEqual({ agent_runtime: "available", redis: "connected" });
-    const unreachable = new Redis("redis://127.0.0.1:9", { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+    const unreachable = new Redis("redis://127.0.0.1:9", {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
     unreachable.on("error", () => undefined);
     try {
       const down = await node({}, { redis: unreachable });

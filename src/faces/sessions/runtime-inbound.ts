@@ -41,7 +41,13 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
   context_update: relay,
 };
 
-export async function handleRuntimeFrame(deps: RuntimeInboundDeps, session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) {
+export async function handleRuntimeFrame(
+  deps: RuntimeInboundDeps,
+  session: LiveSession,
+  link: RuntimeLink,
+  data: string,
+  receivedAt: number,
+) {
   const parsed = parseFrame(await deps.validators, "runtime_in", data, false);
   if (!parsed.ok) {
     metrics.invalidFrames.inc({ source: "runtime" });

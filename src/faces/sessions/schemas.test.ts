@@ -22,22 +22,32 @@ describe("session message schemas", { timeout: 30_000 }, () => {
   it("every documented example (the seed's included) validates on its route, from the spec and from generated/", async () => {
     const { document } = await new Parser().parse(readFileSync(SPEC, "utf8"));
     const sources = [await loadMessageValidators({ generatedDir: "/nonexistent", specFile: SPEC })];
-    if (existsSync("generated/messages/index.json")) sources.push(await loadMessageValidators({ generatedDir: "generated/messages" }));
+    if (existsSync("generated/messages/index.json"))
+      sources.push(await loadMessageValidators({ generatedDir: "generated/messages" }));
     const names: string[] = [];
     for (const op of document!.operations().all()) {
       const route = ROUTE_OF[`${op.channels().all()[0].id()}:${op.action()}`];
       for (const message of op.messages().all()) {
         for (const example of message.examples().all()) {
           names.push(example.name()!);
-          for (const v of sources) expect(v.validate(route, example.payload()), example.name()).toMatchObject({ ok: true });
+          for (const v of sources)
+            expect(v.validate(route, example.payload()), example.name()).toMatchObject({ ok: true });
         }
       }
     }
     for (const seed of [
-      "seed002_user_message", "seed002_tool_result", "seed002_hitl_decision", "seed002_assistant_message",
-      "seed002_tool_call", "seed002_error_session_expired", "seed002_token_expired",
-      "seed002_error_session_expired_details", "seed002_rate_limit_exceeded", "seed002_token_expired_flow",
-    ]) expect(names).toContain(seed);
+      "seed002_user_message",
+      "seed002_tool_result",
+      "seed002_hitl_decision",
+      "seed002_assistant_message",
+      "seed002_tool_call",
+      "seed002_error_session_expired",
+      "seed002_token_expired",
+      "seed002_error_session_expired_details",
+      "seed002_rate_limit_exceeded",
+      "seed002_token_expired_flow",
+    ])
+      expect(names).toContain(seed);
   });
 
   it("rejects what the protocol forbids", async () => {
@@ -61,7 +71,9 @@ describe("session message schemas", { timeout: 30_000 }, () => {
     // The `if decision == edit` branch must not fire when `decision` is absent (JSON Schema `if` passes then).
     for (const v of [
       await loadMessageValidators({ generatedDir: "/nonexistent", specFile: SPEC }),
-      ...(existsSync("generated/messages/index.json") ? [await loadMessageValidators({ generatedDir: "generated/messages" })] : []),
+      ...(existsSync("generated/messages/index.json")
+        ? [await loadMessageValidators({ generatedDir: "generated/messages" })]
+        : []),
     ]) {
       const r = v.validate("ide_in", { type: "hitl_decision", call_id: "c" });
       expect(r.ok).toBe(false);

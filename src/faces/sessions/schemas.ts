@@ -53,7 +53,10 @@ export function stripParserKeys(value: unknown): unknown {
 function fromGenerated(dir: string): MessageEntry[] | undefined {
   const indexFile = join(dir, "index.json");
   if (!existsSync(indexFile)) return undefined;
-  const index = JSON.parse(readFileSync(indexFile, "utf8")) as Record<string, { channel: string; action: "send" | "receive" }>;
+  const index = JSON.parse(readFileSync(indexFile, "utf8")) as Record<
+    string,
+    { channel: string; action: "send" | "receive" }
+  >;
   const entries: MessageEntry[] = [];
   for (const [name, { channel, action }] of Object.entries(index)) {
     if (!routeOf(channel, action)) continue; // another AsyncAPI document's message

@@ -122,7 +122,14 @@ export class SessionRegistry {
   }
 
   /** The canonical error frame: `message` and `content` carry the same text (the seed uses both). */
-  sendError(session: LiveSession, code: string, text: string, extras: ErrorExtras = {}, replayable = true, only?: Connection): void {
+  sendError(
+    session: LiveSession,
+    code: string,
+    text: string,
+    extras: ErrorExtras = {},
+    replayable = true,
+    only?: Connection,
+  ): void {
     this.emit(session, { type: "error", error_code: code, message: text, content: text, ...extras }, replayable, only);
   }
 
@@ -148,17 +155,25 @@ export class SessionRegistry {
     }
     const result = this.store.replay(id, lastSeq, beforeSeq);
     if (!result.ok) {
-      this.emit(session, {
-        type: "resync_required",
-        session_id: id,
-        last_seq: lastSeq,
-        ...(result.oldestSeq !== undefined ? { oldest_seq: result.oldestSeq } : {}),
-        message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
-      }, false);
+      this.emit(
+        session,
+        {
+          type: "resync_required",
+          session_id: id,
+          last_seq: lastSeq,
+          ...(result.oldestSeq !== undefined ? { oldest_seq: result.oldestSeq } : {}),
+          message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
+        },
+        false,
+      );
       return;
     }
     for (const frame of result.frames) this.deliver(conn, frame.data);
-    this.emit(session, { type: "session_resumed", session_id: id, last_seq: lastSeq, replayed: result.frames.length }, false);
+    this.emit(
+      session,
+      { type: "session_resumed", session_id: id, last_seq: lastSeq, replayed: result.frames.length },
+      false,
+    );
   }
 
   /** Nothing of this session is known here: it expired or never existed on this node. */
@@ -166,9 +181,15 @@ export class SessionRegistry {
     const id = session.record.id;
     const expiredAt = this.store.expiredAt(id);
     if (expiredAt) {
-      this.sendError(session, "SESSION_EXPIRED", "Session has expired. Please reconnect.", {
-        details: { session_id: id, expired_at: expiredAt.toISOString() },
-      }, false);
+      this.sendError(
+        session,
+        "SESSION_EXPIRED",
+        "Session has expired. Please reconnect.",
+        {
+          details: { session_id: id, expired_at: expiredAt.toISOString() },
+        },
+        false,
+      );
     } else {
       this.sendError(session, "SESSION_NOT_FOUND", "Session not found", { details: { session_id: id } }, false);
     }

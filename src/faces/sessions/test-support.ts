@@ -16,7 +16,14 @@ export interface TestIdp {
   jwksUrl: string;
   privateKey: CryptoKey;
   jwk: JWK;
-  mint(claims?: { sub?: string; org?: string; expInSeconds?: number; iss?: string; aud?: string; kid?: string }): Promise<string>;
+  mint(claims?: {
+    sub?: string;
+    org?: string;
+    expInSeconds?: number;
+    iss?: string;
+    aud?: string;
+    kid?: string;
+  }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -59,7 +66,12 @@ export async function startGateway(
   const runtime = withRuntime ? await startAgentRuntime({ port: 0, tokenDelayMs }) : undefined;
   const server = createServer((_req, res) => res.writeHead(404).end());
   const gateway = attachSessionGateway(server, {
-    verifyUserToken: createUserTokenVerifier({ jwksUrl: idp.jwksUrl, issuer: ISSUER, audience: AUDIENCE, cacheMaxAgeMs: 60_000 }),
+    verifyUserToken: createUserTokenVerifier({
+      jwksUrl: idp.jwksUrl,
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      cacheMaxAgeMs: 60_000,
+    }),
     agentRuntimeUrl: runtime?.url ?? "http://127.0.0.1:9",
     ...deps,
     options: { connectionsPerIpPerMinute: 1000, ...deps.options },
@@ -163,7 +175,11 @@ export function refusedUpgrade(
       let text = "";
       res.on("data", (chunk: Buffer) => (text += chunk.toString()));
       res.on("end", () => {
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+        });
       });
     });
     ws.once("error", () => undefined);
@@ -191,8 +207,15 @@ export interface TypedIde {
   next(pred: (f: ServerFrame) => boolean, timeoutMs?: number): Promise<ServerFrame>;
 }
 
-export function openTypedIde(baseUrl: string, sessionId: string, token: string, headers: Record<string, string> = {}): Promise<TypedIde> {
-  const ws = new WebSocket(sessionUrl(baseUrl, sessionId), { headers: { authorization: `Bearer ${token}`, ...headers } });
+export function openTypedIde(
+  baseUrl: string,
+  sessionId: string,
+  token: string,
+  headers: Record<string, string> = {},
+): Promise<TypedIde> {
+  const ws = new WebSocket(sessionUrl(baseUrl, sessionId), {
+    headers: { authorization: `Bearer ${token}`, ...headers },
+  });
   const session = new GatehouseSession(ws);
   const frames: ServerFrame[] = [];
   const listeners = new Set<() => void>();

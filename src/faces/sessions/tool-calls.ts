@@ -51,13 +51,16 @@ export class ToolCalls {
 
     if (verdict.decision === "DENY") {
       const text = `Tool ${toolName} was denied by policy${verdict.detail ? `: ${verdict.detail}` : ""}`;
-      this.deps.registry.sendError(session, "TOOL_DENIED", text, { details: { call_id: callId, tool_name: toolName, reasons: verdict.reasons } });
+      this.deps.registry.sendError(session, "TOOL_DENIED", text, {
+        details: { call_id: callId, tool_name: toolName, reasons: verdict.reasons },
+      });
       link.send({ type: "tool_result", call_id: callId, error: { code: "TOOL_DENIED", message: text } });
       metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
       return;
     }
     // The runtime's requires_approval can only add a requirement; policy and the fixed list decide the rest.
-    const requiresApproval = verdict.decision === "ESCALATE" || ALWAYS_APPROVE_TOOLS.has(toolName) || frame.requires_approval === true;
+    const requiresApproval =
+      verdict.decision === "ESCALATE" || ALWAYS_APPROVE_TOOLS.has(toolName) || frame.requires_approval === true;
     const pending: PendingCall = { toolName, ctx, approvalId: verdict.approvalId, awaitingApproval: requiresApproval };
     session.pendingCalls.set(callId, pending);
     this.deps.registry.emit(session, {
@@ -121,7 +124,12 @@ export class ToolCalls {
         release = await approvals.edit(pending.ctx, pending.approvalId!, edited, feedback);
       } catch (err) {
         log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
-        release = { outcome: "rejected", approvalId: pending.approvalId, reason: "The edited call could not be checked", reasons: ["POLICY_ERROR"] };
+        release = {
+          outcome: "rejected",
+          approvalId: pending.approvalId,
+          reason: "The edited call could not be checked",
+          reasons: ["POLICY_ERROR"],
+        };
       }
       await this.applyRelease(session, callId, pending, release, { decision: "edit", messageId, feedback });
       return;
@@ -138,7 +146,9 @@ export class ToolCalls {
     if (!pending || !record) return;
     const callId = frame.call_id;
     try {
-      record(pending.ctx, outcomeOf(frame)).catch((err: unknown) => log.error({ err, callId }, "recording a tool call's outcome failed"));
+      record(pending.ctx, outcomeOf(frame)).catch((err: unknown) =>
+        log.error({ err, callId }, "recording a tool call's outcome failed"),
+      );
     } catch (err) {
       log.error({ err, callId }, "recording a tool call's outcome failed");
     }
@@ -150,20 +160,38 @@ export class ToolCalls {
   private watchApproval(session: LiveSession, callId: string, pending: PendingCall): void {
     const watcher = new AbortController();
     pending.watcher = watcher;
-    const via = (): ReleaseVia => ({ decision: "approve", messageId: pending.ideDecision?.messageId, feedback: pending.ideDecision?.feedback });
-    this.deps.approvals!.settled(pending.ctx, pending.approvalId!, watcher.signal).then(
-      (release) => (watcher.signal.aborted ? undefined : this.applyRelease(session, callId, pending, release, via())),
-      (err: unknown) => {
-        if (watcher.signal.aborted) return;
-        log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
-        const release: ToolRelease = { outcome: "rejected", approvalId: pending.approvalId, reason: "The approval could not be checked", reasons: ["POLICY_ERROR"] };
-        return this.applyRelease(session, callId, pending, release, via());
-      },
-    ).catch((err) => log.error({ err, callId }, "releasing a tool call failed"));
+    const via = (): ReleaseVia => ({
+      decision: "approve",
+      messageId: pending.ideDecision?.messageId,
+      feedback: pending.ideDecision?.feedback,
+    });
+    this.deps
+      .approvals!.settled(pending.ctx, pending.approvalId!, watcher.signal)
+      .then(
+        (release) => (watcher.signal.aborted ? undefined : this.applyRelease(session, callId, pending, release, via())),
+        (err: unknown) => {
+          if (watcher.signal.aborted) return;
+          log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
+          const release: ToolRelease = {
+            outcome: "rejected",
+            approvalId: pending.approvalId,
+            reason: "The approval could not be checked",
+            reasons: ["POLICY_ERROR"],
+          };
+          return this.applyRelease(session, callId, pending, release, via());
+        },
+      )
+      .catch((err) => log.error({ err, callId }, "releasing a tool call failed"));
   }
 
   /** The end of an escalated call: runnable (IDE told unless it decided, runtime gets the decision) or never. */
-  private async applyRelease(session: LiveSession, callId: string, pending: PendingCall, release: ToolRelease, via: ReleaseVia): Promise<void> {
+  private async applyRelease(
+    session: LiveSession,
+    callId: string,
+    pending: PendingCall,
+    release: ToolRelease,
+    via: ReleaseVia,
+  ): Promise<void> {
     if (session.pendingCalls.get(callId) !== pending || !this.deps.registry.isCurrent(session)) return;
     const messageId = via.messageId ?? randomUUID();
     if (release.outcome === "escalated") {
@@ -196,15 +224,20 @@ export class ToolCalls {
     session.pendingCalls.delete(callId);
     metrics.toolDecisions.inc({ decision: "REJECTED" });
     if (pending.ideDecision?.decision !== "reject") {
-      this.deps.registry.sendError(session, "TOOL_DENIED", `Tool ${pending.toolName} was not approved: ${release.reason}`, {
-        details: {
-          call_id: callId,
-          tool_name: pending.toolName,
-          reasons: release.reasons,
-          ...(release.approvalId ? { approval_id: release.approvalId } : {}),
-          ...(release.decidedBy ? { decided_by: release.decidedBy } : {}),
+      this.deps.registry.sendError(
+        session,
+        "TOOL_DENIED",
+        `Tool ${pending.toolName} was not approved: ${release.reason}`,
+        {
+          details: {
+            call_id: callId,
+            tool_name: pending.toolName,
+            reasons: release.reasons,
+            ...(release.approvalId ? { approval_id: release.approvalId } : {}),
+            ...(release.decidedBy ? { decided_by: release.decidedBy } : {}),
+          },
         },
-      });
+      );
     }
     await this.sendDecision(session, {
       type: "hitl_decision",
@@ -252,7 +285,9 @@ export class ToolCalls {
   private async sendDecision(session: LiveSession, frame: RuntimeHitlDecision): Promise<void> {
     const link = await this.deps.runtime.linkFor(session);
     if (!link?.send(frame)) {
-      this.deps.registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", { details: { call_id: frame.call_id } });
+      this.deps.registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", {
+        details: { call_id: frame.call_id },
+      });
       return;
     }
     metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });

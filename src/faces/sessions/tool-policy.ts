@@ -60,7 +60,12 @@ export interface ToolApprovals {
   /** The IDE user's approve / reject, recorded on the approval (the first decision wins). */
   decide(ctx: ToolPolicyContext, approvalId: string, decision: "approve" | "reject", feedback?: string): Promise<void>;
   /** The IDE user's edit: the original approval is closed and the edited call goes through the policy again. */
-  edit(ctx: ToolPolicyContext, approvalId: string, modifiedArguments: Record<string, unknown>, feedback?: string): Promise<ToolRelease>;
+  edit(
+    ctx: ToolPolicyContext,
+    approvalId: string,
+    modifiedArguments: Record<string, unknown>,
+    feedback?: string,
+  ): Promise<ToolRelease>;
   /** The session was cancelled or abandoned: its open approval is resolved as cancelled (never used later). */
   cancel?(ctx: ToolPolicyContext, approvalId: string, reason: string): Promise<void>;
 }

@@ -39,7 +39,8 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
     const match = WS_PATH.exec(path);
     if (!match) {
       // Another face may own this upgrade; answer 404 only when nobody else listens.
-      if (deps.server.listenerCount("upgrade") <= 1) refuseUpgrade(socket, new UpgradeRefusal(404, "NOT_FOUND", `No WebSocket endpoint at ${path}`));
+      if (deps.server.listenerCount("upgrade") <= 1)
+        refuseUpgrade(socket, new UpgradeRefusal(404, "NOT_FOUND", `No WebSocket endpoint at ${path}`));
       return;
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
@@ -56,7 +57,10 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
         metrics.upgrades.inc({ result: "accepted" });
       },
       (err: unknown) => {
-        const refusal = err instanceof UpgradeRefusal ? err : new UpgradeRefusal(500, "INTERNAL_ERROR", "Internal error during upgrade");
+        const refusal =
+          err instanceof UpgradeRefusal
+            ? err
+            : new UpgradeRefusal(500, "INTERNAL_ERROR", "Internal error during upgrade");
         if (!(err instanceof UpgradeRefusal)) log.error({ err }, "upgrade failed");
         metrics.upgrades.inc({ result: String(refusal.status) });
         refuseUpgrade(socket, refusal);
@@ -65,9 +69,15 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
   };
 }
 
-async function authorizeUpgrade(deps: UpgradeHandlerDeps, req: IncomingMessage, rawId: string): Promise<UpgradeContext> {
+async function authorizeUpgrade(
+  deps: UpgradeHandlerDeps,
+  req: IncomingMessage,
+  rawId: string,
+): Promise<UpgradeContext> {
   if (deps.registry.shuttingDown) {
-    throw new UpgradeRefusal(503, "SHUTTING_DOWN", "Gatehouse is restarting; reconnect and resume", { "Retry-After": "5" });
+    throw new UpgradeRefusal(503, "SHUTTING_DOWN", "Gatehouse is restarting; reconnect and resume", {
+      "Retry-After": "5",
+    });
   }
   const sessionId = validSessionId(rawId);
   const address = req.socket.remoteAddress ?? "unknown";
@@ -94,7 +104,9 @@ async function authorizeUpgrade(deps: UpgradeHandlerDeps, req: IncomingMessage, 
 async function limitAttempt(limiter: RateLimiterAbstract, key: string): Promise<void> {
   const retryAfter = await consumePoint(limiter, key);
   if (retryAfter !== undefined) {
-    throw new UpgradeRefusal(429, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", { "Retry-After": String(retryAfter) });
+    throw new UpgradeRefusal(429, "RATE_LIMIT_EXCEEDED", "Too many requests. Please slow down.", {
+      "Retry-After": String(retryAfter),
+    });
   }
 }
 

@@ -35,7 +35,10 @@ export function tokenRefusal(err: unknown): UpgradeRefusal {
 export function offeredProtocols(req: IncomingMessage): string[] {
   const raw = req.headers["sec-websocket-protocol"];
   if (!raw) return [];
-  return raw.split(",").map((p) => p.trim()).filter(Boolean);
+  return raw
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** The bearer token from `Authorization` or, for browsers, a `bearer.<jwt>` subprotocol. Never the query string. */
@@ -51,11 +54,19 @@ export function bearerToken(req: IncomingMessage): string {
   if (fromProtocol) {
     // We must echo a subprotocol, and it must never be the token itself.
     if (!protocols.includes(SUBPROTOCOL)) {
-      throw new UpgradeRefusal(400, "INVALID_MESSAGE", `Offer the '${SUBPROTOCOL}' subprotocol next to the bearer token`);
+      throw new UpgradeRefusal(
+        400,
+        "INVALID_MESSAGE",
+        `Offer the '${SUBPROTOCOL}' subprotocol next to the bearer token`,
+      );
     }
     return fromProtocol.slice(BEARER_PROTOCOL.length);
   }
-  throw new UpgradeRefusal(401, "UNAUTHORIZED", "Missing bearer token (Authorization header or bearer.<jwt> subprotocol)");
+  throw new UpgradeRefusal(
+    401,
+    "UNAUTHORIZED",
+    "Missing bearer token (Authorization header or bearer.<jwt> subprotocol)",
+  );
 }
 
 /** The resume point from `X-Gatehouse-Last-Seq` or a `last-seq.<n>` subprotocol; undefined = fresh connect. */
@@ -64,7 +75,8 @@ export function requestedLastSeq(req: IncomingMessage): number | undefined {
   const fromProtocol = offeredProtocols(req).find((p) => p.startsWith(LAST_SEQ_PROTOCOL));
   const raw = typeof header === "string" ? header : fromProtocol?.slice(LAST_SEQ_PROTOCOL.length);
   if (raw === undefined) return undefined;
-  if (!/^\d{1,15}$/.test(raw.trim())) throw new UpgradeRefusal(400, "INVALID_MESSAGE", "last seq must be a non-negative integer");
+  if (!/^\d{1,15}$/.test(raw.trim()))
+    throw new UpgradeRefusal(400, "INVALID_MESSAGE", "last seq must be a non-negative integer");
   return Number(raw.trim());
 }
 

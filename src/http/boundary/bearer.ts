@@ -35,6 +35,7 @@ export function tokenProblem(err: unknown): HttpProblem {
       headers: { "Retry-After": "30" },
     });
   }
-  if (e?.code === "TOKEN_EXPIRED") return problem("TOKEN_EXPIRED", "JWT token has expired", { headers: bearerChallenge(true) });
+  if (e?.code === "TOKEN_EXPIRED")
+    return problem("TOKEN_EXPIRED", "JWT token has expired", { headers: bearerChallenge(true) });
   return problem("TOKEN_INVALID", "Invalid JWT token", { headers: bearerChallenge(true) });
 }

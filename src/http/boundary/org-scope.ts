@@ -17,9 +17,13 @@ export function requireOperatorOf(principal: Principal, orgId: string): string {
     throw new HttpProblem(403, `Not allowed to act on organization ${orgId}`, { code: "ORG_FORBIDDEN" });
   }
   if (!principal.roles.some((role) => OPERATOR_ROLES.includes(role))) {
-    throw new HttpProblem(403, `This operation needs the role ${OPERATOR_ROLES.join(" or ")}; the token's roles: ${principal.roles.join(", ") || "none"}`, {
-      code: "OPERATOR_ROLE_REQUIRED",
-    });
+    throw new HttpProblem(
+      403,
+      `This operation needs the role ${OPERATOR_ROLES.join(" or ")}; the token's roles: ${principal.roles.join(", ") || "none"}`,
+      {
+        code: "OPERATOR_ROLE_REQUIRED",
+      },
+    );
   }
   return principal.sub;
 }

@@ -75,6 +75,8 @@ export function rawProblemResponse(p: HttpProblem, at: ProblemOccurrence = {}): 
     "Content-Length": Buffer.byteLength(body),
     Connection: "close",
   };
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join("\r\n");
+  const head = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join("\r\n");
   return `HTTP/1.1 ${p.status} ${p.title}\r\n${head}\r\n\r\n${body}`;
 }

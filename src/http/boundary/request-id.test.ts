@@ -50,7 +50,13 @@ beforeAll(async () => {
     ...actionsHandlers({ actions }),
     ...purutosHandlers({ discovery, invoker: createInvoker(config, discovery) }),
   } satisfies HandlerGroup;
-  const app = createApp({ spec: loadSpec(), handlers, auth: agent, logger: pino({ level: "info" }, sink), maxBodyBytes: 1 << 20 });
+  const app = createApp({
+    spec: loadSpec(),
+    handlers,
+    auth: agent,
+    logger: pino({ level: "info" }, sink),
+    maxBodyBytes: 1 << 20,
+  });
   server = app.listen(0, "127.0.0.1");
   await new Promise((r) => server.once("listening", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -70,17 +76,23 @@ describe("one request id per request", () => {
   it.each([
     ["no X-Request-Id", {}],
     ["an unusable X-Request-Id", { "X-Request-Id": "not safe to log" }],
-  ])("with %s, the puruto invocation envelope carries the id of the response header and the log", async (_name, headers) => {
-    const response = await fetch(`${base}/purutos/puruto-data/status`, { method: "POST", headers });
-    const body = (await response.json()) as { invocation: { request_id: string } };
-    const id = response.headers.get("x-request-id");
-    expect(id).toMatch(/^req-/);
-    expect(body.invocation.request_id).toBe(id);
-    expect(loggedRequestIds()).toContain(id);
-  });
+  ])(
+    "with %s, the puruto invocation envelope carries the id of the response header and the log",
+    async (_name, headers) => {
+      const response = await fetch(`${base}/purutos/puruto-data/status`, { method: "POST", headers });
+      const body = (await response.json()) as { invocation: { request_id: string } };
+      const id = response.headers.get("x-request-id");
+      expect(id).toMatch(/^req-/);
+      expect(body.invocation.request_id).toBe(id);
+      expect(loggedRequestIds()).toContain(id);
+    },
+  );
 
   it("a usable X-Request-Id is kept everywhere", async () => {
-    const response = await fetch(`${base}/purutos/puruto-data/status`, { method: "POST", headers: { "X-Request-Id": "trace-42" } });
+    const response = await fetch(`${base}/purutos/puruto-data/status`, {
+      method: "POST",
+      headers: { "X-Request-Id": "trace-42" },
+    });
     const body = (await response.json()) as { invocation: { request_id: string } };
     expect(response.headers.get("x-request-id")).toBe("trace-42");
     expect(body.invocation.request_id).toBe("trace-42");

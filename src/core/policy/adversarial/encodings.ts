@@ -53,7 +53,9 @@ export const PLACEMENTS: Record<string, Placement> = {
   "params.ＴＯ (full-width key)": (v) => ({ params: { ＴＯ: v } }),
   "params.Cc[]": (v) => ({ params: { to: "ok@acme.com", Cc: ["ok2@acme.com", v] } }),
   "params.bcc": (v) => ({ params: { to: "ok@acme.com", bcc: v } }),
-  "params.recipients[{email}]": (v) => ({ params: { recipients: [{ name: "Ann", email: "ok@acme.com" }, { Email: v }] } }),
+  "params.recipients[{email}]": (v) => ({
+    params: { recipients: [{ name: "Ann", email: "ok@acme.com" }, { Email: v }] },
+  }),
   "params.recipient{address}": (v) => ({ params: { recipient: { address: v } } }),
   "params.message.to (nested)": (v) => ({ params: { message: { headers: { to: v } } } }),
   "params.email_address": (v) => ({ params: { email_address: v } }),

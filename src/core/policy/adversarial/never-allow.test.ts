@@ -31,16 +31,33 @@ async function setup(policy: ManifestPolicy) {
   return e;
 }
 
-function send(placed: { params: Record<string, unknown>; counterparty?: string }, extra: Partial<ActionRequest> = {}): ActionRequest {
+function send(
+  placed: { params: Record<string, unknown>; counterparty?: string },
+  extra: Partial<ActionRequest> = {},
+): ActionRequest {
   return emailRequest({
-    action: { type: "email", tool: "send", params: placed.params, ...(placed.counterparty !== undefined ? { counterparty: placed.counterparty } : {}) },
+    action: {
+      type: "email",
+      tool: "send",
+      params: placed.params,
+      ...(placed.counterparty !== undefined ? { counterparty: placed.counterparty } : {}),
+    },
     ...extra,
   });
 }
 
-const decisionOf = async (e: Setup, request: ActionRequest) => (await decide(ORG, request, e.deps, { now: e.now() })).decision;
+const decisionOf = async (e: Setup, request: ActionRequest) =>
+  (await decide(ORG, request, e.deps, { now: e.now() })).decision;
 const placement = fc.constantFrom(...Object.keys(PLACEMENTS));
 const place = (name: string, value: string) => (PLACEMENTS[name] ?? PLACEMENTS["params.to"]!)(value);
+
+/** Only ASCII (control characters included) and full-width forms: encodings that must not change a verdict. */
+function asciiOrFullWidth(value: string): boolean {
+  return [...value].every((ch) => {
+    const cp = ch.codePointAt(0) ?? 0;
+    return cp <= 0x7f || (cp >= 0xff00 && cp <= 0xffef);
+  });
+}
 
 describe("counterparty and recipient lists: no encoding of a blocked value is allowed", () => {
   it("blocklist `*@evil.example`", async () => {
@@ -55,7 +72,11 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
 
   it("blocklist of a multi-word name (`acme evil corp`), however it is spaced or separated", async () => {
     const e = await setup({ counterparty_blocklist: ["Acme Evil Corp"] });
-    const spaced = fc.tuple(recoded("acme"), fc.constantFrom(" ", "  ", "\t", "\u00a0", ", ", "\n"), recoded("evil corp"));
+    const spaced = fc.tuple(
+      recoded("acme"),
+      fc.constantFrom(" ", "  ", "\t", "\u00a0", ", ", "\n"),
+      recoded("evil corp"),
+    );
     await fc.assert(
       fc.asyncProperty(spaced, async ([a, sep, b]) => {
         expect(await decisionOf(e, send({ params: {}, counterparty: `${a}${sep}${b}` }))).not.toBe("ALLOW");
@@ -93,9 +114,12 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
     );
     // Control: the harmless recipient, in any case or width, passes the same token.
     await fc.assert(
-      fc.asyncProperty(recoded(HARMLESS).filter((v) => /^[\x00-\x7f\uff00-\uffef]*$/u.test(v)), async (value) => {
-        expect(await decisionOf(e, send({ params: { to: value } }, { capability_token: token }))).toBe("ALLOW");
-      }),
+      fc.asyncProperty(
+        recoded(HARMLESS).filter((v) => asciiOrFullWidth(v)),
+        async (value) => {
+          expect(await decisionOf(e, send({ params: { to: value } }, { capability_token: token }))).toBe("ALLOW");
+        },
+      ),
       { numRuns: 40, seed: 7 },
     );
   });
@@ -103,7 +127,7 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
   it("controls: the harmless recipient in case/width variants is allowed by the allowlist and not hit by the blocklist", async () => {
     const allow = await setup({ counterparty_allowlist: ["*@acme.com"] });
     const block = await setup({ counterparty_blocklist: ["*@evil.example"] });
-    const plain = recoded(HARMLESS).filter((v) => /^[\x00-\x7f\uff00-\uffef]*$/u.test(v));
+    const plain = recoded(HARMLESS).filter((v) => asciiOrFullWidth(v));
     await fc.assert(
       fc.asyncProperty(plain, placement, async (value, where) => {
         expect(await decisionOf(allow, send(place(where, value)))).toBe("ALLOW");
@@ -124,7 +148,15 @@ describe("jurisdiction rules: no spelling of a blocked country is allowed", () =
     (j) => ({ jurisdiction: "DE", params: { beneficiary: { jurisdiction: j } } }),
   );
   const wire = (patch: Partial<ActionRequest["action"]>) =>
-    emailRequest({ action: { type: "payment", tool: "send", params: {}, ...patch, ...(patch.params ? { params: patch.params } : {}) } });
+    emailRequest({
+      action: {
+        type: "payment",
+        tool: "send",
+        params: {},
+        ...patch,
+        ...(patch.params ? { params: patch.params } : {}),
+      },
+    });
 
   it("blocklist KP", async () => {
     const e = await setup({ jurisdiction_blocklist: ["KP"] });
@@ -188,7 +220,9 @@ describe("amount threshold: the amount the connector receives is the one judged"
 describe("fail closed when there is nothing to check", () => {
   it("a restricted token or manifest with no extractable recipient is denied, with a reason that says so", async () => {
     const e = await setup({ counterparty_allowlist: ["*@acme.com"] });
-    const d = await decide(ORG, send({ params: { subject: "hi", body: "to: boss@evil.example" } }), e.deps, { now: e.now() });
+    const d = await decide(ORG, send({ params: { subject: "hi", body: "to: boss@evil.example" } }), e.deps, {
+      now: e.now(),
+    });
     expect(d.decision).toBe("DENY");
     expect(d.reasons[0]?.message).toMatch(/names no recipient/u);
   });
@@ -213,13 +247,19 @@ describe("fail closed when there is nothing to check", () => {
 describe("what is remembered and bound is what is executed", () => {
   it("recipients in params become known counterparties in their normal form", async () => {
     const e = await setup({ escalate_new_counterparties: true });
-    const first = await decide(ORG, send({ params: { to: "Ann@ACME.com.", cc: ["bob@acme.com"] } }), e.deps, { now: e.now() });
+    const first = await decide(ORG, send({ params: { to: "Ann@ACME.com.", cc: ["bob@acme.com"] } }), e.deps, {
+      now: e.now(),
+    });
     expect(first.decision).toBe("ESCALATE");
     expect(first.counterparties).toEqual(["ann@acme.com", "bob@acme.com"]);
     for (const c of first.counterparties) e.counterparties.remember(ORG, "customer-support-bot", c, e.now());
-    const again = await decide(ORG, send({ params: { TO: "ａｎｎ@acme.com" }, counterparty: "BOB@acme.com" }), e.deps, { now: e.now() });
+    const again = await decide(ORG, send({ params: { TO: "ａｎｎ@acme.com" }, counterparty: "BOB@acme.com" }), e.deps, {
+      now: e.now(),
+    });
     expect(again.decision).toBe("ALLOW");
-    const newcomer = await decide(ORG, send({ params: { to: "ann@acme.com", bcc: "eve@acme.com" } }), e.deps, { now: e.now() });
+    const newcomer = await decide(ORG, send({ params: { to: "ann@acme.com", bcc: "eve@acme.com" } }), e.deps, {
+      now: e.now(),
+    });
     expect(newcomer.decision).toBe("ESCALATE");
   });
 

@@ -86,7 +86,8 @@ describe("the pattern grammar", () => {
       fc.property(text, text, text, (before, local, after) => {
         const value = normalizeValue(`${before}${local}@acme.com${after}`);
         for (const part of value.parts)
-          if (part.ok && matchesPattern(part.value, normalizePattern("*@acme.com"))) expect(part.value.split("@")[1]).toBe("acme.com");
+          if (part.ok && matchesPattern(part.value, normalizePattern("*@acme.com")))
+            expect(part.value.split("@")[1]).toBe("acme.com");
         if (allPartsMatch(value, ["*@acme.com"]))
           for (const part of value.parts) expect(part.ok && part.value.endsWith("@acme.com")).toBe(true);
       }),
@@ -163,7 +164,12 @@ describe("extraction: what the connector receives", () => {
   });
 
   it("the declared counterparty, currency and jurisdiction count with the params'", () => {
-    const facts = extractActionFacts({ params: { country: "FR", Currency: "usd" }, counterparty: "acme", jurisdiction: "DE", currency: "EUR" });
+    const facts = extractActionFacts({
+      params: { country: "FR", Currency: "usd" },
+      counterparty: "acme",
+      jurisdiction: "DE",
+      currency: "EUR",
+    });
     expect(facts.recipients.map((r) => r.value)).toEqual(["acme"]);
     expect(facts.jurisdictions.map((j) => j.value)).toEqual(["DE", "FR"]);
     expect(facts.currencies.map((c) => c.value)).toEqual(["EUR", "usd"]);

@@ -33,15 +33,21 @@ export const amountThresholdCheck = defineCheck({
     const limit = `threshold ${threshold.amount} ${threshold.currency}`;
     if (facts.incomplete) return unverifiable(`Amounts cannot be checked (${limit}): ${facts.incomplete}`);
 
-    const amounts: Parsed[] = [...(declared !== undefined ? [parseFound({ source: "action.amount", value: declared })] : []), ...executed];
-    if (amounts.length === 0) return unverifiable(`Action '${input.capability}' needs a non-negative amount (${limit})`);
+    const amounts: Parsed[] = [
+      ...(declared !== undefined ? [parseFound({ source: "action.amount", value: declared })] : []),
+      ...executed,
+    ];
+    if (amounts.length === 0)
+      return unverifiable(`Action '${input.capability}' needs a non-negative amount (${limit})`);
     const bad = amounts.find((a) => !a.ok);
     if (bad) return unverifiable(`Amount at ${bad.source} is not a non-negative number (${limit})`);
 
     const wanted = threshold.currency.toUpperCase();
     const other = currencies.find((c) => c.value !== wanted);
     if (currencies.length === 0 || other)
-      return unverifiable(`Amount currency '${other?.value ?? "none"}' cannot be compared with the threshold in ${threshold.currency}`);
+      return unverifiable(
+        `Amount currency '${other?.value ?? "none"}' cannot be compared with the threshold in ${threshold.currency}`,
+      );
 
     const amount = Math.max(...amounts.map((a) => (a.ok ? a.value : Number.POSITIVE_INFINITY)));
     const details = { amount, threshold: threshold.amount, currency: threshold.currency };
@@ -73,7 +79,8 @@ function declaredMismatch(
   if (declaredCurrency !== undefined) {
     const first = currencies.find((c) => c.source === "action.currency");
     const other = currencies.find((c) => c.value !== first?.value);
-    if (other) return `Declared currency '${first?.value}' differs from the currency the connector receives at ${other.source}`;
+    if (other)
+      return `Declared currency '${first?.value}' differs from the currency the connector receives at ${other.source}`;
   }
   return undefined;
 }

@@ -23,14 +23,21 @@ export const budgetCheck = defineCheck({
       });
     const tokenMax = token?.constraints?.max_actions;
     if (token && tokenMax !== undefined)
-      slots.push({ label: "Token action limit", scope: BudgetCounters.tokenScope(token.jti), window: 0, limit: tokenMax });
+      slots.push({
+        label: "Token action limit",
+        scope: BudgetCounters.tokenScope(token.jti),
+        window: 0,
+        limit: tokenMax,
+      });
     if (slots.length === 0) return { kind: "continue", result: "skip" };
 
     // The slots and the snapshot are facts even when the budget is exhausted: a DENY reports them too.
     const facts: Partial<{ budgetSlots: BudgetSlot[]; riskSnapshot: RiskSnapshot }> = {
       budgetSlots: slots.map(({ scope, window, limit }) => ({ scope, window, limit })),
     };
-    const usage = await Promise.all(slots.map(async (s) => ({ ...s, current: await deps.budgets.current(s.scope, s.window) })));
+    const usage = await Promise.all(
+      slots.map(async (s) => ({ ...s, current: await deps.budgets.current(s.scope, s.window) })),
+    );
     if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(usage[0].current, hourly);
     const exhausted = usage.find((u) => u.current >= u.limit);
     const outcome: CheckOutcome = exhausted

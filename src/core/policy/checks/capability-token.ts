@@ -20,6 +20,11 @@ export const capabilityTokenCheck = defineCheck({
       uapkId: input.request.uapk_id,
     });
     if (!verified.ok) return deny(verified.code, verified.message);
-    return { kind: "continue", result: "pass", details: { token_id: verified.claims.jti }, facts: { token: verified.claims } };
+    return {
+      kind: "continue",
+      result: "pass",
+      details: { token_id: verified.claims.jti },
+      facts: { token: verified.claims },
+    };
   },
 });

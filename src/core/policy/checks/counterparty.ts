@@ -22,7 +22,10 @@ export const counterpartyCheck = defineCheck({
     const policy = input.manifest.policy ?? {};
     const recipients = recipientsOf(input.actionFacts);
     const counterparties = [...new Set(recipients.flatMap((r) => r.parts.flatMap((p) => (p.ok ? [p.value] : []))))];
-    const withFacts = (outcome: CheckOutcome): CheckOutcome<"counterparties"> => ({ ...outcome, facts: { counterparties } });
+    const withFacts = (outcome: CheckOutcome): CheckOutcome<"counterparties"> => ({
+      ...outcome,
+      facts: { counterparties },
+    });
 
     const allowedRecipients = input.token?.constraints?.allowed_recipients;
     const listRules = policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined;
@@ -30,20 +33,25 @@ export const counterpartyCheck = defineCheck({
     if (!anyRule) return withFacts({ kind: "continue", result: "skip" });
 
     const unreadable = whyUnreadable(input.actionFacts, recipients);
-    if (unreadable) return withFacts(blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details));
+    if (unreadable)
+      return withFacts(blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details));
 
     if (allowedRecipients) {
       const outside = recipients.filter((r) => !allPartsMatch(r, allowedRecipients));
       if (outside.length > 0)
-        return withFacts(blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside)));
+        return withFacts(
+          blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside)),
+        );
     }
     if (policy.counterparty_blocklist) {
       const hit = recipients.filter((r) => anyPartMatches(r, policy.counterparty_blocklist ?? []));
-      if (hit.length > 0) return withFacts(blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit)));
+      if (hit.length > 0)
+        return withFacts(blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit)));
     }
     if (policy.counterparty_allowlist) {
       const outside = recipients.filter((r) => !allPartsMatch(r, policy.counterparty_allowlist ?? []));
-      if (outside.length > 0) return withFacts(blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside)));
+      if (outside.length > 0)
+        return withFacts(blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside)));
     }
     if (policy.escalate_new_counterparties) {
       const unknown: string[] = [];
@@ -52,9 +60,12 @@ export const counterpartyCheck = defineCheck({
       }
       if (unknown.length > 0)
         return withFacts(
-          escalate([{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }], {
-            counterparties: unknown,
-          }),
+          escalate(
+            [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }],
+            {
+              counterparties: unknown,
+            },
+          ),
         );
     }
     return withFacts({ kind: "continue", result: "pass", details: { counterparties } });
@@ -66,13 +77,17 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 }
 
 /** Why the rules cannot be applied to these recipients (then the action is denied), or undefined. */
-function whyUnreadable(facts: ActionFacts, recipients: Recipient[]): { message: string; details?: Record<string, unknown> } | undefined {
+function whyUnreadable(
+  facts: ActionFacts,
+  recipients: Recipient[],
+): { message: string; details?: Record<string, unknown> } | undefined {
   if (facts.incomplete) return { message: facts.incomplete };
   if (recipients.every((r) => r.parts.length === 0))
     return { message: "the action names no recipient (no counterparty, no recipient param)" };
   for (const r of recipients)
     for (const part of r.parts)
-      if (!part.ok) return { message: `${r.source} ${part.reason}`, details: { source: r.source, refused: part.reason } };
+      if (!part.ok)
+        return { message: `${r.source} ${part.reason}`, details: { source: r.source, refused: part.reason } };
   return undefined;
 }
 

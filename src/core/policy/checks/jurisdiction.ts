@@ -11,7 +11,8 @@ export const jurisdictionCheck = defineCheck({
   run(input) {
     const { jurisdiction_allowlist: allow, jurisdiction_blocklist: block } = input.manifest.policy ?? {};
     if (!allow && !block) return skip();
-    const blocked = (message: string, details?: Record<string, unknown>) => deny("JURISDICTION_BLOCKED", message, details);
+    const blocked = (message: string, details?: Record<string, unknown>) =>
+      deny("JURISDICTION_BLOCKED", message, details);
 
     const facts = input.actionFacts;
     if (facts.incomplete) return blocked(`Jurisdictions cannot be checked: ${facts.incomplete}`);
@@ -28,9 +29,11 @@ export const jurisdictionCheck = defineCheck({
     }
     const listed = (list: string[]) => new Set(list.map((j) => normalizeJurisdiction(j) ?? `?${j}`));
     const blockedCodes = block ? codes.filter((c) => listed(block).has(c)) : [];
-    if (blockedCodes.length > 0) return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: codes });
+    if (blockedCodes.length > 0)
+      return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: codes });
     const outside = allow ? codes.filter((c) => !listed(allow).has(c)) : [];
-    if (outside.length > 0) return blocked(`Jurisdiction '${outside.join("', '")}' is not allowed`, { jurisdictions: codes });
+    if (outside.length > 0)
+      return blocked(`Jurisdiction '${outside.join("', '")}' is not allowed`, { jurisdictions: codes });
     return pass({ jurisdiction: codes[0], jurisdictions: [...new Set(codes)] });
   },
 });

@@ -7,7 +7,14 @@ async function setup(now?: () => Date) {
   const e = await engine(now);
   const manifest = e.manifests.register(ORG, supportBot());
   const issue = (over: Partial<Parameters<typeof e.tokens.issue>[0]> = {}) =>
-    e.tokens.issue({ orgId: ORG, issuerId: "issuer-abc123", agentId: "customer-support-bot", manifest, capabilities: ["email:send"], ...over });
+    e.tokens.issue({
+      orgId: ORG,
+      issuerId: "issuer-abc123",
+      agentId: "customer-support-bot",
+      manifest,
+      capabilities: ["email:send"],
+      ...over,
+    });
   const verify = (token: string, agentId = "customer-support-bot") =>
     e.tokens.verify(token, { orgId: ORG, agentId, uapkId: "customer-support-bot" });
   return { ...e, manifest, issue, verify };
@@ -16,14 +23,31 @@ async function setup(now?: () => Date) {
 describe("capability tokens", () => {
   it("issues an EdDSA JWT with kid, aud, exp, nbf, jti and the seed's response shape", async () => {
     const s = await setup();
-    const issued = await s.issue({ capabilities: ["email:send", "crm:read"], expiresInHours: 24, constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] } });
-    expect(issued).toMatchObject({ capabilities: ["email:send", "crm:read"], constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] }, expires_at: "2024-12-15T10:30:00.000Z" });
+    const issued = await s.issue({
+      capabilities: ["email:send", "crm:read"],
+      expiresInHours: 24,
+      constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] },
+    });
+    expect(issued).toMatchObject({
+      capabilities: ["email:send", "crm:read"],
+      constraints: { max_actions: 100, allowed_recipients: ["*@acme.com"] },
+      expires_at: "2024-12-15T10:30:00.000Z",
+    });
     expect(issued.token_id).toMatch(/^tok-/);
     const header = decodeProtectedHeader(issued.token);
     expect(header.alg).toBe("EdDSA");
     // Verifiable by a third party from the published JWKS alone.
-    const { payload } = await jwtVerify(issued.token, createLocalJWKSet(s.keys.publicJwks()), { audience: "uapk-gateway", currentDate: new Date("2024-12-14T11:00:00Z") });
-    expect(payload).toMatchObject({ sub: "customer-support-bot", iss: "issuer-abc123", jti: issued.token_id, token_type: "capability", cap: ["email:send", "crm:read"] });
+    const { payload } = await jwtVerify(issued.token, createLocalJWKSet(s.keys.publicJwks()), {
+      audience: "uapk-gateway",
+      currentDate: new Date("2024-12-14T11:00:00Z"),
+    });
+    expect(payload).toMatchObject({
+      sub: "customer-support-bot",
+      iss: "issuer-abc123",
+      jti: issued.token_id,
+      token_type: "capability",
+      cap: ["email:send", "crm:read"],
+    });
     expect(typeof payload.nbf).toBe("number");
   });
 
@@ -51,9 +75,18 @@ describe("capability tokens", () => {
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const none = `${b64({ alg: "none", kid })}.${b64({ ...claims, sub: "customer-support-bot", aud: "uapk-gateway", exp: 2e9, nbf: 1, jti: "tok-x", iss: "x" })}.`;
     const foreign = generateKeyPairSync("ed25519").privateKey;
-    const sign = (key = s.keys.activeKey().privateKey) => new SignJWT(claims).setProtectedHeader({ alg: "EdDSA", kid }).setSubject("customer-support-bot").setIssuer("x").setJti("tok-x").setNotBefore(1);
+    const sign = (key = s.keys.activeKey().privateKey) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "EdDSA", kid })
+        .setSubject("customer-support-bot")
+        .setIssuer("x")
+        .setJti("tok-x")
+        .setNotBefore(1);
     const foreignToken = await sign().setAudience("uapk-gateway").setExpirationTime(2e9).sign(foreign);
-    const wrongAud = await sign().setAudience("someone-else").setExpirationTime(2e9).sign(s.keys.activeKey().privateKey);
+    const wrongAud = await sign()
+      .setAudience("someone-else")
+      .setExpirationTime(2e9)
+      .sign(s.keys.activeKey().privateKey);
     const noExp = await sign().setAudience("uapk-gateway").sign(s.keys.activeKey().privateKey);
     for (const token of [none, foreignToken, wrongAud, noExp, "eyJhbGciOiJFZERTQSJ9.e30.signature"]) {
       expect(await s.verify(token)).toMatchObject({ ok: false, code: "INVALID_TOKEN" });
@@ -82,7 +115,12 @@ describe("capability tokens", () => {
     expect(decodeProtectedHeader(fresh.token).kid).toBe(kid);
     expect(decodeProtectedHeader(old.token).kid).toBe(previous_kid);
     expect((await s.verify(old.token)).ok).toBe(true);
-    expect(s.keys.publicJwks().keys.map((k) => k.kid).sort()).toEqual([kid, previous_kid].sort());
+    expect(
+      s.keys
+        .publicJwks()
+        .keys.map((k) => k.kid)
+        .sort(),
+    ).toEqual([kid, previous_kid].sort());
     expect(s.keys.publicJwks().keys.every((k) => !("d" in k))).toBe(true);
   });
 });

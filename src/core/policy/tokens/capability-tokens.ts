@@ -121,10 +121,14 @@ export class CapabilityTokenService {
       if (!manifest.capabilities.includes(cap))
         problems.push({ pointer: `/capabilities/${i}`, message: `'${cap}' is not a capability of the manifest` });
     });
-    if (input.capabilities.length === 0) problems.push({ pointer: "/capabilities", message: "at least one capability" });
+    if (input.capabilities.length === 0)
+      problems.push({ pointer: "/capabilities", message: "at least one capability" });
     const hours = input.expiresInHours ?? DEFAULT_LIFETIME_HOURS;
     if (!(Number.isFinite(hours) && hours > 0 && hours <= MAX_LIFETIME_HOURS))
-      problems.push({ pointer: "/expires_in_hours", message: `expires_in_hours must be in (0, ${MAX_LIFETIME_HOURS}]` });
+      problems.push({
+        pointer: "/expires_in_hours",
+        message: `expires_in_hours must be in (0, ${MAX_LIFETIME_HOURS}]`,
+      });
     const maxActions = input.constraints?.max_actions;
     if (maxActions !== undefined && !(Number.isInteger(maxActions) && maxActions >= 0))
       problems.push({ pointer: "/constraints/max_actions", message: "max_actions must be a non-negative integer" });
@@ -189,7 +193,10 @@ export class CapabilityTokenService {
    * Verifies a token presented by `agentId` for `uapkId` in `orgId`. Only EdDSA with a key of ours (by
    * `kid`); `aud`, `exp`, `nbf`, `sub`, `jti` are required; the token must be one we issued and not revoked.
    */
-  async verify(token: string, expected: { orgId: string; agentId: string; uapkId: string }): Promise<TokenVerification> {
+  async verify(
+    token: string,
+    expected: { orgId: string; agentId: string; uapkId: string },
+  ): Promise<TokenVerification> {
     const invalid = (message: string): TokenVerification => ({ ok: false, code: "INVALID_TOKEN", message });
     let kid: string | undefined;
     try {
@@ -210,7 +217,8 @@ export class CapabilityTokenService {
       });
       claims = verified.payload as unknown as CapabilityClaims;
     } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) return { ok: false, code: "TOKEN_EXPIRED", message: "Capability token has expired" };
+      if (err instanceof joseErrors.JWTExpired)
+        return { ok: false, code: "TOKEN_EXPIRED", message: "Capability token has expired" };
       return invalid(`Capability token is invalid: ${(err as Error).message}`);
     }
     if (claims.token_type !== "capability") return invalid("Not a capability token");
@@ -220,7 +228,9 @@ export class CapabilityTokenService {
       return invalid("Capability token was issued for another manifest");
 
     const row = this.db
-      .prepare<[string, string], Pick<Row, "revoked_at">>(`SELECT revoked_at FROM capability_tokens WHERE token_id = ? AND org_id = ?`)
+      .prepare<[string, string], Pick<Row, "revoked_at">>(
+        `SELECT revoked_at FROM capability_tokens WHERE token_id = ? AND org_id = ?`,
+      )
       .get(claims.jti, expected.orgId);
     if (!row) return invalid("Capability token is unknown");
     if (row.revoked_at) return { ok: false, code: "TOKEN_REVOKED", message: "Capability token was revoked" };

@@ -9,45 +9,59 @@ import { contractBackends, postgresBackend, TEST_SECRET } from "./backends";
 import type { AnyKysely } from "../postgres";
 
 const up = async () => true;
-const engineOn = (db: AnyKysely, ping = up) => createSharedGovernanceEngine({ stores: createSharedStores(db, { secret: TEST_SECRET }), ping });
+const engineOn = (db: AnyKysely, ping = up) =>
+  createSharedGovernanceEngine({ stores: createSharedStores(db, { secret: TEST_SECRET }), ping });
 const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-123" } } });
 
-describe.each(await contractBackends("store contract: engine"))("governance engine on the shared store ($name)", (backend) => {
-  let engine: SharedGovernanceEngine;
-  let close: () => Promise<void>;
+describe.each(await contractBackends("store contract: engine"))(
+  "governance engine on the shared store ($name)",
+  (backend) => {
+    let engine: SharedGovernanceEngine;
+    let close: () => Promise<void>;
 
-  beforeEach(async () => {
-    const opened = await backend.open();
-    close = opened.close;
-    engine = engineOn(opened.db);
-    await engine.manifests.register(ORG, supportBot({ constraints: { max_actions_per_hour: 100, require_human_approval: ["crm:delete"] } }));
-  });
-  afterEach(() => close());
+    beforeEach(async () => {
+      const opened = await backend.open();
+      close = opened.close;
+      engine = engineOn(opened.db);
+      await engine.manifests.register(
+        ORG,
+        supportBot({ constraints: { max_actions_per_hour: 100, require_human_approval: ["crm:delete"] } }),
+      );
+    });
+    afterEach(() => close());
 
-  it("executes an ALLOW, and an ESCALATE once approved, exactly once; the audit chain verifies", async () => {
-    expect(await engine.execute(ORG, emailRequest())).toMatchObject({ decision: "ALLOW", executed: true, result: { success: true } });
+    it("executes an ALLOW, and an ESCALATE once approved, exactly once; the audit chain verifies", async () => {
+      expect(await engine.execute(ORG, emailRequest())).toMatchObject({
+        decision: "ALLOW",
+        executed: true,
+        result: { success: true },
+      });
 
-    const first = await engine.execute(ORG, del);
-    expect(first).toMatchObject({ decision: "ESCALATE", executed: false });
-    const approvalId = first.approval_id!;
-    await engine.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
-    expect(await engine.execute(ORG, { ...del, approval_id: approvalId })).toMatchObject({ decision: "ALLOW", executed: true });
-    expect((await engine.approvals.get(ORG, approvalId))?.status).toBe("consumed");
-    expect((await engine.execute(ORG, { ...del, approval_id: approvalId })).executed).toBe(false);
+      const first = await engine.execute(ORG, del);
+      expect(first).toMatchObject({ decision: "ESCALATE", executed: false });
+      const approvalId = first.approval_id!;
+      await engine.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
+      expect(await engine.execute(ORG, { ...del, approval_id: approvalId })).toMatchObject({
+        decision: "ALLOW",
+        executed: true,
+      });
+      expect((await engine.approvals.get(ORG, approvalId))?.status).toBe("consumed");
+      expect((await engine.execute(ORG, { ...del, approval_id: approvalId })).executed).toBe(false);
 
-    const chain = await engine.audit.chain(ORG);
-    expect(chain.map((r) => r.kind)).toEqual(["intent", "outcome", "decision", "intent", "outcome", "decision"]);
-    expect((await engine.audit.verify(ORG)).valid).toBe(true);
-  });
+      const chain = await engine.audit.chain(ORG);
+      expect(chain.map((r) => r.kind)).toEqual(["intent", "outcome", "decision", "intent", "outcome", "decision"]);
+      expect((await engine.audit.verify(ORG)).valid).toBe(true);
+    });
 
-  it("answers a repeated idempotency key with the first answer", async () => {
-    const request = { ...emailRequest(), idempotency_key: "once" };
-    const first = await engine.execute(ORG, request);
-    const again = await engine.execute(ORG, request);
-    expect(again).toMatchObject({ interaction_id: first.interaction_id, idempotent: true });
-    expect((await engine.audit.chain(ORG)).filter((r) => r.kind === "intent")).toHaveLength(1);
-  });
-});
+    it("answers a repeated idempotency key with the first answer", async () => {
+      const request = { ...emailRequest(), idempotency_key: "once" };
+      const first = await engine.execute(ORG, request);
+      const again = await engine.execute(ORG, request);
+      expect(again).toMatchObject({ interaction_id: first.interaction_id, idempotent: true });
+      expect((await engine.audit.chain(ORG)).filter((r) => r.kind === "intent")).toHaveLength(1);
+    });
+  },
+);
 
 const pg = await postgresBackend("store contract: engine on two nodes");
 
@@ -57,7 +71,9 @@ describe.skipIf(!pg)("governance engine on two PostgreSQL nodes", () => {
     try {
       const [a, b] = opened.nodes(2).map((pool) => engineOn(pool));
       await a!.manifests.register(ORG, supportBot({ constraints: { max_actions_per_hour: 20 } }));
-      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (i % 2 ? a! : b!).execute(ORG, emailRequest())));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 ? a! : b!).execute(ORG, emailRequest())),
+      );
       expect(results.filter((r) => r.executed)).toHaveLength(20);
       expect(results.filter((r) => r.decision === "DENY")).toHaveLength(180);
       // 20 intents + 20 outcomes + 180 DENY decisions, in one chain.

@@ -26,7 +26,13 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
     const slots = [{ scope: "hour:org:uapk:agent", window: 1, limit: 20 }];
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        node(i).reservations.reserve({ org_id: ORG, interaction_id: `i-${i}`, at: new Date(), slots, intent: intentInput(`i-${i}`) }),
+        node(i).reservations.reserve({
+          org_id: ORG,
+          interaction_id: `i-${i}`,
+          at: new Date(),
+          slots,
+          intent: intentInput(`i-${i}`),
+        }),
       ),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(20);
@@ -63,7 +69,9 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
       Array.from({ length: 120 }, (_, i) => {
         const org = orgs[i % 2]!;
         const decision = { ...intentInput(`d-${i}`, org), decision: "DENY" as const };
-        return i % 3 === 0 ? node(i % 2).audit.appendIntent(intentInput(`d-${i}`, org)) : node(i % 2).audit.appendDecision(decision);
+        return i % 3 === 0
+          ? node(i % 2).audit.appendIntent(intentInput(`d-${i}`, org))
+          : node(i % 2).audit.appendDecision(decision);
       }),
     );
     for (const org of orgs) {

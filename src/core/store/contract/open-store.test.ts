@@ -23,9 +23,9 @@ describe("openStore", () => {
   });
 
   it("refuses PostgreSQL without GATEHOUSE_SECRET", async () => {
-    await expect(openStore({ databaseUrl: "postgres://127.0.0.1:1/none", databaseFile: ":memory:" })).rejects.toBeInstanceOf(
-      StoreConfigError,
-    );
+    await expect(
+      openStore({ databaseUrl: "postgres://127.0.0.1:1/none", databaseFile: ":memory:" }),
+    ).rejects.toBeInstanceOf(StoreConfigError);
   });
 
   it("reads DATABASE_URL from the environment and accepts only postgres URLs", () => {
@@ -43,7 +43,8 @@ describe.skipIf(!admin)("openStore with DATABASE_URL=postgres://…", () => {
       const store = await openStore({ databaseUrl: database.url, databaseFile: ":memory:", secret: TEST_SECRET });
       expect(store.kind).toBe("postgres");
       expect(await store.ping()).toBe(true);
-      if (store.kind === "postgres") expect((await store.shared.signingKeys.audit.activeKey()).kid).toMatch(/^[\w-]{43}$/);
+      if (store.kind === "postgres")
+        expect((await store.shared.signingKeys.audit.activeKey()).kid).toMatch(/^[\w-]{43}$/);
       await store.close();
       expect(await store.ping()).toBe(false);
     } finally {

@@ -115,7 +115,10 @@ describe.each(await contractBackends("store contract"))("store contract on $name
 
     it("detects a record changed in the database", async () => {
       await stores.audit.appendIntent(intentInput("i-1"));
-      await db.updateTable("audit_records").set({ meta: JSON.stringify({ forged: true }) }).execute();
+      await db
+        .updateTable("audit_records")
+        .set({ meta: JSON.stringify({ forged: true }) })
+        .execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: 1 });
     });
   });
@@ -167,7 +170,13 @@ describe.each(await contractBackends("store contract"))("store contract on $name
     });
 
     it("writes nothing when a budget is exhausted", async () => {
-      const reservation = { org_id: ORG, interaction_id: "i-1", at: new Date(), slots: [slot(0)], intent: intentInput("i-1") };
+      const reservation = {
+        org_id: ORG,
+        interaction_id: "i-1",
+        at: new Date(),
+        slots: [slot(0)],
+        intent: intentInput("i-1"),
+      };
       expect(await stores.reservations.reserve(reservation)).toMatchObject({ ok: false });
       const count = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_records`.execute(db);
       expect(Number(count.rows[0]?.n)).toBe(0);

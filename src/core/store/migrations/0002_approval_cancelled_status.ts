@@ -51,7 +51,11 @@ async function createApprovalsTable(db: AnyDb, name: string): Promise<void> {
 }
 
 async function createApprovalIndexes(db: AnyDb): Promise<void> {
-  await db.schema.createIndex("approvals_org_status").on("approvals").columns(["org_id", "status", "created_at"]).execute();
+  await db.schema
+    .createIndex("approvals_org_status")
+    .on("approvals")
+    .columns(["org_id", "status", "created_at"])
+    .execute();
   await db.schema
     .createIndex("approvals_one_pending_per_binding")
     .unique()

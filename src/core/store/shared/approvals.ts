@@ -31,7 +31,10 @@ export interface Verdict {
   reason?: string;
 }
 
-export function createSharedApprovals(db: AnyKysely, options: { now?: () => Date; ttlMs?: number } = {}): SharedApprovals {
+export function createSharedApprovals(
+  db: AnyKysely,
+  options: { now?: () => Date; ttlMs?: number } = {},
+): SharedApprovals {
   const now = options.now ?? (() => new Date());
   const ttlMs = options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
 
@@ -105,8 +108,14 @@ export function createSharedApprovals(db: AnyKysely, options: { now?: () => Date
       if (row) return { ok: true, approval: fromRow(row) };
       const current = await get(orgId, approvalId);
       if (!current) return { ok: false, code: "NOT_FOUND", reason: `Approval ${approvalId} not found` };
-      if (current.status === "pending") return { ok: false, code: "EXPIRED", reason: `Approval ${approvalId} expired`, approval: current };
-      return { ok: false, code: "NOT_PENDING", reason: `Approval ${approvalId} is ${current.status}`, approval: current };
+      if (current.status === "pending")
+        return { ok: false, code: "EXPIRED", reason: `Approval ${approvalId} expired`, approval: current };
+      return {
+        ok: false,
+        code: "NOT_PENDING",
+        reason: `Approval ${approvalId} is ${current.status}`,
+        approval: current,
+      };
     },
 
     async consume(input, trx = db) {
@@ -142,11 +151,19 @@ function refusal(input: ConsumeInput, current: Approval | null, at: string): Con
     case "expired":
       return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
     case "consumed":
-      return { ok: false, code: "APPROVAL_ALREADY_CONSUMED", reason: `Approval ${id} was already used at ${current.consumed_at}` };
+      return {
+        ok: false,
+        code: "APPROVAL_ALREADY_CONSUMED",
+        reason: `Approval ${id} was already used at ${current.consumed_at}`,
+      };
     default: {
       const differing = input.binding ? bindingDifferences(current, input.binding) : [];
       const what = differing.length ? ` (${differing.join(", ")} differ)` : "";
-      return { ok: false, code: "APPROVAL_BINDING_MISMATCH", reason: `Approval ${id} was granted for a different request${what}` };
+      return {
+        ok: false,
+        code: "APPROVAL_BINDING_MISMATCH",
+        reason: `Approval ${id} was granted for a different request${what}`,
+      };
     }
   }
 }
@@ -154,5 +171,11 @@ function refusal(input: ConsumeInput, current: Approval | null, at: string): Con
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
 function fromRow(row: any): Approval {
   const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return { ...row, action: parse(row.action), counterparty: parse(row.counterparty), context: parse(row.context), reasons: parse(row.reasons) };
+  return {
+    ...row,
+    action: parse(row.action),
+    counterparty: parse(row.counterparty),
+    context: parse(row.context),
+    reasons: parse(row.reasons),
+  };
 }

@@ -30,7 +30,11 @@ export interface SharedAuditChain {
   verify(orgId: string): Promise<ChainVerification>;
 }
 
-export function createSharedAuditChain(db: AnyKysely, keys: SharedSigningKeys, options: { now?: () => Date } = {}): SharedAuditChain {
+export function createSharedAuditChain(
+  db: AnyKysely,
+  keys: SharedSigningKeys,
+  options: { now?: () => Date } = {},
+): SharedAuditChain {
   const now = options.now ?? (() => new Date());
   const sqlite = isSqlite(db);
 
@@ -74,12 +78,23 @@ export function createSharedAuditChain(db: AnyKysely, keys: SharedSigningKeys, o
 
   return {
     appendIntent(input, trx) {
-      if (input.decision !== "ALLOW") throw new Error(`appendIntent: an intent records an ALLOW, got ${input.decision}`);
-      return append(input.org_id, { ...decided(input), kind: "intent", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: null }, trx);
+      if (input.decision !== "ALLOW")
+        throw new Error(`appendIntent: an intent records an ALLOW, got ${input.decision}`);
+      return append(
+        input.org_id,
+        { ...decided(input), kind: "intent", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: null },
+        trx,
+      );
     },
 
     appendDecision(input) {
-      return append(input.org_id, { ...decided(input), kind: "decision", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: false });
+      return append(input.org_id, {
+        ...decided(input),
+        kind: "decision",
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        executed: false,
+      });
     },
 
     appendOutcome(input) {
@@ -93,7 +108,8 @@ export function createSharedAuditChain(db: AnyKysely, keys: SharedSigningKeys, o
           .execute();
         const intent = records.find((r) => r.kind === "intent");
         if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
-        if (records.some((r) => r.kind === "outcome")) throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
+        if (records.some((r) => r.kind === "outcome"))
+          throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
         return appendIn(trx, input.org_id, {
           kind: "outcome",
           interaction_id: input.interaction_id,

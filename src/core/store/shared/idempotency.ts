@@ -31,7 +31,10 @@ interface Row {
 
 type Waiter = { settle: (result: WaitResult) => void; wait: Promise<WaitResult> };
 
-export function createSharedIdempotencyStore(db: AnyKysely, options: SharedIdempotencyOptions = {}): SharedIdempotencyStore {
+export function createSharedIdempotencyStore(
+  db: AnyKysely,
+  options: SharedIdempotencyOptions = {},
+): SharedIdempotencyStore {
   const ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
   const now = options.now ?? (() => new Date());
   const foreignWaitMs = options.foreignWaitMs ?? 30_000;
@@ -96,7 +99,10 @@ export function createSharedIdempotencyStore(db: AnyKysely, options: SharedIdemp
         const row = await read(input);
         if (!row) continue; // released between our INSERT and SELECT: claim again
         if (row.request_hash !== input.requestHash) {
-          return { state: "conflict", reason: `Idempotency key "${input.key}" was already used with a different request` };
+          return {
+            state: "conflict",
+            reason: `Idempotency key "${input.key}" was already used with a different request`,
+          };
         }
         if (row.state === "completed") return replayOf(row);
         const waiter = local.get(keyOf(input));
@@ -134,7 +140,10 @@ export function createSharedIdempotencyStore(db: AnyKysely, options: SharedIdemp
     },
 
     async purgeExpired() {
-      const result = await db.deleteFrom("idempotency_keys").where("expires_at", "<=", now().toISOString()).executeTakeFirst();
+      const result = await db
+        .deleteFrom("idempotency_keys")
+        .where("expires_at", "<=", now().toISOString())
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };

@@ -16,7 +16,12 @@ export interface SharedManifests {
 export function createSharedManifests(db: AnyKysely, options: { now?: () => Date } = {}): SharedManifests {
   const now = options.now ?? (() => new Date());
   const one = async (orgId: string, column: "manifest_id" | "uapk_id", value: string) => {
-    const row = await db.selectFrom("manifests").selectAll().where("org_id", "=", orgId).where(column, "=", value).executeTakeFirst();
+    const row = await db
+      .selectFrom("manifests")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where(column, "=", value)
+      .executeTakeFirst();
     return row ? toManifest(row) : undefined;
   };
   return {
@@ -35,7 +40,11 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
         updated_at: at,
       };
       // The unique keys decide between two nodes registering the same manifest at once.
-      const inserted = await db.insertInto("manifests").values(row).onConflict((oc) => oc.doNothing()).executeTakeFirst();
+      const inserted = await db
+        .insertInto("manifests")
+        .values(row)
+        .onConflict((oc) => oc.doNothing())
+        .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) {
         throw new ManifestConflictError(`Manifest '${input.uapk_id}' (or its id) is already registered`);
       }
@@ -60,5 +69,12 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
 function toManifest(row: any): Manifest {
   const body = JSON.parse(row.body) as ManifestInput;
-  return { manifest_id: row.manifest_id, org_id: row.org_id, status: row.status, ...body, created_at: row.created_at, updated_at: row.updated_at };
+  return {
+    manifest_id: row.manifest_id,
+    org_id: row.org_id,
+    status: row.status,
+    ...body,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
 }

@@ -17,11 +17,14 @@ export function secretBox(secret: string | Buffer): SecretBox {
       const iv = randomBytes(12);
       const cipher = createCipheriv("aes-256-gcm", key, iv);
       const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-      return [FORMAT, iv, cipher.getAuthTag(), body].map((p) => (typeof p === "string" ? p : p.toString("base64url"))).join(":");
+      return [FORMAT, iv, cipher.getAuthTag(), body]
+        .map((p) => (typeof p === "string" ? p : p.toString("base64url")))
+        .join(":");
     },
     open(sealed) {
       const [format, iv, tag, body] = sealed.split(":");
-      if (format !== FORMAT || !iv || !tag || body === undefined) throw new Error("signing key: not sealed by this store");
+      if (format !== FORMAT || !iv || !tag || body === undefined)
+        throw new Error("signing key: not sealed by this store");
       const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64url"));
       decipher.setAuthTag(Buffer.from(tag, "base64url"));
       try {

@@ -56,7 +56,14 @@ export function createSharedSigningKeys(db: AnyKysely, options: SharedSigningKey
     const pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
     await trx
       .insertInto("signing_keys")
-      .values({ purpose, kid, public_jwk: JSON.stringify(jwk), private_pkcs8: box.seal(pem), status: "active", created_at: now().toISOString() })
+      .values({
+        purpose,
+        kid,
+        public_jwk: JSON.stringify(jwk),
+        private_pkcs8: box.seal(pem),
+        status: "active",
+        created_at: now().toISOString(),
+      })
       .onConflict((oc) => oc.column("purpose").where("status", "=", sql.lit("active")).doNothing())
       .execute();
   }

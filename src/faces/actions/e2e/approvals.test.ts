@@ -2,14 +2,25 @@
 // webhook to a local receiver, so "executed exactly once" is counted where the side effect lands.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { agent, executeBody, exportedRecords, operator, registerManifest, startReceiver, type Receiver } from "./helpers";
+import {
+  agent,
+  executeBody,
+  exportedRecords,
+  operator,
+  registerManifest,
+  startReceiver,
+  type Receiver,
+} from "./helpers";
 
 let g: TestGatehouse;
 let receiver: Receiver;
 const UAPK = "payments-bot";
 
-const pay = (params: Record<string, unknown>, counterparty = "acme@vendor.example", extra: Record<string, unknown> = {}) =>
-  executeBody(UAPK, { type: "payment", tool: "send", params, counterparty }, extra);
+const pay = (
+  params: Record<string, unknown>,
+  counterparty = "acme@vendor.example",
+  extra: Record<string, unknown> = {},
+) => executeBody(UAPK, { type: "payment", tool: "send", params, counterparty }, extra);
 
 beforeAll(async () => {
   [g, receiver] = await Promise.all([startTestGatehouse(), startReceiver()]);
@@ -21,7 +32,12 @@ beforeAll(async () => {
     policy: { counterparty_blocklist: ["*@blocked.example"] },
     tools: {
       "payment:send": {
-        connector: { type: "webhook", url: `${receiver.url}/payments/{invoice}`, allowed_hosts: ["127.0.0.1"], allow_private: true },
+        connector: {
+          type: "webhook",
+          url: `${receiver.url}/payments/{invoice}`,
+          allowed_hosts: ["127.0.0.1"],
+          allow_private: true,
+        },
       },
     },
   });
@@ -36,7 +52,11 @@ describe("approvals end to end", () => {
   it("ESCALATE → operator approves → agent polls → re-submits → runs exactly once; a second re-submit is refused", async () => {
     const first = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-1", amount: 50 }));
     expect(first.status).toBe(200);
-    expect(first.body).toMatchObject({ decision: "ESCALATE", executed: false, reasons: [{ code: "REQUIRES_APPROVAL" }] });
+    expect(first.body).toMatchObject({
+      decision: "ESCALATE",
+      executed: false,
+      reasons: [{ code: "REQUIRES_APPROVAL" }],
+    });
     const approvalId: string = first.body.approval_id;
     expect(approvalId).toMatch(/^appr-/);
 
@@ -52,13 +72,19 @@ describe("approvals end to end", () => {
     expect((await poll).body).toMatchObject({ approval_id: approvalId, status: "approved" });
     expect(receiver.count("/payments/inv-1")).toBe(0);
 
-    const run = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-1", amount: 50 }, undefined, { approval_id: approvalId }));
+    const run = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-1", amount: 50 }, undefined, { approval_id: approvalId }),
+    );
     expect(run.status).toBe(200);
     expect(run.body).toMatchObject({ decision: "ALLOW", executed: true, result: { success: true } });
     expect(receiver.count("/payments/inv-1")).toBe(1);
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("consumed");
 
-    const replay = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-1", amount: 50 }, undefined, { approval_id: approvalId }));
+    const replay = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-1", amount: 50 }, undefined, { approval_id: approvalId }),
+    );
     expect(replay.status).toBe(200);
     expect(replay.body).toMatchObject({ decision: "ESCALATE", executed: false });
     expect(replay.body.approval_id).not.toBe(approvalId); // a new attempt needs a new approval
@@ -72,8 +98,13 @@ describe("approvals end to end", () => {
       decision: "ALLOW",
       meta: { approval_status: "approved", decided_by: "operator@contract", reason: "invoice checked" },
     });
-    const executed = records.filter((r) => r.interaction_id === run.body.interaction_id).map((r) => [r.kind, r.approval_id]);
-    expect(executed).toEqual([["intent", approvalId], ["outcome", approvalId]]);
+    const executed = records
+      .filter((r) => r.interaction_id === run.body.interaction_id)
+      .map((r) => [r.kind, r.approval_id]);
+    expect(executed).toEqual([
+      ["intent", approvalId],
+      ["outcome", approvalId],
+    ]);
     expect((await operator(g).get("/interactions/verify")).body).toMatchObject({ valid: true });
   });
 
@@ -99,7 +130,10 @@ describe("approvals end to end", () => {
     // Deciding twice is a conflict.
     expect((await operator(g).post(`/approvals/${approvalId}/approve`)).status).toBe(409);
 
-    const retry = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-2" }, undefined, { approval_id: approvalId }));
+    const retry = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-2" }, undefined, { approval_id: approvalId }),
+    );
     expect(retry.body).toMatchObject({ decision: "ESCALATE", executed: false });
     expect(receiver.count("/payments/inv-2")).toBe(0);
     const { records } = await exportedRecords(g);
@@ -118,16 +152,25 @@ describe("approvals end to end", () => {
       "/api/v1/gateway/execute",
       pay({ invoice: "inv-3", amount: 10 }, "mallory@vendor.example", { approval_id: approvalId }),
     );
-    const otherParams = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-3", amount: 10_000 }, undefined, { approval_id: approvalId }));
+    const otherParams = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-3", amount: 10_000 }, undefined, { approval_id: approvalId }),
+    );
     for (const refused of [otherCounterparty, otherParams]) {
       expect(refused.body).toMatchObject({ decision: "ESCALATE", executed: false });
       const check = refused.body.policy_trace.checks.find((c: { check: string }) => c.check === "approval_check");
-      expect(check.details).toMatchObject({ approval_id: approvalId, problem: "approval was given for a different action" });
+      expect(check.details).toMatchObject({
+        approval_id: approvalId,
+        problem: "approval was given for a different action",
+      });
     }
     expect(receiver.count("/payments/inv-3")).toBe(0);
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("approved");
 
-    const exact = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-3", amount: 10 }, undefined, { approval_id: approvalId }));
+    const exact = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-3", amount: 10 }, undefined, { approval_id: approvalId }),
+    );
     expect(exact.body).toMatchObject({ decision: "ALLOW", executed: true });
     expect(receiver.count("/payments/inv-3")).toBe(1);
   });
@@ -138,20 +181,33 @@ describe("approvals end to end", () => {
     await operator(g).post(`/approvals/${approvalId}/approve`);
 
     // A blocked counterparty is denied whatever approval comes with it.
-    const blocked = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-4" }, "eve@blocked.example", { approval_id: approvalId }));
-    expect(blocked.body).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+    const blocked = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-4" }, "eve@blocked.example", { approval_id: approvalId }),
+    );
+    expect(blocked.body).toMatchObject({
+      decision: "DENY",
+      executed: false,
+      reasons: [{ code: "COUNTERPARTY_BLOCKED" }],
+    });
 
     // The exact approved action is denied while the manifest is suspended; the approval is not spent.
     const manifests = await operator(g).get("/manifests");
     const manifestId = manifests.body.items.find((m: { uapk_id: string }) => m.uapk_id === UAPK).manifest_id;
     expect((await operator(g).post(`/manifests/${manifestId}/suspend`)).status).toBe(200);
-    const suspended = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-4" }, undefined, { approval_id: approvalId }));
+    const suspended = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-4" }, undefined, { approval_id: approvalId }),
+    );
     expect(suspended.body).toMatchObject({ decision: "DENY", executed: false });
     expect(receiver.count("/payments/inv-4")).toBe(0);
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("approved");
 
     expect((await operator(g).post(`/manifests/${manifestId}/activate`)).status).toBe(200);
-    const resumed = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-4" }, undefined, { approval_id: approvalId }));
+    const resumed = await agent(g).post(
+      "/api/v1/gateway/execute",
+      pay({ invoice: "inv-4" }, undefined, { approval_id: approvalId }),
+    );
     expect(resumed.body).toMatchObject({ decision: "ALLOW", executed: true });
     expect(receiver.count("/payments/inv-4")).toBe(1);
   });

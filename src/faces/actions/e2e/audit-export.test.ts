@@ -7,7 +7,15 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { agent, executeBody, exportedRecords, operator, registerManifest, startReceiver, type Receiver } from "./helpers";
+import {
+  agent,
+  executeBody,
+  exportedRecords,
+  operator,
+  registerManifest,
+  startReceiver,
+  type Receiver,
+} from "./helpers";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
 const CARD = "4111-1111-SECRET-7788";
@@ -18,7 +26,10 @@ let receiver: Receiver;
 let work: string;
 
 beforeAll(async () => {
-  [g, receiver] = await Promise.all([startTestGatehouse({ GATEHOUSE_SECRET_CRM_TOKEN: "tok-e2e-secret" }), startReceiver()]);
+  [g, receiver] = await Promise.all([
+    startTestGatehouse({ GATEHOUSE_SECRET_CRM_TOKEN: "tok-e2e-secret" }),
+    startReceiver(),
+  ]);
   work = mkdtempSync(join(tmpdir(), "gatehouse-audit-e2e-"));
   const local = { allowed_hosts: ["127.0.0.1"], allow_private: true };
   await registerManifest(g, {
@@ -62,13 +73,23 @@ function auditVerify(file: string, jwks: string) {
 
 describe("connectors through the one registry", () => {
   it("a puruto tool runs the real puruto command through the discovery face's invoker", async () => {
-    const ok = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "finance", tool: "balance", params: { account: "main" } }));
+    const ok = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "finance", tool: "balance", params: { account: "main" } }),
+    );
     expect(ok.body).toMatchObject({ decision: "ALLOW", executed: true, result: { success: true } });
     expect(ok.body.result.data).toMatchObject({ accounts: { main: expect.any(Number) }, currency: expect.any(String) });
 
     // The command itself fails (unknown account → exit 2): recorded, not executed, budget refunded.
-    const failed = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "finance", tool: "balance", params: { account: "nope" } }));
-    expect(failed.body).toMatchObject({ decision: "ALLOW", executed: false, result: { success: false, error_code: "COMMAND_FAILED" } });
+    const failed = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "finance", tool: "balance", params: { account: "nope" } }),
+    );
+    expect(failed.body).toMatchObject({
+      decision: "ALLOW",
+      executed: false,
+      result: { success: false, error_code: "COMMAND_FAILED" },
+    });
     expect(failed.body.risk_snapshot.budget_current).toBe(ok.body.risk_snapshot.budget_current);
   });
 
@@ -82,8 +103,14 @@ describe("connectors through the one registry", () => {
     expect(hit.headers.authorization).toBe("Bearer tok-e2e-secret");
     expect(JSON.parse(hit.body)).toEqual({ status: "contacted" });
 
-    const flaky = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "crm", tool: "flaky", params: { id: "1" } }));
-    expect(flaky.body).toMatchObject({ executed: false, result: { success: false, error_code: "UPSTREAM_HTTP_ERROR" } });
+    const flaky = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "crm", tool: "flaky", params: { id: "1" } }),
+    );
+    expect(flaky.body).toMatchObject({
+      executed: false,
+      result: { success: false, error_code: "UPSTREAM_HTTP_ERROR" },
+    });
     expect((await exportedRecords(g)).text).not.toContain("tok-e2e-secret");
   });
 
@@ -92,7 +119,11 @@ describe("connectors through the one registry", () => {
       uapk_id: "old-bot",
       agent: { id: "old-bot", name: "Old" },
       capabilities: ["crm:read"],
-      tools: { "crm:read": { connector: { type: "http", url: "https://api.example.com/x", allowed_domains: ["api.example.com"] } } },
+      tools: {
+        "crm:read": {
+          connector: { type: "http", url: "https://api.example.com/x", allowed_domains: ["api.example.com"] },
+        },
+      },
     });
     expect(reply.status).toBe(400);
     expect(JSON.stringify(reply.body.errors)).toContain("allowed_domains");
@@ -106,7 +137,10 @@ describe("redaction", () => {
       executeBody(UAPK, { type: "card", tool: "charge", params: { card_number: CARD, amount_cents: 1200 } }),
     );
     expect(charge.body.result.data.card_number).toBe(CARD); // the agent's own answer is not redacted
-    const store = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "card", tool: "store", params: { card_number: CARD } }));
+    const store = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "card", tool: "store", params: { card_number: CARD } }),
+    );
     expect(store.body.executed).toBe(true);
 
     const { text, records } = await exportedRecords(g);
@@ -121,13 +155,17 @@ describe("redaction", () => {
     const dataDir = dirname(g.db.name);
     const files = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
     expect(files.map((f) => f.name)).toContain("gatehouse.sqlite");
-    for (const file of files) expect(readFileSync(join(file.parentPath, file.name)).includes(CARD), file.name).toBe(false);
+    for (const file of files)
+      expect(readFileSync(join(file.parentPath, file.name)).includes(CARD), file.name).toBe(false);
   });
 });
 
 describe("export → gatehouse audit verify", () => {
   it("an untouched export verifies offline with the published JWKS; a tampered line fails and is named", async () => {
-    await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "card", tool: "store", params: { card_number: "x" } }));
+    await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "card", tool: "store", params: { card_number: "x" } }),
+    );
     const { text, records } = await exportedRecords(g);
     const jwks = await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json());
     const exportFile = join(work, "audit.jsonl");

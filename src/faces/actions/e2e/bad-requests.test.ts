@@ -34,7 +34,10 @@ describe("400 is declared wherever the gateway can answer it", () => {
       const path = op.path.replace(/\{[^}]+\}/g, (name) => (name === "{org_id}" ? gh.orgId : "qa-unknown-id"));
       const response = await fetch(`${gh.url}${path}?not_a_parameter=1`, {
         method: op.method.toUpperCase(),
-        headers: { ...credentialsFor(op.security), ...(op.method === "post" ? { "content-type": "application/json" } : {}) },
+        headers: {
+          ...credentialsFor(op.security),
+          ...(op.method === "post" ? { "content-type": "application/json" } : {}),
+        },
         body: op.method === "post" ? "{}" : undefined,
       });
       expect(response.status).toBe(400);

@@ -11,7 +11,16 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_KEY, ECOSYSTEM, ORG_ID } from "../../../../contract-tests/fixtures";
-import { agent, executeBody, exportedRecords, operator, registerManifest, startReceiver, type Caller, type Receiver } from "./helpers";
+import {
+  agent,
+  executeBody,
+  exportedRecords,
+  operator,
+  registerManifest,
+  startReceiver,
+  type Caller,
+  type Receiver,
+} from "./helpers";
 
 const CHILD = resolve(import.meta.dirname, "child-gatehouse.ts");
 const WORKERS = 8;
@@ -72,7 +81,9 @@ afterAll(async () => {
 });
 
 describe("crash safety", () => {
-  it("SIGKILL under load, restart on the same data dir: the chain verifies and every 2xx execute has its records", { timeout: 120_000 }, async () => {
+  it("SIGKILL under load, restart on the same data dir: the chain verifies and every 2xx execute has its records", {
+    timeout: 120_000,
+  }, async () => {
     const first = await startChild();
     await registerManifest(first, {
       uapk_id: UAPK,
@@ -80,7 +91,14 @@ describe("crash safety", () => {
       capabilities: ["job:run"],
       constraints: { max_actions_per_hour: 100_000 },
       tools: {
-        "job:run": { connector: { type: "webhook", url: `${receiver.url}/slow/job`, allowed_hosts: ["127.0.0.1"], allow_private: true } },
+        "job:run": {
+          connector: {
+            type: "webhook",
+            url: `${receiver.url}/slow/job`,
+            allowed_hosts: ["127.0.0.1"],
+            allow_private: true,
+          },
+        },
       },
     });
 
@@ -91,7 +109,11 @@ describe("crash safety", () => {
       for (let i = 0; i < MAX_REQUESTS_PER_WORKER; i++) {
         const n = next++;
         const key = n % 2 === 0 ? `job-${n}` : undefined; // half of them with an idempotency key
-        const body = executeBody(UAPK, { type: "job", tool: "run", params: { n } }, key ? { idempotency_key: key } : {});
+        const body = executeBody(
+          UAPK,
+          { type: "job", tool: "run", params: { n } },
+          key ? { idempotency_key: key } : {},
+        );
         let reply;
         try {
           reply = await agent(first).post("/api/v1/gateway/execute", body);
@@ -126,7 +148,9 @@ describe("crash safety", () => {
 
     // Write-ahead: every call the receiver got was announced by an intent before it was made.
     const intents = new Set(records.filter((r) => r.kind === "intent").map((r) => r.action.params.n));
-    const delivered = receiver.received.filter((r) => r.path === "/slow/job").map((r) => JSON.parse(r.body).n as number);
+    const delivered = receiver.received
+      .filter((r) => r.path === "/slow/job")
+      .map((r) => JSON.parse(r.body).n as number);
     expect(delivered.filter((n) => !intents.has(n))).toEqual([]);
 
     // Idempotency keys answered before the crash answer the same after it, without running again.

@@ -19,7 +19,12 @@ beforeAll(async () => {
     constraints: { max_actions_per_hour: 1000 },
     tools: {
       "notify:send": {
-        connector: { type: "webhook", url: `${receiver.url}/slow/notify`, allowed_hosts: ["127.0.0.1"], allow_private: true },
+        connector: {
+          type: "webhook",
+          url: `${receiver.url}/slow/notify`,
+          allowed_hosts: ["127.0.0.1"],
+          allow_private: true,
+        },
       },
     },
   });
@@ -32,8 +37,14 @@ afterAll(async () => {
 
 describe("idempotency end to end", () => {
   it(`${CONCURRENT} concurrent executes with one key → one connector call and ${CONCURRENT} consistent answers`, async () => {
-    const body = executeBody(UAPK, { type: "notify", tool: "send", params: { order: "A-1001" } }, { idempotency_key: "order-A-1001" });
-    const replies = await Promise.all(Array.from({ length: CONCURRENT }, () => agent(g).post("/api/v1/gateway/execute", body)));
+    const body = executeBody(
+      UAPK,
+      { type: "notify", tool: "send", params: { order: "A-1001" } },
+      { idempotency_key: "order-A-1001" },
+    );
+    const replies = await Promise.all(
+      Array.from({ length: CONCURRENT }, () => agent(g).post("/api/v1/gateway/execute", body)),
+    );
 
     expect(receiver.count("/slow/notify")).toBe(1);
     expect(replies.map((r) => r.status)).toEqual(Array(CONCURRENT).fill(200));
@@ -57,10 +68,18 @@ describe("idempotency end to end", () => {
   });
 
   it("the same key with another body is a 409 problem and runs nothing", async () => {
-    const body = executeBody(UAPK, { type: "notify", tool: "send", params: { order: "B-1" } }, { idempotency_key: "order-B" });
+    const body = executeBody(
+      UAPK,
+      { type: "notify", tool: "send", params: { order: "B-1" } },
+      { idempotency_key: "order-B" },
+    );
     expect((await agent(g).post("/api/v1/gateway/execute", body)).status).toBe(200);
     const before = receiver.received.length;
-    const changed = executeBody(UAPK, { type: "notify", tool: "send", params: { order: "B-2" } }, { idempotency_key: "order-B" });
+    const changed = executeBody(
+      UAPK,
+      { type: "notify", tool: "send", params: { order: "B-2" } },
+      { idempotency_key: "order-B" },
+    );
     const conflict = await agent(g).post("/api/v1/gateway/execute", changed);
     expect(conflict.status).toBe(409);
     expect(conflict.headers.get("content-type")).toMatch(/application\/problem\+json/);

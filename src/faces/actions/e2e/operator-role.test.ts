@@ -11,7 +11,9 @@ let developer: string;
 let otherOrgOperator: string;
 
 beforeAll(async () => {
-  gh = await startTestGatehouse({ GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname });
+  gh = await startTestGatehouse({
+    GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+  });
   developer = await gh.devIssuer!.mint({ sub: "ide-user@acme", org: gh.orgId, roles: ["developer"] });
   otherOrgOperator = await gh.devIssuer!.mint({ sub: "mallory@other", org: "other-org", roles: ["operator"] });
 });
@@ -35,7 +37,11 @@ async function call(method: string, path: string, init: { token?: string; apiKey
 async function escalate(recordId: string): Promise<string> {
   const res = await call("POST", "/api/v1/gateway/execute", {
     apiKey: gh.apiKey,
-    body: { uapk_id: "customer-support-bot", agent_id: "customer-support-bot", action: { type: "crm", tool: "delete", params: { record_id: recordId } } },
+    body: {
+      uapk_id: "customer-support-bot",
+      agent_id: "customer-support-bot",
+      action: { type: "crm", tool: "delete", params: { record_id: recordId } },
+    },
   });
   expect(res.body.decision).toBe("ESCALATE");
   return res.body.approval_id;
@@ -59,9 +65,24 @@ describe("operator API needs the operator role", () => {
   });
 
   it.each([
-    ["Manifests_register", "POST", "/manifests", { uapk_id: "dev-bot", agent: { id: "dev-bot", name: "d", version: "1" }, capabilities: ["x:y"], tools: { "x:y": { connector: { type: "noop" } } } }],
+    [
+      "Manifests_register",
+      "POST",
+      "/manifests",
+      {
+        uapk_id: "dev-bot",
+        agent: { id: "dev-bot", name: "d", version: "1" },
+        capabilities: ["x:y"],
+        tools: { "x:y": { connector: { type: "noop" } } },
+      },
+    ],
     ["Manifests_suspend", "POST", "/manifests/880e8400-e29b-41d4-a716-446655440003/suspend", undefined],
-    ["CapabilityTokens_issue", "POST", "/capability-tokens", { agent_id: "customer-support-bot", uapk_id: "customer-support-bot", capabilities: ["crm:delete"] }],
+    [
+      "CapabilityTokens_issue",
+      "POST",
+      "/capability-tokens",
+      { agent_id: "customer-support-bot", uapk_id: "customer-support-bot", capabilities: ["crm:delete"] },
+    ],
     ["Approvals_list", "GET", "/approvals", undefined],
     ["Interactions_list", "GET", "/interactions", undefined],
   ] as const)("%s with a developer token → 403 OPERATOR_ROLE_REQUIRED", async (operationId, method, suffix, body) => {
@@ -72,7 +93,9 @@ describe("operator API needs the operator role", () => {
   });
 
   it("the seed manifest is untouched by the refused calls", async () => {
-    const manifest = await call("GET", `/api/v1/orgs/${gh.orgId}/manifests/880e8400-e29b-41d4-a716-446655440003`, { token: gh.operatorToken });
+    const manifest = await call("GET", `/api/v1/orgs/${gh.orgId}/manifests/880e8400-e29b-41d4-a716-446655440003`, {
+      token: gh.operatorToken,
+    });
     expect(manifest.body.status).toBe("active");
     const manifests = await call("GET", `/api/v1/orgs/${gh.orgId}/manifests`, { token: gh.operatorToken });
     expect(manifests.body.items.map((m: { uapk_id: string }) => m.uapk_id)).not.toContain("dev-bot");

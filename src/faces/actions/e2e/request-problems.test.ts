@@ -8,7 +8,9 @@ import { expectMatchesSpec } from "../../../test-support/spec-check";
 let gh: TestGatehouse;
 
 beforeAll(async () => {
-  gh = await startTestGatehouse({ GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname });
+  gh = await startTestGatehouse({
+    GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+  });
 });
 afterAll(async () => {
   await gh?.dispose();
@@ -26,43 +28,59 @@ async function post(path: string, headers: Record<string, string>, body: unknown
 describe("batch", () => {
   it("two actions with the same action_id → 400 naming the repeated one, and nothing runs", async () => {
     const send = { type: "email", tool: "send", params: { to: "u@acme.com", subject: "Hello" } };
-    const res = await post("/api/v1/gateway/batch", { "x-api-key": gh.apiKey }, {
-      uapk_id: "customer-support-bot",
-      agent_id: "customer-support-bot",
-      actions: [
-        { action_id: "a1", ...send },
-        { action_id: "a2", ...send },
-        { action_id: "a1", ...send },
-      ],
-    });
+    const res = await post(
+      "/api/v1/gateway/batch",
+      { "x-api-key": gh.apiKey },
+      {
+        uapk_id: "customer-support-bot",
+        agent_id: "customer-support-bot",
+        actions: [
+          { action_id: "a1", ...send },
+          { action_id: "a2", ...send },
+          { action_id: "a1", ...send },
+        ],
+      },
+    );
     expect(res.status).toBe(400);
     expect(res.contentType).toContain("application/problem+json");
     expect(res.body.code).toBe("VALIDATION_FAILED");
-    expect(res.body.errors).toEqual([{ pointer: "/body/actions/2/action_id", message: expect.stringContaining("'a1'") }]);
+    expect(res.body.errors).toEqual([
+      { pointer: "/body/actions/2/action_id", message: expect.stringContaining("'a1'") },
+    ]);
     expectMatchesSpec("Gateway_batch", 400, res.body);
 
-    const log = await fetch(`${gh.url}/api/v1/orgs/${gh.orgId}/interactions`, { headers: { authorization: `Bearer ${gh.operatorToken}` } });
+    const log = await fetch(`${gh.url}/api/v1/orgs/${gh.orgId}/interactions`, {
+      headers: { authorization: `Bearer ${gh.operatorToken}` },
+    });
     expect(((await log.json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 
 describe("capability token issue", () => {
   it("without manifest_id or uapk_id → 400 INVALID_TOKEN_REQUEST pointing at manifest_id", async () => {
-    const res = await post(`/api/v1/orgs/${gh.orgId}/capability-tokens`, { authorization: `Bearer ${gh.operatorToken}` }, {
-      agent_id: "customer-support-bot",
-      capabilities: ["email:send"],
-    });
+    const res = await post(
+      `/api/v1/orgs/${gh.orgId}/capability-tokens`,
+      { authorization: `Bearer ${gh.operatorToken}` },
+      {
+        agent_id: "customer-support-bot",
+        capabilities: ["email:send"],
+      },
+    );
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ code: "INVALID_TOKEN_REQUEST", errors: [{ pointer: "/manifest_id" }] });
     expectMatchesSpec("CapabilityTokens_issue", 400, res.body);
   });
 
   it("with an unknown manifest → 404 that names it", async () => {
-    const res = await post(`/api/v1/orgs/${gh.orgId}/capability-tokens`, { authorization: `Bearer ${gh.operatorToken}` }, {
-      agent_id: "customer-support-bot",
-      uapk_id: "no-such-bot",
-      capabilities: ["email:send"],
-    });
+    const res = await post(
+      `/api/v1/orgs/${gh.orgId}/capability-tokens`,
+      { authorization: `Bearer ${gh.operatorToken}` },
+      {
+        agent_id: "customer-support-bot",
+        uapk_id: "no-such-bot",
+        capabilities: ["email:send"],
+      },
+    );
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ code: "MANIFEST_NOT_FOUND", detail: "Manifest 'no-such-bot' not found" });
   });

@@ -8,7 +8,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAuditVerify } from "../../../cli/audit-verify";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { exportedRecords, operator } from "../../actions/e2e/helpers";
+import { exportedRecords, operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 let g: TestGatehouse;
@@ -31,7 +31,12 @@ const structured = (r: unknown) => (r as { structuredContent?: Record<string, an
 describe("MCP agents endpoint", () => {
   it("lists the manifest's tools as type.tool with an input schema and the policy in the description", async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["crm.delete", "email.send", "gatehouse.approval_status", "noop.ping"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "crm.delete",
+      "email.send",
+      "gatehouse.approval_status",
+      "noop.ping",
+    ]);
     const del = tools.find((t) => t.name === "crm.delete")!;
     expect(del.description).toContain("human approval");
     expect(del.inputSchema.required).toEqual(["params", "counterparty"]);
@@ -42,14 +47,26 @@ describe("MCP agents endpoint", () => {
     const params = { to: "ann@ok.example", subject: "hello" };
     const result = await client.callTool({ name: "email.send", arguments: { params, counterparty: "ann@ok.example" } });
     expect(result.isError).toBe(false);
-    expect(structured(result)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true, result: { success: true } });
+    expect(structured(result)).toMatchObject({
+      status: "executed",
+      decision: "ALLOW",
+      executed: true,
+      result: { success: true },
+    });
     expect(JSON.parse((result.content as { text: string }[])[0]!.text)).toMatchObject(params);
   });
 
   it("DENY: a blocked recipient is an isError result with the reason code", async () => {
-    const result = await client.callTool({ name: "email.send", arguments: { params: { to: "eve@blocked.example" }, counterparty: "eve@blocked.example" } });
+    const result = await client.callTool({
+      name: "email.send",
+      arguments: { params: { to: "eve@blocked.example" }, counterparty: "eve@blocked.example" },
+    });
     expect(result.isError).toBe(true);
-    expect(structured(result)).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+    expect(structured(result)).toMatchObject({
+      decision: "DENY",
+      executed: false,
+      reasons: [{ code: "COUNTERPARTY_BLOCKED" }],
+    });
   });
 
   it("hostile or malformed arguments are refused with a clear error before the engine", async () => {
@@ -57,19 +74,27 @@ describe("MCP agents endpoint", () => {
     expect(flat.isError).toBe(true);
     expect(structured(flat)).toMatchObject({ code: "VALIDATION_FAILED" });
     expect(structured(flat).message).toContain("'params'");
-    const amount = await client.callTool({ name: "email.send", arguments: { params: {}, counterparty: "a@ok.example", amount: "12" } });
+    const amount = await client.callTool({
+      name: "email.send",
+      arguments: { params: {}, counterparty: "a@ok.example", amount: "12" },
+    });
     expect(structured(amount)).toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
   it("ESCALATE approved over REST while the call waits: the call runs and answers its result", async () => {
     let approvalId: string | undefined;
     let approving: Promise<unknown> | undefined;
-    const result = await client.callTool({ name: "crm.delete", arguments: { params: { id: "c-1" }, counterparty: "c1@ok.example" } }, undefined, {
-      onprogress: (p) => {
-        approvalId ??= /appr-[0-9a-f-]+/.exec(p.message ?? "")?.[0];
-        if (approvalId && !approving) approving = operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok" });
+    const result = await client.callTool(
+      { name: "crm.delete", arguments: { params: { id: "c-1" }, counterparty: "c1@ok.example" } },
+      undefined,
+      {
+        onprogress: (p) => {
+          approvalId ??= /appr-[0-9a-f-]+/.exec(p.message ?? "")?.[0];
+          if (approvalId && !approving)
+            approving = operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok" });
+        },
       },
-    });
+    );
     expect(approvalId).toBeDefined();
     expect(result.isError).toBe(false);
     expect(structured(result)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });

@@ -37,7 +37,10 @@ describe("gatehouse mcp-stdio", () => {
       expect(tools.map((t) => t.name)).toContain("noop.ping");
       const ok = await client.callTool({ name: "noop.ping", arguments: { params: {}, counterparty: "a@ok.example" } });
       expect(structured(ok)).toMatchObject({ decision: "ALLOW", executed: true });
-      const denied = await client.callTool({ name: "noop.ping", arguments: { params: {}, counterparty: "x@blocked.example" } });
+      const denied = await client.callTool({
+        name: "noop.ping",
+        arguments: { params: {}, counterparty: "x@blocked.example" },
+      });
       expect(denied.isError).toBe(true);
       expect(structured(denied).reasons[0].code).toBe("COUNTERPARTY_BLOCKED");
     } finally {
@@ -56,7 +59,10 @@ describe("MCP purutos endpoint", () => {
       expect(names).toContain("puruto-financial.status");
       const balance = await client.callTool({ name: "puruto-financial.balance", arguments: { account: "main" } });
       expect(balance.isError).toBe(false);
-      expect(structured(balance).invocation).toMatchObject({ status: "ok", result: { accounts: { main: expect.any(Number) } } });
+      expect(structured(balance).invocation).toMatchObject({
+        status: "ok",
+        result: { accounts: { main: expect.any(Number) } },
+      });
       // Outside the allow list: refused with the REST face's code.
       const refused = await client.callTool({ name: "puruto-financial.deploy", arguments: {} });
       expect(refused.isError).toBe(true);
@@ -69,7 +75,11 @@ describe("MCP purutos endpoint", () => {
   it("takes the API key only, as its REST operations do: a bearer token is refused with 401", async () => {
     const response = await fetch(`${g.url}/mcp/purutos`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${g.operatorToken}` },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        authorization: `Bearer ${g.operatorToken}`,
+      },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
     });
     expect(response.status).toBe(401);
@@ -79,8 +89,17 @@ describe("MCP purutos endpoint", () => {
   it("a body over the REST limit is refused with 413 problem+json", async () => {
     const response = await fetch(`${g.url}/mcp/agents/${UAPK}`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", "x-api-key": g.apiKey },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { pad: "x".repeat(2 * 1024 * 1024) } }),
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "x-api-key": g.apiKey,
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { pad: "x".repeat(2 * 1024 * 1024) },
+      }),
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });

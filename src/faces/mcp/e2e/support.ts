@@ -2,7 +2,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { API_KEY } from "../../../../contract-tests/fixtures";
-import { registerManifest, type Caller } from "../../actions/e2e/helpers";
+import { registerManifest, type Caller } from "../../../test-support/http";
 
 export const UAPK = "mcp-bot";
 
@@ -24,7 +24,10 @@ export async function registerMcpBot(g: Caller): Promise<void> {
   await registerManifest(g, MCP_BOT_MANIFEST);
 }
 
-export async function mcpClient(url: string, headers: Record<string, string> = { "X-API-Key": API_KEY }): Promise<Client> {
+export async function mcpClient(
+  url: string,
+  headers: Record<string, string> = { "X-API-Key": API_KEY },
+): Promise<Client> {
   const client = new Client({ name: "gatehouse-e2e", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
   return client;
