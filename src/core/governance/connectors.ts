@@ -64,12 +64,7 @@ export function normalizeResult(raw: LooseConnectorResult): ActionResult {
  * invoker to it (core never imports a face).
  */
 export interface PurutoCommandInvoker {
-  invoke(request: {
-    name: string;
-    command: string;
-    payload?: Record<string, unknown>;
-    signal?: AbortSignal;
-  }): Promise<{
+  invoke(request: { name: string; command: string; payload?: Record<string, unknown>; signal?: AbortSignal }): Promise<{
     invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } };
   }>;
 }
