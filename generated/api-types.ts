@@ -1365,7 +1365,7 @@ export interface components {
         };
         /** @description Readiness: this node takes traffic. Only answered 200 when every dependency it needs answers. */
         Readiness: {
-            /** @description State of each dependency readiness needs: `database`, and `redis` (`not_configured` without REDIS_URL). */
+            /** @description State of each dependency readiness needs: `database`, `redis` and the `events` bus between nodes (`not_configured` without REDIS_URL). */
             checks: {
                 [key: string]: string;
             };

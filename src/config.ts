@@ -294,6 +294,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       'Secrets that http/webhook tool headers may reference (`{"secret_ref": "GATEHOUSE_SECRET_CRM_TOKEN"}`), read at call time, never recorded; no other variable can be named.',
   },
   {
+    name: "GATEHOUSE_APPROVAL_RECHECK_MS",
+    default: "1000",
+    description:
+      "Safety-net re-read of a waited-on approval (long-polls, held IDE tool calls); decisions on any node wake waiters at once through the event bus.",
+  },
+  {
     name: "GATEHOUSE_URL",
     default: "http://127.0.0.1:8000",
     description: "CLI: Gatehouse base URL for commands over the API.",

@@ -1,6 +1,7 @@
 // Routes come from the spec: one Koa route per OpenAPI operation. Each request is authenticated from the
 // operation's security, its path/query/body validated with Ajv, then handed to the handler registered under
 // the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
+import { Readable } from "node:stream";
 import Router from "@koa/router";
 import type { Context } from "koa";
 import type { ServerResponse } from "node:http";
@@ -117,7 +118,12 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
         ctx.body = reply.body.bytes;
       } else {
         ctx.body = serializedBody(reply.body);
-        if (typeof reply.body === "object" && reply.body !== null && !Buffer.isBuffer(reply.body)) ctx.type = "json";
+        const isJson =
+          typeof reply.body === "object" &&
+          reply.body !== null &&
+          !Buffer.isBuffer(reply.body) &&
+          !(reply.body instanceof Readable);
+        if (isJson) ctx.type = "json";
       }
       if (declared && !reply.headers?.["content-type"] && !reply.headers?.["Content-Type"]) ctx.type = declared;
       // A GET whose If-None-Match names the current ETag: the client already has these bytes.
@@ -131,9 +137,9 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
  * The reply as the bytes sent. Serialised here, inside the middleware chain, rather than by Koa after it: an
  * error while writing the response (a value JSON cannot represent) then still leaves as problem+json.
  */
-function serializedBody(body: unknown): string | Buffer {
+function serializedBody(body: unknown): string | Buffer | Readable {
   if (body === undefined || body === null) return "";
-  if (typeof body === "string" || Buffer.isBuffer(body)) return body;
+  if (typeof body === "string" || Buffer.isBuffer(body) || body instanceof Readable) return body;
   return JSON.stringify(body);
 }
 

@@ -78,7 +78,10 @@ describe("the live server", () => {
     expect(await (await fetch(`${g.url}/livez`)).json()).toEqual({ status: "alive" });
     const ready = await fetch(`${g.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: "ready", checks: { database: "connected", redis: "not_configured" } });
+    expect(await ready.json()).toEqual({
+      status: "ready",
+      checks: { database: "connected", redis: "not_configured", events: "not_configured" },
+    });
   });
 
   it("is not ready when Redis is configured but down (503 problem+json naming redis)", async () => {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { CONSOLE_DIST } from "../../../console/paths";
+import { logger } from "../../core/log/logger";
 
 export const CONSOLE_PATH = "/console";
 
@@ -37,18 +38,33 @@ export interface ConsoleAssets {
 
 /** Finds the built console (building it when absent) and keeps its files in memory. */
 export async function loadConsoleAssets(dir: string = CONSOLE_DIST): Promise<ConsoleAssets> {
-  if (!existsSync(join(dir, "index.html"))) {
-    // A clone where `make build-console` never ran: build once (esbuild is a dev dependency; `make build` ships
-    // console/dist, so a production install never gets here).
-    const { buildConsole } = await import("../../../console/build");
-    await buildConsole(dir, { replaceExisting: false });
-  }
   const assets = new Map<string, Asset>();
+  if (!existsSync(join(dir, "index.html")) && !(await buildOnce(dir))) {
+    return { serve: (req, res) => serveAsset(assets, req, res) };
+  }
   for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];
     if (type) assets.set(name, { type, bytes: readFileSync(join(dir, name)) });
   }
   return { serve: (req, res) => serveAsset(assets, req, res) };
+}
+
+/**
+ * A clone where `make build-console` never ran: build once. esbuild is a development tool: an install without
+ * it (production, where `make build` ships console/dist) gets a console that answers 404 and a log line.
+ */
+async function buildOnce(dir: string): Promise<boolean> {
+  try {
+    const { buildConsole } = await import("../../../console/build");
+    await buildConsole(dir, { replaceExisting: false });
+    return true;
+  } catch (err) {
+    logger.warn(
+      { err: String(err) },
+      "the operator console is not built (run `make build-console`); /console answers 404",
+    );
+    return false;
+  }
 }
 
 function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: ServerResponse): boolean {
