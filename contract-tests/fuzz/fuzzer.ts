@@ -162,8 +162,11 @@ async function send(target: FuzzTarget, r: FuzzRequest, report: FuzzReport): Pro
     report.networkErrors.push({ request: r, message: (err as Error).message });
     return;
   }
-  const text = await res.text();
   const contentType = res.headers.get("content-type") ?? "";
+  // An event stream that was accepted never ends by itself (the approvals feed): its status is the answer.
+  const streaming = contentType.startsWith("text/event-stream");
+  if (streaming) await res.body?.cancel();
+  const text = streaming ? "" : await res.text();
   report.statuses[res.status] = (report.statuses[res.status] ?? 0) + 1;
   report.byOperation[r.operationId] = (report.byOperation[r.operationId] ?? 0) + 1;
   const finding = { request: r, status: res.status, contentType, excerpt: text.slice(0, 300) };
