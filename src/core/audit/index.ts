@@ -15,3 +15,4 @@ export type { PublicJwk as AuditPublicJwk } from "../keys";
 export { verifyRecords, type ChainVerification } from "./verify";
 export { canonicalJson, sha256Canonical } from "./canonical";
 export { redactPaths, REDACTED } from "./redact";
+export { CHAIN_HEAD_TYPE, chainHeadProblem, signChainHead, type ChainHead } from "./chain-head";
