@@ -221,7 +221,7 @@ function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { 
   return { file, jwks };
 }
 
-async function loadJwks(source: string): Promise<unknown> {
+export async function loadJwks(source: string): Promise<unknown> {
   if (/^https?:\/\//i.test(source)) {
     const response = await fetch(source, { signal: AbortSignal.timeout(10_000), redirect: "error" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -230,7 +230,7 @@ async function loadJwks(source: string): Promise<unknown> {
   return JSON.parse(await readFile(source, "utf8"));
 }
 
-function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
+export function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
   const list = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(list)) throw new Error("not a JWK set (no `keys` array)");
   const keys = new Map<string, KeyObject>();
