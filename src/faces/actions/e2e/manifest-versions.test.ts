@@ -43,7 +43,7 @@ describe("manifest versions", () => {
     const input = bot("versioned-bot", { manifest_id: "versioned-1" });
     const registered = await operator(g).post("/manifests", input);
     expect(registered.status).toBe(201);
-    const { manifest_id: _id, ...content } = input;
+    const { manifest_id: _id, ...content } = input as typeof input & { manifest_id?: string };
     expect(registered.body).toMatchObject({ version: 1, content_hash: sha256Canonical(content) });
     expect((await operator(g).post("/manifests/versioned-1/suspend")).body.version).toBe(2);
     expect((await operator(g).post("/manifests/versioned-1/activate")).body.version).toBe(3);
