@@ -115,6 +115,25 @@ export interface AuditPage {
 
 export class InvalidAuditQueryError extends Error {}
 
+/**
+ * A recorded action as shadow replay reads it: the fields it always needs parsed, the policy trace and meta kept as
+ * their stored JSON text (most replays never look inside them; parsing them was a large share of the replay's time).
+ */
+export interface RecordedAction {
+  seq: number;
+  kind: AuditRecordKind;
+  interaction_id: string;
+  timestamp: string;
+  uapk_id: string | null;
+  agent_id: string | null;
+  action: unknown;
+  decision: Decision | null;
+  reasons: unknown;
+  approval_id: string | null;
+  policy_trace_json: string | null;
+  meta_json: string | null;
+}
+
 export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;
   appendOutcome(input: OutcomeInput): AuditRecord;
@@ -139,7 +158,10 @@ export interface AuditLog {
    * The records of one agent's actions (`intent` and `decision` kinds), chain order, for shadow replay; at most
    * `limit` + 1 (so the caller can tell there were more).
    */
-  actionRecords(org_id: string, filter: { uapk_id: string; since?: string; until?: string; limit: number }): AuditRecord[];
+  actionRecords(
+    org_id: string,
+    filter: { uapk_id: string; since?: string; until?: string; limit: number },
+  ): RecordedAction[];
   /** The records from `fromSeq` to the head, chain order (an evidence bundle's proof). */
   chainFrom(org_id: string, fromSeq: number): AuditRecord[];
   verifyChain(org_id: string): ChainVerification;
@@ -432,12 +454,26 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
         where.push("timestamp < @until");
         params.until = isoInstant(filter.until, "until");
       }
+      const columns = "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
       return db
         .prepare<Record<string, unknown>, Row>(
-          `SELECT * FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
+          `SELECT ${columns} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
         )
         .all(params)
-        .map(fromRow);
+        .map((row) => ({
+          seq: row.seq,
+          kind: row.kind,
+          interaction_id: row.interaction_id,
+          timestamp: row.timestamp,
+          uapk_id: row.uapk_id,
+          agent_id: row.agent_id,
+          action: row.action === null ? null : JSON.parse(row.action),
+          decision: row.decision,
+          reasons: row.reasons === null ? null : JSON.parse(row.reasons),
+          approval_id: row.approval_id,
+          policy_trace_json: row.policy_trace,
+          meta_json: row.meta,
+        }));
     },
 
     chainFrom(org_id, fromSeq) {

@@ -3,6 +3,7 @@ export type {
   AuditLog,
   AuditListFilter,
   AuditPage,
+  RecordedAction,
   ActionInput,
   IntentInput,
   OutcomeInput,

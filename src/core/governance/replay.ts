@@ -14,7 +14,7 @@
 //
 // Limits (documented): the action is the one recorded — params redacted by the tool's `redact` paths and values
 // summarised when too large are replayed as stored.
-import type { AuditLog, AuditRecord } from "../audit";
+import type { AuditLog, RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
 import { BudgetCounters } from "../policy/budget-counters";
@@ -165,7 +165,7 @@ function checkCandidate(current: Manifest, candidate: ManifestInput): void {
 
 /** The state the pipeline reads, as of the record being replayed, and the replay's own simulated spending. */
 class ReplayWorld {
-  current: AuditRecord | undefined;
+  current: RecordedAction | undefined;
   readonly policyDeps: PolicyDeps;
   private readonly spent = new Map<string, number>();
   private readonly learned = new Set<string>();
@@ -180,7 +180,7 @@ class ReplayWorld {
     private readonly registered: Manifest,
     content: Omit<ManifestInput, "manifest_id">,
     candidateHash: string,
-    private readonly first: AuditRecord | undefined,
+    private readonly first: RecordedAction | undefined,
   ) {
     this.firstSeen = new Map(
       deps.db
@@ -218,9 +218,11 @@ class ReplayWorld {
   }
 
   /** The request as received, from what its record kept. */
-  requestOf(record: AuditRecord): ActionRequest {
+  requestOf(record: RecordedAction): ActionRequest {
     const trace = traceOf(record);
-    const meta = (record.meta ?? {}) as { context?: Record<string, unknown> };
+    const meta = (
+      record.meta_json?.includes('"context"') ? JSON.parse(record.meta_json) : {}
+    ) as { context?: Record<string, unknown> };
     const approvalId =
       (trace.get("approval_check")?.details?.approval_id as string | undefined) ??
       (record.kind === "intent" ? (record.approval_id ?? undefined) : undefined);
@@ -235,7 +237,7 @@ class ReplayWorld {
   }
 
   /** A token stands for its recorded id; one that failed stands for its recorded failure. */
-  private tokenOf(record: AuditRecord, entry: PolicyTraceEntry | undefined): { capability_token?: string } {
+  private tokenOf(record: RecordedAction, entry: PolicyTraceEntry | undefined): { capability_token?: string } {
     if (!entry) return {};
     const tokenId = entry.details?.token_id;
     if (entry.result === "pass" && typeof tokenId === "string") return { capability_token: `replay-token:${tokenId}` };
@@ -354,8 +356,15 @@ class ReplayWorld {
   }
 }
 
-function traceOf(record: AuditRecord): Map<string, PolicyTraceEntry> {
-  const checks = (record.policy_trace as { checks?: PolicyTraceEntry[] } | null)?.checks ?? [];
+/**
+ * The trace entries replay may need (a token's id or failure, a submitted approval). Parsed only when the stored
+ * text can hold one: most records carry neither, and parsing every trace was a large share of the replay's time.
+ */
+function traceOf(record: RecordedAction): Map<string, PolicyTraceEntry> {
+  const text = record.policy_trace_json;
+  if (text === null || !(text.includes('"token_id"') || text.includes('"approval_id"') || text.includes('"fail"')))
+    return new Map();
+  const checks = (JSON.parse(text) as { checks?: PolicyTraceEntry[] } | null)?.checks ?? [];
   return new Map(checks.map((c) => [c.check, c]));
 }
 
@@ -366,7 +375,7 @@ class DecisionDiff {
 
   constructor(private readonly samples: number) {}
 
-  add(record: AuditRecord, to: Decision, reasons: Reason[]): void {
+  add(record: RecordedAction, to: Decision, reasons: Reason[]): void {
     const from = (record.decision ?? "DENY") as Decision;
     const key = `${from}>${to}`;
     let cell = this.cells.get(key);
@@ -383,7 +392,7 @@ class DecisionDiff {
     for (const code of before) if (!after.has(code)) this.reasonChange(code, record, "removed");
   }
 
-  private reasonChange(code: string, record: AuditRecord, kind: "added" | "removed"): void {
+  private reasonChange(code: string, record: RecordedAction, kind: "added" | "removed"): void {
     let entry = this.reasons.get(code);
     if (!entry) {
       entry = { added: 0, removed: 0, sample_interaction_ids: [] };
