@@ -70,7 +70,9 @@ export const evidenceSetups: Record<string, Setup> = {
 
   gatehouse_evidence: async (g, example) => {
     await registerDocumented(g);
-    const answer = await execute(g, (example.response?.body as { action: Body }).action);
+    const documentedBundle = example.response?.body as { action: Body } | undefined;
+    if (!documentedBundle) throw new Error("setup: gatehouse_evidence documents no response");
+    const answer = await execute(g, documentedBundle.action);
     return { request: { params: { interaction_id: answer.interaction_id as string } } };
   },
 };

@@ -128,7 +128,7 @@ function checkHeads(
   if (heads.length === 0)
     return {
       error:
-        "the export does not end with a signed chain head ({\"chain_head\": …}): records cut off the end could not be noticed",
+        'the export does not end with a signed chain head ({"chain_head": …}): records cut off the end could not be noticed',
     };
   const byOrg = new Map<string, ChainHead>();
   for (const { line, head } of heads) {
@@ -149,7 +149,9 @@ function checkHeads(
     if (last.seq > head.seq)
       return { error: `org ${head.org_id} has records after its signed chain head (seq ${head.seq})` };
     if (head.seq > 0 && last.hash !== head.hash)
-      return { error: `org ${head.org_id}: the last record's hash is not the signed chain head's (the end was replaced)` };
+      return {
+        error: `org ${head.org_id}: the last record's hash is not the signed chain head's (the end was replaced)`,
+      };
   }
   return { heads: [...byOrg.values()] };
 }

@@ -33,7 +33,9 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
   const candidate = readCandidate(file);
   const uapkId = opts.agent ?? (candidate.uapk_id as string | undefined);
   if (!uapkId) throw new CliError("--agent (the manifest's uapk_id) is needed: the file names none", 2);
-  const listed = (await (await callApi(api, "GET", "/manifests")).json()) as { items?: { uapk_id: string; manifest_id: string }[] };
+  const listed = (await (await callApi(api, "GET", "/manifests")).json()) as {
+    items?: { uapk_id: string; manifest_id: string }[];
+  };
   const registered = (listed.items ?? []).find((m) => m.uapk_id === uapkId);
   if (!registered) throw new CliError(`no manifest '${uapkId}' is registered in org ${api.org}`);
   const body = {
@@ -66,6 +68,8 @@ function printReport(report: ReplayReport, io: CliIo): void {
     );
   }
   for (const change of report.reason_changes)
-    io.stdout(`  reason ${change.code}: +${change.added} −${change.removed}   ${change.sample_interaction_ids.join(", ")}`);
+    io.stdout(
+      `  reason ${change.code}: +${change.added} −${change.removed}   ${change.sample_interaction_ids.join(", ")}`,
+    );
   io.stdout(`changed ${report.changed}: loosening ${report.loosening}, tightening ${report.tightening}`);
 }

@@ -454,7 +454,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
         where.push("timestamp < @until");
         params.until = isoInstant(filter.until, "until");
       }
-      const columns = "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
+      const columns =
+        "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
       return db
         .prepare<Record<string, unknown>, Row>(
           `SELECT ${columns} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,

@@ -141,19 +141,24 @@ function checkManifest(bundle: Json, opening: AuditRecord): string[] {
   if (hash !== signed?.manifest_hash)
     fail("manifest: content does not hash to the manifest_hash the signed decision recorded (content was changed)");
   if (manifest.content_hash !== hash) fail("manifest: content_hash is not the hash of the content");
-  return [`manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied`];
+  return [
+    `manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied`,
+  ];
 }
 
 function checkToken(bundle: Json, opening: AuditRecord): string[] {
   const signedId = traceDetails(opening, "capability_token")?.token_id;
   const token = bundle.capability_token;
   if (token === undefined) {
-    if (signedId !== undefined) fail(`capability_token: the decision used token ${String(signedId)}; its claims are missing`);
+    if (signedId !== undefined)
+      fail(`capability_token: the decision used token ${String(signedId)}; its claims are missing`);
     return [];
   }
   if (!isObject(token) || token.token_id !== signedId)
     fail("capability_token: not the token the signed decision recorded");
-  return [`capability_token: the decision used token ${String(signedId)} (its other claims are the gateway's statement)`];
+  return [
+    `capability_token: the decision used token ${String(signedId)} (its other claims are the gateway's statement)`,
+  ];
 }
 
 function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[]): string[] {
@@ -166,7 +171,11 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   if (!isObject(approval) || approval.approval_id !== approvalId)
     return fail(`approval: not approval ${approvalId}, which the signed decision names`);
   const verdict = chain.find((r) => r.kind === "approval" && r.approval_id === approvalId);
-  const meta = (verdict?.meta ?? {}) as { approval_status?: string; decided_by?: string | null; reason?: string | null };
+  const meta = (verdict?.meta ?? {}) as {
+    approval_status?: string;
+    decided_by?: string | null;
+    reason?: string | null;
+  };
   if (opening.kind === "intent" && meta.approval_status !== "approved")
     fail("approval: the action ran under an approval, but the proof holds no signed approved verdict");
   if (!verdict) {
@@ -197,6 +206,7 @@ function checkOutcome(bundle: Json, own: AuditRecord[]): string[] {
   if (!isObject(outcome)) return fail(`outcome: missing, but the signed outcome record (seq ${record.seq}) exists`);
   if (outcome.executed !== (record.executed === true) || !same(outcome.result, record.result))
     fail(`outcome: differs from the signed outcome record (seq ${record.seq})`);
-  if (outcome.recorded_at !== record.timestamp) fail(`outcome: recorded_at differs from the signed record (seq ${record.seq})`);
+  if (outcome.recorded_at !== record.timestamp)
+    fail(`outcome: recorded_at differs from the signed record (seq ${record.seq})`);
   return [`outcome: executed=${record.executed === true} at ${record.timestamp}, result as recorded`];
 }

@@ -65,9 +65,7 @@ export type BuildEvidence = (orgId: string, interactionId: string) => Promise<Ev
 
 /** The trace entry of one check in a record, if it ran. */
 export function traceEntry(record: AuditRecord, check: string): PolicyTraceEntry | undefined {
-  return ((record.policy_trace as { checks?: PolicyTraceEntry[] } | null)?.checks ?? []).find(
-    (c) => c.check === check,
-  );
+  return ((record.policy_trace as { checks?: PolicyTraceEntry[] } | null)?.checks ?? []).find((c) => c.check === check);
 }
 
 export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
@@ -163,10 +161,15 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     if (!approvalId) return { records: [] };
     const stored = await deps.approvals?.get(orgId, approvalId);
     const escalatedId = stored?.interaction_id ?? (opening.kind === "decision" ? opening.interaction_id : undefined);
-    const escalation = escalatedId && escalatedId !== opening.interaction_id ? deps.audit.getInteraction(orgId, escalatedId) : own;
+    const escalation =
+      escalatedId && escalatedId !== opening.interaction_id ? deps.audit.getInteraction(orgId, escalatedId) : own;
     const asked = escalation.find((r) => r.kind === "decision" && r.approval_id === approvalId);
     const verdict = escalation.find((r) => r.kind === "approval" && r.approval_id === approvalId);
-    const meta = (verdict?.meta ?? {}) as { approval_status?: string; decided_by?: string | null; reason?: string | null };
+    const meta = (verdict?.meta ?? {}) as {
+      approval_status?: string;
+      decided_by?: string | null;
+      reason?: string | null;
+    };
     const section: NonNullable<EvidenceBundle["approval"]> = {
       approval_id: approvalId,
       status: stored?.status ?? meta.approval_status ?? "pending",

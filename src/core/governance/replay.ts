@@ -22,11 +22,7 @@ import type { ManifestRepository } from "../policy/manifest-repository";
 import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
 import { normalizeValue } from "../policy/normalize";
 import { decide, type PolicyDeps } from "../policy/pipeline";
-import type {
-  CapabilityClaims,
-  CapabilityTokenService,
-  TokenVerification,
-} from "../policy/tokens/capability-tokens";
+import type { CapabilityClaims, CapabilityTokenService, TokenVerification } from "../policy/tokens/capability-tokens";
 import { CAPABILITY_AUDIENCE } from "../policy/tokens/capability-tokens";
 import type {
   ActionRequest,
@@ -220,9 +216,9 @@ class ReplayWorld {
   /** The request as received, from what its record kept. */
   requestOf(record: RecordedAction): ActionRequest {
     const trace = traceOf(record);
-    const meta = (
-      record.meta_json?.includes('"context"') ? JSON.parse(record.meta_json) : {}
-    ) as { context?: Record<string, unknown> };
+    const meta = (record.meta_json?.includes('"context"') ? JSON.parse(record.meta_json) : {}) as {
+      context?: Record<string, unknown>;
+    };
     const approvalId =
       (trace.get("approval_check")?.details?.approval_id as string | undefined) ??
       (record.kind === "intent" ? (record.approval_id ?? undefined) : undefined);
@@ -399,7 +395,10 @@ class DecisionDiff {
       this.reasons.set(code, entry);
     }
     entry[kind] += 1;
-    if (entry.sample_interaction_ids.length < this.samples && !entry.sample_interaction_ids.includes(record.interaction_id))
+    if (
+      entry.sample_interaction_ids.length < this.samples &&
+      !entry.sample_interaction_ids.includes(record.interaction_id)
+    )
       entry.sample_interaction_ids.push(record.interaction_id);
   }
 

@@ -10,7 +10,14 @@ import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../audit/canonical";
 import type { Db } from "../store/sqlite";
 import { validateManifest, type ManifestProblem } from "./manifest-validation";
-import type { Manifest, ManifestChange, ManifestInput, ManifestStatus, ManifestVersion, ManifestVersionInfo } from "./types";
+import type {
+  Manifest,
+  ManifestChange,
+  ManifestInput,
+  ManifestStatus,
+  ManifestVersion,
+  ManifestVersionInfo,
+} from "./types";
 
 export class InvalidManifestError extends Error {
   constructor(readonly problems: ManifestProblem[]) {

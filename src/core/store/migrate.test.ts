@@ -105,7 +105,8 @@ describe("migrations", () => {
     // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
     // and manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, next to manifest_versions.
     const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest"];
-    const untouched = (o: { name: string }) => !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r));
+    const untouched = (o: { name: string }) =>
+      !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r));
     expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(schemaOf(old).find((o) => o.name === "manifests")?.sql).toMatch(/primary key \("org_id", "manifest_id"\)/i);

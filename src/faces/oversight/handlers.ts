@@ -4,11 +4,7 @@
 import type { ApprovalStore, DecideResult } from "../../core/approvals";
 import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
 import type { BuildEvidence } from "../../core/governance/evidence";
-import {
-  ReplayCandidateError,
-  ReplayManifestNotFoundError,
-  type ShadowReplay,
-} from "../../core/governance/replay";
+import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
 import { logger } from "../../core/log/logger";
 import type { components } from "../../../generated/api-types";
 import type { HandlerGroup } from "../../http/handlers";

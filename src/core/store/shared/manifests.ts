@@ -52,7 +52,10 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
         if (Number(inserted.numInsertedOrUpdatedRows ?? 0) !== 1) {
           throw new ManifestConflictError(`Manifest '${input.uapk_id}' (or its id) is already registered in this org`);
         }
-        await trx.insertInto("manifest_versions").values(versionRow(row, "registered", author)).execute();
+        await trx
+          .insertInto("manifest_versions")
+          .values(versionRow(row, "registered", author))
+          .execute();
       });
       return toManifest(row);
     },
@@ -73,7 +76,10 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
           .executeTakeFirst();
         if (!updated) return;
         const change: ManifestChange = status === "active" ? "activated" : status;
-        await trx.insertInto("manifest_versions").values(versionRow(updated, change, author)).execute();
+        await trx
+          .insertInto("manifest_versions")
+          .values(versionRow(updated, change, author))
+          .execute();
       });
       return one(orgId, "manifest_id", manifestId);
     },

@@ -23,7 +23,10 @@ const bot = (uapkId: string, extra: Record<string, unknown> = {}) => ({
 async function asOther(method: string, path: string, body?: unknown, token = otherOperator) {
   const res = await fetch(`${g.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as any };
@@ -52,7 +55,13 @@ describe("manifest versions", () => {
     expect(list.status).toBe(200);
     expectMatchesSpec("Manifests_versions", 200, list.body);
     expect(
-      list.body.items.map((v: any) => [v.version, v.change, v.status, v.author, v.content_hash === sha256Canonical(content)]),
+      list.body.items.map((v: any) => [
+        v.version,
+        v.change,
+        v.status,
+        v.author,
+        v.content_hash === sha256Canonical(content),
+      ]),
     ).toEqual([
       [1, "registered", "active", "operator@contract", true],
       [2, "suspended", "suspended", "operator@contract", true],
@@ -78,7 +87,11 @@ describe("manifest versions", () => {
     const intent = records.find((r) => r.interaction_id === reply.body.interaction_id && r.kind === "intent");
     const signed = intent?.policy_trace.checks.find((c: any) => c.check === "manifest_validation");
     const v3 = await operator(g).get("/manifests/versioned-1/versions/3");
-    expect(signed.details).toEqual({ manifest_id: "versioned-1", manifest_version: 3, manifest_hash: v3.body.content_hash });
+    expect(signed.details).toEqual({
+      manifest_id: "versioned-1",
+      manifest_version: 3,
+      manifest_hash: v3.body.content_hash,
+    });
   });
 });
 
@@ -98,19 +111,34 @@ describe("manifest ids are per org", () => {
       const b = await asOther(method, unused + suffix, body);
       expect(a.status, `${method} ${suffix}`).toBe(404);
       expect(b.status).toBe(404);
-      const strip = (p: any) => ({ ...p, detail: p.detail.replace("versioned-1", "ID").replace("never-used", "ID"), instance: undefined, request_id: undefined });
+      const strip = (p: any) => ({
+        ...p,
+        detail: p.detail.replace("versioned-1", "ID").replace("never-used", "ID"),
+        instance: undefined,
+        request_id: undefined,
+      });
       expect(strip(a.body)).toEqual(strip(b.body));
     }
   });
 
   it("two orgs may use the same id; neither sees or changes the other's", async () => {
-    const mine = await asOther("POST", `/api/v1/orgs/${OTHER_ORG}/manifests`, bot("b-bot", { manifest_id: "versioned-1" }));
+    const mine = await asOther(
+      "POST",
+      `/api/v1/orgs/${OTHER_ORG}/manifests`,
+      bot("b-bot", { manifest_id: "versioned-1" }),
+    );
     expect(mine.status).toBe(201);
     expect(mine.body).toMatchObject({ manifest_id: "versioned-1", org_id: OTHER_ORG, uapk_id: "b-bot", version: 1 });
-    expect((await asOther("POST", `/api/v1/orgs/${OTHER_ORG}/manifests/versioned-1/revoke`)).body.status).toBe("revoked");
+    expect((await asOther("POST", `/api/v1/orgs/${OTHER_ORG}/manifests/versioned-1/revoke`)).body.status).toBe(
+      "revoked",
+    );
     const original = await operator(g).get("/manifests/versioned-1");
     expect(original.body).toMatchObject({ uapk_id: "versioned-bot", status: "active", version: 3 });
-    const again = await asOther("POST", `/api/v1/orgs/${OTHER_ORG}/manifests`, bot("b-bot-2", { manifest_id: "versioned-1" }));
+    const again = await asOther(
+      "POST",
+      `/api/v1/orgs/${OTHER_ORG}/manifests`,
+      bot("b-bot-2", { manifest_id: "versioned-1" }),
+    );
     expect(again.status).toBe(409);
   });
 });

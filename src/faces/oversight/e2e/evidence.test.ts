@@ -56,7 +56,9 @@ beforeAll(async () => {
   const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
   expect(asked.body.decision).toBe("ESCALATE");
   approvalId = asked.body.approval_id;
-  const approved = await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "customer asked in ticket 42" });
+  const approved = await operator(g).post(`/approvals/${approvalId}/approve`, {
+    reason: "customer asked in ticket 42",
+  });
   expect(approved.status).toBe(200);
   const ran = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action, { approval_id: approvalId }));
   expect(ran.body).toMatchObject({ decision: "ALLOW", executed: true });
@@ -149,7 +151,12 @@ describe("signed chain head", () => {
     const keys = jwksToKeys(await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json()));
     expect(chainHeadProblem(head, (kid) => keys.get(kid))).toBeNull();
     const latest = (await operator(g).get("/interactions?limit=1")).body.items[0];
-    expect(head).toMatchObject({ type: "gatehouse.audit.chain_head", org_id: ORG_ID, seq: latest.seq, hash: latest.hash });
+    expect(head).toMatchObject({
+      type: "gatehouse.audit.chain_head",
+      org_id: ORG_ID,
+      seq: latest.seq,
+      hash: latest.hash,
+    });
     expect(chainHeadProblem({ ...head, hash: "0".repeat(64) }, (kid) => keys.get(kid))).toMatch(/does not verify/);
   });
 
@@ -162,7 +169,10 @@ describe("signed chain head", () => {
       writeFileSync(file, `${content.join("\n")}\n`);
       const out: string[] = [];
       const err: string[] = [];
-      const code = await runAuditVerify([file, "--jwks", jwksFile], { stdout: (l) => out.push(l), stderr: (l) => err.push(l) });
+      const code = await runAuditVerify([file, "--jwks", jwksFile], {
+        stdout: (l) => out.push(l),
+        stderr: (l) => err.push(l),
+      });
       return { code, out: out.join("\n"), err: err.join("\n") };
     };
     const whole = await verify(lines);
@@ -181,7 +191,10 @@ describe("signed chain head", () => {
     expect(after.code).toBe(1);
     expect(after.err).toMatch(/record after the signed chain head/);
 
-    const dupHead = await verify([...lines.slice(0, -1), lines.at(-1)!.replace('{"chain_head":{', '{"chain_head":{"seq":1,')]);
+    const dupHead = await verify([
+      ...lines.slice(0, -1),
+      lines.at(-1)!.replace('{"chain_head":{', '{"chain_head":{"seq":1,'),
+    ]);
     expect(dupHead.code).toBe(1);
     expect(dupHead.err).toMatch(/duplicate keys/);
   });

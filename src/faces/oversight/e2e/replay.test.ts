@@ -58,8 +58,11 @@ const looser = {
 const replay = (candidate: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
   operator(g).post(`/manifests/${manifestId}/replay`, { candidate, ...extra });
 
-const cell = (report: { matrix: { from: string; to: string; count: number; sample_interaction_ids: string[] }[] }, from: string, to: string) =>
-  report.matrix.find((c) => c.from === from && c.to === to);
+const cell = (
+  report: { matrix: { from: string; to: string; count: number; sample_interaction_ids: string[] }[] },
+  from: string,
+  to: string,
+) => report.matrix.find((c) => c.from === from && c.to === to);
 
 beforeAll(async () => {
   g = await startTestGatehouse();
