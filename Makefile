@@ -96,10 +96,12 @@ docs: $(NODE_MODULES)
 
 # HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS), then the sessions relay: added latency
 # and RSS per idle session (BENCH_WS_SESSIONS, default 10000; BENCH_WS_ROUND_TRIPS). Profile one line with
-# `npx tsx bench/profile.ts <line substring> [seconds]`.
+# `npx tsx bench/profile.ts <line substring> [seconds]`. Then shadow replay: recorded actions decided again per
+# second (BENCH_REPLAY_ACTIONS, default 20000; goal ≥ 10,000/s).
 bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
+	$(BIN)/tsx bench/replay.ts
 
 .PHONY: help install generate build-console check-generated typecheck lint format-check format test run build readme-config cluster mock docs bench fuzz
 # Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:

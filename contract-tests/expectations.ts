@@ -5,6 +5,7 @@
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { expect } from "vitest";
 import type { components } from "../generated/api-types";
+import { evidenceExpectations } from "./evidence-expectations";
 import type { ExampleCase } from "./examples";
 
 type Json = unknown;
@@ -398,6 +399,7 @@ const overrides: Record<string, Comparison> = {
   seed003_issue_capability_token: issuedToken,
   seed003_revoke_capability_token: revokedToken,
   gatehouse_agent_get_approval: approval,
+  ...evidenceExpectations,
 };
 
 export function expectationFor(c: ExampleCase): Comparison {

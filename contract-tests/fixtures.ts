@@ -7,6 +7,7 @@ import { loadConfig } from "../src/config";
 import { logger } from "../src/core/log/logger";
 import { startGatehouse, type Gatehouse } from "../src/server";
 import type { ExampleCase } from "./examples";
+import { evidenceSetups } from "./setups/evidence";
 import { governedActionSetups } from "./setups/governed-actions";
 
 export const API_KEY = "contract-test-api-key";
@@ -73,7 +74,7 @@ export interface Prepared {
 export type Setup = (g: TestGatehouse, example: ExampleCase) => Promise<Prepared | void>;
 
 /** Example name → its setup. */
-export const setups: Record<string, Setup> = { ...governedActionSetups };
+export const setups: Record<string, Setup> = { ...governedActionSetups, ...evidenceSetups };
 
 /** The documented request with a setup's overrides applied. */
 export function withOverrides(c: ExampleCase, overrides: RequestOverrides = {}): ExampleCase {

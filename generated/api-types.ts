@@ -279,6 +279,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/interactions/{interaction_id}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description Evidence bundle of one interaction: the action, the decision and its policy trace, the manifest version it
+         *     used (content included), the capability token's claims (recipients redacted), the approval (who, when, why),
+         *     the connector's outcome, and the proof — the audit records from the first one involved to the signed chain
+         *     head. `gatehouse evidence verify bundle.json --jwks jwks.json` checks it offline.
+         */
+        get: operations["Interactions_evidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/interactions/export": {
         parameters: {
             query?: never;
@@ -289,10 +311,31 @@ export interface paths {
         /**
          * @description The whole log as NDJSON: one stored audit record per line in chain order, with every hashed field
          *     (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, policy_trace,
-         *     approval_id, executed, result, meta, prev_hash, kid, hash, signature; null where absent), for
-         *     `npm run gatehouse -- audit verify FILE --jwks JWKS`.
+         *     approval_id, executed, result, meta, prev_hash, kid, hash, signature; null where absent), then, as the last
+         *     line, the signed chain head `{"chain_head": ChainHead}` (the same as `…/interactions/head`), for
+         *     `npm run gatehouse -- audit verify FILE --jwks JWKS`: it fails when records are missing at the end.
          */
         get: operations["Interactions_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/interactions/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The org's chain head, signed by the audit key (see ChainHead). Keep one to prove later that no record was cut
+         *     off the end of an export or an evidence bundle.
+         */
+        get: operations["Interactions_head"];
         put?: never;
         post?: never;
         delete?: never;
@@ -368,6 +411,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/manifests/{manifest_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Shadow replay: decide the agent's recorded actions again with a candidate manifest and answer the decision
+         *     diff. No side effect at all (no budget, approval, audit record or idempotency key). `gatehouse policy replay`
+         *     is the command-line client (a CI step of a GitOps repository of manifests).
+         */
+        post: operations["Manifests_replay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/manifests/{manifest_id}/revoke": {
         parameters: {
             query?: never;
@@ -396,6 +460,40 @@ export interface paths {
         put?: never;
         /** @description Suspend a manifest: its requests are denied `MANIFEST_INACTIVE` until re-activated. */
         post: operations["Manifests_suspend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/manifests/{manifest_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every version of a manifest, oldest first (without their content). */
+        get: operations["Manifests_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/manifests/{manifest_id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One version of a manifest with its content (what a decision that recorded this version applied). */
+        get: operations["Manifests_getVersion"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -771,6 +869,24 @@ export interface components {
         CapabilityTokenList: {
             items: components["schemas"]["CapabilityTokenInfo"][];
         };
+        /**
+         * @description The org's audit chain head, signed: "at `signed_at` the chain ended at `seq` with `hash`". `signature` is an
+         *     Ed25519 signature (base64url) by the audit key `kid` (published in the JWKS) over the RFC 8785 canonical JSON
+         *     of every other field. An empty chain has `seq` 0 and the genesis hash (64 zeros). The audit export ends with
+         *     this object as `{"chain_head": …}`, so a verifier notices records cut off the end.
+         */
+        ChainHead: {
+            hash: string;
+            kid: string;
+            org_id: string;
+            /** Format: int64 */
+            seq: number;
+            signature: string;
+            /** Format: date-time */
+            signed_at: string;
+            /** @enum {string} */
+            type: "gatehouse.audit.chain_head";
+        };
         ChainVerification: {
             /**
              * Format: int64
@@ -916,6 +1032,98 @@ export interface components {
             timestamp?: string;
             /** @description `decision == "ALLOW"`. */
             would_allow: boolean;
+        };
+        /** @description The approval that released the action (or that it is waiting for / was refused). */
+        EvidenceApproval: {
+            approval_id: string;
+            /** Format: date-time */
+            decided_at?: string;
+            /** @description The operator's `sub`; absent when it expired. */
+            decided_by?: string;
+            /** @description The interaction that escalated. */
+            escalated_interaction_id?: string;
+            /** @description The operator's note. */
+            reason?: string;
+            /** @description Why it was escalated. */
+            reasons: components["schemas"]["Reason"][];
+            /** Format: date-time */
+            requested_at?: string;
+            status: components["schemas"]["ApprovalStatus"];
+        };
+        /**
+         * @description Everything an auditor needs about one interaction, in one document that verifies offline with the JWKS
+         *     (`gatehouse evidence verify bundle.json --jwks jwks.json`). Every section is checked against the signed audit
+         *     records of `proof`: an edited decision, approver, manifest content or outcome fails verification.
+         */
+        EvidenceBundle: {
+            /** @description The action as recorded (params redacted by the tool's `redact` paths). */
+            action: {
+                [key: string]: unknown;
+            };
+            agent_id?: string;
+            approval?: components["schemas"]["EvidenceApproval"];
+            capability_token?: components["schemas"]["EvidenceToken"];
+            decision: components["schemas"]["EvidenceDecision"];
+            /** @enum {string} */
+            format: "gatehouse.evidence.v1";
+            /** Format: date-time */
+            generated_at: string;
+            interaction_id: string;
+            /** @description The manifest version the decision used (absent when the request named no registered manifest). */
+            manifest?: components["schemas"]["ManifestVersion"];
+            org_id: string;
+            /** @description Absent when nothing ran. */
+            outcome?: components["schemas"]["EvidenceOutcome"];
+            proof: components["schemas"]["EvidenceProof"];
+            uapk_id?: string;
+        };
+        /** @description The decision the interaction recorded. */
+        EvidenceDecision: {
+            /** Format: date-time */
+            decided_at: string;
+            decision: components["schemas"]["Decision"];
+            policy_trace?: components["schemas"]["PolicyTrace"];
+            reasons: components["schemas"]["Reason"][];
+        };
+        /** @description What the connector did. */
+        EvidenceOutcome: {
+            executed: boolean;
+            /** Format: date-time */
+            recorded_at: string;
+            result?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @description The proof: the org's audit records from the first one involved to the chain head, exactly as stored (the lines
+         *     of the export), and the signed head. Verifying it means: every record's hash and signature, every `prev_hash`
+         *     link, the last record is the head, the head's signature.
+         */
+        EvidenceProof: {
+            /** @description Records, chain order, each as exported (every hashed field, `hash`, `signature`). */
+            chain: {
+                [key: string]: unknown;
+            }[];
+            chain_head: components["schemas"]["ChainHead"];
+            /** @description `seq` of the records that are about this interaction (its own, and the escalation and verdict it used). */
+            involved_seqs: number[];
+        };
+        /** @description The capability token the action presented: its claims, recipients redacted (only their number is kept). */
+        EvidenceToken: {
+            agent_id: string;
+            /** Format: int32 */
+            allowed_recipients_count?: number;
+            capabilities: string[];
+            /** Format: date-time */
+            expires_at: string;
+            /** Format: date-time */
+            issued_at: string;
+            issuer_id: string;
+            manifest_id: string;
+            /** Format: int32 */
+            max_actions?: number;
+            revoked: boolean;
+            token_id: string;
         };
         /** @description Evaluate and, when allowed, execute an action. */
         ExecuteRequest: {
@@ -1152,6 +1360,8 @@ export interface components {
             /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
             capabilities: string[];
             constraints?: components["schemas"]["ManifestConstraints"];
+            /** @description SHA-256 (hex) of the RFC 8785 canonical JSON of the content (the manifest as submitted, without `manifest_id`). */
+            content_hash: string;
             /** Format: date-time */
             created_at: string;
             manifest_id: string;
@@ -1166,6 +1376,11 @@ export interface components {
             uapk_id: string;
             /** Format: date-time */
             updated_at: string;
+            /**
+             * Format: int32
+             * @description The manifest's latest version (1 at registration; every change adds one, see `…/versions`).
+             */
+            version: number;
         };
         /** @description The agent a manifest describes. */
         ManifestAgent: {
@@ -1175,6 +1390,11 @@ export interface components {
             organization?: string;
             version?: string;
         };
+        /**
+         * @description What changed from the previous version.
+         * @enum {string}
+         */
+        ManifestChange: "registered" | "updated" | "activated" | "suspended" | "revoked";
         /** @description Limits on the agent as a whole. */
         ManifestConstraints: {
             /**
@@ -1184,6 +1404,20 @@ export interface components {
             max_actions_per_hour?: number;
             /** @description Capabilities (`type:tool`) that always ESCALATE with `REQUIRES_APPROVAL`, e.g. `["crm:delete"]`. */
             require_human_approval?: string[];
+        };
+        /** @description What a manifest says: the manifest as submitted, without its `manifest_id`. Its hash is a version's `content_hash`. */
+        ManifestContent: {
+            agent: components["schemas"]["ManifestAgent"];
+            /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
+            capabilities: string[];
+            constraints?: components["schemas"]["ManifestConstraints"];
+            policy?: components["schemas"]["ManifestPolicy"];
+            /** @description One entry per capability, keyed `type:tool`. Every capability needs a tool with a connector. */
+            tools: {
+                [key: string]: components["schemas"]["ToolConfig"];
+            };
+            /** @description Stable identifier agents send as `uapk_id`; unique within the org. */
+            uapk_id: string;
         };
         /**
          * @description A manifest as submitted (POST, or a YAML/JSON file in the manifest folder at start-up).
@@ -1251,6 +1485,51 @@ export interface components {
          * @enum {string}
          */
         ManifestStatus: "active" | "suspended" | "revoked";
+        /** @description A version with its content. */
+        ManifestVersion: {
+            /** @description Who made the change: the operator's `sub`, `manifest-dir:<file>` for the GitOps folder, `migration`. */
+            author: string;
+            change: components["schemas"]["ManifestChange"];
+            content: components["schemas"]["ManifestContent"];
+            /** @description SHA-256 (hex) of the RFC 8785 canonical JSON of the version's `content`. */
+            content_hash: string;
+            /** Format: date-time */
+            created_at: string;
+            manifest_id: string;
+            /** @description The manifest's lifecycle status from this version on. */
+            status: components["schemas"]["ManifestStatus"];
+            /**
+             * Format: int32
+             * @description 1, 2, 3… per manifest.
+             */
+            version: number;
+        };
+        /**
+         * @description One version of a manifest: every change (registration, a new body from the API or the manifest folder, a status
+         *     change) adds one. Decisions record the version they used in their policy trace (`manifest_validation` details
+         *     `manifest_version` and `manifest_hash`).
+         */
+        ManifestVersionInfo: {
+            /** @description Who made the change: the operator's `sub`, `manifest-dir:<file>` for the GitOps folder, `migration`. */
+            author: string;
+            change: components["schemas"]["ManifestChange"];
+            /** @description SHA-256 (hex) of the RFC 8785 canonical JSON of the version's `content`. */
+            content_hash: string;
+            /** Format: date-time */
+            created_at: string;
+            manifest_id: string;
+            /** @description The manifest's lifecycle status from this version on. */
+            status: components["schemas"]["ManifestStatus"];
+            /**
+             * Format: int32
+             * @description 1, 2, 3… per manifest.
+             */
+            version: number;
+        };
+        ManifestVersionList: {
+            /** @description Oldest first. */
+            items: components["schemas"]["ManifestVersionInfo"][];
+        };
         /** @description One step of the policy pipeline. */
         PolicyCheck: {
             /** @description Which check ran. */
@@ -1299,7 +1578,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1381,6 +1660,110 @@ export interface components {
         };
         /** @description A DENY or an ESCALATE reason code. */
         ReasonCode: components["schemas"]["DenyCode"] | components["schemas"]["EscalateCode"];
+        /** @description One cell of the decision matrix: recorded decision → the candidate's decision. */
+        ReplayCell: {
+            /** Format: int32 */
+            count: number;
+            from: components["schemas"]["Decision"];
+            /** @description Some interactions in this cell (only for cells where the decision changes). */
+            sample_interaction_ids: string[];
+            to: components["schemas"]["Decision"];
+        };
+        /** @description A reason code the candidate adds to, or removes from, recorded decisions. */
+        ReplayReasonChange: {
+            /**
+             * Format: int32
+             * @description Actions whose decision under the candidate has this code and whose recorded decision did not.
+             */
+            added: number;
+            code: components["schemas"]["ReasonCode"];
+            /**
+             * Format: int32
+             * @description Actions whose recorded decision had this code and whose decision under the candidate does not.
+             */
+            removed: number;
+            sample_interaction_ids: string[];
+        };
+        /**
+         * @description The decision diff. Each recorded action (an audit `intent` or `decision` record of the agent) is decided again
+         *     with the candidate, as received and with the state of that time: the clock of the record, the hourly budget as
+         *     the candidate would have spent it (seeded with what was spent in the hour before `since`), the counterparties
+         *     known at that time, the capability token and the approval the request carried.
+         */
+        ReplayReport: {
+            agent_id: string;
+            /** @description `content_hash` of the candidate. */
+            candidate_hash: string;
+            /**
+             * Format: int32
+             * @description Actions whose decision changes.
+             */
+            changed: number;
+            /**
+             * Format: int32
+             * @description The registered manifest's version the recorded decisions are compared with (the current one).
+             */
+            current_version: number;
+            /**
+             * Format: double
+             * @description Time spent deciding (ms).
+             */
+            elapsed_ms: number;
+            /**
+             * Format: int32
+             * @description Actions recorded DENY or ESCALATE that the candidate would ALLOW.
+             */
+            loosening: number;
+            manifest_id: string;
+            /** @description Every non-empty cell, the unchanged ones included. */
+            matrix: components["schemas"]["ReplayCell"][];
+            reason_changes: components["schemas"]["ReplayReasonChange"][];
+            /**
+             * Format: int32
+             * @description Recorded actions decided again.
+             */
+            replayed: number;
+            /** Format: date-time */
+            since?: string;
+            /**
+             * Format: int32
+             * @description Actions recorded ALLOW that the candidate would DENY or ESCALATE.
+             */
+            tightening: number;
+            /** @description More recorded actions matched than `limit`: the oldest `limit` were replayed. */
+            truncated: boolean;
+            uapk_id: string;
+            /** Format: date-time */
+            until?: string;
+        };
+        /**
+         * @description A candidate manifest replayed against the recorded actions of the manifest's agent. Nothing is written: no
+         *     budget, no approval, no audit record, no idempotency key.
+         */
+        ReplayRequest: {
+            /** @description The manifest to try; its `uapk_id` and `agent.id` must be those of the registered manifest. */
+            candidate: components["schemas"]["ManifestInput"];
+            /**
+             * Format: int32
+             * @description At most this many recorded actions, oldest first (default 10000).
+             */
+            limit?: number;
+            /**
+             * Format: int32
+             * @description Sample interaction ids per changed cell and per reason code (default 5).
+             */
+            samples?: number;
+            /**
+             * Format: date-time
+             * @description Only actions recorded at or after this instant.
+             */
+            since?: string;
+            /**
+             * Format: date-time
+             * @description Only actions recorded before this instant.
+             */
+            until?: string;
+        };
         RevokeCapabilityTokenResponse: {
             reason?: string;
             /** @enum {boolean} */
@@ -2602,6 +2985,66 @@ export interface operations {
             };
         };
     };
+    Interactions_evidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                interaction_id: string;
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EvidenceBundle"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     Interactions_export: {
         parameters: {
             query?: never;
@@ -2621,6 +3064,56 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Interactions_head: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChainHead"];
                 };
             };
             /** @description The request is malformed or violates the schema. */
@@ -2964,6 +3457,88 @@ export interface operations {
             };
         };
     };
+    Manifests_replay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manifest_id: string;
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayReport"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request has a body that is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     Manifests_revoke: {
         parameters: {
             query?: never;
@@ -3093,6 +3668,127 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Manifests_versions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manifest_id: string;
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManifestVersionList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Manifests_getVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manifest_id: string;
+                /** @description The organization. */
+                org_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManifestVersion"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

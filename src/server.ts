@@ -29,6 +29,8 @@ import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
+import { createEvidenceBuilder } from "./core/governance/evidence";
+import { createShadowReplay } from "./core/governance/replay";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
@@ -272,7 +274,12 @@ export async function startGatehouse(
     ...purutosHandlers({ discovery, invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
-    ...oversightHandlers({ approvals, audit }),
+    ...oversightHandlers({
+      approvals,
+      audit,
+      replay: createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals }),
+      evidence: createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals }),
+    }),
     ...consoleHandlers({ events: approvalEvents }),
   });
 

@@ -3,11 +3,13 @@
 // its Ed25519 signature. Exit 0 when every record verifies, 1 when one does not (the first is named),
 // 2 on a usage error or an unreadable input.
 //
-// What it cannot see: records cut off the END of an export (every prefix of a valid chain is valid). Compare
-// the last seq/hash printed here with the live head (`GET …/audit` or the org's latest record) when that matters.
+// Records cut off the END of an export would leave a valid chain (every prefix of one is valid), so an export
+// ends with the org's chain head signed by the audit key (`{"chain_head": …}`, the same as GET …/interactions/head):
+// the records must reach exactly its seq and hash, and nothing may follow it.
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { canonicalJson } from "../core/audit/canonical";
+import { type ChainHead, chainHeadProblem } from "../core/audit/chain-head";
 import { verifyRecords } from "../core/audit/verify";
 
 export interface CliIo {
@@ -48,6 +50,8 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
 
   const lines = text.split("\n");
   let unparsable: { line: number; message: string } | undefined;
+  const heads: { line: number; head: unknown }[] = [];
+  const lastOf = new Map<string, { seq: number; hash: string }>();
   const records = (function* () {
     for (const [index, line] of lines.entries()) {
       if (line.trim() === "") continue;
@@ -56,7 +60,19 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
         unparsable = { line: index + 1, message: problem };
         return;
       }
-      yield JSON.parse(line) as unknown;
+      const value = JSON.parse(line) as unknown;
+      if (isHeadLine(value)) {
+        heads.push({ line: index + 1, head: value.chain_head });
+        continue;
+      }
+      if (heads.length > 0) {
+        unparsable = { line: index + 1, message: "is a record after the signed chain head (the head ends the export)" };
+        return;
+      }
+      const r = value as { org_id?: unknown; seq?: unknown; hash?: unknown };
+      if (typeof r.org_id === "string" && typeof r.seq === "number" && typeof r.hash === "string")
+        lastOf.set(r.org_id, { seq: r.seq, hash: r.hash });
+      yield value;
     }
   })();
 
@@ -75,14 +91,69 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
     io.stderr(`${result.records} record(s) before it verified`);
     return 1;
   }
-  if (result.records === 0) {
-    io.stderr(`FAIL: ${parsed.file} holds no records`);
+  const headResult = checkHeads(heads, lastOf, keys);
+  if ("error" in headResult) {
+    io.stderr(`FAIL: ${headResult.error}`);
+    io.stderr(`${result.records} record(s) before it verified`);
     return 1;
   }
+  const described = headResult.heads
+    .map((h) => `${h.org_id} at seq ${h.seq} (signed ${h.signed_at} by ${h.kid})`)
+    .join("; ");
   io.stdout(
-    `OK: ${result.records} record(s) in ${result.orgs} org chain(s) verified (hash chain, seq continuity, Ed25519 signatures; ${keys.size} key(s) in JWKS)`,
+    `OK: ${result.records} record(s) in ${result.orgs} org chain(s) verified (hash chain, seq continuity, Ed25519 signatures; ${keys.size} key(s) in JWKS); signed chain head ${described}: nothing is missing at the end`,
   );
   return 0;
+}
+
+function isHeadLine(value: unknown): value is { chain_head: unknown } {
+  return (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    "chain_head" in value
+  );
+}
+
+/**
+ * Every org of the export has exactly one signed head, and its records end exactly at it: fewer records is a cut
+ * at the tail, a different hash a replaced end.
+ */
+function checkHeads(
+  heads: { line: number; head: unknown }[],
+  lastOf: Map<string, { seq: number; hash: string }>,
+  keys: Map<string, KeyObject>,
+): { heads: ChainHead[] } | { error: string } {
+  if (heads.length === 0)
+    return {
+      error:
+        'the export does not end with a signed chain head ({"chain_head": …}): records cut off the end could not be noticed',
+    };
+  const byOrg = new Map<string, ChainHead>();
+  for (const { line, head } of heads) {
+    const problem = chainHeadProblem(head, (kid) => keys.get(kid));
+    if (problem) return { error: `line ${line}: ${problem}` };
+    const verified = head as ChainHead;
+    if (byOrg.has(verified.org_id)) return { error: `line ${line}: a second chain head for org ${verified.org_id}` };
+    byOrg.set(verified.org_id, verified);
+  }
+  for (const org of lastOf.keys())
+    if (!byOrg.has(org)) return { error: `no signed chain head for org ${org}: its end cannot be checked` };
+  for (const head of byOrg.values()) {
+    const last = lastOf.get(head.org_id) ?? { seq: 0, hash: "" };
+    if (last.seq < head.seq)
+      return {
+        error: `cut at the tail of org ${head.org_id}: the signed chain head is at seq ${head.seq} but the records end at seq ${last.seq} (${head.seq - last.seq} record(s) missing at the end)`,
+      };
+    if (last.seq > head.seq)
+      return { error: `org ${head.org_id} has records after its signed chain head (seq ${head.seq})` };
+    if (head.seq > 0 && last.hash !== head.hash)
+      return {
+        error: `org ${head.org_id}: the last record's hash is not the signed chain head's (the end was replaced)`,
+      };
+  }
+  return { heads: [...byOrg.values()] };
 }
 
 /**
@@ -152,7 +223,7 @@ function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { 
   return { file, jwks };
 }
 
-async function loadJwks(source: string): Promise<unknown> {
+export async function loadJwks(source: string): Promise<unknown> {
   if (/^https?:\/\//i.test(source)) {
     const response = await fetch(source, { signal: AbortSignal.timeout(10_000), redirect: "error" });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -161,7 +232,7 @@ async function loadJwks(source: string): Promise<unknown> {
   return JSON.parse(await readFile(source, "utf8"));
 }
 
-function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
+export function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
   const list = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(list)) throw new Error("not a JWK set (no `keys` array)");
   const keys = new Map<string, KeyObject>();

@@ -97,6 +97,47 @@ function addAudit(program: Command, io: CliIo): void {
     });
 }
 
+function addPolicy(program: Command, io: CliIo): void {
+  const policy = program.command("policy").description("try manifest changes against recorded history");
+  withApi(
+    policy
+      .command("replay")
+      .description(
+        "replay an agent's recorded actions with a candidate manifest (no side effect) and print the decision matrix; exits 1 when a DENY/ESCALATE would become ALLOW",
+      ),
+  )
+    .argument("<manifest-file>", "the candidate manifest (YAML or JSON)")
+    .option("--agent <uapk_id>", "the registered manifest to compare with (default: the file's uapk_id)")
+    .option("--since <iso>", "only actions recorded at or after this instant")
+    .option("--until <iso>", "only actions recorded before this instant")
+    .option("--limit <n>", "at most this many recorded actions (default 10000)")
+    .option("--allow-loosening", "do not fail when decisions become ALLOW", false)
+    .action(async (file, o) => {
+      const { policyReplay } = await import("./policy-replay");
+      await policyReplay(apiOptions(o), file, o, io);
+    });
+}
+
+function addEvidence(program: Command, io: CliIo): void {
+  const evidence = program.command("evidence").description("evidence bundles of interactions");
+  withApi(evidence.command("get").description("print an interaction's evidence bundle (JSON)"))
+    .argument("<interaction_id>", "the interaction")
+    .action(async (id, o) => {
+      const { callApi } = await import("./remote");
+      const res = await callApi(apiOptions(o), "GET", `/interactions/${encodeURIComponent(id)}/evidence`);
+      io.stdout(JSON.stringify(await res.json(), null, 2));
+    });
+  evidence
+    .command("verify")
+    .description("verify an evidence bundle offline and say what it proves")
+    .argument("<bundle>", "the bundle (JSON)")
+    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)")
+    .action(async (file, o) => {
+      const { runEvidenceVerify } = await import("./evidence-verify");
+      await runEvidenceVerify(file, o.jwks, io);
+    });
+}
+
 function addApprovals(program: Command, io: CliIo): void {
   const approvals = program
     .command("approvals")
@@ -160,6 +201,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   addManifests(program, io);
   addAudit(program, io);
   addApprovals(program, io);
+  addPolicy(program, io);
+  addEvidence(program, io);
   program
     .command("mock")
     .description("Prism mock of the REST API (:4010) and the WebSocket mock (:4011); development install")

@@ -13,6 +13,11 @@ export interface ApiOptions {
   org: string;
 }
 
+/** One call to the org's operator API; a non-2xx answer becomes a CliError with the problem's detail. */
+export async function callApi(api: ApiOptions, method: string, path: string, body?: unknown): Promise<Response> {
+  return call(api, method, path, body);
+}
+
 async function call(api: ApiOptions, method: string, path: string, body?: unknown): Promise<Response> {
   if (!api.token)
     throw new CliError("an operator token is needed: --token or GATEHOUSE_TOKEN (gatehouse token --role operator)", 2);

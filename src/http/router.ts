@@ -11,6 +11,20 @@ import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { assertJsonShape } from "./body/json-shape";
+import { requireOperatorOf } from "./boundary/org-scope";
+
+/** Every operation under this prefix is an operator's, scoped to the org in its path. */
+const ORG_ROUTE = "/api/v1/orgs/{org_id}";
+
+/**
+ * On an org route, who may act on the org is decided before anything about the request is validated: a caller
+ * of another org (or without an operator role) learns 403 and nothing else — not whether its body or ids would
+ * have been valid. The handlers check again (they are also called without this router in tests).
+ */
+function authorizeOrgRoute(op: OperationSpec, ctx: Context, principal: Parameters<typeof requireOperatorOf>[0]) {
+  if (op.path !== ORG_ROUTE && !op.path.startsWith(`${ORG_ROUTE}/`)) return;
+  requireOperatorOf(principal, String(ctx.params.org_id ?? ""));
+}
 
 /** The request carries a body (a length other than 0, or chunked). */
 export function hasBody(ctx: Context): boolean {
@@ -89,6 +103,7 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
       ctx.state.route = op.path;
       ctx.state.operationId = op.operationId;
       const principal = await auth.authenticate(ctx, op.security);
+      authorizeOrgRoute(op, ctx, principal);
       const { params, query, body } = validateParts(op, ctx);
       if (!handler) {
         throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {

@@ -66,14 +66,15 @@ export function executeBody(uapkId: string, action: Record<string, unknown>, ext
   return { uapk_id: uapkId, agent_id: uapkId, action: { params: {}, ...action }, ...extra };
 }
 
-/** The stored records of the org, as exported (JSONL → objects), in chain order. */
+/** The stored records of the org, as exported (JSONL → objects), in chain order (without the signed head line). */
 export async function exportedRecords(g: Caller): Promise<{ text: string; records: Record<string, any>[] }> {
   const reply = await operator(g).get("/interactions/export");
   if (reply.status !== 200) throw new Error(`export failed: ${reply.status} ${reply.text}`);
   const records = reply.text
     .split("\n")
     .filter((line) => line.trim() !== "")
-    .map((line) => JSON.parse(line) as Record<string, any>);
+    .map((line) => JSON.parse(line) as Record<string, any>)
+    .filter((line) => !("chain_head" in line));
   return { text: reply.text, records };
 }
 

@@ -24,6 +24,7 @@ import {
 } from "./record";
 import { boundMembers, boundValue } from "./bound";
 import { canonicalJson } from "./canonical";
+import { type ChainHead, signChainHead } from "./chain-head";
 import { redactPaths } from "./redact";
 import { verifyRecords, type ChainVerification } from "./verify";
 
@@ -114,6 +115,25 @@ export interface AuditPage {
 
 export class InvalidAuditQueryError extends Error {}
 
+/**
+ * A recorded action as shadow replay reads it: the fields it always needs parsed, the policy trace and meta kept as
+ * their stored JSON text (most replays never look inside them; parsing them was a large share of the replay's time).
+ */
+export interface RecordedAction {
+  seq: number;
+  kind: AuditRecordKind;
+  interaction_id: string;
+  timestamp: string;
+  uapk_id: string | null;
+  agent_id: string | null;
+  action: unknown;
+  decision: Decision | null;
+  reasons: unknown;
+  approval_id: string | null;
+  policy_trace_json: string | null;
+  meta_json: string | null;
+}
+
 export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;
   appendOutcome(input: OutcomeInput): AuditRecord;
@@ -132,8 +152,20 @@ export interface AuditLog {
   /** Every record of one interaction (intent + outcome, or the decision), in chain order. */
   getInteraction(org_id: string, interaction_id: string): AuditRecord[];
   head(org_id: string): { seq: number; hash: string } | null;
+  /** The head signed by the audit key (seq 0 and the genesis hash for an empty chain). */
+  signedHead(org_id: string): ChainHead;
+  /**
+   * The records of one agent's actions (`intent` and `decision` kinds), chain order, for shadow replay; at most
+   * `limit` + 1 (so the caller can tell there were more).
+   */
+  actionRecords(
+    org_id: string,
+    filter: { uapk_id: string; since?: string; until?: string; limit: number },
+  ): RecordedAction[];
+  /** The records from `fromSeq` to the head, chain order (an evidence bundle's proof). */
+  chainFrom(org_id: string, fromSeq: number): AuditRecord[];
   verifyChain(org_id: string): ChainVerification;
-  /** One JSON record per line, chain order, for `gatehouse audit verify`. */
+  /** One JSON record per line, chain order, then the signed head `{"chain_head": …}`, for `gatehouse audit verify`. */
   exportJsonlLines(org_id: string): IterableIterator<string>;
   exportJsonl(org_id: string): string;
   publicJwks(): { keys: AuditPublicJwk[] };
@@ -400,6 +432,58 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       return headStmt.get(org_id) ?? null;
     },
 
+    signedHead(org_id) {
+      // Read and signed in one transaction: the head is one that existed, not a mix of two appends.
+      return db.transaction(() => {
+        const head = headStmt.get(org_id);
+        return signChainHead(
+          { org_id, seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH, signed_at: now().toISOString() },
+          keys.activeKey(),
+        );
+      })();
+    },
+
+    actionRecords(org_id, filter) {
+      const where = ["org_id = @org_id", "uapk_id = @uapk_id", "kind IN ('intent', 'decision')"];
+      const params: Record<string, unknown> = { org_id, uapk_id: filter.uapk_id };
+      if (filter.since !== undefined) {
+        where.push("timestamp >= @since");
+        params.since = isoInstant(filter.since, "since");
+      }
+      if (filter.until !== undefined) {
+        where.push("timestamp < @until");
+        params.until = isoInstant(filter.until, "until");
+      }
+      const columns =
+        "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
+      return db
+        .prepare<Record<string, unknown>, Row>(
+          `SELECT ${columns} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
+        )
+        .all(params)
+        .map((row) => ({
+          seq: row.seq,
+          kind: row.kind,
+          interaction_id: row.interaction_id,
+          timestamp: row.timestamp,
+          uapk_id: row.uapk_id,
+          agent_id: row.agent_id,
+          action: row.action === null ? null : JSON.parse(row.action),
+          decision: row.decision,
+          reasons: row.reasons === null ? null : JSON.parse(row.reasons),
+          approval_id: row.approval_id,
+          policy_trace_json: row.policy_trace,
+          meta_json: row.meta,
+        }));
+    },
+
+    chainFrom(org_id, fromSeq) {
+      return db
+        .prepare<[string, number], Row>("SELECT * FROM audit_records WHERE org_id = ? AND seq >= ? ORDER BY seq")
+        .all(org_id, fromSeq)
+        .map(fromRow);
+    },
+
     verifyChain(org_id) {
       return verifyRecords(
         (function* () {
@@ -410,8 +494,14 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     },
 
     *exportJsonlLines(org_id) {
-      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that.
-      for (const row of chainStmt.iterate(org_id)) yield `${canonicalJson(fromRow(row))}\n`;
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
+      // signed first, so records appended during the export come after it and are simply not part of this one.
+      const head = this.signedHead(org_id);
+      for (const row of chainStmt.iterate(org_id)) {
+        if (row.seq > head.seq) break;
+        yield `${canonicalJson(fromRow(row))}\n`;
+      }
+      yield `${canonicalJson({ chain_head: head })}\n`;
     },
 
     exportJsonl(org_id) {

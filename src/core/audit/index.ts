@@ -3,6 +3,7 @@ export type {
   AuditLog,
   AuditListFilter,
   AuditPage,
+  RecordedAction,
   ActionInput,
   IntentInput,
   OutcomeInput,
@@ -15,3 +16,4 @@ export type { PublicJwk as AuditPublicJwk } from "../keys";
 export { verifyRecords, type ChainVerification } from "./verify";
 export { canonicalJson, sha256Canonical } from "./canonical";
 export { redactPaths, REDACTED } from "./redact";
+export { CHAIN_HEAD_TYPE, chainHeadProblem, signChainHead, type ChainHead } from "./chain-head";

@@ -73,3 +73,26 @@ function recordProblem(
   if (!signatureValid(record, key)) return `signature does not verify with key kid=${record.kid}`;
   return null;
 }
+
+/**
+ * A contiguous piece of one org's chain (not necessarily from seq 1): each record intact and signed, each linked to
+ * the one before it. What an evidence bundle carries from its first record to the chain head.
+ */
+export function verifySegment(
+  records: readonly unknown[],
+  publicKeyFor: PublicKeyLookup,
+): { valid: true } | { valid: false; seq: number | null; reason: string } {
+  const heads = new Map<string, { seq: number; hash: string }>();
+  for (const [index, candidate] of records.entries()) {
+    const r = (candidate ?? {}) as Partial<AuditRecord>;
+    // The first record is taken as the start: its predecessor is whatever its prev_hash says.
+    if (index === 0 && typeof r.org_id === "string" && typeof r.seq === "number" && typeof r.prev_hash === "string")
+      heads.set(r.org_id, { seq: r.seq - 1, hash: r.prev_hash });
+    const problem = recordProblem(candidate, heads, publicKeyFor);
+    if (problem) return { valid: false, seq: typeof r.seq === "number" ? r.seq : null, reason: problem };
+    const record = candidate as AuditRecord;
+    if (heads.size > 1) return { valid: false, seq: record.seq, reason: "records of another org in the segment" };
+    heads.set(record.org_id, { seq: record.seq, hash: record.hash });
+  }
+  return { valid: true };
+}

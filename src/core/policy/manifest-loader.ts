@@ -49,7 +49,7 @@ export function loadManifestDir(
       const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as ManifestInput;
       const schemaProblems = options.checkSchema?.(input) ?? [];
       if (schemaProblems.length) throw new InvalidManifestError(schemaProblems);
-      report.loaded.push(repo.upsert(orgId, input));
+      report.loaded.push(repo.upsert(orgId, input, `manifest-dir:${file}`));
     } catch (err) {
       const errors = err instanceof InvalidManifestError ? err.problems : undefined;
       const message = errors

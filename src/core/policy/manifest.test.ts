@@ -50,7 +50,7 @@ describe("manifest repository", () => {
     expect(e.manifests.get("other-org", m.manifest_id)).toBeUndefined();
   });
 
-  it("keeps a client-chosen manifest id (GitOps), globally unique and well-formed", async () => {
+  it("keeps a client-chosen manifest id (GitOps), unique in its org and well-formed", async () => {
     const e = await engine();
     const id = "880e8400-e29b-41d4-a716-446655440003";
     const m = e.manifests.register(ORG, { ...supportBot(), manifest_id: id });
@@ -60,7 +60,10 @@ describe("manifest repository", () => {
     expect(() => e.manifests.upsert(ORG, { ...supportBot(), manifest_id: "another-id" })).toThrow(
       ManifestConflictError,
     );
-    expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: id })).toThrow(
+    // Ids are per org: another org may choose the same id, and gets its own manifest.
+    expect(e.manifests.register("other-org", { ...supportBot(), manifest_id: id }).org_id).toBe("other-org");
+    expect(e.manifests.get(ORG, id)?.org_id).toBe(ORG);
+    expect(() => e.manifests.register(ORG, { ...supportBot(), uapk_id: "other", manifest_id: id })).toThrow(
       ManifestConflictError,
     );
     expect(() => e.manifests.register("other-org", { ...supportBot(), manifest_id: "../x" })).toThrow(

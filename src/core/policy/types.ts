@@ -32,6 +32,9 @@ export type ManifestPolicy = Schemas["ManifestPolicy"];
 export type ManifestInput = Schemas["ManifestInput"];
 export type ManifestStatus = Schemas["ManifestStatus"];
 export type Manifest = Schemas["Manifest"];
+export type ManifestChange = Schemas["ManifestChange"];
+export type ManifestVersionInfo = Schemas["ManifestVersionInfo"];
+export type ManifestVersion = Schemas["ManifestVersion"];
 
 /** `type:tool` — the key of capabilities, tools, approval and risk lists. */
 export function capabilityOf(action: Pick<Action, "type" | "tool">): string {

@@ -19,6 +19,7 @@ const TABLES = [
   "capability_tokens",
   "idempotency_keys",
   "known_counterparties",
+  "manifest_versions",
   "manifests",
   "signing_keys",
 ];
@@ -95,14 +96,21 @@ describe("migrations", () => {
     const file = copyOfPreMigrationsDb();
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
-    expect(tablesBefore.map((o) => o.name)).toEqual(expect.arrayContaining([...TABLES, ...INDEXES]));
+    const added = ["manifest_versions"]; // 0003
+    expect(tablesBefore.map((o) => o.name)).toEqual(
+      expect.arrayContaining([...TABLES.filter((t) => !added.includes(t)), ...INDEXES]),
+    );
 
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
-    // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes).
-    const notApprovals = (o: { name: string }) => !o.name.startsWith("kysely_") && !o.name.startsWith("approvals");
-    expect(schemaOf(old).filter(notApprovals)).toEqual(tablesBefore.filter(notApprovals));
+    // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
+    // and manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, next to manifest_versions.
+    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest"];
+    const untouched = (o: { name: string }) =>
+      !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r));
+    expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
-    expect(tablesBefore.map((o) => o.name).sort()).toEqual(
+    expect(schemaOf(old).find((o) => o.name === "manifests")?.sql).toMatch(/primary key \("org_id", "manifest_id"\)/i);
+    expect([...tablesBefore.map((o) => o.name), ...added].sort()).toEqual(
       schemaOf(old)
         .filter((o) => !o.name.startsWith("kysely_"))
         .map((o) => o.name)
@@ -115,7 +123,13 @@ describe("migrations", () => {
       defaultOrg: "org-acme",
     });
     expect(apiKeys.verify(FIXTURE_API_KEY)?.orgId).toBe("org-acme");
-    expect(new ManifestRepository(old).getByUapkId("org-acme", "customer-support-bot")?.status).toBe("active");
+    const manifests = new ManifestRepository(old);
+    const kept = manifests.getByUapkId("org-acme", "customer-support-bot");
+    expect(kept?.status).toBe("active");
+    // Each existing manifest became its version 1, with its content.
+    expect(manifests.versions("org-acme", kept!.manifest_id)).toMatchObject([
+      { version: 1, change: "registered", author: "migration", content_hash: kept!.content_hash },
+    ]);
     expect(new KnownCounterparties(old).isKnown("org-acme", "customer-support-bot", "customer@example.com")).toBe(true);
     const audit = createAuditLog(old);
     expect(audit.verifyChain("org-acme")).toEqual({ valid: true, records: 2, orgs: 1 });

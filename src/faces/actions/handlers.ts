@@ -26,9 +26,9 @@ function agentOrg(principal: Principal): string {
   throw new HttpProblem(401, "Invalid or missing API key");
 }
 
-/** Operators of the org only (same rule and problem codes as the oversight API). */
-function requireOrg(principal: Principal, orgId: string): void {
-  requireOperatorOf(principal, orgId);
+/** Operators of the org only (same rule and problem codes as the oversight API); returns who acts. */
+function requireOrg(principal: Principal, orgId: string): string {
+  return requireOperatorOf(principal, orgId);
 }
 
 /** Maps the service's domain errors to problems; anything else is a 500 from the error middleware. */
@@ -69,10 +69,10 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
   const lifecycle =
     (status: ManifestStatus) =>
     async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
-      requireOrg(req.principal, req.params.org_id);
+      const author = requireOrg(req.principal, req.params.org_id);
       manifestOr404(req.params.org_id, req.params.manifest_id);
       const updated = await mapErrors(() =>
-        actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status),
+        actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status, author),
       );
       return { status: 200 as const, body: updated as Schemas["Manifest"] };
     };
@@ -185,8 +185,10 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     },
 
     Manifests_register: async (req) => {
-      requireOrg(req.principal, req.params.org_id);
-      const manifest = await mapErrors(() => actions.manifests.register(req.params.org_id, req.body as ManifestInput));
+      const author = requireOrg(req.principal, req.params.org_id);
+      const manifest = await mapErrors(() =>
+        actions.manifests.register(req.params.org_id, req.body as ManifestInput, author),
+      );
       return { status: 201, body: manifest as Schemas["Manifest"] };
     },
 
@@ -199,6 +201,26 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     Manifests_get: async (req) => {
       requireOrg(req.principal, req.params.org_id);
       return { status: 200, body: manifestOr404(req.params.org_id, req.params.manifest_id) as Schemas["Manifest"] };
+    },
+
+    Manifests_versions: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      // Another org's manifest id is not found, exactly like an id nobody uses.
+      const items = actions.manifests.versions(req.params.org_id, req.params.manifest_id);
+      if (!items)
+        throw new HttpProblem(404, `Manifest '${req.params.manifest_id}' not found`, { code: "MANIFEST_NOT_FOUND" });
+      return { status: 200, body: { items } };
+    },
+
+    Manifests_getVersion: async (req) => {
+      requireOrg(req.principal, req.params.org_id);
+      manifestOr404(req.params.org_id, req.params.manifest_id);
+      const version = actions.manifests.version(req.params.org_id, req.params.manifest_id, req.params.version);
+      if (!version)
+        throw new HttpProblem(404, `Manifest '${req.params.manifest_id}' has no version ${req.params.version}`, {
+          code: "MANIFEST_VERSION_NOT_FOUND",
+        });
+      return { status: 200, body: version };
     },
 
     Manifests_activate: lifecycle("active"),

@@ -3,7 +3,10 @@
 // within its API key's org, so another org's approval is simply not found.
 import type { ApprovalStore, DecideResult } from "../../core/approvals";
 import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
+import type { BuildEvidence } from "../../core/governance/evidence";
+import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
 import { logger } from "../../core/log/logger";
+import type { components } from "../../../generated/api-types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
@@ -14,6 +17,14 @@ const log = logger.child({ module: "oversight" });
 export interface OversightDeps {
   approvals: ApprovalStore;
   audit: AuditLog;
+  /** Shadow replay of a candidate manifest (src/core/governance/replay.ts); 501 when absent. */
+  replay?: ShadowReplay;
+  /** Evidence bundles (src/core/governance/evidence.ts); 501 when absent. */
+  evidence?: BuildEvidence;
+}
+
+function notConfigured(what: string): HttpProblem {
+  return new HttpProblem(501, `${what} is not available on this gateway`, { code: "NOT_IMPLEMENTED" });
 }
 
 const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
@@ -26,7 +37,7 @@ function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
 }
 
-export function oversightHandlers({ approvals, audit }: OversightDeps) {
+export function oversightHandlers({ approvals, audit, replay, evidence }: OversightDeps) {
   function decided(result: DecideResult, orgId: string, approvalId: string) {
     if (!result.ok) {
       const failure = DECIDE_FAILURES[result.code];
@@ -131,6 +142,37 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
     Interactions_verify: ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
       return { status: 200, body: toChainVerification(audit.verifyChain(params.org_id)) };
+    },
+
+    Interactions_head: ({ params, principal }) => {
+      requireOperatorOf(principal, params.org_id);
+      return { status: 200, body: audit.signedHead(params.org_id) };
+    },
+
+    Interactions_evidence: async ({ params, principal }) => {
+      requireOperatorOf(principal, params.org_id);
+      if (!evidence) throw notConfigured("Evidence bundles");
+      const bundle = await evidence(params.org_id, params.interaction_id);
+      if (!bundle)
+        throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
+      return { status: 200, body: bundle as unknown as components["schemas"]["EvidenceBundle"] };
+    },
+
+    Manifests_replay: async ({ params, body, principal }) => {
+      requireOperatorOf(principal, params.org_id);
+      if (!replay) throw notConfigured("Shadow replay");
+      try {
+        const report = await replay(params.org_id, params.manifest_id, body as Parameters<ShadowReplay>[2]);
+        return { status: 200, body: report };
+      } catch (err) {
+        if (err instanceof ReplayManifestNotFoundError)
+          throw new HttpProblem(404, err.message, { code: "MANIFEST_NOT_FOUND" });
+        if (err instanceof ReplayCandidateError)
+          throw new HttpProblem(400, err.message, { code: "INVALID_MANIFEST", errors: err.problems });
+        if (err instanceof InvalidAuditQueryError)
+          throw new HttpProblem(400, `Request is invalid: ${err.message}`, { code: "VALIDATION_FAILED" });
+        throw err;
+      }
     },
 
     Interactions_export: ({ params, principal }) => {

@@ -274,6 +274,9 @@ describe("verification and export", () => {
     expect(exported.status).toBe(200);
     expect(exported.type).toContain("application/x-ndjson");
     const lines = exported.text.split("\n").filter((l) => l !== "");
+    // The last line is the signed chain head; the records come before it.
+    const head = JSON.parse(lines.pop()!).chain_head;
+    expect(head).toMatchObject({ type: "gatehouse.audit.chain_head", org_id: DEFAULT_ORG, seq: DEFAULT_ORG_RECORDS });
     const records = lines.map((l) => JSON.parse(l) as AuditRecord);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: DEFAULT_ORG_RECORDS }, (_, i) => i + 1));
     expect(records.every((r) => r.org_id === DEFAULT_ORG)).toBe(true);

@@ -1,4 +1,6 @@
 // manifest_validation: the manifest `uapk_id` exists in the caller's org, is active, and describes this agent.
+// Its trace names the manifest version decided with (`manifest_version`, `manifest_hash`): the audit record of the
+// decision thereby signs which content was applied, and an evidence bundle can prove it.
 import { defineCheck, deny } from "../policy-check";
 
 export const manifestCheck = defineCheck({
@@ -13,6 +15,15 @@ export const manifestCheck = defineCheck({
       return deny("MANIFEST_NOT_FOUND", `Manifest '${uapk_id}' is not registered for agent '${agent_id}'`);
     if (manifest.status !== "active")
       return deny("MANIFEST_INACTIVE", `Manifest '${uapk_id}' is ${manifest.status}`, { status: manifest.status });
-    return { kind: "continue", result: "pass", details: { manifest_id: manifest.manifest_id }, facts: { manifest } };
+    return {
+      kind: "continue",
+      result: "pass",
+      details: {
+        manifest_id: manifest.manifest_id,
+        manifest_version: manifest.version,
+        manifest_hash: manifest.content_hash,
+      },
+      facts: { manifest },
+    };
   },
 });

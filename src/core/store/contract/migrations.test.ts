@@ -14,6 +14,7 @@ const TABLES = [
   "idempotency_keys",
   "known_counterparties",
   "manifests",
+  "manifest_versions",
   "signing_keys",
 ];
 

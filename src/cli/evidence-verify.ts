@@ -1,0 +1,31 @@
+// `gatehouse evidence verify BUNDLE.json --jwks FILE|URL`: checks an evidence bundle offline with nothing but the
+// public keys, and says what it proves. Exit 0 when it verifies, 1 when it does not (what broke is named: "decision:
+// …", "approval: decided_by …", "manifest: content …", "outcome: …", "proof: …"), 2 on a usage error or an
+// unreadable input.
+import { readFile } from "node:fs/promises";
+import type { KeyObject } from "node:crypto";
+import { verifyEvidence } from "../core/audit/evidence-verify";
+import { type CliIo, jwksToKeys, loadJwks } from "./audit-verify";
+import { CliError } from "./local";
+
+export async function runEvidenceVerify(file: string, jwksSource: string, io: CliIo): Promise<void> {
+  let keys: Map<string, KeyObject>;
+  try {
+    keys = jwksToKeys(await loadJwks(jwksSource));
+  } catch (err) {
+    throw new CliError(`cannot load JWKS from ${jwksSource}: ${(err as Error).message}`, 2);
+  }
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
+  }
+  const result = verifyEvidence(bundle, (kid) => keys.get(kid));
+  if (!result.valid) {
+    io.stderr(`FAIL: ${result.reason}`);
+    throw new CliError("evidence verification failed", 1);
+  }
+  io.stdout(`OK: evidence bundle verified with ${keys.size} key(s) from the JWKS. It proves:`);
+  for (const line of result.proves) io.stdout(`  - ${line}`);
+}

@@ -1,0 +1,75 @@
+// `gatehouse policy replay MANIFEST_FILE --agent UAPK_ID --since ISO`: asks a running Gatehouse to replay the
+// agent's recorded actions with the manifest file as candidate (POST …/manifests/{id}/replay, no side effect),
+// prints the decision matrix, and fails (exit 1) when any recorded DENY or ESCALATE would become ALLOW — unless
+// `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests.
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse as parseYaml } from "yaml";
+import type { components } from "../../generated/api-types";
+import type { CliIo } from "./audit-verify";
+import { CliError } from "./local";
+import { type ApiOptions, callApi } from "./remote";
+
+type ReplayReport = components["schemas"]["ReplayReport"];
+
+export interface ReplayOptions {
+  agent?: string;
+  since?: string;
+  until?: string;
+  limit?: string;
+  allowLoosening?: boolean;
+}
+
+function readCandidate(file: string): Record<string, unknown> {
+  try {
+    const text = readFileSync(file, "utf8");
+    return (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
+  } catch (err) {
+    throw new CliError(`cannot read manifest ${file}: ${(err as Error).message}`, 2);
+  }
+}
+
+export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOptions, io: CliIo): Promise<void> {
+  const candidate = readCandidate(file);
+  const uapkId = opts.agent ?? (candidate.uapk_id as string | undefined);
+  if (!uapkId) throw new CliError("--agent (the manifest's uapk_id) is needed: the file names none", 2);
+  const listed = (await (await callApi(api, "GET", "/manifests")).json()) as {
+    items?: { uapk_id: string; manifest_id: string }[];
+  };
+  const registered = (listed.items ?? []).find((m) => m.uapk_id === uapkId);
+  if (!registered) throw new CliError(`no manifest '${uapkId}' is registered in org ${api.org}`);
+  const body = {
+    candidate: { ...candidate, manifest_id: registered.manifest_id },
+    ...(opts.since ? { since: opts.since } : {}),
+    ...(opts.until ? { until: opts.until } : {}),
+    ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+  };
+  const path = `/manifests/${encodeURIComponent(registered.manifest_id)}/replay`;
+  const report = (await (await callApi(api, "POST", path, body)).json()) as ReplayReport;
+  printReport(report, io);
+  if (report.loosening > 0 && !opts.allowLoosening)
+    throw new CliError(
+      `${report.loosening} recorded DENY/ESCALATE decision(s) would become ALLOW (pass --allow-loosening to accept)`,
+      1,
+    );
+}
+
+function printReport(report: ReplayReport, io: CliIo): void {
+  const range = `${report.since ?? "the beginning"} → ${report.until ?? "now"}`;
+  io.stdout(
+    `replayed ${report.replayed} recorded action(s) of ${report.uapk_id} (${range})${report.truncated ? " — truncated at the limit" : ""} in ${report.elapsed_ms} ms`,
+  );
+  io.stdout(`candidate sha256 ${report.candidate_hash} vs registered version ${report.current_version}`);
+  io.stdout("recorded → candidate   count   samples");
+  for (const cell of report.matrix) {
+    const mark = cell.from === cell.to ? " " : cell.to === "ALLOW" ? "!" : "*";
+    io.stdout(
+      `${mark} ${cell.from.padEnd(8)} → ${cell.to.padEnd(8)} ${String(cell.count).padStart(7)}   ${cell.sample_interaction_ids.join(", ")}`,
+    );
+  }
+  for (const change of report.reason_changes)
+    io.stdout(
+      `  reason ${change.code}: +${change.added} −${change.removed}   ${change.sample_interaction_ids.join(", ")}`,
+    );
+  io.stdout(`changed ${report.changed}: loosening ${report.loosening}, tightening ${report.tightening}`);
+}

@@ -1,0 +1,212 @@
+// Offline verification of an evidence bundle (src/core/governance/evidence.ts) with nothing but the JWKS.
+//
+// 1. The proof: the chain head is signed by an audit key; the chain segment is intact (every record's hash and
+//    signature, every prev_hash link) and ends exactly at the head; everything is the bundle's org.
+// 2. Every section is what the signed records say: action and decision (the interaction's intent or decision
+//    record), manifest (its content hashes to the `manifest_hash` that record's trace signed, same id and version),
+//    approval (the signed verdict: who, when, why), outcome (the outcome record), token (the id the trace signed).
+// The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
+import { canonicalJson, sha256Canonical } from "./canonical";
+import { chainHeadProblem, type ChainHead } from "./chain-head";
+import type { AuditRecord } from "./record";
+import { type PublicKeyLookup, verifySegment } from "./verify";
+
+export type EvidenceVerification = { valid: true; proves: string[] } | { valid: false; reason: string };
+
+const BUNDLE_FIELDS = [
+  "format",
+  "org_id",
+  "interaction_id",
+  "generated_at",
+  "uapk_id",
+  "agent_id",
+  "action",
+  "decision",
+  "manifest",
+  "capability_token",
+  "approval",
+  "outcome",
+  "proof",
+];
+
+type Json = Record<string, unknown>;
+
+class Broken extends Error {}
+
+const fail = (reason: string): never => {
+  throw new Broken(reason);
+};
+
+const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+export function verifyEvidence(bundle: unknown, publicKeyFor: PublicKeyLookup): EvidenceVerification {
+  try {
+    return { valid: true, proves: check(bundle, publicKeyFor) };
+  } catch (err) {
+    if (err instanceof Broken) return { valid: false, reason: err.message };
+    return { valid: false, reason: `bundle is malformed: ${(err as Error).message}` };
+  }
+}
+
+function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
+  if (!isObject(bundle)) return fail("bundle: not a JSON object");
+  if (bundle.format !== "gatehouse.evidence.v1") fail("bundle: format is not gatehouse.evidence.v1");
+  const extra = Object.keys(bundle).filter((k) => !BUNDLE_FIELDS.includes(k));
+  if (extra.length) fail(`bundle: unexpected field(s) ${extra.join(", ")}`);
+  const orgId = bundle.org_id;
+  const interactionId = bundle.interaction_id;
+  if (typeof orgId !== "string" || typeof interactionId !== "string") fail("bundle: org_id / interaction_id missing");
+
+  const { chain, head } = checkProof(bundle, orgId as string, publicKeyFor);
+  const own = chain.filter((r) => r.interaction_id === interactionId);
+  const opening = own.find((r) => r.kind === "intent" || r.kind === "decision");
+  if (!opening) return fail(`proof: no signed intent or decision record of interaction ${String(interactionId)}`);
+
+  const proves = [
+    `chain: ${chain.length} record(s) of org ${String(orgId)} from seq ${chain[0]?.seq} to the chain head at seq ${head.seq}, signed ${head.signed_at} by audit key ${head.kid}: intact, linked, nothing cut at the end`,
+  ];
+  proves.push(...checkDecision(bundle, opening));
+  proves.push(...checkManifest(bundle, opening));
+  proves.push(...checkToken(bundle, opening));
+  proves.push(...checkApproval(bundle, opening, chain));
+  proves.push(...checkOutcome(bundle, own));
+  return proves;
+}
+
+function checkProof(bundle: Json, orgId: string, publicKeyFor: PublicKeyLookup) {
+  const proof = bundle.proof;
+  if (!isObject(proof)) return fail("proof: missing");
+  const headProblem = chainHeadProblem(proof.chain_head, publicKeyFor);
+  if (headProblem) fail(`proof: ${headProblem}`);
+  const head = proof.chain_head as ChainHead;
+  if (head.org_id !== orgId) fail("proof: the chain head is another org's");
+  if (!Array.isArray(proof.chain) || proof.chain.length === 0) fail("proof: no audit records");
+  const chain = proof.chain as AuditRecord[];
+  const segment = verifySegment(chain, publicKeyFor);
+  if (!segment.valid) fail(`proof: audit record seq ${segment.seq ?? "?"}: ${segment.reason}`);
+  if (chain.some((r) => r.org_id !== orgId)) fail("proof: records of another org");
+  const last = chain[chain.length - 1] as AuditRecord;
+  if (last.seq !== head.seq || last.hash !== head.hash)
+    fail(
+      `proof: the records end at seq ${last.seq}, not at the signed chain head (seq ${head.seq}): records were cut or replaced`,
+    );
+  const seqs = new Set(chain.map((r) => r.seq));
+  if (!Array.isArray(proof.involved_seqs) || proof.involved_seqs.some((s) => !seqs.has(s as number)))
+    fail("proof: involved_seqs names records that are not in the chain");
+  return { chain, head };
+}
+
+function checkDecision(bundle: Json, opening: AuditRecord): string[] {
+  const where = `the signed ${opening.kind} record (seq ${opening.seq})`;
+  if (!same(bundle.action, opening.action)) fail(`action: differs from ${where}`);
+  if (bundle.uapk_id !== (opening.uapk_id ?? undefined) || bundle.agent_id !== (opening.agent_id ?? undefined))
+    fail(`agent: uapk_id / agent_id differ from ${where}`);
+  const decision = bundle.decision;
+  if (!isObject(decision)) return fail("decision: missing");
+  if (decision.decision !== opening.decision) fail(`decision: ${String(decision.decision)} is not what ${where} says`);
+  if (!same(decision.reasons, opening.reasons ?? [])) fail(`decision: reasons differ from ${where}`);
+  if (!same(decision.policy_trace, opening.policy_trace)) fail(`decision: policy trace differs from ${where}`);
+  if (decision.decided_at !== opening.timestamp) fail(`decision: decided_at differs from ${where}`);
+  return [
+    `decision: ${opening.decision} of ${describeAction(opening.action)} by agent ${opening.agent_id ?? "?"} at ${opening.timestamp}, with its policy trace`,
+  ];
+}
+
+function describeAction(action: unknown): string {
+  const a = (action ?? {}) as { type?: unknown; tool?: unknown };
+  return `${String(a.type)}:${String(a.tool)}`;
+}
+
+function traceDetails(record: AuditRecord, check: string): Json | undefined {
+  const checks = (record.policy_trace as { checks?: { check: string; details?: Json }[] } | null)?.checks ?? [];
+  return checks.find((c) => c.check === check)?.details;
+}
+
+function checkManifest(bundle: Json, opening: AuditRecord): string[] {
+  const signed = traceDetails(opening, "manifest_validation");
+  const version = signed?.manifest_version;
+  const manifest = bundle.manifest;
+  if (version === undefined) {
+    if (manifest !== undefined) fail("manifest: the signed decision names no manifest version");
+    return [];
+  }
+  if (!isObject(manifest)) return fail(`manifest: version ${String(version)} the decision used is missing`);
+  if (manifest.manifest_id !== signed?.manifest_id || manifest.version !== version)
+    fail(`manifest: not the id/version the signed decision used (${String(signed?.manifest_id)} v${String(version)})`);
+  const hash = sha256Canonical(manifest.content);
+  if (hash !== signed?.manifest_hash)
+    fail("manifest: content does not hash to the manifest_hash the signed decision recorded (content was changed)");
+  if (manifest.content_hash !== hash) fail("manifest: content_hash is not the hash of the content");
+  return [
+    `manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied`,
+  ];
+}
+
+function checkToken(bundle: Json, opening: AuditRecord): string[] {
+  const signedId = traceDetails(opening, "capability_token")?.token_id;
+  const token = bundle.capability_token;
+  if (token === undefined) {
+    if (signedId !== undefined)
+      fail(`capability_token: the decision used token ${String(signedId)}; its claims are missing`);
+    return [];
+  }
+  if (!isObject(token) || token.token_id !== signedId)
+    fail("capability_token: not the token the signed decision recorded");
+  return [
+    `capability_token: the decision used token ${String(signedId)} (its other claims are the gateway's statement)`,
+  ];
+}
+
+function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[]): string[] {
+  const approval = bundle.approval;
+  const approvalId = opening.approval_id;
+  if (!approvalId) {
+    if (approval !== undefined) fail("approval: the signed decision involves no approval");
+    return [];
+  }
+  if (!isObject(approval) || approval.approval_id !== approvalId)
+    return fail(`approval: not approval ${approvalId}, which the signed decision names`);
+  const verdict = chain.find((r) => r.kind === "approval" && r.approval_id === approvalId);
+  const meta = (verdict?.meta ?? {}) as {
+    approval_status?: string;
+    decided_by?: string | null;
+    reason?: string | null;
+  };
+  if (opening.kind === "intent" && meta.approval_status !== "approved")
+    fail("approval: the action ran under an approval, but the proof holds no signed approved verdict");
+  if (!verdict) {
+    if (approval.decided_by !== undefined || approval.decided_at !== undefined)
+      fail("approval: decided_by/decided_at given, but the proof holds no signed verdict");
+    return [`approval: ${approvalId} was requested (no verdict recorded)`];
+  }
+  if (approval.decided_by !== (meta.decided_by ?? undefined))
+    fail(`approval: decided_by differs from the signed verdict (seq ${verdict.seq})`);
+  if (approval.decided_at !== verdict.timestamp)
+    fail(`approval: decided_at differs from the signed verdict (seq ${verdict.seq})`);
+  if (approval.reason !== (meta.reason ?? undefined))
+    fail(`approval: reason differs from the signed verdict (seq ${verdict.seq})`);
+  const status = approval.status === "consumed" ? "approved" : approval.status;
+  if (status !== meta.approval_status) fail(`approval: status differs from the signed verdict (seq ${verdict.seq})`);
+  return [
+    `approval: ${approvalId} ${meta.approval_status} by ${meta.decided_by ?? "nobody (expired)"} at ${verdict.timestamp}${meta.reason ? ` ("${meta.reason}")` : ""}`,
+  ];
+}
+
+function checkOutcome(bundle: Json, own: AuditRecord[]): string[] {
+  const record = own.find((r) => r.kind === "outcome");
+  const outcome = bundle.outcome;
+  if (!record) {
+    if (outcome !== undefined) fail("outcome: the proof holds no signed outcome record");
+    return ["outcome: nothing ran (no outcome recorded)"];
+  }
+  if (!isObject(outcome)) return fail(`outcome: missing, but the signed outcome record (seq ${record.seq}) exists`);
+  if (outcome.executed !== (record.executed === true) || !same(outcome.result, record.result))
+    fail(`outcome: differs from the signed outcome record (seq ${record.seq})`);
+  if (outcome.recorded_at !== record.timestamp)
+    fail(`outcome: recorded_at differs from the signed record (seq ${record.seq})`);
+  return [`outcome: executed=${record.executed === true} at ${record.timestamp}, result as recorded`];
+}

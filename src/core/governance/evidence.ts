@@ -1,0 +1,186 @@
+// Evidence bundle of one interaction: everything an auditor needs, in one document that verifies offline
+// (src/core/audit/evidence-verify.ts, `gatehouse evidence verify`).
+//
+// The sections (action, decision, manifest version, token claims, approval, outcome) are what the operator reads;
+// the proof is what makes them believable: the org's audit records from the first one involved to a freshly signed
+// chain head. Every section is derived from, and checked against, those signed records:
+//   action, decision  ← the interaction's intent / decision record
+//   manifest          ← the version named in that record's trace (its content must hash to `manifest_hash`)
+//   approval          ← the escalation's decision record and the verdict's `approval` record (who, when, why)
+//   outcome           ← the outcome record
+// The token's claims come from the token store (the trace signs only its id); recipients are redacted.
+import type { AuditLog, AuditRecord, ChainHead } from "../audit";
+import type { ManifestRepository } from "../policy/manifest-repository";
+import type { CapabilityTokenService } from "../policy/tokens/capability-tokens";
+import type { ManifestVersion, PolicyTraceEntry, Reason } from "../policy/types";
+import type { ApprovalsPort } from "./ports";
+
+export const EVIDENCE_FORMAT = "gatehouse.evidence.v1";
+
+export interface EvidenceBundle {
+  format: typeof EVIDENCE_FORMAT;
+  org_id: string;
+  interaction_id: string;
+  generated_at: string;
+  uapk_id?: string;
+  agent_id?: string;
+  action: Record<string, unknown>;
+  decision: { decision: string; reasons: Reason[]; policy_trace?: unknown; decided_at: string };
+  manifest?: ManifestVersion;
+  capability_token?: {
+    token_id: string;
+    issuer_id: string;
+    agent_id: string;
+    manifest_id: string;
+    capabilities: string[];
+    max_actions?: number;
+    allowed_recipients_count?: number;
+    issued_at: string;
+    expires_at: string;
+    revoked: boolean;
+  };
+  approval?: {
+    approval_id: string;
+    status: string;
+    escalated_interaction_id?: string;
+    reasons: Reason[];
+    requested_at?: string;
+    decided_by?: string;
+    decided_at?: string;
+    reason?: string;
+  };
+  outcome?: { executed: boolean; result?: Record<string, unknown>; recorded_at: string };
+  proof: { chain: AuditRecord[]; involved_seqs: number[]; chain_head: ChainHead };
+}
+
+export interface EvidenceDeps {
+  audit: Pick<AuditLog, "getInteraction" | "signedHead" | "chainFrom">;
+  manifests: Pick<ManifestRepository, "version">;
+  tokens: Pick<CapabilityTokenService, "get">;
+  approvals?: Pick<ApprovalsPort, "get">;
+  now?: () => Date;
+}
+
+export type BuildEvidence = (orgId: string, interactionId: string) => Promise<EvidenceBundle | undefined>;
+
+/** The trace entry of one check in a record, if it ran. */
+export function traceEntry(record: AuditRecord, check: string): PolicyTraceEntry | undefined {
+  return ((record.policy_trace as { checks?: PolicyTraceEntry[] } | null)?.checks ?? []).find((c) => c.check === check);
+}
+
+export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
+  const now = deps.now ?? (() => new Date());
+
+  return async (orgId, interactionId) => {
+    const own = deps.audit.getInteraction(orgId, interactionId);
+    const opening = own.find((r) => r.kind === "intent" || r.kind === "decision");
+    if (!opening) return undefined;
+    const outcome = own.find((r) => r.kind === "outcome");
+    const approval = await approvalSection(orgId, opening, own);
+    const involved = [...own, ...approval.records];
+    // Head first, then the records up to it: records appended meanwhile are after the head, not in the proof.
+    const head = deps.audit.signedHead(orgId);
+    const from = Math.min(...involved.map((r) => r.seq));
+    const chain = deps.audit.chainFrom(orgId, from).filter((r) => r.seq <= head.seq);
+    const manifest = manifestOf(orgId, opening);
+    const token = tokenOf(orgId, opening);
+    return {
+      format: EVIDENCE_FORMAT,
+      org_id: orgId,
+      interaction_id: interactionId,
+      generated_at: now().toISOString(),
+      ...(opening.uapk_id ? { uapk_id: opening.uapk_id } : {}),
+      ...(opening.agent_id ? { agent_id: opening.agent_id } : {}),
+      action: (opening.action ?? {}) as Record<string, unknown>,
+      decision: {
+        decision: opening.decision ?? "DENY",
+        reasons: (opening.reasons ?? []) as Reason[],
+        ...(opening.policy_trace ? { policy_trace: opening.policy_trace } : {}),
+        decided_at: opening.timestamp,
+      },
+      ...(manifest ? { manifest } : {}),
+      ...(token ? { capability_token: token } : {}),
+      ...(approval.section ? { approval: approval.section } : {}),
+      ...(outcome
+        ? {
+            outcome: {
+              executed: outcome.executed === true,
+              ...(outcome.result ? { result: outcome.result as Record<string, unknown> } : {}),
+              recorded_at: outcome.timestamp,
+            },
+          }
+        : {}),
+      proof: {
+        chain,
+        involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
+        chain_head: head,
+      },
+    };
+  };
+
+  function manifestOf(orgId: string, opening: AuditRecord): ManifestVersion | undefined {
+    const details = traceEntry(opening, "manifest_validation")?.details;
+    const id = details?.manifest_id;
+    const version = details?.manifest_version;
+    if (typeof id !== "string" || typeof version !== "number") return undefined;
+    return deps.manifests.version(orgId, id, version);
+  }
+
+  function tokenOf(orgId: string, opening: AuditRecord): EvidenceBundle["capability_token"] {
+    const tokenId = traceEntry(opening, "capability_token")?.details?.token_id;
+    if (typeof tokenId !== "string") return undefined;
+    const info = deps.tokens.get(orgId, tokenId);
+    if (!info) return undefined;
+    // Redacted: who the token lets the agent write to is personal data; its number is enough to see the scope.
+    return {
+      token_id: info.token_id,
+      issuer_id: info.issuer_id,
+      agent_id: info.agent_id,
+      manifest_id: info.manifest_id,
+      capabilities: info.capabilities,
+      ...(info.constraints?.max_actions !== undefined ? { max_actions: info.constraints.max_actions } : {}),
+      ...(info.constraints?.allowed_recipients
+        ? { allowed_recipients_count: info.constraints.allowed_recipients.length }
+        : {}),
+      issued_at: info.issued_at,
+      expires_at: info.expires_at,
+      revoked: info.revoked,
+    };
+  }
+
+  /**
+   * The approval this interaction asked for (ESCALATE) or used (an intent with approval_id): from the escalation's
+   * decision record and the verdict's `approval` record, which are added to the proof.
+   */
+  async function approvalSection(
+    orgId: string,
+    opening: AuditRecord,
+    own: AuditRecord[],
+  ): Promise<{ section?: EvidenceBundle["approval"]; records: AuditRecord[] }> {
+    const approvalId = opening.approval_id;
+    if (!approvalId) return { records: [] };
+    const stored = await deps.approvals?.get(orgId, approvalId);
+    const escalatedId = stored?.interaction_id ?? (opening.kind === "decision" ? opening.interaction_id : undefined);
+    const escalation =
+      escalatedId && escalatedId !== opening.interaction_id ? deps.audit.getInteraction(orgId, escalatedId) : own;
+    const asked = escalation.find((r) => r.kind === "decision" && r.approval_id === approvalId);
+    const verdict = escalation.find((r) => r.kind === "approval" && r.approval_id === approvalId);
+    const meta = (verdict?.meta ?? {}) as {
+      approval_status?: string;
+      decided_by?: string | null;
+      reason?: string | null;
+    };
+    const section: NonNullable<EvidenceBundle["approval"]> = {
+      approval_id: approvalId,
+      status: stored?.status ?? meta.approval_status ?? "pending",
+      ...(escalatedId ? { escalated_interaction_id: escalatedId } : {}),
+      reasons: ((asked?.reasons ?? stored?.reasons ?? []) as Reason[]) ?? [],
+      ...(asked ? { requested_at: asked.timestamp } : {}),
+      ...(meta.decided_by ? { decided_by: meta.decided_by } : {}),
+      ...(verdict ? { decided_at: verdict.timestamp } : {}),
+      ...(meta.reason ? { reason: meta.reason } : {}),
+    };
+    const records = [asked, verdict].filter((r): r is AuditRecord => r !== undefined);
+    return { section, records: records.filter((r) => !own.includes(r)) };
+  }
+}

@@ -1,0 +1,424 @@
+// Shadow replay: "if this manifest had been in force, which of the recorded decisions would have changed?"
+//
+// Each recorded action of the manifest's agent (an audit `intent` — an ALLOW — or a `decision` — DENY, ESCALATE,
+// or an ALLOW refused for want of a connector) is decided again by the one policy pipeline, with the candidate
+// manifest and the state as of the record:
+//   - the clock is the record's timestamp (approval expiry, token expiry, hourly windows);
+//   - the manifest's lifecycle status is the one its versions give for that instant;
+//   - budgets are simulated in memory as the candidate would have spent them, each hourly window seeded with what
+//     was recorded in it before the first replayed action (token budgets likewise);
+//   - counterparties are known if they were first seen before the record, or earlier in the replay;
+//   - the capability token (by the id its trace recorded) and the approval the request carried are looked up as
+//     they stood then; a token that failed verification fails again with the recorded reason.
+// Nothing is written: the deps below only read, and the simulation lives in this call's memory.
+//
+// Limits (documented): the action is the one recorded — params redacted by the tool's `redact` paths and values
+// summarised when too large are replayed as stored.
+import type { AuditLog, RecordedAction } from "../audit";
+import { sha256Canonical } from "../audit/canonical";
+import { actionHash } from "../policy/action-hash";
+import { BudgetCounters } from "../policy/budget-counters";
+import type { ManifestRepository } from "../policy/manifest-repository";
+import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
+import { normalizeValue } from "../policy/normalize";
+import { decide, type PolicyDeps } from "../policy/pipeline";
+import type { CapabilityClaims, CapabilityTokenService, TokenVerification } from "../policy/tokens/capability-tokens";
+import { CAPABILITY_AUDIENCE } from "../policy/tokens/capability-tokens";
+import type {
+  ActionRequest,
+  Decision,
+  Manifest,
+  ManifestInput,
+  ManifestStatus,
+  PolicyTraceEntry,
+  Reason,
+  ReasonCode,
+} from "../policy/types";
+import type { Db } from "../store/sqlite";
+import type { ApprovalsPort } from "./ports";
+
+export interface ReplayInput {
+  candidate: ManifestInput;
+  since?: string;
+  until?: string;
+  limit?: number;
+  samples?: number;
+}
+
+export interface ReplayCell {
+  from: Decision;
+  to: Decision;
+  count: number;
+  sample_interaction_ids: string[];
+}
+
+export interface ReplayReport {
+  manifest_id: string;
+  uapk_id: string;
+  agent_id: string;
+  current_version: number;
+  candidate_hash: string;
+  since?: string;
+  until?: string;
+  replayed: number;
+  truncated: boolean;
+  changed: number;
+  loosening: number;
+  tightening: number;
+  matrix: ReplayCell[];
+  reason_changes: { code: ReasonCode; added: number; removed: number; sample_interaction_ids: string[] }[];
+  elapsed_ms: number;
+}
+
+export class ReplayManifestNotFoundError extends Error {}
+
+/** The candidate is not a valid manifest of the same agent; `problems` point into the request body. */
+export class ReplayCandidateError extends Error {
+  constructor(
+    message: string,
+    readonly problems: ManifestProblem[],
+  ) {
+    super(message);
+    this.name = "ReplayCandidateError";
+  }
+}
+
+export interface ShadowReplayDeps {
+  db: Db;
+  manifests: Pick<ManifestRepository, "get" | "versions">;
+  audit: Pick<AuditLog, "actionRecords">;
+  tokens: Pick<CapabilityTokenService, "get">;
+  approvals?: Pick<ApprovalsPort, "get">;
+}
+
+const DEFAULT_LIMIT = 10_000;
+const DEFAULT_SAMPLES = 5;
+const DECISIONS: readonly Decision[] = ["ALLOW", "ESCALATE", "DENY"];
+
+export type ShadowReplay = (orgId: string, manifestId: string, input: ReplayInput) => Promise<ReplayReport>;
+
+export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
+  return async (orgId, manifestId, input) => {
+    const current = deps.manifests.get(orgId, manifestId);
+    if (!current) throw new ReplayManifestNotFoundError(`Manifest '${manifestId}' not found`);
+    checkCandidate(current, input.candidate);
+    const limit = input.limit ?? DEFAULT_LIMIT;
+    const found = deps.audit.actionRecords(orgId, {
+      uapk_id: current.uapk_id,
+      ...(input.since !== undefined ? { since: input.since } : {}),
+      ...(input.until !== undefined ? { until: input.until } : {}),
+      limit,
+    });
+    const records = found.slice(0, limit);
+    const { manifest_id: _id, ...content } = input.candidate;
+    const candidateHash = sha256Canonical(content);
+    const started = performance.now();
+    const diff = new DecisionDiff(input.samples ?? DEFAULT_SAMPLES);
+    const world = new ReplayWorld(deps, orgId, current, content, candidateHash, records[0]);
+    for (const record of records) {
+      const request = world.requestOf(record);
+      world.current = record;
+      const decided = await decide(orgId, request, world.policyDeps, { now: new Date(record.timestamp) });
+      if (decided.decision === "ALLOW") world.spend(decided.budgetSlots, decided.counterparties);
+      diff.add(record, decided.decision, decided.reasons);
+    }
+    const elapsed = performance.now() - started;
+    return {
+      manifest_id: current.manifest_id,
+      uapk_id: current.uapk_id,
+      agent_id: current.agent.id,
+      current_version: current.version,
+      candidate_hash: candidateHash,
+      ...(input.since !== undefined ? { since: input.since } : {}),
+      ...(input.until !== undefined ? { until: input.until } : {}),
+      replayed: records.length,
+      truncated: found.length > limit,
+      ...diff.summary(),
+      elapsed_ms: Math.round(elapsed * 1000) / 1000,
+    };
+  };
+}
+
+/** The candidate must be a valid manifest of the same agent (another agent's history says nothing about it). */
+function checkCandidate(current: Manifest, candidate: ManifestInput): void {
+  const problems = validateManifest(candidate).map((p) => ({ ...p, pointer: `/candidate${p.pointer}` }));
+  if (problems.length > 0)
+    throw new ReplayCandidateError(
+      `Invalid candidate manifest (${problems.length} problem${problems.length === 1 ? "" : "s"})`,
+      problems,
+    );
+  const mismatch: ManifestProblem[] = [];
+  if (candidate.uapk_id !== current.uapk_id)
+    mismatch.push({ pointer: "/candidate/uapk_id", message: `must be '${current.uapk_id}'` });
+  if (candidate.agent?.id !== current.agent.id)
+    mismatch.push({ pointer: "/candidate/agent/id", message: `must be '${current.agent.id}'` });
+  if (mismatch.length > 0)
+    throw new ReplayCandidateError(
+      `The candidate must describe the same agent as manifest '${current.manifest_id}'`,
+      mismatch,
+    );
+}
+
+/** The state the pipeline reads, as of the record being replayed, and the replay's own simulated spending. */
+class ReplayWorld {
+  current: RecordedAction | undefined;
+  readonly policyDeps: PolicyDeps;
+  private readonly spent = new Map<string, number>();
+  private readonly learned = new Set<string>();
+  private readonly firstSeen: Map<string, string>;
+  private readonly statusAt: { at: string; status: ManifestStatus }[];
+  private readonly manifestByStatus = new Map<ManifestStatus, Manifest>();
+  private readonly tokenFailures: Reason[] = [];
+
+  constructor(
+    private readonly deps: ShadowReplayDeps,
+    private readonly orgId: string,
+    private readonly registered: Manifest,
+    content: Omit<ManifestInput, "manifest_id">,
+    candidateHash: string,
+    private readonly first: RecordedAction | undefined,
+  ) {
+    this.firstSeen = new Map(
+      deps.db
+        .prepare<[string, string], { counterparty: string; first_seen: string }>(
+          "SELECT counterparty, first_seen FROM known_counterparties WHERE org_id = ? AND uapk_id = ?",
+        )
+        .all(orgId, registered.uapk_id)
+        .map((r) => [r.counterparty, r.first_seen]),
+    );
+    this.statusAt = (deps.manifests.versions(orgId, registered.manifest_id) ?? []).map((v) => ({
+      at: v.created_at,
+      status: v.status,
+    }));
+    for (const status of ["active", "suspended", "revoked"] as const)
+      this.manifestByStatus.set(
+        status,
+        Object.freeze({
+          ...content,
+          manifest_id: registered.manifest_id,
+          org_id: orgId,
+          status,
+          version: registered.version + 1,
+          content_hash: candidateHash,
+          created_at: registered.created_at,
+          updated_at: registered.updated_at,
+        }) as Manifest,
+      );
+    this.policyDeps = {
+      manifests: { getByUapkId: (_org, uapkId) => (uapkId === registered.uapk_id ? this.manifestNow() : undefined) },
+      tokens: { verify: async (token) => this.verifyToken(token) },
+      budgets: { current: (scope, window) => this.budgetNow(scope, window) },
+      counterparties: { isKnown: (_org, _uapk, counterparty) => this.knownNow(counterparty) },
+      findApproval: async (org, approvalId) => this.approvalNow(org, approvalId),
+    };
+  }
+
+  /** The request as received, from what its record kept. */
+  requestOf(record: RecordedAction): ActionRequest {
+    const trace = traceOf(record);
+    const meta = (record.meta_json?.includes('"context"') ? JSON.parse(record.meta_json) : {}) as {
+      context?: Record<string, unknown>;
+    };
+    const approvalId =
+      (trace.get("approval_check")?.details?.approval_id as string | undefined) ??
+      (record.kind === "intent" ? (record.approval_id ?? undefined) : undefined);
+    return {
+      uapk_id: record.uapk_id ?? "",
+      agent_id: record.agent_id ?? "",
+      action: record.action as ActionRequest["action"],
+      ...(meta.context ? { context: meta.context } : {}),
+      ...(approvalId ? { approval_id: approvalId } : {}),
+      ...this.tokenOf(record, trace.get("capability_token")),
+    };
+  }
+
+  /** A token stands for its recorded id; one that failed stands for its recorded failure. */
+  private tokenOf(record: RecordedAction, entry: PolicyTraceEntry | undefined): { capability_token?: string } {
+    if (!entry) return {};
+    const tokenId = entry.details?.token_id;
+    if (entry.result === "pass" && typeof tokenId === "string") return { capability_token: `replay-token:${tokenId}` };
+    if (entry.result === "fail") {
+      const reason = ((record.reasons as Reason[] | null) ?? [])[0];
+      this.tokenFailures.push(reason ?? { code: "INVALID_TOKEN", message: "Capability token was refused" });
+      return { capability_token: `replay-failed:${this.tokenFailures.length - 1}` };
+    }
+    return {};
+  }
+
+  private at(): string {
+    return this.current?.timestamp ?? new Date().toISOString();
+  }
+
+  private manifestNow(): Manifest {
+    const at = this.at();
+    let status: ManifestStatus = this.registered.status;
+    for (const v of this.statusAt) if (v.at <= at) status = v.status;
+    return this.manifestByStatus.get(status) ?? this.registered;
+  }
+
+  private verifyToken(token: string): TokenVerification {
+    if (token.startsWith("replay-failed:")) {
+      const reason = this.tokenFailures[Number(token.slice("replay-failed:".length))];
+      const code: "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "INVALID_TOKEN" =
+        reason?.code === "TOKEN_EXPIRED" || reason?.code === "TOKEN_REVOKED" ? reason.code : "INVALID_TOKEN";
+      return { ok: false as const, code, message: reason?.message ?? "Capability token was refused" };
+    }
+    const info = this.deps.tokens.get(this.orgId, token.slice("replay-token:".length));
+    if (!info) return { ok: false as const, code: "INVALID_TOKEN" as const, message: "Capability token is unknown" };
+    const at = this.at();
+    if (info.expires_at <= at)
+      return { ok: false as const, code: "TOKEN_EXPIRED" as const, message: "Capability token has expired" };
+    if (info.revoked_at && info.revoked_at <= at)
+      return { ok: false as const, code: "TOKEN_REVOKED" as const, message: "Capability token was revoked" };
+    const claims: CapabilityClaims = {
+      iss: info.issuer_id,
+      sub: info.agent_id,
+      aud: CAPABILITY_AUDIENCE,
+      exp: Math.floor(Date.parse(info.expires_at) / 1000),
+      nbf: Math.floor(Date.parse(info.issued_at) / 1000),
+      iat: Math.floor(Date.parse(info.issued_at) / 1000),
+      jti: info.token_id,
+      token_type: "capability",
+      cap: info.capabilities,
+      ...(info.constraints ? { constraints: info.constraints } : {}),
+      org_id: this.orgId,
+      uapk_id: info.uapk_id,
+      manifest_id: info.manifest_id,
+    };
+    return { ok: true as const, claims };
+  }
+
+  private budgetNow(scope: string, window: number): number {
+    const key = `${scope}\u0000${window}`;
+    let count = this.spent.get(key);
+    if (count === undefined) {
+      count = this.seed(scope, window);
+      this.spent.set(key, count);
+    }
+    return count;
+  }
+
+  /** What was recorded as spent in this budget before the first replayed action (the replay starts mid-way). */
+  private seed(scope: string, window: number): number {
+    if (!this.first) return 0;
+    const base = "SELECT COUNT(*) AS n FROM audit_records WHERE org_id = ? AND kind = 'intent' AND seq < ?";
+    if (scope.startsWith("token:")) {
+      const jti = scope.slice("token:".length);
+      return this.deps.db
+        .prepare<[string, number, string], { n: number }>(`${base} AND policy_trace LIKE ?`)
+        .get(this.orgId, this.first.seq, `%"token_id":${JSON.stringify(jti)}%`)!.n;
+    }
+    const windowStart = new Date(window * 3_600_000).toISOString();
+    if (windowStart >= this.first.timestamp) return 0;
+    const hourly = BudgetCounters.hourlyScope(this.orgId, this.registered.uapk_id, this.first.agent_id ?? "");
+    if (scope !== hourly) return 0;
+    return this.deps.db
+      .prepare<[string, number, string, string, string], { n: number }>(
+        `${base} AND uapk_id = ? AND agent_id = ? AND timestamp >= ?`,
+      )
+      .get(this.orgId, this.first.seq, this.registered.uapk_id, this.first.agent_id ?? "", windowStart)!.n;
+  }
+
+  private knownNow(counterparty: string): boolean {
+    const normal = normalizeValue(counterparty).parts[0];
+    const key = normal?.ok ? normal.value : counterparty;
+    if (this.learned.has(key)) return true;
+    const seen = this.firstSeen.get(key);
+    return seen !== undefined && seen < this.at();
+  }
+
+  /** The approval as it stood when the request was decided. */
+  private async approvalNow(orgId: string, approvalId: string) {
+    const approval = await this.deps.approvals?.get(orgId, approvalId);
+    if (!approval) return approval;
+    const record = this.current;
+    if (record && approval.consumed_by_interaction_id === record.interaction_id)
+      // It released this very action: bound to it (checked then, on the unredacted params) and approved.
+      return { ...approval, status: "approved" as const, binding_hash: actionHash(this.requestOf(record)) };
+    const at = this.at();
+    if (!approval.decided_at || approval.decided_at > at) return { ...approval, status: "pending" as const };
+    if (approval.status === "consumed" && approval.consumed_at && approval.consumed_at > at)
+      return { ...approval, status: "approved" as const };
+    return approval;
+  }
+
+  /** What an ALLOW of the candidate would have spent and learned. */
+  spend(slots: { scope: string; window: number }[], counterparties: string[]): void {
+    for (const slot of slots) {
+      const key = `${slot.scope}\u0000${slot.window}`;
+      this.spent.set(key, this.budgetNow(slot.scope, slot.window) + 1);
+    }
+    for (const c of counterparties) this.learned.add(c);
+  }
+}
+
+/**
+ * The trace entries replay may need (a token's id or failure, a submitted approval). Parsed only when the stored
+ * text can hold one: most records carry neither, and parsing every trace was a large share of the replay's time.
+ */
+function traceOf(record: RecordedAction): Map<string, PolicyTraceEntry> {
+  const text = record.policy_trace_json;
+  if (text === null || !(text.includes('"token_id"') || text.includes('"approval_id"') || text.includes('"fail"')))
+    return new Map();
+  const checks = (JSON.parse(text) as { checks?: PolicyTraceEntry[] } | null)?.checks ?? [];
+  return new Map(checks.map((c) => [c.check, c]));
+}
+
+/** The old → new matrix, the reason codes that appear or disappear, and samples of each. */
+class DecisionDiff {
+  private readonly cells = new Map<string, ReplayCell>();
+  private readonly reasons = new Map<string, { added: number; removed: number; sample_interaction_ids: string[] }>();
+
+  constructor(private readonly samples: number) {}
+
+  add(record: RecordedAction, to: Decision, reasons: Reason[]): void {
+    const from = (record.decision ?? "DENY") as Decision;
+    const key = `${from}>${to}`;
+    let cell = this.cells.get(key);
+    if (!cell) {
+      cell = { from, to, count: 0, sample_interaction_ids: [] };
+      this.cells.set(key, cell);
+    }
+    cell.count += 1;
+    if (from !== to && cell.sample_interaction_ids.length < this.samples)
+      cell.sample_interaction_ids.push(record.interaction_id);
+    const before = new Set(((record.reasons as Reason[] | null) ?? []).map((r) => r.code));
+    const after = new Set(reasons.map((r) => r.code));
+    for (const code of after) if (!before.has(code)) this.reasonChange(code, record, "added");
+    for (const code of before) if (!after.has(code)) this.reasonChange(code, record, "removed");
+  }
+
+  private reasonChange(code: string, record: RecordedAction, kind: "added" | "removed"): void {
+    let entry = this.reasons.get(code);
+    if (!entry) {
+      entry = { added: 0, removed: 0, sample_interaction_ids: [] };
+      this.reasons.set(code, entry);
+    }
+    entry[kind] += 1;
+    if (
+      entry.sample_interaction_ids.length < this.samples &&
+      !entry.sample_interaction_ids.includes(record.interaction_id)
+    )
+      entry.sample_interaction_ids.push(record.interaction_id);
+  }
+
+  summary() {
+    const matrix: ReplayCell[] = [];
+    for (const from of DECISIONS)
+      for (const to of DECISIONS) {
+        const cell = this.cells.get(`${from}>${to}`);
+        if (cell) matrix.push(cell);
+      }
+    const changed = matrix.filter((c) => c.from !== c.to);
+    const sum = (cells: ReplayCell[]) => cells.reduce((n, c) => n + c.count, 0);
+    return {
+      changed: sum(changed),
+      loosening: sum(changed.filter((c) => c.to === "ALLOW")),
+      tightening: sum(changed.filter((c) => c.from === "ALLOW")),
+      matrix,
+      reason_changes: [...this.reasons.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([code, entry]) => ({ code: code as ReasonCode, ...entry })),
+    };
+  }
+}
