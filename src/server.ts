@@ -41,6 +41,11 @@ import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
+import { createWebhookNotifier, createWebhookStore, webhookConfigFromEnv } from "./core/notifications";
+import { secretBox } from "./core/store/shared/secret-box";
+import { webhookHandlers } from "./faces/oversight/webhooks";
+import { toApproval } from "./http/wire-models";
+import { createHash } from "node:crypto";
 
 export interface Readiness {
   ready: boolean;
@@ -158,6 +163,7 @@ export async function startGatehouse(
   const mcpOptions = mcpOptionsFromEnv(env);
   const recheckMs = approvalRecheckMs(env);
   const restRateLimits = restRateLimitConfigFromEnv(env);
+  const webhookConfig = webhookConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -207,6 +213,22 @@ export async function startGatehouse(
   const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
   const approvalEvents = createApprovalEvents({ db, approvals });
   const audit = createAuditLog(db);
+  // Approval notifications: webhook secrets sealed under a key derived from the installation secret.
+  let listenUrl = "";
+  const webhooks = createWebhookStore(db, {
+    box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
+    ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
+  });
+  const webhookTarget = { privateHosts: webhookConfig.privateHosts };
+  const notifier = createWebhookNotifier({
+    store: webhooks,
+    approvals,
+    events,
+    render: toApproval,
+    publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
+    target: webhookTarget,
+    retry: webhookConfig.retry,
+  });
   const engine = createGovernanceEngine({
     db,
     version: VERSION,
@@ -274,6 +296,7 @@ export async function startGatehouse(
     ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({ approvals, audit }),
     ...consoleHandlers({ events: approvalEvents }),
+    ...webhookHandlers({ webhooks, target: webhookTarget }),
   });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
@@ -301,6 +324,7 @@ export async function startGatehouse(
   lifecycle.markReady();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  listenUrl = `http://${host}:${port}`;
   return {
     url: `http://${host}:${port}`,
     server,
@@ -323,6 +347,7 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvalEvents.close();
+      notifier.close();
       approvals.close();
       await events.close();
       // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
