@@ -302,7 +302,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_PUBLIC_URL",
     default: "",
-    description: "This gateway's public base URL, used in the console links of approval notifications (default: its listen URL).",
+    description:
+      "This gateway's public base URL, used in the console links of approval notifications (default: its listen URL).",
   },
   {
     name: "GATEHOUSE_WEBHOOK_URL",
@@ -313,12 +314,14 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_WEBHOOK_SECRET",
     default: "",
-    description: "Signing secret of that subscription (`Gatehouse-Signature`), at least 32 characters; required with the URL.",
+    description:
+      "Signing secret of that subscription (`Gatehouse-Signature`), at least 32 characters; required with the URL.",
   },
   {
     name: "GATEHOUSE_WEBHOOK_FORMAT",
     default: "gatehouse",
-    description: "Body of that subscription: `gatehouse` (JSON event) or `slack` (incoming-webhook blocks with a console link).",
+    description:
+      "Body of that subscription: `gatehouse` (JSON event) or `slack` (incoming-webhook blocks with a console link).",
   },
   {
     name: "GATEHOUSE_WEBHOOK_PRIVATE_HOSTS",

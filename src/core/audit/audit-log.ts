@@ -210,7 +210,6 @@ export function newInteractionId(): string {
   return `int-${randomUUID()}`;
 }
 
-
 /**
  * A record whose stored reasons hold `@reason_code`, or an outcome whose interaction's intent does (outcomes
  * store only their result; the API shows them with the intent's reasons, so the filter matches them the same way).

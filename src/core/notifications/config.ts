@@ -48,7 +48,8 @@ export function webhookConfigFromEnv(env: Env): WebhookConfig {
   const target = checkTarget(url, { privateHosts });
   if (!target.ok) throw new Error(`GATEHOUSE_WEBHOOK_URL is refused: ${target.message}`);
   const secret = env.GATEHOUSE_WEBHOOK_SECRET ?? "";
-  if (secret.length < 32) throw new Error("GATEHOUSE_WEBHOOK_SECRET must be set (at least 32 characters) with GATEHOUSE_WEBHOOK_URL");
+  if (secret.length < 32)
+    throw new Error("GATEHOUSE_WEBHOOK_SECRET must be set (at least 32 characters) with GATEHOUSE_WEBHOOK_URL");
   const format = env.GATEHOUSE_WEBHOOK_FORMAT || "gatehouse";
   if (format !== "gatehouse" && format !== "slack")
     throw new Error(`GATEHOUSE_WEBHOOK_FORMAT must be gatehouse or slack, got '${format}'`);

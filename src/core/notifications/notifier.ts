@@ -97,7 +97,14 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
         event: event.type,
         approval_id: approval.approval_id,
         url: webhook.url,
-        body: renderBody(webhook.format, { event_id, type: event.type, created_at, approval, wireApproval, consoleUrl }),
+        body: renderBody(webhook.format, {
+          event_id,
+          type: event.type,
+          created_at,
+          approval,
+          wireApproval,
+          consoleUrl,
+        }),
         status: "pending",
         attempts: [],
         attempt_count: 0,
@@ -109,9 +116,9 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     }
   }
 
-  async function attempt(delivery_id: string, expectedCount: number): Promise<void> {
+  async function attempt(delivery_id: string, expectedCount: number, dueBy?: string): Promise<void> {
     const lease = new Date(now().getTime() + timeoutMs + 5000).toISOString();
-    if (closed || !store.claim(delivery_id, expectedCount, lease)) return;
+    if (closed || !store.claim(delivery_id, expectedCount, lease, dueBy)) return;
     const delivery = store.get(delivery_id);
     if (!delivery) return;
     const number = expectedCount + 1;
@@ -141,14 +148,14 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     const delay = backoffMs(retry, number);
     const next = new Date(now().getTime() + delay).toISOString();
     store.recordAttempt(delivery_id, tried, { status: "pending", next_attempt_at: next, delivered_at: null });
-    schedule(delivery_id, number, delay);
+    schedule(delivery_id, number, delay, next);
   }
 
-  function schedule(delivery_id: string, count: number, delayMs: number): void {
+  function schedule(delivery_id: string, count: number, delayMs: number, dueBy: string): void {
     if (closed) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
-      track(attempt(delivery_id, count));
+      track(attempt(delivery_id, count, dueBy));
     }, delayMs);
     timer.unref();
     timers.add(timer);
@@ -182,7 +189,8 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
       if (status >= 200 && status < 300) return { ok: true, status };
       return { ok: false, status, error: `the receiver answered HTTP ${status}` };
     } catch (err) {
-      if (err instanceof DestinationRefused) return { ok: false, error: err.message, final: err.code === "ADDRESS_BLOCKED" };
+      if (err instanceof DestinationRefused)
+        return { ok: false, error: err.message, final: err.code === "ADDRESS_BLOCKED" };
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
       return { ok: false, error: `cannot reach ${target.url.host}: ${code}` };
     } finally {

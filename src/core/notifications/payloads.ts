@@ -56,8 +56,13 @@ function headline(event: EventContext): string {
   return approval.status === "approved" ? "Approval granted" : "Approval denied";
 }
 
+/** The facts the policy checked (amount, currency…) are kept in the approval's context, not in its action. */
+function factsOf(approval: Approval): Record<string, unknown> {
+  return approval.context && typeof approval.context === "object" ? (approval.context as Record<string, unknown>) : {};
+}
+
 function amountOf(approval: Approval): string | undefined {
-  const { amount, currency } = approval.action as { amount?: unknown; currency?: unknown };
+  const { amount, currency } = factsOf(approval);
   if (typeof amount !== "number") return undefined;
   return `${amount}${typeof currency === "string" ? ` ${currency}` : ""}`;
 }
@@ -68,8 +73,7 @@ function recipientsOf(approval: Approval): string[] {
     const value = params[key];
     return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
   });
-  const counterparty = (approval.action as { counterparty?: unknown }).counterparty;
-  if (typeof counterparty === "string") found.push(counterparty);
+  if (typeof approval.counterparty === "string") found.push(approval.counterparty);
   return [...new Set(found)];
 }
 
@@ -110,7 +114,10 @@ function slackMessage(event: EventContext) {
         elements: [
           {
             type: "button",
-            text: { type: "plain_text", text: event.type === "approval.created" ? "Review in Gatehouse" : "Open in Gatehouse" },
+            text: {
+              type: "plain_text",
+              text: event.type === "approval.created" ? "Review in Gatehouse" : "Open in Gatehouse",
+            },
             url: event.consoleUrl,
             ...(event.type === "approval.created" ? { style: "primary" } : {}),
           },

@@ -28,7 +28,8 @@ export function checkTarget(raw: string, policy: TargetPolicy): TargetVerdict {
   // Any host may be a target: the allow list of connectors is per tool; here the address check is the fence.
   const verdict = checkUrl(url, { allowedHosts: [hostname], allowPrivate });
   if (!verdict.ok) {
-    const message = verdict.code === "ADDRESS_BLOCKED" ? verdict.message.replace(/; set allow_private.*$/, "") : verdict.message;
+    const message =
+      verdict.code === "ADDRESS_BLOCKED" ? verdict.message.replace(/; set allow_private.*$/, "") : verdict.message;
     return { ok: false, message: verdict.code === "ADDRESS_BLOCKED" ? `${message}; ${SUFFIX}` : message };
   }
   // `localhost` and friends resolve to loopback: refuse the obvious names now rather than at the first delivery.

@@ -97,9 +97,10 @@ export interface WebhookStore {
   insertDelivery(delivery: WebhookDelivery): boolean;
   /**
    * Takes the next try of a pending delivery that is due: increments its count and holds it until `leaseUntil`,
-   * so that no other node (or sweep) sends the same try. False when someone else took it first.
+   * so that no other node (or sweep) sends the same try. False when someone else took it first. `dueBy`: the
+   * time the caller's timer was set for (default now).
    */
-  claim(delivery_id: string, expectedCount: number, leaseUntil: string): boolean;
+  claim(delivery_id: string, expectedCount: number, leaseUntil: string, dueBy?: string): boolean;
   /** Appends a try and sets the outcome (delivered, failed, or pending with the next try's time). */
   recordAttempt(
     delivery_id: string,
@@ -232,8 +233,9 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
       return statements.insertDelivery.run({ ...delivery, attempts: JSON.stringify(delivery.attempts) }).changes > 0;
     },
 
-    claim(delivery_id, expectedCount, leaseUntil) {
-      const at = now().toISOString();
+    claim(delivery_id, expectedCount, leaseUntil, dueBy) {
+      // A timer may fire a millisecond before the wall clock reaches the time it was set for.
+      const at = dueBy ?? now().toISOString();
       return statements.claim.run(leaseUntil, delivery_id, at, expectedCount).changes > 0;
     },
 

@@ -21,6 +21,8 @@ const TABLES = [
   "known_counterparties",
   "manifests",
   "signing_keys",
+  "webhook_deliveries",
+  "webhooks",
 ];
 const INDEXES = [
   "approvals_one_pending_per_binding",
@@ -30,6 +32,9 @@ const INDEXES = [
   "capability_tokens_org",
   "idempotency_keys_expiry",
   "signing_keys_one_active_per_purpose",
+  "webhook_deliveries_due",
+  "webhook_deliveries_org",
+  "webhooks_org",
 ];
 
 /** A database file written by the last version whose stores created their own tables (see fixtures/). */
@@ -95,16 +100,21 @@ describe("migrations", () => {
     const file = copyOfPreMigrationsDb();
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
-    expect(tablesBefore.map((o) => o.name)).toEqual(expect.arrayContaining([...TABLES, ...INDEXES]));
+    const added = (name: string) => name.startsWith("webhook");
+    expect(tablesBefore.map((o) => o.name)).toEqual(
+      expect.arrayContaining([...TABLES, ...INDEXES].filter((name) => !added(name))),
+    );
 
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
-    // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes).
-    const notApprovals = (o: { name: string }) => !o.name.startsWith("kysely_") && !o.name.startsWith("approvals");
+    // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
+    // and the webhook tables 0004 added.
+    const notApprovals = (o: { name: string }) =>
+      !o.name.startsWith("kysely_") && !o.name.startsWith("approvals") && !added(o.name);
     expect(schemaOf(old).filter(notApprovals)).toEqual(tablesBefore.filter(notApprovals));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(tablesBefore.map((o) => o.name).sort()).toEqual(
       schemaOf(old)
-        .filter((o) => !o.name.startsWith("kysely_"))
+        .filter((o) => !o.name.startsWith("kysely_") && !added(o.name))
         .map((o) => o.name)
         .sort(),
     );

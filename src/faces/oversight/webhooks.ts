@@ -51,7 +51,10 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
         ...(body.secret !== undefined ? { secret: body.secret } : {}),
         ...(body.description !== undefined ? { description: body.description } : {}),
       });
-      log.info({ org_id: params.org_id, webhook_id: created.webhook_id, by, host: verdict.url.host }, "webhook created");
+      log.info(
+        { org_id: params.org_id, webhook_id: created.webhook_id, by, host: verdict.url.host },
+        "webhook created",
+      );
       return { status: 201, body: created };
     },
 
@@ -63,8 +66,7 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
     Webhooks_remove: ({ params, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       if (params.webhook_id === ENV_DEFAULT_WEBHOOK_ID || !webhooks.remove(params.org_id, params.webhook_id)) {
-        const why =
-          params.webhook_id === ENV_DEFAULT_WEBHOOK_ID ? " (it is configured by GATEHOUSE_WEBHOOK_URL)" : "";
+        const why = params.webhook_id === ENV_DEFAULT_WEBHOOK_ID ? " (it is configured by GATEHOUSE_WEBHOOK_URL)" : "";
         throw new HttpProblem(404, `Webhook ${params.webhook_id} not found${why}`, { code: "WEBHOOK_NOT_FOUND" });
       }
       log.info({ org_id: params.org_id, webhook_id: params.webhook_id, by }, "webhook removed");
