@@ -402,6 +402,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The sessions of the org held by the gateway node that answers, newest first. With several nodes (Redis),
+         *     each node lists its own: a session lives on the node its IDE is connected to.
+         */
+        get: operations["LiveSessions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/webhooks": {
         parameters: {
             query?: never;
@@ -710,6 +730,8 @@ export interface components {
             reason?: string;
             /** @description The ESCALATE reasons. */
             reasons: components["schemas"]["Reason"][];
+            /** @description What the operator weighs, as the policy saw it when the approval was asked for (absent on older approvals). */
+            risk?: components["schemas"]["ApprovalRisk"];
             status: components["schemas"]["ApprovalStatus"];
             uapk_id: string;
         };
@@ -719,6 +741,21 @@ export interface components {
         };
         ApprovalList: {
             items: components["schemas"]["Approval"][];
+        };
+        /** @description The risk picture of an escalated action, taken when its approval was created. */
+        ApprovalRisk: {
+            /**
+             * Format: double
+             * @description The declared amount, when the action carries one.
+             */
+            amount?: number;
+            /** @description The agent's hourly budget use at that moment (when the manifest sets one). */
+            budget?: components["schemas"]["RiskSnapshot"];
+            currency?: string;
+            /** @description The codes of the ESCALATE reasons, e.g. `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`. */
+            reason_codes: string[];
+            /** @description Every recipient found in the action (params and counterparty), normalised. */
+            recipients: string[];
         };
         /**
          * @description Lifecycle of an approval: pending → approved | denied | expired; approved → consumed on re-submission.
@@ -1197,6 +1234,33 @@ export interface components {
         Liveness: {
             /** @enum {string} */
             status: "alive";
+        };
+        /** @description One live agent session (WebSocket between an IDE and the agent runtime) held by this gateway node. */
+        LiveSession: {
+            /** @description The runtime's current agent (its last `agent_switched`), when known. */
+            agent?: string;
+            /**
+             * Format: int32
+             * @description Of those, the ones waiting for an operator's approval.
+             */
+            awaiting_approval: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description An IDE socket is attached now (false: the IDE left; the session waits for a resume until it expires). */
+            ide_connected: boolean;
+            /**
+             * Format: int32
+             * @description Governed tool calls passed to the IDE and not answered yet.
+             */
+            pending_tool_calls: number;
+            /** @description The link to the agent runtime is open. */
+            runtime_connected: boolean;
+            session_id: string;
+            /** @description The IDE user who owns the session (JWT `sub`). */
+            user: string;
+        };
+        LiveSessionList: {
+            items: components["schemas"]["LiveSession"][];
         };
         /** @description A registered manifest. */
         Manifest: {
@@ -3259,6 +3323,56 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    LiveSessions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveSessionList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -295,7 +295,7 @@ export async function startGatehouse(
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({ approvals, audit }),
-    ...consoleHandlers({ events: approvalEvents }),
+    ...consoleHandlers({ events: approvalEvents, sessions }),
     ...webhookHandlers({ webhooks, target: webhookTarget }),
   });
 

@@ -128,6 +128,13 @@ describe("approval notifications (webhooks)", () => {
       console_url: `${PUBLIC_URL}/console#/approvals/${approvalId}`,
     });
     expect(event.approval.reasons.map((r: { code: string }) => r.code)).toContain("AMOUNT_THRESHOLD");
+    // The risk snapshot taken when the approval was created travels with it.
+    expect(event.approval.risk).toEqual({
+      amount: 900,
+      currency: "EUR",
+      recipients: ["billing@acme.example"],
+      reason_codes: ["AMOUNT_THRESHOLD"],
+    });
     // A tampered body or another secret does not verify.
     const header = created.headers["gatehouse-signature"] as string;
     expect(verifySignature(SECRET, header, created.body.replace("900", "9")).ok).toBe(false);

@@ -1,4 +1,5 @@
-// Approval notifications (src/core/notifications): per-org webhook subscriptions and the delivery log.
+// Approval notifications (src/core/notifications): per-org webhook subscriptions and the delivery log; and the
+// approvals' risk snapshot, which the notifications and the console show.
 //
 // `webhook_deliveries` has one row per (subscription, event): the unique key is what lets every gateway node
 // hear the same event on the bus while exactly one of them (the one whose insert wins) delivers it. The
@@ -12,6 +13,9 @@ const oneOf = (column: string, values: string[]) =>
   sql`${sql.ref(column)} IN (${sql.join(values.map((v) => sql.lit(v)))})`;
 
 export async function up(db: AnyDb): Promise<void> {
+  // The risk picture an operator weighs (amount, recipients, reason codes, budget use), JSON, taken when the
+  // approval is created; null on the approvals created before.
+  await db.schema.alterTable("approvals").addColumn("risk", "text").execute();
   await db.schema
     .createTable("webhooks")
     .addColumn("webhook_id", "text", (c) => c.primaryKey())
@@ -63,4 +67,5 @@ export async function up(db: AnyDb): Promise<void> {
 export async function down(db: AnyDb): Promise<void> {
   await db.schema.dropTable("webhook_deliveries").execute();
   await db.schema.dropTable("webhooks").execute();
+  await db.schema.alterTable("approvals").dropColumn("risk").execute();
 }
