@@ -1,13 +1,15 @@
 // Entry point of the operator console: sign-in, then one view per tab.
 import { render } from "preact";
 import "./app.css";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { describeProblem, sessionFor, tokenStore, type Session } from "./api";
 import { ApprovalsView } from "./views/approvals";
 import { InteractionsView } from "./views/interactions";
 import { ManifestsView } from "./views/manifests";
 import { TokensView } from "./views/tokens";
 import { PurutosView } from "./views/purutos";
+import { SessionsView } from "./views/sessions";
+import { NotificationsView } from "./views/notifications";
 
 const VIEWS = [
   { id: "approvals", label: "Approvals", View: ApprovalsView },
@@ -15,9 +17,37 @@ const VIEWS = [
   { id: "manifests", label: "Manifests", View: ManifestsView },
   { id: "tokens", label: "Capability tokens", View: TokensView },
   { id: "purutos", label: "Purutos", View: PurutosView },
+  { id: "sessions", label: "Sessions", View: SessionsView },
+  { id: "notifications", label: "Notifications", View: NotificationsView },
 ] as const;
 
 type ViewId = (typeof VIEWS)[number]["id"];
+
+/**
+ * Where the console is, in the URL's fragment: `#/<view>`, or `#/approvals/<id>` for one approval (the link
+ * that notifications carry). The fragment survives sign-in and never reaches the server.
+ */
+interface Route {
+  view: ViewId;
+  approvalId?: string;
+}
+
+function routeOf(hash: string): Route {
+  const [, view, id] = hash.replace(/^#/, "").split("/");
+  const known = VIEWS.find((v) => v.id === view);
+  if (!known) return { view: "approvals" };
+  return known.id === "approvals" && id ? { view: known.id, approvalId: decodeURIComponent(id) } : { view: known.id };
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => routeOf(window.location.hash));
+  useEffect(() => {
+    const follow = () => setRoute(routeOf(window.location.hash));
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+  return route;
+}
 
 /** Checks the token against the operator API before accepting it, so a wrong token is refused up front. */
 async function signIn(token: string): Promise<Session> {
@@ -83,8 +113,9 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
 }
 
 function Console({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
-  const [view, setView] = useState<ViewId>("approvals");
-  const current = VIEWS.find((v) => v.id === view)!;
+  const route = useRoute();
+  const view = route.view;
+  const current = VIEWS.find((v) => v.id === view) ?? VIEWS[0];
   return (
     <div class="console">
       <header>
@@ -107,7 +138,9 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
                 id={`tab-${v.id}`}
                 aria-selected={v.id === view}
                 aria-controls="view"
-                onClick={() => setView(v.id)}
+                onClick={() => {
+                  window.location.hash = `#/${v.id}`;
+                }}
               >
                 {v.label}
               </button>
@@ -116,7 +149,7 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
         </ul>
       </nav>
       <main id="view" role="tabpanel" aria-labelledby={`tab-${view}`}>
-        <current.View session={session} />
+        <current.View session={session} {...(route.approvalId ? { focus: route.approvalId } : {})} />
       </main>
     </div>
   );

@@ -92,6 +92,7 @@ export function InteractionsView({ session }: { session: Session }) {
           limit: 200,
           agent_id: f.agent || undefined,
           decision: f.decision || undefined,
+          reason_code: f.reason.trim().toUpperCase() || undefined,
           since: isoOrUndefined(f.since),
           until: isoOrUndefined(f.until),
         },
@@ -99,9 +100,8 @@ export function InteractionsView({ session }: { session: Session }) {
     });
     if (!data) return setError(describeProblem(error, response.status));
     setError(undefined);
-    // The API has no reason-code filter: it is applied to the page here.
-    const code = f.reason.trim().toUpperCase();
-    setRecords(code ? data.items.filter((r) => r.reasons.some((reason) => reason.code.includes(code))) : data.items);
+    // Every filter, the reason code included, is applied by the server (so it covers the whole log, not a page).
+    setRecords(data.items);
   };
   useEffect(() => void load(NO_FILTERS), [session]);
 
