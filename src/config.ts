@@ -300,6 +300,18 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       "Safety-net re-read of a waited-on approval (long-polls, held IDE tool calls); decisions on any node wake waiters at once through the event bus.",
   },
   {
+    name: "GATEHOUSE_OIDC_ISSUER",
+    default: "",
+    description:
+      "Console sign-in through this OpenID Connect provider (authorization code + PKCE; discovery at `/.well-known/openid-configuration`). Its tokens must verify with `JWKS_URL`, `GATEHOUSE_JWT_ISSUER` and `GATEHOUSE_JWT_AUDIENCE` and carry `org` and `roles`.",
+  },
+  { name: "GATEHOUSE_OIDC_CLIENT_ID", default: "", description: "The console's public client id at that provider." },
+  {
+    name: "GATEHOUSE_OIDC_SCOPE",
+    default: "openid profile",
+    description: "Scopes the console asks that provider for.",
+  },
+  {
     name: "GATEHOUSE_PUBLIC_URL",
     default: "",
     description:

@@ -32,7 +32,7 @@ import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
-import { createApprovalEvents, consoleHandlers, loadConsoleAssets } from "./faces/console";
+import { createApprovalEvents, consoleHandlers, consoleOidcFromEnv, loadConsoleAssets } from "./faces/console";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
@@ -164,6 +164,7 @@ export async function startGatehouse(
   const recheckMs = approvalRecheckMs(env);
   const restRateLimits = restRateLimitConfigFromEnv(env);
   const webhookConfig = webhookConfigFromEnv(env);
+  const consoleOidc = consoleOidcFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -313,7 +314,7 @@ export async function startGatehouse(
   });
   const app = createApp({ spec, handlers, auth, logger, maxBodyBytes: config.maxBodyBytes, mounts: [mcp.mount] });
   // The operator console's static assets (/console) are answered before the API.
-  const consoleAssets = await loadConsoleAssets();
+  const consoleAssets = await loadConsoleAssets(undefined, consoleOidc ? { oidc: consoleOidc } : {});
   const api = app.callback();
   server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
   answerClientErrors(server);

@@ -10,6 +10,7 @@ import { TokensView } from "./views/tokens";
 import { PurutosView } from "./views/purutos";
 import { SessionsView } from "./views/sessions";
 import { NotificationsView } from "./views/notifications";
+import { completeOidcSignIn, isOidcCallback, loadOidcConfig, type OidcConfig, startOidcSignIn } from "./oidc";
 
 const VIEWS = [
   { id: "approvals", label: "Approvals", View: ApprovalsView },
@@ -65,9 +66,47 @@ async function signIn(token: string): Promise<Session> {
   return session;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
-  const [token, setToken] = useState("");
+function SingleSignOn({ oidc }: { oidc: OidcConfig }) {
   const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const start = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await startOidcSignIn(oidc);
+    } catch (err) {
+      setError(`Single sign-on is not available: ${(err as Error).message}`);
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="sso">
+      <button type="button" onClick={start} disabled={busy}>
+        Sign in with single sign-on
+      </button>
+      <p class="hint">
+        Through <code>{new URL(oidc.issuer).host}</code> (authorization code with PKCE).
+      </p>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function SignIn({
+  onSignedIn,
+  oidc,
+  initialError,
+}: {
+  onSignedIn: (session: Session) => void;
+  oidc?: OidcConfig | undefined;
+  initialError?: string | undefined;
+}) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | undefined>(initialError);
   const [busy, setBusy] = useState(false);
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -86,6 +125,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   return (
     <main class="signin">
       <h1>Gatehouse console</h1>
+      {oidc && <SingleSignOn oidc={oidc} />}
       <form onSubmit={submit} aria-label="Sign in">
         <label for="operator-token">Operator token</label>
         <textarea
@@ -160,7 +200,29 @@ function App() {
     const saved = tokenStore.load();
     return saved ? sessionFor(saved) : undefined;
   });
-  if (!session) return <SignIn onSignedIn={setSession} />;
+  const [oidc, setOidc] = useState<OidcConfig>();
+  const [callback, setCallback] = useState(isOidcCallback);
+  const [ssoError, setSsoError] = useState<string>();
+  useEffect(() => {
+    void (async () => {
+      const config = await loadOidcConfig();
+      setOidc(config);
+      if (!isOidcCallback()) return;
+      try {
+        if (!config) throw new Error("single sign-on is not configured on this gateway");
+        // The provider's token is checked against the operator API like a pasted one.
+        const signed = await signIn(await completeOidcSignIn(config));
+        tokenStore.save(signed.token);
+        setSession(signed);
+      } catch (err) {
+        setSsoError((err as Error).message);
+      } finally {
+        setCallback(false);
+      }
+    })();
+  }, []);
+  if (callback && !session) return <p role="status">Completing sign-in…</p>;
+  if (!session) return <SignIn onSignedIn={setSession} oidc={oidc} initialError={ssoError} />;
   return (
     <Console
       session={session}
