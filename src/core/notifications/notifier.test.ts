@@ -1,6 +1,8 @@
 // The notifier on its own: the SSRF guard at delivery time (a name that resolves to a private address is
 // refused when the connection is made, not only when the URL is checked), backoff bounds, and the environment's
 // default subscription.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createApprovalStore } from "../approvals";
 import { createMemoryEventBus } from "../events";
@@ -8,6 +10,7 @@ import { secretBox } from "../store/shared/secret-box";
 import { openMigratedDatabase } from "../store/test-support";
 import { webhookConfigFromEnv } from "./config";
 import { backoffMs, createWebhookNotifier, DEFAULT_RETRY } from "./notifier";
+import { verifySignature } from "./signature";
 import { createWebhookStore } from "./webhook-store";
 
 const ORG = "org-a";
@@ -75,6 +78,55 @@ describe("webhook notifier", () => {
     const [first] = store.deliveries(ORG);
     expect(store.insertDelivery({ ...first!, delivery_id: "whd-other-node" })).toBe(false);
     expect(store.deliveries(ORG)).toHaveLength(1);
+  });
+
+  it("sends approval.expired when an approval runs out, signed, to a loopback host only because it is allow-listed", async () => {
+    const bodies: { body: string; signature: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        bodies.push({ body, signature: String(req.headers["gatehouse-signature"]) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    closers.push(() => server.close());
+    const db = await openMigratedDatabase();
+    const events = createMemoryEventBus();
+    const approvals = createApprovalStore(db, { events });
+    const store = createWebhookStore(db, { box: secretBox("a test secret of enough length") });
+    const notifier = createWebhookNotifier({
+      store,
+      approvals,
+      events,
+      render: (a) => ({ approval_id: a.approval_id, status: a.status }),
+      publicUrl: () => "https://gatehouse.example.org",
+      target: { privateHosts: ["127.0.0.1"] },
+      sweepIntervalMs: 20,
+    });
+    closers.push(
+      () => notifier.close(),
+      () => approvals.close(),
+      () => db.close(),
+    );
+    const { port } = server.address() as AddressInfo;
+    const webhook = store.create(ORG, {
+      url: `http://127.0.0.1:${port}/expired`,
+      format: "gatehouse",
+      events: ["approval.expired"],
+    });
+    const approval = approvals.create({ ...escalation, ttl_ms: 30 });
+    // Nobody reads the approval: the notifier's own sweep finds the expiry.
+    await expect.poll(() => bodies.length).toBe(1);
+    const [received] = bodies;
+    expect(verifySignature(webhook.secret, received?.signature, received?.body ?? "").ok).toBe(true);
+    expect(JSON.parse(received?.body ?? "{}")).toMatchObject({
+      type: "approval.expired",
+      approval: { approval_id: approval.approval_id, status: "expired" },
+      console_url: `https://gatehouse.example.org/console#/approvals/${approval.approval_id}`,
+    });
+    await expect.poll(() => store.deliveries(ORG)[0]?.status).toBe("delivered");
   });
 
   it("backs off exponentially, capped", () => {

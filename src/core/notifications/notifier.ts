@@ -61,6 +61,14 @@ export function backoffMs(retry: RetryPolicy, attempt: number): number {
 
 const USER_AGENT = "Gatehouse-Webhooks/1";
 
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
 export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookNotifier {
   const { store, approvals } = options;
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -79,11 +87,11 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
 
   function onEvent(event: Extract<GatehouseEvent, { type: WebhookEventType }>): void {
     if (closed) return;
+    const subscriptions = store.subscribedTo(event.org_id, event.type);
+    if (subscriptions.length === 0) return;
     // Events are hints: the approval is re-read from the store (the event may come from another node).
     const approval = approvals.get(event.org_id, event.approval_id);
     if (!approval) return;
-    const subscriptions = store.subscribedTo(event.org_id, event.type);
-    if (subscriptions.length === 0) return;
     const created_at = now().toISOString();
     const event_id = `${event.type}:${approval.approval_id}`;
     const consoleUrl = consoleLink(options.publicUrl(), approval.approval_id);
@@ -142,7 +150,11 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     // A refused target or a removed subscription will not get better by waiting.
     if (number >= retry.maxAttempts || result.final) {
       store.recordAttempt(delivery_id, tried, { status: "failed", next_attempt_at: null, delivered_at: null });
-      log.warn({ delivery_id, url: delivery.url, attempts: number, error: tried.error }, "webhook delivery failed");
+      // The host only: a Slack incoming-webhook URL is itself a credential.
+      log.warn(
+        { delivery_id, host: hostOf(delivery.url), attempts: number, error: tried.error },
+        "webhook delivery failed",
+      );
       return;
     }
     const delay = backoffMs(retry, number);
@@ -202,6 +214,13 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
   /** Tries that are due but no timer here holds: left by a restart, or by a node that went away mid-try. */
   function sweep(): void {
     if (closed) return;
+    // Expiry is otherwise noticed only when someone reads the approval; an `approval.expired` notification must
+    // not wait for that. The store publishes the expiries it finds, which this notifier hears like any event.
+    try {
+      approvals.expireOverdue();
+    } catch (err) {
+      log.warn({ err: String(err) }, "approval expiry sweep failed");
+    }
     for (const delivery of store.due(now().toISOString())) track(attempt(delivery.delivery_id, delivery.attempt_count));
   }
 
