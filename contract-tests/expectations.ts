@@ -40,6 +40,7 @@ const VOLATILE = new Set([
   "manifest_id",
   "instance",
   "issued_at",
+  "webhook_id",
 ]);
 
 export function withoutVolatile(value: Json): Json {

@@ -500,6 +500,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The sessions of the org held by the gateway node that answers, newest first. With several nodes (Redis),
+         *     each node lists its own: a session lives on the node its IDE is connected to.
+         */
+        get: operations["LiveSessions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The org's subscriptions, the environment's default included (default org). */
+        get: operations["Webhooks_list"];
+        put?: never;
+        /** @description Subscribe a URL to the org's approval events. The URL is checked now and again on every delivery. */
+        post: operations["Webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/webhooks/{webhook_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Remove a subscription; deliveries still pending for it are abandoned (their log stays). */
+        delete: operations["Webhooks_remove"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The delivery log, newest first: every event sent, its tries and their answers. */
+        get: operations["Webhooks_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/asyncapi.yaml": {
         parameters: {
             query?: never;
@@ -756,6 +828,8 @@ export interface components {
             reason?: string;
             /** @description The ESCALATE reasons. */
             reasons: components["schemas"]["Reason"][];
+            /** @description What the operator weighs, as the policy saw it when the approval was asked for (absent on older approvals). */
+            risk?: components["schemas"]["ApprovalRisk"];
             status: components["schemas"]["ApprovalStatus"];
             uapk_id: string;
         };
@@ -765,6 +839,21 @@ export interface components {
         };
         ApprovalList: {
             items: components["schemas"]["Approval"][];
+        };
+        /** @description The risk picture of an escalated action, taken when its approval was created. */
+        ApprovalRisk: {
+            /**
+             * Format: double
+             * @description The declared amount, when the action carries one.
+             */
+            amount?: number;
+            /** @description The agent's hourly budget use at that moment (when the manifest sets one). */
+            budget?: components["schemas"]["RiskSnapshot"];
+            currency?: string;
+            /** @description The codes of the ESCALATE reasons, e.g. `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`. */
+            reason_codes: string[];
+            /** @description Every recipient found in the action (params and counterparty), normalised. */
+            recipients: string[];
         };
         /**
          * @description Lifecycle of an approval: pending → approved | denied | expired; approved → consumed on re-submission.
@@ -1354,6 +1443,33 @@ export interface components {
             /** @enum {string} */
             status: "alive";
         };
+        /** @description One live agent session (WebSocket between an IDE and the agent runtime) held by this gateway node. */
+        LiveSession: {
+            /** @description The runtime's current agent (its last `agent_switched`), when known. */
+            agent?: string;
+            /**
+             * Format: int32
+             * @description Of those, the ones waiting for an operator's approval.
+             */
+            awaiting_approval: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description An IDE socket is attached now (false: the IDE left; the session waits for a resume until it expires). */
+            ide_connected: boolean;
+            /**
+             * Format: int32
+             * @description Governed tool calls passed to the IDE and not answered yet.
+             */
+            pending_tool_calls: number;
+            /** @description The link to the agent runtime is open. */
+            runtime_connected: boolean;
+            session_id: string;
+            /** @description The IDE user who owns the session (JWT `sub`). */
+            user: string;
+        };
+        LiveSessionList: {
+            items: components["schemas"]["LiveSession"][];
+        };
         /** @description A registered manifest. */
         Manifest: {
             agent: components["schemas"]["ManifestAgent"];
@@ -1578,7 +1694,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1838,6 +1954,115 @@ export interface components {
              *     `result.data.body` (the tool still receives and returns the real values).
              */
             redact?: string[];
+        };
+        /** @description A subscription (never its secret). */
+        Webhook: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string;
+            events: components["schemas"]["WebhookEventType"][];
+            format: components["schemas"]["WebhookFormat"];
+            org_id: string;
+            /**
+             * @description `api`: created through this API; `environment`: GATEHOUSE_WEBHOOK_URL.
+             * @enum {string}
+             */
+            source: "api" | "environment";
+            url: string;
+            /** @description `env-default` for the subscription configured by GATEHOUSE_WEBHOOK_URL (default org only, read-only). */
+            webhook_id: string;
+        };
+        /** @description One try of a delivery. */
+        WebhookAttempt: {
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: int32
+             * @description 1 for the first try.
+             */
+            attempt: number;
+            /** Format: int32 */
+            duration_ms: number;
+            /** @description Why the try failed (refused by the SSRF guard, unreachable, timeout, non-2xx). */
+            error?: string;
+            /**
+             * Format: int32
+             * @description The receiver's HTTP status, when it answered.
+             */
+            status_code?: number;
+        };
+        /** @description A new subscription, with its secret (shown this once). */
+        WebhookCreated: {
+            /** Format: date-time */
+            created_at: string;
+            description?: string;
+            events: components["schemas"]["WebhookEventType"][];
+            format: components["schemas"]["WebhookFormat"];
+            org_id: string;
+            /** @description The signing secret of `Gatehouse-Signature`. Store it now: it is never shown again. */
+            secret: string;
+            /**
+             * @description `api`: created through this API; `environment`: GATEHOUSE_WEBHOOK_URL.
+             * @enum {string}
+             */
+            source: "api" | "environment";
+            url: string;
+            /** @description `env-default` for the subscription configured by GATEHOUSE_WEBHOOK_URL (default org only, read-only). */
+            webhook_id: string;
+        };
+        /** @description One event for one subscription, with every try. */
+        WebhookDelivery: {
+            approval_id: string;
+            attempts: components["schemas"]["WebhookAttempt"][];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            delivered_at?: string;
+            delivery_id: string;
+            event: components["schemas"]["WebhookEventType"];
+            /** @description Stable per approval and event type: the same on every try (receivers deduplicate with it). */
+            event_id: string;
+            /**
+             * Format: date-time
+             * @description When the next try is due (pending only).
+             */
+            next_attempt_at?: string;
+            /**
+             * @description `pending`: a try is due (retrying); `delivered`: a 2xx was received; `failed`: every try failed.
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "failed";
+            url: string;
+            webhook_id: string;
+        };
+        WebhookDeliveryList: {
+            items: components["schemas"]["WebhookDelivery"][];
+        };
+        /**
+         * @description The events a subscription can ask for.
+         * @enum {string}
+         */
+        WebhookEventType: "approval.created" | "approval.decided" | "approval.expired";
+        /**
+         * @description The body sent: `gatehouse` is the `WebhookEvent` JSON below; `slack` is a Slack incoming-webhook message
+         *     (`text` and `blocks`, with a button opening the console at the approval).
+         * @enum {string}
+         */
+        WebhookFormat: "gatehouse" | "slack";
+        /** @description A subscription as created. */
+        WebhookInput: {
+            description?: string;
+            /** @description Events to send (default: all three). */
+            events?: components["schemas"]["WebhookEventType"][];
+            /** @default gatehouse */
+            format: components["schemas"]["WebhookFormat"];
+            /** @description Signing secret (at least 32 characters); generated when absent. Returned once, at creation. */
+            secret?: string;
+            /** @description Where events are POSTed: an http(s) URL without credentials, checked by the SSRF guard. */
+            url: string;
+        };
+        WebhookList: {
+            items: components["schemas"]["Webhook"][];
         };
     };
     responses: never;
@@ -2875,6 +3100,11 @@ export interface operations {
                 cursor?: string;
                 decision?: components["schemas"]["Decision"];
                 limit?: number;
+                /**
+                 * @description Only records with a reason of this code (e.g. `AMOUNT_THRESHOLD`); an `outcome` matches through the
+                 *     reasons of its interaction's intent.
+                 */
+                reason_code?: string;
                 since?: string;
                 until?: string;
             };
@@ -3789,6 +4019,291 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    LiveSessions_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveSessionList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Webhooks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookInput"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded and a new resource has been created as a result. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookCreated"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request has a body that is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Webhooks_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+                webhook_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description There is no content to send for this request, but the headers may be useful. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Webhooks_deliveries: {
+        parameters: {
+            query?: {
+                approval_id?: string;
+                limit?: number;
+                status?: "pending" | "delivered" | "failed";
+                webhook_id?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryList"];
+                };
+            };
+            /** @description The request is malformed or violates the schema. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -300,6 +300,58 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       "Safety-net re-read of a waited-on approval (long-polls, held IDE tool calls); decisions on any node wake waiters at once through the event bus.",
   },
   {
+    name: "GATEHOUSE_OIDC_ISSUER",
+    default: "",
+    description:
+      "Console sign-in through this OpenID Connect provider (authorization code + PKCE; discovery at `/.well-known/openid-configuration`). Its tokens must verify with `JWKS_URL`, `GATEHOUSE_JWT_ISSUER` and `GATEHOUSE_JWT_AUDIENCE` and carry `org` and `roles`.",
+  },
+  { name: "GATEHOUSE_OIDC_CLIENT_ID", default: "", description: "The console's public client id at that provider." },
+  {
+    name: "GATEHOUSE_OIDC_SCOPE",
+    default: "openid profile",
+    description: "Scopes the console asks that provider for.",
+  },
+  {
+    name: "GATEHOUSE_PUBLIC_URL",
+    default: "",
+    description:
+      "This gateway's public base URL, used in the console links of approval notifications (default: its listen URL).",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_URL",
+    default: "",
+    description:
+      "A webhook subscription of the default org to every approval event (`approval.created`, `.decided`, `.expired`); more per org through the API.",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_SECRET",
+    default: "",
+    description:
+      "Signing secret of that subscription (`Gatehouse-Signature`), at least 32 characters; required with the URL.",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_FORMAT",
+    default: "gatehouse",
+    description:
+      "Body of that subscription: `gatehouse` (JSON event) or `slack` (incoming-webhook blocks with a console link).",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_PRIVATE_HOSTS",
+    default: "",
+    description:
+      "Hostnames, comma-separated, whose webhook targets may be private or loopback addresses (tests, local bridges); all others must be public.",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_MAX_ATTEMPTS",
+    default: "8",
+    description: "Tries per webhook delivery, the first included (1–20); then the delivery is `failed` in the log.",
+  },
+  {
+    name: "GATEHOUSE_WEBHOOK_RETRY_BASE_MS",
+    default: "5000",
+    description: "Delay before a webhook's second try, doubled for each following one (capped at 1 h).",
+  },
+  {
     name: "GATEHOUSE_URL",
     default: "http://127.0.0.1:8000",
     description: "CLI: Gatehouse base URL for commands over the API.",

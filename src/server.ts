@@ -34,7 +34,7 @@ import { createShadowReplay } from "./core/governance/replay";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
-import { createApprovalEvents, consoleHandlers, loadConsoleAssets } from "./faces/console";
+import { createApprovalEvents, consoleHandlers, consoleOidcFromEnv, loadConsoleAssets } from "./faces/console";
 import { loadManifestDir } from "./core/policy/manifest-loader";
 import { createApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
@@ -43,6 +43,11 @@ import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
+import { createWebhookNotifier, createWebhookStore, webhookConfigFromEnv } from "./core/notifications";
+import { secretBox } from "./core/store/shared/secret-box";
+import { webhookHandlers } from "./faces/oversight/webhooks";
+import { toApproval } from "./http/wire-models";
+import { createHash } from "node:crypto";
 
 export interface Readiness {
   ready: boolean;
@@ -160,6 +165,8 @@ export async function startGatehouse(
   const mcpOptions = mcpOptionsFromEnv(env);
   const recheckMs = approvalRecheckMs(env);
   const restRateLimits = restRateLimitConfigFromEnv(env);
+  const webhookConfig = webhookConfigFromEnv(env);
+  const consoleOidc = consoleOidcFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
@@ -209,6 +216,22 @@ export async function startGatehouse(
   const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
   const approvalEvents = createApprovalEvents({ db, approvals });
   const audit = createAuditLog(db);
+  // Approval notifications: webhook secrets sealed under a key derived from the installation secret.
+  let listenUrl = "";
+  const webhooks = createWebhookStore(db, {
+    box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
+    ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
+  });
+  const webhookTarget = { privateHosts: webhookConfig.privateHosts };
+  const notifier = createWebhookNotifier({
+    store: webhooks,
+    approvals,
+    events,
+    render: toApproval,
+    publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
+    target: webhookTarget,
+    retry: webhookConfig.retry,
+  });
   const engine = createGovernanceEngine({
     db,
     version: VERSION,
@@ -280,7 +303,8 @@ export async function startGatehouse(
       replay: createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals }),
       evidence: createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals }),
     }),
-    ...consoleHandlers({ events: approvalEvents }),
+    ...consoleHandlers({ events: approvalEvents, sessions }),
+    ...webhookHandlers({ webhooks, target: webhookTarget }),
   });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
@@ -297,7 +321,7 @@ export async function startGatehouse(
   });
   const app = createApp({ spec, handlers, auth, logger, maxBodyBytes: config.maxBodyBytes, mounts: [mcp.mount] });
   // The operator console's static assets (/console) are answered before the API.
-  const consoleAssets = await loadConsoleAssets();
+  const consoleAssets = await loadConsoleAssets(undefined, consoleOidc ? { oidc: consoleOidc } : {});
   const api = app.callback();
   server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
   answerClientErrors(server);
@@ -308,6 +332,7 @@ export async function startGatehouse(
   lifecycle.markReady();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  listenUrl = `http://${host}:${port}`;
   return {
     url: `http://${host}:${port}`,
     server,
@@ -330,6 +355,7 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvalEvents.close();
+      notifier.close();
       approvals.close();
       await events.close();
       // Audit appends are group-committed on the next turn of the event loop: let the last group commit.

@@ -119,3 +119,7 @@ export function followApprovals(session: Session, handlers: FeedHandlers): () =>
   })();
   return () => stop.abort();
 }
+
+export type LiveSession = components["schemas"]["LiveSession"];
+export type Webhook = components["schemas"]["Webhook"];
+export type WebhookDelivery = components["schemas"]["WebhookDelivery"];

@@ -1,13 +1,16 @@
 // Entry point of the operator console: sign-in, then one view per tab.
 import { render } from "preact";
 import "./app.css";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { describeProblem, sessionFor, tokenStore, type Session } from "./api";
 import { ApprovalsView } from "./views/approvals";
 import { InteractionsView } from "./views/interactions";
 import { ManifestsView } from "./views/manifests";
 import { TokensView } from "./views/tokens";
 import { PurutosView } from "./views/purutos";
+import { SessionsView } from "./views/sessions";
+import { NotificationsView } from "./views/notifications";
+import { completeOidcSignIn, isOidcCallback, loadOidcConfig, type OidcConfig, startOidcSignIn } from "./oidc";
 
 const VIEWS = [
   { id: "approvals", label: "Approvals", View: ApprovalsView },
@@ -15,9 +18,37 @@ const VIEWS = [
   { id: "manifests", label: "Manifests", View: ManifestsView },
   { id: "tokens", label: "Capability tokens", View: TokensView },
   { id: "purutos", label: "Purutos", View: PurutosView },
+  { id: "sessions", label: "Sessions", View: SessionsView },
+  { id: "notifications", label: "Notifications", View: NotificationsView },
 ] as const;
 
 type ViewId = (typeof VIEWS)[number]["id"];
+
+/**
+ * Where the console is, in the URL's fragment: `#/<view>`, or `#/approvals/<id>` for one approval (the link
+ * that notifications carry). The fragment survives sign-in and never reaches the server.
+ */
+interface Route {
+  view: ViewId;
+  approvalId?: string;
+}
+
+function routeOf(hash: string): Route {
+  const [, view, id] = hash.replace(/^#/, "").split("/");
+  const known = VIEWS.find((v) => v.id === view);
+  if (!known) return { view: "approvals" };
+  return known.id === "approvals" && id ? { view: known.id, approvalId: decodeURIComponent(id) } : { view: known.id };
+}
+
+function useRoute(): Route {
+  const [route, setRoute] = useState(() => routeOf(window.location.hash));
+  useEffect(() => {
+    const follow = () => setRoute(routeOf(window.location.hash));
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+  return route;
+}
 
 /** Checks the token against the operator API before accepting it, so a wrong token is refused up front. */
 async function signIn(token: string): Promise<Session> {
@@ -35,9 +66,47 @@ async function signIn(token: string): Promise<Session> {
   return session;
 }
 
-function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
-  const [token, setToken] = useState("");
+function SingleSignOn({ oidc }: { oidc: OidcConfig }) {
   const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const start = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await startOidcSignIn(oidc);
+    } catch (err) {
+      setError(`Single sign-on is not available: ${(err as Error).message}`);
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="sso">
+      <button type="button" onClick={start} disabled={busy}>
+        Sign in with single sign-on
+      </button>
+      <p class="hint">
+        Through <code>{new URL(oidc.issuer).host}</code> (authorization code with PKCE).
+      </p>
+      {error && (
+        <p role="alert" class="error">
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function SignIn({
+  onSignedIn,
+  oidc,
+  initialError,
+}: {
+  onSignedIn: (session: Session) => void;
+  oidc?: OidcConfig | undefined;
+  initialError?: string | undefined;
+}) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState<string | undefined>(initialError);
   const [busy, setBusy] = useState(false);
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -56,6 +125,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
   return (
     <main class="signin">
       <h1>Gatehouse console</h1>
+      {oidc && <SingleSignOn oidc={oidc} />}
       <form onSubmit={submit} aria-label="Sign in">
         <label for="operator-token">Operator token</label>
         <textarea
@@ -83,8 +153,9 @@ function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void }) {
 }
 
 function Console({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
-  const [view, setView] = useState<ViewId>("approvals");
-  const current = VIEWS.find((v) => v.id === view)!;
+  const route = useRoute();
+  const view = route.view;
+  const current = VIEWS.find((v) => v.id === view) ?? VIEWS[0];
   return (
     <div class="console">
       <header>
@@ -107,7 +178,9 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
                 id={`tab-${v.id}`}
                 aria-selected={v.id === view}
                 aria-controls="view"
-                onClick={() => setView(v.id)}
+                onClick={() => {
+                  window.location.hash = `#/${v.id}`;
+                }}
               >
                 {v.label}
               </button>
@@ -116,7 +189,7 @@ function Console({ session, onSignOut }: { session: Session; onSignOut: () => vo
         </ul>
       </nav>
       <main id="view" role="tabpanel" aria-labelledby={`tab-${view}`}>
-        <current.View session={session} />
+        <current.View session={session} {...(route.approvalId ? { focus: route.approvalId } : {})} />
       </main>
     </div>
   );
@@ -127,7 +200,29 @@ function App() {
     const saved = tokenStore.load();
     return saved ? sessionFor(saved) : undefined;
   });
-  if (!session) return <SignIn onSignedIn={setSession} />;
+  const [oidc, setOidc] = useState<OidcConfig>();
+  const [callback, setCallback] = useState(isOidcCallback);
+  const [ssoError, setSsoError] = useState<string>();
+  useEffect(() => {
+    void (async () => {
+      const config = await loadOidcConfig();
+      setOidc(config);
+      if (!isOidcCallback()) return;
+      try {
+        if (!config) throw new Error("single sign-on is not configured on this gateway");
+        // The provider's token is checked against the operator API like a pasted one.
+        const signed = await signIn(await completeOidcSignIn(config));
+        tokenStore.save(signed.token);
+        setSession(signed);
+      } catch (err) {
+        setSsoError((err as Error).message);
+      } finally {
+        setCallback(false);
+      }
+    })();
+  }, []);
+  if (callback && !session) return <p role="status">Completing sign-in…</p>;
+  if (!session) return <SignIn onSignedIn={setSession} oidc={oidc} initialError={ssoError} />;
   return (
     <Console
       session={session}

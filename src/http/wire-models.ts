@@ -53,6 +53,7 @@ export function toApproval(approval: StoredApproval): Approval {
     ...(approval.decided_at !== null ? { decided_at: approval.decided_at } : {}),
     ...(approval.decided_by !== null ? { decided_by: approval.decided_by } : {}),
     ...(approval.decision_reason !== null ? { reason: approval.decision_reason } : {}),
+    ...(approval.risk ? { risk: approval.risk } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 // Approvals: pending first, kept current by the server's live feed (no polling from the browser); Approve or
 // Deny with an optional reason; decided ones with who, when and why.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { describeProblem, followApprovals, type Approval, type Session } from "../api";
 import { ErrorLine, Status, When } from "./common";
 
@@ -17,6 +17,32 @@ function recipientsOf(approval: Approval): string {
 function amountOf(approval: Approval): string {
   const { amount, currency } = approval.action;
   return amount === undefined ? "—" : `${amount}${currency ? ` ${currency}` : ""}`;
+}
+
+/** The risk snapshot taken when the approval was asked for: what escalated it and how much budget was used. */
+function RiskSnapshot({ approval }: { approval: Approval }) {
+  const risk = approval.risk;
+  if (!risk) return <span>—</span>;
+  const budget = risk.budget;
+  return (
+    <ul class="risk" aria-label="Risk snapshot">
+      <li>
+        Reason codes: <code>{risk.reason_codes.join(", ") || "—"}</code>
+      </li>
+      {risk.amount !== undefined && (
+        <li>
+          Amount: {risk.amount}
+          {risk.currency ? ` ${risk.currency}` : ""}
+        </li>
+      )}
+      <li>Recipients: {risk.recipients.join(", ") || "none"}</li>
+      {budget && (
+        <li>
+          Budget used: {budget.budget_current}/{budget.budget_limit} this hour ({budget.budget_percent}%)
+        </li>
+      )}
+    </ul>
+  );
 }
 
 function Decide({
@@ -66,15 +92,27 @@ function ApprovalCard({
   session,
   approval,
   onChange,
+  focused = false,
 }: {
   session: Session;
   approval: Approval;
   onChange: (a: Approval) => void;
+  /** Opened through a link to it (#/approvals/<id>, e.g. from a notification). */
+  focused?: boolean;
 }) {
   const pending = approval.status === "pending";
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (!focused) return;
+    ref.current?.scrollIntoView({ block: "center" });
+    ref.current?.focus();
+  }, [focused]);
   return (
     <article
-      class={`approval ${approval.status}`}
+      ref={ref}
+      tabIndex={focused ? -1 : undefined}
+      aria-current={focused ? "true" : undefined}
+      class={`approval ${approval.status}${focused ? " focused" : ""}`}
       aria-label={`Approval ${approval.approval_id} for ${approval.agent_id}`}
     >
       <h3>
@@ -92,6 +130,10 @@ function ApprovalCard({
         <dt>Amount</dt>
         <dd>{amountOf(approval)}</dd>
         <dt>Risk</dt>
+        <dd>
+          <RiskSnapshot approval={approval} />
+        </dd>
+        <dt>Why</dt>
         <dd>
           <ul class="reasons">
             {approval.reasons.map((r) => (
@@ -126,7 +168,7 @@ function ApprovalCard({
 
 const byNewest = (a: Approval, b: Approval) => b.created_at.localeCompare(a.created_at);
 
-export function ApprovalsView({ session }: { session: Session }) {
+export function ApprovalsView({ session, focus }: { session: Session; focus?: string }) {
   const [items, setItems] = useState<Map<string, Approval>>(new Map());
   const [feed, setFeed] = useState<"connecting" | "live" | "reconnecting">("connecting");
   const [error, setError] = useState<string>();
@@ -144,6 +186,18 @@ export function ApprovalsView({ session }: { session: Session }) {
     // The list is (re)loaded each time the feed is (re)connected, so nothing between the two is missed.
     return followApprovals(session, { onReady: load, onApproval: upsert, onState: setFeed });
   }, [session]);
+
+  // A linked approval older than the loaded page is fetched on its own.
+  useEffect(() => {
+    if (!focus) return;
+    void (async () => {
+      const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/approvals/{approval_id}", {
+        params: { path: { org_id: session.org, approval_id: focus } },
+      });
+      if (data) upsert(data);
+      else setError(`Approval ${focus}: ${describeProblem(error, response.status)}`);
+    })();
+  }, [session, focus]);
 
   const all = [...items.values()].sort(byNewest);
   const pending = all.filter((a) => a.status === "pending");
@@ -164,13 +218,27 @@ export function ApprovalsView({ session }: { session: Session }) {
         {pending.length === 0 ? (
           <p>No approval is waiting.</p>
         ) : (
-          pending.map((a) => <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />)
+          pending.map((a) => (
+            <ApprovalCard
+              key={a.approval_id}
+              session={session}
+              approval={a}
+              onChange={upsert}
+              focused={a.approval_id === focus}
+            />
+          ))
         )}
       </section>
       <section aria-labelledby="decided-title">
         <h3 id="decided-title">Decided ({decided.length})</h3>
         {decided.map((a) => (
-          <ApprovalCard key={a.approval_id} session={session} approval={a} onChange={upsert} />
+          <ApprovalCard
+            key={a.approval_id}
+            session={session}
+            approval={a}
+            onChange={upsert}
+            focused={a.approval_id === focus}
+          />
         ))}
       </section>
     </section>

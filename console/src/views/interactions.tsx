@@ -23,6 +23,7 @@ function interactionsQuery(f: Filters) {
     limit: 200,
     ...(f.agent ? { agent_id: f.agent } : {}),
     ...(f.decision ? { decision: f.decision } : {}),
+    ...(f.reason.trim() ? { reason_code: f.reason.trim().toUpperCase() } : {}),
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
   };
@@ -106,9 +107,8 @@ export function InteractionsView({ session }: { session: Session }) {
     });
     if (!data) return setError(describeProblem(error, response.status));
     setError(undefined);
-    // The API has no reason-code filter: it is applied to the page here.
-    const code = f.reason.trim().toUpperCase();
-    setRecords(code ? data.items.filter((r) => r.reasons.some((reason) => reason.code.includes(code))) : data.items);
+    // Every filter, the reason code included, is applied by the server (so it covers the whole log, not a page).
+    setRecords(data.items);
   };
   useEffect(() => void load(NO_FILTERS), [session]);
 

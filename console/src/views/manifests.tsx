@@ -1,7 +1,14 @@
 // Manifests: list, view one, suspend or activate it.
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, type Manifest, type Session } from "../api";
-import { ErrorLine, Json, When } from "./common";
+import { type Column, DataTable, ErrorLine, Json, When } from "./common";
+
+const COLUMNS: Column<Manifest>[] = [
+  { header: "UAPK", cell: (m) => m.uapk_id },
+  { header: "Agent", cell: (m) => m.agent.name },
+  { header: "Status", cell: (m) => m.status },
+  { header: "Updated", cell: (m) => <When at={m.updated_at} /> },
+];
 
 export function ManifestsView({ session }: { session: Session }) {
   const [items, setItems] = useState<Manifest[]>([]);
@@ -36,46 +43,30 @@ export function ManifestsView({ session }: { session: Session }) {
     <section aria-labelledby="manifests-title">
       <h2 id="manifests-title">Manifests</h2>
       <ErrorLine message={error} />
-      <table aria-label="Manifests">
-        <thead>
-          <tr>
-            <th scope="col">UAPK</th>
-            <th scope="col">Agent</th>
-            <th scope="col">Status</th>
-            <th scope="col">Updated</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((m) => (
-            <tr key={m.manifest_id}>
-              <td>{m.uapk_id}</td>
-              <td>{m.agent.name}</td>
-              <td>{m.status}</td>
-              <td>
-                <When at={m.updated_at} />
-              </td>
-              <td>
-                <button type="button" aria-label={`View ${m.uapk_id}`} onClick={() => setSelected(m)}>
-                  View
-                </button>
-                {m.status === "active" && (
-                  <button type="button" aria-label={`Suspend ${m.uapk_id}`} onClick={() => change(m, "suspend")}>
-                    Suspend
-                  </button>
-                )}
-                {m.status === "suspended" && (
-                  <button type="button" aria-label={`Activate ${m.uapk_id}`} onClick={() => change(m, "activate")}>
-                    Activate
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        label="Manifests"
+        rows={items}
+        rowKey={(m) => m.manifest_id}
+        columns={COLUMNS}
+        empty="No manifest registered."
+        actions={(m) => (
+          <>
+            <button type="button" aria-label={`View ${m.uapk_id}`} onClick={() => setSelected(m)}>
+              View
+            </button>
+            {m.status === "active" && (
+              <button type="button" aria-label={`Suspend ${m.uapk_id}`} onClick={() => change(m, "suspend")}>
+                Suspend
+              </button>
+            )}
+            {m.status === "suspended" && (
+              <button type="button" aria-label={`Activate ${m.uapk_id}`} onClick={() => change(m, "activate")}>
+                Activate
+              </button>
+            )}
+          </>
+        )}
+      />
       {selected && <Json label={`Manifest ${selected.uapk_id}`} value={selected} />}
     </section>
   );

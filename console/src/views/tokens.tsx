@@ -1,7 +1,15 @@
 // Capability tokens: issue one (with constraints) for a manifest's agent, list them, revoke one.
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, type CapabilityTokenInfo, type Session } from "../api";
-import { ErrorLine, When } from "./common";
+import { type Column, DataTable, ErrorLine, When } from "./common";
+
+const COLUMNS: Column<CapabilityTokenInfo>[] = [
+  { header: "Token id", cell: (t) => t.token_id },
+  { header: "Agent", cell: (t) => t.agent_id },
+  { header: "Capabilities", cell: (t) => t.capabilities.join(", ") },
+  { header: "Expires", cell: (t) => <When at={t.expires_at} /> },
+  { header: "State", cell: (t) => (t.revoked ? "revoked" : "active") },
+];
 
 const list = (text: string) =>
   text
@@ -96,40 +104,20 @@ export function TokensView({ session }: { session: Session }) {
       <h2 id="tokens-title">Capability tokens</h2>
       <IssueForm session={session} onIssued={load} />
       <ErrorLine message={error} />
-      <table aria-label="Capability tokens">
-        <thead>
-          <tr>
-            <th scope="col">Token id</th>
-            <th scope="col">Agent</th>
-            <th scope="col">Capabilities</th>
-            <th scope="col">Expires</th>
-            <th scope="col">State</th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((t) => (
-            <tr key={t.token_id}>
-              <td>{t.token_id}</td>
-              <td>{t.agent_id}</td>
-              <td>{t.capabilities.join(", ")}</td>
-              <td>
-                <When at={t.expires_at} />
-              </td>
-              <td>{t.revoked ? "revoked" : "active"}</td>
-              <td>
-                {!t.revoked && (
-                  <button type="button" aria-label={`Revoke ${t.token_id}`} onClick={() => revoke(t)}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        label="Capability tokens"
+        rows={items}
+        rowKey={(t) => t.token_id}
+        columns={COLUMNS}
+        empty="No capability token issued."
+        actions={(t) =>
+          !t.revoked && (
+            <button type="button" aria-label={`Revoke ${t.token_id}`} onClick={() => revoke(t)}>
+              Revoke
+            </button>
+          )
+        }
+      />
     </section>
   );
 }

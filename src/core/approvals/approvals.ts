@@ -39,6 +39,17 @@ export interface Approval {
   consumed_at: string | null;
   /** The interaction that executed under this approval. */
   consumed_by_interaction_id: string | null;
+  /** The risk picture when it was asked for (null on approvals older than migration 0004). */
+  risk?: ApprovalRisk | null;
+}
+
+/** What an operator weighs (spec: ApprovalRisk), taken from the policy's decision at creation. */
+export interface ApprovalRisk {
+  amount?: number;
+  currency?: string;
+  recipients: string[];
+  reason_codes: string[];
+  budget?: { budget_current: number; budget_limit: number; budget_percent: number };
 }
 
 /** What the agent that asked may see: the outcome, not who decided. */
@@ -57,6 +68,7 @@ export interface CreateApprovalInput extends ApprovalBinding {
   org_id: string;
   reasons: unknown[];
   interaction_id?: string;
+  risk?: ApprovalRisk;
   /** Overrides the store's default time to live. */
   ttl_ms?: number;
 }
@@ -165,6 +177,7 @@ interface Row {
   decision_reason: string | null;
   consumed_at: string | null;
   consumed_by_interaction_id: string | null;
+  risk: string | null;
 }
 
 function fromRow(row: Row): Approval {
@@ -175,6 +188,7 @@ function fromRow(row: Row): Approval {
     counterparty: parse(row.counterparty),
     context: parse(row.context),
     reasons: parse(row.reasons),
+    risk: parse(row.risk ?? null),
   };
 }
 
@@ -325,11 +339,11 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
             decision_reason: null,
             consumed_at: null,
             consumed_by_interaction_id: null,
+            risk: input.risk === undefined ? null : JSON.stringify(input.risk),
           };
+          const columns = Object.keys(row);
           db.prepare(
-            `INSERT INTO approvals VALUES (@approval_id, @org_id, @uapk_id, @agent_id, @action, @counterparty, @context,
-               @reasons, @binding_hash, @status, @interaction_id, @created_at, @expires_at, @decided_at, @decided_by,
-               @decision_reason, @consumed_at, @consumed_by_interaction_id)`,
+            `INSERT INTO approvals (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`,
           ).run(row);
           isNew = true;
           return fromRow(row);

@@ -3,6 +3,7 @@ export {
   consumeForExecution,
   DEFAULT_APPROVAL_TTL_MS,
   type Approval,
+  type ApprovalRisk,
   type AgentApprovalView,
   type ApprovalStatus,
   type ApprovalStore,

@@ -98,6 +98,8 @@ export interface AuditListFilter {
   agent_id?: string | undefined;
   decision?: Decision | undefined;
   kind?: AuditRecordKind;
+  /** Records with a reason of this code; an outcome (which stores no reasons) matches through its intent. */
+  reason_code?: string;
   /** Inclusive ISO 8601 lower bound on `timestamp`. */
   since?: string | undefined;
   /** Exclusive ISO 8601 upper bound on `timestamp`. */
@@ -239,6 +241,16 @@ function storedResult(result: unknown, meta: unknown): { result: unknown; meta: 
 export function newInteractionId(): string {
   return `int-${randomUUID()}`;
 }
+
+/**
+ * A record whose stored reasons hold `@reason_code`, or an outcome whose interaction's intent does (outcomes
+ * store only their result; the API shows them with the intent's reasons, so the filter matches them the same way).
+ */
+const HAS_REASON = (table: string) =>
+  `EXISTS (SELECT 1 FROM json_each(${table}.reasons) WHERE json_extract(json_each.value, '$.code') = @reason_code)`;
+const REASON_CODE_MATCH = `(${HAS_REASON("audit_records")} OR (audit_records.kind = 'outcome' AND EXISTS (
+  SELECT 1 FROM audit_records AS intent WHERE intent.org_id = audit_records.org_id
+     AND intent.interaction_id = audit_records.interaction_id AND intent.kind = 'intent' AND ${HAS_REASON("intent")})))`;
 
 export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
   const now = options.now ?? (() => new Date());
@@ -396,6 +408,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       if (filter.kind !== undefined) {
         where.push("kind = @kind");
         params.kind = filter.kind;
+      }
+      if (filter.reason_code !== undefined) {
+        where.push(REASON_CODE_MATCH);
+        params.reason_code = filter.reason_code;
       }
       if (filter.since !== undefined) {
         where.push("timestamp >= @since");

@@ -172,7 +172,7 @@ async function callHttp(
   }
 }
 
-interface SendOptions {
+export interface SendOptions {
   method: string;
   headers: OutgoingHttpHeaders;
   body: string | undefined;
@@ -185,7 +185,7 @@ interface SendOptions {
  * this call's lookup never checked). Resolves with the response head; node:http never follows redirects.
  * Aborting `signal` destroys the request and, once it has arrived, the response.
  */
-function send(url: URL, options: SendOptions): Promise<IncomingMessage> {
+export function send(url: URL, options: SendOptions): Promise<IncomingMessage> {
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request({

@@ -12,6 +12,7 @@
 //      its reasons and its trace; nothing is patched after the fact.
 import { randomUUID } from "node:crypto";
 import { must } from "../must";
+import type { ApprovalRisk } from "../approvals";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
@@ -41,6 +42,18 @@ export interface AuthorizerDeps {
 
 export type Authorize = (orgId: string, request: ExecuteRequest, options?: AuthorizeOptions) => Promise<Authorization>;
 
+/** The risk picture an operator weighs, from what the policy established (not re-derived from raw params). */
+function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
+  const { amount, currency } = request.action;
+  return {
+    ...(typeof amount === "number" ? { amount } : {}),
+    ...(typeof currency === "string" ? { currency } : {}),
+    recipients: d.counterparties,
+    reason_codes: [...new Set(d.reasons.map((r) => r.code))],
+    ...(d.risk_snapshot ? { budget: d.risk_snapshot } : {}),
+  };
+}
+
 export function createAuthorize(deps: AuthorizerDeps): Authorize {
   async function escalate(
     orgId: string,
@@ -56,6 +69,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       ...approvalBindingOf(request),
       reasons: d.reasons,
       interaction_id: interactionId,
+      risk: riskOf(request, d),
     });
     await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta, approval.approval_id));
     return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };

@@ -22,6 +22,8 @@ const TABLES = [
   "manifest_versions",
   "manifests",
   "signing_keys",
+  "webhook_deliveries",
+  "webhooks",
 ];
 const INDEXES = [
   "approvals_one_pending_per_binding",
@@ -31,6 +33,9 @@ const INDEXES = [
   "capability_tokens_org",
   "idempotency_keys_expiry",
   "signing_keys_one_active_per_purpose",
+  "webhook_deliveries_due",
+  "webhook_deliveries_org",
+  "webhooks_org",
 ];
 
 /** A database file written by the last version whose stores created their own tables (see fixtures/). */
@@ -96,23 +101,24 @@ describe("migrations", () => {
     const file = copyOfPreMigrationsDb();
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
-    const added = ["manifest_versions"]; // 0003
+    // Tables later migrations added: 0003 manifest_versions, 0004 the webhook tables.
+    const added = (name: string) => name === "manifest_versions" || name.startsWith("webhook");
     expect(tablesBefore.map((o) => o.name)).toEqual(
-      expect.arrayContaining([...TABLES.filter((t) => !added.includes(t)), ...INDEXES]),
+      expect.arrayContaining([...TABLES, ...INDEXES].filter((name) => !added(name))),
     );
 
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
     // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
-    // and manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, next to manifest_versions.
+    // manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, and the tables added since.
     const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest"];
     const untouched = (o: { name: string }) =>
-      !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r));
+      !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r)) && !added(o.name);
     expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(schemaOf(old).find((o) => o.name === "manifests")?.sql).toMatch(/primary key \("org_id", "manifest_id"\)/i);
-    expect([...tablesBefore.map((o) => o.name), ...added].sort()).toEqual(
+    expect(tablesBefore.map((o) => o.name).sort()).toEqual(
       schemaOf(old)
-        .filter((o) => !o.name.startsWith("kysely_"))
+        .filter((o) => !o.name.startsWith("kysely_") && !added(o.name))
         .map((o) => o.name)
         .sort(),
     );

@@ -64,7 +64,14 @@ const approvalCard = (approvalId: string) => page.getByRole("article", { name: n
 describe.skipIf(!haveChromium)("operator console in a browser", () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    [g, receiver] = await Promise.all([startTestGatehouse(), startReceiver()]);
+    receiver = await startReceiver();
+    // The default org's approval notifications go to the receiver as Slack messages (their links are tested).
+    g = await startTestGatehouse({
+      GATEHOUSE_WEBHOOK_URL: `${receiver.url}/slack`,
+      GATEHOUSE_WEBHOOK_SECRET: "console-test-secret-0123456789abcdef",
+      GATEHOUSE_WEBHOOK_FORMAT: "slack",
+      GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
+    });
     await registerManifest(g, {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Payments Bot" },
@@ -137,6 +144,10 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect(await card.textContent()).toContain("acme@vendor.example");
     expect(await card.textContent()).toContain("120 EUR");
     expect(await card.textContent()).toContain("REQUIRES_APPROVAL");
+    // The risk snapshot taken when the approval was created.
+    const risk = card.getByRole("list", { name: "Risk snapshot" });
+    expect(await risk.textContent()).toContain("Amount: 120 EUR");
+    expect(await risk.textContent()).toMatch(/Budget used: \d+\/50 this hour/);
     await shot("approvals-pending");
 
     const poll = agent(g).get(`/api/v1/gateway/approvals/${approvalId}?wait=20`);
@@ -169,6 +180,24 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect(receiver.count("/payments/inv-deny")).toBe(0);
   });
 
+  it("the link of a Slack notification opens the console at that approval", async () => {
+    const approvalId = await escalate("inv-link");
+    const notification = () => receiver.received.find((r) => r.path === "/slack" && r.body.includes(approvalId));
+    await expect.poll(notification).toBeDefined();
+    const message = JSON.parse(notification()?.body ?? "{}");
+    const button = message.blocks.find((b: { type: string }) => b.type === "actions").elements[0];
+    expect(button.url).toBe(`${g.url}/console#/approvals/${approvalId}`);
+    // Elsewhere in the console first, then the link (the tab keeps its sign-in).
+    await page.getByRole("tab", { name: "Manifests" }).click();
+    await page.goto(button.url);
+    const card = approvalCard(approvalId);
+    await card.waitFor();
+    expect(await card.getAttribute("aria-current")).toBe("true");
+    await expect.poll(() => card.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
+    expect(await page.getByRole("tab", { name: "Approvals" }).getAttribute("aria-selected")).toBe("true");
+    await shot("approval-from-link");
+  });
+
   it("Interactions: filters, a record's policy trace, and Verify chain", async () => {
     await page.getByRole("tab", { name: "Interactions" }).click();
     const log = page.getByRole("table", { name: "Audit log" });
@@ -187,6 +216,16 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     const trace = page.getByRole("table", { name: "Policy trace" });
     await trace.waitFor();
     expect(await trace.textContent()).toContain("approval_check");
+
+    // The reason-code filter is applied by the server.
+    await page.getByLabel("Decision").selectOption("");
+    await page.getByLabel("Reason code").fill("requires_approval");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await expect
+      .poll(async () =>
+        (await log.locator("tbody tr td:nth-child(7)").allTextContents()).every((r) => r.includes("REQUIRES_APPROVAL")),
+      )
+      .toBe(true);
 
     await page.getByRole("button", { name: "Verify chain" }).click();
     const verdict = page.getByRole("status", { name: "Chain verification" });
@@ -232,5 +271,24 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     const output = page.getByLabel("Output of puruto-data status");
     await expect.poll(() => output.textContent()).toContain('"status": "accepted"');
     await shot("purutos");
+  });
+
+  it("Sessions: the org's live IDE sessions", async () => {
+    await page.getByRole("tab", { name: "Sessions" }).click();
+    const table = page.getByRole("table", { name: "Live sessions" });
+    await expect.poll(() => table.textContent()).toContain("No IDE is connected.");
+    expect(await page.getByRole("status").textContent()).toContain("0 live sessions on this node.");
+    await shot("sessions");
+  });
+
+  it("Notifications: the webhooks and the delivery log", async () => {
+    await page.getByRole("tab", { name: "Notifications" }).click();
+    const webhooks = page.getByRole("table", { name: "Webhooks" });
+    await expect.poll(() => webhooks.textContent()).toContain(`${receiver.url}/slack`);
+    expect(await webhooks.textContent()).toContain("environment");
+    const deliveries = page.getByRole("table", { name: "Deliveries" });
+    await expect.poll(() => deliveries.textContent()).toContain("delivered");
+    expect(await deliveries.textContent()).toContain("approval.created");
+    await shot("notifications");
   });
 });

@@ -4,19 +4,31 @@ import type { HandlerGroup } from "../../http/handlers";
 import { toApproval } from "../../http/wire-models";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { ApprovalEvents } from "./approval-events";
+import type { components } from "../../../generated/api-types";
+
+/** The sessions face's live sessions, as a port (a face never imports another face). */
+export interface LiveSessionsPort {
+  list(orgId: string): components["schemas"]["LiveSession"][];
+}
 
 const KEEP_ALIVE_MS = 15_000;
 
 export interface ConsoleHandlerDeps {
   events: ApprovalEvents;
+  sessions?: LiveSessionsPort;
 }
 
 function sseFrame(event: string, data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
 
-export function consoleHandlers({ events }: ConsoleHandlerDeps) {
+export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
   return {
+    LiveSessions_list: ({ params, principal }) => {
+      requireOperatorOf(principal, params.org_id);
+      return { status: 200, body: { items: sessions?.list(params.org_id) ?? [] } };
+    },
+
     ApprovalEvents_stream: ({ params, principal, signal }) => {
       requireOperatorOf(principal, params.org_id);
       const stream = new PassThrough();

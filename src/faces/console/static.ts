@@ -6,21 +6,31 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { CONSOLE_DIST } from "../../../console/paths";
 import { logger } from "../../core/log/logger";
+import type { ConsoleOidc } from "./oidc";
 
 export const CONSOLE_PATH = "/console";
 
-export const CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' data:",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join("; ");
+/**
+ * The console's Content-Security-Policy. With an OIDC provider, the browser also talks to the provider's origin
+ * (discovery and the token endpoint), and only to it.
+ */
+export function consoleCsp(connectOrigins: readonly string[] = []): string {
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    ["connect-src 'self'", ...connectOrigins].join(" "),
+    "img-src 'self' data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+export const CONSOLE_CSP = consoleCsp();
 
 const CONTENT_TYPES: Record<string, string> = {
+  ".json": "application/json; charset=utf-8",
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
@@ -36,17 +46,34 @@ export interface ConsoleAssets {
   serve(req: IncomingMessage, res: ServerResponse): boolean;
 }
 
-/** Finds the built console (building it when absent) and keeps its files in memory. */
-export async function loadConsoleAssets(dir: string = CONSOLE_DIST): Promise<ConsoleAssets> {
+export interface ConsoleOptions {
+  /** Sign-in through this OpenID Connect provider besides the operator token field. */
+  oidc?: ConsoleOidc;
+}
+
+/**
+ * Finds the built console (building it when absent) and keeps its files in memory, with `config.json`: what
+ * the running gateway tells its console (the OIDC provider, when there is one).
+ */
+export async function loadConsoleAssets(
+  dir: string = CONSOLE_DIST,
+  options: ConsoleOptions = {},
+): Promise<ConsoleAssets> {
   const assets = new Map<string, Asset>();
+  const csp = consoleCsp(options.oidc ? [new URL(options.oidc.issuer).origin] : []);
   if (!existsSync(join(dir, "index.html")) && !(await buildOnce(dir))) {
-    return { serve: (req, res) => serveAsset(assets, req, res) };
+    return { serve: (req, res) => serveAsset(assets, csp, req, res) };
   }
   for (const name of readdirSync(dir)) {
     const type = CONTENT_TYPES[extname(name)];
     if (type) assets.set(name, { type, bytes: readFileSync(join(dir, name)) });
   }
-  return { serve: (req, res) => serveAsset(assets, req, res) };
+  const config = options.oidc ? { oidc: options.oidc } : {};
+  assets.set("config.json", {
+    type: CONTENT_TYPES[".json"] ?? "application/json",
+    bytes: Buffer.from(JSON.stringify(config)),
+  });
+  return { serve: (req, res) => serveAsset(assets, csp, req, res) };
 }
 
 /**
@@ -67,14 +94,14 @@ async function buildOnce(dir: string): Promise<boolean> {
   }
 }
 
-function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: ServerResponse): boolean {
+function serveAsset(assets: Map<string, Asset>, csp: string, req: IncomingMessage, res: ServerResponse): boolean {
   const [path = ""] = (req.url ?? "").split("?");
   if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return false;
   const name =
     path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);
   const asset = assets.get(name);
   const headers: Record<string, string> = {
-    "content-security-policy": CONSOLE_CSP,
+    "content-security-policy": csp,
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",

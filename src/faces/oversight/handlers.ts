@@ -107,6 +107,7 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
         page = audit.list(params.org_id, {
           agent_id: query.agent_id,
           decision: query.decision,
+          ...(query.reason_code !== undefined ? { reason_code: query.reason_code } : {}),
           since: query.since,
           until: query.until,
           cursor: query.cursor,

@@ -208,6 +208,37 @@ describe("interaction records", () => {
     expect(even.body.items.every((r) => r.agent_id === "bot-even")).toBe(true);
   });
 
+  it("filters by reason code on the server (an outcome through its intent's reasons)", async () => {
+    const approvalsNeeded = await getJson<InteractionPage>("?reason_code=REQUIRES_APPROVAL");
+    expect(approvalsNeeded.body.items.map((r) => r.interaction_id)).toEqual([escalated]);
+    const notAllowed = await getJson<InteractionPage>("?reason_code=ACTION_NOT_ALLOWED&decision=DENY");
+    expect(notAllowed.body.items.map((r) => r.interaction_id).sort()).toEqual([...denied].sort());
+    // Another org's reason never shows up here.
+    expect((await getJson<InteractionPage>("?reason_code=BUDGET_EXCEEDED")).body.items).toEqual([]);
+
+    // An executed action stores its reasons on the intent only; its outcome matches through it.
+    const org = "org-reasons";
+    gh.audit.appendIntent({
+      org_id: org,
+      interaction_id: "int-approved-payment",
+      uapk_id: "payments-bot",
+      agent_id: "payments-bot",
+      action: { type: "payment", tool: "send", params: { amount: 900 } },
+      decision: "ALLOW",
+      reasons: [{ code: "AMOUNT_THRESHOLD", message: "Amount 900 EUR is above 100 EUR" }],
+      policy_trace: trace("pass"),
+    });
+    gh.audit.appendOutcome({
+      org_id: org,
+      interaction_id: "int-approved-payment",
+      executed: true,
+      result: { success: true },
+    });
+    const page = gh.audit.list(org, { reason_code: "AMOUNT_THRESHOLD" });
+    expect(page.records.map((r) => r.kind)).toEqual(["outcome", "intent"]);
+    expect(gh.audit.list(org, { reason_code: "NEW_COUNTERPARTY" }).records).toEqual([]);
+  });
+
   it("filters by time window", async () => {
     const future = await getJson<InteractionPage>(`?since=${encodeURIComponent("2999-01-01T00:00:00Z")}`);
     expect(future.body.items).toEqual([]);

@@ -94,6 +94,24 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);
 
   return {
+    list(orgId) {
+      return [...registry.all()]
+        .filter((live) => live.record.orgId === orgId)
+        .sort((a, b) => b.record.createdAt - a.record.createdAt)
+        .map((live) => {
+          const calls = [...live.pendingCalls.values()];
+          return {
+            session_id: live.record.id,
+            user: live.record.ownerSub,
+            created_at: new Date(live.record.createdAt).toISOString(),
+            ide_connected: live.conn !== undefined,
+            runtime_connected: live.link !== undefined,
+            ...(live.agent !== undefined ? { agent: live.agent } : {}),
+            pending_tool_calls: calls.length,
+            awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
+          };
+        });
+    },
     async health() {
       const [runtimeUp, redis] = await Promise.all([probeRuntime(deps.agentRuntimeUrl), redisState(deps.redis)]);
       return { agent_runtime: runtimeUp ? "available" : "unavailable", redis };

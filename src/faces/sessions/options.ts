@@ -69,8 +69,22 @@ export interface SessionGatewayHealth {
   redis: "connected" | "disconnected" | "not_configured";
 }
 
+/** A live session as operators see it (spec: LiveSession). */
+export interface LiveSessionSummary {
+  session_id: string;
+  user: string;
+  created_at: string;
+  ide_connected: boolean;
+  runtime_connected: boolean;
+  agent?: string;
+  pending_tool_calls: number;
+  awaiting_approval: number;
+}
+
 export interface SessionGateway {
   /** SIGTERM path: refuse new upgrades, close every socket with 1012 (resume hint), drop runtime links. */
   close(): Promise<void>;
   health(): Promise<SessionGatewayHealth>;
+  /** The sessions of `orgId` this node holds, newest first (the operator console's Sessions view). */
+  list(orgId: string): LiveSessionSummary[];
 }

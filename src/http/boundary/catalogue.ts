@@ -58,6 +58,8 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   UNAUTHORIZED: 401,
   UNSUPPORTED_MEDIA_TYPE: 415,
   VALIDATION_FAILED: 400,
+  WEBHOOK_NOT_FOUND: 404,
+  WEBHOOK_TARGET_REFUSED: 400,
 };
 
 /** The standard reason phrase of a status ("Not Found"), never a hand-kept table. */

@@ -5,9 +5,11 @@ import type { Migration } from "kysely/migration";
 import * as initialSchema from "./0001_initial_schema";
 import * as approvalCancelledStatus from "./0002_approval_cancelled_status";
 import * as manifestVersions from "./0003_manifest_versions";
+import * as webhooks from "./0004_webhooks";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
   "0002_approval_cancelled_status": approvalCancelledStatus,
   "0003_manifest_versions": manifestVersions,
+  "0004_webhooks": webhooks,
 };

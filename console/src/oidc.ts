@@ -1,0 +1,109 @@
+// Sign-in through the organisation's OpenID Connect provider: authorization code with PKCE (S256), run in the
+// browser by oauth4webapi. Nothing secret is kept: the PKCE verifier, state and nonce live in this tab's
+// sessionStorage from the redirect to the callback only; the resulting token is kept like a pasted one.
+import * as oauth from "oauth4webapi";
+
+export interface OidcConfig {
+  issuer: string;
+  client_id: string;
+  scope: string;
+}
+
+const PENDING_KEY = "gatehouse.console.oidc";
+
+interface Pending {
+  verifier: string;
+  state: string;
+  nonce: string;
+  /** Where the operator was (`#/approvals/<id>` from a notification): restored after the callback. */
+  hash: string;
+}
+
+/** The gateway's console configuration (served next to the console). */
+export async function loadOidcConfig(): Promise<OidcConfig | undefined> {
+  const response = await fetch("/console/config.json").catch(() => undefined);
+  if (!response?.ok) return undefined;
+  const config = (await response.json()) as { oidc?: OidcConfig };
+  return config.oidc;
+}
+
+/** Plain http is accepted only for a provider on this machine (tests, local development). */
+function insecureAllowed(issuer: URL) {
+  const local = ["127.0.0.1", "localhost", "[::1]"].includes(issuer.hostname);
+  return issuer.protocol === "http:" && local ? { [oauth.allowInsecureRequests]: true } : {};
+}
+
+async function discover(config: OidcConfig): Promise<oauth.AuthorizationServer> {
+  const issuer = new URL(config.issuer);
+  const response = await oauth.discoveryRequest(issuer, { algorithm: "oidc", ...insecureAllowed(issuer) });
+  return oauth.processDiscoveryResponse(issuer, response);
+}
+
+/** The console's own address, without query or fragment: the redirect URI registered at the provider. */
+export function redirectUri(): string {
+  return `${window.location.origin}/console/`;
+}
+
+/** Sends the browser to the provider's authorization endpoint. */
+export async function startOidcSignIn(config: OidcConfig): Promise<void> {
+  const as = await discover(config);
+  if (!as.authorization_endpoint) throw new Error("The identity provider has no authorization endpoint");
+  const pending: Pending = {
+    verifier: oauth.generateRandomCodeVerifier(),
+    state: oauth.generateRandomState(),
+    nonce: oauth.generateRandomNonce(),
+    hash: window.location.hash,
+  };
+  sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
+  const url = new URL(as.authorization_endpoint);
+  url.searchParams.set("client_id", config.client_id);
+  url.searchParams.set("redirect_uri", redirectUri());
+  url.searchParams.set("response_type", "code");
+  url.searchParams.set("scope", config.scope);
+  url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(pending.verifier));
+  url.searchParams.set("code_challenge_method", "S256");
+  url.searchParams.set("state", pending.state);
+  url.searchParams.set("nonce", pending.nonce);
+  window.location.assign(url.href);
+}
+
+/** True when this page load is the provider's redirect back (a `code` or an `error` with a `state`). */
+export function isOidcCallback(): boolean {
+  const params = new URLSearchParams(window.location.search);
+  return params.has("state") && (params.has("code") || params.has("error"));
+}
+
+/**
+ * Exchanges the code for tokens (PKCE verifier, state and nonce checked) and returns the bearer token for the
+ * API: the access token when it is a JWT (what the gateway verifies against JWKS_URL), else the ID token.
+ * The callback's query is removed from the address bar either way.
+ */
+export async function completeOidcSignIn(config: OidcConfig): Promise<string> {
+  const saved = sessionStorage.getItem(PENDING_KEY);
+  sessionStorage.removeItem(PENDING_KEY);
+  const callback = new URL(window.location.href);
+  const pending = saved ? (JSON.parse(saved) as Pending) : undefined;
+  window.history.replaceState(null, "", `${redirectUri()}${pending?.hash ?? ""}`);
+  if (!pending) throw new Error("This sign-in was not started from this tab; start it again.");
+  const as = await discover(config);
+  const client: oauth.Client = { client_id: config.client_id };
+  const params = oauth.validateAuthResponse(as, client, callback, pending.state);
+  const issuer = new URL(config.issuer);
+  const response = await oauth.authorizationCodeGrantRequest(
+    as,
+    client,
+    oauth.None(),
+    params,
+    redirectUri(),
+    pending.verifier,
+    insecureAllowed(issuer),
+  );
+  const tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
+    expectedNonce: pending.nonce,
+    requireIdToken: true,
+  });
+  const isJwt = (token: string | undefined) => token !== undefined && token.split(".").length === 3;
+  const bearer = isJwt(tokens.access_token) ? tokens.access_token : tokens.id_token;
+  if (!bearer) throw new Error("The identity provider returned no token the gateway can verify");
+  return bearer;
+}

@@ -1,0 +1,132 @@
+// What a webhook receives, in the subscription's format: `gatehouse` (spec: WebhookEvent) or `slack` (an
+// incoming-webhook message with Block Kit blocks and a button that opens the console at the approval).
+import type { Approval } from "../approvals";
+
+export type WebhookEventType = "approval.created" | "approval.decided" | "approval.expired";
+export type WebhookFormat = "gatehouse" | "slack";
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = [
+  "approval.created",
+  "approval.decided",
+  "approval.expired",
+];
+
+export interface EventContext {
+  event_id: string;
+  type: WebhookEventType;
+  /** When the event was first sent (the same on every try, so the body and its signature stay comparable). */
+  created_at: string;
+  approval: Approval;
+  /** The approval as the operator API shows it (rendered by the HTTP layer: core does not know wire models). */
+  wireApproval: unknown;
+  consoleUrl: string;
+}
+
+/** Where the console opens an approval: its hash route, so the link works with the static console as served. */
+export function consoleLink(publicUrl: string, approvalId: string): string {
+  return `${publicUrl.replace(/\/+$/, "")}/console#/approvals/${encodeURIComponent(approvalId)}`;
+}
+
+export function renderBody(format: WebhookFormat, event: EventContext): string {
+  return JSON.stringify(format === "slack" ? slackMessage(event) : gatehouseEvent(event));
+}
+
+function gatehouseEvent(event: EventContext) {
+  return {
+    id: event.event_id,
+    type: event.type,
+    org_id: event.approval.org_id,
+    created_at: event.created_at,
+    approval: event.wireApproval,
+    console_url: event.consoleUrl,
+  };
+}
+
+/**
+ * Slack's mrkdwn gives `<`, `>` and `&` meaning (links, @mentions): everything in an approval comes from an
+ * agent, so it is escaped, and an agent cannot make the message ping a channel or carry a lookalike link.
+ */
+function escapeMrkdwn(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+function headline(event: EventContext): string {
+  const { approval } = event;
+  if (event.type === "approval.created") return "Approval needed";
+  if (event.type === "approval.expired") return "Approval expired";
+  return approval.status === "approved" ? "Approval granted" : "Approval denied";
+}
+
+/** The facts the policy checked (amount, currency…) are kept in the approval's context, not in its action. */
+function factsOf(approval: Approval): Record<string, unknown> {
+  return approval.context && typeof approval.context === "object" ? (approval.context as Record<string, unknown>) : {};
+}
+
+function amountOf(approval: Approval): string | undefined {
+  const { amount, currency } = factsOf(approval);
+  if (typeof amount !== "number") return undefined;
+  return `${amount}${typeof currency === "string" ? ` ${currency}` : ""}`;
+}
+
+function recipientsOf(approval: Approval): string[] {
+  const params = (approval.action.params ?? {}) as Record<string, unknown>;
+  const found = ["to", "cc", "bcc", "recipient", "recipients"].flatMap((key) => {
+    const value = params[key];
+    return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
+  });
+  if (typeof approval.counterparty === "string") found.push(approval.counterparty);
+  return [...new Set(found)];
+}
+
+function reasonLines(approval: Approval): string {
+  return approval.reasons
+    .map((r) => r as { code?: unknown; message?: unknown })
+    .map((r) => `• \`${escapeMrkdwn(String(r.code ?? "?"))}\` ${escapeMrkdwn(String(r.message ?? ""))}`)
+    .join("\n");
+}
+
+function slackMessage(event: EventContext) {
+  const { approval } = event;
+  const capability = `${approval.action.type}:${approval.action.tool}`;
+  const amount = amountOf(approval);
+  const recipients = recipientsOf(approval);
+  const title = headline(event);
+  const fields = [
+    `*Agent*\n${escapeMrkdwn(approval.agent_id)}`,
+    `*Action*\n\`${escapeMrkdwn(capability)}\``,
+    ...(amount ? [`*Amount*\n${escapeMrkdwn(amount)}`] : []),
+    ...(recipients.length ? [`*Recipients*\n${escapeMrkdwn(recipients.join(", "))}`] : []),
+  ];
+  const decided =
+    event.type === "approval.decided" && approval.decided_by
+      ? `Decided by ${escapeMrkdwn(approval.decided_by)}${approval.decision_reason ? `: “${escapeMrkdwn(approval.decision_reason)}”` : ""}`
+      : `Expires ${approval.expires_at}`;
+  return {
+    // The notification text (and what clients without blocks show).
+    text: `${title}: ${capability} by ${approval.agent_id}${amount ? ` (${amount})` : ""}`,
+    blocks: [
+      { type: "header", text: { type: "plain_text", text: title } },
+      { type: "section", fields: fields.map((text) => ({ type: "mrkdwn", text })) },
+      ...(approval.reasons.length
+        ? [{ type: "section", text: { type: "mrkdwn", text: `*Why*\n${reasonLines(approval)}` } }]
+        : []),
+      {
+        type: "actions",
+        elements: [
+          {
+            type: "button",
+            text: {
+              type: "plain_text",
+              text: event.type === "approval.created" ? "Review in Gatehouse" : "Open in Gatehouse",
+            },
+            url: event.consoleUrl,
+            ...(event.type === "approval.created" ? { style: "primary" } : {}),
+          },
+        ],
+      },
+      {
+        type: "context",
+        elements: [{ type: "mrkdwn", text: `${escapeMrkdwn(approval.approval_id)} · ${decided}` }],
+      },
+    ],
+  };
+}

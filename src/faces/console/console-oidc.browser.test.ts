@@ -1,0 +1,107 @@
+// Console sign-in through an external OpenID Connect provider (authorization code + PKCE) in a real browser:
+// a tiny local provider (src/test-support/oidc-provider.ts), a Gatehouse that verifies its tokens (JWKS_URL)
+// and tells its console about it (GATEHOUSE_OIDC_*), and Debian's chromium driven by playwright-core.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ORG_ID } from "../../../contract-tests/fixtures";
+import { loadConfig } from "../../config";
+import { logger } from "../../core/log/logger";
+import { startGatehouse, type Gatehouse } from "../../server";
+import { startTestOidcProvider, type TestOidcOptions, type TestOidcProvider } from "../../test-support/oidc-provider";
+
+const CHROMIUM = "/usr/bin/chromium";
+const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screenshots");
+const CLIENT_ID = "gatehouse-console";
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === "true") throw new Error(`The console's OIDC browser test needs ${CHROMIUM}`);
+
+let idp: TestOidcProvider;
+let g: Gatehouse;
+let dataDir: string;
+let profileDir: string;
+let context: BrowserContext;
+let page: Page;
+const idpOptions: TestOidcOptions = {
+  clientId: CLIENT_ID,
+  redirectUri: "set once the gateway listens",
+  user: { sub: "alice@acme.example", org: ORG_ID, roles: ["operator"] },
+};
+
+describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + PKCE)", () => {
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    idp = await startTestOidcProvider(idpOptions);
+    dataDir = mkdtempSync(join(tmpdir(), "gatehouse-console-oidc-"));
+    const env = {
+      GATEHOUSE_DATA_DIR: dataDir,
+      PORT: "0",
+      PURUTO_GATEWAY_API_KEY: "console-oidc-test-key",
+      GATEHOUSE_DEFAULT_ORG: ORG_ID,
+      LOG_LEVEL: "silent",
+      JWKS_URL: idp.jwksUrl,
+      GATEHOUSE_JWT_ISSUER: idp.issuer,
+      GATEHOUSE_JWT_AUDIENCE: "gatehouse",
+      GATEHOUSE_OIDC_ISSUER: idp.issuer,
+      GATEHOUSE_OIDC_CLIENT_ID: CLIENT_ID,
+    };
+    g = await startGatehouse(loadConfig(env), logger, env);
+    idpOptions.redirectUri = `${g.url}/console/`;
+    profileDir = mkdtempSync(join(tmpdir(), "gatehouse-console-oidc-chromium-"));
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+      viewport: { width: 1280, height: 800 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await g?.close();
+    await idp?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+  });
+
+  it("lets the console reach the provider, and nothing else, under its Content-Security-Policy", async () => {
+    const response = await fetch(`${g.url}/console`);
+    const csp = response.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain(`connect-src 'self' ${idp.issuer};`);
+    expect(csp).toContain("script-src 'self';");
+    const config = await (await fetch(`${g.url}/console/config.json`)).json();
+    expect(config).toEqual({ oidc: { issuer: idp.issuer, client_id: CLIENT_ID, scope: "openid profile" } });
+  });
+
+  it("signs in through the provider with PKCE and lands where the link pointed", async () => {
+    await page.goto(`${g.url}/console#/sessions`);
+    await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+    await page.getByText("Signed in as").waitFor();
+    expect(await page.locator("header .who").textContent()).toContain("alice@acme.example");
+    // The provider saw a PKCE (S256) authorization request, then one code exchange.
+    const authorize = idp.requests.find((r) => r.startsWith("GET /authorize?"));
+    expect(authorize).toContain("code_challenge_method=S256");
+    expect(authorize).toContain(`client_id=${CLIENT_ID}`);
+    expect(idp.requests.filter((r) => r === "POST /token")).toHaveLength(1);
+    // The code is gone from the address bar, the fragment the operator came with is back, no cookie was set.
+    expect(page.url()).toBe(`${g.url}/console/#/sessions`);
+    expect(await page.getByRole("tab", { name: "Sessions" }).getAttribute("aria-selected")).toBe("true");
+    expect(await context.cookies(g.url)).toEqual([]);
+    // The provider's token works on the operator API (the view loaded through it).
+    await expect
+      .poll(() => page.getByRole("table", { name: "Live sessions" }).textContent())
+      .toContain("No IDE is connected.");
+    await page.screenshot({ path: join(SCREENSHOTS, "oidc-signed-in.png"), fullPage: true });
+  });
+
+  it("refuses a provider user without the operator role, with the reason", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    idpOptions.user = { sub: "bob@acme.example", org: ORG_ID, roles: ["developer"] };
+    await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+    const alert = page.getByRole("alert");
+    await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");
+  });
+});
