@@ -2,7 +2,7 @@
 // through the API, and a local HTTP receiver that counts what an http/webhook tool really sent.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { API_KEY, ORG_ID } from "../../contract-tests/fixtures";
+import { API_KEY, ORG_ID } from "./gatehouse";
 
 export { API_KEY, ORG_ID };
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -120,7 +120,7 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
   });
 
   it("refuses a developer (IDE) token with a clear message", async () => {
-    const developer = await g.devIssuer!.mint({ sub: "dev@contract", org: g.orgId, roles: ["developer"] });
+    const developer = await g.userTokenFor(g.orgId, "dev@contract", ["developer"]);
     await signIn(developer);
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentStatus, AssistantMessage, ToolCall } from "../../../generated/messages/types";
 import type { ServerFrame } from "../../../generated/ws-client";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
-import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { openTypedIde, type TypedIde } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -31,12 +31,14 @@ const tokensOf = (frames: ServerFrame[]) =>
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 5 });
   gatehouse = await startTestGatehouse({
-    AGENT_RUNTIME_URL: runtime.url,
-    GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
-    REDIS_URL,
-    GATEHOUSE_REDIS_PREFIX: prefix,
+    env: {
+      AGENT_RUNTIME_URL: runtime.url,
+      GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
+      REDIS_URL,
+      GATEHOUSE_REDIS_PREFIX: prefix,
+    },
   });
-  ideToken = await gatehouse.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
+  ideToken = await gatehouse.userTokenFor(ORG_ID, "dev@acme", ["developer"]);
 });
 
 afterAll(async () => {
