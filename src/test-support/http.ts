@@ -55,6 +55,10 @@ export const operator = (g: Caller) => ({
     call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),
 });
 
+/** Any path (not only the org's), as the operator of ORG_ID (bearer JWT). */
+export const operatorRequest = <T = Record<string, unknown>>(g: Caller, method: string, path: string, body?: unknown) =>
+  call<T>(g.url, method, path, { authorization: `Bearer ${g.operatorToken}` }, body);
+
 export async function registerManifest(g: Caller, manifest: Record<string, unknown>): Promise<Reply> {
   const reply = await operator(g).post("/manifests", manifest);
   if (reply.status !== 201 && reply.status !== 200)
