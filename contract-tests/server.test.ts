@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function replay(documented: ExampleCase) {
   const scenario = scenarioOf(documented);
-  running = await startTestGatehouse(scenario === "no-keys-configured" ? { PURUTO_GATEWAY_API_KEY: "" } : {});
+  running = await startTestGatehouse({ env: scenario === "no-keys-configured" ? { PURUTO_GATEWAY_API_KEY: "" } : {} });
   // The setup creates the state the example needs; ids it issued replace the documented placeholders.
   const prepared = (await setups[documented.name]?.(running, documented)) ?? {};
   const c = withOverrides(documented, prepared.request);

@@ -36,9 +36,9 @@ import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { createApprovalEvents, consoleHandlers, consoleOidcFromEnv, loadConsoleAssets } from "./faces/console";
 import { loadManifestDir } from "./core/policy/manifest-loader";
-import { createApprovalStore } from "./core/approvals";
+import { createApprovalStore, type ApprovalStore } from "./core/approvals";
 import { createIdempotencyStore } from "./core/idempotency";
-import { createAuditLog } from "./core/audit";
+import { createAuditLog, type AuditLog } from "./core/audit";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -64,6 +64,9 @@ export interface Gatehouse {
   server: Server;
   db: Db;
   apiKeys: ApiKeyStore;
+  /** The one approvals store and audit log every face uses (tests seed and inspect them directly). */
+  approvals: ApprovalStore;
+  audit: AuditLog;
   /**
    * Readiness of what this node needs to serve governed operations: the database and, with REDIS_URL, Redis
    * (commands and the event bus). A load balancer takes a node that is not ready out of rotation.
@@ -338,6 +341,8 @@ export async function startGatehouse(
     server,
     db,
     apiKeys,
+    approvals,
+    audit,
     devIssuer,
     lifecycle,
     readiness: () => readinessOf({ database: probes.database!, redis: probes.redis!, events: probes.events! }),

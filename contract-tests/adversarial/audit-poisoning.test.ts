@@ -13,7 +13,7 @@ import { registerSupportBot } from "../setups/governed-actions";
 const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-audit-poison-"));
 let g: TestGatehouse;
 beforeAll(async () => {
-  g = await startTestGatehouse({ GATEHOUSE_DATA_DIR: dataDir });
+  g = await startTestGatehouse({ env: { GATEHOUSE_DATA_DIR: dataDir } });
   await registerSupportBot(g);
 });
 afterAll(async () => {
@@ -96,7 +96,7 @@ describe("hostile params in the audit log", () => {
     expect(withParams?.action?.params.to).toBe("customer@example.com");
 
     await g.close();
-    g = await startTestGatehouse({ GATEHOUSE_DATA_DIR: dataDir });
+    g = await startTestGatehouse({ env: { GATEHOUSE_DATA_DIR: dataDir } });
     await operatorReadsWork();
   });
 });

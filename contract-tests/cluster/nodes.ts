@@ -42,8 +42,8 @@ export async function startTwoNodes(
 ): Promise<TwoNodes> {
   const prefix = `gatehouse-test-cluster-${randomUUID()}`;
   const nodeEnv = { ...store.env, REDIS_URL: TEST_REDIS_URL, GATEHOUSE_REDIS_PREFIX: prefix, ...env };
-  const a = await startTestGatehouse(nodeEnv);
-  const b = await startTestGatehouse(nodeEnv);
+  const a = await startTestGatehouse({ env: nodeEnv });
+  const b = await startTestGatehouse({ env: nodeEnv });
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
   return {
     a,

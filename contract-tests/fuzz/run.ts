@@ -6,7 +6,7 @@ import { formatReport, fuzz } from "./fuzzer";
 
 const seed = Number(process.env.FUZZ_SEED ?? 10);
 const requests = Number(process.env.FUZZ_REQUESTS ?? 20_000);
-const gatehouse = await startTestGatehouse(fuzzEnvironment());
+const gatehouse = await startTestGatehouse({ env: fuzzEnvironment() });
 try {
   const target = {
     url: gatehouse.url,

@@ -142,7 +142,7 @@ export const governedActionSetups: Record<string, Setup> = {
     const escalated = await execute(g, documentedBody("seed003_execute_escalate", "Gateway_execute"));
     if (escalated.decision !== "ESCALATE") throw new Error(`setup: crm:delete was ${escalated.decision}`);
     const approvalId = escalated.approval_id as string;
-    const operator = await g.devIssuer!.mint({ sub: documented.decided_by, org: g.orgId, roles: ["operator"] });
+    const operator = await g.userTokenFor(g.orgId, documented.decided_by, ["operator"]);
     await mustCall(
       g,
       "POST",

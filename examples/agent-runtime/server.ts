@@ -94,6 +94,203 @@ class Cancelled extends Error {}
 
 const SESSION_PATH = /^\/runtime\/sessions\/([^/]+)$/;
 
+/** What a turn uses to talk: each of these ends with Cancelled once the turn is cancelled. */
+interface Turn {
+  pause(ms: number): Promise<void>;
+  /** The next hitl_decision or tool_result about the call (queued early ones first). */
+  nextAbout(callId: string): Promise<Frame>;
+  /** Streams `text` word by word as assistant_message tokens. */
+  stream(text: string): Promise<void>;
+}
+
+/** One session on its socket: the current agent, its turns (one at a time) and the calls a turn waits on. */
+class RuntimeSession {
+  private agent = "orchestrator";
+  private streaming = false;
+  private callCounter = 0;
+  private cancelCurrent: (() => void) | undefined;
+  private turns = Promise.resolve();
+  /** A turn waiting for the next hitl_decision or tool_result of one call. */
+  private readonly waiters = new Map<string, (frame: Frame) => void>();
+  /**
+   * Frames about a known call that arrived before the turn asked for them (the IDE can answer a call while
+   * the runtime is still streaming about it): kept in order and handed over when the turn asks.
+   */
+  private readonly early = new Map<string, Frame[]>();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly sessionId: string,
+    private readonly received: ReceivedFrame[],
+    private readonly tokenDelayMs: number,
+  ) {
+    ws.on("message", (data) => this.onMessage(data.toString()));
+    ws.on("close", () => this.cancelCurrent?.());
+  }
+
+  private send(frame: Frame): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private onMessage(data: string): void {
+    let frame: Frame;
+    try {
+      frame = JSON.parse(data) as Frame;
+    } catch {
+      this.send({ type: "error", error_code: "INVALID_FORMAT", message: "Frame is not JSON" });
+      return;
+    }
+    this.received.push({ sessionId: this.sessionId, frame, duringStream: this.streaming, at: Date.now() });
+    switch (frame.type) {
+      case "user_message":
+        this.turns = this.turns.then(() => this.runTurn(String(frame.content ?? "")));
+        break;
+      case "cancel":
+        this.cancelCurrent?.();
+        break;
+      case "hitl_decision":
+      case "tool_result":
+        this.onAnswer(frame);
+        break;
+      case "switch_agent":
+        this.send({ type: "agent_switched", agent: frame.agent, previous_agent: this.agent });
+        this.agent = String(frame.agent);
+        break;
+      default:
+        this.send({ type: "error", error_code: "INVALID_TYPE", message: `Unknown message type ${String(frame.type)}` });
+    }
+  }
+
+  /** A hitl_decision or tool_result: to the turn waiting on its call, queued if the call is known, else refused. */
+  private onAnswer(frame: Frame): void {
+    const callId = String(frame.call_id);
+    const waiter = this.waiters.get(callId);
+    const queue = this.early.get(callId);
+    if (waiter) {
+      this.waiters.delete(callId);
+      waiter(frame);
+    } else if (queue) {
+      queue.push(frame);
+    } else {
+      this.send({
+        type: "error",
+        error_code: "INVALID_CALL_ID",
+        message: `No tool call ${callId} waits for ${String(frame.type)}`,
+      });
+    }
+  }
+
+  private async runTurn(prompt: string): Promise<void> {
+    const turn = this.startTurn();
+    try {
+      this.send({ type: "agent_status", status: "thinking" });
+      const tool = toolFor(prompt);
+      if (tool) {
+        await this.runTool(turn, tool);
+      } else {
+        const words = /long|длинн/i.test(prompt) ? 120 : 6;
+        const reply = Array.from({ length: words }, (_, i) => `слово${i + 1}`).join(" ");
+        await turn.stream(`Вы написали: ${prompt}. ${reply}`);
+      }
+    } catch (err) {
+      if (!(err instanceof Cancelled)) {
+        this.send({ type: "error", error_code: "INTERNAL_ERROR", message: String(err), is_final: true });
+      }
+    } finally {
+      this.cancelCurrent = undefined;
+      this.send({ type: "assistant_message", token: "", is_final: true });
+      this.send({ type: "agent_status", status: "idle" });
+    }
+  }
+
+  /** A turn's pauses and waits, all ended by cancelling it (`cancel` frame or socket closed). */
+  private startTurn(): Turn {
+    let cancelled = false;
+    const cancelWaiters: Array<() => void> = [];
+    this.cancelCurrent = () => {
+      cancelled = true;
+      for (const stop of cancelWaiters) stop();
+    };
+    const pause = (ms: number) =>
+      new Promise<void>((resolve, reject) => {
+        if (cancelled) return reject(new Cancelled());
+        const timer = setTimeout(resolve, ms);
+        cancelWaiters.push(() => {
+          clearTimeout(timer);
+          reject(new Cancelled());
+        });
+      });
+    const nextAbout = (callId: string) =>
+      new Promise<Frame>((resolve, reject) => {
+        if (cancelled) return reject(new Cancelled());
+        const queued = this.early.get(callId)?.shift();
+        if (queued) return resolve(queued);
+        this.waiters.set(callId, resolve);
+        cancelWaiters.push(() => {
+          this.waiters.delete(callId);
+          reject(new Cancelled());
+        });
+      });
+    const stream = async (text: string) => {
+      this.streaming = true;
+      try {
+        for (const word of text.split(/(?<=\s)/)) {
+          await pause(this.tokenDelayMs);
+          this.send({ type: "assistant_message", token: word, is_final: false });
+        }
+      } finally {
+        this.streaming = false;
+      }
+    };
+    return { pause, nextAbout, stream };
+  }
+
+  /** Asks the IDE to run a tool (after its approval when it needs one) and tells the user how it went. */
+  private async runTool(turn: Turn, requested: ToolRequest): Promise<void> {
+    let tool = requested;
+    const callId = `call_${++this.callCounter}`;
+    this.early.set(callId, []);
+    const what = `${tool.tool_name} ${Object.values(tool.arguments)
+      .filter((v) => typeof v === "string" && v.length < 80)
+      .join(" ")}`.trim();
+    let answer = turn.nextAbout(callId);
+    answer.catch(() => undefined);
+    this.send({ type: "tool_call", call_id: callId, ...tool });
+    let frame: Frame;
+    if (tool.requires_approval) {
+      this.send({ type: "agent_status", status: "waiting_approval" });
+      // Keep talking while the user decides: the decision arrives mid-stream.
+      await turn.stream(`Я подготовил ${what}. Подтвердите, отредактируйте или отклоните, пожалуйста. `);
+      frame = await answer;
+      if (frame.type === "hitl_decision") {
+        if (frame.decision === "reject") {
+          this.early.delete(callId);
+          const feedback = typeof frame.feedback === "string" ? ` ${frame.feedback}` : "";
+          await turn.stream(`Хорошо, не выполняю ${tool.tool_name}.${feedback}`);
+          return;
+        }
+        const args =
+          frame.decision === "edit" && frame.modified_arguments
+            ? (frame.modified_arguments as Record<string, unknown>)
+            : tool.arguments;
+        tool = { ...tool, arguments: args };
+        this.send({ type: "agent_status", status: "executing_tool" });
+        answer = turn.nextAbout(callId);
+        frame = await answer;
+      }
+    } else {
+      this.send({ type: "agent_status", status: "executing_tool" });
+      frame = await answer;
+    }
+    this.early.delete(callId);
+    const error = frame.error as { code?: string } | undefined;
+    const target = String(tool.arguments.path ?? tool.arguments.command ?? tool.arguments.remote ?? tool.tool_name);
+    await turn.stream(
+      error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`,
+    );
+  }
+}
+
 export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise<AgentRuntime> {
   const tokenDelayMs = opts.tokenDelayMs ?? 25;
   const received: ReceivedFrame[] = [];
@@ -113,174 +310,13 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => runSession(ws, decodeURIComponent(encodedId)));
+    wss.handleUpgrade(
+      req,
+      socket,
+      head,
+      (ws) => new RuntimeSession(ws, decodeURIComponent(encodedId), received, tokenDelayMs),
+    );
   });
-
-  function runSession(ws: WebSocket, sessionId: string) {
-    let agent = "orchestrator";
-    let streaming = false;
-    let callCounter = 0;
-    let cancelCurrent: (() => void) | undefined;
-    let turns = Promise.resolve();
-    /** A turn waiting for the next hitl_decision or tool_result of one call. */
-    const waiters = new Map<string, (frame: Frame) => void>();
-    /**
-     * Frames about a known call that arrived before the turn asked for them (the IDE can answer a call while
-     * the runtime is still streaming about it): kept in order and handed over when the turn asks.
-     */
-    const early = new Map<string, Frame[]>();
-
-    const send = (frame: Frame) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
-    };
-
-    ws.on("message", (data) => {
-      let frame: Frame;
-      try {
-        frame = JSON.parse(data.toString()) as Frame;
-      } catch {
-        send({ type: "error", error_code: "INVALID_FORMAT", message: "Frame is not JSON" });
-        return;
-      }
-      received.push({ sessionId, frame, duringStream: streaming, at: Date.now() });
-      switch (frame.type) {
-        case "user_message":
-          turns = turns.then(() => runTurn(String(frame.content ?? "")));
-          break;
-        case "cancel":
-          cancelCurrent?.();
-          break;
-        case "hitl_decision":
-        case "tool_result": {
-          const callId = String(frame.call_id);
-          const waiter = waiters.get(callId);
-          if (waiter) {
-            waiters.delete(callId);
-            waiter(frame);
-          } else if (early.has(callId)) {
-            early.get(callId)!.push(frame);
-          } else {
-            send({
-              type: "error",
-              error_code: "INVALID_CALL_ID",
-              message: `No tool call ${callId} waits for ${String(frame.type)}`,
-            });
-          }
-          break;
-        }
-        case "switch_agent":
-          send({ type: "agent_switched", agent: frame.agent, previous_agent: agent });
-          agent = String(frame.agent);
-          break;
-        default:
-          send({ type: "error", error_code: "INVALID_TYPE", message: `Unknown message type ${String(frame.type)}` });
-      }
-    });
-    ws.on("close", () => cancelCurrent?.());
-
-    async function runTurn(prompt: string) {
-      let cancelled = false;
-      const cancelWaiters: Array<() => void> = [];
-      cancelCurrent = () => {
-        cancelled = true;
-        for (const stop of cancelWaiters) stop();
-      };
-      const pause = (ms: number) =>
-        new Promise<void>((resolve, reject) => {
-          if (cancelled) return reject(new Cancelled());
-          const timer = setTimeout(resolve, ms);
-          cancelWaiters.push(() => {
-            clearTimeout(timer);
-            reject(new Cancelled());
-          });
-        });
-      const nextAbout = (callId: string) =>
-        new Promise<Frame>((resolve, reject) => {
-          if (cancelled) return reject(new Cancelled());
-          const queued = early.get(callId)?.shift();
-          if (queued) return resolve(queued);
-          waiters.set(callId, resolve);
-          cancelWaiters.push(() => {
-            waiters.delete(callId);
-            reject(new Cancelled());
-          });
-        });
-      const stream = async (text: string) => {
-        streaming = true;
-        try {
-          for (const word of text.split(/(?<=\s)/)) {
-            await pause(tokenDelayMs);
-            send({ type: "assistant_message", token: word, is_final: false });
-          }
-        } finally {
-          streaming = false;
-        }
-      };
-
-      const runTool = async (tool: ToolRequest) => {
-        const callId = `call_${++callCounter}`;
-        early.set(callId, []);
-        const what = `${tool.tool_name} ${Object.values(tool.arguments)
-          .filter((v) => typeof v === "string" && v.length < 80)
-          .join(" ")}`.trim();
-        let answer = nextAbout(callId);
-        answer.catch(() => undefined);
-        send({ type: "tool_call", call_id: callId, ...tool });
-        let frame: Frame;
-        if (tool.requires_approval) {
-          send({ type: "agent_status", status: "waiting_approval" });
-          // Keep talking while the user decides: the decision arrives mid-stream.
-          await stream(`Я подготовил ${what}. Подтвердите, отредактируйте или отклоните, пожалуйста. `);
-          frame = await answer;
-          if (frame.type === "hitl_decision") {
-            if (frame.decision === "reject") {
-              early.delete(callId);
-              const feedback = typeof frame.feedback === "string" ? ` ${frame.feedback}` : "";
-              await stream(`Хорошо, не выполняю ${tool.tool_name}.${feedback}`);
-              return;
-            }
-            const args =
-              frame.decision === "edit" && frame.modified_arguments
-                ? (frame.modified_arguments as Record<string, unknown>)
-                : tool.arguments;
-            tool = { ...tool, arguments: args };
-            send({ type: "agent_status", status: "executing_tool" });
-            answer = nextAbout(callId);
-            frame = await answer;
-          }
-        } else {
-          send({ type: "agent_status", status: "executing_tool" });
-          frame = await answer;
-        }
-        early.delete(callId);
-        const error = frame.error as { code?: string } | undefined;
-        const target = String(tool.arguments.path ?? tool.arguments.command ?? tool.arguments.remote ?? tool.tool_name);
-        await stream(
-          error ? `Не удалось: ${target} (${error.code ?? "error"}).` : `Готово: ${target} (${tool.tool_name}).`,
-        );
-      };
-
-      try {
-        send({ type: "agent_status", status: "thinking" });
-        const tool = toolFor(prompt);
-        if (tool) {
-          await runTool(tool);
-        } else {
-          const words = /long|длинн/i.test(prompt) ? 120 : 6;
-          const reply = Array.from({ length: words }, (_, i) => `слово${i + 1}`).join(" ");
-          await stream(`Вы написали: ${prompt}. ${reply}`);
-        }
-      } catch (err) {
-        if (!(err instanceof Cancelled)) {
-          send({ type: "error", error_code: "INTERNAL_ERROR", message: String(err), is_final: true });
-        }
-      } finally {
-        cancelCurrent = undefined;
-        send({ type: "assistant_message", token: "", is_final: true });
-        send({ type: "agent_status", status: "idle" });
-      }
-    }
-  }
 
   await new Promise<void>((resolve) => server.listen(opts.port ?? 8001, opts.host ?? "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;

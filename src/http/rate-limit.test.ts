@@ -1,7 +1,7 @@
 // REST rate limits on one node (memory counters): per API key on every API-key operation, per agent on the
 // governed operations; 429 problem+json with Retry-After and the IETF RateLimit headers.
 import { afterEach, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../test-support/gatehouse";
 import { agent, executeBody } from "../faces/actions/e2e/helpers";
 import { restRateLimitConfigFromEnv } from "./rate-limit";
 
@@ -10,7 +10,7 @@ afterEach(async () => {
   for (const g of running.splice(0)) await g.dispose();
 });
 async function gatehouse(env: Record<string, string>) {
-  const g = await startTestGatehouse(env);
+  const g = await startTestGatehouse({ env });
   running.push(g);
   return g;
 }

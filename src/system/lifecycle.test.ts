@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startTestGatehouse, type TestGatehouse } from "../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../test-support/gatehouse";
 import { HttpProblem } from "../http/problem";
 import { createLifecycle, probeHandlers, trackInFlight } from "./lifecycle";
 
@@ -85,7 +85,7 @@ describe("the live server", () => {
   });
 
   it("is not ready when Redis is configured but down (503 problem+json naming redis)", async () => {
-    g = await startTestGatehouse({ REDIS_URL: "redis://127.0.0.1:1/0" });
+    g = await startTestGatehouse({ env: { REDIS_URL: "redis://127.0.0.1:1/0" } });
     const res = await fetch(`${g.url}/readyz`);
     expect(res.status).toBe(503);
     expect(res.headers.get("content-type")).toContain("application/problem+json");
@@ -96,7 +96,7 @@ describe("the live server", () => {
 
   it("on close: readiness turns false, WS sessions close with 1012, then the server stops", async () => {
     g = await startTestGatehouse();
-    const token = await g.devIssuer!.mint({ sub: "ide@test", org: g.orgId, roles: ["developer"] });
+    const token = await g.userTokenFor(g.orgId, "ide@test", ["developer"]);
     const ws = new WebSocket(`${g.url.replace("http", "ws")}/ws/drain-session`, {
       headers: { authorization: `Bearer ${token}` },
     });

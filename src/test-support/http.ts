@@ -2,7 +2,7 @@
 // through the API, and a local HTTP receiver that counts what an http/webhook tool really sent.
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { API_KEY, ORG_ID } from "../../contract-tests/fixtures";
+import { API_KEY, ORG_ID } from "./gatehouse";
 
 export { API_KEY, ORG_ID };
 
@@ -54,6 +54,10 @@ export const operator = (g: Caller) => ({
   get: <T = any>(path: string) =>
     call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),
 });
+
+/** Any path (not only the org's), as the operator of ORG_ID (bearer JWT). */
+export const operatorRequest = <T = Record<string, unknown>>(g: Caller, method: string, path: string, body?: unknown) =>
+  call<T>(g.url, method, path, { authorization: `Bearer ${g.operatorToken}` }, body);
 
 export async function registerManifest(g: Caller, manifest: Record<string, unknown>): Promise<Reply> {
   const reply = await operator(g).post("/manifests", manifest);

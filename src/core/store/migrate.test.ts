@@ -9,22 +9,9 @@ import { ManifestRepository } from "../policy/manifest-repository";
 import { migrateToLatest } from "./migrate";
 import { MIGRATIONS } from "./migrations";
 import { type Db, openDatabase } from "./sqlite";
+import { STORE_TABLES as TABLES } from "./test-support";
 
-/** Every table and index the stores use, as the code before migrations created them. */
-const TABLES = [
-  "action_budget_counters",
-  "api_keys",
-  "approvals",
-  "audit_records",
-  "capability_tokens",
-  "idempotency_keys",
-  "known_counterparties",
-  "manifest_versions",
-  "manifests",
-  "signing_keys",
-  "webhook_deliveries",
-  "webhooks",
-];
+/** Every index the stores use, as the code before migrations created them (the tables: STORE_TABLES). */
 const INDEXES = [
   "approvals_one_pending_per_binding",
   "approvals_org_status",

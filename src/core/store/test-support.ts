@@ -6,6 +6,22 @@ import { migrateToLatest } from "./migrate";
 import { type AnyKysely, openPostgres } from "./postgres";
 import { type Db, openDatabase } from "./sqlite";
 
+/** Every table the stores use, as the migrations create them (sorted by name). */
+export const STORE_TABLES = [
+  "action_budget_counters",
+  "api_keys",
+  "approvals",
+  "audit_records",
+  "capability_tokens",
+  "idempotency_keys",
+  "known_counterparties",
+  "manifest_versions",
+  "manifests",
+  "signing_keys",
+  "webhook_deliveries",
+  "webhooks",
+];
+
 /** Opens (":memory:" by default) and migrates a database. */
 export async function openMigratedDatabase(file = ":memory:"): Promise<Db> {
   const db = openDatabase(file);

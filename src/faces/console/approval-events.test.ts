@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApprovalStore, type Approval, type ApprovalStore } from "../../core/approvals";
 import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
-import { startTestGatehouse } from "../../../contract-tests/fixtures";
+import { startTestGatehouse } from "../../test-support/gatehouse";
 import { createApprovalEvents, type ApprovalEvents } from "./approval-events";
 
 const ORG = "org-a";
@@ -92,7 +92,7 @@ describe("GET /api/v1/orgs/{org_id}/approvals/events", () => {
     let disposed = false;
     try {
       const url = `${g.url}/api/v1/orgs/${g.orgId}/approvals/events`;
-      const developer = await g.devIssuer!.mint({ sub: "dev", org: g.orgId, roles: ["developer"] });
+      const developer = await g.userTokenFor(g.orgId, "dev", ["developer"]);
       const refused = await fetch(url, { headers: { authorization: `Bearer ${developer}` } });
       expect(refused.status).toBe(403);
       expect(((await refused.json()) as { code: string }).code).toBe("OPERATOR_ROLE_REQUIRED");

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -67,10 +67,12 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     receiver = await startReceiver();
     // The default org's approval notifications go to the receiver as Slack messages (their links are tested).
     g = await startTestGatehouse({
-      GATEHOUSE_WEBHOOK_URL: `${receiver.url}/slack`,
-      GATEHOUSE_WEBHOOK_SECRET: "console-test-secret-0123456789abcdef",
-      GATEHOUSE_WEBHOOK_FORMAT: "slack",
-      GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
+      env: {
+        GATEHOUSE_WEBHOOK_URL: `${receiver.url}/slack`,
+        GATEHOUSE_WEBHOOK_SECRET: "console-test-secret-0123456789abcdef",
+        GATEHOUSE_WEBHOOK_FORMAT: "slack",
+        GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
+      },
     });
     await registerManifest(g, {
       uapk_id: UAPK,
@@ -127,7 +129,7 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
   });
 
   it("refuses a developer (IDE) token with a clear message", async () => {
-    const developer = await g.devIssuer!.mint({ sub: "dev@contract", org: g.orgId, roles: ["developer"] });
+    const developer = await g.userTokenFor(g.orgId, "dev@contract", ["developer"]);
     await signIn(developer);
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");

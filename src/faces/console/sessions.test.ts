@@ -12,7 +12,7 @@ const sockets: WebSocket[] = [];
 
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 5 });
-  g = await startTestGatehouse({ AGENT_RUNTIME_URL: runtime.url });
+  g = await startTestGatehouse({ env: { AGENT_RUNTIME_URL: runtime.url } });
 });
 afterAll(async () => {
   for (const ws of sockets) ws.terminate();

@@ -90,10 +90,12 @@ describe("approval notifications (webhooks)", () => {
   beforeAll(async () => {
     receiver = await startWebhookReceiver({ "/flaky": 1, "/down": 99 });
     g = await startTestGatehouse({
-      GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
-      GATEHOUSE_WEBHOOK_RETRY_BASE_MS: String(RETRY_BASE_MS),
-      GATEHOUSE_WEBHOOK_MAX_ATTEMPTS: "3",
-      GATEHOUSE_PUBLIC_URL: PUBLIC_URL,
+      env: {
+        GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
+        GATEHOUSE_WEBHOOK_RETRY_BASE_MS: String(RETRY_BASE_MS),
+        GATEHOUSE_WEBHOOK_MAX_ATTEMPTS: "3",
+        GATEHOUSE_PUBLIC_URL: PUBLIC_URL,
+      },
     });
     await registerManifest(g, {
       uapk_id: UAPK,

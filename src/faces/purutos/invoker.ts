@@ -186,7 +186,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
         signal: ctx.signal,
       }),
     );
-    return interpret(ctx, outcome, "json");
+    return interpret(config, ctx, outcome, "json");
   }
 
   async function runAgent(ctx: RunContext, skill: SkillInfo, argv: string[]): Promise<CommandOutcome> {
@@ -212,60 +212,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
         signal: ctx.signal,
       }),
     );
-    return interpret(ctx, outcome, "text");
-  }
-
-  /** Maps a process outcome to the envelope. `text` mode (agents): non-JSON output is the answer's text. */
-  function interpret(ctx: RunContext, outcome: RunOutcome, mode: "json" | "text"): CommandOutcome {
-    switch (outcome.kind) {
-      case "spawn_error":
-        return failure("IPC_ERROR", `Could not start ${ctx.command}: ${outcome.message}`);
-      case "aborted":
-        return failure("IPC_ERROR", `${ctx.command} was stopped: the client went away`);
-      case "timeout":
-        return failure("TIMEOUT", `Command did not finish within ${config.commandTimeoutMs} ms and was killed`, {
-          timeout_ms: config.commandTimeoutMs,
-        });
-      case "output_limit":
-        return failure(
-          "INVALID_RESPONSE",
-          `Output exceeded ${config.commandOutputLimit} bytes; the command was killed`,
-          {
-            truncated: true,
-            limit_bytes: config.commandOutputLimit,
-            output: clip(outcome.stdout),
-          },
-        );
-      case "exited": {
-        if (outcome.exitCode !== 0) {
-          // stderr may hold anything the script printed: it goes to the operator's log, not to the caller.
-          log.warn(
-            { target: ctx.puruto.name, command: ctx.command, request_id: ctx.requestId, stderr: clip(outcome.stderr) },
-            "puruto command failed",
-          );
-          // stdout is the channel the skill writes for the caller (it is the result on success), so a JSON
-          // object it printed before failing is passed back: that is how a skill says *why* it failed.
-          const explained = parseObject(outcome.stdout);
-          const why = typeof explained?.error === "string" ? `: ${printable(explained.error)}` : "";
-          return failure(
-            "COMMAND_FAILED",
-            `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`,
-            {
-              exit_code: outcome.exitCode,
-              signal: outcome.signal,
-              ...(explained ? { output: explained } : {}),
-            },
-          );
-        }
-        const parsed = parseObject(outcome.stdout);
-        if (parsed) return { result: parsed };
-        if (mode === "text") return { result: { output: outcome.stdout.trim() } };
-        return failure("INVALID_RESPONSE", `${ctx.command} did not print a JSON object`, {
-          output: clip(outcome.stdout),
-          truncated: outcome.stdout.length > DETAIL_TEXT_LIMIT,
-        });
-      }
-    }
+    return interpret(config, ctx, outcome, "text");
   }
 
   function childEnv(ctx: RunContext, passThrough: string[]): Record<string, string> {
@@ -287,6 +234,55 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
   }
 
   return { invoke, close: killAllCommands };
+}
+
+/** Maps a process outcome to the envelope. `text` mode (agents): non-JSON output is the answer's text. */
+function interpret(config: InvokerConfig, ctx: RunContext, outcome: RunOutcome, mode: "json" | "text"): CommandOutcome {
+  switch (outcome.kind) {
+    case "spawn_error":
+      return failure("IPC_ERROR", `Could not start ${ctx.command}: ${outcome.message}`);
+    case "aborted":
+      return failure("IPC_ERROR", `${ctx.command} was stopped: the client went away`);
+    case "timeout":
+      return failure("TIMEOUT", `Command did not finish within ${config.commandTimeoutMs} ms and was killed`, {
+        timeout_ms: config.commandTimeoutMs,
+      });
+    case "output_limit":
+      return failure("INVALID_RESPONSE", `Output exceeded ${config.commandOutputLimit} bytes; the command was killed`, {
+        truncated: true,
+        limit_bytes: config.commandOutputLimit,
+        output: clip(outcome.stdout),
+      });
+    case "exited": {
+      if (outcome.exitCode !== 0) {
+        // stderr may hold anything the script printed: it goes to the operator's log, not to the caller.
+        log.warn(
+          { target: ctx.puruto.name, command: ctx.command, request_id: ctx.requestId, stderr: clip(outcome.stderr) },
+          "puruto command failed",
+        );
+        // stdout is the channel the skill writes for the caller (it is the result on success), so a JSON
+        // object it printed before failing is passed back: that is how a skill says *why* it failed.
+        const explained = parseObject(outcome.stdout);
+        const why = typeof explained?.error === "string" ? `: ${printable(explained.error)}` : "";
+        return failure(
+          "COMMAND_FAILED",
+          `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`,
+          {
+            exit_code: outcome.exitCode,
+            signal: outcome.signal,
+            ...(explained ? { output: explained } : {}),
+          },
+        );
+      }
+      const parsed = parseObject(outcome.stdout);
+      if (parsed) return { result: parsed };
+      if (mode === "text") return { result: { output: outcome.stdout.trim() } };
+      return failure("INVALID_RESPONSE", `${ctx.command} did not print a JSON object`, {
+        output: clip(outcome.stdout),
+        truncated: outcome.stdout.length > DETAIL_TEXT_LIMIT,
+      });
+    }
+  }
 }
 
 /** What the caller can do instead of a refused command. */

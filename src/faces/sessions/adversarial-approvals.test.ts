@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolCall } from "../../../generated/messages/types";
 import type { ServerFrame } from "../../../generated/ws-client";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
-import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
+import { operatorRequest } from "../../test-support/http";
 import { openTypedIde, type TypedIde } from "./test-support";
 
 let runtime: AgentRuntime;
@@ -18,10 +19,12 @@ const isToolCall = (f: ServerFrame): f is ToolCall => f.type === "tool_call";
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 2 });
   gatehouse = await startTestGatehouse({
-    AGENT_RUNTIME_URL: runtime.url,
-    GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
+    env: {
+      AGENT_RUNTIME_URL: runtime.url,
+      GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
+    },
   });
-  ideToken = await gatehouse.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
+  ideToken = await gatehouse.userTokenFor(ORG_ID, "dev@acme", ["developer"]);
 });
 
 afterAll(async () => {
@@ -36,17 +39,7 @@ async function ide(sessionId: string) {
   return c;
 }
 
-async function rest(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${gatehouse.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${gatehouse.operatorToken}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    body: body ? JSON.stringify(body) : null,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rest = (method: string, path: string, body?: unknown) => operatorRequest(gatehouse, method, path, body);
 
 async function escalatedCall(c: TypedIde): Promise<ToolCall> {
   c.session.send({ type: "user_message", content: "write file lib/app.dart" });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgentStatus, AssistantMessage, ToolCall } from "../../../generated/messages/types";
 import type { ServerFrame } from "../../../generated/ws-client";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
-import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
+import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
+import { operatorRequest } from "../../test-support/http";
 import { openTypedIde, type TypedIde } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -31,12 +32,14 @@ const tokensOf = (frames: ServerFrame[]) =>
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 5 });
   gatehouse = await startTestGatehouse({
-    AGENT_RUNTIME_URL: runtime.url,
-    GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
-    REDIS_URL,
-    GATEHOUSE_REDIS_PREFIX: prefix,
+    env: {
+      AGENT_RUNTIME_URL: runtime.url,
+      GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
+      REDIS_URL,
+      GATEHOUSE_REDIS_PREFIX: prefix,
+    },
   });
-  ideToken = await gatehouse.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
+  ideToken = await gatehouse.userTokenFor(ORG_ID, "dev@acme", ["developer"]);
 });
 
 afterAll(async () => {
@@ -55,17 +58,7 @@ async function ide(sessionId: string) {
   return c;
 }
 
-async function rest(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${gatehouse.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${gatehouse.operatorToken}`,
-      ...(body ? { "content-type": "application/json" } : {}),
-    },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
+const rest = (method: string, path: string, body?: unknown) => operatorRequest(gatehouse, method, path, body);
 
 describe("agent sessions through the real server", () => {
   it("health reports the agent runtime and Redis from real probes", async () => {

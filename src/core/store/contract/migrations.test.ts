@@ -3,20 +3,8 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { migrateToLatest } from "../migrate";
 import { MIGRATIONS } from "../migrations";
+import { STORE_TABLES as TABLES } from "../test-support";
 import { contractBackends } from "./backends";
-
-const TABLES = [
-  "action_budget_counters",
-  "api_keys",
-  "approvals",
-  "audit_records",
-  "capability_tokens",
-  "idempotency_keys",
-  "known_counterparties",
-  "manifests",
-  "manifest_versions",
-  "signing_keys",
-];
 
 describe.each(await contractBackends("store contract: migrations"))("migrations on $name", (backend) => {
   it("creates every table and is a no-op the second time", async () => {

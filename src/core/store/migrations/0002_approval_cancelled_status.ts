@@ -1,8 +1,12 @@
 // Approvals gain the `cancelled` status: a pending (or approved, unused) approval whose agent session was
 // cancelled or abandoned is resolved as cancelled, so it can never be used afterwards.
 //
-// The allowed statuses are a CHECK constraint. PostgreSQL swaps the constraint; SQLite cannot alter a
-// CHECK, so the table is rebuilt (same columns and indexes, rows copied) inside the migration's transaction.
+// The allowed statuses are a CHECK constraint. PostgreSQL swaps the constraint. SQLite cannot alter a CHECK, so
+// the table is rebuilt the way SQLite documents it (lang_altertable.html, "making other kinds of table schema
+// changes"): a new table from the stored CREATE TABLE with the wider check, rows copied, the old table dropped,
+// the new one renamed, the stored indexes created again, all inside the migration's transaction. Starting from
+// the stored definition rather than a copy of 0001's keeps the table exactly as this database has it (made by
+// 0001, or by the stores before migrations existed) and repeats no DDL.
 import { type Kysely, sql } from "kysely";
 import { isSqlite } from "./dialect";
 
@@ -10,57 +14,35 @@ import { isSqlite } from "./dialect";
 type AnyDb = Kysely<any>;
 
 const STATUSES = ["pending", "approved", "denied", "expired", "consumed", "cancelled"];
-const statusCheck = sql`${sql.ref("status")} IN (${sql.join(STATUSES.map((v) => sql.lit(v)))})`;
+/** How every stored definition of the approvals table ends its status list (0001's and the older stores'). */
+const STATUS_LIST_END = "'consumed')";
 
 export async function up(db: AnyDb): Promise<void> {
   if (!isSqlite(db)) {
+    const statusCheck = sql`${sql.ref("status")} IN (${sql.join(STATUSES.map((v) => sql.lit(v)))})`;
     await sql`ALTER TABLE approvals DROP CONSTRAINT IF EXISTS approvals_status_check`.execute(db);
     await sql`ALTER TABLE approvals ADD CONSTRAINT approvals_status_check CHECK (${statusCheck})`.execute(db);
     return;
   }
-  await createApprovalsTable(db, "approvals_next");
+  const [table] = await storedDefinitions(db, "table");
+  const indexes = await storedDefinitions(db, "index");
+  if (table === undefined || table.split(STATUS_LIST_END).length !== 2) {
+    throw new Error(`approvals table not as expected: its status check does not end with ${STATUS_LIST_END}`);
+  }
+  const next = table
+    .replace(/^CREATE TABLE\s+("?)approvals\1/i, 'CREATE TABLE "approvals_next"')
+    .replace(STATUS_LIST_END, "'consumed', 'cancelled')");
+  await sql.raw(next).execute(db);
   await sql`INSERT INTO approvals_next SELECT * FROM approvals`.execute(db);
   await db.schema.dropTable("approvals").execute();
   await sql`ALTER TABLE approvals_next RENAME TO approvals`.execute(db);
-  await createApprovalIndexes(db);
+  for (const index of indexes) await sql.raw(index).execute(db);
 }
 
-/** The columns of 0001, in the same order (the copy above relies on it), with the wider status check. */
-async function createApprovalsTable(db: AnyDb, name: string): Promise<void> {
-  await db.schema
-    .createTable(name)
-    .addColumn("approval_id", "text", (c) => c.primaryKey())
-    .addColumn("org_id", "text", (c) => c.notNull())
-    .addColumn("uapk_id", "text", (c) => c.notNull())
-    .addColumn("agent_id", "text", (c) => c.notNull())
-    .addColumn("action", "text", (c) => c.notNull())
-    .addColumn("counterparty", "text")
-    .addColumn("context", "text")
-    .addColumn("reasons", "text", (c) => c.notNull())
-    .addColumn("binding_hash", "text", (c) => c.notNull())
-    .addColumn("status", "text", (c) => c.notNull().check(statusCheck))
-    .addColumn("interaction_id", "text")
-    .addColumn("created_at", "text", (c) => c.notNull())
-    .addColumn("expires_at", "text", (c) => c.notNull())
-    .addColumn("decided_at", "text")
-    .addColumn("decided_by", "text")
-    .addColumn("decision_reason", "text")
-    .addColumn("consumed_at", "text")
-    .addColumn("consumed_by_interaction_id", "text")
-    .execute();
-}
-
-async function createApprovalIndexes(db: AnyDb): Promise<void> {
-  await db.schema
-    .createIndex("approvals_org_status")
-    .on("approvals")
-    .columns(["org_id", "status", "created_at"])
-    .execute();
-  await db.schema
-    .createIndex("approvals_one_pending_per_binding")
-    .unique()
-    .on("approvals")
-    .columns(["org_id", "binding_hash"])
-    .where(sql.ref("status"), "=", "pending")
-    .execute();
+/** The CREATE statements SQLite keeps for the approvals table or its indexes (not the automatic ones). */
+async function storedDefinitions(db: AnyDb, type: "table" | "index"): Promise<string[]> {
+  const { rows } = await sql<{ sql: string }>`
+    SELECT sql FROM sqlite_master WHERE type = ${type} AND tbl_name = 'approvals' AND sql IS NOT NULL ORDER BY name
+  `.execute(db);
+  return rows.map((row) => row.sql);
 }

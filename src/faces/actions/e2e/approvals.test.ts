@@ -1,7 +1,7 @@
 // ESCALATE → operator decision → agent re-submission, over HTTP against a real Gatehouse. The tool is a
 // webhook to a local receiver, so "executed exactly once" is counted where the side effect lands.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import {
   agent,
   executeBody,

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import {
   agent,
   executeBody,
@@ -28,7 +28,7 @@ let work: string;
 
 beforeAll(async () => {
   [g, receiver] = await Promise.all([
-    startTestGatehouse({ GATEHOUSE_SECRET_CRM_TOKEN: "tok-e2e-secret" }),
+    startTestGatehouse({ env: { GATEHOUSE_SECRET_CRM_TOKEN: "tok-e2e-secret" } }),
     startReceiver(),
   ]);
   work = mkdtempSync(join(tmpdir(), "gatehouse-audit-e2e-"));

@@ -2,7 +2,7 @@
 // query parameters, out-of-range query values and malformed bodies before any handler runs. A client generated
 // from the spec must find that 400 (a problem+json) declared, or it treats a documented error as a surprise.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { loadSpec } from "../../../http/spec";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { API_KEY, ECOSYSTEM, ORG_ID } from "../../../../contract-tests/fixtures";
+import { API_KEY, ECOSYSTEM, ORG_ID } from "../../../test-support/gatehouse";
 import {
   agent,
   executeBody,

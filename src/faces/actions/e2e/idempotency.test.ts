@@ -1,7 +1,7 @@
 // 200 concurrent executes with one idempotency key over HTTP: exactly one connector call (counted by the
 // local receiver the webhook tool posts to) and 200 consistent answers; the key with another body is a 409.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { agent, executeBody, exportedRecords, registerManifest, startReceiver, type Receiver } from "./helpers";
 
 let g: TestGatehouse;

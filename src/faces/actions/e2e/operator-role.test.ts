@@ -3,7 +3,7 @@
 // register or suspend manifests, issue capability tokens or read the audit log. And every refusal, whichever
 // face answers it, is the same 403 problem with a code a client can branch on.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 let gh: TestGatehouse;
@@ -12,10 +12,12 @@ let otherOrgOperator: string;
 
 beforeAll(async () => {
   gh = await startTestGatehouse({
-    GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+    env: {
+      GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+    },
   });
-  developer = await gh.devIssuer!.mint({ sub: "ide-user@acme", org: gh.orgId, roles: ["developer"] });
-  otherOrgOperator = await gh.devIssuer!.mint({ sub: "mallory@other", org: "other-org", roles: ["operator"] });
+  developer = await gh.userTokenFor(gh.orgId, "ide-user@acme", ["developer"]);
+  otherOrgOperator = await gh.userTokenFor("other-org", "mallory@other", ["operator"]);
 });
 afterAll(async () => {
   await gh?.dispose();

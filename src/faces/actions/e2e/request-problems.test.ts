@@ -2,14 +2,16 @@
 // the API as an agent developer: a batch whose action_ids cannot be told apart, a token request that names
 // no manifest.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 let gh: TestGatehouse;
 
 beforeAll(async () => {
   gh = await startTestGatehouse({
-    GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+    env: {
+      GATEHOUSE_MANIFEST_DIR: new URL("../../../../examples/manifests", import.meta.url).pathname,
+    },
   });
 });
 afterAll(async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAuditVerify } from "../../../cli/audit-verify";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { exportedRecords, operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
@@ -16,7 +16,9 @@ let client: Client;
 const endpoint = () => `${g.url}/mcp/agents/${UAPK}`;
 
 beforeAll(async () => {
-  g = await startTestGatehouse({ GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "3", GATEHOUSE_MCP_PROGRESS_INTERVAL_MS: "100" });
+  g = await startTestGatehouse({
+    env: { GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "3", GATEHOUSE_MCP_PROGRESS_INTERVAL_MS: "100" },
+  });
   await registerMcpBot(g);
   client = await mcpClient(endpoint());
 });
@@ -133,7 +135,7 @@ describe("MCP agents endpoint", () => {
   });
 
   it("a session is bound to its credential: another caller cannot use its id", async () => {
-    const other = await g.devIssuer!.mint({ sub: "someone@else", org: g.orgId, roles: [] });
+    const other = await g.userTokenFor(g.orgId, "someone@else", []);
     const response = await fetch(endpoint(), {
       method: "POST",
       headers: {

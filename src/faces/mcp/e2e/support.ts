@@ -1,7 +1,7 @@
 // Shared by the MCP end-to-end tests: a real Gatehouse with a governed agent manifest, and SDK clients.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { API_KEY } from "../../../../contract-tests/fixtures";
+import { API_KEY } from "../../../test-support/gatehouse";
 import { registerManifest, type Caller } from "../../../test-support/http";
 
 export const UAPK = "mcp-bot";

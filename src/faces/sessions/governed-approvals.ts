@@ -1,0 +1,174 @@
+// The approvals side of governed tool calls: an escalated call waits for its approval, and once decided it is
+// authorized again with that approval (the pipeline re-checks everything and spends the approval once). The
+// IDE user's own approve / reject / edit are recorded on the same approval as an operator's.
+import type { Approval, ApprovalStore } from "../../core/approvals";
+import { ActionConflictError, type Authorization } from "../../core/governance";
+import type { ActionRequest } from "../../core/policy/types";
+import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
+import type { ToolApprovals, ToolPolicyContext, ToolRelease } from "./tool-policy";
+
+/** What the approvals of governed calls need from createGovernedTools. */
+export interface GovernedCalls {
+  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> &
+    Partial<Pick<ApprovalStore, "cancel">>;
+  /** The org a call is decided in (the user's, else the default org). */
+  orgOf(ctx: ToolPolicyContext): string | undefined;
+  /** The engine's authorize, remembering an authorized call until the IDE reports its result. */
+  authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization>;
+  /** One waitForDecision call parks at most this long before looking again. */
+  waitSliceMs: number;
+}
+
+export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
+  return {
+    settled: (ctx, approvalId, signal) => settled(calls, ctx, approvalId, signal),
+    async decide(ctx, approvalId, decision, feedback) {
+      const orgId = orgOfApproval(calls, ctx);
+      const by = {
+        by: ctx.sub,
+        reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
+      };
+      // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
+      if (decision === "approve") calls.approvals.approve(orgId, approvalId, by);
+      else calls.approvals.deny(orgId, approvalId, by);
+    },
+    edit: (ctx, approvalId, modifiedArguments, feedback) => edit(calls, ctx, approvalId, modifiedArguments, feedback),
+    async cancel(ctx, approvalId, reason) {
+      const orgId = calls.orgOf(ctx);
+      if (orgId) calls.approvals.cancel?.(orgId, approvalId, reason);
+    },
+  };
+}
+
+/** A call with an approval was escalated, which needs an org: the policy denies calls without one. */
+function orgOfApproval(calls: GovernedCalls, ctx: ToolPolicyContext): string {
+  const orgId = calls.orgOf(ctx);
+  if (!orgId) throw new Error("an approval exists only for a call decided in an org");
+  return orgId;
+}
+
+/** Waits until the approval is decided (or gone), then releases or rejects the call accordingly. */
+async function settled(
+  calls: GovernedCalls,
+  ctx: ToolPolicyContext,
+  approvalId: string,
+  signal: AbortSignal,
+): Promise<ToolRelease> {
+  const orgId = orgOfApproval(calls, ctx);
+  const approval = await untilDecided(calls, orgId, approvalId, signal);
+  if (!approval) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
+  const decidedBy = approval.decided_by ?? undefined;
+  switch (approval.status) {
+    case "approved":
+      return releaseApproved(calls, orgId, ctx, approval);
+    case "consumed":
+      // Spent by an identical call (identical requests share one pending approval): ask again.
+      return askAgain(calls, orgId, ctx, approval);
+    case "expired":
+      return rejected(approvalId, `Approval ${approvalId} expired undecided`, "APPROVAL_EXPIRED");
+    default: {
+      const reason = approval.decision_reason
+        ? `Rejected: ${approval.decision_reason}`
+        : `Rejected by ${decidedBy ?? "an operator"}`;
+      return rejected(approvalId, reason, "APPROVAL_DENIED", decidedBy);
+    }
+  }
+}
+
+async function untilDecided(
+  calls: GovernedCalls,
+  orgId: string,
+  approvalId: string,
+  signal: AbortSignal,
+): Promise<Approval | null> {
+  for (;;) {
+    signal.throwIfAborted();
+    const approval = await calls.approvals.waitForDecision(orgId, approvalId, calls.waitSliceMs, signal);
+    signal.throwIfAborted();
+    if (!approval || approval.status !== "pending") return approval;
+  }
+}
+
+/** The IDE's edit: the original approval is closed and the edited call is decided from scratch. */
+async function edit(
+  calls: GovernedCalls,
+  ctx: ToolPolicyContext,
+  approvalId: string,
+  modifiedArguments: Record<string, unknown>,
+  feedback: string | undefined,
+): Promise<ToolRelease> {
+  const orgId = orgOfApproval(calls, ctx);
+  const closed = calls.approvals.deny(orgId, approvalId, {
+    by: ctx.sub,
+    reason: feedback ?? "replaced by edited arguments in the IDE",
+  });
+  if (!closed.ok && closed.approval?.status === "denied") {
+    // An operator rejected the call before the edit arrived: that decision stands.
+    const reason = `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`;
+    return rejected(approvalId, reason, "APPROVAL_DENIED");
+  }
+  const original = closed.ok ? closed.approval : (closed.approval ?? calls.approvals.get(orgId, approvalId));
+  if (!original) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
+
+  // The edited call is a new request: the policy decides it from scratch.
+  const first = await calls.authorize(orgId, ctx, requestOf(original, ctx, modifiedArguments));
+  if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
+  // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
+  const fresh = pendingApprovalOf(first);
+  const approved = calls.approvals.approve(orgId, fresh, {
+    by: ctx.sub,
+    reason: feedback ?? "edited and approved in the IDE",
+  });
+  if (!approved.ok) return { outcome: "escalated", approvalId: fresh };
+  return releaseApproved(calls, orgId, ctx, approved.approval, modifiedArguments);
+}
+
+/** Authorizes under an approved approval; if another identical call spent it first, asks the policy anew. */
+async function releaseApproved(
+  calls: GovernedCalls,
+  orgId: string,
+  ctx: ToolPolicyContext,
+  approval: Approval,
+  params?: Record<string, unknown>,
+): Promise<ToolRelease> {
+  const request = requestOf(approval, ctx, params);
+  try {
+    const res = await calls.authorize(orgId, ctx, { ...request, approval_id: approval.approval_id });
+    return asRelease(res, request.action.params, approval.approval_id, approval.decided_by ?? undefined);
+  } catch (err) {
+    if (!(err instanceof ActionConflictError)) throw err;
+    return askAgain(calls, orgId, ctx, approval, params);
+  }
+}
+
+/**
+ * The approval was spent by an identical call (identical requests share one pending approval, e.g. the same
+ * prompt in an older session): the policy decides this call anew. When this session's own user approved the
+ * request, that approval carries over to the new one (as with an edit): they are not asked a second time.
+ */
+async function askAgain(
+  calls: GovernedCalls,
+  orgId: string,
+  ctx: ToolPolicyContext,
+  spent: Approval,
+  params?: Record<string, unknown>,
+): Promise<ToolRelease> {
+  const request = requestOf(spent, ctx, params);
+  const res = await calls.authorize(orgId, ctx, request);
+  const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
+  if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
+  const approved = calls.approvals.approve(orgId, pendingApprovalOf(res), {
+    by: ctx.sub,
+    reason: spent.decision_reason ?? "approved in the IDE",
+  });
+  if (!approved.ok) return asRelease(res, request.action.params);
+  const again = requestOf(approved.approval, ctx, params);
+  try {
+    const released = await calls.authorize(orgId, ctx, { ...again, approval_id: approved.approval.approval_id });
+    return asRelease(released, again.action.params, approved.approval.approval_id, ctx.sub);
+  } catch (err) {
+    // Spent again by yet another identical call: stop here and let a human decide the fresh approval.
+    if (!(err instanceof ActionConflictError)) throw err;
+    return asRelease(await calls.authorize(orgId, ctx, again), again.action.params);
+  }
+}

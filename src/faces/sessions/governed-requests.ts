@@ -1,0 +1,101 @@
+// How a session's tool call becomes the engine's ActionRequest, and how the engine's answer becomes what the
+// session gateway understands (a policy decision, or the release of an escalated call).
+import type { Approval } from "../../core/approvals";
+import type { Authorization, GovernanceEngine } from "../../core/governance";
+import type { Action, ActionRequest } from "../../core/policy/types";
+import type { ToolPolicyContext, ToolPolicyDecision, ToolRelease } from "./tool-policy";
+
+/** The action type every IDE tool maps to. */
+export const IDE_ACTION_TYPE = "ide";
+
+/**
+ * The request of a tool call: the runtime's current agent's manifest when the org has one with that uapk_id,
+ * else the session manifest; the action is `ide:<tool_name>` with the call's arguments.
+ */
+export function requestFor(
+  manifests: GovernanceEngine["manifests"],
+  sessionManifest: string,
+  orgId: string,
+  ctx: ToolPolicyContext,
+  params: Record<string, unknown>,
+): ActionRequest {
+  const agentManifest = ctx.agent ? manifests.getByUapkId(orgId, ctx.agent) : undefined;
+  const manifest = agentManifest ?? manifests.getByUapkId(orgId, sessionManifest);
+  const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
+  const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };
+  return {
+    uapk_id: uapkId,
+    agent_id: manifest?.agent.id ?? uapkId,
+    action,
+    // Not part of the approval binding; kept in the audit trail.
+    context: {
+      channel: "agent_session",
+      session_id: ctx.sessionId,
+      call_id: ctx.callId,
+      user: ctx.sub,
+      ...(ctx.agent ? { runtime_agent: ctx.agent } : {}),
+    },
+  };
+}
+
+/** The request an approval was granted for, rebuilt from the approval record itself. */
+export function requestOf(
+  approval: Approval,
+  ctx: ToolPolicyContext,
+  params = approval.action.params ?? {},
+): ActionRequest {
+  return {
+    uapk_id: approval.uapk_id,
+    agent_id: approval.agent_id,
+    action: { type: approval.action.type, tool: approval.action.tool, params },
+    context: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId, user: ctx.sub },
+  };
+}
+
+/** The engine's answer to a tool call as the session gateway's policy decision. */
+export function asDecision(res: Authorization): ToolPolicyDecision {
+  return {
+    decision: res.decision,
+    reasons: res.reasons.map((r) => r.code),
+    ...(res.approval_id ? { approvalId: res.approval_id } : {}),
+    ...(res.reasons[0] ? { detail: res.reasons.map((r) => r.message).join("; ") } : {}),
+  };
+}
+
+/** An authorized request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
+export function asRelease(
+  res: Authorization,
+  params: Record<string, unknown>,
+  approvalId?: string,
+  decidedBy?: string,
+): ToolRelease {
+  if (res.decision === "ALLOW")
+    return {
+      outcome: "approved",
+      arguments: params,
+      ...(approvalId ? { approvalId } : {}),
+      ...(decidedBy ? { decidedBy } : {}),
+    };
+  if (res.decision === "ESCALATE") return escalatedAgain(res);
+  return {
+    outcome: "rejected",
+    reason: res.reasons.map((r) => r.message).join("; ") || "Denied by policy",
+    reasons: res.reasons.map((r) => r.code),
+    ...(approvalId ? { approvalId } : {}),
+  };
+}
+
+/** The approval an ESCALATE waits on: the engine always creates (or shares) one. */
+export function pendingApprovalOf(res: Authorization): string {
+  if (!res.approval_id) throw new Error("an ESCALATE authorization names its approval");
+  return res.approval_id;
+}
+
+function escalatedAgain(res: Authorization): ToolRelease {
+  return { outcome: "escalated", approvalId: pendingApprovalOf(res) };
+}
+
+/** A call that will never run, for the reason `code` names. */
+export function rejected(approvalId: string, reason: string, code: string, decidedBy?: string): ToolRelease {
+  return { outcome: "rejected", approvalId, reason, reasons: [code], ...(decidedBy ? { decidedBy } : {}) };
+}
