@@ -70,6 +70,8 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+/** The values of LOG_FORMAT (src/core/log/logger.ts reads it; it must not be imported here: it logs). */
+const LOG_FORMATS = ["json", "pretty"];
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -89,6 +91,11 @@ export function loadConfig(env: Env = process.env): Config {
   const dataDir = resolve(env.GATEHOUSE_DATA_DIR ?? ".data");
   const logLevel = (env.LOG_LEVEL ?? "info").toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+  const logFormat = env.LOG_FORMAT?.toLowerCase();
+  if (logFormat !== undefined && logFormat !== "" && !LOG_FORMATS.includes(logFormat))
+    throw new ConfigError("LOG_FORMAT", `must be one of ${LOG_FORMATS.join(", ")}, got "${env.LOG_FORMAT}"`);
+  // Checked here, not by the exporter: a typo would otherwise lose every span silently.
+  url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]);
   const defaultOrg = env.GATEHOUSE_DEFAULT_ORG ?? "default";
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(defaultOrg)) {
     throw new ConfigError("GATEHOUSE_DEFAULT_ORG", "must be 1-64 letters, digits, '-' or '_'");
@@ -238,6 +245,23 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "GATEHOUSE_REDIS_PREFIX", default: "gatehouse", description: "Prefix of Gatehouse's Redis keys." },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent (any case)." },
+  {
+    name: "LOG_FORMAT",
+    default: "pretty on a terminal, else json",
+    description: "`json` (one object per line) or `pretty`; by default pretty only when stdout is a TTY.",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    default: "",
+    description:
+      "OpenTelemetry collector (OTLP/HTTP, e.g. `http://otel-collector:4318`). Set: spans for requests, policy decisions, connector calls, puruto commands and WebSocket sessions; trace ids in log lines and audit records. Unset: no tracing at all.",
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "gatehouse",
+    description:
+      "Service name of the spans. The other standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, …) apply too.",
+  },
   { name: "PURUTO_DATA_PATH", default: "", description: "Folder holding registry.json (or the file itself)." },
   {
     name: "GATEHOUSE_ECOSYSTEM_ROOT",

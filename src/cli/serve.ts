@@ -1,6 +1,7 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
 import { checkDataDir, ConfigError, loadConfig } from "../config";
-import { logger } from "../core/log/logger";
+import { logFormat, logger } from "../core/log/logger";
+import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 
@@ -37,6 +38,8 @@ export async function serve(): Promise<void> {
     });
     config = { ...config, agentRuntimeUrl: runtime.url };
   }
+  // Before the server is built: the HTTP layer installs its span middleware only when tracing is on.
+  const tracing = await startTracing(process.env);
   const gatehouse = await startGatehouse(config, logger).catch((err) => {
     throw portTaken(err, "PORT");
   });
@@ -79,12 +82,18 @@ export async function serve(): Promise<void> {
       `  ${gatehouse.url.replace("http", "ws")}/ws/my-session   Authorization: Bearer ${ide}`,
     );
   }
-  console.log(lines.join("\n") + "\n");
+  // stdout carries the logs: JSON lines when it is not a terminal, so the banner goes to stderr then.
+  const banner = `${lines.join("\n")}\n`;
+  if (logFormat(process.stdout.isTTY, process.env.LOG_FORMAT) === "pretty") console.log(banner);
+  else console.error(banner);
+  logger.info({ url: gatehouse.url, tracing: Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT) }, "listening");
 
   const stop = async (signal: string) => {
     logger.info({ signal }, "shutting down");
     await gatehouse.close();
     await runtime?.close();
+    // The last spans (the drain itself) are exported before the process goes.
+    await tracing.shutdown();
     process.exit(0);
   };
   process.once("SIGTERM", () => void stop("SIGTERM"));

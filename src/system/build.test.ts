@@ -62,6 +62,7 @@ describe("production build", () => {
         if (match?.[1]) ok(match[1]);
       };
       child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
       void exited.then((code) => fail(new Error(`dist/main.js exited ${code} before listening:\n${output}`)));
     });
     const health = await fetch(`${url}/health`);
