@@ -81,6 +81,28 @@ describe("the configuration reference", () => {
     read.delete("GATEHOUSE_SECRET_");
     expect([...read].filter((name) => !documented.has(name))).toEqual([]);
   });
+
+  it("documents every variable any server or CLI module reads from an environment (`env.X`, `process.env.X`)", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) return e.name === "test-support" || e.name === "e2e" ? [] : sources(path);
+        return /(?<!\.test|\.fixture|testing|test-support)\.ts$/.test(e.name) ? [path] : [];
+      });
+    const documented = new Set(CONFIG_VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    // The platform's own variables, not Gatehouse configuration.
+    const platform = new Set(["PATH", "HOME", "NODE_ENV", "CI", "TERM"]);
+    const read = new Set(
+      sources("src").flatMap((file) =>
+        [
+          ...readFileSync(file, "utf8").matchAll(
+            /\benv\??\.([A-Z][A-Z0-9_]*[A-Z0-9])\b|\benv\["([A-Z][A-Z0-9_]*)"\]|\(env, \[?"([A-Z][A-Z0-9_]*)"/g,
+          ),
+        ].map((m) => `${m[1] ?? m[2] ?? m[3]}`),
+      ),
+    );
+    expect([...read].filter((name) => !documented.has(name) && !platform.has(name))).toEqual([]);
+  });
 });
 
 describe("start-up checks", () => {

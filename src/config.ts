@@ -243,6 +243,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     default: "",
     description: "Redis shared by gateway nodes (rate limits, sessions). When set, /readyz needs it.",
   },
+  {
+    name: "DATABASE_URL",
+    default: "",
+    description:
+      "`postgres://…`: PostgreSQL shared by gateway nodes instead of the SQLite file. When set, /readyz needs it.",
+  },
   { name: "GATEHOUSE_REDIS_PREFIX", default: "gatehouse", description: "Prefix of Gatehouse's Redis keys." },
   { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent (any case)." },
   {
@@ -285,6 +291,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_MAX_CONCURRENT_COMMANDS",
     default: "16",
     description: "Puruto commands running at once, gateway-wide.",
+  },
+  {
+    name: "GATEHOUSE_COMMAND_PID_NAMESPACE",
+    default: "",
+    description:
+      "`off`: run puruto commands without their own PID namespace (`unshare`); by default they get one when the system allows it.",
   },
   { name: "GATEHOUSE_DISCOVERY_TTL_MS", default: "10000", description: "Discovery cache lifetime." },
   { name: "GATEHOUSE_MANIFEST_DIR", default: "", description: "Folder of manifests registered at start-up (GitOps)." },
