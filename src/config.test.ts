@@ -58,6 +58,47 @@ describe("configuration from the environment", () => {
   });
 });
 
+describe("one schema (CONFIG_VARIABLES) checks and parses", () => {
+  const withRule = (kind: string) =>
+    CONFIG_VARIABLES.filter((v) => v.check?.kind === kind).flatMap((v) => [v.name, ...(v.aliases ?? [])]);
+
+  it.each(withRule("integer"))("%s: a value that is not an integer is refused, naming it", (name) => {
+    expect(() => loadConfig({ [name]: "lots" })).toThrow(new ConfigError(name, 'must be an integer, got "lots"'));
+  });
+
+  it.each(withRule("url"))("%s: a value that is not a URL is refused, naming it", (name) => {
+    expect(() => loadConfig({ [name]: "not a url" })).toThrow(new ConfigError(name, 'must be a URL, got "not a url"'));
+  });
+
+  it.each(withRule("oneOf"))("%s: a word outside its list is refused, naming it and the list", (name) => {
+    expect(() => loadConfig({ [name]: "bogus" })).toThrow(
+      new RegExp(`^Invalid configuration: ${name} must be one of .+, got "bogus"$`),
+    );
+  });
+
+  it("the documented defaults are the parsed defaults", () => {
+    const doc = (name: string) => CONFIG_VARIABLES.find((v) => v.name === name)!.default;
+    expect(loadConfig({})).toMatchObject({
+      host: doc("HOST"),
+      port: Number(doc("PORT")),
+      maxBodyBytes: Number(doc("GATEHOUSE_MAX_BODY_BYTES")),
+      jwksCacheTtlSeconds: Number(doc("JWKS_CACHE_TTL")),
+      jwtIssuer: doc("GATEHOUSE_JWT_ISSUER"),
+      jwtAudience: doc("GATEHOUSE_JWT_AUDIENCE"),
+      agentRuntimePort: Number(doc("AGENT_RUNTIME_PORT")),
+      logLevel: doc("LOG_LEVEL"),
+      shutdownTimeoutMs: Number(doc("GATEHOUSE_SHUTDOWN_TIMEOUT_MS")),
+    });
+  });
+
+  it("checks the faces' variables too, before any face reads them", () => {
+    expect(() => loadConfig({ GATEHOUSE_WS_REPLAY_WINDOW_MS: "2 minutes" })).toThrow(/GATEHOUSE_WS_REPLAY_WINDOW_MS/);
+    expect(() => loadConfig({ GATEHOUSE_EMBEDDED_RUNTIME: "yes" })).toThrow(
+      /GATEHOUSE_EMBEDDED_RUNTIME must be one of 0, 1/,
+    );
+  });
+});
+
 describe("the configuration reference", () => {
   it("README's table is the one generated from CONFIG_VARIABLES (run `make readme-config`)", async () => {
     const { README, withConfigTable } = await import("../deploy/readme-config");
