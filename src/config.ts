@@ -413,6 +413,24 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       'Secrets that http/webhook tool headers may reference (`{"secret_ref": "GATEHOUSE_SECRET_CRM_TOKEN"}`), read at call time, never recorded; no other variable can be named.',
   },
   {
+    name: "GATEHOUSE_RATE_LIMIT_PER_API_KEY",
+    check: countRule,
+    default: "6000",
+    description: "REST requests per window per API key (every API-key operation); `0` = no limit.",
+  },
+  {
+    name: "GATEHOUSE_RATE_LIMIT_PER_AGENT",
+    check: countRule,
+    default: "1200",
+    description: "REST requests per window per `agent_id` of execute / evaluate / batch; `0` = no limit.",
+  },
+  {
+    name: "GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS",
+    check: countRule,
+    default: "60",
+    description: "The REST rate-limit window. With Redis the limits are cluster-wide, else per node.",
+  },
+  {
     name: "GATEHOUSE_APPROVAL_RECHECK_MS",
     check: countRule,
     default: "1000",
