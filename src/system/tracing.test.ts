@@ -255,6 +255,18 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
     expect(spans.filter((s) => s.traceId === server!.traceId && s.name.startsWith("connector"))).toEqual([]);
   });
 
+  it("continues a caller's W3C traceparent", async () => {
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const parent = "00f067aa0ba902b7";
+    const reply = await call("GET", "/livez", undefined, {
+      traceparent: `00-${traceId}-${parent}-01`,
+      "x-request-id": "req-trace-parent",
+    });
+    expect(reply.status).toBe(200);
+    const [server] = await spansWhere((s) => s.attributes["gatehouse.request_id"] === "req-trace-parent");
+    expect(server).toMatchObject({ traceId, parentSpanId: parent, name: "GET /livez" });
+  });
+
   it("a puruto command: a span naming the puruto, the command, its ids and status", async () => {
     const reply = await call("POST", "/purutos/puruto-data/status", {}, { "x-request-id": "req-trace-puruto" });
     expect(reply.status).toBe(200);
