@@ -61,12 +61,12 @@ describe("a started Gatehouse with stdout piped", () => {
     expect(parsed.find((l) => l.msg === "listening")?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(stderr).toContain("Gatehouse http://");
     expect(code).toBe(0);
-  }, 60_000);
+  }, 100_000);
 
   it("LOG_FORMAT=pretty: readable lines, no JSON", async () => {
     const { stdout, code } = await startAndStop({ LOG_FORMAT: "pretty" });
     expect(stdout).toMatch(/INFO.*listening/);
     for (const line of stdout.split("\n").filter(Boolean)) expect(line.startsWith("{")).toBe(false);
     expect(code).toBe(0);
-  }, 60_000);
+  }, 100_000);
 });
