@@ -58,6 +58,47 @@ describe("configuration from the environment", () => {
   });
 });
 
+describe("one schema (CONFIG_VARIABLES) checks and parses", () => {
+  const withRule = (kind: string) =>
+    CONFIG_VARIABLES.filter((v) => v.check?.kind === kind).flatMap((v) => [v.name, ...(v.aliases ?? [])]);
+
+  it.each(withRule("integer"))("%s: a value that is not an integer is refused, naming it", (name) => {
+    expect(() => loadConfig({ [name]: "lots" })).toThrow(new ConfigError(name, 'must be an integer, got "lots"'));
+  });
+
+  it.each(withRule("url"))("%s: a value that is not a URL is refused, naming it", (name) => {
+    expect(() => loadConfig({ [name]: "not a url" })).toThrow(new ConfigError(name, 'must be a URL, got "not a url"'));
+  });
+
+  it.each(withRule("oneOf"))("%s: a word outside its list is refused, naming it and the list", (name) => {
+    expect(() => loadConfig({ [name]: "bogus" })).toThrow(
+      new RegExp(`^Invalid configuration: ${name} must be one of .+, got "bogus"$`),
+    );
+  });
+
+  it("the documented defaults are the parsed defaults", () => {
+    const doc = (name: string) => CONFIG_VARIABLES.find((v) => v.name === name)!.default;
+    expect(loadConfig({})).toMatchObject({
+      host: doc("HOST"),
+      port: Number(doc("PORT")),
+      maxBodyBytes: Number(doc("GATEHOUSE_MAX_BODY_BYTES")),
+      jwksCacheTtlSeconds: Number(doc("JWKS_CACHE_TTL")),
+      jwtIssuer: doc("GATEHOUSE_JWT_ISSUER"),
+      jwtAudience: doc("GATEHOUSE_JWT_AUDIENCE"),
+      agentRuntimePort: Number(doc("AGENT_RUNTIME_PORT")),
+      logLevel: doc("LOG_LEVEL"),
+      shutdownTimeoutMs: Number(doc("GATEHOUSE_SHUTDOWN_TIMEOUT_MS")),
+    });
+  });
+
+  it("checks the faces' variables too, before any face reads them", () => {
+    expect(() => loadConfig({ GATEHOUSE_WS_REPLAY_WINDOW_MS: "2 minutes" })).toThrow(/GATEHOUSE_WS_REPLAY_WINDOW_MS/);
+    expect(() => loadConfig({ GATEHOUSE_EMBEDDED_RUNTIME: "yes" })).toThrow(
+      /GATEHOUSE_EMBEDDED_RUNTIME must be one of 0, 1/,
+    );
+  });
+});
+
 describe("the configuration reference", () => {
   it("README's table is the one generated from CONFIG_VARIABLES (run `make readme-config`)", async () => {
     const { README, withConfigTable } = await import("../deploy/readme-config");
@@ -80,6 +121,38 @@ describe("the configuration reference", () => {
     const read = new Set(code.match(/\b(?:GATEHOUSE|PURUTO|AGENT_RUNTIME)_[A-Z_]*[A-Z]\b/g));
     read.delete("GATEHOUSE_SECRET_");
     expect([...read].filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it("documents every variable any server or CLI module reads from an environment (`env.X`, `process.env.X`)", () => {
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) return e.name === "test-support" || e.name === "e2e" ? [] : sources(path);
+        return /(?<!\.test|\.fixture|testing|test-support)\.ts$/.test(e.name) ? [path] : [];
+      });
+    const documented = new Set(CONFIG_VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    // The platform's own variables, not Gatehouse configuration.
+    const platform = new Set(["PATH", "HOME", "NODE_ENV", "CI", "TERM"]);
+    const read = new Set(
+      sources("src").flatMap((file) =>
+        [
+          ...readFileSync(file, "utf8").matchAll(
+            /\benv\??\.([A-Z][A-Z0-9_]*[A-Z0-9])\b|\benv\["([A-Z][A-Z0-9_]*)"\]|\(env, \[?"([A-Z][A-Z0-9_]*)"/g,
+          ),
+        ].map((m) => `${m[1] ?? m[2] ?? m[3]}`),
+      ),
+    );
+    expect([...read].filter((name) => !documented.has(name) && !platform.has(name))).toEqual([]);
+    // Names kept in tables (`["GATEHOUSE_RATE_LIMIT_PER_AGENT", …]`) and read with env[name].
+    const named = new Set(
+      sources("src").flatMap((file) =>
+        [...readFileSync(file, "utf8").matchAll(/"((?:GATEHOUSE|AGENT_RUNTIME|OTEL)_[A-Z0-9_]*[A-Z0-9])"/g)].map(
+          (m) => `${m[1]}`,
+        ),
+      ),
+    );
+    const secretRef = /^GATEHOUSE_SECRET_/; // GATEHOUSE_SECRET_* names a manifest's secret_ref, documented as a prefix
+    expect([...named].filter((name) => !documented.has(name) && !secretRef.test(name))).toEqual([]);
   });
 });
 

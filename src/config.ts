@@ -20,6 +20,8 @@ export interface Config {
   jwtIssuer: string;
   jwtAudience: string;
   agentRuntimeUrl?: string | undefined;
+  /** Port of the embedded reference agent runtime (GATEHOUSE_EMBEDDED_RUNTIME=1). */
+  agentRuntimePort: number;
   redisUrl?: string | undefined;
   /** DATABASE_URL: a postgres:// URL selects PostgreSQL (src/core/store/open-store.ts); unset → the SQLite file. */
   databaseUrl?: string | undefined;
@@ -37,44 +39,70 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function first(env: Env, ...names: string[]): [string, string] | undefined {
-  for (const n of names) {
-    const v = env[n];
-    if (v !== undefined && v !== "") return [n, v];
+/** The values of LOG_FORMAT (src/core/log/logger.ts reads it; it must not be imported here: it logs). */
+const LOG_FORMATS = ["json", "pretty"];
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** The schema entry of a variable this file parses (a missing one is a programming error). */
+function variable(name: string): ConfigVariable {
+  const found = CONFIG_VARIABLES.find((v) => v.name === name);
+  if (!found) throw new Error(`${name} is not in CONFIG_VARIABLES`);
+  return found;
+}
+
+/** The value set for a variable under its name or an alias (the first set wins); "" counts as unset. */
+function lookup(env: Env, v: ConfigVariable): [string, string] | undefined {
+  for (const name of [v.name, ...(v.aliases ?? [])]) {
+    const value = env[name];
+    if (value !== undefined && value !== "") return [name, value];
   }
   return undefined;
 }
 
-function integer(env: Env, names: string[], fallback: number, min: number, max: number): number {
-  const found = first(env, ...names);
-  if (!found) return fallback;
-  const [name, raw] = found;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
+/** Applies the schema's rule to one value; a bad value is a ConfigError naming the variable as it was set. */
+function check(rule: ConfigCheck, name: string, raw: string): void {
+  if (rule.kind === "integer") {
+    if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < rule.min || n > rule.max)
+      throw new ConfigError(name, `must be between ${rule.min} and ${rule.max}, got ${n}`);
+  } else if (rule.kind === "url") {
+    let parsed: URL;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      throw new ConfigError(name, `must be a URL, got "${raw}"`);
+    }
+    if (!rule.protocols.includes(parsed.protocol))
+      throw new ConfigError(name, `must use ${rule.protocols.join(" or ")}, got "${parsed.protocol}"`);
+  } else if (!rule.values.includes(raw.toLowerCase())) {
+    throw new ConfigError(name, `must be one of ${rule.values.join(", ")}, got "${raw}"`);
+  }
 }
 
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `must be a URL, got "${raw}"`);
+/**
+ * Checks every variable that is set against its rule in CONFIG_VARIABLES — the faces' variables too, before
+ * any face reads them — so a bad value always stops start-up with a message that names it.
+ */
+export function validateEnvironment(env: Env): void {
+  for (const v of CONFIG_VARIABLES) {
+    const found = v.check ? lookup(env, v) : undefined;
+    if (v.check && found) check(v.check, found[0], found[1]);
   }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, `must use ${protocols.join(" or ")}, got "${parsed.protocol}"`);
-  }
-  return raw;
 }
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+/** A checked variable's value, else its documented default: the README's default is the parsed one. */
+function text(env: Env, name: string): string {
+  const v = variable(name);
+  return lookup(env, v)?.[1] ?? v.default;
+}
+const integer = (env: Env, name: string): number => Number(text(env, name).trim());
+const optional = (env: Env, name: string): string | undefined => lookup(env, variable(name))?.[1];
 
 export function loadConfig(env: Env = process.env): Config {
-  const host = first(env, "HOST", "PURUTO_GATEWAY_HOST")?.[1] ?? "127.0.0.1";
-  const port = integer(env, ["PORT", "PURUTO_GATEWAY_PORT"], 8000, 0, 65535);
+  validateEnvironment(env);
+  const host = text(env, "HOST");
+  const port = integer(env, "PORT");
   const apiKeys = [
     ...(env.PURUTO_GATEWAY_API_KEY ? [env.PURUTO_GATEWAY_API_KEY] : []),
     ...(env.GATEHOUSE_API_KEYS ?? "")
@@ -87,8 +115,6 @@ export function loadConfig(env: Env = process.env): Config {
       throw new ConfigError("PURUTO_GATEWAY_API_KEY", "must be at least 8 characters");
   }
   const dataDir = resolve(env.GATEHOUSE_DATA_DIR ?? ".data");
-  const logLevel = (env.LOG_LEVEL ?? "info").toLowerCase();
-  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
   const defaultOrg = env.GATEHOUSE_DEFAULT_ORG ?? "default";
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(defaultOrg)) {
     throw new ConfigError("GATEHOUSE_DEFAULT_ORG", "must be 1-64 letters, digits, '-' or '_'");
@@ -100,16 +126,17 @@ export function loadConfig(env: Env = process.env): Config {
     defaultOrg,
     dataDir,
     databaseFile: env.GATEHOUSE_DB ?? resolve(dataDir, "gatehouse.sqlite"),
-    maxBodyBytes: integer(env, ["GATEHOUSE_MAX_BODY_BYTES"], 1024 * 1024, 1024, 64 * 1024 * 1024),
-    jwksUrl: url(env, "JWKS_URL", ["http:", "https:"]),
-    jwksCacheTtlSeconds: integer(env, ["JWKS_CACHE_TTL"], 3600, 1, 7 * 24 * 3600),
-    jwtIssuer: env.GATEHOUSE_JWT_ISSUER ?? "gatehouse-dev",
-    jwtAudience: env.GATEHOUSE_JWT_AUDIENCE ?? "gatehouse",
-    agentRuntimeUrl: url(env, "AGENT_RUNTIME_URL", ["http:", "https:", "ws:", "wss:"]),
-    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
-    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
-    logLevel,
-    shutdownTimeoutMs: integer(env, ["GATEHOUSE_SHUTDOWN_TIMEOUT_MS"], 10_000, 0, 10 * 60_000),
+    maxBodyBytes: integer(env, "GATEHOUSE_MAX_BODY_BYTES"),
+    jwksUrl: optional(env, "JWKS_URL"),
+    jwksCacheTtlSeconds: integer(env, "JWKS_CACHE_TTL"),
+    jwtIssuer: text(env, "GATEHOUSE_JWT_ISSUER"),
+    jwtAudience: text(env, "GATEHOUSE_JWT_AUDIENCE"),
+    agentRuntimeUrl: optional(env, "AGENT_RUNTIME_URL"),
+    agentRuntimePort: integer(env, "AGENT_RUNTIME_PORT"),
+    redisUrl: optional(env, "REDIS_URL"),
+    databaseUrl: optional(env, "DATABASE_URL"),
+    logLevel: text(env, "LOG_LEVEL").toLowerCase(),
+    shutdownTimeoutMs: integer(env, "GATEHOUSE_SHUTDOWN_TIMEOUT_MS"),
   };
 }
 
@@ -159,7 +186,20 @@ export interface ConfigVariable {
   aliases?: string[];
   default: string;
   description: string;
+  /** How a set value is checked (and, for the variables loadConfig reads, parsed). */
+  check?: ConfigCheck;
 }
+
+/** A variable's rule: an integer in a range, a URL with one of some protocols, or one of some words (any case). */
+export type ConfigCheck =
+  | { kind: "integer"; min: number; max: number }
+  | { kind: "url"; protocols: string[] }
+  | { kind: "oneOf"; values: string[] };
+
+const portRule = { kind: "integer", min: 0, max: 65535 } as const satisfies ConfigCheck;
+/** The faces' counts and durations: their own parsers apply the finer bounds. */
+const countRule = { kind: "integer", min: 0, max: Number.MAX_SAFE_INTEGER } as const satisfies ConfigCheck;
+const httpUrlRule: ConfigCheck = { kind: "url", protocols: ["http:", "https:"] };
 
 /**
  * Every variable Gatehouse reads, in one place. The README's configuration table is generated from it
@@ -174,6 +214,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "PORT",
+    check: portRule,
     aliases: ["PURUTO_GATEWAY_PORT"],
     default: "8000",
     description: "Port to listen on; `0` picks a free one.",
@@ -201,51 +242,108 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     default: "generated in the data dir",
     description: "Installation secret for keyed hashes (API keys); set it when nodes share a database.",
   },
-  { name: "GATEHOUSE_MAX_BODY_BYTES", default: "1048576", description: "Largest accepted request body (413 above)." },
+  {
+    name: "GATEHOUSE_MAX_BODY_BYTES",
+    check: { kind: "integer", min: 1024, max: 64 * 1024 * 1024 },
+    default: "1048576",
+    description: "Largest accepted request body (413 above).",
+  },
   {
     name: "GATEHOUSE_SHUTDOWN_TIMEOUT_MS",
+    check: { kind: "integer", min: 0, max: 10 * 60_000 },
     default: "10000",
     description: "On SIGTERM, how long in-flight requests may finish before connections close.",
   },
   {
     name: "JWKS_URL",
+    check: httpUrlRule,
     default: "",
     description: "JWKS of your identity provider. Unset: Gatehouse is its own development issuer.",
   },
-  { name: "JWKS_CACHE_TTL", default: "3600", description: "Seconds a fetched JWKS is cached." },
+  {
+    name: "JWKS_CACHE_TTL",
+    check: { kind: "integer", min: 1, max: 7 * 24 * 3600 },
+    default: "3600",
+    description: "Seconds a fetched JWKS is cached.",
+  },
   { name: "GATEHOUSE_JWT_ISSUER", default: "gatehouse-dev", description: "Expected `iss` of user tokens." },
   { name: "GATEHOUSE_JWT_AUDIENCE", default: "gatehouse", description: "Expected `aud` of user tokens." },
   {
     name: "AGENT_RUNTIME_URL",
+    check: { kind: "url", protocols: ["http:", "https:", "ws:", "wss:"] },
     default: "http://127.0.0.1:8001",
     description: "Agent runtime that WebSocket sessions relay to.",
   },
   { name: "AGENT_RUNTIME_KEY", default: "", description: "Key Gatehouse presents to the agent runtime." },
   {
     name: "AGENT_RUNTIME_PORT",
+    check: portRule,
     default: "8001",
     description: "Port of the embedded reference runtime (`GATEHOUSE_EMBEDDED_RUNTIME=1`, as `make run` does).",
   },
   {
     name: "GATEHOUSE_EMBEDDED_RUNTIME",
+    check: { kind: "oneOf", values: ["0", "1"] },
     default: "",
     description: "`1`: start the reference agent runtime in-process when `AGENT_RUNTIME_URL` is unset.",
   },
   {
     name: "REDIS_URL",
+    check: { kind: "url", protocols: ["redis:", "rediss:"] },
     default: "",
     description: "Redis shared by gateway nodes (rate limits, sessions). When set, /readyz needs it.",
   },
+  {
+    name: "DATABASE_URL",
+    check: { kind: "url", protocols: ["postgres:", "postgresql:"] },
+    default: "",
+    description:
+      "`postgres://…`: PostgreSQL shared by gateway nodes instead of the SQLite file. When set, /readyz needs it.",
+  },
   { name: "GATEHOUSE_REDIS_PREFIX", default: "gatehouse", description: "Prefix of Gatehouse's Redis keys." },
-  { name: "LOG_LEVEL", default: "info", description: "fatal, error, warn, info, debug, trace or silent (any case)." },
+  {
+    name: "LOG_LEVEL",
+    check: { kind: "oneOf", values: LOG_LEVELS },
+    default: "info",
+    description: "fatal, error, warn, info, debug, trace or silent (any case).",
+  },
+  {
+    name: "LOG_FORMAT",
+    check: { kind: "oneOf", values: LOG_FORMATS },
+    default: "pretty on a terminal, else json",
+    description: "`json` (one object per line) or `pretty`; by default pretty only when stdout is a TTY.",
+  },
+  {
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    check: httpUrlRule,
+    default: "",
+    description:
+      "OpenTelemetry collector (OTLP/HTTP, e.g. `http://otel-collector:4318`). Set: spans for requests, policy decisions, connector calls, puruto commands and WebSocket sessions; trace ids in log lines and audit records. Unset: no tracing at all.",
+  },
+  {
+    name: "OTEL_SERVICE_NAME",
+    default: "gatehouse",
+    description:
+      "Service name of the spans. The other standard `OTEL_*` variables (`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_TRACES_SAMPLER`, …) apply too.",
+  },
   { name: "PURUTO_DATA_PATH", default: "", description: "Folder holding registry.json (or the file itself)." },
   {
     name: "GATEHOUSE_ECOSYSTEM_ROOT",
     default: "parent of the working dir",
     description: "Folder whose `puruto-*` children are discovered.",
   },
-  { name: "GATEHOUSE_COMMAND_TIMEOUT_MS", default: "30000", description: "A puruto command running longer is killed." },
-  { name: "GATEHOUSE_COMMAND_OUTPUT_LIMIT", default: "1048576", description: "Bytes of command output accepted." },
+  {
+    name: "GATEHOUSE_COMMAND_TIMEOUT_MS",
+    check: countRule,
+    default: "30000",
+    description: "A puruto command running longer is killed.",
+  },
+  {
+    name: "GATEHOUSE_COMMAND_OUTPUT_LIMIT",
+    check: countRule,
+    default: "1048576",
+    description: "Bytes of command output accepted.",
+  },
   {
     name: "GATEHOUSE_EXTRA_COMMANDS",
     default: "",
@@ -259,10 +357,18 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: "GATEHOUSE_AGENT_ENV", default: "", description: "Variable names passed to that agent, comma-separated." },
   {
     name: "GATEHOUSE_MAX_CONCURRENT_COMMANDS",
+    check: countRule,
     default: "16",
     description: "Puruto commands running at once, gateway-wide.",
   },
-  { name: "GATEHOUSE_DISCOVERY_TTL_MS", default: "10000", description: "Discovery cache lifetime." },
+  {
+    name: "GATEHOUSE_COMMAND_PID_NAMESPACE",
+    check: { kind: "oneOf", values: ["on", "off"] },
+    default: "",
+    description:
+      "`off`: run puruto commands without their own PID namespace (`unshare`); by default they get one when the system allows it.",
+  },
+  { name: "GATEHOUSE_DISCOVERY_TTL_MS", check: countRule, default: "10000", description: "Discovery cache lifetime." },
   { name: "GATEHOUSE_MANIFEST_DIR", default: "", description: "Folder of manifests registered at start-up (GitOps)." },
   { name: "GATEHOUSE_MANIFEST_ORG", default: "$GATEHOUSE_DEFAULT_ORG", description: "Org those manifests belong to." },
   {
@@ -272,21 +378,34 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE",
+    check: countRule,
     default: "10",
     description: "WebSocket upgrades per client IP per minute.",
   },
   {
     name: "GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE",
+    check: countRule,
     default: "100",
     description: "IDE frames per session per minute.",
   },
-  { name: "GATEHOUSE_WS_MAX_PAYLOAD_BYTES", default: "1048576", description: "Largest IDE frame (close 1009 above)." },
+  {
+    name: "GATEHOUSE_WS_MAX_PAYLOAD_BYTES",
+    check: countRule,
+    default: "1048576",
+    description: "Largest IDE frame (close 1009 above).",
+  },
   {
     name: "GATEHOUSE_WS_MAX_BUFFERED_BYTES",
+    check: countRule,
     default: "4194304",
     description: "Bytes queued to a slow IDE before close 1013.",
   },
-  { name: "GATEHOUSE_WS_REPLAY_WINDOW_MS", default: "120000", description: "How long a dropped session can resume." },
+  {
+    name: "GATEHOUSE_WS_REPLAY_WINDOW_MS",
+    check: countRule,
+    default: "120000",
+    description: "How long a dropped session can resume.",
+  },
   {
     name: "GATEHOUSE_SECRET_*",
     default: "",
@@ -294,7 +413,26 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
       'Secrets that http/webhook tool headers may reference (`{"secret_ref": "GATEHOUSE_SECRET_CRM_TOKEN"}`), read at call time, never recorded; no other variable can be named.',
   },
   {
+    name: "GATEHOUSE_RATE_LIMIT_PER_API_KEY",
+    check: countRule,
+    default: "6000",
+    description: "REST requests per window per API key (every API-key operation); `0` = no limit.",
+  },
+  {
+    name: "GATEHOUSE_RATE_LIMIT_PER_AGENT",
+    check: countRule,
+    default: "1200",
+    description: "REST requests per window per `agent_id` of execute / evaluate / batch; `0` = no limit.",
+  },
+  {
+    name: "GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS",
+    check: countRule,
+    default: "60",
+    description: "The REST rate-limit window. With Redis the limits are cluster-wide, else per node.",
+  },
+  {
     name: "GATEHOUSE_APPROVAL_RECHECK_MS",
+    check: countRule,
     default: "1000",
     description:
       "Safety-net re-read of a waited-on approval (long-polls, held IDE tool calls); decisions on any node wake waiters at once through the event bus.",
@@ -353,6 +491,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_URL",
+    check: httpUrlRule,
     default: "http://127.0.0.1:8000",
     description: "CLI: Gatehouse base URL for commands over the API.",
   },
@@ -364,22 +503,26 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS",
+    check: countRule,
     default: "25",
     description:
       "How long an escalated MCP `tools/call` waits for its approval (below the SDK clients' 60 s timeout); `0` answers pending at once.",
   },
   {
     name: "GATEHOUSE_MCP_PROGRESS_INTERVAL_MS",
+    check: countRule,
     default: "5000",
     description: "A progress notification this often while an MCP call waits.",
   },
   {
     name: "GATEHOUSE_MCP_MAX_SESSIONS",
+    check: countRule,
     default: "1000",
     description: "Open MCP sessions per node (503 + Retry-After beyond).",
   },
   {
     name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",
+    check: countRule,
     default: "1800",
     description: "An unused MCP session is closed after this.",
   },

@@ -318,7 +318,14 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
     );
   });
 
-  await new Promise<void>((resolve) => server.listen(opts.port ?? 8001, opts.host ?? "127.0.0.1", resolve));
+  // A listen error (port taken) rejects, so the caller can name the variable that chose the port.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 8001, opts.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     port,

@@ -1,6 +1,7 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
 import { checkDataDir, ConfigError, loadConfig } from "../config";
-import { logger } from "../core/log/logger";
+import { logFormat, logger } from "../core/log/logger";
+import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 
@@ -31,15 +32,27 @@ export async function serve(): Promise<void> {
   let runtime: { url: string; close(): Promise<void> } | undefined;
   if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
     const { startAgentRuntime } = await import("../../examples/agent-runtime/server");
-    const port = Number(process.env.AGENT_RUNTIME_PORT ?? 8001);
-    runtime = await startAgentRuntime({ port, host: "127.0.0.1" }).catch((err) => {
+    runtime = await startAgentRuntime({ port: config.agentRuntimePort, host: "127.0.0.1" }).catch((err) => {
       throw portTaken(err, "AGENT_RUNTIME_PORT");
     });
     config = { ...config, agentRuntimeUrl: runtime.url };
   }
+  // Before the server is built: the HTTP layer installs its span middleware only when tracing is on.
+  const tracing = await startTracing(process.env);
   const gatehouse = await startGatehouse(config, logger).catch((err) => {
     throw portTaken(err, "PORT");
   });
+  // Signals are handled from the moment the server listens, before anyone is told it does.
+  const stop = async (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    await gatehouse.close();
+    await runtime?.close();
+    // The last spans (the drain itself) are exported before the process goes.
+    await tracing.shutdown();
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
   const key = config.apiKeys.find((k) => k !== "changeme");
   const lines = [
     ``,
@@ -79,28 +92,34 @@ export async function serve(): Promise<void> {
       `  ${gatehouse.url.replace("http", "ws")}/ws/my-session   Authorization: Bearer ${ide}`,
     );
   }
-  console.log(lines.join("\n") + "\n");
-
-  const stop = async (signal: string) => {
-    logger.info({ signal }, "shutting down");
-    await gatehouse.close();
-    await runtime?.close();
-    process.exit(0);
-  };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  // stdout carries the logs: JSON lines when it is not a terminal, so the banner goes to stderr then.
+  const banner = `${lines.join("\n")}\n`;
+  if (logFormat(process.stdout.isTTY, process.env.LOG_FORMAT) === "pretty") console.log(banner);
+  else console.error(banner);
+  logger.info({ url: gatehouse.url, tracing: Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT) }, "listening");
 }
 
-/** A listen error on a taken port, reworded to name the variable that chose the port. */
+/** A listen error on a taken (or forbidden) port, reworded as a configuration error naming the variable. */
 function portTaken(err: unknown, variable: string): unknown {
   const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
-  if (e?.code !== "EADDRINUSE") return err;
-  return new Error(`${e.address ?? ""}:${e.port ?? "?"} is already in use; choose another port with ${variable}`);
+  const where = `${e?.address ?? ""}:${e?.port ?? "?"}`;
+  if (e?.code === "EADDRINUSE")
+    return new ConfigError(variable, `names a port that is already in use (${where}); choose another one`);
+  if (e?.code === "EACCES") return new ConfigError(variable, `names a port this user may not listen on (${where})`);
+  return err;
 }
 
-/** Runs `serve` and turns a start-up failure into one readable line and exit code 1. */
+/**
+ * Runs `serve` and turns a start-up failure into one readable line: a configuration error exits 2 with the
+ * message only (no stack trace: the fix is in the environment, not the code), anything else exits 1.
+ */
 export function serveOrExit(): void {
   serve().catch((err) => {
+    if (err instanceof ConfigError) {
+      logger.fatal(err.message);
+      console.error(err.message);
+      process.exit(2);
+    }
     logger.fatal({ err }, "start-up failed");
     console.error(`Gatehouse failed to start: ${err instanceof Error ? err.message : err}`);
     process.exit(1);

@@ -10,6 +10,8 @@ import type { HandlerGroup } from "./handlers";
 import { decideRequestId, problem } from "./boundary";
 import { allowedMethods, buildRouter, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
+import { tracingActive } from "../core/tracing";
+import { traceRequests } from "./tracing";
 
 const requests = new Counter({
   name: "http_requests_total",
@@ -66,6 +68,8 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
     },
   });
 
+  // A span per request, around everything else, only when tracing is on.
+  if (tracingActive()) app.use(traceRequests());
   // One outer layer (every Koa layer costs a closure and a promise per request): request id, the problem+json
   // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
   // then metrics and the request log line.

@@ -3,6 +3,8 @@
 // to exactly the packages package-lock.json does not mark `dev`: an import of tsx, TypeScript or any other
 // dev tool from dist/ fails to resolve, as it would after `npm ci --omit=dev`.
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -62,6 +64,7 @@ describe("production build", () => {
         if (match?.[1]) ok(match[1]);
       };
       child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
       void exited.then((code) => fail(new Error(`dist/main.js exited ${code} before listening:\n${output}`)));
     });
     const health = await fetch(`${url}/health`);
@@ -69,5 +72,53 @@ describe("production build", () => {
     expect(await health.json()).toMatchObject({ service: "gatehouse" });
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
+  }, 60_000);
+
+  it("exports traces from dist/ when OTEL_EXPORTER_OTLP_ENDPOINT is set (the SDK is a production dependency)", async () => {
+    const bodies: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        if (req.url === "/v1/traces") bodies.push(body);
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+    });
+    await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
+    const endpoint = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    const child = spawn(process.execPath, [join(dir, "dist/main.js")], {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        PORT: "0",
+        GATEHOUSE_DATA_DIR: join(dir, "data-traced"),
+        LOG_LEVEL: "info",
+        OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    const exited = new Promise<number | null>((ok) => child.on("exit", (code) => ok(code)));
+    const url = await new Promise<string>((ok, fail) => {
+      child.stdout.on("data", () => {
+        const match = /"url":"(http:\/\/[^"]+)"/.exec(stdout);
+        if (match?.[1]) ok(match[1]);
+      });
+      void exited.then((code) => fail(new Error(`dist/main.js exited ${code} before listening:\n${stdout}`)));
+    });
+    expect((await fetch(`${url}/livez`, { headers: { "x-request-id": "req-dist-trace" } })).status).toBe(200);
+    child.kill("SIGTERM"); // the shutdown exports the buffered spans
+    expect(await exited).toBe(0);
+    await new Promise<void>((ok) => receiver.close(() => ok()));
+    const exported = bodies.join("\n");
+    expect(exported).toContain('"name":"GET /livez"');
+    const line = stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.request_id === "req-dist-trace");
+    expect(line?.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(exported).toContain(`"traceId":"${line?.trace_id}"`);
   }, 60_000);
 });

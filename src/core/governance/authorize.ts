@@ -17,6 +17,7 @@ import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
 import type { ApprovalsPort, GovernanceAudit, ReservationStore } from "./ports";
+import { traceDecide } from "../tracing/governance";
 import { auditMetaOf, decisionFields, decisionRecord, intentRecord } from "./records";
 import { ActionConflictError, ActionUnavailableError, type Authorization, type ExecuteRequest } from "./types";
 
@@ -55,6 +56,8 @@ function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
 }
 
 export function createAuthorize(deps: AuthorizerDeps): Authorize {
+  // Each decision is a `policy.decide` span when tracing is on.
+  const decide = traceDecide(deps.decide);
   async function escalate(
     orgId: string,
     interactionId: string,
@@ -111,7 +114,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
     const interactionId = `int-${randomUUID()}`;
     const meta = auditMetaOf(request, options.meta ?? {});
     for (let attempt = 1; attempt <= MAX_RESERVATION_ATTEMPTS; attempt++) {
-      const d = await deps.decide(orgId, request, at);
+      const d = await decide(orgId, request, at);
       if (d.decision === "DENY") {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta));
         return decisionFields(interactionId, d, at);

@@ -4,6 +4,7 @@
 // throw) is normalised to the spec's ActionResult `{success, data?, error?, error_code?}`.
 import type { ConnectorRegistry, ConnectorResult as CoreConnectorResult, PurutoInvoker } from "../connectors";
 import type { ToolConfig } from "../policy/types";
+import { traceToolRun } from "../tracing/governance";
 import type { ActionResult } from "./types";
 
 /** What a connector may answer before normalisation (core connectors: `data: unknown`, `error: {code, message}`). */
@@ -33,13 +34,15 @@ export function toolRunner(registry: ConnectorRegistry): ToolRunner {
     const connector = registry(tool.connector.type);
     if (!connector) return undefined;
     const signal = call.signal ?? new AbortController().signal;
-    return () =>
+    const run = () =>
       connector({
         tool: call.capability,
         params: call.params,
         config: tool.connector as unknown as Record<string, unknown>,
         signal,
       });
+    // A `connector <type>` span per call when tracing is on.
+    return traceToolRun(tool.connector.type, call.capability, run);
   };
 }
 

@@ -2,12 +2,17 @@
 import type { DecisionInput, IntentInput } from "../audit/audit-log";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ActionRequest } from "../policy/types";
+import { traceMeta } from "../tracing/tracer";
 import type { ExecuteRequest } from "./types";
 
-/** The caller's meta plus what the request says about itself (context, idempotency key). */
+/**
+ * The caller's meta plus what the request says about itself (context, idempotency key) and, when tracing, the
+ * trace id of the request (so an audit record leads to its trace).
+ */
 export function auditMetaOf(request: ExecuteRequest, meta: Record<string, unknown>): Record<string, unknown> {
   return {
     ...meta,
+    ...traceMeta(),
     ...(request.context ? { context: request.context } : {}),
     ...(request.idempotency_key ? { idempotency_key: request.idempotency_key } : {}),
   };

@@ -23,6 +23,7 @@ const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
 import { envStatus, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
 import { killAllCommands, runProcess, type RunOutcome } from "./runner";
+import { traceInvocations } from "./tracing";
 
 const log = logger.child({ module: "purutos" });
 
@@ -233,7 +234,8 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
     return env;
   }
 
-  return { invoke, close: killAllCommands };
+  // A span per command when tracing is on.
+  return { invoke: traceInvocations(invoke), close: killAllCommands };
 }
 
 /** Maps a process outcome to the envelope. `text` mode (agents): non-JSON output is the answer's text. */

@@ -13,6 +13,7 @@ import type { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
 import { logger } from "../../core/log/logger";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
+import { traceSession } from "./tracing";
 import { handleIdeFrame } from "./ide-inbound";
 import {
   DEFAULT_SESSION_OPTIONS,
@@ -88,7 +89,8 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       ipLimiter,
       anonymousLimiter,
       validators,
-      onConnection: (ws, ctx) => acceptConnection(registry, onIdeFrame, ws, ctx),
+      // A `ws.session` span per connection when tracing is on.
+      onConnection: (ws, ctx) => traceSession(ws, ctx, () => acceptConnection(registry, onIdeFrame, ws, ctx)),
     }),
   );
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);
