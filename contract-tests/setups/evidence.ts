@@ -13,7 +13,7 @@ async function mustCall(g: TestGatehouse, method: string, path: string, auth: Re
   const res = await fetch(g.url + path, {
     method,
     headers: { ...auth, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const answer = (await res.json()) as Body;
   if (res.status >= 300) throw new Error(`setup: ${method} ${path} answered ${res.status}: ${JSON.stringify(answer)}`);

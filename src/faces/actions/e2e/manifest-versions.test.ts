@@ -27,7 +27,7 @@ async function asOther(method: string, path: string, body?: unknown, token = oth
       authorization: `Bearer ${token}`,
       ...(body !== undefined ? { "content-type": "application/json" } : {}),
     },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as any };
 }
