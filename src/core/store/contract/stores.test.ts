@@ -1,7 +1,9 @@
 // The store contract: the same tests against the embedded SQLite file and PostgreSQL. What every backend
 // must guarantee for governed actions — budgets that never overshoot, one answer per idempotency key,
 // approvals decided and consumed once, an audit chain that verifies, signing keys sealed at rest.
+import { createPublicKey } from "node:crypto";
 import { sql } from "kysely";
+import { chainHeadProblem } from "../../audit/chain-head";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ActionConflictError } from "../../governance/types";
 import type { AnyKysely } from "../postgres";
@@ -113,6 +115,20 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       await expect(stores.audit.appendOutcome({ ...outcome, interaction_id: "nope" })).rejects.toThrow(/no intent/);
     });
 
+    it("signs its head with the audit key (seq 0 when empty, then the last record)", async () => {
+      const key = await stores.signingKeys.audit.activeKey();
+      const lookup = (kid: string) => (kid === key.kid ? createPublicKey(key.privateKey) : undefined);
+      const empty = await stores.audit.signedHead(ORG);
+      expect(empty).toMatchObject({ seq: 0, hash: "0".repeat(64), kid: key.kid });
+      expect(chainHeadProblem(empty, lookup)).toBeNull();
+      await stores.audit.appendIntent(intentInput("i-1"));
+      const last = (await stores.audit.chain(ORG)).at(-1)!;
+      const head = await stores.audit.signedHead(ORG);
+      expect(head).toMatchObject({ type: "gatehouse.audit.chain_head", org_id: ORG, seq: 1, hash: last.hash });
+      expect(chainHeadProblem(head, lookup)).toBeNull();
+      expect(chainHeadProblem({ ...head, seq: 2 }, lookup)).toMatch(/does not verify/);
+    });
+
     it("detects a record changed in the database", async () => {
       await stores.audit.appendIntent(intentInput("i-1"));
       await db
@@ -120,6 +136,39 @@ describe.each(await contractBackends("store contract"))("store contract on $name
         .set({ meta: JSON.stringify({ forged: true }) })
         .execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: 1 });
+    });
+  });
+
+  describe("manifests", () => {
+    const input = {
+      uapk_id: "bot",
+      agent: { id: "bot", name: "Bot" },
+      capabilities: ["crm:read"],
+      tools: { "crm:read": { connector: { type: "echo" as const } } },
+    };
+
+    it("ids are per org, and every change is a version", async () => {
+      const a = await stores.manifests.register(ORG, { ...input, manifest_id: "m-1" }, "alice");
+      expect(a).toMatchObject({ version: 1, org_id: ORG });
+      const b = await stores.manifests.register("other-org", { ...input, manifest_id: "m-1" }, "bob");
+      expect(b.org_id).toBe("other-org");
+      await expect(stores.manifests.register(ORG, { ...input, uapk_id: "bot-2", manifest_id: "m-1" })).rejects.toThrow(
+        /already registered/,
+      );
+      expect((await stores.manifests.setStatus(ORG, "m-1", "suspended", "alice"))?.version).toBe(2);
+      const versions = await db
+        .selectFrom("manifest_versions")
+        .select(["org_id", "version", "change", "author", "content_hash"])
+        .orderBy("org_id")
+        .orderBy("version")
+        .execute();
+      expect(versions.map((v) => [v.org_id, Number(v.version), v.change, v.author])).toEqual([
+        [ORG, 1, "registered", "alice"],
+        [ORG, 2, "suspended", "alice"],
+        ["other-org", 1, "registered", "bob"],
+      ]);
+      expect(new Set(versions.map((v) => v.content_hash)).size).toBe(1);
+      expect((await stores.manifests.get("other-org", "m-1"))?.status).toBe("active");
     });
   });
 

@@ -7,6 +7,7 @@
 // Records have the exact shape of src/core/audit's, so `verifyRecords` and `gatehouse audit verify` check both.
 import { sql, type Transaction } from "kysely";
 import type { ActionInput, DecisionInput, IntentInput, OutcomeInput } from "../../audit/audit-log";
+import { type ChainHead, signChainHead } from "../../audit/chain-head";
 import { GENESIS_HASH, jsonValue, signRecord, type AuditRecord, type UnsignedAuditRecord } from "../../audit/record";
 import { redactPaths } from "../../audit/redact";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
@@ -27,6 +28,8 @@ export interface SharedAuditChain {
   appendOutcome(input: OutcomeInput): Promise<AuditRecord>;
   /** One org's chain in order. */
   chain(orgId: string): Promise<AuditRecord[]>;
+  /** The head signed by the audit key, read under the chain lock (seq 0 and the genesis hash when empty). */
+  signedHead(orgId: string): Promise<ChainHead>;
   verify(orgId: string): Promise<ChainVerification>;
 }
 
@@ -128,6 +131,28 @@ export function createSharedAuditChain(
     },
 
     chain,
+
+    signedHead(orgId) {
+      return db.transaction().execute(async (trx) => {
+        await lockChain(trx, orgId);
+        const head = await trx
+          .selectFrom("audit_records")
+          .select(["seq", "hash"])
+          .where("org_id", "=", orgId)
+          .orderBy("seq", "desc")
+          .limit(1)
+          .executeTakeFirst();
+        return signChainHead(
+          {
+            org_id: orgId,
+            seq: Number(head?.seq ?? 0),
+            hash: (head?.hash as string | undefined) ?? GENESIS_HASH,
+            signed_at: now().toISOString(),
+          },
+          await keys.activeKey(trx),
+        );
+      });
+    },
 
     async verify(orgId) {
       const records = await chain(orgId);
