@@ -19,11 +19,12 @@ const isoOrUndefined = (local: string) => (local ? new Date(local).toISOString()
 function interactionsQuery(f: Filters) {
   const since = isoOrUndefined(f.since);
   const until = isoOrUndefined(f.until);
+  const reasonCode = f.reason.trim().toUpperCase();
   return {
     limit: 200,
     ...(f.agent ? { agent_id: f.agent } : {}),
     ...(f.decision ? { decision: f.decision } : {}),
-    ...(f.reason.trim() ? { reason_code: f.reason.trim().toUpperCase() } : {}),
+    ...(reasonCode ? { reason_code: reasonCode } : {}),
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
   };

@@ -11,8 +11,8 @@
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
 import { randomUUID } from "node:crypto";
-import { must } from "../must";
 import type { ApprovalRisk } from "../approvals";
+import { must } from "../must";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
