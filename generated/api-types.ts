@@ -1019,7 +1019,7 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied or expired, see `meta.approval_status`). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS).
          */

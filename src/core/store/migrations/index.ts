@@ -4,8 +4,10 @@
 import type { Migration } from "kysely/migration";
 import * as initialSchema from "./0001_initial_schema";
 import * as approvalCancelledStatus from "./0002_approval_cancelled_status";
+import * as approvalExpiryIndex from "./0005_approval_expiry_index";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
   "0002_approval_cancelled_status": approvalCancelledStatus,
+  "0005_approval_expiry_index": approvalExpiryIndex,
 };
