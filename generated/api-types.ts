@@ -1299,7 +1299,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -1614,6 +1614,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
                 headers: {
@@ -1720,6 +1732,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the configured limit. */
             413: {
                 headers: {
@@ -1810,6 +1834,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2088,6 +2124,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
                 headers: {
@@ -2172,6 +2220,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2374,6 +2434,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the configured limit. */
             413: {
                 headers: {
@@ -2458,6 +2530,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2799,6 +2883,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3385,6 +3481,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

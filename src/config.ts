@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   databaseFile: string;
   maxBodyBytes: number;
+  /** A request body not fully received this long after it started is answered 408 (connection closed). */
+  bodyTimeoutMs: number;
   /** External identity provider; unset → Gatehouse is its own development issuer. */
   jwksUrl?: string;
   jwksCacheTtlSeconds: number;
@@ -101,6 +103,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     databaseFile: env.GATEHOUSE_DB ?? resolve(dataDir, "gatehouse.sqlite"),
     maxBodyBytes: integer(env, ["GATEHOUSE_MAX_BODY_BYTES"], 1024 * 1024, 1024, 64 * 1024 * 1024),
+    bodyTimeoutMs: integer(env, ["GATEHOUSE_BODY_TIMEOUT_MS"], 15_000, 100, 10 * 60_000),
     jwksUrl: url(env, "JWKS_URL", ["http:", "https:"]),
     jwksCacheTtlSeconds: integer(env, ["JWKS_CACHE_TTL"], 3600, 1, 7 * 24 * 3600),
     jwtIssuer: env.GATEHOUSE_JWT_ISSUER ?? "gatehouse-dev",
@@ -202,6 +205,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "Installation secret for keyed hashes (API keys); set it when nodes share a database.",
   },
   { name: "GATEHOUSE_MAX_BODY_BYTES", default: "1048576", description: "Largest accepted request body (413 above)." },
+  {
+    name: "GATEHOUSE_BODY_TIMEOUT_MS",
+    default: "15000",
+    description: "A request body still arriving after this long is answered 408 and its connection closed.",
+  },
   {
     name: "GATEHOUSE_SHUTDOWN_TIMEOUT_MS",
     default: "10000",

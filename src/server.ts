@@ -288,7 +288,15 @@ export async function startGatehouse(
     options: mcpOptions,
     version: VERSION,
   });
-  const app = createApp({ spec, handlers, auth, logger, maxBodyBytes: config.maxBodyBytes, mounts: [mcp.mount] });
+  const app = createApp({
+    spec,
+    handlers,
+    auth,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    mounts: [mcp.mount],
+  });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets();
   const api = app.callback();

@@ -5,6 +5,7 @@ import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
+import { readBodyWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
 import { decideRequestId, problem } from "./boundary";
@@ -44,9 +45,21 @@ export interface AppOptions {
   auth: Authenticator;
   logger: Logger;
   maxBodyBytes: number;
+  /** A body still arriving after this long → 408 and the connection closed (default 15 s). */
+  bodyTimeoutMs?: number;
 }
 
-export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts = [] }: AppOptions): Koa {
+export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
+
+export function createApp({
+  spec,
+  handlers,
+  auth,
+  logger,
+  maxBodyBytes,
+  bodyTimeoutMs = DEFAULT_BODY_TIMEOUT_MS,
+  mounts = [],
+}: AppOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
@@ -65,6 +78,7 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
       throw err;
     },
   });
+  const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
 
   // One outer layer (every Koa layer costs a closure and a promise per request): request id, the problem+json
   // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
@@ -114,7 +128,7 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
   const tools = {
     async parseJsonBody(ctx: Context): Promise<unknown> {
       if (!hasBody(ctx)) return undefined;
-      await parseBody(ctx, noMoreMiddleware);
+      await parseWithin(ctx);
       return (ctx.request as { body?: unknown }).body;
     },
   };
@@ -122,7 +136,10 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
     app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
   }
   // Only a request that carries a body goes through the JSON body parser.
-  app.use((ctx, next) => (hasBody(ctx) ? parseBody(ctx, next) : next()));
+  app.use(async (ctx, next) => {
+    if (hasBody(ctx)) await parseWithin(ctx);
+    return next();
+  });
   app.use(router.routes());
   return app;
 }

@@ -1,0 +1,32 @@
+// A request body must arrive within a deadline. Without one, a client that sends its headers and then trickles
+// a byte every few seconds holds a socket, a parser and its buffers for as long as Node's own request timeout
+// (minutes) — a few hundred such clients exhaust a gateway without ever being rate limited (Slowloris on the
+// body). Past the deadline the answer is 408 problem+json and the connection is closed, so the rest of the
+// trickle is never read.
+import type { Context } from "koa";
+import { problem } from "../boundary";
+
+/** Runs `read` (the body parser), or throws 408 REQUEST_TIMEOUT when it has not finished within `timeoutMs`. */
+export async function readBodyWithin(ctx: Context, timeoutMs: number, read: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const reading = read();
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // The parser is still attached to the request: its eventual failure (socket closed) is nobody's error.
+      reading.catch(() => {});
+      // Answer, then close: a keep-alive connection would have to read (and discard) the rest of the trickle.
+      ctx.set("Connection", "close");
+      ctx.res.once("finish", () => ctx.req.socket.destroy());
+      reject(
+        problem("REQUEST_TIMEOUT", `The request body did not arrive within ${timeoutMs} ms`, {
+          headers: { Connection: "close" },
+        }),
+      );
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([reading, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
