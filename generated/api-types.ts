@@ -502,7 +502,8 @@ export interface paths {
         };
         /**
          * @description Lists every puruto discovered: `PURUTO_DATA_PATH/registry.json` entries first, then `puruto-*` folders
-         *     of the ecosystem root (registry wins on a name clash). Requires `X-API-Key`.
+         *     of the ecosystem roots (registry wins on a name clash). Requires `X-API-Key` of the org the purutos belong
+         *     to (`GATEHOUSE_PURUTO_ORG`, default the default org); another org's key gets 403.
          */
         get: operations["Purutos_list"];
         put?: never;
@@ -520,7 +521,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One puruto by name. Unknown names (and names that are not plain folder names) → 404. */
+        /**
+         * @description One puruto by name. Unknown names (and names that are not plain folder names) → 404. Another org's API key
+         *     → 403 `ORG_FORBIDDEN`, whatever the name (decided before any lookup: nothing about existence leaks).
+         */
         get: operations["Purutos_get"];
         put?: never;
         post?: never;
@@ -545,7 +549,7 @@ export interface paths {
          *     `.claude/skills/<command>/run` is run without a shell, with the body as JSON on stdin and a timeout.
          *     A failed run is still `200 accepted` with `invocation.status: "error"`; an unknown puruto is 404 and a
          *     command outside the allow list is 400 (its `errors[0].message` lists what is allowed, or says why a skill
-         *     the puruto has cannot be run).
+         *     the puruto has cannot be run). Another org's API key → 403 `ORG_FORBIDDEN` (nothing runs).
          */
         post: operations["Purutos_invoke"];
         delete?: never;
@@ -871,14 +875,17 @@ export interface components {
         DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE";
         /** @description What discovery found and what went wrong (a broken registry.json is reported here, never crashes). */
         DiscoveryHealth: {
-            /** @description Problems found (unreadable folder, broken registry.json, …). */
+            /** @description Problems found (unreadable folder, broken registry.json, …), with absolute paths cut as in `sources`. */
             problems: string[];
             /**
              * Format: int32
              * @description Number of purutos currently visible.
              */
             purutos: number;
-            /** @description Sources used, e.g. `registry:/data/registry.json`, `scan:/home/me/purutos`. */
+            /**
+             * @description Sources used, e.g. `registry:…/registry.json`, `scan:…/purutos`. `/health` is open, so every absolute path
+             *     is cut to its last segment (`…/name`): no folder layout is shown to anonymous callers.
+             */
             sources: string[];
         };
         /**
@@ -3327,6 +3334,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
              *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
@@ -3380,6 +3396,15 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3472,6 +3497,15 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

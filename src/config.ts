@@ -250,7 +250,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_ECOSYSTEM_ROOT",
     default: "parent of the working dir",
-    description: "Folder whose `puruto-*` children are discovered.",
+    description:
+      "Folders whose `puruto-*` children are discovered, separated by `:` or `,`. Registry entries are honoured where they point when that lies under one of them or under the parent of `PURUTO_DATA_PATH`.",
+  },
+  {
+    name: "GATEHOUSE_PURUTO_ORG",
+    default: "$GATEHOUSE_DEFAULT_ORG",
+    description: "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos.",
   },
   { name: "GATEHOUSE_COMMAND_TIMEOUT_MS", default: "30000", description: "A puruto command running longer is killed." },
   { name: "GATEHOUSE_COMMAND_OUTPUT_LIMIT", default: "1048576", description: "Bytes of command output accepted." },

@@ -23,7 +23,7 @@ import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from ".
 import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
-import { createDiscovery } from "./faces/purutos/discovery";
+import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
@@ -266,10 +266,11 @@ export async function startGatehouse(
         ...engine.publicJwks().keys,
         ...audit.publicJwks().keys,
       ],
-      discovery: () => discovery.snapshot(),
+      // /health is open: no absolute paths for anonymous callers.
+      discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
     ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
-    ...purutosHandlers({ discovery, invoker }),
+    ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({ approvals, audit }),
@@ -285,6 +286,7 @@ export async function startGatehouse(
     validateExecuteBody: bodyValidatorOf(spec, "Gateway_execute"),
     validatePurutoPayload: bodyValidatorOf(spec, "Purutos_invoke"),
     purutos: purutoCommandsOf(discovery, invoker),
+    purutosOrg: purutosConfig.org,
     options: mcpOptions,
     version: VERSION,
   });
