@@ -237,7 +237,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_EMBEDDED_RUNTIME",
     default: "",
-    description: "`1`: start the reference agent runtime in-process when `AGENT_RUNTIME_URL` is unset.",
+    description:
+      "`1`: start the reference agent runtime as a child process (never on the gateway's event loop) when `AGENT_RUNTIME_URL` is unset.",
   },
   {
     name: "REDIS_URL",

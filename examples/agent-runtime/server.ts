@@ -85,7 +85,11 @@ const TOOL_PROMPTS: { pattern: RegExp; request: (prompt: string, path: string) =
   },
 ];
 
-function toolFor(prompt: string): ToolRequest | undefined {
+/** Only the head of a prompt names a tool: the patterns backtrack, and a 1 MiB prompt would cost seconds. */
+const TOOL_PROMPT_HEAD = 4096;
+
+function toolFor(fullPrompt: string): ToolRequest | undefined {
+  const prompt = fullPrompt.slice(0, TOOL_PROMPT_HEAD);
   const path = /[\w./-]+\.\w+/.exec(prompt)?.[0] ?? "main.dart";
   return TOOL_PROMPTS.find((r) => r.pattern.test(prompt))?.request(prompt, path);
 }

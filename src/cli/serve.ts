@@ -3,6 +3,7 @@ import { checkDataDir, ConfigError, loadConfig } from "../config";
 import { logger } from "../core/log/logger";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
+import { spawnAgentRuntime } from "./agent-runtime-process";
 
 export async function serve(): Promise<void> {
   let config;
@@ -27,12 +28,12 @@ export async function serve(): Promise<void> {
     }
     throw err;
   }
-  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured.
+  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured: a child
+  // process, so that what the runtime does with a prompt never runs on the gateway's event loop.
   let runtime: { url: string; close(): Promise<void> } | undefined;
   if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
-    const { startAgentRuntime } = await import("../../examples/agent-runtime/server");
     const port = Number(process.env.AGENT_RUNTIME_PORT ?? 8001);
-    runtime = await startAgentRuntime({ port, host: "127.0.0.1" }).catch((err) => {
+    runtime = await spawnAgentRuntime(port).catch((err) => {
       throw portTaken(err, "AGENT_RUNTIME_PORT");
     });
     config = { ...config, agentRuntimeUrl: runtime.url };
@@ -51,7 +52,7 @@ export async function serve(): Promise<void> {
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
     `  console: ${gatehouse.url}/console   (sign in with the operator TOKEN below)`,
-    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
+    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
   ];
   if (gatehouse.devIssuer) {
     const operator = await gatehouse.devIssuer.mint({
