@@ -303,6 +303,21 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "GATEHOUSE_WS_REPLAY_WINDOW_MS", default: "120000", description: "How long a dropped session can resume." },
   {
+    name: "GATEHOUSE_WS_REPLAY_MAX_BYTES",
+    default: "8388608",
+    description: "Replay buffer bytes per session (oldest frames dropped beyond).",
+  },
+  {
+    name: "GATEHOUSE_WS_REPLAY_MAX_TOTAL_BYTES",
+    default: "67108864",
+    description: "Replay buffer bytes over every session of a node (the biggest buffer gives first).",
+  },
+  {
+    name: "GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS",
+    default: "10000",
+    description: "How often frames older than the replay window are freed, idle and closed sessions included.",
+  },
+  {
     name: "GATEHOUSE_SECRET_*",
     default: "",
     description:

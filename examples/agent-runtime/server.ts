@@ -304,7 +304,12 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.AGENT_RUNTIME_PORT ?? process.env.PORT ?? 8001);
-  const runtime = await startAgentRuntime({ port, host: process.env.HOST ?? "127.0.0.1" });
+  const tokenDelayMs = process.env.AGENT_RUNTIME_TOKEN_DELAY_MS;
+  const runtime = await startAgentRuntime({
+    port,
+    host: process.env.HOST ?? "127.0.0.1",
+    ...(tokenDelayMs ? { tokenDelayMs: Number(tokenDelayMs) } : {}),
+  });
   console.log(
     `agent runtime listening on ${runtime.url} (ws ${runtime.url.replace("http", "ws")}/runtime/sessions/{session_id})`,
   );

@@ -18,7 +18,11 @@ export interface AgentRuntimeProcess {
 }
 
 /** Starts examples/agent-runtime in a child process on `port` (0 = any) and resolves once it listens. */
-export function spawnAgentRuntime(port: number, startTimeoutMs = 20_000): Promise<AgentRuntimeProcess> {
+export function spawnAgentRuntime(
+  port: number,
+  startTimeoutMs = 20_000,
+  extraEnv: Record<string, string> = {},
+): Promise<AgentRuntimeProcess> {
   if (!existsSync(SCRIPT)) {
     return Promise.reject(
       new Error(`GATEHOUSE_EMBEDDED_RUNTIME needs ${SCRIPT} (a source checkout); set AGENT_RUNTIME_URL instead`),
@@ -27,7 +31,7 @@ export function spawnAgentRuntime(port: number, startTimeoutMs = 20_000): Promis
   const { PORT: _port, ...env } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
     cwd: PROJECT_ROOT,
-    env: { ...env, AGENT_RUNTIME_PORT: String(port), HOST: "127.0.0.1" },
+    env: { ...env, ...extraEnv, AGENT_RUNTIME_PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "inherit"],
   });
   const killChild = () => child.kill("SIGKILL");
