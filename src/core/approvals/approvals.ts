@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import { createMemoryEventBus, type EventBus, type GatehouseEvent } from "../events";
+import { boundMembers } from "../audit/bound";
 import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
@@ -355,10 +356,13 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
             org_id: input.org_id,
             uapk_id: input.uapk_id,
             agent_id: input.agent_id,
+            // Bound like the audit log's params: a large argument is kept as its hash, size and a preview. The
+            // binding hash above covers the full request, so the agent (or the session) re-presents the full
+            // arguments to use the approval; the row only has to show an operator what is being asked.
             action: JSON.stringify({
               type: input.action.type,
               tool: input.action.tool,
-              params: input.action.params ?? {},
+              params: boundMembers("params", input.action.params ?? {}).value,
             }),
             counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
             context: input.context === undefined ? null : JSON.stringify(input.context),

@@ -268,11 +268,13 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
         };
       const decidedBy = approval.decided_by ?? undefined;
       switch (approval.status) {
+        // The call's own arguments, not the approval's stored copy: a large argument is stored as its hash and a
+        // preview (approvals.ts), and the binding hash proves these are the arguments that were approved.
         case "approved":
-          return releaseApproved(orgId, ctx, approval);
+          return releaseApproved(orgId, ctx, approval, ctx.arguments);
         case "consumed":
           // Spent by an identical call (identical requests share one pending approval): ask again.
-          return askAgain(orgId, ctx, approval);
+          return askAgain(orgId, ctx, approval, ctx.arguments);
         case "expired":
           return {
             outcome: "rejected",

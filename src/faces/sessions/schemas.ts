@@ -107,9 +107,7 @@ function pointerErrors(errors: ErrorObject[] | null | undefined) {
 }
 
 export function buildValidators(entries: MessageEntry[]): MessageValidators {
-  // unicode: false — maxLength counts UTF-16 units (string.length, O(1)) instead of walking every code point of
-  // a 1 MiB prompt on the event loop; a surrogate pair counts twice, so the bound only gets stricter.
-  const ajv = new Ajv2020({ strict: true, allErrors: true, unicode: false });
+  const ajv = new Ajv2020({ strict: true, allErrors: true });
   const byRoute = new Map<FrameRoute, Map<string, ValidateFunction>>();
   for (const { channel, action, schema } of entries) {
     const route = routeOf(channel, action);
