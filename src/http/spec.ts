@@ -29,12 +29,12 @@ export interface OperationSpec {
   koaPath: string;
   /** Alternatives: the caller must satisfy one of them. Empty → open. */
   security: SecurityScheme[];
-  validatePath?: ValidateFunction;
-  validateQuery?: ValidateFunction;
-  validateBody?: ValidateFunction;
+  validatePath?: ValidateFunction | undefined;
+  validateQuery?: ValidateFunction | undefined;
+  validateBody?: ValidateFunction | undefined;
   bodyRequired: boolean;
   /** Status → validator of the JSON body the spec declares (used by tests and the contract replay). */
-  responses: Map<number, { contentType: string; validate?: ValidateFunction }>;
+  responses: Map<number, { contentType: string; validate?: ValidateFunction | undefined }>;
 }
 
 const DOC_ID = "urn:gatehouse:openapi";
@@ -102,7 +102,7 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
       const body = ((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as
         | Json
         | undefined;
-      const responses = new Map<number, { contentType: string; validate?: ValidateFunction }>();
+      const responses = new Map<number, { contentType: string; validate?: ValidateFunction | undefined }>();
       for (const [status, resp] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
         const content = (resp.content ?? {}) as Record<string, Json>;
         const [contentType, media] = Object.entries(content)[0] ?? ["", undefined];

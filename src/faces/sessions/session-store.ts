@@ -30,7 +30,7 @@ export interface SessionRecord {
 export type ReplayResult =
   | { ok: true; frames: BufferedFrame[] }
   /** Frames after `lastSeq` have left the buffer (or `lastSeq` is from the future): the IDE must resync. */
-  | { ok: false; oldestSeq?: number };
+  | { ok: false; oldestSeq?: number | undefined };
 
 export interface SessionStore {
   get(id: string): SessionRecord | undefined;
