@@ -672,7 +672,8 @@ export interface paths {
         };
         /**
          * @description Lists every puruto discovered: `PURUTO_DATA_PATH/registry.json` entries first, then `puruto-*` folders
-         *     of the ecosystem root (registry wins on a name clash). Requires `X-API-Key`.
+         *     of the ecosystem roots (registry wins on a name clash). Requires `X-API-Key` of the org the purutos belong
+         *     to (`GATEHOUSE_PURUTO_ORG`, default the default org); another org's key gets 403.
          */
         get: operations["Purutos_list"];
         put?: never;
@@ -690,7 +691,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One puruto by name. Unknown names (and names that are not plain folder names) → 404. */
+        /**
+         * @description One puruto by name. Unknown names (and names that are not plain folder names) → 404. Another org's API key
+         *     → 403 `ORG_FORBIDDEN`, whatever the name (decided before any lookup: nothing about existence leaks).
+         */
         get: operations["Purutos_get"];
         put?: never;
         post?: never;
@@ -715,7 +719,7 @@ export interface paths {
          *     `.claude/skills/<command>/run` is run without a shell, with the body as JSON on stdin and a timeout.
          *     A failed run is still `200 accepted` with `invocation.status: "error"`; an unknown puruto is 404 and a
          *     command outside the allow list is 400 (its `errors[0].message` lists what is allowed, or says why a skill
-         *     the puruto has cannot be run).
+         *     the puruto has cannot be run). Another org's API key → 403 `ORG_FORBIDDEN` (nothing runs).
          */
         post: operations["Purutos_invoke"];
         delete?: never;
@@ -1076,14 +1080,17 @@ export interface components {
         DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE";
         /** @description What discovery found and what went wrong (a broken registry.json is reported here, never crashes). */
         DiscoveryHealth: {
-            /** @description Problems found (unreadable folder, broken registry.json, …). */
+            /** @description Problems found (unreadable folder, broken registry.json, …), with absolute paths cut as in `sources`. */
             problems: string[];
             /**
              * Format: int32
              * @description Number of purutos currently visible.
              */
             purutos: number;
-            /** @description Sources used, e.g. `registry:/data/registry.json`, `scan:/home/me/purutos`. */
+            /**
+             * @description Sources used, e.g. `registry:…/registry.json`, `scan:…/purutos`. `/health` is open, so every absolute path
+             *     is cut to its last segment (`…/name`): no folder layout is shown to anonymous callers.
+             */
             sources: string[];
         };
         /**
@@ -1316,7 +1323,7 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied or expired, see `meta.approval_status`). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS).
          */
@@ -1694,7 +1701,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -2222,6 +2229,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
                 headers: {
@@ -2328,6 +2347,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the configured limit. */
             413: {
                 headers: {
@@ -2418,6 +2449,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2696,6 +2739,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
                 headers: {
@@ -2780,6 +2835,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2982,6 +3049,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the configured limit. */
             413: {
                 headers: {
@@ -3066,6 +3145,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3529,6 +3620,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
                 headers: {
@@ -3742,6 +3845,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4180,6 +4295,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is larger than the configured limit. */
             413: {
                 headers: {
@@ -4442,6 +4569,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
              *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
@@ -4495,6 +4631,15 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4594,8 +4739,29 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,8 @@ export interface Config {
   dataDir: string;
   databaseFile: string;
   maxBodyBytes: number;
+  /** A request body not fully received this long after it started is answered 408 (connection closed). */
+  bodyTimeoutMs: number;
   /** External identity provider; unset → Gatehouse is its own development issuer. */
   jwksUrl?: string | undefined;
   jwksCacheTtlSeconds: number;
@@ -127,6 +129,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     databaseFile: env.GATEHOUSE_DB ?? resolve(dataDir, "gatehouse.sqlite"),
     maxBodyBytes: integer(env, "GATEHOUSE_MAX_BODY_BYTES"),
+    bodyTimeoutMs: integer(env, "GATEHOUSE_BODY_TIMEOUT_MS"),
     jwksUrl: optional(env, "JWKS_URL"),
     jwksCacheTtlSeconds: integer(env, "JWKS_CACHE_TTL"),
     jwtIssuer: text(env, "GATEHOUSE_JWT_ISSUER"),
@@ -249,6 +252,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "Largest accepted request body (413 above).",
   },
   {
+    name: "GATEHOUSE_BODY_TIMEOUT_MS",
+    check: { kind: "integer", min: 100, max: 10 * 60_000 },
+    default: "15000",
+    description: "A request body still arriving after this long is answered 408 and its connection closed.",
+  },
+  {
     name: "GATEHOUSE_SHUTDOWN_TIMEOUT_MS",
     check: { kind: "integer", min: 0, max: 10 * 60_000 },
     default: "10000",
@@ -285,7 +294,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_EMBEDDED_RUNTIME",
     check: { kind: "oneOf", values: ["0", "1"] },
     default: "",
-    description: "`1`: start the reference agent runtime in-process when `AGENT_RUNTIME_URL` is unset.",
+    description:
+      "`1`: start the reference agent runtime as a child process (never on the gateway's event loop) when `AGENT_RUNTIME_URL` is unset.",
   },
   {
     name: "REDIS_URL",
@@ -330,7 +340,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_ECOSYSTEM_ROOT",
     default: "parent of the working dir",
-    description: "Folder whose `puruto-*` children are discovered.",
+    description:
+      "Folders whose `puruto-*` children are discovered, separated by `:` or `,`. Registry entries are honoured where they point when that lies under one of them or under the parent of `PURUTO_DATA_PATH`.",
+  },
+  {
+    name: "GATEHOUSE_PURUTO_ORG",
+    default: "$GATEHOUSE_DEFAULT_ORG",
+    description: "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos.",
   },
   {
     name: "GATEHOUSE_COMMAND_TIMEOUT_MS",
@@ -405,6 +421,24 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: countRule,
     default: "120000",
     description: "How long a dropped session can resume.",
+  },
+  {
+    name: "GATEHOUSE_WS_REPLAY_MAX_BYTES",
+    check: countRule,
+    default: "8388608",
+    description: "Replay buffer bytes per session (oldest frames dropped beyond).",
+  },
+  {
+    name: "GATEHOUSE_WS_REPLAY_MAX_TOTAL_BYTES",
+    check: countRule,
+    default: "67108864",
+    description: "Replay buffer bytes over every session of a node (the biggest buffer gives first).",
+  },
+  {
+    name: "GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS",
+    check: countRule,
+    default: "10000",
+    description: "How often frames older than the replay window are freed, idle and closed sessions included.",
   },
   {
     name: "GATEHOUSE_SECRET_*",

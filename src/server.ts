@@ -23,7 +23,7 @@ import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from ".
 import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
-import { createDiscovery } from "./faces/purutos/discovery";
+import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
@@ -294,10 +294,11 @@ export async function startGatehouse(
         ...engine.publicJwks().keys,
         ...audit.publicJwks().keys,
       ],
-      discovery: () => discovery.snapshot(),
+      // /health is open: no absolute paths for anonymous callers.
+      discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
     ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
-    ...purutosHandlers({ discovery, invoker }),
+    ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({
@@ -319,10 +320,19 @@ export async function startGatehouse(
     validateExecuteBody: bodyValidatorOf(spec, "Gateway_execute"),
     validatePurutoPayload: bodyValidatorOf(spec, "Purutos_invoke"),
     purutos: purutoCommandsOf(discovery, invoker),
+    purutosOrg: purutosConfig.org,
     options: mcpOptions,
     version: VERSION,
   });
-  const app = createApp({ spec, handlers, auth, logger, maxBodyBytes: config.maxBodyBytes, mounts: [mcp.mount] });
+  const app = createApp({
+    spec,
+    handlers,
+    auth,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    mounts: [mcp.mount],
+  });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets(undefined, consoleOidc ? { oidc: consoleOidc } : {});
   const api = app.callback();

@@ -85,7 +85,11 @@ const TOOL_PROMPTS: { pattern: RegExp; request: (prompt: string, path: string) =
   },
 ];
 
-function toolFor(prompt: string): ToolRequest | undefined {
+/** Only the head of a prompt names a tool: the patterns backtrack, and a 1 MiB prompt would cost seconds. */
+const TOOL_PROMPT_HEAD = 4096;
+
+function toolFor(fullPrompt: string): ToolRequest | undefined {
+  const prompt = fullPrompt.slice(0, TOOL_PROMPT_HEAD);
   const path = /[\w./-]+\.\w+/.exec(prompt)?.[0] ?? "main.dart";
   return TOOL_PROMPTS.find((r) => r.pattern.test(prompt))?.request(prompt, path);
 }
@@ -343,7 +347,12 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const port = Number(process.env.AGENT_RUNTIME_PORT ?? process.env.PORT ?? 8001);
-  const runtime = await startAgentRuntime({ port, host: process.env.HOST ?? "127.0.0.1" });
+  const tokenDelayMs = process.env.AGENT_RUNTIME_TOKEN_DELAY_MS;
+  const runtime = await startAgentRuntime({
+    port,
+    host: process.env.HOST ?? "127.0.0.1",
+    ...(tokenDelayMs ? { tokenDelayMs: Number(tokenDelayMs) } : {}),
+  });
   console.log(
     `agent runtime listening on ${runtime.url} (ws ${runtime.url.replace("http", "ws")}/runtime/sessions/{session_id})`,
   );

@@ -4,6 +4,7 @@ import { logFormat, logger } from "../core/log/logger";
 import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
+import { spawnAgentRuntime } from "./agent-runtime-process";
 
 export async function serve(): Promise<void> {
   let config;
@@ -28,11 +29,11 @@ export async function serve(): Promise<void> {
     }
     throw err;
   }
-  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured.
+  // The embedded default brings its own agent runtime (examples/agent-runtime) unless one is configured: a child
+  // process, so that what the runtime does with a prompt never runs on the gateway's event loop.
   let runtime: { url: string; close(): Promise<void> } | undefined;
   if (!config.agentRuntimeUrl && process.env.GATEHOUSE_EMBEDDED_RUNTIME === "1") {
-    const { startAgentRuntime } = await import("../../examples/agent-runtime/server");
-    runtime = await startAgentRuntime({ port: config.agentRuntimePort, host: "127.0.0.1" }).catch((err) => {
+    runtime = await spawnAgentRuntime(config.agentRuntimePort).catch((err) => {
       throw portTaken(err, "AGENT_RUNTIME_PORT");
     });
     config = { ...config, agentRuntimeUrl: runtime.url };
@@ -64,7 +65,7 @@ export async function serve(): Promise<void> {
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
     `  console: ${gatehouse.url}/console   (sign in with the operator TOKEN below)`,
-    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, embedded)" : ""}`,
+    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
   ];
   if (gatehouse.devIssuer) {
     const operator = await gatehouse.devIssuer.mint({

@@ -5,6 +5,7 @@ import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
+import { readBodyWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
 import { decideRequestId, problem } from "./boundary";
@@ -46,9 +47,21 @@ export interface AppOptions {
   auth: Authenticator;
   logger: Logger;
   maxBodyBytes: number;
+  /** A body still arriving after this long → 408 and the connection closed (default 15 s). */
+  bodyTimeoutMs?: number;
 }
 
-export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts = [] }: AppOptions): Koa {
+export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
+
+export function createApp({
+  spec,
+  handlers,
+  auth,
+  logger,
+  maxBodyBytes,
+  bodyTimeoutMs = DEFAULT_BODY_TIMEOUT_MS,
+  mounts = [],
+}: AppOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
@@ -67,6 +80,7 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
       throw err;
     },
   });
+  const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
 
   // A span per request, around everything else, only when tracing is on.
   if (tracingActive()) app.use(traceRequests());
@@ -118,7 +132,7 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
   const tools = {
     async parseJsonBody(ctx: Context): Promise<unknown> {
       if (!hasBody(ctx)) return undefined;
-      await parseBody(ctx, noMoreMiddleware);
+      await parseWithin(ctx);
       return (ctx.request as { body?: unknown }).body;
     },
   };
@@ -126,7 +140,10 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
     app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
   }
   // Only a request that carries a body goes through the JSON body parser.
-  app.use((ctx, next) => (hasBody(ctx) ? parseBody(ctx, next) : next()));
+  app.use(async (ctx, next) => {
+    if (hasBody(ctx)) await parseWithin(ctx);
+    return next();
+  });
   app.use(router.routes());
   return app;
 }

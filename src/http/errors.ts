@@ -50,10 +50,13 @@ export function respondWithProblem(ctx: Context, err: unknown): void {
 export function answerClientErrors(server: import("node:http").Server): void {
   server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
     if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return socket.destroy();
+    // Node's own requestTimeout / headersTimeout (a client trickling its headers) is a timeout, not a malformed request.
     const problem =
       err.code === "HPE_HEADER_OVERFLOW"
         ? new HttpProblem(431, "Request line or headers are too large")
-        : new HttpProblem(400, "Malformed HTTP request");
+        : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+          ? new HttpProblem(408, "The request did not arrive in time", { code: "REQUEST_TIMEOUT" })
+          : new HttpProblem(400, "Malformed HTTP request");
     socket.end(rawProblemResponse(problem));
   });
 }

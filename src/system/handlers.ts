@@ -29,10 +29,13 @@ export interface SystemDeps {
 
 /**
  * Runs every probe, at most once per `maxAgeMs`: concurrent and frequent `/health` calls (load balancers,
- * dashboards) share one probe of each dependency instead of each opening its own connection.
+ * dashboards) share one probe of each dependency instead of each opening its own connection. Once a round has
+ * answered, a stale result is served while the next round runs in the background: a dependency that is slow
+ * to answer (an agent runtime busy with a 1 MiB prompt, a probe timing out) never makes `/health` slow.
  */
 function probeAllCached(probes: Record<string, Probe>, maxAgeMs: number): () => Promise<Record<string, string>> {
   let last: { at: number; result: Promise<Record<string, string>> } | undefined;
+  let settled: Record<string, string> | undefined;
   const run = async () => {
     const entries = await Promise.all(
       Object.entries(probes).map(async ([name, probe]) => {
@@ -47,8 +50,14 @@ function probeAllCached(probes: Record<string, Probe>, maxAgeMs: number): () => 
   };
   return () => {
     const now = Date.now();
-    if (!last || now - last.at > maxAgeMs) last = { at: now, result: run() };
-    return last.result;
+    if (!last || now - last.at > maxAgeMs) {
+      const result = run();
+      last = { at: now, result };
+      void result.then((answered) => {
+        settled = answered;
+      });
+    }
+    return settled ? Promise.resolve(settled) : last.result;
   };
 }
 

@@ -12,6 +12,7 @@
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import { createMemoryEventBus, type EventBus, type GatehouseEvent } from "../events";
+import { boundMembers } from "../audit/bound";
 import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
@@ -152,6 +153,8 @@ export interface ApprovalStoreOptions {
    * taken on another node wakes this node's waiters; the default is in-process.
    */
   events?: EventBus;
+  /** Every this many ms, overdue approvals of every org are expired (and audited); 0 = only on reads. */
+  expirySweepMs?: number;
 }
 
 const log = logger.child({ module: "approvals" });
@@ -199,24 +202,40 @@ function selectApproval(db: Db, org_id: string, approval_id: string): Approval |
   return row ? fromRow(row) : null;
 }
 
+/** At most this many overdue approvals are expired by one call; the store's timer takes care of the rest. */
+export const EXPIRY_BATCH = 200;
+
 /**
- * Statements that find and expire pending or approved-but-unused approvals past `expires_at`, for one org
- * (uses the org/status index) or all of them. The probe is read-only, so that the usual read (nothing
- * overdue) does not take the write lock.
+ * Statements that find and expire pending or approved-but-unused approvals past `expires_at`, for one org or
+ * all of them. Both go through the expiry indexes of migration 0005 (status, expires_at), so the work is the
+ * overdue rows only, never every pending one, and one sweep expires at most EXPIRY_BATCH of them. The probe is
+ * read-only, so that the usual read (nothing overdue) does not take the write lock.
  */
+const overdue = (scope: string) => `status IN ('pending', 'approved') AND expires_at <= @now ${scope}`;
+
+/** The expiry SQL, by scope (exported so a test can check its query plan). */
+export function expirySql(scope: "org" | "all"): { probe: string; sweep: string } {
+  const where = overdue(scope === "org" ? "AND org_id = @org_id" : "");
+  return {
+    probe: `SELECT 1 AS found FROM approvals WHERE ${where} LIMIT 1`,
+    sweep: `UPDATE approvals SET status = 'expired' WHERE approval_id IN
+         (SELECT approval_id FROM approvals WHERE ${where} LIMIT ${EXPIRY_BATCH})
+       RETURNING *`,
+  };
+}
+
 function expiryStatements(db: Db) {
-  const overdue = (scope: string) => `status IN ('pending', 'approved') AND expires_at <= @now ${scope}`;
-  const forScope = (scope: string) => ({
-    probe: db.prepare<{ now: string; org_id?: string }, { found: 1 }>(
-      `SELECT 1 AS found FROM approvals WHERE ${overdue(scope)} LIMIT 1`,
-    ),
-    sweep: db.prepare<{ now: string; org_id?: string }, Row>(
-      `UPDATE approvals SET status = 'expired' WHERE ${overdue(scope)} RETURNING *`,
-    ),
+  const forScope = (scope: "org" | "all") => ({
+    probe: db.prepare<{ now: string; org_id?: string }, { found: 1 }>(expirySql(scope).probe),
+    sweep: db.prepare<{ now: string; org_id?: string }, Row>(expirySql(scope).sweep),
   });
-  const org = forScope("AND org_id = @org_id");
-  const all = forScope("");
-  return (org_id?: string) => (org_id === undefined ? all : org);
+  const org = forScope("org");
+  const all = forScope("all");
+  const one = db.prepare<{ now: string; org_id: string; approval_id: string }, Row>(
+    `UPDATE approvals SET status = 'expired'
+     WHERE org_id = @org_id AND approval_id = @approval_id AND ${overdue("")} RETURNING *`,
+  );
+  return { scope: (org_id?: string) => (org_id === undefined ? all : org), one };
 }
 
 export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}): ApprovalStore {
@@ -236,11 +255,17 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
   const expiry = expiryStatements(db);
   const scoped = (at: Date, org_id?: string) =>
     org_id === undefined ? { now: at.toISOString() } : { now: at.toISOString(), org_id };
-  const sweepAndNotify = db.transaction((at: Date, org_id?: string): Approval[] => {
-    const expired = expiry(org_id).sweep.all(scoped(at, org_id)).map(fromRow);
-    for (const approval of expired) for (const listener of decisionListeners) listener(approval);
-    return expired;
-  });
+  const notify = (approvals: Approval[]): Approval[] => {
+    for (const approval of approvals) for (const listener of decisionListeners) listener(approval);
+    return approvals;
+  };
+  const sweepAndNotify = db.transaction((at: Date, org_id?: string): Approval[] =>
+    notify(expiry.scope(org_id).sweep.all(scoped(at, org_id)).map(fromRow)),
+  );
+  // One approval read by id is brought up to date even when a burst left more overdue than one sweep takes.
+  const expireOneAndNotify = db.transaction((at: Date, org_id: string, approval_id: string): Approval[] =>
+    notify(expiry.one.all({ now: at.toISOString(), org_id, approval_id }).map(fromRow)),
+  );
 
   /** Events of a committed change; a lost event only delays waiters until their next re-check. */
   function announce(event: GatehouseEvent): void {
@@ -249,15 +274,39 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
       .catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
   }
 
-  function expire(org_id?: string): number {
-    const at = now();
-    if (!expiry(org_id).probe.get(scoped(at, org_id))) return 0;
-    // IMMEDIATE when on its own (a read found something overdue); a savepoint inside create/decide.
-    const expired = sweepAndNotify.immediate(at, org_id);
+  function announceExpired(expired: Approval[]): number {
     for (const approval of expired)
       announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
     return expired.length;
   }
+
+  /** Expires at most EXPIRY_BATCH overdue approvals of the org (or of every org). */
+  function expire(org_id?: string): number {
+    const at = now();
+    if (!expiry.scope(org_id).probe.get(scoped(at, org_id))) return 0;
+    // IMMEDIATE when on its own (a read found something overdue); a savepoint inside create/decide.
+    return announceExpired(sweepAndNotify.immediate(at, org_id));
+  }
+
+  function expireOne(org_id: string, approval_id: string): void {
+    expire(org_id);
+    const current = selectApproval(db, org_id, approval_id);
+    if (!current || (current.status !== "pending" && current.status !== "approved")) return;
+    if (current.expires_at > now().toISOString()) return;
+    announceExpired(expireOneAndNotify.immediate(now(), org_id, approval_id));
+  }
+
+  // The timer catches up with bursts (more overdue than one call expires) and with orgs nobody reads.
+  const sweeper =
+    (options.expirySweepMs ?? 30_000) > 0
+      ? setInterval(() => {
+          try {
+            while (expire() === EXPIRY_BATCH);
+          } catch (err) {
+            log.warn({ err: String(err) }, "approval expiry sweep failed");
+          }
+        }, options.expirySweepMs ?? 30_000).unref()
+      : undefined;
 
   function decide(
     org_id: string,
@@ -321,10 +370,13 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
             org_id: input.org_id,
             uapk_id: input.uapk_id,
             agent_id: input.agent_id,
+            // Bound like the audit log's params: a large argument is kept as its hash, size and a preview. The
+            // binding hash above covers the full request, so the agent (or the session) re-presents the full
+            // arguments to use the approval; the row only has to show an operator what is being asked.
             action: JSON.stringify({
               type: input.action.type,
               tool: input.action.tool,
-              params: input.action.params ?? {},
+              params: boundMembers("params", input.action.params ?? {}).value,
             }),
             counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
             context: input.context === undefined ? null : JSON.stringify(input.context),
@@ -369,7 +421,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     get(org_id, approval_id) {
-      expire(org_id);
+      expireOne(org_id, approval_id);
       return selectApproval(db, org_id, approval_id);
     },
 
@@ -422,14 +474,23 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     cancel(org_id, approval_id, reason) {
+      // A cancellation is a verdict like the others: its listeners (the audit log) run in the same transaction,
+      // so no approval is cancelled without its record.
       const cancelled = db
-        .prepare<unknown[], Row>(
-          `UPDATE approvals SET status = 'cancelled', decided_at = ?, decided_by = 'gatehouse', decision_reason = ?
-           WHERE org_id = ? AND approval_id = ? AND status IN ('pending', 'approved') RETURNING *`,
-        )
-        .get(now().toISOString(), reason, org_id, approval_id);
-      if (cancelled) changes.emit(approval_id);
-      return cancelled !== undefined;
+        .transaction(() => {
+          const row = db
+            .prepare<unknown[], Row>(
+              `UPDATE approvals SET status = 'cancelled', decided_at = ?, decided_by = 'gatehouse', decision_reason = ?
+               WHERE org_id = ? AND approval_id = ? AND status IN ('pending', 'approved') RETURNING *`,
+            )
+            .get(now().toISOString(), reason, org_id, approval_id);
+          return row ? notify([fromRow(row)]) : [];
+        })
+        .immediate();
+      if (cancelled.length === 0) return false;
+      changes.emit(approval_id);
+      announce({ type: "approval.decided", org_id, approval_id, status: "cancelled" });
+      return true;
     },
 
     expireOverdue: (org_id) => expire(org_id),
@@ -440,6 +501,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     close() {
+      if (sweeper) clearInterval(sweeper);
       for (const stop of unsubscribe) stop();
       for (const stop of Array.from(closers)) stop();
     },

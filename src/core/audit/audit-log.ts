@@ -88,7 +88,8 @@ export interface ApprovalDecisionInput {
   action: ActionInput;
   /** Why the policy escalated (the approval's reasons). */
   reasons: unknown[];
-  status: "approved" | "denied" | "expired";
+  /** `cancelled`: the agent session that asked was cancelled or abandoned (decided by `gatehouse`). */
+  status: "approved" | "denied" | "expired" | "cancelled";
   decided_by: string | null;
   reason?: string | null;
   redact?: readonly string[] | undefined;

@@ -1,6 +1,7 @@
-// Approval verdicts (operator approve / deny, from REST or a session, and expiry) join the org's audit chain, in
-// the interaction that escalated, with the tool's redaction applied to the params. The listener runs inside the
-// approval store's transaction that changes the status, so the verdict and its record are atomic.
+// Approval verdicts (operator approve / deny, from REST or a session, expiry, and cancellation with the agent
+// session that asked) join the org's audit chain, in the interaction that escalated, with the tool's redaction
+// applied to the params. The listener runs inside the approval store's transaction that changes the status, so
+// the verdict and its record are atomic.
 import type { Approval } from "../approvals";
 import type { ApprovalDecisionInput } from "../audit/audit-log";
 import type { ManifestRepository } from "../policy/manifest-repository";
@@ -8,7 +9,7 @@ import { capabilityOf } from "../policy/types";
 import type { ApprovalsPort } from "./ports";
 
 type Verdict = ApprovalDecisionInput["status"];
-const AUDITED: ReadonlySet<string> = new Set<Verdict>(["approved", "denied", "expired"]);
+const AUDITED: ReadonlySet<string> = new Set<Verdict>(["approved", "denied", "expired", "cancelled"]);
 
 /** The audit record of one verdict, or undefined for a status that is not a verdict (pending, consumed). */
 export function approvalVerdictRecord(

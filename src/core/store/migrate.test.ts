@@ -14,6 +14,8 @@ import { STORE_TABLES as TABLES } from "./test-support";
 /** Every index the stores use, as the code before migrations created them (the tables: STORE_TABLES). */
 const INDEXES = [
   "approvals_one_pending_per_binding",
+  "approvals_open_expiry",
+  "approvals_open_expiry_org",
   "approvals_org_status",
   "audit_records_agent",
   "audit_records_interaction",
@@ -88,8 +90,9 @@ describe("migrations", () => {
     const file = copyOfPreMigrationsDb();
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
-    // Tables later migrations added: 0003 manifest_versions, 0004 the webhook tables.
-    const added = (name: string) => name === "manifest_versions" || name.startsWith("webhook");
+    // Added by later migrations: 0003 manifest_versions, 0004 the webhook tables, 0005 the expiry indexes.
+    const added = (name: string) =>
+      name === "manifest_versions" || name.startsWith("webhook") || name.startsWith("approvals_open_expiry");
     expect(tablesBefore.map((o) => o.name)).toEqual(
       expect.arrayContaining([...TABLES, ...INDEXES].filter((name) => !added(name))),
     );

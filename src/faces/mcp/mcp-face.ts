@@ -32,6 +32,8 @@ export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
   version: string;
   /** Absent: /mcp/purutos answers 404. */
   purutos?: PurutoCommands;
+  /** The org the purutos belong to: another org's API key gets 403 on /mcp/purutos (as on REST /purutos). */
+  purutosOrg?: string | undefined;
   validatePurutoPayload: BodyValidator;
 }
 
@@ -159,6 +161,10 @@ export function createMcpFace(deps: McpFaceDeps) {
         });
       const schemes: SecurityScheme[] = route.kind === "purutos" ? ["ApiKeyAuth"] : ["ApiKeyAuth", "BearerAuth"];
       const principal = await deps.auth.authenticate(ctx, schemes);
+      if (route.kind === "purutos" && deps.purutosOrg !== undefined && orgOf(principal) !== deps.purutosOrg)
+        throw new HttpProblem(403, "This API key's org has no access to the purutos of this gateway", {
+          code: "ORG_FORBIDDEN",
+        });
       let body: unknown;
       if (ctx.method === "POST") {
         if (!ctx.is("application/json"))

@@ -6,8 +6,17 @@ import path from "node:path";
 export interface PurutosConfig {
   /** Folder holding registry.json (or the registry file itself); null when PURUTO_DATA_PATH is unset. */
   dataPath: string | null;
-  /** Folder whose `puruto-*` children are scanned and against which registry folders resolve. */
+  /** Folder whose `puruto-*` children are scanned and against which registry folders resolve (the first root). */
   ecosystemRoot: string;
+  /**
+   * Every scan root (GATEHOUSE_ECOSYSTEM_ROOT is a list, like PATH); absent = `[ecosystemRoot]`. Registry entries
+   * are honoured where they point when that lies under one of these or under the parent of the data folder.
+   */
+  ecosystemRoots?: string[];
+  /** Folders no puruto may be (or contain): Gatehouse's own data dir, with its database and secret. */
+  forbidden?: string[];
+  /** The org the purutos belong to: only its API keys may list or run them (default: GATEHOUSE_DEFAULT_ORG). */
+  org?: string;
   /** A command still running after this many ms is killed (its whole process group). */
   commandTimeoutMs: number;
   /** Bytes of stdout accepted from a command; beyond it the command is killed and the answer is an error. */
@@ -30,11 +39,15 @@ type Env = Record<string, string | undefined>;
 
 export function purutosConfigFromEnv(env: Env = process.env, cwd: string = process.cwd()): PurutosConfig {
   const dataPathRaw = nonEmpty(env.PURUTO_DATA_PATH);
-  const rootRaw = nonEmpty(env.GATEHOUSE_ECOSYSTEM_ROOT);
+  // Seed 000: purutos are the gateway's siblings, so the default root is the parent of the working dir.
+  const roots = rootList(env.GATEHOUSE_ECOSYSTEM_ROOT).map((root) => path.resolve(cwd, root));
+  const ecosystemRoots = roots.length > 0 ? roots : [path.dirname(path.resolve(cwd))];
   return {
     dataPath: dataPathRaw ? path.resolve(cwd, dataPathRaw) : null,
-    // Seed 000: purutos are the gateway's siblings, so the default root is the parent of the working dir.
-    ecosystemRoot: rootRaw ? path.resolve(cwd, rootRaw) : path.dirname(path.resolve(cwd)),
+    ecosystemRoot: ecosystemRoots[0]!,
+    ecosystemRoots,
+    forbidden: [path.resolve(cwd, nonEmpty(env.GATEHOUSE_DATA_DIR) ?? ".data")],
+    org: orgName(env),
     commandTimeoutMs: positiveInt(env, "GATEHOUSE_COMMAND_TIMEOUT_MS", 30_000),
     commandOutputLimit: positiveInt(env, "GATEHOUSE_COMMAND_OUTPUT_LIMIT", 1024 * 1024),
     extraCommands: commandList(env, "GATEHOUSE_EXTRA_COMMANDS"),
@@ -43,6 +56,22 @@ export function purutosConfigFromEnv(env: Env = process.env, cwd: string = proce
     maxConcurrentCommands: positiveInt(env, "GATEHOUSE_MAX_CONCURRENT_COMMANDS", 16),
     cacheTtlMs: positiveInt(env, "GATEHOUSE_DISCOVERY_TTL_MS", 10_000),
   };
+}
+
+/** GATEHOUSE_ECOSYSTEM_ROOT: one folder, or several separated by `:` (like PATH) or `,`. */
+function rootList(raw: string | undefined): string[] {
+  return (raw ?? "")
+    .split(new RegExp(`[,${path.delimiter}]`))
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function orgName(env: Env): string {
+  const org = nonEmpty(env.GATEHOUSE_PURUTO_ORG) ?? nonEmpty(env.GATEHOUSE_DEFAULT_ORG) ?? "default";
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(org)) {
+    throw new Error(`GATEHOUSE_PURUTO_ORG must be 1-64 letters, digits, '-' or '_', got "${org}"`);
+  }
+  return org;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -7,8 +7,11 @@
 //   - Both sources are MERGED (an empty or partial registry does not hide folders on disk); on a name clash the
 //     registry entry wins, and `source` says where each item came from.
 //   - A registry entry is resolved to a real folder: `path`, then `folder` (puruto-data writes this), then its
-//     name, each relative to the ecosystem root. `path` is null only when no candidate exists.
-//   - Folders (and symlinks) whose real path escapes the ecosystem root are never used.
+//     name; a relative one against each root in turn. `path` is null only when no candidate exists.
+//   - Roots: every scan root (GATEHOUSE_ECOSYSTEM_ROOT is a list) and the parent of PURUTO_DATA_PATH (the seed's
+//     layout: purutos are siblings of puruto-data). A registry entry is honoured where it points when its real
+//     path lies under one of them; anything else — or Gatehouse's own data dir, or `/` as a root — is refused.
+//   - Scanned folders (and symlinks) whose real path escapes their scan root are never used.
 //   - `kind` comes from the registry entry if declared, else from the name.
 //   - `commands` is the allow list (see allowlist.ts), computed from the real skills in `.claude/skills`.
 //
@@ -80,7 +83,7 @@ interface Index {
 
 type DiscoveryConfig = Pick<
   PurutosConfig,
-  "dataPath" | "ecosystemRoot" | "extraCommands" | "agentCommand" | "cacheTtlMs"
+  "dataPath" | "ecosystemRoot" | "ecosystemRoots" | "forbidden" | "extraCommands" | "agentCommand" | "cacheTtlMs"
 >;
 
 const READ_CONCURRENCY = 32;
@@ -92,6 +95,9 @@ export function inferKind(name: string): string {
 export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptions = {}): Discovery {
   const statIntervalMs = options.statIntervalMs ?? 200;
   const registryPath = config.dataPath ? registryFile(config.dataPath) : null;
+  const scanRoots = config.ecosystemRoots?.length ? config.ecosystemRoots : [config.ecosystemRoot];
+  // The seed's layout: puruto-data and the purutos it registers are siblings.
+  const dataParent = config.dataPath ? path.dirname(path.dirname(registryFile(config.dataPath))) : null;
   let index: Index | null = null;
   let building: Promise<Index> | null = null;
   let dirty = false;
@@ -99,7 +105,7 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
   const watchers: FSWatcher[] = [];
 
   if (options.watch !== false) {
-    watchFolder(config.ecosystemRoot);
+    for (const root of scanRoots) watchFolder(root);
     if (registryPath) watchFolder(path.dirname(registryPath));
   }
 
@@ -120,7 +126,7 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
 
   /** mtime/size of the root and registry: changes whenever a folder or the registry is added or rewritten. */
   async function fingerprint(): Promise<string> {
-    const paths = [config.ecosystemRoot, ...(registryPath ? [path.dirname(registryPath), registryPath] : [])];
+    const paths = [...scanRoots, ...(registryPath ? [path.dirname(registryPath), registryPath] : [])];
     const parts = await Promise.all(
       paths.map(async (p) => {
         try {
@@ -162,27 +168,40 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
       { name: string; dir: string | null; kind?: string | undefined; source: "registry" | "scan" }
     >();
 
-    let realRoot: string | null = null;
-    try {
-      realRoot = await realpath(config.ecosystemRoot);
-    } catch {
-      problems.push(`${config.ecosystemRoot}: ecosystem root not found`);
+    const realScanRoots: string[] = [];
+    const scanSources: string[] = [];
+    for (const root of scanRoots) {
+      const real = await realOrNull(root);
+      if (real === null) problems.push(`${root}: ecosystem root not found`);
+      else if (!realScanRoots.includes(real)) {
+        realScanRoots.push(real);
+        scanSources.push(`scan:${root}`);
+      }
     }
+    const registryRoots = await honouredRoots(realScanRoots, dataParent, problems);
+    const forbidden = (
+      await Promise.all((config.forbidden ?? []).map((dir) => realOrNull(dir).then((r) => r ?? dir)))
+    ).filter(Boolean);
 
     if (registryPath) {
       const registry = await readRegistry(registryPath);
       problems.push(...registry.problems);
       if (registry.found) sources.push(`registry:${registryPath}`);
       for (const entry of registry.entries) {
-        const dir = realRoot ? await resolveRegistryFolder(realRoot, entry.name, entry.locations, problems) : null;
+        const dir = await resolveRegistryFolder(registryRoots, forbidden, entry.name, entry.locations, problems);
         found.set(entry.name, { name: entry.name, dir, kind: entry.kind, source: "registry" });
       }
     }
 
-    if (realRoot) {
-      sources.push(`scan:${config.ecosystemRoot}`);
+    sources.push(...scanSources);
+    for (const realRoot of realScanRoots) {
       for (const folder of await scanRoot(realRoot, problems)) {
-        if (!found.has(folder.name)) found.set(folder.name, { ...folder, source: "scan" });
+        if (found.has(folder.name)) continue;
+        if (forbidden.some((f) => isInside(folder.dir, f) || isInside(f, folder.dir))) {
+          problems.push(`${folder.dir}: holds Gatehouse's data dir, ignored`);
+          continue;
+        }
+        found.set(folder.name, { ...folder, source: "scan" });
       }
     }
 
@@ -246,24 +265,71 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
   };
 }
 
-/** First location that resolves to a folder inside the root; an escaping one is reported, not used. */
+/** An absolute path inside a message: `/` then anything up to a space, quote, colon, comma or bracket. */
+const ABSOLUTE_PATH = /(?<![\w.~])\/[^\s"'`:,()[\]]*/g;
+
+/**
+ * The snapshot as anyone may see it (GET /health is open): every absolute path is cut to its last segment
+ * (`…/puruto-x`), so an anonymous caller learns no folder layout, user name or data-dir location. The full
+ * problems stay in the log.
+ */
+export function withoutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
+  const cut = (text: string) => text.replace(ABSOLUTE_PATH, (p) => `…/${path.basename(p)}`);
+  return { purutos: snapshot.purutos, sources: snapshot.sources.map(cut), problems: snapshot.problems.map(cut) };
+}
+
+/**
+ * The roots registry entries may point under: the scan roots and the parent of the data folder, as real paths.
+ * `/` is never one (a data folder at the top of the file system would otherwise open every path).
+ */
+async function honouredRoots(realScanRoots: string[], dataParent: string | null, problems: string[]) {
+  const roots = [...realScanRoots];
+  const realDataParent = dataParent ? await realOrNull(dataParent) : null;
+  if (realDataParent !== null && !roots.includes(realDataParent)) roots.push(realDataParent);
+  return roots.filter((root) => {
+    if (path.dirname(root) !== root) return true;
+    problems.push(`${root}: the file system root is never a puruto root, ignored`);
+    return false;
+  });
+}
+
+/**
+ * First location that resolves to a folder under one of the roots (a relative one is tried against each root in
+ * turn); one that points elsewhere, or at Gatehouse's data dir, is reported and not used.
+ */
 async function resolveRegistryFolder(
-  realRoot: string,
+  realRoots: string[],
+  forbidden: string[],
   name: string,
   locations: string[],
   problems: string[],
 ): Promise<string | null> {
   for (const location of locations) {
-    const candidate = path.resolve(realRoot, location);
-    const real = await realPathInside(realRoot, candidate);
-    if (real === null) {
-      if (await exists(candidate))
-        problems.push(`registry entry "${name}": ${location} is outside the ecosystem root, ignored`);
-      continue;
+    const candidates = path.isAbsolute(location) ? [location] : realRoots.map((root) => path.resolve(root, location));
+    for (const candidate of candidates) {
+      const real = await realOrNull(candidate);
+      if (real === null) continue;
+      // Strictly under a root: the root itself (e.g. `folder: "."`) is a folder of purutos, not one.
+      if (!realRoots.some((root) => real !== root && isInside(root, real))) {
+        problems.push(`registry entry "${name}": ${location} is outside the ecosystem roots, ignored`);
+        continue;
+      }
+      if (forbidden.some((f) => isInside(real, f) || isInside(f, real))) {
+        problems.push(`registry entry "${name}": ${location} holds Gatehouse's data dir, ignored`);
+        continue;
+      }
+      if (await isDirectory(real)) return real;
     }
-    if (await isDirectory(real)) return real;
   }
   return null;
+}
+
+async function realOrNull(p: string): Promise<string | null> {
+  try {
+    return await realpath(p);
+  } catch {
+    return null;
+  }
 }
 
 /** `puruto-*` folders (or symlinks to folders) directly under the root whose real path stays inside it. */
@@ -290,15 +356,6 @@ async function scanRoot(realRoot: string, problems: string[]): Promise<{ name: s
       }),
   );
   return folders.filter((f): f is { name: string; dir: string } => f !== null);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function isDirectory(p: string): Promise<boolean> {

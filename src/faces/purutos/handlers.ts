@@ -5,6 +5,7 @@ import { SerializedJson, type HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import type { Discovery, Puruto } from "./discovery";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
+import { assertPurutoOrg } from "./org";
 
 type PurutoItem = components["schemas"]["PurutoItem"];
 type PurutoList = components["schemas"]["PurutoList"];
@@ -12,9 +13,11 @@ type PurutoList = components["schemas"]["PurutoList"];
 export interface PurutosHandlerDeps {
   discovery: Discovery;
   invoker: Invoker;
+  /** The org the purutos belong to (see ./org.ts); undefined = any authenticated key (tests of the face alone). */
+  org?: string | undefined;
 }
 
-export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
+export function purutosHandlers({ discovery, invoker, org }: PurutosHandlerDeps) {
   // The list only changes when discovery rebuilds its index (a new array): serialise it once per index and
   // serve the same bytes, with an ETag, until then.
   let listed: { purutos: Puruto[]; body: SerializedJson<PurutoList> } | undefined;
@@ -27,15 +30,20 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
   };
 
   return {
-    Purutos_list: async () => ({ status: 200, body: listBody(await discovery.list()) }),
+    Purutos_list: async (req) => {
+      assertPurutoOrg(req.principal, org);
+      return { status: 200, body: listBody(await discovery.list()) };
+    },
 
     Purutos_get: async (req) => {
+      assertPurutoOrg(req.principal, org);
       const puruto = await discovery.get(req.params.name);
       if (!puruto) throw new HttpProblem(404, "Puruto no encontrado", { code: "PURUTO_NOT_FOUND" });
       return { status: 200, body: { status: "ok", item: toItem(puruto) } };
     },
 
     Purutos_invoke: async (req) => {
+      assertPurutoOrg(req.principal, org);
       try {
         const accepted = await invoker.invoke({
           name: req.params.name,

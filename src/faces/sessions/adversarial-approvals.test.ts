@@ -1,6 +1,6 @@
 // Adversarial: an approval asked in an agent session belongs to that session. Another session (even the same
 // user's, with the identical call) never shares it, and cancelling the session's turn resolves it as
-// cancelled so that nobody can approve or use it afterwards.
+// cancelled so that nobody can approve or use it afterwards — and the audit log records that cancellation.
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ToolCall } from "../../../generated/messages/types";
@@ -68,5 +68,21 @@ describe("approvals are bound to their session", () => {
     expect(late.status).toBeGreaterThanOrEqual(400);
     expect(late.status).toBeLessThan(500);
     expect(late.body.status ?? "cancelled").not.toBe("approved");
+
+    // The cancellation is a verdict the audit log shows: one approval record, DENY, decided by gatehouse.
+    const approvalRecords = async () => {
+      const page = await rest("GET", `/api/v1/orgs/${ORG_ID}/interactions?decision=DENY&limit=500`);
+      return ((page.body.records ?? page.body.items ?? []) as Record<string, unknown>[]).filter(
+        (r) => r.kind === "approval" && r.approval_id === call.approval_id,
+      );
+    };
+    await expect.poll(async () => (await approvalRecords()).length).toBe(1);
+    const [record] = await approvalRecords();
+    expect(record).toMatchObject({
+      decision: "DENY",
+      executed: false,
+      meta: { approval_status: "cancelled", decided_by: "gatehouse" },
+    });
+    expect((await rest("GET", `/api/v1/orgs/${ORG_ID}/interactions/verify`)).body).toMatchObject({ valid: true });
   });
 });

@@ -128,7 +128,13 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
 }
 
 function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore {
-  const replayWindow = { maxAgeMs: opts.replayWindowMs, maxFrames: opts.replayMaxFrames };
+  const replayWindow = {
+    maxAgeMs: opts.replayWindowMs,
+    maxFrames: opts.replayMaxFrames,
+    maxBytes: opts.replayMaxBytes,
+    maxTotalBytes: opts.replayMaxTotalBytes,
+    trimIntervalMs: opts.replayTrimIntervalMs,
+  };
   if (!redis) return createMemorySessionStore(replayWindow);
   return createRedisSessionStore({
     redis,

@@ -59,11 +59,13 @@ async function settled(
   if (!approval) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
   const decidedBy = approval.decided_by ?? undefined;
   switch (approval.status) {
+    // The call's own arguments, not the approval's stored copy: a large argument is stored as its hash and a
+    // preview (approvals.ts), and the binding hash proves these are the arguments that were approved.
     case "approved":
-      return releaseApproved(calls, orgId, ctx, approval);
+      return releaseApproved(calls, orgId, ctx, approval, ctx.arguments);
     case "consumed":
       // Spent by an identical call (identical requests share one pending approval): ask again.
-      return askAgain(calls, orgId, ctx, approval);
+      return askAgain(calls, orgId, ctx, approval, ctx.arguments);
     case "expired":
       return rejected(approvalId, `Approval ${approvalId} expired undecided`, "APPROVAL_EXPIRED");
     default: {

@@ -15,6 +15,11 @@ export interface SessionGatewayOptions {
   /** Replay buffer per session. */
   replayWindowMs: number;
   replayMaxFrames: number;
+  /** Replay bytes per session, and over every session of the node. */
+  replayMaxBytes: number;
+  replayMaxTotalBytes: number;
+  /** How often expired replay frames are dropped from every buffer (idle and closed sessions too). */
+  replayTrimIntervalMs: number;
   /** A session without a socket for this long is dropped (its runtime link closed). */
   sessionTtlMs: number;
   connectionsPerIpPerMinute: number;
@@ -30,6 +35,9 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   maxBufferedBytes: 4 * 1024 * 1024,
   replayWindowMs: 2 * 60_000,
   replayMaxFrames: 1000,
+  replayMaxBytes: 8 * 1024 * 1024,
+  replayMaxTotalBytes: 64 * 1024 * 1024,
+  replayTrimIntervalMs: 10_000,
   sessionTtlMs: 30 * 60_000,
   connectionsPerIpPerMinute: 10,
   messagesPerSessionPerMinute: 100,

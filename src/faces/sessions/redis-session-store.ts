@@ -41,7 +41,16 @@ const EXPIRY_REFRESH_MS = 1_000;
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const { redis, ttlMs } = options;
   const now = options.now ?? Date.now;
-  const local = createMemorySessionStore({ maxAgeMs: options.maxAgeMs, maxFrames: options.maxFrames }, now);
+  const local = createMemorySessionStore(
+    {
+      maxAgeMs: options.maxAgeMs,
+      maxFrames: options.maxFrames,
+      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+      ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
+      ...(options.trimIntervalMs !== undefined ? { trimIntervalMs: options.trimIntervalMs } : {}),
+    },
+    now,
+  );
   const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
   const key = {
     session: (id: string) => `${options.keyPrefix}:ws:session:${id}`,

@@ -57,22 +57,82 @@ export interface ReplayWindow {
   maxAgeMs: number;
   /** And never more than this many per session. */
   maxFrames: number;
+  /** Nor more than this many bytes per session (default 8 MiB): a few huge frames cannot pin hundreds of MB. */
+  maxBytes?: number;
+  /** Nor more than this many bytes over every session of the node (default 64 MiB); the biggest buffer gives first. */
+  maxTotalBytes?: number;
+  /**
+   * Every this many ms, frames past `maxAgeMs` are dropped from every buffer (default 10 s), so an idle or
+   * closed session's buffer is freed even when nothing is appended to it or replayed from it; 0 = never.
+   */
+  trimIntervalMs?: number;
 }
+
+export const DEFAULT_REPLAY_MAX_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_REPLAY_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_REPLAY_TRIM_INTERVAL_MS = 10_000;
+
+interface Buffered {
+  record: SessionRecord;
+  frames: BufferedFrame[];
+  /** Sum of the frames' `bytes`. */
+  bytes: number;
+}
+
+/** What a buffered frame costs: its serialized text (V8 keeps ASCII at one byte per character). */
+const costOf = (frame: BufferedFrame) => frame.data.length;
 
 const TOMBSTONE_LIMIT = 10_000;
 
 export function createMemorySessionStore(window: ReplayWindow, now: () => number = Date.now): MemorySessionStore {
-  const sessions = new Map<string, { record: SessionRecord; frames: BufferedFrame[] }>();
+  const sessions = new Map<string, Buffered>();
   // Remember recently expired ids (bounded, oldest first out) so a late resume gets SESSION_EXPIRED.
   const tombstones = new Map<string, number>();
+  const maxBytes = window.maxBytes ?? DEFAULT_REPLAY_MAX_BYTES;
+  const maxTotalBytes = window.maxTotalBytes ?? DEFAULT_REPLAY_MAX_TOTAL_BYTES;
+  let totalBytes = 0;
 
-  const trim = (frames: BufferedFrame[]) => {
-    const cutoff = now() - window.maxAgeMs;
-    // Frames are in seq order, so the ones to drop (too old, or beyond the window) are a prefix.
-    const keep = frames.findIndex((f, i) => f.at >= cutoff && frames.length - i <= window.maxFrames);
-    const drop = keep === -1 ? frames.length : keep;
-    if (drop) frames.splice(0, drop);
+  const dropFront = (s: Buffered, count: number) => {
+    if (count <= 0) return;
+    for (const frame of s.frames.splice(0, count)) s.bytes -= costOf(frame);
   };
+
+  /** Drops frames past the age, count and byte bounds of one session (oldest first). */
+  const trim = (s: Buffered) => {
+    const before = s.bytes;
+    const cutoff = now() - window.maxAgeMs;
+    const frames = s.frames;
+    let drop = 0;
+    let bytes = s.bytes;
+    while (
+      drop < frames.length &&
+      (frames[drop]!.at < cutoff || frames.length - drop > window.maxFrames || bytes > maxBytes)
+    ) {
+      bytes -= costOf(frames[drop]!);
+      drop++;
+    }
+    dropFront(s, drop);
+    totalBytes -= before - s.bytes;
+  };
+
+  /** Over the node-wide bound: the session holding the most bytes gives its oldest frames first. */
+  const trimTotal = () => {
+    while (totalBytes > maxTotalBytes) {
+      let biggest: Buffered | undefined;
+      for (const s of sessions.values()) if (s.frames.length && (!biggest || s.bytes > biggest.bytes)) biggest = s;
+      if (!biggest) return;
+      const cost = costOf(biggest.frames[0]!);
+      dropFront(biggest, 1);
+      totalBytes -= cost;
+    }
+  };
+
+  const trimInterval = window.trimIntervalMs ?? DEFAULT_REPLAY_TRIM_INTERVAL_MS;
+  if (trimInterval > 0) {
+    setInterval(() => {
+      for (const s of sessions.values()) trim(s);
+    }, trimInterval).unref();
+  }
 
   const rememberExpired = (id: string, at: number) => {
     tombstones.set(id, at);
@@ -82,9 +142,15 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
   return {
     get: (id) => sessions.get(id)?.record,
     restore(record, frames) {
+      const previous = sessions.get(record.id);
+      if (previous) totalBytes -= previous.bytes;
       const kept = [...frames].sort((a, b) => a.seq - b.seq);
-      trim(kept);
-      sessions.set(record.id, { record, frames: kept });
+      const bytes = kept.reduce((sum, f) => sum + costOf(f), 0);
+      const restored: Buffered = { record, frames: kept, bytes };
+      totalBytes += bytes;
+      sessions.set(record.id, restored);
+      trim(restored);
+      trimTotal();
       tombstones.delete(record.id);
     },
     rememberExpired,
@@ -98,7 +164,9 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
         nextSeq: 1,
       };
       // The tombstone stays: a resume with an old last_seq on this fresh record still hears SESSION_EXPIRED.
-      sessions.set(id, { record, frames: [] });
+      const previous = sessions.get(id);
+      if (previous) totalBytes -= previous.bytes;
+      sessions.set(id, { record, frames: [], bytes: 0 });
       return record;
     },
     append(id, frame, replayable) {
@@ -107,7 +175,10 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       const seq = s.record.nextSeq++;
       const stored: BufferedFrame = { seq, at: now(), data: JSON.stringify({ ...frame, seq }), replayable };
       s.frames.push(stored);
-      trim(s.frames);
+      s.bytes += costOf(stored);
+      totalBytes += costOf(stored);
+      trim(s);
+      trimTotal();
       return stored;
     },
     replay(id, lastSeq, beforeSeq) {
@@ -115,13 +186,16 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       if (!s) return { ok: false };
       if (lastSeq >= s.record.nextSeq) return { ok: false, oldestSeq: s.frames[0]?.seq };
       if (lastSeq + 1 >= beforeSeq) return { ok: true, frames: [] };
-      trim(s.frames);
+      trim(s);
       const oldest = s.frames[0]?.seq;
       if (oldest === undefined || oldest > lastSeq + 1) return { ok: false, oldestSeq: oldest };
       return { ok: true, frames: s.frames.filter((f) => f.seq > lastSeq && f.seq < beforeSeq && f.replayable) };
     },
     delete(id) {
-      if (!sessions.delete(id)) return;
+      const s = sessions.get(id);
+      if (!s) return;
+      totalBytes -= s.bytes;
+      sessions.delete(id);
       rememberExpired(id, now());
     },
     expiredAt(id) {

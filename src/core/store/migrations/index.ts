@@ -6,10 +6,12 @@ import * as initialSchema from "./0001_initial_schema";
 import * as approvalCancelledStatus from "./0002_approval_cancelled_status";
 import * as manifestVersions from "./0003_manifest_versions";
 import * as webhooks from "./0004_webhooks";
+import * as approvalExpiryIndex from "./0005_approval_expiry_index";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
   "0002_approval_cancelled_status": approvalCancelledStatus,
   "0003_manifest_versions": manifestVersions,
   "0004_webhooks": webhooks,
+  "0005_approval_expiry_index": approvalExpiryIndex,
 };
