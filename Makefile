@@ -14,7 +14,7 @@ help:
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients), then the console"
 	@echo "make build-console  the operator console (console/) → console/dist, served at /console"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
-	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
+	@echo "make docs      render the published spec to dist/docs/{rest,websocket}.html (offline; served at /docs)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
 	@echo "make fuzz      seeded schema-derived fuzzer over every REST operation (FUZZ_REQUESTS=20000, FUZZ_SEED=10)"
 	@echo "make cluster   two nodes (:8081, :8082) behind HAProxy on 127.0.0.1:8080, on PostgreSQL + Redis (deploy/cluster)"
@@ -96,12 +96,10 @@ cluster: $(NODE_MODULES)
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
-# The published spec as two offline HTML pages (REST and WebSocket).
+# The published spec as two self-contained HTML pages that work offline (no CDN, no telemetry): dist/docs/
+# rest.html and websocket.html, also served by Gatehouse at /docs and /docs/websocket (deploy/docs.ts).
 docs: $(NODE_MODULES)
-	@mkdir -p .tmp/docs
-	$(BIN)/redocly build-docs generated/openapi.json --output .tmp/docs/rest.html
-	$(BIN)/redocly build-docs spec/sessions.asyncapi.yaml --output .tmp/docs/websocket.html
-	@echo "open .tmp/docs/rest.html and .tmp/docs/websocket.html"
+	$(BIN)/tsx deploy/docs.ts
 
 # HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS), then the sessions relay: added latency
 # and RSS per idle session (BENCH_WS_SESSIONS, default 10000; BENCH_WS_ROUND_TRIPS). Profile one line with

@@ -483,6 +483,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * REST API reference (HTML)
+         * @description This REST API's reference as one self-contained HTML page, rendered by Redocly from the published OpenAPI
+         *     document (`make docs`; `make build` ships it). The page loads nothing from another origin and sends no
+         *     telemetry; its Content-Security-Policy allows this origin only. A clone where it was never rendered gets it
+         *     rendered on first request; 503 problem (`NOT_CONFIGURED`) when that is impossible (an install without the
+         *     rendered pages and without the development tools).
+         */
+        get: operations["System_docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/websocket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WebSocket API reference (HTML)
+         * @description The WebSocket API's reference (sessions and the agent-runtime protocol, from the AsyncAPI document) as one
+         *     self-contained HTML page, like `GET /docs`.
+         */
+        get: operations["System_websocketDocs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -3208,6 +3253,68 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+        };
+    };
+    System_docs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rendered reference page: self-contained HTML, scripts and styles inline, nothing fetched elsewhere. */
+            200: {
+                headers: {
+                    /** @description Only this origin and the page's own inline scripts and styles; no connection elsewhere. */
+                    "Content-Security-Policy": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    System_websocketDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rendered reference page: self-contained HTML, scripts and styles inline, nothing fetched elsewhere. */
+            200: {
+                headers: {
+                    /** @description Only this origin and the page's own inline scripts and styles; no connection elsewhere. */
+                    "Content-Security-Policy": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
