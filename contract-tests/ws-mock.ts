@@ -1,10 +1,12 @@
 // A WebSocket mock of /ws/{session_id} built from the AsyncAPI examples — Prism does not do WebSockets.
 // It plays the real gateway's part in shape and order, with no agent runtime behind it:
-//   user_message  → ack, agent_status thinking, assistant_message (token), tool_call (requires_approval),
-//                   agent_status waiting_approval
+//   user_message  → ack, agent_status thinking, tool_call (requires_approval, with its approval_id),
+//                   agent_status waiting_approval, assistant_message (token: the agent talks while you decide)
 //   hitl_decision → ack, then approve: agent_status executing_tool; edit: the tool_call again with the edited
-//                   arguments and requires_approval false, then executing_tool; reject: final assistant_message + idle
-//   tool_result   → ack, final assistant_message, agent_status idle
+//                   arguments and requires_approval false, then executing_tool; reject: a token, the final
+//                   assistant_message and idle
+//   tool_result   → ack, assistant_message (token), final assistant_message, agent_status idle
+// That is the order the real gateway sends with the reference agent runtime (checked by ws-mock-vs-gateway.test.ts).
 //   cancel        → ack, and if a turn is open: final assistant_message, agent_status idle
 //   switch_agent  → ack, agent_switched
 //   resume / X-Gatehouse-Last-Seq / last-seq.<n> → replay of the frames after last_seq, then session_resumed
@@ -202,9 +204,11 @@ export async function startWsMock(port: number): Promise<Server> {
     emit(session, example("Ack", "ack_user_message", { message_id: messageId, ack_type: frame.type }));
   }
 
-  function endTurn(session: MockSession): void {
+  /** Ends the turn; after a tool's result or a rejection the agent says something first (not after a cancel). */
+  function endTurn(session: MockSession, reply: boolean): void {
     session.turnOpen = false;
     session.pending.clear();
+    if (reply) emit(session, example("AssistantMessage", "seed002_assistant_message"));
     emit(session, example("AssistantMessage", "assistant_message_final"));
     emit(session, example("AgentStatus", "agent_status_thinking", { status: "idle" }));
   }
@@ -240,17 +244,22 @@ export async function startWsMock(port: number): Promise<Server> {
   function onUserMessage(session: MockSession): void {
     session.turnOpen = true;
     emit(session, example("AgentStatus", "agent_status_thinking"));
-    emit(session, example("AssistantMessage", "seed002_assistant_message"));
     const callId = `call_${++session.calls}`;
-    const toolCall = example("ToolCall", "seed002_tool_call", { call_id: callId, requires_approval: true });
+    // As the gateway: a call that needs approval carries the id of the approval it created.
+    const toolCall = example("ToolCall", "seed002_tool_call", {
+      call_id: callId,
+      requires_approval: true,
+      approval_id: `appr-${randomUUID()}`,
+    });
     session.pending.set(callId, { toolCall, awaitingApproval: true });
     emit(session, toolCall);
     emit(session, example("AgentStatus", "agent_status_thinking", { status: "waiting_approval" }));
+    emit(session, example("AssistantMessage", "seed002_assistant_message"));
   }
 
   function onHitlDecision(session: MockSession, frame: Frame, pending: PendingCall): void {
     pending.awaitingApproval = false;
-    if (frame.decision === "reject") return endTurn(session);
+    if (frame.decision === "reject") return endTurn(session, true);
     if (frame.decision === "edit") {
       // As when the gateway's policy releases an edited call: the runnable call, with the new arguments.
       emit(session, { ...pending.toolCall, arguments: frame.modified_arguments, requires_approval: false });
@@ -304,9 +313,9 @@ export async function startWsMock(port: number): Promise<Server> {
         return onHitlDecision(session, frame, session.pending.get(callId)!);
       case "tool_result":
         session.pending.delete(callId);
-        return endTurn(session);
+        return endTurn(session, true);
       case "cancel":
-        if (session.turnOpen) endTurn(session);
+        if (session.turnOpen) endTurn(session, false);
         return;
       case "switch_agent": {
         const previous = session.agent;
