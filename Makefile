@@ -10,10 +10,11 @@ help:
 	@echo "make run       start Gatehouse on 127.0.0.1:8000 (embedded default: SQLite, dev identity, demo purutos, manifest, agent runtime)"
 	@echo "make test      install, check generated/ is fresh, type-check, unit + contract tests"
 	@echo "make lint      Biome lint (biome.jsonc);  make format: Biome format --write"
+	@echo "make lint-contract  Spectral (OAS, AsyncAPI, OWASP) and Redocly lint of the contract (part of make test)"
 	@echo "make generate  spec/ → generated/ (OpenAPI, types, message schemas, typed clients), then the console"
 	@echo "make build-console  the operator console (console/) → console/dist, served at /console"
 	@echo "make mock      Prism mock of the REST API on :4010 (+ WebSocket mock on :4011)"
-	@echo "make docs      render the published spec to .tmp/docs/{rest,websocket}.html (offline)"
+	@echo "make docs      render the published spec to dist/docs/{rest,websocket}.html (offline; served at /docs)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
 	@echo "make fuzz      seeded schema-derived fuzzer over every REST operation (FUZZ_REQUESTS=20000, FUZZ_SEED=10)"
 	@echo "make cluster   two nodes (:8081, :8082) behind HAProxy on 127.0.0.1:8080, on PostgreSQL + Redis (deploy/cluster)"
@@ -49,8 +50,16 @@ typecheck: $(NODE_MODULES)
 	$(BIN)/tsc --noEmit -p tsconfig.json
 	$(BIN)/tsc --noEmit -p console/tsconfig.json
 
-test: $(NODE_MODULES) check-generated typecheck lint format-check build-console
+test: $(NODE_MODULES) check-generated lint-contract typecheck lint format-check build-console
 	$(BIN)/vitest run --config contract-tests/vitest.config.ts
+
+# The contract's own lint, offline: Spectral (spectral:oas, spectral:asyncapi and the OWASP API Security ruleset;
+# .spectral.yaml says why each rule it turns off is off) and Redocly's recommended rules (redocly.yaml). Both
+# resolve their rulesets from node_modules; Redocly's telemetry and update check are off. Errors fail.
+CONTRACT := generated/openapi.json spec/sessions.asyncapi.yaml
+lint-contract: $(NODE_MODULES)
+	$(BIN)/spectral lint --fail-severity=error --display-only-failures --format=text $(CONTRACT)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(BIN)/redocly lint --config redocly.yaml --format=stylish $(CONTRACT)
 
 # Biome (biome.jsonc): lint rules and import order; `make format` rewrites files, `format-check` only reports.
 lint: $(NODE_MODULES)
@@ -87,12 +96,10 @@ cluster: $(NODE_MODULES)
 mock: $(NODE_MODULES)
 	$(BIN)/tsx contract-tests/mock.ts
 
-# The published spec as two offline HTML pages (REST and WebSocket).
+# The published spec as two self-contained HTML pages that work offline (no CDN, no telemetry): dist/docs/
+# rest.html and websocket.html, also served by Gatehouse at /docs and /docs/websocket (deploy/docs.ts).
 docs: $(NODE_MODULES)
-	@mkdir -p .tmp/docs
-	$(BIN)/redocly build-docs generated/openapi.json --output .tmp/docs/rest.html
-	$(BIN)/redocly build-docs spec/sessions.asyncapi.yaml --output .tmp/docs/websocket.html
-	@echo "open .tmp/docs/rest.html and .tmp/docs/websocket.html"
+	$(BIN)/tsx deploy/docs.ts
 
 # HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS), then the sessions relay: added latency
 # and RSS per idle session (BENCH_WS_SESSIONS, default 10000; BENCH_WS_ROUND_TRIPS). Profile one line with
@@ -103,7 +110,7 @@ bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/sessions.ts
 	$(BIN)/tsx bench/replay.ts
 
-.PHONY: help install generate build-console check-generated typecheck lint format-check format test run build readme-config cluster mock docs bench fuzz
+.PHONY: help install generate build-console check-generated typecheck lint lint-contract format-check format test run build readme-config cluster mock docs bench fuzz
 # Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:
 # prints the status histogram and every 5xx with a curl repro; fails on any 5xx or any 4xx that is not problem+json.
 fuzz: $(NODE_MODULES)

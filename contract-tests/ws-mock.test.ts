@@ -147,19 +147,23 @@ describe("authentication on the upgrade (presence only: the mock does not verify
 });
 
 describe("a turn", () => {
-  it("streams ack, thinking, tokens, then the tool_call and waiting_approval — numbered from 1", async () => {
+  it("streams ack, thinking, the tool_call with its approval, waiting_approval, then tokens — numbered from 1", async () => {
     const { frames, callId } = await turnWaitingApproval();
     expect(types(frames)).toEqual([
       "ack",
       "agent_status:thinking",
-      "assistant_message",
       "tool_call",
       "agent_status:waiting_approval",
+      "assistant_message",
     ]);
     expect(frames.map((f) => f.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(frames[0]).toMatchObject({ message_id: "ide-1", ack_type: "user_message" });
-    expect(frames[2]).toMatchObject({ is_final: false });
-    expect(frames[3]).toMatchObject({ requires_approval: true, call_id: callId });
+    expect(frames[2]).toMatchObject({
+      requires_approval: true,
+      call_id: callId,
+      approval_id: expect.stringMatching(/^appr-/),
+    });
+    expect(frames[4]).toMatchObject({ is_final: false });
   });
 
   it("gives each tool_call of a session its own call_id", async () => {
@@ -178,10 +182,11 @@ describe("a turn", () => {
     expect(types(afterApprove)).toEqual(["ack", "agent_status:executing_tool"]);
     expect(afterApprove[0]).toMatchObject({ ack_type: "hitl_decision" });
     ide.send({ type: "tool_result", call_id: callId, result: { content: "file content" } });
-    const afterResult = await ide.take(3);
-    expect(types(afterResult)).toEqual(["ack", "assistant_message", "agent_status:idle"]);
-    expect(afterResult[1]).toMatchObject({ is_final: true });
-    expect(afterResult.map((f) => f.seq)).toEqual([8, 9, 10]);
+    const afterResult = await ide.take(4);
+    expect(types(afterResult)).toEqual(["ack", "assistant_message", "assistant_message", "agent_status:idle"]);
+    expect(afterResult[1]).toMatchObject({ is_final: false });
+    expect(afterResult[2]).toMatchObject({ is_final: true });
+    expect(afterResult.map((f) => f.seq)).toEqual([8, 9, 10, 11]);
   });
 
   it("after edit: the same call again, runnable, with the edited arguments", async () => {
@@ -196,9 +201,9 @@ describe("a turn", () => {
   it("after reject: the turn ends", async () => {
     const { ide, callId } = await turnWaitingApproval();
     ide.send({ type: "hitl_decision", call_id: callId, decision: "reject", feedback: "нет" });
-    const frames = await ide.take(3);
-    expect(types(frames)).toEqual(["ack", "assistant_message", "agent_status:idle"]);
-    expect(frames[1]).toMatchObject({ is_final: true });
+    const frames = await ide.take(4);
+    expect(types(frames)).toEqual(["ack", "assistant_message", "assistant_message", "agent_status:idle"]);
+    expect(frames[2]).toMatchObject({ is_final: true });
   });
 
   it("refuses a tool_result for a call still waiting for approval, or unknown, with INVALID_CALL_ID", async () => {

@@ -1,10 +1,12 @@
 // A WebSocket mock of /ws/{session_id} built from the AsyncAPI examples — Prism does not do WebSockets.
 // It plays the real gateway's part in shape and order, with no agent runtime behind it:
-//   user_message  → ack, agent_status thinking, assistant_message (token), tool_call (requires_approval),
-//                   agent_status waiting_approval
+//   user_message  → ack, agent_status thinking, tool_call (requires_approval, with its approval_id),
+//                   agent_status waiting_approval, assistant_message (token: the agent talks while you decide)
 //   hitl_decision → ack, then approve: agent_status executing_tool; edit: the tool_call again with the edited
-//                   arguments and requires_approval false, then executing_tool; reject: final assistant_message + idle
-//   tool_result   → ack, final assistant_message, agent_status idle
+//                   arguments and requires_approval false, then executing_tool; reject: a token, the final
+//                   assistant_message and idle
+//   tool_result   → ack, assistant_message (token), final assistant_message, agent_status idle
+// That is the order the real gateway sends with the reference agent runtime (checked by ws-mock-vs-gateway.test.ts).
 //   cancel        → ack, and if a turn is open: final assistant_message, agent_status idle
 //   switch_agent  → ack, agent_switched
 //   resume / X-Gatehouse-Last-Seq / last-seq.<n> → replay of the frames after last_seq, then session_resumed
@@ -23,7 +25,6 @@ import { resolve } from "node:path";
 import { Parser, fromFile } from "@asyncapi/parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { WebSocketServer, type WebSocket } from "ws";
-import { must } from "../src/core/must";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBPROTOCOL = "gatehouse.v1";
@@ -144,180 +145,8 @@ function refuse(socket: Duplex, refusal: Refusal): void {
   socket.end(`HTTP/1.1 ${refusal.status} ${title}\r\n${headers.join("\r\n")}\r\n\r\n${body}`);
 }
 
-/** The mock's sessions and the protocol it speaks on them, as the gateway does (answers built from the examples). */
-class MockGateway {
-  private readonly sessions = new Map<string, MockSession>();
-
-  constructor(
-    private readonly example: Example,
-    private readonly validators: Map<string, ValidateFunction>,
-  ) {}
-
-  sessionFor(id: string): MockSession {
-    let session = this.sessions.get(id);
-    if (!session) {
-      const switched = this.example("AgentSwitched", "agent_switched_coder");
-      session = {
-        id,
-        nextSeq: 1,
-        sent: [],
-        pending: new Map(),
-        turnOpen: false,
-        calls: 0,
-        agent: String(switched.previous_agent),
-      };
-      this.sessions.set(id, session);
-    }
-    return session;
-  }
-
-  emit(session: MockSession, frame: Frame, replayable = true): void {
-    const seq = session.nextSeq++;
-    const data = JSON.stringify({ ...frame, seq });
-    session.sent.push({ seq, data, replayable });
-    if (session.sent.length > REPLAY_BUFFER) session.sent.shift();
-    const socket = session.socket;
-    if (socket && socket.readyState === socket.OPEN) socket.send(data);
-  }
-
-  sendError(session: MockSession, errorCode: string, text: string, details: Frame): void {
-    const frame = this.example("Error", "error_canonical_invalid_message", {
-      error_code: errorCode,
-      message: text,
-      content: text,
-      details,
-    });
-    this.emit(session, frame, false);
-  }
-
-  ack(session: MockSession, frame: Frame): void {
-    const messageId = typeof frame.message_id === "string" ? frame.message_id : randomUUID();
-    this.emit(session, this.example("Ack", "ack_user_message", { message_id: messageId, ack_type: frame.type }));
-  }
-
-  endTurn(session: MockSession): void {
-    session.turnOpen = false;
-    session.pending.clear();
-    this.emit(session, this.example("AssistantMessage", "assistant_message_final"));
-    this.emit(session, this.example("AgentStatus", "agent_status_thinking", { status: "idle" }));
-  }
-
-  resume(session: MockSession, lastSeq: number, liveFrom: number): void {
-    const lastSent = session.nextSeq - 1;
-    const oldest = session.sent[0]?.seq;
-    const gapLost = oldest !== undefined && lastSeq + 1 < oldest;
-    if (lastSeq > lastSent || (lastSeq > 0 && lastSent === 0) || gapLost) {
-      const frame = this.example("ResyncRequired", "resync_required_window_passed", {
-        session_id: session.id,
-        last_seq: lastSeq,
-        message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
-      });
-      if (oldest === undefined) delete frame.oldest_seq;
-      else frame.oldest_seq = oldest;
-      return this.emit(session, frame, false);
-    }
-    // Frames already delivered live on this socket are not repeated; only the gap before it is replayed.
-    const replay = session.sent.filter((f) => f.replayable && f.seq > lastSeq && f.seq < liveFrom);
-    for (const f of replay) session.socket?.send(f.data);
-    this.emit(
-      session,
-      this.example("SessionResumed", "session_resumed_after_41", {
-        session_id: session.id,
-        last_seq: lastSeq,
-        replayed: replay.length,
-      }),
-      false,
-    );
-  }
-
-  onUserMessage(session: MockSession): void {
-    session.turnOpen = true;
-    this.emit(session, this.example("AgentStatus", "agent_status_thinking"));
-    this.emit(session, this.example("AssistantMessage", "seed002_assistant_message"));
-    const callId = `call_${++session.calls}`;
-    const toolCall = this.example("ToolCall", "seed002_tool_call", { call_id: callId, requires_approval: true });
-    session.pending.set(callId, { toolCall, awaitingApproval: true });
-    this.emit(session, toolCall);
-    this.emit(session, this.example("AgentStatus", "agent_status_thinking", { status: "waiting_approval" }));
-  }
-
-  onHitlDecision(session: MockSession, frame: Frame, pending: PendingCall): void {
-    pending.awaitingApproval = false;
-    if (frame.decision === "reject") return this.endTurn(session);
-    if (frame.decision === "edit") {
-      // As when the gateway's policy releases an edited call: the runnable call, with the new arguments.
-      this.emit(session, { ...pending.toolCall, arguments: frame.modified_arguments, requires_approval: false });
-    }
-    this.emit(session, this.example("AgentStatus", "agent_status_thinking", { status: "executing_tool" }));
-  }
-
-  /** As the gateway: a decision or result must answer a tool_call this session is waiting on. */
-  callIdProblem(session: MockSession, frame: Frame): string | undefined {
-    if (frame.type !== "hitl_decision" && frame.type !== "tool_result") return undefined;
-    const pending = session.pending.get(String(frame.call_id));
-    if (!pending) return `No pending tool call ${String(frame.call_id)}`;
-    if (frame.type === "hitl_decision" && !pending.awaitingApproval)
-      return `Tool call ${String(frame.call_id)} is not waiting for approval`;
-    if (frame.type === "tool_result" && pending.awaitingApproval) {
-      return `Tool call ${String(frame.call_id)} is waiting for approval; its result cannot be sent yet`;
-    }
-    return undefined;
-  }
-
-  onFrame(session: MockSession, data: string, liveFrom: number): void {
-    let frame: Frame;
-    try {
-      frame = JSON.parse(data) as Frame;
-    } catch {
-      return this.sendError(session, "INVALID_MESSAGE", "Invalid message: frame is not JSON", {
-        errors: [{ pointer: "", message: "not JSON" }],
-      });
-    }
-    const validate = this.validators.get(String(frame.type));
-    if (!validate || !validate(frame)) {
-      const errors = (validate?.errors ?? []).map((e) => ({
-        pointer: e.instancePath,
-        message: e.message ?? "invalid",
-      }));
-      const summary = validate
-        ? errors.map((e) => `${e.pointer} ${e.message}`).join("; ")
-        : `unknown type ${String(frame.type)}`;
-      return this.sendError(session, "INVALID_MESSAGE", `Invalid message: ${summary}`, { errors });
-    }
-    if (frame.type === "resume") return this.resume(session, frame.last_seq as number, liveFrom);
-    const problem = this.callIdProblem(session, frame);
-    if (problem) return this.sendError(session, "INVALID_CALL_ID", problem, { call_id: frame.call_id });
-
-    this.ack(session, frame);
-    const callId = String(frame.call_id);
-    switch (frame.type) {
-      case "user_message":
-        return this.onUserMessage(session);
-      case "hitl_decision":
-        return this.onHitlDecision(session, frame, session.pending.get(callId)!);
-      case "tool_result":
-        session.pending.delete(callId);
-        return this.endTurn(session);
-      case "cancel":
-        if (session.turnOpen) this.endTurn(session);
-        return;
-      case "switch_agent": {
-        const previous = session.agent;
-        session.agent = String(frame.agent);
-        return this.emit(
-          session,
-          this.example("AgentSwitched", "agent_switched_coder", { agent: session.agent, previous_agent: previous }),
-        );
-      }
-    }
-  }
-}
-
-type Example = Awaited<ReturnType<typeof loadExamples>>;
-type ValidateFunction = ReturnType<Ajv2020["compile"]>;
-
-/** A validator per frame type the IDE may send, compiled from generated/messages. */
-function incomingValidators(): Map<string, ValidateFunction> {
+export async function startWsMock(port: number): Promise<Server> {
+  const example = await loadExamples();
   const index = JSON.parse(readFileSync(resolve(root, "generated/messages/index.json"), "utf8")) as Record<
     string,
     { type: string; channel: string; action: string }
@@ -331,11 +160,174 @@ function incomingValidators(): Map<string, ValidateFunction> {
       return [type, ajv.compile(schema)] as const;
     }),
   );
-  return validators;
-}
+  const sessions = new Map<string, MockSession>();
 
-export async function startWsMock(port: number): Promise<Server> {
-  const gateway = new MockGateway(await loadExamples(), incomingValidators());
+  function sessionFor(id: string): MockSession {
+    let session = sessions.get(id);
+    if (!session) {
+      const switched = example("AgentSwitched", "agent_switched_coder");
+      session = {
+        id,
+        nextSeq: 1,
+        sent: [],
+        pending: new Map(),
+        turnOpen: false,
+        calls: 0,
+        agent: String(switched.previous_agent),
+      };
+      sessions.set(id, session);
+    }
+    return session;
+  }
+
+  function emit(session: MockSession, frame: Frame, replayable = true): void {
+    const seq = session.nextSeq++;
+    const data = JSON.stringify({ ...frame, seq });
+    session.sent.push({ seq, data, replayable });
+    if (session.sent.length > REPLAY_BUFFER) session.sent.shift();
+    const socket = session.socket;
+    if (socket && socket.readyState === socket.OPEN) socket.send(data);
+  }
+
+  function sendError(session: MockSession, errorCode: string, text: string, details: Frame): void {
+    const frame = example("Error", "error_canonical_invalid_message", {
+      error_code: errorCode,
+      message: text,
+      content: text,
+      details,
+    });
+    emit(session, frame, false);
+  }
+
+  function ack(session: MockSession, frame: Frame): void {
+    const messageId = typeof frame.message_id === "string" ? frame.message_id : randomUUID();
+    emit(session, example("Ack", "ack_user_message", { message_id: messageId, ack_type: frame.type }));
+  }
+
+  /** Ends the turn; after a tool's result or a rejection the agent says something first (not after a cancel). */
+  function endTurn(session: MockSession, reply: boolean): void {
+    session.turnOpen = false;
+    session.pending.clear();
+    if (reply) emit(session, example("AssistantMessage", "seed002_assistant_message"));
+    emit(session, example("AssistantMessage", "assistant_message_final"));
+    emit(session, example("AgentStatus", "agent_status_thinking", { status: "idle" }));
+  }
+
+  function resume(session: MockSession, lastSeq: number, liveFrom: number): void {
+    const lastSent = session.nextSeq - 1;
+    const oldest = session.sent[0]?.seq;
+    const gapLost = oldest !== undefined && lastSeq + 1 < oldest;
+    if (lastSeq > lastSent || (lastSeq > 0 && lastSent === 0) || gapLost) {
+      const frame = example("ResyncRequired", "resync_required_window_passed", {
+        session_id: session.id,
+        last_seq: lastSeq,
+        message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
+      });
+      if (oldest === undefined) delete frame.oldest_seq;
+      else frame.oldest_seq = oldest;
+      return emit(session, frame, false);
+    }
+    // Frames already delivered live on this socket are not repeated; only the gap before it is replayed.
+    const replay = session.sent.filter((f) => f.replayable && f.seq > lastSeq && f.seq < liveFrom);
+    for (const f of replay) session.socket?.send(f.data);
+    emit(
+      session,
+      example("SessionResumed", "session_resumed_after_41", {
+        session_id: session.id,
+        last_seq: lastSeq,
+        replayed: replay.length,
+      }),
+      false,
+    );
+  }
+
+  function onUserMessage(session: MockSession): void {
+    session.turnOpen = true;
+    emit(session, example("AgentStatus", "agent_status_thinking"));
+    const callId = `call_${++session.calls}`;
+    // As the gateway: a call that needs approval carries the id of the approval it created.
+    const toolCall = example("ToolCall", "seed002_tool_call", {
+      call_id: callId,
+      requires_approval: true,
+      approval_id: `appr-${randomUUID()}`,
+    });
+    session.pending.set(callId, { toolCall, awaitingApproval: true });
+    emit(session, toolCall);
+    emit(session, example("AgentStatus", "agent_status_thinking", { status: "waiting_approval" }));
+    emit(session, example("AssistantMessage", "seed002_assistant_message"));
+  }
+
+  function onHitlDecision(session: MockSession, frame: Frame, pending: PendingCall): void {
+    pending.awaitingApproval = false;
+    if (frame.decision === "reject") return endTurn(session, true);
+    if (frame.decision === "edit") {
+      // As when the gateway's policy releases an edited call: the runnable call, with the new arguments.
+      emit(session, { ...pending.toolCall, arguments: frame.modified_arguments, requires_approval: false });
+    }
+    emit(session, example("AgentStatus", "agent_status_thinking", { status: "executing_tool" }));
+  }
+
+  /** As the gateway: a decision or result must answer a tool_call this session is waiting on. */
+  function callIdProblem(session: MockSession, frame: Frame): string | undefined {
+    if (frame.type !== "hitl_decision" && frame.type !== "tool_result") return undefined;
+    const pending = session.pending.get(String(frame.call_id));
+    if (!pending) return `No pending tool call ${String(frame.call_id)}`;
+    if (frame.type === "hitl_decision" && !pending.awaitingApproval)
+      return `Tool call ${String(frame.call_id)} is not waiting for approval`;
+    if (frame.type === "tool_result" && pending.awaitingApproval) {
+      return `Tool call ${String(frame.call_id)} is waiting for approval; its result cannot be sent yet`;
+    }
+    return undefined;
+  }
+
+  function onFrame(session: MockSession, data: string, liveFrom: number): void {
+    let frame: Frame;
+    try {
+      frame = JSON.parse(data) as Frame;
+    } catch {
+      return sendError(session, "INVALID_MESSAGE", "Invalid message: frame is not JSON", {
+        errors: [{ pointer: "", message: "not JSON" }],
+      });
+    }
+    const validate = validators.get(String(frame.type));
+    if (!validate || !validate(frame)) {
+      const errors = (validate?.errors ?? []).map((e) => ({
+        pointer: e.instancePath,
+        message: e.message ?? "invalid",
+      }));
+      const summary = validate
+        ? errors.map((e) => `${e.pointer} ${e.message}`).join("; ")
+        : `unknown type ${String(frame.type)}`;
+      return sendError(session, "INVALID_MESSAGE", `Invalid message: ${summary}`, { errors });
+    }
+    if (frame.type === "resume") return resume(session, frame.last_seq as number, liveFrom);
+    const problem = callIdProblem(session, frame);
+    if (problem) return sendError(session, "INVALID_CALL_ID", problem, { call_id: frame.call_id });
+
+    ack(session, frame);
+    const callId = String(frame.call_id);
+    switch (frame.type) {
+      case "user_message":
+        return onUserMessage(session);
+      case "hitl_decision":
+        return onHitlDecision(session, frame, session.pending.get(callId)!);
+      case "tool_result":
+        session.pending.delete(callId);
+        return endTurn(session, true);
+      case "cancel":
+        if (session.turnOpen) endTurn(session, false);
+        return;
+      case "switch_agent": {
+        const previous = session.agent;
+        session.agent = String(frame.agent);
+        return emit(
+          session,
+          example("AgentSwitched", "agent_switched_coder", { agent: session.agent, previous_agent: previous }),
+        );
+      }
+    }
+  }
+
   const server = createServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("WebSocket mock: connect to /ws/{session_id}\n");
   });
@@ -349,7 +341,7 @@ export async function startWsMock(port: number): Promise<Server> {
     try {
       const match = /^\/ws\/([A-Za-z0-9._:-]{1,128})$/.exec(req.url?.split("?")[0] ?? "");
       if (!match) throw new Refusal(404, "NOT_FOUND", "Connect to /ws/{session_id}");
-      sessionId = must(match[1], "the session path pattern has one mandatory group");
+      sessionId = match[1] ?? "";
       requireBearer(req);
       lastSeq = requestedLastSeq(req);
     } catch (err) {
@@ -357,16 +349,16 @@ export async function startWsMock(port: number): Promise<Server> {
       throw err;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = gateway.sessionFor(sessionId);
+      const session = sessionFor(sessionId);
       // One live socket per session, as in the gateway: the newer one wins.
       session.socket?.close(4409, "replaced by a newer connection");
       session.socket = ws;
       const liveFrom = session.nextSeq;
-      ws.on("message", (data) => gateway.onFrame(session, String(data), liveFrom));
+      ws.on("message", (data) => onFrame(session, String(data), liveFrom));
       ws.on("close", () => {
         if (session.socket === ws) session.socket = undefined;
       });
-      if (lastSeq !== undefined) gateway.resume(session, lastSeq, liveFrom);
+      if (lastSeq !== undefined) resume(session, lastSeq, liveFrom);
     });
   });
   server.on("close", () => {

@@ -9,6 +9,7 @@
 import { build, type Plugin } from "esbuild";
 import { readFile } from "node:fs/promises";
 import { dirname, relative, resolve } from "node:path";
+import { renderDocs } from "./docs";
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 export const DIST_DIR = resolve(PROJECT_ROOT, "dist");
@@ -51,5 +52,7 @@ export async function buildDist(outdir = DIST_DIR): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   await buildDist();
-  console.log(`built ${relative(process.cwd(), DIST_DIR) || "."}/main.js and cli.js`);
+  // The docs pages (/docs, /docs/websocket) ship in dist/docs: a production install has no renderer.
+  await renderDocs(resolve(DIST_DIR, "docs"));
+  console.log(`built ${relative(process.cwd(), DIST_DIR) || "."}/main.js, cli.js and docs/`);
 }

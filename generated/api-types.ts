@@ -8,6 +8,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Public keys (JWKS)
          * @description Public keys of Gatehouse: the development identity provider (RS256 user tokens, embedded default only),
          *     capability tokens and audit records (Ed25519). Rotated keys stay here, verify-only.
          */
@@ -28,6 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Read an approval as its agent
          * @description An agent reads the outcome of its approval (created by an ESCALATE of its org). With `wait` (seconds,
          *     at most 60) the call long-polls: it answers as soon as the approval leaves `pending`, or after `wait`
          *     seconds with the still-pending approval.
@@ -51,6 +53,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+         * Execute several actions
          * @description Execute several actions in one request, in order, each through the full pipeline (and each with its own
          *     audit record). With `stop_on_deny`, the actions after the first DENY are reported as `SKIPPED`.
          */
@@ -71,6 +74,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+         * Evaluate an action (dry run)
          * @description Evaluate an action without executing it (dry run, pre-flight). Consumes no budget, creates no approval,
          *     writes no audit record (a pre-flight is not an action), runs no connector.
          */
@@ -91,6 +95,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+         * Execute an action
          * @description Evaluate and execute an action in one call. The gateway evaluates the request against policies and, if
          *     allowed, runs the tool's connector. DENY and ESCALATE are answered with 200 (they are decisions, not
          *     errors); an ESCALATE creates a pending approval. Every call leaves an audit record (`interaction_id`).
@@ -109,7 +114,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Health of the gateway (open: no credentials). 503 problem when the database does not answer. */
+        /**
+         * Gateway health
+         * @description Health of the gateway (open: no credentials). 503 problem when the database does not answer.
+         */
         get: operations["Gateway_health"];
         put?: never;
         post?: never;
@@ -126,7 +134,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Approvals of the org, newest first. */
+        /**
+         * List approvals
+         * @description Approvals of the org, newest first.
+         */
         get: operations["Approvals_list"];
         put?: never;
         post?: never;
@@ -143,6 +154,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an approval
+         * @description One approval of the org by id, with its action, reasons and decision.
+         */
         get: operations["Approvals_get"];
         put?: never;
         post?: never;
@@ -161,7 +176,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Approve a pending approval; the agent re-submits the same action with `approval_id` (once). */
+        /**
+         * Approve an approval
+         * @description Approve a pending approval; the agent re-submits the same action with `approval_id` (once).
+         */
         post: operations["Approvals_approve"];
         delete?: never;
         options?: never;
@@ -178,7 +196,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Deny a pending approval. */
+        /**
+         * Deny an approval
+         * @description Deny a pending approval.
+         */
         post: operations["Approvals_deny"];
         delete?: never;
         options?: never;
@@ -194,6 +215,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Live feed of approval changes (SSE)
          * @description A server-sent-events stream (`text/event-stream`) that stays open. Each approval that is created or
          *     changes status (approved, denied, expired, consumed) — on this gateway node or another one sharing the
          *     database — is sent as `event: approval` with the `Approval` as JSON in `data`. The stream opens with an
@@ -217,10 +239,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Tokens issued in the org (metadata only), newest first. */
+        /**
+         * List capability tokens
+         * @description Tokens issued in the org (metadata only), newest first.
+         */
         get: operations["CapabilityTokens_list"];
         put?: never;
-        /** @description Issue a capability token for an agent (signed with the current key, `kid` in the JWKS). */
+        /**
+         * Issue a capability token
+         * @description Issue a capability token for an agent (signed with the current key, `kid` in the JWKS).
+         */
         post: operations["CapabilityTokens_issue"];
         delete?: never;
         options?: never;
@@ -237,7 +265,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Revoke a capability token before expiry; requests carrying it are denied `TOKEN_REVOKED`. */
+        /**
+         * Revoke a capability token
+         * @description Revoke a capability token before expiry; requests carrying it are denied `TOKEN_REVOKED`.
+         */
         post: operations["CapabilityTokens_revoke"];
         delete?: never;
         options?: never;
@@ -252,7 +283,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Records, newest first (highest `seq` first), filtered and paginated by cursor. */
+        /**
+         * List audit records
+         * @description Records, newest first (highest `seq` first), filtered and paginated by cursor.
+         */
         get: operations["Interactions_list"];
         put?: never;
         post?: never;
@@ -269,7 +303,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One interaction: its latest record (the `outcome` when the action was executed, else its `decision`). */
+        /**
+         * Get an interaction
+         * @description One interaction: its latest record (the `outcome` when the action was executed, else its `decision`).
+         */
         get: operations["Interactions_get"];
         put?: never;
         post?: never;
@@ -287,6 +324,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Get an interaction's evidence bundle
          * @description Evidence bundle of one interaction: the action, the decision and its policy trace, the manifest version it
          *     used (content included), the capability token's claims (recipients redacted), the approval (who, when, why),
          *     the connector's outcome, and the proof — the audit records from the first one involved to the signed chain
@@ -309,6 +347,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Export the audit log (NDJSON)
          * @description The whole log as NDJSON: one stored audit record per line in chain order, with every hashed field
          *     (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, policy_trace,
          *     approval_id, executed, result, meta, prev_hash, kid, hash, signature; null where absent), then, as the last
@@ -332,6 +371,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Get the signed audit chain head
          * @description The org's chain head, signed by the audit key (see ChainHead). Keep one to prove later that no record was cut
          *     off the end of an export or an evidence bundle.
          */
@@ -351,7 +391,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Verify the whole chain (hash links and signatures). */
+        /**
+         * Verify the audit chain
+         * @description Verify the whole chain (hash links and signatures).
+         */
         get: operations["Interactions_verify"];
         put?: never;
         post?: never;
@@ -368,9 +411,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List manifests
+         * @description Manifests of the org, optionally only those with one `status`.
+         */
         get: operations["Manifests_list"];
         put?: never;
-        /** @description Register a manifest (status `active`). A `uapk_id` already registered in the org → 409. */
+        /**
+         * Register a manifest
+         * @description Register a manifest (status `active`). A `uapk_id` already registered in the org → 409.
+         */
         post: operations["Manifests_register"];
         delete?: never;
         options?: never;
@@ -385,6 +435,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a manifest
+         * @description One manifest by its `manifest_id`, whatever its status.
+         */
         get: operations["Manifests_get"];
         put?: never;
         post?: never;
@@ -403,7 +457,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Re-activate a suspended manifest (a revoked one → 409). */
+        /**
+         * Re-activate a manifest
+         * @description Re-activate a suspended manifest (a revoked one → 409).
+         */
         post: operations["Manifests_activate"];
         delete?: never;
         options?: never;
@@ -421,6 +478,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+         * Shadow-replay a candidate manifest
          * @description Shadow replay: decide the agent's recorded actions again with a candidate manifest and answer the decision
          *     diff. No side effect at all (no budget, approval, audit record or idempotency key). `gatehouse policy replay`
          *     is the command-line client (a CI step of a GitOps repository of manifests).
@@ -441,7 +499,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Revoke a manifest for good. */
+        /**
+         * Revoke a manifest
+         * @description Revoke a manifest for good.
+         */
         post: operations["Manifests_revoke"];
         delete?: never;
         options?: never;
@@ -458,7 +519,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description Suspend a manifest: its requests are denied `MANIFEST_INACTIVE` until re-activated. */
+        /**
+         * Suspend a manifest
+         * @description Suspend a manifest: its requests are denied `MANIFEST_INACTIVE` until re-activated.
+         */
         post: operations["Manifests_suspend"];
         delete?: never;
         options?: never;
@@ -473,7 +537,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Every version of a manifest, oldest first (without their content). */
+        /**
+         * List a manifest's versions
+         * @description Every version of a manifest, oldest first (without their content).
+         */
         get: operations["Manifests_versions"];
         put?: never;
         post?: never;
@@ -490,7 +557,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description One version of a manifest with its content (what a decision that recorded this version applied). */
+        /**
+         * Get one manifest version
+         * @description One version of a manifest with its content (what a decision that recorded this version applied).
+         */
         get: operations["Manifests_getVersion"];
         put?: never;
         post?: never;
@@ -508,6 +578,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * List live IDE sessions
          * @description The sessions of the org held by the gateway node that answers, newest first. With several nodes (Redis),
          *     each node lists its own: a session lives on the node its IDE is connected to.
          */
@@ -527,10 +598,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The org's subscriptions, the environment's default included (default org). */
+        /**
+         * List webhook subscriptions
+         * @description The org's subscriptions, the environment's default included (default org).
+         */
         get: operations["Webhooks_list"];
         put?: never;
-        /** @description Subscribe a URL to the org's approval events. The URL is checked now and again on every delivery. */
+        /**
+         * Subscribe a webhook
+         * @description Subscribe a URL to the org's approval events. The URL is checked now and again on every delivery.
+         */
         post: operations["Webhooks_create"];
         delete?: never;
         options?: never;
@@ -548,7 +625,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** @description Remove a subscription; deliveries still pending for it are abandoned (their log stays). */
+        /**
+         * Remove a webhook subscription
+         * @description Remove a subscription; deliveries still pending for it are abandoned (their log stays).
+         */
         delete: operations["Webhooks_remove"];
         options?: never;
         head?: never;
@@ -562,7 +642,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The delivery log, newest first: every event sent, its tries and their answers. */
+        /**
+         * List webhook deliveries
+         * @description The delivery log, newest first: every event sent, its tries and their answers.
+         */
         get: operations["Webhooks_deliveries"];
         put?: never;
         post?: never;
@@ -579,8 +662,56 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The WebSocket API (`/ws/{session_id}`) and the agent-runtime protocol, as AsyncAPI 3. */
+        /**
+         * The WebSocket API as AsyncAPI 3
+         * @description The WebSocket API (`/ws/{session_id}`) and the agent-runtime protocol, as AsyncAPI 3.
+         */
         get: operations["System_asyncapiDocument"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * REST API reference (HTML)
+         * @description This REST API's reference as one self-contained HTML page, rendered by Redocly from the published OpenAPI
+         *     document (`make docs`; `make build` ships it). The page loads nothing from another origin and sends no
+         *     telemetry; its Content-Security-Policy allows this origin only. A clone where it was never rendered gets it
+         *     rendered on first request; 503 problem (`NOT_CONFIGURED`) when that is impossible (an install without the
+         *     rendered pages and without the development tools).
+         */
+        get: operations["System_docs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/websocket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WebSocket API reference (HTML)
+         * @description The WebSocket API's reference (sessions and the agent-runtime protocol, from the AsyncAPI document) as one
+         *     self-contained HTML page, like `GET /docs`.
+         */
+        get: operations["System_websocketDocs"];
         put?: never;
         post?: never;
         delete?: never;
@@ -597,6 +728,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Service health
          * @description Liveness and dependency state. Open: no credentials needed.
          *     Emits the seed 002 shape with real dependency probes; seed 000's `{status: "ok", service}` is also valid.
          */
@@ -617,6 +749,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Liveness probe
          * @description Liveness probe (Kubernetes `livenessProbe`, container HEALTHCHECK): 200 while the process runs, even while
          *     a dependency is down or the node drains — restarting would not help then. Open.
          */
@@ -636,7 +769,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description Prometheus metrics in the text exposition format. Open, like `/health`. */
+        /**
+         * Prometheus metrics
+         * @description Prometheus metrics in the text exposition format. Open, like `/health`.
+         */
         get: operations["System_metrics"];
         put?: never;
         post?: never;
@@ -653,7 +789,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description This API as OpenAPI 3.1 JSON (the published spec). */
+        /**
+         * The REST API as OpenAPI 3.1
+         * @description This API as OpenAPI 3.1 JSON (the published spec).
+         */
         get: operations["System_openapiDocument"];
         put?: never;
         post?: never;
@@ -671,6 +810,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * List purutos
          * @description Lists every puruto discovered: `PURUTO_DATA_PATH/registry.json` entries first, then `puruto-*` folders
          *     of the ecosystem roots (registry wins on a name clash). Requires `X-API-Key` of the org the purutos belong
          *     to (`GATEHOUSE_PURUTO_ORG`, default the default org); another org's key gets 403.
@@ -692,6 +832,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Get one puruto
          * @description One puruto by name. Unknown names (and names that are not plain folder names) → 404. Another org's API key
          *     → 403 `ORG_FORBIDDEN`, whatever the name (decided before any lookup: nothing about existence leaks).
          */
@@ -714,6 +855,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
+         * Run a puruto command
          * @description Runs one allow-listed command of a puruto and returns the invocation envelope.
          *     `list`, `help`, `status` and `init` are answered natively from the repository; a skill with an executable
          *     `.claude/skills/<command>/run` is run without a shell, with the body as JSON on stdin and a timeout.
@@ -736,6 +878,7 @@ export interface paths {
             cookie?: never;
         };
         /**
+         * Readiness probe
          * @description Readiness probe (load balancers, Kubernetes `readinessProbe`): 200 when this node should take traffic;
          *     503 problem (`code` `NOT_READY`) while it starts, while it drains after SIGTERM, or when a dependency it
          *     needs (the database; Redis when `REDIS_URL` is set) does not answer. Open.
@@ -805,7 +948,7 @@ export interface components {
              * @description Capabilities (`type:tool`) the threshold applies to; those actions MUST carry `amount` and `currency`.
              *     When omitted, the threshold applies to every action that carries an `amount`.
              */
-            actions?: string[];
+            actions?: components["schemas"]["CapabilityName"][];
             /**
              * Format: double
              * @description Actions with `amount` strictly greater than this escalate.
@@ -941,6 +1084,8 @@ export interface components {
             /** Format: int32 */
             total: number;
         };
+        /** @description A capability, `type:tool` (e.g. `email:send`). */
+        CapabilityName: string;
         /** @description A token as listed (never the JWT itself). */
         CapabilityTokenInfo: {
             agent_id: string;
@@ -1035,12 +1180,12 @@ export interface components {
              * @description `http`/`webhook`: hosts the tool may call (`api.example.com`, or `*.example.com` for subdomains). Required:
              *     a tool without it reaches nothing.
              */
-            allowed_hosts?: string[];
+            allowed_hosts?: components["schemas"]["HostPattern"][];
             /** @description `puruto`: the command to run (one of the puruto's allowed commands). */
             command?: string;
             /** @description `http`/`webhook`: headers, each a static value or a `{secret_ref, prefix?}` injected at call time. */
             headers?: {
-                [key: string]: string | components["schemas"]["SecretHeaderValue"];
+                [key: string]: components["schemas"]["HeaderValue"] | components["schemas"]["SecretHeaderValue"];
             };
             /**
              * Format: int32
@@ -1290,6 +1435,8 @@ export interface components {
             timestamp: string;
             version: string;
         };
+        /** @description A static header value sent by a connector. */
+        HeaderValue: string;
         /**
          * @description Health of the gateway. Two seeds document `GET /health` with different bodies; this schema accepts both.
          *     The live server emits the richer shape (seed 002): `status` is `healthy` or `degraded`, and
@@ -1315,6 +1462,8 @@ export interface components {
             /** @description Gatehouse version. */
             version?: string;
         };
+        /** @description A host a tool may call: `api.example.com`, or `*.example.com` for subdomains. */
+        HostPattern: string;
         InteractionPage: {
             items: components["schemas"]["InteractionRecord"][];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
@@ -1406,7 +1555,7 @@ export interface components {
         IssueCapabilityTokenRequest: {
             /** @description Agent the token is for (`sub`); must be the manifest's `agent.id`. */
             agent_id: string;
-            capabilities: string[];
+            capabilities: components["schemas"]["CapabilityName"][];
             constraints?: components["schemas"]["TokenConstraints"];
             /**
              * Format: double
@@ -1430,6 +1579,8 @@ export interface components {
             /** @description The token's `jti`; revoke with it. */
             token_id: string;
         };
+        /** @description A jurisdiction, ISO 3166-1 alpha-2 (normalised; longer names are refused by the manifest validator). */
+        JurisdictionName: string;
         /** @description A JSON Web Key (public part only). */
         Jwk: {
             alg?: string;
@@ -1481,7 +1632,7 @@ export interface components {
         Manifest: {
             agent: components["schemas"]["ManifestAgent"];
             /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
-            capabilities: string[];
+            capabilities: components["schemas"]["CapabilityName"][];
             constraints?: components["schemas"]["ManifestConstraints"];
             /** @description SHA-256 (hex) of the RFC 8785 canonical JSON of the content (the manifest as submitted, without `manifest_id`). */
             content_hash: string;
@@ -1526,13 +1677,13 @@ export interface components {
              */
             max_actions_per_hour?: number;
             /** @description Capabilities (`type:tool`) that always ESCALATE with `REQUIRES_APPROVAL`, e.g. `["crm:delete"]`. */
-            require_human_approval?: string[];
+            require_human_approval?: components["schemas"]["CapabilityName"][];
         };
         /** @description What a manifest says: the manifest as submitted, without its `manifest_id`. Its hash is a version's `content_hash`. */
         ManifestContent: {
             agent: components["schemas"]["ManifestAgent"];
             /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
-            capabilities: string[];
+            capabilities: components["schemas"]["CapabilityName"][];
             constraints?: components["schemas"]["ManifestConstraints"];
             policy?: components["schemas"]["ManifestPolicy"];
             /** @description One entry per capability, keyed `type:tool`. Every capability needs a tool with a connector. */
@@ -1549,7 +1700,7 @@ export interface components {
         ManifestInput: {
             agent: components["schemas"]["ManifestAgent"];
             /** @description Capabilities as `type:tool` (lower-case letters, digits, `_`, `-`, `.`), e.g. `email:send`. */
-            capabilities: string[];
+            capabilities: components["schemas"]["CapabilityName"][];
             constraints?: components["schemas"]["ManifestConstraints"];
             /**
              * @description Client-chosen stable id (GitOps: the same file keeps its id across gateways); generated when absent.
@@ -1585,21 +1736,21 @@ export interface components {
         ManifestPolicy: {
             amount_threshold?: components["schemas"]["AmountThreshold"];
             /** @description Patterns (grammar above): every recipient of the action must match one (else DENY `COUNTERPARTY_BLOCKED`). */
-            counterparty_allowlist?: string[];
+            counterparty_allowlist?: components["schemas"]["RecipientPattern"][];
             /** @description Patterns (grammar above): an action with any recipient matching one is denied (`COUNTERPARTY_BLOCKED`). */
-            counterparty_blocklist?: string[];
+            counterparty_blocklist?: components["schemas"]["RecipientPattern"][];
             /** @description ESCALATE `NEW_COUNTERPARTY` the first time a recipient (normalised) is seen for this manifest. */
             escalate_new_counterparties?: boolean;
             /** @description Capabilities (`type:tool`) that ESCALATE with `HIGH_RISK_ACTION`. */
-            high_risk_actions?: string[];
+            high_risk_actions?: components["schemas"]["CapabilityName"][];
             /**
              * @description Only these ISO 3166-1 alpha-2 jurisdictions are allowed (else DENY `JURISDICTION_BLOCKED`). Checked against
              *     `action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` (any depth, any letter case);
              *     alpha-3 codes and English country names are mapped to alpha-2, anything else is denied.
              */
-            jurisdiction_allowlist?: string[];
+            jurisdiction_allowlist?: components["schemas"]["JurisdictionName"][];
             /** @description These ISO 3166-1 alpha-2 jurisdictions are denied (`JURISDICTION_BLOCKED`), normalised as above. */
-            jurisdiction_blocklist?: string[];
+            jurisdiction_blocklist?: components["schemas"]["JurisdictionName"][];
             /** @description Every request must carry a valid capability token (else DENY `INVALID_TOKEN`). */
             require_capability_token?: boolean;
         };
@@ -1653,6 +1804,8 @@ export interface components {
             /** @description Oldest first. */
             items: components["schemas"]["ManifestVersionInfo"][];
         };
+        /** @description A dotted path into an action's `params` (e.g. `payee.iban`). */
+        ParamsPath: string;
         /** @description One step of the policy pipeline. */
         PolicyCheck: {
             /** @description Which check ran. */
@@ -1783,6 +1936,8 @@ export interface components {
         };
         /** @description A DENY or an ESCALATE reason code. */
         ReasonCode: components["schemas"]["DenyCode"] | components["schemas"]["EscalateCode"];
+        /** @description A recipient pattern of the counterparty lists and `allowed_recipients` (grammar in ManifestPolicy). */
+        RecipientPattern: string;
         /** @description One cell of the decision matrix: recorded decision → the candidate's decision. */
         ReplayCell: {
             /** Format: int32 */
@@ -1930,7 +2085,7 @@ export interface components {
              *     recipients found in the params (ToolConfig `recipient_params`) and `action.counterparty`. An action with no
              *     recipient to check is denied `COUNTERPARTY_BLOCKED` under such a token.
              */
-            allowed_recipients?: string[];
+            allowed_recipients?: components["schemas"]["RecipientPattern"][];
             /**
              * Format: int32
              * @description Total actions allowed under this token (over its lifetime); exhausted → DENY `BUDGET_EXCEEDED`.
@@ -1944,7 +2099,7 @@ export interface components {
              *     paths into `params`, as in `recipient_params`. Every amount found is checked against
              *     `policy.amount_threshold`; one that differs from the declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
              */
-            amount_params?: string[];
+            amount_params?: components["schemas"]["ParamsPath"][];
             connector: components["schemas"]["ConnectorConfig"];
             description?: string;
             /**
@@ -1955,12 +2110,12 @@ export interface components {
              *     `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
              *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`.
              */
-            recipient_params?: string[];
+            recipient_params?: components["schemas"]["ParamsPath"][];
             /**
              * @description Paths replaced by `[redacted]` in the audit log before hashing and storing, e.g. `params.body`,
              *     `result.data.body` (the tool still receives and returns the real values).
              */
-            redact?: string[];
+            redact?: components["schemas"]["ParamsPath"][];
         };
         /** @description A subscription (never its secret). */
         Webhook: {
@@ -4456,6 +4611,68 @@ export interface operations {
                 };
                 content: {
                     "application/yaml": string;
+                };
+            };
+        };
+    };
+    System_docs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rendered reference page: self-contained HTML, scripts and styles inline, nothing fetched elsewhere. */
+            200: {
+                headers: {
+                    /** @description Only this origin and the page's own inline scripts and styles; no connection elsewhere. */
+                    "Content-Security-Policy": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    System_websocketDocs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A rendered reference page: self-contained HTML, scripts and styles inline, nothing fetched elsewhere. */
+            200: {
+                headers: {
+                    /** @description Only this origin and the page's own inline scripts and styles; no connection elsewhere. */
+                    "Content-Security-Policy": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -18,6 +18,7 @@ import { answerClientErrors } from "./http/errors";
 import { createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
+import { docsHandlers } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
@@ -297,6 +298,7 @@ export async function startGatehouse(
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
+    ...docsHandlers(),
     ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
     ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).

@@ -36,9 +36,21 @@ async function openapi(): Promise<Record<string, unknown>> {
     // TypeSpec does not emit jsonSchemaDialect; without it Prism validates 3.1 as draft-07 and ignores
     // unevaluatedProperties (extra properties would pass). Put it right after `openapi`.
     const { openapi: version, ...rest } = doc;
+    publicOperationsSayNoSecurity(rest.paths);
     return { openapi: version, jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema", ...rest };
   } finally {
     rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+// `@useAuth(NoAuth)` emits `security: [{}]` (one empty requirement). A public operation says `security: []`:
+// the form linters and readers recognise as "no credentials", and the same meaning with no top-level security.
+function publicOperationsSayNoSecurity(paths: unknown): void {
+  for (const item of Object.values((paths ?? {}) as Record<string, Record<string, { security?: unknown[] }>>)) {
+    for (const op of Object.values(item)) {
+      const only = op?.security?.length === 1 ? op.security[0] : undefined;
+      if (only && typeof only === "object" && Object.keys(only).length === 0) op.security = [];
+    }
   }
 }
 
