@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../src/config";
 import { logger } from "../src/core/log/logger";
 import { startGatehouse, type Gatehouse } from "../src/server";
+import { tapConformance, type ConformanceTap } from "../src/test-support/conformance";
 import type { ExampleCase } from "./examples";
 import { governedActionSetups } from "./setups/governed-actions";
 
@@ -20,6 +21,9 @@ export interface TestGatehouse extends Gatehouse {
   /** The org of the API key and of the operator token. */
   orgId: string;
   operatorToken: string;
+  /** Every response and WS frame checked against the contract (src/test-support/conformance.ts). */
+  conformance: ConformanceTap;
+  /** Closes the server, then fails with any traffic that broke the contract. */
   dispose(): Promise<void>;
 }
 
@@ -37,15 +41,19 @@ export async function startTestGatehouse(env: Record<string, string> = {}): Prom
     ...env,
   };
   const gatehouse = await startGatehouse(loadConfig(fullEnv), logger, fullEnv);
+  // Before any request: from here on every answer is checked against the contract.
+  const conformance = tapConformance(gatehouse.server);
   const operatorToken = await gatehouse.devIssuer!.mint({ sub: "operator@contract", org: ORG_ID, roles: ["operator"] });
   return {
     ...gatehouse,
     apiKey: fullEnv.PURUTO_GATEWAY_API_KEY,
     orgId: ORG_ID,
     operatorToken,
+    conformance,
     async dispose() {
       await gatehouse.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await conformance.assertClean();
     },
   };
 }

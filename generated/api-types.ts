@@ -667,6 +667,8 @@ export interface components {
         };
         ApprovalList: {
             items: components["schemas"]["Approval"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /**
          * @description Lifecycle of an approval: pending → approved | denied | expired; approved → consumed on re-submission.
@@ -1483,6 +1485,18 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Gateway_getApproval: {
@@ -1508,7 +1522,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1544,10 +1561,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1587,7 +1605,10 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1598,15 +1619,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1650,10 +1662,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1693,7 +1706,10 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluateResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1704,15 +1720,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1747,10 +1754,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1790,7 +1798,10 @@ export interface operations {
                     "application/json": components["schemas"]["ExecuteResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1801,15 +1812,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1853,10 +1855,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1892,7 +1895,10 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayHealth"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1916,6 +1922,9 @@ export interface operations {
         parameters: {
             query?: {
                 agent_id?: string;
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
                 limit?: number;
                 status?: components["schemas"]["ApprovalStatus"];
             };
@@ -1937,7 +1946,10 @@ export interface operations {
                     "application/json": components["schemas"]["ApprovalList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1988,7 +2000,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2052,7 +2067,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2143,7 +2161,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2229,7 +2250,10 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2284,7 +2308,10 @@ export interface operations {
                     "application/json": components["schemas"]["CapabilityTokenList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2338,7 +2365,10 @@ export interface operations {
                     "application/json": components["schemas"]["IssueCapabilityTokenResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2429,7 +2459,10 @@ export interface operations {
                     "application/json": components["schemas"]["RevokeCapabilityTokenResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2513,7 +2546,10 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionPage"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2564,7 +2600,10 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionRecord"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2623,7 +2662,10 @@ export interface operations {
                     "application/x-ndjson": string;
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2673,7 +2715,10 @@ export interface operations {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2725,7 +2770,10 @@ export interface operations {
                     "application/json": components["schemas"]["ManifestList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2779,7 +2827,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2857,7 +2908,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2917,7 +2971,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2986,7 +3043,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3055,7 +3115,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3120,6 +3183,18 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     System_health: {
@@ -3138,6 +3213,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3160,6 +3247,18 @@ export interface operations {
                     "application/json": components["schemas"]["Liveness"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     System_metrics: {
@@ -3178,6 +3277,18 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3202,12 +3313,27 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Purutos_list: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of a list the client already holds: unchanged → 304 without a body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3216,10 +3342,33 @@ export interface operations {
             /** @description The request has succeeded. */
             200: {
                 headers: {
+                    /** @description Strong validator of these exact bytes. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PurutoList"];
+                };
+            };
+            /** @description The list has not changed since the `ETag` the client sent in `If-None-Match`: no body. */
+            304: {
+                headers: {
+                    /** @description The same validator. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -3240,10 +3389,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3282,6 +3432,18 @@ export interface operations {
                     "application/json": components["schemas"]["PurutoFound"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -3309,10 +3471,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3365,7 +3528,10 @@ export interface operations {
                     "application/json": components["schemas"]["CommandAccepted"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3419,10 +3585,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3456,6 +3623,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */

@@ -50,8 +50,6 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
-  const router = buildRouter(spec, handlers, auth);
-  const allowed = allowedMethods(router);
   const parseBody = koaBody({
     json: true,
     jsonStrict: true,
@@ -65,6 +63,9 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
       throw err;
     },
   });
+  // The body is parsed by the route, after authentication, and only for an operation that takes one.
+  const router = buildRouter(spec, handlers, auth, (ctx) => parseBody(ctx, noMoreMiddleware));
+  const allowed = allowedMethods(router);
 
   // One outer layer (every Koa layer costs a closure and a promise per request): request id, the problem+json
   // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
@@ -121,8 +122,6 @@ export function createApp({ spec, handlers, auth, logger, maxBodyBytes, mounts =
   for (const mount of mounts) {
     app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
   }
-  // Only a request that carries a body goes through the JSON body parser.
-  app.use((ctx, next) => (hasBody(ctx) ? parseBody(ctx, next) : next()));
   app.use(router.routes());
   return app;
 }

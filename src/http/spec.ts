@@ -32,6 +32,8 @@ export interface OperationSpec {
   validatePath?: ValidateFunction;
   validateQuery?: ValidateFunction;
   validateBody?: ValidateFunction;
+  /** The operation documents a request body; a body sent to one that does not is refused (400). */
+  takesBody: boolean;
   bodyRequired: boolean;
   /** Status → validator of the JSON body the spec declares (used by tests and the contract replay). */
   responses: Map<number, { contentType: string; validate?: ValidateFunction }>;
@@ -122,6 +124,7 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
         validatePath: paramsSchema("path"),
         validateQuery: paramsSchema("query"),
         validateBody: body?.schema ? strict.compile(rebase(body.schema) as Json) : undefined,
+        takesBody: op.requestBody !== undefined,
         bodyRequired: Boolean((op.requestBody as Json | undefined)?.required),
         responses,
       });

@@ -4,6 +4,7 @@ export {
   DEFAULT_APPROVAL_TTL_MS,
   type Approval,
   type AgentApprovalView,
+  type ApprovalPosition,
   type ApprovalStatus,
   type ApprovalStore,
   type ApprovalStoreOptions,
