@@ -772,6 +772,8 @@ export interface components {
         };
         CapabilityTokenList: {
             items: components["schemas"]["CapabilityTokenInfo"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         ChainVerification: {
             /**
@@ -1211,6 +1213,8 @@ export interface components {
         };
         ManifestList: {
             items: components["schemas"]["Manifest"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /**
          * @description Rules on the content of actions, applied to what the connector receives: every recipient found in the params
@@ -2286,8 +2290,12 @@ export interface operations {
         parameters: {
             query?: {
                 agent_id?: string;
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
                 /** @description Include revoked and expired tokens (default false). */
                 include_inactive?: boolean;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
                 uapk_id?: string;
             };
             header?: never;
@@ -2750,6 +2758,10 @@ export interface operations {
     Manifests_list: {
         parameters: {
             query?: {
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
                 status?: components["schemas"]["ManifestStatus"];
             };
             header?: never;

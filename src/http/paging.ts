@@ -16,6 +16,39 @@ export function countWithinBytes(items: readonly unknown[], budget = PAGE_BYTE_B
   return items.length;
 }
 
+/** A page of an ordered list and, when more follows, the cursor of its last item. */
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string;
+}
+
+function isAfter(value: unknown): value is { after: string } {
+  return typeof (value as { after?: unknown } | null)?.after === "string";
+}
+
+/**
+ * One page of a list the store returns whole and in a stable order (manifests, capability tokens: bounded by what
+ * an org registers): from after the cursor's item, at most `limit` items and at most the byte budget.
+ */
+export function pageOf<T>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  query: { limit?: number | undefined; cursor?: string | undefined },
+  defaultLimit = 100,
+): Page<T> {
+  let start = 0;
+  if (query.cursor !== undefined) {
+    const { after } = decodeCursor(query.cursor, isAfter);
+    start = items.findIndex((item) => keyOf(item) === after) + 1;
+    if (start === 0) decodeCursor("", isAfter); // the item it names is gone: refused like a foreign cursor
+  }
+  const candidates = items.slice(start, start + (query.limit ?? defaultLimit));
+  const page = candidates.slice(0, countWithinBytes(candidates));
+  const last = page.at(-1);
+  const more = last !== undefined && start + page.length < items.length;
+  return { items: page, ...(more ? { next_cursor: encodeCursor({ after: keyOf(last) }) } : {}) };
+}
+
 /** The position a page ended at, as the opaque `cursor` the client sends back. */
 export function encodeCursor(position: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(position)).toString("base64url");

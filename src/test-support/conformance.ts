@@ -114,7 +114,9 @@ export function checkExchange(spec: LoadedSpec, routes: Route[], x: Exchange): s
     if (x.headers[name.toLowerCase()] === undefined)
       problems.push(`${op.operationId} ${x.status} lacks the documented header ${name}`);
   }
-  if (declared.validate && x.body && x.body.length > 0 && x.method !== "HEAD" && actualType.endsWith("json")) {
+  // JSON bodies only (application/json, application/problem+json): JSON Lines (x-ndjson) is not one document.
+  const isJson = actualType === "application/json" || actualType.endsWith("+json");
+  if (declared.validate && x.body && x.body.length > 0 && x.method !== "HEAD" && isJson) {
     let value: unknown;
     try {
       value = JSON.parse(x.body.toString("utf8"));

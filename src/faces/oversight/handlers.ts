@@ -2,7 +2,7 @@
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
 import type { ApprovalPosition, ApprovalStore, DecideResult } from "../../core/approvals";
-import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
+import { cursorAfterRecord, InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
 import { logger } from "../../core/log/logger";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
@@ -134,13 +134,13 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
         }
         throw err;
       }
-      return {
-        status: 200,
-        body: {
-          items: withIntents(params.org_id, page.records),
-          ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}),
-        },
-      };
+      const candidates = withIntents(params.org_id, page.records);
+      const items = candidates.slice(0, countWithinBytes(candidates));
+      // Cut short by the byte budget: the next page starts after the last record sent.
+      const last = items.at(-1);
+      const cut = items.length < candidates.length && last !== undefined;
+      const next = cut ? cursorAfterRecord(last.seq) : page.next_cursor;
+      return { status: 200, body: { items, ...(next !== null ? { next_cursor: next } : {}) } };
     },
 
     Interactions_get: ({ params, principal }) => {
