@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ORG_ID, startTestGatehouse, type TestGatehouse } from "./fixtures";
 import { openapi } from "./examples";
 
+// biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document and API answers are walked as plain JSON
 type Json = Record<string, any>;
 
 interface Op {

@@ -75,9 +75,10 @@ function mediaType(value: string | number | string[] | undefined): string {
 
 /** Headers the spec marks `required: true` on this response. */
 function requiredHeaders(spec: LoadedSpec, op: OperationSpec, status: number): string[] {
-  const paths = spec.document.paths as Record<string, Record<string, any>>;
+  type Responses = Record<string, { headers?: Record<string, { required?: boolean }> }>;
+  const paths = spec.document.paths as Record<string, Record<string, { responses?: Responses }>>;
   const response = paths[op.path]?.[op.method.toLowerCase()]?.responses?.[String(status)];
-  const headers = (response?.headers ?? {}) as Record<string, { required?: boolean }>;
+  const headers = response?.headers ?? {};
   return Object.entries(headers)
     .filter(([, h]) => h.required)
     .map(([name]) => name);

@@ -2,6 +2,7 @@
 // src/server.ts (spec-driven app, API keys, dev issuer JWTs) on a temp data directory, with the approval
 // store and audit log exposed so tests can seed them directly (creating approvals through execute is the
 // actions face's job). Once src/server.ts wires oversightHandlers, startGatehouse can replace this.
+import { tapConformance } from "../../test-support/conformance";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
@@ -73,6 +74,8 @@ export async function startOversightServer(): Promise<OversightTestServer> {
     maxBodyBytes: config.maxBodyBytes,
   });
   const server = createServer(app.callback());
+  // Every answer is checked against the OpenAPI document; close() fails with what broke it.
+  const conformance = tapConformance(server);
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address() as AddressInfo;
 
@@ -89,6 +92,7 @@ export async function startOversightServer(): Promise<OversightTestServer> {
       await new Promise<void>((ok) => server.close(() => ok()));
       db.close();
       rmSync(dataDir, { recursive: true, force: true });
+      await conformance.assertClean();
     },
   };
 }
