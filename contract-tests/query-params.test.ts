@@ -150,6 +150,27 @@ const CHECKS: Record<string, () => Promise<void>> = {
     expect(all.length).toBeGreaterThanOrEqual(2);
     expect(await allPages("/manifests?limit=1", "manifest_id")).toEqual(all);
   },
+  "Purutos_list.limit": async () => {
+    const total = (await agent(caller).get("/purutos")).body.items.length;
+    expect(total).toBeGreaterThanOrEqual(2); // the demo ecosystem: more than one page of one
+    const reply = await agent(caller).get("/purutos?limit=1");
+    expect(reply.status).toBe(200);
+    expect(reply.body.items).toHaveLength(1);
+    expect(reply.body.count).toBe(1);
+    expect(typeof reply.body.next_cursor).toBe("string");
+  },
+  "Purutos_list.cursor": async () => {
+    const whole = (await agent(caller).get("/purutos")).body.items.map((p: Json) => p.name);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const reply = await agent(caller).get(`/purutos?limit=1${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(reply.status).toBe(200);
+      paged.push(...reply.body.items.map((p: Json) => p.name));
+      cursor = reply.body.next_cursor;
+    } while (cursor !== undefined && paged.length < 100);
+    expect(paged).toEqual(whole);
+  },
   "Interactions_list.agent_id": async () => {
     const items = (await list("/interactions?agent_id=params-bot-b")).items as Json[];
     expect(items.length).toBeGreaterThan(0);

@@ -1351,10 +1351,12 @@ export interface components {
         PurutoList: {
             /**
              * Format: int32
-             * @description Number of items.
+             * @description Number of items (in this page).
              */
             count: number;
             items: components["schemas"]["PurutoItem"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
             /** @enum {string} */
             status: "ok";
         };
@@ -3341,7 +3343,15 @@ export interface operations {
     };
     Purutos_list: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /**
+                 * @description Page size (default 100). Without `limit` and `cursor` the whole list comes as one answer with an `ETag`
+                 *     while it fits about 1 MiB; beyond that, and whenever paging is asked for, pages follow `next_cursor`.
+                 */
+                limit?: number;
+            };
             header?: {
                 /** @description The `ETag` of a list the client already holds: unchanged → 304 without a body. */
                 "If-None-Match"?: string;

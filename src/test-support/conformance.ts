@@ -156,6 +156,18 @@ function tapResponse(req: IncomingMessage, res: ServerResponse, done: (x: Exchan
     keep(args[0], args[1]);
     return end(...args);
   }) as ServerResponse["end"];
+  // Headers handed to writeHead() directly are not kept by getHeaders(): record them too.
+  const written: Record<string, string | number | string[] | undefined> = {};
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+  res.writeHead = ((...args: unknown[]) => {
+    const headers = args.find((a, i) => i > 0 && typeof a === "object" && a !== null);
+    if (Array.isArray(headers)) {
+      for (let i = 0; i + 1 < headers.length; i += 2) written[String(headers[i]).toLowerCase()] = headers[i + 1];
+    } else if (headers) {
+      for (const [k, v] of Object.entries(headers)) written[k.toLowerCase()] = v as string;
+    }
+    return writeHead(...args);
+  }) as ServerResponse["writeHead"];
   let reported = false;
   const report = (finished: boolean) => {
     if (reported || !res.headersSent) return;
@@ -164,7 +176,7 @@ function tapResponse(req: IncomingMessage, res: ServerResponse, done: (x: Exchan
       method: req.method ?? "GET",
       url: req.url ?? "/",
       status: res.statusCode,
-      headers: res.getHeaders(),
+      headers: { ...written, ...res.getHeaders() },
       body: finished && !overflow ? Buffer.concat(chunks) : undefined,
     });
   };
