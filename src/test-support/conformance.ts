@@ -250,7 +250,13 @@ export function tapConformance(server: Server): ConformanceTap {
       for (const problem of checkExchange(spec, routes, x)) violations.push({ where: `${x.method} ${x.url}`, problem });
     });
   });
-  server.prependListener("upgrade", (req: IncomingMessage, socket: Duplex) => {
+  // Not an 'upgrade' listener of its own: the sessions face answers 404 only when it is the only listener.
+  const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
+  server.emit = ((event: string | symbol, ...args: unknown[]) => {
+    if (event === "upgrade") watchUpgrade(args[0] as IncomingMessage, args[1] as Duplex);
+    return emit(event, ...args);
+  }) as Server["emit"];
+  const watchUpgrade = (req: IncomingMessage, socket: Duplex) => {
     const where = `WS ${req.url ?? ""}`;
     tapUpgrade(
       req,
@@ -278,7 +284,7 @@ export function tapConformance(server: Server): ConformanceTap {
         );
       },
     );
-  });
+  };
 
   return {
     violations,
