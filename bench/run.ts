@@ -62,7 +62,12 @@ async function load(
 /** The bytes (and type) one request of the line gets, to be served by the `bytes` target. */
 async function captureResponse(url: string, opts: Partial<autocannon.Options>): Promise<Record<string, string>> {
   const headers = opts.headers as Record<string, string> | undefined;
-  const res = await fetch(url, { method: opts.method ?? "GET", headers, body: opts.body as string | undefined });
+  const body = opts.body as string | undefined;
+  const res = await fetch(url, {
+    method: opts.method ?? "GET",
+    ...(headers ? { headers } : {}),
+    ...(body === undefined ? {} : { body }),
+  });
   const file = join(mkdtempSync(join(tmpdir(), "gatehouse-bench-bytes-")), "body");
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
   return { BENCH_BYTES_FILE: file, BENCH_BYTES_TYPE: res.headers.get("content-type") ?? "application/octet-stream" };

@@ -44,7 +44,7 @@ function ensureFdLimit(): void {
 async function startChild(
   mode: "runtime" | "gatehouse",
   env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; ready: Record<string, string> }> {
+): Promise<{ child: ChildProcess; ready: Record<string, string | undefined> }> {
   // Through sh so the child gets the raised fd limit too; the IPC channel survives the exec.
   const command = `ulimit -n $(ulimit -Hn) 2>/dev/null; exec '${process.execPath}' --expose-gc --import tsx '${SERVER_SCRIPT}' ${mode}`;
   const child = spawn("sh", ["-c", command], {
@@ -92,8 +92,16 @@ async function roundTrips(ws: WebSocket, n: number): Promise<number[]> {
   return latencies;
 }
 
+/** A field of a child's ready message; a child that did not send it is a broken bench, not a number to report. */
+function readyField(ready: Record<string, string | undefined>, field: string): string {
+  const value = ready[field];
+  if (value === undefined) throw new Error(`child's ready message has no "${field}"`);
+  return value;
+}
+
 function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  // NaN for no samples (the summary line then says so) instead of a crash.
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 function summary(latencies: number[]) {
@@ -107,9 +115,10 @@ const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 async function main() {
   ensureFdLimit();
   const runtime = await startChild("runtime");
-  const runtimeUrl = runtime.ready.url;
+  const runtimeUrl = readyField(runtime.ready, "url");
   const gatehouse = await startChild("gatehouse", { BENCH_RUNTIME_URL: runtimeUrl });
-  const { url: gatehouseUrl, token } = gatehouse.ready;
+  const gatehouseUrl = readyField(gatehouse.ready, "url");
+  const token = readyField(gatehouse.ready, "token");
   const wsBase = gatehouseUrl.replace(/^http/, "ws");
   const auth = { authorization: `Bearer ${token}` };
   try {

@@ -63,9 +63,9 @@ export function collectCases(doc: Json = openapi): ExampleCase[] {
           query: pick("query"),
           headers: pick("header"),
           body: bodyExamples?.[name]?.value,
-          response: resp
-            ? { status: resp.status, contentType: resp.contentType, body: resp.examples[name].value }
-            : undefined,
+          ...(resp
+            ? { response: { status: resp.status, contentType: resp.contentType, body: resp.examples[name]?.value } }
+            : {}),
           security,
         });
       }

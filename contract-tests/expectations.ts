@@ -212,6 +212,7 @@ function expectTraceCovers(documented: Trace | undefined, live: Trace | undefine
       0,
     );
     const ran = live!.checks[at];
+    if (!ran) return; // the expect above has already failed
     expect({ check: ran.check, result: ran.result }).toEqual({ check: step.check, result: step.result });
     if (step.details !== undefined) expect(ran.details).toEqual(step.details);
     from = at + 1;
@@ -289,6 +290,8 @@ const batch: Comparison = (documented, live) => {
   expect(got.results.map((r) => r.action_id)).toEqual(want.results.map((r) => r.action_id));
   want.results.forEach((w, i) => {
     const g = got.results[i];
+    expect(g, `result ${i}`).toBeDefined();
+    if (!g) return;
     expect({ action_id: g.action_id, decision: g.decision, executed: g.executed, reasons: g.reasons ?? [] }).toEqual({
       action_id: w.action_id,
       decision: w.decision,

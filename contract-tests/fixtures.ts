@@ -46,7 +46,7 @@ export async function startTestGatehouse(env: Record<string, string> = {}): Prom
   const operatorToken = await gatehouse.devIssuer!.mint({ sub: "operator@contract", org: ORG_ID, roles: ["operator"] });
   return {
     ...gatehouse,
-    apiKey: fullEnv.PURUTO_GATEWAY_API_KEY,
+    apiKey: API_KEY,
     orgId: ORG_ID,
     operatorToken,
     conformance,

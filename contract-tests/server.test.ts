@@ -33,7 +33,7 @@ async function replay(documented: ExampleCase) {
   const res = await fetch(urlOf(c, running.url), {
     method: c.method,
     headers,
-    body: c.body === undefined ? undefined : JSON.stringify(c.body),
+    ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
   });
   const text = await res.text();
   const contentType = res.headers.get("content-type") ?? "";

@@ -6,6 +6,7 @@ import { Parser, fromFile } from "@asyncapi/parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
 import { record } from "./coverage";
+import { must } from "../src/core/must";
 
 const root = resolve(import.meta.dirname, "..");
 const index = JSON.parse(readFileSync(resolve(root, "generated/messages/index.json"), "utf8")) as Record<
@@ -27,7 +28,10 @@ describe("every WebSocket message example", () => {
   });
   it.each(examples.map((e) => [`${e.name} (${e.message})`, e] as const))("%s", (_label, e) => {
     const schema = JSON.parse(
-      readFileSync(resolve(root, `generated/messages/${index[e.message].type}.schema.json`), "utf8"),
+      readFileSync(
+        resolve(root, `generated/messages/${must(index[e.message], `route of ${e.message}`).type}.schema.json`),
+        "utf8",
+      ),
     );
     const validate = ajv.getSchema(schema.$id) ?? ajv.compile(schema);
     expect(validate(e.payload), JSON.stringify(validate.errors)).toBe(true);

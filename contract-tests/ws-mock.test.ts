@@ -235,7 +235,7 @@ describe("a turn", () => {
     ide.send({ type: "user_message" });
     const [error] = await ide.take(1);
     expect(error).toMatchObject({ type: "error", error_code: "INVALID_MESSAGE" });
-    expect(error.message).toBe(error.content);
+    expect(error?.message).toBe(error?.content);
     expect(ide.ws.readyState).toBe(WebSocket.OPEN);
   });
 });

@@ -23,6 +23,7 @@ import { resolve } from "node:path";
 import { Parser, fromFile } from "@asyncapi/parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { WebSocketServer, type WebSocket } from "ws";
+import { must } from "../src/core/must";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBPROTOCOL = "gatehouse.v1";
@@ -47,7 +48,7 @@ interface MockSession {
   id: string;
   nextSeq: number;
   sent: SentFrame[];
-  socket?: WebSocket;
+  socket?: WebSocket | undefined;
   pending: Map<string, PendingCall>;
   turnOpen: boolean;
   calls: number;
@@ -336,7 +337,7 @@ export async function startWsMock(port: number): Promise<Server> {
     try {
       const match = /^\/ws\/([A-Za-z0-9._:-]{1,128})$/.exec(req.url?.split("?")[0] ?? "");
       if (!match) throw new Refusal(404, "NOT_FOUND", "Connect to /ws/{session_id}");
-      sessionId = match[1];
+      sessionId = must(match[1], "the session path pattern has one mandatory group");
       requireBearer(req);
       lastSeq = requestedLastSeq(req);
     } catch (err) {

@@ -15,12 +15,12 @@ export interface Config {
   databaseFile: string;
   maxBodyBytes: number;
   /** External identity provider; unset → Gatehouse is its own development issuer. */
-  jwksUrl?: string;
+  jwksUrl?: string | undefined;
   jwksCacheTtlSeconds: number;
   jwtIssuer: string;
   jwtAudience: string;
-  agentRuntimeUrl?: string;
-  redisUrl?: string;
+  agentRuntimeUrl?: string | undefined;
+  redisUrl?: string | undefined;
   /** DATABASE_URL: a postgres:// URL selects PostgreSQL (src/core/store/open-store.ts); unset → the SQLite file. */
   databaseUrl?: string | undefined;
   logLevel: string;

@@ -63,7 +63,7 @@ export interface Gatehouse {
    */
   readiness(): Promise<Readiness>;
   /** The built-in identity provider (embedded default only; undefined with JWKS_URL). */
-  devIssuer?: DevIssuer;
+  devIssuer?: DevIssuer | undefined;
   /** starting → ready → draining, as `/readyz` reports it. */
   lifecycle: Lifecycle;
   /**

@@ -11,7 +11,7 @@ const runRedis = await shouldRunRedisTests("Redis outage tests");
 
 /** A TCP relay to Redis that can be cut (every connection dropped, port closed) and restored on the same port. */
 class CuttableRelay {
-  private server?: Server;
+  private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
   constructor(private readonly target: URL) {}

@@ -16,7 +16,7 @@ async function call(g: TestGatehouse, method: string, path: string, auth: Record
   const res = await fetch(g.url + path, {
     method,
     headers: { ...auth, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const answer = (await res.json()) as Body;
   return { status: res.status, body: answer };

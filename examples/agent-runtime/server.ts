@@ -108,12 +108,12 @@ export async function startAgentRuntime(opts: AgentRuntimeOptions = {}): Promise
   });
   const wss = new WebSocketServer({ noServer: true });
   server.on("upgrade", (req, socket, head) => {
-    const match = SESSION_PATH.exec(new URL(req.url ?? "/", "http://runtime").pathname);
-    if (!match) {
+    const encodedId = SESSION_PATH.exec(new URL(req.url ?? "/", "http://runtime").pathname)?.[1];
+    if (encodedId === undefined) {
       socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => runSession(ws, decodeURIComponent(match[1])));
+    wss.handleUpgrade(req, socket, head, (ws) => runSession(ws, decodeURIComponent(encodedId)));
   });
 
   function runSession(ws: WebSocket, sessionId: string) {

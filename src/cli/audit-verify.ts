@@ -133,7 +133,7 @@ function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { 
   let file: string | undefined;
   let jwks: string | undefined;
   for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
+    const arg = argv[i] ?? ""; // i < argv.length
     if (arg === "--jwks") {
       jwks = argv[i + 1];
       i += 1;

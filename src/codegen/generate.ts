@@ -169,8 +169,9 @@ function dedupeDeclarations(chunks: string[]): string[] {
     const decls = chunk.split(/\n(?=export )/);
     for (const d of decls) {
       const m = /^export (?:interface|type) (\w+)/.exec(d);
-      if (m && seen.has(m[1])) continue;
-      if (m) seen.add(m[1]);
+      const name = m?.[1];
+      if (name && seen.has(name)) continue;
+      if (name) seen.add(name);
       outChunks.push(d.trim());
     }
   }

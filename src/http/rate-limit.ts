@@ -57,7 +57,7 @@ export interface RestRateLimiter {
 export interface RestRateLimiterDeps {
   config: RestRateLimitConfig;
   /** REDIS_URL client: shared counters. Without it, this node's memory. */
-  redis?: Redis;
+  redis?: Redis | undefined;
   /** Redis key prefix (GATEHOUSE_REDIS_PREFIX). */
   prefix: string;
 }

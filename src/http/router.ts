@@ -71,9 +71,11 @@ function abortedWhenClientLeaves(res: ServerResponse): AbortSignal {
 function bySpecificity(a: OperationSpec, b: OperationSpec): number {
   const sa = a.path.split("/");
   const sb = b.path.split("/");
-  for (let i = 0; i < Math.min(sa.length, sb.length); i++) {
-    const pa = sa[i].startsWith("{");
-    const pb = sb[i].startsWith("{");
+  for (const [i, segment] of sa.entries()) {
+    const other = sb[i];
+    if (other === undefined) break;
+    const pa = segment.startsWith("{");
+    const pb = other.startsWith("{");
     if (pa !== pb) return pa ? 1 : -1;
   }
   return 0;

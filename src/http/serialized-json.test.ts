@@ -38,7 +38,7 @@ const get = (headers: Record<string, string> = {}) =>
   fetch(`${base}/purutos`, { headers: { "x-api-key": KEY, ...headers } });
 
 /** A conditional GET as a poller sends it (fetch would add `Cache-Control: no-cache`, which forbids a 304). */
-function conditionalGet(etag: string): Promise<{ status: number; body: string; etag?: string }> {
+function conditionalGet(etag: string): Promise<{ status: number; body: string; etag?: string | undefined }> {
   return new Promise((ok, fail) => {
     httpGet(`${base}/purutos`, { headers: { "x-api-key": KEY, "if-none-match": etag } }, (res) => {
       let body = "";

@@ -29,9 +29,9 @@ export interface OperationSpec {
   koaPath: string;
   /** Alternatives: the caller must satisfy one of them. Empty → open. */
   security: SecurityScheme[];
-  validatePath?: ValidateFunction;
-  validateQuery?: ValidateFunction;
-  validateBody?: ValidateFunction;
+  validatePath?: ValidateFunction | undefined;
+  validateQuery?: ValidateFunction | undefined;
+  validateBody?: ValidateFunction | undefined;
   /** The operation documents a request body; a body sent to one that does not is refused (400). */
   takesBody: boolean;
   bodyRequired: boolean;

@@ -29,7 +29,7 @@ async function call<T>(
   const response = await fetch(`${base}${path}`, {
     method,
     headers: { ...headers, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.text();
   let parsed: unknown = text;
@@ -102,7 +102,7 @@ export async function startReceiver(options: { delayMs?: number } = {}): Promise
     let body = "";
     req.on("data", (chunk) => (body += chunk));
     req.on("end", () => {
-      const path = (req.url ?? "").split("?")[0];
+      const [path = ""] = (req.url ?? "").split("?");
       received.push({ method: req.method ?? "", path, headers: req.headers, body });
       const answer = () => {
         if (path.startsWith("/fail"))

@@ -1,7 +1,7 @@
 // Small pieces shared by the views.
 import type { ComponentChildren } from "preact";
 
-export function When({ at }: { at?: string }) {
+export function When({ at }: { at?: string | undefined }) {
   if (!at) return <span>—</span>;
   return <time dateTime={at}>{new Date(at).toLocaleString()}</time>;
 }
@@ -14,7 +14,7 @@ export function Status({ children }: { children: ComponentChildren }) {
   );
 }
 
-export function ErrorLine({ message }: { message?: string }) {
+export function ErrorLine({ message }: { message?: string | undefined }) {
   return message ? (
     <p role="alert" class="error">
       {message}

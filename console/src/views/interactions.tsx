@@ -15,6 +15,19 @@ interface Filters {
 const NO_FILTERS: Filters = { agent: "", decision: "", reason: "", since: "", until: "" };
 const isoOrUndefined = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
+/** The query of the interactions list: a filter left empty is not sent at all. */
+function interactionsQuery(f: Filters) {
+  const since = isoOrUndefined(f.since);
+  const until = isoOrUndefined(f.until);
+  return {
+    limit: 200,
+    ...(f.agent ? { agent_id: f.agent } : {}),
+    ...(f.decision ? { decision: f.decision } : {}),
+    ...(since ? { since } : {}),
+    ...(until ? { until } : {}),
+  };
+}
+
 function VerifyChain({ session }: { session: Session }) {
   const [result, setResult] = useState<ChainVerification>();
   const [error, setError] = useState<string>();
@@ -88,13 +101,7 @@ export function InteractionsView({ session }: { session: Session }) {
     const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/interactions", {
       params: {
         path: { org_id: session.org },
-        query: {
-          limit: 200,
-          agent_id: f.agent || undefined,
-          decision: f.decision || undefined,
-          since: isoOrUndefined(f.since),
-          until: isoOrUndefined(f.until),
-        },
+        query: interactionsQuery(f),
       },
     });
     if (!data) return setError(describeProblem(error, response.status));

@@ -106,8 +106,8 @@ export interface ApprovalStore {
   ): Approval[];
   get(org_id: string, approval_id: string): Approval | null;
   getForAgent(org_id: string, approval_id: string, agent_id?: string): AgentApprovalView | null;
-  approve(org_id: string, approval_id: string, decision: { by: string; reason?: string }): DecideResult;
-  deny(org_id: string, approval_id: string, decision: { by: string; reason?: string }): DecideResult;
+  approve(org_id: string, approval_id: string, decision: { by: string; reason?: string | undefined }): DecideResult;
+  deny(org_id: string, approval_id: string, decision: { by: string; reason?: string | undefined }): DecideResult;
   /**
    * Resolves with the approval as soon as it is no longer pending (approved, denied, expired), or with its
    * pending state after `timeoutMs`; null if it does not exist. For long-polling and the WS face.
@@ -262,7 +262,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     org_id: string,
     approval_id: string,
     status: "approved" | "denied",
-    decision: { by: string; reason?: string },
+    decision: { by: string; reason?: string | undefined },
   ): DecideResult {
     const result = db
       .transaction((): DecideResult => {

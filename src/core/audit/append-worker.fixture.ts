@@ -7,6 +7,9 @@ import { openDatabase } from "../store/sqlite";
 import { createAuditLog, newInteractionId } from "./audit-log";
 
 const [file, org, count, barrier] = process.argv.slice(2);
+if (file === undefined || org === undefined || count === undefined || barrier === undefined) {
+  throw new Error("usage: tsx append-worker.fixture.ts FILE ORG COUNT BARRIER_DIR");
+}
 const log = createAuditLog(openDatabase(file));
 writeFileSync(join(barrier, `ready-${process.pid}`), "");
 while (!existsSync(join(barrier, "go"))) await new Promise((resolve) => setTimeout(resolve, 5));

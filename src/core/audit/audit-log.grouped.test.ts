@@ -36,7 +36,7 @@ describe("grouped appends", () => {
       ),
     ]);
     expect(records.map((r) => r.seq)).toEqual(Array.from({ length: 25 }, (_, i) => 6 + i));
-    expect(records[0].agent_id).toBe("bot-0");
+    expect(records[0]?.agent_id).toBe("bot-0");
     for (const interaction_id of intents) {
       expect(log.getInteraction(ORG, interaction_id).map((r) => r.kind)).toEqual(["intent", "outcome"]);
     }

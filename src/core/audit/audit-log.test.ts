@@ -6,6 +6,7 @@ import type { Db } from "../store/sqlite";
 import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId, type AuditLog } from "./audit-log";
 import { runAuditVerify } from "../../cli/audit-verify";
+import { must } from "../must";
 
 const ORG = "org-acme";
 const action = { type: "email", tool: "send", params: { to: "c@example.com", subject: "Hi", body: "secret text" } };
@@ -174,8 +175,8 @@ describe("audit log chain", () => {
     const stored = JSON.stringify(db.prepare("SELECT * FROM audit_records").all());
     expect(stored).not.toContain("secret text");
     const [intent, outcome] = log.getInteraction(ORG, interaction_id);
-    expect(intent.action).toEqual({ ...action, params: { ...action.params, body: "[redacted]" } });
-    expect(outcome.result).toEqual({ success: true, data: { body: "[redacted]", message_id: "m" } });
+    expect(intent?.action).toEqual({ ...action, params: { ...action.params, body: "[redacted]" } });
+    expect(outcome?.result).toEqual({ success: true, data: { body: "[redacted]", message_id: "m" } });
     expect(action.params.body).toBe("secret text"); // the caller's object is untouched
     expect(log.verifyChain(ORG).valid).toBe(true);
   });
@@ -278,7 +279,7 @@ describe("gatehouse audit verify (offline)", () => {
 
   it("names the seq and interaction_id of a tampered line and exits 1", async () => {
     const { dir, jwks, lines, rotatedAt } = await exportFixture();
-    const tampered = JSON.parse(lines[2]);
+    const tampered = JSON.parse(must(lines[2], "the fixture exports more than two lines"));
     expect(tampered.seq).toBe(rotatedAt.seq);
     tampered.decision = "ALLOW";
     lines[2] = JSON.stringify(tampered);
@@ -293,7 +294,7 @@ describe("gatehouse audit verify (offline)", () => {
   it("rejects a forged line whose hash was recomputed (signature) and a dropped line (gap)", async () => {
     const { dir, jwks, lines } = await exportFixture();
     const { recordHash } = await import("./record");
-    const forged = JSON.parse(lines[1]);
+    const forged = JSON.parse(must(lines[1], "the fixture exports more than one line"));
     forged.result = { success: true, data: { message_id: "forged" } };
     forged.hash = recordHash(forged);
     const forgedFile = join(dir, "forged.jsonl");

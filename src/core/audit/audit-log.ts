@@ -43,7 +43,7 @@ interface DecidedInput {
   /** The approval consumed (intent) or created (ESCALATE decision), if any. */
   approval_id?: string | null;
   /** Tool configuration's `redact` paths (`params.…`), applied before hashing and storing. */
-  redact?: readonly string[];
+  redact?: readonly string[] | undefined;
   /** Free-form context worth keeping (channel, batch_id, action_id, idempotency key, risk snapshot…). */
   meta?: Record<string, unknown>;
 }
@@ -61,7 +61,7 @@ export interface OutcomeInput {
   executed: boolean;
   result: unknown;
   /** Tool configuration's `redact` paths (`result.…`), e.g. `result.data.body` for an echoing tool. */
-  redact?: readonly string[];
+  redact?: readonly string[] | undefined;
   meta?: Record<string, unknown>;
 }
 
@@ -90,21 +90,21 @@ export interface ApprovalDecisionInput {
   status: "approved" | "denied" | "expired";
   decided_by: string | null;
   reason?: string | null;
-  redact?: readonly string[];
+  redact?: readonly string[] | undefined;
 }
 
 export interface AuditListFilter {
-  agent_id?: string;
-  decision?: Decision;
+  agent_id?: string | undefined;
+  decision?: Decision | undefined;
   kind?: AuditRecordKind;
   /** Inclusive ISO 8601 lower bound on `timestamp`. */
-  since?: string;
+  since?: string | undefined;
   /** Exclusive ISO 8601 upper bound on `timestamp`. */
-  until?: string;
+  until?: string | undefined;
   /** Opaque cursor from a previous page's `next_cursor`. */
-  cursor?: string;
+  cursor?: string | undefined;
   /** 1–500, default 50. */
-  limit?: number;
+  limit?: number | undefined;
 }
 
 export interface AuditPage {

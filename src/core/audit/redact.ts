@@ -24,6 +24,7 @@ export function redactPaths(root: RedactRoot, value: unknown, paths: readonly st
 function redactInPlace(node: unknown, segments: string[]): void {
   if (node === null || typeof node !== "object") return;
   const [head, ...tail] = segments;
+  if (head === undefined) return; // an empty path names nothing to redact
   const container = node as Record<string, unknown>;
   const keys = head === "*" ? Object.keys(container) : Object.hasOwn(container, head) ? [head] : [];
   for (const key of keys) {

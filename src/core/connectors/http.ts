@@ -53,9 +53,9 @@ export const TRANSPORT_HEADERS = new Set([
 type HeaderValue = string | { secret_ref: string; prefix?: string };
 
 export interface HttpConnectorOptions {
-  lookup?: Lookup;
+  lookup?: Lookup | undefined;
   /** Overrides which resolved addresses the guard refuses (tests only). */
-  isBlockedAddress?: (address: string) => boolean;
+  isBlockedAddress?: ((address: string) => boolean) | undefined;
 }
 
 export function createHttpConnector(kind: "http" | "webhook", options: HttpConnectorOptions = {}): Connector {

@@ -117,7 +117,7 @@ export interface GuardOptions {
   lookup: Lookup;
   allowPrivate: boolean;
   /** Which resolved addresses are refused (default: private, loopback, link-local, reserved). Tests narrow it. */
-  isBlocked?: (address: string) => boolean;
+  isBlocked?: ((address: string) => boolean) | undefined;
 }
 
 export function guardedLookup(options: GuardOptions): LookupFunction {
@@ -126,11 +126,12 @@ export function guardedLookup(options: GuardOptions): LookupFunction {
       (addresses) => {
         const family = { IPv4: 4, IPv6: 6 }[String(lookupOptions.family)] ?? Number(lookupOptions.family ?? 0);
         const wanted = family ? addresses.filter((a) => a.family === family) : addresses;
-        if (wanted.length === 0) {
+        const [first] = wanted;
+        if (!first) {
           return callback(new DestinationRefused("DNS_FAILED", `${hostname} has no IPv${family} address`), "");
         }
         if (lookupOptions.all) callback(null, wanted);
-        else callback(null, wanted[0].address, wanted[0].family);
+        else callback(null, first.address, first.family);
       },
       (err: Error) => callback(err, ""),
     );

@@ -11,7 +11,7 @@ export interface ConnectorCall {
   /** The tool's configuration from the manifest (type, url, headers, allowed_hosts…). */
   config: Record<string, unknown>;
   /** Overrides the registry's secret source for this call. */
-  secrets?: SecretSource;
+  secrets?: SecretSource | undefined;
   /** Aborted when the request is cancelled (client gone, shutdown). */
   signal: AbortSignal;
 }

@@ -136,7 +136,7 @@ function checkUrlTemplate(
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return add("/url", "url must use http or https");
   if (url.username || url.password) add("/url", "url must not carry credentials; use a header with a secret_ref");
-  const authority = template.slice(template.indexOf("//") + 2).split(/[/?#]/)[0];
+  const authority = template.slice(template.indexOf("//") + 2).split(/[/?#]/)[0] ?? ""; // split yields ≥ 1 part
   if (/[{}]/.test(authority)) return add("/url", "the host of url cannot come from a {param}");
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   if (listGiven && hosts.length > 0 && !hostAllowed(hostname, hosts))

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
+import { must } from "../must";
 import { openMigratedDatabase } from "../store/test-support";
 import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
 import { createGovernanceEngine } from "./engine";
@@ -22,9 +23,10 @@ async function wired() {
     audit,
   });
   const tools = supportBot().tools;
+  const crmDelete = must(tools["crm:delete"], "the support bot has a crm:delete tool");
   service.manifests.register(
     ORG,
-    supportBot({ tools: { ...tools, "crm:delete": { ...tools["crm:delete"], redact: ["params.record_id"] } } }),
+    supportBot({ tools: { ...tools, "crm:delete": { ...crmDelete, redact: ["params.record_id"] } } }),
   );
   return { service, approvals, audit, advance: (ms: number) => (clock += ms) };
 }

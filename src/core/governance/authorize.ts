@@ -11,6 +11,7 @@
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
 import { randomUUID } from "node:crypto";
+import { must } from "../must";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
@@ -22,7 +23,7 @@ import { ActionConflictError, ActionUnavailableError, type Authorization, type E
 const MAX_RESERVATION_ATTEMPTS = 8;
 
 export interface AuthorizeOptions {
-  meta?: Record<string, unknown>;
+  meta?: Record<string, unknown> | undefined;
   /**
    * Runs on ALLOW before anything is reserved. A returned note refuses the call: it is audited as a decision
    * with the note in its meta, and the authorization comes back `gated` (budget and approval untouched).
@@ -33,7 +34,7 @@ export interface AuthorizeOptions {
 export interface AuthorizerDeps {
   now: () => Date;
   decide: (orgId: string, request: ExecuteRequest, at: Date) => Promise<PolicyDecision>;
-  approvals?: ApprovalsPort;
+  approvals?: ApprovalsPort | undefined;
   audit: GovernanceAudit;
   reservations: ReservationStore;
 }
@@ -102,7 +103,12 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
         return decisionFields(interactionId, d, at);
       }
       if (d.decision === "ESCALATE") return escalate(orgId, interactionId, request, d, at, meta);
-      const note = options.gate?.(d.manifest!.tools[capabilityOf(request.action)]);
+      const note = options.gate?.(
+        must(
+          d.manifest?.tools[capabilityOf(request.action)],
+          "an ALLOW comes from a manifest that authorises the tool",
+        ),
+      );
       if (note) {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
         return { ...decisionFields(interactionId, d, at), gated: true };

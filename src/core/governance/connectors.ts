@@ -18,7 +18,7 @@ export interface ToolCall {
   capability: string;
   params: Record<string, unknown>;
   /** Aborted when the agent's request is cancelled. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Runs one tool; resolves with `undefined` when no connector of the tool's type exists on this gateway. */
@@ -64,7 +64,12 @@ export function normalizeResult(raw: LooseConnectorResult): ActionResult {
  * invoker to it (core never imports a face).
  */
 export interface PurutoCommandInvoker {
-  invoke(request: { name: string; command: string; payload?: Record<string, unknown>; signal?: AbortSignal }): Promise<{
+  invoke(request: {
+    name: string;
+    command: string;
+    payload?: Record<string, unknown>;
+    signal?: AbortSignal | undefined;
+  }): Promise<{
     invocation: { status: "ok" | "error"; result?: Record<string, unknown>; error?: { code: string; message: string } };
   }>;
 }

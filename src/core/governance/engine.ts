@@ -37,7 +37,7 @@ export interface GovernanceEngineDeps {
    * src/core/connectors `createConnectors({ invokePuruto, secrets })`: runs every tool (echo, noop, http,
    * webhook, puruto). Defaults to a registry without puruto, secrets from process.env.
    */
-  connectors?: ConnectorRegistry;
+  connectors?: ConnectorRegistry | undefined;
   /**
    * src/core/approvals `createApprovalStore(db)`: creates approvals on ESCALATE, looked up on re-submission.
    * With `onDecided` and an audit log, every verdict is audited too (operator approve / deny, and expiry).

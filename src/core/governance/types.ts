@@ -22,7 +22,7 @@ export type ActionResult = Schemas["ActionResult"] & { success: boolean };
 
 export interface ExecuteOptions {
   /** Aborted when the caller goes away (the connector is cancelled). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Kept in the audit records (channel, request id, batch id…). */
   meta?: Record<string, unknown>;
 }
@@ -40,7 +40,7 @@ export interface AuthorizedCall {
   /** The budget units reserved; given back if the call fails. */
   slots: BudgetSlot[];
   /** The tool's redaction paths, applied to the outcome's result. */
-  redact?: readonly string[];
+  redact?: readonly string[] | undefined;
   /** The action's recipients (normalised by the policy), remembered as known once the call succeeded. */
   counterparties?: readonly string[];
   meta: Record<string, unknown>;

@@ -5,7 +5,7 @@ export type Principal =
   /** An agent or script with an API key (X-API-Key); the key determines its org. */
   | { kind: "api_key"; keyId: string; orgId: string }
   /** A person (operator, IDE user) with a verified JWT. `orgId`/`roles` come from the `org` and `roles` claims. */
-  | { kind: "user"; sub: string; orgId?: string; roles: string[]; exp?: number };
+  | { kind: "user"; sub: string; orgId?: string | undefined; roles: string[]; exp?: number };
 
 /** Operators may act on an org when their token names it (or is a platform admin). */
 export function canActOnOrg(p: Principal, orgId: string): boolean {

@@ -54,9 +54,9 @@ export type UserTokenVerifier = (token: string) => Promise<UserClaims>;
 
 export interface UserTokenVerifierOptions {
   /** External IdP's JWKS (the seed's JWKS_URL). */
-  jwksUrl?: string;
+  jwksUrl?: string | undefined;
   /** Embedded default: the dev issuer's public keys, read on every verification so rotation is picked up. */
-  localJwks?: () => JSONWebKeySet;
+  localJwks?: (() => JSONWebKeySet) | undefined;
   issuer: string;
   audience: string;
   /** How long fetched keys count as fresh (JWKS_CACHE_TTL seconds × 1000). */

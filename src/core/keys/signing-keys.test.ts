@@ -79,6 +79,8 @@ afterEach(() => {
 });
 
 describe("migration from the per-purpose tables of earlier versions", () => {
+  type LegacyKey = ReturnType<typeof legacyKey>;
+
   /** A key row as the old stores wrote it. */
   function legacyKey() {
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
@@ -94,8 +96,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
 
   async function legacyDatabase(): Promise<{
     db: Db;
-    audit: ReturnType<typeof legacyKey>[];
-    tokens: ReturnType<typeof legacyKey>[];
+    audit: [LegacyKey, LegacyKey];
+    tokens: [LegacyKey, LegacyKey, LegacyKey];
   }> {
     const db = await openMigratedDatabase(":memory:");
     db.exec(`
@@ -103,8 +105,8 @@ describe("migration from the per-purpose tables of earlier versions", () => {
         status TEXT NOT NULL, created_at TEXT NOT NULL, retired_at TEXT);
       CREATE TABLE capability_signing_keys (kid TEXT PRIMARY KEY, public_jwk TEXT NOT NULL, private_pkcs8 TEXT,
         status TEXT NOT NULL, created_at TEXT NOT NULL, rotated_at TEXT);`);
-    const audit = [legacyKey(), legacyKey()];
-    const tokens = [legacyKey(), legacyKey(), legacyKey()];
+    const audit: [LegacyKey, LegacyKey] = [legacyKey(), legacyKey()];
+    const tokens: [LegacyKey, LegacyKey, LegacyKey] = [legacyKey(), legacyKey(), legacyKey()];
     const insertAudit = db.prepare("INSERT INTO audit_signing_keys VALUES (?, ?, ?, ?, ?, ?)");
     insertAudit.run(
       audit[0].kid,
@@ -212,7 +214,7 @@ describe("migration from the per-purpose tables of earlier versions", () => {
       reasons: [],
       policy_trace: null,
     });
-    expect(after.getInteraction("org-1", "int-after-upgrade")[0].kid).toBe(second.kid); // the active key survived
+    expect(after.getInteraction("org-1", "int-after-upgrade")[0]?.kid).toBe(second.kid); // the active key survived
     expect(after.verifyChain("org-1")).toEqual({ valid: true, records: 3, orgs: 1 });
   });
 });

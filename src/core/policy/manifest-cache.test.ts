@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { decide } from "./pipeline";
 import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
+import { must } from "../must";
 
 describe("manifest read by the engine", () => {
   it("follows a changed body and status, even though the parsed manifest is reused between reads", async () => {
@@ -33,7 +34,7 @@ describe("manifest read by the engine", () => {
     const shared = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
     expect(() => shared.capabilities.push("payments:send")).toThrow(TypeError);
     expect(() => {
-      shared.tools["email:send"].connector.type = "http";
+      must(shared.tools["email:send"], "the support bot sends email").connector.type = "http";
     }).toThrow(TypeError);
     expect(e.manifests.getByUapkId(ORG, "customer-support-bot")?.capabilities).not.toContain("payments:send");
   });

@@ -44,7 +44,7 @@ describe("manifest repository", () => {
     expect(() => e.manifests.register(ORG, supportBot())).toThrow(ManifestConflictError);
     expect(() => e.manifests.register(ORG, supportBot({ capabilities: ["bad"] }))).toThrow(InvalidManifestError);
     e.manifests.setStatus(ORG, m.manifest_id, "suspended");
-    expect((await decide(ORG, emailRequest(), e.deps)).reasons[0].code).toBe("MANIFEST_INACTIVE");
+    expect((await decide(ORG, emailRequest(), e.deps)).reasons[0]?.code).toBe("MANIFEST_INACTIVE");
     e.manifests.setStatus(ORG, m.manifest_id, "revoked");
     expect(() => e.manifests.setStatus(ORG, m.manifest_id, "active")).toThrow(ManifestConflictError);
     expect(e.manifests.get("other-org", m.manifest_id)).toBeUndefined();
@@ -86,7 +86,7 @@ describe("loadManifestDir", () => {
     const report = loadManifestDir(dir, e.manifests, ORG);
     expect(report.loaded.map((m) => m.uapk_id).sort()).toEqual(["customer-support-bot", "notes-bot"]);
     expect(report.problems).toHaveLength(1);
-    expect(report.problems[0].file).toContain("broken.yml");
+    expect(report.problems[0]?.file).toContain("broken.yml");
     const bot = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
     expect(bot.constraints).toEqual({ max_actions_per_hour: 100, require_human_approval: ["crm:delete"] });
     const del = await decide(ORG, emailRequest({ action: { type: "crm", tool: "delete", params: {} } }), e.deps);

@@ -20,7 +20,7 @@ interface Case {
 }
 
 const wire = { type: "payment", tool: "wire", params: { iban: "DE00" } };
-const paymentsBot = (policy: ManifestInput["policy"]): Partial<ManifestInput> => ({
+const paymentsBot = (policy: NonNullable<ManifestInput["policy"]>): Partial<ManifestInput> => ({
   capabilities: ["payment:wire", "email:send"],
   constraints: {},
   policy,
@@ -356,7 +356,7 @@ describe("approvals in the pipeline", () => {
       supportBot({ constraints: { max_actions_per_hour: 0, require_human_approval: ["crm:delete"] } }),
     );
     expect(d.decision).toBe("DENY");
-    expect(d.reasons[0].code).toBe("BUDGET_EXCEEDED");
+    expect(d.reasons[0]?.code).toBe("BUDGET_EXCEEDED");
   });
 });
 

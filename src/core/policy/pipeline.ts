@@ -49,8 +49,8 @@ export interface PolicyDecision {
   budgetSlots: BudgetSlot[];
   /** The approval that turned ESCALATE into ALLOW (execute must consume it). */
   approvedBy?: string;
-  manifest?: Manifest;
-  token?: CapabilityClaims;
+  manifest?: Manifest | undefined;
+  token?: CapabilityClaims | undefined;
   /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
   counterparties: string[];
   /** Binds an approval to this exact request. */

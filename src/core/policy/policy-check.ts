@@ -37,7 +37,7 @@ export interface PolicyDeps {
   tokens: Pick<CapabilityTokenService, "verify">;
   budgets: { current(...args: Parameters<BudgetCounters["current"]>): MaybePromise<number> };
   counterparties: { isKnown(...args: Parameters<KnownCounterparties["isKnown"]>): MaybePromise<boolean> };
-  findApproval?: FindApproval;
+  findApproval?: FindApproval | undefined;
 }
 
 /** Facts a check establishes for the checks after it (and for the caller, in the PolicyDecision). */

@@ -14,7 +14,10 @@ const stranger: Principal = { kind: "user", sub: "eve", orgId: "other-org", role
 async function setup() {
   const actions = createGovernanceEngine({ db: await openMigratedDatabase(":memory:") });
   // Handlers are called directly with hand-built requests; each test casts the reply it expects.
-  const h = actionsHandlers({ actions }) as unknown as Record<string, (req: never) => unknown>;
+  const h = actionsHandlers({ actions }) as unknown as Record<
+    keyof ReturnType<typeof actionsHandlers>,
+    (req: never) => unknown
+  >;
   const call = <T>(fn: (req: never) => unknown, req: Record<string, unknown>) =>
     fn({
       params: {},

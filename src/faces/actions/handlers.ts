@@ -109,7 +109,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
           code: "VALIDATION_FAILED",
           errors: duplicates.map((index) => ({
             pointer: `/body/actions/${index}/action_id`,
-            message: `action_id '${req.body.actions[index].action_id}' is already used by an earlier action`,
+            message: `action_id '${req.body.actions[index]?.action_id}' is already used by an earlier action`,
           })),
         });
       const response = await mapErrors(() =>

@@ -68,7 +68,7 @@ async function buildOnce(dir: string): Promise<boolean> {
 }
 
 function serveAsset(assets: Map<string, Asset>, req: IncomingMessage, res: ServerResponse): boolean {
-  const path = (req.url ?? "").split("?")[0];
+  const [path = ""] = (req.url ?? "").split("?");
   if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return false;
   const name =
     path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);

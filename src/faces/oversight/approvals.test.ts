@@ -28,7 +28,7 @@ async function call<T>(method: string, path: string, auth: { token?: string; api
   const res = await fetch(`${gh.url}${path}`, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, type: res.headers.get("content-type") ?? "", body: (await res.json()) as T };
 }

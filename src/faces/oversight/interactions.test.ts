@@ -9,6 +9,7 @@ import { runAuditVerify } from "../../cli/audit-verify";
 import type { AuditRecord } from "../../core/audit";
 import { expectMatchesSpec } from "./spec-check";
 import { DEFAULT_ORG, OTHER_ORG, startOversightServer, type OversightTestServer } from "./test-server";
+import { must } from "../../core/must";
 
 type InteractionPage = components["schemas"]["InteractionPage"];
 type InteractionRecord = components["schemas"]["InteractionRecord"];
@@ -28,6 +29,7 @@ const trace = (result: "pass" | "fail" | "escalate") => ({
 });
 
 const executed: { interaction_id: string; to: string }[] = [];
+const executedAt = (i: number) => must(executed[i], "the fixture executes several actions");
 const denied: string[] = [];
 let escalated = "";
 
@@ -161,13 +163,15 @@ describe("interaction records", () => {
 
   it("shows an outcome with its result and the action and decision of its intent", async () => {
     const res = await getJson<InteractionPage>("?limit=500");
-    const outcome = res.body.items.find((r) => r.interaction_id === executed[0].interaction_id && r.kind === "outcome");
+    const outcome = res.body.items.find(
+      (r) => r.interaction_id === executedAt(0).interaction_id && r.kind === "outcome",
+    );
     expect(outcome).toMatchObject({
       kind: "outcome",
       decision: "ALLOW",
       uapk_id: "customer-support-bot",
       agent_id: "bot-odd",
-      action: { type: "email", tool: "send", params: { to: executed[0].to, subject: "Re: Your inquiry" } },
+      action: { type: "email", tool: "send", params: { to: executedAt(0).to, subject: "Re: Your inquiry" } },
       result: { success: true, data: { message_id: "msg-1" } },
     });
   });
@@ -175,7 +179,7 @@ describe("interaction records", () => {
   it("carries the spec's approval_id, executed and meta as each record stored them", async () => {
     const res = await getJson<InteractionPage>("?limit=500");
     expectMatchesSpec("Interactions_list", 200, res.body);
-    const first = res.body.items.filter((r) => r.interaction_id === executed[0].interaction_id);
+    const first = res.body.items.filter((r) => r.interaction_id === executedAt(0).interaction_id);
     const intent = first.find((r) => r.kind === "intent")!;
     const outcome = first.find((r) => r.kind === "outcome")!;
     expect(intent.meta).toEqual({ idempotency_key: "order-confirmation-1" });
@@ -194,7 +198,7 @@ describe("interaction records", () => {
   it("filters by decision and by agent", async () => {
     const denies = await getJson<InteractionPage>("?decision=DENY");
     expect(denies.body.items.map((r) => r.interaction_id).sort()).toEqual([...denied].sort());
-    expect(denies.body.items.every((r) => r.decision === "DENY" && r.reasons[0].code === "ACTION_NOT_ALLOWED")).toBe(
+    expect(denies.body.items.every((r) => r.decision === "DENY" && r.reasons[0]?.code === "ACTION_NOT_ALLOWED")).toBe(
       true,
     );
 
@@ -220,11 +224,11 @@ describe("interaction records", () => {
   });
 
   it("gets one interaction: the latest record, completed by its intent", async () => {
-    const res = await getJson<InteractionRecord>(`/${executed[1].interaction_id}`);
+    const res = await getJson<InteractionRecord>(`/${executedAt(1).interaction_id}`);
     expect(res.status).toBe(200);
     expectMatchesSpec("Interactions_get", 200, res.body);
     expect(res.body).toMatchObject({
-      interaction_id: executed[1].interaction_id,
+      interaction_id: executedAt(1).interaction_id,
       kind: "outcome",
       seq: 4,
       action: { type: "email", tool: "send" },

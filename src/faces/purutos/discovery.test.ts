@@ -47,9 +47,9 @@ describe("scan of puruto-* folders", () => {
       ["puruto-financial", "standard", path.join(root, "puruto-financial"), "scan"],
       ["puruto-telegram-bot", "puruto-telegram", path.join(root, "puruto-telegram-bot"), "scan"],
     ]);
-    expect(items[0].commands).toEqual(["init", "help", "list", "status"]);
-    expect(items[0].standardVersion).toBe("0.2.0");
-    expect(items[0].description).toBe("The puruto-cron puruto.");
+    expect(items[0]?.commands).toEqual(["init", "help", "list", "status"]);
+    expect(items[0]?.standardVersion).toBe("0.2.0");
+    expect(items[0]?.description).toBe("The puruto-cron puruto.");
   });
 
   it("reads skills from SKILL.md front matter and reports a broken one without hiding the rest", async () => {

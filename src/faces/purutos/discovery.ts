@@ -40,8 +40,8 @@ export interface Puruto {
   /** Allowed commands: base four ∪ allowed, executable skills. */
   commands: string[];
   skills: SkillInfo[];
-  description?: string;
-  standardVersion?: string;
+  description?: string | undefined;
+  standardVersion?: string | undefined;
 }
 
 export interface DiscoverySnapshot {
@@ -157,7 +157,10 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
     const fp = await fingerprint(); // taken first: a change during the build is seen by the next check
     const problems: string[] = [];
     const sources: string[] = [];
-    const found = new Map<string, { name: string; dir: string | null; kind?: string; source: "registry" | "scan" }>();
+    const found = new Map<
+      string,
+      { name: string; dir: string | null; kind?: string | undefined; source: "registry" | "scan" }
+    >();
 
     let realRoot: string | null = null;
     try {
@@ -308,12 +311,10 @@ async function isDirectory(p: string): Promise<boolean> {
 
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
-  let next = 0;
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
+    for (const [i, item] of queue) results[i] = await fn(item);
   });
   await Promise.all(workers);
   return results;

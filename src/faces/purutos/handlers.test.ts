@@ -58,7 +58,7 @@ async function call(
   const response = await fetch(base + url, {
     method,
     headers: { ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...init.headers },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
   });
   // Any: each test asserts the fields it cares about; the schema check above covers the shape.
   const body = (await response.json()) as any;

@@ -372,7 +372,7 @@ describe("shutdown", () => {
       "COMMAND_FAILED",
       "COMMAND_FAILED",
     ]);
-    expect(answers[0].invocation.error?.details).toMatchObject({ signal: "SIGKILL" });
+    expect(answers[0]?.invocation.error?.details).toMatchObject({ signal: "SIGKILL" });
   });
 });
 

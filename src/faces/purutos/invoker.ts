@@ -41,7 +41,7 @@ export interface InvokeRequest {
   /** Incoming X-Request-Id; a `req-…` id is generated when absent or unusable. */
   requestId?: string;
   /** Incoming X-Correlation-Id; a `corr-…` id is generated when absent or unusable. */
-  correlationId?: string;
+  correlationId?: string | undefined;
   /** Aborted when the client goes away: the running command is killed. */
   signal?: AbortSignal;
 }
@@ -87,7 +87,7 @@ interface RunContext {
   payload: Record<string, unknown>;
   requestId: string;
   correlationId: string;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const BASE_DESCRIPTIONS: Record<string, string> = {

@@ -11,7 +11,7 @@ export interface RegistryEntry {
   name: string;
   /** Where to look for the folder, in order: `path`, `folder`, then the name itself (relative to the root). */
   locations: string[];
-  kind?: string;
+  kind?: string | undefined;
 }
 
 export interface RegistryRead {

@@ -7,6 +7,7 @@ import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { readContained, realPathInside } from "./containment";
 import { isPlainName } from "./names";
+import { must } from "../../core/must";
 
 export interface SkillInfo {
   /** Folder name under .claude/skills — the command that invokes it. */
@@ -24,9 +25,9 @@ export interface SkillInfo {
 export interface RepoInfo {
   skills: SkillInfo[];
   /** First paragraph of README.md. */
-  description?: string;
+  description?: string | undefined;
   /** `.puruto-standard-version`. */
-  standardVersion?: string;
+  standardVersion?: string | undefined;
   problems: string[];
 }
 
@@ -118,7 +119,7 @@ export function parseFrontMatter(text: string): FrontMatter {
   if (!match) return { ok: false, error: "no YAML front matter" };
   let data: unknown;
   try {
-    data = parseYaml(match[1]);
+    data = parseYaml(must(match[1], "the front matter pattern has one mandatory group"));
   } catch (err) {
     return { ok: false, error: `invalid YAML front matter (${(err as Error).message.split("\n")[0]})` };
   }
@@ -164,7 +165,8 @@ export function parseEnvNames(text: string): { declared: string[]; nonEmpty: Set
   for (const raw of text.split(/\r?\n/)) {
     const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/.exec(raw);
     if (!match) continue;
-    const [, name, rest] = match;
+    const name = must(match[1], "the pattern's name group is mandatory");
+    const rest = must(match[2], "the pattern's value group is mandatory");
     if (!declared.includes(name)) declared.push(name);
     const value = rest
       .trim()

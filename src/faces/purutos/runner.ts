@@ -68,7 +68,7 @@ export interface RunSpec {
   stdin: string;
   timeoutMs: number;
   outputLimit: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export type RunOutcome =

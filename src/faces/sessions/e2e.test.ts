@@ -62,7 +62,7 @@ async function rest(method: string, path: string, body?: unknown) {
       authorization: `Bearer ${gatehouse.operatorToken}`,
       ...(body ? { "content-type": "application/json" } : {}),
     },
-    body: body ? JSON.stringify(body) : undefined,
+    ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }

@@ -177,8 +177,8 @@ describe("relay", () => {
     await c.next((f) => f.type === "error" && String(f.content).includes("launch"));
     const errors = c.frames.filter((f) => f.type === "error");
     expect(errors.map((e) => e.error_code)).toEqual(["INVALID_MESSAGE", "INVALID_MESSAGE", "INVALID_MESSAGE"]);
-    expect(errors[1].details).toMatchObject({ errors: [{ pointer: "/decision" }] });
-    expect(errors[1].message).toBe(errors[1].content);
+    expect(errors[1]?.details).toMatchObject({ errors: [{ pointer: "/decision" }] });
+    expect(errors[1]?.message).toBe(errors[1]?.content);
     c.send({ type: "user_message", content: "still here?" });
     await c.next(isFinal);
   });
@@ -438,14 +438,14 @@ describe("tool outcome", () => {
     });
     const { call } = await runToolCall(g, "outcome-1", { result: { content: "file content" } });
     expect(recorded).toHaveLength(1);
-    expect(recorded[0][0]).toBe(decided[0]);
-    expect(recorded[0][0]).toMatchObject({
+    expect(recorded[0]?.[0]).toBe(decided[0]);
+    expect(recorded[0]?.[0]).toMatchObject({
       sub: "alice",
       sessionId: "outcome-1",
       callId: call.call_id,
       toolName: "write_file",
     });
-    expect(recorded[0][1]).toEqual({ success: true, result: { content: "file content" } });
+    expect(recorded[0]?.[1]).toEqual({ success: true, result: { content: "file content" } });
     expect(g.runtime!.received.find((r) => r.frame.type === "tool_result")?.frame).toMatchObject({
       result: { content: "file content" },
     });

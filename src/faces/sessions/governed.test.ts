@@ -18,6 +18,7 @@ import {
   type TestGateway,
   type TestIdp,
 } from "./test-support";
+import { must } from "../../core/must";
 
 const ORG = "org-ide";
 const MANIFESTS = resolve(import.meta.dirname, "../../../examples/manifests");
@@ -59,7 +60,7 @@ afterEach(async () => {
 
 async function ide(sessionId: string, org: string | null = ORG) {
   const c = await openIde(`${g.wsBase}/ws/${sessionId}`, {
-    token: await idp.mint({ sub: "dev@acme", org: org ?? undefined }),
+    token: await idp.mint({ sub: "dev@acme", ...(org === null ? {} : { org }) }),
   });
   clients.push(c);
   return c;
@@ -94,7 +95,7 @@ describe("tool calls under the ide-assistant manifest", () => {
     const c = await ide("outcome-1");
     c.send({ type: "user_message", content: "read src/app.ts" });
     const call = await c.next((f) => f.type === "tool_call");
-    const [intent] = audit.list(ORG, { kind: "intent" }).records;
+    const intent = must(audit.list(ORG, { kind: "intent" }).records[0], "the tool call was recorded as an intent");
     expect(intent.meta).toMatchObject({ channel: "agent_session", session_id: "outcome-1", call_id: call.call_id });
     // Released to the IDE, not run yet: no outcome until the IDE says what happened.
     expect(audit.getInteraction(ORG, intent.interaction_id).map((r) => r.kind)).toEqual(["intent"]);
@@ -119,7 +120,8 @@ describe("tool calls under the ide-assistant manifest", () => {
       result: { success: false, error: "no such file", error_code: "ENOENT" },
     });
     const [intent] = audit.list(ORG, { kind: "intent" }).records;
-    expect(outcome.interaction_id).toBe(intent.interaction_id);
+    expect(outcome?.interaction_id).toBe(intent?.interaction_id);
+    expect(intent).toBeDefined();
   });
 
   it("DENY: a tool outside the manifest never reaches the IDE; the runtime hears TOOL_DENIED", async () => {

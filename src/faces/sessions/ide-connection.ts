@@ -14,7 +14,7 @@ export interface UpgradeContext {
   sessionId: string;
   claims: UserClaims;
   /** The resume point offered in the handshake; undefined = fresh connect. */
-  lastSeq?: number;
+  lastSeq?: number | undefined;
 }
 
 export type IdeFrameHandler = (

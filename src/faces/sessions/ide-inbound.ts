@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import WebSocket, { type RawData } from "ws";
-import type { HitlDecision, ToolResult } from "../../../generated/messages/types";
+import type { HitlDecision, RuntimeToolResult, ToolResult } from "../../../generated/messages/types";
 import { dispatchFrame, parseFrame, type ClientFrame, type FrameHandlers, type RuntimeOutFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import { consumePoint } from "./rate-limits";
@@ -57,7 +57,9 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
   tool_result: async (frame, c) => {
     if (refuseAnswer(frame, c)) return;
     c.toolCalls.completeWithResult(c.session, frame);
-    await forward({ ...frame, message_id: messageIdOf(frame) }, c);
+    // The IDE's and the runtime's tool_result are one schema generated twice; tsc cannot relate the two
+    // "result or error required" intersections under exactOptionalPropertyTypes, so the cast says they are equal.
+    await forward({ ...frame, message_id: messageIdOf(frame) } as RuntimeToolResult & { message_id: string }, c);
   },
 };
 

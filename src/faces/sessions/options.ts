@@ -43,7 +43,7 @@ export interface SessionGatewayDeps {
   /** AGENT_RUNTIME_URL, e.g. http://127.0.0.1:8001. */
   agentRuntimeUrl: string;
   /** AGENT_RUNTIME_KEY: sent to the runtime as a bearer token when set. */
-  agentRuntimeKey?: string;
+  agentRuntimeKey?: string | undefined;
   /** The policy engine's seam; without it, the reference always-approve list. */
   toolPolicy?: ToolPolicy;
   /**
@@ -58,7 +58,7 @@ export interface SessionGatewayDeps {
    */
   recordOutcome?: ToolOutcomeRecorder;
   /** REDIS_URL client: rate limits and sessions (unless `store` is given) shared across nodes; health PINGs it. */
-  redis?: Redis;
+  redis?: Redis | undefined;
   store?: SessionStore;
   validators?: MessageValidators;
   options?: Partial<SessionGatewayOptions>;

@@ -20,6 +20,7 @@ import {
   type SessionRecord,
   type SessionStore,
 } from "./session-store";
+import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions", store: "redis" });
 
@@ -139,9 +140,11 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
           .exec();
         if (!results) return;
         for (const [err] of results) if (err) throw err;
-        const hash = results[0][1] as Record<string, string>;
-        const entries = results[1][1] as [string, string[]][];
-        const expiredAt = results[2][1] as string | null;
+        // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
+        const [hashReply, entriesReply, expiredReply] = results;
+        const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
+        const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
+        const expiredAt = (expiredReply?.[1] ?? null) as string | null;
         if (hash.owner) {
           const record: SessionRecord = {
             id,
@@ -165,6 +168,14 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
 
 function toFrame([entryId, fields]: [string, string[]]): BufferedFrame {
   const values: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) values[fields[i]] = fields[i + 1];
-  return { seq: Number(entryId.split("-")[0]), at: Number(values.at), replayable: values.r === "1", data: values.d };
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [name, value] = [fields[i], fields[i + 1]];
+    if (name !== undefined && value !== undefined) values[name] = value; // i + 1 < length: both are there
+  }
+  return {
+    seq: Number(entryId.split("-")[0]),
+    at: Number(values.at),
+    replayable: values.r === "1",
+    data: must(values.d, "every stored frame has its data field"),
+  };
 }

@@ -22,7 +22,9 @@ export interface RuntimeFrameContext extends RuntimeInboundDeps {
   link: RuntimeLink;
 }
 
-const relay = (frame: RuntimeInFrame, c: RuntimeFrameContext) => c.registry.emit(c.session, frame);
+/** The runtime frames the IDE gets unchanged (an error is normalised, a tool_call is decided first). */
+type RelayedFrame = Exclude<RuntimeInFrame, { type: "error" | "tool_call" }>;
+const relay = (frame: RelayedFrame, c: RuntimeFrameContext) => c.registry.emit(c.session, frame);
 
 /** Exhaustive by type: a runtime message added to the spec does not compile until it is handled here. */
 export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameContext], void | Promise<void>> = {

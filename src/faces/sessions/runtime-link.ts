@@ -9,9 +9,9 @@ export interface RuntimeLinkOptions {
   runtimeUrl: string;
   sessionId: string;
   sub: string;
-  orgId?: string;
+  orgId?: string | undefined;
   /** AGENT_RUNTIME_KEY, sent as a bearer token when set. */
-  apiKey?: string;
+  apiKey?: string | undefined;
   connectTimeoutMs: number;
   onFrame: (data: string, receivedAt: number) => void;
   /** The link dropped without us closing it. */

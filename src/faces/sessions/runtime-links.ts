@@ -9,7 +9,7 @@ const log = logger.child({ module: "sessions" });
 export interface RuntimeLinksDeps {
   registry: SessionRegistry;
   agentRuntimeUrl: string;
-  agentRuntimeKey?: string;
+  agentRuntimeKey?: string | undefined;
   connectTimeoutMs: number;
   /** Handles one runtime frame; called in order per session, never concurrently for one session. */
   onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;

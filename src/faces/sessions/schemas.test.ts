@@ -3,6 +3,7 @@ import { Parser } from "@asyncapi/parser";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadMessageValidators, type FrameRoute } from "./schemas";
+import { must } from "../../core/must";
 
 const SPEC = "spec/sessions.asyncapi.yaml";
 const ROUTE_OF: Record<string, FrameRoute> = {
@@ -26,7 +27,8 @@ describe("session message schemas", { timeout: 30_000 }, () => {
       sources.push(await loadMessageValidators({ generatedDir: "generated/messages" }));
     const names: string[] = [];
     for (const op of document!.operations().all()) {
-      const route = ROUTE_OF[`${op.channels().all()[0].id()}:${op.action()}`];
+      const key = `${op.channels().all()[0]?.id()}:${op.action()}`;
+      const route = must(ROUTE_OF[key], `a route for ${key}`);
       for (const message of op.messages().all()) {
         for (const example of message.examples().all()) {
           names.push(example.name()!);

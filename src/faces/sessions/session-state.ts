@@ -16,12 +16,12 @@ export interface PendingCall {
   toolName: string;
   /** The context the policy decided the call with (reused for approvals and the outcome record). */
   ctx: ToolPolicyContext;
-  approvalId?: string;
+  approvalId?: string | undefined;
   awaitingApproval: boolean;
   /** Watches the approval store while an approval is pending (aborted on an IDE edit or session end). */
   watcher?: AbortController;
   /** The IDE's own approve/reject of this call, so it is not told what it just decided. */
-  ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string };
+  ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string | undefined } | undefined;
 }
 
 export interface Connection {
@@ -41,9 +41,9 @@ export interface Connection {
 
 export interface LiveSession {
   record: SessionRecord;
-  conn?: Connection;
-  link?: RuntimeLink;
-  linking?: Promise<RuntimeLink>;
+  conn?: Connection | undefined;
+  link?: RuntimeLink | undefined;
+  linking?: Promise<RuntimeLink> | undefined;
   pendingCalls: Map<string, PendingCall>;
   /** The runtime's current agent, from its last agent_switched (picks the manifest for tool calls). */
   agent?: string;

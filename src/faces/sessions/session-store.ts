@@ -30,7 +30,7 @@ export interface SessionRecord {
 export type ReplayResult =
   | { ok: true; frames: BufferedFrame[] }
   /** Frames after `lastSeq` have left the buffer (or `lastSeq` is from the future): the IDE must resync. */
-  | { ok: false; oldestSeq?: number };
+  | { ok: false; oldestSeq?: number | undefined };
 
 export interface SessionStore {
   get(id: string): SessionRecord | undefined;
@@ -68,8 +68,9 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
 
   const trim = (frames: BufferedFrame[]) => {
     const cutoff = now() - window.maxAgeMs;
-    let drop = 0;
-    while (drop < frames.length && (frames[drop].at < cutoff || frames.length - drop > window.maxFrames)) drop++;
+    // Frames are in seq order, so the ones to drop (too old, or beyond the window) are a prefix.
+    const keep = frames.findIndex((f, i) => f.at >= cutoff && frames.length - i <= window.maxFrames);
+    const drop = keep === -1 ? frames.length : keep;
     if (drop) frames.splice(0, drop);
   };
 

@@ -55,7 +55,7 @@ export async function startIdp(): Promise<TestIdp> {
 export interface TestGateway {
   wsBase: string;
   gateway: SessionGateway;
-  runtime?: AgentRuntime;
+  runtime?: AgentRuntime | undefined;
   close(): Promise<void>;
 }
 
@@ -119,10 +119,11 @@ function nextFrame<F extends { type?: unknown }>(
     let index = 0;
     const check = () => {
       for (; index < frames.length; index++) {
-        if (!pred(frames[index])) continue;
+        const frame = frames[index];
+        if (frame === undefined || !pred(frame)) continue;
         listeners.delete(check);
         clearTimeout(timer);
-        resolve(frames[index]);
+        resolve(frame);
         return;
       }
     };
@@ -137,7 +138,7 @@ function nextFrame<F extends { type?: unknown }>(
 
 export function openIde(
   url: string,
-  opts: { token?: string; protocols?: string[]; headers?: Record<string, string> } = {},
+  opts: { token?: string | undefined; protocols?: string[]; headers?: Record<string, string> } = {},
 ): Promise<IdeClient> {
   const headers = { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
   const ws = new WebSocket(url, opts.protocols ?? [], { headers });

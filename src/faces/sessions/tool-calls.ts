@@ -30,12 +30,12 @@ export interface ToolCallsDeps {
   registry: SessionRegistry;
   runtime: RuntimeLinks;
   toolPolicy: ToolPolicy;
-  approvals?: ToolApprovals;
-  recordOutcome?: ToolOutcomeRecorder;
+  approvals?: ToolApprovals | undefined;
+  recordOutcome?: ToolOutcomeRecorder | undefined;
 }
 
 /** How an escalated call was answered, as the runtime hears it. */
-type ReleaseVia = { decision: "approve" | "edit"; messageId?: string; feedback?: string };
+type ReleaseVia = { decision: "approve" | "edit"; messageId?: string | undefined; feedback?: string | undefined };
 
 export class ToolCalls {
   constructor(private readonly deps: ToolCallsDeps) {}

@@ -13,6 +13,7 @@ import { consumePoint } from "./rate-limits";
 import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
 import { UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
+import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions" });
 
@@ -44,7 +45,7 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
       return;
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
-    authorizeUpgrade(deps, req, match[1]).then(
+    authorizeUpgrade(deps, req, must(match[1], "WS_PATH has one mandatory group")).then(
       (ctx) => {
         if (socket.destroyed) return;
         // Claimed synchronously right before the 101: two users racing for a new id cannot both get it.

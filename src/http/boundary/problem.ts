@@ -44,7 +44,7 @@ export interface RenderedProblem {
 /** Where the problem happened: the request path and the request id decided at the boundary. */
 export interface ProblemOccurrence {
   instance?: string;
-  requestId?: string;
+  requestId?: string | undefined;
 }
 
 export function renderProblem(p: HttpProblem, at: ProblemOccurrence = {}): RenderedProblem {

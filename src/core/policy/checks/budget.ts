@@ -29,23 +29,25 @@ export const budgetCheck = defineCheck({
         window: 0,
         limit: tokenMax,
       });
-    if (slots.length === 0) return { kind: "continue", result: "skip" };
+    const usage = await Promise.all(
+      slots.map(async (s) => ({ ...s, current: await deps.budgets.current(s.scope, s.window) })),
+    );
+    // The first slot is the agent's hourly one when it has one; the pass details report it.
+    const [first] = usage;
+    if (!first) return { kind: "continue", result: "skip" }; // no budget applies
 
     // The slots and the snapshot are facts even when the budget is exhausted: a DENY reports them too.
     const facts: Partial<{ budgetSlots: BudgetSlot[]; riskSnapshot: RiskSnapshot }> = {
       budgetSlots: slots.map(({ scope, window, limit }) => ({ scope, window, limit })),
     };
-    const usage = await Promise.all(
-      slots.map(async (s) => ({ ...s, current: await deps.budgets.current(s.scope, s.window) })),
-    );
-    if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(usage[0].current, hourly);
+    if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(first.current, hourly);
     const exhausted = usage.find((u) => u.current >= u.limit);
     const outcome: CheckOutcome = exhausted
       ? deny("BUDGET_EXCEEDED", `${exhausted.label} exceeded (${exhausted.current}/${exhausted.limit})`, {
           current: exhausted.current,
           limit: exhausted.limit,
         })
-      : { kind: "continue", result: "pass", details: { current: usage[0].current, limit: usage[0].limit } };
+      : { kind: "continue", result: "pass", details: { current: first.current, limit: first.limit } };
     return { ...outcome, facts };
   },
 });

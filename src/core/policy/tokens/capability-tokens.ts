@@ -40,8 +40,8 @@ export interface IssueTokenInput {
   agentId: string;
   manifest: Manifest;
   capabilities: string[];
-  expiresInHours?: number;
-  constraints?: TokenConstraints;
+  expiresInHours?: number | undefined;
+  constraints?: TokenConstraints | undefined;
 }
 
 export interface IssuedToken {
@@ -255,7 +255,10 @@ export class CapabilityTokenService {
   }
 
   /** Newest first; by default only tokens that are neither revoked nor expired. */
-  list(orgId: string, filter: { agentId?: string; uapkId?: string; includeInactive?: boolean } = {}): TokenInfo[] {
+  list(
+    orgId: string,
+    filter: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined } = {},
+  ): TokenInfo[] {
     const rows = this.db
       .prepare<[string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? ORDER BY issued_at DESC, token_id`)
       .all(orgId);

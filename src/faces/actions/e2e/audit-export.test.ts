@@ -16,6 +16,7 @@ import {
   startReceiver,
   type Receiver,
 } from "./helpers";
+import { must } from "../../../core/must";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
 const CARD = "4111-1111-SECRET-7788";
@@ -181,7 +182,7 @@ describe("export → gatehouse audit verify", () => {
     // Turn a recorded failure into a success, as someone covering their tracks would.
     const lines = text.trimEnd().split("\n");
     const victim = Math.floor(lines.length / 2);
-    const record = JSON.parse(lines[victim]);
+    const record = JSON.parse(must(lines[victim], "victim is an index into lines"));
     record.executed = !record.executed;
     lines[victim] = JSON.stringify(record);
     const tamperedFile = join(work, "tampered.jsonl");

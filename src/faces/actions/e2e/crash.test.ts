@@ -102,7 +102,8 @@ describe("crash safety", () => {
       },
     });
 
-    const answered: { n: number; interaction_id: string; key?: string; body: Record<string, unknown> }[] = [];
+    const answered: { n: number; interaction_id: string; key?: string | undefined; body: Record<string, unknown> }[] =
+      [];
     let next = 0;
     let killing: Promise<void> | undefined;
     const worker = async () => {

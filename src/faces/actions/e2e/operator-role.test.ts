@@ -29,7 +29,7 @@ async function call(method: string, path: string, init: { token?: string; apiKey
       ...(init.apiKey ? { "x-api-key": init.apiKey } : {}),
       ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
     },
-    body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
   });
   return { status: res.status, contentType: res.headers.get("content-type") ?? "", body: (await res.json()) as any };
 }
