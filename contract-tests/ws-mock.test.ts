@@ -66,7 +66,10 @@ function connect(
     const validate = outgoing.get(label);
     if (!validate) violations.push(`undocumented frame type ${label}`);
     else if (!validate(frame)) violations.push(`${label}: ${ajv.errorsText(validate.errors)}`);
-    if (typeof frame.seq !== "number") violations.push(`${label} without seq`);
+    // Stream frames carry seq; connection notices (session_resumed, resync_required, refusals) carry none.
+    const notice = label === "session_resumed" || label === "resync_required" || label === "error";
+    if (!notice && typeof frame.seq !== "number") violations.push(`${label} without seq`);
+    if (label !== "error" && notice && frame.seq !== undefined) violations.push(`${label} with a seq`);
     queue.push(frame);
     waiter?.();
   });
@@ -250,7 +253,8 @@ describe("resume", () => {
     again.send({ type: "resume", last_seq: 2 });
     const got = await again.take(4);
     expect(got.slice(0, 3)).toEqual(frames.slice(2));
-    expect(got[3]).toMatchObject({ type: "session_resumed", session_id: sessionId, last_seq: 2, replayed: 3, seq: 6 });
+    expect(got[3]).toMatchObject({ type: "session_resumed", session_id: sessionId, last_seq: 2, replayed: 3 });
+    expect(got[3]).not.toHaveProperty("seq");
   });
 
   it("replays on connect with X-Gatehouse-Last-Seq, then continues the same numbering", async () => {
@@ -261,7 +265,8 @@ describe("resume", () => {
     expect(got.slice(0, 2)).toEqual(frames.slice(3));
     expect(got[2]).toMatchObject({ type: "session_resumed", last_seq: 3, replayed: 2 });
     again.send({ type: "hitl_decision", call_id: callId, decision: "approve" });
-    expect((await again.take(2)).map((f) => f.seq)).toEqual([7, 8]);
+    // session_resumed took no seq: the stream continues right after the last replayed frame.
+    expect((await again.take(2)).map((f) => f.seq)).toEqual([6, 7]);
   });
 
   it("answers resync_required when last_seq is ahead of what was sent", async () => {

@@ -180,11 +180,15 @@ export async function startWsMock(port: number): Promise<Server> {
     return session;
   }
 
+  /** Like the gateway: a stream frame is numbered and buffered; a connection notice carries no seq and takes none. */
   function emit(session: MockSession, frame: Frame, replayable = true): void {
-    const seq = session.nextSeq++;
-    const data = JSON.stringify({ ...frame, seq });
-    session.sent.push({ seq, data, replayable });
-    if (session.sent.length > REPLAY_BUFFER) session.sent.shift();
+    let data = JSON.stringify(frame);
+    if (replayable) {
+      const seq = session.nextSeq++;
+      data = JSON.stringify({ ...frame, seq });
+      session.sent.push({ seq, data, replayable });
+      if (session.sent.length > REPLAY_BUFFER) session.sent.shift();
+    }
     const socket = session.socket;
     if (socket && socket.readyState === socket.OPEN) socket.send(data);
   }

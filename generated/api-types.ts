@@ -986,6 +986,8 @@ export interface components {
         };
         ApprovalList: {
             items: components["schemas"]["Approval"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /** @description The risk picture of an escalated action, taken when its approval was created. */
         ApprovalRisk: {
@@ -1106,6 +1108,8 @@ export interface components {
         };
         CapabilityTokenList: {
             items: components["schemas"]["CapabilityTokenInfo"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /**
          * @description The org's audit chain head, signed: "at `signed_at` the chain ended at `seq` with `hash`". `signature` is an
@@ -1717,6 +1721,8 @@ export interface components {
         };
         ManifestList: {
             items: components["schemas"]["Manifest"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /**
          * @description Rules on the content of actions, applied to what the connector receives: every recipient found in the params
@@ -1900,10 +1906,12 @@ export interface components {
         PurutoList: {
             /**
              * Format: int32
-             * @description Number of items.
+             * @description Number of items (in this page).
              */
             count: number;
             items: components["schemas"]["PurutoItem"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
             /** @enum {string} */
             status: "ok";
         };
@@ -2253,6 +2261,18 @@ export interface operations {
                     "application/json": components["schemas"]["Jwks"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Gateway_getApproval: {
@@ -2278,7 +2298,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2314,10 +2337,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2357,7 +2381,10 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2368,15 +2395,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2432,10 +2450,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2475,7 +2494,10 @@ export interface operations {
                     "application/json": components["schemas"]["EvaluateResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2486,15 +2508,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2541,10 +2554,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2584,7 +2598,10 @@ export interface operations {
                     "application/json": components["schemas"]["ExecuteResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2595,15 +2612,6 @@ export interface operations {
             };
             /** @description Credentials are missing or wrong. */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2659,10 +2667,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2698,7 +2707,10 @@ export interface operations {
                     "application/json": components["schemas"]["GatewayHealth"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2722,6 +2734,9 @@ export interface operations {
         parameters: {
             query?: {
                 agent_id?: string;
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
                 limit?: number;
                 status?: components["schemas"]["ApprovalStatus"];
             };
@@ -2743,7 +2758,10 @@ export interface operations {
                     "application/json": components["schemas"]["ApprovalList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2794,7 +2812,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2858,7 +2879,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2961,7 +2985,10 @@ export interface operations {
                     "application/json": components["schemas"]["Approval"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3059,7 +3086,10 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3092,8 +3122,12 @@ export interface operations {
         parameters: {
             query?: {
                 agent_id?: string;
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
                 /** @description Include revoked and expired tokens (default false). */
                 include_inactive?: boolean;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
                 uapk_id?: string;
             };
             header?: never;
@@ -3114,7 +3148,10 @@ export interface operations {
                     "application/json": components["schemas"]["CapabilityTokenList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3168,7 +3205,10 @@ export interface operations {
                     "application/json": components["schemas"]["IssueCapabilityTokenResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3271,7 +3311,10 @@ export interface operations {
                     "application/json": components["schemas"]["RevokeCapabilityTokenResponse"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3372,7 +3415,10 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionPage"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3423,7 +3469,10 @@ export interface operations {
                     "application/json": components["schemas"]["InteractionRecord"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3483,7 +3532,10 @@ export interface operations {
                     "application/json": components["schemas"]["EvidenceBundle"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3542,7 +3594,10 @@ export interface operations {
                     "application/x-ndjson": string;
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3592,7 +3647,10 @@ export interface operations {
                     "application/json": components["schemas"]["ChainHead"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3642,7 +3700,10 @@ export interface operations {
                     "application/json": components["schemas"]["ChainVerification"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3674,6 +3735,10 @@ export interface operations {
     Manifests_list: {
         parameters: {
             query?: {
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
                 status?: components["schemas"]["ManifestStatus"];
             };
             header?: never;
@@ -3694,7 +3759,10 @@ export interface operations {
                     "application/json": components["schemas"]["ManifestList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3748,7 +3816,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,7 +3909,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3898,7 +3972,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3971,7 +4048,10 @@ export interface operations {
                     "application/json": components["schemas"]["ReplayReport"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4061,7 +4141,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4130,7 +4213,10 @@ export interface operations {
                     "application/json": components["schemas"]["Manifest"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4199,7 +4285,10 @@ export interface operations {
                     "application/json": components["schemas"]["ManifestVersionList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4260,7 +4349,10 @@ export interface operations {
                     "application/json": components["schemas"]["ManifestVersion"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4319,7 +4411,10 @@ export interface operations {
                     "application/json": components["schemas"]["LiveSessionList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4369,7 +4464,10 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4423,7 +4521,10 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookCreated"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4502,7 +4603,10 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4566,7 +4670,10 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4613,6 +4720,18 @@ export interface operations {
                     "application/yaml": string;
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     System_docs: {
@@ -4633,6 +4752,18 @@ export interface operations {
                 };
                 content: {
                     "text/html": string;
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
@@ -4666,6 +4797,18 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4695,6 +4838,18 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     System_livez: {
@@ -4715,6 +4870,18 @@ export interface operations {
                     "application/json": components["schemas"]["Liveness"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     System_metrics: {
@@ -4733,6 +4900,18 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4757,12 +4936,35 @@ export interface operations {
                     };
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Purutos_list: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /**
+                 * @description Page size (default 100). Without `limit` and `cursor` the whole list comes as one answer with an `ETag`
+                 *     while it fits about 1 MiB; beyond that, and whenever paging is asked for, pages follow `next_cursor`.
+                 */
+                limit?: number;
+            };
+            header?: {
+                /** @description The `ETag` of a list the client already holds: unchanged → 304 without a body. */
+                "If-None-Match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4771,10 +4973,33 @@ export interface operations {
             /** @description The request has succeeded. */
             200: {
                 headers: {
+                    /** @description Strong validator of these exact bytes. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["PurutoList"];
+                };
+            };
+            /** @description The list has not changed since the `ETag` the client sent in `If-None-Match`: no body. */
+            304: {
+                headers: {
+                    /** @description The same validator. */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Credentials are missing or wrong. */
@@ -4804,10 +5029,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4846,6 +5072,18 @@ export interface operations {
                     "application/json": components["schemas"]["PurutoFound"];
                 };
             };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
@@ -4882,10 +5120,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4938,7 +5177,10 @@ export interface operations {
                     "application/json": components["schemas"]["CommandAccepted"];
                 };
             };
-            /** @description The request is malformed or violates the schema. */
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5013,10 +5255,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit?: string;
+                    RateLimit: string;
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy"?: string;
-                    "Retry-After"?: number;
+                    "RateLimit-Policy": string;
+                    /** @description Seconds until the exceeded window resets. */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5050,6 +5293,18 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */

@@ -146,10 +146,6 @@ last_seq: number
  */
 oldest_seq?: number
 message?: string
-/**
- * Per-session frame number on Gatehouse → IDE frames. Always sent by Gatehouse; optional in the schema so the seed's examples validate.
- */
-seq?: number
 }
 
 export interface RuntimeAgentStatus {
@@ -346,10 +342,6 @@ last_seq: number
  * How many buffered frames were replayed before this one.
  */
 replayed: number
-/**
- * Per-session frame number on Gatehouse → IDE frames. Always sent by Gatehouse; optional in the schema so the seed's examples validate.
- */
-seq?: number
 }
 
 export interface SwitchAgent {

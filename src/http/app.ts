@@ -65,8 +65,6 @@ export function createApp({
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
-  const router = buildRouter(spec, handlers, auth);
-  const allowed = allowedMethods(router);
   const parseBody = koaBody({
     json: true,
     jsonStrict: true,
@@ -81,6 +79,9 @@ export function createApp({
     },
   });
   const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
+  // The body is parsed by the route, after authentication, and only for an operation that takes one.
+  const router = buildRouter(spec, handlers, auth, parseWithin);
+  const allowed = allowedMethods(router);
 
   // A span per request, around everything else, only when tracing is on.
   if (tracingActive()) app.use(traceRequests());
@@ -139,11 +140,6 @@ export function createApp({
   for (const mount of mounts) {
     app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
   }
-  // Only a request that carries a body goes through the JSON body parser.
-  app.use(async (ctx, next) => {
-    if (hasBody(ctx)) await parseWithin(ctx);
-    return next();
-  });
   app.use(router.routes());
   return app;
 }

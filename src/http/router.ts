@@ -95,7 +95,31 @@ function bySpecificity(a: OperationSpec, b: OperationSpec): number {
   return 0;
 }
 
-export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Authenticator): Router {
+/** Reads the JSON body of the request into `ctx.request.body` (koa-body with the configured limits). */
+export type BodyParser = (ctx: Context) => Promise<void>;
+
+/**
+ * A body is read only once the caller is authenticated and only for an operation that takes one: a body sent to
+ * an operation without a documented request body is refused unread (400), never silently accepted.
+ */
+async function readBody(op: OperationSpec, ctx: Context, parseBody: BodyParser): Promise<void> {
+  if (!hasBody(ctx)) return;
+  if (!op.takesBody) {
+    const item = { pointer: "/body", message: "this operation takes no request body" };
+    throw new HttpProblem(400, `Request is invalid: ${item.pointer}: ${item.message}`, {
+      code: "VALIDATION_FAILED",
+      errors: [item],
+    });
+  }
+  await parseBody(ctx);
+}
+
+export function buildRouter(
+  spec: LoadedSpec,
+  handlers: HandlerGroup,
+  auth: Authenticator,
+  parseBody: BodyParser,
+): Router {
   const router = new Router();
   for (const op of [...spec.operations].sort(bySpecificity)) {
     const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
@@ -104,6 +128,7 @@ export function buildRouter(spec: LoadedSpec, handlers: HandlerGroup, auth: Auth
       ctx.state.operationId = op.operationId;
       const principal = await auth.authenticate(ctx, op.security);
       authorizeOrgRoute(op, ctx, principal);
+      await readBody(op, ctx, parseBody);
       const { params, query, body } = validateParts(op, ctx);
       if (!handler) {
         throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {

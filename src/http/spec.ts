@@ -32,9 +32,17 @@ export interface OperationSpec {
   validatePath?: ValidateFunction | undefined;
   validateQuery?: ValidateFunction | undefined;
   validateBody?: ValidateFunction | undefined;
+  /** The operation documents a request body; a body sent to one that does not is refused (400). */
+  takesBody: boolean;
   bodyRequired: boolean;
   /** Status → validator of the JSON body the spec declares (used by tests and the contract replay). */
-  responses: Map<number, { contentType: string; validate?: ValidateFunction | undefined }>;
+  responses: Map<number, ResponseSpec>;
+}
+
+/** One documented response: its content type and the validator of its JSON body (undefined: not JSON). */
+export interface ResponseSpec {
+  contentType: string;
+  readonly validate: ValidateFunction | undefined;
 }
 
 const DOC_ID = "urn:gatehouse:openapi";
@@ -102,13 +110,23 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
       const body = ((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as
         | Json
         | undefined;
-      const responses = new Map<number, { contentType: string; validate?: ValidateFunction | undefined }>();
+      const responses = new Map<number, ResponseSpec>();
       for (const [status, resp] of Object.entries((op.responses ?? {}) as Record<string, Json>)) {
         const content = (resp.content ?? {}) as Record<string, Json>;
         const [contentType, media] = Object.entries(content)[0] ?? ["", undefined];
-        const validate =
-          media?.schema && contentType.includes("json") ? strict.compile(rebase(media.schema) as Json) : undefined;
-        responses.set(Number(status), { contentType, validate });
+        // Compiled on first use: only tests and the conformance tap check responses, the server never does.
+        let compiled: ValidateFunction | undefined | null = null;
+        responses.set(Number(status), {
+          contentType,
+          get validate() {
+            if (compiled === null)
+              compiled =
+                media?.schema && contentType.includes("json")
+                  ? strict.compile(rebase(media.schema) as Json)
+                  : undefined;
+            return compiled;
+          },
+        });
       }
       const security = ((op.security as Json[] | undefined) ?? globalSecurity).flatMap(
         (req) => Object.keys(req) as SecurityScheme[],
@@ -122,6 +140,7 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
         validatePath: paramsSchema("path"),
         validateQuery: paramsSchema("query"),
         validateBody: body?.schema ? strict.compile(rebase(body.schema) as Json) : undefined,
+        takesBody: op.requestBody !== undefined,
         bodyRequired: Boolean((op.requestBody as Json | undefined)?.required),
         responses,
       });

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { loadConfig } from "../config";
 import { logger } from "../core/log/logger";
 import { startGatehouse, type Gatehouse } from "../server";
+import { type ConformanceTap, tapConformance } from "./conformance";
 
 export const API_KEY = "contract-test-api-key";
 /** The org of the seed 003 examples' paths; the environment's API key belongs to it. */
@@ -32,6 +33,9 @@ export interface TestGatehouse extends Gatehouse {
   /** A user bearer token for any org, subject and roles (default: an operator of `org`), from the built-in issuer. */
   userTokenFor(org: string, sub?: string, roles?: string[]): Promise<string>;
   /** Closes the server and removes the data directory it created. */
+  /** Every response and WS frame checked against the contract (./conformance.ts). */
+  conformance: ConformanceTap;
+  /** Closes the server, then fails with any traffic that broke the contract. */
   dispose(): Promise<void>;
 }
 
@@ -50,6 +54,8 @@ export async function startTestGatehouse(options: TestGatehouseOptions = {}): Pr
     ...options.env,
   };
   const gatehouse = await startGatehouse(loadConfig(env), logger, env);
+  // Before any request: from here on every answer is checked against the contract.
+  const conformance = tapConformance(gatehouse.server);
   const issuer = gatehouse.devIssuer;
   if (!issuer) throw new Error("startTestGatehouse needs the built-in issuer: do not set JWKS_URL");
   const userTokenFor = (org: string, sub = `operator@${org}`, roles = ["operator"]) => issuer.mint({ sub, org, roles });
@@ -59,10 +65,12 @@ export async function startTestGatehouse(options: TestGatehouseOptions = {}): Pr
     orgId,
     operatorToken: await userTokenFor(orgId, "operator@contract"),
     userTokenFor,
+    conformance,
     async dispose() {
       await gatehouse.close();
       // Only the directory made here: a caller's own GATEHOUSE_DATA_DIR outlives this instance.
       rmSync(dataDir, { recursive: true, force: true });
+      await conformance.assertClean();
     },
   };
 }

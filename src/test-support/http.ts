@@ -49,7 +49,7 @@ export const agent = (g: Caller) => ({
 
 /** As an operator of ORG_ID (bearer JWT). */
 export const operator = (g: Caller) => ({
-  post: <T = any>(path: string, body: unknown = {}) =>
+  post: <T = any>(path: string, body?: unknown) =>
     call<T>(g.url, "POST", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }, body),
   get: <T = any>(path: string) =>
     call<T>(g.url, "GET", `/api/v1/orgs/${ORG_ID}${path}`, { authorization: `Bearer ${g.operatorToken}` }),

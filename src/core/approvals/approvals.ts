@@ -100,10 +100,23 @@ export interface ConsumeInput {
   now?: Date;
 }
 
+/** Where a page of approvals ended: the sort key of its last approval. */
+export interface ApprovalPosition {
+  created_at: string;
+  approval_id: string;
+}
+
 export interface ApprovalStore {
   /** A new pending approval, or the existing pending one for the same binding (no duplicate for a retry). */
   create(input: CreateApprovalInput): Approval;
-  list(org_id: string, filter?: { status?: ApprovalStatus; agent_id?: string; limit?: number }): Approval[];
+  /**
+   * Approvals newest first (created_at, then approval_id), at most `limit` (1–500, default 100); `after` is the
+   * last approval of the previous page (keyset paging: a page never skips or repeats one while others arrive).
+   */
+  list(
+    org_id: string,
+    filter?: { status?: ApprovalStatus; agent_id?: string; limit?: number; after?: ApprovalPosition },
+  ): Approval[];
   get(org_id: string, approval_id: string): Approval | null;
   getForAgent(org_id: string, approval_id: string, agent_id?: string): AgentApprovalView | null;
   approve(org_id: string, approval_id: string, decision: { by: string; reason?: string | undefined }): DecideResult;
@@ -410,13 +423,23 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
       const where = ["org_id = @org_id"];
       if (filter.status) where.push("status = @status");
       if (filter.agent_id) where.push("agent_id = @agent_id");
+      if (filter.after) {
+        where.push("(created_at < @after_created OR (created_at = @after_created AND approval_id > @after_id))");
+      }
       const requested = filter.limit ?? 100;
-      const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 500) : 100;
+      // The API caps a page at 500; one more may be read to know whether a next page exists.
+      const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 1000) : 100;
       return db
         .prepare<Record<string, unknown>, Row>(
           `SELECT * FROM approvals WHERE ${where.join(" AND ")} ORDER BY created_at DESC, approval_id LIMIT ${limit}`,
         )
-        .all({ org_id, status: filter.status, agent_id: filter.agent_id })
+        .all({
+          org_id,
+          status: filter.status,
+          agent_id: filter.agent_id,
+          after_created: filter.after?.created_at,
+          after_id: filter.after?.approval_id,
+        })
         .map(fromRow);
     },
 

@@ -5,6 +5,7 @@ export {
   type Approval,
   type ApprovalRisk,
   type AgentApprovalView,
+  type ApprovalPosition,
   type ApprovalStatus,
   type ApprovalStore,
   type ApprovalStoreOptions,

@@ -577,6 +577,11 @@ function isoInstant(value: string, name: string): string {
   return new Date(time).toISOString();
 }
 
+/** The cursor of the page after the record `seq` (for a page cut short by its caller). */
+export function cursorAfterRecord(seq: number): string {
+  return encodeCursor(seq);
+}
+
 function encodeCursor(seq: number): string {
   return Buffer.from(JSON.stringify({ before_seq: seq })).toString("base64url");
 }

@@ -1,4 +1,4 @@
-export { createAuditLog, newInteractionId, InvalidAuditQueryError } from "./audit-log";
+export { createAuditLog, cursorAfterRecord, newInteractionId, InvalidAuditQueryError } from "./audit-log";
 export type {
   AuditLog,
   AuditListFilter,

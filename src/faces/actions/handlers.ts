@@ -10,6 +10,7 @@ import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
+import { pageOf } from "../../http/paging";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
 
@@ -159,12 +160,12 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     CapabilityTokens_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const items = actions.tokens.list(req.params.org_id, {
+      const all = actions.tokens.list(req.params.org_id, {
         agentId: req.query.agent_id,
         uapkId: req.query.uapk_id,
         includeInactive: req.query.include_inactive,
       });
-      return { status: 200, body: { items } };
+      return { status: 200, body: pageOf(all, (t) => t.token_id, req.query) };
     },
 
     CapabilityTokens_revoke: async (req) => {
@@ -194,8 +195,8 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     Manifests_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const items = actions.manifests.list(req.params.org_id, req.query.status);
-      return { status: 200, body: { items: items as Schemas["Manifest"][] } };
+      const all = actions.manifests.list(req.params.org_id, req.query.status) as Schemas["Manifest"][];
+      return { status: 200, body: pageOf(all, (m) => m.manifest_id, req.query) };
     },
 
     Manifests_get: async (req) => {

@@ -1,8 +1,8 @@
 // Oversight: the operator's REST face over approvals and the audit log, plus the agent's read of its own
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
-import type { ApprovalStore, DecideResult } from "../../core/approvals";
-import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
+import type { ApprovalPosition, ApprovalStore, DecideResult } from "../../core/approvals";
+import { cursorAfterRecord, InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
 import { logger } from "../../core/log/logger";
@@ -11,6 +11,7 @@ import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
 import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
+import { countWithinBytes, decodeCursor, encodeCursor } from "../../http/paging";
 
 const log = logger.child({ module: "oversight" });
 
@@ -32,6 +33,13 @@ const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { sta
   NOT_PENDING: { status: 409, code: "APPROVAL_NOT_PENDING" },
   EXPIRED: { status: 409, code: "APPROVAL_EXPIRED" },
 };
+
+const DEFAULT_APPROVALS_PAGE = 100;
+
+function isApprovalPosition(value: unknown): value is ApprovalPosition {
+  const v = value as Partial<ApprovalPosition> | null;
+  return typeof v?.created_at === "string" && typeof v.approval_id === "string";
+}
 
 function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
@@ -64,8 +72,27 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
   return {
     Approvals_list: ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const items = approvals.list(params.org_id, query.status ? { status: query.status } : {}).map(toApproval);
-      return { status: 200, body: { items } };
+      const limit = query.limit ?? DEFAULT_APPROVALS_PAGE;
+      // One approval more than the page tells whether another page follows.
+      const rows = approvals.list(params.org_id, {
+        limit: limit + 1,
+        ...(query.status ? { status: query.status } : {}),
+        ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
+        ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor, isApprovalPosition) } : {}),
+      });
+      const candidates = rows.slice(0, limit).map(toApproval);
+      const items = candidates.slice(0, countWithinBytes(candidates));
+      const last = items.at(-1);
+      const more = rows.length > items.length && last !== undefined;
+      return {
+        status: 200,
+        body: {
+          items,
+          ...(more
+            ? { next_cursor: encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }) }
+            : {}),
+        },
+      };
     },
 
     Approvals_get: ({ params, principal }) => {
@@ -119,13 +146,13 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
         }
         throw err;
       }
-      return {
-        status: 200,
-        body: {
-          items: withIntents(params.org_id, page.records),
-          ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}),
-        },
-      };
+      const candidates = withIntents(params.org_id, page.records);
+      const items = candidates.slice(0, countWithinBytes(candidates));
+      // Cut short by the byte budget: the next page starts after the last record sent.
+      const last = items.at(-1);
+      const cut = items.length < candidates.length && last !== undefined;
+      const next = cut ? cursorAfterRecord(last.seq) : page.next_cursor;
+      return { status: 200, body: { items, ...(next !== null ? { next_cursor: next } : {}) } };
     },
 
     Interactions_get: ({ params, principal }) => {

@@ -3,6 +3,7 @@
 import type { components } from "../../../generated/api-types";
 import { SerializedJson, type HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
+import { PAGE_BYTE_BUDGET, pageOf } from "../../http/paging";
 import type { Discovery, Puruto } from "./discovery";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
 import { assertPurutoOrg } from "./org";
@@ -32,7 +33,14 @@ export function purutosHandlers({ discovery, invoker, org }: PurutosHandlerDeps)
   return {
     Purutos_list: async (req) => {
       assertPurutoOrg(req.principal, org);
-      return { status: 200, body: listBody(await discovery.list()) };
+      const purutos = await discovery.list();
+      // The whole list, as cached bytes with an ETag, while it is asked for whole and fits one page.
+      if (req.query.limit === undefined && req.query.cursor === undefined) {
+        const whole = listBody(purutos);
+        if (whole.bytes.length <= PAGE_BYTE_BUDGET) return { status: 200, body: whole };
+      }
+      const page = pageOf(purutos.map(toItem), (item) => item.name, req.query);
+      return { status: 200, body: { status: "ok", count: page.items.length, ...page } };
     },
 
     Purutos_get: async (req) => {

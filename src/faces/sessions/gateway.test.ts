@@ -254,9 +254,10 @@ describe("resume", () => {
     const seqs = all.map((f) => f.seq!);
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(seqs).toEqual(seqs.slice().sort((a, b) => a - b));
-    // Every session frame from 1 to the end is there except the connection-scoped session_resumed.
-    const expected = Array.from({ length: Math.max(...seqs) }, (_, i) => i + 1).filter((s) => s !== resumed.seq);
-    expect(seqs).toEqual(expected);
+    // Every session frame from 1 to the end is there, without a gap: session_resumed is outside the stream
+    // (no seq), so nothing numbered is ever missing from a replay.
+    expect(resumed.seq).toBeUndefined();
+    expect(seqs).toEqual(Array.from({ length: Math.max(...seqs) }, (_, i) => i + 1));
     expect(tokensOf(all)).toMatch(/^Вы написали: something long please\. слово1 (слово\d+ ){118}слово120$/);
   });
 
@@ -288,6 +289,17 @@ describe("resume", () => {
     const resync = await second.next((f) => f.type === "resync_required");
     expect(resync).toMatchObject({ session_id: "resume-3", last_seq: 1 });
     expect(resync.oldest_seq as number).toBeGreaterThan(2);
+    expect(resync.seq).toBeUndefined();
+  });
+
+  it("resuming an unknown session: SESSION_NOT_FOUND without seq, then the id starts afresh at seq 1", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "never-seen", { headers: { "x-gatehouse-last-seq": "41" } });
+    const err = await c.next((f) => f.type === "error");
+    expect(err).toMatchObject({ error_code: "SESSION_NOT_FOUND", details: { session_id: "never-seen" } });
+    expect(err.seq).toBeUndefined();
+    c.send({ type: "user_message", content: "hi" });
+    expect(await c.next((f) => f.type === "ack")).toMatchObject({ seq: 1 });
   });
 
   it("sends TOKEN_EXPIRED and closes 4401 at the token's exp; a new token resumes the session", async () => {
@@ -298,7 +310,9 @@ describe("resume", () => {
     const err = await c.next((f) => f.type === "error", 4000);
     expect(err).toMatchObject({ error_code: "TOKEN_EXPIRED", message: "JWT token has expired" });
     expect((await c.closed).code).toBe(CloseCode.TOKEN_EXPIRED);
-    const lastSeq = c.frames.filter((f) => f.type !== "error").at(-1)!.seq!;
+    // The TOKEN_EXPIRED notice carries no seq: the last seq seen is the last stream frame.
+    expect(err.seq).toBeUndefined();
+    const lastSeq = c.frames.filter((f) => f.seq !== undefined).at(-1)!.seq!;
     const again = await ide(g, "expiry-1", {
       token: await idp.mint(),
       headers: { "x-gatehouse-last-seq": String(lastSeq) },
@@ -360,7 +374,8 @@ describe("limits and lifecycle", () => {
     const closing = g.gateway.close();
     const closed = await c.closed;
     expect(closed.code).toBe(CloseCode.SERVICE_RESTART);
-    expect(closed.reason).toContain("resume");
+    // The AsyncAPI close-code table: 1012 with reason `resume`.
+    expect(closed.reason).toBe("resume");
     await closing;
     const res = await refusedUpgrade(`${g.wsBase}/ws/shutdown-2`, {
       headers: { authorization: `Bearer ${await idp.mint()}` },

@@ -244,7 +244,11 @@ describe("tool calls under the ide-assistant manifest", () => {
       decision_reason: "later",
     });
     expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "later" });
+    // What the ToolCall description promises for the IDE's own rejection: the ack of its decision, no
+    // TOOL_DENIED, and the call never becomes runnable.
+    expect(c.frames).toContainEqual(expect.objectContaining({ type: "ack", ack_type: "hitl_decision" }));
     expect(c.frames.some((f) => f.type === "error")).toBe(false);
+    expect(c.frames.some((f) => f.type === "tool_call" && f.requires_approval === false)).toBe(false);
   });
 
   it("edit: the edited arguments go through the policy before the runtime sees them", async () => {

@@ -112,13 +112,18 @@ export class SessionRegistry {
 
   // ---------------------------------------------------------------- Gatehouse → IDE
 
-  /** Numbers, buffers and (if a socket is attached) sends a frame. Replayable frames survive a dropped socket. */
+  /**
+   * Sends a frame (if a socket is attached). A frame of the session's stream is numbered and buffered first, so it
+   * survives a dropped socket and a resume replays it. A notice about one connection (`replayable` false: a
+   * refused frame, an expired token, `session_resumed`, `resync_required`) is outside the stream: it carries no
+   * `seq` and takes none, so a resume never shows a gap where such a notice was.
+   */
   emit(session: LiveSession, frame: ServerFrame, replayable = true, only?: Connection): void {
     if (!this.isCurrent(session)) return; // expired meanwhile: nobody can resume it
-    const stored = this.store.append(session.record.id, frame, replayable);
+    const data = replayable ? this.store.append(session.record.id, frame, true).data : JSON.stringify(frame);
     metrics.messages.inc({ direction: "gateway_to_ide", type: frame.type });
     const conn = session.conn;
-    if (conn && (!only || only === conn)) this.deliver(conn, stored.data);
+    if (conn && (!only || only === conn)) this.deliver(conn, data);
   }
 
   /** The canonical error frame: `message` and `content` carry the same text (the seed uses both). */
@@ -255,7 +260,7 @@ function stopWatching(session: LiveSession): void {
 function closeForRestart(ws: WebSocket): Promise<void> {
   return new Promise<void>((resolve) => {
     ws.once("close", () => resolve());
-    ws.close(CloseCode.SERVICE_RESTART, "restarting; reconnect and resume with your last seq");
+    ws.close(CloseCode.SERVICE_RESTART, "resume");
     setTimeout(() => {
       ws.terminate();
       resolve();

@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
 import { GatehouseSession, sessionUrl, type ServerFrame } from "../../../generated/ws-client";
 import { createUserTokenVerifier } from "../../core/identity/user-tokens";
+import { tapConformance } from "../../test-support/conformance";
 import { attachSessionGateway, type SessionGateway, type SessionGatewayDeps } from "./gateway";
 
 export const ISSUER = "https://idp.test";
@@ -65,6 +66,8 @@ export async function startGateway(
   const { withRuntime = true, tokenDelayMs = 15, ...deps } = overrides;
   const runtime = withRuntime ? await startAgentRuntime({ port: 0, tokenDelayMs }) : undefined;
   const server = createServer((_req, res) => res.writeHead(404).end());
+  // Every refused upgrade and every frame sent to an IDE is checked against the AsyncAPI document.
+  const conformance = tapConformance(server);
   const gateway = attachSessionGateway(server, {
     verifyUserToken: createUserTokenVerifier({
       jwksUrl: idp.jwksUrl,
@@ -86,6 +89,7 @@ export async function startGateway(
       server.closeAllConnections();
       await closeServer(server);
       await runtime?.close();
+      await conformance.assertClean();
     },
   };
 }

@@ -1,0 +1,258 @@
+// Every documented query parameter of every operation works: each one has a check here that shows its effect on
+// a real Gatehouse, and the first test fails when the OpenAPI document gains a query parameter without one (or
+// keeps a check for a parameter it no longer documents). List paging is followed to the end with `cursor`.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agent, executeBody, operator, registerManifest, type Caller } from "../src/test-support/http";
+import { openapi } from "./examples";
+import { startTestGatehouse, type TestGatehouse } from "./fixtures";
+
+// biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document and API answers are walked as plain JSON
+type Json = Record<string, any>;
+
+let g: TestGatehouse;
+let caller: Caller;
+const BOTS = ["params-bot-a", "params-bot-b"] as const;
+/** Escalations created per bot (each one a pending approval and an ESCALATE decision record). */
+const PER_BOT = { "params-bot-a": 5, "params-bot-b": 2 } as const;
+const approvalIds: string[] = [];
+
+function manifestOf(bot: string) {
+  return {
+    uapk_id: bot,
+    agent: { id: bot, name: bot },
+    capabilities: ["payment:send"],
+    constraints: { max_actions_per_hour: 100, require_human_approval: ["payment:send"] },
+    tools: {
+      "payment:send": {
+        connector: {
+          type: "webhook",
+          url: "http://127.0.0.1:9/pay",
+          allowed_hosts: ["127.0.0.1"],
+          allow_private: true,
+        },
+      },
+    },
+  };
+}
+
+beforeAll(async () => {
+  g = await startTestGatehouse();
+  caller = { url: g.url, operatorToken: g.operatorToken };
+  for (const bot of BOTS) {
+    await registerManifest(caller, manifestOf(bot));
+    for (let i = 0; i < PER_BOT[bot]; i++) {
+      const reply = await agent(caller).post(
+        "/api/v1/gateway/execute",
+        executeBody(bot, { type: "payment", tool: "send", params: { n: i } }),
+      );
+      expect(reply.body).toMatchObject({ decision: "ESCALATE" });
+      approvalIds.push(reply.body.approval_id);
+    }
+  }
+});
+
+afterAll(async () => {
+  await g?.dispose();
+});
+
+/** GET as the operator, expecting 200. */
+async function list(path: string): Promise<Json> {
+  const reply = await operator(caller).get(path);
+  expect(reply.status, `${path}: ${reply.text}`).toBe(200);
+  return reply.body as Json;
+}
+
+/** Follows `next_cursor` from `first` to the last page; every item once. */
+async function allPages(base: string, key: string): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 100; page++) {
+    const sep = base.includes("?") ? "&" : "?";
+    const body = await list(cursor === undefined ? base : `${base}${sep}cursor=${encodeURIComponent(cursor)}`);
+    seen.push(...(body.items as Json[]).map((item) => String(item[key])));
+    cursor = body.next_cursor;
+    if (cursor === undefined) return seen;
+  }
+  throw new Error("paging did not end");
+}
+
+const total = PER_BOT["params-bot-a"] + PER_BOT["params-bot-b"];
+
+/** `operationId.parameter` → a check that shows the parameter's effect. */
+const CHECKS: Record<string, () => Promise<void>> = {
+  "Gateway_getApproval.wait": async () => {
+    const started = Date.now();
+    const reply = await agent(caller).get(`/api/v1/gateway/approvals/${approvalIds[0]}?wait=1`);
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({ status: "pending" });
+    // Nobody decides: the long-poll holds the request for the whole second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  },
+  "Approvals_list.status": async () => {
+    expect((await list("/approvals?status=pending")).items).toHaveLength(total);
+    expect((await list("/approvals?status=approved")).items).toHaveLength(0);
+  },
+  "Approvals_list.agent_id": async () => {
+    const items = (await list("/approvals?agent_id=params-bot-b")).items as Json[];
+    expect(items.map((a) => a.agent_id)).toEqual(["params-bot-b", "params-bot-b"]);
+  },
+  "Approvals_list.limit": async () => {
+    const body = await list("/approvals?limit=3");
+    expect(body.items).toHaveLength(3);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "Approvals_list.cursor": async () => {
+    const paged = await allPages("/approvals?limit=2", "approval_id");
+    expect(paged).toHaveLength(total);
+    expect(new Set(paged)).toEqual(new Set(approvalIds));
+    const bad = await operator(caller).get("/approvals?cursor=not-ours");
+    expect(bad.status).toBe(400);
+  },
+  "CapabilityTokens_list.agent_id": async () => {
+    await issueTokens();
+    const items = (await list("/capability-tokens?agent_id=params-bot-a")).items as Json[];
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((t) => t.agent_id === "params-bot-a")).toBe(true);
+  },
+  "CapabilityTokens_list.uapk_id": async () => {
+    await issueTokens();
+    const items = (await list("/capability-tokens?uapk_id=params-bot-b")).items as Json[];
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((t) => t.agent_id === "params-bot-b")).toBe(true);
+  },
+  "CapabilityTokens_list.include_inactive": async () => {
+    const ids = await issueTokens();
+    await operator(caller).post(`/capability-tokens/${ids[0]}/revoke`);
+    const active = ((await list("/capability-tokens")).items as Json[]).map((t) => t.token_id);
+    const all = ((await list("/capability-tokens?include_inactive=true")).items as Json[]).map((t) => t.token_id);
+    expect(active).not.toContain(ids[0]);
+    expect(all).toContain(ids[0]);
+  },
+  "CapabilityTokens_list.limit": async () => {
+    await issueTokens();
+    const body = await list("/capability-tokens?limit=1&include_inactive=true");
+    expect(body.items).toHaveLength(1);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "CapabilityTokens_list.cursor": async () => {
+    const ids = await issueTokens();
+    const paged = await allPages("/capability-tokens?limit=1&include_inactive=true", "token_id");
+    expect(new Set(paged)).toEqual(new Set(ids));
+    expect(paged).toHaveLength(ids.length);
+  },
+  "Manifests_list.limit": async () => {
+    const body = await list("/manifests?limit=1");
+    expect(body.items).toHaveLength(1);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "Manifests_list.cursor": async () => {
+    const all = ((await list("/manifests")).items as Json[]).map((m) => String(m.manifest_id));
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    expect(await allPages("/manifests?limit=1", "manifest_id")).toEqual(all);
+  },
+  "Purutos_list.limit": async () => {
+    const total = (await agent(caller).get("/purutos")).body.items.length;
+    expect(total).toBeGreaterThanOrEqual(2); // the demo ecosystem: more than one page of one
+    const reply = await agent(caller).get("/purutos?limit=1");
+    expect(reply.status).toBe(200);
+    expect(reply.body.items).toHaveLength(1);
+    expect(reply.body.count).toBe(1);
+    expect(typeof reply.body.next_cursor).toBe("string");
+  },
+  "Purutos_list.cursor": async () => {
+    const whole = (await agent(caller).get("/purutos")).body.items.map((p: Json) => p.name);
+    const paged: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const reply = await agent(caller).get(`/purutos?limit=1${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(reply.status).toBe(200);
+      paged.push(...reply.body.items.map((p: Json) => p.name));
+      cursor = reply.body.next_cursor;
+    } while (cursor !== undefined && paged.length < 100);
+    expect(paged).toEqual(whole);
+  },
+  "Interactions_list.agent_id": async () => {
+    const items = (await list("/interactions?agent_id=params-bot-b")).items as Json[];
+    expect(items.length).toBeGreaterThan(0);
+    expect(items.every((r) => r.agent_id === "params-bot-b")).toBe(true);
+  },
+  "Interactions_list.decision": async () => {
+    const items = (await list("/interactions?decision=ESCALATE")).items as Json[];
+    expect(items.length).toBe(total);
+    expect((await list("/interactions?decision=ALLOW")).items).toHaveLength(0);
+  },
+  "Interactions_list.since": async () => {
+    expect((await list("/interactions?since=2000-01-01T00:00:00Z")).items.length).toBeGreaterThan(0);
+    expect((await list("/interactions?since=2999-01-01T00:00:00Z")).items).toHaveLength(0);
+  },
+  "Interactions_list.until": async () => {
+    expect((await list("/interactions?until=2000-01-01T00:00:00Z")).items).toHaveLength(0);
+    expect((await list("/interactions?until=2999-01-01T00:00:00Z")).items.length).toBeGreaterThan(0);
+  },
+  "Interactions_list.limit": async () => {
+    const body = await list("/interactions?limit=2");
+    expect(body.items).toHaveLength(2);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "Interactions_list.cursor": async () => {
+    const all = ((await list("/interactions?limit=500")).items as Json[]).map((r) => String(r.seq));
+    const paged = await allPages("/interactions?limit=2", "seq");
+    expect(paged).toEqual(all);
+  },
+  "Manifests_list.status": async () => {
+    const manifests = (await list("/manifests")).items as Json[];
+    const b = manifests.find((m) => m.uapk_id === "params-bot-b")!;
+    expect((await operator(caller).post(`/manifests/${b.manifest_id}/suspend`)).status).toBe(200);
+    const suspended = (await list("/manifests?status=suspended")).items as Json[];
+    expect(suspended.map((m) => m.uapk_id)).toEqual(["params-bot-b"]);
+    expect(((await list("/manifests?status=active")).items as Json[]).map((m) => m.uapk_id)).not.toContain(
+      "params-bot-b",
+    );
+    expect((await operator(caller).post(`/manifests/${b.manifest_id}/activate`)).status).toBe(200);
+  },
+};
+
+let issued: Promise<string[]> | undefined;
+/** One token per bot, once. */
+function issueTokens(): Promise<string[]> {
+  issued ??= (async () => {
+    const ids: string[] = [];
+    for (const bot of BOTS) {
+      const reply = await operator(caller).post("/capability-tokens", {
+        agent_id: bot,
+        uapk_id: bot,
+        capabilities: ["payment:send"],
+      });
+      expect(reply.status, reply.text).toBe(201);
+      ids.push(reply.body.token_id);
+    }
+    return ids;
+  })();
+  return issued;
+}
+
+function documentedQueryParameters(): string[] {
+  const names: string[] = [];
+  for (const item of Object.values(openapi.paths as Record<string, Json>)) {
+    for (const method of ["get", "post", "put", "patch", "delete"]) {
+      const op = item[method] as Json | undefined;
+      for (const p of (op?.parameters ?? []) as Json[])
+        if (p.in === "query") names.push(`${op!.operationId}.${p.name}`);
+    }
+  }
+  return names.sort();
+}
+
+describe("every documented query parameter works", () => {
+  it("each documented query parameter has a check here, and each check a documented parameter", () => {
+    expect(Object.keys(CHECKS).sort()).toEqual(documentedQueryParameters());
+  });
+
+  for (const name of documentedQueryParameters()) {
+    it(name, async () => {
+      const check = CHECKS[name];
+      if (!check) throw new Error(`no check for ${name}`);
+      await check();
+    });
+  }
+});
