@@ -6,13 +6,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config";
-import { createApiKeyStore, type ApiKeyStore } from "./core/identity/api-keys";
+
 import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
-import { migrateToLatest } from "./core/store/migrate";
-import { StoreConfigError } from "./core/store/open-store";
-import { openDatabase, type Db } from "./core/store/sqlite";
+import type { Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
 import { createAuthenticator, type VerifyUserToken } from "./http/auth";
@@ -28,15 +26,13 @@ import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoke
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
-import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
+import { purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { createApprovalEvents, consoleHandlers, loadConsoleAssets } from "./faces/console";
-import { loadManifestDir } from "./core/policy/manifest-loader";
-import { createApprovalStore } from "./core/approvals";
-import { createIdempotencyStore } from "./core/idempotency";
-import { createAuditLog } from "./core/audit";
+import type { ApiKeysService } from "./core/ports";
+import { openNodeStores } from "./node-stores";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -55,8 +51,11 @@ export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyn
 export interface Gatehouse {
   url: string;
   server: Server;
-  db: Db;
-  apiKeys: ApiKeyStore;
+  /** The embedded SQLite database; undefined when DATABASE_URL selects PostgreSQL. */
+  db: Db | undefined;
+  /** "sqlite" (embedded default) or "postgres" (DATABASE_URL: several nodes may share it). */
+  store: "sqlite" | "postgres";
+  apiKeys: ApiKeysService;
   /**
    * Readiness of what this node needs to serve governed operations: the database and, with REDIS_URL, Redis
    * (commands and the event bus). A load balancer takes a node that is not ready out of rotation.
@@ -161,21 +160,6 @@ export async function startGatehouse(
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
-  if (config.databaseUrl) {
-    // Never fall back to the SQLite file when PostgreSQL was asked for: nodes would silently stop sharing state.
-    throw new StoreConfigError(
-      "DATABASE_URL selects PostgreSQL, but the HTTP faces are not wired to the shared store yet " +
-        "(src/core/store/open-store.ts, createSharedGovernanceEngine); unset DATABASE_URL to run on the SQLite file",
-    );
-  }
-  const db = openDatabase(config.databaseFile);
-  // The schema first: every store below assumes its tables exist.
-  await migrateToLatest(db);
-  const apiKeys = createApiKeyStore(db, {
-    secret: installationSecret(config.dataDir),
-    envKeys: config.apiKeys,
-    defaultOrg: config.defaultOrg,
-  });
   const devIssuer = config.jwksUrl
     ? undefined
     : await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
@@ -202,27 +186,34 @@ export async function startGatehouse(
   const discovery = createDiscovery(purutosConfig);
   const invoker = createInvoker(purutosConfig, discovery);
 
-  // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
-  // Every door — REST actions, agent sessions — goes through this one engine.
-  const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
-  const approvalEvents = createApprovalEvents({ db, approvals });
-  const audit = createAuditLog(db);
-  const engine = createGovernanceEngine({
-    db,
+  // Governance: one engine (src/core/governance), one approvals store, one audit log, on the node's store backend
+  // (the embedded SQLite file, or PostgreSQL with DATABASE_URL). Every door — REST actions, agent sessions, MCP —
+  // goes through this one engine.
+  const stores = await openNodeStores({
+    config,
+    secret: installationSecret(config.dataDir),
+    events,
+    recheckMs,
     version: VERSION,
-    approvals,
-    idempotency: createIdempotencyStore(db),
-    audit,
+    env,
     // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
-    // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of http/webhook headers are read from the environment by name at call time, and
-    // only GATEHOUSE_SECRET_* variables can be named (never the gateway's own keys).
+    // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of
+    // http/webhook headers are read from the environment by name at call time, and only GATEHOUSE_SECRET_*
+    // variables can be named (never the gateway's own keys).
     connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: secretsFromEnvironment(env) }),
+  }).catch(async (err) => {
+    // Nothing half-open stays behind a failed start (the Redis connection, the event bus).
+    await events.close().catch(() => {});
+    redis?.disconnect();
+    throw err;
   });
+  const { engine, approvals, audit, apiKeys } = stores;
+  const approvalEvents = createApprovalEvents({ approvals });
   // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
     // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
-    loadManifestDir(manifestDir, engine.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
+    await stores.loadManifests(manifestDir, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
       checkSchema: (input) => spec.validateSchema("ManifestInput", input),
     });
   }
@@ -247,7 +238,7 @@ export async function startGatehouse(
   });
 
   const probes: Record<string, Probe> = {
-    database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
+    database: stores.database,
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
     // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
@@ -261,11 +252,7 @@ export async function startGatehouse(
       openapi: spec.document,
       asyncapiFile: ASYNCAPI_FILE,
       probes,
-      jwks: () => [
-        ...(devIssuer ? [devIssuer.publicJwk()] : []),
-        ...engine.publicJwks().keys,
-        ...audit.publicJwks().keys,
-      ],
+      jwks: async () => [...(devIssuer ? [devIssuer.publicJwk()] : []), ...(await stores.publicJwks())],
       discovery: () => discovery.snapshot(),
     }),
     ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
@@ -304,7 +291,8 @@ export async function startGatehouse(
   return {
     url: `http://${host}:${port}`,
     server,
-    db,
+    db: stores.db,
+    store: stores.kind,
     apiKeys,
     devIssuer,
     lifecycle,
@@ -323,12 +311,9 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvalEvents.close();
-      approvals.close();
+      await stores.close();
       await events.close();
-      // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
-      await new Promise<void>((ok) => setImmediate(ok));
       redis?.disconnect();
-      db.close();
     },
   };
 }

@@ -27,38 +27,68 @@ export interface ManifestLoadOptions {
 
 export function loadManifestDir(
   dir: string,
-  repo: ManifestRepository,
+  repo: Pick<ManifestRepository, "upsert">,
   orgId: string,
   options: ManifestLoadOptions = {},
 ): ManifestLoadReport {
   const report: ManifestLoadReport = { loaded: [], problems: [] };
-  let files: string[];
-  try {
-    files = readdirSync(dir)
-      .filter((f) => MANIFEST_EXTENSIONS.has(extname(f).toLowerCase()))
-      .sort();
-  } catch (err) {
-    report.problems.push({ file: dir, message: `cannot read manifest folder: ${(err as Error).message}` });
-    log.warn({ dir, err }, "manifest folder unreadable");
-    return report;
-  }
-  for (const file of files) {
-    const path = join(dir, file);
+  for (const file of manifestFiles(dir, report)) {
     try {
-      const text = readFileSync(path, "utf8");
-      const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as ManifestInput;
-      const schemaProblems = options.checkSchema?.(input) ?? [];
-      if (schemaProblems.length) throw new InvalidManifestError(schemaProblems);
-      report.loaded.push(repo.upsert(orgId, input));
+      report.loaded.push(repo.upsert(orgId, readManifestFile(file, options)));
     } catch (err) {
-      const errors = err instanceof InvalidManifestError ? err.problems : undefined;
-      const message = errors
-        ? `${(err as Error).message}: ${errors.map((p) => `${p.pointer} ${p.message}`).join("; ")}`
-        : (err as Error).message;
-      report.problems.push({ file: path, message, ...(errors ? { errors } : {}) });
-      log.warn({ file: path, problem: message }, "manifest skipped");
+      skipped(report, file, err);
     }
   }
   log.info({ dir, loaded: report.loaded.length, skipped: report.problems.length }, "manifests loaded");
   return report;
+}
+
+/** The same for a store that answers asynchronously (the shared store of several nodes). */
+export async function loadManifestDirInto(
+  dir: string,
+  repo: { upsert(orgId: string, input: ManifestInput): Manifest | Promise<Manifest> },
+  orgId: string,
+  options: ManifestLoadOptions = {},
+): Promise<ManifestLoadReport> {
+  const report: ManifestLoadReport = { loaded: [], problems: [] };
+  for (const file of manifestFiles(dir, report)) {
+    try {
+      report.loaded.push(await repo.upsert(orgId, readManifestFile(file, options)));
+    } catch (err) {
+      skipped(report, file, err);
+    }
+  }
+  log.info({ dir, loaded: report.loaded.length, skipped: report.problems.length }, "manifests loaded");
+  return report;
+}
+
+/** The manifest files of the folder in name order; an unreadable folder is reported. */
+function manifestFiles(dir: string, report: ManifestLoadReport): string[] {
+  try {
+    return readdirSync(dir)
+      .filter((f) => MANIFEST_EXTENSIONS.has(extname(f).toLowerCase()))
+      .sort()
+      .map((f) => join(dir, f));
+  } catch (err) {
+    report.problems.push({ file: dir, message: `cannot read manifest folder: ${(err as Error).message}` });
+    log.warn({ dir, err }, "manifest folder unreadable");
+    return [];
+  }
+}
+
+function readManifestFile(path: string, options: ManifestLoadOptions): ManifestInput {
+  const text = readFileSync(path, "utf8");
+  const input = (extname(path).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as ManifestInput;
+  const schemaProblems = options.checkSchema?.(input) ?? [];
+  if (schemaProblems.length) throw new InvalidManifestError(schemaProblems);
+  return input;
+}
+
+function skipped(report: ManifestLoadReport, path: string, err: unknown): void {
+  const errors = err instanceof InvalidManifestError ? err.problems : undefined;
+  const message = errors
+    ? `${(err as Error).message}: ${errors.map((p) => `${p.pointer} ${p.message}`).join("; ")}`
+    : (err as Error).message;
+  report.problems.push({ file: path, message, ...(errors ? { errors } : {}) });
+  log.warn({ file: path, problem: message }, "manifest skipped");
 }

@@ -31,7 +31,7 @@ interface Row {
 }
 
 /** Allowed lifecycle moves: revoked is final. */
-const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
+export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
   active: ["suspended", "revoked"],
   suspended: ["active", "revoked"],
   revoked: [],

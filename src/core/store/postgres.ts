@@ -19,7 +19,14 @@ export interface PostgresOptions {
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 
 export function openPostgres(url: string, options: PostgresOptions = {}): AnyKysely {
-  const pool = new pg.Pool({ connectionString: url, max: options.maxConnections ?? 10 });
+  // Bounded waits: a database that stops answering must turn into an error (503, readiness false), not a hang.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    connectionTimeoutMillis: 3000,
+    query_timeout: 15_000,
+    keepAlive: true,
+  });
   // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.
   pool.on("error", () => {});
   return new Kysely({ dialect: new PostgresDialect({ pool }) });

@@ -61,8 +61,8 @@ function duplicateActionIds(actions: { action_id: string }[]): number[] {
 }
 
 export function actionsHandlers({ actions }: ActionsHandlerDeps) {
-  const manifestOr404 = (orgId: string, manifestId: string): Manifest => {
-    const m = actions.manifests.get(orgId, manifestId);
+  const manifestOr404 = async (orgId: string, manifestId: string): Promise<Manifest> => {
+    const m = await actions.manifests.get(orgId, manifestId);
     if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
     return m;
   };
@@ -70,7 +70,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     (status: ManifestStatus) =>
     async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
       requireOrg(req.principal, req.params.org_id);
-      manifestOr404(req.params.org_id, req.params.manifest_id);
+      await manifestOr404(req.params.org_id, req.params.manifest_id);
       const updated = await mapErrors(() =>
         actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status),
       );
@@ -118,7 +118,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     },
 
     Gateway_health: async () => {
-      const health = actions.health();
+      const health = await actions.health();
       if (health.status !== "healthy")
         throw new HttpProblem(503, `Gateway unhealthy: database ${health.database}`, { code: "DATABASE_UNAVAILABLE" });
       return { status: 200, body: health };
@@ -129,9 +129,9 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
       requireOrg(req.principal, orgId);
       const body = req.body;
       const manifest = body.manifest_id
-        ? actions.manifests.get(orgId, body.manifest_id)
+        ? await actions.manifests.get(orgId, body.manifest_id)
         : body.uapk_id
-          ? actions.manifests.getByUapkId(orgId, body.uapk_id)
+          ? await actions.manifests.getByUapkId(orgId, body.uapk_id)
           : undefined;
       if (!body.manifest_id && !body.uapk_id)
         throw new HttpProblem(400, "Cannot issue capability token: manifest_id or uapk_id is required", {
@@ -159,7 +159,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     CapabilityTokens_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const items = actions.tokens.list(req.params.org_id, {
+      const items = await actions.tokens.list(req.params.org_id, {
         agentId: req.query.agent_id,
         uapkId: req.query.uapk_id,
         includeInactive: req.query.include_inactive,
@@ -170,7 +170,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     CapabilityTokens_revoke: async (req) => {
       requireOrg(req.principal, req.params.org_id);
       const reason = req.body?.reason;
-      const info = actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
+      const info = await actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
       if (!info)
         throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
       return {
@@ -192,13 +192,14 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     Manifests_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const items = actions.manifests.list(req.params.org_id, req.query.status);
+      const items = await actions.manifests.list(req.params.org_id, req.query.status);
       return { status: 200, body: { items: items as Schemas["Manifest"][] } };
     },
 
     Manifests_get: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      return { status: 200, body: manifestOr404(req.params.org_id, req.params.manifest_id) as Schemas["Manifest"] };
+      const manifest = await manifestOr404(req.params.org_id, req.params.manifest_id);
+      return { status: 200, body: manifest as Schemas["Manifest"] };
     },
 
     Manifests_activate: lifecycle("active"),

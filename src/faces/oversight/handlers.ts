@@ -1,8 +1,9 @@
 // Oversight: the operator's REST face over approvals and the audit log, plus the agent's read of its own
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
-import type { ApprovalStore, DecideResult } from "../../core/approvals";
-import { InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
+import type { DecideResult } from "../../core/approvals";
+import { InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
+import type { ApprovalsService, AuditService } from "../../core/ports";
 import { logger } from "../../core/log/logger";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
@@ -12,8 +13,8 @@ import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
 const log = logger.child({ module: "oversight" });
 
 export interface OversightDeps {
-  approvals: ApprovalStore;
-  audit: AuditLog;
+  approvals: ApprovalsService;
+  audit: AuditService;
 }
 
 const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
@@ -38,41 +39,46 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
   }
 
   /** Outcome records are shown with their intent's action and reasons; one lookup per interaction. */
-  function withIntents(orgId: string, records: AuditRecord[]) {
+  async function withIntents(orgId: string, records: AuditRecord[]) {
     const intents = new Map<string, AuditRecord | undefined>();
-    return records.map((record) => {
-      if (record.kind !== "outcome") return toInteractionRecord(record);
+    const items = [];
+    for (const record of records) {
+      if (record.kind !== "outcome") {
+        items.push(toInteractionRecord(record));
+        continue;
+      }
       if (!intents.has(record.interaction_id)) {
-        const opening = audit.getInteraction(orgId, record.interaction_id).find((r) => r.kind === "intent");
+        const opening = (await audit.getInteraction(orgId, record.interaction_id)).find((r) => r.kind === "intent");
         intents.set(record.interaction_id, opening);
       }
-      return toInteractionRecord(record, intents.get(record.interaction_id));
-    });
+      items.push(toInteractionRecord(record, intents.get(record.interaction_id)));
+    }
+    return items;
   }
 
   return {
-    Approvals_list: ({ params, query, principal }) => {
+    Approvals_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const items = approvals.list(params.org_id, query.status ? { status: query.status } : {}).map(toApproval);
+      const items = (await approvals.list(params.org_id, query.status ? { status: query.status } : {})).map(toApproval);
       return { status: 200, body: { items } };
     },
 
-    Approvals_get: ({ params, principal }) => {
+    Approvals_get: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const approval = approvals.get(params.org_id, params.approval_id);
+      const approval = await approvals.get(params.org_id, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
       return { status: 200, body: toApproval(approval) };
     },
 
-    Approvals_approve: ({ params, body, principal }) => {
+    Approvals_approve: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      const result = approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
+      const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id);
     },
 
-    Approvals_deny: ({ params, body, principal }) => {
+    Approvals_deny: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      const result = approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
+      const result = await approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id);
     },
 
@@ -84,16 +90,16 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
       const approval =
         waitSeconds > 0
           ? await approvals.waitForDecision(orgId, params.approval_id, waitSeconds * 1000, signal)
-          : approvals.get(orgId, params.approval_id);
+          : await approvals.get(orgId, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
       return { status: 200, body: toApproval(approval) };
     },
 
-    Interactions_list: ({ params, query, principal }) => {
+    Interactions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
       let page;
       try {
-        page = audit.list(params.org_id, {
+        page = await audit.list(params.org_id, {
           agent_id: query.agent_id,
           decision: query.decision,
           since: query.since,
@@ -110,15 +116,15 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
       return {
         status: 200,
         body: {
-          items: withIntents(params.org_id, page.records),
+          items: await withIntents(params.org_id, page.records),
           ...(page.next_cursor !== null ? { next_cursor: page.next_cursor } : {}),
         },
       };
     },
 
-    Interactions_get: ({ params, principal }) => {
+    Interactions_get: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const records = audit.getInteraction(params.org_id, params.interaction_id);
+      const records = await audit.getInteraction(params.org_id, params.interaction_id);
       const latest = records.at(-1);
       if (!latest) {
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
@@ -128,17 +134,17 @@ export function oversightHandlers({ approvals, audit }: OversightDeps) {
       return { status: 200, body: toInteractionRecord(latest, records[0]) };
     },
 
-    Interactions_verify: ({ params, principal }) => {
+    Interactions_verify: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: toChainVerification(audit.verifyChain(params.org_id)) };
+      return { status: 200, body: toChainVerification(await audit.verifyChain(params.org_id)) };
     },
 
-    Interactions_export: ({ params, principal }) => {
+    Interactions_export: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
       // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline.
       return {
         status: 200,
-        body: audit.exportJsonl(params.org_id),
+        body: await audit.exportJsonl(params.org_id),
         headers: { "content-type": "application/x-ndjson" },
       };
     },

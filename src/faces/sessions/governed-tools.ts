@@ -13,7 +13,8 @@
 // like any failed action. On ESCALATE exactly one pending approval exists (the store shares it between
 // identical requests). Releasing an approved call authorizes it again with its approval_id: the pipeline
 // re-checks everything (manifest still active, budget) and spends the approval once, atomically with the intent.
-import type { Approval, ApprovalStore } from "../../core/approvals";
+import type { Approval } from "../../core/approvals";
+import type { ApprovalsService } from "../../core/ports";
 import {
   ActionConflictError,
   type ActionResult,
@@ -45,8 +46,8 @@ const MAX_AWAITED_OUTCOMES = 10_000;
 export interface GovernedToolsDeps {
   /** The governance engine (src/core/governance). */
   engine: Pick<GovernanceEngine, "authorize" | "recordOutcome" | "manifests">;
-  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> &
-    Partial<Pick<ApprovalStore, "cancel">>;
+  approvals: Pick<ApprovalsService, "get" | "approve" | "deny" | "waitForDecision"> &
+    Partial<Pick<ApprovalsService, "cancel">>;
   /** GATEHOUSE_SESSION_MANIFEST. */
   sessionManifest?: string;
   /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
@@ -119,9 +120,13 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     return ctx.orgId ?? deps.defaultOrg;
   }
 
-  function requestFor(orgId: string, ctx: ToolPolicyContext, params: Record<string, unknown>): ActionRequest {
-    const agentManifest = ctx.agent ? deps.engine.manifests.getByUapkId(orgId, ctx.agent) : undefined;
-    const manifest = agentManifest ?? deps.engine.manifests.getByUapkId(orgId, sessionManifest);
+  async function requestFor(
+    orgId: string,
+    ctx: ToolPolicyContext,
+    params: Record<string, unknown>,
+  ): Promise<ActionRequest> {
+    const agentManifest = ctx.agent ? await deps.engine.manifests.getByUapkId(orgId, ctx.agent) : undefined;
+    const manifest = agentManifest ?? (await deps.engine.manifests.getByUapkId(orgId, sessionManifest));
     const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
     const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };
     return {
@@ -223,7 +228,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     const res = await authorize(orgId, ctx, request);
     const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
     if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
-    const approved = deps.approvals.approve(orgId, res.approval_id!, {
+    const approved = await deps.approvals.approve(orgId, res.approval_id!, {
       by: ctx.sub,
       reason: spent.decision_reason ?? "approved in the IDE",
     });
@@ -252,7 +257,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     const orgId = orgOf(ctx);
     if (!orgId)
       return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
-    return asDecision(await authorize(orgId, ctx, requestFor(orgId, ctx, ctx.arguments)));
+    return asDecision(await authorize(orgId, ctx, await requestFor(orgId, ctx, ctx.arguments)));
   };
 
   const approvals: ToolApprovals = {
@@ -300,13 +305,13 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
         reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
       };
       // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
-      if (decision === "approve") deps.approvals.approve(orgId, approvalId, by);
-      else deps.approvals.deny(orgId, approvalId, by);
+      if (decision === "approve") await deps.approvals.approve(orgId, approvalId, by);
+      else await deps.approvals.deny(orgId, approvalId, by);
     },
 
     async edit(ctx, approvalId, modifiedArguments, feedback) {
       const orgId = orgOf(ctx)!;
-      const closed = deps.approvals.deny(orgId, approvalId, {
+      const closed = await deps.approvals.deny(orgId, approvalId, {
         by: ctx.sub,
         reason: feedback ?? "replaced by edited arguments in the IDE",
       });
@@ -319,7 +324,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
           reasons: ["APPROVAL_DENIED"],
         };
       }
-      const original = closed.ok ? closed.approval : (closed.approval ?? deps.approvals.get(orgId, approvalId));
+      const original = closed.ok ? closed.approval : (closed.approval ?? (await deps.approvals.get(orgId, approvalId)));
       if (!original)
         return {
           outcome: "rejected",
@@ -333,7 +338,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
       const first = await authorize(orgId, ctx, edited);
       if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
       // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
-      const approved = deps.approvals.approve(orgId, first.approval_id!, {
+      const approved = await deps.approvals.approve(orgId, first.approval_id!, {
         by: ctx.sub,
         reason: feedback ?? "edited and approved in the IDE",
       });
@@ -343,7 +348,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
     async cancel(ctx, approvalId, reason) {
       const orgId = orgOf(ctx);
-      if (orgId) deps.approvals.cancel?.(orgId, approvalId, reason);
+      if (orgId) await deps.approvals.cancel?.(orgId, approvalId, reason);
     },
   };
 

@@ -5,42 +5,72 @@
 // stale head (no fork) and a rolled-back append leaves no hole (no gap). The primary key (org_id, seq) stays
 // the last line of defence. On SQLite the Kysely driver's single connection already serialises transactions.
 // Records have the exact shape of src/core/audit's, so `verifyRecords` and `gatehouse audit verify` check both.
-import { sql, type Transaction } from "kysely";
-import type { ActionInput, DecisionInput, IntentInput, OutcomeInput } from "../../audit/audit-log";
+import {
+  decodeCursor,
+  encodeCursor,
+  InvalidAuditQueryError,
+  isoInstant,
+  storedAction,
+  storedResult,
+  type ActionInput,
+  type ApprovalDecisionInput,
+  type AuditListFilter,
+  type AuditPage,
+  type DecisionInput,
+  type IntentInput,
+  type OutcomeInput,
+} from "../../audit/audit-log";
+import { canonicalJson } from "../../audit/canonical";
 import { GENESIS_HASH, jsonValue, signRecord, type AuditRecord, type UnsignedAuditRecord } from "../../audit/record";
 import { redactPaths } from "../../audit/redact";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
-import { isSqlite } from "../migrations/dialect";
+import type { PublicJwk } from "../../keys";
 import type { AnyKysely } from "../postgres";
+import { lockOrgChain, sharedGroupCommit, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
-
-// biome-ignore lint/suspicious/noExplicitAny: schema from the migrations.
-type Trx = Transaction<any>;
 
 type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
 
 export interface SharedAuditChain {
   /** Appends inside `trx` when given (e.g. the reservation's transaction: intent + budget + approval). */
   appendIntent(input: IntentInput, trx?: Trx): Promise<AuditRecord>;
-  appendDecision(input: DecisionInput): Promise<AuditRecord>;
+  appendDecision(input: DecisionInput, trx?: Trx): Promise<AuditRecord>;
   /** Refused when the interaction has no intent or already has its outcome. */
-  appendOutcome(input: OutcomeInput): Promise<AuditRecord>;
+  appendOutcome(input: OutcomeInput, trx?: Trx): Promise<AuditRecord>;
+  /** An approval verdict, inside the transaction that stores it (approve / deny / expiry). */
+  appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
+  /** Decisions and outcomes in this node's next group commit (./group-commit.ts). */
+  appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
+  appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
   /** One org's chain in order. */
   chain(orgId: string): Promise<AuditRecord[]>;
   verify(orgId: string): Promise<ChainVerification>;
+  verifyChain(orgId: string): Promise<ChainVerification>;
+  /** Newest first. */
+  list(orgId: string, filter?: AuditListFilter): Promise<AuditPage>;
+  getInteraction(orgId: string, interactionId: string): Promise<AuditRecord[]>;
+  exportJsonl(orgId: string): Promise<string>;
+  publicJwks(): Promise<{ keys: PublicJwk[] }>;
 }
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
 
 export function createSharedAuditChain(
   db: AnyKysely,
   keys: SharedSigningKeys,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; groups?: SharedGroupCommit } = {},
 ): SharedAuditChain {
   const now = options.now ?? (() => new Date());
-  const sqlite = isSqlite(db);
-
+  const groups = options.groups ?? sharedGroupCommit(db);
+  // The org chains this transaction already holds (a second lock request would be one more round trip).
+  const locked = new WeakMap<Trx, Set<string>>();
   async function lockChain(trx: Trx, orgId: string): Promise<void> {
-    if (sqlite) return;
-    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`gatehouse.audit:${orgId}`}, 0))`.execute(trx);
+    const held = locked.get(trx) ?? new Set<string>();
+    if (held.has(orgId)) return;
+    await lockOrgChain(trx, orgId);
+    held.add(orgId);
+    locked.set(trx, held);
   }
 
   async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
@@ -76,56 +106,91 @@ export function createSharedAuditChain(
     return rows.map(fromRow);
   }
 
+  async function outcomeIn(trx: Trx, input: OutcomeInput): Promise<AuditRecord> {
+    await lockChain(trx, input.org_id); // the intent check and the append under one lock: no second outcome
+    const records = await trx
+      .selectFrom("audit_records")
+      .select(["kind", "uapk_id", "agent_id", "decision", "approval_id"])
+      .where("org_id", "=", input.org_id)
+      .where("interaction_id", "=", input.interaction_id)
+      .execute();
+    const intent = records.find((r) => r.kind === "intent");
+    if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
+    if (records.some((r) => r.kind === "outcome"))
+      throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
+    return appendIn(trx, input.org_id, {
+      kind: "outcome",
+      interaction_id: input.interaction_id,
+      uapk_id: intent.uapk_id,
+      agent_id: intent.agent_id,
+      action: null,
+      decision: intent.decision,
+      reasons: null,
+      policy_trace: null,
+      approval_id: intent.approval_id,
+      executed: input.executed,
+      ...(storedResult(redactPaths("result", jsonValue(input.result), input.redact) ?? null, jsonValue(input.meta)) as {
+        result: unknown;
+        meta: unknown;
+      }),
+    } as Content);
+  }
+
+  const decisionContent = (input: DecisionInput): Content =>
+    ({
+      ...decided(input),
+      kind: "decision",
+      uapk_id: input.uapk_id,
+      agent_id: input.agent_id,
+      executed: false,
+    }) as Content;
+
+  function approvalContent(input: ApprovalDecisionInput): Content {
+    return {
+      kind: "approval",
+      interaction_id: input.interaction_id,
+      uapk_id: input.uapk_id,
+      agent_id: input.agent_id,
+      action: redactedAction(input.action, input.redact),
+      decision: input.status === "approved" ? "ALLOW" : "DENY",
+      reasons: jsonValue(input.reasons),
+      policy_trace: null,
+      approval_id: input.approval_id,
+      executed: false,
+      result: null,
+      meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
+    } as Content;
+  }
+
+  const rowsOf = (records: unknown[]) => records.map(fromRow);
+
   return {
     appendIntent(input, trx) {
       if (input.decision !== "ALLOW")
         throw new Error(`appendIntent: an intent records an ALLOW, got ${input.decision}`);
       return append(
         input.org_id,
-        { ...decided(input), kind: "intent", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: null },
+        {
+          ...decided(input),
+          kind: "intent",
+          uapk_id: input.uapk_id,
+          agent_id: input.agent_id,
+          executed: null,
+        } as Content,
         trx,
       );
     },
 
-    appendDecision(input) {
-      return append(input.org_id, {
-        ...decided(input),
-        kind: "decision",
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        executed: false,
-      });
-    },
+    appendDecision: (input, trx) => append(input.org_id, decisionContent(input), trx),
 
-    appendOutcome(input) {
-      return db.transaction().execute(async (trx) => {
-        await lockChain(trx, input.org_id); // the intent check and the append under one lock: no second outcome
-        const records = await trx
-          .selectFrom("audit_records")
-          .select(["kind", "uapk_id", "agent_id", "decision", "approval_id"])
-          .where("org_id", "=", input.org_id)
-          .where("interaction_id", "=", input.interaction_id)
-          .execute();
-        const intent = records.find((r) => r.kind === "intent");
-        if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
-        if (records.some((r) => r.kind === "outcome"))
-          throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
-        return appendIn(trx, input.org_id, {
-          kind: "outcome",
-          interaction_id: input.interaction_id,
-          uapk_id: intent.uapk_id,
-          agent_id: intent.agent_id,
-          action: null,
-          decision: intent.decision,
-          reasons: null,
-          policy_trace: null,
-          approval_id: intent.approval_id,
-          executed: input.executed,
-          result: redactPaths("result", jsonValue(input.result), input.redact) ?? null,
-          meta: jsonValue(input.meta),
-        });
-      });
-    },
+    appendOutcome: (input, trx) => (trx ? outcomeIn(trx, input) : db.transaction().execute((t) => outcomeIn(t, input))),
+
+    appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
+
+    appendDecisionGrouped: (input) =>
+      groups.run([input.org_id], (trx) => appendIn(trx, input.org_id, decisionContent(input))),
+
+    appendOutcomeGrouped: (input) => groups.run([input.org_id], (trx) => outcomeIn(trx, input)),
 
     chain,
 
@@ -135,6 +200,49 @@ export function createSharedAuditChain(
       for (const kid of new Set(records.map((r) => r.kid))) known.set(kid, await keys.publicKey(kid));
       return verifyRecords(records, (kid) => known.get(kid));
     },
+
+    verifyChain(orgId) {
+      return this.verify(orgId);
+    },
+
+    async list(orgId, filter = {}) {
+      let query = db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId);
+      if (filter.agent_id !== undefined) query = query.where("agent_id", "=", filter.agent_id);
+      if (filter.decision !== undefined) query = query.where("decision", "=", filter.decision);
+      if (filter.kind !== undefined) query = query.where("kind", "=", filter.kind);
+      if (filter.since !== undefined) query = query.where("timestamp", ">=", isoInstant(filter.since, "since"));
+      if (filter.until !== undefined) query = query.where("timestamp", "<", isoInstant(filter.until, "until"));
+      if (filter.cursor !== undefined) query = query.where("seq", "<", decodeCursor(filter.cursor));
+      const limit = filter.limit ?? DEFAULT_PAGE;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE)
+        throw new InvalidAuditQueryError(`limit must be an integer between 1 and ${MAX_PAGE}`);
+      // One extra row tells whether there is a next page without a COUNT.
+      const rows = await query
+        .orderBy("seq", "desc")
+        .limit(limit + 1)
+        .execute();
+      const page = rowsOf(rows.slice(0, limit));
+      const last = page.at(-1);
+      return { records: page, next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+    },
+
+    async getInteraction(orgId, interactionId) {
+      const rows = await db
+        .selectFrom("audit_records")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("interaction_id", "=", interactionId)
+        .orderBy("seq")
+        .execute();
+      return rowsOf(rows);
+    },
+
+    async exportJsonl(orgId) {
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that.
+      return (await chain(orgId)).map((record) => `${canonicalJson(record)}\n`).join("");
+    },
+
+    publicJwks: () => keys.publicJwks(),
   };
 }
 
@@ -142,13 +250,15 @@ export function createSharedAuditChain(
 function decided(input: IntentInput | DecisionInput) {
   return {
     interaction_id: input.interaction_id,
-    action: redactedAction(input.action, input.redact),
+    ...(storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)) as {
+      action: unknown;
+      meta: unknown;
+    }),
     decision: input.decision,
     reasons: jsonValue(input.reasons),
     policy_trace: jsonValue(input.policy_trace),
     approval_id: input.approval_id ?? null,
     result: null,
-    meta: jsonValue(input.meta),
   };
 }
 

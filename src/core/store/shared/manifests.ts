@@ -1,7 +1,7 @@
 // Manifests in the shared store: registered on any node, read by every node on each action (no node-local
 // copy to go stale, so a suspension or revocation takes effect cluster-wide at once).
 import { randomUUID } from "node:crypto";
-import { InvalidManifestError, ManifestConflictError } from "../../policy/manifest-repository";
+import { InvalidManifestError, ManifestConflictError, TRANSITIONS } from "../../policy/manifest-repository";
 import { validateManifest } from "../../policy/manifest-validation";
 import type { Manifest, ManifestInput, ManifestStatus } from "../../policy/types";
 import type { AnyKysely } from "../postgres";
@@ -11,6 +11,9 @@ export interface SharedManifests {
   get(orgId: string, manifestId: string): Promise<Manifest | undefined>;
   getByUapkId(orgId: string, uapkId: string): Promise<Manifest | undefined>;
   setStatus(orgId: string, manifestId: string, status: ManifestStatus): Promise<Manifest | undefined>;
+  /** GitOps: registers, or replaces the body of the manifest of `uapk_id` (status kept; revoked stays revoked). */
+  upsert(orgId: string, input: ManifestInput): Promise<Manifest>;
+  list(orgId: string, status?: ManifestStatus): Promise<Manifest[]>;
 }
 
 export function createSharedManifests(db: AnyKysely, options: { now?: () => Date } = {}): SharedManifests {
@@ -24,7 +27,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       .executeTakeFirst();
     return row ? toManifest(row) : undefined;
   };
-  return {
+  const api: SharedManifests = {
     async register(orgId, input) {
       const problems = validateManifest(input);
       if (problems.length > 0) throw new InvalidManifestError(problems);
@@ -53,17 +56,56 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     get: (orgId, manifestId) => one(orgId, "manifest_id", manifestId),
     getByUapkId: (orgId, uapkId) => one(orgId, "uapk_id", uapkId),
     async setStatus(orgId, manifestId, status) {
-      // Revoked is final: a conditional update, so two nodes cannot resurrect it between read and write.
+      const current = await one(orgId, "manifest_id", manifestId);
+      if (!current) return undefined;
+      if (current.status === status) return current;
+      if (!TRANSITIONS[current.status].includes(status))
+        throw new ManifestConflictError(`Manifest is ${current.status}; it cannot become ${status}`);
+      // Conditional on the status read: two nodes moving it at once cannot resurrect a revoked manifest.
       await db
         .updateTable("manifests")
         .set({ status, updated_at: now().toISOString() })
         .where("org_id", "=", orgId)
         .where("manifest_id", "=", manifestId)
-        .where("status", "!=", "revoked")
+        .where("status", "=", current.status)
         .execute();
       return one(orgId, "manifest_id", manifestId);
     },
+
+    async upsert(orgId, input) {
+      const problems = validateManifest(input);
+      if (problems.length > 0) throw new InvalidManifestError(problems);
+      const existing = await one(orgId, "uapk_id", input.uapk_id);
+      if (!existing) {
+        try {
+          return await api.register(orgId, input);
+        } catch (err) {
+          // Another node loading the same folder registered it first: update that one.
+          if (!(err instanceof ManifestConflictError) || !(await one(orgId, "uapk_id", input.uapk_id))) throw err;
+          return api.upsert(orgId, input);
+        }
+      }
+      if (existing.status === "revoked")
+        throw new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`);
+      const { manifest_id: chosenId, ...body } = input;
+      if (chosenId && chosenId !== existing.manifest_id)
+        throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
+      await db
+        .updateTable("manifests")
+        .set({ body: JSON.stringify(body), updated_at: now().toISOString() })
+        .where("manifest_id", "=", existing.manifest_id)
+        .execute();
+      return (await one(orgId, "manifest_id", existing.manifest_id)) as Manifest;
+    },
+
+    async list(orgId, status) {
+      let query = db.selectFrom("manifests").selectAll().where("org_id", "=", orgId);
+      if (status) query = query.where("status", "=", status);
+      const rows = await query.orderBy("created_at").orderBy("uapk_id").execute();
+      return rows.map(toManifest);
+    },
   };
+  return api;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
