@@ -29,6 +29,8 @@ const pgAdmin = await postgresForTests("two nodes on PostgreSQL");
 const runRedis = await shouldRunRedisTests("two nodes on PostgreSQL");
 const haproxy = pgAdmin && runRedis ? await haproxyForTests("two nodes on PostgreSQL behind HAProxy") : undefined;
 const ROOT = resolve(import.meta.dirname, "../..");
+/** The load tests take seconds on a quiet machine; a shared 2-core CI box can be many times slower. */
+const HEAVY = 120_000;
 
 const webhook = (receiver: Receiver, path: string) => ({
   connector: { type: "webhook", url: `${receiver.url}${path}`, allowed_hosts: ["127.0.0.1"], allow_private: true },
@@ -79,54 +81,62 @@ describe.runIf(pgAdmin && runRedis)("two nodes on one PostgreSQL database", () =
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("a budget of 20 under 200 concurrent executes over both nodes: exactly 20 ALLOW and 20 connector calls", async () => {
-    await registerManifest(nodes.a, {
-      uapk_id: "pg-budget-bot",
-      agent: { id: "pg-budget-bot", name: "Budget Bot" },
-      capabilities: ["notify:send"],
-      constraints: { max_actions_per_hour: 20 },
-      tools: { "notify:send": webhook(receiver, "/budget") },
-    });
-    const started = Date.now();
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        agent(i % 2 === 0 ? nodes.a : nodes.b).post(
-          "/api/v1/gateway/execute",
-          executeBody("pg-budget-bot", { type: "notify", tool: "send", params: { n: i } }),
+  it(
+    "a budget of 20 under 200 concurrent executes over both nodes: exactly 20 ALLOW and 20 connector calls",
+    async () => {
+      await registerManifest(nodes.a, {
+        uapk_id: "pg-budget-bot",
+        agent: { id: "pg-budget-bot", name: "Budget Bot" },
+        capabilities: ["notify:send"],
+        constraints: { max_actions_per_hour: 20 },
+        tools: { "notify:send": webhook(receiver, "/budget") },
+      });
+      const started = Date.now();
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          agent(i % 2 === 0 ? nodes.a : nodes.b).post(
+            "/api/v1/gateway/execute",
+            executeBody("pg-budget-bot", { type: "notify", tool: "send", params: { n: i } }),
+          ),
         ),
-      ),
-    );
-    console.info(`200 executes over two PostgreSQL nodes answered in ${Date.now() - started} ms`);
-    expect(replies.every((r) => r.status === 200)).toBe(true);
-    const allowed = replies.filter((r) => r.body.decision === "ALLOW");
-    expect(allowed).toHaveLength(20);
-    expect(allowed.every((r) => r.body.executed === true)).toBe(true);
-    expect(replies.filter((r) => r.body.decision === "DENY")).toHaveLength(180);
-    expect(receiver.count("/budget")).toBe(20);
-  });
+      );
+      console.info(`200 executes over two PostgreSQL nodes answered in ${Date.now() - started} ms`);
+      expect(replies.every((r) => r.status === 200)).toBe(true);
+      const allowed = replies.filter((r) => r.body.decision === "ALLOW");
+      expect(allowed).toHaveLength(20);
+      expect(allowed.every((r) => r.body.executed === true)).toBe(true);
+      expect(replies.filter((r) => r.body.decision === "DENY")).toHaveLength(180);
+      expect(receiver.count("/budget")).toBe(20);
+    },
+    HEAVY,
+  );
 
-  it("200 concurrent executes with one idempotency key over both nodes: one connector call, one answer", async () => {
-    await registerManifest(nodes.b, {
-      uapk_id: "pg-idem-bot",
-      agent: { id: "pg-idem-bot", name: "Idempotent Bot" },
-      capabilities: ["notify:send"],
-      tools: { "notify:send": webhook(receiver, "/slow/idem") },
-    });
-    const body = executeBody(
-      "pg-idem-bot",
-      { type: "notify", tool: "send", params: { to: "ops" } },
-      { idempotency_key: "pg-idem-1" },
-    );
-    const replies = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        agent(i % 2 === 0 ? nodes.a : nodes.b).post("/api/v1/gateway/execute", body),
-      ),
-    );
-    expect(receiver.count("/slow/idem")).toBe(1);
-    const statuses = replies.map((r) => r.status);
-    expect(statuses.every((s) => s === 200)).toBe(true);
-    expect(new Set(replies.map((r) => r.body.interaction_id)).size).toBe(1);
-  });
+  it(
+    "200 concurrent executes with one idempotency key over both nodes: one connector call, one answer",
+    async () => {
+      await registerManifest(nodes.b, {
+        uapk_id: "pg-idem-bot",
+        agent: { id: "pg-idem-bot", name: "Idempotent Bot" },
+        capabilities: ["notify:send"],
+        tools: { "notify:send": webhook(receiver, "/slow/idem") },
+      });
+      const body = executeBody(
+        "pg-idem-bot",
+        { type: "notify", tool: "send", params: { to: "ops" } },
+        { idempotency_key: "pg-idem-1" },
+      );
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          agent(i % 2 === 0 ? nodes.a : nodes.b).post("/api/v1/gateway/execute", body),
+        ),
+      );
+      expect(receiver.count("/slow/idem")).toBe(1);
+      const statuses = replies.map((r) => r.status);
+      expect(statuses.every((s) => s === 200)).toBe(true);
+      expect(new Set(replies.map((r) => r.body.interaction_id)).size).toBe(1);
+    },
+    HEAVY,
+  );
 
   it("ESCALATE on A, approve on B: A's long-poll wakes within a second, the re-execute is allowed once", async () => {
     await registerManifest(nodes.a, {
@@ -191,55 +201,59 @@ describe.runIf(pgAdmin && runRedis)("two nodes on one PostgreSQL database", () =
     });
   });
 
-  it("after mixed load on both nodes in two orgs, each org has one chain that `gatehouse audit verify` accepts", async () => {
-    const otherOrg = "pg-other-org";
-    const otherKey = await nodes.b.apiKeys.create(otherOrg, "other org agent");
-    const otherToken = await nodes.a.devIssuer!.mint({ sub: "op@other", org: otherOrg, roles: ["operator"] });
-    const bot = {
-      uapk_id: "pg-mixed-bot",
-      agent: { id: "pg-mixed-bot", name: "Mixed Bot" },
-      capabilities: ["notify:send", "crm:delete"],
-      constraints: { require_human_approval: ["crm:delete"] },
-      tools: { "notify:send": { connector: { type: "echo" } }, "crm:delete": { connector: { type: "echo" } } },
-    };
-    await registerManifest(nodes.a, bot);
-    const registered = await fetch(`${nodes.b.url}/api/v1/orgs/${otherOrg}/manifests`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${otherToken}`, "content-type": "application/json" },
-      body: JSON.stringify(bot),
-    });
-    expect(registered.status).toBe(201);
-    const call = (node: Caller, key: string, i: number) =>
-      fetch(`${node.url}/api/v1/gateway/execute`, {
+  it(
+    "after mixed load on both nodes in two orgs, each org has one chain that `gatehouse audit verify` accepts",
+    async () => {
+      const otherOrg = "pg-other-org";
+      const otherKey = await nodes.b.apiKeys.create(otherOrg, "other org agent");
+      const otherToken = await nodes.a.devIssuer!.mint({ sub: "op@other", org: otherOrg, roles: ["operator"] });
+      const bot = {
+        uapk_id: "pg-mixed-bot",
+        agent: { id: "pg-mixed-bot", name: "Mixed Bot" },
+        capabilities: ["notify:send", "crm:delete"],
+        constraints: { require_human_approval: ["crm:delete"] },
+        tools: { "notify:send": { connector: { type: "echo" } }, "crm:delete": { connector: { type: "echo" } } },
+      };
+      await registerManifest(nodes.a, bot);
+      const registered = await fetch(`${nodes.b.url}/api/v1/orgs/${otherOrg}/manifests`, {
         method: "POST",
-        headers: { "x-api-key": key, "content-type": "application/json" },
-        body: JSON.stringify(
-          executeBody("pg-mixed-bot", {
-            type: i % 5 === 0 ? "crm" : "notify",
-            tool: i % 5 === 0 ? "delete" : "send",
-            params: { i },
-          }),
+        headers: { authorization: `Bearer ${otherToken}`, "content-type": "application/json" },
+        body: JSON.stringify(bot),
+      });
+      expect(registered.status).toBe(201);
+      const call = (node: Caller, key: string, i: number) =>
+        fetch(`${node.url}/api/v1/gateway/execute`, {
+          method: "POST",
+          headers: { "x-api-key": key, "content-type": "application/json" },
+          body: JSON.stringify(
+            executeBody("pg-mixed-bot", {
+              type: i % 5 === 0 ? "crm" : "notify",
+              tool: i % 5 === 0 ? "delete" : "send",
+              params: { i },
+            }),
+          ),
+        }).then((r) => r.status);
+      const statuses = await Promise.all(
+        Array.from({ length: 120 }, (_, i) =>
+          call(i % 2 === 0 ? nodes.a : nodes.b, i % 3 === 0 ? otherKey.key : API_KEY, i),
         ),
-      }).then((r) => r.status);
-    const statuses = await Promise.all(
-      Array.from({ length: 120 }, (_, i) =>
-        call(i % 2 === 0 ? nodes.a : nodes.b, i % 3 === 0 ? otherKey.key : API_KEY, i),
-      ),
-    );
-    expect(statuses.every((s) => s === 200)).toBe(true);
+      );
+      expect(statuses.every((s) => s === 200)).toBe(true);
 
-    for (const [orgId, token] of [
-      [ORG_ID, nodes.a.operatorToken],
-      [otherOrg, otherToken],
-    ] as const) {
-      const verified = await verifyWithCli(nodes.b, orgId, token, workDir);
-      expect(verified.err).toBe("");
-      expect(verified.code).toBe(0);
-      const seqs = verified.records.map((r) => r.seq);
-      expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-      console.info(`org ${orgId}: ${verified.out}`);
-    }
-  });
+      for (const [orgId, token] of [
+        [ORG_ID, nodes.a.operatorToken],
+        [otherOrg, otherToken],
+      ] as const) {
+        const verified = await verifyWithCli(nodes.b, orgId, token, workDir);
+        expect(verified.err).toBe("");
+        expect(verified.code).toBe(0);
+        const seqs = verified.records.map((r) => r.seq);
+        expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+        console.info(`org ${orgId}: ${verified.out}`);
+      }
+    },
+    HEAVY,
+  );
 });
 
 /** A free TCP port on 127.0.0.1 (for HAProxy's bind, which cannot take port 0 and report it). */
@@ -309,63 +323,70 @@ describe.runIf(pgAdmin && runRedis && haproxy)("two node processes behind HAProx
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it("the surviving node keeps serving through HAProxy; every acknowledged action has its records; the chain verifies", async () => {
-    const via = { url: lb.url, operatorToken: a.operatorToken };
-    await registerManifest(via, {
-      uapk_id: "pg-load-bot",
-      agent: { id: "pg-load-bot", name: "Load Bot" },
-      capabilities: ["notify:send"],
-      tools: { "notify:send": webhook(receiver, "/load") },
-    });
-    const acknowledged: string[] = [];
-    let sent = 0;
-    let killedAt = -1;
-    let stop = false;
-    const worker = async () => {
-      while (!stop) {
-        const i = sent++;
-        const reply = await agent(via)
-          .post("/api/v1/gateway/execute", executeBody("pg-load-bot", { type: "notify", tool: "send", params: { i } }))
-          .catch(() => undefined); // a connection cut by the kill: not acknowledged
-        if (reply?.status === 200 && reply.body.executed === true) acknowledged.push(reply.body.interaction_id);
-        if (killedAt < 0 && acknowledged.length >= 40) {
-          killedAt = acknowledged.length;
-          b.child.kill("SIGKILL");
+  it(
+    "the surviving node keeps serving through HAProxy; every acknowledged action has its records; the chain verifies",
+    async () => {
+      const via = { url: lb.url, operatorToken: a.operatorToken };
+      await registerManifest(via, {
+        uapk_id: "pg-load-bot",
+        agent: { id: "pg-load-bot", name: "Load Bot" },
+        capabilities: ["notify:send"],
+        tools: { "notify:send": webhook(receiver, "/load") },
+      });
+      const acknowledged: string[] = [];
+      let sent = 0;
+      let killedAt = -1;
+      let stop = false;
+      const worker = async () => {
+        while (!stop) {
+          const i = sent++;
+          const reply = await agent(via)
+            .post(
+              "/api/v1/gateway/execute",
+              executeBody("pg-load-bot", { type: "notify", tool: "send", params: { i } }),
+            )
+            .catch(() => undefined); // a connection cut by the kill: not acknowledged
+          if (reply?.status === 200 && reply.body.executed === true) acknowledged.push(reply.body.interaction_id);
+          if (killedAt < 0 && acknowledged.length >= 40) {
+            killedAt = acknowledged.length;
+            b.child.kill("SIGKILL");
+          }
         }
-      }
-    };
-    const workers = Array.from({ length: 6 }, worker);
-    // Load continues for a while after the kill: HAProxy's checks take node B out within ~3 s.
-    await expect.poll(() => killedAt, { timeout: 60_000 }).toBeGreaterThan(0);
-    await new Promise((ok) => setTimeout(ok, 5000));
-    const beforeEnd = acknowledged.length;
-    await new Promise((ok) => setTimeout(ok, 2000));
-    stop = true;
-    await Promise.all(workers);
-    console.info(
-      `SIGKILL of node B after ${killedAt} acknowledged executes; ${acknowledged.length} acknowledged in all, ` +
-        `${acknowledged.length - beforeEnd} in the last 2 s through HAProxy (node A alone)`,
-    );
-    expect(acknowledged.length - beforeEnd).toBeGreaterThan(0); // still serving after the kill
-    const after = await agent(via).post(
-      "/api/v1/gateway/execute",
-      executeBody("pg-load-bot", { type: "notify", tool: "send", params: { after: true } }),
-    );
-    expect(after.status).toBe(200);
+      };
+      const workers = Array.from({ length: 6 }, worker);
+      // Load continues for a while after the kill: HAProxy's checks take node B out within ~3 s.
+      await expect.poll(() => killedAt, { timeout: 60_000 }).toBeGreaterThan(0);
+      await new Promise((ok) => setTimeout(ok, 5000));
+      const beforeEnd = acknowledged.length;
+      await new Promise((ok) => setTimeout(ok, 2000));
+      stop = true;
+      await Promise.all(workers);
+      console.info(
+        `SIGKILL of node B after ${killedAt} acknowledged executes; ${acknowledged.length} acknowledged in all, ` +
+          `${acknowledged.length - beforeEnd} in the last 2 s through HAProxy (node A alone)`,
+      );
+      expect(acknowledged.length - beforeEnd).toBeGreaterThan(0); // still serving after the kill
+      const after = await agent(via).post(
+        "/api/v1/gateway/execute",
+        executeBody("pg-load-bot", { type: "notify", tool: "send", params: { after: true } }),
+      );
+      expect(after.status).toBe(200);
 
-    const verified = await verifyWithCli(a, ORG_ID, a.operatorToken, workDir);
-    expect(verified.err).toBe("");
-    expect(verified.code).toBe(0);
-    const byInteraction = new Map<string, string[]>();
-    for (const r of verified.records) {
-      const kinds = byInteraction.get(r.interaction_id as string) ?? [];
-      kinds.push(r.kind as string);
-      byInteraction.set(r.interaction_id as string, kinds);
-    }
-    const missing = acknowledged.filter((id) => {
-      const kinds = byInteraction.get(id) ?? [];
-      return !(kinds.includes("intent") && kinds.includes("outcome"));
-    });
-    expect(missing).toEqual([]);
-  });
+      const verified = await verifyWithCli(a, ORG_ID, a.operatorToken, workDir);
+      expect(verified.err).toBe("");
+      expect(verified.code).toBe(0);
+      const byInteraction = new Map<string, string[]>();
+      for (const r of verified.records) {
+        const kinds = byInteraction.get(r.interaction_id as string) ?? [];
+        kinds.push(r.kind as string);
+        byInteraction.set(r.interaction_id as string, kinds);
+      }
+      const missing = acknowledged.filter((id) => {
+        const kinds = byInteraction.get(id) ?? [];
+        return !(kinds.includes("intent") && kinds.includes("outcome"));
+      });
+      expect(missing).toEqual([]);
+    },
+    HEAVY,
+  );
 });

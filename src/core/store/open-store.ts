@@ -71,13 +71,23 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
   };
 }
 
-/** Readiness: false when the database does not answer (the caller fails closed). */
+/** A database that has not answered a ping within this bound counts as down. */
+const PING_TIMEOUT_MS = 2000;
+
+/** Readiness: false when the database does not answer in time (the caller fails closed). */
 async function pingPostgres(kysely: AnyKysely): Promise<boolean> {
+  const { sql } = await import("kysely");
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((ok) => {
+    timer = setTimeout(() => ok(false), PING_TIMEOUT_MS);
+  });
+  const answered = sql`SELECT 1`.execute(kysely).then(
+    () => true,
+    () => false,
+  );
   try {
-    const { sql } = await import("kysely");
-    await sql`SELECT 1`.execute(kysely);
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([answered, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

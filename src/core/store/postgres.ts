@@ -20,11 +20,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 
 export function openPostgres(url: string, options: PostgresOptions = {}): AnyKysely {
   // Bounded waits: a database that stops answering must turn into an error (503, readiness false), not a hang.
+  // (pg-pool counts the wait for a free client against connectionTimeoutMillis too, so it stays generous: the
+  // readiness probe has its own short bound, see open-store.ts.)
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
-    connectionTimeoutMillis: 3000,
-    query_timeout: 15_000,
+    connectionTimeoutMillis: 30_000,
+    query_timeout: 30_000,
     keepAlive: true,
   });
   // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.

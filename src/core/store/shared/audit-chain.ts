@@ -26,7 +26,7 @@ import { redactPaths } from "../../audit/redact";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
 import type { PublicJwk } from "../../keys";
 import type { AnyKysely } from "../postgres";
-import { lockOrgChain, sharedGroupCommit, type SharedGroupCommit, type Trx } from "./group-commit";
+import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
 type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
@@ -63,26 +63,24 @@ export function createSharedAuditChain(
 ): SharedAuditChain {
   const now = options.now ?? (() => new Date());
   const groups = options.groups ?? sharedGroupCommit(db);
-  // The org chains this transaction already holds (a second lock request would be one more round trip).
-  const locked = new WeakMap<Trx, Set<string>>();
-  async function lockChain(trx: Trx, orgId: string): Promise<void> {
-    const held = locked.get(trx) ?? new Set<string>();
-    if (held.has(orgId)) return;
-    await lockOrgChain(trx, orgId);
-    held.add(orgId);
-    locked.set(trx, held);
-  }
+  const lockChain = lockOrgChain;
 
   async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
     await lockChain(trx, orgId);
-    const head = await trx
-      .selectFrom("audit_records")
-      .select(["seq", "hash"])
-      .where("org_id", "=", orgId)
-      .orderBy("seq", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    const signingKey = await keys.activeKey(trx);
+    const state = trxState(trx);
+    const head =
+      state.heads.get(orgId) ??
+      (await trx
+        .selectFrom("audit_records")
+        .select(["seq", "hash"])
+        .where("org_id", "=", orgId)
+        .orderBy("seq", "desc")
+        .limit(1)
+        .executeTakeFirst());
+    const signingKey =
+      (state.signingKeys.get("audit") as Awaited<ReturnType<SharedSigningKeys["activeKey"]>> | undefined) ??
+      (await keys.activeKey(trx));
+    state.signingKeys.set("audit", signingKey);
     const record = signRecord(
       {
         org_id: orgId,
@@ -95,6 +93,7 @@ export function createSharedAuditChain(
       signingKey.privateKey,
     );
     await trx.insertInto("audit_records").values(toRow(record)).execute();
+    state.heads.set(orgId, { seq: record.seq, hash: record.hash });
     return record;
   }
 

@@ -29,15 +29,41 @@ type Unit = {
 /** A group larger than this waits for the next transaction (bounded lock hold time). */
 const MAX_GROUP = 128;
 
+/**
+ * What a transaction already knows, to save round trips: the chain locks it holds and, while it holds an org's
+ * lock, that chain's head as its own last append left it (nobody else can append meanwhile). A unit rolled back
+ * to its savepoint forgets the heads (its appends are undone).
+ */
+interface TrxState {
+  locks: Set<string>;
+  heads: Map<string, { seq: number; hash: string }>;
+  signingKeys: Map<string, unknown>;
+}
+const states = new WeakMap<Trx, TrxState>();
+
+export function trxState(trx: Trx): TrxState {
+  let state = states.get(trx);
+  if (!state) {
+    state = { locks: new Set(), heads: new Map(), signingKeys: new Map() };
+    states.set(trx, state);
+  }
+  return state;
+}
+
 /** The chain lock of an org, taken inside a transaction and held until it ends. */
 export async function lockOrgChain(trx: Trx, orgId: string): Promise<void> {
-  if (isSqlite(trx)) return; // one connection: transactions are already serialised
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`gatehouse.audit:${orgId}`}, 0))`.execute(trx);
+  const { locks } = trxState(trx);
+  if (locks.has(orgId)) return;
+  // SQLite: one connection, transactions are already serialised.
+  if (!isSqlite(trx))
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`gatehouse.audit:${orgId}`}, 0))`.execute(trx);
+  locks.add(orgId);
 }
 
 export function sharedGroupCommit(db: AnyKysely): SharedGroupCommit {
   let pending: Unit[] = [];
   let running = false;
+  const sqlite = isSqlite(db);
 
   async function commit(units: Unit[]): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
@@ -46,15 +72,24 @@ export function sharedGroupCommit(db: AnyKysely): SharedGroupCommit {
         outcomes.length = 0;
         const orgs = [...new Set(units.flatMap((u) => u.orgIds))].sort();
         for (const org of orgs) await lockOrgChain(trx, org);
+        // Each unit in its own savepoint; on PostgreSQL, releasing one and opening the next is one round trip.
+        const statements = (...list: string[]) =>
+          sqlite
+            ? list.reduce((done, s) => done.then(() => sql.raw(s).execute(trx)).then(() => {}), Promise.resolve())
+            : sql
+                .raw(list.join("; "))
+                .execute(trx)
+                .then(() => {});
+        await statements("SAVEPOINT unit");
         for (const [i, unit] of units.entries()) {
-          const savepoint = sql.raw(`unit_${i}`);
-          await sql`SAVEPOINT ${savepoint}`.execute(trx);
+          const next = i + 1 < units.length ? ["SAVEPOINT unit"] : [];
           try {
             const value = await unit.work(trx);
-            await sql`RELEASE SAVEPOINT ${savepoint}`.execute(trx);
+            await statements("RELEASE SAVEPOINT unit", ...next);
             outcomes.push({ ok: true, value });
           } catch (error) {
-            await sql`ROLLBACK TO SAVEPOINT ${savepoint}`.execute(trx);
+            trxState(trx).heads.clear();
+            await statements("ROLLBACK TO SAVEPOINT unit", "RELEASE SAVEPOINT unit", ...next);
             outcomes.push({ ok: false, error });
           }
         }
