@@ -96,7 +96,10 @@ function failClosedAuthorize(authorize: Authorize, ping: () => Promise<boolean>)
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
       if (!(await ping()))
-        throw new ActionUnavailableError("The database is unavailable: governed actions are refused");
+        throw new ActionUnavailableError(
+          "The database is unavailable: governed actions are refused",
+          "DATABASE_UNAVAILABLE",
+        );
       throw err;
     }
   };
@@ -110,7 +113,10 @@ function failClosed(execute: ExecuteOnce, ping: () => Promise<boolean>): Execute
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
       if (!(await ping()))
-        throw new ActionUnavailableError("The database is unavailable: governed actions are refused");
+        throw new ActionUnavailableError(
+          "The database is unavailable: governed actions are refused",
+          "DATABASE_UNAVAILABLE",
+        );
       throw err;
     }
   };

@@ -62,12 +62,17 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
     await kysely.destroy();
     throw err;
   }
+  // Readiness has a connection of its own: a busy pool (every client in use under load) is not a database down.
+  const probe = openPostgres(url, { maxConnections: 1 });
   return {
     kind: "postgres",
     kysely,
     shared: createSharedStores(kysely, { secret: config.secret }),
-    ping: () => pingPostgres(kysely),
-    close: () => kysely.destroy(),
+    ping: () => pingPostgres(probe),
+    close: async () => {
+      await probe.destroy();
+      await kysely.destroy();
+    },
   };
 }
 

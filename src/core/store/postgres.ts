@@ -31,5 +31,9 @@ export function openPostgres(url: string, options: PostgresOptions = {}): AnyKys
   });
   // An idle client losing its server (restart, failover) must not crash the process: the pool replaces it.
   pool.on("error", () => {});
+  // A client checked out between two statements (a group-commit transaction running JS) that loses its server
+  // emits 'error' with nobody listening — an uncaught exception would kill the node. Its pending or next query
+  // fails (the request answers 503), and the pool drops the dead client.
+  pool.on("connect", (client) => client.on("error", () => {}));
   return new Kysely({ dialect: new PostgresDialect({ pool }) });
 }

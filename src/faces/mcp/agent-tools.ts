@@ -120,7 +120,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
       });
     } catch (err) {
       if (err instanceof ActionConflictError) return refused(err.code, err.message);
-      if (err instanceof ActionUnavailableError) return refused("NOT_CONFIGURED", err.message);
+      if (err instanceof ActionUnavailableError) return refused(err.code, err.message);
       throw err;
     }
   }
