@@ -65,7 +65,8 @@ export function createSharedAuditChain(
   const groups = options.groups ?? sharedGroupCommit(db);
   const lockChain = lockOrgChain;
 
-  async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
+  /** The org's next record, signed, its head remembered by the transaction (the caller inserts it). */
+  async function nextRecord(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
     await lockChain(trx, orgId);
     const state = trxState(trx);
     const head =
@@ -92,9 +93,92 @@ export function createSharedAuditChain(
       },
       signingKey.privateKey,
     );
-    await trx.insertInto("audit_records").values(toRow(record)).execute();
     state.heads.set(orgId, { seq: record.seq, hash: record.hash });
     return record;
+  }
+
+  async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
+    const record = await nextRecord(trx, orgId, content);
+    await trx.insertInto("audit_records").values(toRow(record)).execute();
+    return record;
+  }
+
+  // Grouped decisions and outcomes: the ones asked for in one turn become ONE unit of the node's group commit —
+  // one read of the interactions the outcomes close (per org) and one multi-row INSERT for all of them.
+  type Pending = ({ kind: "decision"; input: DecisionInput } | { kind: "outcome"; input: OutcomeInput }) & {
+    resolve: (record: AuditRecord) => void;
+    reject: (err: unknown) => void;
+  };
+  let pendingAppends: Pending[] = [];
+
+  function enqueue(item: Pending): void {
+    if (pendingAppends.push(item) === 1) setImmediate(flushAppends);
+  }
+
+  function flushAppends(): void {
+    const items = pendingAppends;
+    pendingAppends = [];
+    const orgs = [...new Set(items.map((item) => item.input.org_id))];
+    groups
+      .run(orgs, (trx) => appendBatch(trx, orgs, items))
+      .then(
+        (results) =>
+          items.forEach((item, i) => {
+            const result = results[i]!; // one result per item, in order
+            if (result.ok) item.resolve(result.record);
+            else item.reject(result.error);
+          }),
+        (err) => {
+          for (const item of items) item.reject(err);
+        },
+      );
+  }
+
+  type InteractionRow = Pick<AuditRecord, "kind" | "uapk_id" | "agent_id" | "decision" | "approval_id">;
+
+  async function appendBatch(trx: Trx, orgs: string[], items: Pending[]) {
+    const known = new Map<string, InteractionRow[]>();
+    const keyOf = (org: string, interaction: string) => `${org}\u0000${interaction}`;
+    for (const org of orgs) {
+      const ids = items.flatMap((i) =>
+        i.kind === "outcome" && i.input.org_id === org ? [i.input.interaction_id] : [],
+      );
+      if (ids.length === 0) continue;
+      const rows = await trx
+        .selectFrom("audit_records")
+        .select(["interaction_id", "kind", "uapk_id", "agent_id", "decision", "approval_id"])
+        .where("org_id", "=", org)
+        .where("interaction_id", "in", [...new Set(ids)])
+        .execute();
+      for (const row of rows) {
+        const key = keyOf(org, row.interaction_id as string);
+        known.set(key, [...(known.get(key) ?? []), row as InteractionRow]);
+      }
+    }
+    const results: ({ ok: true; record: AuditRecord } | { ok: false; error: unknown })[] = [];
+    const rows: ReturnType<typeof toRow>[] = [];
+    for (const item of items) {
+      try {
+        let content: Content;
+        if (item.kind === "decision") content = decisionContent(item.input);
+        else {
+          const key = keyOf(item.input.org_id, item.input.interaction_id);
+          content = outcomeContent(item.input, known.get(key) ?? []);
+          known.set(key, [...(known.get(key) ?? []), { kind: "outcome" } as InteractionRow]);
+        }
+        const record = await nextRecord(trx, item.input.org_id, content);
+        rows.push(toRow(record));
+        results.push({ ok: true, record });
+      } catch (error) {
+        results.push({ ok: false, error });
+      }
+    }
+    for (let i = 0; i < rows.length; i += 200)
+      await trx
+        .insertInto("audit_records")
+        .values(rows.slice(i, i + 200))
+        .execute();
+    return results;
   }
 
   const append = (orgId: string, content: Content, trx?: Trx) =>
@@ -105,19 +189,13 @@ export function createSharedAuditChain(
     return rows.map(fromRow);
   }
 
-  async function outcomeIn(trx: Trx, input: OutcomeInput): Promise<AuditRecord> {
-    await lockChain(trx, input.org_id); // the intent check and the append under one lock: no second outcome
-    const records = await trx
-      .selectFrom("audit_records")
-      .select(["kind", "uapk_id", "agent_id", "decision", "approval_id"])
-      .where("org_id", "=", input.org_id)
-      .where("interaction_id", "=", input.interaction_id)
-      .execute();
+  /** The outcome record of an interaction, refused without its intent or when it already has an outcome. */
+  function outcomeContent(input: OutcomeInput, records: InteractionRow[]): Content {
     const intent = records.find((r) => r.kind === "intent");
     if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
     if (records.some((r) => r.kind === "outcome"))
       throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
-    return appendIn(trx, input.org_id, {
+    return {
       kind: "outcome",
       interaction_id: input.interaction_id,
       uapk_id: intent.uapk_id,
@@ -132,7 +210,18 @@ export function createSharedAuditChain(
         result: unknown;
         meta: unknown;
       }),
-    } as Content);
+    } as Content;
+  }
+
+  async function outcomeIn(trx: Trx, input: OutcomeInput): Promise<AuditRecord> {
+    await lockChain(trx, input.org_id); // the intent check and the append under one lock: no second outcome
+    const records = await trx
+      .selectFrom("audit_records")
+      .select(["kind", "uapk_id", "agent_id", "decision", "approval_id"])
+      .where("org_id", "=", input.org_id)
+      .where("interaction_id", "=", input.interaction_id)
+      .execute();
+    return appendIn(trx, input.org_id, outcomeContent(input, records as InteractionRow[]));
   }
 
   const decisionContent = (input: DecisionInput): Content =>
@@ -187,9 +276,10 @@ export function createSharedAuditChain(
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
 
     appendDecisionGrouped: (input) =>
-      groups.run([input.org_id], (trx) => appendIn(trx, input.org_id, decisionContent(input))),
+      new Promise((resolve, reject) => enqueue({ kind: "decision", input, resolve, reject })),
 
-    appendOutcomeGrouped: (input) => groups.run([input.org_id], (trx) => outcomeIn(trx, input)),
+    appendOutcomeGrouped: (input) =>
+      new Promise((resolve, reject) => enqueue({ kind: "outcome", input, resolve, reject })),
 
     chain,
 
