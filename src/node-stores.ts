@@ -11,7 +11,7 @@ import { createApprovalStore } from "./core/approvals";
 import { createAuditLog } from "./core/audit";
 import type { ConnectorRegistry } from "./core/connectors";
 import type { EventBus } from "./core/events";
-import { createGovernanceEngine, type GovernanceEngine } from "./core/governance";
+import { ActionUnavailableError, createGovernanceEngine, type GovernanceEngine } from "./core/governance";
 import { createSharedGovernanceEngine } from "./core/governance/shared-engine";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createApiKeyStore } from "./core/identity/api-keys";
@@ -126,13 +126,16 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     envKeys: config.apiKeys,
     defaultOrg: config.defaultOrg,
   });
+  // Every face's read or write that fails while the database does not answer is a 503 DATABASE_UNAVAILABLE
+  // (src/http/errors.ts), never a 500 — and never an allow.
+  const guard = <T extends object>(service: T): T => failClosedOnOutage(service, store.ping);
   return {
     kind: "postgres",
     db: undefined,
-    engine,
-    approvals,
-    audit: shared.audit,
-    apiKeys,
+    engine: { ...engine, manifests: guard(engine.manifests), tokens: guard(engine.tokens) },
+    approvals: guard(approvals),
+    audit: guard(shared.audit),
+    apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
     publicJwks: async () => [...(await engine.publicJwks()).keys, ...(await shared.audit.publicJwks()).keys],
     loadManifests: async (dir, orgId, options) =>
@@ -144,4 +147,24 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
       await store.close();
     },
   };
+}
+
+/**
+ * The service with every asynchronous failure re-checked against the database: when it does not answer, the
+ * failure becomes ActionUnavailableError("DATABASE_UNAVAILABLE"); otherwise the original error stands.
+ */
+function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<boolean>): T {
+  const translate = async (err: unknown): Promise<never> => {
+    if (!(err instanceof ActionUnavailableError) && !(await ping()))
+      throw new ActionUnavailableError("The database is unavailable: try again later", "DATABASE_UNAVAILABLE");
+    throw err;
+  };
+  const guarded = (value: unknown) => (value instanceof Promise ? value.catch(translate) : value);
+  return new Proxy(service, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return guarded(value);
+      return (...args: unknown[]) => guarded(value.apply(target, args));
+    },
+  });
 }

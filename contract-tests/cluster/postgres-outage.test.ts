@@ -4,7 +4,14 @@
 import { createServer, type Server, type Socket, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresForTests } from "../../src/core/store/test-support";
-import { agent, executeBody, type Receiver, registerManifest, startReceiver } from "../../src/test-support/http";
+import {
+  agent,
+  executeBody,
+  operator,
+  type Receiver,
+  registerManifest,
+  startReceiver,
+} from "../../src/test-support/http";
 import { startTestGatehouse, type TestGatehouse } from "../fixtures";
 import { openSharedPostgresStore, type SharedStore } from "./nodes";
 
@@ -91,6 +98,10 @@ describe.runIf(pgAdmin)("PostgreSQL goes away under a node", () => {
     expect(refused.headers.get("content-type")).toContain("application/problem+json");
     expect(refused.body).toMatchObject({ status: 503, code: "DATABASE_UNAVAILABLE" });
     expect(receiver.count("/outage")).toBe(1); // never allowed, never called
+    // An operator's read is refused the same way (503, not a 500 with no explanation).
+    const listed = await operator(node).get("/approvals");
+    expect(listed.status).toBe(503);
+    expect(listed.body).toMatchObject({ code: "DATABASE_UNAVAILABLE" });
     await expect
       .poll(async () => (await fetch(`${node.url}/readyz`)).status, { timeout: 15_000, interval: 500 })
       .toBe(503);
