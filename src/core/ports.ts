@@ -31,8 +31,16 @@ export interface ApprovalsService {
   ): MaybePromise<Approval[]>;
   get(org_id: string, approval_id: string): MaybePromise<Approval | null>;
   getForAgent(org_id: string, approval_id: string, agent_id?: string): MaybePromise<AgentApprovalView | null>;
-  approve(org_id: string, approval_id: string, decision: { by: string; reason?: string }): MaybePromise<DecideResult>;
-  deny(org_id: string, approval_id: string, decision: { by: string; reason?: string }): MaybePromise<DecideResult>;
+  approve(
+    org_id: string,
+    approval_id: string,
+    decision: { by: string; reason?: string | undefined },
+  ): MaybePromise<DecideResult>;
+  deny(
+    org_id: string,
+    approval_id: string,
+    decision: { by: string; reason?: string | undefined },
+  ): MaybePromise<DecideResult>;
   /** Resolves once it is no longer pending (woken by the event bus, re-checked periodically), or after timeoutMs. */
   waitForDecision(
     org_id: string,

@@ -132,7 +132,7 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
     orgId: string,
     approvalId: string,
     approved: boolean,
-    decision: { by: string; reason?: string },
+    decision: { by: string; reason?: string | undefined },
   ): Promise<DecideResult> {
     const at = now().toISOString();
     const { result, expired } = await db.transaction().execute(async (trx) => {
