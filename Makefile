@@ -89,7 +89,7 @@ build: $(NODE_MODULES) build-console
 readme-config: $(NODE_MODULES)
 	$(BIN)/tsx deploy/readme-config.ts
 # Two nodes behind HAProxy on the machine's PostgreSQL and Redis; HAProxy is installed when missing.
-# CLUSTER_STORE=sqlite shares one SQLite file instead (one machine). See README "Running several nodes".
+# See README "Running several nodes".
 cluster: $(NODE_MODULES)
 	@deploy/cluster/run.sh
 

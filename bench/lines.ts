@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type autocannon from "autocannon";
+import { createTestPgDatabase, reachablePostgres, type TestPgDatabase } from "../src/core/store/test-support";
 
 export interface BenchLine {
   name: string;
@@ -21,6 +22,12 @@ export interface BenchLine {
   compareTo?: string;
   /** The status every response must have (default: any 2xx). */
   expectStatus?: number;
+  /** After the load (e.g. drop the line's database). */
+  cleanup?: () => Promise<void>;
+  /** Two Gatehouse nodes with the line's environment behind HAProxy (deploy/cluster/haproxy.cfg), loaded through it. */
+  twoNodesViaHaproxy?: boolean;
+  /** Why the line cannot run here (a service it needs is missing): printed instead of a result. */
+  unavailable?: () => Promise<string | undefined>;
 }
 
 /** An ecosystem of `n` purutos with the minimum layout, as a real one would have. */
@@ -145,6 +152,40 @@ function mcpToolsCall(): BenchLine {
   };
 }
 
+/**
+ * REST execute on PostgreSQL (DATABASE_URL, a database of the run's own, dropped afterwards): one node, or two
+ * nodes behind HAProxy sharing it and Redis. On a 2-core machine the two-node line measures contention, not
+ * scale-out (both nodes, PostgreSQL, HAProxy and the load generator share the cores): informational.
+ */
+function postgresExecute(twoNodes: boolean): BenchLine {
+  let database: TestPgDatabase | undefined;
+  return {
+    name: twoNodes
+      ? "gatehouse execute, PostgreSQL, 2 nodes via HAProxy (informational)"
+      : "gatehouse POST /api/v1/gateway/execute on PostgreSQL (noop, audit)",
+    path: "/api/v1/gateway/execute",
+    unavailable: async () => ((await reachablePostgres()) ? undefined : "PostgreSQL is not reachable"),
+    prepare: async () => {
+      database = await createTestPgDatabase((await reachablePostgres())!);
+      return {
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: "bench-secret-0123456789abcdef",
+        GATEHOUSE_MANIFEST_DIR: benchManifests(),
+        ...(twoNodes
+          ? {
+              REDIS_URL: process.env.REDIS_URL || "redis://127.0.0.1:6379",
+              GATEHOUSE_REDIS_PREFIX: `gatehouse-bench-${database.url.split("/").pop()}`,
+            }
+          : {}),
+      };
+    },
+    request: post,
+    compareTo: REST_EXECUTE,
+    twoNodesViaHaproxy: twoNodes,
+    cleanup: async () => database?.drop(),
+  };
+}
+
 export const benchLines: BenchLine[] = [
   { name: "gatehouse GET /health", path: "/health" },
   {
@@ -168,4 +209,6 @@ export const benchLines: BenchLine[] = [
     request: post,
   },
   mcpToolsCall(),
+  postgresExecute(false),
+  postgresExecute(true),
 ];

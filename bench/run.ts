@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -100,10 +101,34 @@ async function main(): Promise<void> {
     const results: Result[] = [...baselines];
     let port = 18090;
     for (const line of benchLines.filter((l) => !ONLY || l.name.includes(ONLY))) {
+      const missing = await line.unavailable?.();
+      if (missing) {
+        console.log(`${line.name}: skipped (${missing})`);
+        continue;
+      }
       const env = line.prepare ? await line.prepare() : {};
       const child = await startTarget("gatehouse", ++port, env);
       children.push(child);
-      const base = `http://127.0.0.1:${port}`;
+      let base = `http://127.0.0.1:${port}`;
+      let stopBalancer: (() => Promise<void>) | undefined;
+      if (line.twoNodesViaHaproxy) {
+        const second = await startTarget("gatehouse", ++port, env);
+        children.push(second);
+        const haproxy = await haproxyForTests(line.name);
+        if (!haproxy) {
+          console.log(`${line.name}: skipped (HAProxy is not installed)`);
+          child.kill();
+          second.kill();
+          await line.cleanup?.();
+          continue;
+        }
+        const balancer = await haproxy.start({ nodes: [`127.0.0.1:${port - 1}`, `127.0.0.1:${port}`], port: ++port });
+        base = balancer.url;
+        stopBalancer = async () => {
+          await balancer.stop();
+          second.kill();
+        };
+      }
       if (line.setup) await line.setup(base, API_KEY);
       const request = line.request?.(API_KEY) ?? {};
       const result = await load(line.name, base + line.path, request, line.expectStatus);
@@ -112,7 +137,9 @@ async function main(): Promise<void> {
       if (compared)
         results.push({ ...result, name: `  → vs ${line.compareTo!.replace("gatehouse ", "")}`, reference: compared });
       const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
+      await stopBalancer?.();
       child.kill();
+      await line.cleanup?.();
       if (bytes) {
         const reference = await startTarget("bytes", ++port, bytes);
         children.push(reference);

@@ -6,13 +6,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config";
-import { createApiKeyStore, type ApiKeyStore } from "./core/identity/api-keys";
+
 import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
-import { migrateToLatest } from "./core/store/migrate";
-import { StoreConfigError } from "./core/store/open-store";
-import { openDatabase, type Db } from "./core/store/sqlite";
+import type { Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
 import { createAuthenticator, type VerifyUserToken } from "./http/auth";
@@ -29,24 +27,22 @@ import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoke
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
-import { createGovernanceEngine, purutoInvokerFrom } from "./core/governance";
+import { purutoInvokerFrom } from "./core/governance";
 import { createEvidenceBuilder } from "./core/governance/evidence";
 import { createShadowReplay } from "./core/governance/replay";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
 import { createApprovalEvents, consoleHandlers, consoleOidcFromEnv, loadConsoleAssets } from "./faces/console";
-import { loadManifestDir } from "./core/policy/manifest-loader";
-import { createApprovalStore, type ApprovalStore } from "./core/approvals";
-import { createIdempotencyStore } from "./core/idempotency";
-import { createAuditLog, type AuditLog } from "./core/audit";
+import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
+import { type EmbeddedStores, openNodeStores } from "./node-stores";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
 import { createWebhookNotifier, createWebhookStore, webhookConfigFromEnv } from "./core/notifications";
 import { secretBox } from "./core/store/shared/secret-box";
-import { webhookHandlers } from "./faces/oversight/webhooks";
+import { webhookHandlers, webhooksUnavailable } from "./faces/oversight/webhooks";
 import { toApproval } from "./http/wire-models";
 import { createHash } from "node:crypto";
 
@@ -63,11 +59,16 @@ export const ASYNCAPI_FILE = resolve(import.meta.dirname, "../spec/sessions.asyn
 export interface Gatehouse {
   url: string;
   server: Server;
-  db: Db;
-  apiKeys: ApiKeyStore;
+  /** The embedded SQLite database; undefined when DATABASE_URL selects PostgreSQL. */
+  db: Db | undefined;
+  /** "sqlite" (embedded default) or "postgres" (DATABASE_URL: several nodes may share it). */
+  store: "sqlite" | "postgres";
+  apiKeys: ApiKeysService;
   /** The one approvals store and audit log every face uses (tests seed and inspect them directly). */
-  approvals: ApprovalStore;
-  audit: AuditLog;
+  approvals: ApprovalsService;
+  audit: AuditService;
+  /** The embedded stores themselves (SQLite only; undefined on PostgreSQL). */
+  embedded: EmbeddedStores | undefined;
   /**
    * Readiness of what this node needs to serve governed operations: the database and, with REDIS_URL, Redis
    * (commands and the event bus). A load balancer takes a node that is not ready out of rotation.
@@ -158,6 +159,14 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
   };
 }
 
+function shadowReplayOf({ db, engine, audit, approvals }: EmbeddedStores) {
+  return createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals });
+}
+
+function evidenceBuilderOf({ engine, audit, approvals }: EmbeddedStores) {
+  return createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals });
+}
+
 export async function startGatehouse(
   config: Config,
   logger: Logger = rootLogger,
@@ -174,21 +183,6 @@ export async function startGatehouse(
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
-  if (config.databaseUrl) {
-    // Never fall back to the SQLite file when PostgreSQL was asked for: nodes would silently stop sharing state.
-    throw new StoreConfigError(
-      "DATABASE_URL selects PostgreSQL, but the HTTP faces are not wired to the shared store yet " +
-        "(src/core/store/open-store.ts, createSharedGovernanceEngine); unset DATABASE_URL to run on the SQLite file",
-    );
-  }
-  const db = openDatabase(config.databaseFile);
-  // The schema first: every store below assumes its tables exist.
-  await migrateToLatest(db);
-  const apiKeys = createApiKeyStore(db, {
-    secret: installationSecret(config.dataDir),
-    envKeys: config.apiKeys,
-    defaultOrg: config.defaultOrg,
-  });
   const devIssuer = config.jwksUrl
     ? undefined
     : await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
@@ -215,43 +209,58 @@ export async function startGatehouse(
   const discovery = createDiscovery(purutosConfig);
   const invoker = createInvoker(purutosConfig, discovery);
 
-  // Governance: one engine (src/core/governance), one approvals store, one audit log, all on the embedded store.
-  // Every door — REST actions, agent sessions — goes through this one engine.
-  const approvals = createApprovalStore(db, { events, pollIntervalMs: recheckMs });
-  const approvalEvents = createApprovalEvents({ db, approvals });
-  const audit = createAuditLog(db);
-  // Approval notifications: webhook secrets sealed under a key derived from the installation secret.
-  let listenUrl = "";
-  const webhooks = createWebhookStore(db, {
-    box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
-    ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
-  });
-  const webhookTarget = { privateHosts: webhookConfig.privateHosts };
-  const notifier = createWebhookNotifier({
-    store: webhooks,
-    approvals,
+  // Governance: one engine (src/core/governance), one approvals store, one audit log, on the node's store backend
+  // (the embedded SQLite file, or PostgreSQL with DATABASE_URL). Every door — REST actions, agent sessions, MCP —
+  // goes through this one engine.
+  const stores = await openNodeStores({
+    config,
+    secret: installationSecret(config.dataDir),
     events,
-    render: toApproval,
-    publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
-    target: webhookTarget,
-    retry: webhookConfig.retry,
-  });
-  const engine = createGovernanceEngine({
-    db,
+    recheckMs,
     version: VERSION,
-    approvals,
-    idempotency: createIdempotencyStore(db),
-    audit,
+    env,
     // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
-    // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of http/webhook headers are read from the environment by name at call time, and
-    // only GATEHOUSE_SECRET_* variables can be named (never the gateway's own keys).
+    // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of
+    // http/webhook headers are read from the environment by name at call time, and only GATEHOUSE_SECRET_*
+    // variables can be named (never the gateway's own keys).
     connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: secretsFromEnvironment(env) }),
+  }).catch(async (err) => {
+    // Nothing half-open stays behind a failed start (the Redis connection, the event bus).
+    await events.close().catch(() => {});
+    redis?.disconnect();
+    throw err;
   });
+  const { engine, approvals, audit, apiKeys, embedded } = stores;
+  const approvalEvents = createApprovalEvents({ approvals });
+  // Approval notifications (webhooks) live in the embedded store: on PostgreSQL they are not available yet
+  // (the operations answer 501). Secrets are sealed under a key derived from the installation secret.
+  let listenUrl = "";
+  const webhookTarget = { privateHosts: webhookConfig.privateHosts };
+  const webhooks = embedded
+    ? createWebhookStore(embedded.db, {
+        box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
+        ...(webhookConfig.envDefault
+          ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } }
+          : {}),
+      })
+    : undefined;
+  const notifier =
+    webhooks && embedded
+      ? createWebhookNotifier({
+          store: webhooks,
+          approvals: embedded.approvals,
+          events,
+          render: toApproval,
+          publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
+          target: webhookTarget,
+          retry: webhookConfig.retry,
+        })
+      : undefined;
   // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
     // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
-    loadManifestDir(manifestDir, engine.manifests, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
+    await stores.loadManifests(manifestDir, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
       checkSchema: (input) => spec.validateSchema("ManifestInput", input),
     });
   }
@@ -276,7 +285,7 @@ export async function startGatehouse(
   });
 
   const probes: Record<string, Probe> = {
-    database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
+    database: stores.database,
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
     // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
@@ -290,11 +299,7 @@ export async function startGatehouse(
       openapi: spec.document,
       asyncapiFile: ASYNCAPI_FILE,
       probes,
-      jwks: () => [
-        ...(devIssuer ? [devIssuer.publicJwk()] : []),
-        ...engine.publicJwks().keys,
-        ...audit.publicJwks().keys,
-      ],
+      jwks: async () => [...(devIssuer ? [devIssuer.publicJwk()] : []), ...(await stores.publicJwks())],
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
@@ -306,11 +311,11 @@ export async function startGatehouse(
     ...oversightHandlers({
       approvals,
       audit,
-      replay: createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals }),
-      evidence: createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals }),
+      // Shadow replay and evidence bundles read the embedded store (not available on PostgreSQL yet: 501).
+      ...(embedded ? { replay: shadowReplayOf(embedded), evidence: evidenceBuilderOf(embedded) } : {}),
     }),
     ...consoleHandlers({ events: approvalEvents, sessions }),
-    ...webhookHandlers({ webhooks, target: webhookTarget }),
+    ...(webhooks ? webhookHandlers({ webhooks, target: webhookTarget }) : webhooksUnavailable()),
   });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
@@ -351,10 +356,12 @@ export async function startGatehouse(
   return {
     url: `http://${host}:${port}`,
     server,
-    db,
+    db: stores.db,
+    store: stores.kind,
     apiKeys,
     approvals,
     audit,
+    embedded,
     devIssuer,
     lifecycle,
     readiness: () => readinessOf({ database: probes.database!, redis: probes.redis!, events: probes.events! }),
@@ -372,13 +379,10 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvalEvents.close();
-      notifier.close();
-      approvals.close();
+      notifier?.close();
+      await stores.close();
       await events.close();
-      // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
-      await new Promise<void>((ok) => setImmediate(ok));
       redis?.disconnect();
-      db.close();
     },
   };
 }

@@ -14,7 +14,7 @@ beforeAll(async () => {
   g = await startTestGatehouse({
     env: { GATEHOUSE_ECOSYSTEM_ROOT: `${ECOSYSTEM}:/nonexistent-gatehouse-root/puruto-secret` },
   });
-  strangerKey = g.apiKeys.create("org-stranger", "another org's agent").key;
+  strangerKey = (await g.apiKeys.create("org-stranger", "another org's agent")).key;
 });
 afterAll(() => g.dispose());
 

@@ -1,15 +1,15 @@
 // Two Gatehouse nodes in one test process, as a cluster would run them: the same shared store, the same
 // REDIS_URL with a prefix unique to the run, the same installation secret and identity keys.
 //
-// The shared store is one SQLite file today (two connections on one file: what the nodes share is what they
-// would share on PostgreSQL). `SharedStore` is the seam for the PostgreSQL backend: a test that needs the
-// real thing passes a store whose env carries DATABASE_URL (and its own database) instead.
+// The shared store is PostgreSQL (`openSharedPostgresStore`: a database of the test's own, DATABASE_URL), or one
+// SQLite file for the tests of what Redis alone shares (rate limits, events).
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { TEST_REDIS_URL } from "../../src/core/events/redis-availability";
+import { createTestPgDatabase } from "../../src/core/store/test-support";
 import { startTestGatehouse, type TestGatehouse } from "../fixtures";
 
 export interface SharedStore {
@@ -24,6 +24,25 @@ export function openSharedSqliteStore(): SharedStore {
   return {
     env: { GATEHOUSE_DATA_DIR: dataDir },
     dispose: async () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+}
+
+/** The secret every node of a test cluster shares (seals the signing keys, keys the API-key hashes). */
+export const CLUSTER_SECRET = "cluster-test-secret-0123456789";
+
+/**
+ * PostgreSQL shared by the nodes: a database of its own on the reachable server (dropped by `dispose`), the
+ * same GATEHOUSE_SECRET, and one data folder (the development issuer that mints the tests' operator tokens).
+ */
+export async function openSharedPostgresStore(adminUrl: string): Promise<SharedStore> {
+  const database = await createTestPgDatabase(adminUrl);
+  const dataDir = mkdtempSync(join(tmpdir(), "gatehouse-pg-cluster-"));
+  return {
+    env: { DATABASE_URL: database.url, GATEHOUSE_SECRET: CLUSTER_SECRET, GATEHOUSE_DATA_DIR: dataDir },
+    async dispose() {
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 

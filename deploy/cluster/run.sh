@@ -2,9 +2,6 @@
 # `make cluster`: two Gatehouse nodes (127.0.0.1:8081, :8082) behind HAProxy on 127.0.0.1:8080, sharing the
 # machine's PostgreSQL (DATABASE_URL, database `gatehouse_cluster` created when missing) and Redis (REDIS_URL).
 # Ctrl-C stops all three. Logs: $GATEHOUSE_CLUSTER_DIR/node-{a,b}.log.
-#
-# Until the PostgreSQL store backend is wired into the HTTP faces, set CLUSTER_STORE=sqlite: both nodes then
-# share one SQLite file in $GATEHOUSE_CLUSTER_DIR (one machine only), everything else as in production.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -14,7 +11,6 @@ LB_PORT="${CLUSTER_LB_PORT:-8080}"
 PORT_A="${CLUSTER_PORT_A:-8081}"
 PORT_B="${CLUSTER_PORT_B:-8082}"
 RUNTIME_PORT="${CLUSTER_RUNTIME_PORT:-8001}"
-STORE="${CLUSTER_STORE:-postgres}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 export GATEHOUSE_REDIS_PREFIX="${GATEHOUSE_REDIS_PREFIX:-gatehouse-cluster}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -29,21 +25,18 @@ if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
   say "Redis does not answer at $REDIS_URL; start it (redis-server) or set REDIS_URL"; exit 1
 fi
 
-if [ "$STORE" = "postgres" ]; then
-  db="$(basename "${CLUSTER_DATABASE_URL%%\?*}")"
-  if ! psql "$PG_ADMIN_URL" -tAc "SELECT 1" >/dev/null 2>&1; then
-    say "PostgreSQL does not answer at $PG_ADMIN_URL; start it or set PG_ADMIN_URL / DATABASE_URL"; exit 1
-  fi
-  if [ "$(psql "$PG_ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
-    say "creating database $db"
-    psql "$PG_ADMIN_URL" -qc "CREATE DATABASE \"$db\"" >/dev/null
-  fi
-  export DATABASE_URL="$CLUSTER_DATABASE_URL"
-else
-  unset DATABASE_URL
+db="$(basename "${CLUSTER_DATABASE_URL%%\?*}")"
+if ! psql "$PG_ADMIN_URL" -tAc "SELECT 1" >/dev/null 2>&1; then
+  say "PostgreSQL does not answer at $PG_ADMIN_URL; start it or set PG_ADMIN_URL / DATABASE_URL"; exit 1
 fi
+if [ "$(psql "$PG_ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != "1" ]; then
+  say "creating database $db"
+  psql "$PG_ADMIN_URL" -qc "CREATE DATABASE \"$db\"" >/dev/null
+fi
+export DATABASE_URL="$CLUSTER_DATABASE_URL"
 
-# One installation: both nodes share the secret (keys encrypted at rest, keyed hashes) and the data folder.
+# One installation: both nodes share the secret (signing keys sealed at rest in PostgreSQL, keyed API-key hashes)
+# and the data folder (only the development issuer that mints the printed tokens lives there).
 if [ -z "${GATEHOUSE_SECRET:-}" ]; then
   [ -s "$DATA/cluster-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$DATA/cluster-secret")
   GATEHOUSE_SECRET="$(cat "$DATA/cluster-secret")"
@@ -95,7 +88,7 @@ LB="http://127.0.0.1:$LB_PORT"
 cat <<INFO
 
 Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B http://127.0.0.1:$PORT_B
-  store: $( [ "$STORE" = postgres ] && echo "PostgreSQL $DATABASE_URL" || echo "one SQLite file in $DATA (CLUSTER_STORE=sqlite)" )
+  store: PostgreSQL $DATABASE_URL
   redis: $REDIS_URL (prefix $GATEHOUSE_REDIS_PREFIX)     logs: $DATA/node-a.log, $DATA/node-b.log
 
   curl $LB/health

@@ -4,11 +4,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../config";
-import { createApiKeyStore } from "../core/identity/api-keys";
 import { loadDevIssuer } from "../core/identity/dev-issuer";
-import { openDatabase, type Db } from "../core/store/sqlite";
+import { openDatabase } from "../core/store/sqlite";
 import { migrateToLatest } from "../core/store/migrate";
-import { isPostgresUrl, openPostgres } from "../core/store/postgres";
+import { kyselyOver } from "../core/store/kysely";
+import { type AnyKysely, isPostgresUrl, openPostgres } from "../core/store/postgres";
+import { createSharedApiKeys } from "../core/store/shared";
 import type { CliIo } from "./audit-verify";
 
 /** A failure the user can fix; printed without a stack trace. */
@@ -49,13 +50,25 @@ export async function mintToken(
   );
 }
 
-/** Opens the installation's database, or refuses when there is none (never creates one). */
-function withInstallation<T>(run: (db: Db, config: Config) => T): T {
+/**
+ * The installation's database through Kysely: PostgreSQL when DATABASE_URL names it (the CLI then works
+ * against the cluster, given the same GATEHOUSE_SECRET), else the SQLite file — refused when there is none
+ * (never created).
+ */
+async function withInstallation<T>(run: (db: AnyKysely, config: Config) => Promise<T>): Promise<T> {
   const config = loadConfig();
+  if (isPostgresUrl(config.databaseUrl)) {
+    const kysely = openPostgres(config.databaseUrl, { maxConnections: 1 });
+    try {
+      return await run(kysely, config);
+    } finally {
+      await kysely.destroy();
+    }
+  }
   if (!existsSync(config.databaseFile)) throw noInstallation(config, config.databaseFile);
   const db = openDatabase(config.databaseFile);
   try {
-    return run(db, config);
+    return await run(kyselyOver(db), config);
   } finally {
     db.close();
   }
@@ -63,39 +76,31 @@ function withInstallation<T>(run: (db: Db, config: Config) => T): T {
 
 function installationSecret(config: Config): Buffer {
   if (process.env.GATEHOUSE_SECRET) return Buffer.from(process.env.GATEHOUSE_SECRET, "utf8");
+  if (isPostgresUrl(config.databaseUrl))
+    throw new CliError("DATABASE_URL selects PostgreSQL: set GATEHOUSE_SECRET (the nodes' secret)");
   const file = join(config.dataDir, "secret");
   if (!existsSync(file)) throw noInstallation(config, file);
   return Buffer.from(readFileSync(file, "utf8"), "base64");
 }
 
-export function createKey(opts: { org?: string; label: string }, io: CliIo): void {
-  withInstallation((db, config) => {
-    const store = createApiKeyStore(db, {
+export async function createKey(opts: { org?: string; label: string }, io: CliIo): Promise<void> {
+  await withInstallation(async (db, config) => {
+    const store = createSharedApiKeys(db, {
       secret: installationSecret(config),
       envKeys: [],
       defaultOrg: config.defaultOrg,
     });
-    const { keyId, key } = store.create(opts.org ?? config.defaultOrg, opts.label);
+    const { keyId, key } = await store.create(opts.org ?? config.defaultOrg, opts.label);
     io.stderr(`created ${keyId} for org ${opts.org ?? config.defaultOrg}; the key is shown once, store it now:`);
     io.stdout(key);
   });
 }
 
-interface KeyRow {
-  key_id: string;
-  org_id: string;
-  label: string;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-export function listKeys(opts: { org?: string }, io: CliIo): void {
-  withInstallation((db) => {
-    const rows = db
-      .prepare<[string | null, string | null], KeyRow>(
-        "SELECT key_id, org_id, label, created_at, revoked_at FROM api_keys WHERE (? IS NULL OR org_id = ?) ORDER BY created_at",
-      )
-      .all(opts.org ?? null, opts.org ?? null);
+export async function listKeys(opts: { org?: string }, io: CliIo): Promise<void> {
+  await withInstallation(async (db) => {
+    let query = db.selectFrom("api_keys").select(["key_id", "org_id", "label", "created_at", "revoked_at"]);
+    if (opts.org) query = query.where("org_id", "=", opts.org);
+    const rows = await query.orderBy("created_at").execute();
     if (!rows.length) io.stderr("no API keys in the database (keys from PURUTO_GATEWAY_API_KEY are not listed)");
     for (const r of rows) {
       io.stdout(
@@ -105,12 +110,15 @@ export function listKeys(opts: { org?: string }, io: CliIo): void {
   });
 }
 
-export function revokeKey(keyId: string, io: CliIo): void {
-  withInstallation((db) => {
-    const result = db
-      .prepare("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL")
-      .run(new Date().toISOString(), keyId);
-    if (result.changes === 0) throw new CliError(`no active API key ${keyId}`);
+export async function revokeKey(keyId: string, io: CliIo): Promise<void> {
+  await withInstallation(async (db) => {
+    const result = await db
+      .updateTable("api_keys")
+      .set({ revoked_at: new Date().toISOString() })
+      .where("key_id", "=", keyId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw new CliError(`no active API key ${keyId}`);
     io.stdout(`revoked ${keyId}`);
   });
 }

@@ -2,7 +2,7 @@
 // credentials. The seed's behaviour, hardened: no key configured → 503 (checked first); missing or wrong
 // key → 401; the comparison is a keyed hash (constant time for environment keys).
 import type { Context } from "koa";
-import type { ApiKeyStore } from "../core/identity/api-keys";
+import type { ApiKeysService } from "../core/ports";
 import type { Principal } from "../core/identity/principal";
 import type { UserTokenVerifier } from "../core/identity/user-tokens";
 import { missingBearer, parseBearer, problem, tokenProblem } from "./boundary";
@@ -14,13 +14,13 @@ export interface Authenticator {
   authenticate(ctx: Context, schemes: SecurityScheme[]): Promise<Principal>;
 }
 
-export function createAuthenticator(apiKeys: ApiKeyStore, verifyUserToken: VerifyUserToken): Authenticator {
-  function apiKey(ctx: Context): Principal {
-    if (!apiKeys.configured) {
+export function createAuthenticator(apiKeys: ApiKeysService, verifyUserToken: VerifyUserToken): Authenticator {
+  async function apiKey(ctx: Context): Promise<Principal> {
+    if (!(await apiKeys.configured)) {
       throw problem("API_KEY_NOT_CONFIGURED", "PURUTO_GATEWAY_API_KEY is not configured");
     }
     const presented = ctx.get("X-API-Key");
-    const identity = presented ? apiKeys.verify(presented) : undefined;
+    const identity = presented ? await apiKeys.verify(presented) : undefined;
     if (!identity) throw problem("UNAUTHORIZED", "Invalid or missing API key");
     return { kind: "api_key", ...identity };
   }

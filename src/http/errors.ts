@@ -1,7 +1,8 @@
 // Every error leaves as application/problem+json (RFC 9457), whatever threw it:
 // our HttpProblem, koa-body (invalid JSON, oversized body), or an unexpected bug (500, logged, no internals leaked).
 import type { Context } from "koa";
-import { HttpProblem, rawProblemResponse, renderProblem } from "./boundary";
+import { ActionUnavailableError } from "../core/governance/types";
+import { HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
 
 function invalidBodyDetail(message: string): string {
   if (/only supports object and array/.test(message)) return "Request body must be a JSON object";
@@ -13,6 +14,8 @@ function invalidBodyDetail(message: string): string {
 /** Maps what libraries throw to a problem. */
 export function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
+  // A store that does not answer (PostgreSQL down) or a collaborator not configured: 503, fail closed.
+  if (err instanceof ActionUnavailableError) return problemOf(err.code, err.message);
   const e = err as { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean };
   const status = e.status ?? e.statusCode;
   if (e.type === "entity.too.large" || status === 413) {

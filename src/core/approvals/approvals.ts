@@ -16,6 +16,7 @@ import { boundMembers } from "../audit/bound";
 import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
+import { approvalChangesSince, type ApprovalChange } from "./changes";
 
 export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "consumed" | "cancelled";
 
@@ -146,6 +147,8 @@ export interface ApprovalStore {
    * Returns an unsubscribe function.
    */
   onDecided(listener: DecisionListener): () => void;
+  /** Approvals created, decided or consumed at or after `sinceIso` (see ./changes.ts). */
+  changesSince(org_id: string, sinceIso: string): ApprovalChange[];
   /** Stops the timers and pollers of pending waits. */
   close(): void;
 }
@@ -517,6 +520,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
 
     expireOverdue: (org_id) => expire(org_id),
+    changesSince: (org_id, sinceIso) => approvalChangesSince(db, org_id, sinceIso),
 
     onDecided(listener) {
       decisionListeners.add(listener);

@@ -208,7 +208,7 @@ function withTruncated(meta: unknown, truncated: string[]): unknown {
 }
 
 /** The action as stored: its params bounded (see bound.ts), and meta naming what was summarised. */
-function storedAction(action: unknown, meta: unknown): { action: unknown; meta: unknown } {
+export function storedAction(action: unknown, meta: unknown): { action: unknown; meta: unknown } {
   if (action === null || typeof action !== "object") return { action, meta };
   const { params, ...rest } = action as { params?: unknown };
   if (params === undefined) return { action, meta };
@@ -227,7 +227,7 @@ function storedAction(action: unknown, meta: unknown): { action: unknown; meta: 
 }
 
 /** The connector's result as stored: its data bounded, and meta naming what was summarised. */
-function storedResult(result: unknown, meta: unknown): { result: unknown; meta: unknown } {
+export function storedResult(result: unknown, meta: unknown): { result: unknown; meta: unknown } {
   if (result === null || typeof result !== "object") return { result, meta };
   const truncated: string[] = [];
   const stored: Record<string, unknown> = { ...(result as Record<string, unknown>) };
@@ -571,7 +571,7 @@ function fromRow(row: Row): AuditRecord {
   };
 }
 
-function isoInstant(value: string, name: string): string {
+export function isoInstant(value: string, name: string): string {
   const time = Date.parse(value);
   if (Number.isNaN(time)) throw new InvalidAuditQueryError(`${name} is not an ISO 8601 date-time: ${value}`);
   return new Date(time).toISOString();
@@ -582,11 +582,11 @@ export function cursorAfterRecord(seq: number): string {
   return encodeCursor(seq);
 }
 
-function encodeCursor(seq: number): string {
+export function encodeCursor(seq: number): string {
   return Buffer.from(JSON.stringify({ before_seq: seq })).toString("base64url");
 }
 
-function decodeCursor(cursor: string): number {
+export function decodeCursor(cursor: string): number {
   try {
     const { before_seq } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { before_seq: unknown };
     if (Number.isSafeInteger(before_seq)) return before_seq as number;

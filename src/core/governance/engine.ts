@@ -18,13 +18,15 @@ import { decide, type FindApproval } from "../policy/pipeline";
 import { CapabilityTokenService } from "../policy/tokens/capability-tokens";
 import type { Db } from "../store/sqlite";
 import { listenToApprovalVerdicts } from "./approval-audit-listener";
-import { createAuthorize } from "./authorize";
-import { createBatch } from "./batch";
+import type { PublicJwk } from "../keys";
+import type { CapabilityTokensService, ManifestsService, MaybePromise } from "../ports";
+import { createAuthorize, type Authorize } from "./authorize";
+import { createBatch, type Batch } from "./batch";
 import { toolRunner } from "./connectors";
-import { createEvaluate } from "./evaluate";
-import { createExecute } from "./execute";
+import { createEvaluate, type Evaluate } from "./evaluate";
+import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
-import { createRecordOutcome } from "./outcome";
+import { createRecordOutcome, type RecordOutcome } from "./outcome";
 import type { ApprovalsPort, IdempotencyPort, ReservationStore } from "./ports";
 import { auditPortOf, sqliteReservations, type AuditWriter } from "./sqlite-adapters";
 
@@ -51,7 +53,30 @@ export interface GovernanceEngineDeps {
   reservations?: ReservationStore;
 }
 
-export type GovernanceEngine = ReturnType<typeof createGovernanceEngine>;
+/** What the faces use of an engine, on either backend (this file's SQLite engine, ./shared-engine.ts on PostgreSQL). */
+export interface GovernanceEngine {
+  manifests: ManifestsService;
+  tokens: CapabilityTokensService;
+  evaluate: Evaluate;
+  /** Decide + reserve one call without running it; report how it ended with `recordOutcome`. */
+  authorize: Authorize;
+  recordOutcome: RecordOutcome;
+  execute: ExecuteOnce;
+  batch: Batch;
+  health(): MaybePromise<GatewayHealth>;
+  /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
+  publicJwks(): MaybePromise<{ keys: PublicJwk[] }>;
+}
+
+export interface GatewayHealth {
+  status: "healthy" | "unhealthy";
+  version: string;
+  database: "connected" | "disconnected";
+  timestamp: string;
+}
+
+/** The embedded engine: the port, plus the synchronous SQLite stores tests and tools reach into. */
+export type SqliteGovernanceEngine = ReturnType<typeof createGovernanceEngine>;
 
 export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const { db } = deps;
@@ -81,7 +106,7 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
     deps.idempotency,
   );
 
-  function health() {
+  function health(): GatewayHealth {
     let database: "connected" | "disconnected" = "connected";
     try {
       db.prepare("SELECT 1").get();
@@ -89,7 +114,7 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
       database = "disconnected";
     }
     return {
-      status: database === "connected" ? ("healthy" as const) : ("unhealthy" as const),
+      status: database === "connected" ? "healthy" : "unhealthy",
       version: deps.version ?? "0.1.0",
       database,
       timestamp: now().toISOString(),

@@ -1,4 +1,10 @@
-export { createGovernanceEngine, type GovernanceEngine, type GovernanceEngineDeps } from "./engine";
+export {
+  createGovernanceEngine,
+  type GatewayHealth,
+  type GovernanceEngine,
+  type GovernanceEngineDeps,
+  type SqliteGovernanceEngine,
+} from "./engine";
 export type { AuthorizeOptions } from "./authorize";
 export { purutoInvokerFrom, normalizeResult, type PurutoCommandInvoker } from "./connectors";
 export type {

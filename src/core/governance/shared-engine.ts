@@ -6,14 +6,16 @@
 // (the REST face answers 503 problem+json), never allowed.
 import { createConnectors, type ConnectorRegistry } from "../connectors";
 import { decide, type PolicyDeps } from "../policy/pipeline";
+import type { ApprovalsService } from "../ports";
 import type { SharedStores } from "../store/shared";
-import { createAuthorize } from "./authorize";
+import { createAuthorize, type Authorize } from "./authorize";
 import { createBatch } from "./batch";
 import { toolRunner } from "./connectors";
 import { createEvaluate } from "./evaluate";
 import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
 import { createRecordOutcome } from "./outcome";
+import type { GatewayHealth, GovernanceEngine } from "./engine";
 import type { GovernanceAudit } from "./ports";
 import { ActionConflictError, ActionUnavailableError } from "./types";
 
@@ -23,23 +25,18 @@ export interface SharedGovernanceEngineDeps {
   ping: () => Promise<boolean>;
   now?: () => Date;
   connectors?: ConnectorRegistry;
+  /** Version reported by gateway health. */
+  version?: string;
+  /** The approvals service (announces new approvals to every node); defaults to the bare shared store. */
+  approvals?: Pick<ApprovalsService, "create" | "get">;
 }
-
-/** Capability tokens are not on the shared store yet: a presented token is refused (fail closed), never ignored. */
-const tokensNotShared: PolicyDeps["tokens"] = {
-  verify: async () => ({
-    ok: false,
-    code: "INVALID_TOKEN",
-    message: "Capability tokens are not supported on the PostgreSQL backend yet",
-  }),
-};
 
 export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const { stores } = deps;
   const now = deps.now ?? (() => new Date());
   const policyDeps: PolicyDeps = {
     manifests: stores.manifests,
-    tokens: tokensNotShared,
+    tokens: stores.capabilityTokens,
     budgets: stores.budgets,
     counterparties: stores.counterparties,
     findApproval: (orgId, approvalId) => stores.approvals.get(orgId, approvalId),
@@ -47,12 +44,15 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
     decide(orgId, request, policyDeps, { now: at });
   const audit: GovernanceAudit = {
-    recordDecision: async (input) => void (await stores.audit.appendDecision(input)),
-    recordOutcome: async (input) => void (await stores.audit.appendOutcome(input)),
+    recordDecision: async (input) => void (await stores.audit.appendDecisionGrouped(input)),
+    recordOutcome: async (input) => void (await stores.audit.appendOutcomeGrouped(input)),
   };
   const { reservations } = stores;
-  const approvals = { create: stores.approvals.create, get: stores.approvals.get };
-  const authorize = createAuthorize({ now, decide: decideAt, approvals, audit, reservations });
+  const approvals = deps.approvals ?? { create: stores.approvals.create, get: stores.approvals.get };
+  const authorize = failClosedAuthorize(
+    createAuthorize({ now, decide: decideAt, approvals, audit, reservations }),
+    deps.ping,
+  );
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());
   const execute = failClosed(
@@ -60,13 +60,19 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
     deps.ping,
   );
 
-  async function health() {
+  async function health(): Promise<GatewayHealth> {
     const database = (await deps.ping()) ? ("connected" as const) : ("disconnected" as const);
-    return { status: database === "connected" ? "healthy" : "unhealthy", database, timestamp: now().toISOString() };
+    return {
+      status: database === "connected" ? "healthy" : "unhealthy",
+      version: deps.version ?? "0.1.0",
+      database,
+      timestamp: now().toISOString(),
+    };
   }
 
-  return {
+  const engine = {
     manifests: stores.manifests,
+    tokens: stores.capabilityTokens,
     approvals: stores.approvals,
     audit: stores.audit,
     evaluate: createEvaluate({ now, decide: decideAt }),
@@ -75,10 +81,29 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
     execute,
     batch: createBatch(execute),
     health,
-  };
+    publicJwks: () => stores.signingKeys.capabilityToken.publicJwks(),
+  } satisfies GovernanceEngine & Record<string, unknown>;
+  return engine;
 }
 
 export type SharedGovernanceEngine = ReturnType<typeof createSharedGovernanceEngine>;
+
+/** The same for the sessions' authorize: a store failure is "unavailable", never an ALLOW. */
+function failClosedAuthorize(authorize: Authorize, ping: () => Promise<boolean>): Authorize {
+  return async (orgId, request, options) => {
+    try {
+      return await authorize(orgId, request, options);
+    } catch (err) {
+      if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
+      if (!(await ping()))
+        throw new ActionUnavailableError(
+          "The database is unavailable: governed actions are refused",
+          "DATABASE_UNAVAILABLE",
+        );
+      throw err;
+    }
+  };
+}
 
 /** A store failure becomes "unavailable" (503) once the database is found not to answer; refusals stay refusals. */
 function failClosed(execute: ExecuteOnce, ping: () => Promise<boolean>): ExecuteOnce {
@@ -88,7 +113,10 @@ function failClosed(execute: ExecuteOnce, ping: () => Promise<boolean>): Execute
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
       if (!(await ping()))
-        throw new ActionUnavailableError("The database is unavailable: governed actions are refused");
+        throw new ActionUnavailableError(
+          "The database is unavailable: governed actions are refused",
+          "DATABASE_UNAVAILABLE",
+        );
       throw err;
     }
   };

@@ -65,9 +65,15 @@ export class ActionConflictError extends Error {
   }
 }
 
-/** A collaborator this call needs is not wired (fail closed rather than ignore, e.g. an idempotency key). */
+/**
+ * A collaborator this call needs is not wired (NOT_CONFIGURED, e.g. an idempotency key without a store) or does
+ * not answer (DATABASE_UNAVAILABLE): the call fails closed rather than ignore it.
+ */
 export class ActionUnavailableError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: "NOT_CONFIGURED" | "DATABASE_UNAVAILABLE" = "NOT_CONFIGURED",
+  ) {
     super(message);
     this.name = "ActionUnavailableError";
   }

@@ -60,7 +60,7 @@ interface VersionRow {
 const UNKNOWN_AUTHOR = "unknown";
 
 /** Allowed lifecycle moves: revoked is final. */
-const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
+export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
   active: ["suspended", "revoked"],
   suspended: ["active", "revoked"],
   revoked: [],

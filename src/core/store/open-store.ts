@@ -62,22 +62,37 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
     await kysely.destroy();
     throw err;
   }
+  // Readiness has a connection of its own: a busy pool (every client in use under load) is not a database down.
+  const probe = openPostgres(url, { maxConnections: 1 });
   return {
     kind: "postgres",
     kysely,
     shared: createSharedStores(kysely, { secret: config.secret }),
-    ping: () => pingPostgres(kysely),
-    close: () => kysely.destroy(),
+    ping: () => pingPostgres(probe),
+    close: async () => {
+      await probe.destroy();
+      await kysely.destroy();
+    },
   };
 }
 
-/** Readiness: false when the database does not answer (the caller fails closed). */
+/** A database that has not answered a ping within this bound counts as down. */
+const PING_TIMEOUT_MS = 2000;
+
+/** Readiness: false when the database does not answer in time (the caller fails closed). */
 async function pingPostgres(kysely: AnyKysely): Promise<boolean> {
+  const { sql } = await import("kysely");
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((ok) => {
+    timer = setTimeout(() => ok(false), PING_TIMEOUT_MS);
+  });
+  const answered = sql`SELECT 1`.execute(kysely).then(
+    () => true,
+    () => false,
+  );
   try {
-    const { sql } = await import("kysely");
-    await sql`SELECT 1`.execute(kysely);
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([answered, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -38,7 +38,7 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
     return await run();
   } catch (err) {
     if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code });
-    if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: "NOT_CONFIGURED" });
+    if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: err.code });
     if (err instanceof InvalidManifestError)
       throw new HttpProblem(400, err.message, { code: "INVALID_MANIFEST", errors: err.problems });
     if (err instanceof ManifestConflictError) throw new HttpProblem(409, err.message, { code: "MANIFEST_CONFLICT" });
@@ -62,8 +62,8 @@ function duplicateActionIds(actions: { action_id: string }[]): number[] {
 }
 
 export function actionsHandlers({ actions }: ActionsHandlerDeps) {
-  const manifestOr404 = (orgId: string, manifestId: string): Manifest => {
-    const m = actions.manifests.get(orgId, manifestId);
+  const manifestOr404 = async (orgId: string, manifestId: string): Promise<Manifest> => {
+    const m = await actions.manifests.get(orgId, manifestId);
     if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
     return m;
   };
@@ -71,7 +71,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     (status: ManifestStatus) =>
     async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
       const author = requireOrg(req.principal, req.params.org_id);
-      manifestOr404(req.params.org_id, req.params.manifest_id);
+      await manifestOr404(req.params.org_id, req.params.manifest_id);
       const updated = await mapErrors(() =>
         actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status, author),
       );
@@ -119,7 +119,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     },
 
     Gateway_health: async () => {
-      const health = actions.health();
+      const health = await actions.health();
       if (health.status !== "healthy")
         throw new HttpProblem(503, `Gateway unhealthy: database ${health.database}`, { code: "DATABASE_UNAVAILABLE" });
       return { status: 200, body: health };
@@ -130,9 +130,9 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
       requireOrg(req.principal, orgId);
       const body = req.body;
       const manifest = body.manifest_id
-        ? actions.manifests.get(orgId, body.manifest_id)
+        ? await actions.manifests.get(orgId, body.manifest_id)
         : body.uapk_id
-          ? actions.manifests.getByUapkId(orgId, body.uapk_id)
+          ? await actions.manifests.getByUapkId(orgId, body.uapk_id)
           : undefined;
       if (!body.manifest_id && !body.uapk_id)
         throw new HttpProblem(400, "Cannot issue capability token: manifest_id or uapk_id is required", {
@@ -160,7 +160,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     CapabilityTokens_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const all = actions.tokens.list(req.params.org_id, {
+      const all = await actions.tokens.list(req.params.org_id, {
         agentId: req.query.agent_id,
         uapkId: req.query.uapk_id,
         includeInactive: req.query.include_inactive,
@@ -171,7 +171,7 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
     CapabilityTokens_revoke: async (req) => {
       requireOrg(req.principal, req.params.org_id);
       const reason = req.body?.reason;
-      const info = actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
+      const info = await actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
       if (!info)
         throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
       return {
@@ -195,19 +195,20 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     Manifests_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const all = actions.manifests.list(req.params.org_id, req.query.status) as Schemas["Manifest"][];
+      const all = (await actions.manifests.list(req.params.org_id, req.query.status)) as Schemas["Manifest"][];
       return { status: 200, body: pageOf(all, (m) => m.manifest_id, req.query) };
     },
 
     Manifests_get: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      return { status: 200, body: manifestOr404(req.params.org_id, req.params.manifest_id) as Schemas["Manifest"] };
+      const manifest = await manifestOr404(req.params.org_id, req.params.manifest_id);
+      return { status: 200, body: manifest as Schemas["Manifest"] };
     },
 
     Manifests_versions: async (req) => {
       requireOrg(req.principal, req.params.org_id);
       // Another org's manifest id is not found, exactly like an id nobody uses.
-      const items = actions.manifests.versions(req.params.org_id, req.params.manifest_id);
+      const items = await actions.manifests.versions(req.params.org_id, req.params.manifest_id);
       if (!items)
         throw new HttpProblem(404, `Manifest '${req.params.manifest_id}' not found`, { code: "MANIFEST_NOT_FOUND" });
       return { status: 200, body: { items } };
@@ -215,8 +216,8 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
 
     Manifests_getVersion: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      manifestOr404(req.params.org_id, req.params.manifest_id);
-      const version = actions.manifests.version(req.params.org_id, req.params.manifest_id, req.params.version);
+      await manifestOr404(req.params.org_id, req.params.manifest_id);
+      const version = await actions.manifests.version(req.params.org_id, req.params.manifest_id, req.params.version);
       if (!version)
         throw new HttpProblem(404, `Manifest '${req.params.manifest_id}' has no version ${req.params.version}`, {
           code: "MANIFEST_VERSION_NOT_FOUND",

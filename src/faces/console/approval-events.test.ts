@@ -34,7 +34,7 @@ describe("approval events", () => {
     };
     thisNode = await open();
     otherNode = await open();
-    events = createApprovalEvents({ db: thisNode.db, approvals: thisNode.approvals, pollIntervalMs: 20 });
+    events = createApprovalEvents({ approvals: thisNode.approvals, pollIntervalMs: 20 });
     seen = [];
   });
 

@@ -4,15 +4,14 @@
 //  - a cheap periodic read of the approvals table (`approvalChangesSince`, every ~1 s while someone listens):
 //    rows created, decided or consumed by any node.
 // Each org with at least one listener has one watcher; it stops when the last listener leaves.
-import type { Approval, ApprovalStore } from "../../core/approvals";
-import { approvalChangesSince, type ApprovalChange } from "../../core/approvals/changes";
-import type { Db } from "../../core/store/sqlite";
+import type { Approval } from "../../core/approvals";
+import type { ApprovalChange } from "../../core/approvals/changes";
+import type { ApprovalsService } from "../../core/ports";
 
 export type ApprovalListener = (approval: Approval) => void;
 
 export interface ApprovalEventsOptions {
-  db: Db;
-  approvals: ApprovalStore;
+  approvals: Pick<ApprovalsService, "get" | "onDecided" | "changesSince">;
   /** How often the table is read for changes made elsewhere. */
   pollIntervalMs?: number;
   now?: () => Date;
@@ -41,10 +40,11 @@ interface OrgWatcher {
   /** The newest change seen; the table is read from CLOCK_SLACK_MS before it. */
   newest: string;
   timer: NodeJS.Timeout;
+  /** A read is under way. */
+  polling: boolean;
 }
 
 export function createApprovalEvents({
-  db,
   approvals,
   pollIntervalMs = 1000,
   now = () => new Date(),
@@ -59,16 +59,23 @@ export function createApprovalEvents({
     for (const listener of watcher.listeners) listener(approval);
   }
 
-  function poll(orgId: string, watcher: OrgWatcher): void {
-    const from = slackBefore(watcher.newest);
-    let changes: ApprovalChange[];
+  async function poll(orgId: string, watcher: OrgWatcher): Promise<void> {
+    if (watcher.polling) return; // a slow read (networked store) is not overtaken by the next tick
+    watcher.polling = true;
     try {
-      changes = approvalChangesSince(db, orgId, from);
+      await pollOnce(orgId, watcher);
     } catch {
-      return; // the database is closing or busy: the next tick tries again
+      // the database is closing, busy or down: the next tick tries again
+    } finally {
+      watcher.polling = false;
     }
+  }
+
+  async function pollOnce(orgId: string, watcher: OrgWatcher): Promise<void> {
+    const from = slackBefore(watcher.newest);
+    const changes: ApprovalChange[] = await approvals.changesSince(orgId, from);
     for (const change of changes) {
-      const approval = approvals.get(orgId, change.approval_id);
+      const approval = await approvals.get(orgId, change.approval_id);
       if (approval) deliver(watcher, approval, change.changed_at);
       if (change.changed_at > watcher.newest) watcher.newest = change.changed_at;
     }
@@ -82,8 +89,8 @@ export function createApprovalEvents({
   const unsubscribeDecided = approvals.onDecided((decided) => {
     const watcher = watchers.get(decided.org_id);
     if (!watcher) return;
-    setImmediate(() => {
-      const stored = approvals.get(decided.org_id, decided.approval_id);
+    setImmediate(async () => {
+      const stored = await Promise.resolve(approvals.get(decided.org_id, decided.approval_id)).catch(() => null);
       if (stored && stored.status === decided.status)
         deliver(watcher, stored, stored.decided_at ?? now().toISOString());
     });
@@ -94,11 +101,23 @@ export function createApprovalEvents({
     if (watcher) return watcher;
     // From now on: the client loads the current list itself after subscribing.
     const newest = now().toISOString();
-    const created: OrgWatcher = { listeners: new Set(), sent: new Map(), newest, timer: undefined as never };
-    // What exists already is not news: mark the rows in the slack window as sent.
-    for (const change of approvalChangesSince(db, orgId, slackBefore(newest)))
-      created.sent.set(`${change.approval_id}:${change.status}`, change.changed_at);
-    created.timer = setInterval(() => poll(orgId, created), pollIntervalMs);
+    const created: OrgWatcher = {
+      listeners: new Set(),
+      sent: new Map(),
+      newest,
+      timer: undefined as never,
+      polling: false,
+    };
+    // What exists already is not news: mark the rows in the slack window as sent (before the first poll).
+    const mark = (changes: ApprovalChange[]) => {
+      for (const change of changes) created.sent.set(`${change.approval_id}:${change.status}`, change.changed_at);
+    };
+    const existing = approvals.changesSince(orgId, slackBefore(newest));
+    if (existing instanceof Promise) {
+      created.polling = true;
+      existing.then(mark, () => {}).finally(() => (created.polling = false));
+    } else mark(existing);
+    created.timer = setInterval(() => void poll(orgId, created), pollIntervalMs);
     created.timer.unref();
     watchers.set(orgId, created);
     return created;

@@ -64,16 +64,20 @@ function metaOf(meta: Record<string, unknown> | undefined): CallMeta | { error: 
 }
 
 export function createAgentTools(deps: AgentToolsDeps) {
-  const manifestOf = (s: AgentSession): Manifest | undefined => deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
+  const manifestOf = async (s: AgentSession): Promise<Manifest | undefined> =>
+    deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
 
-  function listTools(session: AgentSession): Tool[] {
-    const manifest = manifestOf(session);
+  async function listTools(session: AgentSession): Promise<Tool[]> {
+    const manifest = await manifestOf(session);
     return [...(manifest ? manifestTools(manifest) : []), approvalStatusTool];
   }
 
   /** The REST execute body this call stands for, or why it cannot be one. */
-  function requestFor(session: AgentSession, params: CallToolRequest["params"]): ExecuteRequest | CallToolResult {
-    const manifest = manifestOf(session);
+  async function requestFor(
+    session: AgentSession,
+    params: CallToolRequest["params"],
+  ): Promise<ExecuteRequest | CallToolResult> {
+    const manifest = await manifestOf(session);
     const action = capabilityForToolName(manifest, params.name);
     if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <type>.<tool>`);
     const args = (params.arguments ?? {}) as Record<string, unknown>;
@@ -116,7 +120,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
       });
     } catch (err) {
       if (err instanceof ActionConflictError) return refused(err.code, err.message);
-      if (err instanceof ActionUnavailableError) return refused("NOT_CONFIGURED", err.message);
+      if (err instanceof ActionUnavailableError) return refused(err.code, err.message);
       throw err;
     }
   }
@@ -164,8 +168,8 @@ export function createAgentTools(deps: AgentToolsDeps) {
       return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [
         { pointer: "/arguments/approval_id", message: "required" },
       ]);
-    const agentId = manifestOf(session)?.agent.id ?? session.uapkId;
-    const view = deps.approvals.getForAgent(session.orgId, approvalId, agentId);
+    const agentId = (await manifestOf(session))?.agent.id ?? session.uapkId;
+    const view = await deps.approvals.getForAgent(session.orgId, approvalId, agentId);
     if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${approvalId}' not found`);
     return {
       content: [{ type: "text", text: `Approval ${approvalId} is ${view.status}` }],
@@ -181,7 +185,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
   ): Promise<CallToolResult> {
     if (params.name === APPROVAL_STATUS_TOOL)
       return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
-    const request = requestFor(session, params);
+    const request = await requestFor(session, params);
     if ("content" in request) return request;
     const answer = await execute(session, request, extra);
     if ("content" in answer) return answer;

@@ -83,7 +83,7 @@ export function createMcpFace(deps: McpFaceDeps) {
   function agentServer(base: Omit<AgentSession, "sessionId">, sessionId: () => string): Server {
     const server = newServer();
     const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
-    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: agentTools.listTools(session()) }));
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await agentTools.listTools(session()) }));
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
       agentTools.callTool(session(), request.params, extra),
     );
@@ -113,7 +113,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       });
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
     if (route.kind === "purutos") return sessions.open(ownerOf(principal), endpoint, purutosServer);
-    if (!deps.engine.manifests.getByUapkId(orgId, route.uapkId))
+    if (!(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
       throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
     const token = ctx.get("X-Capability-Token");
     const base = {

@@ -1,11 +1,11 @@
 // What the MCP face needs from the rest of Gatehouse, as ports wired by the composition root (src/server.ts):
 // the governance engine and the approvals store of core, the spec's request validators, and the puruto
 // commands of the discovery face (reached through a port: a face never imports another face).
-import type { ApprovalStore } from "../../core/approvals";
 import type { GovernanceEngine } from "../../core/governance";
+import type { ApprovalsService } from "../../core/ports";
 
 export type McpEngine = Pick<GovernanceEngine, "execute" | "manifests">;
-export type McpApprovals = Pick<ApprovalStore, "getForAgent" | "waitForDecision">;
+export type McpApprovals = Pick<ApprovalsService, "getForAgent" | "waitForDecision">;
 
 /** One refused part of a request: where (a JSON pointer) and why. */
 export interface InputProblem {

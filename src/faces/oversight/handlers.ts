@@ -1,10 +1,11 @@
 // Oversight: the operator's REST face over approvals and the audit log, plus the agent's read of its own
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
-import type { ApprovalPosition, ApprovalStore, DecideResult } from "../../core/approvals";
-import { cursorAfterRecord, InvalidAuditQueryError, type AuditLog, type AuditRecord } from "../../core/audit";
+import type { ApprovalPosition, DecideResult } from "../../core/approvals";
+import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
+import type { ApprovalsService, AuditService } from "../../core/ports";
 import { logger } from "../../core/log/logger";
 import type { components } from "../../../generated/api-types";
 import type { HandlerGroup } from "../../http/handlers";
@@ -16,8 +17,8 @@ import { countWithinBytes, decodeCursor, encodeCursor } from "../../http/paging"
 const log = logger.child({ module: "oversight" });
 
 export interface OversightDeps {
-  approvals: ApprovalStore;
-  audit: AuditLog;
+  approvals: ApprovalsService;
+  audit: AuditService;
   /** Shadow replay of a candidate manifest (src/core/governance/replay.ts); 501 when absent. */
   replay?: ShadowReplay;
   /** Evidence bundles (src/core/governance/evidence.ts); 501 when absent. */
@@ -57,24 +58,29 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
   }
 
   /** Outcome records are shown with their intent's action and reasons; one lookup per interaction. */
-  function withIntents(orgId: string, records: AuditRecord[]) {
+  async function withIntents(orgId: string, records: AuditRecord[]) {
     const intents = new Map<string, AuditRecord | undefined>();
-    return records.map((record) => {
-      if (record.kind !== "outcome") return toInteractionRecord(record);
+    const items = [];
+    for (const record of records) {
+      if (record.kind !== "outcome") {
+        items.push(toInteractionRecord(record));
+        continue;
+      }
       if (!intents.has(record.interaction_id)) {
-        const opening = audit.getInteraction(orgId, record.interaction_id).find((r) => r.kind === "intent");
+        const opening = (await audit.getInteraction(orgId, record.interaction_id)).find((r) => r.kind === "intent");
         intents.set(record.interaction_id, opening);
       }
-      return toInteractionRecord(record, intents.get(record.interaction_id));
-    });
+      items.push(toInteractionRecord(record, intents.get(record.interaction_id)));
+    }
+    return items;
   }
 
   return {
-    Approvals_list: ({ params, query, principal }) => {
+    Approvals_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
       const limit = query.limit ?? DEFAULT_APPROVALS_PAGE;
       // One approval more than the page tells whether another page follows.
-      const rows = approvals.list(params.org_id, {
+      const rows = await approvals.list(params.org_id, {
         limit: limit + 1,
         ...(query.status ? { status: query.status } : {}),
         ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
@@ -95,22 +101,22 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       };
     },
 
-    Approvals_get: ({ params, principal }) => {
+    Approvals_get: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const approval = approvals.get(params.org_id, params.approval_id);
+      const approval = await approvals.get(params.org_id, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
       return { status: 200, body: toApproval(approval) };
     },
 
-    Approvals_approve: ({ params, body, principal }) => {
+    Approvals_approve: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      const result = approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
+      const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id);
     },
 
-    Approvals_deny: ({ params, body, principal }) => {
+    Approvals_deny: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      const result = approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
+      const result = await approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id);
     },
 
@@ -122,16 +128,16 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       const approval =
         waitSeconds > 0
           ? await approvals.waitForDecision(orgId, params.approval_id, waitSeconds * 1000, signal)
-          : approvals.get(orgId, params.approval_id);
+          : await approvals.get(orgId, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
       return { status: 200, body: toApproval(approval) };
     },
 
-    Interactions_list: ({ params, query, principal }) => {
+    Interactions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
       let page;
       try {
-        page = audit.list(params.org_id, {
+        page = await audit.list(params.org_id, {
           agent_id: query.agent_id,
           decision: query.decision,
           ...(query.reason_code !== undefined ? { reason_code: query.reason_code } : {}),
@@ -146,7 +152,7 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
         }
         throw err;
       }
-      const candidates = withIntents(params.org_id, page.records);
+      const candidates = await withIntents(params.org_id, page.records);
       const items = candidates.slice(0, countWithinBytes(candidates));
       // Cut short by the byte budget: the next page starts after the last record sent.
       const last = items.at(-1);
@@ -155,9 +161,9 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       return { status: 200, body: { items, ...(next !== null ? { next_cursor: next } : {}) } };
     },
 
-    Interactions_get: ({ params, principal }) => {
+    Interactions_get: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const records = audit.getInteraction(params.org_id, params.interaction_id);
+      const records = await audit.getInteraction(params.org_id, params.interaction_id);
       const latest = records.at(-1);
       if (!latest) {
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
@@ -167,14 +173,14 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       return { status: 200, body: toInteractionRecord(latest, records[0]) };
     },
 
-    Interactions_verify: ({ params, principal }) => {
+    Interactions_verify: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: toChainVerification(audit.verifyChain(params.org_id)) };
+      return { status: 200, body: toChainVerification(await audit.verifyChain(params.org_id)) };
     },
 
-    Interactions_head: ({ params, principal }) => {
+    Interactions_head: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: audit.signedHead(params.org_id) };
+      return { status: 200, body: await audit.signedHead(params.org_id) };
     },
 
     Interactions_evidence: async ({ params, principal }) => {
@@ -203,12 +209,12 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       }
     },
 
-    Interactions_export: ({ params, principal }) => {
+    Interactions_export: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
       // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline.
       return {
         status: 200,
-        body: audit.exportJsonl(params.org_id),
+        body: await audit.exportJsonl(params.org_id),
         headers: { "content-type": "application/x-ndjson" },
       };
     },

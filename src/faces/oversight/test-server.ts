@@ -4,6 +4,7 @@
 // through execute is the actions face's job).
 import type { ApprovalStore } from "../../core/approvals";
 import type { AuditLog } from "../../core/audit";
+import { must } from "../../core/must";
 import type { Db } from "../../core/store/sqlite";
 import { startTestGatehouse } from "../../test-support/gatehouse";
 
@@ -28,12 +29,13 @@ export async function startOversightServer(): Promise<OversightTestServer> {
     apiKey: AGENT_API_KEY,
     env: { GATEHOUSE_APPROVAL_RECHECK_MS: "50" },
   });
+  const embedded = must(g.embedded, "the test Gatehouse runs on the embedded SQLite store");
   return {
     url: g.url,
-    db: g.db,
-    approvals: g.approvals,
-    audit: g.audit,
-    otherOrgApiKey: g.apiKeys.create(OTHER_ORG, "other org agent").key,
+    db: embedded.db,
+    approvals: embedded.approvals,
+    audit: embedded.audit,
+    otherOrgApiKey: (await g.apiKeys.create(OTHER_ORG, "other org agent")).key,
     operatorToken: g.userTokenFor,
     close: g.dispose,
   };

@@ -85,3 +85,21 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
     },
   } satisfies HandlerGroup;
 }
+
+/**
+ * The webhook operations where subscriptions cannot be stored yet (the PostgreSQL backend): each answers 501
+ * problem+json, never a silent success.
+ */
+export function webhooksUnavailable() {
+  const unavailable = () => {
+    throw new HttpProblem(501, "Approval notifications are not available on the PostgreSQL backend yet", {
+      code: "NOT_IMPLEMENTED",
+    });
+  };
+  return {
+    Webhooks_create: unavailable,
+    Webhooks_list: unavailable,
+    Webhooks_remove: unavailable,
+    Webhooks_deliveries: unavailable,
+  } satisfies HandlerGroup;
+}

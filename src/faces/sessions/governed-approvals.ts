@@ -1,7 +1,8 @@
 // The approvals side of governed tool calls: an escalated call waits for its approval, and once decided it is
 // authorized again with that approval (the pipeline re-checks everything and spends the approval once). The
 // IDE user's own approve / reject / edit are recorded on the same approval as an operator's.
-import type { Approval, ApprovalStore } from "../../core/approvals";
+import type { Approval } from "../../core/approvals";
+import type { ApprovalsService } from "../../core/ports";
 import { ActionConflictError, type Authorization } from "../../core/governance";
 import type { ActionRequest } from "../../core/policy/types";
 import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
@@ -9,8 +10,8 @@ import type { ToolApprovals, ToolPolicyContext, ToolRelease } from "./tool-polic
 
 /** What the approvals of governed calls need from createGovernedTools. */
 export interface GovernedCalls {
-  approvals: Pick<ApprovalStore, "get" | "approve" | "deny" | "waitForDecision"> &
-    Partial<Pick<ApprovalStore, "cancel">>;
+  approvals: Pick<ApprovalsService, "get" | "approve" | "deny" | "waitForDecision"> &
+    Partial<Pick<ApprovalsService, "cancel">>;
   /** The org a call is decided in (the user's, else the default org). */
   orgOf(ctx: ToolPolicyContext): string | undefined;
   /** The engine's authorize, remembering an authorized call until the IDE reports its result. */
@@ -29,8 +30,8 @@ export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
         reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
       };
       // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
-      if (decision === "approve") calls.approvals.approve(orgId, approvalId, by);
-      else calls.approvals.deny(orgId, approvalId, by);
+      if (decision === "approve") await calls.approvals.approve(orgId, approvalId, by);
+      else await calls.approvals.deny(orgId, approvalId, by);
     },
     edit: (ctx, approvalId, modifiedArguments, feedback) => edit(calls, ctx, approvalId, modifiedArguments, feedback),
     async cancel(ctx, approvalId, reason) {
@@ -100,7 +101,7 @@ async function edit(
   feedback: string | undefined,
 ): Promise<ToolRelease> {
   const orgId = orgOfApproval(calls, ctx);
-  const closed = calls.approvals.deny(orgId, approvalId, {
+  const closed = await calls.approvals.deny(orgId, approvalId, {
     by: ctx.sub,
     reason: feedback ?? "replaced by edited arguments in the IDE",
   });
@@ -109,7 +110,7 @@ async function edit(
     const reason = `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`;
     return rejected(approvalId, reason, "APPROVAL_DENIED");
   }
-  const original = closed.ok ? closed.approval : (closed.approval ?? calls.approvals.get(orgId, approvalId));
+  const original = closed.ok ? closed.approval : (closed.approval ?? (await calls.approvals.get(orgId, approvalId)));
   if (!original) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
 
   // The edited call is a new request: the policy decides it from scratch.
@@ -117,7 +118,7 @@ async function edit(
   if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
   // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
   const fresh = pendingApprovalOf(first);
-  const approved = calls.approvals.approve(orgId, fresh, {
+  const approved = await calls.approvals.approve(orgId, fresh, {
     by: ctx.sub,
     reason: feedback ?? "edited and approved in the IDE",
   });
@@ -159,7 +160,7 @@ async function askAgain(
   const res = await calls.authorize(orgId, ctx, request);
   const approvedByThisUser = spent.decided_by === ctx.sub && spent.status !== "denied" && spent.status !== "expired";
   if (res.decision !== "ESCALATE" || !approvedByThisUser) return asRelease(res, request.action.params);
-  const approved = calls.approvals.approve(orgId, pendingApprovalOf(res), {
+  const approved = await calls.approvals.approve(orgId, pendingApprovalOf(res), {
     by: ctx.sub,
     reason: spent.decision_reason ?? "approved in the IDE",
   });

@@ -12,15 +12,15 @@ export const IDE_ACTION_TYPE = "ide";
  * The request of a tool call: the runtime's current agent's manifest when the org has one with that uapk_id,
  * else the session manifest; the action is `ide:<tool_name>` with the call's arguments.
  */
-export function requestFor(
+export async function requestFor(
   manifests: GovernanceEngine["manifests"],
   sessionManifest: string,
   orgId: string,
   ctx: ToolPolicyContext,
   params: Record<string, unknown>,
-): ActionRequest {
-  const agentManifest = ctx.agent ? manifests.getByUapkId(orgId, ctx.agent) : undefined;
-  const manifest = agentManifest ?? manifests.getByUapkId(orgId, sessionManifest);
+): Promise<ActionRequest> {
+  const agentManifest = ctx.agent ? await manifests.getByUapkId(orgId, ctx.agent) : undefined;
+  const manifest = agentManifest ?? (await manifests.getByUapkId(orgId, sessionManifest));
   const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
   const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };
   return {

@@ -61,7 +61,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     const orgId = orgOf(ctx);
     if (!orgId)
       return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
-    const request = requestFor(deps.engine.manifests, sessionManifest, orgId, ctx, ctx.arguments);
+    const request = await requestFor(deps.engine.manifests, sessionManifest, orgId, ctx, ctx.arguments);
     return asDecision(await authorize(orgId, ctx, request));
   };
 

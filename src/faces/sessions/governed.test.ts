@@ -7,7 +7,7 @@ import { createAuditLog, type AuditLog } from "../../core/audit";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
 import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
-import { createGovernanceEngine, type GovernanceEngine } from "../../core/governance";
+import { createGovernanceEngine, type SqliteGovernanceEngine } from "../../core/governance";
 import { createGovernedTools } from "./governed-tools";
 import {
   openIde,
@@ -27,7 +27,7 @@ let idp: TestIdp;
 let db: Db;
 let approvals: ApprovalStore;
 let audit: AuditLog;
-let engine: GovernanceEngine;
+let engine: SqliteGovernanceEngine;
 let g: TestGateway;
 const clients: IdeClient[] = [];
 

@@ -2,7 +2,7 @@
 // session or task. The manifest is the ceiling, the token the session scope; each request is checked
 // against both. Unlike the original: every token has `aud`, `nbf`, `exp` (required, never 0), `kid`;
 // revocation is per token (jti); keys rotate and old ones stay verify-only.
-import { randomBytes } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import type { Db } from "../../store/sqlite";
 import type { Manifest } from "../types";
@@ -95,6 +95,159 @@ interface Row {
   revoke_reason: string | null;
 }
 
+/** The lifetime in hours of a token that may be issued; throws TokenIssueError listing every problem. */
+export function checkIssueRequest(input: IssueTokenInput): number {
+  const problems: { pointer: string; message: string }[] = [];
+  const { manifest } = input;
+  if (manifest.status !== "active")
+    problems.push({ pointer: "/manifest_id", message: `manifest '${manifest.uapk_id}' is ${manifest.status}` });
+  if (input.agentId !== manifest.agent.id)
+    problems.push({
+      pointer: "/agent_id",
+      message: `agent '${input.agentId}' is not the agent of manifest '${manifest.uapk_id}'`,
+    });
+  // The manifest is the ceiling: a token may only narrow it.
+  input.capabilities.forEach((cap, i) => {
+    if (!manifest.capabilities.includes(cap))
+      problems.push({ pointer: `/capabilities/${i}`, message: `'${cap}' is not a capability of the manifest` });
+  });
+  if (input.capabilities.length === 0) problems.push({ pointer: "/capabilities", message: "at least one capability" });
+  const hours = input.expiresInHours ?? DEFAULT_LIFETIME_HOURS;
+  if (!(Number.isFinite(hours) && hours > 0 && hours <= MAX_LIFETIME_HOURS))
+    problems.push({
+      pointer: "/expires_in_hours",
+      message: `expires_in_hours must be in (0, ${MAX_LIFETIME_HOURS}]`,
+    });
+  const maxActions = input.constraints?.max_actions;
+  if (maxActions !== undefined && !(Number.isInteger(maxActions) && maxActions >= 0))
+    problems.push({ pointer: "/constraints/max_actions", message: "max_actions must be a non-negative integer" });
+  if (problems.length > 0) throw new TokenIssueError(problems);
+  return hours;
+}
+
+/** A checked request signed as a JWT, with the row that records it (capability_tokens). */
+export async function signCapabilityToken(
+  input: IssueTokenInput,
+  key: { kid: string; privateKey: KeyObject },
+  issuedAt: Date,
+): Promise<{ issued: IssuedToken; row: Omit<Row, "revoked_at" | "revoke_reason"> }> {
+  const hours = checkIssueRequest(input);
+  const { manifest } = input;
+  const iat = Math.floor(issuedAt.getTime() / 1000);
+  const exp = iat + Math.round(hours * 3600);
+  const tokenId = `tok-${randomBytes(12).toString("base64url")}`;
+  const capabilities = [...new Set(input.capabilities)];
+  const claims: Omit<CapabilityClaims, "iss" | "sub" | "aud" | "exp" | "nbf" | "iat" | "jti"> = {
+    token_type: "capability",
+    cap: capabilities,
+    ...(input.constraints ? { constraints: input.constraints } : {}),
+    org_id: input.orgId,
+    uapk_id: manifest.uapk_id,
+    manifest_id: manifest.manifest_id,
+  };
+  const token = await new SignJWT(claims as unknown as JWTPayload)
+    .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "JWT" })
+    .setIssuer(input.issuerId)
+    .setSubject(input.agentId)
+    .setAudience(CAPABILITY_AUDIENCE)
+    .setIssuedAt(iat)
+    .setNotBefore(iat)
+    .setExpirationTime(exp)
+    .setJti(tokenId)
+    .sign(key.privateKey);
+  const expiresAt = new Date(exp * 1000).toISOString();
+  return {
+    issued: {
+      token_id: tokenId,
+      token,
+      expires_at: expiresAt,
+      capabilities,
+      ...(input.constraints ? { constraints: input.constraints } : {}),
+    },
+    row: {
+      token_id: tokenId,
+      org_id: input.orgId,
+      issuer_id: input.issuerId,
+      agent_id: input.agentId,
+      manifest_id: manifest.manifest_id,
+      uapk_id: manifest.uapk_id,
+      capabilities: JSON.stringify(capabilities),
+      constraints: input.constraints ? JSON.stringify(input.constraints) : null,
+      kid: key.kid,
+      issued_at: issuedAt.toISOString(),
+      expires_at: expiresAt,
+    },
+  };
+}
+
+/**
+ * The signature and claims of a presented token (not yet its revocation): only EdDSA with a key of ours (by
+ * `kid`); `aud`, `exp`, `nbf`, `sub`, `jti` are required; issued to this agent for this manifest.
+ */
+export async function verifyCapabilityJwt(
+  token: string,
+  publicKey: (kid: string) => KeyObject | undefined | Promise<KeyObject | undefined>,
+  expected: { orgId: string; agentId: string; uapkId: string },
+  now: Date,
+): Promise<TokenVerification> {
+  const invalid = (message: string): TokenVerification => ({ ok: false, code: "INVALID_TOKEN", message });
+  let kid: string | undefined;
+  try {
+    kid = decodeProtectedHeader(token).kid;
+  } catch {
+    return invalid("Capability token is not a JWT");
+  }
+  const key = kid ? await publicKey(kid) : undefined;
+  if (!key) return invalid("Capability token is not signed by a Gatehouse key");
+
+  let claims: CapabilityClaims;
+  try {
+    const verified = await jwtVerify(token, key, {
+      algorithms: ["EdDSA"],
+      audience: CAPABILITY_AUDIENCE,
+      requiredClaims: ["exp", "nbf", "sub", "jti", "iss"],
+      currentDate: now,
+    });
+    claims = verified.payload as unknown as CapabilityClaims;
+  } catch (err) {
+    if (err instanceof joseErrors.JWTExpired)
+      return { ok: false, code: "TOKEN_EXPIRED", message: "Capability token has expired" };
+    return invalid(`Capability token is invalid: ${(err as Error).message}`);
+  }
+  if (claims.token_type !== "capability") return invalid("Not a capability token");
+  if (!Array.isArray(claims.cap)) return invalid("Capability token has no cap claim");
+  if (claims.sub !== expected.agentId) return invalid(`Capability token was issued to another agent`);
+  if (claims.org_id !== expected.orgId || claims.uapk_id !== expected.uapkId)
+    return invalid("Capability token was issued for another manifest");
+  return { ok: true, claims };
+}
+
+/** The verdict on a verified token from its stored row (none → unknown, revoked_at → revoked). */
+export function revocationVerdict(
+  verified: TokenVerification,
+  row: { revoked_at: string | null } | undefined,
+): TokenVerification {
+  if (!verified.ok) return verified;
+  if (!row) return { ok: false, code: "INVALID_TOKEN", message: "Capability token is unknown" };
+  if (row.revoked_at) return { ok: false, code: "TOKEN_REVOKED", message: "Capability token was revoked" };
+  return verified;
+}
+
+/** Newest first; by default only tokens that are neither revoked nor expired. */
+export function listedTokens(
+  rows: TokenRow[],
+  filter: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined },
+  nowIso: string,
+): TokenInfo[] {
+  return rows
+    .filter((r) => !filter.agentId || r.agent_id === filter.agentId)
+    .filter((r) => !filter.uapkId || r.uapk_id === filter.uapkId)
+    .filter((r) => filter.includeInactive || (!r.revoked_at && r.expires_at > nowIso))
+    .map(toInfo);
+}
+
+export type TokenRow = Row;
+
 export class CapabilityTokenService {
   private readonly now: () => Date;
 
@@ -107,134 +260,32 @@ export class CapabilityTokenService {
   }
 
   async issue(input: IssueTokenInput): Promise<IssuedToken> {
-    const problems: { pointer: string; message: string }[] = [];
-    const { manifest } = input;
-    if (manifest.status !== "active")
-      problems.push({ pointer: "/manifest_id", message: `manifest '${manifest.uapk_id}' is ${manifest.status}` });
-    if (input.agentId !== manifest.agent.id)
-      problems.push({
-        pointer: "/agent_id",
-        message: `agent '${input.agentId}' is not the agent of manifest '${manifest.uapk_id}'`,
-      });
-    // The manifest is the ceiling: a token may only narrow it.
-    input.capabilities.forEach((cap, i) => {
-      if (!manifest.capabilities.includes(cap))
-        problems.push({ pointer: `/capabilities/${i}`, message: `'${cap}' is not a capability of the manifest` });
-    });
-    if (input.capabilities.length === 0)
-      problems.push({ pointer: "/capabilities", message: "at least one capability" });
-    const hours = input.expiresInHours ?? DEFAULT_LIFETIME_HOURS;
-    if (!(Number.isFinite(hours) && hours > 0 && hours <= MAX_LIFETIME_HOURS))
-      problems.push({
-        pointer: "/expires_in_hours",
-        message: `expires_in_hours must be in (0, ${MAX_LIFETIME_HOURS}]`,
-      });
-    const maxActions = input.constraints?.max_actions;
-    if (maxActions !== undefined && !(Number.isInteger(maxActions) && maxActions >= 0))
-      problems.push({ pointer: "/constraints/max_actions", message: "max_actions must be a non-negative integer" });
-    if (problems.length > 0) throw new TokenIssueError(problems);
-
-    const issuedAt = this.now();
-    const iat = Math.floor(issuedAt.getTime() / 1000);
-    const exp = iat + Math.round(hours * 3600);
-    const tokenId = `tok-${randomBytes(12).toString("base64url")}`;
-    const capabilities = [...new Set(input.capabilities)];
-    const { kid, privateKey } = this.keys.activeKey();
-
-    const claims: Omit<CapabilityClaims, "iss" | "sub" | "aud" | "exp" | "nbf" | "iat" | "jti"> = {
-      token_type: "capability",
-      cap: capabilities,
-      ...(input.constraints ? { constraints: input.constraints } : {}),
-      org_id: input.orgId,
-      uapk_id: manifest.uapk_id,
-      manifest_id: manifest.manifest_id,
-    };
-    const token = await new SignJWT(claims as unknown as JWTPayload)
-      .setProtectedHeader({ alg: "EdDSA", kid, typ: "JWT" })
-      .setIssuer(input.issuerId)
-      .setSubject(input.agentId)
-      .setAudience(CAPABILITY_AUDIENCE)
-      .setIssuedAt(iat)
-      .setNotBefore(iat)
-      .setExpirationTime(exp)
-      .setJti(tokenId)
-      .sign(privateKey);
-
-    const expiresAt = new Date(exp * 1000).toISOString();
+    checkIssueRequest(input);
+    const { issued, row } = await signCapabilityToken(input, this.keys.activeKey(), this.now());
     this.db
       .prepare(
         `INSERT INTO capability_tokens
            (token_id, org_id, issuer_id, agent_id, manifest_id, uapk_id, capabilities, constraints, kid, issued_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (@token_id, @org_id, @issuer_id, @agent_id, @manifest_id, @uapk_id, @capabilities, @constraints, @kid,
+                 @issued_at, @expires_at)`,
       )
-      .run(
-        tokenId,
-        input.orgId,
-        input.issuerId,
-        input.agentId,
-        manifest.manifest_id,
-        manifest.uapk_id,
-        JSON.stringify(capabilities),
-        input.constraints ? JSON.stringify(input.constraints) : null,
-        kid,
-        issuedAt.toISOString(),
-        expiresAt,
-      );
-    return {
-      token_id: tokenId,
-      token,
-      expires_at: expiresAt,
-      capabilities,
-      ...(input.constraints ? { constraints: input.constraints } : {}),
-    };
+      .run(row);
+    return issued;
   }
 
-  /**
-   * Verifies a token presented by `agentId` for `uapkId` in `orgId`. Only EdDSA with a key of ours (by
-   * `kid`); `aud`, `exp`, `nbf`, `sub`, `jti` are required; the token must be one we issued and not revoked.
-   */
+  /** Verifies a token presented by `agentId` for `uapkId` in `orgId`: signature, claims, not revoked. */
   async verify(
     token: string,
     expected: { orgId: string; agentId: string; uapkId: string },
   ): Promise<TokenVerification> {
-    const invalid = (message: string): TokenVerification => ({ ok: false, code: "INVALID_TOKEN", message });
-    let kid: string | undefined;
-    try {
-      kid = decodeProtectedHeader(token).kid;
-    } catch {
-      return invalid("Capability token is not a JWT");
-    }
-    const key = kid ? this.keys.publicKey(kid) : undefined;
-    if (!key) return invalid("Capability token is not signed by a Gatehouse key");
-
-    let claims: CapabilityClaims;
-    try {
-      const verified = await jwtVerify(token, key, {
-        algorithms: ["EdDSA"],
-        audience: CAPABILITY_AUDIENCE,
-        requiredClaims: ["exp", "nbf", "sub", "jti", "iss"],
-        currentDate: this.now(),
-      });
-      claims = verified.payload as unknown as CapabilityClaims;
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired)
-        return { ok: false, code: "TOKEN_EXPIRED", message: "Capability token has expired" };
-      return invalid(`Capability token is invalid: ${(err as Error).message}`);
-    }
-    if (claims.token_type !== "capability") return invalid("Not a capability token");
-    if (!Array.isArray(claims.cap)) return invalid("Capability token has no cap claim");
-    if (claims.sub !== expected.agentId) return invalid(`Capability token was issued to another agent`);
-    if (claims.org_id !== expected.orgId || claims.uapk_id !== expected.uapkId)
-      return invalid("Capability token was issued for another manifest");
-
+    const verified = await verifyCapabilityJwt(token, (kid) => this.keys.publicKey(kid), expected, this.now());
+    if (!verified.ok) return verified;
     const row = this.db
       .prepare<[string, string], Pick<Row, "revoked_at">>(
         `SELECT revoked_at FROM capability_tokens WHERE token_id = ? AND org_id = ?`,
       )
-      .get(claims.jti, expected.orgId);
-    if (!row) return invalid("Capability token is unknown");
-    if (row.revoked_at) return { ok: false, code: "TOKEN_REVOKED", message: "Capability token was revoked" };
-    return { ok: true, claims };
+      .get(verified.claims.jti, expected.orgId);
+    return revocationVerdict(verified, row);
   }
 
   /** Revokes by token id (jti). Idempotent: revoking twice keeps the first time and reason. */
@@ -262,16 +313,11 @@ export class CapabilityTokenService {
     const rows = this.db
       .prepare<[string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? ORDER BY issued_at DESC, token_id`)
       .all(orgId);
-    const now = this.now().toISOString();
-    return rows
-      .filter((r) => !filter.agentId || r.agent_id === filter.agentId)
-      .filter((r) => !filter.uapkId || r.uapk_id === filter.uapkId)
-      .filter((r) => filter.includeInactive || (!r.revoked_at && r.expires_at > now))
-      .map(toInfo);
+    return listedTokens(rows, filter, this.now().toISOString());
   }
 }
 
-function toInfo(row: Row): TokenInfo {
+export function toInfo(row: Row): TokenInfo {
   return {
     token_id: row.token_id,
     issuer_id: row.issuer_id,

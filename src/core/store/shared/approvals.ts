@@ -147,7 +147,13 @@ function refusal(input: ConsumeInput, current: Approval | null, at: string): Con
     case "pending":
       return { ok: false, code: "APPROVAL_PENDING", reason: `Approval ${id} is still waiting for an operator` };
     case "denied":
-      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was denied` };
+      return {
+        ok: false,
+        code: "APPROVAL_DENIED",
+        reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}`,
+      };
+    case "cancelled":
+      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was cancelled with its session` };
     case "expired":
       return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
     case "consumed":

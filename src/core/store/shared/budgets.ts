@@ -28,19 +28,21 @@ export class BudgetExhausted extends Error {
 /** The increments themselves; throws BudgetExhausted (the caller's transaction must roll back). */
 export async function takeOneUnitEach(trx: Executor, slots: BudgetSlot[]): Promise<void> {
   for (const slot of slots) {
-    await trx
-      .insertInto("action_budget_counters")
-      .values({ scope: slot.scope, window: slot.window, count: 0 })
-      .onConflict((oc) => oc.doNothing())
-      .execute();
+    if (slot.limit < 1) throw new BudgetExhausted(slot);
+    // One statement per slot: the first unit creates the row, every next one is a conditional increment that
+    // only a row below its limit takes (no row returned: exhausted).
     const taken = await trx
-      .updateTable("action_budget_counters")
-      .set((eb) => ({ count: eb("count", "+", 1) }))
-      .where("scope", "=", slot.scope)
-      .where("window", "=", slot.window)
-      .where("count", "<", slot.limit)
+      .insertInto("action_budget_counters")
+      .values({ scope: slot.scope, window: slot.window, count: 1 })
+      .onConflict((oc) =>
+        oc
+          .columns(["scope", "window"])
+          .doUpdateSet((eb) => ({ count: eb("action_budget_counters.count", "+", 1) }))
+          .where("action_budget_counters.count", "<", slot.limit),
+      )
+      .returning("count")
       .executeTakeFirst();
-    if (taken.numUpdatedRows === 0n) throw new BudgetExhausted(slot);
+    if (!taken) throw new BudgetExhausted(slot);
   }
 }
 

@@ -11,6 +11,9 @@ import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./ide
 import { createSharedManifests, type SharedManifests } from "./manifests";
 import { sharedReservations } from "./reservations";
 import { secretBox } from "./secret-box";
+import { createSharedCapabilityTokens } from "./capability-tokens";
+import { sharedGroupCommit } from "./group-commit";
+import type { CapabilityTokensService } from "../../ports";
 import { createSharedSigningKeys, type SharedSigningKeys } from "./signing-keys";
 
 export interface SharedStores {
@@ -23,6 +26,7 @@ export interface SharedStores {
   audit: SharedAuditChain;
   /** The governance engine's ReservationStore port (budget + approval + intent in one transaction). */
   reservations: ReservationStore;
+  capabilityTokens: CapabilityTokensService;
 }
 
 export interface SharedStoresOptions {
@@ -41,7 +45,9 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   };
   const budgets = createSharedBudgets(db);
   const approvals = createSharedApprovals(db, clock);
-  const audit = createSharedAuditChain(db, signingKeys.audit, clock);
+  // One group commit per node: reservations and audit appends of a turn share one transaction.
+  const groups = sharedGroupCommit(db);
+  const audit = createSharedAuditChain(db, signingKeys.audit, { ...clock, groups });
   return {
     signingKeys,
     manifests: createSharedManifests(db, clock),
@@ -50,7 +56,8 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
     idempotency: createSharedIdempotencyStore(db, clock),
     approvals,
     audit,
-    reservations: sharedReservations(db, { budgets, approvals, audit }),
+    reservations: sharedReservations(groups, { budgets, approvals, audit }),
+    capabilityTokens: createSharedCapabilityTokens(db, signingKeys.capabilityToken, clock),
   };
 }
 
@@ -64,3 +71,5 @@ export type {
   SharedSigningKeys,
 };
 export { secretBox } from "./secret-box";
+export { createSharedApiKeys } from "./api-keys";
+export { createSharedApprovalsService } from "./approvals-service";

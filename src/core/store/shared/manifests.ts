@@ -3,9 +3,16 @@
 // (content, hash, author, time) in the same transaction, as the embedded store does.
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../../audit/canonical";
-import { InvalidManifestError, ManifestConflictError } from "../../policy/manifest-repository";
+import { InvalidManifestError, ManifestConflictError, TRANSITIONS } from "../../policy/manifest-repository";
 import { validateManifest } from "../../policy/manifest-validation";
-import type { Manifest, ManifestChange, ManifestInput, ManifestStatus } from "../../policy/types";
+import type {
+  Manifest,
+  ManifestChange,
+  ManifestInput,
+  ManifestStatus,
+  ManifestVersion,
+  ManifestVersionInfo,
+} from "../../policy/types";
 import type { AnyKysely } from "../postgres";
 
 export interface SharedManifests {
@@ -13,6 +20,11 @@ export interface SharedManifests {
   get(orgId: string, manifestId: string): Promise<Manifest | undefined>;
   getByUapkId(orgId: string, uapkId: string): Promise<Manifest | undefined>;
   setStatus(orgId: string, manifestId: string, status: ManifestStatus, author?: string): Promise<Manifest | undefined>;
+  /** GitOps: registers, or replaces the body of the manifest of `uapk_id` (status kept; revoked stays revoked). */
+  upsert(orgId: string, input: ManifestInput, author?: string): Promise<Manifest>;
+  list(orgId: string, status?: ManifestStatus): Promise<Manifest[]>;
+  versions(orgId: string, manifestId: string): Promise<ManifestVersionInfo[] | undefined>;
+  version(orgId: string, manifestId: string, version: number): Promise<ManifestVersion | undefined>;
 }
 
 export function createSharedManifests(db: AnyKysely, options: { now?: () => Date } = {}): SharedManifests {
@@ -26,7 +38,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       .executeTakeFirst();
     return row ? toManifest(row) : undefined;
   };
-  return {
+  const api: SharedManifests = {
     async register(orgId, input, author = "unknown") {
       const problems = validateManifest(input);
       if (problems.length > 0) throw new InvalidManifestError(problems);
@@ -62,7 +74,12 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     get: (orgId, manifestId) => one(orgId, "manifest_id", manifestId),
     getByUapkId: (orgId, uapkId) => one(orgId, "uapk_id", uapkId),
     async setStatus(orgId, manifestId, status, author = "unknown") {
-      // Revoked is final: a conditional update, so two nodes cannot resurrect it between read and write. The
+      const current = await one(orgId, "manifest_id", manifestId);
+      if (!current) return undefined;
+      if (current.status === status) return current;
+      if (!TRANSITIONS[current.status].includes(status))
+        throw new ManifestConflictError(`Manifest is ${current.status}; it cannot become ${status}`);
+      // Conditional on the status read: two nodes moving it at once cannot resurrect a revoked manifest. The
       // version number is bumped by the same statement, so two nodes cannot write the same version.
       await db.transaction().execute(async (trx) => {
         const updated = await trx
@@ -70,8 +87,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
           .set((eb) => ({ status, updated_at: now().toISOString(), version: eb("version", "+", 1) }))
           .where("org_id", "=", orgId)
           .where("manifest_id", "=", manifestId)
-          .where("status", "!=", "revoked")
-          .where("status", "!=", status)
+          .where("status", "=", current.status)
           .returningAll()
           .executeTakeFirst();
         if (!updated) return;
@@ -83,7 +99,75 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       });
       return one(orgId, "manifest_id", manifestId);
     },
+
+    async upsert(orgId, input, author = "unknown") {
+      const problems = validateManifest(input);
+      if (problems.length > 0) throw new InvalidManifestError(problems);
+      const existing = await one(orgId, "uapk_id", input.uapk_id);
+      if (!existing) {
+        try {
+          return await api.register(orgId, input, author);
+        } catch (err) {
+          // Another node loading the same folder registered it first: update that one.
+          if (!(err instanceof ManifestConflictError) || !(await one(orgId, "uapk_id", input.uapk_id))) throw err;
+          return api.upsert(orgId, input, author);
+        }
+      }
+      if (existing.status === "revoked")
+        throw new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`);
+      const { manifest_id: chosenId, ...body } = input;
+      if (chosenId && chosenId !== existing.manifest_id)
+        throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
+      const content = JSON.stringify(body);
+      if (sha256Canonical(body) === existing.content_hash) return existing; // unchanged: no new version
+      await db.transaction().execute(async (trx) => {
+        const updated = await trx
+          .updateTable("manifests")
+          .set((eb) => ({ body: content, updated_at: now().toISOString(), version: eb("version", "+", 1) }))
+          .where("org_id", "=", orgId)
+          .where("manifest_id", "=", existing.manifest_id)
+          .returningAll()
+          .executeTakeFirst();
+        if (updated)
+          await trx
+            .insertInto("manifest_versions")
+            .values(versionRow(updated, "updated", author))
+            .execute();
+      });
+      return (await one(orgId, "manifest_id", existing.manifest_id)) as Manifest;
+    },
+
+    async versions(orgId, manifestId) {
+      if (!(await one(orgId, "manifest_id", manifestId))) return undefined;
+      const rows = await db
+        .selectFrom("manifest_versions")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("manifest_id", "=", manifestId)
+        .orderBy("version")
+        .execute();
+      return rows.map(toVersionInfo);
+    },
+
+    async version(orgId, manifestId, version) {
+      const row = await db
+        .selectFrom("manifest_versions")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("manifest_id", "=", manifestId)
+        .where("version", "=", version)
+        .executeTakeFirst();
+      return row && { ...toVersionInfo(row), content: JSON.parse(row.content) as ManifestVersion["content"] };
+    },
+
+    async list(orgId, status) {
+      let query = db.selectFrom("manifests").selectAll().where("org_id", "=", orgId);
+      if (status) query = query.where("status", "=", status);
+      const rows = await query.orderBy("created_at").orderBy("uapk_id").execute();
+      return rows.map(toManifest);
+    },
   };
+  return api;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
@@ -98,6 +182,19 @@ function versionRow(row: any, change: ManifestChange, author: string) {
     change,
     author,
     created_at: row.updated_at,
+  };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
+function toVersionInfo(row: any): ManifestVersionInfo {
+  return {
+    manifest_id: row.manifest_id,
+    version: Number(row.version),
+    content_hash: row.content_hash,
+    status: row.status,
+    change: row.change,
+    author: row.author,
+    created_at: row.created_at,
   };
 }
 

@@ -5,16 +5,20 @@ import { ActionConflictError } from "../../governance/types";
 import type { SharedApprovals } from "./approvals";
 import type { SharedAuditChain } from "./audit-chain";
 import { BudgetExhausted, takeOneUnitEach, type SharedBudgets } from "./budgets";
-import type { AnyKysely } from "../postgres";
+import type { SharedGroupCommit } from "./group-commit";
 
+/**
+ * Reservations are group-committed (./group-commit.ts): the org's chain lock is taken before any budget row,
+ * every reservation of one turn shares a transaction, and a refused one rolls back to its own savepoint.
+ */
 export function sharedReservations(
-  db: AnyKysely,
+  groups: SharedGroupCommit,
   stores: { budgets: SharedBudgets; approvals: SharedApprovals; audit: SharedAuditChain },
 ): ReservationStore {
   return {
     async reserve(reservation) {
       try {
-        await db.transaction().execute(async (trx) => {
+        await groups.run([reservation.org_id], async (trx) => {
           await takeOneUnitEach(trx, reservation.slots);
           if (reservation.approval) {
             const consumed = await stores.approvals.consume(

@@ -153,7 +153,7 @@ describe("redaction", () => {
     expect(list.text).not.toContain(CARD);
     expect((await operator(g).get(`/interactions/${charge.body.interaction_id}`)).text).not.toContain(CARD);
     // Nothing in the data directory (database, WAL) holds the value either.
-    const dataDir = dirname(g.db.name);
+    const dataDir = dirname(g.db!.name);
     const files = readdirSync(dataDir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
     expect(files.map((f) => f.name)).toContain("gatehouse.sqlite");
     for (const file of files)

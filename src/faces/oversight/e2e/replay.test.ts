@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { must } from "../../../core/must";
 import { runCli } from "../../../cli/program";
 import { agent, executeBody, ORG_ID, operator, registerManifest } from "../../../test-support/http";
 
@@ -37,7 +38,7 @@ async function run(key: keyof typeof ids, action: Record<string, unknown>) {
 
 /** What a replay must never change: budgets, idempotency keys, approvals, the audit chain. */
 function state() {
-  const all = (sql: string) => g.db.prepare(sql).all();
+  const all = (sql: string) => must(g.db, "replay runs on the embedded store").prepare(sql).all();
   return {
     budgets: all("SELECT * FROM action_budget_counters ORDER BY scope, window"),
     idempotency: all("SELECT * FROM idempotency_keys ORDER BY key"),

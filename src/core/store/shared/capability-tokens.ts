@@ -1,0 +1,75 @@
+// Capability tokens in the shared store: signed with the shared capability-token key (every node issues and
+// verifies with the same keys), recorded in capability_tokens, revoked by one conditional UPDATE. Every
+// verification reads the token's row, so a revocation committed on one node is refused on every node from the
+// next request on (bound: the revoking request's commit; no cache to expire).
+import {
+  listedTokens,
+  revocationVerdict,
+  signCapabilityToken,
+  toInfo,
+  verifyCapabilityJwt,
+  type TokenRow,
+} from "../../policy/tokens/capability-tokens";
+import type { CapabilityTokensService } from "../../ports";
+import type { AnyKysely } from "../postgres";
+import type { SharedSigningKeys } from "./signing-keys";
+
+export function createSharedCapabilityTokens(
+  db: AnyKysely,
+  keys: SharedSigningKeys,
+  options: { now?: () => Date } = {},
+): CapabilityTokensService {
+  const now = options.now ?? (() => new Date());
+
+  async function get(orgId: string, tokenId: string) {
+    const row = (await db
+      .selectFrom("capability_tokens")
+      .selectAll()
+      .where("org_id", "=", orgId)
+      .where("token_id", "=", tokenId)
+      .executeTakeFirst()) as TokenRow | undefined;
+    return row && toInfo(row);
+  }
+
+  return {
+    async issue(input) {
+      const { issued, row } = await signCapabilityToken(input, await keys.activeKey(), now());
+      await db.insertInto("capability_tokens").values(row).execute();
+      return issued;
+    },
+
+    async verify(token, expected) {
+      const verified = await verifyCapabilityJwt(token, (kid) => keys.publicKey(kid), expected, now());
+      if (!verified.ok) return verified;
+      const row = await db
+        .selectFrom("capability_tokens")
+        .select("revoked_at")
+        .where("token_id", "=", verified.claims.jti)
+        .where("org_id", "=", expected.orgId)
+        .executeTakeFirst();
+      return revocationVerdict(verified, row as { revoked_at: string | null } | undefined);
+    },
+
+    async revoke(orgId, tokenId, reason) {
+      await db
+        .updateTable("capability_tokens")
+        .set({ revoked_at: now().toISOString(), revoke_reason: reason ?? null })
+        .where("org_id", "=", orgId)
+        .where("token_id", "=", tokenId)
+        .where("revoked_at", "is", null)
+        .execute();
+      return get(orgId, tokenId);
+    },
+
+    async list(orgId, filter = {}) {
+      const rows = (await db
+        .selectFrom("capability_tokens")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .orderBy("issued_at", "desc")
+        .orderBy("token_id")
+        .execute()) as TokenRow[];
+      return listedTokens(rows, filter, now().toISOString());
+    },
+  };
+}

@@ -1,0 +1,186 @@
+// The store backend of one gateway node, composed for the faces (part of the composition root, src/server.ts).
+//
+//   DATABASE_URL=postgres://…  → every face on the shared store (src/core/store/shared): manifests, capability
+//                                tokens, budgets, idempotency, approvals, the audit chain, API keys and the
+//                                signing keys all in PostgreSQL; several nodes may share it.
+//   otherwise                  → the embedded SQLite file and its synchronous stores, exactly as before.
+//
+// Either way the faces get the same ports (src/core/ports.ts, GovernanceEngine).
+import type { Config } from "./config";
+import { type ApprovalStore, createApprovalStore } from "./core/approvals";
+import { type AuditLog, createAuditLog } from "./core/audit";
+import type { ConnectorRegistry } from "./core/connectors";
+import type { EventBus } from "./core/events";
+import {
+  ActionUnavailableError,
+  createGovernanceEngine,
+  type GovernanceEngine,
+  type SqliteGovernanceEngine,
+} from "./core/governance";
+import { createSharedGovernanceEngine } from "./core/governance/shared-engine";
+import { createIdempotencyStore } from "./core/idempotency";
+import { createApiKeyStore } from "./core/identity/api-keys";
+import type { PublicJwk } from "./core/keys";
+import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
+import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
+import { migrateToLatest } from "./core/store/migrate";
+import { openStore } from "./core/store/open-store";
+import { isPostgresUrl } from "./core/store/postgres";
+import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
+import { openDatabase, type Db } from "./core/store/sqlite";
+import type { Probe } from "./system/handlers";
+
+export interface NodeStores {
+  kind: "sqlite" | "postgres";
+  /** The embedded stores themselves (SQLite only): what is not on the shared store yet builds on them. */
+  embedded: EmbeddedStores | undefined;
+  /** The embedded SQLite database (undefined on PostgreSQL). */
+  db: Db | undefined;
+  engine: GovernanceEngine;
+  approvals: ApprovalsService;
+  audit: AuditService;
+  apiKeys: ApiKeysService;
+  /** Readiness of the database: "connected" or "disconnected" (never hangs: the pool times out). */
+  database: Probe;
+  /** Capability-token and audit public keys (for /.well-known/jwks.json). */
+  publicJwks(): Promise<PublicJwk[]>;
+  /** GitOps: the manifests of a folder registered (or updated) for an org. */
+  loadManifests(dir: string, orgId: string, options: ManifestLoadOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface EmbeddedStores {
+  db: Db;
+  engine: SqliteGovernanceEngine;
+  approvals: ApprovalStore;
+  audit: AuditLog;
+}
+
+export interface NodeStoresDeps {
+  config: Config;
+  /** Keyed hashes of API keys (GATEHOUSE_SECRET, or the data folder's generated secret). */
+  secret: Buffer;
+  events: EventBus;
+  /** How often approval waiters re-read the store besides events. */
+  recheckMs: number;
+  connectors: ConnectorRegistry;
+  version: string;
+  env: Record<string, string | undefined>;
+}
+
+export async function openNodeStores(deps: NodeStoresDeps): Promise<NodeStores> {
+  return isPostgresUrl(deps.config.databaseUrl) ? openPostgresStores(deps) : openSqliteStores(deps);
+}
+
+async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
+  const { config } = deps;
+  const db = openDatabase(config.databaseFile);
+  // The schema first: every store below assumes its tables exist.
+  await migrateToLatest(db);
+  const apiKeys = createApiKeyStore(db, {
+    secret: deps.secret,
+    envKeys: config.apiKeys,
+    defaultOrg: config.defaultOrg,
+  });
+  const approvals = createApprovalStore(db, { events: deps.events, pollIntervalMs: deps.recheckMs });
+  const audit = createAuditLog(db);
+  const engine = createGovernanceEngine({
+    db,
+    version: deps.version,
+    approvals,
+    idempotency: createIdempotencyStore(db),
+    audit,
+    connectors: deps.connectors,
+  });
+  return {
+    kind: "sqlite",
+    embedded: { db, engine, approvals, audit },
+    db,
+    engine,
+    approvals,
+    audit,
+    apiKeys,
+    database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
+    publicJwks: async () => [...engine.publicJwks().keys, ...audit.publicJwks().keys],
+    loadManifests: async (dir, orgId, options) => void loadManifestDir(dir, engine.manifests, orgId, options),
+    async close() {
+      approvals.close();
+      // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
+      await new Promise<void>((ok) => setImmediate(ok));
+      db.close();
+    },
+  };
+}
+
+async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
+  const { config } = deps;
+  const store = await openStore({
+    databaseUrl: config.databaseUrl,
+    databaseFile: config.databaseFile,
+    secret: deps.env.GATEHOUSE_SECRET,
+  });
+  if (store.kind !== "postgres") throw new Error("openStore: a postgres:// URL opened another backend");
+  const { shared, kysely } = store;
+  const approvals = createSharedApprovalsService({
+    db: kysely,
+    approvals: shared.approvals,
+    audit: shared.audit,
+    manifests: shared.manifests,
+    events: deps.events,
+    pollIntervalMs: deps.recheckMs,
+  });
+  const engine = createSharedGovernanceEngine({
+    stores: shared,
+    ping: store.ping,
+    connectors: deps.connectors,
+    version: deps.version,
+    approvals,
+  });
+  const apiKeys = createSharedApiKeys(kysely, {
+    secret: deps.secret,
+    envKeys: config.apiKeys,
+    defaultOrg: config.defaultOrg,
+  });
+  // Every face's read or write that fails while the database does not answer is a 503 DATABASE_UNAVAILABLE
+  // (src/http/errors.ts), never a 500 — and never an allow.
+  const guard = <T extends object>(service: T): T => failClosedOnOutage(service, store.ping);
+  return {
+    kind: "postgres",
+    embedded: undefined,
+    db: undefined,
+    engine: { ...engine, manifests: guard(engine.manifests), tokens: guard(engine.tokens) },
+    approvals: guard(approvals),
+    audit: guard(shared.audit),
+    apiKeys: guard(apiKeys),
+    database: async () => ((await store.ping()) ? "connected" : "disconnected"),
+    publicJwks: async () => [...(await engine.publicJwks()).keys, ...(await shared.audit.publicJwks()).keys],
+    loadManifests: async (dir, orgId, options) =>
+      void (await loadManifestDirInto(dir, shared.manifests, orgId, options)),
+    async close() {
+      approvals.close();
+      // Let a group commit under way finish before the pool goes.
+      await new Promise<void>((ok) => setTimeout(ok, 20));
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The service with every asynchronous failure re-checked against the database: when it does not answer, the
+ * failure becomes ActionUnavailableError("DATABASE_UNAVAILABLE"); otherwise the original error stands.
+ */
+function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<boolean>): T {
+  const translate = async (err: unknown): Promise<never> => {
+    if (!(err instanceof ActionUnavailableError) && !(await ping()))
+      throw new ActionUnavailableError("The database is unavailable: try again later", "DATABASE_UNAVAILABLE");
+    throw err;
+  };
+  const guarded = (value: unknown) => (value instanceof Promise ? value.catch(translate) : value);
+  return new Proxy(service, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function") return guarded(value);
+      return (...args: unknown[]) => guarded(value.apply(target, args));
+    },
+  });
+}
