@@ -1,6 +1,8 @@
 // Every documented query parameter of every operation works: each one has a check here that shows its effect on
 // a real Gatehouse, and the first test fails when the OpenAPI document gains a query parameter without one (or
 // keeps a check for a parameter it no longer documents). List paging is followed to the end with `cursor`.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agent, executeBody, operator, registerManifest, type Caller } from "../src/test-support/http";
 import { openapi } from "./examples";
@@ -15,6 +17,9 @@ const BOTS = ["params-bot-a", "params-bot-b"] as const;
 /** Escalations created per bot (each one a pending approval and an ESCALATE decision record). */
 const PER_BOT = { "params-bot-a": 5, "params-bot-b": 2 } as const;
 const approvalIds: string[] = [];
+/** A webhook receiver that accepts every delivery, and the subscription pointing at it. */
+let receiver: Server;
+let webhookId: string;
 
 function manifestOf(bot: string) {
   return {
@@ -36,8 +41,17 @@ function manifestOf(bot: string) {
 }
 
 beforeAll(async () => {
-  g = await startTestGatehouse();
+  receiver = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
+  await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
+  g = await startTestGatehouse({ env: { GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1" } });
   caller = { url: g.url, operatorToken: g.operatorToken };
+  const { port } = receiver.address() as AddressInfo;
+  const hook = await operator(caller).post("/webhooks", {
+    url: `http://127.0.0.1:${port}/hook`,
+    events: ["approval.created"],
+  });
+  expect(hook.status, hook.text).toBe(201);
+  webhookId = hook.body.webhook_id;
   for (const bot of BOTS) {
     await registerManifest(caller, manifestOf(bot));
     for (let i = 0; i < PER_BOT[bot]; i++) {
@@ -53,7 +67,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await g?.dispose();
+  receiver?.close();
 });
+
+/** The delivery log once every escalation's `approval.created` was delivered (deliveries are asynchronous). */
+async function deliveries(query = ""): Promise<Json[]> {
+  for (let i = 0; i < 100; i++) {
+    const all = (await list("/webhooks/deliveries")).items as Json[];
+    if (all.filter((d) => d.status === "delivered").length >= total) break;
+    await new Promise((ok) => setTimeout(ok, 50));
+  }
+  return (await list(`/webhooks/deliveries${query}`)).items as Json[];
+}
 
 /** GET as the operator, expecting 200. */
 async function list(path: string): Promise<Json> {
@@ -198,6 +223,29 @@ const CHECKS: Record<string, () => Promise<void>> = {
     const all = ((await list("/interactions?limit=500")).items as Json[]).map((r) => String(r.seq));
     const paged = await allPages("/interactions?limit=2", "seq");
     expect(paged).toEqual(all);
+  },
+  "Interactions_list.reason_code": async () => {
+    const escalated = (await list("/interactions?reason_code=REQUIRES_APPROVAL")).items as Json[];
+    expect(escalated.length).toBeGreaterThan(0);
+    expect(escalated.every((r) => r.agent_id === "params-bot-a" || r.agent_id === "params-bot-b")).toBe(true);
+    expect((await list("/interactions?reason_code=NO_SUCH_REASON")).items).toHaveLength(0);
+  },
+  "Webhooks_deliveries.webhook_id": async () => {
+    const mine = await deliveries(`?webhook_id=${webhookId}`);
+    expect(mine).toHaveLength(total);
+    expect(mine.every((d) => d.webhook_id === webhookId)).toBe(true);
+    expect(await deliveries("?webhook_id=no-such-webhook")).toHaveLength(0);
+  },
+  "Webhooks_deliveries.approval_id": async () => {
+    const one = await deliveries(`?approval_id=${approvalIds[0]}`);
+    expect(one.map((d) => d.approval_id)).toEqual([approvalIds[0]]);
+  },
+  "Webhooks_deliveries.status": async () => {
+    expect(await deliveries("?status=delivered")).toHaveLength(total);
+    expect(await deliveries("?status=failed")).toHaveLength(0);
+  },
+  "Webhooks_deliveries.limit": async () => {
+    expect(await deliveries("?limit=2")).toHaveLength(2);
   },
   "Manifests_list.status": async () => {
     const manifests = (await list("/manifests")).items as Json[];

@@ -62,7 +62,13 @@ const OPS = operations();
 /** The path with org_id = the test org (or `org`) and every other parameter an id nobody issued. */
 function urlOf(op: Op, org = ORG_ID): string {
   return op.path.replace(/\{([^}]+)\}/g, (_, name: string) =>
-    name === "org_id" ? org : name === "command" ? "help" : `probe-missing-${name}`,
+    name === "org_id"
+      ? org
+      : name === "command"
+        ? "help"
+        : name === "version"
+          ? "999" // an integer parameter: a version nobody wrote
+          : `probe-missing-${name}`,
   );
 }
 
@@ -78,6 +84,8 @@ async function probe(g: TestGatehouse, op: Op, p: Probe, otherOrgToken: string):
   const credentials = p.credentials ?? "valid";
   if (credentials === "valid" && op.apiKey) headers["x-api-key"] = g.apiKey;
   else if (credentials === "valid" && op.bearer) headers.authorization = `Bearer ${g.operatorToken}`;
+  // Another org's credential of the kind the operation takes: an API key where only keys are accepted.
+  else if (credentials === "other-org" && op.apiKey && !op.bearer) headers["x-api-key"] = otherOrgKey;
   else if (credentials === "other-org") headers.authorization = `Bearer ${otherOrgToken}`;
   let body: string | undefined;
   const wanted = p.body ?? (op.takesBody ? "example" : "none");
@@ -126,6 +134,8 @@ function send(url: string, method: string, headers: Record<string, string>, body
 let g: TestGatehouse;
 let limited: TestGatehouse;
 let otherOrgToken: string;
+/** An agent API key of another org (for the operations that take API keys only). */
+let otherOrgKey: string;
 const MAX_BODY = 2048;
 
 beforeAll(async () => {
@@ -135,6 +145,7 @@ beforeAll(async () => {
     startTestGatehouse({ env: { GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1", GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS: "600" } }),
   ]);
   otherOrgToken = await g.devIssuer!.mint({ sub: "operator@elsewhere", org: OTHER_ORG, roles: ["operator"] });
+  otherOrgKey = (await g.apiKeys.create(OTHER_ORG, "probe: another org's agent")).key;
 });
 
 afterAll(async () => {

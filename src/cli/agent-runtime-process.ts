@@ -32,7 +32,7 @@ export function spawnAgentRuntime(
   const child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
     cwd: PROJECT_ROOT,
     env: { ...env, ...extraEnv, AGENT_RUNTIME_PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "pipe", "pipe"],
   });
   const killChild = () => child.kill("SIGKILL");
   process.once("exit", killChild);
@@ -42,6 +42,16 @@ export function spawnAgentRuntime(
       killChild();
       reject(new Error(`the reference agent runtime did not start within ${startTimeoutMs} ms`));
     }, startTimeoutMs);
+    // Its errors are held until it listens (then passed through): a taken port is reported by the caller, naming
+    // its variable, without the child's stack trace; any other start failure shows what the child said.
+    let started = false;
+    const held: string[] = [];
+    const errors = createInterface({ input: child.stderr! });
+    errors.on("line", (line) => {
+      if (started) return void process.stderr.write(`${line}\n`);
+      if (/EADDRINUSE/.test(line)) stderrHint = line;
+      held.push(line);
+    });
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
       const ready = READY.exec(line);
@@ -50,15 +60,19 @@ export function spawnAgentRuntime(
         return;
       }
       clearTimeout(timer);
+      started = true;
+      for (const line of held.splice(0)) process.stderr.write(`${line}\n`);
       // From now on its output is just passed through.
       lines.removeAllListeners("line");
       lines.on("line", (l) => process.stdout.write(`${l}\n`));
       resolvePromise({ url: ready[1]!, pid: child.pid!, close: () => stop(child, killChild) });
     });
-    child.once("exit", (code, signal) => {
+    // "close", not "exit": by then every line it wrote has been read.
+    child.once("close", (code, signal) => {
       clearTimeout(timer);
       process.off("exit", killChild);
       const taken = /EADDRINUSE/.test(stderrHint);
+      if (!taken) for (const line of held.splice(0)) process.stderr.write(`${line}\n`);
       reject(
         Object.assign(new Error(`the reference agent runtime exited (${signal ?? code}) ${stderrHint}`.trim()), {
           ...(taken ? { code: "EADDRINUSE", port, address: "127.0.0.1" } : {}),
