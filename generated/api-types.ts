@@ -2788,6 +2788,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Approvals_get: {
@@ -2844,6 +2853,15 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2957,6 +2975,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Approvals_deny: {
@@ -3056,6 +3083,15 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3171,6 +3207,15 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3380,6 +3425,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Interactions_list: {
@@ -3438,6 +3492,15 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3508,6 +3571,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Interactions_evidence: {
@@ -3571,6 +3643,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Interactions_export: {
@@ -3617,6 +3707,15 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3677,6 +3776,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Interactions_verify: {
@@ -3723,6 +3831,15 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3782,6 +3899,15 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3885,6 +4011,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Manifests_get: {
@@ -3941,6 +4076,15 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4013,6 +4157,15 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4117,6 +4270,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Manifests_revoke: {
@@ -4182,6 +4353,15 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4261,6 +4441,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Manifests_versions: {
@@ -4317,6 +4506,15 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4381,6 +4579,15 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4494,6 +4701,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Webhooks_create: {
@@ -4581,6 +4806,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Webhooks_remove: {
@@ -4642,6 +4885,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     Webhooks_deliveries: {
@@ -4693,6 +4954,24 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The operation is specified but its face has not landed yet. */
+            501: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

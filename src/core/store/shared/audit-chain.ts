@@ -256,7 +256,7 @@ export function createSharedAuditChain(
 
   const rowsOf = (records: unknown[]) => records.map(fromRow);
 
-  return {
+  const api: SharedAuditChain = {
     appendIntent(input, trx) {
       if (input.decision !== "ALLOW")
         throw new Error(`appendIntent: an intent records an ALLOW, got ${input.decision}`);
@@ -353,12 +353,17 @@ export function createSharedAuditChain(
     },
 
     async exportJsonl(orgId) {
-      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that.
-      return (await chain(orgId)).map((record) => `${canonicalJson(record)}\n`).join("");
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
+      // signed first and ends the export, so records appended meanwhile are not part of it and a cut tail shows.
+      const head = await api.signedHead(orgId);
+      const records = (await chain(orgId)).filter((record) => record.seq <= head.seq);
+      const lines = records.map((record) => `${canonicalJson(record)}\n`);
+      return `${lines.join("")}${canonicalJson({ chain_head: head })}\n`;
     },
 
     publicJwks: () => keys.publicJwks(),
   };
+  return api;
 }
 
 /** The fields every decision-bearing record (intent, decision) takes from its input. */
