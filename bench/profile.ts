@@ -54,7 +54,15 @@ const file = join(dir, `${filter.replace(/\W+/g, "-")}-${Date.now()}.cpuprofile`
 const env = line.prepare ? await line.prepare() : {};
 const child = fork(resolve(import.meta.dirname, "targets.ts"), ["gatehouse", String(PORT)], {
   execArgv: ["--import", "tsx"],
-  env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...env },
+  // The same quotas as `make bench` (rate limits on, never reached), so the profile shows the decision path.
+  env: {
+    ...process.env,
+    PURUTO_GATEWAY_API_KEY: API_KEY,
+    LOG_LEVEL: "silent",
+    GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
+    GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
+    ...env,
+  },
   stdio: ["ignore", "inherit", "inherit", "ipc"],
 });
 const reply = (message?: object) =>
