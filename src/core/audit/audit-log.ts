@@ -533,7 +533,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   };
 }
 
-function toRow(record: AuditRecord): Row {
+/** A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. */
+export function toRow(record: AuditRecord): Row {
   const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   return {
     ...record,

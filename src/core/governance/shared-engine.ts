@@ -49,10 +49,7 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   };
   const { reservations } = stores;
   const approvals = deps.approvals ?? { create: stores.approvals.create, get: stores.approvals.get };
-  const authorize = failClosedAuthorize(
-    createAuthorize({ now, decide: decideAt, approvals, audit, reservations }),
-    deps.ping,
-  );
+  const authorize = failClosed(createAuthorize({ now, decide: decideAt, approvals, audit, reservations }), deps.ping);
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());
   const execute = failClosed(
@@ -88,11 +85,14 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
 
 export type SharedGovernanceEngine = ReturnType<typeof createSharedGovernanceEngine>;
 
-/** The same for the sessions' authorize: a store failure is "unavailable", never an ALLOW. */
-function failClosedAuthorize(authorize: Authorize, ping: () => Promise<boolean>): Authorize {
-  return async (orgId, request, options) => {
+/**
+ * A store failure becomes "unavailable" (503) once the database is found not to answer; refusals stay refusals.
+ * One wrapper for execute and for the sessions' authorize: a store failure is never an ALLOW.
+ */
+function failClosed<F extends (...args: never[]) => Promise<unknown>>(call: F, ping: () => Promise<boolean>): F {
+  return (async (...args: Parameters<F>) => {
     try {
-      return await authorize(orgId, request, options);
+      return await call(...args);
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
       if (!(await ping()))
@@ -102,22 +102,5 @@ function failClosedAuthorize(authorize: Authorize, ping: () => Promise<boolean>)
         );
       throw err;
     }
-  };
-}
-
-/** A store failure becomes "unavailable" (503) once the database is found not to answer; refusals stay refusals. */
-function failClosed(execute: ExecuteOnce, ping: () => Promise<boolean>): ExecuteOnce {
-  return async (orgId, request, options) => {
-    try {
-      return await execute(orgId, request, options);
-    } catch (err) {
-      if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
-      if (!(await ping()))
-        throw new ActionUnavailableError(
-          "The database is unavailable: governed actions are refused",
-          "DATABASE_UNAVAILABLE",
-        );
-      throw err;
-    }
-  };
+  }) as F;
 }

@@ -13,6 +13,7 @@ import {
   isoInstant,
   storedAction,
   storedResult,
+  toRow,
   type ActionInput,
   type ApprovalDecisionInput,
   type AuditListFilter,
@@ -387,19 +388,6 @@ function redactedAction(action: ActionInput | null, redact?: readonly string[]):
   const normalised = jsonValue(action) as ActionInput;
   if (normalised.params !== undefined) normalised.params = redactPaths("params", normalised.params, redact) as never;
   return normalised;
-}
-
-function toRow(record: AuditRecord) {
-  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-  return {
-    ...record,
-    action: json(record.action),
-    reasons: json(record.reasons),
-    policy_trace: json(record.policy_trace),
-    result: json(record.result),
-    meta: json(record.meta),
-    executed: record.executed === null ? null : record.executed ? 1 : 0,
-  };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
