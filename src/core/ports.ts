@@ -6,6 +6,7 @@
 import type {
   AgentApprovalView,
   Approval,
+  ApprovalPosition,
   ApprovalStatus,
   CreateApprovalInput,
   DecideResult,
@@ -28,7 +29,8 @@ export interface ApprovalsService {
   create(input: CreateApprovalInput): MaybePromise<Approval>;
   list(
     org_id: string,
-    filter?: { status?: ApprovalStatus; agent_id?: string; limit?: number },
+    /** `after`: the position of the last approval of the previous page (keyset paging). */
+    filter?: { status?: ApprovalStatus; agent_id?: string; limit?: number; after?: ApprovalPosition },
   ): MaybePromise<Approval[]>;
   get(org_id: string, approval_id: string): MaybePromise<Approval | null>;
   getForAgent(org_id: string, approval_id: string, agent_id?: string): MaybePromise<AgentApprovalView | null>;

@@ -207,6 +207,15 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
       let query = db.selectFrom("approvals").selectAll().where("org_id", "=", orgId);
       if (filter.status) query = query.where("status", "=", filter.status);
       if (filter.agent_id) query = query.where("agent_id", "=", filter.agent_id);
+      // Keyset paging in the list's own order (newest first, then approval_id), as the embedded store does.
+      const after = filter.after;
+      if (after)
+        query = query.where((eb) =>
+          eb.or([
+            eb("created_at", "<", after.created_at),
+            eb.and([eb("created_at", "=", after.created_at), eb("approval_id", ">", after.approval_id)]),
+          ]),
+        );
       const rows = await query.orderBy("created_at", "desc").orderBy("approval_id").limit(limit).execute();
       return rows.map(fromRow);
     },
