@@ -12,11 +12,13 @@
 import { randomUUID } from "node:crypto";
 import type { Db } from "../store/sqlite";
 import { groupCommit } from "../store/group-commit";
+import { groupSigner } from "./group-signature";
 import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
 import {
   GENESIS_HASH,
+  hashRecord,
   jsonValue,
-  signRecord,
+  signBody,
   type AuditRecord,
   type AuditRecordKind,
   type Decision,
@@ -283,6 +285,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
   type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
 
+  const signGroupLast = groupSigner(db, headStmt);
+
   const append = db.transaction((org_id: string, content: Content): AuditRecord => {
     const head = headStmt.get(org_id);
     const signingKey = keys.activeKey();
@@ -294,7 +298,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       prev_hash: head?.hash ?? GENESIS_HASH,
       kid: signingKey.kid,
     };
-    const record = signRecord(unsigned, signingKey.privateKey);
+    const { hashed, body } = hashRecord(unsigned);
+    // Inside a group commit the group's last record of the chain is signed before the COMMIT; alone, now.
+    const deferred = signGroupLast(hashed, body, signingKey.privateKey);
+    const record: AuditRecord = { ...hashed, signature: deferred ? null : signBody(body, signingKey.privateKey) };
     insertStmt.run(toRow(record));
     return record;
   });
@@ -544,6 +551,8 @@ export function toRow(record: AuditRecord): Row {
     result: json(record.result),
     meta: json(record.meta),
     executed: record.executed === null ? null : record.executed ? 1 : 0,
+    // The column predates unsigned records (NOT NULL): "" stands for null there.
+    signature: record.signature ?? "",
   };
 }
 
@@ -568,7 +577,7 @@ function fromRow(row: Row): AuditRecord {
     prev_hash: row.prev_hash,
     kid: row.kid,
     hash: row.hash,
-    signature: row.signature,
+    signature: row.signature === "" ? null : row.signature,
   };
 }
 
