@@ -32,7 +32,9 @@ async function groupedChain() {
     .split("\n")
     .map((line) => JSON.parse(line)) as unknown[];
   records.pop(); // the signed chain head
-  const keys = new Map(log.publicJwks().keys.map((jwk) => [jwk.kid, createPublicKey({ key: { ...jwk }, format: "jwk" })]));
+  const keys = new Map(
+    log.publicJwks().keys.map((jwk) => [jwk.kid, createPublicKey({ key: { ...jwk }, format: "jwk" })]),
+  );
   return { log, records: records as AuditRecord[], keyOf: (kid: string) => keys.get(kid) };
 }
 
