@@ -4,7 +4,7 @@
 // several gateway nodes need sticky routing on the Mcp-Session-Id header (documented in the README).
 import { randomUUID } from "node:crypto";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { logger } from "../../core/log/logger";
 
 const log = logger.child({ module: "mcp" });
@@ -15,7 +15,7 @@ export interface McpSession {
   owner: string;
   /** The endpoint it was opened on, e.g. `agents/customer-support-bot`. */
   endpoint: string;
-  transport: StreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
   lastSeen: number;
 }
 
@@ -60,8 +60,8 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       owner: string,
       endpoint: string,
       build: (sessionId: () => string) => Server,
-    ): Promise<StreamableHTTPServerTransport> {
-      const transport = new StreamableHTTPServerTransport({
+    ): Promise<WebStandardStreamableHTTPServerTransport> {
+      const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
           sessions.set(id, { id, owner, endpoint, transport, lastSeen: Date.now() });
