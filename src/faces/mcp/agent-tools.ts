@@ -85,9 +85,11 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const args = (params.arguments ?? {}) as Record<string, unknown>;
     const unknown = Object.keys(args).find((k) => !ARGUMENTS.includes(k));
     if (unknown !== undefined)
-      return refused("VALIDATION_FAILED", `Unknown argument '${unknown}': the tool's own parameters go under 'params'`, [
-        { pointer: `/arguments/${unknown}`, message: `allowed: ${ARGUMENTS.join(", ")}` },
-      ]);
+      return refused(
+        "VALIDATION_FAILED",
+        `Unknown argument '${unknown}': the tool's own parameters go under 'params'`,
+        [{ pointer: `/arguments/${unknown}`, message: `allowed: ${ARGUMENTS.join(", ")}` }],
+      );
     const meta = metaOf(params._meta as Record<string, unknown> | undefined);
     if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);
     const token = meta.capability_token ?? session.capabilityToken;

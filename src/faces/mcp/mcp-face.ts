@@ -19,8 +19,8 @@ import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agen
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
-import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { createSessionRegistry } from "./sessions";
+import type { SessionTransport } from "./transport";
 import { sendWebResponse, webRequestOf } from "./web-bridge";
 
 export const MCP_PREFIX = "/mcp/";
@@ -106,7 +106,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     orgId: string,
-  ): Promise<WebStandardStreamableHTTPServerTransport> {
+  ): Promise<SessionTransport> {
     if (!sessions.hasRoom())
       throw new HttpProblem(503, "Too many open MCP sessions; try again later", {
         code: "MCP_SESSIONS_FULL",
@@ -132,7 +132,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     body: unknown,
-  ): Promise<WebStandardStreamableHTTPServerTransport> {
+  ): Promise<SessionTransport> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
@@ -175,7 +175,10 @@ export function createMcpFace(deps: McpFaceDeps) {
           throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
       }
       const transport = await transportFor(ctx, route, principal, body);
-      const response = await transport.handleRequest(
+      // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
+      const answered = transport.answerAsJson(ctx, body);
+      if (answered) return answered;
+      const response = await transport.sdk.handleRequest(
         webRequestOf(ctx),
         body === undefined ? undefined : { parsedBody: body },
       );

@@ -49,10 +49,11 @@ export async function sendWebResponse(ctx: Context, response: Response, holdHead
     return;
   }
   const reader = response.body.getReader();
-  const cancel = () => {
-    if (!res.writableFinished) reader.cancel().catch(() => undefined); // the client went away mid-stream
-  };
-  res.once("close", cancel);
+  // The client went away mid-stream: the transport forgets the stream (an inline listener, left on this response
+  // object: a named closure per call costs a keep-names wrapper under tsx).
+  res.once("close", () => {
+    if (!res.writableFinished) reader.cancel().catch(() => undefined);
+  });
   try {
     const chunks: Uint8Array[] = [];
     let read = reader.read();
@@ -76,8 +77,6 @@ export async function sendWebResponse(ctx: Context, response: Response, holdHead
     await relay(res, reader, read);
   } catch (err) {
     res.destroy(err instanceof Error ? err : new Error(String(err)));
-  } finally {
-    res.off("close", cancel);
   }
 }
 
