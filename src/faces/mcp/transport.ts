@@ -73,7 +73,8 @@ export class SessionTransport implements Transport {
     const res = id === undefined ? undefined : this.json.get(id);
     if (!res || id === undefined)
       return this.sdk.send(message, related === undefined ? undefined : { relatedRequestId: related });
-    // A notification about a request answered as JSON has no stream to go on, as in the SDK's JSON mode.
+    // A notification (or a request to the client) about a request answered as JSON has no stream to go on, as in
+    // the SDK's JSON mode: the tools of this face send progress only when asked for it (and then use SSE).
     if (!answer) return;
     this.json.delete(id);
     const body = JSON.stringify(message);

@@ -1,15 +1,14 @@
 // Koa's node request/response ↔ the web Request/Response of the SDK's Streamable HTTP transport
-// (WebStandardStreamableHTTPServerTransport). The SDK's Node wrapper does this through @hono/node-server, which
-// cost the MCP face about a quarter of its CPU in `make bench`: it builds a request object per call, then flushes
-// the headers of an SSE answer in a socket write of their own and relays the single event as chunked frames —
-// three writes for one tools/call answer where REST needs one. Here:
+// (WebStandardStreamableHTTPServerTransport), for the requests the SDK transport answers itself (initialize,
+// notifications, calls that want progress, GET, DELETE; plain calls are answered as JSON by ./transport). The
+// SDK's Node wrapper does this through @hono/node-server, which flushes the headers of an SSE answer in a socket
+// write of their own and relays each event as a chunked frame — three writes for one answer. Here:
 //   - the request is a view of method, URL and headers only (the body is always handed to the transport parsed,
 //     so the transport never reads it);
-//   - an answer whose stream is already complete when its first event comes out (every call that does not
-//     wait) is written at once, headers and body in one write with a Content-Length — still SSE framing, so
-//     clients see exactly what the SDK sends;
+//   - an answer whose stream is already complete when its first event comes out is written at once, headers and
+//     body in one write with a Content-Length — still SSE framing, so clients see exactly what the SDK sends;
 //   - a stream that stays open (a call waiting for an approval with progress notifications, the GET stream)
-//     is relayed event by event as before.
+//     is relayed event by event.
 import type { Context } from "koa";
 
 /** What the transport reads of a request whose body it is given parsed: method, URL and headers. */
