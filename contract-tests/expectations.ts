@@ -433,6 +433,31 @@ const auditRecord: Comparison = (documented, live, { request }) => {
   expectSameRecord(documented as AuditRecord, live as AuditRecord);
 };
 
+// ── webhook deliveries ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The delivery log: per delivery the same event, outcome and tries (their number and the receiver's statuses),
+ * to the documented path (the live receiver runs on this machine), keyed by event and approval.
+ */
+const deliveries: Comparison = (documented, live) => {
+  const want = (documented as Schemas["WebhookDeliveryList"]).items;
+  const got = (live as Schemas["WebhookDeliveryList"]).items;
+  expect(got).toHaveLength(want.length);
+  for (const [i, w] of want.entries()) {
+    const d = got[i]!;
+    const tries = (x: Schemas["WebhookDelivery"]) =>
+      x.attempts.map((a) => ({ attempt: a.attempt, status: a.status_code }));
+    expect({ event: d.event, status: d.status, tries: tries(d) }).toEqual({
+      event: w.event,
+      status: w.status,
+      tries: tries(w),
+    });
+    expect(new URL(d.url).pathname).toBe(new URL(w.url).pathname);
+    expect(d.event_id).toBe(`${d.event}:${d.approval_id}`);
+    if (w.delivered_at !== undefined) expectRecent(d.delivered_at);
+  }
+};
+
 const overrides: Record<string, Comparison> = {
   seed000_health: health,
   seed002_health: health,
@@ -457,6 +482,7 @@ const overrides: Record<string, Comparison> = {
   seed003_revoke_capability_token: revokedToken,
   gatehouse_agent_get_approval: approval,
   gatehouse_list_interactions: auditRecords,
+  gatehouse_list_deliveries: deliveries,
   gatehouse_get_interaction: auditRecord,
   gatehouse_get_approval: approval,
   gatehouse_approve: approval,

@@ -140,6 +140,9 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
       env: async () => ({}),
       before: async (g) => ({ "X-API-Key": (await g.apiKeys.create(OTHER_ORG, "an agent of another org")).key }),
     };
+  // Its webhook's receiver runs on this machine (contract-tests/setups/operator.ts): the SSRF guard lets it through.
+  if (name === "gatehouse_list_deliveries")
+    return { env: async () => ({ GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1" }) };
   if (name.includes("database_unavailable")) return databaseUnavailable();
   if (name.includes("embedded_store_only"))
     return { env: async () => ({ DATABASE_URL: (await sharedDatabase()).url, GATEHOUSE_SECRET: PG_SECRET }) };

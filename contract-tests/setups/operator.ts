@@ -1,6 +1,7 @@
 // State the operator examples need (lists and reads with content, decisions, state changes and their conflicts),
 // created through the public API only. The agent is the seed's customer-support-bot (its manifest file keeps the
 // documented manifest id); the escalation is the seed's crm:delete; the operator is the one the examples name.
+import { createServer } from "node:http";
 import WebSocket from "ws";
 import { collectCases } from "../examples";
 import type { Prepared, Setup, TestGatehouse } from "../fixtures";
@@ -98,7 +99,43 @@ const ideConnected: Setup = async (g, example) => {
   });
 };
 
+/** A receiver on this machine that answers every delivery 200 (closed with the test process: unref'd). */
+async function localReceiver(): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.once("end", () => res.writeHead(200).end());
+  });
+  await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+  server.unref();
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/**
+ * A webhook to a local receiver (the example's path), then the seed's escalation: its approval.created is delivered
+ * (the scenario lets webhooks reach 127.0.0.1). Waits until the log says delivered.
+ */
+const deliveredOnce: Setup = async (g, example) => {
+  const shown = (example.response?.body as { items?: { url: string; event: string }[] } | undefined)?.items?.[0];
+  if (!shown) throw new Error("setup: the deliveries example shows no delivery");
+  const receiver = await localReceiver();
+  await mustCall(g, "POST", orgPath(g, "/webhooks"), asOperator(g), {
+    url: receiver + new URL(shown.url).pathname,
+    format: "gatehouse",
+    events: [shown.event],
+  });
+  await registerSupportBot(g);
+  await escalate(g);
+  for (let waited = 0; waited < 10_000; waited += 100) {
+    const log = await mustCall(g, "GET", orgPath(g, "/webhooks/deliveries"), asOperator(g));
+    if ((log.items as { status: string }[])[0]?.status === "delivered") return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("setup: the approval.created delivery did not arrive within 10 s");
+};
+
 export const operatorSetups: Record<string, Setup> = {
+  gatehouse_list_deliveries: deliveredOnce,
+
   gatehouse_list_sessions: ideConnected,
 
   gatehouse_list_interactions: async (g) => {
