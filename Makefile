@@ -72,6 +72,8 @@ format-check: $(NODE_MODULES)
 	$(BIN)/biome format .
 
 # The embedded default. Any variable may be overridden: `PORT=9000 make run`.
+# `node --import tsx`, not the tsx CLI: the CLI is a wrapper process, and killing it (SIGKILL) orphaned the gateway
+# under it; this way the process make starts is the gateway itself (and its runtime child dies with it).
 run: $(NODE_MODULES) build-console
 	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
@@ -79,7 +81,7 @@ run: $(NODE_MODULES) build-console
 	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-balance}" \
 	 GATEHOUSE_MANIFEST_DIR="$${GATEHOUSE_MANIFEST_DIR:-$(CURDIR)/examples/manifests}" \
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
-	 $(BIN)/tsx src/main.ts
+	 exec node --import tsx src/main.ts
 
 # Production build: dist/main.js (server) and dist/cli.js (the gatehouse command), run with plain node.
 build: $(NODE_MODULES) build-console
