@@ -27,6 +27,7 @@ import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoke
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
+import { purutosGuard } from "./faces/purutos/org";
 import { purutoInvokerFrom } from "./core/governance";
 import { createEvidenceBuilder } from "./core/governance/evidence";
 import { createShadowReplay } from "./core/governance/replay";
@@ -305,7 +306,7 @@ export async function startGatehouse(
     }),
     ...docsHandlers(),
     ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
-    ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
+    ...purutosHandlers({ discovery, invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
     ...oversightHandlers({
@@ -319,6 +320,9 @@ export async function startGatehouse(
   });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
+  // Purutos belong to one org: REST /purutos (a guard of the router, before the body is read or validated) and
+  // /mcp/purutos apply this one rule.
+  const purutosAccess = purutosGuard(purutosConfig.org);
   // MCP: agents' manifest tools through the same engine, approvals and audit; puruto commands through the invoker.
   const mcp = createMcpFace({
     auth,
@@ -327,7 +331,7 @@ export async function startGatehouse(
     validateExecuteBody: bodyValidatorOf(spec, "Gateway_execute"),
     validatePurutoPayload: bodyValidatorOf(spec, "Purutos_invoke"),
     purutos: purutoCommandsOf(discovery, invoker),
-    purutosOrg: purutosConfig.org,
+    purutosGuard: purutosAccess,
     options: mcpOptions,
     version: VERSION,
   });
@@ -339,6 +343,7 @@ export async function startGatehouse(
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
     mounts: [mcp.mount],
+    guards: [purutosAccess],
   });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets(undefined, consoleOidc ? { oidc: consoleOidc } : {});
