@@ -28,6 +28,7 @@ import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutosGuard } from "./faces/purutos/org";
+import { boundHeapGrowth } from "./system/heap";
 import { purutoInvokerFrom } from "./core/governance";
 import { createEvidenceBuilder } from "./core/governance/evidence";
 import { createShadowReplay } from "./core/governance/replay";
@@ -173,6 +174,8 @@ export async function startGatehouse(
   logger: Logger = rootLogger,
   env: Record<string, string | undefined> = process.env,
 ): Promise<Gatehouse> {
+  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled.
+  boundHeapGrowth(config.heapGrowingPercent);
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const purutosConfig = purutosConfigFromEnv(env, process.cwd());
   const sessionsConfig = sessionsConfigFromEnv(env);
