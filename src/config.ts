@@ -259,7 +259,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: { kind: "integer", min: 0, max: 1000 },
     default: "20",
     description:
-      "Heap growth (in %) before V8's next full GC, so dead copies of large prompts are freed early; `0` = V8's own heuristics (up to 4×).",
+      "Heap growth (in %) before V8's next full GC, with the young generation kept at its initial size, so dead copies of large prompts are freed early; `0` = V8's own heuristics (up to 4×, young generation up to 32 MiB).",
   },
   {
     name: "GATEHOUSE_BODY_TIMEOUT_MS",
