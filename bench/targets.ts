@@ -1,12 +1,16 @@
 // One benchmark target per process, so the load generator never shares an event loop with a server:
 //   tsx bench/targets.ts node|koa|bytes|gatehouse PORT
-// Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent.
+// Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent
+// (BENCH_SEED_* state is created before "ready", see ./seed.ts). Over IPC the parent can ask for a CPU profile
+// of the load (profile-start/stop, bench/profile.ts) and for what the load did to this process's event loop and
+// garbage collector (stats-start/stop, ./target-stats.ts).
 import { createServer } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Koa from "koa";
+import { startLoadStats, type LoadStats } from "./target-stats";
 
 const [kind, portArg] = process.argv.slice(2);
 const port = Number(portArg);
@@ -47,16 +51,28 @@ async function start(): Promise<void> {
       HOST: "127.0.0.1",
       GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-")),
     });
-    await startGatehouse(config, logger);
+    const gatehouse = await startGatehouse(config, logger);
+    const { seedFromEnv } = await import("./seed");
+    const seeded = await seedFromEnv(gatehouse, config.defaultOrg);
+    if (seeded) console.log(`  (${seeded})`);
   } else {
     throw new Error(`unknown target ${kind}`);
   }
   process.send?.("ready");
 }
 
+let stopStats: (() => LoadStats) | undefined;
+
 // bench/profile.ts: CPU-profile only the load (after start-up and warm-up), through the inspector.
+// bench/run.ts: event-loop delay and GC pauses during the load window only.
 process.on("message", async (message: { cmd?: string; file?: string }) => {
-  if (message.cmd === "profile-start") {
+  if (message.cmd === "stats-start") {
+    stopStats = startLoadStats();
+    process.send?.("stats-started");
+  } else if (message.cmd === "stats-stop") {
+    process.send?.({ stats: stopStats?.() });
+    stopStats = undefined;
+  } else if (message.cmd === "profile-start") {
     profiler.connect();
     await post("Profiler.enable");
     await post("Profiler.setSamplingInterval", { interval: 200 });
