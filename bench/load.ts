@@ -1,7 +1,7 @@
 // The load generators of `make bench`: autocannon (in this Node process) and wrk (a C program, when installed:
 // its own CPU cost is far lower, so on a 2-core machine it hides less of the server's). Both report the same shape.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -98,7 +98,7 @@ function luaString(text: string): string {
 function wrkScript(request: LoadRequest): string {
   const lines = [`wrk.method = ${luaString(request.method ?? "GET")}`];
   for (const [name, value] of Object.entries((request.headers ?? {}) as Record<string, string>))
-    lines.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+    lines.push(`wrk.headers[ ${luaString(name)} ] = ${luaString(value)}`);
   if (typeof request.body === "string") lines.push(`wrk.body = ${luaString(request.body)}`);
   lines.push(
     "done = function(summary, latency, requests)",
@@ -115,12 +115,16 @@ function wrkScript(request: LoadRequest): string {
 export async function wrkLoad(url: string, request: LoadRequest, opts: LoadOptions): Promise<LoadResult> {
   const wrk = findWrk().path;
   if (!wrk) throw new Error("wrk is not available");
-  const script = join(mkdtempSync(join(tmpdir(), "gatehouse-bench-wrk-")), "request.lua");
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-wrk-"));
+  const script = join(dir, "request.lua");
   writeFileSync(script, wrkScript(request));
   const threads = process.env.BENCH_WRK_THREADS ?? "2";
   const args = ["-t", threads, "-c", String(opts.connections), "-d", `${opts.seconds}s`];
-  const output = await run(wrk, [...args, "--timeout", "10s", "--latency", "-s", script, url]);
-  return parseWrk(output);
+  try {
+    return parseWrk(await run(wrk, [...args, "--timeout", "10s", "--latency", "-s", script, url]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function run(command: string, args: string[]): Promise<string> {

@@ -103,7 +103,9 @@ async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant
     return [];
   }
   const env = line.prepare ? await line.prepare() : {};
+  const started = Date.now();
   const target = await startTarget("gatehouse", ++nextPort, { env, ...variant });
+  const startedIn = (Date.now() - started) / 1000;
   try {
     const balancer = line.twoNodesViaHaproxy ? await behindHaproxy(line, target, env, variant) : undefined;
     if (line.twoNodesViaHaproxy && !balancer) {
@@ -133,6 +135,8 @@ async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant
     await balancer?.stop();
     target.stop();
     if (bytes) rows.push(...(await sameBytes(rows[0]!, bytes)));
+    const took = (Date.now() - started) / 1000;
+    console.log(`  ${name}: done in ${took.toFixed(0)} s (of which ${startedIn.toFixed(1)} s start-up and seeding)`);
     return rows;
   } finally {
     target.stop();

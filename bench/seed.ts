@@ -1,7 +1,7 @@
 // State for the state-growth lines of `make bench`, created inside the Gatehouse target process after start-up
 // and before the load, through the embedded stores themselves (not thousands of HTTP requests):
 //   BENCH_SEED_APPROVALS=n  n pending approvals of the bench agent (distinct bindings, 24 h to live)
-//   BENCH_SEED_AUDIT=n      about n audit records: 500 real executes, their records copied up to n
+//   BENCH_SEED_AUDIT=n      about n audit records: 100 real executes, their records copied up to n
 //   BENCH_SEED_MANIFESTS=n  n more manifests in the org, besides the bench one
 // The org is the API key's (the default org). SQLite only: the PostgreSQL lines seed nothing.
 import type { Gatehouse } from "../src/server";
@@ -74,7 +74,7 @@ function seedManifests({ db, engine }: Embedded, org: string, n: number): void {
  * copies (nothing here verifies it); new appends link to the last copy as to any head.
  */
 async function seedAudit({ db, engine }: Embedded, org: string, n: number): Promise<void> {
-  const executes = Math.min(500, n);
+  const executes = Math.min(100, n);
   // 50 at a time, as concurrent requests would come: their appends share group commits.
   for (let i = 0; i < executes; i += 50) {
     const batch = Array.from({ length: Math.min(50, executes - i) }, (_, j) =>
