@@ -15,7 +15,10 @@ export interface OtherNode {
 
 const CURRENT = Number(process.versions.node.split(".")[0]);
 
-/** BENCH_NODE_MAJORS (default "20,22"): the majors wanted besides the one running the bench. */
+/**
+ * BENCH_NODE_MAJORS (default "20,22"): the majors wanted besides the one running the bench; BENCH_NODE_<major>
+ * names a binary the search below would not find.
+ */
 export function otherNodes(): OtherNode[] {
   const wanted = (process.env.BENCH_NODE_MAJORS ?? "20,22").split(",").map(Number).filter(Boolean);
   return wanted.filter((major) => major !== CURRENT).map(findNode);
@@ -31,6 +34,8 @@ function under(dir: string, prefix: string, bin: string): string[] {
 
 function findNode(major: number): OtherNode {
   const candidates = [
+    // BENCH_NODE_22=/path/to/node: a binary somewhere else.
+    ...(process.env[`BENCH_NODE_${major}`] ? [process.env[`BENCH_NODE_${major}`]!] : []),
     ...["/usr/local/bin", "/usr/bin", "/opt/bin"].map((dir) => join(dir, `node${major}`)),
     ...under("/opt", `node-v${major}.`, "bin/node"),
     ...under("/opt", `node${major}`, "bin/node"),
@@ -42,5 +47,8 @@ function findNode(major: number): OtherNode {
     const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim();
     if (version?.startsWith(`v${major}.`)) return { major, path, version };
   }
-  return { major, why: "not installed here (looked in /usr/local/bin, /usr/bin, /opt, n and nvm folders)" };
+  return {
+    major,
+    why: `not installed here (looked in /usr/local/bin, /usr/bin, /opt, n and nvm folders; BENCH_NODE_${major} names one)`,
+  };
 }

@@ -122,12 +122,16 @@ async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant
       expectStatus: line.expectStatus,
     });
     for (const row of [...rows]) {
-      const compared = earlier.find((r) => r.name === line.compareTo && r.tool === row.tool && !r.reference);
+      // On another Node major: the ratio to the same line on this one.
+      const against = variant.suffix ? line.name : line.compareTo;
+      const compared = earlier.find((r) => r.name === against && r.tool === row.tool && !r.reference);
       if (compared)
         rows.push({
           ...row,
           key: undefined,
-          name: `  → vs ${compared.name.replace("gatehouse ", "")}`,
+          name: variant.suffix
+            ? `  → vs the same line on Node ${process.version}`
+            : `  → vs ${compared.name.replace("gatehouse ", "")}`,
           reference: compared,
         });
     }
