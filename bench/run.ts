@@ -192,6 +192,10 @@ function header(): void {
     console.log(
       `  Node ${other.major}: ${other.path ? `${other.version} at ${other.path} (key lines again)` : `skipped (${other.why})`}`,
     );
+  if (loadavg()[0]! > availableParallelism())
+    console.log(
+      `  ! the machine is busy (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores): wall-clock ratios measure the other work too; the µs CPU column and the CPU ratios of the goals less so`,
+    );
   if (ONLY)
     console.log(`  BENCH_ONLY=${ONLY}: only the Gatehouse lines whose name contains it, and the lines they compare to`);
 }
