@@ -4,8 +4,9 @@
 // the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
 //   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
 //   Gatehouse lines (the baselines always run); BENCH_WRK=0 leaves wrk out; BENCH_NODE_MAJORS (20,22) are the
-//   Node majors wanted (./node-versions.ts). A line with a large response can ask for a same-bytes reference:
-//   a bare node:http server answering exactly those bytes, and the ratio to it.
+//   Node majors wanted (./node-versions.ts); BENCH_START_TOGETHER (3) targets are started at a time. A line with
+//   a large response can ask for a same-bytes reference: a bare node:http server answering exactly those bytes,
+//   and the ratio to it.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +15,12 @@ import { benchLines, type BenchLine } from "./lines";
 import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, warmUp, wrkLoad } from "./load";
 import { otherNodes } from "./node-versions";
 import { type Measurement, printGoals, printTable } from "./report";
-import { API_KEY, startTarget, stopAllTargets, type Target } from "./target-control";
+import { API_KEY, freePort, startTarget, stopAllTargets, type Target } from "./target-control";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ONLY = process.env.BENCH_ONLY;
-
-let nextPort = 18090;
+const START_TOGETHER = Math.max(1, Number(process.env.BENCH_START_TOGETHER ?? 3));
 
 interface Variant {
   /** Another Node binary for the Gatehouse target, and the suffix its rows get. */
@@ -53,7 +53,7 @@ async function baselines(): Promise<Measurement[]> {
     ["node", "node:http hello"],
     ["koa", "koa hello"],
   ] as const) {
-    const target = await startTarget(kind, ++nextPort);
+    const target = await startTarget(kind);
     const measured = await loadLine(target, `${target.url}/`, {}, { name, key: kind, withWrk: true });
     rows.push(...measured.map((m) => ({ ...m, baseline: true })));
     target.stop();
@@ -77,13 +77,13 @@ async function captureResponse(url: string, opts: LoadRequest): Promise<Record<s
 
 /** Two Gatehouse nodes behind HAProxy; undefined (the line skipped) when HAProxy is not installed. */
 async function behindHaproxy(line: BenchLine, first: Target, env: Record<string, string>, variant: Variant) {
-  const second = await startTarget("gatehouse", ++nextPort, { env, ...variant });
+  const second = await startTarget("gatehouse", { env, ...variant });
   const haproxy = await haproxyForTests(line.name);
   if (!haproxy) {
     second.stop();
     return undefined;
   }
-  const balancer = await haproxy.start({ nodes: [first.url.slice(7), second.url.slice(7)], port: ++nextPort });
+  const balancer = await haproxy.start({ nodes: [first.url.slice(7), second.url.slice(7)], port: await freePort() });
   return {
     url: balancer.url,
     stop: async () => {
@@ -93,19 +93,68 @@ async function behindHaproxy(line: BenchLine, first: Target, env: Record<string,
   };
 }
 
-/** One Gatehouse line: its rows, its comparison rows and its same-bytes reference. */
-async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant = {}): Promise<Measurement[]> {
+/** A Gatehouse line whose target is started (and seeded). */
+interface Launched {
+  line: BenchLine;
+  variant: Variant;
+  name: string;
+  key: string | undefined;
+  env: Record<string, string>;
+  target: Target;
+  startedIn: number;
+}
+
+/** Prepares the line and starts its target; undefined (printed as skipped) when a service it needs is missing. */
+async function launch(line: BenchLine, variant: Variant): Promise<Launched | undefined> {
   const name = line.name + (variant.suffix ?? "");
   const key = line.key && variant.suffix ? `${line.key}${variant.suffix}` : line.key;
   const missing = await line.unavailable?.();
   if (missing) {
     console.log(`${name}: skipped (${missing})`);
-    return [];
+    return undefined;
   }
   const env = line.prepare ? await line.prepare() : {};
   const started = Date.now();
-  const target = await startTarget("gatehouse", ++nextPort, { env, ...variant });
-  const startedIn = (Date.now() - started) / 1000;
+  try {
+    const target = await startTarget("gatehouse", { env, ...variant });
+    return { line, variant, name, key, env, target, startedIn: (Date.now() - started) / 1000 };
+  } catch (err) {
+    await line.cleanup?.();
+    throw err;
+  }
+}
+
+/**
+ * The lines, their targets started START_TOGETHER at a time (start-up is mostly module loading and schema
+ * compilation, minutes in all when done one after the other on a busy machine), then loaded one by one: while a
+ * line is measured, at most START_TOGETHER - 1 started targets wait idle beside it.
+ */
+async function runLines(lines: BenchLine[], rows: Measurement[], variant: Variant = {}): Promise<void> {
+  for (let i = 0; i < lines.length; i += START_TOGETHER) {
+    const group = await Promise.allSettled(lines.slice(i, i + START_TOGETHER).map((l) => launch(l, variant)));
+    const launched = group.flatMap((g) => (g.status === "fulfilled" && g.value ? [g.value] : []));
+    const failed = group.find((g) => g.status === "rejected");
+    if (failed) {
+      for (const l of launched) l.target.stop();
+      await Promise.all(launched.map((l) => l.line.cleanup?.()));
+      throw failed.reason;
+    }
+    for (const [n, l] of launched.entries()) {
+      try {
+        rows.push(...(await runLine(l, rows)));
+      } catch (err) {
+        for (const rest of launched.slice(n + 1)) rest.target.stop();
+        await Promise.all(launched.slice(n + 1).map((rest) => rest.line.cleanup?.()));
+        throw err;
+      }
+    }
+  }
+}
+
+/** One Gatehouse line: its rows, its comparison rows and its same-bytes reference. */
+async function runLine(launched: Launched, earlier: Measurement[]): Promise<Measurement[]> {
+  const { line, variant, name, key, env, target } = launched;
+  const started = Date.now();
   try {
     const balancer = line.twoNodesViaHaproxy ? await behindHaproxy(line, target, env, variant) : undefined;
     if (line.twoNodesViaHaproxy && !balancer) {
@@ -140,7 +189,9 @@ async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant
     target.stop();
     if (bytes) rows.push(...(await sameBytes(rows[0]!, bytes)));
     const took = (Date.now() - started) / 1000;
-    console.log(`  ${name}: done in ${took.toFixed(0)} s (of which ${startedIn.toFixed(1)} s start-up and seeding)`);
+    console.log(
+      `  ${name}: measured in ${took.toFixed(0)} s (started and seeded in ${launched.startedIn.toFixed(1)} s)`,
+    );
     return rows;
   } finally {
     target.stop();
@@ -150,7 +201,7 @@ async function runLine(line: BenchLine, earlier: Measurement[], variant: Variant
 
 /** A bare node:http server answering the line's exact bytes, and the line's ratio to it. */
 async function sameBytes(line: Measurement, bytes: Record<string, string>): Promise<Measurement[]> {
-  const reference = await startTarget("bytes", ++nextPort, { env: bytes });
+  const reference = await startTarget("bytes", { env: bytes });
   try {
     const [same] = await loadLine(
       reference,
@@ -206,10 +257,14 @@ async function main(): Promise<void> {
   try {
     const rows = await baselines();
     const lines = selectedLines();
-    for (const line of lines) rows.push(...(await runLine(line, rows)));
+    await runLines(lines, rows);
     for (const other of otherNodes().filter((o) => o.path)) {
       const variant = { execPath: other.path!, suffix: ` [node ${other.major}]` };
-      for (const line of lines.filter((l) => l.wrk)) rows.push(...(await runLine(line, rows, variant)));
+      await runLines(
+        lines.filter((l) => l.wrk),
+        rows,
+        variant,
+      );
     }
     printTable(rows);
     printGoals(rows);

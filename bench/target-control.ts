@@ -1,6 +1,7 @@
 // The bench's targets (bench/targets.ts), each a forked child process with an IPC channel: start one, ask it
 // for its event-loop and GC statistics around a load, stop it.
 import { type ChildProcess, fork } from "node:child_process";
+import { createServer } from "node:net";
 import { resolve } from "node:path";
 import type { LoadStats } from "./target-stats";
 
@@ -34,8 +35,9 @@ export function stopAllTargets(): void {
   running.clear();
 }
 
-export async function startTarget(kind: string, port: number, options: StartOptions = {}): Promise<Target> {
-  const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, String(port)], {
+/** Starts a target on a port the system picks (concurrent bench runs on one machine never collide). */
+export async function startTarget(kind: string, options: StartOptions = {}): Promise<Target> {
+  const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, "0"], {
     execArgv: ["--import", "tsx"],
     ...(options.execPath ? { execPath: options.execPath } : {}),
     // Rate limits stay on (their cost is measured) with quotas no benchmark reaches.
@@ -44,7 +46,7 @@ export async function startTarget(kind: string, port: number, options: StartOpti
   });
   running.add(child);
   child.once("exit", () => running.delete(child));
-  await reply(child);
+  const { port } = (await reply(child)) as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -72,5 +74,17 @@ function reply(child: ChildProcess, message?: object): Promise<unknown> {
       ok(m);
     });
     if (message) child.send(message);
+  });
+}
+
+/** A port free right now (for HAProxy, which is given one). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
   });
 }

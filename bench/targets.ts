@@ -4,7 +4,8 @@
 // (BENCH_SEED_* state is created before "ready", see ./seed.ts). Over IPC the parent can ask for a CPU profile
 // of the load (profile-start/stop, bench/profile.ts) and for what the load did to this process's event loop and
 // garbage collector (stats-start/stop, ./target-stats.ts).
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
@@ -19,27 +20,40 @@ const post = (method: string, params?: object) =>
   new Promise<unknown>((ok, fail) => profiler.post(method, params, (err, result) => (err ? fail(err) : ok(result))));
 const hello = JSON.stringify({ status: "ok", service: "hello" });
 
+/** Listens on the target's port (0: one the system picks, so concurrent bench runs never collide); the port. */
+function listen(server: Server): Promise<number> {
+  return new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, "127.0.0.1", () => ok((server.address() as AddressInfo).port));
+  });
+}
+
 async function start(): Promise<void> {
+  let listening: number;
   if (kind === "node") {
-    createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(hello);
-    }).listen(port, "127.0.0.1");
+    listening = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(hello);
+      }),
+    );
   } else if (kind === "bytes") {
     // The exact bytes a Gatehouse line answered, from a bare server: what sending that payload costs at all.
     const body = readFileSync(process.env.BENCH_BYTES_FILE!);
     const type = process.env.BENCH_BYTES_TYPE ?? "application/json";
-    createServer((_req, res) => {
-      res.writeHead(200, { "content-type": type, "content-length": body.length });
-      res.end(body);
-    }).listen(port, "127.0.0.1");
+    listening = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { "content-type": type, "content-length": body.length });
+        res.end(body);
+      }),
+    );
   } else if (kind === "koa") {
     const app = new Koa();
     app.use((ctx) => {
       ctx.type = "application/json";
       ctx.body = hello;
     });
-    app.listen(port, "127.0.0.1");
+    listening = await listen(createServer(app.callback()));
   } else if (kind === "gatehouse") {
     const { loadConfig } = await import("../src/config");
     const { startGatehouse } = await import("../src/server");
@@ -52,13 +66,14 @@ async function start(): Promise<void> {
       GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-")),
     });
     const gatehouse = await startGatehouse(config, logger);
+    listening = Number(new URL(gatehouse.url).port);
     const { seedFromEnv } = await import("./seed");
     const seeded = await seedFromEnv(gatehouse, config.defaultOrg);
     if (seeded) console.log(`  (${seeded})`);
   } else {
     throw new Error(`unknown target ${kind}`);
   }
-  process.send?.("ready");
+  process.send?.({ ready: true, port: listening });
 }
 
 let stopStats: (() => LoadStats) | undefined;
