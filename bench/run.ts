@@ -4,9 +4,9 @@
 // the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
 //   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
 //   Gatehouse lines (the baselines always run); BENCH_WRK=0 leaves wrk out; BENCH_NODE_MAJORS (20,22) are the
-//   Node majors wanted (./node-versions.ts); BENCH_START_TOGETHER (3) targets are started at a time. A line with
-//   a large response can ask for a same-bytes reference: a bare node:http server answering exactly those bytes,
-//   and the ratio to it.
+//   Node majors wanted (./node-versions.ts); BENCH_START_TOGETHER (the core count) targets are started at a
+//   time. A line with a large response can ask for a same-bytes reference: a bare node:http server answering
+//   exactly those bytes, and the ratio to it.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ import { API_KEY, freePort, startTarget, stopAllTargets, type Target } from "./t
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const ONLY = process.env.BENCH_ONLY;
-const START_TOGETHER = Math.max(1, Number(process.env.BENCH_START_TOGETHER ?? 3));
+const START_TOGETHER = Math.max(1, Number(process.env.BENCH_START_TOGETHER ?? availableParallelism()));
 
 interface Variant {
   /** Another Node binary for the Gatehouse target, and the suffix its rows get. */
