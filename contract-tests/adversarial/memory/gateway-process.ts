@@ -17,6 +17,8 @@ const g = await startTestGatehouse({
     GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
     GATEHOUSE_WS_REPLAY_WINDOW_MS: process.env.GATEHOUSE_WS_REPLAY_WINDOW_MS ?? "5000",
     GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS: process.env.GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS ?? "500",
+    // The bound on heap growth an operator facing large prompts sets (the default keeps V8's, for throughput).
+    GATEHOUSE_HEAP_GROWING_PERCENT: "20",
   },
 });
 const token = await g.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
