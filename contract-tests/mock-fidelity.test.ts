@@ -14,7 +14,7 @@ type Json = Record<string, unknown>;
 
 /** `operationId status` of responses without a named example yet (each a filler Prism would generate). */
 const KNOWN_GAPS = new Set<string>([
-  // 503 when the shared database (PostgreSQL) does not answer, and 501 for what runs on the embedded store only.
+  // 503 when the shared database (PostgreSQL) does not answer.
   "Approvals_list 503",
   "Approvals_get 503",
   "Approvals_approve 503",
@@ -23,7 +23,6 @@ const KNOWN_GAPS = new Set<string>([
   "CapabilityTokens_revoke 503",
   "Interactions_list 503",
   "Interactions_get 503",
-  "Interactions_evidence 501",
   "Interactions_evidence 503",
   "Interactions_export 503",
   "Interactions_head 503",
@@ -32,19 +31,14 @@ const KNOWN_GAPS = new Set<string>([
   "Manifests_register 503",
   "Manifests_get 503",
   "Manifests_activate 503",
-  "Manifests_replay 501",
   "Manifests_replay 503",
   "Manifests_revoke 503",
   "Manifests_suspend 503",
   "Manifests_versions 503",
   "Manifests_getVersion 503",
-  "Webhooks_list 501",
   "Webhooks_list 503",
-  "Webhooks_create 501",
   "Webhooks_create 503",
-  "Webhooks_remove 501",
   "Webhooks_remove 503",
-  "Webhooks_deliveries 501",
   "Webhooks_deliveries 503",
   // Responses documented by this wave's merges (408 body timeout, 400 on every operation, 403 on purutos, the
   // evidence / replay / versions / webhooks / sessions operations) whose examples are still to be written.

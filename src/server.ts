@@ -28,8 +28,6 @@ import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutoInvokerFrom } from "./core/governance";
-import { createEvidenceBuilder } from "./core/governance/evidence";
-import { createShadowReplay } from "./core/governance/replay";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
@@ -40,9 +38,9 @@ import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
-import { createWebhookNotifier, createWebhookStore, webhookConfigFromEnv } from "./core/notifications";
+import { createWebhookNotifier, webhookConfigFromEnv } from "./core/notifications";
 import { secretBox } from "./core/store/shared/secret-box";
-import { webhookHandlers, webhooksUnavailable } from "./faces/oversight/webhooks";
+import { webhookHandlers } from "./faces/oversight/webhooks";
 import { toApproval } from "./http/wire-models";
 import { createHash } from "node:crypto";
 
@@ -86,9 +84,12 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
-/** A per-installation secret for keyed hashes; GATEHOUSE_SECRET overrides the generated file. */
-function installationSecret(dataDir: string): Buffer {
-  if (process.env.GATEHOUSE_SECRET) return Buffer.from(process.env.GATEHOUSE_SECRET, "utf8");
+/**
+ * A per-installation secret for keyed hashes and sealed webhook secrets; GATEHOUSE_SECRET overrides the generated
+ * file (and is what several nodes on PostgreSQL share).
+ */
+function installationSecret(dataDir: string, env: Record<string, string | undefined>): Buffer {
+  if (env.GATEHOUSE_SECRET) return Buffer.from(env.GATEHOUSE_SECRET, "utf8");
   const file = join(dataDir, "secret");
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
@@ -159,14 +160,6 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
   };
 }
 
-function shadowReplayOf({ db, engine, audit, approvals }: EmbeddedStores) {
-  return createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals });
-}
-
-function evidenceBuilderOf({ engine, audit, approvals }: EmbeddedStores) {
-  return createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals });
-}
-
 export async function startGatehouse(
   config: Config,
   logger: Logger = rootLogger,
@@ -212,9 +205,10 @@ export async function startGatehouse(
   // Governance: one engine (src/core/governance), one approvals store, one audit log, on the node's store backend
   // (the embedded SQLite file, or PostgreSQL with DATABASE_URL). Every door — REST actions, agent sessions, MCP —
   // goes through this one engine.
+  const secret = installationSecret(config.dataDir, env);
   const stores = await openNodeStores({
     config,
-    secret: installationSecret(config.dataDir),
+    secret,
     events,
     recheckMs,
     version: VERSION,
@@ -232,30 +226,24 @@ export async function startGatehouse(
   });
   const { engine, approvals, audit, apiKeys, embedded } = stores;
   const approvalEvents = createApprovalEvents({ approvals });
-  // Approval notifications (webhooks) live in the embedded store: on PostgreSQL they are not available yet
-  // (the operations answer 501). Secrets are sealed under a key derived from the installation secret.
+  // Approval notifications (webhooks), in the node's store: subscriptions and the delivery log are shared by every
+  // node on PostgreSQL. Secrets are sealed under a key derived from the installation secret (GATEHOUSE_SECRET,
+  // the same on every node, when it is set).
   let listenUrl = "";
   const webhookTarget = { privateHosts: webhookConfig.privateHosts };
-  const webhooks = embedded
-    ? createWebhookStore(embedded.db, {
-        box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
-        ...(webhookConfig.envDefault
-          ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } }
-          : {}),
-      })
-    : undefined;
-  const notifier =
-    webhooks && embedded
-      ? createWebhookNotifier({
-          store: webhooks,
-          approvals: embedded.approvals,
-          events,
-          render: toApproval,
-          publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
-          target: webhookTarget,
-          retry: webhookConfig.retry,
-        })
-      : undefined;
+  const webhooks = stores.webhooks({
+    box: secretBox(createHash("sha256").update(secret).digest()),
+    ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
+  });
+  const notifier = createWebhookNotifier({
+    store: webhooks,
+    approvals,
+    events,
+    render: toApproval,
+    publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
+    target: webhookTarget,
+    retry: webhookConfig.retry,
+  });
   // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
   const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
   if (manifestDir) {
@@ -308,14 +296,10 @@ export async function startGatehouse(
     ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), events),
-    ...oversightHandlers({
-      approvals,
-      audit,
-      // Shadow replay and evidence bundles read the embedded store (not available on PostgreSQL yet: 501).
-      ...(embedded ? { replay: shadowReplayOf(embedded), evidence: evidenceBuilderOf(embedded) } : {}),
-    }),
+    // Shadow replay and evidence bundles read the node's store through ports (either backend).
+    ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence }),
     ...consoleHandlers({ events: approvalEvents, sessions }),
-    ...(webhooks ? webhookHandlers({ webhooks, target: webhookTarget }) : webhooksUnavailable()),
+    ...webhookHandlers({ webhooks, target: webhookTarget }),
   });
 
   const auth = createAuthenticator(apiKeys, verifyUserToken);
@@ -379,7 +363,7 @@ export async function startGatehouse(
       await invoker.close();
       discovery.close();
       approvalEvents.close();
-      notifier?.close();
+      notifier.close();
       await stores.close();
       await events.close();
       redis?.disconnect();

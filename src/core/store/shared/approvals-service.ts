@@ -17,7 +17,7 @@ import { logger } from "../../log/logger";
 import { capabilityOf } from "../../policy/types";
 import type { ApprovalsService } from "../../ports";
 import type { AnyKysely } from "../postgres";
-import type { SharedApprovals } from "./approvals";
+import { fromRow, type SharedApprovals } from "./approvals";
 import type { SharedAuditChain } from "./audit-chain";
 import { lockOrgChain, type Trx } from "./group-commit";
 import type { SharedManifests } from "./manifests";
@@ -350,17 +350,5 @@ function agentView(approval: Approval): AgentApprovalView {
     expires_at: approval.expires_at,
     decided_at: approval.decided_at,
     decision_reason: approval.decision_reason,
-  };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function fromRow(row: any): Approval {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return {
-    ...row,
-    action: parse(row.action),
-    counterparty: parse(row.counterparty),
-    context: parse(row.context),
-    reasons: parse(row.reasons),
   };
 }

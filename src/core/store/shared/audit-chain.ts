@@ -391,7 +391,7 @@ function redactedAction(action: ActionInput | null, redact?: readonly string[]):
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function fromRow(row: any): AuditRecord {
+export function fromRow(row: any): AuditRecord {
   const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
   return {
     org_id: row.org_id,
