@@ -27,6 +27,7 @@ import { createWebhookStore, type WebhookStore } from "./core/notifications";
 import type { WebhookStoreOptions } from "./core/notifications/webhook-store";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createApiKeyStore } from "./core/identity/api-keys";
+import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/identity/dev-issuer";
 import type { PublicJwk } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
@@ -59,6 +60,11 @@ export interface NodeStores {
   evidence: BuildEvidence;
   /** Webhook subscriptions and the delivery log (secrets sealed by `options.box`). */
   webhooks(options: WebhookStoreOptions): WebhookStore;
+  /**
+   * The built-in identity provider: its key in the data folder (SQLite), or in the shared store with the other
+   * signing keys (PostgreSQL), so every node verifies the tokens another node minted.
+   */
+  devIssuer(issuer: string, audience: string): Promise<DevIssuer>;
   /** GitOps: the manifests of a folder registered (or updated) for an org. */
   loadManifests(dir: string, orgId: string, options: ManifestLoadOptions): Promise<void>;
   close(): Promise<void>;
@@ -120,6 +126,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     publicJwks: async () => [...engine.publicJwks().keys, ...audit.publicJwks().keys],
     ...pastReaders(history, engine, approvals),
     webhooks: (options) => createWebhookStore(db, options),
+    devIssuer: (issuer, audience) => loadDevIssuer(config.dataDir, issuer, audience),
     loadManifests: async (dir, orgId, options) => void loadManifestDir(dir, engine.manifests, orgId, options),
     async close() {
       approvals.close();
@@ -176,6 +183,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     publicJwks: async () => [...(await engine.publicJwks()).keys, ...(await shared.audit.publicJwks()).keys],
     ...pastReaders(guard(createSharedAuditHistory(kysely, shared.audit)), guardedEngine, guardedApprovals),
     webhooks: (options) => guard(createSharedWebhookStore(kysely, options)),
+    devIssuer: (issuer, audience) => loadSharedDevIssuer(shared.signingKeys.devIssuer, issuer, audience),
     loadManifests: async (dir, orgId, options) =>
       void (await loadManifestDirInto(dir, shared.manifests, orgId, options)),
     async close() {

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config";
 
-import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
+import type { DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
 import type { Db } from "./core/store/sqlite";
@@ -176,11 +176,6 @@ export async function startGatehouse(
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
-  const devIssuer = config.jwksUrl
-    ? undefined
-    : await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
-  const verifyUserToken = userTokenVerifier(config, devIssuer);
-
   const spec = loadSpec();
   // Shared state across gateway nodes (rate limits, sessions) when REDIS_URL is set.
   const redis = config.redisUrl
@@ -225,6 +220,16 @@ export async function startGatehouse(
     throw err;
   });
   const { engine, approvals, audit, apiKeys, embedded } = stores;
+  // The built-in identity provider (without JWKS_URL), its key where the node's store keeps signing keys.
+  const devIssuer = config.jwksUrl
+    ? undefined
+    : await stores.devIssuer(config.jwtIssuer, config.jwtAudience).catch(async (err) => {
+        await stores.close();
+        await events.close().catch(() => {});
+        redis?.disconnect();
+        throw err;
+      });
+  const verifyUserToken = userTokenVerifier(config, devIssuer);
   const approvalEvents = createApprovalEvents({ approvals });
   // Approval notifications (webhooks), in the node's store: subscriptions and the delivery log are shared by every
   // node on PostgreSQL. Secrets are sealed under a key derived from the installation secret (GATEHOUSE_SECRET,
