@@ -227,8 +227,14 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     } catch (err) {
       log.warn({ err: String(err) }, "approval expiry sweep failed");
     }
-    for (const delivery of await store.due(now().toISOString()))
-      track(attempt(delivery.delivery_id, delivery.attempt_count));
+    let due: Awaited<ReturnType<WebhookStore["due"]>> = [];
+    try {
+      due = await store.due(now().toISOString());
+    } catch (err) {
+      // The store is unreachable (PostgreSQL down): the next sweep finds these tries again.
+      log.warn({ err: String(err) }, "webhook sweep could not read due deliveries");
+    }
+    for (const delivery of due) track(attempt(delivery.delivery_id, delivery.attempt_count));
   }
 
   const unsubscribe = [
