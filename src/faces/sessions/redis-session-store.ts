@@ -143,34 +143,16 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       );
     },
 
-    follow(id, afterSeq, onFrame) {
-      // A blocking read holds its connection: each follower has its own, closed when it stops.
-      const reader = redis.duplicate({ lazyConnect: true });
-      reader.on("error", () => undefined); // reported by the read loop below
-      let stopped = false;
-      let last = `${afterSeq}-0`;
-      const loop = async () => {
-        await reader.connect();
-        while (!stopped) {
-          const reply = (await reader.xread("BLOCK", FOLLOW_BLOCK_MS, "STREAMS", key.frames(id), last)) as
-            | [string, [string, string[]][]][]
-            | null;
-          for (const [, entries] of reply ?? [])
-            for (const entry of entries) {
-              last = entry[0];
-              const frame = toFrame(entry);
-              if (local.adopt(id, frame)) onFrame(frame);
-            }
-        }
-      };
-      loop().catch((err) => {
-        if (!stopped) report(err, "follow");
-      });
-      return () => {
-        stopped = true;
-        reader.disconnect();
-      };
-    },
+    follow: (id, afterSeq, onFrame) =>
+      followFrames(
+        redis,
+        key.frames(id),
+        afterSeq,
+        (frame) => {
+          if (local.adopt(id, frame)) onFrame(frame);
+        },
+        (err) => report(err, "follow"),
+      ),
 
     async hydrate(id) {
       if (local.get(id)) return;
@@ -206,6 +188,43 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         report(err, "hydrate");
       }
     },
+  };
+}
+
+/**
+ * Reads a session's frames stream from after `afterSeq` as the node that runs the turn appends to it (XREAD
+ * BLOCK). A blocking read holds its connection: each follower has its own, closed by the returned stop.
+ */
+function followFrames(
+  redis: Redis,
+  streamKey: string,
+  afterSeq: number,
+  onFrame: (frame: BufferedFrame) => void,
+  onError: (err: unknown) => void,
+): () => void {
+  const reader = redis.duplicate({ lazyConnect: true });
+  reader.on("error", () => undefined); // reported by the read loop below
+  let stopped = false;
+  let last = `${afterSeq}-0`;
+  const loop = async () => {
+    await reader.connect();
+    while (!stopped) {
+      const reply = (await reader.xread("BLOCK", FOLLOW_BLOCK_MS, "STREAMS", streamKey, last)) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [, entries] of reply ?? [])
+        for (const entry of entries) {
+          last = entry[0];
+          onFrame(toFrame(entry));
+        }
+    }
+  };
+  loop().catch((err) => {
+    if (!stopped) onError(err);
+  });
+  return () => {
+    stopped = true;
+    reader.disconnect();
   };
 }
 
