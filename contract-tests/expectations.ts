@@ -93,6 +93,31 @@ const problemDetail: Comparison = (documented, live) => {
   if (want.errors !== undefined) expect(got.errors).toEqual(want.errors);
 };
 
+/**
+ * A problem whose detail names a configured number (the example shows the default; the replay runs with a small
+ * value so it is quick): the same code and title, and the same sentence with some number in its place.
+ */
+const problemWithConfiguredNumbers: Comparison = (documented, live) => {
+  const want = documented as Schemas["Problem"];
+  const got = live as Schemas["Problem"];
+  expect({ code: got.code, title: got.title, status: got.status }).toEqual({
+    code: want.code,
+    title: want.title,
+    status: want.status,
+  });
+  const pattern = want.detail.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/\d+/g, "\\d+");
+  expect(got.detail).toMatch(new RegExp(`^${pattern}$`));
+};
+
+/** A problem whose detail names an approval the setup created (the example prints `appr-xyz789`). */
+const problemNamingAnApproval: Comparison = (documented, live) => {
+  const want = documented as Schemas["Problem"];
+  const got = live as Schemas["Problem"];
+  expect(got.code).toBe(want.code);
+  const escaped = want.detail.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  expect(got.detail).toMatch(new RegExp(`^${escaped.replace(/appr-[\w-]+/g, "appr-[\\w-]+")}$`));
+};
+
 /** Only these top-level fields are compared (volatile fields inside them are ignored). */
 const fields =
   (...names: string[]): Comparison =>
@@ -377,6 +402,63 @@ const approval: Comparison = (documented, live, { request }) => {
   }
 };
 
+// ── the audit log ───────────────────────────────────────────────────────────────────────────────────
+
+type AuditRecord = Schemas["InteractionRecord"];
+/** What chains a record: hashes cover this run's clocks and signatures this run's key. */
+const CHAIN_FIELDS = new Set(["prev_hash", "hash", "kid", "signature"]);
+
+/** The same record (every field but ids, clocks and the chain's), with a well-formed hash and signature. */
+function expectSameRecord(documented: AuditRecord, live: AuditRecord): void {
+  const content = (r: AuditRecord) =>
+    withoutVolatile(Object.fromEntries(Object.entries(r).filter(([k]) => !CHAIN_FIELDS.has(k))));
+  expect(content(live)).toEqual(content(documented));
+  expect(live.hash).toMatch(/^[0-9a-f]{64}$/);
+  expect(live.prev_hash).toMatch(/^[0-9a-f]{64}$/);
+  // null: a record inside a group commit, proven by the group's signed last record (see InteractionRecord).
+  if (live.signature !== null) expect(live.signature).toMatch(/^[A-Za-z0-9_-]{86}$/);
+}
+
+/** The log: the documented records, newest first, each linking to the one before it. */
+const auditRecords: Comparison = (documented, live) => {
+  const want = (documented as Schemas["InteractionPage"]).items;
+  const got = (live as Schemas["InteractionPage"]).items;
+  expect(got).toHaveLength(want.length);
+  for (const [i, w] of want.entries()) expectSameRecord(w, got[i]!);
+  for (let i = 0; i + 1 < got.length; i++) expect(got[i]!.prev_hash).toBe(got[i + 1]!.hash);
+};
+
+/** One interaction: the one the request names, its latest record as documented. */
+const auditRecord: Comparison = (documented, live, { request }) => {
+  expect((live as AuditRecord).interaction_id).toBe(request.params.interaction_id);
+  expectSameRecord(documented as AuditRecord, live as AuditRecord);
+};
+
+// ── webhook deliveries ──────────────────────────────────────────────────────────────────────────────
+
+/**
+ * The delivery log: per delivery the same event, outcome and tries (their number and the receiver's statuses),
+ * to the documented path (the live receiver runs on this machine), keyed by event and approval.
+ */
+const deliveries: Comparison = (documented, live) => {
+  const want = (documented as Schemas["WebhookDeliveryList"]).items;
+  const got = (live as Schemas["WebhookDeliveryList"]).items;
+  expect(got).toHaveLength(want.length);
+  for (const [i, w] of want.entries()) {
+    const d = got[i]!;
+    const tries = (x: Schemas["WebhookDelivery"]) =>
+      x.attempts.map((a) => ({ attempt: a.attempt, status: a.status_code }));
+    expect({ event: d.event, status: d.status, tries: tries(d) }).toEqual({
+      event: w.event,
+      status: w.status,
+      tries: tries(w),
+    });
+    expect(new URL(d.url).pathname).toBe(new URL(w.url).pathname);
+    expect(d.event_id).toBe(`${d.event}:${d.approval_id}`);
+    if (w.delivered_at !== undefined) expectRecent(d.delivered_at);
+  }
+};
+
 const overrides: Record<string, Comparison> = {
   seed000_health: health,
   seed002_health: health,
@@ -400,6 +482,15 @@ const overrides: Record<string, Comparison> = {
   seed003_issue_capability_token: issuedToken,
   seed003_revoke_capability_token: revokedToken,
   gatehouse_agent_get_approval: approval,
+  gatehouse_list_interactions: auditRecords,
+  gatehouse_list_deliveries: deliveries,
+  gatehouse_get_interaction: auditRecord,
+  gatehouse_get_approval: approval,
+  gatehouse_approve: approval,
+  gatehouse_deny: approval,
+  gatehouse_approval_already_decided: problemNamingAnApproval,
+  gatehouse_body_timeout: problemWithConfiguredNumbers,
+  gatehouse_rate_limited: problemWithConfiguredNumbers,
   ...evidenceExpectations,
 };
 

@@ -3,6 +3,7 @@
 import type { ExampleCase } from "./examples";
 import { evidenceSetups } from "./setups/evidence";
 import { governedActionSetups } from "./setups/governed-actions";
+import { operatorSetups } from "./setups/operator";
 import type { TestGatehouse } from "../src/test-support/gatehouse";
 
 // The one test Gatehouse lives in src/test-support; the replay and the faces' tests share it.
@@ -38,7 +39,7 @@ export interface Prepared {
 export type Setup = (g: TestGatehouse, example: ExampleCase) => Promise<Prepared | void>;
 
 /** Example name → its setup. */
-export const setups: Record<string, Setup> = { ...governedActionSetups, ...evidenceSetups };
+export const setups: Record<string, Setup> = { ...governedActionSetups, ...evidenceSetups, ...operatorSetups };
 
 /** The documented request with a setup's overrides applied. */
 export function withOverrides(c: ExampleCase, overrides: RequestOverrides = {}): ExampleCase {

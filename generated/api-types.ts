@@ -1478,7 +1478,9 @@ export interface components {
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
          *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
-         *     fields, by key `kid` (published in the JWKS).
+         *     fields, by key `kid` (published in the JWKS). Records are written in group commits and the group's last record
+         *     of the chain is the one signed: `signature` is null on the others, each proven by the signed record after it
+         *     (whose hash covers `prev_hash`, which is this record's hash). A chain never ends on an unsigned record.
          */
         InteractionRecord: {
             action: components["schemas"]["Action"];
@@ -1507,7 +1509,8 @@ export interface components {
              * @description Position in the org's chain, from 1.
              */
             seq: number;
-            signature: string;
+            /** @description null: proven by the next signed record of the chain (see above). */
+            signature: string | null;
             /** Format: date-time */
             timestamp: string;
             uapk_id: string;

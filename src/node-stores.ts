@@ -38,6 +38,8 @@ import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
 import { createSharedWebhookStore } from "./core/store/shared/webhooks";
 import { openDatabase, type Db } from "./core/store/sqlite";
+import { startWalCheckpointer } from "./core/store/wal-checkpointer";
+import { logger } from "./core/log/logger";
 import type { Probe } from "./system/handlers";
 
 export interface NodeStores {
@@ -98,6 +100,9 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const db = openDatabase(config.databaseFile);
   // The schema first: every store below assumes its tables exist.
   await migrateToLatest(db);
+  const checkpointer = startWalCheckpointer(db, {
+    onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
+  });
   const apiKeys = createApiKeyStore(db, {
     secret: deps.secret,
     envKeys: config.apiKeys,
@@ -132,6 +137,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
       approvals.close();
       // Audit appends are group-committed on the next turn of the event loop: let the last group commit.
       await new Promise<void>((ok) => setImmediate(ok));
+      await checkpointer?.stop();
       db.close();
     },
   };

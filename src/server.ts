@@ -13,32 +13,38 @@ import { logger as rootLogger, type Logger } from "./core/log/logger";
 import type { Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
-import { createAuthenticator, type VerifyUserToken } from "./http/auth";
+import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
 import { docsHandlers } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
-import { attachSessionGateway, createGovernedTools } from "./faces/sessions";
+import { attachSessionGateway, createGovernedTools, type SessionGateway } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
 import type { Discovery } from "./faces/purutos/discovery";
-import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type PurutoCommands } from "./faces/mcp";
+import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
-import { createApprovalEvents, consoleHandlers, consoleOidcFromEnv, loadConsoleAssets } from "./faces/console";
+import {
+  type ApprovalEvents,
+  createApprovalEvents,
+  consoleHandlers,
+  consoleOidcFromEnv,
+  loadConsoleAssets,
+} from "./faces/console";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
-import { type EmbeddedStores, openNodeStores } from "./node-stores";
+import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
-import { createWebhookNotifier, webhookConfigFromEnv } from "./core/notifications";
+import { createWebhookNotifier, type WebhookConfig, webhookConfigFromEnv } from "./core/notifications";
 import { secretBox } from "./core/store/shared/secret-box";
 import { webhookHandlers } from "./faces/oversight/webhooks";
 import { toApproval } from "./http/wire-models";
@@ -160,23 +166,47 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
   };
 }
 
-export async function startGatehouse(
+/** Face configuration, read from the environment before anything starts. */
+function faceConfigFromEnv(env: Record<string, string | undefined>) {
+  return {
+    purutos: purutosConfigFromEnv(env, process.cwd()),
+    sessions: sessionsConfigFromEnv(env),
+    mcp: mcpOptionsFromEnv(env),
+    recheckMs: approvalRecheckMs(env),
+    restRateLimits: restRateLimitConfigFromEnv(env),
+    webhooks: webhookConfigFromEnv(env),
+    consoleOidc: consoleOidcFromEnv(env),
+  };
+}
+type FaceConfig = ReturnType<typeof faceConfigFromEnv>;
+
+/**
+ * People's identity: the built-in development issuer (no JWKS_URL), its key where the node's store keeps signing
+ * keys (shared by every node on PostgreSQL), and the token verifier. Runs after the stores open; a failure closes
+ * what is already open (the stores, the event bus, Redis).
+ */
+async function openIdentity(
   config: Config,
-  logger: Logger = rootLogger,
-  env: Record<string, string | undefined> = process.env,
-): Promise<Gatehouse> {
-  // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
-  const purutosConfig = purutosConfigFromEnv(env, process.cwd());
-  const sessionsConfig = sessionsConfigFromEnv(env);
-  const mcpOptions = mcpOptionsFromEnv(env);
-  const recheckMs = approvalRecheckMs(env);
-  const restRateLimits = restRateLimitConfigFromEnv(env);
-  const webhookConfig = webhookConfigFromEnv(env);
-  const consoleOidc = consoleOidcFromEnv(env);
-  if (config.apiKeys.includes("changeme")) {
-    logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
-  }
-  const spec = loadSpec();
+  stores: NodeStores,
+  bus: { redis: Redis | undefined; events: EventBus },
+): Promise<{ devIssuer: DevIssuer | undefined; verify: VerifyUserToken }> {
+  const devIssuer = config.jwksUrl
+    ? undefined
+    : await stores.devIssuer(config.jwtIssuer, config.jwtAudience).catch(async (err) => {
+        await stores.close();
+        await bus.events.close().catch(() => {});
+        bus.redis?.disconnect();
+        throw err;
+      });
+  return { devIssuer, verify: userTokenVerifier(config, devIssuer) };
+}
+
+/** Redis (when REDIS_URL is set) and the event bus between nodes. */
+async function connectNodeBus(
+  config: Config,
+  logger: Logger,
+  redisPrefix: string,
+): Promise<{ redis: Redis | undefined; events: EventBus }> {
   // Shared state across gateway nodes (rate limits, sessions) when REDIS_URL is set.
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false })
@@ -186,151 +216,239 @@ export async function startGatehouse(
     redis.on("error", (err) => logger.debug({ err: String(err) }, "redis connection error"));
     await redis.connect().catch((err) => logger.warn({ err: String(err) }, "redis not reachable yet"));
   }
-  const redisPrefix = sessionsConfig.options.redisKeyPrefix ?? "gatehouse";
   // Events between nodes (approval decided, token revoked, manifest changed): Redis pub/sub, or in-process.
   const events: EventBus = redis ? await createRedisEventBus({ redis, prefix: redisPrefix }) : createMemoryEventBus();
+  return { redis, events };
+}
 
-  const server = createServer();
-  const lifecycle = createLifecycle();
-  const inFlight = trackInFlight(server);
-
-  const discovery = createDiscovery(purutosConfig);
-  const invoker = createInvoker(purutosConfig, discovery);
-
-  // Governance: one engine (src/core/governance), one approvals store, one audit log, on the node's store backend
-  // (the embedded SQLite file, or PostgreSQL with DATABASE_URL). Every door — REST actions, agent sessions, MCP —
-  // goes through this one engine.
-  const secret = installationSecret(config.dataDir, env);
-  const stores = await openNodeStores({
+/**
+ * Governance: one engine (src/core/governance), one approvals store, one audit log, on the node's store backend
+ * (the embedded SQLite file, or PostgreSQL with DATABASE_URL). Every door — REST actions, agent sessions, MCP —
+ * goes through this one engine.
+ */
+async function openStores(
+  deps: {
+    config: Config;
+    env: Record<string, string | undefined>;
+    secret: Buffer;
+    recheckMs: number;
+    invoker: Invoker;
+  },
+  bus: { redis: Redis | undefined; events: EventBus },
+): Promise<NodeStores> {
+  const { config, env } = deps;
+  return openNodeStores({
     config,
-    secret,
-    events,
-    recheckMs,
+    secret: deps.secret,
+    events: bus.events,
+    recheckMs: deps.recheckMs,
     version: VERSION,
     env,
     // One connector registry for every tool: `puruto` tools run real commands through the discovery face's
     // invoker, wired here to the engine's PurutoCommandInvoker port (core never imports a face); `secret_ref`s of
     // http/webhook headers are read from the environment by name at call time, and only GATEHOUSE_SECRET_*
     // variables can be named (never the gateway's own keys).
-    connectors: createConnectors({ invokePuruto: purutoInvokerFrom(invoker), secrets: secretsFromEnvironment(env) }),
+    connectors: createConnectors({
+      invokePuruto: purutoInvokerFrom(deps.invoker),
+      secrets: secretsFromEnvironment(env),
+    }),
   }).catch(async (err) => {
     // Nothing half-open stays behind a failed start (the Redis connection, the event bus).
-    await events.close().catch(() => {});
-    redis?.disconnect();
+    await bus.events.close().catch(() => {});
+    bus.redis?.disconnect();
     throw err;
   });
-  const { engine, approvals, audit, apiKeys, embedded } = stores;
-  // The built-in identity provider (without JWKS_URL), its key where the node's store keeps signing keys.
-  const devIssuer = config.jwksUrl
-    ? undefined
-    : await stores.devIssuer(config.jwtIssuer, config.jwtAudience).catch(async (err) => {
-        await stores.close();
-        await events.close().catch(() => {});
-        redis?.disconnect();
-        throw err;
-      });
-  const verifyUserToken = userTokenVerifier(config, devIssuer);
-  const approvalEvents = createApprovalEvents({ approvals });
-  // Approval notifications (webhooks), in the node's store: subscriptions and the delivery log are shared by every
-  // node on PostgreSQL. Secrets are sealed under a key derived from the installation secret (GATEHOUSE_SECRET,
-  // the same on every node, when it is set).
-  let listenUrl = "";
-  const webhookTarget = { privateHosts: webhookConfig.privateHosts };
-  const webhooks = stores.webhooks({
-    box: secretBox(createHash("sha256").update(secret).digest()),
+}
+
+/**
+ * Approval notifications (webhooks), in the node's store: subscriptions and the delivery log are shared by every
+ * node on PostgreSQL. Secrets are sealed under a key derived from the installation secret (GATEHOUSE_SECRET, the
+ * same on every node, when it is set).
+ */
+function openNotifications(
+  config: Config,
+  webhookConfig: WebhookConfig,
+  deps: { stores: NodeStores; secret: Buffer; events: EventBus },
+  listenUrl: () => string,
+) {
+  const target = { privateHosts: webhookConfig.privateHosts };
+  const webhooks = deps.stores.webhooks({
+    box: secretBox(createHash("sha256").update(deps.secret).digest()),
     ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
   });
   const notifier = createWebhookNotifier({
     store: webhooks,
-    approvals,
-    events,
+    approvals: deps.stores.approvals,
+    events: deps.events,
     render: toApproval,
-    publicUrl: () => webhookConfig.publicUrl ?? listenUrl,
-    target: webhookTarget,
+    publicUrl: () => webhookConfig.publicUrl ?? listenUrl(),
+    target,
     retry: webhookConfig.retry,
   });
-  // GitOps: manifests in a folder are registered (or updated) for the default org at start-up.
-  const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
-  if (manifestDir) {
-    // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
-    await stores.loadManifests(manifestDir, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
-      checkSchema: (input) => spec.validateSchema("ManifestInput", input),
-    });
-  }
+  return { webhooks, notifier, target };
+}
 
-  // Agent sessions: every runtime tool_call goes through the same policy engine and approvals store.
+/** GitOps: manifests in a folder are registered (or updated) for the default org at start-up. */
+async function loadManifestDir(
+  stores: NodeStores,
+  spec: LoadedSpec,
+  config: Config,
+  env: Record<string, string | undefined>,
+): Promise<void> {
+  const manifestDir = env.GATEHOUSE_MANIFEST_DIR;
+  if (!manifestDir) return;
+  // The loader logs what it loaded and every broken file; a broken file never stops the gateway.
+  await stores.loadManifests(manifestDir, env.GATEHOUSE_MANIFEST_ORG || config.defaultOrg, {
+    checkSchema: (input) => spec.validateSchema("ManifestInput", input),
+  });
+}
+
+/** Agent sessions: every runtime tool_call goes through the same policy engine and approvals store. */
+function attachSessions(
+  server: Server,
+  deps: {
+    config: Config;
+    env: Record<string, string | undefined>;
+    sessionsConfig: FaceConfig["sessions"];
+    stores: NodeStores;
+    redis: Redis | undefined;
+    verifyUserToken: VerifyUserToken;
+  },
+): SessionGateway {
+  const { config, sessionsConfig } = deps;
   const governedTools = createGovernedTools({
-    engine,
-    approvals,
+    engine: deps.stores.engine,
+    approvals: deps.stores.approvals,
     sessionManifest: sessionsConfig.sessionManifest,
     defaultOrg: config.defaultOrg,
   });
-  const sessions = attachSessionGateway(server, {
-    verifyUserToken,
+  return attachSessionGateway(server, {
+    verifyUserToken: deps.verifyUserToken,
     agentRuntimeUrl: config.agentRuntimeUrl ?? "http://127.0.0.1:8001",
-    agentRuntimeKey: env.AGENT_RUNTIME_KEY || undefined,
-    redis,
+    agentRuntimeKey: deps.env.AGENT_RUNTIME_KEY || undefined,
+    redis: deps.redis,
     toolPolicy: governedTools.policy,
     approvals: governedTools.approvals,
     // The IDE's tool_result of a governed call is audited as that call's outcome.
     recordOutcome: governedTools.recordOutcome,
     options: sessionsConfig.options,
   });
+}
 
-  const probes: Record<string, Probe> = {
+/** What /health reports; the first three (database, redis, events) are what readiness needs. */
+type NodeProbes = {
+  database: Probe;
+  redis: Probe;
+  agent_runtime: Probe;
+  events: Probe;
+};
+
+function nodeProbes(stores: NodeStores, sessions: SessionGateway, events: EventBus): NodeProbes {
+  return {
     database: stores.database,
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
     // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
     events: () => events.health(),
   };
+}
+
+const readinessProbes = ({ database, redis, events }: NodeProbes) => ({ database, redis, events });
+
+/** Every REST operation's handler, by face, behind the REST rate limits. */
+function restHandlers(deps: {
+  faces: FaceConfig;
+  spec: LoadedSpec;
+  probes: NodeProbes;
+  lifecycle: Lifecycle;
+  devIssuer: DevIssuer | undefined;
+  stores: NodeStores;
+  discovery: Discovery;
+  invoker: Invoker;
+  events: EventBus;
+  redis: Redis | undefined;
+  redisPrefix: string;
+  approvalEvents: ApprovalEvents;
+  sessions: SessionGateway;
+  notifications: ReturnType<typeof openNotifications>;
+}): Handlers {
+  const { stores, discovery, notifications } = deps;
+  const { engine, approvals, audit } = stores;
   // REST rate limits per API key and per agent (shared through Redis when configured).
-  const limits = createRestRateLimiter({ config: restRateLimits, redis, prefix: redisPrefix });
-  const handlers: Handlers = limits.wrap({
+  const limits = createRestRateLimiter({
+    config: deps.faces.restRateLimits,
+    redis: deps.redis,
+    prefix: deps.redisPrefix,
+  });
+  return limits.wrap({
     ...systemHandlers({
       version: VERSION,
-      openapi: spec.document,
+      openapi: deps.spec.document,
       asyncapiFile: ASYNCAPI_FILE,
-      probes,
-      jwks: async () => [...(devIssuer ? [devIssuer.publicJwk()] : []), ...(await stores.publicJwks())],
+      probes: deps.probes,
+      jwks: async () => [...(deps.devIssuer ? [deps.devIssuer.publicJwk()] : []), ...(await stores.publicJwks())],
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
     ...docsHandlers(),
-    ...probeHandlers(lifecycle, { database: probes.database!, redis: probes.redis!, events: probes.events! }),
-    ...purutosHandlers({ discovery, invoker, org: purutosConfig.org }),
+    ...probeHandlers(deps.lifecycle, readinessProbes(deps.probes)),
+    ...purutosHandlers({ discovery, invoker: deps.invoker, org: deps.faces.purutos.org }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
-    ...announceChanges(actionsHandlers({ actions: engine }), events),
+    ...announceChanges(actionsHandlers({ actions: engine }), deps.events),
     // Shadow replay and evidence bundles read the node's store through ports (either backend).
     ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence }),
-    ...consoleHandlers({ events: approvalEvents, sessions }),
-    ...webhookHandlers({ webhooks, target: webhookTarget }),
+    ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions }),
+    ...webhookHandlers({ webhooks: notifications.webhooks, target: notifications.target }),
   });
+}
 
-  const auth = createAuthenticator(apiKeys, verifyUserToken);
-  // MCP: agents' manifest tools through the same engine, approvals and audit; puruto commands through the invoker.
-  const mcp = createMcpFace({
-    auth,
-    engine,
-    approvals,
-    validateExecuteBody: bodyValidatorOf(spec, "Gateway_execute"),
-    validatePurutoPayload: bodyValidatorOf(spec, "Purutos_invoke"),
-    purutos: purutoCommandsOf(discovery, invoker),
-    purutosOrg: purutosConfig.org,
-    options: mcpOptions,
+/** MCP: agents' manifest tools through the same engine, approvals and audit; puruto commands through the invoker. */
+function mcpFaceOf(deps: {
+  auth: Authenticator;
+  stores: NodeStores;
+  spec: LoadedSpec;
+  discovery: Discovery;
+  invoker: Invoker;
+  faces: FaceConfig;
+}): McpFace {
+  return createMcpFace({
+    auth: deps.auth,
+    engine: deps.stores.engine,
+    approvals: deps.stores.approvals,
+    validateExecuteBody: bodyValidatorOf(deps.spec, "Gateway_execute"),
+    validatePurutoPayload: bodyValidatorOf(deps.spec, "Purutos_invoke"),
+    purutos: purutoCommandsOf(deps.discovery, deps.invoker),
+    purutosOrg: deps.faces.purutos.org,
+    options: deps.faces.mcp,
     version: VERSION,
   });
+}
+
+/** The REST app (with the MCP mount) and the console's static assets on the server, then listening; its URL. */
+async function serveHttp(
+  server: Server,
+  deps: {
+    config: Config;
+    logger: Logger;
+    spec: LoadedSpec;
+    handlers: Handlers;
+    auth: Authenticator;
+    mcp: McpFace;
+    consoleOidc: FaceConfig["consoleOidc"];
+  },
+): Promise<string> {
+  const { config } = deps;
   const app = createApp({
-    spec,
-    handlers,
-    auth,
-    logger,
+    spec: deps.spec,
+    handlers: deps.handlers,
+    auth: deps.auth,
+    logger: deps.logger,
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
-    mounts: [mcp.mount],
+    mounts: [deps.mcp.mount],
   });
   // The operator console's static assets (/console) are answered before the API.
-  const consoleAssets = await loadConsoleAssets(undefined, consoleOidc ? { oidc: consoleOidc } : {});
+  const consoleAssets = await loadConsoleAssets(undefined, deps.consoleOidc ? { oidc: deps.consoleOidc } : {});
   const api = app.callback();
   server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
   answerClientErrors(server);
@@ -338,40 +456,138 @@ export async function startGatehouse(
     server.once("error", fail);
     server.listen(config.port, config.host, () => ok());
   });
-  lifecycle.markReady();
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  listenUrl = `http://${host}:${port}`;
+  return `http://${host}:${port}`;
+}
+
+/** What a graceful stop closes, in the order it closes them. */
+interface Running {
+  config: Config;
+  logger: Logger;
+  server: Server;
+  lifecycle: Lifecycle;
+  inFlight: ReturnType<typeof trackInFlight>;
+  sessions: SessionGateway;
+  mcp: McpFace;
+  invoker: Invoker;
+  discovery: Discovery;
+  approvalEvents: ApprovalEvents;
+  notifier: { close(): void };
+  stores: NodeStores;
+  events: EventBus;
+  redis: Redis | undefined;
+}
+
+/** Gatehouse.close: see there. */
+async function stopGatehouse(running: Running): Promise<void> {
+  const { server, inFlight } = running;
+  running.lifecycle.startDraining();
+  const stopped = new Promise<void>((ok) => server.close(() => ok()));
+  server.closeIdleConnections();
+  await running.sessions.close();
+  await running.mcp.close();
+  if (!(await inFlight.settled(running.config.shutdownTimeoutMs))) {
+    running.logger.warn(
+      { inFlight: inFlight.active() },
+      "shutdown timeout: closing connections with requests in flight",
+    );
+  }
+  server.closeAllConnections();
+  await stopped;
+  await running.invoker.close();
+  running.discovery.close();
+  running.approvalEvents.close();
+  running.notifier.close();
+  await running.stores.close();
+  await running.events.close();
+  running.redis?.disconnect();
+}
+
+export async function startGatehouse(
+  config: Config,
+  logger: Logger = rootLogger,
+  env: Record<string, string | undefined> = process.env,
+): Promise<Gatehouse> {
+  // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
+  const faces = faceConfigFromEnv(env);
+  if (config.apiKeys.includes("changeme")) {
+    logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
+  }
+  const spec = loadSpec();
+  const redisPrefix = faces.sessions.options.redisKeyPrefix ?? "gatehouse";
+  const { redis, events } = await connectNodeBus(config, logger, redisPrefix);
+
+  const server = createServer();
+  const lifecycle = createLifecycle();
+  const inFlight = trackInFlight(server);
+  const discovery = createDiscovery(faces.purutos);
+  const invoker = createInvoker(faces.purutos, discovery);
+  const secret = installationSecret(config.dataDir, env);
+  const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
+  const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
+  let listenUrl = "";
+  const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
+  await loadManifestDir(stores, spec, config, env);
+
+  const sessions = attachSessions(server, {
+    config,
+    env,
+    sessionsConfig: faces.sessions,
+    stores,
+    redis,
+    verifyUserToken,
+  });
+  const probes = nodeProbes(stores, sessions, events);
+  const handlers = restHandlers({
+    faces,
+    spec,
+    probes,
+    lifecycle,
+    devIssuer,
+    stores,
+    discovery,
+    invoker,
+    events,
+    redis,
+    redisPrefix,
+    approvalEvents,
+    sessions,
+    notifications,
+  });
+  const auth = createAuthenticator(stores.apiKeys, verifyUserToken);
+  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces });
+  listenUrl = await serveHttp(server, { config, logger, spec, handlers, auth, mcp, consoleOidc: faces.consoleOidc });
+  lifecycle.markReady();
+  const running: Running = {
+    config,
+    logger,
+    server,
+    lifecycle,
+    inFlight,
+    sessions,
+    mcp,
+    invoker,
+    discovery,
+    approvalEvents,
+    notifier: notifications.notifier,
+    stores,
+    events,
+    redis,
+  };
   return {
-    url: `http://${host}:${port}`,
+    url: listenUrl,
     server,
     db: stores.db,
     store: stores.kind,
-    apiKeys,
-    approvals,
-    audit,
-    embedded,
+    apiKeys: stores.apiKeys,
+    approvals: stores.approvals,
+    audit: stores.audit,
+    embedded: stores.embedded,
     devIssuer,
     lifecycle,
-    readiness: () => readinessOf({ database: probes.database!, redis: probes.redis!, events: probes.events! }),
-    async close() {
-      lifecycle.startDraining();
-      const stopped = new Promise<void>((ok) => server.close(() => ok()));
-      server.closeIdleConnections();
-      await sessions.close();
-      await mcp.close();
-      if (!(await inFlight.settled(config.shutdownTimeoutMs))) {
-        logger.warn({ inFlight: inFlight.active() }, "shutdown timeout: closing connections with requests in flight");
-      }
-      server.closeAllConnections();
-      await stopped;
-      await invoker.close();
-      discovery.close();
-      approvalEvents.close();
-      notifier.close();
-      await stores.close();
-      await events.close();
-      redis?.disconnect();
-    },
+    readiness: () => readinessOf(readinessProbes(probes)),
+    close: () => stopGatehouse(running),
   };
 }

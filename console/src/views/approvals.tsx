@@ -2,7 +2,7 @@
 // Deny with an optional reason; decided ones with who, when and why.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeProblem, followApprovals, type Approval, type Session } from "../api";
-import { ErrorLine, Status, When } from "./common";
+import { ErrorLine, LoadMore, PAGE_SIZE, Status, When } from "./common";
 
 function recipientsOf(approval: Approval): string {
   const params = approval.action.params as Record<string, unknown>;
@@ -172,19 +172,33 @@ export function ApprovalsView({ session, focus }: { session: Session; focus?: st
   const [items, setItems] = useState<Map<string, Approval>>(new Map());
   const [feed, setFeed] = useState<"connecting" | "live" | "reconnecting">("connecting");
   const [error, setError] = useState<string>();
+  const [next, setNext] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  // Read by the feed's reload, which outlives the render that set it up.
+  const focusRef = useRef(focus);
+  focusRef.current = focus;
   const upsert = (approval: Approval) => setItems((old) => new Map(old).set(approval.approval_id, approval));
 
+  /** The first page replaces what is shown (kept: a linked approval); a later page (`cursor`) is added to it. */
+  const readPage = async (cursor?: string) => {
+    setBusy(true);
+    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/approvals", {
+      params: { path: { org_id: session.org }, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+    });
+    setBusy(false);
+    if (!data) return setError(describeProblem(error, response.status));
+    setError(undefined);
+    setItems((old) => {
+      const kept = cursor ? new Map(old) : new Map([...old].filter(([id]) => id === focusRef.current));
+      for (const a of data.items) kept.set(a.approval_id, a);
+      return kept;
+    });
+    setNext(data.next_cursor);
+  };
+
   useEffect(() => {
-    const load = async () => {
-      const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/approvals", {
-        params: { path: { org_id: session.org }, query: { limit: 200 } },
-      });
-      if (!data) return setError(describeProblem(error, response.status));
-      setError(undefined);
-      setItems(new Map(data.items.map((a) => [a.approval_id, a])));
-    };
     // The list is (re)loaded each time the feed is (re)connected, so nothing between the two is missed.
-    return followApprovals(session, { onReady: load, onApproval: upsert, onState: setFeed });
+    return followApprovals(session, { onReady: () => void readPage(), onApproval: upsert, onState: setFeed });
   }, [session]);
 
   // A linked approval older than the loaded page is fetched on its own.
@@ -241,6 +255,7 @@ export function ApprovalsView({ session, focus }: { session: Session; focus?: st
           />
         ))}
       </section>
+      <LoadMore list={{ next, busy, more: () => readPage(next) }} what="approvals" />
     </section>
   );
 }

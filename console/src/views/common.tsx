@@ -1,5 +1,7 @@
 // Small pieces shared by the views.
 import type { ComponentChildren } from "preact";
+import { useRef, useState } from "preact/hooks";
+import { describeProblem } from "../api";
 
 export function When({ at }: { at?: string | undefined }) {
   if (!at) return <span>—</span>;
@@ -89,5 +91,78 @@ export function DataTable<T>({
         )}
       </tbody>
     </table>
+  );
+}
+
+/** How many items a list view asks for at a time; the rest is one "Load more" away (the server's `next_cursor`). */
+export const PAGE_SIZE = 50;
+
+/** One page of a list operation: its items and, unless it is the last page, the cursor of the next one. */
+export interface Page<T> {
+  items: T[];
+  next_cursor?: string | undefined;
+}
+
+/** What a view's page reader answers: a page, or the problem as one readable line. */
+export type PageResult<T> = { page: Page<T> } | { error: string };
+
+export interface PagedList<T> {
+  items: T[];
+  /** The cursor of the next page; undefined once the last page is loaded. */
+  next: string | undefined;
+  busy: boolean;
+  error: string | undefined;
+  /** Loads the first page again (after a change or with other filters), dropping the pages loaded so far. */
+  reload(): Promise<void>;
+  /** Appends the next page. */
+  more(): Promise<void>;
+  /** Changes loaded items in place (an item the operator just changed), keeping the pages loaded so far. */
+  patch(change: (item: T) => T): void;
+}
+
+/** An openapi-fetch answer of a list operation as a page reader's result. */
+export function pageResult<T>(answer: { data?: Page<T>; error?: unknown; response: Response }): PageResult<T> {
+  return answer.data ? { page: answer.data } : { error: describeProblem(answer.error, answer.response.status) };
+}
+
+/**
+ * A list read page by page through `next_cursor`: `reload` starts over, `more` appends the next page. A page that
+ * arrives after a newer reload was asked for is dropped, so a slow answer never mixes two filters.
+ */
+export function usePagedList<T>(readPage: (cursor: string | undefined) => Promise<PageResult<T>>): PagedList<T> {
+  const [items, setItems] = useState<T[]>([]);
+  const [next, setNext] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const generation = useRef(0);
+  const read = async (cursor: string | undefined, append: boolean) => {
+    const mine = append ? generation.current : ++generation.current;
+    setBusy(true);
+    const result = await readPage(cursor);
+    if (mine !== generation.current) return;
+    setBusy(false);
+    if ("error" in result) return setError(result.error);
+    setError(undefined);
+    setItems((old) => (append ? [...old, ...result.page.items] : result.page.items));
+    setNext(result.page.next_cursor);
+  };
+  return {
+    items,
+    next,
+    busy,
+    error,
+    reload: () => read(undefined, false),
+    more: () => (next ? read(next, true) : Promise.resolve()),
+    patch: (change) => setItems((old) => old.map(change)),
+  };
+}
+
+/** The next-page control under a list: shown while the server says there is more. */
+export function LoadMore({ list, what }: { list: Pick<PagedList<unknown>, "next" | "busy" | "more">; what: string }) {
+  if (!list.next) return null;
+  return (
+    <button type="button" class="load-more" disabled={list.busy} onClick={() => void list.more()}>
+      {list.busy ? "Loading…" : `Load more ${what}`}
+    </button>
   );
 }

@@ -1,8 +1,8 @@
 // Interactions: the org's audit log with filters, one record's detail with its policy trace, and the online
 // verification of the whole chain.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { describeProblem, type ChainVerification, type InteractionRecord, type Session } from "../api";
-import { ErrorLine, Json, When } from "./common";
+import { ErrorLine, Json, LoadMore, PAGE_SIZE, pageResult, usePagedList, When } from "./common";
 
 interface Filters {
   agent: string;
@@ -16,12 +16,13 @@ const NO_FILTERS: Filters = { agent: "", decision: "", reason: "", since: "", un
 const isoOrUndefined = (local: string) => (local ? new Date(local).toISOString() : undefined);
 
 /** The query of the interactions list: a filter left empty is not sent at all. */
-function interactionsQuery(f: Filters) {
+function interactionsQuery(f: Filters, cursor: string | undefined) {
   const since = isoOrUndefined(f.since);
   const until = isoOrUndefined(f.until);
   const reasonCode = f.reason.trim().toUpperCase();
   return {
-    limit: 200,
+    limit: PAGE_SIZE,
+    ...(cursor ? { cursor } : {}),
     ...(f.agent ? { agent_id: f.agent } : {}),
     ...(f.decision ? { decision: f.decision } : {}),
     ...(reasonCode ? { reason_code: reasonCode } : {}),
@@ -95,23 +96,18 @@ function Detail({ record, onClose }: { record: InteractionRecord; onClose: () =>
 
 export function InteractionsView({ session }: { session: Session }) {
   const [filters, setFilters] = useState<Filters>(NO_FILTERS);
-  const [records, setRecords] = useState<InteractionRecord[]>([]);
   const [selected, setSelected] = useState<InteractionRecord>();
-  const [error, setError] = useState<string>();
-
-  const load = async (f: Filters) => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/interactions", {
-      params: {
-        path: { org_id: session.org },
-        query: interactionsQuery(f),
-      },
-    });
-    if (!data) return setError(describeProblem(error, response.status));
-    setError(undefined);
-    // Every filter, the reason code included, is applied by the server (so it covers the whole log, not a page).
-    setRecords(data.items);
-  };
-  useEffect(() => void load(NO_FILTERS), [session]);
+  // The filters of the loaded pages: the next page is read with them, not with what is being typed.
+  const applied = useRef<Filters>(NO_FILTERS);
+  // Every filter, the reason code included, is applied by the server (so it covers the whole log, not a page).
+  const list = usePagedList<InteractionRecord>(async (cursor) =>
+    pageResult(
+      await session.client.GET("/api/v1/orgs/{org_id}/interactions", {
+        params: { path: { org_id: session.org }, query: interactionsQuery(applied.current, cursor) },
+      }),
+    ),
+  );
+  useEffect(() => void list.reload(), [session]);
 
   const field = (name: keyof Filters) => ({
     id: `filter-${name}`,
@@ -127,7 +123,8 @@ export function InteractionsView({ session }: { session: Session }) {
         class="filters"
         onSubmit={(e) => {
           e.preventDefault();
-          void load(filters);
+          applied.current = filters;
+          void list.reload();
         }}
       >
         <label for="filter-agent">Agent</label>
@@ -147,7 +144,7 @@ export function InteractionsView({ session }: { session: Session }) {
         <input type="datetime-local" {...field("until")} />
         <button type="submit">Apply filters</button>
       </form>
-      <ErrorLine message={error} />
+      <ErrorLine message={list.error} />
       <table aria-label="Audit log">
         <thead>
           <tr>
@@ -164,7 +161,7 @@ export function InteractionsView({ session }: { session: Session }) {
           </tr>
         </thead>
         <tbody>
-          {records.map((r) => (
+          {list.items.map((r) => (
             <tr key={r.seq}>
               <td>{r.seq}</td>
               <td>
@@ -186,6 +183,7 @@ export function InteractionsView({ session }: { session: Session }) {
           ))}
         </tbody>
       </table>
+      <LoadMore list={list} what="records" />
       {selected && <Detail record={selected} onClose={() => setSelected(undefined)} />}
     </section>
   );

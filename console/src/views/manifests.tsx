@@ -1,7 +1,7 @@
 // Manifests: list, view one, suspend or activate it.
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, type Manifest, type Session } from "../api";
-import { type Column, DataTable, ErrorLine, Json, When } from "./common";
+import { type Column, DataTable, ErrorLine, Json, LoadMore, PAGE_SIZE, pageResult, usePagedList, When } from "./common";
 
 const COLUMNS: Column<Manifest>[] = [
   { header: "UAPK", cell: (m) => m.uapk_id },
@@ -11,19 +11,17 @@ const COLUMNS: Column<Manifest>[] = [
 ];
 
 export function ManifestsView({ session }: { session: Session }) {
-  const [items, setItems] = useState<Manifest[]>([]);
   const [selected, setSelected] = useState<Manifest>();
   const [error, setError] = useState<string>();
   const org = session.org;
-
-  const load = async () => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/manifests", {
-      params: { path: { org_id: org } },
-    });
-    if (!data) return setError(describeProblem(error, response.status));
-    setItems(data.items);
-  };
-  useEffect(() => void load(), [session]);
+  const list = usePagedList<Manifest>(async (cursor) =>
+    pageResult(
+      await session.client.GET("/api/v1/orgs/{org_id}/manifests", {
+        params: { path: { org_id: org }, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+      }),
+    ),
+  );
+  useEffect(() => void list.reload(), [session]);
 
   const change = async (manifest: Manifest, to: "suspend" | "activate") => {
     const path =
@@ -36,16 +34,17 @@ export function ManifestsView({ session }: { session: Session }) {
     if (!data) return setError(describeProblem(error, response.status));
     setError(undefined);
     if (selected?.manifest_id === data.manifest_id) setSelected(data);
-    await load();
+    // In place: a manifest on a later page stays where the operator found it.
+    list.patch((m) => (m.manifest_id === data.manifest_id ? data : m));
   };
 
   return (
     <section aria-labelledby="manifests-title">
       <h2 id="manifests-title">Manifests</h2>
-      <ErrorLine message={error} />
+      <ErrorLine message={error ?? list.error} />
       <DataTable
         label="Manifests"
-        rows={items}
+        rows={list.items}
         rowKey={(m) => m.manifest_id}
         columns={COLUMNS}
         empty="No manifest registered."
@@ -67,6 +66,7 @@ export function ManifestsView({ session }: { session: Session }) {
           </>
         )}
       />
+      <LoadMore list={list} what="manifests" />
       {selected && <Json label={`Manifest ${selected.uapk_id}`} value={selected} />}
     </section>
   );

@@ -4,21 +4,23 @@
 import { useState } from "preact/hooks";
 import { createGatehouseClient } from "../../../generated/client";
 import { describeProblem, type PurutoItem, type Session } from "../api";
-import { ErrorLine, Json } from "./common";
+import { ErrorLine, Json, LoadMore, pageResult, usePagedList } from "./common";
 
 export function PurutosView(_props: { session: Session }) {
   const [apiKey, setApiKey] = useState("");
-  const [items, setItems] = useState<PurutoItem[]>();
+  const [listed, setListed] = useState(false);
   const [output, setOutput] = useState<{ label: string; value: unknown }>();
   const [error, setError] = useState<string>();
   const client = () => createGatehouseClient({ baseUrl: window.location.origin, apiKey });
 
+  // Without `cursor` the server answers the whole list while it fits one answer; beyond that it pages.
+  const list = usePagedList<PurutoItem>(async (cursor) =>
+    pageResult(await client().GET("/purutos", { params: { query: cursor ? { cursor } : {} } })),
+  );
   const load = async (e: Event) => {
     e.preventDefault();
-    const { data, error, response } = await client().GET("/purutos");
-    if (!data) return setError(describeProblem(error, response.status));
-    setError(undefined);
-    setItems(data.items);
+    await list.reload();
+    setListed(true);
   };
   const run = async (name: string, command: string) => {
     const { data, error, response } = await client().POST("/purutos/{name}/{command}", {
@@ -43,10 +45,10 @@ export function PurutosView(_props: { session: Session }) {
         />
         <button type="submit">List purutos</button>
       </form>
-      <ErrorLine message={error} />
-      {items && (
+      <ErrorLine message={error ?? list.error} />
+      {listed && (
         <ul aria-label="Purutos" class="purutos">
-          {items.map((p) => (
+          {list.items.map((p) => (
             <li key={p.name}>
               <strong>{p.name}</strong> <span>{p.description ?? p.kind}</span>
               {/* biome-ignore lint/a11y/useSemanticElements: a fieldset would add a form border and legend; this is a toolbar-like group of buttons */}
@@ -61,6 +63,7 @@ export function PurutosView(_props: { session: Session }) {
           ))}
         </ul>
       )}
+      <LoadMore list={list} what="purutos" />
       {output && <Json label={output.label} value={output.value} />}
     </section>
   );

@@ -1,7 +1,7 @@
 // Capability tokens: issue one (with constraints) for a manifest's agent, list them, revoke one.
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, type CapabilityTokenInfo, type Session } from "../api";
-import { type Column, DataTable, ErrorLine, When } from "./common";
+import { type Column, DataTable, ErrorLine, LoadMore, PAGE_SIZE, pageResult, usePagedList, When } from "./common";
 
 const COLUMNS: Column<CapabilityTokenInfo>[] = [
   { header: "Token id", cell: (t) => t.token_id },
@@ -81,32 +81,39 @@ function IssueForm({ session, onIssued }: { session: Session; onIssued: () => vo
 }
 
 export function TokensView({ session }: { session: Session }) {
-  const [items, setItems] = useState<CapabilityTokenInfo[]>([]);
   const [error, setError] = useState<string>();
-  const load = async () => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/capability-tokens", {
-      params: { path: { org_id: session.org }, query: { include_inactive: true } },
-    });
-    if (!data) return setError(describeProblem(error, response.status));
-    setItems(data.items);
-  };
-  useEffect(() => void load(), [session]);
+  const list = usePagedList<CapabilityTokenInfo>(async (cursor) =>
+    pageResult(
+      await session.client.GET("/api/v1/orgs/{org_id}/capability-tokens", {
+        params: {
+          path: { org_id: session.org },
+          query: { include_inactive: true, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) },
+        },
+      }),
+    ),
+  );
+  useEffect(() => void list.reload(), [session]);
   const revoke = async (token: CapabilityTokenInfo) => {
-    const { error, response } = await session.client.POST("/api/v1/orgs/{org_id}/capability-tokens/{token_id}/revoke", {
-      params: { path: { org_id: session.org, token_id: token.token_id } },
-      body: { reason: "revoked from the console" },
-    });
-    if (error) return setError(describeProblem(error, response.status));
-    await load();
+    const { data, error, response } = await session.client.POST(
+      "/api/v1/orgs/{org_id}/capability-tokens/{token_id}/revoke",
+      {
+        params: { path: { org_id: session.org, token_id: token.token_id } },
+        body: { reason: "revoked from the console" },
+      },
+    );
+    if (!data) return setError(describeProblem(error, response.status));
+    setError(undefined);
+    // In place: a token on a later page stays where the operator found it.
+    list.patch((t) => (t.token_id === data.token_id ? { ...t, revoked: true, revoked_at: data.revoked_at } : t));
   };
   return (
     <section aria-labelledby="tokens-title">
       <h2 id="tokens-title">Capability tokens</h2>
-      <IssueForm session={session} onIssued={load} />
-      <ErrorLine message={error} />
+      <IssueForm session={session} onIssued={() => void list.reload()} />
+      <ErrorLine message={error ?? list.error} />
       <DataTable
         label="Capability tokens"
-        rows={items}
+        rows={list.items}
         rowKey={(t) => t.token_id}
         columns={COLUMNS}
         empty="No capability token issued."
@@ -118,6 +125,7 @@ export function TokensView({ session }: { session: Session }) {
           )
         }
       />
+      <LoadMore list={list} what="tokens" />
     </section>
   );
 }

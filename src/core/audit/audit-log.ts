@@ -10,13 +10,16 @@
 // Appends nest inside a caller's transaction (they become a savepoint), so "consume the approval + write the
 // intent" can be one atomic step.
 import { randomUUID } from "node:crypto";
+import type { Statement } from "better-sqlite3";
 import type { Db } from "../store/sqlite";
 import { groupCommit } from "../store/group-commit";
+import { groupSigner } from "./group-signature";
 import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
 import {
   GENESIS_HASH,
+  hashRecord,
   jsonValue,
-  signRecord,
+  signBody,
   type AuditRecord,
   type AuditRecordKind,
   type Decision,
@@ -27,6 +30,18 @@ import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
 import { redactPaths } from "./redact";
 import { verifyRecords, type ChainVerification } from "./verify";
+import { fromRow, type Row, toRow } from "./audit-rows";
+import { actionRecordsOf, listRecords } from "./audit-queries";
+
+// The row codec and query helpers, where callers have always imported them from.
+export {
+  cursorAfterRecord,
+  decodeCursor,
+  encodeCursor,
+  InvalidAuditQueryError,
+  isoInstant,
+  toRow,
+} from "./audit-rows";
 
 export interface ActionInput {
   type: string;
@@ -116,8 +131,6 @@ export interface AuditPage {
   next_cursor: string | null;
 }
 
-export class InvalidAuditQueryError extends Error {}
-
 /**
  * A recorded action as shadow replay reads it: the fields it always needs parsed, the policy trace and meta kept as
  * their stored JSON text (most replays never look inside them; parsing them was a large share of the replay's time).
@@ -175,31 +188,6 @@ export interface AuditLog {
   rotateSigningKey(): { kid: string; retired_kid: string | null };
 }
 
-interface Row {
-  org_id: string;
-  seq: number;
-  kind: AuditRecordKind;
-  interaction_id: string;
-  timestamp: string;
-  uapk_id: string | null;
-  agent_id: string | null;
-  action: string | null;
-  decision: Decision | null;
-  reasons: string | null;
-  policy_trace: string | null;
-  approval_id: string | null;
-  executed: number | null;
-  result: string | null;
-  meta: string | null;
-  prev_hash: string;
-  kid: string;
-  hash: string;
-  signature: string;
-}
-
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 500;
-
 /** Marks in meta which stored values are summaries (hash + preview) instead of the values sent. */
 function withTruncated(meta: unknown, truncated: string[]): unknown {
   if (!truncated.length) return meta;
@@ -243,28 +231,12 @@ export function newInteractionId(): string {
   return `int-${randomUUID()}`;
 }
 
-/**
- * A record whose stored reasons hold `@reason_code`, or an outcome whose interaction's intent does (outcomes
- * store only their result; the API shows them with the intent's reasons, so the filter matches them the same way).
- */
-const HAS_REASON = (table: string) =>
-  `EXISTS (SELECT 1 FROM json_each(${table}.reasons) WHERE json_extract(json_each.value, '$.code') = @reason_code)`;
-const REASON_CODE_MATCH = `(${HAS_REASON("audit_records")} OR (audit_records.kind = 'outcome' AND EXISTS (
-  SELECT 1 FROM audit_records AS intent WHERE intent.org_id = audit_records.org_id
-     AND intent.interaction_id = audit_records.interaction_id AND intent.kind = 'intent' AND ${HAS_REASON("intent")})))`;
-
 export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
   const now = options.now ?? (() => new Date());
   const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
   const headStmt = db.prepare<[string], { seq: number; hash: string }>(
     "SELECT seq, hash FROM audit_records WHERE org_id = ? ORDER BY seq DESC LIMIT 1",
-  );
-  const insertStmt = db.prepare(
-    `INSERT INTO audit_records (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision,
-       reasons, policy_trace, approval_id, executed, result, meta, prev_hash, kid, hash, signature)
-     VALUES (@org_id, @seq, @kind, @interaction_id, @timestamp, @uapk_id, @agent_id, @action, @decision,
-       @reasons, @policy_trace, @approval_id, @executed, @result, @meta, @prev_hash, @kid, @hash, @signature)`,
   );
   // INDEXED BY: without table statistics SQLite prefers walking the org's whole chain by primary key (it
   // satisfies ORDER BY seq), which made every outcome append O(chain length). The interaction index is already
@@ -273,6 +245,134 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     "SELECT * FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
   );
   const chainStmt = db.prepare<[string], Row>("SELECT * FROM audit_records WHERE org_id = ? ORDER BY seq");
+  // Group commit (see AuditLog.appendDecisionGrouped and src/core/store/group-commit.ts). Under load every
+  // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
+  const grouped = groupCommit(db);
+
+  const { appendSerialised, appendOutcome, appendDecision, redactedAction } = recordAppender(db, keys, now, headStmt);
+
+  return {
+    appendIntent(input) {
+      if (input.decision !== "ALLOW") {
+        throw new Error(`appendIntent: an intent records an ALLOW about to execute, got ${input.decision}`);
+      }
+      return appendSerialised(input.org_id, {
+        kind: "intent",
+        interaction_id: input.interaction_id,
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
+        decision: input.decision,
+        reasons: jsonValue(input.reasons),
+        policy_trace: jsonValue(input.policy_trace),
+        approval_id: input.approval_id ?? null,
+        executed: null,
+        result: null,
+      });
+    },
+
+    appendOutcome,
+    appendDecision,
+    appendOutcomeGrouped: (input) => grouped.run(() => appendOutcome(input)),
+    appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
+
+    appendApprovalDecision(input) {
+      return appendSerialised(input.org_id, {
+        kind: "approval",
+        interaction_id: input.interaction_id,
+        uapk_id: input.uapk_id,
+        agent_id: input.agent_id,
+        action: redactedAction(input.action, input.redact),
+        decision: input.status === "approved" ? "ALLOW" : "DENY",
+        reasons: jsonValue(input.reasons),
+        policy_trace: null,
+        approval_id: input.approval_id,
+        executed: false,
+        result: null,
+        meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
+      });
+    },
+
+    list: (org_id, filter = {}) => listRecords(db, org_id, filter),
+
+    getInteraction(org_id, interaction_id) {
+      return interactionStmt.all(org_id, interaction_id).map(fromRow);
+    },
+
+    head(org_id) {
+      return headStmt.get(org_id) ?? null;
+    },
+
+    signedHead(org_id) {
+      // Read and signed in one transaction: the head is one that existed, not a mix of two appends.
+      return db.transaction(() => {
+        const head = headStmt.get(org_id);
+        return signChainHead(
+          { org_id, seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH, signed_at: now().toISOString() },
+          keys.activeKey(),
+        );
+      })();
+    },
+
+    actionRecords: (org_id, filter) => actionRecordsOf(db, org_id, filter),
+
+    chainFrom(org_id, fromSeq) {
+      return db
+        .prepare<[string, number], Row>("SELECT * FROM audit_records WHERE org_id = ? AND seq >= ? ORDER BY seq")
+        .all(org_id, fromSeq)
+        .map(fromRow);
+    },
+
+    verifyChain(org_id) {
+      return verifyRecords(
+        (function* () {
+          for (const row of chainStmt.iterate(org_id)) yield fromRow(row);
+        })(),
+        (kid) => keys.publicKey(kid),
+      );
+    },
+
+    *exportJsonlLines(org_id) {
+      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
+      // signed first, so records appended during the export come after it and are simply not part of this one.
+      const head = this.signedHead(org_id);
+      for (const row of chainStmt.iterate(org_id)) {
+        if (row.seq > head.seq) break;
+        yield `${canonicalJson(fromRow(row))}\n`;
+      }
+      yield `${canonicalJson({ chain_head: head })}\n`;
+    },
+
+    exportJsonl(org_id) {
+      return Array.from(this.exportJsonlLines(org_id)).join("");
+    },
+
+    publicJwks: () => keys.publicJwks(),
+    rotateSigningKey: () => {
+      const { kid, previous_kid } = keys.rotate();
+      return { kid, retired_kid: previous_kid };
+    },
+  };
+}
+
+type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
+
+/**
+ * The appends: each record takes the chain's head, is hashed, signed (now, or by its group commit, see
+ * group-signature.ts) and inserted under SQLite's write lock.
+ */
+function recordAppender(
+  db: Db,
+  keys: ReturnType<typeof createSigningKeyStore>,
+  now: () => Date,
+  headStmt: Statement<[string], { seq: number; hash: string }>,
+) {
+  const insertStmt = db.prepare(
+    `INSERT INTO audit_records (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision,
+       reasons, policy_trace, approval_id, executed, result, meta, prev_hash, kid, hash, signature)
+     VALUES (@org_id, @seq, @kind, @interaction_id, @timestamp, @uapk_id, @agent_id, @action, @decision,
+       @reasons, @policy_trace, @approval_id, @executed, @result, @meta, @prev_hash, @kid, @hash, @signature)`,
+  );
   // What an outcome needs of its interaction's records: the columns it copies, none of the JSON to parse.
   const interactionKindsStmt = db.prepare<
     [string, string],
@@ -281,7 +381,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     "SELECT kind, uapk_id, agent_id, decision, approval_id FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
   );
 
-  type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
+  const signGroupLast = groupSigner(db, headStmt);
 
   const append = db.transaction((org_id: string, content: Content): AuditRecord => {
     const head = headStmt.get(org_id);
@@ -294,7 +394,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       prev_hash: head?.hash ?? GENESIS_HASH,
       kid: signingKey.kid,
     };
-    const record = signRecord(unsigned, signingKey.privateKey);
+    const { hashed, body } = hashRecord(unsigned);
+    // Inside a group commit the group's last record of the chain is signed before the COMMIT; alone, now.
+    const deferred = signGroupLast(hashed, body, signingKey.privateKey);
+    const record: AuditRecord = { ...hashed, signature: deferred ? null : signBody(body, signingKey.privateKey) };
     insertStmt.run(toRow(record));
     return record;
   });
@@ -342,10 +445,6 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
   const appendOutcome = (input: OutcomeInput): AuditRecord => appendOutcomeOnce.immediate(input);
 
-  // Group commit (see AuditLog.appendDecisionGrouped and src/core/store/group-commit.ts). Under load every
-  // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
-  const grouped = groupCommit(db);
-
   function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
     if (!action) return null;
     const normalised = jsonValue(action) as ActionInput;
@@ -353,246 +452,5 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     return normalised;
   }
 
-  return {
-    appendIntent(input) {
-      if (input.decision !== "ALLOW") {
-        throw new Error(`appendIntent: an intent records an ALLOW about to execute, got ${input.decision}`);
-      }
-      return appendSerialised(input.org_id, {
-        kind: "intent",
-        interaction_id: input.interaction_id,
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
-        decision: input.decision,
-        reasons: jsonValue(input.reasons),
-        policy_trace: jsonValue(input.policy_trace),
-        approval_id: input.approval_id ?? null,
-        executed: null,
-        result: null,
-      });
-    },
-
-    appendOutcome,
-    appendDecision,
-    appendOutcomeGrouped: (input) => grouped.run(() => appendOutcome(input)),
-    appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
-
-    appendApprovalDecision(input) {
-      return appendSerialised(input.org_id, {
-        kind: "approval",
-        interaction_id: input.interaction_id,
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        action: redactedAction(input.action, input.redact),
-        decision: input.status === "approved" ? "ALLOW" : "DENY",
-        reasons: jsonValue(input.reasons),
-        policy_trace: null,
-        approval_id: input.approval_id,
-        executed: false,
-        result: null,
-        meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
-      });
-    },
-
-    list(org_id, filter = {}) {
-      const where = ["org_id = @org_id"];
-      const params: Record<string, unknown> = { org_id };
-      if (filter.agent_id !== undefined) {
-        where.push("agent_id = @agent_id");
-        params.agent_id = filter.agent_id;
-      }
-      if (filter.decision !== undefined) {
-        where.push("decision = @decision");
-        params.decision = filter.decision;
-      }
-      if (filter.kind !== undefined) {
-        where.push("kind = @kind");
-        params.kind = filter.kind;
-      }
-      if (filter.reason_code !== undefined) {
-        where.push(REASON_CODE_MATCH);
-        params.reason_code = filter.reason_code;
-      }
-      if (filter.since !== undefined) {
-        where.push("timestamp >= @since");
-        params.since = isoInstant(filter.since, "since");
-      }
-      if (filter.until !== undefined) {
-        where.push("timestamp < @until");
-        params.until = isoInstant(filter.until, "until");
-      }
-      if (filter.cursor !== undefined) {
-        where.push("seq < @before_seq");
-        params.before_seq = decodeCursor(filter.cursor);
-      }
-      const limit = filter.limit ?? DEFAULT_PAGE;
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-        throw new InvalidAuditQueryError(`limit must be an integer between 1 and ${MAX_PAGE}`);
-      }
-      // One extra row tells whether there is a next page without a COUNT.
-      const rows = db
-        .prepare<Record<string, unknown>, Row>(
-          `SELECT * FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq DESC LIMIT ${limit + 1}`,
-        )
-        .all(params);
-      const page = rows.slice(0, limit).map(fromRow);
-      const last = page.at(-1);
-      return { records: page, next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
-    },
-
-    getInteraction(org_id, interaction_id) {
-      return interactionStmt.all(org_id, interaction_id).map(fromRow);
-    },
-
-    head(org_id) {
-      return headStmt.get(org_id) ?? null;
-    },
-
-    signedHead(org_id) {
-      // Read and signed in one transaction: the head is one that existed, not a mix of two appends.
-      return db.transaction(() => {
-        const head = headStmt.get(org_id);
-        return signChainHead(
-          { org_id, seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH, signed_at: now().toISOString() },
-          keys.activeKey(),
-        );
-      })();
-    },
-
-    actionRecords(org_id, filter) {
-      const where = ["org_id = @org_id", "uapk_id = @uapk_id", "kind IN ('intent', 'decision')"];
-      const params: Record<string, unknown> = { org_id, uapk_id: filter.uapk_id };
-      if (filter.since !== undefined) {
-        where.push("timestamp >= @since");
-        params.since = isoInstant(filter.since, "since");
-      }
-      if (filter.until !== undefined) {
-        where.push("timestamp < @until");
-        params.until = isoInstant(filter.until, "until");
-      }
-      const columns =
-        "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
-      return db
-        .prepare<Record<string, unknown>, Row>(
-          `SELECT ${columns} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
-        )
-        .all(params)
-        .map((row) => ({
-          seq: row.seq,
-          kind: row.kind,
-          interaction_id: row.interaction_id,
-          timestamp: row.timestamp,
-          uapk_id: row.uapk_id,
-          agent_id: row.agent_id,
-          action: row.action === null ? null : JSON.parse(row.action),
-          decision: row.decision,
-          reasons: row.reasons === null ? null : JSON.parse(row.reasons),
-          approval_id: row.approval_id,
-          policy_trace_json: row.policy_trace,
-          meta_json: row.meta,
-        }));
-    },
-
-    chainFrom(org_id, fromSeq) {
-      return db
-        .prepare<[string, number], Row>("SELECT * FROM audit_records WHERE org_id = ? AND seq >= ? ORDER BY seq")
-        .all(org_id, fromSeq)
-        .map(fromRow);
-    },
-
-    verifyChain(org_id) {
-      return verifyRecords(
-        (function* () {
-          for (const row of chainStmt.iterate(org_id)) yield fromRow(row);
-        })(),
-        (kid) => keys.publicKey(kid),
-      );
-    },
-
-    *exportJsonlLines(org_id) {
-      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
-      // signed first, so records appended during the export come after it and are simply not part of this one.
-      const head = this.signedHead(org_id);
-      for (const row of chainStmt.iterate(org_id)) {
-        if (row.seq > head.seq) break;
-        yield `${canonicalJson(fromRow(row))}\n`;
-      }
-      yield `${canonicalJson({ chain_head: head })}\n`;
-    },
-
-    exportJsonl(org_id) {
-      return Array.from(this.exportJsonlLines(org_id)).join("");
-    },
-
-    publicJwks: () => keys.publicJwks(),
-    rotateSigningKey: () => {
-      const { kid, previous_kid } = keys.rotate();
-      return { kid, retired_kid: previous_kid };
-    },
-  };
-}
-
-/** A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. */
-export function toRow(record: AuditRecord): Row {
-  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
-  return {
-    ...record,
-    action: json(record.action),
-    reasons: json(record.reasons),
-    policy_trace: json(record.policy_trace),
-    result: json(record.result),
-    meta: json(record.meta),
-    executed: record.executed === null ? null : record.executed ? 1 : 0,
-  };
-}
-
-function fromRow(row: Row): AuditRecord {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return {
-    org_id: row.org_id,
-    seq: row.seq,
-    kind: row.kind,
-    interaction_id: row.interaction_id,
-    timestamp: row.timestamp,
-    uapk_id: row.uapk_id,
-    agent_id: row.agent_id,
-    action: parse(row.action),
-    decision: row.decision,
-    reasons: parse(row.reasons),
-    policy_trace: parse(row.policy_trace),
-    approval_id: row.approval_id,
-    executed: row.executed === null ? null : row.executed === 1,
-    result: parse(row.result),
-    meta: parse(row.meta),
-    prev_hash: row.prev_hash,
-    kid: row.kid,
-    hash: row.hash,
-    signature: row.signature,
-  };
-}
-
-export function isoInstant(value: string, name: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new InvalidAuditQueryError(`${name} is not an ISO 8601 date-time: ${value}`);
-  return new Date(time).toISOString();
-}
-
-/** The cursor of the page after the record `seq` (for a page cut short by its caller). */
-export function cursorAfterRecord(seq: number): string {
-  return encodeCursor(seq);
-}
-
-export function encodeCursor(seq: number): string {
-  return Buffer.from(JSON.stringify({ before_seq: seq })).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): number {
-  try {
-    const { before_seq } = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as { before_seq: unknown };
-    if (Number.isSafeInteger(before_seq)) return before_seq as number;
-  } catch {
-    // fall through
-  }
-  throw new InvalidAuditQueryError("cursor is not one this API issued");
+  return { appendSerialised, appendOutcome, appendDecision, redactedAction };
 }

@@ -3,7 +3,11 @@
 // hash      = SHA-256 (hex) of the RFC 8785 canonical JSON of every field except `hash` and `signature`
 //             (so `seq`, `prev_hash` and `kid` are covered: reordering, splicing or re-attributing a record
 //             changes its hash).
-// signature = Ed25519 over the same canonical bytes, base64url, by the key named in `kid`.
+// signature = Ed25519 over the same canonical bytes, base64url, by the key named in `kid` — or null on a record
+//             written inside a group commit that is not the group's last record of its org: the group's last
+//             record is signed, and its hash covers `prev_hash`, which covers the record before it, and so on.
+//             One signature per group commit proves every record of the group (verify.ts: a chain never ends
+//             on an unsigned record).
 // prev_hash = the previous record's `hash` in the same org's chain; GENESIS_HASH for seq 1.
 import { createHash, sign, verify, type KeyObject } from "node:crypto";
 import { canonicalJson, sha256Canonical } from "./canonical";
@@ -47,7 +51,8 @@ export interface UnsignedAuditRecord {
 
 export interface AuditRecord extends UnsignedAuditRecord {
   hash: string;
-  signature: string;
+  /** null: covered by the signature of a later record of the same chain (see the header). */
+  signature: string | null;
 }
 
 /** The exact field list that is hashed; an exported line with extra or missing fields fails verification. */
@@ -82,16 +87,23 @@ export function recordHash(record: UnsignedAuditRecord): string {
 }
 
 export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): AuditRecord {
+  const { hashed, body } = hashRecord(record);
+  return { ...hashed, signature: signBody(body, privateKey) };
+}
+
+/** The record with its hash, and the canonical bytes a signature covers (hashed once, signed now or later). */
+export function hashRecord(record: UnsignedAuditRecord): { hashed: Omit<AuditRecord, "signature">; body: Buffer } {
   // Canonicalised once: the hash (what recordHash computes) and the signature cover the same UTF-8 bytes.
   const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
-  return {
-    ...record,
-    hash: createHash("sha256").update(body).digest("hex"),
-    signature: sign(null, body, privateKey).toString("base64url"),
-  };
+  return { hashed: { ...record, hash: createHash("sha256").update(body).digest("hex") }, body };
+}
+
+export function signBody(body: Buffer, privateKey: KeyObject): string {
+  return sign(null, body, privateKey).toString("base64url");
 }
 
 export function signatureValid(record: AuditRecord, publicKey: KeyObject): boolean {
+  if (record.signature === null) return false;
   const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
   try {
     return verify(null, body, publicKey, Buffer.from(record.signature, "base64url"));

@@ -17,27 +17,52 @@ export type ChainVerification =
 
 export type PublicKeyLookup = (kid: string) => KeyObject | undefined;
 
+/**
+ * A record with a null signature is proven by the next signed record of its chain (its hash covers prev_hash): the
+ * unsigned records since a chain's last signature wait for one, and a chain that ends while some still wait is
+ * invalid (anyone could have appended them).
+ */
+type Waiting = Map<string, { seq: number; interaction_id: string }>;
+
+function failure(candidate: unknown, checked: number, reason: string): ChainVerification {
+  const r = (candidate ?? {}) as Partial<AuditRecord>;
+  return {
+    valid: false,
+    records: checked,
+    first_invalid_seq: typeof r.seq === "number" ? r.seq : null,
+    org_id: typeof r.org_id === "string" ? r.org_id : null,
+    interaction_id: typeof r.interaction_id === "string" ? r.interaction_id : null,
+    reason,
+  };
+}
+
 export function verifyRecords(records: Iterable<unknown>, publicKeyFor: PublicKeyLookup): ChainVerification {
   const heads = new Map<string, { seq: number; hash: string }>();
+  const waiting: Waiting = new Map();
   let checked = 0;
   for (const candidate of records) {
     const problem = recordProblem(candidate, heads, publicKeyFor);
-    if (problem) {
-      const r = (candidate ?? {}) as Partial<AuditRecord>;
-      return {
-        valid: false,
-        records: checked,
-        first_invalid_seq: typeof r.seq === "number" ? r.seq : null,
-        org_id: typeof r.org_id === "string" ? r.org_id : null,
-        interaction_id: typeof r.interaction_id === "string" ? r.interaction_id : null,
-        reason: problem,
-      };
-    }
+    if (problem) return failure(candidate, checked, problem);
     const record = candidate as AuditRecord;
     heads.set(record.org_id, { seq: record.seq, hash: record.hash });
+    noteSignature(record, waiting);
     checked += 1;
   }
+  for (const [org_id, first] of waiting) {
+    // The records before the first unproven one are proven; it and those after it are not.
+    const proven = checked - ((heads.get(org_id)?.seq ?? first.seq) - first.seq + 1);
+    return failure({ org_id, ...first }, proven, UNSIGNED_END);
+  }
   return { valid: true, records: checked, orgs: heads.size };
+}
+
+const UNSIGNED_END = "unsigned record(s) at the end of the chain: no later signed record proves them";
+
+/** Records which unsigned records of the record's chain still wait for a signed one. */
+function noteSignature(record: AuditRecord, waiting: Waiting): void {
+  if (record.signature !== null) waiting.delete(record.org_id);
+  else if (!waiting.has(record.org_id))
+    waiting.set(record.org_id, { seq: record.seq, interaction_id: record.interaction_id });
 }
 
 function recordProblem(
@@ -47,9 +72,11 @@ function recordProblem(
 ): string | null {
   if (candidate === null || typeof candidate !== "object" || Array.isArray(candidate)) return "not a record object";
   const record = candidate as AuditRecord;
-  for (const field of ["org_id", "interaction_id", "prev_hash", "kid", "hash", "signature"] as const) {
+  for (const field of ["org_id", "interaction_id", "prev_hash", "kid", "hash"] as const) {
     if (typeof record[field] !== "string") return `field ${field} missing or not a string`;
   }
+  if (record.signature !== null && typeof record.signature !== "string")
+    return "field signature missing or neither a string nor null";
   if (!Number.isSafeInteger(record.seq) || record.seq < 1) return "seq missing or not a positive integer";
   const unknownFields = Object.keys(record).filter(
     (k) => k !== "hash" && k !== "signature" && !(HASHED_FIELDS as readonly string[]).includes(k),
@@ -68,6 +95,7 @@ function recordProblem(
     return `prev_hash does not match the hash of record ${expectedSeq - 1} (chain broken or forked)`;
   }
   if (recordHash(record) !== record.hash) return "hash mismatch: the record's content was changed after it was written";
+  if (record.signature === null) return null; // proven by the next signed record (see Waiting)
   const key = publicKeyFor(record.kid);
   if (!key) return `unknown signing key kid=${record.kid}`;
   if (!signatureValid(record, key)) return `signature does not verify with key kid=${record.kid}`;
@@ -83,6 +111,7 @@ export function verifySegment(
   publicKeyFor: PublicKeyLookup,
 ): { valid: true } | { valid: false; seq: number | null; reason: string } {
   const heads = new Map<string, { seq: number; hash: string }>();
+  const waiting: Waiting = new Map();
   for (const [index, candidate] of records.entries()) {
     const r = (candidate ?? {}) as Partial<AuditRecord>;
     // The first record is taken as the start: its predecessor is whatever its prev_hash says.
@@ -93,6 +122,8 @@ export function verifySegment(
     const record = candidate as AuditRecord;
     if (heads.size > 1) return { valid: false, seq: record.seq, reason: "records of another org in the segment" };
     heads.set(record.org_id, { seq: record.seq, hash: record.hash });
+    noteSignature(record, waiting);
   }
-  return { valid: true };
+  const [unproven] = waiting.values();
+  return unproven ? { valid: false, seq: unproven.seq, reason: UNSIGNED_END } : { valid: true };
 }

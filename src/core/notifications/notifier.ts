@@ -13,7 +13,7 @@ import { send } from "../connectors/http";
 import { DestinationRefused, guardedLookup, systemLookup, type Lookup } from "../connectors/network-guard";
 import type { EventBus, GatehouseEvent } from "../events";
 import { logger } from "../log/logger";
-import { consoleLink, renderBody, type WebhookEventType } from "./payloads";
+import { consoleLink, renderBody, type EventContext, type WebhookEventType, type WebhookFormat } from "./payloads";
 import { SIGNATURE_HEADER, signatureHeader } from "./signature";
 import { checkTarget, type TargetPolicy } from "./target-guard";
 import type { WebhookAttempt, WebhookDelivery, WebhookStore } from "./webhook-store";
@@ -71,6 +71,85 @@ function hostOf(url: string): string {
   }
 }
 
+/** A pending delivery of one event to one subscription, its body rendered in the subscription's format. */
+function newDelivery(
+  webhook: { webhook_id: string; url: string; format: WebhookFormat },
+  org_id: string,
+  event: EventContext,
+): WebhookDelivery {
+  return {
+    delivery_id: `whd-${randomUUID()}`,
+    org_id,
+    webhook_id: webhook.webhook_id,
+    event_id: event.event_id,
+    event: event.type,
+    approval_id: event.approval.approval_id,
+    url: webhook.url,
+    body: renderBody(webhook.format, event),
+    status: "pending",
+    attempts: [],
+    attempt_count: 0,
+    next_attempt_at: event.created_at,
+    created_at: event.created_at,
+    delivered_at: null,
+  };
+}
+
+/** What one try needs besides the delivery. */
+interface PostDeps {
+  store: WebhookStore;
+  target: TargetPolicy;
+  timeoutMs: number;
+  lookup: Lookup;
+  now: () => Date;
+}
+
+interface PostResult {
+  ok: boolean;
+  status?: number;
+  error?: string;
+  /** Waiting will not help (a refused target, a removed subscription): no further try. */
+  final?: boolean;
+}
+
+/** One signed POST of a delivery to its receiver, through the network guard. */
+async function postDelivery(delivery: WebhookDelivery, deps: PostDeps): Promise<PostResult> {
+  const { store, timeoutMs, lookup, now } = deps;
+  const webhook = await store.signing(delivery.org_id, delivery.webhook_id);
+  if (!webhook) return { ok: false, error: "the subscription was removed", final: true };
+  const target = checkTarget(delivery.url, deps.target);
+  if (!target.ok) return { ok: false, error: target.message, final: true };
+  const body = delivery.body;
+  let response: IncomingMessage | undefined;
+  try {
+    response = await send(target.url, {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+        "user-agent": USER_AGENT,
+        "gatehouse-event": delivery.event,
+        "gatehouse-delivery": delivery.delivery_id,
+        [SIGNATURE_HEADER.toLowerCase()]: signatureHeader(webhook.secret, body, now()),
+      },
+      signal: AbortSignal.timeout(timeoutMs),
+      lookup: guardedLookup({ lookup, allowPrivate: target.allowPrivate }),
+    });
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) return { ok: true, status };
+    return { ok: false, status, error: `the receiver answered HTTP ${status}` };
+  } catch (err) {
+    if (err instanceof DestinationRefused)
+      return { ok: false, error: err.message, final: err.code === "ADDRESS_BLOCKED" };
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
+    return { ok: false, error: `cannot reach ${target.url.host}: ${code}` };
+  } finally {
+    // The answer's body is not needed: drop it so the socket closes.
+    response?.resume();
+  }
+}
+
 export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookNotifier {
   const { store, approvals } = options;
   const retry = options.retry ?? DEFAULT_RETRY;
@@ -103,29 +182,14 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     const consoleUrl = consoleLink(options.publicUrl(), approval.approval_id);
     const wireApproval = options.render(approval);
     for (const webhook of subscriptions) {
-      const delivery: WebhookDelivery = {
-        delivery_id: `whd-${randomUUID()}`,
-        org_id: event.org_id,
-        webhook_id: webhook.webhook_id,
+      const delivery = newDelivery(webhook, event.org_id, {
         event_id,
-        event: event.type,
-        approval_id: approval.approval_id,
-        url: webhook.url,
-        body: renderBody(webhook.format, {
-          event_id,
-          type: event.type,
-          created_at,
-          approval,
-          wireApproval,
-          consoleUrl,
-        }),
-        status: "pending",
-        attempts: [],
-        attempt_count: 0,
-        next_attempt_at: created_at,
+        type: event.type,
         created_at,
-        delivered_at: null,
-      };
+        approval,
+        wireApproval,
+        consoleUrl,
+      });
       if (await store.insertDelivery(delivery)) track(attempt(delivery.delivery_id, 0));
     }
   }
@@ -137,7 +201,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     if (!delivery) return;
     const number = expectedCount + 1;
     const started = now();
-    const result = await post(delivery);
+    const result = await postDelivery(delivery, { store, target: options.target, timeoutMs, lookup, now });
     const tried: WebhookAttempt = {
       attempt: number,
       at: started.toISOString(),
@@ -177,44 +241,6 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     }, delayMs);
     timer.unref();
     timers.add(timer);
-  }
-
-  async function post(
-    delivery: WebhookDelivery,
-  ): Promise<{ ok: boolean; status?: number; error?: string; final?: boolean }> {
-    const webhook = await store.signing(delivery.org_id, delivery.webhook_id);
-    if (!webhook) return { ok: false, error: "the subscription was removed", final: true };
-    const target = checkTarget(delivery.url, options.target);
-    if (!target.ok) return { ok: false, error: target.message, final: true };
-    const body = delivery.body;
-    let response: IncomingMessage | undefined;
-    try {
-      response = await send(target.url, {
-        method: "POST",
-        body,
-        headers: {
-          "content-type": "application/json",
-          "content-length": String(Buffer.byteLength(body)),
-          "user-agent": USER_AGENT,
-          "gatehouse-event": delivery.event,
-          "gatehouse-delivery": delivery.delivery_id,
-          [SIGNATURE_HEADER.toLowerCase()]: signatureHeader(webhook.secret, body, now()),
-        },
-        signal: AbortSignal.timeout(timeoutMs),
-        lookup: guardedLookup({ lookup, allowPrivate: target.allowPrivate }),
-      });
-      const status = response.statusCode ?? 0;
-      if (status >= 200 && status < 300) return { ok: true, status };
-      return { ok: false, status, error: `the receiver answered HTTP ${status}` };
-    } catch (err) {
-      if (err instanceof DestinationRefused)
-        return { ok: false, error: err.message, final: err.code === "ADDRESS_BLOCKED" };
-      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
-      return { ok: false, error: `cannot reach ${target.url.host}: ${code}` };
-    } finally {
-      // The answer's body is not needed: drop it so the socket closes.
-      response?.resume();
-    }
   }
 
   /** Tries that are due but no timer here holds: left by a restart, or by a node that went away mid-try. */

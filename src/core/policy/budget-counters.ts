@@ -14,6 +14,8 @@ export interface BudgetSlot {
 }
 
 const HOUR_MS = 3_600_000;
+const MAX_CACHED = 10_000;
+const cacheKey = (scope: string, window: number) => `${window}\u0000${scope}`;
 
 export class BudgetCounters {
   private readonly readStmt;
@@ -23,6 +25,14 @@ export class BudgetCounters {
   // Built once: they run on every execute.
   private readonly consumeAll;
   private readonly refundAll;
+  /**
+   * `current`'s answers: every decision reads its budgets, and that read was the largest native cost of an
+   * evaluate. Exact because these counters are written only by this class on the embedded store (one server per
+   * data directory): a consumption or refund drops the entries it touched before it returns (also when it rolls
+   * back — dropping is always safe), and the next read fetches the committed value. Bounded: emptied when it
+   * outgrows MAX_CACHED (hourly scopes roll over every hour).
+   */
+  private readonly counts = new Map<string, number>();
 
   constructor(private readonly db: Db) {
     this.readStmt = db.prepare<[string, number], { count: number }>(
@@ -39,6 +49,7 @@ export class BudgetCounters {
     );
     this.consumeAll = db.transaction((slots: BudgetSlot[]) => {
       for (const slot of slots) {
+        this.counts.delete(cacheKey(slot.scope, slot.window));
         this.ensureStmt.run(slot.scope, slot.window);
         if (this.incrementStmt.run(slot.scope, slot.window, slot.limit).changes === 0) {
           // Throwing rolls back the increments already made on the other slots.
@@ -47,7 +58,10 @@ export class BudgetCounters {
       }
     });
     this.refundAll = db.transaction((slots: Pick<BudgetSlot, "scope" | "window">[]) => {
-      for (const slot of slots) this.refundStmt.run(slot.scope, slot.window);
+      for (const slot of slots) {
+        this.counts.delete(cacheKey(slot.scope, slot.window));
+        this.refundStmt.run(slot.scope, slot.window);
+      }
     });
   }
 
@@ -64,7 +78,15 @@ export class BudgetCounters {
   }
 
   current(scope: string, window: number): number {
-    return this.readStmt.get(scope, window)?.count ?? 0;
+    const key = cacheKey(scope, window);
+    const cached = this.counts.get(key);
+    if (cached !== undefined) return cached;
+    const count = this.readStmt.get(scope, window)?.count ?? 0;
+    // A read inside an open transaction may see writes that are then rolled back: not worth keeping.
+    if (this.db.inTransaction) return count;
+    if (this.counts.size >= MAX_CACHED) this.counts.clear();
+    this.counts.set(key, count);
+    return count;
   }
 
   /** Takes one unit from every slot, or from none when any is exhausted. Returns the exhausted slot, if any. */
@@ -87,6 +109,7 @@ export class BudgetCounters {
     this.db
       .prepare(`DELETE FROM action_budget_counters WHERE window != 0 AND window < ?`)
       .run(BudgetCounters.hourWindow(now) - 24);
+    this.counts.clear();
   }
 }
 

@@ -69,8 +69,14 @@ export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
 export class ManifestRepository {
   private readonly now: () => Date;
   private readonly byUapkIdStmt;
-  /** getByUapkId's parsed manifests by id, reused while their row is unchanged (the engine reads one per action). */
-  private readonly parsed = new Map<string, { row: Row; manifest: Manifest }>();
+  /**
+   * getByUapkId's answers by org and uapk_id: the engine reads one per action, and a row read + compare was a large
+   * share of a decision's time. Exact because this repository is the only writer of `manifests` on the embedded
+   * store (one server per data directory, see data-dir-lock.ts; the CLI changes manifests through the API): every
+   * write below clears it before it returns. Only manifests that exist are kept (a miss is not cached, so unknown
+   * ids sent by an agent cannot grow it).
+   */
+  private readonly byUapkId = new Map<string, Manifest>();
 
   constructor(
     private readonly db: Db,
@@ -110,6 +116,7 @@ export class ManifestRepository {
         .run(row);
       this.addVersion(row, "registered", author);
     })();
+    this.byUapkId.clear();
     return toManifest(row);
   }
 
@@ -142,17 +149,18 @@ export class ManifestRepository {
   }
 
   /**
-   * The row is read every time (another process may have changed it), but parsed only when it changed. The
-   * manifest returned is shared between callers, so it is frozen: nobody can alter what the next request reads.
+   * The manifest is shared between callers (cached, see `byUapkId`), so it is frozen: nobody can alter what the
+   * next request reads.
    */
   getByUapkId(orgId: string, uapkId: string): Manifest | undefined {
+    const key = `${orgId}\u0000${uapkId}`;
+    const cached = this.byUapkId.get(key);
+    if (cached) return cached;
     const row = this.byUapkIdStmt.get(orgId, uapkId);
     if (!row) return undefined;
-    const cached = this.parsed.get(row.manifest_id);
-    if (cached && sameRow(cached.row, row)) return cached.manifest;
     const manifest = deepFreeze(toManifest(row));
-    // Bounded by the manifests that exist; a deleted or renamed one is simply never hit again.
-    this.parsed.set(row.manifest_id, { row, manifest });
+    // A read inside an open transaction may see a change that is then rolled back: not kept.
+    if (!this.db.inTransaction) this.byUapkId.set(key, manifest);
     return manifest;
   }
 
@@ -233,6 +241,7 @@ export class ManifestRepository {
         .run(next);
       this.addVersion(next, change, author);
     })();
+    this.byUapkId.clear();
   }
 
   private addVersion(row: Row, change: ManifestChange, author: string): void {
@@ -265,18 +274,6 @@ function toVersionInfo(row: VersionRow): ManifestVersionInfo {
     author: row.author,
     created_at: row.created_at,
   };
-}
-
-function sameRow(a: Row, b: Row): boolean {
-  return (
-    a.org_id === b.org_id &&
-    a.uapk_id === b.uapk_id &&
-    a.status === b.status &&
-    a.version === b.version &&
-    a.updated_at === b.updated_at &&
-    a.created_at === b.created_at &&
-    a.body === b.body
-  );
 }
 
 function deepFreeze<T>(value: T): T {

@@ -53,8 +53,6 @@ export interface PolicyDecision {
   token?: CapabilityClaims | undefined;
   /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
   counterparties: string[];
-  /** Binds an approval to this exact request. */
-  actionHash: string;
 }
 
 export { actionHash };
@@ -65,14 +63,22 @@ export async function decide(
   deps: PolicyDeps,
   options: { now?: Date; checks?: readonly PolicyCheck[] } = {},
 ): Promise<PolicyDecision> {
-  const input = { orgId, request, capability: capabilityOf(request.action), now: options.now ?? new Date() };
-  const facts: Partial<PolicyFacts> = {};
   const escalations: Reason[] = [];
+  // One input for every check (the escalations so far are the same array, growing): a copy per check showed up
+  // in the profile of a decision.
+  const input: CheckInput = {
+    orgId,
+    request,
+    capability: capabilityOf(request.action),
+    now: options.now ?? new Date(),
+    escalations,
+  };
+  const facts: Partial<PolicyFacts> = {};
   const trace: PolicyTraceEntry[] = [];
   let denial: Reason[] | undefined;
 
   for (const check of options.checks ?? POLICY_CHECKS) {
-    const outcome = await check.run(viewFor(check, { ...input, escalations }, facts), deps);
+    const outcome = await check.run(viewFor(check, input, facts), deps);
     Object.assign(facts, outcome.facts);
     trace.push({
       check: check.name,
@@ -95,7 +101,6 @@ export async function decide(
     manifest: facts.manifest,
     token: facts.token,
     counterparties: facts.counterparties ?? [],
-    actionHash: actionHash(request),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };
   if (escalations.length > 0 && !facts.approvedBy) return { decision: "ESCALATE", reasons: escalations, ...base };

@@ -5,7 +5,39 @@
 // own savepoint (a nested better-sqlite3 transaction): a unit that throws rolls back only its own writes and
 // rejects only its own promise. Every promise settles after the COMMIT, so a caller never proceeds on a write
 // that is not on disk; under load one commit (one WAL append and fsync share) serves many requests.
+//
+// While a group's units run, `openGroupOf(db)` lets their writes add work that runs once per group, after the
+// last unit and before the COMMIT, inside the same transaction (the audit log signs each chain's last record of
+// the group there: one signature per group instead of one per record).
 import type { Db } from "./sqlite";
+
+/** The group transaction whose units are running now. */
+export interface OpenGroup {
+  db: Db;
+  /** Runs `hook` after the group's last unit, inside its transaction, before the COMMIT. */
+  beforeCommit(hook: () => void): void;
+}
+
+let open: OpenGroup | undefined;
+
+/** The group being committed on `db` right now, if a unit of one is running. */
+export function openGroupOf(db: Db): OpenGroup | undefined {
+  return open?.db === db ? open : undefined;
+}
+
+/** Runs `work` as one group: its units may register before-commit hooks, which run when it is done. */
+function asGroup<T>(db: Db, work: () => T): T {
+  const hooks: (() => void)[] = [];
+  const outer = open;
+  open = { db, beforeCommit: (hook) => hooks.push(hook) };
+  try {
+    const value = work();
+    for (const hook of hooks) hook();
+    return value;
+  } finally {
+    open = outer;
+  }
+}
 
 export interface GroupCommit {
   /** Runs `work` in the next group transaction; resolves with its result once that transaction committed. */
@@ -20,23 +52,25 @@ export function groupCommit(db: Db): GroupCommit {
 
   const inSavepoint = db.transaction((work: () => unknown) => work());
   const commitAll = db.transaction((units: Unit[]): Settled[] =>
-    units.map((unit) => {
-      try {
-        return { ok: true, value: inSavepoint(unit.work) };
-      } catch (error) {
-        // SQLite rolled the whole transaction back (e.g. disk full): nothing of the group is committed. Stop
-        // rather than run the next units outside any transaction; flush retries each unit on its own.
-        if (!db.inTransaction) throw error;
-        return { ok: false, error };
-      }
-    }),
+    asGroup(db, () =>
+      units.map((unit) => {
+        try {
+          return { ok: true, value: inSavepoint(unit.work) };
+        } catch (error) {
+          // SQLite rolled the whole transaction back (e.g. disk full): nothing of the group is committed. Stop
+          // rather than run the next units outside any transaction; flush retries each unit on its own.
+          if (!db.inTransaction) throw error;
+          return { ok: false, error };
+        }
+      }),
+    ),
   );
 
   /** The shared transaction failed (e.g. no write lock in time): each unit gets its own transaction and verdict. */
   function commitOneByOne(units: Unit[]): void {
     for (const unit of units) {
       try {
-        unit.resolve(inSavepoint.immediate(unit.work));
+        unit.resolve(inSavepoint.immediate(() => asGroup(db, unit.work)));
       } catch (error) {
         unit.reject(error);
       }

@@ -62,22 +62,11 @@ function duplicateActionIds(actions: { action_id: string }[]): number[] {
 }
 
 export function actionsHandlers({ actions }: ActionsHandlerDeps) {
-  const manifestOr404 = async (orgId: string, manifestId: string): Promise<Manifest> => {
-    const m = await actions.manifests.get(orgId, manifestId);
-    if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
-    return m;
-  };
-  const lifecycle =
-    (status: ManifestStatus) =>
-    async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
-      const author = requireOrg(req.principal, req.params.org_id);
-      await manifestOr404(req.params.org_id, req.params.manifest_id);
-      const updated = await mapErrors(() =>
-        actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status, author),
-      );
-      return { status: 200 as const, body: updated as Schemas["Manifest"] };
-    };
+  return { ...gatewayHandlers(actions), ...tokenHandlers(actions), ...manifestHandlers(actions) };
+}
 
+/** Gateway_*: what agents call (execute, evaluate, batch) and the gateway's health. */
+function gatewayHandlers(actions: GovernanceEngine) {
   return {
     Gateway_execute: async (req) => {
       const orgId = agentOrg(req.principal);
@@ -124,7 +113,12 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
         throw new HttpProblem(503, `Gateway unhealthy: database ${health.database}`, { code: "DATABASE_UNAVAILABLE" });
       return { status: 200, body: health };
     },
+  } satisfies HandlerGroup;
+}
 
+/** CapabilityTokens_*: operators issue, list and revoke agents' capability tokens. */
+function tokenHandlers(actions: GovernanceEngine) {
+  return {
     CapabilityTokens_issue: async (req) => {
       const orgId = req.params.org_id;
       requireOrg(req.principal, orgId);
@@ -184,7 +178,28 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
         },
       };
     },
+  } satisfies HandlerGroup;
+}
 
+/** Manifests_*: operators register manifests, read their versions and move them through their lifecycle. */
+function manifestHandlers(actions: GovernanceEngine) {
+  const manifestOr404 = async (orgId: string, manifestId: string): Promise<Manifest> => {
+    const m = await actions.manifests.get(orgId, manifestId);
+    if (!m) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+    return m;
+  };
+  const lifecycle =
+    (status: ManifestStatus) =>
+    async (req: { principal: Principal; params: { org_id: string; manifest_id: string } }) => {
+      const author = requireOrg(req.principal, req.params.org_id);
+      await manifestOr404(req.params.org_id, req.params.manifest_id);
+      const updated = await mapErrors(() =>
+        actions.manifests.setStatus(req.params.org_id, req.params.manifest_id, status, author),
+      );
+      return { status: 200 as const, body: updated as Schemas["Manifest"] };
+    };
+
+  return {
     Manifests_register: async (req) => {
       const author = requireOrg(req.principal, req.params.org_id);
       const manifest = await mapErrors(() =>

@@ -4,10 +4,10 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
-import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
+import { agent, executeBody, operator, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screenshots");
@@ -57,6 +57,22 @@ async function escalate(invoice: string): Promise<string> {
   const reply = await agent(g).post("/api/v1/gateway/execute", pay(invoice));
   expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
   return reply.body.approval_id as string;
+}
+
+/** The console's page size (console/src/views/common.tsx PAGE_SIZE): a list longer than this needs "Load more". */
+const CONSOLE_PAGE = 50;
+
+/** Clicks `more` until `rows` holds `total` items; then the button must be gone (the last page has no cursor). */
+async function loadAll(more: Locator, rows: Locator, total: number): Promise<number> {
+  let clicks = 0;
+  for (let shown = await rows.count(); shown < total; shown = await rows.count()) {
+    await more.click();
+    clicks++;
+    await expect.poll(() => rows.count()).toBeGreaterThan(shown);
+  }
+  expect(await rows.count()).toBe(total);
+  expect(await more.count()).toBe(0);
+  return clicks;
 }
 
 const approvalCard = (approvalId: string) => page.getByRole("article", { name: new RegExp(`Approval ${approvalId}`) });
@@ -292,5 +308,52 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await expect.poll(() => deliveries.textContent()).toContain("delivered");
     expect(await deliveries.textContent()).toContain("approval.created");
     await shot("notifications");
+  });
+
+  it("lists longer than one page are reached to their end with Load more (approvals, capability tokens)", async () => {
+    // Made while another view is open, so none of them reaches the console through the live feed.
+    await page.getByRole("tab", { name: "Notifications" }).click();
+    await registerManifest(g, {
+      uapk_id: "notes-bot",
+      agent: { id: "notes-bot", name: "Notes Bot" },
+      capabilities: ["note:write"],
+      constraints: { max_actions_per_hour: 1000, require_human_approval: ["note:write"] },
+      tools: { "note:write": { connector: { type: "noop" } } },
+    });
+    const escalated: string[] = [];
+    for (let i = 0; i < CONSOLE_PAGE + 12; i++) {
+      const reply = await agent(g).post(
+        "/api/v1/gateway/execute",
+        executeBody("notes-bot", { type: "note", tool: "write", params: { n: i } }),
+      );
+      expect(reply.body).toMatchObject({ decision: "ESCALATE" });
+      escalated.push(reply.body.approval_id as string);
+    }
+    const approvals = (await operator(g).get("/approvals?limit=500")).body.items.length as number;
+    expect(approvals).toBeGreaterThan(CONSOLE_PAGE);
+
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    const cards = page.getByRole("article", { name: /^Approval / });
+    await expect.poll(() => cards.count()).toBe(CONSOLE_PAGE);
+    expect(await loadAll(page.getByRole("button", { name: "Load more approvals" }), cards, approvals)).toBe(1);
+    // The oldest escalation (the last page's) is there, and still decidable.
+    const oldest = approvalCard(escalated[0]!);
+    expect(await oldest.getByRole("button", { name: "Approve" }).count()).toBe(1);
+    await shot("approvals-all-pages");
+
+    for (let i = 0; i < CONSOLE_PAGE + 5; i++) {
+      const reply = await operator(g).post("/capability-tokens", {
+        uapk_id: UAPK,
+        agent_id: UAPK,
+        capabilities: ["payment:send"],
+      });
+      expect(reply.status).toBe(201);
+    }
+    const tokens = (await operator(g).get("/capability-tokens?include_inactive=true&limit=500")).body.items
+      .length as number;
+    await page.getByRole("tab", { name: "Capability tokens" }).click();
+    const rows = page.getByRole("table", { name: "Capability tokens" }).locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(CONSOLE_PAGE);
+    expect(await loadAll(page.getByRole("button", { name: "Load more tokens" }), rows, tokens)).toBe(1);
   });
 });

@@ -48,6 +48,8 @@ export interface AgentToolsDeps {
   options: Pick<McpOptions, "approvalWaitMs" | "progressIntervalMs">;
 }
 
+/** The arguments of a manifest tool: the REST action without type/tool. */
+const ARGUMENTS: readonly string[] = ["params", ...ACTION_FIELDS];
 const META_KEYS = ["capability_token", "idempotency_key", "approval_id"] as const;
 type CallMeta = Partial<Record<(typeof META_KEYS)[number], string>>;
 
@@ -81,13 +83,12 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const action = capabilityForToolName(manifest, params.name);
     if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <type>.<tool>`);
     const args = (params.arguments ?? {}) as Record<string, unknown>;
-    const allowed: readonly string[] = ["params", ...ACTION_FIELDS];
-    const unknown = Object.keys(args).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0)
+    const unknown = Object.keys(args).find((k) => !ARGUMENTS.includes(k));
+    if (unknown !== undefined)
       return refused(
         "VALIDATION_FAILED",
-        `Unknown argument '${unknown[0]}': the tool's own parameters go under 'params'`,
-        [{ pointer: `/arguments/${unknown[0]}`, message: `allowed: ${allowed.join(", ")}` }],
+        `Unknown argument '${unknown}': the tool's own parameters go under 'params'`,
+        [{ pointer: `/arguments/${unknown}`, message: `allowed: ${ARGUMENTS.join(", ")}` }],
       );
     const meta = metaOf(params._meta as Record<string, unknown> | undefined);
     if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);

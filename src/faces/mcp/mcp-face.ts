@@ -19,8 +19,9 @@ import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agen
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
-import type { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { createSessionRegistry } from "./sessions";
+import type { SessionTransport } from "./transport";
+import { sendWebResponse, webRequestOf } from "./web-bridge";
 
 export const MCP_PREFIX = "/mcp/";
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -105,7 +106,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     orgId: string,
-  ): Promise<StreamableHTTPServerTransport> {
+  ): Promise<SessionTransport> {
     if (!sessions.hasRoom())
       throw new HttpProblem(503, "Too many open MCP sessions; try again later", {
         code: "MCP_SESSIONS_FULL",
@@ -131,7 +132,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     body: unknown,
-  ): Promise<StreamableHTTPServerTransport> {
+  ): Promise<SessionTransport> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
     const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
@@ -174,8 +175,14 @@ export function createMcpFace(deps: McpFaceDeps) {
           throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
       }
       const transport = await transportFor(ctx, route, principal, body);
-      ctx.respond = false; // the SDK transport answers on the raw response (JSON or an SSE stream)
-      await transport.handleRequest(ctx.req, ctx.res, body);
+      // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
+      const answered = transport.answerAsJson(ctx, body);
+      if (answered) return answered;
+      const response = await transport.sdk.handleRequest(
+        webRequestOf(ctx),
+        body === undefined ? undefined : { parsedBody: body },
+      );
+      await sendWebResponse(ctx, response, ctx.method === "POST");
     },
   };
 

@@ -4,8 +4,8 @@
 // several gateway nodes need sticky routing on the Mcp-Session-Id header (documented in the README).
 import { randomUUID } from "node:crypto";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { logger } from "../../core/log/logger";
+import { SessionTransport } from "./transport";
 
 const log = logger.child({ module: "mcp" });
 
@@ -15,7 +15,7 @@ export interface McpSession {
   owner: string;
   /** The endpoint it was opened on, e.g. `agents/customer-support-bot`. */
   endpoint: string;
-  transport: StreamableHTTPServerTransport;
+  transport: SessionTransport;
   lastSeen: number;
 }
 
@@ -56,12 +56,8 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
      * A transport for a new session, its server built by `build(sessionId)` once the initialize request gave it
      * an id. The session is registered when initialized and forgotten when it closes.
      */
-    async open(
-      owner: string,
-      endpoint: string,
-      build: (sessionId: () => string) => Server,
-    ): Promise<StreamableHTTPServerTransport> {
-      const transport = new StreamableHTTPServerTransport({
+    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<SessionTransport> {
+      const transport = new SessionTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: (id) => {
           sessions.set(id, { id, owner, endpoint, transport, lastSeen: Date.now() });

@@ -15,13 +15,21 @@ export function toolNameOf(capability: string): string {
   return colon < 0 ? capability : `${capability.slice(0, colon)}.${capability.slice(colon + 1)}`;
 }
 
+// Per manifest object: the repository hands out the same frozen object while a manifest is unchanged, so a
+// tools/call (and a tools/list) builds these once per manifest version instead of once per call.
+const namesCache = new WeakMap<Manifest, Map<string, string>>();
+const toolsCache = new WeakMap<Manifest, Tool[]>();
+
 /** Tool name → capability, for the tools the manifest defines (a name two capabilities share keeps the first). */
 export function capabilitiesByToolName(manifest: Manifest): Map<string, string> {
+  const cached = namesCache.get(manifest);
+  if (cached) return cached;
   const names = new Map<string, string>();
   for (const capability of Object.keys(manifest.tools)) {
     const name = toolNameOf(capability);
     if (!names.has(name)) names.set(name, capability);
   }
+  if (Object.isFrozen(manifest)) namesCache.set(manifest, names);
   return names;
 }
 
@@ -109,7 +117,10 @@ function inputSchemaOf(manifest: Manifest, capability: string, tool: ToolConfig)
   };
 }
 
-export function manifestTools(manifest: Manifest): Tool[] {
+/** The manifest's tools as MCP tools (the same array for the same frozen manifest: callers must not change it). */
+export function manifestTools(manifest: Manifest): readonly Tool[] {
+  const cached = toolsCache.get(manifest);
+  if (cached) return cached;
   const tools: Tool[] = [];
   for (const [name, capability] of capabilitiesByToolName(manifest)) {
     const tool = manifest.tools[capability];
@@ -126,6 +137,7 @@ export function manifestTools(manifest: Manifest): Tool[] {
       inputSchema: inputSchemaOf(manifest, capability, tool),
     });
   }
+  if (Object.isFrozen(manifest)) toolsCache.set(manifest, tools);
   return tools;
 }
 

@@ -43,34 +43,40 @@ function approvalNotFound(approvalId: string): HttpProblem {
 }
 
 export function oversightHandlers({ approvals, audit, replay, evidence }: OversightDeps) {
-  function decided(result: DecideResult, orgId: string, approvalId: string) {
-    if (!result.ok) {
-      const failure = DECIDE_FAILURES[result.code];
-      throw new HttpProblem(failure.status, result.reason, { code: failure.code });
-    }
-    const { status, decided_by } = result.approval;
-    log.info({ org_id: orgId, approval_id: approvalId, status, decided_by }, "approval decided");
-    return { status: 200 as const, body: toApproval(result.approval) };
-  }
+  return { ...approvalHandlers(approvals), ...interactionHandlers(audit, evidence), ...replayHandlers(replay) };
+}
 
-  /** Outcome records are shown with their intent's action and reasons; one lookup per interaction. */
-  async function withIntents(orgId: string, records: AuditRecord[]) {
-    const intents = new Map<string, AuditRecord | undefined>();
-    const items = [];
-    for (const record of records) {
-      if (record.kind !== "outcome") {
-        items.push(toInteractionRecord(record));
-        continue;
-      }
-      if (!intents.has(record.interaction_id)) {
-        const opening = (await audit.getInteraction(orgId, record.interaction_id)).find((r) => r.kind === "intent");
-        intents.set(record.interaction_id, opening);
-      }
-      items.push(toInteractionRecord(record, intents.get(record.interaction_id)));
-    }
-    return items;
+/** The answer to approve / deny: the decided approval, or the problem saying why not. */
+function decided(result: DecideResult, orgId: string, approvalId: string) {
+  if (!result.ok) {
+    const failure = DECIDE_FAILURES[result.code];
+    throw new HttpProblem(failure.status, result.reason, { code: failure.code });
   }
+  const { status, decided_by } = result.approval;
+  log.info({ org_id: orgId, approval_id: approvalId, status, decided_by }, "approval decided");
+  return { status: 200 as const, body: toApproval(result.approval) };
+}
 
+/** Outcome records are shown with their intent's action and reasons; one lookup per interaction. */
+async function withIntents(audit: AuditService, orgId: string, records: AuditRecord[]) {
+  const intents = new Map<string, AuditRecord | undefined>();
+  const items = [];
+  for (const record of records) {
+    if (record.kind !== "outcome") {
+      items.push(toInteractionRecord(record));
+      continue;
+    }
+    if (!intents.has(record.interaction_id)) {
+      const opening = (await audit.getInteraction(orgId, record.interaction_id)).find((r) => r.kind === "intent");
+      intents.set(record.interaction_id, opening);
+    }
+    items.push(toInteractionRecord(record, intents.get(record.interaction_id)));
+  }
+  return items;
+}
+
+/** Approvals_* for operators, and Gateway_getApproval for the agent that asked (with long-poll). */
+function approvalHandlers(approvals: ApprovalsService) {
   return {
     Approvals_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
@@ -128,7 +134,12 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       if (!approval) throw approvalNotFound(params.approval_id);
       return { status: 200, body: toApproval(approval) };
     },
+  } satisfies HandlerGroup;
+}
 
+/** Interactions_*: the audit log as operators read, verify and export it, and evidence bundles. */
+function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
+  return {
     Interactions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
       let page;
@@ -148,7 +159,7 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
         }
         throw err;
       }
-      const candidates = await withIntents(params.org_id, page.records);
+      const candidates = await withIntents(audit, params.org_id, page.records);
       const items = candidates.slice(0, countWithinBytes(candidates));
       // Cut short by the byte budget: the next page starts after the last record sent.
       const last = items.at(-1);
@@ -187,6 +198,21 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
       return { status: 200, body: bundle as unknown as components["schemas"]["EvidenceBundle"] };
     },
 
+    Interactions_export: async ({ params, principal }) => {
+      requireOperatorOf(principal, params.org_id);
+      // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline.
+      return {
+        status: 200,
+        body: await audit.exportJsonl(params.org_id),
+        headers: { "content-type": "application/x-ndjson" },
+      };
+    },
+  } satisfies HandlerGroup;
+}
+
+/** Manifests_replay: a candidate manifest replayed against recorded traffic (either backend). */
+function replayHandlers(replay: ShadowReplay) {
+  return {
     Manifests_replay: async ({ params, body, principal }) => {
       requireOperatorOf(principal, params.org_id);
       try {
@@ -201,16 +227,6 @@ export function oversightHandlers({ approvals, audit, replay, evidence }: Oversi
           throw new HttpProblem(400, `Request is invalid: ${err.message}`, { code: "VALIDATION_FAILED" });
         throw err;
       }
-    },
-
-    Interactions_export: async ({ params, principal }) => {
-      requireOperatorOf(principal, params.org_id);
-      // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline.
-      return {
-        status: 200,
-        body: await audit.exportJsonl(params.org_id),
-        headers: { "content-type": "application/x-ndjson" },
-      };
     },
   } satisfies HandlerGroup;
 }

@@ -177,7 +177,7 @@ function refusal(input: ConsumeInput, current: Approval | null, at: string): Con
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-export function fromRow(row: any): Approval {
+function fromRow(row: any): Approval {
   const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
   return {
     ...row,

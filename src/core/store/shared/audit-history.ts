@@ -4,7 +4,8 @@
 import { isoInstant, type RecordedAction } from "../../audit/audit-log";
 import { type AuditHistory, tokenTracePattern } from "../../governance/history";
 import type { AnyKysely } from "../postgres";
-import { fromRow, type SharedAuditChain } from "./audit-chain";
+import type { SharedAuditChain } from "./audit-chain";
+import { fromRow } from "./audit-content";
 
 const ACTION_COLUMNS = [
   "seq",

@@ -149,6 +149,36 @@ describe("MCP agents endpoint", () => {
     expect(response.status).toBe(404);
   });
 
+  it("a call that asks for no progress is answered as JSON; one with a progressToken as an SSE stream", async () => {
+    const call = (id: number, meta?: Record<string, unknown>) =>
+      fetch(endpoint(), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-api-key": g.apiKey,
+          "mcp-session-id": (client.transport as { sessionId?: string }).sessionId!,
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id,
+          method: "tools/call",
+          params: {
+            name: "email.send",
+            arguments: { params: { to: "ann@ok.example" }, counterparty: "ann@ok.example" },
+            ...(meta ? { _meta: meta } : {}),
+          },
+        }),
+      });
+    const plain = await call(9001);
+    expect(plain.headers.get("content-type")).toBe("application/json");
+    expect(await plain.json()).toMatchObject({ jsonrpc: "2.0", id: 9001, result: { isError: false } });
+    const streamed = await call(9002, { progressToken: "p-1" });
+    expect(streamed.headers.get("content-type")).toBe("text/event-stream");
+    const event = /^data: (.+)$/m.exec(await streamed.text())?.[1];
+    expect(JSON.parse(event!)).toMatchObject({ jsonrpc: "2.0", id: 9002, result: { isError: false } });
+  });
+
   it("every call is audited with the MCP session, and the export verifies with the CLI's verifier", async () => {
     const { text, records } = await exportedRecords(g);
     const sessionId = (client.transport as { sessionId?: string }).sessionId;

@@ -1,0 +1,256 @@
+// Building the discovery index: the scan roots and the registry resolved to real folders, then each puruto's
+// repo read (skills, description). The rules (what is honoured, what is refused and why) are in discovery.ts's
+// header; the cache around this build is there too.
+import { readdir, realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import { allowedCommands } from "./allowlist";
+import type { PurutosConfig } from "./config";
+import { isInside, realPathInside } from "./containment";
+import type { Puruto } from "./discovery";
+import { isPurutoFolderName } from "./names";
+import { readRegistry, registryFile } from "./registry";
+import { readRepo } from "./repo";
+
+export const KNOWN_KINDS = ["puruto-data", "puruto-telegram", "puruto-cron", "puruto-gateway"] as const;
+
+export function inferKind(name: string): string {
+  return KNOWN_KINDS.find((kind) => name === kind || name.startsWith(`${kind}-`)) ?? "standard";
+}
+
+export type DiscoveryConfig = Pick<
+  PurutosConfig,
+  "dataPath" | "ecosystemRoot" | "ecosystemRoots" | "forbidden" | "extraCommands" | "agentCommand" | "cacheTtlMs"
+>;
+
+/** Where purutos are looked for, as configured (not yet resolved to real paths). */
+export interface DiscoverySources {
+  scanRoots: string[];
+  registryPath: string | null;
+  /** The parent of the data folder: registry entries may point under it. */
+  dataParent: string | null;
+}
+
+export interface Index {
+  items: Puruto[];
+  byName: Map<string, Puruto>;
+  sources: string[];
+  problems: string[];
+  fingerprint: string;
+  builtAt: number;
+}
+
+/** A puruto found, before its repo is read. */
+interface Entry {
+  name: string;
+  dir: string | null;
+  kind?: string | undefined;
+  source: "registry" | "scan";
+}
+
+/** The real roots a build works with. */
+interface Roots {
+  realScanRoots: string[];
+  scanSources: string[];
+  /** Where registry entries may point: see honouredRoots. */
+  registryRoots: string[];
+  /** Gatehouse's own data dirs (real paths): never a puruto, never inside one. */
+  forbidden: string[];
+}
+
+const READ_CONCURRENCY = 32;
+
+export function discoverySources(config: DiscoveryConfig): DiscoverySources {
+  return {
+    registryPath: config.dataPath ? registryFile(config.dataPath) : null,
+    scanRoots: config.ecosystemRoots?.length ? config.ecosystemRoots : [config.ecosystemRoot],
+    // The seed's layout: puruto-data and the purutos it registers are siblings.
+    dataParent: config.dataPath ? path.dirname(path.dirname(registryFile(config.dataPath))) : null,
+  };
+}
+
+/** The index as the file system shows it now; `fingerprint` was taken before the build started. */
+export async function buildIndex(
+  config: DiscoveryConfig,
+  where: DiscoverySources,
+  fingerprint: string,
+): Promise<Index> {
+  const problems: string[] = [];
+  const sources: string[] = [];
+  const roots = await resolveRoots(config, where, problems);
+  const found = new Map<string, Entry>();
+
+  if (where.registryPath) {
+    const registry = await readRegistry(where.registryPath);
+    problems.push(...registry.problems);
+    if (registry.found) sources.push(`registry:${where.registryPath}`);
+    for (const entry of registry.entries) {
+      const dir = await resolveRegistryFolder(
+        roots.registryRoots,
+        roots.forbidden,
+        entry.name,
+        entry.locations,
+        problems,
+      );
+      found.set(entry.name, { name: entry.name, dir, kind: entry.kind, source: "registry" });
+    }
+  }
+
+  sources.push(...roots.scanSources);
+  for (const realRoot of roots.realScanRoots) {
+    for (const folder of await scanRoot(realRoot, problems)) {
+      if (found.has(folder.name)) continue;
+      if (roots.forbidden.some((f) => isInside(folder.dir, f) || isInside(f, folder.dir))) {
+        problems.push(`${folder.dir}: holds Gatehouse's data dir, ignored`);
+        continue;
+      }
+      found.set(folder.name, { ...folder, source: "scan" });
+    }
+  }
+
+  const items = await readPurutos(config, [...found.values()], problems);
+  return {
+    items,
+    byName: new Map(items.map((item) => [item.name, item])),
+    sources,
+    problems,
+    fingerprint,
+    builtAt: Date.now(),
+  };
+}
+
+async function resolveRoots(config: DiscoveryConfig, where: DiscoverySources, problems: string[]): Promise<Roots> {
+  const realScanRoots: string[] = [];
+  const scanSources: string[] = [];
+  for (const root of where.scanRoots) {
+    const real = await realOrNull(root);
+    if (real === null) problems.push(`${root}: ecosystem root not found`);
+    else if (!realScanRoots.includes(real)) {
+      realScanRoots.push(real);
+      scanSources.push(`scan:${root}`);
+    }
+  }
+  const registryRoots = await honouredRoots(realScanRoots, where.dataParent, problems);
+  const forbidden = (
+    await Promise.all((config.forbidden ?? []).map((dir) => realOrNull(dir).then((r) => r ?? dir)))
+  ).filter(Boolean);
+  return { realScanRoots, scanSources, registryRoots, forbidden };
+}
+
+/** Each entry's repo read (at most READ_CONCURRENCY at a time), sorted by name. */
+async function readPurutos(config: DiscoveryConfig, entries: Entry[], problems: string[]): Promise<Puruto[]> {
+  const items = await mapLimit(entries, READ_CONCURRENCY, async (entry): Promise<Puruto> => {
+    const repo = entry.dir ? await readRepo(entry.dir) : { skills: [], problems: [] as string[] };
+    problems.push(...repo.problems);
+    return {
+      name: entry.name,
+      path: entry.dir,
+      kind: entry.kind ?? inferKind(entry.name),
+      source: entry.source,
+      commands: allowedCommands(repo.skills, config),
+      skills: repo.skills,
+      description: "description" in repo ? repo.description : undefined,
+      standardVersion: "standardVersion" in repo ? repo.standardVersion : undefined,
+    };
+  });
+  items.sort((a, b) => a.name.localeCompare(b.name));
+  return items;
+}
+
+/**
+ * The roots registry entries may point under: the scan roots and the parent of the data folder, as real paths.
+ * `/` is never one (a data folder at the top of the file system would otherwise open every path).
+ */
+async function honouredRoots(realScanRoots: string[], dataParent: string | null, problems: string[]) {
+  const roots = [...realScanRoots];
+  const realDataParent = dataParent ? await realOrNull(dataParent) : null;
+  if (realDataParent !== null && !roots.includes(realDataParent)) roots.push(realDataParent);
+  return roots.filter((root) => {
+    if (path.dirname(root) !== root) return true;
+    problems.push(`${root}: the file system root is never a puruto root, ignored`);
+    return false;
+  });
+}
+
+/**
+ * First location that resolves to a folder under one of the roots (a relative one is tried against each root in
+ * turn); one that points elsewhere, or at Gatehouse's data dir, is reported and not used.
+ */
+async function resolveRegistryFolder(
+  realRoots: string[],
+  forbidden: string[],
+  name: string,
+  locations: string[],
+  problems: string[],
+): Promise<string | null> {
+  for (const location of locations) {
+    const candidates = path.isAbsolute(location) ? [location] : realRoots.map((root) => path.resolve(root, location));
+    for (const candidate of candidates) {
+      const real = await realOrNull(candidate);
+      if (real === null) continue;
+      // Strictly under a root: the root itself (e.g. `folder: "."`) is a folder of purutos, not one.
+      if (!realRoots.some((root) => real !== root && isInside(root, real))) {
+        problems.push(`registry entry "${name}": ${location} is outside the ecosystem roots, ignored`);
+        continue;
+      }
+      if (forbidden.some((f) => isInside(real, f) || isInside(f, real))) {
+        problems.push(`registry entry "${name}": ${location} holds Gatehouse's data dir, ignored`);
+        continue;
+      }
+      if (await isDirectory(real)) return real;
+    }
+  }
+  return null;
+}
+
+async function realOrNull(p: string): Promise<string | null> {
+  try {
+    return await realpath(p);
+  } catch {
+    return null;
+  }
+}
+
+/** `puruto-*` folders (or symlinks to folders) directly under the root whose real path stays inside it. */
+async function scanRoot(realRoot: string, problems: string[]): Promise<{ name: string; dir: string }[]> {
+  let entries;
+  try {
+    entries = await readdir(realRoot, { withFileTypes: true });
+  } catch (err) {
+    problems.push(`${realRoot}: cannot list the ecosystem root (${(err as NodeJS.ErrnoException).code ?? err})`);
+    return [];
+  }
+  const folders = await Promise.all(
+    entries
+      .filter((entry) => isPurutoFolderName(entry.name) && (entry.isDirectory() || entry.isSymbolicLink()))
+      .map(async (entry) => {
+        const candidate = path.join(realRoot, entry.name);
+        if (entry.isDirectory()) return { name: entry.name, dir: candidate };
+        const real = await realPathInside(realRoot, candidate);
+        if (real === null || !isInside(realRoot, real)) {
+          problems.push(`${candidate}: symlink points outside the ecosystem root (or nowhere), ignored`);
+          return null;
+        }
+        return (await isDirectory(real)) ? { name: entry.name, dir: real } : null;
+      }),
+  );
+  return folders.filter((f): f is { name: string; dir: string } => f !== null);
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  // One iterator shared by the workers: each takes the next item when it is free.
+  const queue = items.entries();
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    for (const [i, item] of queue) results[i] = await fn(item);
+  });
+  await Promise.all(workers);
+  return results;
+}
