@@ -17,6 +17,7 @@ help:
 	@echo "make docs      render the published spec to dist/docs/{rest,websocket}.html (offline; served at /docs)"
 	@echo "make build     bundle the server and CLI into dist/ (then: npm ci --omit=dev && npm start)"
 	@echo "make fuzz      seeded schema-derived fuzzer over every REST operation (FUZZ_REQUESTS=20000, FUZZ_SEED=10)"
+	@echo "make adversarial  the hostile-input suite of issue 10 alone (every *adversarial* test file; also part of make test)"
 	@echo "make cluster   two nodes (:8081, :8082) behind HAProxy on 127.0.0.1:8080, on PostgreSQL + Redis (deploy/cluster)"
 	@echo "make bench     benchmarks: Gatehouse vs bare node:http and bare Koa in the same run"
 
@@ -53,6 +54,11 @@ typecheck: $(NODE_MODULES)
 test: $(NODE_MODULES) check-generated lint-contract typecheck lint format-check build-console
 	$(BIN)/vitest run --config contract-tests/vitest.config.ts
 
+# Issue 10's adversarial suite on its own (it runs in `make test` too): every test file with "adversarial" in its
+# path, so that its wall time can be read off one run.
+adversarial: $(NODE_MODULES)
+	$(BIN)/vitest run --config contract-tests/vitest.config.ts $$(find src contract-tests -path '*adversarial*' -name '*.test.ts' | sort)
+
 # The contract's own lint, offline: Spectral (spectral:oas, spectral:asyncapi and the OWASP API Security ruleset;
 # .spectral.yaml says why each rule it turns off is off) and Redocly's recommended rules (redocly.yaml). Both
 # resolve their rulesets from node_modules; Redocly's telemetry and update check are off. Errors fail.
@@ -72,6 +78,8 @@ format-check: $(NODE_MODULES)
 	$(BIN)/biome format .
 
 # The embedded default. Any variable may be overridden: `PORT=9000 make run`.
+# `node --import tsx`, not the tsx CLI: the CLI is a wrapper process, and killing it (SIGKILL) orphaned the gateway
+# under it; this way the process make starts is the gateway itself (and its runtime child dies with it).
 run: $(NODE_MODULES) build-console
 	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
@@ -79,7 +87,7 @@ run: $(NODE_MODULES) build-console
 	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-balance}" \
 	 GATEHOUSE_MANIFEST_DIR="$${GATEHOUSE_MANIFEST_DIR:-$(CURDIR)/examples/manifests}" \
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
-	 $(BIN)/tsx src/main.ts
+	 exec node --import tsx src/main.ts
 
 # Production build: dist/main.js (server) and dist/cli.js (the gatehouse command), run with plain node.
 build: $(NODE_MODULES) build-console
@@ -101,16 +109,19 @@ mock: $(NODE_MODULES)
 docs: $(NODE_MODULES)
 	$(BIN)/tsx deploy/docs.ts
 
-# HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS), then the sessions relay: added latency
-# and RSS per idle session (BENCH_WS_SESSIONS, default 10000; BENCH_WS_ROUND_TRIPS). Profile one line with
-# `npx tsx bench/profile.ts <line substring> [seconds]`. Then shadow replay: recorded actions decided again per
-# second (BENCH_REPLAY_ACTIONS, default 20000; goal ≥ 10,000/s).
+# HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ONLY=<line substring>): autocannon,
+# and wrk for the key lines (installed with apt-get when missing and possible; BENCH_WRK=0 leaves it out);
+# p50/p99/p99.9, the target's event-loop delay, longest GC pause and CPU per request; state-growth lines; the goals
+# of issue #17; the key lines again on other Node majors found here (BENCH_NODE_MAJORS, BENCH_NODE_<major>).
+# Then the sessions relay: added latency and RSS per idle session (BENCH_WS_SESSIONS, default 10000;
+# BENCH_WS_ROUND_TRIPS). Profile one line with `npx tsx bench/profile.ts <line substring> [seconds]`. Then shadow
+# replay: recorded actions decided again per second (BENCH_REPLAY_ACTIONS, default 20000; goal ≥ 10,000/s).
 bench: $(NODE_MODULES)
 	$(BIN)/tsx bench/run.ts
 	$(BIN)/tsx bench/sessions.ts
 	$(BIN)/tsx bench/replay.ts
 
-.PHONY: help install generate build-console check-generated typecheck lint lint-contract format-check format test run build readme-config cluster mock docs bench fuzz
+.PHONY: help install generate build-console check-generated typecheck lint lint-contract format-check format test adversarial run build readme-config cluster mock docs bench fuzz
 # Every operation of generated/openapi.json with schema-derived and hostile requests against a fresh Gatehouse:
 # prints the status histogram and every 5xx with a curl repro; fails on any 5xx or any 4xx that is not problem+json.
 fuzz: $(NODE_MODULES)

@@ -7,7 +7,11 @@ import { createTestPgDatabase, reachablePostgres, type TestPgDatabase } from "..
 
 export interface BenchLine {
   name: string;
+  /** How the goals table (./report.ts) finds this line's numbers. */
+  key?: string;
   path: string;
+  /** Also load it with wrk (the key lines: fixed cost, decision, durable execute). */
+  wrk?: boolean;
   /** Environment for the Gatehouse process of this line (e.g. a generated ecosystem). */
   prepare?: () => Promise<Record<string, string>>;
   /** State to create through the API before the load. */
@@ -48,16 +52,21 @@ function ecosystemOf(n: number): string {
   return root;
 }
 
-/** A manifest whose budget never runs out and whose tool does nothing: measures the gateway, not a tool. */
-function benchManifests(): string {
+/**
+ * A manifest whose budget never runs out and whose tool does nothing: measures the gateway, not a tool. With
+ * `escalate`, the tool requires human approval (approval_check: `constraints.require_human_approval`), so every
+ * execute is an ESCALATE that finds (or creates) the pending approval of its binding.
+ */
+function benchManifests(options: { escalate?: boolean } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-manifests-"));
+  const approval = options.escalate ? ", require_human_approval: [email:send]" : "";
   writeFileSync(
     join(dir, "bench-bot.yaml"),
     [
       "uapk_id: bench-bot",
       "agent: { id: bench-bot, name: Bench Bot, version: 1.0.0 }",
       "capabilities: [email:send]",
-      "constraints: { max_actions_per_hour: 1000000000 }",
+      `constraints: { max_actions_per_hour: 1000000000${approval} }`,
       "tools:",
       "  email:send: { connector: { type: noop } }",
       "",
@@ -96,6 +105,36 @@ function conditionalPurutos(): BenchLine {
 }
 
 const REST_EXECUTE = "gatehouse POST /api/v1/gateway/execute (noop, audit)";
+const ESCALATE_EMPTY = "gatehouse execute that escalates, no other pending approval";
+
+/** Fails the line when one request is not decided as `decision` (a manifest that does not escalate…). */
+async function expectDecision(url: string, apiKey: string, decision: string): Promise<void> {
+  const res = await fetch(url, { ...post(apiKey), method: "POST" } as RequestInit);
+  const body = (await res.json()) as { decision?: string };
+  if (body.decision !== decision) throw new Error(`expected ${decision}, got ${res.status} ${JSON.stringify(body)}`);
+}
+
+/**
+ * REST execute with state grown in the store before the load (bench/seed.ts, through the store modules): the
+ * decision and the audit append must cost what they cost on an empty store.
+ */
+function executeWith(
+  name: string,
+  key: string,
+  seed: Record<string, string>,
+  options: { escalate?: boolean; compareTo?: string } = {},
+): BenchLine {
+  const decision = options.escalate ? "ESCALATE" : "ALLOW";
+  return {
+    name,
+    key,
+    path: "/api/v1/gateway/execute",
+    prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests(options), ...seed }),
+    setup: (baseUrl, apiKey) => expectDecision(`${baseUrl}/api/v1/gateway/execute`, apiKey, decision),
+    request: post,
+    ...(options.compareTo ? { compareTo: options.compareTo } : {}),
+  };
+}
 
 /**
  * The same governed call as the REST execute line, as an MCP tools/call in one Streamable HTTP session (opened in
@@ -111,6 +150,7 @@ function mcpToolsCall(): BenchLine {
   });
   return {
     name: "gatehouse MCP tools/call (noop, audit)",
+    key: "mcp",
     path: "/mcp/agents/bench-bot",
     prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
     setup: async (baseUrl, apiKey) => {
@@ -163,6 +203,7 @@ function postgresExecute(twoNodes: boolean): BenchLine {
     name: twoNodes
       ? "gatehouse execute, PostgreSQL, 2 nodes via HAProxy (informational)"
       : "gatehouse POST /api/v1/gateway/execute on PostgreSQL (noop, audit)",
+    ...(twoNodes ? {} : { key: "execute-pg" }),
     path: "/api/v1/gateway/execute",
     unavailable: async () => ((await reachablePostgres()) ? undefined : "PostgreSQL is not reachable"),
     prepare: async () => {
@@ -187,9 +228,10 @@ function postgresExecute(twoNodes: boolean): BenchLine {
 }
 
 export const benchLines: BenchLine[] = [
-  { name: "gatehouse GET /health", path: "/health" },
+  { name: "gatehouse GET /health", key: "health", path: "/health", wrk: true },
   {
     name: "gatehouse GET /purutos (100 purutos, key)",
+    key: "purutos",
     path: "/purutos",
     prepare: async () => ({ GATEHOUSE_ECOSYSTEM_ROOT: ecosystemOf(100), PURUTO_DATA_PATH: "" }),
     request: (apiKey) => ({ headers: { "x-api-key": apiKey } }),
@@ -198,16 +240,45 @@ export const benchLines: BenchLine[] = [
   conditionalPurutos(),
   {
     name: "gatehouse POST /api/v1/gateway/evaluate",
+    key: "evaluate",
     path: "/api/v1/gateway/evaluate",
     prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
     request: post,
+    wrk: true,
   },
   {
     name: REST_EXECUTE,
+    key: "execute",
     path: "/api/v1/gateway/execute",
     prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
     request: post,
+    wrk: true,
   },
+  executeWith(
+    "gatehouse execute, 100,000 audit records in the store",
+    "execute-audit-100k",
+    {
+      BENCH_SEED_AUDIT: "100000",
+    },
+    { compareTo: REST_EXECUTE },
+  ),
+  executeWith(
+    "gatehouse execute, 1,000 manifests in the org",
+    "execute-manifests-1k",
+    {
+      BENCH_SEED_MANIFESTS: "999",
+    },
+    { compareTo: REST_EXECUTE },
+  ),
+  executeWith(ESCALATE_EMPTY, "escalate-0", {}, { escalate: true }),
+  executeWith(
+    "gatehouse execute that escalates, 10,000 pending approvals",
+    "escalate-10k",
+    {
+      BENCH_SEED_APPROVALS: "10000",
+    },
+    { escalate: true, compareTo: ESCALATE_EMPTY },
+  ),
   mcpToolsCall(),
   postgresExecute(false),
   postgresExecute(true),

@@ -1,67 +1,68 @@
 // `make bench`: Gatehouse against a bare node:http hello server and a bare Koa hello server, in the same run,
-// on loopback. Prints req/s, p50/p99 latency and the ratio of each Gatehouse line to each baseline.
-// Faces add lines to LINES. BENCH_SECONDS / BENCH_CONNECTIONS tune the load; BENCH_ONLY=<substring> runs
-// only the matching Gatehouse lines. A line with a large response
-// can ask for a same-bytes reference: a bare node:http server answering exactly those bytes, and the ratio to it.
-import { fork, type ChildProcess } from "node:child_process";
+// on loopback. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a line is
+// loaded its target process measures its own event-loop delay and GC pauses (./target-stats.ts). The table and
+// the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
+//   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
+//   Gatehouse lines (the baselines always run); BENCH_WRK=0 leaves wrk out; BENCH_NODE_MAJORS (20,22) are the
+//   Node majors wanted (./node-versions.ts); BENCH_START_TOGETHER (the core count) targets are started at a
+//   time. A line with a large response can ask for a same-bytes reference: a bare node:http server answering
+//   exactly those bytes, and the ratio to it.
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import autocannon from "autocannon";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
+import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, warmUp, wrkLoad } from "./load";
+import { otherNodes } from "./node-versions";
+import { type Measurement, printGoals, printTable } from "./report";
+import { API_KEY, freePort, startTarget, stopAllTargets, type Target } from "./target-control";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
-const API_KEY = "bench-api-key-123";
-/** Only the Gatehouse lines whose name contains this (the baselines always run). */
 const ONLY = process.env.BENCH_ONLY;
+const START_TOGETHER = Math.max(1, Number(process.env.BENCH_START_TOGETHER ?? availableParallelism()));
 
-interface Result {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  /** For a same-bytes reference line: the Gatehouse line it is compared with. */
-  reference?: Result;
+interface Variant {
+  /** Another Node binary for the Gatehouse target, and the suffix its rows get. */
+  execPath?: string;
+  suffix?: string;
 }
 
-const BENCH_RATE_LIMITS = {
-  GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
-  GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
-};
-
-async function startTarget(kind: string, port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, String(port)], {
-    execArgv: ["--import", "tsx"],
-    // Rate limits stay on (their cost is measured) with quotas no benchmark reaches.
-    env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...BENCH_RATE_LIMITS, ...env },
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
-  });
-  await new Promise<void>((ok, fail) => {
-    child.once("message", () => ok());
-    child.once("exit", (code) => fail(new Error(`${kind} exited with ${code}`)));
-  });
-  return child;
-}
-
-async function load(
-  name: string,
+/** autocannon, then wrk when asked for and available: one measurement each, with the target's stats. */
+async function loadLine(
+  target: Target,
   url: string,
-  opts: Partial<autocannon.Options> = {},
-  expectStatus?: number,
-): Promise<Result> {
-  await autocannon({ url, connections: 8, duration: 1, ...opts }); // warm-up
-  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, ...opts });
-  const byClass = r as unknown as Record<"1xx" | "2xx" | "3xx" | "4xx" | "5xx", number>;
-  const answered = byClass["1xx"] + byClass["2xx"] + byClass["3xx"] + byClass["4xx"] + byClass["5xx"];
-  const unexpected = expectStatus ? answered - byClass[`${Math.floor(expectStatus / 100)}xx` as "2xx"] : r.non2xx;
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + unexpected };
+  request: LoadRequest,
+  row: { name: string; key?: string | undefined; withWrk?: boolean; expectStatus?: number | undefined },
+): Promise<Measurement[]> {
+  const opts: LoadOptions = { seconds: SECONDS, connections: CONNECTIONS, expectStatus: row.expectStatus };
+  await warmUp(url, request);
+  const rows: Measurement[] = [];
+  const ac = await target.measure(() => autocannonLoad(url, request, opts));
+  rows.push({ name: row.name, key: row.key, ...ac.result, stats: ac.stats });
+  if (row.withWrk && findWrk().path) {
+    const wrk = await target.measure(() => wrkLoad(url, request, opts));
+    rows.push({ name: row.name, key: row.key, ...wrk.result, stats: wrk.stats });
+  }
+  return rows;
+}
+
+async function baselines(): Promise<Measurement[]> {
+  const rows: Measurement[] = [];
+  for (const [kind, name] of [
+    ["node", "node:http hello"],
+    ["koa", "koa hello"],
+  ] as const) {
+    const target = await startTarget(kind);
+    const measured = await loadLine(target, `${target.url}/`, {}, { name, key: kind, withWrk: true });
+    rows.push(...measured.map((m) => ({ ...m, baseline: true })));
+    target.stop();
+  }
+  return rows;
 }
 
 /** The bytes (and type) one request of the line gets, to be served by the `bytes` target. */
-async function captureResponse(url: string, opts: Partial<autocannon.Options>): Promise<Record<string, string>> {
+async function captureResponse(url: string, opts: LoadRequest): Promise<Record<string, string>> {
   const headers = opts.headers as Record<string, string> | undefined;
   const body = opts.body as string | undefined;
   const res = await fetch(url, {
@@ -74,88 +75,213 @@ async function captureResponse(url: string, opts: Partial<autocannon.Options>): 
   return { BENCH_BYTES_FILE: file, BENCH_BYTES_TYPE: res.headers.get("content-type") ?? "application/octet-stream" };
 }
 
-function print(results: Result[], baselines: Result[]): void {
-  const pad = (s: string, n: number) => s.padEnd(n);
-  console.log(`\n${pad("target", 56)} ${pad("req/s", 9)} ${pad("p50 ms", 7)} ${pad("p99 ms", 7)} errors  ratios`);
-  for (const r of results) {
-    const ratios = r.reference
-      ? `${(r.rps / r.reference.rps).toFixed(2)}× ${r.reference.name}`
-      : baselines
-          .filter((b) => b !== r)
-          .map((b) => `${(r.rps / b.rps).toFixed(2)}× ${b.name}`)
-          .join(", ");
-    console.log(
-      `${pad(r.name, 56)} ${pad(r.rps.toFixed(0), 9)} ${pad(String(r.p50), 7)} ${pad(String(r.p99), 7)} ${pad(String(r.errors), 7)} ${baselines.includes(r) ? "(baseline)" : ratios}`,
-    );
+/** Two Gatehouse nodes behind HAProxy; undefined (the line skipped) when HAProxy is not installed. */
+async function behindHaproxy(line: BenchLine, first: Target, env: Record<string, string>, variant: Variant) {
+  const second = await startTarget("gatehouse", { env, ...variant });
+  const haproxy = await haproxyForTests(line.name);
+  if (!haproxy) {
+    second.stop();
+    return undefined;
+  }
+  const balancer = await haproxy.start({ nodes: [first.url.slice(7), second.url.slice(7)], port: await freePort() });
+  return {
+    url: balancer.url,
+    stop: async () => {
+      await balancer.stop();
+      second.stop();
+    },
+  };
+}
+
+/** A Gatehouse line whose target is started (and seeded). */
+interface Launched {
+  line: BenchLine;
+  variant: Variant;
+  name: string;
+  key: string | undefined;
+  env: Record<string, string>;
+  target: Target;
+  startedIn: number;
+}
+
+/** Prepares the line and starts its target; undefined (printed as skipped) when a service it needs is missing. */
+async function launch(line: BenchLine, variant: Variant): Promise<Launched | undefined> {
+  const name = line.name + (variant.suffix ?? "");
+  const key = line.key && variant.suffix ? `${line.key}${variant.suffix}` : line.key;
+  const missing = await line.unavailable?.();
+  if (missing) {
+    console.log(`${name}: skipped (${missing})`);
+    return undefined;
+  }
+  const env = line.prepare ? await line.prepare() : {};
+  const started = Date.now();
+  try {
+    const target = await startTarget("gatehouse", { env, ...variant });
+    return { line, variant, name, key, env, target, startedIn: (Date.now() - started) / 1000 };
+  } catch (err) {
+    await line.cleanup?.();
+    throw err;
   }
 }
 
-async function main(): Promise<void> {
-  const children: ChildProcess[] = [];
-  try {
-    children.push(await startTarget("node", 18081), await startTarget("koa", 18082));
-    const baselines = [
-      await load("node:http hello", "http://127.0.0.1:18081/"),
-      await load("koa hello", "http://127.0.0.1:18082/"),
-    ];
-    const results: Result[] = [...baselines];
-    let port = 18090;
-    for (const line of benchLines.filter((l) => !ONLY || l.name.includes(ONLY))) {
-      const missing = await line.unavailable?.();
-      if (missing) {
-        console.log(`${line.name}: skipped (${missing})`);
-        continue;
-      }
-      const env = line.prepare ? await line.prepare() : {};
-      const child = await startTarget("gatehouse", ++port, env);
-      children.push(child);
-      let base = `http://127.0.0.1:${port}`;
-      let stopBalancer: (() => Promise<void>) | undefined;
-      if (line.twoNodesViaHaproxy) {
-        const second = await startTarget("gatehouse", ++port, env);
-        children.push(second);
-        const haproxy = await haproxyForTests(line.name);
-        if (!haproxy) {
-          console.log(`${line.name}: skipped (HAProxy is not installed)`);
-          child.kill();
-          second.kill();
-          await line.cleanup?.();
-          continue;
-        }
-        const balancer = await haproxy.start({ nodes: [`127.0.0.1:${port - 1}`, `127.0.0.1:${port}`], port: ++port });
-        base = balancer.url;
-        stopBalancer = async () => {
-          await balancer.stop();
-          second.kill();
-        };
-      }
-      if (line.setup) await line.setup(base, API_KEY);
-      const request = line.request?.(API_KEY) ?? {};
-      const result = await load(line.name, base + line.path, request, line.expectStatus);
-      results.push(result);
-      const compared = line.compareTo ? results.find((r) => r.name === line.compareTo) : undefined;
-      if (compared)
-        results.push({ ...result, name: `  → vs ${line.compareTo!.replace("gatehouse ", "")}`, reference: compared });
-      const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
-      await stopBalancer?.();
-      child.kill();
-      await line.cleanup?.();
-      if (bytes) {
-        const reference = await startTarget("bytes", ++port, bytes);
-        children.push(reference);
-        const same = await load("  bare node:http, same response bytes", `http://127.0.0.1:${port}/`);
-        results.push(same, { ...result, name: "  → gatehouse vs the same bytes", reference: same });
-        reference.kill();
+/**
+ * The lines, their targets started START_TOGETHER at a time (start-up is mostly module loading and schema
+ * compilation, minutes in all when done one after the other on a busy machine), then loaded one by one: while a
+ * line is measured, at most START_TOGETHER - 1 started targets wait idle beside it.
+ */
+async function runLines(lines: BenchLine[], rows: Measurement[], variant: Variant = {}): Promise<void> {
+  for (let i = 0; i < lines.length; i += START_TOGETHER) {
+    const group = await Promise.allSettled(lines.slice(i, i + START_TOGETHER).map((l) => launch(l, variant)));
+    const launched = group.flatMap((g) => (g.status === "fulfilled" && g.value ? [g.value] : []));
+    const failed = group.find((g) => g.status === "rejected");
+    if (failed) {
+      for (const l of launched) l.target.stop();
+      await Promise.all(launched.map((l) => l.line.cleanup?.()));
+      throw failed.reason;
+    }
+    for (const [n, l] of launched.entries()) {
+      try {
+        rows.push(...(await runLine(l, rows)));
+      } catch (err) {
+        for (const rest of launched.slice(n + 1)) rest.target.stop();
+        await Promise.all(launched.slice(n + 1).map((rest) => rest.line.cleanup?.()));
+        throw err;
       }
     }
-    print(results, baselines);
+  }
+}
+
+/** One Gatehouse line: its rows, its comparison rows and its same-bytes reference. */
+async function runLine(launched: Launched, earlier: Measurement[]): Promise<Measurement[]> {
+  const { line, variant, name, key, env, target } = launched;
+  const started = Date.now();
+  try {
+    const balancer = line.twoNodesViaHaproxy ? await behindHaproxy(line, target, env, variant) : undefined;
+    if (line.twoNodesViaHaproxy && !balancer) {
+      console.log(`${name}: skipped (HAProxy is not installed)`);
+      return [];
+    }
+    const base = balancer?.url ?? target.url;
+    if (line.setup) await line.setup(base, API_KEY);
+    const request = line.request?.(API_KEY) ?? {};
+    const rows = await loadLine(target, base + line.path, request, {
+      name,
+      key,
+      withWrk: line.wrk ?? false,
+      expectStatus: line.expectStatus,
+    });
+    for (const row of [...rows]) {
+      // On another Node major: the ratio to the same line on this one.
+      const against = variant.suffix ? line.name : line.compareTo;
+      const compared = earlier.find((r) => r.name === against && r.tool === row.tool && !r.reference);
+      if (compared)
+        rows.push({
+          ...row,
+          key: undefined,
+          name: variant.suffix
+            ? `  → vs the same line on Node ${process.version}`
+            : `  → vs ${compared.name.replace("gatehouse ", "")}`,
+          reference: compared,
+        });
+    }
+    const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
+    await balancer?.stop();
+    target.stop();
+    if (bytes) rows.push(...(await sameBytes(rows[0]!, bytes)));
+    const took = (Date.now() - started) / 1000;
+    console.log(
+      `  ${name}: measured in ${took.toFixed(0)} s (started and seeded in ${launched.startedIn.toFixed(1)} s)`,
+    );
+    return rows;
   } finally {
-    for (const c of children) c.kill();
+    target.stop();
+    await line.cleanup?.();
+  }
+}
+
+/** A bare node:http server answering the line's exact bytes, and the line's ratio to it. */
+async function sameBytes(line: Measurement, bytes: Record<string, string>): Promise<Measurement[]> {
+  const reference = await startTarget("bytes", { env: bytes });
+  try {
+    const [same] = await loadLine(
+      reference,
+      `${reference.url}/`,
+      {},
+      {
+        name: "  bare node:http, same response bytes",
+        key: `${line.key}:same-bytes`,
+      },
+    );
+    return [same!, { ...line, key: undefined, name: "  → gatehouse vs the same bytes", reference: same! }];
+  } finally {
+    reference.stop();
+  }
+}
+
+/**
+ * The lines BENCH_ONLY names, plus the earlier lines they are compared with (so `BENCH_ONLY=PostgreSQL` still
+ * prints its ratio to SQLite execute), in the order of ./lines.ts.
+ */
+function selectedLines(): BenchLine[] {
+  if (!ONLY) return benchLines;
+  const named = benchLines.filter((l) => l.name.includes(ONLY));
+  const compared = new Set(named.map((l) => l.compareTo).filter(Boolean));
+  return benchLines.filter((l) => named.includes(l) || compared.has(l.name));
+}
+
+function header(): void {
+  const wrk = findWrk();
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ");
+  console.log(
+    `make bench — Node ${process.version}, ${SECONDS} s × ${CONNECTIONS} connections per load, load average ${load()}`,
+  );
+  console.log(`  wrk: ${wrk.path ? `${wrk.path} beside autocannon for the key lines` : `skipped (${wrk.why})`}`);
+  for (const other of otherNodes())
+    console.log(
+      `  Node ${other.major}: ${other.path ? `${other.version} at ${other.path} (key lines again)` : `skipped (${other.why})`}`,
+    );
+  if (loadavg()[0]! > availableParallelism())
+    console.log(
+      `  ! the machine is busy (load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores): wall-clock ratios measure the other work too; the µs CPU column and the CPU ratios of the goals less so`,
+    );
+  if (ONLY)
+    console.log(`  BENCH_ONLY=${ONLY}: only the Gatehouse lines whose name contains it, and the lines they compare to`);
+}
+
+async function main(): Promise<void> {
+  header();
+  const started = Date.now();
+  try {
+    const rows = await baselines();
+    const lines = selectedLines();
+    await runLines(lines, rows);
+    for (const other of otherNodes().filter((o) => o.path)) {
+      const variant = { execPath: other.path!, suffix: ` [node ${other.major}]` };
+      await runLines(
+        lines.filter((l) => l.wrk),
+        rows,
+        variant,
+      );
+    }
+    printTable(rows);
+    printGoals(rows);
+    const took = ((Date.now() - started) / 1000).toFixed(0);
+    console.log(
+      `\n(${took} s; load average now ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")} on ${availableParallelism()} cores: other work on the machine lowers every line)`,
+    );
+  } finally {
+    stopAllTargets();
   }
 }
 
 export type { BenchLine };
 main().catch((err) => {
   console.error(err);
+  stopAllTargets();
   process.exit(1);
 });

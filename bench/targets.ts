@@ -1,12 +1,17 @@
 // One benchmark target per process, so the load generator never shares an event loop with a server:
 //   tsx bench/targets.ts node|koa|bytes|gatehouse PORT
-// Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent.
-import { createServer } from "node:http";
+// Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent
+// (BENCH_SEED_* state is created before "ready", see ./seed.ts). Over IPC the parent can ask for a CPU profile
+// of the load (profile-start/stop, bench/profile.ts) and for what the load did to this process's event loop and
+// garbage collector (stats-start/stop, ./target-stats.ts).
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Koa from "koa";
+import { startLoadStats, type LoadStats } from "./target-stats";
 
 const [kind, portArg] = process.argv.slice(2);
 const port = Number(portArg);
@@ -15,27 +20,40 @@ const post = (method: string, params?: object) =>
   new Promise<unknown>((ok, fail) => profiler.post(method, params, (err, result) => (err ? fail(err) : ok(result))));
 const hello = JSON.stringify({ status: "ok", service: "hello" });
 
+/** Listens on the target's port (0: one the system picks, so concurrent bench runs never collide); the port. */
+function listen(server: Server): Promise<number> {
+  return new Promise((ok, fail) => {
+    server.once("error", fail);
+    server.listen(port, "127.0.0.1", () => ok((server.address() as AddressInfo).port));
+  });
+}
+
 async function start(): Promise<void> {
+  let listening: number;
   if (kind === "node") {
-    createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(hello);
-    }).listen(port, "127.0.0.1");
+    listening = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(hello);
+      }),
+    );
   } else if (kind === "bytes") {
     // The exact bytes a Gatehouse line answered, from a bare server: what sending that payload costs at all.
     const body = readFileSync(process.env.BENCH_BYTES_FILE!);
     const type = process.env.BENCH_BYTES_TYPE ?? "application/json";
-    createServer((_req, res) => {
-      res.writeHead(200, { "content-type": type, "content-length": body.length });
-      res.end(body);
-    }).listen(port, "127.0.0.1");
+    listening = await listen(
+      createServer((_req, res) => {
+        res.writeHead(200, { "content-type": type, "content-length": body.length });
+        res.end(body);
+      }),
+    );
   } else if (kind === "koa") {
     const app = new Koa();
     app.use((ctx) => {
       ctx.type = "application/json";
       ctx.body = hello;
     });
-    app.listen(port, "127.0.0.1");
+    listening = await listen(createServer(app.callback()));
   } else if (kind === "gatehouse") {
     const { loadConfig } = await import("../src/config");
     const { startGatehouse } = await import("../src/server");
@@ -47,16 +65,29 @@ async function start(): Promise<void> {
       HOST: "127.0.0.1",
       GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-")),
     });
-    await startGatehouse(config, logger);
+    const gatehouse = await startGatehouse(config, logger);
+    listening = Number(new URL(gatehouse.url).port);
+    const { seedFromEnv } = await import("./seed");
+    const seeded = await seedFromEnv(gatehouse, config.defaultOrg);
+    if (seeded) console.log(`  (${seeded})`);
   } else {
     throw new Error(`unknown target ${kind}`);
   }
-  process.send?.("ready");
+  process.send?.({ ready: true, port: listening });
 }
 
+let stopStats: (() => LoadStats) | undefined;
+
 // bench/profile.ts: CPU-profile only the load (after start-up and warm-up), through the inspector.
+// bench/run.ts: event-loop delay and GC pauses during the load window only.
 process.on("message", async (message: { cmd?: string; file?: string }) => {
-  if (message.cmd === "profile-start") {
+  if (message.cmd === "stats-start") {
+    stopStats = startLoadStats();
+    process.send?.("stats-started");
+  } else if (message.cmd === "stats-stop") {
+    process.send?.({ stats: stopStats?.() });
+    stopStats = undefined;
+  } else if (message.cmd === "profile-start") {
     profiler.connect();
     await post("Profiler.enable");
     await post("Profiler.setSamplingInterval", { interval: 200 });

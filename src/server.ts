@@ -27,6 +27,8 @@ import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoke
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
+import { purutosGuard } from "./faces/purutos/org";
+import { boundHeapGrowth } from "./system/heap";
 import { purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
@@ -392,7 +394,7 @@ function restHandlers(deps: {
     }),
     ...docsHandlers(),
     ...probeHandlers(deps.lifecycle, readinessProbes(deps.probes)),
-    ...purutosHandlers({ discovery, invoker: deps.invoker, org: deps.faces.purutos.org }),
+    ...purutosHandlers({ discovery, invoker: deps.invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), deps.events),
     // Shadow replay and evidence bundles read the node's store through ports (either backend).
@@ -410,6 +412,7 @@ function mcpFaceOf(deps: {
   discovery: Discovery;
   invoker: Invoker;
   faces: FaceConfig;
+  purutosAccess: ReturnType<typeof purutosGuard>;
 }): McpFace {
   return createMcpFace({
     auth: deps.auth,
@@ -418,7 +421,7 @@ function mcpFaceOf(deps: {
     validateExecuteBody: bodyValidatorOf(deps.spec, "Gateway_execute"),
     validatePurutoPayload: bodyValidatorOf(deps.spec, "Purutos_invoke"),
     purutos: purutoCommandsOf(deps.discovery, deps.invoker),
-    purutosOrg: deps.faces.purutos.org,
+    purutosGuard: deps.purutosAccess,
     options: deps.faces.mcp,
     version: VERSION,
   });
@@ -434,6 +437,7 @@ async function serveHttp(
     handlers: Handlers;
     auth: Authenticator;
     mcp: McpFace;
+    purutosAccess: ReturnType<typeof purutosGuard>;
     consoleOidc: FaceConfig["consoleOidc"];
   },
 ): Promise<string> {
@@ -446,6 +450,7 @@ async function serveHttp(
     maxBodyBytes: config.maxBodyBytes,
     bodyTimeoutMs: config.bodyTimeoutMs,
     mounts: [deps.mcp.mount],
+    guards: [deps.purutosAccess],
   });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets(undefined, deps.consoleOidc ? { oidc: deps.consoleOidc } : {});
@@ -509,6 +514,8 @@ export async function startGatehouse(
   logger: Logger = rootLogger,
   env: Record<string, string | undefined> = process.env,
 ): Promise<Gatehouse> {
+  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled.
+  boundHeapGrowth(config.heapGrowingPercent);
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const faces = faceConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
@@ -557,8 +564,20 @@ export async function startGatehouse(
     notifications,
   });
   const auth = createAuthenticator(stores.apiKeys, verifyUserToken);
-  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces });
-  listenUrl = await serveHttp(server, { config, logger, spec, handlers, auth, mcp, consoleOidc: faces.consoleOidc });
+  // Purutos belong to one org: REST /purutos (a guard of the router, before the body is read or validated) and
+  // /mcp/purutos apply this one rule.
+  const purutosAccess = purutosGuard(faces.purutos.org);
+  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess });
+  listenUrl = await serveHttp(server, {
+    config,
+    logger,
+    spec,
+    handlers,
+    auth,
+    mcp,
+    purutosAccess,
+    consoleOidc: faces.consoleOidc,
+  });
   lifecycle.markReady();
   const running: Running = {
     config,

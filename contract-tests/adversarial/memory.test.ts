@@ -1,9 +1,12 @@
 // Issue 10 §6, memory: three sessions each send 45 prompts of 950 KB (within the per-session rate limit), and
 // the reference runtime echoes every one back as a ~950 KB frame that the gateway numbers and keeps for replay.
 // Replay buffers are bounded in bytes per session and in total, and trimmed on a timer: the gateway's RSS grows
-// by at most 64 MiB during the run and returns near its baseline once the sessions close and the (shortened,
-// configurable) replay window has passed. The gateway runs alone in a child process with --expose-gc so that
-// its RSS is what is measured.
+// by at most 64 MiB during the run — at its peak, sampled every 20 ms without forcing a GC, not only after one —
+// and returns near its baseline once the sessions close and the (shortened, configurable) replay window has
+// passed. The peak used to reach +148 MiB: V8's young generation grew to 32 MiB and dead copies of the prompts
+// waited in its large-object space for a full GC that came only once the heap had grown 4× (src/system/heap.ts
+// bounds both; +39 MiB measured since). The gateway runs alone in a child process with --expose-gc, without the
+// contract tap (it would parse every frame again in that process), so that its own RSS is what is measured.
 import { type ChildProcess, fork } from "node:child_process";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,7 +50,8 @@ beforeAll(async () => {
   ({ url, token } = await new Promise<{ url: string; token: string }>((ok) =>
     gateway.once("message", (m) => ok(m as never)),
   ));
-}, 60_000);
+  // Two processes start (the gateway's compiles the server with tsx): slow on a loaded test box.
+}, 120_000);
 
 afterAll(async () => {
   gateway?.send("stop");
@@ -55,6 +59,10 @@ afterAll(async () => {
   await runtime?.close();
 });
 
+/**
+ * Code paths compiled and pools allocated before the baseline, then the replay window waited out: a baseline
+ * taken at once is ~30 MiB higher (V8's young generation not yet shrunk) and would hide that much of the peak.
+ */
 async function warmUp(): Promise<void> {
   const { ws } = await session("mem-warm-up", 2);
   ws.close();
@@ -86,12 +94,11 @@ function session(id: string, prompts = PROMPTS): Promise<{ ws: WebSocket; echoes
 }
 
 describe("memory stays bounded under 3 × 45 × 950 KB prompts", () => {
-  it("RSS grows ≤ 64 MiB while they run and returns near the baseline after they close", async () => {
-    // Warm-up (one short session): code paths compiled and pools allocated before the baseline is taken.
+  it("RSS grows ≤ 64 MiB at its peak while they run and returns near the baseline after they close", async () => {
     await warmUp();
     const baseline = (await ask<{ rss: number }>("measure")).rss;
     const done = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => session(`mem-${i}`)));
-    const during = await ask<{ rss: number; peak: number }>("measure");
+    const during = await ask<{ rss: number; peak: number; atPeak: Record<string, number> }>("measure");
     for (const s of done) expect(s.echoes).toBe(PROMPTS);
 
     for (const s of done) s.ws.close();
@@ -106,9 +113,12 @@ describe("memory stays bounded under 3 × 45 × 950 KB prompts", () => {
       retainedGrowthMiB: (during.rss - baseline) / MiB,
       afterCloseGrowthMiB: (after.rss - baseline) / MiB,
     };
-    if (process.env.GATEHOUSE_REPORT) console.log("memory", JSON.stringify(report));
+    const details = JSON.stringify({ ...report, atPeakMiB: during.atPeak });
+    if (process.env.GATEHOUSE_REPORT) console.log("memory", details);
+    // The most the process ever took while the attack ran, garbage not yet collected included.
+    expect(report.peakGrowthMiB, details).toBeLessThanOrEqual(64);
     // What the gateway holds while the sessions are open (after a full GC): replay buffers at their byte bounds.
-    expect(report.retainedGrowthMiB, JSON.stringify(report)).toBeLessThanOrEqual(64);
-    expect(report.afterCloseGrowthMiB, JSON.stringify(report)).toBeLessThanOrEqual(16);
-  }, 180_000);
+    expect(report.retainedGrowthMiB, details).toBeLessThanOrEqual(64);
+    expect(report.afterCloseGrowthMiB, details).toBeLessThanOrEqual(16);
+  }, 300_000); // 124 s of test time was seen at a load average of 15-20 on 2 cores
 });

@@ -1,6 +1,7 @@
 // Issue 10 §5 on the real server: purutos belong to one org (GATEHOUSE_PURUTO_ORG, default the default org).
 // Another org's API key — valid, just not theirs — gets 403 ORG_FORBIDDEN on list, get and invoke (REST) and on
-// /mcp/purutos, the same answer for a puruto that exists and one that does not, and nothing runs. `/health`
+// /mcp/purutos, the same answer for a puruto that exists and one that does not, and nothing runs. That answer
+// comes before anything of the request is read or validated (403, never 400/404/413/415 with details). `/health`
 // (open to anyone) shows no absolute path.
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +55,60 @@ describe("purutos belong to an org", () => {
     }
     // Same detail whatever the name: no existence oracle.
     expect(new Set(answers.map((a) => a.body.detail)).size).toBe(1);
+  });
+
+  // Authorization before validation: whatever is wrong with the request, another org learns 403 and nothing about
+  // what a valid path, query, payload or command looks like; the owner gets the validation answer for the same.
+  const json = { "content-type": "application/json" };
+  const post = (body: string, headers: Record<string, string> = json): RequestInit => ({
+    method: "POST",
+    headers,
+    body,
+  });
+  const invalid: [string, string, RequestInit?][] = [
+    ["list, bad limit", "/purutos?limit=abc"],
+    ["list, unknown query parameter", "/purutos?limit=1&evil=1"],
+    ["get, name over maxLength", `/purutos/${"p".repeat(300)}`],
+    ["invoke, body not an object", "/purutos/puruto-financial/balance", post("[1]")],
+    ["invoke, non-finite number", "/purutos/puruto-financial/balance", post('{"amount":1e309}')],
+    ["invoke, JSON 100 deep", "/purutos/puruto-financial/balance", post(`${"[".repeat(100)}${"]".repeat(100)}`)],
+    ["invoke, malformed JSON", "/purutos/puruto-financial/balance", post('{"account":')],
+    ["invoke, not JSON", "/purutos/puruto-financial/balance", post("account=main", { "content-type": "text/plain" })],
+    ["invoke, body over the size limit", "/purutos/puruto-financial/balance", post(`"${"x".repeat(1_100_000)}"`)],
+    ["invoke, command over maxLength", `/purutos/puruto-financial/${"c".repeat(150)}`, post("{}")],
+    ["invoke, unknown command, bad body", "/purutos/puruto-financial/deploy", post("[1]")],
+    ["invoke, unknown puruto, bad body", "/purutos/puruto-nope/status", post("[1]")],
+  ];
+
+  it("another org gets 403 before any validation: never 400, 404, 413 or 415", async () => {
+    const details = new Set<string>();
+    for (const [what, path, init] of invalid) {
+      const owner = await call(path, g.apiKey, init);
+      expect([400, 404, 413, 415], `${what} (owner)`).toContain(owner.status);
+      const stranger = await call(path, strangerKey, init);
+      expect(stranger.status, what).toBe(403);
+      expect(stranger.type, what).toContain("application/problem+json");
+      expect(stranger.body, what).toMatchObject({ code: "ORG_FORBIDDEN" });
+      expect(stranger.body.errors, what).toBeUndefined();
+      details.add(stranger.body.detail);
+    }
+    expect(details.size).toBe(1);
+  });
+
+  it("/mcp/purutos answers another org 403 before reading its body, whatever the body", async () => {
+    const mcp = { ...json, accept: "application/json, text/event-stream" };
+    for (const init of [
+      post('{"jsonrpc":', mcp),
+      post("[1]", mcp),
+      post("hello", { ...mcp, "content-type": "text/plain" }),
+      post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "x" } }), mcp),
+    ]) {
+      const owner = await call("/mcp/purutos", g.apiKey, init);
+      expect([400, 415]).toContain(owner.status);
+      const stranger = await call("/mcp/purutos", strangerKey, init);
+      expect(stranger.status).toBe(403);
+      expect(stranger.body).toMatchObject({ code: "ORG_FORBIDDEN" });
+    }
   });
 
   it("/mcp/purutos refuses another org's key before any session opens", async () => {

@@ -356,7 +356,27 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   console.log(
     `agent runtime listening on ${runtime.url} (ws ${runtime.url.replace("http", "ws")}/runtime/sessions/{session_id})`,
   );
-  const stop = () => void runtime.close().then(() => process.exit(0));
+  const stop = () => {
+    // A close that hangs on a half-open socket must not keep the process: exit anyway after a second.
+    setTimeout(() => process.exit(0), 1_000).unref();
+    void runtime.close().then(() => process.exit(0));
+  };
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
+  exitWithParent(stop);
+}
+
+/**
+ * Started by Gatehouse (src/cli/agent-runtime-process.ts), the runtime must not outlive it, even when the gateway
+ * was SIGKILLed and could not stop us: the IPC channel it opened closes when it dies (the kernel closes its end),
+ * and, in case that is missed, a parent pid that changes (we were reparented) means the same.
+ */
+function exitWithParent(stop: () => void): void {
+  if (!process.channel) return; // started by hand: it lives as long as its operator wants
+  process.channel.unref();
+  process.once("disconnect", stop);
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500).unref();
 }

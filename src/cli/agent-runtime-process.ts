@@ -1,7 +1,10 @@
 // The reference agent runtime of the embedded default (`make run`) runs as its own process, never inside the
 // gateway: whatever an agent runtime does with a prompt (the reference one scans it with regular expressions,
 // a real one runs a model) must not share the gateway's event loop, or one session's 1 MiB prompt would stall
-// every other request. The child is started from the source checkout, answers on 127.0.0.1, and dies with us.
+// every other request. The child is started from the source checkout, answers on 127.0.0.1, and dies with us:
+// on a clean exit we kill it, and when we are killed without a chance to (SIGKILL, OOM killer) the child sees
+// its IPC channel close (and, as a fallback, its parent pid change) and exits on its own — no orphan keeps the
+// runtime port after the gateway is gone.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -32,8 +35,11 @@ export function spawnAgentRuntime(
   const child = spawn(process.execPath, ["--import", "tsx", SCRIPT], {
     cwd: PROJECT_ROOT,
     env: { ...env, ...extraEnv, AGENT_RUNTIME_PORT: String(port), HOST: "127.0.0.1" },
-    stdio: ["ignore", "pipe", "pipe"],
+    // The IPC channel carries no messages: its close is how the child learns that we died.
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
+  // Our end of the channel must not keep the gateway alive on its own.
+  child.channel?.unref();
   const killChild = () => child.kill("SIGKILL");
   process.once("exit", killChild);
   return new Promise((resolvePromise, reject) => {

@@ -9,6 +9,7 @@ import { readBodyWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
 import { decideRequestId, problem } from "./boundary";
+import type { RouteGuard } from "./boundary/guard";
 import { allowedMethods, buildRouter, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
 import { tracingActive } from "../core/tracing";
@@ -49,6 +50,8 @@ export interface AppOptions {
   maxBodyBytes: number;
   /** A body still arriving after this long → 408 and the connection closed (default 15 s). */
   bodyTimeoutMs?: number;
+  /** The faces' authorization rules, checked before any body is read or validated (./boundary/guard.ts). */
+  guards?: readonly RouteGuard[];
 }
 
 export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
@@ -61,6 +64,7 @@ export function createApp({
   maxBodyBytes,
   bodyTimeoutMs = DEFAULT_BODY_TIMEOUT_MS,
   mounts = [],
+  guards = [],
 }: AppOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
@@ -80,7 +84,7 @@ export function createApp({
   });
   const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
   // The body is parsed by the route, after authentication, and only for an operation that takes one.
-  const router = buildRouter(spec, handlers, auth, parseWithin);
+  const router = buildRouter(spec, handlers, auth, parseWithin, guards);
   const allowed = allowedMethods(router);
 
   // A span per request, around everything else, only when tracing is on.

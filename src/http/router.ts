@@ -11,20 +11,8 @@ import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { assertJsonShape } from "./body/json-shape";
-import { requireOperatorOf } from "./boundary/org-scope";
-
-/** Every operation under this prefix is an operator's, scoped to the org in its path. */
-const ORG_ROUTE = "/api/v1/orgs/{org_id}";
-
-/**
- * On an org route, who may act on the org is decided before anything about the request is validated: a caller
- * of another org (or without an operator role) learns 403 and nothing else — not whether its body or ids would
- * have been valid. The handlers check again (they are also called without this router in tests).
- */
-function authorizeOrgRoute(op: OperationSpec, ctx: Context, principal: Parameters<typeof requireOperatorOf>[0]) {
-  if (op.path !== ORG_ROUTE && !op.path.startsWith(`${ORG_ROUTE}/`)) return;
-  requireOperatorOf(principal, String(ctx.params.org_id ?? ""));
-}
+import type { RouteGuard } from "./boundary/guard";
+import { orgRouteGuard } from "./boundary/org-scope";
 
 /** The request carries a body (a length other than 0, or chunked). */
 export function hasBody(ctx: Context): boolean {
@@ -114,20 +102,26 @@ async function readBody(op: OperationSpec, ctx: Context, parseBody: BodyParser):
   await parseBody(ctx);
 }
 
+/**
+ * `guards`: the faces' authorization rules (./boundary/guard.ts), run after authentication and before the body is
+ * read or anything is validated (403 before 400, 413, 415); the org routes' guard always comes first.
+ */
 export function buildRouter(
   spec: LoadedSpec,
   handlers: HandlerGroup,
   auth: Authenticator,
   parseBody: BodyParser,
+  guards: readonly RouteGuard[] = [],
 ): Router {
   const router = new Router();
   for (const op of [...spec.operations].sort(bySpecificity)) {
     const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
+    const opGuards = [orgRouteGuard, ...guards].filter((guard) => guard.appliesTo(op));
     router.register(op.koaPath, [op.method], async (ctx: Context) => {
       ctx.state.route = op.path;
       ctx.state.operationId = op.operationId;
       const principal = await auth.authenticate(ctx, op.security);
-      authorizeOrgRoute(op, ctx, principal);
+      for (const guard of opGuards) guard.check(principal, ctx.params);
       await readBody(op, ctx, parseBody);
       const { params, query, body } = validateParts(op, ctx);
       if (!handler) {

@@ -1,24 +1,37 @@
 // The gateway of the memory test, alone in its process (run with --expose-gc), so that its RSS is what is
 // measured: the IDEs are in the test's process and the agent runtime in another child. It answers on IPC:
 //   → {url, token}              once listening
-//   ← "measure" → {rss, peak}   RSS after two full GCs, and the highest RSS sampled since the last measure
+//   ← "measure" → {rss, peak, atPeak}   RSS after two full GCs, the highest RSS sampled (every 20 ms, no forced
+//                                        GC) since the last measure, and what V8 held at that peak (MiB)
 import { resolve } from "node:path";
+import { getHeapSpaceStatistics } from "node:v8";
 import { ORG_ID, startTestGatehouse } from "../../fixtures";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --expose-gc");
+// Without the contract tap: it would parse every 950 KB frame again in this process and be measured with it.
 const g = await startTestGatehouse({
+  conformance: false,
   env: {
     AGENT_RUNTIME_URL: process.env.AGENT_RUNTIME_URL!,
     GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../../../examples/manifests"),
     GATEHOUSE_WS_REPLAY_WINDOW_MS: process.env.GATEHOUSE_WS_REPLAY_WINDOW_MS ?? "5000",
     GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS: process.env.GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS ?? "500",
+    // The bound on heap growth an operator facing large prompts sets (the default keeps V8's, for throughput).
+    GATEHOUSE_HEAP_GROWING_PERCENT: "20",
   },
 });
 const token = await g.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
+const MiB = 1024 * 1024;
 let peak = 0;
+let atPeak: Record<string, number> = {};
 setInterval(() => {
-  peak = Math.max(peak, process.memoryUsage().rss);
+  const usage = process.memoryUsage();
+  if (usage.rss <= peak) return;
+  peak = usage.rss;
+  // Which part grew, should the bound fail: V8's spaces (large strings live in large_object_space) or Buffers.
+  atPeak = { heapUsed: usage.heapUsed / MiB, arrayBuffers: usage.arrayBuffers / MiB };
+  for (const space of getHeapSpaceStatistics()) atPeak[space.space_name] = space.space_size / MiB;
 }, 20).unref();
 process.on("message", async (message) => {
   if (message === "measure") {
@@ -26,8 +39,9 @@ process.on("message", async (message) => {
     await new Promise((r) => setTimeout(r, 50));
     gc();
     const rss = process.memoryUsage().rss;
-    process.send!({ rss, peak: Math.max(peak, rss) });
+    process.send!({ rss, peak: Math.max(peak, rss), atPeak });
     peak = 0;
+    atPeak = {};
   }
   if (message === "stop") {
     await g.dispose();

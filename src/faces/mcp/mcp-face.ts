@@ -13,6 +13,7 @@ import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } fr
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
+import type { RouteGuard } from "../../http/boundary/guard";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
@@ -33,8 +34,11 @@ export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
   version: string;
   /** Absent: /mcp/purutos answers 404. */
   purutos?: PurutoCommands;
-  /** The org the purutos belong to: another org's API key gets 403 on /mcp/purutos (as on REST /purutos). */
-  purutosOrg?: string | undefined;
+  /**
+   * Who may use the purutos: the purutos face's own rule (its org; the same guard as REST /purutos, given by the
+   * composition root), checked before the body is read. Absent: any authenticated key.
+   */
+  purutosGuard?: Pick<RouteGuard, "check"> | undefined;
   validatePurutoPayload: BodyValidator;
 }
 
@@ -162,10 +166,8 @@ export function createMcpFace(deps: McpFaceDeps) {
         });
       const schemes: SecurityScheme[] = route.kind === "purutos" ? ["ApiKeyAuth"] : ["ApiKeyAuth", "BearerAuth"];
       const principal = await deps.auth.authenticate(ctx, schemes);
-      if (route.kind === "purutos" && deps.purutosOrg !== undefined && orgOf(principal) !== deps.purutosOrg)
-        throw new HttpProblem(403, "This API key's org has no access to the purutos of this gateway", {
-          code: "ORG_FORBIDDEN",
-        });
+      // The same rule as REST /purutos, before the body is read: another org gets 403, never a JSON-RPC error.
+      if (route.kind === "purutos") deps.purutosGuard?.check(principal, {});
       let body: unknown;
       if (ctx.method === "POST") {
         if (!ctx.is("application/json"))

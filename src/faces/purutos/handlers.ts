@@ -1,12 +1,12 @@
 // HTTP handlers of the discovery & commands face (operationIds Purutos_list, Purutos_get, Purutos_invoke).
-// Authentication (X-API-Key → 401/503) and request validation happen in the HTTP layer before these run.
+// Authentication (X-API-Key → 401/503), the org check (./org.ts, a guard of the router: 403 before anything is
+// read or validated) and request validation happen in the HTTP layer before these run.
 import type { components } from "../../../generated/api-types";
 import { SerializedJson, type HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import { PAGE_BYTE_BUDGET, pageOf } from "../../http/paging";
 import type { Discovery, Puruto } from "./discovery";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
-import { assertPurutoOrg } from "./org";
 
 type PurutoItem = components["schemas"]["PurutoItem"];
 type PurutoList = components["schemas"]["PurutoList"];
@@ -14,11 +14,9 @@ type PurutoList = components["schemas"]["PurutoList"];
 export interface PurutosHandlerDeps {
   discovery: Discovery;
   invoker: Invoker;
-  /** The org the purutos belong to (see ./org.ts); undefined = any authenticated key (tests of the face alone). */
-  org?: string | undefined;
 }
 
-export function purutosHandlers({ discovery, invoker, org }: PurutosHandlerDeps) {
+export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
   // The list only changes when discovery rebuilds its index (a new array): serialise it once per index and
   // serve the same bytes, with an ETag, until then.
   let listed: { purutos: Puruto[]; body: SerializedJson<PurutoList> } | undefined;
@@ -32,7 +30,6 @@ export function purutosHandlers({ discovery, invoker, org }: PurutosHandlerDeps)
 
   return {
     Purutos_list: async (req) => {
-      assertPurutoOrg(req.principal, org);
       const purutos = await discovery.list();
       // The whole list, as cached bytes with an ETag, while it is asked for whole and fits one page.
       if (req.query.limit === undefined && req.query.cursor === undefined) {
@@ -44,14 +41,12 @@ export function purutosHandlers({ discovery, invoker, org }: PurutosHandlerDeps)
     },
 
     Purutos_get: async (req) => {
-      assertPurutoOrg(req.principal, org);
       const puruto = await discovery.get(req.params.name);
       if (!puruto) throw new HttpProblem(404, "Puruto no encontrado", { code: "PURUTO_NOT_FOUND" });
       return { status: 200, body: { status: "ok", item: toItem(puruto) } };
     },
 
     Purutos_invoke: async (req) => {
-      assertPurutoOrg(req.principal, org);
       try {
         const accepted = await invoker.invoke({
           name: req.params.name,

@@ -2,6 +2,7 @@
 // org their token names, unless they are a platform admin. The HTTP layer has already authenticated the
 // caller from the operation's security; which org the call touches is the handler's business.
 import { canActOnOrg, type Principal } from "../../core/identity/principal";
+import type { RouteGuard } from "./guard";
 import { HttpProblem } from "./problem";
 
 /**
@@ -35,3 +36,12 @@ export function agentOrgOf(principal: Principal): string {
   }
   return principal.orgId;
 }
+
+/** Every operation under this prefix is an operator's, scoped to the org in its path. */
+const ORG_ROUTE = "/api/v1/orgs/{org_id}";
+
+/** The org routes' guard: an operator of the path's org, checked before anything of the request is validated. */
+export const orgRouteGuard: RouteGuard = {
+  appliesTo: (op) => op.path === ORG_ROUTE || op.path.startsWith(`${ORG_ROUTE}/`),
+  check: (principal, params) => void requireOperatorOf(principal, String(params.org_id ?? "")),
+};

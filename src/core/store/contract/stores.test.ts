@@ -230,5 +230,39 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       const count = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM audit_records`.execute(db);
       expect(Number(count.rows[0]?.n)).toBe(0);
     });
+
+    it("concurrent reservations committed together grant exactly what one-by-one would, all-or-nothing each", async () => {
+      await stores.budgets.tryConsume([slot(2, "token:t1")]); // the token has 1 unit left
+      const reservation = (i: number, slots: ReturnType<typeof slot>[]) => ({
+        org_id: ORG,
+        interaction_id: `i-${i}`,
+        at: new Date(),
+        slots,
+        intent: intentInput(`i-${i}`),
+      });
+      // Issued in one turn: they reach the node's group commit together, as one batch.
+      const results = await Promise.all([
+        stores.reservations.reserve(reservation(1, [slot(3), slot(2, "token:t1")])), // takes the token's last unit
+        stores.reservations.reserve(reservation(2, [slot(3), slot(2, "token:t1")])), // token exhausted: nothing taken
+        stores.reservations.reserve(reservation(3, [slot(3)])),
+        stores.reservations.reserve(reservation(4, [slot(3)])), // the hourly budget's last unit
+        stores.reservations.reserve(reservation(5, [slot(3)])), // hourly exhausted
+        stores.reservations.reserve(reservation(6, [slot(0, "hour:other")])), // a zero budget never grants
+      ]);
+      expect(results.map((r) => (r.ok ? "ok" : r.exhausted.scope))).toEqual([
+        "ok",
+        "token:t1",
+        "ok",
+        "ok",
+        "hour:org:uapk:agent",
+        "hour:other",
+      ]);
+      expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(3);
+      expect(await stores.budgets.current("token:t1", 7)).toBe(2);
+      // Only the granted ones have their intent, in one chain that verifies.
+      const chain = await stores.audit.chain(ORG);
+      expect(chain.map((r) => r.interaction_id).sort()).toEqual(["i-1", "i-3", "i-4"]);
+      expect((await stores.audit.verify(ORG)).valid).toBe(true);
+    });
   });
 });

@@ -5,7 +5,8 @@
 // stale head (no fork) and a rolled-back append leaves no hole (no gap). The primary key (org_id, seq) stays
 // the last line of defence. On SQLite the Kysely driver's single connection already serialises transactions.
 // Records have the exact shape of src/core/audit's, so `verifyRecords` and `gatehouse audit verify` check both.
-// What each kind of record holds: ./audit-content.ts; grouped decisions and outcomes: ./audit-grouped.ts.
+// What each kind of record holds: ./audit-content.ts; grouped intents, decisions and outcomes: ./audit-grouped.ts.
+import { sql } from "kysely";
 import {
   decodeCursor,
   encodeCursor,
@@ -23,7 +24,8 @@ import { canonicalJson } from "../../audit/canonical";
 import { type ChainHead, signChainHead } from "../../audit/chain-head";
 import { GENESIS_HASH, signRecord, type AuditRecord } from "../../audit/record";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
-import type { PublicJwk } from "../../keys";
+import type { ActiveSigningKey, PublicJwk } from "../../keys";
+import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
 import {
   approvalContent,
@@ -34,7 +36,7 @@ import {
   type InteractionRow,
   outcomeContent,
 } from "./audit-content";
-import { createGroupedAppends } from "./audit-grouped";
+import { createGroupedAppends, insertRecords, type IntentTaken } from "./audit-grouped";
 import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
@@ -46,6 +48,11 @@ export interface SharedAuditChain {
   appendOutcome(input: OutcomeInput, trx?: Trx): Promise<AuditRecord>;
   /** An approval verdict, inside the transaction that stores it (approve / deny / expiry). */
   appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
+  /**
+   * A reservation's intent in this node's next group commit, with one unit of each budget slot taken in the same
+   * transaction (all or none: an exhausted slot writes nothing and is answered). Settles after the COMMIT.
+   */
+  appendIntentGrouped(input: IntentInput, slots: BudgetSlot[]): Promise<IntentTaken>;
   /** Decisions and outcomes in this node's next group commit (./group-commit.ts). */
   appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
@@ -78,18 +85,20 @@ export function createSharedAuditChain(
   async function nextRecord(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
     await lockChain(trx, orgId);
     const state = trxState(trx);
-    const head =
-      state.heads.get(orgId) ??
-      (await trx
-        .selectFrom("audit_records")
-        .select(["seq", "hash"])
-        .where("org_id", "=", orgId)
-        .orderBy("seq", "desc")
-        .limit(1)
-        .executeTakeFirst());
-    const signingKey =
-      (state.signingKeys.get("audit") as Awaited<ReturnType<SharedSigningKeys["activeKey"]>> | undefined) ??
-      (await keys.activeKey(trx));
+    let head: { seq: number | string; hash: string } | undefined = state.heads.get(orgId);
+    let signingKey = state.signingKeys.get("audit") as ActiveSigningKey | undefined;
+    if (!head) {
+      // The head and the active key's id in one round trip (read under the chain lock, so the head is current).
+      const { rows } = await sql<{ seq: number | null; hash: string | null; kid: string | null }>`
+        SELECT
+          (SELECT seq FROM audit_records WHERE org_id = ${orgId} ORDER BY seq DESC LIMIT 1) AS seq,
+          (SELECT hash FROM audit_records WHERE org_id = ${orgId} ORDER BY seq DESC LIMIT 1) AS hash,
+          (SELECT kid FROM signing_keys WHERE purpose = ${keys.purpose} AND status = 'active') AS kid`.execute(trx);
+      const row = rows[0];
+      head = row?.seq === null || row?.seq === undefined ? undefined : { seq: row.seq, hash: row.hash as string };
+      signingKey ??= await keys.activeKey(trx, row?.kid ?? undefined);
+    }
+    signingKey ??= await keys.activeKey(trx);
     state.signingKeys.set("audit", signingKey);
     const record = signRecord(
       {
@@ -109,7 +118,7 @@ export function createSharedAuditChain(
 
   async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
     const record = await nextRecord(trx, orgId, content);
-    await trx.insertInto("audit_records").values(toRow(record)).execute();
+    await insertRecords(trx, [toRow(record)]);
     return record;
   }
 
@@ -143,6 +152,7 @@ export function createSharedAuditChain(
 
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
 
+    appendIntentGrouped: (input, slots) => grouped.intent(input, slots),
     appendDecisionGrouped: (input) => grouped.decision(input),
     appendOutcomeGrouped: (input) => grouped.outcome(input),
 

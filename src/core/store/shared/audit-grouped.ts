@@ -1,14 +1,52 @@
-// Grouped decisions and outcomes of the shared audit chain: the ones asked for in one turn become ONE unit of the
-// node's group commit (./group-commit.ts) — one read of the interactions the outcomes close (per org) and one
-// multi-row INSERT for all of them.
-import { type DecisionInput, type OutcomeInput, toRow } from "../../audit/audit-log";
+// Grouped appends of the shared audit chain: the intents (with their budget units), decisions and outcomes of an
+// org that reach a group transaction together are ONE unit of the node's group commit (./group-commit.ts
+// orgBatches) — one conditional UPDATE of the budget counters the intents take, one read of the interactions
+// the outcomes close, and one multi-row INSERT for all the records — so the org's chain lock is held for a few
+// round trips however many requests share the group.
+import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
 import type { AuditRecord } from "../../audit/record";
-import { type Content, decisionContent, type InteractionRow, outcomeContent } from "./audit-content";
-import type { SharedGroupCommit, Trx } from "./group-commit";
+import type { BudgetSlot } from "../../policy/budget-counters";
+import { type Content, decisionContent, intentContent, type InteractionRow, outcomeContent } from "./audit-content";
+import { takeUnitsInOrder } from "./budgets";
+import { orgBatches, type Settled, type SharedGroupCommit, type Trx } from "./group-commit";
+
+export type IntentTaken = { ok: true; record: AuditRecord } | { ok: false; exhausted: BudgetSlot };
 
 export interface GroupedAppends {
+  /** An intent with one unit of each budget slot, all or none: an exhausted slot writes nothing and is answered. */
+  intent(input: IntentInput, slots: BudgetSlot[]): Promise<IntentTaken>;
   decision(input: DecisionInput): Promise<AuditRecord>;
   outcome(input: OutcomeInput): Promise<AuditRecord>;
+}
+
+type Grouped =
+  | { kind: "intent"; input: IntentInput; slots: BudgetSlot[] }
+  | { kind: "decision"; input: DecisionInput }
+  | { kind: "outcome"; input: OutcomeInput };
+
+/** The records the outcomes of the batch close (intent, earlier outcome), by interaction id. */
+async function interactionsOf(trx: Trx, org: string, items: Grouped[]): Promise<Map<string, InteractionRow[]>> {
+  const known = new Map<string, InteractionRow[]>();
+  const ids = items.flatMap((i) => (i.kind === "outcome" ? [i.input.interaction_id] : []));
+  if (ids.length === 0) return known;
+  const rows = await trx
+    .selectFrom("audit_records")
+    .select(["interaction_id", "kind", "uapk_id", "agent_id", "decision", "approval_id"])
+    .where("org_id", "=", org)
+    .where("interaction_id", "in", [...new Set(ids)])
+    .execute();
+  for (const row of rows)
+    known.set(row.interaction_id as string, [...(known.get(row.interaction_id) ?? []), row as InteractionRow]);
+  return known;
+}
+
+/** Inserts the rows, 200 per statement. */
+export async function insertRecords(trx: Trx, rows: ReturnType<typeof toRow>[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 200)
+    await trx
+      .insertInto("audit_records")
+      .values(rows.slice(i, i + 200))
+      .execute();
 }
 
 /** `nextRecord` signs the org's next record inside the group's transaction (the caller inserts it). */
@@ -16,82 +54,58 @@ export function createGroupedAppends(
   groups: SharedGroupCommit,
   nextRecord: (trx: Trx, orgId: string, content: Content) => Promise<AuditRecord>,
 ): GroupedAppends {
-  type Pending = ({ kind: "decision"; input: DecisionInput } | { kind: "outcome"; input: OutcomeInput }) & {
-    resolve: (record: AuditRecord) => void;
-    reject: (err: unknown) => void;
-  };
-  let pendingAppends: Pending[] = [];
-
-  function enqueue(item: Pending): void {
-    if (pendingAppends.push(item) === 1) setImmediate(flushAppends);
-  }
-
-  function flushAppends(): void {
-    const items = pendingAppends;
-    pendingAppends = [];
-    const orgs = [...new Set(items.map((item) => item.input.org_id))];
-    groups
-      .run(orgs, (trx) => appendBatch(trx, orgs, items))
-      .then(
-        (results) =>
-          items.forEach((item, i) => {
-            const result = results[i]!; // one result per item, in order
-            if (result.ok) item.resolve(result.record);
-            else item.reject(result.error);
-          }),
-        (err) => {
-          for (const item of items) item.reject(err);
-        },
-      );
-  }
-
-  async function appendBatch(trx: Trx, orgs: string[], items: Pending[]) {
-    const known = new Map<string, InteractionRow[]>();
-    const keyOf = (org: string, interaction: string) => `${org}\u0000${interaction}`;
-    for (const org of orgs) {
-      const ids = items.flatMap((i) =>
-        i.kind === "outcome" && i.input.org_id === org ? [i.input.interaction_id] : [],
-      );
-      if (ids.length === 0) continue;
-      const rows = await trx
-        .selectFrom("audit_records")
-        .select(["interaction_id", "kind", "uapk_id", "agent_id", "decision", "approval_id"])
-        .where("org_id", "=", org)
-        .where("interaction_id", "in", [...new Set(ids)])
-        .execute();
-      for (const row of rows) {
-        const key = keyOf(org, row.interaction_id as string);
-        known.set(key, [...(known.get(key) ?? []), row as InteractionRow]);
-      }
+  async function appendBatch(trx: Trx, org: string, items: Grouped[]): Promise<Settled<IntentTaken>[]> {
+    const intents = items.flatMap((i) => (i.kind === "intent" ? [i] : []));
+    const shorts = await takeUnitsInOrder(
+      trx,
+      intents.map((i) => i.slots),
+    );
+    const shortOf = new Map<Grouped, BudgetSlot>();
+    for (const [i, item] of intents.entries()) {
+      const short = shorts[i];
+      if (short) shortOf.set(item, short);
     }
-    const results: ({ ok: true; record: AuditRecord } | { ok: false; error: unknown })[] = [];
+    const known = await interactionsOf(trx, org, items);
+    const results: Settled<IntentTaken>[] = [];
     const rows: ReturnType<typeof toRow>[] = [];
     for (const item of items) {
+      const short = shortOf.get(item);
+      if (short) {
+        results.push({ ok: true, value: { ok: false, exhausted: short } });
+        continue;
+      }
       try {
         let content: Content;
-        if (item.kind === "decision") content = decisionContent(item.input);
+        if (item.kind === "intent") content = intentContent(item.input);
+        else if (item.kind === "decision") content = decisionContent(item.input);
         else {
-          const key = keyOf(item.input.org_id, item.input.interaction_id);
-          content = outcomeContent(item.input, known.get(key) ?? []);
-          known.set(key, [...(known.get(key) ?? []), { kind: "outcome" } as InteractionRow]);
+          const id = item.input.interaction_id;
+          content = outcomeContent(item.input, known.get(id) ?? []);
+          known.set(id, [...(known.get(id) ?? []), { kind: "outcome" } as InteractionRow]);
         }
-        const record = await nextRecord(trx, item.input.org_id, content);
+        const record = await nextRecord(trx, org, content);
         rows.push(toRow(record));
-        results.push({ ok: true, record });
+        results.push({ ok: true, value: { ok: true, record } });
       } catch (error) {
         results.push({ ok: false, error });
       }
     }
-    for (let i = 0; i < rows.length; i += 200)
-      await trx
-        .insertInto("audit_records")
-        .values(rows.slice(i, i + 200))
-        .execute();
+    await insertRecords(trx, rows);
     return results;
   }
+  const append = orgBatches(groups, appendBatch);
+  const recordOf = async (taken: Promise<IntentTaken>) => {
+    const settled = await taken;
+    if (!settled.ok) throw new Error("audit: only an intent takes budget units");
+    return settled.record;
+  };
 
   return {
-    decision: (input) => new Promise((resolve, reject) => enqueue({ kind: "decision", input, resolve, reject })),
-    outcome: (input) => new Promise((resolve, reject) => enqueue({ kind: "outcome", input, resolve, reject })),
+    async intent(input, slots) {
+      intentContent(input); // refused here (an intent records an ALLOW), not inside the group
+      return append(input.org_id, { kind: "intent", input, slots });
+    },
+    decision: (input) => recordOf(append(input.org_id, { kind: "decision", input })),
+    outcome: (input) => recordOf(append(input.org_id, { kind: "outcome", input })),
   };
 }

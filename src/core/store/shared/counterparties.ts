@@ -9,8 +9,21 @@ export interface SharedCounterparties {
 const normalize = (counterparty: string) => counterparty.trim().toLowerCase();
 
 export function createSharedCounterparties(db: AnyKysely): SharedCounterparties {
+  // Counterparties this node has seen stored. Rows are only ever added (never deleted), so once stored a
+  // counterparty stays known: a member of this set needs no round trip, to read or to remember. Unknown ones
+  // are always asked of the database (another node may have stored them meanwhile).
+  const stored = new Set<string>();
+  const MAX_REMEMBERED = 100_000; // bounded: past it the set starts over (only a cost, never a wrong answer)
+  const keyOf = (orgId: string, uapkId: string, counterparty: string) =>
+    `${orgId}\u0000${uapkId}\u0000${normalize(counterparty)}`;
+  const note = (key: string) => {
+    if (stored.size >= MAX_REMEMBERED) stored.clear();
+    stored.add(key);
+  };
   return {
     async isKnown(orgId, uapkId, counterparty) {
+      const key = keyOf(orgId, uapkId, counterparty);
+      if (stored.has(key)) return true;
       const row = await db
         .selectFrom("known_counterparties")
         .select("org_id")
@@ -18,14 +31,18 @@ export function createSharedCounterparties(db: AnyKysely): SharedCounterparties 
         .where("uapk_id", "=", uapkId)
         .where("counterparty", "=", normalize(counterparty))
         .executeTakeFirst();
+      if (row !== undefined) note(key);
       return row !== undefined;
     },
     async remember(orgId, uapkId, counterparty, at) {
+      const key = keyOf(orgId, uapkId, counterparty);
+      if (stored.has(key)) return;
       await db
         .insertInto("known_counterparties")
         .values({ org_id: orgId, uapk_id: uapkId, counterparty: normalize(counterparty), first_seen: at.toISOString() })
         .onConflict((oc) => oc.doNothing())
         .execute();
+      note(key);
     },
   };
 }

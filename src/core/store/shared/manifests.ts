@@ -14,6 +14,35 @@ import type {
   ManifestVersionInfo,
 } from "../../policy/types";
 import type { AnyKysely } from "../postgres";
+import { coalescedReads } from "./coalesce";
+
+interface ManifestRow {
+  manifest_id: string;
+  org_id: string;
+  uapk_id: string;
+  status: string;
+  body: string;
+  version: number | string;
+  created_at: string;
+  updated_at: string;
+}
+
+const sameRow = (a: ManifestRow, b: ManifestRow) =>
+  a.org_id === b.org_id &&
+  a.uapk_id === b.uapk_id &&
+  a.status === b.status &&
+  Number(a.version) === Number(b.version) &&
+  a.updated_at === b.updated_at &&
+  a.created_at === b.created_at &&
+  a.body === b.body;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
 
 export interface SharedManifests {
   register(orgId: string, input: ManifestInput, author?: string): Promise<Manifest>;
@@ -38,6 +67,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       .executeTakeFirst();
     return row ? toManifest(row) : undefined;
   };
+  const byUapkId = manifestsByUapkId(db);
   const api: SharedManifests = {
     async register(orgId, input, author = "unknown") {
       const problems = validateManifest(input);
@@ -72,7 +102,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       return toManifest(row);
     },
     get: (orgId, manifestId) => one(orgId, "manifest_id", manifestId),
-    getByUapkId: (orgId, uapkId) => one(orgId, "uapk_id", uapkId),
+    getByUapkId: (orgId, uapkId) => byUapkId({ orgId, uapkId }),
     async setStatus(orgId, manifestId, status, author = "unknown") {
       const current = await one(orgId, "manifest_id", manifestId);
       if (!current) return undefined;
@@ -168,6 +198,35 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     },
   };
   return api;
+}
+
+/**
+ * The engine reads one manifest per action: those of one turn are one query (./coalesce.ts, never stale), and a
+ * row is parsed (and its content hashed) only when it changed. The manifest returned is shared between callers,
+ * so it is frozen, as the embedded store's is.
+ */
+function manifestsByUapkId(db: AnyKysely): (key: { orgId: string; uapkId: string }) => Promise<Manifest | undefined> {
+  const parsed = new Map<string, { row: ManifestRow; manifest: Manifest }>();
+  const read = coalescedReads<{ orgId: string; uapkId: string }, Manifest>(
+    (k) => `${k.orgId}\u0000${k.uapkId}`,
+    async (keys) => {
+      const rows = (await db
+        .selectFrom("manifests")
+        .selectAll()
+        .where((eb) => eb.or(keys.map((k) => eb.and([eb("org_id", "=", k.orgId), eb("uapk_id", "=", k.uapkId)]))))
+        .execute()) as ManifestRow[];
+      return new Map(rows.map((row) => [`${row.org_id}\u0000${row.uapk_id}`, parsedManifest(row)]));
+    },
+  );
+  function parsedManifest(row: ManifestRow): Manifest {
+    const known = parsed.get(row.manifest_id);
+    if (known && sameRow(known.row, row)) return known.manifest;
+    const manifest = deepFreeze(toManifest(row));
+    // Bounded by the manifests that exist; a deleted or renamed one is simply never hit again.
+    parsed.set(row.manifest_id, { row, manifest });
+    return manifest;
+  }
+  return read;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.

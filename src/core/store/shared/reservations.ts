@@ -1,6 +1,6 @@
 // The engine's ReservationStore on the shared store: budget units, approval consumption and the audit intent
 // of one ALLOWed call in ONE database transaction — all of it commits, or none of it does, on whichever node.
-import type { ReservationStore } from "../../governance/ports";
+import type { Reservation, ReservationStore } from "../../governance/ports";
 import { ActionConflictError } from "../../governance/types";
 import type { SharedApprovals } from "./approvals";
 import type { SharedAuditChain } from "./audit-chain";
@@ -8,39 +8,49 @@ import { BudgetExhausted, takeOneUnitEach, type SharedBudgets } from "./budgets"
 import type { SharedGroupCommit } from "./group-commit";
 
 /**
- * Reservations are group-committed (./group-commit.ts): the org's chain lock is taken before any budget row,
- * every reservation of one turn shares a transaction, and a refused one rolls back to its own savepoint.
+ * Reservations are group-committed (./group-commit.ts): the org's chain lock is taken before any budget row.
+ * A reservation without an approval is an intent of the audit chain's grouped appends, with its budget units:
+ * the reservations, decisions and outcomes of one org that reach a group transaction together are ONE unit —
+ * one locking read and one UPDATE of their budget counters, one multi-row INSERT of their records — so the
+ * chain lock is held for a few round trips however many requests share it. A reservation that spends an
+ * approval is a unit of its own (its consumption may be refused), rolled back to its savepoint.
  */
 export function sharedReservations(
   groups: SharedGroupCommit,
   stores: { budgets: SharedBudgets; approvals: SharedApprovals; audit: SharedAuditChain },
 ): ReservationStore {
+  async function reserveWithApproval(reservation: Reservation, approval: NonNullable<Reservation["approval"]>) {
+    try {
+      await groups.run([reservation.org_id], async (trx) => {
+        await takeOneUnitEach(trx, reservation.slots);
+        const consumed = await stores.approvals.consume(
+          {
+            org_id: reservation.org_id,
+            approval_id: approval.approval_id,
+            binding: approval.binding,
+            interaction_id: reservation.interaction_id,
+            now: reservation.at,
+          },
+          trx,
+        );
+        if (!consumed.ok) throw new ActionConflictError(consumed.reason, consumed.code);
+        await stores.audit.appendIntent(reservation.intent, trx);
+      });
+      return { ok: true } as const;
+    } catch (err) {
+      // Thrown inside the transaction, so everything it had written is rolled back.
+      if (err instanceof BudgetExhausted) return { ok: false, exhausted: err.slot } as const;
+      throw err;
+    }
+  }
+
   return {
-    async reserve(reservation) {
-      try {
-        await groups.run([reservation.org_id], async (trx) => {
-          await takeOneUnitEach(trx, reservation.slots);
-          if (reservation.approval) {
-            const consumed = await stores.approvals.consume(
-              {
-                org_id: reservation.org_id,
-                approval_id: reservation.approval.approval_id,
-                binding: reservation.approval.binding,
-                interaction_id: reservation.interaction_id,
-                now: reservation.at,
-              },
-              trx,
-            );
-            if (!consumed.ok) throw new ActionConflictError(consumed.reason, consumed.code);
-          }
-          await stores.audit.appendIntent(reservation.intent, trx);
-        });
-        return { ok: true };
-      } catch (err) {
-        // Thrown inside the transaction, so everything it had written is rolled back.
-        if (err instanceof BudgetExhausted) return { ok: false, exhausted: err.slot };
-        throw err;
-      }
+    reserve(reservation) {
+      return reservation.approval
+        ? reserveWithApproval(reservation, reservation.approval)
+        : stores.audit
+            .appendIntentGrouped(reservation.intent, reservation.slots)
+            .then((taken) => (taken.ok ? { ok: true } : { ok: false, exhausted: taken.exhausted }));
     },
     refund: (slots) => stores.budgets.refund(slots),
   };

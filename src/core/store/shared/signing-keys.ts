@@ -15,8 +15,9 @@ export interface SharedSigningKeys {
   /**
    * The key that signs now; the first node to ask generates it, every other node adopts that one. Pass the
    * caller's transaction when inside one (SQLite has a single connection: a query beside it would wait forever).
+   * `activeKid`: the active key's id as the caller just read it; when this node already holds that key, no read.
    */
-  activeKey(trx?: Executor): Promise<ActiveSigningKey>;
+  activeKey(trx?: Executor, activeKid?: string): Promise<ActiveSigningKey>;
   rotate(): Promise<{ kid: string; previous_kid: string | null }>;
   publicKey(kid: string): Promise<KeyObject | undefined>;
   publicJwks(): Promise<{ keys: PublicJwk[] }>;
@@ -73,7 +74,8 @@ export function createSharedSigningKeys(db: AnyKysely, options: SharedSigningKey
 
   return {
     purpose,
-    async activeKey(trx = db) {
+    async activeKey(trx = db, activeKid) {
+      if (activeKid !== undefined && cached?.kid === activeKid) return cached;
       const existing = await readActive(trx);
       if (existing) return existing;
       await insertCandidate(trx);

@@ -1,0 +1,90 @@
+// The bench's targets (bench/targets.ts), each a forked child process with an IPC channel: start one, ask it
+// for its event-loop and GC statistics around a load, stop it.
+import { type ChildProcess, fork } from "node:child_process";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import type { LoadStats } from "./target-stats";
+
+export const API_KEY = "bench-api-key-123";
+
+const BENCH_RATE_LIMITS = {
+  GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
+  GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
+};
+
+export interface Target {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  /** Runs `load` between stats-start and stats-stop: the target's loop delay and GC pauses during it. */
+  measure<T>(load: () => Promise<T>): Promise<{ result: T; stats: LoadStats | undefined }>;
+  stop(): void;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Another Node binary for the target (a line per Node major). */
+  execPath?: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Every target still running (the run's `finally` stops them). */
+export function stopAllTargets(): void {
+  for (const child of running) child.kill();
+  running.clear();
+}
+
+/** Starts a target on a port the system picks (concurrent bench runs on one machine never collide). */
+export async function startTarget(kind: string, options: StartOptions = {}): Promise<Target> {
+  const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, "0"], {
+    execArgv: ["--import", "tsx"],
+    ...(options.execPath ? { execPath: options.execPath } : {}),
+    // Rate limits stay on (their cost is measured) with quotas no benchmark reaches.
+    env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...BENCH_RATE_LIMITS, ...options.env },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  const { port } = (await reply(child)) as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    child,
+    async measure(load) {
+      await reply(child, { cmd: "stats-start" });
+      const result = await load();
+      const answer = (await reply(child, { cmd: "stats-stop" })) as { stats?: LoadStats };
+      return { result, stats: answer.stats };
+    },
+    stop() {
+      child.kill();
+      running.delete(child);
+    },
+  };
+}
+
+/** The child's next message (after sending `message`, if any); fails when the child exits first. */
+function reply(child: ChildProcess, message?: object): Promise<unknown> {
+  return new Promise((ok, fail) => {
+    const onExit = (code: number | null) => fail(new Error(`bench target exited with ${code}`));
+    child.once("exit", onExit);
+    child.once("message", (m) => {
+      child.off("exit", onExit);
+      ok(m);
+    });
+    if (message) child.send(message);
+  });
+}
+
+/** A port free right now (for HAProxy, which is given one). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
