@@ -11,6 +11,7 @@ import { createApprovalStore } from "../src/core/approvals";
 import { createAuditLog } from "../src/core/audit";
 import { createGovernanceEngine } from "../src/core/governance";
 import { createShadowReplay } from "../src/core/governance/replay";
+import { sqliteAuditHistory } from "../src/core/governance/sqlite-history";
 import type { ManifestInput } from "../src/core/policy/types";
 import { openMigratedDatabase } from "../src/core/store/test-support";
 
@@ -53,7 +54,8 @@ async function main() {
     const seeded = performance.now() - seeding;
     copyRecords(db, Math.ceil(ACTIONS / executed));
 
-    const replay = createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals });
+    const history = sqliteAuditHistory(db, audit);
+    const replay = createShadowReplay({ history, manifests: engine.manifests, tokens: engine.tokens, approvals });
     const candidate: ManifestInput = {
       ...manifest,
       constraints: { max_actions_per_hour: 1_000_000_000, require_human_approval: ["crm:delete", "email:send"] },

@@ -144,8 +144,6 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
   if (name === "gatehouse_list_deliveries")
     return { env: async () => ({ GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1" }) };
   if (name.includes("database_unavailable")) return databaseUnavailable();
-  if (name.includes("embedded_store_only"))
-    return { env: async () => ({ DATABASE_URL: (await sharedDatabase()).url, GATEHOUSE_SECRET: PG_SECRET }) };
   return undefined;
 }
 

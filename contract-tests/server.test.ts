@@ -57,7 +57,7 @@ async function replay(documented: ExampleCase) {
 describe("every example, against the real server", () => {
   it.each(cases.map((c) => [c.name + " " + c.method + " " + c.path, c] as const))("%s", async (_label, c) => {
     const res = await replay(c);
-    // 501 is pending work, unless the example documents it (what runs on the embedded store only).
+    // 501 is pending work, unless the example documents it.
     if (res.status === 501 && c.response?.status !== 501) {
       record("server", `${c.operationId}:${c.name}`, "pending", c.operationId);
       return;

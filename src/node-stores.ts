@@ -5,7 +5,8 @@
 //                                signing keys all in PostgreSQL; several nodes may share it.
 //   otherwise                  → the embedded SQLite file and its synchronous stores, exactly as before.
 //
-// Either way the faces get the same ports (src/core/ports.ts, GovernanceEngine).
+// Either way the faces get the same ports (src/core/ports.ts, GovernanceEngine), and the operations built on
+// them — shadow replay, evidence bundles, approval notifications (webhooks) — run on both.
 import type { Config } from "./config";
 import { type ApprovalStore, createApprovalStore } from "./core/approvals";
 import { type AuditLog, createAuditLog } from "./core/audit";
@@ -18,8 +19,15 @@ import {
   type SqliteGovernanceEngine,
 } from "./core/governance";
 import { createSharedGovernanceEngine } from "./core/governance/shared-engine";
+import { type BuildEvidence, createEvidenceBuilder } from "./core/governance/evidence";
+import type { AuditHistory } from "./core/governance/history";
+import { createShadowReplay, type ShadowReplay } from "./core/governance/replay";
+import { sqliteAuditHistory } from "./core/governance/sqlite-history";
+import { createWebhookStore, type WebhookStore } from "./core/notifications";
+import type { WebhookStoreOptions } from "./core/notifications/webhook-store";
 import { createIdempotencyStore } from "./core/idempotency";
 import { createApiKeyStore } from "./core/identity/api-keys";
+import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/identity/dev-issuer";
 import type { PublicJwk } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
@@ -27,6 +35,8 @@ import { migrateToLatest } from "./core/store/migrate";
 import { openStore } from "./core/store/open-store";
 import { isPostgresUrl } from "./core/store/postgres";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
+import { createSharedAuditHistory } from "./core/store/shared/audit-history";
+import { createSharedWebhookStore } from "./core/store/shared/webhooks";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { startWalCheckpointer } from "./core/store/wal-checkpointer";
 import { logger } from "./core/log/logger";
@@ -46,6 +56,17 @@ export interface NodeStores {
   database: Probe;
   /** Capability-token and audit public keys (for /.well-known/jwks.json). */
   publicJwks(): Promise<PublicJwk[]>;
+  /** Shadow replay of a candidate manifest over the recorded actions (reads only). */
+  replay: ShadowReplay;
+  /** Evidence bundles of one interaction, with the proof from the audit chain. */
+  evidence: BuildEvidence;
+  /** Webhook subscriptions and the delivery log (secrets sealed by `options.box`). */
+  webhooks(options: WebhookStoreOptions): WebhookStore;
+  /**
+   * The built-in identity provider: its key in the data folder (SQLite), or in the shared store with the other
+   * signing keys (PostgreSQL), so every node verifies the tokens another node minted.
+   */
+  devIssuer(issuer: string, audience: string): Promise<DevIssuer>;
   /** GitOps: the manifests of a folder registered (or updated) for an org. */
   loadManifests(dir: string, orgId: string, options: ManifestLoadOptions): Promise<void>;
   close(): Promise<void>;
@@ -89,6 +110,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   });
   const approvals = createApprovalStore(db, { events: deps.events, pollIntervalMs: deps.recheckMs });
   const audit = createAuditLog(db);
+  const history = sqliteAuditHistory(db, audit);
   const engine = createGovernanceEngine({
     db,
     version: deps.version,
@@ -107,6 +129,9 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     publicJwks: async () => [...engine.publicJwks().keys, ...audit.publicJwks().keys],
+    ...pastReaders(history, engine, approvals),
+    webhooks: (options) => createWebhookStore(db, options),
+    devIssuer: (issuer, audience) => loadDevIssuer(config.dataDir, issuer, audience),
     loadManifests: async (dir, orgId, options) => void loadManifestDir(dir, engine.manifests, orgId, options),
     async close() {
       approvals.close();
@@ -150,16 +175,21 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
   // Every face's read or write that fails while the database does not answer is a 503 DATABASE_UNAVAILABLE
   // (src/http/errors.ts), never a 500 — and never an allow.
   const guard = <T extends object>(service: T): T => failClosedOnOutage(service, store.ping);
+  const guardedEngine = { ...engine, manifests: guard(engine.manifests), tokens: guard(engine.tokens) };
+  const guardedApprovals = guard(approvals);
   return {
     kind: "postgres",
     embedded: undefined,
     db: undefined,
-    engine: { ...engine, manifests: guard(engine.manifests), tokens: guard(engine.tokens) },
-    approvals: guard(approvals),
+    engine: guardedEngine,
+    approvals: guardedApprovals,
     audit: guard(shared.audit),
     apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
     publicJwks: async () => [...(await engine.publicJwks()).keys, ...(await shared.audit.publicJwks()).keys],
+    ...pastReaders(guard(createSharedAuditHistory(kysely, shared.audit)), guardedEngine, guardedApprovals),
+    webhooks: (options) => guard(createSharedWebhookStore(kysely, options)),
+    devIssuer: (issuer, audience) => loadSharedDevIssuer(shared.signingKeys.devIssuer, issuer, audience),
     loadManifests: async (dir, orgId, options) =>
       void (await loadManifestDirInto(dir, shared.manifests, orgId, options)),
     async close() {
@@ -168,6 +198,19 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
       await new Promise<void>((ok) => setTimeout(ok, 20));
       await store.close();
     },
+  };
+}
+
+/** Shadow replay and evidence bundles over a backend's history, manifests, tokens and approvals. */
+function pastReaders(
+  history: AuditHistory,
+  engine: Pick<GovernanceEngine, "manifests" | "tokens">,
+  approvals: Pick<ApprovalsService, "get">,
+): Pick<NodeStores, "replay" | "evidence"> {
+  const { manifests, tokens } = engine;
+  return {
+    replay: createShadowReplay({ history, manifests, tokens, approvals }),
+    evidence: createEvidenceBuilder({ audit: history, manifests, tokens, approvals }),
   };
 }
 

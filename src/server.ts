@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { Config } from "./config";
 
-import { loadDevIssuer, type DevIssuer } from "./core/identity/dev-issuer";
+import type { DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
 import { logger as rootLogger, type Logger } from "./core/log/logger";
 import type { Db } from "./core/store/sqlite";
@@ -30,8 +30,6 @@ import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutosGuard } from "./faces/purutos/org";
 import { boundHeapGrowth } from "./system/heap";
 import { purutoInvokerFrom } from "./core/governance";
-import { createEvidenceBuilder } from "./core/governance/evidence";
-import { createShadowReplay } from "./core/governance/replay";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
@@ -48,14 +46,9 @@ import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
-import {
-  createWebhookNotifier,
-  createWebhookStore,
-  type WebhookConfig,
-  webhookConfigFromEnv,
-} from "./core/notifications";
+import { createWebhookNotifier, type WebhookConfig, webhookConfigFromEnv } from "./core/notifications";
 import { secretBox } from "./core/store/shared/secret-box";
-import { webhookHandlers, webhooksUnavailable } from "./faces/oversight/webhooks";
+import { webhookHandlers } from "./faces/oversight/webhooks";
 import { toApproval } from "./http/wire-models";
 import { createHash } from "node:crypto";
 
@@ -99,9 +92,12 @@ export interface Gatehouse {
   close(): Promise<void>;
 }
 
-/** A per-installation secret for keyed hashes; GATEHOUSE_SECRET overrides the generated file. */
-function installationSecret(dataDir: string): Buffer {
-  if (process.env.GATEHOUSE_SECRET) return Buffer.from(process.env.GATEHOUSE_SECRET, "utf8");
+/**
+ * A per-installation secret for keyed hashes and sealed webhook secrets; GATEHOUSE_SECRET overrides the generated
+ * file (and is what several nodes on PostgreSQL share).
+ */
+function installationSecret(dataDir: string, env: Record<string, string | undefined>): Buffer {
+  if (env.GATEHOUSE_SECRET) return Buffer.from(env.GATEHOUSE_SECRET, "utf8");
   const file = join(dataDir, "secret");
   if (!existsSync(file)) {
     mkdirSync(dataDir, { recursive: true });
@@ -172,14 +168,6 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
   };
 }
 
-function shadowReplayOf({ db, engine, audit, approvals }: EmbeddedStores) {
-  return createShadowReplay({ db, manifests: engine.manifests, audit, tokens: engine.tokens, approvals });
-}
-
-function evidenceBuilderOf({ engine, audit, approvals }: EmbeddedStores) {
-  return createEvidenceBuilder({ audit, manifests: engine.manifests, tokens: engine.tokens, approvals });
-}
-
 /** Face configuration, read from the environment before anything starts. */
 function faceConfigFromEnv(env: Record<string, string | undefined>) {
   return {
@@ -194,11 +182,24 @@ function faceConfigFromEnv(env: Record<string, string | undefined>) {
 }
 type FaceConfig = ReturnType<typeof faceConfigFromEnv>;
 
-/** People's identity: the built-in development issuer (embedded default, no JWKS_URL) and the token verifier. */
-async function openIdentity(config: Config): Promise<{ devIssuer: DevIssuer | undefined; verify: VerifyUserToken }> {
+/**
+ * People's identity: the built-in development issuer (no JWKS_URL), its key where the node's store keeps signing
+ * keys (shared by every node on PostgreSQL), and the token verifier. Runs after the stores open; a failure closes
+ * what is already open (the stores, the event bus, Redis).
+ */
+async function openIdentity(
+  config: Config,
+  stores: NodeStores,
+  bus: { redis: Redis | undefined; events: EventBus },
+): Promise<{ devIssuer: DevIssuer | undefined; verify: VerifyUserToken }> {
   const devIssuer = config.jwksUrl
     ? undefined
-    : await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
+    : await stores.devIssuer(config.jwtIssuer, config.jwtAudience).catch(async (err) => {
+        await stores.close();
+        await bus.events.close().catch(() => {});
+        bus.redis?.disconnect();
+        throw err;
+      });
   return { devIssuer, verify: userTokenVerifier(config, devIssuer) };
 }
 
@@ -228,13 +229,19 @@ async function connectNodeBus(
  * goes through this one engine.
  */
 async function openStores(
-  deps: { config: Config; env: Record<string, string | undefined>; recheckMs: number; invoker: Invoker },
+  deps: {
+    config: Config;
+    env: Record<string, string | undefined>;
+    secret: Buffer;
+    recheckMs: number;
+    invoker: Invoker;
+  },
   bus: { redis: Redis | undefined; events: EventBus },
 ): Promise<NodeStores> {
   const { config, env } = deps;
   return openNodeStores({
     config,
-    secret: installationSecret(config.dataDir),
+    secret: deps.secret,
     events: bus.events,
     recheckMs: deps.recheckMs,
     version: VERSION,
@@ -256,37 +263,30 @@ async function openStores(
 }
 
 /**
- * Approval notifications (webhooks) live in the embedded store: on PostgreSQL they are not available yet
- * (the operations answer 501). Secrets are sealed under a key derived from the installation secret.
+ * Approval notifications (webhooks), in the node's store: subscriptions and the delivery log are shared by every
+ * node on PostgreSQL. Secrets are sealed under a key derived from the installation secret (GATEHOUSE_SECRET, the
+ * same on every node, when it is set).
  */
 function openNotifications(
   config: Config,
   webhookConfig: WebhookConfig,
-  embedded: EmbeddedStores | undefined,
-  events: EventBus,
+  deps: { stores: NodeStores; secret: Buffer; events: EventBus },
   listenUrl: () => string,
 ) {
   const target = { privateHosts: webhookConfig.privateHosts };
-  const webhooks = embedded
-    ? createWebhookStore(embedded.db, {
-        box: secretBox(createHash("sha256").update(installationSecret(config.dataDir)).digest()),
-        ...(webhookConfig.envDefault
-          ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } }
-          : {}),
-      })
-    : undefined;
-  const notifier =
-    webhooks && embedded
-      ? createWebhookNotifier({
-          store: webhooks,
-          approvals: embedded.approvals,
-          events,
-          render: toApproval,
-          publicUrl: () => webhookConfig.publicUrl ?? listenUrl(),
-          target,
-          retry: webhookConfig.retry,
-        })
-      : undefined;
+  const webhooks = deps.stores.webhooks({
+    box: secretBox(createHash("sha256").update(deps.secret).digest()),
+    ...(webhookConfig.envDefault ? { envDefault: { ...webhookConfig.envDefault, defaultOrg: config.defaultOrg } } : {}),
+  });
+  const notifier = createWebhookNotifier({
+    store: webhooks,
+    approvals: deps.stores.approvals,
+    events: deps.events,
+    render: toApproval,
+    publicUrl: () => webhookConfig.publicUrl ?? listenUrl(),
+    target,
+    retry: webhookConfig.retry,
+  });
   return { webhooks, notifier, target };
 }
 
@@ -375,7 +375,7 @@ function restHandlers(deps: {
   notifications: ReturnType<typeof openNotifications>;
 }): Handlers {
   const { stores, discovery, notifications } = deps;
-  const { engine, approvals, audit, embedded } = stores;
+  const { engine, approvals, audit } = stores;
   // REST rate limits per API key and per agent (shared through Redis when configured).
   const limits = createRestRateLimiter({
     config: deps.faces.restRateLimits,
@@ -397,16 +397,10 @@ function restHandlers(deps: {
     ...purutosHandlers({ discovery, invoker: deps.invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), deps.events),
-    ...oversightHandlers({
-      approvals,
-      audit,
-      // Shadow replay and evidence bundles read the embedded store (not available on PostgreSQL yet: 501).
-      ...(embedded ? { replay: shadowReplayOf(embedded), evidence: evidenceBuilderOf(embedded) } : {}),
-    }),
+    // Shadow replay and evidence bundles read the node's store through ports (either backend).
+    ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence }),
     ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions }),
-    ...(notifications.webhooks
-      ? webhookHandlers({ webhooks: notifications.webhooks, target: notifications.target })
-      : webhooksUnavailable()),
+    ...webhookHandlers({ webhooks: notifications.webhooks, target: notifications.target }),
   });
 }
 
@@ -484,7 +478,7 @@ interface Running {
   invoker: Invoker;
   discovery: Discovery;
   approvalEvents: ApprovalEvents;
-  notifier: { close(): void } | undefined;
+  notifier: { close(): void };
   stores: NodeStores;
   events: EventBus;
   redis: Redis | undefined;
@@ -509,7 +503,7 @@ async function stopGatehouse(running: Running): Promise<void> {
   await running.invoker.close();
   running.discovery.close();
   running.approvalEvents.close();
-  running.notifier?.close();
+  running.notifier.close();
   await running.stores.close();
   await running.events.close();
   running.redis?.disconnect();
@@ -527,7 +521,6 @@ export async function startGatehouse(
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }
-  const { devIssuer, verify: verifyUserToken } = await openIdentity(config);
   const spec = loadSpec();
   const redisPrefix = faces.sessions.options.redisKeyPrefix ?? "gatehouse";
   const { redis, events } = await connectNodeBus(config, logger, redisPrefix);
@@ -537,10 +530,12 @@ export async function startGatehouse(
   const inFlight = trackInFlight(server);
   const discovery = createDiscovery(faces.purutos);
   const invoker = createInvoker(faces.purutos, discovery);
-  const stores = await openStores({ config, env, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  const secret = installationSecret(config.dataDir, env);
+  const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
   const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
   let listenUrl = "";
-  const notifications = openNotifications(config, faces.webhooks, stores.embedded, events, () => listenUrl);
+  const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
   await loadManifestDir(stores, spec, config, env);
 
   const sessions = attachSessions(server, {

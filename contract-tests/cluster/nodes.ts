@@ -32,7 +32,8 @@ export const CLUSTER_SECRET = "cluster-test-secret-0123456789";
 
 /**
  * PostgreSQL shared by the nodes: a database of its own on the reachable server (dropped by `dispose`), the
- * same GATEHOUSE_SECRET, and one data folder (the development issuer that mints the tests' operator tokens).
+ * same GATEHOUSE_SECRET, and one data folder (what stays node-local, e.g. puruto runs; the development issuer's
+ * key is in the database, see postgres-dev-issuer.test.ts).
  */
 export async function openSharedPostgresStore(adminUrl: string): Promise<SharedStore> {
   const database = await createTestPgDatabase(adminUrl);

@@ -4,12 +4,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../config";
-import { loadDevIssuer } from "../core/identity/dev-issuer";
+import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "../core/identity/dev-issuer";
 import { openDatabase } from "../core/store/sqlite";
 import { migrateToLatest } from "../core/store/migrate";
 import { kyselyOver } from "../core/store/kysely";
 import { type AnyKysely, isPostgresUrl, openPostgres } from "../core/store/postgres";
-import { createSharedApiKeys } from "../core/store/shared";
+import { createSharedApiKeys, secretBox } from "../core/store/shared";
+import { createSharedSigningKeys } from "../core/store/shared/signing-keys";
 import type { CliIo } from "./audit-verify";
 
 /** A failure the user can fix; printed without a stack trace. */
@@ -42,12 +43,21 @@ export async function mintToken(
   if (config.jwksUrl) {
     throw new CliError("JWKS_URL is set: tokens come from that identity provider, not from Gatehouse's dev issuer", 2);
   }
+  const mint = (issuer: DevIssuer) =>
+    issuer.mint({ sub: opts.sub, org: opts.org ?? config.defaultOrg, roles: opts.role, ttlSeconds: ttl });
+  if (isPostgresUrl(config.databaseUrl)) {
+    // A cluster's issuer key is in the shared store (the nodes' GATEHOUSE_SECRET opens it).
+    const token = await withInstallation(async (db) => {
+      const box = secretBox(installationSecret(config));
+      const keys = createSharedSigningKeys(db, { purpose: "dev-issuer", box });
+      return mint(await loadSharedDevIssuer(keys, config.jwtIssuer, config.jwtAudience));
+    });
+    io.stdout(token);
+    return;
+  }
   const keyFile = join(config.dataDir, DEV_ISSUER_FILE);
   if (!existsSync(keyFile)) throw noInstallation(config, keyFile);
-  const issuer = await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience);
-  io.stdout(
-    await issuer.mint({ sub: opts.sub, org: opts.org ?? config.defaultOrg, roles: opts.role, ttlSeconds: ttl }),
-  );
+  io.stdout(await mint(await loadDevIssuer(config.dataDir, config.jwtIssuer, config.jwtAudience)));
 }
 
 /**

@@ -97,6 +97,8 @@ export interface ManifestsService {
 export interface CapabilityTokensService {
   issue(input: IssueTokenInput): Promise<IssuedToken>;
   verify(token: string, expected: { orgId: string; agentId: string; uapkId: string }): Promise<TokenVerification>;
+  /** One token as recorded (revoked and expired ones too); undefined when the org has no such token. */
+  get(orgId: string, tokenId: string): MaybePromise<TokenInfo | undefined>;
   /** Idempotent; undefined when the token does not exist in the org. */
   revoke(orgId: string, tokenId: string, reason?: string): MaybePromise<TokenInfo | undefined>;
   list(

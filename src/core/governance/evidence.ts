@@ -9,10 +9,11 @@
 //   approval          ← the escalation's decision record and the verdict's `approval` record (who, when, why)
 //   outcome           ← the outcome record
 // The token's claims come from the token store (the trace signs only its id); recipients are redacted.
-import type { AuditLog, AuditRecord, ChainHead } from "../audit";
-import type { ManifestRepository } from "../policy/manifest-repository";
-import type { CapabilityTokenService } from "../policy/tokens/capability-tokens";
+// Everything is read through ports (./history.ts), so either backend (SQLite, PostgreSQL) builds the same bundle.
+import type { AuditRecord, ChainHead } from "../audit";
+import type { ManifestsService } from "../ports";
 import type { ManifestVersion, PolicyTraceEntry, Reason } from "../policy/types";
+import type { AuditHistory, TokenRecords } from "./history";
 import type { ApprovalsPort } from "./ports";
 
 export const EVIDENCE_FORMAT = "gatehouse.evidence.v1";
@@ -54,9 +55,9 @@ export interface EvidenceBundle {
 }
 
 export interface EvidenceDeps {
-  audit: Pick<AuditLog, "getInteraction" | "signedHead" | "chainFrom">;
-  manifests: Pick<ManifestRepository, "version">;
-  tokens: Pick<CapabilityTokenService, "get">;
+  audit: Pick<AuditHistory, "getInteraction" | "signedHead" | "chainFrom">;
+  manifests: Pick<ManifestsService, "version">;
+  tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
   now?: () => Date;
 }
@@ -72,18 +73,18 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
   const now = deps.now ?? (() => new Date());
 
   return async (orgId, interactionId) => {
-    const own = deps.audit.getInteraction(orgId, interactionId);
+    const own = await deps.audit.getInteraction(orgId, interactionId);
     const opening = own.find((r) => r.kind === "intent" || r.kind === "decision");
     if (!opening) return undefined;
     const outcome = own.find((r) => r.kind === "outcome");
     const approval = await approvalSection(orgId, opening, own);
     const involved = [...own, ...approval.records];
     // Head first, then the records up to it: records appended meanwhile are after the head, not in the proof.
-    const head = deps.audit.signedHead(orgId);
+    const head = await deps.audit.signedHead(orgId);
     const from = Math.min(...involved.map((r) => r.seq));
-    const chain = deps.audit.chainFrom(orgId, from).filter((r) => r.seq <= head.seq);
-    const manifest = manifestOf(orgId, opening);
-    const token = tokenOf(orgId, opening);
+    const chain = (await deps.audit.chainFrom(orgId, from)).filter((r) => r.seq <= head.seq);
+    const manifest = await manifestOf(orgId, opening);
+    const token = await tokenOf(orgId, opening);
     return {
       format: EVIDENCE_FORMAT,
       org_id: orgId,
@@ -118,7 +119,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     };
   };
 
-  function manifestOf(orgId: string, opening: AuditRecord): ManifestVersion | undefined {
+  async function manifestOf(orgId: string, opening: AuditRecord): Promise<ManifestVersion | undefined> {
     const details = traceEntry(opening, "manifest_validation")?.details;
     const id = details?.manifest_id;
     const version = details?.manifest_version;
@@ -126,10 +127,10 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     return deps.manifests.version(orgId, id, version);
   }
 
-  function tokenOf(orgId: string, opening: AuditRecord): EvidenceBundle["capability_token"] {
+  async function tokenOf(orgId: string, opening: AuditRecord): Promise<EvidenceBundle["capability_token"]> {
     const tokenId = traceEntry(opening, "capability_token")?.details?.token_id;
     if (typeof tokenId !== "string") return undefined;
-    const info = deps.tokens.get(orgId, tokenId);
+    const info = await deps.tokens.get(orgId, tokenId);
     if (!info) return undefined;
     // Redacted: who the token lets the agent write to is personal data; its number is enough to see the scope.
     return {
@@ -162,7 +163,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     const stored = await deps.approvals?.get(orgId, approvalId);
     const escalatedId = stored?.interaction_id ?? (opening.kind === "decision" ? opening.interaction_id : undefined);
     const escalation =
-      escalatedId && escalatedId !== opening.interaction_id ? deps.audit.getInteraction(orgId, escalatedId) : own;
+      escalatedId && escalatedId !== opening.interaction_id ? await deps.audit.getInteraction(orgId, escalatedId) : own;
     const asked = escalation.find((r) => r.kind === "decision" && r.approval_id === approvalId);
     const verdict = escalation.find((r) => r.kind === "approval" && r.approval_id === approvalId);
     const meta = (verdict?.meta ?? {}) as {

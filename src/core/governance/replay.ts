@@ -10,19 +10,19 @@
 //   - counterparties are known if they were first seen before the record, or earlier in the replay;
 //   - the capability token (by the id its trace recorded) and the approval the request carried are looked up as
 //     they stood then; a token that failed verification fails again with the recorded reason.
-// Nothing is written: the deps below only read, and the simulation lives in this call's memory.
+// Nothing is written: the deps below only read, and the simulation lives in this call's memory. They are ports
+// (./history.ts and the faces' manifests port), so a replay answers the same on SQLite and on PostgreSQL.
 //
 // Limits (documented): the action is the one recorded — params redacted by the tool's `redact` paths and values
 // summarised when too large are replayed as stored.
-import type { AuditLog, RecordedAction } from "../audit";
+import type { RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
 import { BudgetCounters } from "../policy/budget-counters";
-import type { ManifestRepository } from "../policy/manifest-repository";
 import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
 import { normalizeValue } from "../policy/normalize";
 import { decide, type PolicyDeps } from "../policy/pipeline";
-import type { CapabilityClaims, CapabilityTokenService, TokenVerification } from "../policy/tokens/capability-tokens";
+import type { CapabilityClaims, TokenVerification } from "../policy/tokens/capability-tokens";
 import { CAPABILITY_AUDIENCE } from "../policy/tokens/capability-tokens";
 import type {
   ActionRequest,
@@ -34,7 +34,8 @@ import type {
   Reason,
   ReasonCode,
 } from "../policy/types";
-import type { Db } from "../store/sqlite";
+import type { ManifestsService } from "../ports";
+import type { AuditHistory, TokenRecords } from "./history";
 import type { ApprovalsPort } from "./ports";
 
 export interface ReplayInput {
@@ -84,10 +85,9 @@ export class ReplayCandidateError extends Error {
 }
 
 export interface ShadowReplayDeps {
-  db: Db;
-  manifests: Pick<ManifestRepository, "get" | "versions">;
-  audit: Pick<AuditLog, "actionRecords">;
-  tokens: Pick<CapabilityTokenService, "get">;
+  history: Pick<AuditHistory, "actionRecords" | "intentsBefore" | "counterpartiesFirstSeen">;
+  manifests: Pick<ManifestsService, "get" | "versions">;
+  tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
 }
 
@@ -99,11 +99,11 @@ export type ShadowReplay = (orgId: string, manifestId: string, input: ReplayInpu
 
 export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
   return async (orgId, manifestId, input) => {
-    const current = deps.manifests.get(orgId, manifestId);
+    const current = await deps.manifests.get(orgId, manifestId);
     if (!current) throw new ReplayManifestNotFoundError(`Manifest '${manifestId}' not found`);
     checkCandidate(current, input.candidate);
     const limit = input.limit ?? DEFAULT_LIMIT;
-    const found = deps.audit.actionRecords(orgId, {
+    const found = await deps.history.actionRecords(orgId, {
       uapk_id: current.uapk_id,
       ...(input.since !== undefined ? { since: input.since } : {}),
       ...(input.until !== undefined ? { until: input.until } : {}),
@@ -115,11 +115,12 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
     const started = performance.now();
     const diff = new DecisionDiff(input.samples ?? DEFAULT_SAMPLES);
     const world = new ReplayWorld(deps, orgId, current, content, candidateHash, records[0]);
+    await world.load();
     for (const record of records) {
       const request = world.requestOf(record);
       world.current = record;
       const decided = await decide(orgId, request, world.policyDeps, { now: new Date(record.timestamp) });
-      if (decided.decision === "ALLOW") world.spend(decided.budgetSlots, decided.counterparties);
+      if (decided.decision === "ALLOW") await world.spend(decided.budgetSlots, decided.counterparties);
       diff.add(record, decided.decision, decided.reasons);
     }
     const elapsed = performance.now() - started;
@@ -165,8 +166,8 @@ class ReplayWorld {
   readonly policyDeps: PolicyDeps;
   private readonly spent = new Map<string, number>();
   private readonly learned = new Set<string>();
-  private readonly firstSeen: Map<string, string>;
-  private readonly statusAt: { at: string; status: ManifestStatus }[];
+  private firstSeen = new Map<string, string>();
+  private statusAt: { at: string; status: ManifestStatus }[] = [];
   private readonly manifestByStatus = new Map<ManifestStatus, Manifest>();
   private readonly tokenFailures: Reason[] = [];
 
@@ -178,18 +179,6 @@ class ReplayWorld {
     candidateHash: string,
     private readonly first: RecordedAction | undefined,
   ) {
-    this.firstSeen = new Map(
-      deps.db
-        .prepare<[string, string], { counterparty: string; first_seen: string }>(
-          "SELECT counterparty, first_seen FROM known_counterparties WHERE org_id = ? AND uapk_id = ?",
-        )
-        .all(orgId, registered.uapk_id)
-        .map((r) => [r.counterparty, r.first_seen]),
-    );
-    this.statusAt = (deps.manifests.versions(orgId, registered.manifest_id) ?? []).map((v) => ({
-      at: v.created_at,
-      status: v.status,
-    }));
     for (const status of ["active", "suspended", "revoked"] as const)
       this.manifestByStatus.set(
         status,
@@ -211,6 +200,14 @@ class ReplayWorld {
       counterparties: { isKnown: (_org, _uapk, counterparty) => this.knownNow(counterparty) },
       findApproval: async (org, approvalId) => this.approvalNow(org, approvalId),
     };
+  }
+
+  /** What the replay reads once: the counterparties' first sightings and the manifest's status history. */
+  async load(): Promise<void> {
+    const seen = await this.deps.history.counterpartiesFirstSeen(this.orgId, this.registered.uapk_id);
+    this.firstSeen = new Map(seen.map((r) => [r.counterparty, r.first_seen]));
+    const versions = await this.deps.manifests.versions(this.orgId, this.registered.manifest_id);
+    this.statusAt = (versions ?? []).map((v) => ({ at: v.created_at, status: v.status }));
   }
 
   /** The request as received, from what its record kept. */
@@ -256,14 +253,14 @@ class ReplayWorld {
     return this.manifestByStatus.get(status) ?? this.registered;
   }
 
-  private verifyToken(token: string): TokenVerification {
+  private async verifyToken(token: string): Promise<TokenVerification> {
     if (token.startsWith("replay-failed:")) {
       const reason = this.tokenFailures[Number(token.slice("replay-failed:".length))];
       const code: "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "INVALID_TOKEN" =
         reason?.code === "TOKEN_EXPIRED" || reason?.code === "TOKEN_REVOKED" ? reason.code : "INVALID_TOKEN";
       return { ok: false as const, code, message: reason?.message ?? "Capability token was refused" };
     }
-    const info = this.deps.tokens.get(this.orgId, token.slice("replay-token:".length));
+    const info = await this.deps.tokens.get(this.orgId, token.slice("replay-token:".length));
     if (!info) return { ok: false as const, code: "INVALID_TOKEN" as const, message: "Capability token is unknown" };
     const at = this.at();
     if (info.expires_at <= at)
@@ -288,35 +285,32 @@ class ReplayWorld {
     return { ok: true as const, claims };
   }
 
-  private budgetNow(scope: string, window: number): number {
+  /** Synchronous once seeded: the pipeline asks for every budget of every replayed action. */
+  private budgetNow(scope: string, window: number): number | Promise<number> {
     const key = `${scope}\u0000${window}`;
-    let count = this.spent.get(key);
-    if (count === undefined) {
-      count = this.seed(scope, window);
-      this.spent.set(key, count);
-    }
-    return count;
+    const count = this.spent.get(key);
+    if (count !== undefined) return count;
+    return this.seed(scope, window).then((seeded) => {
+      if (!this.spent.has(key)) this.spent.set(key, seeded);
+      return this.spent.get(key)!;
+    });
   }
 
   /** What was recorded as spent in this budget before the first replayed action (the replay starts mid-way). */
-  private seed(scope: string, window: number): number {
+  private async seed(scope: string, window: number): Promise<number> {
     if (!this.first) return 0;
-    const base = "SELECT COUNT(*) AS n FROM audit_records WHERE org_id = ? AND kind = 'intent' AND seq < ?";
-    if (scope.startsWith("token:")) {
-      const jti = scope.slice("token:".length);
-      return this.deps.db
-        .prepare<[string, number, string], { n: number }>(`${base} AND policy_trace LIKE ?`)
-        .get(this.orgId, this.first.seq, `%"token_id":${JSON.stringify(jti)}%`)!.n;
-    }
+    const { history } = this.deps;
+    if (scope.startsWith("token:"))
+      return history.intentsBefore(this.orgId, this.first.seq, { token_id: scope.slice("token:".length) });
     const windowStart = new Date(window * 3_600_000).toISOString();
     if (windowStart >= this.first.timestamp) return 0;
     const hourly = BudgetCounters.hourlyScope(this.orgId, this.registered.uapk_id, this.first.agent_id ?? "");
     if (scope !== hourly) return 0;
-    return this.deps.db
-      .prepare<[string, number, string, string, string], { n: number }>(
-        `${base} AND uapk_id = ? AND agent_id = ? AND timestamp >= ?`,
-      )
-      .get(this.orgId, this.first.seq, this.registered.uapk_id, this.first.agent_id ?? "", windowStart)!.n;
+    return history.intentsBefore(this.orgId, this.first.seq, {
+      uapk_id: this.registered.uapk_id,
+      agent_id: this.first.agent_id ?? "",
+      since: windowStart,
+    });
   }
 
   private knownNow(counterparty: string): boolean {
@@ -343,10 +337,10 @@ class ReplayWorld {
   }
 
   /** What an ALLOW of the candidate would have spent and learned. */
-  spend(slots: { scope: string; window: number }[], counterparties: string[]): void {
+  async spend(slots: { scope: string; window: number }[], counterparties: string[]): Promise<void> {
     for (const slot of slots) {
       const key = `${slot.scope}\u0000${slot.window}`;
-      this.spent.set(key, this.budgetNow(slot.scope, slot.window) + 1);
+      this.spent.set(key, (await this.budgetNow(slot.scope, slot.window)) + 1);
     }
     for (const c of counterparties) this.learned.add(c);
   }

@@ -53,15 +53,15 @@ const escalation = {
 describe("webhook notifier", () => {
   it("refuses a public-looking name that resolves to a private address, at connection time, without retrying", async () => {
     const { approvals, store, notifier } = await setup("169.254.169.254");
-    const webhook = store.create(ORG, {
+    const webhook = await store.create(ORG, {
       url: "https://hooks.example.com/in",
       format: "gatehouse",
       events: ["approval.created"],
     });
     const approval = approvals.create(escalation);
-    await expect.poll(() => store.deliveries(ORG)[0]?.status).toBe("failed");
+    await expect.poll(async () => (await store.deliveries(ORG))[0]?.status).toBe("failed");
     await notifier.idle();
-    const [delivery] = store.deliveries(ORG);
+    const [delivery] = await store.deliveries(ORG);
     expect(delivery).toMatchObject({ webhook_id: webhook.webhook_id, approval_id: approval.approval_id });
     expect(delivery?.attempts).toHaveLength(1);
     expect(delivery?.attempts[0]?.error).toContain("private, loopback or reserved address (169.254.169.254)");
@@ -73,11 +73,11 @@ describe("webhook notifier", () => {
     store.create(ORG, { url: "https://hooks.example.com/in", format: "slack", events: ["approval.decided"] });
     const approval = approvals.create(escalation);
     approvals.deny(ORG, approval.approval_id, { by: "op" });
-    await expect.poll(() => store.deliveries(ORG).length).toBe(1);
+    await expect.poll(async () => (await store.deliveries(ORG)).length).toBe(1);
     // Another node hearing the same event records nothing new (the unique key of the log).
-    const [first] = store.deliveries(ORG);
-    expect(store.insertDelivery({ ...first!, delivery_id: "whd-other-node" })).toBe(false);
-    expect(store.deliveries(ORG)).toHaveLength(1);
+    const [first] = await store.deliveries(ORG);
+    expect(await store.insertDelivery({ ...first!, delivery_id: "whd-other-node" })).toBe(false);
+    expect(await store.deliveries(ORG)).toHaveLength(1);
   });
 
   it("sends approval.expired when an approval runs out, signed, to a loopback host only because it is allow-listed", async () => {
@@ -111,7 +111,7 @@ describe("webhook notifier", () => {
       () => db.close(),
     );
     const { port } = server.address() as AddressInfo;
-    const webhook = store.create(ORG, {
+    const webhook = await store.create(ORG, {
       url: `http://127.0.0.1:${port}/expired`,
       format: "gatehouse",
       events: ["approval.expired"],
@@ -126,7 +126,7 @@ describe("webhook notifier", () => {
       approval: { approval_id: approval.approval_id, status: "expired" },
       console_url: `https://gatehouse.example.org/console#/approvals/${approval.approval_id}`,
     });
-    await expect.poll(() => store.deliveries(ORG)[0]?.status).toBe("delivered");
+    await expect.poll(async () => (await store.deliveries(ORG))[0]?.status).toBe("delivered");
   });
 
   it("backs off exponentially, capped", () => {
@@ -170,8 +170,8 @@ describe("webhook notifier", () => {
       defaultOrg: ORG,
     };
     const store = createWebhookStore(db, { box: secretBox("a test secret of enough length"), envDefault });
-    expect(store.list(ORG).map((w) => [w.webhook_id, w.source])).toEqual([["env-default", "environment"]]);
-    expect(store.list("org-b")).toEqual([]);
-    expect(store.subscribedTo(ORG, "approval.expired")[0]?.secret).toBe("e".repeat(32));
+    expect((await store.list(ORG)).map((w) => [w.webhook_id, w.source])).toEqual([["env-default", "environment"]]);
+    expect(await store.list("org-b")).toEqual([]);
+    expect((await store.subscribedTo(ORG, "approval.expired"))[0]?.secret).toBe("e".repeat(32));
   });
 });

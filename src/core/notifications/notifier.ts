@@ -7,7 +7,8 @@
 // lost on the bus is a notification not sent (the approval itself is safe in the store; the console shows it).
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { Approval, ApprovalStore } from "../approvals";
+import type { Approval } from "../approvals";
+import type { ApprovalsService } from "../ports";
 import { send } from "../connectors/http";
 import { DestinationRefused, guardedLookup, systemLookup, type Lookup } from "../connectors/network-guard";
 import type { EventBus, GatehouseEvent } from "../events";
@@ -32,7 +33,8 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 5000, m
 
 export interface WebhookNotifierOptions {
   store: WebhookStore;
-  approvals: ApprovalStore;
+  /** Read when an event arrives (events are hints), and swept for expiries. Either backend. */
+  approvals: Pick<ApprovalsService, "get" | "expireOverdue">;
   events: EventBus;
   /** The approval as the operator API shows it (the HTTP layer's wire model). */
   render: (approval: Approval) => unknown;
@@ -113,7 +115,7 @@ interface PostResult {
 /** One signed POST of a delivery to its receiver, through the network guard. */
 async function postDelivery(delivery: WebhookDelivery, deps: PostDeps): Promise<PostResult> {
   const { store, timeoutMs, lookup, now } = deps;
-  const webhook = store.signing(delivery.org_id, delivery.webhook_id);
+  const webhook = await store.signing(delivery.org_id, delivery.webhook_id);
   if (!webhook) return { ok: false, error: "the subscription was removed", final: true };
   const target = checkTarget(delivery.url, deps.target);
   if (!target.ok) return { ok: false, error: target.message, final: true };
@@ -165,11 +167,15 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
   };
 
   function onEvent(event: Extract<GatehouseEvent, { type: WebhookEventType }>): void {
-    if (closed) return;
-    const subscriptions = store.subscribedTo(event.org_id, event.type);
+    if (!closed) track(record(event));
+  }
+
+  /** One delivery per interested subscription, each sent by the node whose insert won. */
+  async function record(event: Extract<GatehouseEvent, { type: WebhookEventType }>): Promise<void> {
+    const subscriptions = await store.subscribedTo(event.org_id, event.type);
     if (subscriptions.length === 0) return;
     // Events are hints: the approval is re-read from the store (the event may come from another node).
-    const approval = approvals.get(event.org_id, event.approval_id);
+    const approval = await approvals.get(event.org_id, event.approval_id);
     if (!approval) return;
     const created_at = now().toISOString();
     const event_id = `${event.type}:${approval.approval_id}`;
@@ -184,14 +190,14 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
         wireApproval,
         consoleUrl,
       });
-      if (store.insertDelivery(delivery)) track(attempt(delivery.delivery_id, 0));
+      if (await store.insertDelivery(delivery)) track(attempt(delivery.delivery_id, 0));
     }
   }
 
   async function attempt(delivery_id: string, expectedCount: number, dueBy?: string): Promise<void> {
     const lease = new Date(now().getTime() + timeoutMs + 5000).toISOString();
-    if (closed || !store.claim(delivery_id, expectedCount, lease, dueBy)) return;
-    const delivery = store.get(delivery_id);
+    if (closed || !(await store.claim(delivery_id, expectedCount, lease, dueBy))) return;
+    const delivery = await store.get(delivery_id);
     if (!delivery) return;
     const number = expectedCount + 1;
     const started = now();
@@ -204,7 +210,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
       duration_ms: Math.max(0, now().getTime() - started.getTime()),
     };
     if (result.ok) {
-      store.recordAttempt(delivery_id, tried, {
+      await store.recordAttempt(delivery_id, tried, {
         status: "delivered",
         next_attempt_at: null,
         delivered_at: now().toISOString(),
@@ -213,7 +219,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     }
     // A refused target or a removed subscription will not get better by waiting.
     if (number >= retry.maxAttempts || result.final) {
-      store.recordAttempt(delivery_id, tried, { status: "failed", next_attempt_at: null, delivered_at: null });
+      await store.recordAttempt(delivery_id, tried, { status: "failed", next_attempt_at: null, delivered_at: null });
       // The host only: a Slack incoming-webhook URL is itself a credential.
       log.warn(
         { delivery_id, host: hostOf(delivery.url), attempts: number, error: tried.error },
@@ -223,7 +229,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     }
     const delay = backoffMs(retry, number);
     const next = new Date(now().getTime() + delay).toISOString();
-    store.recordAttempt(delivery_id, tried, { status: "pending", next_attempt_at: next, delivered_at: null });
+    await store.recordAttempt(delivery_id, tried, { status: "pending", next_attempt_at: next, delivered_at: null });
     schedule(delivery_id, number, delay, next);
   }
 
@@ -238,16 +244,23 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
   }
 
   /** Tries that are due but no timer here holds: left by a restart, or by a node that went away mid-try. */
-  function sweep(): void {
+  async function sweep(): Promise<void> {
     if (closed) return;
     // Expiry is otherwise noticed only when someone reads the approval; an `approval.expired` notification must
     // not wait for that. The store publishes the expiries it finds, which this notifier hears like any event.
     try {
-      approvals.expireOverdue();
+      await approvals.expireOverdue();
     } catch (err) {
       log.warn({ err: String(err) }, "approval expiry sweep failed");
     }
-    for (const delivery of store.due(now().toISOString())) track(attempt(delivery.delivery_id, delivery.attempt_count));
+    let due: Awaited<ReturnType<WebhookStore["due"]>> = [];
+    try {
+      due = await store.due(now().toISOString());
+    } catch (err) {
+      // The store is unreachable (PostgreSQL down): the next sweep finds these tries again.
+      log.warn({ err: String(err) }, "webhook sweep could not read due deliveries");
+    }
+    for (const delivery of due) track(attempt(delivery.delivery_id, delivery.attempt_count));
   }
 
   const unsubscribe = [
@@ -255,9 +268,11 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     options.events.subscribe("approval.decided", onEvent),
     options.events.subscribe("approval.expired", onEvent),
   ];
-  const sweeper = setInterval(sweep, options.sweepIntervalMs ?? 30_000);
+  // A sweep that fails (the database is down) is logged, and the next one tries again.
+  const sweepTracked = () => track(sweep());
+  const sweeper = setInterval(sweepTracked, options.sweepIntervalMs ?? 30_000);
   sweeper.unref();
-  setImmediate(sweep);
+  setImmediate(sweepTracked);
 
   return {
     async idle() {

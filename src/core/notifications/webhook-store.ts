@@ -1,5 +1,6 @@
 // Webhook subscriptions and the delivery log on the embedded store (tables of migration 0004). Secrets are
-// sealed at rest with the installation secret and opened only to sign a delivery.
+// sealed at rest with the installation secret and opened only to sign a delivery. The same port on PostgreSQL:
+// src/core/store/shared/webhooks.ts (a method may answer with a promise; callers always await).
 import { randomBytes, randomUUID } from "node:crypto";
 import type { SecretBox } from "../store/shared/secret-box";
 import type { Db } from "../store/sqlite";
@@ -58,7 +59,9 @@ export interface WebhookDelivery {
   delivered_at: string | null;
 }
 
-interface WebhookRow {
+export type MaybePromise<T> = T | Promise<T>;
+
+export interface WebhookRow {
   webhook_id: string;
   org_id: string;
   url: string;
@@ -69,7 +72,7 @@ interface WebhookRow {
   created_at: string;
 }
 
-type DeliveryRow = Omit<WebhookDelivery, "attempts"> & { attempts: string };
+export type DeliveryRow = Omit<WebhookDelivery, "attempts"> & { attempts: string };
 
 export interface DeliveryFilter {
   webhook_id?: string;
@@ -86,34 +89,34 @@ export interface WebhookStoreOptions {
 }
 
 export interface WebhookStore {
-  create(org_id: string, input: WebhookInput): SigningWebhook;
-  list(org_id: string): Webhook[];
-  remove(org_id: string, webhook_id: string): boolean;
+  create(org_id: string, input: WebhookInput): MaybePromise<SigningWebhook>;
+  list(org_id: string): MaybePromise<Webhook[]>;
+  remove(org_id: string, webhook_id: string): MaybePromise<boolean>;
   /** The subscriptions of `org_id` that want `event`, with their secrets. */
-  subscribedTo(org_id: string, event: WebhookEventType): SigningWebhook[];
+  subscribedTo(org_id: string, event: WebhookEventType): MaybePromise<SigningWebhook[]>;
   /** One subscription with its secret (the environment's included), or null once removed. */
-  signing(org_id: string, webhook_id: string): SigningWebhook | null;
+  signing(org_id: string, webhook_id: string): MaybePromise<SigningWebhook | null>;
   /** Records a delivery; false when this (subscription, event) was already recorded (by this node or another). */
-  insertDelivery(delivery: WebhookDelivery): boolean;
+  insertDelivery(delivery: WebhookDelivery): MaybePromise<boolean>;
   /**
    * Takes the next try of a pending delivery that is due: increments its count and holds it until `leaseUntil`,
    * so that no other node (or sweep) sends the same try. False when someone else took it first. `dueBy`: the
    * time the caller's timer was set for (default now).
    */
-  claim(delivery_id: string, expectedCount: number, leaseUntil: string, dueBy?: string): boolean;
+  claim(delivery_id: string, expectedCount: number, leaseUntil: string, dueBy?: string): MaybePromise<boolean>;
   /** Appends a try and sets the outcome (delivered, failed, or pending with the next try's time). */
   recordAttempt(
     delivery_id: string,
     attempt: WebhookAttempt,
     outcome: { status: DeliveryStatus; next_attempt_at: string | null; delivered_at: string | null },
-  ): void;
-  get(delivery_id: string): WebhookDelivery | null;
+  ): MaybePromise<void>;
+  get(delivery_id: string): MaybePromise<WebhookDelivery | null>;
   /** Pending deliveries whose next try is due (after a restart, or a try another node left unfinished). */
-  due(at: string, limit?: number): WebhookDelivery[];
-  deliveries(org_id: string, filter?: DeliveryFilter): WebhookDelivery[];
+  due(at: string, limit?: number): MaybePromise<WebhookDelivery[]>;
+  deliveries(org_id: string, filter?: DeliveryFilter): MaybePromise<WebhookDelivery[]>;
 }
 
-function fromWebhookRow(row: WebhookRow): Webhook {
+export function fromWebhookRow(row: WebhookRow): Webhook {
   return {
     webhook_id: row.webhook_id,
     org_id: row.org_id,
@@ -126,10 +129,35 @@ function fromWebhookRow(row: WebhookRow): Webhook {
   };
 }
 
-const fromDeliveryRow = (row: DeliveryRow): WebhookDelivery => ({ ...row, attempts: JSON.parse(row.attempts) });
+export const fromDeliveryRow = (row: DeliveryRow): WebhookDelivery => ({
+  ...row,
+  attempt_count: Number(row.attempt_count),
+  attempts: JSON.parse(row.attempts),
+});
 
-export function createWebhookStore(db: Db, options: WebhookStoreOptions): WebhookStore {
-  const now = options.now ?? (() => new Date());
+/** The new subscription's row (its secret sealed) and the secret itself, shown once. */
+export function newWebhookRow(
+  org_id: string,
+  input: WebhookInput,
+  box: SecretBox,
+  now: Date,
+): { row: WebhookRow; secret: string } {
+  const secret = input.secret ?? `whsec-${randomBytes(24).toString("base64url")}`;
+  const row: WebhookRow = {
+    webhook_id: `whk-${randomUUID()}`,
+    org_id,
+    url: input.url,
+    format: input.format,
+    events: JSON.stringify([...new Set(input.events)]),
+    secret_sealed: box.seal(secret),
+    description: input.description ?? null,
+    created_at: now.toISOString(),
+  };
+  return { row, secret };
+}
+
+/** The environment's subscription (GATEHOUSE_WEBHOOK_URL): for the default org only, never stored. */
+export function environmentWebhook(options: WebhookStoreOptions): (org_id: string) => SigningWebhook | undefined {
   const env = options.envDefault;
   const envWebhook: SigningWebhook | undefined = env && {
     webhook_id: ENV_DEFAULT_WEBHOOK_ID,
@@ -142,8 +170,17 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
     created_at: new Date(0).toISOString(),
     secret: env.secret,
   };
-  const envFor = (org_id: string) => (envWebhook && envWebhook.org_id === org_id ? envWebhook : undefined);
-  const publicView = ({ secret: _secret, ...webhook }: SigningWebhook): Webhook => webhook;
+  return (org_id) => (envWebhook && envWebhook.org_id === org_id ? envWebhook : undefined);
+}
+
+export const publicView = ({ secret: _secret, ...webhook }: SigningWebhook): Webhook => webhook;
+
+/** Deliveries log limit: 1–500, default 100. */
+export const deliveriesLimit = (filter: DeliveryFilter) => Math.min(Math.max(filter.limit ?? 100, 1), 500);
+
+export function createWebhookStore(db: Db, options: WebhookStoreOptions): WebhookStore {
+  const now = options.now ?? (() => new Date());
+  const envFor = environmentWebhook(options);
   const withSecret = (row: WebhookRow): SigningWebhook => ({
     ...fromWebhookRow(row),
     secret: options.box.open(row.secret_sealed),
@@ -188,17 +225,7 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
 
   return {
     create(org_id, input) {
-      const secret = input.secret ?? `whsec-${randomBytes(24).toString("base64url")}`;
-      const row: WebhookRow = {
-        webhook_id: `whk-${randomUUID()}`,
-        org_id,
-        url: input.url,
-        format: input.format,
-        events: JSON.stringify([...new Set(input.events)]),
-        secret_sealed: options.box.seal(secret),
-        description: input.description ?? null,
-        created_at: now().toISOString(),
-      };
+      const { row, secret } = newWebhookRow(org_id, input, options.box, now());
       statements.insertWebhook.run(row);
       return { ...fromWebhookRow(row), secret };
     },
@@ -260,7 +287,7 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
         where.push(`${key} = @${key}`);
         params[key] = filter[key];
       }
-      const limit = Math.min(Math.max(filter.limit ?? 100, 1), 500);
+      const limit = deliveriesLimit(filter);
       return db
         .prepare<Record<string, unknown>, DeliveryRow>(
           `SELECT * FROM webhook_deliveries WHERE ${where.join(" AND ")}

@@ -19,14 +19,10 @@ const log = logger.child({ module: "oversight" });
 export interface OversightDeps {
   approvals: ApprovalsService;
   audit: AuditService;
-  /** Shadow replay of a candidate manifest (src/core/governance/replay.ts); 501 when absent. */
-  replay?: ShadowReplay;
-  /** Evidence bundles (src/core/governance/evidence.ts); 501 when absent. */
-  evidence?: BuildEvidence;
-}
-
-function notConfigured(what: string): HttpProblem {
-  return new HttpProblem(501, `${what} is not available on this gateway`, { code: "NOT_IMPLEMENTED" });
+  /** Shadow replay of a candidate manifest (src/core/governance/replay.ts), on either backend. */
+  replay: ShadowReplay;
+  /** Evidence bundles (src/core/governance/evidence.ts), on either backend. */
+  evidence: BuildEvidence;
 }
 
 const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
@@ -142,7 +138,7 @@ function approvalHandlers(approvals: ApprovalsService) {
 }
 
 /** Interactions_*: the audit log as operators read, verify and export it, and evidence bundles. */
-function interactionHandlers(audit: AuditService, evidence: BuildEvidence | undefined) {
+function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
   return {
     Interactions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
@@ -196,7 +192,6 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence | unde
 
     Interactions_evidence: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      if (!evidence) throw notConfigured("Evidence bundles");
       const bundle = await evidence(params.org_id, params.interaction_id);
       if (!bundle)
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
@@ -215,12 +210,11 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence | unde
   } satisfies HandlerGroup;
 }
 
-/** Manifests_replay: a candidate manifest replayed against recorded traffic (501 without the embedded store). */
-function replayHandlers(replay: ShadowReplay | undefined) {
+/** Manifests_replay: a candidate manifest replayed against recorded traffic (either backend). */
+function replayHandlers(replay: ShadowReplay) {
   return {
     Manifests_replay: async ({ params, body, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      if (!replay) throw notConfigured("Shadow replay");
       try {
         const report = await replay(params.org_id, params.manifest_id, body as Parameters<ShadowReplay>[2]);
         return { status: 200, body: report };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../contract-tests/fixtures";
 import { verifySignature } from "../../core/notifications";
 import { agent, executeBody, operator, registerManifest } from "../../test-support/http";
+import { gatehouseBackends, type OpenedBackend } from "../../test-support/backends";
 
 const UAPK = "notify-bot";
 const SECRET = "whsec-test-0123456789abcdef0123456789abcdef";
@@ -62,6 +63,8 @@ async function until<T>(what: string, probe: () => T | undefined | Promise<T | u
   }
 }
 
+const backends = await gatehouseBackends("approval notifications e2e");
+
 let g: TestGatehouse;
 let receiver: Awaited<ReturnType<typeof startWebhookReceiver>>;
 
@@ -86,11 +89,14 @@ async function subscribe(path: string, extra: Record<string, unknown> = {}): Pro
   return reply.body.webhook_id as string;
 }
 
-describe("approval notifications (webhooks)", () => {
+describe.each(backends)("approval notifications (webhooks) ($name)", (backend) => {
+  let opened: OpenedBackend;
   beforeAll(async () => {
     receiver = await startWebhookReceiver({ "/flaky": 1, "/down": 99 });
+    opened = await backend.open();
     g = await startTestGatehouse({
       env: {
+        ...opened.env,
         GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
         GATEHOUSE_WEBHOOK_RETRY_BASE_MS: String(RETRY_BASE_MS),
         GATEHOUSE_WEBHOOK_MAX_ATTEMPTS: "3",
@@ -108,6 +114,7 @@ describe("approval notifications (webhooks)", () => {
 
   afterAll(async () => {
     await g?.dispose();
+    await opened?.dispose();
     await receiver?.close();
   });
 
@@ -154,8 +161,13 @@ describe("approval notifications (webhooks)", () => {
       reason: "known vendor",
     });
 
-    const log = await operator(g).get(`/webhooks/deliveries?webhook_id=${webhookId}`);
-    expect(log.status).toBe(200);
+    // The receiver answered; the try is recorded right after (on PostgreSQL, one round trip later).
+    const log = await until("both deliveries recorded as delivered", async () => {
+      const reply = await operator(g).get(`/webhooks/deliveries?webhook_id=${webhookId}`);
+      expect(reply.status).toBe(200);
+      const items = reply.body.items as { status: string }[];
+      return items.length === 2 && items.every((d) => d.status === "delivered") ? reply : undefined;
+    });
     expect(log.body.items).toHaveLength(2);
     for (const delivery of log.body.items) {
       expect(delivery).toMatchObject({ webhook_id: webhookId, approval_id: approvalId, status: "delivered" });

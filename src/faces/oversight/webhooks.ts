@@ -1,5 +1,6 @@
 // Approval notifications, operator side: subscribe a URL to the org's approval events, list and remove
-// subscriptions, read the delivery log (spec/webhooks.tsp). Delivering is src/core/notifications' job.
+// subscriptions, read the delivery log (spec/webhooks.tsp). Delivering is src/core/notifications' job. Either
+// backend's store (embedded SQLite, or the shared store on PostgreSQL) serves them.
 import {
   checkTarget,
   ENV_DEFAULT_WEBHOOK_ID,
@@ -39,12 +40,12 @@ function toDelivery(d: WebhookDelivery) {
 
 export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
   return {
-    Webhooks_create: ({ params, body, principal }) => {
+    Webhooks_create: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       // The same guard as every delivery: refused now rather than failing silently later.
       const verdict = checkTarget(body.url, target);
       if (!verdict.ok) throw new HttpProblem(400, verdict.message, { code: "WEBHOOK_TARGET_REFUSED" });
-      const created = webhooks.create(params.org_id, {
+      const created = await webhooks.create(params.org_id, {
         url: body.url,
         format: body.format ?? "gatehouse",
         events: body.events ?? [...WEBHOOK_EVENT_TYPES],
@@ -58,14 +59,14 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
       return { status: 201, body: created };
     },
 
-    Webhooks_list: ({ params, principal }) => {
+    Webhooks_list: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: { items: webhooks.list(params.org_id) } };
+      return { status: 200, body: { items: await webhooks.list(params.org_id) } };
     },
 
-    Webhooks_remove: ({ params, principal }) => {
+    Webhooks_remove: async ({ params, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      if (params.webhook_id === ENV_DEFAULT_WEBHOOK_ID || !webhooks.remove(params.org_id, params.webhook_id)) {
+      if (params.webhook_id === ENV_DEFAULT_WEBHOOK_ID || !(await webhooks.remove(params.org_id, params.webhook_id))) {
         const why = params.webhook_id === ENV_DEFAULT_WEBHOOK_ID ? " (it is configured by GATEHOUSE_WEBHOOK_URL)" : "";
         throw new HttpProblem(404, `Webhook ${params.webhook_id} not found${why}`, { code: "WEBHOOK_NOT_FOUND" });
       }
@@ -73,9 +74,9 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
       return { status: 204, body: undefined };
     },
 
-    Webhooks_deliveries: ({ params, query, principal }) => {
+    Webhooks_deliveries: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const items = webhooks.deliveries(params.org_id, {
+      const items = await webhooks.deliveries(params.org_id, {
         ...(query.webhook_id !== undefined ? { webhook_id: query.webhook_id } : {}),
         ...(query.approval_id !== undefined ? { approval_id: query.approval_id } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
@@ -83,23 +84,5 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
       });
       return { status: 200, body: { items: items.map(toDelivery) } };
     },
-  } satisfies HandlerGroup;
-}
-
-/**
- * The webhook operations where subscriptions cannot be stored yet (the PostgreSQL backend): each answers 501
- * problem+json, never a silent success.
- */
-export function webhooksUnavailable() {
-  const unavailable = () => {
-    throw new HttpProblem(501, "Approval notifications are not available on the PostgreSQL backend yet", {
-      code: "NOT_IMPLEMENTED",
-    });
-  };
-  return {
-    Webhooks_create: unavailable,
-    Webhooks_list: unavailable,
-    Webhooks_remove: unavailable,
-    Webhooks_deliveries: unavailable,
   } satisfies HandlerGroup;
 }

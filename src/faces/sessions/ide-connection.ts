@@ -59,7 +59,9 @@ export function acceptConnection(
     if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") conn.closeCodeSent ??= CloseCode.MESSAGE_TOO_BIG;
     log.debug({ err, sessionId: ctx.sessionId }, "IDE socket error");
   });
+  const stopFollowing = followElsewhere(registry, session, conn, ctx);
   ws.on("close", (code) => {
+    stopFollowing();
     metrics.activeConnections.dec();
     metrics.closes.inc({ code: String(conn.closeCodeSent ?? code) });
     clearTimeout(conn.tokenTimer);
@@ -73,6 +75,26 @@ export function acceptConnection(
 
   // A resume point in the handshake: replay before any live frame, so the IDE sees one ordered stream.
   if (ctx.lastSeq !== undefined) registry.resume(session, conn, ctx.lastSeq, session.record.nextSeq);
+}
+
+/**
+ * A resume on a node that runs no turn for the session: the turn may still be running on the node the IDE left.
+ * Follow the shared stream and relay what that turn appends, until this socket closes or this node starts a turn
+ * of its own. Nothing to do on a store that is not shared.
+ */
+function followElsewhere(
+  registry: SessionRegistry,
+  session: LiveSession,
+  conn: Connection,
+  ctx: UpgradeContext,
+): () => void {
+  const follow = registry.store.follow;
+  if (ctx.lastSeq === undefined || session.link || session.linking || !follow) return () => undefined;
+  const stop = follow.call(registry.store, ctx.sessionId, session.record.nextSeq - 1, (frame) => {
+    if (session.link || session.linking || session.conn !== conn) stop();
+    else registry.relay(session, conn, frame);
+  });
+  return stop;
 }
 
 /** At the token's exp: TOKEN_EXPIRED, then close 4401 (reconnect with a new token and resume). */

@@ -2,8 +2,10 @@
 // a gateway restart, and another node can take over a session (ownership checked, missed frames replayed).
 // This node's memory stays the working copy so emitting stays synchronous and ordered; every change is
 // written to Redis in order on the one connection (pipelined, not awaited), and a session this node does not
-// hold is loaded from Redis before its upgrade completes (`hydrate`). A live runtime turn still belongs to
-// the node that runs it: route a session's sockets to one node while it is up (sticky sessions).
+// hold is loaded from Redis before its upgrade completes (`hydrate`). A live runtime turn belongs to the node
+// that runs it; when the IDE resumes on another node, that node follows the frames stream (`follow`, XREAD
+// BLOCK on a connection of its own) and relays what the running turn still appends, so no sticky routing is
+// needed for the stream to reach the IDE without a gap.
 //
 // Layout (P = key prefix):
 //   P:ws:session:{id}  hash   owner, org, created, next (the next seq)
@@ -16,6 +18,7 @@ import { logger } from "../../core/log/logger";
 import {
   createMemorySessionStore,
   type BufferedFrame,
+  type MemorySessionStore,
   type ReplayWindow,
   type SessionRecord,
   type SessionStore,
@@ -37,11 +40,13 @@ export interface RedisSessionStoreOptions extends ReplayWindow {
 
 /** Refresh a session's key expiry at most this often (not on every token). */
 const EXPIRY_REFRESH_MS = 1_000;
+/** How long one XREAD of a follower blocks before it looks again (and notices it was stopped). */
+const FOLLOW_BLOCK_MS = 1_000;
 
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const { redis, ttlMs } = options;
   const now = options.now ?? Date.now;
-  const local = createMemorySessionStore(
+  const local: MemorySessionStore = createMemorySessionStore(
     {
       maxAgeMs: options.maxAgeMs,
       maxFrames: options.maxFrames,
@@ -138,6 +143,17 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       );
     },
 
+    follow: (id, afterSeq, onFrame) =>
+      followFrames(
+        redis,
+        key.frames(id),
+        afterSeq,
+        (frame) => {
+          if (local.adopt(id, frame)) onFrame(frame);
+        },
+        (err) => report(err, "follow"),
+      ),
+
     async hydrate(id) {
       if (local.get(id)) return;
       try {
@@ -172,6 +188,43 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         report(err, "hydrate");
       }
     },
+  };
+}
+
+/**
+ * Reads a session's frames stream from after `afterSeq` as the node that runs the turn appends to it (XREAD
+ * BLOCK). A blocking read holds its connection: each follower has its own, closed by the returned stop.
+ */
+function followFrames(
+  redis: Redis,
+  streamKey: string,
+  afterSeq: number,
+  onFrame: (frame: BufferedFrame) => void,
+  onError: (err: unknown) => void,
+): () => void {
+  const reader = redis.duplicate({ lazyConnect: true });
+  reader.on("error", () => undefined); // reported by the read loop below
+  let stopped = false;
+  let last = `${afterSeq}-0`;
+  const loop = async () => {
+    await reader.connect();
+    while (!stopped) {
+      const reply = (await reader.xread("BLOCK", FOLLOW_BLOCK_MS, "STREAMS", streamKey, last)) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [, entries] of reply ?? [])
+        for (const entry of entries) {
+          last = entry[0];
+          onFrame(toFrame(entry));
+        }
+    }
+  };
+  loop().catch((err) => {
+    if (!stopped) onError(err);
+  });
+  return () => {
+    stopped = true;
+    reader.disconnect();
   };
 }
 

@@ -151,6 +151,13 @@ export class SessionRegistry {
     ws.send(data);
   }
 
+  /** A frame of this session's stream that another node numbered and buffered (a turn running there). */
+  relay(session: LiveSession, conn: Connection, frame: { data: string; replayable: boolean }): void {
+    if (!this.isCurrent(session) || session.conn !== conn || !frame.replayable) return;
+    metrics.messages.inc({ direction: "gateway_to_ide", type: "relayed" });
+    this.deliver(conn, frame.data);
+  }
+
   /** Replays the replayable frames after `lastSeq` (and before `beforeSeq`) to `conn`, or asks for a resync. */
   resume(session: LiveSession, conn: Connection, lastSeq: number, beforeSeq: number): void {
     const id = session.record.id;

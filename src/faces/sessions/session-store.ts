@@ -44,11 +44,19 @@ export interface SessionStore {
   expiredAt(id: string): Date | undefined;
   /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
   hydrate?(id: string): Promise<void>;
+  /**
+   * The frames another node appends to this session after `afterSeq` (a turn still running there after its IDE
+   * moved here), each added to this node's buffer under its own seq and handed to `onFrame`, in order. A shared
+   * store only; returns the function that stops following.
+   */
+  follow?(id: string, afterSeq: number, onFrame: (frame: BufferedFrame) => void): () => void;
 }
 
 /** The in-memory store, plus what a mirroring store needs to load a session into it. */
 export interface MemorySessionStore extends SessionStore {
   restore(record: SessionRecord, frames: BufferedFrame[]): void;
+  /** A frame another node numbered: buffered under its seq; false when this node already has that seq. */
+  adopt(id: string, frame: BufferedFrame): boolean;
   rememberExpired(id: string, at: number): void;
 }
 
@@ -154,6 +162,17 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       tombstones.delete(record.id);
     },
     rememberExpired,
+    adopt(id, frame) {
+      const s = sessions.get(id);
+      if (!s || frame.seq < s.record.nextSeq) return false;
+      s.record.nextSeq = frame.seq + 1;
+      s.frames.push(frame);
+      s.bytes += costOf(frame);
+      totalBytes += costOf(frame);
+      trim(s);
+      trimTotal();
+      return true;
+    },
     create(id, owner) {
       const record: SessionRecord = {
         id,

@@ -19,7 +19,9 @@ export async function readApproval(db: AnyKysely | Trx, orgId: string, approvalI
 
 export async function listApprovals(db: AnyKysely, orgId: string, filter: ListFilter): Promise<Approval[]> {
   const requested = filter.limit ?? 100;
-  const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 500) : 100;
+  // The API caps a page at 500; the handler reads one more to know whether a next page exists (clamping to
+  // 500 here lost the next_cursor of a full maximum page), so allow what the embedded store allows.
+  const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 1000) : 100;
   let query = db.selectFrom("approvals").selectAll().where("org_id", "=", orgId);
   if (filter.status) query = query.where("status", "=", filter.status);
   if (filter.agent_id) query = query.where("agent_id", "=", filter.agent_id);
@@ -88,5 +90,6 @@ export function fromRow(row: any): Approval {
     counterparty: parse(row.counterparty),
     context: parse(row.context),
     reasons: parse(row.reasons),
+    risk: parse(row.risk ?? null),
   };
 }

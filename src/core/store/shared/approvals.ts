@@ -50,6 +50,8 @@ export function createSharedApprovals(
       counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
       context: input.context === undefined ? null : JSON.stringify(input.context),
       reasons: JSON.stringify(input.reasons),
+      // The risk picture operators and webhook receivers weigh, as the embedded store keeps it.
+      risk: input.risk === undefined ? null : JSON.stringify(input.risk),
       binding_hash,
       status: "pending",
       interaction_id: input.interaction_id ?? null,
@@ -183,5 +185,6 @@ function fromRow(row: any): Approval {
     counterparty: parse(row.counterparty),
     context: parse(row.context),
     reasons: parse(row.reasons),
+    risk: parse(row.risk ?? null),
   };
 }

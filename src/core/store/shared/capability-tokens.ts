@@ -32,6 +32,8 @@ export function createSharedCapabilityTokens(
   }
 
   return {
+    get,
+
     async issue(input) {
       const { issued, row } = await signCapabilityToken(input, await keys.activeKey(), now());
       await db.insertInto("capability_tokens").values(row).execute();

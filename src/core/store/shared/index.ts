@@ -17,7 +17,8 @@ import type { CapabilityTokensService } from "../../ports";
 import { createSharedSigningKeys, type SharedSigningKeys } from "./signing-keys";
 
 export interface SharedStores {
-  signingKeys: { audit: SharedSigningKeys; capabilityToken: SharedSigningKeys };
+  /** Audit, capability-token and development-issuer keys: every node signs and verifies with the same ones. */
+  signingKeys: { audit: SharedSigningKeys; capabilityToken: SharedSigningKeys; devIssuer: SharedSigningKeys };
   manifests: SharedManifests;
   counterparties: SharedCounterparties;
   budgets: SharedBudgets;
@@ -42,6 +43,7 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   const signingKeys = {
     audit: createSharedSigningKeys(db, { purpose: "audit", box, ...clock }),
     capabilityToken: createSharedSigningKeys(db, { purpose: "capability-token", box, ...clock }),
+    devIssuer: createSharedSigningKeys(db, { purpose: "dev-issuer", box, ...clock }),
   };
   const budgets = createSharedBudgets(db);
   const approvals = createSharedApprovals(db, clock);

@@ -7,8 +7,11 @@ import { sql, type Transaction } from "kysely";
 import type { AnyKysely } from "../postgres";
 import type { SecretBox } from "./secret-box";
 
+/** The embedded store's purposes, and the development issuer's (user tokens of the built-in identity). */
+export type SharedKeyPurpose = SigningKeyPurpose | "dev-issuer";
+
 export interface SharedSigningKeys {
-  readonly purpose: SigningKeyPurpose;
+  readonly purpose: SharedKeyPurpose;
   /**
    * The key that signs now; the first node to ask generates it, every other node adopts that one. Pass the
    * caller's transaction when inside one (SQLite has a single connection: a query beside it would wait forever).
@@ -24,7 +27,7 @@ export interface SharedSigningKeys {
 type Executor = AnyKysely | Transaction<any>;
 
 export interface SharedSigningKeysOptions {
-  purpose: SigningKeyPurpose;
+  purpose: SharedKeyPurpose;
   box: SecretBox;
   now?: () => Date;
 }

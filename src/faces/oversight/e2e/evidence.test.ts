@@ -12,6 +12,7 @@ import { runCli } from "../../../cli/program";
 import { jwksToKeys } from "../../../cli/audit-verify";
 import { chainHeadProblem } from "../../../core/audit/chain-head";
 import { agent, executeBody, ORG_ID, operator, registerManifest } from "../../../test-support/http";
+import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
 
 const UAPK = "evidence-bot";
 const manifest = {
@@ -22,180 +23,190 @@ const manifest = {
   tools: { "crm:read": { connector: { type: "echo" } }, "crm:delete": { connector: { type: "echo" } } },
 };
 
-let g: TestGatehouse;
-let work: string;
-let jwksFile: string;
-let approvedInteraction: string;
-let approvalId: string;
+const backends = await gatehouseBackends("evidence bundles e2e");
 
-const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+describe.each(backends)("evidence bundles ($name)", (backend) => {
+  let opened: OpenedBackend;
+  let g: TestGatehouse;
+  let work: string;
+  let jwksFile: string;
+  let approvedInteraction: string;
+  let approvalId: string;
 
-async function verifyBundle(bundle: unknown) {
-  const file = join(work, `bundle-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(bundle));
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(["evidence", "verify", file, "--jwks", jwksFile], {
-    stdout: (l) => out.push(l),
-    stderr: (l) => err.push(l),
-  });
-  return { code, out: out.join("\n"), err: err.join("\n") };
-}
+  const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-async function evidenceOf(interactionId: string) {
-  const reply = await operator(g).get(`/interactions/${interactionId}/evidence`);
-  expect(reply.status, reply.text).toBe(200);
-  return reply.body;
-}
-
-beforeAll(async () => {
-  g = await startTestGatehouse();
-  work = mkdtempSync(join(tmpdir(), "gatehouse-evidence-"));
-  await registerManifest(g, manifest);
-  const action = { type: "crm", tool: "delete", params: { id: "c-7" } };
-  const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
-  expect(asked.body.decision).toBe("ESCALATE");
-  approvalId = asked.body.approval_id;
-  const approved = await operator(g).post(`/approvals/${approvalId}/approve`, {
-    reason: "customer asked in ticket 42",
-  });
-  expect(approved.status).toBe(200);
-  const ran = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action, { approval_id: approvalId }));
-  expect(ran.body).toMatchObject({ decision: "ALLOW", executed: true });
-  approvedInteraction = ran.body.interaction_id;
-  // Later traffic: the proof must reach past it, to the head.
-  await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "crm", tool: "read", params: { id: "x" } }));
-  const jwks = await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json());
-  jwksFile = join(work, "jwks.json");
-  writeFileSync(jwksFile, JSON.stringify(jwks));
-});
-
-afterAll(async () => {
-  await g?.dispose();
-  rmSync(work, { recursive: true, force: true });
-});
-
-describe("GET …/interactions/{id}/evidence", () => {
-  it("holds the action, decision, manifest version, approval and outcome, and verifies offline", async () => {
-    const bundle = await evidenceOf(approvedInteraction);
-    expect(bundle).toMatchObject({
-      format: "gatehouse.evidence.v1",
-      org_id: ORG_ID,
-      interaction_id: approvedInteraction,
-      action: { type: "crm", tool: "delete", params: { id: "c-7" } },
-      decision: { decision: "ALLOW" },
-      manifest: { version: 1, change: "registered", author: "operator@contract", content: { uapk_id: UAPK } },
-      approval: {
-        approval_id: approvalId,
-        decided_by: "operator@contract",
-        reason: "customer asked in ticket 42",
-        reasons: [{ code: "REQUIRES_APPROVAL" }],
-      },
-      outcome: { executed: true },
+  async function verifyBundle(bundle: unknown) {
+    const file = join(work, `bundle-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(bundle));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(["evidence", "verify", file, "--jwks", jwksFile], {
+      stdout: (l) => out.push(l),
+      stderr: (l) => err.push(l),
     });
-    const head = bundle.proof.chain_head;
-    expect(bundle.proof.chain.at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
-    expect(bundle.proof.involved_seqs.length).toBe(4); // escalation, verdict, intent, outcome
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
 
-    const result = await verifyBundle(bundle);
-    expect(result.code, result.err).toBe(0);
-    expect(result.out).toMatch(/decision: ALLOW of crm:delete by agent evidence-bot/);
-    expect(result.out).toMatch(/approval: .* approved by operator@contract .*customer asked in ticket 42/);
-    expect(result.out).toMatch(/manifest: .* version 1 \(sha256 [0-9a-f]{64}\)/);
-    expect(result.out).toMatch(/outcome: executed=true/);
-  });
+  async function evidenceOf(interactionId: string) {
+    const reply = await operator(g).get(`/interactions/${interactionId}/evidence`);
+    expect(reply.status, reply.text).toBe(200);
+    return reply.body;
+  }
 
-  it.each([
-    ["the decision", (b: any) => (b.decision.decision = "DENY"), /^FAIL: decision: /],
-    ["the approver", (b: any) => (b.approval.decided_by = "mallory"), /^FAIL: approval: decided_by differs/],
-    ["the approval note", (b: any) => (b.approval.reason = "no reason"), /^FAIL: approval: reason differs/],
-    [
-      "the manifest content",
-      (b: any) => b.manifest.content.capabilities.push("crm:export"),
-      /^FAIL: manifest: content does not hash/,
-    ],
-    ["the outcome", (b: any) => (b.outcome.executed = false), /^FAIL: outcome: differs/],
-    ["the outcome's result", (b: any) => (b.outcome.result.data = { id: "c-8" }), /^FAIL: outcome: differs/],
-    ["the action", (b: any) => (b.action.params.id = "c-8"), /^FAIL: action: differs/],
-    ["a record of the proof", (b: any) => (b.proof.chain[1].decision = "DENY"), /^FAIL: proof: .*hash mismatch/],
-    ["the end of the proof", (b: any) => b.proof.chain.pop(), /^FAIL: proof: the records end at seq/],
-    ["the chain head", (b: any) => (b.proof.chain_head.seq += 1), /^FAIL: proof: chain head signature/],
-  ])("an edit of %s fails and names what broke", async (_what, edit, message) => {
-    const bundle = clone(await evidenceOf(approvedInteraction));
-    edit(bundle);
-    const result = await verifyBundle(bundle);
-    expect(result.code).toBe(1);
-    expect(result.err).toMatch(message);
-  });
-
-  it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
-    const denied = await agent(g).post(
+  beforeAll(async () => {
+    opened = await backend.open();
+    g = await startTestGatehouse({ env: opened.env });
+    work = mkdtempSync(join(tmpdir(), "gatehouse-evidence-"));
+    await registerManifest(g, manifest);
+    const action = { type: "crm", tool: "delete", params: { id: "c-7" } };
+    const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
+    expect(asked.body.decision).toBe("ESCALATE");
+    approvalId = asked.body.approval_id;
+    const approved = await operator(g).post(`/approvals/${approvalId}/approve`, {
+      reason: "customer asked in ticket 42",
+    });
+    expect(approved.status).toBe(200);
+    const ran = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action, { approval_id: approvalId }));
+    expect(ran.body).toMatchObject({ decision: "ALLOW", executed: true });
+    approvedInteraction = ran.body.interaction_id;
+    // Later traffic: the proof must reach past it, to the head.
+    await agent(g).post(
       "/api/v1/gateway/execute",
-      executeBody("not-registered", { type: "crm", tool: "read" }),
+      executeBody(UAPK, { type: "crm", tool: "read", params: { id: "x" } }),
     );
-    const bundle = await evidenceOf(denied.body.interaction_id);
-    expect(bundle.manifest).toBeUndefined();
-    expect(bundle.outcome).toBeUndefined();
-    const result = await verifyBundle(bundle);
-    expect(result.code, result.err).toBe(0);
-    expect(result.out).toMatch(/outcome: nothing ran/);
-    const missing = await operator(g).get("/interactions/int-unknown/evidence");
-    expect(missing.status).toBe(404);
-    expect(missing.body.code).toBe("INTERACTION_NOT_FOUND");
-  });
-});
-
-describe("signed chain head", () => {
-  it("GET …/interactions/head is signed by an audit key of the JWKS and names the last record", async () => {
-    const head = (await operator(g).get("/interactions/head")).body;
-    const keys = jwksToKeys(await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json()));
-    expect(chainHeadProblem(head, (kid) => keys.get(kid))).toBeNull();
-    const latest = (await operator(g).get("/interactions?limit=1")).body.items[0];
-    expect(head).toMatchObject({
-      type: "gatehouse.audit.chain_head",
-      org_id: ORG_ID,
-      seq: latest.seq,
-      hash: latest.hash,
-    });
-    expect(chainHeadProblem({ ...head, hash: "0".repeat(64) }, (kid) => keys.get(kid))).toMatch(/does not verify/);
+    const jwks = await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json());
+    jwksFile = join(work, "jwks.json");
+    writeFileSync(jwksFile, JSON.stringify(jwks));
   });
 
-  it("the export ends with it; audit verify detects a cut at the tail and a missing head", async () => {
-    const text = (await operator(g).get("/interactions/export")).text;
-    const lines = text.trimEnd().split("\n");
-    expect(JSON.parse(lines.at(-1)!)).toHaveProperty("chain_head.type", "gatehouse.audit.chain_head");
-    const verify = async (content: string[]) => {
-      const file = join(work, `export-${Math.random().toString(36).slice(2)}.jsonl`);
-      writeFileSync(file, `${content.join("\n")}\n`);
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await runAuditVerify([file, "--jwks", jwksFile], {
-        stdout: (l) => out.push(l),
-        stderr: (l) => err.push(l),
+  afterAll(async () => {
+    await g?.dispose();
+    await opened?.dispose();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  describe("GET …/interactions/{id}/evidence", () => {
+    it("holds the action, decision, manifest version, approval and outcome, and verifies offline", async () => {
+      const bundle = await evidenceOf(approvedInteraction);
+      expect(bundle).toMatchObject({
+        format: "gatehouse.evidence.v1",
+        org_id: ORG_ID,
+        interaction_id: approvedInteraction,
+        action: { type: "crm", tool: "delete", params: { id: "c-7" } },
+        decision: { decision: "ALLOW" },
+        manifest: { version: 1, change: "registered", author: "operator@contract", content: { uapk_id: UAPK } },
+        approval: {
+          approval_id: approvalId,
+          decided_by: "operator@contract",
+          reason: "customer asked in ticket 42",
+          reasons: [{ code: "REQUIRES_APPROVAL" }],
+        },
+        outcome: { executed: true },
       });
-      return { code, out: out.join("\n"), err: err.join("\n") };
-    };
-    const whole = await verify(lines);
-    expect(whole.code, whole.err).toBe(0);
-    expect(whole.out).toMatch(/nothing is missing at the end/);
+      const head = bundle.proof.chain_head;
+      expect(bundle.proof.chain.at(-1)).toMatchObject({ seq: head.seq, hash: head.hash });
+      expect(bundle.proof.involved_seqs.length).toBe(4); // escalation, verdict, intent, outcome
 
-    const cut = await verify([...lines.slice(0, -3), lines.at(-1)!]);
-    expect(cut.code).toBe(1);
-    expect(cut.err).toMatch(/cut at the tail .*\(2 record\(s\) missing at the end\)/);
+      const result = await verifyBundle(bundle);
+      expect(result.code, result.err).toBe(0);
+      expect(result.out).toMatch(/decision: ALLOW of crm:delete by agent evidence-bot/);
+      expect(result.out).toMatch(/approval: .* approved by operator@contract .*customer asked in ticket 42/);
+      expect(result.out).toMatch(/manifest: .* version 1 \(sha256 [0-9a-f]{64}\)/);
+      expect(result.out).toMatch(/outcome: executed=true/);
+    });
 
-    const headless = await verify(lines.slice(0, -2));
-    expect(headless.code).toBe(1);
-    expect(headless.err).toMatch(/does not end with a signed chain head/);
+    it.each([
+      ["the decision", (b: any) => (b.decision.decision = "DENY"), /^FAIL: decision: /],
+      ["the approver", (b: any) => (b.approval.decided_by = "mallory"), /^FAIL: approval: decided_by differs/],
+      ["the approval note", (b: any) => (b.approval.reason = "no reason"), /^FAIL: approval: reason differs/],
+      [
+        "the manifest content",
+        (b: any) => b.manifest.content.capabilities.push("crm:export"),
+        /^FAIL: manifest: content does not hash/,
+      ],
+      ["the outcome", (b: any) => (b.outcome.executed = false), /^FAIL: outcome: differs/],
+      ["the outcome's result", (b: any) => (b.outcome.result.data = { id: "c-8" }), /^FAIL: outcome: differs/],
+      ["the action", (b: any) => (b.action.params.id = "c-8"), /^FAIL: action: differs/],
+      ["a record of the proof", (b: any) => (b.proof.chain[1].decision = "DENY"), /^FAIL: proof: .*hash mismatch/],
+      ["the end of the proof", (b: any) => b.proof.chain.pop(), /^FAIL: proof: the records end at seq/],
+      ["the chain head", (b: any) => (b.proof.chain_head.seq += 1), /^FAIL: proof: chain head signature/],
+    ])("an edit of %s fails and names what broke", async (_what, edit, message) => {
+      const bundle = clone(await evidenceOf(approvedInteraction));
+      edit(bundle);
+      const result = await verifyBundle(bundle);
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(message);
+    });
 
-    const after = await verify([...lines, lines[0]!]);
-    expect(after.code).toBe(1);
-    expect(after.err).toMatch(/record after the signed chain head/);
+    it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
+      const denied = await agent(g).post(
+        "/api/v1/gateway/execute",
+        executeBody("not-registered", { type: "crm", tool: "read" }),
+      );
+      const bundle = await evidenceOf(denied.body.interaction_id);
+      expect(bundle.manifest).toBeUndefined();
+      expect(bundle.outcome).toBeUndefined();
+      const result = await verifyBundle(bundle);
+      expect(result.code, result.err).toBe(0);
+      expect(result.out).toMatch(/outcome: nothing ran/);
+      const missing = await operator(g).get("/interactions/int-unknown/evidence");
+      expect(missing.status).toBe(404);
+      expect(missing.body.code).toBe("INTERACTION_NOT_FOUND");
+    });
+  });
 
-    const dupHead = await verify([
-      ...lines.slice(0, -1),
-      lines.at(-1)!.replace('{"chain_head":{', '{"chain_head":{"seq":1,'),
-    ]);
-    expect(dupHead.code).toBe(1);
-    expect(dupHead.err).toMatch(/duplicate keys/);
+  describe("signed chain head", () => {
+    it("GET …/interactions/head is signed by an audit key of the JWKS and names the last record", async () => {
+      const head = (await operator(g).get("/interactions/head")).body;
+      const keys = jwksToKeys(await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json()));
+      expect(chainHeadProblem(head, (kid) => keys.get(kid))).toBeNull();
+      const latest = (await operator(g).get("/interactions?limit=1")).body.items[0];
+      expect(head).toMatchObject({
+        type: "gatehouse.audit.chain_head",
+        org_id: ORG_ID,
+        seq: latest.seq,
+        hash: latest.hash,
+      });
+      expect(chainHeadProblem({ ...head, hash: "0".repeat(64) }, (kid) => keys.get(kid))).toMatch(/does not verify/);
+    });
+
+    it("the export ends with it; audit verify detects a cut at the tail and a missing head", async () => {
+      const text = (await operator(g).get("/interactions/export")).text;
+      const lines = text.trimEnd().split("\n");
+      expect(JSON.parse(lines.at(-1)!)).toHaveProperty("chain_head.type", "gatehouse.audit.chain_head");
+      const verify = async (content: string[]) => {
+        const file = join(work, `export-${Math.random().toString(36).slice(2)}.jsonl`);
+        writeFileSync(file, `${content.join("\n")}\n`);
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await runAuditVerify([file, "--jwks", jwksFile], {
+          stdout: (l) => out.push(l),
+          stderr: (l) => err.push(l),
+        });
+        return { code, out: out.join("\n"), err: err.join("\n") };
+      };
+      const whole = await verify(lines);
+      expect(whole.code, whole.err).toBe(0);
+      expect(whole.out).toMatch(/nothing is missing at the end/);
+
+      const cut = await verify([...lines.slice(0, -3), lines.at(-1)!]);
+      expect(cut.code).toBe(1);
+      expect(cut.err).toMatch(/cut at the tail .*\(2 record\(s\) missing at the end\)/);
+
+      const headless = await verify(lines.slice(0, -2));
+      expect(headless.code).toBe(1);
+      expect(headless.err).toMatch(/does not end with a signed chain head/);
+
+      const after = await verify([...lines, lines[0]!]);
+      expect(after.code).toBe(1);
+      expect(after.err).toMatch(/record after the signed chain head/);
+
+      const dupHead = await verify([
+        ...lines.slice(0, -1),
+        lines.at(-1)!.replace('{"chain_head":{', '{"chain_head":{"seq":1,'),
+      ]);
+      expect(dupHead.code).toBe(1);
+      expect(dupHead.err).toMatch(/duplicate keys/);
+    });
   });
 });

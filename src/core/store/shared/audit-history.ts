@@ -1,0 +1,105 @@
+// The replay and evidence history port (src/core/governance/history.ts) on the shared store: the same reads as
+// the embedded store's, written once with Kysely. Records keep the exact shape of the embedded audit log's, so a
+// replay decides and an evidence bundle verifies the same on either backend.
+import { isoInstant, type RecordedAction } from "../../audit/audit-log";
+import { type AuditHistory, tokenTracePattern } from "../../governance/history";
+import type { AnyKysely } from "../postgres";
+import type { SharedAuditChain } from "./audit-chain";
+import { fromRow } from "./audit-content";
+
+const ACTION_COLUMNS = [
+  "seq",
+  "kind",
+  "interaction_id",
+  "timestamp",
+  "uapk_id",
+  "agent_id",
+  "action",
+  "decision",
+  "reasons",
+  "approval_id",
+  "policy_trace",
+  "meta",
+] as const;
+
+export function createSharedAuditHistory(
+  db: AnyKysely,
+  audit: Pick<SharedAuditChain, "getInteraction" | "signedHead">,
+): AuditHistory {
+  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+  const intents = (orgId: string, beforeSeq: number) =>
+    db
+      .selectFrom("audit_records")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("org_id", "=", orgId)
+      .where("kind", "=", "intent")
+      .where("seq", "<", beforeSeq);
+
+  return {
+    getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
+    signedHead: (orgId) => audit.signedHead(orgId),
+
+    async chainFrom(orgId, fromSeq) {
+      const rows = await db
+        .selectFrom("audit_records")
+        .selectAll()
+        .where("org_id", "=", orgId)
+        .where("seq", ">=", fromSeq)
+        .orderBy("seq")
+        .execute();
+      return rows.map(fromRow);
+    },
+
+    async actionRecords(orgId, filter) {
+      let query = db
+        .selectFrom("audit_records")
+        .select([...ACTION_COLUMNS])
+        .where("org_id", "=", orgId)
+        .where("uapk_id", "=", filter.uapk_id)
+        .where("kind", "in", ["intent", "decision"]);
+      if (filter.since !== undefined) query = query.where("timestamp", ">=", isoInstant(filter.since, "since"));
+      if (filter.until !== undefined) query = query.where("timestamp", "<", isoInstant(filter.until, "until"));
+      const rows = await query
+        .orderBy("seq")
+        .limit(Math.max(1, Math.floor(filter.limit)) + 1)
+        .execute();
+      // The trace and meta stay text: most replays never look inside them (see RecordedAction).
+      return rows.map(
+        (row): RecordedAction => ({
+          seq: Number(row.seq),
+          kind: row.kind,
+          interaction_id: row.interaction_id,
+          timestamp: row.timestamp,
+          uapk_id: row.uapk_id,
+          agent_id: row.agent_id,
+          action: parse(row.action),
+          decision: row.decision,
+          reasons: parse(row.reasons),
+          approval_id: row.approval_id,
+          policy_trace_json: row.policy_trace,
+          meta_json: row.meta,
+        }),
+      );
+    },
+
+    async intentsBefore(orgId, beforeSeq, spentBy) {
+      const query =
+        "token_id" in spentBy
+          ? intents(orgId, beforeSeq).where("policy_trace", "like", tokenTracePattern(spentBy.token_id))
+          : intents(orgId, beforeSeq)
+              .where("uapk_id", "=", spentBy.uapk_id)
+              .where("agent_id", "=", spentBy.agent_id)
+              .where("timestamp", ">=", spentBy.since);
+      return Number((await query.executeTakeFirstOrThrow()).n);
+    },
+
+    async counterpartiesFirstSeen(orgId, uapkId) {
+      return (await db
+        .selectFrom("known_counterparties")
+        .select(["counterparty", "first_seen"])
+        .where("org_id", "=", orgId)
+        .where("uapk_id", "=", uapkId)
+        .execute()) as { counterparty: string; first_seen: string }[];
+    },
+  };
+}

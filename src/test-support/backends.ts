@@ -1,0 +1,64 @@
+// The store backends an end-to-end test runs a real Gatehouse on: the embedded SQLite file (the default) and a
+// PostgreSQL database of the test's own (DATABASE_URL + GATEHOUSE_SECRET, dropped afterwards). PostgreSQL is
+// skipped with a message when unreachable, and a failure under CI=true (src/core/store/test-support.ts).
+import pg from "pg";
+import { createTestPgDatabase, postgresForTests } from "../core/store/test-support";
+import type { Gatehouse } from "../server";
+
+/** The secret the PostgreSQL backend's nodes share (seals signing keys and webhook secrets). */
+export const BACKEND_TEST_SECRET = "backend-test-secret-0123456789";
+
+export interface OpenedBackend {
+  /** What startTestGatehouse needs to run on this backend (nothing for SQLite). */
+  env: Record<string, string>;
+  /** Rows of a read-only SQL query on the node's store (to check that an operation wrote nothing). */
+  rows(g: Gatehouse, query: string): Promise<unknown[]>;
+  dispose(): Promise<void>;
+}
+
+export interface GatehouseBackend {
+  name: "sqlite" | "postgres";
+  open(): Promise<OpenedBackend>;
+}
+
+const sqlite: GatehouseBackend = {
+  name: "sqlite",
+  async open() {
+    return {
+      env: {},
+      async rows(g, query) {
+        if (!g.db) throw new Error("the sqlite backend's Gatehouse has no embedded database");
+        return g.db.prepare(query).all();
+      },
+      dispose: async () => {},
+    };
+  },
+};
+
+function postgres(admin: string): GatehouseBackend {
+  return {
+    name: "postgres",
+    async open() {
+      const database = await createTestPgDatabase(admin);
+      return {
+        env: { DATABASE_URL: database.url, GATEHOUSE_SECRET: BACKEND_TEST_SECRET },
+        async rows(_g, query) {
+          const client = new pg.Client({ connectionString: database.url });
+          await client.connect();
+          try {
+            return (await client.query(query)).rows;
+          } finally {
+            await client.end();
+          }
+        },
+        dispose: () => database.drop(),
+      };
+    },
+  };
+}
+
+/** SQLite, and PostgreSQL when it is reachable: `describe.each(await gatehouseBackends(...))`. */
+export async function gatehouseBackends(suite: string): Promise<GatehouseBackend[]> {
+  const admin = await postgresForTests(suite);
+  return admin ? [sqlite, postgres(admin)] : [sqlite];
+}
