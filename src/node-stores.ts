@@ -39,6 +39,7 @@ import { createSharedAuditHistory } from "./core/store/shared/audit-history";
 import { createSharedWebhookStore } from "./core/store/shared/webhooks";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { startWalCheckpointer } from "./core/store/wal-checkpointer";
+import { boundHeapGrowth } from "./system/heap";
 import { logger } from "./core/log/logger";
 import type { Probe } from "./system/handlers";
 
@@ -103,6 +104,10 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const checkpointer = startWalCheckpointer(db, {
     onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
   });
+  // A starting worker thread applies the process's V8 flags again, undoing the heap bound set at start-up
+  // (measured: the memory test's young generation back at 32 MiB): set it again once the worker runs.
+  await checkpointer?.online;
+  boundHeapGrowth(config.heapGrowingPercent);
   const apiKeys = createApiKeyStore(db, {
     secret: deps.secret,
     envKeys: config.apiKeys,

@@ -38,6 +38,8 @@ parentPort.on("message", (message) => {
 `;
 
 export interface WalCheckpointer {
+  /** Resolves once the worker thread runs. */
+  online: Promise<void>;
   /** Stops the worker after one last checkpoint. */
   stop(): Promise<void>;
 }
@@ -68,7 +70,12 @@ export function startWalCheckpointer(
     options.onError?.(err.message);
     if (db.open) db.pragma("wal_autocheckpoint = 1000");
   });
+  const online = new Promise<void>((resolve) => {
+    worker.once("online", () => resolve());
+    worker.once("exit", () => resolve());
+  });
   return {
+    online,
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         if (exited) return resolve();
