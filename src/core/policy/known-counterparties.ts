@@ -46,7 +46,8 @@ export class KnownCounterparties {
   }
 }
 
-const MAX_KNOWN = 100_000;
+// A key holds a recipient an agent chose (up to ~1 KB): 10,000 keep the memory an agent can fill to ~10 MB.
+const MAX_KNOWN = 10_000;
 const keyOf = (orgId: string, uapkId: string, counterparty: string) => `${orgId}\u0000${uapkId}\u0000${counterparty}`;
 
 /** A single recipient's normal form; a value that is refused or hides several is kept whole (never matches one). */

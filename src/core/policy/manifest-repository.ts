@@ -276,7 +276,8 @@ function toVersionInfo(row: VersionRow): ManifestVersionInfo {
   };
 }
 
-function deepFreeze<T>(value: T): T {
+/** Freezes a value and everything in it (a manifest shared between requests). */
+export function deepFreeze<T>(value: T): T {
   if (value && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);

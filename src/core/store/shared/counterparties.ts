@@ -13,7 +13,7 @@ export function createSharedCounterparties(db: AnyKysely): SharedCounterparties 
   // counterparty stays known: a member of this set needs no round trip, to read or to remember. Unknown ones
   // are always asked of the database (another node may have stored them meanwhile).
   const stored = new Set<string>();
-  const MAX_REMEMBERED = 100_000; // bounded: past it the set starts over (only a cost, never a wrong answer)
+  const MAX_REMEMBERED = 10_000; // recipients an agent chose (~1 KB each at most): bounded: past it the set starts over (only a cost, never a wrong answer)
   const keyOf = (orgId: string, uapkId: string, counterparty: string) =>
     `${orgId}\u0000${uapkId}\u0000${normalize(counterparty)}`;
   const note = (key: string) => {

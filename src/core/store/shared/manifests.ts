@@ -1,6 +1,7 @@
 // Manifests in the shared store: registered on any node, read by every node on each action (no node-local
 // copy to go stale, so a suspension or revocation takes effect cluster-wide at once). Every change adds a version
 // (content, hash, author, time) in the same transaction, as the embedded store does.
+import { deepFreeze } from "../../policy/manifest-repository";
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../../audit/canonical";
 import { InvalidManifestError, ManifestConflictError, TRANSITIONS } from "../../policy/manifest-repository";
@@ -35,14 +36,6 @@ const sameRow = (a: ManifestRow, b: ManifestRow) =>
   a.updated_at === b.updated_at &&
   a.created_at === b.created_at &&
   a.body === b.body;
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
 
 export interface SharedManifests {
   register(orgId: string, input: ManifestInput, author?: string): Promise<Manifest>;
