@@ -2,30 +2,12 @@
 // and writes by key that every other module of the store uses.
 import { randomUUID } from "node:crypto";
 import { boundMembers } from "../audit/bound";
+import type { ApprovalsTable } from "../store/schema";
 import type { Db } from "../store/sqlite";
-import type { Approval, ApprovalStatus, CreateApprovalInput } from "./types";
+import type { Approval, CreateApprovalInput } from "./types";
 
-export interface Row {
-  approval_id: string;
-  org_id: string;
-  uapk_id: string;
-  agent_id: string;
-  action: string;
-  counterparty: string | null;
-  context: string | null;
-  reasons: string;
-  binding_hash: string;
-  status: ApprovalStatus;
-  interaction_id: string | null;
-  created_at: string;
-  expires_at: string;
-  decided_at: string | null;
-  decided_by: string | null;
-  decision_reason: string | null;
-  consumed_at: string | null;
-  consumed_by_interaction_id: string | null;
-  risk: string | null;
-}
+/** The stored row (JSON columns as text): the `approvals` table of the store schema. */
+export type Row = ApprovalsTable;
 
 export function fromRow(row: Row): Approval {
   const parse = (text: string | null) => (text === null ? null : JSON.parse(text));

@@ -1,8 +1,12 @@
-// Waiting for an operator's verdict (long-poll on REST, the WS face): a waiter wakes on the event bus (this node's
-// and every other node's decisions), exactly when the approval expires, or on its re-check timer.
+// Waiting for an operator's verdict (long-poll on REST, the WS face), for both backends: the embedded store
+// (synchronous reads) and the shared store's service (src/core/store/shared/approvals-service.ts, reads over
+// the network). A waiter wakes on the event bus (this node's and every other node's decisions: Redis pub/sub in
+// a cluster), exactly when the approval expires, or on its re-check timer (a lost event only delays).
 import { EventEmitter } from "node:events";
 import type { EventBus } from "../events";
 import type { Approval } from "./types";
+
+type Read = (org_id: string, approval_id: string) => Approval | null | Promise<Approval | null>;
 
 export interface DecisionWaitersDeps {
   events: EventBus;
@@ -10,9 +14,9 @@ export interface DecisionWaitersDeps {
   pollIntervalMs: number;
   now: () => Date;
   /** The approval as a read by id sees it (overdue ones expired first). */
-  read: (org_id: string, approval_id: string) => Approval | null;
-  /** The approval as stored, without expiring anything (for a waiter that is aborted). */
-  readStored: (org_id: string, approval_id: string) => Approval | null;
+  read: Read;
+  /** The approval as stored, without expiring anything (for a waiter that is aborted or closed). */
+  readStored: Read;
 }
 
 export interface DecisionWaiters {
@@ -23,6 +27,9 @@ export interface DecisionWaiters {
   /** Stops listening on the bus and ends every pending wait with the approval as stored. */
   close(): void;
 }
+
+/** setTimeout's longest delay; a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function createDecisionWaiters(deps: DecisionWaitersDeps): DecisionWaiters {
   const { read, now } = deps;
@@ -36,30 +43,58 @@ export function createDecisionWaiters(deps: DecisionWaitersDeps): DecisionWaiter
   ];
   const closers = new Set<() => void>();
 
-  function wait(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal) {
-    const current = read(org_id, approval_id);
-    if (!current || current.status !== "pending" || timeoutMs <= 0 || signal?.aborted) return Promise.resolve(current);
+  async function wait(org_id: string, approval_id: string, timeoutMs: number, signal?: AbortSignal) {
+    const current = await read(org_id, approval_id);
+    if (current?.status !== "pending" || timeoutMs <= 0 || signal?.aborted) return current;
     return new Promise<Approval | null>((resolve) => {
-      const check = () => {
-        const latest = read(org_id, approval_id);
-        if (!latest || latest.status !== "pending") finish(latest);
+      let done = false;
+      // One read at a time; a wake during a read asks for one more after it (that read may predate the change).
+      let reading = false;
+      let again = false;
+      const check = async () => {
+        if (done) return;
+        if (reading) {
+          again = true;
+          return;
+        }
+        reading = true;
+        try {
+          do {
+            again = false;
+            const latest = await read(org_id, approval_id);
+            if (latest?.status !== "pending") finish(latest);
+          } while (again && !done);
+        } catch {
+          // the database does not answer now: the next re-check or the timeout answers
+        } finally {
+          reading = false;
+        }
       };
       const finish = (value: Approval | null) => {
+        if (done) return;
+        done = true;
         clearTimeout(timeout);
         clearTimeout(expiry);
         clearInterval(poll);
-        changes.off(approval_id, check);
+        changes.off(approval_id, onChange);
         signal?.removeEventListener("abort", onAbort);
         closers.delete(onAbort);
         resolve(value);
       };
-      const onAbort = () => finish(deps.readStored(org_id, approval_id));
-      const timeout = setTimeout(() => finish(read(org_id, approval_id)), timeoutMs);
+      const onChange = () => void check();
+      /** The last answer: as read now, or (the database not answering) the approval as the wait began. */
+      const lastRead = (readNow: Read) => {
+        Promise.resolve()
+          .then(() => readNow(org_id, approval_id))
+          .then(finish, () => finish(current));
+      };
+      const onAbort = () => lastRead(deps.readStored);
+      const timeout = setTimeout(() => lastRead(read), timeoutMs);
       // Wake exactly when it expires, so the waiter hears "expired" rather than a stale "pending".
       const untilExpiry = Date.parse(current.expires_at) - now().getTime();
-      const expiry = setTimeout(check, Math.max(untilExpiry, 0) + 1).unref();
-      const poll = setInterval(check, deps.pollIntervalMs).unref();
-      changes.on(approval_id, check);
+      const expiry = setTimeout(onChange, Math.min(Math.max(untilExpiry, 0) + 1, MAX_TIMER_MS)).unref();
+      const poll = setInterval(onChange, deps.pollIntervalMs).unref();
+      changes.on(approval_id, onChange);
       signal?.addEventListener("abort", onAbort, { once: true });
       closers.add(onAbort);
     });

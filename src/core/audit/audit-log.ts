@@ -18,20 +18,18 @@ import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys
 import {
   GENESIS_HASH,
   hashRecord,
-  jsonValue,
   signBody,
   type AuditRecord,
   type AuditRecordKind,
   type Decision,
   type UnsignedAuditRecord,
 } from "./record";
-import { boundMembers, boundValue } from "./bound";
 import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
-import { redactPaths } from "./redact";
 import { verifyRecords, type ChainVerification } from "./verify";
 import { fromRow, type Row, toRow } from "./audit-rows";
 import { actionRecordsOf, listRecords } from "./audit-queries";
+import { approvalContent, type Content, decisionContent, intentContent, outcomeContent } from "./record-content";
 
 // The row codec and query helpers, where callers have always imported them from.
 export {
@@ -188,45 +186,6 @@ export interface AuditLog {
   rotateSigningKey(): { kid: string; retired_kid: string | null };
 }
 
-/** Marks in meta which stored values are summaries (hash + preview) instead of the values sent. */
-function withTruncated(meta: unknown, truncated: string[]): unknown {
-  if (!truncated.length) return meta;
-  const base = meta !== null && typeof meta === "object" && !Array.isArray(meta) ? meta : {};
-  return { ...base, truncated };
-}
-
-/** The action as stored: its params bounded (see bound.ts), and meta naming what was summarised. */
-export function storedAction(action: unknown, meta: unknown): { action: unknown; meta: unknown } {
-  if (action === null || typeof action !== "object") return { action, meta };
-  const { params, ...rest } = action as { params?: unknown };
-  if (params === undefined) return { action, meta };
-  const bounded = boundMembers("params", params);
-  const stored = { ...rest, params: bounded.value };
-  // Identifying fields an agent controls are bounded as well (the spec bounds them at the REST boundary; the
-  // sessions door and direct engine callers may not).
-  for (const key of ["type", "tool", "counterparty", "jurisdiction", "currency"] as const) {
-    const value = (stored as Record<string, unknown>)[key];
-    if (typeof value === "string" && value.length > 1024) {
-      (stored as Record<string, unknown>)[key] = boundValue(value, 1024);
-      bounded.truncated.push(key);
-    }
-  }
-  return { action: stored, meta: withTruncated(meta, bounded.truncated) };
-}
-
-/** The connector's result as stored: its data bounded, and meta naming what was summarised. */
-export function storedResult(result: unknown, meta: unknown): { result: unknown; meta: unknown } {
-  if (result === null || typeof result !== "object") return { result, meta };
-  const truncated: string[] = [];
-  const stored: Record<string, unknown> = { ...(result as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(stored)) {
-    const bounded = key === "data" ? boundMembers("result.data", value) : { value: boundValue(value), truncated: [] };
-    stored[key] = bounded.value;
-    truncated.push(...(bounded.value !== value && !bounded.truncated.length ? [`result.${key}`] : bounded.truncated));
-  }
-  return { result: stored, meta: withTruncated(meta, truncated) };
-}
-
 export function newInteractionId(): string {
   return `int-${randomUUID()}`;
 }
@@ -249,49 +208,17 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
   const grouped = groupCommit(db);
 
-  const { appendSerialised, appendOutcome, appendDecision, redactedAction } = recordAppender(db, keys, now, headStmt);
+  const { appendSerialised, appendOutcome, appendDecision } = recordAppender(db, keys, now, headStmt);
 
   return {
-    appendIntent(input) {
-      if (input.decision !== "ALLOW") {
-        throw new Error(`appendIntent: an intent records an ALLOW about to execute, got ${input.decision}`);
-      }
-      return appendSerialised(input.org_id, {
-        kind: "intent",
-        interaction_id: input.interaction_id,
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
-        decision: input.decision,
-        reasons: jsonValue(input.reasons),
-        policy_trace: jsonValue(input.policy_trace),
-        approval_id: input.approval_id ?? null,
-        executed: null,
-        result: null,
-      });
-    },
+    appendIntent: (input) => appendSerialised(input.org_id, intentContent(input)),
 
     appendOutcome,
     appendDecision,
     appendOutcomeGrouped: (input) => grouped.run(() => appendOutcome(input)),
     appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
 
-    appendApprovalDecision(input) {
-      return appendSerialised(input.org_id, {
-        kind: "approval",
-        interaction_id: input.interaction_id,
-        uapk_id: input.uapk_id,
-        agent_id: input.agent_id,
-        action: redactedAction(input.action, input.redact),
-        decision: input.status === "approved" ? "ALLOW" : "DENY",
-        reasons: jsonValue(input.reasons),
-        policy_trace: null,
-        approval_id: input.approval_id,
-        executed: false,
-        result: null,
-        meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
-      });
-    },
+    appendApprovalDecision: (input) => appendSerialised(input.org_id, approvalContent(input)),
 
     list: (org_id, filter = {}) => listRecords(db, org_id, filter),
 
@@ -355,8 +282,6 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   };
 }
 
-type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
-
 /**
  * The appends: each record takes the chain's head, is hashed, signed (now, or by its group commit, see
  * group-signature.ts) and inserted under SQLite's write lock.
@@ -407,50 +332,11 @@ function recordAppender(
   // The intent is looked up and the outcome appended under one write lock (IMMEDIATE): no second outcome.
   const appendOutcomeOnce = db.transaction((input: OutcomeInput): AuditRecord => {
     const records = interactionKindsStmt.all(input.org_id, input.interaction_id);
-    const intent = records.find((r) => r.kind === "intent");
-    if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
-    if (records.some((r) => r.kind === "outcome")) {
-      throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
-    }
-    return appendSerialised(input.org_id, {
-      kind: "outcome",
-      interaction_id: input.interaction_id,
-      uapk_id: intent.uapk_id,
-      agent_id: intent.agent_id,
-      action: null,
-      decision: intent.decision,
-      reasons: null,
-      policy_trace: null,
-      approval_id: intent.approval_id,
-      executed: input.executed,
-      ...storedResult(redactPaths("result", jsonValue(input.result), input.redact) ?? null, jsonValue(input.meta)),
-    });
+    return appendSerialised(input.org_id, outcomeContent(input, records));
   });
 
-  function appendDecision(input: DecisionInput): AuditRecord {
-    return appendSerialised(input.org_id, {
-      kind: "decision",
-      interaction_id: input.interaction_id,
-      uapk_id: input.uapk_id,
-      agent_id: input.agent_id,
-      ...storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta)),
-      decision: input.decision,
-      reasons: jsonValue(input.reasons),
-      policy_trace: jsonValue(input.policy_trace),
-      approval_id: input.approval_id ?? null,
-      executed: false,
-      result: null,
-    });
-  }
-
+  const appendDecision = (input: DecisionInput): AuditRecord => appendSerialised(input.org_id, decisionContent(input));
   const appendOutcome = (input: OutcomeInput): AuditRecord => appendOutcomeOnce.immediate(input);
 
-  function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
-    if (!action) return null;
-    const normalised = jsonValue(action) as ActionInput;
-    if (normalised.params !== undefined) normalised.params = redactPaths("params", normalised.params, redact) as never;
-    return normalised;
-  }
-
-  return { appendSerialised, appendOutcome, appendDecision, redactedAction };
+  return { appendSerialised, appendOutcome, appendDecision };
 }

@@ -2,7 +2,16 @@
 // built from the filter, one page at a time.
 import type { Db } from "../store/sqlite";
 import type { AuditListFilter, AuditPage, RecordedAction } from "./audit-log";
-import { decodeCursor, encodeCursor, fromRow, InvalidAuditQueryError, isoInstant, type Row } from "./audit-rows";
+import {
+  ACTION_COLUMNS,
+  decodeCursor,
+  encodeCursor,
+  fromRow,
+  InvalidAuditQueryError,
+  isoInstant,
+  recordedAction,
+  type Row,
+} from "./audit-rows";
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
@@ -79,25 +88,10 @@ export function actionRecordsOf(
     where.push("timestamp < @until");
     params.until = isoInstant(filter.until, "until");
   }
-  const columns =
-    "seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, approval_id, policy_trace, meta";
   return db
     .prepare<Record<string, unknown>, Row>(
-      `SELECT ${columns} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
+      `SELECT ${ACTION_COLUMNS.join(", ")} FROM audit_records WHERE ${where.join(" AND ")} ORDER BY seq LIMIT ${Math.max(1, Math.floor(filter.limit)) + 1}`,
     )
     .all(params)
-    .map((row) => ({
-      seq: row.seq,
-      kind: row.kind,
-      interaction_id: row.interaction_id,
-      timestamp: row.timestamp,
-      uapk_id: row.uapk_id,
-      agent_id: row.agent_id,
-      action: row.action === null ? null : JSON.parse(row.action),
-      decision: row.decision,
-      reasons: row.reasons === null ? null : JSON.parse(row.reasons),
-      approval_id: row.approval_id,
-      policy_trace_json: row.policy_trace,
-      meta_json: row.meta,
-    }));
+    .map(recordedAction);
 }

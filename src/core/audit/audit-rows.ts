@@ -1,31 +1,13 @@
 // The audit record as a table row, and the cursor and instant codecs of its queries: one codec for SQLite and
 // PostgreSQL.
-import type { AuditRecord, AuditRecordKind, Decision } from "./record";
+import type { RecordedAction } from "./audit-log";
+import type { AuditRecordsTable } from "../store/schema";
+import type { AuditRecord } from "./record";
 
 export class InvalidAuditQueryError extends Error {}
 
-export interface Row {
-  org_id: string;
-  seq: number;
-  kind: AuditRecordKind;
-  interaction_id: string;
-  timestamp: string;
-  uapk_id: string | null;
-  agent_id: string | null;
-  action: string | null;
-  decision: Decision | null;
-  reasons: string | null;
-  policy_trace: string | null;
-  approval_id: string | null;
-  executed: number | null;
-  result: string | null;
-  meta: string | null;
-  prev_hash: string;
-  kid: string;
-  hash: string;
-  /** "" stands for null: the column predates unsigned records (NOT NULL). */
-  signature: string;
-}
+/** The stored row (JSON columns as text, `executed` 0/1, "" for a null signature): `audit_records` of the schema. */
+export type Row = AuditRecordsTable;
 
 /** A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. */
 export function toRow(record: AuditRecord): Row {
@@ -43,11 +25,14 @@ export function toRow(record: AuditRecord): Row {
   };
 }
 
+/**
+ * A stored row as a record: one codec for SQLite and PostgreSQL (a driver may hand integers back as strings or
+ * bigints, hence the Number()).
+ */
 export function fromRow(row: Row): AuditRecord {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
   return {
     org_id: row.org_id,
-    seq: row.seq,
+    seq: Number(row.seq),
     kind: row.kind,
     interaction_id: row.interaction_id,
     timestamp: row.timestamp,
@@ -58,13 +43,49 @@ export function fromRow(row: Row): AuditRecord {
     reasons: parse(row.reasons),
     policy_trace: parse(row.policy_trace),
     approval_id: row.approval_id,
-    executed: row.executed === null ? null : row.executed === 1,
+    executed: row.executed === null ? null : Number(row.executed) === 1,
     result: parse(row.result),
     meta: parse(row.meta),
     prev_hash: row.prev_hash,
     kid: row.kid,
     hash: row.hash,
     signature: row.signature === "" ? null : row.signature,
+  };
+}
+
+const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+
+/** The columns shadow replay reads of a recorded action (see RecordedAction). */
+export const ACTION_COLUMNS = [
+  "seq",
+  "kind",
+  "interaction_id",
+  "timestamp",
+  "uapk_id",
+  "agent_id",
+  "action",
+  "decision",
+  "reasons",
+  "approval_id",
+  "policy_trace",
+  "meta",
+] as const;
+
+/** A recorded action as shadow replay reads it: the trace and meta stay text (most replays never look inside). */
+export function recordedAction(row: Pick<Row, (typeof ACTION_COLUMNS)[number]>): RecordedAction {
+  return {
+    seq: Number(row.seq),
+    kind: row.kind,
+    interaction_id: row.interaction_id,
+    timestamp: row.timestamp,
+    uapk_id: row.uapk_id,
+    agent_id: row.agent_id,
+    action: parse(row.action),
+    decision: row.decision,
+    reasons: parse(row.reasons),
+    approval_id: row.approval_id,
+    policy_trace_json: row.policy_trace,
+    meta_json: row.meta,
   };
 }
 

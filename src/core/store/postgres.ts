@@ -3,8 +3,10 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 
-// biome-ignore lint/suspicious/noExplicitAny: the schema is described by the migrations, not by a TS type yet.
-export type AnyKysely = Kysely<any>;
+import type { Database } from "./schema";
+
+/** A Kysely over the store's tables (./schema.ts), whichever backend is behind it. */
+export type AnyKysely = Kysely<Database>;
 
 export function isPostgresUrl(url: string | undefined): url is string {
   return url !== undefined && /^postgres(ql)?:\/\//.test(url);
@@ -35,5 +37,5 @@ export function openPostgres(url: string, options: PostgresOptions = {}): AnyKys
   // emits 'error' with nobody listening — an uncaught exception would kill the node. Its pending or next query
   // fails (the request answers 503), and the pool drops the dead client.
   pool.on("connect", (client) => client.on("error", () => {}));
-  return new Kysely({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }

@@ -2,6 +2,7 @@
 // the keyset-paged list, what is overdue, and the changes since an instant.
 import type { Approval, ApprovalStore } from "../../approvals";
 import type { ApprovalChange } from "../../approvals/changes";
+import { fromRow } from "../../approvals/rows";
 import type { AnyKysely } from "../postgres";
 import type { Trx } from "./group-commit";
 
@@ -79,17 +80,4 @@ export async function approvalChangesSince(db: AnyKysely, orgId: string, sinceIs
     changed_at: [row.created_at, row.decided_at ?? "", row.consumed_at ?? ""].sort().at(-1) as string,
   }));
   return changed.sort((a, b) => a.changed_at.localeCompare(b.changed_at)).slice(0, 500);
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-export function fromRow(row: any): Approval {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return {
-    ...row,
-    action: parse(row.action),
-    counterparty: parse(row.counterparty),
-    context: parse(row.context),
-    reasons: parse(row.reasons),
-    risk: parse(row.risk ?? null),
-  };
 }

@@ -6,9 +6,10 @@
 // Every transaction that writes a verdict takes the org's chain lock first (./group-commit.ts), the order the
 // grouped reservations use too, so a decision and a reservation consuming the same approval never deadlock.
 //
-// Long-poll: ./approvals-waiter.ts. The verdict transactions: ./approvals-verdicts.ts. Reads: ./approvals-queries.ts.
+// Long-poll: src/core/approvals/waiting.ts (shared with the embedded store). The verdict transactions: ./approvals-verdicts.ts. Reads: ./approvals-queries.ts.
 import type { Approval, DecideResult, DecisionListener } from "../../approvals";
 import { agentViewOf } from "../../approvals/listing";
+import { createDecisionWaiters } from "../../approvals/waiting";
 import type { EventBus, GatehouseEvent } from "../../events";
 import { logger } from "../../log/logger";
 import type { ApprovalsService } from "../../ports";
@@ -16,7 +17,6 @@ import type { AnyKysely } from "../postgres";
 import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
 import { decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
-import { createSharedWaiters } from "./approvals-waiter";
 import type { SharedAuditChain } from "./audit-chain";
 import type { SharedManifests } from "./manifests";
 
@@ -95,7 +95,13 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
     return result;
   }
 
-  const waiters = createSharedWaiters({ events, pollIntervalMs: deps.pollIntervalMs ?? 1000, now, get, read });
+  const waiters = createDecisionWaiters({
+    events,
+    pollIntervalMs: deps.pollIntervalMs ?? 1000,
+    now,
+    read: get,
+    readStored: read,
+  });
 
   const service: ApprovalsService = {
     async create(input) {
@@ -132,6 +138,7 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
         .returningAll()
         .executeTakeFirst();
       if (!row) return false;
+      waiters.wake(approvalId);
       announce({ type: "approval.decided", org_id: orgId, approval_id: approvalId, status: "cancelled" });
       return true;
     },

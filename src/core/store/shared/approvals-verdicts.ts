@@ -4,7 +4,7 @@
 import type { Approval, DecideResult } from "../../approvals";
 import { approvalVerdictRecord } from "../../governance/approval-audit-listener";
 import { capabilityOf } from "../../policy/types";
-import { fromRow } from "./approvals-queries";
+import { fromRow } from "../../approvals/rows";
 import type { SharedAuditChain } from "./audit-chain";
 import { lockOrgChain, type Trx } from "./group-commit";
 import type { SharedManifests } from "./manifests";

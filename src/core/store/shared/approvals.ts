@@ -4,7 +4,6 @@ import { randomUUID } from "node:crypto";
 import { sql, type Transaction } from "kysely";
 import {
   approvalBindingHash,
-  bindingDifferences,
   DEFAULT_APPROVAL_TTL_MS,
   type Approval,
   type ConsumeInput,
@@ -12,10 +11,13 @@ import {
   type CreateApprovalInput,
   type DecideResult,
 } from "../../approvals";
+import { consumeBindingHash, consumeRefusal } from "../../approvals/consume-decision";
+import { fromRow } from "../../approvals/rows";
+import { readApproval } from "./approvals-queries";
 import type { AnyKysely } from "../postgres";
+import type { Database } from "../schema";
 
-// biome-ignore lint/suspicious/noExplicitAny: schema from the migrations.
-export type Executor = AnyKysely | Transaction<any>;
+export type Executor = AnyKysely | Transaction<Database>;
 
 export interface SharedApprovals {
   create(input: CreateApprovalInput): Promise<Approval>;
@@ -53,7 +55,7 @@ export function createSharedApprovals(
       // The risk picture operators and webhook receivers weigh, as the embedded store keeps it.
       risk: input.risk === undefined ? null : JSON.stringify(input.risk),
       binding_hash,
-      status: "pending",
+      status: "pending" as const,
       interaction_id: input.interaction_id ?? null,
       created_at: at.toISOString(),
       expires_at: new Date(at.getTime() + (input.ttl_ms ?? ttlMs)).toISOString(),
@@ -77,15 +79,7 @@ export function createSharedApprovals(
     return create(input); // decided between our insert and read: ask again
   }
 
-  async function get(orgId: string, approvalId: string, trx: Executor = db): Promise<Approval | null> {
-    const row = await trx
-      .selectFrom("approvals")
-      .selectAll()
-      .where("org_id", "=", orgId)
-      .where("approval_id", "=", approvalId)
-      .executeTakeFirst();
-    return row ? fromRow(row) : null;
-  }
+  const get = (orgId: string, approvalId: string, trx: Executor = db) => readApproval(trx, orgId, approvalId);
 
   return {
     create,
@@ -122,8 +116,7 @@ export function createSharedApprovals(
 
     async consume(input, trx = db) {
       const at = (input.now ?? now()).toISOString();
-      const bindingHash = input.bindingHash ?? (input.binding ? approvalBindingHash(input.binding) : undefined);
-      if (!bindingHash) throw new Error("consume: bindingHash or binding is required");
+      const bindingHash = consumeBindingHash(input);
       const consumed = await trx
         .updateTable("approvals")
         .set({ status: "consumed", consumed_at: at, consumed_by_interaction_id: input.interaction_id ?? null })
@@ -135,56 +128,7 @@ export function createSharedApprovals(
         .returningAll()
         .executeTakeFirst();
       if (consumed) return { ok: true, approval: fromRow(consumed) };
-      return refusal(input, await get(input.org_id, input.approval_id, trx), at);
+      return consumeRefusal(input, await get(input.org_id, input.approval_id, trx), at);
     },
-  };
-}
-
-/** Why an approval could not be consumed (same codes and wording as src/core/approvals). */
-function refusal(input: ConsumeInput, current: Approval | null, at: string): ConsumeResult {
-  const id = input.approval_id;
-  if (!current) return { ok: false, code: "APPROVAL_NOT_FOUND", reason: `Approval ${id} not found` };
-  const overdue = (current.status === "pending" || current.status === "approved") && current.expires_at <= at;
-  switch (overdue ? "expired" : current.status) {
-    case "pending":
-      return { ok: false, code: "APPROVAL_PENDING", reason: `Approval ${id} is still waiting for an operator` };
-    case "denied":
-      return {
-        ok: false,
-        code: "APPROVAL_DENIED",
-        reason: `Approval ${id} was denied${current.decision_reason ? `: ${current.decision_reason}` : ""}`,
-      };
-    case "cancelled":
-      return { ok: false, code: "APPROVAL_DENIED", reason: `Approval ${id} was cancelled with its session` };
-    case "expired":
-      return { ok: false, code: "APPROVAL_EXPIRED", reason: `Approval ${id} expired at ${current.expires_at}` };
-    case "consumed":
-      return {
-        ok: false,
-        code: "APPROVAL_ALREADY_CONSUMED",
-        reason: `Approval ${id} was already used at ${current.consumed_at}`,
-      };
-    default: {
-      const differing = input.binding ? bindingDifferences(current, input.binding) : [];
-      const what = differing.length ? ` (${differing.join(", ")} differ)` : "";
-      return {
-        ok: false,
-        code: "APPROVAL_BINDING_MISMATCH",
-        reason: `Approval ${id} was granted for a different request${what}`,
-      };
-    }
-  }
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function fromRow(row: any): Approval {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
-  return {
-    ...row,
-    action: parse(row.action),
-    counterparty: parse(row.counterparty),
-    context: parse(row.context),
-    reasons: parse(row.reasons),
-    risk: parse(row.risk ?? null),
   };
 }

@@ -5,7 +5,7 @@
 // stale head (no fork) and a rolled-back append leaves no hole (no gap). The primary key (org_id, seq) stays
 // the last line of defence. On SQLite the Kysely driver's single connection already serialises transactions.
 // Records have the exact shape of src/core/audit's, so `verifyRecords` and `gatehouse audit verify` check both.
-// What each kind of record holds: ./audit-content.ts; grouped intents, decisions and outcomes: ./audit-grouped.ts.
+// What each kind of record holds: src/core/audit/record-content.ts (shared with the embedded chain); grouped intents, decisions and outcomes: ./audit-grouped.ts.
 import { sql } from "kysely";
 import {
   decodeCursor,
@@ -27,15 +27,15 @@ import { verifyRecords, type ChainVerification } from "../../audit/verify";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
+import { fromRow } from "../../audit/audit-rows";
 import {
   approvalContent,
   type Content,
   decisionContent,
-  fromRow,
   intentContent,
   type InteractionRow,
   outcomeContent,
-} from "./audit-content";
+} from "../../audit/record-content";
 import { createGroupedAppends, insertRecords, type IntentTaken } from "./audit-grouped";
 import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
@@ -141,8 +141,6 @@ export function createSharedAuditChain(
     return appendIn(trx, input.org_id, outcomeContent(input, records as InteractionRow[]));
   }
 
-  const rowsOf = (records: unknown[]) => records.map(fromRow);
-
   const api: SharedAuditChain = {
     appendIntent: (input, trx) => append(input.org_id, intentContent(input), trx),
 
@@ -201,7 +199,7 @@ export function createSharedAuditChain(
         .where("interaction_id", "=", interactionId)
         .orderBy("seq")
         .execute();
-      return rowsOf(rows);
+      return rows.map(fromRow);
     },
 
     async exportJsonl(orgId) {

@@ -6,7 +6,13 @@
 import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
 import type { AuditRecord } from "../../audit/record";
 import type { BudgetSlot } from "../../policy/budget-counters";
-import { type Content, decisionContent, intentContent, type InteractionRow, outcomeContent } from "./audit-content";
+import {
+  type Content,
+  decisionContent,
+  intentContent,
+  type InteractionRow,
+  outcomeContent,
+} from "../../audit/record-content";
 import { takeUnitsInOrder } from "./budgets";
 import { orgBatches, type Settled, type SharedGroupCommit, type Trx } from "./group-commit";
 

@@ -1,32 +1,16 @@
 // The replay and evidence history port (src/core/governance/history.ts) on the shared store: the same reads as
 // the embedded store's, written once with Kysely. Records keep the exact shape of the embedded audit log's, so a
 // replay decides and an evidence bundle verifies the same on either backend.
-import { isoInstant, type RecordedAction } from "../../audit/audit-log";
+import { isoInstant } from "../../audit/audit-log";
 import { type AuditHistory, tokenTracePattern } from "../../governance/history";
 import type { AnyKysely } from "../postgres";
 import type { SharedAuditChain } from "./audit-chain";
-import { fromRow } from "./audit-content";
-
-const ACTION_COLUMNS = [
-  "seq",
-  "kind",
-  "interaction_id",
-  "timestamp",
-  "uapk_id",
-  "agent_id",
-  "action",
-  "decision",
-  "reasons",
-  "approval_id",
-  "policy_trace",
-  "meta",
-] as const;
+import { ACTION_COLUMNS, fromRow, recordedAction } from "../../audit/audit-rows";
 
 export function createSharedAuditHistory(
   db: AnyKysely,
   audit: Pick<SharedAuditChain, "getInteraction" | "signedHead">,
 ): AuditHistory {
-  const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
   const intents = (orgId: string, beforeSeq: number) =>
     db
       .selectFrom("audit_records")
@@ -63,23 +47,7 @@ export function createSharedAuditHistory(
         .orderBy("seq")
         .limit(Math.max(1, Math.floor(filter.limit)) + 1)
         .execute();
-      // The trace and meta stay text: most replays never look inside them (see RecordedAction).
-      return rows.map(
-        (row): RecordedAction => ({
-          seq: Number(row.seq),
-          kind: row.kind,
-          interaction_id: row.interaction_id,
-          timestamp: row.timestamp,
-          uapk_id: row.uapk_id,
-          agent_id: row.agent_id,
-          action: parse(row.action),
-          decision: row.decision,
-          reasons: parse(row.reasons),
-          approval_id: row.approval_id,
-          policy_trace_json: row.policy_trace,
-          meta_json: row.meta,
-        }),
-      );
+      return rows.map(recordedAction);
     },
 
     async intentsBefore(orgId, beforeSeq, spentBy) {

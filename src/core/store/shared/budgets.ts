@@ -6,10 +6,10 @@ import { sql, type Transaction } from "kysely";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import { isSqlite } from "../migrations/dialect";
 import type { AnyKysely } from "../postgres";
+import type { Database } from "../schema";
 import { coalescedReads } from "./coalesce";
 
-// biome-ignore lint/suspicious/noExplicitAny: schema from the migrations.
-type Executor = AnyKysely | Transaction<any>;
+type Executor = AnyKysely | Transaction<Database>;
 
 export type ConsumeResult = { ok: true } | { ok: false; exhausted: BudgetSlot };
 

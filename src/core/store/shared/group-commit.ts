@@ -10,9 +10,9 @@
 import { sql, type Transaction } from "kysely";
 import { isSqlite } from "../migrations/dialect";
 import type { AnyKysely } from "../postgres";
+import type { Database } from "../schema";
 
-// biome-ignore lint/suspicious/noExplicitAny: schema from the migrations.
-export type Trx = Transaction<any>;
+export type Trx = Transaction<Database>;
 
 export interface SharedGroupCommit {
   /** Runs `work` in the next group transaction (holding the chain locks of `orgIds`); settles after COMMIT. */

@@ -71,7 +71,7 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
         manifest_id: chosenId ?? randomUUID(),
         org_id: orgId,
         uapk_id: input.uapk_id,
-        status: "active",
+        status: "active" as const,
         body: JSON.stringify(body),
         version: 1,
         created_at: at,

@@ -5,6 +5,7 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import type { ActiveSigningKey, PublicJwk, SigningKeyPurpose } from "../../keys";
 import { sql, type Transaction } from "kysely";
 import type { AnyKysely } from "../postgres";
+import type { Database } from "../schema";
 import type { SecretBox } from "./secret-box";
 
 /** The embedded store's purposes, and the development issuer's (user tokens of the built-in identity). */
@@ -23,8 +24,7 @@ export interface SharedSigningKeys {
   publicJwks(): Promise<{ keys: PublicJwk[] }>;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: schema from the migrations.
-type Executor = AnyKysely | Transaction<any>;
+type Executor = AnyKysely | Transaction<Database>;
 
 export interface SharedSigningKeysOptions {
   purpose: SharedKeyPurpose;

@@ -1,0 +1,136 @@
+// What each kind of audit record holds (intent, decision, outcome, approval), built from what the engine asks to
+// append: ONE definition for both backends (the embedded chain in ./audit-log.ts and the shared store's in
+// src/core/store/shared/audit-chain.ts), so a record written on either verifies and reads the same. Pure: no
+// database, no signing; the chains add org, seq, timestamp, prev_hash and kid, then hash and sign.
+import type { ActionInput, ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "./audit-log";
+import { boundMembers, boundValue } from "./bound";
+import { type AuditRecord, jsonValue, type UnsignedAuditRecord } from "./record";
+import { redactPaths } from "./redact";
+
+export type Content = Omit<UnsignedAuditRecord, "org_id" | "seq" | "timestamp" | "prev_hash" | "kid">;
+
+/** What an outcome needs to know of the records its interaction already has. */
+export type InteractionRow = Pick<AuditRecord, "kind" | "uapk_id" | "agent_id" | "decision" | "approval_id">;
+
+/** An intent records an ALLOW about to be carried out (written before the connector runs). */
+export function intentContent(input: IntentInput): Content {
+  if (input.decision !== "ALLOW") {
+    throw new Error(`appendIntent: an intent records an ALLOW about to execute, got ${input.decision}`);
+  }
+  return { ...decided(input), kind: "intent", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: null };
+}
+
+/** A DENY or ESCALATE of `execute`: nothing ran. */
+export function decisionContent(input: DecisionInput): Content {
+  return { ...decided(input), kind: "decision", uapk_id: input.uapk_id, agent_id: input.agent_id, executed: false };
+}
+
+/**
+ * The outcome record of an interaction, refused without its intent or when it already has an outcome. The
+ * caller reads `records` (the interaction's records) under the same write lock as the append: no second outcome.
+ */
+export function outcomeContent(input: OutcomeInput, records: readonly InteractionRow[]): Content {
+  const intent = records.find((r) => r.kind === "intent");
+  if (!intent) throw new Error(`appendOutcome: no intent recorded for ${input.interaction_id}`);
+  if (records.some((r) => r.kind === "outcome")) {
+    throw new Error(`appendOutcome: outcome of ${input.interaction_id} already recorded`);
+  }
+  const stored = storedResult(
+    redactPaths("result", jsonValue(input.result), input.redact) ?? null,
+    jsonValue(input.meta),
+  );
+  return {
+    kind: "outcome",
+    interaction_id: input.interaction_id,
+    uapk_id: intent.uapk_id,
+    agent_id: intent.agent_id,
+    action: null,
+    decision: intent.decision,
+    reasons: null,
+    policy_trace: null,
+    approval_id: intent.approval_id,
+    executed: input.executed,
+    result: stored.result,
+    meta: stored.meta,
+  };
+}
+
+/** An approval's verdict, in the interaction that escalated (expired / cancelled / denied are recorded as DENY). */
+export function approvalContent(input: ApprovalDecisionInput): Content {
+  return {
+    kind: "approval",
+    interaction_id: input.interaction_id,
+    uapk_id: input.uapk_id,
+    agent_id: input.agent_id,
+    action: redactedAction(input.action, input.redact),
+    decision: input.status === "approved" ? "ALLOW" : "DENY",
+    reasons: jsonValue(input.reasons),
+    policy_trace: null,
+    approval_id: input.approval_id,
+    executed: false,
+    result: null,
+    meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
+  };
+}
+
+/** The fields every decision-bearing record (intent, decision) takes from its input. */
+function decided(input: IntentInput | DecisionInput) {
+  const stored = storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta));
+  return {
+    interaction_id: input.interaction_id,
+    action: stored.action,
+    meta: stored.meta,
+    decision: input.decision,
+    reasons: jsonValue(input.reasons),
+    policy_trace: jsonValue(input.policy_trace),
+    approval_id: input.approval_id ?? null,
+    result: null,
+  };
+}
+
+/** The action as JSON, its params redacted with the tool's `redact` paths (before hashing and storing). */
+function redactedAction(action: ActionInput | null, redact?: readonly string[]): unknown {
+  if (!action) return null;
+  const normalised = jsonValue(action) as ActionInput;
+  if (normalised.params !== undefined) normalised.params = redactPaths("params", normalised.params, redact) as never;
+  return normalised;
+}
+
+/** Marks in meta which stored values are summaries (hash + preview) instead of the values sent. */
+function withTruncated(meta: unknown, truncated: string[]): unknown {
+  if (!truncated.length) return meta;
+  const base = meta !== null && typeof meta === "object" && !Array.isArray(meta) ? meta : {};
+  return { ...base, truncated };
+}
+
+/** The action as stored: its params bounded (see bound.ts), and meta naming what was summarised. */
+export function storedAction(action: unknown, meta: unknown): { action: unknown; meta: unknown } {
+  if (action === null || typeof action !== "object") return { action, meta };
+  const { params, ...rest } = action as { params?: unknown };
+  if (params === undefined) return { action, meta };
+  const bounded = boundMembers("params", params);
+  const stored = { ...rest, params: bounded.value };
+  // Identifying fields an agent controls are bounded as well (the spec bounds them at the REST boundary; the
+  // sessions door and direct engine callers may not).
+  for (const key of ["type", "tool", "counterparty", "jurisdiction", "currency"] as const) {
+    const value = (stored as Record<string, unknown>)[key];
+    if (typeof value === "string" && value.length > 1024) {
+      (stored as Record<string, unknown>)[key] = boundValue(value, 1024);
+      bounded.truncated.push(key);
+    }
+  }
+  return { action: stored, meta: withTruncated(meta, bounded.truncated) };
+}
+
+/** The connector's result as stored: its data bounded, and meta naming what was summarised. */
+export function storedResult(result: unknown, meta: unknown): { result: unknown; meta: unknown } {
+  if (result === null || typeof result !== "object") return { result, meta };
+  const truncated: string[] = [];
+  const stored: Record<string, unknown> = { ...(result as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(stored)) {
+    const bounded = key === "data" ? boundMembers("result.data", value) : { value: boundValue(value), truncated: [] };
+    stored[key] = bounded.value;
+    truncated.push(...(bounded.value !== value && !bounded.truncated.length ? [`result.${key}`] : bounded.truncated));
+  }
+  return { result: stored, meta: withTruncated(meta, truncated) };
+}

@@ -1,0 +1,104 @@
+// Kysely-built queries on the embedded SQLite store, executed SYNCHRONOUSLY on better-sqlite3.
+//
+// Kysely builds the SQL (SqliteQueryCompiler, typed by ./schema.ts's `Database`, the same schema as the shared
+// store's); better-sqlite3 runs it. The stores keep what made them fast: synchronous calls (a decision needs no
+// await) and prepared statements. Two forms:
+//
+//   sqliteQuery(db, (b, $: { org_id: string }) => b.selectFrom("manifests").selectAll().where("org_id", "=", $.org_id))
+//     compiles ONCE, when the store is created. `$.name` stands for a parameter given at each call
+//     (`.get({ org_id })`), so the hot path is a prepared statement and an argument array, nothing else.
+//   compiledQuery(db, query)
+//     for queries whose shape depends on the call (filters of a list): compiled per call.
+//
+// Either way, statements are prepared once per distinct SQL text and database, and reused.
+import type { Statement } from "better-sqlite3";
+import { type Compilable, DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from "kysely";
+import type { Database } from "./schema";
+import type { Db } from "./sqlite";
+
+/** Builds and compiles SQLite queries; it never connects (no driver behind it). */
+export const sqliteBuilder: Kysely<Database> = new Kysely<Database>({
+  dialect: {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+  },
+});
+
+/** A parameter named in a query built once, given its value at each call. */
+class Param {
+  constructor(readonly name: string) {}
+}
+
+/** The row a built query returns (for a statement that returns none: never read). */
+type RowOf<Q> = Q extends Compilable<infer O> ? O : never;
+
+export interface SqliteQuery<P, R> {
+  /** The compiled SQL (for tests and query plans). */
+  readonly sql: string;
+  get(params: P): R | undefined;
+  all(params: P): R[];
+  iterate(params: P): IterableIterator<R>;
+  run(params: P): { changes: number };
+}
+
+const statements = new WeakMap<Db, Map<string, Statement<unknown[], unknown>>>();
+
+/** The database's prepared statement for this SQL text, prepared on first use. */
+export function preparedStatement(db: Db, sqlText: string): Statement<unknown[], unknown> {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sqlText);
+  if (!statement) {
+    statement = db.prepare(sqlText);
+    cache.set(sqlText, statement);
+  }
+  return statement;
+}
+
+/**
+ * A query built and compiled once, run synchronously with the parameters of each call. `build` receives the
+ * builder and `$`, whose properties stand for the call's parameters: use them as values only (not as lists of
+ * an `in`, which need `compiledQuery`).
+ */
+export function sqliteQuery<P extends object, Q extends Compilable>(
+  db: Db,
+  build: (b: Kysely<Database>, $: P) => Q,
+): SqliteQuery<P, RowOf<Q>> {
+  const $ = new Proxy({}, { get: (_, name) => new Param(String(name)) }) as P;
+  const compiled = build(sqliteBuilder, $).compile();
+  const slots = compiled.parameters.map((value) => (value instanceof Param ? value.name : { value }));
+  const constant = slots.every((slot) => typeof slot !== "string");
+  const fixed = slots.map((slot) => (typeof slot === "string" ? undefined : slot.value));
+  const args: (params: P) => unknown[] = constant
+    ? () => fixed
+    : (params) =>
+        slots.map((slot) => (typeof slot === "string" ? (params as Record<string, unknown>)[slot] : slot.value));
+  const statement = preparedStatement(db, compiled.sql);
+  return {
+    sql: compiled.sql,
+    get: (params) => statement.get(args(params)) as RowOf<Q> | undefined,
+    all: (params) => statement.all(args(params)) as RowOf<Q>[],
+    iterate: (params) => statement.iterate(args(params)) as IterableIterator<RowOf<Q>>,
+    run: (params) => statement.run(args(params)),
+  };
+}
+
+/** A query whose shape depends on the call (e.g. a list's filters), compiled now and run synchronously. */
+export function compiledQuery<Q extends Compilable>(
+  db: Db,
+  query: Q,
+): { get(): RowOf<Q> | undefined; all(): RowOf<Q>[]; run(): { changes: number } } {
+  const compiled = query.compile();
+  const statement = preparedStatement(db, compiled.sql);
+  const args = compiled.parameters as unknown[];
+  return {
+    get: () => statement.get(args) as RowOf<Q> | undefined,
+    all: () => statement.all(args) as RowOf<Q>[],
+    run: () => statement.run(args),
+  };
+}
