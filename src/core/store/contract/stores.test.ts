@@ -47,6 +47,22 @@ describe.each(await contractBackends("store contract"))("store contract on $name
     });
   });
 
+  describe("known counterparties", () => {
+    it("knows a counterparty once remembered, in the policy's normal form (case, full-width letters)", async () => {
+      const at = new Date("2026-01-01T00:00:00.000Z");
+      expect(await stores.counterparties.isKnown(ORG, "uapk-1", "bob@example.com")).toBe(false);
+      await stores.counterparties.remember(ORG, "uapk-1", "Bob@Example.COM", at);
+      await stores.counterparties.remember(ORG, "uapk-1", "bob@example.com", at); // again: no error, one row
+      expect(await stores.counterparties.isKnown(ORG, "uapk-1", "bob@example.com")).toBe(true);
+      // A fresh node (no local set) reads it from the store, also written the NFKC-equivalent way.
+      const other = createSharedStores(db, { secret: TEST_SECRET });
+      expect(await other.counterparties.isKnown(ORG, "uapk-1", "\uff42ob@example.com")).toBe(true);
+      expect(await other.counterparties.isKnown(ORG, "uapk-2", "bob@example.com")).toBe(false);
+      const rows = await db.selectFrom("known_counterparties").select("counterparty").execute();
+      expect(rows).toEqual([{ counterparty: "bob@example.com" }]);
+    });
+  });
+
   describe("idempotency", () => {
     const scope = { org_id: ORG, agent_id: "agent-1", key: "k-1" };
 

@@ -1,4 +1,10 @@
-// Known counterparties in the shared store (NEW_COUNTERPARTY escalates only the first time, on any node).
+// Known counterparties in the shared store (NEW_COUNTERPARTY escalates only the first time, on any node), in the
+// same normal form as the embedded store's (src/core/policy/known-counterparties.ts).
+import {
+  counterpartyKey,
+  MAX_KNOWN_COUNTERPARTIES,
+  normalizeCounterparty as normalize,
+} from "../../policy/known-counterparties";
 import type { AnyKysely } from "../postgres";
 
 export interface SharedCounterparties {
@@ -6,18 +12,16 @@ export interface SharedCounterparties {
   remember(orgId: string, uapkId: string, counterparty: string, at: Date): Promise<void>;
 }
 
-const normalize = (counterparty: string) => counterparty.trim().toLowerCase();
-
 export function createSharedCounterparties(db: AnyKysely): SharedCounterparties {
   // Counterparties this node has seen stored. Rows are only ever added (never deleted), so once stored a
   // counterparty stays known: a member of this set needs no round trip, to read or to remember. Unknown ones
   // are always asked of the database (another node may have stored them meanwhile).
+  // Bounded as the embedded store's set: past it the set starts over (only a cost, never a wrong answer).
   const stored = new Set<string>();
-  const MAX_REMEMBERED = 10_000; // recipients an agent chose (~1 KB each at most): bounded: past it the set starts over (only a cost, never a wrong answer)
   const keyOf = (orgId: string, uapkId: string, counterparty: string) =>
-    `${orgId}\u0000${uapkId}\u0000${normalize(counterparty)}`;
+    counterpartyKey(orgId, uapkId, normalize(counterparty));
   const note = (key: string) => {
-    if (stored.size >= MAX_REMEMBERED) stored.clear();
+    if (stored.size >= MAX_KNOWN_COUNTERPARTIES) stored.clear();
     stored.add(key);
   };
   return {
