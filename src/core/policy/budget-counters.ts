@@ -3,6 +3,8 @@
 // consumption is all-or-nothing across every budget involved (one IMMEDIATE transaction with conditional
 // increments), so concurrent executes can never overshoot a limit. A failed connector call is refunded:
 // the original reserved budget before the connector ran and never gave it back.
+import { refundUnit, takeUnit } from "../store/budget-queries";
+import { sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 
 export interface BudgetSlot {
@@ -13,15 +15,17 @@ export interface BudgetSlot {
   limit: number;
 }
 
+type SlotKey = Pick<BudgetSlot, "scope" | "window">;
+
 const HOUR_MS = 3_600_000;
 const MAX_CACHED = 10_000;
 const cacheKey = (scope: string, window: number) => `${window}\u0000${scope}`;
 
 export class BudgetCounters {
   private readonly readStmt;
-  private readonly ensureStmt;
-  private readonly incrementStmt;
+  private readonly takeStmt;
   private readonly refundStmt;
+  private readonly pruneStmt;
   // Built once: they run on every execute.
   private readonly consumeAll;
   private readonly refundAll;
@@ -35,32 +39,32 @@ export class BudgetCounters {
   private readonly counts = new Map<string, number>();
 
   constructor(private readonly db: Db) {
-    this.readStmt = db.prepare<[string, number], { count: number }>(
-      `SELECT count FROM action_budget_counters WHERE scope = ? AND window = ?`,
+    this.readStmt = sqliteQuery(db, (b, $: SlotKey) =>
+      b
+        .selectFrom("action_budget_counters")
+        .select("count")
+        .where("scope", "=", $.scope)
+        .where("window", "=", $.window),
     );
-    this.ensureStmt = db.prepare(
-      `INSERT INTO action_budget_counters (scope, window, count) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`,
-    );
-    this.incrementStmt = db.prepare(
-      `UPDATE action_budget_counters SET count = count + 1 WHERE scope = ? AND window = ? AND count < ?`,
-    );
-    this.refundStmt = db.prepare(
-      `UPDATE action_budget_counters SET count = count - 1 WHERE scope = ? AND window = ? AND count > 0`,
+    // The same statements as the shared store's (src/core/store/budget-queries.ts), compiled once here.
+    this.takeStmt = sqliteQuery(db, (b, $: BudgetSlot) => takeUnit(b, $));
+    this.refundStmt = sqliteQuery(db, (b, $: SlotKey) => refundUnit(b, $));
+    this.pruneStmt = sqliteQuery(db, (b, $: { before: number }) =>
+      b.deleteFrom("action_budget_counters").where("window", "!=", 0).where("window", "<", $.before),
     );
     this.consumeAll = db.transaction((slots: BudgetSlot[]) => {
       for (const slot of slots) {
         this.counts.delete(cacheKey(slot.scope, slot.window));
-        this.ensureStmt.run(slot.scope, slot.window);
-        if (this.incrementStmt.run(slot.scope, slot.window, slot.limit).changes === 0) {
+        if (slot.limit < 1 || this.takeStmt.get(slot) === undefined) {
           // Throwing rolls back the increments already made on the other slots.
           throw new ExhaustedSignal(slot);
         }
       }
     });
-    this.refundAll = db.transaction((slots: Pick<BudgetSlot, "scope" | "window">[]) => {
+    this.refundAll = db.transaction((slots: SlotKey[]) => {
       for (const slot of slots) {
         this.counts.delete(cacheKey(slot.scope, slot.window));
-        this.refundStmt.run(slot.scope, slot.window);
+        this.refundStmt.run(slot);
       }
     });
   }
@@ -81,7 +85,7 @@ export class BudgetCounters {
     const key = cacheKey(scope, window);
     const cached = this.counts.get(key);
     if (cached !== undefined) return cached;
-    const count = this.readStmt.get(scope, window)?.count ?? 0;
+    const count = this.readStmt.get({ scope, window })?.count ?? 0;
     // A read inside an open transaction may see writes that are then rolled back: not worth keeping.
     if (this.db.inTransaction) return count;
     if (this.counts.size >= MAX_CACHED) this.counts.clear();
@@ -100,15 +104,13 @@ export class BudgetCounters {
     }
   }
 
-  refund(slots: Pick<BudgetSlot, "scope" | "window">[]): void {
+  refund(slots: SlotKey[]): void {
     this.refundAll(slots);
   }
 
   /** Drops hourly windows older than a day (cheap; called opportunistically). */
   prune(now: Date): void {
-    this.db
-      .prepare(`DELETE FROM action_budget_counters WHERE window != 0 AND window < ?`)
-      .run(BudgetCounters.hourWindow(now) - 24);
+    this.pruneStmt.run({ before: BudgetCounters.hourWindow(now) - 24 });
     this.counts.clear();
   }
 }

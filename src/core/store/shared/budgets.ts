@@ -6,6 +6,7 @@ import { sql, type Transaction } from "kysely";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import { isSqlite } from "../migrations/dialect";
 import type { AnyKysely } from "../postgres";
+import { refundUnit, takeUnit } from "../budget-queries";
 import type { Database } from "../schema";
 import { coalescedReads } from "./coalesce";
 
@@ -31,19 +32,7 @@ export class BudgetExhausted extends Error {
 export async function takeOneUnitEach(trx: Executor, slots: BudgetSlot[]): Promise<void> {
   for (const slot of slots) {
     if (slot.limit < 1) throw new BudgetExhausted(slot);
-    // One statement per slot: the first unit creates the row, every next one is a conditional increment that
-    // only a row below its limit takes (no row returned: exhausted).
-    const taken = await trx
-      .insertInto("action_budget_counters")
-      .values({ scope: slot.scope, window: slot.window, count: 1 })
-      .onConflict((oc) =>
-        oc
-          .columns(["scope", "window"])
-          .doUpdateSet((eb) => ({ count: eb("action_budget_counters.count", "+", 1) }))
-          .where("action_budget_counters.count", "<", slot.limit),
-      )
-      .returning("count")
-      .executeTakeFirst();
+    const taken = await takeUnit(trx, slot).executeTakeFirst();
     if (!taken) throw new BudgetExhausted(slot);
   }
 }
@@ -186,13 +175,7 @@ export function createSharedBudgets(db: AnyKysely): SharedBudgets {
     async refund(slots) {
       await db.transaction().execute(async (trx) => {
         for (const slot of slots) {
-          await trx
-            .updateTable("action_budget_counters")
-            .set((eb) => ({ count: eb("count", "-", 1) }))
-            .where("scope", "=", slot.scope)
-            .where("window", "=", slot.window)
-            .where("count", ">", 0)
-            .execute();
+          await refundUnit(trx, slot).execute();
         }
       });
     },
