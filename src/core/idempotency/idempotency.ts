@@ -10,8 +10,18 @@
 // effect happened cannot be known, so the key is never silently re-executed (the audit log shows the intent).
 // Multi-node: the INSERT … ON CONFLICT DO NOTHING is the claim on any shared SQL store; waiters on another
 // node see the answer through polling.
-import type { Db } from "../store/sqlite";
 import { sha256Canonical } from "../audit/canonical";
+import {
+  claimKey,
+  completeKey,
+  deleteExpiredKey,
+  type IdempotencyRow,
+  purgeExpiredKeys,
+  releaseKey,
+  selectKey,
+} from "../store/idempotency-queries";
+import { sqliteQuery } from "../store/sqlite-query";
+import type { Db } from "../store/sqlite";
 
 export interface IdempotencyScope {
   org_id: string;
@@ -60,14 +70,6 @@ export interface IdempotencyOptions {
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-interface Row {
-  request_hash: string;
-  state: "in_flight" | "completed";
-  status: number | null;
-  response: string | null;
-  created_at: string;
-}
-
 /** Hash of the request as the agent sent it, minus the key itself (a retry may not change anything else). */
 export function idempotencyRequestHash(body: Record<string, unknown>): string {
   const { idempotency_key: _ignored, ...rest } = body;
@@ -85,34 +87,21 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   >();
 
   const scopeKey = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
-  const deleteExpired = db.prepare(
-    "DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND expires_at <= ?",
-  );
-  const claim = db.prepare(
-    `INSERT INTO idempotency_keys (org_id, agent_id, key, request_hash, state, created_at, expires_at)
-     VALUES (?, ?, ?, ?, 'in_flight', ?, ?) ON CONFLICT DO NOTHING`,
-  );
-  const select = db.prepare<[string, string, string], Row>(
-    "SELECT request_hash, state, status, response, created_at FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ?",
-  );
-
-  function replayOf(row: Row): IdempotentReplay {
-    const body = JSON.parse(row.response ?? "{}") as Record<string, unknown>;
-    const original_timestamp = typeof body.timestamp === "string" ? body.timestamp : row.created_at;
-    return {
-      state: "replay",
-      status: row.status ?? 200,
-      response: { ...body, idempotent: true, original_timestamp },
-      original_timestamp,
-    };
-  }
+  // The same statements as the shared store's (src/core/store/idempotency-queries.ts), compiled once here.
+  type Scope = IdempotencyScope;
+  const deleteExpired = sqliteQuery(db, (b, $: Scope & { at: string }) => deleteExpiredKey(b, $));
+  const claim = sqliteQuery(db, (b, $: Parameters<typeof claimKey>[1]) => claimKey(b, $));
+  const select = sqliteQuery(db, (b, $: Scope) => selectKey(b, $));
+  const completeStmt = sqliteQuery(db, (b, $: Parameters<typeof completeKey>[1]) => completeKey(b, $));
+  const releaseStmt = sqliteQuery(db, (b, $: Scope) => releaseKey(b, $));
+  const purgeStmt = sqliteQuery(db, (b, $: { at: string }) => purgeExpiredKeys(b, $));
 
   /** A first caller in another process (or a dead one): poll the row until it completes, vanishes or we give up. */
   async function waitForForeign(scope: IdempotencyScope): Promise<WaitResult> {
     const deadline = Date.now() + foreignWaitMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-      const row = select.get(scope.org_id, scope.agent_id, scope.key);
+      const row = select.get(scope);
       if (!row) return { state: "released" };
       if (row.state === "completed") return replayOf(row);
     }
@@ -123,59 +112,74 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     begin(input) {
       const at = now();
       const { org_id, agent_id, key, requestHash } = input;
-      deleteExpired.run(org_id, agent_id, key, at.toISOString());
-      const claimed = claim.run(
+      deleteExpired.run({ org_id, agent_id, key, at: at.toISOString() });
+      const claimed = claim.run({
         org_id,
         agent_id,
         key,
-        requestHash,
-        at.toISOString(),
-        new Date(at.getTime() + ttlMs).toISOString(),
-      );
+        request_hash: requestHash,
+        created_at: at.toISOString(),
+        expires_at: new Date(at.getTime() + ttlMs).toISOString(),
+      });
       if (claimed.changes === 1) {
         let settle!: (r: WaitResult) => void;
         const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
         inFlight.set(scopeKey(input), { requestHash, settle, wait });
         return { state: "new" };
       }
-      const row = select.get(org_id, agent_id, key);
+      const row = select.get(input);
       if (!row) return this.begin(input); // released between our INSERT and SELECT by another connection
-      if (row.request_hash !== requestHash) {
-        return {
-          state: "conflict",
-          reason: `Idempotency key "${key}" was already used with a different request`,
-        };
-      }
-      if (row.state === "completed") return replayOf(row);
       const local = inFlight.get(scopeKey(input));
-      return { state: "in_flight", wait: local ? local.wait : waitForForeign(input) };
+      return answerForTaken(row, input, () => (local ? local.wait : waitForForeign(input)));
     },
 
     complete(scope, body, status = 200) {
-      const result = db
-        .prepare(
-          `UPDATE idempotency_keys SET state = 'completed', status = ?, response = ?, completed_at = ?
-           WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'`,
-        )
-        .run(status, JSON.stringify(body), now().toISOString(), scope.org_id, scope.agent_id, scope.key);
+      const result = completeStmt.run({
+        ...scope,
+        status,
+        response: JSON.stringify(body),
+        completed_at: now().toISOString(),
+      });
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
-      const row = select.get(scope.org_id, scope.agent_id, scope.key);
+      const row = select.get(scope);
       if (entry && row) entry.settle(replayOf(row));
     },
 
     release(scope) {
-      db.prepare(
-        "DELETE FROM idempotency_keys WHERE org_id = ? AND agent_id = ? AND key = ? AND state = 'in_flight'",
-      ).run(scope.org_id, scope.agent_id, scope.key);
+      releaseStmt.run(scope);
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       entry?.settle({ state: "released" });
     },
 
     purgeExpired() {
-      return db.prepare("DELETE FROM idempotency_keys WHERE expires_at <= ?").run(now().toISOString()).changes;
+      return purgeStmt.run({ at: now().toISOString() }).changes;
     },
   };
+}
+
+/** The original answer again, marked `idempotent` with its original timestamp (both backends). */
+export function replayOf(row: IdempotencyRow): IdempotentReplay {
+  const body = JSON.parse(row.response ?? "{}") as Record<string, unknown>;
+  const original_timestamp = typeof body.timestamp === "string" ? body.timestamp : row.created_at;
+  const status = row.status === null ? 200 : Number(row.status);
+  return { state: "replay", status, response: { ...body, idempotent: true, original_timestamp }, original_timestamp };
+}
+
+/**
+ * The answer to a caller that found the key taken (both backends): another body → conflict, completed → the
+ * replay, still in flight → wait for the first caller's answer (`wait`: its promise here, or polling the row).
+ */
+export function answerForTaken(
+  row: IdempotencyRow,
+  input: IdempotencyScope & { requestHash: string },
+  wait: () => Promise<WaitResult>,
+): BeginResult {
+  if (row.request_hash !== input.requestHash) {
+    return { state: "conflict", reason: `Idempotency key "${input.key}" was already used with a different request` };
+  }
+  if (row.state === "completed") return replayOf(row);
+  return { state: "in_flight", wait: wait() };
 }

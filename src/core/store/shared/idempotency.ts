@@ -1,9 +1,19 @@
-// Idempotency keys in the shared store: the same contract as src/core/idempotency, for several nodes.
+// Idempotency keys in the shared store: the same contract, statements (../idempotency-queries.ts) and answers as
+// src/core/idempotency, for several nodes.
 // The claim is the primary key: `INSERT … ON CONFLICT DO NOTHING` lets exactly one caller in the cluster
 // insert the in-flight row (one winner per key); everyone else reads the row and either replays the
 // completed answer, is told the body differs (conflict), or waits — on this node for the winner's promise,
 // on another node by polling the row until it completes or is released.
-import type { BeginResult, IdempotencyScope, IdempotentReplay, WaitResult } from "../../idempotency";
+import type { BeginResult, IdempotencyScope, WaitResult } from "../../idempotency";
+import { answerForTaken, replayOf } from "../../idempotency/idempotency";
+import {
+  claimKey,
+  completeKey,
+  deleteExpiredKey,
+  purgeExpiredKeys,
+  releaseKey,
+  selectKey,
+} from "../idempotency-queries";
 import type { AnyKysely } from "../postgres";
 
 export interface SharedIdempotencyStore {
@@ -21,14 +31,6 @@ export interface SharedIdempotencyOptions {
   pollIntervalMs?: number;
 }
 
-interface Row {
-  request_hash: string;
-  state: "in_flight" | "completed";
-  status: number | null;
-  response: string | null;
-  created_at: string;
-}
-
 type Waiter = { settle: (result: WaitResult) => void; wait: Promise<WaitResult> };
 
 export function createSharedIdempotencyStore(
@@ -42,15 +44,7 @@ export function createSharedIdempotencyStore(
   const local = new Map<string, Waiter>();
   const keyOf = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
 
-  const byScope = (s: IdempotencyScope) =>
-    db
-      .selectFrom("idempotency_keys")
-      .select(["request_hash", "state", "status", "response", "created_at"])
-      .where("org_id", "=", s.org_id)
-      .where("agent_id", "=", s.agent_id)
-      .where("key", "=", s.key);
-
-  const read = async (s: IdempotencyScope) => (await byScope(s).executeTakeFirst()) as Row | undefined;
+  const read = (s: IdempotencyScope) => selectKey(db, s).executeTakeFirst();
 
   async function waitForForeign(scope: IdempotencyScope): Promise<WaitResult> {
     const deadline = Date.now() + foreignWaitMs;
@@ -64,26 +58,15 @@ export function createSharedIdempotencyStore(
   }
 
   async function claim(input: IdempotencyScope & { requestHash: string }, at: Date): Promise<boolean> {
-    await db
-      .deleteFrom("idempotency_keys")
-      .where("org_id", "=", input.org_id)
-      .where("agent_id", "=", input.agent_id)
-      .where("key", "=", input.key)
-      .where("expires_at", "<=", at.toISOString())
-      .execute();
-    const inserted = await db
-      .insertInto("idempotency_keys")
-      .values({
-        org_id: input.org_id,
-        agent_id: input.agent_id,
-        key: input.key,
-        request_hash: input.requestHash,
-        state: "in_flight",
-        created_at: at.toISOString(),
-        expires_at: new Date(at.getTime() + ttlMs).toISOString(),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .executeTakeFirst();
+    await deleteExpiredKey(db, { ...input, at: at.toISOString() }).execute();
+    const inserted = await claimKey(db, {
+      org_id: input.org_id,
+      agent_id: input.agent_id,
+      key: input.key,
+      request_hash: input.requestHash,
+      created_at: at.toISOString(),
+      expires_at: new Date(at.getTime() + ttlMs).toISOString(),
+    }).executeTakeFirst();
     return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
   }
 
@@ -98,27 +81,18 @@ export function createSharedIdempotencyStore(
         }
         const row = await read(input);
         if (!row) continue; // released between our INSERT and SELECT: claim again
-        if (row.request_hash !== input.requestHash) {
-          return {
-            state: "conflict",
-            reason: `Idempotency key "${input.key}" was already used with a different request`,
-          };
-        }
-        if (row.state === "completed") return replayOf(row);
         const waiter = local.get(keyOf(input));
-        return { state: "in_flight", wait: waiter ? waiter.wait : waitForForeign(input) };
+        return answerForTaken(row, input, () => (waiter ? waiter.wait : waitForForeign(input)));
       }
     },
 
     async complete(scope, body, status = 200) {
-      const updated = await db
-        .updateTable("idempotency_keys")
-        .set({ state: "completed", status, response: JSON.stringify(body), completed_at: now().toISOString() })
-        .where("org_id", "=", scope.org_id)
-        .where("agent_id", "=", scope.agent_id)
-        .where("key", "=", scope.key)
-        .where("state", "=", "in_flight")
-        .executeTakeFirst();
+      const updated = await completeKey(db, {
+        ...scope,
+        status,
+        response: JSON.stringify(body),
+        completed_at: now().toISOString(),
+      }).executeTakeFirst();
       const waiter = local.get(keyOf(scope));
       local.delete(keyOf(scope));
       if (updated.numUpdatedRows !== 1n) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
@@ -127,32 +101,16 @@ export function createSharedIdempotencyStore(
     },
 
     async release(scope) {
-      await db
-        .deleteFrom("idempotency_keys")
-        .where("org_id", "=", scope.org_id)
-        .where("agent_id", "=", scope.agent_id)
-        .where("key", "=", scope.key)
-        .where("state", "=", "in_flight")
-        .execute();
+      await releaseKey(db, scope).execute();
       const waiter = local.get(keyOf(scope));
       local.delete(keyOf(scope));
       waiter?.settle({ state: "released" });
     },
 
     async purgeExpired() {
-      const result = await db
-        .deleteFrom("idempotency_keys")
-        .where("expires_at", "<=", now().toISOString())
-        .executeTakeFirst();
+      const result = await purgeExpiredKeys(db, { at: now().toISOString() }).executeTakeFirst();
       return Number(result.numDeletedRows);
     },
   };
   return store;
-}
-
-function replayOf(row: Row): IdempotentReplay {
-  const body = JSON.parse(row.response ?? "{}") as Record<string, unknown>;
-  const original_timestamp = typeof body.timestamp === "string" ? body.timestamp : row.created_at;
-  const status = row.status === null ? 200 : Number(row.status);
-  return { state: "replay", status, response: { ...body, idempotent: true, original_timestamp }, original_timestamp };
 }
