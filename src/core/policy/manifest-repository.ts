@@ -8,6 +8,8 @@
 // simply not found here, and may be chosen again.
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../audit/canonical";
+import type { ManifestsTable, ManifestVersionsTable } from "../store/schema";
+import { compiledQuery, sqliteBuilder, sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 import { validateManifest, type ManifestProblem } from "./manifest-validation";
 import type {
@@ -33,28 +35,9 @@ export class ManifestConflictError extends Error {
   }
 }
 
-interface Row {
-  manifest_id: string;
-  org_id: string;
-  uapk_id: string;
-  status: ManifestStatus;
-  body: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-interface VersionRow {
-  org_id: string;
-  manifest_id: string;
-  version: number;
-  content_hash: string;
-  content: string;
-  status: ManifestStatus;
-  change: ManifestChange;
-  author: string;
-  created_at: string;
-}
+type Row = ManifestsTable;
+type VersionRow = ManifestVersionsTable;
+type Key = { org_id: string; manifest_id: string };
 
 /** Who changed a manifest when nobody says (direct calls in tests and tools). */
 const UNKNOWN_AUTHOR = "unknown";
@@ -69,6 +52,12 @@ export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
 export class ManifestRepository {
   private readonly now: () => Date;
   private readonly byUapkIdStmt;
+  private readonly byIdStmt;
+  private readonly insertStmt;
+  private readonly updateStmt;
+  private readonly versionsStmt;
+  private readonly versionStmt;
+  private readonly addVersionStmt;
   /**
    * getByUapkId's answers by org and uapk_id: the engine reads one per action, and a row read + compare was a large
    * share of a decision's time. Exact because this repository is the only writer of `manifests` on the embedded
@@ -83,7 +72,33 @@ export class ManifestRepository {
     options: { now?: () => Date } = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.byUapkIdStmt = db.prepare<[string, string], Row>(`SELECT * FROM manifests WHERE org_id = ? AND uapk_id = ?`);
+    this.byUapkIdStmt = sqliteQuery(db, (b, $: { org_id: string; uapk_id: string }) =>
+      b.selectFrom("manifests").selectAll().where("org_id", "=", $.org_id).where("uapk_id", "=", $.uapk_id),
+    );
+    this.byIdStmt = sqliteQuery(db, (b, $: Key) =>
+      b.selectFrom("manifests").selectAll().where("org_id", "=", $.org_id).where("manifest_id", "=", $.manifest_id),
+    );
+    this.insertStmt = sqliteQuery(db, (b, $: Row) => b.insertInto("manifests").values(columnsOf($, MANIFEST_COLUMNS)));
+    this.updateStmt = sqliteQuery(db, (b, $: Row) =>
+      b
+        .updateTable("manifests")
+        .set({ body: $.body, status: $.status, version: $.version, updated_at: $.updated_at })
+        .where("org_id", "=", $.org_id)
+        .where("manifest_id", "=", $.manifest_id),
+    );
+    const versionsOf = (b: typeof sqliteBuilder, $: Key) =>
+      b
+        .selectFrom("manifest_versions")
+        .selectAll()
+        .where("org_id", "=", $.org_id)
+        .where("manifest_id", "=", $.manifest_id);
+    this.versionsStmt = sqliteQuery(db, (b, $: Key) => versionsOf(b, $).orderBy("version"));
+    this.versionStmt = sqliteQuery(db, (b, $: Key & { version: number }) =>
+      versionsOf(b, $).where("version", "=", $.version),
+    );
+    this.addVersionStmt = sqliteQuery(db, (b, $: VersionRow) =>
+      b.insertInto("manifest_versions").values(columnsOf($, VERSION_COLUMNS)),
+    );
   }
 
   /** Validates and stores a new manifest (status active), as its version 1. The uapk_id must be new in the org. */
@@ -108,13 +123,8 @@ export class ManifestRepository {
       updated_at: at,
     };
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO manifests (manifest_id, org_id, uapk_id, status, body, version, created_at, updated_at)
-           VALUES (@manifest_id, @org_id, @uapk_id, @status, @body, @version, @created_at, @updated_at)`,
-        )
-        .run(row);
-      this.addVersion(row, "registered", author);
+      this.insertStmt.run(row);
+      this.addVersionStmt.run(versionRowOf(row, "registered", author));
     })();
     this.byUapkId.clear();
     return toManifest(row);
@@ -142,9 +152,7 @@ export class ManifestRepository {
   }
 
   get(orgId: string, manifestId: string): Manifest | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM manifests WHERE org_id = ? AND manifest_id = ?`)
-      .get(orgId, manifestId) as Row | undefined;
+    const row = this.byIdStmt.get({ org_id: orgId, manifest_id: manifestId });
     return row && toManifest(row);
   }
 
@@ -156,7 +164,7 @@ export class ManifestRepository {
     const key = `${orgId}\u0000${uapkId}`;
     const cached = this.byUapkId.get(key);
     if (cached) return cached;
-    const row = this.byUapkIdStmt.get(orgId, uapkId);
+    const row = this.byUapkIdStmt.get({ org_id: orgId, uapk_id: uapkId });
     if (!row) return undefined;
     const manifest = deepFreeze(toManifest(row));
     // A read inside an open transaction may see a change that is then rolled back: not kept.
@@ -165,14 +173,9 @@ export class ManifestRepository {
   }
 
   list(orgId: string, status?: ManifestStatus): Manifest[] {
-    const rows = (
-      status
-        ? this.db
-            .prepare(`SELECT * FROM manifests WHERE org_id = ? AND status = ? ORDER BY created_at, uapk_id`)
-            .all(orgId, status)
-        : this.db.prepare(`SELECT * FROM manifests WHERE org_id = ? ORDER BY created_at, uapk_id`).all(orgId)
-    ) as Row[];
-    return rows.map(toManifest);
+    let query = sqliteBuilder.selectFrom("manifests").selectAll().where("org_id", "=", orgId);
+    if (status) query = query.where("status", "=", status);
+    return compiledQuery(this.db, query.orderBy("created_at").orderBy("uapk_id")).all().map(toManifest);
   }
 
   /** Moves a manifest along its lifecycle (a new version); undefined when it does not exist, conflict on a forbidden move. */
@@ -195,21 +198,12 @@ export class ManifestRepository {
   /** Versions of a manifest, oldest first (undefined when the org has no such manifest). */
   versions(orgId: string, manifestId: string): ManifestVersionInfo[] | undefined {
     if (!this.get(orgId, manifestId)) return undefined;
-    return this.db
-      .prepare<[string, string], VersionRow>(
-        `SELECT * FROM manifest_versions WHERE org_id = ? AND manifest_id = ? ORDER BY version`,
-      )
-      .all(orgId, manifestId)
-      .map(toVersionInfo);
+    return this.versionsStmt.all({ org_id: orgId, manifest_id: manifestId }).map(toVersionInfo);
   }
 
   /** One version with its content. */
   version(orgId: string, manifestId: string, version: number): ManifestVersion | undefined {
-    const row = this.db
-      .prepare<[string, string, number], VersionRow>(
-        `SELECT * FROM manifest_versions WHERE org_id = ? AND manifest_id = ? AND version = ?`,
-      )
-      .get(orgId, manifestId, version);
+    const row = this.versionStmt.get({ org_id: orgId, manifest_id: manifestId, version });
     return row && { ...toVersionInfo(row), content: JSON.parse(row.content) as ManifestVersion["content"] };
   }
 
@@ -222,9 +216,7 @@ export class ManifestRepository {
     author: string,
   ): void {
     this.db.transaction(() => {
-      const row = this.db
-        .prepare<[string, string], Row>(`SELECT * FROM manifests WHERE org_id = ? AND manifest_id = ?`)
-        .get(orgId, manifestId);
+      const row = this.byIdStmt.get({ org_id: orgId, manifest_id: manifestId });
       if (!row) return;
       const next: Row = {
         ...row,
@@ -233,44 +225,63 @@ export class ManifestRepository {
         version: row.version + 1,
         updated_at: this.now().toISOString(),
       };
-      this.db
-        .prepare(
-          `UPDATE manifests SET body = @body, status = @status, version = @version, updated_at = @updated_at
-           WHERE org_id = @org_id AND manifest_id = @manifest_id`,
-        )
-        .run(next);
-      this.addVersion(next, change, author);
+      this.updateStmt.run(next);
+      this.addVersionStmt.run(versionRowOf(next, change, author));
     })();
     this.byUapkId.clear();
   }
-
-  private addVersion(row: Row, change: ManifestChange, author: string): void {
-    this.db
-      .prepare(
-        `INSERT INTO manifest_versions (org_id, manifest_id, version, content_hash, content, status, change, author, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        row.org_id,
-        row.manifest_id,
-        row.version,
-        sha256Canonical(JSON.parse(row.body)),
-        row.body,
-        row.status,
-        change,
-        author,
-        row.updated_at,
-      );
-  }
 }
 
-function toVersionInfo(row: VersionRow): ManifestVersionInfo {
+const MANIFEST_COLUMNS = [
+  "manifest_id",
+  "org_id",
+  "uapk_id",
+  "status",
+  "body",
+  "version",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof Row)[];
+const VERSION_COLUMNS = [
+  "org_id",
+  "manifest_id",
+  "version",
+  "content_hash",
+  "content",
+  "status",
+  "change",
+  "author",
+  "created_at",
+] as const satisfies readonly (keyof VersionRow)[];
+
+/** The named columns of `row` (the `$` parameters of a statement built once). */
+function columnsOf<R, K extends keyof R>(row: R, columns: readonly K[]): Pick<R, K> {
+  return Object.fromEntries(columns.map((c) => [c, row[c]])) as Pick<R, K>;
+}
+
+/** The version a change of the manifest's row records (both backends): content, its hash, who, when. */
+export function versionRowOf(row: Row, change: ManifestChange, author: string): VersionRow {
+  return {
+    org_id: row.org_id,
+    manifest_id: row.manifest_id,
+    version: Number(row.version),
+    content_hash: sha256Canonical(JSON.parse(row.body)),
+    content: row.body,
+    status: row.status,
+    change,
+    author,
+    created_at: row.updated_at,
+  };
+}
+
+/** A version without its content (both backends). */
+export function toVersionInfo(row: VersionRow): ManifestVersionInfo {
   return {
     manifest_id: row.manifest_id,
-    version: row.version,
+    version: Number(row.version),
     content_hash: row.content_hash,
     status: row.status,
-    change: row.change,
+    change: row.change as ManifestChange,
     author: row.author,
     created_at: row.created_at,
   };
@@ -285,14 +296,15 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-function toManifest(row: Row): Manifest {
+/** A stored row as the manifest the engine reads (both backends). */
+export function toManifest(row: Row): Manifest {
   const body = JSON.parse(row.body) as ManifestInput;
   return {
     manifest_id: row.manifest_id,
     org_id: row.org_id,
     status: row.status,
     ...body,
-    version: row.version,
+    version: Number(row.version),
     content_hash: sha256Canonical(body),
     created_at: row.created_at,
     updated_at: row.updated_at,

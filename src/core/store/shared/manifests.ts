@@ -1,10 +1,17 @@
 // Manifests in the shared store: registered on any node, read by every node on each action (no node-local
 // copy to go stale, so a suspension or revocation takes effect cluster-wide at once). Every change adds a version
 // (content, hash, author, time) in the same transaction, as the embedded store does.
-import { deepFreeze } from "../../policy/manifest-repository";
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../../audit/canonical";
-import { InvalidManifestError, ManifestConflictError, TRANSITIONS } from "../../policy/manifest-repository";
+import {
+  deepFreeze,
+  InvalidManifestError,
+  ManifestConflictError,
+  TRANSITIONS,
+  toManifest,
+  toVersionInfo,
+  versionRowOf as versionRow,
+} from "../../policy/manifest-repository";
 import { validateManifest } from "../../policy/manifest-validation";
 import type {
   Manifest,
@@ -15,18 +22,10 @@ import type {
   ManifestVersionInfo,
 } from "../../policy/types";
 import type { AnyKysely } from "../postgres";
+import type { ManifestsTable } from "../schema";
 import { coalescedReads } from "./coalesce";
 
-interface ManifestRow {
-  manifest_id: string;
-  org_id: string;
-  uapk_id: string;
-  status: string;
-  body: string;
-  version: number | string;
-  created_at: string;
-  updated_at: string;
-}
+type ManifestRow = ManifestsTable;
 
 const sameRow = (a: ManifestRow, b: ManifestRow) =>
   a.org_id === b.org_id &&
@@ -220,47 +219,4 @@ function manifestsByUapkId(db: AnyKysely): (key: { orgId: string; uapkId: string
     return manifest;
   }
   return read;
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function versionRow(row: any, change: ManifestChange, author: string) {
-  return {
-    org_id: row.org_id,
-    manifest_id: row.manifest_id,
-    version: Number(row.version),
-    content_hash: sha256Canonical(JSON.parse(row.body)),
-    content: row.body,
-    status: row.status,
-    change,
-    author,
-    created_at: row.updated_at,
-  };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function toVersionInfo(row: any): ManifestVersionInfo {
-  return {
-    manifest_id: row.manifest_id,
-    version: Number(row.version),
-    content_hash: row.content_hash,
-    status: row.status,
-    change: row.change,
-    author: row.author,
-    created_at: row.created_at,
-  };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it.
-function toManifest(row: any): Manifest {
-  const body = JSON.parse(row.body) as ManifestInput;
-  return {
-    manifest_id: row.manifest_id,
-    org_id: row.org_id,
-    status: row.status,
-    ...body,
-    version: Number(row.version),
-    content_hash: sha256Canonical(body),
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-  };
 }
