@@ -10,7 +10,6 @@
 // Appends nest inside a caller's transaction (they become a savepoint), so "consume the approval + write the
 // intent" can be one atomic step.
 import { randomUUID } from "node:crypto";
-import type { Statement } from "better-sqlite3";
 import type { Db } from "../store/sqlite";
 import { groupCommit } from "../store/group-commit";
 import { groupSigner } from "./group-signature";
@@ -27,7 +26,8 @@ import {
 import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
 import { verifyRecords, type ChainVerification } from "./verify";
-import { fromRow, type Row, toRow } from "./audit-rows";
+import { fromRow, toRow } from "./audit-rows";
+import { type AuditStatements, auditStatements } from "./audit-statements";
 import { actionRecordsOf, listRecords } from "./audit-queries";
 import { approvalContent, type Content, decisionContent, intentContent, outcomeContent } from "./record-content";
 
@@ -194,21 +194,13 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   const now = options.now ?? (() => new Date());
   const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
-  const headStmt = db.prepare<[string], { seq: number; hash: string }>(
-    "SELECT seq, hash FROM audit_records WHERE org_id = ? ORDER BY seq DESC LIMIT 1",
-  );
-  // INDEXED BY: without table statistics SQLite prefers walking the org's whole chain by primary key (it
-  // satisfies ORDER BY seq), which made every outcome append O(chain length). The interaction index is already
-  // ordered by seq (a WITHOUT ROWID index ends with the primary key), so no sort is needed either.
-  const interactionStmt = db.prepare<[string, string], Row>(
-    "SELECT * FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
-  );
-  const chainStmt = db.prepare<[string], Row>("SELECT * FROM audit_records WHERE org_id = ? ORDER BY seq");
+  const statements = auditStatements(db);
+  const head = (org_id: string) => statements.head.get({ org_id });
   // Group commit (see AuditLog.appendDecisionGrouped and src/core/store/group-commit.ts). Under load every
   // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
   const grouped = groupCommit(db);
 
-  const { appendSerialised, appendOutcome, appendDecision } = recordAppender(db, keys, now, headStmt);
+  const { appendSerialised, appendOutcome, appendDecision } = recordAppender(db, keys, now, statements);
 
   return {
     appendIntent: (input) => appendSerialised(input.org_id, intentContent(input)),
@@ -223,19 +215,19 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     list: (org_id, filter = {}) => listRecords(db, org_id, filter),
 
     getInteraction(org_id, interaction_id) {
-      return interactionStmt.all(org_id, interaction_id).map(fromRow);
+      return statements.interaction.all({ org_id, interaction_id }).map(fromRow);
     },
 
     head(org_id) {
-      return headStmt.get(org_id) ?? null;
+      return head(org_id) ?? null;
     },
 
     signedHead(org_id) {
       // Read and signed in one transaction: the head is one that existed, not a mix of two appends.
       return db.transaction(() => {
-        const head = headStmt.get(org_id);
+        const current = head(org_id);
         return signChainHead(
-          { org_id, seq: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH, signed_at: now().toISOString() },
+          { org_id, seq: current?.seq ?? 0, hash: current?.hash ?? GENESIS_HASH, signed_at: now().toISOString() },
           keys.activeKey(),
         );
       })();
@@ -244,16 +236,13 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     actionRecords: (org_id, filter) => actionRecordsOf(db, org_id, filter),
 
     chainFrom(org_id, fromSeq) {
-      return db
-        .prepare<[string, number], Row>("SELECT * FROM audit_records WHERE org_id = ? AND seq >= ? ORDER BY seq")
-        .all(org_id, fromSeq)
-        .map(fromRow);
+      return statements.chainFrom.all({ org_id, from_seq: fromSeq }).map(fromRow);
     },
 
     verifyChain(org_id) {
       return verifyRecords(
         (function* () {
-          for (const row of chainStmt.iterate(org_id)) yield fromRow(row);
+          for (const row of statements.chainFrom.iterate({ org_id, from_seq: 0 })) yield fromRow(row);
         })(),
         (kid) => keys.publicKey(kid),
       );
@@ -263,7 +252,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
       // signed first, so records appended during the export come after it and are simply not part of this one.
       const head = this.signedHead(org_id);
-      for (const row of chainStmt.iterate(org_id)) {
+      for (const row of statements.chainFrom.iterate({ org_id, from_seq: 0 })) {
         if (row.seq > head.seq) break;
         yield `${canonicalJson(fromRow(row))}\n`;
       }
@@ -290,26 +279,12 @@ function recordAppender(
   db: Db,
   keys: ReturnType<typeof createSigningKeyStore>,
   now: () => Date,
-  headStmt: Statement<[string], { seq: number; hash: string }>,
+  statements: AuditStatements,
 ) {
-  const insertStmt = db.prepare(
-    `INSERT INTO audit_records (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision,
-       reasons, policy_trace, approval_id, executed, result, meta, prev_hash, kid, hash, signature)
-     VALUES (@org_id, @seq, @kind, @interaction_id, @timestamp, @uapk_id, @agent_id, @action, @decision,
-       @reasons, @policy_trace, @approval_id, @executed, @result, @meta, @prev_hash, @kid, @hash, @signature)`,
-  );
-  // What an outcome needs of its interaction's records: the columns it copies, none of the JSON to parse.
-  const interactionKindsStmt = db.prepare<
-    [string, string],
-    Pick<Row, "kind" | "uapk_id" | "agent_id" | "decision" | "approval_id">
-  >(
-    "SELECT kind, uapk_id, agent_id, decision, approval_id FROM audit_records INDEXED BY audit_records_interaction WHERE org_id = ? AND interaction_id = ? ORDER BY seq",
-  );
-
-  const signGroupLast = groupSigner(db, headStmt);
+  const signGroupLast = groupSigner(db, statements);
 
   const append = db.transaction((org_id: string, content: Content): AuditRecord => {
-    const head = headStmt.get(org_id);
+    const head = statements.head.get({ org_id });
     const signingKey = keys.activeKey();
     const unsigned: UnsignedAuditRecord = {
       org_id,
@@ -323,7 +298,7 @@ function recordAppender(
     // Inside a group commit the group's last record of the chain is signed before the COMMIT; alone, now.
     const deferred = signGroupLast(hashed, body, signingKey.privateKey);
     const record: AuditRecord = { ...hashed, signature: deferred ? null : signBody(body, signingKey.privateKey) };
-    insertStmt.run(toRow(record));
+    statements.insert.run(toRow(record));
     return record;
   });
   // IMMEDIATE: take the write lock before reading the head (see the header comment).
@@ -331,7 +306,7 @@ function recordAppender(
 
   // The intent is looked up and the outcome appended under one write lock (IMMEDIATE): no second outcome.
   const appendOutcomeOnce = db.transaction((input: OutcomeInput): AuditRecord => {
-    const records = interactionKindsStmt.all(input.org_id, input.interaction_id);
+    const records = statements.interactionKinds.all(input);
     return appendSerialised(input.org_id, outcomeContent(input, records));
   });
 

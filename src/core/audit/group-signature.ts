@@ -4,9 +4,9 @@
 // never ends on an unsigned record). Under load a group holds tens of records: an Ed25519 signature each was the
 // largest single cost of an execute after the HTTP stack.
 import type { KeyObject } from "node:crypto";
-import type { Statement } from "better-sqlite3";
 import { type OpenGroup, openGroupOf } from "../store/group-commit";
 import type { Db } from "../store/sqlite";
+import type { AuditStatements } from "./audit-statements";
 import { signBody } from "./record";
 
 interface Unsigned {
@@ -21,18 +21,16 @@ type GroupAppends = Map<string, Map<number, Unsigned>>;
  * Returns `defer(record, body, key)`: true when the record was left for its group to sign (the caller inserts it
  * unsigned), false when no group is running (the caller signs it now).
  */
-export function groupSigner(db: Db, headStmt: Statement<[string], { seq: number; hash: string }>) {
+export function groupSigner(db: Db, statements: Pick<AuditStatements, "head" | "sign">) {
   const appendsOf = new WeakMap<OpenGroup, GroupAppends>();
-  const signStmt = db.prepare<[string, string, number]>(
-    "UPDATE audit_records SET signature = ? WHERE org_id = ? AND seq = ?",
-  );
 
   /** Signs each chain's head if this group wrote it (a unit rolled back may have taken the group's later records). */
   function signHeads(appends: GroupAppends): void {
     for (const [orgId, bySeq] of appends) {
-      const head = headStmt.get(orgId);
+      const head = statements.head.get({ org_id: orgId });
       const last = head && bySeq.get(head.seq);
-      if (head && last) signStmt.run(signBody(last.body, last.privateKey), orgId, head.seq);
+      if (head && last)
+        statements.sign.run({ signature: signBody(last.body, last.privateKey), org_id: orgId, seq: head.seq });
     }
   }
 

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../audit/canonical";
 import type { ManifestsTable, ManifestVersionsTable } from "../store/schema";
-import { compiledQuery, sqliteBuilder, sqliteQuery } from "../store/sqlite-query";
+import { compiledQuery, paramsOf, sqliteBuilder, sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 import { validateManifest, type ManifestProblem } from "./manifest-validation";
 import type {
@@ -78,7 +78,7 @@ export class ManifestRepository {
     this.byIdStmt = sqliteQuery(db, (b, $: Key) =>
       b.selectFrom("manifests").selectAll().where("org_id", "=", $.org_id).where("manifest_id", "=", $.manifest_id),
     );
-    this.insertStmt = sqliteQuery(db, (b, $: Row) => b.insertInto("manifests").values(columnsOf($, MANIFEST_COLUMNS)));
+    this.insertStmt = sqliteQuery(db, (b, $: Row) => b.insertInto("manifests").values(paramsOf($, MANIFEST_COLUMNS)));
     this.updateStmt = sqliteQuery(db, (b, $: Row) =>
       b
         .updateTable("manifests")
@@ -97,7 +97,7 @@ export class ManifestRepository {
       versionsOf(b, $).where("version", "=", $.version),
     );
     this.addVersionStmt = sqliteQuery(db, (b, $: VersionRow) =>
-      b.insertInto("manifest_versions").values(columnsOf($, VERSION_COLUMNS)),
+      b.insertInto("manifest_versions").values(paramsOf($, VERSION_COLUMNS)),
     );
   }
 
@@ -253,11 +253,6 @@ const VERSION_COLUMNS = [
   "author",
   "created_at",
 ] as const satisfies readonly (keyof VersionRow)[];
-
-/** The named columns of `row` (the `$` parameters of a statement built once). */
-function columnsOf<R, K extends keyof R>(row: R, columns: readonly K[]): Pick<R, K> {
-  return Object.fromEntries(columns.map((c) => [c, row[c]])) as Pick<R, K>;
-}
 
 /** The version a change of the manifest's row records (both backends): content, its hash, who, when. */
 export function versionRowOf(row: Row, change: ManifestChange, author: string): VersionRow {
