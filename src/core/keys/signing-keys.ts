@@ -10,6 +10,8 @@
 // The active private key lives in the database file: whoever can read that file can sign, so protect it like
 // a key. Keys of one purpose never verify another's signatures (a token key cannot vouch for an audit record).
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { sql } from "kysely";
+import { type sqliteBuilder, sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 
 export type SigningKeyPurpose = "audit" | "capability-token";
@@ -84,10 +86,6 @@ function migrateLegacyKeys(db: Db, purpose: SigningKeyPurpose): void {
   }).immediate();
 }
 
-interface ActiveRow {
-  kid: string;
-}
-
 export function createSigningKeyStore(
   db: Db,
   options: { purpose: SigningKeyPurpose; now?: () => Date },
@@ -96,25 +94,36 @@ export function createSigningKeyStore(
   const now = options.now ?? (() => new Date());
   migrateLegacyKeys(db, purpose);
 
-  const activeKidStmt = db.prepare<[string], ActiveRow>(
-    "SELECT kid FROM signing_keys WHERE purpose = ? AND status = 'active'",
+  type Key = { purpose: string; kid: string };
+  const ofPurpose = (b: typeof sqliteBuilder, $: { purpose: string }) =>
+    b.selectFrom("signing_keys").where("purpose", "=", $.purpose);
+  const activeKidStmt = sqliteQuery(db, (b, $: { purpose: string }) =>
+    ofPurpose(b, $).select("kid").where("status", "=", "active"),
   );
-  const privateKeyStmt = db.prepare<[string, string], { private_pkcs8: string | null }>(
-    "SELECT private_pkcs8 FROM signing_keys WHERE purpose = ? AND kid = ? AND status = 'active'",
+  const privateKeyStmt = sqliteQuery(db, (b, $: Key) =>
+    ofPurpose(b, $).select("private_pkcs8").where("kid", "=", $.kid).where("status", "=", "active"),
   );
-  const publicJwkStmt = db.prepare<[string, string], { public_jwk: string }>(
-    "SELECT public_jwk FROM signing_keys WHERE purpose = ? AND kid = ?",
-  );
+  const publicJwkStmt = sqliteQuery(db, (b, $: Key) => ofPurpose(b, $).select("public_jwk").where("kid", "=", $.kid));
   // rowid breaks ties: a rotation within the same millisecond must still list the new key after the old one.
-  const allJwksStmt = db.prepare<[string], { public_jwk: string }>(
-    "SELECT public_jwk FROM signing_keys WHERE purpose = ? ORDER BY created_at, rowid",
+  const allJwksStmt = sqliteQuery(db, (b, $: { purpose: string }) =>
+    ofPurpose(b, $).select("public_jwk").orderBy("created_at").orderBy(sql`rowid`),
   );
-  const retireStmt = db.prepare(
-    "UPDATE signing_keys SET status = 'verify_only', private_pkcs8 = NULL, rotated_at = ? WHERE purpose = ? AND kid = ?",
+  const retireStmt = sqliteQuery(db, (b, $: Key & { rotated_at: string }) =>
+    b
+      .updateTable("signing_keys")
+      .set({ status: "verify_only", private_pkcs8: null, rotated_at: $.rotated_at })
+      .where("purpose", "=", $.purpose)
+      .where("kid", "=", $.kid),
   );
-  const insertStmt = db.prepare(
-    `INSERT INTO signing_keys (purpose, kid, public_jwk, private_pkcs8, status, created_at)
-     VALUES (?, ?, ?, ?, 'active', ?)`,
+  const insertStmt = sqliteQuery(db, (b, $: Key & { public_jwk: string; private_pkcs8: string; created_at: string }) =>
+    b.insertInto("signing_keys").values({
+      purpose: $.purpose,
+      kid: $.kid,
+      public_jwk: $.public_jwk,
+      private_pkcs8: $.private_pkcs8,
+      status: "active",
+      created_at: $.created_at,
+    }),
   );
 
   // Parsing a PEM costs more than the lookup: keep the active private key until another kid becomes active.
@@ -122,19 +131,21 @@ export function createSigningKeyStore(
   const publicKeys = new Map<string, KeyObject>();
 
   function insertNewActiveKey(): ActiveSigningKey {
-    const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-    const { x } = publicKey.export({ format: "jwk" }) as { x: string };
-    const kid = jwkThumbprint(x);
-    const jwk: PublicJwk = { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use: "sig" };
-    const pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
-    insertStmt.run(purpose, kid, JSON.stringify(jwk), pem, now().toISOString());
+    const { kid, jwk, pem, publicKey, privateKey } = newSigningKeyPair();
+    insertStmt.run({
+      purpose,
+      kid,
+      public_jwk: JSON.stringify(jwk),
+      private_pkcs8: pem,
+      created_at: now().toISOString(),
+    });
     publicKeys.set(kid, publicKey);
     return { kid, privateKey };
   }
 
   function loadActive(kid: string): ActiveSigningKey | undefined {
     if (cachedActive?.kid === kid) return cachedActive;
-    const row = privateKeyStmt.get(purpose, kid);
+    const row = privateKeyStmt.get({ purpose, kid });
     if (!row?.private_pkcs8) return undefined;
     return { kid, privateKey: createPrivateKey({ key: row.private_pkcs8, format: "pem" }) };
   }
@@ -142,7 +153,7 @@ export function createSigningKeyStore(
   // IMMEDIATE outside a transaction: two processes starting at once must not both generate a first key.
   // Inside the caller's transaction this becomes a savepoint of it.
   const activeOrNew = db.transaction((): ActiveSigningKey => {
-    const row = activeKidStmt.get(purpose);
+    const row = activeKidStmt.get({ purpose });
     return (row && loadActive(row.kid)) ?? insertNewActiveKey();
   });
 
@@ -150,7 +161,7 @@ export function createSigningKeyStore(
     purpose,
 
     activeKey() {
-      const row = activeKidStmt.get(purpose);
+      const row = activeKidStmt.get({ purpose });
       cachedActive = (row && loadActive(row.kid)) ?? activeOrNew.immediate();
       return cachedActive;
     },
@@ -158,8 +169,8 @@ export function createSigningKeyStore(
     rotate() {
       return db
         .transaction(() => {
-          const previous = activeKidStmt.get(purpose);
-          if (previous) retireStmt.run(now().toISOString(), purpose, previous.kid);
+          const previous = activeKidStmt.get({ purpose });
+          if (previous) retireStmt.run({ rotated_at: now().toISOString(), purpose, kid: previous.kid });
           cachedActive = insertNewActiveKey();
           return { kid: cachedActive.kid, previous_kid: previous?.kid ?? null };
         })
@@ -169,7 +180,7 @@ export function createSigningKeyStore(
     publicKey(kid) {
       const cached = publicKeys.get(kid);
       if (cached) return cached;
-      const row = publicJwkStmt.get(purpose, kid);
+      const row = publicJwkStmt.get({ purpose, kid });
       if (!row) return undefined;
       const key = createPublicKey({ key: JSON.parse(row.public_jwk), format: "jwk" });
       publicKeys.set(kid, key);
@@ -177,9 +188,22 @@ export function createSigningKeyStore(
     },
 
     publicJwks() {
-      return { keys: allJwksStmt.all(purpose).map((row) => JSON.parse(row.public_jwk) as PublicJwk) };
+      return { keys: allJwksStmt.all({ purpose }).map((row) => JSON.parse(row.public_jwk) as PublicJwk) };
     },
   };
+}
+
+/**
+ * A new Ed25519 key pair with its public JWK and PKCS#8 PEM; its kid is the RFC 7638 thumbprint (both backends:
+ * the shared store's signing keys seal the PEM before storing it).
+ */
+export function newSigningKeyPair() {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const { x } = publicKey.export({ format: "jwk" }) as { x: string };
+  const kid = jwkThumbprint(x);
+  const jwk: PublicJwk = { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use: "sig" };
+  const pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+  return { kid, jwk, pem, publicKey, privateKey };
 }
 
 /** RFC 7638 thumbprint of an Ed25519 public key (members crv, kty, x in lexicographic order, no spaces). */

@@ -73,13 +73,19 @@ export function sqliteQuery<P extends object, Q extends Compilable>(
   const $ = new Proxy({}, { get: (_, name) => new Param(String(name)) }) as P;
   const built = build(sqliteBuilder, $).compile();
   const compiled = options.indexedBy ? { ...built, sql: withIndexedBy(built.sql, options.indexedBy) } : built;
-  const slots = compiled.parameters.map((value) => (value instanceof Param ? value.name : { value }));
-  const constant = slots.every((slot) => typeof slot !== "string");
-  const fixed = slots.map((slot) => (typeof slot === "string" ? undefined : slot.value));
-  const args: (params: P) => unknown[] = constant
+  // Per parameter: the name of the call's value it takes, or null for a value fixed in the query (a literal).
+  const names = compiled.parameters.map((value) => (value instanceof Param ? value.name : null));
+  const fixed = compiled.parameters.map((value) => (value instanceof Param ? undefined : value));
+  const args: (params: P) => unknown[] = names.every((name) => name === null)
     ? () => fixed
-    : (params) =>
-        slots.map((slot) => (typeof slot === "string" ? (params as Record<string, unknown>)[slot] : slot.value));
+    : (params) => {
+        const values = fixed.slice();
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i];
+          if (name !== null && name !== undefined) values[i] = (params as Record<string, unknown>)[name];
+        }
+        return values;
+      };
   const statement = preparedStatement(db, compiled.sql);
   return {
     sql: compiled.sql,

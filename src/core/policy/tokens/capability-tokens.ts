@@ -4,6 +4,8 @@
 // revocation is per token (jti); keys rotate and old ones stay verify-only.
 import { randomBytes, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
+import type { CapabilityTokensTable } from "../../store/schema";
+import { paramsOf, sqliteQuery } from "../../store/sqlite-query";
 import type { Db } from "../../store/sqlite";
 import type { Manifest } from "../types";
 import type { SigningKeyStore } from "../../keys";
@@ -79,21 +81,7 @@ export class TokenIssueError extends Error {
   }
 }
 
-interface Row {
-  token_id: string;
-  org_id: string;
-  issuer_id: string;
-  agent_id: string;
-  manifest_id: string;
-  uapk_id: string;
-  capabilities: string;
-  constraints: string | null;
-  kid: string;
-  issued_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-  revoke_reason: string | null;
-}
+type Row = CapabilityTokensTable;
 
 /** The lifetime in hours of a token that may be issued; throws TokenIssueError listing every problem. */
 export function checkIssueRequest(input: IssueTokenInput): number {
@@ -248,28 +236,76 @@ export function listedTokens(
 
 export type TokenRow = Row;
 
+/** What issuing stores of a token (revocation columns start empty). */
+const ISSUED_COLUMNS = [
+  "token_id",
+  "org_id",
+  "issuer_id",
+  "agent_id",
+  "manifest_id",
+  "uapk_id",
+  "capabilities",
+  "constraints",
+  "kid",
+  "issued_at",
+  "expires_at",
+] as const satisfies readonly (keyof Row)[];
+
+type TokenKey = { org_id: string; token_id: string };
+
+/** The embedded store's statements, built once (verify runs on every action that presents a token). */
+function tokenStatements(db: Db) {
+  const byKey = sqliteQuery(db, (b, $: TokenKey) =>
+    b.selectFrom("capability_tokens").selectAll().where("org_id", "=", $.org_id).where("token_id", "=", $.token_id),
+  );
+  return {
+    insert: sqliteQuery(db, (b, $: Pick<Row, (typeof ISSUED_COLUMNS)[number]>) =>
+      b.insertInto("capability_tokens").values(paramsOf($, ISSUED_COLUMNS)),
+    ),
+    revocation: sqliteQuery(db, (b, $: TokenKey) =>
+      b
+        .selectFrom("capability_tokens")
+        .select("revoked_at")
+        .where("token_id", "=", $.token_id)
+        .where("org_id", "=", $.org_id),
+    ),
+    revoke: sqliteQuery(db, (b, $: TokenKey & { revoked_at: string; revoke_reason: string | null }) =>
+      b
+        .updateTable("capability_tokens")
+        .set({ revoked_at: $.revoked_at, revoke_reason: $.revoke_reason })
+        .where("org_id", "=", $.org_id)
+        .where("token_id", "=", $.token_id)
+        .where("revoked_at", "is", null),
+    ),
+    byKey,
+    ofOrg: sqliteQuery(db, (b, $: { org_id: string }) =>
+      b
+        .selectFrom("capability_tokens")
+        .selectAll()
+        .where("org_id", "=", $.org_id)
+        .orderBy("issued_at", "desc")
+        .orderBy("token_id"),
+    ),
+  };
+}
+
 export class CapabilityTokenService {
   private readonly now: () => Date;
+  private readonly statements: ReturnType<typeof tokenStatements>;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly keys: SigningKeyStore,
     options: { now?: () => Date } = {},
   ) {
     this.now = options.now ?? (() => new Date());
+    this.statements = tokenStatements(db);
   }
 
   async issue(input: IssueTokenInput): Promise<IssuedToken> {
     checkIssueRequest(input);
     const { issued, row } = await signCapabilityToken(input, this.keys.activeKey(), this.now());
-    this.db
-      .prepare(
-        `INSERT INTO capability_tokens
-           (token_id, org_id, issuer_id, agent_id, manifest_id, uapk_id, capabilities, constraints, kid, issued_at, expires_at)
-         VALUES (@token_id, @org_id, @issuer_id, @agent_id, @manifest_id, @uapk_id, @capabilities, @constraints, @kid,
-                 @issued_at, @expires_at)`,
-      )
-      .run(row);
+    this.statements.insert.run(row);
     return issued;
   }
 
@@ -280,28 +316,23 @@ export class CapabilityTokenService {
   ): Promise<TokenVerification> {
     const verified = await verifyCapabilityJwt(token, (kid) => this.keys.publicKey(kid), expected, this.now());
     if (!verified.ok) return verified;
-    const row = this.db
-      .prepare<[string, string], Pick<Row, "revoked_at">>(
-        `SELECT revoked_at FROM capability_tokens WHERE token_id = ? AND org_id = ?`,
-      )
-      .get(verified.claims.jti, expected.orgId);
+    const row = this.statements.revocation.get({ token_id: verified.claims.jti, org_id: expected.orgId });
     return revocationVerdict(verified, row);
   }
 
   /** Revokes by token id (jti). Idempotent: revoking twice keeps the first time and reason. */
   revoke(orgId: string, tokenId: string, reason?: string): TokenInfo | undefined {
-    this.db
-      .prepare(
-        `UPDATE capability_tokens SET revoked_at = ?, revoke_reason = ? WHERE org_id = ? AND token_id = ? AND revoked_at IS NULL`,
-      )
-      .run(this.now().toISOString(), reason ?? null, orgId, tokenId);
+    this.statements.revoke.run({
+      revoked_at: this.now().toISOString(),
+      revoke_reason: reason ?? null,
+      org_id: orgId,
+      token_id: tokenId,
+    });
     return this.get(orgId, tokenId);
   }
 
   get(orgId: string, tokenId: string): TokenInfo | undefined {
-    const row = this.db
-      .prepare<[string, string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? AND token_id = ?`)
-      .get(orgId, tokenId);
+    const row = this.statements.byKey.get({ org_id: orgId, token_id: tokenId });
     return row && toInfo(row);
   }
 
@@ -310,10 +341,7 @@ export class CapabilityTokenService {
     orgId: string,
     filter: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined } = {},
   ): TokenInfo[] {
-    const rows = this.db
-      .prepare<[string], Row>(`SELECT * FROM capability_tokens WHERE org_id = ? ORDER BY issued_at DESC, token_id`)
-      .all(orgId);
-    return listedTokens(rows, filter, this.now().toISOString());
+    return listedTokens(this.statements.ofOrg.all({ org_id: orgId }), filter, this.now().toISOString());
   }
 }
 

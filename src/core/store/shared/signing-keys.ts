@@ -1,8 +1,9 @@
 // Ed25519 signing keys in the shared store (PostgreSQL, or SQLite in the contract tests): the same table and
 // rules as src/core/keys (one active key per purpose, rotation keeps old keys verifying), but async and with
 // the private half sealed by GATEHOUSE_SECRET (./secret-box.ts), so that every node signs with the same key.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import type { ActiveSigningKey, PublicJwk, SigningKeyPurpose } from "../../keys";
+import { newSigningKeyPair } from "../../keys/signing-keys";
 import { sql, type Transaction } from "kysely";
 import type { AnyKysely } from "../postgres";
 import type { Database } from "../schema";
@@ -53,11 +54,7 @@ export function createSharedSigningKeys(db: AnyKysely, options: SharedSigningKey
 
   /** Inserts a new active key unless one exists; the partial unique index makes exactly one insert win. */
   async function insertCandidate(trx: Executor): Promise<void> {
-    const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-    const { x } = publicKey.export({ format: "jwk" }) as { x: string };
-    const kid = jwkThumbprint(x);
-    const jwk: PublicJwk = { kty: "OKP", crv: "Ed25519", x, kid, alg: "EdDSA", use: "sig" };
-    const pem = privateKey.export({ format: "pem", type: "pkcs8" }) as string;
+    const { kid, jwk, pem } = newSigningKeyPair();
     await trx
       .insertInto("signing_keys")
       .values({
@@ -126,9 +123,4 @@ export function createSharedSigningKeys(db: AnyKysely, options: SharedSigningKey
       return { keys: rows.map((row) => JSON.parse(row.public_jwk) as PublicJwk) };
     },
   };
-}
-
-/** RFC 7638 thumbprint of an Ed25519 public key (same kid as src/core/keys computes). */
-function jwkThumbprint(x: string): string {
-  return createHash("sha256").update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest("base64url");
 }
