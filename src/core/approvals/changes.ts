@@ -1,6 +1,8 @@
 // One read for watchers of the approvals table (the operator console's live feed): which approvals of an org
 // were created or reached a new status at or after a time. Reads only; works whichever gateway node wrote
 // the rows, since it looks at the shared table rather than at in-process events.
+import { sql } from "kysely";
+import { compiledQuery, sqliteBuilder } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 
 export interface ApprovalChange {
@@ -15,14 +17,19 @@ export interface ApprovalChange {
  * `limit`. (An expiry sets no timestamp; in-process expiry is reported through `onDecided`.)
  */
 export function approvalChangesSince(db: Db, org_id: string, sinceIso: string, limit = 500): ApprovalChange[] {
-  return db
-    .prepare<[string, string, string, string, number], ApprovalChange>(
-      `SELECT approval_id, status,
-              MAX(created_at, COALESCE(decided_at, ''), COALESCE(consumed_at, '')) AS changed_at
-         FROM approvals
-        WHERE org_id = ? AND (created_at >= ? OR decided_at >= ? OR consumed_at >= ?)
-        ORDER BY changed_at ASC
-        LIMIT ?`,
+  const query = sqliteBuilder
+    .selectFrom("approvals")
+    .select([
+      "approval_id",
+      "status",
+      // SQLite's scalar MAX: the latest of the three instants (ISO 8601 text sorts as time).
+      sql<string>`MAX(created_at, COALESCE(decided_at, ''), COALESCE(consumed_at, ''))`.as("changed_at"),
+    ])
+    .where("org_id", "=", org_id)
+    .where((eb) =>
+      eb.or([eb("created_at", ">=", sinceIso), eb("decided_at", ">=", sinceIso), eb("consumed_at", ">=", sinceIso)]),
     )
-    .all(org_id, sinceIso, sinceIso, sinceIso, limit);
+    .orderBy("changed_at")
+    .limit(limit);
+  return compiledQuery(db, query).all();
 }

@@ -1,7 +1,7 @@
 // Spending an approval on one execution (the governance engine calls this inside its own transaction).
 import type { Db } from "../store/sqlite";
 import { consumeBindingHash, consumeRefusal } from "./consume-decision";
-import { fromRow, type Row, selectApproval } from "./rows";
+import { approvalStatements, fromRow, selectApproval } from "./rows";
 import type { ConsumeInput, ConsumeResult } from "./types";
 
 /**
@@ -15,13 +15,13 @@ export function consumeForExecution(db: Db, input: ConsumeInput): ConsumeResult 
   const bindingHash = consumeBindingHash(input);
   // No sweep here: marking approvals expired belongs to the store, whose listeners audit every expiry. An
   // overdue approval is refused below by its `expires_at`, and the store records its expiry on the next read.
-  const consumed = db
-    .prepare<unknown[], Row>(
-      `UPDATE approvals SET status = 'consumed', consumed_at = ?, consumed_by_interaction_id = ?
-       WHERE org_id = ? AND approval_id = ? AND status = 'approved' AND expires_at > ? AND binding_hash = ?
-       RETURNING *`,
-    )
-    .get(at, input.interaction_id ?? null, input.org_id, input.approval_id, at, bindingHash);
+  const consumed = approvalStatements(db).consume.get({
+    org_id: input.org_id,
+    approval_id: input.approval_id,
+    at,
+    binding_hash: bindingHash,
+    interaction_id: input.interaction_id ?? null,
+  });
   if (consumed) return { ok: true, approval: fromRow(consumed) };
   return consumeRefusal(input, selectApproval(db, input.org_id, input.approval_id), at);
 }

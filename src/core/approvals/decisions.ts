@@ -3,7 +3,7 @@
 // log) inside the transaction that records the verdict: no verdict is stored without its record.
 import type { Db } from "../store/sqlite";
 import { approvalBindingHash } from "./binding";
-import { fromRow, insertRow, pendingRow, type Row, selectApproval, selectPendingByBinding } from "./rows";
+import { approvalStatements, fromRow, insertRow, pendingRow, selectApproval, selectPendingByBinding } from "./rows";
 import type { Approval, CreateApprovalInput, DecideResult } from "./types";
 
 export interface WriteDeps {
@@ -45,12 +45,14 @@ export function decidePending(
   return db
     .transaction((): DecideResult => {
       deps.expire(org_id);
-      const updated = db
-        .prepare<unknown[], Row>(
-          `UPDATE approvals SET status = ?, decided_at = ?, decided_by = ?, decision_reason = ?
-           WHERE org_id = ? AND approval_id = ? AND status = 'pending' RETURNING *`,
-        )
-        .get(status, deps.now().toISOString(), decision.by, decision.reason ?? null, org_id, approval_id);
+      const updated = approvalStatements(db).decide.get({
+        status,
+        at: deps.now().toISOString(),
+        by: decision.by,
+        reason: decision.reason ?? null,
+        org_id,
+        approval_id,
+      });
       if (updated) return { ok: true, approval: deps.notify([fromRow(updated)])[0]! };
       const current = selectApproval(db, org_id, approval_id);
       if (!current) return { ok: false, code: "NOT_FOUND", reason: `Approval ${approval_id} not found` };
@@ -84,12 +86,7 @@ export function cancelOpen(
   // so no approval is cancelled without its record.
   const cancelled = db
     .transaction(() => {
-      const row = db
-        .prepare<unknown[], Row>(
-          `UPDATE approvals SET status = 'cancelled', decided_at = ?, decided_by = 'gatehouse', decision_reason = ?
-           WHERE org_id = ? AND approval_id = ? AND status IN ('pending', 'approved') RETURNING *`,
-        )
-        .get(deps.now().toISOString(), reason, org_id, approval_id);
+      const row = approvalStatements(db).cancel.get({ at: deps.now().toISOString(), reason, org_id, approval_id });
       return row ? deps.notify([fromRow(row)]) : [];
     })
     .immediate();

@@ -3,6 +3,8 @@
 import { randomUUID } from "node:crypto";
 import { boundMembers } from "../audit/bound";
 import type { ApprovalsTable } from "../store/schema";
+import * as queries from "../store/approval-queries";
+import { paramsOf, sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 import type { Approval, CreateApprovalInput } from "./types";
 
@@ -21,20 +23,51 @@ export function fromRow(row: Row): Approval {
   };
 }
 
+type Key = { org_id: string; approval_id: string };
+
+/** The embedded store's approval statements, built once per database (see src/core/store/approval-queries.ts). */
+function build(db: Db) {
+  return {
+    byId: sqliteQuery(db, (b, $: Key) => queries.selectApproval(b, $)),
+    pendingByBinding: sqliteQuery(db, (b, $: { org_id: string; binding_hash: string }) =>
+      queries.selectPendingByBinding(b, $),
+    ),
+    insert: sqliteQuery(db, (b, $: Row) => b.insertInto("approvals").values(paramsOf($, APPROVAL_COLUMNS))),
+    consume: sqliteQuery(db, (b, $: Parameters<typeof queries.consumeApproval>[1]) => queries.consumeApproval(b, $)),
+    cancel: sqliteQuery(db, (b, $: Parameters<typeof queries.cancelApproval>[1]) => queries.cancelApproval(b, $)),
+    decide: sqliteQuery(
+      db,
+      (b, $: Key & { status: "approved" | "denied"; at: string; by: string; reason: string | null }) =>
+        b
+          .updateTable("approvals")
+          .set({ status: $.status, decided_at: $.at, decided_by: $.by, decision_reason: $.reason })
+          .where("org_id", "=", $.org_id)
+          .where("approval_id", "=", $.approval_id)
+          .where("status", "=", "pending")
+          .returningAll(),
+    ),
+  };
+}
+
+const built = new WeakMap<Db, ReturnType<typeof build>>();
+
+export function approvalStatements(db: Db): ReturnType<typeof build> {
+  let statements = built.get(db);
+  if (!statements) {
+    statements = build(db);
+    built.set(db, statements);
+  }
+  return statements;
+}
+
 export function selectApproval(db: Db, org_id: string, approval_id: string): Approval | null {
-  const row = db
-    .prepare<[string, string], Row>("SELECT * FROM approvals WHERE org_id = ? AND approval_id = ?")
-    .get(org_id, approval_id);
+  const row = approvalStatements(db).byId.get({ org_id, approval_id });
   return row ? fromRow(row) : null;
 }
 
 /** The pending approval asked for exactly this request (same binding hash), if any. */
 export function selectPendingByBinding(db: Db, org_id: string, binding_hash: string): Approval | null {
-  const row = db
-    .prepare<[string, string], Row>(
-      "SELECT * FROM approvals WHERE org_id = ? AND binding_hash = ? AND status = 'pending'",
-    )
-    .get(org_id, binding_hash);
+  const row = approvalStatements(db).pendingByBinding.get({ org_id, binding_hash });
   return row ? fromRow(row) : null;
 }
 
@@ -71,8 +104,27 @@ export function pendingRow(input: CreateApprovalInput, binding_hash: string, cre
 }
 
 export function insertRow(db: Db, row: Row): void {
-  const columns = Object.keys(row);
-  db.prepare(`INSERT INTO approvals (${columns.join(", ")}) VALUES (${columns.map((c) => `@${c}`).join(", ")})`).run(
-    row,
-  );
+  approvalStatements(db).insert.run(row);
 }
+
+const APPROVAL_COLUMNS = [
+  "approval_id",
+  "org_id",
+  "uapk_id",
+  "agent_id",
+  "action",
+  "counterparty",
+  "context",
+  "reasons",
+  "binding_hash",
+  "status",
+  "interaction_id",
+  "created_at",
+  "expires_at",
+  "decided_at",
+  "decided_by",
+  "decision_reason",
+  "consumed_at",
+  "consumed_by_interaction_id",
+  "risk",
+] as const satisfies readonly (keyof Row)[];

@@ -29,7 +29,7 @@ describe("sqliteQuery", () => {
   it("compiles with SQLite's compiler and binds each call's parameters (constants stay)", () => {
     const q = read(db);
     expect(q.sql).toBe(
-      'select "scope", "count" from "action_budget_counters" where "scope" = ? and "window" = ? limit ?',
+      'select "scope", "count" from "action_budget_counters" where "scope" = ? and "window" = ? limit 1',
     );
     insert(db).run({ scope: "a", window: 1 });
     insert(db).run({ scope: "b", window: 1 });
@@ -50,6 +50,19 @@ describe("sqliteQuery", () => {
     );
     expect(db.transaction(() => [1, 2, 3].map(() => bump.run({ scope: "a" }).changes))()).toEqual([1, 1, 0]);
     expect(read(db).get({ scope: "a", window: 1 })?.count).toBe(2);
+  });
+
+  it("inlines constants as literals, escaped, so a partial index applies", () => {
+    const q = sqliteQuery(db, (b, $: { org_id: string }) =>
+      b
+        .selectFrom("approvals")
+        .select("approval_id")
+        .where("org_id", "=", $.org_id)
+        .where("status", "=", "pending")
+        .where("decided_by", "=", "o'brien"),
+    );
+    expect(q.sql).toContain(`"status" = 'pending' and "decided_by" = 'o''brien'`);
+    expect(q.all({ org_id: "x" })).toEqual([]);
   });
 
   it("prepares one statement per SQL text and database", () => {

@@ -31,6 +31,31 @@ class Param {
   constructor(readonly name: string) {}
 }
 
+/**
+ * For queries built once: every value that is not a `$` parameter was written in the store's code (a status, a
+ * LIMIT 1, a 0), so it is compiled as a literal, as the hand-written SQL had it. It matters to SQLite's planner:
+ * `status = 'pending'` can use a partial index (`WHERE status = 'pending'`), `status = ?` cannot, and the chain
+ * head's `LIMIT ?` cost twice `LIMIT 1` (measured 12 µs vs 6 µs per read).
+ */
+class ConstantsInlinedCompiler extends SqliteQueryCompiler {
+  protected override appendValue(value: unknown): void {
+    const literal =
+      typeof value === "string" || (typeof value === "number" && Number.isFinite(value)) || value === null;
+    if (literal) this.appendImmediateValue(value);
+    else super.appendValue(value);
+  }
+}
+
+/** Builds the queries of sqliteQuery (constants inlined); never connects. */
+const onceBuilder: Kysely<Database> = new Kysely<Database>({
+  dialect: {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new DummyDriver(),
+    createIntrospector: (db) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new ConstantsInlinedCompiler(),
+  },
+});
+
 /** The row a built query returns (for a statement that returns none: never read). */
 type RowOf<Q> = Q extends Compilable<infer O> ? O : never;
 
@@ -71,7 +96,7 @@ export function sqliteQuery<P extends object, Q extends Compilable>(
   options: { indexedBy?: { table: keyof Database; index: string } } = {},
 ): SqliteQuery<P, RowOf<Q>> {
   const $ = new Proxy({}, { get: (_, name) => new Param(String(name)) }) as P;
-  const built = build(sqliteBuilder, $).compile();
+  const built = build(onceBuilder, $).compile();
   const compiled = options.indexedBy ? { ...built, sql: withIndexedBy(built.sql, options.indexedBy) } : built;
   // Per parameter: the name of the call's value it takes, or null for a value fixed in the query (a literal).
   const names = compiled.parameters.map((value) => (value instanceof Param ? value.name : null));

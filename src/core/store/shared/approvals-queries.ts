@@ -3,40 +3,20 @@
 import type { Approval, ApprovalStore } from "../../approvals";
 import type { ApprovalChange } from "../../approvals/changes";
 import { fromRow } from "../../approvals/rows";
+import { listApprovalsQuery, selectApproval } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
 import type { Trx } from "./group-commit";
 
 type ListFilter = NonNullable<Parameters<ApprovalStore["list"]>[1]>;
 
 export async function readApproval(db: AnyKysely | Trx, orgId: string, approvalId: string): Promise<Approval | null> {
-  const row = await db
-    .selectFrom("approvals")
-    .selectAll()
-    .where("org_id", "=", orgId)
-    .where("approval_id", "=", approvalId)
-    .executeTakeFirst();
+  const row = await selectApproval(db, { org_id: orgId, approval_id: approvalId }).executeTakeFirst();
   return row ? fromRow(row) : null;
 }
 
+/** The same keyset-paged list as the embedded store's (../approval-queries.ts). */
 export async function listApprovals(db: AnyKysely, orgId: string, filter: ListFilter): Promise<Approval[]> {
-  const requested = filter.limit ?? 100;
-  // The API caps a page at 500; the handler reads one more to know whether a next page exists (clamping to
-  // 500 here lost the next_cursor of a full maximum page), so allow what the embedded store allows.
-  const limit = Number.isInteger(requested) ? Math.min(Math.max(requested, 1), 1000) : 100;
-  let query = db.selectFrom("approvals").selectAll().where("org_id", "=", orgId);
-  if (filter.status) query = query.where("status", "=", filter.status);
-  if (filter.agent_id) query = query.where("agent_id", "=", filter.agent_id);
-  // Keyset paging in the list's own order (newest first, then approval_id), as the embedded store does.
-  const after = filter.after;
-  if (after)
-    query = query.where((eb) =>
-      eb.or([
-        eb("created_at", "<", after.created_at),
-        eb.and([eb("created_at", "=", after.created_at), eb("approval_id", ">", after.approval_id)]),
-      ]),
-    );
-  const rows = await query.orderBy("created_at", "desc").orderBy("approval_id").limit(limit).execute();
-  return rows.map(fromRow);
+  return (await listApprovalsQuery(db, orgId, filter).execute()).map(fromRow);
 }
 
 /** Whether the org has an approval past `expires_at` still pending or approved (a read, no lock). */

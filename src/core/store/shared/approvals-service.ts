@@ -13,6 +13,7 @@ import { createDecisionWaiters } from "../../approvals/waiting";
 import type { EventBus, GatehouseEvent } from "../../events";
 import { logger } from "../../log/logger";
 import type { ApprovalsService } from "../../ports";
+import { cancelApproval } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
 import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
@@ -129,14 +130,8 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
     waitForDecision: (orgId, approvalId, timeoutMs, signal) => waiters.wait(orgId, approvalId, timeoutMs, signal),
 
     async cancel(orgId, approvalId, reason) {
-      const row = await db
-        .updateTable("approvals")
-        .set({ status: "cancelled", decided_at: now().toISOString(), decided_by: "gatehouse", decision_reason: reason })
-        .where("org_id", "=", orgId)
-        .where("approval_id", "=", approvalId)
-        .where("status", "in", ["pending", "approved"])
-        .returningAll()
-        .executeTakeFirst();
+      const at = now().toISOString();
+      const row = await cancelApproval(db, { org_id: orgId, approval_id: approvalId, at, reason }).executeTakeFirst();
       if (!row) return false;
       waiters.wake(approvalId);
       announce({ type: "approval.decided", org_id: orgId, approval_id: approvalId, status: "cancelled" });

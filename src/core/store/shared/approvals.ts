@@ -14,6 +14,7 @@ import {
 import { consumeBindingHash, consumeRefusal } from "../../approvals/consume-decision";
 import { fromRow } from "../../approvals/rows";
 import { readApproval } from "./approvals-queries";
+import { consumeApproval, selectPendingByBinding } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
 import type { Database } from "../schema";
 
@@ -68,13 +69,7 @@ export function createSharedApprovals(
       .returningAll()
       .executeTakeFirst();
     if (inserted) return fromRow(inserted);
-    const pending = await db
-      .selectFrom("approvals")
-      .selectAll()
-      .where("org_id", "=", input.org_id)
-      .where("binding_hash", "=", binding_hash)
-      .where("status", "=", "pending")
-      .executeTakeFirst();
+    const pending = await selectPendingByBinding(db, { org_id: input.org_id, binding_hash }).executeTakeFirst();
     if (pending) return fromRow(pending);
     return create(input); // decided between our insert and read: ask again
   }
@@ -117,16 +112,13 @@ export function createSharedApprovals(
     async consume(input, trx = db) {
       const at = (input.now ?? now()).toISOString();
       const bindingHash = consumeBindingHash(input);
-      const consumed = await trx
-        .updateTable("approvals")
-        .set({ status: "consumed", consumed_at: at, consumed_by_interaction_id: input.interaction_id ?? null })
-        .where("org_id", "=", input.org_id)
-        .where("approval_id", "=", input.approval_id)
-        .where("status", "=", "approved")
-        .where("expires_at", ">", at)
-        .where("binding_hash", "=", bindingHash)
-        .returningAll()
-        .executeTakeFirst();
+      const consumed = await consumeApproval(trx, {
+        org_id: input.org_id,
+        approval_id: input.approval_id,
+        at,
+        binding_hash: bindingHash,
+        interaction_id: input.interaction_id ?? null,
+      }).executeTakeFirst();
       if (consumed) return { ok: true, approval: fromRow(consumed) };
       return consumeRefusal(input, await get(input.org_id, input.approval_id, trx), at);
     },
