@@ -3,6 +3,9 @@
 // src/core/store/shared/webhooks.ts (a method may answer with a promise; callers always await).
 import { randomBytes, randomUUID } from "node:crypto";
 import type { SecretBox } from "../store/shared/secret-box";
+import { type Kysely, sql } from "kysely";
+import type { Database, WebhookDeliveriesTable } from "../store/schema";
+import { compiledQuery, paramsOf, sqliteBuilder, sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 import type { WebhookEventType, WebhookFormat } from "./payloads";
 
@@ -129,8 +132,8 @@ export function fromWebhookRow(row: WebhookRow): Webhook {
   };
 }
 
-export const fromDeliveryRow = (row: DeliveryRow): WebhookDelivery => ({
-  ...row,
+export const fromDeliveryRow = (row: DeliveryRow | WebhookDeliveriesTable): WebhookDelivery => ({
+  ...(row as DeliveryRow),
   attempt_count: Number(row.attempt_count),
   attempts: JSON.parse(row.attempts),
 });
@@ -186,42 +189,7 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
     secret: options.box.open(row.secret_sealed),
   });
 
-  const statements = {
-    insertWebhook: db.prepare(
-      `INSERT INTO webhooks (webhook_id, org_id, url, format, events, secret_sealed, description, created_at)
-       VALUES (@webhook_id, @org_id, @url, @format, @events, @secret_sealed, @description, @created_at)`,
-    ),
-    listWebhooks: db.prepare<[string], WebhookRow>(
-      "SELECT * FROM webhooks WHERE org_id = ? ORDER BY created_at, webhook_id",
-    ),
-    getWebhook: db.prepare<[string, string], WebhookRow>("SELECT * FROM webhooks WHERE org_id = ? AND webhook_id = ?"),
-    removeWebhook: db.prepare<[string, string]>("DELETE FROM webhooks WHERE org_id = ? AND webhook_id = ?"),
-    abandon: db.prepare<[string, string]>(
-      `UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL
-        WHERE org_id = ? AND webhook_id = ? AND status = 'pending'`,
-    ),
-    insertDelivery: db.prepare(
-      `INSERT INTO webhook_deliveries (delivery_id, org_id, webhook_id, event_id, event, approval_id, url, body, status,
-         attempts, attempt_count, next_attempt_at, created_at, delivered_at)
-       VALUES (@delivery_id, @org_id, @webhook_id, @event_id, @event, @approval_id, @url, @body, @status, @attempts,
-         @attempt_count, @next_attempt_at, @created_at, @delivered_at)
-       ON CONFLICT (webhook_id, org_id, event_id) DO NOTHING`,
-    ),
-    claim: db.prepare<[string, string, string, number]>(
-      `UPDATE webhook_deliveries SET attempt_count = attempt_count + 1, next_attempt_at = ?
-        WHERE delivery_id = ? AND status = 'pending' AND next_attempt_at <= ? AND attempt_count = ?`,
-    ),
-    get: db.prepare<[string], DeliveryRow>("SELECT * FROM webhook_deliveries WHERE delivery_id = ?"),
-    record: db.prepare(
-      `UPDATE webhook_deliveries SET attempts = json_insert(attempts, '$[#]', json(@attempt)), status = @status,
-         next_attempt_at = @next_attempt_at, delivered_at = @delivered_at
-        WHERE delivery_id = @delivery_id`,
-    ),
-    due: db.prepare<[string, number], DeliveryRow>(
-      `SELECT * FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
-        ORDER BY next_attempt_at LIMIT ?`,
-    ),
-  };
+  const statements = webhookStatements(db);
 
   return {
     create(org_id, input) {
@@ -232,27 +200,30 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
 
     list(org_id) {
       const fromEnv = envFor(org_id);
-      return [...(fromEnv ? [publicView(fromEnv)] : []), ...statements.listWebhooks.all(org_id).map(fromWebhookRow)];
+      return [
+        ...(fromEnv ? [publicView(fromEnv)] : []),
+        ...statements.listWebhooks.all({ org_id }).map(fromWebhookRow),
+      ];
     },
 
     remove(org_id, webhook_id) {
       return db.transaction(() => {
-        const removed = statements.removeWebhook.run(org_id, webhook_id).changes > 0;
-        if (removed) statements.abandon.run(org_id, webhook_id);
+        const removed = statements.removeWebhook.run({ org_id, webhook_id }).changes > 0;
+        if (removed) statements.abandon.run({ org_id, webhook_id });
         return removed;
       })();
     },
 
     subscribedTo(org_id, event) {
       const fromEnv = envFor(org_id);
-      return [...(fromEnv ? [fromEnv] : []), ...statements.listWebhooks.all(org_id).map(withSecret)].filter((w) =>
+      return [...(fromEnv ? [fromEnv] : []), ...statements.listWebhooks.all({ org_id }).map(withSecret)].filter((w) =>
         w.events.includes(event),
       );
     },
 
     signing(org_id, webhook_id) {
       if (webhook_id === ENV_DEFAULT_WEBHOOK_ID) return envFor(org_id) ?? null;
-      const row = statements.getWebhook.get(org_id, webhook_id);
+      const row = statements.getWebhook.get({ org_id, webhook_id });
       return row ? withSecret(row) : null;
     },
 
@@ -263,7 +234,9 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
     claim(delivery_id, expectedCount, leaseUntil, dueBy) {
       // A timer may fire a millisecond before the wall clock reaches the time it was set for.
       const at = dueBy ?? now().toISOString();
-      return statements.claim.run(leaseUntil, delivery_id, at, expectedCount).changes > 0;
+      return (
+        statements.claim.run({ lease_until: leaseUntil, delivery_id, at, attempt_count: expectedCount }).changes > 0
+      );
     },
 
     recordAttempt(delivery_id, attempt, outcome) {
@@ -271,30 +244,135 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
     },
 
     get(delivery_id) {
-      const row = statements.get.get(delivery_id);
+      const row = statements.get.get({ delivery_id });
       return row ? fromDeliveryRow(row) : null;
     },
 
     due(at, limit = 100) {
-      return statements.due.all(at, limit).map(fromDeliveryRow);
+      return compiledQuery(db, dueDeliveries(sqliteBuilder, at, limit))
+        .all()
+        .map(fromDeliveryRow);
     },
 
     deliveries(org_id, filter = {}) {
-      const where = ["org_id = @org_id"];
-      const params: Record<string, unknown> = { org_id };
-      for (const key of ["webhook_id", "approval_id", "status"] as const) {
-        if (filter[key] === undefined) continue;
-        where.push(`${key} = @${key}`);
-        params[key] = filter[key];
-      }
-      const limit = deliveriesLimit(filter);
-      return db
-        .prepare<Record<string, unknown>, DeliveryRow>(
-          `SELECT * FROM webhook_deliveries WHERE ${where.join(" AND ")}
-            ORDER BY created_at DESC, delivery_id LIMIT ${limit}`,
-        )
-        .all(params)
+      return compiledQuery(db, deliveriesQuery(sqliteBuilder, org_id, filter))
+        .all()
         .map(fromDeliveryRow);
     },
   };
+}
+
+type WebhookKey = { org_id: string; webhook_id: string };
+
+/** The embedded store's statements, built once (src/core/store/sqlite-query.ts). */
+function webhookStatements(db: Db) {
+  const webhooksOf = (b: typeof sqliteBuilder, $: { org_id: string }) =>
+    b.selectFrom("webhooks").selectAll().where("org_id", "=", $.org_id);
+  return {
+    insertWebhook: sqliteQuery(db, (b, $: WebhookRow) => b.insertInto("webhooks").values(paramsOf($, WEBHOOK_COLUMNS))),
+    listWebhooks: sqliteQuery(db, (b, $: { org_id: string }) =>
+      webhooksOf(b, $).orderBy("created_at").orderBy("webhook_id"),
+    ),
+    getWebhook: sqliteQuery(db, (b, $: WebhookKey) => webhooksOf(b, $).where("webhook_id", "=", $.webhook_id)),
+    removeWebhook: sqliteQuery(db, (b, $: WebhookKey) =>
+      b.deleteFrom("webhooks").where("org_id", "=", $.org_id).where("webhook_id", "=", $.webhook_id),
+    ),
+    abandon: sqliteQuery(db, (b, $: WebhookKey) =>
+      b
+        .updateTable("webhook_deliveries")
+        .set({ status: "failed", next_attempt_at: null })
+        .where("org_id", "=", $.org_id)
+        .where("webhook_id", "=", $.webhook_id)
+        .where("status", "=", "pending"),
+    ),
+    insertDelivery: sqliteQuery(db, (b, $: DeliveryRow) =>
+      b
+        .insertInto("webhook_deliveries")
+        .values(paramsOf($, DELIVERY_COLUMNS))
+        .onConflict((oc) => oc.columns(["webhook_id", "org_id", "event_id"]).doNothing()),
+    ),
+    claim: sqliteQuery(db, (b, $: { lease_until: string; delivery_id: string; at: string; attempt_count: number }) =>
+      b
+        .updateTable("webhook_deliveries")
+        .set((eb) => ({ attempt_count: eb("attempt_count", "+", 1), next_attempt_at: $.lease_until }))
+        .where("delivery_id", "=", $.delivery_id)
+        .where("status", "=", "pending")
+        .where("next_attempt_at", "<=", $.at)
+        .where("attempt_count", "=", $.attempt_count),
+    ),
+    get: sqliteQuery(db, (b, $: { delivery_id: string }) =>
+      b.selectFrom("webhook_deliveries").selectAll().where("delivery_id", "=", $.delivery_id),
+    ),
+    // The attempt is appended to the JSON array in place (SQLite's json_insert), not read and written back.
+    record: sqliteQuery(
+      db,
+      (
+        b,
+        $: {
+          delivery_id: string;
+          attempt: string;
+          status: DeliveryStatus;
+          next_attempt_at: string | null;
+          delivered_at: string | null;
+        },
+      ) =>
+        b
+          .updateTable("webhook_deliveries")
+          .set({
+            attempts: sql<string>`json_insert(attempts, '$[#]', json(${$.attempt}))`,
+            status: $.status,
+            next_attempt_at: $.next_attempt_at,
+            delivered_at: $.delivered_at,
+          })
+          .where("delivery_id", "=", $.delivery_id),
+    ),
+  };
+}
+
+const WEBHOOK_COLUMNS = [
+  "webhook_id",
+  "org_id",
+  "url",
+  "format",
+  "events",
+  "secret_sealed",
+  "description",
+  "created_at",
+] as const satisfies readonly (keyof WebhookRow)[];
+
+const DELIVERY_COLUMNS = [
+  "delivery_id",
+  "org_id",
+  "webhook_id",
+  "event_id",
+  "event",
+  "approval_id",
+  "url",
+  "body",
+  "status",
+  "attempts",
+  "attempt_count",
+  "next_attempt_at",
+  "created_at",
+  "delivered_at",
+] as const satisfies readonly (keyof DeliveryRow)[];
+
+/** Pending deliveries due at `at`, the most overdue first (both backends). */
+export function dueDeliveries(b: Kysely<Database>, at: string, limit: number) {
+  return b
+    .selectFrom("webhook_deliveries")
+    .selectAll()
+    .where("status", "=", "pending")
+    .where("next_attempt_at", "<=", at)
+    .orderBy("next_attempt_at")
+    .limit(limit);
+}
+
+/** An org's delivery log, newest first, filtered (both backends). */
+export function deliveriesQuery(b: Kysely<Database>, org_id: string, filter: DeliveryFilter) {
+  let query = b.selectFrom("webhook_deliveries").selectAll().where("org_id", "=", org_id);
+  if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
+  if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
+  if (filter.status !== undefined) query = query.where("status", "=", filter.status);
+  return query.orderBy("created_at", "desc").orderBy("delivery_id").limit(deliveriesLimit(filter));
 }

@@ -101,13 +101,14 @@ export function sqliteQuery<P extends object, Q extends Compilable>(
   // Per parameter: the name of the call's value it takes, or null for a value fixed in the query (a literal).
   const names = compiled.parameters.map((value) => (value instanceof Param ? value.name : null));
   const fixed = compiled.parameters.map((value) => (value instanceof Param ? undefined : value));
+  const count = names.length;
   const args: (params: P) => unknown[] = names.every((name) => name === null)
     ? () => fixed
     : (params) => {
-        const values = fixed.slice();
-        for (let i = 0; i < names.length; i++) {
-          const name = names[i];
-          if (name !== null && name !== undefined) values[i] = (params as Record<string, unknown>)[name];
+        const values = new Array<unknown>(count);
+        for (let i = 0; i < count; i++) {
+          const name = names[i] as string | null;
+          values[i] = name === null ? fixed[i] : (params as Record<string, unknown>)[name];
         }
         return values;
       };

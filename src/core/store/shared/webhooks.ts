@@ -5,7 +5,8 @@
 // GATEHOUSE_SECRET, so every node can sign a delivery another node recorded.
 import {
   type DeliveryRow,
-  deliveriesLimit,
+  deliveriesQuery,
+  dueDeliveries,
   environmentWebhook,
   ENV_DEFAULT_WEBHOOK_ID,
   fromDeliveryRow,
@@ -136,28 +137,13 @@ export function createSharedWebhookStore(db: AnyKysely, options: WebhookStoreOpt
     },
 
     async due(at, limit = 100) {
-      const rows = await db
-        .selectFrom("webhook_deliveries")
-        .selectAll()
-        .where("status", "=", "pending")
-        .where("next_attempt_at", "<=", at)
-        .orderBy("next_attempt_at")
-        .limit(limit)
-        .execute();
-      return rows.map((row) => fromDeliveryRow(row as DeliveryRow));
+      const rows = await dueDeliveries(db, at, limit).execute();
+      return rows.map(fromDeliveryRow);
     },
 
     async deliveries(org_id, filter = {}) {
-      let query = db.selectFrom("webhook_deliveries").selectAll().where("org_id", "=", org_id);
-      if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
-      if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
-      if (filter.status !== undefined) query = query.where("status", "=", filter.status);
-      const rows = await query
-        .orderBy("created_at", "desc")
-        .orderBy("delivery_id")
-        .limit(deliveriesLimit(filter))
-        .execute();
-      return rows.map((row) => fromDeliveryRow(row as DeliveryRow));
+      const rows = await deliveriesQuery(db, org_id, filter).execute();
+      return rows.map(fromDeliveryRow);
     },
   };
 }
