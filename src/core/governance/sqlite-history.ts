@@ -1,6 +1,8 @@
 // The replay and evidence history port (./history.ts) on the embedded SQLite store: the audit log's own reads,
-// and the two counts the replay seeds its budgets and counterparties with, as prepared statements.
+// and the counts the replay seeds its budgets and counterparties with (../store/history-queries.ts, compiled once).
 import type { AuditLog } from "../audit/audit-log";
+import { counterpartiesFirstSeen, intentsByAgent, intentsByToken } from "../store/history-queries";
+import { sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 import { type AuditHistory, tokenTracePattern } from "./history";
 
@@ -8,13 +10,10 @@ export function sqliteAuditHistory(
   db: Db,
   audit: Pick<AuditLog, "getInteraction" | "signedHead" | "chainFrom" | "actionRecords">,
 ): AuditHistory {
-  const intents = "SELECT COUNT(*) AS n FROM audit_records WHERE org_id = ? AND kind = 'intent' AND seq < ?";
-  const byToken = db.prepare<[string, number, string], { n: number }>(`${intents} AND policy_trace LIKE ?`);
-  const byAgent = db.prepare<[string, number, string, string, string], { n: number }>(
-    `${intents} AND uapk_id = ? AND agent_id = ? AND timestamp >= ?`,
-  );
-  const firstSeen = db.prepare<[string, string], { counterparty: string; first_seen: string }>(
-    "SELECT counterparty, first_seen FROM known_counterparties WHERE org_id = ? AND uapk_id = ?",
+  const byToken = sqliteQuery(db, (b, $: Parameters<typeof intentsByToken>[1]) => intentsByToken(b, $));
+  const byAgent = sqliteQuery(db, (b, $: Parameters<typeof intentsByAgent>[1]) => intentsByAgent(b, $));
+  const firstSeen = sqliteQuery(db, (b, $: Parameters<typeof counterpartiesFirstSeen>[1]) =>
+    counterpartiesFirstSeen(b, $),
   );
   return {
     getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
@@ -22,9 +21,10 @@ export function sqliteAuditHistory(
     chainFrom: (orgId, fromSeq) => audit.chainFrom(orgId, fromSeq),
     actionRecords: (orgId, filter) => audit.actionRecords(orgId, filter),
     intentsBefore(orgId, beforeSeq, spentBy) {
-      if ("token_id" in spentBy) return byToken.get(orgId, beforeSeq, tokenTracePattern(spentBy.token_id))!.n;
-      return byAgent.get(orgId, beforeSeq, spentBy.uapk_id, spentBy.agent_id, spentBy.since)!.n;
+      const before = { org_id: orgId, before_seq: beforeSeq };
+      if ("token_id" in spentBy) return byToken.get({ ...before, pattern: tokenTracePattern(spentBy.token_id) })!.n;
+      return byAgent.get({ ...before, uapk_id: spentBy.uapk_id, agent_id: spentBy.agent_id, since: spentBy.since })!.n;
     },
-    counterpartiesFirstSeen: (orgId, uapkId) => firstSeen.all(orgId, uapkId),
+    counterpartiesFirstSeen: (orgId, uapkId) => firstSeen.all({ org_id: orgId, uapk_id: uapkId }),
   };
 }

@@ -3,6 +3,7 @@
 // replay decides and an evidence bundle verifies the same on either backend.
 import { isoInstant } from "../../audit/audit-log";
 import { type AuditHistory, tokenTracePattern } from "../../governance/history";
+import { counterpartiesFirstSeen, intentsByAgent, intentsByToken } from "../history-queries";
 import type { AnyKysely } from "../postgres";
 import type { SharedAuditChain } from "./audit-chain";
 import { ACTION_COLUMNS, fromRow, recordedAction } from "../../audit/audit-rows";
@@ -11,14 +12,6 @@ export function createSharedAuditHistory(
   db: AnyKysely,
   audit: Pick<SharedAuditChain, "getInteraction" | "signedHead">,
 ): AuditHistory {
-  const intents = (orgId: string, beforeSeq: number) =>
-    db
-      .selectFrom("audit_records")
-      .select((eb) => eb.fn.countAll<number>().as("n"))
-      .where("org_id", "=", orgId)
-      .where("kind", "=", "intent")
-      .where("seq", "<", beforeSeq);
-
   return {
     getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
     signedHead: (orgId) => audit.signedHead(orgId),
@@ -51,23 +44,20 @@ export function createSharedAuditHistory(
     },
 
     async intentsBefore(orgId, beforeSeq, spentBy) {
+      const before = { org_id: orgId, before_seq: beforeSeq };
       const query =
         "token_id" in spentBy
-          ? intents(orgId, beforeSeq).where("policy_trace", "like", tokenTracePattern(spentBy.token_id))
-          : intents(orgId, beforeSeq)
-              .where("uapk_id", "=", spentBy.uapk_id)
-              .where("agent_id", "=", spentBy.agent_id)
-              .where("timestamp", ">=", spentBy.since);
+          ? intentsByToken(db, { ...before, pattern: tokenTracePattern(spentBy.token_id) })
+          : intentsByAgent(db, {
+              ...before,
+              uapk_id: spentBy.uapk_id,
+              agent_id: spentBy.agent_id,
+              since: spentBy.since,
+            });
       return Number((await query.executeTakeFirstOrThrow()).n);
     },
 
-    async counterpartiesFirstSeen(orgId, uapkId) {
-      return (await db
-        .selectFrom("known_counterparties")
-        .select(["counterparty", "first_seen"])
-        .where("org_id", "=", orgId)
-        .where("uapk_id", "=", uapkId)
-        .execute()) as { counterparty: string; first_seen: string }[];
-    },
+    counterpartiesFirstSeen: (orgId, uapkId) =>
+      counterpartiesFirstSeen(db, { org_id: orgId, uapk_id: uapkId }).execute(),
   };
 }
