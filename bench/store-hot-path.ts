@@ -2,7 +2,7 @@
 // idempotency, audit append, known counterparties, API key), measured in-process with process.cpuUsage() — a
 // focused micro-benchmark of the store calls, not a load test (the machine may be shared: a few thousand calls per
 // line and round; the median and the minimum of the rounds are printed).
-//   npx tsx bench/store-hot-path.ts [iterations=2000] [rounds=5] [checkout …]
+//   [BENCH_LINES=word,…] npx tsx bench/store-hot-path.ts [iterations=2000] [rounds=5] [checkout …]
 // With several checkouts (e.g. this one and a worktree of main), each is loaded as its own module graph in this
 // one process and the rounds alternate between them (A, B, A, B …), so load on a shared machine hits both alike.
 import { mkdtempSync, rmSync } from "node:fs";
@@ -113,7 +113,9 @@ const cpuMicros = () => {
 
 const dirs = checkouts.map(() => mkdtempSync(join(tmpdir(), "gh-store-bench-")));
 const suites = await Promise.all(checkouts.map((root, i) => linesOf(root, dirs[i]!)));
-for (const name of Object.keys(suites[0]!)) {
+// BENCH_LINES=budget,audit times only the lines whose name contains one of the words.
+const only = process.env.BENCH_LINES?.split(",");
+for (const name of Object.keys(suites[0]!).filter((n) => !only || only.some((word) => n.includes(word)))) {
   const perCall = suites.map(() => [] as number[]);
   for (const lines of suites) for (let i = 0; i < Math.min(200, iterations); i++) lines[name]!(); // warm-up
   for (let r = 0; r < rounds; r++) {
