@@ -3,29 +3,10 @@
 import type { Db } from "../store/sqlite";
 import { paramsOf, sqliteQuery } from "../store/sqlite-query";
 import type { Row } from "./audit-rows";
+import { HASHED_FIELDS } from "./record";
 
-/** Every column of `audit_records`, in the table's order. */
-export const AUDIT_COLUMNS = [
-  "org_id",
-  "seq",
-  "kind",
-  "interaction_id",
-  "timestamp",
-  "uapk_id",
-  "agent_id",
-  "action",
-  "decision",
-  "reasons",
-  "policy_trace",
-  "approval_id",
-  "executed",
-  "result",
-  "meta",
-  "prev_hash",
-  "kid",
-  "hash",
-  "signature",
-] as const satisfies readonly (keyof Row)[];
+/** Every column of `audit_records`: the hashed fields, the hash and the signature. */
+export const AUDIT_COLUMNS = [...HASHED_FIELDS, "hash", "signature"] as const satisfies readonly (keyof Row)[];
 
 type Org = { org_id: string };
 type Interaction = Org & { interaction_id: string };
