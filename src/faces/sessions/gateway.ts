@@ -8,13 +8,16 @@
 //   session-state.ts    sessions, seq, replay, expiry       ide-inbound.ts     IDE frames, by type
 //   tool-calls.ts       a tool call from policy to result   runtime-inbound.ts runtime frames, by type
 //   runtime-links.ts    one runtime socket per session      frames.ts          generated frame types, dispatch
+//   cluster.ts          nodes, link holders, inboxes        cross-node.ts      IDE frames for a link elsewhere
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
 import { logger } from "../../core/log/logger";
+import { NODE_REFRESH_MS, SessionCluster } from "./cluster";
+import { createForwardedFrameHandler, routeElsewhere, startUpkeep } from "./cross-node";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
 import { traceSession } from "./tracing";
-import { handleIdeFrame } from "./ide-inbound";
+import { handleIdeFrame, type IdeInboundDeps } from "./ide-inbound";
 import {
   DEFAULT_SESSION_OPTIONS,
   type SessionGateway,
@@ -28,7 +31,7 @@ import { probeRuntime } from "./runtime-link";
 import { RuntimeLinks } from "./runtime-links";
 import { handleRuntimeFrame } from "./runtime-inbound";
 import { loadMessageValidators } from "./schemas";
-import { SessionRegistry } from "./session-state";
+import { type LiveSession, SessionRegistry } from "./session-state";
 import { createMemorySessionStore, type SessionStore } from "./session-store";
 import { referenceToolPolicy } from "./tool-policy";
 import { ToolCalls } from "./tool-calls";
@@ -54,6 +57,8 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     ...opts,
     ...(deps.approvals ? { approvals: deps.approvals } : {}),
   });
+  // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
+  const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix) : undefined;
 
   const runtime = new RuntimeLinks({
     registry,
@@ -62,6 +67,12 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
+    ...(cluster
+      ? {
+          onLinked: (session: LiveSession) => cluster.holdLink(session.record.id),
+          onUnlinked: (session: LiveSession) => void cluster.releaseLink(session.record.id),
+        }
+      : {}),
   });
   const toolCalls = new ToolCalls({
     registry,
@@ -70,7 +81,21 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     approvals: deps.approvals,
     recordOutcome: deps.recordOutcome,
   });
-  const ideInbound = { registry, validators, messageLimiter, runtime, toolCalls };
+  const ideInbound: IdeInboundDeps = {
+    registry,
+    validators,
+    messageLimiter,
+    runtime,
+    toolCalls,
+    ...(cluster
+      ? { elsewhere: (session, conn, frame) => routeElsewhere(cluster, registry, session, conn, frame) }
+      : {}),
+  };
+  cluster?.onForwarded(createForwardedFrameHandler(ideInbound));
+  // Attached sessions are marked active well within the TTL (a quarter of it), so no node expires them meanwhile.
+  const touchEveryMs = Math.min(Math.max(opts.sessionTtlMs / 4, 50), 30_000);
+  const upkeep =
+    cluster && startUpkeep(cluster, registry, { intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs), touchEveryMs });
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -120,7 +145,10 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     },
     async close() {
       clearInterval(heartbeat);
+      clearInterval(upkeep);
       await registry.shutdown();
+      // After the links closed: the other nodes see this one gone at once and tell their IDEs.
+      await cluster?.close();
       // The upgrade listener stays: until the HTTP server itself closes, new upgrades get 503 + Retry-After.
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },

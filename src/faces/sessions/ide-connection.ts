@@ -5,6 +5,7 @@ import type { UserClaims } from "../../core/identity/user-tokens";
 import { logger } from "../../core/log/logger";
 import { CloseCode } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
+import { ownerOf } from "./owner";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
 
 const log = logger.child({ module: "sessions" });
@@ -35,8 +36,15 @@ export function acceptConnection(
   const previous = session.conn;
   if (previous) previous.ws.close(CloseCode.REPLACED, "session opened on another socket");
 
-  const conn: Connection = { ws, firstLiveSeq: session.record.nextSeq, alive: true, inbound: Promise.resolve() };
+  const conn: Connection = {
+    ws,
+    firstLiveSeq: session.record.nextSeq,
+    alive: true,
+    inbound: Promise.resolve(),
+    principal: ownerOf(ctx.claims),
+  };
   session.conn = conn;
+  registry.store.touch?.([ctx.sessionId]);
   metrics.activeConnections.inc();
   log.info({ sessionId: ctx.sessionId, sub: ctx.claims.sub }, "IDE connected");
 
@@ -67,6 +75,8 @@ export function acceptConnection(
     clearTimeout(conn.tokenTimer);
     if (session.conn === conn) {
       session.conn = undefined;
+      // The session's last activity, cluster-wide: its TTL counts from now on every node.
+      registry.store.touch?.([ctx.sessionId]);
       registry.scheduleExpiry(session);
     }
   });
@@ -78,9 +88,10 @@ export function acceptConnection(
 }
 
 /**
- * A resume on a node that runs no turn for the session: the turn may still be running on the node the IDE left.
- * Follow the shared stream and relay what that turn appends, until this socket closes or this node starts a turn
- * of its own. Nothing to do on a store that is not shared.
+ * A session this node runs no turn for (a resume, or a session with frames already): the turn may be running on
+ * the node the IDE left. Follow the shared stream and relay what that node appends — its turn, and the acks of
+ * the frames this node forwards to it (./cross-node.ts) — until this socket closes or this node starts a turn of
+ * its own. Nothing to do on a store that is not shared.
  */
 function followElsewhere(
   registry: SessionRegistry,
@@ -89,7 +100,8 @@ function followElsewhere(
   ctx: UpgradeContext,
 ): () => void {
   const follow = registry.store.follow;
-  if (ctx.lastSeq === undefined || session.link || session.linking || !follow) return () => undefined;
+  const known = ctx.lastSeq !== undefined || session.record.nextSeq > 1;
+  if (!known || session.link || session.linking || !follow) return () => undefined;
   const stop = follow.call(registry.store, ctx.sessionId, session.record.nextSeq - 1, (frame) => {
     if (session.link || session.linking || session.conn !== conn) stop();
     else registry.relay(session, conn, frame);

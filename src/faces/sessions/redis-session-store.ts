@@ -8,11 +8,15 @@
 // needed for the stream to reach the IDE without a gap.
 //
 // Layout (P = key prefix):
-//   P:ws:session:{id}  hash   owner, org, created, next (the next seq)
+//   P:ws:session:{id}  hash   owner, org, created, next (the next seq), seen (when a node last had its IDE
+//                      attached: the session's last activity, cluster-wide), link (the node holding its runtime
+//                      link, see ./cluster.ts)
 //   P:ws:frames:{id}   stream entry id `{seq}-0`, fields at, r (replayable 1/0), d (the frame as sent);
 //                      trimmed with MAXLEN ~ replayMaxFrames, age-trimmed on read
 //   P:ws:expired:{id}  string  when the session expired (so a late resume hears SESSION_EXPIRED)
-// Session keys expire `ttlMs` after the last write; Redis errors are logged and the node carries on alone.
+// Session keys expire `ttlMs` after the last write (or the last `touch` of an attached IDE); Redis errors are
+// logged and the node carries on alone. A session ends once cluster-wide: `expireIfIdle` deletes it (and leaves
+// the tombstone) atomically, only when `seen` is older than the idle time, whichever node's timer asks first.
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
 import {
@@ -38,6 +42,38 @@ export interface RedisSessionStoreOptions extends ReplayWindow {
   now?: () => number;
 }
 
+/** Keys of one session (the cluster layer reads and writes the `link` field of the hash). */
+export function sessionKeys(keyPrefix: string) {
+  return {
+    session: (id: string) => `${keyPrefix}:ws:session:${id}`,
+    frames: (id: string) => `${keyPrefix}:ws:frames:${id}`,
+    expired: (id: string) => `${keyPrefix}:ws:expired:${id}`,
+  };
+}
+
+/** Marks sessions active now and keeps their keys alive, but never recreates a deleted (expired) session. */
+const TOUCH_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 0`;
+
+/**
+ * Ends a session idle for ARGV[2] ms (-1: already gone, 0: ended now, else the ms left). Atomic, so two nodes'
+ * timers firing together end it once: one deletes it and writes the tombstone, the other hears -1.
+ */
+const EXPIRE_SCRIPT = `
+local h = redis.call('HMGET', KEYS[1], 'owner', 'seen', 'created')
+if not h[1] then return -1 end
+local seen = tonumber(h[2] or h[3] or '0') or 0
+local left = seen + tonumber(ARGV[2]) - tonumber(ARGV[1])
+if left > 0 then return left end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+return 0`;
+
 /** Refresh a session's key expiry at most this often (not on every token). */
 const EXPIRY_REFRESH_MS = 1_000;
 /** How long one XREAD of a follower blocks before it looks again (and notices it was stopped). */
@@ -57,11 +93,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     now,
   );
   const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
-  const key = {
-    session: (id: string) => `${options.keyPrefix}:ws:session:${id}`,
-    frames: (id: string) => `${options.keyPrefix}:ws:frames:${id}`,
-    expired: (id: string) => `${options.keyPrefix}:ws:expired:${id}`,
-  };
+  const key = sessionKeys(options.keyPrefix);
   const lastRefresh = new Map<string, number>();
   let lastErrorLog = 0;
 
@@ -87,6 +119,18 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     pipeline.pexpire(key.session(id), ttlMs).pexpire(key.frames(id), ttlMs);
   };
 
+  const catchUp = async (id: string): Promise<BufferedFrame[]> => {
+    const record = local.get(id);
+    if (!record) return [];
+    try {
+      const entries = (await redis.xrange(key.frames(id), `${record.nextSeq}-0`, "+")) as [string, string[]][];
+      return entries.map(toFrame).filter((frame) => local.adopt(id, frame));
+    } catch (err) {
+      report(err, "catch up");
+      return [];
+    }
+  };
+
   return {
     get: (id) => local.get(id),
     replay: (id, lastSeq, beforeSeq) => local.replay(id, lastSeq, beforeSeq),
@@ -102,6 +146,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
           org: owner.orgId ?? "",
           iss: owner.issuer ?? "",
           created: String(record.createdAt),
+          seen: String(record.createdAt),
           next: "1",
         })
         .pexpire(key.session(id), ttlMs);
@@ -154,8 +199,41 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         (err) => report(err, "follow"),
       ),
 
+    catchUp,
+
+    touch(ids) {
+      if (ids.length === 0) return;
+      const pipeline = redis.pipeline();
+      const at = String(now());
+      for (const id of ids) pipeline.eval(TOUCH_SCRIPT, 2, key.session(id), key.frames(id), at, String(ttlMs));
+      run(pipeline, "touch");
+    },
+
+    async expireIfIdle(id, idleMs) {
+      const left = Number(
+        await redis.eval(
+          EXPIRE_SCRIPT,
+          3,
+          key.session(id),
+          key.frames(id),
+          key.expired(id),
+          String(now()),
+          String(idleMs),
+          String(tombstoneTtlMs),
+        ),
+      );
+      if (left > 0) return { expired: false, recheckInMs: left };
+      local.delete(id);
+      lastRefresh.delete(id);
+      return { expired: true };
+    },
+
     async hydrate(id) {
-      if (local.get(id)) return;
+      // Held here already: only what other nodes appended since is missing (the IDE was away from this node).
+      if (local.get(id)) {
+        await catchUp(id);
+        return;
+      }
       try {
         const results = await redis
           .pipeline()

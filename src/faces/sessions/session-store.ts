@@ -50,6 +50,18 @@ export interface SessionStore {
    * store only; returns the function that stops following.
    */
   follow?(id: string, afterSeq: number, onFrame: (frame: BufferedFrame) => void): () => void;
+  /**
+   * A shared store: the frames other nodes appended after this node's copy, added to the buffer and returned in
+   * order (before this node numbers frames itself, and before a resume replays from its copy).
+   */
+  catchUp?(id: string): Promise<BufferedFrame[]>;
+  /** A shared store: the sessions' IDEs are attached to this node now (their last activity, cluster-wide). */
+  touch?(ids: string[]): void;
+  /**
+   * A shared store: ends the session, once cluster-wide, when no node has seen its IDE for `idleMs` (the local
+   * copy is dropped too); else says when to look again. A session another node ended counts as ended.
+   */
+  expireIfIdle?(id: string, idleMs: number): Promise<{ expired: true } | { expired: false; recheckInMs: number }>;
 }
 
 /** The in-memory store, plus what a mirroring store needs to load a session into it. */
