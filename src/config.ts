@@ -433,6 +433,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "How long a dropped session can resume.",
   },
   {
+    name: "GATEHOUSE_WS_SESSION_TTL_MS",
+    check: countRule,
+    default: "1800000",
+    description:
+      "A session whose IDE is attached to no node for this long ends (its runtime link closed, its pending approvals cancelled); with Redis, counted from its last activity on any node.",
+  },
+  {
     name: "GATEHOUSE_WS_REPLAY_MAX_BYTES",
     check: countRule,
     default: "8388608",
