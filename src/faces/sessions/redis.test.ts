@@ -3,7 +3,9 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
 import {
+  ISSUER,
   openIde,
   refusedUpgrade,
   startGateway,
@@ -126,6 +128,82 @@ describe("Redis session store", () => {
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(90_000);
     }
+  });
+});
+
+describe("IDE frames for a runtime link on another node", () => {
+  it("a frame forged onto a node's inbox for another principal's session is refused; its owner's is applied", async () => {
+    const a = await node({}, { tokenDelayMs: 30 });
+    const sessionId = `forged-${randomUUID()}`;
+    const c = await ide(a, sessionId, { token: await idp.mint({ sub: "alice" }) });
+    c.send({ type: "user_message", content: "something long please" });
+    await c.next((f) => f.type === "assistant_message");
+    await pipelined();
+    const holder = await redis.hget(`${prefix}:ws:session:${sessionId}`, "link");
+    expect(holder).toBeTruthy();
+
+    const me = `test-${randomUUID()}`;
+    const listener = redis.duplicate();
+    const answers: Record<string, unknown>[] = [];
+    listener.on("message", (_channel, message: string) => answers.push(JSON.parse(message)));
+    await listener.subscribe(`${prefix}:ws:inbox:${me}`);
+    const send = (id: string, principal: Record<string, string>, messageId: string) =>
+      redis.publish(
+        `${prefix}:ws:inbox:${holder}`,
+        JSON.stringify({
+          kind: "frame",
+          id,
+          from: me,
+          forwarded: { sessionId, principal, frame: { type: "cancel", message_id: messageId } },
+        }),
+      );
+    try {
+      expect(await send("x-1", { sub: "mallory", issuer: ISSUER }, "evil")).toBe(1);
+      await expect.poll(() => answers.length).toBe(1);
+      expect(answers[0]).toMatchObject({ kind: "answer", id: "x-1", answer: { accepted: false } });
+      // The same frame as alice's: taken, written to the runtime link, acked in the session's stream.
+      await send("x-2", { sub: "alice", issuer: ISSUER }, "hers");
+      await expect.poll(() => answers.length).toBe(2);
+      expect(answers[1]).toMatchObject({ id: "x-2", answer: { accepted: true, notices: [] } });
+      await c.next((f) => f.type === "ack" && f.message_id === "hers");
+      const cancels = a.runtime!.received.filter((r) => r.frame.type === "cancel").map((r) => r.frame.message_id);
+      expect(cancels).toEqual(["hers"]);
+      expect(c.frames.some((f) => f.message_id === "evil")).toBe(false);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
+  it("the node holding the link loses Redis (as if it crashed): B's IDE hears AGENT_UNAVAILABLE, then carries on", async () => {
+    const own = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    own.on("error", () => undefined);
+    const a = await node({}, { redis: own, tokenDelayMs: 50 });
+    const b = await node({}, { tokenDelayMs: 2 });
+    const sessionId = `crash-${randomUUID()}`;
+    const token = await idp.mint({ sub: "alice" });
+    const first = await ide(a, sessionId, { token });
+    first.send({ type: "user_message", content: "something long please" });
+    await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово2"));
+    const seen = [...first.frames];
+    first.ws.terminate();
+    const second = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": String(seen.at(-1)!.seq) } });
+    await second.next((f) => f.type === "session_resumed");
+
+    own.disconnect(); // node A is cut off: its presence lapses, it can no longer write the stream
+    const cutAt = Date.now();
+    const lost = await second.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", 8_000);
+    const after = Date.now() - cutAt;
+    console.info(`B's IDE told AGENT_UNAVAILABLE ${after} ms after node A was cut off`);
+    expect(after).toBeLessThan(NODE_TTL_MS + 2 * NODE_REFRESH_MS);
+    expect(lost).toMatchObject({ seq: expect.any(Number), details: { reason: "NODE_GONE" } });
+    // B now numbers the session's frames and opens its own runtime link on the next prompt.
+    second.send({ type: "user_message", content: "hello again", message_id: "again" });
+    await second.next((f) => f.type === "ack" && f.message_id === "again");
+    await second.next((f) => isFinal(f) && (f.seq ?? 0) > (lost.seq ?? 0));
+    const all = [...seen, ...second.frames.filter((f) => f.seq !== undefined)];
+    const seqs = all.map((f) => f.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(b.runtime!.received.map((r) => r.frame.content)).toEqual(["hello again"]);
   });
 });
 
