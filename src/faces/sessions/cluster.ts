@@ -72,13 +72,16 @@ export interface LinkHolder {
 const HOLD_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'link', ARGV[1]) return 1 end
 return 0`;
+/** Moves `link` from ARGV[1] (a node that is gone) to ARGV[2]: 1 for the one caller that took it. */
+const TAKE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'link') == ARGV[1] then redis.call('HSET', KEYS[1], 'link', ARGV[2]) return 1 end
+return 0`;
 /** Clears `link` only if it still names ARGV[1]: 1 for the one caller that cleared it. */
 const RELEASE_SCRIPT = `
 if redis.call('HGET', KEYS[1], 'link') == ARGV[1] then redis.call('HDEL', KEYS[1], 'link') return 1 end
 return 0`;
 
 export class SessionCluster {
-  readonly nodeId: string = randomUUID();
   private readonly subscriber: Redis;
   private readonly waiting = new Map<string, (answer: ForwardAnswer) => void>();
   private readonly presence: NodeJS.Timeout;
@@ -88,6 +91,7 @@ export class SessionCluster {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    readonly nodeId: string = randomUUID(),
   ) {
     this.keys = sessionKeys(prefix);
     this.subscriber = redis.duplicate({ lazyConnect: true, enableOfflineQueue: true, maxRetriesPerRequest: null });
@@ -117,12 +121,24 @@ export class SessionCluster {
       .catch((err: unknown) => log.warn({ err: String(err), sessionId }, "cannot record the session's link holder"));
   }
 
-  /** Clears the holder if it is still `node` (this one by default); true for the one caller that cleared it. */
-  async releaseLink(sessionId: string, node = this.nodeId): Promise<boolean> {
+  /** Clears the holder if it is still this node (its link dropped). */
+  async releaseLink(sessionId: string): Promise<void> {
     try {
-      return Number(await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.session(sessionId), node)) === 1;
+      await this.redis.eval(RELEASE_SCRIPT, 1, this.keys.session(sessionId), this.nodeId);
     } catch (err) {
       log.warn({ err: String(err), sessionId }, "cannot clear the session's link holder");
+    }
+  }
+
+  /**
+   * The holder `gone` is gone: this node becomes the session's holder (it numbers the frames from now on, and
+   * the gone node, should it come back, can no longer write them). True for the one caller that took it.
+   */
+  async takeLink(sessionId: string, gone: string): Promise<boolean> {
+    try {
+      return Number(await this.redis.eval(TAKE_SCRIPT, 1, this.keys.session(sessionId), gone, this.nodeId)) === 1;
+    } catch (err) {
+      log.warn({ err: String(err), sessionId }, "cannot take the session's link over");
       return false;
     }
   }
@@ -137,6 +153,22 @@ export class SessionCluster {
       log.warn({ err: String(err), sessionId }, "cannot read the session's link holder");
       return undefined;
     }
+  }
+
+  /**
+   * Of the sessions whose links this node holds, those another node has taken over meanwhile (this node was cut
+   * off from Redis long enough to count as gone): their `link` names another node, or nobody, while they live on.
+   */
+  async takenOver(sessionIds: string[]): Promise<string[]> {
+    if (sessionIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of sessionIds) pipeline.hmget(this.keys.session(id), "owner", "link");
+    const results = (await pipeline.exec()) ?? [];
+    return sessionIds.filter((_, i) => {
+      const [err, reply] = results[i] ?? [new Error("no reply")];
+      const [owner, link] = (reply ?? []) as (string | null)[];
+      return !err && Boolean(owner) && link !== this.nodeId;
+    });
   }
 
   // ---------------------------------------------------------------- forwarding

@@ -90,7 +90,7 @@ export function takeOver(
 ): Promise<void> {
   const previous = takingOver.get(session) ?? Promise.resolve();
   const next = previous.then(async () => {
-    const won = await cluster.releaseLink(session.record.id, deadNode);
+    const won = await cluster.takeLink(session.record.id, deadNode);
     if (won) {
       log.warn({ sessionId: session.record.id, deadNode }, "the node holding the runtime link is gone; taking over");
       for (const frame of (await registry.store.catchUp?.(session.record.id)) ?? [])
@@ -191,8 +191,9 @@ function remoteConnection(principal: SessionOwner, notices: string[]): Connectio
 
 /**
  * Every NODE_REFRESH_MS: the sessions whose IDE is attached here are marked active in the shared store (so the
- * node they left does not expire them), and a session followed here whose link holder is gone is taken over
- * (its IDE told AGENT_UNAVAILABLE instead of waiting for a turn that will never end).
+ * node they left does not expire them); a session followed here whose link holder is gone is taken over (its
+ * IDE told AGENT_UNAVAILABLE instead of waiting for a turn that will never end); and a link this node still
+ * holds for a session another node took over (this one was cut off from Redis) is closed with its turn.
  */
 export function startUpkeep(
   cluster: SessionCluster,
@@ -213,7 +214,32 @@ export function startUpkeep(
           return takeOver(cluster, registry, session, holder.node);
       });
     }
+    void fenceLinks(cluster, registry);
   }, deps.intervalMs);
   timer.unref();
   return timer;
+}
+
+/**
+ * Links of sessions another node took over: the turn they carry was declared lost (that node told its IDE and
+ * numbers the frames now), so this node stops it — the link closed, its approvals cancelled — and writes nothing
+ * more for it. The session stays known here: its IDE may come back, and its frames then go to the new holder.
+ */
+async function fenceLinks(cluster: SessionCluster, registry: SessionRegistry): Promise<void> {
+  const linked = [...registry.all()].filter((s) => s.link);
+  let lost: string[];
+  try {
+    lost = await cluster.takenOver(linked.map((s) => s.record.id));
+  } catch {
+    return; // Redis still away: nothing can be decided
+  }
+  for (const id of lost) {
+    const session = registry.get(id);
+    if (!session?.link) continue;
+    log.warn({ sessionId: id }, "another node took this session over; closing the runtime link held here");
+    const link = session.link;
+    session.link = undefined;
+    link.close();
+    registry.cancelApprovals(session, "the session's turn was lost with its gateway node");
+  }
 }

@@ -9,6 +9,7 @@
 //   tool-calls.ts       a tool call from policy to result   runtime-inbound.ts runtime frames, by type
 //   runtime-links.ts    one runtime socket per session      frames.ts          generated frame types, dispatch
 //   cluster.ts          nodes, link holders, inboxes        cross-node.ts      IDE frames for a link elsewhere
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
@@ -53,12 +54,13 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const validators = deps.validators ? Promise.resolve(deps.validators) : loadMessageValidators();
   validators.catch((err) => log.error({ err }, "cannot load session message schemas"));
   const { ipLimiter, anonymousLimiter, messageLimiter } = createLimiters(opts, deps.redis);
-  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), {
+  const nodeId = randomUUID();
+  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(deps.approvals ? { approvals: deps.approvals } : {}),
   });
   // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
-  const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix) : undefined;
+  const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
 
   const runtime = new RuntimeLinks({
     registry,
@@ -155,7 +157,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   };
 }
 
-function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore {
+function defaultStore(opts: SessionGatewayOptions, nodeId: string, redis?: Redis): SessionStore {
   const replayWindow = {
     maxAgeMs: opts.replayWindowMs,
     maxFrames: opts.replayMaxFrames,
@@ -167,6 +169,7 @@ function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore 
   return createRedisSessionStore({
     redis,
     keyPrefix: opts.redisKeyPrefix,
+    nodeId,
     ttlMs: opts.sessionTtlMs + opts.replayWindowMs,
     ...replayWindow,
   });

@@ -102,10 +102,19 @@ function followElsewhere(
   const follow = registry.store.follow;
   const known = ctx.lastSeq !== undefined || session.record.nextSeq > 1;
   if (!known || session.link || session.linking || !follow) return () => undefined;
-  const stop = follow.call(registry.store, ctx.sessionId, session.record.nextSeq - 1, (frame) => {
-    if (session.link || session.linking || session.conn !== conn) stop();
-    else registry.relay(session, conn, frame);
-  });
+  // Checked before a frame is adopted: once this node opened a link (it numbers the frames), nothing is followed.
+  const following = () => {
+    const still = !session.link && !session.linking && session.conn === conn;
+    if (!still) stop();
+    return still;
+  };
+  const stop = follow.call(
+    registry.store,
+    ctx.sessionId,
+    session.record.nextSeq - 1,
+    (frame) => registry.relay(session, conn, frame),
+    following,
+  );
   return stop;
 }
 

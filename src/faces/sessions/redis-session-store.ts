@@ -37,6 +37,12 @@ export interface RedisSessionStoreOptions extends ReplayWindow {
   keyPrefix: string;
   /** How long an idle session's keys live (at least the gateway's session TTL). */
   ttlMs: number;
+  /**
+   * This node's id in a cluster (./cluster.ts). With it, an append is refused by Redis when the session's `link`
+   * names another node: a node cut off from Redis whose session was taken over meanwhile cannot write into the
+   * stream the new holder numbers (its late frames would reach the IDE under that node's seqs).
+   */
+  nodeId?: string;
   /** How long an expired session's tombstone lives. */
   tombstoneTtlMs?: number;
   now?: () => number;
@@ -74,6 +80,20 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
 return 0`;
 
+/** Appends a frame unless another node holds the session's link (ARGV[1]: this node, "" = no cluster). */
+const APPEND_SCRIPT = `
+local link = redis.call('HGET', KEYS[1], 'link')
+if ARGV[1] ~= '' and link and link ~= '' and link ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[3], 'at', ARGV[4], 'r', ARGV[5], 'd', ARGV[6])
+redis.call('HSET', KEYS[1], 'next', ARGV[7])
+return 1`;
+
+/** The append script as a command of the client (sent by its SHA, not its text, on every frame). */
+type AppendPipeline = ReturnType<Redis["pipeline"]> & {
+  gatehouseWsAppend(...args: string[]): AppendPipeline;
+};
+const APPEND_COMMAND = "gatehouseWsAppend";
+
 /** Refresh a session's key expiry at most this often (not on every token). */
 const EXPIRY_REFRESH_MS = 1_000;
 /** How long one XREAD of a follower blocks before it looks again (and notices it was stopped). */
@@ -94,6 +114,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
   );
   const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
   const key = sessionKeys(options.keyPrefix);
+  if (!(APPEND_COMMAND in redis)) redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 2, lua: APPEND_SCRIPT });
   const lastRefresh = new Map<string, number>();
   let lastErrorLog = 0;
 
@@ -158,22 +179,18 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
 
     append(id, frame, replayable) {
       const stored = local.append(id, frame, replayable);
-      const pipeline = redis
-        .pipeline()
-        .xadd(
-          key.frames(id),
-          "MAXLEN",
-          "~",
-          String(options.maxFrames),
-          `${stored.seq}-0`,
-          "at",
-          String(stored.at),
-          "r",
-          replayable ? "1" : "0",
-          "d",
-          stored.data,
-        )
-        .hset(key.session(id), "next", String(stored.seq + 1));
+      const pipeline = redis.pipeline() as AppendPipeline;
+      pipeline.gatehouseWsAppend(
+        key.session(id),
+        key.frames(id),
+        options.nodeId ?? "",
+        String(options.maxFrames),
+        `${stored.seq}-0`,
+        String(stored.at),
+        replayable ? "1" : "0",
+        stored.data,
+        String(stored.seq + 1),
+      );
       expire(pipeline, id);
       run(pipeline, "append");
       return stored;
@@ -188,12 +205,13 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       );
     },
 
-    follow: (id, afterSeq, onFrame) =>
+    follow: (id, afterSeq, onFrame, accept) =>
       followFrames(
         redis,
         key.frames(id),
         afterSeq,
         (frame) => {
+          if (accept && !accept()) return;
           if (local.adopt(id, frame)) onFrame(frame);
         },
         (err) => report(err, "follow"),

@@ -63,6 +63,7 @@ const tokensOf = (frames: Frame[]) =>
     .filter((f) => f.type === "assistant_message")
     .map((f) => f.token)
     .join("");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pipelined = () => new Promise((r) => setTimeout(r, 200)); // the store's writes are pipelined, not awaited
 
 describe("Redis session store", () => {
@@ -204,6 +205,18 @@ describe("IDE frames for a runtime link on another node", () => {
     const seqs = all.map((f) => f.seq);
     expect(seqs).toEqual(seqs.map((_, i) => i + 1));
     expect(b.runtime!.received.map((r) => r.frame.content)).toEqual(["hello again"]);
+
+    // Node A comes back: the session is B's now. A closes the link of the lost turn and writes nothing more
+    // into the stream (Redis refuses its appends), so B's IDE never sees a frame of the old turn again.
+    const streamTop = async () =>
+      (await redis.xrevrange(`${prefix}:ws:frames:${sessionId}`, "+", "-", "COUNT", 1))[0]?.[0];
+    const topBefore = await streamTop();
+    const framesBefore = second.frames.length;
+    await own.connect();
+    await expect.poll(() => a.runtime!.connections(), { timeout: 5_000 }).toBe(0);
+    await sleep(300);
+    expect(await streamTop()).toBe(topBefore);
+    expect(second.frames.length).toBe(framesBefore);
   });
 });
 

@@ -49,7 +49,13 @@ export interface SessionStore {
    * moved here), each added to this node's buffer under its own seq and handed to `onFrame`, in order. A shared
    * store only; returns the function that stops following.
    */
-  follow?(id: string, afterSeq: number, onFrame: (frame: BufferedFrame) => void): () => void;
+  follow?(
+    id: string,
+    afterSeq: number,
+    onFrame: (frame: BufferedFrame) => void,
+    /** Asked before each frame is added: false once this node numbers the session's frames itself. */
+    accept?: () => boolean,
+  ): () => void;
   /**
    * A shared store: the frames other nodes appended after this node's copy, added to the buffer and returned in
    * order (before this node numbers frames itself, and before a resume replays from its copy).
