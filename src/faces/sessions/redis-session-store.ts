@@ -228,18 +228,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     },
 
     async expireIfIdle(id, idleMs) {
-      const left = Number(
-        await redis.eval(
-          EXPIRE_SCRIPT,
-          3,
-          key.session(id),
-          key.frames(id),
-          key.expired(id),
-          String(now()),
-          String(idleMs),
-          String(tombstoneTtlMs),
-        ),
-      );
+      const left = await endIfIdle(redis, key, id, { now: now(), idleMs, tombstoneTtlMs });
       if (left > 0) return { expired: false, recheckInMs: left };
       local.delete(id);
       lastRefresh.delete(id);
@@ -253,38 +242,68 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         return;
       }
       try {
-        const results = await redis
-          .pipeline()
-          .hgetall(key.session(id))
-          .xrange(key.frames(id), "-", "+")
-          .get(key.expired(id))
-          .exec();
-        if (!results) return;
-        for (const [err] of results) if (err) throw err;
-        // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
-        const [hashReply, entriesReply, expiredReply] = results;
-        const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
-        const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
-        const expiredAt = (expiredReply?.[1] ?? null) as string | null;
-        if (hash.owner) {
-          const record: SessionRecord = {
-            id,
-            ownerSub: hash.owner,
-            ...(hash.org ? { orgId: hash.org } : {}),
-            ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
-            createdAt: Number(hash.created),
-            nextSeq: Number(hash.next),
-          };
-          local.restore(record, entries.map(toFrame));
-          log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
-        } else if (expiredAt) {
-          local.rememberExpired(id, Number(expiredAt));
-        }
+        await loadSession(redis, key, local, id);
       } catch (err) {
         report(err, "hydrate");
       }
     },
   };
+}
+
+/** Runs EXPIRE_SCRIPT: the ms the session still has (> 0), or 0 / -1 when it ended now / had ended already. */
+async function endIfIdle(
+  redis: Redis,
+  key: ReturnType<typeof sessionKeys>,
+  id: string,
+  at: { now: number; idleMs: number; tombstoneTtlMs: number },
+): Promise<number> {
+  const reply = await redis.eval(
+    EXPIRE_SCRIPT,
+    3,
+    key.session(id),
+    key.frames(id),
+    key.expired(id),
+    String(at.now),
+    String(at.idleMs),
+    String(at.tombstoneTtlMs),
+  );
+  return Number(reply);
+}
+
+/** Loads a session this node does not hold from Redis (or remembers that it expired). Throws on a Redis error. */
+async function loadSession(
+  redis: Redis,
+  key: ReturnType<typeof sessionKeys>,
+  local: MemorySessionStore,
+  id: string,
+): Promise<void> {
+  const results = await redis
+    .pipeline()
+    .hgetall(key.session(id))
+    .xrange(key.frames(id), "-", "+")
+    .get(key.expired(id))
+    .exec();
+  if (!results) return;
+  for (const [err] of results) if (err) throw err;
+  // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
+  const [hashReply, entriesReply, expiredReply] = results;
+  const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
+  const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
+  const expiredAt = (expiredReply?.[1] ?? null) as string | null;
+  if (hash.owner) {
+    const record: SessionRecord = {
+      id,
+      ownerSub: hash.owner,
+      ...(hash.org ? { orgId: hash.org } : {}),
+      ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
+      createdAt: Number(hash.created),
+      nextSeq: Number(hash.next),
+    };
+    local.restore(record, entries.map(toFrame));
+    log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
+  } else if (expiredAt) {
+    local.rememberExpired(id, Number(expiredAt));
+  }
 }
 
 /**
