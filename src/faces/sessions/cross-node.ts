@@ -79,7 +79,8 @@ const takingOver = new WeakMap<LiveSession, Promise<void>>();
 
 /**
  * The holder is gone: once per session, clear it, adopt what it appended last, and tell the IDE its turn is
- * lost (AGENT_UNAVAILABLE, numbered by this node from now on). With `messageId`, that frame went nowhere.
+ * lost (AGENT_UNAVAILABLE, numbered by this node from now on). With `messageId`: that frame, sent for the lost
+ * turn, is not acknowledged (whether it reached the runtime before the holder went cannot be known).
  */
 export function takeOver(
   cluster: SessionCluster,

@@ -192,11 +192,16 @@ describe("IDE frames for a runtime link on another node", () => {
 
     own.disconnect(); // node A is cut off: its presence lapses, it can no longer write the stream
     const cutAt = Date.now();
+    // A frame sent meanwhile reaches A's inbox, but no answer or ack can come back: B must not wait forever.
+    second.send({ type: "switch_agent", agent: "coder", message_id: "in-flight" });
     const lost = await second.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", 8_000);
     const after = Date.now() - cutAt;
     console.info(`B's IDE told AGENT_UNAVAILABLE ${after} ms after node A was cut off`);
     expect(after).toBeLessThan(NODE_TTL_MS + 2 * NODE_REFRESH_MS);
     expect(lost).toMatchObject({ seq: expect.any(Number), details: { reason: "NODE_GONE" } });
+    const unanswered = await second.next((f) => f.type === "error" && (f.details as Frame)?.message_id === "in-flight");
+    expect(unanswered).toMatchObject({ error_code: "AGENT_UNAVAILABLE", details: { reason: "NODE_GONE" } });
+    expect(second.frames.some((f) => f.type === "ack" && f.message_id === "in-flight")).toBe(false);
     // B now numbers the session's frames and opens its own runtime link on the next prompt.
     second.send({ type: "user_message", content: "hello again", message_id: "again" });
     await second.next((f) => f.type === "ack" && f.message_id === "again");
