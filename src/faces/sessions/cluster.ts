@@ -13,6 +13,8 @@
 //                      after a crash (deleted at once on a clean shutdown)
 //   P:ws:session:{id}  hash field `link`: the node holding the session's runtime link
 //   P:ws:inbox:{node}  pub/sub channel: frames for the node's links and the answers to its own forwards
+//   P:ws:attached      pub/sub channel: an IDE socket was accepted for a session on a node (one live socket per
+//                      session: the other nodes close theirs with 4409)
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
@@ -86,6 +88,7 @@ export class SessionCluster {
   private readonly waiting = new Map<string, (answer: ForwardAnswer) => void>();
   private readonly presence: NodeJS.Timeout;
   private handler: ForwardedFrameHandler | undefined;
+  private attachedElsewhere: ((sessionId: string, at: number) => void) | undefined;
   private readonly keys: ReturnType<typeof sessionKeys>;
 
   constructor(
@@ -98,9 +101,10 @@ export class SessionCluster {
     this.subscriber.on("error", (err) => log.warn({ err: String(err) }, "session inbox connection error"));
     this.subscriber.on("message", (channel: string, message: string) => {
       if (channel === this.inbox(this.nodeId)) this.receive(message);
+      else if (channel === this.attachedChannel()) this.heardAttached(message);
     });
     this.subscriber
-      .subscribe(this.inbox(this.nodeId))
+      .subscribe(this.inbox(this.nodeId), this.attachedChannel())
       .catch((err) => log.warn({ err: String(err) }, "session inbox subscribe failed; retrying"));
     this.announce();
     this.presence = setInterval(() => this.announce(), NODE_REFRESH_MS);
@@ -110,6 +114,32 @@ export class SessionCluster {
   /** Who applies the frames other nodes forward to this one (the gateway, once its parts exist). */
   onForwarded(handler: ForwardedFrameHandler): void {
     this.handler = handler;
+  }
+
+  /** Who closes this node's socket of a session whose IDE just attached on another node. */
+  onAttachedElsewhere(handler: (sessionId: string, at: number) => void): void {
+    this.attachedElsewhere = handler;
+  }
+
+  /** An IDE socket of the session was accepted here: any older one on another node is replaced. */
+  attached(sessionId: string, at: number): void {
+    this.redis
+      .publish(this.attachedChannel(), JSON.stringify({ sessionId, node: this.nodeId, at }))
+      .catch((err: unknown) => log.warn({ err: String(err), sessionId }, "cannot announce an attached IDE"));
+  }
+
+  private heardAttached(text: string): void {
+    try {
+      const { sessionId, node, at } = JSON.parse(text) as { sessionId?: unknown; node?: unknown; at?: unknown };
+      if (typeof sessionId === "string" && typeof at === "number" && node !== this.nodeId)
+        this.attachedElsewhere?.(sessionId, at);
+    } catch {
+      // not ours
+    }
+  }
+
+  private attachedChannel(): string {
+    return `${this.prefix}:ws:attached`;
   }
 
   // ---------------------------------------------------------------- the link of a session

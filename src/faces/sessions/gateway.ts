@@ -14,6 +14,7 @@ import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
 import { logger } from "../../core/log/logger";
+import { CloseCode } from "./close-codes";
 import { NODE_REFRESH_MS, SessionCluster } from "./cluster";
 import { createForwardedFrameHandler, routeElsewhere, startUpkeep } from "./cross-node";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
@@ -94,6 +95,15 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       : {}),
   };
   cluster?.onForwarded(createForwardedFrameHandler(ideInbound));
+  // One live socket per session across nodes too: a newer socket on another node replaces this node's (4409).
+  // (Only an older one: two sockets accepted at the same moment on two nodes do not close each other.)
+  const acceptedAt = new WeakMap<object, number>();
+  cluster?.onAttachedElsewhere((sessionId, at) => {
+    const conn = registry.get(sessionId)?.conn;
+    if (!conn || conn.remote || (acceptedAt.get(conn) ?? 0) > at) return;
+    conn.closeCodeSent ??= CloseCode.REPLACED;
+    conn.ws.close(CloseCode.REPLACED, "session opened on another socket");
+  });
   // Attached sessions are marked active well within the TTL (a quarter of it), so no node expires them meanwhile.
   const touchEveryMs = Math.min(Math.max(opts.sessionTtlMs / 4, 50), 30_000);
   const upkeep =
@@ -117,7 +127,14 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       anonymousLimiter,
       validators,
       // A `ws.session` span per connection when tracing is on.
-      onConnection: (ws, ctx) => traceSession(ws, ctx, () => acceptConnection(registry, onIdeFrame, ws, ctx)),
+      onConnection: (ws, ctx) =>
+        traceSession(ws, ctx, () => {
+          acceptConnection(registry, onIdeFrame, ws, ctx);
+          const conn = registry.get(ctx.sessionId)?.conn;
+          const at = Date.now();
+          if (conn) acceptedAt.set(conn, at);
+          cluster?.attached(ctx.sessionId, at);
+        }),
     }),
   );
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);

@@ -175,6 +175,24 @@ describe("IDE frames for a runtime link on another node", () => {
     }
   });
 
+  it("one live socket per session across nodes: a newer socket on B replaces the one on A (4409)", async () => {
+    const a = await node();
+    const b = await node();
+    const sessionId = `replaced-${randomUUID()}`;
+    const token = await idp.mint({ sub: "alice" });
+    const older = await ide(a, sessionId, { token });
+    older.send({ type: "user_message", content: "hi" });
+    await older.next(isFinal);
+    await pipelined();
+    const newer = await ide(b, sessionId, {
+      token,
+      headers: { "x-gatehouse-last-seq": String(older.frames.at(-1)!.seq) },
+    });
+    expect((await older.closed).code).toBe(4409);
+    await newer.next((f) => f.type === "session_resumed");
+    expect(newer.ws.readyState).toBe(newer.ws.OPEN);
+  });
+
   it("the node holding the link loses Redis (as if it crashed): B's IDE hears AGENT_UNAVAILABLE, then carries on", async () => {
     const own = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     own.on("error", () => undefined);
