@@ -48,6 +48,8 @@ export interface ForwardAnswer {
   notices: string[];
   /** Why it was not accepted (logged; the IDE hears AGENT_UNAVAILABLE). */
   reason?: string;
+  /** The holder no longer has the session at all (it ended there): the sender may take the session over. */
+  notHeld?: boolean;
 }
 
 export type ForwardOutcome =

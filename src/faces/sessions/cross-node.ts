@@ -56,6 +56,9 @@ export async function routeElsewhere(
     for (const notice of outcome.answer.notices) deliverNotice(registry, session, conn, notice);
     return true;
   }
+  // The holder dropped the session (its link and turn with it) but is still named: this node takes it over and
+  // handles the frame itself, rather than refusing every frame of a session nobody holds.
+  if (outcome.delivered && outcome.answer.notHeld && (await cluster.takeLink(sessionId, holder.node))) return false;
   metrics.messagesProcessed.inc({ status: "error" });
   if (!outcome.delivered && outcome.holderGone) {
     await takeOver(cluster, registry, session, holder.node, messageId);
@@ -141,7 +144,8 @@ async function applyForwarded(
   forwarded: Parameters<ForwardedFrameHandler>[0],
 ): Promise<ForwardAnswer> {
   const session = deps.registry.get(forwarded.sessionId);
-  if (!session || !deps.registry.isCurrent(session)) return refused("this node does not hold the session");
+  if (!session || !deps.registry.isCurrent(session))
+    return { ...refused("this node does not hold the session"), notHeld: true };
   const principal = forwarded.principal;
   if (typeof principal?.sub !== "string" || !sameOwner(recordOwner(session.record), principal)) {
     log.warn({ sessionId: forwarded.sessionId }, "refused a forwarded frame: its principal does not own the session");

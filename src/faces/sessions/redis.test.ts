@@ -193,6 +193,33 @@ describe("IDE frames for a runtime link on another node", () => {
     expect(newer.ws.readyState).toBe(newer.ws.OPEN);
   });
 
+  it("a live node named as holder that no longer has the session is taken over, not refused for ever", async () => {
+    const a = await node();
+    const sessionId = `stale-holder-${randomUUID()}`;
+    const token = await idp.mint({ sub: "alice" });
+    const first = await ide(a, sessionId, { token });
+    first.send({ type: "user_message", content: "hi" });
+    await first.next(isFinal);
+    first.ws.terminate();
+    const present = async () => new Set(await redis.keys(`${prefix}:ws:node:*`));
+    const before = await present();
+    const b = await node();
+    const bKey = [...(await present())].find((k) => !before.has(k))!;
+    const c = await node();
+    // B is alive but never held this session (as after it ended it there): it is named as the holder anyway.
+    await redis.hset(`${prefix}:ws:session:${sessionId}`, "link", bKey.split(":").at(-1)!);
+    const moved = await ide(c, sessionId, {
+      token,
+      headers: { "x-gatehouse-last-seq": String(first.frames.at(-1)!.seq) },
+    });
+    await moved.next((f) => f.type === "session_resumed");
+    moved.send({ type: "user_message", content: "again", message_id: "m-2" });
+    await moved.next((f) => f.type === "ack" && f.message_id === "m-2");
+    await moved.next((f) => isFinal(f) && f.seq! > first.frames.at(-1)!.seq!);
+    expect(c.runtime!.received.map((r) => r.frame.content)).toEqual(["again"]);
+    expect(b.runtime!.received).toEqual([]);
+  });
+
   it("the node holding the link loses Redis (as if it crashed): B's IDE hears AGENT_UNAVAILABLE, then carries on", async () => {
     const own = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     own.on("error", () => undefined);
