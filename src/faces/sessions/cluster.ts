@@ -27,6 +27,8 @@ const log = logger.child({ module: "sessions", part: "cluster" });
 export const NODE_REFRESH_MS = 1_000;
 /** … and lapses this long after its last refresh: a crashed node counts as gone within this bound. */
 export const NODE_TTL_MS = 3_000;
+/** After a gap in this node's presence, how long it checks whether its sessions were taken over. */
+const LAPSE_WATCH_MS = 10_000;
 /** How often a waiting forward checks that the holder is still there. */
 const REPLY_CHECK_MS = 250;
 /** A live holder that has not answered by then: the frame is reported as not delivered (never acked). */
@@ -90,6 +92,8 @@ export class SessionCluster {
   private readonly waiting = new Map<string, (answer: ForwardAnswer) => void>();
   private readonly presence: NodeJS.Timeout;
   private handler: ForwardedFrameHandler | undefined;
+  private lastAnnounced = Date.now();
+  private suspectUntil = 0;
   private attachedElsewhere: ((sessionId: string, at: number) => void) | undefined;
   private readonly keys: ReturnType<typeof sessionKeys>;
 
@@ -261,7 +265,19 @@ export class SessionCluster {
   private announce(): void {
     this.redis
       .set(this.nodeKey(this.nodeId), String(Date.now()), "PX", NODE_TTL_MS)
+      .then(() => {
+        // A gap this long between two refreshes (Redis away, or the event loop stalled): the presence may have
+        // lapsed and other nodes may have taken sessions over; look for that a while (`mayHaveLapsed`).
+        const now = Date.now();
+        if (now - this.lastAnnounced > NODE_TTL_MS - NODE_REFRESH_MS) this.suspectUntil = now + LAPSE_WATCH_MS;
+        this.lastAnnounced = now;
+      })
       .catch((err: unknown) => log.debug({ err: String(err) }, "cannot refresh this node's presence"));
+  }
+
+  /** True for a while after this node's presence may have lapsed (then other nodes may have taken over). */
+  mayHaveLapsed(): boolean {
+    return Date.now() < this.suspectUntil;
   }
 
   private async alive(node: string): Promise<boolean> {

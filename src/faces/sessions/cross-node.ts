@@ -219,7 +219,8 @@ export function startUpkeep(
           return takeOver(cluster, registry, session, holder.node);
       });
     }
-    void fenceLinks(cluster, registry);
+    // Only a node whose presence may have lapsed can have lost sessions: no Redis reads otherwise.
+    if (cluster.mayHaveLapsed()) void fenceLinks(cluster, registry);
   }, deps.intervalMs);
   timer.unref();
   return timer;
