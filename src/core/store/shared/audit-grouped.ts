@@ -2,13 +2,28 @@
 // org that reach a group transaction together are ONE unit of the node's group commit (./group-commit.ts
 // orgBatches) — one conditional UPDATE of the budget counters the intents take, one read of the interactions
 // the outcomes close, and one multi-row INSERT for all the records — so the org's chain lock is held for a few
-// round trips however many requests share the group.
+// round trips however many requests share the group. Only the batch's last record is signed: its hash covers
+// `prev_hash`, so one Ed25519 signature proves the whole batch (src/core/audit/verify.ts refuses a chain that ends
+// on an unsigned record), as the embedded store does once per group commit (src/core/audit/group-signature.ts).
+import type { KeyObject } from "node:crypto";
 import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
-import type { AuditRecord } from "../../audit/record";
+import { type AuditRecord, signBody } from "../../audit/record";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import { type Content, decisionContent, intentContent, type InteractionRow, outcomeContent } from "./audit-content";
 import { takeUnitsInOrder } from "./budgets";
 import { orgBatches, type Settled, type SharedGroupCommit, type Trx } from "./group-commit";
+
+/** A record hashed and not yet signed (signature null), with the bytes and the key its signature needs. */
+export interface HashedRecord {
+  record: AuditRecord;
+  body: Buffer;
+  privateKey: KeyObject;
+}
+
+/** The record with its signature. */
+export function signedNow({ record, body, privateKey }: HashedRecord): AuditRecord {
+  return { ...record, signature: signBody(body, privateKey) };
+}
 
 export type IntentTaken = { ok: true; record: AuditRecord } | { ok: false; exhausted: BudgetSlot };
 
@@ -49,10 +64,10 @@ export async function insertRecords(trx: Trx, rows: ReturnType<typeof toRow>[]):
       .execute();
 }
 
-/** `nextRecord` signs the org's next record inside the group's transaction (the caller inserts it). */
+/** `nextHashed` makes the org's next record inside the group's transaction (the caller signs and inserts it). */
 export function createGroupedAppends(
   groups: SharedGroupCommit,
-  nextRecord: (trx: Trx, orgId: string, content: Content) => Promise<AuditRecord>,
+  nextHashed: (trx: Trx, orgId: string, content: Content) => Promise<HashedRecord>,
 ): GroupedAppends {
   async function appendBatch(trx: Trx, org: string, items: Grouped[]): Promise<Settled<IntentTaken>[]> {
     const intents = items.flatMap((i) => (i.kind === "intent" ? [i] : []));
@@ -67,7 +82,7 @@ export function createGroupedAppends(
     }
     const known = await interactionsOf(trx, org, items);
     const results: Settled<IntentTaken>[] = [];
-    const rows: ReturnType<typeof toRow>[] = [];
+    const made: HashedRecord[] = [];
     for (const item of items) {
       const short = shortOf.get(item);
       if (short) {
@@ -83,14 +98,20 @@ export function createGroupedAppends(
           content = outcomeContent(item.input, known.get(id) ?? []);
           known.set(id, [...(known.get(id) ?? []), { kind: "outcome" } as InteractionRow]);
         }
-        const record = await nextRecord(trx, org, content);
-        rows.push(toRow(record));
-        results.push({ ok: true, value: { ok: true, record } });
+        const hashed = await nextHashed(trx, org, content);
+        made.push(hashed);
+        results.push({ ok: true, value: { ok: true, record: hashed.record } });
       } catch (error) {
         results.push({ ok: false, error });
       }
     }
-    await insertRecords(trx, rows);
+    const last = made.at(-1);
+    // The results hold the same record object: its caller sees the signature.
+    if (last) last.record.signature = signBody(last.body, last.privateKey);
+    await insertRecords(
+      trx,
+      made.map((m) => toRow(m.record)),
+    );
     return results;
   }
   const append = orgBatches(groups, appendBatch);
