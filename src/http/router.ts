@@ -163,8 +163,10 @@ export function buildRouter(
         }
         ctx.body = serializedBody(reply.body);
       }
-      // A GET whose If-None-Match names the current ETag: the client already has these bytes.
-      if (reply.body instanceof SerializedJson && ctx.fresh) ctx.status = 304;
+      // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
+      // copies every response header: asked only when the request carries a condition.)
+      const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
+      if (reply.body instanceof SerializedJson && conditional && ctx.fresh) ctx.status = 304;
     });
   }
   return router;
