@@ -152,6 +152,15 @@ export function createSharedWebhookStore(db: AnyKysely, options: WebhookStoreOpt
       if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
       if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
       if (filter.status !== undefined) query = query.where("status", "=", filter.status);
+      const after = filter.after;
+      if (after) {
+        query = query.where((eb) =>
+          eb.or([
+            eb("created_at", "<", after.created_at),
+            eb.and([eb("created_at", "=", after.created_at), eb("delivery_id", ">", after.delivery_id)]),
+          ]),
+        );
+      }
       const rows = await query
         .orderBy("created_at", "desc")
         .orderBy("delivery_id")
