@@ -25,10 +25,6 @@ const KNOWN_GAPS = new Set<string>([
   "System_websocketDocs 200",
   "System_metrics 200",
   "System_openapiDocument 200",
-  // Documented but not reachable today (for the contract's owners to decide: drop the status, or name what produces
-  // it): the docs pages are rendered whenever the renderer is at hand (as in every test).
-  "System_docs 503",
-  "System_websocketDocs 503",
 ]);
 
 /** The main success each operation with several success examples must default to. */

@@ -688,8 +688,9 @@ export interface paths {
          * @description This REST API's reference as one self-contained HTML page, rendered by Redocly from the published OpenAPI
          *     document (`make docs`; `make build` ships it). The page loads nothing from another origin and sends no
          *     telemetry; its Content-Security-Policy allows this origin only. A clone where it was never rendered gets it
-         *     rendered on first request; 503 problem (`NOT_CONFIGURED`) when that is impossible (an install without the
-         *     rendered pages and without the development tools).
+         *     rendered on first request (into GATEHOUSE_DOCS_DIR, default `dist/docs`); 503 problem (`NOT_CONFIGURED`) when
+         *     that is impossible: an install without the rendered pages and without the development tools, or whose docs
+         *     folder cannot be written (a read-only file system).
          */
         get: operations["System_docs"];
         put?: never;
