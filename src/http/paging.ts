@@ -115,7 +115,7 @@ export function encodeTimeCursor(created_at: string, idKey: string, id: string):
  * Whether an item comes after `position` in a list ordered by created_at (`newest-first` or `oldest-first`), ties
  * by id ascending. The stores' keyset queries use the same rule.
  */
-export function isAfterPosition(
+function isAfterPosition(
   created_at: string,
   id: string,
   position: TimePosition,
