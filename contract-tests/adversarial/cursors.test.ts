@@ -121,7 +121,8 @@ describe.each(await gatehouseBackends("cursor attacks"))("paged lists under atta
     // Webhooks first, so that every escalation below is delivered to the first one.
     await subscribe(mine, g.orgId, "/created", ["approval.created"]);
     for (const n of [1, 2]) await subscribe(mine, g.orgId, `/expired-${n}`, ["approval.expired"]);
-    for (const n of [1, 2]) await subscribe(theirs, OTHER_ORG, `/theirs-${n}`, ["approval.expired"]);
+    await subscribe(theirs, OTHER_ORG, "/theirs-created", ["approval.created"]);
+    await subscribe(theirs, OTHER_ORG, "/theirs-expired", ["approval.expired"]);
     for (const bot of BOTS) await registerManifest(mine, manifestOf(bot));
     for (let i = 0; i < ESCALATIONS; i++) {
       const reply = await agent(mine).post(
@@ -141,8 +142,20 @@ describe.each(await gatehouseBackends("cursor attacks"))("paged lists under atta
     for (const n of [1, 2, 3]) await ideSession(g.orgId, `cursor-mine-${n}`);
     for (const n of [1, 2]) await ideSession(OTHER_ORG, `cursor-theirs-${n}`);
     // Deliveries are asynchronous: wait until the log holds one per escalation.
+    // The other org's approvals (stored through its approvals service, as an escalation does): their deliveries.
+    for (let i = 0; i < 2; i++) {
+      await g.approvals.create({
+        org_id: OTHER_ORG,
+        uapk_id: "their-bot",
+        agent_id: "their-bot",
+        action: { type: "payment", tool: "send", params: { n: i } },
+        reasons: [{ code: "REQUIRES_APPROVAL", message: "needs a human" }],
+      });
+    }
     for (let waited = 0; ; waited += 50) {
-      if ((await page(mine, "/webhooks/deliveries?status=delivered")).items.length === ESCALATIONS) break;
+      const delivered = async (who: Caller, org: string) =>
+        (await page(who, "/webhooks/deliveries?status=delivered", org)).items.length;
+      if ((await delivered(mine, g.orgId)) === ESCALATIONS && (await delivered(theirs, OTHER_ORG)) === 2) break;
       if (waited > 10_000) throw new Error("the escalations' deliveries did not arrive within 10 s");
       await new Promise((ok) => setTimeout(ok, 50));
     }
@@ -188,7 +201,7 @@ describe.each(await gatehouseBackends("cursor attacks"))("paged lists under atta
     }
   });
 
-  it.each(["sessions", "webhooks"] as const)(
+  it.each(["sessions", "webhooks", "deliveries"] as const)(
     "%s: another org's cursor positions within the caller's own list at most (never their items)",
     async (list) => {
       const { path, id } = LISTS[list];
