@@ -244,6 +244,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "GATEHOUSE_DB", default: "$GATEHOUSE_DATA_DIR/gatehouse.sqlite", description: "SQLite database file." },
   {
+    name: "GATEHOUSE_DOCS_DIR",
+    default: "dist/docs",
+    description:
+      "Folder of the rendered docs pages served at /docs and /docs/websocket (`make docs`); rendered there on first request when missing and the renderer is installed, else /docs answers 503.",
+  },
+  {
     name: "GATEHOUSE_SECRET",
     default: "generated in the data dir",
     description: "Installation secret for keyed hashes (API keys); set it when nodes share a database.",

@@ -16,7 +16,7 @@ import { answerClientErrors } from "./http/errors";
 import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
-import { docsHandlers } from "./system/docs-pages";
+import { docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools, type SessionGateway } from "./faces/sessions";
@@ -178,6 +178,7 @@ function faceConfigFromEnv(env: Record<string, string | undefined>) {
     restRateLimits: restRateLimitConfigFromEnv(env),
     webhooks: webhookConfigFromEnv(env),
     consoleOidc: consoleOidcFromEnv(env),
+    docsDir: docsDirFromEnv(env),
   };
 }
 type FaceConfig = ReturnType<typeof faceConfigFromEnv>;
@@ -392,7 +393,7 @@ function restHandlers(deps: {
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
-    ...docsHandlers(),
+    ...docsHandlers(docsPages(deps.faces.docsDir)),
     ...probeHandlers(deps.lifecycle, readinessProbes(deps.probes)),
     ...purutosHandlers({ discovery, invoker: deps.invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
