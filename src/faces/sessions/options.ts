@@ -12,6 +12,8 @@ export interface SessionGatewayOptions {
   maxPayloadBytes: number;
   /** Bytes queued on one socket before it counts as a slow consumer (close 1013). */
   maxBufferedBytes: number;
+  /** How long a slow consumer's close frame may wait behind the bytes it does not read before the socket is cut. */
+  slowConsumerCloseMs: number;
   /**
    * Replay buffer per session: how long a dropped IDE can resume. A stream the IDE ended itself (close 1000) is
    * freed at once (./session-store.ts `release`).
@@ -36,6 +38,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   pingIntervalMs: 30_000,
   maxPayloadBytes: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  slowConsumerCloseMs: 5_000,
   replayWindowMs: 2 * 60_000,
   replayMaxFrames: 1000,
   replayMaxBytes: 8 * 1024 * 1024,
