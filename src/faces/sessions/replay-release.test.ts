@@ -2,8 +2,11 @@
 // at once (it used to stay for the whole replay window, 2 minutes by default, with every large frame in it). Every
 // other way of leaving keeps the window and resumes without a gap: a dropped socket, 1001, a close without a code,
 // and a close Gatehouse started, even when the IDE answers that one with 1000.
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { registry } from "../../core/metrics/registry";
+import { createRedisSessionStore } from "./redis-session-store";
 import {
   openIde,
   startGateway,
@@ -105,5 +108,28 @@ describe("the replay buffer of a stream the IDE ended", () => {
 
     const again = await ide("expiry-answered-1000", await idp.mint(), { "x-gatehouse-last-seq": "1" });
     expect(await again.next((f) => f.type === "session_resumed")).toMatchObject({ replayed: lastSeq - 1 });
+  });
+});
+
+describe("release in the Redis-mirrored store (the local Redis, as redis.test.ts)", () => {
+  it("empties the session's frames stream too, which keeps its expiry; the record and seq stay", async () => {
+    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    const keyPrefix = `gatehouse-test-${randomUUID()}`;
+    try {
+      const store = createRedisSessionStore({ redis, keyPrefix, ttlMs: 60_000, maxAgeMs: 60_000, maxFrames: 1000 });
+      store.create("r1", { sub: "alice" });
+      for (let i = 0; i < 3; i++) store.append("r1", { type: "assistant_message" }, true);
+      const frames = `${keyPrefix}:ws:frames:r1`;
+      await expect.poll(() => redis.xlen(frames)).toBe(3);
+      store.release("r1");
+      await expect.poll(() => redis.xlen(frames)).toBe(0);
+      expect(await redis.pttl(frames)).toBeGreaterThan(0);
+      expect(store.replay("r1", 1, 4)).toEqual({ ok: false });
+      expect(store.append("r1", { type: "assistant_message" }, true).seq).toBe(4);
+    } finally {
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
   });
 });
