@@ -436,7 +436,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_WS_REPLAY_WINDOW_MS",
     check: countRule,
     default: "120000",
-    description: "How long a dropped session can resume.",
+    description:
+      "How long a dropped session can resume. A session whose IDE closed with 1000 keeps nothing to resume: its buffer is freed at once.",
   },
   {
     name: "GATEHOUSE_WS_REPLAY_MAX_BYTES",
@@ -453,8 +454,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS",
     check: countRule,
-    default: "10000",
-    description: "How often frames older than the replay window are freed, idle and closed sessions included.",
+    default: "1000",
+    description: "How often frames older than the replay window are freed, idle and dropped sessions included.",
   },
   {
     name: "GATEHOUSE_SECRET_*",

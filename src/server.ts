@@ -515,8 +515,6 @@ export async function startGatehouse(
   logger: Logger = rootLogger,
   env: Record<string, string | undefined> = process.env,
 ): Promise<Gatehouse> {
-  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled.
-  boundHeapGrowth(config.heapGrowingPercent);
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const faces = faceConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
@@ -533,6 +531,9 @@ export async function startGatehouse(
   const invoker = createInvoker(faces.purutos, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
+  // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
+  boundHeapGrowth(config.heapGrowingPercent);
   const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
   const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
   let listenUrl = "";
