@@ -78,6 +78,8 @@ export interface DeliveryFilter {
   webhook_id?: string;
   approval_id?: string;
   status?: DeliveryStatus;
+  /** Only deliveries after this one in the log's order (newest first, then delivery_id): the next page. */
+  after?: { created_at: string; delivery_id: string };
   limit?: number;
 }
 
@@ -175,8 +177,8 @@ export function environmentWebhook(options: WebhookStoreOptions): (org_id: strin
 
 export const publicView = ({ secret: _secret, ...webhook }: SigningWebhook): Webhook => webhook;
 
-/** Deliveries log limit: 1–500, default 100. */
-export const deliveriesLimit = (filter: DeliveryFilter) => Math.min(Math.max(filter.limit ?? 100, 1), 500);
+/** Deliveries log limit: 1–501 (a page of at most 500 and one more to tell whether another follows), default 100. */
+export const deliveriesLimit = (filter: DeliveryFilter) => Math.min(Math.max(filter.limit ?? 100, 1), 501);
 
 export function createWebhookStore(db: Db, options: WebhookStoreOptions): WebhookStore {
   const now = options.now ?? (() => new Date());
@@ -286,6 +288,11 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
         if (filter[key] === undefined) continue;
         where.push(`${key} = @${key}`);
         params[key] = filter[key];
+      }
+      if (filter.after) {
+        where.push("(created_at < @after_at OR (created_at = @after_at AND delivery_id > @after_id))");
+        params.after_at = filter.after.created_at;
+        params.after_id = filter.after.delivery_id;
       }
       const limit = deliveriesLimit(filter);
       return db

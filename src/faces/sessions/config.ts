@@ -7,7 +7,7 @@
 //   GATEHOUSE_WS_SESSION_TTL_MS                  default 1800000 (no IDE on any node for that long → ended)
 //   GATEHOUSE_WS_REPLAY_MAX_BYTES                default 8 MiB per session
 //   GATEHOUSE_WS_REPLAY_MAX_TOTAL_BYTES          default 64 MiB over every session of the node
-//   GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS         default 10000
+//   GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS         default 1000
 //   GATEHOUSE_REDIS_PREFIX                       default "gatehouse" (Redis keys of limiters and sessions)
 //   GATEHOUSE_SESSION_MANIFEST                   default "ide-assistant" (see ./governed-tools.ts)
 import type { SessionGatewayOptions } from "./options";

@@ -77,6 +77,7 @@ export function acceptConnection(
       session.conn = undefined;
       // The session's last activity, cluster-wide: its TTL counts from now on every node.
       registry.store.touch?.([ctx.sessionId]);
+      if (endedByIde(registry, conn, code)) registry.store.release(session.record.id);
       registry.scheduleExpiry(session);
     }
   });
@@ -118,12 +119,24 @@ function followElsewhere(
   return stop;
 }
 
+/**
+ * The IDE closed with 1000 of its own accord: it is done with the stream and will not resume it, so its replay
+ * buffer can go now rather than at the end of the window. Not when Gatehouse closed first (a token expiry, a
+ * slow consumer, a restart): the IDE may answer any close with 1000, and those are exactly the closes it resumes
+ * after. A dropped socket (1006), 1001 (a page going away, perhaps to come back) or no code at all (1005) keep
+ * the window.
+ */
+function endedByIde(registry: SessionRegistry, conn: Connection, code: number): boolean {
+  return code === CloseCode.NORMAL && conn.closeCodeSent === undefined && !registry.shuttingDown;
+}
+
 /** At the token's exp: TOKEN_EXPIRED, then close 4401 (reconnect with a new token and resume). */
 function armTokenExpiry(registry: SessionRegistry, session: LiveSession, conn: Connection, exp: number): void {
   const delay = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
   conn.tokenTimer = setTimeout(() => {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
     registry.sendError(session, "TOKEN_EXPIRED", "JWT token has expired", {}, false, conn);
+    conn.closeCodeSent ??= CloseCode.TOKEN_EXPIRED;
     conn.ws.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new token and resume");
   }, delay);
 }

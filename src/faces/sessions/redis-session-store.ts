@@ -102,16 +102,8 @@ const FOLLOW_BLOCK_MS = 1_000;
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const { redis, ttlMs } = options;
   const now = options.now ?? Date.now;
-  const local: MemorySessionStore = createMemorySessionStore(
-    {
-      maxAgeMs: options.maxAgeMs,
-      maxFrames: options.maxFrames,
-      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
-      ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
-      ...(options.trimIntervalMs !== undefined ? { trimIntervalMs: options.trimIntervalMs } : {}),
-    },
-    now,
-  );
+  // The replay window's fields of `options`; the memory store reads nothing else.
+  const local: MemorySessionStore = createMemorySessionStore(options, now);
   const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
   const key = sessionKeys(options.keyPrefix);
   if (!(APPEND_COMMAND in redis)) redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 2, lua: APPEND_SCRIPT });
@@ -195,6 +187,8 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       run(pipeline, "append");
       return stored;
     },
+
+    release: (id) => run(releaseFrames(local, redis, key.frames(id), id), "release"),
 
     delete(id) {
       local.delete(id);
@@ -304,6 +298,15 @@ async function loadSession(
   } else if (expiredAt) {
     local.rememberExpired(id, Number(expiredAt));
   }
+}
+
+/**
+ * The IDE ended the stream: its frames go from this node's copy, and from Redis — emptied, not deleted, so the
+ * stream keeps its expiry (an XADD to a deleted key would create one without).
+ */
+function releaseFrames(local: MemorySessionStore, redis: Redis, streamKey: string, id: string) {
+  local.release(id);
+  return redis.pipeline().xtrim(streamKey, "MAXLEN", 0);
 }
 
 /**

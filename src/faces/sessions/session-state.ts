@@ -60,6 +60,7 @@ export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: num
 
 export interface SessionRegistryOptions {
   maxBufferedBytes: number;
+  slowConsumerCloseMs: number;
   sessionTtlMs: number;
   /** Resolves a session's open approvals as cancelled when the session is abandoned (./tool-policy.ts). */
   approvals?: Pick<ToolApprovals, "cancel">;
@@ -150,7 +151,7 @@ export class SessionRegistry {
       // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
       conn.closeCodeSent ??= CloseCode.TRY_AGAIN_LATER;
       ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
-      setTimeout(() => ws.terminate(), 5_000).unref();
+      setTimeout(() => ws.terminate(), this.opts.slowConsumerCloseMs).unref();
       return;
     }
     ws.send(data);

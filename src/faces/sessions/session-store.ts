@@ -40,6 +40,11 @@ export interface SessionStore {
   /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
   replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
   delete(id: string): void;
+  /**
+   * The IDE ended the stream (it closed its socket with 1000): nothing is left to resume, so the buffered frames
+   * are freed now instead of at the end of the replay window. The session itself (owner, seq counter) stays.
+   */
+  release(id: string): void;
   /** When a deleted (expired) session ended, if still remembered. */
   expiredAt(id: string): Date | undefined;
   /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
@@ -88,15 +93,16 @@ export interface ReplayWindow {
   /** Nor more than this many bytes over every session of the node (default 64 MiB); the biggest buffer gives first. */
   maxTotalBytes?: number;
   /**
-   * Every this many ms, frames past `maxAgeMs` are dropped from every buffer (default 10 s), so an idle or
-   * closed session's buffer is freed even when nothing is appended to it or replayed from it; 0 = never.
+   * Every this many ms, frames past `maxAgeMs` are dropped from every buffer (default 1 s), so an idle or
+   * dropped session's buffer is freed at the end of the window (not up to a whole interval later) even when
+   * nothing is appended to it or replayed from it; 0 = never. A tick only looks at each buffer's oldest frame.
    */
   trimIntervalMs?: number;
 }
 
 export const DEFAULT_REPLAY_MAX_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_REPLAY_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_REPLAY_TRIM_INTERVAL_MS = 10_000;
+export const DEFAULT_REPLAY_TRIM_INTERVAL_MS = 1_000;
 
 interface Buffered {
   record: SessionRecord;
@@ -227,6 +233,13 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       const oldest = s.frames[0]?.seq;
       if (oldest === undefined || oldest > lastSeq + 1) return { ok: false, oldestSeq: oldest };
       return { ok: true, frames: s.frames.filter((f) => f.seq > lastSeq && f.seq < beforeSeq && f.replayable) };
+    },
+    release(id) {
+      const s = sessions.get(id);
+      if (!s) return;
+      totalBytes -= s.bytes;
+      s.frames = [];
+      s.bytes = 0;
     },
     delete(id) {
       const s = sessions.get(id);

@@ -124,6 +124,7 @@ export function fromRow(row: any): AuditRecord {
     prev_hash: row.prev_hash,
     kid: row.kid,
     hash: row.hash,
-    signature: row.signature,
+    // "" is stored for a record proven by a later record's signature (grouped appends sign once per batch).
+    signature: row.signature === "" || row.signature === null ? null : row.signature,
   };
 }

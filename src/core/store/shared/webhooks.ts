@@ -4,6 +4,7 @@
 // conditional UPDATE of `claim` lets exactly one node send each try. Secrets are sealed with a key derived from
 // GATEHOUSE_SECRET, so every node can sign a delivery another node recorded.
 import {
+  type DeliveryFilter,
   type DeliveryRow,
   deliveriesLimit,
   environmentWebhook,
@@ -147,17 +148,30 @@ export function createSharedWebhookStore(db: AnyKysely, options: WebhookStoreOpt
       return rows.map((row) => fromDeliveryRow(row as DeliveryRow));
     },
 
-    async deliveries(org_id, filter = {}) {
-      let query = db.selectFrom("webhook_deliveries").selectAll().where("org_id", "=", org_id);
-      if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
-      if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
-      if (filter.status !== undefined) query = query.where("status", "=", filter.status);
-      const rows = await query
-        .orderBy("created_at", "desc")
-        .orderBy("delivery_id")
-        .limit(deliveriesLimit(filter))
-        .execute();
-      return rows.map((row) => fromDeliveryRow(row as DeliveryRow));
-    },
+    deliveries: (org_id, filter = {}) => deliveriesOf(db, org_id, filter),
   };
+}
+
+/** The org's delivery log, newest first (then by delivery_id), filtered; from after `filter.after` when given. */
+async function deliveriesOf(db: AnyKysely, org_id: string, filter: DeliveryFilter) {
+  let query = db.selectFrom("webhook_deliveries").selectAll().where("org_id", "=", org_id);
+  if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
+  if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
+  if (filter.status !== undefined) query = query.where("status", "=", filter.status);
+  const after = filter.after;
+  if (after) {
+    // The keyset of the order below: an older delivery, or one of the same instant with a greater id.
+    query = query.where((eb) =>
+      eb.or([
+        eb("created_at", "<", after.created_at),
+        eb.and([eb("created_at", "=", after.created_at), eb("delivery_id", ">", after.delivery_id)]),
+      ]),
+    );
+  }
+  const rows = await query
+    .orderBy("created_at", "desc")
+    .orderBy("delivery_id")
+    .limit(deliveriesLimit(filter))
+    .execute();
+  return rows.map((row) => fromDeliveryRow(row as DeliveryRow));
 }
