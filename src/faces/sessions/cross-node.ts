@@ -58,7 +58,10 @@ export async function routeElsewhere(
   }
   // The holder dropped the session (its link and turn with it) but is still named: this node takes it over and
   // handles the frame itself, rather than refusing every frame of a session nobody holds.
-  if (outcome.delivered && outcome.answer.notHeld && (await cluster.takeLink(sessionId, holder.node))) return false;
+  if (outcome.delivered && outcome.answer.notHeld && (await cluster.takeLink(sessionId, holder.node))) {
+    for (const frame of (await registry.store.catchUp?.(sessionId)) ?? []) registry.relay(session, conn, frame);
+    return false;
+  }
   metrics.messagesProcessed.inc({ status: "error" });
   if (!outcome.delivered && outcome.holderGone) {
     await takeOver(cluster, registry, session, holder.node, messageId);
