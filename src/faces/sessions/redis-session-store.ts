@@ -80,11 +80,16 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
 return 0`;
 
-/** Appends a frame unless another node holds the session's link (ARGV[1]: this node, "" = no cluster). */
+/**
+ * Appends a frame unless another node holds the session's link (ARGV[1]: this node, "" = no cluster), then drops
+ * the frames before ARGV[8], the oldest the appending node's buffer kept under its byte, count and age bounds:
+ * the stream holds what that buffer holds (MAXLEN alone bounds frames, not bytes: 1,000 frames of 950 KB ≈ 1 GB).
+ */
 const APPEND_SCRIPT = `
 local link = redis.call('HGET', KEYS[1], 'link')
 if ARGV[1] ~= '' and link and link ~= '' and link ~= ARGV[1] then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[3], 'at', ARGV[4], 'r', ARGV[5], 'd', ARGV[6])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[8])
 redis.call('HSET', KEYS[1], 'next', ARGV[7])
 return 1`;
 
@@ -182,6 +187,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
         replayable ? "1" : "0",
         stored.data,
         String(stored.seq + 1),
+        `${local.oldestSeq(id) ?? stored.seq}-0`,
       );
       expire(pipeline, id);
       run(pipeline, "append");

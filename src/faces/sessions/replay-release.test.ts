@@ -133,3 +133,50 @@ describe("release in the Redis-mirrored store (the local Redis, as redis.test.ts
     }
   });
 });
+
+describe("the Redis frames stream is bounded in bytes like the node's buffer (issue 10 §6)", () => {
+  it("large frames: the stream keeps no more than the buffer's byte bound, and what it keeps still replays", async () => {
+    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    const keyPrefix = `gatehouse-test-${randomUUID()}`;
+    const maxBytes = 256 * 1024;
+    try {
+      const store = createRedisSessionStore({
+        redis,
+        keyPrefix,
+        ttlMs: 60_000,
+        maxAgeMs: 60_000,
+        maxFrames: 1000,
+        maxBytes,
+      });
+      store.create("big", { sub: "alice" });
+      const text = "x".repeat(50 * 1024);
+      for (let i = 0; i < 40; i++) store.append("big", { type: "assistant_message", content: text } as never, true);
+      const frames = `${keyPrefix}:ws:frames:big`;
+      // 40 frames of 50 KiB were sent (2 MiB); the stream holds what a 256 KiB buffer holds: its newest 5 or fewer.
+      await expect.poll(async () => (await redis.xrange(frames, "-", "+")).at(-1)?.[0]).toBe("40-0");
+      const kept = await redis.xrange(frames, "-", "+");
+      const bytes = kept.reduce((sum, [, fields]) => sum + (fields[fields.indexOf("d") + 1]?.length ?? 0), 0);
+      expect(bytes).toBeLessThanOrEqual(maxBytes);
+      expect(kept.length).toBeGreaterThan(0);
+      expect(Number(kept[0]![0].split("-")[0])).toBe(40 - kept.length + 1);
+
+      // Another node loading the session replays exactly the frames the stream kept.
+      const other = createRedisSessionStore({
+        redis,
+        keyPrefix,
+        ttlMs: 60_000,
+        maxAgeMs: 60_000,
+        maxFrames: 1000,
+        maxBytes,
+      });
+      await other.hydrate?.("big");
+      const firstKept = 40 - kept.length + 1;
+      const replay = other.replay("big", firstKept - 1, 41);
+      expect(replay).toMatchObject({ ok: true });
+    } finally {
+      const keys = await redis.keys(`${keyPrefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+  });
+});

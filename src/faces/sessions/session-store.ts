@@ -81,6 +81,8 @@ export interface MemorySessionStore extends SessionStore {
   /** A frame another node numbered: buffered under its seq; false when this node already has that seq. */
   adopt(id: string, frame: BufferedFrame): boolean;
   rememberExpired(id: string, at: number): void;
+  /** The oldest frame the session's buffer still holds after its bounds (age, count, bytes) were applied. */
+  oldestSeq(id: string): number | undefined;
 }
 
 export interface ReplayWindow {
@@ -252,5 +254,6 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       const at = tombstones.get(id);
       return at === undefined ? undefined : new Date(at);
     },
+    oldestSeq: (id) => sessions.get(id)?.frames[0]?.seq,
   };
 }
