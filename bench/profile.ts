@@ -1,6 +1,7 @@
 // Where one bench line spends its CPU: runs the Gatehouse target of that line under `--cpu-prof`, loads it
 // with autocannon like `make bench` does, then prints the functions with the most self time.
 //   npx tsx bench/profile.ts [line-substring] [seconds]     e.g. `npx tsx bench/profile.ts evaluate 5`
+//   PROFILE_TARGET=koa npx tsx bench/profile.ts health 5  (the same load on the Koa hello baseline)
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
 // (open it in Chrome DevTools → Performance for the call tree).
 import { fork } from "node:child_process";
@@ -52,7 +53,9 @@ const dir = resolve(".tmp/profiles");
 mkdirSync(dir, { recursive: true });
 const file = join(dir, `${filter.replace(/\W+/g, "-")}-${Date.now()}.cpuprofile`);
 const env = line.prepare ? await line.prepare() : {};
-const child = fork(resolve(import.meta.dirname, "targets.ts"), ["gatehouse", String(PORT)], {
+// PROFILE_TARGET=koa|node profiles the same load on a baseline target, to compare where its time goes.
+const target = process.env.PROFILE_TARGET ?? "gatehouse";
+const child = fork(resolve(import.meta.dirname, "targets.ts"), [target, String(PORT)], {
   execArgv: ["--import", "tsx"],
   // The same quotas as `make bench` (rate limits on, never reached), so the profile shows the decision path.
   env: {

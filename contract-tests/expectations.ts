@@ -459,6 +459,25 @@ const deliveries: Comparison = (documented, live) => {
   }
 };
 
+/**
+ * A page of a time-ordered list: the items compared as usual, and a `next_cursor` that is where the page ended —
+ * the last item's time and id (the cursor is opaque to clients; the replay checks what it carries).
+ */
+const timePage =
+  (idKey: string): Comparison =>
+  (documented, live) => {
+    const want = documented as { items: Record<string, Json>[]; next_cursor?: string };
+    const got = live as { items: Record<string, Json>[]; next_cursor?: string };
+    expect(withoutVolatile(got.items)).toEqual(withoutVolatile(want.items));
+    expect(typeof got.next_cursor).toBe(typeof want.next_cursor);
+    if (got.next_cursor === undefined) return;
+    const last = got.items.at(-1)!;
+    expect(JSON.parse(Buffer.from(got.next_cursor, "base64url").toString("utf8"))).toEqual({
+      created_at: last.created_at,
+      [idKey]: last[idKey],
+    });
+  };
+
 const overrides: Record<string, Comparison> = {
   seed000_health: health,
   seed002_health: health,
@@ -484,6 +503,7 @@ const overrides: Record<string, Comparison> = {
   gatehouse_agent_get_approval: approval,
   gatehouse_list_interactions: auditRecords,
   gatehouse_list_deliveries: deliveries,
+  gatehouse_list_webhooks_page: timePage("webhook_id"),
   gatehouse_get_interaction: auditRecord,
   gatehouse_get_approval: approval,
   gatehouse_approve: approval,

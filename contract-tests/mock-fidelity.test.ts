@@ -25,19 +25,6 @@ const KNOWN_GAPS = new Set<string>([
   "System_websocketDocs 200",
   "System_metrics 200",
   "System_openapiDocument 200",
-  // Documented but not reachable today (for the contract's owners to decide: drop the status, or name what produces
-  // it): the docs pages are rendered whenever the renderer is at hand (as in every test).
-  "System_docs 503",
-  "System_websocketDocs 503",
-  // Reachable since these operations run on PostgreSQL too (the shared database down), examples still to be written.
-  "Interactions_evidence 503",
-  "Manifests_replay 503",
-  "Webhooks_list 503",
-  "Webhooks_create 503",
-  "Webhooks_remove 503",
-  "Webhooks_deliveries 503",
-  // Revoking is allowed from every state (a second revoke answers the revoked manifest).
-  "Manifests_revoke 409",
 ]);
 
 /** The main success each operation with several success examples must default to. */

@@ -4,6 +4,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { agent, executeBody, operator, registerManifest, type Caller } from "../src/test-support/http";
 import { openapi } from "./examples";
 import { startTestGatehouse, type TestGatehouse } from "./fixtures";
@@ -247,6 +248,37 @@ const CHECKS: Record<string, () => Promise<void>> = {
   "Webhooks_deliveries.limit": async () => {
     expect(await deliveries("?limit=2")).toHaveLength(2);
   },
+  "Webhooks_deliveries.cursor": async () => {
+    const all = (await deliveries("?limit=500")).map((d) => String(d.delivery_id));
+    expect(all).toHaveLength(total);
+    expect(await allPages("/webhooks/deliveries?limit=2", "delivery_id")).toEqual(all);
+    // Filters hold on every page.
+    expect(await allPages(`/webhooks/deliveries?limit=1&webhook_id=${webhookId}`, "delivery_id")).toEqual(all);
+  },
+  "Webhooks_list.limit": async () => {
+    await moreWebhooks();
+    const body = await list("/webhooks?limit=1");
+    expect(body.items).toHaveLength(1);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "Webhooks_list.cursor": async () => {
+    await moreWebhooks();
+    const all = ((await list("/webhooks")).items as Json[]).map((w) => String(w.webhook_id));
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    expect(await allPages("/webhooks?limit=1", "webhook_id")).toEqual(all);
+  },
+  "LiveSessions_list.limit": async () => {
+    await ideSessions();
+    const body = await list("/sessions?limit=2");
+    expect(body.items).toHaveLength(2);
+    expect(typeof body.next_cursor).toBe("string");
+  },
+  "LiveSessions_list.cursor": async () => {
+    const ids = await ideSessions();
+    const all = ((await list("/sessions")).items as Json[]).map((s) => String(s.session_id));
+    expect(new Set(all)).toEqual(new Set(ids));
+    expect(await allPages("/sessions?limit=1", "session_id")).toEqual(all);
+  },
   "Manifests_list.status": async () => {
     const manifests = (await list("/manifests")).items as Json[];
     const b = manifests.find((m) => m.uapk_id === "params-bot-b")!;
@@ -259,6 +291,42 @@ const CHECKS: Record<string, () => Promise<void>> = {
     expect((await operator(caller).post(`/manifests/${b.manifest_id}/activate`)).status).toBe(200);
   },
 };
+
+let hooks: Promise<void> | undefined;
+/** Two more subscriptions (for expiries only: they receive nothing the delivery checks count), once. */
+function moreWebhooks(): Promise<void> {
+  hooks ??= (async () => {
+    const { port } = receiver.address() as AddressInfo;
+    for (const n of [1, 2]) {
+      const hook = await operator(caller).post("/webhooks", {
+        url: `http://127.0.0.1:${port}/hook-${n}`,
+        events: ["approval.expired"],
+      });
+      expect(hook.status, hook.text).toBe(201);
+    }
+  })();
+  return hooks;
+}
+
+let sessions: Promise<string[]> | undefined;
+/** Three IDE sessions of a developer of the org, connected over the WebSocket (closed when the server stops), once. */
+function ideSessions(): Promise<string[]> {
+  sessions ??= (async () => {
+    const ids = ["params-session-1", "params-session-2", "params-session-3"];
+    const token = await g.userTokenFor(g.orgId, "dev@params", ["developer"]);
+    for (const id of ids) {
+      const ws = new WebSocket(`${g.url.replace(/^http/, "ws")}/ws/${id}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await new Promise((resolve, reject) => {
+        ws.once("open", resolve);
+        ws.once("error", reject);
+      });
+    }
+    return ids;
+  })();
+  return sessions;
+}
 
 let issued: Promise<string[]> | undefined;
 /** One token per bot, once. */

@@ -3,8 +3,11 @@
 // request, PostgreSQL behind a connection that can be cut) and sends the documented request the way the example
 // says (an unknown query parameter, a body that is not JSON, a body that trickles). Prism serves the documented
 // example unchanged; only the replay against the real server needs the condition.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createTestPgDatabase, reachablePostgres, type TestPgDatabase } from "../src/core/store/test-support";
 import type { ExampleCase } from "./examples";
 import type { TestGatehouse } from "./fixtures";
@@ -110,6 +113,25 @@ function databaseUnavailable(): Scenario {
   };
 }
 
+/**
+ * An install that shipped no docs pages where it reads them and cannot render them there (a read-only file
+ * system): GATEHOUSE_DOCS_DIR names a folder inside a regular file, so rendering fails at its first mkdir.
+ */
+function docsNotRendered(): Scenario {
+  let dir: string | undefined;
+  return {
+    async env() {
+      dir = mkdtempSync(join(tmpdir(), "gatehouse-docs-"));
+      const notAFolder = join(dir, "not-a-folder");
+      writeFileSync(notAFolder, "");
+      return { GATEHOUSE_DOCS_DIR: join(notAFolder, "docs") };
+    },
+    async after() {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The scenario an example's name asks for, or undefined for a plain replay. */
 export function scenarioFor(c: ExampleCase): Scenario | undefined {
   const name = c.name;
@@ -144,6 +166,7 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
   if (name === "gatehouse_list_deliveries")
     return { env: async () => ({ GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1" }) };
   if (name.includes("database_unavailable")) return databaseUnavailable();
+  if (name.includes("docs_not_rendered")) return docsNotRendered();
   return undefined;
 }
 

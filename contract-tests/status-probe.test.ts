@@ -215,6 +215,16 @@ describe("status probe (every operation of the OpenAPI document)", () => {
     const url = `${g.url}/api/v1/orgs/${ORG_ID}/manifests`;
     expect((await send(url, "POST", headers, manifest)).status).toBe(201);
     expect((await send(url, "POST", headers, manifest)).status).toBe(409);
+    // Revoking is allowed from every status and idempotent: it never conflicts, so it documents no 409.
+    const auth = { authorization: headers.authorization };
+    const listed = (await (await fetch(`${url}?limit=500`, { headers: auth })).json()) as Json;
+    const id = listed.items.find((m: Json) => m.uapk_id === "probe-bot").manifest_id;
+    for (let i = 0; i < 2; i++) {
+      const revoked = await fetch(`${url}/${id}/revoke`, { method: "POST", headers: auth });
+      expect(revoked.status).toBe(200);
+      expect(await revoked.json()).toMatchObject({ status: "revoked" });
+    }
+    expect(OPS.find((op) => op.id === "Manifests_revoke")!.documented.has(409)).toBe(false);
     // Idempotency keys (execute, batch), decisions on a decided approval, manifest ids and state transitions.
     expect(OPS.filter((op) => op.documented.has(409)).map((op) => op.id)).toEqual(
       expect.arrayContaining(["Gateway_execute", "Gateway_batch", "Approvals_approve", "Manifests_register"]),

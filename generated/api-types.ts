@@ -501,7 +501,8 @@ export interface paths {
         put?: never;
         /**
          * Revoke a manifest
-         * @description Revoke a manifest for good.
+         * @description Revoke a manifest for good. Allowed from every status and idempotent: revoking a revoked manifest answers it
+         *     unchanged (no conflict is possible, so none is documented).
          */
         post: operations["Manifests_revoke"];
         delete?: never;
@@ -600,7 +601,7 @@ export interface paths {
         };
         /**
          * List webhook subscriptions
-         * @description The org's subscriptions, the environment's default included (default org).
+         * @description The org's subscriptions, oldest first, the environment's default included (default org).
          */
         get: operations["Webhooks_list"];
         put?: never;
@@ -687,8 +688,9 @@ export interface paths {
          * @description This REST API's reference as one self-contained HTML page, rendered by Redocly from the published OpenAPI
          *     document (`make docs`; `make build` ships it). The page loads nothing from another origin and sends no
          *     telemetry; its Content-Security-Policy allows this origin only. A clone where it was never rendered gets it
-         *     rendered on first request; 503 problem (`NOT_CONFIGURED`) when that is impossible (an install without the
-         *     rendered pages and without the development tools).
+         *     rendered on first request (into GATEHOUSE_DOCS_DIR, default `dist/docs`); 503 problem (`NOT_CONFIGURED`) when
+         *     that is impossible: an install without the rendered pages and without the development tools, or whose docs
+         *     folder cannot be written (a read-only file system).
          */
         get: operations["System_docs"];
         put?: never;
@@ -1634,6 +1636,8 @@ export interface components {
         };
         LiveSessionList: {
             items: components["schemas"]["LiveSession"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /** @description A registered manifest. */
         Manifest: {
@@ -2210,6 +2214,8 @@ export interface components {
         };
         WebhookDeliveryList: {
             items: components["schemas"]["WebhookDelivery"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
         /**
          * @description The events a subscription can ask for.
@@ -2236,6 +2242,8 @@ export interface components {
         };
         WebhookList: {
             items: components["schemas"]["Webhook"][];
+            /** @description Pass as `cursor` to get the next page; absent on the last page. */
+            next_cursor?: string;
         };
     };
     responses: never;
@@ -4336,15 +4344,6 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4584,7 +4583,12 @@ export interface operations {
     };
     LiveSessions_list: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque; still valid when its session ended since). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description The organization. */
@@ -4637,7 +4641,12 @@ export interface operations {
     };
     Webhooks_list: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `next_cursor` of the previous page (opaque; still valid when its subscription was removed since). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
+                limit?: number;
+            };
             header?: never;
             path: {
                 /** @description The organization. */
@@ -4867,6 +4876,9 @@ export interface operations {
         parameters: {
             query?: {
                 approval_id?: string;
+                /** @description `next_cursor` of the previous page (opaque). */
+                cursor?: string;
+                /** @description Page size (default 100). A page also ends after about 1 MiB of items; follow `next_cursor`. */
                 limit?: number;
                 status?: "pending" | "delivered" | "failed";
                 webhook_id?: string;

@@ -244,6 +244,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "GATEHOUSE_DB", default: "$GATEHOUSE_DATA_DIR/gatehouse.sqlite", description: "SQLite database file." },
   {
+    name: "GATEHOUSE_DOCS_DIR",
+    default: "dist/docs",
+    description:
+      "Folder of the rendered docs pages served at /docs and /docs/websocket (`make docs`); rendered there on first request when missing and the renderer is installed, else /docs answers 503.",
+  },
+  {
     name: "GATEHOUSE_SECRET",
     default: "generated in the data dir",
     description: "Installation secret for keyed hashes (API keys); set it when nodes share a database.",
@@ -430,7 +436,15 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_WS_REPLAY_WINDOW_MS",
     check: countRule,
     default: "120000",
-    description: "How long a dropped session can resume.",
+    description:
+      "How long a dropped session can resume. A session whose IDE closed with 1000 keeps nothing to resume: its buffer is freed at once.",
+  },
+  {
+    name: "GATEHOUSE_WS_SESSION_TTL_MS",
+    check: countRule,
+    default: "1800000",
+    description:
+      "A session whose IDE is attached to no node for this long ends (its runtime link closed, its pending approvals cancelled); with Redis, counted from its last activity on any node.",
   },
   {
     name: "GATEHOUSE_WS_REPLAY_MAX_BYTES",
@@ -447,8 +461,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   {
     name: "GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS",
     check: countRule,
-    default: "10000",
-    description: "How often frames older than the replay window are freed, idle and closed sessions included.",
+    default: "1000",
+    description: "How often frames older than the replay window are freed, idle and dropped sessions included.",
   },
   {
     name: "GATEHOUSE_SECRET_*",

@@ -39,7 +39,6 @@ import { createSharedAuditHistory } from "./core/store/shared/audit-history";
 import { createSharedWebhookStore } from "./core/store/shared/webhooks";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { startWalCheckpointer } from "./core/store/wal-checkpointer";
-import { boundHeapGrowth } from "./system/heap";
 import { logger } from "./core/log/logger";
 import type { Probe } from "./system/handlers";
 
@@ -104,10 +103,9 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const checkpointer = startWalCheckpointer(db, {
     onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
   });
-  // A starting worker thread applies the process's V8 flags again, undoing the heap bound set at start-up
-  // (measured: the memory test's young generation back at 32 MiB): set it again once the worker runs.
+  // Online before anything else runs: the heap bound is set after this (src/server.ts), and a worker that started
+  // later would undo it (src/system/heap.ts).
   await checkpointer?.online;
-  boundHeapGrowth(config.heapGrowingPercent);
   const apiKeys = createApiKeyStore(db, {
     secret: deps.secret,
     envKeys: config.apiKeys,

@@ -16,7 +16,7 @@ import { answerClientErrors } from "./http/errors";
 import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
-import { docsHandlers } from "./system/docs-pages";
+import { docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools, type SessionGateway } from "./faces/sessions";
@@ -178,6 +178,7 @@ function faceConfigFromEnv(env: Record<string, string | undefined>) {
     restRateLimits: restRateLimitConfigFromEnv(env),
     webhooks: webhookConfigFromEnv(env),
     consoleOidc: consoleOidcFromEnv(env),
+    docsDir: docsDirFromEnv(env),
   };
 }
 type FaceConfig = ReturnType<typeof faceConfigFromEnv>;
@@ -392,7 +393,7 @@ function restHandlers(deps: {
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
-    ...docsHandlers(),
+    ...docsHandlers(docsPages(deps.faces.docsDir)),
     ...probeHandlers(deps.lifecycle, readinessProbes(deps.probes)),
     ...purutosHandlers({ discovery, invoker: deps.invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
@@ -514,8 +515,6 @@ export async function startGatehouse(
   logger: Logger = rootLogger,
   env: Record<string, string | undefined> = process.env,
 ): Promise<Gatehouse> {
-  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled.
-  boundHeapGrowth(config.heapGrowingPercent);
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const faces = faceConfigFromEnv(env);
   if (config.apiKeys.includes("changeme")) {
@@ -532,6 +531,9 @@ export async function startGatehouse(
   const invoker = createInvoker(faces.purutos, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
+  // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
+  boundHeapGrowth(config.heapGrowingPercent);
   const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
   const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
   let listenUrl = "";

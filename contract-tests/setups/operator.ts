@@ -190,4 +190,11 @@ export const operatorSetups: Record<string, Setup> = {
       documentedBody("gatehouse_create_webhook", "Webhooks_create"),
     );
   },
+  // Two of them: the page of one (limit=1) has a next page.
+  gatehouse_list_webhooks_page: async (g) => {
+    for (let i = 0; i < 2; i++) {
+      const body = documentedBody("gatehouse_create_webhook", "Webhooks_create");
+      await mustCall(g, "POST", orgPath(g, "/webhooks"), asOperator(g), body);
+    }
+  },
 };

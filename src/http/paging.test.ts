@@ -1,7 +1,7 @@
 // Pages end at `limit` items or at the byte budget, whichever comes first, and the cursor reaches every item.
 import { describe, expect, it } from "vitest";
 import { HttpProblem } from "./problem";
-import { countWithinBytes, encodeCursor, pageOf, PAGE_BYTE_BUDGET } from "./paging";
+import { countWithinBytes, encodeCursor, pageOf, PAGE_BYTE_BUDGET, timePageOf } from "./paging";
 
 const big = (id: number) => ({ id: `item-${id}`, blob: "x".repeat(300 * 1024) });
 
@@ -42,6 +42,31 @@ describe("paging", () => {
         expect(err).toBeInstanceOf(HttpProblem);
         expect((err as HttpProblem).status).toBe(400);
       }
+    }
+  });
+
+  it("a time cursor stays valid when its item goes away, orders ties by id, and refuses another list's cursor", () => {
+    const at = (ms: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, 0, ms)).toISOString();
+    const live = [
+      { session_id: "b", created_at: at(1) },
+      { session_id: "a", created_at: at(1) },
+      { session_id: "c", created_at: at(3) },
+      { session_id: "d", created_at: at(0) },
+    ];
+    const options = { idKey: "session_id", order: "newest-first" } as const;
+    const first = timePageOf(live, options, { limit: 2 });
+    expect(first.items.map((s) => s.session_id)).toEqual(["c", "a"]);
+    // "a" (the cursor's item) ended before the next page was asked for.
+    const rest = live.filter((s) => s.session_id !== "a");
+    const second = timePageOf(rest, options, { limit: 2, cursor: first.next_cursor });
+    expect(second).toEqual({ items: [rest[0], rest[2]] });
+    for (const cursor of [
+      encodeCursor({ after: "a" }),
+      encodeCursor({ created_at: at(1), webhook_id: "a" }),
+      encodeCursor({ created_at: "2026-01-01", session_id: "a" }),
+      encodeCursor({ created_at: at(1), session_id: "a", extra: "x" }),
+    ]) {
+      expect(() => timePageOf(live, options, { cursor })).toThrow(HttpProblem);
     }
   });
 });

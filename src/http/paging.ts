@@ -68,3 +68,89 @@ export function decodeCursor<T>(cursor: string, isPosition: (value: unknown) => 
     errors: [item],
   });
 }
+
+/**
+ * Where a page of a list ordered by creation time then id ended: `{created_at, <idKey>: id}` in the cursor.
+ * Unlike `pageOf`'s item id, a position stays valid when its item goes away (a session that ended, a webhook
+ * removed between two pages): the next page starts after the place it held.
+ */
+export interface TimePosition {
+  created_at: string;
+  id: string;
+}
+
+/** Exactly what `Date.toISOString()` writes: the only form the lists store, so string order is time order. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+/** The ids these lists hand out (`whk-…`, `whd-…`, session ids): nothing a query could misread. */
+const POSITION_ID = /^[A-Za-z0-9._:-]{1,256}$/;
+
+/**
+ * A time cursor of the list keyed by `idKey`, back to its position. Only the exact shape that list issues is
+ * accepted: a cursor of another list (other keys), a tampered time or id, or anything else is the 400 of
+ * `decodeCursor`. A position names no org, so another org's cursor can only position within the caller's own list.
+ */
+export function decodeTimeCursor(cursor: string, idKey: string): TimePosition {
+  const isPosition = (value: unknown): value is Record<string, string> => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
+    const v = value as Record<string, unknown>;
+    return (
+      Object.keys(v).length === 2 &&
+      typeof v.created_at === "string" &&
+      ISO_INSTANT.test(v.created_at) &&
+      !Number.isNaN(Date.parse(v.created_at)) &&
+      typeof v[idKey] === "string" &&
+      POSITION_ID.test(v[idKey] as string)
+    );
+  };
+  const position = decodeCursor(cursor, isPosition);
+  return { created_at: position.created_at as string, id: position[idKey] as string };
+}
+
+/** The cursor of the item a page ended at, in the form `decodeTimeCursor` takes back. */
+export function encodeTimeCursor(created_at: string, idKey: string, id: string): string {
+  return encodeCursor({ created_at, [idKey]: id });
+}
+
+/**
+ * Whether an item comes after `position` in a list ordered by created_at (`newest-first` or `oldest-first`), ties
+ * by id ascending. The stores' keyset queries use the same rule.
+ */
+function isAfterPosition(
+  created_at: string,
+  id: string,
+  position: TimePosition,
+  order: "newest-first" | "oldest-first",
+): boolean {
+  if (created_at === position.created_at) return id > position.id;
+  return order === "newest-first" ? created_at < position.created_at : created_at > position.created_at;
+}
+
+/**
+ * One page of a list held whole in memory (live sessions, webhook subscriptions), ordered by time then id: from
+ * after the cursor's position, at most `limit` items and at most the byte budget.
+ */
+export function timePageOf<T extends { created_at: string }>(
+  items: readonly T[],
+  options: { idKey: keyof T & string; order: "newest-first" | "oldest-first" },
+  query: { limit?: number | undefined; cursor?: string | undefined },
+  defaultLimit = 100,
+): Page<T> {
+  const { idKey, order } = options;
+  const idOf = (item: T) => String(item[idKey]);
+  const sorted = [...items].sort((a, b) => {
+    if (a.created_at !== b.created_at)
+      return (a.created_at < b.created_at ? -1 : 1) * (order === "newest-first" ? -1 : 1);
+    return idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0;
+  });
+  // Decoded before anything is read: a bad cursor is refused even when the list is empty.
+  const after = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor, idKey);
+  const rest = after ? sorted.filter((item) => isAfterPosition(item.created_at, idOf(item), after, order)) : sorted;
+  const candidates = rest.slice(0, query.limit ?? defaultLimit);
+  const page = candidates.slice(0, countWithinBytes(candidates));
+  const last = page.at(-1);
+  const more = last !== undefined && page.length < rest.length;
+  return {
+    items: page,
+    ...(more ? { next_cursor: encodeTimeCursor(last.created_at, idKey, idOf(last)) } : {}),
+  };
+}

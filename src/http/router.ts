@@ -149,24 +149,47 @@ export function buildRouter(
       ctx.status = reply.status;
       if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) ctx.set(k, v);
       const declared = op.responses.get(ctx.status)?.contentType;
+      const typeFromHandler = reply.headers?.["content-type"] ?? reply.headers?.["Content-Type"];
+      // The type is set before the body, so Koa's body setter does not guess one first (each guess and each
+      // `ctx.type =` is a mime-types look-up; see setContentType).
       if (reply.body instanceof SerializedJson) {
+        if (declared && !typeFromHandler) setContentType(ctx, declared);
         ctx.set("ETag", reply.body.etag);
         ctx.body = reply.body.bytes;
       } else {
+        if (!typeFromHandler) {
+          if (declared) setContentType(ctx, declared);
+          else if (isJsonValue(reply.body)) setContentType(ctx, "json");
+        }
         ctx.body = serializedBody(reply.body);
-        const isJson =
-          typeof reply.body === "object" &&
-          reply.body !== null &&
-          !Buffer.isBuffer(reply.body) &&
-          !(reply.body instanceof Readable);
-        if (isJson) ctx.type = "json";
       }
-      if (declared && !reply.headers?.["content-type"] && !reply.headers?.["Content-Type"]) ctx.type = declared;
-      // A GET whose If-None-Match names the current ETag: the client already has these bytes.
-      if (reply.body instanceof SerializedJson && ctx.fresh) ctx.status = 304;
+      // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
+      // copies every response header: asked only when the request carries a condition.)
+      const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
+      if (reply.body instanceof SerializedJson && conditional && ctx.fresh) ctx.status = 304;
     });
   }
   return router;
+}
+
+/** A value the router serialises as JSON (not text, bytes or a stream). */
+function isJsonValue(body: unknown): boolean {
+  return typeof body === "object" && body !== null && !Buffer.isBuffer(body) && !(body instanceof Readable);
+}
+
+/** Koa's full header for each short type (`json` → `application/json; charset=utf-8`), worked out once per type. */
+const contentTypeHeaders = new Map<string, string>();
+
+function setContentType(ctx: Context, type: string): void {
+  const header = contentTypeHeaders.get(type);
+  if (header !== undefined) {
+    ctx.set("Content-Type", header);
+    return;
+  }
+  ctx.type = type;
+  // The types come from the spec's responses and this file: a handful, so the map stays small.
+  const worked = ctx.response.get("Content-Type");
+  if (worked) contentTypeHeaders.set(type, worked);
 }
 
 /**

@@ -21,6 +21,11 @@ export const DOCS_SOURCES = {
   websocket: join(ROOT, "spec/sessions.asyncapi.yaml"),
 } as const;
 export type DocsPageName = keyof typeof DOCS_SOURCES;
+/** Where the pages are read (and rendered when missing): GATEHOUSE_DOCS_DIR, else dist/docs of this install. */
+export function docsDirFromEnv(env: Record<string, string | undefined>): string {
+  return env.GATEHOUSE_DOCS_DIR ? resolve(env.GATEHOUSE_DOCS_DIR) : DOCS_DIST;
+}
+
 /** Written beside the pages: the digest of the contract they were rendered from. */
 export const DOCS_DIGEST_FILE = "contract.sha256";
 

@@ -7,6 +7,12 @@
 // Bounded: the young generation keeps its initial size, and a full collection comes after `percent` growth.
 // contract-tests/adversarial/memory.test.ts: peak +148 → +39 MiB. On `make bench`'s execute line (10,000 requests,
 // 32 connections): CPU per request within the noise of a loaded 2-core box, the server's peak RSS 275 → 204 MiB. Both factors are read by V8 each time it resizes, so they can be set once the process runs.
+//
+// Set it after the process's worker threads started (src/server.ts: once the stores, and with them the WAL
+// checkpoint worker, are open). The flags are process-wide, and V8 configures every new isolate — each Worker
+// is one — by clamping --semi-space-growth-factor to at least 2 (Heap::ConfigureHeap), whatever the Worker's
+// execArgv (measured: `execArgv: []` changes nothing): a worker started after this call lets the young
+// generation grow to 32 MiB again (the memory test's peak: +81 MiB instead of +39).
 import { setFlagsFromString } from "node:v8";
 
 /** `percent` 0 leaves V8's own heuristics; otherwise the next full GC comes at (1 + percent/100)× the live size. */

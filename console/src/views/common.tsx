@@ -111,6 +111,8 @@ export interface PagedList<T> {
   /** The cursor of the next page; undefined once the last page is loaded. */
   next: string | undefined;
   busy: boolean;
+  /** A page was read at least once (before that, an empty `items` means "not known yet", not "none"). */
+  loaded: boolean;
   error: string | undefined;
   /** Loads the first page again (after a change or with other filters), dropping the pages loaded so far. */
   reload(): Promise<void>;
@@ -133,6 +135,7 @@ export function usePagedList<T>(readPage: (cursor: string | undefined) => Promis
   const [items, setItems] = useState<T[]>([]);
   const [next, setNext] = useState<string>();
   const [busy, setBusy] = useState(false);
+  const [loaded, setLoaded] = useState(false);
   const [error, setError] = useState<string>();
   const generation = useRef(0);
   const read = async (cursor: string | undefined, append: boolean) => {
@@ -143,6 +146,7 @@ export function usePagedList<T>(readPage: (cursor: string | undefined) => Promis
     setBusy(false);
     if ("error" in result) return setError(result.error);
     setError(undefined);
+    setLoaded(true);
     setItems((old) => (append ? [...old, ...result.page.items] : result.page.items));
     setNext(result.page.next_cursor);
   };
@@ -150,6 +154,7 @@ export function usePagedList<T>(readPage: (cursor: string | undefined) => Promis
     items,
     next,
     busy,
+    loaded,
     error,
     reload: () => read(undefined, false),
     more: () => (next ? read(next, true) : Promise.resolve()),

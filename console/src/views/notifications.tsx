@@ -2,7 +2,7 @@
 // every try. Delivery, signing and retries are the server's (README: "Approval notifications").
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, type Session, type Webhook, type WebhookDelivery } from "../api";
-import { type Column, DataTable, ErrorLine, When } from "./common";
+import { type Column, DataTable, ErrorLine, LoadMore, PAGE_SIZE, pageResult, usePagedList, When } from "./common";
 
 const SUBSCRIPTIONS: Column<Webhook>[] = [
   { header: "URL", cell: (w) => <code>{w.url}</code> },
@@ -69,20 +69,20 @@ function AddWebhook({ session, onAdded }: { session: Session; onAdded: () => voi
 }
 
 export function NotificationsView({ session }: { session: Session }) {
-  const [webhooks, setWebhooks] = useState<Webhook[]>([]);
-  const [deliveries, setDeliveries] = useState<WebhookDelivery[]>([]);
   const [error, setError] = useState<string>();
   const path = { org_id: session.org };
+  const page = (cursor: string | undefined) => ({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+  const webhooks = usePagedList<Webhook>(async (cursor) =>
+    pageResult(await session.client.GET("/api/v1/orgs/{org_id}/webhooks", { params: { path, query: page(cursor) } })),
+  );
+  const deliveries = usePagedList<WebhookDelivery>(async (cursor) =>
+    pageResult(
+      await session.client.GET("/api/v1/orgs/{org_id}/webhooks/deliveries", { params: { path, query: page(cursor) } }),
+    ),
+  );
   const load = async () => {
-    const [subs, log] = await Promise.all([
-      session.client.GET("/api/v1/orgs/{org_id}/webhooks", { params: { path } }),
-      session.client.GET("/api/v1/orgs/{org_id}/webhooks/deliveries", { params: { path, query: { limit: 100 } } }),
-    ]);
-    if (!subs.data) return setError(describeProblem(subs.error, subs.response.status));
-    if (!log.data) return setError(describeProblem(log.error, log.response.status));
     setError(undefined);
-    setWebhooks(subs.data.items);
-    setDeliveries(log.data.items);
+    await Promise.all([webhooks.reload(), deliveries.reload()]);
   };
   useEffect(() => void load(), [session]);
   const remove = async (w: Webhook) => {
@@ -90,16 +90,17 @@ export function NotificationsView({ session }: { session: Session }) {
       params: { path: { org_id: session.org, webhook_id: w.webhook_id } },
     });
     if (error) return setError(describeProblem(error, response.status));
+    // Its pending deliveries were abandoned: both lists changed.
     await load();
   };
   return (
     <section aria-labelledby="notifications-title">
       <h2 id="notifications-title">Notifications</h2>
-      <AddWebhook session={session} onAdded={load} />
-      <ErrorLine message={error} />
+      <AddWebhook session={session} onAdded={() => void webhooks.reload()} />
+      <ErrorLine message={error ?? webhooks.error ?? deliveries.error} />
       <DataTable
         label="Webhooks"
-        rows={webhooks}
+        rows={webhooks.items}
         rowKey={(w) => w.webhook_id}
         columns={SUBSCRIPTIONS}
         empty="No webhook: approvals are only shown here."
@@ -111,17 +112,19 @@ export function NotificationsView({ session }: { session: Session }) {
           )
         }
       />
+      <LoadMore list={webhooks} what="webhooks" />
       <h3>Deliveries</h3>
-      <button type="button" onClick={load}>
+      <button type="button" onClick={() => void deliveries.reload()}>
         Refresh deliveries
       </button>
       <DataTable
         label="Deliveries"
-        rows={deliveries}
+        rows={deliveries.items}
         rowKey={(d) => d.delivery_id}
         columns={DELIVERIES}
         empty="Nothing delivered yet."
       />
+      <LoadMore list={deliveries} what="deliveries" />
     </section>
   );
 }

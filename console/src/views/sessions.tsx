@@ -1,8 +1,18 @@
 // Sessions: the org's live IDE sessions on this gateway node — who, since when, whether the IDE and the agent
 // runtime are attached, and the governed tool calls still waiting (for the IDE or for an operator).
-import { useEffect, useState } from "preact/hooks";
-import { describeProblem, type LiveSession, type Session } from "../api";
-import { type Column, DataTable, ErrorLine, Status, When } from "./common";
+import { useEffect, useRef } from "preact/hooks";
+import type { LiveSession, Session } from "../api";
+import {
+  type Column,
+  DataTable,
+  ErrorLine,
+  LoadMore,
+  PAGE_SIZE,
+  pageResult,
+  Status,
+  usePagedList,
+  When,
+} from "./common";
 
 /** Sessions change with no event of their own on the API: re-read while the view is open. */
 const REFRESH_MS = 5000;
@@ -21,39 +31,55 @@ const COLUMNS: Column<LiveSession>[] = [
 ];
 
 export function SessionsView({ session }: { session: Session }) {
-  const [items, setItems] = useState<LiveSession[]>();
-  const [error, setError] = useState<string>();
-  const load = async () => {
-    const { data, error, response } = await session.client.GET("/api/v1/orgs/{org_id}/sessions", {
-      params: { path: { org_id: session.org } },
-    });
-    if (!data) return setError(describeProblem(error, response.status));
-    setError(undefined);
-    setItems(data.items);
+  const list = usePagedList<LiveSession>(async (cursor) =>
+    pageResult(
+      await session.client.GET("/api/v1/orgs/{org_id}/sessions", {
+        params: { path: { org_id: session.org }, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+      }),
+    ),
+  );
+  // The periodic re-read loads the first page again: it pauses once the operator loaded more, so the pages they
+  // asked for are not dropped under them. Refresh starts over (and resumes it).
+  const extended = useRef(false);
+  const refresh = () => {
+    extended.current = false;
+    return list.reload();
   };
   useEffect(() => {
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
+    void refresh();
+    const timer = setInterval(() => extended.current || void list.reload(), REFRESH_MS);
     return () => clearInterval(timer);
   }, [session]);
+  const count = list.items.length;
+  const summary = `${count} live session${count === 1 ? "" : "s"} on this node${list.next ? " shown; more to load" : ""}.`;
   return (
     <section aria-labelledby="sessions-title">
       <h2 id="sessions-title">Sessions</h2>
       <Status>
-        {items === undefined
-          ? "Loading…"
-          : `${items.length} live session${items.length === 1 ? "" : "s"} on this node.`}
+        {list.loaded ? summary : list.error ? "Not loaded." : "Loading…"}
+        {extended.current && " Auto-refresh paused while more than the first page is shown."}
       </Status>
-      <button type="button" onClick={load}>
+      <button type="button" onClick={() => void refresh()}>
         Refresh
       </button>
-      <ErrorLine message={error} />
+      <ErrorLine message={list.error} />
       <DataTable
         label="Live sessions"
-        rows={items ?? []}
+        rows={list.items}
         rowKey={(s) => s.session_id}
         columns={COLUMNS}
         empty="No IDE is connected."
+      />
+      <LoadMore
+        list={{
+          next: list.next,
+          busy: list.busy,
+          more: () => {
+            extended.current = true;
+            return list.more();
+          },
+        }}
+        what="sessions"
       />
     </section>
   );

@@ -49,7 +49,8 @@ export function fromRow(row: Row): AuditRecord {
     prev_hash: row.prev_hash,
     kid: row.kid,
     hash: row.hash,
-    signature: row.signature === "" ? null : row.signature,
+    // "" (or null) stands for a record proven by a later record's signature (one signature per group or batch).
+    signature: row.signature === "" || row.signature === null ? null : row.signature,
   };
 }
 

@@ -81,6 +81,8 @@ export interface DeliveryFilter {
   webhook_id?: string;
   approval_id?: string;
   status?: DeliveryStatus;
+  /** Only deliveries after this one in the log's order (newest first, then delivery_id): the next page. */
+  after?: { created_at: string; delivery_id: string };
   limit?: number;
 }
 
@@ -178,8 +180,8 @@ export function environmentWebhook(options: WebhookStoreOptions): (org_id: strin
 
 export const publicView = ({ secret: _secret, ...webhook }: SigningWebhook): Webhook => webhook;
 
-/** Deliveries log limit: 1–500, default 100. */
-export const deliveriesLimit = (filter: DeliveryFilter) => Math.min(Math.max(filter.limit ?? 100, 1), 500);
+/** Deliveries log limit: 1–501 (a page of at most 500 and one more to tell whether another follows), default 100. */
+export const deliveriesLimit = (filter: DeliveryFilter) => Math.min(Math.max(filter.limit ?? 100, 1), 501);
 
 export function createWebhookStore(db: Db, options: WebhookStoreOptions): WebhookStore {
   const now = options.now ?? (() => new Date());
@@ -368,11 +370,21 @@ export function dueDeliveries(b: Kysely<Database>, at: string, limit: number) {
     .limit(limit);
 }
 
-/** An org's delivery log, newest first, filtered (both backends). */
+/** An org's delivery log, newest first (then by delivery_id), filtered; after `filter.after` when given (both backends). */
 export function deliveriesQuery(b: Kysely<Database>, org_id: string, filter: DeliveryFilter) {
   let query = b.selectFrom("webhook_deliveries").selectAll().where("org_id", "=", org_id);
   if (filter.webhook_id !== undefined) query = query.where("webhook_id", "=", filter.webhook_id);
   if (filter.approval_id !== undefined) query = query.where("approval_id", "=", filter.approval_id);
   if (filter.status !== undefined) query = query.where("status", "=", filter.status);
+  const after = filter.after;
+  if (after) {
+    // The keyset of the order below: an older delivery, or one of the same instant with a greater id.
+    query = query.where((eb) =>
+      eb.or([
+        eb("created_at", "<", after.created_at),
+        eb.and([eb("created_at", "=", after.created_at), eb("delivery_id", ">", after.delivery_id)]),
+      ]),
+    );
+  }
   return query.orderBy("created_at", "desc").orderBy("delivery_id").limit(deliveriesLimit(filter));
 }

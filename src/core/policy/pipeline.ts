@@ -118,7 +118,22 @@ function traceResult(outcome: CheckOutcome<FactName>): CheckResult {
  * letting the check run on a guess.
  */
 function viewFor(check: PolicyCheck, input: CheckInput, facts: Partial<PolicyFacts>): CheckView<never, FactName> {
-  const view: Record<string, unknown> = { ...input };
+  // One object literal of a fixed shape (every fact present, undefined unless this check needs or reads it): a
+  // spread of the input plus per-check keys made each view a new hidden class, about 5% of an evaluate's CPU.
+  const view: Record<FactName, unknown> & CheckInput = {
+    orgId: input.orgId,
+    request: input.request,
+    capability: input.capability,
+    now: input.now,
+    escalations: input.escalations,
+    manifest: undefined,
+    actionFacts: undefined,
+    counterparties: undefined,
+    token: undefined,
+    budgetSlots: undefined,
+    riskSnapshot: undefined,
+    approvedBy: undefined,
+  };
   for (const name of check.needs) {
     if (facts[name] === undefined)
       throw new Error(`Policy check '${check.name}' needs '${name}', which no earlier check provided`);

@@ -21,7 +21,8 @@ const db = new Database(workerData.file);
 db.pragma("busy_timeout = 5000");
 const checkpoint = () => {
   try {
-    db.pragma("wal_checkpoint(PASSIVE)");
+    const [result] = db.pragma("wal_checkpoint(PASSIVE)");
+    if (workerData.report) parentPort.postMessage({ checkpoint: result });
   } catch (err) {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
@@ -44,15 +45,32 @@ export interface WalCheckpointer {
   stop(): Promise<void>;
 }
 
+/** What one checkpoint did (SQLite's wal_checkpoint row): WAL frames in the log, and how many reached the file. */
+export interface CheckpointResult {
+  busy: number;
+  log: number;
+  checkpointed: number;
+}
+
 export function startWalCheckpointer(
   db: Db,
-  options: { intervalMs?: number; onError?: (message: string) => void } = {},
+  options: {
+    intervalMs?: number;
+    onError?: (message: string) => void;
+    /** Told every checkpoint's result (tests observe the worker's checkpoints with it; off otherwise). */
+    onCheckpoint?: (result: CheckpointResult) => void;
+  } = {},
 ): WalCheckpointer | undefined {
   if (db.memory) return undefined;
   const driver = createRequire(import.meta.url).resolve("better-sqlite3");
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver, file: db.name, intervalMs: options.intervalMs ?? 200 },
+    workerData: {
+      driver,
+      file: db.name,
+      intervalMs: options.intervalMs ?? 200,
+      report: options.onCheckpoint !== undefined,
+    },
   });
   // The worker never keeps the process alive: a server that closed without stop() still exits.
   worker.unref();
@@ -62,8 +80,9 @@ export function startWalCheckpointer(
   worker.once("exit", () => {
     exited = true;
   });
-  worker.on("message", (message: { error?: string }) => {
+  worker.on("message", (message: { error?: string; checkpoint?: CheckpointResult }) => {
     if (message.error) options.onError?.(message.error);
+    if (message.checkpoint) options.onCheckpoint?.(message.checkpoint);
   });
   worker.on("error", (err) => {
     // Without the worker, the server's connection checkpoints on its own again, as SQLite does by default.

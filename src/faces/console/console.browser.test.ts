@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { agent, executeBody, operator, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
 
@@ -88,6 +89,8 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
         GATEHOUSE_WEBHOOK_SECRET: "console-test-secret-0123456789abcdef",
         GATEHOUSE_WEBHOOK_FORMAT: "slack",
         GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
+        // The Sessions paging test connects more IDEs than one page of the console (from this one address).
+        GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE: "1000",
       },
     });
     await registerManifest(g, {
@@ -355,5 +358,69 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     const rows = page.getByRole("table", { name: "Capability tokens" }).locator("tbody tr");
     await expect.poll(() => rows.count()).toBe(CONSOLE_PAGE);
     expect(await loadAll(page.getByRole("button", { name: "Load more tokens" }), rows, tokens)).toBe(1);
+  });
+
+  it("Notifications: more deliveries and webhooks than one page are reached to their end with Load more", async () => {
+    // Every escalation above was announced to the environment's webhook: the log holds more than a page. Deliveries
+    // are asynchronous, so the count is read once it stops growing.
+    let deliveries = 0;
+    for (let previous = -1; deliveries !== previous; await new Promise((ok) => setTimeout(ok, 300))) {
+      previous = deliveries;
+      deliveries = (await operator(g).get("/webhooks/deliveries?limit=500")).body.items.length as number;
+    }
+    expect(deliveries).toBeGreaterThan(CONSOLE_PAGE);
+    // Subscriptions to expiries only (none happens here), so the log above does not move.
+    for (let i = 0; i < CONSOLE_PAGE + 3; i++) {
+      const hook = await operator(g).post("/webhooks", {
+        url: `${receiver.url}/hook-${i}`,
+        events: ["approval.expired"],
+      });
+      expect(hook.status, hook.text).toBe(201);
+    }
+    const webhooks = (await operator(g).get("/webhooks?limit=500")).body.items.length as number;
+    expect(webhooks).toBeGreaterThan(CONSOLE_PAGE);
+
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    await page.getByRole("tab", { name: "Notifications" }).click();
+    const logRows = page.getByRole("table", { name: "Deliveries" }).locator("tbody tr");
+    await expect.poll(() => logRows.count()).toBe(CONSOLE_PAGE);
+    expect(await loadAll(page.getByRole("button", { name: "Load more deliveries" }), logRows, deliveries)).toBe(1);
+    const hookRows = page.getByRole("table", { name: "Webhooks" }).locator("tbody tr");
+    await expect.poll(() => hookRows.count()).toBe(CONSOLE_PAGE);
+    expect(await loadAll(page.getByRole("button", { name: "Load more webhooks" }), hookRows, webhooks)).toBe(1);
+    // The last page holds the newest subscription (oldest first), removable like any other.
+    const newest = `${receiver.url}/hook-${CONSOLE_PAGE + 2}`;
+    expect(await page.getByRole("button", { name: `Remove ${newest}` }).count()).toBe(1);
+    await shot("notifications-all-pages");
+  });
+
+  it("Sessions: more live sessions than one page are reached with Load more, and the auto-refresh keeps them", async () => {
+    const developer = await g.userTokenFor(g.orgId, "dev@console", ["developer"]);
+    const sockets: WebSocket[] = [];
+    try {
+      for (let i = 0; i < CONSOLE_PAGE + 2; i++) {
+        const ws = new WebSocket(`${g.url.replace(/^http/, "ws")}/ws/console-session-${i}`, {
+          headers: { authorization: `Bearer ${developer}` },
+        });
+        sockets.push(ws);
+        await new Promise((resolve, reject) => {
+          ws.once("open", resolve);
+          ws.once("error", reject);
+        });
+      }
+      await page.getByRole("tab", { name: "Approvals" }).click();
+      await page.getByRole("tab", { name: "Sessions" }).click();
+      const rows = page.getByRole("table", { name: "Live sessions" }).locator("tbody tr");
+      await expect.poll(() => rows.count()).toBe(CONSOLE_PAGE);
+      expect(await page.getByRole("status").textContent()).toContain("more to load");
+      expect(await loadAll(page.getByRole("button", { name: "Load more sessions" }), rows, CONSOLE_PAGE + 2)).toBe(1);
+      // The view re-reads every 5 s; once more than the first page is shown it waits, so the rows stay.
+      await new Promise((ok) => setTimeout(ok, 6000));
+      expect(await rows.count()).toBe(CONSOLE_PAGE + 2);
+      expect(await page.getByRole("status").textContent()).toContain("Auto-refresh paused");
+      await shot("sessions-all-pages");
+    } finally {
+      for (const ws of sockets) ws.terminate();
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The approvals feed as a server-sent-events response (spec/console.tsp, ApprovalEvents_stream).
 import { PassThrough } from "node:stream";
 import type { HandlerGroup } from "../../http/handlers";
+import { timePageOf } from "../../http/paging";
 import { toApproval } from "../../http/wire-models";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { ApprovalEvents } from "./approval-events";
@@ -24,9 +25,11 @@ function sseFrame(event: string, data: string): string {
 
 export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
   return {
-    LiveSessions_list: ({ params, principal }) => {
+    LiveSessions_list: ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: { items: sessions?.list(params.org_id) ?? [] } };
+      // Newest first; a session that ends between two pages does not invalidate the cursor (a time position).
+      const live = sessions?.list(params.org_id) ?? [];
+      return { status: 200, body: timePageOf(live, { idKey: "session_id", order: "newest-first" }, query) };
     },
 
     ApprovalEvents_stream: ({ params, principal, signal }) => {

@@ -95,7 +95,9 @@ async function buildOnce(dir: string): Promise<boolean> {
 }
 
 function serveAsset(assets: Map<string, Asset>, csp: string, req: IncomingMessage, res: ServerResponse): boolean {
-  const [path = ""] = (req.url ?? "").split("?");
+  const url = req.url ?? "";
+  if (!url.startsWith(CONSOLE_PATH)) return false; // every API request passes here: no split for them
+  const [path = ""] = url.split("?");
   if (path !== CONSOLE_PATH && !path.startsWith(`${CONSOLE_PATH}/`)) return false;
   const name =
     path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);

@@ -11,10 +11,14 @@ import {
 } from "../../core/notifications";
 import { logger } from "../../core/log/logger";
 import type { HandlerGroup } from "../../http/handlers";
+import { countWithinBytes, decodeTimeCursor, encodeTimeCursor, timePageOf } from "../../http/paging";
 import { HttpProblem } from "../../http/problem";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 
 const log = logger.child({ module: "webhooks" });
+
+/** Deliveries per page when `limit` is not given. */
+const DEFAULT_DELIVERIES_PAGE = 100;
 
 export interface WebhookHandlerDeps {
   webhooks: WebhookStore;
@@ -59,9 +63,11 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
       return { status: 201, body: created };
     },
 
-    Webhooks_list: async ({ params, principal }) => {
+    Webhooks_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      return { status: 200, body: { items: await webhooks.list(params.org_id) } };
+      const all = await webhooks.list(params.org_id);
+      // Oldest first (the environment's default leads); a subscription removed between pages keeps the cursor valid.
+      return { status: 200, body: timePageOf(all, { idKey: "webhook_id", order: "oldest-first" }, query) };
     },
 
     Webhooks_remove: async ({ params, principal }) => {
@@ -76,13 +82,28 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
 
     Webhooks_deliveries: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const items = await webhooks.deliveries(params.org_id, {
+      const limit = query.limit ?? DEFAULT_DELIVERIES_PAGE;
+      // Decoded before the store is asked: a bad cursor is a 400 whatever the log holds.
+      const after = query.cursor !== undefined ? decodeTimeCursor(query.cursor, "delivery_id") : undefined;
+      // One delivery more than the page tells whether another page follows.
+      const rows = await webhooks.deliveries(params.org_id, {
         ...(query.webhook_id !== undefined ? { webhook_id: query.webhook_id } : {}),
         ...(query.approval_id !== undefined ? { approval_id: query.approval_id } : {}),
         ...(query.status !== undefined ? { status: query.status } : {}),
-        ...(query.limit !== undefined ? { limit: query.limit } : {}),
+        ...(after ? { after: { created_at: after.created_at, delivery_id: after.id } } : {}),
+        limit: limit + 1,
       });
-      return { status: 200, body: { items: items.map(toDelivery) } };
+      const candidates = rows.slice(0, limit).map(toDelivery);
+      const items = candidates.slice(0, countWithinBytes(candidates));
+      const last = items.at(-1);
+      const more = rows.length > items.length && last !== undefined;
+      return {
+        status: 200,
+        body: {
+          items,
+          ...(more ? { next_cursor: encodeTimeCursor(last.created_at, "delivery_id", last.delivery_id) } : {}),
+        },
+      };
     },
   } satisfies HandlerGroup;
 }

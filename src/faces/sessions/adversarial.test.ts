@@ -101,14 +101,15 @@ describe("slow consumer", () => {
     const g = await gatewayWith({
       withRuntime: false,
       agentRuntimeUrl: `http://127.0.0.1:${port}`,
-      options: { maxBufferedBytes: 256 * 1024 },
+      // The close frame waits behind the unread bytes for 500 ms (5 s by default) before the socket is cut.
+      options: { maxBufferedBytes: 256 * 1024, slowConsumerCloseMs: 500 },
     });
     try {
       const c = await connect(g, "slow-never", await idp.mint());
       const socket = (c.ws as unknown as { _socket: { pause(): void } })._socket;
       socket.pause(); // the IDE stops reading for good
       c.send({ type: "user_message", content: "flood me" });
-      await expect.poll(closes1013, { timeout: 12_000, interval: 200 }).toBeGreaterThan(before);
+      await expect.poll(closes1013, { timeout: 12_000, interval: 50 }).toBeGreaterThan(before);
     } finally {
       flood.close();
     }

@@ -4,9 +4,10 @@
 //   GATEHOUSE_WS_MAX_PAYLOAD_BYTES               default 1 MiB (bigger IDE frame → close 1009)
 //   GATEHOUSE_WS_MAX_BUFFERED_BYTES              default 4 MiB (slow consumer → close 1013)
 //   GATEHOUSE_WS_REPLAY_WINDOW_MS                default 120000
+//   GATEHOUSE_WS_SESSION_TTL_MS                  default 1800000 (no IDE on any node for that long → ended)
 //   GATEHOUSE_WS_REPLAY_MAX_BYTES                default 8 MiB per session
 //   GATEHOUSE_WS_REPLAY_MAX_TOTAL_BYTES          default 64 MiB over every session of the node
-//   GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS         default 10000
+//   GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS         default 1000
 //   GATEHOUSE_REDIS_PREFIX                       default "gatehouse" (Redis keys of limiters and sessions)
 //   GATEHOUSE_SESSION_MANIFEST                   default "ide-assistant" (see ./governed-tools.ts)
 import type { SessionGatewayOptions } from "./options";
@@ -18,6 +19,7 @@ const INTEGER_OPTIONS: [string, keyof SessionGatewayOptions][] = [
   ["GATEHOUSE_WS_MAX_PAYLOAD_BYTES", "maxPayloadBytes"],
   ["GATEHOUSE_WS_MAX_BUFFERED_BYTES", "maxBufferedBytes"],
   ["GATEHOUSE_WS_REPLAY_WINDOW_MS", "replayWindowMs"],
+  ["GATEHOUSE_WS_SESSION_TTL_MS", "sessionTtlMs"],
   ["GATEHOUSE_WS_REPLAY_MAX_BYTES", "replayMaxBytes"],
   ["GATEHOUSE_WS_REPLAY_MAX_TOTAL_BYTES", "replayMaxTotalBytes"],
   ["GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS", "replayTrimIntervalMs"],

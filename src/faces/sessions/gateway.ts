@@ -8,13 +8,18 @@
 //   session-state.ts    sessions, seq, replay, expiry       ide-inbound.ts     IDE frames, by type
 //   tool-calls.ts       a tool call from policy to result   runtime-inbound.ts runtime frames, by type
 //   runtime-links.ts    one runtime socket per session      frames.ts          generated frame types, dispatch
+//   cluster.ts          nodes, link holders, inboxes        cross-node.ts      IDE frames for a link elsewhere
+import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
 import { WebSocketServer } from "ws";
 import { logger } from "../../core/log/logger";
+import { CloseCode } from "./close-codes";
+import { NODE_REFRESH_MS, SessionCluster } from "./cluster";
+import { createForwardedFrameHandler, routeElsewhere, startUpkeep } from "./cross-node";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
 import { traceSession } from "./tracing";
-import { handleIdeFrame } from "./ide-inbound";
+import { handleIdeFrame, type IdeInboundDeps } from "./ide-inbound";
 import {
   DEFAULT_SESSION_OPTIONS,
   type SessionGateway,
@@ -28,7 +33,7 @@ import { probeRuntime } from "./runtime-link";
 import { RuntimeLinks } from "./runtime-links";
 import { handleRuntimeFrame } from "./runtime-inbound";
 import { loadMessageValidators } from "./schemas";
-import { SessionRegistry } from "./session-state";
+import { type LiveSession, SessionRegistry } from "./session-state";
 import { createMemorySessionStore, type SessionStore } from "./session-store";
 import { referenceToolPolicy } from "./tool-policy";
 import { ToolCalls } from "./tool-calls";
@@ -50,10 +55,13 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const validators = deps.validators ? Promise.resolve(deps.validators) : loadMessageValidators();
   validators.catch((err) => log.error({ err }, "cannot load session message schemas"));
   const { ipLimiter, anonymousLimiter, messageLimiter } = createLimiters(opts, deps.redis);
-  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, deps.redis), {
+  const nodeId = randomUUID();
+  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(deps.approvals ? { approvals: deps.approvals } : {}),
   });
+  // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
+  const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
 
   const runtime = new RuntimeLinks({
     registry,
@@ -62,6 +70,12 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
+    ...(cluster
+      ? {
+          onLinked: (session: LiveSession) => cluster.holdLink(session.record.id),
+          onUnlinked: (session: LiveSession) => void cluster.releaseLink(session.record.id),
+        }
+      : {}),
   });
   const toolCalls = new ToolCalls({
     registry,
@@ -70,7 +84,30 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     approvals: deps.approvals,
     recordOutcome: deps.recordOutcome,
   });
-  const ideInbound = { registry, validators, messageLimiter, runtime, toolCalls };
+  const ideInbound: IdeInboundDeps = {
+    registry,
+    validators,
+    messageLimiter,
+    runtime,
+    toolCalls,
+    ...(cluster
+      ? { elsewhere: (session, conn, frame) => routeElsewhere(cluster, registry, session, conn, frame) }
+      : {}),
+  };
+  cluster?.onForwarded(createForwardedFrameHandler(ideInbound));
+  // One live socket per session across nodes too: a newer socket on another node replaces this node's (4409).
+  // (Only an older one: two sockets accepted at the same moment on two nodes do not close each other.)
+  const acceptedAt = new WeakMap<object, number>();
+  cluster?.onAttachedElsewhere((sessionId, at) => {
+    const conn = registry.get(sessionId)?.conn;
+    if (!conn || conn.remote || (acceptedAt.get(conn) ?? 0) > at) return;
+    conn.closeCodeSent ??= CloseCode.REPLACED;
+    conn.ws.close(CloseCode.REPLACED, "session opened on another socket");
+  });
+  // Attached sessions are marked active well within the TTL (a quarter of it), so no node expires them meanwhile.
+  const touchEveryMs = Math.min(Math.max(opts.sessionTtlMs / 4, 50), 30_000);
+  const upkeep =
+    cluster && startUpkeep(cluster, registry, { intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs), touchEveryMs });
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -90,7 +127,14 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       anonymousLimiter,
       validators,
       // A `ws.session` span per connection when tracing is on.
-      onConnection: (ws, ctx) => traceSession(ws, ctx, () => acceptConnection(registry, onIdeFrame, ws, ctx)),
+      onConnection: (ws, ctx) =>
+        traceSession(ws, ctx, () => {
+          acceptConnection(registry, onIdeFrame, ws, ctx);
+          const conn = registry.get(ctx.sessionId)?.conn;
+          const at = Date.now();
+          if (conn) acceptedAt.set(conn, at);
+          cluster?.attached(ctx.sessionId, at);
+        }),
     }),
   );
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);
@@ -120,14 +164,17 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     },
     async close() {
       clearInterval(heartbeat);
+      clearInterval(upkeep);
       await registry.shutdown();
+      // After the links closed: the other nodes see this one gone at once and tell their IDEs.
+      await cluster?.close();
       // The upgrade listener stays: until the HTTP server itself closes, new upgrades get 503 + Retry-After.
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
 }
 
-function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore {
+function defaultStore(opts: SessionGatewayOptions, nodeId: string, redis?: Redis): SessionStore {
   const replayWindow = {
     maxAgeMs: opts.replayWindowMs,
     maxFrames: opts.replayMaxFrames,
@@ -139,6 +186,7 @@ function defaultStore(opts: SessionGatewayOptions, redis?: Redis): SessionStore 
   return createRedisSessionStore({
     redis,
     keyPrefix: opts.redisKeyPrefix,
+    nodeId,
     ttlMs: opts.sessionTtlMs + opts.replayWindowMs,
     ...replayWindow,
   });

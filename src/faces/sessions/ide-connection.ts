@@ -5,6 +5,7 @@ import type { UserClaims } from "../../core/identity/user-tokens";
 import { logger } from "../../core/log/logger";
 import { CloseCode } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
+import { ownerOf } from "./owner";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
 
 const log = logger.child({ module: "sessions" });
@@ -35,8 +36,15 @@ export function acceptConnection(
   const previous = session.conn;
   if (previous) previous.ws.close(CloseCode.REPLACED, "session opened on another socket");
 
-  const conn: Connection = { ws, firstLiveSeq: session.record.nextSeq, alive: true, inbound: Promise.resolve() };
+  const conn: Connection = {
+    ws,
+    firstLiveSeq: session.record.nextSeq,
+    alive: true,
+    inbound: Promise.resolve(),
+    principal: ownerOf(ctx.claims),
+  };
   session.conn = conn;
+  registry.store.touch?.([ctx.sessionId]);
   metrics.activeConnections.inc();
   log.info({ sessionId: ctx.sessionId, sub: ctx.claims.sub }, "IDE connected");
 
@@ -67,6 +75,9 @@ export function acceptConnection(
     clearTimeout(conn.tokenTimer);
     if (session.conn === conn) {
       session.conn = undefined;
+      // The session's last activity, cluster-wide: its TTL counts from now on every node.
+      registry.store.touch?.([ctx.sessionId]);
+      if (endedByIde(registry, conn, code)) registry.store.release(session.record.id);
       registry.scheduleExpiry(session);
     }
   });
@@ -78,9 +89,10 @@ export function acceptConnection(
 }
 
 /**
- * A resume on a node that runs no turn for the session: the turn may still be running on the node the IDE left.
- * Follow the shared stream and relay what that turn appends, until this socket closes or this node starts a turn
- * of its own. Nothing to do on a store that is not shared.
+ * A session this node runs no turn for (a resume, or a session with frames already): the turn may be running on
+ * the node the IDE left. Follow the shared stream and relay what that node appends — its turn, and the acks of
+ * the frames this node forwards to it (./cross-node.ts) — until this socket closes or this node starts a turn of
+ * its own. Nothing to do on a store that is not shared.
  */
 function followElsewhere(
   registry: SessionRegistry,
@@ -89,12 +101,33 @@ function followElsewhere(
   ctx: UpgradeContext,
 ): () => void {
   const follow = registry.store.follow;
-  if (ctx.lastSeq === undefined || session.link || session.linking || !follow) return () => undefined;
-  const stop = follow.call(registry.store, ctx.sessionId, session.record.nextSeq - 1, (frame) => {
-    if (session.link || session.linking || session.conn !== conn) stop();
-    else registry.relay(session, conn, frame);
-  });
+  const known = ctx.lastSeq !== undefined || session.record.nextSeq > 1;
+  if (!known || session.link || session.linking || !follow) return () => undefined;
+  // Checked before a frame is adopted: once this node opened a link (it numbers the frames), nothing is followed.
+  const following = () => {
+    const still = !session.link && !session.linking && session.conn === conn;
+    if (!still) stop();
+    return still;
+  };
+  const stop = follow.call(
+    registry.store,
+    ctx.sessionId,
+    session.record.nextSeq - 1,
+    (frame) => registry.relay(session, conn, frame),
+    following,
+  );
   return stop;
+}
+
+/**
+ * The IDE closed with 1000 of its own accord: it is done with the stream and will not resume it, so its replay
+ * buffer can go now rather than at the end of the window. Not when Gatehouse closed first (a token expiry, a
+ * slow consumer, a restart): the IDE may answer any close with 1000, and those are exactly the closes it resumes
+ * after. A dropped socket (1006), 1001 (a page going away, perhaps to come back) or no code at all (1005) keep
+ * the window.
+ */
+function endedByIde(registry: SessionRegistry, conn: Connection, code: number): boolean {
+  return code === CloseCode.NORMAL && conn.closeCodeSent === undefined && !registry.shuttingDown;
 }
 
 /** At the token's exp: TOKEN_EXPIRED, then close 4401 (reconnect with a new token and resume). */
@@ -103,6 +136,7 @@ function armTokenExpiry(registry: SessionRegistry, session: LiveSession, conn: C
   conn.tokenTimer = setTimeout(() => {
     if (conn.ws.readyState !== WebSocket.OPEN) return;
     registry.sendError(session, "TOKEN_EXPIRED", "JWT token has expired", {}, false, conn);
+    conn.closeCodeSent ??= CloseCode.TOKEN_EXPIRED;
     conn.ws.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new token and resume");
   }, delay);
 }

@@ -18,6 +18,11 @@ export interface IdeInboundDeps {
   messageLimiter: RateLimiterAbstract;
   runtime: RuntimeLinks;
   toolCalls: ToolCalls;
+  /**
+   * Hands a frame to the node holding the session's runtime link when that is another node (./cross-node.ts);
+   * true when it did. Absent without a shared store.
+   */
+  elsewhere?: (session: LiveSession, conn: Connection, frame: ClientFrame) => Promise<boolean>;
 }
 
 /** What an IDE frame's handler works with. */
@@ -101,12 +106,13 @@ export async function handleIdeFrame(
     return;
   }
   metrics.messages.inc({ direction: "ide_to_gateway", type: parsed.frame.type });
+  if (deps.elsewhere && (await deps.elsewhere(session, conn, parsed.frame))) return;
   const handling = dispatchFrame(ideFrameHandlers, parsed.frame, { ...deps, session, conn, receivedAt });
   if (handling) await handling;
 }
 
 /** The IDE's own message_id, or one Gatehouse makes up, so every relayed frame can be acknowledged. */
-function messageIdOf(frame: { message_id?: string }): string {
+export function messageIdOf(frame: { message_id?: string }): string {
   return typeof frame.message_id === "string" ? frame.message_id : randomUUID();
 }
 

@@ -12,13 +12,18 @@ export interface SessionGatewayOptions {
   maxPayloadBytes: number;
   /** Bytes queued on one socket before it counts as a slow consumer (close 1013). */
   maxBufferedBytes: number;
-  /** Replay buffer per session. */
+  /** How long a slow consumer's close frame may wait behind the bytes it does not read before the socket is cut. */
+  slowConsumerCloseMs: number;
+  /**
+   * Replay buffer per session: how long a dropped IDE can resume. A stream the IDE ended itself (close 1000) is
+   * freed at once (./session-store.ts `release`).
+   */
   replayWindowMs: number;
   replayMaxFrames: number;
   /** Replay bytes per session, and over every session of the node. */
   replayMaxBytes: number;
   replayMaxTotalBytes: number;
-  /** How often expired replay frames are dropped from every buffer (idle and closed sessions too). */
+  /** How often expired replay frames are dropped from every buffer (idle and dropped sessions too). */
   replayTrimIntervalMs: number;
   /** A session without a socket for this long is dropped (its runtime link closed). */
   sessionTtlMs: number;
@@ -33,11 +38,12 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   pingIntervalMs: 30_000,
   maxPayloadBytes: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
+  slowConsumerCloseMs: 5_000,
   replayWindowMs: 2 * 60_000,
   replayMaxFrames: 1000,
   replayMaxBytes: 8 * 1024 * 1024,
   replayMaxTotalBytes: 64 * 1024 * 1024,
-  replayTrimIntervalMs: 10_000,
+  replayTrimIntervalMs: 1_000,
   sessionTtlMs: 30 * 60_000,
   connectionsPerIpPerMinute: 10,
   messagesPerSessionPerMinute: 100,

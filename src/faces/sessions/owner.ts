@@ -27,6 +27,11 @@ export function isOwner(owner: SessionOwner, claims: UserClaims): boolean {
   );
 }
 
+/** True when two owners name the same principal (a session's owner as another node forwarded it). */
+export function sameOwner(a: SessionOwner, b: SessionOwner): boolean {
+  return a.sub === b.sub && (a.orgId ?? "") === (b.orgId ?? "") && (a.issuer ?? "") === (b.issuer ?? "");
+}
+
 /** A stable key for per-principal limits (NUL cannot occur in any of the parts). */
 export function principalKey(claims: UserClaims): string {
   return [claims.issuer ?? "", claims.orgId ?? "", claims.sub].join("\u0000");

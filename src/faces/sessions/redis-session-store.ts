@@ -8,11 +8,15 @@
 // needed for the stream to reach the IDE without a gap.
 //
 // Layout (P = key prefix):
-//   P:ws:session:{id}  hash   owner, org, created, next (the next seq)
+//   P:ws:session:{id}  hash   owner, org, created, next (the next seq), seen (when a node last had its IDE
+//                      attached: the session's last activity, cluster-wide), link (the node holding its runtime
+//                      link, see ./cluster.ts)
 //   P:ws:frames:{id}   stream entry id `{seq}-0`, fields at, r (replayable 1/0), d (the frame as sent);
 //                      trimmed with MAXLEN ~ replayMaxFrames, age-trimmed on read
 //   P:ws:expired:{id}  string  when the session expired (so a late resume hears SESSION_EXPIRED)
-// Session keys expire `ttlMs` after the last write; Redis errors are logged and the node carries on alone.
+// Session keys expire `ttlMs` after the last write (or the last `touch` of an attached IDE); Redis errors are
+// logged and the node carries on alone. A session ends once cluster-wide: `expireIfIdle` deletes it (and leaves
+// the tombstone) atomically, only when `seen` is older than the idle time, whichever node's timer asks first.
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
 import {
@@ -33,10 +37,67 @@ export interface RedisSessionStoreOptions extends ReplayWindow {
   keyPrefix: string;
   /** How long an idle session's keys live (at least the gateway's session TTL). */
   ttlMs: number;
+  /**
+   * This node's id in a cluster (./cluster.ts). With it, an append is refused by Redis when the session's `link`
+   * names another node: a node cut off from Redis whose session was taken over meanwhile cannot write into the
+   * stream the new holder numbers (its late frames would reach the IDE under that node's seqs).
+   */
+  nodeId?: string;
   /** How long an expired session's tombstone lives. */
   tombstoneTtlMs?: number;
   now?: () => number;
 }
+
+/** Keys of one session (the cluster layer reads and writes the `link` field of the hash). */
+export function sessionKeys(keyPrefix: string) {
+  return {
+    session: (id: string) => `${keyPrefix}:ws:session:${id}`,
+    frames: (id: string) => `${keyPrefix}:ws:frames:${id}`,
+    expired: (id: string) => `${keyPrefix}:ws:expired:${id}`,
+  };
+}
+
+/** Marks sessions active now and keeps their keys alive, but never recreates a deleted (expired) session. */
+const TOUCH_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 0`;
+
+/**
+ * Ends a session idle for ARGV[2] ms (-1: already gone, 0: ended now, else the ms left). Atomic, so two nodes'
+ * timers firing together end it once: one deletes it and writes the tombstone, the other hears -1.
+ */
+const EXPIRE_SCRIPT = `
+local h = redis.call('HMGET', KEYS[1], 'owner', 'seen', 'created')
+if not h[1] then return -1 end
+local seen = tonumber(h[2] or h[3] or '0') or 0
+local left = seen + tonumber(ARGV[2]) - tonumber(ARGV[1])
+if left > 0 then return left end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+return 0`;
+
+/**
+ * Appends a frame unless another node holds the session's link (ARGV[1]: this node, "" = no cluster), then drops
+ * the frames before ARGV[8], the oldest the appending node's buffer kept under its byte, count and age bounds:
+ * the stream holds what that buffer holds (MAXLEN alone bounds frames, not bytes: 1,000 frames of 950 KB ≈ 1 GB).
+ */
+const APPEND_SCRIPT = `
+local link = redis.call('HGET', KEYS[1], 'link')
+if ARGV[1] ~= '' and link and link ~= '' and link ~= ARGV[1] then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[3], 'at', ARGV[4], 'r', ARGV[5], 'd', ARGV[6])
+redis.call('XTRIM', KEYS[2], 'MINID', ARGV[8])
+redis.call('HSET', KEYS[1], 'next', ARGV[7])
+return 1`;
+
+/** The append script as a command of the client (sent by its SHA, not its text, on every frame). */
+type AppendPipeline = ReturnType<Redis["pipeline"]> & {
+  gatehouseWsAppend(...args: string[]): AppendPipeline;
+};
+const APPEND_COMMAND = "gatehouseWsAppend";
 
 /** Refresh a session's key expiry at most this often (not on every token). */
 const EXPIRY_REFRESH_MS = 1_000;
@@ -46,22 +107,11 @@ const FOLLOW_BLOCK_MS = 1_000;
 export function createRedisSessionStore(options: RedisSessionStoreOptions): SessionStore {
   const { redis, ttlMs } = options;
   const now = options.now ?? Date.now;
-  const local: MemorySessionStore = createMemorySessionStore(
-    {
-      maxAgeMs: options.maxAgeMs,
-      maxFrames: options.maxFrames,
-      ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
-      ...(options.maxTotalBytes !== undefined ? { maxTotalBytes: options.maxTotalBytes } : {}),
-      ...(options.trimIntervalMs !== undefined ? { trimIntervalMs: options.trimIntervalMs } : {}),
-    },
-    now,
-  );
+  // The replay window's fields of `options`; the memory store reads nothing else.
+  const local: MemorySessionStore = createMemorySessionStore(options, now);
   const tombstoneTtlMs = options.tombstoneTtlMs ?? 60 * 60_000;
-  const key = {
-    session: (id: string) => `${options.keyPrefix}:ws:session:${id}`,
-    frames: (id: string) => `${options.keyPrefix}:ws:frames:${id}`,
-    expired: (id: string) => `${options.keyPrefix}:ws:expired:${id}`,
-  };
+  const key = sessionKeys(options.keyPrefix);
+  if (!(APPEND_COMMAND in redis)) redis.defineCommand(APPEND_COMMAND, { numberOfKeys: 2, lua: APPEND_SCRIPT });
   const lastRefresh = new Map<string, number>();
   let lastErrorLog = 0;
 
@@ -87,6 +137,18 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     pipeline.pexpire(key.session(id), ttlMs).pexpire(key.frames(id), ttlMs);
   };
 
+  const catchUp = async (id: string): Promise<BufferedFrame[]> => {
+    const record = local.get(id);
+    if (!record) return [];
+    try {
+      const entries = (await redis.xrange(key.frames(id), `${record.nextSeq}-0`, "+")) as [string, string[]][];
+      return entries.map(toFrame).filter((frame) => local.adopt(id, frame));
+    } catch (err) {
+      report(err, "catch up");
+      return [];
+    }
+  };
+
   return {
     get: (id) => local.get(id),
     replay: (id, lastSeq, beforeSeq) => local.replay(id, lastSeq, beforeSeq),
@@ -102,6 +164,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
           org: owner.orgId ?? "",
           iss: owner.issuer ?? "",
           created: String(record.createdAt),
+          seen: String(record.createdAt),
           next: "1",
         })
         .pexpire(key.session(id), ttlMs);
@@ -113,26 +176,25 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
 
     append(id, frame, replayable) {
       const stored = local.append(id, frame, replayable);
-      const pipeline = redis
-        .pipeline()
-        .xadd(
-          key.frames(id),
-          "MAXLEN",
-          "~",
-          String(options.maxFrames),
-          `${stored.seq}-0`,
-          "at",
-          String(stored.at),
-          "r",
-          replayable ? "1" : "0",
-          "d",
-          stored.data,
-        )
-        .hset(key.session(id), "next", String(stored.seq + 1));
+      const pipeline = redis.pipeline() as AppendPipeline;
+      pipeline.gatehouseWsAppend(
+        key.session(id),
+        key.frames(id),
+        options.nodeId ?? "",
+        String(options.maxFrames),
+        `${stored.seq}-0`,
+        String(stored.at),
+        replayable ? "1" : "0",
+        stored.data,
+        String(stored.seq + 1),
+        `${local.oldestSeq(id) ?? stored.seq}-0`,
+      );
       expire(pipeline, id);
       run(pipeline, "append");
       return stored;
     },
+
+    release: (id) => run(releaseFrames(local, redis, key.frames(id), id), "release"),
 
     delete(id) {
       local.delete(id);
@@ -143,52 +205,114 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       );
     },
 
-    follow: (id, afterSeq, onFrame) =>
+    follow: (id, afterSeq, onFrame, accept) =>
       followFrames(
         redis,
         key.frames(id),
         afterSeq,
         (frame) => {
+          if (accept && !accept()) return;
           if (local.adopt(id, frame)) onFrame(frame);
         },
         (err) => report(err, "follow"),
       ),
 
+    catchUp,
+
+    touch(ids) {
+      if (ids.length === 0) return;
+      const pipeline = redis.pipeline();
+      const at = String(now());
+      for (const id of ids) pipeline.eval(TOUCH_SCRIPT, 2, key.session(id), key.frames(id), at, String(ttlMs));
+      run(pipeline, "touch");
+    },
+
+    async expireIfIdle(id, idleMs) {
+      const left = await endIfIdle(redis, key, id, { now: now(), idleMs, tombstoneTtlMs });
+      if (left > 0) return { expired: false, recheckInMs: left };
+      local.delete(id);
+      lastRefresh.delete(id);
+      return { expired: true };
+    },
+
     async hydrate(id) {
-      if (local.get(id)) return;
+      // Held here already: only what other nodes appended since is missing (the IDE was away from this node).
+      if (local.get(id)) {
+        await catchUp(id);
+        return;
+      }
       try {
-        const results = await redis
-          .pipeline()
-          .hgetall(key.session(id))
-          .xrange(key.frames(id), "-", "+")
-          .get(key.expired(id))
-          .exec();
-        if (!results) return;
-        for (const [err] of results) if (err) throw err;
-        // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
-        const [hashReply, entriesReply, expiredReply] = results;
-        const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
-        const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
-        const expiredAt = (expiredReply?.[1] ?? null) as string | null;
-        if (hash.owner) {
-          const record: SessionRecord = {
-            id,
-            ownerSub: hash.owner,
-            ...(hash.org ? { orgId: hash.org } : {}),
-            ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
-            createdAt: Number(hash.created),
-            nextSeq: Number(hash.next),
-          };
-          local.restore(record, entries.map(toFrame));
-          log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
-        } else if (expiredAt) {
-          local.rememberExpired(id, Number(expiredAt));
-        }
+        await loadSession(redis, key, local, id);
       } catch (err) {
         report(err, "hydrate");
       }
     },
   };
+}
+
+/** Runs EXPIRE_SCRIPT: the ms the session still has (> 0), or 0 / -1 when it ended now / had ended already. */
+async function endIfIdle(
+  redis: Redis,
+  key: ReturnType<typeof sessionKeys>,
+  id: string,
+  at: { now: number; idleMs: number; tombstoneTtlMs: number },
+): Promise<number> {
+  const reply = await redis.eval(
+    EXPIRE_SCRIPT,
+    3,
+    key.session(id),
+    key.frames(id),
+    key.expired(id),
+    String(at.now),
+    String(at.idleMs),
+    String(at.tombstoneTtlMs),
+  );
+  return Number(reply);
+}
+
+/** Loads a session this node does not hold from Redis (or remembers that it expired). Throws on a Redis error. */
+async function loadSession(
+  redis: Redis,
+  key: ReturnType<typeof sessionKeys>,
+  local: MemorySessionStore,
+  id: string,
+): Promise<void> {
+  const results = await redis
+    .pipeline()
+    .hgetall(key.session(id))
+    .xrange(key.frames(id), "-", "+")
+    .get(key.expired(id))
+    .exec();
+  if (!results) return;
+  for (const [err] of results) if (err) throw err;
+  // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
+  const [hashReply, entriesReply, expiredReply] = results;
+  const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
+  const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
+  const expiredAt = (expiredReply?.[1] ?? null) as string | null;
+  if (hash.owner) {
+    const record: SessionRecord = {
+      id,
+      ownerSub: hash.owner,
+      ...(hash.org ? { orgId: hash.org } : {}),
+      ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
+      createdAt: Number(hash.created),
+      nextSeq: Number(hash.next),
+    };
+    local.restore(record, entries.map(toFrame));
+    log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
+  } else if (expiredAt) {
+    local.rememberExpired(id, Number(expiredAt));
+  }
+}
+
+/**
+ * The IDE ended the stream: its frames go from this node's copy, and from Redis — emptied, not deleted, so the
+ * stream keeps its expiry (an XADD to a deleted key would create one without).
+ */
+function releaseFrames(local: MemorySessionStore, redis: Redis, streamKey: string, id: string) {
+  local.release(id);
+  return redis.pipeline().xtrim(streamKey, "MAXLEN", 0);
 }
 
 /**

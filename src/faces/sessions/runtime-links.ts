@@ -13,6 +13,9 @@ export interface RuntimeLinksDeps {
   connectTimeoutMs: number;
   /** Handles one runtime frame; called in order per session, never concurrently for one session. */
   onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;
+  /** The session's link is open here / dropped (other nodes forward its IDE frames here meanwhile). */
+  onLinked?: (session: LiveSession) => void;
+  onUnlinked?: (session: LiveSession) => void;
 }
 
 export class RuntimeLinks {
@@ -47,6 +50,7 @@ export class RuntimeLinks {
       onLost: (reason) => {
         log.warn({ sessionId, reason }, "runtime link lost");
         if (session.link === link) session.link = undefined;
+        this.deps.onUnlinked?.(session);
         if (registry.isCurrent(session) && !registry.shuttingDown) {
           registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime connection lost");
         }
@@ -57,6 +61,7 @@ export class RuntimeLinks {
       .then(
         () => {
           session.link = link;
+          this.deps.onLinked?.(session);
           return link;
         },
         (err) => {

@@ -37,6 +37,10 @@ export interface Connection {
    * sits behind the bytes it does not read and the socket is terminated (locally 1006): metrics count this.
    */
   closeCodeSent?: number;
+  /** Who authenticated this socket (sent along when its frames are applied on another node, ./cross-node.ts). */
+  principal?: SessionOwner;
+  /** The IDE socket is on another node: notices addressed to it go back there (./cross-node.ts). */
+  remote?: boolean;
 }
 
 export interface LiveSession {
@@ -56,6 +60,7 @@ export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: num
 
 export interface SessionRegistryOptions {
   maxBufferedBytes: number;
+  slowConsumerCloseMs: number;
   sessionTtlMs: number;
   /** Resolves a session's open approvals as cancelled when the session is abandoned (./tool-policy.ts). */
   approvals?: Pick<ToolApprovals, "cancel">;
@@ -86,7 +91,8 @@ export class SessionRegistry {
 
   /** Who owns a session, live on this node or known to the store (hydrated before the upgrade). */
   async ownerOf(id: string): Promise<SessionOwner | undefined> {
-    if (!this.sessions.has(id)) await this.store.hydrate?.(id);
+    // Held here or not: a shared store loads it, or adds what other nodes appended while the IDE was away.
+    await this.store.hydrate?.(id);
     const record = this.sessions.get(id)?.record ?? this.store.get(id);
     return record && recordOwner(record);
   }
@@ -122,7 +128,7 @@ export class SessionRegistry {
     if (!this.isCurrent(session)) return; // expired meanwhile: nobody can resume it
     const data = replayable ? this.store.append(session.record.id, frame, true).data : JSON.stringify(frame);
     metrics.messages.inc({ direction: "gateway_to_ide", type: frame.type });
-    const conn = session.conn;
+    const conn = only?.remote ? only : session.conn;
     if (conn && (!only || only === conn)) this.deliver(conn, data);
   }
 
@@ -145,7 +151,7 @@ export class SessionRegistry {
       // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
       conn.closeCodeSent ??= CloseCode.TRY_AGAIN_LATER;
       ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
-      setTimeout(() => ws.terminate(), 5_000).unref();
+      setTimeout(() => ws.terminate(), this.opts.slowConsumerCloseMs).unref();
       return;
     }
     ws.send(data);
@@ -210,17 +216,36 @@ export class SessionRegistry {
   // ---------------------------------------------------------------- the end of a session
 
   /** The IDE left: unless it comes back within the TTL, stop the runtime's work and forget the session. */
-  scheduleExpiry(session: LiveSession): void {
+  scheduleExpiry(session: LiveSession, delayMs = this.opts.sessionTtlMs): void {
     clearTimeout(session.expiryTimer);
-    session.expiryTimer = setTimeout(() => {
-      if (session.conn) return;
-      session.link?.close();
-      this.cancelApprovals(session, "the session was abandoned (the IDE did not come back)");
-      this.sessions.delete(session.record.id);
-      this.store.delete(session.record.id);
-      metrics.sessions.set(this.sessions.size);
-    }, this.opts.sessionTtlMs);
+    session.expiryTimer = setTimeout(() => void this.expire(session), delayMs);
     session.expiryTimer.unref();
+  }
+
+  /**
+   * With a shared store the IDE may have resumed on another node: the session ends only once no node has seen
+   * its IDE for the TTL (once, cluster-wide; the store decides); until then this node looks again when it could
+   * be. A store that cannot answer (Redis down) leaves this node to decide alone, as without Redis.
+   */
+  private async expire(session: LiveSession): Promise<void> {
+    if (session.conn || !this.isCurrent(session)) return;
+    const id = session.record.id;
+    let endedInStore = false;
+    if (this.store.expireIfIdle) {
+      try {
+        const check = await this.store.expireIfIdle(id, this.opts.sessionTtlMs);
+        if (session.conn || !this.isCurrent(session)) return;
+        if (!check.expired) return this.scheduleExpiry(session, check.recheckInMs);
+        endedInStore = true;
+      } catch {
+        // Fall through: expire here alone.
+      }
+    }
+    session.link?.close();
+    this.cancelApprovals(session, "the session was abandoned (the IDE did not come back)");
+    this.sessions.delete(id);
+    if (!endedInStore) this.store.delete(id);
+    metrics.sessions.set(this.sessions.size);
   }
 
   /**

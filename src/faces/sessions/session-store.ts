@@ -40,6 +40,11 @@ export interface SessionStore {
   /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
   replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
   delete(id: string): void;
+  /**
+   * The IDE ended the stream (it closed its socket with 1000): nothing is left to resume, so the buffered frames
+   * are freed now instead of at the end of the replay window. The session itself (owner, seq counter) stays.
+   */
+  release(id: string): void;
   /** When a deleted (expired) session ended, if still remembered. */
   expiredAt(id: string): Date | undefined;
   /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
@@ -49,7 +54,25 @@ export interface SessionStore {
    * moved here), each added to this node's buffer under its own seq and handed to `onFrame`, in order. A shared
    * store only; returns the function that stops following.
    */
-  follow?(id: string, afterSeq: number, onFrame: (frame: BufferedFrame) => void): () => void;
+  follow?(
+    id: string,
+    afterSeq: number,
+    onFrame: (frame: BufferedFrame) => void,
+    /** Asked before each frame is added: false once this node numbers the session's frames itself. */
+    accept?: () => boolean,
+  ): () => void;
+  /**
+   * A shared store: the frames other nodes appended after this node's copy, added to the buffer and returned in
+   * order (before this node numbers frames itself, and before a resume replays from its copy).
+   */
+  catchUp?(id: string): Promise<BufferedFrame[]>;
+  /** A shared store: the sessions' IDEs are attached to this node now (their last activity, cluster-wide). */
+  touch?(ids: string[]): void;
+  /**
+   * A shared store: ends the session, once cluster-wide, when no node has seen its IDE for `idleMs` (the local
+   * copy is dropped too); else says when to look again. A session another node ended counts as ended.
+   */
+  expireIfIdle?(id: string, idleMs: number): Promise<{ expired: true } | { expired: false; recheckInMs: number }>;
 }
 
 /** The in-memory store, plus what a mirroring store needs to load a session into it. */
@@ -58,6 +81,8 @@ export interface MemorySessionStore extends SessionStore {
   /** A frame another node numbered: buffered under its seq; false when this node already has that seq. */
   adopt(id: string, frame: BufferedFrame): boolean;
   rememberExpired(id: string, at: number): void;
+  /** The oldest frame the session's buffer still holds after its bounds (age, count, bytes) were applied. */
+  oldestSeq(id: string): number | undefined;
 }
 
 export interface ReplayWindow {
@@ -70,15 +95,16 @@ export interface ReplayWindow {
   /** Nor more than this many bytes over every session of the node (default 64 MiB); the biggest buffer gives first. */
   maxTotalBytes?: number;
   /**
-   * Every this many ms, frames past `maxAgeMs` are dropped from every buffer (default 10 s), so an idle or
-   * closed session's buffer is freed even when nothing is appended to it or replayed from it; 0 = never.
+   * Every this many ms, frames past `maxAgeMs` are dropped from every buffer (default 1 s), so an idle or
+   * dropped session's buffer is freed at the end of the window (not up to a whole interval later) even when
+   * nothing is appended to it or replayed from it; 0 = never. A tick only looks at each buffer's oldest frame.
    */
   trimIntervalMs?: number;
 }
 
 export const DEFAULT_REPLAY_MAX_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_REPLAY_MAX_TOTAL_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_REPLAY_TRIM_INTERVAL_MS = 10_000;
+export const DEFAULT_REPLAY_TRIM_INTERVAL_MS = 1_000;
 
 interface Buffered {
   record: SessionRecord;
@@ -210,6 +236,13 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       if (oldest === undefined || oldest > lastSeq + 1) return { ok: false, oldestSeq: oldest };
       return { ok: true, frames: s.frames.filter((f) => f.seq > lastSeq && f.seq < beforeSeq && f.replayable) };
     },
+    release(id) {
+      const s = sessions.get(id);
+      if (!s) return;
+      totalBytes -= s.bytes;
+      s.frames = [];
+      s.bytes = 0;
+    },
     delete(id) {
       const s = sessions.get(id);
       if (!s) return;
@@ -221,5 +254,6 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       const at = tombstones.get(id);
       return at === undefined ? undefined : new Date(at);
     },
+    oldestSeq: (id) => sessions.get(id)?.frames[0]?.seq,
   };
 }

@@ -153,6 +153,28 @@ describe.each(await contractBackends("store contract"))("store contract on $name
         .execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: 1 });
     });
+
+    it("signs a grouped batch once: its last record proves the others, and a change to any of them shows", async () => {
+      const decisions = Array.from({ length: 12 }, (_, i) => ({ ...intentInput(`g-${i}`), decision: "DENY" as const }));
+      await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));
+      const chain = await stores.audit.chain(ORG);
+      expect(chain).toHaveLength(12);
+      expect(chain.at(-1)!.signature).toEqual(expect.any(String));
+      expect(chain.filter((r) => r.signature === null).length).toBeGreaterThan(0);
+      expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 12, orgs: 1 });
+
+      const unsigned = chain.find((r) => r.signature === null)!;
+      await db.updateTable("audit_records").set({ agent_id: "someone-else" }).where("seq", "=", unsigned.seq).execute();
+      expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: unsigned.seq });
+    });
+
+    it("refuses a chain whose last record lost its signature", async () => {
+      await Promise.all(
+        [1, 2, 3].map((i) => stores.audit.appendDecisionGrouped({ ...intentInput(`s-${i}`), decision: "DENY" })),
+      );
+      await db.updateTable("audit_records").set({ signature: "" }).where("seq", "=", 3).execute();
+      expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false });
+    });
   });
 
   describe("manifests", () => {

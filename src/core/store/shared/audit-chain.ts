@@ -22,7 +22,7 @@ import {
 } from "../../audit/audit-log";
 import { canonicalJson } from "../../audit/canonical";
 import { type ChainHead, signChainHead } from "../../audit/chain-head";
-import { GENESIS_HASH, signRecord, type AuditRecord } from "../../audit/record";
+import { GENESIS_HASH, hashRecord, type AuditRecord } from "../../audit/record";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
@@ -36,7 +36,7 @@ import {
   type InteractionRow,
   outcomeContent,
 } from "../../audit/record-content";
-import { createGroupedAppends, insertRecords, type IntentTaken } from "./audit-grouped";
+import { createGroupedAppends, type HashedRecord, insertRecords, type IntentTaken, signedNow } from "./audit-grouped";
 import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
@@ -81,8 +81,11 @@ export function createSharedAuditChain(
   const groups = options.groups ?? sharedGroupCommit(db);
   const lockChain = lockOrgChain;
 
-  /** The org's next record, signed, its head remembered by the transaction (the caller inserts it). */
-  async function nextRecord(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
+  /**
+   * The org's next record, hashed but not signed yet, its head remembered by the transaction (the caller inserts
+   * it): the canonical bytes a signature covers and the key that signs them come with it.
+   */
+  async function nextHashed(trx: Trx, orgId: string, content: Content): Promise<HashedRecord> {
     await lockChain(trx, orgId);
     const state = trxState(trx);
     let head: { seq: number | string; hash: string } | undefined = state.heads.get(orgId);
@@ -100,21 +103,24 @@ export function createSharedAuditChain(
     }
     signingKey ??= await keys.activeKey(trx);
     state.signingKeys.set("audit", signingKey);
-    const record = signRecord(
-      {
-        org_id: orgId,
-        seq: Number(head?.seq ?? 0) + 1,
-        timestamp: now().toISOString(),
-        ...content,
-        prev_hash: (head?.hash as string | undefined) ?? GENESIS_HASH,
-        kid: signingKey.kid,
-      },
-      signingKey.privateKey,
-    );
-    state.heads.set(orgId, { seq: record.seq, hash: record.hash });
-    return record;
+    const { hashed, body } = hashRecord({
+      org_id: orgId,
+      seq: Number(head?.seq ?? 0) + 1,
+      timestamp: now().toISOString(),
+      ...content,
+      prev_hash: (head?.hash as string | undefined) ?? GENESIS_HASH,
+      kid: signingKey.kid,
+    });
+    state.heads.set(orgId, { seq: hashed.seq, hash: hashed.hash });
+    return { record: { ...hashed, signature: null }, body, privateKey: signingKey.privateKey };
   }
-  const grouped = createGroupedAppends(groups, nextRecord);
+
+  /** The org's next record, signed (an append on its own; grouped appends sign once per batch). */
+  async function nextRecord(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
+    return signedNow(await nextHashed(trx, orgId, content));
+  }
+
+  const grouped = createGroupedAppends(groups, nextHashed);
 
   async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
     const record = await nextRecord(trx, orgId, content);
