@@ -4,7 +4,6 @@
 // conditional UPDATE of `claim` lets exactly one node send each try. Secrets are sealed with a key derived from
 // GATEHOUSE_SECRET, so every node can sign a delivery another node recorded.
 import {
-  type DeliveryFilter,
   type DeliveryRow,
   deliveriesQuery,
   dueDeliveries,
