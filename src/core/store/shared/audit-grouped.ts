@@ -9,6 +9,7 @@ import type { KeyObject } from "node:crypto";
 import { CompiledQuery } from "kysely";
 import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
 import type { Row as AuditRow } from "../../audit/audit-rows";
+import { AUDIT_COLUMNS } from "../../audit/audit-statements";
 import { isSqlite } from "../migrations/dialect";
 import { type AuditRecord, signBody } from "../../audit/record";
 import type { BudgetSlot } from "../../policy/budget-counters";
@@ -64,32 +65,6 @@ async function interactionsOf(trx: Trx, org: string, items: Grouped[]): Promise<
   return known;
 }
 
-/** Every column of an audit row, in the order of the cached INSERT's placeholders. */
-const ROW_COLUMNS = [
-  "org_id",
-  "seq",
-  "kind",
-  "interaction_id",
-  "timestamp",
-  "uapk_id",
-  "agent_id",
-  "action",
-  "decision",
-  "reasons",
-  "policy_trace",
-  "approval_id",
-  "executed",
-  "result",
-  "meta",
-  "prev_hash",
-  "kid",
-  "hash",
-  "signature",
-] as const satisfies readonly (keyof AuditRow)[];
-// A column added to the row and not listed above fails to compile here.
-const everyColumnListed: Exclude<keyof AuditRow, (typeof ROW_COLUMNS)[number]> extends never ? true : never = true;
-void everyColumnListed;
-
 /**
  * The INSERT of `count` rows, compiled by Kysely once per dialect and row count: building and compiling a
  * 19-column multi-row insert was the largest part of Kysely's cost per PostgreSQL execute. At most 2 × 200 texts.
@@ -100,7 +75,7 @@ function insertText(trx: Trx, count: number): string {
   const key = `${isSqlite(trx) ? "sqlite" : "postgres"}:${count}`;
   let text = insertTexts.get(key);
   if (text === undefined) {
-    const placeholders = Object.fromEntries(ROW_COLUMNS.map((column) => [column, null])) as unknown as AuditRow;
+    const placeholders = Object.fromEntries(AUDIT_COLUMNS.map((column) => [column, null])) as unknown as AuditRow;
     text = trx
       .insertInto("audit_records")
       .values(Array.from({ length: count }, () => placeholders))
@@ -114,7 +89,7 @@ function insertText(trx: Trx, count: number): string {
 export async function insertRecords(trx: Trx, rows: AuditRow[]): Promise<void> {
   for (let i = 0; i < rows.length; i += 200) {
     const chunk = rows.slice(i, i + 200);
-    const parameters = chunk.flatMap((row) => ROW_COLUMNS.map((column) => row[column] ?? null));
+    const parameters = chunk.flatMap((row) => AUDIT_COLUMNS.map((column) => row[column] ?? null));
     await trx.executeQuery(CompiledQuery.raw(insertText(trx, chunk.length), parameters));
   }
 }
