@@ -14,15 +14,7 @@ import type { Db } from "../store/sqlite";
 import { groupCommit } from "../store/group-commit";
 import { groupSigner } from "./group-signature";
 import { createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
-import {
-  GENESIS_HASH,
-  hashRecord,
-  signBody,
-  type AuditRecord,
-  type AuditRecordKind,
-  type Decision,
-  type UnsignedAuditRecord,
-} from "./record";
+import { GENESIS_HASH, hashRecord, signBody, type AuditRecord, type UnsignedAuditRecord } from "./record";
 import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
 import { verifyRecords, type ChainVerification } from "./verify";
@@ -30,6 +22,15 @@ import { fromRow, toRow } from "./audit-rows";
 import { type AuditStatements, auditStatements } from "./audit-statements";
 import { actionRecordsOf, listRecords } from "./audit-queries";
 import { approvalContent, type Content, decisionContent, intentContent, outcomeContent } from "./record-content";
+import type {
+  ApprovalDecisionInput,
+  AuditListFilter,
+  AuditPage,
+  DecisionInput,
+  IntentInput,
+  OutcomeInput,
+  RecordedAction,
+} from "./audit-inputs";
 
 // The row codec and query helpers, where callers have always imported them from.
 export {
@@ -41,112 +42,16 @@ export {
   toRow,
 } from "./audit-rows";
 
-export interface ActionInput {
-  type: string;
-  tool: string;
-  params?: Record<string, unknown>;
-}
-
-/** What every decision-bearing record carries (intent and decision records). */
-interface DecidedInput {
-  org_id: string;
-  interaction_id: string;
-  decision: Decision;
-  reasons: unknown[];
-  policy_trace: unknown;
-  /** The approval consumed (intent) or created (ESCALATE decision), if any. */
-  approval_id?: string | null;
-  /** Tool configuration's `redact` paths (`params.…`), applied before hashing and storing. */
-  redact?: readonly string[] | undefined;
-  /** Free-form context worth keeping (channel, batch_id, action_id, idempotency key, risk snapshot…). */
-  meta?: Record<string, unknown>;
-}
-
-/** Written before a connector runs; `decision` must be ALLOW. */
-export interface IntentInput extends DecidedInput {
-  uapk_id: string;
-  agent_id: string;
-  action: ActionInput;
-}
-
-export interface OutcomeInput {
-  org_id: string;
-  interaction_id: string;
-  executed: boolean;
-  result: unknown;
-  /** Tool configuration's `redact` paths (`result.…`), e.g. `result.data.body` for an echoing tool. */
-  redact?: readonly string[] | undefined;
-  meta?: Record<string, unknown>;
-}
-
-/** A DENY or ESCALATE of `execute` (nothing ran); the request may not even name a manifest. */
-export interface DecisionInput extends DecidedInput {
-  uapk_id: string | null;
-  agent_id: string | null;
-  action: ActionInput | null;
-}
-
-/**
- * An approval's verdict (src/core/approvals), recorded in the escalated interaction: an operator's approve /
- * deny, or its expiry (`decided_by` null; recorded as DENY, since nothing was authorised).
- */
-export interface ApprovalDecisionInput {
-  org_id: string;
-  /** The ESCALATE interaction that asked for the approval. */
-  interaction_id: string;
-  approval_id: string;
-  uapk_id: string;
-  agent_id: string;
-  /** The approved/denied action, params redacted with the tool's `redact` paths. */
-  action: ActionInput;
-  /** Why the policy escalated (the approval's reasons). */
-  reasons: unknown[];
-  /** `cancelled`: the agent session that asked was cancelled or abandoned (decided by `gatehouse`). */
-  status: "approved" | "denied" | "expired" | "cancelled";
-  decided_by: string | null;
-  reason?: string | null;
-  redact?: readonly string[] | undefined;
-}
-
-export interface AuditListFilter {
-  agent_id?: string | undefined;
-  decision?: Decision | undefined;
-  kind?: AuditRecordKind;
-  /** Records with a reason of this code; an outcome (which stores no reasons) matches through its intent. */
-  reason_code?: string;
-  /** Inclusive ISO 8601 lower bound on `timestamp`. */
-  since?: string | undefined;
-  /** Exclusive ISO 8601 upper bound on `timestamp`. */
-  until?: string | undefined;
-  /** Opaque cursor from a previous page's `next_cursor`. */
-  cursor?: string | undefined;
-  /** 1–500, default 50. */
-  limit?: number | undefined;
-}
-
-export interface AuditPage {
-  records: AuditRecord[];
-  next_cursor: string | null;
-}
-
-/**
- * A recorded action as shadow replay reads it: the fields it always needs parsed, the policy trace and meta kept as
- * their stored JSON text (most replays never look inside them; parsing them was a large share of the replay's time).
- */
-export interface RecordedAction {
-  seq: number;
-  kind: AuditRecordKind;
-  interaction_id: string;
-  timestamp: string;
-  uapk_id: string | null;
-  agent_id: string | null;
-  action: unknown;
-  decision: Decision | null;
-  reasons: unknown;
-  approval_id: string | null;
-  policy_trace_json: string | null;
-  meta_json: string | null;
-}
+export type {
+  ActionInput,
+  ApprovalDecisionInput,
+  AuditListFilter,
+  AuditPage,
+  DecisionInput,
+  IntentInput,
+  OutcomeInput,
+  RecordedAction,
+} from "./audit-inputs";
 
 export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;

@@ -4,7 +4,7 @@ import { type ExpressionBuilder, type SqlBool, sql } from "kysely";
 import type { Database } from "../store/schema";
 import { compiledQuery, sqliteBuilder } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
-import type { AuditListFilter, AuditPage, RecordedAction } from "./audit-log";
+import type { AuditListFilter, AuditPage, RecordedAction } from "./audit-inputs";
 import {
   ACTION_COLUMNS,
   decodeCursor,

@@ -1,6 +1,6 @@
 // The audit record as a table row, and the cursor and instant codecs of its queries: one codec for SQLite and
 // PostgreSQL.
-import type { RecordedAction } from "./audit-log";
+import type { RecordedAction } from "./audit-inputs";
 import type { AuditRecordsTable } from "../store/schema";
 import type { AuditRecord } from "./record";
 

@@ -2,7 +2,7 @@
 // append: ONE definition for both backends (the embedded chain in ./audit-log.ts and the shared store's in
 // src/core/store/shared/audit-chain.ts), so a record written on either verifies and reads the same. Pure: no
 // database, no signing; the chains add org, seq, timestamp, prev_hash and kid, then hash and sign.
-import type { ActionInput, ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "./audit-log";
+import type { ActionInput, ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "./audit-inputs";
 import { boundMembers, boundValue } from "./bound";
 import { type AuditRecord, jsonValue, type UnsignedAuditRecord } from "./record";
 import { redactPaths } from "./redact";

@@ -26,25 +26,14 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { logger } from "../../core/log/logger";
 import { isPlainName } from "./names";
-import { buildIndex, type DiscoveryConfig, discoverySources, type Index } from "./scan";
-import type { SkillInfo } from "./repo";
+import { buildIndex, type DiscoveryConfig, discoverySources, type Index, type Puruto } from "./scan";
+
+// Callers have always imported the puruto from here.
+export type { Puruto } from "./scan";
 
 export { inferKind, KNOWN_KINDS } from "./scan";
 
 const log = logger.child({ module: "purutos" });
-
-export interface Puruto {
-  name: string;
-  /** Real folder, or null when a registry entry's folder does not exist. */
-  path: string | null;
-  kind: string;
-  source: "registry" | "scan";
-  /** Allowed commands: base four ∪ allowed, executable skills. */
-  commands: string[];
-  skills: SkillInfo[];
-  description?: string | undefined;
-  standardVersion?: string | undefined;
-}
 
 export interface DiscoverySnapshot {
   purutos: number;

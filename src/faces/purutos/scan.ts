@@ -6,10 +6,23 @@ import path from "node:path";
 import { allowedCommands } from "./allowlist";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
-import type { Puruto } from "./discovery";
 import { isPurutoFolderName } from "./names";
 import { readRegistry, registryFile } from "./registry";
-import { readRepo } from "./repo";
+import { readRepo, type SkillInfo } from "./repo";
+
+/** A discovered puruto, as the API lists it. */
+export interface Puruto {
+  name: string;
+  /** Real folder, or null when a registry entry's folder does not exist. */
+  path: string | null;
+  kind: string;
+  source: "registry" | "scan";
+  /** Allowed commands: base four ∪ allowed, executable skills. */
+  commands: string[];
+  skills: SkillInfo[];
+  description?: string | undefined;
+  standardVersion?: string | undefined;
+}
 
 export const KNOWN_KINDS = ["puruto-data", "puruto-telegram", "puruto-cron", "puruto-gateway"] as const;
 
