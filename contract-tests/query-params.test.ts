@@ -5,7 +5,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { agent, executeBody, operator, registerManifest, type Caller } from "../src/test-support/http";
+import {
+  agent,
+  escalatingPaymentManifest,
+  executeBody,
+  operator,
+  registerManifest,
+  type Caller,
+} from "../src/test-support/http";
 import { openapi } from "./examples";
 import { startTestGatehouse, type TestGatehouse } from "./fixtures";
 
@@ -22,25 +29,6 @@ const approvalIds: string[] = [];
 let receiver: Server;
 let webhookId: string;
 
-function manifestOf(bot: string) {
-  return {
-    uapk_id: bot,
-    agent: { id: bot, name: bot },
-    capabilities: ["payment:send"],
-    constraints: { max_actions_per_hour: 100, require_human_approval: ["payment:send"] },
-    tools: {
-      "payment:send": {
-        connector: {
-          type: "webhook",
-          url: "http://127.0.0.1:9/pay",
-          allowed_hosts: ["127.0.0.1"],
-          allow_private: true,
-        },
-      },
-    },
-  };
-}
-
 beforeAll(async () => {
   receiver = createServer((req, res) => req.resume().on("end", () => res.writeHead(204).end()));
   await new Promise<void>((ok) => receiver.listen(0, "127.0.0.1", ok));
@@ -54,7 +42,7 @@ beforeAll(async () => {
   expect(hook.status, hook.text).toBe(201);
   webhookId = hook.body.webhook_id;
   for (const bot of BOTS) {
-    await registerManifest(caller, manifestOf(bot));
+    await registerManifest(caller, escalatingPaymentManifest(bot));
     for (let i = 0; i < PER_BOT[bot]; i++) {
       const reply = await agent(caller).post(
         "/api/v1/gateway/execute",

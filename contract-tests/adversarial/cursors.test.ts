@@ -8,7 +8,14 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { gatehouseBackends, type OpenedBackend } from "../../src/test-support/backends";
-import { agent, executeBody, operator, registerManifest, type Caller } from "../../src/test-support/http";
+import {
+  agent,
+  escalatingPaymentManifest,
+  executeBody,
+  operator,
+  registerManifest,
+  type Caller,
+} from "../../src/test-support/http";
 import { startTestGatehouse, type TestGatehouse } from "../fixtures";
 
 // biome-ignore lint/suspicious/noExplicitAny: API answers are walked as plain JSON
@@ -30,25 +37,6 @@ const LISTS = {
 } as const;
 type ListName = keyof typeof LISTS;
 const NEW_LISTS: ListName[] = ["sessions", "webhooks", "deliveries"];
-
-function manifestOf(bot: string) {
-  return {
-    uapk_id: bot,
-    agent: { id: bot, name: bot },
-    capabilities: ["payment:send"],
-    constraints: { max_actions_per_hour: 100, require_human_approval: ["payment:send"] },
-    tools: {
-      "payment:send": {
-        connector: {
-          type: "webhook",
-          url: "http://127.0.0.1:9/pay",
-          allowed_hosts: ["127.0.0.1"],
-          allow_private: true,
-        },
-      },
-    },
-  };
-}
 
 const withQuery = (path: string, query: string) => `${path}${path.includes("?") ? "&" : "?"}${query}`;
 
@@ -123,7 +111,7 @@ describe.each(await gatehouseBackends("cursor attacks"))("paged lists under atta
     for (const n of [1, 2]) await subscribe(mine, g.orgId, `/expired-${n}`, ["approval.expired"]);
     await subscribe(theirs, OTHER_ORG, "/theirs-created", ["approval.created"]);
     await subscribe(theirs, OTHER_ORG, "/theirs-expired", ["approval.expired"]);
-    for (const bot of BOTS) await registerManifest(mine, manifestOf(bot));
+    for (const bot of BOTS) await registerManifest(mine, escalatingPaymentManifest(bot));
     for (let i = 0; i < ESCALATIONS; i++) {
       const reply = await agent(mine).post(
         "/api/v1/gateway/execute",

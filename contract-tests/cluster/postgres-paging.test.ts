@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postgresForTests } from "../../src/core/store/test-support";
 import { gatehouseBackends, type OpenedBackend } from "../../src/test-support/backends";
-import { agent, executeBody, operator, registerManifest } from "../../src/test-support/http";
+import { agent, escalatingPaymentManifest, executeBody, operator, registerManifest } from "../../src/test-support/http";
 import { startTestGatehouse, type TestGatehouse } from "../fixtures";
 import { openSharedPostgresStore, type SharedStore } from "./nodes";
 
@@ -19,22 +19,7 @@ describe.runIf(pgAdmin)("approvals list on PostgreSQL", () => {
   beforeAll(async () => {
     store = await openSharedPostgresStore(pgAdmin!);
     node = await startTestGatehouse({ env: store.env });
-    await registerManifest(node, {
-      uapk_id: BOT,
-      agent: { id: BOT, name: "Paging Bot" },
-      capabilities: ["payment:send"],
-      constraints: { max_actions_per_hour: 100, require_human_approval: ["payment:send"] },
-      tools: {
-        "payment:send": {
-          connector: {
-            type: "webhook",
-            url: "http://127.0.0.1:9/pay",
-            allowed_hosts: ["127.0.0.1"],
-            allow_private: true,
-          },
-        },
-      },
-    });
+    await registerManifest(node, escalatingPaymentManifest(BOT, "Paging Bot"));
     for (let i = 0; i < 5; i++) {
       const reply = await agent(node).post(
         "/api/v1/gateway/execute",

@@ -59,6 +59,29 @@ export const operator = (g: Caller) => ({
 export const operatorRequest = <T = Record<string, unknown>>(g: Caller, method: string, path: string, body?: unknown) =>
   call<T>(g.url, method, path, { authorization: `Bearer ${g.operatorToken}` }, body);
 
+/**
+ * A manifest whose one tool (`payment:send`, a webhook connector to a closed local port) always needs a human: every
+ * execute of it ESCALATEs, so a test gets pending approvals (and their webhook deliveries) without running anything.
+ */
+export function escalatingPaymentManifest(bot: string, name = bot) {
+  return {
+    uapk_id: bot,
+    agent: { id: bot, name },
+    capabilities: ["payment:send"],
+    constraints: { max_actions_per_hour: 100, require_human_approval: ["payment:send"] },
+    tools: {
+      "payment:send": {
+        connector: {
+          type: "webhook",
+          url: "http://127.0.0.1:9/pay",
+          allowed_hosts: ["127.0.0.1"],
+          allow_private: true,
+        },
+      },
+    },
+  };
+}
+
 export async function registerManifest(g: Caller, manifest: Record<string, unknown>): Promise<Reply> {
   const reply = await operator(g).post("/manifests", manifest);
   if (reply.status !== 201 && reply.status !== 200)
