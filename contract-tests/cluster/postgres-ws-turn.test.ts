@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentRuntime, startAgentRuntime } from "../../examples/agent-runtime/server";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { postgresForTests } from "../../src/core/store/test-support";
-import { type Frame, type IdeClient, openIde } from "../../src/faces/sessions/test-support";
+import { type Frame, type IdeClient, openIde, isFinal, tokensOf } from "../../src/faces/sessions/test-support";
 import { operator } from "../../src/test-support/http";
 import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../fixtures";
 import { openSharedPostgresStore, type SharedStore, startTwoNodes, type TwoNodes } from "./nodes";
@@ -21,12 +21,6 @@ const MANIFESTS = resolve(import.meta.dirname, "../../examples/manifests");
 /** The session TTL of every node here: short, so "not expired while it lives on B" is seen within the test. */
 const TTL_MS = 2_000;
 
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) =>
-  frames
-    .filter((f) => f.type === "assistant_message")
-    .map((f) => f.token)
-    .join("");
 const wsUrl = (node: TestGatehouse, sessionId: string) => `${node.url.replace("http", "ws")}/ws/${sessionId}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Every frame of the stream the IDE saw over its sockets, in order: seq 1, 2, 3 … with nothing missing. */

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentRuntime, startAgentRuntime } from "../../examples/agent-runtime/server";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { postgresForTests } from "../../src/core/store/test-support";
-import { type Frame, type IdeClient, openIde } from "../../src/faces/sessions/test-support";
+import { type IdeClient, openIde, isFinal, tokensOf } from "../../src/faces/sessions/test-support";
 import { ORG_ID } from "../fixtures";
 import { openSharedPostgresStore, startTwoNodes, type TwoNodes } from "./nodes";
 
@@ -17,12 +17,6 @@ const runRedis = await shouldRunRedisTests("IDE sessions across two nodes on Pos
 /** The reference runtime's turn is 120 words; at this pace it streams for about 3 s. */
 const TOKEN_DELAY_MS = 25;
 
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) =>
-  frames
-    .filter((f) => f.type === "assistant_message")
-    .map((f) => f.token)
-    .join("");
 const wsUrl = (node: TwoNodes["a"], sessionId: string) => `${node.url.replace("http", "ws")}/ws/${sessionId}`;
 
 /** 101 when the upgrade was accepted (then closed at once), else the refusal's status. */

@@ -49,6 +49,23 @@ export function pageOf<T>(
   return { items: page, ...(more ? { next_cursor: encodeCursor({ after: keyOf(last) }) } : {}) };
 }
 
+/**
+ * One page of rows a store read with `limit + 1` (the one extra row tells whether another page follows): at most
+ * `limit` items and at most the byte budget, and the cursor of the last item sent when more follows.
+ */
+export function storePageOf<R, T>(
+  rows: readonly R[],
+  limit: number,
+  toItem: (row: R) => T,
+  cursorOf: (item: T) => string,
+): Page<T> {
+  const candidates = rows.slice(0, limit).map(toItem);
+  const items = candidates.slice(0, countWithinBytes(candidates));
+  const last = items.at(-1);
+  const more = rows.length > items.length && last !== undefined;
+  return { items, ...(more ? { next_cursor: cursorOf(last) } : {}) };
+}
+
 /** The position a page ended at, as the opaque `cursor` the client sends back. */
 export function encodeCursor(position: Record<string, string | number>): string {
   return Buffer.from(JSON.stringify(position)).toString("base64url");

@@ -12,7 +12,7 @@ import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
 import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
-import { countWithinBytes, decodeCursor, encodeCursor } from "../../http/paging";
+import { countWithinBytes, decodeCursor, encodeCursor, storePageOf } from "../../http/paging";
 
 const log = logger.child({ module: "oversight" });
 
@@ -88,19 +88,10 @@ function approvalHandlers(approvals: ApprovalsService) {
         ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
         ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor, isApprovalPosition) } : {}),
       });
-      const candidates = rows.slice(0, limit).map(toApproval);
-      const items = candidates.slice(0, countWithinBytes(candidates));
-      const last = items.at(-1);
-      const more = rows.length > items.length && last !== undefined;
-      return {
-        status: 200,
-        body: {
-          items,
-          ...(more
-            ? { next_cursor: encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }) }
-            : {}),
-        },
-      };
+      const page = storePageOf(rows, limit, toApproval, (last) =>
+        encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }),
+      );
+      return { status: 200, body: page };
     },
 
     Approvals_get: async ({ params, principal }) => {

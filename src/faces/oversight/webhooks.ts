@@ -11,7 +11,7 @@ import {
 } from "../../core/notifications";
 import { logger } from "../../core/log/logger";
 import type { HandlerGroup } from "../../http/handlers";
-import { countWithinBytes, decodeTimeCursor, encodeTimeCursor, timePageOf } from "../../http/paging";
+import { decodeTimeCursor, encodeTimeCursor, storePageOf, timePageOf } from "../../http/paging";
 import { HttpProblem } from "../../http/problem";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 
@@ -93,17 +93,10 @@ export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
         ...(after ? { after: { created_at: after.created_at, delivery_id: after.id } } : {}),
         limit: limit + 1,
       });
-      const candidates = rows.slice(0, limit).map(toDelivery);
-      const items = candidates.slice(0, countWithinBytes(candidates));
-      const last = items.at(-1);
-      const more = rows.length > items.length && last !== undefined;
-      return {
-        status: 200,
-        body: {
-          items,
-          ...(more ? { next_cursor: encodeTimeCursor(last.created_at, "delivery_id", last.delivery_id) } : {}),
-        },
-      };
+      const page = storePageOf(rows, limit, toDelivery, (last) =>
+        encodeTimeCursor(last.created_at, "delivery_id", last.delivery_id),
+      );
+      return { status: 200, body: page };
     },
   } satisfies HandlerGroup;
 }

@@ -12,10 +12,11 @@ import {
   refusedUpgrade,
   startGateway,
   startIdp,
-  type Frame,
   type IdeClient,
   type TestGateway,
   type TestIdp,
+  isFinal,
+  tokensOf,
 } from "./test-support";
 
 let idp: TestIdp;
@@ -47,13 +48,6 @@ async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof op
   clients.push(c);
   return c;
 }
-
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) =>
-  frames
-    .filter((f) => f.type === "assistant_message")
-    .map((f) => f.token)
-    .join("");
 
 describe("upgrade authentication (refused before 101)", () => {
   it.each([

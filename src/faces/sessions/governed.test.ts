@@ -13,10 +13,11 @@ import {
   openIde,
   startGateway,
   startIdp,
-  type Frame,
   type IdeClient,
   type TestGateway,
   type TestIdp,
+  isFinal,
+  tokensOf,
 } from "./test-support";
 import { must } from "../../core/must";
 
@@ -66,12 +67,6 @@ async function ide(sessionId: string, org: string | null = ORG) {
   return c;
 }
 
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) =>
-  frames
-    .filter((f) => f.type === "assistant_message")
-    .map((f) => f.token)
-    .join("");
 const atRuntime = (type: string) => g.runtime!.received.filter((r) => r.frame.type === type).map((r) => r.frame);
 const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,15 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
 import { CloseCode } from "./close-codes";
-import { openIde, startGateway, startIdp, type Frame, type IdeClient, type TestIdp } from "./test-support";
+import { openIde, startGateway, startIdp, type IdeClient, type TestIdp, isFinal } from "./test-support";
 
 let idp: TestIdp;
 beforeAll(async () => {
   idp = await startIdp();
 });
 afterAll(() => idp.close());
-
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
 
 async function gaugeValue(name: string): Promise<number> {
   const metric = await registry.getSingleMetric(name)!.get();

@@ -14,6 +14,8 @@ import {
   type IdeClient,
   type TestGateway,
   type TestIdp,
+  isFinal,
+  tokensOf,
 } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -57,12 +59,6 @@ async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof op
   return c;
 }
 
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
-const tokensOf = (frames: Frame[]) =>
-  frames
-    .filter((f) => f.type === "assistant_message")
-    .map((f) => f.token)
-    .join("");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pipelined = () => new Promise((r) => setTimeout(r, 200)); // the store's writes are pipelined, not awaited
 

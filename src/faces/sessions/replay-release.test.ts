@@ -11,10 +11,10 @@ import {
   openIde,
   startGateway,
   startIdp,
-  type Frame,
   type IdeClient,
   type TestGateway,
   type TestIdp,
+  isFinal,
 } from "./test-support";
 
 let idp: TestIdp;
@@ -39,8 +39,6 @@ async function ide(sessionId: string, token: string, headers: Record<string, str
   clients.push(c);
   return c;
 }
-
-const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
 
 /** Closes the gateway counted with `code`: its close handler (which frees or keeps the buffer) has run by then. */
 const closesWith = async (code: number) =>

@@ -96,6 +96,16 @@ export async function startGateway(
 
 export type Frame = Record<string, unknown> & { type: string; seq?: number };
 
+/** The last assistant_message of a turn. */
+export const isFinal = (f: Frame) => f.type === "assistant_message" && f.is_final === true;
+
+/** The text a turn streamed: its assistant_message tokens, in order. */
+export const tokensOf = (frames: Frame[]) =>
+  frames
+    .filter((f) => f.type === "assistant_message")
+    .map((f) => f.token)
+    .join("");
+
 export interface IdeClient {
   ws: WebSocket;
   frames: Frame[];
