@@ -1,10 +1,12 @@
 // The approvals' public types, shared by the embedded store (./approvals.ts) and the shared store's service
 // (src/core/store/shared/approvals-service.ts).
+import type { components } from "../../../generated/api-types";
 import type { EventBus } from "../events";
 import type { ApprovalAction, ApprovalBinding } from "./binding";
 import type { ApprovalChange } from "./changes";
 
-export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "consumed" | "cancelled";
+// The spec's own types (generated/), not copies.
+export type ApprovalStatus = components["schemas"]["ApprovalStatus"];
 
 export interface Approval {
   approval_id: string;
@@ -31,14 +33,8 @@ export interface Approval {
   risk?: ApprovalRisk | null;
 }
 
-/** What an operator weighs (spec: ApprovalRisk), taken from the policy's decision at creation. */
-export interface ApprovalRisk {
-  amount?: number;
-  currency?: string;
-  recipients: string[];
-  reason_codes: string[];
-  budget?: { budget_current: number; budget_limit: number; budget_percent: number };
-}
+/** What an operator weighs, taken from the policy's decision at creation. */
+export type ApprovalRisk = components["schemas"]["ApprovalRisk"];
 
 /** What the agent that asked may see: the outcome, not who decided. */
 export interface AgentApprovalView {
