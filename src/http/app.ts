@@ -1,4 +1,5 @@
-// The Koa application: request id + log + problem+json errors + 404/405 → body parsing → spec-driven routes.
+// The Koa application: one layer — request id, the spec operation (or a mount) the request names, problem+json
+// errors, metrics and the request log line.
 import Koa, { type Context } from "koa";
 import { koaBody } from "koa-body";
 import { Counter, Histogram } from "prom-client";
@@ -8,9 +9,9 @@ import type { Authenticator } from "./auth";
 import { readBodyWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
-import { decideRequestId, problem } from "./boundary";
+import { decideRequestId } from "./boundary";
 import type { RouteGuard } from "./boundary/guard";
-import { allowedMethods, buildRouter, hasBody } from "./router";
+import { buildDispatcher, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
 import { tracingActive } from "../core/tracing";
 import { traceRequests } from "./tracing";
@@ -84,15 +85,25 @@ export function createApp({
   });
   const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
   // The body is parsed by the route, after authentication, and only for an operation that takes one.
-  const router = buildRouter(spec, handlers, auth, parseWithin, guards);
-  const allowed = allowedMethods(router);
+  const dispatch = buildDispatcher(spec, handlers, auth, parseWithin, guards);
+  const tools = {
+    async parseJsonBody(ctx: Context): Promise<unknown> {
+      if (!hasBody(ctx)) return undefined;
+      await parseWithin(ctx);
+      return (ctx.request as { body?: unknown }).body;
+    },
+  };
+  // A mount (the MCP endpoints) answers its own prefix; every other request is a spec operation or 404 / 405.
+  const route = (ctx: Context): Promise<void> => {
+    for (const mount of mounts) if (ctx.path.startsWith(mount.prefix)) return mount.handle(ctx, tools);
+    return dispatch(ctx);
+  };
 
   // A span per request, around everything else, only when tracing is on.
   if (tracingActive()) app.use(traceRequests());
-  // One outer layer (every Koa layer costs a closure and a promise per request): request id, the problem+json
-  // rendering of anything thrown, unknown path → 404 / known path with another method → 405 with Allow,
-  // then metrics and the request log line.
-  app.use(async (ctx, next) => {
+  // One layer (every Koa layer costs a closure and a promise per request): request id, the route, the
+  // problem+json rendering of anything thrown, then metrics and the request log line.
+  app.use(async (ctx) => {
     const requestId = decideRequestId(ctx.get("X-Request-Id"));
     ctx.state.requestId = requestId;
     // Not a child logger per request (it serialises its bindings up front): lines name the request themselves.
@@ -100,20 +111,7 @@ export function createApp({
     ctx.set("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
     try {
-      await next();
-      // A mount that answered on the raw response (ctx.respond = false) is done.
-      if (ctx.status === 404 && ctx.body === undefined && ctx.respond !== false) {
-        // No route answered: allowedMethods sets 405 + Allow when the path exists with other methods (and
-        // answers OPTIONS).
-        await allowed(ctx as Parameters<typeof allowed>[0], noMoreMiddleware);
-        const status = ctx.status as number; // changed by allowedMethods
-        if (status === 405) {
-          throw problem("METHOD_NOT_ALLOWED", `Method ${ctx.method} is not allowed here`, {
-            headers: { Allow: ctx.response.get("Allow") },
-          });
-        }
-        if (status === 404) throw problem("ROUTE_NOT_FOUND", "No such route");
-      }
+      await route(ctx);
     } catch (err) {
       respondWithProblem(ctx, err);
     } finally {
@@ -134,16 +132,5 @@ export function createApp({
       );
     }
   });
-  const tools = {
-    async parseJsonBody(ctx: Context): Promise<unknown> {
-      if (!hasBody(ctx)) return undefined;
-      await parseWithin(ctx);
-      return (ctx.request as { body?: unknown }).body;
-    },
-  };
-  for (const mount of mounts) {
-    app.use((ctx, next) => (ctx.path.startsWith(mount.prefix) ? mount.handle(ctx, tools) : next()));
-  }
-  app.use(router.routes());
   return app;
 }

@@ -1,8 +1,7 @@
-// Routes come from the spec: one Koa route per OpenAPI operation. Each request is authenticated from the
-// operation's security, its path/query/body validated with Ajv, then handed to the handler registered under
-// the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
+// Routes come from the spec: each OpenAPI operation is looked up in one table (./routes.ts). Each request is
+// authenticated from the operation's security, its path/query/body validated with Ajv, then handed to the handler
+// registered under the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
 import { Readable } from "node:stream";
-import Router from "@koa/router";
 import type { Context } from "koa";
 import type { ServerResponse } from "node:http";
 import type { Authenticator } from "./auth";
@@ -13,15 +12,16 @@ import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { assertJsonShape } from "./body/json-shape";
 import type { RouteGuard } from "./boundary/guard";
 import { orgRouteGuard } from "./boundary/org-scope";
+import { problem } from "./boundary";
+import { buildRouteTable } from "./routes";
 
 /** The request carries a body (a length other than 0, or chunked). */
 export function hasBody(ctx: Context): boolean {
-  const length = ctx.get("Content-Length");
-  return Boolean(ctx.get("Transfer-Encoding")) || (length !== "" && length !== "0");
+  const { "content-length": length, "transfer-encoding": encoding } = ctx.req.headers;
+  return Boolean(encoding) || (length !== undefined && length !== "" && length !== "0");
 }
 
-function validateParts(op: OperationSpec, ctx: Context) {
-  const params = { ...ctx.params };
+function validateParts(op: OperationSpec, ctx: Context, params: Record<string, string>) {
   const query: Record<string, unknown> = { ...ctx.query };
   const problems: ProblemItem[] = [];
   let valid = true;
@@ -52,7 +52,7 @@ function validateParts(op: OperationSpec, ctx: Context) {
     const detail = problems.map((p) => `${p.pointer}: ${p.message}`).join("; ");
     throw new HttpProblem(400, `Request is invalid: ${detail}`, { code: "VALIDATION_FAILED", errors: problems });
   }
-  return { params, query, body };
+  return { query, body };
 }
 
 /**
@@ -67,20 +67,6 @@ function abortedWhenClientLeaves(res: ServerResponse): AbortSignal {
       if (!res.writableEnded) controller.abort();
     });
   return controller.signal;
-}
-
-/** Static segments before parameters, so `/interactions/verify` is not taken for `/interactions/{id}`. */
-function bySpecificity(a: OperationSpec, b: OperationSpec): number {
-  const sa = a.path.split("/");
-  const sb = b.path.split("/");
-  for (const [i, segment] of sa.entries()) {
-    const other = sb[i];
-    if (other === undefined) break;
-    const pa = segment.startsWith("{");
-    const pb = other.startsWith("{");
-    if (pa !== pb) return pa ? 1 : -1;
-  }
-  return 0;
 }
 
 /** Reads the JSON body of the request into `ctx.request.body` (koa-body with the configured limits). */
@@ -102,74 +88,114 @@ async function readBody(op: OperationSpec, ctx: Context, parseBody: BodyParser):
   await parseBody(ctx);
 }
 
+/** Runs the operation a request names, or throws 404 / 405 (OPTIONS: 200 with Allow). */
+export type Dispatcher = (ctx: Context) => Promise<void>;
+
 /**
  * `guards`: the faces' authorization rules (./boundary/guard.ts), run after authentication and before the body is
  * read or anything is validated (403 before 400, 413, 415); the org routes' guard always comes first.
  */
-export function buildRouter(
+export function buildDispatcher(
   spec: LoadedSpec,
   handlers: HandlerGroup,
   auth: Authenticator,
   parseBody: BodyParser,
   guards: readonly RouteGuard[] = [],
-): Router {
-  const router = new Router();
-  for (const op of [...spec.operations].sort(bySpecificity)) {
-    const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
-    const opGuards = [orgRouteGuard, ...guards].filter((guard) => guard.appliesTo(op));
-    router.register(op.koaPath, [op.method], async (ctx: Context) => {
-      ctx.state.route = op.path;
-      ctx.state.operationId = op.operationId;
-      const principal = await auth.authenticate(ctx, op.security);
-      for (const guard of opGuards) guard.check(principal, ctx.params);
-      await readBody(op, ctx, parseBody);
-      const { params, query, body } = validateParts(op, ctx);
-      if (!handler) {
-        throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {
-          code: "NOT_IMPLEMENTED",
-          operation: op.operationId,
-        });
-      }
-      let signal: AbortSignal | undefined;
-      const request = {
-        params,
-        query,
-        body,
-        headers: ctx.headers as Record<string, string | undefined>,
-        principal,
-        requestId: ctx.state.requestId as string,
-        // Most handlers never look at it: the controller and its listener are made on first use only.
-        get signal() {
-          signal ??= abortedWhenClientLeaves(ctx.res);
-          return signal;
-        },
-      } as unknown as OperationRequest<OperationId>;
-      // Each handler's reply is checked against its own operation at compile time; here any reply will do.
-      const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
-      ctx.status = reply.status;
-      if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) ctx.set(k, v);
-      const declared = op.responses.get(ctx.status)?.contentType;
-      const typeFromHandler = reply.headers?.["content-type"] ?? reply.headers?.["Content-Type"];
-      // The type is set before the body, so Koa's body setter does not guess one first (each guess and each
-      // `ctx.type =` is a mime-types look-up; see setContentType).
-      if (reply.body instanceof SerializedJson) {
-        if (declared && !typeFromHandler) setContentType(ctx, declared);
-        ctx.set("ETag", reply.body.etag);
-        ctx.body = reply.body.bytes;
-      } else {
-        if (!typeFromHandler) {
-          if (declared) setContentType(ctx, declared);
-          else if (isJsonValue(reply.body)) setContentType(ctx, "json");
-        }
-        ctx.body = serializedBody(reply.body);
-      }
-      // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
-      // copies every response header: asked only when the request carries a condition.)
-      const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
-      if (reply.body instanceof SerializedJson && conditional && ctx.fresh) ctx.status = 304;
-    });
+): Dispatcher {
+  const table = buildRouteTable(spec.operations);
+  const operations = new Map<OperationSpec, OperationRunner>();
+  for (const op of spec.operations) operations.set(op, operationRunner(op, handlers, auth, parseBody, guards));
+  return async (ctx) => {
+    const found = table.match(ctx.method, ctx.path);
+    if (found) return (operations.get(found.op) as OperationRunner)(ctx, found.params);
+    answerUnmatched(ctx, table.methodsAt(ctx.path));
+  };
+}
+
+/** No operation has this method at this path: 404 when none has the path, else 405 with Allow (OPTIONS: 200). */
+function answerUnmatched(ctx: Context, allowed: string[]): void {
+  if (!allowed.length) throw problem("ROUTE_NOT_FOUND", "No such route");
+  const allow = allowed.join(", ");
+  if (ctx.method === "OPTIONS") {
+    ctx.status = 200;
+    ctx.set("Allow", allow);
+    ctx.body = "";
+    return;
   }
-  return router;
+  throw problem("METHOD_NOT_ALLOWED", `Method ${ctx.method} is not allowed here`, { headers: { Allow: allow } });
+}
+
+type OperationRunner = (ctx: Context, params: Record<string, string>) => Promise<void>;
+
+/** One operation end to end: authenticate, guard, read and validate, run its handler, write its reply. */
+function operationRunner(
+  op: OperationSpec,
+  handlers: HandlerGroup,
+  auth: Authenticator,
+  parseBody: BodyParser,
+  guards: readonly RouteGuard[],
+): OperationRunner {
+  const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
+  const opGuards = [orgRouteGuard, ...guards].filter((guard) => guard.appliesTo(op));
+  return async (ctx, params) => {
+    ctx.state.route = op.path;
+    ctx.state.operationId = op.operationId;
+    const principal = await auth.authenticate(ctx, op.security);
+    for (const guard of opGuards) guard.check(principal, params);
+    await readBody(op, ctx, parseBody);
+    const { query, body } = validateParts(op, ctx, params);
+    if (!handler) {
+      throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {
+        code: "NOT_IMPLEMENTED",
+        operation: op.operationId,
+      });
+    }
+    let signal: AbortSignal | undefined;
+    const request = {
+      params,
+      query,
+      body,
+      headers: ctx.headers as Record<string, string | undefined>,
+      principal,
+      requestId: ctx.state.requestId as string,
+      // Most handlers never look at it: the controller and its listener are made on first use only.
+      get signal() {
+        signal ??= abortedWhenClientLeaves(ctx.res);
+        return signal;
+      },
+    } as unknown as OperationRequest<OperationId>;
+    // Each handler's reply is checked against its own operation at compile time; here any reply will do.
+    const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
+    writeReply(ctx, op, reply);
+  };
+}
+
+function writeReply(
+  ctx: Context,
+  op: OperationSpec,
+  reply: { status: number; body?: unknown; headers?: Record<string, string> },
+): void {
+  ctx.status = reply.status;
+  if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) ctx.set(k, v);
+  const declared = op.responses.get(ctx.status)?.contentType;
+  const typeFromHandler = reply.headers?.["content-type"] ?? reply.headers?.["Content-Type"];
+  // The type is set before the body, so Koa's body setter does not guess one first (each guess and each
+  // `ctx.type =` is a mime-types look-up; see setContentType).
+  if (reply.body instanceof SerializedJson) {
+    if (declared && !typeFromHandler) setContentType(ctx, declared);
+    ctx.set("ETag", reply.body.etag);
+    ctx.body = reply.body.bytes;
+  } else {
+    if (!typeFromHandler) {
+      if (declared) setContentType(ctx, declared);
+      else if (isJsonValue(reply.body)) setContentType(ctx, "json");
+    }
+    ctx.body = serializedBody(reply.body);
+  }
+  // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
+  // copies every response header: asked only when the request carries a condition.)
+  const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
+  if (reply.body instanceof SerializedJson && conditional && ctx.fresh) ctx.status = 304;
 }
 
 /** A value the router serialises as JSON (not text, bytes or a stream). */
@@ -200,9 +226,4 @@ function serializedBody(body: unknown): string | Buffer | Readable {
   if (body === undefined || body === null) return "";
   if (typeof body === "string" || Buffer.isBuffer(body) || body instanceof Readable) return body;
   return JSON.stringify(body);
-}
-
-/** Sets 405 + Allow for a known path with another method (rendered as a problem by the app). */
-export function allowedMethods(router: Router) {
-  return router.allowedMethods();
 }
