@@ -24,14 +24,8 @@ export function hasBody(ctx: Context): boolean {
 function validateParts(op: OperationSpec, ctx: Context, params: Record<string, string>) {
   const query: Record<string, unknown> = { ...ctx.query };
   const problems: ProblemItem[] = [];
-  let valid = true;
-  const check = (where: "path" | "query" | "body", validate: ValidateFunction | undefined, value: unknown) => {
-    if (!validate || validate(value)) return;
-    valid = false;
-    problems.push(...describeErrors(where, validate.errors));
-  };
-  check("path", op.validatePath, params);
-  check("query", op.validateQuery, query);
+  let valid = passes(problems, "path", op.validatePath, params);
+  valid = passes(problems, "query", op.validateQuery, query) && valid;
 
   let body: unknown;
   if (hasBody(ctx)) {
@@ -45,7 +39,7 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
   if (body === undefined && op.bodyRequired) {
     problems.push({ pointer: "/body", message: "a JSON request body is required" });
   } else if (body !== undefined) {
-    check("body", op.validateBody, body);
+    valid = passes(problems, "body", op.validateBody, body) && valid;
   }
   if (!valid || problems.length) {
     if (!problems.length) problems.push({ pointer: "/", message: "does not match the schema" });
@@ -53,6 +47,18 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
     throw new HttpProblem(400, `Request is invalid: ${detail}`, { code: "VALIDATION_FAILED", errors: problems });
   }
   return { query, body };
+}
+
+/** Whether `value` passes `validate` (no validator: it does); what it does not pass is added to `problems`. */
+function passes(
+  problems: ProblemItem[],
+  where: "path" | "query" | "body",
+  validate: ValidateFunction | undefined,
+  value: unknown,
+): boolean {
+  if (!validate || validate(value)) return true;
+  problems.push(...describeErrors(where, validate.errors));
+  return false;
 }
 
 /**

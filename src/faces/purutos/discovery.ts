@@ -45,7 +45,7 @@ export interface Discovery {
   list(): Promise<Puruto[]>;
   /** undefined for unknown names and for names that are not plain folder names. */
   get(name: string): Promise<Puruto | undefined>;
-  /** For GET /health. */
+  /** For GET /health: one object per index, shared by every caller (read it, do not change it). */
   snapshot(): Promise<DiscoverySnapshot>;
   /** Forces a rebuild now (tests, admin). */
   refresh(): Promise<void>;
@@ -98,6 +98,9 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
     return building;
   }
 
+  // One snapshot per index (GET /health asks on every call): shared by its callers, who must not change it.
+  const snapshots = new WeakMap<Index, DiscoverySnapshot>();
+
   async function current(): Promise<Index> {
     if (index === null || dirty) return rebuild();
     const now = Date.now();
@@ -120,8 +123,13 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
       return (await current()).byName.get(name);
     },
     async snapshot() {
-      const { items, sources, problems } = await current();
-      return { purutos: items.length, sources: [...sources], problems: [...problems] };
+      const index = await current();
+      let snapshot = snapshots.get(index);
+      if (!snapshot) {
+        snapshot = { purutos: index.items.length, sources: [...index.sources], problems: [...index.problems] };
+        snapshots.set(index, snapshot);
+      }
+      return snapshot;
     },
     async refresh() {
       dirty = true;
@@ -173,6 +181,18 @@ const ABSOLUTE_PATH = /(?<![\w.~])\/[^\s"'`:,()[\]]*/g;
  * problems stay in the log.
  */
 export function withoutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
+  let cutSnapshot = withoutPathsOf.get(snapshot);
+  if (!cutSnapshot) {
+    cutSnapshot = cutPaths(snapshot);
+    withoutPathsOf.set(snapshot, cutSnapshot);
+  }
+  return cutSnapshot;
+}
+
+/** Per snapshot (one per index), its path-less copy: worked out once, not on every GET /health. */
+const withoutPathsOf = new WeakMap<DiscoverySnapshot, DiscoverySnapshot>();
+
+function cutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
   const cut = (text: string) => text.replace(ABSOLUTE_PATH, (p) => `…/${path.basename(p)}`);
   return { purutos: snapshot.purutos, sources: snapshot.sources.map(cut), problems: snapshot.problems.map(cut) };
 }
