@@ -148,6 +148,16 @@ describe("the HTTP boundary", () => {
     expect(wrong.type).toContain("application/problem+json");
   });
 
+  it("OPTIONS lists the methods of a known path; a method no route has is 405 there, 404 elsewhere", async () => {
+    const options = await call("/api/v1/orgs/acme/manifests", { method: "OPTIONS" });
+    expect(options.status).toBe(200);
+    expect(options.headers.get("allow")?.split(", ").sort()).toEqual(["GET", "HEAD", "POST"]);
+    const unknownMethod = await call("/health", { method: "PROPFIND" });
+    expect(unknownMethod.status).toBe(405);
+    expect(unknownMethod.body.code).toBe("METHOD_NOT_ALLOWED");
+    expect((await call("/no/such/route", { method: "PROPFIND" })).status).toBe(404);
+  });
+
   it("API key: missing or wrong → 401; the key checks run before validation", async () => {
     const none = await call("/purutos");
     expect(none.status).toBe(401);
