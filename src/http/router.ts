@@ -83,7 +83,7 @@ function bySpecificity(a: OperationSpec, b: OperationSpec): number {
   return 0;
 }
 
-/** Reads the JSON body of the request into `ctx.request.body` (koa-body with the configured limits). */
+/** Reads the JSON body of the request into `ctx.request.body` (./body/json-body.ts, with the configured limit). */
 export type BodyParser = (ctx: Context) => Promise<void>;
 
 /**
