@@ -1,11 +1,11 @@
 // The Koa application: one layer — request id, the spec operation (or a mount) the request names, problem+json
 // errors, metrics and the request log line.
 import Koa, { type Context } from "koa";
-import { koaBody } from "koa-body";
 import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
+import { readJsonBody } from "./body/json-body";
 import { readBodyWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
@@ -70,20 +70,8 @@ export function createApp({
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
-  const parseBody = koaBody({
-    json: true,
-    jsonStrict: true,
-    jsonLimit: maxBodyBytes,
-    text: false,
-    urlencoded: false,
-    multipart: false,
-    // Keep the raw body off: we only need parsed JSON.
-    includeUnparsed: false,
-    onError: (err: Error) => {
-      throw err;
-    },
-  });
-  const parseWithin = (ctx: Context) => readBodyWithin(ctx, bodyTimeoutMs, () => parseBody(ctx, noMoreMiddleware));
+  const parseWithin = (ctx: Context) =>
+    readBodyWithin(ctx, bodyTimeoutMs, () => readJsonBody(ctx, { limitBytes: maxBodyBytes }));
   // The body is parsed by the route, after authentication, and only for an operation that takes one.
   const dispatch = buildDispatcher(spec, handlers, auth, parseWithin, guards);
   const tools = {

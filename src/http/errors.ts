@@ -1,15 +1,9 @@
-// Every error leaves as application/problem+json (RFC 9457), whatever threw it:
-// our HttpProblem, koa-body (invalid JSON, oversized body), or an unexpected bug (500, logged, no internals leaked).
+// Every error leaves as application/problem+json (RFC 9457), whatever threw it: our HttpProblem (the JSON body
+// reader, ./body/json-body.ts, throws its 400/413/415 as HttpProblems), a library's error carrying an HTTP status,
+// or an unexpected bug (500, logged, no internals leaked).
 import type { Context } from "koa";
 import { ActionUnavailableError } from "../core/governance/types";
 import { HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
-
-function invalidBodyDetail(message: string): string {
-  if (/only supports object and array/.test(message)) return "Request body must be a JSON object";
-  // bourne refuses prototype poisoning instead of parsing it.
-  if (/prototype property/.test(message)) return "Request body must not contain __proto__ or constructor.prototype";
-  return "Request body is not valid JSON";
-}
 
 /** Maps what libraries throw to a problem. */
 export function toProblem(err: unknown): HttpProblem {
@@ -20,10 +14,6 @@ export function toProblem(err: unknown): HttpProblem {
   const status = e.status ?? e.statusCode;
   if (e.type === "entity.too.large" || status === 413) {
     return new HttpProblem(413, "Request body is larger than the configured limit", { code: "PAYLOAD_TOO_LARGE" });
-  }
-  // The JSON body parser (co-body + bourne) throws a SyntaxError with status 400 for every body it refuses.
-  if (e.type === "entity.parse.failed" || (status === 400 && err instanceof SyntaxError)) {
-    return new HttpProblem(400, invalidBodyDetail(e.message ?? ""), { code: "INVALID_JSON" });
   }
   if (status === 415)
     return new HttpProblem(415, e.message ?? "Unsupported media type", { code: "UNSUPPORTED_MEDIA_TYPE" });

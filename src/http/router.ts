@@ -75,7 +75,7 @@ function abortedWhenClientLeaves(res: ServerResponse): AbortSignal {
   return controller.signal;
 }
 
-/** Reads the JSON body of the request into `ctx.request.body` (koa-body with the configured limits). */
+/** Reads the JSON body of the request into `ctx.request.body` (./body/json-body.ts, with the configured limit). */
 export type BodyParser = (ctx: Context) => Promise<void>;
 
 /**
