@@ -30,8 +30,6 @@ const latency = new Histogram({
   registers: [registry],
 });
 
-const noMoreMiddleware = async () => {};
-
 /**
  * A door that is not a spec operation (the MCP face's JSON-RPC endpoints) under a path prefix. It runs inside
  * the outer layer (request id, problem+json errors, metrics, request log) but before the JSON body parser, so it
