@@ -130,7 +130,7 @@ function goalsOf(rows: Measurement[]): Verdict[] {
       p99Max: 10,
     }),
     ratioGoal(find, "execute (SQLite, audit) ≥ 0.3× koa, p99 ≤ 20 ms", "execute", "koa", 0.3, { p99Max: 20 }),
-    ratioGoal(find, "GET /purutos (100) ≥ 0.8× bare node:http same bytes", "purutos", "purutos:same-bytes", 0.8, ac),
+    ratioGoal(find, "GET /purutos (100) ≥ 0.8× bare node:http same bytes", "purutos", "purutos:same-bytes", 0.8),
     ratioGoal(find, "execute on PostgreSQL ≥ 0.5× execute on SQLite", "execute-pg", "execute", 0.5, ac),
     ratioGoal(find, "escalate with 10k pending ≥ 0.9× with none, p99 ≤ 50 ms", "escalate-10k", "escalate-0", 0.9, {
       ...ac,

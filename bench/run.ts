@@ -187,7 +187,13 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
     const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
     await balancer?.stop();
     target.stop();
-    if (bytes) rows.push(...(await sameBytes(rows[0]!, bytes)));
+    if (bytes)
+      rows.push(
+        ...(await sameBytes(
+          rows.filter((r) => !r.reference),
+          bytes,
+        )),
+      );
     const took = (Date.now() - started) / 1000;
     console.log(
       `  ${name}: measured in ${took.toFixed(0)} s (started and seeded in ${launched.startedIn.toFixed(1)} s)`,
@@ -199,20 +205,27 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
   }
 }
 
-/** A bare node:http server answering the line's exact bytes, and the line's ratio to it. */
-async function sameBytes(line: Measurement, bytes: Record<string, string>): Promise<Measurement[]> {
+/** A bare node:http server answering the line's exact bytes (with each load generator of the line), and the ratios. */
+async function sameBytes(line: Measurement[], bytes: Record<string, string>): Promise<Measurement[]> {
   const reference = await startTarget("bytes", { env: bytes });
   try {
-    const [same] = await loadLine(
+    const measured = await loadLine(
       reference,
       `${reference.url}/`,
       {},
       {
         name: "  bare node:http, same response bytes",
-        key: `${line.key}:same-bytes`,
+        key: `${line[0]!.key}:same-bytes`,
+        withWrk: line.some((m) => m.tool === "wrk"),
       },
     );
-    return [same!, { ...line, key: undefined, name: "  → gatehouse vs the same bytes", reference: same! }];
+    const comparisons = measured.flatMap((same) => {
+      const gatehouse = line.find((m) => m.tool === same.tool);
+      return gatehouse
+        ? [{ ...gatehouse, key: undefined, name: "  → gatehouse vs the same bytes", reference: same }]
+        : [];
+    });
+    return [...measured, ...comparisons];
   } finally {
     reference.stop();
   }
