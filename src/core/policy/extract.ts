@@ -52,11 +52,16 @@ const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 
 /** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
 export function foldKey(key: string): string {
+  // Most keys (`to`, `subject`, `amount`) are that form already, which the three steps below leave unchanged
+  // (./ascii-fast-paths.test.ts).
+  if (FOLDED_KEY.test(key)) return key;
   return key
     .normalize("NFKC")
     .toLowerCase()
     .replace(/[^\p{L}\p{N}]/gu, "");
 }
+
+const FOLDED_KEY = /^[a-z0-9]*$/u;
 
 type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counterparty" | "jurisdiction">;
 
@@ -72,80 +77,73 @@ export function extractActionFacts(
   if (action.currency !== undefined)
     facts.currencies.push({ source: "action.currency", value: String(action.currency) });
 
-  const budget = { nodes: 0 };
-  const fail = (why: string) => {
-    facts.incomplete ??= why;
-  };
-  walk(action.params, "params", 0, facts, budget, fail);
+  // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
+  const walked: Walk = { facts, nodes: 0 };
+  walk(action.params, "params", 0, walked);
   for (const path of tool?.recipient_params ?? [])
-    for (const hit of resolvePath(action.params, path))
-      collectRecipients(hit.value, `params.${hit.source}`, 0, facts.recipients, fail);
+    for (const hit of resolvePath(action.params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts);
   for (const path of tool?.amount_params ?? [])
     for (const hit of resolvePath(action.params, path))
       facts.amounts.push({ source: `params.${hit.source}`, value: hit.value });
   return facts;
 }
 
+interface Walk {
+  facts: ActionFacts;
+  /** Values visited so far (bounded by MAX_PARAM_NODES). */
+  nodes: number;
+}
+
+/** Records the first reason the params could not be walked completely. */
+function fail(facts: ActionFacts, why: string): void {
+  facts.incomplete ??= why;
+}
+
 /** Every well-known key anywhere in the params. */
-function walk(
-  node: unknown,
-  source: string,
-  depth: number,
-  facts: ActionFacts,
-  budget: { nodes: number },
-  fail: (why: string) => void,
-): void {
-  if (++budget.nodes > MAX_PARAM_NODES) return fail(`params have more than ${MAX_PARAM_NODES} values`);
-  if (depth > MAX_PARAM_DEPTH) return fail(`params are nested deeper than ${MAX_PARAM_DEPTH}`);
+function walk(node: unknown, source: string, depth: number, walked: Walk): void {
+  const facts = walked.facts;
+  if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
+  if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (Array.isArray(node)) {
-    node.forEach((item, i) => {
-      walk(item, `${source}[${i}]`, depth + 1, facts, budget, fail);
-    });
+    // `i in node`: a hole in a sparse array is no value (forEach skipped it, and the count must not change).
+    for (let i = 0; i < node.length; i++) if (i in node) walk(node[i], `${source}[${i}]`, depth + 1, walked);
     return;
   }
   if (!isObject(node)) return;
-  for (const [key, value] of Object.entries(node)) {
+  for (const key of Object.keys(node)) {
+    const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${key}`;
-    if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts.recipients, fail);
+    if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
     if (AMOUNT_KEYS.has(folded)) facts.amounts.push({ source: here, value });
     if (CURRENCY_KEYS.has(folded) && isScalar(value)) facts.currencies.push({ source: here, value: String(value) });
     if (JURISDICTION_KEYS.has(folded)) collectScalars(value, here, facts.jurisdictions);
-    walk(value, here, depth + 1, facts, budget, fail);
+    walk(value, here, depth + 1, walked);
   }
 }
 
 /** The recipients a value under a recipient key stands for. */
-function collectRecipients(
-  value: unknown,
-  source: string,
-  depth: number,
-  into: Found<string>[],
-  fail: (why: string) => void,
-): void {
-  if (depth > MAX_PARAM_DEPTH) return fail(`recipients are nested deeper than ${MAX_PARAM_DEPTH}`);
+function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts): void {
+  if (depth > MAX_PARAM_DEPTH) return fail(facts, `recipients are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (isScalar(value)) {
-    into.push({ source, value: String(value) });
+    facts.recipients.push({ source, value: String(value) });
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      collectRecipients(item, `${source}[${i}]`, depth + 1, into, fail);
-    });
+    for (let i = 0; i < value.length; i++)
+      if (i in value) collectRecipients(value[i], `${source}[${i}]`, depth + 1, facts);
     return;
   }
   if (!isObject(value)) return;
   const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)));
   const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
-  for (const key of keys) collectRecipients(value[key], `${source}.${key}`, depth + 1, into, fail);
+  for (const key of keys) collectRecipients(value[key], `${source}.${key}`, depth + 1, facts);
 }
 
 function collectScalars(value: unknown, source: string, into: Found<string>[]): void {
   if (isScalar(value)) into.push({ source, value: String(value) });
   else if (Array.isArray(value)) {
-    value.forEach((item, i) => {
-      collectScalars(item, `${source}[${i}]`, into);
-    });
+    for (let i = 0; i < value.length; i++) if (i in value) collectScalars(value[i], `${source}[${i}]`, into);
   } else if (value !== null && value !== undefined) into.push({ source, value: JSON.stringify(value) });
 }
 

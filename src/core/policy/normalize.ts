@@ -23,8 +23,18 @@ const SCRIPT_PATTERNS = SCRIPTS.map((name) => ({ name, re: new RegExp(`\\p{Scrip
 
 /** NFKC, lower case, trimmed, without trailing dots. No splitting, no refusal: the common text form. */
 export function foldText(raw: string): string {
-  return withoutTrailingDots(raw.normalize("NFKC").toLowerCase().normalize("NFKC").trim());
+  return withoutTrailingDots(nfkc(nfkc(raw).toLowerCase()).trim());
 }
+
+// Printable ASCII (U+0020–U+007E), what nearly every recipient, key and list entry is written in. NFKC maps each of
+// these characters to itself (so `nfkc` skips it), none is an invisible format character, and the only letters
+// among them are Latin: the look-alike analysis of `normalizeOne` cannot refuse such a part and is skipped too.
+// Both were most of a decision's normalisation cost (./ascii-fast-paths.test.ts holds these reasons over all of ASCII).
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/u;
+const isAscii = (text: string) => PRINTABLE_ASCII.test(text);
+
+/** `text.normalize("NFKC")`, without the call on printable ASCII (which it leaves unchanged). */
+const nfkc = (text: string) => (isAscii(text) ? text : text.normalize("NFKC"));
 
 /** The comparable forms of one raw value: each part it may hide, and all parts joined by one space. */
 export interface NormalizedValue {
@@ -36,7 +46,7 @@ export interface NormalizedValue {
 
 export function normalizeValue(raw: string): NormalizedValue {
   const folded = splitValues(raw);
-  return { raw, whole: folded.join(" "), parts: folded.map((part) => normalizeOne(part, raw)) };
+  return { raw, whole: folded.join(" "), parts: normalizeParts(folded, raw) };
 }
 
 // A loop, not /\.+$/: that regex is quadratic on a long run of dots followed by something else.
@@ -51,38 +61,56 @@ function withoutTrailingDots(text: string): string {
  * on the NFKC form, so a full-width comma (U+FF0C) separates as a comma does.
  */
 export function splitValues(raw: string): string[] {
-  return raw
-    .normalize("NFKC")
-    .split(SEPARATORS)
-    .map(foldText)
-    .filter((part) => part.length > 0);
+  // Loops rather than map/filter: this runs on every recipient of every decision.
+  const parts: string[] = [];
+  for (const piece of nfkc(raw).split(SEPARATORS)) {
+    const part = foldText(piece);
+    if (part.length > 0) parts.push(part);
+  }
+  return parts;
 }
 
 /** Every recipient hidden in `raw`, each normalised or refused. An empty or blank value yields nothing. */
 export function normalizeRecipients(raw: string): Normalized[] {
-  return splitValues(raw).map((part) => normalizeOne(part, raw));
+  return normalizeParts(splitValues(raw), raw);
+}
+
+function normalizeParts(folded: readonly string[], raw: string): Normalized[] {
+  const parts: Normalized[] = [];
+  for (const part of folded) parts.push(normalizeOne(part, raw));
+  return parts;
 }
 
 /** A single folded part (no separators left) in its comparable form, or the reason it is refused. */
 function normalizeOne(part: string, raw: string): Normalized {
-  const refuse = (reason: string): Normalized => ({ ok: false, raw, reason });
-  if (INVISIBLE.test(part)) return refuse("contains invisible formatting characters");
-  const scripts = scriptsOf(part);
-  if (scripts.length > 1) return refuse(`mixes scripts (${scripts.join(", ")}), a look-alike of another value`);
-  if (scripts.length === 1 && scripts[0] !== "Latin" && onlyLatinLookAlikes(part))
-    return refuse(`is written only in ${scripts[0]} letters that look like Latin ones, a look-alike of another value`);
+  const ascii = isAscii(part);
+  const lookAlike = ascii ? undefined : whyLookAlike(part);
+  if (lookAlike) return refused(raw, lookAlike);
 
-  const at = part.split("@");
-  if (at.length > 2) return refuse("contains more than one '@'");
-  if (at.length === 2) {
-    const [local = "", domain = ""] = at;
-    const ascii = toAsciiDomain(domain);
-    if (!local || !ascii) return refuse("is not a well-formed address");
-    return { ok: true, value: `${local}@${ascii}` };
+  // indexOf rather than split("@"): the same three cases (no '@', one, several) without an array per part.
+  const at = part.indexOf("@");
+  if (at >= 0 && part.indexOf("@", at + 1) >= 0) return refused(raw, "contains more than one '@'");
+  if (at >= 0) {
+    const local = part.slice(0, at);
+    const domain = toAsciiDomain(part.slice(at + 1));
+    if (!local || !domain) return refused(raw, "is not a well-formed address");
+    return { ok: true, value: `${local}@${domain}` };
   }
-  if (isAscii(part)) return { ok: true, value: part };
+  if (ascii) return { ok: true, value: part };
   // A non-ASCII value without '@' is compared in its IDNA form when it is a domain; else as folded text.
   return { ok: true, value: toAsciiDomain(part) || part };
+}
+
+const refused = (raw: string, reason: string): Normalized => ({ ok: false, raw, reason });
+
+/** Why a (non-ASCII) folded part reads as something else: invisible characters or look-alike letters. */
+function whyLookAlike(part: string): string | undefined {
+  if (INVISIBLE.test(part)) return "contains invisible formatting characters";
+  const scripts = scriptsOf(part);
+  if (scripts.length > 1) return `mixes scripts (${scripts.join(", ")}), a look-alike of another value`;
+  if (scripts.length === 1 && scripts[0] !== "Latin" && onlyLatinLookAlikes(part))
+    return `is written only in ${scripts[0]} letters that look like Latin ones, a look-alike of another value`;
+  return undefined;
 }
 
 /** IDNA form of a folded domain ('' when IDNA cannot encode it). ASCII domains are already folded. */
@@ -100,10 +128,11 @@ export function scriptsOf(text: string): string[] {
     found.add(script);
   }
   // Japanese mixes Han with kana legitimately; that alone is not a look-alike.
-  const japanese = ["Han", "Hiragana", "Katakana"];
-  if ([...found].every((s) => japanese.includes(s))) return found.size > 0 ? ["Han"] : [];
+  if ([...found].every((s) => JAPANESE.has(s))) return found.size > 0 ? ["Han"] : [];
   return [...found].sort();
 }
+
+const JAPANESE = new Set(["Han", "Hiragana", "Katakana"]);
 
 // Lower-case Cyrillic and Greek letters that read as Latin ones (after folding, upper case is gone). A value
 // made only of these (`хасо.сом`) is a whole-script look-alike of a Latin value; real words in those scripts
@@ -114,5 +143,3 @@ function onlyLatinLookAlikes(text: string): boolean {
   const letters = text.match(SCRIPTED_LETTER) ?? [];
   return letters.length > 0 && letters.every((letter) => LATIN_LOOK_ALIKES.has(letter));
 }
-
-const isAscii = (text: string) => /^[\x20-\x7e]*$/u.test(text);

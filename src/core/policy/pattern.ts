@@ -11,6 +11,7 @@
 // `ann@acme.com` and nothing outside acme.com (`x@acme.com.evil.io`, `x@evil.io@acme.com`, `x@evil-acme.com`),
 // and `*.acme.com` matches one label under acme.com. No regular expression is built from user text: a segment is
 // matched by a two-pointer wildcard scan in O(|segment| × |pattern segment|).
+import { perList } from "./list-cache";
 import { type Normalized, type NormalizedValue, splitValues, toAsciiDomain } from "./normalize";
 
 const DELIMITERS = new Set(["@", ".", " "]);
@@ -33,13 +34,21 @@ export function normalizePattern(pattern: string): string {
 
 /** Whether a normalised value matches a normalised pattern (see the grammar above). */
 export function matchesPattern(value: string, pattern: string): boolean {
-  const v = segments(value);
-  const p = segments(pattern);
+  return matchesSegments(segments(value), segments(pattern));
+}
+
+/** A text cut at its delimiters: the segments between them, and the delimiters in order. */
+interface Segments {
+  parts: string[];
+  delimiters: string;
+}
+
+function matchesSegments(v: Segments, p: Segments): boolean {
   if (v.delimiters !== p.delimiters) return false;
   return p.parts.every((part, i) => matchesSegment(v.parts[i] ?? "", part));
 }
 
-function segments(text: string): { parts: string[]; delimiters: string } {
+function segments(text: string): Segments {
   const parts: string[] = [];
   let delimiters = "";
   let start = 0;
@@ -77,11 +86,20 @@ function matchesSegment(value: string, pattern: string): boolean {
   return p === pattern.length;
 }
 
+// A policy list as it is matched: each pattern normalised and cut at its delimiters. Derived once per manifest
+// list (./list-cache.ts), not once per recipient of every decision.
+const compiledPatterns = perList((patterns) => patterns.map((pattern) => segments(normalizePattern(pattern))));
+
+const matchesAny = (value: string, compiled: readonly Segments[]) => {
+  const v = segments(value);
+  return compiled.some((p) => matchesSegments(v, p));
+};
+
 /** True when the value, or one of the recipients it hides, matches one of the patterns (a blocklist hit). */
 export function anyPartMatches(value: NormalizedValue, patterns: readonly string[]): boolean {
-  const normalized = patterns.map(normalizePattern);
+  const compiled = compiledPatterns(patterns);
   const candidates = [value.whole, ...value.parts.filter(isOk).map((p) => p.value)];
-  return candidates.some((c) => normalized.some((p) => matchesPattern(c, p)));
+  return candidates.some((c) => matchesAny(c, compiled));
 }
 
 /**
@@ -90,9 +108,9 @@ export function anyPartMatches(value: NormalizedValue, patterns: readonly string
  */
 export function allPartsMatch(value: NormalizedValue, patterns: readonly string[]): boolean {
   if (value.parts.length === 0 || value.parts.some((p) => !p.ok)) return false;
-  const normalized = patterns.map(normalizePattern);
-  if (normalized.some((p) => matchesPattern(value.whole, p))) return true;
-  return value.parts.filter(isOk).every((part) => normalized.some((p) => matchesPattern(part.value, p)));
+  const compiled = compiledPatterns(patterns);
+  if (matchesAny(value.whole, compiled)) return true;
+  return value.parts.filter(isOk).every((part) => matchesAny(part.value, compiled));
 }
 
 const isOk = (n: Normalized): n is Extract<Normalized, { ok: true }> => n.ok;

@@ -1,10 +1,10 @@
-import { describe, expect, it } from "vitest";
 import fc from "fast-check";
+import { describe, expect, it } from "vitest";
 import { approvalBindingHash } from "../approvals/binding";
 import { actionHash, approvalBindingOf } from "./action-hash";
 import { BudgetCounters } from "./budget-counters";
-import { decide, type ApprovalView } from "./pipeline";
-import { engine, emailRequest, ORG, supportBot } from "./test-fixtures";
+import { type ApprovalView, decide, type PolicyDeps } from "./pipeline";
+import { emailRequest, engine, ORG, supportBot } from "./test-fixtures";
 import type { ActionRequest, ManifestInput } from "./types";
 
 type Setup = Awaited<ReturnType<typeof engine>>;
@@ -250,13 +250,29 @@ function exhaust(e: Setup, n: number) {
   for (let i = 0; i < n; i++) e.budgets.tryConsume([{ scope, window, limit: n }]);
 }
 
+/** An engine set up for the case, and the case's request. */
+async function setUp(c: Case): Promise<{ e: Setup; request: ActionRequest }> {
+  const e = await engine();
+  if (c.manifest !== null) e.manifests.register(ORG, supportBot(c.manifest ?? {}));
+  let request: ActionRequest = { ...emailRequest(), ...c.request };
+  const extra = await c.prepare?.(e, request);
+  if (extra) request = { ...request, ...extra };
+  return { e, request };
+}
+
+/** The same stores, answering every read through a promise as a networked store does. */
+function answeringLater(deps: PolicyDeps): PolicyDeps {
+  return {
+    ...deps,
+    manifests: { getByUapkId: async (...args) => deps.manifests.getByUapkId(...args) },
+    budgets: { current: async (...args) => deps.budgets.current(...args) },
+    counterparties: { isKnown: async (...args) => deps.counterparties.isKnown(...args) },
+  };
+}
+
 describe("policy pipeline: one case per reason code", () => {
   it.each(cases)("$name → $decision $codes", async (c) => {
-    const e = await engine();
-    if (c.manifest !== null) e.manifests.register(ORG, supportBot(c.manifest ?? {}));
-    let request: ActionRequest = { ...emailRequest(), ...c.request };
-    const extra = await c.prepare?.(e, request);
-    if (extra) request = { ...request, ...extra };
+    const { e, request } = await setUp(c);
 
     const d = await decide(ORG, request, e.deps, { now: e.now() });
 
@@ -280,6 +296,14 @@ describe("policy pipeline: one case per reason code", () => {
         "budget_check",
         "approval_check",
       ]);
+  });
+
+  // The checks answer at once when the stores do (the embedded SQLite store), and wait when a store answers
+  // through a promise (PostgreSQL): either way, the same decision.
+  it.each(cases)("$name: the same decision from stores that answer through promises", async (c) => {
+    const { e, request } = await setUp(c);
+    const atOnce = await decide(ORG, request, e.deps, { now: e.now() });
+    expect(await decide(ORG, request, answeringLater(e.deps), { now: e.now() })).toEqual(atOnce);
   });
 
   it("reports the seed's budget message and details", async () => {
@@ -329,6 +353,15 @@ describe("approvals in the pipeline", () => {
 
   it("an approved approval bound to this action turns ESCALATE into ALLOW", async () => {
     const d = await run(approval(), deleteRequest);
+    expect(d.decision).toBe("ALLOW");
+    expect(d.approvedBy).toBe("appr-1");
+  });
+
+  it("also when the approval is read through a promise (a networked store)", async () => {
+    const e = await engine();
+    e.manifests.register(ORG, supportBot());
+    const request = { ...deleteRequest, approval_id: "appr-1" };
+    const d = await decide(ORG, request, { ...e.deps, findApproval: async () => approval() }, { now: e.now() });
     expect(d.decision).toBe("ALLOW");
     expect(d.approvedBy).toBe("appr-1");
   });

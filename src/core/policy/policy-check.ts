@@ -144,3 +144,16 @@ export const escalate = (reasons: Reason[], details?: Details): CheckOutcome => 
 export function deny(code: Reason["code"], message: string, details?: Details): CheckOutcome {
   return { kind: "stop", decision: "DENY", reasons: [{ code, message }], ...(details ? { details } : {}) };
 }
+
+/**
+ * `then(value)` now when the value is already there, or once it resolves. The stores answer synchronously on the
+ * embedded SQLite backend: a check built with this returns its outcome without a promise there, and the
+ * pipeline does not wait a turn of the microtask queue for it (each such wait showed in the profile of a decision).
+ */
+export function whenReady<T, R>(value: MaybePromise<T>, then: (value: T) => R): R | Promise<R> {
+  return isPromise(value) ? value.then(then) : then(value);
+}
+
+// `instanceof`, not a look-up of `then`: a store answers a value or a native promise (an async function), and
+// a `then` look-up on every outcome's shape was itself visible in the profile.
+export const isPromise = <T>(value: MaybePromise<T>): value is Promise<T> => value instanceof Promise;

@@ -1,4 +1,5 @@
 // action_type: the action's category must appear in at least one capability of the manifest.
+import { perList } from "../list-cache";
 import { defineCheck, deny, pass } from "../policy-check";
 
 export const actionTypeCheck = defineCheck({
@@ -6,8 +7,11 @@ export const actionTypeCheck = defineCheck({
   needs: ["manifest"],
   run(input) {
     const type = input.request.action.type;
-    const allowed = input.manifest.capabilities.some((cap) => cap.split(":")[0] === type);
-    if (!allowed) return deny("ACTION_NOT_ALLOWED", `Action type '${type}' is not permitted`);
+    if (!actionTypesOf(input.manifest.capabilities).has(type))
+      return deny("ACTION_NOT_ALLOWED", `Action type '${type}' is not permitted`);
     return pass();
   },
 });
+
+// The action types a manifest's capabilities name (`email` of `email:send`), once per manifest (../list-cache.ts).
+const actionTypesOf = perList((capabilities) => new Set(capabilities.map((cap) => cap.split(":")[0])));

@@ -16,7 +16,6 @@ export const amountThresholdCheck = defineCheck({
   name: "amount_threshold",
   needs: ["manifest", "actionFacts"],
   run(input) {
-    const unverifiable = (message: string) => deny("AMOUNT_UNVERIFIABLE", message);
     const { amount: declared, currency: declaredCurrency } = input.request.action;
     const facts = input.actionFacts;
     const executed = facts.amounts.map(parseFound);
@@ -64,6 +63,8 @@ export const amountThresholdCheck = defineCheck({
     return pass(details);
   },
 });
+
+const unverifiable = (message: string) => deny("AMOUNT_UNVERIFIABLE", message);
 
 /** Why the declared amount/currency is not what the connector receives, or undefined when they agree. */
 function declaredMismatch(

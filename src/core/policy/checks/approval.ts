@@ -4,14 +4,23 @@
 // agent, action hash). Such an approval turns the accumulated ESCALATE into ALLOW; anything else keeps it
 // ESCALATE. A DENY never reaches this check, so no approval can override one.
 import { actionHash } from "../action-hash";
-import { type ApprovalView, type CheckInput, defineCheck, escalate, pass, skip } from "../policy-check";
+import {
+  type ApprovalView,
+  type CheckInput,
+  type CheckOutcome,
+  defineCheck,
+  escalate,
+  pass,
+  skip,
+  whenReady,
+} from "../policy-check";
 import type { Reason } from "../types";
 
 export const approvalCheck = defineCheck({
   name: "approval_check",
   needs: ["manifest"],
   provides: ["approvedBy"],
-  async run(input, deps) {
+  run(input, deps) {
     const { manifest, capability } = input;
     const own: Reason[] = [];
     if (manifest.constraints?.require_human_approval?.includes(capability))
@@ -24,15 +33,17 @@ export const approvalCheck = defineCheck({
     if (pending.length === 0) return own.length === 0 && !approvalId ? skip() : pass();
     if (!approvalId) return escalate(own);
 
-    const approval = deps.findApproval ? await deps.findApproval(input.orgId, approvalId) : undefined;
-    const problem = whyNotUsable(approval, input);
-    if (problem) return escalate(own, { approval_id: approvalId, problem });
-    return {
-      kind: "continue",
-      result: "pass",
-      details: { approval_id: approvalId, overrides: pending.map((r) => r.code) },
-      facts: { approvedBy: approvalId },
-    };
+    const approval = deps.findApproval ? deps.findApproval(input.orgId, approvalId) : undefined;
+    return whenReady(approval, (found): CheckOutcome<"approvedBy"> => {
+      const problem = whyNotUsable(found, input);
+      if (problem) return escalate(own, { approval_id: approvalId, problem });
+      return {
+        kind: "continue",
+        result: "pass",
+        details: { approval_id: approvalId, overrides: pending.map((r) => r.code) },
+        facts: { approvedBy: approvalId },
+      };
+    });
   },
 });
 

@@ -7,7 +7,17 @@
 import type { ActionFacts } from "../extract";
 import { type NormalizedValue, normalizeValue } from "../normalize";
 import { allPartsMatch, anyPartMatches } from "../pattern";
-import { type CheckOutcome, defineCheck, deny, escalate } from "../policy-check";
+import {
+  type CheckOutcome,
+  type CheckView,
+  defineCheck,
+  deny,
+  escalate,
+  type PolicyDeps,
+  pass,
+  skip,
+  whenReady,
+} from "../policy-check";
 
 interface Recipient extends NormalizedValue {
   source: string;
@@ -18,62 +28,86 @@ export const counterpartyCheck = defineCheck({
   needs: ["manifest", "actionFacts"],
   reads: ["token"],
   provides: ["counterparties"],
-  async run(input, deps) {
-    const policy = input.manifest.policy ?? {};
+  run(input, deps) {
     const recipients = recipientsOf(input.actionFacts);
-    const counterparties = [...new Set(recipients.flatMap((r) => r.parts.flatMap((p) => (p.ok ? [p.value] : []))))];
-    const withFacts = (outcome: CheckOutcome): CheckOutcome<"counterparties"> => ({
-      ...outcome,
-      facts: { counterparties },
-    });
-
-    const allowedRecipients = input.token?.constraints?.allowed_recipients;
-    const listRules = policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined;
-    const anyRule = allowedRecipients !== undefined || listRules || policy.escalate_new_counterparties === true;
-    if (!anyRule) return withFacts({ kind: "continue", result: "skip" });
-
-    const unreadable = whyUnreadable(input.actionFacts, recipients);
-    if (unreadable)
-      return withFacts(blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details));
-
-    if (allowedRecipients) {
-      const outside = recipients.filter((r) => !allPartsMatch(r, allowedRecipients));
-      if (outside.length > 0)
-        return withFacts(
-          blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside)),
-        );
-    }
-    if (policy.counterparty_blocklist) {
-      const hit = recipients.filter((r) => anyPartMatches(r, policy.counterparty_blocklist ?? []));
-      if (hit.length > 0)
-        return withFacts(blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit)));
-    }
-    if (policy.counterparty_allowlist) {
-      const outside = recipients.filter((r) => !allPartsMatch(r, policy.counterparty_allowlist ?? []));
-      if (outside.length > 0)
-        return withFacts(blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside)));
-    }
-    if (policy.escalate_new_counterparties) {
-      const unknown: string[] = [];
-      for (const c of counterparties) {
-        if (!(await deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c))) unknown.push(c);
-      }
-      if (unknown.length > 0)
-        return withFacts(
-          escalate(
-            [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }],
-            {
-              counterparties: unknown,
-            },
-          ),
-        );
-    }
-    return withFacts({ kind: "continue", result: "pass", details: { counterparties } });
+    const counterparties = counterpartiesOf(recipients);
+    // Only the NEW_COUNTERPARTY lookups may wait on a store: any other outcome is returned as it is, so the
+    // pipeline does not wait a turn for it.
+    return whenReady(judge(input, deps, recipients, counterparties), (outcome) =>
+      withCounterparties(outcome, counterparties),
+    );
   },
 });
 
+/** Every outcome carries the counterparties. The outcome was just built by `judge`: it takes them in place. */
+function withCounterparties(outcome: CheckOutcome, counterparties: string[]): CheckOutcome<"counterparties"> {
+  const withFacts: CheckOutcome<"counterparties"> = outcome;
+  withFacts.facts = { counterparties };
+  return withFacts;
+}
+
+type Input = CheckView<"manifest" | "actionFacts", "token">;
+
+function judge(
+  input: Input,
+  deps: PolicyDeps,
+  recipients: Recipient[],
+  counterparties: string[],
+): CheckOutcome | Promise<CheckOutcome> {
+  const policy = input.manifest.policy ?? {};
+  const allowedRecipients = input.token?.constraints?.allowed_recipients;
+  const listRules = policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined;
+  const anyRule = allowedRecipients !== undefined || listRules || policy.escalate_new_counterparties === true;
+  if (!anyRule) return skip();
+
+  const unreadable = whyUnreadable(input.actionFacts, recipients);
+  if (unreadable) return blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details);
+
+  if (allowedRecipients) {
+    const outside = recipients.filter((r) => !allPartsMatch(r, allowedRecipients));
+    if (outside.length > 0)
+      return blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside));
+  }
+  if (policy.counterparty_blocklist) {
+    const hit = recipients.filter((r) => anyPartMatches(r, policy.counterparty_blocklist ?? []));
+    if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
+  }
+  if (policy.counterparty_allowlist) {
+    const outside = recipients.filter((r) => !allPartsMatch(r, policy.counterparty_allowlist ?? []));
+    if (outside.length > 0)
+      return blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside));
+  }
+  if (policy.escalate_new_counterparties) return escalateUnknown(input, deps, counterparties);
+  return pass({ counterparties });
+}
+
+async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: string[]): Promise<CheckOutcome> {
+  const unknown: string[] = [];
+  for (const c of counterparties) {
+    if (!(await deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c))) unknown.push(c);
+  }
+  if (unknown.length > 0)
+    return escalate(
+      [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }],
+      { counterparties: unknown },
+    );
+  return pass({ counterparties });
+}
+
 function recipientsOf(facts: ActionFacts): Recipient[] {
-  return facts.recipients.map((found) => ({ source: found.source, ...normalizeValue(found.value) }));
+  const recipients: Recipient[] = [];
+  for (const found of facts.recipients) {
+    const { raw, whole, parts } = normalizeValue(found.value);
+    recipients.push({ source: found.source, raw, whole, parts });
+  }
+  return recipients;
+}
+
+/** The accepted recipients' values, each once, in order of appearance (loops: this runs on every decision). */
+function counterpartiesOf(recipients: Recipient[]): string[] {
+  const values = new Set<string>();
+  for (const r of recipients) for (const part of r.parts) if (part.ok) values.add(part.value);
+  return [...values];
 }
 
 /** Why the rules cannot be applied to these recipients (then the action is denied), or undefined. */

@@ -3,6 +3,7 @@
 // normalised to ISO 3166-1 alpha-2 (../jurisdictions.ts), as are the lists. Fails closed: with either list, an
 // action naming no jurisdiction, or one that is no ISO 3166-1 country, is denied.
 import { normalizeJurisdiction } from "../jurisdictions";
+import { perList } from "../list-cache";
 import { defineCheck, deny, pass, skip } from "../policy-check";
 
 export const jurisdictionCheck = defineCheck({
@@ -27,7 +28,6 @@ export const jurisdictionCheck = defineCheck({
       if (!code) return blocked(`Jurisdiction at ${source} is not an ISO 3166-1 country`, { source });
       codes.push(code);
     }
-    const listed = (list: string[]) => new Set(list.map((j) => normalizeJurisdiction(j) ?? `?${j}`));
     const blockedCodes = block ? codes.filter((c) => listed(block).has(c)) : [];
     if (blockedCodes.length > 0)
       return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: codes });
@@ -37,3 +37,7 @@ export const jurisdictionCheck = defineCheck({
     return pass({ jurisdiction: codes[0], jurisdictions: [...new Set(codes)] });
   },
 });
+
+// A list's codes, normalised as the action's are (an unknown entry stays unknown: `?entry` matches no code).
+// Derived once per manifest list (../list-cache.ts), not once per code of every decision.
+const listed = perList((list) => new Set(list.map((j) => normalizeJurisdiction(j) ?? `?${j}`)));
