@@ -9,6 +9,7 @@ import { SerializedJson, type Handler, type HandlerGroup, type OperationId, type
 import { HttpProblem, type ProblemItem } from "./problem";
 import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
+import { hasJsonMediaType } from "./body/json-body";
 import { assertJsonShape } from "./body/json-shape";
 import type { RouteGuard } from "./boundary/guard";
 import { orgRouteGuard } from "./boundary/org-scope";
@@ -29,7 +30,7 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
 
   let body: unknown;
   if (hasBody(ctx)) {
-    if (!ctx.is("application/json", "application/*+json")) {
+    if (!hasJsonMediaType(ctx)) {
       throw new HttpProblem(415, "Request bodies must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
     }
     body = (ctx.request as { body?: unknown }).body;

@@ -48,6 +48,12 @@ function declaresBody(req: IncomingMessage): boolean {
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && !Number.isNaN(Number(length)));
 }
 
+/** The request's Content-Type is a JSON media type (`application/json`, `application/*+json`). */
+export function hasJsonMediaType(ctx: Context): boolean {
+  const type = ctx.req.headers["content-type"];
+  return (type !== undefined && PLAIN_JSON_TYPES.has(type)) || Boolean(ctx.is(JSON_TYPES));
+}
+
 /** A JSON media type (false: leave it to the route's 415) in UTF-8 (another charset: 415 here). */
 function isUtf8Json(ctx: Context): boolean {
   const type = ctx.req.headers["content-type"];
