@@ -2,7 +2,7 @@
 // code units, no insignificant whitespace, strings and numbers serialised exactly as ECMAScript's
 // JSON.stringify does (which is what RFC 8785 specifies for them). Used for every hash that must be
 // reproducible elsewhere: audit records, approval bindings, idempotency request hashes.
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export function canonicalJson(value: unknown): string {
   if (value === null) return "null";
@@ -73,5 +73,5 @@ function sortedKeys(value: object): string[] {
 
 /** Lower-case hex SHA-256 of the canonical JSON of `value`. */
 export function sha256Canonical(value: unknown): string {
-  return createHash("sha256").update(canonicalJson(value), "utf8").digest("hex");
+  return hash("sha256", canonicalJson(value), "hex");
 }

@@ -73,7 +73,7 @@ vi.mock("./record", async (importOriginal) => {
   };
 });
 
-const { canonicalJson } = await import("./canonical");
+const { canonicalJson, sha256Canonical } = await import("./canonical");
 const { GENESIS_HASH, HASHED_FIELDS, hashRecord, jsonValue } = await import("./record");
 const { toRow } = await import("./audit-rows");
 const content = await import("./record-content");
@@ -243,6 +243,9 @@ describe("the audit record's bytes are those of the reference implementation", (
     fc.assert(
       fc.property(anyValue, (value) => {
         expect(outcome(() => canonicalJson(value))).toStrictEqual(outcome(() => reference.canonicalJson(value)));
+        expect(outcome(() => sha256Canonical(value))).toStrictEqual(
+          outcome(() => createHash("sha256").update(reference.canonicalJson(value), "utf8").digest("hex")),
+        );
       }),
       { numRuns: 5000 },
     );

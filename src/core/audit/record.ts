@@ -9,7 +9,7 @@
 //             One signature per group commit proves every record of the group (verify.ts: a chain never ends
 //             on an unsigned record).
 // prev_hash = the previous record's `hash` in the same org's chain; GENESIS_HASH for seq 1.
-import { createHash, type KeyObject, sign, verify } from "node:crypto";
+import { hash, type KeyObject, sign, verify } from "node:crypto";
 import { canonicalJson, sha256Canonical } from "./canonical";
 
 export const GENESIS_HASH = "0".repeat(64);
@@ -101,7 +101,8 @@ export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): 
  */
 export function hashRecord(record: UnsignedAuditRecord): { hashed: Omit<AuditRecord, "signature">; body: string } {
   const body = canonicalJson(hashedBody(record));
-  return { hashed: { ...record, hash: createHash("sha256").update(body, "utf8").digest("hex") }, body };
+  // crypto.hash: the one-shot digest (of the string's UTF-8 bytes), without a Hash object per record.
+  return { hashed: { ...record, hash: hash("sha256", body, "hex") }, body };
 }
 
 /** Ed25519 over the UTF-8 bytes of a record's canonical JSON (hashRecord's `body`), base64url. */
