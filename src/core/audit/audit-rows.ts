@@ -1,7 +1,8 @@
 // The audit record as a table row, and the cursor and instant codecs of its queries: one codec for SQLite and
 // PostgreSQL.
-import type { RecordedAction } from "./audit-inputs";
+
 import type { AuditRecordsTable } from "../store/schema";
+import type { RecordedAction } from "./audit-inputs";
 import type { AuditRecord } from "./record";
 
 export class InvalidAuditQueryError extends Error {}
@@ -11,7 +12,6 @@ export type Row = AuditRecordsTable;
 
 /** A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. */
 export function toRow(record: AuditRecord): Row {
-  const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
   return {
     ...record,
     action: json(record.action),
@@ -23,6 +23,11 @@ export function toRow(record: AuditRecord): Row {
     // The column predates unsigned records (NOT NULL): "" stands for null there.
     signature: record.signature ?? "",
   };
+}
+
+/** A JSON column's text (SQL NULL for null). */
+function json(value: unknown): string | null {
+  return value === null || value === undefined ? null : JSON.stringify(value);
 }
 
 /**

@@ -10,7 +10,7 @@ import type { AuditStatements } from "./audit-statements";
 import { signBody } from "./record";
 
 interface Unsigned {
-  body: Buffer;
+  body: string;
   privateKey: KeyObject;
 }
 
@@ -34,7 +34,7 @@ export function groupSigner(db: Db, statements: Pick<AuditStatements, "head" | "
     }
   }
 
-  return (record: { org_id: string; seq: number }, body: Buffer, privateKey: KeyObject): boolean => {
+  return (record: { org_id: string; seq: number }, body: string, privateKey: KeyObject): boolean => {
     const group = openGroupOf(db);
     if (!group) return false;
     let appends = appendsOf.get(group);

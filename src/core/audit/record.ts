@@ -9,12 +9,13 @@
 //             One signature per group commit proves every record of the group (verify.ts: a chain never ends
 //             on an unsigned record).
 // prev_hash = the previous record's `hash` in the same org's chain; GENESIS_HASH for seq 1.
-import { createHash, sign, verify, type KeyObject } from "node:crypto";
+import { hash, type KeyObject, sign, verify } from "node:crypto";
 import { canonicalJson, sha256Canonical } from "./canonical";
 
 export const GENESIS_HASH = "0".repeat(64);
 
 import type { Decision } from "../policy/types";
+
 export type { Decision };
 
 /**
@@ -76,9 +77,12 @@ export const HASHED_FIELDS = [
   "kid",
 ] as const satisfies readonly (keyof UnsignedAuditRecord)[];
 
+// The hashed fields in canonical (RFC 8785) order: a body built in this order needs no key sort when canonicalised.
+const CANONICAL_FIELD_ORDER = [...HASHED_FIELDS].sort();
+
 export function hashedBody(record: UnsignedAuditRecord): Record<string, unknown> {
   const body: Record<string, unknown> = {};
-  for (const field of HASHED_FIELDS) body[field] = record[field] ?? null;
+  for (const field of CANONICAL_FIELD_ORDER) body[field] = record[field] ?? null;
   return body;
 }
 
@@ -91,15 +95,19 @@ export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): 
   return { ...hashed, signature: signBody(body, privateKey) };
 }
 
-/** The record with its hash, and the canonical bytes a signature covers (hashed once, signed now or later). */
-export function hashRecord(record: UnsignedAuditRecord): { hashed: Omit<AuditRecord, "signature">; body: Buffer } {
-  // Canonicalised once: the hash (what recordHash computes) and the signature cover the same UTF-8 bytes.
-  const body = Buffer.from(canonicalJson(hashedBody(record)), "utf8");
-  return { hashed: { ...record, hash: createHash("sha256").update(body).digest("hex") }, body };
+/**
+ * The record with its hash, and the canonical JSON its hash and signature cover (hashed once, signed now or later,
+ * both over its UTF-8 bytes). Kept as a string: inside a group commit most records are never signed themselves.
+ */
+export function hashRecord(record: UnsignedAuditRecord): { hashed: Omit<AuditRecord, "signature">; body: string } {
+  const body = canonicalJson(hashedBody(record));
+  // crypto.hash: the one-shot digest (of the string's UTF-8 bytes), without a Hash object per record.
+  return { hashed: { ...record, hash: hash("sha256", body, "hex") }, body };
 }
 
-export function signBody(body: Buffer, privateKey: KeyObject): string {
-  return sign(null, body, privateKey).toString("base64url");
+/** Ed25519 over the UTF-8 bytes of a record's canonical JSON (hashRecord's `body`), base64url. */
+export function signBody(body: string, privateKey: KeyObject): string {
+  return sign(null, Buffer.from(body, "utf8"), privateKey).toString("base64url");
 }
 
 export function signatureValid(record: AuditRecord, publicKey: KeyObject): boolean {
@@ -112,7 +120,75 @@ export function signatureValid(record: AuditRecord, publicKey: KeyObject): boole
   }
 }
 
-/** JSON round trip: what gets hashed is exactly what reading the row back yields (no undefined, no Dates). */
+/**
+ * What a JSON round trip yields, JSON.parse(JSON.stringify(value)): what gets hashed is exactly what reading the row
+ * back yields (no undefined, no Dates). The common shapes are copied in one walk (the round trip was a large share
+ * of building a record); anything else takes the round trip itself.
+ */
 export function jsonValue(value: unknown): unknown {
-  return value === undefined ? null : JSON.parse(JSON.stringify(value));
+  if (value === undefined) return null;
+  const copy = plainJsonCopy(value, 0);
+  return copy === NOT_PLAIN ? JSON.parse(JSON.stringify(value)) : copy;
+}
+
+/** plainJsonCopy met something whose round trip it does not reproduce itself. */
+const NOT_PLAIN = Symbol("not plain JSON");
+/** Deeper than this, the round trip decides (its own limits, its TypeError on a cycle). */
+const MAX_PLAIN_DEPTH = 64;
+
+/**
+ * The round trip of plain data: null, booleans, strings, numbers (-0 → 0, non-finite → null), arrays (holes,
+ * undefined, functions and symbols → null) and objects of Object.prototype or null prototype (undefined, function
+ * and symbol members dropped), without toJSON. NOT_PLAIN for anything else: Dates and other class instances, boxed
+ * primitives, bigints, a `__proto__` own key (which JSON.parse defines but an assignment would not).
+ */
+function plainJsonCopy(value: unknown, depth: number): unknown {
+  if (value === null) return null;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? (value === 0 ? 0 : value) : null;
+    case "object":
+      if (depth > MAX_PLAIN_DEPTH || typeof (value as { toJSON?: unknown }).toJSON === "function") return NOT_PLAIN;
+      if (Array.isArray(value))
+        return Object.getPrototypeOf(value) === Array.prototype ? arrayCopy(value, depth) : NOT_PLAIN;
+      return isPlainObject(value) ? objectCopy(value as Record<string, unknown>, depth) : NOT_PLAIN;
+    default:
+      return NOT_PLAIN;
+  }
+}
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** JSON's rule: an array item with no JSON form (undefined, a function, a symbol) becomes null. */
+const droppedByJson = (member: unknown) =>
+  member === undefined || typeof member === "function" || typeof member === "symbol";
+
+function arrayCopy(items: unknown[], depth: number): unknown {
+  const copy: unknown[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const itemCopy = droppedByJson(item) ? null : plainJsonCopy(item, depth + 1);
+    if (itemCopy === NOT_PLAIN) return NOT_PLAIN;
+    copy.push(itemCopy);
+  }
+  return copy;
+}
+
+function objectCopy(object: Record<string, unknown>, depth: number): unknown {
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(object)) {
+    if (key === "__proto__") return NOT_PLAIN;
+    const member = object[key];
+    if (droppedByJson(member)) continue;
+    const memberCopy = plainJsonCopy(member, depth + 1);
+    if (memberCopy === NOT_PLAIN) return NOT_PLAIN;
+    copy[key] = memberCopy;
+  }
+  return copy;
 }

@@ -10,23 +10,23 @@ import { CompiledQuery } from "kysely";
 import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
 import type { Row as AuditRow } from "../../audit/audit-rows";
 import { AUDIT_COLUMNS } from "../../audit/audit-statements";
-import { isSqlite } from "../migrations/dialect";
 import { type AuditRecord, signBody } from "../../audit/record";
-import type { BudgetSlot } from "../../policy/budget-counters";
 import {
   type Content,
   decisionContent,
-  intentContent,
   type InteractionRow,
+  intentContent,
   outcomeContent,
 } from "../../audit/record-content";
+import type { BudgetSlot } from "../../policy/budget-counters";
+import { isSqlite } from "../migrations/dialect";
 import { takeUnitsInOrder } from "./budgets";
 import { orgBatches, type Settled, type SharedGroupCommit, type Trx } from "./group-commit";
 
 /** A record hashed and not yet signed (signature null), with the bytes and the key its signature needs. */
 export interface HashedRecord {
   record: AuditRecord;
-  body: Buffer;
+  body: string;
   privateKey: KeyObject;
 }
 
