@@ -1,7 +1,8 @@
 // `make bench`: Gatehouse against a bare node:http hello server and a bare Koa hello server, in the same run,
-// on loopback. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a line is
-// loaded its target process measures its own event-loop delay and GC pauses (./target-stats.ts). The table and
-// the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
+// on loopback; the baselines are loaded at the start and again at the end, and every ratio is taken against the
+// mean of the two passes. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a
+// line is loaded its target process measures its own event-loop delay and GC pauses (./target-stats.ts). The
+// table and the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
 //   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
 //   Gatehouse lines (the baselines always run); BENCH_WRK=0 leaves wrk out; BENCH_NODE_MAJORS (20,22) are the
 //   Node majors wanted (./node-versions.ts); BENCH_START_TOGETHER (the core count) targets are started at a
@@ -47,18 +48,53 @@ async function loadLine(
   return rows;
 }
 
-async function baselines(): Promise<Measurement[]> {
+/** The bare hello servers, loaded now; `when` names the pass in their rows ("start", "end"). */
+async function baselines(when: string): Promise<Measurement[]> {
   const rows: Measurement[] = [];
   for (const [kind, name] of [
     ["node", "node:http hello"],
     ["koa", "koa hello"],
   ] as const) {
     const target = await startTarget(kind);
-    const measured = await loadLine(target, `${target.url}/`, {}, { name, key: kind, withWrk: true });
-    rows.push(...measured.map((m) => ({ ...m, baseline: true })));
+    const measured = await loadLine(
+      target,
+      `${target.url}/`,
+      {},
+      { name: `${name} (${when})`, key: kind, withWrk: true },
+    );
+    rows.push(...measured);
     target.stop();
   }
   return rows;
+}
+
+/**
+ * The baselines every ratio is taken against: the mean of their start and end passes. This machine's speed drifts
+ * during a run (a koa hello has measured 21k and 28k req/s an hour apart), and a single pass put every ratio on
+ * that one moment. The passes themselves stay in the table, as lines compared with the mean.
+ */
+function meanBaselines(start: Measurement[], end: Measurement[]): Measurement[] {
+  return start.flatMap((first) => {
+    const last = end.find((m) => m.key === first.key && m.tool === first.tool);
+    if (!last) return [];
+    const mean = (a: number, b: number) => (a + b) / 2;
+    const cpuMs = first.stats && last.stats ? first.stats.cpuMs + last.stats.cpuMs : undefined;
+    return [
+      {
+        ...first,
+        name: first.name.replace(" (start)", ""),
+        baseline: true,
+        rps: mean(first.rps, last.rps),
+        p50: mean(first.p50, last.p50),
+        p99: mean(first.p99, last.p99),
+        p999: mean(first.p999, last.p999),
+        // Both passes' requests and CPU, so that the CPU ratio is per CPU-second over both.
+        requests: first.requests + last.requests,
+        errors: first.errors + last.errors,
+        stats: first.stats && cpuMs !== undefined ? { ...first.stats, cpuMs } : undefined,
+      },
+    ];
+  });
 }
 
 /** The bytes (and type) one request of the line gets, to be served by the `bytes` target. */
@@ -268,7 +304,8 @@ async function main(): Promise<void> {
   header();
   const started = Date.now();
   try {
-    const rows = await baselines();
+    const start = await baselines("start");
+    const rows: Measurement[] = [];
     const lines = selectedLines();
     await runLines(lines, rows);
     for (const other of otherNodes().filter((o) => o.path)) {
@@ -279,8 +316,12 @@ async function main(): Promise<void> {
         variant,
       );
     }
-    printTable(rows);
-    printGoals(rows);
+    const end = await baselines("end");
+    // The passes are shown beside their mean (compared with it), under no key: goals find the mean.
+    const passes = [...start, ...end].map((m) => ({ ...m, key: undefined }));
+    const measured = [...meanBaselines(start, end), ...passes, ...rows];
+    printTable(measured);
+    printGoals(measured);
     const took = ((Date.now() - started) / 1000).toFixed(0);
     console.log(
       `\n(${took} s; load average now ${loadavg()
