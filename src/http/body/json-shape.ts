@@ -16,28 +16,50 @@ function escapePointer(key: string): string {
   return key.replace(/~/g, "~0").replace(/\//g, "~1");
 }
 
-/** The first violation of the bounds in `value`, or null. Walks each node once; never recurses. */
+/**
+ * One value waiting to be checked, with the way back to the root: the JSON pointer is only spelled out for the
+ * value that breaks a bound, not built for every node of every body.
+ */
+interface Pending {
+  value: unknown;
+  depth: number;
+  parent: Pending | undefined;
+  key: string;
+}
+
+/** Queues `member` when it could break a bound: an object, an array or a number that is not finite. */
+function queue(stack: Pending[], member: unknown, depth: number, parent: Pending | undefined, key: string): void {
+  if (typeof member === "number" ? !Number.isFinite(member) : member !== null && typeof member === "object") {
+    stack.push({ value: member, depth, parent, key });
+  }
+}
+
+function pointerOf(node: Pending): string {
+  let pointer = "";
+  for (let at: Pending | undefined = node; at?.parent; at = at.parent) pointer = `/${escapePointer(at.key)}${pointer}`;
+  return pointer || "/";
+}
+
+/**
+ * The first violation of the bounds in `value`, or null. Walks each node once; never recurses. Strings, booleans,
+ * null and finite numbers cannot break a bound and are not queued (the order in which violations are found is the
+ * same as when every node was).
+ */
 export function jsonShapeViolation(value: unknown, maxDepth = MAX_JSON_DEPTH): ShapeViolation | null {
-  const stack: { value: unknown; depth: number; pointer: string }[] = [{ value, depth: 0, pointer: "" }];
+  const stack: Pending[] = [];
+  queue(stack, value, 0, undefined, "");
   while (stack.length > 0) {
-    const node = stack.pop() as { value: unknown; depth: number; pointer: string };
+    const node = stack.pop() as Pending;
     if (typeof node.value === "number") {
-      if (!Number.isFinite(node.value)) {
-        return { pointer: node.pointer || "/", message: "number is out of range (not a finite IEEE 754 double)" };
-      }
-      continue;
+      return { pointer: pointerOf(node), message: "number is out of range (not a finite IEEE 754 double)" };
     }
-    if (node.value === null || typeof node.value !== "object") continue;
     const depth = node.depth + 1;
-    if (depth > maxDepth) return { pointer: node.pointer || "/", message: `nesting is deeper than ${maxDepth} levels` };
+    if (depth > maxDepth) return { pointer: pointerOf(node), message: `nesting is deeper than ${maxDepth} levels` };
     if (Array.isArray(node.value)) {
-      for (let i = 0; i < node.value.length; i++) {
-        stack.push({ value: node.value[i], depth, pointer: `${node.pointer}/${i}` });
-      }
+      for (let i = 0; i < node.value.length; i++) queue(stack, node.value[i], depth, node, String(i));
     } else {
-      for (const [key, member] of Object.entries(node.value)) {
-        stack.push({ value: member, depth, pointer: `${node.pointer}/${escapePointer(key)}` });
-      }
+      const members = node.value as Record<string, unknown>;
+      for (const key of Object.keys(members)) queue(stack, members[key], depth, node, key);
     }
   }
   return null;

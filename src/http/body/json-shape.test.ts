@@ -1,0 +1,74 @@
+// The bounds check finds the same first violation, at the same pointer, as the walk that queued every node and
+// built every pointer did (kept here as the reference): only the values that can break a bound are queued now.
+import { describe, expect, it } from "vitest";
+import { jsonShapeViolation, MAX_JSON_DEPTH } from "./json-shape";
+
+function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
+  const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+  const stack: { value: unknown; depth: number; pointer: string }[] = [{ value, depth: 0, pointer: "" }];
+  while (stack.length > 0) {
+    const node = stack.pop() as { value: unknown; depth: number; pointer: string };
+    if (typeof node.value === "number") {
+      if (!Number.isFinite(node.value)) {
+        return { pointer: node.pointer || "/", message: "number is out of range (not a finite IEEE 754 double)" };
+      }
+      continue;
+    }
+    if (node.value === null || typeof node.value !== "object") continue;
+    const depth = node.depth + 1;
+    if (depth > maxDepth) return { pointer: node.pointer || "/", message: `nesting is deeper than ${maxDepth} levels` };
+    if (Array.isArray(node.value)) {
+      for (let i = 0; i < node.value.length; i++)
+        stack.push({ value: node.value[i], depth, pointer: `${node.pointer}/${i}` });
+    } else {
+      for (const [key, member] of Object.entries(node.value)) {
+        stack.push({ value: member, depth, pointer: `${node.pointer}/${escape(key)}` });
+      }
+    }
+  }
+  return null;
+}
+
+/** A deterministic pseudo-random JSON value, now and then deep or holding Infinity / NaN. */
+function generated(seed: number) {
+  let state = seed;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const keys = ["a", "b/c", "~x", "", "é", "__k", "0"];
+  const make = (depth: number): unknown => {
+    const r = next();
+    if (depth > 12 || r < 0.45)
+      return ["s", true, null, 1.5, -0, Infinity, -Infinity, Number.NaN, 1e308][Math.floor(next() * 9)];
+    if (r < 0.7) return Array.from({ length: Math.floor(next() * 4) }, () => make(depth + 1));
+    return Object.fromEntries(
+      Array.from({ length: Math.floor(next() * 4) }, () => [keys[Math.floor(next() * keys.length)], make(depth + 1)]),
+    );
+  };
+  return make(0);
+}
+
+describe("JSON body bounds", () => {
+  it("report the same first violation and pointer as the reference walk, over generated bodies", () => {
+    let violations = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const body = generated(seed);
+      const expected = referenceViolation(body, 6);
+      if (expected) violations++;
+      expect(jsonShapeViolation(body, 6)).toEqual(expected);
+    }
+    // The generator must exercise both outcomes, or the comparison proves little.
+    expect(violations).toBeGreaterThan(300);
+    expect(violations).toBeLessThan(2700);
+  });
+
+  it("names the root, escaped keys and array indexes as JSON pointers", () => {
+    expect(jsonShapeViolation(Infinity)).toEqual({ pointer: "/", message: expect.stringContaining("out of range") });
+    expect(jsonShapeViolation({ "a/b": [1, { "~": -Infinity }] })?.pointer).toBe("/a~1b/1/~0");
+    let deep: unknown = 1;
+    for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = [deep];
+    expect(jsonShapeViolation(deep)?.message).toBe(`nesting is deeper than ${MAX_JSON_DEPTH} levels`);
+    expect(jsonShapeViolation({ ok: [1, "two", null, { three: 3 }] })).toBeNull();
+  });
+});
