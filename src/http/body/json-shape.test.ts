@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { jsonShapeViolation, MAX_JSON_DEPTH } from "./json-shape";
 
 function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
-  const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+  const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
   const stack: { value: unknown; depth: number; pointer: string }[] = [{ value, depth: 0, pointer: "" }];
   while (stack.length > 0) {
     const node = stack.pop() as { value: unknown; depth: number; pointer: string };
@@ -22,7 +22,7 @@ function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
         stack.push({ value: node.value[i], depth, pointer: `${node.pointer}/${i}` });
     } else {
       for (const [key, member] of Object.entries(node.value)) {
-        stack.push({ value: member, depth, pointer: `${node.pointer}/${escape(key)}` });
+        stack.push({ value: member, depth, pointer: `${node.pointer}/${escapeKey(key)}` });
       }
     }
   }
