@@ -1,7 +1,7 @@
 // What callers hand the audit log and what its queries answer: the input and page types of both backends' audit
 // (./audit-log.ts, src/core/store/shared/audit-chain.ts), apart from the log itself so that the row codec, the
 // queries and the record contents can use them without importing the log (no import circle).
-import type { AuditRecord, AuditRecordKind, Decision } from "./record";
+import type { AuditRecord, AuditRecordKind, Decision, UnsignedAuditRecord } from "./record";
 
 export interface ActionInput {
   type: string;
@@ -95,17 +95,20 @@ export interface AuditPage {
  * A recorded action as shadow replay reads it: the fields it always needs parsed, the policy trace and meta kept as
  * their stored JSON text (most replays never look inside them; parsing them was a large share of the replay's time).
  */
-export interface RecordedAction {
-  seq: number;
-  kind: AuditRecordKind;
-  interaction_id: string;
-  timestamp: string;
-  uapk_id: string | null;
-  agent_id: string | null;
-  action: unknown;
-  decision: Decision | null;
-  reasons: unknown;
-  approval_id: string | null;
+export interface RecordedAction
+  extends Pick<
+    UnsignedAuditRecord,
+    | "seq"
+    | "kind"
+    | "interaction_id"
+    | "timestamp"
+    | "uapk_id"
+    | "agent_id"
+    | "action"
+    | "decision"
+    | "reasons"
+    | "approval_id"
+  > {
   policy_trace_json: string | null;
   meta_json: string | null;
 }

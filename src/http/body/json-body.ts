@@ -58,7 +58,7 @@ export function hasJsonMediaType(ctx: Context): boolean {
 function isUtf8Json(ctx: Context): boolean {
   const type = ctx.req.headers["content-type"];
   if (type !== undefined && PLAIN_JSON_TYPES.has(type)) return true;
-  if (!ctx.is(JSON_TYPES)) return false;
+  if (!hasJsonMediaType(ctx)) return false;
   const charset = ctx.request.charset.toLowerCase();
   if (!UTF8_CHARSETS.has(charset)) {
     throw problem("UNSUPPORTED_MEDIA_TYPE", `Unsupported charset "${charset}": request bodies must be UTF-8 JSON`);
