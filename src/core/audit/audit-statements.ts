@@ -14,7 +14,7 @@ type Interaction = Org & { interaction_id: string };
 /**
  * INDEXED BY: without table statistics SQLite prefers walking the org's whole chain by primary key (it satisfies
  * ORDER BY seq), which made every outcome append O(chain length). The interaction index is already ordered by seq
- * (a WITHOUT ROWID index ends with the primary key), so no sort is needed either.
+ * ((org_id, interaction_id, seq): migration 0006), so no sort is needed either.
  */
 const BY_INTERACTION = { indexedBy: { table: "audit_records", index: "audit_records_interaction" } } as const;
 

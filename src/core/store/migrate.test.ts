@@ -99,13 +99,15 @@ describe("migrations", () => {
 
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
     // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
-    // manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, and the tables added since.
-    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest"];
+    // manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, the audit log, which 0006 made
+    // a rowid table, and the tables added since.
+    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest", "audit_records"];
     const untouched = (o: { name: string }) =>
       !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r)) && !added(o.name);
     expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(schemaOf(old).find((o) => o.name === "manifests")?.sql).toMatch(/primary key \("org_id", "manifest_id"\)/i);
+    expect(schemaOf(old).find((o) => o.name === "audit_records")?.sql).not.toMatch(/without rowid/i);
     expect(tablesBefore.map((o) => o.name).sort()).toEqual(
       schemaOf(old)
         .filter((o) => !o.name.startsWith("kysely_") && !added(o.name))

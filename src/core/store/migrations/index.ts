@@ -7,6 +7,7 @@ import * as approvalCancelledStatus from "./0002_approval_cancelled_status";
 import * as manifestVersions from "./0003_manifest_versions";
 import * as webhooks from "./0004_webhooks";
 import * as approvalExpiryIndex from "./0005_approval_expiry_index";
+import * as auditRecordsRowid from "./0006_audit_records_rowid";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -14,4 +15,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0003_manifest_versions": manifestVersions,
   "0004_webhooks": webhooks,
   "0005_approval_expiry_index": approvalExpiryIndex,
+  "0006_audit_records_rowid": auditRecordsRowid,
 };
