@@ -75,23 +75,30 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
   const perKey = make("api-key", config.perApiKey);
   const perAgent = make("agent", config.perAgent);
 
-  const check = async (principal: Principal, body: unknown) => {
-    if (principal.kind !== "api_key") return;
-    if (perKey) await consume(perKey, principal.keyId, config.windowSeconds);
+  /** The limits this caller's request counts against: none for a user token or an open operation. */
+  const countsOf = (principal: Principal, body: unknown): [NamedLimiter, string][] => {
+    if (principal.kind !== "api_key") return [];
+    const counts: [NamedLimiter, string][] = [];
+    if (perKey) counts.push([perKey, principal.keyId]);
     const agentId = agentIdOf(body);
-    if (perAgent && agentId !== undefined)
-      await consume(perAgent, `${principal.orgId}:${agentId}`, config.windowSeconds);
+    if (perAgent && agentId !== undefined) counts.push([perAgent, `${principal.orgId}:${agentId}`]);
+    return counts;
+  };
+  const consumeAll = async (counts: [NamedLimiter, string][]) => {
+    for (const [named, key] of counts) await consume(named, key, config.windowSeconds);
   };
 
   return {
-    check,
+    check: (principal, body) => consumeAll(countsOf(principal, body)),
     wrap<G extends HandlerGroup>(handlers: G): G {
       if (!perKey && !perAgent) return handlers;
       const wrapped: Record<string, Handler<OperationId>> = {};
       for (const [operationId, handler] of Object.entries(handlers) as [OperationId, Handler<OperationId>][]) {
-        wrapped[operationId] = async (req: OperationRequest<OperationId>) => {
-          await check(req.principal, req.body);
-          return handler(req);
+        // A request that counts against no limit (an open operation such as /health) goes straight through,
+        // without a promise to wait for.
+        wrapped[operationId] = (req: OperationRequest<OperationId>) => {
+          const counts = countsOf(req.principal, req.body);
+          return counts.length ? consumeAll(counts).then(() => handler(req)) : handler(req);
         };
       }
       return wrapped as G;

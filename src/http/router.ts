@@ -23,7 +23,8 @@ export function hasBody(ctx: Context): boolean {
 }
 
 function validateParts(op: OperationSpec, ctx: Context, params: Record<string, string>) {
-  const query: Record<string, unknown> = { ...ctx.query };
+  // Koa parses (and caches) even an empty query string: most requests have none.
+  const query: Record<string, unknown> = ctx.querystring ? { ...ctx.query } : {};
   const problems: ProblemItem[] = [];
   let valid = passes(problems, "path", op.validatePath, params);
   valid = passes(problems, "query", op.validateQuery, query) && valid;
@@ -60,6 +61,32 @@ function passes(
   if (!validate || validate(value)) return true;
   problems.push(...describeErrors(where, validate.errors));
   return false;
+}
+
+/**
+ * What a handler is given. A class, not an object literal with a getter: the literal made an accessor pair and a
+ * closure per request, for a signal most handlers never read.
+ */
+class IncomingOperation {
+  #signal: AbortSignal | undefined;
+  readonly #res: ServerResponse;
+  constructor(
+    readonly params: Record<string, string>,
+    readonly query: Record<string, unknown>,
+    readonly body: unknown,
+    readonly headers: Record<string, string | undefined>,
+    readonly principal: unknown,
+    readonly requestId: string,
+    res: ServerResponse,
+  ) {
+    this.#res = res;
+  }
+
+  /** Aborted when the client goes away before we answered (made on first use only). */
+  get signal(): AbortSignal {
+    this.#signal ??= abortedWhenClientLeaves(this.#res);
+    return this.#signal;
+  }
 }
 
 /**
@@ -157,20 +184,15 @@ function operationRunner(
         operation: op.operationId,
       });
     }
-    let signal: AbortSignal | undefined;
-    const request = {
+    const request = new IncomingOperation(
       params,
       query,
       body,
-      headers: ctx.headers as Record<string, string | undefined>,
+      ctx.headers as Record<string, string | undefined>,
       principal,
-      requestId: ctx.state.requestId as string,
-      // Most handlers never look at it: the controller and its listener are made on first use only.
-      get signal() {
-        signal ??= abortedWhenClientLeaves(ctx.res);
-        return signal;
-      },
-    } as unknown as OperationRequest<OperationId>;
+      ctx.state.requestId as string,
+      ctx.res,
+    ) as unknown as OperationRequest<OperationId>;
     // Each handler's reply is checked against its own operation at compile time; here any reply will do.
     const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
     writeReply(ctx, op, reply);

@@ -91,12 +91,14 @@ export function probeHandlers(
 export function trackInFlight(server: Server): { active(): number; settled(timeoutMs: number): Promise<boolean> } {
   let active = 0;
   const waiters = new Set<() => void>();
+  // One listener function for every response (a response closes once), not a closure and a once-wrapper each.
+  const closed = () => {
+    active--;
+    if (active === 0) for (const wake of waiters) wake();
+  };
   server.on("request", (_req, res) => {
     active++;
-    res.once("close", () => {
-      active--;
-      if (active === 0) for (const wake of waiters) wake();
-    });
+    res.on("close", closed);
   });
   return {
     active: () => active,
