@@ -1,6 +1,7 @@
 // `make bench`: Gatehouse against a bare node:http hello server and a bare Koa hello server, in the same run,
 // on loopback; the baselines are loaded at the start and again at the end, and every ratio is taken against the
-// mean of the two passes. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a
+// mean of the two passes; the key lines are also followed at once by a Koa hello load (`adjacentKoa`), and
+// their goals take that ratio. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a
 // line is loaded its target process measures its own event-loop delay and GC pauses (./target-stats.ts). The
 // table and the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
 //   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
@@ -29,21 +30,45 @@ interface Variant {
   suffix?: string;
 }
 
-/** autocannon, then wrk when asked for and available: one measurement each, with the target's stats. */
+/**
+ * A Koa hello target that stays up for the whole run: each key line (the ones wrk loads too, whose goals compare
+ * them with Koa hello) is followed at once by the same load of it. The goals take that ratio: this machine's
+ * speed drifts by tens of percent within minutes, and the start and end passes can be minutes away from the line.
+ */
+let adjacentKoa: Target | undefined;
+const ADJACENT_NAME = "  koa hello, loaded right after";
+
+/** A baseline loaded right after each load of a line, with the same tool. */
+interface Pair {
+  target: Target;
+  name: string;
+  key: string;
+}
+
+/**
+ * autocannon, then wrk when asked for and available: one measurement each, with the target's stats. With a
+ * `pair`, each tool's load of the line is followed at once by the same load of the pair's target.
+ */
 async function loadLine(
   target: Target,
   url: string,
   request: LoadRequest,
   row: { name: string; key?: string | undefined; withWrk?: boolean; expectStatus?: number | undefined },
+  pair?: Pair,
 ): Promise<Measurement[]> {
   const opts: LoadOptions = { seconds: SECONDS, connections: CONNECTIONS, expectStatus: row.expectStatus };
   await warmUp(url, request);
+  if (pair) await warmUp(`${pair.target.url}/`, {});
+  const tools = [autocannonLoad, ...(row.withWrk && findWrk().path ? [wrkLoad] : [])];
   const rows: Measurement[] = [];
-  const ac = await target.measure(() => autocannonLoad(url, request, opts));
-  rows.push({ name: row.name, key: row.key, ...ac.result, stats: ac.stats });
-  if (row.withWrk && findWrk().path) {
-    const wrk = await target.measure(() => wrkLoad(url, request, opts));
-    rows.push({ name: row.name, key: row.key, ...wrk.result, stats: wrk.stats });
+  for (const load of tools) {
+    const measured = await target.measure(() => load(url, request, opts));
+    rows.push({ name: row.name, key: row.key, ...measured.result, stats: measured.stats });
+    if (!pair) continue;
+    const paired = await pair.target.measure(() =>
+      load(`${pair.target.url}/`, {}, { ...opts, expectStatus: undefined }),
+    );
+    rows.push({ name: pair.name, key: pair.key, ...paired.result, stats: paired.stats });
   }
   return rows;
 }
@@ -200,12 +225,20 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
     const base = balancer?.url ?? target.url;
     if (line.setup) await line.setup(base, API_KEY);
     const request = line.request?.(API_KEY) ?? {};
-    const rows = await loadLine(target, base + line.path, request, {
-      name,
-      key,
-      withWrk: line.wrk ?? false,
-      expectStatus: line.expectStatus,
-    });
+    const pair =
+      line.wrk && adjacentKoa ? { target: adjacentKoa, name: ADJACENT_NAME, key: `${key}:koa-after` } : undefined;
+    const rows = await loadLine(
+      target,
+      base + line.path,
+      request,
+      { name, key, withWrk: line.wrk ?? false, expectStatus: line.expectStatus },
+      pair,
+    );
+    for (const row of rows.filter((r) => r.name === ADJACENT_NAME)) {
+      const measured = rows.find((r) => r.key === key && r.tool === row.tool);
+      if (measured)
+        rows.push({ ...measured, key: undefined, name: "  → vs koa hello loaded right after", reference: row });
+    }
     for (const row of [...rows]) {
       // On another Node major: the ratio to the same line on this one.
       const against = variant.suffix ? line.name : line.compareTo;
@@ -305,6 +338,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   try {
     const start = await baselines("start");
+    adjacentKoa = await startTarget("koa");
     const rows: Measurement[] = [];
     const lines = selectedLines();
     await runLines(lines, rows);
@@ -316,6 +350,7 @@ async function main(): Promise<void> {
         variant,
       );
     }
+    adjacentKoa.stop();
     const end = await baselines("end");
     // The passes are shown beside their mean (compared with it), under no key: goals find the mean.
     const passes = [...start, ...end].map((m) => ({ ...m, key: undefined }));
