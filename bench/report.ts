@@ -28,13 +28,14 @@ export function printTable(rows: Measurement[]): void {
     "loop99".padStart(6),
     "loopMx".padStart(6),
     "GC max".padStart(6),
+    "srv99".padStart(6),
     "µs CPU".padStart(6),
     "errors".padStart(6),
     " ratios",
   ];
   console.log(`\n${head.join(" ")}`);
   console.log(
-    `${" ".repeat(75)}(latency ms; loop: the target's event-loop delay, ms; GC: its longest pause, ms; µs CPU: its CPU time per request)`,
+    `${" ".repeat(75)}(latency ms; loop: the target's event-loop delay, ms; GC: its longest pause, ms; srv99: p99 of the time the server held a request, ms; µs CPU: its CPU time per request)`,
   );
   for (const r of rows) {
     const tool = r.tool === "autocannon" ? "ac" : "wrk";
@@ -47,7 +48,7 @@ export function printTable(rows: Measurement[]): void {
             .map((b) => `${ratio(r.rps, b.rps)} ${b.name}`)
             .join(", ");
     if (r.reference) {
-      console.log(`${r.name.padEnd(62)} ${tool.padEnd(4)} ${" ".repeat(62)} ${ratios}`);
+      console.log(`${r.name.padEnd(62)} ${tool.padEnd(4)} ${" ".repeat(69)} ${ratios}`);
       continue;
     }
     const cells = [
@@ -60,6 +61,7 @@ export function printTable(rows: Measurement[]): void {
       num(r.stats?.loopP99 ?? Number.NaN).padStart(6),
       num(r.stats?.loopMax ?? Number.NaN).padStart(6),
       num(r.stats?.gcMaxMs ?? Number.NaN).padStart(6),
+      num(r.stats?.serverP99 ?? Number.NaN, 2).padStart(6),
       num(r.stats ? (r.stats.cpuMs * 1000) / r.requests : Number.NaN, 0).padStart(6),
       String(r.errors).padStart(6),
       ` ${ratios}`,

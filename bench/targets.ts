@@ -20,11 +20,15 @@ const post = (method: string, params?: object) =>
   new Promise<unknown>((ok, fail) => profiler.post(method, params, (err, result) => (err ? fail(err) : ok(result))));
 const hello = JSON.stringify({ status: "ok", service: "hello" });
 
+/** The target's HTTP server (its requests are timed during a load: ./target-stats.ts). */
+let server: Server | undefined;
+
 /** Listens on the target's port (0: one the system picks, so concurrent bench runs never collide); the port. */
-function listen(server: Server): Promise<number> {
+function listen(created: Server): Promise<number> {
+  server = created;
   return new Promise((ok, fail) => {
-    server.once("error", fail);
-    server.listen(port, "127.0.0.1", () => ok((server.address() as AddressInfo).port));
+    created.once("error", fail);
+    created.listen(port, "127.0.0.1", () => ok((created.address() as AddressInfo).port));
   });
 }
 
@@ -66,6 +70,7 @@ async function start(): Promise<void> {
       GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-")),
     });
     const gatehouse = await startGatehouse(config, logger);
+    server = gatehouse.server;
     listening = Number(new URL(gatehouse.url).port);
     const { seedFromEnv } = await import("./seed");
     const seeded = await seedFromEnv(gatehouse, config.defaultOrg);
@@ -82,7 +87,7 @@ let stopStats: (() => LoadStats) | undefined;
 // bench/run.ts: event-loop delay and GC pauses during the load window only.
 process.on("message", async (message: { cmd?: string; file?: string }) => {
   if (message.cmd === "stats-start") {
-    stopStats = startLoadStats();
+    stopStats = startLoadStats(server!);
     process.send?.("stats-started");
   } else if (message.cmd === "stats-stop") {
     process.send?.({ stats: stopStats?.() });
