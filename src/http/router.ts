@@ -64,8 +64,9 @@ function passes(
 }
 
 /**
- * What a handler is given. A class, not an object literal with a getter: the literal made an accessor pair and a
- * closure per request, for a signal most handlers never read.
+ * What a handler is given. A class, not an object literal with a getter closing over the Koa context: with the
+ * literal, an in-process GET /health cost 52–56 µs of CPU per request, with the class 18–21 (alternating runs; the
+ * literal's CPU time ran well above its wall time, i.e. in the garbage collector's threads).
  */
 class IncomingOperation {
   #signal: AbortSignal | undefined;
