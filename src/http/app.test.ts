@@ -14,6 +14,8 @@ import { loadSpec } from "./spec";
 const KEY = "http-layer-test-key";
 let server: Server;
 let base: string;
+/** The request the health handler was last given. */
+let handed: Record<string, unknown> | undefined;
 
 beforeAll(async () => {
   const db = await openMigratedDatabase(":memory:");
@@ -24,7 +26,12 @@ beforeAll(async () => {
   const app = createApp({
     spec: loadSpec(),
     // Only one operation is implemented here; every other one must answer 501.
-    handlers: { System_health: () => ({ status: 200, body: { status: "healthy", service: "gatehouse" } }) },
+    handlers: {
+      System_health: (req) => {
+        handed = req as unknown as Record<string, unknown>;
+        return { status: 200, body: { status: "healthy", service: "gatehouse" } };
+      },
+    },
     auth: createAuthenticator(apiKeys, rejectAll),
     logger,
     maxBodyBytes: 2048,
@@ -207,5 +214,21 @@ describe("no API key configured", () => {
     expect(res.status).toBe(503);
     expect(((await res.json()) as { detail: string }).detail).toBe("PURUTO_GATEWAY_API_KEY is not configured");
     s.close();
+  });
+});
+
+describe("the request a handler is given", () => {
+  it("holds only data properties (an accessor in an object literal made V8 keep it as a slow dictionary)", async () => {
+    expect((await call("/health")).status).toBe(200);
+    const own = Object.getOwnPropertyDescriptors(handed);
+    expect(Object.values(own).every((d) => "value" in d)).toBe(true);
+    expect(Object.keys(own)).toEqual(["params", "query", "body", "headers", "principal", "requestId"]);
+    expect(handed?.query).toEqual({});
+    expect(String(handed?.requestId)).toMatch(/^req-/);
+    // The signal is made on first use; the answer has been sent, so the client leaving can no longer abort it.
+    const signal = handed?.signal as AbortSignal;
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(handed?.signal).toBe(signal);
+    expect(signal.aborted).toBe(false);
   });
 });

@@ -64,9 +64,10 @@ function passes(
 }
 
 /**
- * What a handler is given. A class, not an object literal with a getter closing over the Koa context: with the
- * literal, an in-process GET /health cost 52–56 µs of CPU per request, with the class 18–21 (alternating runs; the
- * literal's CPU time ran well above its wall time, i.e. in the garbage collector's threads).
+ * What a handler is given. A class, not an object literal with a getter: V8 keeps an object literal that has an
+ * accessor as a slow dictionary (%HasFastProperties false; ~750 ns to make, against ~15 for this class), and every
+ * read of it in the handlers went the slow way. Measured in-process, alternating runs: GET /health 52–56 → 18–21 µs
+ * of CPU per request, evaluate 133–142 → 44–83.
  */
 class IncomingOperation {
   #signal: AbortSignal | undefined;
