@@ -108,8 +108,9 @@ function ratioGoal(
   let met: boolean | undefined;
   for (const tool of options.tools ?? (["autocannon", "wrk"] as Tool[])) {
     const m = find(line, tool);
-    // Against Koa hello: the Koa hello load that followed the line at once, when there is one (bench/run.ts).
-    const adjacent = against === "koa" ? find(`${line}:koa-after`, tool) : undefined;
+    // The load of the other side that followed the line at once, when there is one (bench/run.ts): Koa hello, or
+    // the line this one is compared with.
+    const adjacent = find(`${line}:${against === "koa" ? "koa-after" : "compare-after"}`, tool);
     const base = adjacent ?? find(against, tool);
     if (!m || !base) continue;
     const r = m.rps / base.rps;
@@ -154,7 +155,7 @@ function goalsOf(rows: Measurement[]): Verdict[] {
 export function printGoals(rows: Measurement[]): void {
   const verdicts = goalsOf(rows);
   console.log(
-    "\nGoals (issue #17): req/s ratios within this run, met when every load generator that measured the line meets it; adj.: against the Koa hello load right after the line; (CPU …×) is the ratio in requests per CPU-second of the targets, for a busy machine",
+    "\nGoals (issue #17): req/s ratios within this run, met when every load generator that measured the line meets it; adj.: against the load of the other side (Koa hello, or the compared line) right after the line; (CPU …×) is the ratio in requests per CPU-second of the targets, for a busy machine",
   );
   for (const v of verdicts) {
     const verdict = v.met === undefined ? "not measured" : v.met ? "met" : "NOT met";

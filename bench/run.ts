@@ -1,7 +1,7 @@
 // `make bench`: Gatehouse against a bare node:http hello server and a bare Koa hello server, in the same run,
 // on loopback; the baselines are loaded at the start and again at the end, and every ratio is taken against the
-// mean of the two passes; the key lines are also followed at once by a Koa hello load (`adjacentKoa`), and
-// their goals take that ratio. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a
+// mean of the two passes; the key lines are also followed at once by a Koa hello load (`adjacentKoa`), a line
+// compared with another by a fresh load of that other line (`compareAdjacent`), and the goals take those ratios. Each line is loaded by autocannon, and the key lines by wrk too (./load.ts); while a
 // line is loaded its target process measures its own event-loop delay and GC pauses (./target-stats.ts). The
 // table and the goals of issue #17 come from ./report.ts; the lines from ./lines.ts.
 //   BENCH_SECONDS (8) / BENCH_CONNECTIONS (64) tune the load; BENCH_ONLY=<substring> runs only the matching
@@ -256,6 +256,8 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
     const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
     await balancer?.stop();
     target.stop();
+    if (line.compareTo && !variant.suffix && !line.twoNodesViaHaproxy)
+      rows.push(...(await compareAdjacent(line.compareTo, key, rows)));
     if (bytes)
       rows.push(
         ...(await sameBytes(
@@ -271,6 +273,31 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
   } finally {
     target.stop();
     await line.cleanup?.();
+  }
+}
+
+/**
+ * The line a line is compared with (`compareTo`), started again and loaded right after it with autocannon: the goals
+ * that compare two lines take this adjacent ratio, since the compared line's own load can be minutes away.
+ */
+async function compareAdjacent(name: string, key: string | undefined, measured: Measurement[]): Promise<Measurement[]> {
+  const other = benchLines.find((l) => l.name === name);
+  const launched = other && (await launch(other, {}));
+  if (!other || !launched) return [];
+  try {
+    if (other.setup) await other.setup(launched.target.url, API_KEY);
+    const rows = await loadLine(launched.target, launched.target.url + other.path, other.request?.(API_KEY) ?? {}, {
+      name: `  ${name.replace("gatehouse ", "")}, loaded right after`,
+      key: `${key}:compare-after`,
+      expectStatus: other.expectStatus,
+    });
+    return rows.flatMap((row) => {
+      const line = measured.find((m) => m.key === key && m.tool === row.tool && !m.reference);
+      return line ? [row, { ...line, key: undefined, name: "  → vs it, loaded right after", reference: row }] : [row];
+    });
+  } finally {
+    launched.target.stop();
+    await other.cleanup?.();
   }
 }
 
