@@ -4,6 +4,7 @@
 import { Readable } from "node:stream";
 import type { Context } from "koa";
 import type { ServerResponse } from "node:http";
+import type { Principal } from "../core/identity/principal";
 import type { Authenticator } from "./auth";
 import { SerializedJson, type Handler, type HandlerGroup, type OperationId, type OperationRequest } from "./handlers";
 import { HttpProblem, type ProblemItem } from "./problem";
@@ -76,8 +77,8 @@ class IncomingOperation {
     readonly params: Record<string, string>,
     readonly query: Record<string, unknown>,
     readonly body: unknown,
-    readonly headers: Record<string, string | undefined>,
-    readonly principal: unknown,
+    readonly headers: OperationRequest<OperationId>["headers"],
+    readonly principal: Principal,
     readonly requestId: string,
     res: ServerResponse,
   ) {

@@ -1,12 +1,9 @@
 // Migration 0006: the SQLite audit log is a rowid table (see migrations/0006_audit_records_rowid.ts for why). An
 // existing chain survives the rebuild record for record, appends go on from its head, an interaction's records
 // are read through the interaction index without a sort, and a record costs about its own size on disk.
-import { Migrator } from "kysely/migration";
 import { describe, expect, it } from "vitest";
 import { createAuditLog, newInteractionId, type AuditLog } from "../audit/audit-log";
-import { kyselyOver } from "./kysely";
-import { migrateToLatest } from "./migrate";
-import { MIGRATIONS } from "./migrations";
+import { migrateToLatest, migratorOver } from "./migrate";
 import { type Db, openDatabase } from "./sqlite";
 
 const ORG = "org-acme";
@@ -40,8 +37,7 @@ const tableSql = (db: Db) =>
   (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'audit_records'").get() as { sql: string }).sql;
 
 async function migrateTo(db: Db, name: string): Promise<void> {
-  const migrator = new Migrator({ db: kyselyOver(db), provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
-  const { error } = await migrator.migrateTo(name);
+  const { error } = await migratorOver(db).migrateTo(name);
   if (error) throw error;
 }
 

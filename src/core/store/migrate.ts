@@ -21,9 +21,14 @@ export class MigrationError extends Error {
 /** Runs every pending migration in order; returns the names it applied (empty when already up to date). */
 // biome-ignore lint/suspicious/noExplicitAny: any backend, any schema.
 export async function migrateToLatest(db: Db | Kysely<any>): Promise<string[]> {
-  const kysely = db instanceof Kysely ? db : kyselyOver(db);
-  const migrator = new Migrator({ db: kysely, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
-  const { error, results = [] } = await migrator.migrateToLatest();
+  const { error, results = [] } = await migratorOver(db).migrateToLatest();
   if (error) throw new MigrationError(results.find((r) => r.status === "Error")?.migrationName, error);
   return results.filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** The migrator over ./migrations for `db` (tests also use it to stop at an earlier migration). */
+// biome-ignore lint/suspicious/noExplicitAny: any backend, any schema.
+export function migratorOver(db: Db | Kysely<any>): Migrator {
+  const kysely = db instanceof Kysely ? db : kyselyOver(db);
+  return new Migrator({ db: kysely, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
 }
