@@ -6,7 +6,7 @@ import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
 import { readJsonBody } from "./body/json-body";
-import { readBodyWithin } from "./body/timeout";
+import { bodyReaderWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
 import { decideRequestId } from "./boundary";
@@ -68,8 +68,8 @@ export function createApp({
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
 
-  const parseWithin = (ctx: Context) =>
-    readBodyWithin(ctx, bodyTimeoutMs, () => readJsonBody(ctx, { limitBytes: maxBodyBytes }));
+  const readWithin = bodyReaderWithin(bodyTimeoutMs);
+  const parseWithin = (ctx: Context) => readWithin(ctx, () => readJsonBody(ctx, { limitBytes: maxBodyBytes }));
   // The body is parsed by the route, after authentication, and only for an operation that takes one.
   const dispatch = buildDispatcher(spec, handlers, auth, parseWithin, guards);
   const tools = {
