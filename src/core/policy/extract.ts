@@ -7,7 +7,7 @@
 //                 a number, an array of them, or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`)
-//   currencies    currency
+//   currencies    currency (a string, a number, an array of them; any other value counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
@@ -116,7 +116,9 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     const here = `${source}.${key}`;
     if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
     if (AMOUNT_KEYS.has(folded)) facts.amounts.push({ source: here, value });
-    if (CURRENCY_KEYS.has(folded) && isScalar(value)) facts.currencies.push({ source: here, value: String(value) });
+    // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
+    // reach the connector beside an amount judged in the threshold's currency.
+    if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);
     if (JURISDICTION_KEYS.has(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked);
   }

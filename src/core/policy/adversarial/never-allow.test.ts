@@ -208,6 +208,21 @@ describe("amount threshold: the amount the connector receives is the one judged"
     expect(await decisionOf(e, pay({ amount: 999, currency: "EUR" }, { amount: 999, currency: "EUR" }))).toBe("ALLOW");
   });
 
+  it("a currency the connector receives in a list or an object is judged too, never skipped", async () => {
+    const e = await setup(policy);
+    for (const currency of [["BTC"], { code: "BTC" }, [{ code: "BTC" }], ["EUR", "BTC"]]) {
+      const declared = await decide(ORG, pay({ amount: 50, currency }, { amount: 50, currency: "EUR" }), e.deps, {
+        now: e.now(),
+      });
+      expect(declared.decision, JSON.stringify(currency)).toBe("DENY");
+      expect(declared.reasons[0]).toMatchObject({ code: "AMOUNT_UNVERIFIABLE" });
+      expect(declared.reasons[0]?.message).toMatch(/params\.currency/u);
+      expect(await decisionOf(e, pay({ amount: 50, currency }))).toBe("DENY");
+    }
+    // Control: the threshold's currency, written as a one-element list, is the same currency.
+    expect(await decisionOf(e, pay({ amount: 50, currency: ["eur"] }, { amount: 50, currency: "EUR" }))).toBe("ALLOW");
+  });
+
   it("a declared amount that differs from the executed one is denied, saying so", async () => {
     const e = await setup({});
     const d = await decide(ORG, pay({ amount: 5000 }, { amount: 10, currency: "EUR" }), e.deps, { now: e.now() });
