@@ -128,9 +128,16 @@ export function storedResult(result: unknown, meta: unknown): { result: unknown;
   const truncated: string[] = [];
   const stored: Record<string, unknown> = { ...(result as Record<string, unknown>) };
   for (const [key, value] of Object.entries(stored)) {
-    const bounded = key === "data" ? boundMembers("result.data", value) : { value: boundValue(value), truncated: [] };
-    stored[key] = bounded.value;
-    truncated.push(...(bounded.value !== value && !bounded.truncated.length ? [`result.${key}`] : bounded.truncated));
+    if (key === "data") {
+      // boundMembers names what it summarised; its copy of an object within bounds is not a summary.
+      const bounded = boundMembers("result.data", value);
+      stored[key] = bounded.value;
+      truncated.push(...bounded.truncated);
+      continue;
+    }
+    const bounded = boundValue(value);
+    stored[key] = bounded;
+    if (bounded !== value) truncated.push(`result.${key}`);
   }
   return { result: stored, meta: withTruncated(meta, truncated) };
 }

@@ -1,0 +1,28 @@
+// meta.truncated is part of the signed record: it must name exactly the values stored as summaries, so an
+// operator (or an evidence bundle's reader) never takes a connector's result as recorded for a summary, or back.
+import { describe, expect, it } from "vitest";
+import { MAX_STORED_VALUE_BYTES } from "./bound";
+import { storedResult } from "./record-content";
+
+describe("storedResult", () => {
+  it("stores a small result as it is and names nothing as truncated", () => {
+    const result = { success: true, data: { message_id: "msg-1", to: "ann@example.com" } };
+    const stored = storedResult(result, { request_id: "req-1" });
+    expect(stored.result).toEqual(result);
+    expect(stored.meta).toEqual({ request_id: "req-1" });
+  });
+
+  it("names only the member it summarised", () => {
+    const huge = "x".repeat(MAX_STORED_VALUE_BYTES + 1);
+    const stored = storedResult({ success: true, data: { message_id: "msg-1", body: huge } }, {});
+    expect(stored.meta).toEqual({ truncated: ["result.data.body"] });
+    const data = (stored.result as { data: Record<string, unknown> }).data;
+    expect(data.message_id).toBe("msg-1");
+    expect(data.body).toMatchObject({ truncated: true, bytes: MAX_STORED_VALUE_BYTES + 3 });
+  });
+
+  it("names a summarised member beside data (an oversized error)", () => {
+    const stored = storedResult({ success: false, error: "e".repeat(MAX_STORED_VALUE_BYTES + 1) }, {});
+    expect(stored.meta).toEqual({ truncated: ["result.error"] });
+  });
+});
