@@ -69,3 +69,16 @@ describe("audit verify is strict about every line", () => {
     expect(result.err).toMatch(message);
   });
 });
+
+describe("audit verify prints a tampered record's values escaped", () => {
+  it("an interaction_id with a carriage return and an ANSI escape cannot repaint the FAIL line as an OK", async () => {
+    const { jwks, lines } = await exported();
+    const record = JSON.parse(lines[1] as string) as Record<string, unknown>;
+    record.interaction_id = "int-x\r\u001b[2KOK: 2 record(s) verified";
+    const result = await verify([lines[0] as string, JSON.stringify(record)], jwks);
+    expect(result.code).toBe(1);
+    const [first = "", ...rest] = result.err.split("\n");
+    expect(first).toMatch(/^FAIL: record seq 2, interaction_id int-x\\u000d\\u001b\[2KOK: 2 record\(s\) verified, /u);
+    for (const line of [first, ...rest]) expect(line).not.toMatch(/\p{Cc}/u);
+  });
+});

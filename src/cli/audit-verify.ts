@@ -10,6 +10,7 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { canonicalJson } from "../core/audit/canonical";
 import { type ChainHead, chainHeadProblem } from "../core/audit/chain-head";
+import { printable } from "../core/audit/printable";
 import { verifyRecords } from "../core/audit/verify";
 
 export interface CliIo {
@@ -87,13 +88,14 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
       `interaction_id ${result.interaction_id ?? "?"}`,
       `org_id ${result.org_id ?? "?"}`,
     ].join(", ");
-    io.stderr(`FAIL: record ${where}: ${result.reason}`);
+    // A tampered record's own ids are printed: escaped, so it cannot rewrite this line into an OK.
+    io.stderr(`FAIL: record ${printable(where)}: ${printable(result.reason)}`);
     io.stderr(`${result.records} record(s) before it verified`);
     return 1;
   }
   const headResult = checkHeads(heads, lastOf, keys);
   if ("error" in headResult) {
-    io.stderr(`FAIL: ${headResult.error}`);
+    io.stderr(`FAIL: ${printable(headResult.error)}`);
     io.stderr(`${result.records} record(s) before it verified`);
     return 1;
   }

@@ -5,6 +5,7 @@
 import { readFile } from "node:fs/promises";
 import type { KeyObject } from "node:crypto";
 import { verifyEvidence } from "../core/audit/evidence-verify";
+import { printable } from "../core/audit/printable";
 import { type CliIo, jwksToKeys, loadJwks } from "./audit-verify";
 import { CliError } from "./local";
 
@@ -23,9 +24,10 @@ export async function runEvidenceVerify(file: string, jwksSource: string, io: Cl
   }
   const result = verifyEvidence(bundle, (kid) => keys.get(kid));
   if (!result.valid) {
-    io.stderr(`FAIL: ${result.reason}`);
+    // A forged bundle's values reach the reason ("decision: <its value> is not …"): one line, escaped.
+    io.stderr(`FAIL: ${printable(result.reason)}`);
     throw new CliError("evidence verification failed", 1);
   }
   io.stdout(`OK: evidence bundle verified with ${keys.size} key(s) from the JWKS. It proves:`);
-  for (const line of result.proves) io.stdout(`  - ${line}`);
+  for (const line of result.proves) io.stdout(`  - ${printable(line)}`);
 }

@@ -8,6 +8,7 @@
 // The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
 import { canonicalJson, sha256Canonical } from "./canonical";
 import { chainHeadProblem, type ChainHead } from "./chain-head";
+import { quoted, shown } from "./printable";
 import type { AuditRecord } from "./record";
 import { type PublicKeyLookup, verifySegment } from "./verify";
 
@@ -112,13 +113,13 @@ function checkDecision(bundle: Json, opening: AuditRecord): string[] {
   if (!same(decision.policy_trace, opening.policy_trace)) fail(`decision: policy trace differs from ${where}`);
   if (decision.decided_at !== opening.timestamp) fail(`decision: decided_at differs from ${where}`);
   return [
-    `decision: ${opening.decision} of ${describeAction(opening.action)} by agent ${opening.agent_id ?? "?"} at ${opening.timestamp}, with its policy trace`,
+    `decision: ${shown(opening.decision)} of ${describeAction(opening.action)} by agent ${shown(opening.agent_id ?? "?")} at ${shown(opening.timestamp)}, with its policy trace`,
   ];
 }
 
 function describeAction(action: unknown): string {
   const a = (action ?? {}) as { type?: unknown; tool?: unknown };
-  return `${String(a.type)}:${String(a.tool)}`;
+  return shown(`${String(a.type)}:${String(a.tool)}`);
 }
 
 function traceDetails(record: AuditRecord, check: string): Json | undefined {
@@ -192,7 +193,7 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   const status = approval.status === "consumed" ? "approved" : approval.status;
   if (status !== meta.approval_status) fail(`approval: status differs from the signed verdict (seq ${verdict.seq})`);
   return [
-    `approval: ${approvalId} ${meta.approval_status} by ${meta.decided_by ?? "nobody (expired)"} at ${verdict.timestamp}${meta.reason ? ` ("${meta.reason}")` : ""}`,
+    `approval: ${shown(approvalId)} ${shown(meta.approval_status)} by ${meta.decided_by ? shown(meta.decided_by) : "nobody (expired)"} at ${shown(verdict.timestamp)}${meta.reason ? ` (${quoted(meta.reason)})` : ""}`,
   ];
 }
 
