@@ -21,6 +21,11 @@ const HOUR_MS = 3_600_000;
 const MAX_CACHED = 10_000;
 const cacheKey = (scope: string, window: number) => `${window}\u0000${scope}`;
 
+// One part of a scope. Org ids (an identity provider's `org` claim), uapk ids and agent ids may hold `:`; unescaped,
+// org `acme` / uapk `sales:bot` and org `acme:sales` / uapk `bot` shared one counter, so another org could spend
+// this agent's hourly budget. `%` and `:` are escaped; an id without them is unchanged (counters survive upgrades).
+const scopePart = (id: string) => (/[%:]/u.test(id) ? id.replace(/%/gu, "%25").replace(/:/gu, "%3A") : id);
+
 export class BudgetCounters {
   private readonly readStmt;
   private readonly ensureStmt;
@@ -91,7 +96,7 @@ export class BudgetCounters {
   }
 
   static hourlyScope(orgId: string, uapkId: string, agentId: string): string {
-    return `hour:${orgId}:${uapkId}:${agentId}`;
+    return `hour:${scopePart(orgId)}:${scopePart(uapkId)}:${scopePart(agentId)}`;
   }
 
   static tokenScope(jti: string): string {

@@ -449,3 +449,29 @@ describe("what an approval is bound to", () => {
     expect(actionHash(call())).toBe(actionHash(call({ note: "retry" })));
   });
 });
+
+describe("hourly budgets belong to one org's agent", () => {
+  it("an org whose id ends where another's uapk_id continues (`acme:sales` / `sales:bot`) spends none of it", async () => {
+    const e = await engine();
+    const limited = { max_actions_per_hour: 1 };
+    const agent = { id: "bot", name: "Bot" };
+    e.manifests.register("acme", supportBot({ uapk_id: "sales:bot", agent, constraints: limited }));
+    e.manifests.register("acme:sales", supportBot({ uapk_id: "bot", agent, constraints: limited }));
+    const send = (uapk_id: string) => emailRequest({ uapk_id, agent_id: "bot" });
+
+    const other = await decide("acme:sales", send("bot"), e.deps, { now: e.now() });
+    expect(other.decision).toBe("ALLOW");
+    expect(e.budgets.tryConsume(other.budgetSlots)).toEqual({ ok: true });
+    expect((await decide("acme:sales", send("bot"), e.deps, { now: e.now() })).decision).toBe("DENY");
+
+    const own = await decide("acme", send("sales:bot"), e.deps, { now: e.now() });
+    expect(own.reasons).toEqual([]);
+    expect(own.decision).toBe("ALLOW");
+  });
+
+  it("keeps the scope of ids without `:` or `%` as it was (counters of the current hour carry over an upgrade)", () => {
+    expect(BudgetCounters.hourlyScope("org-1", "customer-support-bot", "agent.7")).toBe(
+      "hour:org-1:customer-support-bot:agent.7",
+    );
+  });
+});
