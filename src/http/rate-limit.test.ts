@@ -44,6 +44,19 @@ describe("REST rate limits", () => {
     expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-2"))).status).toBe(200);
   });
 
+  it("another org's agent never spends this agent's quota, whatever ':' its ids hold", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "2" });
+    // Org `<org>:eu`'s agent `bot`, and the default org's agent `eu:bot`: one `org:agent` text, two agents.
+    const victimKey = (await g.apiKeys.create(`${g.orgId}:eu`, "the victim org's agent")).key;
+    for (let i = 0; i < 3; i++) await agent(g).post("/api/v1/gateway/evaluate", evaluate("eu:bot"));
+    const victim = await fetch(`${g.url}/api/v1/gateway/evaluate`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": victimKey },
+      body: JSON.stringify(evaluate("bot")),
+    });
+    expect(victim.status).toBe(200);
+  });
+
   it("0 turns a limit off; a bad value names its variable", () => {
     expect(restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "0" }).perApiKey).toBe(0);
     expect(() => restRateLimitConfigFromEnv({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "ten" })).toThrow(

@@ -81,7 +81,8 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
     const counts: [NamedLimiter, string][] = [];
     if (perKey) counts.push([perKey, principal.keyId]);
     const agentId = agentIdOf(body);
-    if (perAgent && agentId !== undefined) counts.push([perAgent, `${principal.orgId}:${agentId}`]);
+    // A JSON pair, not `org:agent`: org and agent ids may hold ':' (org `a` agent `b:c` is not org `a:b` agent `c`).
+    if (perAgent && agentId !== undefined) counts.push([perAgent, JSON.stringify([principal.orgId, agentId])]);
     return counts;
   };
   const consumeAll = async (counts: [NamedLimiter, string][]) => {
