@@ -5,7 +5,8 @@
 // Well-known params, at any depth and in any letter case (`To`, `E_MAIL`, full-width…):
 //   recipients    to, cc, bcc, recipient(s), email(s), email_address(es), counterparty/counterparties — a string,
 //                 a number, an array of them, or `{email}` / `{address}` objects (an object without those keys
-//                 counts with every string inside it: the connector may read any of them)
+//                 counts with every string inside it: the connector may read any of them); in any such object a
+//                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`)
 //   currencies    currency (a string, a number, an array of them; any other value counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code
@@ -140,7 +141,13 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)));
   const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
   for (const key of keys) collectRecipients(value[key], `${source}.${key}`, depth + 1, facts);
+  // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
+  for (const key of Object.keys(value))
+    if (holdsAt(key)) facts.recipients.push({ source: `${source}.${key} (key)`, value: key });
 }
+
+/** Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it). */
+const holdsAt = (key: string) => key.includes("@") || key.normalize("NFKC").includes("@");
 
 function collectScalars(value: unknown, source: string, into: Found<string>[]): void {
   if (isScalar(value)) into.push({ source, value: String(value) });

@@ -61,6 +61,9 @@ export const PLACEMENTS: Record<string, Placement> = {
   "params.email_address": (v) => ({ params: { email_address: v } }),
   "params.counterparty": (v) => ({ params: { counterparty: v } }),
   "params.to {name-only object}": (v) => ({ params: { to: { display: v } } }),
+  // A map of address → display name (the connector sends to the keys): the value beside it is harmless.
+  "params.to {address: name} map": (v) => ({ params: { to: { [v]: "ok@acme.com" } } }),
+  "params.cc[{address: name}]": (v) => ({ params: { to: "ok@acme.com", cc: [{ [v]: "ok@acme.com" }] } }),
   "params.payee.mailbox (declared)": (v) => ({ params: { payee: { mailbox: v } } }),
   "action.counterparty": (v) => ({ params: {}, counterparty: v }),
   "action.counterparty + harmless to": (v) => ({ params: { to: "ok@acme.com" }, counterparty: v }),
