@@ -49,7 +49,8 @@ async function operatorReadsWork() {
       items: {
         interaction_id: string;
         action: { params: Record<string, unknown> } | null;
-        meta?: { truncated?: string[] };
+        kind: string;
+        meta?: { truncated?: string[]; context?: { user?: string } };
       }[];
     }
   ).items;
@@ -88,10 +89,25 @@ describe("hostile params in the audit log", () => {
       });
       expect(res.status).toBeLessThan(500);
     }
+    // The request's free-form context is the agent's too: bounded like its params, in the intent and the outcome.
+    const withContext = await fetch(`${g.url}/api/v1/gateway/execute`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": g.apiKey },
+      body: JSON.stringify({
+        uapk_id: "customer-support-bot",
+        agent_id: "customer-support-bot",
+        context: { user: "ann", huge: "x".repeat(600_000) },
+        action: { type: "email", tool: "send", params: { to: "customer@example.com" } },
+      }),
+    });
+    expect(withContext.status).toBe(200);
     const items = await operatorReadsWork();
     // The decision/intent names the bounded params; an outcome whose connector echoed them names result.data.*.
     const named = items.flatMap((r) => r.meta?.truncated ?? []);
     expect(named).toEqual(expect.arrayContaining(["params.huge", "params.deep", "params.wide"]));
+    const contextual = items.filter((r) => r.meta?.truncated?.includes("meta.context.huge"));
+    expect(contextual.map((r) => r.kind).sort()).toEqual(["intent", "outcome"]);
+    expect(contextual[0]?.meta?.context?.user).toBe("ann");
     const withParams = items.find((r) => r.action?.params?.huge !== undefined);
     expect(withParams?.action?.params.to).toBe("customer@example.com");
 

@@ -37,7 +37,7 @@ export function outcomeContent(input: OutcomeInput, records: readonly Interactio
   }
   const stored = storedResult(
     redactPaths("result", jsonValue(input.result), input.redact) ?? null,
-    jsonValue(input.meta),
+    storedMeta(jsonValue(input.meta)),
   );
   return {
     kind: "outcome",
@@ -75,7 +75,7 @@ export function approvalContent(input: ApprovalDecisionInput): Content {
 
 /** The fields every decision-bearing record (intent, decision) takes from its input. */
 function decided(input: IntentInput | DecisionInput) {
-  const stored = storedAction(redactedAction(input.action, input.redact), jsonValue(input.meta));
+  const stored = storedAction(redactedAction(input.action, input.redact), storedMeta(jsonValue(input.meta)));
   return {
     interaction_id: input.interaction_id,
     action: stored.action,
@@ -99,8 +99,22 @@ function redactedAction(action: ActionInput | null, redact?: readonly string[]):
 /** Marks in meta which stored values are summaries (hash + preview) instead of the values sent. */
 function withTruncated(meta: unknown, truncated: string[]): unknown {
   if (!truncated.length) return meta;
-  const base = meta !== null && typeof meta === "object" && !Array.isArray(meta) ? meta : {};
-  return { ...base, truncated };
+  const base = (meta !== null && typeof meta === "object" && !Array.isArray(meta) ? meta : {}) as {
+    truncated?: string[];
+  };
+  return { ...base, truncated: [...(base.truncated ?? []), ...truncated] };
+}
+
+/**
+ * Meta as stored: the request's free-form `context` is the agent's, as its params are, and is bounded the same
+ * way (an unbounded context made every record of the interaction as large as the body allows).
+ */
+export function storedMeta(meta: unknown): unknown {
+  if (meta === null || typeof meta !== "object" || Array.isArray(meta)) return meta;
+  const { context, ...rest } = meta as { context?: unknown };
+  if (context === undefined) return meta;
+  const bounded = boundMembers("meta.context", context);
+  return withTruncated({ ...rest, context: bounded.value }, bounded.truncated);
 }
 
 /** The action as stored: its params bounded (see bound.ts), and meta naming what was summarised. */
