@@ -73,6 +73,29 @@ describe("capability token issue", () => {
     expectMatchesSpec("CapabilityTokens_issue", 400, res.body);
   });
 
+  it("with a manifest_id and a uapk_id of different manifests → 400 pointing at uapk_id, and no token", async () => {
+    const operator = { authorization: `Bearer ${gh.operatorToken}` };
+    const res = await post(`/api/v1/orgs/${gh.orgId}/capability-tokens`, operator, {
+      agent_id: "customer-support-bot",
+      manifest_id: "880e8400-e29b-41d4-a716-446655440003", // customer-support-bot's (examples/manifests)
+      uapk_id: "ide-assistant",
+      capabilities: ["email:send"],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: "INVALID_TOKEN_REQUEST", errors: [{ pointer: "/uapk_id" }] });
+    expectMatchesSpec("CapabilityTokens_issue", 400, res.body);
+    const listed = await fetch(`${gh.url}/api/v1/orgs/${gh.orgId}/capability-tokens`, { headers: operator });
+    expect(((await listed.json()) as { items: unknown[] }).items).toEqual([]);
+    // Control: both naming the same manifest is fine.
+    const same = await post(`/api/v1/orgs/${gh.orgId}/capability-tokens`, operator, {
+      agent_id: "customer-support-bot",
+      manifest_id: "880e8400-e29b-41d4-a716-446655440003",
+      uapk_id: "customer-support-bot",
+      capabilities: ["email:send"],
+    });
+    expect(same.status).toBe(201);
+  });
+
   it("with an unknown manifest → 404 that names it", async () => {
     const res = await post(
       `/api/v1/orgs/${gh.orgId}/capability-tokens`,
