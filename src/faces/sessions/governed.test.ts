@@ -302,6 +302,44 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject" });
   });
 
+  it("a tool_result sent right behind the IDE's own approve waits for the re-check: a call it denies never ran", async () => {
+    const c = await ide("approve-then-result");
+    c.send({ type: "user_message", content: "write file race.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    engine.manifests.setStatus(ORG, engine.manifests.getByUapkId(ORG, "ide-assistant")!.manifest_id, "suspended");
+    // Both frames in one go, before the approval store has been read again.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "written anyway" } });
+    expect(await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID")).toMatchObject({
+      details: { call_id: call.call_id },
+    });
+    // The re-check still runs and its verdict reaches both sides; the runtime never hears the early result.
+    const denied = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(denied.details).toMatchObject({ call_id: call.call_id, reasons: ["MANIFEST_INACTIVE"] });
+    await c.next(isFinal);
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ call_id: call.call_id, decision: "reject" });
+    expect(atRuntime("tool_result")).toEqual([]);
+  });
+
+  it("the IDE cannot answer the same escalated call twice", async () => {
+    const c = await ide("approve-twice");
+    c.send({ type: "user_message", content: "write file twice.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-1" });
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", message_id: "d-2" });
+    expect(await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID")).toMatchObject({
+      details: { call_id: call.call_id },
+    });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(atRuntime("hitl_decision")).toEqual([
+      expect.objectContaining({ call_id: call.call_id, decision: "approve", message_id: "d-1" }),
+    ]);
+    expect(approvals.get(ORG, call.approval_id as string)).toMatchObject({
+      status: "consumed",
+      decided_by: "dev@acme",
+    });
+  });
+
   it("the runtime's current agent picks its own manifest when the org has one", async () => {
     engine.manifests.upsert(ORG, {
       uapk_id: "reviewer",

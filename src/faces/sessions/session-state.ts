@@ -17,7 +17,13 @@ export interface PendingCall {
   /** The context the policy decided the call with (reused for approvals and the outcome record). */
   ctx: ToolPolicyContext;
   approvalId?: string | undefined;
+  /** The IDE may still approve, reject or edit it (false once it answered, or it was released). */
   awaitingApproval: boolean;
+  /**
+   * Governed calls only: the approvals store released it after the policy's re-check. Until then the IDE's own
+   * approve is only a request — a tool_result would report a call that may yet be denied.
+   */
+  released?: boolean;
   /** Watches the approval store while an approval is pending (aborted on an IDE edit or session end). */
   watcher?: AbortController;
   /** The IDE's own approve/reject of this call, so it is not told what it just decided. */

@@ -89,7 +89,7 @@ export class ToolCalls {
     if (frame.type === "hitl_decision" && !pending.awaitingApproval) {
       return `Tool call ${frame.call_id} is not waiting for approval`;
     }
-    if (frame.type === "tool_result" && pending.awaitingApproval && this.governs(pending)) {
+    if (frame.type === "tool_result" && this.governs(pending) && !pending.released) {
       return `Tool call ${frame.call_id} is waiting for approval ${pending.approvalId}; its result cannot be sent yet`;
     }
     return undefined;
@@ -135,7 +135,14 @@ export class ToolCalls {
       return;
     }
     pending.ideDecision = { decision: frame.decision, messageId, feedback };
-    await approvals.decide(pending.ctx, pending.approvalId!, frame.decision, feedback);
+    try {
+      await approvals.decide(pending.ctx, pending.approvalId!, frame.decision, feedback);
+    } catch (err) {
+      // Not recorded: the call still waits, and the IDE may answer it again.
+      pending.awaitingApproval = true;
+      pending.ideDecision = undefined;
+      throw err;
+    }
   }
 
   /** The IDE ran the call: it is no longer pending, and its outcome is recorded (never awaited). */
@@ -258,6 +265,7 @@ export class ToolCalls {
     messageId: string,
   ): Promise<void> {
     pending.awaitingApproval = false;
+    pending.released = true;
     if (release.approvalId) pending.approvalId = release.approvalId;
     metrics.toolDecisions.inc({ decision: "RELEASED" });
     if (pending.ideDecision?.decision !== "approve") {
