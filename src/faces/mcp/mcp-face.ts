@@ -57,8 +57,14 @@ function routeOf(path: string): Route | undefined {
   return SAFE_SEGMENT.test(uapkId) ? { kind: "agent", uapkId, template: "/mcp/agents/{uapk_id}" } : undefined;
 }
 
+// A person is their org and sub (one issuer per deployment): the same `sub` in another org is someone else,
+// and a session acts in the org of the token that opened it.
 const ownerOf = (p: Principal) =>
-  p.kind === "api_key" ? `key:${p.keyId}` : p.kind === "user" ? `user:${p.sub}` : "anonymous";
+  p.kind === "api_key"
+    ? `key:${p.keyId}`
+    : p.kind === "user"
+      ? `user:${JSON.stringify([p.orgId ?? "", p.sub])}`
+      : "anonymous";
 
 function orgOf(principal: Principal): string {
   if (principal.kind === "api_key") return principal.orgId;

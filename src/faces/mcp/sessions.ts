@@ -11,7 +11,7 @@ const log = logger.child({ module: "mcp" });
 
 export interface McpSession {
   id: string;
-  /** Who opened it: `key:<id>` or `user:<sub>`. */
+  /** Who opened it: `key:<id>` or `user:["<org>","<sub>"]`. */
   owner: string;
   /** The endpoint it was opened on, e.g. `agents/customer-support-bot`. */
   endpoint: string;

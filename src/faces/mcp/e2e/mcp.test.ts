@@ -149,6 +149,32 @@ describe("MCP agents endpoint", () => {
     expect(response.status).toBe(404);
   });
 
+  it("a person's session is bound to their org too: the same sub in another org cannot use its id", async () => {
+    const own = await mcpClient(endpoint(), {
+      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@shared-sub", [])}`,
+    });
+    try {
+      const sessionId = (own.transport as { sessionId?: string }).sessionId!;
+      const asOtherOrg = await g.userTokenFor("other-org", "dev@shared-sub", []);
+      const response = await fetch(endpoint(), {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          authorization: `Bearer ${asOtherOrg}`,
+          "mcp-session-id": sessionId,
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+      });
+      expect(response.status).toBe(404);
+      expect(await response.json()).toMatchObject({ code: "MCP_SESSION_NOT_FOUND" });
+      // Its owner still uses it.
+      expect((await own.listTools()).tools.length).toBeGreaterThan(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("a call that asks for no progress is answered as JSON; one with a progressToken as an SSE stream", async () => {
     const call = (id: number, meta?: Record<string, unknown>) =>
       fetch(endpoint(), {
