@@ -177,6 +177,26 @@ describe("relay", () => {
     await c.next(isFinal);
   });
 
+  it("answers a huge invalid frame with a small INVALID_MESSAGE, not with the frame echoed several times over", async () => {
+    const g = await gatewayWith();
+    const c = await ide(g, "invalid-huge");
+    const unknownKeys = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`key${i}`, 0]));
+    c.send({ type: "x".repeat(900_000) });
+    c.send({ type: "cancel", ...unknownKeys });
+    await c.next((f) => f.type === "error" && String(f.content).includes("unknown property key0"));
+    const errors = c.frames.filter((f) => f.type === "error");
+    expect(errors.map((e) => e.error_code)).toEqual(["INVALID_MESSAGE", "INVALID_MESSAGE"]);
+    for (const e of errors) expect(JSON.stringify(e).length).toBeLessThan(4096);
+    expect(String(errors[0]?.message)).toContain("unknown message type 'xxxx");
+    // The first problems are named, and how many more there were.
+    expect(errors[1]?.details).toMatchObject({
+      errors: expect.arrayContaining([{ pointer: "/", message: "unknown property key0" }]),
+    });
+    expect(String(errors[1]?.message)).toContain("and 49990 more problems");
+    c.send({ type: "user_message", content: "still here?" });
+    await c.next(isFinal);
+  });
+
   it("rejects a hitl_decision for a call Gatehouse never passed on", async () => {
     const g = await gatewayWith();
     const c = await ide(g, "callid-1");

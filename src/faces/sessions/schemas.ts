@@ -92,18 +92,32 @@ function typeOf(schema: Record<string, unknown>): string | undefined {
   return typeof t === "string" ? t : undefined;
 }
 
+// An invalid frame is answered with at most this many problems, each naming at most PREVIEW_CHARS of what the
+// frame held: a 1 MiB frame of unknown keys (or one unknown 900 KB type) was answered with megabytes.
+const MAX_REPORTED_ERRORS = 10;
+const PREVIEW_CHARS = 64;
+
+function preview(text: string): string {
+  return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
+}
+
 function pointerErrors(errors: ErrorObject[] | null | undefined) {
-  return (errors ?? []).map((e) => ({
+  const all = errors ?? [];
+  const reported = all.slice(0, MAX_REPORTED_ERRORS).map((e) => ({
     // Point at the missing member itself, not at its parent object.
-    pointer:
+    pointer: preview(
       e.keyword === "required"
         ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
         : e.instancePath || "/",
+    ),
     message:
       e.keyword === "additionalProperties"
-        ? `unknown property ${(e.params as { additionalProperty: string }).additionalProperty}`
+        ? `unknown property ${preview((e.params as { additionalProperty: string }).additionalProperty)}`
         : (e.message ?? "invalid"),
   }));
+  const more = all.length - reported.length;
+  if (more > 0) reported.push({ pointer: "/", message: `and ${more} more problems` });
+  return reported;
 }
 
 export function buildValidators(entries: MessageEntry[]): MessageValidators {
@@ -125,7 +139,7 @@ export function buildValidators(entries: MessageEntry[]): MessageValidators {
       const validator = typeof type === "string" ? byRoute.get(route)?.get(type) : undefined;
       if (!validator) {
         const known = [...(byRoute.get(route)?.keys() ?? [])].join(", ");
-        const got = typeof type === "string" ? `unknown message type '${type}'` : "type is missing";
+        const got = typeof type === "string" ? `unknown message type '${preview(type)}'` : "type is missing";
         return { ok: false, errors: [{ pointer: "/type", message: `${got}; must be one of: ${known}` }] };
       }
       if (!validator(frame)) return { ok: false, errors: pointerErrors(validator.errors) };
