@@ -112,6 +112,22 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     expect((await failure(v("not.a.jwt"))).reason).toBe("malformed");
   });
 
+  it.each([
+    ["an array", ["acme"]],
+    ["an object", { id: "acme" }],
+    ["a number", 42],
+  ])("rejects an org claim that is %s: it names an org, just not as a string", async (_name, org) => {
+    // Read as "no org", the sessions face would decide the user's tool calls in the default org.
+    const err = await failure(verifier()(await mint(rsa, "RS256", { org })));
+    expect(err.code).toBe("TOKEN_INVALID");
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toContain("org");
+  });
+
+  it("reads an empty or null org claim as no org", async () => {
+    for (const org of ["", null]) expect((await verifier()(await mint(rsa, "RS256", { org }))).orgId).toBeUndefined();
+  });
+
   it("rejects a token signed by another key that claims a known kid", async () => {
     const impostor = await signingKey("RS256", "rsa-1");
     const err = await failure(verifier()(await mint(impostor, "RS256")));

@@ -113,6 +113,11 @@ function claimsOf(payload: JWTPayload): UserClaims {
   }
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
   const org = payload.org;
+  // An org named some other way (["acme"], {id: "acme"}) is not "no org": read so, the user would act in the
+  // default org (sessions fall back to it). Absent, null or "" is a user without an org.
+  if (org !== undefined && org !== null && typeof org !== "string") {
+    throw new UserTokenError("claim_invalid", "JWT org claim must be a string");
+  }
   return {
     sub: payload.sub,
     ...(typeof payload.iss === "string" ? { issuer: payload.iss } : {}),
