@@ -576,7 +576,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_MCP_MAX_SESSIONS",
     check: countRule,
     default: "1000",
-    description: "Open MCP sessions per node (503 + Retry-After beyond).",
+    description:
+      "Open MCP sessions per node. When full, the credential holding the most gives up its least recently used one to a credential holding fewer; else 503 + Retry-After.",
   },
   {
     name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",

@@ -117,7 +117,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     principal: Principal,
     orgId: string,
   ): Promise<SessionTransport> {
-    if (!sessions.hasRoom())
+    if (!sessions.hasRoom(ownerOf(principal)))
       throw new HttpProblem(503, "Too many open MCP sessions; try again later", {
         code: "MCP_SESSIONS_FULL",
         headers: { "Retry-After": "30" },

@@ -1,7 +1,8 @@
 // The open MCP sessions of this node: one SDK transport + server per session, bound to the credential and the
 // endpoint that opened it (another caller presenting its id gets 404, as for an unknown id). Bounded: at most
-// `maxSessions`, and a session unused for `sessionIdleMs` is closed. Sessions live in this process's memory:
-// several gateway nodes need sticky routing on the Mcp-Session-Id header (documented in the README).
+// `maxSessions`, shared between credentials (`hasRoom`), and a session unused for `sessionIdleMs` is closed.
+// Sessions live in this process's memory: several gateway nodes need sticky routing on the Mcp-Session-Id header
+// (documented in the README).
 import { randomUUID } from "node:crypto";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { logger } from "../../core/log/logger";
@@ -31,6 +32,18 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
     for (const session of sessions.values())
       if (now - session.lastSeen > options.sessionIdleMs) void session.transport.close().catch(() => undefined);
   }
+  function leastRecentlyUsed(owner: string): McpSession {
+    let oldest: McpSession | undefined;
+    for (const s of sessions.values()) if (s.owner === owner && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+    return oldest!;
+  }
+
+  /** Forgotten at once (its slot is taken next), then closed: its caller's next request gets 404. */
+  function evict(session: McpSession): void {
+    sessions.delete(session.id);
+    log.info({ owner: session.owner, endpoint: session.endpoint }, "mcp session evicted: the pool is full");
+    void session.transport.close().catch(() => undefined);
+  }
   const sweeper = setInterval(closeIdle, Math.min(options.sessionIdleMs / 2, 60_000));
   sweeper.unref();
 
@@ -47,9 +60,20 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       return session;
     },
 
-    hasRoom(): boolean {
+    /**
+     * Room for one more session of `owner`. A full pool first closes idle sessions; then the caller holding the most
+     * sessions gives up its least recently used one, but only to a caller holding fewer: one credential cannot fill
+     * the pool and lock every other caller out, nor take back a share the others hold.
+     */
+    hasRoom(owner: string): boolean {
       if (sessions.size >= options.maxSessions) closeIdle();
-      return sessions.size < options.maxSessions;
+      if (sessions.size < options.maxSessions) return true;
+      const counts = new Map<string, number>();
+      for (const s of sessions.values()) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
+      const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+      if (most <= (counts.get(owner) ?? 0)) return false;
+      evict(leastRecentlyUsed(biggest));
+      return true;
     },
 
     /**
