@@ -1,5 +1,6 @@
 // Adversarial: sessions belong to one principal, anonymous noise cannot lock a user out, and a slow consumer
 // that never reads again is still counted as 1013.
+import { connect as connectTcp } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
@@ -63,6 +64,27 @@ describe("session ownership: (issuer, org, sub)", () => {
     // The owner still gets in.
     const again = await connect(g, "own-2", await idp.mint({ sub: "dev", org: "acme" }));
     expect(again.ws.readyState).toBe(again.ws.OPEN);
+  });
+});
+
+describe("a handshake ws refuses after the token was accepted", () => {
+  it("leaves no session behind: the id expires like one whose IDE left", async () => {
+    const g = await gatewayWith({ options: { sessionTtlMs: 300 } });
+    const token = await idp.mint({ sub: "dev", org: "acme" });
+    const port = new URL(g.wsBase).port;
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connectTcp(Number(port), "127.0.0.1", () =>
+        socket.write(
+          "GET /ws/bad-handshake HTTP/1.1\r\nHost: gatehouse\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+        ),
+      );
+      let text = "";
+      socket.on("data", (chunk) => (text += chunk.toString()));
+      socket.on("close", () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400/);
+    await expect.poll(() => g.gateway.list("acme").map((s) => s.session_id), { timeout: 3000 }).toEqual([]);
   });
 });
 

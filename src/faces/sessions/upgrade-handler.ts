@@ -49,13 +49,23 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
       (ctx) => {
         if (socket.destroyed) return;
         // Claimed synchronously right before the 101: two users racing for a new id cannot both get it.
-        if (!deps.registry.claim(ctx.sessionId, ctx.claims)) {
+        const session = deps.registry.claim(ctx.sessionId, ctx.claims);
+        if (!session) {
           metrics.upgrades.inc({ result: "403" });
           refuseUpgrade(socket, new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user"));
           return;
         }
-        deps.wss.handleUpgrade(req, socket, head, (ws) => deps.onConnection(ws, ctx));
-        metrics.upgrades.inc({ result: "accepted" });
+        let attached = false;
+        deps.wss.handleUpgrade(req, socket, head, (ws) => {
+          attached = true;
+          deps.onConnection(ws, ctx);
+        });
+        if (attached) return void metrics.upgrades.inc({ result: "accepted" });
+        // ws answered a handshake it cannot complete (a bad Sec-WebSocket-Key or -Version) with a 400 and will not
+        // call back: the session expires as when its IDE leaves, instead of being held for ever without a socket
+        // (harmless if a socket is attached: expiry skips a session that has one).
+        metrics.upgrades.inc({ result: "400" });
+        deps.registry.scheduleExpiry(session);
       },
       (err: unknown) => {
         const refusal =
