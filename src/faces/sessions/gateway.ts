@@ -129,7 +129,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       // A `ws.session` span per connection when tracing is on.
       onConnection: (ws, ctx) =>
         traceSession(ws, ctx, () => {
-          acceptConnection(registry, onIdeFrame, ws, ctx);
+          acceptConnection(registry, onIdeFrame, ws, ctx, opts.maxBufferedBytes);
           const conn = registry.get(ctx.sessionId)?.conn;
           const at = Date.now();
           if (conn) acceptedAt.set(conn, at);

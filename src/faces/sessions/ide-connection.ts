@@ -31,6 +31,7 @@ export function acceptConnection(
   onFrame: IdeFrameHandler,
   ws: WebSocket,
   ctx: UpgradeContext,
+  maxQueuedBytes: number,
 ): void {
   const session = registry.get(ctx.sessionId)!;
   const previous = session.conn;
@@ -51,15 +52,18 @@ export function acceptConnection(
   ws.on("pong", () => {
     conn.alive = true;
   });
+  const queue = inboundQueue(ws, maxQueuedBytes);
   ws.on("message", (data, isBinary) => {
     const receivedAt = performance.now();
+    const queued = queue.add(data);
     conn.inbound = conn.inbound
       .then(() => onFrame(session, conn, data, isBinary, receivedAt))
       .catch((err) => {
         log.error({ err, sessionId: ctx.sessionId }, "IDE frame handling failed");
         if (registry.isCurrent(session))
           registry.sendError(session, "INTERNAL_ERROR", "Internal error", {}, false, conn);
-      });
+      })
+      .finally(() => queue.done(queued));
   });
   // When `ws` closes a socket itself (a frame above maxPayload → 1009), its local close event reports 1006:
   // remember the code the IDE was sent, so the metric counts what clients saw.
@@ -86,6 +90,31 @@ export function acceptConnection(
 
   // A resume point in the handshake: replay before any live frame, so the IDE sees one ordered stream.
   if (ctx.lastSeq !== undefined) registry.resume(session, conn, ctx.lastSeq, session.record.nextSeq);
+}
+
+/** What a queued frame counts for: its bytes, and at least 1 KiB (its closure and promise cost memory too). */
+const queuedCost = (data: RawData) =>
+  Math.max(1024, Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength);
+
+/**
+ * IDE frames wait for the one before them, which may be slow (a runtime that does not answer its connect, a
+ * forward to another node). Past `maxBytes` of waiting frames the socket is no longer read, so TCP slows the IDE
+ * down: it was read into memory whatever it sent (200 MiB in 1.5 s while the runtime connect timed out).
+ */
+function inboundQueue(ws: WebSocket, maxBytes: number) {
+  let bytes = 0;
+  return {
+    add(data: RawData): number {
+      const cost = queuedCost(data);
+      bytes += cost;
+      if (bytes > maxBytes && !ws.isPaused) ws.pause();
+      return cost;
+    },
+    done(cost: number): void {
+      bytes -= cost;
+      if (bytes <= maxBytes && ws.isPaused) ws.resume();
+    },
+  };
 }
 
 /**
