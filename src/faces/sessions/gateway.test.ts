@@ -291,6 +291,27 @@ describe("resume", () => {
     expect(replayed.some(isFinal)).toBe(true);
   });
 
+  it("replays the gap once per socket: a second resume (in-band, or after the header's) repeats nothing", async () => {
+    const g = await gatewayWith({ tokenDelayMs: 1 });
+    const token = await idp.mint();
+    const first = await ide(g, "resume-twice", { token });
+    first.send({ type: "user_message", content: "hi" });
+    await first.next((f) => f.type === "ack");
+    first.ws.terminate();
+    await new Promise((r) => setTimeout(r, 300)); // the turn finishes while nobody listens
+    const second = await ide(g, "resume-twice", { token, headers: { "x-gatehouse-last-seq": "1" } });
+    await second.next((f) => f.type === "session_resumed");
+    second.send({ type: "resume", last_seq: 1 });
+    second.send({ type: "resume", last_seq: 1 });
+    await second.next((f) => f.type === "session_resumed" && f.replayed === 0);
+    await new Promise((r) => setTimeout(r, 100));
+    const resumes = second.frames.filter((f) => f.type === "session_resumed");
+    expect(resumes.map((f) => f.replayed)).toEqual([expect.any(Number), 0, 0]);
+    expect(resumes[0]!.replayed).toBeGreaterThan(0);
+    const seqs = second.frames.filter((f) => f.seq !== undefined).map((f) => f.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
+  });
+
   it("answers resync_required when the frames are gone from the buffer", async () => {
     const g = await gatewayWith({ tokenDelayMs: 1, options: { replayMaxFrames: 5 } });
     const token = await idp.mint();

@@ -34,6 +34,8 @@ export interface Connection {
   ws: WebSocket;
   /** The seq the first live frame on this socket got: an in-band resume replays only what came before. */
   firstLiveSeq: number;
+  /** A resume already replayed everything before `firstLiveSeq` to this socket. */
+  resumed?: boolean;
   alive: boolean;
   tokenTimer?: NodeJS.Timeout;
   /** IDE frames are handled one after another, in arrival order; none of them waits for a reply. */
@@ -177,7 +179,10 @@ export class SessionRegistry {
       this.refuseUnknownResume(session);
       return;
     }
-    const result = this.store.replay(id, lastSeq, beforeSeq);
+    // What an earlier resume replayed to this socket has arrived (in order, on TCP): a second resume, in-band or
+    // after the handshake's, sends none of it again.
+    const from = conn.resumed ? Math.max(lastSeq, beforeSeq - 1) : lastSeq;
+    const result = this.store.replay(id, from, beforeSeq);
     if (!result.ok) {
       this.emit(
         session,
@@ -193,6 +198,7 @@ export class SessionRegistry {
       return;
     }
     for (const frame of result.frames) this.deliver(conn, frame.data);
+    conn.resumed = true;
     this.emit(
       session,
       { type: "session_resumed", session_id: id, last_seq: lastSeq, replayed: result.frames.length },
