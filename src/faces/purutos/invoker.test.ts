@@ -288,6 +288,31 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(JSON.stringify(answer)).not.toContain("hunter2");
   });
 
+  it("a JSON object nested 100k deep or holding 1e309 is INVALID_RESPONSE, and the answer can still be sent", async () => {
+    const deep = "#!/usr/bin/env node\nprocess.stdout.write('{\"a\":' + '['.repeat(1e5) + ']'.repeat(1e5) + '}')\n";
+    await puruto("puruto-a", {
+      skills: {
+        deep: { run: deep },
+        huge: { run: "#!/bin/sh\necho '{\"amount\": 1e309}'\n" },
+        deepfail: { run: `${deep}process.exitCode = 2\n` },
+      },
+    });
+    const { invoker } = setup();
+    for (const command of ["deep", "huge"]) {
+      const answer = await invoker.invoke({ name: "puruto-a", command });
+      expect(answer.invocation.status).toBe("error");
+      expect(answer.invocation.error?.code).toBe("INVALID_RESPONSE");
+      // What the HTTP reply and the MCP result do with it: it used to overflow the stack (a 500 after the run).
+      expect(() => JSON.stringify(answer)).not.toThrow();
+    }
+    const huge = await invoker.invoke({ name: "puruto-a", command: "huge" });
+    expect(huge.invocation.error?.message).toMatch(/\/amount: number is out of range/);
+    const failed = await invoker.invoke({ name: "puruto-a", command: "deepfail" });
+    expect(failed.invocation.error).toMatchObject({ code: "COMMAND_FAILED", details: { exit_code: 2 } });
+    expect(failed.invocation.error?.details).not.toHaveProperty("output");
+    expect(() => JSON.stringify(failed)).not.toThrow();
+  });
+
   it("kills a child that never exits at the timeout, with everything it started", async () => {
     // Found on the host by a marker: in the command's own PID namespace its $$ and group ids are not ours.
     const marker = `gh-hang-${path.basename(root)}`;

@@ -16,6 +16,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
+import { jsonShapeViolation } from "../../http/body/json-shape";
 import { BASE_COMMANDS, type PurutosConfig } from "./config";
 import { readContained, realPathInside } from "./containment";
 
@@ -276,13 +277,15 @@ function interpret(config: InvokerConfig, ctx: RunContext, outcome: RunOutcome, 
           },
         );
       }
-      const parsed = parseObject(outcome.stdout);
-      if (parsed) return { result: parsed };
+      const answer = readObject(outcome.stdout);
+      if (answer !== null && "object" in answer) return { result: answer.object };
+      const output = { output: clip(outcome.stdout), truncated: outcome.stdout.length > DETAIL_TEXT_LIMIT };
+      if (answer !== null) {
+        const why = `${ctx.command} printed a JSON object Gatehouse cannot pass on (${answer.unusable})`;
+        return failure("INVALID_RESPONSE", why, output);
+      }
       if (mode === "text") return { result: { output: outcome.stdout.trim() } };
-      return failure("INVALID_RESPONSE", `${ctx.command} did not print a JSON object`, {
-        output: clip(outcome.stdout),
-        truncated: outcome.stdout.length > DETAIL_TEXT_LIMIT,
-      });
+      return failure("INVALID_RESPONSE", `${ctx.command} did not print a JSON object`, output);
     }
   }
 }
@@ -381,15 +384,34 @@ function failure(code: InvocationErrorCode, message: string, details?: Record<st
   return { error: details ? { code, message, details } : { code, message } };
 }
 
+/**
+ * Nesting a command's JSON answer may have. JSON.parse reads any depth, but the answer is then serialised
+ * recursively (the HTTP reply, the MCP tool result): a command printing `[[[[…` 100k deep made the reply throw
+ * a stack overflow after the command had run. Far deeper than any real result.
+ */
+const OUTPUT_MAX_DEPTH = 64;
+
+/** The JSON object a command printed, when it is one Gatehouse can pass on as it is. */
 function parseObject(text: string): Record<string, unknown> | null {
+  const answer = readObject(text);
+  return answer !== null && "object" in answer ? answer.object : null;
+}
+
+/** What stdout holds: a JSON object that can be passed on, one that cannot (and why), or neither (null). */
+function readObject(text: string): { object: Record<string, unknown> } | { unusable: string } | null {
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    return value !== null && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
+    value = JSON.parse(text);
   } catch {
     return null;
   }
+  if (!isObject(value)) return null;
+  const violation = jsonShapeViolation(value, OUTPUT_MAX_DEPTH);
+  return violation ? { unusable: `${violation.pointer}: ${violation.message}` } : { object: value };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 function clip(text: string): string {
