@@ -2,6 +2,7 @@ import { mkdir, realpath, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscovery, type Discovery } from "./discovery";
+import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS } from "./registry";
 import { removeDir, tempDir, testConfig, writePuruto, writeSkill } from "./testing";
 
 let root: string;
@@ -219,6 +220,36 @@ describe("registry.json", () => {
 
     expect((await discovery.list()).map((i) => i.name)).toEqual(["puruto-ok"]);
     expect((await discovery.snapshot()).problems).toHaveLength(6);
+  });
+
+  it("a registry of 400k broken items keeps discovery and /health working, with a bounded list of problems", async () => {
+    await writePuruto(root, "puruto-a");
+    await writeRegistry(outside, { purutos: Array.from({ length: 400_000 }, (_, i) => ({ name: `../${i}` })) });
+
+    const discovery = discover({ ecosystemRoot: root, dataPath: outside });
+
+    // Used to throw RangeError (400k problems spread into one push): every GET /purutos and /health was a 500.
+    expect((await discovery.list()).map((i) => i.name)).toEqual(["puruto-a"]);
+    const { problems } = await discovery.snapshot();
+    expect(problems.length).toBeLessThanOrEqual(MAX_REGISTRY_PROBLEMS + 1);
+    expect(problems.at(-1)).toContain(`${400_000 - MAX_REGISTRY_PROBLEMS} more problems not listed`);
+  });
+
+  it(`uses the first ${MAX_REGISTRY_ENTRIES} registry entries and says the rest were ignored`, async () => {
+    const items = Array.from({ length: MAX_REGISTRY_ENTRIES + 5_000 }, (_, i) => ({ name: `p${i}`, path: `/x/${i}` }));
+    await writeRegistry(outside, { purutos: items });
+    await writePuruto(root, "puruto-a");
+
+    const discovery = discover({ ecosystemRoot: root, dataPath: outside });
+    const names = (await discovery.list()).map((i) => i.name);
+
+    expect(names).toHaveLength(MAX_REGISTRY_ENTRIES + 1); // and the scanned puruto-a
+    expect(names).toContain("puruto-a");
+    expect(names).toContain(`p${MAX_REGISTRY_ENTRIES - 1}`);
+    expect(names).not.toContain(`p${MAX_REGISTRY_ENTRIES}`);
+    expect((await discovery.snapshot()).problems).toContain(
+      `${path.join(outside, "registry.json")}: more than ${MAX_REGISTRY_ENTRIES} purutos, items from ${MAX_REGISTRY_ENTRIES} on ignored`,
+    );
   });
 
   it("refuses registry paths outside the ecosystem root", async () => {

@@ -23,6 +23,18 @@ export interface RegistryRead {
 
 const REGISTRY_FILE_LIMIT = 8 * 1024 * 1024;
 
+/**
+ * Entries used from one registry. 8 MiB holds ~200k small items, and each one costs filesystem lookups on every
+ * rebuild; an ecosystem of purutos on one machine is far smaller than this.
+ */
+export const MAX_REGISTRY_ENTRIES = 10_000;
+
+/**
+ * Problems reported per registry, the rest counted in one line. A registry of 400k broken items made 400k problem
+ * strings, and spreading them into one push overflowed the stack: every GET /purutos and GET /health was a 500.
+ */
+export const MAX_REGISTRY_PROBLEMS = 100;
+
 /** PURUTO_DATA_PATH may name the data folder (usual) or the registry file itself. */
 export function registryFile(dataPath: string): string {
   return dataPath.endsWith(".json") ? dataPath : path.join(dataPath, "registry.json");
@@ -64,7 +76,12 @@ export function parseRegistry(text: string, label: string): { entries: RegistryE
   const entries: RegistryEntry[] = [];
   const problems: string[] = [];
   const seen = new Set<string>();
-  items.forEach((item, index) => {
+  let cut: string | undefined;
+  for (const [index, item] of items.entries()) {
+    if (entries.length === MAX_REGISTRY_ENTRIES) {
+      cut = `${label}: more than ${MAX_REGISTRY_ENTRIES} purutos, items from ${index} on ignored`;
+      break;
+    }
     const entry = parseItem(item);
     if (typeof entry === "string") {
       problems.push(`${label}: item ${index} ${entry}`);
@@ -74,8 +91,18 @@ export function parseRegistry(text: string, label: string): { entries: RegistryE
       seen.add(entry.name);
       entries.push(entry);
     }
-  });
-  return { entries, problems };
+  }
+  const reported = boundedProblems(problems, MAX_REGISTRY_PROBLEMS, label);
+  if (cut) reported.push(cut);
+  return { entries, problems: reported };
+}
+
+/** The first `limit` problems, and one line counting the others: what a report (and GET /health) can hold. */
+export function boundedProblems(problems: string[], limit: number, label: string): string[] {
+  if (problems.length <= limit) return [...problems];
+  const kept = problems.slice(0, limit);
+  kept.push(`${label}: ${problems.length - limit} more problems not listed`);
+  return kept;
 }
 
 function rootItems(doc: unknown): unknown[] | null {

@@ -7,7 +7,7 @@ import { allowedCommands } from "./allowlist";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
 import { isPurutoFolderName } from "./names";
-import { readRegistry, registryFile } from "./registry";
+import { boundedProblems, readRegistry, registryFile } from "./registry";
 import { readRepo, type SkillInfo } from "./repo";
 
 /** A discovered puruto, as the API lists it. */
@@ -72,6 +72,9 @@ interface Roots {
 
 const READ_CONCURRENCY = 32;
 
+/** Problems an index keeps (logged and shown by GET /health, which anyone may call); the rest are counted. */
+const MAX_INDEX_PROBLEMS = 200;
+
 export function discoverySources(config: DiscoveryConfig): DiscoverySources {
   return {
     registryPath: config.dataPath ? registryFile(config.dataPath) : null,
@@ -94,7 +97,7 @@ export async function buildIndex(
 
   if (where.registryPath) {
     const registry = await readRegistry(where.registryPath);
-    problems.push(...registry.problems);
+    for (const problem of registry.problems) problems.push(problem);
     if (registry.found) sources.push(`registry:${where.registryPath}`);
     for (const entry of registry.entries) {
       const dir = await resolveRegistryFolder(
@@ -125,7 +128,7 @@ export async function buildIndex(
     items,
     byName: new Map(items.map((item) => [item.name, item])),
     sources,
-    problems,
+    problems: boundedProblems(problems, MAX_INDEX_PROBLEMS, "discovery"),
     fingerprint,
     builtAt: Date.now(),
   };
@@ -153,7 +156,7 @@ async function resolveRoots(config: DiscoveryConfig, where: DiscoverySources, pr
 async function readPurutos(config: DiscoveryConfig, entries: Entry[], problems: string[]): Promise<Puruto[]> {
   const items = await mapLimit(entries, READ_CONCURRENCY, async (entry): Promise<Puruto> => {
     const repo = entry.dir ? await readRepo(entry.dir) : { skills: [], problems: [] as string[] };
-    problems.push(...repo.problems);
+    for (const problem of repo.problems) problems.push(problem);
     return {
       name: entry.name,
       path: entry.dir,
