@@ -2,6 +2,7 @@
 // A bad value stops startup with a message naming the variable: a gateway that silently falls back
 // to defaults on a typo would run commands with limits the operator never chose.
 import path from "node:path";
+import { isCommandName } from "./names";
 
 export interface PurutosConfig {
   /** Folder holding registry.json (or the registry file itself); null when PURUTO_DATA_PATH is unset. */
@@ -88,12 +89,10 @@ function positiveInt(env: Env, name: string, fallback: number): number {
   return Number(raw);
 }
 
-const COMMAND_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
-
 function commandList(env: Env, name: string): string[] {
   const items = splitList(env[name]);
   for (const item of items) {
-    if (item !== "*" && !COMMAND_NAME.test(item)) {
+    if (item !== "*" && !isCommandName(item)) {
       throw new Error(`${name} must be a comma-separated list of skill names (or *), got "${item}"`);
     }
   }

@@ -19,6 +19,7 @@ import { logger } from "../../core/log/logger";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import { BASE_COMMANDS, type PurutosConfig } from "./config";
 import { readContained, realPathInside } from "./containment";
+import { isCommandName } from "./names";
 
 const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
@@ -294,6 +295,9 @@ function interpret(config: InvokerConfig, ctx: RunContext, outcome: RunOutcome, 
 function notAllowedReason(puruto: Puruto, command: string): string {
   const allowed = `allowed for ${puruto.name}: ${puruto.commands.join(", ")}`;
   if (!puruto.skills.some((s) => s.command === command)) return allowed;
+  if (!isCommandName(command)) {
+    return `${printable(command)} is a skill of ${puruto.name} whose name cannot be a command (letters, digits, - and _ only); ${allowed}`;
+  }
   return (
     `${printable(command)} is a skill of ${puruto.name} that Gatehouse may not run: it needs an executable ` +
     `.claude/skills/${printable(command)}/run (or an agent, GATEHOUSE_AGENT_COMMAND) and to be listed in ` +

@@ -11,3 +11,15 @@ export function isPlainName(name: string): boolean {
 export function isPurutoFolderName(name: string): boolean {
   return isPlainName(name) && name.startsWith("puruto-") && name.length > "puruto-".length;
 }
+
+/**
+ * A skill folder that may be run as a command: letters, digits, `-` and `_` (the grammar of
+ * GATEHOUSE_EXTRA_COMMANDS). No dot: /mcp/purutos names a command's tool `<puruto>.<command>` and puruto names
+ * may hold dots, so a skill `x.wipe` of `puruto-m` was listed as the same tool as `wipe` of `puruto-m.x` — and
+ * calling it ran the other puruto's command.
+ */
+const COMMAND_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function isCommandName(name: string): boolean {
+  return COMMAND_NAME.test(name);
+}

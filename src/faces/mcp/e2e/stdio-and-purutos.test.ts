@@ -1,9 +1,12 @@
 // The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
-import { resolve } from "node:path";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { writePuruto } from "../../purutos/testing";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
@@ -103,5 +106,42 @@ describe("MCP purutos endpoint", () => {
     });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+  });
+});
+
+describe("MCP purutos endpoint, purutos whose names hold dots", () => {
+  it("lists each tool name once, and a tool runs the command it was listed for", async () => {
+    // `puruto-m` has a skill `x.wipe`, `puruto-m.x` a skill `wipe`: both used to be listed as `puruto-m.x.wipe`,
+    // and calling that name ran `puruto-m.x`'s `wipe` whichever one the client meant.
+    const root = mkdtempSync(join(tmpdir(), "gatehouse-mcp-dots-"));
+    const says = (who: string) => ({ run: `#!/bin/sh\necho '{"who":"${who}"}'\n` });
+    await writePuruto(root, "puruto-m", { skills: { "x.wipe": says("puruto-m x.wipe") } });
+    await writePuruto(root, "puruto-m.x", { skills: { wipe: says("puruto-m.x wipe") } });
+    const dots = await startTestGatehouse({
+      env: { GATEHOUSE_ECOSYSTEM_ROOT: root, PURUTO_DATA_PATH: "", GATEHOUSE_EXTRA_COMMANDS: "*" },
+    });
+    const client = await mcpClient(`${dots.url}/mcp/purutos`, { "X-API-Key": dots.apiKey });
+    try {
+      const names = (await client.listTools()).tools.map((t) => t.name);
+      expect(new Set(names).size).toBe(names.length);
+      expect(names.filter((n) => n === "puruto-m.x.wipe")).toHaveLength(1);
+      const wipe = await client.callTool({ name: "puruto-m.x.wipe", arguments: {} });
+      expect(structured(wipe)).toMatchObject({
+        target: "puruto-m.x",
+        invocation: { result: { who: "puruto-m.x wipe" } },
+      });
+      // REST refuses the dotted skill too, saying why.
+      const rest = await fetch(`${dots.url}/purutos/puruto-m/x.wipe`, {
+        method: "POST",
+        headers: { "x-api-key": dots.apiKey },
+      });
+      expect(rest.status).toBe(400);
+      const problem = (await rest.json()) as { errors: { message: string }[] };
+      expect(problem.errors[0]?.message).toMatch(/x\.wipe is a skill of puruto-m whose name cannot be a command/);
+    } finally {
+      await client.close();
+      await dots.dispose();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
