@@ -220,7 +220,8 @@ export interface paths {
          *     changes status (approved, denied, expired, consumed) — on this gateway node or another one sharing the
          *     database — is sent as `event: approval` with the `Approval` as JSON in `data`. The stream opens with an
          *     `event: ready` (empty data): load the list after it to miss nothing. A comment line (`: keep-alive`) is sent
-         *     every 15 s. Operator role required, as for the rest of the approvals API. Clients that cannot set the
+         *     every 15 s. Operator role required, as for the rest of the approvals API. The stream ends when the token
+         *     expires: reconnect with a fresh one. Clients that cannot set the
          *     `Authorization` header on an EventSource read it with `fetch` and a streaming body.
          */
         get: operations["ApprovalEvents_stream"];

@@ -112,4 +112,25 @@ describe("GET /api/v1/orgs/{org_id}/approvals/events", () => {
       if (!disposed) await g.dispose();
     }
   });
+  it("ends the stream when the operator's token expires: no approval reaches an expired token", async () => {
+    const g = await startTestGatehouse();
+    try {
+      const shortLived = await g.devIssuer!.mint({ sub: "op", org: g.orgId, roles: ["operator"], ttlSeconds: 2 });
+      const stream = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals/events`, {
+        headers: { authorization: `Bearer ${shortLived}` },
+      });
+      expect(stream.status).toBe(200);
+      const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader();
+      expect((await reader.read()).value).toContain("event: ready");
+      const ended = (async () => {
+        while (!(await reader.read()).done);
+        return "ended";
+      })();
+      const stillOpen = new Promise((resolve) => setTimeout(() => resolve("still open 6 s later"), 6_000).unref());
+      expect(await Promise.race([ended, stillOpen])).toBe("ended");
+      await reader.cancel().catch(() => {});
+    } finally {
+      await g.dispose();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 // The approvals feed as a server-sent-events response (spec/console.tsp, ApprovalEvents_stream).
 import { PassThrough } from "node:stream";
+import type { Principal } from "../../core/identity/principal";
 import type { HandlerGroup } from "../../http/handlers";
 import { timePageOf } from "../../http/paging";
 import { toApproval } from "../../http/wire-models";
@@ -23,6 +24,28 @@ function sseFrame(event: string, data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
 }
 
+/** Longest delay setTimeout takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Calls `onExpired` when the token behind the request expires (`exp`, seconds), re-arming past setTimeout's
+ * limit; returns the cancel. The token was checked once, when the stream opened: without this, an operator
+ * whose token had expired kept receiving the org's approvals for as long as the connection lasted.
+ */
+function atTokenExpiry(principal: Principal, onExpired: () => void): () => void {
+  if (principal.kind !== "user" || principal.exp === undefined) return () => {};
+  const expiresAt = principal.exp * 1000;
+  let timer: NodeJS.Timeout;
+  // Never synchronously: the caller finishes setting the stream up first, even for a token expiring right now.
+  const arm = () => {
+    timer = setTimeout(fire, Math.min(Math.max(0, expiresAt - Date.now()), MAX_TIMER_MS));
+    timer.unref();
+  };
+  const fire = () => (Date.now() >= expiresAt ? onExpired() : arm());
+  arm();
+  return () => clearTimeout(timer);
+}
+
 export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
   return {
     LiveSessions_list: ({ params, query, principal }) => {
@@ -40,6 +63,7 @@ export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
         if (ended) return;
         ended = true;
         clearInterval(keepAlive);
+        cancelExpiry();
         unsubscribe();
         stream.end();
       };
@@ -51,6 +75,7 @@ export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
       );
       const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), KEEP_ALIVE_MS);
       keepAlive.unref();
+      const cancelExpiry = atTokenExpiry(principal, end);
       signal.addEventListener("abort", end, { once: true });
       stream.once("close", end);
       stream.write(sseFrame("ready", ""));
