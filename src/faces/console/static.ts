@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { CONSOLE_DIST } from "../../../console/paths";
 import { logger } from "../../core/log/logger";
+import { type HttpProblem, problem, renderProblem } from "../../http/boundary";
 import type { ConsoleOidc } from "./oidc";
 
 export const CONSOLE_PATH = "/console";
@@ -110,14 +111,21 @@ function serveAsset(assets: Map<string, Asset>, csp: string, req: IncomingMessag
     "cache-control": "no-cache",
   };
   if (req.method !== "GET" && req.method !== "HEAD") {
-    res
-      .writeHead(405, { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" })
-      .end("Method not allowed\n");
+    const refused = problem("METHOD_NOT_ALLOWED", "The console's files are read with GET or HEAD", {
+      headers: { allow: "GET, HEAD" },
+    });
+    sendProblem(res, headers, refused, path);
   } else if (!asset) {
-    res.writeHead(404, { ...headers, "content-type": "text/plain; charset=utf-8" }).end("Not found\n");
+    sendProblem(res, headers, problem("ROUTE_NOT_FOUND", "No such file in the console"), path);
   } else {
     res.writeHead(200, { ...headers, "content-type": asset.type, "content-length": String(asset.bytes.length) });
     res.end(req.method === "HEAD" ? undefined : asset.bytes);
   }
   return true;
+}
+
+/** Errors are problem+json here too, like every other answer of the gateway. */
+function sendProblem(res: ServerResponse, headers: Record<string, string>, refused: HttpProblem, path: string): void {
+  const rendered = renderProblem(refused, { instance: path });
+  res.writeHead(rendered.status, { ...headers, ...rendered.headers }).end(JSON.stringify(rendered.body));
 }
