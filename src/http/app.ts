@@ -6,6 +6,7 @@ import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
 import type { Authenticator } from "./auth";
 import { readJsonBody } from "./body/json-body";
+import { assertJsonShape } from "./body/json-shape";
 import { bodyReaderWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
@@ -76,7 +77,11 @@ export function createApp({
     async parseJsonBody(ctx: Context): Promise<unknown> {
       if (!hasBody(ctx)) return undefined;
       await parseWithin(ctx);
-      return (ctx.request as { body?: unknown }).body;
+      const body = (ctx.request as { body?: unknown }).body;
+      // The REST bounds too: a tool call's arguments nested 50k deep overflowed the stack inside the MCP SDK,
+      // and `1e309` reached a puruto command as null where REST refuses it.
+      if (body !== undefined) assertJsonShape(body);
+      return body;
     },
   };
   // A mount (the MCP endpoints) answers its own prefix; every other request is a spec operation or 404 / 405.

@@ -1,5 +1,5 @@
 // The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -141,6 +141,57 @@ describe("MCP purutos endpoint, purutos whose names hold dots", () => {
     } finally {
       await client.close();
       await dots.dispose();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("MCP purutos endpoint, hostile arguments", () => {
+  it("refuses arguments nested 50k deep or holding 1e309 with 400 problem+json, as REST does, and runs nothing", async () => {
+    const root = mkdtempSync(join(tmpdir(), "gatehouse-mcp-bounds-"));
+    const purutoDir = await writePuruto(root, "puruto-t", {
+      skills: { touch: { run: "#!/bin/sh\ncat > ran.json\necho '{}'\n" } },
+    });
+    const bounded = await startTestGatehouse({
+      env: { GATEHOUSE_ECOSYSTEM_ROOT: root, PURUTO_DATA_PATH: "", GATEHOUSE_EXTRA_COMMANDS: "touch" },
+    });
+    const post = (body: string, session?: string) =>
+      fetch(`${bounded.url}/mcp/purutos`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-api-key": bounded.apiKey,
+          ...(session ? { "mcp-session-id": session } : {}),
+        },
+        body,
+      });
+    const call = (args: string) =>
+      `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"puruto-t.touch","arguments":${args}}}`;
+    try {
+      const init = await post(
+        JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "t", version: "1" } },
+        }),
+      );
+      const session = init.headers.get("mcp-session-id") ?? undefined;
+      expect(session).toBeTruthy();
+      for (const args of [`{"a":${"[".repeat(50_000)}${"]".repeat(50_000)}}`, '{"amount":1e309}']) {
+        const refused = await post(call(args), session);
+        expect(refused.status).toBe(400);
+        expect(refused.headers.get("content-type")).toContain("application/problem+json");
+        expect(await refused.json()).toMatchObject({ code: "VALIDATION_FAILED" });
+      }
+      expect(existsSync(join(purutoDir, "ran.json"))).toBe(false);
+      // The same session still runs a well-formed call.
+      const ok = await post(call('{"amount":1}'), session);
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(readFileSync(join(purutoDir, "ran.json"), "utf8"))).toEqual({ amount: 1 });
+    } finally {
+      await bounded.dispose();
       rmSync(root, { recursive: true, force: true });
     }
   });
