@@ -1,12 +1,17 @@
 // Adversarial: a puruto cannot make Gatehouse read anything outside its folder — not the data folder's
 // secret, not /etc — through a symlinked README, version file, SKILL.md, .env.example or registry.json.
-import { mkdir, mkdtemp, readFile, realpath, symlink, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { constants } from "node:fs";
+import { mkdir, mkdtemp, open, readFile, realpath, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readContained } from "./containment";
+import { createDiscovery } from "./discovery";
+import { createInvoker } from "./invoker";
 import { readRegistry } from "./registry";
 import { envStatus, readRepo } from "./repo";
+import { testConfig } from "./testing";
 
 const SECRET = "gatehouse-data-secret-0123456789";
 
@@ -60,5 +65,37 @@ describe("every puruto file read is contained", () => {
     expect(read.entries).toEqual([]);
     expect(read.problems.join(" ")).toContain("outside");
     expect(await readFile(elsewhere, "utf8")).toContain("purutos"); // the file exists; it was refused, not missed
+  });
+
+  it("a FIFO named README.md, SKILL.md, .env.example or registry.json never hangs discovery or a command", async () => {
+    const { root, data, puruto } = await ecosystem();
+    const fifos = [
+      path.join(puruto, "README.md"),
+      path.join(puruto, ".puruto-standard-version"),
+      path.join(puruto, ".claude", "skills", "leak", "SKILL.md"),
+      path.join(puruto, ".env.example"),
+      path.join(data, "registry.json"),
+    ];
+    for (const fifo of fifos) execFileSync("mkfifo", [fifo]);
+    const config = testConfig({ ecosystemRoot: root, dataPath: data });
+    const discovery = createDiscovery(config, { watch: false });
+    try {
+      const within = <T>(work: Promise<T>) =>
+        Promise.race([work, new Promise((resolve) => setTimeout(() => resolve("hung 3 s"), 3_000).unref())]);
+      // open() used to wait for a writer: the build never ended and every list, get and /health hung.
+      const names = await within(discovery.list().then((items) => items.map((i) => i.name)));
+      expect(names).toEqual(["puruto-data", "puruto-evil"]);
+      const status = await within(createInvoker(config, discovery).invoke({ name: "puruto-evil", command: "status" }));
+      expect(status).toMatchObject({ invocation: { status: "ok", result: { env: { example_present: false } } } });
+      expect((await discovery.snapshot()).problems.join(" ")).toContain("registry.json");
+    } finally {
+      discovery.close();
+      // Release any reader still blocked on a FIFO, so a failing run does not hang the worker.
+      for (const fifo of fifos)
+        await open(fifo, constants.O_WRONLY | constants.O_NONBLOCK).then(
+          (h) => h.close(),
+          () => {},
+        );
+    }
   });
 });

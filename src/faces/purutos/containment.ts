@@ -44,7 +44,10 @@ export async function readContained(
   if (!isInside(realRoot, real)) return { ok: false, reason: "outside" };
   let handle: FileHandle | undefined;
   try {
-    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO named README.md (or registry.json) would block open() until a writer came — forever —
+    // holding a libuv thread and the discovery build, so every /purutos request and GET /health hung. Opened
+    // without blocking, it is refused below as not a regular file; regular files read the same.
+    handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const info = await handle.stat();
     if (!info.isFile()) return { ok: false, reason: "not_a_file" };
     if (info.size > limit) return { ok: false, reason: "too_big" };
