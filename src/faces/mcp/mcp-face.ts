@@ -186,6 +186,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
       const answered = transport.answerAsJson(ctx, body);
       if (answered) return answered;
+      cancelWhenCallerLeaves(ctx, transport, body);
       const response = await transport.sdk.handleRequest(
         webRequestOf(ctx),
         body === undefined ? undefined : { parsedBody: body },
@@ -205,3 +206,21 @@ export function createMcpFace(deps: McpFaceDeps) {
 }
 
 export type McpFace = ReturnType<typeof createMcpFace>;
+
+/** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
+function requestIds(body: unknown): Array<string | number> {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.flatMap((m) => {
+    const { id, method } = (m ?? {}) as { id?: unknown; method?: unknown };
+    return typeof method === "string" && (typeof id === "string" || typeof id === "number") ? [id] : [];
+  });
+}
+
+/** A stream the caller closes before every answer was written: its requests are cancelled (./transport.ts). */
+function cancelWhenCallerLeaves(ctx: Context, transport: SessionTransport, body: unknown): void {
+  const ids = requestIds(body);
+  if (ids.length === 0) return;
+  ctx.res.once("close", () => {
+    if (!ctx.res.writableFinished) for (const id of ids) transport.callerLeft(id);
+  });
+}

@@ -88,6 +88,20 @@ export class SessionTransport implements Transport {
   }
 
   /**
+   * The caller of request `id` went away before its answer: the request is cancelled as by its client's
+   * `notifications/cancelled`, so its handler's signal aborts as a REST request's does when its caller leaves (a
+   * call waiting for an approval stops waiting: it never runs unseen once approved). No-op once answered.
+   */
+  callerLeft(id: RequestId): void {
+    if (this.closed) return;
+    this.onmessage?.({
+      jsonrpc: "2.0",
+      method: "notifications/cancelled",
+      params: { requestId: id, reason: "the client went away" },
+    });
+  }
+
+  /**
    * Answers the POST as JSON when it is one request that wants no progress, settling once the answer is written
    * (or the client left); undefined when the SDK transport must handle it. The session was already matched to
    * the Mcp-Session-Id header by the registry (which holds initialized sessions only).
@@ -107,7 +121,10 @@ export class SessionTransport implements Transport {
     this.json.set(request.id, res);
     return new Promise<void>((settled) => {
       res.once("close", () => {
-        if (this.json.get(request.id) === res) this.json.delete(request.id); // the client left first
+        if (this.json.get(request.id) === res) {
+          this.json.delete(request.id);
+          this.callerLeft(request.id); // before its answer
+        }
         settled();
       });
       this.onmessage?.(request, { requestInfo: { headers: ctx.req.headers, url: new URL(ctx.href) } });

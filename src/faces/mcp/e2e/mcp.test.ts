@@ -122,6 +122,53 @@ describe("MCP agents endpoint", () => {
     expect(structured(retried)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
   });
 
+  it.each([
+    ["answered as JSON", undefined],
+    ["answered as a stream", { progressToken: "p-gone" }],
+  ])(
+    "a caller that leaves while its call waits for approval (%s): the call is not run when approved",
+    async (_how, meta) => {
+      const target = `gone-${meta ? "sse" : "json"}`;
+      const leaving = new AbortController();
+      const call = fetch(endpoint(), {
+        method: "POST",
+        signal: leaving.signal,
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-api-key": g.apiKey,
+          "mcp-session-id": (client.transport as { sessionId?: string }).sessionId!,
+        },
+        body: JSON.stringify({
+          jsonrpc: "2.0",
+          id: `call-${target}`,
+          method: "tools/call",
+          params: {
+            name: "crm.delete",
+            arguments: { params: { id: target }, counterparty: `${target}@ok.example` },
+            ...(meta ? { _meta: meta } : {}),
+          },
+        }),
+      }).then((response) => response.text());
+      const approvalOf = async () => {
+        const { body } = await operator(g).get("/approvals?status=pending");
+        return (body.items as Array<{ approval_id: string; action: { params: { id?: string } } }>).find(
+          (a) => a.action.params.id === target,
+        )?.approval_id;
+      };
+      await expect.poll(approvalOf).toBeTruthy();
+      const approvalId = (await approvalOf())!;
+      leaving.abort();
+      await call.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+
+      expect((await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok" })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 500)); // several progress intervals: a waiting call would have run by now
+      // Still approved, not consumed: the agent runs it once with _meta.approval_id when it comes back.
+      expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("approved");
+    },
+  );
+
   it("refuses a request without credentials with 401 problem+json before any JSON-RPC", async () => {
     const response = await fetch(endpoint(), {
       method: "POST",
