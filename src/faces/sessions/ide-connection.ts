@@ -159,15 +159,23 @@ function endedByIde(registry: SessionRegistry, conn: Connection, code: number): 
   return code === CloseCode.NORMAL && conn.closeCodeSent === undefined && !registry.shuttingDown;
 }
 
+/** The longest a Node timer waits (about 24.8 days); a longer delay fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** At the token's exp: TOKEN_EXPIRED, then close 4401 (reconnect with a new token and resume). */
-function armTokenExpiry(registry: SessionRegistry, session: LiveSession, conn: Connection, exp: number): void {
-  const delay = Math.min(Math.max(0, exp * 1000 - Date.now()), 2 ** 31 - 1);
-  conn.tokenTimer = setTimeout(() => {
-    if (conn.ws.readyState !== WebSocket.OPEN) return;
-    registry.sendError(session, "TOKEN_EXPIRED", "JWT token has expired", {}, false, conn);
-    conn.closeCodeSent ??= CloseCode.TOKEN_EXPIRED;
-    conn.ws.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new token and resume");
-  }, delay);
+export function armTokenExpiry(registry: SessionRegistry, session: LiveSession, conn: Connection, exp: number): void {
+  const remaining = exp * 1000 - Date.now();
+  conn.tokenTimer = setTimeout(
+    () => {
+      // A token valid for longer than one timer can wait: wait again (it was closed as expired after 24.8 days).
+      if (remaining > MAX_TIMER_MS) return armTokenExpiry(registry, session, conn, exp);
+      if (conn.ws.readyState !== WebSocket.OPEN) return;
+      registry.sendError(session, "TOKEN_EXPIRED", "JWT token has expired", {}, false, conn);
+      conn.closeCodeSent ??= CloseCode.TOKEN_EXPIRED;
+      conn.ws.close(CloseCode.TOKEN_EXPIRED, "token expired; reconnect with a new token and resume");
+    },
+    Math.min(Math.max(0, remaining), MAX_TIMER_MS),
+  );
 }
 
 /** Ping every interval; a socket that did not answer the previous ping is terminated. */
