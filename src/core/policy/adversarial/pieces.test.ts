@@ -95,6 +95,21 @@ describe("the pattern grammar", () => {
     );
   });
 
+  it("a compiled (indexed) list matches exactly the values some pattern of it matches on its own", () => {
+    const unit = fc.constantFrom(..."ab*?.@ -Ａ");
+    const pattern = fc.string({ unit, minLength: 1, maxLength: 8 });
+    const value = fc.string({ unit: fc.constantFrom(..."ab.@ -"), minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(fc.array(pattern, { minLength: 1, maxLength: 6 }), value, (patterns, raw) => {
+        const v = normalizeValue(raw);
+        const candidates = [v.whole, ...v.parts.flatMap((p) => (p.ok ? [p.value] : []))];
+        const alone = candidates.some((c) => patterns.some((p) => matchesPattern(c, normalizePattern(p))));
+        expect(anyPartMatches(v, patterns)).toBe(alone);
+      }),
+      { numRuns: 2_000, seed: 9 },
+    );
+  });
+
   it("blocklists hit a value hidden among others; allowlists need every part (or the whole entry)", () => {
     const mixed = normalizeValue("ok@acme.com, boss@evil.io");
     expect(anyPartMatches(mixed, ["*@evil.io"])).toBe(true);

@@ -6,7 +6,7 @@
 // `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
 import type { ActionFacts } from "../extract";
 import { type NormalizedValue, normalizeValue } from "../normalize";
-import { allPartsMatch, anyPartMatches } from "../pattern";
+import { allPartsMatch, anyPartMatches, patternList } from "../pattern";
 import {
   type CheckOutcome,
   type CheckView,
@@ -64,16 +64,21 @@ function judge(
   if (unreadable) return blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details);
 
   if (allowedRecipients) {
-    const outside = recipients.filter((r) => !allPartsMatch(r, allowedRecipients));
+    // Each list compiled once per decision, not once per recipient (a token's list, a replay's candidate
+    // manifest are not frozen, so ./list-cache.ts does not keep them).
+    const allowed = patternList(allowedRecipients);
+    const outside = recipients.filter((r) => !allPartsMatch(r, allowed));
     if (outside.length > 0)
       return blocked(`Recipient ${describe(outside)} is not allowed by the capability token`, detailsOf(outside));
   }
   if (policy.counterparty_blocklist) {
-    const hit = recipients.filter((r) => anyPartMatches(r, policy.counterparty_blocklist ?? []));
+    const blocklist = patternList(policy.counterparty_blocklist);
+    const hit = recipients.filter((r) => anyPartMatches(r, blocklist));
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
   if (policy.counterparty_allowlist) {
-    const outside = recipients.filter((r) => !allPartsMatch(r, policy.counterparty_allowlist ?? []));
+    const allowlist = patternList(policy.counterparty_allowlist);
+    const outside = recipients.filter((r) => !allPartsMatch(r, allowlist));
     if (outside.length > 0)
       return blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside));
   }
