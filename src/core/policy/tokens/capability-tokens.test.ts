@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { SignJWT, createLocalJWKSet, jwtVerify, decodeProtectedHeader } from "jose";
 import { generateKeyPairSync } from "node:crypto";
+import openapi from "../../../../generated/openapi.json" with { type: "json" };
 import { engine, ORG, supportBot } from "../test-fixtures";
+import { MAX_TOKEN_CHARS } from "./capability-tokens";
 
 async function setup(now?: () => Date) {
   const e = await engine(now);
@@ -59,6 +61,27 @@ describe("capability tokens", () => {
         { pointer: "/capabilities/2", message: "'db:drop' is not a capability of the manifest" },
       ],
     });
+  });
+
+  it("refuses constraints that would make a token longer than a request may carry, and stores nothing", async () => {
+    const s = await setup();
+    const patterns = (n: number) => Array.from({ length: n }, (_, i) => `*@d${i}.example.com`);
+    await expect(s.issue({ constraints: { allowed_recipients: patterns(1_000) } })).rejects.toMatchObject({
+      problems: [{ pointer: "/constraints/allowed_recipients", message: expect.stringMatching(/more than the 8192/) }],
+    });
+    expect(s.tokens.list(ORG, { includeInactive: true })).toEqual([]);
+    const { token } = await s.issue({ constraints: { allowed_recipients: patterns(100) } });
+    expect(token.length).toBeLessThanOrEqual(MAX_TOKEN_CHARS);
+    expect((await s.verify(token)).ok).toBe(true);
+  });
+
+  it("MAX_TOKEN_CHARS is the capability_token bound of every request that carries one", () => {
+    const schemas = openapi.components.schemas as Record<
+      string,
+      { properties?: Record<string, { maxLength?: number }> }
+    >;
+    for (const name of ["EvaluateRequest", "ExecuteRequest", "BatchRequest"])
+      expect(schemas[name]?.properties?.capability_token?.maxLength, name).toBe(MAX_TOKEN_CHARS);
   });
 
   it("verifies a good token and rejects another agent", async () => {

@@ -11,6 +11,8 @@ import type { Manifest } from "../types";
 import type { SigningKeyStore } from "../../keys";
 
 export const CAPABILITY_AUDIENCE = "uapk-gateway";
+/** The longest token a request may carry (spec/gateway.tsp: `capability_token` is `@maxLength(8192)`). */
+export const MAX_TOKEN_CHARS = 8192;
 const MAX_LIFETIME_HOURS = 720;
 const DEFAULT_LIFETIME_HOURS = 24;
 
@@ -143,6 +145,14 @@ export async function signCapabilityToken(
     .setExpirationTime(exp)
     .setJti(tokenId)
     .sign(key.privateKey);
+  // A token no request can carry would be refused (400) on every use: it is not issued (both stores sign here).
+  if (token.length > MAX_TOKEN_CHARS)
+    throw new TokenIssueError([
+      {
+        pointer: "/constraints/allowed_recipients",
+        message: `the token would be ${token.length} characters, more than the ${MAX_TOKEN_CHARS} a request may carry: list fewer recipient patterns`,
+      },
+    ]);
   const expiresAt = new Date(exp * 1000).toISOString();
   return {
     issued: {
