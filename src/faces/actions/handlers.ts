@@ -137,6 +137,17 @@ function tokenHandlers(actions: GovernanceEngine) {
         throw new HttpProblem(404, `Manifest '${body.manifest_id ?? body.uapk_id}' not found`, {
           code: "MANIFEST_NOT_FOUND",
         });
+      // Both given: they must name one manifest, or the operator gets a token for another agent than they wrote.
+      if (body.manifest_id && body.uapk_id !== undefined && body.uapk_id !== manifest.uapk_id)
+        throw new HttpProblem(400, "Cannot issue capability token: manifest_id and uapk_id name different manifests", {
+          code: "INVALID_TOKEN_REQUEST",
+          errors: [
+            {
+              pointer: "/uapk_id",
+              message: `manifest '${body.manifest_id}' is uapk_id '${manifest.uapk_id}', not '${body.uapk_id}'`,
+            },
+          ],
+        });
       const issuerId = body.issuer_id ?? (req.principal.kind === "user" ? req.principal.sub : "gatehouse");
       const issued = await mapErrors(() =>
         actions.tokens.issue({
