@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { decide } from "../pipeline";
 import { emailRequest, engine, ORG, supportBot } from "../test-fixtures";
 
-const RECIPIENTS = Array.from({ length: 9_900 }, (_, i) => `u${i}@d999.example.com`);
+const RECIPIENTS = Array.from({ length: 9_900 }, (_, i) => `u${i}@d99.example.com`);
 
 async function timed(run: () => Promise<{ decision: string }>) {
   const started = performance.now();
@@ -33,7 +33,7 @@ describe("list rules against many recipients", () => {
     expect(ms, `${ms} ms`).toBeLessThan(1_000);
   });
 
-  it("the same under a token's allowed_recipients (a list no cache keeps)", async () => {
+  it("the same under a token's allowed_recipients (a list no cache keeps; 250 patterns fit a token)", async () => {
     const e = await engine();
     e.manifests.register(ORG, supportBot({ constraints: {} }));
     const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
@@ -43,7 +43,7 @@ describe("list rules against many recipients", () => {
       manifest,
       agentId: manifest.agent.id,
       capabilities: ["email:send"],
-      constraints: { allowed_recipients: Array.from({ length: 1_000 }, (_, i) => `*@d${i}.example.com`) },
+      constraints: { allowed_recipients: Array.from({ length: 250 }, (_, i) => `*@d${i}.example.com`) },
     });
     const request = emailRequest({
       capability_token: token,
