@@ -55,3 +55,31 @@ describe("list rules against many recipients", () => {
     expect(ms, `${ms} ms`).toBeLessThan(1_000);
   });
 });
+
+describe("what a decision about many recipients says", () => {
+  const send = emailRequest({ action: { type: "email", tool: "send", params: { to: RECIPIENTS } } });
+  const size = (value: unknown) => JSON.stringify(value).length;
+
+  it("NEW_COUNTERPARTY names ten of 9,900 and counts the rest; every one is still a fact to remember", async () => {
+    const e = await engine();
+    e.manifests.register(ORG, supportBot({ constraints: {}, policy: { escalate_new_counterparties: true } }));
+    const d = await decide(ORG, send, e.deps, { now: e.now() });
+    expect(d.decision).toBe("ESCALATE");
+    expect(d.reasons[0]?.message).toMatch(
+      /^First interaction with counterparty 'u0@d99\.example\.com', .* and 9890 more$/u,
+    );
+    const trace = d.policy_trace.checks.find((c) => c.check === "counterparty_check");
+    expect(trace?.details).toMatchObject({ counterparties_count: 9_900 });
+    expect(size(d.reasons) + size(d.policy_trace)).toBeLessThan(10_000);
+    expect(d.counterparties).toHaveLength(9_900);
+  });
+
+  it("COUNTERPARTY_BLOCKED names ten of the recipients outside the allowlist and counts the rest", async () => {
+    const e = await engine();
+    e.manifests.register(ORG, supportBot({ constraints: {}, policy: { counterparty_allowlist: ["*@acme.com"] } }));
+    const d = await decide(ORG, send, e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toMatch(/ and 9890 more is not on the allowlist$/u);
+    expect(size(d.reasons) + size(d.policy_trace)).toBeLessThan(10_000);
+  });
+});

@@ -83,7 +83,7 @@ function judge(
       return blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside));
   }
   if (policy.escalate_new_counterparties) return escalateUnknown(input, deps, counterparties);
-  return pass({ counterparties });
+  return pass(listed("counterparties", counterparties));
 }
 
 async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: string[]): Promise<CheckOutcome> {
@@ -93,10 +93,10 @@ async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: s
   }
   if (unknown.length > 0)
     return escalate(
-      [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty '${unknown.join("', '")}'` }],
-      { counterparties: unknown },
+      [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty ${named(unknown.map(quote))}` }],
+      listed("counterparties", unknown),
     );
-  return pass({ counterparties });
+  return pass(listed("counterparties", counterparties));
 }
 
 function recipientsOf(facts: ActionFacts): Recipient[] {
@@ -134,9 +134,29 @@ const blocked = (message: string, details?: Record<string, unknown>) => deny("CO
 
 // Messages name values by their normalised form: never echo raw control characters into reasons or logs.
 function describe(recipients: Recipient[]): string {
-  return recipients.map((r) => `'${r.whole}' (${r.source})`).join(", ");
+  return named(recipients.map((r) => `'${r.whole}' (${r.source})`));
 }
 
 function detailsOf(recipients: Recipient[]): Record<string, unknown> {
-  return { recipients: recipients.map((r) => ({ source: r.source, value: r.whole })) };
+  return listed(
+    "recipients",
+    recipients.map((r) => ({ source: r.source, value: r.whole })),
+  );
+}
+
+// Reasons and trace details are stored in the signed audit record, the approval and every answer: they name at
+// most NAMED values and count the rest. Naming all of them let one action with 10,000 recipients write a 0.5 MB
+// record (its params are bounded; these lists were not).
+const NAMED = 10;
+const quote = (value: string) => `'${value}'`;
+
+/** Up to NAMED items joined, and how many more there are. */
+function named(items: string[]): string {
+  const shown = items.slice(0, NAMED).join(", ");
+  return items.length > NAMED ? `${shown} and ${items.length - NAMED} more` : shown;
+}
+
+/** `{[key]: the first NAMED items}`, with `${key}_count` when there are more. */
+function listed(key: string, items: unknown[]): Record<string, unknown> {
+  return items.length > NAMED ? { [key]: items.slice(0, NAMED), [`${key}_count`]: items.length } : { [key]: items };
 }
