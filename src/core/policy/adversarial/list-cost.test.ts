@@ -83,3 +83,17 @@ describe("what a decision about many recipients says", () => {
     expect(size(d.reasons) + size(d.policy_trace)).toBeLessThan(10_000);
   });
 });
+
+describe("what a decision about many jurisdictions says", () => {
+  it("JURISDICTION_BLOCKED names each code once, however many params repeat it", async () => {
+    const e = await engine();
+    e.manifests.register(ORG, supportBot({ constraints: {}, policy: { jurisdiction_blocklist: ["KP"] } }));
+    const countries = Array.from({ length: 9_900 }, (_, i) => (i % 2 ? "KP" : "North Korea"));
+    const request = emailRequest({ action: { type: "email", tool: "send", params: { country: countries } } });
+    const d = await decide(ORG, request, e.deps, { now: e.now() });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toBe("Jurisdiction 'KP' is blocked");
+    const trace = d.policy_trace.checks.find((c) => c.check === "jurisdiction_check");
+    expect(trace?.details).toEqual({ jurisdictions: ["KP"] });
+  });
+});

@@ -28,13 +28,16 @@ export const jurisdictionCheck = defineCheck({
       if (!code) return blocked(`Jurisdiction at ${source} is not an ISO 3166-1 country`, { source });
       codes.push(code);
     }
-    const blockedCodes = block ? codes.filter((c) => listed(block).has(c)) : [];
+    // Each code once (at most the 249 countries), however many params repeat it: reasons and details are stored
+    // in the signed audit record and the answer.
+    const distinct = [...new Set(codes)];
+    const blockedCodes = block ? distinct.filter((c) => listed(block).has(c)) : [];
     if (blockedCodes.length > 0)
-      return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: codes });
-    const outside = allow ? codes.filter((c) => !listed(allow).has(c)) : [];
+      return blocked(`Jurisdiction '${blockedCodes.join("', '")}' is blocked`, { jurisdictions: distinct });
+    const outside = allow ? distinct.filter((c) => !listed(allow).has(c)) : [];
     if (outside.length > 0)
-      return blocked(`Jurisdiction '${outside.join("', '")}' is not allowed`, { jurisdictions: codes });
-    return pass({ jurisdiction: codes[0], jurisdictions: [...new Set(codes)] });
+      return blocked(`Jurisdiction '${outside.join("', '")}' is not allowed`, { jurisdictions: distinct });
+    return pass({ jurisdiction: codes[0], jurisdictions: distinct });
   },
 });
 
