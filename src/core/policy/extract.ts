@@ -13,6 +13,7 @@
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
+import { clipped } from "./clip";
 import type { Action, ToolConfig } from "./types";
 
 /** One value found in the action and where (`action.counterparty`, `params.to[1]`, `params.payee.email`). */
@@ -114,7 +115,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
-    const here = `${source}.${key}`;
+    const here = `${source}.${clipped(key)}`;
     if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
     if (AMOUNT_KEYS.has(folded)) facts.amounts.push({ source: here, value });
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
@@ -140,10 +141,10 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   if (!isObject(value)) return;
   const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)));
   const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
-  for (const key of keys) collectRecipients(value[key], `${source}.${key}`, depth + 1, facts);
+  for (const key of keys) collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
-    if (holdsAt(key)) facts.recipients.push({ source: `${source}.${key} (key)`, value: key });
+    if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
 }
 
 /** Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it). */
@@ -171,7 +172,7 @@ export function resolvePath(params: unknown, path: string): Found<unknown>[] {
 }
 
 function step(value: unknown, segment: string, source: string): Found<unknown>[] {
-  const join = (key: string) => (source ? `${source}.${key}` : key);
+  const join = (key: string) => (source ? `${source}.${clipped(key)}` : clipped(key));
   if (Array.isArray(value)) {
     if (/^\d+$/u.test(segment)) return [{ source: `${source}[${segment}]`, value: value[Number(segment)] }];
     return value.flatMap((item, i) => step(item, segment, `${source}[${i}]`));

@@ -97,3 +97,34 @@ describe("what a decision about many jurisdictions says", () => {
     expect(trace?.details).toEqual({ jurisdictions: ["KP"] });
   });
 });
+
+describe("what a decision quotes of long keys and values", () => {
+  it("a DENY quotes at most a few hundred characters of each param path and recipient (a 1 MB body cannot write 2 MB)", async () => {
+    const e = await engine();
+    e.manifests.register(ORG, supportBot({ constraints: {}, policy: { counterparty_allowlist: ["*@acme.com"] } }));
+    const params: Record<string, unknown> = {};
+    for (let i = 0; i < 5; i++) params[`k${i}${"x".repeat(90_000)}`] = { to: `${"y".repeat(90_000)}${i}@evil.example` };
+    const d = await decide(ORG, emailRequest({ action: { type: "email", tool: "send", params } }), e.deps, {
+      now: e.now(),
+    });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message).toMatch(
+      /^Counterparty 'y{200}…\(90014 chars\)' \(params\.k0x{198}…\(90002 chars\)\.to\)/u,
+    );
+    expect(JSON.stringify(d.reasons).length + JSON.stringify(d.policy_trace).length).toBeLessThan(10_000);
+  });
+
+  it("so does a currency it cannot compare", async () => {
+    const e = await engine();
+    e.manifests.register(
+      ORG,
+      supportBot({ constraints: {}, policy: { amount_threshold: { amount: 10, currency: "EUR" } } }),
+    );
+    const params = { amount: 5, currency: "B".repeat(500_000) };
+    const d = await decide(ORG, emailRequest({ action: { type: "email", tool: "send", params } }), e.deps, {
+      now: e.now(),
+    });
+    expect(d.decision).toBe("DENY");
+    expect(d.reasons[0]?.message.length).toBeLessThan(500);
+  });
+});

@@ -6,6 +6,7 @@
 //     policy and the approval would be about another action than the one executed;
 //   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
 //     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
+import { clipped } from "../clip";
 import type { Found } from "../extract";
 import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
@@ -45,7 +46,7 @@ export const amountThresholdCheck = defineCheck({
     const other = currencies.find((c) => c.value !== wanted);
     if (currencies.length === 0 || other)
       return unverifiable(
-        `Amount currency '${other?.value ?? "none"}' cannot be compared with the threshold in ${threshold.currency}`,
+        `Amount currency '${clipped(other?.value ?? "none")}' cannot be compared with the threshold in ${threshold.currency}`,
       );
 
     const amount = Math.max(...amounts.map((a) => (a.ok ? a.value : Number.POSITIVE_INFINITY)));
@@ -81,7 +82,7 @@ function declaredMismatch(
     const first = currencies.find((c) => c.source === "action.currency");
     const other = currencies.find((c) => c.value !== first?.value);
     if (other)
-      return `Declared currency '${first?.value}' differs from the currency the connector receives at ${other.source}`;
+      return `Declared currency '${clipped(first?.value ?? "")}' differs from the currency the connector receives at ${other.source}`;
   }
   return undefined;
 }

@@ -4,6 +4,7 @@
 // (../pattern.ts). Fails closed: under any of these rules, an action with no recipient to check, with params
 // too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
 // `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
+import { clipped } from "../clip";
 import type { ActionFacts } from "../extract";
 import { type NormalizedValue, normalizeValue } from "../normalize";
 import { allPartsMatch, anyPartMatches, patternList } from "../pattern";
@@ -83,7 +84,12 @@ function judge(
       return blocked(`Counterparty ${describe(outside)} is not on the allowlist`, detailsOf(outside));
   }
   if (policy.escalate_new_counterparties) return escalateUnknown(input, deps, counterparties);
-  return pass(listed("counterparties", counterparties));
+  return pass(
+    listed(
+      "counterparties",
+      counterparties.map((c) => clipped(c)),
+    ),
+  );
 }
 
 async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: string[]): Promise<CheckOutcome> {
@@ -94,9 +100,17 @@ async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: s
   if (unknown.length > 0)
     return escalate(
       [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty ${named(unknown.map(quote))}` }],
-      listed("counterparties", unknown),
+      listed(
+        "counterparties",
+        unknown.map((c) => clipped(c)),
+      ),
     );
-  return pass(listed("counterparties", counterparties));
+  return pass(
+    listed(
+      "counterparties",
+      counterparties.map((c) => clipped(c)),
+    ),
+  );
 }
 
 function recipientsOf(facts: ActionFacts): Recipient[] {
@@ -134,13 +148,13 @@ const blocked = (message: string, details?: Record<string, unknown>) => deny("CO
 
 // Messages name values by their normalised form: never echo raw control characters into reasons or logs.
 function describe(recipients: Recipient[]): string {
-  return named(recipients.map((r) => `'${r.whole}' (${r.source})`));
+  return named(recipients.map((r) => `'${clipped(r.whole)}' (${r.source})`));
 }
 
 function detailsOf(recipients: Recipient[]): Record<string, unknown> {
   return listed(
     "recipients",
-    recipients.map((r) => ({ source: r.source, value: r.whole })),
+    recipients.map((r) => ({ source: r.source, value: clipped(r.whole) })),
   );
 }
 
@@ -148,7 +162,7 @@ function detailsOf(recipients: Recipient[]): Record<string, unknown> {
 // most NAMED values and count the rest. Naming all of them let one action with 10,000 recipients write a 0.5 MB
 // record (its params are bounded; these lists were not).
 const NAMED = 10;
-const quote = (value: string) => `'${value}'`;
+const quote = (value: string) => `'${clipped(value)}'`;
 
 /** Up to NAMED items joined, and how many more there are. */
 function named(items: string[]): string {
