@@ -15,6 +15,7 @@
 //
 // Limits (documented): the action is the one recorded — params redacted by the tool's `redact` paths and values
 // summarised when too large are replayed as stored.
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
@@ -73,6 +74,24 @@ export interface ReplayReport {
 
 export class ReplayManifestNotFoundError extends Error {}
 
+/** Continuous work after which a replay lets the event loop serve other requests. */
+const TURN_MS = 10;
+
+/**
+ * A replay decides up to 10,000 recorded actions, and on the embedded store every read answers at once, so its loop
+ * never waited for I/O: it held the gateway's only thread to the end (300 recorded actions with 2,000 recipients
+ * each kept GET /health waiting 5 s). Awaited before each action, this yields a macrotask turn every TURN_MS.
+ */
+function turnTaker(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < TURN_MS) return undefined;
+    return nextTurn().then(() => {
+      since = performance.now();
+    });
+  };
+}
+
 /** The candidate is not a valid manifest of the same agent; `problems` point into the request body. */
 export class ReplayCandidateError extends Error {
   constructor(
@@ -116,7 +135,9 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
     const diff = new DecisionDiff(input.samples ?? DEFAULT_SAMPLES);
     const world = new ReplayWorld(deps, orgId, current, content, candidateHash, records[0]);
     await world.load();
+    const pause = turnTaker();
     for (const record of records) {
+      await pause();
       const request = world.requestOf(record);
       world.current = record;
       const decided = await decide(orgId, request, world.policyDeps, { now: new Date(record.timestamp) });
