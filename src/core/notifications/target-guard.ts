@@ -33,7 +33,9 @@ export function checkTarget(raw: string, policy: TargetPolicy): TargetVerdict {
     return { ok: false, message: verdict.code === "ADDRESS_BLOCKED" ? `${message}; ${SUFFIX}` : message };
   }
   // `localhost` and friends resolve to loopback: refuse the obvious names now rather than at the first delivery.
-  if (!allowPrivate && !isIP(hostname) && /^(localhost|.*\.localhost|.*\.local|.*\.internal)$/i.test(hostname))
+  // A name may end in the root's dot (`localhost.` is localhost): it is stripped before the name is judged.
+  const name = hostname.replace(/\.$/, "");
+  if (!allowPrivate && !isIP(name) && /^(localhost|.*\.localhost|.*\.local|.*\.internal)$/i.test(name))
     return { ok: false, message: `${hostname} names a local or internal host; ${SUFFIX}` };
   return { ok: true, url, allowPrivate };
 }

@@ -242,6 +242,8 @@ describe.each(backends)("approval notifications (webhooks) ($name)", (backend) =
       "http://127.0.0.2:9/",
       "http://10.1.2.3/hook",
       "http://localhost:8080/hook",
+      "http://localhost.:8080/hook",
+      "http://metadata.google.internal./computeMetadata/v1/",
       "ftp://hooks.example.com/",
       "https://user:pass@hooks.example.com/",
     ]) {
