@@ -2,7 +2,7 @@ import { mkdir, realpath, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscovery, type Discovery } from "./discovery";
-import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS } from "./registry";
+import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS, REGISTRY_MAX_DEPTH } from "./registry";
 import { removeDir, tempDir, testConfig, writePuruto, writeSkill } from "./testing";
 
 let root: string;
@@ -233,6 +233,29 @@ describe("registry.json", () => {
     const { problems } = await discovery.snapshot();
     expect(problems.length).toBeLessThanOrEqual(MAX_REGISTRY_PROBLEMS + 1);
     expect(problems.at(-1)).toContain(`${400_000 - MAX_REGISTRY_PROBLEMS} more problems not listed`);
+  });
+
+  it("refuses a registry nested 4M deep without parsing it (it held the event loop 1.6 s per rebuild)", async () => {
+    await writePuruto(root, "puruto-a");
+    const depth = 4_000_000;
+    await writeRegistry(outside, `{"purutos":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+
+    const discovery = discover({ ecosystemRoot: root, dataPath: outside });
+    const started = performance.now();
+    expect((await discovery.list()).map((i) => i.name)).toEqual(["puruto-a"]);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect((await discovery.snapshot()).problems).toEqual([
+      `${path.join(outside, "registry.json")}: nested deeper than ${REGISTRY_MAX_DEPTH} levels, ignored`,
+    ]);
+  });
+
+  it("reads a registry whose strings hold brackets and escaped quotes", async () => {
+    await writePuruto(root, "puruto-a");
+    const kind = `${"[{".repeat(40)}\\"${"]}".repeat(40)}`;
+    await writeRegistry(outside, { purutos: [{ name: "puruto-a", folder: "puruto-a", kind }] });
+
+    const discovery = discover({ ecosystemRoot: root, dataPath: outside });
+    expect((await discovery.list()).map((i) => [i.name, i.kind, i.source])).toEqual([["puruto-a", kind, "registry"]]);
   });
 
   it(`uses the first ${MAX_REGISTRY_ENTRIES} registry entries and says the rest were ignored`, async () => {

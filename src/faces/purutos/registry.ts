@@ -62,7 +62,16 @@ export async function readRegistry(file: string): Promise<RegistryRead> {
   }
 }
 
+/**
+ * Deepest nesting registry.json may have (its items are flat objects). JSON.parse of an 8 MiB file of `[` took
+ * 1.6 s on the event loop, blocking every request of the gateway, again at each rebuild (every 10 s).
+ */
+export const REGISTRY_MAX_DEPTH = 16;
+
 export function parseRegistry(text: string, label: string): { entries: RegistryEntry[]; problems: string[] } {
+  if (!nestingWithin(text, REGISTRY_MAX_DEPTH)) {
+    return { entries: [], problems: [`${label}: nested deeper than ${REGISTRY_MAX_DEPTH} levels, ignored`] };
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -103,6 +112,24 @@ export function boundedProblems(problems: string[], limit: number, label: string
   const kept = problems.slice(0, limit);
   kept.push(`${label}: ${problems.length - limit} more problems not listed`);
   return kept;
+}
+
+/** Whether `[`/`{` outside strings never nest deeper than `max`: one pass over the text, before parsing it. */
+function nestingWithin(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c)
+        i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return false;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return true;
 }
 
 function rootItems(doc: unknown): unknown[] | null {
