@@ -2,6 +2,7 @@ import { mkdir, realpath, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscovery, type Discovery } from "./discovery";
+import { FRONT_MATTER_LIMIT, FRONT_MATTER_MAX_DEPTH } from "./repo";
 import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS, REGISTRY_MAX_DEPTH } from "./registry";
 import { removeDir, tempDir, testConfig, writePuruto, writeSkill } from "./testing";
 
@@ -77,6 +78,38 @@ describe("scan of puruto-* folders", () => {
     const snapshot = await discovery.snapshot();
     expect(snapshot.purutos).toBe(2);
     expect(snapshot.problems.some((p) => p.includes(path.join(dir, ".claude/skills/broken/SKILL.md")))).toBe(true);
+  });
+
+  it("refuses SKILL.md front matter over 16 KiB or nested deeper than 32 before YAML reads it", async () => {
+    const nested = (depth: number) => `---\nx: ${"[".repeat(depth)}${"]".repeat(depth)}\n---\n`;
+    await writePuruto(root, "puruto-a", {
+      skills: {
+        huge1: { raw: nested(120_000) },
+        huge2: { raw: nested(120_000) },
+        huge3: { raw: nested(120_000) },
+        deep: { raw: nested(8_000) },
+        fine: { description: "Uses [brackets] and {braces} in its text" },
+      },
+    });
+
+    const discovery = discover({ ecosystemRoot: root });
+    const started = performance.now();
+    const [item] = await discovery.list();
+    // YAML parsed each huge one recursively on the event loop: ~1 s apiece, every rebuild, for every request.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(item?.skills.map((s) => [s.command, s.description])).toContainEqual([
+      "fine",
+      "Uses [brackets] and {braces} in its text",
+    ]);
+    expect(item?.skills.map((s) => s.command)).not.toContain("deep");
+    const problems = (await discovery.snapshot()).problems;
+    const longer = `front matter longer than ${FRONT_MATTER_LIMIT} characters`;
+    expect(problems.filter((p) => p.endsWith(longer))).toHaveLength(3);
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`deep/SKILL\\.md: front matter nested deeper than ${FRONT_MATTER_MAX_DEPTH} levels$`),
+      ),
+    );
   });
 
   it("adds only operator-allowed skills that can run to `commands`", async () => {

@@ -113,13 +113,28 @@ async function executableInside(realDir: string, file: string): Promise<string |
 
 type FrontMatter = { ok: true; data: Record<string, unknown>; body: string } | { ok: false; error: string };
 
+/**
+ * Front matter holds a few named fields. Beyond these bounds it is refused before YAML reads it: YAML parsing is
+ * recursive and synchronous, and five SKILL.md of `x: [[[…120k…]]]` held the event loop (every request of the
+ * gateway) for 4.8 s at each discovery rebuild.
+ */
+export const FRONT_MATTER_LIMIT = 16 * 1024;
+export const FRONT_MATTER_MAX_DEPTH = 32;
+
 /** Splits `---\nyaml\n---\nbody`. A SKILL.md without front matter, or with YAML that is not a map, is broken. */
 export function parseFrontMatter(text: string): FrontMatter {
   const match = /^\uFEFF?---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(text);
   if (!match) return { ok: false, error: "no YAML front matter" };
+  const yaml = must(match[1], "the front matter pattern has one mandatory group");
+  if (yaml.length > FRONT_MATTER_LIMIT) {
+    return { ok: false, error: `front matter longer than ${FRONT_MATTER_LIMIT} characters` };
+  }
+  if (bracketDepth(yaml) > FRONT_MATTER_MAX_DEPTH) {
+    return { ok: false, error: `front matter nested deeper than ${FRONT_MATTER_MAX_DEPTH} levels` };
+  }
   let data: unknown;
   try {
-    data = parseYaml(must(match[1], "the front matter pattern has one mandatory group"));
+    data = parseYaml(yaml);
   } catch (err) {
     return { ok: false, error: `invalid YAML front matter (${(err as Error).message.split("\n")[0]})` };
   }
@@ -127,6 +142,18 @@ export function parseFrontMatter(text: string): FrontMatter {
     return { ok: false, error: "front matter is not a YAML map" };
   }
   return { ok: true, data: data as Record<string, unknown>, body: text.slice(match[0].length) };
+}
+
+/** Deepest nesting of `[` and `{` (flow collections), counted wherever they are: an upper bound of YAML's. */
+function bracketDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+  return deepest;
 }
 
 /** First prose paragraph: skips front matter, headings, badges, HTML comments and blank lines. */
