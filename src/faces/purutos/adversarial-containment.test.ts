@@ -2,7 +2,7 @@
 // secret, not /etc — through a symlinked README, version file, SKILL.md, .env.example or registry.json.
 import { execFileSync } from "node:child_process";
 import { constants } from "node:fs";
-import { mkdir, mkdtemp, open, readFile, realpath, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, open, readFile, realpath, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -10,7 +10,7 @@ import { readContained } from "./containment";
 import { createDiscovery } from "./discovery";
 import { createInvoker } from "./invoker";
 import { readRegistry } from "./registry";
-import { envStatus, readRepo } from "./repo";
+import { envStatus, MAX_SKILLS, readRepo } from "./repo";
 import { testConfig } from "./testing";
 
 const SECRET = "gatehouse-data-secret-0123456789";
@@ -98,4 +98,35 @@ describe("every puruto file read is contained", () => {
         );
     }
   });
+});
+
+describe("a puruto with very many skills", () => {
+  it(`reads its first ${MAX_SKILLS} skills even with few file descriptors free, and says the rest were not read`, async () => {
+    const { root, puruto } = await ecosystem();
+    await rm(path.join(puruto, ".claude", "skills", "leak"), { recursive: true });
+    for (let i = 0; i < MAX_SKILLS + 5; i++) {
+      const dir = path.join(puruto, ".claude", "skills", `s${String(i).padStart(4, "0")}`);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, "SKILL.md"), `---\nname: s${i}\ndescription: skill ${i}\n---\n`);
+    }
+    // The read in a process allowed 128 descriptors: opening every SKILL.md at once failed with EMFILE there (and
+    // in a gateway with a larger limit, for enough skills), dropping skills without a word.
+    const script = path.join(root, "read.mts");
+    const repoModule = path.join(import.meta.dirname, "repo.ts");
+    await writeFile(
+      script,
+      `import { readRepo } from ${JSON.stringify(repoModule)};\n` +
+        `const repo = await readRepo(${JSON.stringify(puruto)});\n` +
+        "console.log(JSON.stringify({ skills: repo.skills.length, problems: repo.problems }));\n",
+    );
+    const output = execFileSync("sh", ["-c", 'ulimit -n 128 && exec node --import tsx "$0"', script], {
+      cwd: path.resolve(import.meta.dirname, "../../.."),
+      encoding: "utf8",
+    });
+    const read = JSON.parse(output) as { skills: number; problems: string[] };
+    expect(read.skills).toBe(MAX_SKILLS);
+    expect(read.problems).toEqual([
+      `${path.join(puruto, ".claude", "skills")}: ${MAX_SKILLS + 5} skill folders, only the first ${MAX_SKILLS} by name are read`,
+    ]);
+  }, 30_000);
 });

@@ -5,6 +5,7 @@ import { constants } from "node:fs";
 import { access, lstat, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { mapLimit } from "./concurrency";
 import { readContained, realPathInside } from "./containment";
 import { isPlainName } from "./names";
 import { must } from "../../core/must";
@@ -32,6 +33,14 @@ export interface RepoInfo {
 }
 
 const SMALL_FILE_LIMIT = 256 * 1024;
+
+/**
+ * Skills read per puruto, and how many at once. A puruto of 20,000 skill folders had them all opened together:
+ * the gateway ran out of file descriptors (some skills silently dropped, EMFILE for anything else it opened) and
+ * its event loop stalled 5 s at each rebuild.
+ */
+export const MAX_SKILLS = 1000;
+const SKILL_READ_CONCURRENCY = 8;
 
 /** Minimum layout of the Puruto standard (`CLAUDE.md` or `agent.md` counts as one). */
 export const REQUIRED_LAYOUT = [
@@ -70,30 +79,31 @@ async function readSkills(realDir: string, problems: string[]): Promise<SkillInf
     }
     return [];
   }
-  const skills = await Promise.all(
-    entries.sort().map(async (folder) => {
-      if (!isPlainName(folder)) return null;
-      const skillDir = path.join(skillsDir, folder);
-      const skillFile = path.join(skillDir, "SKILL.md");
-      const text = await readSmallFile(realDir, skillFile);
-      if (text === null) return null; // a folder without SKILL.md is not a skill
-      const front = parseFrontMatter(text);
-      if (!front.ok) {
-        problems.push(`${skillFile}: ${front.error}`);
-        return null;
-      }
-      const data = front.data;
-      const skill: SkillInfo = {
-        command: folder,
-        name: typeof data.name === "string" && data.name.trim() ? data.name.trim() : folder,
-        description: typeof data.description === "string" ? data.description.trim() : "",
-        userInvocable: data["user-invocable"] === true,
-        runPath: await executableInside(realDir, path.join(skillDir, "run")),
-        skillFile,
-      };
-      return skill;
-    }),
-  );
+  const folders = entries.filter(isPlainName).sort();
+  if (folders.length > MAX_SKILLS) {
+    problems.push(`${skillsDir}: ${folders.length} skill folders, only the first ${MAX_SKILLS} by name are read`);
+  }
+  const skills = await mapLimit(folders.slice(0, MAX_SKILLS), SKILL_READ_CONCURRENCY, async (folder) => {
+    const skillDir = path.join(skillsDir, folder);
+    const skillFile = path.join(skillDir, "SKILL.md");
+    const text = await readSmallFile(realDir, skillFile);
+    if (text === null) return null; // a folder without SKILL.md is not a skill
+    const front = parseFrontMatter(text);
+    if (!front.ok) {
+      problems.push(`${skillFile}: ${front.error}`);
+      return null;
+    }
+    const data = front.data;
+    const skill: SkillInfo = {
+      command: folder,
+      name: typeof data.name === "string" && data.name.trim() ? data.name.trim() : folder,
+      description: typeof data.description === "string" ? data.description.trim() : "",
+      userInvocable: data["user-invocable"] === true,
+      runPath: await executableInside(realDir, path.join(skillDir, "run")),
+      skillFile,
+    };
+    return skill;
+  });
   return skills.filter((s): s is SkillInfo => s !== null);
 }
 

@@ -4,6 +4,7 @@
 import { readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { allowedCommands } from "./allowlist";
+import { mapLimit } from "./concurrency";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
 import { isPurutoFolderName } from "./names";
@@ -258,15 +259,4 @@ async function isDirectory(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  // One iterator shared by the workers: each takes the next item when it is free.
-  const queue = items.entries();
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    for (const [i, item] of queue) results[i] = await fn(item);
-  });
-  await Promise.all(workers);
-  return results;
 }
