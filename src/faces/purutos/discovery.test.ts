@@ -112,6 +112,20 @@ describe("scan of puruto-* folders", () => {
     );
   });
 
+  it("reads a README of 64k unclosed `<!--` in linear time, and still drops closed comments", async () => {
+    await writePuruto(root, "puruto-a", { readme: "<!--".repeat(65_536) });
+    await writePuruto(root, "puruto-b", { readme: "# B\n\n<!-- badge -->Keeps <!-- a\nnote -->its text.\n" });
+
+    const discovery = discover({ ecosystemRoot: root });
+    const started = performance.now();
+    const items = await discovery.list();
+    // The comment regex scanned to the end from every `<!--`: 13 s of event loop per rebuild on the live gateway.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(items.map((i) => i.name)).toEqual(["puruto-a", "puruto-b"]);
+    expect(items[0]?.description).toMatch(/^<!--<!--.*\.\.\.$/); // an unclosed comment is text, as before
+    expect(items[1]?.description).toBe("Keeps its text.");
+  });
+
   it("adds only operator-allowed skills that can run to `commands`", async () => {
     await writePuruto(root, "puruto-financial", {
       skills: {
