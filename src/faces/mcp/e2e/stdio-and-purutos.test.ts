@@ -1,12 +1,11 @@
 // The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
-import { writePuruto } from "../../purutos/testing";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
@@ -109,14 +108,24 @@ describe("MCP purutos endpoint", () => {
   });
 });
 
+/** A puruto folder with one skill that has an executable `run`; returns the puruto's folder. */
+function writeRunnableSkill(root: string, puruto: string, skill: string, run: string): string {
+  const dir = join(root, puruto, ".claude", "skills", skill);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "SKILL.md"), `---\nname: ${skill}\ndescription: ${skill}\n---\n`);
+  writeFileSync(join(dir, "run"), run);
+  chmodSync(join(dir, "run"), 0o755);
+  return join(root, puruto);
+}
+
 describe("MCP purutos endpoint, purutos whose names hold dots", () => {
   it("lists each tool name once, and a tool runs the command it was listed for", async () => {
     // `puruto-m` has a skill `x.wipe`, `puruto-m.x` a skill `wipe`: both used to be listed as `puruto-m.x.wipe`,
     // and calling that name ran `puruto-m.x`'s `wipe` whichever one the client meant.
     const root = mkdtempSync(join(tmpdir(), "gatehouse-mcp-dots-"));
-    const says = (who: string) => ({ run: `#!/bin/sh\necho '{"who":"${who}"}'\n` });
-    await writePuruto(root, "puruto-m", { skills: { "x.wipe": says("puruto-m x.wipe") } });
-    await writePuruto(root, "puruto-m.x", { skills: { wipe: says("puruto-m.x wipe") } });
+    const says = (who: string) => `#!/bin/sh\necho '{"who":"${who}"}'\n`;
+    writeRunnableSkill(root, "puruto-m", "x.wipe", says("puruto-m x.wipe"));
+    writeRunnableSkill(root, "puruto-m.x", "wipe", says("puruto-m.x wipe"));
     const dots = await startTestGatehouse({
       env: { GATEHOUSE_ECOSYSTEM_ROOT: root, PURUTO_DATA_PATH: "", GATEHOUSE_EXTRA_COMMANDS: "*" },
     });
@@ -149,9 +158,7 @@ describe("MCP purutos endpoint, purutos whose names hold dots", () => {
 describe("MCP purutos endpoint, hostile arguments", () => {
   it("refuses arguments nested 50k deep or holding 1e309 with 400 problem+json, as REST does, and runs nothing", async () => {
     const root = mkdtempSync(join(tmpdir(), "gatehouse-mcp-bounds-"));
-    const purutoDir = await writePuruto(root, "puruto-t", {
-      skills: { touch: { run: "#!/bin/sh\ncat > ran.json\necho '{}'\n" } },
-    });
+    const purutoDir = writeRunnableSkill(root, "puruto-t", "touch", "#!/bin/sh\ncat > ran.json\necho '{}'\n");
     const bounded = await startTestGatehouse({
       env: { GATEHOUSE_ECOSYSTEM_ROOT: root, PURUTO_DATA_PATH: "", GATEHOUSE_EXTRA_COMMANDS: "touch" },
     });
