@@ -43,6 +43,8 @@ describe("purutosConfigFromEnv", () => {
   it.each([
     [{ GATEHOUSE_COMMAND_TIMEOUT_MS: "30s" }, /GATEHOUSE_COMMAND_TIMEOUT_MS must be a positive integer/],
     [{ GATEHOUSE_COMMAND_TIMEOUT_MS: "0" }, /GATEHOUSE_COMMAND_TIMEOUT_MS/],
+    // Past a Node timer's range the timeout fired after 1 ms: every command was killed at once.
+    [{ GATEHOUSE_COMMAND_TIMEOUT_MS: "3000000000" }, /GATEHOUSE_COMMAND_TIMEOUT_MS must be at most 2147483647/],
     [{ GATEHOUSE_COMMAND_OUTPUT_LIMIT: "-1" }, /GATEHOUSE_COMMAND_OUTPUT_LIMIT/],
     [{ GATEHOUSE_EXTRA_COMMANDS: "balance,../x" }, /GATEHOUSE_EXTRA_COMMANDS .*"\.\.\/x"/],
     [{ GATEHOUSE_AGENT_COMMAND: "claude -p" }, /GATEHOUSE_AGENT_COMMAND must be a JSON array/],
@@ -51,5 +53,10 @@ describe("purutosConfigFromEnv", () => {
     [{ GATEHOUSE_AGENT_ENV: "A-B" }, /GATEHOUSE_AGENT_ENV/],
   ])("rejects %j with a clear message", (env, message) => {
     expect(() => purutosConfigFromEnv(env, "/srv/gatehouse")).toThrow(message);
+  });
+
+  it("accepts the longest timeout a timer can wait", () => {
+    const config = purutosConfigFromEnv({ GATEHOUSE_COMMAND_TIMEOUT_MS: "2147483647" }, "/srv/gatehouse");
+    expect(config.commandTimeoutMs).toBe(2_147_483_647);
   });
 });

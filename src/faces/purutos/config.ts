@@ -49,7 +49,7 @@ export function purutosConfigFromEnv(env: Env = process.env, cwd: string = proce
     ecosystemRoots,
     forbidden: [path.resolve(cwd, nonEmpty(env.GATEHOUSE_DATA_DIR) ?? ".data")],
     org: orgName(env),
-    commandTimeoutMs: positiveInt(env, "GATEHOUSE_COMMAND_TIMEOUT_MS", 30_000),
+    commandTimeoutMs: positiveInt(env, "GATEHOUSE_COMMAND_TIMEOUT_MS", 30_000, MAX_TIMER_MS),
     commandOutputLimit: positiveInt(env, "GATEHOUSE_COMMAND_OUTPUT_LIMIT", 1024 * 1024),
     extraCommands: commandList(env, "GATEHOUSE_EXTRA_COMMANDS"),
     agentCommand: agentArgv(env.GATEHOUSE_AGENT_COMMAND),
@@ -80,12 +80,19 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
-function positiveInt(env: Env, name: string, fallback: number): number {
+/**
+ * The longest delay a Node timer takes: a longer one fires after 1 ms. GATEHOUSE_COMMAND_TIMEOUT_MS=3000000000
+ * (50 min) killed every command at once as TIMEOUT.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function positiveInt(env: Env, name: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
   if (!/^\d+$/.test(raw) || Number(raw) <= 0 || !Number.isSafeInteger(Number(raw))) {
     throw new Error(`${name} must be a positive integer, got "${raw}"`);
   }
+  if (Number(raw) > max) throw new Error(`${name} must be at most ${max}, got "${raw}"`);
   return Number(raw);
 }
 
