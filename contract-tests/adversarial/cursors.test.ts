@@ -247,6 +247,21 @@ describe.each(await gatehouseBackends("cursor attacks"))("paged lists under atta
     }
   });
 
+  it("approvals: a tampered cursor is a 400 problem like the other lists', never a page", async () => {
+    const position = { created_at: "2024-01-01T00:00:00.000Z", approval_id: "appr-1" };
+    const tampered = {
+      "a time that is not a time": b64({ ...position, created_at: "yesterday" }),
+      "an impossible date": b64({ ...position, created_at: "2024-13-45T99:99:99.999Z" }),
+      "an extra key": b64({ ...position, org_id: OTHER_ORG }),
+      "a NUL byte in the id": b64({ ...position, approval_id: "appr-\u0000" }),
+    };
+    for (const [why, cursor] of Object.entries(tampered)) {
+      const res = await get(mine, withQuery(LISTS.approvals.path, `cursor=${encodeURIComponent(cursor)}`));
+      expect(res.status, `${why}: ${res.text.slice(0, 300)}`).toBe(400);
+      expect(res.contentType).toContain("application/problem+json");
+    }
+  });
+
   it.each(NEW_LISTS)(
     "%s: a page size outside 1–500 (0, negative, 1e309, 1.5, 501, text, empty) is a 400",
     async (list) => {

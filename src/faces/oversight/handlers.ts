@@ -12,7 +12,7 @@ import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
 import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
-import { countWithinBytes, decodeCursor, encodeCursor, storePageOf } from "../../http/paging";
+import { countWithinBytes, decodeTimeCursor, encodeCursor, storePageOf } from "../../http/paging";
 
 const log = logger.child({ module: "oversight" });
 
@@ -33,9 +33,13 @@ const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { sta
 
 const DEFAULT_APPROVALS_PAGE = 100;
 
-function isApprovalPosition(value: unknown): value is ApprovalPosition {
-  const v = value as Partial<ApprovalPosition> | null;
-  return typeof v?.created_at === "string" && typeof v.approval_id === "string";
+/**
+ * An approvals cursor back to its position, checked like every time cursor (exact keys, an ISO instant, a plain
+ * id): the loose check it replaces took `{"created_at":"yesterday",…}` or an extra `org_id` and answered a page.
+ */
+function approvalPositionOf(cursor: string): ApprovalPosition {
+  const { created_at, id } = decodeTimeCursor(cursor, "approval_id");
+  return { created_at, approval_id: id };
 }
 
 function approvalNotFound(approvalId: string): HttpProblem {
@@ -86,7 +90,7 @@ function approvalHandlers(approvals: ApprovalsService) {
         limit: limit + 1,
         ...(query.status ? { status: query.status } : {}),
         ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
-        ...(query.cursor !== undefined ? { after: decodeCursor(query.cursor, isApprovalPosition) } : {}),
+        ...(query.cursor !== undefined ? { after: approvalPositionOf(query.cursor) } : {}),
       });
       const page = storePageOf(rows, limit, toApproval, (last) =>
         encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }),
