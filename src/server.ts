@@ -49,7 +49,7 @@ import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core
 import { createWebhookNotifier, type WebhookConfig, webhookConfigFromEnv } from "./core/notifications";
 import { secretBox } from "./core/store/shared/secret-box";
 import { webhookHandlers } from "./faces/oversight/webhooks";
-import { toApproval } from "./http/wire-models";
+import { approvalRenderer } from "./http/wire-models";
 import { createHash } from "node:crypto";
 
 export interface Readiness {
@@ -283,7 +283,7 @@ function openNotifications(
     store: webhooks,
     approvals: deps.stores.approvals,
     events: deps.events,
-    render: toApproval,
+    render: approvalRenderer(deps.stores.engine.manifests),
     publicUrl: () => webhookConfig.publicUrl ?? listenUrl(),
     target,
     retry: webhookConfig.retry,
@@ -377,6 +377,7 @@ function restHandlers(deps: {
 }): Handlers {
   const { stores, discovery, notifications } = deps;
   const { engine, approvals, audit } = stores;
+  const renderApproval = approvalRenderer(engine.manifests);
   // REST rate limits per API key and per agent (shared through Redis when configured).
   const limits = createRestRateLimiter({
     config: deps.faces.restRateLimits,
@@ -399,8 +400,8 @@ function restHandlers(deps: {
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), deps.events),
     // Shadow replay and evidence bundles read the node's store through ports (either backend).
-    ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence }),
-    ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions }),
+    ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence, renderApproval }),
+    ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions, renderApproval }),
     ...webhookHandlers({ webhooks: notifications.webhooks, target: notifications.target }),
   });
 }

@@ -3,7 +3,9 @@
 // leave, and absent (null) optional fields are omitted rather than sent as null.
 import type { components } from "../../generated/api-types";
 import type { Approval as StoredApproval } from "../core/approvals";
-import type { AuditRecord, ChainVerification as StoredVerification } from "../core/audit";
+import { type AuditRecord, type ChainVerification as StoredVerification, redactPaths } from "../core/audit";
+import type { ManifestsService } from "../core/ports";
+import { capabilityOf } from "../core/policy/types";
 
 type Approval = components["schemas"]["Approval"];
 type Action = components["schemas"]["Action"];
@@ -56,6 +58,30 @@ export function toApproval(approval: StoredApproval): Approval {
     ...(approval.risk ? { risk: approval.risk } : {}),
   };
 }
+
+/** An approval as the operator API, the console feed and webhooks show it (see approvalRenderer). */
+export type ApprovalRenderer = (approval: StoredApproval) => Promise<Approval>;
+
+/**
+ * Approvals with their tool's redaction applied to the params, as the audit log keeps them: the manifest's
+ * `redact` paths name values (a card number, an email body) that must not leave the gateway in clear — not to an
+ * operator's screen, nor to a webhook's chat channel. The store keeps the params whole: the approval is bound
+ * to them and a session's held tool call is rebuilt from them. The tool's current manifest decides, as it does
+ * for the verdict's audit record.
+ */
+export function approvalRenderer(manifests: Pick<ManifestsService, "getByUapkId">): ApprovalRenderer {
+  return async (approval) => {
+    const view = toApproval(approval);
+    const manifest = await manifests.getByUapkId(approval.org_id, approval.uapk_id);
+    const redact = manifest?.tools[capabilityOf(approval.action)]?.redact;
+    if (!redact?.length) return view;
+    const params = redactPaths("params", view.action.params, redact.map(everyParamWhenWhole));
+    return { ...view, action: { ...view.action, params: params as Action["params"] } };
+  };
+}
+
+/** `params` names them all: each value is redacted and the object stays one (the spec's Action.params is one). */
+const everyParamWhenWhole = (path: string) => (path === "params" ? "params.*" : path);
 
 /**
  * One audit record as the spec's InteractionRecord. An `outcome` record stores only what is new (the result);

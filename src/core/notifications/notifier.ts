@@ -36,8 +36,8 @@ export interface WebhookNotifierOptions {
   /** Read when an event arrives (events are hints), and swept for expiries. Either backend. */
   approvals: Pick<ApprovalsService, "get" | "expireOverdue">;
   events: EventBus;
-  /** The approval as the operator API shows it (the HTTP layer's wire model). */
-  render: (approval: Approval) => unknown;
+  /** The approval as the operator API shows it (the HTTP layer's wire model, its tool's redaction applied). */
+  render: (approval: Approval) => unknown | Promise<unknown>;
   /** This gateway's public base URL, for the console links (read when an event is sent). */
   publicUrl: () => string;
   target: TargetPolicy;
@@ -180,7 +180,7 @@ export function createWebhookNotifier(options: WebhookNotifierOptions): WebhookN
     const created_at = now().toISOString();
     const event_id = `${event.type}:${approval.approval_id}`;
     const consoleUrl = consoleLink(options.publicUrl(), approval.approval_id);
-    const wireApproval = options.render(approval);
+    const wireApproval = await options.render(approval);
     for (const webhook of subscriptions) {
       const delivery = newDelivery(webhook, event.org_id, {
         event_id,

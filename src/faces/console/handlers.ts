@@ -3,7 +3,7 @@ import { PassThrough } from "node:stream";
 import type { Principal } from "../../core/identity/principal";
 import type { HandlerGroup } from "../../http/handlers";
 import { timePageOf } from "../../http/paging";
-import { toApproval } from "../../http/wire-models";
+import type { ApprovalRenderer } from "../../http/wire-models";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { ApprovalEvents } from "./approval-events";
 import type { components } from "../../../generated/api-types";
@@ -17,6 +17,8 @@ const KEEP_ALIVE_MS = 15_000;
 
 export interface ConsoleHandlerDeps {
   events: ApprovalEvents;
+  /** Approvals as the API shows them: their tool's redaction applied (wire-models.ts). */
+  renderApproval: ApprovalRenderer;
   sessions?: LiveSessionsPort;
 }
 
@@ -46,7 +48,7 @@ function atTokenExpiry(principal: Principal, onExpired: () => void): () => void 
   return () => clearTimeout(timer);
 }
 
-export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
+export function consoleHandlers({ events, sessions, renderApproval }: ConsoleHandlerDeps) {
   return {
     LiveSessions_list: ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
@@ -67,10 +69,20 @@ export function consoleHandlers({ events, sessions }: ConsoleHandlerDeps) {
         unsubscribe();
         stream.end();
       };
+      // Rendering may wait on the store (the tool's manifest): one after another, so frames keep the events' order;
+      // a store that fails ends the stream (the console reconnects) rather than skipping an approval unseen.
+      let rendered = Promise.resolve();
       // The feed ends the stream when the gateway shuts down, so an open console never holds the server open.
       const unsubscribe = events.subscribe(
         params.org_id,
-        (approval) => stream.write(sseFrame("approval", JSON.stringify(toApproval(approval)))),
+        (approval) => {
+          rendered = rendered
+            .then(() => renderApproval(approval))
+            .then((view) => {
+              if (!ended) stream.write(sseFrame("approval", JSON.stringify(view)));
+            })
+            .catch(end);
+        },
         end,
       );
       const keepAlive = setInterval(() => stream.write(": keep-alive\n\n"), KEEP_ALIVE_MS);

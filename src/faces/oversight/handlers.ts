@@ -10,7 +10,7 @@ import { logger } from "../../core/log/logger";
 import type { components } from "../../../generated/api-types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
-import { toApproval, toChainVerification, toInteractionRecord } from "../../http/wire-models";
+import { type ApprovalRenderer, toChainVerification, toInteractionRecord } from "../../http/wire-models";
 import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
 import { countWithinBytes, decodeTimeCursor, encodeCursor, storePageOf } from "../../http/paging";
 
@@ -23,6 +23,8 @@ export interface OversightDeps {
   replay: ShadowReplay;
   /** Evidence bundles (src/core/governance/evidence.ts), on either backend. */
   evidence: BuildEvidence;
+  /** Approvals as the API shows them: their tool's redaction applied (wire-models.ts). */
+  renderApproval: ApprovalRenderer;
 }
 
 const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
@@ -46,19 +48,23 @@ function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
 }
 
-export function oversightHandlers({ approvals, audit, replay, evidence }: OversightDeps) {
-  return { ...approvalHandlers(approvals), ...interactionHandlers(audit, evidence), ...replayHandlers(replay) };
+export function oversightHandlers({ approvals, audit, replay, evidence, renderApproval }: OversightDeps) {
+  return {
+    ...approvalHandlers(approvals, renderApproval),
+    ...interactionHandlers(audit, evidence),
+    ...replayHandlers(replay),
+  };
 }
 
 /** The answer to approve / deny: the decided approval, or the problem saying why not. */
-function decided(result: DecideResult, orgId: string, approvalId: string) {
+async function decided(result: DecideResult, orgId: string, approvalId: string, render: ApprovalRenderer) {
   if (!result.ok) {
     const failure = DECIDE_FAILURES[result.code];
     throw new HttpProblem(failure.status, result.reason, { code: failure.code });
   }
   const { status, decided_by } = result.approval;
   log.info({ org_id: orgId, approval_id: approvalId, status, decided_by }, "approval decided");
-  return { status: 200 as const, body: toApproval(result.approval) };
+  return { status: 200 as const, body: await render(result.approval) };
 }
 
 /** Outcome records are shown with their intent's action and reasons; one lookup per interaction. */
@@ -80,7 +86,9 @@ async function withIntents(audit: AuditService, orgId: string, records: AuditRec
 }
 
 /** Approvals_* for operators, and Gateway_getApproval for the agent that asked (with long-poll). */
-function approvalHandlers(approvals: ApprovalsService) {
+const identity = <T>(value: T) => value;
+
+function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer) {
   return {
     Approvals_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
@@ -92,7 +100,7 @@ function approvalHandlers(approvals: ApprovalsService) {
         ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
         ...(query.cursor !== undefined ? { after: approvalPositionOf(query.cursor) } : {}),
       });
-      const page = storePageOf(rows, limit, toApproval, (last) =>
+      const page = storePageOf(await Promise.all(rows.map(render)), limit, identity, (last) =>
         encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }),
       );
       return { status: 200, body: page };
@@ -102,19 +110,19 @@ function approvalHandlers(approvals: ApprovalsService) {
       requireOperatorOf(principal, params.org_id);
       const approval = await approvals.get(params.org_id, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
-      return { status: 200, body: toApproval(approval) };
+      return { status: 200, body: await render(approval) };
     },
 
     Approvals_approve: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
-      return decided(result, params.org_id, params.approval_id);
+      return decided(result, params.org_id, params.approval_id, render);
     },
 
     Approvals_deny: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       const result = await approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
-      return decided(result, params.org_id, params.approval_id);
+      return decided(result, params.org_id, params.approval_id, render);
     },
 
     Gateway_getApproval: async ({ params, query, principal, signal }) => {
@@ -127,7 +135,7 @@ function approvalHandlers(approvals: ApprovalsService) {
           ? await approvals.waitForDecision(orgId, params.approval_id, waitSeconds * 1000, signal)
           : await approvals.get(orgId, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
-      return { status: 200, body: toApproval(approval) };
+      return { status: 200, body: await render(approval) };
     },
   } satisfies HandlerGroup;
 }

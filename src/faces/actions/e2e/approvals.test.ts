@@ -212,3 +212,54 @@ describe("approvals end to end", () => {
     expect(receiver.count("/payments/inv-4")).toBe(1);
   });
 });
+
+describe("an approval of a tool with redacted params", () => {
+  const CARDS = "cards-bot";
+  const charge = (params: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    executeBody(CARDS, { type: "payment", tool: "charge", params }, extra);
+
+  beforeAll(async () => {
+    await registerManifest(g, {
+      uapk_id: CARDS,
+      agent: { id: CARDS, name: "Cards Bot" },
+      capabilities: ["payment:charge"],
+      constraints: { max_actions_per_hour: 50, require_human_approval: ["payment:charge"] },
+      tools: {
+        "payment:charge": {
+          redact: ["params.card_number", "params.holder.*"],
+          connector: {
+            type: "webhook",
+            url: `${receiver.url}/charges/{invoice}`,
+            allowed_hosts: ["127.0.0.1"],
+            allow_private: true,
+          },
+        },
+      },
+    });
+  });
+
+  it("is shown redacted to operators and to the agent, and still runs with the params it was bound to", async () => {
+    const params = { invoice: "inv-card", card_number: "4111111111111111", holder: { name: "Ann", zip: "75001" } };
+    const first = await agent(g).post("/api/v1/gateway/execute", charge(params));
+    expect(first.body).toMatchObject({ decision: "ESCALATE" });
+    const approvalId: string = first.body.approval_id;
+    const shown = { invoice: "inv-card", card_number: "[redacted]", holder: { name: "[redacted]", zip: "[redacted]" } };
+
+    const views = [
+      (await operator(g).get(`/approvals/${approvalId}`)).body,
+      (await operator(g).get("/approvals?status=pending")).body.items.find(
+        (a: { approval_id: string }) => a.approval_id === approvalId,
+      ),
+      (await agent(g).get(`/api/v1/gateway/approvals/${approvalId}`)).body,
+      (await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok" })).body,
+    ];
+    for (const view of views) expect(view.action.params).toEqual(shown);
+    expect(JSON.stringify(views)).not.toContain("4111111111111111");
+
+    // The approval stays bound to the whole params: the agent's re-submission runs with the real card number.
+    const run = await agent(g).post("/api/v1/gateway/execute", charge(params, { approval_id: approvalId }));
+    expect(run.body).toMatchObject({ decision: "ALLOW", executed: true });
+    const delivered = receiver.received.find((r) => r.path === "/charges/inv-card");
+    expect(delivered?.body).toContain("4111111111111111");
+  });
+});
