@@ -360,6 +360,25 @@ describe("network guard", () => {
     }
   });
 
+  it("judges NAT64 (64:ff9b::/96) and 6to4 (2002::/16) addresses by the IPv4 address they carry", () => {
+    // 127.0.0.1, 169.254.169.254 (cloud metadata), 10.1.2.3 and 192.168.0.1, in each IPv6 form.
+    for (const address of [
+      "64:ff9b::7f00:1",
+      "64:ff9b::127.0.0.1",
+      "64:ff9b::a9fe:a9fe",
+      "64:ff9b::a01:203",
+      "2002:7f00:1::",
+      "2002:a9fe:a9fe::1",
+      "2002:c0a8:1:5::9",
+    ]) {
+      expect(isPrivateAddress(address), address).toBe(true);
+    }
+    // The same forms of public addresses (8.8.8.8, 93.184.216.34) stay reachable.
+    for (const address of ["64:ff9b::808:808", "64:ff9b::93.184.216.34", "2002:808:808::1"]) {
+      expect(isPrivateAddress(address), address).toBe(false);
+    }
+  });
+
   it("matches allow-list entries exactly or by subdomain wildcard", () => {
     expect(hostAllowed("api.example.com", ["api.example.com"])).toBe(true);
     expect(hostAllowed("API.Example.com", ["api.example.com"])).toBe(true);

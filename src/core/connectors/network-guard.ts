@@ -1,7 +1,8 @@
 // SSRF guard for outbound tool calls: http(s) only, deny-by-default host allow list, and no private,
 // loopback, link-local or otherwise special address unless the tool sets `allow_private: true`.
 //
-// Every address a name resolves to is checked (IPv4 and IPv6; IPv4-mapped IPv6 such as ::ffff:127.0.0.1 is
+// Every address a name resolves to is checked (IPv4 and IPv6; IPv6 that carries an IPv4 address — mapped
+// ::ffff:127.0.0.1, NAT64 64:ff9b::7f00:1, 6to4 2002:7f00:1:: — is
 // judged by its IPv4 address). The check runs INSIDE the connection's own DNS lookup (`guardedLookup`, given
 // to node:http(s) `request` as its `lookup` option), so the addresses that are checked are exactly the ones
 // the socket connects to: a DNS server that answers a public address once and a private one the next time
@@ -16,7 +17,7 @@ export type Lookup = (hostname: string) => Promise<{ address: string; family: nu
 export const systemLookup: Lookup = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
 
 const blocked = new BlockList();
-for (const [network, prefix] of [
+const BLOCKED_IPV4 = [
   ["0.0.0.0", 8], // "this network"
   ["10.0.0.0", 8], // private
   ["100.64.0.0", 10], // carrier-grade NAT
@@ -32,8 +33,14 @@ for (const [network, prefix] of [
   ["203.0.113.0", 24], // documentation
   ["224.0.0.0", 4], // multicast
   ["240.0.0.0", 4], // reserved + broadcast
-] as const) {
+] as const;
+for (const [network, prefix] of BLOCKED_IPV4) {
   blocked.addSubnet(network, prefix, "ipv4");
+  // IPv6 forms that carry an IPv4 address and reach it: the well-known NAT64 prefix (64:ff9b::a.b.c.d, RFC 6052:
+  // a NAT64 gateway on the path translates it to a.b.c.d) and 6to4 (2002:AABB:CCDD::, RFC 3056). They are judged
+  // by the IPv4 address inside, like ::ffff:a.b.c.d.
+  blocked.addSubnet(`64:ff9b::${ipv4AsHextets(network)}`, 96 + prefix, "ipv6");
+  blocked.addSubnet(`2002:${ipv4AsHextets(network)}::`, 16 + prefix, "ipv6");
 }
 for (const [network, prefix] of [
   ["::", 96], // unspecified, loopback ::1 and IPv4-compatible ::a.b.c.d
@@ -46,6 +53,12 @@ for (const [network, prefix] of [
   ["ff00::", 8], // multicast
 ] as const) {
   blocked.addSubnet(network, prefix, "ipv6");
+}
+
+/** `a.b.c.d` as the two IPv6 groups that hold it (`127.0.0.0` → `7f00:0`). */
+function ipv4AsHextets(address: string): string {
+  const [a = 0, b = 0, c = 0, d = 0] = address.split(".").map(Number);
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
 }
 
 /** True for addresses a tool may not reach without `allow_private` (IPv4-mapped IPv6 included). */

@@ -244,6 +244,8 @@ describe.each(backends)("approval notifications (webhooks) ($name)", (backend) =
       "http://localhost:8080/hook",
       "http://localhost.:8080/hook",
       "http://metadata.google.internal./computeMetadata/v1/",
+      "http://[64:ff9b::7f00:1]/hook", // NAT64 form of 127.0.0.1
+      "http://[2002:a9fe:a9fe::]/latest/meta-data/", // 6to4 form of 169.254.169.254
       "ftp://hooks.example.com/",
       "https://user:pass@hooks.example.com/",
     ]) {
