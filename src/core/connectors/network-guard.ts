@@ -1,10 +1,10 @@
 // SSRF guard for outbound tool calls: http(s) only, deny-by-default host allow list, and no private,
 // loopback, link-local or otherwise special address unless the tool sets `allow_private: true`.
 //
-// Every address a name resolves to is checked (IPv4 and IPv6; IPv6 that carries an IPv4 address — mapped
-// ::ffff:127.0.0.1, NAT64 64:ff9b::7f00:1, 6to4 2002:7f00:1:: — is
-// judged by its IPv4 address). The check runs INSIDE the connection's own DNS lookup (`guardedLookup`, given
-// to node:http(s) `request` as its `lookup` option), so the addresses that are checked are exactly the ones
+// Every address a name resolves to is checked (IPv4 and IPv6; an IPv6 address that carries an IPv4 one — mapped
+// ::ffff:127.0.0.1, NAT64 64:ff9b::7f00:1, 6to4 2002:7f00:1:: — is judged by that IPv4 address). The check
+// runs INSIDE the connection's own DNS lookup (`guardedLookup`, given to node:http(s) `request` as its `lookup`
+// option), so the addresses that are checked are exactly the ones
 // the socket connects to: a DNS server that answers a public address once and a private one the next time
 // (DNS rebinding) cannot slip past, because there is no second resolution. Connections are never pooled
 // across calls (http.ts uses `agent: false`), so every call resolves and checks afresh.
