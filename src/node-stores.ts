@@ -217,8 +217,12 @@ function pastReaders(
   };
 }
 
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
+
 /**
- * The service with every asynchronous failure re-checked against the database: when it does not answer, the
+ * The service with every asynchronous failure (of a promise or a stream) re-checked against the database: when it does not answer, the
  * failure becomes ActionUnavailableError("DATABASE_UNAVAILABLE"); otherwise the original error stands.
  */
 function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<boolean>): T {
@@ -227,7 +231,19 @@ function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<bo
       throw new ActionUnavailableError("The database is unavailable: try again later", "DATABASE_UNAVAILABLE");
     throw err;
   };
-  const guarded = (value: unknown) => (value instanceof Promise ? value.catch(translate) : value);
+  // A stream of results (the audit export) fails the same way at whichever page the database went away.
+  const guardedStream = async function* (stream: AsyncIterable<unknown>) {
+    try {
+      yield* stream;
+    } catch (err) {
+      await translate(err);
+    }
+  };
+  const guarded = (value: unknown) => {
+    if (value instanceof Promise) return value.catch(translate);
+    if (isAsyncIterable(value)) return guardedStream(value);
+    return value;
+  };
   return new Proxy(service, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);

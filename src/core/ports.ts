@@ -68,6 +68,8 @@ export interface AuditService {
   verifyChain(org_id: string): MaybePromise<ChainVerification>;
   /** One canonical JSON record per line, chain order (what `gatehouse audit verify` checks). */
   exportJsonl(org_id: string): MaybePromise<string>;
+  /** The same lines a page of records at a time, so a long chain is never held in memory nor read in one pause. */
+  exportJsonlStream(org_id: string): AsyncIterable<string>;
   /** The org's chain head, signed with the audit key (an export ends with it; a cut tail is detected). */
   signedHead(org_id: string): MaybePromise<ChainHead>;
   publicJwks(): MaybePromise<{ keys: PublicJwk[] }>;

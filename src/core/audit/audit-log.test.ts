@@ -70,6 +70,24 @@ describe("audit log chain", () => {
     expect(log.head(ORG)?.seq).toBe(1000);
   });
 
+  it("streams its export a page at a time: the same lines as the whole export, which `audit verify` accepts", async () => {
+    const dir = tempDir();
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
+    for (let i = 0; i < 600; i += 1) allow(log);
+    const chunks: string[] = [];
+    for await (const chunk of log.exportJsonlStream(ORG)) chunks.push(chunk);
+    expect(chunks).toHaveLength(3); // 1,000 + 200 records, then the signed head
+    const whole = log.exportJsonl(ORG);
+    const recordsOf = (text: string) => text.slice(0, text.trimEnd().lastIndexOf("\n") + 1);
+    expect(recordsOf(chunks.join(""))).toBe(recordsOf(whole));
+    writeFileSync(join(dir, "export.jsonl"), chunks.join(""));
+    writeFileSync(join(dir, "jwks.json"), JSON.stringify(log.publicJwks()));
+    const { io, out, err } = captureIo();
+    const code = await runAuditVerify([join(dir, "export.jsonl"), "--jwks", join(dir, "jwks.json")], io);
+    expect(code, err.join("\n")).toBe(0);
+    expect(out.join("\n")).toMatch(/^OK: 1200 record\(s\)/);
+  });
+
   it("keeps one chain per org, each starting at seq 1", async () => {
     const log = createAuditLog(await openMigratedDatabase(":memory:"));
     allow(log, "org-a");

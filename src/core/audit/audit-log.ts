@@ -19,6 +19,7 @@ import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
 import { verifyRecords, type ChainVerification } from "./verify";
 import { fromRow, toRow } from "./audit-rows";
+import { exportJsonlPages } from "./export-pages";
 import { type AuditStatements, auditStatements } from "./audit-statements";
 import { actionRecordsOf, listRecords } from "./audit-queries";
 import { approvalContent, type Content, decisionContent, intentContent, outcomeContent } from "./record-content";
@@ -87,6 +88,8 @@ export interface AuditLog {
   /** One JSON record per line, chain order, then the signed head `{"chain_head": …}`, for `gatehouse audit verify`. */
   exportJsonlLines(org_id: string): IterableIterator<string>;
   exportJsonl(org_id: string): string;
+  /** The same lines, a page of records at a time (./export-pages.ts): for the HTTP export of a long chain. */
+  exportJsonlStream(org_id: string): AsyncIterable<string>;
   publicJwks(): { keys: AuditPublicJwk[] };
   rotateSigningKey(): { kid: string; retired_kid: string | null };
 }
@@ -166,6 +169,12 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
     exportJsonl(org_id) {
       return Array.from(this.exportJsonlLines(org_id)).join("");
+    },
+
+    exportJsonlStream(org_id) {
+      return exportJsonlPages(this.signedHead(org_id), (from_seq, limit) =>
+        statements.chainPage.all({ org_id, from_seq, limit }).map(fromRow),
+      );
     },
 
     publicJwks: () => keys.publicJwks(),

@@ -59,6 +59,15 @@ export function auditStatements(db: Db) {
         .where("seq", ">=", $.from_seq)
         .orderBy("seq"),
     ),
+    chainPage: sqliteQuery(db, (b, $: Org & { from_seq: number; limit: number }) =>
+      b
+        .selectFrom("audit_records")
+        .selectAll()
+        .where("org_id", "=", $.org_id)
+        .where("seq", ">=", $.from_seq)
+        .orderBy("seq")
+        .limit($.limit),
+    ),
     insert: sqliteQuery(db, (b, $: Row) => b.insertInto("audit_records").values(paramsOf($, AUDIT_COLUMNS))),
     /** A group's last record of a chain, signed before the group's COMMIT (./group-signature.ts). */
     sign: sqliteQuery(db, (b, $: Org & { seq: number; signature: string }) =>

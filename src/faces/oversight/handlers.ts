@@ -1,6 +1,7 @@
 // Oversight: the operator's REST face over approvals and the audit log, plus the agent's read of its own
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
+import { Readable } from "node:stream";
 import type { ApprovalPosition, DecideResult } from "../../core/approvals";
 import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
 import type { BuildEvidence } from "../../core/governance/evidence";
@@ -203,14 +204,31 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
 
     Interactions_export: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline.
+      // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline;
+      // streamed a page of records at a time.
       return {
         status: 200,
-        body: await audit.exportJsonl(params.org_id),
+        body: (await started(audit.exportJsonlStream(params.org_id))) as unknown as string,
         headers: { "content-type": "application/x-ndjson" },
       };
     },
   } satisfies HandlerGroup;
+}
+
+/**
+ * A stream of `chunks` whose first chunk has already been read: a store that fails at once (down, or the org's
+ * head cannot be signed) is answered with its problem (503), not with a 200 cut short.
+ */
+async function started(chunks: AsyncIterable<string>): Promise<Readable> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return Readable.from(
+    (async function* () {
+      if (first.done) return;
+      yield first.value;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    })(),
+  );
 }
 
 /** Manifests_replay: a candidate manifest replayed against recorded traffic (either backend). */

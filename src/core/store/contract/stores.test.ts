@@ -4,6 +4,7 @@
 import { createPublicKey } from "node:crypto";
 import { sql } from "kysely";
 import { chainHeadProblem } from "../../audit/chain-head";
+import { EXPORT_PAGE_RECORDS } from "../../audit/export-pages";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ActionConflictError } from "../../governance/types";
 import type { AnyKysely } from "../postgres";
@@ -166,6 +167,31 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       const unsigned = chain.find((r) => r.signature === null)!;
       await db.updateTable("audit_records").set({ agent_id: "someone-else" }).where("seq", "=", unsigned.seq).execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: unsigned.seq });
+    });
+
+    it("exports a chain longer than a page, page by page: every record once, in order, then the signed head", async () => {
+      const count = EXPORT_PAGE_RECORDS + 5;
+      const decisions = Array.from({ length: count }, (_, i) => ({
+        ...intentInput(`e-${i}`),
+        decision: "DENY" as const,
+      }));
+      await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));
+      const chunks: string[] = [];
+      for await (const chunk of stores.audit.exportJsonlStream(ORG)) chunks.push(chunk);
+      // Two pages of records, then the head.
+      expect(chunks).toHaveLength(3);
+      const lines = chunks
+        .join("")
+        .trimEnd()
+        .split("\n")
+        .map((line) => JSON.parse(line));
+      expect(lines.slice(0, -1).map((r: { seq: number }) => r.seq)).toEqual(
+        Array.from({ length: count }, (_, i) => i + 1),
+      );
+      expect(lines.at(-1).chain_head).toMatchObject({ seq: count, hash: lines.at(-2).hash });
+      // The same records as the whole export (whose head is signed at another instant).
+      const whole = await stores.audit.exportJsonl(ORG);
+      expect(chunks.slice(0, -1).join("")).toBe(whole.slice(0, whole.trimEnd().lastIndexOf("\n") + 1));
     });
 
     it("refuses a chain whose last record lost its signature", async () => {

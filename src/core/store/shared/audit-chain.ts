@@ -20,7 +20,7 @@ import {
   type IntentInput,
   type OutcomeInput,
 } from "../../audit/audit-log";
-import { canonicalJson } from "../../audit/canonical";
+import { exportJsonlPages } from "../../audit/export-pages";
 import { type ChainHead, signChainHead } from "../../audit/chain-head";
 import { GENESIS_HASH, hashRecord, type AuditRecord } from "../../audit/record";
 import { verifyRecords, type ChainVerification } from "../../audit/verify";
@@ -66,6 +66,8 @@ export interface SharedAuditChain {
   list(orgId: string, filter?: AuditListFilter): Promise<AuditPage>;
   getInteraction(orgId: string, interactionId: string): Promise<AuditRecord[]>;
   exportJsonl(orgId: string): Promise<string>;
+  /** The same lines, a page of records at a time (src/core/audit/export-pages.ts). */
+  exportJsonlStream(orgId: string): AsyncIterable<string>;
   publicJwks(): Promise<{ keys: PublicJwk[] }>;
 }
 
@@ -209,12 +211,24 @@ export function createSharedAuditChain(
     },
 
     async exportJsonl(orgId) {
-      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
-      // signed first and ends the export, so records appended meanwhile are not part of it and a cut tail shows.
-      const head = await api.signedHead(orgId);
-      const records = (await chain(orgId)).filter((record) => record.seq <= head.seq);
-      const lines = records.map((record) => `${canonicalJson(record)}\n`);
-      return `${lines.join("")}${canonicalJson({ chain_head: head })}\n`;
+      let text = "";
+      for await (const lines of api.exportJsonlStream(orgId)) text += lines;
+      return text;
+    },
+
+    async *exportJsonlStream(orgId) {
+      const page = async (fromSeq: number, limit: number) => {
+        const rows = await db
+          .selectFrom("audit_records")
+          .selectAll()
+          .where("org_id", "=", orgId)
+          .where("seq", ">=", fromSeq)
+          .orderBy("seq")
+          .limit(limit)
+          .execute();
+        return rows.map(fromRow);
+      };
+      yield* exportJsonlPages(await api.signedHead(orgId), page);
     },
 
     publicJwks: () => keys.publicJwks(),

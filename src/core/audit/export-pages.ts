@@ -1,0 +1,32 @@
+// The audit export as a stream: the org's records page by page, then the signed head, for GET …/interactions/
+// export. Built whole, an export of a long chain held every line in memory at once and read the chain in one
+// synchronous pass that stopped every other request (better-sqlite3) for as long as it took; page by page, with a
+// turn of the event loop between pages, it costs one page of memory and never a long pause.
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { canonicalJson } from "./canonical";
+import type { ChainHead } from "./chain-head";
+import type { AuditRecord } from "./record";
+
+/** Records per page: about 1.6 MB of lines for intent records with their policy trace. */
+export const EXPORT_PAGE_RECORDS = 1_000;
+
+/** Up to `limit` records of the chain from `fromSeq` on, in chain order. */
+export type ChainPage = (fromSeq: number, limit: number) => AuditRecord[] | Promise<AuditRecord[]>;
+
+/**
+ * Canonical JSON (RFC 8785) per line — `audit verify` refuses any line that is not exactly that — up to the head,
+ * which is signed before the first page is read and ends the export: records appended meanwhile are not part of
+ * it, and a cut tail shows. Records never change once written, so the pages read at different moments fit.
+ */
+export async function* exportJsonlPages(head: ChainHead, page: ChainPage): AsyncGenerator<string> {
+  let next = 1;
+  while (next <= head.seq) {
+    const records = await page(next, Math.min(EXPORT_PAGE_RECORDS, head.seq - next + 1));
+    const last = records.at(-1);
+    if (!last) break; // nothing from `next` on (a chain has no gaps): the verifier will say what is missing
+    yield records.map((record) => `${canonicalJson(record)}\n`).join("");
+    next = last.seq + 1;
+    await nextTurn();
+  }
+  yield `${canonicalJson({ chain_head: head })}\n`;
+}
