@@ -368,7 +368,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_COMMAND_TIMEOUT_MS",
     check: countRule,
     default: "30000",
-    description: "A puruto command running longer is killed.",
+    description: "A puruto command running longer is killed (at most 2147483647, a timer's range).",
   },
   {
     name: "GATEHOUSE_COMMAND_OUTPUT_LIMIT",
