@@ -1,9 +1,12 @@
 // The idempotent wrapper: with an `idempotency_key`, a replay returns the first answer, the same key with another
 // body is a conflict, and concurrent duplicates wait for the first one's answer (src/core/idempotency).
-import { idempotencyRequestHash } from "../idempotency";
+import { idempotencyRequestHash, type IdempotencyScope } from "../idempotency";
+import { logger } from "../log/logger";
 import type { ExecuteOnce } from "./execute";
 import type { IdempotencyPort } from "./ports";
 import { ActionConflictError, ActionUnavailableError, type ExecuteResponse } from "./types";
+
+const log = logger.child({ module: "governance" });
 
 /** A released key (its first caller answered nothing) is claimed again at most this many times. */
 const MAX_CLAIMS = 3;
@@ -37,15 +40,32 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
         if (waited.state === "unknown") throw inFlight(key);
         continue; // released without an answer: try to claim it again
       }
+      let response: ExecuteResponse;
       try {
-        const response = await executeOnce(orgId, request, options);
-        await store.complete(scope, response as unknown as Record<string, unknown>, 200);
-        return response;
+        response = await executeOnce(orgId, request, options);
       } catch (err) {
         await store.release(scope);
         throw err;
       }
+      await completeAfterRun(store, scope, response);
+      return response;
     }
     throw inFlight(key);
   };
+}
+
+/**
+ * Stores the answer of a call that has run. The action may have taken effect, so a store failure here must
+ * neither release the key (a retry or a waiting duplicate would run it again) nor fail the request (inviting that
+ * retry): the key stays in flight — duplicates are told so — and the caller gets the answer.
+ */
+async function completeAfterRun(store: IdempotencyPort, scope: IdempotencyScope, response: ExecuteResponse) {
+  try {
+    await store.complete(scope, response as unknown as Record<string, unknown>, 200);
+  } catch (err) {
+    log.error(
+      { err, key: scope.key, agentId: scope.agent_id, interactionId: response.interaction_id },
+      "idempotency answer not stored after the call ran: the key stays in flight and is never run again",
+    );
+  }
 }

@@ -134,17 +134,23 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     },
 
     complete(scope, body, status = 200) {
-      const result = completeStmt.run({
-        ...scope,
-        status,
-        response: JSON.stringify(body),
-        completed_at: now().toISOString(),
-      });
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
-      if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
-      const row = select.get(scope);
-      if (entry && row) entry.settle(replayOf(row));
+      // The waiters get the replay, or `unknown` when the answer could not be stored (never `released`: it ran).
+      let replay: WaitResult = { state: "unknown" };
+      try {
+        const result = completeStmt.run({
+          ...scope,
+          status,
+          response: JSON.stringify(body),
+          completed_at: now().toISOString(),
+        });
+        if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
+        const row = select.get(scope);
+        if (row) replay = replayOf(row);
+      } finally {
+        entry?.settle(replay);
+      }
     },
 
     release(scope) {

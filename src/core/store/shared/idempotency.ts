@@ -87,17 +87,24 @@ export function createSharedIdempotencyStore(
     },
 
     async complete(scope, body, status = 200) {
-      const updated = await completeKey(db, {
-        ...scope,
-        status,
-        response: JSON.stringify(body),
-        completed_at: now().toISOString(),
-      }).executeTakeFirst();
       const waiter = local.get(keyOf(scope));
       local.delete(keyOf(scope));
-      if (updated.numUpdatedRows !== 1n) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
-      const row = await read(scope);
-      if (waiter && row) waiter.settle(replayOf(row));
+      // Whatever happens below, this node's waiters get an answer: the replay, or `unknown` when the answer could
+      // not be stored (the key stays in flight, as on every other node; never `released`: the call has run).
+      let replay: WaitResult = { state: "unknown" };
+      try {
+        const updated = await completeKey(db, {
+          ...scope,
+          status,
+          response: JSON.stringify(body),
+          completed_at: now().toISOString(),
+        }).executeTakeFirst();
+        if (updated.numUpdatedRows !== 1n) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
+        const row = await read(scope);
+        if (row) replay = replayOf(row);
+      } finally {
+        waiter?.settle(replay);
+      }
     },
 
     async release(scope) {
