@@ -1,7 +1,7 @@
 // The approvals service on the shared store, as the faces use it (src/core/ports.ts ApprovalsService): the
 // single-winner statements of ./approvals.ts, plus what the embedded store does around them — lazy expiry,
 // listing, long-poll, cancellation, and the audit record of every verdict committed in the SAME transaction
-// as the status change (approve / deny / expiry: no verdict without its record).
+// as the status change (approve / deny / expiry / cancellation: no verdict without its record).
 //
 // Every transaction that writes a verdict takes the org's chain lock first (./group-commit.ts), the order the
 // grouped reservations use too, so a decision and a reservation consuming the same approval never deadlock.
@@ -13,11 +13,10 @@ import { createDecisionWaiters } from "../../approvals/waiting";
 import type { EventBus, GatehouseEvent } from "../../events";
 import { logger } from "../../log/logger";
 import type { ApprovalsService } from "../../ports";
-import { cancelApproval } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
 import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
-import { decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
+import { cancelIn, decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
 import type { SharedAuditChain } from "./audit-chain";
 import type { SharedManifests } from "./manifests";
 
@@ -131,10 +130,12 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
 
     async cancel(orgId, approvalId, reason) {
       const at = now().toISOString();
-      const row = await cancelApproval(db, { org_id: orgId, approval_id: approvalId, at, reason }).executeTakeFirst();
-      if (!row) return false;
+      const cancelled = await db
+        .transaction()
+        .execute((trx) => cancelIn(verdicts, trx, { orgId, approvalId, at }, reason));
+      if (!cancelled) return false;
       waiters.wake(approvalId);
-      announce({ type: "approval.decided", org_id: orgId, approval_id: approvalId, status: "cancelled" });
+      committed(cancelled);
       return true;
     },
 

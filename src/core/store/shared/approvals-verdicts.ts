@@ -5,6 +5,7 @@ import type { Approval, DecideResult } from "../../approvals";
 import { approvalVerdictRecord } from "../../governance/approval-audit-listener";
 import { capabilityOf } from "../../policy/types";
 import { fromRow } from "../../approvals/rows";
+import { cancelApproval } from "../approval-queries";
 import type { SharedAuditChain } from "./audit-chain";
 import { lockOrgChain, type Trx } from "./group-commit";
 import type { SharedManifests } from "./manifests";
@@ -94,4 +95,27 @@ export async function decideIn(
     },
     expired,
   };
+}
+
+/**
+ * Cancels a pending or approved-but-unused approval (its session was cancelled or abandoned) with its audit record,
+ * as the embedded store does: a cancellation is a verdict, never without its record. Undefined when not open.
+ */
+export async function cancelIn(
+  deps: VerdictDeps,
+  trx: Trx,
+  target: { orgId: string; approvalId: string; at: string },
+  reason: string,
+): Promise<Approval | undefined> {
+  await lockOrgChain(trx, target.orgId);
+  const row = await cancelApproval(trx, {
+    org_id: target.orgId,
+    approval_id: target.approvalId,
+    at: target.at,
+    reason,
+  }).executeTakeFirst();
+  if (!row) return undefined;
+  const approval = fromRow(row);
+  await recordVerdict(deps, trx, approval);
+  return approval;
 }
