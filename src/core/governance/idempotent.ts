@@ -11,6 +11,10 @@ const log = logger.child({ module: "governance" });
 /** A released key (its first caller answered nothing) is claimed again at most this many times. */
 const MAX_CLAIMS = 3;
 
+/** A key whose release failed (the store is away) is released again this often, for at most this long. */
+const RELEASE_RETRY_MS = 1000;
+const RELEASE_RETRY_FOR_MS = 10 * 60 * 1000;
+
 export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | undefined): ExecuteOnce {
   const inFlight = (key: string) =>
     new ActionConflictError(
@@ -44,7 +48,7 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
       try {
         response = await executeOnce(orgId, request, options);
       } catch (err) {
-        await store.release(scope);
+        await releaseUnrun(store, scope);
         throw err;
       }
       await completeAfterRun(store, scope, response);
@@ -67,5 +71,30 @@ async function completeAfterRun(store: IdempotencyPort, scope: IdempotencyScope,
       { err, key: scope.key, agentId: scope.agent_id, interactionId: response.interaction_id },
       "idempotency answer not stored after the call ran: the key stays in flight and is never run again",
     );
+  }
+}
+
+/**
+ * Gives up the key of a call that threw before anything ran (execute reports connector failures, it does not
+ * throw them), so the retry the error invites can run. When the store itself is away (the usual reason for that
+ * error) the release cannot be written now: it is retried in the background until the store is back — else the
+ * key would stay in flight and every retry be refused with 409 IDEMPOTENCY_KEY_IN_FLIGHT for the key's 24 h.
+ * The caller's error stands either way.
+ */
+async function releaseUnrun(store: IdempotencyPort, scope: IdempotencyScope): Promise<void> {
+  try {
+    await store.release(scope);
+  } catch (err) {
+    log.warn({ err, key: scope.key, agentId: scope.agent_id }, "idempotency key not released yet: retrying");
+    const giveUpAt = Date.now() + RELEASE_RETRY_FOR_MS;
+    const retry = () => {
+      Promise.resolve()
+        .then(() => store.release(scope))
+        .catch((again: unknown) => {
+          if (Date.now() < giveUpAt) setTimeout(retry, RELEASE_RETRY_MS).unref();
+          else log.error({ err: again, key: scope.key }, "idempotency key left in flight: its release kept failing");
+        });
+    };
+    setTimeout(retry, RELEASE_RETRY_MS).unref();
   }
 }

@@ -108,10 +108,14 @@ export function createSharedIdempotencyStore(
     },
 
     async release(scope) {
-      await releaseKey(db, scope).execute();
       const waiter = local.get(keyOf(scope));
       local.delete(keyOf(scope));
-      waiter?.settle({ state: "released" });
+      try {
+        await releaseKey(db, scope).execute();
+      } finally {
+        // Nothing ran: this node's waiters claim again (the row, if still there, makes them wait for it).
+        waiter?.settle({ state: "released" });
+      }
     },
 
     async purgeExpired() {
