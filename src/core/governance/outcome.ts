@@ -24,7 +24,7 @@ export function createRecordOutcome(deps: {
    */
   async function bookkeeping(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
-      if (!result.success) await deps.reservations.refund(call.slots);
+      if (!result.success) await deps.reservations.refund(call.org_id, call.slots);
       else
         for (const counterparty of call.counterparties ?? [])
           await deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);

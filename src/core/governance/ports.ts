@@ -39,8 +39,8 @@ export interface ReservationStore {
    * ActionConflictError, nothing written either.
    */
   reserve(reservation: Reservation): Promise<ReservationResult>;
-  /** Gives the units of a call that did not take effect back. */
-  refund(slots: BudgetSlot[]): Promise<void>;
+  /** Gives the units of a call of `orgId` that did not take effect back. */
+  refund(orgId: string, slots: BudgetSlot[]): Promise<void>;
 }
 
 /** The approvals store as the engine uses it: create on ESCALATE, read on re-submission, hear verdicts. */

@@ -52,7 +52,7 @@ export function sqliteReservations(db: Db, budgets: BudgetCounters, audit: Audit
         audit?.appendIntent(reservation.intent);
         return budget;
       }),
-    async refund(slots) {
+    async refund(_orgId, slots) {
       budgets.refund(slots);
     },
   };

@@ -38,6 +38,12 @@ export async function takeOneUnitEach(trx: Executor, slots: BudgetSlot[]): Promi
 }
 
 type SlotKey = Pick<BudgetSlot, "scope" | "window">;
+
+/** One unit back to each slot (never below zero), inside the caller's transaction. */
+export async function refundEach(trx: Executor, slots: SlotKey[]): Promise<void> {
+  for (const slot of slots) await refundUnit(trx, slot).execute();
+}
+
 const keyOf = (slot: SlotKey) => `${slot.window}\u0000${slot.scope}`;
 
 /**
@@ -173,11 +179,7 @@ export function createSharedBudgets(db: AnyKysely): SharedBudgets {
       }
     },
     async refund(slots) {
-      await db.transaction().execute(async (trx) => {
-        for (const slot of slots) {
-          await refundUnit(trx, slot).execute();
-        }
-      });
+      await db.transaction().execute((trx) => refundEach(trx, slots));
     },
     current: async (scope, window) => (await currentOf({ scope, window })) ?? 0,
   };

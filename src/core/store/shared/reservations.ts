@@ -4,7 +4,7 @@ import type { Reservation, ReservationStore } from "../../governance/ports";
 import { ActionConflictError } from "../../governance/types";
 import type { SharedApprovals } from "./approvals";
 import type { SharedAuditChain } from "./audit-chain";
-import { BudgetExhausted, takeOneUnitEach, type SharedBudgets } from "./budgets";
+import { BudgetExhausted, refundEach, takeOneUnitEach, type SharedBudgets } from "./budgets";
 import type { SharedGroupCommit } from "./group-commit";
 
 /**
@@ -52,6 +52,9 @@ export function sharedReservations(
             .appendIntentGrouped(reservation.intent, reservation.slots)
             .then((taken) => (taken.ok ? { ok: true } : { ok: false, exhausted: taken.exhausted }));
     },
-    refund: (slots) => stores.budgets.refund(slots),
+    // Under the org's chain lock, like the reservations that take these counters: a refund on its own took its
+    // rows one by one while a group transaction's UPDATE took the same rows in another order — a deadlock, which
+    // PostgreSQL broke by aborting one side (a whole group of executes, or the refund).
+    refund: (orgId, slots) => groups.run([orgId], (trx) => refundEach(trx, slots)),
   };
 }
