@@ -159,7 +159,6 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     db: kysely,
     approvals: shared.approvals,
     audit: shared.audit,
-    manifests: shared.manifests,
     events: deps.events,
     pollIntervalMs: deps.recheckMs,
   });

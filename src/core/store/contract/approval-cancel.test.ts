@@ -25,7 +25,6 @@ describe.skipIf(!backend)("approval cancellation on the shared store", () => {
       db,
       approvals: stores.approvals,
       audit: stores.audit,
-      manifests: stores.manifests,
       events: createMemoryEventBus(),
     });
   });

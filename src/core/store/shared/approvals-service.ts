@@ -18,7 +18,6 @@ import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
 import { cancelIn, decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
 import type { SharedAuditChain } from "./audit-chain";
-import type { SharedManifests } from "./manifests";
 
 const log = logger.child({ module: "approvals" });
 
@@ -26,7 +25,6 @@ export interface SharedApprovalsServiceDeps {
   db: AnyKysely;
   approvals: SharedApprovals;
   audit: SharedAuditChain;
-  manifests: Pick<SharedManifests, "getByUapkId">;
   events: EventBus;
   pollIntervalMs?: number;
   now?: () => Date;
@@ -36,7 +34,7 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
   const { db, events } = deps;
   const now = deps.now ?? (() => new Date());
   const listeners = new Set<DecisionListener>();
-  const verdicts: VerdictDeps = { audit: deps.audit, manifests: deps.manifests };
+  const verdicts: VerdictDeps = { audit: deps.audit };
 
   function announce(event: GatehouseEvent): void {
     events

@@ -3,21 +3,31 @@
 // (./group-commit.ts), the order the grouped reservations use too, so they never deadlock.
 import type { Approval, DecideResult } from "../../approvals";
 import { approvalVerdictRecord } from "../../governance/approval-audit-listener";
+import { toManifest } from "../../policy/manifest-repository";
 import { capabilityOf } from "../../policy/types";
 import { fromRow } from "../../approvals/rows";
 import { cancelApproval } from "../approval-queries";
 import type { SharedAuditChain } from "./audit-chain";
 import { lockOrgChain, type Trx } from "./group-commit";
-import type { SharedManifests } from "./manifests";
 
 export interface VerdictDeps {
   audit: SharedAuditChain;
-  manifests: Pick<SharedManifests, "getByUapkId">;
 }
 
-/** The approval's verdict in the audit chain, its params redacted as its manifest's tool says. */
+/**
+ * The approval's verdict in the audit chain, its params redacted as its manifest's tool says. The manifest is read
+ * on the transaction's own connection: a read from the pool while holding it needed a second connection, so as many
+ * verdicts at once as the pool has connections (an operator approving a list) each waited for a connection none
+ * would give back — the node's whole pool stuck for the 30 s connection timeout, executes included.
+ */
 async function recordVerdict(deps: VerdictDeps, trx: Trx, approval: Approval): Promise<void> {
-  const manifest = await deps.manifests.getByUapkId(approval.org_id, approval.uapk_id);
+  const row = await trx
+    .selectFrom("manifests")
+    .selectAll()
+    .where("org_id", "=", approval.org_id)
+    .where("uapk_id", "=", approval.uapk_id)
+    .executeTakeFirst();
+  const manifest = row ? toManifest(row) : undefined;
   const redact = manifest?.tools[capabilityOf(approval.action)]?.redact;
   const verdict = approvalVerdictRecord(approval, redact);
   if (verdict) await deps.audit.appendApprovalDecision(verdict, trx);
