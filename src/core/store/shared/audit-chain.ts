@@ -217,23 +217,25 @@ export function createSharedAuditChain(
     },
 
     async *exportJsonlStream(orgId) {
-      const page = async (fromSeq: number, limit: number) => {
-        const rows = await db
-          .selectFrom("audit_records")
-          .selectAll()
-          .where("org_id", "=", orgId)
-          .where("seq", ">=", fromSeq)
-          .orderBy("seq")
-          .limit(limit)
-          .execute();
-        return rows.map(fromRow);
-      };
-      yield* exportJsonlPages(await api.signedHead(orgId), page);
+      yield* exportJsonlPages(await api.signedHead(orgId), (fromSeq, limit) => chainPage(db, orgId, fromSeq, limit));
     },
 
     publicJwks: () => keys.publicJwks(),
   };
   return api;
+}
+
+/** Up to `limit` of the org's records from `fromSeq` on, chain order (a page of the export). */
+async function chainPage(db: AnyKysely, orgId: string, fromSeq: number, limit: number): Promise<AuditRecord[]> {
+  const rows = await db
+    .selectFrom("audit_records")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("seq", ">=", fromSeq)
+    .orderBy("seq")
+    .limit(limit)
+    .execute();
+  return rows.map(fromRow);
 }
 
 /** One page of the org's records, newest first. */
