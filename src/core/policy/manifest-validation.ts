@@ -127,11 +127,17 @@ function checkRedactPaths(value: unknown, pointer: string, add: (p: string, m: s
   });
 }
 
-/** A list entry holding a separator would read as two entries once values are split (./normalize.ts). */
-function checkPatterns(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
+/**
+ * Recipient patterns (the counterparty lists, a token's `allowed_recipients`): an entry holding a separator would
+ * read as two entries once values are split (./normalize.ts), and a blank one names no recipient — either could
+ * never match what the author meant.
+ */
+export function checkPatterns(value: unknown, pointer: string, add: (p: string, m: string) => void): void {
   if (!Array.isArray(value)) return;
   value.forEach((item, i) => {
-    if (typeof item === "string" && /[,;\p{Cc}]/u.test(item))
+    if (typeof item !== "string") return;
+    if (item.trim() === "") add(`${pointer}/${i}`, "a pattern must not be empty");
+    else if (/[,;\p{Cc}]/u.test(item))
       add(
         `${pointer}/${i}`,
         `'${splitValues(item).join(" ")}' holds a separator (, ; or a control character): one pattern per entry`,

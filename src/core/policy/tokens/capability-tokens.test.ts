@@ -75,6 +75,21 @@ describe("capability tokens", () => {
     expect((await s.verify(token)).ok).toBe(true);
   });
 
+  it("refuses allowed_recipients patterns that could never match: blank, or holding a separator", async () => {
+    const s = await setup();
+    const allowed_recipients = ["*@acme.com", "", "  ", "a@acme.com,b@acme.com", "c@acme.com;", "d@acme.com\n"];
+    await expect(s.issue({ constraints: { allowed_recipients } })).rejects.toMatchObject({
+      problems: [
+        { pointer: "/constraints/allowed_recipients/1", message: "a pattern must not be empty" },
+        { pointer: "/constraints/allowed_recipients/2", message: "a pattern must not be empty" },
+        { pointer: "/constraints/allowed_recipients/3", message: expect.stringMatching(/holds a separator/) },
+        { pointer: "/constraints/allowed_recipients/4", message: expect.stringMatching(/holds a separator/) },
+        { pointer: "/constraints/allowed_recipients/5", message: expect.stringMatching(/holds a separator/) },
+      ],
+    });
+    expect(s.tokens.list(ORG, { includeInactive: true })).toEqual([]);
+  });
+
   it("MAX_TOKEN_CHARS is the capability_token bound of every request that carries one", () => {
     const schemas = openapi.components.schemas as Record<
       string,

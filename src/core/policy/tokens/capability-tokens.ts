@@ -7,6 +7,7 @@ import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type J
 import type { CapabilityTokensTable } from "../../store/schema";
 import { paramsOf, sqliteQuery } from "../../store/sqlite-query";
 import type { Db } from "../../store/sqlite";
+import { checkPatterns } from "../manifest-validation";
 import type { Manifest } from "../types";
 import type { SigningKeyStore } from "../../keys";
 
@@ -111,6 +112,9 @@ export function checkIssueRequest(input: IssueTokenInput): number {
   const maxActions = input.constraints?.max_actions;
   if (maxActions !== undefined && !(Number.isInteger(maxActions) && maxActions >= 0))
     problems.push({ pointer: "/constraints/max_actions", message: "max_actions must be a non-negative integer" });
+  checkPatterns(input.constraints?.allowed_recipients, "/constraints/allowed_recipients", (pointer, message) =>
+    problems.push({ pointer, message }),
+  );
   if (problems.length > 0) throw new TokenIssueError(problems);
   return hours;
 }
