@@ -217,7 +217,7 @@ export function createSharedAuditChain(
     },
 
     async *exportJsonlStream(orgId) {
-      yield* exportJsonlPages(await api.signedHead(orgId), (fromSeq, limit) => chainPage(db, orgId, fromSeq, limit));
+      yield* exportJsonlPages(await api.signedHead(orgId), (fromSeq, limit) => chainFrom(db, orgId, fromSeq, limit));
     },
 
     publicJwks: () => keys.publicJwks(),
@@ -225,16 +225,11 @@ export function createSharedAuditChain(
   return api;
 }
 
-/** Up to `limit` of the org's records from `fromSeq` on, chain order (a page of the export). */
-async function chainPage(db: AnyKysely, orgId: string, fromSeq: number, limit: number): Promise<AuditRecord[]> {
-  const rows = await db
-    .selectFrom("audit_records")
-    .selectAll()
-    .where("org_id", "=", orgId)
-    .where("seq", ">=", fromSeq)
-    .orderBy("seq")
-    .limit(limit)
-    .execute();
+/** The org's records from `fromSeq` on, chain order; at most `limit` of them when given (a page of the export). */
+export async function chainFrom(db: AnyKysely, orgId: string, fromSeq: number, limit?: number): Promise<AuditRecord[]> {
+  let query = db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId).where("seq", ">=", fromSeq);
+  if (limit !== undefined) query = query.limit(limit);
+  const rows = await query.orderBy("seq").execute();
   return rows.map(fromRow);
 }
 

@@ -5,8 +5,8 @@ import { isoInstant } from "../../audit/audit-log";
 import { type AuditHistory, tokenTracePattern } from "../../governance/history";
 import { counterpartiesFirstSeen, intentsByAgent, intentsByToken } from "../history-queries";
 import type { AnyKysely } from "../postgres";
-import type { SharedAuditChain } from "./audit-chain";
-import { ACTION_COLUMNS, fromRow, recordedAction } from "../../audit/audit-rows";
+import { chainFrom, type SharedAuditChain } from "./audit-chain";
+import { ACTION_COLUMNS, recordedAction } from "../../audit/audit-rows";
 
 export function createSharedAuditHistory(
   db: AnyKysely,
@@ -16,16 +16,7 @@ export function createSharedAuditHistory(
     getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
     signedHead: (orgId) => audit.signedHead(orgId),
 
-    async chainFrom(orgId, fromSeq) {
-      const rows = await db
-        .selectFrom("audit_records")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .where("seq", ">=", fromSeq)
-        .orderBy("seq")
-        .execute();
-      return rows.map(fromRow);
-    },
+    chainFrom: (orgId, fromSeq) => chainFrom(db, orgId, fromSeq),
 
     async actionRecords(orgId, filter) {
       let query = db
