@@ -2,6 +2,7 @@
 // with autocannon like `make bench` does, then prints the functions with the most self time.
 //   npx tsx bench/profile.ts [line-substring] [seconds]     e.g. `npx tsx bench/profile.ts evaluate 5`
 //   PROFILE_TARGET=koa npx tsx bench/profile.ts health 5  (the same load on the Koa hello baseline)
+//   PROFILE_LOAD=wrk npx tsx bench/profile.ts purutos 5   (loaded by wrk instead of autocannon)
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
 // (open it in Chrome DevTools → Performance for the call tree).
 import { fork } from "node:child_process";
@@ -9,6 +10,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { benchLines } from "./lines";
+import { wrkLoad } from "./load";
 
 const API_KEY = "bench-api-key-123";
 const PORT = 18190;
@@ -80,11 +82,19 @@ if (line.setup) await line.setup(base, API_KEY);
 const options = { url: base + line.path, ...line.request?.(API_KEY) };
 await autocannon({ ...options, connections: 8, duration: 1 }); // warm-up, not profiled
 await reply({ cmd: "profile-start" });
-const result = await autocannon({ ...options, connections: 64, duration: Number(secondsArg) });
-await reply({ cmd: "profile-stop", file });
+// PROFILE_LOAD=wrk loads with wrk instead: autocannon parses every answer in JavaScript, and for a large one
+// (GET /purutos, 59 KB) it saturates before the server does.
+if (process.env.PROFILE_LOAD === "wrk") {
+  const result = await wrkLoad(options.url, options, { connections: 64, seconds: Number(secondsArg) });
+  await reply({ cmd: "profile-stop", file });
+  console.log(`${Math.round(result.rps)} req/s (wrk), p50 ${result.p50} ms, p99 ${result.p99} ms`);
+} else {
+  const result = await autocannon({ ...options, connections: 64, duration: Number(secondsArg) });
+  await reply({ cmd: "profile-stop", file });
+  console.log(
+    `${result.requests.average} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`,
+  );
+}
 child.kill();
-console.log(
-  `${result.requests.average} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`,
-);
 console.log(`profile: ${file}`);
 summarise(JSON.parse(readFileSync(file, "utf8")) as Profile);
