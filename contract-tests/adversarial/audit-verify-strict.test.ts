@@ -82,3 +82,28 @@ describe("audit verify prints a tampered record's values escaped", () => {
     for (const line of [first, ...rest]) expect(line).not.toMatch(/\p{Cc}/u);
   });
 });
+
+describe("audit verify prints what it could not parse escaped", () => {
+  // JSON.parse quotes the start of a line it refuses: raw, a `\r` and an ANSI erase there repainted the FAIL line.
+  it("a line that is not JSON cannot repaint the FAIL line with its own bytes", async () => {
+    const { jwks, lines } = await exported();
+    const result = await verify([lines[0] as string, "x\u001b[2K\rOK: 2 record(s) verified"], jwks);
+    expect(result.code).toBe(1);
+    expect(result.err).toMatch(/^FAIL: line 2 is not JSON/u);
+    for (const line of result.err.split("\n")) expect(line).not.toMatch(/\p{Cc}/u);
+  });
+
+  it("the CLI's own error line (evidence verify of a file that is not JSON) is escaped too", async () => {
+    const file = join(dir, "not-json.json");
+    writeFileSync(file, "x\u001b[2K\rOK: evidence bundle verified");
+    const { runCli } = await import("../../src/cli/program");
+    const err: string[] = [];
+    const code = await runCli(["evidence", "verify", file, "--jwks", file], {
+      stdout: () => {},
+      stderr: (l) => err.push(l),
+    });
+    expect(code).not.toBe(0);
+    expect(err.join("\n")).toMatch(/^gatehouse: /u);
+    for (const line of err.join("\n").split("\n")) expect(line).not.toMatch(/\p{Cc}/u);
+  });
+});

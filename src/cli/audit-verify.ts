@@ -37,7 +37,7 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
   try {
     keys = jwksToKeys(await loadJwks(parsed.jwks));
   } catch (err) {
-    io.stderr(`cannot load JWKS from ${parsed.jwks}: ${(err as Error).message}`);
+    io.stderr(`cannot load JWKS from ${printable(parsed.jwks)}: ${printable((err as Error).message)}`);
     return 2;
   }
 
@@ -45,7 +45,7 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
   try {
     text = await readFile(parsed.file, "utf8");
   } catch (err) {
-    io.stderr(`cannot read ${parsed.file}: ${(err as Error).message}`);
+    io.stderr(`cannot read ${printable(parsed.file)}: ${printable((err as Error).message)}`);
     return 2;
   }
 
@@ -79,7 +79,10 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
 
   const result = verifyRecords(records, (kid) => keys.get(kid));
   if (unparsable && result.valid) {
-    io.stderr(`FAIL: line ${unparsable.line} ${unparsable.message}; ${result.records} record(s) before it verified`);
+    // JSON.parse quotes the start of the line it refuses: escaped, so those bytes cannot repaint this line.
+    io.stderr(
+      `FAIL: line ${unparsable.line} ${printable(unparsable.message)}; ${result.records} record(s) before it verified`,
+    );
     return 1;
   }
   if (!result.valid) {

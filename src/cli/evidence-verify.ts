@@ -14,13 +14,13 @@ export async function runEvidenceVerify(file: string, jwksSource: string, io: Cl
   try {
     keys = jwksToKeys(await loadJwks(jwksSource));
   } catch (err) {
-    throw new CliError(`cannot load JWKS from ${jwksSource}: ${(err as Error).message}`, 2);
+    throw new CliError(`cannot load JWKS from ${jwksSource}: ${printable((err as Error).message)}`, 2);
   }
   let bundle: unknown;
   try {
     bundle = JSON.parse(await readFile(file, "utf8"));
   } catch (err) {
-    throw new CliError(`cannot read ${file}: ${(err as Error).message}`, 2);
+    throw new CliError(`cannot read ${file}: ${printable((err as Error).message)}`, 2);
   }
   const result = verifyEvidence(bundle, (kid) => keys.get(kid));
   if (!result.valid) {

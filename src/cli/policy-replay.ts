@@ -2,6 +2,7 @@
 // agent's recorded actions with the manifest file as candidate (POST …/manifests/{id}/replay, no side effect),
 // prints the decision matrix, and fails (exit 1) when any recorded DENY or ESCALATE would become ALLOW — unless
 // `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests.
+import { printable } from "../core/audit/printable";
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -25,7 +26,7 @@ function readCandidate(file: string): Record<string, unknown> {
     const text = readFileSync(file, "utf8");
     return (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
   } catch (err) {
-    throw new CliError(`cannot read manifest ${file}: ${(err as Error).message}`, 2);
+    throw new CliError(`cannot read manifest ${file}: ${printable((err as Error).message)}`, 2);
   }
 }
 

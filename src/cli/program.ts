@@ -1,4 +1,5 @@
 // The `gatehouse` command line, on commander: every command has --help with a description.
+import { printable } from "../core/audit/printable";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -222,6 +223,11 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   return program;
 }
 
+/** `text` with its line breaks kept and every other control or format character escaped. */
+function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
+}
+
 /** Parses argv and runs the command; resolves to the process exit code. */
 export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const program = buildProgram(io);
@@ -235,11 +241,13 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     if (typeof exit.code === "string" && exit.code.startsWith("commander.")) {
       return exit.code === "commander.helpDisplayed" || exit.code === "commander.version" ? 0 : (exit.exitCode ?? 2);
     }
+    // A message may quote what the command read (a file, a server's answer): each line escaped, so its control
+    // characters cannot repaint what the terminal shows.
     if (err instanceof CliError) {
-      io.stderr(`gatehouse: ${err.message}`);
+      io.stderr(`gatehouse: ${printableLines(err.message)}`);
       return err.exitCode;
     }
-    io.stderr(`gatehouse: ${err instanceof Error ? err.message : String(err)}`);
+    io.stderr(`gatehouse: ${printableLines(err instanceof Error ? err.message : String(err))}`);
     return 1;
   }
 }

@@ -1,5 +1,6 @@
 // CLI commands that talk to a running Gatehouse over its API (the same checks as any other client):
 // approvals, audit export, manifests apply.
+import { printable } from "../core/audit/printable";
 import { readdirSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
@@ -80,7 +81,7 @@ export function readManifestDir(dir: string): ManifestFile[] {
       .filter((f) => [".yaml", ".yml", ".json"].includes(extname(f).toLowerCase()))
       .sort();
   } catch (err) {
-    throw new CliError(`cannot read manifest folder ${dir}: ${(err as Error).message}`);
+    throw new CliError(`cannot read manifest folder ${dir}: ${printable((err as Error).message)}`);
   }
   return files.map((file) => {
     try {
