@@ -118,6 +118,33 @@ describe("manifests validate", () => {
 });
 
 describe("approvals over the API", () => {
+  it("lists an agent's approval escaped: its agent_id and params cannot repaint the operator's terminal", async () => {
+    const { createServer } = await import("node:http");
+    const forged = {
+      approval_id: "appr-1",
+      status: "pending",
+      agent_id: "bot\r\u001b[2Kappr-2\tapproved",
+      action: { type: "crm", tool: "delete", params: { note: "\u202eevil" } },
+    };
+    const server = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ items: [forged] }));
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const { port } = server.address() as { port: number };
+    try {
+      const { code, stdout } = await run("approvals", "list", "--url", `http://127.0.0.1:${port}`, "--token", "t");
+      expect(code).toBe(0);
+      expect(stdout.split("\n")).toHaveLength(1);
+      // The columns are tab-separated: any other control or format character came from the agent.
+      expect(stdout.split("\t")).toHaveLength(4);
+      expect(stdout.replaceAll("\t", "")).not.toMatch(/[\p{Cc}\p{Cf}]/u);
+      expect(stdout).toContain("bot\\u000d\\u001b[2Kappr-2\\u0009approved");
+    } finally {
+      server.close();
+    }
+  });
+
   it("without a token says how to get one", async () => {
     const { code, stderr } = await run("approvals", "list", "--url", "http://127.0.0.1:1");
     expect(code).toBe(2);

@@ -46,8 +46,10 @@ async function call(api: ApiOptions, method: string, path: string, body?: unknow
 export async function listApprovals(api: ApiOptions, opts: { status?: string }, io: CliIo): Promise<void> {
   const query = opts.status ? `?status=${encodeURIComponent(opts.status)}` : "";
   const body = (await (await call(api, "GET", `/approvals${query}`)).json()) as { items?: Record<string, unknown>[] };
+  // An agent chose its agent_id and params: escaped, so they cannot add a column, a line or repaint one.
+  const cell = (value: unknown) => printable(typeof value === "string" ? value : JSON.stringify(value ?? ""));
   for (const a of body.items ?? [])
-    io.stdout(`${a.approval_id}\t${a.status}\t${a.agent_id ?? ""}\t${JSON.stringify(a.action ?? {})}`);
+    io.stdout([a.approval_id, a.status, a.agent_id ?? "", a.action ?? {}].map(cell).join("\t"));
   if (!body.items?.length) io.stderr("no approvals");
 }
 
