@@ -31,6 +31,8 @@ export interface AuthorizeOptions {
    * with the note in its meta, and the authorization comes back `gated` (budget and approval untouched).
    */
   gate?: (tool: ToolConfig) => Record<string, unknown> | undefined;
+  /** See ExecuteOptions.beforeIntent: runs on ALLOW after the gate, before the reservation; a throw stops it. */
+  beforeIntent?: ((interactionId: string) => Promise<void>) | undefined;
 }
 
 export interface AuthorizerDeps {
@@ -130,6 +132,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
         return { ...decisionFields(interactionId, d, at), gated: true };
       }
+      await options.beforeIntent?.(interactionId);
       const reserved = await reserve(orgId, interactionId, request, d, at, meta);
       if (reserved) return reserved;
     }

@@ -104,6 +104,7 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const execute = idempotent(
     createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
     deps.idempotency,
+    audit,
   );
 
   function health(): GatewayHealth {

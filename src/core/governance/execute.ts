@@ -85,6 +85,7 @@ export function createExecute(deps: {
     let connectorType = "";
     const { call, gated, ...answer } = await deps.authorize(orgId, request, {
       meta: options.meta,
+      beforeIntent: options.beforeIntent,
       gate: (tool) => {
         connectorType = tool.connector.type;
         start = deps.runTool(tool, { capability, params: request.action.params, signal: options.signal });

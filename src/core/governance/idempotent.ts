@@ -1,12 +1,16 @@
 // The idempotent wrapper: with an `idempotency_key`, a replay returns the first answer, the same key with another
 // body is a conflict, and concurrent duplicates wait for the first one's answer (src/core/idempotency).
+import { randomUUID } from "node:crypto";
 import { idempotencyRequestHash, type IdempotencyScope } from "../idempotency";
 import { logger } from "../log/logger";
 import type { ExecuteOnce } from "./execute";
-import type { IdempotencyPort } from "./ports";
-import { ActionConflictError, ActionUnavailableError, type ExecuteResponse } from "./types";
+import type { GovernanceAudit, IdempotencyPort } from "./ports";
+import { ActionConflictError, ActionUnavailableError, type ExecuteRequest, type ExecuteResponse } from "./types";
 
 const log = logger.child({ module: "governance" });
+
+/** The meta member of the audit record of a key settled as outcome-unknown (shadow replay skips such records). */
+export const OUTCOME_UNKNOWN_META = "idempotency_outcome_unknown";
 
 /** A released key (its first caller answered nothing) is claimed again at most this many times. */
 const MAX_CLAIMS = 3;
@@ -15,7 +19,11 @@ const MAX_CLAIMS = 3;
 const RELEASE_RETRY_MS = 1000;
 const RELEASE_RETRY_FOR_MS = 10 * 60 * 1000;
 
-export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | undefined): ExecuteOnce {
+export function idempotent(
+  executeOnce: ExecuteOnce,
+  store: IdempotencyPort | undefined,
+  audit?: Pick<GovernanceAudit, "recordDecision">,
+): ExecuteOnce {
   const inFlight = (key: string) =>
     new ActionConflictError(
       `A request with idempotency key '${key}' is still in progress`,
@@ -30,6 +38,10 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
 
     const scope = { org_id: orgId, agent_id: request.agent_id, key };
     const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
+    // The claim is linked to the interaction just before its intent: past that point it is never taken over.
+    const beforeIntent = async (interactionId: string) => {
+      if (!(await store.linkIntent(scope, interactionId))) throw inFlight(key); // taken over: run nothing
+    };
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt++) {
       const begun = await store.begin({ ...scope, requestHash });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
@@ -38,15 +50,19 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
           `Idempotency key '${key}' was already used with a different request`,
           "IDEMPOTENCY_KEY_REUSED",
         );
+      if (begun.state === "outcome_unknown") {
+        if (begun.settled) await auditSettlement(audit, orgId, request, begun.interaction_id);
+        throw outcomeUnknown(key, begun.interaction_id);
+      }
       if (begun.state === "in_flight") {
         const waited = await begun.wait;
         if (waited.state === "replay") return waited.response as unknown as ExecuteResponse;
         if (waited.state === "unknown") throw inFlight(key);
-        continue; // released without an answer: try to claim it again
+        continue; // released without an answer, or its owner died: try to claim it again
       }
       let response: ExecuteResponse;
       try {
-        response = await executeOnce(orgId, request, options);
+        response = await executeOnce(orgId, request, { ...options, beforeIntent });
       } catch (err) {
         await releaseUnrun(store, scope);
         throw err;
@@ -56,6 +72,50 @@ export function idempotent(executeOnce: ExecuteOnce, store: IdempotencyPort | un
     }
     throw inFlight(key);
   };
+}
+
+/** The final answer for a key whose call may have run on a node that died (documented in spec/common.tsp). */
+function outcomeUnknown(key: string, interactionId: string): ActionConflictError {
+  return new ActionConflictError(
+    `The request with idempotency key '${key}' was being executed by a node that stopped after recording its ` +
+      `intent (interaction ${interactionId}): whether the action took effect is unknown, and it is not run again`,
+    "IDEMPOTENCY_OUTCOME_UNKNOWN",
+    { interaction_id: interactionId },
+  );
+}
+
+/**
+ * Records, once (by the caller that settled the key), that the key was settled as outcome-unknown: a `decision`
+ * record of the refused retry, nothing run, pointing at the interaction whose outcome is unknown (meta
+ * `idempotency_outcome_unknown`). The retry was never decided, so its params are left out (no tool's redaction
+ * rules were looked up) and shadow replay skips the record. A failure here is logged: the key's answer is already
+ * stored and stands.
+ */
+async function auditSettlement(
+  audit: Pick<GovernanceAudit, "recordDecision"> | undefined,
+  orgId: string,
+  request: ExecuteRequest,
+  interactionId: string,
+): Promise<void> {
+  if (!audit) return;
+  try {
+    await audit.recordDecision({
+      org_id: orgId,
+      interaction_id: `int-${randomUUID()}`,
+      uapk_id: request.uapk_id,
+      agent_id: request.agent_id,
+      action: { type: request.action.type, tool: request.action.tool, params: {} },
+      decision: "DENY",
+      reasons: [],
+      policy_trace: null,
+      meta: {
+        idempotency_key: request.idempotency_key,
+        [OUTCOME_UNKNOWN_META]: { interaction_id: interactionId },
+      },
+    });
+  } catch (err) {
+    log.error({ err, key: request.idempotency_key, interactionId }, "outcome-unknown settlement not audited");
+  }
 }
 
 /**

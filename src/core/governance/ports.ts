@@ -55,4 +55,5 @@ export interface IdempotencyPort {
   begin(input: Parameters<IdempotencyStore["begin"]>[0]): MaybePromise<ReturnType<IdempotencyStore["begin"]>>;
   complete(...args: Parameters<IdempotencyStore["complete"]>): MaybePromise<void>;
   release(...args: Parameters<IdempotencyStore["release"]>): MaybePromise<void>;
+  linkIntent(...args: Parameters<IdempotencyStore["linkIntent"]>): MaybePromise<boolean>;
 }

@@ -37,6 +37,7 @@ import type {
 } from "../policy/types";
 import type { ManifestsService } from "../ports";
 import type { AuditHistory, TokenRecords } from "./history";
+import { OUTCOME_UNKNOWN_META } from "./idempotent";
 import type { ApprovalsPort } from "./ports";
 
 export interface ReplayInput {
@@ -128,7 +129,8 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
       ...(input.until !== undefined ? { until: input.until } : {}),
       limit,
     });
-    const records = found.slice(0, limit);
+    // A retry refused because its key's outcome is unknown was never decided: there is nothing to replay.
+    const records = found.slice(0, limit).filter((r) => !r.meta_json?.includes(`"${OUTCOME_UNKNOWN_META}"`));
     const { manifest_id: _id, ...content } = input.candidate;
     const candidateHash = sha256Canonical(content);
     const started = performance.now();

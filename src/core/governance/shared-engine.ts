@@ -53,7 +53,11 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());
   const execute = failClosed(
-    idempotent(createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets }), stores.idempotency),
+    idempotent(
+      createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets }),
+      stores.idempotency,
+      audit,
+    ),
     deps.ping,
   );
 

@@ -25,6 +25,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal | undefined;
   /** Kept in the audit records (channel, request id, batch id…). */
   meta?: Record<string, unknown>;
+  /**
+   * Called with the interaction id on ALLOW, just before its intent is reserved — the last moment nothing has
+   * run. The idempotency wrapper links its key's claim there; a throw stops the call with nothing reserved.
+   */
+  beforeIntent?: ((interactionId: string) => Promise<void>) | undefined;
 }
 
 /**
@@ -59,6 +64,8 @@ export class ActionConflictError extends Error {
   constructor(
     message: string,
     readonly code: ProblemCode,
+    /** Members the problem carries besides its code (IDEMPOTENCY_OUTCOME_UNKNOWN: the interaction). */
+    readonly details: { interaction_id?: string } = {},
   ) {
     super(message);
     this.name = "ActionConflictError";

@@ -20,7 +20,11 @@ afterEach(() => {
 });
 
 /** What the execute handler will do: begin → (execute once) → complete, or wait/replay. */
-async function execute(store: IdempotencyStore, run: () => Promise<Record<string, unknown>>, hash = requestHash) {
+async function execute(
+  store: IdempotencyStore,
+  run: () => Promise<Record<string, unknown>>,
+  hash = requestHash,
+): Promise<Record<string, unknown>> {
   const begun = store.begin({ ...scope, requestHash: hash });
   if (begun.state === "new") {
     const response = await run();
@@ -29,7 +33,10 @@ async function execute(store: IdempotencyStore, run: () => Promise<Record<string
   }
   if (begun.state === "replay") return begun.response;
   if (begun.state === "conflict") return { conflict: begun.reason };
+  if (begun.state === "outcome_unknown") return { outcome_unknown: begun.interaction_id, settled: begun.settled };
   const waited = await begun.wait;
+  // The first caller's owner died: begin again (as src/core/governance/idempotent.ts does).
+  if (waited.state === "expired") return execute(store, run, hash);
   return waited.state === "replay" ? waited.response : { waited: waited.state };
 }
 
@@ -113,7 +120,7 @@ describe("idempotency", () => {
     expect(counter.calls).toBe(1);
   });
 
-  it("never re-executes a key left in flight by a process that died; answers unknown", async () => {
+  it("never re-executes a key left in flight by a process that died; answers unknown while its lease runs", async () => {
     const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
     dirs.push(dir);
     const file = join(dir, "gatehouse.db");
@@ -126,6 +133,51 @@ describe("idempotency", () => {
     const begun = restarted.begin({ ...scope, requestHash });
     expect(begun.state).toBe("in_flight");
     if (begun.state === "in_flight") expect(await begun.wait).toEqual({ state: "unknown" });
+  });
+
+  describe("a key left in flight by a process that died (SIGKILL), after a restart", () => {
+    async function restart(dying: { renewEveryMs?: number; leaseMs: number }) {
+      const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
+      dirs.push(dir);
+      const file = join(dir, "gatehouse.db");
+      const died = createIdempotencyStore(await openMigratedDatabase(file), { renewEveryMs: 600_000, ...dying });
+      expect(died.begin({ ...scope, requestHash }).state).toBe("new");
+      const restarted = createIdempotencyStore(await openMigratedDatabase(file), {
+        foreignWaitMs: 5_000,
+        pollIntervalMs: 10,
+      });
+      return { died, restarted };
+    }
+
+    it("is executed by the retry when the dead process had not reached its intent", async () => {
+      const { died, restarted } = await restart({ leaseMs: 50 });
+      const counter = { calls: 0 };
+      const started = Date.now();
+      const answer = await execute(restarted, sendEmail(counter));
+      expect(answer).toMatchObject({ interaction_id: "int-1", executed: true });
+      expect(Date.now() - started).toBeLessThan(1_000); // the lease, not the 5 s foreign wait
+      expect(counter.calls).toBe(1);
+      expect(died.linkIntent(scope, "int-too-late")).toBe(false); // were it still alive, it could run nothing now
+    });
+
+    it("is settled as outcome-unknown, never re-executed, when the dead process had linked its intent", async () => {
+      const { died, restarted } = await restart({ leaseMs: 50 });
+      expect(died.linkIntent(scope, "int-dead")).toBe(true);
+      const counter = { calls: 0 };
+      expect(await execute(restarted, sendEmail(counter))).toEqual({ outcome_unknown: "int-dead", settled: true });
+      expect(await execute(restarted, sendEmail(counter))).toEqual({ outcome_unknown: "int-dead", settled: false });
+      expect(counter.calls).toBe(0);
+    });
+
+    it("is waited for while its owner renews the lease", async () => {
+      const { died: alive, restarted } = await restart({ leaseMs: 200, renewEveryMs: 40 });
+      const waiting = restarted.begin({ ...scope, requestHash });
+      expect(waiting.state).toBe("in_flight");
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      alive.complete(scope, { interaction_id: "int-alive", timestamp: "2024-12-14T10:30:00Z" });
+      if (waiting.state === "in_flight")
+        expect(await waiting.wait).toMatchObject({ state: "replay", response: { interaction_id: "int-alive" } });
+    });
   });
 
   it("forgets keys after the TTL and frees a released key for a retry", async () => {

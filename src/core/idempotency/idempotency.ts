@@ -6,22 +6,40 @@
 // Concurrent duplicates: `begin` inserts the row and registers the in-flight promise in one synchronous step
 // (better-sqlite3 does not yield), so of N simultaneous callers exactly one gets `new` and the others
 // `in_flight` with a promise of the first one's answer. Rows live in SQLite, so completed answers survive a
-// restart. A row left `in_flight` by a process that died mid-call keeps answering `unknown`: whether the side
-// effect happened cannot be known, so the key is never silently re-executed (the audit log shows the intent).
+// restart. A row left `in_flight` by a process that died mid-call is resolved once its lease runs out
+// (./leases.ts): re-executed only when the dead owner provably never reached its audit intent, else settled
+// for good as `outcome_unknown` — whether the side effect happened cannot be known, so it never runs twice.
 // Multi-node: the INSERT … ON CONFLICT DO NOTHING is the claim on any shared SQL store; waiters on another
 // node see the answer through polling.
 import { sha256Canonical } from "../audit/canonical";
+import { randomUUID } from "node:crypto";
 import {
+  type ClaimSeen,
   claimKey,
   completeKey,
   deleteExpiredKey,
   type IdempotencyRow,
+  linkIntent,
   purgeExpiredKeys,
   releaseKey,
+  renewLeases,
   selectKey,
+  settleClaim,
+  takeOverClaim,
 } from "../store/idempotency-queries";
 import { sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_RENEW_EVERY_MS,
+  heartbeat,
+  inFlightVerdict,
+  type LeaseOptions,
+  leaseExpired,
+  OUTCOME_UNKNOWN_STATUS,
+  outcomeUnknownResponse,
+  settledInteraction,
+} from "./leases";
 
 export interface IdempotencyScope {
   org_id: string;
@@ -41,13 +59,27 @@ export type WaitResult =
   | IdempotentReplay
   /** The first caller released the key without an answer (nothing was executed): try `begin` again. */
   | { state: "released" }
+  /** The first caller's lease ran out (it died) or its key was settled: `begin` again (take over, or the answer). */
+  | { state: "expired" }
   /** The first caller is gone (other process, crash) and no answer arrived in time. */
   | { state: "unknown" };
+
+/**
+ * The key's call may have run on an owner that died: it is never run again. `interaction_id` is the interaction
+ * the owner was reserving (its audit intent, if it got that far). `settled` is true for the one caller that
+ * settled the key (it records that in the audit log); every later caller gets the same answer with false.
+ */
+export interface OutcomeUnknown {
+  state: "outcome_unknown";
+  interaction_id: string;
+  settled: boolean;
+}
 
 export type BeginResult =
   | { state: "new" }
   | IdempotentReplay
   | { state: "conflict"; reason: string }
+  | OutcomeUnknown
   | { state: "in_flight"; wait: Promise<WaitResult> };
 
 export interface IdempotencyStore {
@@ -56,10 +88,16 @@ export interface IdempotencyStore {
   complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): void;
   /** Gives the key up without an answer (e.g. a 503 before anything ran), so a retry can execute. */
   release(scope: IdempotencyScope): void;
+  /**
+   * The point of no return, called just before the call's audit intent is reserved: links the claim to the
+   * interaction. False when the claim is no longer this caller's (its lease ran out and a retry took it over):
+   * the caller must then stop without reserving or running anything.
+   */
+  linkIntent(scope: IdempotencyScope, interactionId: string): boolean;
   purgeExpired(): number;
 }
 
-export interface IdempotencyOptions {
+export interface IdempotencyOptions extends LeaseOptions {
   /** How long a key is remembered; 24 h unless configured. */
   ttlMs?: number;
   now?: () => Date;
@@ -81,20 +119,32 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   const now = options.now ?? (() => new Date());
   const foreignWaitMs = options.foreignWaitMs ?? 30_000;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const owner = options.owner ?? `proc-${randomUUID()}`;
   const inFlight = new Map<
     string,
     { requestHash: string; settle: (r: WaitResult) => void; wait: Promise<WaitResult> }
   >();
 
   const scopeKey = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
+  const leaseFrom = (at: Date) => new Date(at.getTime() + leaseMs).toISOString();
   // The same statements as the shared store's (src/core/store/idempotency-queries.ts), compiled once here.
   type Scope = IdempotencyScope;
   const deleteExpired = sqliteQuery(db, (b, $: Scope & { at: string }) => deleteExpiredKey(b, $));
   const claim = sqliteQuery(db, (b, $: Parameters<typeof claimKey>[1]) => claimKey(b, $));
   const select = sqliteQuery(db, (b, $: Scope) => selectKey(b, $));
   const completeStmt = sqliteQuery(db, (b, $: Parameters<typeof completeKey>[1]) => completeKey(b, $));
-  const releaseStmt = sqliteQuery(db, (b, $: Scope) => releaseKey(b, $));
+  const releaseStmt = sqliteQuery(db, (b, $: Scope & { owner: string }) => releaseKey(b, $));
   const purgeStmt = sqliteQuery(db, (b, $: { at: string }) => purgeExpiredKeys(b, $));
+  const renewStmt = sqliteQuery(db, (b, $: Parameters<typeof renewLeases>[1]) => renewLeases(b, $));
+  const linkStmt = sqliteQuery(db, (b, $: Parameters<typeof linkIntent>[1]) => linkIntent(b, $));
+  const takeOverStmt = sqliteQuery(db, (b, $: Parameters<typeof takeOverClaim>[1]) => takeOverClaim(b, $));
+  const settleStmt = sqliteQuery(db, (b, $: Parameters<typeof settleClaim>[1]) => settleClaim(b, $));
+  const beats = heartbeat(
+    options.renewEveryMs ?? DEFAULT_RENEW_EVERY_MS,
+    () => inFlight.size > 0,
+    () => void renewStmt.run({ owner, lease_until: leaseFrom(now()) }),
+  );
 
   /** A first caller in another process (or a dead one): poll the row until it completes, vanishes or we give up. */
   async function waitForForeign(scope: IdempotencyScope): Promise<WaitResult> {
@@ -103,34 +153,63 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
       await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
       const row = select.get(scope);
       if (!row) return { state: "released" };
-      if (row.state === "completed") return replayOf(row);
+      const verdict = foreignRowVerdict(row, now());
+      if (verdict) return verdict;
     }
     return { state: "unknown" };
   }
 
+  /** Registers this caller's claim: its waiters' promise, and the heartbeat that keeps its lease. */
+  function owned(input: IdempotencyScope & { requestHash: string }): BeginResult {
+    let settle!: (r: WaitResult) => void;
+    const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
+    inFlight.set(scopeKey(input), { requestHash: input.requestHash, settle, wait });
+    beats.ensure();
+    return { state: "new" };
+  }
+
+  /** An expired claim: taken over (its owner never linked an intent) or settled; undefined when another won. */
+  function resolveExpired(row: IdempotencyRow, input: IdempotencyScope & { requestHash: string }, at: Date) {
+    const verdict = inFlightVerdict(row, input, at);
+    if (verdict.do === "take_over") {
+      const taken = takeOverStmt.run({ ...verdict.seen, owner_next: owner, lease_next: leaseFrom(at) });
+      return taken.changes === 1 ? owned(input) : undefined;
+    }
+    if (verdict.do === "settle") {
+      const settled = settleStmt.run(settlement(verdict.seen, verdict.interaction_id, at));
+      if (settled.changes !== 1) return undefined;
+      return { state: "outcome_unknown", interaction_id: verdict.interaction_id, settled: true } as const;
+    }
+    return null;
+  }
+
   return {
     begin(input) {
-      const at = now();
-      const { org_id, agent_id, key, requestHash } = input;
-      deleteExpired.run({ org_id, agent_id, key, at: at.toISOString() });
-      const claimed = claim.run({
-        org_id,
-        agent_id,
-        key,
-        request_hash: requestHash,
-        created_at: at.toISOString(),
-        expires_at: new Date(at.getTime() + ttlMs).toISOString(),
-      });
-      if (claimed.changes === 1) {
-        let settle!: (r: WaitResult) => void;
-        const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
-        inFlight.set(scopeKey(input), { requestHash, settle, wait });
-        return { state: "new" };
+      for (;;) {
+        const at = now();
+        const { org_id, agent_id, key, requestHash } = input;
+        deleteExpired.run({ org_id, agent_id, key, at: at.toISOString() });
+        const claimed = claim.run({
+          org_id,
+          agent_id,
+          key,
+          request_hash: requestHash,
+          created_at: at.toISOString(),
+          expires_at: new Date(at.getTime() + ttlMs).toISOString(),
+          owner,
+          lease_until: leaseFrom(at),
+        });
+        if (claimed.changes === 1) return owned(input);
+        const row = select.get(input);
+        if (!row) continue; // released between our INSERT and SELECT by another connection
+        if (row.request_hash === requestHash && row.state === "in_flight") {
+          const resolved = resolveExpired(row, input, at);
+          if (resolved === undefined) continue; // another caller acted on the expired claim first: read it again
+          if (resolved !== null) return resolved;
+        }
+        const local = inFlight.get(scopeKey(input));
+        return answerForTaken(row, input, () => (local ? local.wait : waitForForeign(input)));
       }
-      const row = select.get(input);
-      if (!row) return this.begin(input); // released between our INSERT and SELECT by another connection
-      const local = inFlight.get(scopeKey(input));
-      return answerForTaken(row, input, () => (local ? local.wait : waitForForeign(input)));
     },
 
     complete(scope, body, status = 200) {
@@ -144,6 +223,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
           status,
           response: JSON.stringify(body),
           completed_at: now().toISOString(),
+          owner,
         });
         if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
         const row = select.get(scope);
@@ -154,16 +234,39 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     },
 
     release(scope) {
-      releaseStmt.run(scope);
+      releaseStmt.run({ ...scope, owner });
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       entry?.settle({ state: "released" });
+    },
+
+    linkIntent(scope, interactionId) {
+      return linkStmt.run({ ...scope, owner, interaction_id: interactionId }).changes === 1;
     },
 
     purgeExpired() {
       return purgeStmt.run({ at: now().toISOString() }).changes;
     },
   };
+}
+
+/** The write that settles an expired, linked claim with the outcome-unknown answer (both backends). */
+export function settlement(seen: ClaimSeen, interactionId: string, at: Date) {
+  return {
+    ...seen,
+    status: OUTCOME_UNKNOWN_STATUS,
+    response: outcomeUnknownResponse(interactionId),
+    completed_at: at.toISOString(),
+  };
+}
+
+/**
+ * What a waiter polling another process's claim makes of the row (both backends): its answer, `expired` once its
+ * owner is gone (lease out, or already settled by another caller: begin again), or undefined to keep waiting.
+ */
+export function foreignRowVerdict(row: IdempotencyRow, at: Date): WaitResult | undefined {
+  if (row.state === "completed") return settledInteraction(row) === undefined ? replayOf(row) : { state: "expired" };
+  return leaseExpired(row, at) ? { state: "expired" } : undefined;
 }
 
 /** The original answer again, marked `idempotent` with its original timestamp (both backends). */
@@ -186,6 +289,8 @@ export function answerForTaken(
   if (row.request_hash !== input.requestHash) {
     return { state: "conflict", reason: `Idempotency key "${input.key}" was already used with a different request` };
   }
+  const settled = settledInteraction(row);
+  if (settled !== undefined) return { state: "outcome_unknown", interaction_id: settled, settled: false };
   if (row.state === "completed") return replayOf(row);
   return { state: "in_flight", wait: wait() };
 }

@@ -21,6 +21,7 @@ const INDEXES = [
   "audit_records_interaction",
   "capability_tokens_org",
   "idempotency_keys_expiry",
+  "idempotency_keys_owner",
   "signing_keys_one_active_per_purpose",
   "webhook_deliveries_due",
   "webhook_deliveries_org",
@@ -90,9 +91,13 @@ describe("migrations", () => {
     const file = copyOfPreMigrationsDb();
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
-    // Added by later migrations: 0003 manifest_versions, 0004 the webhook tables, 0005 the expiry indexes.
+    // Added by later migrations: 0003 manifest_versions, 0004 the webhook tables, 0005 the expiry indexes, 0007
+    // the idempotency owner index.
     const added = (name: string) =>
-      name === "manifest_versions" || name.startsWith("webhook") || name.startsWith("approvals_open_expiry");
+      name === "manifest_versions" ||
+      name.startsWith("webhook") ||
+      name.startsWith("approvals_open_expiry") ||
+      name === "idempotency_keys_owner";
     expect(tablesBefore.map((o) => o.name)).toEqual(
       expect.arrayContaining([...TABLES, ...INDEXES].filter((name) => !added(name))),
     );
@@ -100,14 +105,17 @@ describe("migrations", () => {
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
     // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
     // manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, the audit log, which 0006 made
-    // a rowid table, and the tables added since.
-    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest", "audit_records"];
+    // a rowid table, idempotency_keys, which 0007 gave lease columns, and the tables added since.
+    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest", "audit_records", "idempotency_keys"];
     const untouched = (o: { name: string }) =>
       !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r)) && !added(o.name);
     expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
     expect(schemaOf(old).find((o) => o.name === "approvals")?.sql).toContain("'cancelled'");
     expect(schemaOf(old).find((o) => o.name === "manifests")?.sql).toMatch(/primary key \("org_id", "manifest_id"\)/i);
     expect(schemaOf(old).find((o) => o.name === "audit_records")?.sql).not.toMatch(/without rowid/i);
+    expect(schemaOf(old).find((o) => o.name === "idempotency_keys")?.sql).toMatch(
+      /"owner".*"lease_until".*"interaction_id"/,
+    );
     expect(tablesBefore.map((o) => o.name).sort()).toEqual(
       schemaOf(old)
         .filter((o) => !o.name.startsWith("kysely_") && !added(o.name))

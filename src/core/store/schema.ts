@@ -1,4 +1,4 @@
-// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0005), for Kysely's
+// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0007), for Kysely's
 // typed queries on both backends (the embedded SQLite stores through ./sqlite-query.ts, the shared PostgreSQL
 // stores of ./shared). A new migration that changes a table changes its type here too.
 //
@@ -95,6 +95,11 @@ export interface IdempotencyKeysTable {
   created_at: string;
   completed_at: string | null;
   expires_at: string;
+  /** Migration 0007: the process holding an in-flight claim, and until when (ISO) it is known alive. */
+  owner: string | null;
+  lease_until: string | null;
+  /** Migration 0007: the interaction whose intent the owner is about to reserve (set ⇒ the call may have run). */
+  interaction_id: string | null;
 }
 
 export interface KnownCounterpartiesTable {

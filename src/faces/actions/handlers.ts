@@ -37,7 +37,7 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code });
+    if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code, ...err.details });
     if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: err.code });
     if (err instanceof InvalidManifestError)
       throw new HttpProblem(400, err.message, { code: "INVALID_MANIFEST", errors: err.problems });

@@ -30,6 +30,8 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   FORBIDDEN: 403,
   IDEMPOTENCY_KEY_IN_FLIGHT: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
+  // Final: the key's call may have run on a node that died; it is never run again (src/core/idempotency/leases.ts).
+  IDEMPOTENCY_OUTCOME_UNKNOWN: 409,
   INTERACTION_NOT_FOUND: 404,
   INTERNAL_ERROR: 500,
   INVALID_JSON: 400,

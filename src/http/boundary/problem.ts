@@ -7,6 +7,8 @@ export interface ProblemExtras {
   code?: ProblemCode;
   errors?: ProblemItem[];
   operation?: string;
+  /** 409 IDEMPOTENCY_OUTCOME_UNKNOWN: the interaction whose outcome is unknown. */
+  interaction_id?: string;
   /** Extra response headers, e.g. Retry-After. */
   headers?: Record<string, string>;
 }
@@ -48,7 +50,7 @@ export interface ProblemOccurrence {
 }
 
 export function renderProblem(p: HttpProblem, at: ProblemOccurrence = {}): RenderedProblem {
-  const { code, errors, operation } = p.extras;
+  const { code, errors, operation, interaction_id } = p.extras;
   const body: ProblemBody = {
     type: code ? `urn:gatehouse:problem:${code.toLowerCase()}` : "about:blank",
     title: p.title,
@@ -59,6 +61,7 @@ export function renderProblem(p: HttpProblem, at: ProblemOccurrence = {}): Rende
     ...(code ? { code } : {}),
     ...(errors ? { errors } : {}),
     ...(operation ? { operation } : {}),
+    ...(interaction_id ? { interaction_id } : {}),
   };
   return { status: p.status, headers: { "Content-Type": "application/problem+json", ...p.extras.headers }, body };
 }

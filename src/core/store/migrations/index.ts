@@ -8,6 +8,7 @@ import * as manifestVersions from "./0003_manifest_versions";
 import * as webhooks from "./0004_webhooks";
 import * as approvalExpiryIndex from "./0005_approval_expiry_index";
 import * as auditRecordsRowid from "./0006_audit_records_rowid";
+import * as idempotencyLeases from "./0007_idempotency_leases";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -16,4 +17,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0004_webhooks": webhooks,
   "0005_approval_expiry_index": approvalExpiryIndex,
   "0006_audit_records_rowid": auditRecordsRowid,
+  "0007_idempotency_leases": idempotencyLeases,
 };

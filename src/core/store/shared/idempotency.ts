@@ -1,18 +1,32 @@
-// Idempotency keys in the shared store: the same contract, statements (../idempotency-queries.ts) and answers as
-// src/core/idempotency, for several nodes.
+// Idempotency keys in the shared store: the same contract, statements (../idempotency-queries.ts), lease rule
+// (src/core/idempotency/leases.ts) and answers as src/core/idempotency, for several nodes.
 // The claim is the primary key: `INSERT … ON CONFLICT DO NOTHING` lets exactly one caller in the cluster
 // insert the in-flight row (one winner per key); everyone else reads the row and either replays the
 // completed answer, is told the body differs (conflict), or waits — on this node for the winner's promise,
-// on another node by polling the row until it completes or is released.
+// on another node by polling the row until it completes, is released, or its owner's lease runs out. An expired
+// claim is taken over or settled by compare-and-set on the row as read, so one node wins that race too.
+import { randomUUID } from "node:crypto";
 import type { BeginResult, IdempotencyScope, WaitResult } from "../../idempotency";
-import { answerForTaken, replayOf } from "../../idempotency/idempotency";
+import { answerForTaken, foreignRowVerdict, settlement } from "../../idempotency/idempotency";
+import {
+  DEFAULT_LEASE_MS,
+  DEFAULT_RENEW_EVERY_MS,
+  heartbeat,
+  inFlightVerdict,
+  type LeaseOptions,
+} from "../../idempotency/leases";
 import {
   claimKey,
   completeKey,
   deleteExpiredKey,
+  type IdempotencyRow,
+  linkIntent,
   purgeExpiredKeys,
   releaseKey,
+  renewLeases,
   selectKey,
+  settleClaim,
+  takeOverClaim,
 } from "../idempotency-queries";
 import type { AnyKysely } from "../postgres";
 
@@ -20,10 +34,12 @@ export interface SharedIdempotencyStore {
   begin(input: IdempotencyScope & { requestHash: string }): Promise<BeginResult>;
   complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): Promise<void>;
   release(scope: IdempotencyScope): Promise<void>;
+  /** See IdempotencyStore.linkIntent: false when the claim is no longer this node's (stop, run nothing). */
+  linkIntent(scope: IdempotencyScope, interactionId: string): Promise<boolean>;
   purgeExpired(): Promise<number>;
 }
 
-export interface SharedIdempotencyOptions {
+export interface SharedIdempotencyOptions extends LeaseOptions {
   ttlMs?: number;
   now?: () => Date;
   /** How long a waiter whose first caller is on another node waits before answering `unknown`. */
@@ -32,6 +48,7 @@ export interface SharedIdempotencyOptions {
 }
 
 type Waiter = { settle: (result: WaitResult) => void; wait: Promise<WaitResult> };
+type Input = IdempotencyScope & { requestHash: string };
 
 export function createSharedIdempotencyStore(
   db: AnyKysely,
@@ -41,8 +58,16 @@ export function createSharedIdempotencyStore(
   const now = options.now ?? (() => new Date());
   const foreignWaitMs = options.foreignWaitMs ?? 30_000;
   const pollIntervalMs = options.pollIntervalMs ?? 100;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const owner = options.owner ?? `node-${randomUUID()}`;
   const local = new Map<string, Waiter>();
   const keyOf = (s: IdempotencyScope) => JSON.stringify([s.org_id, s.agent_id, s.key]);
+  const leaseFrom = (at: Date) => new Date(at.getTime() + leaseMs).toISOString();
+  const beats = heartbeat(
+    options.renewEveryMs ?? DEFAULT_RENEW_EVERY_MS,
+    () => local.size > 0,
+    () => renewLeases(db, { owner, lease_until: leaseFrom(now()) }).execute(),
+  );
 
   const read = (s: IdempotencyScope) => selectKey(db, s).executeTakeFirst();
 
@@ -52,12 +77,13 @@ export function createSharedIdempotencyStore(
       await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
       const row = await read(scope);
       if (!row) return { state: "released" };
-      if (row.state === "completed") return replayOf(row);
+      const verdict = foreignRowVerdict(row, now());
+      if (verdict) return verdict;
     }
     return { state: "unknown" };
   }
 
-  async function claim(input: IdempotencyScope & { requestHash: string }, at: Date): Promise<boolean> {
+  async function claim(input: Input, at: Date): Promise<boolean> {
     await deleteExpiredKey(db, { ...input, at: at.toISOString() }).execute();
     const inserted = await claimKey(db, {
       org_id: input.org_id,
@@ -66,21 +92,51 @@ export function createSharedIdempotencyStore(
       request_hash: input.requestHash,
       created_at: at.toISOString(),
       expires_at: new Date(at.getTime() + ttlMs).toISOString(),
+      owner,
+      lease_until: leaseFrom(at),
     }).executeTakeFirst();
     return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  function owned(input: IdempotencyScope): BeginResult {
+    let settle!: (result: WaitResult) => void;
+    const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
+    local.set(keyOf(input), { settle, wait });
+    beats.ensure();
+    return { state: "new" };
+  }
+
+  /** An expired claim: taken over or settled (see leases.ts); undefined when another node won; null: not expired. */
+  async function resolveExpired(row: IdempotencyRow, input: Input, at: Date) {
+    const verdict = inFlightVerdict(row, input, at);
+    if (verdict.do === "take_over") {
+      const taken = await takeOverClaim(db, {
+        ...verdict.seen,
+        owner_next: owner,
+        lease_next: leaseFrom(at),
+      }).executeTakeFirst();
+      return taken.numUpdatedRows === 1n ? owned(input) : undefined;
+    }
+    if (verdict.do === "settle") {
+      const settled = await settleClaim(db, settlement(verdict.seen, verdict.interaction_id, at)).executeTakeFirst();
+      if (settled.numUpdatedRows !== 1n) return undefined;
+      return { state: "outcome_unknown", interaction_id: verdict.interaction_id, settled: true } as const;
+    }
+    return null;
   }
 
   const store: SharedIdempotencyStore = {
     async begin(input) {
       for (;;) {
-        if (await claim(input, now())) {
-          let settle!: (result: WaitResult) => void;
-          const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
-          local.set(keyOf(input), { settle, wait });
-          return { state: "new" };
-        }
+        const at = now();
+        if (await claim(input, at)) return owned(input);
         const row = await read(input);
         if (!row) continue; // released between our INSERT and SELECT: claim again
+        if (row.request_hash === input.requestHash && row.state === "in_flight") {
+          const resolved = await resolveExpired(row, input, at);
+          if (resolved === undefined) continue; // another node acted on the expired claim first: read it again
+          if (resolved !== null) return resolved;
+        }
         const waiter = local.get(keyOf(input));
         return answerForTaken(row, input, () => (waiter ? waiter.wait : waitForForeign(input)));
       }
@@ -98,10 +154,11 @@ export function createSharedIdempotencyStore(
           status,
           response: JSON.stringify(body),
           completed_at: now().toISOString(),
+          owner,
         }).executeTakeFirst();
         if (updated.numUpdatedRows !== 1n) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
         const row = await read(scope);
-        if (row) replay = replayOf(row);
+        if (row) replay = foreignRowVerdict(row, now()) ?? replay;
       } finally {
         waiter?.settle(replay);
       }
@@ -111,11 +168,16 @@ export function createSharedIdempotencyStore(
       const waiter = local.get(keyOf(scope));
       local.delete(keyOf(scope));
       try {
-        await releaseKey(db, scope).execute();
+        await releaseKey(db, { ...scope, owner }).execute();
       } finally {
         // Nothing ran: this node's waiters claim again (the row, if still there, makes them wait for it).
         waiter?.settle({ state: "released" });
       }
+    },
+
+    async linkIntent(scope, interactionId) {
+      const linked = await linkIntent(db, { ...scope, owner, interaction_id: interactionId }).executeTakeFirst();
+      return linked.numUpdatedRows === 1n;
     },
 
     async purgeExpired() {

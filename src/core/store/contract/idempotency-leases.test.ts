@@ -1,0 +1,157 @@
+// A node SIGKILLed while it held an idempotency key used to leave the key `in_flight` for its whole 24 h TTL on
+// every other node (and on SQLite after a restart): each retry waited 30 s and got 409 IDEMPOTENCY_KEY_IN_FLIGHT,
+// for a day, even when the dead node had not yet written anything. Claims now carry a lease their owner renews
+// (src/core/idempotency/leases.ts). A "crashed" node here is a store whose lease is short and never renewed.
+// On SQLite the nodes share one database file (a restart); on PostgreSQL each has its own pool.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ConnectorRegistry } from "../../connectors";
+import { createSharedGovernanceEngine } from "../../governance/shared-engine";
+import { ActionConflictError, type ExecuteRequest } from "../../governance/types";
+import { idempotencyRequestHash } from "../../idempotency";
+import { emailRequest, ORG, supportBot } from "../../policy/test-fixtures";
+import type { AnyKysely } from "../postgres";
+import { createSharedStores } from "../shared";
+import { createSharedIdempotencyStore, type SharedIdempotencyOptions } from "../shared/idempotency";
+import { contractBackends, TEST_SECRET } from "./backends";
+
+const request = { ...emailRequest(), idempotency_key: "send-once" } as ExecuteRequest;
+const scope = { org_id: ORG, agent_id: request.agent_id, key: "send-once" };
+const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
+/** A node that stops renewing at once: its claim is expired 100 ms after it was made. */
+const CRASHING: SharedIdempotencyOptions = { leaseMs: 100, renewEveryMs: 600_000 };
+const ALIVE: SharedIdempotencyOptions = { foreignWaitMs: 5_000, pollIntervalMs: 20 };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A connector that counts its runs; `hang` makes every run wait until `finish()`. */
+function countingConnector(options: { hang?: boolean; takesMs?: number } = {}) {
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const counter = { runs: 0, finish };
+  const registry: ConnectorRegistry = () => async () => {
+    counter.runs++;
+    if (options.hang) await finished;
+    if (options.takesMs) await sleep(options.takesMs);
+    return { success: true, data: { run: counter.runs } };
+  };
+  return { counter, registry };
+}
+
+describe.each(await contractBackends("store contract: idempotency leases"))(
+  "an idempotency key whose node died ($name)",
+  (backend) => {
+    let pools: AnyKysely[];
+    let close: () => Promise<void>;
+
+    beforeEach(async () => {
+      const opened = await backend.open();
+      close = opened.close;
+      pools = backend.name === "postgres" ? opened.nodes(3) : [opened.db, opened.db, opened.db];
+      await engineOn(0).manifests.register(ORG, supportBot());
+    });
+    afterEach(() => close());
+
+    function engineOn(node: number, idempotency: SharedIdempotencyOptions = ALIVE, connectors?: ConnectorRegistry) {
+      const stores = createSharedStores(pools[node]!, { secret: TEST_SECRET });
+      return createSharedGovernanceEngine({
+        stores: { ...stores, idempotency: createSharedIdempotencyStore(pools[node]!, idempotency) },
+        ping: async () => true,
+        ...(connectors ? { connectors } : {}),
+      });
+    }
+    const failure = (err: unknown) => err as ActionConflictError;
+
+    it("(a) crash before the intent: the retry runs the action, once, without waiting the whole foreign wait", async () => {
+      const crashed = createSharedIdempotencyStore(pools[0]!, CRASHING);
+      expect((await crashed.begin({ ...scope, requestHash })).state).toBe("new");
+      const { counter, registry } = countingConnector();
+      const retrying = engineOn(1, ALIVE, registry);
+
+      const started = Date.now();
+      const answer = await retrying.execute(ORG, request);
+      expect(answer).toMatchObject({ decision: "ALLOW", executed: true });
+      expect(Date.now() - started).toBeLessThan(2_000); // the lease (100 ms), not the 5 s wait
+      expect(await retrying.execute(ORG, request)).toMatchObject({
+        interaction_id: answer.interaction_id,
+        idempotent: true,
+      });
+      expect(counter.runs).toBe(1);
+      expect((await retrying.audit.chain(ORG)).map((r) => r.kind)).toEqual(["intent", "outcome"]);
+    });
+
+    it("(b) crash after the intent: every retry gets the final 409 naming the interaction; the action ran once", async () => {
+      const { counter, registry } = countingConnector({ hang: true });
+      const dying = engineOn(0, CRASHING, registry);
+      const firstCall = dying.execute(ORG, request); // its connector hangs: the node "dies" mid-call
+      await expect.poll(() => counter.runs).toBe(1);
+      const intent = (await dying.audit.chain(ORG)).find((r) => r.kind === "intent")!;
+      await sleep(150);
+
+      const [retryB, retryC] = [engineOn(1, ALIVE, registry), engineOn(2, ALIVE, registry)];
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => (i % 2 ? retryB : retryC).execute(ORG, request).catch(failure)),
+      );
+      for (const answer of answers) {
+        expect(answer).toBeInstanceOf(ActionConflictError);
+        expect(answer).toMatchObject({
+          code: "IDEMPOTENCY_OUTCOME_UNKNOWN",
+          details: { interaction_id: intent.interaction_id },
+        });
+      }
+      // Settled for good: the next retry is answered at once.
+      const started = Date.now();
+      await expect(retryB.execute(ORG, request)).rejects.toMatchObject({ code: "IDEMPOTENCY_OUTCOME_UNKNOWN" });
+      expect(Date.now() - started).toBeLessThan(500);
+
+      // One settlement record, however many retries raced to settle the key.
+      const chain = await retryB.audit.chain(ORG);
+      expect(chain.map((r) => r.kind)).toEqual(["intent", "decision"]);
+      expect(chain[1]).toMatchObject({
+        decision: "DENY",
+        executed: false,
+        meta: { idempotency_key: "send-once", idempotency_outcome_unknown: { interaction_id: intent.interaction_id } },
+      });
+      expect((await retryB.audit.verify(ORG)).valid).toBe(true);
+
+      // The "dead" node wakes up after all: its caller gets its answer; the key stays settled, nothing re-ran.
+      counter.finish();
+      expect(await firstCall).toMatchObject({ executed: true });
+      await expect(retryC.execute(ORG, request)).rejects.toMatchObject({ code: "IDEMPOTENCY_OUTCOME_UNKNOWN" });
+      expect(counter.runs).toBe(1);
+    });
+
+    it("(c) nodes racing to take over one expired claim: exactly one executes, the others get its answer", async () => {
+      const crashed = createSharedIdempotencyStore(pools[0]!, CRASHING);
+      await crashed.begin({ ...scope, requestHash });
+      await sleep(150);
+      const { counter, registry } = countingConnector({ takesMs: 50 });
+      const [b, c] = [engineOn(1, ALIVE, registry), engineOn(2, ALIVE, registry)];
+
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? b : c).execute(ORG, request)));
+      expect(counter.runs).toBe(1);
+      expect(new Set(answers.map((a) => a.interaction_id)).size).toBe(1);
+      expect(answers.filter((a) => a.idempotent)).toHaveLength(9);
+    });
+
+    it("(c') the dead owner cannot link its intent once its claim was taken over (it runs nothing)", async () => {
+      const slow = createSharedIdempotencyStore(pools[0]!, CRASHING);
+      await slow.begin({ ...scope, requestHash });
+      await sleep(150);
+      const taker = createSharedIdempotencyStore(pools[1]!, ALIVE);
+      expect((await taker.begin({ ...scope, requestHash })).state).toBe("new");
+      expect(await slow.linkIntent(scope, "int-late")).toBe(false);
+      expect(await taker.linkIntent(scope, "int-taker")).toBe(true);
+    });
+
+    it("(d) a slow owner that renews its lease is never taken over: the retry waits for its answer", async () => {
+      const { counter, registry } = countingConnector({ takesMs: 1_500 });
+      const slow = engineOn(0, { leaseMs: 600, renewEveryMs: 150 }, registry);
+      const first = slow.execute(ORG, request);
+      await expect.poll(() => counter.runs).toBe(1);
+
+      const retry = await engineOn(1, ALIVE, registry).execute(ORG, request);
+      const answer = await first;
+      expect(counter.runs).toBe(1);
+      expect(retry).toMatchObject({ interaction_id: answer.interaction_id, idempotent: true, executed: true });
+    });
+  },
+);
