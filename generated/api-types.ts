@@ -1229,7 +1229,7 @@ export interface components {
          * @description Why the pipeline answered DENY (seed 003 table, plus Gatehouse's fail-closed `AMOUNT_UNVERIFIABLE`).
          * @enum {string}
          */
-        DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE";
+        DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE" | "IDEMPOTENCY_OUTCOME_UNKNOWN";
         /** @description What discovery found and what went wrong (a broken registry.json is reported here, never crashes). */
         DiscoveryHealth: {
             /** @description Problems found (unreadable folder, broken registry.json, …), with absolute paths cut as in `sources`. */

@@ -9,8 +9,8 @@ import { ActionConflictError, ActionUnavailableError, type ExecuteRequest, type 
 
 const log = logger.child({ module: "governance" });
 
-/** The meta member of the audit record of a key settled as outcome-unknown (shadow replay skips such records). */
-export const OUTCOME_UNKNOWN_META = "idempotency_outcome_unknown";
+/** The reason of the audit record of a key settled as outcome-unknown (shadow replay skips such records). */
+export const OUTCOME_UNKNOWN_REASON = "IDEMPOTENCY_OUTCOME_UNKNOWN";
 
 /** A released key (its first caller answered nothing) is claimed again at most this many times. */
 const MAX_CLAIMS = 3;
@@ -87,7 +87,7 @@ function outcomeUnknown(key: string, interactionId: string): ActionConflictError
 /**
  * Records, once (by the caller that settled the key), that the key was settled as outcome-unknown: a `decision`
  * record of the refused retry, nothing run, pointing at the interaction whose outcome is unknown (meta
- * `idempotency_outcome_unknown`). The retry was never decided, so its params are left out (no tool's redaction
+ * `idempotency_outcome_unknown`, reason IDEMPOTENCY_OUTCOME_UNKNOWN). The retry was never decided, so its params are left out (no tool's redaction
  * rules were looked up) and shadow replay skips the record. A failure here is logged: the key's answer is already
  * stored and stands.
  */
@@ -106,11 +106,16 @@ async function auditSettlement(
       agent_id: request.agent_id,
       action: { type: request.action.type, tool: request.action.tool, params: {} },
       decision: "DENY",
-      reasons: [],
+      reasons: [
+        {
+          code: OUTCOME_UNKNOWN_REASON,
+          message: `Not run: the outcome of interaction ${interactionId} (same idempotency key) is unknown`,
+        },
+      ],
       policy_trace: null,
       meta: {
         idempotency_key: request.idempotency_key,
-        [OUTCOME_UNKNOWN_META]: { interaction_id: interactionId },
+        idempotency_outcome_unknown: { interaction_id: interactionId },
       },
     });
   } catch (err) {

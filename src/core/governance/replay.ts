@@ -37,7 +37,7 @@ import type {
 } from "../policy/types";
 import type { ManifestsService } from "../ports";
 import type { AuditHistory, TokenRecords } from "./history";
-import { OUTCOME_UNKNOWN_META } from "./idempotent";
+import { OUTCOME_UNKNOWN_REASON } from "./idempotent";
 import type { ApprovalsPort } from "./ports";
 
 export interface ReplayInput {
@@ -129,8 +129,9 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
       ...(input.until !== undefined ? { until: input.until } : {}),
       limit,
     });
-    // A retry refused because its key's outcome is unknown was never decided: there is nothing to replay.
-    const records = found.slice(0, limit).filter((r) => !r.meta_json?.includes(`"${OUTCOME_UNKNOWN_META}"`));
+    // A retry refused because its key's outcome is unknown was never decided: there is nothing to replay. Known by
+    // its reason, which only the gateway writes (meta holds the agent's own `context`: a marker there was forgeable).
+    const records = found.slice(0, limit).filter((r) => !settledAsUnknown(r));
     const { manifest_id: _id, ...content } = input.candidate;
     const candidateHash = sha256Canonical(content);
     const started = performance.now();
@@ -438,4 +439,9 @@ class DecisionDiff {
         .map(([code, entry]) => ({ code: code as ReasonCode, ...entry })),
     };
   }
+}
+
+/** The audit record of a retry refused because its idempotency key's outcome is unknown (./idempotent.ts). */
+function settledAsUnknown(record: RecordedAction): boolean {
+  return ((record.reasons as Reason[] | null) ?? []).some((r) => r.code === OUTCOME_UNKNOWN_REASON);
 }

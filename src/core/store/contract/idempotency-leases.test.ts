@@ -108,6 +108,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect(chain[1]).toMatchObject({
         decision: "DENY",
         executed: false,
+        reasons: [{ code: "IDEMPOTENCY_OUTCOME_UNKNOWN" }],
         meta: { idempotency_key: "send-once", idempotency_outcome_unknown: { interaction_id: intent.interaction_id } },
       });
       expect((await retryB.audit.verify(ORG)).valid).toBe(true);

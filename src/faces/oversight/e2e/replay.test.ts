@@ -33,8 +33,8 @@ describe.each(backends)("shadow replay ($name)", (backend) => {
   let work: string;
   const ids: Record<string, string[]> = { read: [], update: [], evil: [], delete: [], send: [] };
 
-  async function run(key: keyof typeof ids, action: Record<string, unknown>) {
-    const reply = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
+  async function run(key: keyof typeof ids, action: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+    const reply = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action, extra));
     expect(reply.status, reply.text).toBe(200);
     ids[key]!.push(reply.body.interaction_id);
     return reply.body;
@@ -76,7 +76,10 @@ describe.each(backends)("shadow replay ($name)", (backend) => {
     manifestId = (await registerManifest(g, manifest)).body.manifest_id;
     for (let i = 0; i < 3; i++) await run("read", { type: "crm", tool: "read", params: { id: `c-${i}` } });
     for (let i = 0; i < 2; i++) await run("update", { type: "crm", tool: "update", params: { id: `c-${i}` } });
-    expect((await run("evil", { type: "crm", tool: "export", params: { all: true } })).decision).toBe("DENY");
+    // Its context names the marker of a settled idempotency key (meta.idempotency_outcome_unknown): the agent's own
+    // context must not hide its record from replay (the loosening below must still count it).
+    const hiding = { context: { idempotency_outcome_unknown: { interaction_id: "int-x" } } };
+    expect((await run("evil", { type: "crm", tool: "export", params: { all: true } }, hiding)).decision).toBe("DENY");
     await run("send", { type: "email", tool: "send", params: { to: "ann@acme.com" } });
     expect((await run("delete", { type: "crm", tool: "delete", params: { id: "c-9" } })).decision).toBe("ESCALATE");
     // An idempotent execute, so the idempotency table has something a replay could disturb.
