@@ -1004,8 +1004,20 @@ export interface components {
             currency?: string;
             /** @description The codes of the ESCALATE reasons, e.g. `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`. */
             reason_codes: string[];
-            /** @description Every recipient found in the action (params and counterparty), normalised. */
+            /**
+             * @description The recipients found in the action (params and counterparty), normalised, in the order found: the first 100.
+             *     An action may name thousands; every view of the approval (the API, the console feed, webhooks) carries at most
+             *     these, and `recipients_total` says how many there are. The approval stays bound to the whole action: using it
+             *     re-presents every recipient, listed here or not.
+             */
             recipients: string[];
+            /**
+             * Format: int32
+             * @description How many recipients the action names in all (listed in `recipients` or not).
+             */
+            recipients_total: number;
+            /** @description `recipients` holds only the first 100 of `recipients_total`. */
+            recipients_truncated: boolean;
         };
         /**
          * @description Lifecycle of an approval: pending → approved | denied | expired; approved → consumed on re-submission.

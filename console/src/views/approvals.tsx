@@ -35,7 +35,12 @@ function RiskSnapshot({ approval }: { approval: Approval }) {
           {risk.currency ? ` ${risk.currency}` : ""}
         </li>
       )}
-      <li>Recipients: {risk.recipients.join(", ") || "none"}</li>
+      <li>
+        Recipients: {risk.recipients.join(", ") || "none"}
+        {risk.recipients_truncated
+          ? ` and ${risk.recipients_total - risk.recipients.length} more (${risk.recipients_total} in all)`
+          : ""}
+      </li>
       {budget && (
         <li>
           Budget used: {budget.budget_current}/{budget.budget_limit} this hour ({budget.budget_percent}%)

@@ -16,4 +16,5 @@ export {
   type ConsumeRefusal,
   type DecisionListener,
 } from "./approvals";
+export { boundedRisk, MAX_RISK_RECIPIENTS } from "./risk";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";

@@ -71,6 +71,19 @@ export function selectPendingByBinding(db: Db, org_id: string, binding_hash: str
   return row ? fromRow(row) : null;
 }
 
+/**
+ * The action as an approval row keeps it (both backends). Bound like the audit log's params: a large argument is
+ * kept as its hash, size and a preview. The binding hash covers the full request, so the agent (or the session)
+ * re-presents the full arguments to use the approval; the row only has to show an operator what is being asked.
+ */
+export function storedActionOf(input: CreateApprovalInput): string {
+  return JSON.stringify({
+    type: input.action.type,
+    tool: input.action.tool,
+    params: boundMembers("params", input.action.params ?? {}).value,
+  });
+}
+
 /** A new pending approval's row, created at `created` and expiring `ttlMs` later. */
 export function pendingRow(input: CreateApprovalInput, binding_hash: string, created: Date, ttlMs: number): Row {
   return {
@@ -78,14 +91,7 @@ export function pendingRow(input: CreateApprovalInput, binding_hash: string, cre
     org_id: input.org_id,
     uapk_id: input.uapk_id,
     agent_id: input.agent_id,
-    // Bound like the audit log's params: a large argument is kept as its hash, size and a preview. The
-    // binding hash covers the full request, so the agent (or the session) re-presents the full
-    // arguments to use the approval; the row only has to show an operator what is being asked.
-    action: JSON.stringify({
-      type: input.action.type,
-      tool: input.action.tool,
-      params: boundMembers("params", input.action.params ?? {}).value,
-    }),
+    action: storedActionOf(input),
     counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
     context: input.context === undefined ? null : JSON.stringify(input.context),
     reasons: JSON.stringify(input.reasons),

@@ -4,6 +4,7 @@ import type { components } from "../../../generated/api-types";
 import type { EventBus } from "../events";
 import type { ApprovalAction, ApprovalBinding } from "./binding";
 import type { ApprovalChange } from "./changes";
+import type { ApprovalRisk, StoredApprovalRisk } from "./risk";
 
 // The spec's own types (generated/), not copies.
 export type ApprovalStatus = components["schemas"]["ApprovalStatus"];
@@ -29,12 +30,15 @@ export interface Approval {
   consumed_at: string | null;
   /** The interaction that executed under this approval. */
   consumed_by_interaction_id: string | null;
-  /** The risk picture when it was asked for (null on approvals older than migration 0004). */
-  risk?: ApprovalRisk | null;
+  /**
+   * The risk picture when it was asked for (null on approvals older than migration 0004; older pictures may hold
+   * every recipient, uncounted: views bound it with ./risk.ts boundedRisk).
+   */
+  risk?: StoredApprovalRisk | null;
 }
 
-/** What an operator weighs, taken from the policy's decision at creation. */
-export type ApprovalRisk = components["schemas"]["ApprovalRisk"];
+/** What an operator weighs, taken from the policy's decision at creation (bounded: ./risk.ts). */
+export type { ApprovalRisk } from "./risk";
 
 /** What the agent that asked may see: the outcome, not who decided. */
 export interface AgentApprovalView {

@@ -11,7 +11,7 @@
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
 import { randomUUID } from "node:crypto";
-import type { ApprovalRisk } from "../approvals";
+import { type ApprovalRisk, boundedRisk } from "../approvals";
 import { must } from "../must";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
@@ -45,16 +45,19 @@ export interface AuthorizerDeps {
 
 export type Authorize = (orgId: string, request: ExecuteRequest, options?: AuthorizeOptions) => Promise<Authorization>;
 
-/** The risk picture an operator weighs, from what the policy established (not re-derived from raw params). */
+/**
+ * The risk picture an operator weighs, from what the policy established (not re-derived from raw params); its
+ * recipients bounded, with their total, so the stored row and every view of it stay small.
+ */
 function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
   const { amount, currency } = request.action;
-  return {
+  return boundedRisk({
     ...(typeof amount === "number" ? { amount } : {}),
     ...(typeof currency === "string" ? { currency } : {}),
     recipients: d.counterparties,
     reason_codes: [...new Set(d.reasons.map((r) => r.code))],
     ...(d.risk_snapshot ? { budget: d.risk_snapshot } : {}),
-  };
+  });
 }
 
 export function createAuthorize(deps: AuthorizerDeps): Authorize {

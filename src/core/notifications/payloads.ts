@@ -1,6 +1,6 @@
 // What a webhook receives, in the subscription's format: `gatehouse` (spec: WebhookEvent) or `slack` (an
 // incoming-webhook message with Block Kit blocks and a button that opens the console at the approval).
-import type { Approval } from "../approvals";
+import { type Approval, boundedRisk } from "../approvals";
 
 export type WebhookEventType = "approval.created" | "approval.decided" | "approval.expired";
 export type WebhookFormat = "gatehouse" | "slack";
@@ -67,14 +67,28 @@ function amountOf(approval: Approval): string | undefined {
   return `${amount}${typeof currency === "string" ? ` ${currency}` : ""}`;
 }
 
-function recipientsOf(approval: Approval): string[] {
-  const params = (approval.action.params ?? {}) as Record<string, unknown>;
-  const found = ["to", "cc", "bcc", "recipient", "recipients"].flatMap((key) => {
-    const value = params[key];
-    return Array.isArray(value) ? value.map(String) : typeof value === "string" ? [value] : [];
-  });
-  if (typeof approval.counterparty === "string") found.push(approval.counterparty);
-  return [...new Set(found)];
+/** How many recipients a Slack message names, and in how many characters (a field holds at most 2,000). */
+const SLACK_RECIPIENTS = 10;
+const SLACK_RECIPIENT_CHARS = 1500;
+
+/**
+ * The recipients as the policy saw them (the risk picture, normalised and counted), the first few named and the
+ * rest counted: an action may name thousands, and Slack refuses a field over 2,000 characters. Not re-read from
+ * the stored params: the tool's redaction applies to them (an approval older than the risk picture names none).
+ */
+function recipientsLine(approval: Approval): string | undefined {
+  if (!approval.risk) return undefined;
+  const { recipients, recipients_total } = boundedRisk(approval.risk);
+  if (recipients_total === 0) return undefined;
+  const named: string[] = [];
+  let chars = 0;
+  for (const recipient of recipients.slice(0, SLACK_RECIPIENTS)) {
+    chars += recipient.length + 2;
+    if (chars > SLACK_RECIPIENT_CHARS) break;
+    named.push(recipient);
+  }
+  const more = recipients_total - named.length;
+  return `${named.join(", ")}${more > 0 ? ` and ${more} more (${recipients_total} in all)` : ""}`;
 }
 
 function reasonLines(approval: Approval): string {
@@ -88,13 +102,13 @@ function slackMessage(event: EventContext) {
   const { approval } = event;
   const capability = `${approval.action.type}:${approval.action.tool}`;
   const amount = amountOf(approval);
-  const recipients = recipientsOf(approval);
+  const recipients = recipientsLine(approval);
   const title = headline(event);
   const fields = [
     `*Agent*\n${escapeMrkdwn(approval.agent_id)}`,
     `*Action*\n\`${escapeMrkdwn(capability)}\``,
     ...(amount ? [`*Amount*\n${escapeMrkdwn(amount)}`] : []),
-    ...(recipients.length ? [`*Recipients*\n${escapeMrkdwn(recipients.join(", "))}`] : []),
+    ...(recipients ? [`*Recipients*\n${escapeMrkdwn(recipients)}`] : []),
   ];
   const decided =
     event.type === "approval.decided" && approval.decided_by

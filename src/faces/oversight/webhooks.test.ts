@@ -142,6 +142,8 @@ describe.each(backends)("approval notifications (webhooks) ($name)", (backend) =
       amount: 900,
       currency: "EUR",
       recipients: ["billing@acme.example"],
+      recipients_total: 1,
+      recipients_truncated: false,
       reason_codes: ["AMOUNT_THRESHOLD"],
     });
     // A tampered body or another secret does not verify.

@@ -12,7 +12,7 @@ import {
   type DecideResult,
 } from "../../approvals";
 import { consumeBindingHash, consumeRefusal } from "../../approvals/consume-decision";
-import { fromRow } from "../../approvals/rows";
+import { fromRow, storedActionOf } from "../../approvals/rows";
 import { readApproval } from "./approvals-queries";
 import { consumeApproval, selectPendingByBinding } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
@@ -49,7 +49,8 @@ export function createSharedApprovals(
       org_id: input.org_id,
       uapk_id: input.uapk_id,
       agent_id: input.agent_id,
-      action: JSON.stringify(input.action),
+      // Bounded as the embedded store bounds it: every view of the approval (a page of 100, each webhook) reads it.
+      action: storedActionOf(input),
       counterparty: input.counterparty === undefined ? null : JSON.stringify(input.counterparty),
       context: input.context === undefined ? null : JSON.stringify(input.context),
       reasons: JSON.stringify(input.reasons),
