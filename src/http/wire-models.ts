@@ -2,7 +2,7 @@
 // API publishes (binding hashes, consumption); the spec's objects are sealed, so only the declared fields
 // leave, and absent (null) optional fields are omitted rather than sent as null.
 import type { components } from "../../generated/api-types";
-import { type Approval as StoredApproval, boundedRisk } from "../core/approvals";
+import { approvalRedactPaths, type Approval as StoredApproval, boundedRisk } from "../core/approvals";
 import { type AuditRecord, type ChainVerification as StoredVerification, redactPaths } from "../core/audit";
 import type { ManifestsService } from "../core/ports";
 import { capabilityOf } from "../core/policy/types";
@@ -60,22 +60,50 @@ export function toApproval(approval: StoredApproval): Approval {
   };
 }
 
-/** An approval as the operator API, the console feed and webhooks show it (see approvalRenderer). */
-export type ApprovalRenderer = (approval: StoredApproval) => Promise<Approval>;
+/**
+ * An approval as the operator API, the console feed and webhooks show it (see approvalRenderer); `many` renders a
+ * page of them with one manifest read per tool's manifest, not one per approval.
+ */
+export interface ApprovalRenderer {
+  (approval: StoredApproval): Promise<Approval>;
+  many(approvals: readonly StoredApproval[]): Promise<Approval[]>;
+}
+
+type ManifestLookup = (orgId: string, uapkId: string) => ReturnType<ManifestsService["getByUapkId"]>;
 
 /**
  * Approvals with their tool's redaction applied to the params, as the audit log keeps them: the manifest's
  * `redact` paths name values (a card number, an email body) that must not leave the gateway in clear — not to an
  * operator's screen, nor to a webhook's chat channel. The store keeps the params whole: the approval is bound
- * to them and a session's held tool call is rebuilt from them. The tool's current manifest decides, as it does
- * for the verdict's audit record.
+ * to them and a session's held tool call is rebuilt from them. The paths the tool named when the approval was
+ * asked for apply, and so do its current manifest's (approvalRedactPaths): a manifest that drops a path later does
+ * not show older approvals' values in clear.
  */
 export function approvalRenderer(manifests: Pick<ManifestsService, "getByUapkId">): ApprovalRenderer {
+  const one = renderWith((orgId, uapkId) => manifests.getByUapkId(orgId, uapkId));
+  const many = (approvals: readonly StoredApproval[]) => {
+    // One read per (org, uapk_id) for the whole page, shared by the approvals of that manifest (even while pending).
+    const reads = new Map<string, ReturnType<ManifestLookup>>();
+    const render = renderWith((orgId, uapkId) => {
+      const key = JSON.stringify([orgId, uapkId]);
+      let read = reads.get(key);
+      if (read === undefined) {
+        read = manifests.getByUapkId(orgId, uapkId);
+        reads.set(key, read);
+      }
+      return read;
+    });
+    return Promise.all(approvals.map(render));
+  };
+  return Object.assign(one, { many });
+}
+
+function renderWith(lookup: ManifestLookup): (approval: StoredApproval) => Promise<Approval> {
   return async (approval) => {
     const view = toApproval(approval);
-    const manifest = await manifests.getByUapkId(approval.org_id, approval.uapk_id);
-    const redact = manifest?.tools[capabilityOf(approval.action)]?.redact;
-    if (!redact?.length) return view;
+    const manifest = await lookup(approval.org_id, approval.uapk_id);
+    const redact = approvalRedactPaths(approval, manifest?.tools[capabilityOf(approval.action)]?.redact);
+    if (redact.length === 0) return view;
     const params = redactPaths("params", view.action.params, redact.map(everyParamWhenWhole));
     return { ...view, action: { ...view.action, params: params as Action["params"] } };
   };

@@ -16,5 +16,6 @@ export {
   type ConsumeRefusal,
   type DecisionListener,
 } from "./approvals";
+export { approvalRedactPaths } from "./redaction";
 export { boundedRisk, MAX_RISK_RECIPIENTS } from "./risk";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";

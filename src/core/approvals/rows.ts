@@ -20,6 +20,7 @@ export function fromRow(row: Row): Approval {
     context: parse(row.context),
     reasons: parse(row.reasons),
     risk: parse(row.risk ?? null),
+    redact: parse(row.redact ?? null),
   };
 }
 
@@ -84,6 +85,11 @@ export function storedActionOf(input: CreateApprovalInput): string {
   });
 }
 
+/** The tool's redaction paths when the approval is asked for, as the row keeps them (both backends). */
+export function redactColumnOf(input: CreateApprovalInput): string | null {
+  return input.redact?.length ? JSON.stringify(input.redact) : null;
+}
+
 /** A new pending approval's row, created at `created` and expiring `ttlMs` later. */
 export function pendingRow(input: CreateApprovalInput, binding_hash: string, created: Date, ttlMs: number): Row {
   return {
@@ -106,6 +112,7 @@ export function pendingRow(input: CreateApprovalInput, binding_hash: string, cre
     consumed_at: null,
     consumed_by_interaction_id: null,
     risk: input.risk === undefined ? null : JSON.stringify(input.risk),
+    redact: redactColumnOf(input),
   };
 }
 
@@ -133,4 +140,5 @@ const APPROVAL_COLUMNS = [
   "consumed_at",
   "consumed_by_interaction_id",
   "risk",
+  "redact",
 ] as const satisfies readonly (keyof Row)[];

@@ -35,6 +35,12 @@ export interface Approval {
    * every recipient, uncounted: views bound it with ./risk.ts boundedRisk).
    */
   risk?: StoredApprovalRisk | null;
+  /**
+   * The tool's redaction paths when it was asked for (null when it had none, or on approvals older than migration
+   * 0008). Views redact with these and the tool's current ones, so a manifest that drops a path later does not show
+   * this approval's values in clear.
+   */
+  redact?: string[] | null;
 }
 
 /** What an operator weighs, taken from the policy's decision at creation (bounded: ./risk.ts). */
@@ -57,6 +63,8 @@ export interface CreateApprovalInput extends ApprovalBinding {
   reasons: unknown[];
   interaction_id?: string;
   risk?: ApprovalRisk;
+  /** The tool's redaction paths in force now (kept with the approval; see Approval.redact). */
+  redact?: readonly string[] | undefined;
   /** Overrides the store's default time to live. */
   ttl_ms?: number;
 }

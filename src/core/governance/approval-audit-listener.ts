@@ -2,7 +2,7 @@
 // session that asked) join the org's audit chain, in the interaction that escalated, with the tool's redaction
 // applied to the params. The listener runs inside the approval store's transaction that changes the status, so
 // the verdict and its record are atomic.
-import type { Approval } from "../approvals";
+import { type Approval, approvalRedactPaths } from "../approvals";
 import type { ApprovalDecisionInput } from "../audit/audit-log";
 import type { ManifestRepository } from "../policy/manifest-repository";
 import { capabilityOf } from "../policy/types";
@@ -11,10 +11,13 @@ import type { ApprovalsPort } from "./ports";
 type Verdict = ApprovalDecisionInput["status"];
 const AUDITED: ReadonlySet<string> = new Set<Verdict>(["approved", "denied", "expired", "cancelled"]);
 
-/** The audit record of one verdict, or undefined for a status that is not a verdict (pending, consumed). */
+/**
+ * The audit record of one verdict, or undefined for a status that is not a verdict (pending, consumed). `current`:
+ * the tool's redaction paths now; the approval's own (those in force when it was asked for) apply as well.
+ */
 export function approvalVerdictRecord(
   approval: Approval,
-  redact?: readonly string[],
+  current?: readonly string[],
 ): ApprovalDecisionInput | undefined {
   if (!AUDITED.has(approval.status)) return undefined;
   const expired = approval.status === "expired";
@@ -32,7 +35,7 @@ export function approvalVerdictRecord(
     reason: expired
       ? `Expired at ${approval.expires_at}: ${approval.decided_at ? "approved but never used" : "no operator decision in time"}`
       : approval.decision_reason,
-    redact,
+    redact: approvalRedactPaths(approval, current),
   };
 }
 

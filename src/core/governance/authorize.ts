@@ -78,6 +78,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       reasons: d.reasons,
       interaction_id: interactionId,
       risk: riskOf(request, d),
+      redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
     });
     await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta, approval.approval_id));
     return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };

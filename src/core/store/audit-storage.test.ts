@@ -50,7 +50,7 @@ describe("the SQLite audit log's storage (migration 0006)", () => {
     const interactions = Array.from({ length: 50 }, () => execute(log));
     const before = db.prepare("SELECT * FROM audit_records ORDER BY org_id, seq").all();
 
-    expect(await migrateToLatest(db)).toEqual(["0006_audit_records_rowid"]);
+    expect(await migrateToLatest(db)).toContain("0006_audit_records_rowid");
     expect(tableSql(db)).not.toMatch(/without rowid/i);
     expect(db.prepare("SELECT * FROM audit_records ORDER BY org_id, seq").all()).toEqual(before);
     // Rowid order is chain order.

@@ -1,4 +1,4 @@
-// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0007), for Kysely's
+// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0008), for Kysely's
 // typed queries on both backends (the embedded SQLite stores through ./sqlite-query.ts, the shared PostgreSQL
 // stores of ./shared). A new migration that changes a table changes its type here too.
 //
@@ -43,6 +43,8 @@ export interface ApprovalsTable {
   consumed_by_interaction_id: string | null;
   /** Migration 0004; null on approvals created before it. */
   risk: string | null;
+  /** Migration 0008: JSON array of the tool's redaction paths at creation; null on approvals created before it. */
+  redact: string | null;
 }
 
 export interface AuditRecordsTable {

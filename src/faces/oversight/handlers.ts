@@ -101,7 +101,7 @@ function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer)
         ...(query.agent_id !== undefined ? { agent_id: query.agent_id } : {}),
         ...(query.cursor !== undefined ? { after: approvalPositionOf(query.cursor) } : {}),
       });
-      const page = storePageOf(await Promise.all(rows.map(render)), limit, identity, (last) =>
+      const page = storePageOf(await render.many(rows), limit, identity, (last) =>
         encodeCursor({ created_at: last.created_at, approval_id: last.approval_id }),
       );
       return { status: 200, body: page };

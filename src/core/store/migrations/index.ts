@@ -9,6 +9,7 @@ import * as webhooks from "./0004_webhooks";
 import * as approvalExpiryIndex from "./0005_approval_expiry_index";
 import * as auditRecordsRowid from "./0006_audit_records_rowid";
 import * as idempotencyLeases from "./0007_idempotency_leases";
+import * as approvalRedactPaths from "./0008_approval_redact_paths";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -18,4 +19,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0005_approval_expiry_index": approvalExpiryIndex,
   "0006_audit_records_rowid": auditRecordsRowid,
   "0007_idempotency_leases": idempotencyLeases,
+  "0008_approval_redact_paths": approvalRedactPaths,
 };

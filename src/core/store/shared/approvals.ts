@@ -12,7 +12,7 @@ import {
   type DecideResult,
 } from "../../approvals";
 import { consumeBindingHash, consumeRefusal } from "../../approvals/consume-decision";
-import { fromRow, storedActionOf } from "../../approvals/rows";
+import { fromRow, redactColumnOf, storedActionOf } from "../../approvals/rows";
 import { readApproval } from "./approvals-queries";
 import { consumeApproval, selectPendingByBinding } from "../approval-queries";
 import type { AnyKysely } from "../postgres";
@@ -56,6 +56,7 @@ export function createSharedApprovals(
       reasons: JSON.stringify(input.reasons),
       // The risk picture operators and webhook receivers weigh, as the embedded store keeps it.
       risk: input.risk === undefined ? null : JSON.stringify(input.risk),
+      redact: redactColumnOf(input),
       binding_hash,
       status: "pending" as const,
       interaction_id: input.interaction_id ?? null,
