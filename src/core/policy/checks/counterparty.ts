@@ -4,10 +4,14 @@
 // (../pattern.ts). Fails closed: under any of these rules, an action with no recipient to check, with params
 // too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
 // `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
+import { logger } from "../../log/logger";
 import { clipped } from "../clip";
+import { perList } from "../list-cache";
+import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import type { ActionFacts } from "../extract";
 import { type NormalizedValue, normalizeValue } from "../normalize";
 import { allPartsMatch, anyPartMatches, patternList } from "../pattern";
+import type { ManifestPolicy } from "../types";
 import {
   type CheckOutcome,
   type CheckView,
@@ -19,6 +23,8 @@ import {
   skip,
   whenReady,
 } from "../policy-check";
+
+const log = logger.child({ module: "policy" });
 
 interface Recipient extends NormalizedValue {
   source: string;
@@ -60,6 +66,16 @@ function judge(
   const listRules = policy.counterparty_allowlist !== undefined || policy.counterparty_blocklist !== undefined;
   const anyRule = allowedRecipients !== undefined || listRules || policy.escalate_new_counterparties === true;
   if (!anyRule) return skip();
+
+  const refused = refusedListEntries(policy);
+  if (refused.length > 0) {
+    // Pointers only: the agent reads this reason, and a list's entries are the operator's, not the agent's.
+    const pointers = refused.map((r) => r.pointer);
+    return blocked(
+      `Manifest '${input.request.uapk_id}' cannot be enforced: its counterparty lists hold ${named(pointers)}, entries registration refuses (blank, or holding a separator); re-register it without them`,
+      listed("refused_entries", pointers),
+    );
+  }
 
   const unreadable = whyUnreadable(input.actionFacts, recipients);
   if (unreadable) return blocked(`Recipients cannot be checked: ${unreadable.message}`, unreadable.details);
@@ -112,6 +128,34 @@ async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: s
     ),
   );
 }
+
+const LISTS = ["counterparty_allowlist", "counterparty_blocklist"] as const;
+
+/**
+ * Entries of the manifest's counterparty lists that registration refuses (blank, or holding a separator:
+ * ../manifest-validation.ts checkPatterns). Only a manifest stored before that refusal can hold one. Such an entry
+ * names no recipient, so the list cannot be applied as its author meant it — a blank blocklist entry is typically a
+ * template variable that came out empty, and whatever it was to block would go through. Fail closed: the manifest's
+ * actions are denied with the entries named until it is re-registered. Found once per loaded list (./list-cache.ts)
+ * and logged then.
+ */
+function refusedListEntries(policy: ManifestPolicy): ManifestProblem[] {
+  return LISTS.flatMap((name) => {
+    const list = policy[name];
+    return list ? refusedEntriesOf(list).map((p) => ({ ...p, pointer: `/policy/${name}${p.pointer}` })) : [];
+  });
+}
+
+const refusedEntriesOf = perList((list) => {
+  const problems: ManifestProblem[] = [];
+  checkPatterns(list, "", (pointer, message) => problems.push({ pointer, message }));
+  if (problems.length > 0)
+    log.warn(
+      { problems },
+      "a stored manifest's counterparty list holds entries registration refuses: its actions are denied",
+    );
+  return problems;
+});
 
 function recipientsOf(facts: ActionFacts): Recipient[] {
   const recipients: Recipient[] = [];
