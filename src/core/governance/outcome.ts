@@ -15,7 +15,11 @@ export type RecordOutcome = (call: AuthorizedCall, result: ActionResult) => Prom
 export function createRecordOutcome(deps: {
   audit: GovernanceAudit;
   reservations: ReservationStore;
-  counterparties: { remember(...args: Parameters<KnownCounterparties["remember"]>): void | Promise<void> };
+  counterparties: {
+    remember(...args: Parameters<KnownCounterparties["remember"]>): void | Promise<void>;
+    /** A store that can write them all at once (the shared one: a round trip per counterparty is too slow). */
+    rememberAll?(orgId: string, uapkId: string, counterparties: readonly string[], at: Date): Promise<void>;
+  };
 }): RecordOutcome {
   /**
    * The refund and the counterparty are bookkeeping: when the store refuses them, the outcome must still be
@@ -25,6 +29,8 @@ export function createRecordOutcome(deps: {
   async function bookkeeping(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
       if (!result.success) await deps.reservations.refund(call.org_id, call.slots);
+      else if (deps.counterparties.rememberAll && call.counterparties?.length)
+        await deps.counterparties.rememberAll(call.org_id, call.uapk_id, call.counterparties, call.at);
       else
         for (const counterparty of call.counterparties ?? [])
           await deps.counterparties.remember(call.org_id, call.uapk_id, counterparty, call.at);
