@@ -23,9 +23,11 @@ if (mode === "runtime") {
     PORT: "0",
     LOG_LEVEL: "silent",
     AGENT_RUNTIME_URL: process.env.BENCH_RUNTIME_URL!,
-    // The bench opens thousands of sockets from one IP and sends thousands of frames on one session.
+    // The bench opens thousands of sockets from one IP and sends thousands of frames on one session …
     GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE: "1000000",
     GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE: "1000000",
+    // … all with one user's token.
+    GATEHOUSE_WS_MAX_SESSIONS_PER_USER: "1000000",
   };
   const gatehouse = await startGatehouse(loadConfig(env), logger, env);
   const token = await gatehouse.devIssuer!.mint({

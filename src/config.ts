@@ -415,6 +415,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "WebSocket upgrades per client IP per minute.",
   },
   {
+    name: "GATEHOUSE_WS_MAX_SESSIONS_PER_USER",
+    check: countRule,
+    default: "16",
+    description:
+      "Live WebSocket sessions (IDE sockets) per user (issuer, org, sub); with Redis, on every node together. One more is refused with 429 `TOO_MANY_SESSIONS`; closing a socket frees its slot.",
+  },
+  {
     name: "GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE",
     check: countRule,
     default: "100",

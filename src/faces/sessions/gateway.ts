@@ -27,6 +27,7 @@ import {
   type SessionGatewayHealth,
   type SessionGatewayOptions,
 } from "./options";
+import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
 import { createLimiters } from "./rate-limits";
 import { createRedisSessionStore } from "./redis-session-store";
 import { probeRuntime } from "./runtime-link";
@@ -56,6 +57,14 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   validators.catch((err) => log.error({ err }, "cannot load session message schemas"));
   const { ipLimiter, anonymousLimiter, messageLimiter } = createLimiters(opts, deps.redis);
   const nodeId = randomUUID();
+  const liveSessions = deps.redis
+    ? createRedisLiveSessionCap({
+        redis: deps.redis,
+        keyPrefix: opts.redisKeyPrefix,
+        maxSessionsPerUser: opts.maxSessionsPerUser,
+        leaseMs: opts.liveSlotLeaseMs,
+      })
+    : createMemoryLiveSessionCap(opts.maxSessionsPerUser);
   const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(deps.approvals ? { approvals: deps.approvals } : {}),
@@ -126,6 +135,8 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       ipLimiter,
       anonymousLimiter,
       validators,
+      liveSessions,
+      maxSessionsPerUser: opts.maxSessionsPerUser,
       // A `ws.session` span per connection when tracing is on.
       onConnection: (ws, ctx) =>
         traceSession(ws, ctx, () => {
@@ -166,6 +177,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       clearInterval(heartbeat);
       clearInterval(upkeep);
       await registry.shutdown();
+      liveSessions.close();
       // After the links closed: the other nodes see this one gone at once and tell their IDEs.
       await cluster?.close();
       // The upgrade listener stays: until the HTTP server itself closes, new upgrades get 503 + Retry-After.

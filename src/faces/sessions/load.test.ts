@@ -61,7 +61,8 @@ describe("1,000 concurrent sessions", () => {
     const sessions = 1000;
     const g = await startGateway(idp, {
       tokenDelayMs: 1,
-      options: { connectionsPerIpPerMinute: 100_000, sessionTtlMs: 300 },
+      // One user's token for every session: as many IDEs as sessions, not one user's cap.
+      options: { connectionsPerIpPerMinute: 100_000, maxSessionsPerUser: sessions, sessionTtlMs: 300 },
     });
     const clients: IdeClient[] = [];
     try {

@@ -1,6 +1,7 @@
 // What the session gateway is built from: its tunables, its dependencies and the handle it returns.
 import type { Redis } from "ioredis";
 import type { UserClaims } from "../../core/identity/user-tokens";
+import { DEFAULT_LIVE_SLOT_LEASE_MS } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
 import type { SessionStore } from "./session-store";
 import type { ToolApprovals, ToolOutcomeRecorder, ToolPolicy } from "./tool-policy";
@@ -31,6 +32,10 @@ export interface SessionGatewayOptions {
   /** A session without a socket for this long is dropped (its runtime link closed). */
   sessionTtlMs: number;
   connectionsPerIpPerMinute: number;
+  /** Live IDE sockets per principal (issuer, org, sub), on every node together when Redis is shared; more → 429. */
+  maxSessionsPerUser: number;
+  /** With Redis: how long a live socket's slot counts without its node renewing it (a crashed node's lapse). */
+  liveSlotLeaseMs: number;
   messagesPerSessionPerMinute: number;
   runtimeConnectTimeoutMs: number;
   /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */
@@ -49,6 +54,8 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   replayTrimIntervalMs: 1_000,
   sessionTtlMs: 30 * 60_000,
   connectionsPerIpPerMinute: 10,
+  maxSessionsPerUser: 16,
+  liveSlotLeaseMs: DEFAULT_LIVE_SLOT_LEASE_MS,
   messagesPerSessionPerMinute: 100,
   runtimeConnectTimeoutMs: 5_000,
   redisKeyPrefix: "gatehouse",

@@ -10,6 +10,7 @@ import type { UpgradeContext } from "./ide-connection";
 import { sessionMetrics as metrics } from "./metrics";
 import { isOwner, principalKey } from "./owner";
 import { consumePoint } from "./rate-limits";
+import type { LiveSessionCap, LiveSlot } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
 import { UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
@@ -30,6 +31,9 @@ export interface UpgradeHandlerDeps {
   /** Attempts that fail authentication, per client IP (./rate-limits.ts). */
   anonymousLimiter: RateLimiterAbstract;
   validators: Promise<MessageValidators>;
+  /** Live sockets per principal, counted on every node together (./live-session-cap.ts). */
+  liveSessions: LiveSessionCap;
+  maxSessionsPerUser: number;
   onConnection: (ws: WebSocket, ctx: UpgradeContext) => void;
 }
 
@@ -46,11 +50,12 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
     authorizeUpgrade(deps, req, must(match[1], "WS_PATH has one mandatory group")).then(
-      (ctx) => {
-        if (socket.destroyed) return;
+      ({ ctx, slot }) => {
+        if (socket.destroyed) return slot.release();
         // Claimed synchronously right before the 101: two users racing for a new id cannot both get it.
         const session = deps.registry.claim(ctx.sessionId, ctx.claims);
         if (!session) {
+          slot.release();
           metrics.upgrades.inc({ result: "403" });
           refuseUpgrade(socket, new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user"));
           return;
@@ -58,9 +63,12 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
         let attached = false;
         deps.wss.handleUpgrade(req, socket, head, (ws) => {
           attached = true;
+          // The slot is the socket's: however it ends (closed, dropped, terminated by the heartbeat), it is freed.
+          ws.once("close", () => slot.release());
           deps.onConnection(ws, ctx);
         });
         if (attached) return void metrics.upgrades.inc({ result: "accepted" });
+        slot.release();
         // ws answered a handshake it cannot complete (a bad Sec-WebSocket-Key or -Version) with a 400 and will not
         // call back: the session expires as when its IDE leaves, instead of being held for ever without a socket
         // (harmless if a socket is attached: expiry skips a session that has one).
@@ -84,7 +92,7 @@ async function authorizeUpgrade(
   deps: UpgradeHandlerDeps,
   req: IncomingMessage,
   rawId: string,
-): Promise<UpgradeContext> {
+): Promise<{ ctx: UpgradeContext; slot: LiveSlot }> {
   if (deps.registry.shuttingDown) {
     throw new UpgradeRefusal(503, "SHUTTING_DOWN", "Gatehouse is restarting; reconnect and resume", {
       "Retry-After": "5",
@@ -109,7 +117,15 @@ async function authorizeUpgrade(
     metrics.authFailures.inc({ reason: "session_owner_mismatch" });
     throw new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user");
   }
-  return { sessionId, claims, lastSeq };
+  const slot = await deps.liveSessions.acquire(principalKey(claims), sessionId);
+  if (!slot) {
+    throw new UpgradeRefusal(
+      429,
+      "TOO_MANY_SESSIONS",
+      `This user already has ${deps.maxSessionsPerUser} live sessions; close one before opening another`,
+    );
+  }
+  return { ctx: { sessionId, claims, lastSeq }, slot };
 }
 
 async function limitAttempt(limiter: RateLimiterAbstract, key: string): Promise<void> {

@@ -57,6 +57,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   TOKEN_EXPIRED: 401,
   TOKEN_INVALID: 401,
   TOKEN_NOT_FOUND: 404,
+  TOO_MANY_SESSIONS: 429,
   // 503 when tokens cannot be verified at all (identity provider unreachable).
   UNAUTHORIZED: 401,
   UNSUPPORTED_MEDIA_TYPE: 415,
