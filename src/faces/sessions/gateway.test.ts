@@ -327,9 +327,14 @@ describe("resume", () => {
     expect(resync.seq).toBeUndefined();
   });
 
-  it("resuming an unknown session: SESSION_NOT_FOUND without seq, then the id starts afresh at seq 1", async () => {
+  it("resuming an unknown session: 404 SESSION_NOT_FOUND before the 101; in-band, a notice, then seq 1", async () => {
     const g = await gatewayWith();
-    const c = await ide(g, "never-seen", { headers: { "x-gatehouse-last-seq": "41" } });
+    const refused = await refusedUpgrade(`${g.wsBase}/ws/never-seen`, {
+      headers: { authorization: `Bearer ${await idp.mint()}`, "x-gatehouse-last-seq": "41" },
+    });
+    expect(refused).toMatchObject({ status: 404, body: { code: "SESSION_NOT_FOUND" } });
+    const c = await ide(g, "never-seen");
+    c.send({ type: "resume", last_seq: 41 });
     const err = await c.next((f) => f.type === "error");
     expect(err).toMatchObject({ error_code: "SESSION_NOT_FOUND", details: { session_id: "never-seen" } });
     expect(err.seq).toBeUndefined();

@@ -18,6 +18,15 @@ export function ownerOf(claims: UserClaims): SessionOwner {
   };
 }
 
+/** The owner a session record names (the store keeps it as three fields). */
+export function recordOwner(record: { ownerSub: string; orgId?: string; ownerIssuer?: string }): SessionOwner {
+  return {
+    sub: record.ownerSub,
+    ...(record.orgId !== undefined ? { orgId: record.orgId } : {}),
+    ...(record.ownerIssuer !== undefined ? { issuer: record.ownerIssuer } : {}),
+  };
+}
+
 /** True when `claims` name the principal that owns the session (issuer, org and sub all equal). */
 export function isOwner(owner: SessionOwner, claims: UserClaims): boolean {
   return (

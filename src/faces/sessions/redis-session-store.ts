@@ -13,7 +13,8 @@
 //                      link, see ./cluster.ts)
 //   P:ws:frames:{id}   stream entry id `{seq}-0`, fields at, r (replayable 1/0), d (the frame as sent);
 //                      trimmed with MAXLEN ~ replayMaxFrames, age-trimmed on read
-//   P:ws:expired:{id}  string  when the session expired (so a late resume hears SESSION_EXPIRED)
+//   P:ws:expired:{id}  string  JSON {at, sub, org, iss}: when the session expired and whose it was (so a late
+//                      resume by its owner hears SESSION_EXPIRED, and anyone else what an unknown id gets)
 // Session keys expire `ttlMs` after the last write (or the last `touch` of an attached IDE); Redis errors are
 // logged and the node carries on alone. A session ends once cluster-wide: `expireIfIdle` deletes it (and leaves
 // the tombstone) atomically, only when `seen` is older than the idle time, whichever node's timer asks first.
@@ -26,7 +27,9 @@ import {
   type ReplayWindow,
   type SessionRecord,
   type SessionStore,
+  type Tombstone,
 } from "./session-store";
+import { recordOwner } from "./owner";
 import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions", store: "redis" });
@@ -71,13 +74,13 @@ return 0`;
  * timers firing together end it once: one deletes it and writes the tombstone, the other hears -1.
  */
 const EXPIRE_SCRIPT = `
-local h = redis.call('HMGET', KEYS[1], 'owner', 'seen', 'created')
+local h = redis.call('HMGET', KEYS[1], 'owner', 'seen', 'created', 'org', 'iss')
 if not h[1] then return -1 end
 local seen = tonumber(h[2] or h[3] or '0') or 0
 local left = seen + tonumber(ARGV[2]) - tonumber(ARGV[1])
 if left > 0 then return left end
 redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[3], cjson.encode({at = tonumber(ARGV[1]), sub = h[1], org = h[4] or '', iss = h[5] or ''}), 'PX', ARGV[3])
 return 0`;
 
 /**
@@ -152,7 +155,7 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
   return {
     get: (id) => local.get(id),
     replay: (id, lastSeq, beforeSeq) => local.replay(id, lastSeq, beforeSeq),
-    expiredAt: (id) => local.expiredAt(id),
+    expired: (id) => local.expired(id),
 
     create(id, owner) {
       const record = local.create(id, owner);
@@ -197,10 +200,11 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     release: (id) => run(releaseFrames(local, redis, key.frames(id), id), "release"),
 
     delete(id) {
+      const tombstone = tombstoneText(local.get(id), now());
       local.delete(id);
       lastRefresh.delete(id);
       run(
-        redis.pipeline().del(key.session(id), key.frames(id)).set(key.expired(id), String(now()), "PX", tombstoneTtlMs),
+        redis.pipeline().del(key.session(id), key.frames(id)).set(key.expired(id), tombstone, "PX", tombstoneTtlMs),
         "delete",
       );
     },
@@ -289,7 +293,7 @@ async function loadSession(
   const [hashReply, entriesReply, expiredReply] = results;
   const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
   const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
-  const expiredAt = (expiredReply?.[1] ?? null) as string | null;
+  const tombstone = (expiredReply?.[1] ?? null) as string | null;
   if (hash.owner) {
     const record: SessionRecord = {
       id,
@@ -301,9 +305,32 @@ async function loadSession(
     };
     local.restore(record, entries.map(toFrame));
     log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
-  } else if (expiredAt) {
-    local.rememberExpired(id, Number(expiredAt));
+  } else if (tombstone) {
+    local.rememberExpired(id, parseTombstone(tombstone));
   }
+}
+
+/** The tombstone of a session as EXPIRE_SCRIPT writes it too: when it ended and whose it was. */
+function tombstoneText(record: SessionRecord | undefined, at: number): string {
+  return JSON.stringify({ at, sub: record?.ownerSub ?? "", org: record?.orgId ?? "", iss: record?.ownerIssuer ?? "" });
+}
+
+/** A tombstone as stored; one without a recognizable owner (an older format) is nobody's: never disclosed. */
+function parseTombstone(text: string): Tombstone {
+  try {
+    const { at, sub, org, iss } = JSON.parse(text) as Record<string, unknown>;
+    if (typeof at === "number" && typeof sub === "string" && sub) {
+      const owner = recordOwner({
+        ownerSub: sub,
+        ...(typeof org === "string" && org ? { orgId: org } : {}),
+        ...(typeof iss === "string" && iss ? { ownerIssuer: iss } : {}),
+      });
+      return { at: new Date(at), owner };
+    }
+  } catch {
+    // not JSON: the older format, a bare timestamp
+  }
+  return { at: new Date(Number(text) || 0) };
 }
 
 /**

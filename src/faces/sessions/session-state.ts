@@ -9,7 +9,9 @@ import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
 import type { SessionRecord, SessionStore } from "./session-store";
 import type { ToolApprovals, ToolPolicyContext } from "./tool-policy";
-import { isOwner, ownerOf, type SessionOwner } from "./owner";
+import { isOwner, ownerOf, recordOwner, sameOwner, type SessionOwner } from "./owner";
+
+export { recordOwner } from "./owner";
 
 /** A tool_call Gatehouse passed to the IDE and whose answer (decision or result) it still expects. */
 export interface PendingCall {
@@ -206,10 +208,25 @@ export class SessionRegistry {
     );
   }
 
-  /** Nothing of this session is known here: it expired or never existed on this node. */
+  /**
+   * Whether `claims` may resume the session `owner` (as `ownerOf` found it) names: it is theirs, or it expired while
+   * it was theirs. Anyone else hears what an unknown id gets: that a client-chosen id exists, or when it ended, is
+   * its owner's business only.
+   */
+  mayResume(id: string, owner: SessionOwner | undefined, claims: UserClaims): boolean {
+    if (owner !== undefined) return isOwner(owner, claims);
+    const previous = this.store.expired(id)?.owner;
+    return previous !== undefined && isOwner(previous, claims);
+  }
+
+  /**
+   * Nothing of this session is known here: it expired or never existed on this node. That it expired, and when,
+   * is told only to the principal it belonged to (the id may have been taken afresh by someone else since).
+   */
   private refuseUnknownResume(session: LiveSession): void {
     const id = session.record.id;
-    const expiredAt = this.store.expiredAt(id);
+    const tombstone = this.store.expired(id);
+    const expiredAt = tombstone?.owner && sameOwner(tombstone.owner, recordOwner(session.record)) && tombstone.at;
     if (expiredAt) {
       this.sendError(
         session,
@@ -286,14 +303,6 @@ export class SessionRegistry {
     }
     await Promise.all(closing);
   }
-}
-
-export function recordOwner(record: SessionRecord): SessionOwner {
-  return {
-    sub: record.ownerSub,
-    ...(record.orgId !== undefined ? { orgId: record.orgId } : {}),
-    ...(record.ownerIssuer !== undefined ? { issuer: record.ownerIssuer } : {}),
-  };
 }
 
 /** The session is gone: nobody follows its approvals any more (they stay in the store for operators). */

@@ -3,7 +3,7 @@
 // REDIS_URL is set. The hot path (append, replay) is synchronous on purpose: frames are numbered and sent in
 // the order they are emitted, with no await in between.
 
-import type { SessionOwner } from "./owner";
+import { recordOwner, type SessionOwner } from "./owner";
 
 export interface BufferedFrame {
   seq: number;
@@ -27,6 +27,13 @@ export interface SessionRecord {
   nextSeq: number;
 }
 
+/** What is remembered of an expired session: when it ended and whose it was (only its owner may hear of it). */
+export interface Tombstone {
+  at: Date;
+  /** Absent on a tombstone written before owners were recorded: then it is nobody's (never disclosed). */
+  owner?: SessionOwner;
+}
+
 export type ReplayResult =
   | { ok: true; frames: BufferedFrame[] }
   /** Frames after `lastSeq` have left the buffer (or `lastSeq` is from the future): the IDE must resync. */
@@ -45,8 +52,8 @@ export interface SessionStore {
    * are freed now instead of at the end of the replay window. The session itself (owner, seq counter) stays.
    */
   release(id: string): void;
-  /** When a deleted (expired) session ended, if still remembered. */
-  expiredAt(id: string): Date | undefined;
+  /** When a deleted (expired) session ended and whose it was, if still remembered. */
+  expired(id: string): Tombstone | undefined;
   /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
   hydrate?(id: string): Promise<void>;
   /**
@@ -80,7 +87,7 @@ export interface MemorySessionStore extends SessionStore {
   restore(record: SessionRecord, frames: BufferedFrame[]): void;
   /** A frame another node numbered: buffered under its seq; false when this node already has that seq. */
   adopt(id: string, frame: BufferedFrame): boolean;
-  rememberExpired(id: string, at: number): void;
+  rememberExpired(id: string, tombstone: Tombstone): void;
   /** The oldest frame the session's buffer still holds after its bounds (age, count, bytes) were applied. */
   oldestSeq(id: string): number | undefined;
 }
@@ -121,7 +128,7 @@ const TOMBSTONE_LIMIT = 10_000;
 export function createMemorySessionStore(window: ReplayWindow, now: () => number = Date.now): MemorySessionStore {
   const sessions = new Map<string, Buffered>();
   // Remember recently expired ids (bounded, oldest first out) so a late resume gets SESSION_EXPIRED.
-  const tombstones = new Map<string, number>();
+  const tombstones = new Map<string, Tombstone>();
   const maxBytes = window.maxBytes ?? DEFAULT_REPLAY_MAX_BYTES;
   const maxTotalBytes = window.maxTotalBytes ?? DEFAULT_REPLAY_MAX_TOTAL_BYTES;
   let totalBytes = 0;
@@ -168,8 +175,8 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
     }, trimInterval).unref();
   }
 
-  const rememberExpired = (id: string, at: number) => {
-    tombstones.set(id, at);
+  const rememberExpired = (id: string, tombstone: Tombstone) => {
+    tombstones.set(id, tombstone);
     if (tombstones.size > TOMBSTONE_LIMIT) tombstones.delete(tombstones.keys().next().value!);
   };
 
@@ -248,12 +255,9 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       if (!s) return;
       totalBytes -= s.bytes;
       sessions.delete(id);
-      rememberExpired(id, now());
+      rememberExpired(id, { at: new Date(now()), owner: recordOwner(s.record) });
     },
-    expiredAt(id) {
-      const at = tombstones.get(id);
-      return at === undefined ? undefined : new Date(at);
-    },
+    expired: (id) => tombstones.get(id),
     oldestSeq: (id) => sessions.get(id)?.frames[0]?.seq,
   };
 }

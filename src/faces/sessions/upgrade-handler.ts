@@ -113,6 +113,11 @@ async function authorizeUpgrade(
   const lastSeq = requestedLastSeq(req);
   await deps.validators;
   const owner = await deps.registry.ownerOf(sessionId);
+  // A resume of a session that is not the caller's — unknown, or another user's, live or expired — gets one
+  // answer, decided here on one path: nothing tells the caller that the id exists or when it ended.
+  if (lastSeq !== undefined && lastSeq > 0 && !deps.registry.mayResume(sessionId, owner, claims)) {
+    throw new UpgradeRefusal(404, "SESSION_NOT_FOUND", "Session not found");
+  }
   if (owner !== undefined && !isOwner(owner, claims)) {
     metrics.authFailures.inc({ reason: "session_owner_mismatch" });
     throw new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user");
