@@ -2,6 +2,7 @@
 // map keyed by `type` that must name every variant. A message type added to spec/sessions.asyncapi.yaml (and
 // so to generated/) without a handler here is a compile error, not a frame silently dropped at run time.
 import type { RawData } from "ws";
+import { jsonShapeViolation } from "../../http/body/json-shape";
 import type {
   RuntimeAgentStatus,
   RuntimeAgentSwitched,
@@ -85,6 +86,11 @@ export function parseFrame<R extends FrameRoute>(
   } catch {
     return { ok: false, errors: [{ pointer: "/", message: "not valid JSON" }] };
   }
+  // The bounds of every REST body: a frame nested deeper than 32 levels would overflow the recursive code it
+  // reaches once accepted (serialized for the runtime, hashed and audited as a tool outcome), and 1e309 would be
+  // relayed as null. Checked before the schema, iteratively.
+  const violation = jsonShapeViolation(value);
+  if (violation) return { ok: false, errors: [violation] };
   const result = validators.validate(route, value);
   if (!result.ok) return result;
   // Valid against the schema of its `type` on this route: it is that route's generated frame type.

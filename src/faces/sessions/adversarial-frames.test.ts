@@ -1,0 +1,58 @@
+// Adversarial IDE frames: JSON nested too deep for the recursive code every relayed frame reaches (serializing it
+// for the runtime, hashing and auditing its outcome), and numbers JSON.parse turns into Infinity (relayed as
+// null). They are refused at the door like any invalid frame — INVALID_MESSAGE naming where, the socket open — so
+// the tool call they would have answered is still open for a proper answer.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  isFinal,
+  openIde,
+  startGateway,
+  startIdp,
+  tokensOf,
+  type IdeClient,
+  type TestGateway,
+  type TestIdp,
+} from "./test-support";
+
+let idp: TestIdp;
+const running: TestGateway[] = [];
+const clients: IdeClient[] = [];
+
+beforeAll(async () => {
+  idp = await startIdp();
+});
+afterAll(() => idp.close());
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.ws.terminate();
+  for (const g of running.splice(0)) await g.close();
+});
+
+describe("frames nested too deep, or with numbers out of range", () => {
+  it("are refused with INVALID_MESSAGE; the tool call they answered stays open for a proper result", async () => {
+    const g = await startGateway(idp, { tokenDelayMs: 1 });
+    running.push(g);
+    const c = await openIde(`${g.wsBase}/ws/deep-1`, { token: await idp.mint() });
+    clients.push(c);
+    c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+
+    const depth = 200_000;
+    c.send(`{"type":"tool_result","call_id":"${call.call_id}","result":${"[".repeat(depth)}${"]".repeat(depth)}}`);
+    c.send(`{"type":"tool_result","call_id":"${call.call_id}","result":{"size":1e309}}`);
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(2);
+    const [deep, huge] = c.frames.filter((f) => f.type === "error");
+    expect(deep).toMatchObject({
+      error_code: "INVALID_MESSAGE",
+      details: { errors: [{ pointer: expect.stringMatching(/^\/result/) }] },
+    });
+    expect(String(deep?.message)).toMatch(/deeper than 32/);
+    expect(huge).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/result/size" }] } });
+    expect(g.runtime!.received.filter((r) => r.frame.type === "tool_result")).toEqual([]);
+
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "file content" } });
+    await c.next(isFinal);
+    expect(tokensOf(c.frames)).toContain("Готово: main.dart (write_file).");
+  });
+});
