@@ -18,7 +18,8 @@
 // Cache: requests are served from memory. The index is rebuilt when (a) fs.watch reports a change in the root
 // or the registry's folder, (b) a cheap stat of root + registry (at most every `statIntervalMs`) shows a new
 // mtime — for filesystems where watch is unreliable — or (c) in the background after `cacheTtlMs`, which
-// catches edits inside a puruto (a new skill). Rebuilds are single-flight.
+// catches edits inside a puruto (a new skill). Rebuilds are single-flight, and cheap when little changed: each file
+// is probed first and only re-read and re-parsed when its probe changed (read-cache.ts).
 //
 // The build itself (roots, registry, scan, reading each repo) is in scan.ts; this module is the cache around it.
 import { watch, type FSWatcher } from "node:fs";
@@ -26,6 +27,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import { logger } from "../../core/log/logger";
 import { isPlainName } from "./names";
+import { ReadCache } from "./read-cache";
 import { buildIndex, type DiscoveryConfig, discoverySources, type Index, type Puruto } from "./scan";
 
 // Callers have always imported the puruto from here.
@@ -58,6 +60,8 @@ export interface DiscoveryOptions {
   statIntervalMs?: number;
   /** Use fs.watch (default true). */
   watch?: boolean;
+  /** See read-cache.ts (tests set 0 to see reuse without waiting). */
+  racyWindowMs?: number | undefined;
 }
 
 export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptions = {}): Discovery {
@@ -68,6 +72,8 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
   let building: Promise<Index> | null = null;
   let dirty = false;
   let lastStatAt = 0;
+  // What each file read gave, for the next rebuild: an unchanged file is probed (realpath + stat), not re-read.
+  const reads = new ReadCache({ racyWindowMs: options.racyWindowMs });
   const watchers =
     options.watch === false
       ? []
@@ -84,7 +90,8 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
     building = (async () => {
       try {
         // The fingerprint is taken first: a change during the build is seen by the next check.
-        const next = await buildIndex(config, where, await fingerprint());
+        const next = await buildIndex(config, where, await fingerprint(), reads);
+        reads.sweep();
         if (index === null || next.problems.join("\n") !== index.problems.join("\n")) {
           for (const problem of next.problems) log.warn({ problem }, "discovery problem");
         }

@@ -3,9 +3,9 @@
 // items `{name|id, path?, folder?, kind?, commands?, registered_at?}`. A broken file or item never throws:
 // it becomes a problem string and the rest keeps working.
 import { realpath } from "node:fs/promises";
-import { readContained } from "./containment";
 import path from "node:path";
 import { isPlainName } from "./names";
+import { type ContainedRead, type FileReader, NO_CACHE } from "./read-cache";
 
 export interface RegistryEntry {
   name: string;
@@ -40,7 +40,8 @@ export function registryFile(dataPath: string): string {
   return dataPath.endsWith(".json") ? dataPath : path.join(dataPath, "registry.json");
 }
 
-export async function readRegistry(file: string): Promise<RegistryRead> {
+/** `reader` is discovery's ReadCache: an unchanged registry.json is not read or parsed again at each rebuild. */
+export async function readRegistry(file: string, reader: FileReader = NO_CACHE): Promise<RegistryRead> {
   // Contained to the data folder (like every puruto file read): a registry.json symlinked elsewhere is refused.
   let realDataDir: string;
   try {
@@ -48,7 +49,10 @@ export async function readRegistry(file: string): Promise<RegistryRead> {
   } catch {
     return { found: false, entries: [], problems: [`${file}: registry.json not found`] };
   }
-  const read = await readContained(realDataDir, file, REGISTRY_FILE_LIMIT);
+  return reader.read("registry", realDataDir, file, REGISTRY_FILE_LIMIT, (read) => registryRead(file, read));
+}
+
+function registryRead(file: string, read: ContainedRead): RegistryRead {
   if (read.ok) return { found: true, ...parseRegistry(read.text, file) };
   switch (read.reason) {
     case "absent":

@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { mapLimit } from "./concurrency";
 import { readContained, realPathInside } from "./containment";
 import { isPlainName } from "./names";
+import { type ContainedRead, type FileReader, NO_CACHE } from "./read-cache";
 import { must } from "../../core/must";
 
 export interface SkillInfo {
@@ -55,20 +56,43 @@ export const REQUIRED_LAYOUT = [
   ".claude/skills/status/SKILL.md",
 ];
 
-/** `realDir` must already be a real path (symlinks resolved) inside the ecosystem root. */
-export async function readRepo(realDir: string): Promise<RepoInfo> {
+/**
+ * `realDir` must already be a real path (symlinks resolved) inside the ecosystem root. `reader` is discovery's
+ * ReadCache: a file whose probe did not change since the last rebuild is not read or parsed again.
+ */
+export async function readRepo(realDir: string, reader: FileReader = NO_CACHE): Promise<RepoInfo> {
   const problems: string[] = [];
-  const [skills, readme, version] = await Promise.all([
-    readSkills(realDir, problems),
-    readSmallFile(realDir, path.join(realDir, "README.md")),
-    readSmallFile(realDir, path.join(realDir, ".puruto-standard-version")),
+  const [skills, description, standardVersion] = await Promise.all([
+    readSkills(realDir, reader, problems),
+    reader.read("readme", realDir, path.join(realDir, "README.md"), SMALL_FILE_LIMIT, (read) =>
+      read.ok ? firstParagraph(read.text) : undefined,
+    ),
+    reader.read("version", realDir, path.join(realDir, ".puruto-standard-version"), SMALL_FILE_LIMIT, (read) =>
+      read.ok ? read.text.trim() || undefined : undefined,
+    ),
   ]);
-  const description = readme === null ? undefined : firstParagraph(readme);
-  const standardVersion = version?.trim() || undefined;
   return { skills, description, standardVersion, problems };
 }
 
-async function readSkills(realDir: string, problems: string[]): Promise<SkillInfo[]> {
+/** What a SKILL.md says: null when there is none (a folder without SKILL.md is not a skill). */
+type SkillFront =
+  | { ok: true; name: string; description: string; userInvocable: boolean }
+  | { ok: false; error: string };
+
+function skillFront(folder: string, read: ContainedRead): SkillFront | null {
+  if (!read.ok) return null;
+  const front = parseFrontMatter(read.text);
+  if (!front.ok) return front;
+  const data = front.data;
+  return {
+    ok: true,
+    name: typeof data.name === "string" && data.name.trim() ? data.name.trim() : folder,
+    description: typeof data.description === "string" ? data.description.trim() : "",
+    userInvocable: data["user-invocable"] === true,
+  };
+}
+
+async function readSkills(realDir: string, reader: FileReader, problems: string[]): Promise<SkillInfo[]> {
   const skillsDir = path.join(realDir, ".claude", "skills");
   let entries: string[];
   try {
@@ -86,19 +110,18 @@ async function readSkills(realDir: string, problems: string[]): Promise<SkillInf
   const skills = await mapLimit(folders.slice(0, MAX_SKILLS), SKILL_READ_CONCURRENCY, async (folder) => {
     const skillDir = path.join(skillsDir, folder);
     const skillFile = path.join(skillDir, "SKILL.md");
-    const text = await readSmallFile(realDir, skillFile);
-    if (text === null) return null; // a folder without SKILL.md is not a skill
-    const front = parseFrontMatter(text);
+    const front = await reader.read("skill", realDir, skillFile, SMALL_FILE_LIMIT, (read) => skillFront(folder, read));
+    if (front === null) return null;
     if (!front.ok) {
       problems.push(`${skillFile}: ${front.error}`);
       return null;
     }
-    const data = front.data;
     const skill: SkillInfo = {
       command: folder,
-      name: typeof data.name === "string" && data.name.trim() ? data.name.trim() : folder,
-      description: typeof data.description === "string" ? data.description.trim() : "",
-      userInvocable: data["user-invocable"] === true,
+      name: front.name,
+      description: front.description,
+      userInvocable: front.userInvocable,
+      // Not cached: a realpath, a stat and access(X_OK), nothing opened — as cheap as a probe.
       runPath: await executableInside(realDir, path.join(skillDir, "run")),
       skillFile,
     };

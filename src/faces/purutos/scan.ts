@@ -8,6 +8,7 @@ import { mapLimit } from "./concurrency";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
 import { isPurutoFolderName } from "./names";
+import { type FileReader, NO_CACHE } from "./read-cache";
 import { boundedProblems, readRegistry, registryFile } from "./registry";
 import { readRepo, type SkillInfo } from "./repo";
 
@@ -85,11 +86,15 @@ export function discoverySources(config: DiscoveryConfig): DiscoverySources {
   };
 }
 
-/** The index as the file system shows it now; `fingerprint` was taken before the build started. */
+/**
+ * The index as the file system shows it now; `fingerprint` was taken before the build started. Files are read
+ * through `reader` (discovery's ReadCache: unchanged files are not read again).
+ */
 export async function buildIndex(
   config: DiscoveryConfig,
   where: DiscoverySources,
   fingerprint: string,
+  reader: FileReader = NO_CACHE,
 ): Promise<Index> {
   const problems: string[] = [];
   const sources: string[] = [];
@@ -97,7 +102,7 @@ export async function buildIndex(
   const found = new Map<string, Entry>();
 
   if (where.registryPath) {
-    const registry = await readRegistry(where.registryPath);
+    const registry = await readRegistry(where.registryPath, reader);
     for (const problem of registry.problems) problems.push(problem);
     if (registry.found) sources.push(`registry:${where.registryPath}`);
     for (const entry of registry.entries) {
@@ -124,7 +129,7 @@ export async function buildIndex(
     }
   }
 
-  const items = await readPurutos(config, [...found.values()], problems);
+  const items = await readPurutos(config, [...found.values()], reader, problems);
   return {
     items,
     byName: new Map(items.map((item) => [item.name, item])),
@@ -154,9 +159,14 @@ async function resolveRoots(config: DiscoveryConfig, where: DiscoverySources, pr
 }
 
 /** Each entry's repo read (at most READ_CONCURRENCY at a time), sorted by name. */
-async function readPurutos(config: DiscoveryConfig, entries: Entry[], problems: string[]): Promise<Puruto[]> {
+async function readPurutos(
+  config: DiscoveryConfig,
+  entries: Entry[],
+  reader: FileReader,
+  problems: string[],
+): Promise<Puruto[]> {
   const items = await mapLimit(entries, READ_CONCURRENCY, async (entry): Promise<Puruto> => {
-    const repo = entry.dir ? await readRepo(entry.dir) : { skills: [], problems: [] as string[] };
+    const repo = entry.dir ? await readRepo(entry.dir, reader) : { skills: [], problems: [] as string[] };
     for (const problem of repo.problems) problems.push(problem);
     return {
       name: entry.name,
