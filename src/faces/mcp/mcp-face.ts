@@ -9,7 +9,12 @@
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  isInitializeRequest,
+  ListToolsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
@@ -27,6 +32,11 @@ import { sendWebResponse, webRequestOf } from "./web-bridge";
 export const MCP_PREFIX = "/mcp/";
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const METHODS = ["GET", "POST", "DELETE"];
+const EMPTY_BATCH_ANSWER = {
+  jsonrpc: "2.0",
+  id: null,
+  error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: empty batch" },
+} as const;
 
 export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
   auth: Authenticator;
@@ -181,6 +191,13 @@ export function createMcpFace(deps: McpFaceDeps) {
         body = await tools.parseJsonBody(ctx);
         if (body === undefined)
           throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
+        // JSON-RPC 2.0: an empty batch is answered with one Invalid Request error. The SDK answered 202 (nothing
+        // to do), with or without a session. Its status and shape are the SDK's for the other invalid messages.
+        if (Array.isArray(body) && body.length === 0) {
+          ctx.status = 400;
+          ctx.body = EMPTY_BATCH_ANSWER;
+          return;
+        }
       }
       const transport = await transportFor(ctx, route, principal, body);
       // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.

@@ -21,6 +21,7 @@ import {
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "koa";
+import { invalidParamsAnswer } from "./invalid-params";
 
 /** One request (not a batch, not initialize) whose caller asked for no progress notifications. */
 function wantsNoStream(body: unknown): boolean {
@@ -44,7 +45,7 @@ export class SessionTransport implements Transport {
 
   constructor(options: WebStandardStreamableHTTPServerTransportOptions) {
     this.sdk = new WebStandardStreamableHTTPServerTransport(options);
-    this.sdk.onmessage = (message, extra) => this.onmessage?.(message, extra);
+    this.sdk.onmessage = (message, extra) => this.deliver(message, extra);
     this.sdk.onerror = (error) => this.onerror?.(error);
     this.sdk.onclose = () => {
       this.closed = true;
@@ -88,6 +89,20 @@ export class SessionTransport implements Transport {
   }
 
   /**
+   * A message from the client to the session's Server — except a request whose params break its method's schema,
+   * which is answered Invalid params (-32602) here (./invalid-params.ts: the SDK would say Internal error). The
+   * answer goes out after this turn, as the Server's do, once the SDK transport has set up the request's stream.
+   */
+  private deliver(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    const refusal = invalidParamsAnswer(message);
+    if (refusal === undefined) {
+      this.onmessage?.(message, extra);
+      return;
+    }
+    queueMicrotask(() => this.send(refusal).catch((err: unknown) => this.onerror?.(err as Error)));
+  }
+
+  /**
    * The caller of request `id` went away before its answer: the request is cancelled as by its client's
    * `notifications/cancelled`, so its handler's signal aborts as a REST request's does when its caller leaves (a
    * call waiting for an approval stops waiting: it never runs unseen once approved). No-op once answered.
@@ -127,7 +142,7 @@ export class SessionTransport implements Transport {
         }
         settled();
       });
-      this.onmessage?.(request, { requestInfo: { headers: ctx.req.headers, url: new URL(ctx.href) } });
+      this.deliver(request, { requestInfo: { headers: ctx.req.headers, url: new URL(ctx.href) } });
     });
   }
 }

@@ -1,0 +1,131 @@
+// JSON-RPC 2.0's error rules at the MCP endpoints, where the SDK (1.32) breaks them: an empty batch `[]` was
+// answered 202 (JSON-RPC: one Invalid Request error, -32600), and a tools/call whose `arguments` is not an object
+// (an array, a string, a number) was -32603 Internal error instead of -32602 Invalid params — the SDK's request
+// parse throws before its own InvalidParams check. Raw HTTP here, as a hostile or sloppy client sends it.
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { mcpClient, registerMcpBot, UAPK } from "./support";
+
+let g: TestGatehouse;
+let agents: Client;
+let purutos: Client;
+
+beforeAll(async () => {
+  g = await startTestGatehouse();
+  await registerMcpBot(g);
+  agents = await mcpClient(`${g.url}/mcp/agents/${UAPK}`, { "X-API-Key": g.apiKey });
+  purutos = await mcpClient(`${g.url}/mcp/purutos`, { "X-API-Key": g.apiKey });
+});
+
+afterAll(async () => {
+  await agents?.close();
+  await purutos?.close();
+  await g?.dispose();
+});
+
+const sessionOf = (client: Client) => (client.transport as { sessionId?: string }).sessionId!;
+
+/** A raw POST of `body` on the endpoint of `client`'s session (no session header when `client` is undefined). */
+async function post(path: string, body: unknown, client?: Client) {
+  const response = await fetch(`${g.url}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "x-api-key": g.apiKey,
+      "mcp-protocol-version": "2025-06-18",
+      ...(client ? { "mcp-session-id": sessionOf(client) } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  const type = response.headers.get("content-type") ?? "";
+  // An SSE answer: its data lines, each a JSON-RPC message.
+  const messages = type.startsWith("text/event-stream")
+    ? [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!))
+    : text
+      ? [JSON.parse(text)].flat()
+      : [];
+  return { status: response.status, type, messages };
+}
+
+const call = (id: number, args: unknown, meta?: Record<string, unknown>) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name: "noop.ping", arguments: args, ...(meta ? { _meta: meta } : {}) },
+});
+
+describe("an empty JSON-RPC batch", () => {
+  it.each([
+    ["/mcp/agents/mcp-bot", () => agents],
+    ["/mcp/purutos", () => purutos],
+  ])("on %s is one Invalid Request error (-32600), not 202", async (path, client) => {
+    for (const session of [client(), undefined]) {
+      const answer = await post(path, [], session);
+
+      expect(answer.status).toBe(400);
+      expect(answer.type).toContain("application/json");
+      expect(answer.messages).toEqual([
+        { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: empty batch" } },
+      ]);
+    }
+  });
+});
+
+describe("tools/call with arguments that are not an object", () => {
+  it.each([
+    ["an array", []],
+    ["an array of objects", [{ params: {} }]],
+    ["a string", "params"],
+    ["a number", 7],
+    ["null", null],
+  ])("answers Invalid params (-32602) when arguments is %s, the session still works after", async (_, args) => {
+    const answer = await post(`/mcp/agents/${UAPK}`, call(41, args), agents);
+
+    expect(answer.status).toBe(200);
+    expect(answer.messages).toHaveLength(1);
+    expect(answer.messages[0]).toMatchObject({ jsonrpc: "2.0", id: 41, error: { code: -32602 } });
+    expect(answer.messages[0].error.message).toContain("arguments");
+    expect((await agents.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it("answers -32602 on the SSE path too (a call that asks for progress) and on the purutos endpoint", async () => {
+    const streamed = await post(`/mcp/agents/${UAPK}`, call(42, [], { progressToken: "p" }), agents);
+    const onPurutos = await post(
+      "/mcp/purutos",
+      { ...call(43, []), params: { name: "puruto-data.status", arguments: [] } },
+      purutos,
+    );
+
+    expect(streamed.type).toContain("text/event-stream");
+    expect(streamed.messages).toEqual([
+      expect.objectContaining({ id: 42, error: expect.objectContaining({ code: -32602 }) }),
+    ]);
+    expect(onPurutos.messages).toEqual([
+      expect.objectContaining({ id: 43, error: expect.objectContaining({ code: -32602 }) }),
+    ]);
+  });
+
+  it("answers each request of a batch: -32602 for the bad call, a result for the good one", async () => {
+    const answer = await post(
+      `/mcp/agents/${UAPK}`,
+      [call(44, []), call(45, { params: {}, counterparty: "a@ok.example" })],
+      agents,
+    );
+
+    const byId = new Map(answer.messages.map((m) => [m.id, m]));
+    expect(byId.get(44)).toMatchObject({ error: { code: -32602 } });
+    expect(byId.get(45)).toMatchObject({ result: { isError: false } });
+  });
+
+  it("answers -32602 to tools/list with a cursor that is not a string", async () => {
+    const list = { jsonrpc: "2.0", id: 46, method: "tools/list", params: { cursor: 5 } };
+    const answer = await post(`/mcp/agents/${UAPK}`, list, agents);
+
+    expect(answer.messages).toEqual([
+      expect.objectContaining({ id: 46, error: expect.objectContaining({ code: -32602 }) }),
+    ]);
+  });
+});
