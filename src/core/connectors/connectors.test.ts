@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { isPrivateAddress, hostAllowed } from "./network-guard";
+import { checkUrl, hostAllowed, isPrivateAddress } from "./network-guard";
 import { createConnectors } from "./registry";
 import type { ConnectorResult } from "./types";
 
@@ -377,6 +377,54 @@ describe("network guard", () => {
     for (const address of ["64:ff9b::808:808", "64:ff9b::93.184.216.34", "2002:808:808::1"]) {
       expect(isPrivateAddress(address), address).toBe(false);
     }
+  });
+
+  it("refuses every Teredo address (2001:0::/32), whatever IPv4 addresses it carries", () => {
+    // Server 127.0.0.1 / client 127.0.0.1 (stored XOR 0xffffffff: 80ff:fffe); server 8.8.8.8 / client
+    // 169.254.169.254 (5601:5601); RFC 4380's own example (server 65.54.227.120, client 192.0.2.45); and one
+    // carrying only public addresses (server 8.8.8.8, client 93.184.216.34: a247:27dd).
+    for (const address of [
+      "2001:0:7f00:1::80ff:fffe",
+      "2001:0:808:808:8000:ffff:5601:5601",
+      "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+      "2001:0:808:808::a247:27dd",
+      "2001::1",
+    ]) {
+      expect(isPrivateAddress(address), address).toBe(true);
+    }
+    expect(
+      checkUrl(new URL("http://[2001:0:7f00:1::80ff:fffe]/"), {
+        allowedHosts: ["2001:0:7f00:1::80ff:fffe"],
+        allowPrivate: false,
+      }),
+    ).toMatchObject({ ok: false, code: "ADDRESS_BLOCKED" });
+    // Its neighbours in 2001::/23 that are ordinary global unicast stay reachable.
+    for (const address of ["2001:4860:4860::8888", "2001:1::3"]) {
+      expect(isPrivateAddress(address), address).toBe(false);
+    }
+  });
+
+  it("judges ISATAP (…:0:5efe:a.b.c.d, …:200:5efe:a.b.c.d) and SIIT (::ffff:0:a.b.c.d) by their IPv4 address", () => {
+    for (const address of [
+      "2600::5efe:7f00:1",
+      "2600:1:2:3:0:5efe:169.254.169.254",
+      "2600:1:2:3:200:5efe:a00:1",
+      "2600:1:2:3:100:5efe:c0a8:1",
+      "::ffff:0:7f00:1",
+      "::ffff:0:169.254.169.254",
+    ]) {
+      expect(isPrivateAddress(address), address).toBe(true);
+    }
+    for (const address of ["2600:1:2:3:0:5efe:808:808", "2600:1:2:3:200:5efe:5db8:d822", "::ffff:0:808:808"]) {
+      expect(isPrivateAddress(address), address).toBe(false);
+    }
+  });
+
+  it("refuses IPv4-compatible ::a.b.c.d outright (deprecated: no public service uses it), and special IPv6 ranges", () => {
+    for (const address of ["::127.0.0.1", "::8.8.8.8", "::a9fe:a9fe", "2001:2::1", "3fff::1", "3fff:fff:ffff::1"]) {
+      expect(isPrivateAddress(address), address).toBe(true);
+    }
+    expect(isPrivateAddress("4000::1")).toBe(false);
   });
 
   it("matches allow-list entries exactly or by subdomain wildcard", () => {

@@ -2,7 +2,8 @@
 // loopback, link-local or otherwise special address unless the tool sets `allow_private: true`.
 //
 // Every address a name resolves to is checked (IPv4 and IPv6; an IPv6 address that carries an IPv4 one — mapped
-// ::ffff:127.0.0.1, NAT64 64:ff9b::7f00:1, 6to4 2002:7f00:1:: — is judged by that IPv4 address). The check
+// ::ffff:127.0.0.1, SIIT ::ffff:0:7f00:1, NAT64 64:ff9b::7f00:1, 6to4 2002:7f00:1::, ISATAP …:0:5efe:7f00:1 — is
+// judged by that IPv4 address; Teredo 2001:0::/32 and IPv4-compatible ::a.b.c.d are refused outright). The check
 // runs INSIDE the connection's own DNS lookup (`guardedLookup`, given to node:http(s) `request` as its `lookup`
 // option), so the addresses that are checked are exactly the ones
 // the socket connects to: a DNS server that answers a public address once and a private one the next time
@@ -41,12 +42,25 @@ for (const [network, prefix] of BLOCKED_IPV4) {
   // by the IPv4 address inside, like ::ffff:a.b.c.d.
   blocked.addSubnet(`64:ff9b::${ipv4AsHextets(network)}`, 96 + prefix, "ipv6");
   blocked.addSubnet(`2002:${ipv4AsHextets(network)}::`, 16 + prefix, "ipv6");
+  // SIIT's IPv4-translated form (::ffff:0:a.b.c.d, RFC 2765): a stateless translator on the path maps it to
+  // a.b.c.d. Node's BlockList judges ::ffff:a.b.c.d (mapped) by its IPv4 address itself, but not this one.
+  blocked.addSubnet(`::ffff:0:${ipv4AsHextets(network)}`, 96 + prefix, "ipv6");
 }
 for (const [network, prefix] of [
   ["::", 96], // unspecified, loopback ::1 and IPv4-compatible ::a.b.c.d
   ["64:ff9b:1::", 48], // local-use NAT64
   ["100::", 64], // discard
+  // Teredo (RFC 4380): server IPv4 in bits 32-63, client IPv4 XOR 0xffffffff in the last 32. Refused outright rather
+  // than judged by the two addresses it carries: a host with a Teredo interface sends to it over UDP through the
+  // client's NAT and the server, so either address could be reached, and the public Teredo service is shut down —
+  // no tool needs a Teredo destination (allow_private still permits one).
+  ["2001::", 32],
+  ["2001:2::", 48], // benchmarking (like 198.18.0.0/15)
+  ["2001:10::", 28], // ORCHID (deprecated), not routable
+  ["2001:20::", 28], // ORCHIDv2, not routable
   ["2001:db8::", 32], // documentation
+  ["3fff::", 20], // documentation (RFC 9637)
+  ["5f00::", 16], // SRv6 segment identifiers (RFC 9602), not globally reachable
   ["fc00::", 7], // unique local
   ["fe80::", 10], // link-local
   ["fec0::", 10], // site-local (deprecated)
@@ -65,7 +79,39 @@ function ipv4AsHextets(address: string): string {
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true; // not an address at all: refuse rather than guess
-  return blocked.check(address, family === 4 ? "ipv4" : "ipv6");
+  if (blocked.check(address, family === 4 ? "ipv4" : "ipv6")) return true;
+  const isatap = family === 6 ? isatapIPv4(address) : undefined;
+  return isatap !== undefined && blocked.check(isatap, "ipv4");
+}
+
+/**
+ * The IPv4 address of an ISATAP address (RFC 5214): any /64 prefix, then the interface id 0000:5efe (0200:5efe
+ * when the IPv4 address is global; the u/g bits may be set) and the IPv4 address. A host on an ISATAP link sends
+ * to it over IPv4, straight to that address. A suffix, so it is not a BlockList subnet.
+ */
+function isatapIPv4(address: string): string | undefined {
+  const groups = hextetsOf(address) ?? [];
+  if (groups[5] !== 0x5efe || ((groups[4] ?? 0) & 0xfcff) !== 0) return undefined;
+  const [high = 0, low = 0] = groups.slice(6);
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * The eight 16-bit groups of an IPv6 address, from the URL parser's canonical form (a dotted IPv4 tail becomes
+ * two hex groups, `::` stays the only shorthand); undefined when it does not parse there (a zone id).
+ */
+function hextetsOf(address: string): number[] | undefined {
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return undefined;
+  }
+  const [head = "", tail] = canonical.split("::");
+  const groups = (part: string | undefined) => (part ? part.split(":").map((group) => Number.parseInt(group, 16)) : []);
+  const before = groups(head);
+  const after = groups(tail);
+  return [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
 }
 
 /** `api.example.com` matches itself; `*.example.com` matches any subdomain (not the bare domain). */
