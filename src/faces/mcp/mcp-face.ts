@@ -9,18 +9,14 @@
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import {
-  CallToolRequestSchema,
-  ErrorCode,
-  isInitializeRequest,
-  ListToolsRequestSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
 import type { RouteGuard } from "../../http/boundary/guard";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
+import { emptyBatchAnswer, notJsonRpcAnswer } from "./invalid-request";
 import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
@@ -32,11 +28,6 @@ import { sendWebResponse, webRequestOf } from "./web-bridge";
 export const MCP_PREFIX = "/mcp/";
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const METHODS = ["GET", "POST", "DELETE"];
-const EMPTY_BATCH_ANSWER = {
-  jsonrpc: "2.0",
-  id: null,
-  error: { code: ErrorCode.InvalidRequest, message: "Invalid Request: empty batch" },
-} as const;
 
 export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
   auth: Authenticator;
@@ -191,18 +182,17 @@ export function createMcpFace(deps: McpFaceDeps) {
         body = await tools.parseJsonBody(ctx);
         if (body === undefined)
           throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
-        // JSON-RPC 2.0: an empty batch is answered with one Invalid Request error. The SDK answered 202 (nothing
-        // to do), with or without a session. Its status and shape are the SDK's for the other invalid messages.
-        if (Array.isArray(body) && body.length === 0) {
-          ctx.status = 400;
-          ctx.body = EMPTY_BATCH_ANSWER;
-          return;
-        }
+        // JSON-RPC 2.0: an empty batch is one Invalid Request error (./invalid-request.ts; the SDK said 202).
+        const emptyBatch = emptyBatchAnswer(body);
+        if (emptyBatch) return answerInvalidRequest(ctx, emptyBatch);
       }
       const transport = await transportFor(ctx, route, principal, body);
       // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
       const answered = transport.answerAsJson(ctx, body);
       if (answered) return answered;
+      // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
+      const notJsonRpc = ctx.method === "POST" ? notJsonRpcAnswer(body) : undefined;
+      if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
       cancelWhenCallerLeaves(ctx, transport, body);
       const response = await transport.sdk.handleRequest(
         webRequestOf(ctx),
@@ -223,6 +213,12 @@ export function createMcpFace(deps: McpFaceDeps) {
 }
 
 export type McpFace = ReturnType<typeof createMcpFace>;
+
+/** A JSON-RPC Invalid Request answer, as the SDK sends its own (HTTP 400, application/json). */
+function answerInvalidRequest(ctx: Context, answer: object): void {
+  ctx.status = 400;
+  ctx.body = answer;
+}
 
 /** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
 function requestIds(body: unknown): Array<string | number> {

@@ -129,3 +129,20 @@ describe("tools/call with arguments that are not an object", () => {
     ]);
   });
 });
+
+describe("a body that is JSON but not JSON-RPC", () => {
+  it.each([
+    ["an object that is no message", { foo: 1 }],
+    ["a request whose method is a number", { jsonrpc: "2.0", id: 1, method: 5 }],
+    ["JSON-RPC 1.0", { jsonrpc: "1.0", id: 1, method: "tools/list" }],
+    ["a request with array params", { jsonrpc: "2.0", id: 1, method: "tools/list", params: [] }],
+    ["a batch holding a non-message", [{ jsonrpc: "2.0", id: 1, method: "tools/list" }, 7]],
+  ])("is Invalid Request (-32600), not Parse error (-32700): %s", async (_, body) => {
+    const answer = await post(`/mcp/agents/${UAPK}`, body, agents);
+
+    expect(answer.status).toBe(400);
+    expect(answer.messages).toEqual([
+      { jsonrpc: "2.0", id: null, error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" } },
+    ]);
+  });
+});
