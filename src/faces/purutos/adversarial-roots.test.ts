@@ -106,6 +106,21 @@ describe("registry roots", () => {
     expect(problems.some((p) => p.includes("holds Gatehouse's data dir"))).toBe(true);
   });
 
+  it('a scanned puruto-* symlink to the ecosystem root itself is refused, as the registry\'s `folder: "."` is', async () => {
+    // Otherwise the whole root became one puruto: its skills could be symlinks to any other puruto's SKILL.md,
+    // `run` or .env.example, all "inside" it, and run under its name with the root as working directory.
+    const eco = path.join(base, "eco");
+    await writePuruto(eco, "puruto-real");
+    await symlink(".", path.join(eco, "puruto-self"));
+    await symlink(eco, path.join(eco, "puruto-self-abs"));
+
+    const d = discoverFromEnv({ GATEHOUSE_ECOSYSTEM_ROOT: eco });
+
+    expect((await d.list()).map((p) => p.name)).toEqual(["puruto-real"]);
+    const { problems } = await d.snapshot();
+    expect(problems.filter((p) => p.includes("points at the ecosystem root itself")).length).toBe(2);
+  });
+
   it("a data folder at the top of the file system does not make `/` a root", async () => {
     // PURUTO_DATA_PATH=/x → its parent is `/`; an entry under it would be honoured if `/` were a root.
     const d = createDiscovery(

@@ -121,6 +121,12 @@ export async function buildIndex(
   for (const realRoot of roots.realScanRoots) {
     for (const folder of await scanRoot(realRoot, problems)) {
       if (found.has(folder.name)) continue;
+      // As for registry entries: a root is a folder of purutos, never one (a `puruto-x -> .` symlink made the whole
+      // root a puruto, whose skills could then be symlinks to any other puruto's files, all "inside" it).
+      if (roots.realScanRoots.includes(folder.dir) || roots.registryRoots.includes(folder.dir)) {
+        problems.push(`${path.join(realRoot, folder.name)}: points at the ecosystem root itself, ignored`);
+        continue;
+      }
       if (roots.forbidden.some((f) => isInside(folder.dir, f) || isInside(f, folder.dir))) {
         problems.push(`${folder.dir}: holds Gatehouse's data dir, ignored`);
         continue;
