@@ -395,10 +395,11 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
   });
 
   it("Sessions: more live sessions than one page are reached with Load more, and the auto-refresh keeps them", async () => {
-    const developer = await g.userTokenFor(g.orgId, "dev@console", ["developer"]);
     const sockets: WebSocket[] = [];
     try {
       for (let i = 0; i < CONSOLE_PAGE + 2; i++) {
+        // One developer each: a user has at most GATEHOUSE_WS_MAX_SESSIONS_PER_USER (16) live sessions.
+        const developer = await g.userTokenFor(g.orgId, `dev-${i}@console`, ["developer"]);
         const ws = new WebSocket(`${g.url.replace(/^http/, "ws")}/ws/console-session-${i}`, {
           headers: { authorization: `Bearer ${developer}` },
         });
