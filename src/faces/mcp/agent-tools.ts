@@ -120,7 +120,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
         meta: { channel: "mcp", mcp_session_id: session.sessionId, mcp_request_id: String(extra.requestId) },
       });
     } catch (err) {
-      if (err instanceof ActionConflictError) return refused(err.code, err.message);
+      if (err instanceof ActionConflictError) return refused(err.code, err.message, undefined, err.details);
       if (err instanceof ActionUnavailableError) return refused(err.code, err.message);
       throw err;
     }

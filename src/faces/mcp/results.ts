@@ -9,9 +9,22 @@ function text(structured: Record<string, unknown>, summary: string, isError: boo
   return { content: [{ type: "text", text: summary }], structuredContent: structured, isError };
 }
 
-/** The call was refused before the engine decided anything (bad arguments, unknown tool, conflict). */
-export function refused(code: string, message: string, errors?: InputProblem[]): CallToolResult {
-  return text({ status: "refused", code, message, ...(errors ? { errors } : {}) }, `${code}: ${message}`, true);
+/**
+ * The call was refused before the engine decided anything (bad arguments, unknown tool, conflict). `details` are the
+ * members the REST problem carries besides its code (IDEMPOTENCY_OUTCOME_UNKNOWN: `interaction_id`, the interaction
+ * whose outcome the agent must look up): a program reads them here, not out of the message's prose.
+ */
+export function refused(
+  code: string,
+  message: string,
+  errors?: InputProblem[],
+  details: Record<string, unknown> = {},
+): CallToolResult {
+  return text(
+    { status: "refused", code, message, ...details, ...(errors ? { errors } : {}) },
+    `${code}: ${message}`,
+    true,
+  );
 }
 
 const reasonsText = (reasons: readonly Reason[]) => reasons.map((r) => `${r.code}: ${r.message}`).join("; ");
