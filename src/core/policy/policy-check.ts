@@ -36,7 +36,15 @@ export interface PolicyDeps {
   };
   tokens: Pick<CapabilityTokenService, "verify">;
   budgets: { current(...args: Parameters<BudgetCounters["current"]>): MaybePromise<number> };
-  counterparties: { isKnown(...args: Parameters<KnownCounterparties["isKnown"]>): MaybePromise<boolean> };
+  counterparties: {
+    isKnown(...args: Parameters<KnownCounterparties["isKnown"]>): MaybePromise<boolean>;
+    /**
+     * Which of an action's counterparties are not known yet, asked all at once: a networked store answers it in a
+     * few round trips instead of one per counterparty (an action may name ~10,000). Optional: without it, `isKnown`
+     * is asked of each.
+     */
+    unknownAmong?(orgId: string, uapkId: string, counterparties: readonly string[]): Promise<string[]>;
+  };
   findApproval?: FindApproval | undefined;
 }
 

@@ -109,10 +109,7 @@ function judge(
 }
 
 async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: string[]): Promise<CheckOutcome> {
-  const unknown: string[] = [];
-  for (const c of counterparties) {
-    if (!(await deps.counterparties.isKnown(input.orgId, input.request.uapk_id, c))) unknown.push(c);
-  }
+  const unknown = await unknownOf(input, deps, counterparties);
   if (unknown.length > 0)
     return escalate(
       [{ code: "NEW_COUNTERPARTY", message: `First interaction with counterparty ${named(unknown.map(quote))}` }],
@@ -127,6 +124,17 @@ async function escalateUnknown(input: Input, deps: PolicyDeps, counterparties: s
       counterparties.map((c) => clipped(c)),
     ),
   );
+}
+
+/** The counterparties the agent has not dealt with yet, in order: in one batched question when the store has one. */
+async function unknownOf(input: Input, deps: PolicyDeps, counterparties: string[]): Promise<string[]> {
+  const { orgId } = input;
+  const uapkId = input.request.uapk_id;
+  const store = deps.counterparties;
+  if (store.unknownAmong) return store.unknownAmong(orgId, uapkId, counterparties);
+  const unknown: string[] = [];
+  for (const c of counterparties) if (!(await store.isKnown(orgId, uapkId, c))) unknown.push(c);
+  return unknown;
 }
 
 const LISTS = ["counterparty_allowlist", "counterparty_blocklist"] as const;
