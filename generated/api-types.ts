@@ -2128,8 +2128,9 @@ export interface components {
         /** @description Configuration of one tool. */
         ToolConfig: {
             /**
-             * @description Where this tool's params carry an amount, beyond the well-known `amount` (any depth, any letter case): dot
-             *     paths into `params`, as in `recipient_params`. Every amount found is checked against
+             * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
+             *     array; any depth, any letter case; their currencies in `currency`/`currencies`): dot paths into `params`, as in
+             *     `recipient_params`. Every amount found is checked against
              *     `policy.amount_threshold`; one that differs from the declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];

@@ -7,8 +7,10 @@
 //                 a number, an array of them, or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
-//   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`)
-//   currencies    currency (a string, a number, an array of them; any other value counts as its JSON text)
+//   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
+//                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000)
+//   currencies    currency, currencies (a string, a number, an array of them; any other value counts as its JSON
+//                 text)
 //   jurisdictions jurisdiction, country, country_code
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
@@ -49,7 +51,10 @@ const RECIPIENT_KEYS = new Set([
 ]);
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 const AMOUNT_KEYS = new Set(["amount"]);
-const CURRENCY_KEYS = new Set(["currency"]);
+// The plural keys, as the recipient keys have theirs: a connector receives them beside the singular ones, and the
+// policy must not judge `amount` alone while `amounts` goes through unread.
+const AMOUNT_LIST_KEYS = new Set(["amounts"]);
+const CURRENCY_KEYS = new Set(["currency", "currencies"]);
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 
 /** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
@@ -118,6 +123,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     const here = `${source}.${clipped(key)}`;
     if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
     if (AMOUNT_KEYS.has(folded)) facts.amounts.push({ source: here, value });
+    if (AMOUNT_LIST_KEYS.has(folded)) collectAmounts(value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
     if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);
@@ -145,6 +151,16 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
+}
+
+/** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
+function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {
+  if (!Array.isArray(value)) {
+    facts.amounts.push({ source, value });
+    return;
+  }
+  for (let i = 0; i < value.length; i++)
+    if (i in value) facts.amounts.push({ source: `${source}[${i}]`, value: value[i] });
 }
 
 /** Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it). */

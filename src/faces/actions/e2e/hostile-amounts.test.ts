@@ -1,0 +1,83 @@
+// Amounts as an agent may spell them to slip under an auto-approve threshold, sent as raw JSON over HTTP: an amount
+// the policy cannot read as a plain finite non-negative number is never ALLOWed under a threshold, and whatever the
+// connector receives is what was judged (the largest of several amounts counts). On both store backends.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
+import { API_KEY } from "../../../test-support/gatehouse";
+import { registerManifest } from "../../../test-support/http";
+
+const UAPK = "payer-bot";
+
+/** `params` as raw JSON text, so `1e309` and `-0` reach the server as written. */
+const body = (params: string, action = "") =>
+  `{"uapk_id":"${UAPK}","agent_id":"${UAPK}","action":{"type":"payment","tool":"send"${action},"params":${params}}}`;
+
+// Each must never be ALLOWed under a 100 USD threshold: DENY (unreadable), ESCALATE (above it) or 400.
+const HOSTILE: [string, string, string?][] = [
+  ["an amount past float range", `{"amount":1e309,"currency":"USD"}`],
+  ["a declared amount past float range", `{"currency":"USD"}`, `,"amount":1e309,"currency":"USD"`],
+  ["a huge exponent in a string", `{"amount":"1e400","currency":"USD"}`],
+  ["thousands separators", `{"amount":"1,000.00","currency":"USD"}`],
+  ["full-width digits above the threshold", `{"amount":"\uff11\uff10\uff10\uff10","currency":"USD"}`],
+  ["Arabic-Indic digits", `{"amount":"\u0665\u0660\u0660\u0660","currency":"USD"}`],
+  ["a negative amount", `{"amount":-5000,"currency":"USD"}`],
+  ["a NUL after the digits", `{"amount":"50\\u00005000","currency":"USD"}`],
+  ["two amount fields, the larger nested", `{"amount":50,"currency":"USD","payment":{"amount":5000}}`],
+  ["an {value, amount} object", `{"amount":{"value":50,"amount":5000},"currency":"USD"}`],
+  ["an amount array", `{"amount":[50,5000],"currency":"USD"}`],
+  ["a declared amount below, params above", `{"amount":5000,"currency":"USD"}`, `,"amount":50,"currency":"USD"`],
+  ["a second currency hidden in an array", `{"amount":50,"currency":["USD","BTC"]}`],
+  ["a full-width currency of another code", `{"amount":50,"currency":"\uff22\uff34\uff23"}`],
+  ["an amount in a list of amounts", `{"amount":50,"currency":"USD","amounts":[5000]}`],
+  ["a list of amounts in objects", `{"amount":50,"currency":"USD","amounts":[{"value":5000}]}`],
+  ["another currency in a list of currencies", `{"amount":50,"currency":"USD","currencies":["BTC"]}`],
+];
+
+const backends = await gatehouseBackends("hostile amounts");
+
+describe.each(backends)("hostile amounts under a threshold ($name)", (backend) => {
+  let opened: OpenedBackend;
+  let g: TestGatehouse;
+
+  beforeAll(async () => {
+    opened = await backend.open();
+    g = await startTestGatehouse({ env: opened.env });
+    await registerManifest(g, {
+      uapk_id: UAPK,
+      agent: { id: UAPK, name: "Payer" },
+      capabilities: ["payment:send"],
+      policy: { amount_threshold: { amount: 100, currency: "USD" } },
+      tools: { "payment:send": { connector: { type: "echo" } } },
+    });
+  });
+
+  afterAll(async () => {
+    await g?.dispose();
+    await opened?.dispose();
+  });
+
+  const post = async (text: string) => {
+    const response = await fetch(`${g.url}/api/v1/gateway/execute`, {
+      method: "POST",
+      headers: { "x-api-key": API_KEY, "content-type": "application/json" },
+      body: text,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  };
+
+  it.each(HOSTILE)("%s is never ALLOWed", async (_name, params, action = "") => {
+    const reply = await post(body(params, action));
+    if (reply.status === 400) return;
+    expect(reply.status).toBe(200);
+    expect(reply.body.decision).not.toBe("ALLOW");
+    expect(reply.body.executed).toBe(false);
+  });
+
+  it("plain spellings of a small amount are ALLOWed and reach the connector as sent", async () => {
+    for (const params of [`{"amount":-0,"currency":"usd"}`, `{"amount":" 0050.00 ","currency":"\uff35\uff33\uff24"}`]) {
+      const reply = await post(body(params));
+      expect(reply.body, params).toMatchObject({ decision: "ALLOW", executed: true });
+    }
+  });
+});
