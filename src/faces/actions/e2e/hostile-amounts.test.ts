@@ -63,7 +63,7 @@ describe.each(backends)("hostile amounts under a threshold ($name)", (backend) =
       headers: { "x-api-key": API_KEY, "content-type": "application/json" },
       body: text,
     });
-    return { status: response.status, body: (await response.json()) as Record<string, any> };
+    return { status: response.status, body: (await response.json()) as { decision?: string; executed?: boolean } };
   };
 
   it.each(HOSTILE)("%s is never ALLOWed", async (_name, params, action = "") => {
