@@ -1757,7 +1757,9 @@ export interface components {
          *     appended; `*.acme.com` matches one label under acme.com. Values and patterns are compared after one
          *     normalisation: Unicode NFKC, case folding, trimming, no trailing dots, IDNA for domains. A value that holds
          *     several recipients (separated by `,` `;` whitespace, line breaks, NUL…) is split and each part checked; a value
-         *     mixing scripts (a look-alike) or carrying invisible characters is denied `COUNTERPARTY_BLOCKED`.
+         *     mixing scripts (a look-alike), carrying invisible characters, a percent-escape (`boss%40evil.com`: a receiving
+         *     system may decode it) or a domain spelled with ß or ς (IDNA2003 and IDNA2008 read two different domains) is
+         *     denied `COUNTERPARTY_BLOCKED`.
          *
          *     Missing data fails closed: with a jurisdiction list, an action naming no jurisdiction (or one that is not an
          *     ISO 3166-1 country) is denied; with a counterparty list, an action naming no recipient is denied.

@@ -163,8 +163,11 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
     if (i in value) facts.amounts.push({ source: `${source}[${i}]`, value: value[i] });
 }
 
-/** Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it). */
-const holdsAt = (key: string) => key.includes("@") || key.normalize("NFKC").includes("@");
+/**
+ * Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it), or percent-encoded (`%40`,
+ * which the policy then refuses as a recipient rather than leave unread).
+ */
+const holdsAt = (key: string) => key.includes("@") || key.normalize("NFKC").includes("@") || /%40/iu.test(key);
 
 function collectScalars(value: unknown, source: string, into: Found<string>[]): void {
   if (isScalar(value)) into.push({ source, value: String(value) });

@@ -6,7 +6,9 @@
 //   text:   NFKC → lower case (after NFKC, so full-width and compatibility forms fold too) → trim → no trailing dots
 //   split:  `,` `;` `<` `>` `"` `'` `(` `)`, any whitespace, any control character (NUL, newlines) separate values
 //   refuse: invisible format characters (zero-width, bidi controls), letters of more than one script,
-//           more than one `@`, an empty part around `@`, a domain IDNA cannot encode
+//           more than one `@`, an empty part around `@`, a domain IDNA cannot encode, a percent-escape (`%40`:
+//           a system that decodes it reads another recipient), a domain spelled with ß or ς (IDNA2003 and the
+//           systems still on it read `straße.de` as strasse.de, IDNA2008 as xn--strae-oqa.de: two domains)
 //   domain: the part after `@` (or a whole value without `@` that is not ASCII) goes through IDNA (`domainToASCII`)
 import { domainToASCII } from "node:url";
 
@@ -86,20 +88,34 @@ function normalizeOne(part: string, raw: string): Normalized {
   const ascii = isAscii(part);
   const lookAlike = ascii ? undefined : whyLookAlike(part);
   if (lookAlike) return refused(raw, lookAlike);
+  if (part.includes("%") && PERCENT_ESCAPE.test(part))
+    return refused(raw, "holds a percent-escape (%XX), which a receiving system may decode into another recipient");
 
   // indexOf rather than split("@"): the same three cases (no '@', one, several) without an array per part.
   const at = part.indexOf("@");
   if (at >= 0 && part.indexOf("@", at + 1) >= 0) return refused(raw, "contains more than one '@'");
   if (at >= 0) {
     const local = part.slice(0, at);
-    const domain = toAsciiDomain(part.slice(at + 1));
+    const written = part.slice(at + 1);
+    if (!ascii && IDNA_DEVIATION.test(written)) return refused(raw, DEVIATION_REASON);
+    const domain = toAsciiDomain(written);
     if (!local || !domain) return refused(raw, "is not a well-formed address");
     return { ok: true, value: `${local}@${domain}` };
   }
   if (ascii) return { ok: true, value: part };
   // A non-ASCII value without '@' is compared in its IDNA form when it is a domain; else as folded text.
-  return { ok: true, value: toAsciiDomain(part) || part };
+  const domain = toAsciiDomain(part);
+  if (domain && IDNA_DEVIATION.test(part)) return refused(raw, DEVIATION_REASON);
+  return { ok: true, value: domain || part };
 }
+
+const PERCENT_ESCAPE = /%[0-9a-f]{2}/iu;
+// The IDNA "deviation" letters that are still letters after folding (ZWJ/ZWNJ are refused as invisible): IDNA2003
+// (transitional) maps them to `ss` and `σ`, IDNA2008 keeps them. Which domain the mail is delivered to then depends
+// on the sender's library, so the policy cannot know what it judges.
+const IDNA_DEVIATION = /[\u00df\u03c2]/u;
+const DEVIATION_REASON =
+  "has a domain spelled with ß or ς, which IDNA2003 and IDNA2008 encode as two different domains";
 
 const refused = (raw: string, reason: string): Normalized => ({ ok: false, raw, reason });
 
