@@ -80,7 +80,7 @@ export interface AuditLog {
    */
   actionRecords(
     org_id: string,
-    filter: { uapk_id: string; since?: string; until?: string; limit: number },
+    filter: { uapk_id: string; since?: string; until?: string; after_seq?: number; limit: number },
   ): RecordedAction[];
   /** The records from `fromSeq` to the head, chain order (an evidence bundle's proof). */
   chainFrom(org_id: string, fromSeq: number): AuditRecord[];

@@ -62,7 +62,7 @@ export function listRecords(db: Db, org_id: string, filter: AuditListFilter): Au
 export function actionRecordsOf(
   db: Db,
   org_id: string,
-  filter: { uapk_id: string; since?: string; until?: string; limit: number },
+  filter: { uapk_id: string; since?: string; until?: string; after_seq?: number; limit: number },
 ): RecordedAction[] {
   let query = sqliteBuilder
     .selectFrom("audit_records")
@@ -72,6 +72,7 @@ export function actionRecordsOf(
     .where("kind", "in", ["intent", "decision"]);
   if (filter.since !== undefined) query = query.where("timestamp", ">=", isoInstant(filter.since, "since"));
   if (filter.until !== undefined) query = query.where("timestamp", "<", isoInstant(filter.until, "until"));
+  if (filter.after_seq !== undefined) query = query.where("seq", ">", filter.after_seq);
   const limit = Math.max(1, Math.floor(filter.limit)) + 1;
   return compiledQuery(db, query.orderBy("seq").limit(limit)).all().map(recordedAction);
 }

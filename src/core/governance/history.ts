@@ -21,7 +21,7 @@ export interface AuditHistory {
   /** One agent's `intent` and `decision` records, chain order, at most `limit` + 1 (so a caller sees there are more). */
   actionRecords(
     orgId: string,
-    filter: { uapk_id: string; since?: string; until?: string; limit: number },
+    filter: { uapk_id: string; since?: string; until?: string; after_seq?: number; limit: number },
   ): MaybePromise<RecordedAction[]>;
   /** How many intents (ALLOWs that spent a budget) were recorded before `beforeSeq`. */
   intentsBefore(orgId: string, beforeSeq: number, spentBy: SpentBy): MaybePromise<number>;

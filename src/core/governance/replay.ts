@@ -93,6 +93,35 @@ function turnTaker(): () => Promise<void> | undefined {
   };
 }
 
+/** Records read per query: an agent's records may be ~70 KB each, and the embedded store reads synchronously. */
+const HISTORY_PAGE = 25;
+
+type ActionFilter = Parameters<AuditHistory["actionRecords"]>[1];
+
+/**
+ * The agent's recorded actions, at most `limit` + 1 (one more says there are more), read a page at a time with a
+ * turn for other work between pages: read at once, 150 records of 2,000 recipients each held the event loop for
+ * 130 ms (600 ms on a loaded machine).
+ */
+async function recordedActions(
+  history: Pick<AuditHistory, "actionRecords">,
+  orgId: string,
+  filter: ActionFilter,
+): Promise<RecordedAction[]> {
+  const found: RecordedAction[] = [];
+  let after: number | undefined;
+  for (;;) {
+    const want = Math.min(HISTORY_PAGE, filter.limit + 1 - found.length);
+    const cursor = after !== undefined ? { after_seq: after } : {};
+    // Each read answers up to `want` + 1 records: one more than asked says the page is not the last.
+    const page = await history.actionRecords(orgId, { ...filter, ...cursor, limit: want });
+    found.push(...page.slice(0, want));
+    if (page.length <= want || found.length > filter.limit) return found;
+    after = found.at(-1)?.seq;
+    await nextTurn();
+  }
+}
+
 /** The candidate is not a valid manifest of the same agent; `problems` point into the request body. */
 export class ReplayCandidateError extends Error {
   constructor(
@@ -123,7 +152,7 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
     if (!current) throw new ReplayManifestNotFoundError(`Manifest '${manifestId}' not found`);
     checkCandidate(current, input.candidate);
     const limit = input.limit ?? DEFAULT_LIMIT;
-    const found = await deps.history.actionRecords(orgId, {
+    const found = await recordedActions(deps.history, orgId, {
       uapk_id: current.uapk_id,
       ...(input.since !== undefined ? { since: input.since } : {}),
       ...(input.until !== undefined ? { until: input.until } : {}),

@@ -27,6 +27,7 @@ export function createSharedAuditHistory(
         .where("kind", "in", ["intent", "decision"]);
       if (filter.since !== undefined) query = query.where("timestamp", ">=", isoInstant(filter.since, "since"));
       if (filter.until !== undefined) query = query.where("timestamp", "<", isoInstant(filter.until, "until"));
+      if (filter.after_seq !== undefined) query = query.where("seq", ">", filter.after_seq);
       const rows = await query
         .orderBy("seq")
         .limit(Math.max(1, Math.floor(filter.limit)) + 1)
