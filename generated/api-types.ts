@@ -815,7 +815,9 @@ export interface paths {
         /**
          * List purutos
          * @description Lists every puruto discovered: `PURUTO_DATA_PATH/registry.json` entries first, then `puruto-*` folders
-         *     of the ecosystem roots (registry wins on a name clash). Requires `X-API-Key` of the org the purutos belong
+         *     of the ecosystem roots (registry wins on a name clash; each item's `source` says which). Of each ecosystem
+         *     root at most 10,000 entries are examined, in the file system's listing order: a root holding more is cut
+         *     there and reported in `GET /health` `discovery.problems`. Requires `X-API-Key` of the org the purutos belong
          *     to (`GATEHOUSE_PURUTO_ORG`, default the default org); another org's key gets 403.
          */
         get: operations["Purutos_list"];
@@ -1244,7 +1246,10 @@ export interface components {
         DenyCode: "MANIFEST_NOT_FOUND" | "MANIFEST_INACTIVE" | "INVALID_TOKEN" | "TOKEN_EXPIRED" | "TOKEN_REVOKED" | "ACTION_NOT_ALLOWED" | "TOOL_NOT_AUTHORIZED" | "CAPABILITY_MISSING" | "BUDGET_EXCEEDED" | "JURISDICTION_BLOCKED" | "COUNTERPARTY_BLOCKED" | "AMOUNT_UNVERIFIABLE" | "IDEMPOTENCY_OUTCOME_UNKNOWN";
         /** @description What discovery found and what went wrong (a broken registry.json is reported here, never crashes). */
         DiscoveryHealth: {
-            /** @description Problems found (unreadable folder, broken registry.json, …), with absolute paths cut as in `sources`. */
+            /**
+             * @description Problems found (unreadable folder, broken registry.json, a directory cut after the first 10,000 entries
+             *     examined, …), with absolute paths cut as in `sources`.
+             */
             problems: string[];
             /**
              * Format: int32
@@ -1919,7 +1924,11 @@ export interface components {
             name: string;
             /** @description Absolute folder of the puruto; `null` when a registry entry names a folder that does not exist. */
             path: string | null;
-            /** @description Skills found under `.claude/skills/`. */
+            /**
+             * @description Skills found under `.claude/skills/`: the first 1,000 skill folders by name. Discovery examines at most
+             *     10,000 entries of that folder (in the file system's listing order, not by name); a folder holding more is
+             *     cut there and reported in `GET /health` `discovery.problems`.
+             */
             skills?: components["schemas"]["PurutoSkill"][];
             /**
              * @description Where discovery found it: `registry` (`PURUTO_DATA_PATH/registry.json`) or `scan` (`puruto-*` folder).

@@ -32,6 +32,11 @@ export interface PurutosConfig {
   maxConcurrentCommands: number;
   /** After this many ms the discovery cache is rebuilt in the background (catches edits inside purutos). */
   cacheTtlMs: number;
+  /**
+   * Entries examined per directory discovery lists (an ecosystem root, a puruto's `.claude/skills`); absent =
+   * MAX_DIRECTORY_ENTRIES (directory.ts). Not an environment variable: tests lower it.
+   */
+  directoryEntryLimit?: number;
 }
 
 export const BASE_COMMANDS = ["init", "help", "list", "status"] as const;

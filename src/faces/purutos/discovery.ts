@@ -12,6 +12,8 @@
 //     layout: purutos are siblings of puruto-data). A registry entry is honoured where it points when its real
 //     path lies under one of them; anything else — or Gatehouse's own data dir, or `/` as a root — is refused.
 //   - Scanned folders (and symlinks) whose real path escapes their scan root are never used.
+//   - Directories (a root, a puruto's `.claude/skills`) are read as a stream, at most MAX_DIRECTORY_ENTRIES
+//     entries each, in the file system's order; a cut directory is reported (directory.ts).
 //   - `kind` comes from the registry entry if declared, else from the name.
 //   - `commands` is the allow list (see allowlist.ts), computed from the real skills in `.claude/skills`.
 //

@@ -2,11 +2,12 @@
 // Everything here only reads (never writes) and never throws on a broken file: a problem becomes a string
 // the caller reports, so one bad SKILL.md cannot hide the rest of the ecosystem.
 import { constants } from "node:fs";
-import { access, lstat, readdir, stat } from "node:fs/promises";
+import { access, lstat, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { mapLimit } from "./concurrency";
 import { readContained, realPathInside } from "./containment";
+import { cutProblem, listDirectory, MAX_DIRECTORY_ENTRIES } from "./directory";
 import { isPlainName } from "./names";
 import { type ContainedRead, type FileReader, NO_CACHE } from "./read-cache";
 import { must } from "../../core/must";
@@ -58,12 +59,17 @@ export const REQUIRED_LAYOUT = [
 
 /**
  * `realDir` must already be a real path (symlinks resolved) inside the ecosystem root. `reader` is discovery's
- * ReadCache: a file whose probe did not change since the last rebuild is not read or parsed again.
+ * ReadCache: a file whose probe did not change since the last rebuild is not read or parsed again. At most
+ * `directoryEntryLimit` entries of `.claude/skills` are examined (see directory.ts).
  */
-export async function readRepo(realDir: string, reader: FileReader = NO_CACHE): Promise<RepoInfo> {
+export async function readRepo(
+  realDir: string,
+  reader: FileReader = NO_CACHE,
+  directoryEntryLimit: number = MAX_DIRECTORY_ENTRIES,
+): Promise<RepoInfo> {
   const problems: string[] = [];
   const [skills, description, standardVersion] = await Promise.all([
-    readSkills(realDir, reader, problems),
+    readSkills(realDir, reader, directoryEntryLimit, problems),
     reader.read("readme", realDir, path.join(realDir, "README.md"), SMALL_FILE_LIMIT, (read) =>
       read.ok ? firstParagraph(read.text) : undefined,
     ),
@@ -92,22 +98,37 @@ function skillFront(folder: string, read: ContainedRead): SkillFront | null {
   };
 }
 
-async function readSkills(realDir: string, reader: FileReader, problems: string[]): Promise<SkillInfo[]> {
-  const skillsDir = path.join(realDir, ".claude", "skills");
-  let entries: string[];
+/**
+ * The first MAX_SKILLS skill folders by name, among the first `entryLimit` entries the file system lists (the
+ * rule is only "by name" while the folder holds at most `entryLimit` entries; beyond, the cut is reported).
+ */
+async function skillFolders(skillsDir: string, entryLimit: number, problems: string[]): Promise<string[]> {
+  let listing;
   try {
-    entries = await readdir(skillsDir);
+    listing = await listDirectory(skillsDir, entryLimit, (entry) => isPlainName(entry.name));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       problems.push(`${skillsDir}: cannot read skills (${(err as Error).message})`);
     }
     return [];
   }
-  const folders = entries.filter(isPlainName).sort();
+  if (listing.cut) problems.push(cutProblem(skillsDir, entryLimit));
+  const folders = listing.kept.map((entry) => entry.name).sort();
   if (folders.length > MAX_SKILLS) {
     problems.push(`${skillsDir}: ${folders.length} skill folders, only the first ${MAX_SKILLS} by name are read`);
   }
-  const skills = await mapLimit(folders.slice(0, MAX_SKILLS), SKILL_READ_CONCURRENCY, async (folder) => {
+  return folders.slice(0, MAX_SKILLS);
+}
+
+async function readSkills(
+  realDir: string,
+  reader: FileReader,
+  entryLimit: number,
+  problems: string[],
+): Promise<SkillInfo[]> {
+  const skillsDir = path.join(realDir, ".claude", "skills");
+  const folders = await skillFolders(skillsDir, entryLimit, problems);
+  const skills = await mapLimit(folders, SKILL_READ_CONCURRENCY, async (folder) => {
     const skillDir = path.join(skillsDir, folder);
     const skillFile = path.join(skillDir, "SKILL.md");
     const front = await reader.read("skill", realDir, skillFile, SMALL_FILE_LIMIT, (read) => skillFront(folder, read));

@@ -1,12 +1,13 @@
 // Building the discovery index: the scan roots and the registry resolved to real folders, then each puruto's
 // repo read (skills, description). The rules (what is honoured, what is refused and why) are in discovery.ts's
 // header; the cache around this build is there too.
-import { readdir, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { allowedCommands } from "./allowlist";
 import { mapLimit } from "./concurrency";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
+import { cutProblem, listDirectory, MAX_DIRECTORY_ENTRIES } from "./directory";
 import { isPurutoFolderName } from "./names";
 import { type FileReader, NO_CACHE } from "./read-cache";
 import { boundedProblems, readRegistry, registryFile } from "./registry";
@@ -34,7 +35,14 @@ export function inferKind(name: string): string {
 
 export type DiscoveryConfig = Pick<
   PurutosConfig,
-  "dataPath" | "ecosystemRoot" | "ecosystemRoots" | "forbidden" | "extraCommands" | "agentCommand" | "cacheTtlMs"
+  | "dataPath"
+  | "ecosystemRoot"
+  | "ecosystemRoots"
+  | "forbidden"
+  | "extraCommands"
+  | "agentCommand"
+  | "cacheTtlMs"
+  | "directoryEntryLimit"
 >;
 
 /** Where purutos are looked for, as configured (not yet resolved to real paths). */
@@ -119,7 +127,7 @@ export async function buildIndex(
 
   sources.push(...roots.scanSources);
   for (const realRoot of roots.realScanRoots) {
-    for (const folder of await scanRoot(realRoot, problems)) {
+    for (const folder of await scanRoot(realRoot, entryLimit(config), problems)) {
       if (found.has(folder.name)) continue;
       // As for registry entries: a root is a folder of purutos, never one (a `puruto-x -> .` symlink made the whole
       // root a puruto, whose skills could then be symlinks to any other puruto's files, all "inside" it).
@@ -172,7 +180,9 @@ async function readPurutos(
   problems: string[],
 ): Promise<Puruto[]> {
   const items = await mapLimit(entries, READ_CONCURRENCY, async (entry): Promise<Puruto> => {
-    const repo = entry.dir ? await readRepo(entry.dir, reader) : { skills: [], problems: [] as string[] };
+    const repo = entry.dir
+      ? await readRepo(entry.dir, reader, entryLimit(config))
+      : { skills: [], problems: [] as string[] };
     for (const problem of repo.problems) problems.push(problem);
     return {
       name: entry.name,
@@ -243,29 +253,38 @@ async function realOrNull(p: string): Promise<string | null> {
   }
 }
 
-/** `puruto-*` folders (or symlinks to folders) directly under the root whose real path stays inside it. */
-async function scanRoot(realRoot: string, problems: string[]): Promise<{ name: string; dir: string }[]> {
-  let entries;
+function entryLimit(config: DiscoveryConfig): number {
+  return config.directoryEntryLimit ?? MAX_DIRECTORY_ENTRIES;
+}
+
+/**
+ * `puruto-*` folders (or symlinks to folders) directly under the root whose real path stays inside it, among the
+ * first `limit` entries the file system lists (directory.ts); a root holding more is reported.
+ */
+async function scanRoot(realRoot: string, limit: number, problems: string[]): Promise<{ name: string; dir: string }[]> {
+  let listing;
   try {
-    entries = await readdir(realRoot, { withFileTypes: true });
+    listing = await listDirectory(
+      realRoot,
+      limit,
+      (entry) => isPurutoFolderName(entry.name) && (entry.isDirectory() || entry.isSymbolicLink()),
+    );
   } catch (err) {
     problems.push(`${realRoot}: cannot list the ecosystem root (${(err as NodeJS.ErrnoException).code ?? err})`);
     return [];
   }
-  const folders = await Promise.all(
-    entries
-      .filter((entry) => isPurutoFolderName(entry.name) && (entry.isDirectory() || entry.isSymbolicLink()))
-      .map(async (entry) => {
-        const candidate = path.join(realRoot, entry.name);
-        if (entry.isDirectory()) return { name: entry.name, dir: candidate };
-        const real = await realPathInside(realRoot, candidate);
-        if (real === null || !isInside(realRoot, real)) {
-          problems.push(`${candidate}: symlink points outside the ecosystem root (or nowhere), ignored`);
-          return null;
-        }
-        return (await isDirectory(real)) ? { name: entry.name, dir: real } : null;
-      }),
-  );
+  if (listing.cut) problems.push(cutProblem(realRoot, limit));
+  // Bounded like every other file system call of a build: each symlink is a realpath and a stat.
+  const folders = await mapLimit(listing.kept, READ_CONCURRENCY, async (entry) => {
+    const candidate = path.join(realRoot, entry.name);
+    if (entry.isDirectory()) return { name: entry.name, dir: candidate };
+    const real = await realPathInside(realRoot, candidate);
+    if (real === null || !isInside(realRoot, real)) {
+      problems.push(`${candidate}: symlink points outside the ecosystem root (or nowhere), ignored`);
+      return null;
+    }
+    return (await isDirectory(real)) ? { name: entry.name, dir: real } : null;
+  });
   return folders.filter((f): f is { name: string; dir: string } => f !== null);
 }
 
