@@ -867,6 +867,9 @@ export interface paths {
          *     A failed run is still `200 accepted` with `invocation.status: "error"`; an unknown puruto is 404 and a
          *     command outside the allow list is 400 (its `errors[0].message` lists what is allowed, or says why a skill
          *     the puruto has cannot be run). Another org's API key → 403 `ORG_FORBIDDEN` (nothing runs).
+         *     At most `GATEHOUSE_MAX_CONCURRENT_COMMANDS` run scripts and agents run at once per node, and at most
+         *     `GATEHOUSE_MAX_QUEUED_COMMANDS` more callers wait for a free slot (a caller that goes away leaves the queue);
+         *     beyond that the answer is 503 `COMMANDS_BUSY` with `Retry-After`, and nothing runs.
          */
         post: operations["Purutos_invoke"];
         delete?: never;
@@ -1892,7 +1895,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -5536,9 +5539,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            /**
+             * @description 503 of a command call: `API_KEY_NOT_CONFIGURED`, or `COMMANDS_BUSY` — every command slot of this node is taken
+             *     and the queue of callers waiting for one is full; the command did not run.
+             */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying; sent with `COMMANDS_BUSY`. */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

@@ -394,6 +394,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "Puruto commands running at once, gateway-wide.",
   },
   {
+    name: "GATEHOUSE_MAX_QUEUED_COMMANDS",
+    check: countRule,
+    default: "64",
+    description:
+      "Puruto command calls waiting for a free slot when all are taken; one more is refused at once (503 `COMMANDS_BUSY`, `Retry-After`). `0`: none waits.",
+  },
+  {
     name: "GATEHOUSE_COMMAND_PID_NAMESPACE",
     check: { kind: "oneOf", values: ["on", "off"] },
     default: "",

@@ -24,6 +24,7 @@ import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
+import { CommandsBusyError } from "./faces/purutos/command-slots";
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
@@ -160,7 +161,11 @@ function purutoCommandsOf(discovery: Discovery, invoker: Invoker): PurutoCommand
       try {
         return { ok: true, invocation: (await invoker.invoke(request)).invocation };
       } catch (err) {
-        if (err instanceof PurutoNotFoundError || err instanceof CommandNotAllowedError)
+        if (
+          err instanceof PurutoNotFoundError ||
+          err instanceof CommandNotAllowedError ||
+          err instanceof CommandsBusyError
+        )
           return { ok: false, code: err.code, message: err.message };
         throw err;
       }

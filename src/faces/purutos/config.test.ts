@@ -51,8 +51,15 @@ describe("purutosConfigFromEnv", () => {
     [{ GATEHOUSE_AGENT_COMMAND: "[]" }, /non-empty JSON array/],
     [{ GATEHOUSE_AGENT_COMMAND: '["claude", 1]' }, /non-empty JSON array/],
     [{ GATEHOUSE_AGENT_ENV: "A-B" }, /GATEHOUSE_AGENT_ENV/],
+    [{ GATEHOUSE_MAX_QUEUED_COMMANDS: "-1" }, /GATEHOUSE_MAX_QUEUED_COMMANDS must be a positive integer/],
   ])("rejects %j with a clear message", (env, message) => {
     expect(() => purutosConfigFromEnv(env, "/srv/gatehouse")).toThrow(message);
+  });
+
+  it("queues 64 callers by default, and none with GATEHOUSE_MAX_QUEUED_COMMANDS=0", () => {
+    expect(purutosConfigFromEnv({}, "/srv/gatehouse").maxQueuedCommands).toBe(64);
+    const none = purutosConfigFromEnv({ GATEHOUSE_MAX_QUEUED_COMMANDS: "0" }, "/srv/gatehouse");
+    expect(none.maxQueuedCommands).toBe(0);
   });
 
   it("accepts the longest timeout a timer can wait", () => {

@@ -30,6 +30,8 @@ export interface PurutosConfig {
   agentEnv: string[];
   /** Commands running at the same time, gateway-wide; more wait their turn. */
   maxConcurrentCommands: number;
+  /** Callers waiting for a free slot; one more is refused at once (CommandsBusyError, 503). Absent = 64. */
+  maxQueuedCommands?: number;
   /** After this many ms the discovery cache is rebuilt in the background (catches edits inside purutos). */
   cacheTtlMs: number;
   /**
@@ -40,6 +42,9 @@ export interface PurutosConfig {
 }
 
 export const BASE_COMMANDS = ["init", "help", "list", "status"] as const;
+
+/** Four waiting callers per default slot: a queued call waits at most a few command timeouts. */
+export const DEFAULT_MAX_QUEUED_COMMANDS = 64;
 
 type Env = Record<string, string | undefined>;
 
@@ -60,6 +65,7 @@ export function purutosConfigFromEnv(env: Env = process.env, cwd: string = proce
     agentCommand: agentArgv(env.GATEHOUSE_AGENT_COMMAND),
     agentEnv: nameList(env, "GATEHOUSE_AGENT_ENV"),
     maxConcurrentCommands: positiveInt(env, "GATEHOUSE_MAX_CONCURRENT_COMMANDS", 16),
+    maxQueuedCommands: count(env, "GATEHOUSE_MAX_QUEUED_COMMANDS", DEFAULT_MAX_QUEUED_COMMANDS),
     cacheTtlMs: positiveInt(env, "GATEHOUSE_DISCOVERY_TTL_MS", 10_000),
   };
 }
@@ -99,6 +105,11 @@ function positiveInt(env: Env, name: string, fallback: number, max = Number.MAX_
   }
   if (Number(raw) > max) throw new Error(`${name} must be at most ${max}, got "${raw}"`);
   return Number(raw);
+}
+
+/** Like positiveInt, but 0 is a meaningful value (e.g. no queue). */
+function count(env: Env, name: string, fallback: number): number {
+  return nonEmpty(env[name]) === "0" ? 0 : positiveInt(env, name, fallback);
 }
 
 function commandList(env: Env, name: string): string[] {

@@ -6,6 +6,7 @@ import { SerializedJson, type HandlerGroup } from "../../http/handlers";
 import { HttpProblem } from "../../http/problem";
 import { PAGE_BYTE_BUDGET, pageOf } from "../../http/paging";
 import type { Discovery, Puruto } from "./discovery";
+import { CommandsBusyError } from "./command-slots";
 import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
 
 type PurutoItem = components["schemas"]["PurutoItem"];
@@ -66,6 +67,12 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
           throw new HttpProblem(400, err.message, {
             code: err.code,
             errors: [{ pointer: "/path/command", message: err.reason }],
+          });
+        }
+        if (err instanceof CommandsBusyError) {
+          throw new HttpProblem(503, err.message, {
+            code: err.code,
+            headers: { "Retry-After": String(err.retryAfterSeconds) },
           });
         }
         throw err;

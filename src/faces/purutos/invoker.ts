@@ -9,7 +9,8 @@
 // - The child's environment is scrubbed: PATH, HOME, LANG and PURUTO_* request metadata only (plus the names the
 //   operator lists in GATEHOUSE_AGENT_ENV, for the agent). The gateway's own secrets never reach a command.
 // Failures of the command itself are a 200 envelope with `invocation.status: "error"`; an unknown puruto and a
-// command outside the allow list are thrown (PurutoNotFoundError / CommandNotAllowedError) for a 404 / 400.
+// command outside the allow list are thrown (PurutoNotFoundError / CommandNotAllowedError) for a 404 / 400, and a
+// command that finds every slot taken and the queue full is thrown (CommandsBusyError, command-slots.ts) for a 503.
 import { randomUUID } from "node:crypto";
 import { lstat, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -17,7 +18,7 @@ import { performance } from "node:perf_hooks";
 import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
 import { jsonShapeViolation } from "../../http/body/json-shape";
-import { BASE_COMMANDS, type PurutosConfig } from "./config";
+import { BASE_COMMANDS, DEFAULT_MAX_QUEUED_COMMANDS, type PurutosConfig } from "./config";
 import { readContained, realPathInside } from "./containment";
 import { isCommandName } from "./names";
 
@@ -25,6 +26,7 @@ const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
 import { envStatus, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
 import { killAllCommands, runProcess, type RunOutcome } from "./runner";
+import { CommandSlots } from "./command-slots";
 import { traceInvocations } from "./tracing";
 
 const log = logger.child({ module: "purutos" });
@@ -78,7 +80,12 @@ export class CommandNotAllowedError extends Error {
 
 type InvokerConfig = Pick<
   PurutosConfig,
-  "commandTimeoutMs" | "commandOutputLimit" | "agentCommand" | "agentEnv" | "maxConcurrentCommands"
+  | "commandTimeoutMs"
+  | "commandOutputLimit"
+  | "agentCommand"
+  | "agentEnv"
+  | "maxConcurrentCommands"
+  | "maxQueuedCommands"
 >;
 
 /** Outcome of one command: a result object or an error, before ids and timing are added. */
@@ -103,7 +110,7 @@ const BASE_DESCRIPTIONS: Record<string, string> = {
 const DETAIL_TEXT_LIMIT = 2048;
 
 export function createInvoker(config: InvokerConfig, discovery: Discovery): Invoker {
-  const slots = new Semaphore(config.maxConcurrentCommands);
+  const slots = new CommandSlots(config.maxConcurrentCommands, config.maxQueuedCommands ?? DEFAULT_MAX_QUEUED_COMMANDS);
 
   async function invoke(request: InvokeRequest): Promise<InvokeAccepted> {
     const started = performance.now();
@@ -436,41 +443,5 @@ async function isDirectory(p: string): Promise<boolean> {
     return (await stat(p)).isDirectory();
   } catch {
     return false;
-  }
-}
-
-/** Caps how many commands run at once; a waiting caller that goes away leaves the queue. */
-class Semaphore {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async use<T>(signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T | { kind: "aborted" }> {
-    if (this.active >= this.limit) {
-      const admitted = await new Promise<boolean>((resolve) => {
-        const wake = () => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(true);
-        };
-        const onAbort = () => {
-          const i = this.waiting.indexOf(wake);
-          if (i >= 0) this.waiting.splice(i, 1);
-          resolve(false);
-        };
-        signal?.addEventListener("abort", onAbort, { once: true });
-        this.waiting.push(wake);
-      });
-      if (!admitted) return { kind: "aborted" };
-    } else {
-      this.active++;
-    }
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next)
-        next(); // the slot passes straight to the next caller
-      else this.active--;
-    }
   }
 }
