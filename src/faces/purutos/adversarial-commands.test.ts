@@ -1,8 +1,8 @@
 // Adversarial: hostile skills and hostile callers of POST /purutos/{name}/{command}, through the real HTTP stack
 // (spec router, Ajv validation, problem+json). Every answer is checked against the schema the spec declares for
 // its status.
-import { chmod, mkdir, readFile, realpath, symlink, writeFile } from "node:fs/promises";
-import type { Server } from "node:http";
+import { chmod, mkdir, readdir, readFile, realpath, symlink, writeFile } from "node:fs/promises";
+import { request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +62,30 @@ async function serveSkills(skills: Record<string, SkillSpec>, overrides: Partial
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, root, invoker };
 }
 
+/** POST to a path sent byte for byte (fetch would normalise `%2e%2e` away). */
+function rawPost(base: string, rawPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, path: rawPath, method: "POST" }, (res) => {
+      let text = "";
+      res.on("data", (chunk) => (text += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** The host PID of the process whose last argument is `marker` (the command may run in its own PID namespace). */
+async function hostPidOf(marker: string): Promise<number> {
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.split("\0").filter(Boolean).at(-1) === marker) return Number(entry);
+  }
+  return 0;
+}
+
 /** POST a command; the answer is checked against the spec's schema for its status. */
 async function post(base: string, command: string, body?: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${base}/purutos/puruto-x/${command}`, {
@@ -119,6 +143,26 @@ describe("argv and stdin from the JSON body", () => {
     expect(body.invocation.result).toEqual({ argc: 0, cmd: "args", stdin_bytes: JSON.stringify(payload).length });
     await expect(readFile(canary)).rejects.toThrow();
   });
+
+  it("a command or puruto name with traversal, NUL or an option never reaches the file system", async () => {
+    const { base, root } = await serveSkills({});
+    await writeFile(path.join(root, "puruto-x", "run"), `#!/bin/sh\ntouch ${path.join(root, "pwned")}\n`);
+    await chmod(path.join(root, "puruto-x", "run"), 0o755);
+    const paths = [
+      "/purutos/puruto-x/..%2F..%2Frun",
+      "/purutos/puruto-x/%2e%2e",
+      "/purutos/puruto-x/list%00",
+      "/purutos/puruto-x/-rf",
+      "/purutos/..%2Fpuruto-x/list",
+      "/purutos/puruto-x%00/list",
+    ];
+    for (const rawPath of paths) {
+      const { status, body } = await rawPost(base, rawPath);
+      expect([400, 404], `${rawPath}: ${status} ${JSON.stringify(body)}`).toContain(status);
+      expect(body.code, rawPath).toMatch(/^(COMMAND_NOT_ALLOWED|PURUTO_NOT_FOUND|VALIDATION_FAILED)$/);
+    }
+    await expect(readFile(path.join(root, "pwned"))).rejects.toThrow();
+  });
 });
 
 describe("hostile output", () => {
@@ -170,6 +214,22 @@ describe("hostile output", () => {
     expect(junk.status).toBe(200);
     expect(junk.body.invocation.error.code).toBe("INVALID_RESPONSE");
   });
+
+  it("a skill killed by a signal (here the OOM killer's SIGKILL, sent from outside) is COMMAND_FAILED naming it", async () => {
+    const marker = `gh-killed-${Date.now()}`;
+    const { base } = await serveSkills({ killed: { run: `#!/bin/sh\nexec sh -c "sleep 30; :" ${marker}\n` } });
+    const answer = post(base, "killed");
+    let pid = 0;
+    for (let i = 0; i < 100 && !pid; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      pid = await hostPidOf(marker);
+    }
+    expect(pid).toBeGreaterThan(0); // never kill(0): that is the test's own process group
+    process.kill(pid, "SIGKILL");
+    const { body } = await answer;
+    expect(body.invocation.error).toMatchObject({ code: "COMMAND_FAILED", details: { signal: "SIGKILL" } });
+    expect(body.invocation.error.message).toContain("SIGKILL");
+  });
 });
 
 describe("a skill that leaves a daemon behind", () => {
@@ -211,6 +271,28 @@ describe("what a `run` file may be", () => {
     }
     await expect(readFile(path.join(root, "ran-outside"))).rejects.toThrow();
   });
+
+  it.each([
+    ["setuid", 0o4755],
+    ["setgid", 0o2755],
+  ])(
+    "a %s run file is never run: not runnable in discovery, and refused when the bit appears after discovery",
+    async (_label, mode) => {
+      const { base, root } = await serveSkills({
+        early: { run: "#!/bin/sh\necho '{}'\n" },
+        late: { run: "#!/bin/sh\necho '{}'\n" },
+      });
+      const skills = path.join(root, "puruto-x", ".claude", "skills");
+      await chmod(path.join(skills, "early", "run"), mode);
+      const early = await post(base, "early");
+      expect(early.status, JSON.stringify(early.body)).toBe(400);
+      // Discovery has looked (and caches what it saw): the file changes under it.
+      await chmod(path.join(skills, "late", "run"), mode);
+      const late = await post(base, "late");
+      expect(late.status).toBe(200);
+      expect(late.body.invocation.error).toMatchObject({ code: "DENIED" });
+    },
+  );
 });
 
 describe("200 simultaneous command calls", () => {

@@ -19,12 +19,12 @@ import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import { BASE_COMMANDS, DEFAULT_MAX_QUEUED_COMMANDS, type PurutosConfig } from "./config";
-import { readContained, realPathInside } from "./containment";
+import { readContained } from "./containment";
 import { isCommandName } from "./names";
 
 const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
-import { envStatus, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
+import { envStatus, executableInside, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
 import { killAllCommands, runProcess, type RunOutcome } from "./runner";
 import { CommandSlots } from "./command-slots";
 import { traceInvocations } from "./tracing";
@@ -182,9 +182,12 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
   }
 
   async function runSkillScript(ctx: RunContext, skill: SkillInfo): Promise<CommandOutcome> {
-    // Re-checked at run time: the script may have been swapped for a symlink since discovery looked.
-    const script = await realPathInside(ctx.puruto.path, skill.runPath!);
-    if (script === null) return failure("DENIED", `The run script of ${ctx.command} is outside the puruto`);
+    // Re-checked at run time: the script may have been swapped (a symlink out, a directory, a setuid file) since
+    // discovery looked.
+    const script = await executableInside(ctx.puruto.path, skill.runPath!);
+    if (script === null) {
+      return failure("DENIED", `The run script of ${ctx.command} is no longer an executable file inside the puruto`);
+    }
     const outcome = await slots.use(ctx.signal, () =>
       runProcess({
         argv: [script],

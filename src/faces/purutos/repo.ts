@@ -151,13 +151,19 @@ async function readSkills(
   return skills.filter((s): s is SkillInfo => s !== null);
 }
 
-/** Real path of an executable regular file inside `realDir`; null otherwise (absent, not executable, escaping). */
-async function executableInside(realDir: string, file: string): Promise<string | null> {
+/** The mode bits S_ISUID | S_ISGID (not in node:fs constants). */
+const SETUID_OR_SETGID = 0o6000;
+
+/**
+ * Real path of an executable regular file inside `realDir`; null otherwise (absent, not executable, escaping, or
+ * setuid/setgid: a command runs with the gateway's identity, never with the file owner's).
+ */
+export async function executableInside(realDir: string, file: string): Promise<string | null> {
   const real = await realPathInside(realDir, file);
   if (real === null) return null;
   try {
     const info = await stat(real);
-    if (!info.isFile()) return null;
+    if (!info.isFile() || (info.mode & SETUID_OR_SETGID) !== 0) return null;
     await access(real, constants.X_OK);
     return real;
   } catch {

@@ -109,8 +109,10 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
   return new Promise((resolve) => {
     if (spec.signal?.aborted) return resolve({ kind: "aborted" });
     let child;
+    let wrappedRun = false;
     try {
       const argv = wrapped(spec.argv);
+      wrappedRun = argv.length > spec.argv.length;
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
@@ -189,9 +191,26 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       if (stopReason === "aborted") return finish({ kind: "aborted" });
       if (stopReason === "timeout") return finish({ kind: "timeout", stdout, stderr });
       if (stopReason === "output_limit") return finish({ kind: "output_limit", stdout, stderr });
-      finish({ kind: "exited", exitCode, signal, stdout, stderr });
+      finish({ kind: "exited", ...throughWrapper(wrappedRun, exitCode, signal, stderr), stdout, stderr });
     });
 
     child.stdin.end(spec.stdin);
   });
+}
+
+/**
+ * How the command itself ended. In its PID namespace the command runs under `unshare`, which passes a child's
+ * exit code on and re-raises its signal, except SIGKILL: util-linux 2.38 then fails (`sigprocmask unblock failed`)
+ * and exits 1, so a command the OOM killer (or an operator) killed was reported as "exited with code 1".
+ */
+function throughWrapper(
+  wrappedRun: boolean,
+  exitCode: number | null,
+  signal: NodeJS.Signals | null,
+  stderr: string,
+): { exitCode: number | null; signal: NodeJS.Signals | null } {
+  if (wrappedRun && exitCode === 1 && /^unshare: sigprocmask unblock failed/m.test(stderr)) {
+    return { exitCode: null, signal: "SIGKILL" };
+  }
+  return { exitCode, signal };
 }
