@@ -1570,7 +1570,8 @@ export interface components {
              */
             code: components["schemas"]["InvocationErrorCode"];
             /**
-             * @description Extra facts (exit code, truncated output, timeout). On `COMMAND_FAILED`, `output` is the JSON object the
+             * @description Extra facts (exit code, truncated output, timeout; `processes_left_running: true` on a `TIMEOUT` whose command
+             *     had processes leave its process group, where no PID namespace holds them — they are reported, not killed). On `COMMAND_FAILED`, `output` is the JSON object the
              *     skill printed on stdout before failing (its `error` string is appended to `message`); stderr is never returned.
              */
             details?: {

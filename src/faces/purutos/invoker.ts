@@ -260,6 +260,8 @@ function interpret(config: InvokerConfig, ctx: RunContext, outcome: RunOutcome, 
     case "timeout":
       return failure("TIMEOUT", `Command did not finish within ${config.commandTimeoutMs} ms and was killed`, {
         timeout_ms: config.commandTimeoutMs,
+        // Some of its processes left its process group (no PID namespace here) and could not be killed.
+        ...(outcome.escaped ? { processes_left_running: true } : {}),
       });
     case "output_limit":
       return failure("INVALID_RESPONSE", `Output exceeded ${config.commandOutputLimit} bytes; the command was killed`, {

@@ -72,13 +72,24 @@ export interface RunSpec {
 }
 
 export type RunOutcome =
-  | { kind: "exited"; exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-  | { kind: "timeout"; stdout: string; stderr: string }
+  | {
+      kind: "exited";
+      exitCode: number | null;
+      signal: NodeJS.Signals | null;
+      stdout: string;
+      stderr: string;
+      /** Processes it started left its process group and outlived it (see EXIT_GRACE_MS). */
+      escaped?: true;
+    }
+  | { kind: "timeout"; stdout: string; stderr: string; escaped?: true }
   | { kind: "output_limit"; stdout: string; stderr: string }
   | { kind: "aborted" }
   | { kind: "spawn_error"; message: string };
 
 const STDERR_LIMIT = 64 * 1024;
+
+/** How long the output pipes may stay open after the command's process ended (its group killed). */
+const EXIT_GRACE_MS = 500;
 
 /** Process groups of commands still running: killed on shutdown so none outlives the gateway. */
 const runningGroups = new Set<number>();
@@ -146,6 +157,7 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
     };
 
     const timer = setTimeout(() => stop("timeout"), spec.timeoutMs);
+    let graceTimer: NodeJS.Timeout | undefined;
     const onAbort = () => stop("aborted");
     spec.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -153,6 +165,7 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(graceTimer);
       if (child.pid !== undefined) runningGroups.delete(child.pid);
       spec.signal?.removeEventListener("abort", onAbort);
       resolve(outcome);
@@ -184,14 +197,28 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       killGroup();
     });
     // `exit` fires when the child ends; background processes it left may still hold the pipes open, so the
-    // group is killed here too, which lets `close` arrive.
-    child.on("exit", () => killGroup());
+    // group is killed here too, which lets `close` arrive. A process that left the group (setsid, without a PID
+    // namespace) survives that kill and could hold the pipes forever — the gateway waited for `close` with no end,
+    // past the timeout, holding a command slot. After a short grace the pipes are let go instead.
+    let escaped = false;
+    child.on("exit", () => {
+      killGroup();
+      graceTimer = setTimeout(() => {
+        escaped = true;
+        log.warn(
+          { argv: spec.argv, pid: child.pid },
+          "a command left processes that escaped its process group and hold its output open; they were not killed",
+        );
+        for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+      }, EXIT_GRACE_MS);
+    });
     child.on("close", (exitCode, signal) => {
       const stdout = Buffer.concat(stdoutChunks).toString("utf8");
+      const left = escaped ? { escaped: true as const } : {};
       if (stopReason === "aborted") return finish({ kind: "aborted" });
-      if (stopReason === "timeout") return finish({ kind: "timeout", stdout, stderr });
+      if (stopReason === "timeout") return finish({ kind: "timeout", stdout, stderr, ...left });
       if (stopReason === "output_limit") return finish({ kind: "output_limit", stdout, stderr });
-      finish({ kind: "exited", ...throughWrapper(wrappedRun, exitCode, signal, stderr), stdout, stderr });
+      finish({ kind: "exited", ...throughWrapper(wrappedRun, exitCode, signal, stderr), stdout, stderr, ...left });
     });
 
     child.stdin.end(spec.stdin);
