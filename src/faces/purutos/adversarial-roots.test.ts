@@ -121,6 +121,35 @@ describe("registry roots", () => {
     expect(problems.filter((p) => p.includes("points at the ecosystem root itself")).length).toBe(2);
   });
 
+  it("a registry entry naming another root (a nested scan root, the data folder's parent) is refused", async () => {
+    // `folder: "."` was refused, but only against the root the entry lay under: a root nested in another one was
+    // honoured as a puruto, and every puruto in it became files "inside" that one puruto.
+    const eco = path.join(base, "eco");
+    const nested = path.join(eco, "team");
+    const group = path.join(eco, "group");
+    await writePuruto(nested, "puruto-team-a");
+    await writePuruto(group, "puruto-group-a");
+    await registry(path.join(group, "puruto-data"), [
+      { name: "puruto-nested-root", folder: "team" },
+      { name: "puruto-data-parent", path: group },
+      { name: "puruto-fine", folder: "team/puruto-team-a" },
+    ]);
+
+    const d = discoverFromEnv({
+      GATEHOUSE_ECOSYSTEM_ROOT: `${eco}:${nested}`,
+      PURUTO_DATA_PATH: path.join(group, "puruto-data"),
+    });
+
+    const items = await d.list();
+    const byName = new Map(items.map((p) => [p.name, p]));
+    expect(byName.get("puruto-nested-root")?.path).toBeNull();
+    expect(byName.get("puruto-data-parent")?.path).toBeNull();
+    expect(byName.get("puruto-fine")).toMatchObject({ path: path.join(nested, "puruto-team-a"), source: "registry" });
+    expect(byName.get("puruto-team-a")).toMatchObject({ source: "scan" });
+    const { problems } = await d.snapshot();
+    expect(problems.filter((p) => p.includes("is an ecosystem root, not a puruto")).length).toBe(2);
+  });
+
   it("a data folder at the top of the file system does not make `/` a root", async () => {
     // PURUTO_DATA_PATH=/x → its parent is `/`; an entry under it would be honoured if `/` were a root.
     const d = createDiscovery(

@@ -10,7 +10,8 @@
 //     name; a relative one against each root in turn. `path` is null only when no candidate exists.
 //   - Roots: every scan root (GATEHOUSE_ECOSYSTEM_ROOT is a list) and the parent of PURUTO_DATA_PATH (the seed's
 //     layout: purutos are siblings of puruto-data). A registry entry is honoured where it points when its real
-//     path lies under one of them; anything else — or Gatehouse's own data dir, or `/` as a root — is refused.
+//     path lies strictly under one of them; anything else — a root itself, Gatehouse's own data dir, `/` as a root —
+//     is refused.
 //   - Scanned folders (and symlinks) whose real path escapes their scan root are never used.
 //   - Directories (a root, a puruto's `.claude/skills`) are read as a stream, at most MAX_DIRECTORY_ENTRIES
 //     entries each, in the file system's order; a cut directory is reported (directory.ts).

@@ -230,9 +230,14 @@ async function resolveRegistryFolder(
     for (const candidate of candidates) {
       const real = await realOrNull(candidate);
       if (real === null) continue;
-      // Strictly under a root: the root itself (e.g. `folder: "."`) is a folder of purutos, not one.
-      if (!realRoots.some((root) => real !== root && isInside(root, real))) {
+      if (!realRoots.some((root) => isInside(root, real))) {
         problems.push(`registry entry "${name}": ${location} is outside the ecosystem roots, ignored`);
+        continue;
+      }
+      // A root (e.g. `folder: "."`, or a scan root nested in another one) is a folder of purutos, never one: every
+      // puruto in it would be files "inside" that one puruto, runnable under its name.
+      if (realRoots.includes(real)) {
+        problems.push(`registry entry "${name}": ${location} is an ecosystem root, not a puruto, ignored`);
         continue;
       }
       if (forbidden.some((f) => isInside(real, f) || isInside(f, real))) {
