@@ -29,7 +29,7 @@ import {
   type SessionStore,
   type Tombstone,
 } from "./session-store";
-import { recordOwner } from "./owner";
+import { recordOwner, sameOwner, type SessionOwner } from "./owner";
 import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions", store: "redis" });
@@ -239,16 +239,19 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       return { expired: true };
     },
 
-    async hydrate(id) {
+    async hydrate(id, caller) {
       // Held here already: only what other nodes appended since is missing (the IDE was away from this node).
-      if (local.get(id)) {
+      const held = local.get(id);
+      if (held) {
+        if (!sameOwner(recordOwner(held), caller)) return recordOwner(held);
         await catchUp(id);
-        return;
+        return undefined;
       }
       try {
-        await loadSession(redis, key, local, id);
+        return await loadSession(redis, key, local, id, caller);
       } catch (err) {
         report(err, "hydrate");
+        return undefined;
       }
     },
   };
@@ -274,40 +277,55 @@ async function endIfIdle(
   return Number(reply);
 }
 
-/** Loads a session this node does not hold from Redis (or remembers that it expired). Throws on a Redis error. */
+/**
+ * Reads a session's owner and, only when it is the caller (ARGV: sub, org, iss), its frames — atomically, so the
+ * record and its frames agree. Someone else's frames are never read, however big (up to the 8 MiB replay bound).
+ * Returns {owner, org, iss, created, next}, the frames (false when not read) and the tombstone (no session).
+ */
+const LOAD_SCRIPT = `
+local h = redis.call('HMGET', KEYS[1], 'owner', 'org', 'iss', 'created', 'next')
+if not h[1] then return {h, false, redis.call('GET', KEYS[3])} end
+if h[1] ~= ARGV[1] or (h[2] or '') ~= ARGV[2] or (h[3] or '') ~= ARGV[3] then return {h, false, false} end
+return {h, redis.call('XRANGE', KEYS[2], '-', '+'), false}`;
+
+/**
+ * Loads a session this node does not hold from Redis (or remembers that it expired) when it is `caller`'s; of
+ * someone else's session only the owner is read, and returned. Throws on a Redis error.
+ */
 async function loadSession(
   redis: Redis,
   key: ReturnType<typeof sessionKeys>,
   local: MemorySessionStore,
   id: string,
-): Promise<void> {
-  const results = await redis
-    .pipeline()
-    .hgetall(key.session(id))
-    .xrange(key.frames(id), "-", "+")
-    .get(key.expired(id))
-    .exec();
-  if (!results) return;
-  for (const [err] of results) if (err) throw err;
-  // One reply per queued command, in order (ioredis answers a pipeline of three with three entries).
-  const [hashReply, entriesReply, expiredReply] = results;
-  const hash = (hashReply?.[1] ?? {}) as Record<string, string | undefined>;
-  const entries = (entriesReply?.[1] ?? []) as [string, string[]][];
-  const tombstone = (expiredReply?.[1] ?? null) as string | null;
-  if (hash.owner) {
-    const record: SessionRecord = {
-      id,
-      ownerSub: hash.owner,
-      ...(hash.org ? { orgId: hash.org } : {}),
-      ...(hash.iss ? { ownerIssuer: hash.iss } : {}),
-      createdAt: Number(hash.created),
-      nextSeq: Number(hash.next),
-    };
-    local.restore(record, entries.map(toFrame));
-    log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
-  } else if (tombstone) {
-    local.rememberExpired(id, parseTombstone(tombstone));
+  caller: SessionOwner,
+): Promise<SessionOwner | undefined> {
+  const reply = (await redis.eval(
+    LOAD_SCRIPT,
+    3,
+    key.session(id),
+    key.frames(id),
+    key.expired(id),
+    caller.sub,
+    caller.orgId ?? "",
+    caller.issuer ?? "",
+  )) as [(string | null)[], [string, string[]][] | null, string | null];
+  const [[owner, org, iss, created, next] = [], entries, tombstone] = reply;
+  if (!owner) {
+    if (tombstone) local.rememberExpired(id, parseTombstone(tombstone));
+    return undefined;
   }
+  const record: SessionRecord = {
+    id,
+    ownerSub: owner,
+    ...(org ? { orgId: org } : {}),
+    ...(iss ? { ownerIssuer: iss } : {}),
+    createdAt: Number(created),
+    nextSeq: Number(next),
+  };
+  if (!entries) return recordOwner(record);
+  local.restore(record, entries.map(toFrame));
+  log.info({ sessionId: id, nextSeq: record.nextSeq, frames: entries.length }, "session loaded from redis");
+  return undefined;
 }
 
 /** The tombstone of a session as EXPIRE_SCRIPT writes it too: when it ended and whose it was. */

@@ -167,7 +167,7 @@ describe("the Redis frames stream is bounded in bytes like the node's buffer (is
         maxFrames: 1000,
         maxBytes,
       });
-      await other.hydrate?.("big");
+      await other.hydrate?.("big", { sub: "alice" });
       const firstKept = 40 - kept.length + 1;
       const replay = other.replay("big", firstKept - 1, 41);
       expect(replay).toMatchObject({ ok: true });

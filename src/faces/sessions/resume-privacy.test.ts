@@ -128,3 +128,42 @@ describe("resuming someone else's session answers as for an unknown id", () => {
     expect(await back.next((f) => f.type === "error")).toMatchObject({ error_code: "SESSION_EXPIRED" });
   });
 });
+
+describe("another node never loads someone else's session", () => {
+  it("B answers mallory's handshakes on alice's id without reading alice's frames; alice's resume on B replays them", async () => {
+    const shared = { redis, options: { redisKeyPrefix: prefix } };
+    const a = await gatewayWith(shared);
+    const b = await gatewayWith(shared);
+    const alice = await idp.mint({ sub: `alice-${randomUUID()}` });
+    const mallory = await idp.mint({ sub: `mallory-${randomUUID()}` });
+    const id = `victim-${randomUUID()}`;
+    const first = await sessionWithFrames(a, id, alice);
+    const lastSeen = first.frames.at(-1)!.seq!;
+    await expect.poll(async () => (await redis.keys(`${prefix}:ws:frames:*${id}`)).length, { timeout: 3000 }).toBe(1);
+    const [framesKey] = await redis.keys(`${prefix}:ws:frames:*${id}`);
+    // Every read of alice's frames stream, by any node, while mallory knocks on B.
+    const reads: string[][] = [];
+    const monitor = await redis.monitor();
+    monitor.on("monitor", (_time: string, args: string[]) => {
+      if (/^x(range|revrange|read)$/i.test(args[0] ?? "") && args.includes(framesKey!)) reads.push(args);
+    });
+    try {
+      await resumeAnswer(b, id, mallory);
+      const fresh = await refusedUpgrade(`${b.wsBase}/ws/${id}`, {
+        headers: { authorization: `Bearer ${mallory}` },
+      }).catch(() => ({ status: 101 }));
+      expect(fresh.status).not.toBe(500);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(reads).toEqual([]);
+    } finally {
+      monitor.disconnect();
+    }
+
+    const back = await connect(b, id, alice, { "x-gatehouse-last-seq": "1" });
+    const resumed = await back.next((f) => f.type === "session_resumed");
+    expect(resumed.replayed).toBe(lastSeen - 1);
+    expect(back.frames.slice(0, lastSeen - 1).map((f) => f.seq)).toEqual(
+      Array.from({ length: lastSeen - 1 }, (_, i) => i + 2),
+    );
+  });
+});

@@ -99,10 +99,12 @@ export class SessionRegistry {
     return this.sessions.values();
   }
 
-  /** Who owns a session, live on this node or known to the store (hydrated before the upgrade). */
-  async ownerOf(id: string): Promise<SessionOwner | undefined> {
-    // Held here or not: a shared store loads it, or adds what other nodes appended while the IDE was away.
-    await this.store.hydrate?.(id);
+  /** Who owns a session, live on this node or known to the store (hydrated for `claims`, before the upgrade). */
+  async ownerOf(id: string, claims: UserClaims): Promise<SessionOwner | undefined> {
+    // Held here or not: a shared store loads it, or adds what other nodes appended while the IDE was away —
+    // only when it is the caller's; of someone else's session only its owner is read.
+    const foreign = await this.store.hydrate?.(id, ownerOf(claims));
+    if (foreign) return foreign;
     const record = this.sessions.get(id)?.record ?? this.store.get(id);
     return record && recordOwner(record);
   }

@@ -54,8 +54,12 @@ export interface SessionStore {
   release(id: string): void;
   /** When a deleted (expired) session ended and whose it was, if still remembered. */
   expired(id: string): Tombstone | undefined;
-  /** Loads what a shared store knows about a session this node does not hold (called before the upgrade). */
-  hydrate?(id: string): Promise<void>;
+  /**
+   * Loads what a shared store knows about a session this node does not hold (called before the upgrade), its
+   * frames only when it is `caller`'s: resolves with the owner of a session that is someone else's, of which
+   * nothing is loaded (a stranger cannot make a node pull in, and pay for, a victim's replay buffer).
+   */
+  hydrate?(id: string, caller: SessionOwner): Promise<SessionOwner | undefined>;
   /**
    * The frames another node appends to this session after `afterSeq` (a turn still running there after its IDE
    * moved here), each added to this node's buffer under its own seq and handed to `onFrame`, in order. A shared

@@ -112,7 +112,7 @@ async function authorizeUpgrade(
   await limitAttempt(deps.ipLimiter, `${address}\u0000${principalKey(claims)}`);
   const lastSeq = requestedLastSeq(req);
   await deps.validators;
-  const owner = await deps.registry.ownerOf(sessionId);
+  const owner = await deps.registry.ownerOf(sessionId, claims);
   // A resume of a session that is not the caller's — unknown, or another user's, live or expired — gets one
   // answer, decided here on one path: nothing tells the caller that the id exists or when it ended.
   if (lastSeq !== undefined && lastSeq > 0 && !deps.registry.mayResume(sessionId, owner, claims)) {
