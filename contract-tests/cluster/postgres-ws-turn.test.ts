@@ -13,6 +13,7 @@ import { postgresForTests } from "../../src/core/store/test-support";
 import { type Frame, type IdeClient, openIde, isFinal, tokensOf } from "../../src/faces/sessions/test-support";
 import { operator } from "../../src/test-support/http";
 import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../fixtures";
+import { clientSessionId } from "../../src/faces/sessions/session-key";
 import { openSharedPostgresStore, type SharedStore, startTwoNodes, type TwoNodes } from "./nodes";
 
 const pgAdmin = await postgresForTests("a moved IDE's frames reach the turn on another node");
@@ -82,7 +83,9 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
     const ack = await second.next((f) => f.type === "ack" && f.message_id === "d-on-b");
     expect(ack).toMatchObject({ ack_type: "hitl_decision", seq: expect.any(Number) });
     await second.next((f) => f.type === "agent_status" && f.status === "executing_tool");
-    const decisions = runtime.received.filter((r) => r.sessionId === sessionId && r.frame.type === "hitl_decision");
+    const decisions = runtime.received.filter(
+      (r) => clientSessionId(r.sessionId) === sessionId && r.frame.type === "hitl_decision",
+    );
     expect(decisions.map((r) => r.frame)).toEqual([
       expect.objectContaining({ call_id: call.call_id, decision: "approve", approval_id: approvalId }),
     ]);
@@ -103,11 +106,9 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
     expectNoGap(all);
     expect(tokensOf(all)).toContain("Готово: lib/moved.dart (write_file).");
     // Only A opened a runtime link for the session: B forwarded, it never ran the turn itself.
-    expect(runtime.received.filter((r) => r.sessionId === sessionId).map((r) => r.frame.type)).toEqual([
-      "user_message",
-      "hitl_decision",
-      "tool_result",
-    ]);
+    expect(runtime.received.filter((r) => clientSessionId(r.sessionId) === sessionId).map((r) => r.frame.type)).toEqual(
+      ["user_message", "hitl_decision", "tool_result"],
+    );
     expect(runtime.connections()).toBe(1);
   });
 
@@ -125,7 +126,9 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
     expect(acks).toEqual(["o-1", "o-2", "o-3", "o-4", "o-5"]);
     // The ack leaves A once the frame was written to the runtime socket; the runtime reads it a moment later.
     const atRuntime = () =>
-      runtime.received.filter((r) => r.sessionId === sessionId).map((r) => String(r.frame.content ?? r.frame.type));
+      runtime.received
+        .filter((r) => clientSessionId(r.sessionId) === sessionId)
+        .map((r) => String(r.frame.content ?? r.frame.type));
     await expect
       .poll(atRuntime)
       .toEqual([
@@ -145,14 +148,18 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
     second.send({ type: "cancel", message_id: "c-on-b" });
     await second.next((f) => f.type === "ack" && f.message_id === "c-on-b");
     await second.next(isFinal, 5_000);
-    expect(runtime.received.some((r) => r.sessionId === sessionId && r.frame.type === "cancel")).toBe(true);
+    expect(runtime.received.some((r) => clientSessionId(r.sessionId) === sessionId && r.frame.type === "cancel")).toBe(
+      true,
+    );
     await expect
       .poll(async () => (await operator(nodes.a).get(`/approvals/${call.approval_id}`)).body.status)
       .toBe("cancelled");
     // The call is gone with the turn: a late approval of it is refused, nothing reaches the runtime.
     second.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "late" });
     await second.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID");
-    expect(runtime.received.some((r) => r.sessionId === sessionId && r.frame.type === "hitl_decision")).toBe(false);
+    expect(
+      runtime.received.some((r) => clientSessionId(r.sessionId) === sessionId && r.frame.type === "hitl_decision"),
+    ).toBe(false);
   });
 
   it(`A (TTL ${TTL_MS} ms) does not expire a session that lives on B; abandoned everywhere, it ends once`, async () => {
@@ -160,7 +167,7 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
     const { token, call, second } = await approvalMovedToB(nodes, sessionId, "write file lib/ttl.dart");
     const linksBefore = runtime.connections();
     await sleep(TTL_MS * 2.5); // A's timer fired (more than once): the session lives on B, so A keeps it
-    expect(await nodes.redis.exists(`${nodes.prefix}:ws:session:${sessionId}`)).toBe(1);
+    expect(await keysOf(nodes, "session", sessionId)).toBe(1);
     expect((await operator(nodes.a).get(`/approvals/${call.approval_id}`)).body.status).toBe("pending");
     expect(runtime.connections()).toBe(linksBefore);
     second.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "ttl-d" });
@@ -169,10 +176,8 @@ describe.runIf(pgAdmin && runRedis)("a moved IDE's frames reach the turn on the 
 
     // Now the IDE leaves B too and comes back nowhere: the session ends, once, on the TTL of its last activity.
     second.ws.close();
-    await expect
-      .poll(() => nodes.redis.exists(`${nodes.prefix}:ws:expired:${sessionId}`), { timeout: TTL_MS * 3 })
-      .toBe(1);
-    expect(await nodes.redis.exists(`${nodes.prefix}:ws:session:${sessionId}`)).toBe(0);
+    await expect.poll(() => keysOf(nodes, "expired", sessionId), { timeout: TTL_MS * 3 }).toBe(1);
+    expect(await keysOf(nodes, "session", sessionId)).toBe(0);
     // Node A closed the runtime link it held (the turn is stopped).
     await expect.poll(() => runtime.connections(), { timeout: 3_000 }).toBe(linksBefore - 1);
     const late = await openIde(wsUrl(nodes.a, sessionId), { token, headers: { "x-gatehouse-last-seq": "3" } });
@@ -226,3 +231,8 @@ describe.runIf(pgAdmin && runRedis)("the node running the turn goes away while t
     expectNoGap([...seen, ...second.frames]);
   });
 });
+
+/** How many Redis keys of `kind` the session has (they carry its owner's tag: src/faces/sessions/session-key.ts). */
+async function keysOf(nodes: TwoNodes, kind: string, sessionId: string): Promise<number> {
+  return (await nodes.redis.keys(`${nodes.prefix}:ws:${kind}:${sessionId}~*`)).length;
+}

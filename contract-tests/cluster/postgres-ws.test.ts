@@ -10,6 +10,7 @@ import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { postgresForTests } from "../../src/core/store/test-support";
 import { type IdeClient, openIde, isFinal, tokensOf } from "../../src/faces/sessions/test-support";
 import { ORG_ID } from "../fixtures";
+import { clientSessionId } from "../../src/faces/sessions/session-key";
 import { openSharedPostgresStore, startTwoNodes, type TwoNodes } from "./nodes";
 
 const pgAdmin = await postgresForTests("IDE sessions across two nodes on PostgreSQL");
@@ -82,7 +83,9 @@ describe.runIf(pgAdmin && runRedis)("IDE sessions across two nodes on PostgreSQL
     expect(tokensOf(all)).toMatch(/^Вы написали: something long please\. слово1 (слово\d+ ){118}слово120$/);
     expect(all.filter(isFinal)).toHaveLength(1);
     // Node B ran no turn of its own: only node A's runtime connection heard the message.
-    const messages = runtime.received.filter((r) => r.sessionId === sessionId && r.frame.type === "user_message");
+    const messages = runtime.received.filter(
+      (r) => clientSessionId(r.sessionId) === sessionId && r.frame.type === "user_message",
+    );
     expect(messages).toHaveLength(1);
   });
 

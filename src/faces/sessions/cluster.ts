@@ -8,7 +8,7 @@
 // it (./cross-node-inbound.ts) — the ack it emits reaches the IDE through the stream — and answers the sender
 // with the connection notices (INVALID_CALL_ID …) the frame produced.
 //
-// Layout (P = key prefix):
+// Layout (P = key prefix; a session {id} is its key, ./session-key.ts):
 //   P:ws:node:{node}   string  present while the node runs: refreshed every NODE_REFRESH_MS, lapses NODE_TTL_MS
 //                      after a crash (deleted at once on a clean shutdown)
 //   P:ws:session:{id}  hash field `link`: the node holding the session's runtime link

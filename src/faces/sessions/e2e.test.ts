@@ -10,6 +10,7 @@ import type { ServerFrame } from "../../../generated/ws-client";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
 import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { operatorRequest } from "../../test-support/http";
+import { clientSessionId } from "./session-key";
 import { openTypedIde, type TypedIde } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
@@ -85,7 +86,7 @@ describe("agent sessions through the real server", () => {
     const after = await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`);
     expect(after.body).toMatchObject({ status: "consumed", decided_by: "dev@acme" });
     const atRuntime = runtime.received.filter(
-      (r) => r.sessionId === "e2e-ide-approve" && r.frame.type === "hitl_decision",
+      (r) => clientSessionId(r.sessionId) === "e2e-ide-approve" && r.frame.type === "hitl_decision",
     );
     expect(atRuntime.map((r) => r.frame)).toEqual([
       expect.objectContaining({ decision: "approve", approval_id: call.approval_id }),
@@ -117,7 +118,7 @@ describe("agent sessions through the real server", () => {
     await c.next(isFinal);
     expect(tokensOf(c.frames)).toContain("Готово: npm test (run_command).");
     const atRuntime = runtime.received.find(
-      (r) => r.sessionId === "e2e-rest-approve" && r.frame.type === "hitl_decision",
+      (r) => clientSessionId(r.sessionId) === "e2e-rest-approve" && r.frame.type === "hitl_decision",
     );
     expect(atRuntime?.frame).toMatchObject({ decision: "approve", approval_id: call.approval_id });
     expect((await rest("GET", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}`)).body).toMatchObject({
@@ -149,9 +150,13 @@ describe("agent sessions through the real server", () => {
     try {
       const last = c.frames.flatMap((f) => ("seq" in f && f.seq !== undefined ? [f.seq] : [])).at(-1)!;
       // Writes are pipelined, not awaited: give them a moment.
-      await expect.poll(() => redis.xlen(`${prefix}:ws:frames:e2e-redis`)).toBeGreaterThanOrEqual(last);
-      expect(await redis.hget(`${prefix}:ws:session:e2e-redis`, "owner")).toBe("dev@acme");
-      expect(await redis.pttl(`${prefix}:ws:frames:e2e-redis`)).toBeGreaterThan(0);
+      // Keyed by the session's owner too (./session-key.ts): the client's id, `~`, the owner's tag.
+      const framesKeys = () => redis.keys(`${prefix}:ws:frames:e2e-redis~*`);
+      await expect.poll(async () => (await framesKeys()).length).toBe(1);
+      const [framesKey] = await framesKeys();
+      await expect.poll(() => redis.xlen(framesKey!)).toBeGreaterThanOrEqual(last);
+      expect(await redis.hget(framesKey!.replace(":ws:frames:", ":ws:session:"), "owner")).toBe("dev@acme");
+      expect(await redis.pttl(framesKey!)).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
     }

@@ -8,6 +8,7 @@ import type { ToolOutcome, ToolOutcomeRecorder, ToolPolicyContext } from "./tool
 import {
   AUDIENCE,
   ISSUER,
+  keyOf,
   openIde,
   refusedUpgrade,
   startGateway,
@@ -106,13 +107,12 @@ describe("upgrade authentication (refused before 101)", () => {
     expect(c.ws.protocol).toBe("gatehouse.v1");
   });
 
-  it("refuses another user's session with 403, and unknown paths with 404", async () => {
+  it("another user's id is a session of their own (no 403 telling it is taken); unknown paths get 404", async () => {
     const g = await gatewayWith();
-    await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "alice" }) });
-    const res = await refusedUpgrade(`${g.wsBase}/ws/owned-by-alice`, {
-      headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` },
-    });
-    expect(res.status).toBe(403);
+    const alice = await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "alice" }) });
+    const mallory = await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "mallory" }) });
+    expect(mallory.ws.readyState).toBe(mallory.ws.OPEN);
+    expect(alice.ws.readyState).toBe(alice.ws.OPEN);
     const notFound = await refusedUpgrade(`${g.wsBase}/api/v1/ws/x`, {
       headers: { authorization: `Bearer ${await idp.mint()}` },
     });
@@ -481,7 +481,7 @@ describe("tool outcome", () => {
     expect(recorded[0]?.[0]).toBe(decided[0]);
     expect(recorded[0]?.[0]).toMatchObject({
       sub: "alice",
-      sessionId: "outcome-1",
+      sessionId: keyOf("outcome-1"), // the session's key: unique across users (./session-key.ts)
       callId: call.call_id,
       toolName: "write_file",
     });

@@ -30,6 +30,7 @@ import {
 import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
 import { createLimiters } from "./rate-limits";
 import { createRedisSessionStore } from "./redis-session-store";
+import { clientSessionId } from "./session-key";
 import { probeRuntime } from "./runtime-link";
 import { RuntimeLinks } from "./runtime-links";
 import { handleRuntimeFrame } from "./runtime-inbound";
@@ -158,7 +159,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
         .map((live) => {
           const calls = [...live.pendingCalls.values()];
           return {
-            session_id: live.record.id,
+            session_id: clientSessionId(live.record.id),
             user: live.record.ownerSub,
             created_at: new Date(live.record.createdAt).toISOString(),
             ide_connected: live.conn !== undefined,

@@ -91,7 +91,12 @@ describe("tool calls under the ide-assistant manifest", () => {
     c.send({ type: "user_message", content: "read src/app.ts" });
     const call = await c.next((f) => f.type === "tool_call");
     const intent = must(audit.list(ORG, { kind: "intent" }).records[0], "the tool call was recorded as an intent");
-    expect(intent.meta).toMatchObject({ channel: "agent_session", session_id: "outcome-1", call_id: call.call_id });
+    // The session's key (the IDE's id and its owner's tag, ./session-key.ts): unique across users.
+    expect(intent.meta).toMatchObject({
+      channel: "agent_session",
+      session_id: expect.stringMatching(/^outcome-1~[0-9a-f]{32}$/),
+      call_id: call.call_id,
+    });
     // Released to the IDE, not run yet: no outcome until the IDE says what happened.
     expect(audit.getInteraction(ORG, intent.interaction_id).map((r) => r.kind)).toEqual(["intent"]);
 

@@ -12,6 +12,7 @@ const log = logger.child({ module: "sessions" });
 
 /** Who connected to which session, as decided before the 101. */
 export interface UpgradeContext {
+  /** The session's key: the IDE's id and its owner's tag (./session-key.ts). */
   sessionId: string;
   claims: UserClaims;
   /** The resume point offered in the handshake; undefined = fresh connect. */

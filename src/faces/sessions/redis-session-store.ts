@@ -7,7 +7,7 @@
 // BLOCK on a connection of its own) and relays what the running turn still appends, so no sticky routing is
 // needed for the stream to reach the IDE without a gap.
 //
-// Layout (P = key prefix):
+// Layout (P = key prefix; {id} is the session's key, the client's id and its owner's tag: ./session-key.ts):
 //   P:ws:session:{id}  hash   owner, org, created, next (the next seq), seen (when a node last had its IDE
 //                      attached: the session's last activity, cluster-wide), link (the node holding its runtime
 //                      link, see ./cluster.ts)

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
 import {
   ISSUER,
+  keyOf,
   openIde,
   refusedUpgrade,
   startGateway,
@@ -74,14 +75,15 @@ describe("Redis session store", () => {
     const seen = [...first.frames];
     first.ws.terminate(); // the IDE drops; node A's runtime turn goes on and every frame reaches Redis
     await expect
-      .poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${sessionId}`), { timeout: 5000 })
+      .poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${keyOf(sessionId)}`), {
+        timeout: 5000,
+      })
       .toBeGreaterThan(seen.length + 100);
     await pipelined();
 
-    const intruder = await refusedUpgrade(`${b.wsBase}/ws/${sessionId}`, {
-      headers: { authorization: `Bearer ${await idp.mint({ sub: "mallory" })}` },
-    });
-    expect(intruder.status).toBe(403);
+    // Another user on the same id opens a session of their own (sessions are per user): alice's is untouched.
+    const other = await ide(b, sessionId, { token: await idp.mint({ sub: "mallory" }) });
+    expect(other.frames).toEqual([]);
 
     const lastSeq = seen.at(-1)!.seq!;
     const second = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": String(lastSeq) } });
@@ -105,7 +107,7 @@ describe("Redis session store", () => {
     first.send({ type: "user_message", content: "hi" });
     await first.next(isFinal);
     first.ws.terminate();
-    await expect.poll(() => redis.exists(`${prefix}:ws:expired:${sessionId}`), { timeout: 3000 }).toBe(1);
+    await expect.poll(() => redis.exists(`${prefix}:ws:expired:${keyOf(sessionId)}`), { timeout: 3000 }).toBe(1);
     const again = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": "3" } });
     expect(await again.next((f) => f.type === "error")).toMatchObject({
       error_code: "SESSION_EXPIRED",
@@ -120,7 +122,7 @@ describe("Redis session store", () => {
     c.send({ type: "user_message", content: "hi" });
     await c.next(isFinal);
     await pipelined();
-    for (const key of [`${prefix}:ws:session:${sessionId}`, `${prefix}:ws:frames:${sessionId}`]) {
+    for (const key of [`${prefix}:ws:session:${keyOf(sessionId)}`, `${prefix}:ws:frames:${keyOf(sessionId)}`]) {
       const ttl = await redis.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(90_000);
@@ -136,7 +138,7 @@ describe("IDE frames for a runtime link on another node", () => {
     c.send({ type: "user_message", content: "something long please" });
     await c.next((f) => f.type === "assistant_message");
     await pipelined();
-    const holder = await redis.hget(`${prefix}:ws:session:${sessionId}`, "link");
+    const holder = await redis.hget(`${prefix}:ws:session:${keyOf(sessionId)}`, "link");
     expect(holder).toBeTruthy();
 
     const me = `test-${randomUUID()}`;
@@ -151,7 +153,7 @@ describe("IDE frames for a runtime link on another node", () => {
           kind: "frame",
           id,
           from: me,
-          forwarded: { sessionId, principal, frame: { type: "cancel", message_id: messageId } },
+          forwarded: { sessionId: keyOf(sessionId), principal, frame: { type: "cancel", message_id: messageId } },
         }),
       );
     try {
@@ -203,7 +205,7 @@ describe("IDE frames for a runtime link on another node", () => {
     const bKey = [...(await present())].find((k) => !before.has(k))!;
     const c = await node();
     // B is alive but never held this session (as after it ended it there): it is named as the holder anyway.
-    await redis.hset(`${prefix}:ws:session:${sessionId}`, "link", bKey.split(":").at(-1)!);
+    await redis.hset(`${prefix}:ws:session:${keyOf(sessionId)}`, "link", bKey.split(":").at(-1)!);
     const moved = await ide(c, sessionId, {
       token,
       headers: { "x-gatehouse-last-seq": String(first.frames.at(-1)!.seq) },
@@ -255,7 +257,7 @@ describe("IDE frames for a runtime link on another node", () => {
     // Node A comes back: the session is B's now. A closes the link of the lost turn and writes nothing more
     // into the stream (Redis refuses its appends), so B's IDE never sees a frame of the old turn again.
     const streamTop = async () =>
-      (await redis.xrevrange(`${prefix}:ws:frames:${sessionId}`, "+", "-", "COUNT", 1))[0]?.[0];
+      (await redis.xrevrange(`${prefix}:ws:frames:${keyOf(sessionId)}`, "+", "-", "COUNT", 1))[0]?.[0];
     const topBefore = await streamTop();
     const framesBefore = second.frames.length;
     await own.connect();
@@ -300,7 +302,9 @@ describe("rate limits shared through Redis", () => {
     const err = await second.next((f) => f.type === "error");
     expect(err).toMatchObject({ error_code: "RATE_LIMIT_EXCEEDED" });
     expect(second.frames.filter((f) => f.type === "ack")).toHaveLength(1);
-    expect(await redis.keys(`${limitPrefix}:ws:limit:messages:*`)).toEqual([`${limitPrefix}:ws:limit:messages:moving`]);
+    expect(await redis.keys(`${limitPrefix}:ws:limit:messages:*`)).toEqual([
+      `${limitPrefix}:ws:limit:messages:${keyOf("moving")}`,
+    ]);
   });
 });
 

@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   isFinal,
+  keyOf,
   openIde,
   refusedUpgrade,
   startGateway,
@@ -111,13 +112,16 @@ describe("resuming someone else's session answers as for an unknown id", () => {
     const shared = { redis, options: { redisKeyPrefix: prefix, sessionTtlMs: 200 } };
     const a = await gatewayWith(shared);
     const b = await gatewayWith(shared);
-    const alice = await idp.mint({ sub: `alice-${randomUUID()}` });
+    const aliceSub = `alice-${randomUUID()}`;
+    const alice = await idp.mint({ sub: aliceSub });
     const mallory = await idp.mint({ sub: `mallory-${randomUUID()}` });
     const live = `live-${randomUUID()}`;
     const gone = `gone-${randomUUID()}`;
     await sessionWithFrames(a, live, alice, true);
     await sessionWithFrames(a, gone, alice);
-    await expect.poll(() => redis.exists(`${prefix}:ws:expired:${gone}`), { timeout: 3000 }).toBe(1);
+    await expect
+      .poll(() => redis.exists(`${prefix}:ws:expired:${keyOf(gone, { sub: aliceSub })}`), { timeout: 3000 })
+      .toBe(1);
 
     const unknown = await resumeAnswer(b, `unknown-${randomUUID()}`, mallory);
     expect(unknown.status).toBe(404);
@@ -134,18 +138,19 @@ describe("another node never loads someone else's session", () => {
     const shared = { redis, options: { redisKeyPrefix: prefix } };
     const a = await gatewayWith(shared);
     const b = await gatewayWith(shared);
-    const alice = await idp.mint({ sub: `alice-${randomUUID()}` });
+    const aliceSub = `alice-${randomUUID()}`;
+    const alice = await idp.mint({ sub: aliceSub });
     const mallory = await idp.mint({ sub: `mallory-${randomUUID()}` });
     const id = `victim-${randomUUID()}`;
     const first = await sessionWithFrames(a, id, alice);
     const lastSeen = first.frames.at(-1)!.seq!;
-    await expect.poll(async () => (await redis.keys(`${prefix}:ws:frames:*${id}`)).length, { timeout: 3000 }).toBe(1);
-    const [framesKey] = await redis.keys(`${prefix}:ws:frames:*${id}`);
+    const framesKey = `${prefix}:ws:frames:${keyOf(id, { sub: aliceSub })}`;
+    await expect.poll(() => redis.exists(framesKey), { timeout: 3000 }).toBe(1);
     // Every read of alice's frames stream, by any node, while mallory knocks on B.
     const reads: string[][] = [];
     const monitor = await redis.monitor();
     monitor.on("monitor", (_time: string, args: string[]) => {
-      if (/^x(range|revrange|read)$/i.test(args[0] ?? "") && args.includes(framesKey!)) reads.push(args);
+      if (/^x(range|revrange|read)$/i.test(args[0] ?? "") && args.includes(framesKey)) reads.push(args);
     });
     try {
       await resumeAnswer(b, id, mallory);

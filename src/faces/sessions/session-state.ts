@@ -10,6 +10,7 @@ import type { RuntimeLink } from "./runtime-link";
 import type { SessionRecord, SessionStore } from "./session-store";
 import type { ToolApprovals, ToolPolicyContext } from "./tool-policy";
 import { isOwner, ownerOf, recordOwner, sameOwner, type SessionOwner } from "./owner";
+import { clientSessionId } from "./session-key";
 
 export { recordOwner } from "./owner";
 
@@ -192,7 +193,7 @@ export class SessionRegistry {
         session,
         {
           type: "resync_required",
-          session_id: id,
+          session_id: clientSessionId(id),
           last_seq: lastSeq,
           ...(result.oldestSeq !== undefined ? { oldest_seq: result.oldestSeq } : {}),
           message: `Frames after seq ${lastSeq} are no longer available; reload the session state.`,
@@ -205,7 +206,7 @@ export class SessionRegistry {
     conn.resumed = true;
     this.emit(
       session,
-      { type: "session_resumed", session_id: id, last_seq: lastSeq, replayed: result.frames.length },
+      { type: "session_resumed", session_id: clientSessionId(id), last_seq: lastSeq, replayed: result.frames.length },
       false,
     );
   }
@@ -235,12 +236,20 @@ export class SessionRegistry {
         "SESSION_EXPIRED",
         "Session has expired. Please reconnect.",
         {
-          details: { session_id: id, expired_at: expiredAt.toISOString() },
+          details: { session_id: clientSessionId(id), expired_at: expiredAt.toISOString() },
         },
         false,
       );
     } else {
-      this.sendError(session, "SESSION_NOT_FOUND", "Session not found", { details: { session_id: id } }, false);
+      this.sendError(
+        session,
+        "SESSION_NOT_FOUND",
+        "Session not found",
+        {
+          details: { session_id: clientSessionId(id) },
+        },
+        false,
+      );
     }
   }
 

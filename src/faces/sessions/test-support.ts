@@ -9,6 +9,7 @@ import { GatehouseSession, sessionUrl, type ServerFrame } from "../../../generat
 import { createUserTokenVerifier } from "../../core/identity/user-tokens";
 import { tapConformance } from "../../test-support/conformance";
 import { attachSessionGateway, type SessionGateway, type SessionGatewayDeps } from "./gateway";
+import { sessionKey } from "./session-key";
 
 export const ISSUER = "https://idp.test";
 export const AUDIENCE = "gatehouse";
@@ -50,6 +51,11 @@ export async function startIdp(): Promise<TestIdp> {
         .sign(privateKey),
     close: () => closeServer(server),
   };
+}
+
+/** The key (./session-key.ts: Redis keys, runtime path) of the session `clientId` of a token `mint` made. */
+export function keyOf(clientId: string, { sub = "alice", org }: { sub?: string; org?: string } = {}): string {
+  return sessionKey({ issuer: ISSUER, sub, ...(org ? { orgId: org } : {}) }, clientId);
 }
 
 export interface TestGateway {

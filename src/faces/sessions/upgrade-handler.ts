@@ -8,7 +8,8 @@ import { UserTokenError, type UserClaims } from "../../core/identity/user-tokens
 import { logger } from "../../core/log/logger";
 import type { UpgradeContext } from "./ide-connection";
 import { sessionMetrics as metrics } from "./metrics";
-import { isOwner, principalKey } from "./owner";
+import { isOwner, ownerOf, principalKey } from "./owner";
+import { sessionKey } from "./session-key";
 import { consumePoint } from "./rate-limits";
 import type { LiveSessionCap, LiveSlot } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
@@ -98,7 +99,7 @@ async function authorizeUpgrade(
       "Retry-After": "5",
     });
   }
-  const sessionId = validSessionId(rawId);
+  const clientId = validSessionId(rawId);
   const address = req.socket.remoteAddress ?? "unknown";
   let claims: UserClaims;
   try {
@@ -110,14 +111,18 @@ async function authorizeUpgrade(
     throw refusal;
   }
   await limitAttempt(deps.ipLimiter, `${address}\u0000${principalKey(claims)}`);
+  // Sessions are per user: the caller's `my-session` is theirs alone, never someone else's (./session-key.ts).
+  const sessionId = sessionKey(ownerOf(claims), clientId);
   const lastSeq = requestedLastSeq(req);
   await deps.validators;
   const owner = await deps.registry.ownerOf(sessionId, claims);
-  // A resume of a session that is not the caller's — unknown, or another user's, live or expired — gets one
-  // answer, decided here on one path: nothing tells the caller that the id exists or when it ended.
+  // A resume of a session that is not the caller's gets one answer, decided here on one path. The key is the
+  // caller's own, so this is an unknown or expired id of theirs; another owner here (a tag collision, or a
+  // record from before sessions were per user) is answered the same way.
   if (lastSeq !== undefined && lastSeq > 0 && !deps.registry.mayResume(sessionId, owner, claims)) {
     throw new UpgradeRefusal(404, "SESSION_NOT_FOUND", "Session not found");
   }
+  // A guard only: a key is derived from its owner, so another owner here means a tag collision.
   if (owner !== undefined && !isOwner(owner, claims)) {
     metrics.authFailures.inc({ reason: "session_owner_mismatch" });
     throw new UpgradeRefusal(403, "FORBIDDEN", "This session belongs to another user");
