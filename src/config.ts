@@ -426,7 +426,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: countRule,
     default: "16",
     description:
-      "Live WebSocket sessions (IDE sockets) per user (issuer, org, sub); with Redis, on every node together. One more is refused with 429 `TOO_MANY_SESSIONS`; closing a socket frees its slot.",
+      "Live WebSocket sessions (IDE sockets) per user (issuer, org, sub); with Redis, on every node together. One more is refused with 429 `TOO_MANY_SESSIONS`; closing a socket frees its slot. Also the runtime links per user on one node: past it, the link of the user's session detached longest is closed (it stays resumable).",
   },
   {
     name: "GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE",

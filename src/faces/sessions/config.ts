@@ -1,6 +1,7 @@
 // Environment knobs of the sessions face (all optional; the seed's limits are the defaults).
 //   GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE   default 10
-//   GATEHOUSE_WS_MAX_SESSIONS_PER_USER           default 16 (live IDE sockets per user, all nodes; more → 429)
+//   GATEHOUSE_WS_MAX_SESSIONS_PER_USER           default 16 (live IDE sockets per user, all nodes; more → 429;
+//                                                and runtime links per user per node, ./runtime-link-cap.ts)
 //   GATEHOUSE_WS_MESSAGES_PER_SESSION_PER_MINUTE default 100
 //   GATEHOUSE_WS_MAX_PAYLOAD_BYTES               default 1 MiB (bigger IDE frame → close 1009)
 //   GATEHOUSE_WS_MAX_BUFFERED_BYTES              default 4 MiB (slow consumer → close 1013)

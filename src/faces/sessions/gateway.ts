@@ -78,6 +78,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     agentRuntimeUrl: deps.agentRuntimeUrl,
     agentRuntimeKey: deps.agentRuntimeKey,
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
+    maxLinksPerUser: opts.maxSessionsPerUser,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
     ...(cluster

@@ -46,6 +46,7 @@ export function acceptConnection(
     principal: ownerOf(ctx.claims),
   };
   session.conn = conn;
+  session.detachedAt = undefined;
   registry.store.touch?.([ctx.sessionId]);
   metrics.activeConnections.inc();
   log.info({ sessionId: ctx.sessionId, sub: ctx.claims.sub }, "IDE connected");
@@ -80,6 +81,7 @@ export function acceptConnection(
     clearTimeout(conn.tokenTimer);
     if (session.conn === conn) {
       session.conn = undefined;
+      session.detachedAt = Date.now();
       // The session's last activity, cluster-wide: its TTL counts from now on every node.
       registry.store.touch?.([ctx.sessionId]);
       if (endedByIde(registry, conn, code)) registry.store.release(session.record.id);

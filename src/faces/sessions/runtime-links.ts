@@ -2,6 +2,7 @@
 // to the runtime. Frames from the runtime are queued per session, so they are handled in arrival order.
 import { logger } from "../../core/log/logger";
 import { RuntimeLink } from "./runtime-link";
+import { LINK_CAP_REASON, linksOverCap } from "./runtime-link-cap";
 import type { LiveSession, SessionRegistry } from "./session-state";
 
 const log = logger.child({ module: "sessions" });
@@ -11,6 +12,8 @@ export interface RuntimeLinksDeps {
   agentRuntimeUrl: string;
   agentRuntimeKey?: string | undefined;
   connectTimeoutMs: number;
+  /** Runtime links per user on this node; past it, the longest-detached session's link closes (./runtime-link-cap.ts). */
+  maxLinksPerUser: number;
   /** Handles one runtime frame; called in order per session, never concurrently for one session. */
   onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;
   /** The session's link is open here / dropped (other nodes forward its IDE frames here meanwhile). */
@@ -30,6 +33,27 @@ export class RuntimeLinks {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Closes a detached session's link to keep its user within the cap: its turn ends (approvals cancelled), the
+   * session stays resumable and hears why in its stream; its IDE's next frame opens a link again.
+   */
+  private closeForCap(session: LiveSession): void {
+    const link = session.link;
+    if (!link) return;
+    session.link = undefined;
+    link.close();
+    this.deps.onUnlinked?.(session);
+    const { registry } = this.deps;
+    registry.cancelApprovals(session, "the session's runtime link was closed: its user has too many sessions");
+    log.info({ sessionId: session.record.id }, "closed a detached session's runtime link (per-user link cap)");
+    registry.sendError(
+      session,
+      "AGENT_UNAVAILABLE",
+      "Agent runtime connection closed: this user's newer sessions needed the room; the next message reconnects",
+      { details: { reason: LINK_CAP_REASON } },
+    );
   }
 
   private connect(session: LiveSession): Promise<RuntimeLink> {
@@ -62,6 +86,7 @@ export class RuntimeLinks {
         () => {
           session.link = link;
           this.deps.onLinked?.(session);
+          for (const idle of linksOverCap(registry, session, this.deps.maxLinksPerUser)) this.closeForCap(idle);
           return link;
         },
         (err) => {

@@ -65,6 +65,8 @@ export interface LiveSession {
   /** Runtime frames are handled in order (a tool_call's policy check must not let later tokens overtake it). */
   runtimeQueue: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
+  /** When its IDE socket on this node closed (undefined while attached): who gives up a link first (./runtime-link-cap.ts). */
+  detachedAt?: number | undefined;
 }
 
 export type ErrorExtras = { details?: Record<string, unknown>; retry_after?: number };
