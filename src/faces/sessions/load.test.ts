@@ -61,8 +61,15 @@ describe("1,000 concurrent sessions", () => {
     const sessions = 1000;
     const g = await startGateway(idp, {
       tokenDelayMs: 1,
-      // One user's token for every session: as many IDEs as sessions, not one user's cap.
-      options: { connectionsPerIpPerMinute: 100_000, maxSessionsPerUser: sessions, sessionTtlMs: 300 },
+      // One user's token for every session: as many IDEs as sessions, not one user's cap. The in-process runtime
+      // shares this event loop, so 1,000 runtime handshakes at once can take longer than the 5 s a remote runtime
+      // gets on a busy 2-core machine: the link may take as long as the whole turn is allowed (25 s below).
+      options: {
+        connectionsPerIpPerMinute: 100_000,
+        maxSessionsPerUser: sessions,
+        sessionTtlMs: 300,
+        runtimeConnectTimeoutMs: 25_000,
+      },
     });
     const clients: IdeClient[] = [];
     try {
@@ -77,7 +84,7 @@ describe("1,000 concurrent sessions", () => {
       }
       expect(await gaugeValue("gatehouse_ws_active_connections")).toBe(sessions);
       for (const [i, c] of clients.entries()) c.send({ type: "user_message", content: `ping ${i}` });
-      await Promise.all(clients.map((c) => c.next(isFinal, 20_000)));
+      await Promise.all(clients.map((c) => c.next(isFinal, 25_000)));
       for (const [i, c] of clients.entries()) {
         const text = c.frames
           .filter((f) => f.type === "assistant_message")
@@ -92,12 +99,13 @@ describe("1,000 concurrent sessions", () => {
 
       // The IDEs leave; after the session TTL every runtime link and session is gone.
       for (const c of clients) c.ws.close();
-      await expect.poll(() => g.runtime!.connections(), { timeout: 10_000, interval: 100 }).toBe(0);
-      await expect.poll(() => gaugeValue("gatehouse_ws_active_sessions"), { timeout: 5_000 }).toBe(0);
+      // (Eventually, not fast: how soon 1,000 closes are processed is the machine's business, not the claim.)
+      await expect.poll(() => g.runtime!.connections(), { timeout: 30_000, interval: 100 }).toBe(0);
+      await expect.poll(() => gaugeValue("gatehouse_ws_active_sessions"), { timeout: 10_000 }).toBe(0);
       expect(await gaugeValue("gatehouse_ws_active_connections")).toBe(0);
     } finally {
       for (const c of clients) c.ws.terminate();
       await g.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

@@ -13,9 +13,15 @@ export const LINK_CAP_REASON = "TOO_MANY_SESSIONS";
 /** The user's other sessions whose links must close so that `max` remain with `opened`'s, longest detached first. */
 export function linksOverCap(registry: SessionRegistry, opened: LiveSession, max: number): LiveSession[] {
   const owner = recordOwner(opened.record);
-  const linked = [...registry.all()].filter(
-    (s) => (s.link !== undefined || s === opened) && sameOwner(recordOwner(s.record), owner),
-  );
+  const linked: LiveSession[] = [];
+  // Called once per opened link: a scan of the node's sessions, allocating only for the user's linked ones.
+  for (const s of registry.all())
+    if (
+      (s.link !== undefined || s === opened) &&
+      s.record.ownerSub === owner.sub &&
+      sameOwner(recordOwner(s.record), owner)
+    )
+      linked.push(s);
   const excess = linked.length - max;
   if (excess <= 0) return [];
   const now = Date.now();
