@@ -129,6 +129,26 @@ describe("the environment a skill gets", () => {
   });
 });
 
+describe("the processes a skill can see", () => {
+  // A skill runs as the gateway's user: with the host's /proc it read every process's start-up environment
+  // (/proc/<pid>/environ: the gateway's API keys, database URL, signing secrets), whatever its own env held.
+  it("holds none of another process's start-up environment: its /proc shows only its own namespace", async () => {
+    const { spawn } = await import("node:child_process");
+    const holder = spawn("sleep", ["60"], {
+      env: { PATH: process.env.PATH ?? "", HELD_SECRET: "gh-secret-in-environ" },
+    });
+    cleanup.push(() => holder.kill("SIGKILL"));
+    const { base } = await serveSkills({
+      peek: {
+        run: `#!/bin/sh\nif cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -q gh-secret-in-environ; then seen=true; else seen=false; fi\nprintf '{"seen":%s,"processes":%s}' "$seen" "$(ls -d /proc/[0-9]* | wc -l)"\n`,
+      },
+    });
+    const { body } = await post(base, "peek");
+    expect(body.invocation.status).toBe("ok");
+    expect(body.invocation.result.seen).toBe(false);
+  });
+});
+
 describe("argv and stdin from the JSON body", () => {
   it("the body is stdin only: no argument, no variable, nothing a shell would expand", async () => {
     const { base, root } = await serveSkills({

@@ -8,7 +8,8 @@
 //   command runs as PID 1 of its own PID namespace (`unshare --pid --fork --kill-child`): killing the group
 //   kills `unshare`, its child dies with it (parent-death signal), and when a namespace's PID 1 dies the
 //   kernel kills every process left in it — whatever session or group they moved to. Without it (not Linux,
-//   no unshare, no permission) the process group is the fallback, and one log line says so.
+//   no unshare, no permission) the process group is the fallback, and one log line says so. Where it can, the
+//   namespace gets its own /proc too, so the command cannot read other processes' environments.
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, constants } from "node:fs";
 import { logger } from "../../core/log/logger";
@@ -19,6 +20,12 @@ const log = logger.child({ module: "purutos" });
 let namespacePrefix: string[] | null | undefined;
 
 const NAMESPACE_PREFIXES = [
+  // With its own mount namespace and a /proc of its PID namespace, a command sees only its own processes: with
+  // the host's /proc it could read every process's start-up environment (/proc/<pid>/environ — the gateway's API
+  // keys, database URL and secrets), since it runs as the gateway's user.
+  ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"],
+  ["unshare", "--user", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"],
+  // Without a mount namespace: the PID namespace alone (the process tree still dies whole).
   ["unshare", "--pid", "--fork", "--kill-child"],
   // Without root: an unprivileged user namespace owns the PID namespace.
   ["unshare", "--user", "--pid", "--fork", "--kill-child"],
