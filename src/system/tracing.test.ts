@@ -294,6 +294,8 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
       "enduser.id": "dev@trace",
       "gatehouse.ws.close_code": 1000,
     });
+    // Sessions are per user: the key the audit records and the runtime see is the id plus its owner's tag.
+    expect(session!.attributes["gatehouse.session_key"]).toMatch(/^traced-session~[0-9a-f]{32}$/);
     // The governed tool call the runtime asked for was decided inside the session's trace.
     const decisions = await spansWhere((s) => s.traceId === session!.traceId && s.name === "policy.decide");
     expect(decisions[0]?.attributes["gatehouse.action.tool"]).toBeDefined();

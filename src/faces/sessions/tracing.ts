@@ -5,13 +5,16 @@ import { context, SpanKind, trace } from "@opentelemetry/api";
 import type { WebSocket } from "ws";
 import { tracer, tracingActive } from "../../core/tracing";
 import type { UpgradeContext } from "./ide-connection";
+import { clientSessionId } from "./session-key";
 
 export function traceSession(ws: WebSocket, ctx: UpgradeContext, accept: () => void): void {
   if (!tracingActive()) return accept();
   const span = tracer().startSpan("ws.session", {
     kind: SpanKind.SERVER,
     attributes: {
-      "gatehouse.session_id": ctx.sessionId,
+      // The id the IDE chose, as its user knows it; the key (id + owner tag) is what audit records and the runtime see.
+      "gatehouse.session_id": clientSessionId(ctx.sessionId),
+      "gatehouse.session_key": ctx.sessionId,
       "enduser.id": ctx.claims.sub,
       ...(ctx.claims.orgId ? { "gatehouse.org_id": ctx.claims.orgId } : {}),
       "gatehouse.session.resumed": ctx.lastSeq !== undefined,
