@@ -2,44 +2,22 @@
 // link). Refused before the 101 with 429 TOO_MANY_SESSIONS; a closed or vanished socket frees its slot; on several
 // nodes sharing Redis the cap counts every node's sockets, and a crashed node's slots lapse.
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { redisSessionsFixture } from "./redis-fixture";
 import { createRedisLiveSessionCap } from "./live-session-cap";
-import {
-  openIde,
-  refusedUpgrade,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { openIde, refusedUpgrade, startGateway, type IdeClient, type TestGateway } from "./test-support";
 
-const prefix = `gatehouse-test-cap-${randomUUID()}`;
-let idp: TestIdp;
-let redis: Redis;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  await idp.close();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
+const fixture = redisSessionsFixture("cap");
+const { prefix, running, clients } = fixture;
 
 type Overrides = NonNullable<Parameters<typeof startGateway>[1]>;
 
 async function gatewayWith(options: Overrides["options"] = {}, extra: Overrides = {}) {
-  const g = await startGateway(idp, { withRuntime: false, ...extra, options: { maxSessionsPerUser: 3, ...options } });
+  const g = await startGateway(fixture.idp, {
+    withRuntime: false,
+    ...extra,
+    options: { maxSessionsPerUser: 3, ...options },
+  });
   running.push(g);
   return g;
 }
@@ -72,7 +50,7 @@ async function eventuallyConnect(g: TestGateway, sessionId: string, token: strin
 describe("live sessions per user, one node", () => {
   it("refuses the session over the cap with 429 TOO_MANY_SESSIONS; another user is not affected", async () => {
     const g = await gatewayWith();
-    const alice = await idp.mint({ sub: "alice", org: "acme" });
+    const alice = await fixture.idp.mint({ sub: "alice", org: "acme" });
     for (const id of ["a-1", "a-2", "a-3"]) await connect(g, id, alice);
 
     const over = await refused(g, "a-4", alice);
@@ -82,13 +60,13 @@ describe("live sessions per user, one node", () => {
     expect(over.body.detail).toMatch(/3 live sessions/);
 
     // Same sub in another org is another user; so is another sub.
-    await connect(g, "b-1", await idp.mint({ sub: "alice", org: "other" }));
-    await connect(g, "c-1", await idp.mint({ sub: "carol", org: "acme" }));
+    await connect(g, "b-1", await fixture.idp.mint({ sub: "alice", org: "other" }));
+    await connect(g, "c-1", await fixture.idp.mint({ sub: "carol", org: "acme" }));
   });
 
   it("a reconnect to a session that has a socket takes no new slot (it replaces the socket)", async () => {
     const g = await gatewayWith();
-    const alice = await idp.mint({ sub: "alice" });
+    const alice = await fixture.idp.mint({ sub: "alice" });
     const [first] = [await connect(g, "r-1", alice), await connect(g, "r-2", alice), await connect(g, "r-3", alice)];
     await connect(g, "r-1", alice);
     expect((await first!.closed).code).toBe(4409);
@@ -98,7 +76,7 @@ describe("live sessions per user, one node", () => {
 
   it("closing a socket frees its slot, and so does a socket that vanishes", async () => {
     const g = await gatewayWith();
-    const alice = await idp.mint({ sub: "alice" });
+    const alice = await fixture.idp.mint({ sub: "alice" });
     const open = [await connect(g, "f-1", alice), await connect(g, "f-2", alice), await connect(g, "f-3", alice)];
     expect((await refused(g, "f-4", alice)).status).toBe(429);
 
@@ -112,12 +90,13 @@ describe("live sessions per user, one node", () => {
 });
 
 describe("live sessions per user, several nodes sharing Redis", () => {
-  const shared = (options: Overrides["options"] = {}) => gatewayWith({ redisKeyPrefix: prefix, ...options }, { redis });
+  const shared = (options: Overrides["options"] = {}) =>
+    gatewayWith({ redisKeyPrefix: prefix, ...options }, { redis: fixture.redis });
 
   it("counts the user's sockets on every node; a close on one node frees a slot for another", async () => {
     const a = await shared();
     const b = await shared();
-    const alice = await idp.mint({ sub: `alice-${randomUUID()}` });
+    const alice = await fixture.idp.mint({ sub: `alice-${randomUUID()}` });
     const onA = await connect(a, "n-1", alice);
     await connect(a, "n-2", alice);
     await connect(b, "n-3", alice);
@@ -126,7 +105,7 @@ describe("live sessions per user, several nodes sharing Redis", () => {
     // Moving a live session to the other node is a reconnect, not a new session.
     await connect(b, "n-2", alice);
     // Another user is not affected.
-    await connect(b, "bob-own", await idp.mint({ sub: `bob-${randomUUID()}` }));
+    await connect(b, "bob-own", await fixture.idp.mint({ sub: `bob-${randomUUID()}` }));
 
     onA.ws.close(1000);
     await eventuallyConnect(b, "n-4", alice);
@@ -135,8 +114,18 @@ describe("live sessions per user, several nodes sharing Redis", () => {
   it("a crashed node's slots lapse: they are not counted for ever", async () => {
     const principal = `crash-${randomUUID()}`;
     const leaseMs = 300;
-    const crashed = createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 2, leaseMs });
-    const survivor = createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 2, leaseMs });
+    const crashed = createRedisLiveSessionCap({
+      redis: fixture.redis,
+      keyPrefix: prefix,
+      maxSessionsPerUser: 2,
+      leaseMs,
+    });
+    const survivor = createRedisLiveSessionCap({
+      redis: fixture.redis,
+      keyPrefix: prefix,
+      maxSessionsPerUser: 2,
+      leaseMs,
+    });
     try {
       expect(await crashed.acquire(principal, "s-1")).toBeDefined();
       expect(await crashed.acquire(principal, "s-2")).toBeDefined();
@@ -158,8 +147,8 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
   it("a released slot is free at once on every node", async () => {
     const principal = `release-${randomUUID()}`;
-    const a = createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 1 });
-    const b = createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 1 });
+    const a = createRedisLiveSessionCap({ redis: fixture.redis, keyPrefix: prefix, maxSessionsPerUser: 1 });
+    const b = createRedisLiveSessionCap({ redis: fixture.redis, keyPrefix: prefix, maxSessionsPerUser: 1 });
     try {
       const slot = await a.acquire(principal, "x-1");
       expect(await b.acquire(principal, "x-2")).toBeUndefined();

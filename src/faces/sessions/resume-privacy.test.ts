@@ -2,45 +2,17 @@
 // when it ended. A resume of another user's session — live or expired — answers exactly as for an id that never
 // existed; the owner alone hears SESSION_EXPIRED with its time. On one node and across nodes sharing Redis.
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  isFinal,
-  keyOf,
-  openIde,
-  refusedUpgrade,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { describe, expect, it } from "vitest";
+import { redisSessionsFixture } from "./redis-fixture";
+import { isFinal, keyOf, openIde, refusedUpgrade, startGateway, type TestGateway } from "./test-support";
 
-const prefix = `gatehouse-test-resume-${randomUUID()}`;
-let idp: TestIdp;
-let redis: Redis;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  await idp.close();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
+const fixture = redisSessionsFixture("resume");
+const { prefix, running, clients } = fixture;
 
 type Overrides = NonNullable<Parameters<typeof startGateway>[1]>;
 
 async function gatewayWith(overrides: Overrides = {}) {
-  const g = await startGateway(idp, { tokenDelayMs: 1, ...overrides });
+  const g = await startGateway(fixture.idp, { tokenDelayMs: 1, ...overrides });
   running.push(g);
   return g;
 }
@@ -73,8 +45,8 @@ async function resumeAnswer(g: TestGateway, sessionId: string, token: string) {
 describe("resuming someone else's session answers as for an unknown id", () => {
   it("one node: another user's live, expired and an unknown id get the same 404 SESSION_NOT_FOUND", async () => {
     const g = await gatewayWith({ options: { sessionTtlMs: 200 } });
-    const alice = await idp.mint({ sub: "alice", org: "acme" });
-    const mallory = await idp.mint({ sub: "mallory", org: "acme" });
+    const alice = await fixture.idp.mint({ sub: "alice", org: "acme" });
+    const mallory = await fixture.idp.mint({ sub: "mallory", org: "acme" });
     await sessionWithFrames(g, "alice-live", alice, true);
     await sessionWithFrames(g, "alice-gone", alice);
     await expect.poll(() => g.gateway.list("acme").map((s) => s.session_id), { timeout: 3000 }).toEqual(["alice-live"]);
@@ -85,7 +57,7 @@ describe("resuming someone else's session answers as for an unknown id", () => {
     expect(await resumeAnswer(g, "alice-live", mallory)).toEqual(unknown);
     expect(await resumeAnswer(g, "alice-gone", mallory)).toEqual(unknown);
     // Another org's user with the same sub is someone else too.
-    expect(await resumeAnswer(g, "alice-gone", await idp.mint({ sub: "alice", org: "evil" }))).toEqual(unknown);
+    expect(await resumeAnswer(g, "alice-gone", await fixture.idp.mint({ sub: "alice", org: "evil" }))).toEqual(unknown);
 
     // The owner still hears that her session expired, and when.
     const back = await connect(g, "alice-gone", alice, { "x-gatehouse-last-seq": "3" });
@@ -97,11 +69,11 @@ describe("resuming someone else's session answers as for an unknown id", () => {
 
   it("in-band resume on an expired id someone else took afresh: SESSION_NOT_FOUND, no expired_at", async () => {
     const g = await gatewayWith({ options: { sessionTtlMs: 200 } });
-    const alice = await idp.mint({ sub: "alice", org: "acme" });
+    const alice = await fixture.idp.mint({ sub: "alice", org: "acme" });
     await sessionWithFrames(g, "taken-over", alice);
     await expect.poll(() => g.gateway.list("acme").length, { timeout: 3000 }).toBe(0);
 
-    const mallory = await connect(g, "taken-over", await idp.mint({ sub: "mallory", org: "acme" }));
+    const mallory = await connect(g, "taken-over", await fixture.idp.mint({ sub: "mallory", org: "acme" }));
     mallory.send({ type: "resume", last_seq: 3 });
     const err = await mallory.next((f) => f.type === "error");
     expect(err).toMatchObject({ error_code: "SESSION_NOT_FOUND", details: { session_id: "taken-over" } });
@@ -109,18 +81,18 @@ describe("resuming someone else's session answers as for an unknown id", () => {
   });
 
   it("several nodes: another user's session expired on A, live on A, or unknown, resumed on B: one answer", async () => {
-    const shared = { redis, options: { redisKeyPrefix: prefix, sessionTtlMs: 200 } };
+    const shared = { redis: fixture.redis, options: { redisKeyPrefix: prefix, sessionTtlMs: 200 } };
     const a = await gatewayWith(shared);
     const b = await gatewayWith(shared);
     const aliceSub = `alice-${randomUUID()}`;
-    const alice = await idp.mint({ sub: aliceSub });
-    const mallory = await idp.mint({ sub: `mallory-${randomUUID()}` });
+    const alice = await fixture.idp.mint({ sub: aliceSub });
+    const mallory = await fixture.idp.mint({ sub: `mallory-${randomUUID()}` });
     const live = `live-${randomUUID()}`;
     const gone = `gone-${randomUUID()}`;
     await sessionWithFrames(a, live, alice, true);
     await sessionWithFrames(a, gone, alice);
     await expect
-      .poll(() => redis.exists(`${prefix}:ws:expired:${keyOf(gone, { sub: aliceSub })}`), { timeout: 3000 })
+      .poll(() => fixture.redis.exists(`${prefix}:ws:expired:${keyOf(gone, { sub: aliceSub })}`), { timeout: 3000 })
       .toBe(1);
 
     const unknown = await resumeAnswer(b, `unknown-${randomUUID()}`, mallory);
@@ -135,20 +107,20 @@ describe("resuming someone else's session answers as for an unknown id", () => {
 
 describe("another node never loads someone else's session", () => {
   it("B answers mallory's handshakes on alice's id without reading alice's frames; alice's resume on B replays them", async () => {
-    const shared = { redis, options: { redisKeyPrefix: prefix } };
+    const shared = { redis: fixture.redis, options: { redisKeyPrefix: prefix } };
     const a = await gatewayWith(shared);
     const b = await gatewayWith(shared);
     const aliceSub = `alice-${randomUUID()}`;
-    const alice = await idp.mint({ sub: aliceSub });
-    const mallory = await idp.mint({ sub: `mallory-${randomUUID()}` });
+    const alice = await fixture.idp.mint({ sub: aliceSub });
+    const mallory = await fixture.idp.mint({ sub: `mallory-${randomUUID()}` });
     const id = `victim-${randomUUID()}`;
     const first = await sessionWithFrames(a, id, alice);
     const lastSeen = first.frames.at(-1)!.seq!;
     const framesKey = `${prefix}:ws:frames:${keyOf(id, { sub: aliceSub })}`;
-    await expect.poll(() => redis.exists(framesKey), { timeout: 3000 }).toBe(1);
+    await expect.poll(() => fixture.redis.exists(framesKey), { timeout: 3000 }).toBe(1);
     // Every read of alice's frames stream, by any node, while mallory knocks on B.
     const reads: string[][] = [];
-    const monitor = await redis.monitor();
+    const monitor = await fixture.redis.monitor();
     monitor.on("monitor", (_time: string, args: string[]) => {
       if (/^x(range|revrange|read)$/i.test(args[0] ?? "") && args.includes(framesKey)) reads.push(args);
     });

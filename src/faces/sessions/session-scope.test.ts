@@ -2,44 +2,16 @@
 // never meet — no 403 that would tell one the id is taken, no shared seq, no replay of the other's frames, no
 // 4409 closing the other's socket. On one node and on two nodes sharing Redis.
 import { randomUUID } from "node:crypto";
-import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { redisSessionsFixture } from "./redis-fixture";
 import { clientSessionId, sessionKey } from "./session-key";
-import {
-  ISSUER,
-  isFinal,
-  openIde,
-  startGateway,
-  startIdp,
-  tokensOf,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { ISSUER, isFinal, openIde, startGateway, tokensOf, type IdeClient, type TestGateway } from "./test-support";
 
-const prefix = `gatehouse-test-scope-${randomUUID()}`;
-let idp: TestIdp;
-let redis: Redis;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-  redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  await idp.close();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
+const fixture = redisSessionsFixture("scope");
+const { prefix, running, clients } = fixture;
 
 async function gatewayWith(overrides: NonNullable<Parameters<typeof startGateway>[1]> = {}) {
-  const g = await startGateway(idp, { tokenDelayMs: 1, ...overrides });
+  const g = await startGateway(fixture.idp, { tokenDelayMs: 1, ...overrides });
   running.push(g);
   return g;
 }
@@ -62,10 +34,10 @@ const seqs = (frames: { seq?: number }[]) => frames.map((f) => f.seq).filter((s)
 describe("two users, one session id, one node", () => {
   it("each gets their own session: both accepted, own seq from 1, own runtime session, no 4409 between them", async () => {
     const g = await gatewayWith();
-    const alice = await connect(g, "my-session", await idp.mint({ sub: "alice", org: "acme" }));
-    const bob = await connect(g, "my-session", await idp.mint({ sub: "bob", org: "acme" }));
+    const alice = await connect(g, "my-session", await fixture.idp.mint({ sub: "alice", org: "acme" }));
+    const bob = await connect(g, "my-session", await fixture.idp.mint({ sub: "bob", org: "acme" }));
     // The same sub in another org is someone else as well.
-    const otherAlice = await connect(g, "my-session", await idp.mint({ sub: "alice", org: "evil" }));
+    const otherAlice = await connect(g, "my-session", await fixture.idp.mint({ sub: "alice", org: "evil" }));
     const aliceFrames = await turn(alice, "from alice");
     const bobFrames = await turn(bob, "from bob");
     await turn(otherAlice, "from evil alice");
@@ -87,9 +59,9 @@ describe("two users, one session id, one node", () => {
 
   it("alice's resume replays only her frames, while bob is attached to the same id", async () => {
     const g = await gatewayWith();
-    const aliceToken = await idp.mint({ sub: "alice", org: "acme" });
+    const aliceToken = await fixture.idp.mint({ sub: "alice", org: "acme" });
     const alice = await connect(g, "shared", aliceToken);
-    const bob = await connect(g, "shared", await idp.mint({ sub: "bob", org: "acme" }));
+    const bob = await connect(g, "shared", await fixture.idp.mint({ sub: "bob", org: "acme" }));
     const aliceFrames = await turn(alice, "from alice");
     alice.ws.terminate();
     await turn(bob, "from bob");
@@ -105,12 +77,12 @@ describe("two users, one session id, one node", () => {
 
 describe("two users, one session id, two nodes on Redis", () => {
   it("separate sessions across nodes: A's resume on B never sees B's frames, and no socket replaces the other's", async () => {
-    const shared = { redis, options: { redisKeyPrefix: prefix } };
+    const shared = { redis: fixture.redis, options: { redisKeyPrefix: prefix } };
     const a = await gatewayWith(shared);
     const b = await gatewayWith(shared);
     const id = `same-${randomUUID()}`;
-    const aliceToken = await idp.mint({ sub: "alice", org: "acme" });
-    const bobToken = await idp.mint({ sub: "bob", org: "acme" });
+    const aliceToken = await fixture.idp.mint({ sub: "alice", org: "acme" });
+    const bobToken = await fixture.idp.mint({ sub: "bob", org: "acme" });
     const alice = await connect(a, id, aliceToken);
     const bob = await connect(b, id, bobToken);
     const aliceFrames = await turn(alice, "from alice");
