@@ -7,12 +7,12 @@ import { readFileSync } from "node:fs";
 import pg from "pg";
 import { resolve } from "node:path";
 import { benchLines } from "./lines";
+import { API_KEY, targetEnv } from "./target-control";
 import { autocannonLoad, warmUp, wrkLoad } from "./load";
 import type { LoadStats } from "./target-stats";
 
 const [roundsArg = "3", secondsArg = "5", ...paths] = process.argv.slice(2);
 const checkouts = (paths.length ? paths : ["."]).map((p) => resolve(p));
-const API_KEY = "bench-api-key-123";
 const pgLine = benchLines.find((l) => l.key === "execute-pg")!;
 const sqliteLine = benchLines.find((l) => l.key === "execute")!;
 
@@ -55,14 +55,7 @@ async function measure(root: string, line: typeof pgLine) {
   const child = fork(resolve(root, "bench/targets.ts"), ["gatehouse", "0"], {
     cwd: root,
     execArgv: ["--import", "tsx"],
-    env: {
-      ...process.env,
-      PURUTO_GATEWAY_API_KEY: API_KEY,
-      LOG_LEVEL: "silent",
-      GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
-      GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
-      ...env,
-    },
+    env: targetEnv(env),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   try {

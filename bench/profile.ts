@@ -10,9 +10,9 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { benchLines } from "./lines";
+import { API_KEY, targetEnv } from "./target-control";
 import { wrkLoad } from "./load";
 
-const API_KEY = "bench-api-key-123";
 const PORT = 18190;
 const [filter = "health", secondsArg = "5"] = process.argv.slice(2);
 const line = benchLines.find((l) => l.name.includes(filter));
@@ -60,14 +60,7 @@ const target = process.env.PROFILE_TARGET ?? "gatehouse";
 const child = fork(resolve(import.meta.dirname, "targets.ts"), [target, String(PORT)], {
   execArgv: ["--import", "tsx"],
   // The same quotas as `make bench` (rate limits on, never reached), so the profile shows the decision path.
-  env: {
-    ...process.env,
-    PURUTO_GATEWAY_API_KEY: API_KEY,
-    LOG_LEVEL: "silent",
-    GATEHOUSE_RATE_LIMIT_PER_API_KEY: "1000000000",
-    GATEHOUSE_RATE_LIMIT_PER_AGENT: "1000000000",
-    ...env,
-  },
+  env: targetEnv(env),
   stdio: ["ignore", "inherit", "inherit", "ipc"],
 });
 const reply = (message?: object) =>

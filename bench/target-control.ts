@@ -35,13 +35,20 @@ export function stopAllTargets(): void {
   running.clear();
 }
 
+/**
+ * The environment of a Gatehouse target: the bench API key, no log lines, and rate limits on (their cost is
+ * measured) with quotas no benchmark reaches; `extra` (a line's own settings) last.
+ */
+export function targetEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...BENCH_RATE_LIMITS, ...extra };
+}
+
 /** Starts a target on a port the system picks (concurrent bench runs on one machine never collide). */
 export async function startTarget(kind: string, options: StartOptions = {}): Promise<Target> {
   const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, "0"], {
     execArgv: ["--import", "tsx"],
     ...(options.execPath ? { execPath: options.execPath } : {}),
-    // Rate limits stay on (their cost is measured) with quotas no benchmark reaches.
-    env: { ...process.env, PURUTO_GATEWAY_API_KEY: API_KEY, LOG_LEVEL: "silent", ...BENCH_RATE_LIMITS, ...options.env },
+    env: targetEnv(options.env),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   running.add(child);
