@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 export interface OtherNode {
   major: number;
@@ -13,6 +13,7 @@ export interface OtherNode {
   why?: string;
 }
 
+const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 const CURRENT = Number(process.versions.node.split(".")[0]);
 
 /**
@@ -32,6 +33,21 @@ function under(dir: string, prefix: string, bin: string): string[] {
     .map((name) => join(dir, name, bin));
 }
 
+/**
+ * Why the project's native addon (better-sqlite3, built by `npm ci` for the Node that installed it) does not load
+ * under the binary at `path`; undefined when it does. A target on that major would die at start-up, and with it
+ * the whole run.
+ */
+function nativeAddonFailure(path: string): string | undefined {
+  const probe = spawnSync(path, ["-e", "new (require('better-sqlite3'))(':memory:').close()"], {
+    cwd: PROJECT_ROOT,
+    encoding: "utf8",
+  });
+  if (probe.status === 0) return undefined;
+  const abi = /NODE_MODULE_VERSION \d+/.exec(probe.stderr ?? "")?.[0];
+  return `found at ${path}, but node_modules' better-sqlite3 does not load under it${abi ? ` (it was built for ${abi})` : ""}: install the project with that Node to bench it`;
+}
+
 function findNode(major: number): OtherNode {
   const candidates = [
     // BENCH_NODE_22=/path/to/node: a binary somewhere else.
@@ -45,7 +61,9 @@ function findNode(major: number): OtherNode {
   for (const path of candidates) {
     if (!existsSync(path)) continue;
     const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout?.trim();
-    if (version?.startsWith(`v${major}.`)) return { major, path, version };
+    if (!version?.startsWith(`v${major}.`)) continue;
+    const unloadable = nativeAddonFailure(path);
+    return unloadable ? { major, version, why: unloadable } : { major, path, version };
   }
   return {
     major,
