@@ -1,20 +1,25 @@
-// A/B of the execute lines across checkouts, alternated (A, B, A, B …) so a shared machine's drift hits both:
-// per round and checkout, the PostgreSQL execute line and the SQLite execute line, each in a fresh target of that
-// checkout, loaded back to back; prints gateway CPU µs per request and req/s, then the medians.
-//   npx tsx bench/ab-execute.ts [rounds=3] [seconds=5] checkout…   (BENCH_TOOL=wrk to load with wrk)
+// A/B of bench lines across checkouts, alternated (A, B, A, B …) so a shared machine's drift hits both: per
+// round and checkout, each line (BENCH_AB_LINES, keys of ./lines.ts, default "execute-pg,execute") in a fresh
+// target of that checkout, loaded back to back; prints gateway CPU µs per request and req/s, then the medians
+// (for PostgreSQL also the CPU of its backends per request).
+//   npx tsx bench/ab.ts [rounds=3] [seconds=5] checkout…   (BENCH_TOOL=wrk to load with wrk)
+//   BENCH_AB_LINES=evaluate,health npx tsx bench/ab.ts 5 5 . ../other-checkout
 import { fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import pg from "pg";
 import { resolve } from "node:path";
-import { benchLines } from "./lines";
+import { type BenchLine, benchLines } from "./lines";
 import { API_KEY, targetEnv } from "./target-control";
 import { autocannonLoad, warmUp, wrkLoad } from "./load";
 import type { LoadStats } from "./target-stats";
 
 const [roundsArg = "3", secondsArg = "5", ...paths] = process.argv.slice(2);
 const checkouts = (paths.length ? paths : ["."]).map((p) => resolve(p));
-const pgLine = benchLines.find((l) => l.key === "execute-pg")!;
-const sqliteLine = benchLines.find((l) => l.key === "execute")!;
+const lines = (process.env.BENCH_AB_LINES ?? "execute-pg,execute").split(",").map((key) => {
+  const line = benchLines.find((l) => l.key === key);
+  if (!line) throw new Error(`no bench line has the key "${key}": ${benchLines.flatMap((l) => l.key ?? []).join(", ")}`);
+  return line;
+});
 
 type Reply = { port: number; stats: LoadStats };
 
@@ -50,7 +55,7 @@ async function backendCpu(url: string | undefined): Promise<Map<number, number>>
   return cpu;
 }
 
-async function measure(root: string, line: typeof pgLine) {
+async function measure(root: string, line: BenchLine) {
   const env = (await line.prepare?.()) ?? {};
   const child = fork(resolve(root, "bench/targets.ts"), ["gatehouse", "0"], {
     cwd: root,
@@ -61,7 +66,7 @@ async function measure(root: string, line: typeof pgLine) {
   try {
     const { port } = await reply(child);
     const url = `http://127.0.0.1:${port}${line.path}`;
-    const request = line.request!(API_KEY);
+    const request = line.request?.(API_KEY) ?? {};
     await warmUp(url, request);
     const before = await backendCpu(env.DATABASE_URL);
     await reply(child, { cmd: "stats-start" });
@@ -84,25 +89,31 @@ async function measure(root: string, line: typeof pgLine) {
   }
 }
 
-const results = new Map<string, { pg: number[]; pgCpu: number[]; pgDb: number[]; sq: number[]; sqCpu: number[] }>();
+const results = new Map<string, Map<string, { rps: number[]; cpu: number[]; db: number[] }>>();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number) => Math.round(x);
 for (let r = 0; r < Number(roundsArg); r++) {
   for (const root of r % 2 ? [...checkouts].reverse() : checkouts) {
-    const pg = await measure(root, pgLine);
-    const sq = await measure(root, sqliteLine);
-    const entry = results.get(root) ?? { pg: [], pgCpu: [], pgDb: [], sq: [], sqCpu: [] };
-    entry.pg.push(pg.rps);
-    entry.pgCpu.push(pg.cpuUs);
-    entry.pgDb.push(pg.pgUs);
-    entry.sq.push(sq.rps);
-    entry.sqCpu.push(sq.cpuUs);
-    results.set(root, entry);
-    console.log(
-      `round ${r + 1} ${root}: PG ${Math.round(pg.rps)} req/s ${Math.round(pg.cpuUs)} µs + PostgreSQL ${Math.round(pg.pgUs)} µs (err ${pg.errors}) | SQLite ${Math.round(sq.rps)} req/s ${Math.round(sq.cpuUs)} µs | ratio ${(pg.rps / sq.rps).toFixed(2)}`,
-    );
+    const parts: string[] = [];
+    for (const line of lines) {
+      const m = await measure(root, line);
+      const byLine = results.get(root) ?? new Map();
+      const entry = byLine.get(line.key!) ?? { rps: [], cpu: [], db: [] };
+      entry.rps.push(m.rps);
+      entry.cpu.push(m.cpuUs);
+      entry.db.push(m.pgUs);
+      byLine.set(line.key!, entry);
+      results.set(root, byLine);
+      const db = line.key === "execute-pg" ? ` + PostgreSQL ${round(m.pgUs)} µs` : "";
+      parts.push(`${line.key} ${round(m.rps)} req/s ${round(m.cpuUs)} µs${db} (err ${m.errors})`);
+    }
+    console.log(`round ${r + 1} ${root}: ${parts.join(" | ")}`);
   }
 }
-for (const [root, e] of results)
-  console.log(
-    `median ${root}: PG ${Math.round(median(e.pg))} req/s ${Math.round(median(e.pgCpu))} µs + PostgreSQL ${Math.round(median(e.pgDb))} µs | SQLite ${Math.round(median(e.sq))} req/s ${Math.round(median(e.sqCpu))} µs | ratio of medians ${(median(e.pg) / median(e.sq)).toFixed(2)}, median of ratios ${median(e.pg.map((p, i) => p / e.sq[i]!)).toFixed(2)}`,
-  );
+for (const [root, byLine] of results) {
+  const parts = [...byLine].map(([key, e]) => {
+    const db = key === "execute-pg" ? ` + PostgreSQL ${round(median(e.db))} µs` : "";
+    return `${key} ${round(median(e.rps))} req/s ${round(median(e.cpu))} µs${db}`;
+  });
+  console.log(`median ${root}: ${parts.join(" | ")}`);
+}
