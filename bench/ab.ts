@@ -4,12 +4,13 @@
 // (for PostgreSQL also the CPU of its backends per request).
 //   npx tsx bench/ab.ts [rounds=3] [seconds=5] checkout…   (BENCH_TOOL=wrk to load with wrk)
 //   BENCH_AB_LINES=evaluate,health npx tsx bench/ab.ts 5 5 . ../other-checkout
-import { fork } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { fork, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { resolve } from "node:path";
 import { type BenchLine, benchLines } from "./lines";
 import { API_KEY, targetEnv } from "./target-control";
+import { targetsBundle } from "./bundle";
 import { autocannonLoad, warmUp, wrkLoad } from "./load";
 import type { LoadStats } from "./target-stats";
 
@@ -17,7 +18,8 @@ const [roundsArg = "3", secondsArg = "5", ...paths] = process.argv.slice(2);
 const checkouts = (paths.length ? paths : ["."]).map((p) => resolve(p));
 const lines = (process.env.BENCH_AB_LINES ?? "execute-pg,execute").split(",").map((key) => {
   const line = benchLines.find((l) => l.key === key);
-  if (!line) throw new Error(`no bench line has the key "${key}": ${benchLines.flatMap((l) => l.key ?? []).join(", ")}`);
+  if (!line)
+    throw new Error(`no bench line has the key "${key}": ${benchLines.flatMap((l) => l.key ?? []).join(", ")}`);
   return line;
 });
 
@@ -55,11 +57,24 @@ async function backendCpu(url: string | undefined): Promise<Map<number, number>>
   return cpu;
 }
 
+/**
+ * How a checkout's targets start: from its own production-like bundle (./bundle.ts, built here from that
+ * checkout's sources), or under tsx for a checkout older than the bundle.
+ */
+function targetsOf(root: string): { script: string; execArgv: string[] } {
+  if (!existsSync(resolve(root, "bench/bundle.ts")))
+    return { script: resolve(root, "bench/targets.ts"), execArgv: ["--import", "tsx"] };
+  const built = spawnSync(resolve(root, "node_modules/.bin/tsx"), ["bench/bundle.ts"], { cwd: root, stdio: "inherit" });
+  if (built.status !== 0) throw new Error(`bench/bundle.ts failed in ${root}`);
+  return { script: targetsBundle(root), execArgv: [] };
+}
+
 async function measure(root: string, line: BenchLine) {
   const env = (await line.prepare?.()) ?? {};
-  const child = fork(resolve(root, "bench/targets.ts"), ["gatehouse", "0"], {
+  const { script, execArgv } = targets.get(root)!;
+  const child = fork(script, ["gatehouse", "0"], {
     cwd: root,
-    execArgv: ["--import", "tsx"],
+    execArgv,
     env: targetEnv(env),
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -89,6 +104,7 @@ async function measure(root: string, line: BenchLine) {
   }
 }
 
+const targets = new Map(checkouts.map((root) => [root, targetsOf(root)]));
 const results = new Map<string, Map<string, { rps: number[]; cpu: number[]; db: number[] }>>();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x);

@@ -1,8 +1,8 @@
-// The bench's targets (bench/targets.ts), each a forked child process with an IPC channel: start one, ask it
-// for its event-loop and GC statistics around a load, stop it.
+// The bench's targets (bench/targets.ts, run from its production-like bundle: ./bundle.ts), each a forked child
+// process with an IPC channel: start one, ask it for its event-loop and GC statistics around a load, stop it.
 import { type ChildProcess, fork } from "node:child_process";
 import { createServer } from "node:net";
-import { resolve } from "node:path";
+import { bundleTargets } from "./bundle";
 import type { LoadStats } from "./target-stats";
 
 export const API_KEY = "bench-api-key-123";
@@ -45,8 +45,8 @@ export function targetEnv(extra: Record<string, string | undefined> = {}): NodeJ
 
 /** Starts a target on a port the system picks (concurrent bench runs on one machine never collide). */
 export async function startTarget(kind: string, options: StartOptions = {}): Promise<Target> {
-  const child = fork(resolve(import.meta.dirname, "targets.ts"), [kind, "0"], {
-    execArgv: ["--import", "tsx"],
+  const child = fork(await bundleTargets(), [kind, "0"], {
+    execArgv: [],
     ...(options.execPath ? { execPath: options.execPath } : {}),
     env: targetEnv(options.env),
     stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -14,26 +14,37 @@ import { renderDocs } from "./docs";
 export const PROJECT_ROOT = resolve(import.meta.dirname, "..");
 export const DIST_DIR = resolve(PROJECT_ROOT, "dist");
 
-/** Rewrites `import.meta.dirname` / `import.meta.url` of each source file to its source-tree location. */
-const sourceLocations: Plugin = {
+/**
+ * Rewrites `import.meta.dirname` / `import.meta.url` of each source file to its source-tree location, relative
+ * to `bundleDir` (where the bundle sits in the project tree).
+ */
+const sourceLocations = (bundleDir: string): Plugin => ({
   name: "source-locations",
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
       const text = await readFile(args.path, "utf8");
-      const fromDist = relative(DIST_DIR, args.path).split("\\").join("/");
-      const dirFromDist = relative(DIST_DIR, dirname(args.path)).split("\\").join("/");
+      const fromDist = relative(bundleDir, args.path).split("\\").join("/");
+      const dirFromDist = relative(bundleDir, dirname(args.path)).split("\\").join("/");
       const contents = text
         .replace(/import\.meta\.dirname/g, `__ghResolve(import.meta.dirname, ${JSON.stringify(dirFromDist)})`)
         .replace(/import\.meta\.url/g, `new URL(${JSON.stringify(fromDist)}, import.meta.url).href`);
       return { contents, loader: "ts" };
     });
   },
-};
+});
 
 export async function buildDist(outdir = DIST_DIR): Promise<void> {
+  await bundle({ main: "src/main.ts", cli: "src/cli/main.ts" }, outdir, DIST_DIR);
+}
+
+/**
+ * Bundles `entryPoints` (name → source file) into `outdir`, as `make build` does. `bundleDir`: where the bundle's
+ * modules look for their data files from (default `outdir`; a copy laid out like the project passes its dist/).
+ */
+export async function bundle(entryPoints: Record<string, string>, outdir: string, bundleDir = outdir): Promise<void> {
   await build({
     absWorkingDir: PROJECT_ROOT,
-    entryPoints: { main: "src/main.ts", cli: "src/cli/main.ts" },
+    entryPoints,
     outdir,
     bundle: true,
     platform: "node",
@@ -43,7 +54,7 @@ export async function buildDist(outdir = DIST_DIR): Promise<void> {
     sourcemap: true,
     // No code splitting: every module's rewritten `import.meta` assumes it runs from a file directly in dist/.
     logLevel: "warning",
-    plugins: [sourceLocations],
+    plugins: [sourceLocations(bundleDir)],
     banner: {
       js: ["#!/usr/bin/env node", 'import { resolve as __ghResolve } from "node:path";'].join("\n"),
     },
