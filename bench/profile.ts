@@ -3,6 +3,8 @@
 //   npx tsx bench/profile.ts [line-substring] [seconds]     e.g. `npx tsx bench/profile.ts evaluate 5`
 //   PROFILE_TARGET=koa npx tsx bench/profile.ts health 5  (the same load on the Koa hello baseline)
 //   PROFILE_LOAD=wrk npx tsx bench/profile.ts purutos 5   (loaded by wrk instead of autocannon)
+// The target runs under tsx, not from the bundle `make bench` loads (./bundle.ts): each function then names its
+// source file and line; tsx adds a `__name` call per named function, a few % more time than production.
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
 // (open it in Chrome DevTools → Performance for the call tree).
 import { fork } from "node:child_process";
