@@ -25,6 +25,8 @@ import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
 import { CommandsBusyError } from "./faces/purutos/command-slots";
+import { hiddenPaths } from "./faces/purutos/runner";
+import { isPostgresUrl } from "./core/store/postgres";
 import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
@@ -534,7 +536,9 @@ export async function startGatehouse(
   const lifecycle = createLifecycle();
   const inFlight = trackInFlight(server);
   const discovery = createDiscovery(faces.purutos);
-  const invoker = createInvoker(faces.purutos, discovery);
+  // Commands must not read the gateway's own files: its data dir, and the SQLite file when it lies elsewhere.
+  const hidden = hiddenPaths(config.dataDir, isPostgresUrl(config.databaseUrl) ? null : config.databaseFile);
+  const invoker = createInvoker({ ...faces.purutos, hidden }, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
   // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set

@@ -3,6 +3,7 @@
 // to defaults on a typo would run commands with limits the operator never chose.
 import path from "node:path";
 import { isCommandName } from "./names";
+import type { HiddenPaths } from "./runner";
 
 export interface PurutosConfig {
   /** Folder holding registry.json (or the registry file itself); null when PURUTO_DATA_PATH is unset. */
@@ -16,6 +17,11 @@ export interface PurutosConfig {
   ecosystemRoots?: string[];
   /** Folders no puruto may be (or contain): Gatehouse's own data dir, with its database and secret. */
   forbidden?: string[];
+  /**
+   * The gateway's files commands must not read (its data dir, a database file elsewhere), hidden in each command's
+   * mount namespace (runner.ts). Not an environment variable: the composition root passes the loaded Config's.
+   */
+  hidden?: HiddenPaths;
   /** The org the purutos belong to: only its API keys may list or run them (default: GATEHOUSE_DEFAULT_ORG). */
   org?: string;
   /** A command still running after this many ms is killed (its whole process group). */

@@ -7,7 +7,8 @@
 // - Any other allowed skill runs its executable `.claude/skills/<command>/run` (see runner.ts), or, when it has
 //   none, the operator's agent command (GATEHOUSE_AGENT_COMMAND) with the skill's instructions on stdin.
 // - The child's environment is scrubbed: PATH, HOME, LANG and PURUTO_* request metadata only (plus the names the
-//   operator lists in GATEHOUSE_AGENT_ENV, for the agent). The gateway's own secrets never reach a command.
+//   operator lists in GATEHOUSE_AGENT_ENV, for the agent). The gateway's own secrets never reach a command, and
+//   where Linux allows it its data directory (and database file) is hidden from the command (`hidden`, runner.ts).
 // Failures of the command itself are a 200 envelope with `invocation.status: "error"`; an unknown puruto and a
 // command outside the allow list are thrown (PurutoNotFoundError / CommandNotAllowedError) for a 404 / 400, and a
 // command that finds every slot taken and the queue full is thrown (CommandsBusyError, command-slots.ts) for a 503.
@@ -25,7 +26,7 @@ import { isCommandName } from "./names";
 const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
 import { envStatus, executableInside, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
-import { killAllCommands, runProcess, type RunOutcome } from "./runner";
+import { dataDirHiding, killAllCommands, runProcess, type RunOutcome } from "./runner";
 import { CommandSlots } from "./command-slots";
 import { traceInvocations } from "./tracing";
 
@@ -86,6 +87,7 @@ type InvokerConfig = Pick<
   | "agentEnv"
   | "maxConcurrentCommands"
   | "maxQueuedCommands"
+  | "hidden"
 >;
 
 /** Outcome of one command: a result object or an error, before ids and timing are added. */
@@ -111,6 +113,8 @@ const DETAIL_TEXT_LIMIT = 2048;
 
 export function createInvoker(config: InvokerConfig, discovery: Discovery): Invoker {
   const slots = new CommandSlots(config.maxConcurrentCommands, config.maxQueuedCommands ?? DEFAULT_MAX_QUEUED_COMMANDS);
+  // Probed (and logged) at start-up, not at the first command: whether commands can read the data directory.
+  if (config.hidden) dataDirHiding();
 
   async function invoke(request: InvokeRequest): Promise<InvokeAccepted> {
     const started = performance.now();
@@ -193,6 +197,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
         argv: [script],
         cwd: ctx.puruto.path,
         env: childEnv(ctx, []),
+        hidden: config.hidden,
         stdin: JSON.stringify(ctx.payload),
         timeoutMs: config.commandTimeoutMs,
         outputLimit: config.commandOutputLimit,
@@ -219,6 +224,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
         argv,
         cwd: ctx.puruto.path,
         env: childEnv(ctx, config.agentEnv),
+        hidden: config.hidden,
         stdin: prompt,
         timeoutMs: config.commandTimeoutMs,
         outputLimit: config.commandOutputLimit,

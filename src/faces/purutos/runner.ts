@@ -10,62 +10,261 @@
 //   kernel kills every process left in it — whatever session or group they moved to. Without it (not Linux,
 //   no unshare, no permission) the process group is the fallback, and one log line says so. Where it can, the
 //   namespace gets its own /proc too, so the command cannot read other processes' environments.
-import { spawn, spawnSync } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+// - In that mount namespace the gateway's own files are hidden before the command starts (HIDE_SCRIPT): an empty
+//   tmpfs over the data directory (its HMAC secret, the dev issuer's private key, the SQLite database with the audit
+//   signing keys), /dev/null over a database file kept elsewhere. A run whose files could not be hidden never
+//   starts the command (`spawn_error`). Without a mount namespace they stay readable, and one log line says so.
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
 import { logger } from "../../core/log/logger";
+import { isInside } from "./containment";
 
 const log = logger.child({ module: "purutos" });
 
-/** The `unshare` prefix that works here (probed once), or null when only the process group is available. */
-let namespacePrefix: string[] | null | undefined;
+/** The namespace form that works here (probed once), or null when only the process group is available. */
+let namespaceForm: NamespaceForm | null | undefined;
 
-const NAMESPACE_PREFIXES = [
+/**
+ * One way to run a command in its own namespaces: the `unshare` prefix; with a mount namespace, also how the
+ * gateway's files are hidden in it (`hiding`, see HIDE_SCRIPT).
+ *
+ * Hiding takes two steps because a mount hides nothing from whoever may unmount it. `outer` creates the namespaces
+ * and runs HIDE_SCRIPT with the capabilities that mounting needs (real root in the first form; root of its own user
+ * namespace, `--map-root-user`, in the second). `inner` then execs the command in a nested user namespace, where it
+ * has no capability over the mount namespace the mounts were made in (umount: EPERM), and where any mount namespace
+ * it creates itself gets those mounts locked (the kernel never unmounts or moves a mount inherited from a more
+ * privileged namespace, so what lies beneath stays covered). The command keeps the identity it has with the plain
+ * prefix: uid 0 under a root gateway (`--map-root-user`: uid 0 mapped to itself, with capabilities only inside that
+ * nested namespace, so it no longer overrides permissions on other users' files), the unmapped `nobody` under the
+ * `--user` form.
+ */
+interface NamespaceForm {
+  prefix: string[];
+  hiding?: { outer: string[]; inner: string[] };
+}
+
+const PID_NS = ["--pid", "--fork", "--kill-child"];
+
+const NAMESPACE_FORMS: NamespaceForm[] = [
   // With its own mount namespace and a /proc of its PID namespace, a command sees only its own processes: with
   // the host's /proc it could read every process's start-up environment (/proc/<pid>/environ — the gateway's API
   // keys, database URL and secrets), since it runs as the gateway's user.
-  ["unshare", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"],
-  ["unshare", "--user", "--pid", "--fork", "--kill-child", "--mount", "--mount-proc"],
+  {
+    prefix: ["unshare", ...PID_NS, "--mount", "--mount-proc"],
+    hiding: {
+      outer: ["unshare", ...PID_NS, "--mount", "--mount-proc"],
+      inner: ["unshare", "--user", "--map-root-user", "--"],
+    },
+  },
+  {
+    prefix: ["unshare", "--user", ...PID_NS, "--mount", "--mount-proc"],
+    hiding: {
+      outer: ["unshare", "--user", "--map-root-user", ...PID_NS, "--mount", "--mount-proc"],
+      inner: ["unshare", "--user", "--"],
+    },
+  },
   // Without a mount namespace: the PID namespace alone (the process tree still dies whole).
-  ["unshare", "--pid", "--fork", "--kill-child"],
+  { prefix: ["unshare", ...PID_NS] },
   // Without root: an unprivileged user namespace owns the PID namespace.
-  ["unshare", "--user", "--pid", "--fork", "--kill-child"],
+  { prefix: ["unshare", "--user", ...PID_NS] },
 ];
 
 export function pidNamespacePrefix(): string[] | null {
-  if (namespacePrefix !== undefined) return namespacePrefix;
-  namespacePrefix = null;
+  return pidNamespaceForm()?.prefix ?? null;
+}
+
+function pidNamespaceForm(): NamespaceForm | null {
+  if (namespaceForm !== undefined) return namespaceForm;
+  namespaceForm = null;
   if (process.platform === "linux" && process.env.GATEHOUSE_COMMAND_PID_NAMESPACE !== "off") {
-    for (const prefix of NAMESPACE_PREFIXES) {
-      const probe = spawnSync(prefix[0]!, [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 5_000 });
+    for (const form of NAMESPACE_FORMS) {
+      const [program, ...args] = form.prefix;
+      const probe = spawnSync(program!, [...args, "true"], { stdio: "ignore", timeout: 5_000 });
       if (probe.status === 0) {
-        namespacePrefix = prefix;
+        namespaceForm = form;
         break;
       }
     }
   }
-  if (namespacePrefix === null) {
+  if (namespaceForm === null) {
     log.warn(
       "commands run in a process group only (no PID namespace available): a command that calls setsid or double-forks may leave processes behind after a timeout",
     );
   } else {
     log.info(
-      { prefix: namespacePrefix.join(" ") },
+      { prefix: namespaceForm.prefix.join(" ") },
       "commands run in their own PID namespace: the whole process tree dies at timeout or abort",
     );
   }
-  return namespacePrefix;
+  return namespaceForm;
+}
+
+/** What a command must not read: the gateway's data directory, and the database file when it lies elsewhere. */
+export interface HiddenPaths {
+  /** Absolute. An empty read-only tmpfs is mounted over it. */
+  dataDir: string;
+  /** Absolute files outside `dataDir` (a SQLite database and its -wal/-shm/-journal); /dev/null over each present. */
+  files: string[];
 }
 
 /**
- * The argv actually spawned. A missing or non-executable program is refused here, as spawn would refuse it
- * (unshare would otherwise report it as an ordinary failed exit).
+ * The paths to hide for a data directory and a SQLite database file (null: PostgreSQL, no file). The database's
+ * own folder is not overmounted: it may be any folder (the gateway's working directory, /var/lib/…) holding what
+ * commands need, while binding /dev/null over each file hides exactly the database. Its -wal and -shm exist as long
+ * as the gateway has it open (WAL mode); a -journal only while one is written. Symlinks are resolved here, since
+ * SQLite keeps its -wal next to the real file.
  */
-function wrapped(argv: string[]): string[] {
-  const prefix = pidNamespacePrefix();
-  if (prefix === null) return argv;
+export function hiddenPaths(dataDir: string, databaseFile: string | null): HiddenPaths {
+  const dir = path.resolve(dataDir);
+  const files: string[] = [];
+  if (databaseFile !== null && databaseFile !== "" && databaseFile !== ":memory:") {
+    const db = realPathOf(path.resolve(databaseFile));
+    if (!isInside(realPathOf(dir), db)) for (const suffix of ["", "-wal", "-shm", "-journal"]) files.push(db + suffix);
+  }
+  return { dataDir: dir, files };
+}
+
+/** The real path of `file`, or of its folder joined with its name while it does not exist (yet). */
+function realPathOf(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    const parent = path.dirname(file);
+    return parent === file ? file : path.join(realPathOf(parent), path.basename(file));
+  }
+}
+
+/**
+ * Run by /bin/sh as PID 1 of the new namespaces, before the command: `$1` is the data directory, then come the
+ * files to hide, `--`, and the argv to exec (`inner`, then the command). Every path and argument is a positional
+ * parameter, never part of this text. The files are covered first (a database inside the data directory is covered
+ * by its tmpfs anyway), a path that does not exist is skipped (nothing to read there), and any failure exits before
+ * the command runs. Once everything is hidden it writes one byte to fd 3, the runner's proof that the command was
+ * started hidden, and closes fd 3 so the command never has it.
+ *
+ * The mounts are private to the namespace (`unshare --mount` makes its copy private): the gateway keeps seeing its
+ * files. A command whose working directory lies inside the data directory keeps it (a process's cwd survives an
+ * ancestor being overmounted), but every path through the data directory, `..` from there included, meets the
+ * empty tmpfs. Discovery never gives a puruto such a folder anyway (see `forbidden` in scan.ts).
+ */
+const HIDE_SCRIPT = [
+  "dir=$1; shift",
+  'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do',
+  '  if [ -e "$1" ] && ! mount --bind /dev/null "$1" && [ -e "$1" ]; then exit 125; fi',
+  "  shift",
+  "done",
+  '[ "$1" = -- ] || exit 125',
+  "shift",
+  'if [ -e "$dir" ]; then mount -t tmpfs -o ro,size=4k,mode=0700 gatehouse-hidden "$dir" || exit 125; fi',
+  "printf 1 >&3 || exit 125",
+  "exec 3>&-",
+  'exec "$@"',
+].join("\n");
+
+function hidingArgv(hiding: NonNullable<NamespaceForm["hiding"]>, hidden: HiddenPaths, argv: string[]): string[] {
+  return [
+    ...hiding.outer,
+    "/bin/sh",
+    "-c",
+    HIDE_SCRIPT,
+    "gatehouse-hide",
+    hidden.dataDir,
+    ...hidden.files,
+    "--",
+    ...hiding.inner,
+    ...argv,
+  ];
+}
+
+export type DataDirHiding = { hidden: true } | { hidden: false; why: string };
+
+/** Whether commands run with the gateway's files hidden (probed once, logged once), see HIDE_SCRIPT. */
+let hidingState: DataDirHiding | undefined;
+
+/**
+ * Whether commands given `hidden` paths run with them hidden, and if not why: probed once (a tmpfs and a /dev/null
+ * bind in a throw-away namespace, checked from a nested command) and logged once. Called at start-up
+ * (createInvoker); when it is not hidden, commands run as before and can read the data directory.
+ */
+export function dataDirHiding(): DataDirHiding {
+  if (hidingState === undefined) {
+    const form = pidNamespaceForm();
+    if (process.platform !== "linux") hidingState = { hidden: false, why: "not Linux" };
+    else if (process.env.GATEHOUSE_COMMAND_PID_NAMESPACE === "off")
+      hidingState = { hidden: false, why: "GATEHOUSE_COMMAND_PID_NAMESPACE=off" };
+    else if (form?.hiding === undefined) hidingState = { hidden: false, why: "no mount namespace available" };
+    else hidingState = probeHiding(form.hiding);
+    if (hidingState.hidden) {
+      log.info(
+        "commands run with the gateway's data directory hidden (an empty tmpfs over it in their mount namespace)",
+      );
+    } else {
+      log.warn(
+        { reason: hidingState.why },
+        "commands can read the gateway's data directory (installation secret, dev issuer key, database): they run as the gateway's user and nothing hides it from them",
+      );
+    }
+  }
+  return hidingState;
+}
+
+function probeHiding(hiding: NonNullable<NamespaceForm["hiding"]>): DataDirHiding {
+  let scratch: string | undefined;
+  try {
+    scratch = mkdtempSync(path.join(tmpdir(), "gatehouse-hide-probe-"));
+    const dataDir = path.join(scratch, "data");
+    const database = path.join(scratch, "database");
+    mkdirSync(dataDir);
+    writeFileSync(path.join(dataDir, "secret"), "probe");
+    writeFileSync(database, "probe");
+    // The nested command must find neither the data directory's file nor the database's bytes.
+    const check = ["/bin/sh", "-c", '! [ -e "$1" ] && ! [ -s "$2" ]', "sh", path.join(dataDir, "secret"), database];
+    const argv = hidingArgv(hiding, { dataDir, files: [database] }, check);
+    const probe = spawnSync(argv[0]!, argv.slice(1), {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+      timeout: 5_000,
+      encoding: "utf8",
+    });
+    if (probe.status === 0 && probe.output[3] === "1") return { hidden: true };
+    const stderr = typeof probe.stderr === "string" ? probe.stderr.trim() : "";
+    return {
+      hidden: false,
+      why: `mount probe failed (${probe.error?.message ?? `exit ${probe.status}`}): ${stderr.slice(0, 500)}`,
+    };
+  } catch (err) {
+    return { hidden: false, why: `mount probe failed: ${(err as Error).message}` };
+  } finally {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The argv actually spawned, and whether it hides `hidden` (then fd 3 must be a pipe, see HIDE_SCRIPT). A missing
+ * or non-executable program is refused here, as spawn would refuse it (unshare would otherwise report it as an
+ * ordinary failed exit).
+ */
+function wrapped(spec: RunSpec): { argv: string[]; hiding: boolean } {
+  const { argv, hidden } = spec;
+  const form = pidNamespaceForm();
+  if (form === null) return { argv, hiding: false };
   const program = argv[0]!;
   if (program.includes("/")) accessSync(program, constants.X_OK);
-  return [...prefix, ...argv];
+  if (hidden !== undefined && form.hiding !== undefined && dataDirHiding().hidden) {
+    for (const p of [hidden.dataDir, ...hidden.files]) {
+      // Never taken for an option of mount, nor for the script's `--`.
+      if (!path.isAbsolute(p)) throw new Error(`cannot hide ${p} from it: not an absolute path`);
+    }
+    // Its cwd survives the tmpfs: the data directory itself as cwd would leave every file in it readable (`cat
+    // secret`). A folder inside it is only that folder (discovery gives a puruto neither, see scan.ts).
+    if (realPathOf(spec.cwd) === realPathOf(hidden.dataDir)) {
+      throw new Error("its working directory is the gateway's data directory, which commands must not see");
+    }
+    return { argv: hidingArgv(form.hiding, hidden, argv), hiding: true };
+  }
+  return { argv: [...form.prefix, ...argv], hiding: false };
 }
 
 export interface RunSpec {
@@ -76,6 +275,11 @@ export interface RunSpec {
   timeoutMs: number;
   outputLimit: number;
   signal?: AbortSignal | undefined;
+  /**
+   * The gateway's files the command must not read (see hiddenPaths). Hidden where a mount namespace allows it
+   * (dataDirHiding); a run where hiding them fails is a `spawn_error`, the command never started.
+   */
+  hidden?: HiddenPaths | undefined;
 }
 
 export type RunOutcome =
@@ -126,19 +330,22 @@ function track(pgid: number): void {
 export function runProcess(spec: RunSpec): Promise<RunOutcome> {
   return new Promise((resolve) => {
     if (spec.signal?.aborted) return resolve({ kind: "aborted" });
-    let child;
+    let child: ChildProcessWithoutNullStreams;
     let wrappedRun = false;
+    let hiding = false;
     try {
-      const argv = wrapped(spec.argv);
-      wrappedRun = argv.length > spec.argv.length;
-      child = spawn(argv[0]!, argv.slice(1), {
+      const run = wrapped(spec);
+      wrappedRun = run.argv.length > spec.argv.length;
+      hiding = run.hiding;
+      // fds 0-2 are always pipes; fd 3 is one only while hiding (the script's proof), else it stays closed.
+      child = spawn(run.argv[0]!, run.argv.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
         shell: false,
         detached: true,
-        stdio: ["pipe", "pipe", "pipe"],
+        stdio: ["pipe", "pipe", "pipe", hiding ? "pipe" : "ignore"],
         windowsHide: true,
-      });
+      }) as ChildProcessWithoutNullStreams;
     } catch (err) {
       return resolve({ kind: "spawn_error", message: (err as Error).message });
     }
@@ -198,6 +405,13 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
     child.stdin.on("error", () => {});
     child.stdout.on("error", () => {});
     child.stderr.on("error", () => {});
+    // The hiding script writes one byte on fd 3 once the data directory is hidden, just before it execs the command.
+    const proof = hiding ? (child.stdio[3] as Readable | null) : null;
+    let proven = false;
+    proof?.on("data", () => {
+      proven = true;
+    });
+    proof?.on("error", () => {});
 
     child.on("error", (err) => {
       finish({ kind: "spawn_error", message: err.message });
@@ -216,7 +430,7 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
           { argv: spec.argv, pid: child.pid },
           "a command left processes that escaped its process group and hold its output open; they were not killed",
         );
-        for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
+        for (const stream of [child.stdin, child.stdout, child.stderr, proof]) stream?.destroy();
       }, EXIT_GRACE_MS);
     });
     child.on("close", (exitCode, signal) => {
@@ -225,6 +439,11 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       if (stopReason === "aborted") return finish({ kind: "aborted" });
       if (stopReason === "timeout") return finish({ kind: "timeout", stdout, stderr, ...left });
       if (stopReason === "output_limit") return finish({ kind: "output_limit", stdout, stderr });
+      // The script gave up before the command started: report why (its stderr is all mount's), never an exit.
+      if (hiding && !proven) {
+        const why = stderr.trim().slice(0, 500) || `the wrapper exited with ${signal ?? `code ${exitCode}`}`;
+        return finish({ kind: "spawn_error", message: `could not hide the gateway's data directory from it: ${why}` });
+      }
       finish({ kind: "exited", ...throughWrapper(wrappedRun, exitCode, signal, stderr), stdout, stderr, ...left });
     });
 
