@@ -405,7 +405,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: { kind: "oneOf", values: ["on", "off"] },
     default: "",
     description:
-      "`off`: run puruto commands without their own PID namespace (`unshare`); by default they get one when the system allows it.",
+      "`off`: run puruto commands without their own PID and mount namespaces (`unshare`), so nothing hides the data folder from them; by default they get them when the system allows it.",
   },
   { name: "GATEHOUSE_DISCOVERY_TTL_MS", check: countRule, default: "10000", description: "Discovery cache lifetime." },
   { name: "GATEHOUSE_MANIFEST_DIR", default: "", description: "Folder of manifests registered at start-up (GitOps)." },
