@@ -9,7 +9,8 @@ import { isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk
 
 export const STDIO_USAGE = `usage: gatehouse mcp-stdio --url GATEHOUSE_URL (--agent UAPK_ID | --purutos)
        [--api-key KEY | --token BEARER] [--capability-token TOKEN]
-  The key defaults to $GATEHOUSE_API_KEY, then $PURUTO_GATEWAY_API_KEY; the token to $GATEHOUSE_TOKEN.`;
+  The key defaults to $GATEHOUSE_API_KEY, then $PURUTO_GATEWAY_API_KEY; the token to $GATEHOUSE_TOKEN.
+  --api-key / --token win over the environment; from it, --purutos (API keys only) takes a key first.`;
 
 export interface BridgeOptions {
   /** The full MCP endpoint, e.g. http://127.0.0.1:8000/mcp/agents/customer-support-bot */
@@ -44,13 +45,30 @@ export function bridgeOptionsOf(
     return { error: `--url must be a URL, got "${values.url}"` };
   }
   const headers: Record<string, string> = {};
-  const token = values.token ?? env.GATEHOUSE_TOKEN;
-  const key = values["api-key"] ?? env.GATEHOUSE_API_KEY ?? env.PURUTO_GATEWAY_API_KEY;
-  if (token) headers.Authorization = `Bearer ${token}`;
-  else if (key) headers["X-API-Key"] = key;
-  else return { error: "no credential: give --api-key or --token (or set GATEHOUSE_API_KEY / GATEHOUSE_TOKEN)" };
+  const credential = credentialOf(values, env);
+  if (!credential)
+    return { error: "no credential: give --api-key or --token (or set GATEHOUSE_API_KEY / GATEHOUSE_TOKEN)" };
+  if ("token" in credential) headers.Authorization = `Bearer ${credential.token}`;
+  else headers["X-API-Key"] = credential.key;
   if (values["capability-token"]) headers["X-Capability-Token"] = values["capability-token"];
   return { endpoint, headers };
+}
+
+/**
+ * The credential to present. One on the command line wins over the environment's: GATEHOUSE_TOKEN (an operator's,
+ * exported for the CLI's commands over the API) must not replace an explicit --api-key. From the environment,
+ * /mcp/purutos, which takes API keys only, prefers a key; an agent's endpoint a person's token.
+ */
+function credentialOf(
+  values: { token?: string; "api-key"?: string; purutos?: boolean },
+  env: Record<string, string | undefined>,
+): { token: string } | { key: string } | undefined {
+  if (values.token) return { token: values.token };
+  if (values["api-key"]) return { key: values["api-key"] };
+  const envToken = env.GATEHOUSE_TOKEN || undefined;
+  const envKey = env.GATEHOUSE_API_KEY || env.PURUTO_GATEWAY_API_KEY || undefined;
+  if (envKey && (values.purutos || !envToken)) return { key: envKey };
+  return envToken ? { token: envToken } : undefined;
 }
 
 /** Runs the bridge until stdin closes; resolves then. */
