@@ -95,7 +95,9 @@ Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B htt
   curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" $LB/purutos
   export API_KEY=$PURUTO_GATEWAY_API_KEY ORG_ID=$ORG GATEHOUSE_DATA_DIR=$DATA
   export TOKEN=$(token operator@cluster operator)
-  IDE session: ws://127.0.0.1:$LB_PORT/ws/my-session   Authorization: Bearer $(token ide-user@cluster developer)
+  export IDE_TOKEN=$(token ide-user@cluster developer)
+  export GATEHOUSE_URL=$LB GATEHOUSE_TOKEN="\$TOKEN" GATEHOUSE_API_KEY="\$API_KEY"   # for the gatehouse CLI
+  IDE session: ws://127.0.0.1:$LB_PORT/ws/my-session   Authorization: Bearer \$IDE_TOKEN
   one node only: replace :$LB_PORT with :$PORT_A or :$PORT_B. Ctrl-C stops the cluster.
 
 INFO

@@ -5,6 +5,7 @@ import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 import { spawnAgentRuntime } from "./agent-runtime-process";
+import { bannerLines } from "./banner";
 
 export async function serve(): Promise<void> {
   let config;
@@ -55,44 +56,18 @@ export async function serve(): Promise<void> {
   process.once("SIGTERM", () => void stop("SIGTERM"));
   process.once("SIGINT", () => void stop("SIGINT"));
   const key = config.apiKeys.find((k) => k !== "changeme");
-  const lines = [
-    ``,
-    `Gatehouse ${gatehouse.url} (data: ${config.dataDir})`,
-    ``,
-    `  curl ${gatehouse.url}/health`,
-    key
-      ? `  curl -H "X-API-Key: ${key}" ${gatehouse.url}/purutos`
-      : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
-    `  spec:    ${gatehouse.url}/openapi.json   ${gatehouse.url}/asyncapi.yaml`,
-    `  console: ${gatehouse.url}/console   (sign in with the operator TOKEN below)`,
-    `  agent runtime: ${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
-  ];
-  if (gatehouse.devIssuer) {
-    const operator = await gatehouse.devIssuer.mint({
-      sub: "operator@dev",
-      org: config.defaultOrg,
-      roles: ["operator"],
-      ttlSeconds: 12 * 3600,
-    });
-    lines.push(
-      `  jwks:    ${gatehouse.url}/.well-known/jwks.json (built-in development issuer)`,
-      ``,
-      `  export API_KEY=${key ?? "<set PURUTO_GATEWAY_API_KEY>"} ORG_ID=${config.defaultOrg}`,
-      `  export TOKEN=${operator}`,
-      `  more tokens: npm run -s gatehouse -- token --sub alice --org ${config.defaultOrg} --role operator`,
-    );
-    const ide = await gatehouse.devIssuer.mint({
-      sub: "ide-user@dev",
-      org: config.defaultOrg,
-      roles: ["developer"],
-      ttlSeconds: 12 * 3600,
-    });
-    lines.push(
-      ``,
-      `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
-      `  ${gatehouse.url.replace("http", "ws")}/ws/my-session   Authorization: Bearer ${ide}`,
-    );
-  }
+  const mint = (sub: string, role: string) =>
+    gatehouse.devIssuer?.mint({ sub, org: config.defaultOrg, roles: [role], ttlSeconds: 12 * 3600 });
+  const operator = await mint("operator@dev", "operator");
+  const ide = await mint("ide-user@dev", "developer");
+  const lines = bannerLines({
+    url: gatehouse.url,
+    dataDir: config.dataDir,
+    ...(key ? { apiKey: key } : {}),
+    org: config.defaultOrg,
+    agentRuntime: `${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
+    ...(operator && ide ? { tokens: { operator, ide } } : {}),
+  });
   // stdout carries the logs: JSON lines when it is not a terminal, so the banner goes to stderr then.
   const banner = `${lines.join("\n")}\n`;
   if (logFormat(process.stdout.isTTY, process.env.LOG_FORMAT) === "pretty") console.log(banner);

@@ -1,0 +1,47 @@
+// What `gatehouse serve` (make run) prints once it listens: how to call it, and `export` lines that a person pastes
+// into a shell so that the README's curl lines, its WebSocket example and the gatehouse CLI's commands over the API
+// (approvals, policy replay, evidence get, mcp-stdio) work as printed, whatever the port.
+
+export interface BannerFacts {
+  url: string;
+  dataDir: string;
+  /** The default org's API key, if one is configured. */
+  apiKey?: string;
+  org: string;
+  agentRuntime: string;
+  /** Tokens of the built-in development issuer (absent with an external identity provider). */
+  tokens?: { operator: string; ide: string };
+}
+
+export function bannerLines(facts: BannerFacts): string[] {
+  const { url, apiKey, org, tokens } = facts;
+  const lines = [
+    ``,
+    `Gatehouse ${url} (data: ${facts.dataDir})`,
+    ``,
+    `  curl ${url}/health`,
+    apiKey
+      ? `  curl -H "X-API-Key: ${apiKey}" ${url}/purutos`
+      : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
+    `  spec:    ${url}/openapi.json   ${url}/asyncapi.yaml`,
+    `  console: ${url}/console   (sign in with the operator TOKEN below)`,
+    `  agent runtime: ${facts.agentRuntime}`,
+  ];
+  if (!tokens) return lines;
+  const cliKey = apiKey ? ` GATEHOUSE_API_KEY="$API_KEY"` : "";
+  lines.push(
+    `  jwks:    ${url}/.well-known/jwks.json (built-in development issuer)`,
+    ``,
+    apiKey
+      ? `  export API_KEY=${apiKey} ORG_ID=${org}`
+      : `  export ORG_ID=${org}   # no API key: set PURUTO_GATEWAY_API_KEY`,
+    `  export TOKEN=${tokens.operator}`,
+    `  export IDE_TOKEN=${tokens.ide}`,
+    `  export GATEHOUSE_URL=${url} GATEHOUSE_TOKEN="$TOKEN"${cliKey}   # for the gatehouse CLI`,
+    `  more tokens: npm run -s gatehouse -- token --sub alice --org ${org} --role operator`,
+    ``,
+    `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
+    `  ${url.replace("http", "ws")}/ws/my-session   Authorization: Bearer $IDE_TOKEN`,
+  );
+  return lines;
+}
