@@ -210,16 +210,10 @@ export function buildProgram(io: CliIo = defaultIo): Command {
     .action(() => runDevTool("tsx", ["contract-tests/mock.ts"]));
   program
     .command("docs")
-    .description("render the REST and WebSocket API docs to .tmp/docs/ (offline); development install")
-    .action(async () => {
-      await runDevTool("redocly", ["build-docs", "generated/openapi.json", "--output", ".tmp/docs/rest.html"]);
-      await runDevTool("redocly", [
-        "build-docs",
-        "spec/sessions.asyncapi.yaml",
-        "--output",
-        ".tmp/docs/websocket.html",
-      ]);
-    });
+    .description(
+      "render the REST and WebSocket API docs to dist/docs/ as make docs does (offline; served at /docs); development install",
+    )
+    .action(() => runDevTool("tsx", ["deploy/docs.ts"]));
   return program;
 }
 
