@@ -2358,6 +2358,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2441,6 +2446,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2554,6 +2564,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2658,6 +2673,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2818,6 +2838,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2881,6 +2906,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2957,6 +2987,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3072,6 +3107,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3182,6 +3222,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3244,6 +3289,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3310,6 +3360,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3416,6 +3471,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3529,6 +3589,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3592,6 +3657,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3664,6 +3734,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3735,6 +3810,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3797,6 +3877,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3859,6 +3944,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3927,6 +4017,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3993,6 +4088,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4095,6 +4195,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4167,6 +4272,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4252,6 +4362,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4354,6 +4469,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4426,6 +4546,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4507,6 +4632,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4580,6 +4710,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4656,6 +4791,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4714,6 +4854,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4780,6 +4925,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4871,6 +5021,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4950,6 +5105,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5279,6 +5439,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5361,6 +5526,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5466,6 +5636,11 @@ export interface operations {
             /** @description Credentials are missing or wrong. */
             401: {
                 headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -165,12 +165,15 @@ describe("the HTTP boundary", () => {
     expect((await call("/no/such/route", { method: "PROPFIND" })).status).toBe(404);
   });
 
-  it("API key: missing or wrong → 401; the key checks run before validation", async () => {
+  it("API key: missing or wrong → 401 with the X-API-Key challenge; the key checks run before validation", async () => {
     const none = await call("/purutos");
     expect(none.status).toBe(401);
     expect(none.body.detail).toBe("Invalid or missing API key");
     const wrong = await call("/purutos", { headers: { "x-api-key": "nope" } });
     expect(wrong.status).toBe(401);
+    // RFC 9110 §15.5.2: every 401 names how to authenticate.
+    for (const r of [none, wrong])
+      expect(r.headers.get("www-authenticate")).toBe('ApiKey realm="gatehouse", header="X-API-Key"');
   });
 
   it("bearer: missing → 401 with a challenge; rejected token → 401 TOKEN_INVALID", async () => {

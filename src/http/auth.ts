@@ -5,23 +5,33 @@ import type { Context } from "koa";
 import type { ApiKeysService } from "../core/ports";
 import type { Principal } from "../core/identity/principal";
 import type { UserTokenVerifier } from "../core/identity/user-tokens";
-import { missingBearer, parseBearer, problem, tokenProblem } from "./boundary";
+import { bearerChallenge, missingBearer, parseBearer, problem, tokenProblem } from "./boundary";
 import type { SecurityScheme } from "./spec";
 
 export type VerifyUserToken = UserTokenVerifier;
+
+/** The X-API-Key scheme's challenge (no registered scheme name exists for it: `ApiKey`, naming the header). */
+const API_KEY_CHALLENGE = 'ApiKey realm="gatehouse", header="X-API-Key"';
 
 export interface Authenticator {
   authenticate(ctx: Context, schemes: SecurityScheme[]): Promise<Principal>;
 }
 
 export function createAuthenticator(apiKeys: ApiKeysService, verifyUserToken: VerifyUserToken): Authenticator {
-  async function apiKey(ctx: Context): Promise<Principal> {
+  /** `orBearer`: the operation also takes a bearer token, so the 401 offers both schemes. */
+  async function apiKey(ctx: Context, orBearer: boolean): Promise<Principal> {
     if (!(await apiKeys.configured)) {
       throw problem("API_KEY_NOT_CONFIGURED", "PURUTO_GATEWAY_API_KEY is not configured");
     }
     const presented = ctx.get("X-API-Key");
     const identity = presented ? await apiKeys.verify(presented) : undefined;
-    if (!identity) throw problem("UNAUTHORIZED", "Invalid or missing API key");
+    if (!identity) {
+      // RFC 9110 §15.5.2: a 401 carries at least one challenge, which names how to authenticate.
+      const challenges = orBearer
+        ? `${API_KEY_CHALLENGE}, ${bearerChallenge(false)["WWW-Authenticate"]}`
+        : API_KEY_CHALLENGE;
+      throw problem("UNAUTHORIZED", "Invalid or missing API key", { headers: { "WWW-Authenticate": challenges } });
+    }
     return { kind: "api_key", ...identity };
   }
 
@@ -42,7 +52,7 @@ export function createAuthenticator(apiKeys: ApiKeysService, verifyUserToken: Ve
       // With alternatives, use the credential the caller presented; with none, answer as for the API key.
       const hasBearer = Boolean(ctx.get("Authorization"));
       if (schemes.includes("BearerAuth") && (hasBearer || !schemes.includes("ApiKeyAuth"))) return bearer(ctx);
-      return apiKey(ctx);
+      return apiKey(ctx, schemes.includes("BearerAuth"));
     },
   };
 }

@@ -178,6 +178,10 @@ describe("MCP agents endpoint", () => {
     expect(response.status).toBe(401);
     expect(response.headers.get("content-type")).toContain("application/problem+json");
     expect(await response.json()).toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    // Agents authenticate with a key or a bearer token here: the challenge offers both.
+    expect(response.headers.get("www-authenticate")).toBe(
+      'ApiKey realm="gatehouse", header="X-API-Key", Bearer realm="gatehouse"',
+    );
     await expect(mcpClient(endpoint(), { "X-API-Key": "wrong-key-123" })).rejects.toThrow();
   });
 
