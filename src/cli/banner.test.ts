@@ -3,7 +3,7 @@
 // commands over the API (GATEHOUSE_URL, GATEHOUSE_TOKEN, GATEHOUSE_API_KEY), on whatever port it listens.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { type BannerFacts, bannerLines } from "./banner";
+import { type BannerFacts, bannerLines, cliCommand } from "./banner";
 
 const FACTS: BannerFacts = {
   url: "http://127.0.0.1:18510",
@@ -63,5 +63,14 @@ describe("the start-up banner", () => {
     const text = bannerLines(noIssuer).join("\n");
     expect(text).not.toMatch(/TOKEN=|jwt/);
     expect(text).toContain("curl http://127.0.0.1:18510/health");
+  });
+
+  it("names the CLI the running installation has: node dist/cli.js beside the production bundle, else npm run", () => {
+    expect(cliCommand("/srv/gatehouse/dist/main.js", "/srv/gatehouse")).toBe("node dist/cli.js");
+    expect(cliCommand("/srv/gatehouse/dist/main.js", "/elsewhere")).toBe("node /srv/gatehouse/dist/cli.js");
+    expect(cliCommand("/work/gatehouse/src/main.ts", "/work/gatehouse")).toBe("npm run -s gatehouse --");
+    const production = bannerLines({ ...FACTS, cli: "node dist/cli.js" }).join("\n");
+    expect(production).toContain("more tokens: node dist/cli.js token --sub alice");
+    expect(production).not.toContain("npm run");
   });
 });

@@ -1,6 +1,7 @@
 // What `gatehouse serve` (make run) prints once it listens: how to call it, and `export` lines that a person pastes
 // into a shell so that the README's curl lines, its WebSocket example and the gatehouse CLI's commands over the API
 // (approvals, policy replay, evidence get, mcp-stdio) work as printed, whatever the port.
+import { dirname, join, relative } from "node:path";
 
 export interface BannerFacts {
   url: string;
@@ -11,6 +12,19 @@ export interface BannerFacts {
   agentRuntime: string;
   /** Tokens of the built-in development issuer (absent with an external identity provider). */
   tokens?: { operator: string; ide: string };
+  /** How this installation runs the gatehouse CLI (default: the source tree's `npm run -s gatehouse --`). */
+  cli?: string;
+}
+
+/**
+ * The gatehouse CLI beside the server that is running: `node dist/cli.js` when it runs from the production bundle
+ * (`npm start`: after `npm ci --omit=dev` there is no tsx for `npm run gatehouse`), else the npm script.
+ */
+export function cliCommand(entry: string | undefined, cwd: string): string {
+  if (!entry?.endsWith(".js")) return "npm run -s gatehouse --";
+  const cli = join(dirname(entry), "cli.js");
+  const shown = relative(cwd, cli);
+  return `node ${shown.startsWith("..") ? cli : shown}`;
 }
 
 export function bannerLines(facts: BannerFacts): string[] {
@@ -38,7 +52,7 @@ export function bannerLines(facts: BannerFacts): string[] {
     `  export TOKEN=${tokens.operator}`,
     `  export IDE_TOKEN=${tokens.ide}`,
     `  export GATEHOUSE_URL=${url} GATEHOUSE_TOKEN="$TOKEN"${cliKey}   # for the gatehouse CLI`,
-    `  more tokens: npm run -s gatehouse -- token --sub alice --org ${org} --role operator`,
+    `  more tokens: ${facts.cli ?? "npm run -s gatehouse --"} token --sub alice --org ${org} --role operator`,
     ``,
     `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
     `  ${url.replace("http", "ws")}/ws/my-session   Authorization: Bearer $IDE_TOKEN`,

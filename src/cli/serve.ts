@@ -5,7 +5,7 @@ import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 import { spawnAgentRuntime } from "./agent-runtime-process";
-import { bannerLines } from "./banner";
+import { bannerLines, cliCommand } from "./banner";
 
 export async function serve(): Promise<void> {
   let config;
@@ -67,6 +67,7 @@ export async function serve(): Promise<void> {
     org: config.defaultOrg,
     agentRuntime: `${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
     ...(operator && ide ? { tokens: { operator, ide } } : {}),
+    cli: cliCommand(process.argv[1], process.cwd()),
   });
   // stdout carries the logs: JSON lines when it is not a terminal, so the banner goes to stderr then.
   const banner = `${lines.join("\n")}\n`;
