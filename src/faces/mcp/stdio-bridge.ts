@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 
 export const STDIO_USAGE = `usage: gatehouse mcp-stdio --url GATEHOUSE_URL (--agent UAPK_ID | --purutos)
        [--api-key KEY | --token BEARER] [--capability-token TOKEN]
@@ -90,8 +90,14 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
       error: { code: -32000, message: `Gatehouse: ${(err as Error).message}` },
     });
   };
+  // Until Gatehouse has answered `initialize` (its answer names the session), later messages wait: sent before, they
+  // carry no Mcp-Session-Id and are refused. A client that writes its next requests without waiting for the
+  // initialize result (the spec says to wait; some pipe them all at once) still gets them answered, in order.
+  let afterInitialize: Promise<unknown> = Promise.resolve();
   local.onmessage = (message) => {
-    upstream.send(message).catch((err) => failed(message, err));
+    const sent = afterInitialize.then(() => upstream.send(message));
+    sent.catch((err) => failed(message, err));
+    if (isInitializeRequest(message)) afterInitialize = sent.catch(() => {});
   };
   upstream.onmessage = (message) => {
     void local.send(message);

@@ -1,4 +1,5 @@
 // The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
+import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -49,6 +50,49 @@ describe("gatehouse mcp-stdio", () => {
       await client.close();
     }
   });
+});
+
+/** Runs the bridge with `lines` written to its stdin at once, then closed; the JSON-RPC messages it wrote. */
+async function bridgeAllAtOnce(lines: object[]): Promise<{ id?: number; result?: any; error?: any }[]> {
+  const child = spawn(
+    resolve(REPO, "node_modules/.bin/tsx"),
+    ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
+    { cwd: REPO, env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" } },
+  );
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stdin.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+  const messages = () =>
+    out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  try {
+    await expect.poll(() => messages().filter((m) => m.id === 2).length, { timeout: 20_000 }).toBe(1);
+    return messages();
+  } finally {
+    child.stdin.end();
+    child.kill();
+  }
+}
+
+describe("gatehouse mcp-stdio, a client that does not wait for the initialize result", () => {
+  it("answers requests written right behind initialize, in the session initialize opened", async () => {
+    const messages = await bridgeAllAtOnce([
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "hasty", version: "0" } },
+      },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+    ]);
+    const list = messages.find((m) => m.id === 2)!;
+    // Before: -32000 "… MCP_SESSION_REQUIRED": the request left before the session id was known.
+    expect(list.error).toBeUndefined();
+    expect(list.result.tools.map((t: { name: string }) => t.name)).toContain("noop.ping");
+  }, 30_000);
 });
 
 describe("MCP purutos endpoint", () => {
