@@ -16,6 +16,7 @@ import type { Authenticator } from "../../http/auth";
 import type { RouteGuard } from "../../http/boundary/guard";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
+import { assertAcceptedBySdk } from "./accept";
 import { emptyBatchAnswer, notJsonRpcAnswer } from "./invalid-request";
 import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
 import type { McpOptions } from "./options";
@@ -186,6 +187,8 @@ export function createMcpFace(deps: McpFaceDeps) {
         const emptyBatch = emptyBatchAnswer(body);
         if (emptyBatch) return answerInvalidRequest(ctx, emptyBatch);
       }
+      // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
+      if (ctx.method === "GET" || isInitializeRequest(body)) assertAcceptedBySdk(ctx);
       const transport = await transportFor(ctx, route, principal, body);
       // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
       const answered = transport.answerAsJson(ctx, body);
@@ -193,6 +196,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
       const notJsonRpc = ctx.method === "POST" ? notJsonRpcAnswer(body) : undefined;
       if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
+      assertAcceptedBySdk(ctx);
       cancelWhenCallerLeaves(ctx, transport, body);
       const response = await transport.sdk.handleRequest(
         webRequestOf(ctx),

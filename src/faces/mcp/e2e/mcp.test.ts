@@ -185,6 +185,29 @@ describe("MCP agents endpoint", () => {
     await expect(mcpClient(endpoint(), { "X-API-Key": "wrong-key-123" })).rejects.toThrow();
   });
 
+  it("an Accept the transport cannot answer → 406 problem+json, and initialize opens no session for it", async () => {
+    const initialize = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "0" } },
+    };
+    const response = await fetch(endpoint(), {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json", "x-api-key": g.apiKey },
+      body: JSON.stringify(initialize),
+    });
+    expect(response.status).toBe(406);
+    expect(response.headers.get("content-type")).toContain("application/problem+json");
+    expect(response.headers.get("mcp-session-id")).toBeNull();
+    expect(await response.json()).toMatchObject({
+      status: 406,
+      code: "NOT_ACCEPTABLE",
+      detail:
+        "MCP requests must accept application/json and text/event-stream: send Accept: application/json, text/event-stream",
+    });
+  });
+
   it("a session is bound to its credential: another caller cannot use its id", async () => {
     const other = await g.userTokenFor(g.orgId, "someone@else", []);
     const response = await fetch(endpoint(), {
