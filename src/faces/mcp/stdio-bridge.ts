@@ -75,8 +75,10 @@ function credentialOf(
 export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   const upstream = new StreamableHTTPClientTransport(options.endpoint, { requestInit: { headers: options.headers } });
   const local = new StdioServerTransport();
+  let closing = false;
   const closed = new Promise<void>((resolve) => {
     local.onclose = () => {
+      closing = true;
       void upstream.close().finally(resolve);
     };
   });
@@ -102,7 +104,10 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   upstream.onmessage = (message) => {
     void local.send(message);
   };
-  upstream.onerror = (err) => process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
+  // Closing aborts the open SSE stream: that abort is the bridge's own doing, not an error to report.
+  upstream.onerror = (err) => {
+    if (!closing) process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
+  };
   await upstream.start();
   await local.start();
   process.stdin.once("end", () => void local.close());
