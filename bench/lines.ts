@@ -22,6 +22,11 @@ export interface BenchLine {
    * ratio to it: for a large payload, how much of the gap to the hello baselines is the payload itself.
    */
   sameBytesReference?: boolean;
+  /**
+   * Also load a bare Koa app that reads this line's request body (JSON.parse) and answers the very bytes this line
+   * answers: what Koa alone costs for the exchange, the floor under a ratio to Koa hello.
+   */
+  koaFloorReference?: boolean;
   /** Print this line's ratio to the earlier line of that name too (e.g. MCP tools/call vs REST execute). */
   compareTo?: string;
   /** The status every response must have (default: any 2xx). */
@@ -247,6 +252,7 @@ export const benchLines: BenchLine[] = [
     prepare: async () => ({ GATEHOUSE_MANIFEST_DIR: benchManifests() }),
     request: post,
     wrk: true,
+    koaFloorReference: true,
   },
   {
     name: REST_EXECUTE,

@@ -161,4 +161,22 @@ export function printGoals(rows: Measurement[]): void {
     const verdict = v.met === undefined ? "not measured" : v.met ? "met" : "NOT met";
     console.log(`  ${v.goal.padEnd(60)} ${verdict.padEnd(12)} ${v.measured}`);
   }
+  printEvaluateCeiling(rows);
+}
+
+/**
+ * Context for the evaluate goal: a bare Koa app that reads evaluate's request and sends its answer (bench/lines.ts
+ * `koaFloorReference`), against Koa hello — no Koa server doing that exchange does better than this ratio.
+ */
+function printEvaluateCeiling(rows: Measurement[]): void {
+  const find: Find = (key, tool) => rows.find((r) => r.key === key && r.tool === tool && !r.reference);
+  const parts = (["autocannon", "wrk"] as Tool[]).flatMap((tool) => {
+    const floor = find("evaluate:koa-floor", tool);
+    const hello = find("koa", tool);
+    return floor && hello ? [`${tool} ${(floor.rps / hello.rps).toFixed(2)}×`] : [];
+  });
+  if (parts.length)
+    console.log(
+      `  (context: a bare Koa app reading evaluate's request and sending its answer runs at ${parts.join(", ")} koa hello — the ceiling of the evaluate ratio on Koa)`,
+    );
 }

@@ -253,18 +253,15 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
           reference: compared,
         });
     }
-    const bytes = line.sameBytesReference ? await captureResponse(base + line.path, request) : undefined;
+    const bytes =
+      line.sameBytesReference || line.koaFloorReference ? await captureResponse(base + line.path, request) : undefined;
     await balancer?.stop();
     target.stop();
     if (line.compareTo && !variant.suffix && !line.twoNodesViaHaproxy)
       rows.push(...(await compareAdjacent(line.compareTo, key, rows)));
-    if (bytes)
-      rows.push(
-        ...(await sameBytes(
-          rows.filter((r) => !r.reference),
-          bytes,
-        )),
-      );
+    const measured = rows.filter((r) => !r.reference);
+    if (bytes && line.sameBytesReference) rows.push(...(await sameBytes(measured, bytes, SAME_BYTES, {})));
+    if (bytes && line.koaFloorReference) rows.push(...(await sameBytes(measured, bytes, KOA_FLOOR, request)));
     const took = (Date.now() - started) / 1000;
     console.log(
       `  ${name}: measured in ${took.toFixed(0)} s (started and seeded in ${launched.startedIn.toFixed(1)} s)`,
@@ -301,25 +298,47 @@ async function compareAdjacent(name: string, key: string | undefined, measured: 
   }
 }
 
-/** A bare node:http server answering the line's exact bytes (with each load generator of the line), and the ratios. */
-async function sameBytes(line: Measurement[], bytes: Record<string, string>): Promise<Measurement[]> {
-  const reference = await startTarget("bytes", { env: bytes });
+/** A bare server answering a line's exact bytes: its target kind, its rows' names and key suffix. */
+interface BytesReference {
+  kind: string;
+  name: string;
+  vs: string;
+  key: string;
+}
+
+const SAME_BYTES: BytesReference = {
+  kind: "bytes",
+  name: "  bare node:http, same response bytes",
+  vs: "  → gatehouse vs the same bytes",
+  key: "same-bytes",
+};
+const KOA_FLOOR: BytesReference = {
+  kind: "koa-bytes",
+  name: "  bare koa, same request read, same response bytes",
+  vs: "  → gatehouse vs bare koa on the same exchange",
+  key: "koa-floor",
+};
+
+/**
+ * A bare server answering the line's exact bytes (`ref`: node:http, or Koa reading the same `request`), loaded with
+ * each load generator of the line, and the ratios.
+ */
+async function sameBytes(
+  line: Measurement[],
+  bytes: Record<string, string>,
+  ref: BytesReference,
+  request: LoadRequest,
+): Promise<Measurement[]> {
+  const reference = await startTarget(ref.kind, { env: bytes });
   try {
-    const measured = await loadLine(
-      reference,
-      `${reference.url}/`,
-      {},
-      {
-        name: "  bare node:http, same response bytes",
-        key: `${line[0]!.key}:same-bytes`,
-        withWrk: line.some((m) => m.tool === "wrk"),
-      },
-    );
+    const measured = await loadLine(reference, `${reference.url}/`, request, {
+      name: ref.name,
+      key: `${line[0]!.key}:${ref.key}`,
+      withWrk: line.some((m) => m.tool === "wrk"),
+    });
     const comparisons = measured.flatMap((same) => {
       const gatehouse = line.find((m) => m.tool === same.tool);
-      return gatehouse
-        ? [{ ...gatehouse, key: undefined, name: "  → gatehouse vs the same bytes", reference: same }]
-        : [];
+      return gatehouse ? [{ ...gatehouse, key: undefined, name: ref.vs, reference: same }] : [];
     });
     return [...measured, ...comparisons];
   } finally {

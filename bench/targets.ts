@@ -1,5 +1,5 @@
 // One benchmark target per process, so the load generator never shares an event loop with a server:
-//   tsx bench/targets.ts node|koa|bytes|gatehouse PORT
+//   tsx bench/targets.ts node|koa|bytes|koa-bytes|gatehouse PORT
 // Gatehouse runs on its embedded default in a temporary data directory; extra env comes from the parent
 // (BENCH_SEED_* state is created before "ready", see ./seed.ts). Over IPC the parent can ask for a CPU profile
 // of the load (profile-start/stop, bench/profile.ts) and for what the load did to this process's event loop and
@@ -51,6 +51,20 @@ async function start(): Promise<void> {
         res.end(body);
       }),
     );
+  } else if (kind === "koa-bytes") {
+    // A bare Koa app doing the least a JSON API does for this exchange: read and parse the request's JSON body,
+    // answer the exact bytes a Gatehouse line answered.
+    const body = readFileSync(process.env.BENCH_BYTES_FILE!);
+    const type = process.env.BENCH_BYTES_TYPE ?? "application/json";
+    const app = new Koa();
+    app.use(async (ctx) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of ctx.req) chunks.push(chunk as Buffer);
+      if (chunks.length) JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      ctx.type = type;
+      ctx.body = body;
+    });
+    listening = await listen(createServer(app.callback()));
   } else if (kind === "koa") {
     const app = new Koa();
     app.use((ctx) => {
