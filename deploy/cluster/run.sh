@@ -35,13 +35,15 @@ if [ "$(psql "$PG_ADMIN_URL" -tAc "SELECT 1 FROM pg_database WHERE datname = '$d
 fi
 export DATABASE_URL="$CLUSTER_DATABASE_URL"
 
-# One installation: both nodes share the secret (signing keys sealed at rest in PostgreSQL, keyed API-key hashes)
-# and the data folder (only the development issuer that mints the printed tokens lives there).
+# One installation: both nodes share the secret (signing keys sealed at rest in PostgreSQL, keyed API-key hashes,
+# the development issuer's key). Each node has its own data folder ($DATA/node-a, $DATA/node-b), as separate
+# machines would: a Gatehouse refuses a data folder another running Gatehouse holds (its lock file).
 if [ -z "${GATEHOUSE_SECRET:-}" ]; then
   [ -s "$DATA/cluster-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$DATA/cluster-secret")
   GATEHOUSE_SECRET="$(cat "$DATA/cluster-secret")"
 fi
-export GATEHOUSE_SECRET GATEHOUSE_DATA_DIR="$DATA"
+export GATEHOUSE_SECRET
+mkdir -p "$DATA/node-a" "$DATA/node-b"
 export PURUTO_GATEWAY_API_KEY="${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}"
 export GATEHOUSE_ECOSYSTEM_ROOT="${GATEHOUSE_ECOSYSTEM_ROOT:-$ROOT/examples/ecosystem}"
 export PURUTO_DATA_PATH="${PURUTO_DATA_PATH-$ROOT/examples/ecosystem/puruto-data}"
@@ -58,23 +60,27 @@ stop() {
 }
 trap stop EXIT INT TERM
 
+# wait_healthy PORT LOG [PID]: until /health answers there; fails at once when PID (the node) has exited.
 wait_healthy() {
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then say "node on :$1 exited; see $2"; exit 1; fi
     sleep 0.5
   done
   say "node on :$1 did not become healthy; see $2"; exit 1
 }
 
 # Node A brings the reference agent runtime; node B uses it. Node A starts first: it applies the migrations.
-PORT="$PORT_A" GATEHOUSE_EMBEDDED_RUNTIME=1 AGENT_RUNTIME_PORT="$RUNTIME_PORT" \
-  node_modules/.bin/tsx src/main.ts > "$DATA/node-a.log" 2>&1 &
+# `node --import tsx`, not the tsx CLI (as `make run`): the PID recorded here is the gateway itself, so that
+# killing it (even SIGKILL) stops that node and orphans nothing.
+PORT="$PORT_A" GATEHOUSE_DATA_DIR="$DATA/node-a" GATEHOUSE_EMBEDDED_RUNTIME=1 AGENT_RUNTIME_PORT="$RUNTIME_PORT" \
+  node --import tsx src/main.ts > "$DATA/node-a.log" 2>&1 &
 pids+=($!)
-wait_healthy "$PORT_A" "$DATA/node-a.log"
-PORT="$PORT_B" AGENT_RUNTIME_URL="http://127.0.0.1:$RUNTIME_PORT" \
-  node_modules/.bin/tsx src/main.ts > "$DATA/node-b.log" 2>&1 &
+wait_healthy "$PORT_A" "$DATA/node-a.log" "$!"
+PORT="$PORT_B" GATEHOUSE_DATA_DIR="$DATA/node-b" AGENT_RUNTIME_URL="http://127.0.0.1:$RUNTIME_PORT" \
+  node --import tsx src/main.ts > "$DATA/node-b.log" 2>&1 &
 pids+=($!)
-wait_healthy "$PORT_B" "$DATA/node-b.log"
+wait_healthy "$PORT_B" "$DATA/node-b.log" "$!"
 
 GATEHOUSE_LB_BIND="127.0.0.1:$LB_PORT" GATEHOUSE_NODE_A="127.0.0.1:$PORT_A" GATEHOUSE_NODE_B="127.0.0.1:$PORT_B" \
   GATEHOUSE_HEALTH_PATH="${GATEHOUSE_HEALTH_PATH:-/readyz}" \
