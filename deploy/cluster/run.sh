@@ -38,9 +38,12 @@ export DATABASE_URL="$CLUSTER_DATABASE_URL"
 # One installation: both nodes share the secret (signing keys sealed at rest in PostgreSQL, keyed API-key hashes,
 # the development issuer's key). Each node has its own data folder ($DATA/node-a, $DATA/node-b), as separate
 # machines would: a Gatehouse refuses a data folder another running Gatehouse holds (its lock file).
+# The banner tells the CLI (token, keys, migrate: they work on the shared database) where the secret is.
+SECRET_HINT='"$GATEHOUSE_SECRET"   # the one you gave the nodes'
 if [ -z "${GATEHOUSE_SECRET:-}" ]; then
   [ -s "$DATA/cluster-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 > "$DATA/cluster-secret")
   GATEHOUSE_SECRET="$(cat "$DATA/cluster-secret")"
+  SECRET_HINT="\"\$(cat $DATA/cluster-secret)\""
 fi
 export GATEHOUSE_SECRET
 mkdir -p "$DATA/node-a" "$DATA/node-b"
@@ -99,10 +102,12 @@ Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B htt
 
   curl $LB/health
   curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" $LB/purutos
-  export API_KEY=$PURUTO_GATEWAY_API_KEY ORG_ID=$ORG GATEHOUSE_DATA_DIR=$DATA
+  export API_KEY=$PURUTO_GATEWAY_API_KEY ORG_ID=$ORG
   export TOKEN=$(token operator@cluster operator)
   export IDE_TOKEN=$(token ide-user@cluster developer)
   export GATEHOUSE_URL=$LB GATEHOUSE_TOKEN="\$TOKEN" GATEHOUSE_API_KEY="\$API_KEY"   # for the gatehouse CLI
+  export DATABASE_URL=$DATABASE_URL GATEHOUSE_SECRET=$SECRET_HINT
+  more tokens (the cluster's issuer key is in the database): npm run -s gatehouse -- token --sub alice --role operator
   IDE session: ws://127.0.0.1:$LB_PORT/ws/my-session   Authorization: Bearer \$IDE_TOKEN
   one node only: replace :$LB_PORT with :$PORT_A or :$PORT_B. Ctrl-C stops the cluster.
 
