@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make cluster`: two Gatehouse nodes (127.0.0.1:8081, :8082) behind HAProxy on 127.0.0.1:8080, sharing the
 # machine's PostgreSQL (DATABASE_URL, database `gatehouse_cluster` created when missing) and Redis (REDIS_URL).
-# Ctrl-C stops all three. Logs: $GATEHOUSE_CLUSTER_DIR/node-{a,b}.log.
+# Ctrl-C stops all three; one that dies leaves the others serving. Logs: $GATEHOUSE_CLUSTER_DIR/node-{a,b}.log.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -61,7 +61,9 @@ stop() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
-trap stop EXIT INT TERM
+trap stop EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 
 # wait_healthy PORT LOG [PID]: until /health answers there; fails at once when PID (the node) has exited.
 wait_healthy() {
@@ -112,5 +114,13 @@ Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B htt
   one node only: replace :$LB_PORT with :$PORT_A or :$PORT_B. Ctrl-C stops the cluster.
 
 INFO
-wait -n "${pids[@]}"
-say "a process of the cluster exited; see the logs above"
+# A node that dies (even SIGKILL) leaves the others serving, as the README promises: HAProxy takes it out of
+# rotation. The cluster stops on Ctrl-C, or once none of its processes is left.
+while :; do
+  alive=()
+  for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+  [ "${#alive[@]}" -gt 0 ] || { say "every process of the cluster has exited; see the logs above"; exit 1; }
+  [ "${#alive[@]}" -lt "${#pids[@]}" ] && [ -z "${told:-}" ] && told=1 &&
+    say "a process of the cluster exited (see its log); the others keep serving. Ctrl-C stops them."
+  wait -n "${alive[@]}" 2>/dev/null || sleep 0.2
+done
