@@ -12,12 +12,12 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { haproxyForTests } from "../contract-tests/cluster/haproxy";
+import { freePort, haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
 import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, warmUp, wrkLoad } from "./load";
 import { otherNodes } from "./node-versions";
 import { type Measurement, printGoals, printTable } from "./report";
-import { API_KEY, freePort, startTarget, stopAllTargets, type Target } from "./target-control";
+import { API_KEY, startTarget, stopAllTargets, type Target } from "./target-control";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);

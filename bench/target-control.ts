@@ -1,7 +1,6 @@
 // The bench's targets (bench/targets.ts, run from its production-like bundle: ./bundle.ts), each a forked child
 // process with an IPC channel: start one, ask it for its event-loop and GC statistics around a load, stop it.
 import { type ChildProcess, fork } from "node:child_process";
-import { createServer } from "node:net";
 import { bundleTargets } from "./bundle";
 import type { LoadStats } from "./target-stats";
 
@@ -81,17 +80,5 @@ function reply(child: ChildProcess, message?: object): Promise<unknown> {
       ok(m);
     });
     if (message) child.send(message);
-  });
-}
-
-/** A port free right now (for HAProxy, which is given one). */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
   });
 }

@@ -2,27 +2,15 @@
 // lives in the memory of the node that opened it, so the balancer must send every request carrying its
 // `Mcp-Session-Id` to that node. With plain round-robin (the configuration before this test), every other request
 // of a session reached the other node and was refused with 404 MCP_SESSION_NOT_FOUND.
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { API_KEY, registerManifest } from "../../src/faces/actions/e2e/helpers";
-import { haproxyForTests, type LoadBalancer } from "./haproxy";
+import { freePort, haproxyForTests, type LoadBalancer } from "./haproxy";
 import { startTwoNodes, type TwoNodes } from "./nodes";
 
 const runRedis = await shouldRunRedisTests("MCP through HAProxy");
 const haproxy = runRedis ? await haproxyForTests("MCP through HAProxy") : undefined;
 const UAPK = "cluster-mcp-bot";
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
 
 describe.runIf(runRedis && haproxy)("MCP through the cluster's HAProxy", () => {
   let nodes: TwoNodes;

@@ -4,7 +4,6 @@
 // the CLI verifies — and a node killed with SIGKILL under load behind HAProxy loses nothing it acknowledged.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -22,7 +21,7 @@ import {
   startReceiver,
 } from "../../src/test-support/http";
 import { API_KEY, ECOSYSTEM, ORG_ID } from "../fixtures";
-import { haproxyForTests } from "./haproxy";
+import { freePort, haproxyForTests } from "./haproxy";
 import { openSharedPostgresStore, type SharedStore, startTwoNodes, type TwoNodes } from "./nodes";
 
 const pgAdmin = await postgresForTests("two nodes on PostgreSQL");
@@ -257,18 +256,6 @@ describe.runIf(pgAdmin && runRedis)("two nodes on one PostgreSQL database", () =
     HEAVY,
   );
 });
-
-/** A free TCP port on 127.0.0.1 (for HAProxy's bind, which cannot take port 0 and report it). */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
 
 describe.runIf(pgAdmin && runRedis && haproxy)("two node processes behind HAProxy, one killed with SIGKILL", () => {
   const children: ChildProcess[] = [];
