@@ -16,11 +16,19 @@ import { createMemoryEventBus, type GatehouseEvent } from "../events";
 import { logger } from "../log/logger";
 import type { Db } from "../store/sqlite";
 import { approvalChangesSince } from "./changes";
-import { cancelOpen, createPending, decidePending, type WriteDeps } from "./decisions";
+import { cancelOpen, decidePending, pendingCreator, type WriteDeps } from "./decisions";
 import { createExpiry } from "./expiry";
 import { agentViewOf, listApprovals } from "./listing";
 import { selectApproval } from "./rows";
-import type { Approval, ApprovalStore, ApprovalStoreOptions, DecideResult, DecisionListener } from "./types";
+import type {
+  Approval,
+  ApprovalStore,
+  ApprovalStoreOptions,
+  AskedApproval,
+  CreateApprovalInput,
+  DecideResult,
+  DecisionListener,
+} from "./types";
 import { createDecisionWaiters } from "./waiting";
 
 export { consumeForExecution } from "./consume";
@@ -33,6 +41,7 @@ export type {
   ApprovalStatus,
   ApprovalStore,
   ApprovalStoreOptions,
+  AskedApproval,
   ConsumeInput,
   ConsumeRefusal,
   ConsumeResult,
@@ -96,16 +105,24 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     return result;
   }
 
+  const createPending = pendingCreator(db, { ...writes, defaultTtlMs: options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS });
+  function ask(input: CreateApprovalInput): AskedApproval {
+    const { approval, isNew } = createPending(input);
+    return {
+      approval,
+      announce: () => {
+        if (isNew) announce({ type: "approval.created", org_id: approval.org_id, approval_id: approval.approval_id });
+      },
+    };
+  }
+
   return {
     create(input) {
-      const { approval, isNew } = createPending(
-        db,
-        { ...writes, defaultTtlMs: options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS },
-        input,
-      );
-      if (isNew) announce({ type: "approval.created", org_id: approval.org_id, approval_id: approval.approval_id });
-      return approval;
+      const asked = ask(input);
+      asked.announce();
+      return asked.approval;
     },
+    ask,
     list(org_id, filter = {}) {
       expiry.expire(org_id);
       return listApprovals(db, org_id, filter);

@@ -15,22 +15,23 @@ export interface WriteDeps {
 }
 
 /** A new pending approval, or the existing pending one for the same binding (no duplicate for a retry). */
-export function createPending(
-  db: Db,
-  deps: WriteDeps & { defaultTtlMs: number },
-  input: CreateApprovalInput,
-): { approval: Approval; isNew: boolean } {
-  const binding_hash = approvalBindingHash(input);
-  return db
-    .transaction(() => {
-      deps.expire(input.org_id);
-      const existing = selectPendingByBinding(db, input.org_id, binding_hash);
-      if (existing) return { approval: existing, isNew: false };
-      const row = pendingRow(input, binding_hash, deps.now(), input.ttl_ms ?? deps.defaultTtlMs);
-      insertRow(db, row);
-      return { approval: fromRow(row), isNew: true };
-    })
-    .immediate();
+export type PendingCreator = (input: CreateApprovalInput) => { approval: Approval; isNew: boolean };
+
+/**
+ * The create transaction, made once per store (better-sqlite3 builds a transaction's wrappers when it is made).
+ * Called inside a caller's transaction it is a savepoint of it, and the caller's COMMIT makes it durable.
+ */
+export function pendingCreator(db: Db, deps: WriteDeps & { defaultTtlMs: number }): PendingCreator {
+  const create = db.transaction((input: CreateApprovalInput, binding_hash: string) => {
+    deps.expire(input.org_id);
+    const existing = selectPendingByBinding(db, input.org_id, binding_hash);
+    if (existing) return { approval: existing, isNew: false };
+    const row = pendingRow(input, binding_hash, deps.now(), input.ttl_ms ?? deps.defaultTtlMs);
+    insertRow(db, row);
+    return { approval: fromRow(row), isNew: true };
+  });
+  // The binding is hashed before the write lock is taken.
+  return (input) => create.immediate(input, approvalBindingHash(input));
 }
 
 /** An operator's verdict on a pending approval; why not, when it was not pending any more. */

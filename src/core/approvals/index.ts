@@ -9,6 +9,7 @@ export {
   type ApprovalStatus,
   type ApprovalStore,
   type ApprovalStoreOptions,
+  type AskedApproval,
   type CreateApprovalInput,
   type DecideResult,
   type ConsumeInput,

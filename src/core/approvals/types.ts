@@ -101,9 +101,22 @@ export interface ApprovalPosition {
   approval_id: string;
 }
 
+/** An approval asked for inside a caller's transaction (ApprovalStore.ask). */
+export interface AskedApproval {
+  approval: Approval;
+  /** Tells the other nodes and the notifiers about a new approval: call it once the caller has committed. */
+  announce(): void;
+}
+
 export interface ApprovalStore {
   /** A new pending approval, or the existing pending one for the same binding (no duplicate for a retry). */
   create(input: CreateApprovalInput): Approval;
+  /**
+   * create's write alone, inside the caller's transaction (a savepoint of it), for a caller that commits it with
+   * other writes (the engine: the approval and the audit decision naming it, in one commit). Nothing is announced
+   * until the caller calls `announce`, after its COMMIT.
+   */
+  ask(input: CreateApprovalInput): AskedApproval;
   /**
    * Approvals newest first (created_at, then approval_id), at most `limit` (1–500, default 100); `after` is the
    * last approval of the previous page (keyset paging: a page never skips or repeats one while others arrive).

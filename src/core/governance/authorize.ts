@@ -3,7 +3,8 @@
 // tool_result with `recordOutcome`.
 //
 //   1. decide (pure): the pipeline of src/core/policy.
-//   2. DENY: audit `decision`. ESCALATE: create the pending approval, audit `decision`.
+//   2. DENY: audit `decision`. ESCALATE: the pending approval and the audit `decision` naming it (one commit on
+//      the embedded store, see ./sqlite-adapters.ts).
 //   3. ALLOW: the optional gate (e.g. "is there a connector for this tool here?") may refuse before anything is
 //      reserved. Otherwise ONE commit takes the budget units, consumes the approval if one was used and writes
 //      the audit `intent` — before anything runs, so a crash leaves a record, never an unrecorded side effect.
@@ -16,7 +17,7 @@ import { must } from "../must";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
-import type { ApprovalsPort, GovernanceAudit, ReservationStore } from "./ports";
+import type { EscalationStore, GovernanceAudit, ReservationStore } from "./ports";
 import { traceDecide } from "../tracing/governance";
 import { auditMetaOf, decisionFields, decisionRecord, intentRecord } from "./records";
 import { ActionConflictError, ActionUnavailableError, type Authorization, type ExecuteRequest } from "./types";
@@ -38,7 +39,8 @@ export interface AuthorizeOptions {
 export interface AuthorizerDeps {
   now: () => Date;
   decide: (orgId: string, request: ExecuteRequest, at: Date) => Promise<PolicyDecision>;
-  approvals?: ApprovalsPort | undefined;
+  /** Where an ESCALATE's approval and decision record are written; without it, ESCALATE is unavailable. */
+  escalations?: EscalationStore | undefined;
   audit: GovernanceAudit;
   reservations: ReservationStore;
 }
@@ -71,16 +73,18 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
     at: Date,
     meta: Record<string, unknown>,
   ): Promise<Authorization> {
-    if (!deps.approvals) throw new ActionUnavailableError("Approvals are not configured on this gateway");
-    const approval = await deps.approvals.create({
-      org_id: orgId,
-      ...approvalBindingOf(request),
-      reasons: d.reasons,
-      interaction_id: interactionId,
-      risk: riskOf(request, d),
-      redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
-    });
-    await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, meta, approval.approval_id));
+    if (!deps.escalations) throw new ActionUnavailableError("Approvals are not configured on this gateway");
+    const approval = await deps.escalations.escalate(
+      {
+        org_id: orgId,
+        ...approvalBindingOf(request),
+        reasons: d.reasons,
+        interaction_id: interactionId,
+        risk: riskOf(request, d),
+        redact: d.manifest?.tools[capabilityOf(request.action)]?.redact,
+      },
+      (approvalId) => decisionRecord(orgId, interactionId, request, d, meta, approvalId),
+    );
     return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };
   }
 

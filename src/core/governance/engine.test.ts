@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
+import { createMemoryEventBus } from "../events";
 import { createIdempotencyStore } from "../idempotency";
 import { must } from "../must";
 import { openMigratedDatabase } from "../store/test-support";
@@ -155,6 +156,61 @@ describe("execute", () => {
     await expect(
       s2.service.execute(ORG, { ...req, action: { ...req.action, params: { to: "x@example.com" } } }),
     ).rejects.toBeInstanceOf(ActionConflictError);
+  });
+});
+
+describe("ESCALATE: the approval and its decision record in one commit", () => {
+  const deleteOf = (record_id: string) =>
+    emailRequest({ action: { type: "crm", tool: "delete", params: { record_id } } });
+
+  async function escalating(options: { failDecisions?: boolean } = {}) {
+    const db = await openMigratedDatabase(":memory:");
+    const events = createMemoryEventBus();
+    const announced: string[] = [];
+    events.subscribe("approval.created", (event) => void announced.push(event.approval_id));
+    const approvals = createApprovalStore(db, { events });
+    const log = createAuditLog(db);
+    const audit = options.failDecisions
+      ? {
+          ...log,
+          appendDecision: () => {
+            throw new Error("audit append failed");
+          },
+        }
+      : log;
+    const engine = createGovernanceEngine({ db, approvals, audit });
+    engine.manifests.register(ORG, supportBot({ constraints: { require_human_approval: ["crm:delete"] } }));
+    return { engine, approvals, log, announced };
+  }
+
+  it("concurrent escalations each get their approval and a decision record naming it; each is announced", async () => {
+    const { engine, approvals, log, announced } = await escalating();
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => engine.execute(ORG, deleteOf(`rec-${i}`))));
+    const ids = answers.map((a) => must(a.approval_id, "an ESCALATE answer names its approval"));
+    expect(new Set(ids).size).toBe(20);
+    for (const answer of answers) {
+      const records = log.getInteraction(ORG, answer.interaction_id);
+      expect(records.map((r) => [r.kind, r.decision, r.approval_id])).toEqual([
+        ["decision", "ESCALATE", answer.approval_id],
+      ]);
+    }
+    expect(
+      approvals
+        .list(ORG)
+        .map((a) => a.approval_id)
+        .sort(),
+    ).toEqual([...ids].sort());
+    await new Promise((ok) => setImmediate(ok)); // the memory bus delivers on a microtask
+    expect(announced.sort()).toEqual([...ids].sort());
+    expect(log.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("a decision record that cannot be written leaves no approval for an operator, and announces none", async () => {
+    const { engine, approvals, announced } = await escalating({ failDecisions: true });
+    await expect(engine.execute(ORG, deleteOf("rec-1"))).rejects.toThrow("audit append failed");
+    await new Promise((ok) => setImmediate(ok));
+    expect(approvals.list(ORG)).toEqual([]);
+    expect(announced).toEqual([]);
   });
 });
 

@@ -27,8 +27,10 @@ import { createEvaluate, type Evaluate } from "./evaluate";
 import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
 import { createRecordOutcome, type RecordOutcome } from "./outcome";
-import type { ApprovalsPort, IdempotencyPort, ReservationStore } from "./ports";
-import { auditPortOf, sqliteReservations, type AuditWriter } from "./sqlite-adapters";
+import type { ApprovalsPort, EscalationStore, GovernanceAudit, IdempotencyPort, ReservationStore } from "./ports";
+import { escalationsInTwoSteps } from "./escalations";
+import { auditPortOf, sqliteEscalations, sqliteReservations, type AuditWriter } from "./sqlite-adapters";
+import { type GroupCommit, groupCommit } from "../store/group-commit";
 
 export interface GovernanceEngineDeps {
   db: Db;
@@ -95,11 +97,14 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
     decide(orgId, request, policyDeps, { now: at });
 
   const audit = auditPortOf(deps.audit);
-  const reservations = deps.reservations ?? sqliteReservations(db, budgets, deps.audit);
+  // Reservations and escalations share group commits: the writes of one event-loop turn, one transaction.
+  const commits = groupCommit(db);
+  const reservations = deps.reservations ?? sqliteReservations(db, budgets, deps.audit, commits);
+  const escalations = escalationsOn(commits, approvals, deps.audit, audit);
   if (approvals && audit.recordApprovalVerdict)
     listenToApprovalVerdicts(approvals, manifests, audit.recordApprovalVerdict);
 
-  const authorize = createAuthorize({ now, decide: decideAt, approvals, audit, reservations });
+  const authorize = createAuthorize({ now, decide: decideAt, escalations, audit, reservations });
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties });
   const execute = idempotent(
     createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
@@ -137,4 +142,16 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
     /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
     publicJwks: () => keys.publicJwks(),
   };
+}
+
+/** One commit for the approval and its decision record when both stores are the embedded ones, else two steps. */
+function escalationsOn(
+  commits: GroupCommit,
+  approvals: ApprovalsPort | undefined,
+  log: AuditWriter | undefined,
+  audit: GovernanceAudit,
+): EscalationStore | undefined {
+  if (!approvals) return undefined;
+  const ask = approvals.ask?.bind(approvals);
+  return ask && log ? sqliteEscalations(commits, ask, log) : escalationsInTwoSteps(approvals, audit);
 }

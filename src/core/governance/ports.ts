@@ -2,7 +2,7 @@
 // (./sqlite-adapters.ts); a PostgreSQL backend implements the same interfaces. Methods that touch a store are
 // async so a networked store fits; the one exception is the approval→audit listener, which must run inside the
 // approvals store's own transaction (see ./approval-audit-listener.ts).
-import type { Approval, CreateApprovalInput, DecisionListener } from "../approvals";
+import type { Approval, AskedApproval, CreateApprovalInput, DecisionListener } from "../approvals";
 import type { ApprovalBinding } from "../approvals/binding";
 import type { ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "../audit/audit-log";
 import type { IdempotencyStore } from "../idempotency";
@@ -46,8 +46,19 @@ export interface ReservationStore {
 /** The approvals store as the engine uses it: create on ESCALATE, read on re-submission, hear verdicts. */
 export interface ApprovalsPort {
   create(input: CreateApprovalInput): MaybePromise<Approval>;
+  /** The embedded store only: create's write inside the caller's transaction (see ApprovalStore.ask). */
+  ask?(input: CreateApprovalInput): AskedApproval;
   get(orgId: string, approvalId: string): MaybePromise<Approval | null | undefined>;
   onDecided?(listener: DecisionListener): () => void;
+}
+
+/** ESCALATE's writes: the pending approval, and the audit decision that names it. */
+export interface EscalationStore {
+  /**
+   * Creates the pending approval (or finds the pending one of the same binding) and records `decision` of its
+   * id; resolves once both are committed.
+   */
+  escalate(input: CreateApprovalInput, decision: (approvalId: string) => DecisionInput): Promise<Approval>;
 }
 
 /** src/core/idempotency's store; `begin` must claim the key and register the in-flight answer in one step. */

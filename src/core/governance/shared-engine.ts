@@ -11,6 +11,7 @@ import type { SharedStores } from "../store/shared";
 import { createAuthorize, type Authorize } from "./authorize";
 import { createBatch } from "./batch";
 import { toolRunner } from "./connectors";
+import { escalationsInTwoSteps } from "./escalations";
 import { createEvaluate } from "./evaluate";
 import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
@@ -49,7 +50,8 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   };
   const { reservations } = stores;
   const approvals = deps.approvals ?? { create: stores.approvals.create, get: stores.approvals.get };
-  const authorize = failClosed(createAuthorize({ now, decide: decideAt, approvals, audit, reservations }), deps.ping);
+  const escalations = escalationsInTwoSteps(approvals, audit);
+  const authorize = failClosed(createAuthorize({ now, decide: decideAt, escalations, audit, reservations }), deps.ping);
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());
   const execute = failClosed(

@@ -2,10 +2,10 @@
 // src/core/store/group-commit.ts) and the audit log. A PostgreSQL backend replaces this file, not the engine.
 import type { AuditLog } from "../audit/audit-log";
 import type { BudgetCounters } from "../policy/budget-counters";
-import { groupCommit } from "../store/group-commit";
+import { type GroupCommit, groupCommit } from "../store/group-commit";
 import type { Db } from "../store/sqlite";
 import { consumeApprovalOrThrow } from "./approval-consumption";
-import type { GovernanceAudit, ReservationStore } from "./ports";
+import type { ApprovalsPort, EscalationStore, GovernanceAudit, ReservationStore } from "./ports";
 
 /** The audit log's methods the engine writes with (the grouped appends are used when present). */
 export type AuditWriter = Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
@@ -33,8 +33,12 @@ export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
  * Reservations in group commits: budget, approval and intent of the calls reserved during one event-loop turn
  * share one IMMEDIATE transaction, each in its own savepoint (a refused approval rolls back only its call).
  */
-export function sqliteReservations(db: Db, budgets: BudgetCounters, audit: AuditWriter | undefined): ReservationStore {
-  const commits = groupCommit(db);
+export function sqliteReservations(
+  db: Db,
+  budgets: BudgetCounters,
+  audit: AuditWriter | undefined,
+  commits: GroupCommit = groupCommit(db),
+): ReservationStore {
   return {
     reserve: (reservation) =>
       commits.run(() => {
@@ -54,6 +58,29 @@ export function sqliteReservations(db: Db, budgets: BudgetCounters, audit: Audit
       }),
     async refund(_orgId, slots) {
       budgets.refund(slots);
+    },
+  };
+}
+
+/**
+ * ESCALATE in one group commit: the pending approval and the audit decision naming it are one savepoint of the
+ * group's transaction — no approval an operator can see without its record, one commit instead of two. The
+ * approval is announced (other nodes, notifiers) only after the COMMIT.
+ */
+export function sqliteEscalations(
+  commits: GroupCommit,
+  ask: NonNullable<ApprovalsPort["ask"]>,
+  audit: AuditWriter,
+): EscalationStore {
+  return {
+    async escalate(input, decision) {
+      const asked = await commits.run(() => {
+        const asked = ask(input);
+        audit.appendDecision(decision(asked.approval.approval_id));
+        return asked;
+      });
+      asked.announce();
+      return asked.approval;
     },
   };
 }
