@@ -80,6 +80,8 @@ async function measure(root: string, line: BenchLine) {
   });
   try {
     const { port } = await reply(child);
+    // What the line needs before it is loaded (the MCP line's session), as `make bench` does it.
+    await line.setup?.(`http://127.0.0.1:${port}`, API_KEY);
     const url = `http://127.0.0.1:${port}${line.path}`;
     const request = line.request?.(API_KEY) ?? {};
     await warmUp(url, request);
