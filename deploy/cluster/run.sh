@@ -69,16 +69,21 @@ trap 'stop; exit 143' TERM
 wait_healthy() {
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0
-    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then say "node on :$1 exited; see $2"; exit 1; fi
+    if [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null; then say "process on :$1 exited; see $2"; exit 1; fi
     sleep 0.5
   done
-  say "node on :$1 did not become healthy; see $2"; exit 1
+  say "process on :$1 did not become healthy; see $2"; exit 1
 }
 
-# Node A brings the reference agent runtime; node B uses it. Node A starts first: it applies the migrations.
-# `node --import tsx`, not the tsx CLI (as `make run`): the PID recorded here is the gateway itself, so that
-# killing it (even SIGKILL) stops that node and orphans nothing.
-PORT="$PORT_A" GATEHOUSE_DATA_DIR="$DATA/node-a" GATEHOUSE_EMBEDDED_RUNTIME=1 AGENT_RUNTIME_PORT="$RUNTIME_PORT" \
+# The reference agent runtime runs as a process of its own that both nodes call: embedded in node A, it died
+# with node A and left node B's sessions without a runtime. `node --import tsx`, not the tsx CLI (as `make run`):
+# each PID recorded here is the process itself, so that killing it (even SIGKILL) stops it and orphans nothing.
+AGENT_RUNTIME_PORT="$RUNTIME_PORT" HOST=127.0.0.1 \
+  node --import tsx examples/agent-runtime/server.ts > "$DATA/runtime.log" 2>&1 &
+pids+=($!)
+wait_healthy "$RUNTIME_PORT" "$DATA/runtime.log" "$!"
+# Node A starts first: it applies the migrations.
+PORT="$PORT_A" GATEHOUSE_DATA_DIR="$DATA/node-a" AGENT_RUNTIME_URL="http://127.0.0.1:$RUNTIME_PORT" \
   node --import tsx src/main.ts > "$DATA/node-a.log" 2>&1 &
 pids+=($!)
 wait_healthy "$PORT_A" "$DATA/node-a.log" "$!"
@@ -101,6 +106,7 @@ cat <<INFO
 Gatehouse cluster: $LB (HAProxy) → node A http://127.0.0.1:$PORT_A, node B http://127.0.0.1:$PORT_B
   store: PostgreSQL $DATABASE_URL
   redis: $REDIS_URL (prefix $GATEHOUSE_REDIS_PREFIX)     logs: $DATA/node-a.log, $DATA/node-b.log
+  agent runtime (reference, both nodes): http://127.0.0.1:$RUNTIME_PORT     log: $DATA/runtime.log
 
   curl $LB/health
   curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" $LB/purutos
