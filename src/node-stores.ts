@@ -159,6 +159,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     db: kysely,
     approvals: shared.approvals,
     audit: shared.audit,
+    escalations: shared.escalations,
     events: deps.events,
     pollIntervalMs: deps.recheckMs,
   });

@@ -13,7 +13,7 @@ import type {
   DecisionListener,
 } from "./approvals";
 import type { ApprovalChange } from "./approvals/changes";
-import type { AuditListFilter, AuditPage } from "./audit/audit-log";
+import type { AuditListFilter, AuditPage, DecisionInput } from "./audit/audit-log";
 import type { AuditRecord } from "./audit/record";
 import type { ChainHead } from "./audit/chain-head";
 import type { ChainVerification } from "./audit/verify";
@@ -27,6 +27,8 @@ export type MaybePromise<T> = T | Promise<T>;
 /** Approvals as the faces use them: operators decide, agents read and long-poll, sessions cancel. */
 export interface ApprovalsService {
   create(input: CreateApprovalInput): MaybePromise<Approval>;
+  /** The shared store: create, with the audit decision that names the approval, in one commit. */
+  escalate?(input: CreateApprovalInput, decision: (approvalId: string) => DecisionInput): Promise<Approval>;
   list(
     org_id: string,
     /** `after`: the position of the last approval of the previous page (keyset paging). */

@@ -29,7 +29,7 @@ export interface SharedGovernanceEngineDeps {
   /** Version reported by gateway health. */
   version?: string;
   /** The approvals service (announces new approvals to every node); defaults to the bare shared store. */
-  approvals?: Pick<ApprovalsService, "create" | "get">;
+  approvals?: Pick<ApprovalsService, "create" | "get" | "escalate">;
 }
 
 export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
@@ -50,7 +50,9 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   };
   const { reservations } = stores;
   const approvals = deps.approvals ?? { create: stores.approvals.create, get: stores.approvals.get };
-  const escalations = escalationsInTwoSteps(approvals, audit);
+  // The approval and its decision record in one transaction (the service announces the approval once committed).
+  const escalate = deps.approvals ? deps.approvals.escalate?.bind(deps.approvals) : stores.escalations;
+  const escalations = escalate ? { escalate } : escalationsInTwoSteps(approvals, audit);
   const authorize = failClosed(createAuthorize({ now, decide: decideAt, escalations, audit, reservations }), deps.ping);
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());

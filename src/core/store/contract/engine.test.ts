@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createSharedGovernanceEngine, type SharedGovernanceEngine } from "../../governance/shared-engine";
 import { ActionUnavailableError } from "../../governance/types";
+import { approvalBindingOf } from "../../policy/action-hash";
 import { emailRequest, ORG, supportBot } from "../../policy/test-fixtures";
 import { createSharedStores } from "../shared";
 import { contractBackends, postgresBackend, TEST_SECRET } from "./backends";
@@ -17,11 +18,13 @@ describe.each(await contractBackends("store contract: engine"))(
   "governance engine on the shared store ($name)",
   (backend) => {
     let engine: SharedGovernanceEngine;
+    let db: AnyKysely;
     let close: () => Promise<void>;
 
     beforeEach(async () => {
       const opened = await backend.open();
       close = opened.close;
+      db = opened.db;
       engine = engineOn(opened.db);
       await engine.manifests.register(
         ORG,
@@ -51,6 +54,35 @@ describe.each(await contractBackends("store contract: engine"))(
       const chain = await engine.audit.chain(ORG);
       expect(chain.map((r) => r.kind)).toEqual(["intent", "outcome", "decision", "intent", "outcome", "decision"]);
       expect((await engine.audit.verify(ORG)).valid).toBe(true);
+    });
+
+    it("concurrent ESCALATEs: each approval is stored with a decision record naming it", async () => {
+      const deletes = Array.from({ length: 10 }, (_, i) =>
+        emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: `rec-${i}` } } }),
+      );
+      const answers = await Promise.all(deletes.map((request) => engine.execute(ORG, request)));
+      const chain = await engine.audit.chain(ORG);
+      for (const answer of answers) {
+        const records = chain.filter((r) => r.interaction_id === answer.interaction_id);
+        expect(records.map((r) => [r.kind, r.decision, r.approval_id])).toEqual([
+          ["decision", "ESCALATE", answer.approval_id],
+        ]);
+      }
+      const stored = await db.selectFrom("approvals").select("approval_id").execute();
+      expect(stored.map((row) => row.approval_id).sort()).toEqual(answers.map((a) => a.approval_id).sort());
+      expect((await engine.audit.verify(ORG)).valid).toBe(true);
+    });
+
+    it("an ESCALATE whose decision record cannot be written leaves no approval behind", async () => {
+      const { escalations } = createSharedStores(db, { secret: TEST_SECRET });
+      const input = { org_id: ORG, ...approvalBindingOf(del), reasons: [] };
+      await expect(
+        escalations(input, () => {
+          throw new Error("the decision record cannot be written");
+        }),
+      ).rejects.toThrow("the decision record cannot be written");
+      expect(await db.selectFrom("approvals").select("approval_id").execute()).toEqual([]);
+      expect(await engine.audit.chain(ORG)).toEqual([]);
     });
 
     it("answers a repeated idempotency key with the first answer", async () => {

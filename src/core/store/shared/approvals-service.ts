@@ -18,6 +18,7 @@ import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
 import { cancelIn, decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
 import type { SharedAuditChain } from "./audit-chain";
+import type { EscalationWriter } from "./escalations";
 
 const log = logger.child({ module: "approvals" });
 
@@ -25,6 +26,8 @@ export interface SharedApprovalsServiceDeps {
   db: AnyKysely;
   approvals: SharedApprovals;
   audit: SharedAuditChain;
+  /** The shared stores' ESCALATE writer (./escalations.ts); without it the service has no `escalate`. */
+  escalations?: EscalationWriter;
   events: EventBus;
   pollIntervalMs?: number;
   now?: () => Date;
@@ -101,13 +104,26 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
     readStored: read,
   });
 
+  const created = (approval: Approval): Approval => {
+    announce({ type: "approval.created", org_id: approval.org_id, approval_id: approval.approval_id });
+    return approval;
+  };
+  const { escalations } = deps;
+
   const service: ApprovalsService = {
     async create(input) {
       await expire(input.org_id);
-      const approval = await deps.approvals.create(input);
-      announce({ type: "approval.created", org_id: approval.org_id, approval_id: approval.approval_id });
-      return approval;
+      return created(await deps.approvals.create(input));
     },
+    // The approval and its audit decision in one transaction; announced once committed.
+    ...(escalations
+      ? {
+          async escalate(input, decision) {
+            await expire(input.org_id);
+            return created(await escalations(input, decision));
+          },
+        }
+      : {}),
 
     async list(orgId, filter = {}) {
       await expire(orgId);

@@ -21,7 +21,8 @@ import type { Database } from "../schema";
 export type Executor = AnyKysely | Transaction<Database>;
 
 export interface SharedApprovals {
-  create(input: CreateApprovalInput): Promise<Approval>;
+  /** Within `trx` when given (an ESCALATE's transaction, with its audit decision). */
+  create(input: CreateApprovalInput, trx?: Executor): Promise<Approval>;
   get(orgId: string, approvalId: string): Promise<Approval | null>;
   decide(orgId: string, approvalId: string, verdict: Verdict): Promise<DecideResult>;
   /** Spends an approved approval for one execution; within `trx` when given (the reservation's transaction). */
@@ -41,7 +42,7 @@ export function createSharedApprovals(
   const now = options.now ?? (() => new Date());
   const ttlMs = options.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
 
-  async function create(input: CreateApprovalInput): Promise<Approval> {
+  async function create(input: CreateApprovalInput, trx: Executor = db): Promise<Approval> {
     const at = now();
     const binding_hash = approvalBindingHash(input);
     const row = {
@@ -64,22 +65,22 @@ export function createSharedApprovals(
       expires_at: new Date(at.getTime() + (input.ttl_ms ?? ttlMs)).toISOString(),
     };
     // Concurrent identical ESCALATEs share the one pending approval (partial unique index on the binding).
-    const inserted = await db
+    const inserted = await trx
       .insertInto("approvals")
       .values(row)
       .onConflict((oc) => oc.columns(["org_id", "binding_hash"]).where("status", "=", sql.lit("pending")).doNothing())
       .returningAll()
       .executeTakeFirst();
     if (inserted) return fromRow(inserted);
-    const pending = await selectPendingByBinding(db, { org_id: input.org_id, binding_hash }).executeTakeFirst();
+    const pending = await selectPendingByBinding(trx, { org_id: input.org_id, binding_hash }).executeTakeFirst();
     if (pending) return fromRow(pending);
-    return create(input); // decided between our insert and read: ask again
+    return create(input, trx); // decided between our insert and read: ask again
   }
 
   const get = (orgId: string, approvalId: string, trx: Executor = db) => readApproval(trx, orgId, approvalId);
 
   return {
-    create,
+    create: (input, trx) => create(input, trx),
     get: (orgId, approvalId) => get(orgId, approvalId),
 
     async decide(orgId, approvalId, verdict) {

@@ -10,6 +10,7 @@ import { createSharedCounterparties, type SharedCounterparties } from "./counter
 import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./idempotency";
 import { createSharedManifests, type SharedManifests } from "./manifests";
 import { sharedReservations } from "./reservations";
+import { type EscalationWriter, sharedEscalations } from "./escalations";
 import { secretBox } from "./secret-box";
 import { createSharedCapabilityTokens } from "./capability-tokens";
 import { sharedGroupCommit } from "./group-commit";
@@ -27,6 +28,8 @@ export interface SharedStores {
   audit: SharedAuditChain;
   /** The governance engine's ReservationStore port (budget + approval + intent in one transaction). */
   reservations: ReservationStore;
+  /** An ESCALATE's approval and decision record in one transaction (./escalations.ts). */
+  escalations: EscalationWriter;
   capabilityTokens: CapabilityTokensService;
 }
 
@@ -59,6 +62,7 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
     approvals,
     audit,
     reservations: sharedReservations(groups, { budgets, approvals, audit }),
+    escalations: sharedEscalations(groups, { approvals, audit }),
     capabilityTokens: createSharedCapabilityTokens(db, signingKeys.capabilityToken, clock),
   };
 }
