@@ -146,11 +146,14 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+/** The gateway's env file, in the folder it starts in (puruto commands must not read it: src/server.ts). */
+export const DOT_ENV_FILE = ".env";
+
 /**
  * Reads `.env` (when present) into `env` without overriding variables already set: the real environment
  * wins, as with docker's and compose's env files.
  */
-export function readDotEnv(file = ".env", env: Env = process.env): string[] {
+export function readDotEnv(file = DOT_ENV_FILE, env: Env = process.env): string[] {
   if (!existsSync(file)) return [];
   const parsed = parseEnv(readFileSync(file, "utf8")) as Record<string, string>;
   const applied = Object.keys(parsed).filter((name) => env[name] === undefined);

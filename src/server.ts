@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { Config } from "./config";
+import { type Config, DOT_ENV_FILE } from "./config";
 
 import type { DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
@@ -536,8 +536,9 @@ export async function startGatehouse(
   const lifecycle = createLifecycle();
   const inFlight = trackInFlight(server);
   const discovery = createDiscovery(faces.purutos);
-  // Commands must not read the gateway's own files: its data dir, and the SQLite file when it lies elsewhere.
-  const hidden = hiddenPaths(config.dataDir, isPostgresUrl(config.databaseUrl) ? null : config.databaseFile);
+  // Commands must not read the gateway's own files: its data dir, the SQLite file when it lies elsewhere, its .env.
+  const databaseFile = isPostgresUrl(config.databaseUrl) ? null : config.databaseFile;
+  const hidden = hiddenPaths(config.dataDir, databaseFile, DOT_ENV_FILE);
   const invoker = createInvoker({ ...faces.purutos, hidden }, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });

@@ -9,7 +9,14 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase, type Db } from "../../core/store/sqlite";
 import { startTestGatehouse } from "../../test-support/gatehouse";
-import { dataDirHiding, pidNamespacePrefix, runProcess, type HiddenPaths, type RunOutcome } from "./runner";
+import {
+  dataDirHiding,
+  hiddenPaths,
+  pidNamespacePrefix,
+  runProcess,
+  type HiddenPaths,
+  type RunOutcome,
+} from "./runner";
 import { removeDir, tempDir, writePuruto } from "./testing";
 
 const hiding = process.platform === "linux" ? dataDirHiding() : { hidden: false as const, why: "not Linux" };
@@ -282,6 +289,68 @@ describe.runIf(hiding.hidden)("hiding the data directory, through the gateway (s
       });
       expect(manifests.status).toBe(200);
       expect(readFileSync(path.join(gatewayData, "secret"), "utf8").length).toBeGreaterThan(0);
+    } finally {
+      await g.dispose();
+      await removeDir(root);
+    }
+  }, 30_000);
+});
+
+describe("hiddenPaths: the gateway's .env", () => {
+  it("is hidden when it is a regular file outside the data directory; not a folder of that name, not twice", async () => {
+    const home = await realpath(await tempDir("gh-hide-env-unit-"));
+    try {
+      const data = path.join(home, "data");
+      await mkdir(data);
+      await writeFile(path.join(home, ".env"), "GATEHOUSE_SECRET=x\n");
+      expect(hiddenPaths(data, null, path.join(home, ".env")).files).toEqual([path.join(home, ".env")]);
+      await mkdir(path.join(home, "folder", ".env"), { recursive: true });
+      expect(hiddenPaths(data, null, path.join(home, "folder", ".env")).files).toEqual([]);
+      await writeFile(path.join(data, ".env"), "GATEHOUSE_SECRET=x\n"); // covered by the data dir's tmpfs already
+      expect(hiddenPaths(data, null, path.join(data, ".env")).files).toEqual([]);
+      expect(hiddenPaths(data, null, path.join(home, "missing.env")).files).toEqual([]);
+    } finally {
+      await removeDir(home);
+    }
+  });
+});
+
+describe.runIf(hiding.hidden)("hiding the gateway's .env, through the gateway", () => {
+  it("a command reads nothing of the .env in the folder the gateway started in; its neighbours stay readable", async () => {
+    const root = await realpath(await tempDir("gh-hide-env-"));
+    const home = path.join(root, "gateway");
+    await mkdir(home);
+    await writeFile(path.join(home, ".env"), `GATEHOUSE_SECRET=${SECRET}\nPURUTO_GATEWAY_API_KEY=k\n`, { mode: 0o600 });
+    await writeFile(path.join(home, "notes.txt"), "a neighbour\n");
+    const peek = [
+      "#!/bin/sh",
+      `h='${home}'`,
+      'printf \'{"env":%d,"notes":%d}\' "$(cat "$h/.env" 2>/dev/null | wc -c)" "$(cat "$h/notes.txt" | wc -c)"',
+      "",
+    ].join("\n");
+    await writePuruto(path.join(root, "eco"), "puruto-peek", { skills: { peek: { run: peek } } });
+    // The gateway resolves its .env in the folder it starts in, as `gatehouse serve` reads it from there.
+    const cwd = process.cwd();
+    process.chdir(home);
+    const started = startTestGatehouse({
+      env: {
+        GATEHOUSE_DATA_DIR: path.join(root, "data"),
+        GATEHOUSE_ECOSYSTEM_ROOT: path.join(root, "eco"),
+        PURUTO_DATA_PATH: "",
+        GATEHOUSE_EXTRA_COMMANDS: "peek",
+      },
+    }).finally(() => process.chdir(cwd));
+    const g = await started;
+    try {
+      const response = await fetch(`${g.url}/purutos/puruto-peek/peek`, {
+        method: "POST",
+        headers: { "x-api-key": g.apiKey, "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { invocation: { status: string; result: unknown } };
+      expect(body.invocation).toMatchObject({ status: "ok", result: { env: 0, notes: "a neighbour\n".length } });
+      expect(readFileSync(path.join(home, ".env"), "utf8")).toContain(SECRET); // still there for the gateway
     } finally {
       await g.dispose();
       await removeDir(root);

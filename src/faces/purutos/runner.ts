@@ -15,7 +15,7 @@
 //   signing keys), /dev/null over a database file kept elsewhere. A run whose files could not be hidden never
 //   starts the command (`spawn_error`). Without a mount namespace they stay readable, and one log line says so.
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -102,11 +102,11 @@ function pidNamespaceForm(): NamespaceForm | null {
   return namespaceForm;
 }
 
-/** What a command must not read: the gateway's data directory, and the database file when it lies elsewhere. */
+/** What a command must not read: the gateway's data directory, its database file kept elsewhere, its .env. */
 export interface HiddenPaths {
   /** Absolute. An empty read-only tmpfs is mounted over it. */
   dataDir: string;
-  /** Absolute files outside `dataDir` (a SQLite database and its -wal/-shm/-journal); /dev/null over each present. */
+  /** Absolute files outside `dataDir` (a SQLite database and its -wal/-shm/-journal, the .env); /dev/null over each present. */
   files: string[];
 }
 
@@ -115,16 +115,31 @@ export interface HiddenPaths {
  * own folder is not overmounted: it may be any folder (the gateway's working directory, /var/lib/…) holding what
  * commands need, while binding /dev/null over each file hides exactly the database. Its -wal and -shm exist as long
  * as the gateway has it open (WAL mode); a -journal only while one is written. Symlinks are resolved here, since
- * SQLite keeps its -wal next to the real file.
+ * SQLite keeps its -wal next to the real file. `dotEnvFile`: the .env the gateway read its settings from, hidden
+ * when it is a regular file (a folder of that name is nobody's secret, and /dev/null cannot cover it).
  */
-export function hiddenPaths(dataDir: string, databaseFile: string | null): HiddenPaths {
+export function hiddenPaths(dataDir: string, databaseFile: string | null, dotEnvFile?: string): HiddenPaths {
   const dir = path.resolve(dataDir);
+  const outside = (file: string) => !isInside(realPathOf(dir), file);
   const files: string[] = [];
   if (databaseFile !== null && databaseFile !== "" && databaseFile !== ":memory:") {
     const db = realPathOf(path.resolve(databaseFile));
-    if (!isInside(realPathOf(dir), db)) for (const suffix of ["", "-wal", "-shm", "-journal"]) files.push(db + suffix);
+    if (outside(db)) for (const suffix of ["", "-wal", "-shm", "-journal"]) files.push(db + suffix);
+  }
+  // The gateway's .env holds its API keys, GATEHOUSE_SECRET and DATABASE_URL's password: hidden like the data.
+  if (dotEnvFile !== undefined) {
+    const env = realPathOf(path.resolve(dotEnvFile));
+    if (outside(env) && isRegularFile(env)) files.push(env);
   }
   return { dataDir: dir, files };
+}
+
+function isRegularFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** The real path of `file`, or of its folder joined with its name while it does not exist (yet). */
