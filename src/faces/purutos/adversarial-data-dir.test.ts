@@ -244,6 +244,17 @@ describe.runIf(hiding.hidden)("hiding the data directory from commands", () => {
   });
 });
 
+/** Runs the `peek` skill of puruto-peek through the gateway's REST API; its invocation (200 expected). */
+async function peekThrough(g: { url: string; apiKey: string }): Promise<{ status: string; result: unknown }> {
+  const response = await fetch(`${g.url}/purutos/puruto-peek/peek`, {
+    method: "POST",
+    headers: { "x-api-key": g.apiKey, "content-type": "application/json" },
+    body: "{}",
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { invocation: { status: string; result: unknown } }).invocation;
+}
+
 describe.runIf(hiding.hidden)("hiding the data directory, through the gateway (startGatehouse's config)", () => {
   it("a puruto skill finds the data directory empty and GATEHOUSE_DB (kept elsewhere) empty; the gateway works on", async () => {
     const root = await realpath(await tempDir("gh-hide-e2e-"));
@@ -274,14 +285,7 @@ describe.runIf(hiding.hidden)("hiding the data directory, through the gateway (s
       expect(await readdir(gatewayData)).toEqual(expect.arrayContaining(["secret", "dev-issuer.private.jwk.json"]));
       expect(existsSync(`${database}-wal`)).toBe(true);
       for (let i = 0; i < 2; i++) {
-        const response = await fetch(`${g.url}/purutos/puruto-peek/peek`, {
-          method: "POST",
-          headers: { "x-api-key": g.apiKey, "content-type": "application/json" },
-          body: "{}",
-        });
-        expect(response.status).toBe(200);
-        const body = (await response.json()) as { invocation: { status: string; result: unknown } };
-        expect(body.invocation).toMatchObject({ status: "ok", result: { listing: "", bytes: 0 } });
+        expect(await peekThrough(g)).toMatchObject({ status: "ok", result: { listing: "", bytes: 0 } });
       }
       // The gateway itself still reads its files: its operator token verifies, its database answers.
       const manifests = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/manifests`, {
@@ -342,14 +346,7 @@ describe.runIf(hiding.hidden)("hiding the gateway's .env, through the gateway", 
     }).finally(() => process.chdir(cwd));
     const g = await started;
     try {
-      const response = await fetch(`${g.url}/purutos/puruto-peek/peek`, {
-        method: "POST",
-        headers: { "x-api-key": g.apiKey, "content-type": "application/json" },
-        body: "{}",
-      });
-      expect(response.status).toBe(200);
-      const body = (await response.json()) as { invocation: { status: string; result: unknown } };
-      expect(body.invocation).toMatchObject({ status: "ok", result: { env: 0, notes: "a neighbour\n".length } });
+      expect(await peekThrough(g)).toMatchObject({ status: "ok", result: { env: 0, notes: "a neighbour\n".length } });
       expect(readFileSync(path.join(home, ".env"), "utf8")).toContain(SECRET); // still there for the gateway
     } finally {
       await g.dispose();
