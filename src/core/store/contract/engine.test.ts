@@ -115,6 +115,41 @@ describe.skipIf(!pg)("governance engine on two PostgreSQL nodes", () => {
     }
   });
 
+  it("200 ESCALATEs of 10 actions over two nodes: 10 approvals, each of the 200 decisions names its action's", async () => {
+    const opened = await pg!.open();
+    try {
+      const [a, b] = opened.nodes(2).map((pool) => engineOn(pool));
+      await a!.manifests.register(ORG, supportBot({ constraints: { require_human_approval: ["crm:delete"] } }));
+      const recordOf = (i: number) => `rec-${i % 10}`;
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, i) =>
+          (i % 2 ? a! : b!).execute(
+            ORG,
+            emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: recordOf(i) } } }),
+          ),
+        ),
+      );
+      expect(answers.every((answer) => answer.decision === "ESCALATE")).toBe(true);
+      // Identical actions share one pending approval, whichever node asked and however the requests interleaved.
+      const approvalOf = new Map<string, Set<string>>();
+      answers.forEach((answer, i) => {
+        const ids = approvalOf.get(recordOf(i)) ?? new Set<string>();
+        approvalOf.set(recordOf(i), ids.add(answer.approval_id!));
+      });
+      expect([...approvalOf.values()].map((ids) => ids.size)).toEqual(Array(10).fill(1));
+      const stored = await opened.db.selectFrom("approvals").select("approval_id").execute();
+      expect(stored).toHaveLength(10);
+      const chain = await b!.audit.chain(ORG);
+      expect(chain).toHaveLength(200);
+      const byInteraction = new Map(chain.map((record) => [record.interaction_id, record]));
+      for (const answer of answers)
+        expect(byInteraction.get(answer.interaction_id)?.approval_id).toBe(answer.approval_id);
+      expect(await a!.audit.verify(ORG)).toMatchObject({ valid: true, records: 200 });
+    } finally {
+      await opened.close();
+    }
+  });
+
   it("fails closed with 'unavailable' when the database stops answering", async () => {
     const opened = await pg!.open();
     const [pool] = opened.nodes(1);
