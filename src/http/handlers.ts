@@ -41,16 +41,23 @@ type RequestBody<K extends OperationId> = OperationRequestBodyContent<Operation<
 /**
  * A JSON body serialised once and served many times as the same bytes (e.g. a list cached per discovery
  * snapshot). The HTTP layer sends `bytes` with `etag` as the ETag and answers a matching If-None-Match with
- * 304. `value` is what the bytes encode, typed as the operation's body.
+ * 304 — unless it was made `{ etag: false }` (an operation whose spec documents no 304, e.g. /health).
+ * `value` is what the bytes encode, typed as the operation's body.
  */
 export class SerializedJson<T> {
   readonly bytes: Buffer;
-  readonly etag: string;
+  readonly etag: string | undefined;
 
-  constructor(readonly value: T) {
+  constructor(
+    readonly value: T,
+    options: { etag?: boolean } = {},
+  ) {
     this.bytes = Buffer.from(JSON.stringify(value), "utf8");
     // A strong validator of these exact bytes.
-    this.etag = `"${createHash("sha256").update(this.bytes).digest("base64url").slice(0, 27)}"`;
+    this.etag =
+      options.etag === false
+        ? undefined
+        : `"${createHash("sha256").update(this.bytes).digest("base64url").slice(0, 27)}"`;
   }
 }
 

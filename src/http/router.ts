@@ -215,7 +215,7 @@ function writeReply(
   // `ctx.type =` is a mime-types look-up; see setContentType).
   if (reply.body instanceof SerializedJson) {
     if (declared && !typeFromHandler) setContentType(ctx, declared);
-    ctx.set("ETag", reply.body.etag);
+    if (reply.body.etag) ctx.set("ETag", reply.body.etag);
     ctx.body = reply.body.bytes;
   } else {
     if (!typeFromHandler) {
@@ -227,7 +227,7 @@ function writeReply(
   // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
   // copies every response header: asked only when the request carries a condition.)
   const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
-  if (reply.body instanceof SerializedJson && conditional && ctx.fresh) ctx.status = 304;
+  if (reply.body instanceof SerializedJson && reply.body.etag && conditional && ctx.fresh) ctx.status = 304;
 }
 
 /** A value the router serialises as JSON (not text, bytes or a stream). */

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import type { JWK } from "jose";
 import type { components } from "../../generated/api-types";
 import { registry } from "../core/metrics/registry";
-import type { HandlerGroup } from "../http/handlers";
+import { type HandlerGroup, SerializedJson } from "../http/handlers";
 
 type Health = components["schemas"]["Health"];
 type DiscoveryHealth = components["schemas"]["DiscoveryHealth"];
@@ -64,18 +64,28 @@ function probeAllCached(probes: Record<string, Probe>, maxAgeMs: number): () => 
 export function systemHandlers(deps: SystemDeps) {
   const asyncapi = readFileSync(resolve(deps.asyncapiFile), "utf8");
   const probeAll = probeAllCached(deps.probes, deps.probeMaxAgeMs ?? 1000);
-  return {
-    System_health: async () => {
-      const dependencies = await probeAll();
+  // The answer changes only with a new round of probes or a new discovery index (each a new object): serialised
+  // once per pair, not on every call (load balancers ask often). No ETag: the spec documents no 304 here.
+  let answered: { dependencies: object; discovery: object | undefined; body: SerializedJson<Health> } | undefined;
+  const healthBody = (dependencies: Record<string, string>, discovery: DiscoveryHealth | undefined) => {
+    if (answered?.dependencies !== dependencies || answered.discovery !== discovery) {
       const healthy = Object.values(dependencies).every((s) => HEALTHY_STATES.has(s));
       const body: Health = {
         status: healthy ? "healthy" : "degraded",
         service: "gatehouse",
         version: deps.version,
         dependencies,
-        ...(deps.discovery ? { discovery: await deps.discovery() } : {}),
+        ...(discovery ? { discovery } : {}),
       };
-      return { status: 200, body };
+      answered = { dependencies, discovery, body: new SerializedJson(body, { etag: false }) };
+    }
+    return answered.body;
+  };
+  return {
+    System_health: async () => {
+      const dependencies = await probeAll();
+      const discovery = deps.discovery ? await deps.discovery() : undefined;
+      return { status: 200, body: healthBody(dependencies, discovery) };
     },
     System_metrics: async () => ({
       status: 200,
