@@ -1,6 +1,7 @@
-// ESCALATE's writes on a store that cannot put them in one commit with the engine's audit port (the shared
-// PostgreSQL store): the approval first, then the decision record naming it. The embedded store does both in
-// one group commit (./sqlite-adapters.ts, sqliteEscalations).
+// ESCALATE's writes through ports that cannot share a commit (an approvals port without `ask` or `escalate`):
+// the approval first, then the decision record naming it. Both real stores do better: the embedded one in one
+// group commit (./sqlite-adapters.ts, sqliteEscalations), PostgreSQL in one transaction
+// (src/core/store/shared/escalations.ts, through the approvals service's `escalate`).
 import type { ApprovalsPort, EscalationStore, GovernanceAudit } from "./ports";
 
 export function escalationsInTwoSteps(approvals: ApprovalsPort, audit: GovernanceAudit): EscalationStore {
