@@ -13,7 +13,8 @@ import type {
   DecisionListener,
 } from "./approvals";
 import type { ApprovalChange } from "./approvals/changes";
-import type { AuditListFilter, AuditPage, DecisionInput } from "./audit/audit-log";
+import type { AuditListFilter, AuditPage } from "./audit/audit-log";
+import type { Escalate } from "./governance/ports";
 import type { AuditRecord } from "./audit/record";
 import type { ChainHead } from "./audit/chain-head";
 import type { ChainVerification } from "./audit/verify";
@@ -28,7 +29,7 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface ApprovalsService {
   create(input: CreateApprovalInput): MaybePromise<Approval>;
   /** The shared store: create, with the audit decision that names the approval, in one commit. */
-  escalate?(input: CreateApprovalInput, decision: (approvalId: string) => DecisionInput): Promise<Approval>;
+  escalate?: Escalate;
   list(
     org_id: string,
     /** `after`: the position of the last approval of the previous page (keyset paging). */

@@ -52,13 +52,17 @@ export interface ApprovalsPort {
   onDecided?(listener: DecisionListener): () => void;
 }
 
-/** ESCALATE's writes: the pending approval, and the audit decision that names it. */
+/**
+ * ESCALATE's writes: creates the pending approval (or finds the pending one of the same binding) and records
+ * `decision` of its id; resolves once both are committed.
+ */
+export type Escalate = (
+  input: CreateApprovalInput,
+  decision: (approvalId: string) => DecisionInput,
+) => Promise<Approval>;
+
 export interface EscalationStore {
-  /**
-   * Creates the pending approval (or finds the pending one of the same binding) and records `decision` of its
-   * id; resolves once both are committed.
-   */
-  escalate(input: CreateApprovalInput, decision: (approvalId: string) => DecisionInput): Promise<Approval>;
+  escalate: Escalate;
 }
 
 /** src/core/idempotency's store; `begin` must claim the key and register the in-flight answer in one step. */

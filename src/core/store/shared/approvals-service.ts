@@ -18,7 +18,7 @@ import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
 import { cancelIn, decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
 import type { SharedAuditChain } from "./audit-chain";
-import type { EscalationWriter } from "./escalations";
+import type { Escalate } from "../../governance/ports";
 
 const log = logger.child({ module: "approvals" });
 
@@ -27,7 +27,7 @@ export interface SharedApprovalsServiceDeps {
   approvals: SharedApprovals;
   audit: SharedAuditChain;
   /** The shared stores' ESCALATE writer (./escalations.ts); without it the service has no `escalate`. */
-  escalations?: EscalationWriter;
+  escalations?: Escalate;
   events: EventBus;
   pollIntervalMs?: number;
   now?: () => Date;

@@ -1,7 +1,7 @@
 // The shared-state stores written once with Kysely, for every backend (PostgreSQL in a cluster; SQLite too,
 // where the store-contract suite runs them). The embedded SQLite default keeps its synchronous, prepared-
 // statement stores (src/core/*) on the hot path; these are what a multi-node installation runs on.
-import type { ReservationStore } from "../../governance/ports";
+import type { Escalate, ReservationStore } from "../../governance/ports";
 import type { AnyKysely } from "../postgres";
 import { createSharedApprovals, type SharedApprovals } from "./approvals";
 import { createSharedAuditChain, type SharedAuditChain } from "./audit-chain";
@@ -10,7 +10,7 @@ import { createSharedCounterparties, type SharedCounterparties } from "./counter
 import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./idempotency";
 import { createSharedManifests, type SharedManifests } from "./manifests";
 import { sharedReservations } from "./reservations";
-import { type EscalationWriter, sharedEscalations } from "./escalations";
+import { sharedEscalations } from "./escalations";
 import { secretBox } from "./secret-box";
 import { createSharedCapabilityTokens } from "./capability-tokens";
 import { sharedGroupCommit } from "./group-commit";
@@ -29,7 +29,7 @@ export interface SharedStores {
   /** The governance engine's ReservationStore port (budget + approval + intent in one transaction). */
   reservations: ReservationStore;
   /** An ESCALATE's approval and decision record in one transaction (./escalations.ts). */
-  escalations: EscalationWriter;
+  escalations: Escalate;
   capabilityTokens: CapabilityTokensService;
 }
 
