@@ -42,6 +42,7 @@ export interface Column<T> {
 /**
  * The console's list table: a named table (so tests and screen readers find it by role and name), a header
  * row, one row per item, an optional last column of row actions, and a line instead when there is nothing.
+ * Until the list was read once, that line says so: an empty list not read yet is "not known", never "none".
  */
 export function DataTable<T>({
   label,
@@ -49,10 +50,13 @@ export function DataTable<T>({
   rowKey,
   columns,
   actions,
+  loaded,
   empty = "Nothing yet.",
 }: {
   label: string;
   rows: readonly T[];
+  /** The list was read at least once (PagedList.loaded). */
+  loaded: boolean;
   rowKey: (row: T) => string;
   columns: readonly Column<T>[];
   actions?: (row: T) => ComponentChildren;
@@ -77,7 +81,7 @@ export function DataTable<T>({
       <tbody>
         {rows.length === 0 ? (
           <tr>
-            <td colSpan={columns.length + (actions ? 1 : 0)}>{empty}</td>
+            <td colSpan={columns.length + (actions ? 1 : 0)}>{loaded ? empty : "Not loaded yet."}</td>
           </tr>
         ) : (
           rows.map((row) => (

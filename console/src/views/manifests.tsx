@@ -45,6 +45,7 @@ export function ManifestsView({ session }: { session: Session }) {
       <DataTable
         label="Manifests"
         rows={list.items}
+        loaded={list.loaded}
         rowKey={(m) => m.manifest_id}
         columns={COLUMNS}
         empty="No manifest registered."

@@ -101,6 +101,7 @@ export function NotificationsView({ session }: { session: Session }) {
       <DataTable
         label="Webhooks"
         rows={webhooks.items}
+        loaded={webhooks.loaded}
         rowKey={(w) => w.webhook_id}
         columns={SUBSCRIPTIONS}
         empty="No webhook: approvals are only shown here."
@@ -120,6 +121,7 @@ export function NotificationsView({ session }: { session: Session }) {
       <DataTable
         label="Deliveries"
         rows={deliveries.items}
+        loaded={deliveries.loaded}
         rowKey={(d) => d.delivery_id}
         columns={DELIVERIES}
         empty="Nothing delivered yet."

@@ -66,6 +66,7 @@ export function SessionsView({ session }: { session: Session }) {
       <DataTable
         label="Live sessions"
         rows={list.items}
+        loaded={list.loaded}
         rowKey={(s) => s.session_id}
         columns={COLUMNS}
         empty="No IDE is connected."

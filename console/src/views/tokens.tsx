@@ -114,6 +114,7 @@ export function TokensView({ session }: { session: Session }) {
       <DataTable
         label="Capability tokens"
         rows={list.items}
+        loaded={list.loaded}
         rowKey={(t) => t.token_id}
         columns={COLUMNS}
         empty="No capability token issued."

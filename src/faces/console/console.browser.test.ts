@@ -294,11 +294,25 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await shot("purutos");
   });
 
-  it("Sessions: the org's live IDE sessions", async () => {
+  it("Sessions: the org's live IDE sessions, and no claim of 'none' before the list was read", async () => {
+    // Hold the first read: until it answers, the table must not say that no IDE is connected.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await page.route("**/api/v1/orgs/*/sessions*", async (route) => {
+      await held;
+      await route.continue();
+    });
     await page.getByRole("tab", { name: "Sessions" }).click();
     const table = page.getByRole("table", { name: "Live sessions" });
-    await expect.poll(() => table.textContent()).toContain("No IDE is connected.");
-    expect(await page.getByRole("status").textContent()).toContain("0 live sessions on this node.");
+    await table.waitFor();
+    expect(await table.textContent()).toContain("Not loaded yet.");
+    expect(await table.textContent()).not.toContain("No IDE is connected.");
+    release();
+    await expect.poll(() => page.getByRole("status").textContent()).toContain("0 live sessions on this node.");
+    expect(await table.textContent()).toContain("No IDE is connected.");
+    await page.unroute("**/api/v1/orgs/*/sessions*");
     await shot("sessions");
   });
 
