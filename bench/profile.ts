@@ -3,14 +3,17 @@
 //   npx tsx bench/profile.ts [line-substring] [seconds]     e.g. `npx tsx bench/profile.ts evaluate 5`
 //   PROFILE_TARGET=koa npx tsx bench/profile.ts health 5  (the same load on the Koa hello baseline)
 //   PROFILE_LOAD=wrk npx tsx bench/profile.ts purutos 5   (loaded by wrk instead of autocannon)
+//   PROFILE_BUNDLE=1 npx tsx bench/profile.ts execute 5   (the production bundle `make bench` loads, see below)
 // The target runs under tsx, not from the bundle `make bench` loads (./bundle.ts): each function then names its
 // source file and line; tsx adds a `__name` call per named function, a few % more time than production.
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
-// (open it in Chrome DevTools → Performance for the call tree).
+// (open it in Chrome DevTools → Performance for the call tree). PROFILE_BUNDLE=1 profiles the bundle instead
+// (./bundle.ts): the shares are production's, but functions name the bundle's lines, not the sources'.
 import { fork } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import autocannon from "autocannon";
+import { bundleTargets } from "./bundle";
 import { benchLines } from "./lines";
 import { API_KEY, targetEnv } from "./target-control";
 import { wrkLoad } from "./load";
@@ -59,8 +62,10 @@ const file = join(dir, `${filter.replace(/\W+/g, "-")}-${Date.now()}.cpuprofile`
 const env = line.prepare ? await line.prepare() : {};
 // PROFILE_TARGET=koa|node profiles the same load on a baseline target, to compare where its time goes.
 const target = process.env.PROFILE_TARGET ?? "gatehouse";
-const child = fork(resolve(import.meta.dirname, "targets.ts"), [target, String(PORT)], {
-  execArgv: ["--import", "tsx"],
+const bundled = process.env.PROFILE_BUNDLE === "1";
+const script = bundled ? await bundleTargets() : resolve(import.meta.dirname, "targets.ts");
+const child = fork(script, [target, String(PORT)], {
+  execArgv: bundled ? [] : ["--import", "tsx"],
   // The same quotas as `make bench` (rate limits on, never reached), so the profile shows the decision path.
   env: targetEnv(env),
   stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -9,7 +9,12 @@
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { CallToolRequestSchema, isInitializeRequest, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolRequest,
+  CallToolRequestSchema,
+  isInitializeRequest,
+  ListToolsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
@@ -89,6 +94,19 @@ function isInitialize(body: unknown): boolean {
   return method === "initialize" && isInitializeRequest(body);
 }
 
+/**
+ * tools/call as the SDK's Protocol parses it before the handler runs: its method only. The whole request is still
+ * parsed with CallToolRequestSchema twice before a handler sees it — by the transport (./invalid-params.ts, which
+ * answers Invalid params) and by the SDK Server's own tools/call wrapper — so a third full parse per call (its
+ * zod parses were a quarter of the MCP face's own CPU in bench/profile.ts) checked nothing new.
+ */
+const TOOLS_CALL_METHOD = CallToolRequestSchema.pick({ method: true }).passthrough();
+
+/** The params of a tools/call the SDK Server's wrapper has validated with CallToolRequestSchema before the handler. */
+function paramsOf(request: object): CallToolRequest["params"] {
+  return (request as CallToolRequest).params;
+}
+
 export function createMcpFace(deps: McpFaceDeps) {
   const sessions = createSessionRegistry(deps.options);
   const agentTools = createAgentTools({ ...deps, options: deps.options });
@@ -107,8 +125,8 @@ export function createMcpFace(deps: McpFaceDeps) {
     const server = newServer();
     const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await agentTools.listTools(session()) }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-      agentTools.callTool(session(), request.params, extra),
+    server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
+      agentTools.callTool(session(), paramsOf(request), extra),
     );
     return server;
   }
@@ -116,8 +134,8 @@ export function createMcpFace(deps: McpFaceDeps) {
   function purutosServer(): Server {
     const server = newServer();
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await purutoTools!.listTools() }));
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-      purutoTools!.callTool(request.params, extra),
+    server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
+      purutoTools!.callTool(paramsOf(request), extra),
     );
     return server;
   }

@@ -16,12 +16,13 @@ import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/
 import {
   JSONRPCRequestSchema,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type MessageExtraInfo,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Context } from "koa";
-import { invalidParamsAnswer } from "./invalid-params";
+import { invalidParamsAnswer, invalidParamsOfRequest } from "./invalid-params";
 
 /** One request (not a batch, not initialize) whose caller asked for no progress notifications. */
 function wantsNoStream(body: unknown): boolean {
@@ -93,8 +94,8 @@ export class SessionTransport implements Transport {
    * which is answered Invalid params (-32602) here (./invalid-params.ts: the SDK would say Internal error). The
    * answer goes out after this turn, as the Server's do, once the SDK transport has set up the request's stream.
    */
-  private deliver(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
-    const refusal = invalidParamsAnswer(message);
+  private deliver(message: JSONRPCMessage, extra?: MessageExtraInfo, isRequest = false): void {
+    const refusal = isRequest ? invalidParamsOfRequest(message as JSONRPCRequest) : invalidParamsAnswer(message);
     if (refusal === undefined) {
       this.onmessage?.(message, extra);
       return;
@@ -142,7 +143,21 @@ export class SessionTransport implements Transport {
         }
         settled();
       });
-      this.deliver(request, { requestInfo: { headers: ctx.req.headers, url: new URL(ctx.href) } });
+      this.deliver(request, { requestInfo: requestInfoOf(ctx) }, true);
     });
   }
+}
+
+/**
+ * The SDK's RequestInfo of a request answered as JSON. Its URL is built only when a handler reads it (none of the
+ * face's does): `new URL` per call was 0.7% of the MCP line's CPU.
+ */
+function requestInfoOf(ctx: Context): NonNullable<MessageExtraInfo["requestInfo"]> {
+  const { headers } = ctx.req;
+  return {
+    headers,
+    get url() {
+      return new URL(ctx.href);
+    },
+  };
 }
