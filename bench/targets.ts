@@ -6,7 +6,7 @@
 // garbage collector (stats-start/stop, ./target-stats.ts).
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,7 +81,7 @@ async function start(): Promise<void> {
       ...process.env,
       PORT: String(port),
       HOST: "127.0.0.1",
-      GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-")),
+      GATEHOUSE_DATA_DIR: process.env.GATEHOUSE_DATA_DIR ?? ownDataDir(),
     });
     const gatehouse = await startGatehouse(config, logger);
     server = gatehouse.server;
@@ -118,4 +118,17 @@ process.on("message", async (message: { cmd?: string; file?: string }) => {
     process.send?.("profile-written");
   }
 });
+/**
+ * A data folder of this target's own, removed when the bench stops it (SIGTERM): each execute line leaves ~100 MB
+ * of database and WAL, and a day of `make bench` and bench/ab.ts runs had filled /tmp with 3 GB of them.
+ */
+function ownDataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "gatehouse-bench-"));
+  process.once("SIGTERM", () => {
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(0);
+  });
+  return dir;
+}
+
 void start();
