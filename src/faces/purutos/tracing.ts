@@ -1,11 +1,12 @@
 // `puruto <name> <command>`: one span per puruto command (REST, MCP, or a governed `puruto` tool), with its
 // target, command, request/correlation ids and how it ended. Without tracing, `invoke` is returned as is.
+// It knows a request by its target and command only, so that it need not import the invoker that wraps itself.
+import type { components } from "../../../generated/api-types";
 import { inSpan, tracingActive } from "../../core/tracing";
-import type { InvokeAccepted, InvokeRequest } from "./invoker";
 
-type Invoke = (request: InvokeRequest) => Promise<InvokeAccepted>;
+type Invoke<R> = (request: R) => Promise<components["schemas"]["CommandAccepted"]>;
 
-export function traceInvocations(invoke: Invoke): Invoke {
+export function traceInvocations<R extends { name: string; command: string }>(invoke: Invoke<R>): Invoke<R> {
   return (request) => {
     if (!tracingActive()) return invoke(request);
     return inSpan(
