@@ -16,7 +16,7 @@ import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/
 import {
   JSONRPCRequestSchema,
   type JSONRPCMessage,
-  type JSONRPCRequest,
+  type JSONRPCErrorResponse,
   type MessageExtraInfo,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -94,8 +94,11 @@ export class SessionTransport implements Transport {
    * which is answered Invalid params (-32602) here (./invalid-params.ts: the SDK would say Internal error). The
    * answer goes out after this turn, as the Server's do, once the SDK transport has set up the request's stream.
    */
-  private deliver(message: JSONRPCMessage, extra?: MessageExtraInfo, isRequest = false): void {
-    const refusal = isRequest ? invalidParamsOfRequest(message as JSONRPCRequest) : invalidParamsAnswer(message);
+  private deliver(
+    message: JSONRPCMessage,
+    extra?: MessageExtraInfo,
+    refusal: JSONRPCErrorResponse | undefined = invalidParamsAnswer(message),
+  ): void {
     if (refusal === undefined) {
       this.onmessage?.(message, extra);
       return;
@@ -143,7 +146,8 @@ export class SessionTransport implements Transport {
         }
         settled();
       });
-      this.deliver(request, { requestInfo: requestInfoOf(ctx) }, true);
+      // Already parsed as a request above: only its params are checked.
+      this.deliver(request, { requestInfo: requestInfoOf(ctx) }, invalidParamsOfRequest(request));
     });
   }
 }

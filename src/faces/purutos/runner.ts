@@ -120,7 +120,8 @@ export interface HiddenPaths {
  */
 export function hiddenPaths(dataDir: string, databaseFile: string | null, dotEnvFile?: string): HiddenPaths {
   const dir = path.resolve(dataDir);
-  const outside = (file: string) => !isInside(realPathOf(dir), file);
+  const realDir = realPathOf(dir);
+  const outside = (file: string) => !isInside(realDir, file);
   const files: string[] = [];
   if (databaseFile !== null && databaseFile !== "" && databaseFile !== ":memory:") {
     const db = realPathOf(path.resolve(databaseFile));

@@ -80,7 +80,7 @@ export function createSharedApprovals(
   const get = (orgId: string, approvalId: string, trx: Executor = db) => readApproval(trx, orgId, approvalId);
 
   return {
-    create: (input, trx) => create(input, trx),
+    create,
     get: (orgId, approvalId) => get(orgId, approvalId),
 
     async decide(orgId, approvalId, verdict) {
