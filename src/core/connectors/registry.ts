@@ -4,7 +4,7 @@ import { createHttpConnector } from "./http";
 import type { Lookup } from "./network-guard";
 import { createPurutoConnector, type PurutoInvoker } from "./puruto";
 import { createEchoConnector, noopConnector } from "./simple";
-import type { Connector, SecretSource } from "./types";
+import type { Connector, ConnectorCall, SecretSource } from "./types";
 
 export interface ConnectorRegistryOptions {
   /** The discovery face's invoker; without it, `puruto` tools are not available. */
@@ -37,6 +37,21 @@ export function createConnectors(options: ConnectorRegistryOptions = {}): Connec
   return (type) => {
     const connector = connectors.get(type);
     if (!connector) return undefined;
-    return (call) => connector({ ...call, secrets: call.secrets ?? options.secrets });
+    return (call) => connector(withSecrets(call, options.secrets));
   };
+}
+
+/**
+ * The call with the gateway's secrets when it brings none. Its properties are copied as defined, not read: a
+ * lazy `signal` (a getter) stays lazy.
+ */
+function withSecrets(call: ConnectorCall, secrets: ConnectorCall["secrets"]): ConnectorCall {
+  if (call.secrets !== undefined || secrets === undefined) return call;
+  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(call)) as ConnectorCall;
+  return Object.defineProperty(copy, "secrets", {
+    value: secrets,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }

@@ -33,13 +33,17 @@ export function toolRunner(registry: ConnectorRegistry): ToolRunner {
   return (tool, call) => {
     const connector = registry(tool.connector.type);
     if (!connector) return undefined;
-    const signal = call.signal ?? new AbortController().signal;
+    let signal: AbortSignal | undefined;
     const run = () =>
       connector({
         tool: call.capability,
         params: call.params,
         config: tool.connector as unknown as Record<string, unknown>,
-        signal,
+        // Made on the connector's first read only: most connectors (noop, echo) never cancel anything.
+        get signal() {
+          signal ??= call.signal ?? new AbortController().signal;
+          return signal;
+        },
       });
     // A `connector <type>` span per call when tracing is on.
     return traceToolRun(tool.connector.type, call.capability, run);

@@ -88,7 +88,14 @@ export function createExecute(deps: {
       beforeIntent: options.beforeIntent,
       gate: (tool) => {
         connectorType = tool.connector.type;
-        start = deps.runTool(tool, { capability, params: request.action.params, signal: options.signal });
+        start = deps.runTool(tool, {
+          capability,
+          params: request.action.params,
+          // Passed on lazily: the caller's signal may be made on first read (see the REST execute handler).
+          get signal() {
+            return options.signal;
+          },
+        });
         return start ? undefined : { connector_unavailable: connectorType };
       },
     });

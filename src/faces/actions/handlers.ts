@@ -75,7 +75,14 @@ function gatewayHandlers(actions: GovernanceEngine) {
         actions.execute(
           orgId,
           { ...body, action: toAction(body.action) },
-          { signal: req.signal, meta: { request_id: req.requestId } },
+          {
+            // Read only if the connector asks: the client-leaves signal costs an AbortController and a close
+            // listener per request (1.4% of the execute line), which the noop and echo connectors never use.
+            get signal() {
+              return req.signal;
+            },
+            meta: { request_id: req.requestId },
+          },
         ),
       );
       return { status: 200, body: response as Schemas["ExecuteResponse"] };
