@@ -29,6 +29,7 @@ import {
   type Connector,
   type ConnectorCall,
   type ConnectorResult,
+  type SecretSource,
 } from "./types";
 import { expandUrlTemplate, UrlTemplateError } from "./url-template";
 import { REDACTED } from "../audit/redact";
@@ -56,18 +57,19 @@ export interface HttpConnectorOptions {
   lookup?: Lookup | undefined;
   /** Overrides which resolved addresses the guard refuses (tests only). */
   isBlockedAddress?: ((address: string) => boolean) | undefined;
+  /** Where `secret_ref`s are looked up when a call brings no source of its own (the registry's). */
+  secrets?: SecretSource | undefined;
 }
 
 export function createHttpConnector(kind: "http" | "webhook", options: HttpConnectorOptions = {}): Connector {
-  const lookup = options.lookup ?? systemLookup;
-  return (call) => callHttp(kind, call, lookup, options.isBlockedAddress);
+  const settled = { ...options, lookup: options.lookup ?? systemLookup };
+  return (call) => callHttp(kind, call, settled);
 }
 
 async function callHttp(
   kind: "http" | "webhook",
   call: ConnectorCall,
-  lookup: Lookup,
-  isBlocked?: (address: string) => boolean,
+  options: HttpConnectorOptions & { lookup: Lookup },
 ): Promise<ConnectorResult> {
   const { config, params } = call;
   if (typeof config.url !== "string") return failure("CONNECTOR_MISCONFIGURED", `Tool ${call.tool} has no url`);
@@ -107,7 +109,7 @@ async function callHttp(
         `Secret ${value.secret_ref} for header ${name} is not a ${SECRET_REF_PREFIX}* variable`,
       );
     }
-    const secret = resolveSecret(call.secrets, value.secret_ref);
+    const secret = resolveSecret(call.secrets ?? options.secrets, value.secret_ref);
     if (!secret) return failure("SECRET_MISSING", `Secret ${value.secret_ref} for header ${name} is not configured`);
     secretValues.push(secret);
     headers[name.toLowerCase()] = `${value.prefix ?? ""}${secret}`;
@@ -143,7 +145,7 @@ async function callHttp(
       headers,
       body,
       signal,
-      lookup: guardedLookup({ lookup, allowPrivate, isBlocked }),
+      lookup: guardedLookup({ lookup: options.lookup, allowPrivate, isBlocked: options.isBlockedAddress }),
     });
     const status = response.statusCode ?? 0;
     if (status >= 300 && status < 400) {

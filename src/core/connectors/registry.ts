@@ -4,7 +4,7 @@ import { createHttpConnector } from "./http";
 import type { Lookup } from "./network-guard";
 import { createPurutoConnector, type PurutoInvoker } from "./puruto";
 import { createEchoConnector, noopConnector } from "./simple";
-import type { Connector, ConnectorCall, SecretSource } from "./types";
+import type { Connector, SecretSource } from "./types";
 
 export interface ConnectorRegistryOptions {
   /** The discovery face's invoker; without it, `puruto` tools are not available. */
@@ -25,33 +25,16 @@ export type ConnectorRegistry = (type: string) => Connector | undefined;
 
 export function createConnectors(options: ConnectorRegistryOptions = {}): ConnectorRegistry {
   const echo = createEchoConnector(options.now);
+  // A call may bring its own secret source; without one, the http connectors look secret_refs up here.
+  const httpOptions = { lookup: options.lookup, isBlockedAddress: options.isBlockedAddress, secrets: options.secrets };
   const connectors = new Map<string, Connector>([
     ["echo", echo],
     ["mock", echo],
     ["noop", noopConnector],
-    ["http", createHttpConnector("http", { lookup: options.lookup, isBlockedAddress: options.isBlockedAddress })],
-    ["webhook", createHttpConnector("webhook", { lookup: options.lookup, isBlockedAddress: options.isBlockedAddress })],
+    ["http", createHttpConnector("http", httpOptions)],
+    ["webhook", createHttpConnector("webhook", httpOptions)],
   ]);
   if (options.invokePuruto) connectors.set("puruto", createPurutoConnector(options.invokePuruto));
 
-  return (type) => {
-    const connector = connectors.get(type);
-    if (!connector) return undefined;
-    return (call) => connector(withSecrets(call, options.secrets));
-  };
-}
-
-/**
- * The call with the gateway's secrets when it brings none. Its properties are copied as defined, not read: a
- * lazy `signal` (a getter) stays lazy.
- */
-function withSecrets(call: ConnectorCall, secrets: ConnectorCall["secrets"]): ConnectorCall {
-  if (call.secrets !== undefined || secrets === undefined) return call;
-  const copy = Object.defineProperties({}, Object.getOwnPropertyDescriptors(call)) as ConnectorCall;
-  return Object.defineProperty(copy, "secrets", {
-    value: secrets,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
+  return (type) => connectors.get(type);
 }
