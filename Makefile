@@ -117,7 +117,8 @@ docs: $(NODE_MODULES)
 # p50/p99/p99.9, the target's event-loop delay, longest GC pause and CPU per request; state-growth lines; the goals
 # of issue #17; the key lines again on other Node majors found here (BENCH_NODE_MAJORS, BENCH_NODE_<major>).
 # Targets run from an esbuild bundle made as `make build` makes dist/ (bench/bundle.ts), as production runs.
-# Evaluate is also compared with a bare Koa app doing the same exchange (read its request, send its answer).
+# Evaluate and /purutos are also compared with a bare Koa app doing the same exchange (read its request, send its
+# answer): the ceiling of their goals on Koa.
 # Then the sessions relay: added latency and RSS per idle session (BENCH_WS_SESSIONS, default 10000;
 # BENCH_WS_ROUND_TRIPS). Profile one line with `npx tsx bench/profile.ts <line substring> [seconds]`. Then shadow
 # replay: recorded actions decided again per second (BENCH_REPLAY_ACTIONS, default 20000; goal ≥ 10,000/s).

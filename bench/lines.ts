@@ -241,6 +241,8 @@ export const benchLines: BenchLine[] = [
     prepare: async () => ({ GATEHOUSE_ECOSYSTEM_ROOT: ecosystemOf(100), PURUTO_DATA_PATH: "" }),
     request: (apiKey) => ({ headers: { "x-api-key": apiKey } }),
     sameBytesReference: true,
+    // And a bare Koa app sending them: the ceiling of the same-bytes goal for anything built on Koa.
+    koaFloorReference: true,
     // autocannon parses each 59 KB answer in JavaScript on the same cores: alone, it measures itself.
     wrk: true,
   },

@@ -161,22 +161,29 @@ export function printGoals(rows: Measurement[]): void {
     const verdict = v.met === undefined ? "not measured" : v.met ? "met" : "NOT met";
     console.log(`  ${v.goal.padEnd(60)} ${verdict.padEnd(12)} ${v.measured}`);
   }
-  printEvaluateCeiling(rows);
+  printKoaCeilings(rows);
 }
 
 /**
- * Context for the evaluate goal: a bare Koa app that reads evaluate's request and sends its answer (bench/lines.ts
- * `koaFloorReference`), against Koa hello — no Koa server doing that exchange does better than this ratio.
+ * The ceilings of the Koa-bound goals: a bare Koa app doing the line's exchange (bench/lines.ts
+ * `koaFloorReference`: it reads the same request and sends the same answer bytes) against the goal's baseline.
+ * No Koa server doing that exchange does better than this ratio, so a goal above it cannot be met on Koa.
  */
-function printEvaluateCeiling(rows: Measurement[]): void {
+function printKoaCeilings(rows: Measurement[]): void {
   const find: Find = (key, tool) => rows.find((r) => r.key === key && r.tool === tool && !r.reference);
-  const parts = (["autocannon", "wrk"] as Tool[]).flatMap((tool) => {
-    const floor = find("evaluate:koa-floor", tool);
-    const hello = find("koa", tool);
-    return floor && hello ? [`${tool} ${(floor.rps / hello.rps).toFixed(2)}×`] : [];
-  });
-  if (parts.length)
-    console.log(
-      `  (context: a bare Koa app reading evaluate's request and sending its answer runs at ${parts.join(", ")} koa hello — the ceiling of the evaluate ratio on Koa)`,
-    );
+  const ceilings = [
+    { line: "evaluate", baseline: "koa", says: "evaluate's request and answer", of: "koa hello" },
+    { line: "purutos", baseline: "purutos:same-bytes", says: "GET /purutos's answer", of: "bare node:http, same bytes" },
+  ];
+  for (const { line, baseline, says, of } of ceilings) {
+    const parts = (["autocannon", "wrk"] as Tool[]).flatMap((tool) => {
+      const floor = find(`${line}:koa-floor`, tool);
+      const base = find(baseline, tool);
+      return floor && base ? [`${tool} ${(floor.rps / base.rps).toFixed(2)}×`] : [];
+    });
+    if (parts.length)
+      console.log(
+        `  (context: a bare Koa app with ${says} runs at ${parts.join(", ")} ${of} — the ceiling of that ratio on Koa)`,
+      );
+  }
 }
