@@ -173,7 +173,12 @@ function printKoaCeilings(rows: Measurement[]): void {
   const find: Find = (key, tool) => rows.find((r) => r.key === key && r.tool === tool && !r.reference);
   const ceilings = [
     { line: "evaluate", baseline: "koa", says: "evaluate's request and answer", of: "koa hello" },
-    { line: "purutos", baseline: "purutos:same-bytes", says: "GET /purutos's answer", of: "bare node:http, same bytes" },
+    {
+      line: "purutos",
+      baseline: "purutos:same-bytes",
+      says: "GET /purutos's answer",
+      of: "bare node:http, same bytes",
+    },
   ];
   for (const { line, baseline, says, of } of ceilings) {
     const parts = (["autocannon", "wrk"] as Tool[]).flatMap((tool) => {
