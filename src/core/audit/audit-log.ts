@@ -9,7 +9,6 @@
 //
 // Appends nest inside a caller's transaction (they become a savepoint), so "consume the approval + write the
 // intent" can be one atomic step.
-import { randomUUID } from "node:crypto";
 import type { Db } from "../store/sqlite";
 import { groupCommit } from "../store/group-commit";
 import { groupSigner } from "./group-signature";
@@ -94,9 +93,7 @@ export interface AuditLog {
   rotateSigningKey(): { kid: string; retired_kid: string | null };
 }
 
-export function newInteractionId(): string {
-  return `int-${randomUUID()}`;
-}
+export { newInteractionId } from "./interaction-id";
 
 export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
   const now = options.now ?? (() => new Date());

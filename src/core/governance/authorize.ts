@@ -11,8 +11,8 @@
 //   4. A lost budget race (another call took the last unit between decide and reserve) reserves nothing: the
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
-import { randomUUID } from "node:crypto";
 import { type ApprovalRisk, boundedRisk } from "../approvals";
+import { newInteractionId } from "../audit/interaction-id";
 import { must } from "../must";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
@@ -121,7 +121,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
 
   return async function authorize(orgId, request, options = {}) {
     const at = deps.now();
-    const interactionId = `int-${randomUUID()}`;
+    const interactionId = newInteractionId();
     const meta = auditMetaOf(request, options.meta ?? {});
     for (let attempt = 1; attempt <= MAX_RESERVATION_ATTEMPTS; attempt++) {
       const d = await decide(orgId, request, at);

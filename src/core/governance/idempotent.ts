@@ -1,6 +1,6 @@
 // The idempotent wrapper: with an `idempotency_key`, a replay returns the first answer, the same key with another
 // body is a conflict, and concurrent duplicates wait for the first one's answer (src/core/idempotency).
-import { randomUUID } from "node:crypto";
+import { newInteractionId } from "../audit/interaction-id";
 import { idempotencyRequestHash, type IdempotencyScope } from "../idempotency";
 import { logger } from "../log/logger";
 import type { ExecuteOnce } from "./execute";
@@ -101,7 +101,7 @@ async function auditSettlement(
   try {
     await audit.recordDecision({
       org_id: orgId,
-      interaction_id: `int-${randomUUID()}`,
+      interaction_id: newInteractionId(),
       uapk_id: request.uapk_id,
       agent_id: request.agent_id,
       action: { type: request.action.type, tool: request.action.tool, params: {} },
