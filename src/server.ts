@@ -31,7 +31,7 @@ import type { Discovery } from "./faces/purutos/discovery";
 import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutosGuard } from "./faces/purutos/org";
-import { boundHeapGrowth } from "./system/heap";
+import { boundHeapGrowth, keepShortLivedObjectsYoung } from "./system/heap";
 import { purutoInvokerFrom } from "./core/governance";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
@@ -525,6 +525,7 @@ export async function startGatehouse(
 ): Promise<Gatehouse> {
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const faces = faceConfigFromEnv(env);
+  keepShortLivedObjectsYoung();
   if (config.apiKeys.includes("changeme")) {
     logger.warn("PURUTO_GATEWAY_API_KEY is the placeholder 'changeme': it is refused; set a real key");
   }

@@ -21,3 +21,22 @@ export function boundHeapGrowth(percent: number): void {
   setFlagsFromString(`--heap-growing-percent=${percent}`);
   setFlagsFromString("--semi-space-growth-factor=1");
 }
+
+// Allocation-site pretenuring: when most objects from one allocation site are still alive at a young-generation
+// collection, V8 allocates that site's later objects straight in the old generation. Under load, the sites that
+// build Node's own request and response objects (parserOnHeadersComplete, resOnFinish, the streams' state) were
+// switched to old-space allocation (--trace-deopt: their code deoptimised for "code dependencies";
+// --trace-pretenuring-statistics: found ratio 1.0 → tenure) — yet each of those objects dies within a millisecond
+// of its request. Every request's objects then died in the old generation: GET /purutos (100 purutos, 59 KB)
+// loaded by wrk promoted ~2.5 MB per scavenge (16 % of the young generation survived, a full GC every ~2.5 s), 5 KB
+// per request, with scavenges of 5–16 ms. Without pretenuring: 0.1 % survive, scavenges take under 1 ms, and the
+// same load (wrk, 64 connections from its first second; 3 alternated rounds against the previous commit) ran
+// 11.6k → 16.0k req/s, server CPU 98 → 61 µs per request, event-loop delay p99 ~20 → 6–11 ms. Whether V8 tenures
+// those sites depends on how load begins: after bench/ab.ts's gentle warm-up (8 connections) it did not, and both
+// builds ran ~14.7k. Evaluate, execute and /health: within noise.
+// Set at run time it takes effect: the numbers above are with this call at the start of startGatehouse.
+
+/** Objects of short-lived requests stay in the young generation, where dying is free (see above). */
+export function keepShortLivedObjectsYoung(): void {
+  setFlagsFromString("--no-allocation-site-pretenuring");
+}
