@@ -17,7 +17,7 @@ import { benchLines, type BenchLine } from "./lines";
 import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, warmUp, wrkLoad } from "./load";
 import { otherNodes } from "./node-versions";
 import { type Measurement, printGoals, printTable } from "./report";
-import { API_KEY, startTarget, stopAllTargets, type Target } from "./target-control";
+import { API_KEY, startTarget, stopAllTargets, type Target, waitUntilIdle } from "./target-control";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
@@ -188,7 +188,7 @@ async function launch(line: BenchLine, variant: Variant): Promise<Launched | und
 /**
  * The lines, their targets started START_TOGETHER at a time (start-up is mostly module loading and schema
  * compilation, minutes in all when done one after the other on a busy machine), then loaded one by one: while a
- * line is measured, at most START_TOGETHER - 1 started targets wait idle beside it.
+ * line is measured, at most START_TOGETHER - 1 started targets wait idle beside it (waitUntilIdle: quiet first).
  */
 async function runLines(lines: BenchLine[], rows: Measurement[], variant: Variant = {}): Promise<void> {
   for (let i = 0; i < lines.length; i += START_TOGETHER) {
@@ -202,6 +202,14 @@ async function runLines(lines: BenchLine[], rows: Measurement[], variant: Varian
     }
     for (const [n, l] of launched.entries()) {
       try {
+        // The line's target and those waiting beside it are done with start-up work (seeding, its WAL checkpoint).
+        const waitStarted = Date.now();
+        const idle = await waitUntilIdle(launched.slice(n).map((w) => w.target));
+        const waitedS = (Date.now() - waitStarted) / 1000;
+        if (!idle)
+          console.log(`  ! targets still busy after ${waitedS.toFixed(0)} s: ${l.name} is measured beside their work`);
+        else if (waitedS > 1)
+          console.log(`  (waited ${waitedS.toFixed(1)} s for the targets to settle before ${l.name})`);
         rows.push(...(await runLine(l, rows)));
       } catch (err) {
         for (const rest of launched.slice(n + 1)) rest.target.stop();

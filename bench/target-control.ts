@@ -1,6 +1,7 @@
 // The bench's targets (bench/targets.ts, run from its production-like bundle: ./bundle.ts), each a forked child
 // process with an IPC channel: start one, ask it for its event-loop and GC statistics around a load, stop it.
 import { type ChildProcess, fork } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { bundleTargets } from "./bundle";
 import type { LoadStats } from "./target-stats";
 
@@ -81,4 +82,40 @@ function reply(child: ChildProcess, message?: object): Promise<unknown> {
     });
     if (message) child.send(message);
   });
+}
+
+/** CPU time (ms) the process has used, all threads; undefined where /proc is not there (not Linux) or it exited. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Linux's USER_HZ, what /proc/<pid>/stat counts CPU time in (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * Waits until the targets have been quiet (under 5 % of a core together) for `windowMs`, at most `maxMs`; false
+ * when they never were. Targets are started two at a time and seeded (100,000 audit records, 10,000 approvals):
+ * a line must not be loaded while its own target or the one waiting beside it still works on that (inserts, the
+ * WAL checkpoint that follows, GC). Before this wait, `make bench` measured the first REST execute line (started
+ * beside the 100k-record target) at 2.7k req/s and 421 µs per request; with it, 4.7k and 244 µs — one run each,
+ * so the machine's drift may account for part of it.
+ */
+export async function waitUntilIdle(targets: Target[], windowMs = 500, maxMs = 30_000): Promise<boolean> {
+  const deadline = Date.now() + maxMs;
+  const total = () => targets.reduce((sum, t) => sum + (cpuMsOf(t.child.pid) ?? 0), 0);
+  let before = total();
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    const now = total();
+    if (now - before < windowMs * 0.05) return true;
+    before = now;
+  }
+  return false;
 }
