@@ -47,6 +47,15 @@ const anyValue = fc.letrec((tie) => ({
   ),
 })).value;
 
+/** `value` with every plain object rebuilt with its keys inserted in UTF-16 order (other values as they are). */
+function inKeyOrder(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(inKeyOrder);
+  if (value === null || typeof value !== "object" || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const ordered: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) ordered[key] = inKeyOrder((value as Record<string, unknown>)[key]);
+  return ordered;
+}
+
 describe("canonicalJson", () => {
   it("sorts keys recursively and drops whitespace", () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: "x" } })).toBe(
@@ -80,6 +89,31 @@ describe("canonicalJson", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("writes values already in canonical key order exactly as the reference does", () => {
+    // The same values with every object rebuilt in sorted key order, as records are built (the usual case).
+    fc.assert(
+      fc.property(anyValue, (value) => {
+        const ordered = inKeyOrder(value);
+        expect(canonicalJson(ordered)).toBe(referenceCanonicalJson(ordered));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("writes exactly what the reference writes where JSON.stringify would write something else", () => {
+    // Integer-like keys: Object.keys (and JSON.stringify) list "9" before "10"; UTF-16 order is "10" first.
+    expect(canonicalJson({ 9: "a", 10: "b" })).toBe('{"10":"b","9":"a"}');
+    // A boxed string: JSON.stringify writes "ab", the canonical form of the object is its indexed members.
+    expect(canonicalJson({ s: new String("ab") })).toBe(referenceCanonicalJson({ s: new String("ab") }));
+    expect(canonicalJson({ a: [undefined, 1], b: undefined, c: () => 1 })).toBe('{"a":[null,1]}');
+    expect(() => canonicalJson({ a: [() => 1] })).toThrow(/function/);
+    expect(() => canonicalJson({ a: Symbol("s") })).toThrow(/symbol/);
+    expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(/non-finite/);
+    expect(() => canonicalJson(undefined)).toThrow(/undefined/);
+    const withoutPrototype = Object.assign(Object.create(null), { a: 1, b: { d: 1, c: 2 } });
+    expect(canonicalJson(withoutPrototype)).toBe('{"a":1,"b":{"c":2,"d":1}}');
   });
 
   it("round-trips: parsing the canonical form gives back the same JSON value", () => {
