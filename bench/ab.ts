@@ -5,11 +5,11 @@
 //   npx tsx bench/ab.ts [rounds=3] [seconds=5] checkout…   (BENCH_TOOL=wrk to load with wrk)
 //   BENCH_AB_LINES=evaluate,health npx tsx bench/ab.ts 5 5 . ../other-checkout
 import { fork, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import pg from "pg";
 import { resolve } from "node:path";
 import { type BenchLine, benchLines } from "./lines";
-import { API_KEY, targetEnv } from "./target-control";
+import { API_KEY, cpuMsOf, targetEnv } from "./target-control";
 import { targetsBundle } from "./bundle";
 import { autocannonLoad, warmUp, wrkLoad } from "./load";
 import type { LoadStats } from "./target-stats";
@@ -47,12 +47,9 @@ async function backendCpu(url: string | undefined): Promise<Map<number, number>>
     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
   );
   await client.end();
-  const tick = 10; // ms per clock tick (USER_HZ 100)
   for (const { pid } of rows) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      cpu.set(pid, (Number(fields[11]) + Number(fields[12])) * tick);
-    } catch {}
+    const ms = cpuMsOf(pid);
+    if (ms !== undefined) cpu.set(pid, ms);
   }
   return cpu;
 }

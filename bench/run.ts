@@ -202,14 +202,7 @@ async function runLines(lines: BenchLine[], rows: Measurement[], variant: Varian
     }
     for (const [n, l] of launched.entries()) {
       try {
-        // The line's target and those waiting beside it are done with start-up work (seeding, its WAL checkpoint).
-        const waitStarted = Date.now();
-        const idle = await waitUntilIdle(launched.slice(n).map((w) => w.target));
-        const waitedS = (Date.now() - waitStarted) / 1000;
-        if (!idle)
-          console.log(`  ! targets still busy after ${waitedS.toFixed(0)} s: ${l.name} is measured beside their work`);
-        else if (waitedS > 1)
-          console.log(`  (waited ${waitedS.toFixed(1)} s for the targets to settle before ${l.name})`);
+        await settle(launched.slice(n), l.name);
         rows.push(...(await runLine(l, rows)));
       } catch (err) {
         for (const rest of launched.slice(n + 1)) rest.target.stop();
@@ -218,6 +211,19 @@ async function runLines(lines: BenchLine[], rows: Measurement[], variant: Varian
       }
     }
   }
+}
+
+/**
+ * Waits until the line's target and those waiting beside it are done with start-up work (seeding, the WAL
+ * checkpoint after it), and says so when that took long or never happened.
+ */
+async function settle(waiting: Launched[], lineName: string): Promise<void> {
+  const started = Date.now();
+  const idle = await waitUntilIdle(waiting.map((w) => w.target));
+  const waitedS = (Date.now() - started) / 1000;
+  if (!idle)
+    console.log(`  ! targets still busy after ${waitedS.toFixed(0)} s: ${lineName} is measured beside their work`);
+  else if (waitedS > 1) console.log(`  (waited ${waitedS.toFixed(1)} s for the targets to settle before ${lineName})`);
 }
 
 /** One Gatehouse line: its rows, its comparison rows and its same-bytes reference. */

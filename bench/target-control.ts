@@ -85,7 +85,7 @@ function reply(child: ChildProcess, message?: object): Promise<unknown> {
 }
 
 /** CPU time (ms) the process has used, all threads; undefined where /proc is not there (not Linux) or it exited. */
-function cpuMsOf(pid: number | undefined): number | undefined {
+export function cpuMsOf(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
