@@ -1,6 +1,7 @@
 // Group commit: records asked for in the same turn share one transaction, and each caller still gets its own
 // committed record (or its own error).
 import { describe, expect, it } from "vitest";
+import { groupCommit } from "../store/group-commit";
 import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId } from "./audit-log";
 
@@ -59,5 +60,23 @@ describe("grouped appends", () => {
         .sort(),
     ).toEqual(["bot-1", "bot-2"]);
     expect(log.verifyChain(ORG).valid).toBe(true);
+  });
+
+  it("the engine's reservations and the log's outcomes of one turn are one transaction: one signature for the turn", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const log = createAuditLog(db);
+    const started = newInteractionId();
+    log.appendIntent({ ...decisionRecord("bot-0"), interaction_id: started, meta: {} });
+    // What the engine's reservation does (src/core/governance/sqlite-adapters.ts): the intent in a group unit.
+    const reserved = Array.from({ length: 3 }, (_, i) =>
+      groupCommit(db).run(() => log.appendIntent({ ...decisionRecord(`bot-${i + 1}`), meta: {} })),
+    );
+    const outcome = log.appendOutcomeGrouped({ org_id: ORG, interaction_id: started, executed: true, result: {} });
+    await Promise.all([...reserved, outcome]);
+    const turn = log.list(ORG).records.filter((r) => r.seq > 1);
+    expect(turn).toHaveLength(4);
+    // One group: only its last record carries a signature (it proves the three before it through prev_hash).
+    expect(turn.filter((r) => r.signature !== null).map((r) => r.seq)).toEqual([5]);
+    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 5 });
   });
 });

@@ -103,6 +103,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   const head = (org_id: string) => statements.head.get({ org_id });
   // Group commit (see AuditLog.appendDecisionGrouped and src/core/store/group-commit.ts). Under load every
   // commit costs a WAL write and its share of a checkpoint; one transaction for a turn's records pays that once.
+  // It is the database's one group commit: the engine's reservations of the same turn join the same transaction.
   const grouped = groupCommit(db);
 
   const { appendSerialised, appendOutcome, appendDecision } = recordAppender(db, keys, now, statements);

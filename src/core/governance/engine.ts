@@ -97,7 +97,8 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
     decide(orgId, request, policyDeps, { now: at });
 
   const audit = auditPortOf(deps.audit);
-  // Reservations and escalations share group commits: the writes of one event-loop turn, one transaction.
+  // Reservations, escalations and the audit log's grouped appends share the database's group commit: the writes
+  // of one event-loop turn, one transaction.
   const commits = groupCommit(db);
   const reservations = deps.reservations ?? sqliteReservations(db, budgets, deps.audit, commits);
   const escalations = escalationsOn(commits, approvals, deps.audit, audit);

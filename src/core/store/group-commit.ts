@@ -47,7 +47,25 @@ export interface GroupCommit {
 type Unit = { work: () => unknown; resolve: (value: unknown) => void; reject: (err: unknown) => void };
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** One group commit per database connection (see groupCommit). */
+const groupCommits = new WeakMap<Db, GroupCommit>();
+
+/**
+ * The group commit of `db`. One per connection, whoever asks (the engine's reservations and escalations, the audit
+ * log's outcomes and decisions): every write of a turn joins the same transaction, so a turn pays one BEGIN/COMMIT,
+ * one signature per chain and one write of the pages they share (the chain's last leaf and index pages), not one
+ * per kind of write.
+ */
 export function groupCommit(db: Db): GroupCommit {
+  let commits = groupCommits.get(db);
+  if (!commits) {
+    commits = newGroupCommit(db);
+    groupCommits.set(db, commits);
+  }
+  return commits;
+}
+
+function newGroupCommit(db: Db): GroupCommit {
   let pending: Unit[] = [];
 
   const inSavepoint = db.transaction((work: () => unknown) => work());
