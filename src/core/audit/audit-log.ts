@@ -195,7 +195,7 @@ function recordAppender(
 ) {
   const signGroupLast = groupSigner(db, statements);
 
-  const append = db.transaction((org_id: string, content: Content): AuditRecord => {
+  const appendNow = (org_id: string, content: Content): AuditRecord => {
     const head = statements.head.get({ org_id });
     const signingKey = keys.activeKey();
     const unsigned: UnsignedAuditRecord = {
@@ -206,24 +206,30 @@ function recordAppender(
       prev_hash: head?.hash ?? GENESIS_HASH,
       kid: signingKey.kid,
     };
-    const { hashed, body } = hashRecord(unsigned);
+    const { hashed, body, texts } = hashRecord(unsigned);
     // Inside a group commit the group's last record of the chain is signed before the COMMIT; alone, now.
     const deferred = signGroupLast(hashed, body, signingKey.privateKey);
     const record: AuditRecord = { ...hashed, signature: deferred ? null : signBody(body, signingKey.privateKey) };
-    statements.insert.run(toRow(record));
+    statements.insert.run(toRow(record, texts));
     return record;
-  });
-  // IMMEDIATE: take the write lock before reading the head (see the header comment).
-  const appendSerialised = (org_id: string, content: Content) => append.immediate(org_id, content);
+  };
+  const append = db.transaction(appendNow);
+  // IMMEDIATE: take the write lock before reading the head (see the header comment). Inside a caller's
+  // transaction (a group commit's unit, which holds the lock) no savepoint of its own: its one write, the INSERT,
+  // is atomic, so a failed append leaves nothing behind (a savepoint pair per append was two statements per record).
+  const appendSerialised = (org_id: string, content: Content) =>
+    db.inTransaction ? appendNow(org_id, content) : append.immediate(org_id, content);
 
   // The intent is looked up and the outcome appended under one write lock (IMMEDIATE): no second outcome.
-  const appendOutcomeOnce = db.transaction((input: OutcomeInput): AuditRecord => {
+  const outcomeNow = (input: OutcomeInput): AuditRecord => {
     const records = statements.interactionKinds.all(input);
-    return appendSerialised(input.org_id, outcomeContent(input, records));
-  });
+    return appendNow(input.org_id, outcomeContent(input, records));
+  };
+  const appendOutcomeOnce = db.transaction(outcomeNow);
 
   const appendDecision = (input: DecisionInput): AuditRecord => appendSerialised(input.org_id, decisionContent(input));
-  const appendOutcome = (input: OutcomeInput): AuditRecord => appendOutcomeOnce.immediate(input);
+  const appendOutcome = (input: OutcomeInput): AuditRecord =>
+    db.inTransaction ? outcomeNow(input) : appendOutcomeOnce.immediate(input);
 
   return { appendSerialised, appendOutcome, appendDecision };
 }

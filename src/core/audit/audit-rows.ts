@@ -3,27 +3,33 @@
 
 import type { AuditRecordsTable } from "../store/schema";
 import type { RecordedAction } from "./audit-inputs";
-import type { AuditRecord } from "./record";
+import type { AuditRecord, JsonColumnTexts } from "./record";
 
 export class InvalidAuditQueryError extends Error {}
 
 /** The stored row (JSON columns as text, `executed` 0/1, "" for a null signature): `audit_records` of the schema. */
 export type Row = AuditRecordsTable;
 
-/** A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. */
-export function toRow(record: AuditRecord): Row {
+/**
+ * A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. `texts`,
+ * from hashRecord, are the JSON columns already serialised (canonical JSON: the same values, keys sorted).
+ */
+export function toRow(record: AuditRecord, texts?: JsonColumnTexts): Row {
   return {
     ...record,
-    action: json(record.action),
-    reasons: json(record.reasons),
-    policy_trace: json(record.policy_trace),
-    result: json(record.result),
-    meta: json(record.meta),
+    action: texts ? stored(texts.action) : json(record.action),
+    reasons: texts ? stored(texts.reasons) : json(record.reasons),
+    policy_trace: texts ? stored(texts.policy_trace) : json(record.policy_trace),
+    result: texts ? stored(texts.result) : json(record.result),
+    meta: texts ? stored(texts.meta) : json(record.meta),
     executed: record.executed === null ? null : record.executed ? 1 : 0,
     // The column predates unsigned records (NOT NULL): "" stands for null there.
     signature: record.signature ?? "",
   };
 }
+
+/** A serialised JSON column as stored: SQL NULL for JSON null, as json() does. */
+const stored = (text: string) => (text === "null" ? null : text);
 
 /** A JSON column's text (SQL NULL for null). */
 function json(value: unknown): string | null {

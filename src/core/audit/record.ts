@@ -99,10 +99,38 @@ export function signRecord(record: UnsignedAuditRecord, privateKey: KeyObject): 
  * The record with its hash, and the canonical JSON its hash and signature cover (hashed once, signed now or later,
  * both over its UTF-8 bytes). Kept as a string: inside a group commit most records are never signed themselves.
  */
-export function hashRecord(record: UnsignedAuditRecord): { hashed: Omit<AuditRecord, "signature">; body: string } {
-  const body = canonicalJson(hashedBody(record));
+export function hashRecord(record: UnsignedAuditRecord): RecordHashing {
+  // canonicalJson(hashedBody(record)), written field by field so each JSON column's text is kept for the row.
+  let body = "{";
+  const texts = {} as JsonColumnTexts;
+  for (const field of CANONICAL_FIELD_ORDER) {
+    const text = canonicalJson(record[field] ?? null);
+    if (body.length > 1) body += ",";
+    body += `"${field}":${text}`;
+    if (isJsonColumn(field)) texts[field] = text;
+  }
+  body += "}";
   // crypto.hash: the one-shot digest (of the string's UTF-8 bytes), without a Hash object per record.
-  return { hashed: { ...record, hash: hash("sha256", body, "hex") }, body };
+  return { hashed: { ...record, hash: hash("sha256", body, "hex") }, body, texts };
+}
+
+/** The fields stored as JSON text (audit-rows.ts). */
+export const JSON_COLUMNS = ["action", "reasons", "policy_trace", "result", "meta"] as const;
+type JsonColumn = (typeof JSON_COLUMNS)[number];
+const jsonColumns: ReadonlySet<string> = new Set(JSON_COLUMNS);
+const isJsonColumn = (field: string): field is JsonColumn => jsonColumns.has(field);
+
+/**
+ * Each JSON column's canonical JSON, as the record's hash covered it. The row stores these texts (audit-rows.ts
+ * toRow): the values are serialised once per record, not once for the hash and again for the row.
+ */
+export type JsonColumnTexts = Record<JsonColumn, string>;
+
+export interface RecordHashing {
+  hashed: Omit<AuditRecord, "signature">;
+  /** The canonical JSON the hash (and the signature, now or by the group) covers. */
+  body: string;
+  texts: JsonColumnTexts;
 }
 
 /** Ed25519 over the UTF-8 bytes of a record's canonical JSON (hashRecord's `body`), base64url. */

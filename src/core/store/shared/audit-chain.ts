@@ -105,7 +105,7 @@ export function createSharedAuditChain(
     }
     signingKey ??= await keys.activeKey(trx);
     state.signingKeys.set("audit", signingKey);
-    const { hashed, body } = hashRecord({
+    const { hashed, body, texts } = hashRecord({
       org_id: orgId,
       seq: Number(head?.seq ?? 0) + 1,
       timestamp: now().toISOString(),
@@ -114,19 +114,16 @@ export function createSharedAuditChain(
       kid: signingKey.kid,
     });
     state.heads.set(orgId, { seq: hashed.seq, hash: hashed.hash });
-    return { record: { ...hashed, signature: null }, body, privateKey: signingKey.privateKey };
-  }
-
-  /** The org's next record, signed (an append on its own; grouped appends sign once per batch). */
-  async function nextRecord(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
-    return signedNow(await nextHashed(trx, orgId, content));
+    return { record: { ...hashed, signature: null }, body, privateKey: signingKey.privateKey, texts };
   }
 
   const grouped = createGroupedAppends(groups, nextHashed);
 
+  /** The org's next record, signed (an append on its own; grouped appends sign once per batch). */
   async function appendIn(trx: Trx, orgId: string, content: Content): Promise<AuditRecord> {
-    const record = await nextRecord(trx, orgId, content);
-    await insertRecords(trx, [toRow(record)]);
+    const hashed = await nextHashed(trx, orgId, content);
+    const record = signedNow(hashed);
+    await insertRecords(trx, [toRow(record, hashed.texts)]);
     return record;
   }
 

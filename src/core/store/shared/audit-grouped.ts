@@ -10,7 +10,7 @@ import { CompiledQuery } from "kysely";
 import { type DecisionInput, type IntentInput, type OutcomeInput, toRow } from "../../audit/audit-log";
 import type { Row as AuditRow } from "../../audit/audit-rows";
 import { AUDIT_COLUMNS } from "../../audit/audit-statements";
-import { type AuditRecord, signBody } from "../../audit/record";
+import { type AuditRecord, type JsonColumnTexts, signBody } from "../../audit/record";
 import {
   type Content,
   decisionContent,
@@ -28,6 +28,8 @@ export interface HashedRecord {
   record: AuditRecord;
   body: string;
   privateKey: KeyObject;
+  /** Its JSON columns, serialised by the hash (audit-rows.ts toRow). */
+  texts: JsonColumnTexts;
 }
 
 /** The record with its signature. */
@@ -139,7 +141,7 @@ export function createGroupedAppends(
     if (last) last.record.signature = signBody(last.body, last.privateKey);
     await insertRecords(
       trx,
-      made.map((m) => toRow(m.record)),
+      made.map((m) => toRow(m.record, m.texts)),
     );
     return results;
   }
