@@ -1,7 +1,8 @@
 // A/B of bench lines across checkouts, alternated (A, B, A, B …) so a shared machine's drift hits both: per
 // round and checkout, each line (BENCH_AB_LINES, keys of ./lines.ts, default "execute-pg,execute") in a fresh
 // target of that checkout, loaded back to back; prints gateway CPU µs per request and req/s, then the medians
-// (for PostgreSQL also the CPU of its backends per request).
+// (for PostgreSQL also the CPU of its backends per request); each round also names the share of the machine its
+// hypervisor took (steal).
 //   npx tsx bench/ab.ts [rounds=3] [seconds=5] checkout…   (BENCH_TOOL=wrk to load with wrk)
 //   BENCH_AB_LINES=evaluate,health npx tsx bench/ab.ts 5 5 . ../other-checkout
 import { fork, spawnSync } from "node:child_process";
@@ -9,7 +10,7 @@ import { existsSync } from "node:fs";
 import pg from "pg";
 import { resolve } from "node:path";
 import { type BenchLine, benchLines } from "./lines";
-import { API_KEY, cpuMsOf, targetEnv } from "./target-control";
+import { API_KEY, cpuMsOf, machineTicks, stolenPercent, targetEnv } from "./target-control";
 import { targetsBundle } from "./bundle";
 import { autocannonLoad, warmUp, wrkLoad } from "./load";
 import type { LoadStats } from "./target-stats";
@@ -85,8 +86,10 @@ async function measure(root: string, line: BenchLine) {
     const before = await backendCpu(env.DATABASE_URL);
     await reply(child, { cmd: "stats-start" });
     const opts = { connections: 64, seconds: Number(secondsArg) };
+    const machineBefore = machineTicks();
     const result =
       process.env.BENCH_TOOL === "wrk" ? await wrkLoad(url, request, opts) : await autocannonLoad(url, request, opts);
+    const steal = stolenPercent(machineBefore, machineTicks());
     const { stats } = await reply(child, { cmd: "stats-stop" });
     const after = await backendCpu(env.DATABASE_URL);
     let pgMs = 0;
@@ -96,6 +99,7 @@ async function measure(root: string, line: BenchLine) {
       cpuUs: (stats.cpuMs * 1000) / result.requests,
       pgUs: (pgMs * 1000) / result.requests,
       errors: result.errors,
+      steal,
     };
   } finally {
     child.kill();
@@ -120,7 +124,8 @@ for (let r = 0; r < Number(roundsArg); r++) {
       byLine.set(line.key!, entry);
       results.set(root, byLine);
       const db = line.key === "execute-pg" ? ` + PostgreSQL ${round(m.pgUs)} µs` : "";
-      parts.push(`${line.key} ${round(m.rps)} req/s ${round(m.cpuUs)} µs${db} (err ${m.errors})`);
+      const steal = m.steal === undefined ? "" : `, steal ${round(m.steal)} %`;
+      parts.push(`${line.key} ${round(m.rps)} req/s ${round(m.cpuUs)} µs${db} (err ${m.errors}${steal})`);
     }
     console.log(`round ${r + 1} ${root}: ${parts.join(" | ")}`);
   }

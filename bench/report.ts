@@ -11,6 +11,8 @@ export interface Measurement extends LoadResult {
   /** For a comparison row: the measurement it is compared with (same tool). */
   reference?: Measurement;
   stats?: LoadStats | undefined;
+  /** The share of the machine's CPU the hypervisor took during the load (target-control.ts stolenPercent). */
+  stealPercent?: number | undefined;
 }
 
 const num = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : "–");
@@ -30,12 +32,13 @@ export function printTable(rows: Measurement[]): void {
     "GC max".padStart(6),
     "srv99".padStart(6),
     "µs CPU".padStart(6),
+    "steal%".padStart(6),
     "errors".padStart(6),
     " ratios",
   ];
   console.log(`\n${head.join(" ")}`);
   console.log(
-    `${" ".repeat(75)}(latency ms; loop: the target's event-loop delay, ms; GC: its longest pause, ms; srv99: p99 of the time the server held a request, ms; µs CPU: its CPU time per request)`,
+    `${" ".repeat(75)}(latency ms; loop: the target's event-loop delay, ms; GC: its longest pause, ms; srv99: p99 of the time the server held a request, ms; µs CPU: its CPU time per request; steal%: the machine's CPU time its hypervisor took during the load)`,
   );
   for (const r of rows) {
     const tool = r.tool === "autocannon" ? "ac" : "wrk";
@@ -48,7 +51,7 @@ export function printTable(rows: Measurement[]): void {
             .map((b) => `${ratio(r.rps, b.rps)} ${b.name}`)
             .join(", ");
     if (r.reference) {
-      console.log(`${r.name.padEnd(62)} ${tool.padEnd(4)} ${" ".repeat(69)} ${ratios}`);
+      console.log(`${r.name.padEnd(62)} ${tool.padEnd(4)} ${" ".repeat(76)} ${ratios}`);
       continue;
     }
     const cells = [
@@ -63,12 +66,26 @@ export function printTable(rows: Measurement[]): void {
       num(r.stats?.gcMaxMs ?? Number.NaN).padStart(6),
       num(r.stats?.serverP99 ?? Number.NaN, 2).padStart(6),
       num(r.stats ? (r.stats.cpuMs * 1000) / r.requests : Number.NaN, 0).padStart(6),
+      num(r.stealPercent ?? Number.NaN, 0).padStart(6),
       String(r.errors).padStart(6),
       ` ${ratios}`,
     ];
     console.log(cells.join(" "));
   }
   warnEmpty(rows);
+  warnStolen(rows);
+}
+
+/** Above this share of stolen CPU time, a line's numbers are the host's as much as the target's. */
+const STEAL_WARNING_PERCENT = 5;
+
+/** Lines loaded while the hypervisor took a noticeable share of the machine (a shared VM): named, with the share. */
+function warnStolen(rows: Measurement[]): void {
+  const stolen = rows.filter((m) => !m.reference && (m.stealPercent ?? 0) > STEAL_WARNING_PERCENT);
+  for (const r of stolen)
+    console.log(
+      `  ! ${r.name.trim()} (${r.tool}): the hypervisor took ${num(r.stealPercent!, 0)} % of the machine's CPU during its load (its req/s and tails are the host's as much as Gatehouse's)`,
+    );
 }
 
 /** Lines that answered nothing in their window (a hung or overloaded target): their zeros are not a measurement. */

@@ -63,12 +63,24 @@ async function loadLine(
   const rows: Measurement[] = [];
   for (const load of tools) {
     const measured = await target.measure(() => load(url, request, opts));
-    rows.push({ name: row.name, key: row.key, ...measured.result, stats: measured.stats });
+    rows.push({
+      name: row.name,
+      key: row.key,
+      ...measured.result,
+      stats: measured.stats,
+      stealPercent: measured.stealPercent,
+    });
     if (!pair) continue;
     const paired = await pair.target.measure(() =>
       load(`${pair.target.url}/`, {}, { ...opts, expectStatus: undefined }),
     );
-    rows.push({ name: pair.name, key: pair.key, ...paired.result, stats: paired.stats });
+    rows.push({
+      name: pair.name,
+      key: pair.key,
+      ...paired.result,
+      stats: paired.stats,
+      stealPercent: paired.stealPercent,
+    });
   }
   return rows;
 }

@@ -16,8 +16,13 @@ export interface Target {
   url: string;
   port: number;
   child: ChildProcess;
-  /** Runs `load` between stats-start and stats-stop: the target's loop delay and GC pauses during it. */
-  measure<T>(load: () => Promise<T>): Promise<{ result: T; stats: LoadStats | undefined }>;
+  /**
+   * Runs `load` between stats-start and stats-stop: the target's loop delay and GC pauses during it, and the share
+   * of the machine's CPU time the hypervisor took meanwhile (stealPercent).
+   */
+  measure<T>(
+    load: () => Promise<T>,
+  ): Promise<{ result: T; stats: LoadStats | undefined; stealPercent: number | undefined }>;
   stop(): void;
 }
 
@@ -60,9 +65,11 @@ export async function startTarget(kind: string, options: StartOptions = {}): Pro
     child,
     async measure(load) {
       await reply(child, { cmd: "stats-start" });
+      const before = machineTicks();
       const result = await load();
+      const stealPercent = stolenPercent(before, machineTicks());
       const answer = (await reply(child, { cmd: "stats-stop" })) as { stats?: LoadStats };
-      return { result, stats: answer.stats };
+      return { result, stats: answer.stats, stealPercent };
     },
     stop() {
       child.kill();
@@ -94,6 +101,35 @@ export function cpuMsOf(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The machine's CPU time so far, all cores (/proc/stat ticks): in all, and stolen by the hypervisor. */
+interface MachineTicks {
+  total: number;
+  steal: number;
+}
+
+/** Undefined where /proc/stat is not there (not Linux). */
+export function machineTicks(): MachineTicks | undefined {
+  try {
+    const first = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
+    // cpu user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    const ticks = first.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((n) => !Number.isFinite(n))) return undefined;
+    return { total: ticks.reduce((sum, n) => sum + n, 0), steal: ticks[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The share (%) of the machine's CPU time between two readings that the hypervisor gave to other guests. On a
+ * shared VM it reached 20 % during a load: the vCPUs then stall for tens of ms at a time, which no code of the
+ * target can cause or remove, and its req/s and tails in that window say more about the host than about it.
+ */
+export function stolenPercent(before: MachineTicks | undefined, after: MachineTicks | undefined): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return ((after.steal - before.steal) / (after.total - before.total)) * 100;
 }
 
 /** Linux's USER_HZ, what /proc/<pid>/stat counts CPU time in (100 on every mainstream architecture). */
