@@ -115,7 +115,7 @@ export function hashRecord(record: UnsignedAuditRecord): RecordHashing {
 }
 
 /** The fields stored as JSON text (audit-rows.ts). */
-export const JSON_COLUMNS = ["action", "reasons", "policy_trace", "result", "meta"] as const;
+const JSON_COLUMNS = ["action", "reasons", "policy_trace", "result", "meta"] as const;
 type JsonColumn = (typeof JSON_COLUMNS)[number];
 const jsonColumns: ReadonlySet<string> = new Set(JSON_COLUMNS);
 const isJsonColumn = (field: string): field is JsonColumn => jsonColumns.has(field);
