@@ -46,7 +46,7 @@ export class SessionTransport implements Transport {
 
   constructor(options: WebStandardStreamableHTTPServerTransportOptions) {
     this.sdk = new WebStandardStreamableHTTPServerTransport(options);
-    this.sdk.onmessage = (message, extra) => this.deliver(message, extra);
+    this.sdk.onmessage = (message, extra) => this.deliver(message, extra, invalidParamsAnswer(message));
     this.sdk.onerror = (error) => this.onerror?.(error);
     this.sdk.onclose = () => {
       this.closed = true;
@@ -93,11 +93,13 @@ export class SessionTransport implements Transport {
    * A message from the client to the session's Server — except a request whose params break its method's schema,
    * which is answered Invalid params (-32602) here (./invalid-params.ts: the SDK would say Internal error). The
    * answer goes out after this turn, as the Server's do, once the SDK transport has set up the request's stream.
+   * `refusal` is always passed (not a default parameter: a default is evaluated again whenever the value passed is
+   * undefined, so every valid call was parsed twice more with zod).
    */
   private deliver(
     message: JSONRPCMessage,
-    extra?: MessageExtraInfo,
-    refusal: JSONRPCErrorResponse | undefined = invalidParamsAnswer(message),
+    extra: MessageExtraInfo | undefined,
+    refusal: JSONRPCErrorResponse | undefined,
   ): void {
     if (refusal === undefined) {
       this.onmessage?.(message, extra);
