@@ -33,22 +33,47 @@ function depthOf(value: unknown): number {
   return deepest;
 }
 
+/**
+ * At most this many UTF-8 bytes in a string's canonical JSON: JSON writes one UTF-16 code unit as at most 6 bytes
+ * (`\u001f`, a lone surrogate's `\udxxx`; other units 1 to 3 bytes), plus the two quotes.
+ */
+const quotedBytesAtMost = (text: string): number => text.length * 6 + 2;
+
+/** A stored value and an upper bound of its canonical JSON's UTF-8 bytes. */
+interface Bounded {
+  value: unknown;
+  bytesAtMost: number;
+}
+
+/**
+ * The value itself when within bounds, else its summary; with an upper bound of its size. A string short enough
+ * to be within bounds whatever it holds is not serialised to find out: the meta and params of every audit record
+ * pass here, and most of their members are such strings.
+ */
+function bounded(value: unknown, maxBytes: number, maxDepth: number): Bounded {
+  if (value === null || typeof value === "boolean") return { value, bytesAtMost: 5 };
+  if (typeof value === "string" && quotedBytesAtMost(value) <= maxBytes)
+    return { value, bytesAtMost: quotedBytesAtMost(value) };
+  if (typeof value === "number") return { value, bytesAtMost: 24 }; // the longest ToString of a finite double
+  const json = canonicalJson(value);
+  const bytes = Buffer.byteLength(json, "utf8");
+  if (bytes <= maxBytes && depthOf(value) <= maxDepth) return { value, bytesAtMost: bytes };
+  const summary: TruncatedValue = {
+    truncated: true,
+    sha256: createHash("sha256").update(json, "utf8").digest("hex"),
+    bytes,
+    preview: json.slice(0, PREVIEW_CHARS),
+  };
+  return { value: summary, bytesAtMost: Buffer.byteLength(canonicalJson(summary), "utf8") };
+}
+
 /** The value itself when within bounds, else its summary. */
 export function boundValue(
   value: unknown,
   maxBytes = MAX_STORED_VALUE_BYTES,
   maxDepth = MAX_STORED_VALUE_DEPTH,
 ): unknown | TruncatedValue {
-  if (value === null || typeof value === "boolean" || typeof value === "number") return value;
-  const json = canonicalJson(value);
-  const bytes = Buffer.byteLength(json, "utf8");
-  if (bytes <= maxBytes && depthOf(value) <= maxDepth) return value;
-  return {
-    truncated: true,
-    sha256: createHash("sha256").update(json, "utf8").digest("hex"),
-    bytes,
-    preview: json.slice(0, PREVIEW_CHARS),
-  };
+  return bounded(value, maxBytes, maxDepth).value;
 }
 
 /**
@@ -57,16 +82,21 @@ export function boundValue(
  */
 export function boundMembers(root: string, value: unknown): { value: unknown; truncated: string[] } {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    const bounded = boundValue(value);
-    return { value: bounded, truncated: bounded === value ? [] : [root] };
+    const whole = boundValue(value);
+    return { value: whole, truncated: whole === value ? [] : [root] };
   }
   const truncated: string[] = [];
   const out: Record<string, unknown> = {};
+  let bytesAtMost = 2; // the braces
   for (const [key, member] of Object.entries(value)) {
-    const bounded = boundValue(member);
-    if (bounded !== member) truncated.push(`${root}.${key}`);
-    out[key] = bounded;
+    const stored = bounded(member, MAX_STORED_VALUE_BYTES, MAX_STORED_VALUE_DEPTH);
+    if (stored.value !== member) truncated.push(`${root}.${key}`);
+    out[key] = stored.value;
+    bytesAtMost += quotedBytesAtMost(key) + stored.bytesAtMost + 2; // the colon and a comma
   }
+  // Each member is now at most MAX_STORED_VALUE_DEPTH deep, so the whole is within the depth it is allowed; its
+  // size needs measuring only when the members' bounds add up to more than it may take.
+  if (bytesAtMost <= MAX_STORED_TOTAL_BYTES) return { value: out, truncated };
   const whole = boundValue(out, MAX_STORED_TOTAL_BYTES, MAX_STORED_VALUE_DEPTH + 1);
   if (whole !== out) return { value: whole, truncated: [root] };
   return { value: out, truncated };
