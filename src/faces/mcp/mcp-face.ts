@@ -19,6 +19,7 @@ import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
 import type { RouteGuard } from "../../http/boundary/guard";
+import { hasPlainJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
@@ -206,7 +207,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       if (route.kind === "purutos") deps.purutosGuard?.check(principal, {});
       let body: unknown;
       if (ctx.method === "POST") {
-        if (!ctx.is("application/json"))
+        if (!hasPlainJsonMediaType(ctx))
           throw new HttpProblem(415, "MCP requests must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
         body = await tools.parseJsonBody(ctx);
         if (body === undefined)

@@ -146,3 +146,38 @@ describe("a body that is JSON but not JSON-RPC", () => {
     ]);
   });
 });
+
+describe("the Content-Type of an MCP POST", () => {
+  const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
+  const postAs = (type: string) =>
+    fetch(`${g.url}/mcp/agents/${UAPK}`, {
+      method: "POST",
+      headers: {
+        "content-type": type,
+        accept: "application/json, text/event-stream",
+        "x-api-key": g.apiKey,
+        "mcp-protocol-version": "2025-06-18",
+        "mcp-session-id": sessionOf(agents),
+      },
+      body: ping,
+    });
+
+  it.each(["application/json", "application/json; charset=utf-8", "Application/JSON; charset=UTF-8"])(
+    "%s is a JSON-RPC request",
+    async (type) => {
+      const response = await postAs(type);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
+    },
+  );
+
+  it.each(["text/plain", "application/x-www-form-urlencoded", "application/jsonx", "application/vnd.api+json"])(
+    "%s is refused 415 problem+json before any JSON-RPC is read",
+    async (type) => {
+      const response = await postAs(type);
+      expect(response.status).toBe(415);
+      expect(response.headers.get("content-type")).toContain("application/problem+json");
+      expect(await response.json()).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE" });
+    },
+  );
+});
