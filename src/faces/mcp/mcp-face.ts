@@ -19,7 +19,7 @@ import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
 import type { RouteGuard } from "../../http/boundary/guard";
-import { hasPlainJsonMediaType } from "../../http/body/json-body";
+import { hasJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
@@ -35,6 +35,8 @@ import { sendWebResponse, webRequestOf } from "./web-bridge";
 export const MCP_PREFIX = "/mcp/";
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const METHODS = ["GET", "POST", "DELETE"];
+/** MCP's Streamable HTTP takes `application/json` bodies only (not REST's `application/*+json`). */
+const MCP_BODY_TYPES = ["application/json"];
 
 export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
   auth: Authenticator;
@@ -207,7 +209,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       if (route.kind === "purutos") deps.purutosGuard?.check(principal, {});
       let body: unknown;
       if (ctx.method === "POST") {
-        if (!hasPlainJsonMediaType(ctx))
+        if (!hasJsonMediaType(ctx, MCP_BODY_TYPES))
           throw new HttpProblem(415, "MCP requests must be application/json", { code: "UNSUPPORTED_MEDIA_TYPE" });
         body = await tools.parseJsonBody(ctx);
         if (body === undefined)
