@@ -12,29 +12,25 @@ export type Row = AuditRecordsTable;
 
 /**
  * A record as a table row (JSON columns as text, `executed` as 0/1): one codec for SQLite and PostgreSQL. `texts`,
- * from hashRecord, are the JSON columns already serialised (canonical JSON: the same values, keys sorted).
+ * from hashRecord, are its JSON columns already serialised: the canonical JSON the hash covers is the text stored
+ * (the values JSON.stringify would write, keys sorted).
  */
-export function toRow(record: AuditRecord, texts?: JsonColumnTexts): Row {
+export function toRow(record: AuditRecord, texts: JsonColumnTexts): Row {
   return {
     ...record,
-    action: texts ? stored(texts.action) : json(record.action),
-    reasons: texts ? stored(texts.reasons) : json(record.reasons),
-    policy_trace: texts ? stored(texts.policy_trace) : json(record.policy_trace),
-    result: texts ? stored(texts.result) : json(record.result),
-    meta: texts ? stored(texts.meta) : json(record.meta),
+    action: stored(texts.action),
+    reasons: stored(texts.reasons),
+    policy_trace: stored(texts.policy_trace),
+    result: stored(texts.result),
+    meta: stored(texts.meta),
     executed: record.executed === null ? null : record.executed ? 1 : 0,
     // The column predates unsigned records (NOT NULL): "" stands for null there.
     signature: record.signature ?? "",
   };
 }
 
-/** A serialised JSON column as stored: SQL NULL for JSON null, as json() does. */
+/** A JSON column's text as stored: SQL NULL for JSON null. */
 const stored = (text: string) => (text === "null" ? null : text);
-
-/** A JSON column's text (SQL NULL for null). */
-function json(value: unknown): string | null {
-  return value === null || value === undefined ? null : JSON.stringify(value);
-}
 
 /**
  * A stored row as a record: one codec for SQLite and PostgreSQL (a driver may hand integers back as strings or

@@ -89,9 +89,9 @@ describe("hashRecord", () => {
         const { hashed, body, texts } = hashRecord(record);
         expect(body).toBe(canonicalJson(hashedBody(record)));
         expect(hashed.hash).toBe(recordHash(record));
-        // The row written from the texts reads back as the row written by serialising the record itself.
+        // The row written from the texts reads back as the record: its values as the JSON round trip gives them.
         const signed = { ...hashed, signature: null };
-        expect(fromRow(toRow(signed, texts))).toEqual(fromRow(toRow(signed)));
+        expect(fromRow(toRow(signed, texts))).toEqual(JSON.parse(JSON.stringify(signed)));
         expect(toRow(signed, texts).meta === null).toBe(record.meta === null);
       }),
       { numRuns: 300 },
