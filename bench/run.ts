@@ -14,8 +14,9 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
-import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, warmUp, wrkLoad } from "./load";
+import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, type LoadResult, warmUp, wrkLoad } from "./load";
 import { otherNodes } from "./node-versions";
+import type { LoadStats } from "./target-stats";
 import { type Measurement, printGoals, printTable } from "./report";
 import { API_KEY, startTarget, stopAllTargets, type Target, waitUntilIdle } from "./target-control";
 
@@ -62,27 +63,26 @@ async function loadLine(
   const tools = [autocannonLoad, ...(row.withWrk && findWrk().path ? [wrkLoad] : [])];
   const rows: Measurement[] = [];
   for (const load of tools) {
-    const measured = await target.measure(() => load(url, request, opts));
-    rows.push({
-      name: row.name,
-      key: row.key,
-      ...measured.result,
-      stats: measured.stats,
-      stealPercent: measured.stealPercent,
-    });
+    rows.push(measurementOf(row, await target.measure(() => load(url, request, opts))));
     if (!pair) continue;
     const paired = await pair.target.measure(() =>
       load(`${pair.target.url}/`, {}, { ...opts, expectStatus: undefined }),
     );
-    rows.push({
-      name: pair.name,
-      key: pair.key,
-      ...paired.result,
-      stats: paired.stats,
-      stealPercent: paired.stealPercent,
-    });
+    rows.push(measurementOf(pair, paired));
   }
   return rows;
+}
+
+/** One row of the table: what a target's measure() gave for a load of the line (or pair) named. */
+function measurementOf(
+  of: { name: string; key?: string | undefined },
+  {
+    result,
+    stats,
+    stealPercent,
+  }: { result: LoadResult; stats: LoadStats | undefined; stealPercent?: number | undefined },
+): Measurement {
+  return { name: of.name, key: of.key, ...result, stats, stealPercent };
 }
 
 /** The bare hello servers, loaded now; `when` names the pass in their rows ("start", "end"). */
