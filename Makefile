@@ -120,7 +120,8 @@ docs: $(NODE_MODULES)
 # HTTP lines vs bare node:http / Koa (BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_ONLY=<line substring>): autocannon,
 # and wrk for the key lines (installed with apt-get when missing and possible; BENCH_WRK=0 leaves it out);
 # p50/p99/p99.9, the target's event-loop delay, longest GC pause and CPU per request; state-growth lines; the goals
-# of issue #17; the key lines again on other Node majors found here (BENCH_NODE_MAJORS, BENCH_NODE_<major>).
+# of issue #17; the key lines again on other Node majors (BENCH_NODE_MAJORS, BENCH_NODE_<major>; one found nowhere is
+# installed from the npm registry under .tmp/, BENCH_NODE_INSTALL=0: not).
 # Targets run from an esbuild bundle made as `make build` makes dist/ (bench/bundle.ts), as production runs.
 # Evaluate and /purutos are also compared with a bare Koa app doing the same exchange (read its request, send its
 # answer): the ceiling of their goals on Koa.

@@ -15,6 +15,8 @@ import { join } from "node:path";
 import { freePort, haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
 import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, type LoadResult, warmUp, wrkLoad } from "./load";
+import { bundleTargets } from "./bundle";
+import { bundleInTree } from "./node-tree";
 import { otherNodes } from "./node-versions";
 import type { LoadStats } from "./target-stats";
 import { type Measurement, printGoals, printTable } from "./report";
@@ -28,6 +30,8 @@ const START_TOGETHER = Math.max(1, Number(process.env.BENCH_START_TOGETHER ?? av
 interface Variant {
   /** Another Node binary for the Gatehouse target, and the suffix its rows get. */
   execPath?: string;
+  /** The bundle that Node runs, when it needs a tree of its own (./node-tree.ts). */
+  script?: string;
   suffix?: string;
 }
 
@@ -265,7 +269,8 @@ async function runLine(launched: Launched, earlier: Measurement[]): Promise<Meas
       if (measured)
         rows.push({ ...measured, key: undefined, name: "  → vs koa hello loaded right after", reference: row });
     }
-    for (const row of [...rows]) {
+    // The line's own rows only (not the Koa load after it, nor the ratios to that load).
+    for (const row of rows.filter((r) => r.name === name && !r.reference)) {
       // On another Node major: the ratio to the same line on this one.
       const against = variant.suffix ? line.name : line.compareTo;
       const compared = earlier.find((r) => r.name === against && r.tool === row.tool && !r.reference);
@@ -415,7 +420,8 @@ async function main(): Promise<void> {
     const lines = selectedLines();
     await runLines(lines, rows);
     for (const other of otherNodes().filter((o) => o.path)) {
-      const variant = { execPath: other.path!, suffix: ` [node ${other.major}]` };
+      const script = other.tree ? bundleInTree(other.tree, await bundleTargets()) : undefined;
+      const variant = { execPath: other.path!, suffix: ` [node ${other.major}]`, ...(script ? { script } : {}) };
       await runLines(
         lines.filter((l) => l.wrk),
         rows,

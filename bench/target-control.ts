@@ -30,6 +30,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Another Node binary for the target (a line per Node major). */
   execPath?: string;
+  /** The targets' bundle to run instead of this checkout's (the copy in another major's tree: ./node-tree.ts). */
+  script?: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -50,7 +52,7 @@ export function targetEnv(extra: Record<string, string | undefined> = {}): NodeJ
 
 /** Starts a target on a port the system picks (concurrent bench runs on one machine never collide). */
 export async function startTarget(kind: string, options: StartOptions = {}): Promise<Target> {
-  const child = fork(await bundleTargets(), [kind, "0"], {
+  const child = fork(options.script ?? (await bundleTargets()), [kind, "0"], {
     execArgv: [],
     ...(options.execPath ? { execPath: options.execPath } : {}),
     env: targetEnv(options.env),
