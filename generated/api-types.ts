@@ -2162,7 +2162,9 @@ export interface components {
             recipient_params?: components["schemas"]["ParamsPath"][];
             /**
              * @description Paths replaced by `[redacted]` in the audit log before hashing and storing, e.g. `params.body`,
-             *     `result.data.body` (the tool still receives and returns the real values).
+             *     `result.data.body` (the tool still receives and returns the real values). A segment names a key in any
+             *     spelling: letter case, Unicode compatibility forms and separators are ignored (`params.body` also redacts
+             *     `Body` and `BODY`, `params.api_key` also `apiKey`); `*` names every key or item.
              */
             redact?: components["schemas"]["ParamsPath"][];
         };

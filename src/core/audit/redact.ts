@@ -4,6 +4,11 @@
 // connector's answer), e.g. `redact: ["params.body", "params.attachments.*.content", "result.data.body"]`.
 // `*` matches every key of an object or every item of an array. A path that is absent is ignored: the
 // configuration describes what *may* be sensitive, not what every call carries.
+// A segment names a key in any spelling the policy would read it in (foldKey: NFKC, any letter case, separators
+// ignored): `params.body` also redacts `Body`, `BODY` and `ｂｏｄｙ`, `params.api_key` also `apiKey`. An agent
+// choosing a spelling must not get a secret into the signed audit log, which can never drop it again.
+import { foldKey } from "../policy/extract";
+
 export const REDACTED = "[redacted]";
 
 export type RedactRoot = "params" | "result";
@@ -26,9 +31,16 @@ function redactInPlace(node: unknown, segments: string[]): void {
   const [head, ...tail] = segments;
   if (head === undefined) return; // an empty path names nothing to redact
   const container = node as Record<string, unknown>;
-  const keys = head === "*" ? Object.keys(container) : Object.hasOwn(container, head) ? [head] : [];
-  for (const key of keys) {
+  for (const key of matchingKeys(container, head)) {
     if (tail.length === 0) container[key] = REDACTED;
     else redactInPlace(container[key], tail);
   }
+}
+
+/** The keys of `container` that `segment` names: all for `*`, else those that fold to the segment's folded form. */
+function matchingKeys(container: Record<string, unknown>, segment: string): string[] {
+  const keys = Object.keys(container);
+  if (segment === "*") return keys;
+  const folded = foldKey(segment);
+  return keys.filter((key) => key === segment || foldKey(key) === folded);
 }
