@@ -53,8 +53,20 @@ export async function serve(): Promise<void> {
     await tracing.shutdown();
     process.exit(0);
   };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  // A second signal while draining (Ctrl-C twice, or `make` passing its own SIGTERM on) stops at once, through
+  // process.exit: its 'exit' hooks kill every running command and the runtime. Left to Node's default action, the
+  // second signal ended the process without them, and a running command outlived the gateway.
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal while shutting down: stopping now, running commands are killed");
+      process.exit(1);
+    }
+    stopping = true;
+    void stop(signal);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   const key = config.apiKeys.find((k) => k !== "changeme");
   const mint = (sub: string, role: string) =>
     gatehouse.devIssuer?.mint({ sub, org: config.defaultOrg, roles: [role], ttlSeconds: 12 * 3600 });

@@ -10,6 +10,9 @@
 //   kernel kills every process left in it — whatever session or group they moved to. Without it (not Linux,
 //   no unshare, no permission) the process group is the fallback, and one log line says so. Where it can, the
 //   namespace gets its own /proc too, so the command cannot read other processes' environments.
+// - The spawned process gets a parent-death signal (`setpriv --pdeathsig KILL`, where util-linux has it): a
+//   gateway killed without running its exit hooks (SIGKILL, the OOM killer) takes `unshare`, and with it the
+//   command's namespace, along. Without a namespace it reaches the command's first process only.
 // - In that mount namespace the gateway's own files are hidden before the command starts (HIDE_SCRIPT): an empty
 //   tmpfs over the data directory (its HMAC secret, the dev issuer's private key, the SQLite database with the audit
 //   signing keys), /dev/null over a database file kept elsewhere. A run whose files could not be hidden never
@@ -23,6 +26,23 @@ import { logger } from "../../core/log/logger";
 import { isInside } from "./containment";
 
 const log = logger.child({ module: "purutos" });
+
+/** `setpriv --pdeathsig KILL --` when it works here (probed once), else nothing. */
+let parentDeathPrefix: string[] | undefined;
+
+/** The prefix that makes a spawned process die with the gateway (see the header), or [] where there is none. */
+export function parentDeathSignalPrefix(): string[] {
+  if (parentDeathPrefix !== undefined) return parentDeathPrefix;
+  const prefix = ["setpriv", "--pdeathsig", "KILL", "--"];
+  const probe =
+    process.platform === "linux"
+      ? spawnSync(prefix[0]!, [...prefix.slice(1), "true"], { stdio: "ignore", timeout: 5_000 })
+      : undefined;
+  parentDeathPrefix = probe?.status === 0 ? prefix : [];
+  if (!parentDeathPrefix.length)
+    log.warn("setpriv --pdeathsig is not available: a command may outlive a gateway killed with SIGKILL");
+  return parentDeathPrefix;
+}
 
 /** The namespace form that works here (probed once), or null when only the process group is available. */
 let namespaceForm: NamespaceForm | null | undefined;
@@ -265,9 +285,10 @@ function probeHiding(hiding: NonNullable<NamespaceForm["hiding"]>): DataDirHidin
 function wrapped(spec: RunSpec): { argv: string[]; hiding: boolean } {
   const { argv, hidden } = spec;
   const form = pidNamespaceForm();
-  if (form === null) return { argv, hiding: false };
   const program = argv[0]!;
+  // Checked here for every run: a prefix (unshare, setpriv) would otherwise report a missing program as its own exit.
   if (program.includes("/")) accessSync(program, constants.X_OK);
+  if (form === null) return { argv, hiding: false };
   if (hidden !== undefined && form.hiding !== undefined && dataDirHiding().hidden) {
     for (const p of [hidden.dataDir, ...hidden.files]) {
       // Never taken for an option of mount, nor for the script's `--`.
@@ -353,8 +374,10 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       const run = wrapped(spec);
       wrappedRun = run.argv.length > spec.argv.length;
       hiding = run.hiding;
+      // setpriv execs what follows: the spawned process stays the one whose group, exit and stderr are read below.
+      const argv = [...parentDeathSignalPrefix(), ...run.argv];
       // fds 0-2 are always pipes; fd 3 is one only while hiding (the script's proof), else it stays closed.
-      child = spawn(run.argv[0]!, run.argv.slice(1), {
+      child = spawn(argv[0]!, argv.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
         shell: false,
