@@ -116,7 +116,8 @@ function slackMessage(event: EventContext) {
       : `Expires ${approval.expires_at}`;
   return {
     // The notification text (and what clients without blocks show).
-    text: `${title}: ${capability} by ${approval.agent_id}${amount ? ` (${amount})` : ""}`,
+    // Slack reads mrkdwn here too (it is also the push notification): escaped like the blocks.
+    text: `${title}: ${escapeMrkdwn(capability)} by ${escapeMrkdwn(approval.agent_id)}${amount ? ` (${escapeMrkdwn(amount)})` : ""}`,
     blocks: [
       { type: "header", text: { type: "plain_text", text: title } },
       { type: "section", fields: fields.map((text) => ({ type: "mrkdwn", text })) },
