@@ -1777,7 +1777,10 @@ export interface components {
             amount_threshold?: components["schemas"]["AmountThreshold"];
             /** @description Patterns (grammar above): every recipient of the action must match one (else DENY `COUNTERPARTY_BLOCKED`). */
             counterparty_allowlist?: components["schemas"]["RecipientPattern"][];
-            /** @description Patterns (grammar above): an action with any recipient matching one is denied (`COUNTERPARTY_BLOCKED`). */
+            /**
+             * @description Patterns (grammar above): an action with any recipient matching one is denied (`COUNTERPARTY_BLOCKED`). An
+             *     address with a subaddress tag is also checked as the mailbox it reaches: `ceo@acme.com` blocks `ceo+x@acme.com`.
+             */
             counterparty_blocklist?: components["schemas"]["RecipientPattern"][];
             /** @description ESCALATE `NEW_COUNTERPARTY` the first time a recipient (normalised) is seen for this manifest. */
             escalate_new_counterparties?: boolean;

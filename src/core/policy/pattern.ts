@@ -143,11 +143,32 @@ function matchesAny(value: string, list: PatternList): boolean {
   return false;
 }
 
-/** True when the value, or one of the recipients it hides, matches one of the patterns (a blocklist hit). */
+/**
+ * True when the value, or one of the recipients it hides, matches one of the patterns (a blocklist hit). An address
+ * with a subaddress tag is also checked as the mailbox it reaches, so blocking `ceo@acme.com` blocks
+ * `ceo+x@acme.com` too. Only here: an allowlist (allPartsMatch) still takes the address as written.
+ */
 export function anyPartMatches(value: NormalizedValue, patterns: readonly string[] | PatternList): boolean {
   const list = listOf(patterns);
-  const candidates = [value.whole, ...value.parts.filter(isOk).map((p) => p.value)];
-  return candidates.some((c) => matchesAny(c, list));
+  if (matchesAny(value.whole, list)) return true;
+  for (const part of value.parts) {
+    if (!part.ok) continue;
+    if (matchesAny(part.value, list)) return true;
+    const mailbox = withoutSubaddress(part.value);
+    if (mailbox !== undefined && matchesAny(mailbox, list)) return true;
+  }
+  return false;
+}
+
+/**
+ * The mailbox an address with a subaddress tag is delivered to (RFC 5233 `local+tag@domain` → `local@domain`, as
+ * Gmail, Outlook, Fastmail and Postfix's default delimiter do), or undefined when it has no tag.
+ */
+export function withoutSubaddress(address: string): string | undefined {
+  const at = address.lastIndexOf("@");
+  const plus = address.indexOf("+");
+  if (plus <= 0 || plus > at) return undefined;
+  return address.slice(0, plus) + address.slice(at);
 }
 
 /**

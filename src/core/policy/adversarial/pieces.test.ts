@@ -117,6 +117,17 @@ describe("the pattern grammar", () => {
     expect(allPartsMatch(normalizeValue("ACME  Corp"), ["acme corp"])).toBe(true);
     expect(anyPartMatches(normalizeValue("acme\ncorp"), ["Acme Corp"])).toBe(true);
   });
+
+  it("a blocklist entry also blocks the address with a subaddress tag, which reaches the same mailbox", () => {
+    for (const raw of ["ceo+x@acme.com", "CEO+Invoices@ACME.com", "ok@acme.com; ceo+@acme.com"])
+      expect(anyPartMatches(normalizeValue(raw), ["ceo@acme.com"]), raw).toBe(true);
+    // A tagged entry blocks that tag only; another mailbox, a `+` in the domain or a leading `+` is not that mailbox.
+    expect(anyPartMatches(normalizeValue("ceo+y@acme.com"), ["ceo+x@acme.com"])).toBe(false);
+    for (const raw of ["ceox@acme.com", "+ceo@acme.com", "ceo@acme+x.com"])
+      expect(anyPartMatches(normalizeValue(raw), ["ceo@acme.com"]), raw).toBe(false);
+    // An allowlist takes the address as written: the tag is not silently allowed.
+    expect(allPartsMatch(normalizeValue("ceo+x@acme.com"), ["ceo@acme.com"])).toBe(false);
+  });
 });
 
 describe("jurisdictions", () => {
