@@ -82,10 +82,16 @@ function orgOf(principal: Principal): string {
   throw new HttpProblem(403, "The token names no organisation", { code: "FORBIDDEN" });
 }
 
-const INSTRUCTIONS =
+/** What each endpoint tells the agent at initialize: its own tools' rules, nothing the other endpoint does. */
+const AGENT_INSTRUCTIONS =
   "Tools of this server are governed by Gatehouse: each call is decided by policy (ALLOW, DENY, ESCALATE) and audited. " +
   "A call that needs a human approval waits for it, then answers with status 'pending' and an approval_id: call " +
   "the same tool again with the same arguments and _meta.approval_id once gatehouse.approval_status says 'approved'.";
+const PURUTO_INSTRUCTIONS =
+  "Tools of this server are the allow-listed commands of the local purutos (agent repositories) Gatehouse found, " +
+  "named <puruto>.<command>: a call runs that command in its puruto's folder with the arguments as its JSON payload, " +
+  "under a timeout and an output limit, and answers with its result. When too many commands run at once, a call is " +
+  "refused with COMMANDS_BUSY: try it again a little later.";
 
 /**
  * The SDK's isInitializeRequest, asked only of a message whose method is `initialize`: on every other message
@@ -117,15 +123,12 @@ export function createMcpFace(deps: McpFaceDeps) {
     ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
     : undefined;
 
-  function newServer(): Server {
-    return new Server(
-      { name: "gatehouse", version: deps.version },
-      { capabilities: { tools: {} }, instructions: INSTRUCTIONS },
-    );
+  function newServer(instructions: string): Server {
+    return new Server({ name: "gatehouse", version: deps.version }, { capabilities: { tools: {} }, instructions });
   }
 
   function agentServer(base: Omit<AgentSession, "sessionId">, sessionId: () => string): Server {
-    const server = newServer();
+    const server = newServer(AGENT_INSTRUCTIONS);
     const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await agentTools.listTools(session()) }));
     server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
@@ -135,7 +138,7 @@ export function createMcpFace(deps: McpFaceDeps) {
   }
 
   function purutosServer(): Server {
-    const server = newServer();
+    const server = newServer(PURUTO_INSTRUCTIONS);
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await purutoTools!.listTools() }));
     server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
       purutoTools!.callTool(paramsOf(request), extra),

@@ -99,6 +99,10 @@ describe("MCP purutos endpoint", () => {
   it("lists each allowed puruto command as puruto.command and runs it through the invoker", async () => {
     const client = await mcpClient(`${g.url}/mcp/purutos`, { "X-API-Key": g.apiKey });
     try {
+      // It describes these tools, not the governed ones of /mcp/agents (no policy, audit or approval_status here).
+      const instructions = client.getInstructions() ?? "";
+      expect(instructions).toContain("<puruto>.<command>");
+      expect(instructions).not.toMatch(/approval_status|ESCALATE|audited/);
       const { tools } = await client.listTools();
       const names = tools.map((t) => t.name);
       expect(names).toContain("puruto-financial.balance");
