@@ -4,6 +4,7 @@
 //   PROFILE_TARGET=koa npx tsx bench/profile.ts health 5  (the same load on the Koa hello baseline)
 //   PROFILE_LOAD=wrk npx tsx bench/profile.ts purutos 5   (loaded by wrk instead of autocannon)
 //   PROFILE_BUNDLE=1 npx tsx bench/profile.ts execute 5   (the production bundle `make bench` loads, see below)
+//   PROFILE_NODE=22 npx tsx bench/profile.ts evaluate 5   (the bundle on Node 22, as `make bench`'s [node 22] lines)
 // The target runs under tsx, not from the bundle `make bench` loads (./bundle.ts): each function then names its
 // source file and line; tsx adds a `__name` call per named function, a few % more time than production.
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
@@ -17,6 +18,17 @@ import { bundleTargets } from "./bundle";
 import { benchLines } from "./lines";
 import { API_KEY, targetEnv } from "./target-control";
 import { wrkLoad } from "./load";
+import { bundleInTree } from "./node-tree";
+import { otherNodes } from "./node-versions";
+
+/** The Node of `major` the bench would use for its lines on that major; exits when there is none. */
+function nodeOfMajor(major: number): { path: string; tree?: string | undefined } {
+  process.env.BENCH_NODE_MAJORS = String(major);
+  const found = otherNodes()[0];
+  if (found?.path) return { path: found.path, tree: found.tree };
+  console.error(`no Node ${major} to profile on: ${found?.why ?? "it is the Node running this script"}`);
+  process.exit(2);
+}
 
 const PORT = 18190;
 const [filter = "health", secondsArg = "5"] = process.argv.slice(2);
@@ -62,10 +74,18 @@ const file = join(dir, `${filter.replace(/\W+/g, "-")}-${Date.now()}.cpuprofile`
 const env = line.prepare ? await line.prepare() : {};
 // PROFILE_TARGET=koa|node profiles the same load on a baseline target, to compare where its time goes.
 const target = process.env.PROFILE_TARGET ?? "gatehouse";
-const bundled = process.env.PROFILE_BUNDLE === "1";
-const script = bundled ? await bundleTargets() : resolve(import.meta.dirname, "targets.ts");
+// PROFILE_NODE=22: the target runs on that Node major (bench/node-versions.ts finds or installs it), from the bundle.
+const otherNode = process.env.PROFILE_NODE ? nodeOfMajor(Number(process.env.PROFILE_NODE)) : undefined;
+const bundled = process.env.PROFILE_BUNDLE === "1" || otherNode !== undefined;
+const bundle = bundled ? await bundleTargets() : undefined;
+const script = bundle
+  ? otherNode?.tree
+    ? bundleInTree(otherNode.tree, bundle)
+    : bundle
+  : resolve(import.meta.dirname, "targets.ts");
 const child = fork(script, [target, String(PORT)], {
   execArgv: bundled ? [] : ["--import", "tsx"],
+  ...(otherNode ? { execPath: otherNode.path } : {}),
   // The same quotas as `make bench` (rate limits on, never reached), so the profile shows the decision path.
   env: targetEnv(env),
   stdio: ["ignore", "inherit", "inherit", "ipc"],
