@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { checkUrl, hostAllowed, isPrivateAddress } from "./network-guard";
 import { createConnectors } from "./registry";
-import type { ConnectorResult } from "./types";
+import { type ConnectorResult, NOT_SENT_FAILURES } from "./types";
 
 interface Received {
   method: string;
@@ -35,6 +35,8 @@ beforeAll(async () => {
         res.end("x".repeat(2 * 1024 * 1024));
       } else if (path === "/slow") {
         setTimeout(() => res.writeHead(200).end("late"), 3_000).unref();
+      } else if (path === "/drop") {
+        req.socket.destroy(); // read the whole request, then hang up without an answer
       } else if (path === "/fail") {
         res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
       } else {
@@ -271,6 +273,24 @@ describe("http / webhook connectors", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
     expect(errorCode(await call("http", { ...local, url: `${base}/slow` }, {}, controller.signal))).toBe("CANCELLED");
+  });
+
+  it("tells a connection refused (nothing sent) from one lost after the request went out", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const refused = await call("http", { ...local, url: `http://127.0.0.1:${port}/x` });
+    expect(refused.error).toMatchObject({
+      code: "UPSTREAM_UNREACHABLE",
+      message: expect.stringContaining("ECONNREFUSED"),
+    });
+    expect(NOT_SENT_FAILURES.has(errorCode(refused)!)).toBe(true);
+
+    const lost = await call("webhook", { ...local, url: `${base}/drop` }, { amount: 5 });
+    expect(received.map((r) => r.url)).toEqual(["/drop"]); // it did arrive
+    expect(errorCode(lost)).toBe("UPSTREAM_CONNECTION_LOST");
+    expect(NOT_SENT_FAILURES.has(errorCode(lost)!)).toBe(false);
   });
 
   it("reports upstream errors with their status", async () => {

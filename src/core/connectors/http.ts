@@ -167,12 +167,23 @@ async function callHttp(
     if (call.signal.aborted) return failure("CANCELLED", "The call was cancelled");
     if (err instanceof DestinationRefused) return failure(err.code, err.message);
     const code = (err as NodeJS.ErrnoException).code;
-    return failure(
-      "UPSTREAM_UNREACHABLE",
-      scrub(`Cannot reach ${url.host}: ${code ?? (err as Error).message}`) as string,
-    );
+    const why = scrub(`${url.host}: ${code ?? (err as Error).message}`) as string;
+    // Only an error that came before any connection proves the request never left (see NOT_SENT_FAILURES).
+    if (code !== undefined && BEFORE_CONNECTION.has(code))
+      return failure("UPSTREAM_UNREACHABLE", `Cannot reach ${why}`);
+    return failure("UPSTREAM_CONNECTION_LOST", `The connection to ${why} failed; the request may have reached it`);
   }
 }
+
+/** Socket errors raised while connecting, before a byte of the request was written. */
+const BEFORE_CONNECTION = new Set([
+  "ECONNREFUSED",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EADDRNOTAVAIL",
+]);
 
 export interface SendOptions {
   method: string;

@@ -53,6 +53,28 @@ export function secretsFromEnvironment(env: Readonly<Record<string, string | und
   return (name) => (isAllowedSecretRef(name) ? env[name] : undefined);
 }
 
+/**
+ * The failure codes a connector reports only when nothing reached the tool: refused by the tool's configuration or
+ * its payload, by the network guard, before a connection existed, or never started (no command slot). A call that
+ * failed so took no effect, and its budget unit is given back (governance/outcome.ts). Any other failure — a
+ * timeout, a lost connection, an upstream's error answer, a command that failed — may have acted, so it stays spent:
+ * budgets must not let a slow or flaky upstream carry more actions than they allow.
+ */
+export const NOT_SENT_FAILURES: ReadonlySet<string> = new Set([
+  "CONNECTOR_MISCONFIGURED",
+  "CONNECTOR_UNAVAILABLE",
+  "INVALID_PARAMS",
+  "SECRET_MISSING",
+  "URL_NOT_ALLOWED",
+  "HOST_NOT_ALLOWED",
+  "ADDRESS_BLOCKED",
+  "DNS_FAILED",
+  "UPSTREAM_UNREACHABLE",
+  "PURUTO_NOT_FOUND",
+  "COMMAND_NOT_ALLOWED",
+  "COMMANDS_BUSY",
+]);
+
 export function failure(code: string, message: string, data?: unknown): ConnectorResult {
   return data === undefined
     ? { success: false, error: { code, message } }

@@ -84,7 +84,7 @@ describe("execute", () => {
     expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
   });
 
-  it("a failing connector is not 'executed' and gives its budget back", async () => {
+  it("a call that may have reached the tool (a timeout) is not 'executed' and keeps its budget unit spent", async () => {
     const { service } = await wired({
       connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }),
     });
@@ -105,6 +105,30 @@ describe("execute", () => {
       executed: false,
       result: { success: false, error: "upstream timed out", error_code: "TIMEOUT" },
     });
+    // An upstream that acts and answers late must not carry more actions than the budget allows.
+    expect(r.risk_snapshot?.budget_current).toBe(1);
+  });
+
+  it("a call refused before anything reached the tool gives its budget unit back", async () => {
+    const { service } = await wired({
+      connectors: () => async () => ({
+        success: false,
+        error: { code: "HOST_NOT_ALLOWED", message: "Host hooks.example is not in this tool's allowed_hosts" },
+      }),
+    });
+    service.manifests.upsert(
+      ORG,
+      supportBot({
+        tools: {
+          ...supportBot().tools,
+          "email:send": {
+            connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] },
+          },
+        },
+      }),
+    );
+    const r = await service.execute(ORG, emailRequest());
+    expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { error_code: "HOST_NOT_ALLOWED" } });
     expect(r.risk_snapshot?.budget_current).toBe(0);
   });
 

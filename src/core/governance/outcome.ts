@@ -1,8 +1,11 @@
 // recordOutcome: how an authorized call ended, whoever ran it (a connector, or the IDE for a session's tool
 // call). `executed` is true only when the call ran AND reported success. A failed call keeps its intent and
-// gets its outcome (`executed: false`, the error in `result`), and its budget unit is REFUNDED: budgets count
-// actions that took effect, so an agent retrying a flaky upstream is not starved. An approval consumed by a
-// failed call stays consumed (the operator approved one attempt), because a partial side effect cannot be ruled out.
+// gets its outcome (`executed: false`, the error in `result`). Its budget unit is REFUNDED only when the
+// connector reports that nothing reached the tool (NOT_SENT_FAILURES: refused by configuration or the network
+// guard, no connection): budgets count actions that may have taken effect, so a timeout or a lost connection stays
+// spent — else an upstream that acts and answers late would carry any number of actions past the budget. An
+// approval consumed by a failed call stays consumed (the operator approved one attempt), for the same reason.
+import { NOT_SENT_FAILURES } from "../connectors/types";
 import { logger } from "../log/logger";
 import type { KnownCounterparties } from "../policy/known-counterparties";
 import type { GovernanceAudit, ReservationStore } from "./ports";
@@ -28,8 +31,9 @@ export function createRecordOutcome(deps: {
    */
   async function bookkeeping(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
-      if (!result.success) await deps.reservations.refund(call.org_id, call.slots);
-      else if (deps.counterparties.rememberAll && call.counterparties?.length)
+      if (!result.success) {
+        if (NOT_SENT_FAILURES.has(result.error_code ?? "")) await deps.reservations.refund(call.org_id, call.slots);
+      } else if (deps.counterparties.rememberAll && call.counterparties?.length)
         await deps.counterparties.rememberAll(call.org_id, call.uapk_id, call.counterparties, call.at);
       else
         for (const counterparty of call.counterparties ?? [])

@@ -81,7 +81,8 @@ describe("connectors through the one registry", () => {
     expect(ok.body).toMatchObject({ decision: "ALLOW", executed: true, result: { success: true } });
     expect(ok.body.result.data).toMatchObject({ accounts: { main: expect.any(Number) }, currency: expect.any(String) });
 
-    // The command itself fails (unknown account → exit 2): recorded, not executed, budget refunded.
+    // The command itself fails (unknown account → exit 2): recorded, not executed. It ran, so its budget unit
+    // stays spent (only a call that never reached the tool is refunded).
     const failed = await agent(g).post(
       "/api/v1/gateway/execute",
       executeBody(UAPK, { type: "finance", tool: "balance", params: { account: "nope" } }),
@@ -91,7 +92,7 @@ describe("connectors through the one registry", () => {
       executed: false,
       result: { success: false, error_code: "COMMAND_FAILED" },
     });
-    expect(failed.body.risk_snapshot.budget_current).toBe(ok.body.risk_snapshot.budget_current);
+    expect(failed.body.risk_snapshot.budget_current).toBe(ok.body.risk_snapshot.budget_current + 1);
   });
 
   it("an http tool gets its URL-encoded param and its secret header; the secret is in no record", async () => {
