@@ -3,17 +3,14 @@
 // the runtime running as an orphan, holding AGENT_RUNTIME_PORT, so the next `make run` failed with "port in use".
 // The gateway here is started as `make run` starts it (src/main.ts with GATEHOUSE_EMBEDDED_RUNTIME=1), in its own
 // process, and killed with SIGKILL.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startMainProcess } from "../test-support/main-process";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
-const MAIN = join(ROOT, "src/main.ts");
 const work = mkdtempSync(join(tmpdir(), "gatehouse-runtime-orphan-"));
 const started: ChildProcess[] = [];
 /** Runtime pids seen, killed at the end should the test fail (an orphan must not outlive the test run either). */
@@ -27,30 +24,17 @@ afterAll(() => {
 
 /** src/main.ts as `make run` starts it; resolves with the runtime URL its banner prints once it listens. */
 async function startGateway(): Promise<{ gateway: ChildProcess; runtimeUrl: string }> {
-  const gateway = spawn(process.execPath, ["--import", TSX, MAIN], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOST: "127.0.0.1",
-      PORT: "0",
+  const { gateway, banner } = startMainProcess(
+    {
       GATEHOUSE_DATA_DIR: join(work, "data"),
       PURUTO_GATEWAY_API_KEY: "orphan-test-key",
       GATEHOUSE_EMBEDDED_RUNTIME: "1",
       AGENT_RUNTIME_PORT: "0",
-      LOG_LEVEL: "warn",
     },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+    /agent runtime: (http:\/\/127\.0\.0\.1:\d+) \(reference runtime, own process\)/,
+  );
   started.push(gateway);
-  let stderr = "";
-  return new Promise((ok, fail) => {
-    gateway.stderr!.on("data", (d) => {
-      stderr += d;
-      const url = /agent runtime: (http:\/\/127\.0\.0\.1:\d+) \(reference runtime, own process\)/.exec(stderr);
-      if (url) ok({ gateway, runtimeUrl: url[1]! });
-    });
-    gateway.once("exit", (code) => fail(new Error(`the gateway exited (${code}) before listening: ${stderr}`)));
-  });
+  return { gateway, runtimeUrl: (await banner)[1]! };
 }
 
 /** Linux: the pids whose parent is `parent` (from /proc/<pid>/stat; comm may hold spaces, so read after ")"). */

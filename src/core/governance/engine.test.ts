@@ -84,21 +84,22 @@ describe("execute", () => {
     expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
   });
 
+  /** The support bot whose email:send is a webhook (its connector is the test's stand-in). */
+  const webhookBot = () =>
+    supportBot({
+      tools: {
+        ...supportBot().tools,
+        "email:send": {
+          connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] },
+        },
+      },
+    });
+
   it("a call that may have reached the tool (a timeout) is not 'executed' and keeps its budget unit spent", async () => {
     const { service } = await wired({
       connectors: () => async () => ({ success: false, error: { code: "TIMEOUT", message: "upstream timed out" } }),
     });
-    service.manifests.upsert(
-      ORG,
-      supportBot({
-        tools: {
-          ...supportBot().tools,
-          "email:send": {
-            connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] },
-          },
-        },
-      }),
-    );
+    service.manifests.upsert(ORG, webhookBot());
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({
       decision: "ALLOW",
@@ -116,17 +117,7 @@ describe("execute", () => {
         error: { code: "HOST_NOT_ALLOWED", message: "Host hooks.example is not in this tool's allowed_hosts" },
       }),
     });
-    service.manifests.upsert(
-      ORG,
-      supportBot({
-        tools: {
-          ...supportBot().tools,
-          "email:send": {
-            connector: { type: "webhook", url: "https://hooks.example/x", allowed_hosts: ["hooks.example"] },
-          },
-        },
-      }),
-    );
+    service.manifests.upsert(ORG, webhookBot());
     const r = await service.execute(ORG, emailRequest());
     expect(r).toMatchObject({ decision: "ALLOW", executed: false, result: { error_code: "HOST_NOT_ALLOWED" } });
     expect(r.risk_snapshot?.budget_current).toBe(0);

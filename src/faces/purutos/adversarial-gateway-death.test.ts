@@ -3,18 +3,15 @@
 // command's process group (setsid), then the gateway is stopped the two ways that skip a graceful drain: a second
 // SIGTERM while it drains (Ctrl-C twice; `make` passing its own SIGTERM on), and SIGKILL (the OOM killer). Both
 // used to leave the command running, re-parented to PID 1, with no timeout left to stop it.
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { startMainProcess } from "../../test-support/main-process";
 import { parentDeathSignalPrefix, pidNamespacePrefix } from "./runner";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
-const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
-const MAIN = join(ROOT, "src/main.ts");
 const API_KEY = "gateway-death-test-key";
 const work = mkdtempSync(join(tmpdir(), "gatehouse-gateway-death-"));
 const started: ChildProcess[] = [];
@@ -57,32 +54,19 @@ function ecosystem(marker: string): string {
 
 /** src/main.ts as `make run` starts it; resolves with its URL once the banner says it listens. */
 async function startGateway(marker: string): Promise<{ gateway: ChildProcess; url: string }> {
-  const gateway = spawn(process.execPath, ["--import", TSX, MAIN], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOST: "127.0.0.1",
-      PORT: "0",
+  const { gateway, banner } = startMainProcess(
+    {
       GATEHOUSE_DATA_DIR: join(work, `data-${marker}`),
       PURUTO_GATEWAY_API_KEY: API_KEY,
       GATEHOUSE_ECOSYSTEM_ROOT: ecosystem(marker),
       PURUTO_DATA_PATH: "",
       GATEHOUSE_EXTRA_COMMANDS: "hang",
       GATEHOUSE_COMMAND_TIMEOUT_MS: "120000",
-      LOG_LEVEL: "warn",
     },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+    /Gatehouse (http:\/\/127\.0\.0\.1:\d+) /,
+  );
   started.push(gateway);
-  let stderr = "";
-  return new Promise((ok, fail) => {
-    gateway.stderr!.on("data", (d) => {
-      stderr += d;
-      const url = /Gatehouse (http:\/\/127\.0\.0\.1:\d+) /.exec(stderr);
-      if (url) ok({ gateway, url: url[1]! });
-    });
-    gateway.once("exit", (code) => fail(new Error(`the gateway exited (${code}) before listening: ${stderr}`)));
-  });
+  return { gateway, url: (await banner)[1]! };
 }
 
 /** Starts the hanging command and waits until its escaped grandchild runs. */
