@@ -7,11 +7,11 @@
 // ends with the org's chain head signed by the audit key (`{"chain_head": …}`, the same as GET …/interactions/head):
 // the records must reach exactly its seq and hash, and nothing may follow it.
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { canonicalJson } from "../core/audit/canonical";
 import { type ChainHead, chainHeadProblem } from "../core/audit/chain-head";
 import { printable } from "../core/audit/printable";
 import { verifyRecords } from "../core/audit/verify";
+import { LARGE_INPUT_BYTES, readInputFile, SMALL_INPUT_BYTES } from "./input-file";
 
 export interface CliIo {
   stdout: (line: string) => void;
@@ -43,7 +43,7 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
 
   let text: string;
   try {
-    text = await readFile(parsed.file, "utf8");
+    text = await readInputFile(parsed.file, LARGE_INPUT_BYTES);
   } catch (err) {
     io.stderr(`cannot read ${printable(parsed.file)}: ${printable((err as Error).message)}`);
     return 2;
@@ -234,7 +234,7 @@ export async function loadJwks(source: string): Promise<unknown> {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     return response.json();
   }
-  return JSON.parse(await readFile(source, "utf8"));
+  return JSON.parse(await readInputFile(source, SMALL_INPUT_BYTES));
 }
 
 export function jwksToKeys(jwks: unknown): Map<string, KeyObject> {

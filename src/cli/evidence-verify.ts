@@ -2,11 +2,11 @@
 // public keys, and says what it proves. Exit 0 when it verifies, 1 when it does not (what broke is named: "decision:
 // …", "approval: decided_by …", "manifest: content …", "outcome: …", "proof: …"), 2 on a usage error or an
 // unreadable input.
-import { readFile } from "node:fs/promises";
 import type { KeyObject } from "node:crypto";
 import { verifyEvidence } from "../core/audit/evidence-verify";
 import { printable } from "../core/audit/printable";
 import { type CliIo, jwksToKeys, loadJwks } from "./audit-verify";
+import { LARGE_INPUT_BYTES, readInputFile } from "./input-file";
 import { CliError } from "./local";
 
 export async function runEvidenceVerify(file: string, jwksSource: string, io: CliIo): Promise<void> {
@@ -18,7 +18,7 @@ export async function runEvidenceVerify(file: string, jwksSource: string, io: Cl
   }
   let bundle: unknown;
   try {
-    bundle = JSON.parse(await readFile(file, "utf8"));
+    bundle = JSON.parse(await readInputFile(file, LARGE_INPUT_BYTES));
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${printable((err as Error).message)}`, 2);
   }

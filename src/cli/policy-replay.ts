@@ -4,6 +4,7 @@
 // `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests.
 import { printable } from "../core/audit/printable";
 import { readFileSync } from "node:fs";
+import { checkInputFile, SMALL_INPUT_BYTES } from "./input-file";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { components } from "../../generated/api-types";
@@ -23,6 +24,7 @@ export interface ReplayOptions {
 
 function readCandidate(file: string): Record<string, unknown> {
   try {
+    checkInputFile(file, SMALL_INPUT_BYTES);
     const text = readFileSync(file, "utf8");
     return (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
   } catch (err) {

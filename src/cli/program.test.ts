@@ -1,5 +1,6 @@
 // The command line as a user meets it: help everywhere, clear refusals, exit codes scripts can rely on.
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
@@ -114,6 +115,47 @@ describe("manifests validate", () => {
     expect(code).toBe(1);
     expect(stdout).toContain("broken.yaml: invalid");
     expect(stderr).toContain("1 of 1 manifest file(s) invalid");
+  });
+});
+
+describe("files the CLI is pointed at", () => {
+  /** A `.yaml` that is a symlink to /dev/zero: reading it would never end. */
+  function endless(dir: string, name = "zero.yaml"): string {
+    const path = join(dir, name);
+    symlinkSync("/dev/zero", path);
+    return path;
+  }
+  function jwksFile(dir: string): string {
+    const { publicKey } = generateKeyPairSync("ed25519");
+    const path = join(dir, "jwks.json");
+    writeFileSync(path, JSON.stringify({ keys: [{ ...publicKey.export({ format: "jwk" }), kid: "k1" }] }));
+    return path;
+  }
+
+  it("refuses what is not a regular file at once, in every command that reads one", async () => {
+    const dir = tempDir();
+    const zero = endless(dir);
+    const replay = await run("policy", "replay", zero, "--url", "http://127.0.0.1:9", "--token", "t");
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain("not a regular file");
+    for (const args of [
+      ["audit", "verify", zero, "--jwks", jwksFile(dir)],
+      ["evidence", "verify", zero, "--jwks", jwksFile(dir)],
+      ["audit", "verify", join(dir, "none.jsonl"), "--jwks", zero],
+    ]) {
+      const { code, stderr } = await run(...args);
+      expect(code, args.join(" ")).toBe(2);
+      expect(stderr, args.join(" ")).toMatch(/not a regular file|ENOENT/);
+    }
+    const validate = await run("manifests", "validate", dir);
+    expect(validate.code).toBe(1);
+    expect(validate.stdout).toContain("zero.yaml: invalid\n  not a regular file");
+  });
+
+  it("manifests validate fails on a folder holding no manifest: a CI step on the wrong folder checks nothing", async () => {
+    const { code, stderr } = await run("manifests", "validate", tempDir());
+    expect(code).toBe(1);
+    expect(stderr).toContain("no manifest file (.yaml, .yml, .json)");
   });
 });
 

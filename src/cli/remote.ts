@@ -2,6 +2,7 @@
 // approvals, audit export, manifests apply.
 import { printable } from "../core/audit/printable";
 import { readdirSync, readFileSync } from "node:fs";
+import { checkInputFile, SMALL_INPUT_BYTES } from "./input-file";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { validateManifest } from "../core/policy/manifest-validation";
@@ -87,6 +88,7 @@ export function readManifestDir(dir: string): ManifestFile[] {
   }
   return files.map((file) => {
     try {
+      checkInputFile(join(dir, file), SMALL_INPUT_BYTES);
       const text = readFileSync(join(dir, file), "utf8");
       const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<
         string,
@@ -101,6 +103,8 @@ export function readManifestDir(dir: string): ManifestFile[] {
 
 export function validateManifests(dir: string, io: CliIo): void {
   const files = readManifestDir(dir);
+  // A CI step pointed at the wrong folder must not pass on nothing checked.
+  if (files.length === 0) throw new CliError(`no manifest file (.yaml, .yml, .json) in ${printable(dir)}`);
   let bad = 0;
   for (const f of files) {
     if (f.problems.length) bad++;
