@@ -198,10 +198,10 @@ import type { paths } from "./api-types";
 export type { paths, components, operations } from "./api-types";
 
 export interface GatehouseClientOptions extends ClientOptions {
-  /** Agent / script credential (sent as X-API-Key). */
-  apiKey?: string;
+  /** Agent / script credential (sent as X-API-Key); \`undefined\` sends none (e.g. \`process.env.API_KEY\`). */
+  apiKey?: string | undefined;
   /** Operator credential (sent as Authorization: Bearer). */
-  token?: string;
+  token?: string | undefined;
 }
 
 export function createGatehouseClient(options: GatehouseClientOptions = {}) {

@@ -224,10 +224,28 @@ function writeReply(
     }
     ctx.body = serializedBody(reply.body);
   }
-  // A GET whose If-None-Match names the current ETag: the client already has these bytes. (Koa's `fresh`
-  // copies every response header: asked only when the request carries a condition.)
-  const conditional = ctx.headers["if-none-match"] !== undefined || ctx.headers["if-modified-since"] !== undefined;
-  if (reply.body instanceof SerializedJson && reply.body.etag && conditional && ctx.fresh) ctx.status = 304;
+  // A GET whose If-None-Match names the current ETag: the client already has these bytes.
+  const ifNoneMatch = ctx.headers["if-none-match"];
+  if (
+    reply.body instanceof SerializedJson &&
+    reply.body.etag &&
+    ifNoneMatch &&
+    (ctx.method === "GET" || ctx.method === "HEAD")
+  ) {
+    if (namesEtag(ifNoneMatch, reply.body.etag)) ctx.status = 304;
+  }
+}
+
+/**
+ * Whether an If-None-Match value names `etag` (RFC 9110 §13.1.2: `*`, or a list compared weakly). Evaluated here,
+ * not by Koa's `fresh`, which ignores the condition when the request says `Cache-Control: no-cache` — as fetch, in
+ * browsers and in Node, does with every If-None-Match — so no fetch-based client (the typed one included) ever got a
+ * 304. That directive asks caches to revalidate with the origin; this is the origin.
+ */
+function namesEtag(ifNoneMatch: string, etag: string): boolean {
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, "");
+  if (ifNoneMatch.trim() === "*") return true;
+  return ifNoneMatch.split(",").some((tag) => opaque(tag) === opaque(etag));
 }
 
 /** A value the router serialises as JSON (not text, bytes or a stream). */

@@ -37,7 +37,7 @@ afterAll(() => new Promise<void>((ok) => server.close(() => ok())));
 const get = (headers: Record<string, string> = {}) =>
   fetch(`${base}/purutos`, { headers: { "x-api-key": KEY, ...headers } });
 
-/** A conditional GET as a poller sends it (fetch would add `Cache-Control: no-cache`, which forbids a 304). */
+/** A conditional GET as a poller using node:http sends it (no `Cache-Control`, unlike fetch). */
 function conditionalGet(etag: string): Promise<{ status: number; body: string; etag?: string | undefined }> {
   return new Promise((ok, fail) => {
     httpGet(`${base}/purutos`, { headers: { "x-api-key": KEY, "if-none-match": etag } }, (res) => {
@@ -68,6 +68,16 @@ describe("pre-serialised JSON bodies", () => {
     expect(changed.status).toBe(200);
     expect(changed.etag).not.toBe(etag);
     expect((JSON.parse(changed.body) as { count: number }).count).toBe(1);
+  });
+
+  it("answers 304 to fetch too, which adds Cache-Control: no-cache to every If-None-Match; a list and W/ match", async () => {
+    const etag = (await get()).headers.get("etag")!;
+    const res = await get({ "if-none-match": etag });
+    expect(res.status).toBe(304);
+    expect(await res.text()).toBe("");
+    expect((await get({ "if-none-match": `"other", W/${etag}` })).status).toBe(304);
+    expect((await get({ "if-none-match": "*" })).status).toBe(304);
+    expect((await get({ "if-none-match": '"other"' })).status).toBe(200);
   });
 
   it("the credentials are still checked before a 304 is given", async () => {
