@@ -1321,7 +1321,9 @@ export interface components {
         /**
          * @description Everything an auditor needs about one interaction, in one document that verifies offline with the JWKS
          *     (`gatehouse evidence verify bundle.json --jwks jwks.json`). Every section is checked against the signed audit
-         *     records of `proof`: an edited decision, approver, manifest content or outcome fails verification.
+         *     records of `proof`: an edited decision, escalation, approver, manifest content, outcome or `involved_seqs` fails
+         *     verification. What no record signs is the gateway's statement, and the verifier says so: the token's claims other
+         *     than its id, and a manifest version's `author`, `created_at`, `change` and `status`.
          */
         EvidenceBundle: {
             /** @description The action as recorded (params redacted by the tool's `redact` paths). */

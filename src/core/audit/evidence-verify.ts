@@ -4,7 +4,9 @@
 //    signature, every prev_hash link) and ends exactly at the head; everything is the bundle's org.
 // 2. Every section is what the signed records say: action and decision (the interaction's intent or decision
 //    record), manifest (its content hashes to the `manifest_hash` that record's trace signed, same id and version),
-//    approval (the signed verdict: who, when, why), outcome (the outcome record), token (the id the trace signed).
+//    approval (the signed escalation: why, when, where; the signed verdict: who, when, why), outcome (the outcome
+//    record), token (the id the trace signed), involved_seqs (exactly those records). What no record signs is named
+//    as the gateway's statement in what it proves: a token's other claims, a manifest version's author and dates.
 // The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
 import { canonicalJson, sha256Canonical } from "./canonical";
 import { chainHeadProblem, type ChainHead } from "./chain-head";
@@ -75,7 +77,22 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
   proves.push(...checkToken(bundle, opening));
   proves.push(...checkApproval(bundle, opening, chain));
   proves.push(...checkOutcome(bundle, own));
+  checkInvolved(bundle, own, opening, chain);
   return proves;
+}
+
+/**
+ * `involved_seqs` is exactly the interaction's own records and the escalation and verdict of the approval it names:
+ * a reader who follows it must land on the records the sections were checked against, no other.
+ */
+function checkInvolved(bundle: Json, own: AuditRecord[], opening: AuditRecord, chain: AuditRecord[]): void {
+  const approvalId = opening.approval_id;
+  const approvalRecords = approvalId
+    ? chain.filter((r) => (r.kind === "approval" || r.kind === "decision") && r.approval_id === approvalId)
+    : [];
+  const expected = [...new Set([...own, ...approvalRecords].map((r) => r.seq))].sort((a, b) => a - b);
+  if (!same((bundle.proof as Json).involved_seqs, expected))
+    fail(`proof: involved_seqs is not this interaction's records and its approval's (seq ${expected.join(", ")})`);
 }
 
 function checkProof(bundle: Json, orgId: string, publicKeyFor: PublicKeyLookup) {
@@ -143,7 +160,7 @@ function checkManifest(bundle: Json, opening: AuditRecord): string[] {
     fail("manifest: content does not hash to the manifest_hash the signed decision recorded (content was changed)");
   if (manifest.content_hash !== hash) fail("manifest: content_hash is not the hash of the content");
   return [
-    `manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied`,
+    `manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied (its author, created_at, change and status are the gateway's statement)`,
   ];
 }
 
@@ -171,6 +188,7 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   }
   if (!isObject(approval) || approval.approval_id !== approvalId)
     return fail(`approval: not approval ${approvalId}, which the signed decision names`);
+  checkEscalation(approval, approvalId, chain);
   const verdict = chain.find((r) => r.kind === "approval" && r.approval_id === approvalId);
   const meta = (verdict?.meta ?? {}) as {
     approval_status?: string;
@@ -195,6 +213,22 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   return [
     `approval: ${shown(approvalId)} ${shown(meta.approval_status)} by ${meta.decided_by ? shown(meta.decided_by) : "nobody (expired)"} at ${shown(verdict.timestamp)}${meta.reason ? ` (${quoted(meta.reason)})` : ""}`,
   ];
+}
+
+/** Why, when and in which interaction the approval was asked for: the signed ESCALATE decision record naming it. */
+function checkEscalation(approval: Json, approvalId: string, chain: AuditRecord[]): void {
+  const asked = chain.find((r) => r.kind === "decision" && r.approval_id === approvalId);
+  if (!asked) {
+    if (approval.requested_at !== undefined || approval.escalated_interaction_id !== undefined)
+      fail("approval: requested_at/escalated_interaction_id given, but the proof holds no signed escalation");
+    if (!same(approval.reasons, [])) fail("approval: reasons given, but the proof holds no signed escalation");
+    return;
+  }
+  const where = `the signed escalation (seq ${asked.seq})`;
+  if (!same(approval.reasons, asked.reasons ?? [])) fail(`approval: reasons differ from ${where}`);
+  if (approval.requested_at !== asked.timestamp) fail(`approval: requested_at differs from ${where}`);
+  if (approval.escalated_interaction_id !== asked.interaction_id)
+    fail(`approval: escalated_interaction_id differs from ${where}`);
 }
 
 function checkOutcome(bundle: Json, own: AuditRecord[]): string[] {

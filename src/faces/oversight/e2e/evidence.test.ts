@@ -112,6 +112,8 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       expect(result.out).toMatch(/decision: ALLOW of crm:delete by agent evidence-bot/);
       expect(result.out).toMatch(/approval: .* approved by operator@contract .*customer asked in ticket 42/);
       expect(result.out).toMatch(/manifest: .* version 1 \(sha256 [0-9a-f]{64}\)/);
+      // What no record signs is not presented as proven.
+      expect(result.out).toMatch(/author, created_at, change and status are the gateway's statement/);
       expect(result.out).toMatch(/outcome: executed=true/);
     });
 
@@ -130,6 +132,22 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       ["a record of the proof", (b: any) => (b.proof.chain[1].decision = "DENY"), /^FAIL: proof: .*hash mismatch/],
       ["the end of the proof", (b: any) => b.proof.chain.pop(), /^FAIL: proof: the records end at seq/],
       ["the chain head", (b: any) => (b.proof.chain_head.seq += 1), /^FAIL: proof: chain head signature/],
+      [
+        "why it was escalated",
+        (b: any) => (b.approval.reasons = [{ code: "AMOUNT_EXCEEDS_THRESHOLD", message: "big" }]),
+        /^FAIL: approval: reasons differ from the signed escalation/,
+      ],
+      [
+        "when it was asked for",
+        (b: any) => (b.approval.requested_at = "2020-01-01T00:00:00.000Z"),
+        /^FAIL: approval: requested_at differs/,
+      ],
+      [
+        "where it was escalated",
+        (b: any) => (b.approval.escalated_interaction_id = "int-other"),
+        /^FAIL: approval: escalated_interaction_id differs/,
+      ],
+      ["the involved records", (b: any) => b.proof.involved_seqs.pop(), /^FAIL: proof: involved_seqs is not/],
     ])("an edit of %s fails and names what broke", async (_what, edit, message) => {
       const bundle = clone(await evidenceOf(approvedInteraction));
       edit(bundle);
