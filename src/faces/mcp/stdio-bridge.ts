@@ -71,6 +71,17 @@ function credentialOf(
   return envToken ? { token: envToken } : undefined;
 }
 
+/** The JSON-RPC error for a stdin line the SDK could not read: -32700 for bad JSON, -32600 for a non-message. */
+function unreadableLineAnswer(err: Error): JSONRPCMessage | undefined {
+  const error =
+    err instanceof SyntaxError
+      ? { code: -32700, message: `Parse error: ${err.message}` }
+      : err.name === "ZodError"
+        ? { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 message" }
+        : undefined;
+  return error && ({ jsonrpc: "2.0", id: null, error } as unknown as JSONRPCMessage);
+}
+
 /** Runs the bridge until stdin closes; resolves then. */
 export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   const upstream = new StreamableHTTPClientTransport(options.endpoint, { requestInit: { headers: options.headers } });
@@ -100,6 +111,13 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
     const sent = afterInitialize.then(() => upstream.send(message));
     sent.catch((err) => failed(message, err));
     if (isInitializeRequest(message)) afterInitialize = sent.catch(() => {});
+  };
+  // A line that is not JSON, or not a JSON-RPC message, gets the JSON-RPC answer for it (id null: none could be
+  // read), as Gatehouse's HTTP endpoint gives one; the SDK's transport only reports it here and reads on.
+  local.onerror = (err) => {
+    const answer = unreadableLineAnswer(err);
+    if (answer) void local.send(answer);
+    else process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
   };
   upstream.onmessage = (message) => {
     void local.send(message);

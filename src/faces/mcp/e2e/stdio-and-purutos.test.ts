@@ -53,7 +53,9 @@ describe("gatehouse mcp-stdio", () => {
 });
 
 /** Runs the bridge with `lines` written to its stdin at once, then closed; the JSON-RPC messages it wrote. */
-async function bridgeAllAtOnce(lines: object[]): Promise<{ id?: number; result?: any; error?: any }[]> {
+async function bridgeAllAtOnce(
+  lines: (object | string)[],
+): Promise<{ id?: number | null; result?: any; error?: any }[]> {
   const child = spawn(
     resolve(REPO, "node_modules/.bin/tsx"),
     ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
@@ -61,7 +63,7 @@ async function bridgeAllAtOnce(lines: object[]): Promise<{ id?: number; result?:
   );
   let out = "";
   child.stdout.on("data", (d) => (out += d));
-  child.stdin.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+  child.stdin.write(lines.map((l) => `${typeof l === "string" ? l : JSON.stringify(l)}\n`).join(""));
   const messages = () =>
     out
       .split("\n")
@@ -92,6 +94,25 @@ describe("gatehouse mcp-stdio, a client that does not wait for the initialize re
     // Before: -32000 "… MCP_SESSION_REQUIRED": the request left before the session id was known.
     expect(list.error).toBeUndefined();
     expect(list.result.tools.map((t: { name: string }) => t.name)).toContain("noop.ping");
+  }, 30_000);
+});
+
+describe("gatehouse mcp-stdio, lines that are not JSON-RPC", () => {
+  it("answers bad JSON with -32700 and a non-message with -32600 (id null), and goes on with the next request", async () => {
+    const messages = await bridgeAllAtOnce([
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sloppy", version: "0" } },
+      },
+      "not json",
+      { hello: "world" },
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+    ]);
+    const unread = messages.filter((m) => m.id === null).map((m) => m.error.code);
+    expect(unread).toEqual([-32700, -32600]);
+    expect(messages.find((m) => m.id === 2)?.result.tools.length).toBeGreaterThan(0);
   }, 30_000);
 });
 
