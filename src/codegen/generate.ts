@@ -198,7 +198,7 @@ import type { paths } from "./api-types";
 export type { paths, components, operations } from "./api-types";
 
 export interface GatehouseClientOptions extends ClientOptions {
-  /** Agent / script credential (sent as X-API-Key); \`undefined\` sends none (e.g. \`process.env.API_KEY\`). */
+  /** Agent / script credential (sent as X-API-Key); \`undefined\` sends none (a variable that is not set). */
   apiKey?: string | undefined;
   /** Operator credential (sent as Authorization: Bearer). */
   token?: string | undefined;
