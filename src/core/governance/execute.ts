@@ -2,6 +2,7 @@
 // A tool whose connector type is not available on this gateway is refused before anything is reserved, so an
 // approval stays usable once the gateway is configured.
 import { canonicalJson } from "../audit/canonical";
+import { NOT_SENT_FAILURES } from "../connectors/types";
 import { logger } from "../log/logger";
 import { riskSnapshot } from "../policy/checks/budget";
 import type { BudgetCounters } from "../policy/budget-counters";
@@ -58,7 +59,9 @@ export function createExecute(deps: {
    */
   async function recordAfterSideEffect(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
-      await deps.recordOutcome(call, result);
+      // Only this gateway's connectors report NOT_SENT_FAILURES: their code is the gateway's own statement.
+      const nothingSent = !result.success && NOT_SENT_FAILURES.has(result.error_code ?? "");
+      await deps.recordOutcome(call, result, { nothingSent });
     } catch (err) {
       log.error({ err, interactionId: call.interaction_id }, "outcome could not be recorded after the connector ran");
     }

@@ -1,11 +1,12 @@
 // recordOutcome: how an authorized call ended, whoever ran it (a connector, or the IDE for a session's tool
 // call). `executed` is true only when the call ran AND reported success. A failed call keeps its intent and
-// gets its outcome (`executed: false`, the error in `result`). Its budget unit is REFUNDED only when the
-// connector reports that nothing reached the tool (NOT_SENT_FAILURES: refused by configuration or the network
-// guard, no connection): budgets count actions that may have taken effect, so a timeout or a lost connection stays
-// spent — else an upstream that acts and answers late would carry any number of actions past the budget. An
-// approval consumed by a failed call stays consumed (the operator approved one attempt), for the same reason.
-import { NOT_SENT_FAILURES } from "../connectors/types";
+// gets its outcome (`executed: false`, the error in `result`). Its budget unit is REFUNDED only when the caller
+// states that nothing reached the tool (`nothingSent`): the gateway's own connectors can say so (execute.ts, from
+// NOT_SENT_FAILURES: refused by configuration or the network guard, no connection); an IDE reporting its own tool
+// result cannot, since its error code is whatever it sends. Budgets count actions that may have taken effect, so a
+// timeout or a lost connection stays spent — else an upstream that acts and answers late would carry any number of
+// actions past the budget. An approval consumed by a failed call stays consumed (the operator approved one
+// attempt), for the same reason.
 import { logger } from "../log/logger";
 import type { KnownCounterparties } from "../policy/known-counterparties";
 import type { GovernanceAudit, ReservationStore } from "./ports";
@@ -13,7 +14,12 @@ import type { ActionResult, AuthorizedCall } from "./types";
 
 const log = logger.child({ module: "governance" });
 
-export type RecordOutcome = (call: AuthorizedCall, result: ActionResult) => Promise<void>;
+/** `nothingSent`: the gateway knows the call never reached its tool (its unit is given back). */
+export type RecordOutcome = (
+  call: AuthorizedCall,
+  result: ActionResult,
+  options?: { nothingSent?: boolean },
+) => Promise<void>;
 
 export function createRecordOutcome(deps: {
   audit: GovernanceAudit;
@@ -29,10 +35,10 @@ export function createRecordOutcome(deps: {
    * recorded (it is what proves the call ran). Each failure errs on the safe side — a unit not refunded stays
    * spent, a counterparty not remembered escalates as new again — and is logged.
    */
-  async function bookkeeping(call: AuthorizedCall, result: ActionResult): Promise<void> {
+  async function bookkeeping(call: AuthorizedCall, result: ActionResult, nothingSent: boolean): Promise<void> {
     try {
       if (!result.success) {
-        if (NOT_SENT_FAILURES.has(result.error_code ?? "")) await deps.reservations.refund(call.org_id, call.slots);
+        if (nothingSent) await deps.reservations.refund(call.org_id, call.slots);
       } else if (deps.counterparties.rememberAll && call.counterparties?.length)
         await deps.counterparties.rememberAll(call.org_id, call.uapk_id, call.counterparties, call.at);
       else
@@ -46,8 +52,8 @@ export function createRecordOutcome(deps: {
     }
   }
 
-  return async (call, result) => {
-    await bookkeeping(call, result);
+  return async (call, result, options = {}) => {
+    await bookkeeping(call, result, options.nothingSent === true);
     // Answered once the outcome is committed (concurrent outcomes share that commit).
     await deps.audit.recordOutcome({
       org_id: call.org_id,

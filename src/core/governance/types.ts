@@ -42,7 +42,7 @@ export interface AuthorizedCall {
   uapk_id: string;
   /** When the call was decided (the hourly window its budget was taken from). */
   at: Date;
-  /** The budget units reserved; given back if the call fails. */
+  /** The budget units reserved; given back only if the call never reached its tool (see ./outcome.ts). */
   slots: BudgetSlot[];
   /** The tool's redaction paths, applied to the outcome's result. */
   redact?: readonly string[] | undefined;
