@@ -87,10 +87,13 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
  */
 function checkInvolved(bundle: Json, own: AuditRecord[], opening: AuditRecord, chain: AuditRecord[]): void {
   const approvalId = opening.approval_id;
+  // The escalation and the verdict as checkApproval found them (the first of each kind naming it), not every record
+  // that names the approval: a re-submit while it was pending is a decision record naming it too.
   const approvalRecords = approvalId
-    ? chain.filter((r) => (r.kind === "approval" || r.kind === "decision") && r.approval_id === approvalId)
+    ? [escalationOf(chain, approvalId), chain.find((r) => r.kind === "approval" && r.approval_id === approvalId)]
     : [];
-  const expected = [...new Set([...own, ...approvalRecords].map((r) => r.seq))].sort((a, b) => a - b);
+  const involved = [...own, ...approvalRecords.filter((r): r is AuditRecord => r !== undefined)];
+  const expected = [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b);
   if (!same((bundle.proof as Json).involved_seqs, expected))
     fail(`proof: involved_seqs is not this interaction's records and its approval's (seq ${expected.join(", ")})`);
 }
@@ -217,7 +220,7 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
 
 /** Why, when and in which interaction the approval was asked for: the signed ESCALATE decision record naming it. */
 function checkEscalation(approval: Json, approvalId: string, chain: AuditRecord[]): void {
-  const asked = chain.find((r) => r.kind === "decision" && r.approval_id === approvalId);
+  const asked = escalationOf(chain, approvalId);
   if (!asked) {
     if (approval.requested_at !== undefined || approval.escalated_interaction_id !== undefined)
       fail("approval: requested_at/escalated_interaction_id given, but the proof holds no signed escalation");
@@ -229,6 +232,11 @@ function checkEscalation(approval: Json, approvalId: string, chain: AuditRecord[
   if (approval.requested_at !== asked.timestamp) fail(`approval: requested_at differs from ${where}`);
   if (approval.escalated_interaction_id !== asked.interaction_id)
     fail(`approval: escalated_interaction_id differs from ${where}`);
+}
+
+/** The signed ESCALATE that asked for the approval: the first decision record naming it. */
+function escalationOf(chain: AuditRecord[], approvalId: string): AuditRecord | undefined {
+  return chain.find((r) => r.kind === "decision" && r.approval_id === approvalId);
 }
 
 function checkOutcome(bundle: Json, own: AuditRecord[]): string[] {

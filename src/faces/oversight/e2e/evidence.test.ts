@@ -62,6 +62,13 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
     const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
     expect(asked.body.decision).toBe("ESCALATE");
     approvalId = asked.body.approval_id;
+    // A re-submit while it is pending: another decision record naming the approval, which the proof of the
+    // approved run does not involve.
+    const early = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, action, { approval_id: approvalId }),
+    );
+    expect(early.body.decision).toBe("ESCALATE");
     const approved = await operator(g).post(`/approvals/${approvalId}/approve`, {
       reason: "customer asked in ticket 42",
     });
