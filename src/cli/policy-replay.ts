@@ -3,8 +3,7 @@
 // prints the decision matrix, and fails (exit 1) when any recorded DENY or ESCALATE would become ALLOW — unless
 // `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests.
 import { printable } from "../core/audit/printable";
-import { readFileSync } from "node:fs";
-import { checkInputFile, SMALL_INPUT_BYTES } from "./input-file";
+import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { components } from "../../generated/api-types";
@@ -24,8 +23,7 @@ export interface ReplayOptions {
 
 function readCandidate(file: string): Record<string, unknown> {
   try {
-    checkInputFile(file, SMALL_INPUT_BYTES);
-    const text = readFileSync(file, "utf8");
+    const text = readInputFileSync(file, SMALL_INPUT_BYTES);
     return (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<string, unknown>;
   } catch (err) {
     throw new CliError(`cannot read manifest ${file}: ${printable((err as Error).message)}`, 2);

@@ -1,8 +1,8 @@
 // CLI commands that talk to a running Gatehouse over its API (the same checks as any other client):
 // approvals, audit export, manifests apply.
 import { printable } from "../core/audit/printable";
-import { readdirSync, readFileSync } from "node:fs";
-import { checkInputFile, SMALL_INPUT_BYTES } from "./input-file";
+import { readdirSync } from "node:fs";
+import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { validateManifest } from "../core/policy/manifest-validation";
@@ -88,8 +88,7 @@ export function readManifestDir(dir: string): ManifestFile[] {
   }
   return files.map((file) => {
     try {
-      checkInputFile(join(dir, file), SMALL_INPUT_BYTES);
-      const text = readFileSync(join(dir, file), "utf8");
+      const text = readInputFileSync(join(dir, file), SMALL_INPUT_BYTES);
       const input = (extname(file).toLowerCase() === ".json" ? JSON.parse(text) : parseYaml(text)) as Record<
         string,
         unknown
