@@ -1,4 +1,5 @@
 // The command line as a user meets it: help everywhere, clear refusals, exit codes scripts can rely on.
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -147,9 +148,12 @@ describe("files the CLI is pointed at", () => {
       expect(code, args.join(" ")).toBe(2);
       expect(stderr, args.join(" ")).toMatch(/not a regular file|ENOENT/);
     }
+    // A FIFO with no writer: opening it must not wait for one.
+    execFileSync("mkfifo", [join(dir, "pipe.yaml")]);
     const validate = await run("manifests", "validate", dir);
     expect(validate.code).toBe(1);
     expect(validate.stdout).toContain("zero.yaml: invalid\n  not a regular file");
+    expect(validate.stdout).toContain("pipe.yaml: invalid\n  not a regular file");
   });
 
   it("manifests validate fails on a folder holding no manifest: a CI step on the wrong folder checks nothing", async () => {
