@@ -78,15 +78,18 @@ async function bridgeAllAtOnce(
   }
 }
 
+/** The initialize request of a client named `name` (id 1). */
+const initialize = (name: string) => ({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name, version: "0" } },
+});
+
 describe("gatehouse mcp-stdio, a client that does not wait for the initialize result", () => {
   it("answers requests written right behind initialize, in the session initialize opened", async () => {
     const messages = await bridgeAllAtOnce([
-      {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "hasty", version: "0" } },
-      },
+      initialize("hasty"),
       { jsonrpc: "2.0", method: "notifications/initialized" },
       { jsonrpc: "2.0", id: 2, method: "tools/list" },
     ]);
@@ -100,12 +103,7 @@ describe("gatehouse mcp-stdio, a client that does not wait for the initialize re
 describe("gatehouse mcp-stdio, lines that are not JSON-RPC", () => {
   it("answers bad JSON with -32700 and a non-message with -32600 (id null), and goes on with the next request", async () => {
     const messages = await bridgeAllAtOnce([
-      {
-        jsonrpc: "2.0",
-        id: 1,
-        method: "initialize",
-        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "sloppy", version: "0" } },
-      },
+      initialize("sloppy"),
       "not json",
       { hello: "world" },
       { jsonrpc: "2.0", id: 2, method: "tools/list" },
