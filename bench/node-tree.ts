@@ -48,12 +48,12 @@ export function prepareTree(major: number, nodePath: string, nodeDir: string): {
   const stamp = `${version} ${ADDON}@${addonVersion(join(PROJECT_ROOT, "node_modules", ADDON))}`;
   const addon = join(root, "node_modules", ADDON);
   const stampFile = join(root, ".addon-built-for");
-  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp || !loads(nodePath, root)) {
+  if (!existsSync(stampFile) || readFileSync(stampFile, "utf8") !== stamp || !addonLoads(nodePath, root)) {
     const failure = buildAddon(addon, nodeDir);
     if (failure) return { why: failure };
     writeFileSync(stampFile, stamp);
   }
-  if (!loads(nodePath, root)) return { why: `${ADDON} built for ${version} still does not load under it` };
+  if (!addonLoads(nodePath, root)) return { why: `${ADDON} built for ${version} still does not load under it` };
   return { root };
 }
 
@@ -70,10 +70,8 @@ function linkEntries(from: string, to: string, wanted: (name: string) => boolean
   for (const name of readdirSync(from)) {
     if (!wanted(name)) continue;
     const link = join(to, name);
-    if (existsSync(link) || isLink(link)) {
-      if (!isLink(link)) continue; // a real entry of the tree (e.g. the built addon): kept
-      rmSync(link);
-    }
+    if (isLink(link)) rmSync(link);
+    else if (existsSync(link)) continue; // a real entry of the tree (e.g. the built addon): kept
     symlinkSync(join(from, name), link);
   }
 }
@@ -119,8 +117,8 @@ function npmNodeGyp(): string | undefined {
   return gyp && existsSync(gyp) ? gyp : undefined;
 }
 
-/** Whether the tree's addon loads under `nodePath` (from the tree, as the bundle there will load it). */
-function loads(nodePath: string, root: string): boolean {
+/** Whether the addon `root`'s node_modules holds loads under `nodePath` (as a bundle under `root` will load it). */
+export function addonLoads(nodePath: string, root: string): boolean {
   const probe = spawnSync(nodePath, ["-e", `new (require('${ADDON}'))(':memory:').close()`], { cwd: root });
   return probe.status === 0;
 }

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { prepareTree } from "./node-tree";
+import { addonLoads, prepareTree } from "./node-tree";
 
 export interface OtherNode {
   major: number;
@@ -42,12 +42,6 @@ function under(dir: string, prefix: string, bin: string): string[] {
     .map((name) => join(dir, name, bin));
 }
 
-/** Whether node_modules' better-sqlite3 (built by `npm ci` for the Node that installed it) loads under `path`. */
-function projectAddonLoads(path: string): boolean {
-  const probe = spawnSync(path, ["-e", "new (require('better-sqlite3'))(':memory:').close()"], { cwd: PROJECT_ROOT });
-  return probe.status === 0;
-}
-
 function findNode(major: number): OtherNode {
   const candidates = [
     // BENCH_NODE_22=/path/to/node: a binary somewhere else.
@@ -61,7 +55,8 @@ function findNode(major: number): OtherNode {
   const path = candidates.find((candidate) => versionOf(candidate)?.startsWith(`v${major}.`)) ?? fromRegistry(major);
   if (typeof path !== "string") return { major, why: path.why };
   const version = versionOf(path)!;
-  if (projectAddonLoads(path)) return { major, path, version };
+  // node_modules' better-sqlite3 is built by `npm ci` for the Node that installed it.
+  if (addonLoads(path, PROJECT_ROOT)) return { major, path, version };
   // The binary's install folder (bin/node → ..) carries the headers of that very version.
   const tree = prepareTree(major, path, dirname(dirname(path)));
   return tree.root
