@@ -1067,6 +1067,7 @@ export interface components {
             actions: components["schemas"]["BatchAction"][];
             agent_id: string;
             capability_token?: string;
+            /** @description Free-form context for the audit log, as on execute (`channel` `mcp` or `agent_session` → 400). */
             context?: {
                 [key: string]: unknown;
             };
@@ -1283,7 +1284,12 @@ export interface components {
             approval_id?: string;
             /** @description Ed25519-signed capability JWT (`alg: EdDSA`) narrowing the manifest for this session. */
             capability_token?: string;
-            /** @description Free-form context for the audit log (session id, user request, …). Never loosens a decision. */
+            /**
+             * @description Free-form context for the audit log (session id, user request, …). Never loosens a decision. `user` and
+             *     `session_id` bind an approval to that person and session. The `channel` values `mcp` and `agent_session` are
+             *     the gateway's own (set on its MCP and agent-session faces from a person's verified token): a request naming
+             *     one here → 400.
+             */
             context?: {
                 [key: string]: unknown;
             };
@@ -1408,7 +1414,12 @@ export interface components {
             approval_id?: string;
             /** @description Ed25519-signed capability JWT (`alg: EdDSA`) narrowing the manifest for this session. */
             capability_token?: string;
-            /** @description Free-form context for the audit log (session id, user request, …). Never loosens a decision. */
+            /**
+             * @description Free-form context for the audit log (session id, user request, …). Never loosens a decision. `user` and
+             *     `session_id` bind an approval to that person and session. The `channel` values `mcp` and `agent_session` are
+             *     the gateway's own (set on its MCP and agent-session faces from a person's verified token): a request naming
+             *     one here → 400.
+             */
             context?: {
                 [key: string]: unknown;
             };

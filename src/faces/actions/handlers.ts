@@ -5,6 +5,7 @@
 // its API key, an operator only on an org its token names.
 import type { components } from "../../../generated/api-types";
 import type { Principal } from "../../core/identity/principal";
+import { GATEWAY_CHANNELS } from "../../core/policy/action-hash";
 import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
@@ -50,6 +51,22 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
 
 const toAction = (a: Schemas["Action"]): Action => a as Action;
 
+/**
+ * The request as an API-key caller may send it: its `context` must not claim one of the gateway's own channels.
+ * On those (MCP, agent sessions) the gateway sets `context.user` from a person's verified token, and an approval
+ * asked there is bound to that person on that channel; a REST body claiming the same channel and user would
+ * otherwise match it and use a person's approval with the org's API key.
+ */
+function withoutGatewayChannel<T extends { context?: Record<string, unknown> }>(body: T): T {
+  const channel = body.context?.channel;
+  if (!GATEWAY_CHANNELS.has(channel)) return body;
+  const message = `'${String(channel)}' is set by the gateway on its own MCP and agent-session channels; a REST call cannot claim it`;
+  throw new HttpProblem(400, `Request is invalid: /body/context/channel: ${message}`, {
+    code: "VALIDATION_FAILED",
+    errors: [{ pointer: "/body/context/channel", message }],
+  });
+}
+
 /** Indexes of the actions whose `action_id` an earlier action of the batch already used. */
 function duplicateActionIds(actions: { action_id: string }[]): number[] {
   const seen = new Set<string>();
@@ -70,7 +87,7 @@ function gatewayHandlers(actions: GovernanceEngine) {
   return {
     Gateway_execute: async (req) => {
       const orgId = agentOrg(req.principal);
-      const body = req.body;
+      const body = withoutGatewayChannel(req.body);
       const response = await mapErrors(() =>
         actions.execute(
           orgId,
@@ -91,13 +108,14 @@ function gatewayHandlers(actions: GovernanceEngine) {
     Gateway_evaluate: async (req) => {
       const orgId = agentOrg(req.principal);
       const response = await mapErrors(() =>
-        actions.evaluate(orgId, { ...req.body, action: toAction(req.body.action) }),
+        actions.evaluate(orgId, { ...withoutGatewayChannel(req.body), action: toAction(req.body.action) }),
       );
       return { status: 200, body: response as Schemas["EvaluateResponse"] };
     },
 
     Gateway_batch: async (req) => {
       const orgId = agentOrg(req.principal);
+      withoutGatewayChannel(req.body);
       // action_id is how the client correlates results; two actions with one id make that impossible.
       const duplicates = duplicateActionIds(req.body.actions);
       if (duplicates.length > 0)

@@ -8,7 +8,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAuditVerify } from "../../../cli/audit-verify";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
-import { exportedRecords, operator } from "../../../test-support/http";
+import { agent, executeBody, exportedRecords, operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 let g: TestGatehouse;
@@ -120,6 +120,39 @@ describe("MCP agents endpoint", () => {
     expect((await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "later" })).status).toBe(200);
     const retried = await client.callTool({ name: "crm.delete", arguments: args, _meta: { approval_id: approvalId } });
     expect(structured(retried)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
+  });
+
+  it("a person's approval is theirs: the org's API key claiming that person on REST cannot use it", async () => {
+    const alice = await mcpClient(endpoint(), {
+      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "alice@approvals", [])}`,
+    });
+    try {
+      const args = { params: { id: "c-alice" }, counterparty: "alice@ok.example" };
+      const pending = await alice.callTool({ name: "crm.delete", arguments: args });
+      const approvalId = structured(pending).approval_id as string;
+      expect((await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "for alice" })).status).toBe(200);
+
+      const rest = (context: Record<string, unknown>) =>
+        agent(g).post(
+          "/api/v1/gateway/execute",
+          executeBody(UAPK, { type: "crm", tool: "delete", ...args }, { approval_id: approvalId, context }),
+        );
+      // Claiming the gateway's own channel is refused outright; claiming only the person binds another action.
+      const claimedChannel = await rest({ channel: "mcp", user: "alice@approvals" });
+      expect(claimedChannel.status).toBe(400);
+      expect(claimedChannel.body.errors).toEqual([expect.objectContaining({ pointer: "/body/context/channel" })]);
+      const claimedUser = await rest({ user: "alice@approvals" });
+      expect(claimedUser.body).toMatchObject({ executed: false });
+      expect(claimedUser.body.decision).not.toBe("ALLOW");
+      expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("approved");
+
+      // Alice's own retry still runs it, once.
+      const retried = await alice.callTool({ name: "crm.delete", arguments: args, _meta: { approval_id: approvalId } });
+      expect(structured(retried)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
+      expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("consumed");
+    } finally {
+      await alice.close();
+    }
   });
 
   it.each([
