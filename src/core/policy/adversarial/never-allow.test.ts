@@ -196,6 +196,10 @@ describe("amount threshold: the amount the connector receives is the one judged"
       (a) => ({ AMOUNT: String(a), Currency: "eur" }),
       (a) => ({ payment: { Amount: { value: a, currency: "EUR" } }, currency: "EUR" }),
       (a) => ({ transfer: { value: a }, currency: "EUR" }),
+      // A small amount beside the real one under a key a case-insensitive upstream reads as the same member.
+      (a) => ({ amount: { value: 50, VALUE: a }, currency: "EUR" }),
+      (a) => ({ amount: { amount: 50, Ａｍｏｕｎｔ: String(a) }, currency: "EUR" }),
+      (a) => ({ transfer: { value: 50, Value: a }, currency: "EUR" }),
       (a) => ({ amount: `${a}`.replace(/\d/gu, (d) => String.fromCharCode(0xff10 + Number(d))), currency: "EUR" }),
     );
     await fc.assert(
@@ -221,6 +225,21 @@ describe("amount threshold: the amount the connector receives is the one judged"
     }
     // Control: the threshold's currency, written as a one-element list, is the same currency.
     expect(await decisionOf(e, pay({ amount: 50, currency: ["eur"] }, { amount: 50, currency: "EUR" }))).toBe("ALLOW");
+  });
+
+  it("an amount object whose value members disagree is unverifiable, whichever one an upstream would read", async () => {
+    const e = await setup(policy);
+    for (const amount of [
+      { value: 50, VALUE: 5000 },
+      { Value: 5000, value: 50 },
+      { value: 50, amount: 5000 },
+    ]) {
+      const d = await decide(ORG, pay({ amount, currency: "EUR" }), e.deps, { now: e.now() });
+      expect(d.decision, JSON.stringify(amount)).toBe("DENY");
+      expect(d.reasons[0]).toMatchObject({ code: "AMOUNT_UNVERIFIABLE" });
+    }
+    // Control: members that agree are one amount.
+    expect(await decisionOf(e, pay({ amount: { value: 50, VALUE: "50" }, currency: "EUR" }))).toBe("ALLOW");
   });
 
   it("a declared amount that differs from the executed one is denied, saying so", async () => {

@@ -7,7 +7,7 @@
 //   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
 //     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
 import { clipped } from "../clip";
-import type { Found } from "../extract";
+import { type Found, foldKey } from "../extract";
 import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
 
@@ -87,19 +87,31 @@ function declaredMismatch(
   return undefined;
 }
 
-/** A number, a plain decimal string (any digit width), or `{value}` / `{amount}` holding one. */
+/** The member names of an amount object that hold its number, in folded form (`Value`, `ＶＡＬＵＥ` → `value`). */
+const AMOUNT_MEMBERS = new Set(["value", "amount"]);
+
+/**
+ * A number, a plain decimal string (any digit width), or an object whose `value` / `amount` holds one. Every member
+ * whose key folds to one of those counts, and they must agree: an upstream that reads keys case-insensitively (Go's
+ * encoding/json, ASP.NET) takes the last of `{"value": 50, "VALUE": 5000}`, so judging the first would pass 5000.
+ */
 function parseFound(found: Found<unknown>): Parsed {
-  const fail: Parsed = { source: found.source, ok: false };
-  let value = found.value;
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const inner = value as Record<string, unknown>;
-    value = inner.value ?? inner.amount;
-  }
+  const value = found.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return parseNumber(found.source, value);
+  const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
+  const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
+  const first = parsed[0];
+  if (!first?.ok || parsed.some((p) => !p.ok || p.value !== first.value)) return { source: found.source, ok: false };
+  return first;
+}
+
+function parseNumber(source: string, value: unknown): Parsed {
+  const fail: Parsed = { source, ok: false };
   if (typeof value === "string") {
     const text = value.normalize("NFKC").trim();
     if (!/^\d{1,30}(\.\d{1,30})?$/u.test(text)) return fail;
     value = Number(text);
   }
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
-  return { source: found.source, ok: true, value };
+  return { source, ok: true, value };
 }
