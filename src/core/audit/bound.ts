@@ -67,6 +67,17 @@ function bounded(value: unknown, maxBytes: number, maxDepth: number): Bounded {
   return { value: summary, bytesAtMost: Buffer.byteLength(canonicalJson(summary), "utf8") };
 }
 
+/**
+ * Sets `object[key]` as an own member, `__proto__` included: JSON.parse makes `{"__proto__": …}` an own member (a
+ * connector's answer, a command's output may hold one), while an assignment of that key would change the object's
+ * prototype instead and the member would vanish from what is stored and signed.
+ */
+export function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__")
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
+}
+
 /** The value itself when within bounds, else its summary. */
 export function boundValue(
   value: unknown,
@@ -91,7 +102,7 @@ export function boundMembers(root: string, value: unknown): { value: unknown; tr
   for (const [key, member] of Object.entries(value)) {
     const stored = bounded(member, MAX_STORED_VALUE_BYTES, MAX_STORED_VALUE_DEPTH);
     if (stored.value !== member) truncated.push(`${root}.${key}`);
-    out[key] = stored.value;
+    setOwn(out, key, stored.value);
     bytesAtMost += quotedBytesAtMost(key) + stored.bytesAtMost + 2; // the colon and a comma
   }
   // Each member is now at most MAX_STORED_VALUE_DEPTH deep, so the whole is within the depth it is allowed; its

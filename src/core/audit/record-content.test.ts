@@ -2,7 +2,9 @@
 // operator (or an evidence bundle's reader) never takes a connector's result as recorded for a summary, or back.
 import { describe, expect, it } from "vitest";
 import { MAX_STORED_VALUE_BYTES } from "./bound";
+import { canonicalJson } from "./canonical";
 import { storedResult } from "./record-content";
+import { REDACTED, redactPaths } from "./redact";
 
 describe("storedResult", () => {
   it("stores a small result as it is and names nothing as truncated", () => {
@@ -24,5 +26,20 @@ describe("storedResult", () => {
   it("names a summarised member beside data (an oversized error)", () => {
     const stored = storedResult({ success: false, error: "e".repeat(MAX_STORED_VALUE_BYTES + 1) }, {});
     expect(stored.meta).toEqual({ truncated: ["result.error"] });
+  });
+
+  it("keeps a connector's `__proto__` member as a member, in data and beside it, and redacts it when named", () => {
+    const result = JSON.parse('{"success":true,"__proto__":{"x":1},"data":{"__proto__":{"body":"secret"},"ok":1}}');
+    const stored = storedResult(result, {}).result as Record<string, unknown>;
+    expect(Object.keys(stored)).toContain("__proto__");
+    expect(canonicalJson(stored)).toBe(canonicalJson(result));
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype);
+    const data = stored.data as Record<string, unknown>;
+    expect(Object.keys(data)).toEqual(["__proto__", "ok"]);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+
+    const redacted = redactPaths("result", result, ["result.data.*"]) as { data: Record<string, unknown> };
+    expect(Object.getOwnPropertyDescriptor(redacted.data, "__proto__")?.value).toBe(REDACTED);
+    expect(JSON.stringify(redacted)).not.toContain("secret");
   });
 });

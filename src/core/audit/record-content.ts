@@ -3,7 +3,7 @@
 // src/core/store/shared/audit-chain.ts), so a record written on either verifies and reads the same. Pure: no
 // database, no signing; the chains add org, seq, timestamp, prev_hash and kid, then hash and sign.
 import type { ActionInput, ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "./audit-inputs";
-import { boundMembers, boundValue } from "./bound";
+import { boundMembers, boundValue, setOwn } from "./bound";
 import { type AuditRecord, jsonValue, type UnsignedAuditRecord } from "./record";
 import { redactPaths } from "./redact";
 
@@ -145,12 +145,12 @@ export function storedResult(result: unknown, meta: unknown): { result: unknown;
     if (key === "data") {
       // boundMembers names what it summarised; its copy of an object within bounds is not a summary.
       const bounded = boundMembers("result.data", value);
-      stored[key] = bounded.value;
+      setOwn(stored, key, bounded.value);
       truncated.push(...bounded.truncated);
       continue;
     }
     const bounded = boundValue(value);
-    stored[key] = bounded;
+    setOwn(stored, key, bounded);
     if (bounded !== value) truncated.push(`result.${key}`);
   }
   return { result: stored, meta: withTruncated(meta, truncated) };

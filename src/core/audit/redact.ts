@@ -8,6 +8,7 @@
 // ignored): `params.body` also redacts `Body`, `BODY` and `ｂｏｄｙ`, `params.api_key` also `apiKey`. An agent
 // choosing a spelling must not get a secret into the signed audit log, which can never drop it again.
 import { foldKey } from "../policy/extract";
+import { setOwn } from "./bound";
 
 export const REDACTED = "[redacted]";
 
@@ -32,7 +33,7 @@ function redactInPlace(node: unknown, segments: string[]): void {
   if (head === undefined) return; // an empty path names nothing to redact
   const container = node as Record<string, unknown>;
   for (const key of matchingKeys(container, head)) {
-    if (tail.length === 0) container[key] = REDACTED;
+    if (tail.length === 0) setOwn(container, key, REDACTED);
     else redactInPlace(container[key], tail);
   }
 }
