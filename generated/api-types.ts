@@ -1424,7 +1424,8 @@ export interface components {
                 [key: string]: unknown;
             };
             /**
-             * @description Unique key for idempotent execution, scoped to the org and `uapk_id`. Reusing it within 24 h returns
+             * @description Unique key for idempotent execution, scoped to the org and the agent (`agent_id`: two manifests of one agent
+             *     share its keys, so a key reused under the other `uapk_id` is a different body → 409). Reusing it within 24 h returns
              *     the first response with `idempotent: true`; reusing it with a different body → 409. While the first request
              *     runs, a retry waits for its answer, or gets 409 `IDEMPOTENCY_KEY_IN_FLIGHT`. If the node running it dies, a
              *     retry executes it once when that node had not yet recorded the action's intent, and otherwise gets the

@@ -87,4 +87,26 @@ describe("idempotency end to end", () => {
     expect(conflict.body.detail).toContain("order-B");
     expect(receiver.received.length).toBe(before);
   });
+
+  it("keys are the agent's: the same key under another manifest of the same agent is a 409, another agent's is its own", async () => {
+    const manifest = (uapk: string, agentId: string) => ({
+      uapk_id: uapk,
+      agent: { id: agentId, name: uapk },
+      capabilities: ["noop:ping"],
+      tools: { "noop:ping": { connector: { type: "noop" } } },
+    });
+    await registerManifest(g, manifest("scope-a", "scope-agent"));
+    await registerManifest(g, manifest("scope-b", "scope-agent"));
+    await registerManifest(g, manifest("scope-c", "other-agent"));
+    const ping = (uapk: string, agentId: string) =>
+      agent(g).post("/api/v1/gateway/execute", {
+        ...executeBody(uapk, { type: "noop", tool: "ping" }, { idempotency_key: "shared-key" }),
+        agent_id: agentId,
+      });
+    expect((await ping("scope-a", "scope-agent")).body).toMatchObject({ executed: true });
+    const sameAgent = await ping("scope-b", "scope-agent");
+    expect(sameAgent.status).toBe(409);
+    expect(sameAgent.body).toMatchObject({ code: "IDEMPOTENCY_KEY_REUSED" });
+    expect((await ping("scope-c", "other-agent")).body).toMatchObject({ executed: true });
+  });
 });
