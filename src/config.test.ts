@@ -52,9 +52,36 @@ describe("configuration from the environment", () => {
     [{ GATEHOUSE_SHUTDOWN_TIMEOUT_MS: "soon" }, /GATEHOUSE_SHUTDOWN_TIMEOUT_MS must be an integer/],
     [{ PURUTO_GATEWAY_API_KEY: "short" }, /at least 8 characters/],
     [{ GATEHOUSE_DEFAULT_ORG: "../etc" }, /GATEHOUSE_DEFAULT_ORG/],
+    // The faces' own variables are checked here too, before anything starts (exit 2, not a stack trace).
+    [
+      { GATEHOUSE_EXTRA_COMMANDS: "balance,a b" },
+      /GATEHOUSE_EXTRA_COMMANDS must be a comma-separated list of skill names \(or \*\), got "a b"/,
+    ],
+    [{ GATEHOUSE_AGENT_COMMAND: "notjson" }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
+    [{ GATEHOUSE_AGENT_COMMAND: "[]" }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
+    [{ GATEHOUSE_AGENT_COMMAND: '["claude", ""]' }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
+    [
+      { GATEHOUSE_AGENT_ENV: "HOME,A-B" },
+      /GATEHOUSE_AGENT_ENV must be a comma-separated list of variable names, got "A-B"/,
+    ],
+    [{ GATEHOUSE_PURUTO_ORG: "a/b" }, /GATEHOUSE_PURUTO_ORG must be 1-64 letters/],
+    [{ GATEHOUSE_MANIFEST_ORG: "a b" }, /GATEHOUSE_MANIFEST_ORG must be 1-64 letters/],
   ])("a bad value stops start-up with a message naming the variable: %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+});
+
+describe("the faces' variables", () => {
+  it("accept what their faces accept", () => {
+    const env = {
+      GATEHOUSE_EXTRA_COMMANDS: "balance, report_1,*",
+      GATEHOUSE_AGENT_COMMAND: '["claude","-p"]',
+      GATEHOUSE_AGENT_ENV: "HOME, ANTHROPIC_API_KEY",
+      GATEHOUSE_PURUTO_ORG: "acme-1",
+      GATEHOUSE_MANIFEST_ORG: "acme_2",
+    };
+    expect(() => loadConfig(env)).not.toThrow();
   });
 });
 

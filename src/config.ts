@@ -79,8 +79,28 @@ function check(rule: ConfigCheck, name: string, raw: string): void {
     }
     if (!rule.protocols.includes(parsed.protocol))
       throw new ConfigError(name, `must use ${rule.protocols.join(" or ")}, got "${parsed.protocol}"`);
-  } else if (!rule.values.includes(raw.toLowerCase())) {
-    throw new ConfigError(name, `must be one of ${rule.values.join(", ")}, got "${raw}"`);
+  } else if (rule.kind === "oneOf") {
+    if (!rule.values.includes(raw.toLowerCase()))
+      throw new ConfigError(name, `must be one of ${rule.values.join(", ")}, got "${raw}"`);
+  } else if (rule.kind === "pattern") {
+    if (!rule.pattern.test(raw.trim())) throw new ConfigError(name, `must be ${rule.what}, got "${raw}"`);
+  } else if (rule.kind === "list") {
+    const bad = raw
+      .split(",")
+      .map((item) => item.trim())
+      .find((item) => item !== "" && !rule.item.test(item));
+    if (bad !== undefined) throw new ConfigError(name, `must be a comma-separated list of ${rule.what}, got "${bad}"`);
+  } else if (!isArgv(raw)) {
+    throw new ConfigError(name, `must be a non-empty JSON array of non-empty strings (argv), e.g. ["claude","-p"]`);
+  }
+}
+
+function isArgv(raw: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return Array.isArray(parsed) && parsed.length > 0 && parsed.every((a) => typeof a === "string" && a !== "");
+  } catch {
+    return false;
   }
 }
 
@@ -120,7 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const dataDir = resolve(env.GATEHOUSE_DATA_DIR ?? ".data");
   const defaultOrg = env.GATEHOUSE_DEFAULT_ORG ?? "default";
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(defaultOrg)) {
+  if (!ORG_NAME.test(defaultOrg)) {
     throw new ConfigError("GATEHOUSE_DEFAULT_ORG", "must be 1-64 letters, digits, '-' or '_'");
   }
   return {
@@ -203,12 +223,17 @@ export interface ConfigVariable {
 export type ConfigCheck =
   | { kind: "integer"; min: number; max: number }
   | { kind: "url"; protocols: string[] }
-  | { kind: "oneOf"; values: string[] };
+  | { kind: "oneOf"; values: string[] }
+  | { kind: "pattern"; pattern: RegExp; what: string }
+  | { kind: "list"; item: RegExp; what: string }
+  | { kind: "argv" };
 
 const portRule = { kind: "integer", min: 0, max: 65535 } as const satisfies ConfigCheck;
 /** The faces' counts and durations: their own parsers apply the finer bounds. */
 const countRule = { kind: "integer", min: 0, max: Number.MAX_SAFE_INTEGER } as const satisfies ConfigCheck;
 const httpUrlRule: ConfigCheck = { kind: "url", protocols: ["http:", "https:"] };
+const ORG_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/;
+const orgRule: ConfigCheck = { kind: "pattern", pattern: ORG_NAME, what: "1-64 letters, digits, '-' or '_'" };
 
 /**
  * Every variable Gatehouse reads, in one place. The README's configuration table is generated from it
@@ -364,6 +389,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_PURUTO_ORG",
+    check: orgRule,
     default: "$GATEHOUSE_DEFAULT_ORG",
     description: "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos.",
   },
@@ -381,15 +407,22 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_EXTRA_COMMANDS",
+    check: { kind: "list", item: /^(\*|[A-Za-z0-9][A-Za-z0-9_-]{0,63})$/, what: "skill names (or *)" },
     default: "",
     description: "Skills invocable besides init/help/list/status, comma-separated (`*` = all).",
   },
   {
     name: "GATEHOUSE_AGENT_COMMAND",
+    check: { kind: "argv" },
     default: "",
     description: "JSON argv of an agent that runs skills without a `run` script.",
   },
-  { name: "GATEHOUSE_AGENT_ENV", default: "", description: "Variable names passed to that agent, comma-separated." },
+  {
+    name: "GATEHOUSE_AGENT_ENV",
+    check: { kind: "list", item: /^[A-Za-z_][A-Za-z0-9_]*$/, what: "variable names" },
+    default: "",
+    description: "Variable names passed to that agent, comma-separated.",
+  },
   {
     name: "GATEHOUSE_MAX_CONCURRENT_COMMANDS",
     check: countRule,
@@ -412,7 +445,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   { name: "GATEHOUSE_DISCOVERY_TTL_MS", check: countRule, default: "10000", description: "Discovery cache lifetime." },
   { name: "GATEHOUSE_MANIFEST_DIR", default: "", description: "Folder of manifests registered at start-up (GitOps)." },
-  { name: "GATEHOUSE_MANIFEST_ORG", default: "$GATEHOUSE_DEFAULT_ORG", description: "Org those manifests belong to." },
+  {
+    name: "GATEHOUSE_MANIFEST_ORG",
+    check: orgRule,
+    default: "$GATEHOUSE_DEFAULT_ORG",
+    description: "Org those manifests belong to.",
+  },
   {
     name: "GATEHOUSE_SESSION_MANIFEST",
     default: "ide-assistant",
