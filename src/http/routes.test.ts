@@ -34,6 +34,16 @@ describe("route table", () => {
     expect(table.match("GET", "/api/v1/orgs/%E0%A4%A/manifests")?.params).toEqual({ org_id: "%E0%A4%A" });
   });
 
+  it("a dot segment makes no 405: another method's route does not count it, the request's own method's does", () => {
+    for (const dots of [".", "..", "%2e", "%2E%2e"]) {
+      expect(table.methodsAt(`/purutos/${dots}/puruto-x`)).toEqual([]);
+      expect(table.methodsAt(`/purutos/puruto-x/${dots}`)).toEqual([]);
+      // The invoke route still takes it (its handler answers 400/404 for such a name).
+      expect(opAt("POST", `/purutos/${dots}/status`)).toBe("Purutos_invoke");
+    }
+    expect(table.methodsAt("/purutos/a.b/status")).toEqual(["POST"]);
+  });
+
   it("literal segments win over parameters at the same place, whatever the method", () => {
     expect(opAt("GET", "/api/v1/orgs/acme/interactions/verify")).toBe("Interactions_verify");
     expect(opAt("GET", "/api/v1/orgs/acme/interactions/int_1")).toBe("Interactions_get");

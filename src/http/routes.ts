@@ -66,7 +66,10 @@ export function buildRouteTable(operations: readonly OperationSpec[]): RouteTabl
       const lowerParts = asciiLowerCase(trimmed).split("/");
       const methods = new Set<string>();
       for (const route of routes) {
-        if (paramsIfMatches(route, parts, lowerParts)) for (const m of route.methods) methods.add(m);
+        // A dot segment (`.`, `..`, as sent or percent-encoded) is a place in a path, not a name: a route of
+        // another method does not make it a 405 (`GET /purutos/./x` is no route, 404). The route of the request's
+        // own method still takes it as a parameter, so its handler answers (e.g. 404 PURUTO_NOT_FOUND).
+        if (paramsIfMatches(route, parts, lowerParts, false)) for (const m of route.methods) methods.add(m);
       }
       return [...methods];
     },
@@ -104,6 +107,7 @@ function paramsIfMatches(
   route: Route,
   parts: readonly string[],
   lowerParts: readonly string[],
+  acceptDots = true,
 ): Record<string, string> | undefined {
   if (parts.length !== route.segments.length) return undefined;
   const params: Record<string, string> = {};
@@ -114,7 +118,9 @@ function paramsIfMatches(
       if (lowerParts[i] !== segment.literal) return undefined;
     } else {
       if (part === "") return undefined;
-      params[segment.param] = decodedSegment(part);
+      const value = decodedSegment(part);
+      if (!acceptDots && (value === "." || value === "..")) return undefined;
+      params[segment.param] = value;
     }
   }
   return params;
