@@ -163,7 +163,7 @@ describe("registry roots", () => {
 });
 
 describe("what /health may show", () => {
-  it("cuts every absolute path to its last segment", () => {
+  it("cuts every path, absolute or relative, to its last segment, and shows a repeated problem once", () => {
     const shown = withoutPaths({
       purutos: 2,
       sources: ["registry:/home/alice/purutos/puruto-data/registry.json", "scan:/home/alice/purutos"],
@@ -171,6 +171,9 @@ describe("what /health may show", () => {
         "/srv/eco: ecosystem root not found",
         'registry entry "puruto-x": /etc/shadow is outside the ecosystem roots, ignored',
         "/home/alice/purutos/puruto-a/.claude/skills/x/SKILL.md: broken front matter (line 3)",
+        'registry entry "puruto-rel": ../../../../etc is outside the ecosystem roots, ignored',
+        'registry entry "puruto-rel": ../../../../etc is outside the ecosystem roots, ignored',
+        'registry entry "puruto-sub": data/private/x is outside the ecosystem roots, ignored',
       ],
     });
     expect(shown).toEqual({
@@ -180,6 +183,8 @@ describe("what /health may show", () => {
         "…/eco: ecosystem root not found",
         'registry entry "puruto-x": …/shadow is outside the ecosystem roots, ignored',
         "…/SKILL.md: broken front matter (line 3)",
+        'registry entry "puruto-rel": …/etc is outside the ecosystem roots, ignored',
+        'registry entry "puruto-sub": …/x is outside the ecosystem roots, ignored',
       ],
     });
     expect(JSON.stringify(shown)).not.toMatch(/(?<!…)\/[a-z]/);

@@ -182,11 +182,14 @@ async function fingerprintOf(paths: string[]): Promise<string> {
   return parts.join("|");
 }
 
-/** An absolute path inside a message: `/` then anything up to a space, quote, colon, comma or bracket. */
-const ABSOLUTE_PATH = /(?<![\w.~])\/[^\s"'`:,()[\]]*/g;
+/**
+ * A path inside a message: absolute (`/` then anything up to a space, quote, colon, comma or bracket), or relative
+ * with a folder in it (`../../etc`, `data/x`: a registry entry's location as written).
+ */
+const PATH_IN_TEXT = /(?<![\w.~/-])(?:\/|[\w.~-]+\/)[^\s"'`:,()[\]]*/g;
 
 /**
- * The snapshot as anyone may see it (GET /health is open): every absolute path is cut to its last segment
+ * The snapshot as anyone may see it (GET /health is open): every path is cut to its last segment
  * (`…/puruto-x`), so an anonymous caller learns no folder layout, user name or data-dir location. The full
  * problems stay in the log.
  */
@@ -203,6 +206,8 @@ export function withoutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
 const withoutPathsOf = new WeakMap<DiscoverySnapshot, DiscoverySnapshot>();
 
 function cutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
-  const cut = (text: string) => text.replace(ABSOLUTE_PATH, (p) => `…/${path.basename(p)}`);
-  return { purutos: snapshot.purutos, sources: snapshot.sources.map(cut), problems: snapshot.problems.map(cut) };
+  const cut = (text: string) => text.replace(PATH_IN_TEXT, (p) => `…/${path.basename(p)}`);
+  // One problem seen under several roots (a registry entry tried against each) is shown once.
+  const problems = [...new Set(snapshot.problems.map(cut))];
+  return { purutos: snapshot.purutos, sources: snapshot.sources.map(cut), problems };
 }
