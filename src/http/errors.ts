@@ -3,6 +3,7 @@
 // or an unexpected bug (500, logged, no internals leaked).
 import type { Context } from "koa";
 import { ActionUnavailableError } from "../core/governance/types";
+import { isTransientDatabaseError } from "../core/store/transient-errors";
 import { HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
 
 /** Maps what libraries throw to a problem. */
@@ -10,6 +11,9 @@ export function toProblem(err: unknown): HttpProblem {
   if (err instanceof HttpProblem) return err;
   // A store that does not answer (PostgreSQL down) or a collaborator not configured: 503, fail closed.
   if (err instanceof ActionUnavailableError) return problemOf(err.code, err.message);
+  // A store call no service wrapper translated (the database answers again by the time anyone looks).
+  if (isTransientDatabaseError(err))
+    return problemOf("DATABASE_UNAVAILABLE", "The database is unavailable: try again later");
   const e = err as { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean };
   const status = e.status ?? e.statusCode;
   if (e.type === "entity.too.large" || status === 413) {

@@ -52,16 +52,18 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
       "DATABASE_URL selects PostgreSQL: set GATEHOUSE_SECRET (≥ 16 characters, the same on every node)",
     );
   }
+  // Migrations on a connection of their own, without the transaction bounds: a node starting beside others may
+  // rightly wait for their migration lock longer than a governed write may wait for a chain lock.
+  const migrations = openPostgres(url, { maxConnections: 1, unbounded: true });
+  try {
+    await migrateToLatest(migrations);
+  } finally {
+    await migrations.destroy();
+  }
   const kysely = openPostgres(
     url,
     config.maxConnections === undefined ? {} : { maxConnections: config.maxConnections },
   );
-  try {
-    await migrateToLatest(kysely);
-  } catch (err) {
-    await kysely.destroy();
-    throw err;
-  }
   // Readiness has a connection of its own: a busy pool (every client in use under load) is not a database down.
   const probe = openPostgres(url, { maxConnections: 1 });
   return {

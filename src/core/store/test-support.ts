@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { migrateToLatest } from "./migrate";
-import { type AnyKysely, openPostgres } from "./postgres";
+import { type AnyKysely, openPostgres, type PostgresOptions } from "./postgres";
 import { type Db, openDatabase } from "./sqlite";
 
 /** Every table the stores use, as the migrations create them (sorted by name). */
@@ -71,7 +71,7 @@ export interface TestPgDatabase {
   /** postgres:// URL of this test's own database. */
   url: string;
   /** A new Kysely over its own pool (a pool per simulated node); all are destroyed by `drop`. */
-  open(maxConnections?: number): AnyKysely;
+  open(maxConnections?: number, options?: PostgresOptions): AnyKysely;
   /** Opens a pool and applies the migrations. */
   openMigrated(maxConnections?: number): Promise<AnyKysely>;
   drop(): Promise<void>;
@@ -84,8 +84,8 @@ export async function createTestPgDatabase(admin: string): Promise<TestPgDatabas
   const url = new URL(admin);
   url.pathname = `/${name}`;
   const pools: AnyKysely[] = [];
-  const open = (maxConnections = 10) => {
-    const kysely = openPostgres(url.toString(), { maxConnections });
+  const open = (maxConnections = 10, options: PostgresOptions = {}) => {
+    const kysely = openPostgres(url.toString(), { ...options, maxConnections });
     pools.push(kysely);
     return kysely;
   };

@@ -1,0 +1,31 @@
+// Errors of the shared database that say "not now" rather than "no": the connection was lost or cut, the server
+// is shutting down, a lock or an idle transaction ran past its bound (./postgres.ts), a query timed out. The
+// request they stop had its transaction rolled back, so nothing of it was written: the answer is a 503 the client
+// may retry (a retry with the same idempotency key runs the call at most once), never a 500.
+
+/** SQLSTATEs of such errors (PostgreSQL appendix A). */
+const TRANSIENT_CODES = new Set([
+  "57P01", // admin_shutdown (pg_terminate_backend, a restart)
+  "57P02", // crash_shutdown
+  "57P03", // cannot_connect_now (starting up)
+  "25P03", // idle_in_transaction_session_timeout
+  "55P03", // lock_not_available (lock_timeout)
+  "57014", // query_canceled (statement_timeout)
+  "40001", // serialization_failure
+  "40P01", // deadlock_detected
+]);
+
+/** Messages of node-postgres's own errors, which carry no SQLSTATE. */
+const TRANSIENT_MESSAGES = [
+  /Connection terminated/i,
+  /Query read timeout/i,
+  /timeout exceeded when trying to connect/i,
+  /Client has encountered a connection error/i,
+];
+
+export function isTransientDatabaseError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (code.startsWith("08") || TRANSIENT_CODES.has(code))) return true;
+  return TRANSIENT_MESSAGES.some((pattern) => pattern.test(err.message));
+}
