@@ -38,3 +38,46 @@ describe("recordOutcome: which failed calls give their budget unit back", () => 
     expect(refunded).toHaveLength(1);
   });
 });
+
+/** An audit log whose first `failures` outcome writes fail; `committedAnyway`: the failed write still committed. */
+function flakyAudit(failures: number, committedAnyway = false) {
+  const outcomes: string[] = [];
+  let left = failures;
+  const audit = {
+    recordDecision: async () => {},
+    recordOutcome: async (input: { interaction_id: string }) => {
+      if (left-- > 0) {
+        if (committedAnyway) outcomes.push(input.interaction_id);
+        throw new Error("Connection terminated unexpectedly");
+      }
+      outcomes.push(input.interaction_id);
+    },
+    outcomeRecorded: async (_org: string, interactionId: string) => outcomes.includes(interactionId),
+  };
+  const record = createRecordOutcome({
+    audit,
+    reservations: { reserve: async () => ({ ok: true }), refund: async () => {} },
+    counterparties: { remember: () => {} },
+  } as unknown as Parameters<typeof createRecordOutcome>[0]);
+  return { record, outcomes };
+}
+
+describe("recordOutcome: the outcome of a call that ran is not lost with a connection", () => {
+  it("a write that failed is tried again, and the outcome is recorded once", async () => {
+    const { record, outcomes } = flakyAudit(2);
+    await record(call, { success: true });
+    expect(outcomes).toEqual(["int-1"]);
+  });
+
+  it("a write that failed but had committed is not written twice", async () => {
+    const { record, outcomes } = flakyAudit(1, true);
+    await record(call, { success: true });
+    expect(outcomes).toEqual(["int-1"]);
+  });
+
+  it("a log that keeps failing is reported to the caller after the last attempt", async () => {
+    const { record, outcomes } = flakyAudit(99);
+    await expect(record(call, { success: true })).rejects.toThrow("Connection terminated");
+    expect(outcomes).toEqual([]);
+  }, 10_000);
+});

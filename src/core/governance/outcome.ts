@@ -14,6 +14,13 @@ import type { ActionResult, AuthorizedCall } from "./types";
 
 const log = logger.child({ module: "governance" });
 
+/**
+ * The waits before each new attempt at an outcome write that failed. The call has run: its outcome is what proves
+ * it, so a write lost with its connection (PostgreSQL restarted, a backend terminated: one failed group transaction
+ * loses every outcome in it) is tried again — the pool has usually reconnected at once.
+ */
+const OUTCOME_RETRY_DELAYS_MS = [100, 500, 2_000];
+
 /** `nothingSent`: the gateway knows the call never reached its tool (its unit is given back). */
 export type RecordOutcome = (
   call: AuthorizedCall,
@@ -52,16 +59,36 @@ export function createRecordOutcome(deps: {
     }
   }
 
-  return async (call, result, options = {}) => {
-    await bookkeeping(call, result, options.nothingSent === true);
-    // Answered once the outcome is committed (concurrent outcomes share that commit).
-    await deps.audit.recordOutcome({
+  /**
+   * Appends the outcome, again after a failure. A failed attempt may still have committed (the connection was lost
+   * after COMMIT was sent), so each new attempt first asks the log: an interaction never gets two outcomes.
+   */
+  async function appendOutcome(call: AuthorizedCall, result: ActionResult): Promise<void> {
+    const input = {
       org_id: call.org_id,
       interaction_id: call.interaction_id,
       executed: result.success,
       result,
       redact: call.redact,
       meta: call.meta,
-    });
+    };
+    let failure: unknown;
+    for (const delay of [0, ...OUTCOME_RETRY_DELAYS_MS]) {
+      if (delay > 0) await new Promise((wait) => setTimeout(wait, delay));
+      try {
+        if (delay > 0 && (await deps.audit.outcomeRecorded?.(call.org_id, call.interaction_id))) return;
+        return await deps.audit.recordOutcome(input);
+      } catch (err) {
+        failure = err;
+        log.warn({ err, interactionId: call.interaction_id }, "outcome not recorded: trying again");
+      }
+    }
+    throw failure;
+  }
+
+  return async (call, result, options = {}) => {
+    await bookkeeping(call, result, options.nothingSent === true);
+    // Answered once the outcome is committed (concurrent outcomes share that commit).
+    await appendOutcome(call, result);
   };
 }

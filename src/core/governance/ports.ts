@@ -14,6 +14,8 @@ type MaybePromise<T> = T | Promise<T>;
 export interface GovernanceAudit {
   recordDecision(input: DecisionInput): Promise<void>;
   recordOutcome(input: OutcomeInput): Promise<void>;
+  /** Whether the interaction's outcome is in the log (a write that failed may still have committed). */
+  outcomeRecorded?(orgId: string, interactionId: string): Promise<boolean>;
   /** Synchronous: called inside the approvals store's transaction that changes the approval's status. */
   recordApprovalVerdict?(input: ApprovalDecisionInput): void;
 }

@@ -48,6 +48,8 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const audit: GovernanceAudit = {
     recordDecision: async (input) => void (await stores.audit.appendDecisionGrouped(input)),
     recordOutcome: async (input) => void (await stores.audit.appendOutcomeGrouped(input)),
+    outcomeRecorded: async (orgId, interactionId) =>
+      (await stores.audit.getInteraction(orgId, interactionId)).some((r) => r.kind === "outcome"),
   };
   const { reservations } = stores;
   const approvals = deps.approvals ?? { create: stores.approvals.create, get: stores.approvals.get };

@@ -9,7 +9,9 @@ import type { ApprovalsPort, EscalationStore, GovernanceAudit, ReservationStore 
 
 /** The audit log's methods the engine writes with (the grouped appends are used when present). */
 export type AuditWriter = Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
-  Partial<Pick<AuditLog, "appendApprovalDecision" | "appendOutcomeGrouped" | "appendDecisionGrouped">>;
+  Partial<
+    Pick<AuditLog, "appendApprovalDecision" | "appendOutcomeGrouped" | "appendDecisionGrouped" | "getInteraction">
+  >;
 
 /** Decisions and outcomes share group commits; without an audit log, nothing is recorded. */
 export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
@@ -25,6 +27,12 @@ export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
     },
     ...(log.appendApprovalDecision
       ? { recordApprovalVerdict: (input) => void log.appendApprovalDecision!(input) }
+      : {}),
+    ...(log.getInteraction
+      ? {
+          outcomeRecorded: async (orgId: string, interactionId: string) =>
+            log.getInteraction!(orgId, interactionId).some((r) => r.kind === "outcome"),
+        }
       : {}),
   };
 }
