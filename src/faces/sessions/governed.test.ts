@@ -280,6 +280,34 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(tokensOf(c.frames)).toContain("Готово: b.txt (write_file).");
   });
 
+  it("edit of a call the policy ALLOWed (approval asked only by the runtime) is refused: approve or reject it", async () => {
+    // In this org the manifest allows write_file without a human; the IDE is still asked (ALWAYS_APPROVE_TOOLS).
+    const ALLOWING = "org-allowing";
+    const base = engine.manifests.getByUapkId(ORG, "ide-assistant")!;
+    engine.manifests.register(ALLOWING, {
+      uapk_id: base.uapk_id,
+      agent: base.agent,
+      capabilities: base.capabilities,
+      constraints: { max_actions_per_hour: 1000 },
+      tools: base.tools,
+    });
+    const c = await ide("edit-allowed", ALLOWING);
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    expect(call).toMatchObject({ requires_approval: true, arguments: { path: "a.txt" } });
+    expect(call.approval_id).toBeUndefined();
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "/etc/x" } });
+    const refused = await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID");
+    expect(refused.message).toMatch(/allowed by the policy with its arguments as sent/u);
+    await settle();
+    expect(atRuntime("hitl_decision")).toEqual([]);
+    // Still waiting: the IDE can approve the call as the policy checked it.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "approve" });
+    expect(atRuntime("hitl_decision")[0]?.modified_arguments).toBeUndefined();
+  });
+
   it("an edit the policy now denies never reaches the runtime as runnable", async () => {
     const c = await ide("edit-denied");
     c.send({ type: "user_message", content: "write file a.txt" });

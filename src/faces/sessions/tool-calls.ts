@@ -89,6 +89,12 @@ export class ToolCalls {
     if (frame.type === "hitl_decision" && !pending.awaitingApproval) {
       return `Tool call ${frame.call_id} is not waiting for approval`;
     }
+    // Under a policy, a call waiting for the IDE without an approval record was ALLOWed as sent (the IDE's
+    // approval is asked because the runtime or ALWAYS_APPROVE_TOOLS wants it): an edit would run arguments the
+    // policy never checked, and the audit would keep the ones it did. An edit needs an approval record to re-check.
+    if (frame.type === "hitl_decision" && frame.decision === "edit" && this.deps.approvals && !pending.approvalId) {
+      return `Tool call ${frame.call_id} was allowed by the policy with its arguments as sent: approve or reject it (an edit would run arguments the policy has not checked)`;
+    }
     if (frame.type === "tool_result" && this.governs(pending) && !pending.released) {
       return `Tool call ${frame.call_id} is waiting for approval ${pending.approvalId}; its result cannot be sent yet`;
     }
