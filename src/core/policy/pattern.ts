@@ -3,6 +3,8 @@
 //
 //   `*`  any run of characters (possibly none) that contains no `@`, no `.` and no separator
 //   `?`  exactly one such character
+//   `**` as a whole label: one or more labels (`*@**.evil.com` matches `x@a.evil.com` and `x@a.b.evil.com`,
+//        not `x@evil.com`): a blocklist can cover every subdomain, however deep
 //   anything else is literal; pattern and value are compared in their normalised form (./normalize.ts), so
 //   case, full-width forms, trailing dots, IDN domains and padding do not matter.
 //
@@ -44,8 +46,39 @@ interface Segments {
 }
 
 function matchesSegments(v: Segments, p: Segments): boolean {
+  if (p.parts.includes(DEEP)) return matchesFrom(v, p, 0, 0, new Map());
   if (v.delimiters !== p.delimiters) return false;
   return p.parts.every((part, i) => matchesSegment(v.parts[i] ?? "", part));
+}
+
+/** The whole-label wildcard: one or more labels, joined by dots. */
+const DEEP = "**";
+
+/**
+ * Value parts from `i` on against pattern parts from `j` on, for a pattern holding `**`: a `**` part takes one or
+ * more value parts joined by `.`. Memoised on (i, j), so O(value parts × pattern parts), whatever the value.
+ */
+function matchesFrom(v: Segments, p: Segments, i: number, j: number, memo: Map<number, boolean>): boolean {
+  const key = i * (p.parts.length + 1) + j;
+  const known = memo.get(key);
+  if (known !== undefined) return known;
+  let matched = false;
+  const lastPattern = j === p.parts.length - 1;
+  // After pattern part j (ending at value part end - 1): the rest must follow with the same delimiter.
+  const follows = (end: number) =>
+    lastPattern
+      ? end === v.parts.length
+      : end < v.parts.length && v.delimiters[end - 1] === p.delimiters[j] && matchesFrom(v, p, end, j + 1, memo);
+  if (p.parts[j] === DEEP) {
+    for (let end = i + 1; end <= v.parts.length && !matched; end++) {
+      if (end > i + 1 && v.delimiters[end - 2] !== ".") break; // the labels it takes are joined by dots only
+      matched = follows(end);
+    }
+  } else {
+    matched = i < v.parts.length && matchesSegment(v.parts[i] ?? "", p.parts[j] ?? "") && follows(i + 1);
+  }
+  memo.set(key, matched);
+  return matched;
 }
 
 function segments(text: string): Segments {
@@ -98,6 +131,8 @@ export interface PatternList {
   tailLengths: Map<string, number[]>;
   /** Per delimiters, the patterns whose last segment holds a wildcard: scanned one by one. */
   scan: Map<string, Segments[]>;
+  /** The patterns with a `**` label, which match values of several delimiter strings: scanned for every value. */
+  deep: Segments[];
 }
 
 const WILDCARD = /[*?]/u;
@@ -105,9 +140,13 @@ const tailKey = (delimiters: string, parts: readonly string[], n: number) =>
   `${delimiters}\u0000${n}\u0000${parts.slice(parts.length - n).join("\u0000")}`;
 
 function compile(patterns: readonly string[]): PatternList {
-  const list: PatternList = { byTail: new Map(), tailLengths: new Map(), scan: new Map() };
+  const list: PatternList = { byTail: new Map(), tailLengths: new Map(), scan: new Map(), deep: [] };
   for (const pattern of patterns) {
     const p = segments(normalizePattern(pattern));
+    if (p.parts.includes(DEEP)) {
+      list.deep.push(p);
+      continue;
+    }
     let n = 0;
     while (n < p.parts.length && !WILDCARD.test(p.parts[p.parts.length - 1 - n] ?? "")) n++;
     if (n === 0) {
@@ -140,6 +179,7 @@ function matchesAny(value: string, list: PatternList): boolean {
     for (const p of list.byTail.get(tailKey(v.delimiters, v.parts, n)) ?? []) if (matchesSegments(v, p)) return true;
   }
   for (const p of list.scan.get(v.delimiters) ?? []) if (matchesSegments(v, p)) return true;
+  for (const p of list.deep) if (matchesSegments(v, p)) return true;
   return false;
 }
 

@@ -70,6 +70,21 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
     );
   });
 
+  it("blocklist `*@**.evil.example`: a subdomain at any depth, however disguised, never ALLOWs", async () => {
+    const e = await setup({ counterparty_blocklist: ["*@**.EVIL.example"] });
+    const labels = fc.array(fc.stringMatching(/^[a-z0-9-]{1,12}$/u), { minLength: 1, maxLength: 6 });
+    const deep = labels.chain((l) => disguised(`boss@${l.join(".")}.evil.example`, HARMLESS));
+    await fc.assert(
+      fc.asyncProperty(deep, placement, async (value, where) => {
+        expect(await decisionOf(e, send(place(where, value)))).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    // Controls: `**` takes one label or more, so the domain itself and a look-alike parent are not hit.
+    expect(await decisionOf(e, send(place("params.to", "boss@evil.example")))).toBe("ALLOW");
+    expect(await decisionOf(e, send(place("params.to", "boss@a.notevil.example")))).toBe("ALLOW");
+  });
+
   it("blocklist of a multi-word name (`acme evil corp`), however it is spaced or separated", async () => {
     const e = await setup({ counterparty_blocklist: ["Acme Evil Corp"] });
     const spaced = fc.tuple(
