@@ -190,6 +190,16 @@ describe("the HTTP boundary", () => {
     expect(r.body).toMatchObject({ code: "NOT_IMPLEMENTED", operation: "Gateway_execute" });
   });
 
+  it("declared header parameters are validated like the others (If-None-Match longer than its maxLength → 400)", async () => {
+    const tooLong = await call("/purutos", { headers: { "x-api-key": KEY, "if-none-match": `"${"e".repeat(300)}"` } });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.errors[0].pointer).toBe("/headers/if-none-match");
+    const withinBound = await call("/purutos", {
+      headers: { "x-api-key": KEY, "if-none-match": `"${"e".repeat(254)}"` },
+    });
+    expect(withinBound.status).not.toBe(400);
+  });
+
   it("query parameters are validated and unknown ones rejected", async () => {
     const r = await call("/purutos?surprise=1", { headers: { "x-api-key": KEY } });
     expect(r.status).toBe(400);

@@ -29,6 +29,7 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
   const problems: ProblemItem[] = [];
   let valid = passes(problems, "path", op.validatePath, params);
   valid = passes(problems, "query", op.validateQuery, query) && valid;
+  if (op.validateHeaders) valid = passes(problems, "headers", op.validateHeaders, declaredHeaders(op, ctx)) && valid;
 
   let body: unknown;
   if (hasBody(ctx)) {
@@ -52,10 +53,20 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
   return { query, body };
 }
 
+/** The request's values of the header parameters the operation declares (present ones only). */
+function declaredHeaders(op: OperationSpec, ctx: Context): Record<string, string | string[]> {
+  const values: Record<string, string | string[]> = {};
+  for (const name of op.headerNames) {
+    const value = ctx.headers[name];
+    if (value !== undefined) values[name] = value;
+  }
+  return values;
+}
+
 /** Whether `value` passes `validate` (no validator: it does); what it does not pass is added to `problems`. */
 function passes(
   problems: ProblemItem[],
-  where: "path" | "query" | "body",
+  where: "path" | "query" | "body" | "headers",
   validate: ValidateFunction | undefined,
   value: unknown,
 ): boolean {

@@ -31,6 +31,9 @@ export interface OperationSpec {
   security: SecurityScheme[];
   validatePath?: ValidateFunction | undefined;
   validateQuery?: ValidateFunction | undefined;
+  /** The header parameters the operation declares (lower case), and their validator (none declared: none). */
+  headerNames: readonly string[];
+  validateHeaders?: ValidateFunction | undefined;
   validateBody?: ValidateFunction | undefined;
   /** The operation documents a request body; a body sent to one that does not is refused (400). */
   takesBody: boolean;
@@ -107,6 +110,17 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
           additionalProperties: false,
         });
       };
+      // Header names are case-insensitive (Node gives them in lower case); other headers are no one's business here.
+      const headers = group("header");
+      const validateHeaders = headers.length
+        ? coercing.compile({
+            type: "object",
+            properties: Object.fromEntries(
+              headers.map((p) => [(p.name as string).toLowerCase(), rebase(p.schema ?? {})]),
+            ),
+            required: headers.filter((p) => p.required).map((p) => (p.name as string).toLowerCase()),
+          })
+        : undefined;
       const body = ((op.requestBody as Json | undefined)?.content as Json | undefined)?.["application/json"] as
         | Json
         | undefined;
@@ -139,6 +153,8 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
         security,
         validatePath: paramsSchema("path"),
         validateQuery: paramsSchema("query"),
+        headerNames: headers.map((p) => (p.name as string).toLowerCase()),
+        validateHeaders,
         validateBody: body?.schema ? strict.compile(rebase(body.schema) as Json) : undefined,
         takesBody: op.requestBody !== undefined,
         bodyRequired: Boolean((op.requestBody as Json | undefined)?.required),
@@ -164,7 +180,7 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
  * relative to the document).
  */
 export function describeErrors(
-  where: "body" | "path" | "query" | "",
+  where: "body" | "path" | "query" | "headers" | "",
   errors: ErrorObject[] | null | undefined,
 ): ProblemItem[] {
   const root = where ? `/${where}` : "";
