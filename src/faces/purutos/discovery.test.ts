@@ -190,6 +190,20 @@ describe("registry.json", () => {
     expect(item).toMatchObject({ name: "puruto-finance", path: dir, kind: "puruto-data", source: "registry" });
   });
 
+  it("a declared kind outside the documented five is not passed on: the kind is inferred from the name", async () => {
+    const cron = await writePuruto(root, "puruto-cron-nightly");
+    const plain = await writePuruto(root, "puruto-notes");
+    await writeRegistry(outside, {
+      purutos: [
+        { name: "puruto-cron-nightly", path: cron, kind: "puruto-data\u0000\u202e" },
+        { name: "puruto-notes", path: plain, kind: "x".repeat(100_000) },
+      ],
+    });
+    const d = discover({ ecosystemRoot: root, dataPath: path.join(outside, "registry.json") });
+    expect((await d.get("puruto-cron-nightly"))?.kind).toBe("puruto-cron");
+    expect((await d.get("puruto-notes"))?.kind).toBe("standard");
+  });
+
   it("keeps an entry whose folder does not exist, with path null", async () => {
     await writeRegistry(outside, { purutos: [{ name: "puruto-gone" }] });
 
@@ -298,11 +312,13 @@ describe("registry.json", () => {
 
   it("reads a registry whose strings hold brackets and escaped quotes", async () => {
     await writePuruto(root, "puruto-a");
-    const kind = `${"[{".repeat(40)}\\"${"]}".repeat(40)}`;
-    await writeRegistry(outside, { purutos: [{ name: "puruto-a", folder: "puruto-a", kind }] });
+    const note = `${"[{".repeat(40)}\\"${"]}".repeat(40)}`;
+    await writeRegistry(outside, { purutos: [{ name: "puruto-a", folder: "puruto-a", note, kind: "puruto-data" }] });
 
     const discovery = discover({ ecosystemRoot: root, dataPath: outside });
-    expect((await discovery.list()).map((i) => [i.name, i.kind, i.source])).toEqual([["puruto-a", kind, "registry"]]);
+    expect((await discovery.list()).map((i) => [i.name, i.kind, i.source])).toEqual([
+      ["puruto-a", "puruto-data", "registry"],
+    ]);
   });
 
   it(`uses the first ${MAX_REGISTRY_ENTRIES} registry entries and says the rest were ignored`, async () => {

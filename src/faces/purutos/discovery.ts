@@ -36,7 +36,8 @@ import { buildIndex, type DiscoveryConfig, discoverySources, type Index, type Pu
 // Callers have always imported the puruto from here.
 export type { Puruto } from "./scan";
 
-export { inferKind, KNOWN_KINDS } from "./scan";
+export { KNOWN_KINDS } from "./names";
+export { inferKind } from "./scan";
 
 const log = logger.child({ module: "purutos" });
 

@@ -23,3 +23,11 @@ const COMMAND_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export function isCommandName(name: string): boolean {
   return COMMAND_NAME.test(name);
 }
+
+/** The kinds a puruto is of besides `standard` (seed 000), inferred from a name's prefix. */
+export const KNOWN_KINDS = ["puruto-data", "puruto-telegram", "puruto-cron", "puruto-gateway"] as const;
+
+/** Whether a registry entry's declared kind is one of the documented ones (else it is inferred from the name). */
+export function isKnownKind(kind: string): boolean {
+  return kind === "standard" || (KNOWN_KINDS as readonly string[]).includes(kind);
+}

@@ -4,7 +4,7 @@
 // it becomes a problem string and the rest keeps working.
 import { realpath } from "node:fs/promises";
 import path from "node:path";
-import { isPlainName } from "./names";
+import { isKnownKind, isPlainName } from "./names";
 import { type ContainedRead, type FileReader, NO_CACHE } from "./read-cache";
 
 export interface RegistryEntry {
@@ -155,6 +155,9 @@ function parseItem(item: unknown): RegistryEntry | string {
   const locations = [raw.path, raw.folder]
     .filter((p): p is string => typeof p === "string" && p.trim() !== "" && !p.includes("\0"))
     .concat(name);
-  const kind = typeof raw.kind === "string" && raw.kind.trim() ? raw.kind.trim() : undefined;
+  // A kind outside the documented five (control characters, a right-to-left override, 100 KB) is not passed on
+  // to every client: the kind is inferred from the name, as for an entry that declares none.
+  const declared = typeof raw.kind === "string" ? raw.kind.trim() : "";
+  const kind = isKnownKind(declared) ? declared : undefined;
   return { name, locations, kind };
 }

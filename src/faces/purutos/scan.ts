@@ -10,6 +10,7 @@ import { isInside, realPathInside } from "./containment";
 import { cutProblem, listDirectory, MAX_DIRECTORY_ENTRIES } from "./directory";
 import { isPurutoFolderName } from "./names";
 import { type FileReader, NO_CACHE } from "./read-cache";
+import { KNOWN_KINDS } from "./names";
 import { boundedProblems, readRegistry, registryFile } from "./registry";
 import { readRepo, type SkillInfo } from "./repo";
 
@@ -26,8 +27,6 @@ export interface Puruto {
   description?: string | undefined;
   standardVersion?: string | undefined;
 }
-
-export const KNOWN_KINDS = ["puruto-data", "puruto-telegram", "puruto-cron", "puruto-gateway"] as const;
 
 export function inferKind(name: string): string {
   return KNOWN_KINDS.find((kind) => name === kind || name.startsWith(`${kind}-`)) ?? "standard";
