@@ -190,6 +190,17 @@ describe("registry.json", () => {
     expect(item).toMatchObject({ name: "puruto-finance", path: dir, kind: "puruto-data", source: "registry" });
   });
 
+  it("a folder named like a puruto that the name rule refuses is reported in the problems, not silently skipped", async () => {
+    await writePuruto(root, "puruto-ok");
+    for (const bad of ["puruto-\u0435vil", "puruto-a..b", `puruto-${"y".repeat(200)}`]) await writePuruto(root, bad);
+    const d = discover({ ecosystemRoot: root });
+    expect((await d.list()).map((i) => i.name)).toEqual(["puruto-ok"]);
+    const problems = (await d.snapshot()).problems.join("\n");
+    expect(problems).toContain('"puruto-\u0435vil" is not a valid puruto name');
+    expect(problems).toContain('"puruto-a..b" is not a valid puruto name');
+    expect(problems).toMatch(/"puruto-y{73}…" is not a valid puruto name/u);
+  });
+
   it("a declared kind outside the documented five is not passed on: the kind is inferred from the name", async () => {
     const cron = await writePuruto(root, "puruto-cron-nightly");
     const plain = await writePuruto(root, "puruto-notes");

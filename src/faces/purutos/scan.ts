@@ -267,17 +267,19 @@ function entryLimit(config: DiscoveryConfig): number {
  */
 async function scanRoot(realRoot: string, limit: number, problems: string[]): Promise<{ name: string; dir: string }[]> {
   let listing;
+  const misnamed: string[] = [];
   try {
-    listing = await listDirectory(
-      realRoot,
-      limit,
-      (entry) => isPurutoFolderName(entry.name) && (entry.isDirectory() || entry.isSymbolicLink()),
-    );
+    listing = await listDirectory(realRoot, limit, (entry) => {
+      if (isPurutoFolderName(entry.name)) return entry.isDirectory() || entry.isSymbolicLink();
+      if (entry.name.startsWith("puruto-")) misnamed.push(entry.name);
+      return false;
+    });
   } catch (err) {
     problems.push(`${realRoot}: cannot list the ecosystem root (${(err as NodeJS.ErrnoException).code ?? err})`);
     return [];
   }
   if (listing.cut) problems.push(cutProblem(realRoot, limit));
+  reportMisnamed(realRoot, misnamed, problems);
   // Bounded like every other file system call of a build: each symlink is a realpath and a stat.
   const folders = await mapLimit(listing.kept, READ_CONCURRENCY, async (entry) => {
     const candidate = path.join(realRoot, entry.name);
@@ -290,6 +292,26 @@ async function scanRoot(realRoot: string, limit: number, problems: string[]): Pr
     return (await isDirectory(real)) ? { name: entry.name, dir: real } : null;
   });
   return folders.filter((f): f is { name: string; dir: string } => f !== null);
+}
+
+/** At most this many ignored `puruto-…` names are reported per root (the rest as a count). */
+const MAX_MISNAMED_REPORTED = 20;
+
+/**
+ * Folders named like purutos that the name rule refuses (a look-alike letter, `..`, over 128 characters) are
+ * reported, not silently skipped: their owner can see why they are not listed.
+ */
+function reportMisnamed(realRoot: string, misnamed: string[], problems: string[]): void {
+  for (const name of misnamed.slice(0, MAX_MISNAMED_REPORTED)) {
+    const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+    problems.push(
+      `${realRoot}: folder ${shown} is not a valid puruto name (letters, digits, '.', '-', '_'; at most 128; no '..'), ignored`,
+    );
+  }
+  if (misnamed.length > MAX_MISNAMED_REPORTED)
+    problems.push(
+      `${realRoot}: ${misnamed.length - MAX_MISNAMED_REPORTED} more folders with invalid puruto names, ignored`,
+    );
 }
 
 async function isDirectory(p: string): Promise<boolean> {
