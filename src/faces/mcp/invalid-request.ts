@@ -9,6 +9,7 @@ const answer = (message: string) => ({ jsonrpc: "2.0", id: null, error: { code: 
 
 const EMPTY_BATCH = answer("Invalid Request: empty batch");
 const NOT_JSON_RPC = answer("Invalid Request: not a JSON-RPC 2.0 message");
+const REPEATED_ID = answer("Invalid Request: two requests of the batch have the same id");
 
 /** The answer to an empty batch; undefined for any other body. Cheap: checked before the session is looked up. */
 export function emptyBatchAnswer(body: unknown): typeof EMPTY_BATCH | undefined {
@@ -19,4 +20,20 @@ export function emptyBatchAnswer(body: unknown): typeof EMPTY_BATCH | undefined 
 export function notJsonRpcAnswer(body: unknown): typeof NOT_JSON_RPC | undefined {
   const messages = Array.isArray(body) ? body : [body];
   return messages.every((message) => JSONRPCMessageSchema.safeParse(message).success) ? undefined : NOT_JSON_RPC;
+}
+
+/**
+ * The answer to a batch in which two requests share an id: the SDK transport matches answers to requests by id, so
+ * one of them would go unanswered (JSON-RPC leaves ids to the client, and they must tell its requests apart).
+ */
+export function repeatedIdAnswer(body: unknown): typeof REPEATED_ID | undefined {
+  if (!Array.isArray(body)) return undefined;
+  const ids = new Set<unknown>();
+  for (const message of body) {
+    if (typeof message !== "object" || message === null || !("method" in message) || !("id" in message)) continue;
+    const id = (message as { id: unknown }).id;
+    if (ids.has(id)) return REPEATED_ID;
+    ids.add(id);
+  }
+  return undefined;
 }

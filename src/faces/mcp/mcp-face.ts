@@ -23,7 +23,7 @@ import { hasJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
-import { emptyBatchAnswer, notJsonRpcAnswer } from "./invalid-request";
+import { emptyBatchAnswer, notJsonRpcAnswer, repeatedIdAnswer } from "./invalid-request";
 import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
@@ -228,7 +228,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       const answered = transport.answerAsJson(ctx, body);
       if (answered) return answered;
       // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
-      const notJsonRpc = ctx.method === "POST" ? notJsonRpcAnswer(body) : undefined;
+      const notJsonRpc = ctx.method === "POST" ? (notJsonRpcAnswer(body) ?? repeatedIdAnswer(body)) : undefined;
       if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
       assertAcceptedBySdk(ctx);
       cancelWhenCallerLeaves(ctx, transport, body);

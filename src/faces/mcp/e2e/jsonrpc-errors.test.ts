@@ -147,6 +147,27 @@ describe("a body that is JSON but not JSON-RPC", () => {
   });
 });
 
+describe("a batch whose requests share an id", () => {
+  it("is one Invalid Request (-32600), not an answer silently lost; distinct ids are each answered", async () => {
+    const repeated = [
+      { jsonrpc: "2.0", id: 7, method: "tools/list" },
+      { jsonrpc: "2.0", id: 7, method: "ping" },
+    ];
+    const refused = await post(`/mcp/agents/${UAPK}`, repeated, agents);
+    expect(refused.status).toBe(400);
+    expect(refused.messages).toEqual([
+      {
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: "Invalid Request: two requests of the batch have the same id" },
+      },
+    ]);
+
+    const distinct = await post(`/mcp/agents/${UAPK}`, [repeated[0], { ...repeated[1], id: 8 }], agents);
+    expect(new Set(distinct.messages.map((m) => m.id))).toEqual(new Set([7, 8]));
+  });
+});
+
 describe("the Content-Type of an MCP POST", () => {
   const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
   const postAs = (type: string) =>
