@@ -2400,7 +2400,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -2518,7 +2519,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -2627,7 +2629,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -2745,7 +2748,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -5481,7 +5485,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -5577,7 +5582,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */
@@ -5717,7 +5723,8 @@ export interface operations {
             };
             /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
-             *     key (every such operation) and per agent (`agent_id` of execute, evaluate, batch), over a window shared by all
+             *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
+             *     of its actions), over a window shared by all
              *     gateway nodes when Redis is configured (`GATEHOUSE_RATE_LIMIT_PER_API_KEY`, `GATEHOUSE_RATE_LIMIT_PER_AGENT`,
              *     `GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS`). The IETF RateLimit headers name the policy that was exceeded.
              */

@@ -535,7 +535,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_RATE_LIMIT_PER_AGENT",
     check: countRule,
     default: "1200",
-    description: "REST requests per window per `agent_id` of execute / evaluate / batch; `0` = no limit.",
+    description:
+      "REST actions per window per `agent_id` of execute / evaluate / batch (a batch counts each action); `0` = no limit.",
   },
   {
     name: "GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS",

@@ -44,6 +44,19 @@ describe("REST rate limits", () => {
     expect((await agent(g).post("/api/v1/gateway/evaluate", evaluate("bot-2"))).status).toBe(200);
   });
 
+  it("the per-agent limit counts a batch's actions: a batch cannot carry more actions than the quota", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "5" });
+    const batch = (n: number) => ({
+      uapk_id: "no-such-manifest",
+      agent_id: "bot-batch",
+      actions: Array.from({ length: n }, (_, i) => ({ action_id: `a${i}`, type: "email", tool: "send", params: {} })),
+    });
+    expect((await agent(g).post("/api/v1/gateway/batch", batch(4))).status).toBe(200);
+    const refused = await agent(g).post("/api/v1/gateway/batch", batch(2));
+    expect(refused.status).toBe(429);
+    expect(refused.body.detail).toContain("5 actions per 60 s per agent");
+  });
+
   it("another org's agent never spends this agent's quota, whatever ':' its ids hold", async () => {
     const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "2" });
     // Org `<org>:eu`'s agent `bot`, and the default org's agent `eu:bot`: one `org:agent` text, two agents.

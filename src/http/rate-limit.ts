@@ -2,7 +2,8 @@
 // default); in Redis with REDIS_URL, so N nodes share one budget per key and per agent.
 //
 //   GATEHOUSE_RATE_LIMIT_PER_API_KEY   requests per window per API key, every API-key operation (default 6000; 0 = off)
-//   GATEHOUSE_RATE_LIMIT_PER_AGENT     requests per window per agent_id of execute/evaluate/batch (default 1200; 0 = off)
+//   GATEHOUSE_RATE_LIMIT_PER_AGENT     actions per window per agent_id of execute/evaluate/batch, a batch counting
+//                                      each of its actions (default 1200; 0 = off)
 //   GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS the window (default 60)
 //
 // Over the limit: 429 problem+json (RATE_LIMIT_EXCEEDED) with Retry-After and the IETF `RateLimit-Policy` /
@@ -75,18 +76,22 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
   const perKey = make("api-key", config.perApiKey);
   const perAgent = make("agent", config.perAgent);
 
-  /** The limits this caller's request counts against: none for a user token or an open operation. */
-  const countsOf = (principal: Principal, body: unknown): [NamedLimiter, string][] => {
+  /**
+   * The limits this caller's request counts against, and how many points: none for a user token or an open
+   * operation. The per-agent limit counts actions: a batch of 100 is 100, else it would carry 100 times the limit.
+   */
+  const countsOf = (principal: Principal, body: unknown): Count[] => {
     if (principal.kind !== "api_key") return [];
-    const counts: [NamedLimiter, string][] = [];
-    if (perKey) counts.push([perKey, principal.keyId]);
+    const counts: Count[] = [];
+    if (perKey) counts.push([perKey, principal.keyId, 1]);
     const agentId = agentIdOf(body);
     // A JSON pair, not `org:agent`: org and agent ids may hold ':' (org `a` agent `b:c` is not org `a:b` agent `c`).
-    if (perAgent && agentId !== undefined) counts.push([perAgent, JSON.stringify([principal.orgId, agentId])]);
+    if (perAgent && agentId !== undefined)
+      counts.push([perAgent, JSON.stringify([principal.orgId, agentId]), actionsOf(body)]);
     return counts;
   };
-  const consumeAll = async (counts: [NamedLimiter, string][]) => {
-    for (const [named, key] of counts) await consume(named, key, config.windowSeconds);
+  const consumeAll = async (counts: Count[]) => {
+    for (const [named, key, points] of counts) await consume(named, key, points, config.windowSeconds);
   };
 
   return {
@@ -107,6 +112,15 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
   };
 }
 
+/** A limit, the key counted in it, and the points the request takes. */
+type Count = [NamedLimiter, string, number];
+
+/** The actions a governed request asks for: a batch's, else one. */
+function actionsOf(body: unknown): number {
+  const actions = (body as { actions?: unknown }).actions;
+  return Array.isArray(actions) && actions.length > 0 ? actions.length : 1;
+}
+
 /** The agent a governed request speaks for (execute, evaluate, batch carry `agent_id`). */
 function agentIdOf(body: unknown): string | undefined {
   if (typeof body !== "object" || body === null) return undefined;
@@ -114,9 +128,9 @@ function agentIdOf(body: unknown): string | undefined {
   return typeof id === "string" ? id : undefined;
 }
 
-async function consume(named: NamedLimiter, key: string, windowSeconds: number): Promise<void> {
+async function consume(named: NamedLimiter, key: string, points: number, windowSeconds: number): Promise<void> {
   try {
-    await named.limiter.consume(key);
+    await named.limiter.consume(key, points);
   } catch (outcome) {
     if (!(outcome instanceof RateLimiterRes)) {
       throw problem("REDIS_UNAVAILABLE", "Rate limits cannot be checked: Redis is unavailable; retry shortly", {
@@ -126,7 +140,7 @@ async function consume(named: NamedLimiter, key: string, windowSeconds: number):
     const resetSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
     throw problem(
       "RATE_LIMIT_EXCEEDED",
-      `Rate limit exceeded: ${named.quota} requests per ${windowSeconds} s per ${named.policy}`,
+      `Rate limit exceeded: ${named.quota} ${named.policy === "agent" ? "actions" : "requests"} per ${windowSeconds} s per ${named.policy}`,
       {
         headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
       },
