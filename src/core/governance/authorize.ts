@@ -6,8 +6,9 @@
 //   2. DENY: audit `decision`. ESCALATE: the pending approval and the audit `decision` naming it (one commit on
 //      the embedded store, see ./sqlite-adapters.ts).
 //   3. ALLOW: the optional gate (e.g. "is there a connector for this tool here?") may refuse before anything is
-//      reserved. Otherwise ONE commit takes the budget units, consumes the approval if one was used and writes
-//      the audit `intent` — before anything runs, so a crash leaves a record, never an unrecorded side effect.
+//      reserved. Otherwise ONE commit takes the budget units, consumes the approval if one was used, links the
+//      idempotency key's claim (if any) and writes the audit `intent` — before anything runs, so a crash leaves a
+//      record, never an unrecorded side effect, and a claim is never linked to an intent that was not written.
 //   4. A lost budget race (another call took the last unit between decide and reserve) reserves nothing: the
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
@@ -20,7 +21,13 @@ import { capabilityOf, type ToolConfig } from "../policy/types";
 import type { EscalationStore, GovernanceAudit, ReservationStore } from "./ports";
 import { traceDecide } from "../tracing/governance";
 import { auditMetaOf, decisionFields, decisionRecord, intentRecord } from "./records";
-import { ActionConflictError, ActionUnavailableError, type Authorization, type ExecuteRequest } from "./types";
+import {
+  ActionConflictError,
+  ActionUnavailableError,
+  type Authorization,
+  type ExecuteRequest,
+  type IdempotencyClaim,
+} from "./types";
 
 /** Each lost race means another call took a unit; past this many in a row the call is answered as contended. */
 const MAX_RESERVATION_ATTEMPTS = 8;
@@ -32,8 +39,8 @@ export interface AuthorizeOptions {
    * with the note in its meta, and the authorization comes back `gated` (budget and approval untouched).
    */
   gate?: (tool: ToolConfig) => Record<string, unknown> | undefined;
-  /** See ExecuteOptions.beforeIntent: runs on ALLOW after the gate, before the reservation; a throw stops it. */
-  beforeIntent?: ((interactionId: string) => Promise<void>) | undefined;
+  /** See ExecuteOptions.claim: linked to the interaction in the reservation's commit. */
+  claim?: IdempotencyClaim | undefined;
 }
 
 export interface AuthorizerDeps {
@@ -88,7 +95,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
     return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };
   }
 
-  /** Budget + approval + intent in one commit; undefined when the budget race was lost (nothing written). */
+  /** Budget, approval, claim link and intent in one commit; undefined on a lost budget race (nothing written). */
   async function reserve(
     orgId: string,
     interactionId: string,
@@ -96,6 +103,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
     d: PolicyDecision,
     at: Date,
     meta: Record<string, unknown>,
+    claim: IdempotencyClaim | undefined,
   ): Promise<Authorization | undefined> {
     const reserved = await deps.reservations.reserve({
       org_id: orgId,
@@ -104,6 +112,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       slots: d.budgetSlots,
       ...(d.approvedBy ? { approval: { approval_id: d.approvedBy, binding: approvalBindingOf(request) } } : {}),
       intent: intentRecord(orgId, interactionId, request, d, meta),
+      ...(claim ? { link: claim } : {}),
     });
     if (!reserved.ok) return undefined;
     const call = {
@@ -140,8 +149,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
         return { ...decisionFields(interactionId, d, at), gated: true };
       }
-      await options.beforeIntent?.(interactionId);
-      const reserved = await reserve(orgId, interactionId, request, d, at, meta);
+      const reserved = await reserve(orgId, interactionId, request, d, at, meta, options.claim);
       if (reserved) return reserved;
     }
     throw new ActionConflictError("The action's budget is contended; try again", "BUDGET_CONTENDED");

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import fc from "fast-check";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
@@ -8,6 +8,8 @@ import { must } from "../must";
 import { openMigratedDatabase } from "../store/test-support";
 import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
 import { createGovernanceEngine } from "./engine";
+import { BudgetCounters } from "../policy/budget-counters";
+import type { ReservationStore } from "./ports";
 import { sqliteReservations } from "./sqlite-adapters";
 import { ActionConflictError } from "./types";
 import type { ConnectorRegistry } from "../connectors";
@@ -251,6 +253,69 @@ describe("execute: reservations committed together", () => {
     const next = await service.execute(ORG, emailRequest());
     expect(next.risk_snapshot?.budget_current).toBe(3);
     expect(audit.list(ORG, { kind: "intent" }).records).toHaveLength(3);
+    expect(audit.verifyChain(ORG).valid).toBe(true);
+  });
+});
+
+/** Reservations held at a gate until `release()`: the node "pauses" (or dies) after its claim, before reserving. */
+function pausedBeforeReservation(reservations: ReservationStore) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const paused = { waiting: 0, release };
+  const store: ReservationStore = {
+    async reserve(reservation) {
+      paused.waiting++;
+      await gate;
+      return reservations.reserve(reservation);
+    },
+    refund: (orgId, slots) => reservations.refund(orgId, slots),
+  };
+  return { paused, store };
+}
+
+describe("execute: an idempotency claim taken over between the claim and the reservation", () => {
+  // The claim's link used to be its own commit, written before the reservation: a process stopped in between
+  // (SIGKILL) left a linked claim with no intent, and the retry of a call that never ran got 409 OUTCOME_UNKNOWN
+  // naming an interaction the audit log does not hold. The link is now written in the reservation's commit.
+  it("the retry takes over and runs the call; the old owner, when it wakes, writes nothing and runs nothing", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const audit = createAuditLog(db);
+    let runs = 0;
+    const connectors: ConnectorRegistry = () => async () => ({ success: true, data: { run: ++runs } });
+    const { paused, store } = pausedBeforeReservation(sqliteReservations(db, new BudgetCounters(db), audit));
+    // The owner that stops: its lease is short and never renewed. The retrying owner: another store, same table.
+    const stopping = createIdempotencyStore(db, { leaseMs: 50, renewEveryMs: 600_000 });
+    const dying = createGovernanceEngine({ db, audit, connectors, idempotency: stopping, reservations: store });
+    const retrying = createGovernanceEngine({ db, audit, connectors, idempotency: createIdempotencyStore(db) });
+    dying.manifests.register(ORG, supportBot());
+    const keyed = emailRequest({ idempotency_key: "send-once" } as never);
+
+    // Both of the stopping owner's calls wait at the gate: the keyed one (claimed) and one without a key.
+    const late = Promise.allSettled([dying.execute(ORG, keyed), dying.execute(ORG, emailRequest())]);
+    await vi.waitFor(() => expect(paused.waiting).toBe(2));
+    await new Promise((resolve) => setTimeout(resolve, 100)); // its lease runs out
+
+    const retried = await retrying.execute(ORG, keyed);
+    expect(retried).toMatchObject({ decision: "ALLOW", executed: true });
+    expect(retried.idempotent).toBeUndefined();
+
+    // It wakes, in one group commit: the keyed call's reservation writes nothing and it does not run; the other
+    // call of the same commit is reserved and runs.
+    paused.release();
+    const [lost, other] = await late;
+    expect(lost).toMatchObject({ status: "rejected", reason: { code: "IDEMPOTENCY_KEY_IN_FLIGHT" } });
+    expect(other).toMatchObject({ status: "fulfilled", value: { executed: true } });
+    expect(runs).toBe(2);
+    const intents = audit.list(ORG, { kind: "intent" }).records.map((r) => r.interaction_id);
+    expect(intents.sort()).toEqual(
+      [
+        retried.interaction_id,
+        (other as PromiseFulfilledResult<{ interaction_id: string }>).value.interaction_id,
+      ].sort(),
+    );
+    expect((await retrying.execute(ORG, keyed)).interaction_id).toBe(retried.interaction_id); // the replay
+    // Two units taken: the refused reservation's was rolled back with it.
+    expect((await retrying.execute(ORG, emailRequest())).risk_snapshot?.budget_current).toBe(3);
     expect(audit.verifyChain(ORG).valid).toBe(true);
   });
 });

@@ -47,7 +47,7 @@ export interface GovernanceEngineDeps {
    * With `onDecided` and an audit log, every verdict is audited too (operator approve / deny, and expiry).
    */
   approvals?: ApprovalsPort;
-  /** src/core/idempotency `createIdempotencyStore(db)`. */
+  /** src/core/idempotency `createIdempotencyStore(db)`, on `db`: reservations link its claims in their commit. */
   idempotency?: IdempotencyPort;
   /** src/core/audit `createAuditLog(db)`: decision / intent / outcome / approval records. */
   audit?: AuditWriter;

@@ -88,7 +88,7 @@ export function createExecute(deps: {
     let connectorType = "";
     const { call, gated, ...answer } = await deps.authorize(orgId, request, {
       meta: options.meta,
-      beforeIntent: options.beforeIntent,
+      claim: options.claim,
       gate: (tool) => {
         connectorType = tool.connector.type;
         start = deps.runTool(tool, {

@@ -5,7 +5,13 @@ import { idempotencyRequestHash, type IdempotencyScope } from "../idempotency";
 import { logger } from "../log/logger";
 import type { ExecuteOnce } from "./execute";
 import type { GovernanceAudit, IdempotencyPort } from "./ports";
-import { ActionConflictError, ActionUnavailableError, type ExecuteRequest, type ExecuteResponse } from "./types";
+import {
+  ActionConflictError,
+  ActionUnavailableError,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  keyInFlight,
+} from "./types";
 
 const log = logger.child({ module: "governance" });
 
@@ -24,12 +30,6 @@ export function idempotent(
   store: IdempotencyPort | undefined,
   audit?: Pick<GovernanceAudit, "recordDecision">,
 ): ExecuteOnce {
-  const inFlight = (key: string) =>
-    new ActionConflictError(
-      `A request with idempotency key '${key}' is still in progress`,
-      "IDEMPOTENCY_KEY_IN_FLIGHT",
-    );
-
   return async function execute(orgId, request, options = {}) {
     const key = request.idempotency_key;
     if (!key) return executeOnce(orgId, request, options);
@@ -38,10 +38,9 @@ export function idempotent(
 
     const scope = { org_id: orgId, agent_id: request.agent_id, key };
     const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
-    // The claim is linked to the interaction just before its intent: past that point it is never taken over.
-    const beforeIntent = async (interactionId: string) => {
-      if (!(await store.linkIntent(scope, interactionId))) throw inFlight(key); // taken over: run nothing
-    };
+    // The reservation links the claim to its interaction in the intent's own commit: past that point it is never
+    // taken over. If it was taken over before, the reservation writes nothing and rejects (409 in flight).
+    const claim = { ...scope, owner: store.owner };
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt++) {
       const begun = await store.begin({ ...scope, requestHash });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
@@ -57,12 +56,12 @@ export function idempotent(
       if (begun.state === "in_flight") {
         const waited = await begun.wait;
         if (waited.state === "replay") return waited.response as unknown as ExecuteResponse;
-        if (waited.state === "unknown") throw inFlight(key);
+        if (waited.state === "unknown") throw keyInFlight(key);
         continue; // released without an answer, or its owner died: try to claim it again
       }
       let response: ExecuteResponse;
       try {
-        response = await executeOnce(orgId, request, { ...options, beforeIntent });
+        response = await executeOnce(orgId, request, { ...options, claim });
       } catch (err) {
         await releaseUnrun(store, scope);
         throw err;
@@ -70,7 +69,7 @@ export function idempotent(
       await completeAfterRun(store, scope, response);
       return response;
     }
-    throw inFlight(key);
+    throw keyInFlight(key);
   };
 }
 

@@ -7,6 +7,7 @@ import type { ApprovalBinding } from "../approvals/binding";
 import type { ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "../audit/audit-log";
 import type { IdempotencyStore } from "../idempotency";
 import type { BudgetSlot } from "../policy/budget-counters";
+import type { IdempotencyClaim } from "./types";
 
 type MaybePromise<T> = T | Promise<T>;
 
@@ -30,6 +31,11 @@ export interface Reservation {
   approval?: { approval_id: string; binding: ApprovalBinding };
   /** The audit intent, committed with the budget and the approval before the call runs. */
   intent: IntentInput;
+  /**
+   * The idempotency claim to link to this interaction, in the same commit (compare-and-set on its owner). When
+   * it is no longer the owner's, reserve rejects with 409 IDEMPOTENCY_KEY_IN_FLIGHT and writes nothing.
+   */
+  link?: IdempotencyClaim;
 }
 
 export type ReservationResult = { ok: true } | { ok: false; exhausted: BudgetSlot };
@@ -37,8 +43,8 @@ export type ReservationResult = { ok: true } | { ok: false; exhausted: BudgetSlo
 export interface ReservationStore {
   /**
    * Budget units + approval consumption + audit intent, atomically and durably before it resolves. A lost
-   * budget race resolves `{ ok: false }` with nothing written; a refused approval rejects with an
-   * ActionConflictError, nothing written either.
+   * budget race resolves `{ ok: false }` with nothing written; a refused approval or a lost idempotency claim
+   * rejects with an ActionConflictError, nothing written either.
    */
   reserve(reservation: Reservation): Promise<ReservationResult>;
   /** Gives the units of a call of `orgId` that did not take effect back. */
@@ -72,5 +78,6 @@ export interface IdempotencyPort {
   begin(input: Parameters<IdempotencyStore["begin"]>[0]): MaybePromise<ReturnType<IdempotencyStore["begin"]>>;
   complete(...args: Parameters<IdempotencyStore["complete"]>): MaybePromise<void>;
   release(...args: Parameters<IdempotencyStore["release"]>): MaybePromise<void>;
-  linkIntent(...args: Parameters<IdempotencyStore["linkIntent"]>): MaybePromise<boolean>;
+  /** The owner id of this store's claims (what a reservation's link compares). */
+  readonly owner: string;
 }

@@ -3,9 +3,12 @@
 import type { AuditLog } from "../audit/audit-log";
 import type { BudgetCounters } from "../policy/budget-counters";
 import { type GroupCommit, groupCommit } from "../store/group-commit";
+import { linkIntent } from "../store/idempotency-queries";
 import type { Db } from "../store/sqlite";
+import { sqliteQuery } from "../store/sqlite-query";
 import { consumeApprovalOrThrow } from "./approval-consumption";
 import type { ApprovalsPort, EscalationStore, GovernanceAudit, ReservationStore } from "./ports";
+import { type IdempotencyClaim, keyInFlight } from "./types";
 
 /** The audit log's methods the engine writes with (the grouped appends are used when present). */
 export type AuditWriter = Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
@@ -38,8 +41,9 @@ export function auditPortOf(log: AuditWriter | undefined): GovernanceAudit {
 }
 
 /**
- * Reservations in group commits: budget, approval and intent of the calls reserved during one event-loop turn
- * share one IMMEDIATE transaction, each in its own savepoint (a refused approval rolls back only its call).
+ * Reservations in group commits: budget, approval, claim link and intent of the calls reserved during one
+ * event-loop turn share one IMMEDIATE transaction, each in its own savepoint (a refused approval or a lost
+ * idempotency claim rolls back only its call).
  */
 export function sqliteReservations(
   db: Db,
@@ -47,6 +51,11 @@ export function sqliteReservations(
   audit: AuditWriter | undefined,
   commits: GroupCommit = groupCommit(db),
 ): ReservationStore {
+  const linkStmt = sqliteQuery(db, (b, $: Parameters<typeof linkIntent>[1]) => linkIntent(b, $));
+  /** Links the claim to the interaction (src/core/idempotency/leases.ts); throws when it was taken over. */
+  const link = (claim: IdempotencyClaim, interactionId: string) => {
+    if (linkStmt.run({ ...claim, interaction_id: interactionId }).changes !== 1) throw keyInFlight(claim.key);
+  };
   return {
     reserve: (reservation) =>
       commits.run(() => {
@@ -61,6 +70,9 @@ export function sqliteReservations(
             now: reservation.at,
           });
         }
+        // With the intent, in this unit's savepoint: a lost claim throws and rolls back the budget and approval.
+        // After the budget check, so a lost budget race (which returns, not throws) leaves no link either.
+        if (reservation.link) link(reservation.link, reservation.interaction_id);
         audit?.appendIntent(reservation.intent);
         return budget;
       }),

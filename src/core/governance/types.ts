@@ -26,10 +26,27 @@ export interface ExecuteOptions {
   /** Kept in the audit records (channel, request id, batch id…). */
   meta?: Record<string, unknown>;
   /**
-   * Called with the interaction id on ALLOW, just before its intent is reserved — the last moment nothing has
-   * run. The idempotency wrapper links its key's claim there; a throw stops the call with nothing reserved.
+   * The idempotency key's claim this call runs under (set by the idempotency wrapper): the reservation links it
+   * to the call's interaction in the same commit as the intent. When the claim is no longer its owner's (taken
+   * over meanwhile) the reservation writes nothing and the call stops with 409 IDEMPOTENCY_KEY_IN_FLIGHT.
    */
-  beforeIntent?: ((interactionId: string) => Promise<void>) | undefined;
+  claim?: IdempotencyClaim | undefined;
+}
+
+/** An idempotency key's claim as its owner (one id per idempotency store, i.e. per process) holds it. */
+export interface IdempotencyClaim {
+  org_id: string;
+  agent_id: string;
+  key: string;
+  owner: string;
+}
+
+/** 409 IDEMPOTENCY_KEY_IN_FLIGHT: the key's call is running elsewhere, or its claim was taken over from us. */
+export function keyInFlight(key: string): ActionConflictError {
+  return new ActionConflictError(
+    `A request with idempotency key '${key}' is still in progress`,
+    "IDEMPOTENCY_KEY_IN_FLIGHT",
+  );
 }
 
 /**

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { linkIntent } from "../store/idempotency-queries";
+import { sqliteQuery } from "../store/sqlite-query";
 import { openMigratedDatabase } from "../store/test-support";
 import { createIdempotencyStore, idempotencyRequestHash, type IdempotencyStore } from "./idempotency";
 
@@ -140,29 +142,34 @@ describe("idempotency", () => {
       const dir = mkdtempSync(join(tmpdir(), "gatehouse-idem-"));
       dirs.push(dir);
       const file = join(dir, "gatehouse.db");
-      const died = createIdempotencyStore(await openMigratedDatabase(file), { renewEveryMs: 600_000, ...dying });
+      const diedDb = await openMigratedDatabase(file);
+      const died = createIdempotencyStore(diedDb, { renewEveryMs: 600_000, ...dying });
       expect(died.begin({ ...scope, requestHash }).state).toBe("new");
       const restarted = createIdempotencyStore(await openMigratedDatabase(file), {
         foreignWaitMs: 5_000,
         pollIntervalMs: 10,
       });
-      return { died, restarted };
+      // The link a reservation of the dead process writes with its intent (src/core/governance/sqlite-adapters.ts).
+      const linkStmt = sqliteQuery(diedDb, (b, $: Parameters<typeof linkIntent>[1]) => linkIntent(b, $));
+      const link = (interactionId: string) =>
+        linkStmt.run({ ...scope, owner: died.owner, interaction_id: interactionId }).changes === 1;
+      return { died, restarted, link };
     }
 
     it("is executed by the retry when the dead process had not reached its intent", async () => {
-      const { died, restarted } = await restart({ leaseMs: 50 });
+      const { restarted, link } = await restart({ leaseMs: 50 });
       const counter = { calls: 0 };
       const started = Date.now();
       const answer = await execute(restarted, sendEmail(counter));
       expect(answer).toMatchObject({ interaction_id: "int-1", executed: true });
       expect(Date.now() - started).toBeLessThan(1_000); // the lease, not the 5 s foreign wait
       expect(counter.calls).toBe(1);
-      expect(died.linkIntent(scope, "int-too-late")).toBe(false); // were it still alive, it could run nothing now
+      expect(link("int-too-late")).toBe(false); // were it still alive, its reservation would write nothing now
     });
 
     it("is settled as outcome-unknown, never re-executed, when the dead process had linked its intent", async () => {
-      const { died, restarted } = await restart({ leaseMs: 50 });
-      expect(died.linkIntent(scope, "int-dead")).toBe(true);
+      const { restarted, link } = await restart({ leaseMs: 50 });
+      expect(link("int-dead")).toBe(true);
       const counter = { calls: 0 };
       expect(await execute(restarted, sendEmail(counter))).toEqual({ outcome_unknown: "int-dead", settled: true });
       expect(await execute(restarted, sendEmail(counter))).toEqual({ outcome_unknown: "int-dead", settled: false });

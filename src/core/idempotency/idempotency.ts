@@ -19,7 +19,6 @@ import {
   completeKey,
   deleteExpiredKey,
   type IdempotencyRow,
-  linkIntent,
   purgeExpiredKeys,
   releaseKey,
   renewLeases,
@@ -89,11 +88,10 @@ export interface IdempotencyStore {
   /** Gives the key up without an answer (e.g. a 503 before anything ran), so a retry can execute. */
   release(scope: IdempotencyScope): void;
   /**
-   * The point of no return, called just before the call's audit intent is reserved: links the claim to the
-   * interaction. False when the claim is no longer this caller's (its lease ran out and a retry took it over):
-   * the caller must then stop without reserving or running anything.
+   * The owner id of this store's claims. The call's reservation links the claim to its interaction in the same
+   * commit as its audit intent, comparing this owner (src/core/governance/sqlite-adapters.ts, ./leases.ts).
    */
-  linkIntent(scope: IdempotencyScope, interactionId: string): boolean;
+  readonly owner: string;
   purgeExpired(): number;
 }
 
@@ -137,7 +135,6 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   const releaseStmt = sqliteQuery(db, (b, $: Scope & { owner: string }) => releaseKey(b, $));
   const purgeStmt = sqliteQuery(db, (b, $: { at: string }) => purgeExpiredKeys(b, $));
   const renewStmt = sqliteQuery(db, (b, $: Parameters<typeof renewLeases>[1]) => renewLeases(b, $));
-  const linkStmt = sqliteQuery(db, (b, $: Parameters<typeof linkIntent>[1]) => linkIntent(b, $));
   const takeOverStmt = sqliteQuery(db, (b, $: Parameters<typeof takeOverClaim>[1]) => takeOverClaim(b, $));
   const settleStmt = sqliteQuery(db, (b, $: Parameters<typeof settleClaim>[1]) => settleClaim(b, $));
   const beats = heartbeat(
@@ -184,6 +181,8 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   }
 
   return {
+    owner,
+
     begin(input) {
       for (;;) {
         const at = now();
@@ -238,10 +237,6 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       entry?.settle({ state: "released" });
-    },
-
-    linkIntent(scope, interactionId) {
-      return linkStmt.run({ ...scope, owner, interaction_id: interactionId }).changes === 1;
     },
 
     purgeExpired() {

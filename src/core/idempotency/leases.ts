@@ -3,14 +3,20 @@
 //
 // A claim names its owner (one id per store, i.e. per process) and a lease the owner renews while the call runs
 // (every RENEW_EVERY_MS, LEASE_MS long). A claim whose lease has run out belongs to an owner taken for dead
-// (SIGKILL, crash, lost host). What may be done with it depends on the link the owner writes just before its
-// audit intent is reserved (the point after which the connector may run):
-//   - no link: nothing ran, nor can it any more (the link is a compare-and-set on the owner, so once a retry has
-//     taken the claim over the old owner can no longer link it, and stops before reserving anything).
-//     The retry takes the claim over — compare-and-set on the owner and lease as read — and executes.
+// (SIGKILL, crash, lost host). What may be done with it depends on its link to an interaction, which the owner
+// writes IN THE SAME COMMIT as the call's audit intent (the reservation: budget, approval, link, intent — see
+// src/core/governance/sqlite-adapters.ts and src/core/store/shared/reservations.ts), the point after which the
+// connector may run. The link is a compare-and-set on the owner and the unset link; when it updates no row (the
+// claim was taken over meanwhile) the reservation writes nothing and the call stops without running (409
+// IDEMPOTENCY_KEY_IN_FLIGHT). So a linked row always has its intent in the audit log, and:
+//   - no link: nothing ran, nor can it any more (the old owner's link would update no row). The retry takes the
+//     claim over — compare-and-set on the owner and lease as read, link still unset — and executes.
 //   - a link: the call may have run. It is never run again: the key is settled for good with the documented
 //     outcome-unknown answer (409 IDEMPOTENCY_OUTCOME_UNKNOWN naming the interaction, whose intent the audit log
 //     holds), so every later retry gets that answer at once instead of waiting.
+// The link was once its own statement before the intent: an owner killed between the two left a linked row with no
+// intent, and retries of a call that never ran were settled as unknown. Never check the audit log at takeover
+// instead: a paused (not dead) owner could still commit its intent afterwards.
 // A lease still running means the owner is alive (however slow): the caller waits for its answer, as before.
 // Rows claimed before leases existed (no owner) are never taken over: they stay in flight until they expire.
 import { logger } from "../log/logger";

@@ -100,8 +100,10 @@ export function renewLeases(b: Kysely<Database>, lease: { owner: string; lease_u
 }
 
 /**
- * The owner's point of no return: links the claim to the interaction whose intent is about to be reserved. It is a
- * compare-and-set on the owner, so it and a takeover (which needs the link unset) cannot both succeed.
+ * The owner's point of no return: links the claim to the interaction whose intent is reserved IN THE SAME
+ * transaction (src/core/governance/sqlite-adapters.ts, ./shared/reservations.ts), so a linked row always has its
+ * intent. A compare-and-set on the owner and the unset link: it and a takeover (which needs the link unset) cannot
+ * both succeed, and an owner whose claim was taken over updates no row (its reservation then writes nothing).
  */
 export function linkIntent(b: Kysely<Database>, link: Scope & { owner: string; interaction_id: string }) {
   return b
@@ -111,7 +113,8 @@ export function linkIntent(b: Kysely<Database>, link: Scope & { owner: string; i
     .where("agent_id", "=", link.agent_id)
     .where("key", "=", link.key)
     .where("state", "=", "in_flight")
-    .where("owner", "=", link.owner);
+    .where("owner", "=", link.owner)
+    .where("interaction_id", "is", null);
 }
 
 /** An expired claim whose owner never reached its intent, taken over by `owner` (one winner among racers). */

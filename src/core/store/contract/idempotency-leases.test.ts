@@ -5,6 +5,7 @@
 // On SQLite the nodes share one database file (a restart); on PostgreSQL each has its own pool.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ConnectorRegistry } from "../../connectors";
+import type { ReservationStore } from "../../governance/ports";
 import { createSharedGovernanceEngine } from "../../governance/shared-engine";
 import { ActionConflictError, type ExecuteRequest } from "../../governance/types";
 import { idempotencyRequestHash } from "../../idempotency";
@@ -36,6 +37,22 @@ function countingConnector(options: { hang?: boolean; takesMs?: number } = {}) {
   return { counter, registry };
 }
 
+/** Reservations held at a gate until `release()`: the node "pauses" (or dies) after its claim, before reserving. */
+function pausedBeforeReservation(reservations: ReservationStore) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const paused = { waiting: 0, release, store: reservations };
+  paused.store = {
+    async reserve(reservation) {
+      paused.waiting++;
+      await gate;
+      return reservations.reserve(reservation);
+    },
+    refund: (orgId, slots) => reservations.refund(orgId, slots),
+  };
+  return paused;
+}
+
 describe.each(await contractBackends("store contract: idempotency leases"))(
   "an idempotency key whose node died ($name)",
   (backend) => {
@@ -50,10 +67,19 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
     });
     afterEach(() => close());
 
-    function engineOn(node: number, idempotency: SharedIdempotencyOptions = ALIVE, connectors?: ConnectorRegistry) {
+    function engineOn(
+      node: number,
+      idempotency: SharedIdempotencyOptions = ALIVE,
+      connectors?: ConnectorRegistry,
+      wrap: (reservations: ReservationStore) => ReservationStore = (reservations) => reservations,
+    ) {
       const stores = createSharedStores(pools[node]!, { secret: TEST_SECRET });
       return createSharedGovernanceEngine({
-        stores: { ...stores, idempotency: createSharedIdempotencyStore(pools[node]!, idempotency) },
+        stores: {
+          ...stores,
+          reservations: wrap(stores.reservations),
+          idempotency: createSharedIdempotencyStore(pools[node]!, idempotency),
+        },
         ping: async () => true,
         ...(connectors ? { connectors } : {}),
       });
@@ -133,14 +159,43 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect(answers.filter((a) => a.idempotent)).toHaveLength(9);
     });
 
-    it("(c') the dead owner cannot link its intent once its claim was taken over (it runs nothing)", async () => {
-      const slow = createSharedIdempotencyStore(pools[0]!, CRASHING);
-      await slow.begin({ ...scope, requestHash });
-      await sleep(150);
-      const taker = createSharedIdempotencyStore(pools[1]!, ALIVE);
-      expect((await taker.begin({ ...scope, requestHash })).state).toBe("new");
-      expect(await slow.linkIntent(scope, "int-late")).toBe(false);
-      expect(await taker.linkIntent(scope, "int-taker")).toBe(true);
+    it("(c') a node paused or killed between its claim and its reservation: the retry runs the call; the old node, when it wakes, writes nothing and runs nothing", async () => {
+      // The claim's link used to be its own commit before the reservation: a node SIGKILLed in between left a
+      // linked claim with no intent, and the retry of a call that never ran got 409 IDEMPOTENCY_OUTCOME_UNKNOWN
+      // naming an interaction the audit log does not hold. The link is now written in the reservation's commit.
+      const { counter, registry } = countingConnector();
+      let paused!: ReturnType<typeof pausedBeforeReservation>;
+      const stopping = engineOn(0, CRASHING, registry, (reservations) => {
+        paused = pausedBeforeReservation(reservations);
+        return paused.store;
+      });
+      // Both of its calls wait at the gate: the keyed one (claimed) and one without a key (another interaction).
+      const late = Promise.allSettled([stopping.execute(ORG, request), stopping.execute(ORG, emailRequest())]);
+      await expect.poll(() => paused.waiting).toBe(2);
+      await sleep(150); // its lease runs out
+
+      const retrying = engineOn(1, ALIVE, registry);
+      const retried = await retrying.execute(ORG, request);
+      expect(retried).toMatchObject({ decision: "ALLOW", executed: true });
+      expect(retried.idempotent).toBeUndefined();
+
+      // It wakes: both reservations reach one group transaction; the keyed one writes nothing (no budget unit,
+      // no intent, no link) and does not run; the other is reserved and runs.
+      paused.release();
+      const [lost, other] = await late;
+      expect(lost).toMatchObject({ status: "rejected", reason: { code: "IDEMPOTENCY_KEY_IN_FLIGHT" } });
+      expect(other).toMatchObject({ status: "fulfilled", value: { executed: true } });
+      expect(counter.runs).toBe(2);
+      const otherId = (other as PromiseFulfilledResult<{ interaction_id: string }>).value.interaction_id;
+      const intents = (await retrying.audit.chain(ORG)).filter((r) => r.kind === "intent");
+      expect(intents.map((r) => r.interaction_id).sort()).toEqual([retried.interaction_id, otherId].sort());
+      expect(await retrying.execute(ORG, request)).toMatchObject({
+        interaction_id: retried.interaction_id,
+        idempotent: true,
+      });
+      // Two units taken: the refused reservation's was given back in its transaction.
+      expect((await retrying.execute(ORG, emailRequest())).risk_snapshot?.budget_current).toBe(3);
+      expect((await retrying.audit.verify(ORG)).valid).toBe(true);
     });
 
     it("(d) a slow owner that renews its lease is never taken over: the retry waits for its answer", async () => {

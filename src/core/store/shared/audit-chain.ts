@@ -36,7 +36,14 @@ import {
   type InteractionRow,
   outcomeContent,
 } from "../../audit/record-content";
-import { createGroupedAppends, type HashedRecord, insertRecords, type IntentTaken, signedNow } from "./audit-grouped";
+import {
+  createGroupedAppends,
+  type HashedRecord,
+  insertRecords,
+  type IntentGuard,
+  type IntentTaken,
+  signedNow,
+} from "./audit-grouped";
 import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
@@ -50,9 +57,10 @@ export interface SharedAuditChain {
   appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
   /**
    * A reservation's intent in this node's next group commit, with one unit of each budget slot taken in the same
-   * transaction (all or none: an exhausted slot writes nothing and is answered). Settles after the COMMIT.
+   * transaction (all or none: an exhausted slot writes nothing and is answered), and its `guard` (see IntentGuard).
+   * Settles after the COMMIT.
    */
-  appendIntentGrouped(input: IntentInput, slots: BudgetSlot[]): Promise<IntentTaken>;
+  appendIntentGrouped(input: IntentInput, slots: BudgetSlot[], guard?: IntentGuard): Promise<IntentTaken>;
   /** Decisions and outcomes in this node's next group commit (./group-commit.ts). */
   appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
@@ -155,7 +163,7 @@ export function createSharedAuditChain(
 
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
 
-    appendIntentGrouped: (input, slots) => grouped.intent(input, slots),
+    appendIntentGrouped: (input, slots, guard) => grouped.intent(input, slots, guard),
     appendDecisionGrouped: (input) => grouped.decision(input),
     appendOutcomeGrouped: (input) => grouped.outcome(input),
 

@@ -20,7 +20,7 @@ import {
 } from "../../audit/record-content";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import { isSqlite } from "../migrations/dialect";
-import { takeUnitsInOrder } from "./budgets";
+import { refundEach, takeUnitsInOrder } from "./budgets";
 import { orgBatches, type Settled, type SharedGroupCommit, type Trx } from "./group-commit";
 
 /** A record hashed and not yet signed (signature null), with the bytes and the key its signature needs. */
@@ -39,15 +39,21 @@ export function signedNow({ record, body, privateKey }: HashedRecord): AuditReco
 
 export type IntentTaken = { ok: true; record: AuditRecord } | { ok: false; exhausted: BudgetSlot };
 
+/**
+ * A write that must commit with its intent, or the intent not at all (the reservation's idempotency link): run in
+ * the group's transaction once the intent's units are taken; a throw refuses only that intent, with that error.
+ */
+export type IntentGuard = (trx: Trx) => Promise<void>;
+
 export interface GroupedAppends {
   /** An intent with one unit of each budget slot, all or none: an exhausted slot writes nothing and is answered. */
-  intent(input: IntentInput, slots: BudgetSlot[]): Promise<IntentTaken>;
+  intent(input: IntentInput, slots: BudgetSlot[], guard?: IntentGuard): Promise<IntentTaken>;
   decision(input: DecisionInput): Promise<AuditRecord>;
   outcome(input: OutcomeInput): Promise<AuditRecord>;
 }
 
 type Grouped =
-  | { kind: "intent"; content: Content; slots: BudgetSlot[] }
+  | { kind: "intent"; content: Content; slots: BudgetSlot[]; guard?: IntentGuard | undefined }
   | { kind: "decision"; content: Content }
   | { kind: "outcome"; input: OutcomeInput };
 
@@ -96,6 +102,24 @@ export async function insertRecords(trx: Trx, rows: AuditRow[]): Promise<void> {
   }
 }
 
+/**
+ * Runs the guards of the intents granted their units. A guard that throws refuses its intent: its units are given
+ * back in this transaction (so the batch's other items keep theirs) and its error is its answer.
+ */
+async function refusedByGuards(trx: Trx, granted: Grouped[]): Promise<Map<Grouped, unknown>> {
+  const refused = new Map<Grouped, unknown>();
+  for (const item of granted) {
+    if (item.kind !== "intent" || !item.guard) continue;
+    try {
+      await item.guard(trx);
+    } catch (error) {
+      await refundEach(trx, item.slots);
+      refused.set(item, error);
+    }
+  }
+  return refused;
+}
+
 /** `nextHashed` makes the org's next record inside the group's transaction (the caller signs and inserts it). */
 export function createGroupedAppends(
   groups: SharedGroupCommit,
@@ -112,6 +136,10 @@ export function createGroupedAppends(
       const short = shorts[i];
       if (short) shortOf.set(item, short);
     }
+    const refused = await refusedByGuards(
+      trx,
+      intents.filter((i) => !shortOf.has(i)),
+    );
     const known = await interactionsOf(trx, org, items);
     const results: Settled<IntentTaken>[] = [];
     const made: HashedRecord[] = [];
@@ -119,6 +147,10 @@ export function createGroupedAppends(
       const short = shortOf.get(item);
       if (short) {
         results.push({ ok: true, value: { ok: false, exhausted: short } });
+        continue;
+      }
+      if (refused.has(item)) {
+        results.push({ ok: false, error: refused.get(item) });
         continue;
       }
       try {
@@ -154,8 +186,8 @@ export function createGroupedAppends(
 
   return {
     // The contents are made (and a bad input refused) here, before the group: once, and outside the chain lock.
-    async intent(input, slots) {
-      return append(input.org_id, { kind: "intent", content: intentContent(input), slots });
+    async intent(input, slots, guard) {
+      return append(input.org_id, { kind: "intent", content: intentContent(input), slots, guard });
     },
     decision: async (input) => recordOf(append(input.org_id, { kind: "decision", content: decisionContent(input) })),
     outcome: (input) => recordOf(append(input.org_id, { kind: "outcome", input })),

@@ -20,7 +20,6 @@ import {
   completeKey,
   deleteExpiredKey,
   type IdempotencyRow,
-  linkIntent,
   purgeExpiredKeys,
   releaseKey,
   renewLeases,
@@ -34,8 +33,8 @@ export interface SharedIdempotencyStore {
   begin(input: IdempotencyScope & { requestHash: string }): Promise<BeginResult>;
   complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): Promise<void>;
   release(scope: IdempotencyScope): Promise<void>;
-  /** See IdempotencyStore.linkIntent: false when the claim is no longer this node's (stop, run nothing). */
-  linkIntent(scope: IdempotencyScope, interactionId: string): Promise<boolean>;
+  /** See IdempotencyStore.owner: what the reservation's link compares (./reservations.ts). */
+  readonly owner: string;
   purgeExpired(): Promise<number>;
 }
 
@@ -126,6 +125,8 @@ export function createSharedIdempotencyStore(
   }
 
   const store: SharedIdempotencyStore = {
+    owner,
+
     async begin(input) {
       for (;;) {
         const at = now();
@@ -173,11 +174,6 @@ export function createSharedIdempotencyStore(
         // Nothing ran: this node's waiters claim again (the row, if still there, makes them wait for it).
         waiter?.settle({ state: "released" });
       }
-    },
-
-    async linkIntent(scope, interactionId) {
-      const linked = await linkIntent(db, { ...scope, owner, interaction_id: interactionId }).executeTakeFirst();
-      return linked.numUpdatedRows === 1n;
     },
 
     async purgeExpired() {
