@@ -1,7 +1,7 @@
 // Errors of the shared database that say "not now" rather than "no": the connection was lost or cut, the server
-// is shutting down, a lock or an idle transaction ran past its bound (./postgres.ts), a query timed out. The
-// request they stop had its transaction rolled back, so nothing of it was written: the answer is a 503 the client
-// may retry (a retry with the same idempotency key runs the call at most once), never a 500.
+// is shutting down, a lock or an idle transaction ran past its bound (./postgres.ts), a query timed out. A governed
+// call they stop has not run (its connector runs only once its reservation has committed and answered): the
+// answer is a 503 the client may retry (with the same idempotency key, the call runs at most once), never a 500.
 
 /** SQLSTATEs of such errors (PostgreSQL appendix A). */
 const TRANSIENT_CODES = new Set([
