@@ -1579,7 +1579,8 @@ export interface components {
         InvocationError: {
             /**
              * @description `TARGET_NOT_FOUND` (folder gone), `DENIED`, `TIMEOUT` (killed at the configured timeout),
-             *     `INVALID_RESPONSE` (output not a JSON object, or over the output limit), `IPC_ERROR` (could not start the
+             *     `INVALID_RESPONSE` (output not a JSON object, over the output limit, deeper than 64 levels, holding a number
+             *     JSON cannot carry or a `__proto__` key), `IPC_ERROR` (could not start the
              *     process), `COMMAND_FAILED` (non-zero exit).
              */
             code: components["schemas"]["InvocationErrorCode"];

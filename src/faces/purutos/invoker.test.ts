@@ -313,6 +313,26 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(() => JSON.stringify(failed)).not.toThrow();
   });
 
+  it("an answer holding a __proto__ key (escaped or not) is INVALID_RESPONSE, as a request body holding one is refused", async () => {
+    await puruto("puruto-a", {
+      skills: {
+        proto: { run: `#!/bin/sh\necho '{"ok":1,"nested":{"__proto__":{"polluted":1}}}'\n` },
+        escaped: { run: `#!/bin/sh\necho '{"\\u005f_proto__":{"polluted":1}}'\n` },
+        plain: { run: `#!/bin/sh\necho '{"proto":1,"constructor":{"x":1}}'\n` },
+      },
+    });
+    const { invoker } = setup();
+    for (const command of ["proto", "escaped"]) {
+      const answer = await invoker.invoke({ name: "puruto-a", command });
+      expect(answer.invocation.error, command).toMatchObject({ code: "INVALID_RESPONSE" });
+      expect(answer.invocation.error?.message).toMatch(/__proto__/u);
+      expect(answer.invocation).not.toHaveProperty("result");
+    }
+    // Control: keys that only look alike are an answer like any other.
+    const plain = await invoker.invoke({ name: "puruto-a", command: "plain" });
+    expect(plain.invocation).toMatchObject({ status: "ok", result: { proto: 1, constructor: { x: 1 } } });
+  });
+
   it("kills a child that never exits at the timeout, with everything it started", async () => {
     // Found on the host by a marker: in the command's own PID namespace its $$ and group ids are not ours.
     const marker = `gh-hang-${path.basename(root)}`;

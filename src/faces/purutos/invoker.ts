@@ -18,6 +18,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
+import { holdsProtoKey } from "../../http/body/json-body";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import { BASE_COMMANDS, DEFAULT_MAX_QUEUED_COMMANDS, type PurutosConfig } from "./config";
 import { readContained } from "./containment";
@@ -429,7 +430,10 @@ function readObject(text: string): { object: Record<string, unknown> } | { unusa
   }
   if (!isObject(value)) return null;
   const violation = jsonShapeViolation(value, OUTPUT_MAX_DEPTH);
-  return violation ? { unusable: `${violation.pointer}: ${violation.message}` } : { object: value };
+  if (violation) return { unusable: `${violation.pointer}: ${violation.message}` };
+  // The rule of request bodies: a client that merges the answer would take the member for the object's prototype.
+  if (holdsProtoKey(text, value)) return { unusable: "the answer holds a __proto__ key" };
+  return { object: value };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

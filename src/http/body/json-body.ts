@@ -188,7 +188,9 @@ function parseStrictJson(text: string): unknown {
   } catch {
     throw problem("INVALID_JSON", "Request body is not valid JSON");
   }
-  if (mayHaveProtoKey(text)) refuseProtoKeys(value);
+  if (holdsProtoKey(text, value)) {
+    throw problem("INVALID_JSON", "Request body must not contain __proto__ or constructor.prototype");
+  }
   return value;
 }
 
@@ -203,16 +205,19 @@ function mayHaveProtoKey(text: string): boolean {
   return (text.includes("__proto__") || text.includes("\\u")) && PROTO_KEY.test(text);
 }
 
-/** bourne's scan: 400 if any object in the parsed value has an own `__proto__` key. Iterative: no stack to overflow. */
-function refuseProtoKeys(root: unknown): void {
-  const pending = [root];
+/**
+ * bourne's rule: whether any object of `value` (JSON.parse of `text`) has an own `__proto__` key. The text is
+ * looked at first, so most values are never walked; the walk is iterative: no stack to overflow.
+ */
+export function holdsProtoKey(text: string, value: unknown): boolean {
+  if (!mayHaveProtoKey(text) || value === null || typeof value !== "object") return false;
+  const pending = [value];
   while (pending.length > 0) {
     const node = pending.pop() as object;
-    if (Object.hasOwn(node, "__proto__")) {
-      throw problem("INVALID_JSON", "Request body must not contain __proto__ or constructor.prototype");
-    }
-    for (const value of Object.values(node)) if (value !== null && typeof value === "object") pending.push(value);
+    if (Object.hasOwn(node, "__proto__")) return true;
+    for (const member of Object.values(node)) if (member !== null && typeof member === "object") pending.push(member);
   }
+  return false;
 }
 
 function aborted(): HttpProblem {
