@@ -82,22 +82,43 @@ function unreadableLineAnswer(err: Error): JSONRPCMessage | undefined {
   return error && ({ jsonrpc: "2.0", id: null, error } as unknown as JSONRPCMessage);
 }
 
-/** Runs the bridge until stdin closes; resolves then. */
+/**
+ * How long the bridge still waits, once its input has ended, for the answers to the requests it had read. A
+ * governed tools/call can wait for a human approval on the gateway for up to GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS
+ * (at most 3600, see ../mcp/options.ts) and then run (an HTTP connector for at most 60 s): 65 minutes does not cut
+ * such a call, whose outcome the client would otherwise never learn, and still ends a bridge whose gateway went
+ * silent. The client can always stop the bridge sooner with a signal.
+ */
+const DRAIN_AFTER_END_MS = 65 * 60_000;
+
+/** Runs the bridge until stdin ends and every request read has been answered (or DRAIN_AFTER_END_MS passed). */
 export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   const upstream = new StreamableHTTPClientTransport(options.endpoint, { requestInit: { headers: options.headers } });
   const local = new StdioServerTransport();
   let closing = false;
-  const closed = new Promise<void>((resolve) => {
-    local.onclose = () => {
-      closing = true;
-      void upstream.close().finally(resolve);
-    };
-  });
+  /** What each message read still waits for: a request its answer written to stdout, a notification its sending. */
+  const inFlight = new Set<Promise<unknown>>();
+  const track = (done: Promise<unknown>) => {
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+  };
+  /** Requests whose answer has not been written yet, by id (a list: a sloppy client may reuse an id). */
+  const unanswered = new Map<string | number, (() => void)[]>();
+  const answerOf = (id: string | number) =>
+    new Promise<void>((resolve) => unanswered.set(id, [...(unanswered.get(id) ?? []), resolve]));
+  /** Writes a message to stdout; an answer to a request read then counts as given. */
+  const write = async (message: JSONRPCMessage) => {
+    await local.send(message);
+    const id = "id" in message && !("method" in message) ? message.id : undefined;
+    const waiting = id === undefined || id === null ? undefined : unanswered.get(id);
+    waiting?.shift()?.();
+    if (waiting?.length === 0) unanswered.delete(id!);
+  };
 
   /** A request Gatehouse could not be reached for (or refused, e.g. 401) gets a JSON-RPC error, not silence. */
   const failed = (message: JSONRPCMessage, err: unknown) => {
     if (!isJSONRPCRequest(message)) return;
-    void local.send({
+    void write({
       jsonrpc: "2.0",
       id: message.id,
       error: { code: -32000, message: `Gatehouse: ${(err as Error).message}` },
@@ -108,28 +129,55 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   // initialize result (the spec says to wait; some pipe them all at once) still gets them answered, in order.
   let afterInitialize: Promise<unknown> = Promise.resolve();
   local.onmessage = (message) => {
+    const answered = isJSONRPCRequest(message) ? answerOf(message.id) : undefined;
     const sent = afterInitialize.then(() => upstream.send(message));
     sent.catch((err) => failed(message, err));
+    track(answered ?? sent.catch(() => {}));
     if (isInitializeRequest(message)) afterInitialize = sent.catch(() => {});
   };
   // A line that is not JSON, or not a JSON-RPC message, gets the JSON-RPC answer for it (id null: none could be
   // read), as Gatehouse's HTTP endpoint gives one; the SDK's transport only reports it here and reads on.
   local.onerror = (err) => {
     const answer = unreadableLineAnswer(err);
-    if (answer) void local.send(answer);
+    if (answer) track(write(answer));
     else process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
   };
   upstream.onmessage = (message) => {
-    void local.send(message);
+    void write(message);
   };
   // Closing aborts the open SSE stream: that abort is the bridge's own doing, not an error to report.
   upstream.onerror = (err) => {
     if (!closing) process.stderr.write(`gatehouse mcp-stdio: ${err.message}\n`);
   };
+
+  // The end of input is not the end of the work: the requests already read are on their way, and closing the
+  // upstream now would abort them (a call could run on the gateway while its client is told "aborted"). So the
+  // bridge stops reading, waits for their answers, then closes.
+  let ending = false;
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const endOfInput = async () => {
+    if (ending) return;
+    ending = true;
+    await local.close();
+    await settledWithin([...inFlight], DRAIN_AFTER_END_MS);
+    closing = true;
+    await upstream.close();
+    finished();
+  };
+  local.onclose = () => void endOfInput(); // also when the SDK's transport gives up reading (a line over its limit)
   await upstream.start();
   await local.start();
-  process.stdin.once("end", () => void local.close());
-  await closed;
+  process.stdin.once("end", () => void endOfInput());
+  await done;
+}
+
+/** Resolves once every promise has settled, or after `ms`, whichever comes first. */
+async function settledWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([Promise.allSettled(promises), timeUp]);
+  clearTimeout(timer);
 }
 
 /** The CLI entry: `gatehouse mcp-stdio …`. */

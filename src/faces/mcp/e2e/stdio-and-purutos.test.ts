@@ -7,6 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
@@ -52,10 +53,11 @@ describe("gatehouse mcp-stdio", () => {
   });
 });
 
+/** A JSON-RPC message the bridge wrote. */
+type Written = { id?: number | null; result?: any; error?: any };
+
 /** Runs the bridge with `lines` written to its stdin at once, then closed; the JSON-RPC messages it wrote. */
-async function bridgeAllAtOnce(
-  lines: (object | string)[],
-): Promise<{ id?: number | null; result?: any; error?: any }[]> {
+async function bridgeAllAtOnce(lines: (object | string)[]): Promise<Written[]> {
   const child = spawn(
     resolve(REPO, "node_modules/.bin/tsx"),
     ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
@@ -111,6 +113,97 @@ describe("gatehouse mcp-stdio, lines that are not JSON-RPC", () => {
     const unread = messages.filter((m) => m.id === null).map((m) => m.error.code);
     expect(unread).toEqual([-32700, -32600]);
     expect(messages.find((m) => m.id === 2)?.result.tools.length).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+/**
+ * Runs the bridge with `lines` written to its stdin, which is then closed (as `printf … | gatehouse mcp-stdio` does);
+ * `whileEnded` runs after that. The bridge's exit code and the JSON-RPC messages it wrote.
+ */
+async function bridgeToEndOfInput(
+  lines: object[],
+  whileEnded: () => Promise<unknown> = async () => undefined,
+): Promise<{ code: number | null; messages: Written[] }> {
+  const child = spawn(
+    resolve(REPO, "node_modules/.bin/tsx"),
+    ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
+    { cwd: REPO, env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" } },
+  );
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  // "close", not "exit": it comes after stdout has been read to its end.
+  const exited = new Promise<number | null>((done) => child.once("close", done));
+  try {
+    child.stdin.end(lines.map((l) => `${JSON.stringify(l)}\n`).join(""));
+    await whileEnded();
+    const code = await exited;
+    return {
+      code,
+      messages: out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    };
+  } finally {
+    child.kill();
+  }
+}
+
+describe("gatehouse mcp-stdio, input that ends while requests are in flight", () => {
+  it("answers every request read before the end of input, then exits 0", async () => {
+    const { code, messages } = await bridgeToEndOfInput([
+      initialize("piped"),
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+      {
+        jsonrpc: "2.0",
+        id: 3,
+        method: "tools/call",
+        params: { name: "email.send", arguments: { params: { to: "eof" }, counterparty: "eof@ok.example" } },
+      },
+    ]);
+    // Before: id 1 got -32000 "Gatehouse: This operation was aborted", ids 2 and 3 nothing, while the call
+    // could still run on the gateway.
+    expect(code).toBe(0);
+    expect(messages.map((m) => m.id)).toEqual(expect.arrayContaining([1, 2, 3]));
+    expect(messages.filter((m) => m.error)).toEqual([]);
+    expect(messages.find((m) => m.id === 2)?.result.tools.map((t: { name: string }) => t.name)).toContain("noop.ping");
+    expect(messages.find((m) => m.id === 3)?.result.structuredContent).toMatchObject({
+      decision: "ALLOW",
+      executed: true,
+    });
+  }, 30_000);
+
+  it("a call waiting for a human approval is not cut: approved after the end of input, it runs and is answered", async () => {
+    const target = "eof-approval";
+    const approve = async () => {
+      const pendingOne = async () => {
+        const { body } = await operator(g).get("/approvals?status=pending");
+        return (body.items as Array<{ approval_id: string; action: { params: { id?: string } } }>).find(
+          (a) => a.action.params.id === target,
+        )?.approval_id;
+      };
+      await expect.poll(pendingOne, { timeout: 15_000 }).toBeTruthy();
+      expect((await operator(g).post(`/approvals/${await pendingOne()}/approve`, { reason: "ok" })).status).toBe(200);
+    };
+    const { code, messages } = await bridgeToEndOfInput(
+      [
+        initialize("approving"),
+        { jsonrpc: "2.0", method: "notifications/initialized" },
+        {
+          jsonrpc: "2.0",
+          id: 2,
+          method: "tools/call",
+          params: { name: "crm.delete", arguments: { params: { id: target }, counterparty: `${target}@ok.example` } },
+        },
+      ],
+      approve,
+    );
+    expect(code).toBe(0);
+    expect(messages.find((m) => m.id === 2)?.result.structuredContent).toMatchObject({
+      status: "executed",
+      executed: true,
+    });
   }, 30_000);
 });
 
