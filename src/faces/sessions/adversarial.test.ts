@@ -70,24 +70,116 @@ describe("session ownership: (issuer, org, sub)", () => {
   });
 });
 
-describe("a handshake ws refuses after the token was accepted", () => {
-  it("leaves no session behind: the id expires like one whose IDE left", async () => {
-    const g = await gatewayWith({ options: { sessionTtlMs: 300 } });
-    const token = await idp.mint({ sub: "dev", org: "acme" });
-    const port = new URL(g.wsBase).port;
-    const answer = await new Promise<string>((resolve) => {
-      const socket = connectTcp(Number(port), "127.0.0.1", () =>
-        socket.write(
-          "GET /ws/bad-handshake HTTP/1.1\r\nHost: gatehouse\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\nAuthorization: Bearer ${token}\r\n\r\n`,
-        ),
+/** Sends `request` (an HTTP request head) on a raw TCP connection; the answer, read until the server closes. */
+function rawUpgrade(
+  g: TestGateway,
+  request: string,
+): Promise<{ status: number; headers: Record<string, string>; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(Number(new URL(g.wsBase).port), "127.0.0.1", () => socket.write(request));
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk.toString()));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const [head = "", body = ""] = text.split("\r\n\r\n");
+      const [statusLine = "", ...lines] = head.split("\r\n");
+      const headers = Object.fromEntries(
+        lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
       );
-      let text = "";
-      socket.on("data", (chunk) => (text += chunk.toString()));
-      socket.on("close", () => resolve(text));
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(body);
+      } catch {
+        parsed = { unparsed: body };
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers, body: parsed });
     });
-    expect(answer).toMatch(/^HTTP\/1\.1 400/);
-    await expect.poll(() => g.gateway.list("acme").map((s) => s.session_id), { timeout: 3000 }).toEqual([]);
+  });
+}
+
+describe("a malformed handshake with a valid token (what ws itself would refuse)", () => {
+  const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
+  const handshake = (token: string, { method = "GET", headers = {} as Record<string, string | undefined> } = {}) => {
+    const all: Record<string, string | undefined> = {
+      Host: "gatehouse",
+      Upgrade: "websocket",
+      Connection: "Upgrade",
+      "Sec-WebSocket-Key": KEY,
+      "Sec-WebSocket-Version": "13",
+      Authorization: `Bearer ${token}`,
+      ...headers,
+    };
+    const lines = Object.entries(all).flatMap(([name, value]) => (value === undefined ? [] : [`${name}: ${value}`]));
+    return `${method} /ws/malformed HTTP/1.1\r\n${lines.join("\r\n")}\r\n\r\n`;
+  };
+
+  it("is refused with problem+json before authentication: no rate-limit point used, no session claimed", async () => {
+    // Two attempts a minute: the refusals below would spend them (and then get 429) if they were counted.
+    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 2 } });
+    const token = await idp.mint({ sub: "dev", org: "acme" });
+    const cases: [string, Parameters<typeof handshake>[1], number, string][] = [
+      ["no Sec-WebSocket-Key", { headers: { "Sec-WebSocket-Key": undefined } }, 400, "INVALID_MESSAGE"],
+      ["a key that is not 16 bytes", { headers: { "Sec-WebSocket-Key": "c2hvcnQ=" } }, 400, "INVALID_MESSAGE"],
+      ["POST", { method: "POST" }, 405, "METHOD_NOT_ALLOWED"],
+      ["PUT", { method: "PUT" }, 405, "METHOD_NOT_ALLOWED"],
+      ["version 99", { headers: { "Sec-WebSocket-Version": "99" } }, 400, "INVALID_MESSAGE"],
+      ["no version", { headers: { "Sec-WebSocket-Version": undefined } }, 400, "INVALID_MESSAGE"],
+      [
+        "a duplicate subprotocol",
+        { headers: { "Sec-WebSocket-Protocol": "gatehouse.v1, gatehouse.v1" } },
+        400,
+        "INVALID_MESSAGE",
+      ],
+      ["an empty subprotocol", { headers: { "Sec-WebSocket-Protocol": "gatehouse.v1,,x" } }, 400, "INVALID_MESSAGE"],
+      [
+        "a subprotocol that is not a token",
+        { headers: { "Sec-WebSocket-Protocol": "gate house" } },
+        400,
+        "INVALID_MESSAGE",
+      ],
+      ["Upgrade other than websocket", { headers: { Upgrade: "h2c" } }, 400, "INVALID_MESSAGE"],
+    ];
+    for (const [what, request, status, code] of cases) {
+      const answer = await rawUpgrade(g, handshake(token, request));
+      // Before: ws's own text/html answer ("Missing or invalid Sec-WebSocket-Key header", "Invalid HTTP method"…).
+      expect({ what, status: answer.status, type: answer.headers["content-type"], code: answer.body.code }).toEqual({
+        what,
+        status,
+        type: expect.stringContaining("application/problem+json"),
+        code,
+      });
+    }
+    expect((await rawUpgrade(g, handshake(token, { method: "POST" }))).headers.allow).toBe("GET");
+    expect(
+      (await rawUpgrade(g, handshake(token, { headers: { "Sec-WebSocket-Version": "7" } }))).headers[
+        "sec-websocket-version"
+      ],
+    ).toBe("13, 8");
+    // No session id was claimed (before: it was held until its expiry without a socket)…
+    expect(g.gateway.list("acme")).toEqual([]);
+    // …and no attempt was counted: the user's two attempts of the minute are still there.
+    const c = await connect(g, "malformed", token);
+    expect(c.ws.readyState).toBe(c.ws.OPEN);
+    expect(g.gateway.list("acme").map((s) => s.session_id)).toEqual(["malformed"]);
+  });
+
+  it("a well-formed raw handshake (version 13, a valid subprotocol list) is still upgraded", async () => {
+    const g = await gatewayWith();
+    const token = await idp.mint({ sub: "dev", org: "acme" });
+    const socket = connectTcp(Number(new URL(g.wsBase).port), "127.0.0.1");
+    try {
+      const head = await new Promise<string>((resolve, reject) => {
+        socket.once("connect", () =>
+          socket.write(handshake(token, { headers: { "Sec-WebSocket-Protocol": "gatehouse.v1 , other" } })),
+        );
+        socket.once("data", (chunk) => resolve(chunk.toString()));
+        socket.once("error", reject);
+      });
+      expect(head).toMatch(/^HTTP\/1\.1 101/);
+      expect(head).toMatch(/Sec-WebSocket-Protocol: gatehouse\.v1\r\n/i);
+    } finally {
+      socket.destroy();
+    }
   });
 });
 

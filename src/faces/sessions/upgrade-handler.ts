@@ -14,7 +14,7 @@ import { consumePoint } from "./rate-limits";
 import type { LiveSessionCap, LiveSlot } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
-import { UpgradeRefusal, bearerToken, refuseUpgrade, requestedLastSeq } from "./upgrade";
+import { UpgradeRefusal, bearerToken, handshakeRefusal, refuseUpgrade, requestedLastSeq } from "./upgrade";
 import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions" });
@@ -50,6 +50,13 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
       return;
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
+    // Before authentication: a handshake ws would refuse uses no rate-limit point and claims no session id.
+    const malformed = handshakeRefusal(req);
+    if (malformed) {
+      metrics.upgrades.inc({ result: String(malformed.status) });
+      refuseUpgrade(socket, malformed);
+      return;
+    }
     authorizeUpgrade(deps, req, must(match[1], "WS_PATH has one mandatory group")).then(
       ({ ctx, slot }) => {
         if (socket.destroyed) return slot.release();
@@ -70,10 +77,11 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
         });
         if (attached) return void metrics.upgrades.inc({ result: "accepted" });
         slot.release();
-        // ws answered a handshake it cannot complete (a bad Sec-WebSocket-Key or -Version) with a 400 and will not
-        // call back: the session expires as when its IDE leaves, instead of being held for ever without a socket
-        // (harmless if a socket is attached: expiry skips a session that has one).
-        metrics.upgrades.inc({ result: "400" });
+        // ws did not complete the handshake and will not call back. handshakeRefusal() already refused what ws
+        // finds malformed, so the client went away meanwhile or the server is closing (ws answers 503 itself).
+        // The session expires as when its IDE leaves, instead of being held for ever without a socket (harmless if
+        // a socket is attached: expiry skips a session that has one).
+        metrics.upgrades.inc({ result: "aborted" });
         deps.registry.scheduleExpiry(session);
       },
       (err: unknown) => {

@@ -80,6 +80,43 @@ export function requestedLastSeq(req: IncomingMessage): number | undefined {
   return Number(raw.trim());
 }
 
+// The handshake checks `ws` makes in WebSocketServer.handleUpgrade (node_modules/ws/lib/websocket-server.js), with
+// the same rules: its own refusals are text/html, and come only after authentication has used a rate-limit point
+// and the session id was claimed. Made first, they are refused like every other upgrade and cost nothing.
+/** Sec-WebSocket-Key: the base64 of 16 bytes. */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** Sec-WebSocket-Protocol: tokens (RFC 9110 tchar) separated by commas, blanks allowed around the commas only. */
+const PROTOCOL_LIST = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
+/** The versions ws speaks (13 is RFC 6455's; 8 an earlier draft ws still accepts). */
+const WS_VERSIONS = [13, 8];
+
+/** Why `ws` would refuse this handshake, as a refusal; undefined when it would accept it. */
+export function handshakeRefusal(req: IncomingMessage): UpgradeRefusal | undefined {
+  if (req.method !== "GET")
+    return new UpgradeRefusal(405, "METHOD_NOT_ALLOWED", "A WebSocket upgrade is a GET request", { Allow: "GET" });
+  if (req.headers.upgrade?.toLowerCase() !== "websocket")
+    return new UpgradeRefusal(400, "INVALID_MESSAGE", "The Upgrade header must be 'websocket'");
+  const key = req.headers["sec-websocket-key"];
+  if (key === undefined || !WS_KEY.test(key))
+    return new UpgradeRefusal(400, "INVALID_MESSAGE", "Sec-WebSocket-Key must be the base64 of 16 bytes");
+  // Number(), as ws reads it (`+header`): " 13" or "013" are accepted there, so here too.
+  if (!WS_VERSIONS.includes(Number(req.headers["sec-websocket-version"])))
+    return new UpgradeRefusal(400, "INVALID_MESSAGE", "Sec-WebSocket-Version must be 13", {
+      "Sec-WebSocket-Version": WS_VERSIONS.join(", "),
+    });
+  const protocols = req.headers["sec-websocket-protocol"];
+  if (protocols !== undefined) {
+    const names = protocols.split(/[ \t]*,[ \t]*/);
+    if (!PROTOCOL_LIST.test(protocols) || new Set(names).size !== names.length)
+      return new UpgradeRefusal(
+        400,
+        "INVALID_MESSAGE",
+        "Sec-WebSocket-Protocol must be a comma-separated list of distinct subprotocol names",
+      );
+  }
+  return undefined;
+}
+
 /** Answers the upgrade request with an HTTP error (RFC 9457 body) and closes the TCP socket. */
 export function refuseUpgrade(socket: Duplex, refusal: HttpProblem, requestId?: string): void {
   if (socket.destroyed) return;
