@@ -30,7 +30,8 @@ install: $(NODE_MODULES)
 
 generate: $(NODE_MODULES)
 	$(BIN)/tsx src/codegen/generate.ts
-	@$(MAKE) --no-print-directory build-console
+	@# node_modules is already up to date here: the inner make must not reinstall it (it does not inherit a caller's -o).
+	@$(MAKE) --no-print-directory -o $(NODE_MODULES) build-console
 
 # The operator console: TypeScript + Preact over the generated typed client, bundled by esbuild into static
 # assets (console/dist, not committed). Rebuilt when its sources or the generated client change.
