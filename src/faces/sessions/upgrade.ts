@@ -86,7 +86,8 @@ export function requestedLastSeq(req: IncomingMessage): number | undefined {
 /** Sec-WebSocket-Key: the base64 of 16 bytes. */
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** Sec-WebSocket-Protocol: tokens (RFC 9110 tchar) separated by commas, blanks allowed around the commas only. */
-const PROTOCOL_LIST = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&'*+\-.^_`|~0-9A-Za-z]+)*$/;
+// (\x27 is ' and \x60 is `, escaped so no reader takes them for the start of a string.)
+const PROTOCOL_LIST = /^[!#$%&\x27*+\-.^_\x60|~0-9A-Za-z]+(?:[ \t]*,[ \t]*[!#$%&\x27*+\-.^_\x60|~0-9A-Za-z]+)*$/;
 /** The versions ws speaks (13 is RFC 6455's; 8 an earlier draft ws still accepts). */
 const WS_VERSIONS = [13, 8];
 
