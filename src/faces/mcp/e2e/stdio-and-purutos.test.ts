@@ -56,13 +56,18 @@ describe("gatehouse mcp-stdio", () => {
 /** A JSON-RPC message the bridge wrote. */
 type Written = { id?: number | null; result?: any; error?: any };
 
-/** Runs the bridge with `lines` written to its stdin at once, then closed; the JSON-RPC messages it wrote. */
-async function bridgeAllAtOnce(lines: (object | string)[]): Promise<Written[]> {
-  const child = spawn(
+/** `gatehouse mcp-stdio` for the test's agent, as a user would start it. */
+function spawnBridge() {
+  return spawn(
     resolve(REPO, "node_modules/.bin/tsx"),
     ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
     { cwd: REPO, env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" } },
   );
+}
+
+/** Runs the bridge with `lines` written to its stdin at once, then closed; the JSON-RPC messages it wrote. */
+async function bridgeAllAtOnce(lines: (object | string)[]): Promise<Written[]> {
+  const child = spawnBridge();
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   child.stdin.write(lines.map((l) => `${typeof l === "string" ? l : JSON.stringify(l)}\n`).join(""));
@@ -124,11 +129,7 @@ async function bridgeToEndOfInput(
   lines: object[],
   whileEnded: () => Promise<unknown> = async () => undefined,
 ): Promise<{ code: number | null; messages: Written[] }> {
-  const child = spawn(
-    resolve(REPO, "node_modules/.bin/tsx"),
-    ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
-    { cwd: REPO, env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" } },
-  );
+  const child = spawnBridge();
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   // "close", not "exit": it comes after stdout has been read to its end.
