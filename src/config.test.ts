@@ -57,7 +57,7 @@ describe("configuration from the environment", () => {
       { GATEHOUSE_EXTRA_COMMANDS: "balance,a b" },
       /GATEHOUSE_EXTRA_COMMANDS must be a comma-separated list of skill names \(or \*\), got "a b"/,
     ],
-    [{ GATEHOUSE_AGENT_COMMAND: "notjson" }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
+    [{ GATEHOUSE_AGENT_COMMAND: "notjson" }, /GATEHOUSE_AGENT_COMMAND must be a JSON array of strings \(argv\)/],
     [{ GATEHOUSE_AGENT_COMMAND: "[]" }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
     [{ GATEHOUSE_AGENT_COMMAND: '["claude", ""]' }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
     [

@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
+import { argvProblem, commandListProblem, variableListProblem } from "./faces/purutos/config";
 
 export interface Config {
   host: string;
@@ -84,23 +85,9 @@ function check(rule: ConfigCheck, name: string, raw: string): void {
       throw new ConfigError(name, `must be one of ${rule.values.join(", ")}, got "${raw}"`);
   } else if (rule.kind === "pattern") {
     if (!rule.pattern.test(raw.trim())) throw new ConfigError(name, `must be ${rule.what}, got "${raw}"`);
-  } else if (rule.kind === "list") {
-    const bad = raw
-      .split(",")
-      .map((item) => item.trim())
-      .find((item) => item !== "" && !rule.item.test(item));
-    if (bad !== undefined) throw new ConfigError(name, `must be a comma-separated list of ${rule.what}, got "${bad}"`);
-  } else if (!isArgv(raw)) {
-    throw new ConfigError(name, `must be a non-empty JSON array of non-empty strings (argv), e.g. ["claude","-p"]`);
-  }
-}
-
-function isArgv(raw: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return Array.isArray(parsed) && parsed.length > 0 && parsed.every((a) => typeof a === "string" && a !== "");
-  } catch {
-    return false;
+  } else {
+    const problem = rule.problem(raw);
+    if (problem) throw new ConfigError(name, problem);
   }
 }
 
@@ -225,8 +212,8 @@ export type ConfigCheck =
   | { kind: "url"; protocols: string[] }
   | { kind: "oneOf"; values: string[] }
   | { kind: "pattern"; pattern: RegExp; what: string }
-  | { kind: "list"; item: RegExp; what: string }
-  | { kind: "argv" };
+  /** The face's own rule (what is wrong with the value, if anything), so start-up and the face agree. */
+  | { kind: "face"; problem: (raw: string) => string | undefined };
 
 const portRule = { kind: "integer", min: 0, max: 65535 } as const satisfies ConfigCheck;
 /** The faces' counts and durations: their own parsers apply the finer bounds. */
@@ -407,19 +394,19 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   },
   {
     name: "GATEHOUSE_EXTRA_COMMANDS",
-    check: { kind: "list", item: /^(\*|[A-Za-z0-9][A-Za-z0-9_-]{0,63})$/, what: "skill names (or *)" },
+    check: { kind: "face", problem: commandListProblem },
     default: "",
     description: "Skills invocable besides init/help/list/status, comma-separated (`*` = all).",
   },
   {
     name: "GATEHOUSE_AGENT_COMMAND",
-    check: { kind: "argv" },
+    check: { kind: "face", problem: argvProblem },
     default: "",
     description: "JSON argv of an agent that runs skills without a `run` script.",
   },
   {
     name: "GATEHOUSE_AGENT_ENV",
-    check: { kind: "list", item: /^[A-Za-z_][A-Za-z0-9_]*$/, what: "variable names" },
+    check: { kind: "face", problem: variableListProblem },
     default: "",
     description: "Variable names passed to that agent, comma-separated.",
   },

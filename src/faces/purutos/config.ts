@@ -119,23 +119,27 @@ function count(env: Env, name: string, fallback: number): number {
 }
 
 function commandList(env: Env, name: string): string[] {
-  const items = splitList(env[name]);
-  for (const item of items) {
-    if (item !== "*" && !isCommandName(item)) {
-      throw new Error(`${name} must be a comma-separated list of skill names (or *), got "${item}"`);
-    }
-  }
-  return items;
+  const problem = commandListProblem(env[name] ?? "");
+  if (problem) throw new Error(`${name} ${problem}`);
+  return splitList(env[name]);
 }
 
 function nameList(env: Env, name: string): string[] {
-  const items = splitList(env[name]);
-  for (const item of items) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(item)) {
-      throw new Error(`${name} must be a comma-separated list of variable names, got "${item}"`);
-    }
-  }
-  return items;
+  const problem = variableListProblem(env[name] ?? "");
+  if (problem) throw new Error(`${name} ${problem}`);
+  return splitList(env[name]);
+}
+
+/** What is wrong with a list of skill names (or `*`), if anything: the rule src/config.ts checks at start-up too. */
+export function commandListProblem(raw: string): string | undefined {
+  const bad = splitList(raw).find((item) => item !== "*" && !isCommandName(item));
+  return bad === undefined ? undefined : `must be a comma-separated list of skill names (or *), got "${bad}"`;
+}
+
+/** What is wrong with a list of environment variable names, if anything. */
+export function variableListProblem(raw: string): string | undefined {
+  const bad = splitList(raw).find((item) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(item));
+  return bad === undefined ? undefined : `must be a comma-separated list of variable names, got "${bad}"`;
 }
 
 function splitList(raw: string | undefined): string[] {
@@ -148,14 +152,21 @@ function splitList(raw: string | undefined): string[] {
 function agentArgv(raw: string | undefined): string[] | null {
   const text = nonEmpty(raw);
   if (text === undefined) return null;
+  const problem = argvProblem(text);
+  if (problem) throw new Error(`GATEHOUSE_AGENT_COMMAND ${problem}`);
+  return JSON.parse(text) as string[];
+}
+
+/** What is wrong with an agent's argv given as JSON, if anything. */
+export function argvProblem(text: string): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new Error(`GATEHOUSE_AGENT_COMMAND must be a JSON array of strings (argv), e.g. ["claude","-p"]`);
+    return `must be a JSON array of strings (argv), e.g. ["claude","-p"]`;
   }
   if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((a) => typeof a === "string" && a !== "")) {
-    throw new Error(`GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array of non-empty strings`);
+    return "must be a non-empty JSON array of non-empty strings";
   }
-  return parsed as string[];
+  return undefined;
 }
