@@ -26,7 +26,7 @@ import { sqliteAuditHistory } from "./core/governance/sqlite-history";
 import { createWebhookStore, type WebhookStore } from "./core/notifications";
 import type { WebhookStoreOptions } from "./core/notifications/webhook-store";
 import { createIdempotencyStore } from "./core/idempotency";
-import { isTransientDatabaseError } from "./core/store/transient-errors";
+import { isDatabaseOutage } from "./core/store/transient-errors";
 import { createApiKeyStore } from "./core/identity/api-keys";
 import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/identity/dev-issuer";
 import type { PublicJwk } from "./core/keys";
@@ -228,7 +228,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  */
 function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<boolean>): T {
   const translate = async (err: unknown): Promise<never> => {
-    if (!(err instanceof ActionUnavailableError) && (isTransientDatabaseError(err) || !(await ping())))
+    if (!(err instanceof ActionUnavailableError) && (await isDatabaseOutage(err, ping)))
       throw new ActionUnavailableError("The database is unavailable: try again later", "DATABASE_UNAVAILABLE");
     throw err;
   };

@@ -8,7 +8,7 @@ import { createConnectors, type ConnectorRegistry } from "../connectors";
 import { decide, type PolicyDeps } from "../policy/pipeline";
 import type { ApprovalsService } from "../ports";
 import type { SharedStores } from "../store/shared";
-import { isTransientDatabaseError } from "../store/transient-errors";
+import { isDatabaseOutage } from "../store/transient-errors";
 import { createAuthorize, type Authorize } from "./authorize";
 import { createBatch } from "./batch";
 import { toolRunner } from "./connectors";
@@ -106,8 +106,7 @@ function failClosed<F extends (...args: never[]) => Promise<unknown>>(call: F, p
       return await call(...args);
     } catch (err) {
       if (err instanceof ActionConflictError || err instanceof ActionUnavailableError) throw err;
-      // A lost connection or a timed-out lock often leaves a database that answers the ping again at once.
-      if (isTransientDatabaseError(err) || !(await ping()))
+      if (await isDatabaseOutage(err, ping))
         throw new ActionUnavailableError(
           "The database is unavailable: governed actions are refused",
           "DATABASE_UNAVAILABLE",

@@ -23,9 +23,18 @@ const TRANSIENT_MESSAGES = [
   /Client has encountered a connection error/i,
 ];
 
+/** A lost connection or a timed-out lock often leaves a database that answers a ping again at once. */
 export function isTransientDatabaseError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (code.startsWith("08") || TRANSIENT_CODES.has(code))) return true;
   return TRANSIENT_MESSAGES.some((pattern) => pattern.test(err.message));
+}
+
+/**
+ * Whether a store failure means the database is unavailable (503, fail closed) rather than a refusal or a bug: a
+ * transient error says so at once; anything else only if the database does not answer a ping afterwards.
+ */
+export async function isDatabaseOutage(err: unknown, ping: () => Promise<boolean>): Promise<boolean> {
+  return isTransientDatabaseError(err) || !(await ping());
 }
