@@ -10,6 +10,12 @@ const answer = (message: string) => ({ jsonrpc: "2.0", id: null, error: { code: 
 const EMPTY_BATCH = answer("Invalid Request: empty batch");
 const NOT_JSON_RPC = answer("Invalid Request: not a JSON-RPC 2.0 message");
 const REPEATED_ID = answer("Invalid Request: two requests of the batch have the same id");
+/**
+ * A request whose id is the id of a request of the same session still being answered (its POST is open). The SDK
+ * keys its answer routing and cancellation by id: the second request took over the first's stream, so one answer
+ * went to the wrong caller or was lost, and cancelling one cancelled the other.
+ */
+export const ID_IN_USE = answer("Invalid Request: a request of this session with the same id is still being answered");
 
 /** The answer to an empty batch; undefined for any other body. Cheap: checked before the session is looked up. */
 export function emptyBatchAnswer(body: unknown): typeof EMPTY_BATCH | undefined {

@@ -23,7 +23,7 @@ import { hasJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
-import { emptyBatchAnswer, notJsonRpcAnswer, repeatedIdAnswer } from "./invalid-request";
+import { emptyBatchAnswer, ID_IN_USE, notJsonRpcAnswer, repeatedIdAnswer } from "./invalid-request";
 import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
@@ -224,19 +224,14 @@ export function createMcpFace(deps: McpFaceDeps) {
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
       if (ctx.method === "GET" || isInitialize(body)) assertAcceptedBySdk(ctx);
       const transport = await transportFor(ctx, route, principal, body);
-      // A plain request (no progress wanted) is answered as JSON; anything else by the SDK transport.
-      const answered = transport.answerAsJson(ctx, body);
-      if (answered) return answered;
-      // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
-      const notJsonRpc = ctx.method === "POST" ? (notJsonRpcAnswer(body) ?? repeatedIdAnswer(body)) : undefined;
-      if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
-      assertAcceptedBySdk(ctx);
-      cancelWhenCallerLeaves(ctx, transport, body);
-      const response = await transport.sdk.handleRequest(
-        webRequestOf(ctx),
-        body === undefined ? undefined : { parsedBody: body },
-      );
-      await sendWebResponse(ctx, response, ctx.method === "POST");
+      // A request id stays this POST's until its answer is written or its caller left (the POST ends either way).
+      const ids = requestIds(body);
+      if (!transport.claimIds(ids)) return answerInvalidRequest(ctx, ID_IN_USE);
+      try {
+        await answer(ctx, transport, body);
+      } finally {
+        transport.releaseIds(ids);
+      }
     },
   };
 
@@ -251,6 +246,22 @@ export function createMcpFace(deps: McpFaceDeps) {
 }
 
 export type McpFace = ReturnType<typeof createMcpFace>;
+
+/** Answers a request of an open session: a plain request (no progress wanted) as JSON, anything else by the SDK. */
+async function answer(ctx: Context, transport: SessionTransport, body: unknown): Promise<void> {
+  const answered = transport.answerAsJson(ctx, body);
+  if (answered) return answered;
+  // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
+  const notJsonRpc = ctx.method === "POST" ? (notJsonRpcAnswer(body) ?? repeatedIdAnswer(body)) : undefined;
+  if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
+  assertAcceptedBySdk(ctx);
+  cancelWhenCallerLeaves(ctx, transport, body);
+  const response = await transport.sdk.handleRequest(
+    webRequestOf(ctx),
+    body === undefined ? undefined : { parsedBody: body },
+  );
+  await sendWebResponse(ctx, response, ctx.method === "POST");
+}
 
 /** A JSON-RPC Invalid Request answer, as the SDK sends its own (HTTP 400, application/json). */
 function answerInvalidRequest(ctx: Context, answer: object): void {

@@ -38,6 +38,8 @@ export class SessionTransport implements Transport {
   readonly sdk: WebStandardStreamableHTTPServerTransport;
   /** Requests being answered as JSON, by id: the node response each answer goes to. */
   private readonly json = new Map<RequestId, ServerResponse>();
+  /** Ids of the requests whose POST is still open (./mcp-face.ts claims them): JSON-RPC ids must tell them apart. */
+  private readonly openIds = new Set<RequestId>();
   private closed = false;
 
   onclose?: () => void;
@@ -106,6 +108,20 @@ export class SessionTransport implements Transport {
       return;
     }
     queueMicrotask(() => this.send(refusal).catch((err: unknown) => this.onerror?.(err as Error)));
+  }
+
+  /**
+   * Claims `ids` (a POST's requests) until `releaseIds`: false, claiming none, when one of them is claimed by a POST
+   * still open — an answer is routed and a request cancelled by its id alone.
+   */
+  claimIds(ids: readonly RequestId[]): boolean {
+    if (ids.some((id) => this.openIds.has(id))) return false;
+    for (const id of ids) this.openIds.add(id);
+    return true;
+  }
+
+  releaseIds(ids: readonly RequestId[]): void {
+    for (const id of ids) this.openIds.delete(id);
   }
 
   /**

@@ -5,6 +5,7 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 let g: TestGatehouse;
@@ -201,4 +202,59 @@ describe("the Content-Type of an MCP POST", () => {
       expect(await response.json()).toMatchObject({ code: "UNSUPPORTED_MEDIA_TYPE" });
     },
   );
+});
+
+describe("a request whose id is still being answered in the session", () => {
+  const waitingCall = (id: number) => ({
+    jsonrpc: "2.0",
+    id,
+    method: "tools/call",
+    params: { name: "crm.delete", arguments: { params: { id: "c-41" }, counterparty: "c41@ok.example" } },
+  });
+
+  const ping = { params: {}, counterparty: "a@ok.example" };
+
+  it("is one Invalid Request (-32600) while the first waits; the id is free again once its caller left", async () => {
+    // crm:delete waits for a person's approval: its POST stays open.
+    const leave = new AbortController();
+    const first = fetch(`${g.url}/mcp/agents/${UAPK}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "x-api-key": g.apiKey,
+        "mcp-protocol-version": "2025-06-18",
+        "mcp-session-id": sessionOf(agents),
+      },
+      body: JSON.stringify(waitingCall(141)),
+      signal: leave.signal,
+    }).catch(() => "left");
+    await expect
+      .poll(async () => JSON.stringify((await operator(g).get("/approvals?status=pending")).body))
+      .toContain("c-41");
+
+    for (const reuse of [call(141, ping), [call(140, ping), call(141, ping)]]) {
+      const refused = await post(`/mcp/agents/${UAPK}`, reuse, agents);
+      expect(refused.status).toBe(400);
+      expect(refused.messages).toEqual([
+        {
+          jsonrpc: "2.0",
+          id: null,
+          error: {
+            code: -32600,
+            message: "Invalid Request: a request of this session with the same id is still being answered",
+          },
+        },
+      ]);
+    }
+    // Another session may use the same id.
+    const otherSession = await post("/mcp/purutos", { jsonrpc: "2.0", id: 141, method: "ping" }, purutos);
+    expect(otherSession.messages).toEqual([{ jsonrpc: "2.0", id: 141, result: {} }]);
+
+    leave.abort();
+    expect(await first).toBe("left");
+    await expect
+      .poll(async () => (await post(`/mcp/agents/${UAPK}`, call(141, ping), agents)).messages[0]?.result?.isError)
+      .toBe(false);
+  });
 });
