@@ -180,6 +180,92 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect((await retrying.audit.verify(ORG)).valid).toBe(true);
     });
 
+    it("(c'') the same with an approval: the retry spends it and runs once; the old node's reservation spends nothing, writes nothing and runs nothing", async () => {
+      // The keyed reservation that loses its claim also carries an approval: its unit (budget unit, approval
+      // consumption, intent, link) rolls back as one, and the approval is consumed once, by the retry that ran.
+      const { counter, registry } = countingConnector();
+      const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-9" } } });
+      const asking = engineOn(1, ALIVE, registry);
+      const escalated = await asking.execute(ORG, del);
+      expect(escalated).toMatchObject({ decision: "ESCALATE", executed: false });
+      const approvalId = escalated.approval_id!;
+      await asking.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
+      const approved = { ...del, approval_id: approvalId, idempotency_key: "delete-once" } as ExecuteRequest;
+
+      let paused!: ReturnType<typeof pausedBeforeReservation>;
+      const stopping = engineOn(0, CRASHING, registry, (reservations) => {
+        paused = pausedBeforeReservation(reservations);
+        return paused.store;
+      });
+      const late = Promise.allSettled([stopping.execute(ORG, approved), stopping.execute(ORG, emailRequest())]);
+      await expect.poll(() => paused.waiting).toBe(2);
+      await sleep(150); // its lease runs out
+
+      const retried = await engineOn(1, ALIVE, registry).execute(ORG, approved);
+      expect(retried).toMatchObject({ decision: "ALLOW", executed: true });
+
+      // It wakes: the approval is spent (checked before the claim's link), so its keyed call is refused for that.
+      paused.release();
+      const [lost, other] = await late;
+      expect(lost).toMatchObject({ status: "rejected", reason: { code: "APPROVAL_ALREADY_CONSUMED" } });
+      expect(other).toMatchObject({ status: "fulfilled", value: { executed: true } });
+      const otherId = (other as PromiseFulfilledResult<{ interaction_id: string }>).value.interaction_id;
+      expect(counter.runs).toBe(2);
+      expect((await asking.approvals.get(ORG, approvalId))?.status).toBe("consumed");
+      const chain = await asking.audit.chain(ORG);
+      const intents = chain.filter((r) => r.kind === "intent");
+      expect(intents.map((r) => r.interaction_id).sort()).toEqual([retried.interaction_id, otherId].sort());
+      expect(intents.filter((r) => r.approval_id === approvalId).map((r) => r.interaction_id)).toEqual([
+        retried.interaction_id,
+      ]);
+      // Two units taken (the delete and the unkeyed email); the refused reservation's was given back.
+      expect((await asking.execute(ORG, emailRequest())).risk_snapshot?.budget_current).toBe(3);
+      expect((await asking.audit.verify(ORG)).valid).toBe(true);
+    });
+
+    it("(c'') with an approval the retry did not spend: the old node's reservation, refused for its lost claim, gives it back unspent", async () => {
+      // The link is the last write of a reservation that consumed an approval: when it finds the claim taken over,
+      // the consumption rolls back with the budget unit and the intent, and the approval can still be used.
+      const { counter, registry } = countingConnector();
+      const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-10" } } });
+      const asking = engineOn(1, ALIVE, registry);
+      const approvalId = (await asking.execute(ORG, del)).approval_id!;
+      await asking.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
+      const approved = { ...del, approval_id: approvalId, idempotency_key: "delete-later" } as ExecuteRequest;
+
+      let paused!: ReturnType<typeof pausedBeforeReservation>;
+      const stopping = engineOn(0, CRASHING, registry, (reservations) => {
+        paused = pausedBeforeReservation(reservations);
+        return paused.store;
+      });
+      const late = Promise.allSettled([stopping.execute(ORG, approved), stopping.execute(ORG, emailRequest())]);
+      await expect.poll(() => paused.waiting).toBe(2);
+      await sleep(150); // its lease runs out
+
+      // The retry takes the claim over and is refused by the policy (the agent is suspended meanwhile): it spends
+      // nothing. The agent is active again before the old node wakes.
+      const manifest_id = (await asking.manifests.list(ORG))[0]!.manifest_id;
+      expect(await asking.manifests.setStatus(ORG, manifest_id, "suspended", "ops@acme.com")).toBeDefined();
+      expect(await engineOn(1, ALIVE, registry).execute(ORG, approved)).toMatchObject({
+        decision: "DENY",
+        executed: false,
+      });
+      await asking.manifests.setStatus(ORG, manifest_id, "active", "ops@acme.com");
+
+      paused.release();
+      await onlyTheUnkeyedCallRan(late);
+      expect(counter.runs).toBe(1);
+      expect((await asking.approvals.get(ORG, approvalId))?.status).toBe("approved");
+      const chain = await asking.audit.chain(ORG);
+      expect(chain.filter((r) => r.kind === "intent" && r.approval_id === approvalId)).toEqual([]);
+
+      // The approval is still good for its action, once.
+      const { idempotency_key: _, ...withoutKey } = approved;
+      expect(await asking.execute(ORG, withoutKey)).toMatchObject({ decision: "ALLOW", executed: true });
+      expect((await asking.approvals.get(ORG, approvalId))?.status).toBe("consumed");
+      expect((await asking.audit.verify(ORG)).valid).toBe(true);
+    });
+
     it("(d) a slow owner that renews its lease is never taken over: the retry waits for its answer", async () => {
       const { counter, registry } = countingConnector({ takesMs: 1_500 });
       const slow = engineOn(0, { leaseMs: 600, renewEveryMs: 150 }, registry);
