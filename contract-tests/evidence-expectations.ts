@@ -3,7 +3,7 @@
 import { expect } from "vitest";
 import type { components } from "../generated/api-types";
 import { sha256Canonical } from "../src/core/audit/canonical";
-import { type Comparison, withoutVolatile } from "./expectations";
+import { type Comparison, withoutVolatile } from "./comparison";
 
 type Schemas = components["schemas"];
 

@@ -6,54 +6,11 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { expect } from "vitest";
 import type { components } from "../generated/api-types";
 import { evidenceExpectations } from "./evidence-expectations";
+import { type Comparison, withoutVolatile } from "./comparison";
 import type { ExampleCase } from "./examples";
 
 type Json = unknown;
 type Schemas = components["schemas"];
-
-/** What the replay knows besides the two bodies: the request as sent (after setup overrides), setup facts. */
-export interface ReplayContext {
-  request: ExampleCase;
-  facts: Record<string, unknown>;
-}
-export type Comparison = (documented: Json, live: Json, context: ReplayContext) => void;
-
-const VOLATILE = new Set([
-  "interaction_id",
-  "timestamp",
-  "path",
-  "duration_ms",
-  "request_id",
-  "correlation_id",
-  "token",
-  "token_id",
-  "expires_at",
-  "approval_id",
-  "batch_id",
-  "message_id",
-  "sent_at",
-  "original_timestamp",
-  "version",
-  "created_at",
-  "updated_at",
-  "revoked_at",
-  "manifest_id",
-  "instance",
-  "issued_at",
-  "webhook_id",
-]);
-
-export function withoutVolatile(value: Json): Json {
-  if (Array.isArray(value)) return value.map(withoutVolatile);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value as Record<string, Json>)
-        .filter(([k]) => !VOLATILE.has(k))
-        .map(([k, v]) => [k, withoutVolatile(v)]),
-    );
-  }
-  return value;
-}
 
 /** A seed placeholder such as `req-...`: the live value must start with what precedes the dots. */
 function matchesPlaceholder(documented: string, live: unknown): void {

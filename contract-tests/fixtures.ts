@@ -4,7 +4,7 @@ import type { ExampleCase } from "./examples";
 import { evidenceSetups } from "./setups/evidence";
 import { governedActionSetups } from "./setups/governed-actions";
 import { operatorSetups } from "./setups/operator";
-import type { TestGatehouse } from "../src/test-support/gatehouse";
+import type { RequestOverrides, Setup } from "./setups/types";
 
 // The one test Gatehouse lives in src/test-support; the replay and the faces' tests share it.
 export {
@@ -15,28 +15,7 @@ export {
   type TestGatehouse,
   type TestGatehouseOptions,
 } from "../src/test-support/gatehouse";
-
-/**
- * Parts of a documented request that can only be known once the setup ran (ids the server issued): path,
- * query and header parameters replace the documented ones; `body` fields replace (or add) top-level fields of
- * the documented body.
- */
-export interface RequestOverrides {
-  params?: Record<string, string>;
-  query?: Record<string, string>;
-  headers?: Record<string, string>;
-  body?: Record<string, unknown>;
-}
-
-/** What a setup hands to the replay. */
-export interface Prepared {
-  request?: RequestOverrides;
-  /** What the setup created that the comparison needs (e.g. the original answer an idempotent replay repeats). */
-  facts?: Record<string, unknown>;
-}
-
-/** What an example needs to exist before it is replayed, created through the public API only. */
-export type Setup = (g: TestGatehouse, example: ExampleCase) => Promise<Prepared | void>;
+export type { Prepared, RequestOverrides, Setup } from "./setups/types";
 
 /** Example name → its setup. */
 export const setups: Record<string, Setup> = { ...governedActionSetups, ...evidenceSetups, ...operatorSetups };

@@ -16,7 +16,7 @@ import { answerClientErrors } from "./http/errors";
 import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
-import { docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
+import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import { attachSessionGateway, createGovernedTools, type SessionGateway } from "./faces/sessions";
@@ -365,6 +365,18 @@ function nodeProbes(stores: NodeStores, sessions: SessionGateway, events: EventB
 
 const readinessProbes = ({ database, redis, events }: NodeProbes) => ({ database, redis, events });
 
+/**
+ * deploy/docs.ts, which renders the docs pages (Redocly), when the development tools are installed: a checkout
+ * renders missing or stale pages on first use; an install without them serves what `make build` shipped.
+ */
+async function docsRenderer(): Promise<DocsRenderer | undefined> {
+  try {
+    return (await import("../deploy/docs")).renderDocs;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Every REST operation's handler, by face, behind the REST rate limits. */
 function restHandlers(deps: {
   faces: FaceConfig;
@@ -401,7 +413,7 @@ function restHandlers(deps: {
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),
-    ...docsHandlers(docsPages(deps.faces.docsDir)),
+    ...docsHandlers(docsPages(deps.faces.docsDir, docsRenderer)),
     ...probeHandlers(deps.lifecycle, readinessProbes(deps.probes)),
     ...purutosHandlers({ discovery, invoker: deps.invoker }),
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).

@@ -3,7 +3,7 @@
 // exactly what the examples print.
 import type { ExampleCase } from "../examples";
 import { collectCases } from "../examples";
-import type { Setup, TestGatehouse } from "../fixtures";
+import type { Setup, TestGatehouse } from "./types";
 
 const MANIFEST_ID = "880e8400-e29b-41d4-a716-446655440003";
 

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { collectCases, type ExampleCase } from "../examples";
-import type { Prepared, Setup, TestGatehouse } from "../fixtures";
+import type { Prepared, Setup, TestGatehouse } from "./types";
 
 const SUPPORT_BOT_FILE = resolve(import.meta.dirname, "../../examples/manifests/customer-support-bot.yaml");
 

@@ -4,7 +4,7 @@
 import { createServer } from "node:http";
 import WebSocket from "ws";
 import { collectCases } from "../examples";
-import type { Prepared, Setup, TestGatehouse } from "../fixtures";
+import type { Prepared, Setup, TestGatehouse } from "./types";
 import { registerSupportBot } from "./governed-actions";
 
 type Body = Record<string, unknown>;

@@ -55,15 +55,6 @@ export function contractDigest(): string {
 /** Renders the pages into `dir` (deploy/docs.ts); absent from an install without development tools. */
 export type DocsRenderer = (dir: string) => Promise<void>;
 
-async function defaultRenderer(): Promise<DocsRenderer | undefined> {
-  try {
-    const { renderDocs } = await import("../../deploy/docs");
-    return renderDocs;
-  } catch {
-    return undefined;
-  }
-}
-
 function upToDate(dir: string): boolean {
   const digestFile = join(dir, DOCS_DIGEST_FILE);
   return existsSync(digestFile) && readFileSync(digestFile, "utf8").trim() === contractDigest();
@@ -76,7 +67,7 @@ function shipped(dir: string): boolean {
 /** Loads the pages once (rendering them first when missing or stale and a renderer is at hand). */
 export function docsPages(
   dir: string = DOCS_DIST,
-  renderer: () => Promise<DocsRenderer | undefined> = defaultRenderer,
+  renderer: () => Promise<DocsRenderer | undefined> = async () => undefined,
 ) {
   let loading: Promise<Map<DocsPageName, string>> | undefined;
   const load = async () => {
