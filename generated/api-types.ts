@@ -1234,7 +1234,8 @@ export interface components {
             /**
              * @description `http`/`webhook`: URL template; `{param}` placeholders are replaced by the URL-encoded action param (one
              *     path segment or query value each). `http`: params not used by the template go as a JSON body
-             *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD).
+             *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
+             *     sets is refused (`INVALID_PARAMS`), so it cannot be sent beside the tool's own value.
              */
             url?: string;
         };

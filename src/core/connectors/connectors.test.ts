@@ -240,6 +240,18 @@ describe("http / webhook connectors", () => {
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
   });
 
+  it("refuses a param that would repeat a query parameter the url fixes, without sending anything", async () => {
+    // `?account=main&account=treasury`: many servers read the last value, so the agent would pick the account.
+    const config = { ...local, url: `${base}/balance?account=main&q={q}` };
+    const result = await call("http", config, { q: "x", account: "treasury" });
+    expect(errorCode(result)).toBe("INVALID_PARAMS");
+    expect(NOT_SENT_FAILURES.has(errorCode(result) ?? "")).toBe(true);
+    expect(received).toEqual([]);
+    // Other unused params still go as the query string, beside the fixed ones.
+    expect((await call("http", config, { q: "x", limit: 5 })).success).toBe(true);
+    expect(received[0]?.url).toBe("/balance?account=main&q=x&limit=5");
+  });
+
   it("sends unused params as a JSON body on POST, and all params on a webhook", async () => {
     await call("http", { ...local, url: `${base}/items/{id}`, method: "POST" }, { id: "7", status: "contacted" });
     expect(received[0]).toMatchObject({ method: "POST", url: "/items/7", body: '{"status":"contacted"}' });

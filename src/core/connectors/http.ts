@@ -122,6 +122,12 @@ async function callHttp(
   } else if (BODY_METHODS.has(method)) {
     body = JSON.stringify(unused);
   } else {
+    // A query parameter the url already has is the tool's (`?account=main`): a param of the same name would be
+    // sent beside it, and a server that reads the last value would let the agent choose it.
+    const fixed = Object.keys(unused).find((name) => url.searchParams.has(name));
+    if (fixed !== undefined) {
+      return failure("INVALID_PARAMS", `param "${fixed}" cannot be sent: the tool's url sets that query parameter`);
+    }
     for (const [name, value] of Object.entries(unused)) {
       for (const item of Array.isArray(value) ? value : [value]) {
         url.searchParams.append(name, typeof item === "object" && item !== null ? JSON.stringify(item) : String(item));
