@@ -232,12 +232,24 @@ describe("http / webhook connectors", () => {
     expect(received.map((r) => [r.url, r.headers.host])).toEqual([["/named", `local.test:${port}`]]);
   });
 
-  it("URL-encodes params so ../ and ? stay inside their path segment", async () => {
-    const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "../admin?x=1#top" });
+  it("URL-encodes params so /, ? and # stay inside their path segment", async () => {
+    const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "up/admin?x=1#top" });
     expect(result.success).toBe(true);
-    expect(received[0]?.url).toBe("/items/..%2Fadmin%3Fx%3D1%23top/view");
+    expect(received[0]?.url).toBe("/items/up%2Fadmin%3Fx%3D1%23top/view");
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, { id: ".." }))).toBe("INVALID_PARAMS");
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
+  });
+
+  it("refuses a path param that climbs once its encoded slashes are decoded, without sending anything", async () => {
+    // `/items/..%2Fadmin` is `/admin` behind a proxy that decodes %2F and resolves dot segments (nginx proxy_pass
+    // with a URI, for one): the call would reach a path the tool does not name.
+    const config = { ...local, url: `${base}/items/{id}/view?q={q}` };
+    for (const id of ["../admin", "a/../../admin", "..\\admin", "x/./y", "\u2025/admin", "..\uff0fadmin"])
+      expect([id, errorCode(await call("http", config, { id, q: "x" }))]).toEqual([id, "INVALID_PARAMS"]);
+    expect(received).toEqual([]);
+    // A slash alone stays inside its segment, and a query value may hold any text.
+    expect((await call("http", config, { id: "docs/a.txt", q: "../notes" })).success).toBe(true);
+    expect(received[0]?.url).toBe("/items/docs%2Fa.txt/view?q=..%2Fnotes");
   });
 
   it("refuses a param that would repeat a query parameter the url fixes, without sending anything", async () => {

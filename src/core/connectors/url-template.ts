@@ -10,7 +10,8 @@ export function expandUrlTemplate(
   params: Record<string, unknown>,
 ): { url: string; used: Set<string> } {
   const used = new Set<string>();
-  const url = template.replace(PLACEHOLDER, (_match, name: string) => {
+  const pathEnd = template.search(/[?#]/);
+  const url = template.replace(PLACEHOLDER, (_match, name: string, offset: number) => {
     if (!Object.hasOwn(params, name)) throw new UrlTemplateError(`URL template needs param "${name}"`);
     const value = params[name];
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
@@ -21,8 +22,23 @@ export function expandUrlTemplate(
     if (text === "" || text === "." || text === "..") {
       throw new UrlTemplateError(`param "${name}" cannot be empty, "." or ".." in a URL`);
     }
+    if ((pathEnd === -1 || offset < pathEnd) && climbs(text)) {
+      throw new UrlTemplateError(`param "${name}" cannot hold a "." or ".." segment in the URL's path`);
+    }
     used.add(name);
     return encodeURIComponent(text);
   });
   return { url, used };
+}
+
+/**
+ * Whether a path value holds a dot segment between slashes. Encoded, `../admin` stays in its segment here, but
+ * a server or proxy on the way that decodes %2F (or reads `\` as `/`, or folds `‥` and `／`) and then resolves
+ * dot segments (nginx `proxy_pass` with a URI, for one) would send the call to a path the tool does not name.
+ */
+function climbs(text: string): boolean {
+  return text
+    .normalize("NFKC")
+    .split(/[/\\]/)
+    .some((segment) => segment === "." || segment === "..");
 }
