@@ -1234,7 +1234,8 @@ export interface components {
             /**
              * @description `http`/`webhook`: URL template; `{param}` placeholders are replaced by the URL-encoded action param (one
              *     path segment or query value each; a path value holding `.` or `..` between slashes is refused, `INVALID_PARAMS`,
-             *     as a server that decodes `%2F` would climb out of the path). `http`: params not used by the template go as a JSON body
+             *     as a server that decodes `%2F` would climb out of the path). A dotted name is a path into the params, as in
+             *     `recipient_params`: `{payee.email}` is `params.payee.email` (a number indexes an array), never a key `payee.email`. `http`: params not used by the template go as a JSON body
              *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
              *     sets is refused (`INVALID_PARAMS`), so it cannot be sent beside the tool's own value.
              */

@@ -240,6 +240,20 @@ describe("http / webhook connectors", () => {
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
   });
 
+  it("reads a dotted placeholder as a path into the params, as recipient_params do, never as a literal key", async () => {
+    const config = { ...local, url: `${base}/send/{payee.email}/{items.1}`, method: "POST" };
+    const params = { "payee.email": "evil@evil.com", payee: { email: "ann@acme.com" }, items: ["a", "b"] };
+    expect((await call("http", config, params)).success).toBe(true);
+    expect(received[0]?.url).toBe("/send/ann%40acme.com/b");
+    // A literal key alone is not the path, and an array is indexed by number only (not `length`).
+    expect(errorCode(await call("http", config, { "payee.email": "evil@evil.com", items: ["a", "b"] }))).toBe(
+      "INVALID_PARAMS",
+    );
+    const length = { ...config, url: `${base}/send/{payee.email}/{items.length}` };
+    expect(errorCode(await call("http", length, params))).toBe("INVALID_PARAMS");
+    expect(received).toHaveLength(1);
+  });
+
   it("refuses a path param that climbs once its encoded slashes are decoded, without sending anything", async () => {
     // `/items/..%2Fadmin` is `/admin` behind a proxy that decodes %2F and resolves dot segments (nginx proxy_pass
     // with a URI, for one): the call would reach a path the tool does not name.

@@ -12,8 +12,8 @@ export function expandUrlTemplate(
   const used = new Set<string>();
   const pathEnd = template.search(/[?#]/);
   const url = template.replace(PLACEHOLDER, (_match, name: string, offset: number) => {
-    if (!Object.hasOwn(params, name)) throw new UrlTemplateError(`URL template needs param "${name}"`);
-    const value = params[name];
+    const value = paramAt(params, name);
+    if (value === MISSING) throw new UrlTemplateError(`URL template needs param "${name}"`);
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw new UrlTemplateError(`param "${name}" must be a string, number or boolean to go into the URL`);
     }
@@ -29,6 +29,24 @@ export function expandUrlTemplate(
     return encodeURIComponent(text);
   });
   return { url, used };
+}
+
+const MISSING = Symbol("missing");
+
+/**
+ * The value a placeholder names. A dotted name is a path into the params (`{payee.email}` is `params.payee.email`,
+ * a number indexes an array), exactly as a tool's `recipient_params`/`amount_params` paths read them, so the value
+ * sent is one the policy judged. (Read as a literal top-level key `"payee.email"`, which no policy path reaches,
+ * it let an agent judged for `payee.email: ann@acme.com` send to another address.)
+ */
+function paramAt(params: Record<string, unknown>, name: string): unknown {
+  let value: unknown = params;
+  for (const segment of name.split(".")) {
+    const walkable = Array.isArray(value) ? /^\d+$/.test(segment) : typeof value === "object" && value !== null;
+    if (!walkable || segment === "" || !Object.hasOwn(value as object, segment)) return MISSING;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return value;
 }
 
 /**

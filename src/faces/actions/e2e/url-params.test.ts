@@ -1,0 +1,47 @@
+// What an http tool's URL and query string carry is what the policy judged: an agent that ALLOWs with one recipient
+// cannot have the connector read another from a spelling of the params the policy does not walk.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { agent, executeBody, registerManifest, startReceiver, type Receiver } from "../../../test-support/http";
+
+const UAPK = "payout-bot";
+
+describe("params that fill an http tool's url", () => {
+  let g: TestGatehouse;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    g = await startTestGatehouse();
+    const local = { type: "http", allowed_hosts: ["127.0.0.1"], allow_private: true };
+    await registerManifest(g, {
+      uapk_id: UAPK,
+      agent: { id: UAPK, name: "Payout Bot" },
+      capabilities: ["payout:send"],
+      policy: { counterparty_allowlist: ["*@acme.com"] },
+      tools: {
+        "payout:send": {
+          recipient_params: ["payee.email"],
+          connector: { ...local, method: "POST", url: `${receiver.url}/payouts/{payee.email}` },
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await g?.dispose();
+    await receiver?.close();
+  });
+
+  const execute = (params: Record<string, unknown>) =>
+    agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "payout", tool: "send", params }));
+
+  it("a dotted placeholder sends the recipient recipient_params judged, not a literal key of the same spelling", async () => {
+    const reply = await execute({ "payee.email": "boss@evil.com", payee: { email: "ann@acme.com" } });
+    expect(reply.body).toMatchObject({ decision: "ALLOW", executed: true });
+    expect(receiver.received.map((r) => r.path)).toEqual(["/payouts/ann%40acme.com"]);
+    // The literal key alone names no recipient the policy can judge: refused before anything runs.
+    expect((await execute({ "payee.email": "boss@evil.com" })).body).toMatchObject({ decision: "DENY" });
+    expect(receiver.received).toHaveLength(1);
+  });
+});
