@@ -240,6 +240,20 @@ describe("http / webhook connectors", () => {
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
   });
 
+  it("refuses a query param name with brackets, which form parsers read as another param, without sending anything", async () => {
+    // qs (Express), PHP and Rack read `to=ann@acme.com&to[1]=boss@evil.com` as `to: [ann, boss]`; the policy
+    // judged `to` and a key `to[1]` that names no recipient.
+    const config = { ...local, url: `${base}/notify` };
+    for (const name of ["to[1]", "to[]", "payee[email]", "x]"])
+      expect([name, errorCode(await call("http", config, { to: "ann@acme.com", [name]: "boss@evil.com" }))]).toEqual([
+        name,
+        "INVALID_PARAMS",
+      ]);
+    expect(received).toEqual([]);
+    // In a JSON body a bracket is only a character of a key.
+    expect((await call("http", { ...config, method: "POST" }, { "to[1]": "x" })).success).toBe(true);
+  });
+
   it("reads a dotted placeholder as a path into the params, as recipient_params do, never as a literal key", async () => {
     const config = { ...local, url: `${base}/send/{payee.email}/{items.1}`, method: "POST" };
     const params = { "payee.email": "evil@evil.com", payee: { email: "ann@acme.com" }, items: ["a", "b"] };

@@ -122,12 +122,8 @@ async function callHttp(
   } else if (BODY_METHODS.has(method)) {
     body = JSON.stringify(unused);
   } else {
-    // A query parameter the url already has is the tool's (`?account=main`): a param of the same name would be
-    // sent beside it, and a server that reads the last value would let the agent choose it.
-    const fixed = Object.keys(unused).find((name) => url.searchParams.has(name));
-    if (fixed !== undefined) {
-      return failure("INVALID_PARAMS", `param "${fixed}" cannot be sent: the tool's url sets that query parameter`);
-    }
+    const refused = queryNameProblem(Object.keys(unused), url);
+    if (refused) return failure("INVALID_PARAMS", refused);
     for (const [name, value] of Object.entries(unused)) {
       for (const item of Array.isArray(value) ? value : [value]) {
         url.searchParams.append(name, typeof item === "object" && item !== null ? JSON.stringify(item) : String(item));
@@ -179,6 +175,20 @@ async function callHttp(
       return failure("UPSTREAM_UNREACHABLE", `Cannot reach ${why}`);
     return failure("UPSTREAM_CONNECTION_LOST", `The connection to ${why} failed; the request may have reached it`);
   }
+}
+
+/** Why one of these param names cannot go into the url's query string; undefined when all can. */
+function queryNameProblem(names: string[], url: URL): string | undefined {
+  for (const name of names) {
+    // A query parameter the url already has is the tool's (`?account=main`): a param of the same name would be
+    // sent beside it, and a server that reads the last value would let the agent choose it.
+    if (url.searchParams.has(name)) return `param "${name}" cannot be sent: the tool's url sets that query parameter`;
+    // Form parsers (qs, PHP, Rack) read `to[1]=…` as the param `to`: a value the policy did not judge under that
+    // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy).
+    if (/[[\]]/.test(name))
+      return `param "${name}" cannot be sent in a query string: a name with [ or ] names another param`;
+  }
+  return undefined;
 }
 
 /** Socket errors raised while connecting, before a byte of the request was written. */

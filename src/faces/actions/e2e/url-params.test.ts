@@ -17,13 +17,14 @@ describe("params that fill an http tool's url", () => {
     await registerManifest(g, {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Payout Bot" },
-      capabilities: ["payout:send"],
+      capabilities: ["payout:send", "payout:notify"],
       policy: { counterparty_allowlist: ["*@acme.com"] },
       tools: {
         "payout:send": {
           recipient_params: ["payee.email"],
           connector: { ...local, method: "POST", url: `${receiver.url}/payouts/{payee.email}` },
         },
+        "payout:notify": { connector: { ...local, url: `${receiver.url}/notify` } },
       },
     });
   });
@@ -33,8 +34,8 @@ describe("params that fill an http tool's url", () => {
     await receiver?.close();
   });
 
-  const execute = (params: Record<string, unknown>) =>
-    agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "payout", tool: "send", params }));
+  const execute = (params: Record<string, unknown>, tool = "send") =>
+    agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "payout", tool, params }));
 
   it("a dotted placeholder sends the recipient recipient_params judged, not a literal key of the same spelling", async () => {
     const reply = await execute({ "payee.email": "boss@evil.com", payee: { email: "ann@acme.com" } });
@@ -43,5 +44,17 @@ describe("params that fill an http tool's url", () => {
     // The literal key alone names no recipient the policy can judge: refused before anything runs.
     expect((await execute({ "payee.email": "boss@evil.com" })).body).toMatchObject({ decision: "DENY" });
     expect(receiver.received).toHaveLength(1);
+  });
+
+  it("a query string carries no bracketed name, which form parsers would read as a recipient the policy never saw", async () => {
+    // `to=ann%40acme.com&to%5B1%5D=boss%40evil.com` is `to: [ann@acme.com, boss@evil.com]` to qs, PHP and Rack.
+    const before = receiver.received.length;
+    const reply = await execute({ to: "ann@acme.com", "to[1]": "boss@evil.com" }, "notify");
+    expect(reply.body).toMatchObject({
+      decision: "ALLOW",
+      executed: false,
+      result: { success: false, error_code: "INVALID_PARAMS" },
+    });
+    expect(receiver.received).toHaveLength(before);
   });
 });
