@@ -1483,7 +1483,10 @@ export interface components {
             timestamp: string;
             version: string;
         };
-        /** @description A static header value sent by a connector. */
+        /**
+         * @description A static header value sent by a connector: no CR, LF, NUL or character beyond Latin-1 (refused at registration;
+         *     a secret whose value holds one fails the call `CONNECTOR_MISCONFIGURED`, nothing sent).
+         */
         HeaderValue: string;
         /**
          * @description Health of the gateway. Two seeds document `GET /health` with different bodies; this schema accepts both.

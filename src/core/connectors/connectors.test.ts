@@ -377,6 +377,29 @@ describe("http / webhook connectors", () => {
     expect(received).toHaveLength(1);
   });
 
+  it("refuses a header value a request cannot carry (CR, LF, NUL…) as misconfigured, without sending anything", async () => {
+    const url = `${base}/echo`;
+    const injected = await call("http", { ...local, url, headers: { "X-Static": "v1\r\nX-Injected: 1" } });
+    expect(errorCode(injected)).toBe("CONNECTOR_MISCONFIGURED");
+    // A secret read from a file often ends in a newline: named, never shown.
+    const http = connectors("http")!;
+    const secretRef = { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer " };
+    const trailing = await http({
+      tool: "t",
+      params: {},
+      config: { type: "http", ...local, url, headers: { Authorization: secretRef } },
+      secrets: { GATEHOUSE_SECRET_CRM_TOKEN: "tok-with-newline\n" },
+      signal: new AbortController().signal,
+    });
+    expect(trailing.error).toMatchObject({
+      code: "CONNECTOR_MISCONFIGURED",
+      message: expect.stringContaining("GATEHOUSE_SECRET_CRM_TOKEN"),
+    });
+    expect(JSON.stringify(trailing)).not.toContain("tok-with-newline");
+    for (const result of [injected, trailing]) expect(NOT_SENT_FAILURES.has(errorCode(result)!)).toBe(true);
+    expect(received).toHaveLength(0);
+  });
+
   it("refuses a secret_ref outside GATEHOUSE_SECRET_*, even when the variable exists, without sending anything", async () => {
     for (const ref of [
       "PURUTO_GATEWAY_API_KEY",
@@ -588,6 +611,19 @@ describe("connector config validation (registration time)", () => {
       "/puruto",
       "/command",
     ]);
+    // A header value node:http would refuse at every call (CR/LF, NUL, characters beyond Latin-1).
+    expect(
+      validateConnectorConfig({
+        type: "http",
+        url: "https://api.example.com/x",
+        allowed_hosts: ["api.example.com"],
+        headers: {
+          "X-Static": "v1\r\nX-Injected: 1",
+          "X-Euro": "5 \u20ac",
+          Authorization: { secret_ref: "GATEHOUSE_SECRET_CRM_TOKEN", prefix: "Bearer\n" },
+        },
+      }).map((p) => p.pointer),
+    ).toEqual(["/headers/X-Static", "/headers/X-Euro", "/headers/Authorization/prefix"]);
     expect(validateConnectorConfig({ type: "smtp" })).toEqual([
       { pointer: "/type", message: expect.stringContaining("echo, noop") },
     ]);

@@ -100,6 +100,9 @@ async function callHttp(
       return failure("CONNECTOR_MISCONFIGURED", `Header ${name} is set by the gateway, not by tool configuration`);
     }
     if (typeof value === "string") {
+      if (!isHeaderValue(value)) {
+        return failure("CONNECTOR_MISCONFIGURED", `Header ${name} holds a character a request header cannot carry`);
+      }
       headers[name.toLowerCase()] = value;
       continue;
     }
@@ -111,8 +114,16 @@ async function callHttp(
     }
     const secret = resolveSecret(call.secrets ?? options.secrets, value.secret_ref);
     if (!secret) return failure("SECRET_MISSING", `Secret ${value.secret_ref} for header ${name} is not configured`);
+    const header = `${value.prefix ?? ""}${secret}`;
+    if (!isHeaderValue(header)) {
+      // Named, never shown: often a newline left at the end of the secret's file.
+      return failure(
+        "CONNECTOR_MISCONFIGURED",
+        `Secret ${value.secret_ref} (or its prefix) for header ${name} holds a character a request header cannot carry`,
+      );
+    }
     secretValues.push(secret);
-    headers[name.toLowerCase()] = `${value.prefix ?? ""}${secret}`;
+    headers[name.toLowerCase()] = header;
   }
 
   const unused = Object.fromEntries(Object.entries(params).filter(([name]) => !expanded.used.has(name)));
@@ -175,6 +186,14 @@ async function callHttp(
       return failure("UPSTREAM_UNREACHABLE", `Cannot reach ${why}`);
     return failure("UPSTREAM_CONNECTION_LOST", `The connection to ${why} failed; the request may have reached it`);
   }
+}
+
+/**
+ * Whether node:http sends this header value. It refuses CR, LF, NUL and the like by throwing from `request()`,
+ * which used to read as a connection lost after sending (UPSTREAM_CONNECTION_LOST, budget kept) although nothing left.
+ */
+export function isHeaderValue(value: string): boolean {
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 }
 
 /** Why one of these param names cannot go into the url's query string; undefined when all can. */

@@ -3,7 +3,7 @@
 // operator fixes a manifest once. What can only be known at call time (DNS answers, secret values, params)
 // is still checked by the connector itself.
 import { hostAllowed } from "./network-guard";
-import { MAX_RESPONSE_BYTES, TRANSPORT_HEADERS } from "./http";
+import { isHeaderValue, MAX_RESPONSE_BYTES, TRANSPORT_HEADERS } from "./http";
 import { isAllowedSecretRef, SECRET_REF_PREFIX } from "./types";
 
 export interface ConnectorProblem {
@@ -96,7 +96,10 @@ function checkHttp(
         if (!HEADER_NAME.test(name)) add(at, `'${name}' is not a valid header name`);
         else if (TRANSPORT_HEADERS.has(name.toLowerCase()))
           add(at, `'${name}' is set by the gateway and cannot be configured`);
-        if (typeof value === "string") continue;
+        if (typeof value === "string") {
+          if (!isHeaderValue(value)) add(at, "a header value cannot hold CR, LF, NUL or characters beyond Latin-1");
+          continue;
+        }
         if (!isObject(value) || !isNonEmptyString(value.secret_ref))
           add(at, "a header value is a string or {secret_ref: NAME, prefix?: string}");
         else {
@@ -107,8 +110,8 @@ function checkHttp(
               `${at}/secret_ref`,
               `'${value.secret_ref}' cannot be used: a secret_ref must name a ${SECRET_REF_PREFIX}* environment variable`,
             );
-          if (value.prefix !== undefined && typeof value.prefix !== "string")
-            add(`${at}/prefix`, "prefix must be a string");
+          if (value.prefix !== undefined && (typeof value.prefix !== "string" || !isHeaderValue(value.prefix)))
+            add(`${at}/prefix`, "prefix must be a string without CR, LF, NUL or characters beyond Latin-1");
           const extra = Object.keys(value).filter((k) => k !== "secret_ref" && k !== "prefix");
           if (extra.length) add(at, `unknown field(s) ${extra.join(", ")} in a secret header`);
         }
