@@ -175,6 +175,8 @@ function checkToken(bundle: Json, opening: AuditRecord): string[] {
       fail(`capability_token: the decision used token ${String(signedId)}; its claims are missing`);
     return [];
   }
+  // Without this, a token section added to a decision that used none matched its (absent) id and passed.
+  if (signedId === undefined) fail("capability_token: the signed decision used no token");
   if (!isObject(token) || token.token_id !== signedId)
     fail("capability_token: not the token the signed decision recorded");
   return [

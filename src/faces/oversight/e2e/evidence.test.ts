@@ -155,6 +155,12 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
         /^FAIL: approval: escalated_interaction_id differs/,
       ],
       ["the involved records", (b: any) => b.proof.involved_seqs.pop(), /^FAIL: proof: involved_seqs is not/],
+      [
+        "a capability token the decision did not use",
+        (b: { capability_token?: unknown }) =>
+          (b.capability_token = { issuer_id: "issuer-cfo", capabilities: ["payment:*"], revoked: false }),
+        /^FAIL: capability_token: the signed decision used no token/,
+      ],
     ])("an edit of %s fails and names what broke", async (_what, edit, message) => {
       const bundle = clone(await evidenceOf(approvedInteraction));
       edit(bundle);
