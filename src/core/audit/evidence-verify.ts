@@ -32,6 +32,40 @@ const BUNDLE_FIELDS = [
   "proof",
 ];
 
+/**
+ * The fields each section may hold (spec/orgs.tsp, Evidence*: closed models). A field the spec does not have is
+ * neither checked against a signed record nor named as the gateway's statement, so a bundle carrying one (an
+ * approval's "second_approver", an outcome's "refunded") would pass with a claim nothing vouches for.
+ */
+const SECTION_FIELDS: Record<string, readonly string[]> = {
+  decision: ["decision", "reasons", "policy_trace", "decided_at"],
+  manifest: ["manifest_id", "version", "content_hash", "status", "change", "author", "created_at", "content"],
+  capability_token: [
+    "token_id",
+    "issuer_id",
+    "agent_id",
+    "manifest_id",
+    "capabilities",
+    "max_actions",
+    "allowed_recipients_count",
+    "issued_at",
+    "expires_at",
+    "revoked",
+  ],
+  approval: [
+    "approval_id",
+    "status",
+    "escalated_interaction_id",
+    "reasons",
+    "requested_at",
+    "decided_by",
+    "decided_at",
+    "reason",
+  ],
+  outcome: ["executed", "result", "recorded_at"],
+  proof: ["chain", "involved_seqs", "chain_head"],
+};
+
 type Json = Record<string, unknown>;
 
 class Broken extends Error {}
@@ -60,6 +94,7 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
   if (bundle.format !== "gatehouse.evidence.v1") fail("bundle: format is not gatehouse.evidence.v1");
   const extra = Object.keys(bundle).filter((k) => !BUNDLE_FIELDS.includes(k));
   if (extra.length) fail(`bundle: unexpected field(s) ${extra.join(", ")}`);
+  checkSectionFields(bundle);
   const orgId = bundle.org_id;
   const interactionId = bundle.interaction_id;
   if (typeof orgId !== "string" || typeof interactionId !== "string") fail("bundle: org_id / interaction_id missing");
@@ -79,6 +114,16 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
   proves.push(...checkOutcome(bundle, own));
   checkInvolved(bundle, own, opening, chain);
   return proves;
+}
+
+/** Every section present holds only the fields of its model: the first stray one is named with its section. */
+function checkSectionFields(bundle: Json): void {
+  for (const [section, fields] of Object.entries(SECTION_FIELDS)) {
+    const value = bundle[section];
+    if (!isObject(value)) continue; // missing or malformed: the section's own check names it
+    const extra = Object.keys(value).filter((k) => !fields.includes(k));
+    if (extra.length) fail(`${section}: unexpected field(s) ${extra.join(", ")}`);
+  }
 }
 
 /**
