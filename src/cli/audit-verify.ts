@@ -185,7 +185,7 @@ function lineProblem(line: string): string | null {
 }
 
 /** Finds a key repeated in one object of a JSON text (the text is already known to parse). */
-function hasDuplicateKeys(text: string): boolean {
+export function hasDuplicateKeys(text: string): boolean {
   const stack: Set<string>[] = [];
   const tokens = /"(?:[^"\\]|\\.)*"|[{}[\]]/g;
   for (let m = tokens.exec(text); m; m = tokens.exec(text)) {

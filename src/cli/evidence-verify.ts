@@ -5,7 +5,7 @@
 import type { KeyObject } from "node:crypto";
 import { verifyEvidence } from "../core/audit/evidence-verify";
 import { printable } from "../core/audit/printable";
-import { type CliIo, jwksToKeys, loadJwks } from "./audit-verify";
+import { type CliIo, hasDuplicateKeys, jwksToKeys, loadJwks } from "./audit-verify";
 import { LARGE_INPUT_BYTES, readInputFile } from "./input-file";
 import { CliError } from "./local";
 
@@ -16,11 +16,19 @@ export async function runEvidenceVerify(file: string, jwksSource: string, io: Cl
   } catch (err) {
     throw new CliError(`cannot load JWKS from ${jwksSource}: ${printable((err as Error).message)}`, 2);
   }
+  let text: string;
   let bundle: unknown;
   try {
-    bundle = JSON.parse(await readInputFile(file, LARGE_INPUT_BYTES));
+    text = await readInputFile(file, LARGE_INPUT_BYTES);
+    bundle = JSON.parse(text);
   } catch (err) {
     throw new CliError(`cannot read ${file}: ${printable((err as Error).message)}`, 2);
+  }
+  // JSON.parse keeps a repeated key's last value, another reader (or a person) its first: the bundle checked would
+  // not be the bundle read, so it is refused, as `audit verify` refuses such a line.
+  if (hasDuplicateKeys(text)) {
+    io.stderr("FAIL: bundle: has duplicate keys in one object (readers could take either value)");
+    throw new CliError("evidence verification failed", 1);
   }
   const result = verifyEvidence(bundle, (kid) => keys.get(kid));
   if (!result.valid) {

@@ -213,6 +213,24 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       expect(lines.some((l) => l.startsWith("  - approval:"))).toBe(false);
     });
 
+    it("a bundle with a key twice in one object fails: readers could take either value", async () => {
+      // JSON.parse keeps the last "decision"; a reader keeping the first (or a person) sees the DENY.
+      const text = JSON.stringify(await evidenceOf(approvedInteraction)).replace(
+        '"decision":{"decision":"ALLOW"',
+        '"decision":{"decision":"DENY","reasons":[]},"decision":{"decision":"ALLOW"',
+      );
+      expect(text).toContain('"decision":{"decision":"DENY"');
+      const file = join(work, "bundle-duplicate-key.json");
+      writeFileSync(file, text);
+      const err: string[] = [];
+      const code = await runCli(["evidence", "verify", file, "--jwks", jwksFile], {
+        stdout: () => {},
+        stderr: (l) => err.push(l),
+      });
+      expect(code).toBe(1);
+      expect(err.join("\n")).toMatch(/^FAIL: bundle: has duplicate keys in one object/);
+    });
+
     it("a forged bundle's values cannot forge the FAIL line either", async () => {
       const bundle = clone(await evidenceOf(approvedInteraction));
       bundle.decision.decision = "DENY\r\u001b[2KOK: evidence bundle verified";
