@@ -1,7 +1,8 @@
 // `gatehouse policy replay MANIFEST_FILE --agent UAPK_ID --since ISO`: asks a running Gatehouse to replay the
 // agent's recorded actions with the manifest file as candidate (POST …/manifests/{id}/replay, no side effect),
 // prints the decision matrix, and fails (exit 1) when any recorded DENY or ESCALATE would become ALLOW — unless
-// `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests.
+// `--allow-loosening`. Meant as a CI step of a GitOps repository of manifests, so it also fails when the limit cut
+// the replay short (more actions matched than it replayed): what it did not replay it cannot vouch for.
 import { printable } from "../core/audit/printable";
 import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname } from "node:path";
@@ -12,6 +13,9 @@ import { CliError } from "./local";
 import { type ApiOptions, callApi } from "./remote";
 
 type ReplayReport = components["schemas"]["ReplayReport"];
+
+/** The server's default `limit` (spec/orgs.tsp, ReplayRequest), named when the CLI sent none. */
+const DEFAULT_LIMIT = 10_000;
 
 export interface ReplayOptions {
   agent?: string;
@@ -51,6 +55,12 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
   if (report.loosening > 0 && !opts.allowLoosening)
     throw new CliError(
       `${report.loosening} recorded DENY/ESCALATE decision(s) would become ALLOW (pass --allow-loosening to accept)`,
+      1,
+    );
+  // The oldest `limit` actions were replayed: a loosening among the newer ones would pass the gate unseen.
+  if (report.truncated)
+    throw new CliError(
+      `more recorded actions matched than --limit ${opts.limit ?? DEFAULT_LIMIT}: the newer ones were not replayed and could hold a loosening (narrow --since/--until or raise --limit, at most 100000)`,
       1,
     );
 }

@@ -104,7 +104,7 @@ function addPolicy(program: Command, io: CliIo): void {
     policy
       .command("replay")
       .description(
-        "replay an agent's recorded actions with a candidate manifest (no side effect) and print the decision matrix; exits 1 when a DENY/ESCALATE would become ALLOW",
+        "replay an agent's recorded actions with a candidate manifest (no side effect) and print the decision matrix; exits 1 when a DENY/ESCALATE would become ALLOW or when the limit cut the replay short",
       ),
   )
     .argument("<manifest-file>", "the candidate manifest (YAML or JSON)")

@@ -208,6 +208,14 @@ describe.each(backends)("shadow replay ($name)", (backend) => {
       expect(accepted.code).toBe(0);
     });
 
+    it("exits 1 when the limit cut the replay short: the actions not replayed could hold a loosening", async () => {
+      // The oldest 4 are reads and updates; the DENY and the ESCALATE the looser manifest turns into ALLOW come later.
+      const cut = await cli(looser, "--agent", UAPK, "--limit", "4");
+      expect(cut.out).toMatch(/replayed 4 recorded action\(s\).* — truncated at the limit/);
+      expect(cut.code).toBe(1);
+      expect(cut.err).toMatch(/more recorded actions matched than --limit 4: the newer ones were not replayed/);
+    });
+
     it("passes a tightening and shows its cells", async () => {
       const tighter = {
         ...manifest,
