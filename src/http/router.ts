@@ -13,7 +13,7 @@ import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { hasJsonMediaType } from "./body/json-body";
 import { assertJsonShape } from "./body/json-shape";
 import type { RouteGuard } from "./boundary/guard";
-import { orgRouteGuard } from "./boundary/org-scope";
+import { isOrgRoute, orgRouteGuard } from "./boundary/org-scope";
 import { problem } from "./boundary";
 import { buildRouteTable } from "./routes";
 
@@ -185,6 +185,10 @@ function operationRunner(
 ): OperationRunner {
   const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
   const opGuards = [orgRouteGuard, ...guards].filter((guard) => guard.appliesTo(op));
+  // The operator API answers with an org's approvals (their params), audit log, tokens and webhooks: with no
+  // Cache-Control a browser keeps them in its disk cache after the console's tab is closed. A handler may still
+  // say otherwise in its own headers.
+  const cacheControl = isOrgRoute(op) ? "no-store" : undefined;
   return async (ctx, params) => {
     ctx.state.route = op.path;
     ctx.state.operationId = op.operationId;
@@ -209,6 +213,7 @@ function operationRunner(
     ) as unknown as OperationRequest<OperationId>;
     // Each handler's reply is checked against its own operation at compile time; here any reply will do.
     const reply = (await handler(request)) as { status: number; body?: unknown; headers?: Record<string, string> };
+    if (cacheControl) ctx.set("Cache-Control", cacheControl);
     writeReply(ctx, op, reply);
   };
 }

@@ -74,6 +74,15 @@ describe("operator approvals", () => {
     expect(approved.body.items.map((a) => a.approval_id)).toEqual([first.approval_id]);
   });
 
+  it("answers with Cache-Control: no-store, so no browser or proxy keeps an operator's data", async () => {
+    const approval = escalate();
+    for (const path of [orgPath(DEFAULT_ORG), orgPath(DEFAULT_ORG, `/${approval.approval_id}`)]) {
+      const res = await fetch(`${gh.url}${path}`, { headers: { authorization: `Bearer ${operator}` } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+    }
+  });
+
   it("rejects a status that is not one of the spec's", async () => {
     const res = await call<Problem>("GET", `${orgPath(DEFAULT_ORG)}?status=maybe`, { token: operator });
     expect(res.status).toBe(400);

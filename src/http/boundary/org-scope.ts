@@ -40,8 +40,13 @@ export function agentOrgOf(principal: Principal): string {
 /** Every operation under this prefix is an operator's, scoped to the org in its path. */
 const ORG_ROUTE = "/api/v1/orgs/{org_id}";
 
+/** Whether `op` is an operator's org route (under /api/v1/orgs/{org_id}). */
+export function isOrgRoute(op: { path: string }): boolean {
+  return op.path === ORG_ROUTE || op.path.startsWith(`${ORG_ROUTE}/`);
+}
+
 /** The org routes' guard: an operator of the path's org, checked before anything of the request is validated. */
 export const orgRouteGuard: RouteGuard = {
-  appliesTo: (op) => op.path === ORG_ROUTE || op.path.startsWith(`${ORG_ROUTE}/`),
+  appliesTo: isOrgRoute,
   check: (principal, params) => void requireOperatorOf(principal, String(params.org_id ?? "")),
 };
