@@ -292,6 +292,16 @@ describe("http / webhook connectors", () => {
     expect(received[0]?.url).toBe("/balance?account=main&q=x&limit=5");
   });
 
+  it("refuses a body param named like a query parameter the url fixes, without sending anything", async () => {
+    // Servers that merge body and query (Rails' params, PHP's $_REQUEST) would read the body's value.
+    const config = { ...local, url: `${base}/transfer?account=main`, method: "POST" };
+    const result = await call("http", config, { amount: 5, account: "treasury" });
+    expect(errorCode(result)).toBe("INVALID_PARAMS");
+    expect(received).toEqual([]);
+    expect((await call("http", config, { amount: 5 })).success).toBe(true);
+    expect(received[0]).toMatchObject({ url: "/transfer?account=main", body: '{"amount":5}' });
+  });
+
   it("sends unused params as a JSON body on POST, and all params on a webhook", async () => {
     await call("http", { ...local, url: `${base}/items/{id}`, method: "POST" }, { id: "7", status: "contacted" });
     expect(received[0]).toMatchObject({ method: "POST", url: "/items/7", body: '{"status":"contacted"}' });

@@ -131,6 +131,8 @@ async function callHttp(
   if (kind === "webhook") {
     body = JSON.stringify(params);
   } else if (BODY_METHODS.has(method)) {
+    const refused = fixedQueryProblem(Object.keys(unused), url);
+    if (refused) return failure("INVALID_PARAMS", refused);
     body = JSON.stringify(unused);
   } else {
     const refused = queryNameProblem(Object.keys(unused), url);
@@ -196,12 +198,21 @@ export function isHeaderValue(value: string): boolean {
   return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 }
 
+/**
+ * A param named like a query parameter the url already has (`?account=main`, the tool's): sent beside it, in the
+ * query or in the body, a server that reads the last value (or merges body and query: Rails' params, PHP's
+ * $_REQUEST) would let the agent choose what the operator fixed.
+ */
+function fixedQueryProblem(names: string[], url: URL): string | undefined {
+  const name = names.find((n) => url.searchParams.has(n));
+  return name === undefined ? undefined : `param "${name}" cannot be sent: the tool's url sets that query parameter`;
+}
+
 /** Why one of these param names cannot go into the url's query string; undefined when all can. */
 function queryNameProblem(names: string[], url: URL): string | undefined {
+  const fixed = fixedQueryProblem(names, url);
+  if (fixed) return fixed;
   for (const name of names) {
-    // A query parameter the url already has is the tool's (`?account=main`): a param of the same name would be
-    // sent beside it, and a server that reads the last value would let the agent choose it.
-    if (url.searchParams.has(name)) return `param "${name}" cannot be sent: the tool's url sets that query parameter`;
     // Form parsers (qs, PHP, Rack) read `to[1]=…` as the param `to`: a value the policy did not judge under that
     // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy).
     if (/[[\]]/.test(name))
