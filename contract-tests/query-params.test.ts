@@ -360,3 +360,21 @@ describe("every documented query parameter works", () => {
     });
   }
 });
+
+describe("an empty filter", () => {
+  // `?agent_id=` (a client that built the query from an empty variable) used to be read as no filter at all: the
+  // whole org's approvals, tokens or records came back as if they were that agent's.
+  it.each([
+    "/approvals?agent_id=",
+    "/capability-tokens?agent_id=",
+    "/capability-tokens?uapk_id=",
+    "/interactions?agent_id=",
+    "/interactions?reason_code=",
+    "/webhooks/deliveries?webhook_id=",
+    "/webhooks/deliveries?approval_id=",
+  ])("is refused, not read as no filter: %s", async (path) => {
+    const reply = await operator(caller).get(path);
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.body).toMatchObject({ code: "VALIDATION_FAILED" });
+  });
+});
