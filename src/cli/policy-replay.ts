@@ -38,10 +38,7 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
   const candidate = readCandidate(file);
   const uapkId = opts.agent ?? (candidate.uapk_id as string | undefined);
   if (!uapkId) throw new CliError("--agent (the manifest's uapk_id) is needed: the file names none", 2);
-  const listed = (await (await callApi(api, "GET", "/manifests")).json()) as {
-    items?: { uapk_id: string; manifest_id: string }[];
-  };
-  const registered = (listed.items ?? []).find((m) => m.uapk_id === uapkId);
+  const registered = await registeredManifest(api, uapkId);
   if (!registered) throw new CliError(`no manifest '${uapkId}' is registered in org ${api.org}`);
   const body = {
     candidate: { ...candidate, manifest_id: registered.manifest_id },
@@ -63,6 +60,21 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
       `more recorded actions matched than --limit ${opts.limit ?? DEFAULT_LIMIT}: the newer ones were not replayed and could hold a loosening (narrow --since/--until or raise --limit, at most 100000)`,
       1,
     );
+}
+
+type ManifestPage = { items?: { uapk_id: string; manifest_id: string }[]; next_cursor?: string };
+
+/** The org's manifest of `uapkId`, looked for on every page of the list (an org may have more than one page). */
+async function registeredManifest(api: ApiOptions, uapkId: string) {
+  let cursor: string | undefined;
+  do {
+    const query = `?limit=500${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
+    const page = (await (await callApi(api, "GET", `/manifests${query}`)).json()) as ManifestPage;
+    const found = (page.items ?? []).find((m) => m.uapk_id === uapkId);
+    if (found) return found;
+    cursor = page.next_cursor;
+  } while (cursor !== undefined);
+  return undefined;
 }
 
 function printReport(report: ReplayReport, io: CliIo): void {
