@@ -1,5 +1,5 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
-import { checkDataDir, ConfigError, loadConfig } from "../config";
+import { CONFIG_VARIABLES, checkDataDir, ConfigError, loadConfig } from "../config";
 import { logFormat, logger } from "../core/log/logger";
 import { startTracing } from "../core/tracing";
 import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
@@ -42,7 +42,7 @@ export async function serve(): Promise<void> {
   // Before the server is built: the HTTP layer installs its span middleware only when tracing is on.
   const tracing = await startTracing(process.env);
   const gatehouse = await startGatehouse(config, logger).catch((err) => {
-    throw portTaken(err, "PORT");
+    throw listenRefused(err, config.host, setAs("PORT"), setAs("HOST"));
   });
   // Signals are handled from the moment the server listens, before anyone is told it does.
   const stop = async (signal: string) => {
@@ -88,6 +88,12 @@ export async function serve(): Promise<void> {
   logger.info({ url: gatehouse.url, tracing: Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT) }, "listening");
 }
 
+/** The name a variable was set under (PORT or its seed alias PURUTO_GATEWAY_PORT…), for the messages below. */
+function setAs(name: string): string {
+  const aliases = CONFIG_VARIABLES.find((v) => v.name === name)?.aliases ?? [];
+  return [name, ...aliases].find((n) => process.env[n]) ?? name;
+}
+
 /** A listen error on a taken (or forbidden) port, reworded as a configuration error naming the variable. */
 function portTaken(err: unknown, variable: string): unknown {
   const e = err as NodeJS.ErrnoException & { port?: number; address?: string };
@@ -96,6 +102,19 @@ function portTaken(err: unknown, variable: string): unknown {
     return new ConfigError(variable, `names a port that is already in use (${where}); choose another one`);
   if (e?.code === "EACCES") return new ConfigError(variable, `names a port this user may not listen on (${where})`);
   return err;
+}
+
+/**
+ * The gateway's listen error: a port one (PORT), or HOST naming an address no interface has or a name that does
+ * not resolve (only the lookup of `host` itself: another start-up lookup, e.g. DATABASE_URL's, stays what it is).
+ */
+function listenRefused(err: unknown, host: string, portVariable: string, hostVariable: string): unknown {
+  const e = err as NodeJS.ErrnoException & { hostname?: string; address?: string };
+  const notLocal = e?.code === "EADDRNOTAVAIL" && e.syscall === "listen";
+  const unresolved = (e?.code === "ENOTFOUND" || e?.code === "EAI_AGAIN") && e.hostname === host;
+  if (notLocal || unresolved)
+    return new ConfigError(hostVariable, `names an address this machine cannot listen on (${host}: ${e.code})`);
+  return portTaken(err, portVariable);
 }
 
 /**

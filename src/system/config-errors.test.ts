@@ -73,6 +73,25 @@ describe("a bad configuration stops start-up with a line naming the variable", (
     );
   }, 100_000);
 
+  it("PURUTO_GATEWAY_PORT (the seeds' name) already taken names the variable as it was set", async () => {
+    expectNamed(
+      await start({ PORT: "", PURUTO_GATEWAY_PORT: String(takenPort), HOST: "127.0.0.1" }),
+      /^Invalid configuration: PURUTO_GATEWAY_PORT names a port that is already in use/m,
+    );
+  }, 100_000);
+
+  it("HOST naming an address this machine does not have (or no address at all)", async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737): never a local address.
+    expectNamed(
+      await start({ HOST: "192.0.2.1" }),
+      /^Invalid configuration: HOST names an address this machine cannot listen on \(192\.0\.2\.1: EADDRNOTAVAIL\)/m,
+    );
+    expectNamed(
+      await start({ PURUTO_GATEWAY_HOST: "no-such-host.invalid" }),
+      /^Invalid configuration: PURUTO_GATEWAY_HOST names an address this machine cannot listen on/m,
+    );
+  }, 180_000);
+
   it("AGENT_RUNTIME_PORT already taken (embedded reference runtime)", async () => {
     expectNamed(
       await start({ GATEHOUSE_EMBEDDED_RUNTIME: "1", AGENT_RUNTIME_PORT: String(takenPort) }),
