@@ -27,6 +27,12 @@ const KNOWN_GAPS = new Set<string>([
   "System_openapiDocument 200",
 ]);
 
+/**
+ * Response headers without an example yet. WWW-Authenticate: its challenge depends on the operation's schemes
+ * (`ApiKey realm="gatehouse", header="X-API-Key"` or `Bearer realm="gatehouse"`), one shared 401 model cannot say which.
+ */
+const KNOWN_HEADER_GAPS = new Set<string>(["WWW-Authenticate"]);
+
 /** The main success each operation with several success examples must default to. */
 const MAIN_SUCCESS: Record<string, (body: Json) => void> = {
   Gateway_execute: (body) => expect(body).toMatchObject({ decision: "ALLOW", executed: true }),
@@ -76,7 +82,26 @@ async function call(op: MockOperation, prefer?: string) {
   const res = await fetch(url, { ...init, headers });
   const text = await res.text();
   const contentType = res.headers.get("content-type") ?? "";
-  return { status: res.status, contentType, text, body: contentType.includes("json") ? JSON.parse(text) : text };
+  const body = contentType.includes("json") ? JSON.parse(text) : text;
+  return { status: res.status, contentType, text, body, headerFillers: headerFillers(op, res) };
+}
+
+/**
+ * Documented response headers that Prism filled from a bare schema (`ETag: string`, `Retry-After: 0`), where the
+ * gateway sends a real value a client acts on. Headers of responses listed in KNOWN_GAPS are not looked at, nor
+ * those listed in KNOWN_HEADER_GAPS.
+ */
+function headerFillers(op: MockOperation, res: Response): string[] {
+  if (KNOWN_GAPS.has(`${op.operationId} ${res.status}`)) return [];
+  const spec = (openapi.paths as Record<string, Record<string, Json>>)[op.path]![op.method.toLowerCase()]!;
+  const response = (spec.responses as Record<string, Json>)[String(res.status)];
+  const documented = (response?.headers ?? {}) as Record<string, Json>;
+  return Object.keys(documented)
+    .filter((name) => !KNOWN_HEADER_GAPS.has(name))
+    .flatMap((name) => {
+      const value = res.headers.get(name);
+      return value === "string" || value === "0" ? [`${name}: ${value}`] : [];
+    });
 }
 
 describe("the REST mock", () => {
@@ -108,6 +133,7 @@ describe("the REST mock", () => {
       const res = await call(op);
       expect(res.status, res.text.slice(0, 300)).toBe(success.status);
       expect(fillers(res.body)).toEqual([]);
+      expect(res.headerFillers, "documented headers Prism filled").toEqual([]);
       MAIN_SUCCESS[op.operationId]?.(res.body as Json);
     },
   );
@@ -122,6 +148,7 @@ describe("the REST mock", () => {
     expect(res.status, res.text.slice(0, 300)).toBe(status);
     expect(res.contentType).toContain("application/problem+json");
     expect(fillers(res.body)).toEqual([]);
+    expect(res.headerFillers, "documented headers Prism filled").toEqual([]);
     expect(res.body).toMatchObject({ detail: expect.any(String) });
   });
 });

@@ -1272,6 +1272,11 @@ export interface components {
             sources: string[];
         };
         /**
+         * @description An HTTP entity tag (RFC 9110 §8.8.3): a strong validator in double quotes.
+         * @example "GNBGIcvR1dr8hqFWG-k72SZ24g8"
+         */
+        EntityTag: string;
+        /**
          * @description Why the pipeline answered ESCALATE (a human must approve).
          * @enum {string}
          */
@@ -1993,6 +1998,16 @@ export interface components {
             /** @description Front matter `user-invocable`. */
             user_invocable: boolean;
         };
+        /**
+         * @description The IETF `RateLimit` field: the policy's name, what remains r and the seconds t until it resets.
+         * @example "api-key";r=0;t=42
+         */
+        RateLimitField: string;
+        /**
+         * @description The IETF `RateLimit-Policy` field: the policy's name, its quota q and its window w in seconds.
+         * @example "api-key";q=6000;w=60
+         */
+        RateLimitPolicyField: string;
         /** @description Readiness: this node takes traffic. Only answered 200 when every dependency it needs answers. */
         Readiness: {
             /** @description State of each dependency readiness needs: `database`, `redis` and the `events` bus between nodes (`not_configured` without REDIS_URL). */
@@ -2117,6 +2132,12 @@ export interface components {
              */
             until?: string;
         };
+        /**
+         * Format: int32
+         * @description Seconds to wait before retrying (RFC 9110 §10.2.3).
+         * @example 42
+         */
+        RetryAfterSeconds: number;
         RevokeCapabilityTokenResponse: {
             reason?: string;
             /** @enum {boolean} */
@@ -2417,11 +2438,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2536,11 +2557,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2646,11 +2667,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2765,11 +2786,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5441,7 +5462,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description Strong validator of these exact bytes. */
-                    ETag?: string;
+                    ETag?: components["schemas"]["EntityTag"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5452,7 +5473,7 @@ export interface operations {
             304: {
                 headers: {
                     /** @description The same validator. */
-                    ETag: string;
+                    ETag: components["schemas"]["EntityTag"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5502,11 +5523,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5599,11 +5620,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5740,11 +5761,11 @@ export interface operations {
             429: {
                 headers: {
                     /** @description What remains of it and when it resets, e.g. `"api-key";r=0;t=12` (r remaining, t seconds to reset). */
-                    RateLimit: string;
+                    RateLimit: components["schemas"]["RateLimitField"];
                     /** @description The quota policy that was exceeded, e.g. `"api-key";q=6000;w=60` (quota q per window w seconds). */
-                    "RateLimit-Policy": string;
+                    "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
-                    "Retry-After": number;
+                    "Retry-After": components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5758,7 +5779,7 @@ export interface operations {
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying; sent with `COMMANDS_BUSY`. */
-                    "Retry-After"?: number;
+                    "Retry-After"?: components["schemas"]["RetryAfterSeconds"];
                     [name: string]: unknown;
                 };
                 content: {
