@@ -180,17 +180,19 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect((await retrying.audit.verify(ORG)).valid).toBe(true);
     });
 
-    it("(c'') the same with an approval: the retry spends it and runs once; the old node's reservation spends nothing, writes nothing and runs nothing", async () => {
-      // The keyed reservation that loses its claim also carries an approval: its unit (budget unit, approval
-      // consumption, intent, link) rolls back as one, and the approval is consumed once, by the retry that ran.
+    /**
+     * A crm:delete ESCALATEd and approved on node 1; node 0 then takes its keyed re-submit (with the approval) and a
+     * call without a key, and pauses both after the claim, before reserving, until its lease has run out.
+     */
+    async function approvedCallOnPausedNode(record: string) {
       const { counter, registry } = countingConnector();
-      const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-9" } } });
+      const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: record } } });
       const asking = engineOn(1, ALIVE, registry);
       const escalated = await asking.execute(ORG, del);
       expect(escalated).toMatchObject({ decision: "ESCALATE", executed: false });
       const approvalId = escalated.approval_id!;
       await asking.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
-      const approved = { ...del, approval_id: approvalId, idempotency_key: "delete-once" } as ExecuteRequest;
+      const approved = { ...del, approval_id: approvalId, idempotency_key: `delete-${record}` } as ExecuteRequest;
 
       let paused!: ReturnType<typeof pausedBeforeReservation>;
       const stopping = engineOn(0, CRASHING, registry, (reservations) => {
@@ -200,6 +202,13 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       const late = Promise.allSettled([stopping.execute(ORG, approved), stopping.execute(ORG, emailRequest())]);
       await expect.poll(() => paused.waiting).toBe(2);
       await sleep(150); // its lease runs out
+      return { counter, registry, asking, approvalId, approved, paused, late };
+    }
+
+    it("(c'') the same with an approval: the retry spends it and runs once; the old node's reservation spends nothing, writes nothing and runs nothing", async () => {
+      // The keyed reservation that loses its claim also carries an approval: its unit (budget unit, approval
+      // consumption, intent, link) rolls back as one, and the approval is consumed once, by the retry that ran.
+      const { counter, registry, asking, approvalId, approved, paused, late } = await approvedCallOnPausedNode("rec-9");
 
       const retried = await engineOn(1, ALIVE, registry).execute(ORG, approved);
       expect(retried).toMatchObject({ decision: "ALLOW", executed: true });
@@ -226,21 +235,8 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
     it("(c'') with an approval the retry did not spend: the old node's reservation, refused for its lost claim, gives it back unspent", async () => {
       // The link is the last write of a reservation that consumed an approval: when it finds the claim taken over,
       // the consumption rolls back with the budget unit and the intent, and the approval can still be used.
-      const { counter, registry } = countingConnector();
-      const del = emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: "rec-10" } } });
-      const asking = engineOn(1, ALIVE, registry);
-      const approvalId = (await asking.execute(ORG, del)).approval_id!;
-      await asking.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
-      const approved = { ...del, approval_id: approvalId, idempotency_key: "delete-later" } as ExecuteRequest;
-
-      let paused!: ReturnType<typeof pausedBeforeReservation>;
-      const stopping = engineOn(0, CRASHING, registry, (reservations) => {
-        paused = pausedBeforeReservation(reservations);
-        return paused.store;
-      });
-      const late = Promise.allSettled([stopping.execute(ORG, approved), stopping.execute(ORG, emailRequest())]);
-      await expect.poll(() => paused.waiting).toBe(2);
-      await sleep(150); // its lease runs out
+      const { counter, registry, asking, approvalId, approved, paused, late } =
+        await approvedCallOnPausedNode("rec-10");
 
       // The retry takes the claim over and is refused by the policy (the agent is suspended meanwhile): it spends
       // nothing. The agent is active again before the old node wakes.

@@ -28,8 +28,9 @@ afterAll(async () => {
 const sessionOf = (client: Client) => (client.transport as { sessionId?: string }).sessionId!;
 
 /** A raw POST of `body` on the endpoint of `client`'s session (no session header when `client` is undefined). */
-async function post(path: string, body: unknown, client?: Client) {
+async function post(path: string, body: unknown, client?: Client, signal?: AbortSignal) {
   const response = await fetch(`${g.url}${path}`, {
+    ...(signal ? { signal } : {}),
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -217,18 +218,7 @@ describe("a request whose id is still being answered in the session", () => {
   it("is one Invalid Request (-32600) while the first waits; the id is free again once its caller left", async () => {
     // crm:delete waits for a person's approval: its POST stays open.
     const leave = new AbortController();
-    const first = fetch(`${g.url}/mcp/agents/${UAPK}`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-        "x-api-key": g.apiKey,
-        "mcp-protocol-version": "2025-06-18",
-        "mcp-session-id": sessionOf(agents),
-      },
-      body: JSON.stringify(waitingCall(141)),
-      signal: leave.signal,
-    }).catch(() => "left");
+    const first = post(`/mcp/agents/${UAPK}`, waitingCall(141), agents, leave.signal).catch(() => "left");
     await expect
       .poll(async () => JSON.stringify((await operator(g).get("/approvals?status=pending")).body))
       .toContain("c-41");
