@@ -16,7 +16,8 @@ import { type PublicKeyLookup, verifySegment } from "./verify";
 
 export type EvidenceVerification = { valid: true; proves: string[] } | { valid: false; reason: string };
 
-const BUNDLE_FIELDS = [
+/** The bundle's fields (spec/orgs.tsp EvidenceBundle; ./evidence-verify.test.ts holds it to the OpenAPI document). */
+export const BUNDLE_FIELDS = [
   "format",
   "org_id",
   "interaction_id",
@@ -33,11 +34,12 @@ const BUNDLE_FIELDS = [
 ];
 
 /**
- * The fields each section may hold (spec/orgs.tsp, Evidence*: closed models). A field the spec does not have is
+ * The fields each section may hold (spec/orgs.tsp, Evidence*: closed models; ./evidence-verify.test.ts holds them to
+ * the OpenAPI document, so the verifier cannot drift from the spec). A field the spec does not have is
  * neither checked against a signed record nor named as the gateway's statement, so a bundle carrying one (an
  * approval's "second_approver", an outcome's "refunded") would pass with a claim nothing vouches for.
  */
-const SECTION_FIELDS: Record<string, readonly string[]> = {
+export const SECTION_FIELDS: Record<string, readonly string[]> = {
   decision: ["decision", "reasons", "policy_trace", "decided_at"],
   manifest: ["manifest_id", "version", "content_hash", "status", "change", "author", "created_at", "content"],
   capability_token: [
