@@ -144,20 +144,28 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect(answers.filter((a) => a.idempotent)).toHaveLength(9);
     });
 
-    it("(c') a node paused or killed between its claim and its reservation: the retry runs the call; the old node, when it wakes, writes nothing and runs nothing", async () => {
-      // The claim's link used to be its own commit before the reservation: a node SIGKILLed in between left a
-      // linked claim with no intent, and the retry of a call that never ran got 409 IDEMPOTENCY_OUTCOME_UNKNOWN
-      // naming an interaction the audit log does not hold. The link is now written in the reservation's commit.
-      const { counter, registry } = countingConnector();
+    /**
+     * Node 0 (its lease never renewed) takes `keyed` and a call without a key, and both wait at a gate after the
+     * claim, before reserving, until the lease has run out. `paused.release()` wakes them; `late` settles with both.
+     */
+    async function pausedNode(registry: ConnectorRegistry, keyed: ExecuteRequest) {
       let paused!: ReturnType<typeof pausedBeforeReservation>;
       const stopping = engineOn(0, CRASHING, registry, (reservations) => {
         paused = pausedBeforeReservation(reservations);
         return paused.store;
       });
-      // Both of its calls wait at the gate: the keyed one (claimed) and one without a key (another interaction).
-      const late = Promise.allSettled([stopping.execute(ORG, request), stopping.execute(ORG, emailRequest())]);
+      const late = Promise.allSettled([stopping.execute(ORG, keyed), stopping.execute(ORG, emailRequest())]);
       await expect.poll(() => paused.waiting).toBe(2);
       await sleep(150); // its lease runs out
+      return { paused, late };
+    }
+
+    it("(c') a node paused or killed between its claim and its reservation: the retry runs the call; the old node, when it wakes, writes nothing and runs nothing", async () => {
+      // The claim's link used to be its own commit before the reservation: a node SIGKILLed in between left a
+      // linked claim with no intent, and the retry of a call that never ran got 409 IDEMPOTENCY_OUTCOME_UNKNOWN
+      // naming an interaction the audit log does not hold. The link is now written in the reservation's commit.
+      const { counter, registry } = countingConnector();
+      const { paused, late } = await pausedNode(registry, request);
 
       const retrying = engineOn(1, ALIVE, registry);
       const retried = await retrying.execute(ORG, request);
@@ -182,7 +190,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
 
     /**
      * A crm:delete ESCALATEd and approved on node 1; node 0 then takes its keyed re-submit (with the approval) and a
-     * call without a key, and pauses both after the claim, before reserving, until its lease has run out.
+     * call without a key, paused as in `pausedNode`.
      */
     async function approvedCallOnPausedNode(record: string) {
       const { counter, registry } = countingConnector();
@@ -194,14 +202,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       await asking.approvals.decide(ORG, approvalId, { approved: true, decided_by: "ops@acme.com" });
       const approved = { ...del, approval_id: approvalId, idempotency_key: `delete-${record}` } as ExecuteRequest;
 
-      let paused!: ReturnType<typeof pausedBeforeReservation>;
-      const stopping = engineOn(0, CRASHING, registry, (reservations) => {
-        paused = pausedBeforeReservation(reservations);
-        return paused.store;
-      });
-      const late = Promise.allSettled([stopping.execute(ORG, approved), stopping.execute(ORG, emailRequest())]);
-      await expect.poll(() => paused.waiting).toBe(2);
-      await sleep(150); // its lease runs out
+      const { paused, late } = await pausedNode(registry, approved);
       return { counter, registry, asking, approvalId, approved, paused, late };
     }
 
