@@ -1237,7 +1237,7 @@ export interface components {
              *     as a server that decodes `%2F` would climb out of the path). A dotted name is a path into the params, as in
              *     `recipient_params`: `{payee.email}` is `params.payee.email` (a number indexes an array), never a key `payee.email`. `http`: params not used by the template go as a JSON body
              *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
-             *     sets is refused (`INVALID_PARAMS`), in the query or in the body, so it cannot be sent beside the tool's own
+             *     sets is refused (`INVALID_PARAMS`), in the query or in the body (a `webhook`'s too), so it cannot be sent beside the tool's own
              *     value (servers that merge body and query read either), and so is a query param whose name holds `[` or `]`
              *     (form parsers read `to[1]` as the param `to`).
              */

@@ -300,6 +300,12 @@ describe("http / webhook connectors", () => {
     expect(received).toEqual([]);
     expect((await call("http", config, { amount: 5 })).success).toBe(true);
     expect(received[0]).toMatchObject({ url: "/transfer?account=main", body: '{"amount":5}' });
+    // A webhook sends every param in its body: the same rule, except for a param its url's own placeholder takes.
+    const hook = { ...local, url: `${base}/hook?account=main&ref={ref}` };
+    expect(errorCode(await call("webhook", hook, { ref: "r1", account: "treasury" }))).toBe("INVALID_PARAMS");
+    expect(received).toHaveLength(1);
+    expect((await call("webhook", hook, { ref: "r1", amount: 5 })).success).toBe(true);
+    expect(received[1]?.url).toBe("/hook?account=main&ref=r1");
   });
 
   it("sends unused params as a JSON body on POST, and all params on a webhook", async () => {

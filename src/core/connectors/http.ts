@@ -127,16 +127,15 @@ async function callHttp(
   }
 
   const unused = Object.fromEntries(Object.entries(params).filter(([name]) => !expanded.used.has(name)));
+  const inBody = kind === "webhook" || BODY_METHODS.has(method);
+  const refused = inBody ? fixedQueryProblem(Object.keys(unused), url) : queryNameProblem(Object.keys(unused), url);
+  if (refused) return failure("INVALID_PARAMS", refused);
   let body: string | undefined;
   if (kind === "webhook") {
     body = JSON.stringify(params);
-  } else if (BODY_METHODS.has(method)) {
-    const refused = fixedQueryProblem(Object.keys(unused), url);
-    if (refused) return failure("INVALID_PARAMS", refused);
+  } else if (inBody) {
     body = JSON.stringify(unused);
   } else {
-    const refused = queryNameProblem(Object.keys(unused), url);
-    if (refused) return failure("INVALID_PARAMS", refused);
     for (const [name, value] of Object.entries(unused)) {
       for (const item of Array.isArray(value) ? value : [value]) {
         url.searchParams.append(name, typeof item === "object" && item !== null ? JSON.stringify(item) : String(item));
