@@ -14,6 +14,7 @@ import {
   CallToolRequestSchema,
   isInitializeRequest,
   ListToolsRequestSchema,
+  type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
@@ -228,7 +229,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       const ids = requestIds(body);
       if (!transport.claimIds(ids)) return answerInvalidRequest(ctx, ID_IN_USE);
       try {
-        await answer(ctx, transport, body);
+        await answer(ctx, transport, body, ids);
       } finally {
         transport.releaseIds(ids);
       }
@@ -248,14 +249,19 @@ export function createMcpFace(deps: McpFaceDeps) {
 export type McpFace = ReturnType<typeof createMcpFace>;
 
 /** Answers a request of an open session: a plain request (no progress wanted) as JSON, anything else by the SDK. */
-async function answer(ctx: Context, transport: SessionTransport, body: unknown): Promise<void> {
+async function answer(
+  ctx: Context,
+  transport: SessionTransport,
+  body: unknown,
+  ids: readonly RequestId[],
+): Promise<void> {
   const answered = transport.answerAsJson(ctx, body);
   if (answered) return answered;
   // Not checked before the fast path above: it parses a plain request itself, and refuses what fails.
   const notJsonRpc = ctx.method === "POST" ? (notJsonRpcAnswer(body) ?? repeatedIdAnswer(body)) : undefined;
   if (notJsonRpc) return answerInvalidRequest(ctx, notJsonRpc);
   assertAcceptedBySdk(ctx);
-  cancelWhenCallerLeaves(ctx, transport, body);
+  cancelWhenCallerLeaves(ctx, transport, ids);
   const response = await transport.sdk.handleRequest(
     webRequestOf(ctx),
     body === undefined ? undefined : { parsedBody: body },
@@ -270,7 +276,7 @@ function answerInvalidRequest(ctx: Context, answer: object): void {
 }
 
 /** The ids of the JSON-RPC requests in a POST body (one message or a batch). */
-function requestIds(body: unknown): Array<string | number> {
+function requestIds(body: unknown): RequestId[] {
   const messages = Array.isArray(body) ? body : [body];
   return messages.flatMap((m) => {
     const { id, method } = (m ?? {}) as { id?: unknown; method?: unknown };
@@ -279,8 +285,7 @@ function requestIds(body: unknown): Array<string | number> {
 }
 
 /** A stream the caller closes before every answer was written: its requests are cancelled (./transport.ts). */
-function cancelWhenCallerLeaves(ctx: Context, transport: SessionTransport, body: unknown): void {
-  const ids = requestIds(body);
+function cancelWhenCallerLeaves(ctx: Context, transport: SessionTransport, ids: readonly RequestId[]): void {
   if (ids.length === 0) return;
   ctx.res.once("close", () => {
     if (!ctx.res.writableFinished) for (const id of ids) transport.callerLeft(id);
