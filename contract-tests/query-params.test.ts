@@ -378,3 +378,38 @@ describe("an empty filter", () => {
     expect(reply.body).toMatchObject({ code: "VALIDATION_FAILED" });
   });
 });
+
+describe("a numeric parameter", () => {
+  // Ajv's coercion read any text JavaScript takes for a number: `limit=0x10` was a page of 16, `1e2` of 100.
+  it.each([
+    "/approvals?limit=0x10",
+    "/approvals?limit=1e2",
+    "/approvals?limit=0b11",
+    "/approvals?limit=%205",
+    "/approvals?limit=5%20",
+    "/approvals?limit=+5",
+    "/approvals?limit=5.0",
+    "/approvals?limit=Infinity",
+  ])("is read only from decimal digits: %s", async (path) => {
+    const reply = await operator(caller).get(path);
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.body).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(reply.body.errors).toEqual([
+      { pointer: "/query/limit", message: "must be an integer written in decimal digits" },
+    ]);
+  });
+
+  it("in the path too: a manifest version", async () => {
+    const id = ((await list("/manifests?limit=1")).items as Json[])[0]!.manifest_id;
+    expect((await operator(caller).get(`/manifests/${id}/versions/1`)).status).toBe(200);
+    const reply = await operator(caller).get(`/manifests/${id}/versions/1e0`);
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.body.errors).toEqual([
+      { pointer: "/path/version", message: "must be an integer written in decimal digits" },
+    ]);
+  });
+
+  it("decimal digits still page as before", async () => {
+    expect((await list("/approvals?limit=007")).items).toHaveLength(7);
+  });
+});

@@ -7,6 +7,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsModule from "ajv-formats";
 import type { components } from "../../generated/api-types";
 import type { ProblemItem } from "./boundary";
+import { type NumericParam, numericKind } from "./decimal-params";
 import type { OperationId } from "./handlers";
 
 // ajv-formats is CommonJS with a default export; under ESM interop it may arrive wrapped.
@@ -31,6 +32,8 @@ export interface OperationSpec {
   security: SecurityScheme[];
   validatePath?: ValidateFunction | undefined;
   validateQuery?: ValidateFunction | undefined;
+  /** The path and query parameters typed as numbers: read only from decimal digits (./decimal-params.ts). */
+  numericParams: readonly NumericParam[];
   /** The header parameters the operation declares (lower case), and their validator (none declared: none). */
   headerNames: readonly string[];
   validateHeaders?: ValidateFunction | undefined;
@@ -98,6 +101,12 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
       const op = item[method] as Json | undefined;
       if (!op) continue;
       const params = [...((item.parameters as Json[]) ?? []), ...((op.parameters as Json[]) ?? [])];
+      const schemas = (components.components.schemas ?? {}) as Record<string, Json>;
+      const numericParams = params.flatMap((p): NumericParam[] => {
+        const kind = numericKind(p.schema as Json | undefined, schemas);
+        const where = p.in;
+        return kind && (where === "path" || where === "query") ? [{ where, name: p.name as string, kind }] : [];
+      });
       const group = (where: string) => params.filter((p) => p.in === where);
       const paramsSchema = (where: string): ValidateFunction | undefined => {
         const ps = group(where);
@@ -153,6 +162,7 @@ export function loadSpec(file = OPENAPI_FILE): LoadedSpec {
         security,
         validatePath: paramsSchema("path"),
         validateQuery: paramsSchema("query"),
+        numericParams,
         headerNames: headers.map((p) => (p.name as string).toLowerCase()),
         validateHeaders,
         validateBody: body?.schema ? strict.compile(rebase(body.schema) as Json) : undefined,
