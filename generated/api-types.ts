@@ -608,7 +608,8 @@ export interface paths {
         put?: never;
         /**
          * Subscribe a webhook
-         * @description Subscribe a URL to the org's approval events. The URL is checked now and again on every delivery.
+         * @description Subscribe a URL to the org's approval events. The URL is checked now and again on every delivery. An org has at
+         *     most GATEHOUSE_WEBHOOKS_PER_ORG subscriptions (default 20; 409 `WEBHOOK_LIMIT_REACHED` beyond).
          */
         post: operations["Webhooks_create"];
         delete?: never;
@@ -1928,7 +1929,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -5004,6 +5005,15 @@ export interface operations {
              *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
              */
             408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -591,6 +591,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "Delay before a webhook's second try, doubled for each following one (capped at 1 h).",
   },
   {
+    name: "GATEHOUSE_WEBHOOKS_PER_ORG",
+    default: "20",
+    description:
+      "Webhook subscriptions an org may create through the API (1–1000); one more is refused with 409 `WEBHOOK_LIMIT_REACHED`.",
+  },
+  {
     name: "GATEHOUSE_URL",
     check: httpUrlRule,
     default: "http://127.0.0.1:8000",

@@ -295,7 +295,7 @@ function openNotifications(
     target,
     retry: webhookConfig.retry,
   });
-  return { webhooks, notifier, target };
+  return { webhooks, notifier, target, maxPerOrg: webhookConfig.maxPerOrg };
 }
 
 /** GitOps: manifests in a folder are registered (or updated) for the default org at start-up. */
@@ -421,7 +421,7 @@ function restHandlers(deps: {
     // Shadow replay and evidence bundles read the node's store through ports (either backend).
     ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence, renderApproval }),
     ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions, renderApproval }),
-    ...webhookHandlers({ webhooks: notifications.webhooks, target: notifications.target }),
+    ...webhookHandlers(notifications),
   });
 }
 

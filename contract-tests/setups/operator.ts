@@ -6,6 +6,7 @@ import WebSocket from "ws";
 import { collectCases } from "../examples";
 import type { Prepared, Setup, TestGatehouse } from "./types";
 import { registerSupportBot } from "./governed-actions";
+import { DEFAULT_WEBHOOKS_PER_ORG } from "../../src/core/notifications/config";
 
 type Body = Record<string, unknown>;
 
@@ -189,6 +190,13 @@ export const operatorSetups: Record<string, Setup> = {
       asOperator(g),
       documentedBody("gatehouse_create_webhook", "Webhooks_create"),
     );
+  },
+  // The org has as many subscriptions as it may (the default limit): one more is refused.
+  gatehouse_create_webhook_limit: async (g) => {
+    for (let i = 0; i < DEFAULT_WEBHOOKS_PER_ORG; i++) {
+      const body = documentedBody("gatehouse_create_webhook", "Webhooks_create");
+      await mustCall(g, "POST", orgPath(g, "/webhooks"), asOperator(g), body);
+    }
   },
   // Two of them: the page of one (limit=1) has a next page.
   gatehouse_list_webhooks_page: async (g) => {

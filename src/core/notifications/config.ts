@@ -5,6 +5,7 @@
 //   GATEHOUSE_WEBHOOK_PRIVATE_HOSTS  hostnames whose targets may be private or loopback (tests, local bridges)
 //   GATEHOUSE_WEBHOOK_MAX_ATTEMPTS   tries per delivery, first included (default 8)
 //   GATEHOUSE_WEBHOOK_RETRY_BASE_MS  delay before the second try, doubled each time (default 5000; ≤ 1 h per delay)
+//   GATEHOUSE_WEBHOOKS_PER_ORG       subscriptions an org may create through the API (default 20, ≤ 1000)
 //   GATEHOUSE_PUBLIC_URL             this gateway's public base URL, for console links (default: its listen URL)
 import { DEFAULT_RETRY, type RetryPolicy } from "./notifier";
 import type { WebhookFormat } from "./payloads";
@@ -15,7 +16,14 @@ export interface WebhookConfig {
   privateHosts: string[];
   retry: RetryPolicy;
   publicUrl?: string;
+  /**
+   * Subscriptions per org through the API. Every approval event is sent to each of them: without a bound, one
+   * operator token could turn each escalation into thousands of outgoing requests (and as many log rows).
+   */
+  maxPerOrg: number;
 }
+
+export const DEFAULT_WEBHOOKS_PER_ORG = 20;
 
 type Env = Record<string, string | undefined>;
 
@@ -37,7 +45,8 @@ export function webhookConfigFromEnv(env: Env): WebhookConfig {
     maxAttempts: positive(env, "GATEHOUSE_WEBHOOK_MAX_ATTEMPTS", DEFAULT_RETRY.maxAttempts, 20),
     baseDelayMs: positive(env, "GATEHOUSE_WEBHOOK_RETRY_BASE_MS", DEFAULT_RETRY.baseDelayMs, 3_600_000),
   };
-  const config: WebhookConfig = { privateHosts, retry };
+  const maxPerOrg = positive(env, "GATEHOUSE_WEBHOOKS_PER_ORG", DEFAULT_WEBHOOKS_PER_ORG, 1000);
+  const config: WebhookConfig = { privateHosts, retry, maxPerOrg };
   const publicUrl = env.GATEHOUSE_PUBLIC_URL;
   if (publicUrl) {
     if (!/^https?:\/\/[^/]+/.test(publicUrl)) throw new Error(`GATEHOUSE_PUBLIC_URL must be an http(s) URL`);

@@ -11,7 +11,7 @@ import { openMigratedDatabase } from "../store/test-support";
 import { webhookConfigFromEnv } from "./config";
 import { backoffMs, createWebhookNotifier, DEFAULT_RETRY } from "./notifier";
 import { verifySignature } from "./signature";
-import { createWebhookStore } from "./webhook-store";
+import { createWebhookStore, type WebhookStore } from "./webhook-store";
 
 const ORG = "org-a";
 const closers: (() => void)[] = [];
@@ -50,10 +50,17 @@ const escalation = {
   reasons: [{ code: "REQUIRES_APPROVAL", message: "needs a human" }],
 };
 
+/** A subscription of ORG (well below any limit). */
+async function subscribed(store: WebhookStore, input: Parameters<WebhookStore["create"]>[1]) {
+  const webhook = await store.create(ORG, input, 100);
+  if (!webhook) throw new Error("the subscription was refused");
+  return webhook;
+}
+
 describe("webhook notifier", () => {
   it("refuses a public-looking name that resolves to a private address, at connection time, without retrying", async () => {
     const { approvals, store, notifier } = await setup("169.254.169.254");
-    const webhook = await store.create(ORG, {
+    const webhook = await subscribed(store, {
       url: "https://hooks.example.com/in",
       format: "gatehouse",
       events: ["approval.created"],
@@ -70,7 +77,7 @@ describe("webhook notifier", () => {
 
   it("records one delivery per subscription and event, however often the event is heard", async () => {
     const { approvals, store } = await setup("10.0.0.1");
-    store.create(ORG, { url: "https://hooks.example.com/in", format: "slack", events: ["approval.decided"] });
+    await subscribed(store, { url: "https://hooks.example.com/in", format: "slack", events: ["approval.decided"] });
     const approval = approvals.create(escalation);
     approvals.deny(ORG, approval.approval_id, { by: "op" });
     await expect.poll(async () => (await store.deliveries(ORG)).length).toBe(1);
@@ -111,7 +118,7 @@ describe("webhook notifier", () => {
       () => db.close(),
     );
     const { port } = server.address() as AddressInfo;
-    const webhook = await store.create(ORG, {
+    const webhook = await subscribed(store, {
       url: `http://127.0.0.1:${port}/expired`,
       format: "gatehouse",
       events: ["approval.expired"],

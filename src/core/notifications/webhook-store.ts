@@ -94,7 +94,11 @@ export interface WebhookStoreOptions {
 }
 
 export interface WebhookStore {
-  create(org_id: string, input: WebhookInput): MaybePromise<SigningWebhook>;
+  /**
+   * Subscribes, unless the org already has `maxPerOrg` subscriptions made through the API (then undefined). The
+   * count and the insert are one step for every node: two creates racing for the last place cannot both take it.
+   */
+  create(org_id: string, input: WebhookInput, maxPerOrg: number): MaybePromise<SigningWebhook | undefined>;
   list(org_id: string): MaybePromise<Webhook[]>;
   remove(org_id: string, webhook_id: string): MaybePromise<boolean>;
   /** The subscriptions of `org_id` that want `event`, with their secrets. */
@@ -194,10 +198,14 @@ export function createWebhookStore(db: Db, options: WebhookStoreOptions): Webhoo
   const statements = webhookStatements(db);
 
   return {
-    create(org_id, input) {
-      const { row, secret } = newWebhookRow(org_id, input, options.box, now());
-      statements.insertWebhook.run(row);
-      return { ...fromWebhookRow(row), secret };
+    create(org_id, input, maxPerOrg) {
+      // One writer at a time on the embedded store (one node): the count cannot change before the insert.
+      return db.transaction(() => {
+        if (Number(statements.countWebhooks.get({ org_id })?.n ?? 0) >= maxPerOrg) return undefined;
+        const { row, secret } = newWebhookRow(org_id, input, options.box, now());
+        statements.insertWebhook.run(row);
+        return { ...fromWebhookRow(row), secret };
+      })();
     },
 
     list(org_id) {
@@ -272,6 +280,12 @@ function webhookStatements(db: Db) {
     b.selectFrom("webhooks").selectAll().where("org_id", "=", $.org_id);
   return {
     insertWebhook: sqliteQuery(db, (b, $: WebhookRow) => b.insertInto("webhooks").values(paramsOf($, WEBHOOK_COLUMNS))),
+    countWebhooks: sqliteQuery(db, (b, $: { org_id: string }) =>
+      b
+        .selectFrom("webhooks")
+        .select((eb) => eb.fn.countAll<number>().as("n"))
+        .where("org_id", "=", $.org_id),
+    ),
     listWebhooks: sqliteQuery(db, (b, $: { org_id: string }) =>
       webhooksOf(b, $).orderBy("created_at").orderBy("webhook_id"),
     ),

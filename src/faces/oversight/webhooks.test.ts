@@ -295,3 +295,46 @@ describe.each(backends)("approval notifications (webhooks) ($name)", (backend) =
     }
   });
 });
+
+describe.each(backends)("subscriptions per org ($name)", (backend) => {
+  const LIMIT = 3;
+  let opened: OpenedBackend;
+  let node: TestGatehouse;
+  beforeAll(async () => {
+    opened = await backend.open();
+    node = await startTestGatehouse({ env: { ...opened.env, GATEHOUSE_WEBHOOKS_PER_ORG: String(LIMIT) } });
+  });
+  afterAll(async () => {
+    await node?.dispose();
+    await opened?.dispose();
+  });
+
+  const create = (org: string, token: string) =>
+    fetch(`${node.url}/api/v1/orgs/${org}/webhooks`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ url: "https://hooks.example.com/gatehouse" }),
+    });
+
+  it("are bounded: creates racing for the last places never take more than the limit", async () => {
+    const replies = await Promise.all(Array.from({ length: 12 }, () => create(node.orgId, node.operatorToken)));
+    const statuses = replies.map((r) => r.status).sort();
+    expect(statuses).toEqual([...Array(LIMIT).fill(201), ...Array(12 - LIMIT).fill(409)]);
+    const refused = (await replies.find((r) => r.status === 409)!.json()) as Record<string, unknown>;
+    expect(refused).toMatchObject({ code: "WEBHOOK_LIMIT_REACHED" });
+    expect(refused.detail).toContain(`${LIMIT} webhook subscriptions`);
+    expect((await operator(node).get("/webhooks")).body.items).toHaveLength(LIMIT);
+
+    // Another org has its own places; a removed subscription frees one.
+    const other = await node.devIssuer!.mint({ sub: "op@other", org: "other-org", roles: ["operator"] });
+    expect((await create("other-org", other)).status).toBe(201);
+    const [first] = (await operator(node).get("/webhooks")).body.items as { webhook_id: string }[];
+    const removed = await fetch(`${node.url}/api/v1/orgs/${node.orgId}/webhooks/${first!.webhook_id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${node.operatorToken}` },
+    });
+    expect(removed.status).toBe(204);
+    expect((await create(node.orgId, node.operatorToken)).status).toBe(201);
+    expect((await create(node.orgId, node.operatorToken)).status).toBe(409);
+  });
+});

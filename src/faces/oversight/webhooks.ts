@@ -23,6 +23,8 @@ const DEFAULT_DELIVERIES_PAGE = 100;
 export interface WebhookHandlerDeps {
   webhooks: WebhookStore;
   target: TargetPolicy;
+  /** Subscriptions an org may create (GATEHOUSE_WEBHOOKS_PER_ORG). */
+  maxPerOrg: number;
 }
 
 /** The log entry as the spec shows it: the body sent is not repeated (the receiver has it). */
@@ -42,20 +44,28 @@ function toDelivery(d: WebhookDelivery) {
   };
 }
 
-export function webhookHandlers({ webhooks, target }: WebhookHandlerDeps) {
+export function webhookHandlers({ webhooks, target, maxPerOrg }: WebhookHandlerDeps) {
   return {
     Webhooks_create: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       // The same guard as every delivery: refused now rather than failing silently later.
       const verdict = checkTarget(body.url, target);
       if (!verdict.ok) throw new HttpProblem(400, verdict.message, { code: "WEBHOOK_TARGET_REFUSED" });
-      const created = await webhooks.create(params.org_id, {
+      const input = {
         url: body.url,
         format: body.format ?? "gatehouse",
         events: body.events ?? [...WEBHOOK_EVENT_TYPES],
         ...(body.secret !== undefined ? { secret: body.secret } : {}),
         ...(body.description !== undefined ? { description: body.description } : {}),
-      });
+      };
+      const created = await webhooks.create(params.org_id, input, maxPerOrg);
+      if (!created) {
+        throw new HttpProblem(
+          409,
+          `This organization already has ${maxPerOrg} webhook subscriptions, the most GATEHOUSE_WEBHOOKS_PER_ORG allows; remove one first`,
+          { code: "WEBHOOK_LIMIT_REACHED" },
+        );
+      }
       log.info(
         { org_id: params.org_id, webhook_id: created.webhook_id, by, host: verdict.url.host },
         "webhook created",

@@ -67,6 +67,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   VALIDATION_FAILED: 400,
   WEBHOOK_NOT_FOUND: 404,
   WEBHOOK_TARGET_REFUSED: 400,
+  WEBHOOK_LIMIT_REACHED: 409,
 };
 
 /** The standard reason phrase of a status ("Not Found"), never a hand-kept table. */

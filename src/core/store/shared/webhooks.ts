@@ -18,6 +18,7 @@ import {
   type WebhookStore,
   type WebhookStoreOptions,
 } from "../../notifications/webhook-store";
+import { sql } from "kysely";
 import type { AnyKysely } from "../postgres";
 
 export function createSharedWebhookStore(db: AnyKysely, options: WebhookStoreOptions): WebhookStore {
@@ -37,10 +38,20 @@ export function createSharedWebhookStore(db: AnyKysely, options: WebhookStoreOpt
       .execute()) as WebhookRow[];
 
   return {
-    async create(org_id, input) {
-      const { row, secret } = newWebhookRow(org_id, input, options.box, now());
-      await db.insertInto("webhooks").values(row).execute();
-      return { ...fromWebhookRow(row), secret };
+    create(org_id, input, maxPerOrg) {
+      return db.transaction().execute(async (trx) => {
+        // Nodes creating for the same org take turns, so the count each one reads still holds at its insert.
+        await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`webhooks:${org_id}`}, 0))`.execute(trx);
+        const { n } = await trx
+          .selectFrom("webhooks")
+          .select((eb) => eb.fn.countAll<string>().as("n"))
+          .where("org_id", "=", org_id)
+          .executeTakeFirstOrThrow();
+        if (Number(n) >= maxPerOrg) return undefined;
+        const { row, secret } = newWebhookRow(org_id, input, options.box, now());
+        await trx.insertInto("webhooks").values(row).execute();
+        return { ...fromWebhookRow(row), secret };
+      });
     },
 
     async list(org_id) {
