@@ -1,12 +1,13 @@
 // The command line as a user meets it: help everywhere, clear refusals, exit codes scripts can rely on.
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildProgram, runCli } from "./program";
+import { userPath, userPathOrUrl } from "./user-path";
 
 async function run(...argv: string[]) {
   const out: string[] = [];
@@ -195,5 +196,35 @@ describe("approvals over the API", () => {
     const { code, stderr } = await run("approvals", "list", "--url", "http://127.0.0.1:1");
     expect(code).toBe(2);
     expect(stderr).toContain("gatehouse token --role operator");
+  });
+});
+
+describe("a file named on the command line", () => {
+  it("is relative to the folder `npm run gatehouse` was typed in, not the package root npm starts it in", () => {
+    // A subfolder of the package (npm finds the package from it), holding a folder of manifests.
+    const scratch = resolve(import.meta.dirname, "../../.tmp");
+    mkdirSync(scratch, { recursive: true });
+    const typedIn = mkdtempSync(join(scratch, "cli-typed-in-"));
+    dirs.push(typedIn);
+    const manifests = join(typedIn, "mine");
+    execFileSync("mkdir", [manifests]);
+    execFileSync("cp", [resolve(import.meta.dirname, "../../examples/manifests/ide-assistant.yaml"), manifests]);
+    const stdout = execFileSync("npm", ["run", "-s", "gatehouse", "--", "manifests", "validate", "mine"], {
+      cwd: typedIn,
+      encoding: "utf8",
+    });
+    expect(stdout).toContain("ide-assistant.yaml: valid");
+  });
+
+  it("is relative to the working folder when a script changed folder itself, or without npm", () => {
+    const npm = { npm_package_json: "/repo/package.json", INIT_CWD: "/repo/sub" };
+    expect(userPath("export.jsonl", npm, "/repo")).toBe("/repo/sub/export.jsonl");
+    expect(userPath("export.jsonl", npm, "/repo/other")).toBe("/repo/other/export.jsonl");
+    expect(userPath("export.jsonl", {}, "/work")).toBe("/work/export.jsonl");
+    expect(userPath("/abs/export.jsonl", npm, "/repo")).toBe("/abs/export.jsonl");
+    expect(userPathOrUrl("https://gw.example/.well-known/jwks.json", npm, "/repo")).toBe(
+      "https://gw.example/.well-known/jwks.json",
+    );
+    expect(userPathOrUrl("jwks.json", npm, "/repo")).toBe("/repo/sub/jwks.json");
   });
 });

@@ -7,6 +7,7 @@ import { Command, Option } from "commander";
 import { loadConfig } from "../config";
 import { runAuditVerify, type CliIo } from "./audit-verify";
 import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
+import { userPath, userPathOrUrl } from "./user-path";
 import {
   applyManifests,
   decideApproval,
@@ -74,10 +75,10 @@ function addManifests(program: Command, io: CliIo): void {
   manifests
     .command("validate")
     .description("check every manifest file of a folder (no server needed)")
-    .argument("<dir>", "folder of *.yaml / *.yml / *.json manifests")
+    .argument("<dir>", "folder of *.yaml / *.yml / *.json manifests", (value: string) => userPath(value))
     .action((dir) => validateManifests(dir, io));
   withApi(manifests.command("apply").description("register or update a folder's manifests on a running Gatehouse"))
-    .argument("<dir>", "folder of manifests")
+    .argument("<dir>", "folder of manifests", (value: string) => userPath(value))
     .option("--dry-run", "print what would change, change nothing", false)
     .action((dir, o) => applyManifests(apiOptions(o), dir, { dryRun: o.dryRun }, io));
 }
@@ -90,8 +91,10 @@ function addAudit(program: Command, io: CliIo): void {
   audit
     .command("verify")
     .description("verify an exported audit log offline: hash chain and signatures")
-    .argument("<file>", "the JSONL export")
-    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)")
+    .argument("<file>", "the JSONL export", (value: string) => userPath(value))
+    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)", (value: string) =>
+      userPathOrUrl(value),
+    )
     .action(async (file, o) => {
       const code = await runAuditVerify([file, "--jwks", o.jwks], io);
       if (code !== 0) throw new CliError("audit verification failed", code);
@@ -107,7 +110,7 @@ function addPolicy(program: Command, io: CliIo): void {
         "replay an agent's recorded actions with a candidate manifest (no side effect) and print the decision matrix; exits 1 when a DENY/ESCALATE would become ALLOW or when the limit cut the replay short",
       ),
   )
-    .argument("<manifest-file>", "the candidate manifest (YAML or JSON)")
+    .argument("<manifest-file>", "the candidate manifest (YAML or JSON)", (value: string) => userPath(value))
     .option("--agent <uapk_id>", "the registered manifest to compare with (default: the file's uapk_id)")
     .option("--since <iso>", "only actions recorded at or after this instant")
     .option("--until <iso>", "only actions recorded before this instant")
@@ -131,8 +134,10 @@ function addEvidence(program: Command, io: CliIo): void {
   evidence
     .command("verify")
     .description("verify an evidence bundle offline and say what it proves")
-    .argument("<bundle>", "the bundle (JSON)")
-    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)")
+    .argument("<bundle>", "the bundle (JSON)", (value: string) => userPath(value))
+    .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)", (value: string) =>
+      userPathOrUrl(value),
+    )
     .action(async (file, o) => {
       const { runEvidenceVerify } = await import("./evidence-verify");
       await runEvidenceVerify(file, o.jwks, io);
