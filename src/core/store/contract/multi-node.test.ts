@@ -81,6 +81,36 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
     }
   });
 
+  it("status changes racing over the nodes: each one answered is the one applied, each version a real move", async () => {
+    const bot = { id: "bot", name: "Bot" };
+    const tools = { "crm:read": { connector: { type: "echo" as const } } };
+    await node(0).manifests.register(ORG, {
+      uapk_id: "bot",
+      manifest_id: "m-race",
+      agent: bot,
+      capabilities: ["crm:read"],
+      tools,
+    });
+    const wanted = (i: number) => (i === 50 ? "revoked" : i % 2 === 0 ? "suspended" : "active");
+    const answers = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        node(i)
+          .manifests.setStatus(ORG, "m-race", wanted(i), `op-${i}`)
+          .then(
+            (m) => m?.status,
+            (err: Error) => err.name,
+          ),
+      ),
+    );
+    // A move either happened (or there was nothing to move) or was refused, never answered as done while lost.
+    expect(answers.filter((answer, i) => answer !== wanted(i) && answer !== "ManifestConflictError")).toEqual([]);
+    const versions = (await node(1).manifests.versions(ORG, "m-race"))!;
+    expect(versions.map((v) => v.version)).toEqual(versions.map((_, i) => i + 1));
+    expect(versions.slice(1).filter((v, i) => v.status === versions[i]!.status)).toEqual([]);
+    expect(versions.at(-1)?.status).toBe("revoked");
+    expect((await node(2).manifests.get(ORG, "m-race"))?.status).toBe("revoked");
+  });
+
   it("nodes starting together agree on one signing key per purpose", async () => {
     const kids = await Promise.all(nodes.map((n) => n.signingKeys.audit.activeKey().then((k) => k.kid)));
     expect(new Set(kids).size).toBe(1);

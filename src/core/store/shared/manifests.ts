@@ -21,8 +21,10 @@ import type {
   ManifestVersion,
   ManifestVersionInfo,
 } from "../../policy/types";
+import type { Transaction } from "kysely";
+import { isSqlite } from "../migrations/dialect";
 import type { AnyKysely } from "../postgres";
-import type { ManifestsTable } from "../schema";
+import type { Database, ManifestsTable } from "../schema";
 import { coalescedReads } from "./coalesce";
 
 type ManifestRow = ManifestsTable;
@@ -95,32 +97,32 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     },
     get: (orgId, manifestId) => one(orgId, "manifest_id", manifestId),
     getByUapkId: (orgId, uapkId) => byUapkId({ orgId, uapkId }),
-    async setStatus(orgId, manifestId, status, author = "unknown") {
-      const current = await one(orgId, "manifest_id", manifestId);
-      if (!current) return undefined;
-      if (current.status === status) return current;
-      if (!TRANSITIONS[current.status].includes(status))
-        throw new ManifestConflictError(`Manifest is ${current.status}; it cannot become ${status}`);
-      // Conditional on the status read: two nodes moving it at once cannot resurrect a revoked manifest. The
-      // version number is bumped by the same statement, so two nodes cannot write the same version.
-      await db.transaction().execute(async (trx) => {
+    // The row is read and locked inside the transaction that moves it (PostgreSQL `FOR UPDATE`; SQLite writes one
+    // transaction at a time), so a move is decided on the status it replaces. Before, a node that lost the race
+    // to another node's move answered 200 without moving anything: a suspend racing an activate could leave the
+    // manifest active while its operator was told it was suspended.
+    setStatus: (orgId, manifestId, status, author = "unknown") =>
+      db.transaction().execute(async (trx) => {
+        const locked = await lockedRow(trx, orgId, manifestId);
+        if (!locked) return undefined;
+        const current = toManifest(locked);
+        if (current.status === status) return current;
+        if (!TRANSITIONS[current.status].includes(status))
+          throw new ManifestConflictError(`Manifest is ${current.status}; it cannot become ${status}`);
         const updated = await trx
           .updateTable("manifests")
           .set((eb) => ({ status, updated_at: now().toISOString(), version: eb("version", "+", 1) }))
           .where("org_id", "=", orgId)
           .where("manifest_id", "=", manifestId)
-          .where("status", "=", current.status)
           .returningAll()
-          .executeTakeFirst();
-        if (!updated) return;
+          .executeTakeFirstOrThrow();
         const change: ManifestChange = status === "active" ? "activated" : status;
         await trx
           .insertInto("manifest_versions")
           .values(versionRow(updated, change, author))
           .execute();
-      });
-      return one(orgId, "manifest_id", manifestId);
-    },
+        return toManifest(updated);
+      }),
 
     async upsert(orgId, input, author = "unknown") {
       const problems = validateManifest(input);
@@ -190,6 +192,13 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     },
   };
   return api;
+}
+
+/** The manifest's row, locked until the end of `trx` on PostgreSQL (a SQLite transaction already excludes writers). */
+function lockedRow(trx: Transaction<Database>, orgId: string, manifestId: string) {
+  let query = trx.selectFrom("manifests").selectAll().where("org_id", "=", orgId).where("manifest_id", "=", manifestId);
+  if (!isSqlite(trx)) query = query.forUpdate();
+  return query.executeTakeFirst();
 }
 
 /**
