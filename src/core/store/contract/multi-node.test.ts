@@ -111,6 +111,31 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
     expect((await node(2).manifests.get(ORG, "m-race"))?.status).toBe("revoked");
   });
 
+  it("a manifest folder loaded on one node while another revokes it: nothing is written after the revocation", async () => {
+    const tools = { "crm:read": { connector: { type: "echo" as const } } };
+    const manifest = (id: string, name: string) => ({
+      uapk_id: id,
+      manifest_id: id,
+      agent: { id, name },
+      capabilities: ["crm:read"],
+      tools,
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `m-folder-${i}`);
+    await Promise.all(ids.map((id) => node(0).manifests.register(ORG, manifest(id, "v1"))));
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        node(i)
+          .manifests.upsert(ORG, manifest(id, "v2"))
+          .catch((err: Error) => err.name),
+        node(i + 1).manifests.setStatus(ORG, id, "revoked"),
+      ]),
+    );
+    for (const id of ids) {
+      const versions = (await node(2).manifests.versions(ORG, id))!;
+      expect(versions.at(-1)?.change).toBe("revoked");
+    }
+  });
+
   it("nodes starting together agree on one signing key per purpose", async () => {
     const kids = await Promise.all(nodes.map((n) => n.signingKeys.audit.activeKey().then((k) => k.kid)));
     expect(new Set(kids).size).toBe(1);

@@ -144,21 +144,26 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
         throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
       const content = JSON.stringify(body);
       if (sha256Canonical(body) === existing.content_hash) return existing; // unchanged: no new version
-      await db.transaction().execute(async (trx) => {
+      // Decided again on the row locked in the transaction: a revocation committed by another node since the read
+      // above is final (before, the new body was written after it, as a version of the revoked manifest).
+      return db.transaction().execute(async (trx) => {
+        const locked = toManifest((await lockedRow(trx, orgId, existing.manifest_id))!);
+        if (locked.status === "revoked")
+          throw new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`);
+        if (sha256Canonical(body) === locked.content_hash) return locked;
         const updated = await trx
           .updateTable("manifests")
           .set((eb) => ({ body: content, updated_at: now().toISOString(), version: eb("version", "+", 1) }))
           .where("org_id", "=", orgId)
           .where("manifest_id", "=", existing.manifest_id)
           .returningAll()
-          .executeTakeFirst();
-        if (updated)
-          await trx
-            .insertInto("manifest_versions")
-            .values(versionRow(updated, "updated", author))
-            .execute();
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto("manifest_versions")
+          .values(versionRow(updated, "updated", author))
+          .execute();
+        return toManifest(updated);
       });
-      return (await one(orgId, "manifest_id", existing.manifest_id)) as Manifest;
     },
 
     async versions(orgId, manifestId) {
