@@ -257,7 +257,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     default: ".data",
     description: "Writable folder: SQLite database, installation secret, dev issuer and signing keys.",
   },
-  { name: "GATEHOUSE_DB", default: "$GATEHOUSE_DATA_DIR/gatehouse.sqlite", description: "SQLite database file." },
+  {
+    name: "GATEHOUSE_DB",
+    default: "$GATEHOUSE_DATA_DIR/gatehouse.sqlite",
+    description:
+      "SQLite database file, of one Gatehouse process: a second one on the same file stops at start-up (exit 2). Nodes share PostgreSQL (`DATABASE_URL`).",
+  },
   {
     name: "GATEHOUSE_DOCS_DIR",
     default: "dist/docs",

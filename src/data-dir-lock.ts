@@ -1,7 +1,7 @@
-// One Gatehouse per data directory: a second one on the same directory would share the SQLite file and the
-// signing secret silently. The lock is a file holding the owner's PID, created with O_EXCL; a lock whose PID
-// no longer runs is stale (a crash, a kill -9) and is taken over.
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+// One Gatehouse per data directory, and per SQLite file wherever GATEHOUSE_DB puts it: a second one would share
+// the SQLite file (and, on the same directory, the signing secret) silently. The lock is a file holding the owner's
+// PID, created with O_EXCL; a lock whose PID no longer runs is stale (a crash, a kill -9) and is taken over.
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 export const LOCK_FILE = "gatehouse.lock";
@@ -15,7 +15,33 @@ export interface DataDirLock {
 
 export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
   mkdirSync(dataDir, { recursive: true });
-  const file = path.join(dataDir, LOCK_FILE);
+  return lockWithFile(path.join(dataDir, LOCK_FILE), {
+    what: `the data directory ${dataDir}`,
+    remedy: "Stop it first, or give this one its own GATEHOUSE_DATA_DIR.",
+    pid,
+  });
+}
+
+/** Beside the SQLite file: `<GATEHOUSE_DB>` + this. */
+export const DATABASE_LOCK_SUFFIX = ".gatehouse.lock";
+
+/**
+ * One Gatehouse per SQLite file, wherever GATEHOUSE_DB puts it. The data directory's lock alone let two processes
+ * with their own data directories share one GATEHOUSE_DB: each kept its own in-memory view of it (manifests,
+ * budgets), so a manifest suspended through one was still allowed by the other. Several nodes share PostgreSQL.
+ */
+export function lockDatabaseFile(databaseFile: string, pid = process.pid): DataDirLock {
+  // A folder that does not exist holds no database: opening it fails with its own message.
+  if (!existsSync(path.dirname(databaseFile))) return { file: "", release: () => {} };
+  return lockWithFile(`${databaseFile}${DATABASE_LOCK_SUFFIX}`, {
+    what: `the database file ${databaseFile}`,
+    remedy: "Stop it first, or give this one its own GATEHOUSE_DB (several nodes share PostgreSQL: DATABASE_URL).",
+    pid,
+  });
+}
+
+function lockWithFile(file: string, holder: { what: string; remedy: string; pid: number }): DataDirLock {
+  const { what, remedy, pid } = holder;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       writeFileSync(file, `${pid}\n`, { flag: "wx", mode: 0o644 });
@@ -23,11 +49,10 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const holder = lockHolder(file);
-    if (holder !== undefined && holder !== pid && isRunning(holder)) {
+    const running = lockHolder(file);
+    if (running !== undefined && running !== pid && isRunning(running)) {
       throw new DataDirLockedError(
-        `Another Gatehouse (PID ${holder}) is using the data directory ${dataDir} (lock file ${file}). ` +
-          "Stop it first, or give this one its own GATEHOUSE_DATA_DIR.",
+        `Another Gatehouse (PID ${running}) is using ${what} (lock file ${file}). ${remedy}`,
       );
     }
     // Stale (its process is gone) or unreadable: take it over.
@@ -37,7 +62,7 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
       // removed meanwhile by someone else: try again
     }
   }
-  throw new DataDirLockedError(`Could not take the lock ${file} on the data directory ${dataDir}`);
+  throw new DataDirLockedError(`Could not take the lock ${file} on ${what}`);
 }
 
 function lockHolder(file: string): number | undefined {

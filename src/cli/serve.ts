@@ -1,8 +1,9 @@
 // `gatehouse serve` (also `make run` / `npm start` through src/main.ts): start Gatehouse and print how to call it.
 import { CONFIG_VARIABLES, checkDataDir, ConfigError, loadConfig } from "../config";
 import { logFormat, logger } from "../core/log/logger";
+import { isPostgresUrl } from "../core/store/postgres";
 import { startTracing } from "../core/tracing";
-import { DataDirLockedError, lockDataDir } from "../data-dir-lock";
+import { DataDirLockedError, lockDatabaseFile, lockDataDir } from "../data-dir-lock";
 import { startGatehouse } from "../server";
 import { spawnAgentRuntime } from "./agent-runtime-process";
 import { bannerLines, cliCommand } from "./banner";
@@ -19,10 +20,13 @@ export async function serve(): Promise<void> {
     }
     throw err;
   }
-  // One Gatehouse per data directory: its SQLite file and secret are never shared silently by two processes.
+  // One Gatehouse per data directory and per SQLite file: neither is ever shared silently by two processes.
   try {
-    const lock = lockDataDir(config.dataDir);
-    process.once("exit", () => lock.release());
+    const locks = [lockDataDir(config.dataDir)];
+    if (!isPostgresUrl(config.databaseUrl)) locks.push(lockDatabaseFile(config.databaseFile));
+    process.once("exit", () => {
+      for (const lock of locks) lock.release();
+    });
   } catch (err) {
     if (err instanceof DataDirLockedError) {
       console.error(err.message);

@@ -99,6 +99,26 @@ describe("a bad configuration stops start-up with a line naming the variable", (
     );
   }, 100_000);
 
+  it("a second Gatehouse on a GATEHOUSE_DB another one uses, with a data folder of its own", async () => {
+    // Two processes on one SQLite file each kept their own view of it: a manifest suspended through one was
+    // still allowed by the other. Several nodes share PostgreSQL (DATABASE_URL), never a SQLite file.
+    const shared = { GATEHOUSE_DB: join(work, "shared.sqlite") };
+    const first = spawn(process.execPath, ["--import", TSX, MAIN], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, PORT: "0", GATEHOUSE_DATA_DIR: join(work, "data-first"), ...shared },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    try {
+      await new Promise<void>((ok) => first.stdout.on("data", (d) => String(d).includes('"listening"') && ok()));
+      expectNamed(
+        await start({ GATEHOUSE_DATA_DIR: join(work, "data-second"), ...shared }),
+        new RegExp(`^Another Gatehouse \\(PID ${first.pid}\\) is using the database file .*shared\\.sqlite`, "m"),
+      );
+    } finally {
+      first.kill("SIGKILL");
+    }
+  }, 180_000);
+
   it("an unwritable data folder fails at once instead of hanging", async () => {
     const file = join(work, "a-file");
     writeFileSync(file, "");
