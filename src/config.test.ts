@@ -159,7 +159,7 @@ describe("the configuration reference", () => {
       });
     const documented = new Set(CONFIG_VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
     // The platform's own variables, not Gatehouse configuration.
-    const platform = new Set(["PATH", "HOME", "NODE_ENV", "CI", "TERM"]);
+    const platform = new Set(["PATH", "HOME", "NODE_ENV", "CI", "TERM", "INIT_CWD"]); // INIT_CWD: npm's (src/cli/user-path.ts)
     const read = new Set(
       sources("src").flatMap((file) =>
         [

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DataDirLockedError, LOCK_FILE, lockDataDir } from "./data-dir-lock";
+import { DataDirLockedError, LOCK_FILE, lockDatabaseFile, lockDataDir } from "./data-dir-lock";
 
 const freshDir = () => mkdtempSync(path.join(tmpdir(), "gh-lock-"));
 
@@ -30,5 +30,26 @@ describe("data directory lock", () => {
     expect(readFileSync(lock.file, "utf8").trim()).toBe(String(process.pid));
     lock.release();
     expect(existsSync(lock.file)).toBe(false);
+  });
+});
+
+describe("database file lock", () => {
+  it("is the file's, whatever name reaches it (a symlink), and an in-memory database takes none", async () => {
+    const dir = freshDir();
+    const database = path.join(dir, "gatehouse.sqlite");
+    writeFileSync(database, "");
+    symlinkSync(database, path.join(dir, "alias.sqlite"));
+    const other = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const held = lockDatabaseFile(database, other.pid);
+      expect(() => lockDatabaseFile(path.join(dir, "alias.sqlite"))).toThrow(
+        new RegExp(`Another Gatehouse \\(PID ${other.pid}\\) is using the database file`),
+      );
+      held.release();
+      expect(lockDatabaseFile(":memory:").file).toBe("");
+      expect(existsSync(path.join(dir, ":memory:.gatehouse.lock"))).toBe(false);
+    } finally {
+      other.kill("SIGKILL");
+    }
   });
 });

@@ -1,7 +1,7 @@
 // One Gatehouse per data directory, and per SQLite file wherever GATEHOUSE_DB puts it: a second one would share
 // the SQLite file (and, on the same directory, the signing secret) silently. The lock is a file holding the owner's
 // PID, created with O_EXCL; a lock whose PID no longer runs is stale (a crash, a kill -9) and is taken over.
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 export const LOCK_FILE = "gatehouse.lock";
@@ -31,9 +31,12 @@ export const DATABASE_LOCK_SUFFIX = ".gatehouse.lock";
  * budgets), so a manifest suspended through one was still allowed by the other. Several nodes share PostgreSQL.
  */
 export function lockDatabaseFile(databaseFile: string, pid = process.pid): DataDirLock {
-  // A folder that does not exist holds no database: opening it fails with its own message.
-  if (!existsSync(path.dirname(databaseFile))) return { file: "", release: () => {} };
-  return lockWithFile(`${databaseFile}${DATABASE_LOCK_SUFFIX}`, {
+  // A folder that does not exist holds no database: opening it fails with its own message. An in-memory database
+  // is this process's own.
+  if (databaseFile === ":memory:" || !existsSync(path.dirname(databaseFile))) return { file: "", release: () => {} };
+  // The file itself, not the name it was given: a symlink to another node's file is that file.
+  const file = existsSync(databaseFile) ? realpathSync(databaseFile) : databaseFile;
+  return lockWithFile(`${file}${DATABASE_LOCK_SUFFIX}`, {
     what: `the database file ${databaseFile}`,
     remedy: "Stop it first, or give this one its own GATEHOUSE_DB (several nodes share PostgreSQL: DATABASE_URL).",
     pid,
