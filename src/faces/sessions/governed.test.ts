@@ -404,3 +404,25 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(err.details).toMatchObject({ reasons: ["NO_ORG"] });
   });
 });
+
+describe("the end of a turn", () => {
+  it("a cancel drops the calls still waiting for approval, not one already released: its tool_result is audited", async () => {
+    // The IDE may already be running a released call when its user presses stop: what it reports is the outcome
+    // of a call the engine authorized, and the audit log must not keep an intent without it.
+    const c = await ide("cancel-released");
+    c.send({ type: "user_message", content: "write file lib/stop.dart" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d-stop" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    c.send({ type: "cancel", message_id: "c-stop" });
+    await c.next((f) => f.type === "ack" && f.message_id === "c-stop");
+    c.send({ type: "tool_result", call_id: call.call_id, result: { content: "written" }, message_id: "r-stop" });
+    await c.next((f) => (f.type === "ack" && f.message_id === "r-stop") || f.error_code === "INVALID_CALL_ID");
+    expect(c.frames.some((f) => f.error_code === "INVALID_CALL_ID")).toBe(false);
+    const intent = must(audit.list(ORG, { kind: "intent" }).records[0], "the released call was recorded as an intent");
+    await expect
+      .poll(() => audit.getInteraction(ORG, intent.interaction_id).map((r) => r.kind))
+      .toEqual(["intent", "outcome"]);
+    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("consumed");
+  });
+});

@@ -292,12 +292,14 @@ export class SessionRegistry {
 
   /**
    * The session's open approvals are resolved as cancelled and nobody follows them any more: they were asked
-   * for this session only, and no other session may answer or use them. The calls are forgotten.
+   * for this session only, and no other session may answer or use them. The calls are forgotten. A call already
+   * released is not waiting for an approval: the IDE may be running it, and its tool_result is still the
+   * outcome of a call the engine authorized (refused, the audit log would keep its intent without one).
    */
   cancelApprovals(session: LiveSession, reason: string): void {
     stopWatching(session);
     for (const [callId, pending] of session.pendingCalls) {
-      if (pending.approvalId === undefined) continue;
+      if (pending.approvalId === undefined || pending.released) continue;
       session.pendingCalls.delete(callId);
       this.opts.approvals?.cancel?.(pending.ctx, pending.approvalId, reason).catch(() => undefined);
     }
