@@ -1,7 +1,9 @@
 // Tool calls under the governed-actions engine: the real policy pipeline, approvals store and audit log on an
 // in-memory database, the ide-assistant manifest from examples/manifests, the reference agent runtime.
+import { once } from "node:events";
 import { resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
 import { createAuditLog, type AuditLog } from "../../core/audit";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
@@ -29,6 +31,7 @@ let db: Db;
 let approvals: ApprovalStore;
 let audit: AuditLog;
 let engine: SqliteGovernanceEngine;
+let governed: ReturnType<typeof createGovernedTools>;
 let g: TestGateway;
 const clients: IdeClient[] = [];
 
@@ -44,7 +47,7 @@ beforeEach(async () => {
   engine = createGovernanceEngine({ db, approvals, audit });
   const report = loadManifestDir(MANIFESTS, engine.manifests, ORG);
   expect(report.problems).toEqual([]);
-  const governed = createGovernedTools({ engine, approvals });
+  governed = createGovernedTools({ engine, approvals });
   g = await startGateway(idp, {
     toolPolicy: governed.policy,
     approvals: governed.approvals,
@@ -424,5 +427,48 @@ describe("the end of a turn", () => {
       .poll(() => audit.getInteraction(ORG, intent.interaction_id).map((r) => r.kind))
       .toEqual(["intent", "outcome"]);
     expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("consumed");
+  });
+
+  it("the runtime's link drops: its calls waiting for approval are cancelled, a later approve makes none runnable", async () => {
+    // A runtime that asks for a command, then dies: the turn that asked is gone. Before, the approval stayed
+    // pending, an operator could approve it, and the IDE was handed the command as runnable for no turn at all.
+    const dying = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await once(dying, "listening");
+    dying.on("connection", (ws) =>
+      ws.on("message", (data) => {
+        const frame = JSON.parse(String(data)) as { type: string; content?: string };
+        if (frame.type !== "user_message") return;
+        if (frame.content === "die") return ws.terminate();
+        const call = { call_id: "call-1", tool_name: "run_command", arguments: { command: "rm -rf build" } };
+        ws.send(JSON.stringify({ type: "tool_call", ...call, requires_approval: true }));
+      }),
+    );
+    const gateway = await startGateway(idp, {
+      withRuntime: false,
+      agentRuntimeUrl: `http://127.0.0.1:${(dying.address() as { port: number }).port}`,
+      toolPolicy: governed.policy,
+      approvals: governed.approvals,
+      recordOutcome: governed.recordOutcome,
+    });
+    try {
+      const c = await openIde(`${gateway.wsBase}/ws/runtime-dies`, {
+        token: await idp.mint({ sub: "dev@acme", org: ORG }),
+      });
+      clients.push(c);
+      c.send({ type: "user_message", content: "run it" });
+      const call = await c.next((f) => f.type === "tool_call");
+      const approvalId = call.approval_id as string;
+      c.send({ type: "user_message", content: "die" });
+      await c.next((f) => f.error_code === "AGENT_UNAVAILABLE");
+      await expect.poll(() => approvals.get(ORG, approvalId)?.status).toBe("cancelled");
+      expect(approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "late" }).ok).toBe(false);
+      c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+      expect(await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID")).toBeTruthy();
+      await settle();
+      expect(c.frames.some((f) => f.type === "tool_call" && f.requires_approval === false)).toBe(false);
+    } finally {
+      await gateway.close();
+      dying.close();
+    }
   });
 });

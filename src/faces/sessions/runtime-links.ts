@@ -75,6 +75,9 @@ export class RuntimeLinks {
         log.warn({ sessionId, reason }, "runtime link lost");
         if (session.link === link) session.link = undefined;
         this.deps.onUnlinked?.(session);
+        // The turn that asked for them ended with the link (a new link is a new runtime session): approving
+        // one now would hand the IDE a runnable call nobody waits for, as with a link closed for the cap.
+        registry.cancelApprovals(session, "the agent runtime's connection was lost: the turn that asked for it ended");
         if (registry.isCurrent(session) && !registry.shuttingDown) {
           registry.sendError(session, "AGENT_UNAVAILABLE", "Agent runtime connection lost");
         }
