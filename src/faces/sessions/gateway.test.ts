@@ -218,6 +218,50 @@ describe("relay", () => {
     expect(told?.frame).toMatchObject({ error: { code: "TOOL_DENIED" } });
   });
 
+  it("refuses a runtime tool_call whose call_id is still pending: the IDE's answer names one call only", async () => {
+    // A runtime that reuses a pending call_id would have the IDE's approve (and its tool_result, audited as the
+    // outcome) apply to the second call's arguments, not to the call the user read.
+    const runtimeGot: Record<string, unknown>[] = [];
+    const reusing = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => reusing.once("listening", r));
+    reusing.on("connection", (ws) =>
+      ws.on("message", (data) => {
+        const frame = JSON.parse(String(data)) as Record<string, unknown>;
+        runtimeGot.push(frame);
+        if (frame.type !== "user_message") return;
+        for (const path of ["notes.txt", ".ssh/authorized_keys"]) {
+          const call = { call_id: "c-1", tool_name: "write_file", arguments: { path, content: "x" } };
+          ws.send(JSON.stringify({ type: "tool_call", ...call }));
+        }
+      }),
+    );
+    try {
+      const decided: string[] = [];
+      const g = await gatewayWith({
+        withRuntime: false,
+        agentRuntimeUrl: `http://127.0.0.1:${(reusing.address() as { port: number }).port}`,
+        toolPolicy: async (ctx) => {
+          decided.push(String(ctx.arguments.path));
+          return { decision: "ESCALATE", reasons: ["TOOL_REQUIRES_APPROVAL"] };
+        },
+      });
+      const c = await ide(g, "reused-call-id");
+      c.send({ type: "user_message", content: "write notes" });
+      await expect
+        .poll(() => runtimeGot.find((f) => f.type === "tool_result"))
+        .toMatchObject({
+          call_id: "c-1",
+          error: { code: "INVALID_CALL_ID" },
+        });
+      expect(decided).toEqual(["notes.txt"]);
+      expect(c.frames.filter((f) => f.type === "tool_call").map((f) => f.arguments)).toEqual([
+        { path: "notes.txt", content: "x" },
+      ]);
+    } finally {
+      reusing.close();
+    }
+  });
+
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
     const g = await gatewayWith({
       toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }),

@@ -45,6 +45,7 @@ export class ToolCalls {
   /** A runtime tool_call: decided by the policy, then denied (both sides told) or passed to the IDE. */
   async decide(session: LiveSession, link: RuntimeLink, frame: RuntimeToolCall): Promise<void> {
     const { call_id: callId, tool_name: toolName } = frame;
+    if (session.pendingCalls.has(callId)) return refuseReusedCallId(link, callId);
     const ctx = policyContext(session, frame);
     const verdict = await this.verdict(ctx);
     metrics.toolDecisions.inc({ decision: verdict.decision });
@@ -306,6 +307,18 @@ export class ToolCalls {
     }
     metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });
   }
+}
+
+/**
+ * A call_id names one call while it is pending: the IDE's decision and result, the approval and the audited outcome
+ * are all found by it. A second tool_call with that id is never decided nor shown to the IDE (its answer would
+ * apply to arguments the user never saw); the runtime hears why.
+ */
+function refuseReusedCallId(link: RuntimeLink, callId: string): void {
+  log.warn({ callId }, "the runtime reused the call_id of a pending tool call; refused");
+  const message = `Tool call ${callId} is still pending: a new call needs a call_id of its own`;
+  link.send({ type: "tool_result", call_id: callId, error: { code: "INVALID_CALL_ID", message } });
+  metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
 }
 
 function policyContext(session: LiveSession, frame: RuntimeToolCall): ToolPolicyContext {
