@@ -262,6 +262,51 @@ describe("relay", () => {
     }
   });
 
+  it("holds at most maxPendingCallsPerSession unanswered tool calls: the runtime's next one is refused", async () => {
+    // Each pending call keeps its arguments (up to the runtime link's 16 MiB frame) until the IDE answers it or the
+    // session ends: a runtime that keeps asking made the gateway hold them all (1,000 calls of 200 KB: +550 MB of RSS).
+    const runtimeGot: Record<string, unknown>[] = [];
+    const asking = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => asking.once("listening", r));
+    let next = 0;
+    asking.on("connection", (ws) =>
+      ws.on("message", (data) => {
+        const frame = JSON.parse(String(data)) as Record<string, unknown>;
+        runtimeGot.push(frame);
+        // Four calls for the prompt; one more for each result the IDE sent (not for Gatehouse's refusals).
+        const answered = frame.type === "tool_result" && frame.error === undefined;
+        const count = frame.type === "user_message" ? 4 : answered ? 1 : 0;
+        for (let i = 0; i < count; i++) {
+          const call = { call_id: `c-${++next}`, tool_name: "read_file", arguments: { path: `f${next}.ts` } };
+          ws.send(JSON.stringify({ type: "tool_call", ...call }));
+        }
+      }),
+    );
+    try {
+      const g = await gatewayWith({
+        withRuntime: false,
+        agentRuntimeUrl: `http://127.0.0.1:${(asking.address() as { port: number }).port}`,
+        options: { maxPendingCallsPerSession: 3 },
+      });
+      const c = await ide(g, "pending-cap");
+      c.send({ type: "user_message", content: "read four files" });
+      await expect
+        .poll(() => runtimeGot.filter((f) => f.type === "tool_result"))
+        .toEqual([
+          expect.objectContaining({
+            call_id: "c-4",
+            error: expect.objectContaining({ code: "TOO_MANY_PENDING_CALLS" }),
+          }),
+        ]);
+      expect(c.frames.filter((f) => f.type === "tool_call").map((f) => f.call_id)).toEqual(["c-1", "c-2", "c-3"]);
+      // An answered call makes room again.
+      c.send({ type: "tool_result", call_id: "c-1", result: { content: "one" } });
+      await c.next((f) => f.type === "tool_call" && f.call_id === "c-5");
+    } finally {
+      asking.close();
+    }
+  });
+
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
     const g = await gatewayWith({
       toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }),

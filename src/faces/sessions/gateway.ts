@@ -94,6 +94,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     toolPolicy: deps.toolPolicy ?? referenceToolPolicy,
     approvals: deps.approvals,
     recordOutcome: deps.recordOutcome,
+    maxPendingCalls: opts.maxPendingCallsPerSession,
   });
   const ideInbound: IdeInboundDeps = {
     registry,

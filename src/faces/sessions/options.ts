@@ -37,6 +37,11 @@ export interface SessionGatewayOptions {
   /** With Redis: how long a live socket's slot counts without its node renewing it (a crashed node's lapse). */
   liveSlotLeaseMs: number;
   messagesPerSessionPerMinute: number;
+  /**
+   * Tool calls of one session passed to the IDE and not answered yet (each keeps its arguments until the IDE
+   * answers or the session ends); the runtime's next tool_call is refused with TOO_MANY_PENDING_CALLS.
+   */
+  maxPendingCallsPerSession: number;
   runtimeConnectTimeoutMs: number;
   /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */
   redisKeyPrefix: string;
@@ -57,6 +62,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   maxSessionsPerUser: 16,
   liveSlotLeaseMs: DEFAULT_LIVE_SLOT_LEASE_MS,
   messagesPerSessionPerMinute: 100,
+  maxPendingCallsPerSession: 64,
   runtimeConnectTimeoutMs: 5_000,
   redisKeyPrefix: "gatehouse",
 };

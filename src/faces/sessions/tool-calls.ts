@@ -32,6 +32,8 @@ export interface ToolCallsDeps {
   toolPolicy: ToolPolicy;
   approvals?: ToolApprovals | undefined;
   recordOutcome?: ToolOutcomeRecorder | undefined;
+  /** Unanswered calls one session may hold (./options.ts maxPendingCallsPerSession). */
+  maxPendingCalls: number;
 }
 
 /** How an escalated call was answered, as the runtime hears it. */
@@ -46,6 +48,9 @@ export class ToolCalls {
   async decide(session: LiveSession, link: RuntimeLink, frame: RuntimeToolCall): Promise<void> {
     const { call_id: callId, tool_name: toolName } = frame;
     if (session.pendingCalls.has(callId)) return refuseReusedCallId(link, callId);
+    if (session.pendingCalls.size >= this.deps.maxPendingCalls) {
+      return refuseOverPendingCap(link, callId, this.deps.maxPendingCalls);
+    }
     const ctx = policyContext(session, frame);
     const verdict = await this.verdict(ctx);
     metrics.toolDecisions.inc({ decision: verdict.decision });
@@ -318,6 +323,18 @@ function refuseReusedCallId(link: RuntimeLink, callId: string): void {
   log.warn({ callId }, "the runtime reused the call_id of a pending tool call; refused");
   const message = `Tool call ${callId} is still pending: a new call needs a call_id of its own`;
   link.send({ type: "tool_result", call_id: callId, error: { code: "INVALID_CALL_ID", message } });
+  metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
+}
+
+/**
+ * The session already holds as many unanswered calls as it may: this one is neither decided nor shown to the IDE
+ * (a pending call keeps its arguments until the IDE answers it or the session ends). The runtime hears why and may
+ * ask again once the IDE answered one.
+ */
+function refuseOverPendingCap(link: RuntimeLink, callId: string, max: number): void {
+  log.warn({ callId, max }, "the session holds as many pending tool calls as it may; refused");
+  const message = `The session already has ${max} tool calls waiting for the IDE; ask again once one is answered`;
+  link.send({ type: "tool_result", call_id: callId, error: { code: "TOO_MANY_PENDING_CALLS", message } });
   metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
 }
 
