@@ -307,6 +307,48 @@ describe("relay", () => {
     }
   });
 
+  it("stops reading the runtime while its frames wait for a tool policy: the backlog is bounded, not read ahead", async () => {
+    // Frames from the runtime are handled one after another; a tool_call waits for the policy. The link was read
+    // whatever the backlog, so a runtime writing fast had its frames held in memory until the policy caught up.
+    let runtimeSocket: import("ws").WebSocket | undefined;
+    const fast = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise((r) => fast.once("listening", r));
+    fast.on("connection", (ws) => {
+      runtimeSocket = ws;
+      ws.on("message", () => {
+        const pad = "p".repeat(100 * 1024);
+        for (let i = 0; i < 200; i++) {
+          const call = { call_id: `c-${i}`, tool_name: "read_file", arguments: { path: `f${i}.ts`, pad } };
+          ws.send(JSON.stringify({ type: "tool_call", ...call }));
+        }
+      });
+    });
+    let releasePolicy: () => void = () => undefined;
+    const policyHeld = new Promise<void>((r) => (releasePolicy = r));
+    try {
+      const g = await gatewayWith({
+        withRuntime: false,
+        agentRuntimeUrl: `http://127.0.0.1:${(fast.address() as { port: number }).port}`,
+        options: { maxBufferedBytes: 256 * 1024, maxPendingCallsPerSession: 1000 },
+        toolPolicy: async () => {
+          await policyHeld;
+          return { decision: "ALLOW", reasons: [] };
+        },
+      });
+      const c = await ide(g, "runtime-backlog");
+      c.send({ type: "user_message", content: "read everything" });
+      await expect.poll(() => runtimeSocket).toBeDefined();
+      await new Promise((r) => setTimeout(r, 500));
+      // 20 MB written; the gateway took its 256 KiB backlog and what the kernel's buffers hold, no more.
+      expect(runtimeSocket!.bufferedAmount).toBeGreaterThan(10 * 1024 * 1024);
+      releasePolicy();
+      await expect.poll(() => c.frames.filter((f) => f.type === "tool_call").length, { timeout: 10_000 }).toBe(200);
+    } finally {
+      releasePolicy();
+      fast.close();
+    }
+  });
+
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
     const g = await gatewayWith({
       toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }),

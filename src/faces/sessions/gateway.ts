@@ -79,6 +79,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     agentRuntimeKey: deps.agentRuntimeKey,
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
     maxLinksPerUser: opts.maxSessionsPerUser,
+    maxBacklogBytes: opts.maxBufferedBytes,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
     ...(cluster

@@ -6,6 +6,7 @@ import { logger } from "../../core/log/logger";
 import { CloseCode } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
 import { ownerOf } from "./owner";
+import { readBacklog } from "./read-backlog";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
 
 const log = logger.child({ module: "sessions" });
@@ -54,7 +55,7 @@ export function acceptConnection(
   ws.on("pong", () => {
     conn.alive = true;
   });
-  const queue = inboundQueue(ws, maxQueuedBytes);
+  const queue = readBacklog(ws, maxQueuedBytes);
   ws.on("message", (data, isBinary) => {
     const receivedAt = performance.now();
     const queued = queue.add(data);
@@ -93,31 +94,6 @@ export function acceptConnection(
 
   // A resume point in the handshake: replay before any live frame, so the IDE sees one ordered stream.
   if (ctx.lastSeq !== undefined) registry.resume(session, conn, ctx.lastSeq, session.record.nextSeq);
-}
-
-/** What a queued frame counts for: its bytes, and at least 1 KiB (its closure and promise cost memory too). */
-const queuedCost = (data: RawData) =>
-  Math.max(1024, Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength);
-
-/**
- * IDE frames wait for the one before them, which may be slow (a runtime that does not answer its connect, a
- * forward to another node). Past `maxBytes` of waiting frames the socket is no longer read, so TCP slows the IDE
- * down: it was read into memory whatever it sent (200 MiB in 1.5 s while the runtime connect timed out).
- */
-function inboundQueue(ws: WebSocket, maxBytes: number) {
-  let bytes = 0;
-  return {
-    add(data: RawData): number {
-      const cost = queuedCost(data);
-      bytes += cost;
-      if (bytes > maxBytes && !ws.isPaused) ws.pause();
-      return cost;
-    },
-    done(cost: number): void {
-      bytes -= cost;
-      if (bytes <= maxBytes && ws.isPaused) ws.resume();
-    },
-  };
 }
 
 /**

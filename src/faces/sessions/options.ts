@@ -12,8 +12,8 @@ export interface SessionGatewayOptions {
   /** Largest accepted IDE frame; bigger → close 1009. */
   maxPayloadBytes: number;
   /**
-   * Bytes queued on one socket before it counts as a slow consumer (close 1013); and bytes of IDE frames waiting
-   * to be handled before the socket is no longer read (TCP back-pressure on the IDE).
+   * Bytes queued on one socket before it counts as a slow consumer (close 1013); and bytes of IDE or runtime frames
+   * waiting to be handled before that socket is no longer read (TCP back-pressure on the sender).
    */
   maxBufferedBytes: number;
   /** How long a slow consumer's close frame may wait behind the bytes it does not read before the socket is cut. */

@@ -42,6 +42,19 @@ export class RuntimeLink {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** Reading stops while the frames read wait to be handled (./read-backlog.ts). */
+  get isPaused(): boolean {
+    return this.ws?.isPaused ?? false;
+  }
+
+  pause(): void {
+    this.ws?.pause();
+  }
+
+  resume(): void {
+    this.ws?.resume();
+  }
+
   connect(): Promise<void> {
     const { runtimeUrl, sessionId, sub, orgId, apiKey, connectTimeoutMs } = this.opts;
     const headers: Record<string, string> = { "x-gatehouse-sub": sub };

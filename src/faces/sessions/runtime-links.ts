@@ -1,6 +1,7 @@
 // One runtime link per session, opened on the first frame that needs it and shared by everything that writes
 // to the runtime. Frames from the runtime are queued per session, so they are handled in arrival order.
 import { logger } from "../../core/log/logger";
+import { readBacklog } from "./read-backlog";
 import { RuntimeLink } from "./runtime-link";
 import { LINK_CAP_REASON, linksOverCap } from "./runtime-link-cap";
 import type { LiveSession, SessionRegistry } from "./session-state";
@@ -14,6 +15,8 @@ export interface RuntimeLinksDeps {
   connectTimeoutMs: number;
   /** Runtime links per user on this node; past it, the longest-detached session's link closes (./runtime-link-cap.ts). */
   maxLinksPerUser: number;
+  /** Bytes of a link's frames waiting to be handled before the link is no longer read (./read-backlog.ts). */
+  maxBacklogBytes: number;
   /** Handles one runtime frame; called in order per session, never concurrently for one session. */
   onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;
   /** The session's link is open here / dropped (other nodes forward its IDE frames here meanwhile). */
@@ -67,9 +70,11 @@ export class RuntimeLinks {
       orgId: session.record.orgId,
       connectTimeoutMs: this.deps.connectTimeoutMs,
       onFrame: (data, receivedAt) => {
+        const cost = backlog.add(data);
         session.runtimeQueue = session.runtimeQueue
           .then(() => onFrame(session, link, data, receivedAt))
-          .catch((err) => log.error({ err, sessionId }, "runtime frame handling failed"));
+          .catch((err) => log.error({ err, sessionId }, "runtime frame handling failed"))
+          .finally(() => backlog.done(cost));
       },
       onLost: (reason) => {
         log.warn({ sessionId, reason }, "runtime link lost");
@@ -83,6 +88,7 @@ export class RuntimeLinks {
         }
       },
     });
+    const backlog = readBacklog(link, this.deps.maxBacklogBytes);
     return link
       .connect()
       .then(
