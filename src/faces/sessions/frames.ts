@@ -2,6 +2,7 @@
 // map keyed by `type` that must name every variant. A message type added to spec/sessions.asyncapi.yaml (and
 // so to generated/) without a handler here is a compile error, not a frame silently dropped at run time.
 import type { RawData } from "ws";
+import { holdsProtoKey } from "../../http/body/json-body";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import type {
   RuntimeAgentStatus,
@@ -80,11 +81,17 @@ export function parseFrame<R extends FrameRoute>(
 ): ParsedFrame<RouteFrames[R]> {
   if (isBinary)
     return { ok: false, errors: [{ pointer: "/", message: "binary frames are not accepted; send JSON text" }] };
+  const text = typeof data === "string" ? data : rawToString(data);
   let value: unknown;
   try {
-    value = JSON.parse(typeof data === "string" ? data : rawToString(data));
+    value = JSON.parse(text);
   } catch {
     return { ok: false, errors: [{ pointer: "/", message: "not valid JSON" }] };
+  }
+  // The REST body reader's rule too: JSON.parse makes a `__proto__` key an own property, which the arguments carry
+  // on to the policy, the audit log, the IDE and the runtime, where a merge makes it an object's prototype.
+  if (holdsProtoKey(text, value)) {
+    return { ok: false, errors: [{ pointer: "/", message: "a __proto__ key is not accepted anywhere in a frame" }] };
   }
   // The bounds of every REST body: a frame nested deeper than 32 levels would overflow the recursive code it
   // reaches once accepted (serialized for the runtime, hashed and audited as a tool outcome), and 1e309 would be
