@@ -1790,9 +1790,9 @@ export interface components {
          *     (see ToolConfig `recipient_params`) and `action.counterparty`, every amount, every jurisdiction.
          *
          *     Counterparty lists (and a token's `allowed_recipients`) hold patterns of one grammar: `*` matches any run of
-         *     characters that contains no `@`, no `.` and no separator; `?` exactly one such character; `**` as a whole label
-         *     one or more labels; anything else is literal. So `*@acme.com` matches `ann@acme.com` and nothing outside
-         *     acme.com, whatever is prepended or appended; `*.acme.com` matches one label under acme.com, and `*@**.acme.com`
+         *     characters that contains no `@`, no separator and, outside the local part of an address (before its `@`), no `.`;
+         *     `?` exactly one such character; `**` as a whole label one or more labels; anything else is literal. So `*@acme.com`
+         *     matches `ann@acme.com` and `john.doe@acme.com` and nothing outside acme.com, whatever is prepended or appended; `*.acme.com` matches one label under acme.com, and `*@**.acme.com`
          *     an address at any subdomain of acme.com, however deep (list `*@acme.com` too for acme.com itself). Values and patterns are compared after one
          *     normalisation: Unicode NFKC, case folding, trimming, no trailing dots, IDNA for domains. A value that holds
          *     several recipients (separated by `,` `;` whitespace, line breaks, NUL…) is split and each part checked; a value

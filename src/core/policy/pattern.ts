@@ -1,18 +1,19 @@
 // ONE pattern grammar for every policy list (counterparty allow/block lists, token `allowed_recipients`),
 // documented in spec/orgs.tsp:
 //
-//   `*`  any run of characters (possibly none) that contains no `@`, no `.` and no separator
+//   `*`  any run of characters (possibly none) that contains no `@` and no separator, and — outside the local part
+//        of an address (before its `@`) — no `.`
 //   `?`  exactly one such character
 //   `**` as a whole label: one or more labels (`*@**.evil.com` matches `x@a.evil.com` and `x@a.b.evil.com`,
 //        not `x@evil.com`): a blocklist can cover every subdomain, however deep
 //   anything else is literal; pattern and value are compared in their normalised form (./normalize.ts), so
 //   case, full-width forms, trailing dots, IDN domains and padding do not matter.
 //
-// `@`, `.` and the separator (a space, the normal form of `,` `;` whitespace…) are delimiters: a pattern matches
-// only a value with the same delimiters in the same order, segment by segment. So `*@acme.com` matches
-// `ann@acme.com` and nothing outside acme.com (`x@acme.com.evil.io`, `x@evil.io@acme.com`, `x@evil-acme.com`),
-// and `*.acme.com` matches one label under acme.com. No regular expression is built from user text: a segment is
-// matched by a two-pointer wildcard scan in O(|segment| × |pattern segment|).
+// `@`, `.` (except in a local part) and the separator (a space, the normal form of `,` `;` whitespace…) are
+// delimiters: a pattern matches only a value with the same delimiters in the same order, segment by segment. So
+// `*@acme.com` matches `ann@acme.com` and `john.doe@acme.com`, and nothing outside acme.com (`x@acme.com.evil.io`,
+// `x@evil.io@acme.com`, `x@evil-acme.com`), and `*.acme.com` matches one label under acme.com. No regular expression
+// is built from user text: a segment is matched by a two-pointer wildcard scan in O(|segment| × |pattern segment|).
 import { perList } from "./list-cache";
 import { type Normalized, type NormalizedValue, splitValues, toAsciiDomain } from "./normalize";
 
@@ -85,15 +86,30 @@ function segments(text: string): Segments {
   const parts: string[] = [];
   let delimiters = "";
   let start = 0;
+  // Where the local part of the current word ends (its first `@`), or -1 when the word has none. A local part is
+  // one name, not labels: a `.` in it delimits nothing, so `*@evil.io` matches `john.doe@evil.io` (a blocklist that
+  // let every first.last address through would block almost nobody), while `*` still stays inside one domain label.
+  let localEnd = firstAtOfWord(text, 0);
   for (let i = 0; i < text.length; i++) {
     const c = text[i] ?? "";
-    if (!DELIMITERS.has(c)) continue;
+    if (!DELIMITERS.has(c) || (c === "." && i < localEnd)) continue;
     parts.push(text.slice(start, i));
     delimiters += c;
     start = i + 1;
+    if (c === " ") localEnd = firstAtOfWord(text, start);
   }
   parts.push(text.slice(start));
   return { parts, delimiters };
+}
+
+/** The index of the first `@` of the word starting at `from` (words end at a space), or -1. Reads only that word. */
+function firstAtOfWord(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (c === "@") return i;
+    if (c === " ") return -1;
+  }
+  return -1;
 }
 
 /** Classic wildcard scan: on a mismatch, retry from the last `*` one character further. No recursion. */

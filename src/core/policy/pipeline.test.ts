@@ -141,6 +141,14 @@ const cases: Case[] = [
     check: "counterparty_check",
   },
   {
+    name: "a blocked domain's dotted address (first.last@) is blocked too",
+    manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+    request: { action: { ...wire, params: { to: "john.doe@evil.example" } } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  {
     name: "missing counterparty fails closed",
     manifest: paymentsBot({ counterparty_allowlist: ["acme-*"] }),
     request: { action: wire },
