@@ -9,8 +9,8 @@
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000)
-//   currencies    currency, currencies (a string, a number, an array of them; any other value counts as its JSON
-//                 text)
+//   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
+//                 counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
@@ -54,7 +54,9 @@ const AMOUNT_KEYS = new Set(["amount"]);
 // The plural keys, as the recipient keys have theirs: a connector receives them beside the singular ones, and the
 // policy must not judge `amount` alone while `amounts` goes through unread.
 const AMOUNT_LIST_KEYS = new Set(["amounts"]);
-const CURRENCY_KEYS = new Set(["currency", "currencies"]);
+// `currency_code` / `currencyCode` too: PayPal's and Google's money objects (`{value, currency_code}`) carry it, and
+// the connector sends it beside whatever top-level `currency` the policy would otherwise have judged the amount in.
+const CURRENCY_KEYS = new Set(["currency", "currencies", "currencycode"]);
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 
 /** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */

@@ -174,6 +174,25 @@ const cases: Case[] = [
     check: "amount_threshold",
   },
   {
+    // PayPal's and Google's money shape: `{value, currency_code}`. A top-level `currency` beside it must not stand for it.
+    name: "an amount whose currency_code is another currency fails closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: {
+      action: { ...wire, params: { iban: "DE00", currency: "EUR", amount: { value: "999", currency_code: "KWD" } } },
+    },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
+    name: "an amount beside a currencyCode of another currency fails closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: { action: { ...wire, amount: 999, currency: "EUR", params: { amount: 999, currencyCode: "KWD" } } },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
     name: "amount in another currency fails closed",
     manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
     request: { action: { ...wire, amount: 10, currency: "USD" } },
