@@ -1812,7 +1812,11 @@ export interface components {
              *     address with a subaddress tag is also checked as the mailbox it reaches: `ceo@acme.com` blocks `ceo+x@acme.com`.
              */
             counterparty_blocklist?: components["schemas"]["RecipientPattern"][];
-            /** @description ESCALATE `NEW_COUNTERPARTY` the first time a recipient (normalised) is seen for this manifest. */
+            /**
+             * @description ESCALATE `NEW_COUNTERPARTY` the first time a recipient (normalised) is seen for this manifest. A value listing
+             *     addresses names each of them; any other value of several words (`John Smith`, an IBAN in groups) is one
+             *     counterparty, known only as a whole.
+             */
             escalate_new_counterparties?: boolean;
             /** @description Capabilities (`type:tool`) that ESCALATE with `HIGH_RISK_ACTION`. */
             high_risk_actions?: components["schemas"]["CapabilityName"][];

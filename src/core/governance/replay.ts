@@ -21,7 +21,7 @@ import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
 import { BudgetCounters } from "../policy/budget-counters";
 import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
-import { normalizeValue } from "../policy/normalize";
+import { normalizeCounterparty } from "../policy/known-counterparties";
 import { decide, type PolicyDeps } from "../policy/pipeline";
 import type { CapabilityClaims, TokenVerification } from "../policy/tokens/capability-tokens";
 import { CAPABILITY_AUDIENCE } from "../policy/tokens/capability-tokens";
@@ -367,8 +367,8 @@ class ReplayWorld {
   }
 
   private knownNow(counterparty: string): boolean {
-    const normal = normalizeValue(counterparty).parts[0];
-    const key = normal?.ok ? normal.value : counterparty;
+    // The key the stores keep (a value of several words whole, not its first word): the replay judges as live did.
+    const key = normalizeCounterparty(counterparty);
     if (this.learned.has(key)) return true;
     const seen = this.firstSeen.get(key);
     return seen !== undefined && seen < this.at();

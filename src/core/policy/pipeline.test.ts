@@ -232,6 +232,39 @@ const cases: Case[] = [
     codes: [],
   },
   {
+    // Its words are no counterparties of their own: "John Doe" is new although "John Smith" and "Jane Doe" are known.
+    name: "a counterparty of several words is known only as a whole",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, counterparty: "John Doe" } },
+    prepare: async (e, request) => {
+      await dealtWith(e, request, "John Smith");
+      await dealtWith(e, request, "Jane Doe");
+    },
+    decision: "ESCALATE",
+    codes: ["NEW_COUNTERPARTY"],
+    check: "counterparty_check",
+  },
+  {
+    name: "an IBAN in print format made of known groups is a new counterparty",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, params: { iban: "DE12 3704 0044" }, counterparty: "DE12 3704 0044" } },
+    prepare: async (e, request) => {
+      await dealtWith(e, request, "DE12 1111 2222");
+      await dealtWith(e, request, "DE89 3704 0044");
+    },
+    decision: "ESCALATE",
+    codes: ["NEW_COUNTERPARTY"],
+    check: "counterparty_check",
+  },
+  {
+    name: "a known counterparty of several words passes, however it is spaced",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, counterparty: "john   SMITH" } },
+    prepare: (e, request) => dealtWith(e, request, "John Smith"),
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
     name: "high-risk action",
     manifest: paymentsBot({ high_risk_actions: ["payment:wire"] }),
     request: { action: wire },
@@ -255,6 +288,12 @@ const cases: Case[] = [
     check: "jurisdiction_check",
   },
 ];
+
+/** What execute remembers once an action with this counterparty ran: the counterparties its decision named. */
+async function dealtWith(e: Setup, request: ActionRequest, counterparty: string): Promise<void> {
+  const earlier = await decide(ORG, { ...request, action: { ...request.action, counterparty } }, e.deps);
+  for (const c of earlier.counterparties) e.counterparties.remember(ORG, "customer-support-bot", c, e.now());
+}
 
 async function issue(
   e: Setup,

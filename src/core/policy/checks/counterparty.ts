@@ -174,12 +174,23 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
   return recipients;
 }
 
-/** The accepted recipients' values, each once, in order of appearance (loops: this runs on every decision). */
+/**
+ * The counterparties the recipients name, each once, in order of appearance (loops: this runs on every decision). A
+ * value listing addresses names each of them; any other value of several parts (`John Smith`, an IBAN in groups
+ * `DE89 3704 …`) is ONE counterparty, known only as a whole: were its words counterparties of their own, `John Doe`
+ * would pass as known once `John Smith` and `Jane Doe` had been paid. (A whole is stored and looked up as such:
+ * ../known-counterparties.ts normalizeCounterparty.)
+ */
 function counterpartiesOf(recipients: Recipient[]): string[] {
   const values = new Set<string>();
-  for (const r of recipients) for (const part of r.parts) if (part.ok) values.add(part.value);
+  for (const r of recipients) {
+    if (r.parts.length > 1 && !r.parts.every(isAddress)) values.add(r.whole);
+    else for (const part of r.parts) if (part.ok) values.add(part.value);
+  }
   return [...values];
 }
+
+const isAddress = (part: Recipient["parts"][number]) => part.ok && part.value.includes("@");
 
 /** Why the rules cannot be applied to these recipients (then the action is denied), or undefined. */
 function whyUnreadable(
