@@ -15,7 +15,7 @@
 // `x@evil.io@acme.com`, `x@evil-acme.com`), and `*.acme.com` matches one label under acme.com. No regular expression
 // is built from user text: a segment is matched by a two-pointer wildcard scan in O(|segment| × |pattern segment|).
 import { perList } from "./list-cache";
-import { type Normalized, type NormalizedValue, splitValues, toAsciiDomain } from "./normalize";
+import { foldText, type Normalized, type NormalizedValue, splitValues, toAsciiDomain } from "./normalize";
 
 const DELIMITERS = new Set(["@", ".", " "]);
 
@@ -225,6 +225,37 @@ export function withoutSubaddress(address: string): string | undefined {
   const plus = address.indexOf("+");
   if (plus <= 0 || plus > at) return undefined;
   return address.slice(0, plus) + address.slice(at);
+}
+
+// An identifier written in groups (an IBAN in print format `DE89 3704 0044 …`, a phone number `+1 (555) 01-00`)
+// reaches the receiving system as one value: banks and phone APIs drop the spaces, dashes and brackets between its
+// groups. So a blocklist also compares COMPACT forms, value and pattern without them, and a blocked identifier is hit
+// in any grouping. Only values that are no address or domain (no `@`, no `.`: `evil-corp.com` is not
+// `evilcorp.com`), and only blocklists (an allowlist entry `acme-vendor` must not let `acmevendor` through).
+const GROUPING = /[\s\p{Pd}()]/gu;
+// What still separates two values when the compact form is taken (a list of identifiers is not one identifier): as in
+// ./normalize.ts, the list punctuation and every control character (NUL, tab, line breaks).
+const LIST_SEPARATORS = /[,;<>"'\u2028\u2029\p{Cc}]+/u;
+
+/** A folded text without its grouping characters, or undefined for an address or a domain. */
+function compactOf(folded: string): string | undefined {
+  if (folded.includes("@") || folded.includes(".")) return undefined;
+  const compact = folded.replace(GROUPING, "");
+  return compact === "" ? undefined : compact;
+}
+
+/** A blocklist's patterns in compact form (see above), compiled once per frozen list. */
+export const compactPatternList = perList((patterns) =>
+  compile(patterns.flatMap((pattern) => compactOf(normalizePattern(pattern)) ?? [])),
+);
+
+/** True when an identifier the value holds (each list item of it), written in any grouping, is on the blocklist. */
+export function compactPartMatches(value: NormalizedValue, compactList: PatternList): boolean {
+  for (const item of value.raw.split(LIST_SEPARATORS)) {
+    const compact = compactOf(foldText(item));
+    if (compact !== undefined && matchesAny(compact, compactList)) return true;
+  }
+  return false;
 }
 
 /**

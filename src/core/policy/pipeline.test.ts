@@ -148,6 +148,37 @@ const cases: Case[] = [
     codes: ["COUNTERPARTY_BLOCKED"],
     check: "counterparty_check",
   },
+  ...[
+    ["DE89370400440532013000", "DE89 3704 0044 0532 0130 00"],
+    ["DE89 3704 0044 0532 0130 00", "de89370400440532013000"],
+    ["DE89 3704 0044 0532 0130 00", "DE89-3704-0044-0532-0130-00"],
+    ["+15550100", "+1 (555) 01-00"],
+    ["DE89 *", "DE89\u00a03704\u00a00044"],
+  ].map(
+    ([blocked, sent]): Case => ({
+      name: `a blocked identifier in another grouping is blocked: ${blocked} / ${sent}`,
+      manifest: paymentsBot({ counterparty_blocklist: [blocked as string] }),
+      request: { action: { ...wire, counterparty: JSON.parse(`"${sent}"`) } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  {
+    name: "a blocklist compares addresses and domains as written, never without their dashes",
+    manifest: paymentsBot({ counterparty_blocklist: ["*@evilcorp.com", "evilcorp.com"] }),
+    request: { action: { ...wire, counterparty: "evil-corp.com", params: { to: "x@evil-corp.com" } } },
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
+    name: "an allowlist takes an identifier as written: acme-vendor does not allow acmevendor",
+    manifest: paymentsBot({ counterparty_allowlist: ["acme-vendor"] }),
+    request: { action: { ...wire, counterparty: "acmevendor" } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
   {
     name: "missing counterparty fails closed",
     manifest: paymentsBot({ counterparty_allowlist: ["acme-*"] }),
