@@ -2210,8 +2210,9 @@ export interface components {
              * @description Where this tool's params name recipients, beyond the well-known ones: dot paths into `params`, e.g.
              *     `payee.iban`, `message.headers.reply_to` (a segment matches a key in any letter case; on an array, a number
              *     indexes it and any other segment applies to every element). The well-known params are always read, at any
-             *     depth and in any letter case: `to`, `cc`, `bcc`, `recipient(s)`, `email(s)`, `email_address(es)`,
-             *     `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
+             *     depth and in any letter case: `to`, `cc`, `bcc` and their compounds (`ToAddresses`, `toRecipients`,
+             *     `to_email(s)`, `cc_list`…; not the singular `to_address`, a postal address in shipping APIs), `recipient(s)`,
+             *     `email(s)`, `email_address(es)`, `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
              *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`.
              */
             recipient_params?: components["schemas"]["ParamsPath"][];

@@ -3,8 +3,9 @@
 // `counterparty`/`amount`, so an agent cannot declare one recipient and send to another.
 //
 // Well-known params, at any depth and in any letter case (`To`, `E_MAIL`, full-width…):
-//   recipients    to, cc, bcc, recipient(s), email(s), email_address(es), counterparty/counterparties — a string,
-//                 a number, an array of them, or `{email}` / `{address}` objects (an object without those keys
+//   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list…), recipient(s),
+//                 email(s), email_address(es), counterparty/counterparties — a string, a number, an array of them,
+//                 or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
@@ -48,7 +49,18 @@ const RECIPIENT_KEYS = new Set([
   "emailaddresses",
   "counterparty",
   "counterparties",
+  ...compoundRecipientKeys(),
 ]);
+
+/**
+ * The compound spellings of to / cc / bcc that mail and messaging APIs use: SES `ToAddresses` / `BccAddresses`, Graph
+ * `toRecipients`, `to_email`, `cc_list`… A recipient under one of them reaches the connector as surely as under `to`.
+ * Not the singular `to_address`: shipping APIs put a postal address there, whose street would count as recipients.
+ */
+function compoundRecipientKeys(): string[] {
+  const kinds = ["addresses", "recipient", "recipients", "email", "emails", "emailaddress", "emailaddresses", "list"];
+  return ["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`));
+}
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 const AMOUNT_KEYS = new Set(["amount"]);
 // The plural keys, as the recipient keys have theirs: a connector receives them beside the singular ones, and the

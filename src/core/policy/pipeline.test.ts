@@ -179,6 +179,22 @@ const cases: Case[] = [
     codes: ["COUNTERPARTY_BLOCKED"],
     check: "counterparty_check",
   },
+  ...[
+    { Destination: { ToAddresses: ["boss@evil.example"] } },
+    { Destination: { BccAddresses: ["boss@evil.example"] } },
+    { message: { toRecipients: ["boss@evil.example"] } },
+    { to_email: "boss@evil.example" },
+    { cc_list: ["boss@evil.example"] },
+  ].map(
+    (params): Case => ({
+      name: `a recipient under a compound key (${JSON.stringify(params)}) is checked`,
+      manifest: paymentsBot({ counterparty_allowlist: ["*@acme.example"] }),
+      request: { action: { ...wire, counterparty: "ann@acme.example", params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   {
     name: "missing counterparty fails closed",
     manifest: paymentsBot({ counterparty_allowlist: ["acme-*"] }),
