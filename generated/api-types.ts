@@ -1809,7 +1809,9 @@ export interface components {
             counterparty_allowlist?: components["schemas"]["RecipientPattern"][];
             /**
              * @description Patterns (grammar above): an action with any recipient matching one is denied (`COUNTERPARTY_BLOCKED`). An
-             *     address with a subaddress tag is also checked as the mailbox it reaches: `ceo@acme.com` blocks `ceo+x@acme.com`.
+             *     address with a subaddress tag is also checked as the mailbox it reaches: `ceo@acme.com` blocks `ceo+x@acme.com`,
+             *     and a Gmail address as Gmail delivers it (dots ignored, googlemail.com is gmail.com): `jdoe@gmail.com` blocks
+             *     `j.doe+x@googlemail.com`.
              *     A value that is no address or domain (no `@`, no `.`) is also compared without the spaces, dashes and brackets
              *     that group an identifier, as banks and phone APIs read it: `DE89370400440532013000` blocks
              *     `DE89 3704 0044 0532 0130 00`, and `+15550100` blocks `+1 (555) 01-00`.

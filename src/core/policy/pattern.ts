@@ -244,16 +244,45 @@ function compactOf(folded: string): string | undefined {
   return compact === "" ? undefined : compact;
 }
 
-/** A blocklist's patterns in compact form (see above), compiled once per frozen list. */
-export const compactPatternList = perList((patterns) =>
-  compile(patterns.flatMap((pattern) => compactOf(normalizePattern(pattern)) ?? [])),
+// Gmail ignores the dots of a local part and reads googlemail.com as gmail.com: `j.doe@googlemail.com` is the mailbox
+// `jdoe@gmail.com`. A blocklist also compares Gmail addresses in that form (only Gmail's: elsewhere `j.doe` and `jdoe`
+// are two mailboxes), a value also without its subaddress tag.
+const GMAIL_DOMAINS = new Set(["gmail.com", "googlemail.com"]);
+
+/** The Gmail mailbox an address reaches (dots dropped, `@gmail.com`; its tag too unless `keepTag`), or undefined. */
+function gmailMailbox(address: string, keepTag: boolean): string | undefined {
+  const at = address.lastIndexOf("@");
+  if (at < 0 || !GMAIL_DOMAINS.has(address.slice(at + 1))) return undefined;
+  const local = address.slice(0, at);
+  const plus = keepTag ? -1 : local.indexOf("+");
+  return `${(plus > 0 ? local.slice(0, plus) : local).replaceAll(".", "")}@gmail.com`;
+}
+
+/** A blocklist's patterns in the forms above (compact identifiers, Gmail mailboxes), compiled once per frozen list. */
+export const blocklistForms = perList((patterns) =>
+  compile(
+    patterns.flatMap((pattern) => {
+      const normal = normalizePattern(pattern);
+      return compactOf(normal) ?? gmailMailbox(normal, true) ?? [];
+    }),
+  ),
 );
 
-/** True when an identifier the value holds (each list item of it), written in any grouping, is on the blocklist. */
-export function compactPartMatches(value: NormalizedValue, compactList: PatternList): boolean {
+/**
+ * True when the value reaches a blocked identifier or mailbox in another form (see above): an identifier it holds
+ * (each list item of it) in any grouping, or one of its Gmail addresses however dotted or tagged.
+ */
+export function blockedInAnotherForm(value: NormalizedValue, forms: PatternList): boolean {
   for (const item of value.raw.split(LIST_SEPARATORS)) {
     const compact = compactOf(foldText(item));
-    if (compact !== undefined && matchesAny(compact, compactList)) return true;
+    if (compact !== undefined && matchesAny(compact, forms)) return true;
+  }
+  for (const part of value.parts) {
+    if (!part.ok) continue;
+    for (const keepTag of [true, false]) {
+      const mailbox = gmailMailbox(part.value, keepTag);
+      if (mailbox !== undefined && matchesAny(mailbox, forms)) return true;
+    }
   }
   return false;
 }

@@ -165,6 +165,14 @@ const cases: Case[] = [
     }),
   ),
   {
+    name: "a blocked Gmail mailbox is blocked however dotted, tagged or spelled (googlemail.com)",
+    manifest: paymentsBot({ counterparty_blocklist: ["jdoe@gmail.com"] }),
+    request: { action: { ...wire, counterparty: "J.Doe+pay@googlemail.com" } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  {
     name: "a blocklist compares addresses and domains as written, never without their dashes",
     manifest: paymentsBot({ counterparty_blocklist: ["*@evilcorp.com", "evilcorp.com"] }),
     request: { action: { ...wire, counterparty: "evil-corp.com", params: { to: "x@evil-corp.com" } } },

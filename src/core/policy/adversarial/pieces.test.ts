@@ -6,7 +6,14 @@ import { extractActionFacts, resolvePath } from "../extract";
 import { ALPHA2_CODES, normalizeJurisdiction } from "../jurisdictions";
 import { validateManifest } from "../manifest-validation";
 import { normalizeRecipients, normalizeValue } from "../normalize";
-import { allPartsMatch, anyPartMatches, matchesPattern, normalizePattern } from "../pattern";
+import {
+  allPartsMatch,
+  anyPartMatches,
+  blockedInAnotherForm,
+  blocklistForms,
+  matchesPattern,
+  normalizePattern,
+} from "../pattern";
 import { supportBot } from "../test-fixtures";
 
 const ok = (value: string) => ({ ok: true, value });
@@ -134,6 +141,21 @@ describe("the pattern grammar", () => {
       expect(anyPartMatches(normalizeValue(raw), ["ceo@acme.com"]), raw).toBe(false);
     // An allowlist takes the address as written: the tag is not silently allowed.
     expect(allPartsMatch(normalizeValue("ceo+x@acme.com"), ["ceo@acme.com"])).toBe(false);
+  });
+
+  it("a blocked Gmail address is blocked however its local part is dotted, tagged or its domain spelled", () => {
+    // As the counterparty check applies a blocklist: the patterns, then the other forms of what they block.
+    const blocks = (raw: string, patterns: string[]) =>
+      anyPartMatches(normalizeValue(raw), patterns) ||
+      blockedInAnotherForm(normalizeValue(raw), blocklistForms(patterns));
+    for (const raw of ["j.doe@gmail.com", "J.D.O.E+x@googlemail.com", "jdoe@googlemail.com", "j..doe@GMAIL.com"])
+      expect(blocks(raw, ["jdoe@gmail.com"]), raw).toBe(true);
+    expect(blocks("jdoe@gmail.com", ["j.doe@googlemail.com"])).toBe(true);
+    expect(blocks("a.b+c@googlemail.com", ["*@gmail.com"])).toBe(true);
+    // Only Gmail ignores dots: elsewhere j.doe and jdoe are two mailboxes; a tagged entry still blocks that tag only.
+    expect(blocks("j.doe@acme.com", ["jdoe@acme.com"])).toBe(false);
+    expect(blocks("jdoe+y@gmail.com", ["jdoe+x@gmail.com"])).toBe(false);
+    expect(allPartsMatch(normalizeValue("j.doe@gmail.com"), ["jdoe@gmail.com"])).toBe(false);
   });
 });
 

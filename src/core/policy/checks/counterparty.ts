@@ -10,7 +10,7 @@ import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import type { ActionFacts } from "../extract";
 import { type NormalizedValue, normalizeValue } from "../normalize";
-import { allPartsMatch, anyPartMatches, compactPartMatches, compactPatternList, patternList } from "../pattern";
+import { allPartsMatch, anyPartMatches, blockedInAnotherForm, blocklistForms, patternList } from "../pattern";
 import type { ManifestPolicy } from "../types";
 import {
   type CheckOutcome,
@@ -90,8 +90,8 @@ function judge(
   }
   if (policy.counterparty_blocklist) {
     const blocklist = patternList(policy.counterparty_blocklist);
-    const compact = compactPatternList(policy.counterparty_blocklist);
-    const hit = recipients.filter((r) => anyPartMatches(r, blocklist) || compactPartMatches(r, compact));
+    const forms = blocklistForms(policy.counterparty_blocklist);
+    const hit = recipients.filter((r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms));
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
   if (policy.counterparty_allowlist) {
