@@ -1,10 +1,19 @@
 // Reasons and trace details quote what an agent sent (a recipient, a currency, the param path it sits at), and they
 // are stored in full in the signed audit record, the approval and the answer, where the action's own params are
 // bounded (src/core/audit/bound.ts). So a quoted value is clipped: a few hundred characters say which one it is.
+// And it is quoted visibly: a control or invisible character (NUL, ESC, a bidi override, a zero-width space) would
+// make the quote, and the text after it, read as something else in the console, a terminal or a log. Each one is
+// shown as its `\u{…}` escape instead.
 
 export const MAX_QUOTED_CHARS = 200;
 
-/** `text` itself, or its first MAX_QUOTED_CHARS characters and how long it was. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}]/u;
+const EACH_UNPRINTABLE = /[\p{Cc}\p{Cf}]/gu;
+
+/** `text` itself, or its first MAX_QUOTED_CHARS characters and how long it was; unprintable characters escaped. */
 export function clipped(text: string, max = MAX_QUOTED_CHARS): string {
-  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`;
+  const shown = text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`;
+  return UNPRINTABLE.test(shown) ? shown.replace(EACH_UNPRINTABLE, escaped) : shown;
 }
+
+const escaped = (char: string) => `\\u{${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}}`;

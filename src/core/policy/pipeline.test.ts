@@ -441,6 +441,41 @@ describe("policy pipeline: one case per reason code", () => {
     expect(d.risk_snapshot).toEqual({ budget_current: 100, budget_limit: 100, budget_percent: 100 });
   });
 
+  it("reasons and trace details quote what an agent sent without its control and invisible characters", async () => {
+    const e = await engine();
+    const hostile = "\u202e\u0000\u001b\u200b";
+    e.manifests.register(
+      ORG,
+      supportBot(
+        paymentsBot({
+          counterparty_allowlist: ["*@acme.example"],
+          amount_threshold: { amount: 9, currency: "EUR" },
+          jurisdiction_allowlist: ["DE"],
+        }),
+      ),
+    );
+    const sent = (params: Record<string, unknown>, action: Record<string, string> = {}, request = emailRequest()) =>
+      decide(ORG, { ...request, action: { ...wire, ...action, params } }, e.deps, { now: e.now() });
+    for (const d of [
+      await sent({}, {}, emailRequest({ uapk_id: `bot${hostile}` })),
+      await sent({}, {}, emailRequest({ agent_id: `bot${hostile}` })),
+      await sent({}, { type: `payment${hostile}` }),
+      await sent({}, { tool: `wire${hostile}` }),
+      await sent({ amount: 5, currency: `EUR${hostile}` }),
+      await sent({ [`t${hostile}o`]: "boss@evil.example" }),
+      await sent({ [`country${hostile}`]: "atlantis", to: "ann@acme.example" }),
+    ]) {
+      expect(d.decision).toBe("DENY");
+      const quoted: string[] = [];
+      JSON.stringify([d.reasons, d.policy_trace], (_key, value) => {
+        if (typeof value === "string") quoted.push(value);
+        return value;
+      });
+      expect(quoted.filter((text) => /[\p{Cc}\p{Cf}]/u.test(text))).toEqual([]);
+      expect(quoted.some((text) => text.includes("\\u{202e}"))).toBe(true);
+    }
+  });
+
   it("an expired token is TOKEN_EXPIRED", async () => {
     let clock = new Date("2024-12-14T10:00:00Z");
     const e = await engine(() => clock);

@@ -1,4 +1,5 @@
 // action_type: the action's category must appear in at least one capability of the manifest.
+import { clipped } from "../clip";
 import { perList } from "../list-cache";
 import { defineCheck, deny, pass } from "../policy-check";
 
@@ -8,7 +9,7 @@ export const actionTypeCheck = defineCheck({
   run(input) {
     const type = input.request.action.type;
     if (!actionTypesOf(input.manifest.capabilities).has(type))
-      return deny("ACTION_NOT_ALLOWED", `Action type '${type}' is not permitted`);
+      return deny("ACTION_NOT_ALLOWED", `Action type '${clipped(type)}' is not permitted`);
     return pass();
   },
 });
