@@ -1827,7 +1827,8 @@ export interface components {
             high_risk_actions?: components["schemas"]["CapabilityName"][];
             /**
              * @description Only these ISO 3166-1 alpha-2 jurisdictions are allowed (else DENY `JURISDICTION_BLOCKED`). Checked against
-             *     `action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` (any depth, any letter case);
+             *     `action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` and their compounds
+             *     (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `settlement_jurisdiction`…; any depth, any letter case);
              *     alpha-3 codes and English country names are mapped to alpha-2, anything else is denied.
              */
             jurisdiction_allowlist?: components["schemas"]["JurisdictionName"][];

@@ -12,7 +12,8 @@
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000)
 //   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
 //                 counts as its JSON text)
-//   jurisdictions jurisdiction, country, country_code
+//   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
+//                 country_iso2, settlement_jurisdiction…)
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
@@ -70,6 +71,19 @@ const AMOUNT_LIST_KEYS = new Set(["amounts"]);
 // the connector sends it beside whatever top-level `currency` the policy would otherwise have judged the amount in.
 const CURRENCY_KEYS = new Set(["currency", "currencies", "currencycode"]);
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
+// How a country is spelled after `country` in a compound key: `country_iso2`, `countryAlpha3`, `country_name`…
+const COUNTRY_FORMS = new Set(["", "code", "iso", "iso2", "iso3", "alpha2", "alpha3", "name"]);
+
+/**
+ * Whether a folded key names a jurisdiction: the well-known ones, and their compounds as payment and shipping APIs
+ * spell them (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `settlement_jurisdiction`): a country the
+ * connector sends under one of them is where the action goes as surely as under `country`.
+ */
+function isJurisdictionKey(folded: string): boolean {
+  if (JURISDICTION_KEYS.has(folded) || folded.endsWith("jurisdiction")) return true;
+  const at = folded.lastIndexOf("country");
+  return at >= 0 && COUNTRY_FORMS.has(folded.slice(at + "country".length));
+}
 
 /** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
 export function foldKey(key: string): string {
@@ -141,7 +155,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
     if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);
-    if (JURISDICTION_KEYS.has(folded)) collectScalars(value, here, facts.jurisdictions);
+    if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked);
   }
 }

@@ -203,6 +203,22 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  ...[
+    { beneficiary_country: "KP" },
+    { bankCountryCode: "KP" },
+    { payee: { country_iso2: "KP" } },
+    { shipping: { countryAlpha3: "PRK" } },
+    { settlement_jurisdiction: "KP" },
+  ].map(
+    (params): Case => ({
+      name: `a jurisdiction under a compound key (${JSON.stringify(params)}) is checked`,
+      manifest: paymentsBot({ jurisdiction_blocklist: ["KP"] }),
+      request: { action: { ...wire, jurisdiction: "DE", params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["JURISDICTION_BLOCKED"],
+      check: "jurisdiction_check",
+    }),
+  ),
   {
     name: "missing counterparty fails closed",
     manifest: paymentsBot({ counterparty_allowlist: ["acme-*"] }),
