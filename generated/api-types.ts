@@ -2203,8 +2203,10 @@ export interface components {
         ToolConfig: {
             /**
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
-             *     array; any depth, any letter case; their currencies in `currency`/`currencies`/`currency_code`): dot paths into
-             *     `params`, as in `recipient_params`. Every amount found is checked against `policy.amount_threshold`; one that differs from the declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
+             *     array) and their compounds (`total_amount`, `amount_cents`, `amountInMinorUnits`, `payout_amounts`…; any depth,
+             *     any letter case; their currencies in `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
+             *     `recipient_params`. Every amount found is checked against `policy.amount_threshold`; one that differs from the
+             *     declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];
             connector: components["schemas"]["ConnectorConfig"];

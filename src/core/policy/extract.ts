@@ -9,7 +9,8 @@
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
-//                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000)
+//                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
+//                 compounds (total_amount, amount_cents, amountInMinorUnits, payout_amounts…)
 //   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
 //                 counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
@@ -63,10 +64,22 @@ function compoundRecipientKeys(): string[] {
   return ["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`));
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
-const AMOUNT_KEYS = new Set(["amount"]);
-// The plural keys, as the recipient keys have theirs: a connector receives them beside the singular ones, and the
-// policy must not judge `amount` alone while `amounts` goes through unread.
-const AMOUNT_LIST_KEYS = new Set(["amounts"]);
+// What follows `amount` in a compound key when it names the amount in a unit or role: `amount_cents`,
+// `amountInMinorUnits`, `amount_total`.
+const AMOUNT_FORMS = new Set(["", "cents", "incents", "minor", "minorunits", "inminorunits", "total", "value"]);
+
+/**
+ * Whether a folded key holds an amount (`one`) or a list of them (`list`): `amount`, `amounts`, and their compounds as
+ * payment APIs spell them (`total_amount`, `transferAmount`, `amount_cents`, `payout_amounts`). A connector sends them
+ * beside `amount`, and the policy must not judge `amount` alone while the upstream charges the other. The plural keys
+ * too, as the recipient keys have theirs: every element of such a list counts.
+ */
+function amountKeyKind(folded: string): "one" | "list" | undefined {
+  if (folded.endsWith("amounts")) return "list";
+  if (folded.endsWith("amount")) return "one";
+  const at = folded.lastIndexOf("amount");
+  return at >= 0 && AMOUNT_FORMS.has(folded.slice(at + "amount".length)) ? "one" : undefined;
+}
 // `currency_code` / `currencyCode` too: PayPal's and Google's money objects (`{value, currency_code}`) carry it, and
 // the connector sends it beside whatever top-level `currency` the policy would otherwise have judged the amount in.
 const CURRENCY_KEYS = new Set(["currency", "currencies", "currencycode"]);
@@ -150,8 +163,9 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
-    if (AMOUNT_KEYS.has(folded)) facts.amounts.push({ source: here, value });
-    if (AMOUNT_LIST_KEYS.has(folded)) collectAmounts(value, here, facts);
+    const amountKind = amountKeyKind(folded);
+    if (amountKind === "one") facts.amounts.push({ source: here, value });
+    else if (amountKind === "list") collectAmounts(value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
     if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);

@@ -263,6 +263,22 @@ const cases: Case[] = [
     codes: ["AMOUNT_UNVERIFIABLE"],
     check: "amount_threshold",
   },
+  ...[
+    { total_amount: 5000 },
+    { transfer: { transferAmount: "5000" } },
+    { amount_cents: 500000 },
+    { amountInMinorUnits: 500000 },
+    { payout_amounts: [50, 5000] },
+  ].map(
+    (params): Case => ({
+      name: `an amount under a compound key (${JSON.stringify(params)}) is judged`,
+      manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR", actions: ["payment:wire"] } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", amount: 50, ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
   {
     name: "amount in another currency fails closed",
     manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),

@@ -1,6 +1,7 @@
 // amount_threshold: above `policy.amount_threshold.amount` → ESCALATE AMOUNT_THRESHOLD, judged on EVERY amount
 // the action carries: the declared `action.amount` and every amount the connector will receive (../extract.ts:
-// the params `amount` at any depth, and the tool's declared `amount_params`). Fails closed with
+// the params `amount`, `amounts` and their compounds such as `total_amount` at any depth, and the tool's declared
+// `amount_params`). Fails closed with
 // AMOUNT_UNVERIFIABLE:
 //   - a declared amount (or currency) that differs from one the connector receives, threshold or not: the
 //     policy and the approval would be about another action than the one executed;
