@@ -1002,11 +1002,13 @@ export interface components {
         ApprovalRisk: {
             /**
              * Format: double
-             * @description The declared amount, when the action carries one.
+             * @description The amount the policy judged under `policy.amount_threshold` (the largest the action carries, declared or in its
+             *     params); without a threshold that applies, the declared amount, when the action carries one.
              */
             amount?: number;
             /** @description The agent's hourly budget use at that moment (when the manifest sets one). */
             budget?: components["schemas"]["RiskSnapshot"];
+            /** @description The currency of `amount`: the threshold's when the policy judged it, else the declared one. */
             currency?: string;
             /** @description The codes of the ESCALATE reasons, e.g. `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`. */
             reason_codes: string[];

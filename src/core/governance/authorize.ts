@@ -59,7 +59,7 @@ export type Authorize = (orgId: string, request: ExecuteRequest, options?: Autho
  * recipients bounded, with their total, so the stored row and every view of it stay small.
  */
 function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
-  const { amount, currency } = request.action;
+  const { amount, currency } = judgedAmountOf(d) ?? request.action;
   return boundedRisk({
     ...(typeof amount === "number" ? { amount } : {}),
     ...(typeof currency === "string" ? { currency } : {}),
@@ -67,6 +67,17 @@ function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
     reason_codes: [...new Set(d.reasons.map((r) => r.code))],
     ...(d.risk_snapshot ? { budget: d.risk_snapshot } : {}),
   });
+}
+
+/**
+ * The amount the amount_threshold check judged (the largest the action carries, declared or in its params) and the
+ * currency it was verified in, from the check's trace; undefined when no threshold applied. An action whose amount is
+ * only in its params would otherwise reach an operator as an approval without an amount.
+ */
+function judgedAmountOf(d: PolicyDecision): { amount: number; currency: string } | undefined {
+  const details = d.policy_trace.checks.find((entry) => entry.check === "amount_threshold")?.details;
+  if (typeof details?.amount !== "number" || typeof details.currency !== "string") return undefined;
+  return { amount: details.amount, currency: details.currency };
 }
 
 export function createAuthorize(deps: AuthorizerDeps): Authorize {

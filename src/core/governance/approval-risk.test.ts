@@ -1,0 +1,48 @@
+// The risk an operator weighs on an approval (console, webhooks, Slack) names the amount the policy judged, not only
+// the one the agent declared: an action that escalates for an amount its params carry (no `action.amount`) must not
+// reach an operator as an approval without an amount.
+import { describe, expect, it } from "vitest";
+import { createApprovalStore } from "../approvals";
+import { createAuditLog } from "../audit/audit-log";
+import { emailRequest, ORG, supportBot } from "../policy/test-fixtures";
+import { openMigratedDatabase } from "../store/test-support";
+import { createGovernanceEngine } from "./engine";
+
+async function wired() {
+  const db = await openMigratedDatabase(":memory:");
+  const approvals = createApprovalStore(db, { expirySweepMs: 0 });
+  const service = createGovernanceEngine({ db, approvals, audit: createAuditLog(db) });
+  service.manifests.register(
+    ORG,
+    supportBot({
+      capabilities: ["payment:wire"],
+      constraints: {},
+      policy: { amount_threshold: { amount: 100, currency: "USD" } },
+      tools: { "payment:wire": { connector: { type: "noop" } } },
+    }),
+  );
+  return { service, approvals };
+}
+
+const wire = (params: Record<string, unknown>, declared: { amount?: number; currency?: string } = {}) =>
+  emailRequest({ action: { type: "payment", tool: "wire", params, ...declared } });
+
+describe("the risk of an approval", () => {
+  it("names the amount the policy judged when only the params carry it", async () => {
+    const { service, approvals } = await wired();
+    const escalated = await service.execute(ORG, wire({ iban: "DE00", total_amount: 5000, currency: "usd" }));
+    expect(escalated.decision).toBe("ESCALATE");
+    expect(approvals.get(ORG, escalated.approval_id!)?.risk).toMatchObject({ amount: 5000, currency: "USD" });
+  });
+
+  it("names the largest amount judged, declared or not", async () => {
+    const { service, approvals } = await wired();
+    const escalated = await service.execute(
+      ORG,
+      wire({ iban: "DE00", amount: 500, amounts: [500, 700], currency: "USD" }, { amount: 500, currency: "USD" }),
+    );
+    expect(escalated.decision).toBe("DENY"); // a declared amount that differs from one sent is unverifiable
+    const both = await service.execute(ORG, wire({ iban: "DE00", amounts: [500, 700], currency: "USD" }));
+    expect(approvals.get(ORG, both.approval_id!)?.risk).toMatchObject({ amount: 700, currency: "USD" });
+  });
+});
