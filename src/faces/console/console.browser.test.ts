@@ -91,6 +91,8 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
         GATEHOUSE_WEBHOOK_PRIVATE_HOSTS: "127.0.0.1",
         // The Sessions paging test connects more IDEs than one page of the console (from this one address).
         GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE: "1000",
+        // The Notifications paging test subscribes more webhooks than one page of the console (50; default limit 20).
+        GATEHOUSE_WEBHOOKS_PER_ORG: "100",
       },
     });
     await registerManifest(g, {
