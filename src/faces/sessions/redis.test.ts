@@ -265,7 +265,7 @@ describe("IDE frames for a runtime link on another node", () => {
     await sleep(300);
     expect(await streamTop()).toBe(topBefore);
     expect(second.frames.length).toBe(framesBefore);
-  }, 20_000); // it waits out node A's presence (NODE_TTL_MS) and its return: about 5 s, the default timeout
+  });
 });
 
 describe("rate limits shared through Redis", () => {
