@@ -14,7 +14,16 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, haproxyForTests } from "../contract-tests/cluster/haproxy";
 import { benchLines, type BenchLine } from "./lines";
-import { autocannonLoad, findWrk, type LoadOptions, type LoadRequest, type LoadResult, warmUp, wrkLoad } from "./load";
+import {
+  autocannonLoad,
+  findWrk,
+  type LoadOptions,
+  type LoadRequest,
+  type LoadResult,
+  warmUp,
+  wrkLoad,
+  wrkThreads,
+} from "./load";
 import { bundleTargets } from "./bundle";
 import { bundleInTree } from "./node-tree";
 import { otherNodes } from "./node-versions";
@@ -397,7 +406,9 @@ function header(): void {
   console.log(
     `make bench — Node ${process.version}, ${SECONDS} s × ${CONNECTIONS} connections per load, load average ${load()}`,
   );
-  console.log(`  wrk: ${wrk.path ? `${wrk.path} beside autocannon for the key lines` : `skipped (${wrk.why})`}`);
+  console.log(
+    `  wrk: ${wrk.path ? `${wrk.path} (${wrkThreads()} thread(s)) beside autocannon for the key lines` : `skipped (${wrk.why})`}`,
+  );
   for (const other of otherNodes())
     console.log(
       `  Node ${other.major}: ${other.path ? `${other.version} at ${other.path} (key lines again)` : `skipped (${other.why})`}`,
