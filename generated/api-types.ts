@@ -441,7 +441,24 @@ export interface paths {
          * @description One manifest by its `manifest_id`, whatever its status.
          */
         get: operations["Manifests_get"];
-        put?: never;
+        /**
+         * Update a manifest's content
+         * @description Replace a manifest's content (GitOps over the API: `gatehouse manifests apply`). The new body is validated as at
+         *     registration and written as the next version (`change: updated`, `author` the operator's `sub`); its status is
+         *     kept (a suspended manifest stays suspended). The same content as the current version → 200, no new version.
+         *     A decision taken after the 200, on any node, applies the new content.
+         *
+         *     - 404 `MANIFEST_NOT_FOUND`: no such manifest in this org (another org's id answers exactly like an unused one).
+         *     - 409 `MANIFEST_CONFLICT`: the manifest is revoked (revoked stays revoked: register a new one), or the body's
+         *     `uapk_id` is not the manifest's — agents name a manifest by its `uapk_id`, and its budgets, tokens and history
+         *     are keyed by it, so it never changes (register a new manifest for another `uapk_id`).
+         *     - 400 `VALIDATION_FAILED`: the body's `manifest_id`, when given, is not the one in the path.
+         *     - 400 `INVALID_MANIFEST`: the content breaks a rule (`errors` lists each problem); nothing is written.
+         *
+         *     Two updates of one manifest at once are applied one after the other (its row is locked while it changes): each
+         *     200 answers the version it wrote, and an update racing a revocation is either written before it or refused.
+         */
+        put: operations["Manifests_update"];
         post?: never;
         delete?: never;
         options?: never;
@@ -4286,6 +4303,126 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    Manifests_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                manifest_id: string;
+                /** @description The organization. */
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManifestInput"];
+            };
+        };
+        responses: {
+            /** @description The request has succeeded. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Manifest"];
+                };
+            };
+            /**
+             * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
+             *     none, a body or parameter that breaks its schema.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Credentials are missing or wrong. */
+            401: {
+                headers: {
+                    /**
+                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
+                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request body did not arrive in full within `GATEHOUSE_BODY_TIMEOUT_MS` (default 15 s) of the headers: a
+             *     client trickling its body does not hold a connection and a parser open. Gatehouse closes the connection.
+             */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request has a body that is not `application/json`. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

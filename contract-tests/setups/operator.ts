@@ -181,6 +181,11 @@ export const operatorSetups: Record<string, Setup> = {
   gatehouse_manifest_revoked: registeredThen("revoke"),
   // The documented manifest is registered already: its uapk_id is taken.
   gatehouse_manifest_conflict: registered,
+  // Updates of the documented manifest: registered (version 1), or registered then revoked.
+  gatehouse_update_manifest: registered,
+  gatehouse_update_manifest_uapk_id: registered,
+  gatehouse_update_manifest_id_mismatch: registered,
+  gatehouse_update_manifest_revoked: registeredThen("revoke"),
 
   gatehouse_list_webhooks: async (g) => {
     await mustCall(

@@ -6,6 +6,7 @@ import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { validateManifest } from "../core/policy/manifest-validation";
+import { sha256Canonical } from "../core/audit/canonical";
 import type { CliIo } from "./audit-verify";
 import { CliError } from "./local";
 
@@ -112,11 +113,52 @@ export function validateManifests(dir: string, io: CliIo): void {
   if (bad) throw new CliError(`${bad} of ${files.length} manifest file(s) invalid`);
 }
 
-/** Fields of a file that differ from the registered manifest with the same uapk_id. */
+/** A registered manifest's fields that are not its content (what `Manifests_get` adds to the body). */
+const REGISTRY_FIELDS = new Set([
+  "manifest_id",
+  "org_id",
+  "status",
+  "version",
+  "content_hash",
+  "created_at",
+  "updated_at",
+]);
+
+/** Content fields of a file that differ from the registered manifest with the same uapk_id (added or removed too). */
 function changedFields(input: Record<string, unknown>, existing: Record<string, unknown>): string[] {
-  return Object.keys(input).filter((k) => JSON.stringify(input[k]) !== JSON.stringify(existing[k]));
+  const fields = new Set([...Object.keys(input), ...Object.keys(existing)].filter((k) => !REGISTRY_FIELDS.has(k)));
+  return [...fields].filter((k) => JSON.stringify(input[k]) !== JSON.stringify(existing[k]));
 }
 
+/** The plan for one file: create it, update the registered manifest of its uapk_id, or leave it. */
+function planOf(input: Record<string, unknown>, existing: Record<string, unknown> | undefined): string {
+  if (!existing) return "create";
+  const { manifest_id: _id, ...content } = input;
+  // The content hash is the gateway's own comparison (RFC 8785): key order or number spelling is no change.
+  if (sha256Canonical(content) === existing.content_hash) return "unchanged";
+  return `update (${changedFields(input, existing).join(", ") || "content"})`;
+}
+
+/** Every manifest of the org, page after page (an org may have more than one page). */
+async function registeredManifests(api: ApiOptions): Promise<Record<string, unknown>[]> {
+  const all: Record<string, unknown>[] = [];
+  let cursor: string | undefined;
+  do {
+    const query = `?limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const page = (await (await call(api, "GET", `/manifests${query}`)).json()) as {
+      items?: Record<string, unknown>[];
+      next_cursor?: string;
+    };
+    all.push(...(page.items ?? []));
+    cursor = page.next_cursor;
+  } while (cursor);
+  return all;
+}
+
+/**
+ * GitOps over the API: a file whose uapk_id is registered replaces that manifest's content (PUT by its id, a new
+ * version); a new uapk_id is registered (POST). Unchanged files are not sent.
+ */
 export async function applyManifests(
   api: ApiOptions,
   dir: string,
@@ -127,13 +169,13 @@ export async function applyManifests(
   const invalid = files.filter((f) => f.problems.length);
   if (invalid.length)
     throw new CliError(`invalid manifest(s), nothing applied: ${invalid.map((f) => f.file).join(", ")}`);
-  const listed = (await (await call(api, "GET", "/manifests")).json()) as { items?: Record<string, unknown>[] };
-  const byUapk = new Map((listed.items ?? []).map((m) => [m.uapk_id, m]));
+  const byUapk = new Map((await registeredManifests(api)).map((m) => [m.uapk_id, m]));
   for (const { file, input } of files) {
     const existing = byUapk.get(input!.uapk_id);
-    const changes = existing ? changedFields(input!, existing) : [];
-    const plan = !existing ? "create" : changes.length ? `update (${changes.join(", ")})` : "unchanged";
+    const plan = planOf(input!, existing);
     io.stdout(`${opts.dryRun && plan !== "unchanged" ? "would " : ""}${plan}: ${input!.uapk_id} (${file})`);
-    if (!opts.dryRun && plan !== "unchanged") await call(api, "POST", "/manifests", input);
+    if (opts.dryRun || plan === "unchanged") continue;
+    if (existing) await call(api, "PUT", `/manifests/${encodeURIComponent(String(existing.manifest_id))}`, input);
+    else await call(api, "POST", "/manifests", input);
   }
 }

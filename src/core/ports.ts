@@ -84,6 +84,12 @@ export interface ManifestsService {
   register(orgId: string, input: ManifestInput, author?: string): MaybePromise<Manifest>;
   /** Registers, or updates the body of an existing manifest with that uapk_id (the GitOps folder). */
   upsert(orgId: string, input: ManifestInput, author?: string): MaybePromise<Manifest>;
+  /**
+   * Replaces the content of the manifest `manifestId` (PUT): a new version, status kept; the same content → no
+   * version. Undefined when the org has no such manifest; a conflict when it is revoked or `input.uapk_id` is not its
+   * own. `input.manifest_id` is not read (the caller checks it names this manifest).
+   */
+  update(orgId: string, manifestId: string, input: ManifestInput, author?: string): MaybePromise<Manifest | undefined>;
   get(orgId: string, manifestId: string): MaybePromise<Manifest | undefined>;
   getByUapkId(orgId: string, uapkId: string): MaybePromise<Manifest | undefined>;
   list(orgId: string, status?: ManifestStatus): MaybePromise<Manifest[]>;

@@ -30,6 +30,7 @@ const ANNOUNCED: Partial<Record<OperationId, Announce>> = {
     token_id: (req.params as unknown as { token_id: string }).token_id,
   }),
   Manifests_register: manifestChanged,
+  Manifests_update: manifestChanged,
   Manifests_activate: manifestChanged,
   Manifests_suspend: manifestChanged,
   Manifests_revoke: manifestChanged,

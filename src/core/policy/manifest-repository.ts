@@ -49,6 +49,29 @@ export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
   revoked: [],
 };
 
+/**
+ * Why `current` may not take the content `input` (an update: PUT or the GitOps folder), or undefined. Decided on the
+ * row as it is locked for the write. Revoked is final; the uapk_id never changes, since agents name the manifest by
+ * it and its budgets, tokens and history are keyed by it.
+ */
+export function updateRefusal(current: Manifest, input: ManifestInput): ManifestConflictError | undefined {
+  if (current.status === "revoked")
+    return new ManifestConflictError(
+      `Manifest '${current.manifest_id}' is revoked; its content cannot change (register a new manifest)`,
+    );
+  if (input.uapk_id !== current.uapk_id)
+    return new ManifestConflictError(
+      `Manifest '${current.manifest_id}' is uapk_id '${current.uapk_id}'; a uapk_id never changes (register a new manifest)`,
+    );
+  return undefined;
+}
+
+/** The content a manifest input stores (everything but its `manifest_id`, which names the row). */
+export function contentOf(input: ManifestInput): Omit<ManifestInput, "manifest_id"> {
+  const { manifest_id: _id, ...content } = input;
+  return content;
+}
+
 export class ManifestRepository {
   private readonly now: () => Date;
   private readonly byUapkIdStmt;
@@ -151,6 +174,26 @@ export class ManifestRepository {
     return this.get(orgId, existing.manifest_id)!;
   }
 
+  /** Replaces a manifest's content (a new version, status kept); undefined when the org has no such manifest. */
+  update(
+    orgId: string,
+    manifestId: string,
+    input: ManifestInput,
+    author: string = UNKNOWN_AUTHOR,
+  ): Manifest | undefined {
+    const problems = validateManifest(input);
+    if (problems.length > 0) throw new InvalidManifestError(problems);
+    if (!this.get(orgId, manifestId)) return undefined;
+    const content = contentOf(input);
+    this.change(orgId, manifestId, { body: JSON.stringify(content) }, "updated", author, (current) => {
+      const refusal = updateRefusal(current, input);
+      if (refusal) throw refusal;
+      // The same content again is not a change: no new version.
+      return sha256Canonical(content) !== current.content_hash;
+    });
+    return this.get(orgId, manifestId);
+  }
+
   get(orgId: string, manifestId: string): Manifest | undefined {
     const row = this.byIdStmt.get({ org_id: orgId, manifest_id: manifestId });
     return row && toManifest(row);
@@ -207,17 +250,21 @@ export class ManifestRepository {
     return row && { ...toVersionInfo(row), content: JSON.parse(row.content) as ManifestVersion["content"] };
   }
 
-  /** Applies a change to the row and records it as the next version, in one transaction. */
+  /**
+   * Applies a change to the row and records it as the next version, in one transaction. `decide` sees the row as the
+   * transaction read it: it throws to refuse the change, or answers false when there is nothing to write.
+   */
   private change(
     orgId: string,
     manifestId: string,
     set: { body?: string; status?: ManifestStatus },
     change: ManifestChange,
     author: string,
+    decide: (current: Manifest) => boolean = () => true,
   ): void {
     this.db.transaction(() => {
       const row = this.byIdStmt.get({ org_id: orgId, manifest_id: manifestId });
-      if (!row) return;
+      if (!row || !decide(toManifest(row))) return;
       const next: Row = {
         ...row,
         ...(set.body !== undefined ? { body: set.body } : {}),

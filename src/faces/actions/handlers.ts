@@ -1,5 +1,5 @@
 // HTTP handlers of the governed-actions face: Gateway_execute / _evaluate / _batch / _health,
-// CapabilityTokens_issue / _list / _revoke, Manifests_register / _list / _get / _activate / _suspend / _revoke.
+// CapabilityTokens_issue / _list / _revoke, Manifests_register / _update / _list / _get / _activate / _suspend / _revoke.
 // (Approvals_*, Interactions_* and Gateway_getApproval belong to the approvals/audit helpers.)
 // Authentication and Ajv validation ran before these; org scoping is done here: an agent acts in the org of
 // its API key, an operator only on an org its token names.
@@ -47,6 +47,16 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
       throw new HttpProblem(400, err.message, { code: "INVALID_TOKEN_REQUEST", errors: err.problems });
     throw err;
   }
+}
+
+/** A PUT body may repeat its manifest's id (a GitOps file keeps it), never name another manifest. */
+function sameManifestId(bodyId: string | undefined, pathId: string): void {
+  if (bodyId === undefined || bodyId === pathId) return;
+  const message = `'${bodyId}' is not the manifest of the path`;
+  throw new HttpProblem(400, `Request is invalid: /body/manifest_id: ${message}`, {
+    code: "VALIDATION_FAILED",
+    errors: [{ pointer: "/body/manifest_id", message }],
+  });
 }
 
 const toAction = (a: Schemas["Action"]): Action => a as Action;
@@ -242,6 +252,17 @@ function manifestHandlers(actions: GovernanceEngine) {
         actions.manifests.register(req.params.org_id, req.body as ManifestInput, author),
       );
       return { status: 201, body: manifest as Schemas["Manifest"] };
+    },
+
+    Manifests_update: async (req) => {
+      const author = requireOrg(req.principal, req.params.org_id);
+      const { org_id: orgId, manifest_id: manifestId } = req.params;
+      sameManifestId(req.body.manifest_id, manifestId);
+      const updated = await mapErrors(() =>
+        actions.manifests.update(orgId, manifestId, req.body as ManifestInput, author),
+      );
+      if (!updated) throw new HttpProblem(404, `Manifest '${manifestId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+      return { status: 200, body: updated as Schemas["Manifest"] };
     },
 
     Manifests_list: async (req) => {

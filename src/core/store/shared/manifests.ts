@@ -4,12 +4,14 @@
 import { randomUUID } from "node:crypto";
 import { sha256Canonical } from "../../audit/canonical";
 import {
+  contentOf,
   deepFreeze,
   InvalidManifestError,
   ManifestConflictError,
   TRANSITIONS,
   toManifest,
   toVersionInfo,
+  updateRefusal,
   versionRowOf as versionRow,
 } from "../../policy/manifest-repository";
 import { validateManifest } from "../../policy/manifest-validation";
@@ -43,6 +45,8 @@ export interface SharedManifests {
   get(orgId: string, manifestId: string): Promise<Manifest | undefined>;
   getByUapkId(orgId: string, uapkId: string): Promise<Manifest | undefined>;
   setStatus(orgId: string, manifestId: string, status: ManifestStatus, author?: string): Promise<Manifest | undefined>;
+  /** Replaces the content of a manifest (PUT): see ManifestsService.update. */
+  update(orgId: string, manifestId: string, input: ManifestInput, author?: string): Promise<Manifest | undefined>;
   /** GitOps: registers, or replaces the body of the manifest of `uapk_id` (status kept; revoked stays revoked). */
   upsert(orgId: string, input: ManifestInput, author?: string): Promise<Manifest>;
   list(orgId: string, status?: ManifestStatus): Promise<Manifest[]>;
@@ -142,28 +146,28 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
       const { manifest_id: chosenId, ...body } = input;
       if (chosenId && chosenId !== existing.manifest_id)
         throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
-      const content = JSON.stringify(body);
       if (sha256Canonical(body) === existing.content_hash) return existing; // unchanged: no new version
       // Decided again on the row locked in the transaction: a revocation committed by another node since the read
       // above is final (before, the new body was written after it, as a version of the revoked manifest).
-      return db.transaction().execute(async (trx) => {
-        const locked = toManifest((await lockedRow(trx, orgId, existing.manifest_id))!);
-        if (locked.status === "revoked")
-          throw new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`);
-        if (sha256Canonical(body) === locked.content_hash) return locked;
-        const updated = await trx
-          .updateTable("manifests")
-          .set((eb) => ({ body: content, updated_at: now().toISOString(), version: eb("version", "+", 1) }))
-          .where("org_id", "=", orgId)
-          .where("manifest_id", "=", existing.manifest_id)
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        await trx
-          .insertInto("manifest_versions")
-          .values(versionRow(updated, "updated", author))
-          .execute();
-        return toManifest(updated);
-      });
+      const revoked = (locked: Manifest) =>
+        locked.status === "revoked"
+          ? new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`)
+          : undefined;
+      const updated = await db
+        .transaction()
+        .execute((trx) =>
+          replaceContent(trx, { orgId, manifestId: existing.manifest_id, content: body, author, now }, revoked),
+        );
+      if (!updated) throw new Error(`manifest '${existing.manifest_id}' vanished while it was updated`);
+      return updated;
+    },
+
+    // As upsert's write, on the row named by the path: status and refusal decided on the row locked in the transaction.
+    async update(orgId, manifestId, input, author = "unknown") {
+      const problems = validateManifest(input);
+      if (problems.length > 0) throw new InvalidManifestError(problems);
+      const change = { orgId, manifestId, content: contentOf(input), author, now };
+      return db.transaction().execute((trx) => replaceContent(trx, change, (locked) => updateRefusal(locked, input)));
     },
 
     async versions(orgId, manifestId) {
@@ -197,6 +201,40 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
     },
   };
   return api;
+}
+
+/**
+ * Writes `content` as the next version of the manifest's row, locked for the transaction (status kept): `refuse` sees
+ * the locked row and may refuse; the same content again writes nothing. Undefined when the org has no such manifest.
+ */
+async function replaceContent(
+  trx: Transaction<Database>,
+  change: { orgId: string; manifestId: string; content: object; author: string; now: () => Date },
+  refuse: (locked: Manifest) => Error | undefined,
+): Promise<Manifest | undefined> {
+  const { orgId, manifestId, content, author } = change;
+  const row = await lockedRow(trx, orgId, manifestId);
+  if (!row) return undefined;
+  const current = toManifest(row);
+  const refusal = refuse(current);
+  if (refusal) throw refusal;
+  if (sha256Canonical(content) === current.content_hash) return current;
+  const updated = await trx
+    .updateTable("manifests")
+    .set((eb) => ({
+      body: JSON.stringify(content),
+      updated_at: change.now().toISOString(),
+      version: eb("version", "+", 1),
+    }))
+    .where("org_id", "=", orgId)
+    .where("manifest_id", "=", manifestId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await trx
+    .insertInto("manifest_versions")
+    .values(versionRow(updated, "updated", author))
+    .execute();
+  return toManifest(updated);
 }
 
 /** The manifest's row, locked until the end of `trx` on PostgreSQL (a SQLite transaction already excludes writers). */
