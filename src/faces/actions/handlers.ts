@@ -257,6 +257,8 @@ function manifestHandlers(actions: GovernanceEngine) {
     Manifests_update: async (req) => {
       const author = requireOrg(req.principal, req.params.org_id);
       const { org_id: orgId, manifest_id: manifestId } = req.params;
+      // An unknown manifest is 404 whatever the body (as on the other routes naming one); decided again when written.
+      await manifestOr404(orgId, manifestId);
       sameManifestId(req.body.manifest_id, manifestId);
       const updated = await mapErrors(() =>
         actions.manifests.update(orgId, manifestId, req.body as ManifestInput, author),
