@@ -77,7 +77,11 @@ function addManifests(program: Command, io: CliIo): void {
     .description("check every manifest file of a folder (no server needed)")
     .argument("<dir>", "folder of *.yaml / *.yml / *.json manifests", (value: string) => userPath(value))
     .action((dir) => validateManifests(dir, io));
-  withApi(manifests.command("apply").description("register or update a folder's manifests on a running Gatehouse"))
+  withApi(
+    manifests
+      .command("apply")
+      .description("register new manifests of a folder (POST) and update changed ones (PUT) on a running Gatehouse"),
+  )
     .argument("<dir>", "folder of manifests", (value: string) => userPath(value))
     .option("--dry-run", "print what would change, change nothing", false)
     .action((dir, o) => applyManifests(apiOptions(o), dir, { dryRun: o.dryRun }, io));

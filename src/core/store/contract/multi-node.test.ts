@@ -136,6 +136,61 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
     }
   });
 
+  it("PUTs of different bodies racing over the nodes: versions without a gap, each answer the version it wrote", async () => {
+    const tools = { "crm:read": { connector: { type: "echo" as const } } };
+    const body = (name: string) => ({
+      uapk_id: "put-bot",
+      agent: { id: "put-bot", name },
+      capabilities: ["crm:read"],
+      tools,
+    });
+    await node(0).manifests.register(ORG, { ...body("v1"), manifest_id: "m-put" });
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => node(i).manifests.update(ORG, "m-put", body(`v${i + 2}`), `op-${i}`)),
+    );
+    const versions = (await node(1).manifests.versions(ORG, "m-put"))!;
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+    expect(new Set(answers.map((m) => m?.version)).size).toBe(40);
+    for (const [i, answer] of answers.entries()) {
+      const written = (await node(2).manifests.version(ORG, "m-put", answer!.version))!;
+      expect(written.content.agent.name).toBe(`v${i + 2}`);
+      expect(written.author).toBe(`op-${i}`);
+    }
+    const final = (await node(3).manifests.get(ORG, "m-put"))!;
+    expect(final.version).toBe(41);
+  });
+
+  it("a PUT on one node while another revokes: nothing is written after the revocation, a refused PUT wrote nothing", async () => {
+    const tools = { "crm:read": { connector: { type: "echo" as const } } };
+    const manifest = (id: string, name: string) => ({
+      uapk_id: id,
+      agent: { id, name },
+      capabilities: ["crm:read"],
+      tools,
+    });
+    const ids = Array.from({ length: 30 }, (_, i) => `m-put-revoke-${i}`);
+    await Promise.all(ids.map((id) => node(0).manifests.register(ORG, { ...manifest(id, "v1"), manifest_id: id })));
+    const answers = await Promise.all(
+      ids.map((id, i) =>
+        Promise.all([
+          node(i)
+            .manifests.update(ORG, id, manifest(id, "v2"))
+            .then(
+              (m) => m?.status,
+              (err: Error) => err.name,
+            ),
+          node(i + 1).manifests.setStatus(ORG, id, "revoked"),
+        ]),
+      ),
+    );
+    for (const [i, id] of ids.entries()) {
+      const changes = (await node(2).manifests.versions(ORG, id))!.map((v) => v.change);
+      const [put] = answers[i]!;
+      expect(["active", "ManifestConflictError"]).toContain(put);
+      expect(changes).toEqual(put === "active" ? ["registered", "updated", "revoked"] : ["registered", "revoked"]);
+    }
+  });
+
   it("nodes starting together agree on one signing key per purpose", async () => {
     const kids = await Promise.all(nodes.map((n) => n.signingKeys.audit.activeKey().then((k) => k.kid)));
     expect(new Set(kids).size).toBe(1);
