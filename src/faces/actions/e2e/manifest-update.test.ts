@@ -91,6 +91,26 @@ describe.each(backends)("PUT a manifest ($name)", (backend) => {
     expect(check.details).toMatchObject({ manifest_id: id, manifest_version: 2 });
   });
 
+  it("an approval given under the old body releases nothing the new body denies", async () => {
+    const withDelete = {
+      ...bot("upd-approval"),
+      capabilities: ["crm:read", "crm:delete"],
+      constraints: { require_human_approval: ["crm:delete"] },
+      tools: { "crm:read": { connector: { type: "echo" } }, "crm:delete": { connector: { type: "echo" } } },
+    };
+    const registeredReply = await operator(g).post("/manifests", { ...withDelete, manifest_id: "m-upd-approval" });
+    expect(registeredReply.status).toBe(201);
+    const action = { type: "crm", tool: "delete", params: { record_id: "r-1" } };
+    const asked = await agent(g).post("/api/v1/gateway/execute", executeBody("upd-approval", action));
+    expect(asked.body.decision).toBe("ESCALATE");
+    expect((await operator(g).post(`/approvals/${asked.body.approval_id}/approve`, { reason: "ok" })).status).toBe(200);
+    expect((await put("m-upd-approval", readOnly("upd-approval"))).status).toBe(200);
+    const resubmit = executeBody("upd-approval", action, { approval_id: asked.body.approval_id });
+    const after = await agent(g).post("/api/v1/gateway/execute", resubmit);
+    expect(after.body.decision).toBe("DENY");
+    expect(after.body.executed).not.toBe(true);
+  });
+
   it("a suspended manifest is updated and stays suspended", async () => {
     const id = await registered("upd-suspended");
     expect((await operator(g).post(`/manifests/${id}/suspend`)).status).toBe(200);
