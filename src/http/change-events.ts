@@ -1,7 +1,7 @@
 // Announces the REST changes other nodes may cache on the event bus (src/core/events): a revoked capability
-// token and a registered or moved manifest. Published after the change is stored (the handler succeeded);
+// token and a registered, updated or moved manifest. Published after the change is stored (the handler succeeded);
 // the store stays the truth, so a lost event costs a cache at most its own re-check, never a wrong decision.
-// Changes made outside REST (the GitOps manifest folder at start-up, the CLI) are not announced.
+// Changes made outside REST (the GitOps manifest folder at start-up) are not announced; the CLI goes through REST.
 import type { EventBus, GatehouseEvent } from "../core/events";
 import { logger } from "../core/log/logger";
 import type { Handler, HandlerGroup, OperationId, OperationRequest } from "./handlers";
