@@ -10,7 +10,7 @@ import { parse as parseYaml } from "yaml";
 import type { components } from "../../generated/api-types";
 import type { CliIo } from "./audit-verify";
 import { CliError } from "./local";
-import { type ApiOptions, callApi } from "./remote";
+import { type ApiOptions, callApi, registeredManifests } from "./remote";
 
 type ReplayReport = components["schemas"]["ReplayReport"];
 
@@ -62,19 +62,10 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
     );
 }
 
-type ManifestPage = { items?: { uapk_id: string; manifest_id: string }[]; next_cursor?: string };
-
 /** The org's manifest of `uapkId`, looked for on every page of the list (an org may have more than one page). */
 async function registeredManifest(api: ApiOptions, uapkId: string) {
-  let cursor: string | undefined;
-  do {
-    const query = `?limit=500${cursor === undefined ? "" : `&cursor=${encodeURIComponent(cursor)}`}`;
-    const page = (await (await callApi(api, "GET", `/manifests${query}`)).json()) as ManifestPage;
-    const found = (page.items ?? []).find((m) => m.uapk_id === uapkId);
-    if (found) return found;
-    cursor = page.next_cursor;
-  } while (cursor !== undefined);
-  return undefined;
+  const found = (await registeredManifests(api)).find((m) => m.uapk_id === uapkId);
+  return found as { uapk_id: string; manifest_id: string } | undefined;
 }
 
 function printReport(report: ReplayReport, io: CliIo): void {

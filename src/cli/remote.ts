@@ -5,6 +5,8 @@ import { readdirSync } from "node:fs";
 import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { contentOf } from "../core/policy/manifest-repository";
+import type { ManifestInput } from "../core/policy/types";
 import { validateManifest } from "../core/policy/manifest-validation";
 import { sha256Canonical } from "../core/audit/canonical";
 import type { CliIo } from "./audit-verify";
@@ -133,14 +135,13 @@ function changedFields(input: Record<string, unknown>, existing: Record<string, 
 /** The plan for one file: create it, update the registered manifest of its uapk_id, or leave it. */
 function planOf(input: Record<string, unknown>, existing: Record<string, unknown> | undefined): string {
   if (!existing) return "create";
-  const { manifest_id: _id, ...content } = input;
   // The content hash is the gateway's own comparison (RFC 8785): key order or number spelling is no change.
-  if (sha256Canonical(content) === existing.content_hash) return "unchanged";
+  if (sha256Canonical(contentOf(input as ManifestInput)) === existing.content_hash) return "unchanged";
   return `update (${changedFields(input, existing).join(", ") || "content"})`;
 }
 
 /** Every manifest of the org, page after page (an org may have more than one page). */
-async function registeredManifests(api: ApiOptions): Promise<Record<string, unknown>[]> {
+export async function registeredManifests(api: ApiOptions): Promise<Record<string, unknown>[]> {
   const all: Record<string, unknown>[] = [];
   let cursor: string | undefined;
   do {
