@@ -1,14 +1,31 @@
-// Prints the contract coverage line after all test files ran:
-// examples total / green on Prism / green on server / pending (501), and the pending list.
+// Starts the one Prism mock the test files share, and prints the contract coverage line after all test files
+// ran: examples total / green on Prism / green on server / pending (501), and the pending list.
 import { existsSync, readFileSync, rmSync } from "node:fs";
+import type { TestProject } from "vitest/node";
 import { COVERAGE_FILE } from "./coverage";
 import { collectCases } from "./examples";
+import { freePort, launchPrism, type PrismMock } from "./prism";
 
-export function setup(): void {
-  rmSync(COVERAGE_FILE, { force: true });
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** The shared Prism mock's base URL; a test file awaits `waitForHttp` on it before its first call. */
+    prismUrl: string;
+  }
 }
 
-export function teardown(): void {
+let prism: PrismMock | undefined;
+
+// Prism is launched here, before the workers load the machine, and not awaited: the files that use it wait
+// for it to answer, the others do not pay for it. One Prism for all files halves its start-up work.
+export async function setup(project: TestProject): Promise<void> {
+  rmSync(COVERAGE_FILE, { force: true });
+  prism = launchPrism(await freePort());
+  prism.ready.catch((e: Error) => console.error(`the shared Prism mock did not start: ${e.message}`));
+  project.provide("prismUrl", prism.url);
+}
+
+export async function teardown(): Promise<void> {
+  await prism?.stop();
   if (!existsSync(COVERAGE_FILE)) return;
   const rows = readFileSync(COVERAGE_FILE, "utf8")
     .trim()

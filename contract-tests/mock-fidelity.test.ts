@@ -5,10 +5,10 @@
 //
 // Responses that still have no example are listed in KNOWN_GAPS. The list can only shrink: a new response
 // without an example fails, and so does a listed one that got its example (remove it from the list).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { openapi } from "./examples";
 import { describeMock, mockOperations, type MockOperation } from "./mock-examples";
-import { startPrism, type PrismMock } from "./prism";
+import { waitForHttp } from "./prism";
 
 type Json = Record<string, unknown>;
 
@@ -40,12 +40,10 @@ const MAIN_SUCCESS: Record<string, (body: Json) => void> = {
 };
 
 const ops = mockOperations();
-let prism: PrismMock;
+const prism = { url: inject("prismUrl") };
 
-beforeAll(async () => {
-  prism = await startPrism(4810 + Math.floor(Math.random() * 400));
-}, 90_000);
-afterAll(async () => prism?.stop());
+// Prism is launched once by global-setup.ts; this waits until it answers.
+beforeAll(() => waitForHttp(prism.url), 200_000);
 
 /** Prism's generated placeholders, found anywhere in a body. */
 function fillers(value: unknown, at = ""): string[] {

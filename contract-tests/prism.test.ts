@@ -1,17 +1,15 @@
 // Replays every documented example against Prism: a frontend developer who asks for an example by name
 // gets exactly that example, with its status.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { collectCases, urlOf } from "./examples";
 import { record } from "./coverage";
-import { startPrism, type PrismMock } from "./prism";
+import { waitForHttp } from "./prism";
 
 const cases = collectCases();
-let prism: PrismMock;
+const prism = { url: inject("prismUrl") };
 
-beforeAll(async () => {
-  prism = await startPrism(4310 + Math.floor(Math.random() * 500));
-}, 90_000);
-afterAll(async () => prism?.stop());
+// Prism is launched once by global-setup.ts; this waits until it answers.
+beforeAll(() => waitForHttp(prism.url), 200_000);
 
 describe("every example, served by Prism", () => {
   it.each(cases.map((c) => [c.name + " " + c.method + " " + c.path, c] as const))("%s", async (_label, c) => {

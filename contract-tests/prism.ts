@@ -1,15 +1,50 @@
 // Starts Prism on the generated spec, as `make mock` does, and stops it by PID.
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
 
+/** How long Prism may take to answer: it parses a 0.5 MB spec, and a loaded 2-core CI machine slows that tenfold. */
+const START_DEADLINE_MS = 180_000;
+
 export interface PrismMock {
   url: string;
+  /** Resolves once Prism answers, rejects with its output if it exits or does not answer in time. */
+  ready: Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startPrism(port: number): Promise<PrismMock> {
+/** A port nothing listens on now (the OS picks it), so two test runs or test files never race for one. */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once("error", fail);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+/** Resolves once `url` answers HTTP at all; `exited` says why it never will. */
+export async function waitForHttp(url: string, exited: () => string | undefined = () => undefined): Promise<void> {
+  const deadline = Date.now() + START_DEADLINE_MS;
+  for (;;) {
+    const gone = exited();
+    if (gone !== undefined) throw new Error(gone);
+    try {
+      await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`nothing answered at ${url} within ${START_DEADLINE_MS / 1000} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Spawns Prism without waiting for it: `ready` says when it answers. */
+export function launchPrism(port: number): PrismMock {
   const child: ChildProcess = spawn(
     resolve(root, "node_modules/.bin/prism"),
     ["mock", "-p", String(port), "-h", "127.0.0.1", resolve(root, "generated/openapi.yaml")],
@@ -19,19 +54,14 @@ export async function startPrism(port: number): Promise<PrismMock> {
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`prism exited (${child.exitCode}):\n${output}`);
-    try {
-      await fetch(`${url}/health`);
-      break;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`prism did not start in 60 s:\n${output}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+  const exited = () => (child.exitCode === null ? undefined : `prism exited (${child.exitCode}):\n${output}`);
+  const ready = waitForHttp(url, exited).catch((e: Error) => {
+    throw new Error(`${e.message}\n${output}`);
+  });
+  ready.catch(() => {}); // a caller that never awaits it must not crash the process
   return {
     url,
+    ready,
     stop: () =>
       new Promise((ok) => {
         if (child.exitCode !== null) return ok();
@@ -39,4 +69,10 @@ export async function startPrism(port: number): Promise<PrismMock> {
         child.kill("SIGTERM");
       }),
   };
+}
+
+export async function startPrism(port: number): Promise<PrismMock> {
+  const prism = launchPrism(port);
+  await prism.ready;
+  return prism;
 }

@@ -5,6 +5,7 @@
 // sends its example token). The real side is startGatehouse with the reference agent runtime and the
 // ide-assistant manifest, so tool calls go through the tool policy and an approval is created for real.
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -18,7 +19,8 @@ let runtime: AgentRuntime;
 let gatehouse: TestGatehouse;
 let mock: Server;
 let ideToken: string;
-const mockPort = 5110 + Math.floor(Math.random() * 300);
+/** The mock's port, picked by the OS. */
+let mockPort: number;
 
 beforeAll(async () => {
   runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 1 });
@@ -29,8 +31,9 @@ beforeAll(async () => {
         GATEHOUSE_MANIFEST_DIR: resolve(import.meta.dirname, "../examples/manifests"),
       },
     }),
-    startWsMock(mockPort),
+    startWsMock(0),
   ]);
+  mockPort = (mock.address() as AddressInfo).port;
   ideToken = await gatehouse.devIssuer!.mint({ sub: "dev@acme", org: ORG_ID, roles: ["developer"] });
 }, 90_000);
 

@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
@@ -27,13 +28,15 @@ const outgoing = new Map<string, ValidateFunction>(
 );
 
 let server: Server;
-const port = 4600 + Math.floor(Math.random() * 300);
+/** The mock's port, picked by the OS. */
+let port: number;
 const open: WebSocket[] = [];
 /** Every frame any test received that does not match its message schema. */
 const violations: string[] = [];
 
 beforeAll(async () => {
-  server = await startWsMock(port);
+  server = await startWsMock(0);
+  port = (server.address() as AddressInfo).port;
 });
 afterEach(() => {
   for (const ws of open.splice(0)) ws.terminate();
