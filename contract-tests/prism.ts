@@ -54,7 +54,11 @@ export function launchPrism(port: number): PrismMock {
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   const url = `http://127.0.0.1:${port}`;
-  const exited = () => (child.exitCode === null ? undefined : `prism exited (${child.exitCode}):\n${output}`);
+  // A child killed by a signal (stop(), or anything else) has a signalCode and no exitCode.
+  const exited = () =>
+    child.exitCode === null && child.signalCode === null
+      ? undefined
+      : `prism exited (${child.exitCode ?? child.signalCode}):\n${output}`;
   const ready = waitForHttp(url, exited).catch((e: Error) => {
     throw new Error(`${e.message}\n${output}`);
   });
@@ -64,7 +68,7 @@ export function launchPrism(port: number): PrismMock {
     ready,
     stop: () =>
       new Promise((ok) => {
-        if (child.exitCode !== null) return ok();
+        if (child.exitCode !== null || child.signalCode !== null) return ok();
         child.once("exit", () => ok());
         child.kill("SIGTERM");
       }),
