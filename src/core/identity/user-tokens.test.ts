@@ -21,7 +21,7 @@ function mint(
   key: SigningKey,
   alg: string,
   claims: Record<string, unknown> = {},
-  opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number } = {},
+  opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number; iat?: number } = {},
 ) {
   const header: Record<string, string> = { alg, typ: "JWT" };
   if (opts.kid !== null) header.kid = opts.kid ?? key.jwk.kid!;
@@ -30,7 +30,7 @@ function mint(
     .setIssuer(opts.iss ?? ISSUER)
     .setAudience(opts.aud ?? AUDIENCE)
     .setSubject("user-1")
-    .setIssuedAt()
+    .setIssuedAt(opts.iat)
     .setExpirationTime(opts.exp ?? "5m")
     .sign(key.privateKey);
 }
@@ -90,6 +90,28 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     const err = await failure(verifier()(token));
     expect(err.code).toBe("TOKEN_INVALID");
     expect(err.reason).toBe(reason);
+  });
+
+  it("rejects a token issued in the future, beyond a minute of clock skew", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const nextWeek = await mint(rsa, "RS256", {}, { iat: now + 7 * 86_400, exp: now + 8 * 86_400 });
+    const err = await failure(verifier()(nextWeek));
+    expect(err.code).toBe("TOKEN_INVALID");
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toContain("iat");
+    // An identity provider whose clock is a few seconds ahead is not refused.
+    await expect(verifier()(await mint(rsa, "RS256", {}, { iat: now + 20 }))).resolves.toMatchObject({ sub: "user-1" });
+  });
+
+  it("rejects an iat that is not a number", async () => {
+    const token = await new SignJWT({ iat: "1700000000" } as never)
+      .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject("user-1")
+      .setExpirationTime("5m")
+      .sign(rsa.privateKey);
+    expect((await failure(verifier()(token))).reason).toBe("claim_invalid");
   });
 
   it("rejects alg none, HS256 and garbage", async () => {

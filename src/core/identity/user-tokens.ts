@@ -103,8 +103,26 @@ export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTok
     } catch (err) {
       throw toUserTokenError(err);
     }
+    assertIssuedInThePast(payload);
     return claimsOf(payload);
   };
+}
+
+/**
+ * How far ahead of this node's clock an `iat` may be: an identity provider's clock a little ahead is not an attack,
+ * and providers that omit `nbf` (many do) are judged by `iat` alone.
+ */
+export const IAT_CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * jose checks `iat` only when asked for a maximum token age: a token "issued" next week passed, and lived as long as
+ * its `exp` said from a date that had not come. A non-numeric `iat` jose already refuses.
+ */
+function assertIssuedInThePast(payload: JWTPayload): void {
+  const nowSeconds = Date.now() / 1000;
+  if (typeof payload.iat === "number" && payload.iat > nowSeconds + IAT_CLOCK_SKEW_SECONDS) {
+    throw new UserTokenError("claim_invalid", "JWT iat claim is in the future");
+  }
 }
 
 function claimsOf(payload: JWTPayload): UserClaims {
