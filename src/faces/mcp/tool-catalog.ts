@@ -2,7 +2,6 @@
 // the tool definition (its connector's URL placeholders, and the action fields the manifest's policy needs),
 // and a description that says which policy applies. The arguments are the REST action without type/tool:
 // `{ params, amount?, currency?, counterparty?, jurisdiction? }`.
-import { createHash } from "node:crypto";
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { capabilityOf, type Manifest, type ToolConfig } from "../../core/policy/types";
 
@@ -21,31 +20,15 @@ export function toolNameOf(capability: string): string {
 const namesCache = new WeakMap<Manifest, Map<string, string>>();
 const toolsCache = new WeakMap<Manifest, Tool[]>();
 
-/**
- * The longest tool name listed. Model APIs behind MCP clients take tool names of at most 64 characters
- * (`^[a-zA-Z0-9_-]{1,64}$` for Anthropic's and OpenAI's, which clients map `.` into): a manifest capability may be
- * longer, and a client that meets one longer refuses the whole tool list, not only that tool.
- */
-export const MAX_TOOL_NAME_LENGTH = 64;
-
-/**
- * The name a capability is listed under: `type.tool`, unless that is too long or already taken by another
- * capability (`a.b:c` and `a:b.c` are both `a.b.c`); then its start and 8 hex of the capability's SHA-256, so every
- * tool the manifest defines can be called, and by the same name on every node and after every restart.
- */
-function listedToolName(capability: string, taken: ReadonlyMap<string, string>): string {
-  const plain = toolNameOf(capability);
-  if (plain.length <= MAX_TOOL_NAME_LENGTH && !taken.has(plain)) return plain;
-  const suffix = `-${createHash("sha256").update(capability).digest("hex").slice(0, 8)}`;
-  return `${plain.slice(0, MAX_TOOL_NAME_LENGTH - suffix.length)}${suffix}`;
-}
-
-/** Tool name → capability, for the tools the manifest defines, each under its listed name. */
+/** Tool name → capability, for the tools the manifest defines (a name two capabilities share keeps the first). */
 export function capabilitiesByToolName(manifest: Manifest): Map<string, string> {
   const cached = namesCache.get(manifest);
   if (cached) return cached;
   const names = new Map<string, string>();
-  for (const capability of Object.keys(manifest.tools)) names.set(listedToolName(capability, names), capability);
+  for (const capability of Object.keys(manifest.tools)) {
+    const name = toolNameOf(capability);
+    if (!names.has(name)) names.set(name, capability);
+  }
   if (Object.isFrozen(manifest)) namesCache.set(manifest, names);
   return names;
 }

@@ -8,13 +8,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAuditVerify } from "../../../cli/audit-verify";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
-import {
-  agent,
-  executeBody,
-  exportedRecords,
-  operator,
-  registerManifest as registerManifestOf,
-} from "../../../test-support/http";
+import { agent, executeBody, exportedRecords, operator } from "../../../test-support/http";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 let g: TestGatehouse;
@@ -336,31 +330,6 @@ describe("MCP agents endpoint", () => {
       expect(code, out.join("\n")).toBe(0);
     } finally {
       rmSync(work, { recursive: true, force: true });
-    }
-  });
-});
-
-describe("MCP agents endpoint, a manifest with a capability longer than a model API takes as a tool name", () => {
-  const capability = `payments.internal.settlement-reconciliation:${"x".repeat(60)}.batch_v2`;
-
-  it("lists it under a name of at most 64 characters, and that name runs it", async () => {
-    const reply = await registerManifestOf(g, {
-      uapk_id: "long-bot",
-      agent: { id: "long-bot", name: "Long Bot" },
-      capabilities: [capability],
-      constraints: { max_actions_per_hour: 100 },
-      tools: { [capability]: { connector: { type: "noop" } } },
-    });
-    expect(reply.status).toBe(201);
-    const longClient = await mcpClient(`${g.url}/mcp/agents/long-bot`);
-    try {
-      const { tools } = await longClient.listTools();
-      for (const tool of tools) expect(tool.name).toMatch(/^[a-zA-Z0-9_.-]{1,64}$/);
-      const listed = tools.find((t) => t.title === capability)!;
-      const result = await longClient.callTool({ name: listed.name, arguments: { params: {} } });
-      expect(structured(result)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
-    } finally {
-      await longClient.close();
     }
   });
 });
