@@ -187,7 +187,7 @@ function mcpToolsCall(): BenchLine {
               jsonrpc: "2.0",
               id: nextId++,
               method: "tools/call",
-              params: { name: "email.send", arguments: { params: { to: "customer@example.com", subject: "Hello" } } },
+              params: { name: "email_send", arguments: { params: { to: "customer@example.com", subject: "Hello" } } },
             }),
           }),
         },

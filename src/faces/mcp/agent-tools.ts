@@ -17,6 +17,7 @@ import {
   ACTION_FIELDS,
   APPROVAL_STATUS_TOOL,
   approvalStatusTool,
+  LEGACY_APPROVAL_STATUS_TOOL,
   capabilityForToolName,
   manifestTools,
 } from "./tool-catalog";
@@ -81,7 +82,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
   ): Promise<ExecuteRequest | CallToolResult> {
     const manifest = await manifestOf(session);
     const action = capabilityForToolName(manifest, params.name);
-    if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <type>.<tool>`);
+    if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': call a tool that tools/list names`);
     const args = (params.arguments ?? {}) as Record<string, unknown>;
     const unknown = Object.keys(args).find((k) => !ARGUMENTS.includes(k));
     if (unknown !== undefined)
@@ -184,7 +185,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
     params: CallToolRequest["params"],
     extra: CallExtra,
   ): Promise<CallToolResult> {
-    if (params.name === APPROVAL_STATUS_TOOL)
+    if (params.name === APPROVAL_STATUS_TOOL || params.name === LEGACY_APPROVAL_STATUS_TOOL)
       return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
     const request = await requestFor(session, params);
     if ("content" in request) return request;

@@ -87,10 +87,10 @@ function orgOf(principal: Principal): string {
 const AGENT_INSTRUCTIONS =
   "Tools of this server are governed by Gatehouse: each call is decided by policy (ALLOW, DENY, ESCALATE) and audited. " +
   "A call that needs a human approval waits for it, then answers with status 'pending' and an approval_id: call " +
-  "the same tool again with the same arguments and _meta.approval_id once gatehouse.approval_status says 'approved'.";
+  "the same tool again with the same arguments and _meta.approval_id once gatehouse_approval_status says 'approved'.";
 const PURUTO_INSTRUCTIONS =
   "Tools of this server are the allow-listed commands of the local purutos (agent repositories) Gatehouse found, " +
-  "named <puruto>.<command>: a call runs that command in its puruto's folder with the arguments as its JSON payload, " +
+  "named <puruto>_<command>: a call runs that command in its puruto's folder with the arguments as its JSON payload, " +
   "under a timeout and an output limit, and answers with its result. When too many commands run at once, a call is " +
   "refused with COMMANDS_BUSY: try it again a little later.";
 

@@ -1,10 +1,12 @@
-// `/mcp/purutos`: each allowed puruto command as a tool `<puruto>.<command>`, run through the discovery face's
+// `/mcp/purutos`: each allowed puruto command as a tool `<puruto>_<command>` (made valid for MCP clients by
+// ./tool-names.ts; `title` keeps the puruto and command), run through the discovery face's
 // invoker (a port): same allow list, scrubbed environment, timeouts and concurrency limit as
 // POST /purutos/{name}/{command}. The arguments are the command's payload, checked by the same spec schema.
 import { randomUUID } from "node:crypto";
 import type { CallToolRequest, CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { BodyValidator, PurutoCommands } from "./ports";
+import type { BodyValidator, PurutoCommands, PurutoInfo } from "./ports";
 import { refused } from "./results";
+import { mcpToolNames } from "./tool-names";
 
 export interface PurutoToolsDeps {
   purutos: PurutoCommands;
@@ -12,38 +14,59 @@ export interface PurutoToolsDeps {
   validatePayload: BodyValidator;
 }
 
-/** `<puruto>.<command>`: puruto folder names start with `puruto-` and commands have no dot, so the last dot splits. */
-function splitName(name: string): { puruto: string; command: string } | undefined {
+type Target = { puruto: string; command: string };
+
+/**
+ * `<puruto>.<command>`, the names listed before they were made valid for MCP clients: puruto folder names start
+ * with `puruto-` and commands have no dot, so the last dot splits.
+ */
+function splitName(name: string): Target | undefined {
   const dot = name.lastIndexOf(".");
   if (dot <= 0 || dot === name.length - 1) return undefined;
   return { puruto: name.slice(0, dot), command: name.slice(dot + 1) };
 }
 
+/** Each allowed command with its listed name. */
+function namedCommands(purutos: readonly PurutoInfo[]) {
+  const commands = purutos.flatMap((puruto) => puruto.commands.map((command) => ({ puruto, command })));
+  const names = mcpToolNames(
+    commands.map(({ puruto, command }) => ({
+      name: `${puruto.name}_${command.name}`,
+      identity: JSON.stringify([puruto.name, command.name]),
+    })),
+  );
+  return commands.map((c, i) => ({ ...c, name: names[i]! }));
+}
+
 export function createPurutoTools(deps: PurutoToolsDeps) {
+  /** The command a listed name stands for, else a legacy `<puruto>.<command>` name (the invoker's allow list decides). */
+  async function targetOf(name: string): Promise<Target | undefined> {
+    const listed = namedCommands(await deps.purutos.list()).find((c) => c.name === name);
+    return listed ? { puruto: listed.puruto.name, command: listed.command.name } : splitName(name);
+  }
+
   async function listTools(): Promise<Tool[]> {
     const tools: Tool[] = [];
-    for (const puruto of await deps.purutos.list()) {
-      for (const command of puruto.commands) {
-        tools.push({
-          name: `${puruto.name}.${command.name}`,
-          title: `${puruto.name} ${command.name}`,
-          description: [
-            command.description,
-            puruto.description ? `(${puruto.description})` : undefined,
-            "Allow-listed puruto command run by Gatehouse.",
-          ]
-            .filter(Boolean)
-            .join(" "),
-          inputSchema: { type: "object", description: "The command's payload (JSON on the command's stdin)." },
-        });
-      }
+    for (const { puruto, command, name } of namedCommands(await deps.purutos.list())) {
+      tools.push({
+        name,
+        title: `${puruto.name} ${command.name}`,
+        description: [
+          command.description,
+          puruto.description ? `(${puruto.description})` : undefined,
+          "Allow-listed puruto command run by Gatehouse.",
+        ]
+          .filter(Boolean)
+          .join(" "),
+        inputSchema: { type: "object", description: "The command's payload (JSON on the command's stdin)." },
+      });
     }
     return tools;
   }
 
   async function callTool(params: CallToolRequest["params"], extra: { signal: AbortSignal }): Promise<CallToolResult> {
-    const target = splitName(params.name);
-    if (!target) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': tool names are <puruto>.<command>`);
+    const target = await targetOf(params.name);
+    if (!target) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': call a tool that tools/list names`);
     const payload = (params.arguments ?? {}) as Record<string, unknown>;
     const problems = deps.validatePayload(payload);
     if (problems)

@@ -48,7 +48,7 @@ export function executeResult(response: ExecuteResponse): CallToolResult {
   if (response.decision === "ESCALATE") {
     const summary =
       `Waiting for human approval ${response.approval_id} (${reasonsText(response.reasons)}). Check it with ` +
-      `gatehouse.approval_status; once approved, call this tool again with the same arguments and _meta.approval_id.`;
+      `gatehouse_approval_status; once approved, call this tool again with the same arguments and _meta.approval_id.`;
     return text({ status: "pending", ...base, executed: false }, summary, false);
   }
   const result = response.result ?? { success: false };

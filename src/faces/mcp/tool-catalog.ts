@@ -1,11 +1,15 @@
-// A manifest's tools as MCP tools: capability `type:tool` → tool name `type.tool`, an input schema built from
+// A manifest's tools as MCP tools: capability `type:tool` → tool name `type_tool` (made valid for MCP clients by
+// ./tool-names.ts; `title` keeps the capability), an input schema built from
 // the tool definition (its connector's URL placeholders, and the action fields the manifest's policy needs),
 // and a description that says which policy applies. The arguments are the REST action without type/tool:
 // `{ params, amount?, currency?, counterparty?, jurisdiction? }`.
 import type { Tool } from "@modelcontextprotocol/sdk/types.js";
 import { capabilityOf, type Manifest, type ToolConfig } from "../../core/policy/types";
+import { mcpToolNames } from "./tool-names";
 
-export const APPROVAL_STATUS_TOOL = "gatehouse.approval_status";
+export const APPROVAL_STATUS_TOOL = "gatehouse_approval_status";
+/** Its name before tool names were made valid for MCP clients: still answered, never listed. */
+export const LEGACY_APPROVAL_STATUS_TOOL = "gatehouse.approval_status";
 
 /** The action fields an MCP tool call may carry besides its params. */
 export const ACTION_FIELDS = ["amount", "currency", "counterparty", "jurisdiction"] as const;
@@ -20,15 +24,16 @@ export function toolNameOf(capability: string): string {
 const namesCache = new WeakMap<Manifest, Map<string, string>>();
 const toolsCache = new WeakMap<Manifest, Tool[]>();
 
-/** Tool name → capability, for the tools the manifest defines (a name two capabilities share keeps the first). */
+/** Listed tool name → capability, for the tools the manifest defines (each its own valid, unique name). */
 export function capabilitiesByToolName(manifest: Manifest): Map<string, string> {
   const cached = namesCache.get(manifest);
   if (cached) return cached;
-  const names = new Map<string, string>();
-  for (const capability of Object.keys(manifest.tools)) {
-    const name = toolNameOf(capability);
-    if (!names.has(name)) names.set(name, capability);
-  }
+  const capabilities = Object.keys(manifest.tools);
+  const listed = mcpToolNames(
+    capabilities.map((capability) => ({ name: toolNameOf(capability), identity: capability })),
+    new Set([APPROVAL_STATUS_TOOL]),
+  );
+  const names = new Map(listed.map((name, i) => [name, capabilities[i]!]));
   if (Object.isFrozen(manifest)) namesCache.set(manifest, names);
   return names;
 }
@@ -155,7 +160,10 @@ export const approvalStatusTool: Tool = {
   },
 };
 
-/** The capability a tools/call names: a manifest tool, else `type.tool` split at the first dot (the policy decides). */
+/**
+ * The capability a tools/call names: a listed manifest tool, else `type.tool` split at the first dot (the names
+ * listed before they were made valid for MCP clients, and tools the manifest lacks: the policy decides).
+ */
 export function capabilityForToolName(
   manifest: Manifest | undefined,
   name: string,

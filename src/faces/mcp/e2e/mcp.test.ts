@@ -31,18 +31,19 @@ afterAll(async () => {
 const structured = (r: unknown) => (r as { structuredContent?: Record<string, any> }).structuredContent!;
 
 describe("MCP agents endpoint", () => {
-  it("lists the manifest's tools as type.tool with an input schema and the policy in the description", async () => {
+  it("lists the manifest's tools as type_tool with an input schema and the policy in the description", async () => {
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
-      "crm.delete",
-      "email.send",
-      "gatehouse.approval_status",
-      "noop.ping",
+      "crm_delete",
+      "email_send",
+      "gatehouse_approval_status",
+      "noop_ping",
     ]);
-    const del = tools.find((t) => t.name === "crm.delete")!;
+    const del = tools.find((t) => t.name === "crm_delete")!;
+    expect(del.title).toBe("crm:delete");
     expect(del.description).toContain("human approval");
     expect(del.inputSchema.required).toEqual(["params", "counterparty"]);
-    expect(tools.find((t) => t.name === "email.send")!.description).toContain("*@blocked.example");
+    expect(tools.find((t) => t.name === "email_send")!.description).toContain("*@blocked.example");
   });
 
   it("ALLOW: the connector runs and its result comes back as structured content and text", async () => {

@@ -38,11 +38,11 @@ describe("gatehouse mcp-stdio", () => {
     );
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toContain("noop.ping");
-      const ok = await client.callTool({ name: "noop.ping", arguments: { params: {}, counterparty: "a@ok.example" } });
+      expect(tools.map((t) => t.name)).toContain("noop_ping");
+      const ok = await client.callTool({ name: "noop_ping", arguments: { params: {}, counterparty: "a@ok.example" } });
       expect(structured(ok)).toMatchObject({ decision: "ALLOW", executed: true });
       const denied = await client.callTool({
-        name: "noop.ping",
+        name: "noop_ping",
         arguments: { params: {}, counterparty: "x@blocked.example" },
       });
       expect(denied.isError).toBe(true);
@@ -103,7 +103,7 @@ describe("gatehouse mcp-stdio, a client that does not wait for the initialize re
     const list = messages.find((m) => m.id === 2)!;
     // Before: -32000 "… MCP_SESSION_REQUIRED": the request left before the session id was known.
     expect(list.error).toBeUndefined();
-    expect(list.result.tools.map((t: { name: string }) => t.name)).toContain("noop.ping");
+    expect(list.result.tools.map((t: { name: string }) => t.name)).toContain("noop_ping");
   }, 30_000);
 });
 
@@ -168,7 +168,7 @@ describe("gatehouse mcp-stdio, input that ends while requests are in flight", ()
     expect(code).toBe(0);
     expect(messages.map((m) => m.id)).toEqual(expect.arrayContaining([1, 2, 3]));
     expect(messages.filter((m) => m.error)).toEqual([]);
-    expect(messages.find((m) => m.id === 2)?.result.tools.map((t: { name: string }) => t.name)).toContain("noop.ping");
+    expect(messages.find((m) => m.id === 2)?.result.tools.map((t: { name: string }) => t.name)).toContain("noop_ping");
     expect(messages.find((m) => m.id === 3)?.result.structuredContent).toMatchObject({
       decision: "ALLOW",
       executed: true,
@@ -209,18 +209,18 @@ describe("gatehouse mcp-stdio, input that ends while requests are in flight", ()
 });
 
 describe("MCP purutos endpoint", () => {
-  it("lists each allowed puruto command as puruto.command and runs it through the invoker", async () => {
+  it("lists each allowed puruto command as puruto_command and runs it through the invoker", async () => {
     const client = await mcpClient(`${g.url}/mcp/purutos`, { "X-API-Key": g.apiKey });
     try {
       // It describes these tools, not the governed ones of /mcp/agents (no policy, audit or approval_status here).
       const instructions = client.getInstructions() ?? "";
-      expect(instructions).toContain("<puruto>.<command>");
+      expect(instructions).toContain("<puruto>_<command>");
       expect(instructions).not.toMatch(/approval_status|ESCALATE|audited/);
       const { tools } = await client.listTools();
       const names = tools.map((t) => t.name);
-      expect(names).toContain("puruto-financial.balance");
-      expect(names).toContain("puruto-financial.status");
-      const balance = await client.callTool({ name: "puruto-financial.balance", arguments: { account: "main" } });
+      expect(names).toContain("puruto-financial_balance");
+      expect(names).toContain("puruto-financial_status");
+      const balance = await client.callTool({ name: "puruto-financial_balance", arguments: { account: "main" } });
       expect(balance.isError).toBe(false);
       expect(structured(balance).invocation).toMatchObject({
         status: "ok",
@@ -294,8 +294,8 @@ describe("MCP purutos endpoint, purutos whose names hold dots", () => {
     try {
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(new Set(names).size).toBe(names.length);
-      expect(names.filter((n) => n === "puruto-m.x.wipe")).toHaveLength(1);
-      const wipe = await client.callTool({ name: "puruto-m.x.wipe", arguments: {} });
+      expect(names.filter((n) => n === "puruto-m_x_wipe")).toHaveLength(1);
+      const wipe = await client.callTool({ name: "puruto-m_x_wipe", arguments: {} });
       expect(structured(wipe)).toMatchObject({
         target: "puruto-m.x",
         invocation: { result: { who: "puruto-m.x wipe" } },
