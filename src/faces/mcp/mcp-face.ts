@@ -3,8 +3,8 @@
 //   /mcp/agents/{uapk_id}   that agent's manifest tools (`type.tool`), each call a governed action
 //   /mcp/purutos            each allowed puruto command (`puruto.command`)
 //
-// Every HTTP request is authenticated by the HTTP boundary's authenticator (X-API-Key for agents, or a bearer
-// token for people on the agents endpoint; purutos take the API key only, as their REST operations do) before
+// Every HTTP request is authenticated by the HTTP boundary's authenticator (X-API-Key for agents, or an operator's
+// bearer token on the agents endpoint; purutos take the API key only, as their REST operations do) before
 // any JSON-RPC is read: a missing or bad credential is a 401 problem+json. Bodies are parsed with the REST
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import type { Context } from "koa";
@@ -20,6 +20,7 @@ import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
 import type { RouteGuard } from "../../http/boundary/guard";
+import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { hasJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
@@ -81,6 +82,15 @@ function orgOf(principal: Principal): string {
   if (principal.kind === "api_key") return principal.orgId;
   if (principal.kind === "user" && principal.orgId) return principal.orgId;
   throw new HttpProblem(403, "The token names no organisation", { code: "FORBIDDEN" });
+}
+
+/**
+ * A person on /mcp/agents runs the agent's governed tools as that agent (its budget, its approvals) and reads its
+ * approvals: on REST only an operator may do that much (the agent itself uses its API key), so the operator API's
+ * role rule applies here too — a developer (IDE) token must not act as every agent of its org. 403 otherwise.
+ */
+function assertMayActAsAgent(principal: Principal): void {
+  if (principal.kind === "user") requireOperatorOf(principal, orgOf(principal));
 }
 
 /** What each endpoint tells the agent at initialize: its own tools' rules, nothing the other endpoint does. */
@@ -211,6 +221,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       const principal = await deps.auth.authenticate(ctx, schemes);
       // The same rule as REST /purutos, before the body is read: another org gets 403, never a JSON-RPC error.
       if (route.kind === "purutos") deps.purutosGuard?.check(principal, {});
+      else assertMayActAsAgent(principal);
       let body: unknown;
       if (ctx.method === "POST") {
         if (!hasJsonMediaType(ctx, MCP_BODY_TYPES))

@@ -125,7 +125,7 @@ describe("MCP agents endpoint", () => {
 
   it("a person's approval is theirs: the org's API key claiming that person on REST cannot use it", async () => {
     const alice = await mcpClient(endpoint(), {
-      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "alice@approvals", [])}`,
+      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "alice@approvals", ["operator"])}`,
     });
     try {
       const args = { params: { id: "c-alice" }, counterparty: "alice@ok.example" };
@@ -243,7 +243,7 @@ describe("MCP agents endpoint", () => {
   });
 
   it("a session is bound to its credential: another caller cannot use its id", async () => {
-    const other = await g.userTokenFor(g.orgId, "someone@else", []);
+    const other = await g.userTokenFor(g.orgId, "someone@else", ["operator"]);
     const response = await fetch(endpoint(), {
       method: "POST",
       headers: {
@@ -259,11 +259,11 @@ describe("MCP agents endpoint", () => {
 
   it("a person's session is bound to their org too: the same sub in another org cannot use its id", async () => {
     const own = await mcpClient(endpoint(), {
-      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@shared-sub", [])}`,
+      Authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@shared-sub", ["operator"])}`,
     });
     try {
       const sessionId = (own.transport as { sessionId?: string }).sessionId!;
-      const asOtherOrg = await g.userTokenFor("other-org", "dev@shared-sub", []);
+      const asOtherOrg = await g.userTokenFor("other-org", "dev@shared-sub", ["operator"]);
       const response = await fetch(endpoint(), {
         method: "POST",
         headers: {

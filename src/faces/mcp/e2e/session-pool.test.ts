@@ -55,7 +55,7 @@ describe("the MCP session pool", () => {
     // The newest ones stay in use; the first is the least recently used.
     for (const id of held.slice(1)) expect((await toolsList(agent, id)).status).toBe(200);
 
-    const person = { authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@pool", [])}` };
+    const person = { authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@pool", ["operator"])}` };
     const theirs = await openSession(person);
     expect((await toolsList(person, theirs)).status).toBe(200);
     expect((await toolsList(agent, held[0]!)).status).toBe(404);
