@@ -451,7 +451,10 @@ export interface paths {
          *     - 404 `MANIFEST_NOT_FOUND`: no such manifest in this org (another org's id answers exactly like an unused one).
          *     - 409 `MANIFEST_CONFLICT`: the manifest is revoked (revoked stays revoked: register a new one), or the body's
          *     `uapk_id` is not the manifest's — agents name a manifest by its `uapk_id`, and its budgets, tokens and history
-         *     are keyed by it, so it never changes (register a new manifest for another `uapk_id`).
+         *     are keyed by it, so it never changes (register a new manifest for another `uapk_id`) — or the body's `agent.id`
+         *     is not the manifest's: the hourly budget is counted per agent and capability tokens are bound to it, so a new
+         *     `agent.id` would start the budget again and could validate another agent's token (compared exactly; `agent.name`
+         *     may change).
          *     - 400 `VALIDATION_FAILED`: the body's `manifest_id`, when given, is not the one in the path.
          *     - 400 `INVALID_MANIFEST`: the content breaks a rule (`errors` lists each problem); nothing is written.
          *

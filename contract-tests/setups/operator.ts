@@ -184,6 +184,7 @@ export const operatorSetups: Record<string, Setup> = {
   // Updates of the documented manifest: registered (version 1), or registered then revoked.
   gatehouse_update_manifest: registered,
   gatehouse_update_manifest_uapk_id: registered,
+  gatehouse_update_manifest_agent_id: registered,
   gatehouse_update_manifest_id_mismatch: registered,
   gatehouse_update_manifest_revoked: registeredThen("revoke"),
 

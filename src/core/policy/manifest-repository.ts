@@ -50,9 +50,22 @@ export const TRANSITIONS: Record<ManifestStatus, ManifestStatus[]> = {
 };
 
 /**
+ * Why `input` may not give `current` another agent (a PUT or the GitOps folder), or undefined. The hourly budget is
+ * counted per (uapk_id, agent.id), a capability token is verified against the request's agent_id, and an agent's
+ * history and rate limit are keyed by it: a new agent.id would start this hour's budget again at zero and could make
+ * valid a token issued for another agent. Compared exactly: another case or a look-alike is another agent.
+ */
+export function agentIdRefusal(current: Manifest, input: ManifestInput): ManifestConflictError | undefined {
+  if (input.agent.id === current.agent.id) return undefined;
+  return new ManifestConflictError(
+    `Manifest '${current.manifest_id}' is agent.id '${current.agent.id}'; an agent.id never changes (register a new manifest)`,
+  );
+}
+
+/**
  * Why `current` may not take the content `input` (an update: PUT or the GitOps folder), or undefined. Decided on the
  * row as it is locked for the write. Revoked is final; the uapk_id never changes, since agents name the manifest by
- * it and its budgets, tokens and history are keyed by it.
+ * it and its budgets, tokens and history are keyed by it; nor does agent.id (agentIdRefusal).
  */
 export function updateRefusal(current: Manifest, input: ManifestInput): ManifestConflictError | undefined {
   if (current.status === "revoked")
@@ -63,7 +76,7 @@ export function updateRefusal(current: Manifest, input: ManifestInput): Manifest
     return new ManifestConflictError(
       `Manifest '${current.manifest_id}' is uapk_id '${current.uapk_id}'; a uapk_id never changes (register a new manifest)`,
     );
-  return undefined;
+  return agentIdRefusal(current, input);
 }
 
 /** The content a manifest input stores (everything but its `manifest_id`, which names the row). */
@@ -168,6 +181,8 @@ export class ManifestRepository {
     const { manifest_id: chosenId, ...body } = input;
     if (chosenId && chosenId !== existing.manifest_id)
       throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
+    const otherAgent = agentIdRefusal(existing, input);
+    if (otherAgent) throw otherAgent;
     // The same content again (a restart re-reading the folder) is not a change: no new version.
     if (sha256Canonical(body) === existing.content_hash) return existing;
     this.change(orgId, existing.manifest_id, { body: JSON.stringify(body) }, "updated", author);

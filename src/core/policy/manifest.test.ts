@@ -70,6 +70,15 @@ describe("manifest repository", () => {
       InvalidManifestError,
     );
   });
+
+  it("a file (GitOps upsert) naming another agent.id for a registered uapk_id is refused; the agent stays", async () => {
+    const e = await engine();
+    const m = e.manifests.register(ORG, supportBot());
+    const renamed = { ...supportBot(), agent: { ...supportBot().agent, id: "another-agent" } };
+    expect(() => e.manifests.upsert(ORG, renamed)).toThrow(/agent\.id never changes/);
+    expect(e.manifests.get(ORG, m.manifest_id)?.agent.id).toBe(supportBot().agent.id);
+    expect(e.manifests.versions(ORG, m.manifest_id)).toHaveLength(1);
+  });
 });
 
 describe("loadManifestDir", () => {

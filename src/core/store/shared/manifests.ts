@@ -12,6 +12,7 @@ import {
   toManifest,
   toVersionInfo,
   updateRefusal,
+  agentIdRefusal,
   versionRowOf as versionRow,
 } from "../../policy/manifest-repository";
 import { validateManifest } from "../../policy/manifest-validation";
@@ -148,15 +149,16 @@ export function createSharedManifests(db: AnyKysely, options: { now?: () => Date
         throw new ManifestConflictError(`Manifest '${input.uapk_id}' already has id '${existing.manifest_id}'`);
       if (sha256Canonical(body) === existing.content_hash) return existing; // unchanged: no new version
       // Decided again on the row locked in the transaction: a revocation committed by another node since the read
-      // above is final (before, the new body was written after it, as a version of the revoked manifest).
-      const revoked = (locked: Manifest) =>
+      // above is final (before, the new body was written after it, as a version of the revoked manifest); so is the
+      // agent.id of the locked row.
+      const refusal = (locked: Manifest) =>
         locked.status === "revoked"
           ? new ManifestConflictError(`Manifest '${input.uapk_id}' is revoked; register it under a new uapk_id`)
-          : undefined;
+          : agentIdRefusal(locked, input);
       const updated = await db
         .transaction()
         .execute((trx) =>
-          replaceContent(trx, { orgId, manifestId: existing.manifest_id, content: body, author, now }, revoked),
+          replaceContent(trx, { orgId, manifestId: existing.manifest_id, content: body, author, now }, refusal),
         );
       if (!updated) throw new Error(`manifest '${existing.manifest_id}' vanished while it was updated`);
       return updated;

@@ -145,6 +145,35 @@ describe.each(backends)("PUT a manifest ($name)", (backend) => {
     expect((await versions(id)).map((v) => v.change)).toEqual(["registered", "revoked"]);
   });
 
+  it("another agent.id is 409: the hourly budget spent by the agent is not reset under a new identity", async () => {
+    const uapkId = "upd-agent";
+    const id = await registered(uapkId);
+    const limited = (agentId: string, name = "Updated") => ({
+      ...bot(uapkId),
+      agent: { id: agentId, name },
+      constraints: { max_actions_per_hour: 2 },
+    });
+    expect((await put(id, limited(uapkId))).status).toBe(200);
+    const send = (agentId: string) =>
+      agent(g).post("/api/v1/gateway/execute", { ...sendEmail(uapkId), agent_id: agentId });
+    for (let i = 0; i < 2; i++) expect((await send(uapkId)).body.decision).toBe("ALLOW");
+    expect((await send(uapkId)).body.decision).toBe("DENY"); // this hour's budget is spent
+
+    // Renamed, differently cased, a look-alike (Cyrillic 'а'), padded: each another agent id.
+    for (const renamed of ["fresh-agent", "UPD-AGENT", "upd-аgent", ` ${uapkId}`]) {
+      const reply = await put(id, limited(renamed));
+      expect(reply.status, reply.text).toBe(409);
+      expect(reply.body.code).toBe("MANIFEST_CONFLICT");
+      expect(reply.body.detail).toContain("agent.id");
+      expectMatchesSpec("Manifests_update", 409, reply.body);
+      expect((await send(renamed)).body.decision).toBe("DENY");
+    }
+    expect(await versions(id)).toHaveLength(2);
+    expect((await send(uapkId)).body.decision).toBe("DENY");
+    // The agent's name is not its identity: it may change.
+    expect((await put(id, limited(uapkId, "Renamed bot"))).status).toBe(200);
+  });
+
   it("another org's manifest id answers 404 exactly like an unused one, and changes nothing", async () => {
     const id = await registered("upd-cross");
     const tokenB = await g.userTokenFor("org-b-upd", "bob@org-b", ["operator"]);
