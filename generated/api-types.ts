@@ -2228,8 +2228,7 @@ export interface components {
              *     array) and their compounds (`total_amount`, `amount_cents`, `amountInMinorUnits`, `payout_amounts`…; any depth,
              *     any letter case; their currencies in `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
              *     `recipient_params`. Every amount found is checked against `policy.amount_threshold`; one that differs from the
-             *     declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`, and so is a decimal string with more than 15
-             *     significant digits (`"1000.000000000000001"`: read as a double it is 1000, the connector passes on more).
+             *     declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];
             connector: components["schemas"]["ConnectorConfig"];

@@ -110,21 +110,9 @@ function parseNumber(source: string, value: unknown): Parsed {
   const fail: Parsed = { source, ok: false };
   if (typeof value === "string") {
     const text = value.normalize("NFKC").trim();
-    if (!/^\d{1,30}(\.\d{1,30})?$/u.test(text) || significantDigits(text) > EXACT_DIGITS) return fail;
+    if (!/^\d{1,30}(\.\d{1,30})?$/u.test(text)) return fail;
     value = Number(text);
   }
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
   return { source, ok: true, value };
-}
-
-/**
- * Significant decimal digits a double holds exactly. A string amount is passed on to the connector as written, and a
- * downstream that reads decimals exactly would move `1000.000000000000001` where the double, and so this check,
- * reads 1000: with more digits than this, the amount judged would not be the amount moved.
- */
-const EXACT_DIGITS = 15;
-
-/** `0012.3400` → 4: the digits between the first and the last that is not zero. */
-function significantDigits(decimal: string): number {
-  return decimal.replace(".", "").replace(/^0+/u, "").replace(/0+$/u, "").length;
 }
