@@ -971,6 +971,30 @@ export interface components {
             /** @description Whether the connector reported success. */
             success?: boolean;
         };
+        /**
+         * @description The total amount an agent's actions may move per clock hour. Evaluate reports it; execute spends it, with the
+         *     action budget, in one all-or-nothing step (never overspent, however many nodes execute at once). An action
+         *     counts when it is executed (an ESCALATE counts once approved and executed; a DENY counts nothing) and counts
+         *     the SUM of the amounts its connector receives (every amount in its params, the declared `amount` when the
+         *     params carry none; amounts finer than a millionth count as the next millionth): an action whose sum would take
+         *     the hour past `amount` is denied `BUDGET_EXCEEDED`. Amounts are compared as the exact decimals they are written
+         *     as. An amount that cannot be counted (not a non-negative decimal, no currency, a currency other than `currency`,
+         *     params too large to read) is denied `AMOUNT_UNVERIFIABLE`.
+         */
+        AmountPerHour: {
+            /**
+             * @description Capabilities (`type:tool`) it applies to; those actions MUST carry an amount and currency. When omitted, it
+             *     applies to every action that carries an amount.
+             */
+            actions?: components["schemas"]["CapabilityName"][];
+            /**
+             * Format: double
+             * @description At most this much per hour (at most 6 decimal places).
+             */
+            amount: number;
+            /** @description ISO 4217 currency of `amount` and of every action it counts. */
+            currency: string;
+        };
         /** @description An amount above which actions escalate (`AMOUNT_THRESHOLD`). */
         AmountThreshold: {
             /**
@@ -1763,6 +1787,11 @@ export interface components {
              * @description Hourly action budget of each agent (clock-hour windows); exhausting it → DENY `BUDGET_EXCEEDED`.
              */
             max_actions_per_hour?: number;
+            /**
+             * @description Hourly money budget of each agent (clock-hour windows, counted apart from every other agent's): the total
+             *     amount its executed actions may move per hour, in one currency.
+             */
+            max_amount_per_hour?: components["schemas"]["AmountPerHour"];
             /** @description Capabilities (`type:tool`) that always ESCALATE with `REQUIRES_APPROVAL`, e.g. `["crm:delete"]`. */
             require_human_approval?: components["schemas"]["CapabilityName"][];
         };

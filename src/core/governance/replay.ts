@@ -19,7 +19,7 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import type { RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
-import { BudgetCounters } from "../policy/budget-counters";
+import { BudgetCounters, type BudgetSlot, unitsOf } from "../policy/budget-counters";
 import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
 import { normalizeCounterparty } from "../policy/known-counterparties";
 import { decide, type PolicyDeps } from "../policy/pipeline";
@@ -390,10 +390,10 @@ class ReplayWorld {
   }
 
   /** What an ALLOW of the candidate would have spent and learned. */
-  async spend(slots: { scope: string; window: number }[], counterparties: string[]): Promise<void> {
+  async spend(slots: BudgetSlot[], counterparties: string[]): Promise<void> {
     for (const slot of slots) {
       const key = `${slot.scope}\u0000${slot.window}`;
-      this.spent.set(key, (await this.budgetNow(slot.scope, slot.window)) + 1);
+      this.spent.set(key, (await this.budgetNow(slot.scope, slot.window)) + unitsOf(slot));
     }
     for (const c of counterparties) this.learned.add(c);
   }

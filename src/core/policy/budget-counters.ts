@@ -1,21 +1,28 @@
-// Action budgets in SQLite: the hourly budget of each agent (clock-hour windows) and the lifetime budget
-// of each capability token. Counters move ONLY when an action is executed, never on evaluate, and a
+// Action budgets in SQLite: the hourly budget of each agent (clock-hour windows), its hourly money budget (in
+// millionths of its currency, ./amounts.ts) and the lifetime budget of each capability token. Counters move ONLY when an action is executed, never on evaluate, and a
 // consumption is all-or-nothing across every budget involved (one IMMEDIATE transaction with conditional
 // increments), so concurrent executes can never overshoot a limit. A failed connector call is refunded:
 // the original reserved budget before the connector ran and never gave it back.
-import { refundUnit } from "../store/budget-queries";
+import { refundUnit, refundUnits } from "../store/budget-queries";
 import { sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
 
 export interface BudgetSlot {
-  /** e.g. `hour:<org>:<uapk>:<agent>` or `token:<jti>`. */
+  /** e.g. `hour:<org>:<uapk>:<agent>`, `money:<org>:<uapk>:<agent>:<currency>` or `token:<jti>`. */
   scope: string;
   /** Hour number since the epoch for hourly budgets, 0 for lifetime budgets. */
   window: number;
   limit: number;
+  /** What this action takes of it: 1 when absent (an action), the amount in millionths for a money budget. */
+  units?: number;
 }
 
 type SlotKey = Pick<BudgetSlot, "scope" | "window">;
+/** A slot as it is given back: what it took is what returns. */
+export type RefundSlot = SlotKey & Pick<BudgetSlot, "units">;
+
+/** What a consumption of the slot takes (and a refund gives back). */
+export const unitsOf = (slot: Pick<BudgetSlot, "units">): number => slot.units ?? 1;
 
 const HOUR_MS = 3_600_000;
 const MAX_CACHED = 10_000;
@@ -30,7 +37,9 @@ export class BudgetCounters {
   private readonly readStmt;
   private readonly ensureStmt;
   private readonly takeStmt;
+  private readonly takeUnitsStmt;
   private readonly refundStmt;
+  private readonly refundUnitsStmt;
   private readonly pruneStmt;
   // Built once: they run on every execute.
   private readonly consumeAll;
@@ -69,7 +78,18 @@ export class BudgetCounters {
         .where("window", "=", $.window)
         .where("count", "<", $.limit),
     );
+    // A money slot takes its amount at once, only while the counter stays within the limit. Its own statement:
+    // the action slots keep theirs, unchanged.
+    this.takeUnitsStmt = sqliteQuery(db, (b, $: Required<BudgetSlot>) =>
+      b
+        .updateTable("action_budget_counters")
+        .set((eb) => ({ count: eb("count", "+", $.units) }))
+        .where("scope", "=", $.scope)
+        .where("window", "=", $.window)
+        .where((eb) => eb(eb("count", "+", $.units), "<=", $.limit)),
+    );
     this.refundStmt = sqliteQuery(db, (b, $: SlotKey) => refundUnit(b, $));
+    this.refundUnitsStmt = sqliteQuery(db, (b, $: Required<RefundSlot>) => refundUnits(b, $));
     this.pruneStmt = sqliteQuery(db, (b, $: { before: number }) =>
       b.deleteFrom("action_budget_counters").where("window", "!=", 0).where("window", "<", $.before),
     );
@@ -77,16 +97,18 @@ export class BudgetCounters {
       for (const slot of slots) {
         this.counts.delete(cacheKey(slot.scope, slot.window));
         this.ensureStmt.run(slot);
-        if (this.takeStmt.run(slot).changes === 0) {
+        const take = slot.units === undefined ? this.takeStmt : this.takeUnitsStmt;
+        if (take.run(slot as Required<BudgetSlot>).changes === 0) {
           // Throwing rolls back the increments already made on the other slots.
           throw new ExhaustedSignal(slot);
         }
       }
     });
-    this.refundAll = db.transaction((slots: SlotKey[]) => {
+    this.refundAll = db.transaction((slots: RefundSlot[]) => {
       for (const slot of slots) {
         this.counts.delete(cacheKey(slot.scope, slot.window));
-        this.refundStmt.run(slot);
+        if (slot.units === undefined) this.refundStmt.run(slot);
+        else this.refundUnitsStmt.run(slot as Required<RefundSlot>);
       }
     });
   }
@@ -97,6 +119,11 @@ export class BudgetCounters {
 
   static hourlyScope(orgId: string, uapkId: string, agentId: string): string {
     return `hour:${scopePart(orgId)}:${scopePart(uapkId)}:${scopePart(agentId)}`;
+  }
+
+  /** The agent's money budget in one currency (a limit moved to another currency starts its own counter). */
+  static moneyScope(orgId: string, uapkId: string, agentId: string, currency: string): string {
+    return `money:${scopePart(orgId)}:${scopePart(uapkId)}:${scopePart(agentId)}:${scopePart(currency)}`;
   }
 
   static tokenScope(jti: string): string {
@@ -115,7 +142,7 @@ export class BudgetCounters {
     return count;
   }
 
-  /** Takes one unit from every slot, or from none when any is exhausted. Returns the exhausted slot, if any. */
+  /** Takes its units from every slot, or nothing when any is exhausted. Returns the exhausted slot, if any. */
   tryConsume(slots: BudgetSlot[]): { ok: true } | { ok: false; exhausted: BudgetSlot } {
     try {
       this.consumeAll.immediate(slots);
@@ -126,7 +153,7 @@ export class BudgetCounters {
     }
   }
 
-  refund(slots: SlotKey[]): void {
+  refund(slots: RefundSlot[]): void {
     this.refundAll(slots);
   }
 

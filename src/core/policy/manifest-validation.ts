@@ -81,6 +81,8 @@ export function validateManifest(input: unknown): ManifestProblem[] {
       const max = constraints.max_actions_per_hour;
       if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 0))
         add("/constraints/max_actions_per_hour", "max_actions_per_hour must be a non-negative integer");
+      if (constraints.max_amount_per_hour !== undefined)
+        checkAmountPerHour(constraints.max_amount_per_hour, "/constraints/max_amount_per_hour", declared, add);
       checkCapabilityList(constraints.require_human_approval, "/constraints/require_human_approval", declared, add);
     }
   }
@@ -115,6 +117,27 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     }
   }
   return problems;
+}
+
+/** The largest hourly money budget: its millionths (the counters' unit) stay exact integers in a double. */
+export const MAX_AMOUNT_PER_HOUR = 1_000_000_000;
+
+/** `{amount, currency, actions?}`: an amount the counters hold exactly (millionths), in an ISO 4217 currency. */
+function checkAmountPerHour(
+  value: unknown,
+  pointer: string,
+  declared: Set<string>,
+  add: (p: string, m: string) => void,
+): void {
+  if (!isObject(value)) return add(pointer, "max_amount_per_hour must be {amount, currency}");
+  const amount = value.amount;
+  if (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0 || amount > MAX_AMOUNT_PER_HOUR)
+    add(`${pointer}/amount`, `max_amount_per_hour needs an amount from 0 to ${MAX_AMOUNT_PER_HOUR}`);
+  else if (Number(amount.toFixed(6)) !== amount)
+    add(`${pointer}/amount`, "max_amount_per_hour.amount may have at most 6 decimal places");
+  if (typeof value.currency !== "string" || !CURRENCY_PATTERN.test(value.currency))
+    add(`${pointer}/currency`, "max_amount_per_hour needs an ISO 4217 currency");
+  checkCapabilityList(value.actions, `${pointer}/actions`, declared, add);
 }
 
 /** Redaction paths start at `params` or `result` (src/core/audit/redact.ts); anything else would silently redact nothing. */

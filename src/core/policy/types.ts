@@ -28,6 +28,7 @@ export type ConnectorType = ConnectorConfig["type"];
 export type SecretHeaderValue = Schemas["SecretHeaderValue"];
 export type ToolConfig = Schemas["ToolConfig"];
 export type AmountThreshold = Schemas["AmountThreshold"];
+export type AmountPerHour = Schemas["AmountPerHour"];
 export type ManifestPolicy = Schemas["ManifestPolicy"];
 export type ManifestInput = Schemas["ManifestInput"];
 export type ManifestStatus = Schemas["ManifestStatus"];

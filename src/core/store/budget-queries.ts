@@ -26,11 +26,45 @@ export function takeUnit(b: Kysely<Database>, slot: Slot & { limit: number }) {
     .returning("count");
 }
 
+/**
+ * Takes `units` of a money slot at once, as takeUnit takes one: only while the counter stays within `limit`. The
+ * caller refuses a slot whose units alone exceed its limit (the first take of a window inserts them unchecked).
+ */
+export function takeUnits(b: Kysely<Database>, slot: Slot & { limit: number; units: number }) {
+  return b
+    .insertInto("action_budget_counters")
+    .values({ scope: slot.scope, window: slot.window, count: slot.units })
+    .onConflict((oc) =>
+      oc
+        .columns(["scope", "window"])
+        .doUpdateSet((eb) => ({ count: eb("action_budget_counters.count", "+", slot.units) }))
+        .where((eb) => eb(eb("action_budget_counters.count", "+", slot.units), "<=", slot.limit)),
+    )
+    .returning("count");
+}
+
 /** Gives one unit back (never below zero). */
 export function refundUnit(b: Kysely<Database>, slot: Slot) {
   return b
     .updateTable("action_budget_counters")
     .set((eb) => ({ count: eb("count", "-", 1) }))
+    .where("scope", "=", slot.scope)
+    .where("window", "=", slot.window)
+    .where("count", ">", 0);
+}
+
+/** Gives `units` back (never below zero): what a money slot took. */
+export function refundUnits(b: Kysely<Database>, slot: Slot & { units: number }) {
+  return b
+    .updateTable("action_budget_counters")
+    .set((eb) => ({
+      count: eb
+        .case()
+        .when("count", ">", slot.units)
+        .then(eb("count", "-", slot.units))
+        .else(0)
+        .end(),
+    }))
     .where("scope", "=", slot.scope)
     .where("window", "=", slot.window)
     .where("count", ">", 0);

@@ -1,4 +1,4 @@
-// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0008), for Kysely's
+// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0009), for Kysely's
 // typed queries on both backends (the embedded SQLite stores through ./sqlite-query.ts, the shared PostgreSQL
 // stores of ./shared). A new migration that changes a table changes its type here too.
 //
@@ -6,7 +6,10 @@
 // parse), instants are ISO 8601 text, binary columns (SQLite blob / PostgreSQL bytea) are Buffers, and booleans
 // are integers 0/1 (SQLite has no boolean type).
 
-/** `action_budget_counters`: one row per budget scope and window (hour number, or 0 for a lifetime budget). */
+/**
+ * `action_budget_counters`: one row per budget scope and window (hour number, or 0 for a lifetime budget). `count`
+ * is BIGINT on PostgreSQL (0009; read back as a string there, so readers take `Number(count)`).
+ */
 export interface ActionBudgetCountersTable {
   scope: string;
   window: number;

@@ -80,6 +80,8 @@ export function policySentences(manifest: Manifest, capability: string): string[
     out.push("Give the counterparty's jurisdiction (ISO 3166-1 alpha-2); it is checked against the manifest's lists.");
   if (manifest.constraints?.max_actions_per_hour)
     out.push(`Budget: ${manifest.constraints.max_actions_per_hour} actions per hour.`);
+  const money = manifest.constraints?.max_amount_per_hour;
+  if (money) out.push(`Money budget: ${money.amount} ${money.currency} per hour, in total.`);
   if (policy.require_capability_token)
     out.push("A capability token is required (session header X-Capability-Token or _meta.capability_token).");
   return out;

@@ -8,11 +8,9 @@
 //   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
 //     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
 import { clipped } from "../clip";
-import { type Found, foldKey } from "../extract";
+import { type ParsedAmount, parseAmount } from "../amounts";
 import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
-
-type Parsed = { source: string; ok: true; value: number } | { source: string; ok: false };
 
 export const amountThresholdCheck = defineCheck({
   name: "amount_threshold",
@@ -20,7 +18,7 @@ export const amountThresholdCheck = defineCheck({
   run(input) {
     const { amount: declared, currency: declaredCurrency } = input.request.action;
     const facts = input.actionFacts;
-    const executed = facts.amounts.map(parseFound);
+    const executed = facts.amounts.map(parseAmount);
     const currencies = facts.currencies.map((c) => ({ source: c.source, value: foldText(c.value).toUpperCase() }));
 
     const mismatch = declaredMismatch(declared, declaredCurrency, executed, currencies);
@@ -34,8 +32,8 @@ export const amountThresholdCheck = defineCheck({
     const limit = `threshold ${threshold.amount} ${threshold.currency}`;
     if (facts.incomplete) return unverifiable(`Amounts cannot be checked (${limit}): ${facts.incomplete}`);
 
-    const amounts: Parsed[] = [
-      ...(declared !== undefined ? [parseFound({ source: "action.amount", value: declared })] : []),
+    const amounts: ParsedAmount[] = [
+      ...(declared !== undefined ? [parseAmount({ source: "action.amount", value: declared })] : []),
       ...executed,
     ];
     if (amounts.length === 0)
@@ -72,7 +70,7 @@ const unverifiable = (message: string) => deny("AMOUNT_UNVERIFIABLE", message);
 function declaredMismatch(
   declared: number | undefined,
   declaredCurrency: string | undefined,
-  executed: Parsed[],
+  executed: ParsedAmount[],
   currencies: { source: string; value: string }[],
 ): string | undefined {
   if (declared !== undefined)
@@ -86,33 +84,4 @@ function declaredMismatch(
       return `Declared currency '${clipped(first?.value ?? "")}' differs from the currency the connector receives at ${other.source}`;
   }
   return undefined;
-}
-
-/** The member names of an amount object that hold its number, in folded form (`Value`, `ＶＡＬＵＥ` → `value`). */
-const AMOUNT_MEMBERS = new Set(["value", "amount"]);
-
-/**
- * A number, a plain decimal string (any digit width), or an object whose `value` / `amount` holds one. Every member
- * whose key folds to one of those counts, and they must agree: an upstream that reads keys case-insensitively (Go's
- * encoding/json, ASP.NET) takes the last of `{"value": 50, "VALUE": 5000}`, so judging the first would pass 5000.
- */
-function parseFound(found: Found<unknown>): Parsed {
-  const value = found.value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return parseNumber(found.source, value);
-  const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
-  const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
-  const first = parsed[0];
-  if (!first?.ok || parsed.some((p) => !p.ok || p.value !== first.value)) return { source: found.source, ok: false };
-  return first;
-}
-
-function parseNumber(source: string, value: unknown): Parsed {
-  const fail: Parsed = { source, ok: false };
-  if (typeof value === "string") {
-    const text = value.normalize("NFKC").trim();
-    if (!/^\d{1,30}(\.\d{1,30})?$/u.test(text)) return fail;
-    value = Number(text);
-  }
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
-  return { source, ok: true, value };
 }

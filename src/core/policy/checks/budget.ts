@@ -1,14 +1,17 @@
-// budget_check: the agent's hourly budget (`constraints.max_actions_per_hour`, clock-hour windows) and the
-// token's lifetime budget (`constraints.max_actions`). Read-only here; execute consumes the slots atomically
-// (BudgetCounters.tryConsume) after the whole pipeline allowed the action.
-import { BudgetCounters, type BudgetSlot } from "../budget-counters";
+// budget_check: the agent's hourly budget (`constraints.max_actions_per_hour`, clock-hour windows), its hourly
+// money budget (`constraints.max_amount_per_hour`, ../money-budget.ts) and the token's lifetime budget
+// (`constraints.max_actions`). Read-only here; execute consumes the slots atomically (BudgetCounters.tryConsume)
+// after the whole pipeline allowed the action.
+import { fromMicros } from "../amounts";
+import { BudgetCounters, type BudgetSlot, unitsOf } from "../budget-counters";
+import { type MoneySpend, moneySpendOf } from "../money-budget";
 import { type CheckOutcome, defineCheck, deny, isPromise, skip } from "../policy-check";
 import type { RiskSnapshot } from "../types";
 
 export const budgetCheck = defineCheck({
   name: "budget_check",
   needs: ["manifest"],
-  reads: ["token"],
+  reads: ["token", "actionFacts"],
   provides: ["budgetSlots", "riskSnapshot"],
   run(input, deps) {
     const { manifest, token } = input;
@@ -29,11 +32,24 @@ export const budgetCheck = defineCheck({
       slots.push({ scope: BudgetCounters.tokenScope(token.jti), window: 0, limit: tokenMax });
       labels.push("Token action limit");
     }
+    // Last, so the hourly slot stays first (the risk snapshot and execute's snapshot read it there).
+    let money: MoneySpend | undefined;
+    const perHour = manifest.constraints?.max_amount_per_hour;
+    if (perHour !== undefined) {
+      const spend = moneySpendOf(perHour, input, input.actionFacts);
+      if (spend && "unverifiable" in spend) return deny("AMOUNT_UNVERIFIABLE", spend.unverifiable);
+      if (spend) {
+        money = spend;
+        slots.push(spend.slot);
+        labels.push("Hourly amount limit");
+      }
+    }
     if (slots.length === 0) return skip(); // no budget applies
     const counts = slots.map((s) => deps.budgets.current(s.scope, s.window));
     // Read together (a networked store answers them concurrently); no wait at all when the store answers at once.
-    if (counts.some(isPromise)) return Promise.all(counts).then((current) => judge(slots, labels, current, hourly));
-    return judge(slots, labels, counts as number[], hourly);
+    if (counts.some(isPromise))
+      return Promise.all(counts).then((current) => judge(slots, labels, current, hourly, money));
+    return judge(slots, labels, counts as number[], hourly, money);
   },
 });
 
@@ -43,6 +59,7 @@ function judge(
   labels: string[],
   counts: number[],
   hourly: number | undefined,
+  money: MoneySpend | undefined,
 ): CheckOutcome<"budgetSlots" | "riskSnapshot"> {
   // The slots and the snapshot are facts even when the budget is exhausted: a DENY reports them too. The first
   // slot is the agent's hourly one when it has one; the snapshot and the pass details report it.
@@ -50,17 +67,43 @@ function judge(
   const [first] = slots;
   const firstCount = counts[0] as number;
   if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(firstCount, hourly);
-  const i = slots.findIndex((slot, n) => (counts[n] as number) >= slot.limit);
+  // A slot is exhausted when this action's units do not fit: one unit for an action, its amount for money.
+  const i = slots.findIndex((slot, n) => (counts[n] as number) + unitsOf(slot) > slot.limit);
   const exhausted = slots[i];
-  const outcome: CheckOutcome<"budgetSlots" | "riskSnapshot"> = exhausted
-    ? deny("BUDGET_EXCEEDED", `${labels[i]} exceeded (${counts[i]}/${exhausted.limit})`, {
-        current: counts[i],
-        limit: exhausted.limit,
-      })
-    : { kind: "continue", result: "pass", details: { current: firstCount, limit: first?.limit } };
+  let outcome: CheckOutcome<"budgetSlots" | "riskSnapshot">;
+  if (exhausted && exhausted === money?.slot) outcome = moneyExceeded(money, counts[i] as number);
+  else if (exhausted)
+    outcome = deny("BUDGET_EXCEEDED", `${labels[i]} exceeded (${counts[i]}/${exhausted.limit})`, {
+      current: counts[i],
+      limit: exhausted.limit,
+    });
+  else {
+    const details: Record<string, unknown> = first === money?.slot ? {} : { current: firstCount, limit: first?.limit };
+    if (money) details.amount = moneyDetails(money, counts[slots.indexOf(money.slot)] as number);
+    outcome = { kind: "continue", result: "pass", details };
+  }
   // Built just above: it takes the facts in place rather than being copied.
   outcome.facts = facts;
   return outcome;
+}
+
+/** The money budget as the trace reports it, in the currency (not the counters' millionths). */
+function moneyDetails(money: MoneySpend, count: number) {
+  return {
+    current: fromMicros(count),
+    limit: fromMicros(money.slot.limit),
+    amount: Number(money.amount),
+    currency: money.currency,
+  };
+}
+
+function moneyExceeded(money: MoneySpend, count: number): CheckOutcome<"budgetSlots" | "riskSnapshot"> {
+  const { current, limit, currency } = moneyDetails(money, count);
+  return deny(
+    "BUDGET_EXCEEDED",
+    `Hourly amount limit exceeded (${current} ${currency} spent, ${money.amount} more would pass ${limit} ${currency})`,
+    moneyDetails(money, count),
+  );
 }
 
 export function riskSnapshot(current: number, limit: number): RiskSnapshot {

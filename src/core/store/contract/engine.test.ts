@@ -9,6 +9,22 @@ import { createSharedStores } from "../shared";
 import { contractBackends, postgresBackend, TEST_SECRET } from "./backends";
 import type { AnyKysely } from "../postgres";
 
+/** A payments agent with an hourly money budget (constraints.max_amount_per_hour). */
+const payBot = (amount: number) =>
+  supportBot({
+    uapk_id: "pay-bot",
+    agent: { id: "pay-bot", name: "Payments" },
+    capabilities: ["payment:send"],
+    tools: { "payment:send": { connector: { type: "echo" } } },
+    constraints: { max_amount_per_hour: { amount, currency: "USD" } },
+  });
+const pay = (amount: number | string) =>
+  emailRequest({
+    uapk_id: "pay-bot",
+    agent_id: "pay-bot",
+    action: { type: "payment", tool: "send", params: { amount, currency: "USD" } },
+  });
+
 const up = async () => true;
 const engineOn = (db: AnyKysely, ping = up) =>
   createSharedGovernanceEngine({ stores: createSharedStores(db, { secret: TEST_SECRET }), ping });
@@ -85,6 +101,18 @@ describe.each(await contractBackends("store contract: engine"))(
       expect(await engine.audit.chain(ORG)).toEqual([]);
     });
 
+    it("a money budget under concurrent payments is never overspent, in amounts past 2^31 millionths", async () => {
+      await engine.manifests.register(ORG, payBot(1_000_000));
+      const results = await Promise.all(Array.from({ length: 30 }, () => engine.execute(ORG, pay("100000.5"))));
+      expect(results.filter((r) => r.executed)).toHaveLength(9);
+      const denied = results.filter((r) => !r.executed);
+      expect(denied.every((r) => r.reasons[0]?.code === "BUDGET_EXCEEDED")).toBe(true);
+      const budget = denied[0]?.policy_trace?.checks.find((c) => c.check === "budget_check");
+      expect(budget?.details).toMatchObject({ current: 900004.5, limit: 1_000_000, amount: 100000.5 });
+      expect((await engine.execute(ORG, pay(99995.5))).executed).toBe(true);
+      expect((await engine.evaluate(ORG, pay("0.000001"))).reasons[0]?.code).toBe("BUDGET_EXCEEDED");
+    });
+
     it("answers a repeated idempotency key with the first answer", async () => {
       const request = { ...emailRequest(), idempotency_key: "once" };
       const first = await engine.execute(ORG, request);
@@ -110,6 +138,21 @@ describe.skipIf(!pg)("governance engine on two PostgreSQL nodes", () => {
       expect(results.filter((r) => r.decision === "DENY")).toHaveLength(180);
       // 20 intents + 20 outcomes + 180 DENY decisions, in one chain.
       expect(await b!.audit.verify(ORG)).toMatchObject({ valid: true, records: 220 });
+    } finally {
+      await opened.close();
+    }
+  });
+
+  it("a money budget of 1000 under 200 concurrent payments of 100 over two nodes moves exactly 1000", async () => {
+    const opened = await pg!.open();
+    try {
+      const [a, b] = opened.nodes(2).map((pool) => engineOn(pool));
+      await a!.manifests.register(ORG, payBot(1000));
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 ? a! : b!).execute(ORG, pay(100))),
+      );
+      expect(results.filter((r) => r.executed)).toHaveLength(10);
+      expect(results.filter((r) => r.reasons[0]?.code === "BUDGET_EXCEEDED")).toHaveLength(190);
     } finally {
       await opened.close();
     }

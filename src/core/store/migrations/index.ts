@@ -10,6 +10,7 @@ import * as approvalExpiryIndex from "./0005_approval_expiry_index";
 import * as auditRecordsRowid from "./0006_audit_records_rowid";
 import * as idempotencyLeases from "./0007_idempotency_leases";
 import * as approvalRedactPaths from "./0008_approval_redact_paths";
+import * as budgetCountersBigint from "./0009_budget_counters_bigint";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -20,4 +21,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0006_audit_records_rowid": auditRecordsRowid,
   "0007_idempotency_leases": idempotencyLeases,
   "0008_approval_redact_paths": approvalRedactPaths,
+  "0009_budget_counters_bigint": budgetCountersBigint,
 };

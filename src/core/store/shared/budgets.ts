@@ -1,12 +1,13 @@
 // Budget counters in the shared store. A reservation is one conditional increment per slot
-// (`UPDATE … SET count = count + 1 WHERE count < limit`) in one transaction: the database decides who gets the
+// (`UPDATE … SET count = count + units WHERE count + units <= limit`: 1 for an action, the amount in millionths
+// for a money budget) in one transaction: the database decides who gets the
 // last unit, so N nodes never overshoot a limit (no read-then-write). A slot that is exhausted rolls the
 // whole transaction back, so a consumption is all-or-nothing across every budget involved.
 import { sql, type Transaction } from "kysely";
-import type { BudgetSlot } from "../../policy/budget-counters";
+import { type BudgetSlot, type RefundSlot, unitsOf } from "../../policy/budget-counters";
 import { isSqlite } from "../migrations/dialect";
 import type { AnyKysely } from "../postgres";
-import { refundUnit, takeUnit } from "../budget-queries";
+import { refundUnit, refundUnits, takeUnit, takeUnits } from "../budget-queries";
 import type { Database } from "../schema";
 import { coalescedReads } from "./coalesce";
 
@@ -15,9 +16,9 @@ type Executor = AnyKysely | Transaction<Database>;
 export type ConsumeResult = { ok: true } | { ok: false; exhausted: BudgetSlot };
 
 export interface SharedBudgets {
-  /** Takes one unit from every slot or from none, in its own transaction. */
+  /** Takes its units from every slot or nothing, in its own transaction. */
   tryConsume(slots: BudgetSlot[]): Promise<ConsumeResult>;
-  refund(slots: Pick<BudgetSlot, "scope" | "window">[]): Promise<void>;
+  refund(slots: RefundSlot[]): Promise<void>;
   current(scope: string, window: number): Promise<number>;
 }
 
@@ -31,17 +32,22 @@ export class BudgetExhausted extends Error {
 /** The increments themselves; throws BudgetExhausted (the caller's transaction must roll back). */
 export async function takeOneUnitEach(trx: Executor, slots: BudgetSlot[]): Promise<void> {
   for (const slot of slots) {
-    if (slot.limit < 1) throw new BudgetExhausted(slot);
-    const taken = await takeUnit(trx, slot).executeTakeFirst();
+    if (unitsOf(slot) > slot.limit) throw new BudgetExhausted(slot);
+    const take = slot.units === undefined ? takeUnit(trx, slot) : takeUnits(trx, { ...slot, units: slot.units });
+    const taken = await take.executeTakeFirst();
     if (!taken) throw new BudgetExhausted(slot);
   }
 }
 
 type SlotKey = Pick<BudgetSlot, "scope" | "window">;
 
-/** One unit back to each slot (never below zero), inside the caller's transaction. */
-export async function refundEach(trx: Executor, slots: SlotKey[]): Promise<void> {
-  for (const slot of slots) await refundUnit(trx, slot).execute();
+/** Each slot's units back (never below zero), inside the caller's transaction. */
+export async function refundEach(trx: Executor, slots: RefundSlot[]): Promise<void> {
+  for (const slot of slots)
+    await (slot.units === undefined
+      ? refundUnit(trx, slot)
+      : refundUnits(trx, { ...slot, units: slot.units })
+    ).execute();
 }
 
 const keyOf = (slot: SlotKey) => `${slot.window}\u0000${slot.scope}`;
@@ -88,9 +94,10 @@ async function addToCounters(trx: Executor, deltas: Delta[], limits?: Map<string
     deltas.map(({ slot, n }) => sql`WHEN scope = ${slot.scope} AND "window" = ${slot.window} THEN ${n}`),
     sql` `,
   );
+  // BIGINT, not the integer PostgreSQL would infer from `ELSE 0`: a money delta (millionths) exceeds 2^31.
   const rows = await trx
     .updateTable("action_budget_counters")
-    .set({ count: sql`count + CASE ${delta} ELSE 0 END` })
+    .set({ count: sql`count + CASE ${delta} ELSE CAST(0 AS BIGINT) END` })
     .where((eb) =>
       eb.or(
         deltas.map(({ slot, n }) => {
@@ -106,7 +113,7 @@ async function addToCounters(trx: Executor, deltas: Delta[], limits?: Map<string
 }
 
 /**
- * One unit of every slot of each request, in order, all-or-nothing per request — exactly what running
+ * The units of every slot of each request, in order, all-or-nothing per request — exactly what running
  * `takeOneUnitEach` for each request in turn would grant — in one UPDATE for the whole batch when every counter
  * has room for all of it (the common case: whoever is below `count + n ≤ smallest limit` grants every request).
  * Otherwise the counters are locked and read, the requests granted one by one in memory on those values, and
@@ -120,7 +127,7 @@ export async function takeUnitsInOrder(trx: Executor, requests: BudgetSlot[][]):
   for (const slot of requests.flat()) {
     const key = keyOf(slot);
     const entry = wanted.get(key) ?? { slot, n: 0 };
-    entry.n++;
+    entry.n += unitsOf(slot);
     wanted.set(key, entry);
     smallest.set(key, Math.min(smallest.get(key) ?? slot.limit, slot.limit));
   }
@@ -141,14 +148,14 @@ async function takeOneByOne(trx: Executor, requests: BudgetSlot[][]): Promise<(B
     for (const slot of slots) {
       const key = keyOf(slot);
       const current = after.get(key) ?? counts.get(key) ?? 0;
-      if (slot.limit < 1 || current >= slot.limit) return slot;
-      after.set(key, current + 1);
+      if (current + unitsOf(slot) > slot.limit) return slot;
+      after.set(key, current + unitsOf(slot));
     }
     for (const slot of slots) {
       const key = keyOf(slot);
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+      counts.set(key, (counts.get(key) ?? 0) + unitsOf(slot));
       const entry = taken.get(key) ?? { slot, n: 0 };
-      entry.n++;
+      entry.n += unitsOf(slot);
       taken.set(key, entry);
     }
     return undefined;
