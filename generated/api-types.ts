@@ -1004,7 +1004,8 @@ export interface components {
             actions?: components["schemas"]["CapabilityName"][];
             /**
              * Format: double
-             * @description Actions with `amount` strictly greater than this escalate.
+             * @description Actions with `amount` strictly greater than this escalate. Amounts are compared as the exact decimals they are
+             *     written as (`"100.000000000000001"` is above 100, though the nearest double is 100).
              */
             amount: number;
             /** @description ISO 4217 currency; an action in another currency (or without amount) is denied `AMOUNT_UNVERIFIABLE`. */

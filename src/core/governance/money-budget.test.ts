@@ -131,6 +131,7 @@ describe("max_amount_per_hour", () => {
     ["0x10", "AMOUNT_UNVERIFIABLE"],
     [-1, "AMOUNT_UNVERIFIABLE"],
     [{ value: 10, VALUE: 5000 }, "AMOUNT_UNVERIFIABLE"],
+    [{ value: "50", VALUE: "50.000000000000001" }, "AMOUNT_UNVERIFIABLE"],
     ["999999999999999999999999999999", "BUDGET_EXCEEDED"],
     [1e300, "BUDGET_EXCEEDED"],
     ["１００１", "BUDGET_EXCEEDED"],

@@ -21,7 +21,8 @@ export function parseAmount(found: Found<unknown>): ParsedAmount {
   const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
   const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
   const first = parsed[0];
-  if (!first?.ok || parsed.some((p) => !p.ok || p.value !== first.value)) return { source: found.source, ok: false };
+  if (!first?.ok || parsed.some((p) => !p.ok || p.decimal !== first.decimal))
+    return { source: found.source, ok: false };
   return first;
 }
 
@@ -61,6 +62,20 @@ export function decimalOf(n: number): string {
   if (point <= 0) return canonicalDecimal(`0.${"0".repeat(-point)}${digits}`);
   if (point >= digits.length) return canonicalDecimal(digits + "0".repeat(point - digits.length));
   return canonicalDecimal(`${digits.slice(0, point)}.${digits.slice(point)}`);
+}
+
+/**
+ * Compares two decimals exactly (-1, 0, 1); both in the form `decimal` holds (no leading zeros in the integer
+ * part, none trailing in the fraction), where a longer integer part is the larger number and, for the same
+ * integer part, the fractions compare as text: `0.5` > `0.45`, `100.000000000000001` > `100`.
+ */
+export function compareDecimals(a: string, b: string): number {
+  const [aInt = "", aFraction = ""] = a.split(".");
+  const [bInt = "", bFraction = ""] = b.split(".");
+  if (aInt.length !== bInt.length) return aInt.length > bInt.length ? 1 : -1;
+  if (aInt !== bInt) return aInt > bInt ? 1 : -1;
+  if (aFraction === bFraction) return 0;
+  return aFraction > bFraction ? 1 : -1;
 }
 
 /** Decimal places the money budgets count in: a budget counter holds millionths of its currency. */

@@ -279,6 +279,56 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
+  // Decimal strings are compared exactly: the double nearest to each of these is the threshold itself, but an
+  // upstream parsing them as decimals moves more than it.
+  ...[
+    { amount: "100.000000000000001" },
+    { amount: "100.0000000000000000000000000001" },
+    { amount: { value: "100.000000000000001" } },
+    { amounts: ["99", "100.000000000000001"] },
+    { amount: "１００.０００００００００００００００１" },
+  ].map(
+    (params): Case => ({
+      name: `an amount a hair above the threshold (${JSON.stringify(params)}) escalates`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
+  ...[{ amount: "100.000000000000000" }, { amount: "0100" }, { amount: 100 }, { amount: "99.999999999999999999" }].map(
+    (params): Case => ({
+      name: `an amount at or below the threshold (${JSON.stringify(params)}) is allowed`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
+  {
+    name: "a declared amount differs from params that are a hair above it",
+    manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+    request: {
+      action: { ...wire, amount: 100, currency: "EUR", params: { iban: "DE00", amount: "100.000000000000001" } },
+    },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
+    name: "value and VALUE a hair apart fail closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+    request: {
+      action: {
+        ...wire,
+        params: { iban: "DE00", currency: "EUR", amount: { value: "50", VALUE: "50.000000000000001" } },
+      },
+    },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
   {
     name: "amount in another currency fails closed",
     manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),

@@ -1,14 +1,14 @@
 // amount_threshold: above `policy.amount_threshold.amount` → ESCALATE AMOUNT_THRESHOLD, judged on EVERY amount
 // the action carries: the declared `action.amount` and every amount the connector will receive (../extract.ts:
 // the params `amount`, `amounts` and their compounds such as `total_amount` at any depth, and the tool's declared
-// `amount_params`). Fails closed with
+// `amount_params`), compared as the exact decimals they are written as (../amounts.ts). Fails closed with
 // AMOUNT_UNVERIFIABLE:
 //   - a declared amount (or currency) that differs from one the connector receives, threshold or not: the
 //     policy and the approval would be about another action than the one executed;
 //   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
 //     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
 import { clipped } from "../clip";
-import { type ParsedAmount, parseAmount } from "../amounts";
+import { compareDecimals, decimalOf, type ParsedAmount, parseAmount } from "../amounts";
 import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
 
@@ -48,14 +48,16 @@ export const amountThresholdCheck = defineCheck({
         `Amount currency '${clipped(other?.value ?? "none")}' cannot be compared with the threshold in ${threshold.currency}`,
       );
 
-    const amount = Math.max(...amounts.map((a) => (a.ok ? a.value : Number.POSITIVE_INFINITY)));
-    const details = { amount, threshold: threshold.amount, currency: threshold.currency };
-    if (amount > threshold.amount)
+    // Compared as the exact decimals they are written as: "100.000000000000001" is above 100, though the double
+    // nearest to it is 100 (an upstream may parse it exactly).
+    const largest = largestOf(amounts);
+    const details = { amount: largest.value, threshold: threshold.amount, currency: threshold.currency };
+    if (compareDecimals(largest.decimal, decimalOf(threshold.amount)) > 0)
       return escalate(
         [
           {
             code: "AMOUNT_THRESHOLD",
-            message: `Amount ${amount} ${threshold.currency} exceeds the auto-approve threshold of ${threshold.amount} ${threshold.currency}`,
+            message: `Amount ${clipped(largest.decimal)} ${threshold.currency} exceeds the auto-approve threshold of ${threshold.amount} ${threshold.currency}`,
           },
         ],
         details,
@@ -66,6 +68,14 @@ export const amountThresholdCheck = defineCheck({
 
 const unverifiable = (message: string) => deny("AMOUNT_UNVERIFIABLE", message);
 
+type Readable = Extract<ParsedAmount, { ok: true }>;
+
+/** The largest of the (non-empty, all readable) amounts, compared exactly. */
+function largestOf(amounts: ParsedAmount[]): Readable {
+  const readable = amounts.filter((a): a is Readable => a.ok);
+  return readable.reduce((max, a) => (compareDecimals(a.decimal, max.decimal) > 0 ? a : max));
+}
+
 /** Why the declared amount/currency is not what the connector receives, or undefined when they agree. */
 function declaredMismatch(
   declared: number | undefined,
@@ -73,9 +83,11 @@ function declaredMismatch(
   executed: ParsedAmount[],
   currencies: { source: string; value: string }[],
 ): string | undefined {
+  // Exactly: a declared 100 beside params "100.000000000000001" is another amount.
+  const declaredDecimal = declared !== undefined && Number.isFinite(declared) ? decimalOf(Math.abs(declared)) : "";
   if (declared !== undefined)
     for (const e of executed)
-      if (!e.ok || e.value !== declared)
+      if (!e.ok || declared < 0 || e.decimal !== declaredDecimal)
         return `Declared amount ${declared} differs from the amount the connector receives at ${e.source}`;
   if (declaredCurrency !== undefined) {
     const first = currencies.find((c) => c.source === "action.currency");
