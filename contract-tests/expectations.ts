@@ -466,6 +466,7 @@ const overrides: Record<string, Comparison> = {
   gatehouse_approve: approval,
   gatehouse_deny: approval,
   gatehouse_approval_already_decided: problemNamingAnApproval,
+  gatehouse_self_approval: problemNamingAnApproval,
   gatehouse_body_timeout: problemWithConfiguredNumbers,
   gatehouse_rate_limited: problemWithConfiguredNumbers,
   ...evidenceExpectations,

@@ -47,6 +47,58 @@ async function escalate(g: TestGatehouse): Promise<string> {
   return answer.approval_id as string;
 }
 
+/**
+ * The seed's crm:delete asked for by the example operator themself, in their own MCP session: its approval id. The
+ * call waits for the approval, so the setup hangs up once the approval exists (the approval stays pending).
+ */
+async function escalateInOwnMcpSession(g: TestGatehouse): Promise<string> {
+  const endpoint = `${g.url}/mcp/agents/customer-support-bot`;
+  const headers = {
+    ...(await asExampleOperator(g)),
+    "Content-Type": "application/json",
+    Accept: "application/json, text/event-stream",
+  };
+  const rpc = (body: Body, extra: Record<string, string> = {}, signal?: AbortSignal) =>
+    fetch(endpoint, {
+      method: "POST",
+      headers: { ...headers, ...extra },
+      body: JSON.stringify(body),
+      signal: signal ?? null,
+    });
+  const init = await rpc({
+    jsonrpc: "2.0",
+    id: 1,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "setup", version: "0" } },
+  });
+  const session = { "Mcp-Session-Id": init.headers.get("mcp-session-id") ?? "" };
+  await init.text();
+  await (await rpc({ jsonrpc: "2.0", method: "notifications/initialized" }, session)).text();
+  const {
+    type: _type,
+    tool: _tool,
+    ...args
+  } = documentedBody("seed003_execute_escalate", "Gateway_execute").action as Body;
+  const leaving = new AbortController();
+  const call = rpc(
+    { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "crm_delete", arguments: args } },
+    session,
+    leaving.signal,
+  ).catch(() => undefined);
+  try {
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      const page = await mustCall(g, "GET", orgPath(g, "/approvals?status=pending"), asOperator(g));
+      const found = (page.items as { approval_id: string }[])[0];
+      if (found) return found.approval_id;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("setup: the MCP call made no approval within 10 s");
+  } finally {
+    leaving.abort();
+    await call;
+  }
+}
+
 /** The request made as the operator the examples name (their `decided_by`). */
 async function asExampleOperator(g: TestGatehouse): Promise<Record<string, string>> {
   return { Authorization: `Bearer ${await g.userTokenFor(g.orgId, EXAMPLE_OPERATOR, ["operator"])}` };
@@ -156,6 +208,12 @@ export const operatorSetups: Record<string, Setup> = {
   gatehouse_deny: async (g, example) => {
     const prepared = (await pendingApproval(g, example)) as Prepared;
     return { request: { ...prepared.request, headers: await asExampleOperator(g) } };
+  },
+  // Asked for by the approving operator themself: separation of duties refuses it.
+  gatehouse_self_approval: async (g) => {
+    await registerSupportBot(g);
+    const approvalId = await escalateInOwnMcpSession(g);
+    return { request: { params: { approval_id: approvalId }, headers: await asExampleOperator(g) } };
   },
   // Denied already: neither approve nor deny can change it.
   gatehouse_approval_already_decided: async (g) => {

@@ -20,3 +20,4 @@ export {
 export { approvalRedactPaths } from "./redaction";
 export { boundedRisk, MAX_RISK_RECIPIENTS } from "./risk";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
+export { isSelfApproval, requesterOf } from "./requester";

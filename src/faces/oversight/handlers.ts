@@ -2,7 +2,7 @@
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
 import { Readable } from "node:stream";
-import type { ApprovalPosition, DecideResult } from "../../core/approvals";
+import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
 import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
@@ -55,6 +55,23 @@ export function oversightHandlers({ approvals, audit, replay, evidence, renderAp
     ...interactionHandlers(audit, evidence),
     ...replayHandlers(replay),
   };
+}
+
+/**
+ * Separation of duties: the person who asked for the action (their MCP or agent session) does not approve it here.
+ * The requester of an approval never changes, so this read before the approve decides it for good, even racing
+ * another operator's approval. (The IDE user's own decision inside their agent session is that face's, by design.)
+ */
+async function refuseSelfApproval(approvals: ApprovalsService, orgId: string, approvalId: string, approver: string) {
+  const approval = await approvals.get(orgId, approvalId);
+  if (approval && isSelfApproval(approval, approver))
+    throw new HttpProblem(
+      403,
+      `Approval ${approvalId} was asked for by ${approver}: another operator must approve it`,
+      {
+        code: "SELF_APPROVAL",
+      },
+    );
 }
 
 /** The answer to approve / deny: the decided approval, or the problem saying why not. */
@@ -116,6 +133,7 @@ function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer)
 
     Approvals_approve: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
+      await refuseSelfApproval(approvals, params.org_id, params.approval_id, by);
       const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id, render);
     },
