@@ -5,60 +5,66 @@
 // agent's API key has no person as requester (a `context.user` the key claims is not a verified person).
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { agent, executeBody, operatorRequest } from "../../../test-support/http";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
 import { mcpClient, registerMcpBot, UAPK } from "./support";
 
 const ALICE = "alice@acme.example";
-let g: TestGatehouse;
-let alice: Client;
+const backends = await gatehouseBackends("self-approval");
 
-beforeAll(async () => {
-  g = await startTestGatehouse({ env: { GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "0" } });
-  await registerMcpBot(g);
-  alice = await mcpClient(`${g.url}/mcp/agents/${UAPK}`, {
-    Authorization: `Bearer ${await g.userTokenFor(g.orgId, ALICE, ["operator"])}`,
+describe.each(backends)("self-approval ($name)", (backend) => {
+  let opened: OpenedBackend;
+  let g: TestGatehouse;
+  let alice: Client;
+
+  beforeAll(async () => {
+    opened = await backend.open();
+    g = await startTestGatehouse({ env: { ...opened.env, GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "0" } });
+    await registerMcpBot(g);
+    alice = await mcpClient(`${g.url}/mcp/agents/${UAPK}`, {
+      Authorization: `Bearer ${await g.userTokenFor(g.orgId, ALICE, ["operator"])}`,
+    });
   });
-});
 
-afterAll(async () => {
-  await alice?.close();
-  await g?.dispose();
-});
-
-/** A pending approval alice's own MCP session asked for. */
-async function alicesApproval(id: string): Promise<string> {
-  const pending = await alice.callTool({
-    name: "crm_delete",
-    arguments: { params: { id }, counterparty: `${id}@ok.example` },
+  afterAll(async () => {
+    await alice?.close();
+    await g?.dispose();
+    await opened?.dispose();
   });
-  const approvalId = (pending.structuredContent as { approval_id?: string }).approval_id;
-  expect(approvalId, JSON.stringify(pending.structuredContent)).toBeTruthy();
-  return approvalId!;
-}
 
-async function decide(
-  approvalId: string,
-  verdict: "approve" | "deny",
-  sub: string,
-  roles = ["operator"],
-  org?: string,
-) {
-  const token = await g.userTokenFor(org ?? g.orgId, sub, roles);
-  const response = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals/${approvalId}/${verdict}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: JSON.stringify({ reason: "checked" }),
-  });
-  const body = (await response.json()) as { status?: unknown; code?: string; decided_by?: string };
-  return { status: response.status, type: response.headers.get("content-type"), body };
-}
+  /** A pending approval alice's own MCP session asked for. */
+  async function alicesApproval(id: string): Promise<string> {
+    const pending = await alice.callTool({
+      name: "crm_delete",
+      arguments: { params: { id }, counterparty: `${id}@ok.example` },
+    });
+    const approvalId = (pending.structuredContent as { approval_id?: string }).approval_id;
+    expect(approvalId, JSON.stringify(pending.structuredContent)).toBeTruthy();
+    return approvalId!;
+  }
 
-const statusOf = async (approvalId: string) =>
-  (await operatorRequest(g, "GET", `/api/v1/orgs/${g.orgId}/approvals/${approvalId}`)).body.status;
+  async function decide(
+    approvalId: string,
+    verdict: "approve" | "deny",
+    sub: string,
+    roles = ["operator"],
+    org?: string,
+  ) {
+    const token = await g.userTokenFor(org ?? g.orgId, sub, roles);
+    const response = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals/${approvalId}/${verdict}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ reason: "checked" }),
+    });
+    const body = (await response.json()) as { status?: unknown; code?: string; decided_by?: string };
+    return { status: response.status, type: response.headers.get("content-type"), body };
+  }
 
-describe("self-approval", () => {
+  const statusOf = async (approvalId: string) =>
+    (await operatorRequest(g, "GET", `/api/v1/orgs/${g.orgId}/approvals/${approvalId}`)).body.status;
+
   it("the requester's own approval is 403 SELF_APPROVAL; another operator's is 200", async () => {
     const approvalId = await alicesApproval("self-1");
     const own = await decide(approvalId, "approve", ALICE);
