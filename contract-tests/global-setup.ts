@@ -4,7 +4,8 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { COVERAGE_FILE } from "./coverage";
 import { collectCases } from "./examples";
-import { freePort, launchPrism, type PrismMock } from "./prism";
+import { freePort } from "./free-port";
+import { launchPrism, type PrismMock } from "./prism";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -1,6 +1,5 @@
 // Starts Prism on the generated spec, as `make mock` does, and stops it by PID.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
@@ -13,18 +12,6 @@ export interface PrismMock {
   /** Resolves once Prism answers, rejects with its output if it exits or does not answer in time. */
   ready: Promise<void>;
   stop(): Promise<void>;
-}
-
-/** A port nothing listens on now (the OS picks it), so two test runs or test files never race for one. */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => ok(port));
-    });
-  });
 }
 
 /** Resolves once `url` answers HTTP at all; `exited` says why it never will. */

@@ -10,10 +10,10 @@
 // alone in a child process with --expose-gc, without the contract tap (it would parse every frame again in that
 // process), so that its own RSS is what is measured.
 import { type ChildProcess, fork } from "node:child_process";
-import { type AddressInfo, createServer } from "node:net";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { freePort } from "../free-port";
 import { type AgentRuntimeProcess, spawnAgentRuntime } from "../../src/cli/agent-runtime-process";
 
 const MiB = 1024 * 1024;
@@ -55,18 +55,6 @@ beforeAll(async () => {
   runtime = await spawnAgentRuntime(runtimePort, 20_000, { AGENT_RUNTIME_TOKEN_DELAY_MS: "1" });
   ({ url, token } = await listening);
 }, 120_000);
-
-/** A port nobody listens on right now (the runtime takes it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once("error", fail);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => ok(port));
-    });
-  });
-}
 
 afterAll(async () => {
   gateway?.send("stop");

@@ -2,7 +2,6 @@
 // Outside CI a missing haproxy skips the tests that need it, naming it; under CI=true it is a failure
 // (.ci/run installs Debian's package through deploy/cluster/ensure-haproxy.sh).
 import { spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
 
 const CONFIG = resolve(import.meta.dirname, "../../deploy/cluster/haproxy.cfg");
@@ -67,13 +66,4 @@ export async function haproxyForTests(suite: string): Promise<HaproxyForTests | 
 }
 
 /** A free TCP port on 127.0.0.1, for HAProxy's bind (which cannot take port 0 and report it). */
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
+export { freePort } from "../free-port";
