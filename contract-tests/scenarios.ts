@@ -20,6 +20,8 @@ export interface Delivery {
   contentType?: string;
   /** Bytes added to the documented body (a field `padding`), to exceed the body limit. */
   padBytes?: number;
+  /** Bytes of an extra header (`X-Padding`), to exceed the parser's header limit. */
+  padHeaderBytes?: number;
   /** Send the headers and the first half of the body, then wait this long before the rest. */
   trickleMs?: number;
 }
@@ -38,6 +40,8 @@ export interface Scenario {
 const SMALL_BODY_LIMIT = 1024;
 /** A short body deadline for the `body_timeout` examples (the default is 15 s). */
 const SHORT_BODY_TIMEOUT_MS = 300;
+/** A header larger than Node's whole header limit (16 KiB by default) for the `headers_too_large` examples. */
+const OVERSIZED_HEADER_BYTES = 100 * 1024;
 /** The secret of the PostgreSQL scenarios' servers: they share one database, which seals signing keys with it. */
 const PG_SECRET = "contract-test-pg-secret-0123456789";
 
@@ -143,6 +147,8 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
       env: async () => ({ GATEHOUSE_MAX_BODY_BYTES: String(SMALL_BODY_LIMIT) }),
       delivery: { padBytes: SMALL_BODY_LIMIT * 2 },
     };
+  if (name.includes("headers_too_large"))
+    return { env: async () => ({}), delivery: { padHeaderBytes: OVERSIZED_HEADER_BYTES } };
   if (name.includes("body_timeout"))
     return {
       env: async () => ({ GATEHOUSE_BODY_TIMEOUT_MS: String(SHORT_BODY_TIMEOUT_MS) }),
@@ -193,6 +199,7 @@ export async function deliver(
   const text = padded === undefined ? undefined : JSON.stringify(padded);
   const sentHeaders = {
     ...headers,
+    ...(delivery.padHeaderBytes ? { "X-Padding": "x".repeat(delivery.padHeaderBytes) } : {}),
     ...(text === undefined ? {} : { "Content-Type": delivery.contentType ?? "application/json" }),
   };
   if (!delivery.trickleMs || text === undefined) {

@@ -1996,7 +1996,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -2428,9 +2428,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2465,7 +2479,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -2519,6 +2535,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -2554,7 +2582,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -2632,6 +2662,18 @@ export interface operations {
                     "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
                     "Retry-After": components["schemas"]["RetryAfterSeconds"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2673,7 +2715,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -2748,6 +2792,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -2783,7 +2839,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -2867,6 +2925,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -2898,9 +2968,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2949,7 +3033,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -2975,6 +3061,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3017,7 +3115,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3052,6 +3152,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3098,7 +3210,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3172,6 +3286,18 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3218,7 +3344,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3299,6 +3427,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -3333,7 +3473,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3359,6 +3501,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3400,7 +3554,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3426,6 +3582,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3471,7 +3639,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3536,6 +3706,18 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3582,7 +3764,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3647,6 +3831,18 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3700,7 +3896,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3726,6 +3924,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3768,7 +3978,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3803,6 +4015,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3845,7 +4069,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3887,6 +4113,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -3921,7 +4159,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -3947,6 +4187,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3988,7 +4240,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4014,6 +4268,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4055,7 +4321,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4081,6 +4349,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4128,7 +4408,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4154,6 +4436,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4199,7 +4493,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4271,6 +4567,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4306,7 +4614,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4341,6 +4651,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4387,7 +4709,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4468,6 +4792,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4503,7 +4839,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4547,6 +4885,18 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4593,7 +4943,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4665,6 +5017,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4700,7 +5064,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4735,6 +5101,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4777,7 +5155,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4828,6 +5208,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -4863,7 +5255,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4898,6 +5292,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4941,7 +5347,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -4976,6 +5384,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5022,7 +5442,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5048,6 +5470,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5085,7 +5519,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5111,6 +5547,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5156,7 +5604,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5228,6 +5678,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -5261,7 +5723,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5296,6 +5760,18 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5345,7 +5821,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5371,6 +5849,18 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5409,9 +5899,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5443,9 +5947,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5486,9 +6004,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5527,9 +6059,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5559,9 +6105,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5591,9 +6151,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5625,9 +6199,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5679,7 +6267,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5733,6 +6323,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The service is not configured for this call (e.g. `PURUTO_GATEWAY_API_KEY` unset) or a dependency is down. */
             503: {
                 headers: {
@@ -5767,7 +6369,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5824,6 +6428,18 @@ export interface operations {
                     "RateLimit-Policy": components["schemas"]["RateLimitPolicyField"];
                     /** @description Seconds until the exceeded window resets. */
                     "Retry-After": components["schemas"]["RetryAfterSeconds"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -5878,7 +6494,9 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
                 headers: {
@@ -5972,6 +6590,18 @@ export interface operations {
                 };
             };
             /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description 503 of a command call: `API_KEY_NOT_CONFIGURED`, or `COMMANDS_BUSY` — every command slot of this node is taken
              *     and the queue of callers waiting for one is full; the command did not run.
              */
@@ -6007,9 +6637,23 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema.
+             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
+             *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
+             *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
+             */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };

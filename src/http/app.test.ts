@@ -1,7 +1,7 @@
 // The HTTP boundary as a client sees it: every failure is problem+json with a useful detail, and an
 // operation whose face has not landed answers 501 naming it (never a fake success).
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiKeyStore } from "../core/identity/api-keys";
 import { logger } from "../core/log/logger";
@@ -54,6 +54,23 @@ async function call(path: string, init: RequestInit = {}) {
   };
 }
 
+/** Writes raw bytes to the server and reads its whole answer (it closes the connection after an error). */
+async function rawExchange(bytes: string) {
+  const socket = connect(Number(new URL(base).port), "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  socket.write(bytes);
+  await new Promise<void>((ok) => socket.once("close", () => ok()));
+  const text = Buffer.concat(chunks).toString("utf8");
+  const [head = "", body = ""] = text.split("\r\n\r\n");
+  const [statusLine = "", ...lines] = head.split("\r\n");
+  const headers = Object.fromEntries(
+    lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+  );
+  return { statusLine, headers, body: JSON.parse(body) as Record<string, unknown> };
+}
+
 const json = (body: string, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",
   headers: { "content-type": "application/json", "x-api-key": KEY, ...headers },
@@ -100,6 +117,37 @@ describe("the HTTP boundary", () => {
     expect(r.status).toBe(431);
     expect(r.headers.get("content-type")).toContain("application/problem+json");
     expect(((await r.json()) as { detail: string }).detail).toBe("Request line or headers are too large");
+  });
+
+  it("a 100 KB header → 431 problem+json with code HEADERS_TOO_LARGE, over a raw socket", async () => {
+    const answer = await rawExchange(`GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: ${"x".repeat(100 * 1024)}\r\n\r\n`);
+    expect(answer.statusLine).toBe("HTTP/1.1 431 Request Header Fields Too Large");
+    expect(answer.headers["content-type"]).toBe("application/problem+json");
+    expect(answer.body).toMatchObject({
+      status: 431,
+      code: "HEADERS_TOO_LARGE",
+      type: "urn:gatehouse:problem:headers_too_large",
+    });
+  });
+
+  it("a broken request line → 400 problem+json with code MALFORMED_REQUEST, over a raw socket", async () => {
+    for (const garbage of [
+      "NOT A REQUEST\r\n\r\n",
+      "GET /health HTTP/1.1\r\nBad Header Line\r\n\r\n",
+      "\u0000\u0001\r\n\r\n",
+    ]) {
+      const answer = await rawExchange(garbage);
+      expect(answer.statusLine, JSON.stringify(garbage)).toBe("HTTP/1.1 400 Bad Request");
+      expect(answer.body).toMatchObject({ status: 400, code: "MALFORMED_REQUEST" });
+    }
+  });
+
+  it("a client that vanishes while its headers are refused leaves the server answering", async () => {
+    const socket = connect(Number(new URL(base).port), "127.0.0.1");
+    await new Promise<void>((ok) => socket.once("connect", () => ok()));
+    socket.write(`GET /health HTTP/1.1\r\nX-Padding: ${"x".repeat(100 * 1024)}`);
+    socket.destroy();
+    expect((await call("/health")).status).toBe(200);
   });
 
   it("oversized body → 413 problem+json", async () => {

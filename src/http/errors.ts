@@ -50,10 +50,10 @@ export function answerClientErrors(server: import("node:http").Server): void {
     // Node's own requestTimeout / headersTimeout (a client trickling its headers) is a timeout, not a malformed request.
     const problem =
       err.code === "HPE_HEADER_OVERFLOW"
-        ? new HttpProblem(431, "Request line or headers are too large")
+        ? problemOf("HEADERS_TOO_LARGE", "Request line or headers are too large")
         : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? new HttpProblem(408, "The request did not arrive in time", { code: "REQUEST_TIMEOUT" })
-          : new HttpProblem(400, "Malformed HTTP request");
+          ? problemOf("REQUEST_TIMEOUT", "The request did not arrive in time")
+          : problemOf("MALFORMED_REQUEST", "Malformed HTTP request");
     socket.end(rawProblemResponse(problem));
   });
 }

@@ -30,6 +30,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   COMMAND_NOT_ALLOWED: 400,
   DATABASE_UNAVAILABLE: 503,
   FORBIDDEN: 403,
+  HEADERS_TOO_LARGE: 431,
   IDEMPOTENCY_KEY_IN_FLIGHT: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   // Final: the key's call may have run on a node that died; it is never run again (src/core/idempotency/leases.ts).
@@ -40,6 +41,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   INVALID_MANIFEST: 400,
   INVALID_MESSAGE: 400,
   INVALID_TOKEN_REQUEST: 400,
+  MALFORMED_REQUEST: 400,
   MANIFEST_CONFLICT: 409,
   MANIFEST_NOT_FOUND: 404,
   MANIFEST_VERSION_NOT_FOUND: 404,
