@@ -289,7 +289,7 @@ export class SessionCluster {
   }
 
   private nodeKey(node: string): string {
-    return `${this.prefix}:ws:node:${node}`;
+    return nodePresenceKey(this.prefix, node);
   }
 
   /** Clean shutdown: the node is gone at once for the others (their forwards fail fast, their IDEs are told). */
@@ -300,6 +300,11 @@ export class SessionCluster {
     await this.redis.del(this.nodeKey(this.nodeId)).catch(() => undefined);
     this.subscriber.disconnect();
   }
+}
+
+/** The key present while `node` runs (P:ws:node:{node}): absent, the node is gone. */
+export function nodePresenceKey(prefix: string, node: string): string {
+  return `${prefix}:ws:node:${node}`;
 }
 
 function sleep(ms: number): Promise<undefined> {

@@ -198,7 +198,7 @@ function remoteConnection(principal: SessionOwner, notices: string[]): Connectio
 // ---------------------------------------------------------------- upkeep
 
 /**
- * Every NODE_REFRESH_MS: the sessions whose IDE is attached here are marked active in the shared store (so the
+ * Every NODE_REFRESH_MS: the approvals of nodes that are gone are ended (./node-approvals.ts); the sessions whose IDE is attached here are marked active in the shared store (so the
  * node they left does not expire them); a session followed here whose link holder is gone is taken over (its
  * IDE told AGENT_UNAVAILABLE instead of waiting for a turn that will never end); and a link this node still
  * holds for a session another node took over (this one was cut off from Redis) is closed with its turn.
@@ -206,10 +206,12 @@ function remoteConnection(principal: SessionOwner, notices: string[]): Connectio
 export function startUpkeep(
   cluster: SessionCluster,
   registry: SessionRegistry,
-  deps: { touchEveryMs: number; intervalMs: number },
+  deps: { touchEveryMs: number; intervalMs: number; sweepApprovals?: () => Promise<void> },
 ): NodeJS.Timeout {
   let lastTouch = 0;
+  const sweep = deps.sweepApprovals && oneAtATime(deps.sweepApprovals);
   const timer = setInterval(() => {
+    sweep?.();
     const attached = [...registry.all()].filter((s) => s.conn && !s.conn.remote);
     if (Date.now() - lastTouch >= deps.touchEveryMs) {
       lastTouch = Date.now();
@@ -227,6 +229,20 @@ export function startUpkeep(
   }, deps.intervalMs);
   timer.unref();
   return timer;
+}
+
+/** `run`, skipped while its previous run is still going (a slow database must not pile sweeps up). */
+function oneAtATime(run: () => Promise<void>): () => void {
+  let running = false;
+  return () => {
+    if (running) return;
+    running = true;
+    run()
+      .catch((err: unknown) => log.warn({ err: String(err) }, "cannot end the approvals of gone nodes"))
+      .finally(() => {
+        running = false;
+      });
+  };
 }
 
 /**

@@ -9,6 +9,7 @@
 //   tool-calls.ts       a tool call from policy to result   runtime-inbound.ts runtime frames, by type
 //   runtime-links.ts    one runtime socket per session      frames.ts          generated frame types, dispatch
 //   cluster.ts          nodes, link holders, inboxes        cross-node.ts      IDE frames for a link elsewhere
+//   node-approvals.ts   approvals of a node that died
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import type { Redis } from "ioredis";
@@ -27,6 +28,7 @@ import {
   type SessionGatewayHealth,
   type SessionGatewayOptions,
 } from "./options";
+import { NODE_GONE_REASON, NodeApprovals, trackedByNode } from "./node-approvals";
 import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
 import { createLimiters } from "./rate-limits";
 import { createRedisSessionStore } from "./redis-session-store";
@@ -66,12 +68,17 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
         leaseMs: opts.liveSlotLeaseMs,
       })
     : createMemoryLiveSessionCap(opts.maxSessionsPerUser);
-  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
-    ...opts,
-    ...(deps.approvals ? { approvals: deps.approvals } : {}),
-  });
   // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
   const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
+  // …and the approvals a node's turns wait for are recorded there, for a survivor to end if the node dies.
+  const nodeApprovals = cluster && deps.approvals && new NodeApprovals(deps.redis!, opts.redisKeyPrefix, nodeId);
+  const governed = nodeApprovals
+    ? trackedByNode(nodeApprovals, deps.toolPolicy ?? referenceToolPolicy, deps.approvals!)
+    : { policy: deps.toolPolicy ?? referenceToolPolicy, approvals: deps.approvals };
+  const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
+    ...opts,
+    ...(governed.approvals ? { approvals: governed.approvals } : {}),
+  });
 
   const runtime = new RuntimeLinks({
     registry,
@@ -92,8 +99,8 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const toolCalls = new ToolCalls({
     registry,
     runtime,
-    toolPolicy: deps.toolPolicy ?? referenceToolPolicy,
-    approvals: deps.approvals,
+    toolPolicy: governed.policy,
+    approvals: governed.approvals,
     recordOutcome: deps.recordOutcome,
     maxPendingCalls: opts.maxPendingCallsPerSession,
   });
@@ -120,7 +127,16 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   // Attached sessions are marked active well within the TTL (a quarter of it), so no node expires them meanwhile.
   const touchEveryMs = Math.min(Math.max(opts.sessionTtlMs / 4, 50), 30_000);
   const upkeep =
-    cluster && startUpkeep(cluster, registry, { intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs), touchEveryMs });
+    cluster &&
+    startUpkeep(cluster, registry, {
+      intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs),
+      touchEveryMs,
+      ...(nodeApprovals && deps.approvals?.cancel
+        ? {
+            sweepApprovals: () => nodeApprovals.sweep((ctx, id) => deps.approvals!.cancel!(ctx, id, NODE_GONE_REASON)),
+          }
+        : {}),
+    });
 
   const wss = new WebSocketServer({
     noServer: true,

@@ -36,7 +36,8 @@ export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
     edit: (ctx, approvalId, modifiedArguments, feedback) => edit(calls, ctx, approvalId, modifiedArguments, feedback),
     async cancel(ctx, approvalId, reason) {
       const orgId = calls.orgOf(ctx);
-      if (orgId) calls.approvals.cancel?.(orgId, approvalId, reason);
+      // Awaited: a store that cannot cancel (the database away) says so to the caller, who may try again.
+      if (orgId) await calls.approvals.cancel?.(orgId, approvalId, reason);
     },
   };
 }

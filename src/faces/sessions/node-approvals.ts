@@ -1,0 +1,185 @@
+// The approvals a node's turns are waiting for, recorded in Redis under that node, so that when the node dies
+// (SIGKILL, a crash, cut off long enough that its presence lapsed) another node ends them: the turn that asked
+// went with the node, and an approval left pending would sit in the operators' queue until its own expiry,
+// releasing nothing if approved. A live node ends its own (./session-state.ts cancelApprovals); this is for the
+// node that can no longer do it.
+//
+// Why per node, and not at take-over or at the session lease's expiry: a dead node's sessions may never be
+// resumed (no take-over), and its session keys simply lapse in Redis (no node runs their expiry timer), so neither
+// event is sure to happen. That the node is gone is sure to be seen: every node's upkeep looks, and one atomic
+// script both checks that the node's presence key is absent and takes its record, so with N nodes racing exactly
+// one cancels each approval (a second cancel would be refused by the store anyway: it is no longer pending).
+// A node that was only cut off (presence lapsed, process alive) is treated as gone, as its sessions' take-over
+// treats it (./cross-node.ts fenceLinks): its calls waiting for those approvals end rejected, fail closed.
+//
+// Layout (P = key prefix):
+//   P:ws:approvals:{node}   hash  approval id → the call's context (JSON: sub, orgId, sessionId, callId, toolName)
+//   P:ws:approval-nodes     set   the nodes that may have such a hash
+import type { Redis } from "ioredis";
+import { logger } from "../../core/log/logger";
+import { nodePresenceKey } from "./cluster";
+import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolRelease } from "./tool-policy";
+
+const log = logger.child({ module: "sessions", part: "node-approvals" });
+
+/** The reason recorded on an approval ended because its node is gone (the audit log's verdict reason). */
+export const NODE_GONE_REASON =
+  "the gateway node running the session's turn is gone: the turn that asked for this approval ended with it";
+
+/**
+ * How long a node's record outlives its last refresh (each upkeep tick of a live node): a dead node's record is
+ * taken within seconds by a survivor; this only bounds what is left when no node at all survives.
+ */
+const RECORD_TTL_MS = 7 * 24 * 60 * 60_000;
+
+/**
+ * Takes a gone node's record, once: nothing if its presence key (KEYS[3]) exists, else its entries, with the
+ * record and its set membership deleted in the same step.
+ */
+const CLAIM_SCRIPT = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
+local entries = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return entries`;
+
+type TrackedContext = Pick<ToolPolicyContext, "sub" | "orgId" | "sessionId" | "callId" | "toolName">;
+
+export class NodeApprovals {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly nodeId: string,
+  ) {}
+
+  /** This node's turn waits for `approvalId` (written before the IDE hears of the call, not awaited). */
+  track(ctx: ToolPolicyContext, approvalId: string): void {
+    const { sub, orgId, sessionId, callId, toolName } = ctx;
+    const entry: TrackedContext = { sub, orgId, sessionId, callId, toolName };
+    this.redis
+      .pipeline()
+      .hset(this.record(this.nodeId), approvalId, JSON.stringify(entry))
+      .pexpire(this.record(this.nodeId), RECORD_TTL_MS)
+      .sadd(this.nodesKey(), this.nodeId)
+      .exec()
+      .catch((err: unknown) => log.warn({ err: String(err), approvalId }, "cannot record a pending approval"));
+  }
+
+  /** No turn of this node waits for `approvalId` any more (decided, or ended here). */
+  forget(approvalId: string): void {
+    this.redis
+      .hdel(this.record(this.nodeId), approvalId)
+      .catch((err: unknown) => log.debug({ err: String(err), approvalId }, "cannot forget a pending approval"));
+  }
+
+  /**
+   * Every upkeep tick: keeps this node's record alive, and ends the approvals of every node that is gone with
+   * `cancel`. An approval whose cancel fails (the database away) is put back, for the next tick to try again.
+   */
+  async sweep(cancel: (ctx: ToolPolicyContext, approvalId: string) => Promise<void>): Promise<void> {
+    await this.redis.pexpire(this.record(this.nodeId), RECORD_TTL_MS);
+    const nodes = await this.redis.smembers(this.nodesKey());
+    for (const node of nodes) {
+      if (node === this.nodeId) continue;
+      const entries = await this.claim(node);
+      for (const [approvalId, ctx] of entries) {
+        log.warn({ approvalId, sessionId: ctx.sessionId, deadNode: node }, "cancelling an approval of a gone node");
+        await cancel(ctx, approvalId).catch((err: unknown) => {
+          log.warn({ err: String(err), approvalId }, "cannot cancel an approval of a gone node; will retry");
+          return this.putBack(node, approvalId, ctx);
+        });
+      }
+    }
+  }
+
+  private async claim(node: string): Promise<[string, ToolPolicyContext][]> {
+    const flat = (await this.redis.eval(
+      CLAIM_SCRIPT,
+      3,
+      this.record(node),
+      this.nodesKey(),
+      nodePresenceKey(this.prefix, node),
+      node,
+    )) as string[];
+    const entries: [string, ToolPolicyContext][] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const ctx = parseContext(flat[i + 1] as string);
+      if (ctx) entries.push([flat[i] as string, ctx]);
+    }
+    return entries;
+  }
+
+  private async putBack(node: string, approvalId: string, ctx: ToolPolicyContext): Promise<void> {
+    const { sub, orgId, sessionId, callId, toolName } = ctx;
+    await this.redis
+      .pipeline()
+      .hset(this.record(node), approvalId, JSON.stringify({ sub, orgId, sessionId, callId, toolName }))
+      .pexpire(this.record(node), RECORD_TTL_MS)
+      .sadd(this.nodesKey(), node)
+      .exec();
+  }
+
+  private record(node: string): string {
+    return `${this.prefix}:ws:approvals:${node}`;
+  }
+
+  private nodesKey(): string {
+    return `${this.prefix}:ws:approval-nodes`;
+  }
+}
+
+/** A recorded context, as the approvals' cancel needs it (the call's arguments are not needed to cancel). */
+function parseContext(text: string): ToolPolicyContext | undefined {
+  try {
+    const c = JSON.parse(text) as Partial<TrackedContext>;
+    if (typeof c.sub !== "string" || typeof c.sessionId !== "string") return undefined;
+    return {
+      sub: c.sub,
+      ...(typeof c.orgId === "string" ? { orgId: c.orgId } : {}),
+      sessionId: c.sessionId,
+      callId: String(c.callId ?? ""),
+      toolName: String(c.toolName ?? ""),
+      arguments: {},
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The tool policy and approvals of a node, recording in `node` which approvals its turns wait for: an ESCALATE
+ * (and a release that escalates anew) is tracked; an approval that settled, was replaced by an edit or was
+ * cancelled here is forgotten. A settle aborted (the turn ending here, or this node shutting down) is not:
+ * what ended the turn cancels it, and what it did not cancel a survivor will.
+ */
+export function trackedByNode(
+  node: NodeApprovals,
+  policy: ToolPolicy,
+  approvals: ToolApprovals,
+): { policy: ToolPolicy; approvals: ToolApprovals } {
+  const releaseTracked = (ctx: ToolPolicyContext, settledId: string, release: ToolRelease): ToolRelease => {
+    node.forget(settledId);
+    if (release.outcome === "escalated") node.track(ctx, release.approvalId);
+    return release;
+  };
+  return {
+    async policy(ctx) {
+      const decision = await policy(ctx);
+      if (decision.decision === "ESCALATE" && decision.approvalId) node.track(ctx, decision.approvalId);
+      return decision;
+    },
+    approvals: {
+      settled: async (ctx, id, signal) => releaseTracked(ctx, id, await approvals.settled(ctx, id, signal)),
+      decide: (ctx, id, decision, feedback) => approvals.decide(ctx, id, decision, feedback),
+      edit: async (ctx, id, args, feedback) => releaseTracked(ctx, id, await approvals.edit(ctx, id, args, feedback)),
+      ...(approvals.cancel
+        ? {
+            async cancel(ctx: ToolPolicyContext, id: string, reason: string) {
+              await approvals.cancel?.(ctx, id, reason);
+              node.forget(id);
+            },
+          }
+        : {}),
+    },
+  };
+}

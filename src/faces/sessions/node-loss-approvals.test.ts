@@ -1,0 +1,194 @@
+// A gateway node that dies (SIGKILL) takes its sessions' turns with it; the approvals those turns asked for must
+// end too, or operators see pending approvals for ever (24 h: their own expiry) that can release nothing. Two or
+// three in-process nodes on the local Redis share one approvals store and audit log (as nodes share PostgreSQL);
+// a node is "killed" by cutting its Redis connection for good (its presence lapses) and making its approvals
+// calls inert (a dead process cancels nothing), so whatever ends the approvals is another node.
+import { resolve } from "node:path";
+import { Redis } from "ioredis";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
+import { createAuditLog, type AuditLog } from "../../core/audit";
+import { createGovernanceEngine } from "../../core/governance";
+import { loadManifestDir } from "../../core/policy/manifest-loader";
+import type { Db } from "../../core/store/sqlite";
+import { openMigratedDatabase } from "../../core/store/test-support";
+import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
+import { createGovernedTools } from "./governed-tools";
+import { redisSessionsFixture } from "./redis-fixture";
+import { openIde, startGateway, type IdeClient, type TestGateway } from "./test-support";
+import type { ToolApprovals } from "./tool-policy";
+
+const ORG = "org-ide";
+const MANIFESTS = resolve(import.meta.dirname, "../../../examples/manifests");
+const fx = redisSessionsFixture("node-loss-approvals");
+
+let db: Db;
+let approvals: ApprovalStore;
+let audit: AuditLog;
+let governed: ReturnType<typeof createGovernedTools>;
+const ownConnections: Redis[] = [];
+
+beforeEach(async () => {
+  db = await openMigratedDatabase(":memory:");
+  approvals = createApprovalStore(db, { pollIntervalMs: 50 });
+  audit = createAuditLog(db);
+  const engine = createGovernanceEngine({ db, approvals, audit });
+  expect(loadManifestDir(MANIFESTS, engine.manifests, ORG).problems).toEqual([]);
+  governed = createGovernedTools({ engine, approvals });
+});
+afterEach(async () => {
+  for (const c of fx.clients.splice(0)) c.ws.terminate();
+  for (const g of fx.running.splice(0)) await g.close();
+  for (const r of ownConnections.splice(0)) r.disconnect();
+  approvals.close();
+  db.close();
+});
+
+interface Node extends TestGateway {
+  /** SIGKILL, as far as the others can tell: its presence lapses, it cancels and releases nothing any more. */
+  kill(): void;
+}
+
+/**
+ * A node on the shared approvals store, on a Redis connection of its own (which `kill` cuts). `failingCancels`:
+ * its first cancels throw, as with the database away.
+ */
+async function node({ failingCancels = 0 } = {}): Promise<Node> {
+  const own = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+  own.on("error", () => undefined);
+  ownConnections.push(own);
+  let dead = false;
+  const never = new Promise<never>(() => undefined);
+  const base = governed.approvals;
+  const inert: ToolApprovals = {
+    settled: (ctx, id, signal) => base.settled(ctx, id, signal).then((r) => (dead ? never : r)),
+    decide: (ctx, id, decision, feedback) => (dead ? never : base.decide(ctx, id, decision, feedback)),
+    edit: (ctx, id, args, feedback) => (dead ? never : base.edit(ctx, id, args, feedback)),
+    cancel: async (ctx, id, reason) => {
+      if (failingCancels-- > 0) throw new Error("database unavailable");
+      return dead ? undefined : base.cancel?.(ctx, id, reason);
+    },
+  };
+  const g = await startGateway(fx.idp, {
+    redis: own,
+    toolPolicy: governed.policy,
+    approvals: inert,
+    recordOutcome: governed.recordOutcome,
+    tokenDelayMs: 5,
+    options: { redisKeyPrefix: fx.prefix },
+  });
+  fx.running.push(g);
+  return {
+    ...g,
+    kill() {
+      dead = true;
+      own.disconnect();
+    },
+  };
+}
+
+async function ide(g: TestGateway, sessionId: string, headers: Record<string, string> = {}): Promise<IdeClient> {
+  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, {
+    token: await fx.idp.mint({ sub: "dev@acme", org: ORG }),
+    headers,
+  });
+  fx.clients.push(c);
+  return c;
+}
+
+/** An IDE on `g` whose turn waits for the approval of an escalated write_file. */
+async function pendingApprovalOn(g: TestGateway, sessionId: string) {
+  const c = await ide(g, sessionId);
+  c.send({ type: "user_message", content: "write file lib/node.dart" });
+  const call = await c.next((f) => f.type === "tool_call");
+  const approvalId = call.approval_id as string;
+  expect(approvals.get(ORG, approvalId)?.status).toBe("pending");
+  return { c, call, approvalId };
+}
+
+const statusOf = (approvalId: string) => approvals.get(ORG, approvalId)?.status;
+/** The audit records of the approval's verdicts (kind approval), with their status. */
+const verdictsOf = (approvalId: string) =>
+  audit
+    .getInteraction(ORG, approvals.get(ORG, approvalId)!.interaction_id!)
+    .filter((r) => r.kind === "approval")
+    .map((r) => (r.meta as { approval_status?: string }).approval_status);
+/** A dead node counts as gone within NODE_TTL_MS; the others look every NODE_REFRESH_MS. */
+const GONE_WITHIN_MS = NODE_TTL_MS + 4 * NODE_REFRESH_MS;
+/** Whether some node's record (./node-approvals.ts) names the approval. */
+async function tracked(approvalId: string): Promise<boolean> {
+  const records = await fx.redis.keys(`${fx.prefix}:ws:approvals:*`);
+  for (const key of records) if (await fx.redis.hexists(key, approvalId)) return true;
+  return false;
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("the approvals of a turn whose gateway node died", () => {
+  it("are cancelled, and audited as such, when the IDE resumes on another node", async () => {
+    const a = await node();
+    const b = await node();
+    const { c, approvalId } = await pendingApprovalOn(a, "resumed-elsewhere");
+    const lastSeq = String(c.frames.at(-1)!.seq);
+    c.ws.terminate();
+    a.kill();
+
+    const moved = await ide(b, "resumed-elsewhere", { "x-gatehouse-last-seq": lastSeq });
+    await moved.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", GONE_WITHIN_MS + 2_000);
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("cancelled");
+    expect(approvals.get(ORG, approvalId)).toMatchObject({ decided_by: "gatehouse" });
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+    // An operator's late approve releases nothing: the approval is no longer pending.
+    expect(approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "late" }).ok).toBe(false);
+  });
+
+  it("are cancelled when nobody comes back for the session: another node notices the owner is gone", async () => {
+    const a = await node();
+    await node(); // B: never sees the session
+    const { c, approvalId } = await pendingApprovalOn(a, "abandoned");
+    c.ws.terminate();
+    a.kill();
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS + 2_000 }).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+    expect(approvals.get(ORG, approvalId)?.decision_reason).toMatch(/gateway node/);
+  });
+
+  it("are cancelled once when two surviving nodes race for them", async () => {
+    const a = await node();
+    await node();
+    await node();
+    const first = await pendingApprovalOn(a, "raced-1");
+    const second = await pendingApprovalOn(a, "raced-2");
+    a.kill();
+    for (const { approvalId } of [first, second])
+      await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS + 2_000 }).toBe("cancelled");
+    await sleep(3 * NODE_REFRESH_MS);
+    expect(verdictsOf(first.approvalId)).toEqual(["cancelled"]);
+    expect(verdictsOf(second.approvalId)).toEqual(["cancelled"]);
+    expect(await tracked(first.approvalId)).toBe(false);
+  });
+
+  it("are cancelled on a later look when the first cancel fails (the database away)", async () => {
+    const a = await node();
+    await node({ failingCancels: 2 });
+    const { approvalId } = await pendingApprovalOn(a, "retried");
+    a.kill();
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS + 4_000 }).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+  });
+
+  it("stay pending while their node lives, whatever the other nodes do", async () => {
+    const a = await node();
+    await node();
+    const { c, call, approvalId } = await pendingApprovalOn(a, "alive");
+    await sleep(GONE_WITHIN_MS);
+    expect(statusOf(approvalId)).toBe("pending");
+    expect(await tracked(approvalId)).toBe(true);
+    // And the turn still goes on: the IDE's approve releases the call.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(statusOf(approvalId)).toBe("consumed");
+    expect(verdictsOf(approvalId)).toEqual(["approved"]);
+    // Decided: no longer recorded as waiting, so nothing is left for a survivor should this node die now.
+    await expect.poll(() => tracked(approvalId)).toBe(false);
+  });
+});
