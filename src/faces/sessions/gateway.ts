@@ -70,11 +70,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     : createMemoryLiveSessionCap(opts.maxSessionsPerUser);
   // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
   const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
-  // …and the approvals a node's turns wait for are recorded there, for a survivor to end if the node dies.
-  const nodeApprovals = cluster && deps.approvals && new NodeApprovals(deps.redis!, opts.redisKeyPrefix, nodeId);
-  const governed = nodeApprovals
-    ? trackedByNode(nodeApprovals, deps.toolPolicy ?? referenceToolPolicy, deps.approvals!)
-    : { policy: deps.toolPolicy ?? referenceToolPolicy, approvals: deps.approvals };
+  const { sweepApprovals, governed } = governedByNode(deps, cluster, opts.redisKeyPrefix, nodeId);
   const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(governed.approvals ? { approvals: governed.approvals } : {}),
@@ -131,11 +127,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     startUpkeep(cluster, registry, {
       intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs),
       touchEveryMs,
-      ...(nodeApprovals && deps.approvals?.cancel
-        ? {
-            sweepApprovals: () => nodeApprovals.sweep((ctx, id) => deps.approvals!.cancel!(ctx, id, NODE_GONE_REASON)),
-          }
-        : {}),
+      ...(sweepApprovals ? { sweepApprovals } : {}),
     });
 
   const wss = new WebSocketServer({
@@ -235,4 +227,23 @@ async function redisState(redis?: Redis): Promise<SessionGatewayHealth["redis"]>
   } catch {
     return "disconnected";
   }
+}
+
+/**
+ * The tool policy and approvals the turns use. On several nodes (a cluster on Redis), the approvals a node's turns
+ * wait for are recorded there, for a survivor to end if the node dies; `sweepApprovals` is then the upkeep's sweep.
+ */
+function governedByNode(
+  deps: SessionGatewayDeps,
+  cluster: SessionCluster | undefined,
+  redisKeyPrefix: string,
+  nodeId: string,
+) {
+  const policy = deps.toolPolicy ?? referenceToolPolicy;
+  const approvals = deps.approvals;
+  if (!cluster || !approvals) return { sweepApprovals: undefined, governed: { policy, approvals } };
+  const tracking = new NodeApprovals(deps.redis!, redisKeyPrefix, nodeId);
+  const cancel = approvals.cancel;
+  const sweep = cancel ? () => tracking.sweep((ctx, id) => cancel(ctx, id, NODE_GONE_REASON)) : undefined;
+  return { sweepApprovals: sweep, governed: trackedByNode(tracking, policy, approvals) };
 }
