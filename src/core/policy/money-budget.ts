@@ -75,7 +75,7 @@ export function moneySpendOf(
 const decimalLimit = (amount: number) => amount.toFixed(MICRO_DIGITS);
 
 /** Millionths as an exact decimal text (`1500000n` → `1.5`). */
-export function microsText(micros: bigint): string {
+function microsText(micros: bigint): string {
   const digits = micros.toString().padStart(MICRO_DIGITS + 1, "0");
   const int = digits.slice(0, -MICRO_DIGITS);
   const fraction = digits.slice(-MICRO_DIGITS).replace(/0+$/u, "");
