@@ -103,6 +103,22 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     await expect(verifier()(await mint(rsa, "RS256", {}, { iat: now + 20 }))).resolves.toMatchObject({ sub: "user-1" });
   });
 
+  it("accepts an nbf a few seconds ahead (clock skew), refuses one beyond a minute", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await expect(verifier()(await mint(rsa, "RS256", { nbf: now + 20 }))).resolves.toMatchObject({ sub: "user-1" });
+    const err = await failure(verifier()(await mint(rsa, "RS256", { nbf: now + 120 })));
+    expect(err.code).toBe("TOKEN_INVALID");
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toContain("nbf");
+  });
+
+  it("gives exp no clock-skew tolerance: a token expired a second ago is refused", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const err = await failure(verifier()(await mint(rsa, "RS256", {}, { iat: now - 600, exp: now - 1 })));
+    expect(err.code).toBe("TOKEN_EXPIRED");
+    expect(err.reason).toBe("expired");
+  });
+
   it("rejects an iat that is not a number", async () => {
     const token = await new SignJWT({ iat: "1700000000" } as never)
       .setProtectedHeader({ alg: "RS256", kid: "rsa-1" })

@@ -99,20 +99,34 @@ export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTok
         audience: opts.audience,
         algorithms: ALLOWED_USER_TOKEN_ALGS,
         requiredClaims: ["sub", "exp"],
+        // For `nbf`: an identity provider's clock a little ahead must not make its fresh tokens fail for a while.
+        // jose applies the same tolerance to `exp`, which assertNotExpired below judges again without it.
+        clockTolerance: CLOCK_SKEW_SECONDS,
       }));
     } catch (err) {
       throw toUserTokenError(err);
     }
+    assertNotExpired(payload);
     assertIssuedInThePast(payload);
     return claimsOf(payload);
   };
 }
 
 /**
- * How far ahead of this node's clock an `iat` may be: an identity provider's clock a little ahead is not an attack,
- * and providers that omit `nbf` (many do) are judged by `iat` alone.
+ * How far ahead of this node's clock an `iat` or `nbf` may be: an identity provider's clock a little ahead is not an
+ * attack, and providers that omit `nbf` (many do) are judged by `iat` alone.
  */
-export const IAT_CLOCK_SKEW_SECONDS = 60;
+export const CLOCK_SKEW_SECONDS = 60;
+
+/**
+ * `exp` gets no tolerance: a skewed clock may delay when a token starts to count, never stretch how long a token
+ * lives past what its issuer said (a revoked person's last token would live a minute longer).
+ */
+function assertNotExpired(payload: JWTPayload): void {
+  if (typeof payload.exp === "number" && payload.exp <= Date.now() / 1000) {
+    throw new UserTokenError("expired", "JWT token has expired");
+  }
+}
 
 /**
  * jose checks `iat` only when asked for a maximum token age: a token "issued" next week passed, and lived as long as
@@ -120,7 +134,7 @@ export const IAT_CLOCK_SKEW_SECONDS = 60;
  */
 function assertIssuedInThePast(payload: JWTPayload): void {
   const nowSeconds = Date.now() / 1000;
-  if (typeof payload.iat === "number" && payload.iat > nowSeconds + IAT_CLOCK_SKEW_SECONDS) {
+  if (typeof payload.iat === "number" && payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
     throw new UserTokenError("claim_invalid", "JWT iat claim is in the future");
   }
 }
