@@ -27,11 +27,14 @@ const KNOWN_GAPS = new Set<string>([
   "System_openapiDocument 200",
 ]);
 
-/**
- * Response headers without an example yet. WWW-Authenticate: its challenge depends on the operation's schemes
- * (`ApiKey realm="gatehouse", header="X-API-Key"` or `Bearer realm="gatehouse"`), one shared 401 model cannot say which.
- */
-const KNOWN_HEADER_GAPS = new Set<string>(["WWW-Authenticate"]);
+/** Response headers without an example yet (none now: add one only with the reason it cannot have one). */
+const KNOWN_HEADER_GAPS = new Set<string>();
+
+/** The challenge the gateway sends with a 401 of an operation taking `scheme` (src/http/auth.ts, boundary/bearer.ts). */
+const CHALLENGES: Record<string, string> = {
+  ApiKeyAuth: 'ApiKey realm="gatehouse", header="X-API-Key"',
+  BearerAuth: 'Bearer realm="gatehouse"',
+};
 
 /** The main success each operation with several success examples must default to. */
 const MAIN_SUCCESS: Record<string, (body: Json) => void> = {
@@ -81,7 +84,7 @@ async function call(op: MockOperation, prefer?: string) {
   const text = await res.text();
   const contentType = res.headers.get("content-type") ?? "";
   const body = contentType.includes("json") ? JSON.parse(text) : text;
-  return { status: res.status, contentType, text, body, headerFillers: headerFillers(op, res) };
+  return { status: res.status, headers: res.headers, contentType, text, body, headerFillers: headerFillers(op, res) };
 }
 
 /**
@@ -149,4 +152,19 @@ describe("the REST mock", () => {
     expect(res.headerFillers, "documented headers Prism filled").toEqual([]);
     expect(res.body).toMatchObject({ detail: expect.any(String) });
   });
+
+  // A frontend shows the sign-in its 401 asks for: the mock must name the operation's own scheme, as the gateway does
+  // (it sent the schema filler `WWW-Authenticate: string` when one shared 401 model served both schemes).
+  const unauthorized = ops.filter((op) => op.responses.some((r) => r.status === 401));
+  it.each(unauthorized.map((op) => [`${op.method} ${op.path}`, op] as const))(
+    "%s: a 401 challenges with the operation's own scheme",
+    async (_label, op) => {
+      const spec = (openapi.paths as Record<string, Record<string, Json>>)[op.path]![op.method.toLowerCase()]!;
+      const schemes = ((spec.security ?? []) as Json[]).flatMap((requirement) => Object.keys(requirement));
+      expect(schemes).toHaveLength(1);
+      const res = await call(op, "code=401");
+      expect(res.status).toBe(401);
+      expect(res.headers.get("www-authenticate")).toBe(CHALLENGES[schemes[0]!]);
+    },
+  );
 });

@@ -1016,6 +1016,11 @@ export interface components {
             /** @description ISO 4217 currency; an action in another currency (or without amount) is denied `AMOUNT_UNVERIFIABLE`. */
             currency: string;
         };
+        /**
+         * @description The challenge of the X-API-Key scheme, sent with every 401 of an operation that takes an API key.
+         * @example ApiKey realm="gatehouse", header="X-API-Key"
+         */
+        ApiKeyChallenge: string;
         /** @description A human decision requested by an ESCALATE. */
         Approval: {
             /** @description The escalated action, exactly as submitted (the approval is bound to it). */
@@ -1160,6 +1165,12 @@ export interface components {
             /** Format: int32 */
             total: number;
         };
+        /**
+         * @description The challenge of the bearer scheme (RFC 6750 §3), sent with every 401 of an operation that takes a bearer token;
+         *     `error="invalid_token"` when a token was presented and refused.
+         * @example Bearer realm="gatehouse"
+         */
+        BearerChallenge: string;
         /** @description A capability, `type:tool` (e.g. `email:send`). */
         CapabilityName: string;
         /** @description A token as listed (never the JWT itself). */
@@ -2491,14 +2502,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2594,14 +2602,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2727,14 +2732,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2851,14 +2853,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3045,14 +3044,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3127,14 +3126,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3222,14 +3221,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3356,14 +3355,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3485,14 +3484,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3566,14 +3565,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3651,14 +3650,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3776,14 +3775,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3908,14 +3907,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -3990,14 +3989,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4081,14 +4080,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4171,14 +4170,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4252,14 +4251,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4333,14 +4332,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4420,14 +4419,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4505,14 +4504,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4626,14 +4625,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4721,14 +4720,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4851,14 +4850,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4955,14 +4954,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5076,14 +5075,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5167,14 +5166,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5267,14 +5266,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5359,14 +5358,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5454,14 +5453,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5531,14 +5530,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5616,14 +5615,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5735,14 +5734,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5833,14 +5832,14 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description Credentials are missing or wrong (operations that take a bearer token). */
             401: {
                 headers: {
                     /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
+                     * @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"`, with
+                     *     `error="invalid_token"` for a token that was presented and refused.
                      */
-                    "WWW-Authenticate"?: string;
+                    "WWW-Authenticate"?: components["schemas"]["BearerChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6279,14 +6278,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6381,14 +6377,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6506,14 +6499,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Credentials are missing or wrong. */
+            /** @description The API key is missing or wrong (operations that take an X-API-Key). */
             401: {
                 headers: {
-                    /**
-                     * @description The challenges of the schemes the operation accepts (RFC 9110 §11.6.1): `Bearer realm="gatehouse"` (with
-                     *     `error="invalid_token"` for a token that was presented and refused), `ApiKey realm="gatehouse", header="X-API-Key"`.
-                     */
-                    "WWW-Authenticate"?: string;
+                    /** @description The challenge of the scheme the operation accepts (RFC 9110 §11.6.1): `ApiKey realm="gatehouse", header="X-API-Key"`. */
+                    "WWW-Authenticate"?: components["schemas"]["ApiKeyChallenge"];
                     [name: string]: unknown;
                 };
                 content: {
