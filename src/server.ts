@@ -19,7 +19,13 @@ import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
 import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
 import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
-import { attachSessionGateway, createGovernedTools, type SessionGateway } from "./faces/sessions";
+import {
+  attachSessionGateway,
+  cancelLeftoverApprovals,
+  createGovernedTools,
+  SESSION_CHANNEL,
+  type SessionGateway,
+} from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { purutosConfigFromEnv } from "./faces/purutos/config";
 import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
@@ -45,6 +51,7 @@ import {
 } from "./faces/console";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
+import { pendingOnChannel } from "./core/approvals";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -313,6 +320,20 @@ async function loadManifestDir(
   });
 }
 
+/**
+ * A node alone on its embedded SQLite file (no Redis, so no other node and no survivor; the data-dir lock allows one
+ * process per file) ends, before it accepts a session, the approvals its previous process's session turns left
+ * pending: those turns ended with that process. With Redis, a surviving node (or this one) ends them through the
+ * node's record (src/faces/sessions/node-approvals.ts); on PostgreSQL other nodes may be running turns.
+ */
+async function endPreviousProcessTurns(stores: NodeStores, redis: Redis | undefined): Promise<void> {
+  if (redis || !stores.embedded) return;
+  const { db, approvals } = stores.embedded;
+  await cancelLeftoverApprovals(pendingOnChannel(db, SESSION_CHANNEL), (orgId, approvalId, reason) =>
+    approvals.cancel(orgId, approvalId, reason),
+  );
+}
+
 /** Agent sessions: every runtime tool_call goes through the same policy engine and approvals store. */
 function attachSessions(
   server: Server,
@@ -563,6 +584,7 @@ export async function startGatehouse(
   let listenUrl = "";
   const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
   await loadManifestDir(stores, spec, config, env);
+  await endPreviousProcessTurns(stores, redis);
 
   const sessions = attachSessions(server, {
     config,

@@ -17,6 +17,7 @@ export {
   type ConsumeRefusal,
   type DecisionListener,
 } from "./approvals";
+export { pendingOnChannel } from "./listing";
 export { approvalRedactPaths } from "./redaction";
 export { boundedRisk, MAX_RISK_RECIPIENTS } from "./risk";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { openMigratedDatabase } from "../store/test-support";
 import { consumeForExecution, createApprovalStore } from "./approvals";
+import { pendingOnChannel } from "./listing";
 import type { ApprovalBinding } from "./binding";
 
 const ORG = "org-1";
@@ -44,5 +45,41 @@ describe("cancel", () => {
     store.deny(ORG, other.approval_id, { by: "op" });
     expect(store.cancel(ORG, other.approval_id, "gone")).toBe(false);
     expect(store.get(ORG, other.approval_id)?.status).toBe("denied");
+  });
+});
+
+describe("pendingOnChannel (what a restart without Redis cancels)", () => {
+  it("lists only pending approvals whose context.channel is exactly the channel, every org", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const store = createApprovalStore(db);
+    const ask = (org: string, path: string, context: Record<string, unknown> | undefined) =>
+      store.create({
+        org_id: org,
+        ...request,
+        action: { ...request.action, params: { path } },
+        ...(context === undefined ? { context: undefined } : { context }),
+        reasons: [],
+      }).approval_id;
+    const mine = ask(ORG, "1", { channel: "agent_session", session_id: "s-1" });
+    const otherOrg = ask("org-2", "2", { channel: "agent_session", session_id: "s-2" });
+    // Look-alikes, other channels, nesting and no context at all are not a session's turn.
+    ask(ORG, "3", { channel: "Agent_Session" });
+    ask(ORG, "4", { channel: "agent_session " });
+    ask(ORG, "5", { channel: "agent\u200bsession" });
+    ask(ORG, "6", { channel: "mcp" });
+    ask(ORG, "7", { nested: { channel: "agent_session" } });
+    ask(ORG, "8", undefined);
+    const decided = ask(ORG, "9", { channel: "agent_session" });
+    store.approve(ORG, decided, { by: "op" });
+    // A row written by hand with a context that is not JSON does not stop the scan.
+    db.prepare("UPDATE approvals SET context = '{not json' WHERE approval_id = ?").run(ask(ORG, "10", {}));
+    const listed = pendingOnChannel(db, "agent_session");
+    expect(listed).toHaveLength(2);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        { org_id: ORG, approval_id: mine },
+        { org_id: "org-2", approval_id: otherOrg },
+      ]),
+    );
   });
 });

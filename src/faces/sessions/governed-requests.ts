@@ -9,6 +9,12 @@ import type { ToolPolicyContext, ToolPolicyDecision, ToolRelease } from "./tool-
 export const IDE_ACTION_TYPE = "ide";
 
 /**
+ * The `context.channel` of every request (and so every approval) a session's tool call makes. A REST body cannot
+ * claim it (src/faces/actions/handlers.ts), so an approval that carries it was asked by a session's turn.
+ */
+export const SESSION_CHANNEL = "agent_session";
+
+/**
  * The request of a tool call: the runtime's current agent's manifest when the org has one with that uapk_id,
  * else the session manifest; the action is `ide:<tool_name>` with the call's arguments.
  */
@@ -29,7 +35,7 @@ export async function requestFor(
     action,
     // Not part of the approval binding; kept in the audit trail.
     context: {
-      channel: "agent_session",
+      channel: SESSION_CHANNEL,
       session_id: ctx.sessionId,
       call_id: ctx.callId,
       user: ctx.sub,
@@ -48,7 +54,7 @@ export function requestOf(
     uapk_id: approval.uapk_id,
     agent_id: approval.agent_id,
     action: { type: approval.action.type, tool: approval.action.tool, params },
-    context: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId, user: ctx.sub },
+    context: { channel: SESSION_CHANNEL, session_id: ctx.sessionId, call_id: ctx.callId, user: ctx.sub },
   };
 }
 

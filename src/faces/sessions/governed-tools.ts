@@ -17,11 +17,11 @@ import type { Authorization, GovernanceEngine } from "../../core/governance";
 import type { ActionRequest } from "../../core/policy/types";
 import { createToolApprovals, type GovernedCalls } from "./governed-approvals";
 import { outcomeTracker } from "./governed-outcomes";
-import { asDecision, requestFor } from "./governed-requests";
+import { asDecision, requestFor, SESSION_CHANNEL } from "./governed-requests";
 import type { ToolApprovals, ToolOutcomeRecorder, ToolPolicy, ToolPolicyContext } from "./tool-policy";
 
 export { actionResultOf } from "./governed-outcomes";
-export { IDE_ACTION_TYPE } from "./governed-requests";
+export { IDE_ACTION_TYPE, SESSION_CHANNEL } from "./governed-requests";
 
 export const DEFAULT_SESSION_MANIFEST = "ide-assistant";
 
@@ -51,7 +51,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
 
   async function authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization> {
     const auth = await deps.engine.authorize(orgId, request, {
-      meta: { channel: "agent_session", session_id: ctx.sessionId, call_id: ctx.callId },
+      meta: { channel: SESSION_CHANNEL, session_id: ctx.sessionId, call_id: ctx.callId },
     });
     if (auth.call) outcomes.awaitResult(ctx, auth.call);
     return auth;

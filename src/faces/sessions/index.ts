@@ -13,6 +13,7 @@ export {
   createGovernedTools,
   DEFAULT_SESSION_MANIFEST,
   IDE_ACTION_TYPE,
+  SESSION_CHANNEL,
   type GovernedTools,
   type GovernedToolsDeps,
 } from "./governed-tools";
@@ -25,5 +26,6 @@ export {
   type ToolPolicyDecision,
   type ToolRelease,
 } from "./tool-policy";
+export { cancelLeftoverApprovals, RESTART_REASON } from "./node-approvals";
 export { loadMessageValidators, type MessageValidators } from "./schemas";
 export { probeRuntime } from "./runtime-link";

@@ -12,6 +12,10 @@
 // A node that was only cut off (presence lapsed, process alive) is treated as gone, as its sessions' take-over
 // treats it (./cross-node.ts fenceLinks): its calls waiting for those approvals end rejected, fail closed.
 //
+// Without Redis there is one node, on its embedded SQLite file (the data-dir lock, src/data-dir-lock.ts, allows one
+// process per file): no survivor exists, and it is the next process on that file that ends what the last one left
+// (cancelLeftoverApprovals, at start-up, before any session is accepted).
+//
 // Layout (P = key prefix):
 //   P:ws:approvals:{node}   hash  approval id → the call's context (JSON: sub, orgId, sessionId, callId, toolName)
 //   P:ws:approval-nodes     set   the nodes that may have such a hash
@@ -25,6 +29,36 @@ const log = logger.child({ module: "sessions", part: "node-approvals" });
 /** The reason recorded on an approval ended because its node is gone (the audit log's verdict reason). */
 export const NODE_GONE_REASON =
   "the gateway node running the session's turn is gone: the turn that asked for this approval ended with it";
+
+/** The reason recorded on an approval its previous process left pending, ended when the node starts again. */
+export const RESTART_REASON =
+  "the gateway restarted: the session's turn that asked for this approval ended with the gateway's previous process";
+
+/** An approval asked by a session's turn, as the store lists it. */
+export interface LeftoverApproval {
+  org_id: string;
+  approval_id: string;
+}
+
+/**
+ * At the start of a node alone on its store (the embedded SQLite file, no Redis): no session and no turn exists
+ * yet, so every approval still pending that a session's turn asked for (`left`) was asked by the previous process
+ * of this data directory, whose turns ended with it. Each is cancelled once (`cancel` refuses one that is no
+ * longer pending), audited with RESTART_REASON; the governed actions' own approvals (REST, MCP) are not in
+ * `left`, they outlive a restart. Returns how many were cancelled.
+ */
+export async function cancelLeftoverApprovals(
+  left: readonly LeftoverApproval[],
+  cancel: (orgId: string, approvalId: string, reason: string) => boolean | Promise<boolean>,
+): Promise<number> {
+  let cancelled = 0;
+  for (const { org_id, approval_id } of left) {
+    if (await cancel(org_id, approval_id, RESTART_REASON)) cancelled++;
+  }
+  if (left.length > 0)
+    log.warn({ cancelled, found: left.length }, "cancelled the approvals of the previous process's session turns");
+  return cancelled;
+}
 
 /**
  * How long a node's record outlives its last refresh (each upkeep tick of a live node): a dead node's record is
