@@ -346,7 +346,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description:
       "`postgres://…`: PostgreSQL shared by gateway nodes instead of the SQLite file. When set, /readyz needs it.",
   },
-  { name: "GATEHOUSE_REDIS_PREFIX", default: "gatehouse", description: "Prefix of Gatehouse's Redis keys." },
+  {
+    name: "GATEHOUSE_REDIS_PREFIX",
+    default: "gatehouse",
+    description:
+      "Prefix of Gatehouse's Redis keys. Nodes on one prefix must share one store (`DATABASE_URL`): a node on another store (e.g. a SQLite file of its own) stops at start-up (exit 2).",
+  },
   {
     name: "LOG_LEVEL",
     check: { kind: "oneOf", values: LOG_LEVELS },

@@ -33,7 +33,9 @@ import type { PublicJwk } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { migrateToLatest } from "./core/store/migrate";
+import { kyselyOver } from "./core/store/kysely";
 import { openStore } from "./core/store/open-store";
+import { storeIdOf } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
@@ -45,6 +47,11 @@ import type { Probe } from "./system/handlers";
 
 export interface NodeStores {
   kind: "sqlite" | "postgres";
+  /**
+   * The store's id (src/core/store/store-id.ts): the same on every node of one PostgreSQL database, its own for
+   * each embedded SQLite file. Nodes on one Redis prefix must share it (src/store-claim.ts).
+   */
+  storeId: string;
   /** The embedded stores themselves (SQLite only): what is not on the shared store yet builds on them. */
   embedded: EmbeddedStores | undefined;
   /** The embedded SQLite database (undefined on PostgreSQL). */
@@ -101,6 +108,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const db = openDatabase(config.databaseFile);
   // The schema first: every store below assumes its tables exist.
   await migrateToLatest(db);
+  const storeId = await storeIdOf(kyselyOver(db));
   const checkpointer = startWalCheckpointer(db, {
     onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
   });
@@ -125,6 +133,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   });
   return {
     kind: "sqlite",
+    storeId,
     embedded: { db, engine, approvals, audit },
     db,
     engine,
@@ -156,6 +165,10 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
   });
   if (store.kind !== "postgres") throw new Error("openStore: a postgres:// URL opened another backend");
   const { shared, kysely } = store;
+  const storeId = await storeIdOf(kysely).catch(async (err) => {
+    await store.close();
+    throw err;
+  });
   const approvals = createSharedApprovalsService({
     db: kysely,
     approvals: shared.approvals,
@@ -183,6 +196,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const guardedApprovals = guard(approvals);
   return {
     kind: "postgres",
+    storeId,
     embedded: undefined,
     db: undefined,
     engine: guardedEngine,

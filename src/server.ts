@@ -52,6 +52,7 @@ import {
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { pendingOnChannel } from "./core/approvals";
+import { claimStore, type StoreClaim } from "./store-claim";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -275,6 +276,29 @@ async function openStores(
     bus.redis?.disconnect();
     throw err;
   });
+}
+
+/**
+ * With Redis, the store id is registered under the prefix (src/store-claim.ts): a node whose store is not the one
+ * the prefix's running nodes use stops here, with what is already open closed.
+ */
+async function claimNodeStore(
+  config: Config,
+  logger: Logger,
+  stores: NodeStores,
+  bus: { redis: Redis | undefined; events: EventBus; prefix: string },
+): Promise<StoreClaim | undefined> {
+  if (!bus.redis) return undefined;
+  const store =
+    stores.kind === "sqlite" ? `the SQLite file ${config.databaseFile}` : "the PostgreSQL database of DATABASE_URL";
+  return claimStore({ redis: bus.redis, prefix: bus.prefix, storeId: stores.storeId, store, logger }).catch(
+    async (err) => {
+      await stores.close();
+      await bus.events.close().catch(() => {});
+      bus.redis?.disconnect();
+      throw err;
+    },
+  );
 }
 
 /**
@@ -522,6 +546,7 @@ interface Running {
   approvalEvents: ApprovalEvents;
   notifier: { close(): void };
   stores: NodeStores;
+  storeClaim: StoreClaim | undefined;
   events: EventBus;
   redis: Redis | undefined;
 }
@@ -546,6 +571,7 @@ async function stopGatehouse(running: Running): Promise<void> {
   running.discovery.close();
   running.approvalEvents.close();
   running.notifier.close();
+  running.storeClaim?.stop();
   await running.stores.close();
   await running.events.close();
   running.redis?.disconnect();
@@ -576,6 +602,7 @@ export async function startGatehouse(
   const invoker = createInvoker({ ...faces.purutos, hidden }, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  const storeClaim = await claimNodeStore(config, logger, stores, { redis, events, prefix: redisPrefix });
   // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
   // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
   boundHeapGrowth(config.heapGrowingPercent);
@@ -640,6 +667,7 @@ export async function startGatehouse(
     approvalEvents,
     notifier: notifications.notifier,
     stores,
+    storeClaim,
     events,
     redis,
   };

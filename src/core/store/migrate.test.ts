@@ -92,9 +92,10 @@ describe("migrations", () => {
     const old = openDatabase(file);
     const tablesBefore = schemaOf(old).filter((o) => !o.name.startsWith("kysely_"));
     // Added by later migrations: 0003 manifest_versions, 0004 the webhook tables, 0005 the expiry indexes, 0007
-    // the idempotency owner index.
+    // the idempotency owner index, 0010 store_meta.
     const added = (name: string) =>
       name === "manifest_versions" ||
+      name === "store_meta" ||
       name.startsWith("webhook") ||
       name.startsWith("approvals_open_expiry") ||
       name === "idempotency_keys_owner";

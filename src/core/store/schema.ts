@@ -1,4 +1,4 @@
-// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0009), for Kysely's
+// The store's tables as TypeScript types: what the migrations in ./migrations create (0001 … 0010), for Kysely's
 // typed queries on both backends (the embedded SQLite stores through ./sqlite-query.ts, the shared PostgreSQL
 // stores of ./shared). A new migration that changes a table changes its type here too.
 //
@@ -176,6 +176,12 @@ export interface WebhookDeliveriesTable {
   delivered_at: string | null;
 }
 
+/** `store_meta` (0010): facts about the store itself, e.g. `store_id` (./store-id.ts). */
+export interface StoreMetaTable {
+  key: string;
+  value: string;
+}
+
 /** Every table of the store (the names are STORE_TABLES of ./test-support.ts). */
 export interface Database {
   action_budget_counters: ActionBudgetCountersTable;
@@ -188,6 +194,7 @@ export interface Database {
   manifest_versions: ManifestVersionsTable;
   manifests: ManifestsTable;
   signing_keys: SigningKeysTable;
+  store_meta: StoreMetaTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhooks: WebhooksTable;
 }

@@ -18,6 +18,7 @@ export const STORE_TABLES = [
   "manifest_versions",
   "manifests",
   "signing_keys",
+  "store_meta",
   "webhook_deliveries",
   "webhooks",
 ];

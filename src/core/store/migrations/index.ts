@@ -11,6 +11,7 @@ import * as auditRecordsRowid from "./0006_audit_records_rowid";
 import * as idempotencyLeases from "./0007_idempotency_leases";
 import * as approvalRedactPaths from "./0008_approval_redact_paths";
 import * as budgetCountersBigint from "./0009_budget_counters_bigint";
+import * as storeMeta from "./0010_store_meta";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -22,4 +23,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0007_idempotency_leases": idempotencyLeases,
   "0008_approval_redact_paths": approvalRedactPaths,
   "0009_budget_counters_bigint": budgetCountersBigint,
+  "0010_store_meta": storeMeta,
 };

@@ -1,0 +1,84 @@
+// Nodes that share a Redis prefix believe they are one cluster: they share rate limits, sessions, events and the
+// approvals of dead nodes' turns. They must then share their store too — budgets, idempotency keys, approvals and
+// the audit chain are in it. Two nodes each on an embedded SQLite file of their own but on one REDIS_URL and
+// prefix would split all of that silently (each grants the whole budget, each runs an idempotency key once, an
+// approval decided on one is unknown to the other).
+//
+// So a node registers its store's id (src/core/store/store-id.ts) under `{prefix}:store-id`, and refuses to start
+// when a live node registered another one. Nodes on one PostgreSQL database read the same id and start side by
+// side; one node restarting on its own SQLite file after a crash finds its own id there and starts. The key lives
+// STORE_CLAIM_TTL_MS past its last refresh (every STORE_CLAIM_REFRESH_MS by each node), so a prefix whose nodes
+// all stopped is free again shortly after: e.g. for the same nodes moved to PostgreSQL.
+//
+// Redis unreachable at start-up: the node starts (as it does for Redis' other uses, readiness says so) and
+// registers at its first refresh that reaches Redis; a conflict found then is logged as an error at every refresh.
+import type { Redis } from "ioredis";
+import { ConfigError } from "./config";
+import type { Logger } from "./core/log/logger";
+
+export const STORE_CLAIM_TTL_MS = 30_000;
+export const STORE_CLAIM_REFRESH_MS = 10_000;
+
+/** `{prefix}:store-id`: the store id of the nodes running on the prefix. */
+export function storeClaimKey(prefix: string): string {
+  return `${prefix}:store-id`;
+}
+
+/** Registers ARGV[1] unless another id is registered; answers the registered id (ARGV[1] when it is ours). */
+const CLAIM_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]`;
+
+export interface StoreClaim {
+  /** Stops refreshing (the key lapses after STORE_CLAIM_TTL_MS: the store's other nodes keep it alive). */
+  stop(): void;
+}
+
+export interface StoreClaimInput {
+  redis: Redis;
+  prefix: string;
+  storeId: string;
+  /** How this node's store is named in the refusal: e.g. "the SQLite file /data/gatehouse.sqlite". */
+  store: string;
+  logger: Logger;
+}
+
+/** The refusal of a node whose store is not the one the prefix's live nodes use. */
+export function storeConflict(input: Pick<StoreClaimInput, "prefix" | "storeId" | "store">, registered: string) {
+  return new ConfigError(
+    "GATEHOUSE_REDIS_PREFIX",
+    `'${input.prefix}' on this REDIS_URL is used by running Gatehouse nodes on another store (store id ${registered}; ` +
+      `this node's store, ${input.store}, has store id ${input.storeId}). Nodes that share Redis must share one ` +
+      "store: give every node the same PostgreSQL DATABASE_URL (several nodes cannot share an embedded SQLite file), " +
+      "or give this node a GATEHOUSE_REDIS_PREFIX of its own. " +
+      `(The other nodes' registration lapses ${STORE_CLAIM_TTL_MS / 1000} s after the last of them stopped.)`,
+  );
+}
+
+/**
+ * Registers the store id under the prefix and keeps it registered; throws `storeConflict` when a live node
+ * registered another store. Redis not answering: logged, retried at each refresh.
+ */
+export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
+  const key = storeClaimKey(input.prefix);
+  const register = async () =>
+    String(await input.redis.eval(CLAIM_SCRIPT, 1, key, input.storeId, String(STORE_CLAIM_TTL_MS)));
+  const registered = await register().catch((err: unknown) => {
+    input.logger.warn({ err: String(err) }, "cannot register the store id in Redis yet: will retry");
+    return input.storeId;
+  });
+  if (registered !== input.storeId) throw storeConflict(input, registered);
+  const refresh = setInterval(() => {
+    register().then(
+      (now) => {
+        if (now !== input.storeId)
+          input.logger.error({ registered: now, storeId: input.storeId }, storeConflict(input, now).message);
+      },
+      (err: unknown) => input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis"),
+    );
+  }, STORE_CLAIM_REFRESH_MS);
+  refresh.unref();
+  return { stop: () => clearInterval(refresh) };
+}
