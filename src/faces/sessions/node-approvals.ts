@@ -86,7 +86,12 @@ export class NodeApprovals {
     private readonly nodeId: string,
   ) {}
 
-  /** This node's turn waits for `approvalId` (written before the IDE hears of the call, not awaited). */
+  /**
+   * This node's turn waits for `approvalId` (written before the IDE hears of the call, not awaited). A node that
+   * dies between the approval's commit and this write leaves it unrecorded (pending until its expiry): the id is
+   * minted inside the policy pipeline, and an identical pending request shares an existing one, so it cannot be
+   * recorded first; and the store and Redis cannot commit in one step. The window is one Redis round trip.
+   */
   track(ctx: ToolPolicyContext, approvalId: string): void {
     const { sub, orgId, sessionId, callId, toolName } = ctx;
     const entry: TrackedContext = { sub, orgId, sessionId, callId, toolName };
