@@ -642,7 +642,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",
     check: countRule,
     default: "1800",
-    description: "An unused MCP session is closed after this.",
+    description:
+      "An unused MCP session is closed after this (with REDIS_URL: unused on every node, when its shared record expires).",
   },
 ];
 

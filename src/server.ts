@@ -479,6 +479,7 @@ function mcpFaceOf(deps: {
   invoker: Invoker;
   faces: FaceConfig;
   purutosAccess: ReturnType<typeof purutosGuard>;
+  redis: { client: Redis; prefix: string } | undefined;
 }): McpFace {
   return createMcpFace({
     auth: deps.auth,
@@ -490,6 +491,7 @@ function mcpFaceOf(deps: {
     purutosGuard: deps.purutosAccess,
     options: deps.faces.mcp,
     version: VERSION,
+    redis: deps.redis,
   });
 }
 
@@ -642,7 +644,9 @@ export async function startGatehouse(
   // Purutos belong to one org: REST /purutos (a guard of the router, before the body is read or validated) and
   // /mcp/purutos apply this one rule.
   const purutosAccess = purutosGuard(faces.purutos.org);
-  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess });
+  // With Redis an MCP session is usable from every node (its record shared under the same prefix).
+  const mcpRedis = redis ? { client: redis, prefix: redisPrefix } : undefined;
+  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess, redis: mcpRedis });
   listenUrl = await serveHttp(server, {
     config,
     logger,

@@ -43,6 +43,20 @@ class CuttableRelay {
   }
 }
 
+/** A POST to /mcp/purutos as the environment's agent key (of session `sessionId`, or an initialize without). */
+function mcpPost(node: { url: string; apiKey: string }, body: unknown, sessionId?: string) {
+  return fetch(`${node.url}/mcp/purutos`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "x-api-key": node.apiKey,
+      ...(sessionId ? { "mcp-session-id": sessionId } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+}
+
 describe.runIf(runRedis)("Redis unavailable", () => {
   let relay: CuttableRelay;
   let nodes: TwoNodes;
@@ -60,6 +74,16 @@ describe.runIf(runRedis)("Redis unavailable", () => {
   it("not ready and 503 REDIS_UNAVAILABLE while it is down; ready and serving again once it is back", async () => {
     await expect.poll(async () => (await nodes.a.readiness()).ready, { timeout: 10_000 }).toBe(true);
     expect((await agent(nodes.a).get("/purutos")).status).toBe(200);
+    const initialized = await mcpPost(nodes.a, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "outage", version: "1" } },
+    });
+    await initialized.text();
+    const mcpSession = initialized.headers.get("mcp-session-id")!;
+    const toolsList = { jsonrpc: "2.0", id: 2, method: "tools/list" };
+    expect((await mcpPost(nodes.b, toolsList, mcpSession)).status).toBe(200);
 
     await relay.cut();
     await expect.poll(async () => (await nodes.a.readiness()).ready, { timeout: 10_000 }).toBe(false);
@@ -77,9 +101,16 @@ describe.runIf(runRedis)("Redis unavailable", () => {
         })
       ).status,
     ).toBe(503);
+    // An MCP session cannot be checked (it may have been deleted on another node): refused, on the nodes holding it too.
+    for (const node of [nodes.a, nodes.b]) {
+      const mcpRefused = await mcpPost(node, toolsList, mcpSession);
+      expect(mcpRefused.status).toBe(503);
+      expect(await mcpRefused.json()).toMatchObject({ code: "REDIS_UNAVAILABLE" });
+    }
 
     await relay.open();
     await expect.poll(async () => (await nodes.a.readiness()).ready, { timeout: 15_000 }).toBe(true);
     await expect.poll(async () => (await agent(nodes.a).get("/purutos")).status, { timeout: 15_000 }).toBe(200);
+    for (const node of [nodes.a, nodes.b]) expect((await mcpPost(node, toolsList, mcpSession)).status).toBe(200);
   });
 });

@@ -7,11 +7,14 @@
 // bearer token on the agents endpoint; purutos take the API key only, as their REST operations do) before
 // any JSON-RPC is read: a missing or bad credential is a 401 problem+json. Bodies are parsed with the REST
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
 import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
   type CallToolRequest,
   CallToolRequestSchema,
+  type InitializeRequest,
   isInitializeRequest,
   ListToolsRequestSchema,
   type RequestId,
@@ -30,7 +33,8 @@ import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agen
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
-import { createSessionRegistry } from "./sessions";
+import { type BuildServer, createSessionRegistry, type McpSession } from "./sessions";
+import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
 import { sendWebResponse, webRequestOf } from "./web-bridge";
 
@@ -52,6 +56,11 @@ export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
    */
   purutosGuard?: Pick<RouteGuard, "check"> | undefined;
   validatePurutoPayload: BodyValidator;
+  /**
+   * Redis shared by the nodes (REDIS_URL) and the prefix of Gatehouse's keys (GATEHOUSE_REDIS_PREFIX): sessions are
+   * usable from every node (./shared-sessions.ts). Absent: a session is served by the node that opened it only.
+   */
+  redis?: { client: Redis; prefix: string } | undefined;
 }
 
 type Route = { kind: "agent"; uapkId: string; template: string } | { kind: "purutos"; template: string };
@@ -71,12 +80,14 @@ function routeOf(path: string): Route | undefined {
 
 // A person is their org and sub (one issuer per deployment): the same `sub` in another org is someone else,
 // and a session acts in the org of the token that opened it.
-const ownerOf = (p: Principal) =>
+const ownerOf = (p: Principal): string =>
   p.kind === "api_key"
     ? `key:${p.keyId}`
     : p.kind === "user"
       ? `user:${JSON.stringify([p.orgId ?? "", p.sub])}`
       : "anonymous";
+
+const endpointOf = (route: Route): string => (route.kind === "agent" ? `agents/${route.uapkId}` : "purutos");
 
 function orgOf(principal: Principal): string {
   if (principal.kind === "api_key") return principal.orgId;
@@ -127,13 +138,20 @@ function paramsOf(request: object): CallToolRequest["params"] {
   return (request as CallToolRequest).params;
 }
 
-export function createMcpFace(deps: McpFaceDeps) {
-  const sessions = createSessionRegistry(deps.options);
-  const agentTools = createAgentTools({ ...deps, options: deps.options });
-  const purutoTools = deps.purutos
-    ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
-    : undefined;
+const SESSION_NOT_FOUND = () =>
+  new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
+const SESSIONS_FULL = () =>
+  new HttpProblem(503, "Too many open MCP sessions; try again later", {
+    code: "MCP_SESSIONS_FULL",
+    headers: { "Retry-After": "30" },
+  });
 
+/** A DELETE of a session held by no node here: its shared record is deleted, nothing is rebuilt to be closed. */
+const DELETED = Symbol("deleted");
+
+/** The servers of the endpoints' sessions: `serverOf(...)` builds one for a session of that caller. */
+function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof createPurutoTools> | undefined) {
+  const agentTools = createAgentTools({ ...deps, options: deps.options });
   function newServer(instructions: string): Server {
     return new Server({ name: "gatehouse", version: deps.version }, { capabilities: { tools: {} }, instructions });
   }
@@ -157,30 +175,82 @@ export function createMcpFace(deps: McpFaceDeps) {
     return server;
   }
 
-  /** A new session for an initialize request. */
-  async function openSession(
-    ctx: Context,
-    route: Route,
-    principal: Principal,
-    orgId: string,
-  ): Promise<SessionTransport> {
-    if (!sessions.hasRoom(ownerOf(principal)))
-      throw new HttpProblem(503, "Too many open MCP sessions; try again later", {
-        code: "MCP_SESSIONS_FULL",
-        headers: { "Retry-After": "30" },
-      });
-    const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
-    if (route.kind === "purutos") return sessions.open(ownerOf(principal), endpoint, purutosServer);
-    if (!(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
-      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
-    const token = ctx.get("X-Capability-Token");
+  /** How a session's server is built: the endpoint's tools, as the caller (and with the session's token). */
+  function serverOf(route: Route, principal: Principal, orgId: string, token: string | undefined): BuildServer {
+    if (route.kind === "purutos") return purutosServer;
     const base = {
       orgId,
       uapkId: route.uapkId,
       ...(principal.kind === "user" ? { user: principal.sub } : {}),
       ...(token ? { capabilityToken: token } : {}),
     };
-    return sessions.open(ownerOf(principal), endpoint, (sessionId) => agentServer(base, sessionId));
+    return (sessionId) => agentServer(base, sessionId);
+  }
+  return serverOf;
+}
+
+export function createMcpFace(deps: McpFaceDeps) {
+  const shared = deps.redis
+    ? createSharedSessions({ redis: deps.redis.client, prefix: deps.redis.prefix, ttlMs: deps.options.sessionIdleMs })
+    : undefined;
+  const sessions = createSessionRegistry({ ...deps.options, shared });
+  const purutoTools = deps.purutos
+    ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
+    : undefined;
+  const serverOf = sessionServers(deps, purutoTools);
+
+  /** A new session for an initialize request; with Redis its record is shared before the client learns its id. */
+  async function openSession(
+    ctx: Context,
+    route: Route,
+    principal: Principal,
+    orgId: string,
+    body: unknown,
+  ): Promise<SessionTransport> {
+    const owner = ownerOf(principal);
+    const endpoint = endpointOf(route);
+    const token = route.kind === "agent" ? ctx.get("X-Capability-Token") || undefined : undefined;
+    // Refused before the pool makes room for it (which may close another caller's session).
+    const record = shared
+      ? sharedRecordOf({ owner, endpoint, ...(token ? { capabilityToken: token } : {}) }, body as InitializeRequest)
+      : undefined;
+    if (shared && record === undefined)
+      throw new HttpProblem(400, "The initialize params are too large to share between the nodes", {
+        code: "VALIDATION_FAILED",
+      });
+    if (!sessions.hasRoom(owner)) throw SESSIONS_FULL();
+    if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
+      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+    const id = randomUUID();
+    if (shared && record !== undefined) await shared.create(id, record);
+    return sessions.open(owner, endpoint, serverOf(route, principal, orgId, token), id);
+  }
+
+  /**
+   * With Redis: the caller's session held here (while its record exists), else rebuilt here from its shared record
+   * when that is the caller's, on this endpoint. A DELETE of a session held here by no one deletes its record.
+   */
+  async function sharedSession(
+    ctx: Context,
+    route: Route,
+    principal: Principal,
+    orgId: string,
+    id: string,
+  ): Promise<McpSession | typeof DELETED | undefined> {
+    const owner = ownerOf(principal);
+    const endpoint = endpointOf(route);
+    if (sessions.holds(id)) return sessions.findShared(id, owner, endpoint);
+    if (!shared || !isSessionId(id)) return undefined;
+    const record = await shared.load(id);
+    if (!record || record.owner !== owner || record.endpoint !== endpoint) return undefined;
+    if (ctx.method === "DELETE") {
+      await shared.delete(id);
+      return DELETED;
+    }
+    if (!sessions.hasRoom(owner)) throw SESSIONS_FULL();
+    if (!(await shared.touch(id))) return undefined; // deleted meanwhile
+    const build = serverOf(route, principal, orgId, record.capabilityToken);
+    return sessions.restore(id, owner, endpoint, record.initialize as InitializeRequest["params"], build);
   }
 
   /** The transport of the caller's session, or of a new one for an initialize request. */
@@ -189,17 +259,17 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     body: unknown,
-  ): Promise<SessionTransport> {
+  ): Promise<SessionTransport | typeof DELETED> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
-    const endpoint = route.kind === "agent" ? `agents/${route.uapkId}` : "purutos";
     if (id) {
-      const session = sessions.find(id, ownerOf(principal), endpoint);
-      if (!session)
-        throw new HttpProblem(404, "MCP session not found: initialize a new one", { code: "MCP_SESSION_NOT_FOUND" });
-      return session.transport;
+      const session = sessions.shared
+        ? await sharedSession(ctx, route, principal, orgId, id)
+        : sessions.find(id, ownerOf(principal), endpointOf(route));
+      if (!session) throw SESSION_NOT_FOUND();
+      return session === DELETED ? DELETED : session.transport;
     }
-    if (ctx.method === "POST" && isInitialize(body)) return openSession(ctx, route, principal, orgId);
+    if (ctx.method === "POST" && isInitialize(body)) return openSession(ctx, route, principal, orgId, body);
     throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", {
       code: "MCP_SESSION_REQUIRED",
     });
@@ -236,6 +306,8 @@ export function createMcpFace(deps: McpFaceDeps) {
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
       if (ctx.method === "GET" || isInitialize(body)) assertAcceptedBySdk(ctx);
       const transport = await transportFor(ctx, route, principal, body);
+      // As the SDK transport answers a DELETE of its session.
+      if (transport === DELETED) return sendWebResponse(ctx, new Response(null, { status: 200 }), false);
       // A request id stays this POST's until its answer is written or its caller left (the POST ends either way).
       const ids = requestIds(body);
       if (!transport.claimIds(ids)) return answerInvalidRequest(ctx, ID_IN_USE);

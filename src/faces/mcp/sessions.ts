@@ -1,11 +1,14 @@
 // The open MCP sessions of this node: one SDK transport + server per session, bound to the credential and the
 // endpoint that opened it (another caller presenting its id gets 404, as for an unknown id). Bounded: at most
 // `maxSessions`, shared between credentials (`hasRoom`), and a session unused for `sessionIdleMs` is closed.
-// Sessions live in this process's memory: several gateway nodes need sticky routing on the Mcp-Session-Id header
-// (documented in the README).
+// Without Redis a session lives in this process's memory only. With Redis (`shared`, ./shared-sessions.ts) every
+// session's record is shared: a node that does not hold a session rebuilds it from its record (`restore`), a
+// node's copy is used only while the record exists, and a DELETE on any node deletes the record.
 import { randomUUID } from "node:crypto";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { type InitializeRequest, isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { logger } from "../../core/log/logger";
+import type { SharedSessions } from "./shared-sessions";
 import { SessionTransport } from "./transport";
 
 const log = logger.child({ module: "mcp" });
@@ -23,34 +26,74 @@ export interface McpSession {
 export interface SessionRegistryOptions {
   maxSessions: number;
   sessionIdleMs: number;
+  /** The records of the sessions, shared by the nodes (REDIS_URL); absent: sessions are this node's only. */
+  shared?: SharedSessions | undefined;
 }
+
+/** A session's server, given the session's id once its transport has one. */
+export type BuildServer = (sessionId: () => string) => Server;
 
 export function createSessionRegistry(options: SessionRegistryOptions) {
   const sessions = new Map<string, McpSession>();
+  const { shared } = options;
 
   function closeIdle(now = Date.now()): void {
     for (const session of sessions.values())
       if (now - session.lastSeen > options.sessionIdleMs) void session.transport.close().catch(() => undefined);
   }
-  function leastRecentlyUsed(owner: string): McpSession {
-    let oldest: McpSession | undefined;
-    for (const s of sessions.values()) if (s.owner === owner && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
-    return oldest!;
+  /** Copies whose shared record is gone (deleted on another node, or expired) are closed. */
+  async function closeDeleted(): Promise<void> {
+    if (!shared || sessions.size === 0) return;
+    for (const id of await shared.gone([...sessions.keys()])) void sessions.get(id)?.transport.close();
   }
-
   /** Forgotten at once (its slot is taken next), then closed: its caller's next request gets 404. */
   function evict(session: McpSession): void {
     sessions.delete(session.id);
     log.info({ owner: session.owner, endpoint: session.endpoint }, "mcp session evicted: the pool is full");
     void session.transport.close().catch(() => undefined);
   }
-  const sweeper = setInterval(closeIdle, Math.min(options.sessionIdleMs / 2, 60_000));
+  const sweeper = setInterval(
+    () => {
+      closeIdle();
+      void closeDeleted().catch(() => undefined);
+    },
+    Math.min(options.sessionIdleMs / 2, 60_000),
+  );
   sweeper.unref();
+
+  /**
+   * A transport for a session with id `id`, its server built by `build(sessionId)` once the initialize request
+   * gave it its id. The session is registered when initialized and forgotten when it closes; closed by a DELETE,
+   * its shared record is deleted (before the DELETE is answered).
+   */
+  async function open(owner: string, endpoint: string, build: BuildServer, id: string): Promise<SessionTransport> {
+    const transport = new SessionTransport({
+      sessionIdGenerator: () => id,
+      onsessioninitialized: (sessionId) => {
+        sessions.set(sessionId, { id: sessionId, owner, endpoint, transport, lastSeen: Date.now() });
+      },
+      ...(shared ? { onsessionclosed: (sessionId: string) => shared.delete(sessionId) } : {}),
+    });
+    const server = build(() => transport.sessionId ?? "");
+    server.onclose = () => {
+      if (transport.sessionId && sessions.get(transport.sessionId)?.transport === transport)
+        sessions.delete(transport.sessionId);
+    };
+    server.onerror = (err) => log.debug({ err: String(err) }, "mcp transport error");
+    await server.connect(transport);
+    return transport;
+  }
+
+  /** In-flight restores by session id: two requests of one session arriving together rebuild it once. */
+  const restoring = new Map<string, Promise<McpSession | undefined>>();
 
   return {
     get size() {
       return sessions.size;
     },
+
+    /** Sessions are shared by the nodes (Redis): `findShared` and `restore` apply, not `find` alone. */
+    shared,
 
     /** The caller's session on this endpoint, or undefined (unknown, closed, or someone else's). */
     find(id: string, owner: string, endpoint: string): McpSession | undefined {
@@ -58,6 +101,47 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       if (!session || session.owner !== owner || session.endpoint !== endpoint) return undefined;
       session.lastSeen = Date.now();
       return session;
+    },
+
+    /** Whether this node holds session `id` (whoever's it is). */
+    holds(id: string): boolean {
+      return sessions.has(id);
+    },
+
+    /**
+     * With shared sessions: the caller's session held here, while its shared record exists (its use refreshes
+     * the record; a copy whose record is gone is closed). Undefined also when this node does not hold it.
+     */
+    async findShared(id: string, owner: string, endpoint: string): Promise<McpSession | undefined> {
+      const session = this.find(id, owner, endpoint);
+      if (!session || !shared) return session;
+      if (await shared.touch(id)) return session;
+      log.info({ endpoint }, "mcp session closed here: it was deleted on another node or expired");
+      sessions.delete(id);
+      await session.transport.close().catch(() => undefined);
+      return undefined;
+    },
+
+    /**
+     * Session `id` of `owner` rebuilt on this node from its shared record (the caller checked that the record is
+     * theirs, and that there is room). Undefined when it cannot be (the record is not a valid initialize).
+     */
+    restore(
+      id: string,
+      owner: string,
+      endpoint: string,
+      initialize: InitializeRequest["params"],
+      build: BuildServer,
+    ): Promise<McpSession | undefined> {
+      const running = restoring.get(id);
+      if (running) return running.then((s) => (s && s.owner === owner && s.endpoint === endpoint ? s : undefined));
+      const message = { jsonrpc: "2.0", id: "gatehouse-restore", method: "initialize", params: initialize };
+      if (!isInitializeRequest(message)) return Promise.resolve(undefined);
+      const restored = open(owner, endpoint, build, id)
+        .then((transport) => initializedCopy(transport, sessions, endpoint, message))
+        .finally(() => restoring.delete(id));
+      restoring.set(id, restored);
+      return restored;
     },
 
     /**
@@ -68,32 +152,14 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
     hasRoom(owner: string): boolean {
       if (sessions.size >= options.maxSessions) closeIdle();
       if (sessions.size < options.maxSessions) return true;
-      const counts = new Map<string, number>();
-      for (const s of sessions.values()) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
-      const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
-      if (most <= (counts.get(owner) ?? 0)) return false;
-      evict(leastRecentlyUsed(biggest));
-      return true;
+      const victim = evictionFor([...sessions.values()], owner);
+      if (victim) evict(victim);
+      return victim !== undefined;
     },
 
-    /**
-     * A transport for a new session, its server built by `build(sessionId)` once the initialize request gave it
-     * an id. The session is registered when initialized and forgotten when it closes.
-     */
-    async open(owner: string, endpoint: string, build: (sessionId: () => string) => Server): Promise<SessionTransport> {
-      const transport = new SessionTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (id) => {
-          sessions.set(id, { id, owner, endpoint, transport, lastSeen: Date.now() });
-        },
-      });
-      const server = build(() => transport.sessionId ?? "");
-      server.onclose = () => {
-        if (transport.sessionId) sessions.delete(transport.sessionId);
-      };
-      server.onerror = (err) => log.debug({ err: String(err) }, "mcp transport error");
-      await server.connect(transport);
-      return transport;
+    /** A transport for a new session (a new id), its server built by `build` (see `open`). */
+    open(owner: string, endpoint: string, build: BuildServer, id: string = randomUUID()): Promise<SessionTransport> {
+      return open(owner, endpoint, build, id);
     },
 
     async close(): Promise<void> {
@@ -105,3 +171,42 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
 }
 
 export type SessionRegistry = ReturnType<typeof createSessionRegistry>;
+
+/**
+ * In a full pool, the session that gives way to a new one of `owner`: the least recently used of the caller holding
+ * the most sessions, but only when `owner` holds fewer; undefined otherwise.
+ */
+function evictionFor(sessions: readonly McpSession[], owner: string): McpSession | undefined {
+  const counts = new Map<string, number>();
+  for (const s of sessions) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
+  const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (most <= (counts.get(owner) ?? 0)) return undefined;
+  let oldest: McpSession | undefined;
+  for (const s of sessions) if (s.owner === biggest && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+  return oldest;
+}
+
+/**
+ * A session opened on another node, rebuilt here (`transport`, new, with the session's id) from its shared record:
+ * the SDK transport is initialized by the client's initialize request as the record keeps it (with the protocol
+ * version the session negotiated), which the session's server answers as it did there; that answer, already given
+ * to the client, is dropped. Undefined (the transport closed) if the transport did not take it.
+ */
+async function initializedCopy(
+  transport: SessionTransport,
+  held: ReadonlyMap<string, McpSession>,
+  endpoint: string,
+  initialize: InitializeRequest,
+): Promise<McpSession | undefined> {
+  const request = new Request(`http://gatehouse.internal/mcp/${endpoint}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+  });
+  const response = await transport.sdk.handleRequest(request, { parsedBody: initialize });
+  await response.text();
+  const session = transport.sessionId === undefined ? undefined : held.get(transport.sessionId);
+  if (response.status === 200 && session?.transport === transport) return session;
+  log.warn({ status: response.status, endpoint }, "mcp session could not be restored from its shared record");
+  await transport.close().catch(() => undefined);
+  return undefined;
+}
