@@ -1,7 +1,7 @@
-// MCP through the cluster's load balancer (deploy/cluster/haproxy.cfg, what `make cluster` runs). An MCP session
-// lives in the memory of the node that opened it, so the balancer must send every request carrying its
-// `Mcp-Session-Id` to that node. With plain round-robin (the configuration before this test), every other request
-// of a session reached the other node and was refused with 404 MCP_SESSION_NOT_FOUND.
+// MCP through the cluster's load balancer (deploy/cluster/haproxy.cfg, what `make cluster` runs): plain
+// round-robin, no stickiness on `Mcp-Session-Id`. The nodes share Redis, so the node that did not open a session
+// rebuilds it from its shared record. While a session lived only in the memory of the node that opened it, every
+// other request of a session reached the other node and was refused with 404 MCP_SESSION_NOT_FOUND.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shouldRunRedisTests } from "../../src/core/events/redis-availability";
 import { API_KEY, registerManifest } from "../../src/faces/actions/e2e/helpers";
@@ -34,7 +34,7 @@ describe.runIf(runRedis && haproxy)("MCP through the cluster's HAProxy", () => {
     await nodes?.dispose();
   });
 
-  it("every request of an MCP session reaches the node that opened it (no 404 MCP_SESSION_NOT_FOUND)", async () => {
+  it("every request of an MCP session is served by whichever node it reaches (no 404 MCP_SESSION_NOT_FOUND)", async () => {
     const post = (body: unknown, sessionId?: string) =>
       fetch(`${lb.url}/mcp/agents/${UAPK}`, {
         method: "POST",
