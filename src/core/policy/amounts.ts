@@ -3,9 +3,13 @@
 // "100.000000000000001" exactly (a decimal type), so the policy must not judge it as the double 100. Every amount
 // also gets its exact decimal text (`decimal`: plain digits, no exponent, no leading or trailing zeros) beside
 // the double (`value`, for display).
-import { type Found, foldKey } from "./extract";
+import { type ActionFacts, type Found, foldKey } from "./extract";
+import { foldText } from "./normalize";
 
-export type ParsedAmount = { source: string; ok: true; value: number; decimal: string } | { source: string; ok: false };
+/** An amount read, in major units of its currency; or why it cannot be (`why` completes "Amount at <source> …"). */
+export type ParsedAmount =
+  | { source: string; ok: true; value: number; decimal: string }
+  | { source: string; ok: false; why?: string };
 
 /** The member names of an amount object that hold its number, in folded form (`Value`, `ＶＡＬＵＥ` → `value`). */
 const AMOUNT_MEMBERS = new Set(["value", "amount"]);
@@ -24,6 +28,70 @@ export function parseAmount(found: Found<unknown>): ParsedAmount {
   if (!first?.ok || parsed.some((p) => !p.ok || p.decimal !== first.decimal))
     return { source: found.source, ok: false };
   return first;
+}
+
+/** Why an amount cannot be read, as the end of "Amount at <source> …". */
+export const whyNot = (bad: ParsedAmount) => (!bad.ok && bad.why) || "is not a non-negative number";
+
+/**
+ * Every amount of the facts, read (parseAmount) and, for one in minor units (`amount_cents`…), converted to major
+ * units of the action's currency: 5000 cents of USD → 50, 5000 of JPY → 5000, 5000 of BHD → 5. That currency is the
+ * one every currency the action carries agrees on; with none, with several, or with one the runtime's ICU does not
+ * know as ISO 4217, the amount cannot be read (the checks then fail closed). So can a fraction of a minor unit (12.5
+ * cents): the upstream would round it some way the policy cannot know.
+ */
+export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencies">): ParsedAmount[] {
+  let digits: number | string | undefined;
+  return facts.amounts.map((found) => {
+    const parsed = parseAmount(found);
+    if (!found.minor || !parsed.ok) return parsed;
+    digits ??= minorDigitsOf(facts.currencies);
+    if (typeof digits === "string") return { source: found.source, ok: false, why: digits };
+    if (parsed.decimal.includes("."))
+      return { source: found.source, ok: false, why: "is not a whole number of minor units (cents)" };
+    const decimal = shiftLeft(parsed.decimal, digits);
+    return { source: found.source, ok: true, value: Number(decimal), decimal };
+  });
+}
+
+/** The minor-unit digits of the action's one currency, or why there is none to convert minor units with. */
+function minorDigitsOf(currencies: Found<string>[]): number | string {
+  const codes = [...new Set(currencies.map((c) => foldText(c.value).toUpperCase()))];
+  const [code] = codes;
+  if (code === undefined) return "is in minor units (cents) of no currency: the action names none";
+  const quoted = codes.map((c) => `'${c.length > 16 ? `${c.slice(0, 16)}…` : c}'`);
+  if (codes.length > 1)
+    return `is in minor units (cents) of no single currency: the action names ${quoted.slice(0, 3).join(", ")}`;
+  const digits = minorUnitDigits(code);
+  return digits ?? `is in minor units (cents) of ${quoted[0]}, which is no ISO 4217 currency`;
+}
+
+/** The ISO 4217 codes the runtime's ICU knows (`Intl.supportedValuesOf`): a well-formed unknown code is not one. */
+let knownCurrencies: Set<string> | undefined;
+const digitsByCurrency = new Map<string, number>();
+
+/**
+ * How many decimal places a currency's minor unit is (USD 2, JPY 0, BHD 3), as the runtime's ICU (CLDR) gives them;
+ * undefined for a code it does not know. CLDR gives a few currencies fewer digits than ISO 4217 does (IQD 0 for 3,
+ * HUF and IDR 0 for 2…): their minor-unit amounts are then judged larger than the upstream means, never smaller.
+ */
+export function minorUnitDigits(code: string): number | undefined {
+  knownCurrencies ??= new Set(Intl.supportedValuesOf("currency"));
+  if (!knownCurrencies.has(code)) return undefined;
+  let digits = digitsByCurrency.get(code);
+  if (digits === undefined) {
+    const format = new Intl.NumberFormat("en", { style: "currency", currency: code });
+    digits = format.resolvedOptions().maximumFractionDigits ?? 0; // none: judged largest
+    digitsByCurrency.set(code, digits);
+  }
+  return digits;
+}
+
+/** A whole decimal divided by 10^digits, exactly: (`5000`, 2) → `50`, (`5`, 3) → `0.005`. */
+function shiftLeft(whole: string, digits: number): string {
+  if (digits === 0) return whole;
+  const padded = whole.padStart(digits + 1, "0");
+  return canonicalDecimal(`${padded.slice(0, -digits)}.${padded.slice(-digits)}`);
 }
 
 // Plain digits with an optional fraction: no sign ("-0" included), exponent, separator, NaN or Infinity.

@@ -10,13 +10,16 @@
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
-//                 compounds (total_amount, amount_cents, amountInMinorUnits, payout_amounts…)
+//                 compounds (total_amount, amount_cents, amountInMinorUnits, payout_amounts…); those in minor
+//                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
+//                 units of the action's one currency (./amounts.ts)
 //   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
 //                 counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
 //                 country_iso2, settlement_jurisdiction…)
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
-// `payee.iban`; a segment walks every element of an array). Walking is bounded: params too deep or too large to
+// `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
+// `minor_units` is in minor units). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import type { Action, ToolConfig } from "./types";
@@ -25,6 +28,11 @@ import type { Action, ToolConfig } from "./types";
 export interface Found<T> {
   source: string;
   value: T;
+  /**
+   * The amount is in the minor unit of its currency (`amount_cents`, `amountInMinorUnits`, `amount_minor`): 5000 is
+   * 50.00 USD, 5000 JPY, 5.000 BHD (./amounts.ts converts it with the currency's exponent).
+   */
+  minor?: true;
 }
 
 export interface ActionFacts {
@@ -64,9 +72,10 @@ function compoundRecipientKeys(): string[] {
   return ["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`));
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
-// What follows `amount` in a compound key when it names the amount in a unit or role: `amount_cents`,
-// `amountInMinorUnits`, `amount_total`.
-const AMOUNT_FORMS = new Set(["", "cents", "incents", "minor", "minorunits", "inminorunits", "total", "value"]);
+// What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's
+// minor unit (`amount_cents`, `amountInMinorUnits`, `amount_minor`: 5000 of them is 50.00 USD).
+const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "inminorunits"]);
+const AMOUNT_FORMS = new Set(["", "total", "value"]);
 
 /**
  * Whether a folded key holds an amount (`one`) or a list of them (`list`): `amount`, `amounts`, and their compounds as
@@ -74,11 +83,22 @@ const AMOUNT_FORMS = new Set(["", "cents", "incents", "minor", "minorunits", "in
  * beside `amount`, and the policy must not judge `amount` alone while the upstream charges the other. The plural keys
  * too, as the recipient keys have theirs: every element of such a list counts.
  */
-function amountKeyKind(folded: string): "one" | "list" | undefined {
+function amountKeyKind(folded: string): "one" | "minor" | "list" | undefined {
   if (folded.endsWith("amounts")) return "list";
   if (folded.endsWith("amount")) return "one";
   const at = folded.lastIndexOf("amount");
-  return at >= 0 && AMOUNT_FORMS.has(folded.slice(at + "amount".length)) ? "one" : undefined;
+  if (at < 0) return undefined;
+  const form = folded.slice(at + "amount".length);
+  return MINOR_FORMS.has(form) ? "minor" : AMOUNT_FORMS.has(form) ? "one" : undefined;
+}
+
+/**
+ * Whether a declared `amount_params` path names an amount in minor units: its last segment is a minor-unit amount key
+ * (`amount_cents`) or ends as one (`price_cents`, `totalMinorUnits`).
+ */
+function isMinorPath(path: string): boolean {
+  const last = foldKey(path.split(".").filter(Boolean).at(-1) ?? "");
+  return amountKeyKind(last) === "minor" || /(?:cents|minorunits)$/u.test(last);
 }
 // `currency_code` / `currencyCode` too: PayPal's and Google's money objects (`{value, currency_code}`) carry it, and
 // the connector sends it beside whatever top-level `currency` the policy would otherwise have judged the amount in.
@@ -130,9 +150,11 @@ export function extractActionFacts(
   walk(action.params, "params", 0, walked);
   for (const path of tool?.recipient_params ?? [])
     for (const hit of resolvePath(action.params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts);
-  for (const path of tool?.amount_params ?? [])
+  for (const path of tool?.amount_params ?? []) {
+    const minor = isMinorPath(path) ? { minor: true as const } : {};
     for (const hit of resolvePath(action.params, path))
-      facts.amounts.push({ source: `params.${hit.source}`, value: hit.value });
+      facts.amounts.push({ source: `params.${hit.source}`, value: hit.value, ...minor });
+  }
   return facts;
 }
 
@@ -165,6 +187,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
     const amountKind = amountKeyKind(folded);
     if (amountKind === "one") facts.amounts.push({ source: here, value });
+    else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
     else if (amountKind === "list") collectAmounts(value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.

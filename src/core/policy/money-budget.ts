@@ -5,9 +5,10 @@
 // that differs from one in the params). The threshold judges the largest amount, but a batch (`amounts: [400,
 // 400, 400]`, `items[].amount`) moves their sum, and the policy cannot tell a batch from one amount written
 // twice (`amount` beside `total_amount`): the sum never counts less than what moves, at worst more. Amounts are
-// counted in exact millionths (./amounts.ts), each rounded up. What cannot be counted fails closed, as the
+// counted in exact millionths (./amounts.ts), each rounded up; one in minor units (`amount_cents`) in major units
+// of the action's currency. What cannot be counted fails closed, as the
 // threshold does: AMOUNT_UNVERIFIABLE.
-import { type ParsedAmount, parseAmount, microsOf, MICRO_DIGITS } from "./amounts";
+import { type ParsedAmount, parseAmount, parseFactAmounts, microsOf, MICRO_DIGITS, whyNot } from "./amounts";
 import { BudgetCounters, type BudgetSlot } from "./budget-counters";
 import { clipped } from "./clip";
 import type { ActionFacts } from "./extract";
@@ -29,7 +30,7 @@ export function moneySpendOf(
 ): MoneySpend | undefined | { unverifiable: string } {
   const { request, capability } = at;
   const declared = request.action.amount;
-  const executed = facts?.amounts.map(parseAmount) ?? [];
+  const executed = facts ? parseFactAmounts(facts) : [];
   const carries = declared !== undefined || executed.length > 0;
   if (!(limit.actions ? limit.actions.includes(capability) : carries)) return undefined;
   const what = `hourly amount limit ${limit.amount} ${limit.currency}`;
@@ -44,7 +45,7 @@ export function moneySpendOf(
         : [];
   if (counted.length === 0) return { unverifiable: `Action '${capability}' needs a non-negative amount (${what})` };
   const bad = counted.find((a) => !a.ok);
-  if (bad) return { unverifiable: `Amount at ${bad.source} is not a non-negative number (${what})` };
+  if (bad) return { unverifiable: `Amount at ${bad.source} ${whyNot(bad)} (${what})` };
 
   const wanted = limit.currency.toUpperCase();
   const currencies = facts.currencies.map((c) => foldText(c.value).toUpperCase());

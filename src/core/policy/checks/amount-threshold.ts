@@ -1,14 +1,16 @@
 // amount_threshold: above `policy.amount_threshold.amount` → ESCALATE AMOUNT_THRESHOLD, judged on EVERY amount
 // the action carries: the declared `action.amount` and every amount the connector will receive (../extract.ts:
 // the params `amount`, `amounts` and their compounds such as `total_amount` at any depth, and the tool's declared
-// `amount_params`), compared as the exact decimals they are written as (../amounts.ts). Fails closed with
+// `amount_params`), compared as the exact decimals they are written as (../amounts.ts); one in minor units
+// (`amount_cents`) in major units of the action's currency. Fails closed with
 // AMOUNT_UNVERIFIABLE:
 //   - a declared amount (or currency) that differs from one the connector receives, threshold or not: the
 //     policy and the approval would be about another action than the one executed;
 //   - under a threshold that applies (the action is listed in `actions`, or carries an amount): no amount, an
-//     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's.
+//     amount that is not a finite non-negative number, no currency, or a currency other than the threshold's;
+//     a minor-unit amount whose currency is unknown, missing or not the only one, or with a fraction of a cent.
 import { clipped } from "../clip";
-import { compareDecimals, decimalOf, type ParsedAmount, parseAmount } from "../amounts";
+import { compareDecimals, decimalOf, type ParsedAmount, parseAmount, parseFactAmounts, whyNot } from "../amounts";
 import { foldText } from "../normalize";
 import { defineCheck, deny, escalate, pass, skip } from "../policy-check";
 
@@ -18,7 +20,7 @@ export const amountThresholdCheck = defineCheck({
   run(input) {
     const { amount: declared, currency: declaredCurrency } = input.request.action;
     const facts = input.actionFacts;
-    const executed = facts.amounts.map(parseAmount);
+    const executed = parseFactAmounts(facts);
     const currencies = facts.currencies.map((c) => ({ source: c.source, value: foldText(c.value).toUpperCase() }));
 
     const mismatch = declaredMismatch(declared, declaredCurrency, executed, currencies);
@@ -39,7 +41,7 @@ export const amountThresholdCheck = defineCheck({
     if (amounts.length === 0)
       return unverifiable(`Action '${input.capability}' needs a non-negative amount (${limit})`);
     const bad = amounts.find((a) => !a.ok);
-    if (bad) return unverifiable(`Amount at ${bad.source} is not a non-negative number (${limit})`);
+    if (bad) return unverifiable(`Amount at ${bad.source} ${whyNot(bad)} (${limit})`);
 
     const wanted = threshold.currency.toUpperCase();
     const other = currencies.find((c) => c.value !== wanted);
