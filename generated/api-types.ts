@@ -2228,8 +2228,29 @@ export interface components {
         RevokeRequest: {
             reason?: string;
         };
-        /** @description The agent's hourly budget after this request. */
+        /**
+         * @description The agent's hourly budget after this request (given when the manifest sets `constraints.max_actions_per_hour`),
+         *     and its hourly money budget beside it when the manifest also sets `constraints.max_amount_per_hour`.
+         */
         RiskSnapshot: {
+            /** @description `constraints.max_amount_per_hour.currency` of the manifest. */
+            amount_currency?: string;
+            /**
+             * Format: double
+             * @description The amount moved in the current hour under `constraints.max_amount_per_hour`, in `amount_currency` (including
+             *     this action's when it was executed), whether or not this action carries an amount.
+             */
+            amount_current?: number;
+            /**
+             * Format: double
+             * @description `constraints.max_amount_per_hour.amount` of the manifest.
+             */
+            amount_limit?: number;
+            /**
+             * Format: double
+             * @description `amount_current / amount_limit * 100`.
+             */
+            amount_percent?: number;
             /**
              * Format: int32
              * @description Actions counted in the current hour (including this one when it was executed).

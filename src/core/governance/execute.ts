@@ -6,7 +6,7 @@ import { NOT_SENT_FAILURES } from "../connectors/types";
 import { logger } from "../log/logger";
 import { riskSnapshot } from "../policy/checks/budget";
 import type { BudgetCounters } from "../policy/budget-counters";
-import { capabilityOf } from "../policy/types";
+import { capabilityOf, type RiskSnapshot } from "../policy/types";
 import type { Authorize } from "./authorize";
 import { normalizeResult, type ToolRunner } from "./connectors";
 import type { RecordOutcome } from "./outcome";
@@ -67,19 +67,37 @@ export function createExecute(deps: {
     }
   }
 
-  async function snapshotSafely(call: AuthorizedCall) {
+  async function snapshotSafely(call: AuthorizedCall, before: RiskSnapshot | undefined) {
     try {
-      return await snapshotAfter(call);
+      return await snapshotAfter(call, before);
     } catch (err) {
       log.warn({ err, interactionId: call.interaction_id }, "risk snapshot unavailable after execution");
       return undefined;
     }
   }
 
-  /** The hourly budget after this call (its refund included), as the budget check reports it. */
-  async function snapshotAfter(call: AuthorizedCall) {
+  /**
+   * The hourly budget after this call (its refund included), as the budget check reports it; the money budget
+   * beside it read again when the call spent it, else as the decision saw it (this call moved none of it).
+   */
+  async function snapshotAfter(call: AuthorizedCall, before: RiskSnapshot | undefined) {
     const hourly = call.slots[0]?.scope.startsWith("hour:") ? call.slots[0] : undefined;
-    return hourly ? riskSnapshot(await deps.budgets.current(hourly.scope, hourly.window), hourly.limit) : undefined;
+    if (!hourly) return undefined;
+    const money = call.slots.find((slot) => slot.scope.startsWith("money:"));
+    const [count, moneyCount] = await Promise.all([
+      deps.budgets.current(hourly.scope, hourly.window),
+      money && before?.amount_currency !== undefined ? deps.budgets.current(money.scope, money.window) : undefined,
+    ]);
+    const currency = before?.amount_currency;
+    const spent = money && moneyCount !== undefined && currency !== undefined;
+    const snapshot = riskSnapshot(
+      count,
+      hourly.limit,
+      spent ? { slot: money, current: moneyCount, currency } : undefined,
+    );
+    if (spent || !before || currency === undefined) return snapshot;
+    const { budget_current: _current, budget_limit: _limit, budget_percent: _percent, ...moneyAsDecided } = before;
+    return { ...snapshot, ...moneyAsDecided };
   }
 
   return async function execute(orgId, request, options = {}) {
@@ -113,7 +131,7 @@ export function createExecute(deps: {
     if (!call || !start) return { ...answer, executed: false };
     const result = await run(start, call, capability);
     await recordAfterSideEffect(call, result);
-    const snapshot = await snapshotSafely(call);
+    const snapshot = await snapshotSafely(call, answer.risk_snapshot);
     return { ...answer, ...(snapshot ? { risk_snapshot: snapshot } : {}), executed: result.success, result };
   };
 }

@@ -56,19 +56,22 @@ export function moneySpendOf(
     };
 
   const total = counted.reduce((sum, a) => sum + (a.ok ? microsOf(a.decimal) : 0n), 0n);
-  const limitMicros = microsOf(decimalLimit(limit.amount));
+  const slot = moneySlotOf(limit, at);
   // An amount past the limit on its own is refused whatever the counter: one past it is enough to say so, and a
   // huge amount never has to fit a number.
-  const units = total > limitMicros ? Number(limitMicros) + 1 : Number(total);
+  const units = total > BigInt(slot.limit) ? slot.limit + 1 : Number(total);
+  return { slot: { ...slot, units }, currency: limit.currency, amount: microsText(total) };
+}
+
+/** The agent's money budget counter of this hour (its limit in millionths), whether or not an action spends it. */
+export function moneySlotOf(
+  limit: AmountPerHour,
+  at: { orgId: string; request: Pick<ActionRequest, "uapk_id" | "agent_id">; now: Date },
+): BudgetSlot {
   return {
-    slot: {
-      scope: BudgetCounters.moneyScope(at.orgId, request.uapk_id, request.agent_id, wanted),
-      window: BudgetCounters.hourWindow(at.now),
-      limit: Number(limitMicros),
-      units,
-    },
-    currency: limit.currency,
-    amount: microsText(total),
+    scope: BudgetCounters.moneyScope(at.orgId, at.request.uapk_id, at.request.agent_id, limit.currency.toUpperCase()),
+    window: BudgetCounters.hourWindow(at.now),
+    limit: Number(microsOf(decimalLimit(limit.amount))),
   };
 }
 

@@ -4,7 +4,7 @@
 // after the whole pipeline allowed the action.
 import { fromMicros } from "../amounts";
 import { BudgetCounters, type BudgetSlot, unitsOf } from "../budget-counters";
-import { type MoneySpend, moneySpendOf } from "../money-budget";
+import { type MoneySpend, moneySlotOf, moneySpendOf } from "../money-budget";
 import { type CheckOutcome, defineCheck, deny, isPromise, skip } from "../policy-check";
 import type { RiskSnapshot } from "../types";
 
@@ -45,28 +45,44 @@ export const budgetCheck = defineCheck({
       }
     }
     if (slots.length === 0) return skip(); // no budget applies
+    // The snapshot shows the money budget beside the action budget even for an action that spends none of it: its
+    // counter is read last, after the slots'.
+    const shown = perHour && hourly !== undefined ? (money?.slot ?? moneySlotOf(perHour, input)) : undefined;
+    const view = shown && perHour ? { slot: shown, currency: perHour.currency } : undefined;
     const counts = slots.map((s) => deps.budgets.current(s.scope, s.window));
+    if (view && !money) counts.push(deps.budgets.current(view.slot.scope, view.slot.window));
     // Read together (a networked store answers them concurrently); no wait at all when the store answers at once.
     if (counts.some(isPromise))
-      return Promise.all(counts).then((current) => judge(slots, labels, current, hourly, money));
-    return judge(slots, labels, counts as number[], hourly, money);
+      return Promise.all(counts).then((current) => judge(slots, labels, current, { hourly, money, view }));
+    return judge(slots, labels, counts as number[], { hourly, money, view });
   },
 });
+
+/** The money budget the risk snapshot shows: its slot (limit in millionths) and currency. */
+interface MoneyView {
+  slot: BudgetSlot;
+  currency: string;
+}
 
 /** The outcome for the (non-empty) slots, each read at `counts[i]`. */
 function judge(
   slots: BudgetSlot[],
   labels: string[],
   counts: number[],
-  hourly: number | undefined,
-  money: MoneySpend | undefined,
+  budgets: { hourly: number | undefined; money: MoneySpend | undefined; view: MoneyView | undefined },
 ): CheckOutcome<"budgetSlots" | "riskSnapshot"> {
+  const { hourly, money, view } = budgets;
   // The slots and the snapshot are facts even when the budget is exhausted: a DENY reports them too. The first
   // slot is the agent's hourly one when it has one; the snapshot and the pass details report it.
   const facts: Partial<{ budgetSlots: BudgetSlot[]; riskSnapshot: RiskSnapshot }> = { budgetSlots: slots };
   const [first] = slots;
   const firstCount = counts[0] as number;
-  if (hourly !== undefined) facts.riskSnapshot = riskSnapshot(firstCount, hourly);
+  if (hourly !== undefined) {
+    // The money counter is the money slot's count, or the one read after the slots' when the action spends none.
+    const moneyCount = view && counts[money ? slots.indexOf(money.slot) : slots.length];
+    const shown = view && moneyCount !== undefined ? { ...view, current: moneyCount } : undefined;
+    facts.riskSnapshot = riskSnapshot(firstCount, hourly, shown);
+  }
   // A slot is exhausted when this action's units do not fit: one unit for an action, its amount for money.
   const i = slots.findIndex((slot, n) => (counts[n] as number) + unitsOf(slot) > slot.limit);
   const exhausted = slots[i];
@@ -106,10 +122,28 @@ function moneyExceeded(money: MoneySpend, count: number): CheckOutcome<"budgetSl
   );
 }
 
-export function riskSnapshot(current: number, limit: number): RiskSnapshot {
+/**
+ * The hourly action budget as the risk snapshot shows it, and the money budget beside it when the manifest has one
+ * (`money.current` and its slot's limit in millionths, shown in the currency).
+ */
+export function riskSnapshot(
+  current: number,
+  limit: number,
+  money?: { slot: Pick<BudgetSlot, "limit">; current: number; currency: string },
+): RiskSnapshot {
   return {
     budget_current: current,
     budget_limit: limit,
-    budget_percent: limit > 0 ? Math.round((current / limit) * 10000) / 100 : 100,
+    budget_percent: percentOf(current, limit),
+    ...(money
+      ? {
+          amount_current: fromMicros(money.current),
+          amount_limit: fromMicros(money.slot.limit),
+          amount_currency: money.currency,
+          amount_percent: percentOf(money.current, money.slot.limit),
+        }
+      : {}),
   };
 }
+
+const percentOf = (current: number, limit: number) => (limit > 0 ? Math.round((current / limit) * 10000) / 100 : 100);
