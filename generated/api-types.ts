@@ -2134,7 +2134,8 @@ export interface components {
         /**
          * @description The decision diff. Each recorded action (an audit `intent` or `decision` record of the agent) is decided again
          *     with the candidate, as received and with the state of that time: the clock of the record, the hourly budget as
-         *     the candidate would have spent it (seeded with what was spent in the hour before `since`), the counterparties
+         *     the candidate would have spent it (seeded with what was spent in the hour before `since`: the actions executed
+         *     then and, for a money budget, the amounts they carried as the candidate counts them), the counterparties
          *     known at that time, the capability token and the approval the request carried.
          */
         ReplayReport: {
@@ -2164,6 +2165,12 @@ export interface components {
             manifest_id: string;
             /** @description Every non-empty cell, the unchanged ones included. */
             matrix: components["schemas"]["ReplayCell"][];
+            /**
+             * @description What the recorded history could not tell the replay, so decisions that depend on it may differ from what the
+             *     candidate would really have given; e.g. recorded actions of the hour before the first replayed one whose
+             *     amounts the candidate's money budget cannot count (redacted, another currency). Absent when there is none.
+             */
+            notes?: string[];
             reason_changes: components["schemas"]["ReplayReasonChange"][];
             /**
              * Format: int32

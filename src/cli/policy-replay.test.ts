@@ -41,6 +41,7 @@ beforeAll(async () => {
         matrix: [],
         reason_changes: [],
         elapsed_ms: 1,
+        notes: ["The money budget of the hour from 2024-12-14T10:00:00.000Z is seeded without 1 recorded action(s)"],
       });
     res.writeHead(404).end();
   });
@@ -54,11 +55,16 @@ it("finds the agent's manifest on the second page of the org's list, and replays
   const file = join(mkdtempSync(join(tmpdir(), "replay-")), "bot-610.json");
   writeFileSync(file, JSON.stringify({ uapk_id: "bot-610" }));
   const err: string[] = [];
+  const out: string[] = [];
   const code = await runCli(["policy", "replay", file, "--url", url, "--token", "t", "--org", ORG], {
-    stdout: () => {},
+    stdout: (line) => out.push(line),
     stderr: (line) => err.push(line),
   });
   expect(err.join("\n")).not.toMatch(/no manifest/);
   expect(asked.filter((a) => a.includes("/replay"))).toEqual([`POST /api/v1/orgs/${ORG}/manifests/m-610/replay`]);
   expect(code, err.join("\n")).toBe(0);
+  // What the recorded history could not tell the replay is printed with the matrix.
+  expect(out).toContain(
+    "note: The money budget of the hour from 2024-12-14T10:00:00.000Z is seeded without 1 recorded action(s)",
+  );
 });

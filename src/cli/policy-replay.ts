@@ -86,4 +86,5 @@ function printReport(report: ReplayReport, io: CliIo): void {
       `  reason ${change.code}: +${change.added} −${change.removed}   ${change.sample_interaction_ids.join(", ")}`,
     );
   io.stdout(`changed ${report.changed}: loosening ${report.loosening}, tightening ${report.tightening}`);
+  for (const note of report.notes ?? []) io.stdout(`note: ${note}`);
 }

@@ -6,7 +6,9 @@
 //   - the clock is the record's timestamp (approval expiry, token expiry, hourly windows);
 //   - the manifest's lifecycle status is the one its versions give for that instant;
 //   - budgets are simulated in memory as the candidate would have spent them, each hourly window seeded with what
-//     was recorded in it before the first replayed action (token budgets likewise);
+//     was recorded in it before the first replayed action (token budgets likewise): the intents counted for the
+//     action budget, and for the money budget the amounts those intents carried as the candidate counts them
+//     (an amount it cannot count — redacted, in another currency — is left out and said in the report's notes);
 //   - counterparties are known if they were first seen before the record, or earlier in the replay;
 //   - the capability token (by the id its trace recorded) and the approval the request carried are looked up as
 //     they stood then; a token that failed verification fails again with the recorded reason.
@@ -20,20 +22,23 @@ import type { RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
 import { actionHash } from "../policy/action-hash";
 import { BudgetCounters, type BudgetSlot, unitsOf } from "../policy/budget-counters";
+import { extractActionFacts } from "../policy/extract";
+import { moneySlotOf, moneySpendOf } from "../policy/money-budget";
 import { validateManifest, type ManifestProblem } from "../policy/manifest-validation";
 import { normalizeCounterparty } from "../policy/known-counterparties";
 import { decide, type PolicyDeps } from "../policy/pipeline";
 import type { CapabilityClaims, TokenVerification } from "../policy/tokens/capability-tokens";
 import { CAPABILITY_AUDIENCE } from "../policy/tokens/capability-tokens";
-import type {
-  ActionRequest,
-  Decision,
-  Manifest,
-  ManifestInput,
-  ManifestStatus,
-  PolicyTraceEntry,
-  Reason,
-  ReasonCode,
+import {
+  type ActionRequest,
+  capabilityOf,
+  type Decision,
+  type Manifest,
+  type ManifestInput,
+  type ManifestStatus,
+  type PolicyTraceEntry,
+  type Reason,
+  type ReasonCode,
 } from "../policy/types";
 import type { ManifestsService } from "../ports";
 import type { AuditHistory, TokenRecords } from "./history";
@@ -71,6 +76,8 @@ export interface ReplayReport {
   matrix: ReplayCell[];
   reason_changes: { code: ReasonCode; added: number; removed: number; sample_interaction_ids: string[] }[];
   elapsed_ms: number;
+  /** What the recorded history could not tell the replay (absent when nothing). */
+  notes?: string[];
 }
 
 export class ReplayManifestNotFoundError extends Error {}
@@ -141,6 +148,9 @@ export interface ShadowReplayDeps {
 }
 
 const DEFAULT_LIMIT = 10_000;
+const MAX_NOTES = 100;
+/** Recorded actions read per query when seeding a money budget (they are read to count their amounts). */
+const SEED_PAGE = 200;
 const DEFAULT_SAMPLES = 5;
 const DECISIONS: readonly Decision[] = ["ALLOW", "ESCALATE", "DENY"];
 
@@ -189,6 +199,7 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
       truncated: found.length > limit,
       ...diff.summary(),
       elapsed_ms: Math.round(elapsed * 1000) / 1000,
+      ...(world.notes.length > 0 ? { notes: world.notes.slice(0, MAX_NOTES) } : {}),
     };
   };
 }
@@ -217,6 +228,8 @@ function checkCandidate(current: Manifest, candidate: ManifestInput): void {
 class ReplayWorld {
   current: RecordedAction | undefined;
   readonly policyDeps: PolicyDeps;
+  /** What the recorded history could not tell (the report's `notes`). */
+  readonly notes: string[] = [];
   private readonly spent = new Map<string, number>();
   private readonly learned = new Set<string>();
   private firstSeen = new Map<string, string>();
@@ -357,6 +370,7 @@ class ReplayWorld {
       return history.intentsBefore(this.orgId, this.first.seq, { token_id: scope.slice("token:".length) });
     const windowStart = new Date(window * 3_600_000).toISOString();
     if (windowStart >= this.first.timestamp) return 0;
+    if (scope.startsWith("money:")) return this.seedMoney(scope, windowStart);
     const hourly = BudgetCounters.hourlyScope(this.orgId, this.registered.uapk_id, this.first.agent_id ?? "");
     if (scope !== hourly) return 0;
     return history.intentsBefore(this.orgId, this.first.seq, {
@@ -364,6 +378,51 @@ class ReplayWorld {
       agent_id: this.first.agent_id ?? "",
       since: windowStart,
     });
+  }
+
+  /**
+   * What the candidate's money budget would have counted of the agent's intents recorded in this hour before the
+   * first replayed action: their amounts as recorded, read with the candidate's tools (`amount_params`). An amount
+   * it cannot count (redacted by a tool's `redact` paths, summarised, another currency) is left out, and the
+   * report says so: the decisions after it may then be looser than the candidate's would have been.
+   */
+  private async seedMoney(scope: string, windowStart: string): Promise<number> {
+    const first = this.first;
+    const candidate = this.manifestByStatus.get("active");
+    const limit = candidate?.constraints?.max_amount_per_hour;
+    if (!first || !candidate || !limit) return 0;
+    const agent = { uapk_id: this.registered.uapk_id, agent_id: first.agent_id ?? "" };
+    if (moneySlotOf(limit, { orgId: this.orgId, request: agent, now: new Date(first.timestamp) }).scope !== scope)
+      return 0;
+    let micros = 0;
+    let uncounted = 0;
+    let why = "";
+    let after: number | undefined;
+    for (;;) {
+      const cursor = after !== undefined ? { after_seq: after } : {};
+      const filter = { uapk_id: agent.uapk_id, since: windowStart, ...cursor, limit: SEED_PAGE };
+      const page = (await this.deps.history.actionRecords(this.orgId, filter)).slice(0, SEED_PAGE);
+      const before = page.filter((r) => r.seq < first.seq);
+      for (const record of before) {
+        if (record.kind !== "intent" || record.agent_id !== agent.agent_id) continue;
+        const request = { ...agent, action: record.action as ActionRequest["action"] };
+        const capability = capabilityOf(request.action);
+        const at = { orgId: this.orgId, request, capability, now: new Date(record.timestamp) };
+        const spend = moneySpendOf(limit, at, extractActionFacts(request.action, candidate.tools[capability]));
+        if (spend && "unverifiable" in spend) {
+          uncounted += 1;
+          why ||= `${record.interaction_id}: ${spend.unverifiable}`;
+        } else if (spend) micros += unitsOf(spend.slot);
+      }
+      if (before.length < SEED_PAGE) break;
+      after = before.at(-1)?.seq;
+      await nextTurn();
+    }
+    if (uncounted > 0)
+      this.notes.push(
+        `The money budget of the hour from ${windowStart} is seeded without ${uncounted} recorded action(s) executed before the first replayed one whose amount the candidate cannot count (${why}); later decisions of that hour may be looser than the candidate's`,
+      );
+    return micros;
   }
 
   private knownNow(counterparty: string): boolean {
