@@ -257,6 +257,17 @@ export const benchLines: BenchLine[] = [
     koaFloorReference: true,
   },
   {
+    // Production logs a line per request (LOG_LEVEL=info); the other lines run silent, as the baselines do.
+    name: "gatehouse POST evaluate, request log on (LOG_LEVEL=info, JSON to a file)",
+    path: "/api/v1/gateway/evaluate",
+    prepare: async () => ({
+      GATEHOUSE_MANIFEST_DIR: benchManifests(),
+      BENCH_LOG_FILE: join(mkdtempSync(join(tmpdir(), "gatehouse-bench-log-")), "gatehouse.log"),
+    }),
+    request: post,
+    compareTo: "gatehouse POST /api/v1/gateway/evaluate",
+  },
+  {
     name: REST_EXECUTE,
     key: "execute",
     path: "/api/v1/gateway/execute",

@@ -75,8 +75,15 @@ async function start(): Promise<void> {
   } else if (kind === "gatehouse") {
     const { loadConfig } = await import("../src/config");
     const { startGatehouse } = await import("../src/server");
-    const { logger } = await import("../src/core/log/logger");
-    logger.level = "silent";
+    const { logger: silent, createLogger } = await import("../src/core/log/logger");
+    silent.level = "silent";
+    // BENCH_LOG_FILE: the gateway's own log lines (the request line of every call at LOG_LEVEL=info) written as in
+    // production, as JSON to a file, not to the bench's terminal.
+    const logFile = process.env.BENCH_LOG_FILE;
+    const { pino } = await import("pino");
+    const logger = logFile
+      ? createLogger({ env: { LOG_LEVEL: "info" }, destination: pino.destination({ dest: logFile, sync: false }) })
+      : silent;
     const config = loadConfig({
       ...process.env,
       PORT: String(port),

@@ -90,6 +90,10 @@ export function createApp({
     return dispatch(ctx);
   };
 
+  // The request line holds only the fields written below, none a credential: it skips the logger's redaction, whose
+  // wildcard paths (`*.token`…) visit every field of every line (2.3 of 3.6 µs a line in a micro-benchmark).
+  const requestLog = logger.child({}, { redact: [] });
+
   // A span per request, around everything else, only when tracing is on.
   if (tracingActive()) app.use(traceRequests());
   // One layer (every Koa layer costs a closure and a promise per request): request id, the route, the
@@ -110,7 +114,7 @@ export function createApp({
       const route = (ctx.state.route as string | undefined) ?? "unmatched";
       requests.inc({ method: ctx.method, route, status: String(ctx.status) });
       latency.observe({ method: ctx.method, route }, seconds);
-      logger.info(
+      requestLog.info(
         {
           request_id: requestId,
           method: ctx.method,
