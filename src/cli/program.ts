@@ -171,7 +171,8 @@ export function buildProgram(io: CliIo = defaultIo): Command {
   program
     .command("serve")
     .description("start the gateway (configuration from the environment and .env)")
-    .action(async () => (await import("./serve")).serve());
+    // As dist/main.js: a configuration error found while starting (a port taken, a store another prefix uses) exits 2.
+    .action(async () => (await import("./serve")).serveOrExit());
   program
     .command("mcp-stdio")
     .description("bridge an MCP client that launches local processes (stdio) to Gatehouse's MCP endpoints")

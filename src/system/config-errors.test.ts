@@ -12,6 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const ROOT = resolve(import.meta.dirname, "../..");
 const TSX = pathToFileURL(join(ROOT, "node_modules/tsx/dist/loader.mjs")).href;
 const MAIN = join(ROOT, "src/main.ts");
+/** The `gatehouse` command (`npm run gatehouse -- serve`), whose `serve` starts the same server. */
+const CLI_SERVE = [join(ROOT, "src/cli/main.ts"), "serve"];
 
 let work: string;
 let taken: Server;
@@ -30,9 +32,13 @@ afterAll(async () => {
 });
 
 /** Runs src/main.ts until it exits (it must, within 80 s); stdout is piped, so logs are JSON lines. */
-function start(env: Record<string, string>, cwd = ROOT): Promise<{ code: number | null; stderr: string; ms: number }> {
+function start(
+  env: Record<string, string>,
+  cwd = ROOT,
+  entry = [MAIN],
+): Promise<{ code: number | null; stderr: string; ms: number }> {
   const began = Date.now();
-  const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+  const child = spawn(process.execPath, ["--import", TSX, ...entry], {
     cwd,
     env: { PATH: process.env.PATH, PORT: "0", GATEHOUSE_DATA_DIR: join(work, "data"), ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -69,6 +75,13 @@ describe("a bad configuration stops start-up with a line naming the variable", (
   it("PORT already taken", async () => {
     expectNamed(
       await start({ PORT: String(takenPort), HOST: "127.0.0.1" }),
+      /^Invalid configuration: PORT names a port that is already in use/m,
+    );
+  }, 100_000);
+
+  it("PORT already taken, started by the gatehouse command's serve (it exited 1 with a generic prefix)", async () => {
+    expectNamed(
+      await start({ PORT: String(takenPort), HOST: "127.0.0.1" }, ROOT, CLI_SERVE),
       /^Invalid configuration: PORT names a port that is already in use/m,
     );
   }, 100_000);
