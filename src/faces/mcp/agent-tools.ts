@@ -94,10 +94,17 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const meta = metaOf(params._meta as Record<string, unknown> | undefined);
     if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);
     const token = meta.capability_token ?? session.capabilityToken;
+    // Object.assign, not `{ ...args, … }`: the same own keys in the same order (each one of ARGUMENTS, checked
+    // above, so never `__proto__`). Spreading the JSON-parsed arguments was 1.4% of the MCP line's CPU in
+    // bench/profile.ts (this one line); ~1.7 µs a call against ~0.1 µs in a Node 20 micro-benchmark.
+    const callAction = Object.assign({}, args);
+    callAction.type = action.type;
+    callAction.tool = action.tool;
+    callAction.params = args.params ?? {};
     const body = {
       uapk_id: session.uapkId,
       agent_id: manifest?.agent.id ?? session.uapkId,
-      action: { ...args, type: action.type, tool: action.tool, params: args.params ?? {} },
+      action: callAction,
       ...(token ? { capability_token: token } : {}),
       ...(meta.idempotency_key ? { idempotency_key: meta.idempotency_key } : {}),
       ...(meta.approval_id ? { approval_id: meta.approval_id } : {}),
