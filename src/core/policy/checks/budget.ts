@@ -114,11 +114,12 @@ function moneyDetails(money: MoneySpend, count: number) {
 }
 
 function moneyExceeded(money: MoneySpend, count: number): CheckOutcome<"budgetSlots" | "riskSnapshot"> {
-  const { current, limit, currency } = moneyDetails(money, count);
+  const details = moneyDetails(money, count);
+  const { current, limit, currency } = details;
   return deny(
     "BUDGET_EXCEEDED",
     `Hourly amount limit exceeded (${current} ${currency} spent, ${money.amount} more would pass ${limit} ${currency})`,
-    moneyDetails(money, count),
+    details,
   );
 }
 
