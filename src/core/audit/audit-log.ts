@@ -209,9 +209,9 @@ function recordAppender(
     const { hashed, body, texts } = hashRecord(unsigned);
     // Inside a group commit the group's last record of the chain is signed before the COMMIT; alone, now.
     const deferred = signGroupLast(hashed, body, signingKey.privateKey);
-    const record: AuditRecord = { ...hashed, signature: deferred ? null : signBody(body, signingKey.privateKey) };
-    statements.insert.run(toRow(record, texts));
-    return record;
+    if (!deferred) hashed.signature = signBody(body, signingKey.privateKey);
+    statements.insert.run(toRow(hashed, texts));
+    return hashed;
   };
   const append = db.transaction(appendNow);
   // IMMEDIATE: take the write lock before reading the head (see the header comment). Inside a caller's

@@ -103,7 +103,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       },
       (approvalId) => decisionRecord(orgId, interactionId, request, d, meta, approvalId),
     );
-    return { ...decisionFields(interactionId, d, at), approval_id: approval.approval_id };
+    return Object.assign(decisionFields(interactionId, d, at), { approval_id: approval.approval_id });
   }
 
   /** Budget, approval, claim link and intent in one commit; undefined on a lost budget race (nothing written). */
@@ -136,7 +136,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       ...(d.counterparties.length > 0 ? { counterparties: d.counterparties } : {}),
       meta,
     };
-    return { ...decisionFields(interactionId, d, at), call };
+    return Object.assign(decisionFields(interactionId, d, at), { call });
   }
 
   return async function authorize(orgId, request, options = {}) {
@@ -158,7 +158,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
       );
       if (note) {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
-        return { ...decisionFields(interactionId, d, at), gated: true };
+        return Object.assign(decisionFields(interactionId, d, at), { gated: true });
       }
       const reserved = await reserve(orgId, interactionId, request, d, at, meta, options.claim);
       if (reserved) return reserved;

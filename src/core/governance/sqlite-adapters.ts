@@ -54,7 +54,9 @@ export function sqliteReservations(
   const linkStmt = sqliteQuery(db, (b, $: Parameters<typeof linkIntent>[1]) => linkIntent(b, $));
   /** Links the claim to the interaction (src/core/idempotency/leases.ts); throws when it was taken over. */
   const link = (claim: IdempotencyClaim, interactionId: string) => {
-    if (linkStmt.run({ ...claim, interaction_id: interactionId }).changes !== 1) throw keyInFlight(claim.key);
+    const { org_id, agent_id, key, owner } = claim;
+    if (linkStmt.run({ org_id, agent_id, key, owner, interaction_id: interactionId }).changes !== 1)
+      throw keyInFlight(key);
   };
   return {
     reserve: (reservation) =>

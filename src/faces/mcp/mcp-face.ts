@@ -158,7 +158,8 @@ function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof create
 
   function agentServer(base: Omit<AgentSession, "sessionId">, sessionId: () => string): Server {
     const server = newServer(AGENT_INSTRUCTIONS);
-    const session = (): AgentSession => ({ ...base, sessionId: sessionId() });
+    // Object.assign, not `{ ...base, sessionId }` (a property added after a spread is V8's slow path on Node 20).
+    const session = (): AgentSession => Object.assign({}, base, { sessionId: sessionId() });
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await agentTools.listTools(session()) }));
     server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
       agentTools.callTool(session(), paramsOf(request), extra),

@@ -122,7 +122,7 @@ export function createSharedAuditChain(
       kid: signingKey.kid,
     });
     state.heads.set(orgId, { seq: hashed.seq, hash: hashed.hash });
-    return { record: { ...hashed, signature: null }, body, privateKey: signingKey.privateKey, texts };
+    return { record: hashed, body, privateKey: signingKey.privateKey, texts };
   }
 
   const grouped = createGroupedAppends(groups, nextHashed);

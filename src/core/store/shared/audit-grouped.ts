@@ -34,7 +34,8 @@ export interface HashedRecord {
 
 /** The record with its signature. */
 export function signedNow({ record, body, privateKey }: HashedRecord): AuditRecord {
-  return { ...record, signature: signBody(body, privateKey) };
+  record.signature = signBody(body, privateKey);
+  return record;
 }
 
 export type IntentTaken = { ok: true; record: AuditRecord } | { ok: false; exhausted: BudgetSlot };
