@@ -11,7 +11,14 @@ import type { SharedGroupCommit, Trx } from "./group-commit";
 
 /** Links the claim to the interaction in `trx` (src/core/idempotency/leases.ts); throws when it was taken over. */
 async function link(trx: Trx, claim: IdempotencyClaim, interactionId: string): Promise<void> {
-  const linked = await linkIntent(trx, { ...claim, interaction_id: interactionId }).executeTakeFirst();
+  const { org_id, agent_id, key, owner } = claim;
+  const linked = await linkIntent(trx, {
+    org_id,
+    agent_id,
+    key,
+    owner,
+    interaction_id: interactionId,
+  }).executeTakeFirst();
   if (linked.numUpdatedRows !== 1n) throw keyInFlight(claim.key);
 }
 
