@@ -26,6 +26,17 @@ describe("sqliteQuery", () => {
         .limit(1),
     );
 
+  it("binds parameters whose names hold quotes, backslashes or brackets, and fixed values beside them", () => {
+    // The argument array is read by a function generated per query (sqlite-query.ts argsReader): a name must stay
+    // a name, never become code.
+    type Odd = { 'sc"o\\pe': string; "w')]; throw 1; //": number };
+    const oddInsert = sqliteQuery(db, (b, $: Odd) =>
+      b.insertInto("action_budget_counters").values({ scope: $['sc"o\\pe'], window: $["w')]; throw 1; //"], count: 7 }),
+    );
+    oddInsert.run({ 'sc"o\\pe': "x", "w')]; throw 1; //": 3 });
+    expect(read(db).get({ scope: "x", window: 3 })).toEqual({ scope: "x", count: 7 });
+  });
+
   it("compiles with SQLite's compiler and binds each call's parameters (constants stay)", () => {
     const q = read(db);
     expect(q.sql).toBe(
