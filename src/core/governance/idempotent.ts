@@ -40,9 +40,9 @@ export function idempotent(
     const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
     // The reservation links the claim to its interaction in the intent's own commit: past that point it is never
     // taken over. If it was taken over before, the reservation writes nothing and rejects (409 in flight).
-    const claim = { org_id: orgId, agent_id: request.agent_id, key, owner: store.owner };
+    const claim = { ...scope, owner: store.owner };
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt++) {
-      const begun = await store.begin({ org_id: orgId, agent_id: request.agent_id, key, requestHash });
+      const begun = await store.begin({ ...scope, requestHash });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
       if (begun.state === "conflict")
         throw new ActionConflictError(
@@ -61,7 +61,7 @@ export function idempotent(
       }
       let response: ExecuteResponse;
       try {
-        response = await executeOnce(orgId, request, Object.assign({}, options, { claim }));
+        response = await executeOnce(orgId, request, { ...options, claim });
       } catch (err) {
         await releaseUnrun(store, scope);
         throw err;

@@ -235,7 +235,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     },
 
     release(scope) {
-      releaseStmt.run({ org_id: scope.org_id, agent_id: scope.agent_id, key: scope.key, owner });
+      releaseStmt.run({ ...scope, owner });
       const entry = inFlight.get(scopeKey(scope));
       inFlight.delete(scopeKey(scope));
       entry?.settle({ state: "released" });
