@@ -345,13 +345,15 @@ async function loadManifestDir(
 }
 
 /**
- * A node alone on its embedded SQLite file (no Redis, so no other node and no survivor; the data-dir lock allows one
- * process per file) ends, before it accepts a session, the approvals its previous process's session turns left
- * pending: those turns ended with that process. With Redis, a surviving node (or this one) ends them through the
- * node's record (src/faces/sessions/node-approvals.ts); on PostgreSQL other nodes may be running turns.
+ * A node on its embedded SQLite file is alone on it (the data-dir lock allows one process per file, and the store
+ * claim keeps nodes that share Redis on one store), with or without Redis: before it accepts a session, it ends the
+ * approvals its previous process's session turns left pending, since those turns ended with that process. Redis
+ * does not change that: a previous process that ran without Redis left no node record there for a survivor to end
+ * them by (src/faces/sessions/node-approvals.ts), and one that ran with it is gone all the same. On PostgreSQL other
+ * nodes may be running turns: there only the node records end a gone node's approvals.
  */
-async function endPreviousProcessTurns(stores: NodeStores, redis: Redis | undefined): Promise<void> {
-  if (redis || !stores.embedded) return;
+async function endPreviousProcessTurns(stores: NodeStores): Promise<void> {
+  if (!stores.embedded) return;
   const { db, approvals } = stores.embedded;
   await cancelLeftoverApprovals(pendingOnChannel(db, SESSION_CHANNEL), (orgId, approvalId, reason) =>
     approvals.cancel(orgId, approvalId, reason),
@@ -613,7 +615,7 @@ export async function startGatehouse(
   let listenUrl = "";
   const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
   await loadManifestDir(stores, spec, config, env);
-  await endPreviousProcessTurns(stores, redis);
+  await endPreviousProcessTurns(stores);
 
   const sessions = attachSessions(server, {
     config,

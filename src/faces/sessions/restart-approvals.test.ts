@@ -1,4 +1,4 @@
-// A node alone on its embedded SQLite file (no Redis) that stops or dies leaves the approvals of its sessions'
+// A node alone on its embedded SQLite file (with or without Redis) that stops or dies leaves the approvals of its sessions'
 // turns behind: sessions live in its memory, so those turns are gone for good. The next process on the data
 // directory cancels them once, audited, before it accepts a session; the governed actions' own approvals (REST)
 // outlive the restart. Real server (startGatehouse), the reference agent runtime, the ide-assistant manifest.
@@ -81,7 +81,7 @@ async function verdictsOf(g: TestGatehouse, approvalId: string): Promise<string[
     .map((r) => (r.meta as { approval_status?: string }).approval_status ?? "?");
 }
 
-describe("without Redis, the next process on the data directory", () => {
+describe("on the embedded store, the next process on the data directory", () => {
   it("cancels the pending approvals of the previous process's session turns, once, audited; REST ones stay", async () => {
     dataDir = mkdtempSync(join(tmpdir(), "gatehouse-restart-"));
     const first = await start();
@@ -115,13 +115,21 @@ describe("without Redis, the next process on the data directory", () => {
     expect(await approvalOf(third, rest)).toMatchObject({ status: "pending" });
   });
 
-  it("does not run with REDIS_URL: there, the node's record in Redis ends them (node-approvals.ts)", async () => {
+  it("runs with REDIS_URL too: a previous process without Redis left no node record there to end them by", async () => {
     dataDir = mkdtempSync(join(tmpdir(), "gatehouse-restart-"));
     const first = await start();
     const turn = await escalatedTurn(first, "restart-redis");
     await stop(first);
-    // An unreachable Redis: configured, so a node on it may be a survivor's business, not this start's.
-    const second = await start({ REDIS_URL: "redis://127.0.0.1:1/0" });
-    expect(await approvalOf(second, turn)).toMatchObject({ status: "pending" });
+    const redisEnv = { REDIS_URL: "redis://127.0.0.1:6379/0", GATEHOUSE_REDIS_PREFIX: `restart-${Date.now()}` };
+    const second = await start(redisEnv);
+    expect(await approvalOf(second, turn)).toMatchObject({ status: "cancelled", reason: RESTART_REASON });
+    expect(await verdictsOf(second, turn)).toEqual(["cancelled"]);
+
+    // And a turn of a process that ran with Redis is ended by the next start as well, once.
+    const secondTurn = await escalatedTurn(second, "restart-redis-2");
+    await stop(second);
+    const third = await start(redisEnv);
+    expect(await approvalOf(third, secondTurn)).toMatchObject({ status: "cancelled", reason: RESTART_REASON });
+    expect(await verdictsOf(third, secondTurn)).toEqual(["cancelled"]);
   });
 });
