@@ -1566,7 +1566,8 @@ export interface components {
         Health: {
             /**
              * @description State of each dependency from a real probe: `connected` / `disconnected` (redis, database),
-             *     `available` / `unavailable` (agent_runtime), `not_configured` when the embedded default does not use it.
+             *     `available` / `unavailable` (agent_runtime), `registered` / `unconfirmed` / `conflict` (store_claim: whether this
+             *     node's store is the one its Redis prefix's nodes run on), `not_configured` when the embedded default does not use it.
              */
             dependencies?: {
                 [key: string]: string;
@@ -2089,7 +2090,10 @@ export interface components {
         RateLimitPolicyField: string;
         /** @description Readiness: this node takes traffic. Only answered 200 when every dependency it needs answers. */
         Readiness: {
-            /** @description State of each dependency readiness needs: `database`, `redis` and the `events` bus between nodes (`not_configured` without REDIS_URL). */
+            /**
+             * @description State of each dependency readiness needs: `database`, `redis`, the `events` bus between nodes and `store_claim`
+             *     (`registered` when this node's store holds its Redis prefix; all three `not_configured` without REDIS_URL).
+             */
             checks: {
                 [key: string]: string;
             };

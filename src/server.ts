@@ -18,7 +18,7 @@ import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
 import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
 import { systemHandlers, type Probe } from "./system/handlers";
-import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
+import { createLifecycle, probeHandlers, READY_STATES, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import {
   attachSessionGateway,
   cancelLeftoverApprovals,
@@ -125,8 +125,6 @@ function approvalRecheckMs(env: Record<string, string | undefined>): number {
     throw new Error(`GATEHOUSE_APPROVAL_RECHECK_MS must be an integer ≥ 10, got '${raw}'`);
   return Number(raw);
 }
-
-const READY_STATES = new Set(["connected", "not_configured"]);
 
 /** Ready when every probe answers a ready state; a probe that throws counts as "unavailable". */
 export async function readinessOf(probes: Record<string, Probe>): Promise<Readiness> {
@@ -398,19 +396,33 @@ type NodeProbes = {
   redis: Probe;
   agent_runtime: Probe;
   events: Probe;
+  store_claim: Probe;
 };
 
-function nodeProbes(stores: NodeStores, sessions: SessionGateway, events: EventBus): NodeProbes {
+function nodeProbes(
+  stores: NodeStores,
+  sessions: SessionGateway,
+  events: EventBus,
+  storeClaim: StoreClaim | undefined,
+): NodeProbes {
   return {
     database: stores.database,
     redis: async () => (await sessions.health()).redis,
     agent_runtime: async () => (await sessions.health()).agent_runtime,
     // The event bus between nodes: Redis pub/sub (both connections) or in-process ("not_configured").
     events: () => events.health(),
+    // With Redis: whether this node's store is the one its prefix's nodes run on (src/store-claim.ts). A node that
+    // found another store there after start-up is taken out of rotation, not left to split budgets and keys.
+    store_claim: async () => storeClaim?.state() ?? "not_configured",
   };
 }
 
-const readinessProbes = ({ database, redis, events }: NodeProbes) => ({ database, redis, events });
+const readinessProbes = ({ database, redis, events, store_claim }: NodeProbes) => ({
+  database,
+  redis,
+  events,
+  store_claim,
+});
 
 /**
  * deploy/docs.ts, which renders the docs pages (Redocly), when the development tools are installed: a checkout
@@ -607,88 +619,94 @@ export async function startGatehouse(
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
   const storeClaim = await claimNodeStore(config, logger, stores, { redis, events, prefix: redisPrefix });
-  // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
-  // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
-  boundHeapGrowth(config.heapGrowingPercent);
-  const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
-  const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
-  let listenUrl = "";
-  const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
-  await loadManifestDir(stores, spec, config, env);
-  await endPreviousProcessTurns(stores);
+  // From here on a failed start-up stops the claim: the registration of a node that never ran must lapse.
+  try {
+    // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
+    // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
+    boundHeapGrowth(config.heapGrowingPercent);
+    const { devIssuer, verify: verifyUserToken } = await openIdentity(config, stores, { redis, events });
+    const approvalEvents = createApprovalEvents({ approvals: stores.approvals });
+    let listenUrl = "";
+    const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
+    await loadManifestDir(stores, spec, config, env);
+    await endPreviousProcessTurns(stores);
 
-  const sessions = attachSessions(server, {
-    config,
-    env,
-    sessionsConfig: faces.sessions,
-    stores,
-    redis,
-    verifyUserToken,
-  });
-  const probes = nodeProbes(stores, sessions, events);
-  const handlers = restHandlers({
-    faces,
-    spec,
-    probes,
-    lifecycle,
-    devIssuer,
-    stores,
-    discovery,
-    invoker,
-    events,
-    redis,
-    redisPrefix,
-    approvalEvents,
-    sessions,
-    notifications,
-  });
-  const auth = createAuthenticator(stores.apiKeys, verifyUserToken);
-  // Purutos belong to one org: REST /purutos (a guard of the router, before the body is read or validated) and
-  // /mcp/purutos apply this one rule.
-  const purutosAccess = purutosGuard(faces.purutos.org);
-  // With Redis an MCP session is usable from every node (its record shared under the same prefix).
-  const mcpRedis = redis ? { client: redis, prefix: redisPrefix } : undefined;
-  const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess, redis: mcpRedis });
-  listenUrl = await serveHttp(server, {
-    config,
-    logger,
-    spec,
-    handlers,
-    auth,
-    mcp,
-    purutosAccess,
-    consoleOidc: faces.consoleOidc,
-  });
-  lifecycle.markReady();
-  const running: Running = {
-    config,
-    logger,
-    server,
-    lifecycle,
-    inFlight,
-    sessions,
-    mcp,
-    invoker,
-    discovery,
-    approvalEvents,
-    notifier: notifications.notifier,
-    stores,
-    storeClaim,
-    events,
-    redis,
-  };
-  return {
-    url: listenUrl,
-    server,
-    db: stores.db,
-    store: stores.kind,
-    apiKeys: stores.apiKeys,
-    approvals: stores.approvals,
-    audit: stores.audit,
-    embedded: stores.embedded,
-    devIssuer,
-    lifecycle,
-    readiness: () => readinessOf(readinessProbes(probes)),
-    close: () => stopGatehouse(running),
-  };
+    const sessions = attachSessions(server, {
+      config,
+      env,
+      sessionsConfig: faces.sessions,
+      stores,
+      redis,
+      verifyUserToken,
+    });
+    const probes = nodeProbes(stores, sessions, events, storeClaim);
+    const handlers = restHandlers({
+      faces,
+      spec,
+      probes,
+      lifecycle,
+      devIssuer,
+      stores,
+      discovery,
+      invoker,
+      events,
+      redis,
+      redisPrefix,
+      approvalEvents,
+      sessions,
+      notifications,
+    });
+    const auth = createAuthenticator(stores.apiKeys, verifyUserToken);
+    // Purutos belong to one org: REST /purutos (a guard of the router, before the body is read or validated) and
+    // /mcp/purutos apply this one rule.
+    const purutosAccess = purutosGuard(faces.purutos.org);
+    // With Redis an MCP session is usable from every node (its record shared under the same prefix).
+    const mcpRedis = redis ? { client: redis, prefix: redisPrefix } : undefined;
+    const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess, redis: mcpRedis });
+    listenUrl = await serveHttp(server, {
+      config,
+      logger,
+      spec,
+      handlers,
+      auth,
+      mcp,
+      purutosAccess,
+      consoleOidc: faces.consoleOidc,
+    });
+    lifecycle.markReady();
+    const running: Running = {
+      config,
+      logger,
+      server,
+      lifecycle,
+      inFlight,
+      sessions,
+      mcp,
+      invoker,
+      discovery,
+      approvalEvents,
+      notifier: notifications.notifier,
+      stores,
+      storeClaim,
+      events,
+      redis,
+    };
+    return {
+      url: listenUrl,
+      server,
+      db: stores.db,
+      store: stores.kind,
+      apiKeys: stores.apiKeys,
+      approvals: stores.approvals,
+      audit: stores.audit,
+      embedded: stores.embedded,
+      devIssuer,
+      lifecycle,
+      readiness: () => readinessOf(readinessProbes(probes)),
+      close: () => stopGatehouse(running),
+    };
+  } catch (err) {
+    storeClaim?.stop();
+    throw err;
+  }
 }

@@ -9,7 +9,10 @@ import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { shouldRunRedisTests, TEST_REDIS_URL } from "./core/events/redis-availability";
 import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./core/store/test-support";
-import { storeClaimKey } from "./store-claim";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { logger } from "./core/log/logger";
+import { claimStore, STORE_CLAIM_TTL_MS, storeClaimKey, type StoreClaim } from "./store-claim";
 import { startTestGatehouse, type TestGatehouse } from "./test-support/gatehouse";
 
 const runRedis = await shouldRunRedisTests("store claim tests");
@@ -36,6 +39,12 @@ function newPrefix(): string {
   const prefix = `gatehouse-test-store-claim-${randomUUID()}`;
   prefixes.push(prefix);
   return prefix;
+}
+
+/** A server holding a port, so that a node asked to listen there fails to start. */
+function listening(): Promise<Server> {
+  const server = createServer();
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
 }
 
 function newDataDir(): string {
@@ -99,6 +108,95 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
     await expect(start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix })).rejects.toThrow(
       /GATEHOUSE_REDIS_PREFIX/,
     );
+  });
+
+  it("a registration without an expiry refuses the node and is given one: it lapses unless a live node refreshes it", async () => {
+    const prefix = newPrefix();
+    await redis.set(storeClaimKey(prefix), "a-store-set-by-hand");
+    await expect(start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix })).rejects.toThrow(
+      /GATEHOUSE_REDIS_PREFIX/,
+    );
+    const ttl = await redis.pttl(storeClaimKey(prefix));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(STORE_CLAIM_TTL_MS);
+  });
+
+  it("readiness and /health name the store claim of a node on Redis", async () => {
+    const g = await start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: newPrefix() });
+    const ready = await fetch(`${g.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { checks: Record<string, string> }).checks.store_claim).toBe("registered");
+    const health = (await (await fetch(`${g.url}/health`)).json()) as { dependencies: Record<string, string> };
+    expect(health.dependencies.store_claim).toBe("registered");
+  });
+
+  it("a node whose start-up fails after it registered stops refreshing the registration", async () => {
+    const prefix = newPrefix();
+    const taken = await listening();
+    try {
+      const port = String((taken.address() as AddressInfo).port);
+      await expect(
+        start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix, PORT: port }),
+      ).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
+    expect(await redis.pttl(storeClaimKey(prefix))).toBeGreaterThan(STORE_CLAIM_TTL_MS - 5_000);
+    // A refresh (every 10 s) would have set the expiry back to the full TTL.
+    await new Promise((r) => setTimeout(r, 10_500));
+    expect(await redis.pttl(storeClaimKey(prefix))).toBeLessThan(STORE_CLAIM_TTL_MS - 10_000);
+  }, 20_000);
+
+  describe("a running node's claim", () => {
+    const claims: StoreClaim[] = [];
+    afterEach(() => {
+      for (const claim of claims.splice(0)) claim.stop();
+    });
+    const claim = async (prefix: string, client: Redis = redis) => {
+      const c = await claimStore({
+        redis: client,
+        prefix,
+        storeId: "store-a",
+        store: "a test store",
+        logger,
+        refreshMs: 50,
+      });
+      claims.push(c);
+      return c;
+    };
+    const afterRefresh = () => new Promise((r) => setTimeout(r, 200));
+
+    it("turns to conflict when another store took the prefix, and back once the prefix is its store's again", async () => {
+      const prefix = newPrefix();
+      const c = await claim(prefix);
+      expect(c.state()).toBe("registered");
+      // E.g. the key lapsed during a Redis outage and a node on another store registered it.
+      await redis.set(storeClaimKey(prefix), "store-b", "PX", 60_000);
+      await afterRefresh();
+      expect(c.state()).toBe("conflict");
+      expect(await redis.get(storeClaimKey(prefix))).toBe("store-b");
+      await redis.del(storeClaimKey(prefix));
+      await afterRefresh();
+      expect(c.state()).toBe("registered");
+      expect(await redis.get(storeClaimKey(prefix))).toBe("store-a");
+    });
+
+    it("is unconfirmed while Redis does not answer (a node started without Redis is not ready)", async () => {
+      const down = new Redis("redis://127.0.0.1:1", {
+        maxRetriesPerRequest: 0,
+        lazyConnect: true,
+        retryStrategy: () => null,
+      });
+      down.on("error", () => {});
+      try {
+        const c = await claim(newPrefix(), down);
+        expect(c.state()).toBe("unconfirmed");
+        await afterRefresh();
+        expect(c.state()).toBe("unconfirmed");
+      } finally {
+        down.disconnect();
+      }
+    });
   });
 
   describe.runIf(pgAdmin)("on PostgreSQL", () => {

@@ -11,7 +11,13 @@
 // all stopped is free again shortly after: e.g. for the same nodes moved to PostgreSQL.
 //
 // Redis unreachable at start-up: the node starts (as it does for Redis' other uses, readiness says so) and
-// registers at its first refresh that reaches Redis; a conflict found then is logged as an error at every refresh.
+// registers at its first refresh that reaches Redis. A conflict found then (or later: the key lapsed during a Redis
+// outage and a node on another store took it) cannot stop a running node, so it takes the node out of rotation:
+// the `store_claim` probe answers `conflict`, /readyz 503 and /health degraded, with an error logged at every
+// refresh, until the prefix is this store's again.
+//
+// A registration without an expiry (set by hand, or by a tool) would hold the prefix for ever: it is given the
+// registration's TTL when found, so it lapses unless a live node keeps refreshing it.
 import type { Redis } from "ioredis";
 import { ConfigError } from "./config";
 import type { Logger } from "./core/log/logger";
@@ -24,14 +30,28 @@ export function storeClaimKey(prefix: string): string {
   return `${prefix}:store-id`;
 }
 
-/** Registers ARGV[1] unless another id is registered; answers the registered id (ARGV[1] when it is ours). */
+/**
+ * Registers ARGV[1] unless another id is registered; answers the registered id (ARGV[1] when it is ours). Another
+ * id without an expiry is given one (ARGV[2] ms): only a node that refreshes it keeps it.
+ */
 const CLAIM_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[1] then return current end
+if current and current ~= ARGV[1] then
+  if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+  return current
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`;
 
+/**
+ * What the last registration attempt found: `registered` (this store holds the prefix), `conflict` (another store
+ * does), `unconfirmed` (Redis has not answered since start-up or since the last answer).
+ */
+export type StoreClaimState = "registered" | "conflict" | "unconfirmed";
+
 export interface StoreClaim {
+  /** The `store_claim` probe: ready only when `registered`. */
+  state(): StoreClaimState;
   /** Stops refreshing (the key lapses after STORE_CLAIM_TTL_MS: the store's other nodes keep it alive). */
   stop(): void;
 }
@@ -43,6 +63,8 @@ export interface StoreClaimInput {
   /** How this node's store is named in the refusal: e.g. "the SQLite file /data/gatehouse.sqlite". */
   store: string;
   logger: Logger;
+  /** Between two registrations (default STORE_CLAIM_REFRESH_MS; tests shorten it). */
+  refreshMs?: number;
 }
 
 /** The refusal of a node whose store is not the one the prefix's live nodes use. */
@@ -65,20 +87,26 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
   const key = storeClaimKey(input.prefix);
   const register = async () =>
     String(await input.redis.eval(CLAIM_SCRIPT, 1, key, input.storeId, String(STORE_CLAIM_TTL_MS)));
+  let state: StoreClaimState = "unconfirmed";
   const registered = await register().catch((err: unknown) => {
     input.logger.warn({ err: String(err) }, "cannot register the store id in Redis yet: will retry");
-    return input.storeId;
+    return undefined;
   });
-  if (registered !== input.storeId) throw storeConflict(input, registered);
+  if (registered !== undefined && registered !== input.storeId) throw storeConflict(input, registered);
+  if (registered !== undefined) state = "registered";
   const refresh = setInterval(() => {
     register().then(
       (now) => {
-        if (now !== input.storeId)
+        state = now === input.storeId ? "registered" : "conflict";
+        if (state === "conflict")
           input.logger.error({ registered: now, storeId: input.storeId }, storeConflict(input, now).message);
       },
-      (err: unknown) => input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis"),
+      (err: unknown) => {
+        state = "unconfirmed";
+        input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis");
+      },
     );
-  }, STORE_CLAIM_REFRESH_MS);
+  }, input.refreshMs ?? STORE_CLAIM_REFRESH_MS);
   refresh.unref();
-  return { stop: () => clearInterval(refresh) };
+  return { state: () => state, stop: () => clearInterval(refresh) };
 }

@@ -13,7 +13,7 @@ type DiscoveryHealth = components["schemas"]["DiscoveryHealth"];
 /** A dependency probe: resolves to its state word (`connected`, `available`, `not_configured`, …). */
 export type Probe = () => Promise<string>;
 
-const HEALTHY_STATES = new Set(["connected", "available", "not_configured"]);
+const HEALTHY_STATES = new Set(["connected", "available", "not_configured", "registered"]);
 
 export interface SystemDeps {
   version: string;

@@ -80,7 +80,12 @@ describe("the live server", () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: "ready",
-      checks: { database: "connected", redis: "not_configured", events: "not_configured" },
+      checks: {
+        database: "connected",
+        redis: "not_configured",
+        events: "not_configured",
+        store_claim: "not_configured",
+      },
     });
   });
 

@@ -32,8 +32,9 @@ export function createLifecycle(): Lifecycle {
   };
 }
 
-/** The states in which a dependency counts as up for readiness. */
-const READY_STATES = new Set(["connected", "available", "not_configured"]);
+/** The states in which a dependency counts as up for readiness (`registered`: the node's store holds its Redis
+ * prefix, src/store-claim.ts). */
+export const READY_STATES: ReadonlySet<string> = new Set(["connected", "available", "not_configured", "registered"]);
 
 /** A probe that does not answer within this bound counts as down (a hung database must not hang /readyz). */
 const PROBE_TIMEOUT_MS = 2000;
