@@ -35,7 +35,7 @@ import type { ApiKeysService, ApprovalsService, AuditService } from "./core/port
 import { migrateToLatest } from "./core/store/migrate";
 import { kyselyOver } from "./core/store/kysely";
 import { openStore } from "./core/store/open-store";
-import { storeIdOf } from "./core/store/store-id";
+import { fileStoreIdOf, storeIdOf } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
@@ -108,7 +108,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const db = openDatabase(config.databaseFile);
   // The schema first: every store below assumes its tables exist.
   await migrateToLatest(db);
-  const storeId = await storeIdOf(kyselyOver(db));
+  const storeId = await fileStoreIdOf(kyselyOver(db), config.databaseFile);
   const checkpointer = startWalCheckpointer(db, {
     onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
   });

@@ -2,7 +2,7 @@
 // beside running nodes on another store stops at start-up, naming the fix; nodes on one PostgreSQL database, and a
 // node restarting on its own file, start. Real server (startGatehouse), the local Redis and PostgreSQL.
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
@@ -84,6 +84,20 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
     await stop(first);
     expect(await redis.pttl(storeClaimKey(prefix))).toBeGreaterThan(0);
     await start({ GATEHOUSE_DATA_DIR: dir, GATEHOUSE_REDIS_PREFIX: prefix });
+  });
+
+  it("a copy of a node's SQLite file is another store: refused beside its original on one prefix", async () => {
+    const prefix = newPrefix();
+    const dir = newDataDir();
+    await stop(await start({ GATEHOUSE_DATA_DIR: dir, GATEHOUSE_REDIS_PREFIX: prefix }));
+    const copyDir = newDataDir();
+    for (const name of readdirSync(dir).filter((f) => f.startsWith("gatehouse.sqlite")))
+      copyFileSync(join(dir, name), join(copyDir, name));
+    await start({ GATEHOUSE_DATA_DIR: dir, GATEHOUSE_REDIS_PREFIX: prefix });
+    await expect(start({ GATEHOUSE_DATA_DIR: copyDir, GATEHOUSE_REDIS_PREFIX: prefix })).rejects.toThrow(
+      new RegExp(`SQLite file ${copyDir}/gatehouse.sqlite`),
+    );
+    // The original keeps its id across restarts (the same file): the restart test above still holds for it.
   });
 
   it("two nodes on one SQLite file (one store) start side by side", async () => {

@@ -3,14 +3,20 @@
 // it with the id registered by the other nodes on the same Redis prefix (src/store-claim.ts), so that nodes with
 // stores of their own never believe they are one cluster.
 //
-// Written on first open, not by the migration: a store whose row was deleted (e.g. a copied SQLite file, to tell
-// it from its original) gets a fresh id at its next start. Of several nodes opening a new store at once, one
-// insert wins and all read its id.
+// Written on first open, not by the migration: a store whose row was deleted gets a fresh id at its next start. Of
+// several nodes opening a new store at once, one insert wins and all read its id.
+//
+// An embedded SQLite file also records the file it was written in (its inode): a copy of the file (a backup
+// restored beside the original, a data directory cloned for a second node) is another store, which must not pass
+// for its original on a shared Redis prefix, so a file whose inode is not the recorded one gets a fresh id.
 import { randomUUID } from "node:crypto";
+import { statSync } from "node:fs";
 import type { Kysely } from "kysely";
 import type { Database } from "./schema";
 
 export const STORE_ID_KEY = "store_id";
+/** The inode of the SQLite file the id was given in (`ino:<n>`). */
+export const STORE_FILE_KEY = "store_file";
 
 export async function storeIdOf(db: Kysely<Database>): Promise<string> {
   await db
@@ -21,4 +27,25 @@ export async function storeIdOf(db: Kysely<Database>): Promise<string> {
   const row = await db.selectFrom("store_meta").select("value").where("key", "=", STORE_ID_KEY).executeTakeFirst();
   if (!row) throw new Error("store_meta: the store id could not be written");
   return row.value;
+}
+
+/**
+ * The id of the store in the SQLite `file`: fresh when the file is not the one the id was given in (a copy; a move
+ * within a filesystem keeps the inode, and so the id). A file of a version that recorded no inode keeps its id.
+ */
+export async function fileStoreIdOf(db: Kysely<Database>, file: string): Promise<string> {
+  const inode = `ino:${statSync(file).ino}`;
+  const recorded = await db
+    .selectFrom("store_meta")
+    .select("value")
+    .where("key", "=", STORE_FILE_KEY)
+    .executeTakeFirst();
+  if (recorded?.value === inode) return storeIdOf(db);
+  if (recorded) await db.deleteFrom("store_meta").where("key", "=", STORE_ID_KEY).execute();
+  await db
+    .insertInto("store_meta")
+    .values({ key: STORE_FILE_KEY, value: inode })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value: inode }))
+    .execute();
+  return storeIdOf(db);
 }
