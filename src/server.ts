@@ -52,7 +52,7 @@ import {
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { pendingOnChannel } from "./core/approvals";
-import { claimStore, type StoreClaim } from "./store-claim";
+import { claimStore, refuseWhileInConflict, type StoreClaim } from "./store-claim";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -630,12 +630,14 @@ export async function startGatehouse(
     const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
     await loadManifestDir(stores, spec, config, env);
     await endPreviousProcessTurns(stores);
+    // What the faces call: while the claim is in conflict their governed calls are refused (src/store-claim.ts).
+    const faceStores: NodeStores = { ...stores, engine: refuseWhileInConflict(stores.engine, storeClaim) };
 
     const sessions = attachSessions(server, {
       config,
       env,
       sessionsConfig: faces.sessions,
-      stores,
+      stores: faceStores,
       redis,
       verifyUserToken,
     });
@@ -646,7 +648,7 @@ export async function startGatehouse(
       probes,
       lifecycle,
       devIssuer,
-      stores,
+      stores: faceStores,
       discovery,
       invoker,
       events,
@@ -662,7 +664,16 @@ export async function startGatehouse(
     const purutosAccess = purutosGuard(faces.purutos.org);
     // With Redis an MCP session is usable from every node (its record shared under the same prefix).
     const mcpRedis = redis ? { client: redis, prefix: redisPrefix } : undefined;
-    const mcp = mcpFaceOf({ auth, stores, spec, discovery, invoker, faces, purutosAccess, redis: mcpRedis });
+    const mcp = mcpFaceOf({
+      auth,
+      stores: faceStores,
+      spec,
+      discovery,
+      invoker,
+      faces,
+      purutosAccess,
+      redis: mcpRedis,
+    });
     listenUrl = await serveHttp(server, {
       config,
       logger,

@@ -12,7 +12,17 @@ import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./c
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { logger } from "./core/log/logger";
-import { claimStore, STORE_CLAIM_TTL_MS, storeClaimKey, type StoreClaim } from "./store-claim";
+import { ActionUnavailableError } from "./core/governance/types";
+import { emailRequest, ORG, supportBot } from "./core/policy/test-fixtures";
+import { toProblem } from "./http/errors";
+import {
+  claimStore,
+  refuseWhileInConflict,
+  STORE_CLAIM_TTL_MS,
+  storeClaimKey,
+  type StoreClaim,
+  type StoreClaimState,
+} from "./store-claim";
 import { startTestGatehouse, type TestGatehouse } from "./test-support/gatehouse";
 
 const runRedis = await shouldRunRedisTests("store claim tests");
@@ -228,5 +238,40 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       const refused = start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix });
       await expect(refused).rejects.toThrow(/GATEHOUSE_REDIS_PREFIX '.*' on this REDIS_URL is used by running/);
     });
+  });
+});
+
+describe("a node whose store claim is in conflict", () => {
+  it("refuses its governed calls with 503 STORE_CONFLICT, and decides them again once the claim is registered", async () => {
+    const g = await startTestGatehouse();
+    running.push(g);
+    const engine = g.embedded!.engine;
+    engine.manifests.register(ORG, supportBot());
+    let state: StoreClaimState = "conflict";
+    const guarded = refuseWhileInConflict(engine, { state: () => state, stop: () => undefined });
+    const calls = [
+      () => guarded.evaluate(ORG, emailRequest()),
+      () => guarded.execute(ORG, emailRequest()),
+      () => guarded.authorize(ORG, emailRequest()),
+      () => {
+        const { uapk_id, agent_id, action } = emailRequest();
+        return guarded.batch(ORG, {
+          uapk_id,
+          agent_id,
+          stop_on_deny: false,
+          actions: [{ action_id: "a1", ...action }],
+        });
+      },
+    ];
+    for (const call of calls) {
+      const refused = await call().catch((err: unknown) => err);
+      expect(refused).toBeInstanceOf(ActionUnavailableError);
+      expect(toProblem(refused)).toMatchObject({ status: 503, code: "STORE_CONFLICT" });
+    }
+    // Nothing was decided, spent or audited while refused.
+    expect((await engine.evaluate(ORG, emailRequest())).risk_snapshot?.budget_current).toBe(0);
+    state = "registered";
+    expect((await guarded.evaluate(ORG, emailRequest())).decision).toBe("ALLOW");
+    expect((await guarded.execute(ORG, emailRequest())).decision).toBe("ALLOW");
   });
 });

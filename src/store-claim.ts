@@ -16,10 +16,16 @@
 // the `store_claim` probe answers `conflict`, /readyz 503 and /health degraded, with an error logged at every
 // refresh, until the prefix is this store's again.
 //
+// Out of rotation is not enough for a client that calls the node directly: while in conflict, the node's governed
+// calls (evaluate, execute, batch, and the agent sessions' and MCP's authorizations) fail closed with 503
+// STORE_CONFLICT (`refuseWhileInConflict`) — their budgets and idempotency keys are not the cluster's.
+//
 // A registration without an expiry (set by hand, or by a tool) would hold the prefix for ever: it is given the
 // registration's TTL when found, so it lapses unless a live node keeps refreshing it.
 import type { Redis } from "ioredis";
 import { ConfigError } from "./config";
+import type { GovernanceEngine } from "./core/governance/engine";
+import { ActionUnavailableError } from "./core/governance/types";
 import type { Logger } from "./core/log/logger";
 
 export const STORE_CLAIM_TTL_MS = 30_000;
@@ -109,4 +115,38 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
   }, input.refreshMs ?? STORE_CLAIM_REFRESH_MS);
   refresh.unref();
   return { state: () => state, stop: () => clearInterval(refresh) };
+}
+
+/**
+ * The engine, its governed calls refused (ActionUnavailableError STORE_CONFLICT, a 503) while the claim is in
+ * conflict. Without a claim (no Redis) it is the engine itself.
+ */
+export function refuseWhileInConflict(engine: GovernanceEngine, claim: StoreClaim | undefined): GovernanceEngine {
+  if (!claim) return engine;
+  const refuseInConflict = () => {
+    if (claim.state() === "conflict")
+      throw new ActionUnavailableError(
+        "This node's store is not the one its Redis prefix's nodes run on (see /readyz): governed calls are refused " +
+          "here until it is; retry on another node",
+        "STORE_CONFLICT",
+      );
+  };
+  return Object.assign({}, engine, {
+    evaluate: async (...args: Parameters<GovernanceEngine["evaluate"]>) => {
+      refuseInConflict();
+      return engine.evaluate(...args);
+    },
+    authorize: async (...args: Parameters<GovernanceEngine["authorize"]>) => {
+      refuseInConflict();
+      return engine.authorize(...args);
+    },
+    execute: async (...args: Parameters<GovernanceEngine["execute"]>) => {
+      refuseInConflict();
+      return engine.execute(...args);
+    },
+    batch: async (...args: Parameters<GovernanceEngine["batch"]>) => {
+      refuseInConflict();
+      return engine.batch(...args);
+    },
+  });
 }
