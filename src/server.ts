@@ -494,6 +494,7 @@ function mcpFaceOf(deps: {
   faces: FaceConfig;
   purutosAccess: ReturnType<typeof purutosGuard>;
   redis: { client: Redis; prefix: string } | undefined;
+  events: EventBus;
 }): McpFace {
   return createMcpFace({
     auth: deps.auth,
@@ -506,6 +507,7 @@ function mcpFaceOf(deps: {
     options: deps.faces.mcp,
     version: VERSION,
     redis: deps.redis,
+    events: deps.events,
   });
 }
 
@@ -666,6 +668,7 @@ export async function startGatehouse(
     const mcpRedis = redis ? { client: redis, prefix: redisPrefix } : undefined;
     const mcp = mcpFaceOf({
       auth,
+      events,
       stores: faceStores,
       spec,
       discovery,

@@ -183,6 +183,29 @@ describe.runIf(runRedis)("MCP sessions on two nodes sharing Redis", () => {
     expect((await mcp(nodes.b, key, sessionId).post(toolsList())).status).toBe(404);
   });
 
+  it("DELETE on B closes A's copy at once: A's open GET stream of the session ends, A is never called", async () => {
+    const sessionId = await initialize(nodes.a, key);
+    const stream = await fetch(`${nodes.a.url}/mcp/agents/${UAPK}`, {
+      headers: {
+        ...key,
+        accept: "text/event-stream",
+        "mcp-session-id": sessionId,
+        "mcp-protocol-version": "2025-03-26",
+      },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const ended = (async () => {
+      while (!(await reader.read()).done);
+      return "ended";
+    })().catch(() => "ended");
+    expect((await mcp(nodes.b, key, sessionId).delete()).status).toBe(200);
+    // The sweep would close it only after min(idle/2, 60 s): the event closes it now.
+    const timeout = new Promise((r) => setTimeout(() => r("still open"), 3_000));
+    expect(await Promise.race([ended, timeout])).toBe("ended");
+    await reader.cancel().catch(() => undefined);
+  });
+
   it("DELETE on the node that holds it (B, rebuilt there) ends it on A too", async () => {
     const sessionId = await initialize(nodes.a, key);
     expect((await mcp(nodes.b, key, sessionId).post(toolsList())).status).toBe(200);

@@ -50,6 +50,11 @@ describe("message parsing", () => {
     expect(parseEvent(JSON.stringify({ type: "token.revoked", org_id: "o", token_id: "t" }))).toMatchObject({
       token_id: "t",
     });
+    // Another node's MCP DELETE: the event that closes this node's copy of the session.
+    expect(parseEvent(JSON.stringify({ type: "mcp.session.deleted", session_id: "s-1" }))).toEqual({
+      type: "mcp.session.deleted",
+      session_id: "s-1",
+    });
   });
 });
 

@@ -10,7 +10,9 @@ export type GatehouseEvent =
   | { type: "approval.decided"; org_id: string; approval_id: string; status: string }
   | { type: "approval.expired"; org_id: string; approval_id: string }
   | { type: "token.revoked"; org_id: string; token_id: string }
-  | { type: "manifest.changed"; org_id: string; manifest_id: string; uapk_id?: string };
+  | { type: "manifest.changed"; org_id: string; manifest_id: string; uapk_id?: string }
+  // An MCP session was deleted (on any node): every node closes its copy and its streams at once (src/faces/mcp).
+  | { type: "mcp.session.deleted"; session_id: string };
 
 export type GatehouseEventType = GatehouseEvent["type"];
 export type EventOf<T extends GatehouseEventType> = Extract<GatehouseEvent, { type: T }>;

@@ -17,6 +17,7 @@ const EVENT_TYPES: ReadonlySet<GatehouseEventType> = new Set<GatehouseEventType>
   "approval.expired",
   "token.revoked",
   "manifest.changed",
+  "mcp.session.deleted",
 ]);
 
 export interface RedisEventBusOptions {

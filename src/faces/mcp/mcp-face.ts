@@ -9,6 +9,7 @@
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import type { EventBus } from "../../core/events/bus";
 import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
@@ -61,6 +62,8 @@ export interface McpFaceDeps extends Omit<AgentToolsDeps, "options"> {
    * usable from every node (./shared-sessions.ts). Absent: a session is served by the node that opened it only.
    */
   redis?: { client: Redis; prefix: string } | undefined;
+  /** The nodes' event bus: with `redis`, a DELETE on one node closes the session's copies on the others at once. */
+  events?: EventBus | undefined;
 }
 
 type Route = { kind: "agent"; uapkId: string; template: string } | { kind: "purutos"; template: string };
@@ -192,9 +195,14 @@ function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof create
 
 export function createMcpFace(deps: McpFaceDeps) {
   const shared = deps.redis
-    ? createSharedSessions({ redis: deps.redis.client, prefix: deps.redis.prefix, ttlMs: deps.options.sessionIdleMs })
+    ? createSharedSessions({
+        redis: deps.redis.client,
+        prefix: deps.redis.prefix,
+        ttlMs: deps.options.sessionIdleMs,
+        ...(deps.events ? { events: deps.events } : {}),
+      })
     : undefined;
-  const sessions = createSessionRegistry({ ...deps.options, shared });
+  const sessions = createSessionRegistry({ ...deps.options, shared, events: shared ? deps.events : undefined });
   const purutoTools = deps.purutos
     ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
     : undefined;

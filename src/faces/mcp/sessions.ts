@@ -3,10 +3,12 @@
 // `maxSessions`, shared between credentials (`hasRoom`), and a session unused for `sessionIdleMs` is closed.
 // Without Redis a session lives in this process's memory only. With Redis (`shared`, ./shared-sessions.ts) every
 // session's record is shared: a node that does not hold a session rebuilds it from its record (`restore`), a
-// node's copy is used only while the record exists, and a DELETE on any node deletes the record.
+// node's copy is used only while the record exists, and a DELETE on any node deletes the record and closes every
+// node's copy at once (the `mcp.session.deleted` event).
 import { randomUUID } from "node:crypto";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { type InitializeRequest, isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { EventBus } from "../../core/events/bus";
 import { logger } from "../../core/log/logger";
 import type { SharedSessions } from "./shared-sessions";
 import { SessionTransport } from "./transport";
@@ -28,6 +30,8 @@ export interface SessionRegistryOptions {
   sessionIdleMs: number;
   /** The records of the sessions, shared by the nodes (REDIS_URL); absent: sessions are this node's only. */
   shared?: SharedSessions | undefined;
+  /** The nodes' event bus: a session deleted on any node (`mcp.session.deleted`) is closed here at once. */
+  events?: EventBus | undefined;
 }
 
 /** A session's server, given the session's id once its transport has one. */
@@ -60,6 +64,12 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
     Math.min(options.sessionIdleMs / 2, 60_000),
   );
   sweeper.unref();
+  const stopListening = options.events?.subscribe("mcp.session.deleted", ({ session_id }) => {
+    const session = sessions.get(session_id);
+    if (!session) return;
+    sessions.delete(session_id);
+    void session.transport.close().catch(() => undefined);
+  });
 
   /**
    * A transport for a session with id `id`, its server built by `build(sessionId)` once the initialize request
@@ -164,6 +174,7 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
 
     async close(): Promise<void> {
       clearInterval(sweeper);
+      stopListening?.();
       await Promise.all([...sessions.values()].map((s) => s.transport.close().catch(() => undefined)));
       sessions.clear();
     },

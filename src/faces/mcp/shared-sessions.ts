@@ -7,10 +7,12 @@
 //
 // Layout (P = GATEHOUSE_REDIS_PREFIX):  P:mcp:session:{id}  string  the record as JSON; expires when the session was
 // unused for GATEHOUSE_MCP_SESSION_IDLE_SECONDS on every node (each request refreshes it, on whichever node). A
-// DELETE on any node deletes it; a node whose copy's record is gone closes that copy. Redis unreachable: what
+// DELETE on any node deletes it and announces it on the event bus: every node closes its copy (and its GET streams)
+// at once, and a node whose copy's record is gone closes that copy at its next use or sweep anyway. Redis unreachable: what
 // needs the record fails closed with 503 REDIS_UNAVAILABLE (a session deleted elsewhere must not live on here).
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import type { Redis } from "ioredis";
+import type { EventBus } from "../../core/events/bus";
 import { problem } from "../../http/problem";
 
 /** What any node needs to serve a session it did not open. */
@@ -50,7 +52,7 @@ async function redisOr503<T>(command: () => Promise<T>): Promise<T> {
   }
 }
 
-export function createSharedSessions(options: { redis: Redis; prefix: string; ttlMs: number }) {
+export function createSharedSessions(options: { redis: Redis; prefix: string; ttlMs: number; events?: EventBus }) {
   const { redis, ttlMs } = options;
   const key = (id: string) => `${options.prefix}:mcp:session:${id}`;
   return {
@@ -75,8 +77,13 @@ export function createSharedSessions(options: { redis: Redis; prefix: string; tt
       return (await redisOr503(() => redis.pexpire(key(id), ttlMs))) === 1;
     },
 
+    /**
+     * Deletes the record, then tells the other nodes (`mcp.session.deleted`), which close their copies and streams at
+     * once. The event is a hint: a node that misses it closes its copy at its next use or sweep (the record is gone).
+     */
     async delete(id: string): Promise<void> {
       await redisOr503(() => redis.del(key(id)));
+      await options.events?.publish({ type: "mcp.session.deleted", session_id: id }).catch(() => undefined);
     },
 
     /** Of `ids`, those whose record is gone; none when Redis does not answer (checked again on their next use). */
