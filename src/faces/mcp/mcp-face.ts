@@ -35,6 +35,7 @@ import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
 import { type BuildServer, createSessionRegistry, type McpSession } from "./sessions";
+import { unsupportedProtocolVersion } from "./protocol-version";
 import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
 import { sendWebResponse, webRequestOf } from "./web-bridge";
@@ -149,9 +150,6 @@ const SESSIONS_FULL = () =>
     headers: { "Retry-After": "30" },
   });
 
-/** A DELETE of a session held by no node here: its shared record is deleted, nothing is rebuilt to be closed. */
-const DELETED = Symbol("deleted");
-
 /** The servers of the endpoints' sessions: `serverOf(...)` builds one for a session of that caller. */
 function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof createPurutoTools> | undefined) {
   const agentTools = createAgentTools({ ...deps, options: deps.options });
@@ -245,16 +243,20 @@ export function createMcpFace(deps: McpFaceDeps) {
     principal: Principal,
     orgId: string,
     id: string,
-  ): Promise<McpSession | typeof DELETED | undefined> {
+  ): Promise<McpSession | Response | undefined> {
     const owner = ownerOf(principal);
     const endpoint = endpointOf(route);
     if (sessions.holds(id)) return sessions.findShared(id, owner, endpoint);
     if (!shared || !isSessionId(id)) return undefined;
     const record = await shared.load(id);
     if (!record || record.owner !== owner || record.endpoint !== endpoint) return undefined;
+    // A DELETE of a session held by no node here: its record is deleted (nothing is rebuilt to be closed), answered as
+    // the SDK transport answers a DELETE of its session — its refusal of the protocol version header included.
     if (ctx.method === "DELETE") {
+      const refused = unsupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"]);
+      if (refused) return refused;
       await shared.delete(id);
-      return DELETED;
+      return new Response(null, { status: 200 });
     }
     if (!sessions.hasRoom(owner)) throw SESSIONS_FULL();
     if (!(await shared.touch(id))) return undefined; // deleted meanwhile
@@ -268,7 +270,7 @@ export function createMcpFace(deps: McpFaceDeps) {
     route: Route,
     principal: Principal,
     body: unknown,
-  ): Promise<SessionTransport | typeof DELETED> {
+  ): Promise<SessionTransport | Response> {
     const orgId = orgOf(principal);
     const id = ctx.get("Mcp-Session-Id");
     if (id) {
@@ -276,7 +278,7 @@ export function createMcpFace(deps: McpFaceDeps) {
         ? await sharedSession(ctx, route, principal, orgId, id)
         : sessions.find(id, ownerOf(principal), endpointOf(route));
       if (!session) throw SESSION_NOT_FOUND();
-      return session === DELETED ? DELETED : session.transport;
+      return session instanceof Response ? session : session.transport;
     }
     if (ctx.method === "POST" && isInitialize(body)) return openSession(ctx, route, principal, orgId, body);
     throw new HttpProblem(400, "Mcp-Session-Id header is required (send an initialize request first)", {
@@ -315,8 +317,8 @@ export function createMcpFace(deps: McpFaceDeps) {
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
       if (ctx.method === "GET" || isInitialize(body)) assertAcceptedBySdk(ctx);
       const transport = await transportFor(ctx, route, principal, body);
-      // As the SDK transport answers a DELETE of its session.
-      if (transport === DELETED) return sendWebResponse(ctx, new Response(null, { status: 200 }), false);
+      // The answer to a DELETE of a session held by no node here (./protocol-version.ts).
+      if (transport instanceof Response) return sendWebResponse(ctx, transport, false);
       // A request id stays this POST's until its answer is written or its caller left (the POST ends either way).
       const ids = requestIds(body);
       if (!transport.claimIds(ids)) return answerInvalidRequest(ctx, ID_IN_USE);
