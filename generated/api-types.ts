@@ -915,7 +915,8 @@ export interface paths {
          * Readiness probe
          * @description Readiness probe (load balancers, Kubernetes `readinessProbe`): 200 when this node should take traffic;
          *     503 problem (`code` `NOT_READY`) while it starts, while it drains after SIGTERM, or when a dependency it
-         *     needs (the database; Redis when `REDIS_URL` is set) does not answer. Open.
+         *     needs (the database; Redis when `REDIS_URL` is set) does not answer, or when its store is not the one the other
+         *     nodes on its Redis prefix run on (`store_claim: conflict`). Open.
          */
         get: operations["System_readyz"];
         put?: never;
