@@ -131,22 +131,16 @@ export function refuseWhileInConflict(engine: GovernanceEngine, claim: StoreClai
         "STORE_CONFLICT",
       );
   };
+  // The engine's calls are closures (no `this`): each is wrapped as it is.
+  const refusing = <F extends (...args: never[]) => Promise<unknown>>(call: F): F =>
+    (async (...args: Parameters<F>) => {
+      refuseInConflict();
+      return call(...args);
+    }) as F;
   return Object.assign({}, engine, {
-    evaluate: async (...args: Parameters<GovernanceEngine["evaluate"]>) => {
-      refuseInConflict();
-      return engine.evaluate(...args);
-    },
-    authorize: async (...args: Parameters<GovernanceEngine["authorize"]>) => {
-      refuseInConflict();
-      return engine.authorize(...args);
-    },
-    execute: async (...args: Parameters<GovernanceEngine["execute"]>) => {
-      refuseInConflict();
-      return engine.execute(...args);
-    },
-    batch: async (...args: Parameters<GovernanceEngine["batch"]>) => {
-      refuseInConflict();
-      return engine.batch(...args);
-    },
+    evaluate: refusing(engine.evaluate),
+    authorize: refusing(engine.authorize),
+    execute: refusing(engine.execute),
+    batch: refusing(engine.batch),
   });
 }
