@@ -205,6 +205,16 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       expect(await redis.get(storeClaimKey(prefix))).toBe("store-a");
     });
 
+    it("stays registered through refreshes Redis does not answer (the redis probe reports the outage)", async () => {
+      const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on("error", () => {});
+      const c = await claim(newPrefix(), client);
+      expect(c.state()).toBe("registered");
+      client.disconnect();
+      await afterRefresh();
+      expect(c.state()).toBe("registered");
+    });
+
     it("is unconfirmed while Redis does not answer (a node started without Redis is not ready)", async () => {
       const down = new Redis("redis://127.0.0.1:1", {
         maxRetriesPerRequest: 0,

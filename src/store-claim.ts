@@ -50,8 +50,8 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`;
 
 /**
- * What the last registration attempt found: `registered` (this store holds the prefix), `conflict` (another store
- * does), `unconfirmed` (Redis has not answered since start-up or since the last answer).
+ * What the last registration Redis answered found: `registered` (this store holds the prefix), `conflict` (another
+ * store does); `unconfirmed` until Redis first answers.
  */
 export type StoreClaimState = "registered" | "conflict" | "unconfirmed";
 
@@ -107,10 +107,9 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
         if (state === "conflict")
           input.logger.error({ registered: now, storeId: input.storeId }, storeConflict(input, now).message);
       },
-      (err: unknown) => {
-        state = "unconfirmed";
-        input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis");
-      },
+      // What Redis last said stands: a Redis outage is the `redis` probe's to report, and a blip must not keep every
+      // node out of rotation until its next refresh once Redis is back.
+      (err: unknown) => input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis"),
     );
   }, input.refreshMs ?? STORE_CLAIM_REFRESH_MS);
   refresh.unref();
