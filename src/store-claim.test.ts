@@ -205,6 +205,22 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       expect(await redis.get(storeClaimKey(prefix))).toBe("store-a");
     });
 
+    it("registers again as soon as its Redis connection is back, not at its next refresh (a restarted Redis is empty)", async () => {
+      const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+      client.on("error", () => {});
+      try {
+        const prefix = newPrefix();
+        const c = await claimStore({ redis: client, prefix, storeId: "store-a", store: "a test store", logger });
+        claims.push(c);
+        await redis.del(storeClaimKey(prefix)); // as a restarted Redis has it
+        await redis.client("KILL", "ID", String(await client.client("ID")));
+        await expect.poll(() => redis.get(storeClaimKey(prefix)), { timeout: 3_000 }).toBe("store-a");
+        expect(c.state()).toBe("registered");
+      } finally {
+        client.disconnect();
+      }
+    });
+
     it("stays registered through refreshes Redis does not answer (the redis probe reports the outage)", async () => {
       const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0, retryStrategy: () => null });
       client.on("error", () => {});

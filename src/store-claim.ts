@@ -11,7 +11,7 @@
 // all stopped is free again shortly after: e.g. for the same nodes moved to PostgreSQL.
 //
 // Redis unreachable at start-up: the node starts (as it does for Redis' other uses, readiness says so) and
-// registers at its first refresh that reaches Redis. A conflict found then (or later: the key lapsed during a Redis
+// registers as soon as its connection to Redis is ready (and again at every reconnection: a restarted Redis is empty). A conflict found then (or later: the key lapsed during a Redis
 // outage and a node on another store took it) cannot stop a running node, so it takes the node out of rotation:
 // the `store_claim` probe answers `conflict`, /readyz 503 and /health degraded, with an error logged at every
 // refresh, until the prefix is this store's again.
@@ -100,7 +100,7 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
   });
   if (registered !== undefined && registered !== input.storeId) throw storeConflict(input, registered);
   if (registered !== undefined) state = "registered";
-  const refresh = setInterval(() => {
+  const refreshNow = () => {
     register().then(
       (now) => {
         state = now === input.storeId ? "registered" : "conflict";
@@ -111,9 +111,19 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
       // node out of rotation until its next refresh once Redis is back.
       (err: unknown) => input.logger.debug({ err: String(err) }, "cannot refresh the store id in Redis"),
     );
-  }, input.refreshMs ?? STORE_CLAIM_REFRESH_MS);
+  };
+  const refresh = setInterval(refreshNow, input.refreshMs ?? STORE_CLAIM_REFRESH_MS);
   refresh.unref();
-  return { state: () => state, stop: () => clearInterval(refresh) };
+  // Redis (re)connected — a restarted Redis keeps no keys: registered at once rather than at the next refresh, so
+  // that a node on another store starting meanwhile has no window to take the prefix from a running cluster.
+  input.redis.on("ready", refreshNow);
+  return {
+    state: () => state,
+    stop: () => {
+      clearInterval(refresh);
+      input.redis.off("ready", refreshNow);
+    },
+  };
 }
 
 /**
