@@ -17,8 +17,8 @@ import { type Authenticator, createAuthenticator, type VerifyUserToken } from ".
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
 import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
-import { systemHandlers, type Probe } from "./system/handlers";
-import { createLifecycle, probeHandlers, READY_STATES, trackInFlight, type Lifecycle } from "./system/lifecycle";
+import { systemHandlers, type Probe, UP_STATES } from "./system/handlers";
+import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
 import {
   attachSessionGateway,
   cancelLeftoverApprovals,
@@ -132,7 +132,7 @@ export async function readinessOf(probes: Record<string, Probe>): Promise<Readin
     Object.entries(probes).map(async ([name, probe]) => [name, await probe().catch(() => "unavailable")] as const),
   );
   const checks = Object.fromEntries(entries);
-  return { ready: entries.every(([, state]) => READY_STATES.has(state)), checks };
+  return { ready: entries.every(([, state]) => UP_STATES.has(state)), checks };
 }
 
 function userTokenVerifier(config: Config, devIssuer: DevIssuer | undefined): VerifyUserToken {

@@ -11,8 +11,9 @@
 // all stopped is free again shortly after: e.g. for the same nodes moved to PostgreSQL.
 //
 // Redis unreachable at start-up: the node starts (as it does for Redis' other uses, readiness says so) and
-// registers as soon as its connection to Redis is ready (and again at every reconnection: a restarted Redis is empty). A conflict found then (or later: the key lapsed during a Redis
-// outage and a node on another store took it) cannot stop a running node, so it takes the node out of rotation:
+// registers as soon as its connection to Redis is ready (and again at every reconnection: a restarted Redis is
+// empty). A conflict found then (or later: the key lapsed during a Redis outage and a node on another store took it)
+// cannot stop a running node, so it takes the node out of rotation:
 // the `store_claim` probe answers `conflict`, /readyz 503 and /health degraded, with an error logged at every
 // refresh, until the prefix is this store's again.
 //

@@ -13,7 +13,11 @@ type DiscoveryHealth = components["schemas"]["DiscoveryHealth"];
 /** A dependency probe: resolves to its state word (`connected`, `available`, `not_configured`, …). */
 export type Probe = () => Promise<string>;
 
-const HEALTHY_STATES = new Set(["connected", "available", "not_configured", "registered"]);
+/**
+ * The probe states in which a dependency counts as up: /health is `healthy` and /readyz ready when every probe they
+ * ask is in one (`registered`: the node's store holds its Redis prefix, src/store-claim.ts).
+ */
+export const UP_STATES: ReadonlySet<string> = new Set(["connected", "available", "not_configured", "registered"]);
 
 export interface SystemDeps {
   version: string;
@@ -69,7 +73,7 @@ export function systemHandlers(deps: SystemDeps) {
   let answered: { dependencies: object; discovery: object | undefined; body: SerializedJson<Health> } | undefined;
   const healthBody = (dependencies: Record<string, string>, discovery: DiscoveryHealth | undefined) => {
     if (answered?.dependencies !== dependencies || answered.discovery !== discovery) {
-      const healthy = Object.values(dependencies).every((s) => HEALTHY_STATES.has(s));
+      const healthy = Object.values(dependencies).every((s) => UP_STATES.has(s));
       const body: Health = {
         status: healthy ? "healthy" : "degraded",
         service: "gatehouse",

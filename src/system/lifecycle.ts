@@ -5,7 +5,7 @@ import type { Server } from "node:http";
 import type { components } from "../../generated/api-types";
 import type { Handlers } from "../http/handlers";
 import { HttpProblem } from "../http/problem";
-import type { Probe } from "./handlers";
+import { type Probe, UP_STATES } from "./handlers";
 
 type Readiness = components["schemas"]["Readiness"];
 
@@ -32,10 +32,6 @@ export function createLifecycle(): Lifecycle {
   };
 }
 
-/** The states in which a dependency counts as up for readiness (`registered`: the node's store holds its Redis
- * prefix, src/store-claim.ts). */
-export const READY_STATES: ReadonlySet<string> = new Set(["connected", "available", "not_configured", "registered"]);
-
 /** A probe that does not answer within this bound counts as down (a hung database must not hang /readyz). */
 const PROBE_TIMEOUT_MS = 2000;
 
@@ -53,7 +49,7 @@ async function probeWithin(probe: Probe, ms: number): Promise<string> {
 
 function notReady(detail: string, checks?: Record<string, string>): HttpProblem {
   const errors = Object.entries(checks ?? {})
-    .filter(([, state]) => !READY_STATES.has(state))
+    .filter(([, state]) => !UP_STATES.has(state))
     .map(([name, state]) => ({ pointer: `/checks/${name}`, message: `${name} is ${state}` }));
   return new HttpProblem(503, detail, {
     code: "NOT_READY",
@@ -80,7 +76,7 @@ export function probeHandlers(
         ),
       );
       const states = Object.fromEntries(entries);
-      const down = entries.filter(([, state]) => !READY_STATES.has(state)).map(([name]) => name);
+      const down = entries.filter(([, state]) => !UP_STATES.has(state)).map(([name]) => name);
       if (down.length) throw notReady(`not ready: ${down.join(", ")} not available`, states);
       const body: Readiness = { status: "ready", checks: states };
       return { status: 200, body };

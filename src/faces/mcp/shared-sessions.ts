@@ -8,8 +8,9 @@
 // Layout (P = GATEHOUSE_REDIS_PREFIX):  P:mcp:session:{id}  string  the record as JSON; expires when the session was
 // unused for GATEHOUSE_MCP_SESSION_IDLE_SECONDS on every node (each request refreshes it, on whichever node). A
 // DELETE on any node deletes it and announces it on the event bus: every node closes its copy (and its GET streams)
-// at once, and a node whose copy's record is gone closes that copy at its next use or sweep anyway. Redis unreachable: what
-// needs the record fails closed with 503 REDIS_UNAVAILABLE (a session deleted elsewhere must not live on here).
+// at once, and a node whose copy's record is gone closes that copy at its next use or sweep anyway. Redis
+// unreachable: what needs the record fails closed with 503 REDIS_UNAVAILABLE (a session deleted elsewhere must not
+// live on here).
 import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import type { Redis } from "ioredis";
 import type { EventBus } from "../../core/events/bus";
