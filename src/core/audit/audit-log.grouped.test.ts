@@ -62,6 +62,29 @@ describe("grouped appends", () => {
     expect(log.verifyChain(ORG).valid).toBe(true);
   });
 
+  it("a unit that appended and then failed takes its record back: the group's next append chains from the one before", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const log = createAuditLog(db);
+    const commits = groupCommit(db);
+    // The group keeps the chain's head between its appends (audit-log.ts): a rolled-back unit must not leave its
+    // record as the head the next unit chains from.
+    const results = await Promise.allSettled([
+      commits.run(() => log.appendIntent({ ...decisionRecord("bot-1"), meta: {} })),
+      commits.run(() => {
+        log.appendIntent({ ...decisionRecord("bot-2"), meta: {} });
+        throw new Error("idempotency claim taken over");
+      }),
+      commits.run(() => log.appendIntent({ ...decisionRecord("bot-3"), meta: {} })),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    const records = log.list(ORG).records;
+    expect(records.map((r) => [r.seq, r.agent_id])).toEqual([
+      [2, "bot-3"],
+      [1, "bot-1"],
+    ]);
+    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
+  });
+
   it("the engine's reservations and the log's outcomes of one turn are one transaction: one signature for the turn", async () => {
     const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);

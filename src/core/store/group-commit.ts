@@ -16,6 +16,11 @@ export interface OpenGroup {
   db: Db;
   /** Runs `hook` after the group's last unit, inside its transaction, before the COMMIT. */
   beforeCommit(hook: () => void): void;
+  /**
+   * Values the group's units read or wrote, for its next units: exact while the group's transaction holds the write
+   * lock (no other connection can change them). Emptied when a unit rolls back, since its writes are gone.
+   */
+  readonly memo: Map<string, unknown>;
 }
 
 let open: OpenGroup | undefined;
@@ -26,12 +31,13 @@ export function openGroupOf(db: Db): OpenGroup | undefined {
 }
 
 /** Runs `work` as one group: its units may register before-commit hooks, which run when it is done. */
-function asGroup<T>(db: Db, work: () => T): T {
+function asGroup<T>(db: Db, work: (group: OpenGroup) => T): T {
   const hooks: (() => void)[] = [];
   const outer = open;
-  open = { db, beforeCommit: (hook) => hooks.push(hook) };
+  const group: OpenGroup = { db, beforeCommit: (hook) => hooks.push(hook), memo: new Map() };
+  open = group;
   try {
-    const value = work();
+    const value = work(group);
     for (const hook of hooks) hook();
     return value;
   } finally {
@@ -70,11 +76,12 @@ function newGroupCommit(db: Db): GroupCommit {
 
   const inSavepoint = db.transaction((work: () => unknown) => work());
   const commitAll = db.transaction((units: Unit[]): Settled[] =>
-    asGroup(db, () =>
+    asGroup(db, (group) =>
       units.map((unit) => {
         try {
           return { ok: true, value: inSavepoint(unit.work) };
         } catch (error) {
+          group.memo.clear();
           // SQLite rolled the whole transaction back (e.g. disk full): nothing of the group is committed. Stop
           // rather than run the next units outside any transaction; flush retries each unit on its own.
           if (!db.inTransaction) throw error;
@@ -88,7 +95,7 @@ function newGroupCommit(db: Db): GroupCommit {
   function commitOneByOne(units: Unit[]): void {
     for (const unit of units) {
       try {
-        unit.resolve(inSavepoint.immediate(() => asGroup(db, unit.work)));
+        unit.resolve(inSavepoint.immediate(() => asGroup(db, () => unit.work())));
       } catch (error) {
         unit.reject(error);
       }
