@@ -33,7 +33,6 @@ import type { PublicJwk } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { migrateToLatest } from "./core/store/migrate";
-import { kyselyOver } from "./core/store/kysely";
 import { openStore } from "./core/store/open-store";
 import { fileStoreIdOf, storeIdOf } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
@@ -108,7 +107,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const db = openDatabase(config.databaseFile);
   // The schema first: every store below assumes its tables exist.
   await migrateToLatest(db);
-  const storeId = await fileStoreIdOf(kyselyOver(db), config.databaseFile);
+  const storeId = fileStoreIdOf(db, config.databaseFile);
   const checkpointer = startWalCheckpointer(db, {
     onError: (message) => logger.warn({ err: message }, "WAL checkpoint worker: %s", message),
   });

@@ -13,6 +13,8 @@ import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import type { Kysely } from "kysely";
 import type { Database } from "./schema";
+import type { Db } from "./sqlite";
+import { sqliteQuery } from "./sqlite-query";
 
 export const STORE_ID_KEY = "store_id";
 /** The inode of the SQLite file the id was given in (`ino:<n>`). */
@@ -32,20 +34,38 @@ export async function storeIdOf(db: Kysely<Database>): Promise<string> {
 /**
  * The id of the store in the SQLite `file`: fresh when the file is not the one the id was given in (a copy; a move
  * within a filesystem keeps the inode, and so the id). A file of a version that recorded no inode keeps its id.
+ * Read and written in one IMMEDIATE transaction: another process opening the same file at the same moment waits,
+ * then reads the id this one wrote, instead of replacing it.
  */
-export async function fileStoreIdOf(db: Kysely<Database>, file: string): Promise<string> {
+export function fileStoreIdOf(db: Db, file: string): string {
   const inode = `ino:${statSync(file).ino}`;
-  const recorded = await db
-    .selectFrom("store_meta")
-    .select("value")
-    .where("key", "=", STORE_FILE_KEY)
-    .executeTakeFirst();
-  if (recorded?.value === inode) return storeIdOf(db);
-  if (recorded) await db.deleteFrom("store_meta").where("key", "=", STORE_ID_KEY).execute();
-  await db
-    .insertInto("store_meta")
-    .values({ key: STORE_FILE_KEY, value: inode })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value: inode }))
-    .execute();
-  return storeIdOf(db);
+  const read = sqliteQuery(db, (b, $: { key: string }) =>
+    b.selectFrom("store_meta").select("value").where("key", "=", $.key),
+  );
+  const remove = sqliteQuery(db, (b, $: { key: string }) => b.deleteFrom("store_meta").where("key", "=", $.key));
+  const write = sqliteQuery(db, (b, $: { key: string; value: string }) =>
+    b
+      .insertInto("store_meta")
+      .values({ key: $.key, value: $.value })
+      .onConflict((oc) => oc.column("key").doUpdateSet((eb) => ({ value: eb.ref("excluded.value") }))),
+  );
+  const writeIfAbsent = sqliteQuery(db, (b, $: { key: string; value: string }) =>
+    b
+      .insertInto("store_meta")
+      .values({ key: $.key, value: $.value })
+      .onConflict((oc) => oc.column("key").doNothing()),
+  );
+  return db
+    .transaction(() => {
+      const recorded = read.get({ key: STORE_FILE_KEY });
+      if (recorded?.value !== inode) {
+        if (recorded) remove.run({ key: STORE_ID_KEY });
+        write.run({ key: STORE_FILE_KEY, value: inode });
+      }
+      writeIfAbsent.run({ key: STORE_ID_KEY, value: randomUUID() });
+      const id = read.get({ key: STORE_ID_KEY });
+      if (!id) throw new Error("store_meta: the store id could not be written");
+      return id.value;
+    })
+    .immediate();
 }
