@@ -34,7 +34,7 @@ import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agen
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
-import { type BuildServer, createSessionRegistry, type McpSession } from "./sessions";
+import { type BuildServer, createSessionRegistry, type McpSession, type SessionRegistry } from "./sessions";
 import { unsupportedProtocolVersion } from "./protocol-version";
 import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
@@ -191,21 +191,9 @@ function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof create
   return serverOf;
 }
 
-export function createMcpFace(deps: McpFaceDeps) {
-  const shared = deps.redis
-    ? createSharedSessions({
-        redis: deps.redis.client,
-        prefix: deps.redis.prefix,
-        ttlMs: deps.options.sessionIdleMs,
-        ...(deps.events ? { events: deps.events } : {}),
-      })
-    : undefined;
-  const sessions = createSessionRegistry({ ...deps.options, shared, events: shared ? deps.events : undefined });
-  const purutoTools = deps.purutos
-    ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
-    : undefined;
-  const serverOf = sessionServers(deps, purutoTools);
-
+/** How a request gets its session: a new one for an initialize, or (with Redis) one rebuilt from its record. */
+function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: ReturnType<typeof sessionServers>) {
+  const { shared } = sessions;
   /** A new session for an initialize request; with Redis its record is shared before the client learns its id. */
   async function openSession(
     ctx: Context,
@@ -225,12 +213,20 @@ export function createMcpFace(deps: McpFaceDeps) {
       throw new HttpProblem(400, "The initialize params are too large to share between the nodes", {
         code: "VALIDATION_FAILED",
       });
-    if (!sessions.hasRoom(owner)) throw SESSIONS_FULL();
-    if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
-      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
-    const id = randomUUID();
-    if (shared && record !== undefined) await shared.create(id, record);
-    return sessions.open(owner, endpoint, serverOf(route, principal, orgId, token), id);
+    const slot = sessions.reserve(owner);
+    if (!slot) throw SESSIONS_FULL();
+    // Held until the initialize is answered (or its caller left): registered by then, or never to be.
+    ctx.res.once("close", slot.release);
+    try {
+      if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
+        throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+      const id = randomUUID();
+      if (shared && record !== undefined) await shared.create(id, record);
+      return await sessions.open(slot, owner, endpoint, serverOf(route, principal, orgId, token), id);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
   }
 
   /**
@@ -258,11 +254,41 @@ export function createMcpFace(deps: McpFaceDeps) {
       await shared.delete(id);
       return new Response(null, { status: 200 });
     }
-    if (!sessions.hasRoom(owner)) throw SESSIONS_FULL();
-    if (!(await shared.touch(id))) return undefined; // deleted meanwhile
-    const build = serverOf(route, principal, orgId, record.capabilityToken);
-    return sessions.restore(id, owner, endpoint, record.initialize as InitializeRequest["params"], build);
+    const slot = sessions.reserve(owner);
+    if (!slot) throw SESSIONS_FULL();
+    try {
+      if (!(await shared.touch(id))) {
+        slot.release();
+        return undefined; // deleted meanwhile
+      }
+      const build = serverOf(route, principal, orgId, record.capabilityToken);
+      // The restore releases the slot once the copy is registered or has failed.
+      return await sessions.restore(slot, id, owner, endpoint, record.initialize as InitializeRequest["params"], build);
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
   }
+
+  return { openSession, sharedSession };
+}
+
+export function createMcpFace(deps: McpFaceDeps) {
+  const shared = deps.redis
+    ? createSharedSessions({
+        redis: deps.redis.client,
+        prefix: deps.redis.prefix,
+        ttlMs: deps.options.sessionIdleMs,
+        ...(deps.events ? { events: deps.events } : {}),
+      })
+    : undefined;
+  const sessions = createSessionRegistry({ ...deps.options, shared, events: shared ? deps.events : undefined });
+  const purutoTools = deps.purutos
+    ? createPurutoTools({ purutos: deps.purutos, validatePayload: deps.validatePurutoPayload })
+    : undefined;
+  const serverOf = sessionServers(deps, purutoTools);
+
+  const { openSession, sharedSession } = sessionOpeners(deps, sessions, serverOf);
 
   /** The transport of the caller's session, or of a new one for an initialize request. */
   async function transportFor(

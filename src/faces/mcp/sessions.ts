@@ -1,6 +1,6 @@
 // The open MCP sessions of this node: one SDK transport + server per session, bound to the credential and the
 // endpoint that opened it (another caller presenting its id gets 404, as for an unknown id). Bounded: at most
-// `maxSessions`, shared between credentials (`hasRoom`), and a session unused for `sessionIdleMs` is closed.
+// `maxSessions`, shared between credentials (`reserve`, ./session-pool.ts), and a session unused for `sessionIdleMs` is closed.
 // Without Redis a session lives in this process's memory only. With Redis (`shared`, ./shared-sessions.ts) every
 // session's record is shared: a node that does not hold a session rebuilds it from its record (`restore`), a
 // node's copy is used only while the record exists, and a DELETE on any node deletes the record and closes every
@@ -11,6 +11,7 @@ import { type InitializeRequest, isInitializeRequest } from "@modelcontextprotoc
 import type { EventBus } from "../../core/events/bus";
 import { logger } from "../../core/log/logger";
 import type { SharedSessions } from "./shared-sessions";
+import { type PoolSlot, sessionPool } from "./session-pool";
 import { SessionTransport } from "./transport";
 
 const log = logger.child({ module: "mcp" });
@@ -41,24 +42,15 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
   const sessions = new Map<string, McpSession>();
   const { shared } = options;
 
-  function closeIdle(now = Date.now()): void {
-    for (const session of sessions.values())
-      if (now - session.lastSeen > options.sessionIdleMs) void session.transport.close().catch(() => undefined);
-  }
+  const pool = sessionPool(sessions, options);
   /** Copies whose shared record is gone (deleted on another node, or expired) are closed. */
   async function closeDeleted(): Promise<void> {
     if (!shared || sessions.size === 0) return;
     for (const id of await shared.gone([...sessions.keys()])) void sessions.get(id)?.transport.close();
   }
-  /** Forgotten at once (its slot is taken next), then closed: its caller's next request gets 404. */
-  function evict(session: McpSession): void {
-    sessions.delete(session.id);
-    log.info({ owner: session.owner, endpoint: session.endpoint }, "mcp session evicted: the pool is full");
-    void session.transport.close().catch(() => undefined);
-  }
   const sweeper = setInterval(
     () => {
-      closeIdle();
+      pool.closeIdle();
       void closeDeleted().catch(() => undefined);
     },
     Math.min(options.sessionIdleMs / 2, 60_000),
@@ -76,10 +68,18 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
    * gave it its id. The session is registered when initialized and forgotten when it closes; closed by a DELETE,
    * its shared record is deleted (before the DELETE is answered).
    */
-  async function open(owner: string, endpoint: string, build: BuildServer, id: string): Promise<SessionTransport> {
+  async function open(
+    slot: PoolSlot,
+    owner: string,
+    endpoint: string,
+    build: BuildServer,
+    id: string,
+  ): Promise<SessionTransport> {
     const transport = new SessionTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: (sessionId) => {
+        // The slot becomes the session: counted once, from now on as registered.
+        slot.release();
         sessions.set(sessionId, { id: sessionId, owner, endpoint, transport, lastSeen: Date.now() });
       },
       ...(shared ? { onsessionclosed: (sessionId: string) => shared.delete(sessionId) } : {}),
@@ -137,6 +137,7 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
      * theirs, and that there is room). Undefined when it cannot be (the record is not a valid initialize).
      */
     restore(
+      slot: PoolSlot,
       id: string,
       owner: string,
       endpoint: string,
@@ -144,32 +145,37 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       build: BuildServer,
     ): Promise<McpSession | undefined> {
       const running = restoring.get(id);
-      if (running) return running.then((s) => (s && s.owner === owner && s.endpoint === endpoint ? s : undefined));
+      if (running) {
+        slot.release(); // the session being restored takes one slot, the first caller's
+        return running.then((s) => (s && s.owner === owner && s.endpoint === endpoint ? s : undefined));
+      }
       const message = { jsonrpc: "2.0", id: "gatehouse-restore", method: "initialize", params: initialize };
-      if (!isInitializeRequest(message)) return Promise.resolve(undefined);
-      const restored = open(owner, endpoint, build, id)
+      if (!isInitializeRequest(message)) {
+        slot.release();
+        return Promise.resolve(undefined);
+      }
+      const restored = open(slot, owner, endpoint, build, id)
         .then((transport) => initializedCopy(transport, sessions, endpoint, message))
-        .finally(() => restoring.delete(id));
+        .finally(() => {
+          slot.release();
+          restoring.delete(id);
+        });
       restoring.set(id, restored);
       return restored;
     },
 
-    /**
-     * Room for one more session of `owner`. A full pool first closes idle sessions; then the caller holding the most
-     * sessions gives up its least recently used one, but only to a caller holding fewer: one credential cannot fill
-     * the pool and lock every other caller out, nor take back a share the others hold.
-     */
-    hasRoom(owner: string): boolean {
-      if (sessions.size >= options.maxSessions) closeIdle();
-      if (sessions.size < options.maxSessions) return true;
-      const victim = evictionFor([...sessions.values()], owner);
-      if (victim) evict(victim);
-      return victim !== undefined;
-    },
+    /** Room for one more session of `owner` (./session-pool.ts), or undefined when there is none. */
+    reserve: (owner: string): PoolSlot | undefined => pool.reserve(owner),
 
-    /** A transport for a new session (a new id), its server built by `build` (see `open`). */
-    open(owner: string, endpoint: string, build: BuildServer, id: string = randomUUID()): Promise<SessionTransport> {
-      return open(owner, endpoint, build, id);
+    /** A transport for a new session (a new id) in `slot`, its server built by `build` (see `open`). */
+    open(
+      slot: PoolSlot,
+      owner: string,
+      endpoint: string,
+      build: BuildServer,
+      id: string = randomUUID(),
+    ): Promise<SessionTransport> {
+      return open(slot, owner, endpoint, build, id);
     },
 
     async close(): Promise<void> {
@@ -182,20 +188,6 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
 }
 
 export type SessionRegistry = ReturnType<typeof createSessionRegistry>;
-
-/**
- * In a full pool, the session that gives way to a new one of `owner`: the least recently used of the caller holding
- * the most sessions, but only when `owner` holds fewer; undefined otherwise.
- */
-function evictionFor(sessions: readonly McpSession[], owner: string): McpSession | undefined {
-  const counts = new Map<string, number>();
-  for (const s of sessions) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
-  const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
-  if (most <= (counts.get(owner) ?? 0)) return undefined;
-  let oldest: McpSession | undefined;
-  for (const s of sessions) if (s.owner === biggest && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
-  return oldest;
-}
 
 /**
  * A session opened on another node, rebuilt here (`transport`, new, with the session's id) from its shared record:

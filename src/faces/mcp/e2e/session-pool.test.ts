@@ -1,6 +1,8 @@
 // The node's pool of open MCP sessions is shared: one credential that keeps opening sessions cannot fill it and
 // lock every other caller out (503) until its sessions go idle.
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { shouldRunRedisTests, TEST_REDIS_URL } from "../../../core/events/redis-availability";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { registerMcpBot, UAPK } from "./support";
 
@@ -16,8 +18,8 @@ afterAll(async () => {
   await g?.dispose();
 });
 
-function post(credential: Record<string, string>, body: unknown, sessionId?: string) {
-  return fetch(`${g.url}/mcp/agents/${UAPK}`, {
+function post(credential: Record<string, string>, body: unknown, sessionId?: string, on: TestGatehouse = g) {
+  return fetch(`${on.url}/mcp/agents/${UAPK}`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
@@ -29,13 +31,18 @@ function post(credential: Record<string, string>, body: unknown, sessionId?: str
   });
 }
 
-const initialize = (credential: Record<string, string>) =>
-  post(credential, {
-    jsonrpc: "2.0",
-    id: 1,
-    method: "initialize",
-    params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "pool", version: "1" } },
-  });
+const initialize = (credential: Record<string, string>, on: TestGatehouse = g) =>
+  post(
+    credential,
+    {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-03-26", capabilities: {}, clientInfo: { name: "pool", version: "1" } },
+    },
+    undefined,
+    on,
+  );
 
 async function openSession(credential: Record<string, string>): Promise<string> {
   const response = await initialize(credential);
@@ -44,8 +51,8 @@ async function openSession(credential: Record<string, string>): Promise<string> 
   return response.headers.get("mcp-session-id")!;
 }
 
-const toolsList = (credential: Record<string, string>, sessionId: string) =>
-  post(credential, { jsonrpc: "2.0", id: 2, method: "tools/list" }, sessionId);
+const toolsList = (credential: Record<string, string>, sessionId: string, on: TestGatehouse = g) =>
+  post(credential, { jsonrpc: "2.0", id: 2, method: "tools/list" }, sessionId, on);
 
 describe("the MCP session pool", () => {
   it("one credential holding every session does not lock another out: its oldest unused session gives way", async () => {
@@ -66,5 +73,34 @@ describe("the MCP session pool", () => {
     expect(again.status).toBe(503);
     expect(await again.json()).toMatchObject({ code: "MCP_SESSIONS_FULL" });
     expect((await toolsList(person, theirs)).status).toBe(200);
+  });
+
+  // Room is taken when it is granted, not when the session is registered: between the two a shared session's record
+  // is written to Redis (and the manifest looked up, the SDK connected), so a burst of initializes saw the same free
+  // slots and every one of them opened a session (12 of 12 with Redis, pool of 3).
+  it.each([
+    ["in this node's memory", async () => ({})],
+    [
+      "shared through Redis",
+      async () => ({ REDIS_URL: TEST_REDIS_URL, GATEHOUSE_REDIS_PREFIX: `pool-${randomUUID()}:` }),
+    ],
+  ])("initializes arriving together never open more sessions than the pool holds (%s)", async (_, envOf) => {
+    const extra: Record<string, string> = await envOf();
+    if (extra.REDIS_URL && !(await shouldRunRedisTests("MCP session pool, shared"))) return;
+    const fresh = await startTestGatehouse({ env: { GATEHOUSE_MCP_MAX_SESSIONS: String(POOL), ...extra } });
+    try {
+      await registerMcpBot(fresh);
+      const burst = { "x-api-key": fresh.apiKey };
+      const answers = await Promise.all(Array.from({ length: POOL * 4 }, () => initialize(burst, fresh)));
+      const statuses = answers.map((a) => a.status);
+      for (const a of answers) await a.body?.cancel();
+      const opened = answers.filter((a) => a.status === 200).map((a) => a.headers.get("mcp-session-id")!);
+      expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
+      expect(opened).toHaveLength(POOL);
+      // Every session it was told about works.
+      for (const id of opened) expect((await toolsList(burst, id, fresh)).status).toBe(200);
+    } finally {
+      await fresh.dispose();
+    }
   });
 });

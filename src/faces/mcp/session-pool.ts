@@ -1,0 +1,88 @@
+// Room in a node's pool of MCP sessions: at most `maxSessions`, shared fairly between credentials. Room is taken
+// when it is granted (a slot), not when the session is registered: between the two, a request awaits the manifest,
+// Redis (a shared session's record) and the SDK, and a burst of initializes all saw the same free room (12 sessions
+// opened in a pool of 3).
+import { logger } from "../../core/log/logger";
+
+const log = logger.child({ module: "mcp" });
+
+/** What the pool needs of a session (./sessions.ts PooledSession). */
+interface PooledSession {
+  id: string;
+  owner: string;
+  endpoint: string;
+  lastSeen: number;
+  transport: { close(): Promise<void> };
+}
+
+/** Room in the pool for a session being opened; `release` is idempotent. */
+export interface PoolSlot {
+  owner: string;
+  release(): void;
+}
+
+export function sessionPool<Session extends PooledSession>(
+  sessions: Map<string, Session>,
+  options: { maxSessions: number; sessionIdleMs: number },
+) {
+  /** Slots granted to sessions being opened or restored, not registered yet. */
+  const reserved = new Set<PoolSlot>();
+  const used = () => sessions.size + reserved.size;
+
+  /** Idle sessions are forgotten at once (their room is free for the caller asking now), then closed. */
+  function closeIdle(now = Date.now()): void {
+    for (const session of sessions.values())
+      if (now - session.lastSeen > options.sessionIdleMs) {
+        sessions.delete(session.id);
+        void session.transport.close().catch(() => undefined);
+      }
+  }
+
+  /** Forgotten at once (its room is taken next), then closed: its caller's next request gets 404. */
+  function evict(session: PooledSession): void {
+    sessions.delete(session.id);
+    log.info({ owner: session.owner, endpoint: session.endpoint }, "mcp session evicted: the pool is full");
+    void session.transport.close().catch(() => undefined);
+  }
+
+  return {
+    closeIdle,
+
+    /**
+     * A slot for one more session of `owner`, or undefined when there is no room. A full pool first closes idle
+     * sessions; then the caller holding the most sessions gives up its least recently used one, but only to a caller
+     * holding fewer: one credential cannot fill the pool and lock every other caller out, nor take back a share the
+     * others hold. The slot counts as a session from now on; it becomes the session when that is registered, and
+     * the caller releases it in any case once it is done.
+     */
+    reserve(owner: string): PoolSlot | undefined {
+      if (used() >= options.maxSessions) closeIdle();
+      if (used() >= options.maxSessions) {
+        const victim = evictionFor([...sessions.values()], [...reserved], owner);
+        if (!victim) return undefined;
+        evict(victim);
+      }
+      const slot: PoolSlot = { owner, release: () => void reserved.delete(slot) };
+      reserved.add(slot);
+      return slot;
+    },
+  };
+}
+
+/**
+ * In a full pool, the session that gives way to a new one of `owner`: the least recently used of the caller holding
+ * the most sessions (its slots being opened count as held), but only when `owner` holds fewer; undefined otherwise.
+ */
+function evictionFor(
+  sessions: readonly PooledSession[],
+  slots: readonly PoolSlot[],
+  owner: string,
+): PooledSession | undefined {
+  const counts = new Map<string, number>();
+  for (const s of [...sessions, ...slots]) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
+  const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (most <= (counts.get(owner) ?? 0)) return undefined;
+  let oldest: PooledSession | undefined;
+  for (const s of sessions) if (s.owner === biggest && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+  return oldest;
+}
