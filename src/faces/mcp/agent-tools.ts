@@ -100,7 +100,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const callAction = Object.assign({}, args);
     callAction.type = action.type;
     callAction.tool = action.tool;
-    callAction.params = args.params ?? {};
+    // `params` as the caller sent it: null or missing is refused below, as REST refuses it (no run with no params).
     const body = {
       uapk_id: session.uapkId,
       agent_id: manifest?.agent.id ?? session.uapkId,

@@ -82,6 +82,12 @@ describe("MCP agents endpoint", () => {
       arguments: { params: {}, counterparty: "a@ok.example", amount: "12" },
     });
     expect(structured(amount)).toMatchObject({ code: "VALIDATION_FAILED" });
+    // No params, or null params: refused as REST refuses them, never run with empty params.
+    for (const args of [undefined, {}, { params: null }]) {
+      const missing = await client.callTool({ name: "email.send", ...(args ? { arguments: args } : {}) });
+      expect(missing.isError).toBe(true);
+      expect(structured(missing)).toMatchObject({ code: "VALIDATION_FAILED" });
+    }
   });
 
   it("ESCALATE approved over REST while the call waits: the call runs and answers its result", async () => {
