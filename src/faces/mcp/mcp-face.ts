@@ -215,18 +215,13 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
       });
     const slot = sessions.reserve(owner);
     if (!slot) throw SESSIONS_FULL();
-    // Held until the initialize is answered (or its caller left): registered by then, or never to be.
+    // Held until the initialize is answered, refused or its caller left: registered by then, or never to be.
     ctx.res.once("close", slot.release);
-    try {
-      if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
-        throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
-      const id = randomUUID();
-      if (shared && record !== undefined) await shared.create(id, record);
-      return await sessions.open(slot, owner, endpoint, serverOf(route, principal, orgId, token), id);
-    } catch (err) {
-      slot.release();
-      throw err;
-    }
+    if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
+      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+    const id = randomUUID();
+    if (shared && record !== undefined) await shared.create(id, record);
+    return sessions.open(slot, owner, endpoint, serverOf(route, principal, orgId, token), id);
   }
 
   /**
@@ -256,17 +251,13 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
     }
     const slot = sessions.reserve(owner);
     if (!slot) throw SESSIONS_FULL();
+    // Released once the copy is registered (the slot became it) or could not be.
     try {
-      if (!(await shared.touch(id))) {
-        slot.release();
-        return undefined; // deleted meanwhile
-      }
+      if (!(await shared.touch(id))) return undefined; // deleted meanwhile
       const build = serverOf(route, principal, orgId, record.capabilityToken);
-      // The restore releases the slot once the copy is registered or has failed.
       return await sessions.restore(slot, id, owner, endpoint, record.initialize as InitializeRequest["params"], build);
-    } catch (err) {
+    } finally {
       slot.release();
-      throw err;
     }
   }
 

@@ -1,6 +1,7 @@
 // The open MCP sessions of this node: one SDK transport + server per session, bound to the credential and the
 // endpoint that opened it (another caller presenting its id gets 404, as for an unknown id). Bounded: at most
-// `maxSessions`, shared between credentials (`reserve`, ./session-pool.ts), and a session unused for `sessionIdleMs` is closed.
+// `maxSessions`, shared between credentials (`reserve`, ./session-pool.ts), and a session unused for
+// `sessionIdleMs` is closed.
 // Without Redis a session lives in this process's memory only. With Redis (`shared`, ./shared-sessions.ts) every
 // session's record is shared: a node that does not hold a session rebuilds it from its record (`restore`), a
 // node's copy is used only while the record exists, and a DELETE on any node deletes the record and closes every
@@ -134,7 +135,8 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
 
     /**
      * Session `id` of `owner` rebuilt on this node from its shared record (the caller checked that the record is
-     * theirs, and that there is room). Undefined when it cannot be (the record is not a valid initialize).
+     * theirs, and reserved its `slot`, which the caller releases). Undefined when it cannot be (the record is not a
+     * valid initialize).
      */
     restore(
       slot: PoolSlot,
@@ -145,21 +147,12 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       build: BuildServer,
     ): Promise<McpSession | undefined> {
       const running = restoring.get(id);
-      if (running) {
-        slot.release(); // the session being restored takes one slot, the first caller's
-        return running.then((s) => (s && s.owner === owner && s.endpoint === endpoint ? s : undefined));
-      }
+      if (running) return running.then((s) => (s && s.owner === owner && s.endpoint === endpoint ? s : undefined));
       const message = { jsonrpc: "2.0", id: "gatehouse-restore", method: "initialize", params: initialize };
-      if (!isInitializeRequest(message)) {
-        slot.release();
-        return Promise.resolve(undefined);
-      }
+      if (!isInitializeRequest(message)) return Promise.resolve(undefined);
       const restored = open(slot, owner, endpoint, build, id)
         .then((transport) => initializedCopy(transport, sessions, endpoint, message))
-        .finally(() => {
-          slot.release();
-          restoring.delete(id);
-        });
+        .finally(() => restoring.delete(id));
       restoring.set(id, restored);
       return restored;
     },
