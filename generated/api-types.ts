@@ -888,7 +888,8 @@ export interface paths {
         /**
          * Run a puruto command
          * @description Runs one allow-listed command of a puruto and returns the invocation envelope.
-         *     `list`, `help`, `status` and `init` are answered natively from the repository; a skill with an executable
+         *     `list`, `help`, `status` and `init` are answered natively from the repository (a puruto's own `init/run`
+         *     replaces the native `init` only when the operator names `init` in `GATEHOUSE_EXTRA_COMMANDS`); a skill with an executable
          *     `.claude/skills/<command>/run` is run without a shell, with the body as JSON on stdin and a timeout.
          *     A failed run is still `200 accepted` with `invocation.status: "error"`; an unknown puruto is 404 and a
          *     command outside the allow list is 400 (its `errors[0].message` lists what is allowed, or says why a skill

@@ -190,11 +190,29 @@ describe("native list / help / status / init", () => {
     expect(await readFile(path.join(dir, ".env"), "utf8")).toBe("A=mine\n");
   });
 
-  it("init: runs the puruto's own init/run script when it ships one", async () => {
+  it("init: runs the puruto's own init/run script when the operator allowed init (or *)", async () => {
     await puruto("puruto-a", { skills: { init: { run: "#!/bin/sh\necho '{\"initialised\":true}'\n" } } });
-    const { invoker } = setup();
-    const { invocation } = await invoker.invoke({ name: "puruto-a", command: "init" });
-    expect(invocation.result).toEqual({ initialised: true });
+    for (const extraCommands of [["*"], ["init"]]) {
+      const { invoker } = setup({ extraCommands });
+      const { invocation } = await invoker.invoke({ name: "puruto-a", command: "init" });
+      expect(invocation.result).toEqual({ initialised: true });
+    }
+  });
+
+  it("init: an operator who allowed nothing (or other skills only) runs no puruto code: init is native", async () => {
+    const canary = path.join(root, "init-ran");
+    await puruto("puruto-a", {
+      envExample: "A=\n",
+      skills: { init: { run: `#!/bin/sh\ntouch ${canary}\necho '{"initialised":true}'\n` } },
+    });
+    for (const extraCommands of [[], ["balance"], ["INIT"]]) {
+      const { invoker } = setup({ extraCommands });
+      const { invocation } = await invoker.invoke({ name: "puruto-a", command: "init" });
+      expect(invocation.status).toBe("ok");
+      expect(invocation.result).toHaveProperty("created");
+      expect(invocation.result).not.toHaveProperty("initialised");
+    }
+    await expect(access(canary)).rejects.toThrow();
   });
 });
 

@@ -2,8 +2,9 @@
 //
 // - `list`, `help`, `status` are answered natively from the repository (skills, README, standard version,
 //   which `.env.example` variable NAMES are set in `.env` — never values — and missing layout files).
-// - `init` runs `.claude/skills/init/run` when the puruto ships one; otherwise it is done natively and safely:
-//   `.env` is created from `.env.example` when missing, never overwritten.
+// - `init` is done natively and safely: `.env` is created from `.env.example` when missing, never overwritten.
+//   The puruto's own `.claude/skills/init/run` runs instead only when the operator allowed it by naming `init`
+//   (or `*`) in GATEHOUSE_EXTRA_COMMANDS (allowlist.ts): puruto code never runs unless an operator allowed it.
 // - Any other allowed skill runs its executable `.claude/skills/<command>/run` (see runner.ts), or, when it has
 //   none, the operator's agent command (GATEHOUSE_AGENT_COMMAND) with the skill's instructions on stdin.
 // - The child's environment is scrubbed: PATH, HOME, LANG and PURUTO_* request metadata only (plus the names the
@@ -23,6 +24,7 @@ import { jsonShapeViolation } from "../../http/body/json-shape";
 import { BASE_COMMANDS, DEFAULT_MAX_QUEUED_COMMANDS, type PurutosConfig } from "./config";
 import { readContained } from "./containment";
 import { isCommandName } from "./names";
+import { runsOwnInit } from "./allowlist";
 
 const ENV_EXAMPLE_LIMIT = 256 * 1024;
 import type { Discovery, Puruto } from "./discovery";
@@ -179,6 +181,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
       case "status":
         return { result: await nativeStatus(ctx.puruto) };
     }
+    if (command === "init" && !runsOwnInit(config)) return nativeInit(ctx.puruto);
     if (skill?.runPath) return runSkillScript(ctx, skill);
     if (command === "init") return nativeInit(ctx.puruto);
     if (skill && config.agentCommand) return runAgent(ctx, skill, config.agentCommand);
