@@ -91,6 +91,7 @@ type InvokerConfig = Pick<
   | "maxConcurrentCommands"
   | "maxQueuedCommands"
   | "hidden"
+  | "extraCommands"
 >;
 
 /** Outcome of one command: a result object or an error, before ids and timing are added. */
