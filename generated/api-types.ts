@@ -1011,8 +1011,10 @@ export interface components {
             actions?: components["schemas"]["CapabilityName"][];
             /**
              * Format: double
-             * @description Actions with `amount` strictly greater than this escalate. Amounts are compared as the exact decimals they are
-             *     written as (`"100.000000000000001"` is above 100, though the nearest double is 100).
+             * @description Actions whose total amount is strictly greater than this escalate: the SUM of the amounts their connector
+             *     receives (every amount in the params, so `amounts: [99, 99, 99]` is judged as 297), or the declared `amount`
+             *     when the params carry none. Amounts are compared as the exact decimals they are written as
+             *     (`"100.000000000000001"` is above 100, though the nearest double is 100).
              */
             amount: number;
             /** @description ISO 4217 currency; an action in another currency (or without amount) is denied `AMOUNT_UNVERIFIABLE`. */
@@ -1059,8 +1061,8 @@ export interface components {
         ApprovalRisk: {
             /**
              * Format: double
-             * @description The amount the policy judged under `policy.amount_threshold` (the largest the action carries, declared or in its
-             *     params); without a threshold that applies, the declared amount, when the action carries one.
+             * @description The amount the policy judged under `policy.amount_threshold` (the action's total: the sum of the amounts in its
+             *     params, or the declared one); without a threshold that applies, the declared amount, when the action carries one.
              */
             amount?: number;
             /** @description The agent's hourly budget use at that moment (when the manifest sets one). */
@@ -2307,8 +2309,9 @@ export interface components {
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
              *     array) and their compounds (`total_amount`, `amount_cents`, `amountInMinorUnits`, `payout_amounts`…; any depth,
              *     any letter case; their currencies in `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
-             *     `recipient_params`. Every amount found is checked against `policy.amount_threshold`; one that differs from the
-             *     declared `action.amount` is denied `AMOUNT_UNVERIFIABLE`.
+             *     `recipient_params`. The amounts found are judged together (their sum) against
+             *     `policy.amount_threshold`; a declared `action.amount` that is neither each of them nor their sum is denied
+             *     `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];
             connector: components["schemas"]["ConnectorConfig"];

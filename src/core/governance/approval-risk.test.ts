@@ -35,7 +35,7 @@ describe("the risk of an approval", () => {
     expect(approvals.get(ORG, escalated.approval_id!)?.risk).toMatchObject({ amount: 5000, currency: "USD" });
   });
 
-  it("names the largest amount judged, declared or not", async () => {
+  it("names the total judged, declared or not", async () => {
     const { service, approvals } = await wired();
     const escalated = await service.execute(
       ORG,
@@ -43,6 +43,6 @@ describe("the risk of an approval", () => {
     );
     expect(escalated.decision).toBe("DENY"); // a declared amount that differs from one sent is unverifiable
     const both = await service.execute(ORG, wire({ iban: "DE00", amounts: [500, 700], currency: "USD" }));
-    expect(approvals.get(ORG, both.approval_id!)?.risk).toMatchObject({ amount: 700, currency: "USD" });
+    expect(approvals.get(ORG, both.approval_id!)?.risk).toMatchObject({ amount: 1200, currency: "USD" });
   });
 });

@@ -70,7 +70,7 @@ function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
 }
 
 /**
- * The amount the amount_threshold check judged (the largest the action carries, declared or in its params) and the
+ * The amount the amount_threshold check judged (the action's total, declared or in its params) and the
  * currency it was verified in, from the check's trace; undefined when no threshold applied. An action whose amount is
  * only in its params would otherwise reach an operator as an approval without an amount.
  */

@@ -108,6 +108,17 @@ function parseNumber(source: string, value: unknown): ParsedAmount {
   return { source, ok: true, value, decimal: decimalOf(value) };
 }
 
+/** The exact sum of decimals as canonical text (`["0.1", "0.2"]` → `0.3`; no double rounding on the way). */
+export function sumDecimals(decimals: string[]): string {
+  const scale = Math.max(0, ...decimals.map((d) => (d.split(".")[1] ?? "").length));
+  const total = decimals.reduce((sum, d) => {
+    const [int = "0", fraction = ""] = d.split(".");
+    return sum + BigInt(int + fraction.padEnd(scale, "0"));
+  }, 0n);
+  const digits = total.toString().padStart(scale + 1, "0");
+  return canonicalDecimal(scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits);
+}
+
 /** `007.500` → `7.5`, `0.0` → `0`: one text per value, so equal values have equal texts. */
 function canonicalDecimal(text: string): string {
   const [whole = "", fraction = ""] = text.split(".");

@@ -306,6 +306,44 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
+  // The threshold judges the action's total: one action cannot move more than it in pieces under it.
+  ...[
+    { params: { amounts: [99, 99, 99, 99, 99] } },
+    { params: { amounts: [99, 99, 99, 99, 99] }, amount: 495 },
+    { params: { amounts: [99, 99, 99, 99, 99] }, amount: 99 },
+    { params: { payments: [{ amount: "60" }, { amount: "40.000000000000000001" }] } },
+    { params: { amounts: ["0.1", "0.2"] }, threshold: 0.2 },
+  ].map(
+    ({ params, amount, threshold = 100 }): Case => ({
+      name: `amounts whose total is above the threshold (${JSON.stringify({ params, amount })}) escalate`,
+      manifest: paymentsBot({ amount_threshold: { amount: threshold, currency: "EUR" } }),
+      request: { action: { ...wire, amount, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
+  ...[
+    { params: { amounts: [30, 30, 40] } },
+    { params: { amounts: [30, 30, 40] }, amount: 100 },
+    { params: { amounts: ["0.1", "0.2"] }, threshold: 0.3 },
+  ].map(
+    ({ params, amount, threshold = 100 }): Case => ({
+      name: `amounts whose total is at or below the threshold (${JSON.stringify({ params, amount })}) are allowed`,
+      manifest: paymentsBot({ amount_threshold: { amount: threshold, currency: "EUR" } }),
+      request: { action: { ...wire, amount, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
+  {
+    name: "a declared amount that is neither each amount nor their total fails closed",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: { action: { ...wire, amount: 60, currency: "EUR", params: { iban: "DE00", amounts: [30, 30, 40] } } },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
   {
     name: "a declared amount differs from params that are a hair above it",
     manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
