@@ -317,7 +317,13 @@ const cases: Case[] = [
     ({ params, amount, threshold = 100 }): Case => ({
       name: `amounts whose total is above the threshold (${JSON.stringify({ params, amount })}) escalate`,
       manifest: paymentsBot({ amount_threshold: { amount: threshold, currency: "EUR" } }),
-      request: { action: { ...wire, amount, params: { iban: "DE00", currency: "EUR", ...params } } },
+      request: {
+        action: {
+          ...wire,
+          ...(amount !== undefined && { amount }),
+          params: { iban: "DE00", currency: "EUR", ...params },
+        },
+      },
       decision: "ESCALATE",
       codes: ["AMOUNT_THRESHOLD"],
       check: "amount_threshold",
@@ -331,7 +337,13 @@ const cases: Case[] = [
     ({ params, amount, threshold = 100 }): Case => ({
       name: `amounts whose total is at or below the threshold (${JSON.stringify({ params, amount })}) are allowed`,
       manifest: paymentsBot({ amount_threshold: { amount: threshold, currency: "EUR" } }),
-      request: { action: { ...wire, amount, params: { iban: "DE00", currency: "EUR", ...params } } },
+      request: {
+        action: {
+          ...wire,
+          ...(amount !== undefined && { amount }),
+          params: { iban: "DE00", currency: "EUR", ...params },
+        },
+      },
       decision: "ALLOW",
       codes: [],
     }),
