@@ -2322,8 +2322,11 @@ export interface components {
              *     indexes it and any other segment applies to every element). The well-known params are always read, at any
              *     depth and in any letter case: `to`, `cc`, `bcc` and their compounds (`ToAddresses`, `toRecipients`,
              *     `to_email(s)`, `cc_list`…; not the singular `to_address`, a postal address in shipping APIs), `recipient(s)`,
-             *     `email(s)`, `email_address(es)`, `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
-             *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`.
+             *     `email(s)`, `email_address(es)`, a party's mailbox (`recipient_email`, `payeeEmail`, `beneficiary_email_address`…),
+             *     `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
+             *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`; under
+             *     any of these rules an address that routes elsewhere or names no host (`user%evil.com@acme.com`, `mailto:…`,
+             *     `x@acme.com:25`, `x@[10.0.0.1]`) is denied `COUNTERPARTY_BLOCKED`, as a value the lists cannot be applied to.
              */
             recipient_params?: components["schemas"]["ParamsPath"][];
             /**

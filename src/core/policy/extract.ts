@@ -4,6 +4,7 @@
 //
 // Well-known params, at any depth and in any letter case (`To`, `E_MAIL`, full-width…):
 //   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list…), recipient(s),
+//                 the mailbox of a party under its role (recipient_email, payeeEmail, beneficiary_email_address…),
 //                 email(s), email_address(es), counterparty/counterparties — a string, a number, an array of them,
 //                 or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
@@ -69,7 +70,12 @@ const RECIPIENT_KEYS = new Set([
  */
 function compoundRecipientKeys(): string[] {
   const kinds = ["addresses", "recipient", "recipients", "email", "emails", "emailaddress", "emailaddresses", "list"];
-  return ["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`));
+  const mailKinds = ["email", "emails", "emailaddress", "emailaddresses"];
+  return [
+    ...["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`)),
+    // `recipientEmail`, `payee_email`, `beneficiaryEmailAddress`: the mailbox of a party, under its role's name.
+    ...["recipient", "recipients", "payee", "beneficiary"].flatMap((role) => mailKinds.map((kind) => `${role}${kind}`)),
+  ];
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 // What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's

@@ -6,7 +6,8 @@
 //   text:   NFKC → lower case (after NFKC, so full-width and compatibility forms fold too) → trim → no trailing dots
 //   split:  `,` `;` `<` `>` `"` `'` `(` `)`, any whitespace, any control character (NUL, newlines) separate values
 //   refuse: invisible format characters (zero-width, bidi controls), letters of more than one script,
-//           more than one `@`, an empty part around `@`, a domain IDNA cannot encode, a percent-escape (`%40`:
+//           more than one `@`, an empty part around `@`, a domain IDNA cannot encode or that is not a host name
+//           (`:25`, `[10.0.0.1]`), a routing local part (`user%evil.com@`, `mailto:`), a percent-escape (`%40`:
 //           a system that decodes it reads another recipient), a domain spelled with ß or ς (IDNA2003 and the
 //           systems still on it read `straße.de` as strasse.de, IDNA2008 as xn--strae-oqa.de: two domains)
 //   domain: the part after `@` (or a whole value without `@` that is not ASCII) goes through IDNA (`domainToASCII`)
@@ -100,6 +101,13 @@ function normalizeOne(part: string, raw: string): Normalized {
     if (!ascii && IDNA_DEVIATION.test(written)) return refused(raw, DEVIATION_REASON);
     const domain = toAsciiDomain(written);
     if (!local || !domain) return refused(raw, "is not a well-formed address");
+    if (ROUTED_LOCAL.test(local))
+      return refused(
+        raw,
+        "has a local part holding '%', '!', ':' or a bracket, which mail systems may route elsewhere",
+      );
+    if (!HOST_NAME.test(domain))
+      return refused(raw, "has a domain that is not a host name (a port, an address literal or a path)");
     return { ok: true, value: `${local}@${domain}` };
   }
   if (ascii) return { ok: true, value: part };
@@ -110,6 +118,14 @@ function normalizeOne(part: string, raw: string): Normalized {
 }
 
 const PERCENT_ESCAPE = /%[0-9a-f]{2}/iu;
+// Local parts that name a route rather than a mailbox: `user%evil.com@acme.com` and `evil.com!user@acme.com` are
+// relayed to evil.com by mail systems that still honour them, `mailto:ceo@acme.com` is a URI, not an address, and a
+// bracket or backslash is quoting a matcher does not read. Patterns such as `*@acme.com` would match all of them.
+const ROUTED_LOCAL = /[%!:[\]\\]/u;
+// A domain after IDNA: dot-separated labels of letters, digits, `-` and `_`. Not `acme.com:25` (a port),
+// `[10.0.0.1]` (an address literal) or `acme.com/x`, which a pattern for the host would not match as its author
+// meant (a blocklist entry `*@evil.com` misses `x@evil.com:25`, though mail to it reaches evil.com).
+const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/u;
 // The IDNA "deviation" letters that are still letters after folding (ZWJ/ZWNJ are refused as invisible): IDNA2003
 // (transitional) maps them to `ss` and `σ`, IDNA2008 keeps them. Which domain the mail is delivered to then depends
 // on the sender's library, so the policy cannot know what it judges.

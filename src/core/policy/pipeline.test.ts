@@ -164,6 +164,38 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // An address a pattern would not read as its author meant (a route, a port, a literal) is refused, under a
+  // blocklist alone too: `*@evil.example` must not miss mail that reaches evil.example.
+  ...[{ counterparty_blocklist: ["*@evil.example"] }, { counterparty_allowlist: ["*@acme.example"] }].flatMap((lists) =>
+    [
+      "x@evil.example:25",
+      "x@[evil.example]",
+      "x@[10.0.0.1]",
+      "mailto:boss@acme.example",
+      "user%evil.example@acme.example",
+      "evil.example!user@acme.example",
+      "x@acme.example/evil",
+    ].map(
+      (sent): Case => ({
+        name: `${JSON.stringify(lists)}: ${sent} is refused`,
+        manifest: paymentsBot(lists),
+        request: { action: { ...wire, params: { to: sent } } },
+        decision: "DENY",
+        codes: ["COUNTERPARTY_BLOCKED"],
+        check: "counterparty_check",
+      }),
+    ),
+  ),
+  ...["recipientEmail", "payee_email", "BeneficiaryEmailAddress", "recipient_emails"].map(
+    (key): Case => ({
+      name: `a party's mailbox under ${key} is a recipient`,
+      manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+      request: { action: { ...wire, params: { [key]: "boss@evil.example" } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   {
     name: "a blocked Gmail mailbox is blocked however dotted, tagged or spelled (googlemail.com)",
     manifest: paymentsBot({ counterparty_blocklist: ["jdoe@gmail.com"] }),

@@ -49,6 +49,12 @@ describe("normalisation", () => {
     ["a\u202e@acme.com", /invisible/u],
     ["x@evil.io@acme.com", /more than one '@'/u],
     ["@acme.com", /not a well-formed address/u],
+    ["x@evil.io:25", /not a host name/u],
+    ["x@[10.0.0.1]", /not a host name/u],
+    ["x@acme.com/evil", /not a host name/u],
+    ["mailto:ceo@acme.com", /route/u],
+    ["evil%evil.com@acme.com", /route/u],
+    ["evil.com!x@acme.com", /route/u],
   ])("%j is refused, not matched", (raw, reason) => {
     const [part] = normalizeRecipients(raw);
     expect(part?.ok).toBe(false);
