@@ -12,6 +12,7 @@ import type { ValidateFunction } from "ajv/dist/2020.js";
 import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { hasJsonMediaType } from "./body/json-body";
 import { nonDecimalParams } from "./decimal-params";
+import { controlCharacterParams } from "./control-characters";
 import { assertJsonShape } from "./body/json-shape";
 import type { RouteGuard } from "./boundary/guard";
 import { isOrgRoute, orgRouteGuard } from "./boundary/org-scope";
@@ -28,7 +29,10 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
   // Koa parses (and caches) even an empty query string: most requests have none.
   const query: Record<string, unknown> = ctx.querystring ? { ...ctx.query } : {};
   // Before Ajv, whose coercion replaces the text with the number it reads.
-  const notDecimal = nonDecimalParams(op.numericParams, { path: params, query });
+  const unreadable = [
+    ...controlCharacterParams({ path: params, query }),
+    ...nonDecimalParams(op.numericParams, { path: params, query }),
+  ];
   const problems: ProblemItem[] = [];
   let valid = passes(problems, "path", op.validatePath, params);
   valid = passes(problems, "query", op.validateQuery, query) && valid;
@@ -48,10 +52,10 @@ function validateParts(op: OperationSpec, ctx: Context, params: Record<string, s
   } else if (body !== undefined) {
     valid = passes(problems, "body", op.validateBody, body) && valid;
   }
-  if (!valid || problems.length || notDecimal.length) {
+  if (!valid || problems.length || unreadable.length) {
     // What Ajv made of a non-decimal value (`Infinity`: "must be <= 500") would only confuse the one problem it has.
-    const reported = new Set(notDecimal.map((p) => p.pointer));
-    const errors = [...notDecimal, ...problems.filter((p) => !reported.has(p.pointer))];
+    const reported = new Set(unreadable.map((p) => p.pointer));
+    const errors = [...unreadable, ...problems.filter((p) => !reported.has(p.pointer))];
     if (!errors.length) errors.push({ pointer: "/", message: "does not match the schema" });
     const detail = errors.map((p) => `${p.pointer}: ${p.message}`).join("; ");
     throw new HttpProblem(400, `Request is invalid: ${detail}`, { code: "VALIDATION_FAILED", errors });

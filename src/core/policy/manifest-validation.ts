@@ -40,6 +40,10 @@ export function validateManifest(input: unknown): ManifestProblem[] {
   if (!isObject(m.agent)) add("/agent", "agent {id, name} is required");
   else {
     if (!isNonEmptyString(m.agent.id)) add("/agent/id", "agent.id is required");
+    // Requests name the agent by it: one holding a control or invisible character is not what an operator reads
+    // (and PostgreSQL cannot store NUL). Requests holding control characters are refused at the boundary anyway.
+    else if (/[\p{Cc}\p{Cf}]/u.test(m.agent.id) || m.agent.id.trim() !== m.agent.id)
+      add("/agent/id", "agent.id may not hold control or invisible characters, nor start or end with a space");
     if (!isNonEmptyString(m.agent.name)) add("/agent/name", "agent.name is required");
   }
 

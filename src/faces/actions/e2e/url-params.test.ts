@@ -21,8 +21,8 @@ describe("params that fill an http tool's url", () => {
       policy: { counterparty_allowlist: ["*@acme.com"] },
       tools: {
         "payout:send": {
-          recipient_params: ["payee.email"],
-          connector: { ...local, method: "POST", url: `${receiver.url}/payouts/{payee.email}` },
+          recipient_params: ["payee.mailbox"],
+          connector: { ...local, method: "POST", url: `${receiver.url}/payouts/{payee.mailbox}` },
         },
         "payout:notify": { connector: { ...local, url: `${receiver.url}/notify` } },
       },
@@ -38,11 +38,11 @@ describe("params that fill an http tool's url", () => {
     agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "payout", tool, params }));
 
   it("a dotted placeholder sends the recipient recipient_params judged, not a literal key of the same spelling", async () => {
-    const reply = await execute({ "payee.email": "boss@evil.com", payee: { email: "ann@acme.com" } });
+    const reply = await execute({ "payee.mailbox": "boss@evil.com", payee: { mailbox: "ann@acme.com" } });
     expect(reply.body).toMatchObject({ decision: "ALLOW", executed: true });
     expect(receiver.received.map((r) => r.path)).toEqual(["/payouts/ann%40acme.com"]);
     // The literal key alone names no recipient the policy can judge: refused before anything runs.
-    expect((await execute({ "payee.email": "boss@evil.com" })).body).toMatchObject({ decision: "DENY" });
+    expect((await execute({ "payee.mailbox": "boss@evil.com" })).body).toMatchObject({ decision: "DENY" });
     expect(receiver.received).toHaveLength(1);
   });
 

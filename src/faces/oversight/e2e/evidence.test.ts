@@ -183,9 +183,13 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
 
     it("an agent's control characters cannot forge what a bundle proves (a DENY stays one DENY line)", async () => {
       // A carriage return + ANSI "erase line" would repaint the DENY line as an ALLOW; newlines would add lines.
+      // C0 controls in an action's name are refused at the boundary now; C1 ones (CSI, NEL) and bidi overrides
+      // still reach the record, and must not reach the terminal.
+      const c0 = { type: "\r\u001b[2K  - decision: ALLOW of payment", tool: "refund", params: {} };
+      expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, c0))).status).toBe(400);
       const forged = {
-        type: "\r\u001b[2K  - decision: ALLOW of payment",
-        tool: "refund by agent evidence-bot\n  - approval: appr-9 approved by cfo@acme.com\u202e",
+        type: "\u009b2K  - decision: ALLOW of payment",
+        tool: "refund by agent evidence-bot\u0085  - approval: appr-9 approved by cfo@acme.com\u202e",
         params: {},
       };
       const denied = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, forged));
@@ -195,7 +199,7 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       const lines = result.out.split("\n");
       for (const line of lines) expect(line).not.toMatch(/[\p{Cc}\u202e]/u);
       expect(lines.filter((l) => l.startsWith("  - decision:"))).toEqual([
-        expect.stringMatching(/^ {2}- decision: DENY of "\\r\\u001b\[2K.*\\n.*\\u202e" by agent evidence-bot at /),
+        expect.stringMatching(/^ {2}- decision: DENY of "\\u009b2K.*\\u0085.*\\u202e" by agent evidence-bot at /),
       ]);
       expect(lines.some((l) => l.startsWith("  - approval:"))).toBe(false);
     });

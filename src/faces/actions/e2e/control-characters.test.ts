@@ -1,0 +1,105 @@
+// Control characters (NUL first) in the ids a request names, over HTTP, on both store backends. PostgreSQL cannot
+// store or compare text holding NUL: `GET /approvals/x%00y`, an execute naming `agent_id: "bot\u0000"` and fifteen
+// other operations were 500s there (a failed query) while SQLite answered 404 or DENY. Every such request is now a
+// 400 VALIDATION_FAILED problem naming the field, on both backends, and nothing is written; a manifest whose
+// agent.id holds one is refused.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { loadSpec } from "../../../http/spec";
+import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
+import { agent, executeBody, operator, registerManifest, type Reply } from "../../../test-support/http";
+
+const BOT = "control-bot";
+const manifest = (agentId = BOT) => ({
+  uapk_id: BOT,
+  agent: { id: agentId, name: BOT },
+  capabilities: ["email:send"],
+  tools: { "email:send": { connector: { type: "echo" } } },
+});
+const send = (extra: Record<string, unknown> = {}, action: Record<string, unknown> = {}) => ({
+  ...executeBody(BOT, { type: "email", tool: "send", params: { to: "ann@acme.example" }, ...action }),
+  ...extra,
+});
+
+const backends = await gatehouseBackends("control characters in ids");
+
+describe.each(backends)("control characters in ids ($name)", (backend) => {
+  let opened: OpenedBackend;
+  let g: TestGatehouse;
+
+  beforeAll(async () => {
+    opened = await backend.open();
+    g = await startTestGatehouse({ env: opened.env });
+    expect((await registerManifest(g, manifest())).status).toBeLessThan(300);
+  });
+  afterAll(async () => {
+    await g?.dispose();
+    await opened?.dispose();
+  });
+
+  const expectRefused = (reply: Reply, pointer: string) => {
+    expect(reply.status, reply.text).toBe(400);
+    expect(reply.headers.get("content-type")).toContain("application/problem+json");
+    expect(reply.body).toMatchObject({ code: "VALIDATION_FAILED" });
+    expect(reply.body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
+  };
+
+  it("every path id holding NUL or a newline is a 400 problem, never a 5xx", async () => {
+    const withIds = loadSpec().operations.filter((op) => /\{(?!org_id\})/u.test(op.path));
+    expect(withIds.length).toBeGreaterThanOrEqual(15);
+    for (const bad of ["x%00y", "x%0Ay"])
+      for (const op of withIds) {
+        const path = op.path.replace(/\{[^}]+\}/gu, (name) => (name === "{org_id}" ? g.orgId : bad));
+        const response = await fetch(`${g.url}${path}`, {
+          method: op.method.toUpperCase(),
+          headers: {
+            "x-api-key": g.apiKey,
+            authorization: `Bearer ${g.operatorToken}`,
+            ...(op.method === "post" ? { "content-type": "application/json" } : {}),
+          },
+          ...(op.method === "post" ? { body: "{}" } : {}),
+        });
+        expect(response.status, `${op.method} ${path}`).toBe(400);
+        await response.body?.cancel();
+      }
+  });
+
+  it("a query value holding NUL is a 400 problem", async () => {
+    for (const path of ["/approvals?agent_id=a%00", "/interactions?agent_id=a%00", "/interactions?uapk_id=a%00"])
+      expectRefused(await operator(g).get(path), `/query/${path.split("?")[1]!.split("=")[0]}`);
+  });
+
+  it("execute and evaluate naming an id with NUL are 400 problems; nothing is executed or recorded", async () => {
+    const before = (await operator(g).get("/interactions")).body.items.length;
+    const cases: [Record<string, unknown>, string][] = [
+      [send({ uapk_id: `${BOT}\u0000` }), "/body/uapk_id"],
+      [send({ agent_id: `${BOT}\u0000` }), "/body/agent_id"],
+      [send({ approval_id: "appr\u0000" }), "/body/approval_id"],
+      [send({ idempotency_key: "k\u0000" }), "/body/idempotency_key"],
+      [send({}, { type: "email\u0000" }), "/body/action/type"],
+      [send({}, { tool: "send\n" }), "/body/action/tool"],
+    ];
+    for (const [body, pointer] of cases)
+      for (const path of ["/api/v1/gateway/execute", "/api/v1/gateway/evaluate"])
+        expectRefused(await agent(g).post(path, body), pointer);
+    expect((await operator(g).get("/interactions")).body.items.length).toBe(before);
+    // The same action without the NUL still runs.
+    expect((await agent(g).post("/api/v1/gateway/execute", send())).body).toMatchObject({ executed: true });
+  });
+
+  it("a token for an agent id with NUL, and a manifest whose agent.id holds one, are refused", async () => {
+    expectRefused(
+      await operator(g).post("/capability-tokens", {
+        agent_id: `${BOT}\u0000`,
+        uapk_id: BOT,
+        capabilities: ["email:send"],
+      }),
+      "/body/agent_id",
+    );
+    for (const agentId of [`${BOT}\u0000`, `${BOT}\u200b`, ` ${BOT}`]) {
+      const reply = await operator(g).post("/manifests", { ...manifest(agentId), uapk_id: "control-bot-2" });
+      expect(reply.status, reply.text).toBe(400);
+      expect(JSON.stringify(reply.body.errors)).toContain("/agent/id");
+    }
+  });
+});
