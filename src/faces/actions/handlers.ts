@@ -6,6 +6,7 @@
 import type { components } from "../../../generated/api-types";
 import type { Principal } from "../../core/identity/principal";
 import { GATEWAY_CHANNELS } from "../../core/policy/action-hash";
+import { foldText } from "../../core/policy/normalize";
 import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
@@ -69,7 +70,9 @@ const toAction = (a: Schemas["Action"]): Action => a as Action;
  */
 function withoutGatewayChannel<T extends { context?: Record<string, unknown> }>(body: T): T {
   const channel = body.context?.channel;
-  if (!GATEWAY_CHANNELS.has(channel)) return body;
+  // In any spelling: an audit reader takes `MCP` or `ｍｃｐ` for the gateway's own channel as surely as `mcp`.
+  const folded = typeof channel === "string" ? foldText(channel) : channel;
+  if (!GATEWAY_CHANNELS.has(folded)) return body;
   const message = `'${String(channel)}' is set by the gateway on its own MCP and agent-session channels; a REST call cannot claim it`;
   throw new HttpProblem(400, `Request is invalid: /body/context/channel: ${message}`, {
     code: "VALIDATION_FAILED",

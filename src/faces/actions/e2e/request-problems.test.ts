@@ -110,3 +110,18 @@ describe("capability token issue", () => {
     expect(res.body).toMatchObject({ code: "MANIFEST_NOT_FOUND", detail: "Manifest 'no-such-bot' not found" });
   });
 });
+
+describe("the gateway's own channels", () => {
+  it("a REST body naming mcp or agent_session in any spelling (case, full-width, padding) → 400, nothing runs", async () => {
+    const send = { type: "email", tool: "send", params: { to: "u@acme.com", subject: "Hello" } };
+    for (const channel of ["mcp", "MCP", "Agent_Session", "ｍｃｐ", " mcp "]) {
+      const res = await post(
+        "/api/v1/gateway/execute",
+        { "x-api-key": gh.apiKey },
+        { uapk_id: "customer-support-bot", agent_id: "customer-support-bot", action: send, context: { channel } },
+      );
+      expect(res.status, channel).toBe(400);
+      expect(res.body.errors).toEqual([expect.objectContaining({ pointer: "/body/context/channel" })]);
+    }
+  });
+});
