@@ -2,12 +2,12 @@
 //
 // It counts the SUM of the amounts the connector receives (every amount found in the params, ./extract.ts), or
 // the declared `action.amount` when the params carry none (amount_threshold has already denied a declared amount
-// that is neither each amount in the params nor their total). The threshold judges the same total: a batch (`amounts: [400, 400,
-// 400]`, `items[].amount`) moves their sum, and the policy cannot tell a batch from one amount written
-// twice (`amount` beside `total_amount`): the sum never counts less than what moves, at worst more. Amounts are
-// counted in exact millionths (./amounts.ts), each rounded up; one in minor units (`amount_cents`) in major units
-// of the action's currency. What cannot be counted fails closed, as the
-// threshold does: AMOUNT_UNVERIFIABLE.
+// that is neither each amount in the params nor their total). The threshold judges the same total: a batch
+// (`amounts: [400, 400, 400]`, `items[].amount`) moves their sum, and the policy cannot tell a batch from one
+// amount written twice (`amount` beside `total_amount`): the sum never counts less than what moves, at worst more.
+// Amounts are counted in exact millionths (./amounts.ts), each rounded up; one in minor units (`amount_cents`) in
+// major units of the action's currency. What cannot be counted fails closed, as the threshold does:
+// AMOUNT_UNVERIFIABLE.
 import { type ParsedAmount, parseAmount, parseFactAmounts, microsOf, MICRO_DIGITS, whyNot } from "./amounts";
 import { BudgetCounters, type BudgetSlot } from "./budget-counters";
 import { clipped } from "./clip";
