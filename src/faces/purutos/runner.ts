@@ -17,6 +17,9 @@
 //   tmpfs over the data directory (its HMAC secret, the dev issuer's private key, the SQLite database with the audit
 //   signing keys), /dev/null over a database file kept elsewhere. A run whose files could not be hidden never
 //   starts the command (`spawn_error`). Without a mount namespace they stay readable, and one log line says so.
+// - The command gets stdin, stdout and stderr, no other file descriptor. libuv closes nothing else on spawn: a
+//   descriptor the gateway inherited without close-on-exec (a supervisor's pipe, a log file, a socket) stayed open
+//   in every command. A shell closes every descriptor above 2 just before it execs the command (CLOSE_FDS_SCRIPT).
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, mkdirSync, mkdtempSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -200,6 +203,79 @@ const HIDE_SCRIPT = [
   'exec "$@"',
 ].join("\n");
 
+/**
+ * Run by a shell as the last step before the command: `$1` names the variables the shells on the way add to the
+ * environment (PWD, SHLVL…) that the gateway did not pass, then comes the argv to exec. It closes every file
+ * descriptor above 2 it has, then execs the command. The gateway opens its own descriptors close-on-exec, but not
+ * the ones it inherited (see the header), and libuv leaves those open in a child. dash redirects descriptors 0-9
+ * only, bash any: where one above 9 is still open after the first loop (no bash here), the command is not started
+ * (exit 125, CLOSE_FDS_FAILED on stderr), as a command whose files could not be hidden is not. The glob's own handle
+ * on /dev/fd is closed once it is expanded, so the check skips what no longer exists. bash's `exec` exports SHLVL
+ * whatever was unset, so under bash the command is exec'd through `env -u`.
+ */
+const CLOSE_FDS_SCRIPT = [
+  "added=$1; shift",
+  "for f in /dev/fd/*; do",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+  "  n=${f##*/}",
+  "  case $n in",
+  "    0 | 1 | 2 | *[!0-9]*) ;;",
+  '    [3-9]) eval "exec $n>&-" ;;',
+  '    *) if [ -n "$BASH_VERSION" ]; then eval "exec $n>&-"; fi ;;',
+  "  esac",
+  "done",
+  "for f in /dev/fd/*; do",
+  "  case $f in /dev/fd/0 | /dev/fd/1 | /dev/fd/2) continue ;; esac",
+  '  if [ -e "$f" ]; then echo "$0: CLOSE_FDS_FAILED $f" >&2; exit 125; fi',
+  "done",
+  'for v in $added; do unset "$v"; done',
+  'if [ -n "$BASH_VERSION" ]; then',
+  '  set -- -- "$@"',
+  '  for v in $added; do set -- -u "$v" "$@"; done',
+  '  exec /usr/bin/env "$@"',
+  "fi",
+  'exec "$@"',
+].join("\n");
+
+/** What stderr starts with when CLOSE_FDS_SCRIPT refused to start the command. */
+const CLOSE_FDS_FAILED = /^gatehouse-fds: CLOSE_FDS_FAILED \/dev\/fd\/(\d+)$/m;
+
+/** Variables a shell on the way may export to the command: unset before it runs, unless the gateway passed them. */
+const SHELL_ADDED = ["PWD", "OLDPWD", "SHLVL", "_"];
+
+/** The shell that runs CLOSE_FDS_SCRIPT (probed once), or [] where there is none. */
+let closeFdsShell: string[] | undefined;
+
+function closeFdsShellArgv(): string[] {
+  if (closeFdsShell !== undefined) return closeFdsShell;
+  const executable = (file: string) => {
+    try {
+      accessSync(file, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // bash closes any descriptor (dash only 0-9), and needs env to exec without its SHLVL. It reads ~/.bashrc when
+  // its stdin is a socket (libuv's pipes are: it takes them for sshd's) unless --norc, and $BASH_ENV unless --posix.
+  const bash = executable("/usr/bin/env") ? ["/bin/bash", "/usr/bin/bash"].find(executable) : undefined;
+  if (bash !== undefined) closeFdsShell = [bash, "--norc", "--noprofile", "--posix"];
+  else if (executable("/bin/sh")) closeFdsShell = ["/bin/sh"];
+  else {
+    closeFdsShell = [];
+    log.warn("no shell at /bin/sh: commands keep every file descriptor the gateway inherited without close-on-exec");
+  }
+  return closeFdsShell;
+}
+
+/** The prefix that runs a command with `env` through CLOSE_FDS_SCRIPT, or [] where there is no shell. */
+export function closeFdsPrefix(env: Record<string, string>): string[] {
+  const shell = closeFdsShellArgv();
+  if (shell.length === 0) return [];
+  const added = SHELL_ADDED.filter((name) => !Object.hasOwn(env, name)).join(" ");
+  return [...shell, "-c", CLOSE_FDS_SCRIPT, "gatehouse-fds", added];
+}
+
 function hidingArgv(hiding: NonNullable<NamespaceForm["hiding"]>, hidden: HiddenPaths, argv: string[]): string[] {
   return [
     ...hiding.outer,
@@ -288,7 +364,8 @@ function wrapped(spec: RunSpec): { argv: string[]; hiding: boolean } {
   const program = argv[0]!;
   // Checked here for every run: a prefix (unshare, setpriv) would otherwise report a missing program as its own exit.
   if (program.includes("/")) accessSync(program, constants.X_OK);
-  if (form === null) return { argv, hiding: false };
+  const command = [...closeFdsPrefix(spec.env), ...argv];
+  if (form === null) return { argv: command, hiding: false };
   if (hidden !== undefined && form.hiding !== undefined && dataDirHiding().hidden) {
     for (const p of [hidden.dataDir, ...hidden.files]) {
       // Never taken for an option of mount, nor for the script's `--`.
@@ -299,9 +376,9 @@ function wrapped(spec: RunSpec): { argv: string[]; hiding: boolean } {
     if (realPathOf(spec.cwd) === realPathOf(hidden.dataDir)) {
       throw new Error("its working directory is the gateway's data directory, which commands must not see");
     }
-    return { argv: hidingArgv(form.hiding, hidden, argv), hiding: true };
+    return { argv: hidingArgv(form.hiding, hidden, command), hiding: true };
   }
-  return { argv: [...form.prefix, ...argv], hiding: false };
+  return { argv: [...form.prefix, ...command], hiding: false };
 }
 
 export interface RunSpec {
@@ -482,6 +559,11 @@ export function runProcess(spec: RunSpec): Promise<RunOutcome> {
       if (hiding && !proven) {
         const why = stderr.trim().slice(0, 500) || `the wrapper exited with ${signal ?? `code ${exitCode}`}`;
         return finish({ kind: "spawn_error", message: `could not hide the gateway's data directory from it: ${why}` });
+      }
+      const unclosed = exitCode === 125 ? CLOSE_FDS_FAILED.exec(stderr) : null;
+      if (unclosed !== null) {
+        const message = `could not close file descriptor ${unclosed[1]} the gateway inherited (no bash here)`;
+        return finish({ kind: "spawn_error", message });
       }
       finish({ kind: "exited", ...throughWrapper(wrappedRun, exitCode, signal, stderr), stdout, stderr, ...left });
     });
