@@ -26,6 +26,20 @@ describe("console static files", () => {
     if (status === 405) expect(response.headers.get("allow")).toBe("GET, HEAD");
   });
 
+  it.each([
+    ["GET", "/console/"],
+    ["HEAD", "/console/"],
+    ["GET", "/console/nope.js"],
+    ["POST", "/console"],
+  ])("%s %s carries an X-Request-Id like every other answer: the caller's, else a new one", async (method, path) => {
+    const given = await fetch(`${g.url}${path}`, { method, headers: { "x-request-id": "console-req-1" } });
+    expect(given.headers.get("x-request-id")).toBe("console-req-1");
+    const fresh = await fetch(`${g.url}${path}`, { method });
+    expect(fresh.headers.get("x-request-id")).toMatch(/^req-[0-9a-f-]{36}$/);
+    if (fresh.status >= 400)
+      expect(await fresh.json()).toMatchObject({ request_id: fresh.headers.get("x-request-id") });
+  });
+
   it("still serves the console itself", async () => {
     const response = await fetch(`${g.url}/console/`);
     expect(response.status).toBe(200);

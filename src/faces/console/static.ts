@@ -6,10 +6,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join } from "node:path";
 import { CONSOLE_DIST } from "../../../console/paths";
 import { logger } from "../../core/log/logger";
-import { type HttpProblem, problem, renderProblem } from "../../http/boundary";
+import { decideRequestId, type HttpProblem, problem, renderProblem } from "../../http/boundary";
 import type { ConsoleOidc } from "./oidc";
 
 export const CONSOLE_PATH = "/console";
+
+const requestLog = logger.child({}, { redact: [] });
 
 /**
  * The console's Content-Security-Policy. With an OIDC provider, the browser also talks to the provider's origin
@@ -103,7 +105,11 @@ function serveAsset(assets: Map<string, Asset>, csp: string, req: IncomingMessag
   const name =
     path === CONSOLE_PATH || path === `${CONSOLE_PATH}/` ? "index.html" : path.slice(CONSOLE_PATH.length + 1);
   const asset = assets.get(name);
+  // The request id of every other answer (src/http/app.ts): the caller's when it is safe, else a new one.
+  const header = req.headers["x-request-id"];
+  const requestId = decideRequestId(Array.isArray(header) ? header[0] : header);
   const headers: Record<string, string> = {
+    "x-request-id": requestId,
     "content-security-policy": csp,
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -114,18 +120,28 @@ function serveAsset(assets: Map<string, Asset>, csp: string, req: IncomingMessag
     const refused = problem("METHOD_NOT_ALLOWED", "The console's files are read with GET or HEAD", {
       headers: { allow: "GET, HEAD" },
     });
-    sendProblem(res, headers, refused, path);
+    sendProblem(res, headers, refused, { instance: path, requestId });
   } else if (!asset) {
-    sendProblem(res, headers, problem("ROUTE_NOT_FOUND", "No such file in the console"), path);
+    sendProblem(res, headers, problem("ROUTE_NOT_FOUND", "No such file in the console"), { instance: path, requestId });
   } else {
     res.writeHead(200, { ...headers, "content-type": asset.type, "content-length": String(asset.bytes.length) });
     res.end(req.method === "HEAD" ? undefined : asset.bytes);
   }
+  // The request line of every other answer, under the same id.
+  requestLog.info(
+    { request_id: requestId, method: req.method, path, route: "console", status: res.statusCode },
+    "request",
+  );
   return true;
 }
 
 /** Errors are problem+json here too, like every other answer of the gateway. */
-function sendProblem(res: ServerResponse, headers: Record<string, string>, refused: HttpProblem, path: string): void {
-  const rendered = renderProblem(refused, { instance: path });
+function sendProblem(
+  res: ServerResponse,
+  headers: Record<string, string>,
+  refused: HttpProblem,
+  at: { instance: string; requestId: string },
+): void {
+  const rendered = renderProblem(refused, at);
   res.writeHead(rendered.status, { ...headers, ...rendered.headers }).end(JSON.stringify(rendered.body));
 }
