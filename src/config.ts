@@ -406,7 +406,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_EXTRA_COMMANDS",
     check: { kind: "face", problem: commandListProblem },
     default: "",
-    description: "Skills invocable besides init/help/list/status, comma-separated (`*` = all).",
+    description:
+      "Skills invocable besides init/help/list/status, comma-separated (`*` = all); naming `init` runs a puruto's own `init/run` instead of the native init.",
   },
   {
     name: "GATEHOUSE_AGENT_COMMAND",

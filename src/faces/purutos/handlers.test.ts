@@ -121,11 +121,15 @@ describe("the demo ecosystem (what `make run` serves)", () => {
     const found = await call(base, "Purutos_get", "GET", "/purutos/puruto-cron");
     expect(found.body.item).toMatchObject({ name: "puruto-cron", kind: "puruto-cron" });
     // Sent raw: fetch would normalise %2e%2e away before it reaches the server.
-    for (const name of ["puruto-nope", "%2e%2e", "%2E%2E", "..%2Fpuruto-cron", "%2Fetc%2Fpasswd", "puruto-cron%00"]) {
+    for (const name of ["puruto-nope", "%2e%2e", "%2E%2E", "..%2Fpuruto-cron", "%2Fetc%2Fpasswd"]) {
       const missing = await rawGet(base, `/purutos/${name}`);
       expect(missing.status, name).toBe(404);
       expect(missing.body, name).toMatchObject({ detail: "Puruto no encontrado", code: "PURUTO_NOT_FOUND" });
     }
+    // A control character is refused before any look-up, as in every path value (src/http/control-characters.ts).
+    const nul = await rawGet(base, "/purutos/puruto-cron%00");
+    expect(nul.status).toBe(400);
+    expect(nul.body).toMatchObject({ code: "VALIDATION_FAILED", errors: [{ pointer: "/path/name" }] });
   });
 
   it("POST status answers natively: which variable names are set, never values", async () => {
