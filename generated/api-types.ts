@@ -6287,8 +6287,12 @@ export interface operations {
             /** @description The request has succeeded. */
             200: {
                 headers: {
+                    /** @description `private, no-cache`: the list depends on the caller's API key (its org); a shared cache must not keep it, and a client revalidates with the `ETag`. */
+                    "Cache-Control"?: string;
                     /** @description Strong validator of these exact bytes. */
                     ETag?: components["schemas"]["EntityTag"];
+                    /** @description `X-API-Key`: another key may see another list. */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6298,8 +6302,12 @@ export interface operations {
             /** @description The list has not changed since the `ETag` the client sent in `If-None-Match`: no body. */
             304: {
                 headers: {
+                    /** @description `private, no-cache`: the list depends on the caller's API key (its org); a shared cache must not keep it, and a client revalidates with the `ETag`. */
+                    "Cache-Control"?: string;
                     /** @description The same validator. */
                     ETag: components["schemas"]["EntityTag"];
+                    /** @description `X-API-Key`: another key may see another list. */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content?: never;

@@ -117,6 +117,19 @@ describe("the demo ecosystem (what `make run` serves)", () => {
     expect(body.items[2].standard_version).toBe("0.2.0");
   });
 
+  it("GET /purutos is private to the caller's key: Cache-Control private, no-cache and Vary X-API-Key, on 304 too", async () => {
+    for (const url of ["/purutos", "/purutos?limit=1"]) {
+      const { headers } = await call(base, "Purutos_list", "GET", url);
+      expect(headers.get("cache-control"), url).toBe("private, no-cache");
+      expect(headers.get("vary"), url).toContain("X-API-Key");
+    }
+    const etag = (await fetch(`${base}/purutos`)).headers.get("etag")!;
+    const again = await fetch(`${base}/purutos`, { headers: { "If-None-Match": etag } });
+    expect(again.status).toBe(304);
+    expect(again.headers.get("cache-control")).toBe("private, no-cache");
+    expect(again.headers.get("vary")).toContain("X-API-Key");
+  });
+
   it("GET /purutos/{name} answers the item, 404 'Puruto no encontrado' otherwise (traversal included)", async () => {
     const found = await call(base, "Purutos_get", "GET", "/purutos/puruto-cron");
     expect(found.body.item).toMatchObject({ name: "puruto-cron", kind: "puruto-cron" });

@@ -12,6 +12,12 @@ import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./inv
 type PurutoItem = components["schemas"]["PurutoItem"];
 type PurutoList = components["schemas"]["PurutoList"];
 
+/**
+ * The list depends on the caller's API key (its org): no shared cache may serve it to another key, and a client
+ * revalidates it with its ETag (304 while unchanged) rather than reuse it unasked.
+ */
+const LIST_CACHING = { "Cache-Control": "private, no-cache", Vary: "X-API-Key" };
+
 export interface PurutosHandlerDeps {
   discovery: Discovery;
   invoker: Invoker;
@@ -35,10 +41,10 @@ export function purutosHandlers({ discovery, invoker }: PurutosHandlerDeps) {
       // The whole list, as cached bytes with an ETag, while it is asked for whole and fits one page.
       if (req.query.limit === undefined && req.query.cursor === undefined) {
         const whole = listBody(purutos);
-        if (whole.bytes.length <= PAGE_BYTE_BUDGET) return { status: 200, body: whole };
+        if (whole.bytes.length <= PAGE_BYTE_BUDGET) return { status: 200, body: whole, headers: LIST_CACHING };
       }
       const page = pageOf(purutos.map(toItem), (item) => item.name, req.query);
-      return { status: 200, body: { status: "ok", count: page.items.length, ...page } };
+      return { status: 200, body: { status: "ok", count: page.items.length, ...page }, headers: LIST_CACHING };
     },
 
     Purutos_get: async (req) => {
