@@ -6288,11 +6288,11 @@ export interface operations {
             200: {
                 headers: {
                     /** @description `private, no-cache`: the list depends on the caller's API key (its org); a shared cache must not keep it, and a client revalidates with the `ETag`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control"?: "private, no-cache";
                     /** @description Strong validator of these exact bytes. */
                     ETag?: components["schemas"]["EntityTag"];
                     /** @description `X-API-Key`: another key may see another list. */
-                    Vary?: string;
+                    Vary?: "X-API-Key";
                     [name: string]: unknown;
                 };
                 content: {
@@ -6303,11 +6303,11 @@ export interface operations {
             304: {
                 headers: {
                     /** @description `private, no-cache`: the list depends on the caller's API key (its org); a shared cache must not keep it, and a client revalidates with the `ETag`. */
-                    "Cache-Control"?: string;
+                    "Cache-Control"?: "private, no-cache";
                     /** @description The same validator. */
                     ETag: components["schemas"]["EntityTag"];
                     /** @description `X-API-Key`: another key may see another list. */
-                    Vary?: string;
+                    Vary?: "X-API-Key";
                     [name: string]: unknown;
                 };
                 content?: never;
