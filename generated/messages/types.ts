@@ -120,7 +120,7 @@ modified_arguments?: {
  */
 feedback?: string
 /**
- * The approval this decision answers, when the tool_call carried one.
+ * The approval this decision answers, when the tool_call carried one. From the IDE it is optional and, when present, must be the call's own (see the IDE's hitl_decision message); to the runtime Gatehouse sets it to the call's approval.
  */
 approval_id?: string
 /**
@@ -253,7 +253,7 @@ modified_arguments?: {
  */
 feedback?: string
 /**
- * The approval this decision answers, when the tool_call carried one.
+ * The approval this decision answers, when the tool_call carried one. From the IDE it is optional and, when present, must be the call's own (see the IDE's hitl_decision message); to the runtime Gatehouse sets it to the call's approval.
  */
 approval_id?: string
 /**

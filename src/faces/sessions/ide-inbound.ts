@@ -116,12 +116,20 @@ export function messageIdOf(frame: { message_id?: string }): string {
   return typeof frame.message_id === "string" ? frame.message_id : randomUUID();
 }
 
-/** A decision or result must answer a tool_call Gatehouse actually passed to this IDE (INVALID_CALL_ID). */
+/**
+ * A decision or result must answer a tool_call Gatehouse actually passed to this IDE, and a decision naming an
+ * approval must name that call's own (INVALID_CALL_ID; nothing is decided, no ack).
+ */
 function refuseAnswer(frame: HitlDecision | ToolResult, c: IdeFrameContext): boolean {
   const refusal = c.toolCalls.refusal(c.session, frame);
   if (refusal === undefined) return false;
   metrics.messagesProcessed.inc({ status: "invalid" });
-  c.registry.sendError(c.session, "INVALID_CALL_ID", refusal, { details: { call_id: frame.call_id } }, false, c.conn);
+  const details = {
+    call_id: frame.call_id,
+    ...(frame.type === "hitl_decision" && frame.approval_id !== undefined ? { approval_id: frame.approval_id } : {}),
+    ...(frame.message_id !== undefined ? { message_id: frame.message_id } : {}),
+  };
+  c.registry.sendError(c.session, "INVALID_CALL_ID", refusal, { details }, false, c.conn);
   return true;
 }
 

@@ -95,6 +95,14 @@ export class ToolCalls {
     if (frame.type === "hitl_decision" && !pending.awaitingApproval) {
       return `Tool call ${frame.call_id} is not waiting for approval`;
     }
+    // A decision naming an approval answers that approval only: the exact id the call's tool_call carried (no case
+    // folding, no trimming). Any other id (another call's, another user's, a made-up one; or any id at all for a
+    // call without an approval record) is refused rather than applied to the call's own approval.
+    if (frame.type === "hitl_decision" && frame.approval_id !== undefined && frame.approval_id !== pending.approvalId) {
+      return pending.approvalId === undefined
+        ? `Tool call ${frame.call_id} has no approval; a decision naming one cannot answer it`
+        : `Tool call ${frame.call_id} is waiting for its own approval, not the one this decision names`;
+    }
     // Under a policy, a call waiting for the IDE without an approval record was ALLOWed as sent (the IDE's
     // approval is asked because the runtime or ALWAYS_APPROVE_TOOLS wants it): an edit would run arguments the
     // policy never checked, and the audit would keep the ones it did. An edit needs an approval record to re-check.
