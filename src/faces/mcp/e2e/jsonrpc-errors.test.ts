@@ -170,6 +170,27 @@ describe("a batch whose requests share an id", () => {
   });
 });
 
+describe("the size of a JSON-RPC batch", () => {
+  const pings = (n: number, from: number) =>
+    Array.from({ length: n }, (_, i) => ({ jsonrpc: "2.0", id: from + i, method: "ping" }));
+
+  it("answers a batch of 100 messages, each; 101 are one Invalid Request (-32600, HTTP 400), none run", async () => {
+    const full = await post(`/mcp/agents/${UAPK}`, pings(100, 1000), agents);
+    expect(full.status).toBe(200);
+    expect(full.messages).toHaveLength(100);
+
+    const over = await post(`/mcp/agents/${UAPK}`, pings(101, 2000), agents);
+    expect(over.status).toBe(400);
+    expect(over.messages).toEqual([
+      {
+        jsonrpc: "2.0",
+        id: null,
+        error: { code: -32600, message: "Invalid Request: Batch must not exceed 100 messages" },
+      },
+    ]);
+  });
+});
+
 describe("the Content-Type of an MCP POST", () => {
   const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
   const postAs = (type: string) =>
