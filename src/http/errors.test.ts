@@ -21,4 +21,13 @@ describe("toProblem", () => {
     expect(toProblem(pgError("23505", "duplicate key value"))).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
     expect(toProblem(new TypeError("x is undefined"))).toMatchObject({ status: 500, code: "INTERNAL_ERROR" });
   });
+
+  it("text PostgreSQL cannot store (NUL) that reached it is the request's 400, not a 500", () => {
+    for (const code of ["22021", "22P05"])
+      expect(toProblem(pgError(code, 'invalid byte sequence for encoding "UTF8": 0x00'))).toMatchObject({
+        status: 400,
+        code: "VALIDATION_FAILED",
+        extras: { errors: [{ pointer: "/body" }] },
+      });
+  });
 });

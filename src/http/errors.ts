@@ -3,7 +3,7 @@
 // or an unexpected bug (500, logged, no internals leaked).
 import type { Context } from "koa";
 import { ActionUnavailableError } from "../core/governance/types";
-import { isTransientDatabaseError } from "../core/store/transient-errors";
+import { isTransientDatabaseError, isUnstorableTextError } from "../core/store/transient-errors";
 import { HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
 
 /** Maps what libraries throw to a problem. */
@@ -14,6 +14,12 @@ export function toProblem(err: unknown): HttpProblem {
   // A store call no service wrapper translated (the database answers again by the time anyone looks).
   if (isTransientDatabaseError(err))
     return problemOf("DATABASE_UNAVAILABLE", "The database is unavailable: try again later");
+  // Text a field's pattern did not refuse, which PostgreSQL cannot store: the request's fault, nothing written.
+  if (isUnstorableTextError(err))
+    return new HttpProblem(400, "Request is invalid: it holds text the database cannot store (NUL, U+0000)", {
+      code: "VALIDATION_FAILED",
+      errors: [{ pointer: "/body", message: "must not hold NUL (U+0000)" }],
+    });
   const e = err as { status?: number; statusCode?: number; type?: string; message?: string; expose?: boolean };
   const status = e.status ?? e.statusCode;
   if (e.type === "entity.too.large" || status === 413) {

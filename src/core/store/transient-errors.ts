@@ -38,3 +38,14 @@ export function isTransientDatabaseError(err: unknown): boolean {
 export async function isDatabaseOutage(err: unknown, ping: () => Promise<boolean>): Promise<boolean> {
   return isTransientDatabaseError(err) || !(await ping());
 }
+
+/**
+ * PostgreSQL refusing a text value it cannot hold (NUL, U+0000: SQLSTATE 22021 character_not_in_repertoire; 22P05
+ * untranslatable_character). Nothing was written (the statement, and its transaction, failed): a refusal of the
+ * request's text, not a fault of the store. The spec refuses NUL in the fields it knows are stored as text; this
+ * names the others.
+ */
+export function isUnstorableTextError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return err instanceof Error && (code === "22021" || code === "22P05");
+}

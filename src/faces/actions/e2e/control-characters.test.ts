@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
 import { loadSpec } from "../../../http/spec";
 import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
-import { agent, executeBody, operator, registerManifest, type Reply } from "../../../test-support/http";
+import {
+  agent,
+  escalatingPaymentManifest,
+  executeBody,
+  operator,
+  registerManifest,
+  type Reply,
+} from "../../../test-support/http";
 
 const BOT = "control-bot";
 const manifest = (agentId = BOT) => ({
@@ -101,5 +108,48 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
       expect(reply.status, reply.text).toBe(400);
       expect(JSON.stringify(reply.body.errors)).toContain("/agent/id");
     }
+  });
+
+  it("an operator's reason, a webhook's url, secret or description holding NUL is a 400 problem; a newline is kept", async () => {
+    const payer = "control-payer";
+    await registerManifest(g, escalatingPaymentManifest(payer));
+    const escalate = async () => {
+      const reply = await agent(g).post(
+        "/api/v1/gateway/execute",
+        executeBody(payer, { type: "payment", tool: "send" }),
+      );
+      expect(reply.body.decision, reply.text).toBe("ESCALATE");
+      return reply.body.approval_id as string;
+    };
+    const approvalId = await escalate();
+    for (const verb of ["approve", "deny"])
+      expectRefused(await operator(g).post(`/approvals/${approvalId}/${verb}`, { reason: "ok\u0000" }), "/body/reason");
+    expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("pending");
+    const denied = await operator(g).post(`/approvals/${approvalId}/deny`, { reason: "line one\nline two" });
+    expect(denied.status, denied.text).toBe(200);
+    expect((await operator(g).get(`/approvals/${approvalId}`)).body.reason).toBe("line one\nline two");
+
+    const token = await operator(g).post("/capability-tokens", {
+      agent_id: payer,
+      uapk_id: payer,
+      capabilities: ["payment:send"],
+    });
+    expect(token.status, token.text).toBe(201);
+    const revoke = `/capability-tokens/${token.body.token_id}/revoke`;
+    expectRefused(await operator(g).post(revoke, { reason: "gone\u0000" }), "/body/reason");
+    expect((await operator(g).post(revoke, { reason: "gone" })).status).toBe(200);
+
+    const hook = { url: "https://hooks.acme.example/gatehouse" };
+    const secret = "s".repeat(40);
+    const webhooks: [Record<string, unknown>, string][] = [
+      [{ url: `${hook.url}\u0000` }, "/body/url"],
+      [{ url: `${hook.url}\n` }, "/body/url"],
+      [{ ...hook, secret: `${secret}\u0000` }, "/body/secret"],
+      [{ ...hook, description: "on call\u0000" }, "/body/description"],
+    ];
+    for (const [body, pointer] of webhooks) expectRefused(await operator(g).post("/webhooks", body), pointer);
+    expect(
+      (await operator(g).get("/webhooks")).body.items.filter((w: { source: string }) => w.source === "api"),
+    ).toEqual([]);
   });
 });
