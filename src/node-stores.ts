@@ -34,7 +34,7 @@ import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { migrateToLatest } from "./core/store/migrate";
 import { openStore } from "./core/store/open-store";
-import { fileStoreIdOf, storeIdOf } from "./core/store/store-id";
+import { fileStoreIdOf, postgresStoreIdOf } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
@@ -164,7 +164,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
   });
   if (store.kind !== "postgres") throw new Error("openStore: a postgres:// URL opened another backend");
   const { shared, kysely } = store;
-  const storeId = await storeIdOf(kysely).catch(async (err) => {
+  const storeId = await postgresStoreIdOf(kysely).catch(async (err) => {
     await store.close();
     throw err;
   });

@@ -264,6 +264,25 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       const refused = start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix });
       await expect(refused).rejects.toThrow(/GATEHOUSE_REDIS_PREFIX '.*' on this REDIS_URL is used by running/);
     });
+
+    it("a copy of the database (TEMPLATE, a restored dump) is another store: refused beside its original", async () => {
+      const prefix = newPrefix();
+      const original = await createTestPgDatabase(pgAdmin!);
+      databases.push(original);
+      const on = (database: TestPgDatabase) => ({
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: "store-claim-test-secret-0123456789",
+        GATEHOUSE_REDIS_PREFIX: prefix,
+        GATEHOUSE_DATA_DIR: newDataDir(),
+      });
+      await stop(await start(on(original)));
+      const copy = await createTestPgDatabase(pgAdmin!, original);
+      databases.push(copy);
+      await start(on(original));
+      await expect(start(on(copy))).rejects.toThrow(/GATEHOUSE_REDIS_PREFIX '.*' on this REDIS_URL is used by running/);
+      // The original's nodes still start side by side.
+      await start(on(original));
+    });
   });
 });
 

@@ -9,9 +9,13 @@
 // An embedded SQLite file also records the file it was written in (its inode): a copy of the file (a backup
 // restored beside the original, a data directory cloned for a second node) is another store, which must not pass
 // for its original on a shared Redis prefix, so a file whose inode is not the recorded one gets a fresh id.
+//
+// A PostgreSQL database records the same way which database the id was given in: its cluster's system identifier
+// and its own oid. A copy (CREATE DATABASE … TEMPLATE, pg_dump and restore, a backup restored into another cluster)
+// has another oid or another cluster, so it gets a fresh id at its first start instead of passing for its original.
 import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Database } from "./schema";
 import type { Db } from "./sqlite";
 import { sqliteQuery } from "./sqlite-query";
@@ -19,6 +23,8 @@ import { sqliteQuery } from "./sqlite-query";
 export const STORE_ID_KEY = "store_id";
 /** The inode of the SQLite file the id was given in (`ino:<n>`). */
 export const STORE_FILE_KEY = "store_file";
+/** The PostgreSQL database the id was given in (`pg:<system identifier>:<database oid>`). */
+export const STORE_DATABASE_KEY = "store_database";
 
 export async function storeIdOf(db: Kysely<Database>): Promise<string> {
   await db
@@ -68,4 +74,57 @@ export function fileStoreIdOf(db: Db, file: string): string {
       return id.value;
     })
     .immediate();
+}
+
+/**
+ * The id of the store in this PostgreSQL database: fresh when the database is not the one the id was given in (a
+ * copy). A database of a version that recorded none keeps its id. Nodes opening a database at once take turns on
+ * the table's lock, so all of them read the id the first one wrote.
+ */
+export async function postgresStoreIdOf(db: Kysely<Database>): Promise<string> {
+  const home = await databaseHome(db);
+  return db.transaction().execute(async (trx) => {
+    // SHARE ROW EXCLUSIVE conflicts with itself: one node at a time reads and writes the two rows.
+    await sql`LOCK TABLE store_meta IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
+    const recorded = await trx
+      .selectFrom("store_meta")
+      .select("value")
+      .where("key", "=", STORE_DATABASE_KEY)
+      .executeTakeFirst();
+    if (!recorded || !sameDatabase(recorded.value, home)) {
+      if (recorded) await trx.deleteFrom("store_meta").where("key", "=", STORE_ID_KEY).execute();
+      await trx
+        .insertInto("store_meta")
+        .values({ key: STORE_DATABASE_KEY, value: home })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value: home }))
+        .execute();
+    }
+    return storeIdOf(trx);
+  });
+}
+
+/**
+ * Whether two homes name one database: the same oid, in the same cluster, or in a cluster one of the two nodes could
+ * not name (roles that differ in their right to read it must not take turns giving the store a fresh id).
+ */
+function sameDatabase(recorded: string, home: string): boolean {
+  const [, recordedSystem, recordedOid] = recorded.split(":");
+  const [, system, oid] = home.split(":");
+  return recordedOid === oid && (recordedSystem === system || recordedSystem === "unknown" || system === "unknown");
+}
+
+/**
+ * `pg:<system identifier>:<database oid>`. The system identifier tells clusters apart (an oid such as 16384 recurs
+ * in every cluster); a server that does not let this role read it (pg_control_system revoked) leaves the oid
+ * alone, which still tells a copy within the cluster from its original.
+ */
+async function databaseHome(db: Kysely<Database>): Promise<string> {
+  const system = await sql<{ id: string }>`SELECT system_identifier::text AS id FROM pg_control_system()`
+    .execute(db)
+    .then((result) => result.rows[0]?.id ?? "unknown")
+    .catch(() => "unknown");
+  const { rows } = await sql<{ oid: string }>`
+    SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`.execute(db);
+  if (!rows[0]) throw new Error("store_meta: the current database is not in pg_database");
+  return `pg:${system}:${rows[0].oid}`;
 }

@@ -78,10 +78,14 @@ export interface TestPgDatabase {
   drop(): Promise<void>;
 }
 
-/** CREATE DATABASE gh_<random> on the reachable server; `drop` closes every pool opened on it and drops it. */
-export async function createTestPgDatabase(admin: string): Promise<TestPgDatabase> {
+/**
+ * CREATE DATABASE gh_<random> on the reachable server; `drop` closes every pool opened on it and drops it. With a
+ * `copyOf`, the new database is a copy of that one (CREATE DATABASE … TEMPLATE: every pool on it must be closed).
+ */
+export async function createTestPgDatabase(admin: string, copyOf?: TestPgDatabase): Promise<TestPgDatabase> {
   const name = `gh_${randomBytes(6).toString("hex")}`;
-  await adminQuery(admin, `CREATE DATABASE ${name}`);
+  if (copyOf) await copyDatabase(admin, name, new URL(copyOf.url).pathname.slice(1));
+  else await adminQuery(admin, `CREATE DATABASE ${name}`);
   const url = new URL(admin);
   url.pathname = `/${name}`;
   const pools: AnyKysely[] = [];
@@ -103,6 +107,18 @@ export async function createTestPgDatabase(admin: string): Promise<TestPgDatabas
       await adminQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
+}
+
+/** A server process of a just-closed pool may still be ending (55006 "being accessed by other users"): retried. */
+async function copyDatabase(admin: string, name: string, source: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await adminQuery(admin, `CREATE DATABASE ${name} TEMPLATE ${source}`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006" || attempt >= 50) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 async function adminQuery(admin: string, statement: string): Promise<void> {
