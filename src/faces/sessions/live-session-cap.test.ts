@@ -1,7 +1,9 @@
 // The cap on live sessions per user: one credential cannot open hundreds of sessions (each with its own runtime
 // link). Refused before the 101 with 429 TOO_MANY_SESSIONS; a closed or vanished socket frees its slot; on several
 // nodes sharing Redis the cap counts every node's sockets, and a crashed node's slots lapse.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { TEST_REDIS_URL } from "../../core/events/redis-availability";
 import { describe, expect, it } from "vitest";
 import { redisSessionsFixture } from "./redis-fixture";
 import { createRedisLiveSessionCap } from "./live-session-cap";
@@ -157,6 +159,39 @@ describe("live sessions per user, several nodes sharing Redis", () => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it("slots Redis lost (a restart) or never saw (taken during an outage) count again once it answers", async () => {
+    const leaseMs = 300;
+    const own = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    const cap = (redis: Redis) =>
+      createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 2, leaseMs });
+    const a = cap(own);
+    const b = cap(fixture.redis);
+    const keyOf = (principal: string) => `${prefix}:ws:live:${createHash("sha256").update(principal).digest("hex")}`;
+    try {
+      // A restarted Redis is empty: node a's two live sockets are written back by its renewals.
+      const restarted = `restart-${randomUUID()}`;
+      expect(await a.acquire(restarted, "r-1")).toBeDefined();
+      expect(await a.acquire(restarted, "r-2")).toBeDefined();
+      await fixture.redis.del(keyOf(restarted));
+      await new Promise((r) => setTimeout(r, leaseMs));
+      expect(await b.acquire(restarted, "r-3")).toBeUndefined();
+
+      // Slots taken while node a could not reach Redis: its own count held the cap, and they count everywhere after.
+      own.disconnect();
+      const outage = `outage-${randomUUID()}`;
+      expect(await a.acquire(outage, "o-1")).toBeDefined();
+      expect(await a.acquire(outage, "o-2")).toBeDefined();
+      expect(await a.acquire(outage, "o-3")).toBeUndefined();
+      await own.connect();
+      await expect.poll(() => fixture.redis.hlen(keyOf(outage)), { timeout: 2000 }).toBe(2);
+      expect(await b.acquire(outage, "o-3")).toBeUndefined();
+    } finally {
+      a.close();
+      b.close();
+      own.disconnect();
     }
   });
 });

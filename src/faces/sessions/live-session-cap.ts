@@ -7,6 +7,10 @@
 // token, value = `{expires at} {session id}`. Each node renews the leases of its live sockets every third of the
 // lease; a node that crashed stops renewing, so its slots lapse within one lease instead of counting for ever.
 // If Redis does not answer, this node's own count still holds the cap (per node) and the node carries on.
+//
+// A renewal writes the slot whether Redis still has it or not: the socket is live, so it counts. A Redis that
+// restarted (empty), and slots taken while Redis did not answer, are thus counted again within a third of a lease
+// (at once when the connection is back), instead of leaving the user over the cap until those sockets close.
 import { createHash, randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
@@ -97,12 +101,13 @@ redis.call('HSET', KEYS[1], ARGV[2], (now + tonumber(ARGV[5])) .. ' ' .. ARGV[3]
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
 
-/** Renews a slot still held (ARGV: token, new expiry, session id, lease ms); a released one stays released. */
+/**
+ * Renews (or writes back) a slot this node holds (ARGV: token, new expiry, session id, lease ms). A released slot
+ * is not renewed: its node gave it back before sending its HDEL, on the connection the renewals use.
+ */
 const RENEW_SCRIPT = `
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
-  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ' ' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 0`;
 
 export interface RedisLiveSessionCapOptions {
@@ -129,6 +134,8 @@ export function createRedisLiveSessionCap(options: RedisLiveSessionCapOptions): 
   };
   const renewal = setInterval(renew, Math.max(10, Math.floor(leaseMs / 3)));
   renewal.unref();
+  // Redis (re)connected, maybe restarted empty: this node's live sockets count again at once.
+  redis.on("ready", renew);
 
   return {
     async acquire(principal, sessionId) {
@@ -153,7 +160,10 @@ export function createRedisLiveSessionCap(options: RedisLiveSessionCapOptions): 
         });
       });
     },
-    close: () => clearInterval(renewal),
+    close: () => {
+      clearInterval(renewal);
+      redis.off("ready", renew);
+    },
   };
 }
 
