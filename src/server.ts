@@ -34,7 +34,14 @@ import { CommandsBusyError } from "./faces/purutos/command-slots";
 import { hiddenPaths } from "./faces/purutos/runner";
 import { isPostgresUrl } from "./core/store/postgres";
 import type { Discovery } from "./faces/purutos/discovery";
-import { createMcpFace, mcpOptionsFromEnv, type BodyValidator, type McpFace, type PurutoCommands } from "./faces/mcp";
+import {
+  type AmountBounds,
+  createMcpFace,
+  mcpOptionsFromEnv,
+  type BodyValidator,
+  type McpFace,
+  type PurutoCommands,
+} from "./faces/mcp";
 import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutosGuard } from "./faces/purutos/org";
 import { boundHeapGrowth, keepShortLivedObjectsYoung } from "./system/heap";
@@ -150,6 +157,16 @@ function bodyValidatorOf(spec: LoadedSpec, operationId: string): BodyValidator {
   const validate = spec.operations.find((op) => op.operationId === operationId)?.validateBody;
   if (!validate) throw new Error(`The spec has no body schema for ${operationId}`);
   return (body) => (validate(body) ? undefined : describeErrors("body", validate.errors));
+}
+
+/** The bounds the spec's Action schema puts on `amount`: the MCP tools' input schemas state REST's own. */
+function actionAmountBoundsOf(spec: LoadedSpec): AmountBounds {
+  type Schema = { properties?: Record<string, { minimum?: unknown; maximum?: unknown }> };
+  const schemas = (spec.document.components as { schemas?: Record<string, Schema> } | undefined)?.schemas;
+  const amount = schemas?.Action?.properties?.amount;
+  if (typeof amount?.minimum !== "number" || typeof amount.maximum !== "number")
+    throw new Error("The spec's Action schema has no numeric bounds on amount");
+  return { minimum: amount.minimum, maximum: amount.maximum };
 }
 
 /** The discovery face's purutos and invoker as the MCP face's port (a face never imports another face). */
@@ -501,6 +518,7 @@ function mcpFaceOf(deps: {
     engine: deps.stores.engine,
     approvals: deps.stores.approvals,
     validateExecuteBody: bodyValidatorOf(deps.spec, "Gateway_execute"),
+    amountBounds: actionAmountBoundsOf(deps.spec),
     validatePurutoPayload: bodyValidatorOf(deps.spec, "Purutos_invoke"),
     purutos: purutoCommandsOf(deps.discovery, deps.invoker),
     purutosGuard: deps.purutosAccess,

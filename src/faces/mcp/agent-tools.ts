@@ -15,6 +15,7 @@ import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
 import { approvalEnded, executeResult, refused } from "./results";
 import {
   ACTION_FIELDS,
+  type AmountBounds,
   APPROVAL_STATUS_TOOL,
   approvalStatusTool,
   LEGACY_APPROVAL_STATUS_TOOL,
@@ -46,6 +47,8 @@ export interface AgentToolsDeps {
   approvals: McpApprovals;
   /** The spec's validator of Gateway_execute bodies: MCP arguments obey the REST request's rules. */
   validateExecuteBody: BodyValidator;
+  /** REST's bounds on an action's amount (the same validator enforces them), stated in each tool's input schema. */
+  amountBounds: AmountBounds;
   options: Pick<McpOptions, "approvalWaitMs" | "progressIntervalMs">;
 }
 
@@ -72,7 +75,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
 
   async function listTools(session: AgentSession): Promise<Tool[]> {
     const manifest = await manifestOf(session);
-    return [...(manifest ? manifestTools(manifest) : []), approvalStatusTool];
+    return [...(manifest ? manifestTools(manifest, deps.amountBounds) : []), approvalStatusTool];
   }
 
   /** The REST execute body this call stands for, or why it cannot be one. */

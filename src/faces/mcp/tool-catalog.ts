@@ -22,7 +22,17 @@ export function toolNameOf(capability: string): string {
 // Per manifest object: the repository hands out the same frozen object while a manifest is unchanged, so a
 // tools/call (and a tools/list) builds these once per manifest version instead of once per call.
 const namesCache = new WeakMap<Manifest, Map<string, string>>();
-const toolsCache = new WeakMap<Manifest, Tool[]>();
+const toolsCache = new WeakMap<Manifest, { amount: AmountBounds; tools: Tool[] }>();
+
+/**
+ * The bounds REST puts on an action's `amount` (the spec's Action schema, read by the caller from the loaded spec):
+ * a tool's input schema states exactly them, so a client reading it neither refrains from sending what the face
+ * accepts (a negative amount) nor sends what it refuses.
+ */
+export interface AmountBounds {
+  minimum: number;
+  maximum: number;
+}
 
 /** Listed tool name → capability, for the tools the manifest defines (each its own valid, unique name). */
 export function capabilitiesByToolName(manifest: Manifest): Map<string, string> {
@@ -87,7 +97,12 @@ export function policySentences(manifest: Manifest, capability: string): string[
   return out;
 }
 
-function inputSchemaOf(manifest: Manifest, capability: string, tool: ToolConfig): Tool["inputSchema"] {
+function inputSchemaOf(
+  manifest: Manifest,
+  capability: string,
+  tool: ToolConfig,
+  bounds: AmountBounds,
+): Tool["inputSchema"] {
   const { threshold, thresholdApplies, counterpartyRules, jurisdictionRules } = policyFacts(manifest, capability);
   const required: string[] = ["params"];
   if (thresholdApplies) required.push("amount", "currency");
@@ -106,7 +121,12 @@ function inputSchemaOf(manifest: Manifest, capability: string, tool: ToolConfig)
     type: "object",
     properties: {
       params,
-      amount: { type: "number", minimum: 0, description: "Monetary value of the action." },
+      amount: {
+        type: "number",
+        minimum: bounds.minimum,
+        maximum: bounds.maximum,
+        description: "Monetary value of the action.",
+      },
       currency: {
         type: "string",
         description: threshold
@@ -125,9 +145,9 @@ function inputSchemaOf(manifest: Manifest, capability: string, tool: ToolConfig)
 }
 
 /** The manifest's tools as MCP tools (the same array for the same frozen manifest: callers must not change it). */
-export function manifestTools(manifest: Manifest): readonly Tool[] {
+export function manifestTools(manifest: Manifest, amount: AmountBounds): readonly Tool[] {
   const cached = toolsCache.get(manifest);
-  if (cached) return cached;
+  if (cached?.amount === amount) return cached.tools;
   const tools: Tool[] = [];
   for (const [name, capability] of capabilitiesByToolName(manifest)) {
     const tool = manifest.tools[capability];
@@ -141,10 +161,10 @@ export function manifestTools(manifest: Manifest): readonly Tool[] {
         "Governed by Gatehouse:",
         ...policySentences(manifest, capability),
       ].join(" "),
-      inputSchema: inputSchemaOf(manifest, capability, tool),
+      inputSchema: inputSchemaOf(manifest, capability, tool, amount),
     });
   }
-  if (Object.isFrozen(manifest)) toolsCache.set(manifest, tools);
+  if (Object.isFrozen(manifest)) toolsCache.set(manifest, { amount, tools });
   return tools;
 }
 

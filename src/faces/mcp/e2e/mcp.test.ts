@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import openapi from "../../../../generated/openapi.json" with { type: "json" };
 import { runAuditVerify } from "../../../cli/audit-verify";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { agent, executeBody, exportedRecords, operator } from "../../../test-support/http";
@@ -44,6 +45,27 @@ describe("MCP agents endpoint", () => {
     expect(del.description).toContain("human approval");
     expect(del.inputSchema.required).toEqual(["params", "counterparty"]);
     expect(tools.find((t) => t.name === "email_send")!.description).toContain("*@blocked.example");
+  });
+
+  it("the amount a tool's input schema allows is REST's (negative ones too): the schema tells what a call may send", async () => {
+    type Bounds = { minimum: number; maximum: number };
+    const rest = openapi.components.schemas.Action.properties.amount;
+    const { tools } = await client.listTools();
+    const amount = (tools.find((t) => t.name === "noop_ping")!.inputSchema.properties as Record<string, Bounds>)
+      .amount!;
+    expect({ minimum: amount.minimum, maximum: amount.maximum }).toEqual({
+      minimum: rest.minimum,
+      maximum: rest.maximum,
+    });
+    expect(amount.minimum).toBeLessThan(0);
+    // What the schema allows the face takes (no threshold applies to noop:ping); beyond it, refused as on REST.
+    const args = { params: {}, counterparty: "amounts@ok.example" };
+    const negative = await client.callTool({ name: "noop.ping", arguments: { ...args, amount: -5 } });
+    expect(structured(negative)).toMatchObject({ decision: "ALLOW", executed: true });
+    for (const beyond of [rest.minimum - 1e6, rest.maximum + 1e6]) {
+      const refused = await client.callTool({ name: "noop.ping", arguments: { ...args, amount: beyond } });
+      expect(structured(refused)).toMatchObject({ code: "VALIDATION_FAILED" });
+    }
   });
 
   it("ALLOW: the connector runs and its result comes back as structured content and text", async () => {
