@@ -12,6 +12,11 @@
 //   4. A lost budget race (another call took the last unit between decide and reserve) reserves nothing: the
 //      pipeline decides the call again on the budgets as they now are. Its own budget check gives the DENY,
 //      its reasons and its trace; nothing is patched after the fact.
+//   5. A lost approval race (another call spent the approval between this call's check and its reservation) is
+//      decided again once too: the approval check then finds the approval used and keeps the ESCALATE (a new
+//      approval, audited), the answer of any re-submission that comes after the spend. Every loser of such a race
+//      gets that one answer, whichever step it lost at — except a call with an idempotency key, which keeps the
+//      409 APPROVAL_ALREADY_CONSUMED (its key may hold the answer of a retry that took its claim over).
 import { type ApprovalRisk, boundedRisk } from "../approvals";
 import { newInteractionId } from "../audit/interaction-id";
 import { must } from "../must";
@@ -143,6 +148,7 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
     const at = deps.now();
     const interactionId = newInteractionId();
     const meta = auditMetaOf(request, options.meta ?? {});
+    let approvalRaceLost = false;
     for (let attempt = 1; attempt <= MAX_RESERVATION_ATTEMPTS; attempt++) {
       const d = await decide(orgId, request, at);
       if (d.decision === "DENY") {
@@ -160,9 +166,21 @@ export function createAuthorize(deps: AuthorizerDeps): Authorize {
         await deps.audit.recordDecision(decisionRecord(orgId, interactionId, request, d, { ...meta, ...note }));
         return Object.assign(decisionFields(interactionId, d, at), { gated: true });
       }
-      const reserved = await reserve(orgId, interactionId, request, d, at, meta, options.claim);
+      const reserved = await reserve(orgId, interactionId, request, d, at, meta, options.claim).catch((err) => {
+        // Once: a second loss would mean the check still sees an unspent approval, and the 409 is the answer. A
+        // keyed call keeps the 409: its claim may have been taken over by a retry (a node that stalled), and a
+        // call whose key another call answered must not escalate anew.
+        if (approvalRaceLost || options.claim || !isApprovalSpentElsewhere(err)) throw err;
+        approvalRaceLost = true;
+        return undefined;
+      });
       if (reserved) return reserved;
     }
     throw new ActionConflictError("The action's budget is contended; try again", "BUDGET_CONTENDED");
   };
+}
+
+/** The reservation's refusal of an approval another call spent after this call's check found it usable. */
+function isApprovalSpentElsewhere(err: unknown): boolean {
+  return err instanceof ActionConflictError && err.code === "APPROVAL_ALREADY_CONSUMED";
 }

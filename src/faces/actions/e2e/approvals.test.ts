@@ -108,16 +108,22 @@ describe("approvals end to end", () => {
     expect((await operator(g).get("/interactions/verify")).body).toMatchObject({ valid: true });
   });
 
-  it("concurrent re-submissions of one approval: one runs, the other is refused", async () => {
+  it("concurrent re-submissions of one approval: one runs, every other one is an audited ESCALATE", async () => {
     const first = await agent(g).post("/api/v1/gateway/execute", pay({ invoice: "inv-race" }));
     await operator(g).post(`/approvals/${first.body.approval_id}/approve`);
     const body = pay({ invoice: "inv-race" }, undefined, { approval_id: first.body.approval_id });
     const replies = await Promise.all(Array.from({ length: 5 }, () => agent(g).post("/api/v1/gateway/execute", body)));
     expect(replies.filter((r) => r.status === 200 && r.body.executed === true)).toHaveLength(1);
     expect(receiver.count("/payments/inv-race")).toBe(1);
+    // A loser that lost the spend itself is decided again: the same answer as one whose check came after the
+    // spend (it was a 409 APPROVAL_ALREADY_CONSUMED that left no record).
+    const { records } = await exportedRecords(g);
     for (const r of replies.filter((r) => !(r.status === 200 && r.body.executed === true))) {
-      // Refused either by the policy (already consumed → ESCALATE) or by the atomic consume (409).
-      expect(r.status === 409 ? r.body.code : r.body.decision).toMatch(/APPROVAL_ALREADY_CONSUMED|ESCALATE/);
+      expect(r.status, r.text).toBe(200);
+      expect(r.body).toMatchObject({ decision: "ESCALATE", executed: false });
+      const check = r.body.policy_trace.checks.find((c: { check: string }) => c.check === "approval_check");
+      expect(check.details).toMatchObject({ approval_id: first.body.approval_id, problem: "approval is consumed" });
+      expect(records.some((rec) => rec.interaction_id === r.body.interaction_id)).toBe(true);
     }
   });
 
