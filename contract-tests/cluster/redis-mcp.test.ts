@@ -206,7 +206,7 @@ describe.runIf(runRedis)("MCP sessions on two nodes sharing Redis", () => {
     await reader.cancel().catch(() => undefined);
   });
 
-  it("DELETE with an unsupported Mcp-Protocol-Version is refused (400, as the SDK does) on a node without a copy too", async () => {
+  it("DELETE with an unsupported Mcp-Protocol-Version is refused (400 problem+json) on a node without a copy too", async () => {
     const sessionId = await initialize(nodes.a, key);
     for (const node of [nodes.b, nodes.a]) {
       const refused = await fetch(`${node.url}/mcp/agents/${UAPK}`, {
@@ -214,7 +214,8 @@ describe.runIf(runRedis)("MCP sessions on two nodes sharing Redis", () => {
         headers: { ...key, "mcp-session-id": sessionId, "mcp-protocol-version": "1999-01-01" },
       });
       expect(refused.status).toBe(400);
-      expect(await refused.json()).toMatchObject({ jsonrpc: "2.0", error: { code: -32000 }, id: null });
+      expect(refused.headers.get("content-type")).toContain("application/problem+json");
+      expect(await refused.json()).toMatchObject({ status: 400, code: "VALIDATION_FAILED" });
       expect(await nodes.redis.exists(`${nodes.prefix}:mcp:session:${sessionId}`)).toBe(1);
     }
     expect((await mcp(nodes.b, key, sessionId).post(toolsList())).status).toBe(200);

@@ -35,7 +35,7 @@ import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { createPurutoTools } from "./puruto-tools";
 import { type BuildServer, createSessionRegistry, type McpSession, type SessionRegistry } from "./sessions";
-import { unsupportedProtocolVersion } from "./protocol-version";
+import { assertSupportedProtocolVersion } from "./protocol-version";
 import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
 import { sendWebResponse, webRequestOf } from "./web-bridge";
@@ -242,10 +242,9 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
     const record = await shared.load(id);
     if (!record || record.owner !== owner || record.endpoint !== endpoint) return undefined;
     // A DELETE of a session held by no node here: its record is deleted (nothing is rebuilt to be closed), answered as
-    // the SDK transport answers a DELETE of its session — its refusal of the protocol version header included.
+    // the SDK transport answers a DELETE of its session (its protocol version header was checked before, as on a
+    // node that holds a copy).
     if (ctx.method === "DELETE") {
-      const refused = unsupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"]);
-      if (refused) return refused;
       await shared.delete(id);
       return new Response(null, { status: 200 });
     }
@@ -331,10 +330,13 @@ export function createMcpFace(deps: McpFaceDeps) {
         const emptyBatch = emptyBatchAnswer(body);
         if (emptyBatch) return answerInvalidRequest(ctx, emptyBatch);
       }
+      const initialize = ctx.method === "POST" && isInitialize(body);
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
-      if (ctx.method === "GET" || isInitialize(body)) assertAcceptedBySdk(ctx);
+      if (ctx.method === "GET" || initialize) assertAcceptedBySdk(ctx);
+      // Checked here rather than by the SDK, so that the refusal is problem+json (./protocol-version.ts).
+      assertSupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"], !initialize);
       const transport = await transportFor(ctx, route, principal, body);
-      // The answer to a DELETE of a session held by no node here (./protocol-version.ts).
+      // The answer to a DELETE of a session held by no node here (sharedSession).
       if (transport instanceof Response) return sendWebResponse(ctx, transport, false);
       // A request id stays this POST's until its answer is written or its caller left (the POST ends either way).
       const ids = requestIds(body);
@@ -377,6 +379,15 @@ async function answer(
     webRequestOf(ctx),
     body === undefined ? undefined : { parsedBody: body },
   );
+  // The SDK refuses a second GET stream of a session with its own JSON-RPC error body (409, -32000): every HTTP
+  // error of Gatehouse is problem+json. Its state (which streams are open) is the SDK transport's private one, so
+  // the refusal is rewritten rather than foreseen; a GET has no other 409 here (no event store, no resumption).
+  if (ctx.method === "GET" && response.status === 409) {
+    await response.body?.cancel();
+    throw new HttpProblem(409, "This MCP session already has its GET event stream open (one per session)", {
+      code: "MCP_STREAM_OPEN",
+    });
+  }
   await sendWebResponse(ctx, response, ctx.method === "POST");
 }
 

@@ -1,17 +1,32 @@
-// The SDK transport's refusal of an unsupported `Mcp-Protocol-Version` header (400, JSON-RPC error -32000, its very
-// body), for the one request this face answers without an SDK transport: a DELETE of a shared session that this
-// node holds no copy of. A node holding a copy has the SDK refuse it; a node without one must refuse it the same way
-// rather than delete the session for a request the protocol refuses.
+// The `Mcp-Protocol-Version` header, checked before the MCP SDK's transport sees the request. The SDK refuses an
+// unsupported one itself, with a 400 whose body is a JSON-RPC error (-32000): checked here first, the refusal is
+// problem+json like every other HTTP error of Gatehouse (as ./accept.ts does for the SDK's 406). Here too is the
+// one request this face answers without an SDK transport — a DELETE of a shared session no copy of which this node
+// holds — so it is refused the same way on every node rather than deleting a session for a request the protocol
+// refuses.
 import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
+import { HttpProblem } from "../../http/problem";
 
-/** The 400 the SDK answers to `version` (the header's value, undefined when absent), or undefined when it is fine. */
-export function unsupportedProtocolVersion(version: string | string[] | undefined): Response | undefined {
-  if (version === undefined) return undefined;
+/**
+ * Throws 400 VALIDATION_FAILED when the request names a protocol version the SDK does not support. An initialize
+ * request is not checked (`checked` false): its version is negotiated in its body, and the SDK ignores the header.
+ */
+export function assertSupportedProtocolVersion(version: string | string[] | undefined, checked: boolean): void {
+  if (!checked || version === undefined) return;
+  // Node joins a repeated header with ", ", which the SDK's Fetch Headers see too: never a supported version.
   const named = Array.isArray(version) ? version.join(", ") : version;
-  if (SUPPORTED_PROTOCOL_VERSIONS.includes(named)) return undefined;
-  const message = `Bad Request: Unsupported protocol version: ${named} (supported versions: ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")})`;
-  return new Response(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }), {
-    status: 400,
-    headers: { "Content-Type": "application/json" },
-  });
+  if (SUPPORTED_PROTOCOL_VERSIONS.includes(named)) return;
+  throw new HttpProblem(
+    400,
+    `Unsupported Mcp-Protocol-Version ${named}: send one of ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`,
+    {
+      code: "VALIDATION_FAILED",
+      errors: [
+        {
+          pointer: "/headers/mcp-protocol-version",
+          message: `must be one of ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`,
+        },
+      ],
+    },
+  );
 }

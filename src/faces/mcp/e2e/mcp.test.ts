@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { SUPPORTED_PROTOCOL_VERSIONS } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import openapi from "../../../../generated/openapi.json" with { type: "json" };
 import { runAuditVerify } from "../../../cli/audit-verify";
@@ -268,6 +269,85 @@ describe("MCP agents endpoint", () => {
       detail:
         "MCP requests must accept application/json and text/event-stream: send Accept: application/json, text/event-stream",
     });
+  });
+
+  /** A session opened with raw HTTP (no SDK client, so no GET stream of its own): its id. */
+  async function rawSession(headers: Record<string, string> = {}): Promise<string> {
+    const response = await fetch(endpoint(), {
+      method: "POST",
+      headers: { ...rawHeaders, "content-type": "application/json", ...headers },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "curl", version: "0" } },
+      }),
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    return response.headers.get("mcp-session-id")!;
+  }
+  const rawHeaders = { accept: "application/json, text/event-stream", "x-api-key": "" };
+  beforeAll(() => {
+    rawHeaders["x-api-key"] = g.apiKey;
+  });
+  const listTools = { jsonrpc: "2.0", id: 2, method: "tools/list" };
+
+  it("an unsupported Mcp-Protocol-Version → 400 problem+json naming the supported ones, on POST, GET and DELETE", async () => {
+    // At initialize the version is negotiated in the body: the header is not checked there (as the SDK does).
+    const sessionId = await rawSession({ "mcp-protocol-version": "1999-01-01" });
+    const headers = { ...rawHeaders, "mcp-session-id": sessionId, "mcp-protocol-version": "1999-01-01" };
+    for (const init of [
+      { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: JSON.stringify(listTools) },
+      {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify([listTools]),
+      },
+      { method: "GET", headers: { ...headers, accept: "text/event-stream" } },
+      { method: "DELETE", headers },
+    ]) {
+      const response = await fetch(endpoint(), init);
+      expect(response.status, init.method).toBe(400);
+      expect(response.headers.get("content-type")).toContain("application/problem+json");
+      expect(await response.json()).toMatchObject({
+        status: 400,
+        code: "VALIDATION_FAILED",
+        detail: `Unsupported Mcp-Protocol-Version 1999-01-01: send one of ${SUPPORTED_PROTOCOL_VERSIONS.join(", ")}`,
+        errors: [{ pointer: "/headers/mcp-protocol-version" }],
+      });
+    }
+    // Nothing was done for them: the session (not deleted) answers a supported version.
+    const ok = await fetch(endpoint(), {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", "mcp-protocol-version": "2025-06-18" },
+      body: JSON.stringify(listTools),
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it("a second GET event stream on one session → 409 problem+json MCP_STREAM_OPEN; the first stays open", async () => {
+    const sessionId = await rawSession();
+    const headers = { ...rawHeaders, accept: "text/event-stream", "mcp-session-id": sessionId };
+    const first = new AbortController();
+    const stream = await fetch(endpoint(), { headers, signal: first.signal });
+    expect(stream.status).toBe(200);
+    try {
+      const second = await fetch(endpoint(), { headers });
+      expect(second.status).toBe(409);
+      expect(second.headers.get("content-type")).toContain("application/problem+json");
+      expect(await second.json()).toMatchObject({ status: 409, code: "MCP_STREAM_OPEN" });
+      // The first stream was not disturbed by the refusal: it still delivers.
+      const reader = stream.body!.getReader();
+      const read = reader.read().then(
+        () => "open",
+        () => "ended",
+      );
+      const timeout = new Promise((r) => setTimeout(() => r("open"), 300));
+      expect(await Promise.race([read, timeout])).toBe("open");
+    } finally {
+      first.abort();
+    }
   });
 
   it("a session is bound to its credential: another caller cannot use its id", async () => {
