@@ -221,6 +221,68 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       }
     });
 
+    it("after a Redis restart, the prefix's nodes register before a node that started on another store meanwhile", async () => {
+      const prefix = newPrefix();
+      // The running node reconnects 300 ms after a cut; the newcomer at once, so it would be first to register.
+      const member = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1, retryStrategy: () => 300 });
+      // Started while Redis was down: its first registration fails (no offline queue while it connects).
+      const newcomer = new Redis(TEST_REDIS_URL, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        retryStrategy: () => 10,
+      });
+      for (const client of [member, newcomer]) client.on("error", () => {});
+      try {
+        const running = await claimStore({ redis: member, prefix, storeId: "store-a", store: "a", logger });
+        claims.push(running);
+        const started = await claimStore({
+          redis: newcomer,
+          prefix,
+          storeId: "store-b",
+          store: "b",
+          logger,
+          refreshMs: 50,
+          newcomerGraceMs: 1_000,
+        });
+        claims.push(started);
+        expect(started.state()).toBe("unconfirmed");
+        await expect.poll(() => newcomer.status).toBe("ready");
+        // Redis restarts: empty, every connection cut.
+        await redis.del(storeClaimKey(prefix));
+        for (const client of [member, newcomer]) await redis.client("KILL", "ID", String(await client.client("ID")));
+        await expect.poll(() => redis.get(storeClaimKey(prefix)), { timeout: 3_000 }).toBe("store-a");
+        await expect.poll(() => started.state(), { timeout: 3_000 }).toBe("conflict");
+        expect(running.state()).toBe("registered");
+        expect(await redis.get(storeClaimKey(prefix))).toBe("store-a");
+      } finally {
+        member.disconnect();
+        newcomer.disconnect();
+      }
+    });
+
+    it("a node started while Redis was down registers on its own prefix once Redis has been ready for the grace", async () => {
+      const prefix = newPrefix();
+      const client = new Redis(TEST_REDIS_URL, { lazyConnect: true, enableOfflineQueue: false });
+      client.on("error", () => {});
+      try {
+        const c = await claimStore({
+          redis: client,
+          prefix,
+          storeId: "store-a",
+          store: "a",
+          logger,
+          newcomerGraceMs: 300,
+        });
+        claims.push(c);
+        await expect.poll(() => client.status).toBe("ready");
+        expect(c.state()).toBe("unconfirmed");
+        await expect.poll(() => c.state(), { timeout: 3_000 }).toBe("registered");
+        expect(await redis.get(storeClaimKey(prefix))).toBe("store-a");
+      } finally {
+        client.disconnect();
+      }
+    });
+
     it("stays registered through refreshes Redis does not answer (the redis probe reports the outage)", async () => {
       const client = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 0, retryStrategy: () => null });
       client.on("error", () => {});

@@ -23,6 +23,13 @@
 //
 // A registration without an expiry (set by hand, or by a tool) would hold the prefix for ever: it is given the
 // registration's TTL when found, so it lapses unless a live node keeps refreshing it.
+//
+// When Redis comes back empty (a restart), every node registers again, and the first to answer would win: a node on
+// another store that was started during the outage could take the prefix from a running cluster, which would then
+// fail closed everywhere. So a node that has never been registered (it started while Redis was down) waits
+// STORE_CLAIM_NEWCOMER_GRACE_MS after its connection is ready before it registers: the prefix's nodes, which
+// register at once on reconnection, are back first, and the newcomer finds their id (conflict) rather than an
+// empty key.
 import type { Redis } from "ioredis";
 import { ConfigError } from "./config";
 import type { GovernanceEngine } from "./core/governance/engine";
@@ -31,6 +38,8 @@ import type { Logger } from "./core/log/logger";
 
 export const STORE_CLAIM_TTL_MS = 30_000;
 export const STORE_CLAIM_REFRESH_MS = 10_000;
+/** How long a node never registered waits, once Redis is ready, before it registers (see above). */
+export const STORE_CLAIM_NEWCOMER_GRACE_MS = 5_000;
 
 /** `{prefix}:store-id`: the store id of the nodes running on the prefix. */
 export function storeClaimKey(prefix: string): string {
@@ -72,6 +81,8 @@ export interface StoreClaimInput {
   logger: Logger;
   /** Between two registrations (default STORE_CLAIM_REFRESH_MS; tests shorten it). */
   refreshMs?: number;
+  /** How long a node never registered waits once Redis is ready (default STORE_CLAIM_NEWCOMER_GRACE_MS). */
+  newcomerGraceMs?: number;
 }
 
 /** The refusal of a node whose store is not the one the prefix's live nodes use. */
@@ -101,7 +112,9 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
   });
   if (registered !== undefined && registered !== input.storeId) throw storeConflict(input, registered);
   if (registered !== undefined) state = "registered";
+  const newcomer = newcomerGrace(input, () => state === "registered");
   const refreshNow = () => {
+    if (newcomer.waiting()) return;
     register().then(
       (now) => {
         state = now === input.storeId ? "registered" : "conflict";
@@ -117,13 +130,46 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
   refresh.unref();
   // Redis (re)connected — a restarted Redis keeps no keys: registered at once rather than at the next refresh, so
   // that a node on another store starting meanwhile has no window to take the prefix from a running cluster.
-  input.redis.on("ready", refreshNow);
+  const onReady = () => {
+    newcomer.ready(refreshNow);
+    refreshNow();
+  };
+  input.redis.on("ready", onReady);
   return {
     state: () => state,
     stop: () => {
       clearInterval(refresh);
-      input.redis.off("ready", refreshNow);
+      newcomer.stop();
+      input.redis.off("ready", onReady);
     },
+  };
+}
+
+/**
+ * The wait of a node that has never been registered: from each time its Redis connection is ready, for the grace,
+ * after which it registers (`then`). A node registered once does not wait: it is one of the prefix's nodes.
+ */
+function newcomerGrace(input: StoreClaimInput, registeredOnce: () => boolean) {
+  const graceMs = input.newcomerGraceMs ?? STORE_CLAIM_NEWCOMER_GRACE_MS;
+  let everRegistered = registeredOnce();
+  let readySince: number | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    waiting(): boolean {
+      everRegistered ||= registeredOnce();
+      if (everRegistered) return false;
+      // Ready before this node listened (its first registration failed for another reason): the wait starts now.
+      if (readySince === undefined && input.redis.status === "ready") readySince = Date.now();
+      return readySince === undefined || Date.now() - readySince < graceMs;
+    },
+    ready(then: () => void): void {
+      readySince = Date.now();
+      clearTimeout(timer);
+      if (everRegistered || registeredOnce()) return;
+      timer = setTimeout(then, graceMs);
+      timer.unref();
+    },
+    stop: () => clearTimeout(timer),
   };
 }
 
