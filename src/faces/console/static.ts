@@ -11,6 +11,8 @@ import type { ConsoleOidc } from "./oidc";
 
 export const CONSOLE_PATH = "/console";
 
+// The request line of a console file: id, method, path, route and status only, none a credential, so it skips the
+// logger's redaction as the API's request line does (src/http/app.ts).
 const requestLog = logger.child({}, { redact: [] });
 
 /**
