@@ -81,13 +81,29 @@ async function connect(url: string, token: string) {
 
 const isStatus = (status: string) => (f: Frame) => f.type === "agent_status" && f.status === status;
 
-/** The script: ask for a file write, approve the tool call, return its result, wait for the turn to end. */
-async function converse(url: string, token: string): Promise<Frame[]> {
+/** A made-up approval id: a decision naming it (not the call's own) is refused by both. */
+const WRONG_APPROVAL = "appr-00000000-0000-0000-0000-000000000000";
+
+/**
+ * The script: ask for a file write, approve the tool call, return its result, wait for the turn to end.
+ * `wrongApprovalFirst`: a decision naming another approval_id is sent (and refused) before the right one.
+ */
+async function converse(url: string, token: string, wrongApprovalFirst = false): Promise<Frame[]> {
   const ide = await connect(url, token);
   try {
     ide.send({ type: "user_message", content: "write file lib/app.dart", message_id: "m-1" });
     const call = await ide.waitFor((f) => f.type === "tool_call" && f.requires_approval === true, "tool_call");
     await ide.waitFor(isStatus("waiting_approval"), "agent_status waiting_approval");
+    if (wrongApprovalFirst) {
+      ide.send({
+        type: "hitl_decision",
+        call_id: call.call_id,
+        decision: "approve",
+        approval_id: WRONG_APPROVAL,
+        message_id: "m-wrong",
+      });
+      await ide.waitFor((f) => f.type === "error", "error");
+    }
     ide.send({
       type: "hitl_decision",
       call_id: call.call_id,
@@ -135,5 +151,30 @@ describe("the WebSocket mock and the real gateway, one scripted IDE conversation
     expect(acksOf(real)).toEqual(["user_message m-1", "hitl_decision m-2", "tool_result m-3"]);
     // Every frame of both carries its seq, from 1 without gaps.
     for (const frames of [real, mocked]) expect(frames.map((f) => f.seq)).toEqual(frames.map((_f, i) => i + 1));
+  }, 60_000);
+
+  it("refuse a hitl_decision naming another approval_id alike: error INVALID_CALL_ID, no seq, no ack, nothing decided", async () => {
+    const real = await converse(`${gatehouse.url.replace(/^http/, "ws")}/ws/compare-real-wrong`, ideToken, true);
+    const mocked = await converse(`ws://127.0.0.1:${mockPort}/ws/compare-mock-wrong`, "any-token", true);
+    // The refusal: the same code and details (its call_id is each side's own), never numbered.
+    const refusals = (frames: Frame[]) =>
+      frames
+        .filter((f) => f.type === "error")
+        .map((f) => ({ error_code: f.error_code, seq: f.seq, details: { ...(f.details as Frame), call_id: "c" } }));
+    expect(refusals(mocked)).toEqual(refusals(real));
+    expect(refusals(real)).toEqual([
+      {
+        error_code: "INVALID_CALL_ID",
+        seq: undefined,
+        details: { call_id: "c", approval_id: WRONG_APPROVAL, message_id: "m-wrong" },
+      },
+    ]);
+    // The rest of the conversation as without it: the right decision then decides the call, acked once.
+    const stream = (frames: Frame[]) => frames.filter((f) => f.type !== "error");
+    expect(shape(stream(mocked))).toEqual(shape(stream(real)));
+    expect(acksOf(mocked)).toEqual(acksOf(real));
+    expect(acksOf(real)).toEqual(["user_message m-1", "hitl_decision m-2", "tool_result m-3"]);
+    for (const frames of [real, mocked])
+      expect(stream(frames).map((f) => f.seq)).toEqual(stream(frames).map((_f, i) => i + 1));
   }, 60_000);
 });

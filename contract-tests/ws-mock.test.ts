@@ -220,6 +220,37 @@ describe("a turn", () => {
     expect(frames.map((f) => f.error_code)).toEqual(["INVALID_CALL_ID", "INVALID_CALL_ID"]);
   });
 
+  it("refuses a hitl_decision naming another approval_id with INVALID_CALL_ID (no seq, no ack); nothing is decided", async () => {
+    const { ide, callId, frames: turn } = await turnWaitingApproval();
+    const own = String(turn.find((f) => f.type === "tool_call")!.approval_id);
+    // Another call's or a made-up id, the own one case-changed or padded: compared exactly, as the gateway does.
+    const wrong = ["appr-00000000-0000-0000-0000-000000000000", own.toUpperCase(), ` ${own}`];
+    for (const [i, approvalId] of wrong.entries()) {
+      const messageId = `wrong-${i}`;
+      ide.send({
+        type: "hitl_decision",
+        call_id: callId,
+        approval_id: approvalId,
+        decision: "approve",
+        message_id: messageId,
+      });
+      const [refused] = await ide.take(1);
+      expect(refused).toMatchObject({
+        type: "error",
+        error_code: "INVALID_CALL_ID",
+        details: { call_id: callId, approval_id: approvalId, message_id: messageId },
+      });
+      expect(refused!.seq).toBeUndefined();
+    }
+    // Still waiting: its result is refused, and the decision naming its own approval is the one applied.
+    ide.send({ type: "tool_result", call_id: callId, result: { content: "x" } });
+    expect((await ide.take(1))[0]).toMatchObject({ type: "error", error_code: "INVALID_CALL_ID" });
+    ide.send({ type: "hitl_decision", call_id: callId, approval_id: own, decision: "approve", message_id: "right" });
+    const frames = await ide.take(2);
+    expect(types(frames)).toEqual(["ack", "agent_status:executing_tool"]);
+    expect(frames[0]).toMatchObject({ ack_type: "hitl_decision", message_id: "right", seq: 6 });
+  });
+
   it("cancel ends the turn: ack, final assistant_message, idle; the cancelled call is gone", async () => {
     const { ide, callId } = await turnWaitingApproval();
     ide.send({ type: "cancel", reason: "user pressed stop" });

@@ -4,7 +4,8 @@
 //                   agent_status waiting_approval, assistant_message (token: the agent talks while you decide)
 //   hitl_decision → ack, then approve: agent_status executing_tool; edit: the tool_call again with the edited
 //                   arguments and requires_approval false, then executing_tool; reject: a token, the final
-//                   assistant_message and idle
+//                   assistant_message and idle. One naming an approval_id other than its call's own is refused:
+//                   error INVALID_CALL_ID (no seq, no ack), nothing decided
 //   tool_result   → ack, assistant_message (token), final assistant_message, agent_status idle
 // That is the order the real gateway sends with the reference agent runtime (checked by ws-mock-vs-gateway.test.ts).
 //   cancel        → ack, and if a turn is open: final assistant_message, agent_status idle
@@ -278,6 +279,14 @@ export async function startWsMock(port: number): Promise<Server> {
     if (!pending) return `No pending tool call ${String(frame.call_id)}`;
     if (frame.type === "hitl_decision" && !pending.awaitingApproval)
       return `Tool call ${String(frame.call_id)} is not waiting for approval`;
+    // As the gateway: a decision naming an approval answers the call's own only, compared exactly (no case folding,
+    // no trimming); every call of the mock carries one.
+    if (
+      frame.type === "hitl_decision" &&
+      frame.approval_id !== undefined &&
+      frame.approval_id !== pending.toolCall.approval_id
+    )
+      return `Tool call ${String(frame.call_id)} is waiting for its own approval, not the one this decision names`;
     if (frame.type === "tool_result" && pending.awaitingApproval) {
       return `Tool call ${String(frame.call_id)} is waiting for approval; its result cannot be sent yet`;
     }
@@ -306,7 +315,13 @@ export async function startWsMock(port: number): Promise<Server> {
     }
     if (frame.type === "resume") return resume(session, frame.last_seq as number, liveFrom);
     const problem = callIdProblem(session, frame);
-    if (problem) return sendError(session, "INVALID_CALL_ID", problem, { call_id: frame.call_id });
+    if (problem) {
+      // The gateway's details: the call, the approval the decision named and the refused frame's message_id.
+      const details: Frame = { call_id: frame.call_id };
+      if (frame.type === "hitl_decision" && frame.approval_id !== undefined) details.approval_id = frame.approval_id;
+      if (frame.message_id !== undefined) details.message_id = frame.message_id;
+      return sendError(session, "INVALID_CALL_ID", problem, details);
+    }
 
     ack(session, frame);
     const callId = String(frame.call_id);
