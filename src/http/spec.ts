@@ -220,7 +220,17 @@ export function describeErrors(
           const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
           return { pointer: base, message: `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}` };
         }
+        if (e.keyword === "pattern") {
+          const said = PATTERN_MESSAGES.get((e.params as { pattern: string }).pattern);
+          if (said) return { pointer: base, message: said };
+        }
         return { pointer: base, message: e.message ?? "is invalid" };
       })
   );
 }
+
+/** The spec's character rules (spec/common.tsp), said in words rather than as the regular expression. */
+const PATTERN_MESSAGES = new Map([
+  ["^[^\\u0000-\\u001F\\u007F]*$", "must not hold control characters (U+0000–U+001F, U+007F)"],
+  ["^[^\\u0000]*$", "must not hold NUL (U+0000)"],
+]);

@@ -122,6 +122,8 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
       return reply.body.approval_id as string;
     };
     const approvalId = await escalate();
+    const nul = await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "ok\u0000" });
+    expect(nul.body.errors).toEqual([{ pointer: "/body/reason", message: "must not hold NUL (U+0000)" }]);
     for (const verb of ["approve", "deny"])
       expectRefused(await operator(g).post(`/approvals/${approvalId}/${verb}`, { reason: "ok\u0000" }), "/body/reason");
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("pending");
@@ -148,6 +150,9 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
       [{ ...hook, description: "on call\u0000" }, "/body/description"],
     ];
     for (const [body, pointer] of webhooks) expectRefused(await operator(g).post("/webhooks", body), pointer);
+    expect((await operator(g).post("/webhooks", { url: `${hook.url}\n` })).body.errors[0].message).toBe(
+      "must not hold control characters (U+0000–U+001F, U+007F)",
+    );
     expect(
       (await operator(g).get("/webhooks")).body.items.filter((w: { source: string }) => w.source === "api"),
     ).toEqual([]);
