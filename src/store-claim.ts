@@ -135,6 +135,8 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
     refreshNow();
   };
   input.redis.on("ready", onReady);
+  // Ready already, yet not registered (its first registration failed for another reason): the wait starts now.
+  if (input.redis.status === "ready") newcomer.ready(refreshNow);
   return {
     state: () => state,
     stop: () => {
@@ -152,25 +154,26 @@ export async function claimStore(input: StoreClaimInput): Promise<StoreClaim> {
 function newcomerGrace(input: StoreClaimInput, registeredOnce: () => boolean) {
   const graceMs = input.newcomerGraceMs ?? STORE_CLAIM_NEWCOMER_GRACE_MS;
   let everRegistered = registeredOnce();
-  let readySince: number | undefined;
+  let graceOver = false;
   let timer: NodeJS.Timeout | undefined;
-  return {
+  const grace = {
     waiting(): boolean {
       everRegistered ||= registeredOnce();
-      if (everRegistered) return false;
-      // Ready before this node listened (its first registration failed for another reason): the wait starts now.
-      if (readySince === undefined && input.redis.status === "ready") readySince = Date.now();
-      return readySince === undefined || Date.now() - readySince < graceMs;
+      return !everRegistered && !graceOver;
     },
     ready(then: () => void): void {
-      readySince = Date.now();
       clearTimeout(timer);
-      if (everRegistered || registeredOnce()) return;
-      timer = setTimeout(then, graceMs);
+      graceOver = false;
+      if (!grace.waiting()) return;
+      timer = setTimeout(() => {
+        graceOver = true;
+        then();
+      }, graceMs);
       timer.unref();
     },
     stop: () => clearTimeout(timer),
   };
+  return grace;
 }
 
 /**
