@@ -3,11 +3,20 @@
 import { describe, expect, it } from "vitest";
 import { jsonShapeViolation, MAX_JSON_DEPTH } from "./json-shape";
 
+const LONE = "is not well-formed Unicode (it holds a lone surrogate, such as \\ud800)";
+const wellFormed = (text: string) => !/\p{Surrogate}/u.test(text);
+
 function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
   const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
-  const stack: { value: unknown; depth: number; pointer: string }[] = [{ value, depth: 0, pointer: "" }];
+  type Node = { value: unknown; depth: number; pointer: string; key: string };
+  const stack: Node[] = [{ value, depth: 0, pointer: "", key: "" }];
   while (stack.length > 0) {
-    const node = stack.pop() as { value: unknown; depth: number; pointer: string };
+    const node = stack.pop() as Node;
+    if (!wellFormed(node.key)) return { pointer: node.pointer || "/", message: `the member's name ${LONE}` };
+    if (typeof node.value === "string") {
+      if (!wellFormed(node.value)) return { pointer: node.pointer || "/", message: `string ${LONE}` };
+      continue;
+    }
     if (typeof node.value === "number") {
       if (!Number.isFinite(node.value)) {
         return { pointer: node.pointer || "/", message: "number is out of range (not a finite IEEE 754 double)" };
@@ -19,10 +28,10 @@ function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
     if (depth > maxDepth) return { pointer: node.pointer || "/", message: `nesting is deeper than ${maxDepth} levels` };
     if (Array.isArray(node.value)) {
       for (let i = 0; i < node.value.length; i++)
-        stack.push({ value: node.value[i], depth, pointer: `${node.pointer}/${i}` });
+        stack.push({ value: node.value[i], depth, pointer: `${node.pointer}/${i}`, key: String(i) });
     } else {
       for (const [key, member] of Object.entries(node.value)) {
-        stack.push({ value: member, depth, pointer: `${node.pointer}/${escapeKey(key)}` });
+        stack.push({ value: member, depth, pointer: `${node.pointer}/${escapeKey(key)}`, key });
       }
     }
   }
@@ -36,11 +45,13 @@ function generated(seed: number) {
     state = (state * 1103515245 + 12345) % 2147483648;
     return state / 2147483648;
   };
-  const keys = ["a", "b/c", "~x", "", "é", "__k", "0"];
+  const keys = ["a", "b/c", "~x", "", "é", "__k", "0", "k\udfff", "😀"];
   const make = (depth: number): unknown => {
     const r = next();
     if (depth > 12 || r < 0.45)
-      return ["s", true, null, 1.5, -0, Infinity, -Infinity, Number.NaN, 1e308][Math.floor(next() * 9)];
+      return ["s", true, null, 1.5, -0, Infinity, -Infinity, Number.NaN, 1e308, "x\ud800", "\udc00😀", "😀"][
+        Math.floor(next() * 12)
+      ];
     if (r < 0.7) return Array.from({ length: Math.floor(next() * 4) }, () => make(depth + 1));
     return Object.fromEntries(
       Array.from({ length: Math.floor(next() * 4) }, () => [keys[Math.floor(next() * keys.length)], make(depth + 1)]),
@@ -70,5 +81,15 @@ describe("JSON body bounds", () => {
     for (let i = 0; i < MAX_JSON_DEPTH + 1; i++) deep = [deep];
     expect(jsonShapeViolation(deep)?.message).toBe(`nesting is deeper than ${MAX_JSON_DEPTH} levels`);
     expect(jsonShapeViolation({ ok: [1, "two", null, { three: 3 }] })).toBeNull();
+  });
+
+  it("refuses strings and member names that are not well-formed Unicode (a lone surrogate), not paired ones", () => {
+    expect(jsonShapeViolation({ agent_id: "bot\ud800" })).toEqual({ pointer: "/agent_id", message: `string ${LONE}` });
+    expect(jsonShapeViolation({ params: { "k\udc00": 1 } })).toEqual({
+      pointer: "/params/k\udc00",
+      message: `the member's name ${LONE}`,
+    });
+    expect(jsonShapeViolation(["\ud83d"])?.pointer).toBe("/0");
+    expect(jsonShapeViolation({ emoji: "😀 \ud83d\ude00", "é😀": ["\u00e9"] })).toBeNull();
   });
 });

@@ -2,6 +2,12 @@
 // and finite numbers. JSON.parse turns `1e309` into Infinity (which no later step can hash, store or echo
 // faithfully), and a deeply nested body would make every recursive consumer (canonical JSON, Ajv, the audit
 // preview) pay for it or overflow the stack. Checked iteratively, so the check itself cannot overflow.
+//
+// And well-formed strings, keys included: JSON may escape a lone surrogate (`"\ud800"`), which is no Unicode text.
+// JavaScript hashes it as sent, but a text column stores it as U+FFFD (SQLite: three of them, PostgreSQL: one): an
+// audit record whose agent_id held one no longer matched its hash once read back, and the org's chain failed
+// verification for good; PostgreSQL also took `k\ud800` and `k\ufffd` for one idempotency key. I-JSON (RFC 7493)
+// refuses such strings: so does every body here.
 import { HttpProblem } from "../boundary";
 
 /** Deepest nesting of objects/arrays a request body may have (the top-level value is depth 1). */
@@ -27,12 +33,24 @@ interface Pending {
   key: string;
 }
 
-/** Queues `member` when it could break a bound: an object, an array or a number that is not finite. */
+/**
+ * Queues `member` when it could break a bound: an object, an array, a number that is not finite, a string (or a
+ * member's key) that is not well-formed Unicode.
+ */
 function queue(stack: Pending[], member: unknown, depth: number, parent: Pending | undefined, key: string): void {
-  if (typeof member === "number" ? !Number.isFinite(member) : member !== null && typeof member === "object") {
-    stack.push({ value: member, depth, parent, key });
-  }
+  const breaks =
+    typeof member === "string"
+      ? !isWellFormed(member)
+      : typeof member === "number"
+        ? !Number.isFinite(member)
+        : member !== null && typeof member === "object";
+  if (breaks || !isWellFormed(key)) stack.push({ value: member, depth, parent, key });
 }
+
+/** String.prototype.isWellFormed (Node 20+; not yet in TypeScript's ES2023 lib). */
+const isWellFormed = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+const ILL_FORMED = "is not well-formed Unicode (it holds a lone surrogate, such as \\ud800)";
 
 function pointerOf(node: Pending): string {
   let pointer = "";
@@ -41,15 +59,17 @@ function pointerOf(node: Pending): string {
 }
 
 /**
- * The first violation of the bounds in `value`, or null. Walks each node once; never recurses. Strings, booleans,
- * null and finite numbers cannot break a bound and are not queued (the order in which violations are found is the
- * same as when every node was).
+ * The first violation of the bounds in `value`, or null. Walks each node once; never recurses. Well-formed strings,
+ * booleans, null and finite numbers cannot break a bound and are not queued (the order in which violations are
+ * found is the same as when every node was).
  */
 export function jsonShapeViolation(value: unknown, maxDepth = MAX_JSON_DEPTH): ShapeViolation | null {
   const stack: Pending[] = [];
   queue(stack, value, 0, undefined, "");
   while (stack.length > 0) {
     const node = stack.pop() as Pending;
+    if (!isWellFormed(node.key)) return { pointer: pointerOf(node), message: `the member's name ${ILL_FORMED}` };
+    if (typeof node.value === "string") return { pointer: pointerOf(node), message: `string ${ILL_FORMED}` };
     if (typeof node.value === "number") {
       return { pointer: pointerOf(node), message: "number is out of range (not a finite IEEE 754 double)" };
     }
