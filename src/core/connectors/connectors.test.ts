@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { foldParamName } from "./http";
 import { checkUrl, hostAllowed, isPrivateAddress } from "./network-guard";
 import { createConnectors } from "./registry";
 import { type ConnectorResult, NOT_SENT_FAILURES } from "./types";
@@ -290,6 +291,58 @@ describe("http / webhook connectors", () => {
     // Other unused params still go as the query string, beside the fixed ones.
     expect((await call("http", config, { q: "x", limit: 5 })).success).toBe(true);
     expect(received[0]?.url).toBe("/balance?account=main&q=x&limit=5");
+  });
+
+  it("refuses a param an upstream could read as a query parameter the url fixes (Kind, ' kind', kind\\0, ｋｉｎｄ)", async () => {
+    // Sent as `&Kind=y`, `&+kind=y`, `&kind%00=y`: ASP.NET reads query names case-insensitively, PHP strips leading
+    // spaces, cuts at NUL and turns `.`/space into `_`; to them the agent set `kind`, which the operator fixed.
+    const config = { ...local, url: `${base}/mail/get?kind=x` };
+    const lookAlikes = [
+      "Kind",
+      "KIND",
+      " kind",
+      "kind\u0000",
+      "kind\u0000x",
+      "\uff4b\uff49\uff4e\uff44",
+      "kind.",
+      "kind\t",
+    ];
+    for (const name of [...lookAlikes, "kind\u200b", "\u212aind", "kind[x]", "kind%00"]) {
+      const result = await call("http", config, { [name]: "y" });
+      expect([name, errorCode(result)]).toEqual([name, "INVALID_PARAMS"]);
+      // The agent is told which of its params, and which fixed parameter it would have overridden.
+      expect(result.error?.message).toContain(`param ${JSON.stringify(name)} cannot be sent`);
+      expect(result.error?.message).toContain('query parameter "kind"');
+    }
+    expect(received).toEqual([]);
+    // Folding applies to the url's own names too, and to a query value a placeholder filled (judged as `kind`).
+    for (const url of [`${base}/mail/get?Kind=x`, `${base}/mail/get?kind={kind}`]) {
+      expect(errorCode(await call("http", { ...local, url }, { kind: "x", "KIND ": "y" }))).toBe("INVALID_PARAMS");
+    }
+    // In a JSON body too (servers that merge body and query), and a webhook's.
+    expect(errorCode(await call("http", { ...config, method: "POST" }, { " Kind": "y" }))).toBe("INVALID_PARAMS");
+    expect(errorCode(await call("webhook", config, { "KIND\u0000": "y" }))).toBe("INVALID_PARAMS");
+    expect(received).toEqual([]);
+    // Names that only share a prefix are other params and still go.
+    expect((await call("http", config, { kinds: "y", kind_id: 2, "ki-nd": 3 })).success).toBe(true);
+    expect(received.map((r) => r.url)).toEqual(["/mail/get?kind=x&kinds=y&kind_id=2&ki-nd=3"]);
+  });
+
+  it("folds param names as upstreams read them", () => {
+    for (const name of [
+      "Kind",
+      " kind",
+      "kind\u0000evil",
+      "\uff2b\uff29\uff2e\uff24",
+      "kind.",
+      "kind\t",
+      "\u0085kind\u007f",
+      "kınd",
+      "kind[0]",
+    ])
+      expect([name, foldParamName(name)]).toEqual([name, "kind"]);
+    expect(foldParamName("a.b c[d")).toBe("a_b_c_d");
+    expect(foldParamName("kind_id")).toBe("kind_id");
   });
 
   it("refuses a body param named like a query parameter the url fixes, without sending anything", async () => {

@@ -15,8 +15,9 @@
 //   timeout_ms     default 10 s, at most 60 s
 //   max_response_bytes  default and ceiling 1 MiB
 // Params not used by the URL go as a JSON body (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD);
-// a webhook POSTs all params as JSON. Redirects are never followed (a 3xx is a failure), so an allowed host
-// cannot bounce the call to a forbidden one.
+// a webhook POSTs all params as JSON. A param an upstream could read as a query parameter the url fixes (`Kind`,
+// ` kind`, `ｋｉｎｄ` beside `?kind=x`) is refused, INVALID_PARAMS, never sent beside it. Redirects are never
+// followed (a 3xx is a failure), so an allowed host cannot bounce the call to a forbidden one.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
@@ -200,11 +201,51 @@ export function isHeaderValue(value: string): boolean {
 /**
  * A param named like a query parameter the url already has (`?account=main`, the tool's): sent beside it, in the
  * query or in the body, a server that reads the last value (or merges body and query: Rails' params, PHP's
- * $_REQUEST) would let the agent choose what the operator fixed.
+ * $_REQUEST) would let the agent choose what the operator fixed. "Named like" is compared as upstreams read
+ * names, not byte for byte (foldParamName): `Kind`, ` kind` and `kind\u0000` are `kind` to ASP.NET or PHP.
  */
 function fixedQueryProblem(names: string[], url: URL): string | undefined {
-  const name = names.find((n) => url.searchParams.has(n));
-  return name === undefined ? undefined : `param "${name}" cannot be sent: the tool's url sets that query parameter`;
+  const fixed = new Map<string, string>();
+  for (const name of url.searchParams.keys()) for (const form of readAs(name)) fixed.set(form, name);
+  for (const name of names) {
+    const taken = readAs(name)
+      .map((form) => fixed.get(form))
+      .find((found) => found !== undefined);
+    if (taken === undefined) continue;
+    const like = taken === name ? "" : " (an upstream may read the name as that one)";
+    const fixedName = JSON.stringify(taken);
+    return `param ${JSON.stringify(name)} cannot be sent: the tool's url sets the query parameter ${fixedName}${like}`;
+  }
+  return undefined;
+}
+
+/** What an upstream may read this name as: folded as it is, and once more percent-decoded (servers decoding twice). */
+function readAs(name: string): string[] {
+  let decoded = name;
+  try {
+    decoded = decodeURIComponent(name.replace(/\+/g, " "));
+  } catch {
+    // Not valid percent-encoding: no server decodes it to anything else.
+  }
+  return decoded === name ? [foldParamName(name)] : [foldParamName(name), foldParamName(decoded)];
+}
+
+/**
+ * A param name reduced to what some upstream framework could read it as, so that two names read alike fold alike.
+ * It errs towards folding too much: a legitimate name refused is an error the agent sees, a look-alike let through
+ * overrides a value the operator fixed. Covers: C strings and PHP ending a name at NUL; width and compatibility
+ * forms (NFKC: `ｋｉｎｄ`); case (ASP.NET's case-insensitive query, `ı`/`ſ`/Kelvin sign via upper case); control
+ * and invisible format characters dropped; surrounding whitespace trimmed; PHP reading `kind[x]` as `kind` and
+ * turning space, `.` and `[` into `_`; and leading/trailing `_` (so `kind.` and `kind_`) ignored.
+ */
+export function foldParamName(name: string): string {
+  const nul = name.indexOf("\u0000");
+  let folded = nul === -1 ? name : name.slice(0, nul);
+  folded = folded.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
+  folded = folded.replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
+  const open = folded.indexOf("[");
+  if (open > 0 && folded.indexOf("]", open) !== -1) folded = folded.slice(0, open);
+  return folded.replace(/[\s.[]/gu, "_").replace(/^_+|_+$/g, "");
 }
 
 /** Why one of these param names cannot go into the url's query string; undefined when all can. */
