@@ -4,7 +4,17 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { describeProblem, followApprovals, type Approval, type Session } from "../api";
 import { ErrorLine, LoadMore, PAGE_SIZE, Status, When } from "./common";
 
+/**
+ * The recipients the connector will receive: the policy's risk picture (every recipient it found anywhere in the
+ * params, counted), not what the agent declared, which may name someone else. The declared ones only for an
+ * approval without a picture (older than it).
+ */
 function recipientsOf(approval: Approval): string {
+  const risk = approval.risk;
+  if (risk) {
+    const more = risk.recipients_total - risk.recipients.length;
+    return `${risk.recipients.join(", ") || "none found"}${more > 0 ? ` +${more} more` : ""}`;
+  }
   const params = approval.action.params as Record<string, unknown>;
   const found = ["to", "cc", "bcc"].flatMap((key) => {
     const value = params[key];
@@ -14,8 +24,9 @@ function recipientsOf(approval: Approval): string {
   return [...new Set(found)].join(", ") || "—";
 }
 
+/** The amount the policy judged (the total the connector moves), else the declared one (same fallback). */
 function amountOf(approval: Approval): string {
-  const { amount, currency } = approval.action;
+  const { amount, currency } = approval.risk ?? approval.action;
   return amount === undefined ? "—" : `${amount}${currency ? ` ${currency}` : ""}`;
 }
 

@@ -203,6 +203,46 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect(receiver.count("/payments/inv-deny")).toBe(0);
   });
 
+  it("the card's headline shows what the connector receives (the risk picture), not what the agent declared", async () => {
+    // Declared: 90 USD to ann@acme.com. Sent: three payments of 90 (270 USD) to boss@evil.com.
+    await registerManifest(g, {
+      uapk_id: "split-payer",
+      agent: { id: "split-payer", name: "Split Payer" },
+      capabilities: ["payment:send"],
+      constraints: { max_actions_per_hour: 50 },
+      policy: { amount_threshold: { amount: 100, currency: "USD" } },
+      tools: {
+        "payment:send": {
+          connector: {
+            type: "webhook",
+            url: `${receiver.url}/split`,
+            allowed_hosts: ["127.0.0.1"],
+            allow_private: true,
+          },
+        },
+      },
+    });
+    const reply = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody("split-payer", {
+        type: "payment",
+        tool: "send",
+        counterparty: "ann@acme.com",
+        amount: 90,
+        currency: "USD",
+        params: { To: "boss@evil.com", amounts: [90, 90, 90], currency: "USD" },
+      }),
+    );
+    expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    const card = approvalCard(reply.body.approval_id as string);
+    await card.waitFor();
+    const headline = (term: string) => card.locator(`dl > dt:text-is("${term}") + dd`).textContent();
+    expect(await headline("Amount")).toBe("270 USD");
+    expect(await headline("Recipients")).toContain("boss@evil.com");
+    await shot("approval-risk-headline");
+  });
+
   it("the link of a Slack notification opens the console at that approval", async () => {
     const approvalId = await escalate("inv-link");
     const notification = () => receiver.received.find((r) => r.path === "/slack" && r.body.includes(approvalId));
