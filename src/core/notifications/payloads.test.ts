@@ -47,3 +47,48 @@ describe("Slack message", () => {
       expect(texts).not.toContain(raw);
   });
 });
+
+describe("Slack message: what the connector receives", () => {
+  const event = (approval: Approval) =>
+    JSON.parse(
+      renderBody("slack", {
+        event_id: "evt-2",
+        type: "approval.created",
+        created_at: "2026-01-01T00:00:00Z",
+        approval,
+        wireApproval: {},
+        consoleUrl: "https://gatehouse.example/console#/approvals/apr-1",
+      }),
+    ) as { text: string; blocks: { fields?: { text: string }[] }[] };
+  const fieldsOf = (message: ReturnType<typeof event>) =>
+    message.blocks.flatMap((b) => b.fields ?? []).map((f) => f.text);
+
+  it("shows the risk picture's total and recipients, not the declared amount", () => {
+    // Declared: 90 USD to ann@acme.com; the params send 3 × 90 USD to boss@evil.com.
+    const approval = {
+      ...hostileApproval(),
+      agent_id: "rvh2",
+      action: { type: "pay", tool: "send", params: { To: "boss@evil.com", amounts: [90, 90, 90], currency: "USD" } },
+      counterparty: "ann@acme.com",
+      context: { amount: 90, currency: "USD" },
+      risk: {
+        amount: 270,
+        currency: "USD",
+        recipients: ["boss@evil.com", "ann@acme.com"],
+        recipients_total: 2,
+        recipients_truncated: false,
+        reason_codes: ["AMOUNT_THRESHOLD"],
+      },
+    } as Approval;
+    const message = event(approval);
+    expect(message.text).toBe("Approval needed: pay:send by rvh2 (270 USD)");
+    expect(fieldsOf(message)).toContain("*Amount*\n270 USD");
+    expect(fieldsOf(message)).toContain("*Recipients*\nboss@evil.com, ann@acme.com");
+  });
+
+  it("falls back to the declared amount on an approval without a risk picture", () => {
+    const approval = { ...hostileApproval(), agent_id: "rvh2", action: { type: "pay", tool: "send", params: {} } };
+    const message = event({ ...approval, context: { amount: 90, currency: "USD" } } as Approval);
+    expect(message.text).toBe("Approval needed: pay:send by rvh2 (90 USD)");
+  });
+});

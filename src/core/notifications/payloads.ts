@@ -61,8 +61,12 @@ function factsOf(approval: Approval): Record<string, unknown> {
   return approval.context && typeof approval.context === "object" ? (approval.context as Record<string, unknown>) : {};
 }
 
+/**
+ * The amount the policy judged (the risk picture: the total the connector moves, e.g. 3 × 90 → 270), not the one
+ * the agent declared, which may be one part of it; the declared one only on an approval without a risk picture.
+ */
 function amountOf(approval: Approval): string | undefined {
-  const { amount, currency } = factsOf(approval);
+  const { amount, currency } = approval.risk ?? factsOf(approval);
   if (typeof amount !== "number") return undefined;
   return `${amount}${typeof currency === "string" ? ` ${currency}` : ""}`;
 }
