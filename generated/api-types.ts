@@ -1069,6 +1069,12 @@ export interface components {
             budget?: components["schemas"]["RiskSnapshot"];
             /** @description The currency of `amount`: the threshold's when the policy judged it, else the declared one. */
             currency?: string;
+            /**
+             * @description Present when the params could not be read completely (too many values, or nested too deep), with the reason,
+             *     e.g. `params have more than 10000 values`: recipients and amounts shown may be missing some. The rules that
+             *     depend on them fail closed; an operator must not read `recipients` or `amount` as the whole action.
+             */
+            incomplete?: string;
             /** @description The codes of the ESCALATE reasons, e.g. `AMOUNT_THRESHOLD`, `NEW_COUNTERPARTY`. */
             reason_codes: string[];
             /**

@@ -134,6 +134,13 @@ function ApprovalCard({
       <h3>
         {approval.action.type}:{approval.action.tool} <span class="badge">{approval.status}</span>
       </h3>
+      {approval.risk?.incomplete && (
+        // Above the headline rows it qualifies: they may be missing a recipient or an amount the policy never saw.
+        <p class="warning" role="note" aria-label="Incomplete risk picture">
+          ⚠ The params could not be read completely ({approval.risk.incomplete}): the recipients and amounts shown may
+          be missing some.
+        </p>
+      )}
       <dl>
         <dt>Agent</dt>
         <dd>{approval.agent_id}</dd>

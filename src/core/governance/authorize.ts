@@ -71,8 +71,13 @@ function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
     recipients: d.counterparties,
     reason_codes: [...new Set(d.reasons.map((r) => r.code))],
     ...(d.risk_snapshot ? { budget: d.risk_snapshot } : {}),
+    // The picture above is partial then: a recipient or an amount past the walk's limits is not in it.
+    ...(d.incomplete ? { incomplete: d.incomplete.slice(0, MAX_INCOMPLETE_CHARS) } : {}),
   });
 }
+
+/** The spec's bound on ApprovalRisk.incomplete (the reason is a short sentence; bounded all the same). */
+const MAX_INCOMPLETE_CHARS = 500;
 
 /**
  * The amount the amount_threshold check judged (the action's total, declared or in its params) and the

@@ -92,3 +92,31 @@ describe("Slack message: what the connector receives", () => {
     expect(message.text).toBe("Approval needed: pay:send by rvh2 (90 USD)");
   });
 });
+
+describe("Slack message: a risk picture the policy could not complete", () => {
+  it("says so above the amount and recipients", () => {
+    const approval = {
+      ...hostileApproval(),
+      risk: {
+        recipients: [],
+        recipients_total: 0,
+        recipients_truncated: false,
+        reason_codes: ["REQUIRES_APPROVAL"],
+        incomplete: "params have more than 10000 values",
+      },
+    } as Approval;
+    const message = JSON.parse(
+      renderBody("slack", {
+        event_id: "evt-3",
+        type: "approval.created",
+        created_at: "2026-01-01T00:00:00Z",
+        approval,
+        wireApproval: {},
+        consoleUrl: "https://gatehouse.example/console#/approvals/apr-1",
+      }),
+    ) as { blocks: { type: string; text?: { text: string } }[] };
+    expect(message.blocks[1]?.text?.text).toBe(
+      ":warning: *The params could not be read completely* (params have more than 10000 values): the recipients and amounts shown may be missing some.",
+    );
+  });
+});

@@ -95,6 +95,17 @@ function recipientsLine(approval: Approval): string | undefined {
   return `${named.join(", ")}${more > 0 ? ` and ${more} more (${recipients_total} in all)` : ""}`;
 }
 
+/**
+ * When the policy could not read the params completely, the amount and recipients below may be missing some: said
+ * first, above them, so that an operator does not take a short list for the whole action.
+ */
+function incompleteBlock(approval: Approval) {
+  const why = approval.risk?.incomplete;
+  if (!why) return [];
+  const text = `:warning: *The params could not be read completely* (${escapeMrkdwn(why)}): the recipients and amounts shown may be missing some.`;
+  return [{ type: "section", text: { type: "mrkdwn", text } }];
+}
+
 function reasonLines(approval: Approval): string {
   return approval.reasons
     .map((r) => r as { code?: unknown; message?: unknown })
@@ -124,6 +135,7 @@ function slackMessage(event: EventContext) {
     text: `${title}: ${escapeMrkdwn(capability)} by ${escapeMrkdwn(approval.agent_id)}${amount ? ` (${escapeMrkdwn(amount)})` : ""}`,
     blocks: [
       { type: "header", text: { type: "plain_text", text: title } },
+      ...incompleteBlock(approval),
       { type: "section", fields: fields.map((text) => ({ type: "mrkdwn", text })) },
       ...(approval.reasons.length
         ? [{ type: "section", text: { type: "mrkdwn", text: `*Why*\n${reasonLines(approval)}` } }]

@@ -54,6 +54,11 @@ export interface PolicyDecision {
   token?: CapabilityClaims | undefined;
   /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
   counterparties: string[];
+  /**
+   * Why the params could not be read completely (./extract.ts), when they could not: `counterparties` and the
+   * amounts judged may then be missing some, and whoever shows them (an approval's risk picture) must say so.
+   */
+  incomplete?: string;
 }
 
 export { actionHash };
@@ -103,6 +108,7 @@ export async function decide(
     manifest: facts.manifest,
     token: facts.token,
     counterparties: facts.counterparties ?? [],
+    ...(facts.actionFacts?.incomplete ? { incomplete: facts.actionFacts.incomplete } : {}),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };
   if (escalations.length > 0 && !facts.approvedBy) return { decision: "ESCALATE", reasons: escalations, ...base };

@@ -243,6 +243,28 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await shot("approval-risk-headline");
   });
 
+  it("a risk picture the policy could not complete is flagged above the headline", async () => {
+    // A recipient past the params walk's limit (10,000 values) is in no list the card shows.
+    const a: Record<string, unknown> = {};
+    for (let i = 0; i < 10_050; i++) a[`k${i}`] = 1;
+    a.zz = { to: "boss@evil.com" };
+    const reply = await agent(g).post("/api/v1/gateway/execute", pay("inv-incomplete"));
+    expect(reply.body.decision).toBe("ESCALATE");
+    const big = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "payment", tool: "send", params: { invoice: "inv-big", a } }),
+    );
+    expect(big.body).toMatchObject({ decision: "ESCALATE", executed: false });
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    const warning = approvalCard(big.body.approval_id as string).getByRole("note", { name: "Incomplete risk picture" });
+    await warning.waitFor();
+    expect(await warning.textContent()).toContain("could not be read completely (params have more than 10000 values)");
+    // An approval read completely carries no such line.
+    const complete = approvalCard(reply.body.approval_id as string);
+    await complete.waitFor();
+    expect(await complete.getByRole("note", { name: "Incomplete risk picture" }).count()).toBe(0);
+  });
+
   it("the link of a Slack notification opens the console at that approval", async () => {
     const approvalId = await escalate("inv-link");
     const notification = () => receiver.received.find((r) => r.path === "/slack" && r.body.includes(approvalId));
