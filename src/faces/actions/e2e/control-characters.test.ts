@@ -94,6 +94,19 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
     expect((await agent(g).post("/api/v1/gateway/execute", send())).body).toMatchObject({ executed: true });
   });
 
+  it("a batch whose action_id holds NUL or a newline is a 400 problem naming it; nothing is executed", async () => {
+    const before = (await operator(g).get("/interactions")).body.items.length;
+    const batch = (actionId: string) => ({
+      uapk_id: BOT,
+      agent_id: BOT,
+      actions: [{ action_id: actionId, type: "email", tool: "send", params: { to: "ann@acme.example" } }],
+    });
+    for (const bad of ["a\u0000", "a\nb"])
+      expectRefused(await agent(g).post("/api/v1/gateway/batch", batch(bad)), "/body/actions/0/action_id");
+    expect((await operator(g).get("/interactions")).body.items.length).toBe(before);
+    expect((await agent(g).post("/api/v1/gateway/batch", batch("a"))).status).toBe(200);
+  });
+
   it("a token for an agent id with NUL, and a manifest whose agent.id holds one, are refused", async () => {
     expectRefused(
       await operator(g).post("/capability-tokens", {
