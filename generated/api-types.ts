@@ -1907,7 +1907,8 @@ export interface components {
             /**
              * @description Only these ISO 3166-1 alpha-2 jurisdictions are allowed (else DENY `JURISDICTION_BLOCKED`). Checked against
              *     `action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` and their compounds
-             *     (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `settlement_jurisdiction`…; any depth, any letter case);
+             *     (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `country_of_destination`, `settlement_jurisdiction`…),
+             *     `nationality` and `citizenship` (any depth, any letter case);
              *     alpha-3 codes and English country names are mapped to alpha-2, anything else is denied.
              */
             jurisdiction_allowlist?: components["schemas"]["JurisdictionName"][];
@@ -2313,8 +2314,10 @@ export interface components {
         ToolConfig: {
             /**
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
-             *     array) and their compounds (`total_amount`, `amount_cents`, `amountInMinorUnits`, `payout_amounts`…; any depth,
-             *     any letter case; their currencies in `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
+             *     array) and their compounds (`total_amount`, `amount_due`, `amount_usd`, `unit_amount_decimal`, `amount_cents`,
+             *     `amountInMinorUnits`, `payout_amounts`…: any word after `amount` but `currency`, `type`, `kind`, `label`,
+             *     `description`, `formatted` or `text`; any depth, any letter case; their currencies in
+             *     `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against
              *     `policy.amount_threshold`; a declared `action.amount` that is neither each of them nor their sum is denied
              *     `AMOUNT_UNVERIFIABLE`.
@@ -2327,9 +2330,12 @@ export interface components {
              *     `payee.iban`, `message.headers.reply_to` (a segment matches a key in any letter case; on an array, a number
              *     indexes it and any other segment applies to every element). The well-known params are always read, at any
              *     depth and in any letter case: `to`, `cc`, `bcc` and their compounds (`ToAddresses`, `toRecipients`,
-             *     `to_email(s)`, `cc_list`…; not the singular `to_address`, a postal address in shipping APIs), `recipient(s)`,
-             *     `email(s)`, `email_address(es)`, a party's mailbox (`recipient_email`, `payeeEmail`, `beneficiary_email_address`…),
-             *     `counterparty`/`counterparties` — strings, arrays, `{email}`/`{address}` objects. Every value found, and
+             *     `to_email(s)`, `cc_list`, `cc_address`…; not the singular `to_address`, a postal address in shipping APIs),
+             *     `recipient(s)`, `send_to`/`mail_to`/`rcpt_to`/`reply_to`/`forward_to`…, `email(s)`, `email_address(es)`, any
+             *     party's mailbox (`customer_email`, `payeeEmail`, `beneficiary_email_address`…), `counterparty`/`counterparties` —
+             *     strings, arrays, `{email}`/`{address}` objects. Under any other key, a string that is an address, a list of
+             *     addresses (`,` `;` line breaks) or `Name <address>`, and a key that is an address, count too (not text that
+             *     mentions an address among words). Every value found, and
              *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`; under
              *     any of these rules an address that routes elsewhere or names no host (`user%evil.com@acme.com`, `mailto:…`,
              *     `x@acme.com:25`, `x@[10.0.0.1]`) is denied `COUNTERPARTY_BLOCKED`, as a value the lists cannot be applied to.

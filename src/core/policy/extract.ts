@@ -3,21 +3,24 @@
 // `counterparty`/`amount`, so an agent cannot declare one recipient and send to another.
 //
 // Well-known params, at any depth and in any letter case (`To`, `E_MAIL`, full-width…):
-//   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list…), recipient(s),
-//                 the mailbox of a party under its role (recipient_email, payeeEmail, beneficiary_email_address…),
-//                 email(s), email_address(es), counterparty/counterparties — a string, a number, an array of them,
+//   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list, cc_address…),
+//                 recipient(s), send_to / mail_to / rcpt_to / reply_to / forward_to…, the mailbox of any party under
+//                 its role (customer_email, payeeEmail, beneficiary_email_address…), email(s), email_address(es),
+//                 counterparty/counterparties — a string, a number, an array of them,
 //                 or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
-//                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it)
+//                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
+//                 under any other key, a string that is an address, a list of them or `Name <address>` (addressesIn)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
-//                 compounds (total_amount, amount_cents, amountInMinorUnits, payout_amounts…); those in minor
+//                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
+//                 any word after `amount` but one describing it, such as amount_currency or amount_type); those in minor
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts)
 //   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
 //                 counts as its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
-//                 country_iso2, settlement_jurisdiction…)
+//                 country_iso2, country_of_destination, settlement_jurisdiction…), nationality, citizenship
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
 // `minor_units` is in minor units). Walking is bounded: params too deep or too large to
@@ -70,18 +73,42 @@ const RECIPIENT_KEYS = new Set([
  */
 function compoundRecipientKeys(): string[] {
   const kinds = ["addresses", "recipient", "recipients", "email", "emails", "emailaddress", "emailaddresses", "list"];
-  const mailKinds = ["email", "emails", "emailaddress", "emailaddresses"];
   return [
     ...["to", "cc", "bcc"].flatMap((field) => kinds.map((kind) => `${field}${kind}`)),
-    // `recipientEmail`, `payee_email`, `beneficiaryEmailAddress`: the mailbox of a party, under its role's name.
-    ...["recipient", "recipients", "payee", "beneficiary"].flatMap((role) => mailKinds.map((kind) => `${role}${kind}`)),
+    // `cc_address`, `recipient_address`: the singular is a mailbox beside cc / bcc / recipient (not beside `to`).
+    ...["cc", "bcc", "recipient"].map((field) => `${field}address`),
+    // `send_to`, `mail_to`, `rcpt_to`, `reply_to`, `forward_to`: where a message goes, or where its answers go.
+    ...["send", "email", "mail", "rcpt", "envelope", "reply", "forward", "deliver", "notify"].map(
+      (verb) => `${verb}to`,
+    ),
   ];
+}
+
+const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
+
+/**
+ * A recipient key: a well-known one, or the mailbox of any party under its role's name (`customer_email`,
+ * `payeeEmail`, `beneficiary_email_address`, `contactEmails`): a connector sends to it as surely as to `to`.
+ */
+function isRecipientKey(folded: string): boolean {
+  return RECIPIENT_KEYS.has(folded) || MAIL_KINDS.some((kind) => folded.endsWith(kind));
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 // What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's
 // minor unit (`amount_cents`, `amountInMinorUnits`, `amount_minor`: 5000 of them is 50.00 USD).
 const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "inminorunits"]);
-const AMOUNT_FORMS = new Set(["", "total", "value"]);
+// What follows `amount` in a key that describes an amount rather than holding one (`amount_currency` is read as a
+// currency by its own rule; `amount_type: "fixed"` is no money).
+const NOT_AN_AMOUNT = new Set([
+  "currency",
+  "currencycode",
+  "type",
+  "kind",
+  "label",
+  "description",
+  "formatted",
+  "text",
+]);
 
 /**
  * Whether a folded key holds an amount (`one`) or a list of them (`list`): `amount`, `amounts`, and their compounds as
@@ -95,7 +122,10 @@ function amountKeyKind(folded: string): "one" | "minor" | "list" | undefined {
   const at = folded.lastIndexOf("amount");
   if (at < 0) return undefined;
   const form = folded.slice(at + "amount".length);
-  return MINOR_FORMS.has(form) ? "minor" : AMOUNT_FORMS.has(form) ? "one" : undefined;
+  if (MINOR_FORMS.has(form)) return "minor";
+  // Any other word after `amount` still names an amount (`amount_due`, `amount_usd`, `unit_amount_decimal`,
+  // `amountInDollars`): unread, it would be moved unjudged. Only words that describe an amount are not one.
+  return NOT_AN_AMOUNT.has(form) ? undefined : "one";
 }
 
 /**
@@ -120,9 +150,16 @@ const COUNTRY_FORMS = new Set(["", "code", "iso", "iso2", "iso3", "alpha2", "alp
  */
 function isJurisdictionKey(folded: string): boolean {
   if (JURISDICTION_KEYS.has(folded) || folded.endsWith("jurisdiction")) return true;
+  if (COUNTRY_OF_PERSON.some((word) => folded.endsWith(word))) return true;
   const at = folded.lastIndexOf("country");
-  return at >= 0 && COUNTRY_FORMS.has(folded.slice(at + "country".length));
+  if (at < 0) return false;
+  const form = folded.slice(at + "country".length);
+  // `country_of_destination`, `countryOfResidence`: a country in a role, as surely as `destination_country`.
+  return COUNTRY_FORMS.has(form) || form.startsWith("of");
 }
+
+/** A person's country under its own name (`nationality`, `citizenship`, `country_of_residence` above). */
+const COUNTRY_OF_PERSON = ["nationality", "citizenship"];
 
 /** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
 export function foldKey(key: string): string {
@@ -161,7 +198,19 @@ export function extractActionFacts(
     for (const hit of resolvePath(action.params, path))
       facts.amounts.push({ source: `params.${hit.source}`, value: hit.value, ...minor });
   }
+  // A declared recipient param that also spells out an address was found twice, at the same place.
+  if (facts.recipients.length > 1) facts.recipients = oncePerPlace(facts.recipients);
   return facts;
+}
+
+function oncePerPlace(found: Found<string>[]): Found<string>[] {
+  const seen = new Set<string>();
+  return found.filter((f) => {
+    const place = `${f.source}\u0000${f.value}`;
+    if (seen.has(place)) return false;
+    seen.add(place);
+    return true;
+  });
 }
 
 interface Walk {
@@ -175,14 +224,21 @@ function fail(facts: ActionFacts, why: string): void {
   facts.incomplete ??= why;
 }
 
-/** Every well-known key anywhere in the params. */
-function walk(node: unknown, source: string, depth: number, walked: Walk): void {
+/**
+ * Every well-known key anywhere in the params, and every address spelled out in full in a string under any other
+ * key (`recipients`: false under a recipient key, whose values are collected whole already).
+ */
+function walk(node: unknown, source: string, depth: number, walked: Walk, addresses = true): void {
   const facts = walked.facts;
   if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
+  if (typeof node === "string") {
+    if (addresses) for (const address of addressesIn(node)) facts.recipients.push({ source, value: address });
+    return;
+  }
   if (Array.isArray(node)) {
     // `i in node`: a hole in a sparse array is no value (forEach skipped it, and the count must not change).
-    for (let i = 0; i < node.length; i++) if (i in node) walk(node[i], `${source}[${i}]`, depth + 1, walked);
+    for (let i = 0; i < node.length; i++) if (i in node) walk(node[i], `${source}[${i}]`, depth + 1, walked, addresses);
     return;
   }
   if (!isObject(node)) return;
@@ -190,7 +246,11 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
-    if (RECIPIENT_KEYS.has(folded)) collectRecipients(value, here, 0, facts);
+    const recipientKey = addresses && isRecipientKey(folded);
+    if (recipientKey) collectRecipients(value, here, 0, facts);
+    // A key that is an address (a map of address → name) under any key: sent to as surely.
+    else if (addresses)
+      for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
     const amountKind = amountKeyKind(folded);
     if (amountKind === "one") facts.amounts.push({ source: here, value });
     else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
@@ -199,9 +259,34 @@ function walk(node: unknown, source: string, depth: number, walked: Walk): void 
     // reach the connector beside an amount judged in the threshold's currency.
     if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
-    walk(value, here, depth + 1, walked);
+    walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }
 }
+
+/**
+ * The addresses a string under no recipient key spells out in full: a bare address (`x@evil.example`, also one a
+ * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line), or
+ * one in angle brackets (`Bob <x@evil.example>`). A connector may send any param as a recipient (`notify`, `owner`,
+ * `escalation_contact`…): with counterparty rules, every address the action carries must pass them. Text that
+ * merely mentions an address among words ("write to x@evil.example") is no recipient, nor a handle (`@bob`) or a
+ * URL (`https://host/@bob`).
+ */
+function addressesIn(text: string): string[] {
+  if (!holdsAt(text)) return [];
+  const found: string[] = [];
+  for (const part of text.split(ADDRESS_SEPARATORS)) {
+    const bracketed = [...part.matchAll(/<([^<>]*)>/gu)].map((m) => (m[1] as string).trim());
+    for (const candidate of bracketed.length > 0 ? bracketed : [part.trim()])
+      if (isBareAddress(candidate)) found.push(candidate);
+  }
+  return found;
+}
+
+/** What separates the addresses of a list: commas, semicolons, line breaks, tabs, NUL and other controls. */
+const ADDRESS_SEPARATORS = /[,;\p{Cc}\u2028\u2029]/u;
+
+const isBareAddress = (text: string) =>
+  holdsAt(text) && !/\s/u.test(text) && !text.includes("://") && !/^[@＠﹫]/u.test(text.normalize("NFKC"));
 
 /** The recipients a value under a recipient key stands for. */
 function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts): void {

@@ -207,11 +207,49 @@ describe("extraction: what the connector receives", () => {
       "params.To=a@x.io",
       "params.CC[0]=b@x.io",
       "params.CC[1].Email=c@x.io",
-      "params.CC[1].Email=c@x.io",
       "params.message.BCC.address=d@x.io",
       "params.e-mail=5",
       "params.Recipients[0].display=e@x.io",
     ]);
+  });
+
+  it("reads every key a connector may send to, and addresses spelled out in full under any other key", () => {
+    const keys = ["cc_address", "bcc_address", "send_to", "email_to", "mail_to", "recipient_address", "rcpt_to"];
+    const more = ["envelope_to", "reply_to", "forward_to", "customer_email", "contactEmails", "ownerEmailAddress"];
+    for (const key of [...keys, ...more])
+      expect(recipients({ [key]: "boss@evil.com" }), key).toEqual([`params.${key}=boss@evil.com`]);
+    expect(
+      recipients({
+        notify: "a@acme.com, x@evil.com",
+        owner: "Bob <y@evil.com>",
+        lines: "z@evil.com\nw@evil.com",
+        link: "mailto:m@evil.com",
+        watchers: { "k@evil.com": "Kay" },
+      }),
+    ).toEqual([
+      "params.notify=a@acme.com",
+      "params.notify=x@evil.com",
+      "params.owner=y@evil.com",
+      "params.lines=z@evil.com",
+      "params.lines=w@evil.com",
+      "params.link=mailto:m@evil.com",
+      "params.watchers.k@evil.com (key)=k@evil.com",
+    ]);
+    // Text that mentions an address among words, a handle, a URL: no recipient.
+    expect(
+      recipients({ body: "write to x@evil.com for details", mention: "@bob", page: "https://social.example/@bob" }),
+    ).toEqual([]);
+  });
+
+  it("reads any amount compound (amount_due, amount_usd, unit_amount_decimal…) and any country in a role", () => {
+    const amountKeys = ["amount_due", "amount_usd", "amountDecimal", "unit_amount_decimal", "amount_in_dollars"];
+    for (const key of [...amountKeys, "totalAmountUsd", "amount_major"])
+      expect(extractActionFacts({ params: { [key]: 5000 } }).amounts, key).toEqual([
+        { source: `params.${key}`, value: 5000 },
+      ]);
+    expect(extractActionFacts({ params: { amount_currency: "USD", amount_type: "fixed" } }).amounts).toEqual([]);
+    const countries = { country_of_destination: "IR", countryOfResidence: "KP", nationality: "SY" };
+    expect(extractActionFacts({ params: countries }).jurisdictions.map((j) => j.value)).toEqual(["IR", "KP", "SY"]);
   });
 
   it("reads the tool's declared recipient and amount params", () => {

@@ -34,6 +34,11 @@ const PLACES: [string, (r: string) => string][] = [
   ["nested arrays of cc", (r) => `{"to":"ok@acme.com","cc":[["ok@acme.com",[${r}]]]}`],
   ["a map key of to", (r) => `{"to":{${r}:"Ann"}}`],
   ["deep headers", (r) => `{"message":{"headers":{"Bcc":${r}}}}`],
+  ["a compound no list named before (bcc_address)", (r) => `{"to":"ok@acme.com","bcc_address":${r}}`],
+  ["reply_to", (r) => `{"to":"ok@acme.com","reply_to":${r}}`],
+  ["a party's mailbox (customer_email)", (r) => `{"customer_email":${r}}`],
+  ["a param no rule names (notify)", (r) => `{"to":"ok@acme.com","notify":[${r}]}`],
+  ["a map key under a param no rule names", (r) => `{"to":"ok@acme.com","owners":{${r}:"Ann"}}`],
 ];
 
 const backends = await gatehouseBackends("hostile recipients");

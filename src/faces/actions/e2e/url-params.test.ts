@@ -38,18 +38,22 @@ describe("params that fill an http tool's url", () => {
     agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "payout", tool, params }));
 
   it("a dotted placeholder sends the recipient recipient_params judged, not a literal key of the same spelling", async () => {
-    const reply = await execute({ "payee.mailbox": "boss@evil.com", payee: { mailbox: "ann@acme.com" } });
+    // (An address outside the allowlist under the literal key is itself refused: every address the params spell
+    // out counts. So the literal key holds another allowed one here, which the path must not carry.)
+    const reply = await execute({ "payee.mailbox": "bob@acme.com", payee: { mailbox: "ann@acme.com" } });
     expect(reply.body).toMatchObject({ decision: "ALLOW", executed: true });
     expect(receiver.received.map((r) => r.path)).toEqual(["/payouts/ann%40acme.com"]);
-    // The literal key alone names no recipient the policy can judge: refused before anything runs.
+    // The literal key alone names no recipient the connector can fill the path with: refused before anything runs.
     expect((await execute({ "payee.mailbox": "boss@evil.com" })).body).toMatchObject({ decision: "DENY" });
     expect(receiver.received).toHaveLength(1);
   });
 
   it("a query string carries no bracketed name, which form parsers would read as a recipient the policy never saw", async () => {
-    // `to=ann%40acme.com&to%5B1%5D=boss%40evil.com` is `to: [ann@acme.com, boss@evil.com]` to qs, PHP and Rack.
+    // `to=ann%40acme.com&to%5B1%5D=x` is `to: [ann@acme.com, x]` to qs, PHP and Rack: a recipient by another name.
+    // (`boss@evil.com` there is refused by the policy already: every address the params spell out counts.)
     const before = receiver.received.length;
-    const reply = await execute({ to: "ann@acme.com", "to[1]": "boss@evil.com" }, "notify");
+    expect((await execute({ to: "ann@acme.com", "to[1]": "boss@evil.com" }, "notify")).body.decision).toBe("DENY");
+    const reply = await execute({ to: "ann@acme.com", "to[1]": "bob@acme.com" }, "notify");
     expect(reply.body).toMatchObject({
       decision: "ALLOW",
       executed: false,
