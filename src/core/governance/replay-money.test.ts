@@ -86,4 +86,27 @@ describe("shadow replay of a money budget", () => {
     // Seeded without the 600 it cannot read: both later payments fit 800, as the note warns.
     expect(cell(report, "ALLOW", "ALLOW")).toBe(2);
   });
+
+  it("says in its notes which replayed actions were stored with params summarised (too large to judge in full)", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const audit = createAuditLog(db);
+    const engine = createGovernanceEngine({ db, audit, approvals: createApprovalStore(db) });
+    const manifest = engine.manifests.register(ORG, payBot(1000));
+    const bulky = pay(50);
+    bulky.action.params = { ...bulky.action.params, invoice: "x".repeat(10_000) };
+    const run = await engine.execute(ORG, bulky);
+    expect(run.executed).toBe(true);
+    await engine.execute(ORG, pay(60));
+    const replay = createShadowReplay({
+      history: sqliteAuditHistory(db, audit),
+      manifests: engine.manifests,
+      tokens: engine.tokens,
+    });
+    const report = await replay(ORG, manifest.manifest_id, {
+      candidate: { ...payBot(1000), manifest_id: manifest.manifest_id },
+    });
+    expect(report.replayed).toBe(2);
+    expect(report.notes).toEqual([expect.stringContaining(`1 replayed action(s) were stored with params summarised`)]);
+    expect(report.notes?.[0]).toContain(run.interaction_id);
+  });
 });

@@ -178,14 +178,17 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
     const world = new ReplayWorld(deps, orgId, current, content, candidateHash, records[0]);
     await world.load();
     const pause = turnTaker();
+    const summarised: string[] = [];
     for (const record of records) {
       await pause();
+      if (summarisedWhenStored(record)) summarised.push(record.interaction_id);
       const request = world.requestOf(record);
       world.current = record;
       const decided = await decide(orgId, request, world.policyDeps, { now: new Date(record.timestamp) });
       if (decided.decision === "ALLOW") await world.spend(decided.budgetSlots, decided.counterparties);
       diff.add(record, decided.decision, decided.reasons);
     }
+    if (summarised.length > 0) world.notes.push(summarisedNote(summarised));
     const elapsed = performance.now() - started;
     return {
       manifest_id: current.manifest_id,
@@ -202,6 +205,25 @@ export function createShadowReplay(deps: ShadowReplayDeps): ShadowReplay {
       ...(world.notes.length > 0 ? { notes: world.notes.slice(0, MAX_NOTES) } : {}),
     };
   };
+}
+
+/**
+ * Whether the recorded action's params (or an identifying field) were summarised when stored (meta.truncated, which
+ * the gateway writes beside the agent's `context`, never inside it): replayed as stored, what the summary hides —
+ * an amount, a recipient, a country — is not judged.
+ */
+function summarisedWhenStored(record: RecordedAction): boolean {
+  if (!record.meta_json?.includes('"truncated"')) return false;
+  const meta = JSON.parse(record.meta_json) as { truncated?: unknown };
+  return Array.isArray(meta.truncated) && meta.truncated.some((path) => !String(path).startsWith("meta."));
+}
+
+function summarisedNote(interactions: string[]): string {
+  return (
+    `${interactions.length} replayed action(s) were stored with params summarised (too large; meta.truncated), e.g. ` +
+    `${interactions[0]}: replayed as stored, an amount, recipient or country inside a summary is not seen, so their ` +
+    "replayed decisions may be looser (or tighter) than the candidate's would have been"
+  );
 }
 
 /** The candidate must be a valid manifest of the same agent (another agent's history says nothing about it). */
