@@ -191,26 +191,33 @@ export function extractActionFacts(
   // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
   const walked: Walk = { facts, nodes: 0 };
   walk(action.params, "params", 0, walked);
-  for (const path of tool?.recipient_params ?? [])
-    for (const hit of resolvePath(action.params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts);
+  const declared = tool?.recipient_params ?? [];
+  if (declared.length > 0) collectDeclaredRecipients(action.params, declared, facts);
   for (const path of tool?.amount_params ?? []) {
     const minor = isMinorPath(path) ? { minor: true as const } : {};
     for (const hit of resolvePath(action.params, path))
       facts.amounts.push({ source: `params.${hit.source}`, value: hit.value, ...minor });
   }
-  // A declared recipient param that also spells out an address was found twice, at the same place.
-  if (facts.recipients.length > 1) facts.recipients = oncePerPlace(facts.recipients);
   return facts;
 }
 
-function oncePerPlace(found: Found<string>[]): Found<string>[] {
-  const seen = new Set<string>();
-  return found.filter((f) => {
-    const place = `${f.source}\u0000${f.value}`;
-    if (seen.has(place)) return false;
+/**
+ * The recipients at a tool's declared paths, each once: a declared param that spells out an address in full was
+ * found by the walk already, at the same place.
+ */
+function collectDeclaredRecipients(params: unknown, paths: readonly string[], facts: ActionFacts): void {
+  const placeOf = (f: Found<string>) => `${f.source}\u0000${f.value}`;
+  const seen = new Set(facts.recipients.map(placeOf));
+  const start = facts.recipients.length;
+  for (const path of paths)
+    for (const hit of resolvePath(params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts);
+  const declared = facts.recipients.splice(start);
+  for (const found of declared) {
+    const place = placeOf(found);
+    if (seen.has(place)) continue;
     seen.add(place);
-    return true;
-  });
+    facts.recipients.push(found);
+  }
 }
 
 interface Walk {
@@ -233,7 +240,12 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (typeof node === "string") {
-    if (addresses) for (const address of addressesIn(node)) facts.recipients.push({ source, value: address });
+    if (!addresses) return;
+    // Each address a string spells out is a value of its own: a list of 100,000 in one string counts to the bound.
+    for (const address of addressesIn(node)) {
+      if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
+      facts.recipients.push({ source, value: address });
+    }
     return;
   }
   if (Array.isArray(node)) {
@@ -286,7 +298,7 @@ function addressesIn(text: string): string[] {
 const ADDRESS_SEPARATORS = /[,;\p{Cc}\u2028\u2029]/u;
 
 const isBareAddress = (text: string) =>
-  holdsAt(text) && !/\s/u.test(text) && !text.includes("://") && !/^[@＠﹫]/u.test(text.normalize("NFKC"));
+  holdsAt(text) && !/\s/u.test(text) && !text.includes("://") && !/^[@\uFE6B\uFF20]/u.test(text);
 
 /** The recipients a value under a recipient key stands for. */
 function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts): void {
@@ -320,10 +332,12 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
 }
 
 /**
- * Whether a key names an address: an `@`, in any width (NFKC folds `＠` and `﹫` to it), or percent-encoded (`%40`,
- * which the policy then refuses as a recipient rather than leave unread).
+ * Whether a key or a string names an address: an `@`, in any width (＠ and ﹫, the only characters NFKC folds to
+ * it: tested as characters, so the walk normalises no string param to find out), or percent-encoded (`%40`, which
+ * the policy then refuses as a recipient rather than leave unread).
  */
-const holdsAt = (key: string) => key.includes("@") || key.normalize("NFKC").includes("@") || /%40/iu.test(key);
+const holdsAt = (text: string) => HOLDS_AT.test(text);
+const HOLDS_AT = /[@\uFE6B\uFF20]|%40/iu;
 
 function collectScalars(value: unknown, source: string, into: Found<string>[]): void {
   if (isScalar(value)) into.push({ source, value: String(value) });

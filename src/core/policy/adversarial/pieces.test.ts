@@ -241,6 +241,16 @@ describe("extraction: what the connector receives", () => {
     ).toEqual([]);
   });
 
+  it("counts each address a string spells out towards the walk's bound: one huge list is no way past it", () => {
+    const list = Array.from({ length: 10_001 }, (_, i) => `r${i}@evil.com`).join(",");
+    const facts = extractActionFacts({ params: { notify: list } });
+    expect(facts.incomplete).toMatch(/more than 10000 values/);
+    expect(facts.recipients.length).toBeLessThan(10_001);
+    expect(extractActionFacts({ params: { notify: "a＠evil.com" } }).recipients.map((r) => r.value)).toEqual([
+      "a＠evil.com",
+    ]);
+  });
+
   it("reads any amount compound (amount_due, amount_usd, unit_amount_decimal…) and any country in a role", () => {
     const amountKeys = ["amount_due", "amount_usd", "amountDecimal", "unit_amount_decimal", "amount_in_dollars"];
     for (const key of [...amountKeys, "totalAmountUsd", "amount_major"])
