@@ -47,8 +47,7 @@ function queue(stack: Pending[], member: unknown, depth: number, parent: Pending
   if (breaks || !isWellFormed(key)) stack.push({ value: member, depth, parent, key });
 }
 
-/** String.prototype.isWellFormed (Node 20+; not yet in TypeScript's ES2023 lib). */
-const isWellFormed = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+const isWellFormed = (text: string): boolean => text.isWellFormed();
 
 const ILL_FORMED = "is not well-formed Unicode (it holds a lone surrogate, such as \\ud800)";
 
