@@ -334,7 +334,7 @@ export function createMcpFace(deps: McpFaceDeps) {
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.
       if (ctx.method === "GET" || initialize) assertAcceptedBySdk(ctx);
       // Checked here rather than by the SDK, so that the refusal is problem+json (./protocol-version.ts).
-      assertSupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"], !initialize);
+      if (!initialize) assertSupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"]);
       const transport = await transportFor(ctx, route, principal, body);
       // The answer to a DELETE of a session held by no node here (sharedSession).
       if (transport instanceof Response) return sendWebResponse(ctx, transport, false);

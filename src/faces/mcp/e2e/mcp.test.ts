@@ -317,6 +317,14 @@ describe("MCP agents endpoint", () => {
         errors: [{ pointer: "/headers/mcp-protocol-version" }],
       });
     }
+    // A long value is quoted clipped, not echoed whole.
+    const long = await fetch(endpoint(), {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json", "mcp-protocol-version": "9".repeat(4000) },
+      body: JSON.stringify(listTools),
+    });
+    expect(long.status).toBe(400);
+    expect((await long.json()).detail.length).toBeLessThan(600);
     // Nothing was done for them: the session (not deleted) answers a supported version.
     const ok = await fetch(endpoint(), {
       method: "POST",
