@@ -324,7 +324,7 @@ describe("MCP agents endpoint", () => {
       body: JSON.stringify(listTools),
     });
     expect(long.status).toBe(400);
-    expect((await long.json()).detail.length).toBeLessThan(600);
+    expect(((await long.json()) as { detail: string }).detail.length).toBeLessThan(600);
     // Nothing was done for them: the session (not deleted) answers a supported version.
     const ok = await fetch(endpoint(), {
       method: "POST",
