@@ -2,8 +2,11 @@
 // PostgreSQL database of the test's own (DATABASE_URL + GATEHOUSE_SECRET, dropped afterwards). PostgreSQL is
 // skipped with a message when unreachable, and a failure under CI=true (src/core/store/test-support.ts).
 import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { createTestPgDatabase, postgresForTests } from "../core/store/test-support";
 import type { Gatehouse } from "../server";
+import { startTestGatehouse, type TestGatehouse } from "./gatehouse";
+import { registerManifest } from "./http";
 
 /** The secret the PostgreSQL backend's nodes share (seals signing keys and webhook secrets). */
 export const BACKEND_TEST_SECRET = "backend-test-secret-0123456789";
@@ -61,4 +64,26 @@ function postgres(admin: string): GatehouseBackend {
 export async function gatehouseBackends(suite: string): Promise<GatehouseBackend[]> {
   const admin = await postgresForTests(suite);
   return admin ? [sqlite, postgres(admin)] : [sqlite];
+}
+
+/**
+ * A gatehouse on `backend` for the enclosing describe block, `manifests` registered: started before its tests,
+ * disposed (with the backend's database) after them. Call the returned function inside a test for the gatehouse.
+ */
+export function gatehouseOn(backend: GatehouseBackend, manifests: Record<string, unknown>[] = []): () => TestGatehouse {
+  let opened: OpenedBackend | undefined;
+  let g: TestGatehouse | undefined;
+  beforeAll(async () => {
+    opened = await backend.open();
+    g = await startTestGatehouse({ env: opened.env });
+    for (const manifest of manifests) await registerManifest(g, manifest);
+  });
+  afterAll(async () => {
+    await g?.dispose();
+    await opened?.dispose();
+  });
+  return () => {
+    if (!g) throw new Error("gatehouseOn: the gatehouse is only there inside a test of its describe block");
+    return g;
+  };
 }

@@ -1,39 +1,29 @@
 // An approval's risk picture says when the policy could not read the params completely: a recipient past the walk's
 // limit (more than 10,000 values here) is in no list, and an operator shown `recipients: []` must be told the list
 // may be missing some. The reason is stored with the approval and comes back from the operator API, on both stores.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
-import { agent, executeBody, operator, registerManifest } from "../../../test-support/http";
+import { describe, expect, it } from "vitest";
+import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
+import { agent, executeBody, operator } from "../../../test-support/http";
 
 const UAPK = "bulk-mailer";
 const backends = await gatehouseBackends("incomplete risk picture");
 
 describe.each(backends)("an approval's risk picture of params too large to read ($name)", (backend) => {
-  let opened: OpenedBackend;
-  let g: TestGatehouse;
-
-  beforeAll(async () => {
-    opened = await backend.open();
-    g = await startTestGatehouse({ env: opened.env });
-    await registerManifest(g, {
+  const gatehouse = gatehouseOn(backend, [
+    {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Bulk Mailer" },
       capabilities: ["email:send"],
       constraints: { require_human_approval: ["email:send"] },
       tools: { "email:send": { connector: { type: "echo" } } },
-    });
-  });
-
-  afterAll(async () => {
-    await g?.dispose();
-    await opened?.dispose();
-  });
+    },
+  ]);
 
   it("says it is incomplete, in the stored approval as the API returns it", async () => {
     const a: Record<string, unknown> = {};
     for (let i = 0; i < 10_050; i++) a[`k${i}`] = 1;
     a.zz = { to: "boss@evil.com" };
+    const g = gatehouse();
     const reply = await agent(g).post(
       "/api/v1/gateway/execute",
       executeBody(UAPK, { type: "email", tool: "send", params: { a } }),

@@ -3,10 +3,9 @@
 // record that no longer matched its hash, and the org's chain failed verification from then on, on both stores.
 // PostgreSQL also took `k\ud800` and `k\ufffd` for one idempotency key. Every body holding such a string, as a
 // value or as a member's name, is now a 400 problem naming it; nothing is recorded and the chain verifies.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
-import { agent, executeBody, operator, registerManifest, type Reply } from "../../../test-support/http";
+import { describe, expect, it } from "vitest";
+import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
+import { agent, executeBody, operator, type Reply } from "../../../test-support/http";
 
 const BOT = "surrogate-bot";
 const manifest = {
@@ -21,18 +20,7 @@ const send = (extra: Record<string, unknown> = {}, params: Record<string, unknow
 });
 
 describe.each(await gatehouseBackends("lone surrogates"))("lone surrogates in a request ($name)", (backend) => {
-  let opened: OpenedBackend;
-  let g: TestGatehouse;
-
-  beforeAll(async () => {
-    opened = await backend.open();
-    g = await startTestGatehouse({ env: opened.env });
-    await registerManifest(g, manifest);
-  });
-  afterAll(async () => {
-    await g?.dispose();
-    await opened?.dispose();
-  });
+  const gatehouse = gatehouseOn(backend, [manifest]);
 
   const expectRefused = (reply: Reply, pointer: string) => {
     expect(reply.status, reply.text).toBe(400);
@@ -41,6 +29,7 @@ describe.each(await gatehouseBackends("lone surrogates"))("lone surrogates in a 
   };
 
   it("is refused wherever it sits in an execute or evaluate; nothing is recorded and the chain verifies", async () => {
+    const g = gatehouse();
     const before = (await operator(g).get("/interactions")).body.items.length;
     const cases: [Record<string, unknown>, string][] = [
       [send({ agent_id: `${BOT}\ud800` }), "/body/agent_id"],
@@ -62,6 +51,7 @@ describe.each(await gatehouseBackends("lone surrogates"))("lone surrogates in a 
   });
 
   it("is refused in an operator's body too (a manifest, an approval's reason)", async () => {
+    const g = gatehouse();
     expectRefused(
       await operator(g).post("/manifests", { ...manifest, uapk_id: "other", agent: { id: "a\ud800", name: "a" } }),
       "/body/agent/id",
