@@ -115,7 +115,8 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
   it("a crashed node's slots lapse: they are not counted for ever", async () => {
     const principal = `crash-${randomUUID()}`;
-    const leaseMs = 300;
+    // Long enough that a loaded machine (CI runs files in parallel) still renews within it: renewed every third.
+    const leaseMs = 1_000;
     const crashed = createRedisLiveSessionCap({
       redis: fixture.redis,
       keyPrefix: prefix,
@@ -137,7 +138,7 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
       crashed.close(); // the node dies: no release, no more renewals
       expect(await survivor.acquire(principal, "s-3")).toBeUndefined();
-      await new Promise((r) => setTimeout(r, leaseMs + 100));
+      await new Promise((r) => setTimeout(r, leaseMs + 300));
       expect(await survivor.acquire(principal, "s-3")).toBeDefined();
       expect(await survivor.acquire(principal, "s-4")).toBeDefined();
       expect(await survivor.acquire(principal, "s-5")).toBeUndefined();
@@ -163,7 +164,7 @@ describe("live sessions per user, several nodes sharing Redis", () => {
   });
 
   it("slots Redis lost (a restart) or never saw (taken during an outage) count again once it answers", async () => {
-    const leaseMs = 300;
+    const leaseMs = 900; // renewed every 300 ms: three chances within the wait below, on a loaded machine too
     const own = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
     const cap = (redis: Redis) =>
       createRedisLiveSessionCap({ redis, keyPrefix: prefix, maxSessionsPerUser: 2, leaseMs });
