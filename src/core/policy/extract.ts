@@ -277,7 +277,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
 
 /**
  * The addresses a string under no recipient key spells out in full: a bare address (`x@evil.example`, also one a
- * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line), or
+ * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line, or separated by spaces alone), or
  * one in angle brackets (`Bob <x@evil.example>`). A connector may send any param as a recipient (`notify`, `owner`,
  * `escalation_contact`…): with counterparty rules, every address the action carries must pass them. Text that
  * merely mentions an address among words ("write to x@evil.example") is no recipient, nor a handle (`@bob`) or a
@@ -288,10 +288,20 @@ function addressesIn(text: string): string[] {
   const found: string[] = [];
   for (const part of text.split(ADDRESS_SEPARATORS)) {
     const bracketed = [...part.matchAll(/<([^<>]*)>/gu)].map((m) => (m[1] as string).trim());
-    for (const candidate of bracketed.length > 0 ? bracketed : [part.trim()])
+    for (const candidate of bracketed.length > 0 ? bracketed : spacedList(part))
       if (isBareAddress(candidate)) found.push(candidate);
   }
   return found;
+}
+
+/**
+ * A part's words when every one of them is an address (`a@acme.com x@evil.com`: a list separated by spaces, as
+ * a recipient key's value is read by ../normalize.ts), else the part as one candidate: prose that mentions an
+ * address among other words stays no recipient.
+ */
+function spacedList(part: string): string[] {
+  const words = part.trim().split(/\s+/u);
+  return words.length > 1 && words.every(isBareAddress) ? words : [part.trim()];
 }
 
 /** What separates the addresses of a list: commas, semicolons, line breaks, tabs, NUL and other controls. */

@@ -225,6 +225,8 @@ describe("extraction: what the connector receives", () => {
         lines: "z@evil.com\nw@evil.com",
         link: "mailto:m@evil.com",
         watchers: { "k@evil.com": "Kay" },
+        spaced: " s@acme.com  t@evil.com ",
+        prose: "s@acme.com t@evil.com and more",
       }),
     ).toEqual([
       "params.notify=a@acme.com",
@@ -234,6 +236,8 @@ describe("extraction: what the connector receives", () => {
       "params.lines=w@evil.com",
       "params.link=mailto:m@evil.com",
       "params.watchers.k@evil.com (key)=k@evil.com",
+      "params.spaced=s@acme.com",
+      "params.spaced=t@evil.com",
     ]);
     // Text that mentions an address among words, a handle, a URL: no recipient.
     expect(
