@@ -2332,10 +2332,12 @@ export interface components {
              *     depth and in any letter case: `to`, `cc`, `bcc` and their compounds (`ToAddresses`, `toRecipients`,
              *     `to_email(s)`, `cc_list`, `cc_address`…; not the singular `to_address`, a postal address in shipping APIs),
              *     `recipient(s)`, `send_to`/`mail_to`/`rcpt_to`/`reply_to`/`forward_to`…, `email(s)`, `email_address(es)`, any
-             *     party's mailbox (`customer_email`, `payeeEmail`, `beneficiary_email_address`…), `counterparty`/`counterparties` —
-             *     strings, arrays, `{email}`/`{address}` objects. Under any other key, a string that is an address, a list of
-             *     addresses (`,` `;` line breaks) or `Name <address>`, and a key that is an address, count too (not text that
-             *     mentions an address among words). Every value found, and
+             *     party's mailbox (`customer_email`, `payeeEmail`, `beneficiary_email_address`…), `counterparty`/`counterparties`,
+             *     a payee by name or account (`payee`, `beneficiary`, `creditor`, their `_name`s, `recipient_name`, `iban` and any
+             *     `*_iban`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
+             *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one) or
+             *     `Name <address>`, and a key that is an address, count too (not text that mentions an address among words). Every
+             *     value found, and
              *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`; under
              *     any of these rules an address that routes elsewhere or names no host (`user%evil.com@acme.com`, `mailto:…`,
              *     `x@acme.com:25`, `x@[10.0.0.1]`) is denied `COUNTERPARTY_BLOCKED`, as a value the lists cannot be applied to.

@@ -6,7 +6,8 @@
 //   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list, cc_address…),
 //                 recipient(s), send_to / mail_to / rcpt_to / reply_to / forward_to…, the mailbox of any party under
 //                 its role (customer_email, payeeEmail, beneficiary_email_address…), email(s), email_address(es),
-//                 counterparty/counterparties — a string, a number, an array of them,
+//                 counterparty/counterparties, a payee by name or account (payee, beneficiary, creditor, their
+//                 `_name`s, recipient_name, iban and `*_iban`) — a string, a number, an array of them,
 //                 or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
@@ -87,11 +88,26 @@ function compoundRecipientKeys(): string[] {
 const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
 
 /**
- * A recipient key: a well-known one, or the mailbox of any party under its role's name (`customer_email`,
- * `payeeEmail`, `beneficiary_email_address`, `contactEmails`): a connector sends to it as surely as to `to`.
+ * The party a payment goes to, by its name or its account: a wire judged for the declared `counterparty: "John
+ * Smith"` (a known one) must not pay `payee: "Evil Corp"` or `iban: "…"` unjudged.
+ */
+const PARTY_KEYS = new Set(
+  ["payee", "beneficiary", "creditor", "recipient"].flatMap((party) => [`${party}name`, `${party}names`]),
+);
+for (const key of ["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors"]) PARTY_KEYS.add(key);
+
+/**
+ * A recipient key: a well-known one, the mailbox of any party under its role's name (`customer_email`,
+ * `payeeEmail`, `beneficiary_email_address`, `contactEmails`), a payee by name, or an account the money goes to
+ * (`iban`, `beneficiary_iban`): a connector sends to it as surely as to `to`.
  */
 function isRecipientKey(folded: string): boolean {
-  return RECIPIENT_KEYS.has(folded) || MAIL_KINDS.some((kind) => folded.endsWith(kind));
+  return (
+    RECIPIENT_KEYS.has(folded) ||
+    PARTY_KEYS.has(folded) ||
+    folded.endsWith("iban") ||
+    MAIL_KINDS.some((kind) => folded.endsWith(kind))
+  );
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 // What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's

@@ -429,11 +429,39 @@ const cases: Case[] = [
   {
     name: "known counterparty passes",
     manifest: paymentsBot({ escalate_new_counterparties: true }),
-    request: { action: { ...wire, counterparty: "acme-gmbh" } },
-    prepare: (e) => e.counterparties.remember(ORG, "customer-support-bot", "ACME-GmbH", new Date()),
+    request: { action: { ...wire, counterparty: "acme-gmbh", params: { iban: "DE00" } } },
+    prepare: (e) => {
+      e.counterparties.remember(ORG, "customer-support-bot", "ACME-GmbH", new Date());
+      e.counterparties.remember(ORG, "customer-support-bot", "DE00", new Date());
+    },
     decision: "ALLOW",
     codes: [],
   },
+  ...[{ iban: "DE99" }, { payee: "Evil Corp" }, { beneficiary: { name: "Evil Corp", iban: "DE00" } }].map(
+    (params): Case => ({
+      // The declared counterparty is known, but the wire pays someone else: that party is the new one.
+      name: `a known counterparty paying a new party under ${JSON.stringify(params)} escalates`,
+      manifest: paymentsBot({ escalate_new_counterparties: true }),
+      request: { action: { ...wire, counterparty: "acme-gmbh", params } },
+      prepare: (e) => {
+        e.counterparties.remember(ORG, "customer-support-bot", "ACME-GmbH", new Date());
+        e.counterparties.remember(ORG, "customer-support-bot", "DE00", new Date());
+      },
+      decision: "ESCALATE",
+      codes: ["NEW_COUNTERPARTY"],
+      check: "counterparty_check",
+    }),
+  ),
+  ...[{ payee: "Evil Corp" }, { payee_name: "EVIL  corp" }, { creditor: ["Good Inc", "Evil Corp"] }].map(
+    (params): Case => ({
+      name: `a blocked payee named under ${JSON.stringify(params)} is refused, whatever the declared counterparty`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, counterparty: "Good Inc", params } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   {
     // Its words are no counterparties of their own: "John Doe" is new although "John Smith" and "Jane Doe" are known.
     name: "a counterparty of several words is known only as a whole",
@@ -450,7 +478,7 @@ const cases: Case[] = [
   {
     name: "an IBAN in print format made of known groups is a new counterparty",
     manifest: paymentsBot({ escalate_new_counterparties: true }),
-    request: { action: { ...wire, params: { iban: "DE12 3704 0044" }, counterparty: "DE12 3704 0044" } },
+    request: { action: { ...wire, params: {}, counterparty: "DE12 3704 0044" } },
     prepare: async (e, request) => {
       await dealtWith(e, request, "DE12 1111 2222");
       await dealtWith(e, request, "DE89 3704 0044");

@@ -245,6 +245,29 @@ describe("extraction: what the connector receives", () => {
     ).toEqual([]);
   });
 
+  it("reads a payee by name or account: payee, beneficiary, creditor, their names, iban and *_iban", () => {
+    expect(
+      recipients({
+        payee: "Evil Corp",
+        Beneficiary: { name: "Eve", iban: "DE89 3704" },
+        creditorName: "C Ltd",
+        recipient_name: "R",
+        beneficiary_iban: "GB00",
+        IBAN: "FR76",
+        beneficiary_country: "KP",
+        payee_reference: "invoice 7",
+      }),
+    ).toEqual([
+      "params.payee=Evil Corp",
+      "params.Beneficiary.name=Eve",
+      "params.Beneficiary.iban=DE89 3704",
+      "params.creditorName=C Ltd",
+      "params.recipient_name=R",
+      "params.beneficiary_iban=GB00",
+      "params.IBAN=FR76",
+    ]);
+  });
+
   it("counts each address a string spells out towards the walk's bound: one huge list is no way past it", () => {
     const list = Array.from({ length: 10_001 }, (_, i) => `r${i}@evil.com`).join(",");
     const facts = extractActionFacts({ params: { notify: list } });
