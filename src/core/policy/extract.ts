@@ -339,7 +339,9 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
     return;
   }
   if (!isObject(value)) return;
-  const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)));
+  // `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent to. An `address`
+  // that is an object is a postal one (`payee: {name, address: {city}}`): then every member counts, the name too.
+  const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)) && isScalar(value[k]));
   const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
   for (const key of keys) collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.

@@ -266,6 +266,11 @@ describe("extraction: what the connector receives", () => {
       "params.beneficiary_iban=GB00",
       "params.IBAN=FR76",
     ]);
+    // A postal address beside the name: the name is no display name of a mailbox, and counts.
+    expect(recipients({ payee: { name: "Evil Corp", address: { city: "Berlin" } } })).toEqual([
+      "params.payee.name=Evil Corp",
+      "params.payee.address.city=Berlin",
+    ]);
   });
 
   it("counts each address a string spells out towards the walk's bound: one huge list is no way past it", () => {
