@@ -6,8 +6,9 @@
 //   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list, cc_address…),
 //                 recipient(s), send_to / mail_to / rcpt_to / reply_to / forward_to…, the mailbox of any party under
 //                 its role (customer_email, payeeEmail, beneficiary_email_address…), email(s), email_address(es),
-//                 counterparty/counterparties, a payee by name or account (payee, beneficiary, creditor, their
-//                 `_name`s, recipient_name, iban and `*_iban`) — a string, a number, an array of them,
+//                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
+//                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient, iban and `*_iban`) — a
+//                 string, a number, an array of them,
 //                 or `{email}` / `{address}` objects (an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
@@ -88,13 +89,15 @@ function compoundRecipientKeys(): string[] {
 const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
 
 /**
- * The party a payment goes to, by its name or its account: a wire judged for the declared `counterparty: "John
- * Smith"` (a known one) must not pay `payee: "Evil Corp"` or `iban: "…"` unjudged.
+ * The party a payment goes to, by its name, id or account: a wire judged for the declared `counterparty: "John
+ * Smith"` (a known one) must not pay `payee: "Evil Corp"`, `beneficiary_account: "…"` or `iban: "…"` unjudged. Not
+ * the party's other attributes (`payee_reference`, `beneficiary_country`: read by their own rules, if any).
  */
-const PARTY_KEYS = new Set(
-  ["payee", "beneficiary", "creditor", "recipient"].flatMap((party) => [`${party}name`, `${party}names`]),
-);
-for (const key of ["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors"]) PARTY_KEYS.add(key);
+const PARTY_FORMS = ["name", "names", "id", "ids", "account", "accounts", "accountid", "accountnumber"];
+const PARTY_KEYS = new Set([
+  ...["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors"],
+  ...["payee", "beneficiary", "creditor", "recipient"].flatMap((party) => PARTY_FORMS.map((form) => party + form)),
+]);
 
 /**
  * A recipient key: a well-known one, the mailbox of any party under its role's name (`customer_email`,

@@ -256,6 +256,9 @@ describe("extraction: what the connector receives", () => {
         IBAN: "FR76",
         beneficiary_country: "KP",
         payee_reference: "invoice 7",
+        beneficiaryAccountNumber: "123",
+        recipient_id: "u-9",
+        payee_account: { routing: "021" },
       }),
     ).toEqual([
       "params.payee=Evil Corp",
@@ -265,6 +268,9 @@ describe("extraction: what the connector receives", () => {
       "params.recipient_name=R",
       "params.beneficiary_iban=GB00",
       "params.IBAN=FR76",
+      "params.beneficiaryAccountNumber=123",
+      "params.recipient_id=u-9",
+      "params.payee_account.routing=021",
     ]);
     // A postal address beside the name: the name is no display name of a mailbox, and counts.
     expect(recipients({ payee: { name: "Evil Corp", address: { city: "Berlin" } } })).toEqual([
