@@ -455,6 +455,12 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     description: "Manifest that governs WebSocket sessions' tool calls.",
   },
   {
+    name: "GATEHOUSE_SESSION_AGENTS",
+    default: "",
+    description:
+      "Runtime agents (uapk_ids, comma-separated) whose tool calls are judged by their own manifest after a `switch_agent`; any other agent's calls are judged by `GATEHOUSE_SESSION_MANIFEST`, so an IDE user cannot pick another agent's rules or budget.",
+  },
+  {
     name: "GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE",
     check: countRule,
     default: "10",

@@ -392,6 +392,7 @@ function attachSessions(
     engine: deps.stores.engine,
     approvals: deps.stores.approvals,
     sessionManifest: sessionsConfig.sessionManifest,
+    sessionAgents: sessionsConfig.sessionAgents,
     defaultOrg: config.defaultOrg,
   });
   return attachSessionGateway(server, {

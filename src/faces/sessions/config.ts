@@ -12,6 +12,7 @@
 //   GATEHOUSE_WS_REPLAY_TRIM_INTERVAL_MS         default 1000
 //   GATEHOUSE_REDIS_PREFIX                       default "gatehouse" (Redis keys of limiters and sessions)
 //   GATEHOUSE_SESSION_MANIFEST                   default "ide-assistant" (see ./governed-tools.ts)
+//   GATEHOUSE_SESSION_AGENTS                     default "" (runtime agents judged by their own manifest: uapk_ids)
 import type { SessionGatewayOptions } from "./options";
 import { DEFAULT_SESSION_MANIFEST } from "./governed-tools";
 
@@ -31,6 +32,8 @@ const INTEGER_OPTIONS: [string, keyof SessionGatewayOptions][] = [
 export interface SessionsConfig {
   options: Partial<SessionGatewayOptions>;
   sessionManifest: string;
+  /** The runtime agents whose own manifest judges their tool calls (GATEHOUSE_SESSION_AGENTS). */
+  sessionAgents: string[];
 }
 
 export function sessionsConfigFromEnv(env: Record<string, string | undefined>): SessionsConfig {
@@ -47,5 +50,9 @@ export function sessionsConfigFromEnv(env: Record<string, string | undefined>): 
       throw new Error(`GATEHOUSE_REDIS_PREFIX must match [A-Za-z0-9:_-]{1,64}`);
     options.redisKeyPrefix = prefix;
   }
-  return { options, sessionManifest: env.GATEHOUSE_SESSION_MANIFEST || DEFAULT_SESSION_MANIFEST };
+  const sessionAgents = (env.GATEHOUSE_SESSION_AGENTS ?? "")
+    .split(",")
+    .map((a) => a.trim())
+    .filter(Boolean);
+  return { options, sessionManifest: env.GATEHOUSE_SESSION_MANIFEST || DEFAULT_SESSION_MANIFEST, sessionAgents };
 }

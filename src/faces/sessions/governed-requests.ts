@@ -14,18 +14,29 @@ export const IDE_ACTION_TYPE = "ide";
  */
 export const SESSION_CHANNEL = "agent_session";
 
+/** Which manifest judges a session's tool calls. */
+export interface SessionManifests {
+  /** GATEHOUSE_SESSION_MANIFEST: every call's, unless its runtime agent is one of `sessionAgents`. */
+  sessionManifest: string;
+  /** GATEHOUSE_SESSION_AGENTS: runtime agents judged by the manifest of their own uapk_id, where the org has one. */
+  sessionAgents: ReadonlySet<string>;
+}
+
 /**
- * The request of a tool call: the runtime's current agent's manifest when the org has one with that uapk_id,
- * else the session manifest; the action is `ide:<tool_name>` with the call's arguments.
+ * The request of a tool call: the runtime's current agent's manifest when that agent is a listed session agent and
+ * the org has a manifest with its uapk_id, else the session manifest; the action is `ide:<tool_name>` with the
+ * call's arguments. (The runtime's agent is whatever the IDE's `switch_agent` asked for: any manifest would let
+ * a user choose the rules, and the budget, their calls are judged by.)
  */
 export async function requestFor(
   manifests: GovernanceEngine["manifests"],
-  sessionManifest: string,
+  { sessionManifest, sessionAgents }: SessionManifests,
   orgId: string,
   ctx: ToolPolicyContext,
   params: Record<string, unknown>,
 ): Promise<ActionRequest> {
-  const agentManifest = ctx.agent ? await manifests.getByUapkId(orgId, ctx.agent) : undefined;
+  const ownManifest = ctx.agent !== undefined && sessionAgents.has(ctx.agent);
+  const agentManifest = ownManifest ? await manifests.getByUapkId(orgId, ctx.agent as string) : undefined;
   const manifest = agentManifest ?? (await manifests.getByUapkId(orgId, sessionManifest));
   const uapkId = manifest?.uapk_id ?? sessionManifest; // no manifest: the pipeline answers MANIFEST_NOT_FOUND
   const action: Action = { type: IDE_ACTION_TYPE, tool: ctx.toolName, params };

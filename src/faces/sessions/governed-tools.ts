@@ -2,8 +2,11 @@
 // approvals and audit log as POST /gateway/execute. Mapping (documented in examples/manifests/ide-assistant.yaml):
 //
 //   org      = the IDE user's `org` claim, else the configured default org (no org at all → DENY)
-//   manifest = the runtime's current agent when the org has a manifest with that uapk_id, else
-//              GATEHOUSE_SESSION_MANIFEST (default `ide-assistant`); agent_id = that manifest's agent.id
+//   manifest = the runtime's current agent when GATEHOUSE_SESSION_AGENTS names it and the org has a manifest with
+//              that uapk_id, else GATEHOUSE_SESSION_MANIFEST (default `ide-assistant`); agent_id = that
+//              manifest's agent.id. The runtime's agent is what the IDE's `switch_agent` asked for: were any
+//              manifest of the org eligible, a user could pick one that lets its tools run without approval and
+//              spend another agent's budget.
 //   action   = { type: "ide", tool: tool_name, params: arguments }   (capability `ide:<tool_name>`)
 //
 // A tool_call is *authorized* by the engine (`authorize`): decided, and on ALLOW reserved — budget spent,
@@ -31,6 +34,8 @@ export interface GovernedToolsDeps {
   approvals: GovernedCalls["approvals"];
   /** GATEHOUSE_SESSION_MANIFEST. */
   sessionManifest?: string;
+  /** GATEHOUSE_SESSION_AGENTS: the runtime agents whose own manifest judges their calls (default: none). */
+  sessionAgents?: readonly string[];
   /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
   defaultOrg?: string;
   /** One waitForDecision call parks at most this long before looking again (the approval's expiry ends it too). */
@@ -45,7 +50,10 @@ export interface GovernedTools {
 }
 
 export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
-  const sessionManifest = deps.sessionManifest || DEFAULT_SESSION_MANIFEST;
+  const manifests = {
+    sessionManifest: deps.sessionManifest || DEFAULT_SESSION_MANIFEST,
+    sessionAgents: new Set(deps.sessionAgents),
+  };
   const outcomes = outcomeTracker(deps.engine);
   const orgOf = (ctx: ToolPolicyContext) => ctx.orgId ?? deps.defaultOrg;
 
@@ -61,7 +69,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     const orgId = orgOf(ctx);
     if (!orgId)
       return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
-    const request = await requestFor(deps.engine.manifests, sessionManifest, orgId, ctx, ctx.arguments);
+    const request = await requestFor(deps.engine.manifests, manifests, orgId, ctx, ctx.arguments);
     return asDecision(await authorize(orgId, ctx, request));
   };
 

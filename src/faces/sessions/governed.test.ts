@@ -47,7 +47,8 @@ beforeEach(async () => {
   engine = createGovernanceEngine({ db, approvals, audit });
   const report = loadManifestDir(MANIFESTS, engine.manifests, ORG);
   expect(report.problems).toEqual([]);
-  governed = createGovernedTools({ engine, approvals });
+  // `reviewer` may be judged by its own manifest after a switch_agent; no other agent may (GATEHOUSE_SESSION_AGENTS).
+  governed = createGovernedTools({ engine, approvals, sessionAgents: ["reviewer"] });
   g = await startGateway(idp, {
     toolPolicy: governed.policy,
     approvals: governed.approvals,
@@ -391,6 +392,25 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(String(err.message)).toContain("manifest 'reviewer'");
     await settle();
     expect(c.frames.some((f) => f.type === "tool_call")).toBe(false);
+  });
+
+  it("an agent the IDE switches to that is no listed session agent is judged by the session manifest", async () => {
+    // Another agent's manifest that lets write_file run without a human, with a budget of its own.
+    engine.manifests.upsert(ORG, {
+      uapk_id: "ci-bot",
+      agent: { id: "ci-bot", name: "CI" },
+      capabilities: ["ide:write_file"],
+      constraints: { max_actions_per_hour: 1 },
+      tools: { "ide:write_file": { connector: { type: "noop" } } },
+    });
+    const c = await ide("switched-away");
+    c.send({ type: "switch_agent", agent: "ci-bot" });
+    await c.next((f) => f.type === "agent_switched");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    // ide-assistant's rule still holds (a human approves a write), and the approval is ide-assistant's.
+    expect(call).toMatchObject({ tool_name: "write_file", requires_approval: true });
+    expect(approvals.get(ORG, call.approval_id as string)).toMatchObject({ uapk_id: "ide-assistant" });
   });
 
   it("a user of another org (no manifest there) is denied, fail closed", async () => {
