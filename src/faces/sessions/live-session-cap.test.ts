@@ -115,8 +115,9 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
   it("a crashed node's slots lapse: they are not counted for ever", async () => {
     const principal = `crash-${randomUUID()}`;
-    // Long enough that a loaded machine (CI runs files in parallel) still renews within it: renewed every third.
-    const leaseMs = 1_000;
+    // Long enough that a loaded machine (CI runs files in parallel) still renews within it: renewed every third,
+    // so a renewal must be late by two thirds (1.3 s) to lapse. At 1 s this failed once on a busy machine.
+    const leaseMs = 2_000;
     const crashed = createRedisLiveSessionCap({
       redis: fixture.redis,
       keyPrefix: prefix,
@@ -138,7 +139,7 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
       crashed.close(); // the node dies: no release, no more renewals
       expect(await survivor.acquire(principal, "s-3")).toBeUndefined();
-      await new Promise((r) => setTimeout(r, leaseMs + 300));
+      await new Promise((r) => setTimeout(r, leaseMs + 500));
       expect(await survivor.acquire(principal, "s-3")).toBeDefined();
       expect(await survivor.acquire(principal, "s-4")).toBeDefined();
       expect(await survivor.acquire(principal, "s-5")).toBeUndefined();
