@@ -2317,7 +2317,8 @@ export interface components {
              *     array) and their compounds (`total_amount`, `amount_due`, `amount_usd`, `unit_amount_decimal`, `amount_cents`,
              *     `amountInMinorUnits`, `payout_amounts`…: any word after `amount` but `currency`, `type`, `kind`, `label`,
              *     `description`, `formatted` or `text`; any depth, any letter case; their currencies in
-             *     `currency`/`currencies`/`currency_code`): dot paths into `params`, as in
+             *     `currency`/`currencies`/`currency_code` and their compounds: `amount_currency`, `payout_currency`,
+             *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against
              *     `policy.amount_threshold`; a declared `action.amount` that is neither each of them nor their sum is denied
              *     `AMOUNT_UNVERIFIABLE`.

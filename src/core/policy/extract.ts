@@ -19,8 +19,9 @@
 //                 any word after `amount` but one describing it, such as amount_currency or amount_type); those in minor
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts)
-//   currencies    currency, currencies, currency_code (a string, a number, an array of them; any other value
-//                 counts as its JSON text)
+//   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
+//                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
+//                 its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
 //                 country_iso2, country_of_destination, settlement_jurisdiction…), nationality, citizenship
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
@@ -157,7 +158,9 @@ function isMinorPath(path: string): boolean {
 }
 // `currency_code` / `currencyCode` too: PayPal's and Google's money objects (`{value, currency_code}`) carry it, and
 // the connector sends it beside whatever top-level `currency` the policy would otherwise have judged the amount in.
-const CURRENCY_KEYS = new Set(["currency", "currencies", "currencycode"]);
+// So do the compounds (`amount_currency`, `payout_currency`, Wise's `targetCurrency`, `currency_iso`, FIX's `ccy`):
+// 99.99 under `amount_currency: KWD` is about 325 USD, judged as 99.99 USD were the key unread.
+const CURRENCY_KEY = /(?:currency|currencies)(?:code|iso|isocode|iso3|alpha3)?$|ccy$/u;
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 // How a country is spelled after `country` in a compound key: `country_iso2`, `countryAlpha3`, `country_name`…
 const COUNTRY_FORMS = new Set(["", "code", "iso", "iso2", "iso3", "alpha2", "alpha3", "name"]);
@@ -288,7 +291,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     else if (amountKind === "list") collectAmounts(value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
-    if (CURRENCY_KEYS.has(folded)) collectScalars(value, here, facts.currencies);
+    if (CURRENCY_KEY.test(folded)) collectScalars(value, here, facts.currencies);
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }

@@ -287,6 +287,23 @@ const cases: Case[] = [
     codes: ["AMOUNT_UNVERIFIABLE"],
     check: "amount_threshold",
   },
+  ...[
+    { amount_currency: "KWD" },
+    { payout_currency: "KWD" },
+    { targetCurrency: "KWD" },
+    { money: { currency_iso: "KWD" } },
+    { ccy: "KWD" },
+  ].map(
+    (params): Case => ({
+      // 99.99 KWD is about 325 USD: the amount is in no single currency the policy can judge it in.
+      name: `an amount beside a currency under ${JSON.stringify(params)} fails closed`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "USD" } }),
+      request: { action: { ...wire, amount: 99.99, currency: "USD", params: { amount: 99.99, ...params } } },
+      decision: "DENY",
+      codes: ["AMOUNT_UNVERIFIABLE"],
+      check: "amount_threshold",
+    }),
+  ),
   {
     name: "an amount beside a currencyCode of another currency fails closed",
     manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),

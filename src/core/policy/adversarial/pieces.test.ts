@@ -289,6 +289,15 @@ describe("extraction: what the connector receives", () => {
     ]);
   });
 
+  it("reads a currency under any compound key (amount_currency, targetCurrency, currency_iso, ccy)", () => {
+    const keys = ["amount_currency", "payout_currency", "targetCurrency", "currency_iso", "settlementCcy", "ccy"];
+    for (const key of keys)
+      expect(extractActionFacts({ params: { [key]: "KWD" } }).currencies, key).toEqual([
+        { source: `params.${key}`, value: "KWD" },
+      ]);
+    expect(extractActionFacts({ params: { currency_symbol: "$", accuracy: 3 } }).currencies).toEqual([]);
+  });
+
   it("reads any amount compound (amount_due, amount_usd, unit_amount_decimal…) and any country in a role", () => {
     const amountKeys = ["amount_due", "amount_usd", "amountDecimal", "unit_amount_decimal", "amount_in_dollars"];
     for (const key of [...amountKeys, "totalAmountUsd", "amount_major"])
