@@ -185,6 +185,9 @@ function answerUnmatched(ctx: Context, allowed: string[]): void {
 
 type OperationRunner = (ctx: Context, params: Record<string, string>) => Promise<void>;
 
+/** The agent's read of one of its approvals (GET /api/v1/gateway/approvals/{approval_id}). */
+const AGENT_APPROVALS = "/api/v1/gateway/approvals/";
+
 /** One operation end to end: authenticate, guard, read and validate, run its handler, write its reply. */
 function operationRunner(
   op: OperationSpec,
@@ -195,10 +198,10 @@ function operationRunner(
 ): OperationRunner {
   const handler = handlers[op.operationId] as Handler<OperationId> | undefined;
   const opGuards = [orgRouteGuard, ...guards].filter((guard) => guard.appliesTo(op));
-  // The operator API answers with an org's approvals (their params), audit log, tokens and webhooks: with no
-  // Cache-Control a browser keeps them in its disk cache after the console's tab is closed. A handler may still
-  // say otherwise in its own headers.
-  const cacheControl = isOrgRoute(op) ? "no-store" : undefined;
+  // The operator API answers with an org's approvals (their params), audit log, tokens and webhooks, and the agent's
+  // approval read with that approval's params: with no Cache-Control a browser keeps them in its disk cache after
+  // the tab is closed, and a shared cache may keep them too. A handler may still say otherwise in its own headers.
+  const cacheControl = isOrgRoute(op) || op.path.startsWith(AGENT_APPROVALS) ? "no-store" : undefined;
   return async (ctx, params) => {
     ctx.state.route = op.path;
     ctx.state.operationId = op.operationId;

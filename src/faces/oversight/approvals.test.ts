@@ -74,13 +74,19 @@ describe("operator approvals", () => {
     expect(approved.body.items.map((a) => a.approval_id)).toEqual([first.approval_id]);
   });
 
-  it("answers with Cache-Control: no-store, so no browser or proxy keeps an operator's data", async () => {
+  it("answers with Cache-Control: no-store, so no browser or proxy keeps an operator's or agent's approval", async () => {
     const approval = escalate();
     for (const path of [orgPath(DEFAULT_ORG), orgPath(DEFAULT_ORG, `/${approval.approval_id}`)]) {
       const res = await fetch(`${gh.url}${path}`, { headers: { authorization: `Bearer ${operator}` } });
       expect(res.status).toBe(200);
       expect(res.headers.get("cache-control")).toBe("no-store");
     }
+    // The agent's read of its approval carries the same params.
+    const res = await fetch(`${gh.url}/api/v1/gateway/approvals/${approval.approval_id}`, {
+      headers: { "x-api-key": AGENT_API_KEY },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-control")).toBe("no-store");
   });
 
   it("rejects a status that is not one of the spec's", async () => {
