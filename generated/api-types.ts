@@ -2336,8 +2336,8 @@ export interface components {
              *     party's mailbox (`customer_email`, `payeeEmail`, `beneficiary_email_address`…), `counterparty`/`counterparties`,
              *     a payee by name, id or account (`payee`, `beneficiary`, `creditor`, and their and `recipient`'s `_name`, `_id`,
              *     `_account`, `_account_number`; `iban` and any `*_iban`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
-             *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one) or
-             *     `Name <address>`, and a key that is an address, count too (not text that mentions an address among words). Every
+             *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one), a
+             *     recipient header line (`Bcc: x@evil.example` in a raw header block) or `Name <address>`, and a key that is an address, count too (not text that mentions an address among words). Every
              *     value found, and
              *     `action.counterparty`, is checked against the counterparty lists and the token's `allowed_recipients`; under
              *     any of these rules an address that routes elsewhere or names no host (`user%evil.com@acme.com`, `mailto:…`,

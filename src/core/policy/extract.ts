@@ -318,13 +318,18 @@ function addressesIn(text: string): string[] {
 
 /**
  * A part's words when every one of them is an address (`a@acme.com x@evil.com`: a list separated by spaces, as
- * a recipient key's value is read by ../normalize.ts), else the part as one candidate: prose that mentions an
- * address among other words stays no recipient.
+ * a recipient key's value is read by ../normalize.ts), also after a header name (`Bcc: x@evil.com` in a raw
+ * header block the connector may send as it is), else the part as one candidate: prose that mentions an address
+ * among other words stays no recipient.
  */
 function spacedList(part: string): string[] {
   const words = part.trim().split(/\s+/u);
-  return words.length > 1 && words.every(isBareAddress) ? words : [part.trim()];
+  const listed = HEADER_NAME.test(words[0] as string) ? words.slice(1) : words;
+  return words.length > 1 && listed.length > 0 && listed.every(isBareAddress) ? listed : [part.trim()];
 }
+
+/** The name and colon of a mail header that names recipients (`Bcc:`, `Reply-To:`, `Resent-To:`), any case. */
+const HEADER_NAME = /^(?:(?:resent-)?(?:to|cc|bcc)|reply-to|from|sender|delivered-to|envelope-to):$/iu;
 
 /** What separates the addresses of a list: commas, semicolons, line breaks, tabs, NUL and other controls. */
 const ADDRESS_SEPARATORS = /[,;\p{Cc}\u2028\u2029]/u;

@@ -269,7 +269,7 @@ describe("amount threshold: the amount the connector receives is the one judged"
 describe("fail closed when there is nothing to check", () => {
   it("a restricted token or manifest with no extractable recipient is denied, with a reason that says so", async () => {
     const e = await setup({ counterparty_allowlist: ["*@acme.com"] });
-    const d = await decide(ORG, send({ params: { subject: "hi", body: "to: boss@evil.example" } }), e.deps, {
+    const d = await decide(ORG, send({ params: { subject: "hi", body: "write to boss@evil.example" } }), e.deps, {
       now: e.now(),
     });
     expect(d.decision).toBe("DENY");

@@ -201,7 +201,7 @@ describe("extraction: what the connector receives", () => {
         message: { BCC: { address: "d@x.io" } },
         "e-mail": 5,
         Recipients: [{ display: "e@x.io" }],
-        subject: "to: not@x.io",
+        subject: "about not@x.io today",
       }),
     ).toEqual([
       "params.To=a@x.io",
@@ -227,6 +227,8 @@ describe("extraction: what the connector receives", () => {
         watchers: { "k@evil.com": "Kay" },
         spaced: " s@acme.com  t@evil.com ",
         prose: "s@acme.com t@evil.com and more",
+        headers: "To: ok@acme.com\r\nbcc: h@evil.com  i@evil.com\r\nSubject: hi",
+        title: "Re: not@x.io",
       }),
     ).toEqual([
       "params.notify=a@acme.com",
@@ -238,6 +240,9 @@ describe("extraction: what the connector receives", () => {
       "params.watchers.k@evil.com (key)=k@evil.com",
       "params.spaced=s@acme.com",
       "params.spaced=t@evil.com",
+      "params.headers=ok@acme.com",
+      "params.headers=h@evil.com",
+      "params.headers=i@evil.com",
     ]);
     // Text that mentions an address among words, a handle, a URL: no recipient.
     expect(
