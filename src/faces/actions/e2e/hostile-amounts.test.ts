@@ -1,11 +1,9 @@
 // Amounts as an agent may spell them to slip under an auto-approve threshold, sent as raw JSON over HTTP: an amount
 // the policy cannot read as a plain finite non-negative number is never ALLOWed under a threshold, and whatever the
 // connector receives is what was judged (the largest of several amounts counts). On both store backends.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
+import { describe, expect, it } from "vitest";
+import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
 import { API_KEY } from "../../../test-support/gatehouse";
-import { registerManifest } from "../../../test-support/http";
 
 const UAPK = "payer-bot";
 
@@ -32,33 +30,31 @@ const HOSTILE: [string, string, string?][] = [
   ["an amount in a list of amounts", `{"amount":50,"currency":"USD","amounts":[5000]}`],
   ["a list of amounts in objects", `{"amount":50,"currency":"USD","amounts":[{"value":5000}]}`],
   ["another currency in a list of currencies", `{"amount":50,"currency":"USD","currencies":["BTC"]}`],
+  // 99.99 KWD is about 325 USD: a currency under a compound key is the amount's as surely as under `currency`.
+  [
+    "the amount's currency under amount_currency",
+    `{"amount":99.99,"amount_currency":"KWD"}`,
+    `,"amount":99.99,"currency":"USD"`,
+  ],
+  ["a payout_currency beside the currency", `{"amount":99.99,"currency":"USD","payout_currency":"KWD"}`],
+  ["a targetCurrency in a nested money object", `{"money":{"amount":99.99,"targetCurrency":"KWD"},"currency":"USD"}`],
 ];
 
 const backends = await gatehouseBackends("hostile amounts");
 
 describe.each(backends)("hostile amounts under a threshold ($name)", (backend) => {
-  let opened: OpenedBackend;
-  let g: TestGatehouse;
-
-  beforeAll(async () => {
-    opened = await backend.open();
-    g = await startTestGatehouse({ env: opened.env });
-    await registerManifest(g, {
+  const gatehouse = gatehouseOn(backend, [
+    {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Payer" },
       capabilities: ["payment:send"],
       policy: { amount_threshold: { amount: 100, currency: "USD" } },
       tools: { "payment:send": { connector: { type: "echo" } } },
-    });
-  });
-
-  afterAll(async () => {
-    await g?.dispose();
-    await opened?.dispose();
-  });
+    },
+  ]);
 
   const post = async (text: string) => {
-    const response = await fetch(`${g.url}/api/v1/gateway/execute`, {
+    const response = await fetch(`${gatehouse().url}/api/v1/gateway/execute`, {
       method: "POST",
       headers: { "x-api-key": API_KEY, "content-type": "application/json" },
       body: text,
