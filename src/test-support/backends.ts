@@ -66,17 +66,25 @@ export async function gatehouseBackends(suite: string): Promise<GatehouseBackend
   return admin ? [sqlite, postgres(admin)] : [sqlite];
 }
 
+type Manifests = Record<string, unknown>[];
+
 /**
  * A gatehouse on `backend` for the enclosing describe block, `manifests` registered: started before its tests,
  * disposed (with the backend's database) after them. Call the returned function inside a test for the gatehouse.
+ * `manifests` may be a function, called when the gatehouse starts (after the block's earlier beforeAll hooks: a
+ * manifest naming a receiver's URL).
  */
-export function gatehouseOn(backend: GatehouseBackend, manifests: Record<string, unknown>[] = []): () => TestGatehouse {
+export function gatehouseOn(
+  backend: GatehouseBackend,
+  manifests: Manifests | (() => Manifests) = [],
+): () => TestGatehouse {
   let opened: OpenedBackend | undefined;
   let g: TestGatehouse | undefined;
   beforeAll(async () => {
     opened = await backend.open();
     g = await startTestGatehouse({ env: opened.env });
-    for (const manifest of manifests) await registerManifest(g, manifest);
+    for (const manifest of typeof manifests === "function" ? manifests() : manifests)
+      await registerManifest(g, manifest);
   });
   afterAll(async () => {
     await g?.dispose();

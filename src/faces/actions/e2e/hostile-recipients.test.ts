@@ -2,10 +2,9 @@
 // tool, in every place of the params a recipient can hide. A blocked counterparty is never ALLOWed, and whenever
 // Gatehouse ALLOWs, the webhook received only what the policy judged. On both store backends.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
+import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
 import { API_KEY } from "../../../test-support/gatehouse";
-import { registerManifest, startReceiver, type Receiver } from "../../../test-support/http";
+import { startReceiver, type Receiver } from "../../../test-support/http";
 
 const UAPK = "mailer-bot";
 
@@ -39,20 +38,25 @@ const PLACES: [string, (r: string) => string][] = [
   ["a party's mailbox (customer_email)", (r) => `{"customer_email":${r}}`],
   ["a param no rule names (notify)", (r) => `{"to":"ok@acme.com","notify":[${r}]}`],
   ["a map key under a param no rule names", (r) => `{"to":"ok@acme.com","owners":{${r}:"Ann"}}`],
+  // (r is a JSON string literal: its opening quote is replaced to put words before it in the same string.)
+  ["a list separated by spaces", (r) => `{"to":"ok@acme.com","notify":"ok@acme.com ${r.slice(1)}}`],
+  ["a raw header block", (r) => `{"to":"ok@acme.com","headers":"To: ok@acme.com\\r\\nBcc: ${r.slice(1)}}`],
 ];
 
 const backends = await gatehouseBackends("hostile recipients");
 
 describe.each(backends)("hostile recipients against a blocklist ($name)", (backend) => {
-  let opened: OpenedBackend;
-  let g: TestGatehouse;
   let receiver: Receiver;
-
   beforeAll(async () => {
     receiver = await startReceiver();
-    opened = await backend.open();
-    g = await startTestGatehouse({ env: opened.env });
-    await registerManifest(g, {
+  });
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  // A function: the manifest names the receiver's URL, known once the hook above has run.
+  const gatehouse = gatehouseOn(backend, () => [
+    {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Mailer" },
       capabilities: ["email:send"],
@@ -67,17 +71,11 @@ describe.each(backends)("hostile recipients against a blocklist ($name)", (backe
           },
         },
       },
-    });
-  });
-
-  afterAll(async () => {
-    await g?.dispose();
-    await opened?.dispose();
-    await receiver?.close();
-  });
+    },
+  ]);
 
   const post = async (params: string) => {
-    const response = await fetch(`${g.url}/api/v1/gateway/execute`, {
+    const response = await fetch(`${gatehouse().url}/api/v1/gateway/execute`, {
       method: "POST",
       headers: { "x-api-key": API_KEY, "content-type": "application/json" },
       body: `{"uapk_id":"${UAPK}","agent_id":"${UAPK}","action":{"type":"email","tool":"send","params":${params}}}`,

@@ -3,10 +3,9 @@
 // PostgreSQL connection) for seconds before any answer, on every node that had not seen them yet. On both backends,
 // the decision must come back as fast as the rest of the pipeline allows, and still be right: the new ones escalate,
 // the known ones do not.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
-import { agent, executeBody, operator, registerManifest } from "../../../test-support/http";
+import { describe, expect, it } from "vitest";
+import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
+import { agent, executeBody, operator } from "../../../test-support/http";
 
 const UAPK = "newsletter-bot";
 const RECIPIENTS = 5000;
@@ -22,30 +21,21 @@ const addresses = (count: number, tag: string) =>
 const backends = await gatehouseBackends("new counterparties at scale");
 
 describe.each(backends)("NEW_COUNTERPARTY over thousands of recipients ($name)", (backend) => {
-  let opened: OpenedBackend;
-  let g: TestGatehouse;
-
-  beforeAll(async () => {
-    opened = await backend.open();
-    g = await startTestGatehouse({ env: opened.env });
-    await registerManifest(g, {
+  const gatehouse = gatehouseOn(backend, [
+    {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Newsletter" },
       capabilities: ["email:send"],
       policy: { escalate_new_counterparties: true },
       tools: { "email:send": { connector: { type: "echo" } } },
-    });
-  });
-
-  afterAll(async () => {
-    await g?.dispose();
-    await opened?.dispose();
-  });
+    },
+  ]);
 
   const send = (to: string[], extra: Record<string, unknown> = {}) =>
     executeBody(UAPK, { type: "email", tool: "send", params: { to, subject: "News" } }, extra);
 
   it(`${RECIPIENTS} new recipients are judged in one go, and only the new ones escalate`, async () => {
+    const g = gatehouse();
     const known = addresses(3, "known");
     const first = await agent(g).post("/api/v1/gateway/execute", send(known));
     expect(first.body).toMatchObject({ decision: "ESCALATE" });
