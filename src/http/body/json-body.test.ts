@@ -199,9 +199,7 @@ describe("the limit", () => {
   it("a gzip bomb stops at the limit of DECOMPRESSED bytes → 413", async () => {
     const bomb = gzipSync(Buffer.alloc(50 * 1024 * 1024, " ")); // 50 MB of spaces in ~50 KB
     expect(bomb.length).toBeLessThan(100 * 1024);
-    const started = performance.now();
     expect((await read(json(bomb, { "content-encoding": "gzip" }), 64 * 1024)).problem).toEqual(TOO_LARGE);
-    expect(performance.now() - started).toBeLessThan(2_000);
     // The compressed size is no guide: a body small on the wire is still counted as it decompresses.
     expect((await read(json(gzipSync(`[${"0,".repeat(2000)}0]`), { "content-encoding": "gzip" }))).problem).toEqual(
       TOO_LARGE,

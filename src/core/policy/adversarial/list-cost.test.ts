@@ -7,52 +7,62 @@ import { emailRequest, engine, ORG, supportBot } from "../test-fixtures";
 
 const RECIPIENTS = Array.from({ length: 9_900 }, (_, i) => `u${i}@d99.example.com`);
 
-async function timed(run: () => Promise<{ decision: string }>) {
-  const started = performance.now();
-  const { decision } = await run();
-  return { decision, ms: performance.now() - started };
+/**
+ * The best of five decisions' wall time, after one to warm up (scheduler noise only ever adds time). Compared as a
+ * ratio between two list lengths, never with a fixed bound: a loaded machine slows both alike, a per-pattern scan of
+ * every recipient slows only the long list (9,900 × 1,000 glob matches took seconds).
+ */
+async function bestOf(run: () => Promise<{ decision: string }>) {
+  expect((await run()).decision).toBe("ALLOW");
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 5; i++) {
+    const started = performance.now();
+    await run();
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
 }
 
-describe("list rules against many recipients", () => {
-  it("9,900 recipients under a 1,000-entry allowlist and blocklist are decided in under a second (it took seconds)", async () => {
-    const e = await engine();
-    e.manifests.register(
-      ORG,
-      supportBot({
-        constraints: {},
-        policy: {
-          counterparty_allowlist: Array.from({ length: 1_000 }, (_, i) => `*@d${i}.example.com`),
-          counterparty_blocklist: Array.from({ length: 1_000 }, (_, i) => `*@b${i}.example.com`),
-        },
-      }),
-    );
-    const request = emailRequest({ action: { type: "email", tool: "send", params: { to: RECIPIENTS } } });
-    await decide(ORG, request, e.deps, { now: e.now() }); // warm
-    const { decision, ms } = await timed(() => decide(ORG, request, e.deps, { now: e.now() }));
-    expect(decision).toBe("ALLOW");
-    expect(ms, `${ms} ms`).toBeLessThan(1_000);
+/** Patterns `*@d<i>.example.com` for i < n, the recipients' domain (d99) among them. */
+const domains = (n: number, letter = "d") =>
+  Array.from({ length: n }, (_, i) => `*@${letter}${n === 1 ? 99 : i}.example.com`);
+
+describe("list rules against many recipients cost what the recipients cost, whatever the list's length", () => {
+  it("9,900 recipients under a 1,000-entry allowlist and blocklist, against 1-entry lists", async () => {
+    const costWith = async (entries: number) => {
+      const e = await engine();
+      const policy = { counterparty_allowlist: domains(entries), counterparty_blocklist: domains(entries, "b") };
+      e.manifests.register(ORG, supportBot({ constraints: {}, policy }));
+      const request = emailRequest({ action: { type: "email", tool: "send", params: { to: RECIPIENTS } } });
+      return bestOf(() => decide(ORG, request, e.deps, { now: e.now() }));
+    };
+    const short = await costWith(1);
+    const long = await costWith(1_000);
+    expect(long, `${long} ms vs ${short} ms`).toBeLessThan(4 * short + 5);
   });
 
   it("the same under a token's allowed_recipients (a list no cache keeps; 250 patterns fit a token)", async () => {
-    const e = await engine();
-    e.manifests.register(ORG, supportBot({ constraints: {} }));
-    const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
-    const { token } = await e.tokens.issue({
-      orgId: ORG,
-      issuerId: "ops@acme.com",
-      manifest,
-      agentId: manifest.agent.id,
-      capabilities: ["email:send"],
-      constraints: { allowed_recipients: Array.from({ length: 250 }, (_, i) => `*@d${i}.example.com`) },
-    });
-    const request = emailRequest({
-      capability_token: token,
-      action: { type: "email", tool: "send", params: { to: RECIPIENTS } },
-    });
-    await decide(ORG, request, e.deps, { now: e.now() }); // warm
-    const { decision, ms } = await timed(() => decide(ORG, request, e.deps, { now: e.now() }));
-    expect(decision).toBe("ALLOW");
-    expect(ms, `${ms} ms`).toBeLessThan(1_000);
+    const costWith = async (entries: number) => {
+      const e = await engine();
+      e.manifests.register(ORG, supportBot({ constraints: {} }));
+      const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
+      const { token } = await e.tokens.issue({
+        orgId: ORG,
+        issuerId: "ops@acme.com",
+        manifest,
+        agentId: manifest.agent.id,
+        capabilities: ["email:send"],
+        constraints: { allowed_recipients: domains(entries) },
+      });
+      const request = emailRequest({
+        capability_token: token,
+        action: { type: "email", tool: "send", params: { to: RECIPIENTS } },
+      });
+      return bestOf(() => decide(ORG, request, e.deps, { now: e.now() }));
+    };
+    const short = await costWith(1);
+    const long = await costWith(250);
+    expect(long, `${long} ms vs ${short} ms`).toBeLessThan(4 * short + 5);
   });
 });
 

@@ -1,19 +1,14 @@
 // `escalate_new_counterparties` on an action that names thousands of recipients: the policy asks the store which of
 // them are new. Asked one round trip per recipient, a 5,000-recipient action held its request (and a pooled
-// PostgreSQL connection) for seconds before any answer, on every node that had not seen them yet. On both backends,
-// the decision must come back as fast as the rest of the pipeline allows, and still be right: the new ones escalate,
-// the known ones do not.
+// PostgreSQL connection) for seconds before any answer, on every node that had not seen them yet. The store asks in
+// batches (the store contract counts its queries: ../../../core/store/contract/stores.test.ts); here, on both
+// backends, the decision over HTTP is right: the new ones escalate, the known ones do not.
 import { describe, expect, it } from "vitest";
 import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
 import { agent, executeBody, operator } from "../../../test-support/http";
 
 const UAPK = "newsletter-bot";
 const RECIPIENTS = 5000;
-/**
- * Measured on a loaded 2-core machine: PostgreSQL ~8,600 ms one round trip per recipient, ~250 ms batched; SQLite
- * ~550 ms. The bound leaves room for a slow machine and still fails the per-recipient round trips.
- */
-const WITHIN_MS = 2500;
 
 const addresses = (count: number, tag: string) =>
   Array.from({ length: count }, (_, i) => `reader-${tag}-${String(i).padStart(5, "0")}@news.example`);
@@ -44,14 +39,11 @@ describe.each(backends)("NEW_COUNTERPARTY over thousands of recipients ($name)",
     expect(ran.body).toMatchObject({ decision: "ALLOW", executed: true });
 
     const fresh = addresses(RECIPIENTS, "new");
-    const started = performance.now();
     const evaluated = await agent(g).post("/api/v1/gateway/evaluate", send([...known, ...fresh]));
-    const tookMs = performance.now() - started;
     expect(evaluated.body.decision).toBe("ESCALATE");
     const reason = evaluated.body.reasons.find((r: { code: string }) => r.code === "NEW_COUNTERPARTY");
     expect(reason.message).toContain(`and ${RECIPIENTS - 10} more`);
     expect(reason.message).not.toContain("reader-known");
-    expect(tookMs, `evaluate of ${RECIPIENTS} new recipients took ${Math.round(tookMs)} ms`).toBeLessThan(WITHIN_MS);
 
     // The known ones alone pass.
     const again = await agent(g).post("/api/v1/gateway/evaluate", send(known));
