@@ -2333,7 +2333,8 @@ export interface components {
              *     depth and in any letter case: `to`, `cc`, `bcc` and their compounds (`ToAddresses`, `toRecipients`,
              *     `to_email(s)`, `cc_list`, `cc_address`…; not the singular `to_address`, a postal address in shipping APIs),
              *     `recipient(s)`, `send_to`/`mail_to`/`rcpt_to`/`reply_to`/`forward_to`…, `email(s)`, `email_address(es)`, any
-             *     party's mailbox (`customer_email`, `payeeEmail`, `beneficiary_email_address`…), `counterparty`/`counterparties`,
+             *     party's mailbox or phone number (`customer_email`, `payeeEmail`, `beneficiary_email_address`, `PhoneNumber`,
+             *     `customer_phone`, `msisdn`…), `counterparty`/`counterparties`,
              *     a payee by name, id or account (`payee`, `beneficiary`, `creditor`, and their and `recipient`'s `_name`, `_id`,
              *     `_account`, `_account_number`; `iban` and any `*_iban`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
              *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one), a

@@ -4,8 +4,9 @@
 //
 // Well-known params, at any depth and in any letter case (`To`, `E_MAIL`, full-width…):
 //   recipients    to, cc, bcc (and their compounds: to_addresses, to_recipients, to_email(s), cc_list, cc_address…),
-//                 recipient(s), send_to / mail_to / rcpt_to / reply_to / forward_to…, the mailbox of any party under
-//                 its role (customer_email, payeeEmail, beneficiary_email_address…), email(s), email_address(es),
+//                 recipient(s), send_to / mail_to / rcpt_to / reply_to / forward_to…, the mailbox or phone number of
+//                 any party under its role (customer_email, payeeEmail, beneficiary_email_address, PhoneNumber,
+//                 customer_phone, msisdn…), email(s), email_address(es),
 //                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
 //                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient, iban and `*_iban`) — a
 //                 string, a number, an array of them,
@@ -87,7 +88,9 @@ function compoundRecipientKeys(): string[] {
   ];
 }
 
+// A party's mailbox or telephone number under its role's name: `customer_email`, AWS SNS's `PhoneNumber`, `msisdn`.
 const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
+const PHONE_KINDS = ["phone", "phones", "phonenumber", "phonenumbers", "msisdn", "mobilenumber"];
 
 /**
  * The party a payment goes to, by its name, id or account: a wire judged for the declared `counterparty: "John
@@ -110,7 +113,8 @@ function isRecipientKey(folded: string): boolean {
     RECIPIENT_KEYS.has(folded) ||
     PARTY_KEYS.has(folded) ||
     folded.endsWith("iban") ||
-    MAIL_KINDS.some((kind) => folded.endsWith(kind))
+    MAIL_KINDS.some((kind) => folded.endsWith(kind)) ||
+    PHONE_KINDS.some((kind) => folded.endsWith(kind))
   );
 }
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);

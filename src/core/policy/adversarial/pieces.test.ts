@@ -216,6 +216,8 @@ describe("extraction: what the connector receives", () => {
   it("reads every key a connector may send to, and addresses spelled out in full under any other key", () => {
     const keys = ["cc_address", "bcc_address", "send_to", "email_to", "mail_to", "recipient_address", "rcpt_to"];
     const more = ["envelope_to", "reply_to", "forward_to", "customer_email", "contactEmails", "ownerEmailAddress"];
+    // An SMS goes to a number: AWS SNS's PhoneNumber, msisdn, a party's phone.
+    more.push("PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers");
     for (const key of [...keys, ...more])
       expect(recipients({ [key]: "boss@evil.com" }), key).toEqual([`params.${key}=boss@evil.com`]);
     expect(
