@@ -88,9 +88,7 @@ function compoundRecipientKeys(): string[] {
   ];
 }
 
-// A party's mailbox or telephone number under its role's name: `customer_email`, AWS SNS's `PhoneNumber`, `msisdn`.
 const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
-const PHONE_KINDS = ["phone", "phones", "phonenumber", "phonenumbers", "msisdn", "mobilenumber"];
 
 /**
  * The party a payment goes to, by its name, id or account: a wire judged for the declared `counterparty: "John
@@ -113,10 +111,23 @@ function isRecipientKey(folded: string): boolean {
     RECIPIENT_KEYS.has(folded) ||
     PARTY_KEYS.has(folded) ||
     folded.endsWith("iban") ||
-    MAIL_KINDS.some((kind) => folded.endsWith(kind)) ||
-    PHONE_KINDS.some((kind) => folded.endsWith(kind))
+    MAIL_KINDS.some((kind) => folded.endsWith(kind))
   );
 }
+/**
+ * A telephone number an SMS or a call goes to, under its own word: `phone`, AWS SNS's `PhoneNumber`, `msisdn`,
+ * `mobile_number`, a party's (`customer_phone`, `ownerPhone`). A word of its own, read on the key as written (NFKC):
+ * folded, `headphones` would end in `phones` too.
+ */
+function isPhoneKey(key: string, folded: string): boolean {
+  if (!PHONE_WORD.test(folded)) return false;
+  const text = ASCII.test(key) ? key : key.normalize("NFKC");
+  return PHONE_KEY.test(text) || CAMEL_PHONE_KEY.test(text);
+}
+const PHONE_WORD = /phone|msisdn|mobile/u;
+const ASCII = /^[\x20-\x7e]*$/u;
+const PHONE_KEY = /(?:^|[^\p{L}\p{N}])(?:phone|phones|phone[_ -]?numbers?|msisdn|mobile|mobile[_ -]?numbers?)$/iu;
+const CAMEL_PHONE_KEY = /\p{Ll}(?:Phone|Phones|PhoneNumbers?|Msisdn|MSISDN|Mobile|MobileNumbers?)$/u;
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
 // What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's
 // minor unit (`amount_cents`, `amountInMinorUnits`, `amount_minor`: 5000 of them is 50.00 USD).
@@ -284,7 +295,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
-    const recipientKey = addresses && isRecipientKey(folded);
+    const recipientKey = addresses && (isRecipientKey(folded) || isPhoneKey(key, folded));
     if (recipientKey) collectRecipients(value, here, 0, facts);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
     else if (addresses)

@@ -216,8 +216,6 @@ describe("extraction: what the connector receives", () => {
   it("reads every key a connector may send to, and addresses spelled out in full under any other key", () => {
     const keys = ["cc_address", "bcc_address", "send_to", "email_to", "mail_to", "recipient_address", "rcpt_to"];
     const more = ["envelope_to", "reply_to", "forward_to", "customer_email", "contactEmails", "ownerEmailAddress"];
-    // An SMS goes to a number: AWS SNS's PhoneNumber, msisdn, a party's phone.
-    more.push("PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers");
     for (const key of [...keys, ...more])
       expect(recipients({ [key]: "boss@evil.com" }), key).toEqual([`params.${key}=boss@evil.com`]);
     expect(
@@ -250,6 +248,13 @@ describe("extraction: what the connector receives", () => {
     expect(
       recipients({ body: "write to x@evil.com for details", mention: "@bob", page: "https://social.example/@bob" }),
     ).toEqual([]);
+  });
+
+  it("reads a phone number an SMS goes to: AWS SNS's PhoneNumber, msisdn, a party's phone", () => {
+    const keys = ["PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers", "ownerPhone"];
+    for (const key of [...keys, "ｐｈｏｎｅ", "Customer-Mobile"])
+      expect(recipients({ [key]: "+15550100" }), key).toEqual([`params.${key}=+15550100`]);
+    expect(recipients({ phone_type: "mobile", headphones: 2, microphone: "on", iphoneModel: "15" })).toEqual([]);
   });
 
   it("reads a payee by name or account: payee, beneficiary, creditor, their names, iban and *_iban", () => {
