@@ -1043,6 +1043,17 @@ export interface components {
             reason?: string;
             /** @description The ESCALATE reasons. */
             reasons: components["schemas"]["Reason"][];
+            /**
+             * @description The person on whose behalf the agent asked (the `sub` of the verified token of the MCP session or IDE agent
+             *     session that escalated): shown to the operator, who may not approve their own request. Absent when no person
+             *     was bound, e.g. an escalation asked over REST with the agent's API key (its `context.user` is not verified).
+             */
+            requested_by?: string;
+            /**
+             * @description Where the person asked: `mcp` (an MCP session) or `agent_session` (an IDE's agent session). With `requested_by`.
+             * @enum {string}
+             */
+            requested_via?: "mcp" | "agent_session";
             /** @description What the operator weighs, as the policy saw it when the approval was asked for (absent on older approvals). */
             risk?: components["schemas"]["ApprovalRisk"];
             status: components["schemas"]["ApprovalStatus"];

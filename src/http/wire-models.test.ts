@@ -48,6 +48,21 @@ describe("approvalRenderer", () => {
     expect(view.action.params).toEqual({ card: "[redacted]", memo: "rent" });
   });
 
+  it("names the person who asked through an IDE session or MCP, never a user a REST caller claims", async () => {
+    const render = approvalRenderer({ getByUapkId: () => manifestOf("pay-bot") });
+    const ide = await render(
+      approval({ context: { channel: "agent_session", on_behalf_of: "dev@acme", session_id: "s" } }),
+    );
+    expect(ide).toMatchObject({ requested_by: "dev@acme", requested_via: "agent_session" });
+    const mcp = await render(approval({ context: { channel: "mcp", on_behalf_of: "ops@acme" } }));
+    expect(mcp).toMatchObject({ requested_by: "ops@acme", requested_via: "mcp" });
+    for (const context of [{ on_behalf_of: "ceo@acme" }, { channel: "rest", on_behalf_of: "ceo@acme" }, null]) {
+      const view = await render(approval({ context }));
+      expect(view.requested_by).toBeUndefined();
+      expect(view.requested_via).toBeUndefined();
+    }
+  });
+
   it("applies a path the manifest added since, to older approvals too", async () => {
     const render = approvalRenderer({ getByUapkId: () => manifestOf("pay-bot", ["params.memo"]) });
     const view = await render(approval({ redact: ["params.card"] }));

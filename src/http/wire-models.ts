@@ -2,7 +2,7 @@
 // API publishes (binding hashes, consumption); the spec's objects are sealed, so only the declared fields
 // leave, and absent (null) optional fields are omitted rather than sent as null.
 import type { components } from "../../generated/api-types";
-import { approvalRedactPaths, type Approval as StoredApproval, boundedRisk } from "../core/approvals";
+import { approvalRedactPaths, type Approval as StoredApproval, boundedRisk, requestOf } from "../core/approvals";
 import { type AuditRecord, type ChainVerification as StoredVerification, redactPaths } from "../core/audit";
 import type { ManifestsService } from "../core/ports";
 import { capabilityOf } from "../core/policy/types";
@@ -43,6 +43,7 @@ function submittedAction(approval: StoredApproval): Action {
 }
 
 export function toApproval(approval: StoredApproval): Approval {
+  const request = requestOf(approval);
   return {
     approval_id: approval.approval_id,
     status: approval.status,
@@ -55,6 +56,7 @@ export function toApproval(approval: StoredApproval): Approval {
     ...(approval.decided_at !== null ? { decided_at: approval.decided_at } : {}),
     ...(approval.decided_by !== null ? { decided_by: approval.decided_by } : {}),
     ...(approval.decision_reason !== null ? { reason: approval.decision_reason } : {}),
+    ...(request ? { requested_by: request.by, requested_via: request.via } : {}),
     // Bounded here too: a picture stored before the bound may list every recipient.
     ...(approval.risk ? { risk: boundedRisk(approval.risk) } : {}),
   };

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { describeProblem, followApprovals, type Approval, type Session } from "../api";
 import { ErrorLine, LoadMore, PAGE_SIZE, Status, When } from "./common";
+import { ParamsBlock, requesterText } from "./params";
 
 /**
  * The recipients the connector will receive: the policy's risk picture (every recipient it found anywhere in the
@@ -144,6 +145,8 @@ function ApprovalCard({
       <dl>
         <dt>Agent</dt>
         <dd>{approval.agent_id}</dd>
+        <dt>Requested by</dt>
+        <dd>{requesterText(approval)}</dd>
         <dt>Action</dt>
         <dd>
           {approval.action.type} / {approval.action.tool}
@@ -152,6 +155,10 @@ function ApprovalCard({
         <dd>{recipientsOf(approval)}</dd>
         <dt>Amount</dt>
         <dd>{amountOf(approval)}</dd>
+        <dt>Params</dt>
+        <dd>
+          <ParamsBlock approval={approval} />
+        </dd>
         <dt>Risk</dt>
         <dd>
           <RiskSnapshot approval={approval} />

@@ -21,4 +21,4 @@ export { pendingOnChannel } from "./listing";
 export { approvalRedactPaths } from "./redaction";
 export { boundedRisk, MAX_RISK_RECIPIENTS } from "./risk";
 export { approvalBindingHash, bindingDifferences, type ApprovalAction, type ApprovalBinding } from "./binding";
-export { isSelfApproval, requesterOf } from "./requester";
+export { isSelfApproval, requesterOf, requestOf } from "./requester";

@@ -7,9 +7,17 @@ import type { Approval } from "./types";
 
 /** The person on whose behalf the approval was asked (a verified token's `sub`), or undefined. */
 export function requesterOf(approval: Pick<Approval, "context">): string | undefined {
+  return requestOf(approval)?.by;
+}
+
+/** Who asked for the approval and through which of the gateway's own faces (`mcp`, `agent_session`), or undefined. */
+export function requestOf(
+  approval: Pick<Approval, "context">,
+): { by: string; via: "mcp" | "agent_session" } | undefined {
   const context = approval.context as { channel?: unknown; on_behalf_of?: unknown } | null | undefined;
   if (!context || !GATEWAY_CHANNELS.has(context.channel)) return undefined;
-  return typeof context.on_behalf_of === "string" ? context.on_behalf_of : undefined;
+  if (typeof context.on_behalf_of !== "string") return undefined;
+  return { by: context.on_behalf_of, via: context.channel as "mcp" | "agent_session" };
 }
 
 /**

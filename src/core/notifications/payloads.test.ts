@@ -120,3 +120,81 @@ describe("Slack message: a risk picture the policy could not complete", () => {
     );
   });
 });
+
+describe("Slack message: what the operator approves (params and requester)", () => {
+  type Block = { type: string; text?: { text: string }; fields?: { text: string }[] };
+  const slack = (approval: Approval, wireApproval: unknown) =>
+    JSON.parse(
+      renderBody("slack", {
+        event_id: "evt-4",
+        type: "approval.created",
+        created_at: "2026-01-01T00:00:00Z",
+        approval,
+        wireApproval,
+        consoleUrl: "https://gatehouse.example/console#/approvals/apr-1",
+      }),
+    ) as { text: string; blocks: Block[] };
+  const paramsOf = (message: { blocks: Block[] }) =>
+    message.blocks.find((b) => b.text?.text.startsWith("*Params*"))?.text?.text;
+  const fieldsOf = (message: { blocks: Block[] }) => message.blocks.flatMap((b) => b.fields ?? []).map((f) => f.text);
+  const ide = (params: Record<string, unknown>) =>
+    ({
+      ...hostileApproval(),
+      agent_id: "ide-assistant",
+      action: { type: "ide", tool: "run_command", params },
+      context: { channel: "agent_session", on_behalf_of: "dev@acme.example", session_id: "s-1" },
+    }) as Approval;
+
+  it("shows the command in a code block and who asked (an IDE session's person)", () => {
+    const approval = ide({ command: "rm -rf ~" });
+    const message = slack(approval, { action: { type: "ide", tool: "run_command", params: { command: "rm -rf ~" } } });
+    expect(paramsOf(message)).toBe('*Params*\n```\n{\n  "command": "rm -rf ~"\n}\n```');
+    expect(fieldsOf(message)).toContain("*Requested by*\ndev@acme.example (IDE session)");
+  });
+
+  it("shows the params as the API does (the tool's redaction applied), never the stored ones", () => {
+    const approval = {
+      ...ide({}),
+      action: { type: "crm", tool: "delete", params: { record_id: "r-42", ssn: "123-45-6789" } },
+    };
+    const wire = { action: { type: "crm", tool: "delete", params: { record_id: "r-42", ssn: "[redacted]" } } };
+    const message = slack(approval as Approval, wire);
+    expect(paramsOf(message)).toContain('"record_id": "r-42"');
+    expect(JSON.stringify(message)).not.toContain("123-45-6789");
+    // Without the rendered approval there is nothing redacted to show: no params at all, not the stored ones.
+    expect(paramsOf(slack(approval as Approval, {}))).toBeUndefined();
+  });
+
+  it("names no requester for an approval asked over REST (its context.user is what the API key claims)", () => {
+    const approval = { ...hostileApproval(), context: { user: "ceo@acme.example" } } as Approval;
+    expect(fieldsOf(slack(approval, {})).some((f) => f.startsWith("*Requested by*"))).toBe(false);
+  });
+
+  it("a hostile param stays inside its code block: backticks, mrkdwn, bidi and control characters, 1 MB", () => {
+    const params = {
+      command: "ls ```\n<!channel> *bold* <http://evil.example|ok> \u202eexe.txt\r\u0007 `x`",
+      big: "y".repeat(1_000_000),
+    };
+    const requester = "mallory\u202e<!here>`";
+    const approval = {
+      ...ide(params),
+      context: { channel: "mcp", on_behalf_of: requester },
+    } as Approval;
+    const message = slack(approval, { action: { type: "ide", tool: "run_command", params } });
+    const text = paramsOf(message) ?? "";
+    // One block opened and closed; no backtick of the param's left, so none can close it early.
+    expect(text.split("```")).toHaveLength(3);
+    expect(text.match(/`/g)).toHaveLength(6);
+    expect(text).toContain("ls \\u0060\\u0060\\u0060\\n&lt;!channel&gt; *bold* &lt;http://evil.example|ok&gt;");
+    expect(text).toContain("\\u202eexe.txt\\r\\u0007 \\u0060x\\u0060");
+    // Clipped well under Slack's 3,000 characters of section text, the rest counted.
+    expect(text.length).toBeLessThan(2200);
+    expect(text).toMatch(/\n… 99\d,\d{3} more characters \(open the approval to see them all\)$/);
+    expect(JSON.stringify(message).length).toBeLessThan(6000);
+    // Every text Slack reads, as it reads it (parsed): no mention, link, bidi override or control character.
+    const texts = [message.text, ...message.blocks.flatMap((b) => [b.text?.text ?? "", ...fieldsOf({ blocks: [b] })])];
+    for (const raw of ["<!channel>", "<!here>", "<http://evil.example", "\u202e", "\r", "\u0007"])
+      for (const t of texts) expect(t).not.toContain(raw);
+    expect(fieldsOf(message)).toContain("*Requested by*\nmallory\\u202e&lt;!here&gt;` (MCP session)");
+  });
+});

@@ -1,6 +1,7 @@
 // What a webhook receives, in the subscription's format: `gatehouse` (spec: WebhookEvent) or `slack` (an
 // incoming-webhook message with Block Kit blocks and a button that opens the console at the approval).
-import { type Approval, boundedRisk } from "../approvals";
+import { type Approval, boundedRisk, requestOf } from "../approvals";
+import { printable } from "../audit/printable";
 
 export type WebhookEventType = "approval.created" | "approval.decided" | "approval.expired";
 export type WebhookFormat = "gatehouse" | "slack";
@@ -106,6 +107,58 @@ function incompleteBlock(approval: Approval) {
   return [{ type: "section", text: { type: "mrkdwn", text } }];
 }
 
+/** How many characters of the params' JSON a Slack message shows (a section's text holds at most 3,000). */
+const SLACK_PARAMS_CHARS = 2000;
+
+/**
+ * One character of the params' JSON as it goes into a Slack code block. `&`, `<` and `>` are mrkdwn-escaped (a
+ * code block still reads links and mentions); a backtick becomes the JSON escape `\u0060`, so that no param can
+ * close the block (Slack has no other escape there) and the text stays the same JSON; control, format and
+ * separator characters (a bidi override, a carriage return) are written as `\uXXXX` like the verifiers print them
+ * (JSON.stringify already escapes C0 controls inside strings; a newline outside one is layout).
+ */
+function codeChar(c: string): string {
+  if (c === "\n") return c;
+  if (c === "`") return "\\u0060";
+  return escapeMrkdwn(printable(c));
+}
+
+/**
+ * The params the connector would receive, as the operator API shows them: the wire approval's, with the tool's
+ * `redact` paths applied (never the stored ones, which keep redacted values in clear). Pretty JSON in a code
+ * block, clipped to SLACK_PARAMS_CHARS characters of output with the rest counted.
+ */
+export function paramsBlock(wireApproval: unknown): { type: "section"; text: { type: "mrkdwn"; text: string } }[] {
+  const action = (wireApproval as { action?: { params?: unknown } } | null | undefined)?.action;
+  if (!action || typeof action !== "object" || !("params" in action)) return [];
+  let json: string;
+  try {
+    json = JSON.stringify(action.params ?? {}, null, 2) ?? "{}";
+  } catch {
+    return [];
+  }
+  let shown = "";
+  let read = 0;
+  for (const c of json) {
+    const out = codeChar(c);
+    if (shown.length + out.length > SLACK_PARAMS_CHARS) break;
+    shown += out;
+    read += c.length;
+  }
+  const more = json.length - read;
+  const clipped =
+    more > 0 ? `\n… ${more.toLocaleString("en")} more characters (open the approval to see them all)` : "";
+  return [{ type: "section", text: { type: "mrkdwn", text: `*Params*\n\`\`\`\n${shown}\n\`\`\`${clipped}` } }];
+}
+
+/** The person on whose behalf the agent asked (a verified token's subject), with the face they asked through. */
+function requesterLine(approval: Approval): string | undefined {
+  const request = requestOf(approval);
+  if (!request) return undefined;
+  const who = request.by.length > 256 ? `${request.by.slice(0, 256)}…` : request.by;
+  return `${escapeMrkdwn(printable(who))} (${request.via === "mcp" ? "MCP session" : "IDE session"})`;
+}
+
 function reasonLines(approval: Approval): string {
   return approval.reasons
     .map((r) => r as { code?: unknown; message?: unknown })
@@ -119,8 +172,10 @@ function slackMessage(event: EventContext) {
   const amount = amountOf(approval);
   const recipients = recipientsLine(approval);
   const title = headline(event);
+  const requester = requesterLine(approval);
   const fields = [
     `*Agent*\n${escapeMrkdwn(approval.agent_id)}`,
+    ...(requester ? [`*Requested by*\n${requester}`] : []),
     `*Action*\n\`${escapeMrkdwn(capability)}\``,
     ...(amount ? [`*Amount*\n${escapeMrkdwn(amount)}`] : []),
     ...(recipients ? [`*Recipients*\n${escapeMrkdwn(recipients)}`] : []),
@@ -137,6 +192,7 @@ function slackMessage(event: EventContext) {
       { type: "header", text: { type: "plain_text", text: title } },
       ...incompleteBlock(approval),
       { type: "section", fields: fields.map((text) => ({ type: "mrkdwn", text })) },
+      ...paramsBlock(event.wireApproval),
       ...(approval.reasons.length
         ? [{ type: "section", text: { type: "mrkdwn", text: `*Why*\n${reasonLines(approval)}` } }]
         : []),

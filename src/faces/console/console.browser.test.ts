@@ -4,6 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -93,6 +95,8 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
         GATEHOUSE_WS_CONNECTIONS_PER_IP_PER_MINUTE: "1000",
         // The Notifications paging test subscribes more webhooks than one page of the console (50; default limit 20).
         GATEHOUSE_WEBHOOKS_PER_ORG: "100",
+        // An MCP tool call that escalates answers `pending` at once (the card test asks as a person over MCP).
+        GATEHOUSE_MCP_APPROVAL_WAIT_SECONDS: "0",
       },
     });
     await registerManifest(g, {
@@ -265,6 +269,101 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect(await complete.getByRole("note", { name: "Incomplete risk picture" }).count()).toBe(0);
   });
 
+  it("the card shows the params that would run and the person who asked; a hostile param is inert, clipped text", async () => {
+    // A person (dana) asks over MCP, as an IDE user does in an agent session: the approval records them.
+    await registerManifest(g, {
+      uapk_id: "ops-mcp",
+      agent: { id: "ops-mcp", name: "Ops MCP" },
+      capabilities: ["crm:delete", "ide:run_command"],
+      constraints: { max_actions_per_hour: 100, require_human_approval: ["crm:delete", "ide:run_command"] },
+      tools: { "crm:delete": { connector: { type: "echo" } }, "ide:run_command": { connector: { type: "echo" } } },
+    });
+    const dana = new Client({ name: "console-card-e2e", version: "1.0.0" });
+    const token = await g.userTokenFor(g.orgId, "dana@acme.example", ["operator"]);
+    await dana.connect(
+      new StreamableHTTPClientTransport(new URL(`${g.url}/mcp/agents/ops-mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
+    const ask = async (name: string, params: Record<string, unknown>) => {
+      const reply = await dana.callTool({ name, arguments: { params } });
+      const approvalId = (reply.structuredContent as { approval_id?: string }).approval_id;
+      expect(approvalId, JSON.stringify(reply.structuredContent).slice(0, 500)).toBeTruthy();
+      return approvalId!;
+    };
+    const row = (card: Locator, term: string) => card.locator(`dl > dt:text-is("${term}") + dd`);
+    try {
+      await page.getByRole("tab", { name: "Approvals" }).click();
+      const del = approvalCard(await ask("crm_delete", { record_id: "rec-4711" }));
+      await del.waitFor();
+      expect(await row(del, "Requested by").textContent()).toBe("dana@acme.example (MCP session)");
+      expect(await del.getByLabel("Params", { exact: true }).textContent()).toBe('{\n  "record_id": "rec-4711"\n}');
+      expect(await del.getByRole("note", { name: "Params clipped" }).count()).toBe(0);
+      // An approval asked with the agent's API key names no person.
+      const rest = approvalCard(await escalate("inv-no-person"));
+      await rest.waitFor();
+      expect(await row(rest, "Requested by").textContent()).toBe("no person (the agent's own request)");
+
+      // Nine members of 7,000 characters: the gateway stores them whole (under its 64 KB bound), the card clips.
+      const filler = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`z${i}`, "A".repeat(7000)]));
+      const hostile = {
+        command: "rm -rf ~",
+        html: '<img src=x onerror="window.__pwned=1"><b>bold</b>',
+        fence: "``` end",
+        rtl: "\u202eexe.txt",
+        ...filler,
+      };
+      const runId = await ask("ide_run_command", hostile);
+      const run = approvalCard(runId);
+      await run.waitFor();
+      const params = run.getByLabel("Params", { exact: true });
+      const text = (await params.textContent()) ?? "";
+      expect(text).toContain('"command": "rm -rf ~"');
+      // HTML is text: no element of it exists and no handler of it ran.
+      expect(text).toContain('"html": "<img src=x onerror=\\"window.__pwned=1\\"><b>bold</b>"');
+      expect(await run.locator("img").count()).toBe(0);
+      expect(await params.locator("*").count()).toBe(0);
+      // (The page's own window: this file is typed without the DOM library, hence the string.)
+      expect(await page.evaluate("typeof window.__pwned")).toBe("undefined");
+      expect(text).toContain('"fence": "``` end"');
+      // The right-to-left override is shown as its escape, never applied.
+      expect(text).toContain('"rtl": "\\u202eexe.txt"');
+      expect(text).not.toContain("\u202e");
+      // The first 4,000 characters, the rest counted in a visible note; the block scrolls within a bounded height.
+      // (plus 5 for each escaped character: `\u202e` stands for one).
+      expect(text.length).toBeLessThanOrEqual(4100);
+      expect(await run.getByRole("note", { name: "Params clipped" }).textContent()).toMatch(
+        /^… 5\d,\d{3} more characters/,
+      );
+      expect((await params.boundingBox())?.height ?? Infinity).toBeLessThan(500);
+      expect(await row(run, "Requested by").textContent()).toBe("dana@acme.example (MCP session)");
+      await run.scrollIntoViewIfNeeded();
+      await shot("approval-params");
+
+      // Whatever the API sends (here 1 MB in one param, more than the gateway stores), the card shows 4,000
+      // characters and counts the rest, and the page keeps answering.
+      const single = new RegExp(`/api/v1/orgs/[^/]+/approvals/${runId}$`);
+      await page.route(single, async (route) => {
+        const response = await route.fetch();
+        const approval = await response.json();
+        approval.action.params = { big: `\u202e${"B".repeat(1_000_000)}`, ...approval.action.params };
+        await route.fulfill({ response, json: approval });
+      });
+      await page.getByRole("tab", { name: "Manifests" }).click();
+      await page.goto(`${g.url}/console#/approvals/${runId}`);
+      await expect.poll(() => run.getByLabel("Params", { exact: true }).textContent()).toContain('"big": "\\u202eBBB');
+      expect(((await params.textContent()) ?? "").length).toBeLessThanOrEqual(4100);
+      expect(await run.getByRole("note", { name: "Params clipped" }).textContent()).toMatch(
+        /^… 1,0\d\d,\d{3} more characters/,
+      );
+      const started = Date.now();
+      await page.evaluate("document.title");
+      expect(Date.now() - started).toBeLessThan(1000);
+      await page.unroute(single);
+    } finally {
+      await dana.close();
+    }
+  });
   it("the link of a Slack notification opens the console at that approval", async () => {
     const approvalId = await escalate("inv-link");
     const notification = () => receiver.received.find((r) => r.path === "/slack" && r.body.includes(approvalId));

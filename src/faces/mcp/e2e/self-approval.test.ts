@@ -73,6 +73,10 @@ describe.each(backends)("self-approval ($name)", (backend) => {
     expect(own.body).toMatchObject({ status: 403, code: "SELF_APPROVAL" });
     expectMatchesSpec("Approvals_approve", 403, own.body);
     expect(await statusOf(approvalId)).toBe("pending");
+    // The operator API names the requester, so that the other operator sees who asked.
+    const read = await operatorRequest(g, "GET", `/api/v1/orgs/${g.orgId}/approvals/${approvalId}`);
+    expect(read.body).toMatchObject({ requested_by: ALICE, requested_via: "mcp" });
+    expectMatchesSpec("Approvals_get", 200, read.body);
 
     const bob = await decide(approvalId, "approve", "bob@acme.example");
     expect(bob.status).toBe(200);
@@ -126,6 +130,8 @@ describe.each(backends)("self-approval ($name)", (backend) => {
     ] as const) {
       const reply = await escalate(id, context);
       expect(reply.body.decision).toBe("ESCALATE");
+      const read = await operatorRequest(g, "GET", `/api/v1/orgs/${g.orgId}/approvals/${reply.body.approval_id}`);
+      expect(read.body.requested_by).toBeUndefined();
       expect((await decide(reply.body.approval_id, "approve", ALICE)).status).toBe(200);
     }
   });
