@@ -45,3 +45,18 @@ export async function engine(now: () => Date = () => new Date("2024-12-14T10:30:
   const deps: PolicyDeps = { manifests, tokens, budgets, counterparties };
   return { db, manifests, keys, tokens, budgets, counterparties, deps, now };
 }
+
+/** A token for customer-support-bot's `email:send` (registered in `e`), its recipients restricted to `allowed`. */
+export async function sendTokenAllowing(e: Awaited<ReturnType<typeof engine>>, allowed: string[]): Promise<string> {
+  const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot");
+  if (!manifest) throw new Error("register customer-support-bot first");
+  const { token } = await e.tokens.issue({
+    orgId: ORG,
+    issuerId: "ops@acme.com",
+    manifest,
+    agentId: manifest.agent.id,
+    capabilities: ["email:send"],
+    constraints: { allowed_recipients: allowed },
+  });
+  return token;
+}

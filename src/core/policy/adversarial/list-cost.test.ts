@@ -3,7 +3,7 @@
 // to stay cheap, or a single request freezes every other request of the gateway while it is decided.
 import { describe, expect, it } from "vitest";
 import { decide } from "../pipeline";
-import { emailRequest, engine, ORG, supportBot } from "../test-fixtures";
+import { emailRequest, engine, ORG, sendTokenAllowing, supportBot } from "../test-fixtures";
 
 const RECIPIENTS = Array.from({ length: 9_900 }, (_, i) => `u${i}@d99.example.com`);
 
@@ -45,15 +45,7 @@ describe("list rules against many recipients cost what the recipients cost, what
     const costWith = async (entries: number) => {
       const e = await engine();
       e.manifests.register(ORG, supportBot({ constraints: {} }));
-      const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
-      const { token } = await e.tokens.issue({
-        orgId: ORG,
-        issuerId: "ops@acme.com",
-        manifest,
-        agentId: manifest.agent.id,
-        capabilities: ["email:send"],
-        constraints: { allowed_recipients: domains(entries) },
-      });
+      const token = await sendTokenAllowing(e, domains(entries));
       const request = emailRequest({
         capability_token: token,
         action: { type: "email", tool: "send", params: { to: RECIPIENTS } },

@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { actionHash, decide } from "../pipeline";
-import { emailRequest, engine, ORG, supportBot } from "../test-fixtures";
+import { emailRequest, engine, ORG, sendTokenAllowing, supportBot } from "../test-fixtures";
 import type { ActionRequest, ManifestPolicy } from "../types";
 import { disguised, PLACEMENTS, recoded } from "./encodings";
 
@@ -112,15 +112,7 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
 
   it("token allowed_recipients `*@acme.com`: a foreign recipient anywhere is refused", async () => {
     const e = await setup({});
-    const manifest = e.manifests.getByUapkId(ORG, "customer-support-bot")!;
-    const { token } = await e.tokens.issue({
-      orgId: ORG,
-      issuerId: "ops@acme.com",
-      manifest,
-      agentId: manifest.agent.id,
-      capabilities: ["email:send"],
-      constraints: { allowed_recipients: ["*@acme.com"] },
-    });
+    const token = await sendTokenAllowing(e, ["*@acme.com"]);
     await fc.assert(
       fc.asyncProperty(disguised(BLOCKED, HARMLESS), placement, async (value, where) => {
         expect(await decisionOf(e, send(place(where, value), { capability_token: token }))).not.toBe("ALLOW");
