@@ -83,6 +83,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
     maxLinksPerUser: opts.maxSessionsPerUser,
     maxBacklogBytes: opts.maxBufferedBytes,
+    maxBufferedBytes: opts.maxBufferedBytes,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
     ...(cluster
