@@ -3,7 +3,7 @@
 // are refused (AGENT_UNAVAILABLE, reason RUNTIME_BACKLOG, never acked); an ack means the frame was written.
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import WebSocket, { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { openIde, startGateway, startIdp, type TestIdp } from "./test-support";
 
 let idp: TestIdp;
