@@ -2,11 +2,12 @@
 // RUNTIME_FRAME_INVALID in the session's stream, and a dropped tool_call's call is answered to the runtime with a
 // tool_result error, so neither side waits for a call that will never come. Found by an outside review: the
 // reference runtime cut a prompt inside a surrogate pair, its tool_call was dropped, and the IDE — already told
-// `waiting_approval` — waited forever.
+// `waiting_approval` — waited forever. Also the reference runtime's own cut (never splits a pair).
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
-import { openIde, startGateway, startIdp, type TestIdp } from "./test-support";
+import { headOf, startAgentRuntime } from "../../../examples/agent-runtime/server";
+import { isFinal, openIde, startGateway, startIdp, type TestIdp } from "./test-support";
 
 let idp: TestIdp;
 beforeAll(async () => {
@@ -62,5 +63,35 @@ describe("an invalid runtime frame of a turn", () => {
       fake.close();
       await g.close();
     }
+  });
+});
+
+describe("the reference runtime's prompt head", () => {
+  it("never cuts a surrogate pair: a long run prompt ending in an emoji at the cut still reaches the IDE", async () => {
+    const runtime = await startAgentRuntime({ port: 0, tokenDelayMs: 1 });
+    const g = await startGateway(idp, { withRuntime: false, agentRuntimeUrl: runtime.url });
+    try {
+      const c = await openIde(`${g.wsBase}/ws/emoji-cut`, { token: await idp.mint({ org: "acme" }) });
+      // "run " + 4091 letters puts the emoji's high surrogate at unit 4095, the last one of the 4096-unit head.
+      const content = `run ${"a".repeat(4091)}😀 and more`;
+      c.send({ type: "user_message", content });
+      const call = await c.next((f) => f.type === "tool_call" || f.type === "error");
+      expect(call).toMatchObject({ type: "tool_call", tool_name: "run_command" });
+      const command = (call.arguments as { command: string }).command;
+      expect(command.isWellFormed()).toBe(true);
+      c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject" });
+      await c.next(isFinal);
+      c.ws.terminate();
+    } finally {
+      await g.close();
+      await runtime.close();
+    }
+  });
+
+  it("headOf keeps whole pairs only", () => {
+    expect(headOf("ab😀", 3)).toBe("ab");
+    expect(headOf("ab😀", 4)).toBe("ab😀");
+    expect(headOf("abc", 2)).toBe("ab");
+    expect(headOf("a", 4096)).toBe("a");
   });
 });
