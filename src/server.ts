@@ -393,7 +393,6 @@ function attachSessions(
     approvals: deps.stores.approvals,
     sessionManifest: sessionsConfig.sessionManifest,
     sessionAgents: sessionsConfig.sessionAgents,
-    defaultOrg: config.defaultOrg,
   });
   return attachSessionGateway(server, {
     verifyUserToken: deps.verifyUserToken,

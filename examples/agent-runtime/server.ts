@@ -88,8 +88,15 @@ const TOOL_PROMPTS: { pattern: RegExp; request: (prompt: string, path: string) =
 /** Only the head of a prompt names a tool: the patterns backtrack, and a 1 MiB prompt would cost seconds. */
 const TOOL_PROMPT_HEAD = 4096;
 
+/** The first `units` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair (no lone half). */
+export function headOf(text: string, units: number): string {
+  const last = text.charCodeAt(units - 1);
+  const splitsPair = text.length > units && last >= 0xd800 && last <= 0xdbff;
+  return text.slice(0, splitsPair ? units - 1 : units);
+}
+
 function toolFor(fullPrompt: string): ToolRequest | undefined {
-  const prompt = fullPrompt.slice(0, TOOL_PROMPT_HEAD);
+  const prompt = headOf(fullPrompt, TOOL_PROMPT_HEAD);
   const path = /[\w./-]+\.\w+/.exec(prompt)?.[0] ?? "main.dart";
   return TOOL_PROMPTS.find((r) => r.pattern.test(prompt))?.request(prompt, path);
 }

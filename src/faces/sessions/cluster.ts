@@ -14,7 +14,8 @@
 //   P:ws:session:{id}  hash field `link`: the node holding the session's runtime link
 //   P:ws:inbox:{node}  pub/sub channel: frames for the node's links and the answers to its own forwards
 //   P:ws:attached      pub/sub channel: an IDE socket was accepted for a session on a node (one live socket per
-//                      session: the other nodes close theirs with 4409)
+//                      session: the other nodes close theirs with 4409), or an IDE ended its session with close
+//                      1000 (`ended`: the other nodes end their copies, the link and approvals one may hold)
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
@@ -95,6 +96,7 @@ export class SessionCluster {
   private lastAnnounced = Date.now();
   private suspectUntil = 0;
   private attachedElsewhere: ((sessionId: string, at: number) => void) | undefined;
+  private endedElsewhere: ((sessionId: string) => void) | undefined;
   private readonly keys: ReturnType<typeof sessionKeys>;
 
   constructor(
@@ -134,11 +136,25 @@ export class SessionCluster {
       .catch((err: unknown) => log.warn({ err: String(err), sessionId }, "cannot announce an attached IDE"));
   }
 
+  /** Who ends this node's copy of a session whose IDE ended it (close 1000) on another node. */
+  onEndedElsewhere(handler: (sessionId: string) => void): void {
+    this.endedElsewhere = handler;
+  }
+
+  /** The IDE ended the session here (close 1000): the other nodes end their copies (a link, its approvals). */
+  ended(sessionId: string): void {
+    this.redis
+      .publish(this.attachedChannel(), JSON.stringify({ sessionId, node: this.nodeId, ended: true }))
+      .catch((err: unknown) => log.warn({ err: String(err), sessionId }, "cannot announce an ended session"));
+  }
+
   private heardAttached(text: string): void {
     try {
-      const { sessionId, node, at } = JSON.parse(text) as { sessionId?: unknown; node?: unknown; at?: unknown };
-      if (typeof sessionId === "string" && typeof at === "number" && node !== this.nodeId)
-        this.attachedElsewhere?.(sessionId, at);
+      const message = JSON.parse(text) as { sessionId?: unknown; node?: unknown; at?: unknown; ended?: unknown };
+      const { sessionId, node, at } = message;
+      if (typeof sessionId !== "string" || node === this.nodeId) return;
+      if (message.ended === true) this.endedElsewhere?.(sessionId);
+      else if (typeof at === "number") this.attachedElsewhere?.(sessionId, at);
     } catch {
       // not ours
     }

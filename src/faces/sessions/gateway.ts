@@ -83,6 +83,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     connectTimeoutMs: opts.runtimeConnectTimeoutMs,
     maxLinksPerUser: opts.maxSessionsPerUser,
     maxBacklogBytes: opts.maxBufferedBytes,
+    maxBufferedBytes: opts.maxBufferedBytes,
     onFrame: (session, link, data, receivedAt): Promise<void> =>
       handleRuntimeFrame({ registry, validators, toolCalls }, session, link, data, receivedAt),
     ...(cluster
@@ -111,6 +112,11 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       : {}),
   };
   cluster?.onForwarded(createForwardedFrameHandler(ideInbound));
+  // An IDE's close 1000 ends its session on every node: the node holding its runtime link closes it there.
+  if (cluster) {
+    registry.onEndedByIde = (sessionId) => cluster.ended(sessionId);
+    cluster.onEndedElsewhere((sessionId) => registry.endedElsewhere(sessionId));
+  }
   // One live socket per session across nodes too: a newer socket on another node replaces this node's (4409).
   // (Only an older one: two sockets accepted at the same moment on two nodes do not close each other.)
   const acceptedAt = new WeakMap<object, number>();

@@ -1,7 +1,8 @@
 // Agent tool calls under the governed-actions engine: the same manifests, policy pipeline, budgets,
 // approvals and audit log as POST /gateway/execute. Mapping (documented in examples/manifests/ide-assistant.yaml):
 //
-//   org      = the IDE user's `org` claim, else the configured default org (no org at all → DENY)
+//   org      = the IDE user's `org` claim; none → DENY (NO_ORG), as REST (403 ORG_FORBIDDEN) and MCP refuse such a
+//              token: with a multi-tenant identity provider it is not a member of GATEHOUSE_DEFAULT_ORG
 //   manifest = the runtime's current agent when GATEHOUSE_SESSION_AGENTS names it and the org has a manifest with
 //              that uapk_id, else GATEHOUSE_SESSION_MANIFEST (default `ide-assistant`); agent_id = that
 //              manifest's agent.id. The runtime's agent is what the IDE's `switch_agent` asked for: were any
@@ -36,8 +37,6 @@ export interface GovernedToolsDeps {
   sessionManifest?: string;
   /** GATEHOUSE_SESSION_AGENTS: the runtime agents whose own manifest judges their calls (default: none). */
   sessionAgents?: readonly string[];
-  /** The org of users whose token carries none (GATEHOUSE_DEFAULT_ORG). */
-  defaultOrg?: string;
   /** One waitForDecision call parks at most this long before looking again (the approval's expiry ends it too). */
   waitSliceMs?: number;
 }
@@ -55,7 +54,8 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     sessionAgents: new Set(deps.sessionAgents),
   };
   const outcomes = outcomeTracker(deps.engine);
-  const orgOf = (ctx: ToolPolicyContext) => ctx.orgId ?? deps.defaultOrg;
+  // Never a default org: a user token naming no organisation acts in none (REST and MCP refuse it too).
+  const orgOf = (ctx: ToolPolicyContext) => ctx.orgId;
 
   async function authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization> {
     const auth = await deps.engine.authorize(orgId, request, {
@@ -68,7 +68,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   const policy: ToolPolicy = async (ctx) => {
     const orgId = orgOf(ctx);
     if (!orgId)
-      return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session's user belongs to no organisation" };
+      return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session user's token names no organisation" };
     const request = await requestFor(deps.engine.manifests, manifests, orgId, ctx, ctx.arguments);
     return asDecision(await authorize(orgId, ctx, request));
   };

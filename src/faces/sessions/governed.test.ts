@@ -426,6 +426,22 @@ describe("tool calls under the ide-assistant manifest", () => {
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
     expect(err.details).toMatchObject({ reasons: ["NO_ORG"] });
   });
+
+  it("a user with no org is denied even where a default org exists: it never acts in GATEHOUSE_DEFAULT_ORG", async () => {
+    // As REST (403 ORG_FORBIDDEN) and MCP do: with a multi-tenant identity provider, a token naming no org is an
+    // outsider's, not a member of the default org. (Before: the gateway's default org, here ORG, judged the call.)
+    const configured = { defaultOrg: ORG };
+    const withDefault = createGovernedTools({ engine, approvals, ...configured });
+    const decision = await withDefault.policy({
+      sessionId: "no-org~0",
+      sub: "dev@acme",
+      callId: "c-no-org",
+      toolName: "read_file",
+      arguments: { path: "a.txt" },
+    });
+    expect(decision).toMatchObject({ decision: "DENY", reasons: ["NO_ORG"] });
+    expect(audit.list(ORG, { kind: "intent" }).records).toEqual([]);
+  });
 });
 
 describe("the end of a turn", () => {

@@ -85,8 +85,10 @@ export function acceptConnection(
       session.detachedAt = Date.now();
       // The session's last activity, cluster-wide: its TTL counts from now on every node.
       registry.store.touch?.([ctx.sessionId]);
-      if (endedByIde(registry, conn, code)) registry.store.release(session.record.id);
-      registry.scheduleExpiry(session);
+      // Closed with 1000 by the IDE: the session ends now (nothing to resume, nothing left waiting); else it
+      // stays resumable until the TTL.
+      if (endedByIde(registry, conn, code)) registry.endedByIde(session);
+      else registry.scheduleExpiry(session);
     }
   });
 
@@ -128,8 +130,8 @@ function followElsewhere(
 }
 
 /**
- * The IDE closed with 1000 of its own accord: it is done with the stream and will not resume it, so its replay
- * buffer can go now rather than at the end of the window. Not when Gatehouse closed first (a token expiry, a
+ * The IDE closed with 1000 of its own accord: it is done with the session and will not resume it, so the session
+ * ends now (its buffer freed, its runtime link closed, its open approvals cancelled) rather than at the TTL. Not when Gatehouse closed first (a token expiry, a
  * slow consumer, a restart): the IDE may answer any close with 1000, and those are exactly the closes it resumes
  * after. A dropped socket (1006), 1001 (a page going away, perhaps to come back) or no code at all (1005) keep
  * the window.

@@ -133,18 +133,37 @@ function refuseAnswer(frame: HitlDecision | ToolResult, c: IdeFrameContext): boo
   return true;
 }
 
-/** Writes the frame to the runtime and acknowledges it to the IDE, or tells the IDE the runtime is away. */
+/**
+ * Writes the frame to the runtime and acknowledges it to the IDE once it was written, or tells the IDE the runtime
+ * is away. A link still holding more than GATEHOUSE_WS_MAX_BUFFERED_BYTES the runtime has not taken (a runtime
+ * that stopped reading) takes nothing more: the frame is refused (AGENT_UNAVAILABLE, reason RUNTIME_BACKLOG, no
+ * ack), so what waits in memory for one runtime link stays bounded whatever the IDE sends.
+ */
 async function forward(frame: RuntimeOutFrame & { message_id: string }, c: IdeFrameContext): Promise<void> {
   const link = await c.runtime.linkFor(c.session);
-  if (!link?.send(frame)) {
+  if (link?.congested) {
+    metrics.messagesProcessed.inc({ status: "rejected" });
+    const text = "Agent runtime is not taking frames: this one was not delivered, resend it later";
+    const details = { message_id: frame.message_id, reason: RUNTIME_BACKLOG_REASON };
+    c.registry.sendError(c.session, "AGENT_UNAVAILABLE", text, { details }, false, c.conn);
+    return;
+  }
+  const unavailable = () => {
     metrics.messagesProcessed.inc({ status: "error" });
     c.registry.sendError(c.session, "AGENT_UNAVAILABLE", "Agent runtime is unavailable", {
       details: { message_id: frame.message_id },
     });
-    return;
-  }
-  metrics.forwardLatency.observe({ direction: "gateway_to_runtime" }, (performance.now() - c.receivedAt) / 1000);
-  metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });
-  metrics.messagesProcessed.inc({ status: "success" });
-  c.registry.emit(c.session, { type: "ack", message_id: frame.message_id, ack_type: frame.type });
+  };
+  const written = (err?: Error) => {
+    // The link dropped before the frame left: it was never delivered (onLost tells the IDE of the link too).
+    if (err) return unavailable();
+    metrics.forwardLatency.observe({ direction: "gateway_to_runtime" }, (performance.now() - c.receivedAt) / 1000);
+    metrics.messages.inc({ direction: "gateway_to_runtime", type: frame.type });
+    metrics.messagesProcessed.inc({ status: "success" });
+    c.registry.emit(c.session, { type: "ack", message_id: frame.message_id, ack_type: frame.type });
+  };
+  if (!link?.send(frame, written)) unavailable();
 }
+
+/** The `details.reason` of the AGENT_UNAVAILABLE refusing a frame for a runtime link that holds too much. */
+export const RUNTIME_BACKLOG_REASON = "RUNTIME_BACKLOG";

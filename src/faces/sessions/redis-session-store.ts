@@ -231,6 +231,11 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       run(pipeline, "touch");
     },
 
+    forget(id) {
+      local.delete(id);
+      lastRefresh.delete(id);
+    },
+
     async expireIfIdle(id, idleMs) {
       const left = await endIfIdle(redis, key, id, { now: now(), idleMs, tombstoneTtlMs });
       if (left > 0) return { expired: false, recheckInMs: left };

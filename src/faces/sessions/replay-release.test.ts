@@ -1,5 +1,6 @@
 // Issue 10 §6: an IDE that closes its socket itself with 1000 has ended its stream, so its replay buffer is freed
-// at once (it used to stay for the whole replay window, 2 minutes by default, with every large frame in it). Every
+// at once (it used to stay for the whole replay window, 2 minutes by default, with every large frame in it) — with
+// the whole session, which ends then (./ide-end.test.ts). Every
 // other way of leaving keeps the window and resumes without a gap: a dropped socket, 1001, a close without a code,
 // and a close Gatehouse started, even when the IDE answers that one with 1000.
 import { randomUUID } from "node:crypto";
@@ -55,21 +56,19 @@ async function turn(c: IdeClient): Promise<number> {
 }
 
 describe("the replay buffer of a stream the IDE ended", () => {
-  it("close 1000: freed at once — a resume from before it gets resync_required; the session carries on", async () => {
+  it("close 1000: the session ends — a resume from before it gets SESSION_EXPIRED; the id starts afresh", async () => {
     const token = await idp.mint();
     const first = await ide("release-1000", token);
-    const lastSeq = await turn(first);
+    await turn(first);
     const before = await closesWith(1000);
     first.ws.close(1000, "done");
     await expect.poll(() => closesWith(1000)).toBeGreaterThan(before);
 
     const again = await ide("release-1000", token, { "x-gatehouse-last-seq": "1" });
-    const resync = await again.next((f) => f.type === "resync_required");
-    expect(resync).toMatchObject({ session_id: "release-1000", last_seq: 1 });
-    expect(resync.oldest_seq).toBeUndefined();
-    // The same session goes on numbering where it was: nothing of its stream is reused or renumbered.
+    expect(await again.next((f) => f.type === "error")).toMatchObject({ error_code: "SESSION_EXPIRED" });
+    // Nothing of the ended stream is replayed; the id names a new session, numbered from 1.
     again.send({ type: "user_message", content: "again" });
-    expect((await again.next((f) => f.seq !== undefined)).seq).toBeGreaterThan(lastSeq);
+    expect((await again.next((f) => f.seq !== undefined)).seq).toBe(1);
   });
 
   it.each([

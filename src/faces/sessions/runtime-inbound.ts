@@ -55,6 +55,7 @@ export async function handleRuntimeFrame(
     metrics.invalidFrames.inc({ source: "runtime" });
     metrics.messagesProcessed.inc({ status: "dropped" });
     log.warn({ sessionId: session.record.id, errors: parsed.errors }, "dropped an invalid runtime frame");
+    reportDropped(deps, session, link, data, parsed.errors);
     return;
   }
   const frame = withoutSeq(parsed.frame);
@@ -64,6 +65,47 @@ export async function handleRuntimeFrame(
   if (handling) await handling;
   metrics.forwardLatency.observe({ direction: "gateway_to_ide" }, (performance.now() - receivedAt) / 1000);
   metrics.messagesProcessed.inc({ status: "success" });
+}
+
+/**
+ * A dropped runtime frame may be one its turn goes on from (a tool_call the runtime then says it waits on): the
+ * IDE hears RUNTIME_FRAME_INVALID in the stream (the frame's type and call_id when they can be read), so it is not
+ * left waiting for a call that never comes, and a dropped tool_call is answered to the runtime with a tool_result
+ * error INVALID_FORMAT, so its turn does not wait either.
+ */
+function reportDropped(
+  deps: RuntimeInboundDeps,
+  session: LiveSession,
+  link: RuntimeLink,
+  data: string,
+  errors: { pointer: string; message: string }[],
+): void {
+  const { type, callId } = namesOf(data);
+  const details = {
+    ...(type !== undefined ? { frame_type: type } : {}),
+    ...(callId !== undefined ? { call_id: callId } : {}),
+    errors: errors.slice(0, 8),
+  };
+  const text = "The agent runtime sent an invalid frame; it was dropped (its turn may not go on as announced)";
+  deps.registry.sendError(session, "RUNTIME_FRAME_INVALID", text, { details });
+  if (type === "tool_call" && callId !== undefined) {
+    const message = `The tool_call was dropped by Gatehouse: ${errors[0]?.pointer ?? "/"} ${errors[0]?.message ?? "invalid"}`;
+    link.send({ type: "tool_result", call_id: callId, error: { code: "INVALID_FORMAT", message } });
+  }
+}
+
+/** The `type` and `call_id` of an invalid frame, when it is a JSON object naming them as short, well-formed strings. */
+function namesOf(data: string): { type?: string; callId?: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    return {};
+  }
+  if (typeof value !== "object" || value === null) return {};
+  const { type, call_id } = value as { type?: unknown; call_id?: unknown };
+  const readable = (v: unknown): v is string => typeof v === "string" && v.length <= 128 && v.isWellFormed();
+  return { ...(readable(type) ? { type } : {}), ...(readable(call_id) ? { callId: call_id } : {}) };
 }
 
 /** Gatehouse numbers the frames it sends; a runtime's own seq is not passed on. */

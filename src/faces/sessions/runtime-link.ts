@@ -13,6 +13,11 @@ export interface RuntimeLinkOptions {
   /** AGENT_RUNTIME_KEY, sent as a bearer token when set. */
   apiKey?: string | undefined;
   connectTimeoutMs: number;
+  /**
+   * Bytes the link may hold unwritten (GATEHOUSE_WS_MAX_BUFFERED_BYTES): past it the link is `congested` and IDE
+   * frames are refused rather than queued in memory for a runtime that does not read.
+   */
+  maxBufferedBytes: number;
   onFrame: (data: string, receivedAt: number) => void;
   /** The link dropped without us closing it. */
   onLost: (reason: string) => void;
@@ -82,10 +87,23 @@ export class RuntimeLink {
     });
   }
 
-  /** Writes a frame now; false when the link is not open. */
-  send(frame: RuntimeOutFrame): boolean {
+  /** Bytes written to the link that the runtime has not taken yet (queued in this process). */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  /** The runtime does not take what was written (more than maxBufferedBytes wait): write nothing more for now. */
+  get congested(): boolean {
+    return this.bufferedAmount > this.opts.maxBufferedBytes;
+  }
+
+  /**
+   * Writes a frame now; false when the link is not open. `onWritten` is called once the frame left this process
+   * (handed to the kernel), or with an error when it never will: only then was it delivered to the runtime's socket.
+   */
+  send(frame: RuntimeOutFrame, onWritten?: (err?: Error) => void): boolean {
     if (!this.open) return false;
-    this.ws!.send(JSON.stringify(frame));
+    this.ws!.send(JSON.stringify(frame), onWritten);
     return true;
   }
 

@@ -17,6 +17,8 @@ export interface RuntimeLinksDeps {
   maxLinksPerUser: number;
   /** Bytes of a link's frames waiting to be handled before the link is no longer read (./read-backlog.ts). */
   maxBacklogBytes: number;
+  /** Bytes a link may hold unwritten before IDE frames for it are refused (./runtime-link.ts `congested`). */
+  maxBufferedBytes: number;
   /** Handles one runtime frame; called in order per session, never concurrently for one session. */
   onFrame: (session: LiveSession, link: RuntimeLink, data: string, receivedAt: number) => Promise<void>;
   /** The session's link is open here / dropped (other nodes forward its IDE frames here meanwhile). */
@@ -69,6 +71,7 @@ export class RuntimeLinks {
       sub: session.record.ownerSub,
       orgId: session.record.orgId,
       connectTimeoutMs: this.deps.connectTimeoutMs,
+      maxBufferedBytes: this.deps.maxBufferedBytes,
       onFrame: (data, receivedAt) => {
         const cost = backlog.add(data);
         session.runtimeQueue = session.runtimeQueue

@@ -283,12 +283,50 @@ export class SessionRegistry {
         // Fall through: expire here alone.
       }
     }
-    session.link?.close();
-    this.cancelApprovals(session, "the session was abandoned (the IDE did not come back)");
+    this.end(session, "the session was abandoned (the IDE did not come back)", endedInStore);
+  }
+
+  /**
+   * Ends the session on this node: its runtime link closed, its open approvals cancelled, and forgotten — a
+   * resume hears SESSION_EXPIRED, the same id opens a new session. `endedInStore`: the shared store already
+   * deleted it (else it is deleted there too, leaving the tombstone).
+   */
+  end(session: LiveSession, reason: string, endedInStore = false): void {
+    if (!this.isCurrent(session)) return;
+    const id = session.record.id;
+    clearTimeout(session.expiryTimer);
+    const link = session.link;
+    session.link = undefined;
+    link?.close();
+    this.cancelApprovals(session, reason);
     this.sessions.delete(id);
     if (!endedInStore) this.store.delete(id);
     metrics.sessions.set(this.sessions.size);
   }
+
+  /**
+   * Another node's IDE ended the session (close 1000): this node's copy ends too — the runtime link it may hold
+   * closed, the approvals its turn waits for cancelled — unless an IDE is attached to it here. The shared record
+   * is already gone (a newer session under the same id is not touched).
+   */
+  endedElsewhere(id: string): void {
+    const session = this.sessions.get(id);
+    if (!session || session.conn) return;
+    this.end(session, "the IDE ended the session (close 1000)", true);
+    this.store.forget?.(id);
+  }
+
+  /**
+   * The IDE closed with 1000 of its own accord: the session ends now, on every node (`onEndedByIde` tells the
+   * others, set when nodes share Redis), not at the end of the TTL.
+   */
+  endedByIde(session: LiveSession): void {
+    this.end(session, "the IDE ended the session (close 1000)");
+    this.onEndedByIde?.(session.record.id);
+  }
+
+  /** Announces a session the IDE ended to the other nodes (./cluster.ts); unset on one node. */
+  onEndedByIde?: (sessionId: string) => void;
 
   /**
    * The session's open approvals are resolved as cancelled and nobody follows them any more: they were asked

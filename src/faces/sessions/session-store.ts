@@ -48,8 +48,8 @@ export interface SessionStore {
   replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
   delete(id: string): void;
   /**
-   * The IDE ended the stream (it closed its socket with 1000): nothing is left to resume, so the buffered frames
-   * are freed now instead of at the end of the replay window. The session itself (owner, seq counter) stays.
+   * Frees the buffered frames now instead of at the end of the replay window; the session itself (owner, seq
+   * counter) stays. (An IDE's close 1000 now ends the whole session: `delete`.)
    */
   release(id: string): void;
   /** When a deleted (expired) session ended and whose it was, if still remembered. */
@@ -84,6 +84,8 @@ export interface SessionStore {
    * copy is dropped too); else says when to look again. A session another node ended counts as ended.
    */
   expireIfIdle?(id: string, idleMs: number): Promise<{ expired: true } | { expired: false; recheckInMs: number }>;
+  /** A shared store: drops this node's copy of a session another node ended (its shared record is gone already). */
+  forget?(id: string): void;
 }
 
 /** The in-memory store, plus what a mirroring store needs to load a session into it. */
