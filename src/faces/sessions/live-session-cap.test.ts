@@ -115,14 +115,15 @@ describe("live sessions per user, several nodes sharing Redis", () => {
 
   it("a crashed node's slots lapse: they are not counted for ever", async () => {
     const principal = `crash-${randomUUID()}`;
-    // Long enough that a loaded machine (CI runs files in parallel) still renews within it: renewed every third,
-    // so a renewal must be late by two thirds (1.3 s) to lapse. At 1 s this failed once on a busy machine.
+    // Renewed every 100 ms, a 2 s lease lapses only if the node's timers stall for 1.9 s: renewed every third of the
+    // lease (1 s, then 2 s), this case failed on machines loaded by parallel test files.
     const leaseMs = 2_000;
     const crashed = createRedisLiveSessionCap({
       redis: fixture.redis,
       keyPrefix: prefix,
       maxSessionsPerUser: 2,
       leaseMs,
+      renewEveryMs: 100,
     });
     const survivor = createRedisLiveSessionCap({
       redis: fixture.redis,
@@ -134,7 +135,7 @@ describe("live sessions per user, several nodes sharing Redis", () => {
       expect(await crashed.acquire(principal, "s-1")).toBeDefined();
       expect(await crashed.acquire(principal, "s-2")).toBeDefined();
       // Renewed while the node runs: still counted well after one lease.
-      await new Promise((r) => setTimeout(r, leaseMs * 2));
+      await new Promise((r) => setTimeout(r, leaseMs * 1.5));
       expect(await survivor.acquire(principal, "s-3")).toBeUndefined();
 
       crashed.close(); // the node dies: no release, no more renewals

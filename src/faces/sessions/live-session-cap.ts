@@ -115,6 +115,8 @@ export interface RedisLiveSessionCapOptions {
   keyPrefix: string;
   maxSessionsPerUser: number;
   leaseMs?: number;
+  /** How often the node renews its slots (default: every third of the lease). */
+  renewEveryMs?: number;
 }
 
 export function createRedisLiveSessionCap(options: RedisLiveSessionCapOptions): LiveSessionCap {
@@ -132,7 +134,7 @@ export function createRedisLiveSessionCap(options: RedisLiveSessionCapOptions): 
     if (pipeline.length)
       pipeline.exec().catch((err: unknown) => log.warn({ err: String(err) }, "cannot renew live session slots"));
   };
-  const renewal = setInterval(renew, Math.max(10, Math.floor(leaseMs / 3)));
+  const renewal = setInterval(renew, Math.max(10, options.renewEveryMs ?? Math.floor(leaseMs / 3)));
   renewal.unref();
   // Redis (re)connected, maybe restarted empty: this node's live sockets count again at once.
   redis.on("ready", renew);
