@@ -114,6 +114,7 @@ function isRecipientKey(folded: string): boolean {
     MAIL_KINDS.some((kind) => folded.endsWith(kind))
   );
 }
+
 /**
  * A telephone number an SMS or a call goes to, under its own word: `phone`, AWS SNS's `PhoneNumber`, `msisdn`,
  * `mobile_number`, a party's (`customer_phone`, `ownerPhone`). A word of its own, read on the key as written (NFKC):
@@ -176,6 +177,9 @@ function isMinorPath(path: string): boolean {
 // So do the compounds (`amount_currency`, `payout_currency`, Wise's `targetCurrency`, `currency_iso`, FIX's `ccy`):
 // 99.99 under `amount_currency: KWD` is about 325 USD, judged as 99.99 USD were the key unread.
 const CURRENCY_KEY = /(?:currency|currencies)(?:code|iso|isocode|iso3|alpha3)?$|ccy$/u;
+// Most keys hold no `currenc` nor end in `ccy`: they skip the pattern (this runs for every key of every action).
+const isCurrencyKey = (folded: string) =>
+  (folded.includes("currenc") || folded.endsWith("ccy")) && CURRENCY_KEY.test(folded);
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 // How a country is spelled after `country` in a compound key: `country_iso2`, `countryAlpha3`, `country_name`…
 const COUNTRY_FORMS = new Set(["", "code", "iso", "iso2", "iso3", "alpha2", "alpha3", "name"]);
@@ -306,7 +310,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     else if (amountKind === "list") collectAmounts(value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
-    if (CURRENCY_KEY.test(folded)) collectScalars(value, here, facts.currencies);
+    if (isCurrencyKey(folded)) collectScalars(value, here, facts.currencies);
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }
@@ -314,11 +318,11 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
 
 /**
  * The addresses a string under no recipient key spells out in full: a bare address (`x@evil.example`, also one a
- * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line, or separated by spaces alone), or
- * one in angle brackets (`Bob <x@evil.example>`). A connector may send any param as a recipient (`notify`, `owner`,
- * `escalation_contact`…): with counterparty rules, every address the action carries must pass them. Text that
- * merely mentions an address among words ("write to x@evil.example") is no recipient, nor a handle (`@bob`) or a
- * URL (`https://host/@bob`).
+ * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line,
+ * or separated by spaces alone, also in a `Bcc:` header line), or one in angle brackets (`Bob <x@evil.example>`).
+ * A connector may send any param as a recipient (`notify`, `owner`, `escalation_contact`…): with counterparty
+ * rules, every address the action carries must pass them. Text that merely mentions an address among words ("write
+ * to x@evil.example") is no recipient, nor a handle (`@bob`) or a URL (`https://host/@bob`).
  */
 function addressesIn(text: string): string[] {
   if (!holdsAt(text)) return [];
