@@ -131,10 +131,10 @@ function followElsewhere(
 
 /**
  * The IDE closed with 1000 of its own accord: it is done with the session and will not resume it, so the session
- * ends now (its buffer freed, its runtime link closed, its open approvals cancelled) rather than at the TTL. Not when Gatehouse closed first (a token expiry, a
- * slow consumer, a restart): the IDE may answer any close with 1000, and those are exactly the closes it resumes
- * after. A dropped socket (1006), 1001 (a page going away, perhaps to come back) or no code at all (1005) keep
- * the window.
+ * ends now (its buffer freed, its runtime link closed, its open approvals cancelled) rather than at the TTL. Not
+ * when Gatehouse closed first (a token expiry, a slow consumer, a restart): the IDE may answer any close with 1000,
+ * and those are exactly the closes it resumes after. A dropped socket (1006), 1001 (a page going away, perhaps to
+ * come back) or no code at all (1005) keep the session resumable.
  */
 function endedByIde(registry: SessionRegistry, conn: Connection, code: number): boolean {
   return code === CloseCode.NORMAL && conn.closeCodeSent === undefined && !registry.shuttingDown;
