@@ -489,14 +489,15 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_WS_MAX_BUFFERED_BYTES",
     check: countRule,
     default: "4194304",
-    description: "Bytes queued to a slow IDE before close 1013.",
+    description:
+      'Bytes queued to a slow IDE before close 1013. Also the bytes a session\'s runtime link may hold unread by the runtime: past it, IDE frames for the runtime are refused (`AGENT_UNAVAILABLE`, `details.reason: "RUNTIME_BACKLOG"`, no ack) until the runtime reads again.',
   },
   {
     name: "GATEHOUSE_WS_REPLAY_WINDOW_MS",
     check: countRule,
     default: "120000",
     description:
-      "How long a dropped session can resume. A session whose IDE closed with 1000 keeps nothing to resume: its buffer is freed at once.",
+      "How long a dropped session can resume. A session whose IDE closed with 1000 ends at once (buffer freed, runtime link closed, approvals cancelled): nothing to resume.",
   },
   {
     name: "GATEHOUSE_WS_SESSION_TTL_MS",

@@ -159,21 +159,9 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
 
     create(id, owner) {
       const record = local.create(id, owner);
-      const pipeline = redis
-        .pipeline()
-        .del(key.frames(id))
-        .hset(key.session(id), {
-          owner: owner.sub,
-          org: owner.orgId ?? "",
-          iss: owner.issuer ?? "",
-          created: String(record.createdAt),
-          seen: String(record.createdAt),
-          next: "1",
-        })
-        .pexpire(key.session(id), ttlMs);
       // The frames stream does not exist yet: the first append sets its expiry.
       lastRefresh.delete(id);
-      run(pipeline, "create");
+      run(createCommands(redis, key, id, owner, record.createdAt, ttlMs), "create");
       return record;
     },
 
@@ -260,6 +248,26 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       }
     },
   };
+}
+
+/** A new session's record (its owner, its first seq) and an empty frames stream, as one pipeline. */
+function createCommands(
+  redis: Redis,
+  key: ReturnType<typeof sessionKeys>,
+  id: string,
+  owner: Parameters<SessionStore["create"]>[1],
+  createdAt: number,
+  ttlMs: number,
+) {
+  const record = {
+    owner: owner.sub,
+    org: owner.orgId ?? "",
+    iss: owner.issuer ?? "",
+    created: String(createdAt),
+    seen: String(createdAt),
+    next: "1",
+  };
+  return redis.pipeline().del(key.frames(id)).hset(key.session(id), record).pexpire(key.session(id), ttlMs);
 }
 
 /** Runs EXPIRE_SCRIPT: the ms the session still has (> 0), or 0 / -1 when it ended now / had ended already. */
