@@ -185,8 +185,6 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       return stored;
     },
 
-    release: (id) => run(releaseFrames(local, redis, key.frames(id), id), "release"),
-
     delete(id) {
       const tombstone = tombstoneText(local.get(id), now());
       local.delete(id);
@@ -362,15 +360,6 @@ function parseTombstone(text: string): Tombstone {
     // not JSON: the older format, a bare timestamp
   }
   return { at: new Date(Number(text) || 0) };
-}
-
-/**
- * The IDE ended the stream: its frames go from this node's copy, and from Redis — emptied, not deleted, so the
- * stream keeps its expiry (an XADD to a deleted key would create one without).
- */
-function releaseFrames(local: MemorySessionStore, redis: Redis, streamKey: string, id: string) {
-  local.release(id);
-  return redis.pipeline().xtrim(streamKey, "MAXLEN", 0);
 }
 
 /**

@@ -65,26 +65,3 @@ describe("replay buffer bounds", () => {
     expect(r.ok ? r.frames.length : 0).toBe(0);
   });
 });
-
-describe("release: a stream the IDE ended", () => {
-  it("frees every frame of the session at once and counts them out of the node-wide total", () => {
-    const store = createMemorySessionStore({
-      maxAgeMs: 60_000,
-      maxFrames: 1000,
-      maxBytes: 8 * 1024 * 1024,
-      maxTotalBytes: 10 * 1024 * 1024,
-      trimIntervalMs: 0,
-    });
-    store.create("ended", owner);
-    store.create("other", owner);
-    for (let i = 0; i < 8; i++) store.append("ended", big(1024 * 1024), true);
-    store.release("ended");
-    // Nothing left to resume: resync, not an empty replay that would hide the gap.
-    expect(store.replay("ended", 1, Number.MAX_SAFE_INTEGER)).toEqual({ ok: false });
-    // The record and its seq counter stay: the next frame is numbered after the freed ones.
-    expect(store.append("ended", big(10), true).seq).toBe(9);
-    // The freed bytes no longer count: another session's 7 MiB fit under the 10 MiB total (8 + 7 would not).
-    for (let i = 0; i < 7; i++) store.append("other", big(1024 * 1024), true);
-    expect(oldestSeq(store, "other")).toBe(1);
-  });
-});

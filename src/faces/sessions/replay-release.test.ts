@@ -108,29 +108,6 @@ describe("the replay buffer of a stream the IDE ended", () => {
   });
 });
 
-describe("release in the Redis-mirrored store (the local Redis, as redis.test.ts)", () => {
-  it("empties the session's frames stream too, which keeps its expiry; the record and seq stay", async () => {
-    const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
-    const keyPrefix = `gatehouse-test-${randomUUID()}`;
-    try {
-      const store = createRedisSessionStore({ redis, keyPrefix, ttlMs: 60_000, maxAgeMs: 60_000, maxFrames: 1000 });
-      store.create("r1", { sub: "alice" });
-      for (let i = 0; i < 3; i++) store.append("r1", { type: "assistant_message" }, true);
-      const frames = `${keyPrefix}:ws:frames:r1`;
-      await expect.poll(() => redis.xlen(frames)).toBe(3);
-      store.release("r1");
-      await expect.poll(() => redis.xlen(frames)).toBe(0);
-      expect(await redis.pttl(frames)).toBeGreaterThan(0);
-      expect(store.replay("r1", 1, 4)).toEqual({ ok: false });
-      expect(store.append("r1", { type: "assistant_message" }, true).seq).toBe(4);
-    } finally {
-      const keys = await redis.keys(`${keyPrefix}*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
-    }
-  });
-});
-
 describe("the Redis frames stream is bounded in bytes like the node's buffer (issue 10 §6)", () => {
   it("large frames: the stream keeps no more than the buffer's byte bound, and what it keeps still replays", async () => {
     const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });

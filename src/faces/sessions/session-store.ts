@@ -47,11 +47,6 @@ export interface SessionStore {
   /** Replayable frames with lastSeq < seq < beforeSeq, in order. */
   replay(id: string, lastSeq: number, beforeSeq: number): ReplayResult;
   delete(id: string): void;
-  /**
-   * Frees the buffered frames now instead of at the end of the replay window; the session itself (owner, seq
-   * counter) stays. (An IDE's close 1000 now ends the whole session: `delete`.)
-   */
-  release(id: string): void;
   /** When a deleted (expired) session ended and whose it was, if still remembered. */
   expired(id: string): Tombstone | undefined;
   /**
@@ -248,13 +243,6 @@ export function createMemorySessionStore(window: ReplayWindow, now: () => number
       const oldest = s.frames[0]?.seq;
       if (oldest === undefined || oldest > lastSeq + 1) return { ok: false, oldestSeq: oldest };
       return { ok: true, frames: s.frames.filter((f) => f.seq > lastSeq && f.seq < beforeSeq && f.replayable) };
-    },
-    release(id) {
-      const s = sessions.get(id);
-      if (!s) return;
-      totalBytes -= s.bytes;
-      s.frames = [];
-      s.bytes = 0;
     },
     delete(id) {
       const s = sessions.get(id);
