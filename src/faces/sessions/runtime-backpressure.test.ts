@@ -1,10 +1,8 @@
 // Backpressure toward the agent runtime: a runtime that accepts the link then stops reading must not make the
 // gateway hold whatever the IDE sends. Past GATEHOUSE_WS_MAX_BUFFERED_BYTES unwritten on the link, IDE frames
 // are refused (AGENT_UNAVAILABLE, reason RUNTIME_BACKLOG, never acked); an ack means the frame was written.
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
-import { openIde, startGateway, startIdp, type TestIdp } from "./test-support";
+import { openIde, startFakeRuntime, startGateway, startIdp, type TestIdp } from "./test-support";
 
 let idp: TestIdp;
 beforeAll(async () => {
@@ -15,16 +13,10 @@ afterAll(() => idp.close());
 describe("a runtime that stops reading", () => {
   it("refuses IDE frames past the link's bound instead of acking and queueing them all", async () => {
     // Accepts the link, then never reads from it again.
-    const stalled = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    await new Promise((r) => stalled.once("listening", r));
-    const links: WebSocket[] = [];
-    stalled.on("connection", (ws) => {
-      links.push(ws);
-      (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    });
+    const stalled = await startFakeRuntime((ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause());
     const g = await startGateway(idp, {
       withRuntime: false,
-      agentRuntimeUrl: `ws://127.0.0.1:${(stalled.address() as AddressInfo).port}`,
+      agentRuntimeUrl: stalled.url,
       options: { maxBufferedBytes: 1024 * 1024, messagesPerSessionPerMinute: 1000 },
     });
     try {
@@ -48,7 +40,6 @@ describe("a runtime that stops reading", () => {
       for (const ack of acks) expect(refused.has(ack.message_id as string)).toBe(false);
       c.ws.terminate();
     } finally {
-      for (const ws of links) ws.terminate();
       stalled.close();
       await g.close();
     }

@@ -3,11 +3,9 @@
 // tool_result error, so neither side waits for a call that will never come. Found by an outside review: the
 // reference runtime cut a prompt inside a surrogate pair, its tool_call was dropped, and the IDE — already told
 // `waiting_approval` — waited forever. Also the reference runtime's own cut (never splits a pair).
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type WebSocket, WebSocketServer } from "ws";
 import { headOf, startAgentRuntime } from "../../../examples/agent-runtime/server";
-import { isFinal, openIde, startGateway, startIdp, type TestIdp } from "./test-support";
+import { isFinal, openIde, startFakeRuntime, startGateway, startIdp, type TestIdp } from "./test-support";
 
 let idp: TestIdp;
 beforeAll(async () => {
@@ -17,12 +15,8 @@ afterAll(() => idp.close());
 
 describe("an invalid runtime frame of a turn", () => {
   it("is dropped, the IDE hears RUNTIME_FRAME_INVALID and the runtime a tool_result error for the call", async () => {
-    const fake = new WebSocketServer({ port: 0, host: "127.0.0.1" });
-    await new Promise((r) => fake.once("listening", r));
     const heard: Record<string, unknown>[] = [];
-    const links: WebSocket[] = [];
-    fake.on("connection", (ws) => {
-      links.push(ws);
+    const fake = await startFakeRuntime((ws) => {
       ws.on("message", (data) => {
         const frame = JSON.parse(String(data)) as Record<string, unknown>;
         heard.push(frame);
@@ -42,7 +36,7 @@ describe("an invalid runtime frame of a turn", () => {
     });
     const g = await startGateway(idp, {
       withRuntime: false,
-      agentRuntimeUrl: `ws://127.0.0.1:${(fake.address() as AddressInfo).port}`,
+      agentRuntimeUrl: fake.url,
     });
     try {
       const c = await openIde(`${g.wsBase}/ws/invalid-runtime-frame`, { token: await idp.mint({ org: "acme" }) });
@@ -59,7 +53,6 @@ describe("an invalid runtime frame of a turn", () => {
         .toMatchObject({ call_id: "call_1", error: { code: "INVALID_FORMAT" } });
       c.ws.terminate();
     } finally {
-      for (const ws of links) ws.terminate();
       fake.close();
       await g.close();
     }

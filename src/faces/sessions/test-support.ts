@@ -3,7 +3,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
-import WebSocket from "ws";
+import WebSocket, { WebSocketServer } from "ws";
 import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
 import { GatehouseSession, sessionUrl, type ServerFrame } from "../../../generated/ws-client";
 import { createUserTokenVerifier } from "../../core/identity/user-tokens";
@@ -250,4 +250,22 @@ export function openTypedIde(
     ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once("error", reject);
   });
+}
+
+/** A stand-in agent runtime: `onLink` is given each link the gateway opens; `close` ends them all. */
+export async function startFakeRuntime(onLink: (ws: WebSocket) => void): Promise<{ url: string; close(): void }> {
+  const server = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise((r) => server.once("listening", r));
+  const links: WebSocket[] = [];
+  server.on("connection", (ws) => {
+    links.push(ws);
+    onLink(ws);
+  });
+  return {
+    url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close() {
+      for (const ws of links) ws.terminate();
+      server.close();
+    },
+  };
 }
