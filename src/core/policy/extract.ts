@@ -342,13 +342,17 @@ function addressesIn(text: string): string[] {
  * among other words stays no recipient.
  */
 function spacedList(part: string): string[] {
-  const words = part.trim().split(/\s+/u);
-  const listed = HEADER_NAME.test(words[0] as string) ? words.slice(1) : words;
-  return words.length > 1 && listed.length > 0 && listed.every(isBareAddress) ? listed : [part.trim()];
+  const header = HEADER_LINE.exec(part);
+  const words = (header ? (header[1] as string) : part).trim().split(/\s+/u);
+  const list = header !== null || words.length > 1;
+  return list && words.every(isBareAddress) ? words : [part.trim()];
 }
 
-/** The name and colon of a mail header that names recipients (`Bcc:`, `Reply-To:`, `Resent-To:`), any case. */
-const HEADER_NAME = /^(?:(?:resent-)?(?:to|cc|bcc)|reply-to|from|sender|delivered-to|envelope-to):$/iu;
+/**
+ * A mail header that names recipients (`Bcc:`, `Reply-To:`, `Resent-To:`, any case, also `Bcc :` as RFC 5322's
+ * obsolete syntax allows), and its value.
+ */
+const HEADER_LINE = /^\s*(?:(?:resent-)?(?:to|cc|bcc)|reply-to|from|sender|delivered-to|envelope-to)\s*:(.*)$/isu;
 
 /** What separates the addresses of a list: commas, semicolons, line breaks, tabs, NUL and other controls. */
 const ADDRESS_SEPARATORS = /[,;\p{Cc}\u2028\u2029]/u;

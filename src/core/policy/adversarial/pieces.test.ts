@@ -227,7 +227,7 @@ describe("extraction: what the connector receives", () => {
         watchers: { "k@evil.com": "Kay" },
         spaced: " s@acme.com  t@evil.com ",
         prose: "s@acme.com t@evil.com and more",
-        headers: "To: ok@acme.com\r\nbcc: h@evil.com  i@evil.com\r\nSubject: hi",
+        headers: "To: ok@acme.com\r\nbcc: h@evil.com  i@evil.com\r\nSubject: hi\r\nCC : j@evil.com",
         title: "Re: not@x.io",
       }),
     ).toEqual([
@@ -243,6 +243,7 @@ describe("extraction: what the connector receives", () => {
       "params.headers=ok@acme.com",
       "params.headers=h@evil.com",
       "params.headers=i@evil.com",
+      "params.headers=j@evil.com",
     ]);
     // Text that mentions an address among words, a handle, a URL: no recipient.
     expect(
