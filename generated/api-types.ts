@@ -2327,11 +2327,14 @@ export interface components {
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
              *     array) and their compounds (`total_amount`, `amount_due`, `amount_usd`, `unit_amount_decimal`, `amount_cents`,
              *     `amountInMinorUnits`, `payout_amounts`…: any word after `amount` but `currency`, `type`, `kind`, `label`,
-             *     `description`, `formatted` or `text`; any depth, any letter case; their currencies in
+             *     `description`, `formatted` or `text`; money under the words `price`, `fee`, `cost`, `total`, `subtotal` and
+             *     their plurals as a word of their own, last or before a currency code or `cents` (`unit_price`, `shipping_fee`,
+             *     `grandTotal`, `price_usd`, `total_cents`; not `price_id` or `total_count`) when it holds a number, a string
+             *     with a digit that is no `prefix_id`, or a `{value}` object; any depth, any letter case; their currencies in
              *     `currency`/`currencies`/`currency_code` and their compounds: `amount_currency`, `payout_currency`,
              *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against
-             *     `policy.amount_threshold`; a declared `action.amount` that is neither each of them nor their sum is denied
+             *     `policy.amount_threshold`, a place a declared path and a well-known key both name counting once; a declared `action.amount` that is neither each of them nor their sum is denied
              *     `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];

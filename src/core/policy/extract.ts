@@ -19,7 +19,8 @@
 //                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
 //                 any word after `amount` but one describing it, such as amount_currency or amount_type); those in minor
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
-//                 units of the action's one currency (./amounts.ts)
+//                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
+//                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
@@ -30,6 +31,7 @@
 // `minor_units` is in minor units). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
+import { MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import type { Action, ToolConfig } from "./types";
 
 /** One value found in the action and where (`action.counterparty`, `params.to[1]`, `params.payee.email`). */
@@ -130,9 +132,6 @@ const ASCII = /^[\x20-\x7e]*$/u;
 const PHONE_KEY = /(?:^|[^\p{L}\p{N}])(?:phone|phones|phone[_ -]?numbers?|msisdn|mobile|mobile[_ -]?numbers?)$/iu;
 const CAMEL_PHONE_KEY = /\p{Ll}(?:Phone|Phones|PhoneNumbers?|Msisdn|MSISDN|Mobile|MobileNumbers?)$/u;
 const ADDRESS_KEYS = new Set(["email", "address", "emailaddress"]);
-// What follows `amount` in a compound key when it names the amount in a role (`amount_total`) or in the currency's
-// minor unit (`amount_cents`, `amountInMinorUnits`, `amount_minor`: 5000 of them is 50.00 USD).
-const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "inminorunits"]);
 // What follows `amount` in a key that describes an amount rather than holding one (`amount_currency` is read as a
 // currency by its own rule; `amount_type: "fixed"` is no money).
 const NOT_AN_AMOUNT = new Set([
@@ -234,12 +233,26 @@ export function extractActionFacts(
   walk(action.params, "params", 0, walked);
   const declared = tool?.recipient_params ?? [];
   if (declared.length > 0) collectDeclaredRecipients(action.params, declared, facts);
-  for (const path of tool?.amount_params ?? []) {
-    const minor = isMinorPath(path) ? { minor: true as const } : {};
-    for (const hit of resolvePath(action.params, path))
-      facts.amounts.push({ source: `params.${hit.source}`, value: hit.value, ...minor });
-  }
+  const declaredAmounts = tool?.amount_params ?? [];
+  if (declaredAmounts.length > 0) collectDeclaredAmounts(action.params, declaredAmounts, facts);
   return facts;
+}
+
+/**
+ * The amounts at a tool's declared paths, each place once: a declared `price` or `amount` was found by the walk
+ * already, and counted twice it would be judged at double. The declaration says how to read it (minor units or not).
+ */
+function collectDeclaredAmounts(params: unknown, paths: readonly string[], facts: ActionFacts): void {
+  const declared = new Map<string, Found<unknown>>();
+  for (const path of paths) {
+    const minor = isMinorPath(path) ? { minor: true as const } : {};
+    for (const hit of resolvePath(params, path)) {
+      const source = `params.${hit.source}`;
+      declared.set(source, { source, value: hit.value, ...minor });
+    }
+  }
+  facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
+  for (const found of declared.values()) facts.amounts.push(found);
 }
 
 /**
@@ -308,6 +321,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     if (amountKind === "one") facts.amounts.push({ source: here, value });
     else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
     else if (amountKind === "list") collectAmounts(value, here, facts);
+    else collectMoney(key, folded, value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
     if (isCurrencyKey(folded)) collectScalars(value, here, facts.currencies);
@@ -391,6 +405,18 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
   }
   for (let i = 0; i < value.length; i++)
     if (i in value) facts.amounts.push({ source: `${source}[${i}]`, value: value[i] });
+}
+
+/** Money under a money word (`price`, `fees`, `total_cents`…, ./money-keys.ts): each value that may be money. */
+function collectMoney(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): void {
+  const kind = moneyKeyKind(key, folded);
+  if (kind === undefined) return;
+  const minor = kind === "minor" || kind === "minorlist" ? { minor: true as const } : {};
+  if ((kind === "list" || kind === "minorlist") && Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (i in value && mayBeMoney(value[i]))
+        facts.amounts.push({ source: `${source}[${i}]`, value: value[i], ...minor });
+  } else if (mayBeMoney(value)) facts.amounts.push({ source, value, ...minor });
 }
 
 /**

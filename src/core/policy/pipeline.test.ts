@@ -328,6 +328,50 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
+  // Money under the other words shop and payment APIs use (./money-keys.ts): under a threshold that lists no actions,
+  // such an action carried "no amount" and passed unjudged.
+  ...[
+    { price: 5000 },
+    { unit_price: "5000.00" },
+    { order: { totalPrice: 5000 } },
+    { shipping_fee: 5000 },
+    { fees: [1, 5000] },
+    { grand_total: { value: "5000", currency_code: "EUR" } },
+    { price_cents: 500000 },
+    { cost: "5000" },
+  ].map(
+    (params): Case => ({
+      name: `money under a price/fee/cost/total key (${JSON.stringify(params)}) is judged`,
+      manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
+  {
+    // A price written so no policy can read it is money all the same: fail closed.
+    name: "a price the policy cannot read fails closed under a threshold",
+    manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR" } }),
+    request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", price: "€5.000,00" } } },
+    decision: "DENY",
+    codes: ["AMOUNT_UNVERIFIABLE"],
+    check: "amount_threshold",
+  },
+  {
+    // A tool that declares its amount path is judged on it once, not once per rule that reads it (120, not 240).
+    name: "a declared amount path the walk reads too counts once",
+    manifest: {
+      ...paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      tools: {
+        "payment:wire": { connector: { type: "noop" }, amount_params: ["price"] },
+        "email:send": { connector: { type: "echo" } },
+      },
+    },
+    request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", price: 60 } } },
+    decision: "ALLOW",
+    codes: [],
+  },
   // Decimal strings are compared exactly: the double nearest to each of these is the threshold itself, but an
   // upstream parsing them as decimals moves more than it.
   ...[

@@ -322,6 +322,39 @@ describe("extraction: what the connector receives", () => {
     expect(extractActionFacts({ params: countries }).jurisdictions.map((j) => j.value)).toEqual(["IR", "KP", "SY"]);
   });
 
+  it("reads money under price, fee, cost and total words, never an id or a count under them", () => {
+    const money = ["price", "unitPrice", "TOTAL", "grand_total", "subtotal", "shipping-fee", "costUSD", "price_in_eur"];
+    for (const key of money)
+      expect(extractActionFacts({ params: { [key]: 5000 } }).amounts, key).toEqual([
+        { source: `params.${key}`, value: 5000 },
+      ]);
+    expect(extractActionFacts({ params: { totalInCents: 5000 } }).amounts).toEqual([
+      { source: "params.totalInCents", value: 5000, minor: true },
+    ]);
+    expect(extractActionFacts({ params: { fees: [1, "2.50", "free"] } }).amounts.map((a) => a.value)).toEqual([
+      1,
+      "2.50",
+    ]);
+    const none = {
+      coffee: 3,
+      cost_center: "R&D 42",
+      price_id: "price_1MoBy5",
+      total_count: 12,
+      totalPages: 3,
+      feeType: "flat",
+      price: "price_1MoBy5LkdIwHu7ix",
+      subtotal: "n/a",
+    };
+    expect(extractActionFacts({ params: none }).amounts).toEqual([]);
+    // A `{value}` money object counts; one holding `amount` is read by the amount rule, once.
+    expect(extractActionFacts({ params: { price: { value: "9.50", currency: "EUR" } } }).amounts).toEqual([
+      { source: "params.price", value: { value: "9.50", currency: "EUR" } },
+    ]);
+    expect(extractActionFacts({ params: { price: { amount: 9.5 } } }).amounts).toEqual([
+      { source: "params.price.amount", value: 9.5 },
+    ]);
+  });
+
   it("reads the tool's declared recipient and amount params", () => {
     const facts = extractActionFacts(
       { params: { payee: [{ Mailbox: "p@x.io" }, { mailbox: "q@x.io" }], transfer: { value: "12.5" } }, amount: 3 },

@@ -38,6 +38,13 @@ const HOSTILE: [string, string, string?][] = [
   ],
   ["a payout_currency beside the currency", `{"amount":99.99,"currency":"USD","payout_currency":"KWD"}`],
   ["a targetCurrency in a nested money object", `{"money":{"amount":99.99,"targetCurrency":"KWD"},"currency":"USD"}`],
+  // Money under the other words shop and payment APIs use for it, with no `amount` at all.
+  ["a price", `{"item":"laptop","price":5000,"currency":"USD"}`],
+  ["a unit price in line items", `{"items":[{"sku":"a","unitPrice":"5000.00"}],"currency":"USD"}`],
+  ["a fee beside a small amount", `{"amount":50,"platform_fee":5000,"currency":"USD"}`],
+  ["a grand total money object", `{"grand_total":{"value":"5000","currency_code":"USD"}}`],
+  ["a total in cents", `{"total_cents":500000,"currency":"USD"}`],
+  ["a price with a currency sign", `{"price":"$5,000","currency":"USD"}`],
 ];
 
 const backends = await gatehouseBackends("hostile amounts");
@@ -71,7 +78,13 @@ describe.each(backends)("hostile amounts under a threshold ($name)", (backend) =
   });
 
   it("plain spellings of a small amount are ALLOWed and reach the connector as sent", async () => {
-    for (const params of [`{"amount":-0,"currency":"usd"}`, `{"amount":" 0050.00 ","currency":"\uff35\uff33\uff24"}`]) {
+    const ids = `{"price":"price_1MoBy5LkdIwHu7ix","price_id":"price_9","total_count":900,"currency":"USD"}`;
+    for (const params of [
+      `{"amount":-0,"currency":"usd"}`,
+      `{"amount":" 0050.00 ","currency":"\uff35\uff33\uff24"}`,
+      `{"price":"49.99","shipping_fee":5,"currency":"USD"}`,
+      ids,
+    ]) {
       const reply = await post(body(params));
       expect(reply.body, params).toMatchObject({ decision: "ALLOW", executed: true });
     }

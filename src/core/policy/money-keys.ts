@@ -1,0 +1,76 @@
+// Money under the other words payment and shop APIs use for it: `price`, `fee`, `cost`, `total`, `subtotal` (and
+// their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`, `price_usd`, `totalInCents`).
+// Unread, `{item: "x", price: 5000}` passed a 100 USD threshold, and the hourly money budget never counted it.
+//
+// Each word is read as a word of its own, on the key as written (`coffee` is no fee, `cost_center` no cost), and only
+// when it is the key's last word or followed by a currency code, a minor unit or `decimal`: `price_id`, `total_count`
+// and `fee_type` hold no money. Such a key counts when it holds what could be money: a number, a string with a digit
+// that is not an identifier (Stripe's `price: "price_1Mo…"` names a Price object, whose amount the policy cannot
+// see), or a `{value}` object (PayPal's and Google's money). An object with an `amount` member is left to the walk,
+// which reads that member by the amount rule (counted once, not twice); any other object or list is walked as well.
+
+/** What follows `amount` or a money word when the amount is in its currency's minor unit (5000 of them is 50.00). */
+export const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "inminorunits"]);
+
+export type MoneyKind = "one" | "minor" | "list" | "minorlist";
+
+const MONEY_HINT = /price|fee|cost|total/u;
+const MONEY_WORDS = new Map<string, "one" | "list">([
+  ["price", "one"],
+  ["prices", "list"],
+  ["fee", "one"],
+  ["fees", "list"],
+  ["cost", "one"],
+  ["costs", "list"],
+  ["total", "one"],
+  ["totals", "list"],
+  ["subtotal", "one"],
+  ["subtotals", "list"],
+]);
+const ASCII = /^[\x20-\x7e]*$/u;
+
+/** How a key holds money by one of the money words, or undefined when it does not (most keys: one regex test). */
+export function moneyKeyKind(key: string, folded: string): MoneyKind | undefined {
+  if (!MONEY_HINT.test(folded)) return undefined;
+  const words = wordsOf(key);
+  let at = words.length - 1;
+  while (at >= 0 && !MONEY_WORDS.has(words[at]!)) at--;
+  if (at < 0) return undefined;
+  const kind = MONEY_WORDS.get(words[at]!)!;
+  const rest = words.slice(at + 1).join("");
+  if (rest === "" || rest === "decimal" || isCurrencySuffix(rest)) return kind;
+  if (MINOR_FORMS.has(rest)) return kind === "one" ? "minor" : "minorlist";
+  return undefined;
+}
+
+/** Whether a value under a money key could be money the connector receives (see the header). */
+export function mayBeMoney(value: unknown): boolean {
+  if (typeof value === "number" || typeof value === "bigint") return true;
+  if (typeof value === "string") return DIGIT.test(value) && !IDENTIFIER.test(value);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const members = Object.keys(value).map((k) => k.toLowerCase());
+  return members.includes("value") && !members.includes("amount");
+}
+const DIGIT = /\p{Nd}/u;
+// `price_1MoBy5LkdIwHu7ix`, `fee_1Abc`: a letters-only prefix, an underscore, then letters and digits.
+const IDENTIFIER = /^[A-Za-z]+_[A-Za-z0-9]+$/u;
+
+/** The words of a key, lower case: split at separators and at camel-case humps (`unitPriceUSD` → unit price usd). */
+function wordsOf(key: string): string[] {
+  const text = ASCII.test(key) ? key : key.normalize("NFKC");
+  return text
+    .replace(/(\p{Ll}|\p{N})(\p{Lu})/gu, "$1 $2")
+    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, "$1 $2")
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
+}
+
+/** `usd`, `in_eur`, `InUSD`: the money word's amount in that (ISO 4217) currency. */
+function isCurrencySuffix(rest: string): boolean {
+  const code = rest.startsWith("in") && rest.length === 5 ? rest.slice(2) : rest;
+  if (code.length !== 3) return false;
+  knownCurrencies ??= new Set(Intl.supportedValuesOf("currency").map((c) => c.toLowerCase()));
+  return knownCurrencies.has(code);
+}
+let knownCurrencies: Set<string> | undefined;
