@@ -2334,7 +2334,8 @@ export interface components {
              *     `currency`/`currencies`/`currency_code` and their compounds: `amount_currency`, `payout_currency`,
              *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against
-             *     `policy.amount_threshold`, a place a declared path and a well-known key both name counting once; a declared `action.amount` that is neither each of them nor their sum is denied
+             *     `policy.amount_threshold`, a place a declared path and a well-known key both name counting once, each times
+             *     the `quantity`/`qty` of every object around it (a line item's `{unit_price: 10, quantity: 50}` is 500); a declared `action.amount` that is neither each of them nor their sum is denied
              *     `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];

@@ -44,14 +44,43 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
   let digits: number | string | undefined;
   return facts.amounts.map((found) => {
     const parsed = parseAmount(found);
-    if (!found.minor || !parsed.ok) return parsed;
+    if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities);
     digits ??= minorDigitsOf(facts.currencies);
     if (typeof digits === "string") return { source: found.source, ok: false, why: digits };
     if (parsed.decimal.includes("."))
       return { source: found.source, ok: false, why: "is not a whole number of minor units (cents)" };
     const decimal = shiftLeft(parsed.decimal, digits);
-    return { source: found.source, ok: true, value: Number(decimal), decimal };
+    return timesQuantities({ source: found.source, ok: true, value: Number(decimal), decimal }, found.quantities);
   });
+}
+
+/**
+ * An amount times the quantities around it (a line item's `quantity`: `{unit_price: 10, quantity: 50}` moves 500),
+ * exactly; a quantity that is not a plain non-negative decimal makes the amount unreadable.
+ */
+function timesQuantities(amount: ParsedAmount, quantities: Found<unknown>[] | undefined): ParsedAmount {
+  if (!amount.ok || !quantities) return amount;
+  let decimal = amount.decimal;
+  for (const quantity of quantities) {
+    const parsed = parseNumber(quantity.source, quantity.value);
+    if (!parsed.ok)
+      return {
+        source: amount.source,
+        ok: false,
+        why: `is multiplied by a quantity at ${quantity.source} that is not a non-negative number`,
+      };
+    decimal = multiplyDecimals(decimal, parsed.decimal);
+  }
+  return { source: amount.source, ok: true, value: Number(decimal), decimal };
+}
+
+/** The exact product of two decimals as canonical text (`"12.5"` × `"4"` → `50`). */
+export function multiplyDecimals(a: string, b: string): string {
+  const [aInt = "0", aFraction = ""] = a.split(".");
+  const [bInt = "0", bFraction = ""] = b.split(".");
+  const scale = aFraction.length + bFraction.length;
+  const digits = (BigInt(aInt + aFraction) * BigInt(bInt + bFraction)).toString().padStart(scale + 1, "0");
+  return canonicalDecimal(scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits);
 }
 
 /** The minor-unit digits of the action's one currency, or why there is none to convert minor units with. */

@@ -20,7 +20,8 @@
 //                 any word after `amount` but one describing it, such as amount_currency or amount_type); those in minor
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
-//                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts)
+//                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts);
+//                 each times the `quantity` / `qty` of every object around it (a line item's price × its quantity)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
@@ -43,6 +44,11 @@ export interface Found<T> {
    * 50.00 USD, 5000 JPY, 5.000 BHD (./amounts.ts converts it with the currency's exponent).
    */
   minor?: true;
+  /**
+   * The quantities the amount is multiplied by: the `quantity` / `qty` of each object around it (a line item's
+   * `{unit_price: 10, quantity: 50}` moves 500, an order's quantity multiplies its lines' too; ./amounts.ts).
+   */
+  quantities?: Found<unknown>[];
 }
 
 export interface ActionFacts {
@@ -251,6 +257,8 @@ function collectDeclaredAmounts(params: unknown, paths: readonly string[], facts
       declared.set(source, { source, value: hit.value, ...minor });
     }
   }
+  const walkedHere = facts.amounts.filter((found) => declared.has(found.source));
+  for (const found of walkedHere) if (found.quantities) declared.get(found.source)!.quantities = found.quantities;
   facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
   for (const found of declared.values()) facts.amounts.push(found);
 }
@@ -308,10 +316,13 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     return;
   }
   if (!isObject(node)) return;
+  const firstAmount = facts.amounts.length;
+  let quantity: Found<unknown> | undefined;
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
+    if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
     const recipientKey = addresses && (isRecipientKey(folded) || isPhoneKey(key, folded));
     if (recipientKey) collectRecipients(value, here, 0, facts);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
@@ -328,6 +339,20 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }
+  if (quantity)
+    for (let i = firstAmount; i < facts.amounts.length; i++) (facts.amounts[i]!.quantities ??= []).push(quantity);
+}
+
+const QUANTITY_KEYS = new Set(["quantity", "qty"]);
+
+/**
+ * The one quantity of an object: `{quantity: 1, QTY: 50}` names two, and an upstream reading keys in any case may
+ * take either, so they must agree; when they do not, the quantity is none a policy can read (its amounts then fail
+ * closed).
+ */
+function oneQuantity(before: Found<unknown> | undefined, found: Found<unknown>): Found<unknown> {
+  if (!before || Object.is(before.value, found.value)) return before ?? found;
+  return { source: `${before.source} and ${found.source}`, value: undefined };
 }
 
 /**

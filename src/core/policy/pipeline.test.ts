@@ -349,6 +349,31 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
+  // A line item's quantity multiplies its price: 10 × 50 moves 500, and an order's quantity multiplies its lines.
+  ...[
+    { items: [{ sku: "a", unit_price: 10, quantity: 50 }] },
+    { line_items: [{ price_data: { unit_amount: 20, currency: "EUR" }, quantity: 10 }] },
+    { order: { qty: 3, lines: [{ price: "40", quantity: "2" }] } },
+  ].map(
+    (params): Case => ({
+      name: `an amount times its quantity (${JSON.stringify(params)}) is judged`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
+  ...[{ quantity: "lots" }, { quantity: 1, QTY: 50 }, { quantity: 1e309 }].map(
+    (quantity): Case => ({
+      name: `an amount beside a quantity no policy can read (${JSON.stringify(quantity)}) fails closed`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", items: [{ price: 10, ...quantity }] } } },
+      decision: "DENY",
+      codes: ["AMOUNT_UNVERIFIABLE"],
+      check: "amount_threshold",
+    }),
+  ),
   {
     // A price written so no policy can read it is money all the same: fail closed.
     name: "a price the policy cannot read fails closed under a threshold",

@@ -2,6 +2,7 @@
 // jurisdictions. The end-to-end properties are in ./never-allow.test.ts.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { multiplyDecimals, parseFactAmounts } from "../amounts";
 import { extractActionFacts, resolvePath } from "../extract";
 import { ALPHA2_CODES, normalizeJurisdiction } from "../jurisdictions";
 import { validateManifest } from "../manifest-validation";
@@ -353,6 +354,14 @@ describe("extraction: what the connector receives", () => {
     expect(extractActionFacts({ params: { price: { amount: 9.5 } } }).amounts).toEqual([
       { source: "params.price.amount", value: 9.5 },
     ]);
+  });
+
+  it("multiplies an amount by the quantity of each object around it, exactly", () => {
+    const params = { qty: 2, lines: [{ unit_price: "0.1", quantity: 3 }, { price: 5 }] };
+    const parsed = parseFactAmounts({ ...extractActionFacts({ params }), currencies: [] });
+    expect(parsed.map((p) => p.ok && p.decimal)).toEqual(["0.6", "10"]);
+    expect(multiplyDecimals("12.5", "0.04")).toBe("0.5");
+    expect(multiplyDecimals("99999999999999999999", "1000")).toBe("99999999999999999999000");
   });
 
   it("reads the tool's declared recipient and amount params", () => {

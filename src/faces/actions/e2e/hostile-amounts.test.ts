@@ -45,6 +45,8 @@ const HOSTILE: [string, string, string?][] = [
   ["a grand total money object", `{"grand_total":{"value":"5000","currency_code":"USD"}}`],
   ["a total in cents", `{"total_cents":500000,"currency":"USD"}`],
   ["a price with a currency sign", `{"price":"$5,000","currency":"USD"}`],
+  ["a small unit price times a quantity", `{"items":[{"unit_price":10,"quantity":50}],"currency":"USD"}`],
+  ["a quantity past float range", `{"items":[{"price":10,"quantity":1e309}],"currency":"USD"}`],
 ];
 
 const backends = await gatehouseBackends("hostile amounts");
