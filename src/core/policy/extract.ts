@@ -339,8 +339,12 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }
-  if (quantity)
-    for (let i = firstAmount; i < facts.amounts.length; i++) (facts.amounts[i]!.quantities ??= []).push(quantity);
+  if (quantity) for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
+}
+
+function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
+  if (amount.quantities) amount.quantities.push(quantity);
+  else amount.quantities = [quantity];
 }
 
 const QUANTITY_KEYS = new Set(["quantity", "qty"]);

@@ -364,7 +364,7 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
-  ...[{ quantity: "lots" }, { quantity: 1, QTY: 50 }, { quantity: 1e309 }].map(
+  ...[{ quantity: "lots" }, { quantity: 1, QTY: 50 }, { quantity: Number.POSITIVE_INFINITY }].map(
     (quantity): Case => ({
       name: `an amount beside a quantity no policy can read (${JSON.stringify(quantity)}) fails closed`,
       manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
