@@ -135,6 +135,9 @@ export async function startReceiver(options: { delayMs?: number } = {}): Promise
       const answer = () => {
         if (path.startsWith("/fail"))
           res.writeHead(500, { "content-type": "application/json" }).end('{"error":"boom"}');
+        // JSON nested 5,000 deep: deeper than JSON.stringify's native stack holds.
+        else if (path.startsWith("/deep"))
+          res.writeHead(200, { "content-type": "application/json" }).end(`${"[".repeat(5000)}${"]".repeat(5000)}`);
         else
           res
             .writeHead(200, { "content-type": "application/json" })

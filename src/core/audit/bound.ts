@@ -20,6 +20,25 @@ export interface TruncatedValue {
   preview: string;
 }
 
+/**
+ * Deepest nesting a connector's result may have to be stored and answered as it is. JSON.stringify recurses on the
+ * native stack: an upstream's 5,000 nested brackets overflowed it after the call had gone out (execute.ts `storable`).
+ */
+export const MAX_RESULT_DEPTH = 64;
+
+/** Whether `value` nests objects/arrays deeper than `limit` (iterative: any depth is measured without recursion). */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
+  while (stack.length) {
+    const node = stack.pop() as { value: unknown; depth: number };
+    if (node.value === null || typeof node.value !== "object") continue;
+    const depth = node.depth + 1;
+    if (depth > limit) return true;
+    for (const member of Object.values(node.value)) stack.push({ value: member, depth });
+  }
+  return false;
+}
+
 function depthOf(value: unknown): number {
   let deepest = 0;
   const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];

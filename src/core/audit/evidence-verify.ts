@@ -9,7 +9,7 @@
 //    as the gateway's statement in what it proves: a token's other claims, a manifest version's author and dates.
 // The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
 import { canonicalJson, sha256Canonical } from "./canonical";
-import { chainHeadProblem, type ChainHead } from "./chain-head";
+import { type ChainHead, chainHeadProblem } from "./chain-head";
 import { quoted, shown } from "./printable";
 import type { AuditRecord } from "./record";
 import { type PublicKeyLookup, verifySegment } from "./verify";
@@ -293,6 +293,10 @@ function checkOutcome(bundle: Json, own: AuditRecord[]): string[] {
   const outcome = bundle.outcome;
   if (!record) {
     if (outcome !== undefined) fail("outcome: the proof holds no signed outcome record");
+    // An intent is written before the connector runs: without its outcome, whether it ran is unknown, not "no".
+    const intent = own.find((r) => r.kind === "intent");
+    if (intent)
+      return [`outcome: UNKNOWN (the intent, seq ${intent.seq}, has no outcome record: the connector may have run)`];
     return ["outcome: nothing ran (no outcome recorded)"];
   }
   if (!isObject(outcome)) return fail(`outcome: missing, but the signed outcome record (seq ${record.seq}) exists`);

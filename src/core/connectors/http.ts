@@ -21,19 +21,20 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
-import { bareHostname, checkUrl, DestinationRefused, guardedLookup, systemLookup, type Lookup } from "./network-guard";
+import { MAX_RESULT_DEPTH, nestedDeeperThan } from "../audit/bound";
+import { REDACTED } from "../audit/redact";
+import { bareHostname, checkUrl, DestinationRefused, guardedLookup, type Lookup, systemLookup } from "./network-guard";
 import {
+  type Connector,
+  type ConnectorCall,
+  type ConnectorResult,
   failure,
   isAllowedSecretRef,
   resolveSecret,
   SECRET_REF_PREFIX,
-  type Connector,
-  type ConnectorCall,
-  type ConnectorResult,
   type SecretSource,
 } from "./types";
 import { expandUrlTemplate, UrlTemplateError } from "./url-template";
-import { REDACTED } from "../audit/redact";
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -344,7 +345,9 @@ function parseBody(text: string, contentType: string | null): unknown {
   if (text === "") return null;
   if (contentType && /\bjson\b/i.test(contentType)) {
     try {
-      return JSON.parse(text);
+      const parsed: unknown = JSON.parse(text);
+      // JSON nested deeper than a result may be is answered as the text it came as (bounded in the audit like any).
+      return nestedDeeperThan(parsed, MAX_RESULT_DEPTH) ? text : parsed;
     } catch {
       return text;
     }

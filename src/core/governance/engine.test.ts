@@ -112,6 +112,22 @@ describe("execute", () => {
     expect(r.risk_snapshot?.budget_current).toBe(1);
   });
 
+  it("a connector answer nested too deep to serialise still ran: its success stands, its outcome is recorded", async () => {
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    const { service, audit } = await wired({ connectors: () => async () => ({ success: true, data: { deep } }) });
+    service.manifests.upsert(ORG, webhookBot());
+    const r = await service.execute(ORG, emailRequest());
+    expect(r).toMatchObject({
+      decision: "ALLOW",
+      executed: true,
+      result: { success: true, data: { unrepresentable_result: "the result nests deeper than 64 levels" } },
+    });
+    expect(() => JSON.stringify(r)).not.toThrow();
+    const kinds = audit.getInteraction(ORG, r.interaction_id!).map((record) => record.kind);
+    expect(kinds).toEqual(["intent", "outcome"]);
+  });
+
   it("a call refused before anything reached the tool gives its budget unit back", async () => {
     const { service } = await wired({
       connectors: () => async () => ({

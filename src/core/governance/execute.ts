@@ -1,11 +1,12 @@
 // execute: authorize (decide + write-ahead reservation), run the tool's connector, record its outcome.
 // A tool whose connector type is not available on this gateway is refused before anything is reserved, so an
 // approval stays usable once the gateway is configured.
+import { MAX_RESULT_DEPTH, nestedDeeperThan } from "../audit/bound";
 import { canonicalJson } from "../audit/canonical";
 import { NOT_SENT_FAILURES } from "../connectors/types";
 import { logger } from "../log/logger";
-import { riskSnapshot } from "../policy/checks/budget";
 import type { BudgetCounters } from "../policy/budget-counters";
+import { riskSnapshot } from "../policy/checks/budget";
 import { capabilityOf, type RiskSnapshot } from "../policy/types";
 import type { Authorize } from "./authorize";
 import { normalizeResult, type ToolRunner } from "./connectors";
@@ -39,11 +40,14 @@ export function createExecute(deps: {
 
   /**
    * The connector's answer as something the audit log can hash and the response can carry. A connector that
-   * answers a value canonical JSON cannot represent (NaN, a BigInt, a cycle) still ran: its success stands, its
-   * data is replaced by a note instead of failing the request after the side effect.
+   * answers a value canonical JSON cannot represent (NaN, a BigInt, a cycle) or nested too deep for JSON.stringify
+   * (an upstream's thousands of brackets) still ran: its success stands, its data is replaced by a note instead of
+   * failing the request after the side effect (a 500, and an intent with no outcome in the audit).
    */
   function storable(result: ActionResult, call: AuthorizedCall): ActionResult {
     try {
+      if (nestedDeeperThan(result, MAX_RESULT_DEPTH))
+        throw new RangeError(`the result nests deeper than ${MAX_RESULT_DEPTH} levels`);
       canonicalJson(result);
       return result;
     } catch (err) {
