@@ -17,7 +17,7 @@ import { GENESIS_HASH, hashRecord, signBody, type AuditRecord, type UnsignedAudi
 import { canonicalJson } from "./canonical";
 import { type ChainHead, signChainHead } from "./chain-head";
 import { verifyRecords, type ChainVerification } from "./verify";
-import { fromRow, toRow } from "./audit-rows";
+import { fromRow, fromStoredRow, toRow } from "./audit-rows";
 import { exportJsonlPages } from "./export-pages";
 import { type AuditStatements, auditStatements } from "./audit-statements";
 import { actionRecordsOf, listRecords } from "./audit-queries";
@@ -148,7 +148,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     verifyChain(org_id) {
       return verifyRecords(
         (function* () {
-          for (const row of statements.chainFrom.iterate({ org_id, from_seq: 0 })) yield fromRow(row);
+          for (const row of statements.chainFrom.iterate({ org_id, from_seq: 0 })) yield fromStoredRow(row);
         })(),
         (kid) => keys.publicKey(kid),
       );

@@ -2,6 +2,7 @@
 // PostgreSQL.
 
 import type { AuditRecordsTable } from "../store/schema";
+import { canonicalJson } from "./canonical";
 import type { RecordedAction } from "./audit-inputs";
 import type { AuditRecord, JsonColumnTexts } from "./record";
 
@@ -62,6 +63,26 @@ export function fromRow(row: Row): AuditRecord {
 }
 
 const parse = (text: string | null) => (text === null ? null : JSON.parse(text));
+
+const JSON_COLUMNS = ["action", "reasons", "policy_trace", "result", "meta"] as const;
+
+/**
+ * A stored row as verification reads it. The hash covers each JSON column's parsed value, but SQL reads the text
+ * (json_each, json_extract): an edit that leaves the parsed value alone — a duplicate key (`{"code":"OK","code":"X"}`:
+ * SQLite reads the first, JSON.parse the last), a space — would change what the reason-code filter finds and still
+ * verify. So a column whose text is not the JSON written for it (canonical JSON; JSON.stringify's, in rows from
+ * before 2026-12-04) is verified as the text it is, which its hash does not cover.
+ */
+export function fromStoredRow(row: Row): AuditRecord {
+  const record = fromRow(row);
+  for (const column of JSON_COLUMNS) {
+    const text = row[column];
+    if (text === null || text === undefined) continue;
+    const value = record[column];
+    if (text !== canonicalJson(value) && text !== JSON.stringify(value)) Object.assign(record, { [column]: text });
+  }
+  return record;
+}
 
 /** The columns shadow replay reads of a recorded action (see RecordedAction). */
 export const ACTION_COLUMNS = [

@@ -176,6 +176,22 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: 1 });
     });
 
+    it("detects a JSON column respelled to the same parsed value (a duplicate key SQL reads first, a space)", async () => {
+      await stores.audit.appendIntent(intentInput("i-1"));
+      const row = await db.selectFrom("audit_records").select(["action"]).executeTakeFirstOrThrow();
+      const original = String(row.action);
+      // JSON.parse takes the last `type`, which the hash covers; SQLite's json_extract and filters read the first.
+      const respelled = [`{"type":"forged",${original.slice(1)}`, original.replace(":", ": ")];
+      for (const action of respelled) {
+        await db.updateTable("audit_records").set({ action }).execute();
+        expect(await stores.audit.verify(ORG), action).toMatchObject({ valid: false, first_invalid_seq: 1 });
+      }
+      // A row from before 2026-12-04 holds JSON.stringify's text (keys in insertion order): still the record it was.
+      const unsorted = Object.fromEntries(Object.entries(JSON.parse(original) as object).reverse());
+      await db.updateTable("audit_records").set({ action: JSON.stringify(unsorted) }).execute();
+      expect(await stores.audit.verify(ORG)).toMatchObject({ valid: true });
+    });
+
     it("signs a grouped batch once: its last record proves the others, and a change to any of them shows", async () => {
       const decisions = Array.from({ length: 12 }, (_, i) => ({ ...intentInput(`g-${i}`), decision: "DENY" as const }));
       await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));

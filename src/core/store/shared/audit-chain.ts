@@ -27,7 +27,7 @@ import { verifyRecords, type ChainVerification } from "../../audit/verify";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
-import { fromRow } from "../../audit/audit-rows";
+import { fromRow, fromStoredRow } from "../../audit/audit-rows";
 import {
   approvalContent,
   type Content,
@@ -140,7 +140,7 @@ export function createSharedAuditChain(
 
   async function chain(orgId: string): Promise<AuditRecord[]> {
     const rows = await db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId).orderBy("seq").execute();
-    return rows.map(fromRow);
+    return rows.map(fromStoredRow);
   }
 
   async function outcomeIn(trx: Trx, input: OutcomeInput): Promise<AuditRecord> {
