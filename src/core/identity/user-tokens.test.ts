@@ -29,7 +29,7 @@ function mint(
     .setProtectedHeader(header as { alg: string })
     .setIssuer(opts.iss ?? ISSUER)
     .setAudience(opts.aud ?? AUDIENCE)
-    .setSubject("user-1")
+    .setSubject(typeof claims.sub === "string" ? claims.sub : "user-1")
     .setIssuedAt(opts.iat)
     .setExpirationTime(opts.exp ?? "5m")
     .sign(key.privateKey);
@@ -160,6 +160,18 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     expect(err.code).toBe("TOKEN_INVALID");
     expect(err.reason).toBe("claim_invalid");
     expect(err.message).toContain("org");
+  });
+
+  it.each([
+    ["a lone surrogate in sub", { sub: "op\ud800x" }, "sub"],
+    ["a NUL in sub", { sub: "op\u0000x" }, "sub"],
+    ["a line break in sub", { sub: "op\nadmin" }, "sub"],
+    ["a lone surrogate in org", { org: "acme\udc00" }, "org"],
+  ])("rejects %s: a store would record another name than the token's", async (_name, claims, claim) => {
+    // `op\ud800x` and `op\udc00x` both become `op\ufffdx` once stored: two people, one approver on record.
+    const err = await failure(verifier()(await mint(rsa, "RS256", claims)));
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toContain(claim);
   });
 
   it("reads an empty or null org claim as no org", async () => {

@@ -150,6 +150,12 @@ function claimsOf(payload: JWTPayload): UserClaims {
   if (org !== undefined && org !== null && typeof org !== "string") {
     throw new UserTokenError("claim_invalid", "JWT org claim must be a string");
   }
+  for (const [name, value] of [
+    ["sub", payload.sub],
+    ["org", org],
+  ] as const)
+    if (typeof value === "string" && !isIdentityText(value))
+      throw new UserTokenError("claim_invalid", `JWT ${name} claim holds a control character or ill-formed Unicode`);
   return {
     sub: payload.sub,
     ...(typeof payload.iss === "string" ? { issuer: payload.iss } : {}),
@@ -158,6 +164,13 @@ function claimsOf(payload: JWTPayload): UserClaims {
     exp: payload.exp!,
   };
 }
+
+/**
+ * Whether a claim can name a person or an org as it is: no control character and no lone surrogate. A store keeps
+ * U+FFFD in a lone surrogate's place, so `op\ud800x` and `op\udc00x` would be recorded as one approver.
+ */
+const isIdentityText = (text: string) => !NOT_IDENTITY_TEXT.test(text);
+const NOT_IDENTITY_TEXT = /[\u0000-\u001f\u007f]|\p{Surrogate}/u;
 
 function toUserTokenError(err: unknown): UserTokenError {
   if (err instanceof UserTokenError) return err;
