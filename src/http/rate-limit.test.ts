@@ -57,6 +57,34 @@ describe("REST rate limits", () => {
     expect(refused.body.detail).toContain("5 actions per 60 s per agent");
   });
 
+  it("a refused request takes nothing: an agent at its own limit does not drain its API key's", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_API_KEY: "20", GATEHOUSE_RATE_LIMIT_PER_AGENT: "8" });
+    const statuses = async (agents: string[]) => {
+      const out: number[] = [];
+      for (const id of agents) out.push((await agent(g).post("/api/v1/gateway/evaluate", evaluate(id))).status);
+      return out;
+    };
+    const busy = await statuses(Array.from({ length: 16 }, () => "bot-busy"));
+    expect(busy.filter((s) => s === 200)).toHaveLength(8);
+    // The key has had 8 requests, not 16: 12 more from other agents fit its 20, and the 13th does not.
+    const others = await statuses(Array.from({ length: 13 }, (_, i) => `bot-${i}`));
+    expect(others.slice(0, 12)).toEqual(Array(12).fill(200));
+    expect(others[12]).toBe(429);
+  });
+
+  it("a batch refused for its size leaves the room it did not take", async () => {
+    const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "5" });
+    const batch = (n: number) => ({
+      uapk_id: "no-such-manifest",
+      agent_id: "bot-batch",
+      actions: Array.from({ length: n }, (_, i) => ({ action_id: `a${i}`, type: "email", tool: "send", params: {} })),
+    });
+    expect((await agent(g).post("/api/v1/gateway/batch", batch(4))).status).toBe(200);
+    expect((await agent(g).post("/api/v1/gateway/batch", batch(2))).status).toBe(429);
+    expect((await agent(g).post("/api/v1/gateway/batch", batch(1))).status).toBe(200);
+    expect((await agent(g).post("/api/v1/gateway/batch", batch(1))).status).toBe(429);
+  });
+
   it("another org's agent never spends this agent's quota, whatever ':' its ids hold", async () => {
     const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "2" });
     // Org `<org>:eu`'s agent `bot`, and the default org's agent `eu:bot`: one `org:agent` text, two agents.

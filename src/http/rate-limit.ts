@@ -91,7 +91,14 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
     return counts;
   };
   const consumeAll = async (counts: Count[]) => {
-    for (const [named, key, points] of counts) await consume(named, key, points, config.windowSeconds);
+    for (let i = 0; i < counts.length; i++) {
+      const [named, key, points] = counts[i]!;
+      const refusal = await refusalOf(named, key, points, config.windowSeconds);
+      if (refusal) {
+        await giveBack(counts.slice(0, refusal.counted ? i + 1 : i));
+        throw refusal.problem;
+      }
+    }
   };
 
   return {
@@ -112,6 +119,16 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
   };
 }
 
+/**
+ * A refused request takes nothing: the points the limits before the refusing one took are given back, and so are
+ * the refusing limit's own (rate-limiter-flexible counts a refused consume too). Else one agent hammering its own
+ * limit drained its API key's, and a batch refused at 4 of 5 left no room for one more action. Best effort: a
+ * store that fails now only leaves the points spent, as before.
+ */
+async function giveBack(spent: Count[]): Promise<void> {
+  await Promise.allSettled(spent.map(([named, key, points]) => named.limiter.reward(key, points)));
+}
+
 /** A limit, the key counted in it, and the points the request takes. */
 type Count = [NamedLimiter, string, number];
 
@@ -128,24 +145,34 @@ function agentIdOf(body: unknown): string | undefined {
   return typeof id === "string" ? id : undefined;
 }
 
-async function consume(named: NamedLimiter, key: string, points: number, windowSeconds: number): Promise<void> {
+/** Why one limit refuses the request (its problem, and whether the limit counted it), or undefined. */
+async function refusalOf(
+  named: NamedLimiter,
+  key: string,
+  points: number,
+  windowSeconds: number,
+): Promise<{ problem: unknown; counted: boolean } | undefined> {
   try {
     await named.limiter.consume(key, points);
+    return undefined;
   } catch (outcome) {
     if (!(outcome instanceof RateLimiterRes)) {
-      throw problem("REDIS_UNAVAILABLE", "Rate limits cannot be checked: Redis is unavailable; retry shortly", {
-        headers: { "Retry-After": "1" },
-      });
+      const why = "Rate limits cannot be checked: Redis is unavailable; retry shortly";
+      return { problem: problem("REDIS_UNAVAILABLE", why, { headers: { "Retry-After": "1" } }), counted: false };
     }
-    const resetSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
-    throw problem(
-      "RATE_LIMIT_EXCEEDED",
-      `Rate limit exceeded: ${named.quota} ${named.policy === "agent" ? "actions" : "requests"} per ${windowSeconds} s per ${named.policy}`,
-      {
-        headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
-      },
-    );
+    return { problem: limitProblem(named, windowSeconds, outcome), counted: true };
   }
+}
+
+function limitProblem(named: NamedLimiter, windowSeconds: number, outcome: RateLimiterRes) {
+  const resetSeconds = Math.max(1, Math.ceil(outcome.msBeforeNext / 1000));
+  return problem(
+    "RATE_LIMIT_EXCEEDED",
+    `Rate limit exceeded: ${named.quota} ${named.policy === "agent" ? "actions" : "requests"} per ${windowSeconds} s per ${named.policy}`,
+    {
+      headers: rateLimitHeaders(named, windowSeconds, resetSeconds),
+    },
+  );
 }
 
 /** Retry-After plus the IETF structured-field headers naming the policy that was hit. */
