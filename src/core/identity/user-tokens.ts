@@ -170,6 +170,7 @@ function claimsOf(payload: JWTPayload): UserClaims {
  * U+FFFD in a lone surrogate's place, so `op\ud800x` and `op\udc00x` would be recorded as one approver.
  */
 const isIdentityText = (text: string) => !NOT_IDENTITY_TEXT.test(text);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this regex's purpose
 const NOT_IDENTITY_TEXT = /[\u0000-\u001f\u007f]|\p{Surrogate}/u;
 
 function toUserTokenError(err: unknown): UserTokenError {
