@@ -4,7 +4,7 @@
 // present). Streamed tokens are compared as one run (the reference runtime streams word by word, the mock
 // sends its example token). The real side is startGatehouse with the reference agent runtime and the
 // ide-assistant manifest, so tool calls go through the tool policy and an approval is created for real.
-import type { Server } from "node:http";
+import { get, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -177,4 +177,31 @@ describe("the WebSocket mock and the real gateway, one scripted IDE conversation
     for (const frames of [real, mocked])
       expect(stream(frames).map((f) => f.seq)).toEqual(stream(frames).map((_f, i) => i + 1));
   }, 60_000);
+
+  it("refuse an upgrade without a token alike: the same status, problem type, code and challenge", async () => {
+    // An upgrade request as an IDE sends it (fetch may not send Connection/Upgrade), answered with a plain response.
+    const refusal = (url: string) =>
+      new Promise<Record<string, unknown>>((done, fail) => {
+        const upgrade = { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13" };
+        const headers = { ...upgrade, "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==" };
+        get(url, { headers }, (reply) => {
+          let text = "";
+          reply.on("data", (chunk) => (text += chunk));
+          reply.on("end", () => {
+            const body = JSON.parse(text) as Frame;
+            done({
+              status: reply.statusCode,
+              contentType: reply.headers["content-type"],
+              challenge: reply.headers["www-authenticate"],
+              type: body.type,
+              title: body.title,
+              code: body.code,
+            });
+          });
+        }).on("error", fail);
+      });
+    const real = await refusal(`${gatehouse.url}/ws/refused`);
+    expect(real).toMatchObject({ status: 401, type: "urn:gatehouse:problem:unauthorized", code: "UNAUTHORIZED" });
+    expect(await refusal(`http://127.0.0.1:${mockPort}/ws/refused`)).toEqual(real);
+  });
 });

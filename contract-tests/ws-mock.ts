@@ -18,14 +18,17 @@
 // Authentication is checked for PRESENCE only: the upgrade needs `Authorization: Bearer <anything>` or the
 // subprotocols `gatehouse.v1, bearer.<anything>` (echoed: `gatehouse.v1`), else HTTP 401 problem+json before
 // the 101. The token is NOT verified — this is a mock; the real gateway checks the JWT against JWKS_URL.
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { Duplex } from "node:stream";
+
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { resolve } from "node:path";
-import { Parser, fromFile } from "@asyncapi/parser";
+import type { Duplex } from "node:stream";
+import { fromFile, Parser } from "@asyncapi/parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { WebSocketServer, type WebSocket } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
+import { refuseUpgrade } from "../src/faces/sessions/upgrade";
+import { HttpProblem, type ProblemCode } from "../src/http/problem";
 
 const root = resolve(import.meta.dirname, "..");
 const SUBPROTOCOL = "gatehouse.v1";
@@ -128,22 +131,9 @@ function requestedLastSeq(req: IncomingMessage): number | undefined {
   return Number(raw.trim());
 }
 
+/** The gateway's own refusal (src/faces/sessions/upgrade.ts): the same problem+json, status line and challenge. */
 function refuse(socket: Duplex, refusal: Refusal): void {
-  const title = { 400: "Bad Request", 401: "Unauthorized", 404: "Not Found" }[refusal.status] ?? "Error";
-  const body = JSON.stringify({
-    type: "about:blank",
-    title,
-    status: refusal.status,
-    detail: refusal.message,
-    code: refusal.code,
-  });
-  const headers = [
-    "Content-Type: application/problem+json",
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    "Connection: close",
-    ...(refusal.status === 401 ? [`WWW-Authenticate: Bearer realm="gatehouse"`] : []),
-  ];
-  socket.end(`HTTP/1.1 ${refusal.status} ${title}\r\n${headers.join("\r\n")}\r\n\r\n${body}`);
+  refuseUpgrade(socket, new HttpProblem(refusal.status, refusal.message, { code: refusal.code as ProblemCode }));
 }
 
 export async function startWsMock(port: number): Promise<Server> {

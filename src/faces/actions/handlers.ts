@@ -11,7 +11,7 @@ import { InvalidManifestError, ManifestConflictError } from "../../core/policy/m
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
 import type { HandlerGroup } from "../../http/handlers";
-import { HttpProblem } from "../../http/problem";
+import { HttpProblem, problem } from "../../http/problem";
 import { pageOf } from "../../http/paging";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
@@ -26,7 +26,7 @@ export interface ActionsHandlerDeps {
 /** The org an agent acts in: the org of its API key. */
 function agentOrg(principal: Principal): string {
   if (principal.kind === "api_key") return principal.orgId;
-  throw new HttpProblem(401, "Invalid or missing API key");
+  throw problem("UNAUTHORIZED", "Invalid or missing API key");
 }
 
 /** Operators of the org only (same rule and problem codes as the oversight API); returns who acts. */
