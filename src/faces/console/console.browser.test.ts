@@ -153,6 +153,29 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect((await fetch(`${g.url}/console/../package.json`)).status).not.toBe(200);
   });
 
+  it("loads without a single failed request or error in the browser's console", async () => {
+    const problems: string[] = [];
+    const onConsole = (m: { type(): string; text(): string }) => {
+      if (m.type() === "error") problems.push(m.text());
+    };
+    const onFailed = (r: { url(): string }) => problems.push(`failed: ${r.url()}`);
+    const onResponse = (r: { status(): number; url(): string }) => {
+      if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
+    };
+    page.on("console", onConsole);
+    page.on("requestfailed", onFailed);
+    page.on("response", onResponse);
+    try {
+      await page.goto(`${g.url}/console`);
+      await page.waitForLoadState("networkidle");
+    } finally {
+      page.off("console", onConsole);
+      page.off("requestfailed", onFailed);
+      page.off("response", onResponse);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it("refuses a developer (IDE) token with a clear message", async () => {
     const developer = await g.userTokenFor(g.orgId, "dev@contract", ["developer"]);
     await signIn(developer);
