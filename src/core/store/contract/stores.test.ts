@@ -188,7 +188,10 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       }
       // A row from before 2026-12-04 holds JSON.stringify's text (keys in insertion order): still the record it was.
       const unsorted = Object.fromEntries(Object.entries(JSON.parse(original) as object).reverse());
-      await db.updateTable("audit_records").set({ action: JSON.stringify(unsorted) }).execute();
+      await db
+        .updateTable("audit_records")
+        .set({ action: JSON.stringify(unsorted) })
+        .execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: true });
     });
 
