@@ -2327,7 +2327,7 @@ export interface components {
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
              *     array) and their compounds (`total_amount`, `amount_due`, `amount_usd`, `unit_amount_decimal`, `amount_cents`,
              *     `amountInMinorUnits`, `payout_amounts`…: any word after `amount` but `currency`, `type`, `kind`, `label`,
-             *     `description`, `formatted` or `text`; money under the words `price`, `fee`, `cost`, `total`, `subtotal` and
+             *     `description`, `formatted` or `text`; money under the words `price`, `fee`, `cost`, `total`, `subtotal`, `amt`, `charge` and
              *     their plurals as a word of their own, last or before a currency code or `cents` (`unit_price`, `shipping_fee`,
              *     `grandTotal`, `price_usd`, `total_cents`; not `price_id` or `total_count`) when it holds a number, a string
              *     with a digit that is no `prefix_id`, or a `{value}` object; any depth, any letter case; their currencies in
@@ -2335,8 +2335,9 @@ export interface components {
              *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against
              *     `policy.amount_threshold`, a place a declared path and a well-known key both name counting once, each times
-             *     the `quantity`/`qty` of every object around it (a line item's `{unit_price: 10, quantity: 50}` is 500); a declared `action.amount` that is neither each of them nor their sum is denied
-             *     `AMOUNT_UNVERIFIABLE`.
+             *     the `quantity`/`qty` above 1 of every object around it (a line item's `{unit_price: 10, quantity: 50}` is 500;
+             *     a quantity below 1 never lowers an amount); a declared `action.amount` that is neither each of them nor their
+             *     sum is denied `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];
             connector: components["schemas"]["ConnectorConfig"];
@@ -2351,7 +2352,8 @@ export interface components {
              *     party's mailbox or phone number (`customer_email`, `payeeEmail`, `beneficiary_email_address`, `PhoneNumber`,
              *     `customer_phone`, `msisdn`…), `counterparty`/`counterparties`,
              *     a payee by name, id or account (`payee`, `beneficiary`, `creditor`, and their and `recipient`'s `_name`, `_id`,
-             *     `_account`, `_account_number`; `iban` and any `*_iban`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
+             *     `_account`, `_account_number`; `iban` and any `*_iban`; a transfer's `destination`, `account_number`,
+             *     `wallet_address` and any `*_wallet`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
              *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one), a
              *     recipient header line (`Bcc: x@evil.example` in a raw header block) or `Name <address>`, and a key that is an address, count too (not text that mentions an address among words). Every
              *     value found, and

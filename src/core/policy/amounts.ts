@@ -56,7 +56,9 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
 
 /**
  * An amount times the quantities around it (a line item's `quantity`: `{unit_price: 10, quantity: 50}` moves 500),
- * exactly; a quantity that is not a plain non-negative decimal makes the amount unreadable.
+ * exactly; a quantity that is not a plain non-negative decimal makes the amount unreadable. A quantity below 1 never
+ * lowers it: the policy cannot tell a unit price from a total written beside a quantity, and `{amount: 5000,
+ * quantity: 0}` still moves 5,000 to an upstream that ignores the quantity.
  */
 function timesQuantities(amount: ParsedAmount, quantities: Found<unknown>[] | undefined): ParsedAmount {
   if (!amount.ok || !quantities) return amount;
@@ -69,7 +71,7 @@ function timesQuantities(amount: ParsedAmount, quantities: Found<unknown>[] | un
         ok: false,
         why: `is multiplied by a quantity at ${quantity.source} that is not a non-negative number`,
       };
-    decimal = multiplyDecimals(decimal, parsed.decimal);
+    if (compareDecimals(parsed.decimal, "1") > 0) decimal = multiplyDecimals(decimal, parsed.decimal);
   }
   return { source: amount.source, ok: true, value: Number(decimal), decimal };
 }

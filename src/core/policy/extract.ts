@@ -105,20 +105,28 @@ const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
  */
 const PARTY_FORMS = ["name", "names", "id", "ids", "account", "accounts", "accountid", "accountnumber"];
 const PARTY_KEYS = new Set([
-  ...["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors"],
-  ...["payee", "beneficiary", "creditor", "recipient"].flatMap((party) => PARTY_FORMS.map((form) => party + form)),
+  ...["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors", "destination", "payto"],
+  ...["payee", "beneficiary", "creditor", "recipient", "destination"].flatMap((party) =>
+    PARTY_FORMS.map((form) => party + form),
+  ),
+  // Where the money lands without a party's name: Stripe's transfer `destination`, a bank `account_number`, a
+  // crypto `wallet_address` (and `to_wallet`, `destination_wallet_address` below).
+  ...["accountnumber", "accountnumbers", "wallet", "wallets", "walletaddress", "walletaddresses"],
 ]);
+const WALLET_KEY = /wallet(?:address|addresses)?$/u;
 
 /**
  * A recipient key: a well-known one, the mailbox of any party under its role's name (`customer_email`,
  * `payeeEmail`, `beneficiary_email_address`, `contactEmails`), a payee by name, or an account the money goes to
- * (`iban`, `beneficiary_iban`): a connector sends to it as surely as to `to`.
+ * (`iban`, `beneficiary_iban`, `destination`, `account_number`, `to_wallet_address`): a connector sends to it as
+ * surely as to `to`.
  */
 function isRecipientKey(folded: string): boolean {
   return (
     RECIPIENT_KEYS.has(folded) ||
     PARTY_KEYS.has(folded) ||
     folded.endsWith("iban") ||
+    (folded.includes("wallet") && WALLET_KEY.test(folded)) ||
     MAIL_KINDS.some((kind) => folded.endsWith(kind))
   );
 }

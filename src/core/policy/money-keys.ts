@@ -1,5 +1,6 @@
-// Money under the other words payment and shop APIs use for it: `price`, `fee`, `cost`, `total`, `subtotal` (and
-// their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`, `price_usd`, `totalInCents`).
+// Money under the other words payment and shop APIs use for it: `price`, `fee`, `cost`, `total`, `subtotal`, `amt`,
+// `charge` (and their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`, `price_usd`,
+// `totalInCents`).
 // Unread, `{item: "x", price: 5000}` passed a 100 USD threshold, and the hourly money budget never counted it.
 //
 // Each word is read as a word of its own, on the key as written (`coffee` is no fee, `cost_center` no cost), and only
@@ -14,7 +15,7 @@ export const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "
 
 export type MoneyKind = "one" | "minor" | "list" | "minorlist";
 
-const MONEY_HINT = /price|fee|cost|total/u;
+const MONEY_HINT = /price|fee|cost|total|amt|charge/u;
 const MONEY_WORDS = new Map<string, "one" | "list">([
   ["price", "one"],
   ["prices", "list"],
@@ -26,6 +27,11 @@ const MONEY_WORDS = new Map<string, "one" | "list">([
   ["totals", "list"],
   ["subtotal", "one"],
   ["subtotals", "list"],
+  // The abbreviation (`amt`, `txn_amt`) and a charge's sum (`charge: 5000`; `charge: "ch_1…"` names one).
+  ["amt", "one"],
+  ["amts", "list"],
+  ["charge", "one"],
+  ["charges", "list"],
 ]);
 const ASCII = /^[\x20-\x7e]*$/u;
 

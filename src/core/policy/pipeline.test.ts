@@ -219,6 +219,22 @@ const cases: Case[] = [
     codes: ["COUNTERPARTY_BLOCKED"],
     check: "counterparty_check",
   },
+  // Where the money lands, beside an allowed `to`: Stripe's `destination`, a bank account number, a crypto wallet.
+  ...[
+    { destination: "acct_EVIL" },
+    { account_number: "99999999", routing_number: "021000021" },
+    { wallet_address: "0xEVIL" },
+    { payout: { destinationWallet: "0xEVIL" } },
+  ].map(
+    (params): Case => ({
+      name: `a destination account beside an allowed recipient (${JSON.stringify(params)}) is checked`,
+      manifest: paymentsBot({ counterparty_allowlist: ["*@acme.example"] }),
+      request: { action: { ...wire, params: { to: "bob@acme.example", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   ...[
     { Destination: { ToAddresses: ["boss@evil.example"] } },
     { Destination: { BccAddresses: ["boss@evil.example"] } },
@@ -357,6 +373,24 @@ const cases: Case[] = [
   ].map(
     (params): Case => ({
       name: `an amount times its quantity (${JSON.stringify(params)}) is judged`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
+  // A quantity below 1 never lowers what is judged: the upstream may ignore it and move the amount as written.
+  ...[
+    { amount: 5000, quantity: 0 },
+    { amount: "5000", quantity: "0" },
+    { payment: { amount: 5000 }, quantity: 0 },
+    { total: 5000, quantity: 0.001 },
+    { amt: 5000 },
+    { charge: 5000 },
+  ].map(
+    (params): Case => ({
+      name: `5,000 beside a small quantity or under another money word (${JSON.stringify(params)}) escalates`,
       manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
       request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", ...params } } },
       decision: "ESCALATE",

@@ -47,6 +47,9 @@ const HOSTILE: [string, string, string?][] = [
   ["a price with a currency sign", `{"price":"$5,000","currency":"USD"}`],
   ["a small unit price times a quantity", `{"items":[{"unit_price":10,"quantity":50}],"currency":"USD"}`],
   ["a quantity past float range", `{"items":[{"price":10,"quantity":1e309}],"currency":"USD"}`],
+  ["a quantity of 0 beside the amount", `{"amount":5000,"quantity":0,"currency":"USD"}`],
+  ["a fractional quantity beside a total", `{"total":5000,"quantity":0.001,"currency":"USD"}`],
+  ["an amount under amt", `{"amt":5000,"currency":"USD"}`],
 ];
 
 const backends = await gatehouseBackends("hostile amounts");
