@@ -14,6 +14,12 @@ async function gatehouse(env: Record<string, string>) {
   running.push(g);
   return g;
 }
+/** A batch of `n` actions of one agent, under no manifest (the limits are judged before the policy). */
+const batch = (n: number) => ({
+  uapk_id: "no-such-manifest",
+  agent_id: "bot-batch",
+  actions: Array.from({ length: n }, (_, i) => ({ action_id: `a${i}`, type: "email", tool: "send", params: {} })),
+});
 const evaluate = (agentId: string) =>
   executeBody("no-such-manifest", { type: "email", tool: "send", params: {} }, { agent_id: agentId });
 
@@ -46,11 +52,6 @@ describe("REST rate limits", () => {
 
   it("the per-agent limit counts a batch's actions: a batch cannot carry more actions than the quota", async () => {
     const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "5" });
-    const batch = (n: number) => ({
-      uapk_id: "no-such-manifest",
-      agent_id: "bot-batch",
-      actions: Array.from({ length: n }, (_, i) => ({ action_id: `a${i}`, type: "email", tool: "send", params: {} })),
-    });
     expect((await agent(g).post("/api/v1/gateway/batch", batch(4))).status).toBe(200);
     const refused = await agent(g).post("/api/v1/gateway/batch", batch(2));
     expect(refused.status).toBe(429);
@@ -74,11 +75,6 @@ describe("REST rate limits", () => {
 
   it("a batch refused for its size leaves the room it did not take", async () => {
     const g = await gatehouse({ GATEHOUSE_RATE_LIMIT_PER_AGENT: "5" });
-    const batch = (n: number) => ({
-      uapk_id: "no-such-manifest",
-      agent_id: "bot-batch",
-      actions: Array.from({ length: n }, (_, i) => ({ action_id: `a${i}`, type: "email", tool: "send", params: {} })),
-    });
     expect((await agent(g).post("/api/v1/gateway/batch", batch(4))).status).toBe(200);
     expect((await agent(g).post("/api/v1/gateway/batch", batch(2))).status).toBe(429);
     expect((await agent(g).post("/api/v1/gateway/batch", batch(1))).status).toBe(200);

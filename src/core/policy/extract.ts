@@ -21,7 +21,8 @@
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
 //                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts);
-//                 each times the `quantity` / `qty` of every object around it (a line item's price × its quantity)
+//                 each times the `quantity` / `qty` above 1 of every object around it (a line item's price × its
+//                 quantity; a quantity below 1 never lowers an amount)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
