@@ -166,6 +166,7 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     ["a lone surrogate in sub", { sub: "op\ud800x" }, "sub"],
     ["a NUL in sub", { sub: "op\u0000x" }, "sub"],
     ["a line break in sub", { sub: "op\nadmin" }, "sub"],
+    ["a C1 control (NEL) in sub", { sub: "op\u0085x" }, "sub"],
     ["a lone surrogate in org", { org: "acme\udc00" }, "org"],
   ])("rejects %s: a store would record another name than the token's", async (_name, claims, claim) => {
     // `op\ud800x` and `op\udc00x` both become `op\ufffdx` once stored: two people, one approver on record.

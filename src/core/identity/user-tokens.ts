@@ -155,7 +155,10 @@ function claimsOf(payload: JWTPayload): UserClaims {
     ["org", org],
   ] as const)
     if (typeof value === "string" && !isIdentityText(value))
-      throw new UserTokenError("claim_invalid", `JWT ${name} claim holds a control character or ill-formed Unicode`);
+      throw new UserTokenError(
+        "claim_invalid",
+        `JWT ${name} claim holds a control character (C0 or C1) or ill-formed Unicode`,
+      );
   return {
     sub: payload.sub,
     ...(typeof payload.iss === "string" ? { issuer: payload.iss } : {}),
@@ -169,9 +172,10 @@ function claimsOf(payload: JWTPayload): UserClaims {
  * Whether a claim can name a person or an org as it is: no control character and no lone surrogate. A store keeps
  * U+FFFD in a lone surrogate's place, so `op\ud800x` and `op\udc00x` would be recorded as one approver.
  */
+// C0 and C1 (U+0080–U+009F) controls: a NEL in a name is a line break to many readers.
 const isIdentityText = (text: string) => !NOT_IDENTITY_TEXT.test(text);
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this regex's purpose
-const NOT_IDENTITY_TEXT = /[\u0000-\u001f\u007f]|\p{Surrogate}/u;
+const NOT_IDENTITY_TEXT = /[\u0000-\u001f\u007f-\u009f]|\p{Surrogate}/u;
 
 function toUserTokenError(err: unknown): UserTokenError {
   if (err instanceof UserTokenError) return err;

@@ -249,7 +249,7 @@ export function extractActionFacts(
   const declared = tool?.recipient_params ?? [];
   if (declared.length > 0) collectDeclaredRecipients(action.params, declared, facts);
   const declaredAmounts = tool?.amount_params ?? [];
-  if (declaredAmounts.length > 0) collectDeclaredAmounts(action.params, declaredAmounts, facts);
+  if (declaredAmounts.length > 0) collectDeclaredAmounts(action.params, declaredAmounts, walked);
   return facts;
 }
 
@@ -257,17 +257,17 @@ export function extractActionFacts(
  * The amounts at a tool's declared paths, each place once: a declared `price` or `amount` was found by the walk
  * already, and counted twice it would be judged at double. The declaration says how to read it (minor units or not).
  */
-function collectDeclaredAmounts(params: unknown, paths: readonly string[], facts: ActionFacts): void {
+function collectDeclaredAmounts(params: unknown, paths: readonly string[], walked: Walk): void {
+  const facts = walked.facts;
   const declared = new Map<string, Found<unknown>>();
   for (const path of paths) {
     const minor = isMinorPath(path) ? { minor: true as const } : {};
     for (const hit of resolvePath(params, path)) {
       const source = `params.${hit.source}`;
-      declared.set(source, { source, value: hit.value, ...minor });
+      const quantities = walked.quantityAt ? quantitiesAbove(source, walked.quantityAt) : [];
+      declared.set(source, { source, value: hit.value, ...minor, ...(quantities.length ? { quantities } : {}) });
     }
   }
-  const walkedHere = facts.amounts.filter((found) => declared.has(found.source));
-  for (const found of walkedHere) if (found.quantities) declared.get(found.source)!.quantities = found.quantities;
   facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
   for (const found of declared.values()) facts.amounts.push(found);
 }
@@ -291,10 +291,23 @@ function collectDeclaredRecipients(params: unknown, paths: readonly string[], fa
   }
 }
 
+/** The quantities of the objects around `source` (`params.order.lines[0].unit`: the line's, the order's…). */
+function quantitiesAbove(source: string, quantityAt: Map<string, Found<unknown>>): Found<unknown>[] {
+  const found: Found<unknown>[] = [];
+  for (let i = source.length - 1; i > 0; i--) {
+    if (source[i] !== "." && source[i] !== "[") continue;
+    const quantity = quantityAt.get(source.slice(0, i));
+    if (quantity) found.push(quantity);
+  }
+  return found;
+}
+
 interface Walk {
   facts: ActionFacts;
   /** Values visited so far (bounded by MAX_PARAM_NODES). */
   nodes: number;
+  /** The quantity of each object that has one, by the object's source (`params.line`), for declared amounts. */
+  quantityAt?: Map<string, Found<unknown>>;
 }
 
 /** Records the first reason the params could not be walked completely. */
@@ -348,7 +361,9 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, addresses && !recipientKey);
   }
-  if (quantity) for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
+  if (!quantity) return;
+  for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
+  (walked.quantityAt ??= new Map()).set(source, quantity);
 }
 
 function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {

@@ -40,14 +40,30 @@ export function moneyKeyKind(key: string, folded: string): MoneyKind | undefined
   if (!MONEY_HINT.test(folded)) return undefined;
   const words = wordsOf(key);
   let at = words.length - 1;
-  while (at >= 0 && !MONEY_WORDS.has(words[at]!)) at--;
+  while (at >= 0 && moneyWordKind(words[at]!) === undefined) at--;
   if (at < 0) return undefined;
-  const kind = MONEY_WORDS.get(words[at]!)!;
-  const rest = words.slice(at + 1).join("");
-  if (rest === "" || rest === "decimal" || isCurrencySuffix(rest)) return kind;
-  if (MINOR_FORMS.has(rest)) return kind === "one" ? "minor" : "minorlist";
+  const kind = moneyWordKind(words[at]!)!;
+  const rest = words.slice(at + 1);
+  // `price_usd_cents`: a currency code before the minor unit names the currency the cents are of.
+  if (rest.length > 1 && isCurrencySuffix(rest[0]!)) rest.shift();
+  const tail = rest.join("");
+  // `price_per_unit`, `costPerItem`: the money word's amount for each of something, money all the same.
+  if (tail === "" || tail === "decimal" || rest[0] === "per" || isCurrencySuffix(tail)) return kind;
+  if (MINOR_FORMS.has(tail)) return kind === "one" ? "minor" : "minorlist";
   return undefined;
 }
+
+/**
+ * A money word, or one that ends in `price`, `total` or `cost` (`unitprice`, `grandtotal`, `shippingcost`: keys
+ * written without a separator). Not `fee`, `amt` or `charge` inside a word: `coffee`, `discharge` hold no money.
+ */
+function moneyWordKind(word: string): "one" | "list" | undefined {
+  const exact = MONEY_WORDS.get(word);
+  if (exact) return exact;
+  const ending = SUFFIX_WORD.exec(word)?.[0];
+  return ending === undefined ? undefined : MONEY_WORDS.get(ending);
+}
+const SUFFIX_WORD = /(?:price|total|cost)s?$/u;
 
 /** Whether a value under a money key could be money the connector receives (see the header). */
 export function mayBeMoney(value: unknown): boolean {

@@ -398,6 +398,21 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
+  {
+    // A declared amount path the walk does not read keeps the quantity around it: 10 × 500 is 5,000.
+    name: "a declared amount is multiplied by the quantity beside it",
+    manifest: {
+      ...paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      tools: {
+        "payment:wire": { connector: { type: "noop" }, amount_params: ["line.unit"] },
+        "email:send": { connector: { type: "echo" } },
+      },
+    },
+    request: { action: { ...wire, params: { iban: "DE00", currency: "EUR", line: { unit: 10, quantity: 500 } } } },
+    decision: "ESCALATE",
+    codes: ["AMOUNT_THRESHOLD"],
+    check: "amount_threshold",
+  },
   ...[{ quantity: "lots" }, { quantity: 1, QTY: 50 }, { quantity: Number.POSITIVE_INFINITY }].map(
     (quantity): Case => ({
       name: `an amount beside a quantity no policy can read (${JSON.stringify(quantity)}) fails closed`,

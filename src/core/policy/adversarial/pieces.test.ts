@@ -325,19 +325,23 @@ describe("extraction: what the connector receives", () => {
 
   it("reads money under price, fee, cost and total words, never an id or a count under them", () => {
     const money = ["price", "unitPrice", "TOTAL", "grand_total", "subtotal", "shipping-fee", "costUSD", "price_in_eur"];
+    money.push("unitprice", "grandtotal", "totalprice", "price_per_unit", "costPerItem");
     for (const key of money)
       expect(extractActionFacts({ params: { [key]: 5000 } }).amounts, key).toEqual([
         { source: `params.${key}`, value: 5000 },
       ]);
-    expect(extractActionFacts({ params: { totalInCents: 5000 } }).amounts).toEqual([
-      { source: "params.totalInCents", value: 5000, minor: true },
-    ]);
+    for (const key of ["totalInCents", "price_usd_cents"])
+      expect(extractActionFacts({ params: { [key]: 5000 } }).amounts, key).toEqual([
+        { source: `params.${key}`, value: 5000, minor: true },
+      ]);
     expect(extractActionFacts({ params: { fees: [1, "2.50", "free"] } }).amounts.map((a) => a.value)).toEqual([
       1,
       "2.50",
     ]);
     const none = {
       coffee: 3,
+      discharge: "2024-05-01",
+      price_period: 30,
       cost_center: "R&D 42",
       price_id: "price_1MoBy5",
       total_count: 12,
