@@ -363,7 +363,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   }
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
-  (walked.quantityAt ??= new Map()).set(source, quantity);
+  if (!walked.quantityAt) walked.quantityAt = new Map();
+  walked.quantityAt.set(source, quantity);
 }
 
 function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
