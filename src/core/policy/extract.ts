@@ -112,9 +112,13 @@ const PARTY_KEYS = new Set([
   ),
   // Where the money lands without a party's name: Stripe's transfer `destination`, a bank `account_number`, a
   // crypto `wallet_address` (and `to_wallet`, `destination_wallet_address` below).
-  ...["accountnumber", "accountnumbers", "wallet", "wallets", "walletaddress", "walletaddresses"],
+  ...["accountnumber", "accountnumbers", "accountno", "acctnumber", "acctno", "bankaccount", "bankaccountnumber"],
+  ...["dest", "receiver", "receivers", "receivingaccount", "receivingaccountnumber"],
 ]);
-const WALLET_KEY = /wallet(?:address|addresses)?$/u;
+// `wallet`, `to_wallet`, `wallet_address`, `walletId`, `wallet_addr`: a crypto or e-money account by any of its names.
+const WALLET_KEY = /wallets?(?:address|addresses|addr|id|ids)?$/u;
+// `payout_destination`, `transferDestination`: where a payout or transfer lands, under its role's name.
+const isDestinationKey = (folded: string) => folded.endsWith("destination");
 
 /**
  * A recipient key: a well-known one, the mailbox of any party under its role's name (`customer_email`,
@@ -128,6 +132,7 @@ function isRecipientKey(folded: string): boolean {
     PARTY_KEYS.has(folded) ||
     folded.endsWith("iban") ||
     (folded.includes("wallet") && WALLET_KEY.test(folded)) ||
+    isDestinationKey(folded) ||
     MAIL_KINDS.some((kind) => folded.endsWith(kind))
   );
 }

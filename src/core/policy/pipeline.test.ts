@@ -225,6 +225,12 @@ const cases: Case[] = [
     { account_number: "99999999", routing_number: "021000021" },
     { wallet_address: "0xEVIL" },
     { payout: { destinationWallet: "0xEVIL" } },
+    { payout_destination: "acct_EVIL" },
+    { account_no: "999" },
+    { wallet_id: "w_evil" },
+    { walletAddr: "0xEVIL" },
+    { bank_account: { number: "999" } },
+    { receiver: "acct_EVIL" },
   ].map(
     (params): Case => ({
       name: `a destination account beside an allowed recipient (${JSON.stringify(params)}) is checked`,
