@@ -39,19 +39,6 @@ export function nestedDeeperThan(value: unknown, limit: number): boolean {
   return false;
 }
 
-function depthOf(value: unknown): number {
-  let deepest = 0;
-  const stack: { value: unknown; depth: number }[] = [{ value, depth: 0 }];
-  while (stack.length) {
-    const node = stack.pop() as { value: unknown; depth: number };
-    if (node.value === null || typeof node.value !== "object") continue;
-    const depth = node.depth + 1;
-    deepest = Math.max(deepest, depth);
-    for (const member of Object.values(node.value)) stack.push({ value: member, depth });
-  }
-  return deepest;
-}
-
 /**
  * At most this many UTF-8 bytes in a string's canonical JSON: JSON writes one UTF-16 code unit as at most 6 bytes
  * (`\u001f`, a lone surrogate's `\udxxx`; other units 1 to 3 bytes), plus the two quotes.
@@ -76,7 +63,7 @@ function bounded(value: unknown, maxBytes: number, maxDepth: number): Bounded {
   if (typeof value === "number") return { value, bytesAtMost: 24 }; // the longest ToString of a finite double
   const json = canonicalJson(value);
   const bytes = Buffer.byteLength(json, "utf8");
-  if (bytes <= maxBytes && depthOf(value) <= maxDepth) return { value, bytesAtMost: bytes };
+  if (bytes <= maxBytes && !nestedDeeperThan(value, maxDepth)) return { value, bytesAtMost: bytes };
   const summary: TruncatedValue = {
     truncated: true,
     sha256: createHash("sha256").update(json, "utf8").digest("hex"),
