@@ -33,8 +33,11 @@
 // `minor_units` is in minor units). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
+import { foldKey } from "./fold-key";
 import { MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import type { Action, ToolConfig } from "./types";
+
+export { foldKey };
 
 /** One value found in the action and where (`action.counterparty`, `params.to[1]`, `params.payee.email`). */
 export interface Found<T> {
@@ -220,19 +223,6 @@ function isJurisdictionKey(folded: string): boolean {
 
 /** A person's country under its own name (`nationality`, `citizenship`, `country_of_residence` above). */
 const COUNTRY_OF_PERSON = ["nationality", "citizenship"];
-
-/** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
-export function foldKey(key: string): string {
-  // Most keys (`to`, `subject`, `amount`) are that form already, which the three steps below leave unchanged
-  // (./ascii-fast-paths.test.ts).
-  if (FOLDED_KEY.test(key)) return key;
-  return key
-    .normalize("NFKC")
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]/gu, "");
-}
-
-const FOLDED_KEY = /^[a-z0-9]*$/u;
 
 type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counterparty" | "jurisdiction">;
 

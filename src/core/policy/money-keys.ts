@@ -7,8 +7,12 @@
 // when it is the key's last word or followed by a currency code, a minor unit or `decimal`: `price_id`, `total_count`
 // and `fee_type` hold no money. Such a key counts when it holds what could be money: a number, a string with a digit
 // that is not an identifier (Stripe's `price: "price_1Mo…"` names a Price object, whose amount the policy cannot
-// see), or a `{value}` object (PayPal's and Google's money). An object with an `amount` member is left to the walk,
-// which reads that member by the amount rule (counted once, not twice); any other object or list is walked as well.
+// see), or a `{value}` object (PayPal's and Google's money; `value` in any width and case). An object with only an
+// `amount` member is left to the walk, which reads that member by the amount rule (counted once, not twice); one
+// with both must have them agree (./amounts.ts), and is then judged at twice, never less. Any other object or list
+// is walked as well.
+
+import { foldKey } from "./fold-key";
 
 /** What follows `amount` or a money word when the amount is in its currency's minor unit (5000 of them is 50.00). */
 export const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "inminorunits"]);
@@ -70,8 +74,8 @@ export function mayBeMoney(value: unknown): boolean {
   if (typeof value === "number" || typeof value === "bigint") return true;
   if (typeof value === "string") return DIGIT.test(value) && !IDENTIFIER.test(value);
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const members = Object.keys(value).map((k) => k.toLowerCase());
-  return members.includes("value") && !members.includes("amount");
+  // Folded as ./amounts.ts reads the members (`ＶＡＬＵＥ`, `Value`): a member it reads is one this counts.
+  return Object.keys(value).some((key) => foldKey(key) === "value");
 }
 const DIGIT = /\p{Nd}/u;
 // `price_1MoBy5LkdIwHu7ix`, `fee_1Abc`: a letters-only prefix, an underscore, then letters and digits.

@@ -355,6 +355,11 @@ describe("extraction: what the connector receives", () => {
     expect(extractActionFacts({ params: { price: { value: "9.50", currency: "EUR" } } }).amounts).toEqual([
       { source: "params.price", value: { value: "9.50", currency: "EUR" } },
     ]);
+    // `value` in another width or case is the member amounts.ts reads, and one beside `amount` must agree with it.
+    const wide = { price: { "\uff36\uff21\uff2c\uff35\uff25": 5000 } };
+    expect(extractActionFacts({ params: wide }).amounts.map((a) => a.source)).toEqual(["params.price"]);
+    const split = extractActionFacts({ params: { price: { value: 5000, amount: 1 }, currency: "USD" } });
+    expect(parseFactAmounts(split).some((a) => !a.ok)).toBe(true);
     expect(extractActionFacts({ params: { price: { amount: 9.5 } } }).amounts).toEqual([
       { source: "params.price.amount", value: 9.5 },
     ]);

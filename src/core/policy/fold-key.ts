@@ -1,0 +1,15 @@
+// The one folding of a param name, shared by the extraction (./extract.ts), the money words (./money-keys.ts), the
+// amount members (./amounts.ts) and the audit's redaction: a key matches a well-known name in any width and case.
+
+/** A param name as the well-known lists spell it: NFKC, lower case, letters and digits only. */
+export function foldKey(key: string): string {
+  // Most keys (`to`, `subject`, `amount`) are that form already, which the three steps below leave unchanged
+  // (./ascii-fast-paths.test.ts).
+  if (FOLDED_KEY.test(key)) return key;
+  return key
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]/gu, "");
+}
+
+const FOLDED_KEY = /^[a-z0-9]*$/u;
