@@ -2341,6 +2341,15 @@ export interface components {
              *     sum is denied `AMOUNT_UNVERIFIABLE`.
              */
             amount_params?: components["schemas"]["ParamsPath"][];
+            /**
+             * @description The operator's word that this tool's upstream moves only the amounts at `amount_params`: the well-known amount
+             *     and money keys elsewhere in the params are then not judged for this tool. For an upstream whose params state
+             *     an order's lines, its subtotal and its total (Shopify's `total_price`, PayPal's `amount.value`), all summed
+             *     otherwise: `amount_params: [order.total_price]` with `amount_params_only: true` judges the order at its total.
+             *     The declared paths are still multiplied by the quantities around them; with no `amount_params`, the tool
+             *     carries no amount but the declared `amount`. Default false: every well-known key is read and summed.
+             */
+            amount_params_only?: boolean;
             connector: components["schemas"]["ConnectorConfig"];
             description?: string;
             /**
@@ -2363,6 +2372,15 @@ export interface components {
              *     `x@acme.com:25`, `x@[10.0.0.1]`) is denied `COUNTERPARTY_BLOCKED`, as a value the lists cannot be applied to.
              */
             recipient_params?: components["schemas"]["ParamsPath"][];
+            /**
+             * @description The operator's word that this tool's upstream sends only to the recipients at `recipient_params` (and the
+             *     action's `counterparty`): the well-known recipient keys and addresses elsewhere in the params are then not read
+             *     for this tool. For a tool whose params use a recipient word for something else, e.g. `files:copy` with
+             *     `destination: "/tmp/report.txt"`, which a `counterparty_allowlist` would otherwise deny. With no
+             *     `recipient_params`, the tool has no recipients but the declared `counterparty`. Default false: every
+             *     well-known key is read.
+             */
+            recipient_params_only?: boolean;
             /**
              * @description Paths replaced by `[redacted]` in the audit log before hashing and storing, e.g. `params.body`,
              *     `result.data.body` (the tool still receives and returns the real values). A segment names a key in any

@@ -30,7 +30,8 @@
 //                 country_iso2, country_of_destination, settlement_jurisdiction…), nationality, citizenship
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
-// `minor_units` is in minor units). Walking is bounded: params too deep or too large to
+// `minor_units` is in minor units), or say that its upstream reads ONLY those places (`recipient_params_only`,
+// `amount_params_only`: the walk's recipients or amounts are then dropped). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
@@ -228,7 +229,7 @@ type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counte
 
 export function extractActionFacts(
   action: ExtractableAction,
-  tool?: Pick<ToolConfig, "recipient_params" | "amount_params">,
+  tool?: Pick<ToolConfig, "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only">,
 ): ActionFacts {
   const facts: ActionFacts = { recipients: [], amounts: [], currencies: [], jurisdictions: [] };
   if (action.counterparty !== undefined)
@@ -241,12 +242,17 @@ export function extractActionFacts(
   // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
   const walked: Walk = { facts, nodes: 0 };
   walk(action.params, "params", 0, walked);
+  // The operator's word that the upstream reads only the declared places: what the walk found elsewhere goes.
+  if (tool?.recipient_params_only) facts.recipients = facts.recipients.filter(isDeclaredCounterparty);
+  if (tool?.amount_params_only) facts.amounts = [];
   const declared = tool?.recipient_params ?? [];
   if (declared.length > 0) collectDeclaredRecipients(action.params, declared, facts);
   const declaredAmounts = tool?.amount_params ?? [];
   if (declaredAmounts.length > 0) collectDeclaredAmounts(action.params, declaredAmounts, walked);
   return facts;
 }
+
+const isDeclaredCounterparty = (found: Found<string>) => found.source === "action.counterparty";
 
 /**
  * The amounts at a tool's declared paths, each place once: a declared `price` or `amount` was found by the walk

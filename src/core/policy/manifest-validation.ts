@@ -76,6 +76,9 @@ export function validateManifest(input: unknown): ManifestProblem[] {
     if (tool.redact !== undefined) checkRedactPaths(tool.redact, `${at}/redact`, add);
     for (const field of ["recipient_params", "amount_params"] as const)
       checkStringList(tool[field], `${at}/${field}`, add);
+    for (const field of ["recipient_params_only", "amount_params_only"] as const)
+      if (tool[field] !== undefined && typeof tool[field] !== "boolean")
+        add(`${at}/${field}`, `${field} must be a boolean`);
   }
 
   const constraints = m.constraints;

@@ -33,6 +33,18 @@ describe("manifest validation", () => {
       "/policy/amount_threshold/currency",
     ]);
   });
+
+  it("takes the operator's only-declared switches as booleans alone", () => {
+    const bot = supportBot();
+    const tool = { ...bot.tools["email:send"]!, recipient_params_only: "yes", amount_params_only: 1 };
+    const problems = validateManifest({ ...bot, tools: { ...bot.tools, "email:send": tool } } as never);
+    expect(problems.map((p) => [p.pointer, p.message])).toEqual([
+      ["/tools/email:send/recipient_params_only", "recipient_params_only must be a boolean"],
+      ["/tools/email:send/amount_params_only", "amount_params_only must be a boolean"],
+    ]);
+    const fine = { ...bot.tools["email:send"]!, recipient_params_only: true, amount_params_only: false };
+    expect(validateManifest({ ...bot, tools: { ...bot.tools, "email:send": fine } })).toEqual([]);
+  });
 });
 
 describe("manifest repository", () => {

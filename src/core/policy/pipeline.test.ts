@@ -452,6 +452,72 @@ const cases: Case[] = [
     decision: "ALLOW",
     codes: [],
   },
+  // An order that states its lines, its subtotal and its total is judged at their sum (180) unless the operator says
+  // where the upstream reads the amount: then at that place alone, and still above the threshold when it is.
+  ...[
+    { tool: {}, total: 60, decision: "ESCALATE" as const },
+    { tool: { amount_params: ["order.total_price"], amount_params_only: true }, total: 60, decision: "ALLOW" as const },
+    {
+      tool: { amount_params: ["order.total_price"], amount_params_only: true },
+      total: 150,
+      decision: "ESCALATE" as const,
+    },
+    { tool: { amount_params_only: true }, total: 60, decision: "DENY" as const },
+  ].map(
+    ({ tool, total, decision }): Case => ({
+      name: `an order of total ${total} with lines and a subtotal, tool ${JSON.stringify(tool)}: ${decision}`,
+      manifest: {
+        ...paymentsBot({ amount_threshold: { amount: 100, currency: "EUR", actions: ["payment:wire"] } }),
+        tools: {
+          "payment:wire": { connector: { type: "noop" }, ...tool },
+          "email:send": { connector: { type: "echo" } },
+        },
+      },
+      request: {
+        action: {
+          ...wire,
+          params: {
+            iban: "DE00",
+            currency: "EUR",
+            order: { line_items: [{ price: 30 }, { price: 30 }], subtotal_price: 60, total_price: total },
+          },
+        },
+      },
+      decision,
+      codes: { ALLOW: [], ESCALATE: ["AMOUNT_THRESHOLD"], DENY: ["AMOUNT_UNVERIFIABLE"] }[decision],
+      ...(decision === "ALLOW" ? {} : { check: "amount_threshold" }),
+    }),
+  ),
+  // A tool whose upstream sends only to its declared recipients: a file `destination` is no counterparty, while
+  // the declared place is still judged.
+  ...[
+    { iban: "acme-vendor", destination: "/srv/reports/q3.pdf", decision: "ALLOW" as const },
+    { iban: "evil-corp", destination: "/srv/reports/q3.pdf", decision: "DENY" as const },
+    { iban: "acme-vendor", destination: "/srv/reports/q3.pdf", to: "x@evil.example", decision: "ALLOW" as const },
+  ].map(
+    ({ decision, ...params }): Case => ({
+      name: `recipient_params_only judges only the declared recipient (${JSON.stringify(params)}): ${decision}`,
+      manifest: {
+        ...paymentsBot({ counterparty_allowlist: ["acme-vendor"] }),
+        tools: {
+          "payment:wire": { connector: { type: "noop" }, recipient_params: ["iban"], recipient_params_only: true },
+          "email:send": { connector: { type: "echo" } },
+        },
+      },
+      request: { action: { ...wire, params } },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
+  {
+    name: "without recipient_params_only a file destination is judged as where money lands",
+    manifest: paymentsBot({ counterparty_allowlist: ["acme-vendor"] }),
+    request: { action: { ...wire, params: { iban: "acme-vendor", destination: "/srv/reports/q3.pdf" } } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
   // Decimal strings are compared exactly: the double nearest to each of these is the threshold itself, but an
   // upstream parsing them as decimals moves more than it.
   ...[
