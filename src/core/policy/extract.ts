@@ -352,8 +352,9 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     else if (addresses)
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
     const amountKind = amountKeyKind(folded);
-    if (amountKind === "one") facts.amounts.push({ source: here, value });
-    else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
+    if (amountKind === "one") {
+      if (!isTotalledMoney(value)) facts.amounts.push({ source: here, value });
+    } else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
     else if (amountKind === "list") collectAmounts(value, here, facts);
     else collectMoney(key, folded, value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
@@ -367,6 +368,19 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   if (!walked.quantityAt) walked.quantityAt = new Map();
   walked.quantityAt.set(source, quantity);
 }
+
+/**
+ * PayPal's v1 money object, `amount: {total: "30.11", currency: "USD", details: {subtotal…}}`: its `total` is the
+ * amount, read by the walk below it as money (with the subtotal beside it, summed: never less than what moves).
+ * Read as one amount it would be no number at all, and the payment unjudgeable.
+ */
+function isTotalledMoney(value: unknown): boolean {
+  if (!isObject(value) || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.some((key) => foldKey(key) === "total" && mayBeMoney(value[key])) && !keys.some(isAmountMember);
+}
+const isAmountMember = (key: string) => AMOUNT_MEMBER_KEYS.has(foldKey(key));
+const AMOUNT_MEMBER_KEYS = new Set(["value", "amount"]);
 
 function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
   if (amount.quantities) amount.quantities.push(quantity);

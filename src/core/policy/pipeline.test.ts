@@ -309,6 +309,28 @@ const cases: Case[] = [
     codes: ["AMOUNT_UNVERIFIABLE"],
     check: "amount_threshold",
   },
+  // PayPal's v1 money object: `amount: {total, currency, details}`. Its total is the amount (with a subtotal beside
+  // it, summed); one that is no number still fails closed.
+  ...[
+    { amount: { total: "30.11", currency: "USD" }, decision: "ALLOW" as const },
+    {
+      amount: { total: "30.11", currency: "USD", details: { subtotal: "30.00", tax: "0.11" } },
+      decision: "ALLOW" as const,
+    },
+    { amount: { total: "5000.00", currency: "USD", details: { subtotal: "1.00" } }, decision: "ESCALATE" as const },
+    { amount: { total: "1.00", value: "5000", currency: "USD" }, decision: "ESCALATE" as const },
+    { amount: { total: "five thousand", currency: "USD" }, decision: "DENY" as const },
+    { amount: { total: "1.00", currency: "KWD" }, decision: "DENY" as const },
+  ].map(
+    ({ decision, ...params }): Case => ({
+      name: `PayPal v1 ${JSON.stringify(params)} under 100 USD: ${decision}`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "USD" } }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision,
+      codes: { ALLOW: [], ESCALATE: ["AMOUNT_THRESHOLD"], DENY: ["AMOUNT_UNVERIFIABLE"] }[decision],
+      ...(decision === "ALLOW" ? {} : { check: "amount_threshold" }),
+    }),
+  ),
   ...[
     { amount_currency: "KWD" },
     { payout_currency: "KWD" },
