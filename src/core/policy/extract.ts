@@ -341,15 +341,20 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   if (!isObject(node)) return;
   const firstAmount = facts.amounts.length;
   let quantity: Found<unknown> | undefined;
+  // Under a recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
+  // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` and
+  // `payee: {email: ok, iban: X}` would send to x and pay X unjudged.
+  const beside = !addresses && hasAddressMember(node);
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
-    const recipientKey = addresses && (isRecipientKey(folded) || isPhoneKey(key, folded));
+    const read = beside ? !isAddressMember(key, value) : addresses;
+    const recipientKey = read && (isRecipientKey(folded) || isPhoneKey(key, folded));
     if (recipientKey) collectRecipients(value, here, 0, facts);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
-    else if (addresses)
+    else if (read)
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
     const amountKind = amountKeyKind(folded);
     if (amountKind === "one") {
@@ -361,7 +366,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     // reach the connector beside an amount judged in the threshold's currency.
     if (isCurrencyKey(folded)) collectScalars(value, here, facts.currencies);
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
-    walk(value, here, depth + 1, walked, addresses && !recipientKey);
+    walk(value, here, depth + 1, walked, read && !recipientKey);
   }
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
@@ -456,15 +461,22 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
     return;
   }
   if (!isObject(value)) return;
-  // `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent to. An `address`
-  // that is an object is a postal one (`payee: {name, address: {city}}`): then every member counts, the name too.
-  const addressKeys = Object.keys(value).filter((k) => ADDRESS_KEYS.has(foldKey(k)) && isScalar(value[k]));
+  // `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent to as a whole: the
+  // walk reads them as it reads any params (a recipient key or an address among them counts, see `beside`). An
+  // `address` that is an object is a postal one (`payee: {name, address: {city}}`): then every member counts, the
+  // name too.
+  const addressKeys = Object.keys(value).filter((k) => isAddressMember(k, value[k]));
   const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
   for (const key of keys) collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
 }
+
+/** A member that names an object's mailbox: a scalar `email`, `address` or `email_address` (any spelling). */
+const isAddressMember = (key: string, value: unknown) => isScalar(value) && ADDRESS_KEYS.has(foldKey(key));
+const hasAddressMember = (node: Record<string, unknown>) =>
+  Object.keys(node).some((key) => isAddressMember(key, node[key]));
 
 /** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
 function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {

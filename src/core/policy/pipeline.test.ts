@@ -241,6 +241,42 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // A party object with a mailbox member beside other members (R6): its mailbox does not vouch for the rest.
+  ...[
+    { payee: { email: "billing@acme.example", iban: "GB33BUKB20201555555555" } },
+    { payee: { email: "billing@acme.example", account_number: "99999999", routing_number: "021000021" } },
+    { beneficiary: { email: "billing@acme.example", bank_account: { iban: "GB33BUKB20201555555555" } } },
+    { payee: { email: "billing@acme.example", wallet_address: "0xdeadbeef" } },
+    { to: { email: "bob@acme.example", bcc: ["eve@evil.example"] } },
+    { to: { email: "bob@acme.example", cc: "eve@evil.example" } },
+    { to: { email: "bob@acme.example", to: "eve@evil.example" } },
+    { to: { email: "bob@acme.example", email2: "eve@evil.example" } },
+    { to: { email: ["eve@evil.example"], address: "bob@acme.example" } },
+    { to: { email: "bob@acme.example", name: "x\nBcc: eve@evil.example" } },
+    { personalizations: [{ to: [{ email: "bob@acme.example", name: "eve@evil.example" }] }] },
+  ].map(
+    (params): Case => ({
+      name: `a mailbox member does not vouch for what is beside it (${JSON.stringify(params)})`,
+      manifest: paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  ...[
+    { to: { email: "bob@acme.example", name: "Bob" } },
+    { personalizations: [{ to: [{ email: "bob@acme.example", name: "Bob <bob@acme.example>" }], subject: "Hi" }] },
+    { payee: { email: "billing@acme.example", name: "Acme", reference: "INV-1" } },
+  ].map(
+    (params): Case => ({
+      name: `a mailbox with a display name is judged by the mailbox (${JSON.stringify(params)})`,
+      manifest: paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
   ...[
     { Destination: { ToAddresses: ["boss@evil.example"] } },
     { Destination: { BccAddresses: ["boss@evil.example"] } },
