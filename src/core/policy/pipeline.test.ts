@@ -935,6 +935,7 @@ describe("approvals in the pipeline", () => {
     status: "approved",
     binding_hash: approvalBindingHash(approvalBindingOf(deleteRequest)),
     expires_at: "2099-01-01T00:00:00Z",
+    reasons: [{ code: "REQUIRES_APPROVAL", message: "Action 'crm:delete' requires human approval" }],
     ...over,
   });
   const run = async (view: ApprovalView | undefined, request: ActionRequest, manifest = supportBot()) => {
@@ -971,6 +972,22 @@ describe("approvals in the pipeline", () => {
     ["missing", undefined],
   ])("a %s approval keeps it ESCALATE", async (_label, view) => {
     expect((await run(view, deleteRequest)).decision).toBe("ESCALATE");
+  });
+
+  it("an approval clears only the reasons its approver was shown: one the manifest added since re-escalates", async () => {
+    const stricter = supportBot({ policy: { high_risk_actions: ["crm:delete"] } });
+    const d = await run(approval(), deleteRequest, stricter);
+    expect(d.decision).toBe("ESCALATE");
+    const check = d.policy_trace?.checks.find((c) => c.check === "approval_check");
+    expect(check?.details).toMatchObject({ problem: "approval was not given for HIGH_RISK_ACTION" });
+    const shown = approval({
+      reasons: [
+        { code: "REQUIRES_APPROVAL", message: "" },
+        { code: "HIGH_RISK_ACTION", message: "" },
+      ],
+    });
+    expect((await run(shown, deleteRequest, stricter)).decision).toBe("ALLOW");
+    expect((await run(approval({ reasons: [] }), deleteRequest)).decision).toBe("ESCALATE");
   });
 
   it("an approval for other params does not transfer", async () => {

@@ -16,6 +16,8 @@ export interface ApprovalView {
   /** approvalBindingHash() of the escalated request (see ./action-hash.ts). */
   binding_hash: string;
   expires_at: string;
+  /** The reasons the approver was shown (`{code, message}` each): the escalations the approval covers. */
+  reasons: unknown[];
 }
 
 /** Seam to the approvals module (src/core/approvals `ApprovalStore.get`): read-only lookup of one approval. */
