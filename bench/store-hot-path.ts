@@ -30,6 +30,7 @@ async function linesOf(root: string, dir: string): Promise<Record<string, () => 
   const { openMigratedDatabase } = await load(root, "src/core/store/test-support.ts");
 
   const db = await openMigratedDatabase(join(dir, "bench.db"));
+  const inOneTransaction = db.transaction((work: () => void) => work());
   const manifests = new ManifestRepository(db);
   const manifest = manifests.register(ORG, supportBot());
   const budgets = new BudgetCounters(db);
@@ -85,6 +86,11 @@ async function linesOf(root: string, dir: string): Promise<Record<string, () => 
         { scope: "a", window, limit: 1e9 },
         { scope: "b", window: 0, limit: 1e9 },
       ]),
+    // One slot, as most executes take, 32 in one transaction as a loaded group commit runs them.
+    "budget tryConsume ×32 (1 slot each, one transaction)": () =>
+      inOneTransaction(() => {
+        for (let i = 0; i < 32; i++) budgets.tryConsume([{ scope: "c", window, limit: 1e9 }]);
+      }),
     "idempotency begin + complete": () => {
       const scope = { org_id: ORG, agent_id: "bot-2", key: `b-${n++}` };
       idempotency.begin({ ...scope, requestHash: "h" });

@@ -94,15 +94,8 @@ export class BudgetCounters {
       b.deleteFrom("action_budget_counters").where("window", "!=", 0).where("window", "<", $.before),
     );
     this.consumeAll = db.transaction((slots: BudgetSlot[]) => {
-      for (const slot of slots) {
-        this.counts.delete(cacheKey(slot.scope, slot.window));
-        this.ensureStmt.run(slot);
-        const take = slot.units === undefined ? this.takeStmt : this.takeUnitsStmt;
-        if (take.run(slot as Required<BudgetSlot>).changes === 0) {
-          // Throwing rolls back the increments already made on the other slots.
-          throw new ExhaustedSignal(slot);
-        }
-      }
+      // Throwing rolls back the increments already made on the other slots.
+      for (const slot of slots) this.consumeOne(slot);
     });
     this.refundAll = db.transaction((slots: RefundSlot[]) => {
       for (const slot of slots) {
@@ -142,15 +135,28 @@ export class BudgetCounters {
     return count;
   }
 
-  /** Takes its units from every slot, or nothing when any is exhausted. Returns the exhausted slot, if any. */
+  /**
+   * Takes its units from every slot, or nothing when any is exhausted. Returns the exhausted slot, if any. One slot
+   * inside a caller's transaction (a group commit's unit) needs no savepoint of its own: its conditional UPDATE takes
+   * or refuses in one atomic step, and the zero row it may leave is what any later consumption would insert first.
+   */
   tryConsume(slots: BudgetSlot[]): { ok: true } | { ok: false; exhausted: BudgetSlot } {
     try {
-      this.consumeAll.immediate(slots);
+      if (slots.length === 1 && this.db.inTransaction) this.consumeOne(slots[0]!);
+      else this.consumeAll.immediate(slots);
       return { ok: true };
     } catch (err) {
       if (err instanceof ExhaustedSignal) return { ok: false, exhausted: err.slot };
       throw err;
     }
+  }
+
+  /** Takes one slot's units, or throws ExhaustedSignal (nothing taken) when they would pass its limit. */
+  private consumeOne(slot: BudgetSlot): void {
+    this.counts.delete(cacheKey(slot.scope, slot.window));
+    this.ensureStmt.run(slot);
+    const take = slot.units === undefined ? this.takeStmt : this.takeUnitsStmt;
+    if (take.run(slot as Required<BudgetSlot>).changes === 0) throw new ExhaustedSignal(slot);
   }
 
   refund(slots: RefundSlot[]): void {
