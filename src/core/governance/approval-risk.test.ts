@@ -45,4 +45,24 @@ describe("the risk of an approval", () => {
     const both = await service.execute(ORG, wire({ iban: "DE00", amounts: [500, 700], currency: "USD" }));
     expect(approvals.get(ORG, both.approval_id!)?.risk).toMatchObject({ amount: 1200, currency: "USD" });
   });
+
+  it("names every recipient, one with an invisible or bidi character escaped rather than left out (R7)", async () => {
+    const { service, approvals } = await wired();
+    const escalated = await service.execute(
+      ORG,
+      wire({
+        to: ["alice@corp.example", "mallory\u200b@attacker.example", "(x) \u202emoc.live@bob"],
+        amount: 500,
+        currency: "USD",
+      }),
+    );
+    expect(escalated.decision).toBe("ESCALATE");
+    const risk = approvals.get(ORG, escalated.approval_id!)?.risk;
+    expect(risk?.recipients).toEqual([
+      "alice@corp.example",
+      "mallory\\u{200b}@attacker.example",
+      "x \\u{202e}moc.live@bob",
+    ]);
+    expect(JSON.stringify(risk)).not.toMatch(/[\u200b\u202e]/u);
+  });
 });

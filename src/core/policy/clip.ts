@@ -12,8 +12,11 @@ const EACH_UNPRINTABLE = /[\p{Cc}\p{Cf}]/gu;
 
 /** `text` itself, or its first MAX_QUOTED_CHARS characters and how long it was; unprintable characters escaped. */
 export function clipped(text: string, max = MAX_QUOTED_CHARS): string {
-  const shown = text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`;
-  return UNPRINTABLE.test(shown) ? shown.replace(EACH_UNPRINTABLE, escaped) : shown;
+  return visibly(text.length <= max ? text : `${text.slice(0, max)}…(${text.length} chars)`);
 }
+
+/** `text` with each control or invisible character shown as its `\u{…}` escape. */
+export const visibly = (text: string): string =>
+  UNPRINTABLE.test(text) ? text.replace(EACH_UNPRINTABLE, escaped) : text;
 
 const escaped = (char: string) => `\\u{${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}}`;

@@ -5,7 +5,7 @@
 // too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
 // `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
 import { logger } from "../../log/logger";
-import { clipped } from "../clip";
+import { clipped, visibly } from "../clip";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import type { ActionFacts } from "../extract";
@@ -185,8 +185,10 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 function counterpartiesOf(recipients: Recipient[]): string[] {
   const values = new Set<string>();
   for (const r of recipients) {
-    if (r.parts.length > 1 && !r.parts.every(isAddress)) values.add(r.whole);
-    else for (const part of r.parts) if (part.ok) values.add(part.value);
+    if (r.parts.length > 1 && !r.parts.every(isAddress)) values.add(visibly(r.whole));
+    // A refused value is still one the connector receives: the approval's picture shows it, visibly escaped (a
+    // zero-width space or a bidi override shown as `\u{200b}`), where dropped it would hide a recipient.
+    else for (const part of r.parts) values.add(part.ok ? part.value : visibly(r.raw));
   }
   return [...values];
 }
