@@ -1,5 +1,5 @@
 // Entry point of the operator console: sign-in, then one view per tab.
-import { render } from "preact";
+import { options, render } from "preact";
 import "./app.css";
 import { useEffect, useState } from "preact/hooks";
 import { describeProblem, sessionFor, tokenStore, type Session } from "./api";
@@ -10,7 +10,19 @@ import { TokensView } from "./views/tokens";
 import { PurutosView } from "./views/purutos";
 import { SessionsView } from "./views/sessions";
 import { NotificationsView } from "./views/notifications";
+import { printable } from "./views/params";
 import { completeOidcSignIn, isOidcCallback, loadOidcConfig, type OidcConfig, startOidcSignIn } from "./oidc";
+
+// Every text the console renders is agent or user data somewhere (a recipient, an agent id, an action type, a
+// reason): a bidi override or a zero-width space in it would make the page read as something else ("x bob@evil.com"
+// from "x \u202emoc.live@bob", another agent's name in the audit log). Each text node shows its control and
+// invisible characters as `\uXXXX` escapes (views/params.tsx printable), whatever view renders it.
+const nextVnodeHook = options.vnode;
+options.vnode = (vnode) => {
+  if (vnode.type === null && typeof vnode.props === "string")
+    (vnode as { props: unknown }).props = printable(vnode.props);
+  nextVnodeHook?.(vnode);
+};
 
 const VIEWS = [
   { id: "approvals", label: "Approvals", View: ApprovalsView },

@@ -292,6 +292,47 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     expect(await complete.getByRole("note", { name: "Incomplete risk picture" }).count()).toBe(0);
   });
 
+  it("an agent's invisible characters and endless strings cannot make a card or the audit log read as something else", async () => {
+    // Format characters (bidi, zero-width): innerText's own line breaks are layout, not data.
+    const invisible = /\p{Cf}/u;
+    const endless = `${"b".repeat(3000)}@x.example`;
+    const reply = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, {
+        type: "payment",
+        tool: "send",
+        params: {
+          invoice: "inv-bidi",
+          to: ["ok@corp.example", "(x) \u202emoc.live@bob", "mallory\u200b@x.example", endless],
+        },
+      }),
+    );
+    expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
+    // An agent id written backwards with a bidi override, as if it were another agent's row in the audit log.
+    const spoof = await agent(g).post(
+      "/api/v1/gateway/execute",
+      executeBody(UAPK, { type: "payment", tool: "send" }, { agent_id: "\u202etob-stnemyap" }),
+    );
+    expect(spoof.body.decision).toBe("DENY");
+
+    await page.getByRole("tab", { name: "Approvals" }).click();
+    const card = approvalCard(reply.body.approval_id as string);
+    await card.waitFor();
+    const recipients = await card.locator(`dl > dt:text-is("Recipients") + dd`).textContent();
+    expect(recipients).toContain("x \\u{202e}moc.live@bob");
+    expect(recipients).toContain("mallory\\u{200b}@x.example");
+    expect(await card.innerText()).not.toMatch(invisible);
+    // The endless address wraps: the page is no wider than the window, so its domain is on screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+
+    await page.getByRole("tab", { name: "Interactions" }).click();
+    const log = page.getByRole("table", { name: "Audit log" });
+    await expect.poll(async () => (await log.textContent()) ?? "").toContain("tob-stnemyap");
+    expect(await log.innerText()).not.toMatch(invisible);
+    expect(await log.textContent()).toContain("\\u202etob-stnemyap");
+    await shot("hostile-text");
+  });
+
   it("the card shows the params that would run and the person who asked; a hostile param is inert, clipped text", async () => {
     // A person (dana) asks over MCP, as an IDE user does in an agent session: the approval records them.
     await registerManifest(g, {
