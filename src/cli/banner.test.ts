@@ -41,7 +41,13 @@ describe("the start-up banner", () => {
       GATEHOUSE_URL: "http://127.0.0.1:18510",
       GATEHOUSE_TOKEN: "op.jwt.sig",
       GATEHOUSE_API_KEY: "gatehouse-dev-key",
+      GATEHOUSE_DATA_DIR: "/tmp/data",
     });
+  });
+
+  it("names the data folder for the CLI's token command, whatever its path holds (R7)", () => {
+    for (const dataDir of ["/srv/gate house/data", "/tmp/it's here", "/tmp/$HOME;rm -rf x"])
+      expect(pasted(bannerLines({ ...FACTS, dataDir })).GATEHOUSE_DATA_DIR).toBe(dataDir);
   });
 
   it("names the WebSocket URL on the server's port and points at the IDE token", () => {

@@ -51,11 +51,17 @@ export function bannerLines(facts: BannerFacts): string[] {
       : `  export ORG_ID=${org}   # no API key: set PURUTO_GATEWAY_API_KEY`,
     `  export TOKEN=${tokens.operator}`,
     `  export IDE_TOKEN=${tokens.ide}`,
-    `  export GATEHOUSE_URL=${url} GATEHOUSE_TOKEN="$TOKEN"${cliKey}   # for the gatehouse CLI`,
+    // The data folder too: the CLI's local commands (`token`) read the development issuer's key there.
+    `  export GATEHOUSE_URL=${url} GATEHOUSE_TOKEN="$TOKEN"${cliKey} GATEHOUSE_DATA_DIR=${shellWord(facts.dataDir)}   # for the gatehouse CLI`,
     `  more tokens: ${facts.cli ?? "npm run -s gatehouse --"} token --sub alice --org ${org} --role operator`,
     ``,
     `  IDE session (WebSocket, token in the Authorization header or Sec-WebSocket-Protocol "bearer.<token>"):`,
     `  ${url.replace("http", "ws")}/ws/my-session   Authorization: Bearer $IDE_TOKEN`,
   );
   return lines;
+}
+
+/** `text` as one shell word: as it is when it holds only safe characters, else single-quoted. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/u.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }
