@@ -2363,7 +2363,7 @@ export interface components {
              *     `customer_phone`, `msisdn`…), `counterparty`/`counterparties`,
              *     a payee by name, id or account (`payee`, `beneficiary`, `creditor`, and their and `recipient`'s `_name`, `_id`,
              *     `_account`, `_account_number`; `iban` and any `*_iban`; a transfer's `destination` and any `*_destination`,
-             *     `account_number`/`account_no`, `bank_account`, `receiver`, `wallet_address`/`wallet_id` and any `*_wallet`) — strings, arrays, `{email}`/`{address}` objects (any other object: every string in it). Under any other
+             *     `account_number`/`account_no`, `bank_account`, `receiver`, `wallet_address`/`wallet_id` and any `*_wallet`) — strings, arrays, `{email}`/`{address}` objects (their other members read as any params: `{email, bcc}` sends to both, `payee: {email, iban}` pays the IBAN; any other object: every string in it). Under any other
              *     key, a string that is an address, a list of addresses (`,` `;` line breaks, or spaces when every word is one), a
              *     recipient header line (`Bcc: x@evil.example` in a raw header block) or `Name <address>`, and a key that is an address, count too (not text that mentions an address among words). Every
              *     value found, and

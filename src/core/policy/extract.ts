@@ -10,7 +10,8 @@
 //                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
 //                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient, iban and `*_iban`) — a
 //                 string, a number, an array of them,
-//                 or `{email}` / `{address}` objects (an object without those keys
+//                 or `{email}` / `{address}` objects (whose other members are read as any params are: a `bcc` or
+//                 an `iban` beside the mailbox counts; an object without those keys
 //                 counts with every string inside it: the connector may read any of them); in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (addressesIn)
