@@ -344,14 +344,14 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   let quantity: Found<unknown> | undefined;
   // Under a recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
   // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` and
-  // `payee: {email: ok, iban: X}` would send to x and pay X unjudged.
-  const beside = !addresses && hasAddressMember(node);
+  // `payee: {email: ok, iban: X}` would send to x and pay X unjudged. So is a descriptor (`type`) of any object.
+  const mailbox = !addresses && hasAddressMember(node);
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
-    const read = beside ? !isAddressMember(key, value) : addresses;
+    const read = addresses || !collectedWhole(mailbox, key, value);
     const recipientKey = read && (isRecipientKey(folded) || isPhoneKey(key, folded));
     if (recipientKey) collectRecipients(value, here, 0, facts);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
@@ -463,16 +463,26 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   }
   if (!isObject(value)) return;
   // `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent to as a whole: the
-  // walk reads them as it reads any params (a recipient key or an address among them counts, see `beside`). An
+  // walk reads them as it reads any params (a recipient key or an address among them counts: `mailbox` in walk). An
   // `address` that is an object is a postal one (`payee: {name, address: {city}}`): then every member counts, the
   // name too.
-  const addressKeys = Object.keys(value).filter((k) => isAddressMember(k, value[k]));
-  const keys = addressKeys.length > 0 ? addressKeys : Object.keys(value);
-  for (const key of keys) collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
+  const mailbox = hasAddressMember(value);
+  for (const key of Object.keys(value))
+    if (collectedWhole(mailbox, key, value[key]))
+      collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
 }
+
+/**
+ * Whether a member of an object under a recipient key is collected as recipients whole (every string in it): the
+ * mailbox of an object that has one, else every member but a descriptor (Circle's `destination: {type: "wallet",
+ * id}` pays the id, not "wallet"). The others are read by the walk as any params are.
+ */
+const collectedWhole = (mailbox: boolean, key: string, value: unknown) =>
+  mailbox ? isAddressMember(key, value) : !(isScalar(value) && DESCRIPTOR_KEYS.has(foldKey(key)));
+const DESCRIPTOR_KEYS = new Set(["type", "kind"]);
 
 /** A member that names an object's mailbox: a scalar `email`, `address` or `email_address` (any spelling). */
 const isAddressMember = (key: string, value: unknown) => isScalar(value) && ADDRESS_KEYS.has(foldKey(key));

@@ -264,6 +264,23 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // Circle's transfer destinations: the descriptor (`type`) is no recipient, what it describes is.
+  ...[
+    { destination: { type: "wallet", id: "1000216185" }, decision: "ALLOW" as const },
+    { destination: { type: "blockchain", address: "0xACME", chain: "ETH" }, decision: "ALLOW" as const },
+    { destination: { type: "wallet", id: "666" }, decision: "DENY" as const },
+    { destination: { type: "eve@evil.example", id: "1000216185" }, decision: "DENY" as const },
+    { destination: { TYPE: "wallet", id: "1000216185", kind: ["x@evil.example"] }, decision: "DENY" as const },
+  ].map(
+    ({ decision, ...params }): Case => ({
+      name: `a destination's descriptor is no recipient (${JSON.stringify(params)}): ${decision}`,
+      manifest: paymentsBot({ counterparty_allowlist: ["1000216185", "0xacme", "DE00"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
   ...[
     { to: { email: "bob@acme.example", name: "Bob" } },
     { personalizations: [{ to: [{ email: "bob@acme.example", name: "Bob <bob@acme.example>" }], subject: "Hi" }] },
