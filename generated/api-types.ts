@@ -1374,7 +1374,8 @@ export interface components {
             agent_id: string;
             /**
              * @description An approved approval (from an earlier ESCALATE) for this exact action. A valid one turns the
-             *     ESCALATE into ALLOW once; it never overrides a DENY.
+             *     ESCALATE into ALLOW once, when each reason the action escalates for now is one its approver was shown (a reason
+             *     a changed manifest added since → ESCALATE, a new approval); it never overrides a DENY.
              */
             approval_id?: string;
             /** @description Ed25519-signed capability JWT (`alg: EdDSA`) narrowing the manifest for this session. */
@@ -1504,7 +1505,8 @@ export interface components {
             agent_id: string;
             /**
              * @description An approved approval (from an earlier ESCALATE) for this exact action. A valid one turns the
-             *     ESCALATE into ALLOW once; it never overrides a DENY.
+             *     ESCALATE into ALLOW once, when each reason the action escalates for now is one its approver was shown (a reason
+             *     a changed manifest added since → ESCALATE, a new approval); it never overrides a DENY.
              */
             approval_id?: string;
             /** @description Ed25519-signed capability JWT (`alg: EdDSA`) narrowing the manifest for this session. */
