@@ -21,7 +21,8 @@
 //                 any word after `amount` but one describing it, such as amount_currency or amount_type); those in minor
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
-//                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts);
+//                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts); a
+//                 money object `{value, currency_code}` under any other key (or as the params themselves);
 //                 each times the `quantity` / `qty` above 1 of every object around it (a line item's price × its
 //                 quantity; a quantity below 1 never lowers an amount)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
@@ -342,6 +343,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   if (!isObject(node)) return;
   const firstAmount = facts.amounts.length;
   let quantity: Found<unknown> | undefined;
+  let moneyValue = false;
+  let currency = false;
   // Under a recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
   // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` and
   // `payee: {email: ok, iban: X}` would send to x and pay X unjudged. So is a descriptor (`type`) of any object.
@@ -365,10 +368,14 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
     else collectMoney(key, folded, value, here, facts);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
-    if (isCurrencyKey(folded)) collectScalars(value, here, facts.currencies);
+    if (isCurrencyKey(folded)) {
+      currency = true;
+      collectScalars(value, here, facts.currencies);
+    } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, read && !recipientKey);
   }
+  if (moneyValue && currency && isUnread(node, facts)) facts.amounts.push({ source, value: node });
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
@@ -387,6 +394,15 @@ function isTotalledMoney(value: unknown): boolean {
 }
 const isAmountMember = (key: string) => AMOUNT_MEMBER_KEYS.has(foldKey(key));
 const AMOUNT_MEMBER_KEYS = new Set(["value", "amount"]);
+
+/**
+ * Whether an object was not read as an amount already: PayPal's and Google's money shape, `{value: "5000",
+ * currency_code: "EUR"}`, under a key no amount rule reads (`payment`, `charge_details`) or as the params themselves,
+ * is an amount the upstream moves (its `value` that may be money, beside a currency), counted once: not again when
+ * it sits under `amount` or `price`.
+ */
+const isUnread = (node: Record<string, unknown>, facts: ActionFacts) =>
+  !facts.amounts.some((amount) => amount.value === node);
 
 function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
   if (amount.quantities) amount.quantities.push(quantity);

@@ -362,6 +362,38 @@ const cases: Case[] = [
     codes: ["AMOUNT_UNVERIFIABLE"],
     check: "amount_threshold",
   },
+  // PayPal's v2 and Google's money object, `{value, currency_code}`, under a key no amount rule reads or as the
+  // params themselves, is the amount (R6); one read as an amount already counts once.
+  ...[
+    { params: { payment: { value: "5000", currency_code: "EUR" } }, decision: "ESCALATE" as const },
+    { params: { value: 5000, currency: "EUR" }, decision: "ESCALATE" as const },
+    {
+      params: { order: { lines: [{ cost: { value: "60", currency: "EUR" }, quantity: 2 }] } },
+      decision: "ESCALATE" as const,
+    },
+    { params: { amount: 50, currency: "EUR", value: 5000 }, decision: "DENY" as const },
+    { params: { amount: { value: "50", currency_code: "EUR" } }, decision: "ALLOW" as const },
+    {
+      params: {
+        amounts: [
+          { value: 30, currency: "EUR" },
+          { value: 30, currency: "EUR" },
+        ],
+      },
+      decision: "ALLOW" as const,
+    },
+    { params: { price: { value: 90, currency: "EUR" } }, decision: "ALLOW" as const },
+    { params: { amount: 50, currency: "EUR", meta: { value: "high" } }, decision: "ALLOW" as const },
+  ].map(
+    ({ params, decision }): Case => ({
+      name: `a money object ${JSON.stringify(params)} under 100 EUR: ${decision}`,
+      manifest: paymentsBot({ amount_threshold: { amount: 100, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision,
+      codes: { ALLOW: [], ESCALATE: ["AMOUNT_THRESHOLD"], DENY: ["AMOUNT_UNVERIFIABLE"] }[decision],
+      ...(decision === "ALLOW" ? {} : { check: "amount_threshold" }),
+    }),
+  ),
   // PayPal's v1 money object: `amount: {total, currency, details}`. Its total is the amount (with a subtotal beside
   // it, summed); one that is no number still fails closed.
   ...[
