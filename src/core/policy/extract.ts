@@ -132,16 +132,34 @@ const isDestinationKey = (folded: string) => folded.endsWith("destination");
  * (`iban`, `beneficiary_iban`, `destination`, `account_number`, `to_wallet_address`): a connector sends to it as
  * surely as to `to`.
  */
-function isRecipientKey(folded: string): boolean {
-  return (
-    RECIPIENT_KEYS.has(folded) ||
-    PARTY_KEYS.has(folded) ||
-    folded.endsWith("iban") ||
-    (folded.includes("wallet") && WALLET_KEY.test(folded)) ||
-    isDestinationKey(folded) ||
-    MAIL_KINDS.some((kind) => folded.endsWith(kind))
-  );
+function recipientKeyKind(folded: string): typeof MAIL | typeof PARTY | undefined {
+  if (isPartyKey(folded)) return PARTY;
+  if (RECIPIENT_KEYS.has(folded) || MAIL_KINDS.some((kind) => folded.endsWith(kind))) return MAIL;
+  return undefined;
 }
+
+/**
+ * Where money lands: a payee, a counterparty, an account. Every member of such an object names the party (its
+ * `name`, `merchant_id`, `iban`), a mailbox beside them too: `payee: {email: ok, name: "Evil Corp"}` pays Evil Corp.
+ */
+const isPartyKey = (folded: string) =>
+  PARTY_KEYS.has(folded) ||
+  folded === "counterparty" ||
+  folded === "counterparties" ||
+  folded.endsWith("iban") ||
+  (folded.includes("wallet") && WALLET_KEY.test(folded)) ||
+  isDestinationKey(folded);
+
+/**
+ * How the walk reads a value: as params (READ: recipient keys and addresses in strings count), or under a recipient
+ * key whose value collectRecipients took already: a mail recipient (MAIL: an object with a mailbox member was taken
+ * by that member alone, its display name is no recipient) or a party (PARTY: every member but a descriptor was
+ * taken). What was not taken is read as params.
+ */
+const READ = 0;
+const MAIL = 1;
+const PARTY = 2;
+type Mode = typeof READ | typeof MAIL | typeof PARTY;
 
 /**
  * A telephone number an SMS or a call goes to, under its own word: `phone`, AWS SNS's `PhoneNumber`, `msisdn`,
@@ -229,10 +247,7 @@ const COUNTRY_OF_PERSON = ["nationality", "citizenship"];
 
 type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counterparty" | "jurisdiction">;
 
-export function extractActionFacts(
-  action: ExtractableAction,
-  tool?: Pick<ToolConfig, "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only">,
-): ActionFacts {
+export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTool): ActionFacts {
   const facts: ActionFacts = { recipients: [], amounts: [], currencies: [], jurisdictions: [] };
   if (action.counterparty !== undefined)
     facts.recipients.push({ source: "action.counterparty", value: String(action.counterparty) });
@@ -244,47 +259,77 @@ export function extractActionFacts(
   // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
   const walked: Walk = { facts, nodes: 0 };
   walk(action.params, "params", 0, walked);
-  // The operator's word that the upstream reads only the declared places: what the walk found elsewhere goes.
-  if (tool?.recipient_params_only) facts.recipients = facts.recipients.filter(isDeclaredCounterparty);
-  if (tool?.amount_params_only) facts.amounts = [];
-  const declared = tool?.recipient_params ?? [];
-  if (declared.length > 0) collectDeclaredRecipients(action.params, declared, facts);
-  const declaredAmounts = tool?.amount_params ?? [];
-  if (declaredAmounts.length > 0) collectDeclaredAmounts(action.params, declaredAmounts, walked);
+  if (tool) readDeclaredPlaces(action.params, tool, walked);
   return facts;
 }
 
-const isDeclaredCounterparty = (found: Found<string>) => found.source === "action.counterparty";
+/**
+ * What a tool declares: more places of recipients and amounts (`recipient_params`, `amount_params`), and the
+ * operator's word that its upstream reads them only there (`…_only`): what the walk found elsewhere then goes. Unless
+ * the params hold none of the declared places: an agent that leaves them out must not leave its recipients and
+ * amounts unjudged, so the walk's findings stand. With no declared place at all, the tool has none but the action's
+ * declared `counterparty` / `amount` (the operator's word, which no agent can change).
+ */
+function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk): void {
+  const facts = walked.facts;
+  const recipientPaths = tool.recipient_params ?? [];
+  const recipientPlaces = placesOf(params, recipientPaths);
+  if (tool.recipient_params_only && (recipientPaths.length === 0 || recipientPlaces.length > 0))
+    facts.recipients = facts.recipients.filter(
+      (found) =>
+        found.source === "action.counterparty" || recipientPlaces.some((place) => isWithin(found.source, place)),
+    );
+  if (recipientPlaces.length > 0) collectDeclaredRecipients(recipientPlaces, facts);
+
+  const amountPaths = tool.amount_params ?? [];
+  const amountPlaces = amountPaths.flatMap((path) =>
+    placesOf(params, [path]).map((place) => ({ ...place, minor: isMinorPath(path) })),
+  );
+  if (tool.amount_params_only && (amountPaths.length === 0 || amountPlaces.length > 0)) facts.amounts = [];
+  if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked);
+}
+
+type DeclaringTool = Pick<
+  ToolConfig,
+  "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only"
+>;
+
+/** The values at declared dot paths, each with its place in the params (`params.payee.iban`). */
+const placesOf = (params: unknown, paths: readonly string[]): Found<unknown>[] =>
+  paths.flatMap((path) =>
+    resolvePath(params, path).map((hit) => ({ source: `params.${hit.source}`, value: hit.value })),
+  );
+
+/** Whether a source is the place or inside it: `params.to[0].email` is within `params.to`, `params.tos` is not. */
+const isWithin = (source: string, place: Found<unknown>) =>
+  source.startsWith(place.source) && /^(?:$|[.[ ])/u.test(source.slice(place.source.length));
 
 /**
  * The amounts at a tool's declared paths, each place once: a declared `price` or `amount` was found by the walk
  * already, and counted twice it would be judged at double. The declaration says how to read it (minor units or not).
  */
-function collectDeclaredAmounts(params: unknown, paths: readonly string[], walked: Walk): void {
+function collectDeclaredAmounts(places: { source: string; value: unknown; minor: boolean }[], walked: Walk): void {
   const facts = walked.facts;
   const declared = new Map<string, Found<unknown>>();
-  for (const path of paths) {
-    const minor = isMinorPath(path) ? { minor: true as const } : {};
-    for (const hit of resolvePath(params, path)) {
-      const source = `params.${hit.source}`;
-      const quantities = walked.quantityAt ? quantitiesAbove(source, walked.quantityAt) : [];
-      declared.set(source, { source, value: hit.value, ...minor, ...(quantities.length ? { quantities } : {}) });
-    }
+  for (const { source, value, minor } of places) {
+    const quantities = walked.quantityAt ? quantitiesAbove(source, walked.quantityAt) : [];
+    const unit = minor ? { minor: true as const } : {};
+    declared.set(source, { source, value, ...unit, ...(quantities.length ? { quantities } : {}) });
   }
   facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
   for (const found of declared.values()) facts.amounts.push(found);
 }
 
 /**
- * The recipients at a tool's declared paths, each once: a declared param that spells out an address in full was
- * found by the walk already, at the same place.
+ * The recipients at a tool's declared places, each once: a declared param that spells out an address in full was
+ * found by the walk already, at the same place. A declared place is a party's: every member of an object there
+ * counts (the operator can declare `payee.email` for the mailbox alone).
  */
-function collectDeclaredRecipients(params: unknown, paths: readonly string[], facts: ActionFacts): void {
+function collectDeclaredRecipients(places: Found<unknown>[], facts: ActionFacts): void {
   const placeOf = (f: Found<string>) => `${f.source}\u0000${f.value}`;
   const seen = new Set(facts.recipients.map(placeOf));
   const start = facts.recipients.length;
-  for (const path of paths)
-    for (const hit of resolvePath(params, path)) collectRecipients(hit.value, `params.${hit.source}`, 0, facts);
+  for (const place of places) collectRecipients(place.value, place.source, 0, facts, true);
   const declared = facts.recipients.splice(start);
   for (const found of declared) {
     const place = placeOf(found);
@@ -322,12 +367,12 @@ function fail(facts: ActionFacts, why: string): void {
  * Every well-known key anywhere in the params, and every address spelled out in full in a string under any other
  * key (`recipients`: false under a recipient key, whose values are collected whole already).
  */
-function walk(node: unknown, source: string, depth: number, walked: Walk, addresses = true): void {
+function walk(node: unknown, source: string, depth: number, walked: Walk, mode: Mode = READ): void {
   const facts = walked.facts;
   if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (typeof node === "string") {
-    if (!addresses) return;
+    if (mode !== READ) return;
     // Each address a string spells out is a value of its own: a list of 100,000 in one string counts to the bound.
     for (const address of addressesIn(node)) {
       if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
@@ -337,7 +382,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   }
   if (Array.isArray(node)) {
     // `i in node`: a hole in a sparse array is no value (forEach skipped it, and the count must not change).
-    for (let i = 0; i < node.length; i++) if (i in node) walk(node[i], `${source}[${i}]`, depth + 1, walked, addresses);
+    for (let i = 0; i < node.length; i++) if (i in node) walk(node[i], `${source}[${i}]`, depth + 1, walked, mode);
     return;
   }
   if (!isObject(node)) return;
@@ -345,18 +390,18 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
   let quantity: Found<unknown> | undefined;
   let moneyValue = false;
   let currency = false;
-  // Under a recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
-  // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` and
-  // `payee: {email: ok, iban: X}` would send to x and pay X unjudged. So is a descriptor (`type`) of any object.
-  const mailbox = !addresses && hasAddressMember(node);
+  // Under a mail recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
+  // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` would send to x
+  // unjudged. So is a descriptor (`type`) of any object under a recipient key.
+  const mailbox = mode === MAIL && hasAddressMember(node);
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
-    const read = addresses || !collectedWhole(mailbox, key, value);
-    const recipientKey = read && (isRecipientKey(folded) || isPhoneKey(key, folded));
-    if (recipientKey) collectRecipients(value, here, 0, facts);
+    const read = mode === READ || !collectedWhole(mailbox, key, value);
+    const kind = read ? (recipientKeyKind(folded) ?? (isPhoneKey(key, folded) ? MAIL : undefined)) : undefined;
+    if (kind !== undefined) collectRecipients(value, here, 0, facts, kind === PARTY);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
     else if (read)
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
@@ -373,7 +418,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
       collectScalars(value, here, facts.currencies);
     } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
-    walk(value, here, depth + 1, walked, read && !recipientKey);
+    walk(value, here, depth + 1, walked, kind ?? (read ? READ : mode));
   }
   if (moneyValue && currency && isUnread(node, facts)) facts.amounts.push({ source, value: node });
   if (!quantity) return;
@@ -383,17 +428,21 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, addres
 }
 
 /**
- * PayPal's v1 money object, `amount: {total: "30.11", currency: "USD", details: {subtotal…}}`: its `total` is the
- * amount, read by the walk below it as money (with the subtotal beside it, summed: never less than what moves).
- * Read as one amount it would be no number at all, and the payment unjudgeable.
+ * PayPal's v1 money object, `amount: {total: "30.11", currency: "USD", details: {subtotal…}}`, and nothing else: its
+ * `total` is the amount, read by the walk below it as money (with the subtotal beside it, summed: never less than
+ * what moves). Read as one amount it would be no number at all, and the payment unjudgeable. Any other member
+ * (Google's `units`, a `cents`, a `value`) keeps the object one amount, which then fails closed unless it reads.
  */
 function isTotalledMoney(value: unknown): boolean {
   if (!isObject(value) || Array.isArray(value)) return false;
-  const keys = Object.keys(value);
-  return keys.some((key) => foldKey(key) === "total" && mayBeMoney(value[key])) && !keys.some(isAmountMember);
+  let total = false;
+  for (const key of Object.keys(value)) {
+    const folded = foldKey(key);
+    if (folded === "total" && mayBeMoney(value[key])) total = true;
+    else if (!(isCurrencyKey(folded) || (folded === "details" && isObject(value[key])))) return false;
+  }
+  return total;
 }
-const isAmountMember = (key: string) => AMOUNT_MEMBER_KEYS.has(foldKey(key));
-const AMOUNT_MEMBER_KEYS = new Set(["value", "amount"]);
 
 /**
  * Whether an object was not read as an amount already: PayPal's and Google's money shape, `{value: "5000",
@@ -465,8 +514,8 @@ const ADDRESS_SEPARATORS = /[,;\p{Cc}\u2028\u2029]/u;
 const isBareAddress = (text: string) =>
   holdsAt(text) && !/\s/u.test(text) && !text.includes("://") && !/^[@\uFE6B\uFF20]/u.test(text);
 
-/** The recipients a value under a recipient key stands for. */
-function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts): void {
+/** The recipients a value under a recipient key stands for (`party`: a payee's, whose every member names it). */
+function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts, party: boolean): void {
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `recipients are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (isScalar(value)) {
     facts.recipients.push({ source, value: String(value) });
@@ -474,18 +523,18 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++)
-      if (i in value) collectRecipients(value[i], `${source}[${i}]`, depth + 1, facts);
+      if (i in value) collectRecipients(value[i], `${source}[${i}]`, depth + 1, facts, party);
     return;
   }
   if (!isObject(value)) return;
-  // `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent to as a whole: the
-  // walk reads them as it reads any params (a recipient key or an address among them counts: `mailbox` in walk). An
-  // `address` that is an object is a postal one (`payee: {name, address: {city}}`): then every member counts, the
-  // name too.
-  const mailbox = hasAddressMember(value);
+  // Under a mail key, `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent
+  // to as a whole: the walk reads them as it reads any params (a recipient key or an address among them counts:
+  // `mailbox` in walk). An `address` that is an object is a postal one: then every member counts, the name too.
+  // Under a party key every member counts (a payee's `name`, `merchant_id`), a descriptor (`type`) aside.
+  const mailbox = !party && hasAddressMember(value);
   for (const key of Object.keys(value))
     if (collectedWhole(mailbox, key, value[key]))
-      collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts);
+      collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party);
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
@@ -493,12 +542,18 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
 
 /**
  * Whether a member of an object under a recipient key is collected as recipients whole (every string in it): the
- * mailbox of an object that has one, else every member but a descriptor (Circle's `destination: {type: "wallet",
- * id}` pays the id, not "wallet"). The others are read by the walk as any params are.
+ * mailbox of an object that has one, else every member but a scalar that describes the payment rather than names
+ * its party (Circle's `destination: {type: "wallet", id, chain}` pays the id, not "wallet"; a payee's `reference`,
+ * `currency` or `country` names no one). The others are read by the walk as any params are (an address in them
+ * still counts, a currency or a country by its own rule).
  */
-const collectedWhole = (mailbox: boolean, key: string, value: unknown) =>
-  mailbox ? isAddressMember(key, value) : !(isScalar(value) && DESCRIPTOR_KEYS.has(foldKey(key)));
-const DESCRIPTOR_KEYS = new Set(["type", "kind"]);
+function collectedWhole(mailbox: boolean, key: string, value: unknown): boolean {
+  if (mailbox) return isAddressMember(key, value);
+  if (!isScalar(value)) return true;
+  const folded = foldKey(key);
+  return !(DESCRIPTOR_KEYS.has(folded) || isCurrencyKey(folded) || isJurisdictionKey(folded));
+}
+const DESCRIPTOR_KEYS = new Set(["type", "kind", "chain", "network", "reference", "memo", "description", "note"]);
 
 /** A member that names an object's mailbox: a scalar `email`, `address` or `email_address` (any spelling). */
 const isAddressMember = (key: string, value: unknown) => isScalar(value) && ADDRESS_KEYS.has(foldKey(key));

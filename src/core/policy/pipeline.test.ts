@@ -254,6 +254,10 @@ const cases: Case[] = [
     { to: { email: ["eve@evil.example"], address: "bob@acme.example" } },
     { to: { email: "bob@acme.example", name: "x\nBcc: eve@evil.example" } },
     { personalizations: [{ to: [{ email: "bob@acme.example", name: "eve@evil.example" }] }] },
+    // A payee's every member names it (R8): its name, PayPal v2's merchant_id, beside an allowed mailbox.
+    { payee: { email: "billing@acme.example", name: "Evil Corp" } },
+    { payee: { email_address: "billing@acme.example", merchant_id: "EVILMERCHANT" } },
+    { payee: { name: "Evil Corp", address: "1 Main St" } },
   ].map(
     (params): Case => ({
       name: `a mailbox member does not vouch for what is beside it (${JSON.stringify(params)})`,
@@ -284,7 +288,7 @@ const cases: Case[] = [
   ...[
     { to: { email: "bob@acme.example", name: "Bob" } },
     { personalizations: [{ to: [{ email: "bob@acme.example", name: "Bob <bob@acme.example>" }], subject: "Hi" }] },
-    { payee: { email: "billing@acme.example", name: "Acme", reference: "INV-1" } },
+    { payee: { email: "billing@acme.example", reference: "INV-1", currency: "EUR", country: "DE" } },
   ].map(
     (params): Case => ({
       name: `a mailbox with a display name is judged by the mailbox (${JSON.stringify(params)})`,
@@ -406,6 +410,10 @@ const cases: Case[] = [
     { amount: { total: "1.00", value: "5000", currency: "USD" }, decision: "ESCALATE" as const },
     { amount: { total: "five thousand", currency: "USD" }, decision: "DENY" as const },
     { amount: { total: "1.00", currency: "KWD" }, decision: "DENY" as const },
+    // Any other member keeps the object one amount, which no rule reads (R8): fail closed, never judged at 1.
+    { amount: { total: "1.00", currency_code: "USD", units: "5000", nanos: 0 }, decision: "DENY" as const },
+    { amount: { total: "1.00", currency: "USD", cents: 500000 }, decision: "DENY" as const },
+    { amount: { total: "1.00", currency: "USD", details: "5000" }, decision: "DENY" as const },
   ].map(
     ({ decision, ...params }): Case => ({
       name: `PayPal v1 ${JSON.stringify(params)} under 100 USD: ${decision}`,
@@ -615,6 +623,70 @@ const cases: Case[] = [
       decision,
       codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
       ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
+  // What is inside a declared place counts as it would anywhere (R8), and a declared place the agent leaves out
+  // leaves the walk's findings standing.
+  ...[
+    { paths: ["to", "iban"], params: { iban: "DE00", to: { email: "bob@acme.example", bcc: ["eve@evil.example"] } } },
+    { paths: ["payee", "iban"], params: { iban: "DE00", payee: { email: "bob@acme.example", iban: "GB33EVIL" } } },
+    { paths: ["recipients"], params: { recipients: [{ email: "bob@acme.example", cc: "eve@evil.example" }] } },
+    { paths: ["iban"], params: { to: "eve@evil.example" } },
+  ].map(
+    ({ paths, params }): Case => ({
+      name: `recipient_params_only ${JSON.stringify(paths)} still judges ${JSON.stringify(params)}`,
+      manifest: {
+        ...paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
+        tools: {
+          "payment:wire": { connector: { type: "noop" }, recipient_params: paths, recipient_params_only: true },
+          "email:send": { connector: { type: "echo" } },
+        },
+      },
+      request: { action: { ...wire, params } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  {
+    name: "a declared recipient place is a party's: every member of an object there counts",
+    manifest: {
+      ...paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
+      tools: {
+        "payment:wire": { connector: { type: "noop" }, recipient_params: ["payee_info"] },
+        "email:send": { connector: { type: "echo" } },
+      },
+    },
+    request: {
+      action: { ...wire, params: { iban: "DE00", payee_info: { account: "GB33EVIL", email: "b@acme.example" } } },
+    },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
+  ...[{ max_amount_per_hour: undefined }, { max_amount_per_hour: { amount: 100, currency: "USD" } }].map(
+    (constraints): Case => ({
+      name: `amount_params_only whose declared place is left out judges the walk's amounts (${JSON.stringify(constraints)})`,
+      manifest: {
+        ...paymentsBot(constraints.max_amount_per_hour ? {} : { amount_threshold: { amount: 100, currency: "USD" } }),
+        ...(constraints.max_amount_per_hour
+          ? { constraints: { max_amount_per_hour: constraints.max_amount_per_hour } }
+          : {}),
+        tools: {
+          "payment:wire": {
+            connector: { type: "noop" },
+            amount_params: ["order.total_price"],
+            amount_params_only: true,
+          },
+          "email:send": { connector: { type: "echo" } },
+        },
+      },
+      request: {
+        action: { ...wire, params: { iban: "DE00", currency: "USD", order: { line_items: [{ price: 5000 }] } } },
+      },
+      decision: constraints.max_amount_per_hour ? "DENY" : "ESCALATE",
+      codes: constraints.max_amount_per_hour ? ["BUDGET_EXCEEDED"] : ["AMOUNT_THRESHOLD"],
+      check: constraints.max_amount_per_hour ? "budget_check" : "amount_threshold",
     }),
   ),
   {
