@@ -9,6 +9,7 @@ const FACTS: BannerFacts = {
   url: "http://127.0.0.1:18510",
   dataDir: "/tmp/data",
   apiKey: "gatehouse-dev-key",
+  credentials: true,
   org: "default",
   agentRuntime: "http://127.0.0.1:18511 (reference runtime, own process)",
   tokens: { operator: "op.jwt.sig", ide: "ide.jwt.sig" },
@@ -48,6 +49,16 @@ describe("the start-up banner", () => {
   it("names the data folder for the CLI's token command, whatever its path holds (R7)", () => {
     for (const dataDir of ["/srv/gate house/data", "/tmp/it's here", "/tmp/$HOME;rm -rf x"])
       expect(pasted(bannerLines({ ...FACTS, dataDir })).GATEHOUSE_DATA_DIR).toBe(dataDir);
+  });
+
+  it("outside the development default it prints no credential, only how to get one (R10)", () => {
+    const production = { ...FACTS, credentials: false, issuer: true, cli: "node dist/cli.js" };
+    const text = bannerLines(production).join("\n");
+    for (const secret of ["gatehouse-dev-key", "op.jwt.sig", "ide.jwt.sig"]) expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/export /);
+    expect(text).toContain('curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" http://127.0.0.1:18510/purutos');
+    expect(text).toContain("operator token: node dist/cli.js token --sub you --org default --role operator");
+    expect(bannerLines({ ...production, issuer: false }).join("\n")).not.toContain("operator token:");
   });
 
   it("names the WebSocket URL on the server's port and points at the IDE token", () => {

@@ -8,6 +8,13 @@ export interface BannerFacts {
   dataDir: string;
   /** The default org's API key, if one is configured. */
   apiKey?: string;
+  /**
+   * Print working credentials (the API key, the tokens): only for the development default (`make run`). Elsewhere
+   * the banner lands in logs, and names the variables and the CLI command instead.
+   */
+  credentials?: boolean;
+  /** The built-in development issuer signs user tokens (no external identity provider). */
+  issuer?: boolean;
   org: string;
   agentRuntime: string;
   /** Tokens of the built-in development issuer (absent with an external identity provider). */
@@ -29,18 +36,27 @@ export function cliCommand(entry: string | undefined, cwd: string): string {
 
 export function bannerLines(facts: BannerFacts): string[] {
   const { url, apiKey, org, tokens } = facts;
+  const shownKey = facts.credentials ? apiKey : "$PURUTO_GATEWAY_API_KEY";
   const lines = [
     ``,
     `Gatehouse ${url} (data: ${facts.dataDir})`,
     ``,
     `  curl ${url}/health`,
     apiKey
-      ? `  curl -H "X-API-Key: ${apiKey}" ${url}/purutos`
+      ? `  curl -H "X-API-Key: ${shownKey}" ${url}/purutos`
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${url}/openapi.json   ${url}/asyncapi.yaml`,
     `  console: ${url}/console   (sign in with the operator TOKEN below)`,
     `  agent runtime: ${facts.agentRuntime}`,
   ];
+  if (!facts.credentials) {
+    lines[lines.length - 2] = `  console: ${url}/console   (sign in with an operator token)`;
+    if (facts.issuer)
+      lines.push(
+        `  operator token: ${facts.cli ?? "npm run -s gatehouse --"} token --sub you --org ${org} --role operator   (with this server's GATEHOUSE_DATA_DIR, or DATABASE_URL and GATEHOUSE_SECRET)`,
+      );
+    return lines;
+  }
   if (!tokens) return lines;
   const cliKey = apiKey ? ` GATEHOUSE_API_KEY="$API_KEY"` : "";
   lines.push(

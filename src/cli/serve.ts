@@ -71,18 +71,26 @@ export async function serve(): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Working credentials (the API key, 12-hour operator and IDE tokens) only for the development default that
+  // `make run` starts (its own reference runtime): anywhere else the banner lands in container logs, where anyone
+  // who can read them would be an operator. There it says how to mint a token instead.
+  const development = runtime !== undefined;
   const key = config.apiKeys.find((k) => k !== "changeme");
   const mint = (sub: string, role: string) =>
-    gatehouse.devIssuer?.mint({ sub, org: config.defaultOrg, roles: [role], ttlSeconds: 12 * 3600 });
+    development
+      ? gatehouse.devIssuer?.mint({ sub, org: config.defaultOrg, roles: [role], ttlSeconds: 12 * 3600 })
+      : undefined;
   const operator = await mint("operator@dev", "operator");
   const ide = await mint("ide-user@dev", "developer");
   const lines = bannerLines({
     url: gatehouse.url,
     dataDir: config.dataDir,
     ...(key ? { apiKey: key } : {}),
+    credentials: development,
     org: config.defaultOrg,
     agentRuntime: `${config.agentRuntimeUrl ?? "http://127.0.0.1:8001 (AGENT_RUNTIME_URL unset)"}${runtime ? " (reference runtime, own process)" : ""}`,
     ...(operator && ide ? { tokens: { operator, ide } } : {}),
+    ...(gatehouse.devIssuer ? { issuer: true } : {}),
     cli: cliCommand(process.argv[1], process.cwd()),
   });
   // stdout carries the logs: JSON lines when it is not a terminal, so the banner goes to stderr then.
