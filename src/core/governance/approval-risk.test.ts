@@ -60,9 +60,21 @@ describe("the risk of an approval", () => {
     const risk = approvals.get(ORG, escalated.approval_id!)?.risk;
     expect(risk?.recipients).toEqual([
       "alice@corp.example",
-      "mallory\\u{200b}@attacker.example",
       "x \\u{202e}moc.live@bob",
+      "mallory\\u{200b}@attacker.example (refused: contains invisible formatting characters)",
+      "(x) \\u{202e}moc.live@bob (refused: contains invisible formatting characters)",
     ]);
     expect(JSON.stringify(risk)).not.toMatch(/[\u200b\u202e]/u);
+  });
+
+  it("marks a look-alike the policy refuses, so it is not read as the address it imitates", async () => {
+    const { service, approvals } = await wired();
+    const lookAlike = "alice@\u0430cme.example"; // Cyrillic а
+    const escalated = await service.execute(ORG, wire({ to: lookAlike, amount: 500, currency: "USD" }));
+    expect(escalated.decision).toBe("ESCALATE");
+    const risk = approvals.get(ORG, escalated.approval_id!)?.risk;
+    expect(risk?.recipients).toEqual([
+      `${lookAlike} (refused: mixes scripts (Cyrillic, Latin), a look-alike of another value)`,
+    ]);
   });
 });

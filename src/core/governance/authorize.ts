@@ -20,6 +20,7 @@
 import { type ApprovalRisk, boundedRisk } from "../approvals";
 import { newInteractionId } from "../audit/interaction-id";
 import { must } from "../must";
+import { visibly } from "../policy/clip";
 import { approvalBindingOf } from "../policy/action-hash";
 import type { PolicyDecision } from "../policy/pipeline";
 import { capabilityOf, type ToolConfig } from "../policy/types";
@@ -68,7 +69,9 @@ function riskOf(request: ExecuteRequest, d: PolicyDecision): ApprovalRisk {
   return boundedRisk({
     ...(typeof amount === "number" ? { amount } : {}),
     ...(typeof currency === "string" ? { currency } : {}),
-    recipients: d.counterparties,
+    // Every recipient, as an operator must read it: a value's control and bidi characters escaped, and the ones the
+    // policy refuses (look-alikes, invisible characters) marked with why.
+    recipients: [...d.counterparties.map(visibly), ...(d.refusedRecipients ?? [])],
     reason_codes: [...new Set(d.reasons.map((r) => r.code))],
     ...(d.risk_snapshot ? { budget: d.risk_snapshot } : {}),
     // The picture above is partial then: a recipient or an amount past the walk's limits is not in it.

@@ -54,6 +54,8 @@ export interface PolicyDecision {
   token?: CapabilityClaims | undefined;
   /** The action's recipients, normalised (remembered as known counterparties once the action ran). */
   counterparties: string[];
+  /** The recipients the policy refuses to read, shown visibly with why (for an approval's risk picture only). */
+  refusedRecipients?: string[];
   /**
    * Why the params could not be read completely (./extract.ts), when they could not: `counterparties` and the
    * amounts judged may then be missing some, and whoever shows them (an approval's risk picture) must say so.
@@ -108,6 +110,7 @@ export async function decide(
     manifest: facts.manifest,
     token: facts.token,
     counterparties: facts.counterparties ?? [],
+    ...(facts.refusedRecipients ? { refusedRecipients: facts.refusedRecipients } : {}),
     ...(facts.actionFacts?.incomplete ? { incomplete: facts.actionFacts.incomplete } : {}),
   };
   if (denial) return { decision: "DENY", reasons: denial, ...base };
@@ -137,6 +140,7 @@ function viewFor(check: PolicyCheck, input: CheckInput, facts: Partial<PolicyFac
     manifest: undefined,
     actionFacts: undefined,
     counterparties: undefined,
+    refusedRecipients: undefined,
     token: undefined,
     budgetSlots: undefined,
     riskSnapshot: undefined,

@@ -58,6 +58,11 @@ export interface PolicyFacts {
   actionFacts: ActionFacts;
   /** The action's recipients, normalised (counterparty_check): remembered as known once the action ran. */
   counterparties: string[];
+  /**
+   * The recipients the policy refuses to read (a look-alike, an invisible character), each shown visibly with why
+   * (counterparty_check): never known counterparties, but an operator weighing an approval must see them.
+   */
+  refusedRecipients: string[];
   /** The verified claims of a presented capability token (capability_token; absent without a token). */
   token: CapabilityClaims;
   /** The budgets an execution must consume (budget_check). */

@@ -5,7 +5,7 @@
 // too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
 // `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
 import { logger } from "../../log/logger";
-import { clipped, visibly } from "../clip";
+import { clipped } from "../clip";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import type { ActionFacts } from "../extract";
@@ -34,22 +34,27 @@ export const counterpartyCheck = defineCheck({
   name: "counterparty_check",
   needs: ["manifest", "actionFacts"],
   reads: ["token"],
-  provides: ["counterparties"],
+  provides: ["counterparties", "refusedRecipients"],
   run(input, deps) {
     const recipients = recipientsOf(input.actionFacts);
     const counterparties = counterpartiesOf(recipients);
+    const refused = refusedOf(recipients);
     // Only the NEW_COUNTERPARTY lookups may wait on a store: any other outcome is returned as it is, so the
     // pipeline does not wait a turn for it.
     return whenReady(judge(input, deps, recipients, counterparties), (outcome) =>
-      withCounterparties(outcome, counterparties),
+      withCounterparties(outcome, counterparties, refused),
     );
   },
 });
 
 /** Every outcome carries the counterparties. The outcome was just built by `judge`: it takes them in place. */
-function withCounterparties(outcome: CheckOutcome, counterparties: string[]): CheckOutcome<"counterparties"> {
-  const withFacts: CheckOutcome<"counterparties"> = outcome;
-  withFacts.facts = { counterparties };
+function withCounterparties(
+  outcome: CheckOutcome,
+  counterparties: string[],
+  refusedRecipients: string[],
+): CheckOutcome<"counterparties" | "refusedRecipients"> {
+  const withFacts: CheckOutcome<"counterparties" | "refusedRecipients"> = outcome;
+  withFacts.facts = refusedRecipients.length > 0 ? { counterparties, refusedRecipients } : { counterparties };
   return withFacts;
 }
 
@@ -185,11 +190,21 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 function counterpartiesOf(recipients: Recipient[]): string[] {
   const values = new Set<string>();
   for (const r of recipients) {
-    if (r.parts.length > 1 && !r.parts.every(isAddress)) values.add(visibly(r.whole));
-    // A refused value is still one the connector receives: the approval's picture shows it, visibly escaped (a
-    // zero-width space or a bidi override shown as `\u{200b}`), where dropped it would hide a recipient.
-    else for (const part of r.parts) values.add(part.ok ? part.value : visibly(r.raw));
+    if (r.parts.length > 1 && !r.parts.every(isAddress)) values.add(r.whole);
+    else for (const part of r.parts) if (part.ok) values.add(part.value);
   }
+  return [...values];
+}
+
+/**
+ * The recipients a rule would refuse, each once, as an operator must read them: escaped (a zero-width space or a
+ * bidi override shown as `\u{200b}`) and marked with why, so a look-alike (`alice@аcme.com`, Cyrillic а) is not
+ * taken for the address it imitates. Left out of the approval's picture, they were recipients nobody saw.
+ */
+function refusedOf(recipients: Recipient[]): string[] {
+  const values = new Set<string>();
+  for (const r of recipients)
+    for (const part of r.parts) if (!part.ok) values.add(`${clipped(r.raw)} (refused: ${part.reason})`);
   return [...values];
 }
 
