@@ -2313,7 +2313,8 @@ export interface components {
         TokenConstraints: {
             /**
              * @description Patterns (the grammar of ManifestPolicy) every recipient of the action must match, e.g. `*@acme.com`: all
-             *     recipients found in the params (ToolConfig `recipient_params`) and `action.counterparty`. An action with no
+             *     recipients found in the params (ToolConfig `recipient_params`; with the tool's `recipient_params_only`, those
+             *     at its declared places, as the manifest's lists read them) and `action.counterparty`. An action with no
              *     recipient to check is denied `COUNTERPARTY_BLOCKED` under such a token.
              */
             allowed_recipients?: components["schemas"]["RecipientPattern"][];

@@ -17,10 +17,19 @@ import { completeOidcSignIn, isOidcCallback, loadOidcConfig, type OidcConfig, st
 // reason): a bidi override or a zero-width space in it would make the page read as something else ("x bob@evil.com"
 // from "x \u202emoc.live@bob", another agent's name in the audit log). Each text node shows its control and
 // invisible characters as `\uXXXX` escapes (views/params.tsx printable), whatever view renders it.
+// So does every attribute a person or a screen reader reads (a card's aria-label names the agent).
 const nextVnodeHook = options.vnode;
+const READ_ATTRIBUTES = ["aria-label", "title", "alt", "placeholder"] as const;
 options.vnode = (vnode) => {
   if (vnode.type === null && typeof vnode.props === "string")
     (vnode as { props: unknown }).props = printable(vnode.props);
+  else if (typeof vnode.type === "string") {
+    const props = vnode.props as Record<string, unknown>;
+    for (const name of READ_ATTRIBUTES) {
+      const value = props[name];
+      if (typeof value === "string") props[name] = printable(value);
+    }
+  }
   nextVnodeHook?.(vnode);
 };
 

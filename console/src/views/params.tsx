@@ -10,12 +10,19 @@ import type { Approval } from "../api";
 export const PARAMS_SHOWN_CHARS = 4000;
 
 // Every control (Cc), format (Cf: bidi overrides and isolates, zero-width characters) and separator (Zl, Zp)
-// character but the newline: in JSON.stringify's output a newline is layout, never part of a string (escaped there).
-const UNPRINTABLE = /[^\P{Cc}\n]|[\p{Cf}\p{Zl}\p{Zp}]/gu;
+// character but the newline (in JSON.stringify's output a newline is layout, never part of a string: escaped there),
+// and the blank fillers that are letters or marks yet show nothing (the Hangul fillers, the combining grapheme joiner).
+const UNPRINTABLE = /[^\P{Cc}\n]|[\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/gu;
 
-/** `text` with every control, format and line/paragraph separator character (newline aside) written as `\uXXXX`. */
+/**
+ * `text` with every such character written as its escape: `\uXXXX`, or `\u{XXXXX}` past U+FFFF (a tag character
+ * U+E0067 as `\ue0067` would read as `\ue006` and a 7).
+ */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+  return text.replace(UNPRINTABLE, (c) => {
+    const code = c.codePointAt(0) ?? 0;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
 }
 
 /** The params as shown: pretty JSON, its first `limit` characters (never half a surrogate pair) and how many more. */
