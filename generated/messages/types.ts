@@ -116,7 +116,7 @@ modified_arguments?: {
 
 }
 /**
- * With `reject` (or `edit`); told to the agent.
+ * With `reject` (or `edit`); told to the agent. Without NUL characters (INVALID_MESSAGE).
  */
 feedback?: string
 /**
@@ -249,7 +249,7 @@ modified_arguments?: {
 
 }
 /**
- * With `reject` (or `edit`); told to the agent.
+ * With `reject` (or `edit`); told to the agent. Without NUL characters (INVALID_MESSAGE).
  */
 feedback?: string
 /**

@@ -56,3 +56,27 @@ describe("frames nested too deep, or with numbers out of range", () => {
     expect(tokensOf(c.frames)).toContain("Готово: main.dart (write_file).");
   });
 });
+
+describe("control characters where a store or a log would take them", () => {
+  it("a NUL in hitl_decision feedback, or a control character in an id, is INVALID_MESSAGE and decides nothing", async () => {
+    const g = await startGateway(idp, { tokenDelayMs: 1 });
+    running.push(g);
+    const c = await openIde(`${g.wsBase}/ws/nul-1`, { token: await idp.mint() });
+    clients.push(c);
+    c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
+    const call = await c.next((f) => f.type === "tool_call");
+    // PostgreSQL's text holds no NUL: stored as the approval's reason it failed there (500) and was kept on SQLite.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "reject", feedback: "ok\u0000x" });
+    c.send({ type: "user_message", content: "hi", role: "user", message_id: "a\u0000\u001b[31m" });
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(2);
+    const [nul, id] = c.frames.filter((f) => f.type === "error");
+    expect(nul).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/feedback" }] } });
+    expect(id).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/message_id" }] } });
+    expect(c.frames.filter((f) => f.type === "ack")).toHaveLength(1); // the first user_message only
+    expect(g.runtime!.received.filter((r) => r.frame.type === "hitl_decision")).toEqual([]);
+
+    // The call is still open for a decision without the NUL.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+  });
+});

@@ -1,6 +1,8 @@
 // WebSocket close codes the session gateway uses (documented in spec/sessions.asyncapi.yaml).
 export const CloseCode = {
   NORMAL: 1000,
+  /** A text frame that is not UTF-8 (ws closes with it by itself). */
+  INVALID_PAYLOAD: 1007,
   /** Frame larger than maxPayload (ws closes with it by itself). */
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
@@ -13,3 +15,13 @@ export const CloseCode = {
   /** The session was opened on a newer socket. */
   REPLACED: 4409,
 } as const;
+
+/**
+ * The close code as the closes metric's label: a code of the protocol's own (below 3000: the few RFC 6455 defines,
+ * all a peer may send) or of ours (4401, 4409), any other "other". A client chooses its own close code
+ * (3000–4999): as a label value it would make a time series of every one it sends.
+ */
+export function closeCodeLabel(code: number): string {
+  return code < 3000 || OUR_CODES.has(code) ? String(code) : "other";
+}
+const OUR_CODES = new Set<number>(Object.values(CloseCode));

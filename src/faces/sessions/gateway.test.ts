@@ -517,6 +517,29 @@ describe("limits and lifecycle", () => {
     expect(c.ws.readyState).toBe(c.ws.OPEN);
   });
 
+  it("a text frame that is not UTF-8 closes with 1007, counted as 1007; a client's own close code is 'other'", async () => {
+    const g = await gatewayWith({});
+    const closes = async () =>
+      Object.fromEntries(
+        (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.map((v) => [
+          v.labels.code,
+          v.value,
+        ]),
+      );
+    const before = await closes();
+    const c = await ide(g, "utf8-1");
+    c.ws.send(Buffer.from('{"type":"\xed\xa0\x80"}', "latin1"), { binary: false });
+    expect((await c.closed).code).toBe(1007);
+    const own = await ide(g, "own-code-1");
+    own.ws.close(3999);
+    await own.closed;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await closes();
+    expect(after["1007"]).toBe((before["1007"] ?? 0) + 1);
+    expect(after.other).toBe((before.other ?? 0) + 1);
+    expect(Object.keys(after)).not.toContain("3999");
+  });
+
   it("closes with 1009 on a frame above maxPayload", async () => {
     const g = await gatewayWith({ options: { maxPayloadBytes: 1024 } });
     const c = await ide(g, "big-1");

@@ -3,7 +3,7 @@
 import WebSocket, { type RawData } from "ws";
 import type { UserClaims } from "../../core/identity/user-tokens";
 import { logger } from "../../core/log/logger";
-import { CloseCode } from "./close-codes";
+import { CloseCode, closeCodeLabel } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
 import { ownerOf } from "./owner";
 import { readBacklog } from "./read-backlog";
@@ -68,17 +68,18 @@ export function acceptConnection(
       })
       .finally(() => queue.done(queued));
   });
-  // When `ws` closes a socket itself (a frame above maxPayload → 1009), its local close event reports 1006:
-  // remember the code the IDE was sent, so the metric counts what clients saw.
+  // When `ws` closes a socket itself (a frame above maxPayload → 1009, a text frame that is not UTF-8 → 1007), its
+  // local close event reports 1006: remember the code the IDE was sent, so the metric counts what clients saw.
   ws.on("error", (err: Error & { code?: string }) => {
     if (err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") conn.closeCodeSent ??= CloseCode.MESSAGE_TOO_BIG;
+    if (err.code === "WS_ERR_INVALID_UTF8") conn.closeCodeSent ??= CloseCode.INVALID_PAYLOAD;
     log.debug({ err, sessionId: ctx.sessionId }, "IDE socket error");
   });
   const stopFollowing = followElsewhere(registry, session, conn, ctx);
   ws.on("close", (code) => {
     stopFollowing();
     metrics.activeConnections.dec();
-    metrics.closes.inc({ code: String(conn.closeCodeSent ?? code) });
+    metrics.closes.inc({ code: closeCodeLabel(conn.closeCodeSent ?? code) });
     clearTimeout(conn.tokenTimer);
     if (session.conn === conn) {
       session.conn = undefined;
