@@ -140,7 +140,8 @@ describe.runIf(shouldRunToolTests("kubernetes manifests", "kubectl", "apt-get in
       const names = [...Object.keys(configMap.data), ...container.env.map((e: Doc) => e.name)];
       expect(names.filter((n) => !isKnownVariable(n))).toEqual([]);
       expect(names).toEqual(expect.arrayContaining(REQUIRED));
-      for (const secret of ["PURUTO_GATEWAY_API_KEY", "GATEHOUSE_SECRET"]) {
+      // The database and Redis too: replicas without them would each keep their own state on an emptyDir (R10).
+      for (const secret of ["PURUTO_GATEWAY_API_KEY", "GATEHOUSE_SECRET", "DATABASE_URL", "REDIS_URL"]) {
         const entry = container.env.find((e: Doc) => e.name === secret);
         expect(entry?.valueFrom?.secretKeyRef?.key, secret).toBe(secret);
         expect(entry?.valueFrom?.secretKeyRef?.optional, secret).not.toBe(true);
