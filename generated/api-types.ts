@@ -1739,6 +1739,13 @@ export interface components {
             kid: string;
             kty: string;
             n?: string;
+            /**
+             * @description What a Gatehouse key signs: `audit` (audit records: `gatehouse audit verify` and `evidence verify` trust only
+             *     these when a set names purposes), `capability-token`, or `user-token` (the built-in development issuer). Keys of
+             *     one purpose never verify another's signatures.
+             * @enum {string}
+             */
+            purpose?: "audit" | "capability-token" | "user-token";
             use?: string;
             x?: string;
         };

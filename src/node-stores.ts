@@ -29,7 +29,7 @@ import { createIdempotencyStore } from "./core/idempotency";
 import { isDatabaseOutage } from "./core/store/transient-errors";
 import { createApiKeyStore } from "./core/identity/api-keys";
 import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/identity/dev-issuer";
-import type { PublicJwk } from "./core/keys";
+import type { PublicJwk, SigningKeyPurpose } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { migrateToLatest } from "./core/store/migrate";
@@ -61,8 +61,8 @@ export interface NodeStores {
   apiKeys: ApiKeysService;
   /** Readiness of the database: "connected" or "disconnected" (never hangs: the pool times out). */
   database: Probe;
-  /** Capability-token and audit public keys (for /.well-known/jwks.json). */
-  publicJwks(): Promise<PublicJwk[]>;
+  /** Capability-token and audit public keys, each naming its purpose (for /.well-known/jwks.json). */
+  publicJwks(): Promise<PublishedJwk[]>;
   /** Shadow replay of a candidate manifest over the recorded actions (reads only). */
   replay: ShadowReplay;
   /** Evidence bundles of one interaction, with the proof from the audit chain. */
@@ -140,7 +140,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     audit,
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
-    publicJwks: async () => [...engine.publicJwks().keys, ...audit.publicJwks().keys],
+    publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
     ...pastReaders(history, engine, approvals),
     webhooks: (options) => createWebhookStore(db, options),
     devIssuer: (issuer, audience) => loadDevIssuer(config.dataDir, issuer, audience),
@@ -203,7 +203,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     audit: guard(shared.audit),
     apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
-    publicJwks: async () => [...(await engine.publicJwks()).keys, ...(await shared.audit.publicJwks()).keys],
+    publicJwks: async () => published((await engine.publicJwks()).keys, (await shared.audit.publicJwks()).keys),
     ...pastReaders(guard(createSharedAuditHistory(kysely, shared.audit)), guardedEngine, guardedApprovals),
     webhooks: (options) => guard(createSharedWebhookStore(kysely, options)),
     devIssuer: (issuer, audience) => loadSharedDevIssuer(shared.signingKeys.devIssuer, issuer, audience),
@@ -265,4 +265,14 @@ function failClosedOnOutage<T extends object>(service: T, ping: () => Promise<bo
       return (...args: unknown[]) => guarded(value.apply(target, args));
     },
   });
+}
+
+/** A published key with what it signs: an offline verifier of the audit trusts only the `audit` ones. */
+export type PublishedJwk = PublicJwk & { purpose: SigningKeyPurpose | "user-token" };
+
+function published(tokenKeys: readonly PublicJwk[], auditKeys: readonly PublicJwk[]): PublishedJwk[] {
+  return [
+    ...tokenKeys.map((key) => ({ ...key, purpose: "capability-token" as const })),
+    ...auditKeys.map((key) => ({ ...key, purpose: "audit" as const })),
+  ];
 }

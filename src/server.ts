@@ -485,7 +485,10 @@ function restHandlers(deps: {
       openapi: deps.spec.document,
       asyncapiFile: ASYNCAPI_FILE,
       probes: deps.probes,
-      jwks: async () => [...(deps.devIssuer ? [deps.devIssuer.publicJwk()] : []), ...(await stores.publicJwks())],
+      jwks: async () => [
+        ...(deps.devIssuer ? [{ ...deps.devIssuer.publicJwk(), purpose: "user-token" as const }] : []),
+        ...(await stores.publicJwks()),
+      ],
       // /health is open: no absolute paths for anonymous callers.
       discovery: async () => withoutPaths(await discovery.snapshot()),
     }),

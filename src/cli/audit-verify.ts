@@ -241,7 +241,12 @@ export function jwksToKeys(jwks: unknown): Map<string, KeyObject> {
   const list = (jwks as { keys?: unknown })?.keys;
   if (!Array.isArray(list)) throw new Error("not a JWK set (no `keys` array)");
   const keys = new Map<string, KeyObject>();
+  // A set that names its keys' purposes (Gatehouse's own JWKS) vouches for audit records with its `audit` keys only:
+  // a token issuer's key signs what any holder of a token may have asked for, never the audit. A set naming none (an
+  // older Gatehouse's, or one an auditor assembled) is taken whole.
+  const named = list.some((jwk) => typeof (jwk as { purpose?: unknown })?.purpose === "string");
   for (const jwk of list as Record<string, unknown>[]) {
+    if (named && jwk.purpose !== "audit") continue;
     // Only Ed25519 public keys can have signed audit records; anything else is ignored, not trusted.
     if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || typeof jwk.kid !== "string" || typeof jwk.x !== "string")
       continue;

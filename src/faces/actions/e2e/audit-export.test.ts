@@ -170,6 +170,10 @@ describe("export → gatehouse audit verify", () => {
     );
     const { text, records } = await exportedRecords(g);
     const jwks = await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json());
+    // Every published key says what it signs; the verifier trusts the audit ones.
+    const purposes = (jwks as { keys: { purpose?: string }[] }).keys.map((k) => k.purpose);
+    expect(purposes).toContain("audit");
+    expect(purposes.every((p) => p === "audit" || p === "capability-token" || p === "user-token")).toBe(true);
     const exportFile = join(work, "audit.jsonl");
     const jwksFile = join(work, "jwks.json");
     writeFileSync(exportFile, text);
