@@ -3,6 +3,7 @@
 // fresh empty database in the wrong folder, would only produce credentials no server accepts.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { printable } from "../core/audit/printable";
 import { loadConfig, type Config } from "../config";
 import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "../core/identity/dev-issuer";
 import { openDatabase } from "../core/store/sqlite";
@@ -33,12 +34,26 @@ function noInstallation(config: Config, missing: string): CliError {
   );
 }
 
+/** The longest lifetime `gatehouse token` mints: 30 days. */
+const MAX_TOKEN_TTL_SECONDS = 30 * 24 * 3600;
+/** The roles Gatehouse reads in a user token (operator API, platform admin, IDE sessions). */
+const TOKEN_ROLES = ["operator", "platform_admin", "developer"];
+
 export async function mintToken(
   opts: { sub: string; org?: string; role: string[]; ttl: string },
   io: CliIo,
 ): Promise<void> {
   const ttl = Number(opts.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new CliError("--ttl must be a positive number of seconds", 2);
+  // A bearer token cannot be recalled (user tokens have no revocation list): its lifetime is its exposure.
+  if (ttl > MAX_TOKEN_TTL_SECONDS)
+    throw new CliError(
+      `--ttl is at most ${MAX_TOKEN_TTL_SECONDS} seconds (30 days); mint a new token when it expires`,
+      2,
+    );
+  const unknown = opts.role.find((role) => !TOKEN_ROLES.includes(role));
+  if (unknown !== undefined)
+    throw new CliError(`unknown role '${printable(unknown)}': Gatehouse reads ${TOKEN_ROLES.join(", ")}`, 2);
   const config = loadConfig();
   if (config.jwksUrl) {
     throw new CliError("JWKS_URL is set: tokens come from that identity provider, not from Gatehouse's dev issuer", 2);

@@ -92,6 +92,15 @@ describe("commands on a missing installation", () => {
     expect(existsSync(join(dataDir, "gatehouse.sqlite"))).toBe(false);
   });
 
+  it("token refuses a lifetime past 30 days and a role Gatehouse does not read, before looking for an installation", async () => {
+    const long = await run("token", "--sub", "alice", "--role", "operator", "--ttl", "999999999999");
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain("--ttl is at most 2592000 seconds");
+    const role = await run("token", "--sub", "alice", "--role", "superadmin");
+    expect(role.code).toBe(2);
+    expect(role.stderr).toContain("unknown role 'superadmin': Gatehouse reads operator, platform_admin, developer");
+  });
+
   it("token without --sub names the missing option", async () => {
     const { code, stderr } = await run("token");
     expect(code).not.toBe(0);
