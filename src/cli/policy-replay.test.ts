@@ -68,3 +68,12 @@ it("finds the agent's manifest on the second page of the org's list, and replays
     "note: The money budget of the hour from 2024-12-14T10:00:00.000Z is seeded without 1 recorded action(s)",
   );
 });
+
+it("a replay that cannot run exits 2, never the verdict's 1: an unknown agent, the API unreachable", async () => {
+  const file = join(mkdtempSync(join(tmpdir(), "replay-")), "nobody.json");
+  writeFileSync(file, JSON.stringify({ uapk_id: "bot-nobody" }));
+  const quiet = { stdout: () => {}, stderr: () => {} };
+  expect(await runCli(["policy", "replay", file, "--url", url, "--token", "t", "--org", ORG], quiet)).toBe(2);
+  const unreachable = ["policy", "replay", file, "--url", "http://127.0.0.1:9", "--token", "t", "--org", ORG];
+  expect(await runCli(unreachable, quiet)).toBe(2);
+});

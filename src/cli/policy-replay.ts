@@ -34,7 +34,20 @@ function readCandidate(file: string): Record<string, unknown> {
   }
 }
 
+/**
+ * Exit codes a CI gate can tell apart: 1 is the verdict (a loosening, or a replay cut at its limit), 2 is a replay
+ * that could not run (a bad file or option, no such agent, the API refused or was not reached): a typo in `--since`
+ * must not read as "this manifest loosens the policy".
+ */
 export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOptions, io: CliIo): Promise<void> {
+  const report = await replayReport(api, file, opts).catch((err: unknown) => {
+    throw err instanceof CliError && err.exitCode === 1 ? new CliError(err.message, 2) : err;
+  });
+  printReport(report, io);
+  gate(report, opts);
+}
+
+async function replayReport(api: ApiOptions, file: string, opts: ReplayOptions): Promise<ReplayReport> {
   const candidate = readCandidate(file);
   const uapkId = opts.agent ?? (candidate.uapk_id as string | undefined);
   if (!uapkId) throw new CliError("--agent (the manifest's uapk_id) is needed: the file names none", 2);
@@ -47,8 +60,11 @@ export async function policyReplay(api: ApiOptions, file: string, opts: ReplayOp
     ...(opts.limit ? { limit: Number(opts.limit) } : {}),
   };
   const path = `/manifests/${encodeURIComponent(registered.manifest_id)}/replay`;
-  const report = (await (await callApi(api, "POST", path, body)).json()) as ReplayReport;
-  printReport(report, io);
+  return (await (await callApi(api, "POST", path, body)).json()) as ReplayReport;
+}
+
+/** The verdict: exit 1 when the candidate would allow what was refused, or when not every action was replayed. */
+function gate(report: ReplayReport, opts: ReplayOptions): void {
   if (report.loosening > 0 && !opts.allowLoosening)
     throw new CliError(
       `${report.loosening} recorded DENY/ESCALATE decision(s) would become ALLOW (pass --allow-loosening to accept)`,
