@@ -2341,8 +2341,8 @@ export interface components {
              *     their plurals as a word of their own (`price`, `total`, `cost` also ending a word: `grandtotal`), last or before
              *     a currency code, `cents` or `per …` (`unit_price`, `shipping_fee`, `price_per_unit`,
              *     `grandTotal`, `price_usd`, `total_cents`; not `price_id` or `total_count`) when it holds a number, a string
-             *     with a digit that is no `prefix_id`, or a `{value}` object; a `{value, currency_code}` money object under any
-             *     other key; any depth, any letter case; their currencies in
+             *     with a digit that is no `prefix_id`, or a `{value}` object; a `{value, currency_code}` money object (or Google's
+             *     `{units, nanos, currency_code}`) under any other key; any depth, any letter case; their currencies in
              *     `currency`/`currencies`/`currency_code` and their compounds: `amount_currency`, `payout_currency`,
              *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in
              *     `recipient_params`. The amounts found are judged together (their sum) against

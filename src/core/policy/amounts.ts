@@ -23,11 +23,34 @@ export function parseAmount(found: Found<unknown>): ParsedAmount {
   const value = found.value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return parseNumber(found.source, value);
   const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
+  if (members.length === 0) return parseUnitsAndNanos(found.source, value as Record<string, unknown>);
   const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
   const first = parsed[0];
   if (!first?.ok || parsed.some((p) => !p.ok || p.decimal !== first.decimal))
     return { source: found.source, ok: false };
   return first;
+}
+
+/**
+ * Google's Money, `{currency_code, units: "5000", nanos: 500000000}`: the whole units plus billionths, exactly
+ * (5000.5). Every member folding to `units` or `nanos` must agree (as for `value`), each a plain whole number.
+ */
+function parseUnitsAndNanos(source: string, money: Record<string, unknown>): ParsedAmount {
+  const fail: ParsedAmount = { source, ok: false };
+  const read = (name: string) => {
+    const texts = Object.keys(money)
+      .filter((key) => foldKey(key) === name)
+      .map((key) => parseNumber(source, money[key]));
+    const first = texts[0];
+    return texts.some((t) => !t.ok || !first?.ok || t.decimal !== first.decimal || t.decimal.includes("."))
+      ? null
+      : first;
+  };
+  const units = read("units");
+  const nanos = read("nanos");
+  if (!units?.ok || nanos === null || (nanos?.ok && nanos.decimal.length > 9)) return fail;
+  const decimal = nanos?.ok ? sumDecimals([units.decimal, `0.${nanos.decimal.padStart(9, "0")}`]) : units.decimal;
+  return { source, ok: true, value: Number(decimal), decimal };
 }
 
 /** Why an amount cannot be read, as the end of "Amount at <source> …". */

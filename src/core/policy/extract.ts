@@ -389,6 +389,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   const firstAmount = facts.amounts.length;
   let quantity: Found<unknown> | undefined;
   let moneyValue = false;
+  let moneyUnits = false;
+  let amountMember = false;
   let currency = false;
   // Under a mail recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
   // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` would send to x
@@ -417,10 +419,14 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
       currency = true;
       collectScalars(value, here, facts.currencies);
     } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
+    else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
+    else if (folded === "amount") amountMember = true;
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : mode));
   }
-  if (moneyValue && currency && isUnread(node, facts)) facts.amounts.push({ source, value: node });
+  // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
+  const money = moneyValue || (moneyUnits && !amountMember);
+  if (money && currency && isUnread(node, facts)) facts.amounts.push({ source, value: node });
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();

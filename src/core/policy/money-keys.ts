@@ -74,10 +74,12 @@ export function mayBeMoney(value: unknown): boolean {
   if (typeof value === "number" || typeof value === "bigint") return true;
   if (typeof value === "string") return DIGIT.test(value) && !IDENTIFIER.test(value);
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  // Folded as ./amounts.ts reads the members (`ＶＡＬＵＥ`, `Value`): a member it reads is one this counts.
-  return Object.keys(value).some((key) => foldKey(key) === "value");
+  // Folded as ./amounts.ts reads the members (`ＶＡＬＵＥ`, `Value`): a member it reads is one this counts; Google's
+  // Money counts by its `units`.
+  return Object.keys(value).some((key) => MONEY_MEMBERS.has(foldKey(key)));
 }
 const DIGIT = /\p{Nd}/u;
+const MONEY_MEMBERS = new Set(["value", "units"]);
 // `price_1MoBy5LkdIwHu7ix`, `fee_1Abc`: a letters-only prefix, an underscore, then letters and digits.
 const IDENTIFIER = /^[A-Za-z]+_[A-Za-z0-9]+$/u;
 

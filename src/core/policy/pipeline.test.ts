@@ -388,6 +388,12 @@ const cases: Case[] = [
     },
     { params: { price: { value: 90, currency: "EUR" } }, decision: "ALLOW" as const },
     { params: { amount: 50, currency: "EUR", meta: { value: "high" } }, decision: "ALLOW" as const },
+    // Google's Money: whole units and billionths, under any key.
+    { params: { price: { currency_code: "EUR", units: "5000", nanos: 0 } }, decision: "ESCALATE" as const },
+    { params: { budget: { currencyCode: "EUR", units: "100", nanos: 1 } }, decision: "ESCALATE" as const },
+    { params: { budget: { currencyCode: "EUR", units: "99", nanos: 990000000 } }, decision: "ALLOW" as const },
+    { params: { budget: { currencyCode: "EUR", units: "99", nanos: 1e12 } }, decision: "DENY" as const },
+    { params: { line: { currency: "EUR", units: 3, amount: 20 } }, decision: "ALLOW" as const },
   ].map(
     ({ params, decision }): Case => ({
       name: `a money object ${JSON.stringify(params)} under 100 EUR: ${decision}`,
@@ -410,8 +416,8 @@ const cases: Case[] = [
     { amount: { total: "1.00", value: "5000", currency: "USD" }, decision: "ESCALATE" as const },
     { amount: { total: "five thousand", currency: "USD" }, decision: "DENY" as const },
     { amount: { total: "1.00", currency: "KWD" }, decision: "DENY" as const },
-    // Any other member keeps the object one amount, which no rule reads (R8): fail closed, never judged at 1.
-    { amount: { total: "1.00", currency_code: "USD", units: "5000", nanos: 0 }, decision: "DENY" as const },
+    // Any other member keeps the object one amount (R8): read as Google's Money (units) or failing closed, never 1.
+    { amount: { total: "1.00", currency_code: "USD", units: "5000", nanos: 0 }, decision: "ESCALATE" as const },
     { amount: { total: "1.00", currency: "USD", cents: 500000 }, decision: "DENY" as const },
     { amount: { total: "1.00", currency: "USD", details: "5000" }, decision: "DENY" as const },
   ].map(
