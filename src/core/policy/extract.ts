@@ -10,9 +10,10 @@
 //                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
 //                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient, iban and `*_iban`) — a
 //                 string, a number, an array of them,
-//                 or `{email}` / `{address}` objects (whose other members are read as any params are: a `bcc` or
-//                 an `iban` beside the mailbox counts; an object without those keys
-//                 counts with every string inside it: the connector may read any of them); in any such object a
+//                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
+//                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
+//                 and for an object without those keys, every string inside it counts (the connector may read any
+//                 of them), a descriptor (`type`, `reference`, a currency…) read as params; in any such object a
 //                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (addressesIn)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
@@ -33,7 +34,8 @@
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
 // `minor_units` is in minor units), or say that its upstream reads ONLY those places (`recipient_params_only`,
-// `amount_params_only`: the walk's recipients or amounts are then dropped). Walking is bounded: params too deep or too large to
+// `amount_params_only`: the walk's recipients or amounts outside them are then dropped, unless the params hold none
+// of them). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
@@ -365,7 +367,7 @@ function fail(facts: ActionFacts, why: string): void {
 
 /**
  * Every well-known key anywhere in the params, and every address spelled out in full in a string under any other
- * key (`recipients`: false under a recipient key, whose values are collected whole already).
+ * key (`mode`: READ, or MAIL / PARTY under a recipient key, whose values collectRecipients took already).
  */
 function walk(node: unknown, source: string, depth: number, walked: Walk, mode: Mode = READ): void {
   const facts = walked.facts;
