@@ -12,7 +12,7 @@ export const PARAMS_SHOWN_CHARS = 4000;
 // Every control (Cc), format (Cf: bidi overrides and isolates, zero-width characters) and separator (Zl, Zp)
 // character but the newline (in JSON.stringify's output a newline is layout, never part of a string: escaped there),
 // and the blank fillers that are letters or marks yet show nothing (the Hangul fillers, the combining grapheme joiner).
-const UNPRINTABLE = /[^\P{Cc}\n]|[\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u3164\uffa0]/gu;
+const UNPRINTABLE = /[^\P{Cc}\n]|[\p{Cf}\p{Zl}\p{Zp}\u115f\u1160\u3164\uffa0]|\u034f/gu;
 
 /**
  * `text` with every such character written as its escape: `\uXXXX`, or `\u{XXXXX}` past U+FFFF (a tag character
