@@ -259,7 +259,7 @@ export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTo
     facts.currencies.push({ source: "action.currency", value: String(action.currency) });
 
   // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
-  const walked: Walk = { facts, nodes: 0 };
+  const walked: Walk = { facts, nodes: 0, inAmount: 0 };
   walk(action.params, "params", 0, walked);
   if (tool) readDeclaredPlaces(action.params, tool, walked);
   return facts;
@@ -275,7 +275,9 @@ export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTo
 function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk): void {
   const facts = walked.facts;
   const recipientPaths = tool.recipient_params ?? [];
-  const recipientPlaces = placesOf(params, recipientPaths);
+  const recipientPlaces = recipientPaths.flatMap((path) =>
+    placesOf(params, [path]).map((place) => ({ ...place, party: isPartyPath(path) })),
+  );
   if (tool.recipient_params_only && (recipientPaths.length === 0 || recipientPlaces.length > 0))
     facts.recipients = facts.recipients.filter(
       (found) =>
@@ -295,6 +297,15 @@ type DeclaringTool = Pick<
   ToolConfig,
   "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only"
 >;
+
+/**
+ * Whether a declared recipient place is a party's (every member of an object there counts) or a mailbox's, as the
+ * well-known key it ends in says: `personalizations.to` holds `{email, name}` entries whose name is no recipient.
+ */
+function isPartyPath(path: string): boolean {
+  const last = foldKey(path.split(".").filter(Boolean).at(-1) ?? "");
+  return recipientKeyKind(last) !== MAIL;
+}
 
 /** The values at declared dot paths, each with its place in the params (`params.payee.iban`). */
 const placesOf = (params: unknown, paths: readonly string[]): Found<unknown>[] =>
@@ -324,14 +335,14 @@ function collectDeclaredAmounts(places: { source: string; value: unknown; minor:
 
 /**
  * The recipients at a tool's declared places, each once: a declared param that spells out an address in full was
- * found by the walk already, at the same place. A declared place is a party's: every member of an object there
- * counts (the operator can declare `payee.email` for the mailbox alone).
+ * found by the walk already, at the same place. A declared place is a party's (every member of an object there
+ * counts: declare `payee.email` for the mailbox alone) unless it ends in a mail key (isPartyPath).
  */
-function collectDeclaredRecipients(places: Found<unknown>[], facts: ActionFacts): void {
+function collectDeclaredRecipients(places: (Found<unknown> & { party: boolean })[], facts: ActionFacts): void {
   const placeOf = (f: Found<string>) => `${f.source}\u0000${f.value}`;
   const seen = new Set(facts.recipients.map(placeOf));
   const start = facts.recipients.length;
-  for (const place of places) collectRecipients(place.value, place.source, 0, facts, true);
+  for (const place of places) collectRecipients(place.value, place.source, 0, facts, place.party);
   const declared = facts.recipients.splice(start);
   for (const found of declared) {
     const place = placeOf(found);
@@ -358,6 +369,8 @@ interface Walk {
   nodes: number;
   /** The quantity of each object that has one, by the object's source (`params.line`), for declared amounts. */
   quantityAt?: Map<string, Found<unknown>>;
+  /** How many of the objects around the value walked now were read as one amount (a PayPal `amount` object). */
+  inAmount: number;
 }
 
 /** Records the first reason the params could not be walked completely. */
@@ -424,11 +437,16 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
-    walk(value, here, depth + 1, walked, kind ?? (read ? READ : mode));
+    const amount = isObject(value) && facts.amounts.at(-1)?.value === value;
+    if (amount) walked.inAmount++;
+    walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
+    if (amount) walked.inAmount--;
   }
   // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
   const money = moneyValue || (moneyUnits && !amountMember);
-  if (money && currency && isUnread(node, facts)) facts.amounts.push({ source, value: node });
+  // Not inside an amount read already: PayPal's `breakdown` (shipping, handling, discount as money objects) details
+  // the `amount` around it, which is what moves.
+  if (money && currency && walked.inAmount === 0 && isUnread(node, facts)) facts.amounts.push({ source, value: node });
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
@@ -542,7 +560,7 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   const mailbox = !party && hasAddressMember(value);
   for (const key of Object.keys(value))
     if (collectedWhole(mailbox, key, value[key]))
-      collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party);
+      collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party || isPartyKey(foldKey(key)));
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
@@ -556,12 +574,20 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
  * still counts, a currency or a country by its own rule).
  */
 function collectedWhole(mailbox: boolean, key: string, value: unknown): boolean {
-  if (mailbox) return isAddressMember(key, value);
+  if (mailbox) return isAddressMember(key, value) || ACCOUNT_MEMBERS.has(foldKey(key));
   if (!isScalar(value)) return true;
   const folded = foldKey(key);
   return !(DESCRIPTOR_KEYS.has(folded) || isCurrencyKey(folded) || isJurisdictionKey(folded));
 }
 const DESCRIPTOR_KEYS = new Set(["type", "kind", "chain", "network", "reference", "memo", "description", "note"]);
+// Beside a mailbox, where money lands all the same (a payout `recipient: {email, account}` pays the account).
+const ACCOUNT_MEMBERS = new Set(["account", "accounts", "accountid", "accountnumber", "iban"]);
+
+/**
+ * The mode below a member the walk does not read (collectRecipients took it whole): a party's under a party key
+ * (`recipients: [{payee: {email, name}}]` pays the name), else the mode around it.
+ */
+const childMode = (mode: Mode, folded: string): Mode => (mode === MAIL && isPartyKey(folded) ? PARTY : mode);
 
 /** A member that names an object's mailbox: a scalar `email`, `address` or `email_address` (any spelling). */
 const isAddressMember = (key: string, value: unknown) => isScalar(value) && ADDRESS_KEYS.has(foldKey(key));

@@ -268,6 +268,66 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // A party inside a mail entry is judged as a party (R11), and an account beside a mailbox is where money lands.
+  ...[
+    { recipients: [{ payee: { email: "ok@acme.example", name: "Evil Corp" } }] },
+    { to: [{ group: { payee: { email: "ok@acme.example", name: "Evil Corp" } } }] },
+    { recipients: [{ beneficiary: { email: "ok@acme.example", merchant_id: "Evil Corp" } }] },
+    { recipient: { email: "ok@acme.example", account: "Evil Corp" } },
+  ].map(
+    (params): Case => ({
+      name: `a party below a mail key is a party's (${JSON.stringify(params)})`,
+      manifest: paymentsBot({ counterparty_blocklist: ["evil corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  {
+    // A declared place ending in a mail key reads its entries as mailboxes: SendGrid's display names are no one.
+    name: "a declared mail place judges the mailbox, not the display name",
+    manifest: {
+      ...paymentsBot({ counterparty_allowlist: ["*@acme.example"] }),
+      tools: {
+        "payment:wire": {
+          connector: { type: "noop" },
+          recipient_params: ["personalizations.to"],
+          recipient_params_only: true,
+        },
+        "email:send": { connector: { type: "echo" } },
+      },
+    },
+    request: {
+      action: { ...wire, params: { personalizations: [{ to: [{ email: "a@acme.example", name: "Ann" }] }] } },
+    },
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
+    // PayPal v2: the breakdown details the amount around it (60), its money objects are not more amounts.
+    name: "a PayPal v2 breakdown does not add its shipping, handling and discount to the amount",
+    manifest: paymentsBot({ amount_threshold: { amount: 130, currency: "EUR" } }),
+    request: {
+      action: {
+        ...wire,
+        params: {
+          iban: "DE00",
+          amount: {
+            currency_code: "EUR",
+            value: "60",
+            breakdown: {
+              shipping: { currency_code: "EUR", value: "10" },
+              handling: { currency_code: "EUR", value: "5" },
+              discount: { currency_code: "EUR", value: "10" },
+            },
+          },
+        },
+      },
+    },
+    decision: "ALLOW",
+    codes: [],
+  },
   // Circle's transfer destinations: the descriptor (`type`) is no recipient, what it describes is.
   ...[
     { destination: { type: "wallet", id: "1000216185" }, decision: "ALLOW" as const },
