@@ -307,7 +307,7 @@ const cases: Case[] = [
   {
     // PayPal v2: the breakdown details the amount around it (60), its money objects are not more amounts.
     name: "a PayPal v2 breakdown does not add its shipping, handling and discount to the amount",
-    manifest: paymentsBot({ amount_threshold: { amount: 130, currency: "EUR" } }),
+    manifest: paymentsBot({ amount_threshold: { amount: 80, currency: "EUR" } }),
     request: {
       action: {
         ...wire,
