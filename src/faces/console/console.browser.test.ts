@@ -414,12 +414,16 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
 
       // Whatever the API sends (here 1 MB in one param, more than the gateway stores), the card shows 4,000
       // characters and counts the rest, and the page keeps answering.
-      const single = new RegExp(`/api/v1/orgs/[^/]+/approvals/${runId}$`);
+      // The approval as read on its own and in the list (whichever answer the console takes last: the list, read
+      // when the live feed connects, may arrive after the single read).
+      const single = new RegExp(`/api/v1/orgs/[^/]+/approvals(/${runId})?(\\?.*)?$`);
       await page.route(single, async (route) => {
         const response = await route.fetch();
-        const approval = await response.json();
-        approval.action.params = { big: `\u202e${"B".repeat(1_000_000)}`, ...approval.action.params };
-        await route.fulfill({ response, json: approval });
+        const body = await response.json();
+        for (const approval of body.items ?? [body])
+          if (approval.approval_id === runId)
+            approval.action.params = { big: `\u202e${"B".repeat(1_000_000)}`, ...approval.action.params };
+        await route.fulfill({ response, json: body });
       });
       await page.getByRole("tab", { name: "Manifests" }).click();
       await page.goto(`${g.url}/console#/approvals/${runId}`);
