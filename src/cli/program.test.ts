@@ -108,6 +108,18 @@ describe("commands on a missing installation", () => {
   });
 });
 
+describe("manifests apply", () => {
+  it("on an invalid file applies nothing and says why, as validate does (R10)", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "broken.yaml"), "uapk_id: [unclosed\n");
+    const { code, stderr } = await run("manifests", "apply", dir, "--url", "http://127.0.0.1:9", "--token", "t");
+    expect(code).toBe(1);
+    expect(stderr).toContain("invalid manifest(s), nothing applied:");
+    expect(stderr).toMatch(/broken\.yaml: invalid\n {2}\S/);
+    expect(stderr).toMatch(/line 1|column|Flow sequence|unclosed|Missing/i);
+  });
+});
+
 describe("manifests validate", () => {
   it("accepts the example manifests", async () => {
     const { code, stdout } = await run(

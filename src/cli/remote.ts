@@ -168,8 +168,11 @@ export async function applyManifests(
 ): Promise<void> {
   const files = readManifestDir(dir);
   const invalid = files.filter((f) => f.problems.length);
+  // Each file with why, as `manifests validate` says it: a name alone sent the operator to run that one next.
   if (invalid.length)
-    throw new CliError(`invalid manifest(s), nothing applied: ${invalid.map((f) => f.file).join(", ")}`);
+    throw new CliError(
+      `invalid manifest(s), nothing applied:\n${invalid.map((f) => `${f.file}: invalid\n  ${f.problems.join("\n  ")}`).join("\n")}`,
+    );
   const byUapk = new Map((await registeredManifests(api)).map((m) => [m.uapk_id, m]));
   for (const { file, input } of files) {
     const existing = byUapk.get(input!.uapk_id);
