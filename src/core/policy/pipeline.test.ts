@@ -715,6 +715,20 @@ const cases: Case[] = [
     }),
   ),
   {
+    // A place is a whole key: `params.tos` is not inside the declared `params.to`.
+    name: "recipient_params_only keeps what lies inside a declared place, not what shares its name's prefix",
+    manifest: {
+      ...paymentsBot({ counterparty_allowlist: ["*@acme.example"] }),
+      tools: {
+        "payment:wire": { connector: { type: "noop" }, recipient_params: ["to"], recipient_params_only: true },
+        "email:send": { connector: { type: "echo" } },
+      },
+    },
+    request: { action: { ...wire, params: { to: ["a@acme.example"], tos: "eve@evil.example" } } },
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
     name: "a declared recipient place is a party's: every member of an object there counts",
     manifest: {
       ...paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
