@@ -58,6 +58,7 @@ describe("the start-up banner", () => {
     expect(text).not.toMatch(/export /);
     expect(text).toContain('curl -H "X-API-Key: $PURUTO_GATEWAY_API_KEY" http://127.0.0.1:18510/purutos');
     expect(text).toContain("operator token: node dist/cli.js token --sub you --org default --role operator");
+    expect(text).toContain("console: http://127.0.0.1:18510/console   (sign in with an operator token)");
     expect(bannerLines({ ...production, issuer: false }).join("\n")).not.toContain("operator token:");
   });
 

@@ -46,11 +46,10 @@ export function bannerLines(facts: BannerFacts): string[] {
       ? `  curl -H "X-API-Key: ${shownKey}" ${url}/purutos`
       : `  (no API key configured: set PURUTO_GATEWAY_API_KEY — /purutos answers 503 until then)`,
     `  spec:    ${url}/openapi.json   ${url}/asyncapi.yaml`,
-    `  console: ${url}/console   (sign in with the operator TOKEN below)`,
+    `  console: ${url}/console   (sign in with ${facts.credentials ? "the operator TOKEN below" : "an operator token"})`,
     `  agent runtime: ${facts.agentRuntime}`,
   ];
   if (!facts.credentials) {
-    lines[lines.length - 2] = `  console: ${url}/console   (sign in with an operator token)`;
     if (facts.issuer)
       lines.push(
         `  operator token: ${facts.cli ?? "npm run -s gatehouse --"} token --sub you --org ${org} --role operator   (with this server's GATEHOUSE_DATA_DIR, or DATABASE_URL and GATEHOUSE_SECRET)`,
