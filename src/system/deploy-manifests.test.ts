@@ -10,6 +10,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { CONFIG_VARIABLES, loadConfig } from "../config";
+import { purutosConfigFromEnv } from "../faces/purutos/config";
 import { shouldRunToolTests } from "../test-support/tools";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -196,5 +197,13 @@ describe("deploy/Dockerfile", () => {
     expect(dockerfile).toContain("npm prune --omit=dev");
     const env = loadConfig(Object.fromEntries([...finalStage.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]])));
     expect(finalStage).toMatch(new RegExp(`^EXPOSE ${env.port}$`, "m"));
+  });
+
+  it("discovers purutos in a folder of their own, never by scanning the image's root filesystem", () => {
+    const env = Object.fromEntries([...finalStage.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+    const workdir = finalStage.match(/^WORKDIR (\S+)$/m)?.[1];
+    // The default (the parent of the working directory /app) would be `/`.
+    expect(purutosConfigFromEnv(env, workdir).ecosystemRoots).toEqual(["/purutos"]);
+    expect(finalStage).toMatch(/^RUN mkdir -p [^\n]*\/purutos\b/m);
   });
 });
