@@ -198,6 +198,18 @@ function ApprovalCard({
 
 const byNewest = (a: Approval, b: Approval) => b.created_at.localeCompare(a.created_at);
 
+/** How far along its lifecycle an approval is: pending → approved → consumed; denied, expired, cancelled end it. */
+const stage = (approval: Approval): number =>
+  approval.status === "pending" ? 0 : approval.status === "approved" ? 1 : 2;
+
+/**
+ * The copy of an approval to show when a read brings `next` while `shown` is on screen. An approval never goes back
+ * along its lifecycle, so a copy behind the shown one is an older read (a list read when the feed connected,
+ * answered after the feed or the Decide button brought the decision): the shown one stays.
+ */
+const fresher = (shown: Approval | undefined, next: Approval): Approval =>
+  shown && stage(shown) > stage(next) ? shown : next;
+
 export function ApprovalsView({ session, focus }: { session: Session; focus?: string }) {
   const [items, setItems] = useState<Map<string, Approval>>(new Map());
   const [feed, setFeed] = useState<"connecting" | "live" | "reconnecting">("connecting");
@@ -207,7 +219,8 @@ export function ApprovalsView({ session, focus }: { session: Session; focus?: st
   // Read by the feed's reload, which outlives the render that set it up.
   const focusRef = useRef(focus);
   focusRef.current = focus;
-  const upsert = (approval: Approval) => setItems((old) => new Map(old).set(approval.approval_id, approval));
+  const upsert = (approval: Approval) =>
+    setItems((old) => new Map(old).set(approval.approval_id, fresher(old.get(approval.approval_id), approval)));
 
   /** The first page replaces what is shown (kept: a linked approval); a later page (`cursor`) is added to it. */
   const readPage = async (cursor?: string) => {
@@ -220,7 +233,7 @@ export function ApprovalsView({ session, focus }: { session: Session; focus?: st
     setError(undefined);
     setItems((old) => {
       const kept = cursor ? new Map(old) : new Map([...old].filter(([id]) => id === focusRef.current));
-      for (const a of data.items) kept.set(a.approval_id, a);
+      for (const a of data.items) kept.set(a.approval_id, fresher(old.get(a.approval_id), a));
       return kept;
     });
     setNext(data.next_cursor);

@@ -461,6 +461,42 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await shot("approval-from-link");
   });
 
+  it("a list read answered after a decision never shows that approval pending again", async () => {
+    const approvalId = await escalate("inv-late-list");
+    // The list the console reads when its feed connects is read at once (the approval still pending) but answered
+    // only after the approval was decided and the feed had shown it decided.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let listRead = false;
+    const list = new RegExp("/api/v1/orgs/[^/]+/approvals\\?");
+    await page.route(list, async (route) => {
+      const response = await route.fetch();
+      listRead = true;
+      await held;
+      await route.fulfill({ response });
+    });
+    try {
+      await page.getByRole("tab", { name: "Manifests" }).click();
+      await page.getByRole("tab", { name: "Approvals" }).click();
+      await expect.poll(() => listRead).toBe(true);
+      const decided = await operator(g).post(`/approvals/${approvalId}/approve`, { reason: "checked" });
+      expect(decided.status).toBe(200);
+      const card = approvalCard(approvalId);
+      await expect.poll(() => card.textContent(), { timeout: 5000 }).toContain("checked");
+      release();
+      // The stale list is shown (the other approvals of this run appear beside the decided one)…
+      await expect.poll(() => page.getByRole("article").count()).toBeGreaterThan(3);
+      // …and the decided approval stays decided: no Approve button comes back.
+      expect(await card.textContent()).toContain("checked");
+      expect(await card.getByRole("button", { name: "Approve" }).count()).toBe(0);
+    } finally {
+      release();
+      await page.unroute(list);
+    }
+  });
+
   it("Interactions: filters, a record's policy trace, and Verify chain", async () => {
     await page.getByRole("tab", { name: "Interactions" }).click();
     const log = page.getByRole("table", { name: "Audit log" });
