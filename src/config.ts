@@ -388,7 +388,8 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_PURUTO_ORG",
     check: orgRule,
     default: "$GATEHOUSE_DEFAULT_ORG",
-    description: "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos.",
+    description:
+      "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos, and another org's manifest tools of connector type `puruto` are denied (TOOL_NOT_AUTHORIZED).",
   },
   {
     name: "GATEHOUSE_COMMAND_TIMEOUT_MS",

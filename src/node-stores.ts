@@ -94,6 +94,8 @@ export interface NodeStoresDeps {
   /** How often approval waiters re-read the store besides events. */
   recheckMs: number;
   connectors: ConnectorRegistry;
+  /** Connector types kept to one org (PolicyDeps.connectorOrgs): `{ puruto: GATEHOUSE_PURUTO_ORG }`. */
+  connectorOrgs: Readonly<Record<string, string>>;
   version: string;
   env: Record<string, string | undefined>;
 }
@@ -129,6 +131,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     idempotency: createIdempotencyStore(db),
     audit,
     connectors: deps.connectors,
+    connectorOrgs: deps.connectorOrgs,
   });
   return {
     kind: "sqlite",
@@ -141,7 +144,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
-    ...pastReaders(history, engine, approvals),
+    ...pastReaders(history, engine, approvals, deps.connectorOrgs),
     webhooks: (options) => createWebhookStore(db, options),
     devIssuer: (issuer, audience) => loadDevIssuer(config.dataDir, issuer, audience),
     loadManifests: async (dir, orgId, options) => void loadManifestDir(dir, engine.manifests, orgId, options),
@@ -180,6 +183,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     stores: shared,
     ping: store.ping,
     connectors: deps.connectors,
+    connectorOrgs: deps.connectorOrgs,
     version: deps.version,
     approvals,
   });
@@ -204,7 +208,12 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
     publicJwks: async () => published((await engine.publicJwks()).keys, (await shared.audit.publicJwks()).keys),
-    ...pastReaders(guard(createSharedAuditHistory(kysely, shared.audit)), guardedEngine, guardedApprovals),
+    ...pastReaders(
+      guard(createSharedAuditHistory(kysely, shared.audit)),
+      guardedEngine,
+      guardedApprovals,
+      deps.connectorOrgs,
+    ),
     webhooks: (options) => guard(createSharedWebhookStore(kysely, options)),
     devIssuer: (issuer, audience) => loadSharedDevIssuer(shared.signingKeys.devIssuer, issuer, audience),
     loadManifests: async (dir, orgId, options) =>
@@ -223,10 +232,11 @@ function pastReaders(
   history: AuditHistory,
   engine: Pick<GovernanceEngine, "manifests" | "tokens">,
   approvals: Pick<ApprovalsService, "get">,
+  connectorOrgs: Readonly<Record<string, string>>,
 ): Pick<NodeStores, "replay" | "evidence"> {
   const { manifests, tokens } = engine;
   return {
-    replay: createShadowReplay({ history, manifests, tokens, approvals }),
+    replay: createShadowReplay({ history, manifests, tokens, approvals, connectorOrgs }),
     evidence: createEvidenceBuilder({ audit: history, manifests, tokens, approvals }),
   };
 }

@@ -266,6 +266,8 @@ async function openStores(
     secret: Buffer;
     recheckMs: number;
     invoker: Invoker;
+    /** The org of this machine's purutos; undefined: any org's (as the /purutos guard). */
+    purutoOrg: string | undefined;
   },
   bus: { redis: Redis | undefined; events: EventBus },
 ): Promise<NodeStores> {
@@ -285,6 +287,8 @@ async function openStores(
       invokePuruto: purutoInvokerFrom(deps.invoker),
       secrets: secretsFromEnvironment(env),
     }),
+    // This machine's purutos are one org's (GATEHOUSE_PURUTO_ORG): another org's `puruto` tool is not authorised.
+    connectorOrgs: deps.purutoOrg === undefined ? {} : { puruto: deps.purutoOrg },
   }).catch(async (err) => {
     // Nothing half-open stays behind a failed start (the Redis connection, the event bus).
     await bus.events.close().catch(() => {});
@@ -640,7 +644,10 @@ export async function startGatehouse(
   const hidden = hiddenPaths(config.dataDir, databaseFile, DOT_ENV_FILE);
   const invoker = createInvoker({ ...faces.purutos, hidden }, discovery);
   const secret = installationSecret(config.dataDir, env);
-  const stores = await openStores({ config, env, secret, recheckMs: faces.recheckMs, invoker }, { redis, events });
+  const stores = await openStores(
+    { config, env, secret, recheckMs: faces.recheckMs, invoker, purutoOrg: faces.purutos.org },
+    { redis, events },
+  );
   const storeClaim = await claimNodeStore(config, logger, stores, { redis, events, prefix: redisPrefix });
   // From here on a failed start-up stops the claim: the registration of a node that never ran must lapse.
   try {

@@ -53,6 +53,8 @@ export interface GovernanceEngineDeps {
   audit?: AuditWriter;
   /** Defaults to group-committed reservations on `db` (budget + approval consumption + intent). */
   reservations?: ReservationStore;
+  /** PolicyDeps.connectorOrgs: connector types kept to one org (`{ puruto: GATEHOUSE_PURUTO_ORG }`). */
+  connectorOrgs?: Readonly<Record<string, string>> | undefined;
 }
 
 /** What the faces use of an engine, on either backend (this file's SQLite engine, ./shared-engine.ts on PostgreSQL). */
@@ -92,7 +94,7 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const findApproval: FindApproval | undefined = approvals
     ? (orgId, approvalId) => approvals.get(orgId, approvalId)
     : undefined;
-  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval };
+  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval, connectorOrgs: deps.connectorOrgs };
   const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
     decide(orgId, request, policyDeps, { now: at });
 

@@ -145,6 +145,8 @@ export interface ShadowReplayDeps {
   manifests: Pick<ManifestsService, "get" | "versions">;
   tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
+  /** As the live engine's (PolicyDeps.connectorOrgs): a replay judges a puruto tool of another org as it would. */
+  connectorOrgs?: Readonly<Record<string, string>> | undefined;
 }
 
 const DEFAULT_LIMIT = 10_000;
@@ -287,6 +289,7 @@ class ReplayWorld {
       budgets: { current: (scope, window) => this.budgetNow(scope, window) },
       counterparties: { isKnown: (_org, _uapk, counterparty) => this.knownNow(counterparty) },
       findApproval: async (org, approvalId) => this.approvalNow(org, approvalId),
+      connectorOrgs: deps.connectorOrgs,
     };
   }
 

@@ -31,6 +31,8 @@ export interface SharedGovernanceEngineDeps {
   version?: string;
   /** The approvals service (announces new approvals to every node); defaults to the bare shared store. */
   approvals?: Pick<ApprovalsService, "create" | "get" | "escalate">;
+  /** PolicyDeps.connectorOrgs: connector types kept to one org (`{ puruto: GATEHOUSE_PURUTO_ORG }`). */
+  connectorOrgs?: Readonly<Record<string, string>> | undefined;
 }
 
 export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
@@ -42,6 +44,7 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
     budgets: stores.budgets,
     counterparties: stores.counterparties,
     findApproval: (orgId, approvalId) => stores.approvals.get(orgId, approvalId),
+    connectorOrgs: deps.connectorOrgs,
   };
   const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
     decide(orgId, request, policyDeps, { now: at });

@@ -48,6 +48,12 @@ export interface PolicyDeps {
     unknownAmong?(orgId: string, uapkId: string, counterparties: readonly string[]): Promise<string[]>;
   };
   findApproval?: FindApproval | undefined;
+  /**
+   * Connector types whose targets belong to one org (`{ puruto: "acme" }`): a `puruto` tool runs a command of this
+   * machine's purutos, which are GATEHOUSE_PURUTO_ORG's alone, so another org's manifest may not name one. Absent:
+   * no connector type is kept to an org.
+   */
+  connectorOrgs?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Facts a check establishes for the checks after it (and for the caller, in the PolicyDecision). */

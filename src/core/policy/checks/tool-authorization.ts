@@ -1,6 +1,8 @@
 // tool_authorization: `type:tool` must be a capability of the manifest with a configured connector (the
-// ceiling), and — when a token was presented — one of the token's capabilities (the session scope). Once the
-// tool is known, it extracts what the tool's connector will receive (../extract.ts) for the content checks.
+// ceiling) of a type this org may use (a `puruto` tool runs this machine's purutos, which belong to one org: the
+// same rule as GET/POST /purutos, so a manifest cannot reach them from another org), and — when a token was
+// presented — one of the token's capabilities (the session scope). Once the tool is known, it extracts what the
+// tool's connector will receive (../extract.ts) for the content checks.
 import { clipped } from "../clip";
 import { extractActionFacts } from "../extract";
 import { defineCheck, deny } from "../policy-check";
@@ -10,12 +12,18 @@ export const toolAuthorizationCheck = defineCheck({
   needs: ["manifest"],
   reads: ["token"],
   provides: ["actionFacts"],
-  run(input) {
+  run(input, deps) {
     const cap = input.capability;
     const manifest = input.manifest;
     const connector = manifest.tools[cap]?.connector;
     if (!manifest.capabilities.includes(cap) || !connector)
       return deny("TOOL_NOT_AUTHORIZED", `Tool '${clipped(cap)}' is not in manifest '${manifest.uapk_id}'`);
+    const owner = deps.connectorOrgs?.[connector.type];
+    if (owner !== undefined && owner !== input.orgId)
+      return deny(
+        "TOOL_NOT_AUTHORIZED",
+        `Tool '${clipped(cap)}' runs a '${connector.type}' connector, whose targets on this gateway belong to another org`,
+      );
     if (input.token && !input.token.cap.includes(cap)) return deny("CAPABILITY_MISSING", `${cap} not in token`);
     const actionFacts = extractActionFacts(input.request.action, manifest.tools[cap]);
     return { kind: "continue", result: "pass", details: { connector: connector.type }, facts: { actionFacts } };
