@@ -4,8 +4,9 @@
 //    signature, every prev_hash link) and ends exactly at the head; everything is the bundle's org.
 // 2. Every section is what the signed records say: action and decision (the interaction's intent or decision
 //    record), manifest (its content hashes to the `manifest_hash` that record's trace signed, same id and version),
-//    approval (the signed escalation: why, when, where; the signed verdict: who, when, why), outcome (the outcome
-//    record), token (the id the trace signed), involved_seqs (exactly those records). What no record signs is named
+//    approval (the signed escalation: why, when, where; the first signed verdict: who, when, why; the status: the
+//    last verdict, or consumed by the signed intent that used it), outcome (the outcome record), token (the id the
+//    trace signed), involved_seqs (exactly those records). What no record signs is named
 //    as the gateway's statement in what it proves: a token's other claims, a manifest version's author and dates.
 // The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
 import { canonicalJson, sha256Canonical } from "./canonical";
@@ -129,16 +130,16 @@ function checkSectionFields(bundle: Json): void {
 }
 
 /**
- * `involved_seqs` is exactly the interaction's own records and the escalation and verdict of the approval it names:
- * a reader who follows it must land on the records the sections were checked against, no other.
+ * `involved_seqs` is exactly the interaction's own records and those of the approval it names (its escalation, every
+ * verdict, the intent that used it): a reader who follows it must land on the records the sections were checked
+ * against, no other.
  */
 function checkInvolved(bundle: Json, own: AuditRecord[], opening: AuditRecord, chain: AuditRecord[]): void {
   const approvalId = opening.approval_id;
-  // The escalation and the verdict as checkApproval found them (the first of each kind naming it), not every record
-  // that names the approval: a re-submit while it was pending is a decision record naming it too.
-  const approvalRecords = approvalId
-    ? [escalationOf(chain, approvalId), chain.find((r) => r.kind === "approval" && r.approval_id === approvalId)]
-    : [];
+  // As checkApproval found them, not every record that names the approval: a re-submit while it was pending is a
+  // decision record naming it too.
+  const trail = approvalId ? approvalTrail(chain, approvalId) : undefined;
+  const approvalRecords = trail ? [trail.asked, ...trail.verdicts, trail.use] : [];
   const involved = [...own, ...approvalRecords.filter((r): r is AuditRecord => r !== undefined)];
   const expected = [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b);
   if (!same((bundle.proof as Json).involved_seqs, expected))
@@ -240,36 +241,84 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   }
   if (!isObject(approval) || approval.approval_id !== approvalId)
     return fail(`approval: not approval ${approvalId}, which the signed decision names`);
-  checkEscalation(approval, approvalId, chain);
-  const verdict = chain.find((r) => r.kind === "approval" && r.approval_id === approvalId);
-  const meta = (verdict?.meta ?? {}) as {
-    approval_status?: string;
-    decided_by?: string | null;
-    reason?: string | null;
-  };
+  const trail = approvalTrail(chain, approvalId);
+  checkEscalation(approval, trail.asked);
+  const verdict = trail.verdicts[0];
+  const meta = verdictMeta(verdict);
   if (opening.kind === "intent" && meta.approval_status !== "approved")
     fail("approval: the action ran under an approval, but the proof holds no signed approved verdict");
+  const status = approvalStatusOf(trail.verdicts, trail.use !== undefined);
+  if (approval.status !== status) fail(`approval: status ${String(approval.status)} is not ${statusSource(trail)}`);
   if (!verdict) {
     if (approval.decided_by !== undefined || approval.decided_at !== undefined)
       fail("approval: decided_by/decided_at given, but the proof holds no signed verdict");
-    return [`approval: ${approvalId} was requested (no verdict recorded)`];
+    return [`approval: ${shown(approvalId)} was requested (no verdict recorded)`];
   }
+  // decided_by / decided_at / reason are the first verdict's: the operator's decision (or the expiry of a pending one).
   if (approval.decided_by !== (meta.decided_by ?? undefined))
     fail(`approval: decided_by differs from the signed verdict (seq ${verdict.seq})`);
   if (approval.decided_at !== verdict.timestamp)
     fail(`approval: decided_at differs from the signed verdict (seq ${verdict.seq})`);
   if (approval.reason !== (meta.reason ?? undefined))
     fail(`approval: reason differs from the signed verdict (seq ${verdict.seq})`);
-  const status = approval.status === "consumed" ? "approved" : approval.status;
-  if (status !== meta.approval_status) fail(`approval: status differs from the signed verdict (seq ${verdict.seq})`);
-  return [
-    `approval: ${shown(approvalId)} ${shown(meta.approval_status)} by ${meta.decided_by ? shown(meta.decided_by) : "nobody (expired)"} at ${shown(verdict.timestamp)}${meta.reason ? ` (${quoted(meta.reason)})` : ""}`,
-  ];
+  return [`approval: ${shown(approvalId)} ${describeTrail(trail)}`];
+}
+
+/** The records of one approval in the proof: its escalation, its verdicts in chain order, the intent that used it. */
+interface ApprovalTrail {
+  asked: AuditRecord | undefined;
+  verdicts: AuditRecord[];
+  use: AuditRecord | undefined;
+}
+
+function approvalTrail(chain: AuditRecord[], approvalId: string): ApprovalTrail {
+  return {
+    asked: escalationOf(chain, approvalId),
+    verdicts: chain.filter((r) => r.kind === "approval" && r.approval_id === approvalId),
+    // An approval is used once: the one intent naming it.
+    use: chain.find((r) => r.kind === "intent" && r.approval_id === approvalId),
+  };
+}
+
+type VerdictMeta = { approval_status?: string; decided_by?: string | null; reason?: string | null };
+
+const verdictMeta = (verdict: AuditRecord | undefined) => (verdict?.meta ?? {}) as VerdictMeta;
+
+/**
+ * The approval's status as its signed records say: pending with no verdict; else the last verdict's (approved, then
+ * expired or cancelled unused), consumed once an intent used an approved one. The builder states the same
+ * (src/core/governance/evidence.ts), so the bundle's status is bound to signed records, not to the approvals table.
+ */
+export function approvalStatusOf(verdicts: readonly AuditRecord[], used: boolean): string {
+  const last = verdicts[verdicts.length - 1];
+  if (!last) return "pending";
+  const status = verdictMeta(last).approval_status ?? "unknown";
+  return status === "approved" && used ? "consumed" : status;
+}
+
+function statusSource(trail: ApprovalTrail): string {
+  const last = trail.verdicts[trail.verdicts.length - 1];
+  if (!last) return "pending, and the proof holds no signed verdict";
+  const used = trail.use
+    ? `, used by the signed intent (seq ${trail.use.seq})`
+    : ", and no intent in the proof used it";
+  return `the last signed verdict (seq ${last.seq}: ${shown(verdictMeta(last).approval_status)})${used}`;
+}
+
+/** "approved by alice at … ("note"), then expired at …", "…, then used by interaction int-… at …". */
+function describeTrail(trail: ApprovalTrail): string {
+  const parts = trail.verdicts.map((verdict, i) => {
+    const meta = verdictMeta(verdict);
+    const by = meta.decided_by ? ` by ${shown(meta.decided_by)}` : i === 0 ? " by nobody (expired)" : "";
+    const note = meta.reason ? ` (${quoted(meta.reason)})` : "";
+    return `${shown(meta.approval_status)}${by} at ${shown(verdict.timestamp)}${note}`;
+  });
+  if (trail.use) parts.push(`used by interaction ${shown(trail.use.interaction_id)} at ${shown(trail.use.timestamp)}`);
+  return parts.join(", then ");
 }
 
 /** Why, when and in which interaction the approval was asked for: the signed ESCALATE decision record naming it. */
-function checkEscalation(approval: Json, approvalId: string, chain: AuditRecord[]): void {
-  const asked = escalationOf(chain, approvalId);
+function checkEscalation(approval: Json, asked: AuditRecord | undefined): void {
   if (!asked) {
     if (approval.requested_at !== undefined || approval.escalated_interaction_id !== undefined)
       fail("approval: requested_at/escalated_interaction_id given, but the proof holds no signed escalation");

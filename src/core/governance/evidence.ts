@@ -6,11 +6,14 @@
 // chain head. Every section is derived from, and checked against, those signed records:
 //   action, decision  ← the interaction's intent / decision record
 //   manifest          ← the version named in that record's trace (its content must hash to `manifest_hash`)
-//   approval          ← the escalation's decision record and the verdict's `approval` record (who, when, why)
+//   approval          ← the escalation's decision record, the verdicts' `approval` records (who, when, why: the
+//                       first; the status: the last) and the intent that used it (consumed)
 //   outcome           ← the outcome record
 // The token's claims come from the token store (the trace signs only its id); recipients are redacted.
 // Everything is read through ports (./history.ts), so either backend (SQLite, PostgreSQL) builds the same bundle.
 import type { AuditRecord, ChainHead } from "../audit";
+import { approvalStatusOf } from "../audit/evidence-verify";
+import type { Approval } from "../approvals";
 import type { ManifestsService } from "../ports";
 import type { ManifestVersion, PolicyTraceEntry, Reason } from "../policy/types";
 import type { AuditHistory, TokenRecords } from "./history";
@@ -73,14 +76,20 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
   const now = deps.now ?? (() => new Date());
 
   return async (orgId, interactionId) => {
-    const own = await deps.audit.getInteraction(orgId, interactionId);
-    const opening = own.find((r) => r.kind === "intent" || r.kind === "decision");
-    if (!opening) return undefined;
-    const outcome = own.find((r) => r.kind === "outcome");
-    const approval = await approvalSection(orgId, opening, own);
-    const involved = [...own, ...approval.records];
+    const read = await deps.audit.getInteraction(orgId, interactionId);
+    const named = read.find((r) => r.kind === "intent" || r.kind === "decision");
+    if (!named) return undefined;
+    // The approval is read before the head: a read expires an overdue approval, and that verdict's record must be
+    // in the proof the head closes (and in the section's status), not appended after it.
+    const stored = named.approval_id ? ((await deps.approvals?.get(orgId, named.approval_id)) ?? undefined) : undefined;
     // Head first, then the records up to it: records appended meanwhile are after the head, not in the proof.
     const head = await deps.audit.signedHead(orgId);
+    const upToHead = (records: AuditRecord[]) => records.filter((r) => r.seq <= head.seq);
+    const own = upToHead(named.approval_id ? await deps.audit.getInteraction(orgId, interactionId) : read);
+    const opening = own.find((r) => r.kind === "intent" || r.kind === "decision") ?? named;
+    const outcome = own.find((r) => r.kind === "outcome");
+    const approval = await approvalSection(orgId, opening, own, stored, upToHead);
+    const involved = [...own, ...approval.records];
     const from = Math.min(...involved.map((r) => r.seq));
     const chain = (await deps.audit.chainFrom(orgId, from)).filter((r) => r.seq <= head.seq);
     const manifest = await manifestOf(orgId, opening);
@@ -151,29 +160,33 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
 
   /**
    * The approval this interaction asked for (ESCALATE) or used (an intent with approval_id): from the escalation's
-   * decision record and the verdict's `approval` record, which are added to the proof.
+   * decision record, every verdict record (approved, then perhaps expired or cancelled unused) and the intent that
+   * used it, which are all added to the proof. Its status is what those records say (approvalStatusOf), as the
+   * verifier derives it: the approvals table may already be a step further than the records up to the head.
    */
   async function approvalSection(
     orgId: string,
     opening: AuditRecord,
     own: AuditRecord[],
+    stored: Approval | undefined,
+    upToHead: (records: AuditRecord[]) => AuditRecord[],
   ): Promise<{ section?: EvidenceBundle["approval"]; records: AuditRecord[] }> {
     const approvalId = opening.approval_id;
     if (!approvalId) return { records: [] };
-    const stored = await deps.approvals?.get(orgId, approvalId);
+    const recordsOf = async (id: string | null | undefined) =>
+      !id ? [] : id === opening.interaction_id ? own : upToHead(await deps.audit.getInteraction(orgId, id));
     const escalatedId = stored?.interaction_id ?? (opening.kind === "decision" ? opening.interaction_id : undefined);
-    const escalation =
-      escalatedId && escalatedId !== opening.interaction_id ? await deps.audit.getInteraction(orgId, escalatedId) : own;
+    const escalation = escalatedId ? await recordsOf(escalatedId) : own;
     const asked = escalation.find((r) => r.kind === "decision" && r.approval_id === approvalId);
-    const verdict = escalation.find((r) => r.kind === "approval" && r.approval_id === approvalId);
-    const meta = (verdict?.meta ?? {}) as {
-      approval_status?: string;
-      decided_by?: string | null;
-      reason?: string | null;
-    };
+    const verdicts = escalation.filter((r) => r.kind === "approval" && r.approval_id === approvalId);
+    const usedIn = opening.kind === "intent" ? own : await recordsOf(stored?.consumed_by_interaction_id);
+    const use = usedIn.find((r) => r.kind === "intent" && r.approval_id === approvalId);
+    // Who, when and why are the first verdict's: the operator's decision (or the expiry of a pending approval).
+    const verdict = verdicts[0];
+    const meta = (verdict?.meta ?? {}) as { decided_by?: string | null; reason?: string | null };
     const section: NonNullable<EvidenceBundle["approval"]> = {
       approval_id: approvalId,
-      status: stored?.status ?? meta.approval_status ?? "pending",
+      status: approvalStatusOf(verdicts, use !== undefined),
       ...(escalatedId ? { escalated_interaction_id: escalatedId } : {}),
       reasons: ((asked?.reasons ?? stored?.reasons ?? []) as Reason[]) ?? [],
       ...(asked ? { requested_at: asked.timestamp } : {}),
@@ -181,7 +194,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
       ...(verdict ? { decided_at: verdict.timestamp } : {}),
       ...(meta.reason ? { reason: meta.reason } : {}),
     };
-    const records = [asked, verdict].filter((r): r is AuditRecord => r !== undefined);
+    const records = [asked, ...verdicts, use].filter((r): r is AuditRecord => r !== undefined);
     return { section, records: records.filter((r) => !own.includes(r)) };
   }
 }

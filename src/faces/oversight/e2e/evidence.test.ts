@@ -15,6 +15,15 @@ import { agent, executeBody, ORG_ID, operator, registerManifest } from "../../..
 import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
 
 const UAPK = "evidence-bot";
+
+/** The fields of a proof's audit record these tests read. */
+type ChainRecord = {
+  seq: number;
+  kind: string;
+  interaction_id: string;
+  approval_id: string | null;
+  meta: { approval_status?: string } | null;
+};
 const manifest = {
   uapk_id: UAPK,
   agent: { id: UAPK, name: "Evidence Bot" },
@@ -32,6 +41,7 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
   let jwksFile: string;
   let approvedInteraction: string;
   let approvalId: string;
+  let escalatedInteraction: string;
 
   const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
@@ -45,6 +55,13 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       stderr: (l) => err.push(l),
     });
     return { code, out: out.join("\n"), err: err.join("\n") };
+  }
+
+  /** Makes an approval overdue in the store (expires_at in the past): the next read of it expires it. */
+  async function ageApproval(id: string) {
+    const update = `UPDATE approvals SET expires_at = '2000-01-01T00:00:00.000Z' WHERE approval_id = '${id}'`;
+    if (g.db) g.db.prepare(update).run();
+    else await opened.rows(g, update);
   }
 
   async function evidenceOf(interactionId: string) {
@@ -62,6 +79,7 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
     const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
     expect(asked.body.decision).toBe("ESCALATE");
     approvalId = asked.body.approval_id;
+    escalatedInteraction = asked.body.interaction_id;
     // A re-submit while it is pending: another decision record naming the approval, which the proof of the
     // approved run does not involve.
     const early = await agent(g).post(
@@ -229,6 +247,71 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       expect(result.code).toBe(1);
       expect(result.err.split("\n")[0]).toMatch(/^FAIL: decision: DENY\\u000d\\u001b\[2KOK/);
       for (const line of result.err.split("\n")) expect(line).not.toMatch(/\p{Cc}/u);
+    });
+
+    it("an approval approved and then expired unused: its escalation's bundle verifies, status expired", async () => {
+      const action = { type: "crm", tool: "delete", params: { id: "c-expiring" } };
+      const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
+      expect(asked.body.decision).toBe("ESCALATE");
+      const id = asked.body.approval_id as string;
+      expect((await operator(g).post(`/approvals/${id}/approve`, { reason: "ok then" })).status).toBe(200);
+      // Overdue now: the next read expires it, with a second verdict record (expired) after the approved one.
+      await ageApproval(id);
+      const bundle = await evidenceOf(asked.body.interaction_id);
+      expect(bundle.approval).toMatchObject({ approval_id: id, status: "expired" });
+      const verdicts = bundle.proof.chain.filter((r: ChainRecord) => r.kind === "approval" && r.approval_id === id);
+      expect(verdicts.map((r: ChainRecord) => r.meta?.approval_status)).toEqual(["approved", "expired"]);
+      for (const verdict of verdicts) expect(bundle.proof.involved_seqs).toContain(verdict.seq);
+      const result = await verifyBundle(bundle);
+      expect(result.code, result.err).toBe(0);
+      expect(result.out).toMatch(/approval: .* approved by operator@contract at .*, then expired at /);
+      // The approved verdict alone no longer passes for the approval's status.
+      const edited = clone(bundle);
+      edited.approval.status = "approved";
+      expect((await verifyBundle(edited)).err).toMatch(
+        /^FAIL: approval: status approved is not the last signed verdict/,
+      );
+    });
+
+    it("approval.status is the signed records': pending without a verdict, consumed only once an intent used it", async () => {
+      const edited = async (bundle: { approval: object }, status: string) =>
+        verifyBundle({ ...clone(bundle), approval: { ...bundle.approval, status } });
+      const asked = await agent(g).post(
+        "/api/v1/gateway/execute",
+        executeBody(UAPK, { type: "crm", tool: "delete", params: { id: "c-undecided" } }),
+      );
+      const id = asked.body.approval_id as string;
+      const pending = await evidenceOf(asked.body.interaction_id);
+      expect(pending.approval.status).toBe("pending");
+      expect((await verifyBundle(pending)).code).toBe(0);
+      for (const status of ["approved", "denied", "consumed"])
+        expect((await edited(pending, status)).err).toMatch(
+          /^FAIL: approval: status \w+ is not pending, and the proof holds no signed verdict/,
+        );
+
+      // Approved and not used (yet): approved, never consumed.
+      expect((await operator(g).post(`/approvals/${id}/approve`, {})).status).toBe(200);
+      const unused = await evidenceOf(asked.body.interaction_id);
+      expect(unused.approval.status).toBe("approved");
+      expect((await verifyBundle(unused)).code).toBe(0);
+      expect((await edited(unused, "consumed")).err).toMatch(
+        /^FAIL: approval: status consumed is not the last signed verdict \(seq \d+: approved\), and no intent in the proof used it/,
+      );
+
+      // Used: the escalation's bundle holds the intent that used it, and says consumed.
+      const used = await evidenceOf(escalatedInteraction);
+      expect(used.approval.status).toBe("consumed");
+      const intent = used.proof.chain.find((r: ChainRecord) => r.kind === "intent" && r.approval_id === approvalId);
+      expect(intent.interaction_id).toBe(approvedInteraction);
+      expect(used.proof.involved_seqs).toContain(intent.seq);
+      const result = await verifyBundle(used);
+      expect(result.code, result.err).toBe(0);
+      expect(result.out).toMatch(
+        new RegExp(`approved by operator@contract .*, then used by interaction ${approvedInteraction}`),
+      );
+      expect((await edited(used, "approved")).err).toMatch(
+        /^FAIL: approval: status approved is not the last signed verdict .*used by the signed intent/,
+      );
     });
 
     it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
