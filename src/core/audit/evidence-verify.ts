@@ -242,7 +242,14 @@ function checkApproval(bundle: Json, opening: AuditRecord, chain: AuditRecord[])
   if (!isObject(approval) || approval.approval_id !== approvalId)
     return fail(`approval: not approval ${approvalId}, which the signed decision names`);
   const trail = approvalTrail(chain, approvalId);
-  checkEscalation(approval, trail.asked);
+  // Without the escalation, a bundle cut to start after it still verified "approved by alice" and never said why
+  // approval was asked for.
+  checkEscalation(approval, approvalId, trail.asked);
+  const asked = trail.asked as AuditRecord;
+  // Verdicts are recorded in the interaction that escalated: another interaction's ESCALATE naming the approval (a
+  // re-submit while it was pending) cannot stand in for the escalation cut from the proof.
+  const stray = trail.verdicts.find((v) => v.interaction_id !== asked.interaction_id);
+  if (stray) fail(`approval: the signed verdict (seq ${stray.seq}) is not in the escalated interaction`);
   const verdict = trail.verdicts[0];
   const meta = verdictMeta(verdict);
   if (opening.kind === "intent" && meta.approval_status !== "approved")
@@ -318,13 +325,9 @@ function describeTrail(trail: ApprovalTrail): string {
 }
 
 /** Why, when and in which interaction the approval was asked for: the signed ESCALATE decision record naming it. */
-function checkEscalation(approval: Json, asked: AuditRecord | undefined): void {
-  if (!asked) {
-    if (approval.requested_at !== undefined || approval.escalated_interaction_id !== undefined)
-      fail("approval: requested_at/escalated_interaction_id given, but the proof holds no signed escalation");
-    if (!same(approval.reasons, [])) fail("approval: reasons given, but the proof holds no signed escalation");
-    return;
-  }
+function checkEscalation(approval: Json, approvalId: string, asked: AuditRecord | undefined): void {
+  if (asked?.decision !== "ESCALATE")
+    return fail(`approval: the proof holds no signed escalation (ESCALATE decision record) of approval ${approvalId}`);
   const where = `the signed escalation (seq ${asked.seq})`;
   if (!same(approval.reasons, asked.reasons ?? [])) fail(`approval: reasons differ from ${where}`);
   if (approval.requested_at !== asked.timestamp) fail(`approval: requested_at differs from ${where}`);

@@ -314,6 +314,51 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       );
     });
 
+    it("an approval's bundle without its signed escalation fails, whatever the approval section says", async () => {
+      const action = { type: "crm", tool: "delete", params: { id: "c-solo" } };
+      const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
+      const id = asked.body.approval_id as string;
+      expect((await operator(g).post(`/approvals/${id}/approve`, { reason: "fine" })).status).toBe(200);
+      const ran = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action, { approval_id: id }));
+      expect(ran.body.decision).toBe("ALLOW");
+      const bundle = clone(await evidenceOf(ran.body.interaction_id));
+      // The proof starts at the escalation: cut it, and every trace of it in the approval section.
+      const escalation = bundle.proof.chain.shift();
+      expect(escalation).toMatchObject({ kind: "decision", decision: "ESCALATE", approval_id: id });
+      delete bundle.approval.requested_at;
+      delete bundle.approval.escalated_interaction_id;
+      bundle.approval.reasons = [];
+      bundle.proof.involved_seqs = bundle.proof.involved_seqs.filter((s: number) => s !== escalation.seq);
+      const cut = await verifyBundle(bundle);
+      expect(cut.code).toBe(1);
+      expect(cut.err).toMatch(/^FAIL: approval: the proof holds no signed escalation \(ESCALATE decision record\)/);
+    });
+
+    it("a re-submit's ESCALATE cannot stand in for the escalation cut from the proof", async () => {
+      const bundle = clone(await evidenceOf(approvedInteraction));
+      // The re-submit while pending (beforeAll) also names the approval: cut the proof to start there instead.
+      const at = bundle.proof.chain.findIndex(
+        (r: ChainRecord) =>
+          r.kind === "decision" && r.approval_id === approvalId && r.interaction_id !== escalatedInteraction,
+      );
+      expect(at).toBeGreaterThan(0);
+      const [escalation] = bundle.proof.chain.splice(0, at);
+      const resubmit = bundle.proof.chain[0];
+      bundle.approval = {
+        ...bundle.approval,
+        requested_at: resubmit.timestamp,
+        escalated_interaction_id: resubmit.interaction_id,
+        reasons: resubmit.reasons,
+      };
+      bundle.proof.involved_seqs = [
+        resubmit.seq,
+        ...bundle.proof.involved_seqs.filter((s: number) => s !== escalation.seq),
+      ].sort((a: number, b: number) => a - b);
+      const result = await verifyBundle(bundle);
+      expect(result.code).toBe(1);
+      expect(result.err).toMatch(/^FAIL: approval: the signed verdict \(seq \d+\) is not in the escalated interaction/);
+    });
+
     it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
       const denied = await agent(g).post(
         "/api/v1/gateway/execute",
