@@ -249,29 +249,42 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       for (const line of result.err.split("\n")) expect(line).not.toMatch(/\p{Cc}/u);
     });
 
-    it("an approval approved and then expired unused: its escalation's bundle verifies, status expired", async () => {
-      const action = { type: "crm", tool: "delete", params: { id: "c-expiring" } };
-      const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
-      expect(asked.body.decision).toBe("ESCALATE");
-      const id = asked.body.approval_id as string;
-      expect((await operator(g).post(`/approvals/${id}/approve`, { reason: "ok then" })).status).toBe(200);
-      // Overdue now: the next read expires it, with a second verdict record (expired) after the approved one.
-      await ageApproval(id);
-      const bundle = await evidenceOf(asked.body.interaction_id);
-      expect(bundle.approval).toMatchObject({ approval_id: id, status: "expired" });
-      const verdicts = bundle.proof.chain.filter((r: ChainRecord) => r.kind === "approval" && r.approval_id === id);
-      expect(verdicts.map((r: ChainRecord) => r.meta?.approval_status)).toEqual(["approved", "expired"]);
-      for (const verdict of verdicts) expect(bundle.proof.involved_seqs).toContain(verdict.seq);
-      const result = await verifyBundle(bundle);
-      expect(result.code, result.err).toBe(0);
-      expect(result.out).toMatch(/approval: .* approved by operator@contract at .*, then expired at /);
-      // The approved verdict alone no longer passes for the approval's status.
-      const edited = clone(bundle);
-      edited.approval.status = "approved";
-      expect((await verifyBundle(edited)).err).toMatch(
-        /^FAIL: approval: status approved is not the last signed verdict/,
-      );
-    });
+    it.each([
+      // Overdue now: the next read (the bundle's own) expires it.
+      ["expired", (id: string) => ageApproval(id)],
+      // Its session went away: cancelled unused (as the session faces do).
+      ["cancelled", async (id: string) => expect(await g.approvals.cancel(ORG_ID, id, "session gone")).toBe(true)],
+    ])(
+      "an approval approved and then %s unused: its escalation's bundle verifies, with that status",
+      async (status, end) => {
+        const action = { type: "crm", tool: "delete", params: { id: `c-${status}` } };
+        const asked = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
+        expect(asked.body.decision).toBe("ESCALATE");
+        const id = asked.body.approval_id as string;
+        expect((await operator(g).post(`/approvals/${id}/approve`, { reason: "ok then" })).status).toBe(200);
+        await end(id);
+        // A second verdict record after the approved one.
+        const bundle = await evidenceOf(asked.body.interaction_id);
+        expect(bundle.approval).toMatchObject({
+          approval_id: id,
+          status,
+          decided_by: "operator@contract",
+          reason: "ok then",
+        });
+        const verdicts = bundle.proof.chain.filter((r: ChainRecord) => r.kind === "approval" && r.approval_id === id);
+        expect(verdicts.map((r: ChainRecord) => r.meta?.approval_status)).toEqual(["approved", status]);
+        for (const verdict of verdicts) expect(bundle.proof.involved_seqs).toContain(verdict.seq);
+        const result = await verifyBundle(bundle);
+        expect(result.code, result.err).toBe(0);
+        expect(result.out).toMatch(new RegExp(`approval: .* approved by operator@contract at .*, then ${status} `));
+        // The approved verdict alone no longer passes for the approval's status.
+        const edited = clone(bundle);
+        edited.approval.status = "approved";
+        expect((await verifyBundle(edited)).err).toMatch(
+          /^FAIL: approval: status approved is not the last signed verdict/,
+        );
+      },
+    );
 
     it("approval.status is the signed records': pending without a verdict, consumed only once an intent used it", async () => {
       const edited = async (bundle: { approval: object }, status: string) =>
