@@ -1406,18 +1406,25 @@ export interface components {
         /** @description The approval that released the action (or that it is waiting for / was refused). */
         EvidenceApproval: {
             approval_id: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The first verdict's time.
+             */
             decided_at?: string;
-            /** @description The operator's `sub`; absent when it expired. */
+            /** @description The first verdict's: the operator's `sub`; absent when it expired pending. */
             decided_by?: string;
             /** @description The interaction that escalated. */
             escalated_interaction_id?: string;
-            /** @description The operator's note. */
+            /** @description The first verdict's note (the operator's, or why it expired). */
             reason?: string;
             /** @description Why it was escalated. */
             reasons: components["schemas"]["Reason"][];
             /** Format: date-time */
             requested_at?: string;
+            /**
+             * @description What the signed records of `proof` say: `pending` with no verdict; else the last verdict's (approved, then
+             *     perhaps `expired` or `cancelled` unused), and `consumed` once an intent in the proof used the approved approval.
+             */
             status: components["schemas"]["ApprovalStatus"];
         };
         /**
@@ -1477,7 +1484,10 @@ export interface components {
                 [key: string]: unknown;
             }[];
             chain_head: components["schemas"]["ChainHead"];
-            /** @description `seq` of the records that are about this interaction (its own, and the escalation and verdict it used). */
+            /**
+             * @description `seq` of the records that are about this interaction: its own, and those of the approval it names (the
+             *     escalation, every verdict, the intent that used it).
+             */
             involved_seqs: number[];
         };
         /** @description The capability token the action presented: its claims, recipients redacted (only their number is kept). */
