@@ -79,7 +79,7 @@ export function createApprovalStore(db: Db, options: ApprovalStoreOptions = {}):
     },
     sweepMs: options.expirySweepMs ?? 30_000,
   });
-  const writes: WriteDeps = { now, notify, expire: expiry.expire };
+  const writes: WriteDeps = { now, notify, expire: expiry.expire, expireOne: expiry.expireOne };
 
   function get(org_id: string, approval_id: string): Approval | null {
     expiry.expireOne(org_id, approval_id);

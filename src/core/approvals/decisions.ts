@@ -10,6 +10,8 @@ export interface WriteDeps {
   now: () => Date;
   /** Expires the org's overdue approvals (inside the caller's transaction: a savepoint). */
   expire: (org_id: string) => number;
+  /** The same, then the one approval too if it is overdue at `at` (beyond the batch the sweep takes). */
+  expireOne: (org_id: string, approval_id: string, at: Date) => void;
   /** Runs the decision listeners on approvals that reached a verdict. */
   notify: (approvals: Approval[]) => Approval[];
 }
@@ -45,10 +47,14 @@ export function decidePending(
 ): DecideResult {
   return db
     .transaction((): DecideResult => {
-      deps.expire(org_id);
+      // The org's sweep stops at one batch; the approval decided here is expired first even when a burst left it
+      // beyond that batch (its record says expired). The decide statement checks `expires_at` at the same instant,
+      // so nothing overdue is ever approved or denied.
+      const at = deps.now();
+      deps.expireOne(org_id, approval_id, at);
       const updated = approvalStatements(db).decide.get({
         status,
-        at: deps.now().toISOString(),
+        at: at.toISOString(),
         by: decision.by,
         reason: decision.reason ?? null,
         org_id,

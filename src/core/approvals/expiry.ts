@@ -57,8 +57,11 @@ export interface ExpiryDeps {
 export interface Expiry {
   /** Expires at most EXPIRY_BATCH overdue approvals of the org (or of every org); returns how many. */
   expire(org_id?: string): number;
-  /** Brings one approval up to date, even when a burst left more overdue than one sweep takes. */
-  expireOne(org_id: string, approval_id: string): void;
+  /**
+   * Brings one approval up to date as of `at` (default now), even when a burst left more overdue than one sweep
+   * takes: the org's batch, then this approval if it is overdue too.
+   */
+  expireOne(org_id: string, approval_id: string, at?: Date): void;
   /** Stops the sweep timer. */
   close(): void;
 }
@@ -88,12 +91,12 @@ export function createExpiry(db: Db, deps: ExpiryDeps): Expiry {
     return announced(sweepAndNotify.immediate(at, org_id));
   }
 
-  function expireOne(org_id: string, approval_id: string): void {
+  function expireOne(org_id: string, approval_id: string, at: Date = now()): void {
     expire(org_id);
     const current = selectApproval(db, org_id, approval_id);
     if (!current || (current.status !== "pending" && current.status !== "approved")) return;
-    if (current.expires_at > now().toISOString()) return;
-    announced(expireOneAndNotify.immediate(now(), org_id, approval_id));
+    if (current.expires_at > at.toISOString()) return;
+    announced(expireOneAndNotify.immediate(at, org_id, approval_id));
   }
 
   // The timer catches up with bursts (more overdue than one call expires) and with orgs nobody reads.

@@ -2,6 +2,7 @@ export {
   createApprovalStore,
   consumeForExecution,
   DEFAULT_APPROVAL_TTL_MS,
+  EXPIRY_BATCH,
   type Approval,
   type ApprovalRisk,
   type AgentApprovalView,

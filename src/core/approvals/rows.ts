@@ -45,6 +45,7 @@ function build(db: Db) {
           .where("org_id", "=", $.org_id)
           .where("approval_id", "=", $.approval_id)
           .where("status", "=", "pending")
+          .where("expires_at", ">", $.at)
           .returningAll(),
     ),
   };

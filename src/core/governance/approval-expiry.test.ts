@@ -1,7 +1,7 @@
 // An approval that runs out of time is a verdict the audit log must show, like an operator's approve / deny:
 // `approval` record, `meta.approval_status: "expired"`, in the interaction that escalated.
 import { describe, expect, it } from "vitest";
-import { createApprovalStore } from "../approvals";
+import { createApprovalStore, EXPIRY_BATCH } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
 import { must } from "../must";
 import { openMigratedDatabase } from "../store/test-support";
@@ -86,5 +86,33 @@ describe("approval expiry in the audit log", () => {
     });
     expect(approvals.get(ORG, approvalId)?.status).toBe("expired");
     expect(audit.list(ORG, { kind: "approval" }).records).toHaveLength(2);
+  });
+
+  it("an overdue approval beyond one expiry batch cannot be decided: EXPIRED, and its record says expired", async () => {
+    const { service, approvals, audit, advance } = await wired();
+    // A full batch of overdue approvals ahead of the target: the org's sweep stops before reaching it.
+    for (let i = 0; i < EXPIRY_BATCH; i++)
+      approvals.create({
+        org_id: ORG,
+        uapk_id: "customer-support-bot",
+        agent_id: "customer-support-bot",
+        action: { type: "email", tool: "send", params: { to: `user${i}@example.com` } },
+        reasons: [],
+      });
+    advance(1); // the target expires last
+    const escalated = await service.execute(ORG, del);
+    const approvalId = escalated.approval_id!;
+    advance(TTL_MS + 1);
+
+    const denied = approvals.deny(ORG, approvalId, { by: "ops@acme.com" });
+    expect(denied).toMatchObject({ ok: false, code: "EXPIRED" });
+    expect(approvals.approve(ORG, approvalId, { by: "ops@acme.com" })).toMatchObject({ ok: false, code: "EXPIRED" });
+    expect(approvals.get(ORG, approvalId)?.status).toBe("expired");
+    const records = audit.getInteraction(ORG, escalated.interaction_id);
+    expect(records.map((r) => [r.kind, (r.meta as { approval_status?: string }).approval_status])).toEqual([
+      ["decision", undefined],
+      ["approval", "expired"],
+    ]);
+    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true });
   });
 });
