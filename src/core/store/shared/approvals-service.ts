@@ -1,13 +1,14 @@
 // The approvals service on the shared store, as the faces use it (src/core/ports.ts ApprovalsService): the
-// single-winner statements of ./approvals.ts, plus what the embedded store does around them — lazy expiry,
-// listing, long-poll, cancellation, and the audit record of every verdict committed in the SAME transaction
-// as the status change (approve / deny / expiry / cancellation: no verdict without its record).
+// single-winner statements of ./approvals.ts, plus what the embedded store does around them — lazy expiry (a
+// batch at a time, and the approval a request reads or decides), listing, long-poll, cancellation, and the audit
+// record of every verdict committed in the SAME transaction as the status change (approve / deny / expiry /
+// cancellation: no verdict without its record).
 //
 // Every transaction that writes a verdict takes the org's chain lock first (./group-commit.ts), the order the
 // grouped reservations use too, so a decision and a reservation consuming the same approval never deadlock.
 //
 // Long-poll: src/core/approvals/waiting.ts (shared with the embedded store). The verdict transactions: ./approvals-verdicts.ts. Reads: ./approvals-queries.ts.
-import type { Approval, DecideResult, DecisionListener } from "../../approvals";
+import { type Approval, type DecideResult, type DecisionListener, EXPIRY_BATCH } from "../../approvals";
 import { agentViewOf } from "../../approvals/listing";
 import { createDecisionWaiters } from "../../approvals/waiting";
 import type { EventBus, GatehouseEvent } from "../../events";
@@ -16,7 +17,7 @@ import type { ApprovalsService } from "../../ports";
 import type { AnyKysely } from "../postgres";
 import type { SharedApprovals } from "./approvals";
 import { approvalChangesSince, hasOverdue, listApprovals, orgsWithOverdue, readApproval } from "./approvals-queries";
-import { cancelIn, decideIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
+import { cancelIn, decideIn, expireOneIn, sweepIn, type VerdictDeps } from "./approvals-verdicts";
 import type { SharedAuditChain } from "./audit-chain";
 import type { Escalate } from "../../governance/ports";
 
@@ -65,8 +66,8 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
       });
   }
 
-  async function expire(orgId: string): Promise<number> {
-    const at = now().toISOString();
+  /** Expires at most one batch (EXPIRY_BATCH) of the org's overdue approvals; returns how many. */
+  async function expire(orgId: string, at = now().toISOString()): Promise<number> {
     // The usual read finds nothing overdue and takes no lock.
     if (!(await hasOverdue(db, orgId, at))) return 0;
     const expired = await db.transaction().execute((trx) => sweepIn(verdicts, trx, orgId, at));
@@ -77,8 +78,16 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
   const read = (orgId: string, approvalId: string) => readApproval(db, orgId, approvalId);
 
   async function get(orgId: string, approvalId: string): Promise<Approval | null> {
-    await expire(orgId);
-    return read(orgId, approvalId);
+    const at = now().toISOString();
+    await expire(orgId, at);
+    const current = await read(orgId, approvalId);
+    const open = current?.status === "pending" || current?.status === "approved";
+    if (!current || !open || current.expires_at > at) return current;
+    // Overdue beyond the batch the sweep took (a burst): this one is brought up to date on its own.
+    const expired = await db.transaction().execute((trx) => expireOneIn(verdicts, trx, { orgId, approvalId, at }));
+    if (!expired) return read(orgId, approvalId); // another node expired or decided it meanwhile
+    committed(expired);
+    return expired;
   }
 
   async function decide(
@@ -155,8 +164,16 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
 
     async expireOverdue(orgId) {
       if (orgId !== undefined) return expire(orgId);
+      // The timer's sweep (the notifier's) catches up with bursts: a batch per transaction, so that the other
+      // requests of the org get the chain lock in between, until a batch comes back short.
       let total = 0;
-      for (const org_id of await orgsWithOverdue(db, now().toISOString())) total += await expire(org_id);
+      for (const org_id of await orgsWithOverdue(db, now().toISOString())) {
+        let expired: number;
+        do {
+          expired = await expire(org_id);
+          total += expired;
+        } while (expired === EXPIRY_BATCH);
+      }
       return total;
     },
 
