@@ -8,7 +8,8 @@
 //                 any party under its role (customer_email, payeeEmail, beneficiary_email_address, PhoneNumber,
 //                 customer_phone, msisdn…), email(s), email_address(es),
 //                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
-//                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient, iban and `*_iban`) — a
+//                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient and counterparty
+//                 (`counterparty_id`, `counterpartyAccount`), iban and `*_iban`, Wise's `targetAccount`) — a
 //                 string, a number, an array of them,
 //                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
 //                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
@@ -115,9 +116,13 @@ const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
 const PARTY_FORMS = ["name", "names", "id", "ids", "account", "accounts", "accountid", "accountnumber"];
 const PARTY_KEYS = new Set([
   ...["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors", "destination", "payto"],
-  ...["payee", "beneficiary", "creditor", "recipient", "destination"].flatMap((party) =>
+  // `counterparty_id`, `counterpartyAccount` (Modern Treasury, banking APIs): the counterparty by its id, as surely as
+  // by its name under `counterparty`.
+  ...["payee", "beneficiary", "creditor", "recipient", "destination", "counterparty"].flatMap((party) =>
     PARTY_FORMS.map((form) => party + form),
   ),
+  // Wise's transfer `{targetAccount: 12345, quoteUuid, details}`: the recipient account's id is the only party it names.
+  ...["targetaccount", "targetaccounts", "targetaccountid", "targetaccountnumber"],
   // Where the money lands without a party's name: Stripe's transfer `destination`, a bank `account_number`, a
   // crypto `wallet_address` (and `to_wallet`, `destination_wallet_address` below).
   ...["accountnumber", "accountnumbers", "accountno", "acctnumber", "acctno", "bankaccount", "bankaccountnumber"],

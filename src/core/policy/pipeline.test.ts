@@ -231,6 +231,12 @@ const cases: Case[] = [
     { walletAddr: "0xEVIL" },
     { bank_account: { number: "999" } },
     { receiver: "acct_EVIL" },
+    // A counterparty by its id or account, and Wise's transfer, which names its party by `targetAccount` alone.
+    { counterparty_id: "cp_EVIL" },
+    { counterpartyId: "cp_EVIL" },
+    { COUNTERPARTY_ACCOUNT: "999" },
+    { counterparty_account_number: "999" },
+    { targetAccount: 12345, quoteUuid: "q-1", customerTransactionId: "t-1", details: { reference: "inv 7" } },
   ].map(
     (params): Case => ({
       name: `a destination account beside an allowed recipient (${JSON.stringify(params)}) is checked`,
@@ -407,6 +413,19 @@ const cases: Case[] = [
     codes: ["COUNTERPARTY_BLOCKED"],
     check: "counterparty_check",
   },
+  ...[{ counterparty_id: "cp_EVIL" }, { targetAccount: 666 }].map(
+    (params): Case => ({
+      name: `a counterparty under ${JSON.stringify(params)} is judged by the token's allowed_recipients`,
+      manifest: paymentsBot({}),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      prepare: async (e) => ({
+        capability_token: (await issue(e, ["payment:wire"], { allowed_recipients: ["DE00"] })).token,
+      }),
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   {
     name: "missing amount under a threshold fails closed",
     manifest: paymentsBot({ amount_threshold: { amount: 1000, currency: "EUR", actions: ["payment:wire"] } }),
@@ -903,7 +922,13 @@ const cases: Case[] = [
     decision: "ALLOW",
     codes: [],
   },
-  ...[{ iban: "DE99" }, { payee: "Evil Corp" }, { beneficiary: { name: "Evil Corp", iban: "DE00" } }].map(
+  ...[
+    { iban: "DE99" },
+    { payee: "Evil Corp" },
+    { beneficiary: { name: "Evil Corp", iban: "DE00" } },
+    { counterparty_id: "cp_new" },
+    { targetAccount: 12345, quoteUuid: "q-1" },
+  ].map(
     (params): Case => ({
       // The declared counterparty is known, but the wire pays someone else: that party is the new one.
       name: `a known counterparty paying a new party under ${JSON.stringify(params)} escalates`,

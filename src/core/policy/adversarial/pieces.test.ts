@@ -293,6 +293,27 @@ describe("extraction: what the connector receives", () => {
     ]);
   });
 
+  it("reads a counterparty by its id or account, and Wise's transfer by its targetAccount", () => {
+    expect(
+      recipients({
+        counterparty_id: "cp_1",
+        CounterpartyId: "cp_2",
+        counterparty_account: { number: "999" },
+        counterpartyAccountNumber: "998",
+        targetAccount: 12345,
+        quoteUuid: "q-1",
+        customerTransactionId: "t-1",
+        details: { reference: "inv 7" },
+      }),
+    ).toEqual([
+      "params.counterparty_id=cp_1",
+      "params.CounterpartyId=cp_2",
+      "params.counterparty_account.number=999",
+      "params.counterpartyAccountNumber=998",
+      "params.targetAccount=12345",
+    ]);
+  });
+
   it("counts each address a string spells out towards the walk's bound: one huge list is no way past it", () => {
     const list = Array.from({ length: 10_001 }, (_, i) => `r${i}@evil.com`).join(",");
     const facts = extractActionFacts({ params: { notify: list } });
