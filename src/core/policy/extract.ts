@@ -10,7 +10,9 @@
 //                 counterparty/counterparties, a payee by name, id or account (payee, beneficiary, creditor and
 //                 their `_name`/`_id`/`_account`/`_account_number`, the same of recipient and counterparty
 //                 (`counterparty_id`, `counterpartyAccount`), iban and `*_iban`, Wise's `targetAccount`) — a
-//                 string, a number, an array of them,
+//                 string, a number, an array of them (under a mail key, a string in RFC 5322 list form, Mailgun's
+//                 `Bob <a@acme.example>, "Doe, Jane" <j@acme.example>`, by its mailboxes alone; one not cleanly such
+//                 a list, or whose display name holds an address, whole: mailboxesIn),
 //                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
 //                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
 //                 and for an object without those keys, every string inside it counts (the connector may read any
@@ -572,7 +574,10 @@ const isBareAddress = (text: string) =>
 function collectRecipients(value: unknown, source: string, depth: number, facts: ActionFacts, party: boolean): void {
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `recipients are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (isScalar(value)) {
-    facts.recipients.push({ source, value: String(value) });
+    // Under a mail key, `Bob <a@acme.example>, c@acme.example` names two mailboxes; judged whole, its display names
+    // were recipients too (denied under every allowlist). A payee's string is its name, judged whole.
+    const mailboxes = !party && typeof value === "string" ? mailboxesIn(value) : undefined;
+    for (const one of mailboxes ?? [String(value)]) facts.recipients.push({ source, value: one });
     return;
   }
   if (Array.isArray(value)) {
@@ -593,6 +598,87 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   for (const key of Object.keys(value))
     if (holdsAt(key)) facts.recipients.push({ source: `${source}.${clipped(key)} (key)`, value: key });
 }
+
+/**
+ * The mailboxes a string under a mail key names in RFC 5322 list form (Mailgun's `to: "Bob <a@acme.example>,
+ * c@acme.example"`): of each element the address in angle brackets, or the element when it is a bare address. A
+ * display name, quoted (`"Doe, Jane"`) or not, is no recipient. Undefined, and the string then judged whole (every
+ * word of it a recipient: an allowlist denies, a blocklist sees each), unless it is cleanly such a list: no `<` at
+ * all, a quoted-pair or a control or invisible character, a comment, a group, text beside an angle address, a bracket
+ * or quote left open, and a display name holding an address are not. A lenient parser may send to that last one,
+ * so judged whole it is judged too: `"evil@x.com" <a@acme.example>` does not pass as a@acme.example alone, and
+ * `"a@acme.example" <evil@x.com>` is judged at evil@x.com, where it is sent. One pass and no backtracking pattern:
+ * the string may be a megabyte.
+ */
+function mailboxesIn(text: string): string[] | undefined {
+  if (!text.includes("<") || UNCLEAN_LIST.test(text)) return undefined;
+  const elements = listElements(text);
+  if (!elements || elements.length > MAX_PARAM_NODES) return undefined;
+  const found: string[] = [];
+  for (const element of elements) {
+    const trimmed = element.trim();
+    if (trimmed === "") continue; // `a@x.io, , b@x.io`: an empty element names no one (RFC 5322's obs-mbox-list)
+    const mailbox = mailboxOf(trimmed);
+    if (mailbox === undefined) return undefined;
+    found.push(mailbox);
+  }
+  return found.length > 0 ? found : undefined;
+}
+// A quoted-pair (`\"`) lets a quote or a bracket mean two things to two parsers; a control character (a line break
+// starting a `Bcc:` header) or an invisible one is never in a clean list.
+const UNCLEAN_LIST = /[\\\p{Cc}\p{Cf}\u2028\u2029]/u;
+
+/** The elements of a list, split at each `,` or `;` outside quotes and angle brackets, or undefined if unbalanced. */
+function listElements(text: string): string[] | undefined {
+  const elements: string[] = [];
+  let start = 0;
+  let quoted = false;
+  let angled = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) quoted = c !== '"';
+    else if (c === '"') {
+      if (angled) return undefined;
+      quoted = true;
+    } else if (c === "<" || c === ">") {
+      if (angled === (c === ">")) angled = !angled;
+      else return undefined;
+    } else if ((c === "," || c === ";") && !angled) {
+      elements.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (quoted || angled) return undefined;
+  elements.push(text.slice(start));
+  return elements;
+}
+
+/** The address of one trimmed list element (`Bob <a@x.io>`, `"Doe, Jane" <j@x.io>`, `a@x.io`), if it is clean. */
+function mailboxOf(element: string): string | undefined {
+  let display: string;
+  let rest: string;
+  if (element.startsWith('"')) {
+    const close = element.indexOf('"', 1);
+    display = element.slice(1, close);
+    rest = element.slice(close + 1).trimStart();
+    if (!rest.startsWith("<")) return undefined;
+  } else {
+    const open = element.indexOf("<");
+    if (open < 0) return isBareAddress(element) && !NOT_IN_ADDRESS.test(element) ? element : undefined;
+    display = element.slice(0, open);
+    rest = element.slice(open);
+    if (NOT_IN_PHRASE.test(display)) return undefined;
+  }
+  if (holdsAt(display)) return undefined;
+  const close = rest.indexOf(">");
+  if (rest.slice(close + 1).trim() !== "") return undefined;
+  const address = rest.slice(1, close).trim();
+  return isBareAddress(address) && !NOT_IN_ADDRESS.test(address) ? address : undefined;
+}
+// What an unquoted display name (RFC 5322 words, and `.`) cannot hold: a quote, a comment, a group's `:`, a bracket.
+const NOT_IN_PHRASE = /["()[\]:<>]/u;
+// Quoting, a comment or a list separator inside an address: then it is not one mailbox.
+const NOT_IN_ADDRESS = /["()<>,;]/u;
 
 /**
  * Whether a member of an object under a recipient key is collected as recipients whole (every string in it): the

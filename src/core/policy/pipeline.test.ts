@@ -364,6 +364,75 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
+  // A mail key's string in RFC 5322 list form (Mailgun's `to`): the mailbox in angle brackets is judged, not the
+  // display name; a string that is not cleanly such a list is judged whole (each of its words a recipient).
+  ...[
+    { to: "Bob <a@acme.example>", decision: "ALLOW" as const },
+    { to: "Bob <a@acme.example>, c@acme.example", decision: "ALLOW" as const },
+    { to: '"Doe, Jane" <j@acme.example>; Bob Smith <b@acme.example>,', decision: "ALLOW" as const },
+    { cc: ["Ann Müller <a@acme.example>", "b@acme.example"], decision: "ALLOW" as const },
+    { to: { email: "Ann <a@acme.example>", name: "Ann" }, decision: "ALLOW" as const },
+    { to: '"a@acme.example" <evil@x.example>', decision: "DENY" as const },
+    { to: '"evil@x.example" <a@acme.example>', decision: "DENY" as const },
+    { to: "a@acme.example <evil@x.example>", decision: "DENY" as const },
+    { to: 'Bob <a@acme.example>, "Eve" <evil@x.example>', decision: "DENY" as const },
+    { to: "Bob <a@acme.example> evil@x.example", decision: "DENY" as const },
+    { to: "Bob <a@acme.example>\r\nBcc: evil@x.example", decision: "DENY" as const },
+    { to: "Bob <a@acme.example, evil@x.example>", decision: "DENY" as const },
+    { to: "Bob <<evil@x.example>a@acme.example>", decision: "DENY" as const },
+    { to: '"Bob <a@acme.example>" evil@x.example', decision: "DENY" as const },
+    { to: 'Bob <a@acme.example>, "Eve \\" <x> " <evil@x.example>', decision: "DENY" as const },
+    { to: "Bob (evil@x.example) <a@acme.example>", decision: "DENY" as const },
+    { to: "Bob <a@acme.example>, Eve <evil@x.example", decision: "DENY" as const },
+    { to: "Team: <a@acme.example>, <evil@x.example>;", decision: "DENY" as const },
+    { to: "Bob <a@аcme.example>", decision: "DENY" as const },
+    { payee: "Bob <a@acme.example>", decision: "DENY" as const },
+  ].map(
+    ({ decision, ...params }): Case => ({
+      name: `a mail list string ${JSON.stringify(params)} under an allowlist: ${decision}`,
+      manifest: paymentsBot({ counterparty_allowlist: ["*@acme.example", "DE00"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
+  ...['"a@acme.example" <evil@x.example>', '"Doe, Jane" <j@x.example>', "Bob <ok@acme.example>, Eve <j@x.example>"].map(
+    (to): Case => ({
+      name: `a blocked mailbox in a mail list string ${JSON.stringify(to)} is blocked`,
+      manifest: paymentsBot({ counterparty_blocklist: ["*@x.example"] }),
+      request: { action: { ...wire, params: { iban: "DE00", to } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  {
+    name: "a known mailbox under a display name is known: no new counterparty",
+    manifest: paymentsBot({ escalate_new_counterparties: true }),
+    request: { action: { ...wire, params: { iban: "DE00", to: "Bob <a@acme.example>" } } },
+    prepare: (e) => {
+      e.counterparties.remember(ORG, "customer-support-bot", "a@acme.example", new Date());
+      e.counterparties.remember(ORG, "customer-support-bot", "DE00", new Date());
+    },
+    decision: "ALLOW",
+    codes: [],
+  },
+  ...[
+    { to: "Bob <a@acme.example>, c@acme.example", decision: "ALLOW" as const },
+    { to: '"a@acme.example" <evil@x.example>', decision: "DENY" as const },
+  ].map(
+    ({ to, decision }): Case => ({
+      name: `a mail list string ${JSON.stringify(to)} under the token's allowed_recipients: ${decision}`,
+      request: { action: { type: "email", tool: "send", params: { to, subject: "Hi" } } },
+      prepare: async (e) => ({
+        capability_token: (await issue(e, ["email:send"], { allowed_recipients: ["*@acme.example"] })).token,
+      }),
+      decision,
+      codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
   ...[
     { Destination: { ToAddresses: ["boss@evil.example"] } },
     { Destination: { BccAddresses: ["boss@evil.example"] } },

@@ -131,6 +131,52 @@ describe("counterparty and recipient lists: no encoding of a blocked value is al
     );
   });
 
+  it("a mail key's list string: no display name, quote, bracket, comment or separator hides a blocked mailbox", async () => {
+    const block = await setup({ counterparty_blocklist: ["*@evil.example"] });
+    const allow = await setup({ counterparty_allowlist: ["*@acme.com"] });
+    const token = await sendTokenAllowing(allow, ["*@acme.com"]);
+    // Mostly plain, so that most lists parse cleanly and the parser, not a refused look-alike, decides.
+    const blocked = fc.oneof(fc.constant(BLOCKED), fc.constant("Boss@EVIL.example"), recoded(BLOCKED));
+    const allowed = fc.constantFrom(HARMLESS, "x@acme.com");
+    const display = fc.constantFrom("", "Bob ", '"Doe, Jane" ', '"Ann; <x>" ', "Ann Müller ");
+    const mailbox = (address: fc.Arbitrary<string>) =>
+      fc.oneof(
+        address,
+        fc.tuple(display, address).map(([name, a]) => `${name}<${a}>`),
+      );
+    // The blocked mailbox as the address, as a display name (quoted or not) of an allowed one, or after it.
+    const hostile = fc.oneof(
+      mailbox(blocked),
+      fc.tuple(blocked, allowed).map(([b, a]) => `"${b}" <${a}>`),
+      fc.tuple(blocked, allowed).map(([b, a]) => `${b} <${a}>`),
+      fc.tuple(allowed, blocked).map(([a, b]) => `Bob <${a}> ${b}`),
+    );
+    // Noise at an element's edge: an unclosed quote or bracket, a comment, a group, a quoted-pair, a header line.
+    const noise = fc.constantFrom("", "", "", '"', "<", ">", "(", ")", ":", "\\", "\r\nBcc:", "\u200b", " x");
+    const edged = (element: fc.Arbitrary<string>) =>
+      fc.tuple(noise, element, noise).map(([before, text, after]) => `${before}${text}${after}`);
+    const listed = fc
+      .tuple(
+        fc.array(edged(mailbox(allowed)), { maxLength: 3 }),
+        edged(hostile),
+        fc.nat(),
+        fc.constantFrom(",", ";", ", "),
+      )
+      .map(([others, evil, at, sep]) => [...others.slice(0, at % 4), evil, ...others.slice(at % 4)].join(sep));
+    await fc.assert(
+      fc.asyncProperty(listed, async (to) => {
+        expect(await decisionOf(block, send({ params: { to } })), to).not.toBe("ALLOW");
+        expect(await decisionOf(allow, send({ params: { to } })), to).not.toBe("ALLOW");
+        expect(await decisionOf(allow, send({ params: { to } }, { capability_token: token })), to).not.toBe("ALLOW");
+      }),
+      RUNS,
+    );
+    // Control: a clean list of allowed mailboxes under display names passes both.
+    const clean = `"Doe, Jane" <${HARMLESS}>; Bob <x@acme.com>, y@acme.com`;
+    expect(await decisionOf(allow, send({ params: { to: clean } }))).toBe("ALLOW");
+    expect(await decisionOf(block, send({ params: { to: clean } }))).toBe("ALLOW");
+  });
+
   it("controls: the harmless recipient in case/width variants is allowed by the allowlist and not hit by the blocklist", async () => {
     const allow = await setup({ counterparty_allowlist: ["*@acme.com"] });
     const block = await setup({ counterparty_blocklist: ["*@evil.example"] });

@@ -252,6 +252,41 @@ describe("extraction: what the connector receives", () => {
     ).toEqual([]);
   });
 
+  it("reads a mail key's string in RFC 5322 list form by its mailboxes, any other string whole", () => {
+    expect(
+      recipients({
+        to: 'Bob <a@acme.example>, "Doe, Jane" <j@acme.example>; c@acme.example',
+        cc: ["Ann <a2@x.io>"],
+        recipient: { email: "Ann <a3@x.io>", name: "Ann" },
+        reply_to: "Eve <e@x.io>,",
+      }),
+    ).toEqual([
+      "params.to=a@acme.example",
+      "params.to=j@acme.example",
+      "params.to=c@acme.example",
+      "params.cc[0]=a2@x.io",
+      "params.recipient.email=a3@x.io",
+      "params.reply_to=e@x.io",
+    ]);
+    // Not cleanly a list: judged whole, every word of it (the display name's address too) a recipient.
+    const whole = [
+      '"a@acme.example" <evil@x.com>',
+      "a@acme.example <evil@x.com>",
+      "Bob <a@acme.example> evil@x.com",
+      "Bob <a@acme.example>\r\nBcc: evil@x.com",
+      "Bob <a@acme.example, evil@x.com>",
+      '"Bob \\" <evil@x.com>" <a@acme.example>',
+      "Bob <a@acme.example>, Eve <evil@x.com",
+      "Bob (evil) <a@acme.example>",
+      "Team: <a@acme.example>;",
+      "Bob\u200b <a@acme.example>",
+      "Bob ＜a@acme.example＞",
+    ];
+    for (const to of whole) expect(recipients({ to }), to).toEqual([`params.to=${to}`]);
+    // A payee's string is its name: judged whole.
+    expect(recipients({ payee: "Bob <a@acme.example>" })).toEqual(["params.payee=Bob <a@acme.example>"]);
+  });
+
   it("reads a phone number an SMS goes to: AWS SNS's PhoneNumber, msisdn, a party's phone", () => {
     const keys = ["PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers", "ownerPhone"];
     for (const key of [...keys, "ｐｈｏｎｅ", "Customer-Mobile"])
