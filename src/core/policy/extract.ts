@@ -16,8 +16,11 @@
 //                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
 //                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
 //                 and for an object without those keys, every string inside it counts (the connector may read any
-//                 of them), a descriptor (`type`, `reference`, a currency…) read as params; in any such object a
-//                 key holding an `@` counts too (a map of address → name, `{"ann@acme.com": "Ann"}`, sends to it);
+//                 of them), a descriptor (`type`, `reference`, a currency…) read as params, and so is a postal
+//                 address under a party key (an object of postal members alone, `{line1, city, postal_code,
+//                 country}`: isPostalAddress; its country is still a jurisdiction, and an `address` string, a
+//                 wallet's, still a recipient); in any such object a key holding an `@` counts too (a map of
+//                 address → name, `{"ann@acme.com": "Ann"}`, sends to it);
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (addressesIn)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
@@ -123,7 +126,7 @@ const PARTY_KEYS = new Set([
   ...["payee", "beneficiary", "creditor", "recipient", "destination", "counterparty"].flatMap((party) =>
     PARTY_FORMS.map((form) => party + form),
   ),
-  // Wise's transfer `{targetAccount: 12345, quoteUuid, details}`: the recipient account's id is the only party it names.
+  // Wise's transfer `{targetAccount: 12345, quoteUuid, details}`: the recipient account's id, the one party named.
   ...["targetaccount", "targetaccounts", "targetaccountid", "targetaccountnumber"],
   // Where the money lands without a party's name: Stripe's transfer `destination`, a bank `account_number`, a
   // crypto `wallet_address` (and `to_wallet`, `destination_wallet_address` below).
@@ -439,7 +442,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
-    const read = mode === READ || !collectedWhole(mailbox, key, value);
+    const read = mode === READ || !collectedWhole(mailbox, mode === PARTY, key, value);
     const kind = read ? (recipientKeyKind(folded) ?? (isPhoneKey(key, folded) ? MAIL : undefined)) : undefined;
     if (kind !== undefined) collectRecipients(value, here, 0, facts, kind === PARTY);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
@@ -589,10 +592,11 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   // Under a mail key, `{email}` / `{address}` name the mailbox, and its other members (a display name) are not sent
   // to as a whole: the walk reads them as it reads any params (a recipient key or an address among them counts:
   // `mailbox` in walk). An `address` that is an object is a postal one: then every member counts, the name too.
-  // Under a party key every member counts (a payee's `name`, `merchant_id`), a descriptor (`type`) aside.
+  // Under a party key every member counts (a payee's `name`, `merchant_id`), a descriptor (`type`, a postal address
+  // object) aside.
   const mailbox = !party && hasAddressMember(value);
   for (const key of Object.keys(value))
-    if (collectedWhole(mailbox, key, value[key]))
+    if (collectedWhole(mailbox, party, key, value[key]))
       collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party || isPartyKey(foldKey(key)));
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
@@ -684,16 +688,47 @@ const NOT_IN_ADDRESS = /["()<>,;]/u;
  * Whether a member of an object under a recipient key is collected as recipients whole (every string in it): the
  * mailbox of an object that has one, else every member but a scalar that describes the payment rather than names
  * its party (Circle's `destination: {type: "wallet", id, chain}` pays the id, not "wallet"; a payee's `reference`,
- * `currency` or `country` names no one). The others are read by the walk as any params are (an address in them
- * still counts, a currency or a country by its own rule).
+ * `currency` or `country` names no one), and, under a party key, a postal address object (isPostalAddress). The
+ * others are read by the walk as any params are (an address in them still counts, a currency or a country by its
+ * own rule).
  */
-function collectedWhole(mailbox: boolean, key: string, value: unknown): boolean {
+function collectedWhole(mailbox: boolean, party: boolean, key: string, value: unknown): boolean {
   if (mailbox) return isAddressMember(key, value) || ACCOUNT_MEMBERS.has(foldKey(key));
-  if (!isScalar(value)) return true;
+  if (!isScalar(value)) return !(party && isPostalAddress(key, value));
   const folded = foldKey(key);
   return !(DESCRIPTOR_KEYS.has(folded) || isCurrencyKey(folded) || isJurisdictionKey(folded));
 }
 const DESCRIPTOR_KEYS = new Set(["type", "kind", "chain", "network", "reference", "memo", "description", "note"]);
+
+/**
+ * A party's postal address (Stripe's `{line1, line2, city, state, postal_code, country}`, Wise's `{firstLine, city,
+ * postCode, countryCode}`): where the party is, not who it is. Collected, its street, city and code were
+ * counterparties: a new one per payee's address under escalate_new_counterparties, denied by every allowlist. Read
+ * as params instead: its country by the jurisdiction rule, an address spelled out in it as a recipient. Only an
+ * object under a key that names an address (`address`, `billing_address`, `registeredAddress`) made of postal members
+ * alone, each a scalar or null: any other member (`name`, `attention`, `iban`, an object, a key in another script)
+ * may name the party, and keeps the whole object counted, as does any other key (`account: {city}`). A string
+ * `address` is no such object: under a destination or a wallet it is where the money lands.
+ */
+function isPostalAddress(key: string, value: unknown): boolean {
+  if (!isObject(value) || Array.isArray(value) || !POSTAL_KEY.test(foldKey(key))) return false;
+  const members = Object.keys(value);
+  for (const name of members) {
+    const member = value[name];
+    if (member !== null && !isScalar(member)) return false;
+    const folded = foldKey(name);
+    if (!(POSTAL_MEMBERS.has(folded) || isJurisdictionKey(folded))) return false;
+  }
+  return members.length > 0;
+}
+const POSTAL_KEY = /(?:address|addr)$/u;
+const POSTAL_MEMBERS = new Set([
+  ...["line1", "line2", "line3", "addressline1", "addressline2", "addressline3", "address1", "address2", "address3"],
+  ...["firstline", "street", "street1", "street2", "streetaddress", "streetname", "streetnumber", "housenumber"],
+  ...["building", "buildingnumber", "city", "town", "locality", "dependentlocality", "sublocality", "district"],
+  ...["suburb", "county", "state", "province", "region", "administrativearea", "postalcode", "postcode", "zip"],
+  ...["zipcode", "sortingcode"],
+]);
 // Beside a mailbox, where money lands all the same (a payout `recipient: {email, account}` pays the account).
 const ACCOUNT_MEMBERS = new Set(["account", "accounts", "accountid", "accountnumber", "iban"]);
 

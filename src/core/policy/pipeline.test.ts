@@ -433,6 +433,58 @@ const cases: Case[] = [
       ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
     }),
   ),
+  // A payee's postal address is where it is, not who it is: its street, city and code are no counterparties.
+  ...[
+    { counterparty_allowlist: ["Acme", "DE89370400440532013000"], decision: "ALLOW" as const },
+    { escalate_new_counterparties: true, decision: "ALLOW" as const },
+    { counterparty_blocklist: ["Berlin", "1 Main St", "10115"], decision: "ALLOW" as const },
+    { jurisdiction_blocklist: ["DE"], decision: "DENY" as const },
+  ].map(
+    ({ decision, ...policy }): Case => ({
+      name: `a payee's postal address under ${JSON.stringify(policy)}: ${decision}`,
+      manifest: paymentsBot(policy),
+      request: {
+        action: {
+          ...wire,
+          params: {
+            payee: {
+              name: "Acme",
+              iban: "DE89370400440532013000",
+              address: { line1: "1 Main St", line2: null, city: "Berlin", postal_code: "10115", country: "DE" },
+            },
+          },
+        },
+      },
+      prepare: (e) => {
+        e.counterparties.remember(ORG, "customer-support-bot", "Acme", new Date());
+        e.counterparties.remember(ORG, "customer-support-bot", "DE89370400440532013000", new Date());
+      },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["JURISDICTION_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "jurisdiction_check" }),
+    }),
+  ),
+  // Not a postal address alone: counted, as before. A wallet's `address` string, a name or an object beside the
+  // postal members, a member in another script, postal members under a key that names no address, a list.
+  ...[
+    { destination: { address: "0xEVIL", chain: "ETH" } },
+    { wallet: { address: "0xEVIL" } },
+    { payee: { name: "Acme", address: { line1: "1 Main St", attention: "Evil Corp" } } },
+    { payee: { name: "Acme", address: { line1: "1 Main St", city: { name: "Evil Corp" } } } },
+    { payee: { name: "Acme", address: { line1: "1 Main St", cіty: "Evil Corp" } } },
+    { payee: { name: "Acme", account: { city: "Evil Corp" } } },
+    { payee: { name: "Acme", address: { line1: "evil@x.example" } } },
+    { payee: { name: "Acme", address: [{ line1: "Evil Corp" }] } },
+  ].map(
+    (params): Case => ({
+      name: `a party's member that is no postal address alone (${JSON.stringify(params)}) is a recipient`,
+      manifest: paymentsBot({ counterparty_allowlist: ["Acme", "DE00", "1 Main St"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   ...[
     { Destination: { ToAddresses: ["boss@evil.example"] } },
     { Destination: { BccAddresses: ["boss@evil.example"] } },

@@ -321,10 +321,43 @@ describe("extraction: what the connector receives", () => {
       "params.recipient_id=u-9",
       "params.payee_account.routing=021",
     ]);
-    // A postal address beside the name: the name is no display name of a mailbox, and counts.
-    expect(recipients({ payee: { name: "Evil Corp", address: { city: "Berlin" } } })).toEqual([
+    // A postal address beside the name: the name is no display name of a mailbox, and counts; the address (postal
+    // members alone) is where the payee is, read as params: its country a jurisdiction, an address in it a recipient.
+    const postal = extractActionFacts({
+      params: {
+        payee: {
+          name: "Evil Corp",
+          iban: "DE89",
+          address: { line1: "1 Main St", line2: null, City: "Berlin", postal_code: 10115, COUNTRY: "DE" },
+          billingAddress: { ｓｔｒｅｅｔ: "x@evil.com", zip: "10115" },
+        },
+      },
+    });
+    expect(postal.recipients.map((r) => `${r.source}=${r.value}`)).toEqual([
       "params.payee.name=Evil Corp",
+      "params.payee.iban=DE89",
+      "params.payee.billingAddress.ｓｔｒｅｅｔ=x@evil.com",
+    ]);
+    expect(postal.jurisdictions.map((j) => `${j.source}=${j.value}`)).toEqual(["params.payee.address.COUNTRY=DE"]);
+    // Any other member (a name, a key in another script, an object) keeps the whole object counted; so do postal
+    // members under a key that names no address, an address under a mail key, and a string `address` (a wallet's).
+    expect(
+      recipients({
+        payee: { address: { city: "Berlin", attention: "Eve" } },
+        beneficiary: { address: { cіty: "Berlin" }, home: { city: "Bonn" } },
+        to: { name: "Ann", address: { city: "Berlin" } },
+        destination: { address: "0xEVIL", chain: "ETH" },
+        wallet: { address: { line1: "1 Main St" }, id: "w1" },
+      }),
+    ).toEqual([
       "params.payee.address.city=Berlin",
+      "params.payee.address.attention=Eve",
+      "params.beneficiary.address.cіty=Berlin",
+      "params.beneficiary.home.city=Bonn",
+      "params.to.name=Ann",
+      "params.to.address.city=Berlin",
+      "params.destination.address=0xEVIL",
+      "params.wallet.id=w1",
     ]);
   });
 
