@@ -21,7 +21,8 @@
 //                 country}`: isPostalAddress; its country is still a jurisdiction, and an `address` string, a
 //                 wallet's, still a recipient); in any such object a key holding an `@` counts too (a map of
 //                 address → name, `{"ann@acme.com": "Ann"}`, sends to it);
-//                 under any other key, a string that is an address, a list of them or `Name <address>` (addressesIn)
+//                 under any other key, a string that is an address, a list of them or `Name <address>` (and an
+//                 address in its display name: addressesIn)
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
 //                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
@@ -532,7 +533,8 @@ function oneQuantity(before: Found<unknown> | undefined, found: Found<unknown>):
 /**
  * The addresses a string under no recipient key spells out in full: a bare address (`x@evil.example`, also one a
  * rule then refuses, such as `mailto:x@evil.example`), a list of them (`a@acme.com, x@evil.example`, one per line,
- * or separated by spaces alone, also in a `Bcc:` header line), or one in angle brackets (`Bob <x@evil.example>`).
+ * or separated by spaces alone, also in a `Bcc:` header line), or one in angle brackets (`Bob <x@evil.example>`,
+ * and an address beside it: `"y@evil.example" <x@acme.com>` names both).
  * A connector may send any param as a recipient (`notify`, `owner`, `escalation_contact`…): with counterparty
  * rules, every address the action carries must pass them. Text that merely mentions an address among words ("write
  * to x@evil.example") is no recipient, nor a handle (`@bob`) or a URL (`https://host/@bob`).
@@ -542,11 +544,16 @@ function addressesIn(text: string): string[] {
   const found: string[] = [];
   for (const part of text.split(ADDRESS_SEPARATORS)) {
     const bracketed = [...part.matchAll(/<([^<>]*)>/gu)].map((m) => (m[1] as string).trim());
-    for (const candidate of bracketed.length > 0 ? bracketed : spacedList(part))
-      if (isBareAddress(candidate)) found.push(candidate);
+    // Beside angle brackets, a display name's address counts too (`"x@evil.example" <ok@acme.com>`): a lenient
+    // parser may send to it, and under a mail key such a string is judged whole (mailboxesIn).
+    const candidates = bracketed.length > 0 ? [...bracketed, ...wordsBeside(part)] : spacedList(part);
+    for (const candidate of candidates) if (isBareAddress(candidate)) found.push(candidate);
   }
   return found;
 }
+
+/** The words of a part outside its angle brackets, quotes aside. */
+const wordsBeside = (part: string) => part.replace(/<[^<>]*>/gu, " ").split(/[\s"']+/u);
 
 /**
  * A part's words when every one of them is an address (`a@acme.com x@evil.com`: a list separated by spaces, as

@@ -407,6 +407,16 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  ...['"boss@evil.example" <ok@acme.example>', "boss@evil.example <ok@acme.example>"].map(
+    (notify): Case => ({
+      name: `an address in a display name under any key (${JSON.stringify(notify)}) is a recipient`,
+      manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+      request: { action: { ...wire, params: { iban: "DE00", notify } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
   {
     name: "a known mailbox under a display name is known: no new counterparty",
     manifest: paymentsBot({ escalate_new_counterparties: true }),

@@ -246,6 +246,16 @@ describe("extraction: what the connector receives", () => {
       "params.headers=i@evil.com",
       "params.headers=j@evil.com",
     ]);
+    // Beside angle brackets, a display name's address counts too: a lenient parser may send to it.
+    expect(
+      recipients({ notify: '"y@evil.com" <a@acme.com>', owner: 'Bob <b@acme.com>; "Doe, z@evil.com" <c@acme.com>' }),
+    ).toEqual([
+      "params.notify=a@acme.com",
+      "params.notify=y@evil.com",
+      "params.owner=b@acme.com",
+      "params.owner=c@acme.com",
+      "params.owner=z@evil.com",
+    ]);
     // Text that mentions an address among words, a handle, a URL: no recipient.
     expect(
       recipients({ body: "write to x@evil.com for details", mention: "@bob", page: "https://social.example/@bob" }),
