@@ -3,12 +3,14 @@ export const CloseCode = {
   NORMAL: 1000,
   /** A text frame that is not UTF-8 (ws closes with it by itself). */
   INVALID_PAYLOAD: 1007,
+  /** The IDE pinged more than its allowance (./ping-allowance.ts). */
+  POLICY_VIOLATION: 1008,
   /** Frame larger than maxPayload (ws closes with it by itself). */
   MESSAGE_TOO_BIG: 1009,
   INTERNAL_ERROR: 1011,
   /** SIGTERM: reconnect and resume with the last seq. */
   SERVICE_RESTART: 1012,
-  /** Slow consumer: too many bytes queued for the socket. */
+  /** Slow consumer: too many bytes queued for the socket (frames, or pongs answering the IDE's pings). */
   TRY_AGAIN_LATER: 1013,
   /** Sent after a TOKEN_EXPIRED frame: reconnect with a new token and resume. */
   TOKEN_EXPIRED: 4401,

@@ -158,7 +158,10 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       // A `ws.session` span per connection when tracing is on.
       onConnection: (ws, ctx) =>
         traceSession(ws, ctx, () => {
-          acceptConnection(registry, onIdeFrame, ws, ctx, opts.maxBufferedBytes);
+          acceptConnection(registry, onIdeFrame, ws, ctx, {
+            maxQueuedBytes: opts.maxBufferedBytes,
+            pingsPerMinute: opts.pingsPerMinute,
+          });
           const conn = registry.get(ctx.sessionId)?.conn;
           const at = Date.now();
           if (conn) acceptedAt.set(conn, at);

@@ -6,6 +6,7 @@ import { logger } from "../../core/log/logger";
 import { CloseCode, closeCodeLabel } from "./close-codes";
 import { sessionMetrics as metrics } from "./metrics";
 import { ownerOf } from "./owner";
+import { pingAllowance, type PingAllowance } from "./ping-allowance";
 import { readBacklog } from "./read-backlog";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
 
@@ -28,12 +29,19 @@ export type IdeFrameHandler = (
   receivedAt: number,
 ) => Promise<void>;
 
+/** What one IDE socket may make the gateway hold or do (./options.ts). */
+export interface ConnectionLimits {
+  /** Bytes of read frames waiting to be handled before the socket is no longer read. */
+  maxQueuedBytes: number;
+  pingsPerMinute: number;
+}
+
 export function acceptConnection(
   registry: SessionRegistry,
   onFrame: IdeFrameHandler,
   ws: WebSocket,
   ctx: UpgradeContext,
-  maxQueuedBytes: number,
+  limits: ConnectionLimits,
 ): void {
   const session = registry.get(ctx.sessionId)!;
   const previous = session.conn;
@@ -55,7 +63,9 @@ export function acceptConnection(
   ws.on("pong", () => {
     conn.alive = true;
   });
-  const queue = readBacklog(ws, maxQueuedBytes);
+  const pings = pingAllowance(limits.pingsPerMinute);
+  ws.on("ping", () => onIdePing(registry, conn, pings));
+  const queue = readBacklog(ws, limits.maxQueuedBytes);
   ws.on("message", (data, isBinary) => {
     const receivedAt = performance.now();
     const queued = queue.add(data);
@@ -97,6 +107,19 @@ export function acceptConnection(
 
   // A resume point in the handshake: replay before any live frame, so the IDE sees one ordered stream.
   if (ctx.lastSeq !== undefined) registry.resume(session, conn, ctx.lastSeq, session.record.nextSeq);
+}
+
+/**
+ * The IDE pinged, and `ws` has already queued its pong. That pong counts as any byte queued for the socket (past
+ * maxBufferedBytes: a slow consumer, 1013); a ping beyond the socket's allowance closes it 1008 (resumable), so a
+ * client cannot make the gateway write pongs without bound.
+ */
+function onIdePing(registry: SessionRegistry, conn: Connection, pings: PingAllowance): void {
+  if (conn.ws.readyState !== WebSocket.OPEN) return;
+  if (registry.closeIfSlow(conn)) return;
+  if (pings.take()) return;
+  log.warn({ principal: conn.principal?.sub }, "IDE socket pinged more than its allowance; closing 1008");
+  registry.closeFor(conn, CloseCode.POLICY_VIOLATION, "too many pings; reconnect and resume");
 }
 
 /**

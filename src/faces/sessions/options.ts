@@ -16,8 +16,17 @@ export interface SessionGatewayOptions {
    * waiting to be handled before that socket is no longer read (TCP back-pressure on the sender).
    */
   maxBufferedBytes: number;
-  /** How long a slow consumer's close frame may wait behind the bytes it does not read before the socket is cut. */
+  /**
+   * How long the close frame of a socket Gatehouse closes for what its client did (a slow consumer, too many pings)
+   * may wait behind the bytes the client does not read before the socket is cut.
+   */
   slowConsumerCloseMs: number;
+  /**
+   * WebSocket pings one IDE socket may send a minute (refilled evenly; half of them at once at most); more → close
+   * 1008.
+   * Counted apart from messagesPerSessionPerMinute, so a keepalive never eats the IDE's frame budget.
+   */
+  pingsPerMinute: number;
   /**
    * Replay buffer per session: how long a dropped IDE can resume. A stream the IDE ended itself (close 1000) is
    * freed at once (./session-store.ts `release`).
@@ -52,6 +61,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   maxPayloadBytes: 1024 * 1024,
   maxBufferedBytes: 4 * 1024 * 1024,
   slowConsumerCloseMs: 5_000,
+  pingsPerMinute: 60,
   replayWindowMs: 2 * 60_000,
   replayMaxFrames: 1000,
   replayMaxBytes: 8 * 1024 * 1024,

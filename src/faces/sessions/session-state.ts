@@ -162,14 +162,29 @@ export class SessionRegistry {
   private deliver(conn: Connection, data: string): void {
     const ws = conn.ws;
     if (ws.readyState !== WebSocket.OPEN) return;
-    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
-      // Slow consumer: stop queueing. Everything stays in the replay buffer, so it can resume.
-      conn.closeCodeSent ??= CloseCode.TRY_AGAIN_LATER;
-      ws.close(CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
-      setTimeout(() => ws.terminate(), this.opts.slowConsumerCloseMs).unref();
-      return;
-    }
+    if (this.closeIfSlow(conn)) return;
     ws.send(data);
+  }
+
+  /**
+   * Slow consumer: more than maxBufferedBytes wait for the socket (frames, or the pongs `ws` queued for the IDE's
+   * pings). Nothing more is queued: it is closed 1013, and everything stays in the replay buffer, so it can resume.
+   */
+  closeIfSlow(conn: Connection): boolean {
+    if (conn.ws.bufferedAmount <= this.opts.maxBufferedBytes) return false;
+    this.closeFor(conn, CloseCode.TRY_AGAIN_LATER, "slow consumer; reconnect and resume");
+    return true;
+  }
+
+  /**
+   * Gatehouse closes a socket for what its client did. Its close frame may sit behind bytes the client does not
+   * read, so the socket is cut after slowConsumerCloseMs (the metric still counts `code`, the code it was sent).
+   */
+  closeFor(conn: Connection, code: number, reason: string): void {
+    const ws = conn.ws;
+    conn.closeCodeSent ??= code;
+    ws.close(code, reason);
+    setTimeout(() => ws.terminate(), this.opts.slowConsumerCloseMs).unref();
   }
 
   /** A frame of this session's stream that another node numbered and buffered (a turn running there). */
