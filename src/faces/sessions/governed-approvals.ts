@@ -29,9 +29,12 @@ export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
         by: ctx.sub,
         reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
       };
-      // A NOT_PENDING answer means someone decided first; `settled` reports what they decided.
-      if (decision === "approve") await calls.approvals.approve(orgId, approvalId, by);
-      else await calls.approvals.deny(orgId, approvalId, by);
+      // Not ok: someone decided first, or it expired; `settled` reports how the call ends.
+      const result =
+        decision === "approve"
+          ? await calls.approvals.approve(orgId, approvalId, by)
+          : await calls.approvals.deny(orgId, approvalId, by);
+      return result.ok ? undefined : result.reason;
     },
     edit: (ctx, approvalId, modifiedArguments, feedback) => edit(calls, ctx, approvalId, modifiedArguments, feedback),
     async cancel(ctx, approvalId, reason) {

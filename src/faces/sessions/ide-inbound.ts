@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import WebSocket, { type RawData } from "ws";
 import type { HitlDecision, RuntimeToolResult, ToolResult } from "../../../generated/messages/types";
+import { logger } from "../../core/log/logger";
 import { dispatchFrame, parseFrame, type ClientFrame, type FrameHandlers, type RuntimeOutFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import { consumePoint } from "./rate-limits";
@@ -11,6 +12,8 @@ import type { RuntimeLinks } from "./runtime-links";
 import type { MessageValidators } from "./schemas";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
 import type { ToolCalls } from "./tool-calls";
+
+const log = logger.child({ module: "sessions" });
 
 export interface IdeInboundDeps {
   registry: SessionRegistry;
@@ -50,13 +53,7 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
     if (refuseAnswer(frame, c)) return;
     const messageId = messageIdOf(frame);
     const pending = c.session.pendingCalls.get(frame.call_id)!;
-    if (c.toolCalls.governs(pending)) {
-      // Governed: the decision goes to the approvals store; the runtime hears it once the policy released it.
-      metrics.messagesProcessed.inc({ status: "success" });
-      c.registry.emit(c.session, { type: "ack", message_id: messageId, ack_type: frame.type });
-      await c.toolCalls.decideGoverned(c.session, frame, messageId);
-      return;
-    }
+    if (c.toolCalls.governs(pending)) return decideGoverned(frame, messageId, c);
     await forward(c.toolCalls.settleByIde(c.session, { ...frame, message_id: messageId }), c);
   },
   tool_result: async (frame, c) => {
@@ -117,20 +114,57 @@ export function messageIdOf(frame: { message_id?: string }): string {
 }
 
 /**
+ * Governed: the decision goes to the approvals store, and the runtime hears it once the policy released the call.
+ * Acknowledged only once it was recorded (before the call's outcome is told); a decision the approval no longer
+ * takes is refused as for a call no longer waiting, and one the store could not record is answered INTERNAL_ERROR
+ * (a notice: the call still waits, the IDE may send it again). On another node's socket, the ack reaches the IDE
+ * through the stream and the notices through the forward's answer (./cross-node.ts), as here.
+ */
+async function decideGoverned(frame: HitlDecision, messageId: string, c: IdeFrameContext): Promise<void> {
+  const recorded = () => {
+    metrics.messagesProcessed.inc({ status: "success" });
+    c.registry.emit(c.session, { type: "ack", message_id: messageId, ack_type: frame.type });
+  };
+  let refusal: string | undefined;
+  try {
+    refusal = await c.toolCalls.decideGoverned(c.session, frame, messageId, recorded);
+  } catch (err) {
+    log.error({ err, callId: frame.call_id }, "recording the IDE's decision failed; the call still waits");
+    metrics.messagesProcessed.inc({ status: "error" });
+    const text = `The decision on tool call ${frame.call_id} could not be recorded; it still waits, send it again`;
+    const details = { ...answerDetails(frame), message_id: messageId };
+    c.registry.sendError(c.session, "INTERNAL_ERROR", text, { details }, false, c.conn);
+    return;
+  }
+  if (refusal !== undefined) refuse(frame, `Tool call ${frame.call_id} is not waiting for approval: ${refusal}`, c);
+}
+
+/**
  * A decision or result must answer a tool_call Gatehouse actually passed to this IDE, and a decision naming an
  * approval must name that call's own (INVALID_CALL_ID; nothing is decided, no ack).
  */
 function refuseAnswer(frame: HitlDecision | ToolResult, c: IdeFrameContext): boolean {
   const refusal = c.toolCalls.refusal(c.session, frame);
   if (refusal === undefined) return false;
+  refuse(frame, refusal, c);
+  return true;
+}
+
+function refuse(frame: HitlDecision | ToolResult, text: string, c: IdeFrameContext): void {
   metrics.messagesProcessed.inc({ status: "invalid" });
   const details = {
-    call_id: frame.call_id,
-    ...(frame.type === "hitl_decision" && frame.approval_id !== undefined ? { approval_id: frame.approval_id } : {}),
+    ...answerDetails(frame),
     ...(frame.message_id !== undefined ? { message_id: frame.message_id } : {}),
   };
-  c.registry.sendError(c.session, "INVALID_CALL_ID", refusal, { details }, false, c.conn);
-  return true;
+  c.registry.sendError(c.session, "INVALID_CALL_ID", text, { details }, false, c.conn);
+}
+
+/** The call (and the approval, when the decision names one) an IDE answer is about. */
+function answerDetails(frame: HitlDecision | ToolResult): Record<string, unknown> {
+  return {
+    call_id: frame.call_id,
+    ...(frame.type === "hitl_decision" && frame.approval_id !== undefined ? { approval_id: frame.approval_id } : {}),
+  };
 }
 
 /**

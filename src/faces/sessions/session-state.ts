@@ -31,6 +31,11 @@ export interface PendingCall {
   watcher?: AbortController;
   /** The IDE's own approve/reject of this call, so it is not told what it just decided. */
   ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string | undefined } | undefined;
+  /**
+   * Settles once the IDE's decision being recorded was (its ack sent) or was not (ideDecision cleared): the watcher
+   * waits for it, so whether the IDE decided is known before the call's outcome is told.
+   */
+  recording?: Promise<void> | undefined;
 }
 
 export interface Connection {

@@ -128,40 +128,83 @@ export class ToolCalls {
     return pending.approvalId ? { ...frame, approval_id: pending.approvalId } : frame;
   }
 
-  /** The IDE answers a governed call: approve/reject are recorded on the approval, edit is re-checked. */
-  async decideGoverned(session: LiveSession, frame: HitlDecision, messageId: string): Promise<void> {
-    const callId = frame.call_id;
-    const pending = session.pendingCalls.get(callId)!;
-    const approvals = this.deps.approvals!;
+  /**
+   * The IDE answers a governed call: approve/reject are recorded on the approval, edit is re-checked. `recorded` is
+   * called once the decision counts, before anything of the call's outcome is sent (the IDE hears its ack first).
+   * Resolves undefined when it counted, else with why the approval no longer takes it (decided first elsewhere,
+   * expired); throws when the approvals store failed (nothing decided: the call still waits).
+   */
+  async decideGoverned(
+    session: LiveSession,
+    frame: HitlDecision,
+    messageId: string,
+    recorded: () => void,
+  ): Promise<string | undefined> {
+    const pending = session.pendingCalls.get(frame.call_id)!;
     pending.awaitingApproval = false;
-    const feedback = frame.feedback;
     if (frame.decision === "edit") {
-      // The original approval is closed by the edit: its watcher must not report that as a rejection.
-      pending.watcher?.abort();
-      const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
-      let release: ToolRelease;
-      try {
-        release = await approvals.edit(pending.ctx, pending.approvalId!, edited, feedback);
-      } catch (err) {
-        log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
-        release = {
-          outcome: "rejected",
-          approvalId: pending.approvalId,
-          reason: "The edited call could not be checked",
-          reasons: ["POLICY_ERROR"],
-        };
-      }
-      await this.applyRelease(session, callId, pending, release, { decision: "edit", messageId, feedback });
-      return;
+      await this.editGoverned(session, frame, pending, messageId, recorded);
+      return undefined;
     }
-    pending.ideDecision = { decision: frame.decision, messageId, feedback };
+    return this.recordDecision(pending, frame.decision, frame.feedback, messageId, recorded);
+  }
+
+  private async editGoverned(
+    session: LiveSession,
+    frame: HitlDecision,
+    pending: PendingCall,
+    messageId: string,
+    recorded: () => void,
+  ): Promise<void> {
+    const callId = frame.call_id;
+    // The original approval is closed by the edit: its watcher must not report that as a rejection.
+    pending.watcher?.abort();
+    const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
+    let release: ToolRelease | undefined;
     try {
-      await approvals.decide(pending.ctx, pending.approvalId!, frame.decision, feedback);
+      release = await this.deps.approvals!.edit(pending.ctx, pending.approvalId!, edited, frame.feedback);
+    } catch (err) {
+      log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
+    }
+    // Unchecked, the edit did not count: no ack, the rejection (TOOL_DENIED) is the IDE's answer.
+    if (release) recorded();
+    release ??= {
+      outcome: "rejected",
+      approvalId: pending.approvalId,
+      reason: "The edited call could not be checked",
+      reasons: ["POLICY_ERROR"],
+    };
+    const via: ReleaseVia = { decision: "edit", messageId, feedback: frame.feedback };
+    await this.applyRelease(session, callId, pending, release, via);
+  }
+
+  /** The IDE's approve / reject on the approval; the watcher waits until it is known whether it counted. */
+  private async recordDecision(
+    pending: PendingCall,
+    decision: "approve" | "reject",
+    feedback: string | undefined,
+    messageId: string,
+    recorded: () => void,
+  ): Promise<string | undefined> {
+    pending.ideDecision = { decision, messageId, feedback };
+    let settle: () => void = () => undefined;
+    pending.recording = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    try {
+      const refusal = await this.deps.approvals!.decide(pending.ctx, pending.approvalId!, decision, feedback);
+      // Not taken (decided first elsewhere, expired): the IDE is told the outcome as of a decision made elsewhere.
+      if (refusal === undefined) recorded();
+      else pending.ideDecision = undefined;
+      return refusal;
     } catch (err) {
       // Not recorded: the call still waits, and the IDE may answer it again.
       pending.awaitingApproval = true;
       pending.ideDecision = undefined;
       throw err;
+    } finally {
+      pending.recording = undefined;
+      settle();
     }
   }
 
@@ -192,22 +235,24 @@ export class ToolCalls {
       messageId: pending.ideDecision?.messageId,
       feedback: pending.ideDecision?.feedback,
     });
+    const apply = async (release: ToolRelease) => {
+      // An IDE decision still being recorded decides what the IDE is told: wait until it counted or did not (a
+      // loop: another may have begun meanwhile). No await between the last check and applyRelease's first steps.
+      while (pending.recording) await pending.recording;
+      if (!watcher.signal.aborted) await this.applyRelease(session, callId, pending, release, via());
+    };
     this.deps
       .approvals!.settled(pending.ctx, pending.approvalId!, watcher.signal)
-      .then(
-        (release) => (watcher.signal.aborted ? undefined : this.applyRelease(session, callId, pending, release, via())),
-        (err: unknown) => {
-          if (watcher.signal.aborted) return;
-          log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
-          const release: ToolRelease = {
-            outcome: "rejected",
-            approvalId: pending.approvalId,
-            reason: "The approval could not be checked",
-            reasons: ["POLICY_ERROR"],
-          };
-          return this.applyRelease(session, callId, pending, release, via());
-        },
-      )
+      .then(apply, (err: unknown) => {
+        if (watcher.signal.aborted) return;
+        log.error({ err, callId }, "following the approval failed; rejecting the call (fail closed)");
+        return apply({
+          outcome: "rejected",
+          approvalId: pending.approvalId,
+          reason: "The approval could not be checked",
+          reasons: ["POLICY_ERROR"],
+        });
+      })
       .catch((err) => log.error({ err, callId }, "releasing a tool call failed"));
   }
 

@@ -57,8 +57,16 @@ export interface ToolApprovals {
    * an AbortError when `signal` aborts.
    */
   settled(ctx: ToolPolicyContext, approvalId: string, signal: AbortSignal): Promise<ToolRelease>;
-  /** The IDE user's approve / reject, recorded on the approval (the first decision wins). */
-  decide(ctx: ToolPolicyContext, approvalId: string, decision: "approve" | "reject", feedback?: string): Promise<void>;
+  /**
+   * The IDE user's approve / reject, recorded on the approval (the first decision wins). Resolves undefined when it
+   * was recorded, else with why not (decided first by someone else, expired, gone); throws when the store failed.
+   */
+  decide(
+    ctx: ToolPolicyContext,
+    approvalId: string,
+    decision: "approve" | "reject",
+    feedback?: string,
+  ): Promise<string | undefined>;
   /** The IDE user's edit: the original approval is closed and the edited call goes through the policy again. */
   edit(
     ctx: ToolPolicyContext,
