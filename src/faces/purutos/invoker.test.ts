@@ -1,4 +1,4 @@
-import { access, readFile, readdir, realpath, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, readdir, realpath, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PurutosConfig } from "./config";
@@ -402,6 +402,50 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     expect(answers.map((a) => a.invocation.result)).toEqual(Array.from({ length: 50 }, (_, i) => ({ i })));
     expect(answers.every((a) => a.invocation.status === "ok")).toBe(true);
     expect(new Set(answers.map((a) => a.invocation.request_id)).size).toBe(50);
+  });
+
+  it("a call that waited for a slot runs what the folder holds when it starts: what was swapped meanwhile is refused", async () => {
+    const marker = (where: string) => `#!/bin/sh\necho '{"${where}":true}'\n`;
+    // `hold` keeps the only slot until the test opens its gate (a file), whatever the machine's load.
+    const gate = path.join(root, "gate");
+    const hold = `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\necho '{}'\n`;
+    await puruto("puruto-a", { skills: { hold: { run: hold }, victim: { run: marker("inside") } } });
+    const outside = path.join(root, "outside");
+    await mkdir(outside);
+    await writeFile(path.join(outside, "run"), marker("outside"), { mode: 0o755 });
+    const { discovery, invoker } = setup({ maxConcurrentCommands: 1 });
+    await discovery.list();
+    // Long enough for a call's checks before the queue.
+    const queued = () => new Promise((resolve) => setTimeout(resolve, 300));
+
+    // The script swapped for a symlink out of the puruto while its call waits behind `hold`.
+    const run = path.join(root, "puruto-a", ".claude", "skills", "victim", "run");
+    const held = invoker.invoke({ name: "puruto-a", command: "hold" });
+    const victim = invoker.invoke({ name: "puruto-a", command: "victim" });
+    await queued();
+    await rm(run);
+    await symlink(path.join(outside, "run"), run);
+    await writeFile(gate, "");
+    expect((await held).invocation.status).toBe("ok");
+    expect((await victim).invocation).toMatchObject({ status: "error", error: { code: "DENIED" } });
+
+    // The whole folder swapped for a symlink to another folder while the call waits.
+    await rm(run);
+    await writeFile(run, marker("inside"), { mode: 0o755 });
+    const folder = path.join(root, "puruto-a");
+    await rm(gate);
+    const held2 = invoker.invoke({ name: "puruto-a", command: "hold" });
+    const victim2 = invoker.invoke({ name: "puruto-a", command: "victim" });
+    await queued();
+    await rename(folder, path.join(root, "moved-away"));
+    await mkdir(path.join(outside, ".claude", "skills", "victim"), { recursive: true });
+    await writeFile(path.join(outside, ".claude", "skills", "victim", "run"), marker("outside"), { mode: 0o755 });
+    await symlink(outside, folder);
+    await writeFile(gate, "");
+    await held2;
+    const swapped = (await victim2).invocation;
+    expect(swapped.status).toBe("error");
+    expect(JSON.stringify(swapped)).not.toContain("outside");
   });
 
   it("kills the command when the client goes away", async () => {
