@@ -213,6 +213,32 @@ describe("approvals over the API", () => {
     }
   });
 
+  it("lists every page: approvals past the first page are shown, in order, each once", async () => {
+    const { createServer } = await import("node:http");
+    const all = Array.from({ length: 1_203 }, (_, i) => ({ approval_id: `appr-${i}`, status: "pending" }));
+    const asked: string[] = [];
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      asked.push(url.search);
+      const from = Number(url.searchParams.get("cursor") ?? 0);
+      const limit = Number(url.searchParams.get("limit") ?? 100);
+      const next = from + limit < all.length ? { next_cursor: String(from + limit) } : {};
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ items: all.slice(from, from + limit), ...next }));
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const { port } = server.address() as { port: number };
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const { code, stdout } = await run("approvals", "list", "--status", "pending", "--url", url, "--token", "t");
+      expect(code).toBe(0);
+      expect(stdout.split("\n").map((line) => line.split("\t")[0])).toEqual(all.map((a) => a.approval_id));
+      expect(asked.every((search) => search.includes("status=pending"))).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
   it("without a token says how to get one", async () => {
     const { code, stderr } = await run("approvals", "list", "--url", "http://127.0.0.1:1");
     expect(code).toBe(2);

@@ -47,14 +47,33 @@ async function call(api: ApiOptions, method: string, path: string, body?: unknow
   return res;
 }
 
+/** Approvals read per request by `approvals list` (the API's largest page). */
+const APPROVALS_PAGE = 500;
+
+/**
+ * Every approval of the org, page after page: an agent that floods escalations must not push the older pending ones
+ * out of the operator's view (the first page alone showed 100 of 2,410).
+ */
 export async function listApprovals(api: ApiOptions, opts: { status?: string }, io: CliIo): Promise<void> {
-  const query = opts.status ? `?status=${encodeURIComponent(opts.status)}` : "";
-  const body = (await (await call(api, "GET", `/approvals${query}`)).json()) as { items?: Record<string, unknown>[] };
   // An agent chose its agent_id and params: escaped, so they cannot add a column, a line or repaint one.
   const cell = (value: unknown) => printable(typeof value === "string" ? value : JSON.stringify(value ?? ""));
-  for (const a of body.items ?? [])
-    io.stdout([a.approval_id, a.status, a.agent_id ?? "", a.action ?? {}].map(cell).join("\t"));
-  if (!body.items?.length) io.stderr("no approvals");
+  let listed = 0;
+  const seen = new Set<string>();
+  for (let cursor: string | undefined; ; ) {
+    const query = new URLSearchParams({ limit: String(APPROVALS_PAGE) });
+    if (opts.status) query.set("status", opts.status);
+    if (cursor) query.set("cursor", cursor);
+    const res = await call(api, "GET", `/approvals?${query}`);
+    const body = (await res.json()) as { items?: Record<string, unknown>[]; next_cursor?: string };
+    for (const a of body.items ?? [])
+      io.stdout([a.approval_id, a.status, a.agent_id ?? "", a.action ?? {}].map(cell).join("\t"));
+    listed += body.items?.length ?? 0;
+    // A cursor seen before would list the same page again, for ever.
+    if (!body.next_cursor || seen.has(body.next_cursor)) break;
+    seen.add(body.next_cursor);
+    cursor = body.next_cursor;
+  }
+  if (listed === 0) io.stderr("no approvals");
 }
 
 export async function decideApproval(
