@@ -105,8 +105,9 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
   const described = headResult.heads
     .map((h) => `${h.org_id} at seq ${h.seq} (signed ${h.signed_at} by ${h.kid})`)
     .join("; ");
+  // Escaped as the FAIL lines are: an org id may hold a bidi or C1 control character that would repaint this line.
   io.stdout(
-    `OK: ${result.records} record(s) in ${result.orgs} org chain(s) verified (hash chain, seq continuity, Ed25519 signatures; ${keys.size} key(s) in JWKS); signed chain head ${described}: nothing is missing at the end`,
+    `OK: ${result.records} record(s) in ${result.orgs} org chain(s) verified (hash chain, seq continuity, Ed25519 signatures; ${keys.size} key(s) in JWKS); signed chain head ${printable(described)}: nothing is missing at the end`,
   );
   return 0;
 }

@@ -295,6 +295,21 @@ describe("gatehouse audit verify (offline)", () => {
     expect(out.join("\n")).toMatch(/^OK: 5 record\(s\) in 1 org chain/);
   });
 
+  it("prints an org id holding a bidi override or a C1 control escaped, on the OK line too", async () => {
+    const org = "org-\u202egnp.exe\u009b2J";
+    const log = createAuditLog(await openMigratedDatabase(":memory:"));
+    allow(log, org);
+    const dir = tempDir();
+    writeFileSync(join(dir, "jwks.json"), JSON.stringify(log.publicJwks()));
+    writeFileSync(join(dir, "audit.jsonl"), log.exportJsonl(org));
+    const { io, out, err } = captureIo();
+    expect(await runAuditVerify([join(dir, "audit.jsonl"), "--jwks", join(dir, "jwks.json")], io), err.join("")).toBe(
+      0,
+    );
+    expect(out.join("\n")).toContain("org-\\u202egnp.exe\\u009b2J at seq 2");
+    expect(out.join("\n")).not.toMatch(/[\u202e\u009b]/);
+  });
+
   it("names the seq and interaction_id of a tampered line and exits 1", async () => {
     const { dir, jwks, lines, rotatedAt } = await exportFixture();
     const tampered = JSON.parse(must(lines[2], "the fixture exports more than two lines"));
