@@ -14,12 +14,26 @@ export interface SessionLimiters {
   messageLimiter: RateLimiterAbstract;
 }
 
-export function createLimiters(opts: SessionGatewayOptions, redis?: Redis): SessionLimiters {
+type LimitOptions = Pick<
+  SessionGatewayOptions,
+  "redisKeyPrefix" | "connectionsPerIpPerMinute" | "messagesPerSessionPerMinute"
+>;
+
+export function createLimiters(opts: LimitOptions, redis?: Redis): SessionLimiters {
   const make = (keyPrefix: string, points: number): RateLimiterAbstract => {
     const memory = new RateLimiterMemory({ keyPrefix, points, duration: 60 });
     if (!redis) return memory;
-    // Shared across nodes; if Redis fails, each node falls back to its own counters.
-    return new RateLimiterRedis({ storeClient: redis, keyPrefix, points, duration: 60, insuranceLimiter: memory });
+    // Shared across nodes; if Redis fails, each node falls back to its own counters. A key refused once is then
+    // refused by this node from memory until its window ends (`inMemoryBlockOnConsumed`, no duration: the rest of
+    // the window): a client flooding past its limit costs no Redis round trip per frame.
+    return new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix,
+      points,
+      duration: 60,
+      insuranceLimiter: memory,
+      inMemoryBlockOnConsumed: points + 1,
+    });
   };
   return {
     // Not under `:ws:session:` — that is the session store's namespace (redis-session-store.ts).
