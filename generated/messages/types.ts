@@ -110,7 +110,7 @@ type: "hitl_decision"
 call_id: string
 decision: ("approve" | "edit" | "reject")
 /**
- * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID).
+ * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands.
  */
 modified_arguments?: {
 
@@ -243,7 +243,7 @@ type: "hitl_decision"
 call_id: string
 decision: ("approve" | "edit" | "reject")
 /**
- * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID).
+ * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands.
  */
 modified_arguments?: {
 
