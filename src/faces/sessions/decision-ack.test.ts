@@ -1,7 +1,8 @@
 // A governed hitl_decision is acknowledged only once it was recorded on its approval. A decision the approvals store
 // could not record (the database away) is answered INTERNAL_ERROR and the call still waits; one the approval no longer
-// takes (an operator decided first) is refused INVALID_CALL_ID and the IDE hears the operator's outcome. The same on
-// the node holding the runtime link when the IDE is on another one.
+// takes (an operator decided first) is refused INVALID_CALL_ID and the IDE hears the operator's outcome — an edit too:
+// it never replaces an operator's approval with the edited call. The same on the node holding the runtime link when
+// the IDE is on another one.
 import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
@@ -38,7 +39,10 @@ afterEach(async () => {
   db.close();
 });
 
-/** What a node's approvals do before recording the IDE's decision: fail (the database away) or let an operator in. */
+/**
+ * What a node's approvals do before recording the IDE's decision (approve / reject, or an edit closing the original
+ * approval): fail (the database away; approve / reject only) or let an operator in.
+ */
 interface DecideHooks {
   failures: number;
   before?: ((approvalId: string) => void) | undefined;
@@ -52,6 +56,10 @@ async function node(hooks: DecideHooks, shared = false): Promise<TestGateway> {
       if (hooks.failures-- > 0) throw new Error("database unavailable");
       hooks.before?.(approvalId);
       return base.decide(ctx, approvalId, decision, feedback);
+    },
+    edit: async (ctx, approvalId, modifiedArguments, feedback) => {
+      hooks.before?.(approvalId);
+      return base.edit(ctx, approvalId, modifiedArguments, feedback);
     },
   };
   const g = await startGateway(fx.idp, {
@@ -79,7 +87,7 @@ async function escalated(c: IdeClient) {
   c.send({ type: "user_message", content: "write file lib/ack.dart" });
   const call = await c.next((f) => f.type === "tool_call");
   expect(call).toMatchObject({ requires_approval: true, approval_id: expect.any(String) });
-  return { callId: call.call_id as string, approvalId: call.approval_id as string };
+  return { callId: call.call_id as string, approvalId: call.approval_id as string, args: call.arguments };
 }
 
 const acked = (c: IdeClient, messageId: string) => c.frames.some((f) => f.type === "ack" && f.message_id === messageId);
@@ -120,6 +128,37 @@ async function decidedFirstElsewhere(c: IdeClient, holder: TestGateway, callId: 
   expect(acked(c, "d-late")).toBe(false);
 }
 
+const EDITED = { path: "lib/other.dart", content: "edited" };
+
+/**
+ * The IDE's edit after an operator approved the call: refused without an ack, and the IDE is sent the call as the
+ * operator approved it (its own arguments, runnable); the runtime hears an approve of that call, never the edit.
+ */
+async function editAfterApproval(c: IdeClient, holder: TestGateway, call: Awaited<ReturnType<typeof escalated>>) {
+  const { callId, approvalId } = call;
+  c.send({
+    type: "hitl_decision",
+    call_id: callId,
+    decision: "edit",
+    modified_arguments: EDITED,
+    message_id: "e-late",
+  });
+  const refusal = await errorOf(c, "INVALID_CALL_ID");
+  expect(refusal).toMatchObject({ details: { call_id: callId, message_id: "e-late" } });
+  expect(refusal.seq).toBeUndefined();
+  const runnable = await c.next((f) => f.type === "tool_call" && f.call_id === callId && !f.requires_approval);
+  expect(runnable).toMatchObject({ arguments: call.args, approval_id: approvalId });
+  await expect.poll(() => decisionsAt(holder).length).toBe(1);
+  expect(decisionsAt(holder)[0]?.frame).toMatchObject({ decision: "approve", approval_id: approvalId });
+  expect(decisionsAt(holder)[0]?.frame.modified_arguments).toBeUndefined();
+  await settle();
+  expect(acked(c, "e-late")).toBe(false);
+  expect(c.frames.filter((f) => f.type === "tool_call" && !f.requires_approval)).toHaveLength(1);
+  // The operator's approval is the one spent, by the original call; the edited call was never decided.
+  expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "consumed", decided_by: "operator@acme" });
+  expect(approvals.list(ORG).filter((a) => a.approval_id !== approvalId)).toEqual([]);
+}
+
 describe("a governed hitl_decision on the node holding the runtime link", () => {
   it("the store fails to record it: INTERNAL_ERROR, no ack, the call still waits and a resent approve counts", async () => {
     const hooks: DecideHooks = { failures: 1 };
@@ -150,6 +189,37 @@ describe("a governed hitl_decision on the node holding the runtime link", () => 
     await c.next((f) => f.type === "tool_call" && f.requires_approval === false && f.call_id === callId);
     expect(acked(c, "d-same")).toBe(false);
   });
+
+  it("an operator approved first: the edit is refused, not acked, and the IDE is sent the original call as runnable", async () => {
+    const hooks: DecideHooks = { failures: 0 };
+    hooks.before = (approvalId) => void approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "ok" });
+    const g = await node(hooks);
+    const c = await ide(g, "edit-after-approval");
+    await editAfterApproval(c, g, await escalated(c));
+  });
+
+  it("an operator denied first: the edit is refused, not acked, and the IDE hears the denial", async () => {
+    const hooks: DecideHooks = { failures: 0 };
+    hooks.before = (approvalId) => void approvals.deny(ORG, approvalId, { by: "operator@acme", reason: "no" });
+    const g = await node(hooks);
+    const c = await ide(g, "edit-after-denial");
+    const { callId } = await escalated(c);
+    c.send({
+      type: "hitl_decision",
+      call_id: callId,
+      decision: "edit",
+      modified_arguments: EDITED,
+      message_id: "e-no",
+    });
+    expect(await errorOf(c, "INVALID_CALL_ID")).toMatchObject({ details: { call_id: callId, message_id: "e-no" } });
+    expect(await errorOf(c, "TOOL_DENIED")).toMatchObject({
+      details: { call_id: callId, decided_by: "operator@acme" },
+    });
+    await expect.poll(() => decisionsAt(g).length).toBe(1);
+    expect(decisionsAt(g)[0]?.frame).toMatchObject({ decision: "reject" });
+    await settle();
+    expect(acked(c, "e-no")).toBe(false);
+  });
 });
 
 describe("a governed hitl_decision from an IDE on another node", () => {
@@ -177,5 +247,12 @@ describe("a governed hitl_decision from an IDE on another node", () => {
     hooks.before = (approvalId) => void approvals.deny(ORG, approvalId, { by: "operator@acme", reason: "no" });
     const { a, c, callId } = await resumedOnB(hooks, "cross-decided-first");
     await decidedFirstElsewhere(c, a, callId);
+  });
+
+  it("an operator approved first: B's edit is refused, not acked, and B's IDE is sent the original call as runnable", async () => {
+    const hooks: DecideHooks = { failures: 0 };
+    hooks.before = (approvalId) => void approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "ok" });
+    const { a, c, ...call } = await resumedOnB(hooks, "cross-edit-after-approval");
+    await editAfterApproval(c, a, call);
   });
 });

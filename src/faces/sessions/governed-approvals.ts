@@ -6,7 +6,7 @@ import type { ApprovalsService } from "../../core/ports";
 import { ActionConflictError, type Authorization } from "../../core/governance";
 import type { ActionRequest } from "../../core/policy/types";
 import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
-import type { ToolApprovals, ToolPolicyContext, ToolRelease } from "./tool-policy";
+import type { EditRefused, ToolApprovals, ToolPolicyContext, ToolRelease } from "./tool-policy";
 
 /** What the approvals of governed calls need from createGovernedTools. */
 export interface GovernedCalls {
@@ -96,29 +96,27 @@ async function untilDecided(
   }
 }
 
-/** The IDE's edit: the original approval is closed and the edited call is decided from scratch. */
+/**
+ * The IDE's edit: the original approval is closed and the edited call is decided from scratch. An approval no longer
+ * pending (an operator approved or denied it first, it expired, was cancelled or is gone) takes no edit: that
+ * outcome stands and the edit is refused, as a late approve / reject is (the original call's watcher reports it).
+ */
 async function edit(
   calls: GovernedCalls,
   ctx: ToolPolicyContext,
   approvalId: string,
   modifiedArguments: Record<string, unknown>,
   feedback: string | undefined,
-): Promise<ToolRelease> {
+): Promise<ToolRelease | EditRefused> {
   const orgId = orgOfApproval(calls, ctx);
   const closed = await calls.approvals.deny(orgId, approvalId, {
     by: ctx.sub,
     reason: feedback ?? "replaced by edited arguments in the IDE",
   });
-  if (!closed.ok && closed.approval?.status === "denied") {
-    // An operator rejected the call before the edit arrived: that decision stands.
-    const reason = `Rejected: ${closed.approval.decision_reason ?? "by an operator"}`;
-    return rejected(approvalId, reason, "APPROVAL_DENIED");
-  }
-  const original = closed.ok ? closed.approval : (closed.approval ?? (await calls.approvals.get(orgId, approvalId)));
-  if (!original) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
+  if (!closed.ok) return { refused: closed.reason };
 
   // The edited call is a new request: the policy decides it from scratch.
-  const first = await calls.authorize(orgId, ctx, requestOf(original, ctx, modifiedArguments));
+  const first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));
   if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
   // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
   const fresh = pendingApprovalOf(first);

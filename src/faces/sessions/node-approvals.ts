@@ -210,7 +210,11 @@ export function trackedByNode(
     approvals: {
       settled: async (ctx, id, signal) => releaseTracked(ctx, id, await approvals.settled(ctx, id, signal)),
       decide: (ctx, id, decision, feedback) => approvals.decide(ctx, id, decision, feedback),
-      edit: async (ctx, id, args, feedback) => releaseTracked(ctx, id, await approvals.edit(ctx, id, args, feedback)),
+      edit: async (ctx, id, args, feedback) => {
+        const result = await approvals.edit(ctx, id, args, feedback);
+        // Refused: the approval was decided elsewhere and is still followed; its settle forgets it.
+        return "refused" in result ? result : releaseTracked(ctx, id, result);
+      },
       ...(approvals.cancel
         ? {
             async cancel(ctx: ToolPolicyContext, id: string, reason: string) {

@@ -32,8 +32,9 @@ export interface PendingCall {
   /** The IDE's own approve/reject of this call, so it is not told what it just decided. */
   ideDecision?: { decision: "approve" | "reject"; messageId: string; feedback?: string | undefined } | undefined;
   /**
-   * Settles once the IDE's decision being recorded was (its ack sent) or was not (ideDecision cleared): the watcher
-   * waits for it, so whether the IDE decided is known before the call's outcome is told.
+   * Settles once the IDE's decision being recorded was (its ack sent) or was not (ideDecision cleared), or once its
+   * edit closed the original approval (the watcher then aborted) or found it decided elsewhere: the watcher waits for
+   * it, so whether the IDE decided is known before the call's outcome is told.
    */
   recording?: Promise<void> | undefined;
 }

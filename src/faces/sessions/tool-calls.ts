@@ -15,6 +15,7 @@ import type { RuntimeLinks } from "./runtime-links";
 import type { LiveSession, PendingCall, SessionRegistry } from "./session-state";
 import {
   ALWAYS_APPROVE_TOOLS,
+  type EditRefused,
   type ToolApprovals,
   type ToolOutcome,
   type ToolOutcomeRecorder,
@@ -132,7 +133,8 @@ export class ToolCalls {
    * The IDE answers a governed call: approve/reject are recorded on the approval, edit is re-checked. `recorded` is
    * called once the decision counts, before anything of the call's outcome is sent (the IDE hears its ack first).
    * Resolves undefined when it counted, else with why the approval no longer takes it (decided first elsewhere,
-   * expired); throws when the approvals store failed (nothing decided: the call still waits).
+   * expired; an edit too); throws when the approvals store failed to record an approve / reject (nothing decided:
+   * the call still waits).
    */
   async decideGoverned(
     session: LiveSession,
@@ -142,33 +144,45 @@ export class ToolCalls {
   ): Promise<string | undefined> {
     const pending = session.pendingCalls.get(frame.call_id)!;
     pending.awaitingApproval = false;
-    if (frame.decision === "edit") {
-      await this.editGoverned(session, frame, pending, messageId, recorded);
-      return undefined;
-    }
+    if (frame.decision === "edit") return this.editGoverned(session, frame, pending, messageId, recorded);
     return this.recordDecision(pending, frame.decision, frame.feedback, messageId, recorded);
   }
 
+  /**
+   * The IDE's edit. The watcher waits until it is known whether the edit closed the original approval: if it did,
+   * the watcher is stopped (that close is no rejection) and the edited call's release is applied; if the approval
+   * was no longer pending (an operator decided first, it expired), the edit is refused and the watcher tells the IDE
+   * the original call's outcome.
+   */
   private async editGoverned(
     session: LiveSession,
     frame: HitlDecision,
     pending: PendingCall,
     messageId: string,
     recorded: () => void,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const callId = frame.call_id;
-    // The original approval is closed by the edit: its watcher must not report that as a rejection.
-    pending.watcher?.abort();
     const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
-    let release: ToolRelease | undefined;
+    let settle: () => void = () => undefined;
+    pending.recording = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
+    let result: ToolRelease | EditRefused | undefined;
     try {
-      release = await this.deps.approvals!.edit(pending.ctx, pending.approvalId!, edited, frame.feedback);
+      result = await this.deps.approvals!.edit(pending.ctx, pending.approvalId!, edited, frame.feedback);
     } catch (err) {
       log.error({ err, callId }, "checking an edited tool call failed; rejecting it (fail closed)");
+    } finally {
+      // Closed by the edit (or failed: rejected below): the watcher must not report the close as a rejection.
+      if (result === undefined || !("refused" in result)) pending.watcher?.abort();
+      pending.recording = undefined;
+      settle();
     }
+    // Not taken: the IDE is told the outcome as of a decision made elsewhere (no ack, INVALID_CALL_ID).
+    if (result !== undefined && "refused" in result) return result.refused;
     // Unchecked, the edit did not count: no ack, the rejection (TOOL_DENIED) is the IDE's answer.
-    if (release) recorded();
-    release ??= {
+    if (result) recorded();
+    const release: ToolRelease = result ?? {
       outcome: "rejected",
       approvalId: pending.approvalId,
       reason: "The edited call could not be checked",
@@ -176,6 +190,7 @@ export class ToolCalls {
     };
     const via: ReleaseVia = { decision: "edit", messageId, feedback: frame.feedback };
     await this.applyRelease(session, callId, pending, release, via);
+    return undefined;
   }
 
   /** The IDE's approve / reject on the approval; the watcher waits until it is known whether it counted. */

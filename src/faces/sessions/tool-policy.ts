@@ -50,6 +50,11 @@ export type ToolRelease =
   /** The approval could not be used (e.g. spent by an identical call); a new one waits for a decision. */
   | { outcome: "escalated"; approvalId: string };
 
+/** An IDE edit the original approval no longer takes: why (e.g. "Approval … is already approved"). */
+export interface EditRefused {
+  refused: string;
+}
+
 export interface ToolApprovals {
   /**
    * Resolves once approval `approvalId` is no longer pending — whoever decided it — with the outcome after
@@ -67,13 +72,18 @@ export interface ToolApprovals {
     decision: "approve" | "reject",
     feedback?: string,
   ): Promise<string | undefined>;
-  /** The IDE user's edit: the original approval is closed and the edited call goes through the policy again. */
+  /**
+   * The IDE user's edit: the original approval is closed and the edited call goes through the policy again.
+   * Resolves with the edited call's release, or `{ refused }` (why) when the original approval no longer takes the
+   * edit (decided first by someone else, expired, gone): nothing was closed nor checked, and `settled` reports how
+   * the original call ends. Throws when the store or the policy failed.
+   */
   edit(
     ctx: ToolPolicyContext,
     approvalId: string,
     modifiedArguments: Record<string, unknown>,
     feedback?: string,
-  ): Promise<ToolRelease>;
+  ): Promise<ToolRelease | EditRefused>;
   /** The session was cancelled or abandoned: its open approval is resolved as cancelled (never used later). */
   cancel?(ctx: ToolPolicyContext, approvalId: string, reason: string): Promise<void>;
 }
