@@ -119,16 +119,27 @@ const MAIL_KINDS = ["email", "emails", "emailaddress", "emailaddresses"];
  * Smith"` (a known one) must not pay `payee: "Evil Corp"`, `beneficiary_account: "…"` or `iban: "…"` unjudged. Not
  * the party's other attributes (`payee_reference`, `beneficiary_country`: read by their own rules, if any).
  */
-const PARTY_FORMS = ["name", "names", "id", "ids", "account", "accounts", "accountid", "accountnumber"];
+const PARTY_FORMS = [
+  ...["name", "names", "id", "ids", "account", "accounts", "accountid", "accountnumber"],
+  // `beneficiary_uuid`, `recipient_account_uuid`, a UPI payee's `payee_vpa` (virtual payment address).
+  ...["uuid", "uuids", "accountuuid", "vpa"],
+];
+// The account a payment is made to, by the `to` of a transfer (`to_account_id`, `toAccount`); not `to_name`, a
+// mail API's display name.
+const TO_ACCOUNT_FORMS = ["account", "accounts", "accountid", "accountnumber", "accountuuid"];
 const PARTY_KEYS = new Set([
   ...["payee", "payees", "beneficiary", "beneficiaries", "creditor", "creditors", "destination", "payto"],
   // `counterparty_id`, `counterpartyAccount` (Modern Treasury, banking APIs): the counterparty by its id, as surely as
   // by its name under `counterparty`.
-  ...["payee", "beneficiary", "creditor", "recipient", "destination", "counterparty"].flatMap((party) =>
+  ...["payee", "beneficiary", "creditor", "recipient", "destination", "counterparty", "receiver"].flatMap((party) =>
     PARTY_FORMS.map((form) => party + form),
   ),
+  // Modern Treasury's `receiving_account_id` (the account paid, beside its `counterparty_id`), `to_account_id`.
+  ...["receiving", "to"].flatMap((party) => TO_ACCOUNT_FORMS.map((form) => party + form)),
+  // Stripe's `destination_payment_method`: the card or account a payout lands on.
+  "destinationpaymentmethod",
   // Wise's transfer `{targetAccount: 12345, quoteUuid, details}`: the recipient account's id, the one party named.
-  ...["targetaccount", "targetaccounts", "targetaccountid", "targetaccountnumber"],
+  ...["targetaccount", "targetaccounts", "targetaccountid", "targetaccountnumber", "targetaccountuuid"],
   // Where the money lands without a party's name: Stripe's transfer `destination`, a bank `account_number`, a
   // crypto `wallet_address` (and `to_wallet`, `destination_wallet_address` below).
   ...["accountnumber", "accountnumbers", "accountno", "acctnumber", "acctno", "bankaccount", "bankaccountnumber"],
@@ -546,14 +557,19 @@ function addressesIn(text: string): string[] {
     const bracketed = [...part.matchAll(/<([^<>]*)>/gu)].map((m) => (m[1] as string).trim());
     // Beside angle brackets, a display name's address counts too (`"x@evil.example" <ok@acme.com>`): a lenient
     // parser may send to it, and under a mail key such a string is judged whole (mailboxesIn).
-    const candidates = bracketed.length > 0 ? [...bracketed, ...wordsBeside(part)] : spacedList(part);
+    const candidates = bracketed.length > 0 ? [...bracketed, ...besideBrackets(part)] : spacedList(part);
     for (const candidate of candidates) if (isBareAddress(candidate)) found.push(candidate);
   }
   return found;
 }
 
-/** The words of a part outside its angle brackets, quotes aside. */
-const wordsBeside = (part: string) => part.replace(/<[^<>]*>/gu, " ").split(/[\s"']+/u);
+/**
+ * The addresses beside a part's angle brackets: its text outside them, quotes aside, read as spacedList reads a
+ * part (every word an address, or none counts). A display name that is an address counts (`"x@evil.example"
+ * <ok@acme.com>`, also when a comma split its quotes: `"Doe, x@evil.example" <ok@acme.com>`); prose around a
+ * bracketed address ("ticket from jane@customer.example: reply to Support <support@acme.example>") names no one.
+ */
+const besideBrackets = (part: string) => spacedList(part.replace(/<[^<>]*>|"/gu, " "));
 
 /**
  * A part's words when every one of them is an address (`a@acme.com x@evil.com`: a list separated by spaces, as
@@ -622,7 +638,7 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
  * the string may be a megabyte.
  */
 function mailboxesIn(text: string): string[] | undefined {
-  if (!text.includes("<") || UNCLEAN_LIST.test(text)) return undefined;
+  if (!text.includes("<") || UNCLEAN_LIST.test(text) || ENCODED_TEXT.test(text)) return undefined;
   const elements = listElements(text);
   if (!elements || elements.length > MAX_PARAM_NODES) return undefined;
   const found: string[] = [];
@@ -638,6 +654,9 @@ function mailboxesIn(text: string): string[] | undefined {
 // A quoted-pair (`\"`) lets a quote or a bracket mean two things to two parsers; a control character (a line break
 // starting a `Bcc:` header) or an invisible one is never in a clean list.
 const UNCLEAN_LIST = /[\\\p{Cc}\p{Cf}\u2028\u2029]/u;
+// An RFC 2047 encoded word (`=?utf-8?q?evil=40x.example?=`) or an HTML character reference (`evil&#x40;x.example`):
+// a display name a parser decodes into an address, which a check of its raw text would not see.
+const ENCODED_TEXT = /=\?|&(?:#|[a-z][a-z0-9]*;)/iu;
 
 /** The elements of a list, split at each `,` or `;` outside quotes and angle brackets, or undefined if unbalanced. */
 function listElements(text: string): string[] | undefined {

@@ -237,6 +237,20 @@ const cases: Case[] = [
     { COUNTERPARTY_ACCOUNT: "999" },
     { counterparty_account_number: "999" },
     { targetAccount: 12345, quoteUuid: "q-1", customerTransactionId: "t-1", details: { reference: "inv 7" } },
+    // The account paid under other spellings (R14): Modern Treasury's `receiving_account_id`, a transfer's
+    // `to_account_id`, a uuid or a UPI address of the party, Stripe's `destination_payment_method`.
+    { counterparty_id: "cp_KNOWN", receiving_account_id: "EVIL_ACCT_1" },
+    { to_account: "EVIL_ACCT_1" },
+    { to_account_id: "EVIL_ACCT_1" },
+    { toAccountId: "EVIL_ACCT_1" },
+    { receiver_id: "EVIL_ACCT_1" },
+    { receiverAccount: "EVIL_ACCT_1" },
+    { beneficiary_uuid: "EVIL_ACCT_1" },
+    { counterparty_uuid: "EVIL_ACCT_1" },
+    { recipient_account_uuid: "EVIL_ACCT_1" },
+    { target_account_uuid: "EVIL_ACCT_1" },
+    { payee_vpa: "evil@upi" },
+    { destination_payment_method: "pm_EVIL" },
   ].map(
     (params): Case => ({
       name: `a destination account beside an allowed recipient (${JSON.stringify(params)}) is checked`,
@@ -245,6 +259,20 @@ const cases: Case[] = [
       decision: "DENY",
       codes: ["COUNTERPARTY_BLOCKED"],
       check: "counterparty_check",
+    }),
+  ),
+  // Prose that mentions an address beside a bracketed one (an email's body) names no recipient: a word of it refused
+  // ("jane@customer.example:", not a host name) denied the action under a blocklist alone (R14).
+  ...[
+    "Ticket from jane@customer.example: please reply to Support <support@acme.example>",
+    "Thanks! Reach Bob <bob@acme.example> or write to jane@customer.example!",
+  ].map(
+    (body): Case => ({
+      name: `prose beside a bracketed address (${JSON.stringify(body)}) is no recipient`,
+      manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+      request: { action: { ...wire, params: { iban: "DE00", to: "ops@acme.example", body } } },
+      decision: "ALLOW",
+      codes: [],
     }),
   ),
   // A party object with a mailbox member beside other members (R6): its mailbox does not vouch for the rest.
@@ -387,6 +415,19 @@ const cases: Case[] = [
     { to: "Team: <a@acme.example>, <evil@x.example>;", decision: "DENY" as const },
     { to: "Bob <a@аcme.example>", decision: "DENY" as const },
     { payee: "Bob <a@acme.example>", decision: "DENY" as const },
+    // A display name a parser decodes into an address (RFC 2047, an HTML character reference): judged whole (R14).
+    { to: "=?utf-8?q?evil=40x.example?= <a@acme.example>", decision: "DENY" as const },
+    { to: "=?utf-8?b?ZXZpbEB4LmV4YW1wbGU=?= <a@acme.example>", decision: "DENY" as const },
+    { to: '"evil&#x40;x.example" <a@acme.example>', decision: "DENY" as const },
+    { to: "evil&commat;x.example <a@acme.example>", decision: "DENY" as const },
+    // Prose in another param that mentions an address beside a bracketed one names no recipient (R14).
+    {
+      to: "a@acme.example",
+      body: "Forwarded for jane@customer.example by Bob <bob@acme.example>",
+      decision: "ALLOW" as const,
+    },
+    // A mail API's `to_name` is the display name, no party.
+    { to: "a@acme.example", to_name: "Bob", decision: "ALLOW" as const },
   ].map(
     ({ decision, ...params }): Case => ({
       name: `a mail list string ${JSON.stringify(params)} under an allowlist: ${decision}`,
