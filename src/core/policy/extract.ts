@@ -554,7 +554,8 @@ function addressesIn(text: string): string[] {
   if (!holdsAt(text)) return [];
   const found: string[] = [];
   for (const part of text.split(ADDRESS_SEPARATORS)) {
-    const bracketed = [...part.matchAll(/<([^<>]*)>/gu)].map((m) => (m[1] as string).trim());
+    // An angle address left open at the end (`Bob <x@evil.example`) is read as closed, as lenient parsers read it.
+    const bracketed = [...part.matchAll(/<([^<>]*)(?:>|$)/gu)].map((m) => (m[1] as string).trim());
     // Beside angle brackets, a display name's address counts too (`"x@evil.example" <ok@acme.com>`): a lenient
     // parser may send to it, and under a mail key such a string is judged whole (mailboxesIn).
     const candidates = bracketed.length > 0 ? [...bracketed, ...besideBrackets(part)] : spacedList(part);

@@ -448,7 +448,7 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
-  ...['"boss@evil.example" <ok@acme.example>', "boss@evil.example <ok@acme.example>"].map(
+  ...['"boss@evil.example" <ok@acme.example>', "boss@evil.example <ok@acme.example>", "Bob <boss@evil.example"].map(
     (notify): Case => ({
       name: `an address in a display name under any key (${JSON.stringify(notify)}) is a recipient`,
       manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
