@@ -172,24 +172,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);
 
   return {
-    list(orgId) {
-      return [...registry.all()]
-        .filter((live) => live.record.orgId === orgId)
-        .sort((a, b) => b.record.createdAt - a.record.createdAt)
-        .map((live) => {
-          const calls = [...live.pendingCalls.values()];
-          return {
-            session_id: clientSessionId(live.record.id),
-            user: live.record.ownerSub,
-            created_at: new Date(live.record.createdAt).toISOString(),
-            ide_connected: live.conn !== undefined,
-            runtime_connected: live.link !== undefined,
-            ...(live.agent !== undefined ? { agent: live.agent } : {}),
-            pending_tool_calls: calls.length,
-            awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
-          };
-        });
-    },
+    list: (orgId) => liveSessionsOf(registry, orgId),
     async health() {
       const [runtimeUp, redis] = await Promise.all([probeRuntime(deps.agentRuntimeUrl), redisState(deps.redis)]);
       return { agent_runtime: runtimeUp ? "available" : "unavailable", redis };
@@ -205,6 +188,26 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** The org's sessions live on this node, newest first, as the console lists them. */
+function liveSessionsOf(registry: SessionRegistry, orgId: string): ReturnType<SessionGateway["list"]> {
+  return [...registry.all()]
+    .filter((live) => live.record.orgId === orgId)
+    .sort((a, b) => b.record.createdAt - a.record.createdAt)
+    .map((live) => {
+      const calls = [...live.pendingCalls.values()];
+      return {
+        session_id: clientSessionId(live.record.id),
+        user: live.record.ownerSub,
+        created_at: new Date(live.record.createdAt).toISOString(),
+        ide_connected: live.conn !== undefined,
+        runtime_connected: live.link !== undefined,
+        ...(live.agent !== undefined ? { agent: live.agent } : {}),
+        pending_tool_calls: calls.length,
+        awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
+      };
+    });
 }
 
 function defaultStore(opts: SessionGatewayOptions, nodeId: string, redis?: Redis): SessionStore {

@@ -40,31 +40,7 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
   const listeners = new Set<DecisionListener>();
   const verdicts: VerdictDeps = { audit: deps.audit };
 
-  function announce(event: GatehouseEvent): void {
-    events
-      .publish(event)
-      .catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
-  }
-
-  /** After the commit: this node's listeners (console feed) and every node's waiters. */
-  function committed(approval: Approval): void {
-    for (const listener of listeners) {
-      try {
-        listener(approval);
-      } catch (err) {
-        log.warn({ err: String(err) }, "approval listener failed");
-      }
-    }
-    if (approval.status === "expired")
-      announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
-    else
-      announce({
-        type: "approval.decided",
-        org_id: approval.org_id,
-        approval_id: approval.approval_id,
-        status: approval.status,
-      });
-  }
+  const { announce, committed } = announcerOf(events, listeners);
 
   /** Expires at most one batch (EXPIRY_BATCH) of the org's overdue approvals; returns how many. */
   async function expire(orgId: string, at = now().toISOString()): Promise<number> {
@@ -189,4 +165,33 @@ export function createSharedApprovalsService(deps: SharedApprovalsServiceDeps): 
     },
   };
   return service;
+}
+
+/** After a commit: this node's listeners (the console feed) and, through the event bus, every node's waiters. */
+function announcerOf(events: EventBus, listeners: Set<DecisionListener>) {
+  function announce(event: GatehouseEvent): void {
+    events
+      .publish(event)
+      .catch((err) => log.warn({ err: String(err), event: event.type }, "approval event not published"));
+  }
+
+  function committed(approval: Approval): void {
+    for (const listener of listeners) {
+      try {
+        listener(approval);
+      } catch (err) {
+        log.warn({ err: String(err) }, "approval listener failed");
+      }
+    }
+    if (approval.status === "expired")
+      announce({ type: "approval.expired", org_id: approval.org_id, approval_id: approval.approval_id });
+    else
+      announce({
+        type: "approval.decided",
+        org_id: approval.org_id,
+        approval_id: approval.approval_id,
+        status: approval.status,
+      });
+  }
+  return { announce, committed };
 }
