@@ -66,6 +66,7 @@ describe("configuration from the environment", () => {
     ],
     [{ GATEHOUSE_PURUTO_ORG: "a/b" }, /GATEHOUSE_PURUTO_ORG must be 1-64 letters/],
     [{ GATEHOUSE_MANIFEST_ORG: "a b" }, /GATEHOUSE_MANIFEST_ORG must be 1-64 letters/],
+    [{ GATEHOUSE_SECRETS_ORG: "a,b" }, /GATEHOUSE_SECRETS_ORG must be an org or \*/],
   ])("a bad value stops start-up with a message naming the variable: %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -82,6 +83,15 @@ describe("the faces' variables", () => {
       GATEHOUSE_MANIFEST_ORG: "acme_2",
     };
     expect(() => loadConfig(env)).not.toThrow();
+  });
+});
+
+describe("GATEHOUSE_SECRETS_ORG", () => {
+  it("is the default org unless set; * lets every org use the gateway's secrets and private network", () => {
+    expect(loadConfig({}).secretsOrg).toBe("default");
+    expect(loadConfig({ GATEHOUSE_DEFAULT_ORG: "acme" }).secretsOrg).toBe("acme");
+    expect(loadConfig({ GATEHOUSE_SECRETS_ORG: "ops" }).secretsOrg).toBe("ops");
+    expect(loadConfig({ GATEHOUSE_SECRETS_ORG: "*" }).secretsOrg).toBeUndefined();
   });
 });
 

@@ -33,6 +33,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** V8's heap growth before a full GC (src/system/heap.ts); 0 = V8's own heuristics. */
   heapGrowingPercent: number;
+  /**
+   * The org whose manifest tools may use this gateway's GATEHOUSE_SECRET_* variables and private network
+   * (GATEHOUSE_SECRETS_ORG); undefined: every org (`*`).
+   */
+  secretsOrg: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -150,7 +155,17 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: text(env, "LOG_LEVEL").toLowerCase(),
     shutdownTimeoutMs: integer(env, "GATEHOUSE_SHUTDOWN_TIMEOUT_MS"),
     heapGrowingPercent: integer(env, "GATEHOUSE_HEAP_GROWING_PERCENT"),
+    secretsOrg: secretsOrgOf(env, defaultOrg),
   };
+}
+
+/** GATEHOUSE_SECRETS_ORG: an org, `*` for every org, unset for the default org. */
+function secretsOrgOf(env: Env, defaultOrg: string): string | undefined {
+  const raw = env.GATEHOUSE_SECRETS_ORG?.trim() || defaultOrg;
+  if (raw === "*") return undefined;
+  if (!ORG_NAME.test(raw))
+    throw new ConfigError("GATEHOUSE_SECRETS_ORG", "must be an org (1-64 letters, digits, '-' or '_') or *");
+  return raw;
 }
 
 /** The gateway's env file, in the folder it starts in (puruto commands must not read it: src/server.ts). */
@@ -390,6 +405,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     default: "$GATEHOUSE_DEFAULT_ORG",
     description:
       "Org the purutos belong to: another org's API key gets 403 on /purutos and /mcp/purutos, and another org's manifest tools of connector type `puruto` are denied (TOOL_NOT_AUTHORIZED).",
+  },
+  {
+    name: "GATEHOUSE_SECRETS_ORG",
+    check: { kind: "pattern", pattern: /^(?:\*|[a-zA-Z0-9][a-zA-Z0-9_-]{0,63})$/, what: "an org or *" },
+    default: "$GATEHOUSE_DEFAULT_ORG",
+    description:
+      "Org whose manifest tools may name this gateway's `GATEHOUSE_SECRET_*` variables (a header's `secret_ref`) and reach its private network (`allow_private`): another org's such tools are denied (TOOL_NOT_AUTHORIZED), so one tenant cannot send another's credentials or reach the gateway's loopback. `*`: every org (orgs that trust each other).",
   },
   {
     name: "GATEHOUSE_COMMAND_TIMEOUT_MS",

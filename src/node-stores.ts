@@ -7,6 +7,7 @@
 //
 // Either way the faces get the same ports (src/core/ports.ts, GovernanceEngine), and the operations built on
 // them — shadow replay, evidence bundles, approval notifications (webhooks) — run on both.
+import type { GatewayResourceOrgs } from "./core/policy/gateway-resources";
 import type { Config } from "./config";
 import { type ApprovalStore, createApprovalStore } from "./core/approvals";
 import { type AuditLog, createAuditLog } from "./core/audit";
@@ -94,8 +95,8 @@ export interface NodeStoresDeps {
   /** How often approval waiters re-read the store besides events. */
   recheckMs: number;
   connectors: ConnectorRegistry;
-  /** Connector types kept to one org (PolicyDeps.connectorOrgs): `{ puruto: GATEHOUSE_PURUTO_ORG }`. */
-  connectorOrgs: Readonly<Record<string, string>>;
+  /** The orgs the gateway's purutos, secrets and private network belong to (PolicyDeps.resourceOrgs). */
+  resourceOrgs: GatewayResourceOrgs;
   version: string;
   env: Record<string, string | undefined>;
 }
@@ -131,7 +132,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     idempotency: createIdempotencyStore(db),
     audit,
     connectors: deps.connectors,
-    connectorOrgs: deps.connectorOrgs,
+    resourceOrgs: deps.resourceOrgs,
   });
   return {
     kind: "sqlite",
@@ -144,7 +145,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
-    ...pastReaders(history, engine, approvals, deps.connectorOrgs),
+    ...pastReaders(history, engine, approvals, deps.resourceOrgs),
     webhooks: (options) => createWebhookStore(db, options),
     devIssuer: (issuer, audience) => loadDevIssuer(config.dataDir, issuer, audience),
     loadManifests: async (dir, orgId, options) => void loadManifestDir(dir, engine.manifests, orgId, options),
@@ -183,7 +184,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     stores: shared,
     ping: store.ping,
     connectors: deps.connectors,
-    connectorOrgs: deps.connectorOrgs,
+    resourceOrgs: deps.resourceOrgs,
     version: deps.version,
     approvals,
   });
@@ -212,7 +213,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
       guard(createSharedAuditHistory(kysely, shared.audit)),
       guardedEngine,
       guardedApprovals,
-      deps.connectorOrgs,
+      deps.resourceOrgs,
     ),
     webhooks: (options) => guard(createSharedWebhookStore(kysely, options)),
     devIssuer: (issuer, audience) => loadSharedDevIssuer(shared.signingKeys.devIssuer, issuer, audience),
@@ -232,11 +233,11 @@ function pastReaders(
   history: AuditHistory,
   engine: Pick<GovernanceEngine, "manifests" | "tokens">,
   approvals: Pick<ApprovalsService, "get">,
-  connectorOrgs: Readonly<Record<string, string>>,
+  resourceOrgs: GatewayResourceOrgs,
 ): Pick<NodeStores, "replay" | "evidence"> {
   const { manifests, tokens } = engine;
   return {
-    replay: createShadowReplay({ history, manifests, tokens, approvals, connectorOrgs }),
+    replay: createShadowReplay({ history, manifests, tokens, approvals, resourceOrgs }),
     evidence: createEvidenceBuilder({ audit: history, manifests, tokens, approvals }),
   };
 }

@@ -287,8 +287,9 @@ async function openStores(
       invokePuruto: purutoInvokerFrom(deps.invoker),
       secrets: secretsFromEnvironment(env),
     }),
-    // This machine's purutos are one org's (GATEHOUSE_PURUTO_ORG): another org's `puruto` tool is not authorised.
-    connectorOrgs: deps.purutoOrg === undefined ? {} : { puruto: deps.purutoOrg },
+    // This machine's purutos, secrets and private network are one org's each (GATEHOUSE_PURUTO_ORG,
+    // GATEHOUSE_SECRETS_ORG): another org's tool that would use them is not authorised.
+    resourceOrgs: { purutos: deps.purutoOrg, secrets: config.secretsOrg },
   }).catch(async (err) => {
     // Nothing half-open stays behind a failed start (the Redis connection, the event bus).
     await bus.events.close().catch(() => {});

@@ -9,6 +9,7 @@
 //   idempotent.ts, batch.ts    wrappers over execute
 //   approval-audit-listener.ts approval verdicts into the audit chain
 //   ports.ts / sqlite-adapters.ts  the store-facing dependencies and their embedded implementation
+import type { GatewayResourceOrgs } from "../policy/gateway-resources";
 import { createConnectors, type ConnectorRegistry } from "../connectors";
 import { createSigningKeyStore } from "../keys";
 import { BudgetCounters } from "../policy/budget-counters";
@@ -53,8 +54,8 @@ export interface GovernanceEngineDeps {
   audit?: AuditWriter;
   /** Defaults to group-committed reservations on `db` (budget + approval consumption + intent). */
   reservations?: ReservationStore;
-  /** PolicyDeps.connectorOrgs: connector types kept to one org (`{ puruto: GATEHOUSE_PURUTO_ORG }`). */
-  connectorOrgs?: Readonly<Record<string, string>> | undefined;
+  /** PolicyDeps.resourceOrgs: the orgs the gateway's purutos, secrets and private network belong to. */
+  resourceOrgs?: GatewayResourceOrgs | undefined;
 }
 
 /** What the faces use of an engine, on either backend (this file's SQLite engine, ./shared-engine.ts on PostgreSQL). */
@@ -94,7 +95,7 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const findApproval: FindApproval | undefined = approvals
     ? (orgId, approvalId) => approvals.get(orgId, approvalId)
     : undefined;
-  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval, connectorOrgs: deps.connectorOrgs };
+  const policyDeps = { manifests, tokens, budgets, counterparties, findApproval, resourceOrgs: deps.resourceOrgs };
   const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
     decide(orgId, request, policyDeps, { now: at });
 

@@ -17,6 +17,7 @@
 //
 // Limits (documented): the action is the one recorded — params redacted by the tool's `redact` paths and values
 // summarised when too large are replayed as stored.
+import type { GatewayResourceOrgs } from "../policy/gateway-resources";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { RecordedAction } from "../audit";
 import { sha256Canonical } from "../audit/canonical";
@@ -145,8 +146,8 @@ export interface ShadowReplayDeps {
   manifests: Pick<ManifestsService, "get" | "versions">;
   tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
-  /** As the live engine's (PolicyDeps.connectorOrgs): a replay judges a puruto tool of another org as it would. */
-  connectorOrgs?: Readonly<Record<string, string>> | undefined;
+  /** As the live engine's (PolicyDeps.resourceOrgs): a replay judges another org's puruto or secret as it would. */
+  resourceOrgs?: GatewayResourceOrgs | undefined;
 }
 
 const DEFAULT_LIMIT = 10_000;
@@ -289,7 +290,7 @@ class ReplayWorld {
       budgets: { current: (scope, window) => this.budgetNow(scope, window) },
       counterparties: { isKnown: (_org, _uapk, counterparty) => this.knownNow(counterparty) },
       findApproval: async (org, approvalId) => this.approvalNow(org, approvalId),
-      connectorOrgs: deps.connectorOrgs,
+      resourceOrgs: deps.resourceOrgs,
     };
   }
 

@@ -4,6 +4,7 @@
 //
 // Fail closed: when the database does not answer, a governed call is refused with ActionUnavailableError
 // (the REST face answers 503 problem+json), never allowed.
+import type { GatewayResourceOrgs } from "../policy/gateway-resources";
 import { createConnectors, type ConnectorRegistry } from "../connectors";
 import { decide, type PolicyDeps } from "../policy/pipeline";
 import type { ApprovalsService } from "../ports";
@@ -31,8 +32,8 @@ export interface SharedGovernanceEngineDeps {
   version?: string;
   /** The approvals service (announces new approvals to every node); defaults to the bare shared store. */
   approvals?: Pick<ApprovalsService, "create" | "get" | "escalate">;
-  /** PolicyDeps.connectorOrgs: connector types kept to one org (`{ puruto: GATEHOUSE_PURUTO_ORG }`). */
-  connectorOrgs?: Readonly<Record<string, string>> | undefined;
+  /** PolicyDeps.resourceOrgs: the orgs the gateway's purutos, secrets and private network belong to. */
+  resourceOrgs?: GatewayResourceOrgs | undefined;
 }
 
 export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
@@ -44,7 +45,7 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
     budgets: stores.budgets,
     counterparties: stores.counterparties,
     findApproval: (orgId, approvalId) => stores.approvals.get(orgId, approvalId),
-    connectorOrgs: deps.connectorOrgs,
+    resourceOrgs: deps.resourceOrgs,
   };
   const decideAt = (orgId: string, request: Parameters<typeof decide>[1], at: Date) =>
     decide(orgId, request, policyDeps, { now: at });

@@ -2,6 +2,7 @@
 // the explicit outcome it returns (Envoy's filter-chain idea: continue, escalate, or stop the chain with a
 // decision). The pipeline (./pipeline.ts) and the checks (./checks/) both depend on this module and never on
 // each other, so adding a check never touches the pipeline and a check cannot reach into the pipeline's state.
+import type { GatewayResourceOrgs } from "./gateway-resources";
 import type { BudgetCounters, BudgetSlot } from "./budget-counters";
 import type { ActionFacts } from "./extract";
 import type { KnownCounterparties } from "./known-counterparties";
@@ -49,11 +50,11 @@ export interface PolicyDeps {
   };
   findApproval?: FindApproval | undefined;
   /**
-   * Connector types whose targets belong to one org (`{ puruto: "acme" }`): a `puruto` tool runs a command of this
-   * machine's purutos, which are GATEHOUSE_PURUTO_ORG's alone, so another org's manifest may not name one. Absent:
-   * no connector type is kept to an org.
+   * The org each of the gateway's own resources belongs to (../gateway-resources.ts): its purutos
+   * (GATEHOUSE_PURUTO_ORG), its GATEHOUSE_SECRET_* variables and private network (GATEHOUSE_SECRETS_ORG). Another
+   * org's tool that would use them is not authorised. Absent: every org may.
    */
-  connectorOrgs?: Readonly<Record<string, string>> | undefined;
+  resourceOrgs?: GatewayResourceOrgs | undefined;
 }
 
 /** Facts a check establishes for the checks after it (and for the caller, in the PolicyDecision). */
