@@ -163,10 +163,7 @@ export class ToolCalls {
   ): Promise<string | undefined> {
     const callId = frame.call_id;
     const edited = (frame.modified_arguments as Record<string, unknown> | undefined) ?? pending.ctx.arguments;
-    let settle: () => void = () => undefined;
-    pending.recording = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
+    const settle = startRecording(pending);
     let result: ToolRelease | EditRefused | undefined;
     try {
       result = await this.deps.approvals!.edit(pending.ctx, pending.approvalId!, edited, frame.feedback);
@@ -175,7 +172,6 @@ export class ToolCalls {
     } finally {
       // Closed by the edit (or failed: rejected below): the watcher must not report the close as a rejection.
       if (result === undefined || !("refused" in result)) pending.watcher?.abort();
-      pending.recording = undefined;
       settle();
     }
     // Not taken: the IDE is told the outcome as of a decision made elsewhere (no ack, INVALID_CALL_ID).
@@ -202,10 +198,7 @@ export class ToolCalls {
     recorded: () => void,
   ): Promise<string | undefined> {
     pending.ideDecision = { decision, messageId, feedback };
-    let settle: () => void = () => undefined;
-    pending.recording = new Promise<void>((resolve) => {
-      settle = resolve;
-    });
+    const settle = startRecording(pending);
     try {
       const refusal = await this.deps.approvals!.decide(pending.ctx, pending.approvalId!, decision, feedback);
       // Not taken (decided first elsewhere, expired): the IDE is told the outcome as of a decision made elsewhere.
@@ -218,7 +211,6 @@ export class ToolCalls {
       pending.ideDecision = undefined;
       throw err;
     } finally {
-      pending.recording = undefined;
       settle();
     }
   }
@@ -425,5 +417,21 @@ function outcomeOf(frame: ToolResult): ToolOutcome {
     success: frame.result !== undefined && frame.error === undefined,
     ...(frame.result !== undefined ? { result: frame.result } : {}),
     ...(error !== undefined ? { error } : {}),
+  };
+}
+
+/**
+ * Marks an IDE decision as being recorded on the call's approval: the approval's watcher waits on it before it tells
+ * the IDE anything (`watchApproval`). Returns what ends it, once the record counted or did not.
+ */
+function startRecording(pending: PendingCall): () => void {
+  let settle: () => void = () => undefined;
+  const recording = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+  pending.recording = recording;
+  return () => {
+    if (pending.recording === recording) pending.recording = undefined;
+    settle();
   };
 }
