@@ -640,8 +640,8 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
  */
 function mailboxesIn(text: string): string[] | undefined {
   if (!text.includes("<") || UNCLEAN_LIST.test(text) || ENCODED_TEXT.test(text)) return undefined;
-  const elements = listElements(text);
-  if (!elements || elements.length > MAX_PARAM_NODES) return undefined;
+  const elements = listElements(text, MAX_PARAM_NODES);
+  if (!elements) return undefined;
   const found: string[] = [];
   for (const element of elements) {
     const trimmed = element.trim();
@@ -659,8 +659,11 @@ const UNCLEAN_LIST = /[\\\p{Cc}\p{Cf}\u2028\u2029]/u;
 // a display name a parser decodes into an address, which a check of its raw text would not see.
 const ENCODED_TEXT = /=\?|&(?:#|[a-z][a-z0-9]*;)/iu;
 
-/** The elements of a list, split at each `,` or `;` outside quotes and angle brackets, or undefined if unbalanced. */
-function listElements(text: string): string[] | undefined {
+/**
+ * The elements of a list, split at each `,` or `;` outside quotes and angle brackets; undefined if unbalanced or
+ * longer than `limit` (given up at once: a megabyte of commas would otherwise make a million strings first).
+ */
+function listElements(text: string, limit: number): string[] | undefined {
   const elements: string[] = [];
   let start = 0;
   let quoted = false;
@@ -675,11 +678,12 @@ function listElements(text: string): string[] | undefined {
       if (angled === (c === ">")) angled = !angled;
       else return undefined;
     } else if ((c === "," || c === ";") && !angled) {
+      if (elements.length === limit) return undefined;
       elements.push(text.slice(start, i));
       start = i + 1;
     }
   }
-  if (quoted || angled) return undefined;
+  if (quoted || angled || elements.length === limit) return undefined;
   elements.push(text.slice(start));
   return elements;
 }
