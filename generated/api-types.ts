@@ -917,7 +917,8 @@ export interface paths {
          * @description Readiness probe (load balancers, Kubernetes `readinessProbe`): 200 when this node should take traffic;
          *     503 problem (`code` `NOT_READY`) while it starts, while it drains after SIGTERM, or when a dependency it
          *     needs (the database; Redis when `REDIS_URL` is set) does not answer, or when its store is not the one the other
-         *     nodes on its Redis prefix run on (`store_claim: conflict`). Open.
+         *     nodes on its Redis prefix run on (`store_claim: conflict`), or when its clock is not within
+         *     `GATEHOUSE_MAX_CLOCK_SKEW_MS` of the shared database's (`clock_skew: skewed:…`). Open.
          */
         get: operations["System_readyz"];
         put?: never;
@@ -1600,7 +1601,9 @@ export interface components {
             /**
              * @description State of each dependency from a real probe: `connected` / `disconnected` (redis, database),
              *     `available` / `unavailable` (agent_runtime), `registered` / `unconfirmed` / `conflict` (store_claim: whether this
-             *     node's store is the one its Redis prefix's nodes run on), `not_configured` when the embedded default does not use it.
+             *     node's store is the one its Redis prefix's nodes run on), `in_sync` / `skewed:<±ms>` / `unmeasured` (clock_skew, on
+             *     PostgreSQL: whether this node's clock is within `GATEHOUSE_MAX_CLOCK_SKEW_MS` of the database's; `+` when it is
+             *     ahead), `not_configured` when the embedded default does not use it.
              */
             dependencies?: {
                 [key: string]: string;
@@ -2049,7 +2052,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -2132,8 +2135,10 @@ export interface components {
         /** @description Readiness: this node takes traffic. Only answered 200 when every dependency it needs answers. */
         Readiness: {
             /**
-             * @description State of each dependency readiness needs: `database`, `redis`, the `events` bus between nodes and `store_claim`
-             *     (`registered` when this node's store holds its Redis prefix; all three `not_configured` without REDIS_URL).
+             * @description State of each dependency readiness needs: `database`, `redis`, the `events` bus between nodes, `store_claim`
+             *     (`registered` when this node's store holds its Redis prefix; all three `not_configured` without REDIS_URL) and
+             *     `clock_skew` (`in_sync` when this node's clock is within `GATEHOUSE_MAX_CLOCK_SKEW_MS` of the PostgreSQL
+             *     database's; `not_configured` on the embedded SQLite file).
              */
             checks: {
                 [key: string]: string;

@@ -33,6 +33,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** V8's heap growth before a full GC (src/system/heap.ts); 0 = V8's own heuristics. */
   heapGrowingPercent: number;
+  /** On PostgreSQL: the largest offset from the database's clock at which the node serves (src/clock-skew.ts). */
+  maxClockSkewMs: number;
   /**
    * The org whose manifest tools may use this gateway's GATEHOUSE_SECRET_* variables and private network
    * (GATEHOUSE_SECRETS_ORG); undefined: every org (`*`).
@@ -155,6 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: text(env, "LOG_LEVEL").toLowerCase(),
     shutdownTimeoutMs: integer(env, "GATEHOUSE_SHUTDOWN_TIMEOUT_MS"),
     heapGrowingPercent: integer(env, "GATEHOUSE_HEAP_GROWING_PERCENT"),
+    maxClockSkewMs: integer(env, "GATEHOUSE_MAX_CLOCK_SKEW_MS"),
     secretsOrg: secretsOrgOf(env, defaultOrg),
   };
 }
@@ -360,6 +363,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     default: "",
     description:
       "`postgres://…`: PostgreSQL shared by gateway nodes instead of the SQLite file. When set, /readyz needs it.",
+  },
+  {
+    name: "GATEHOUSE_MAX_CLOCK_SKEW_MS",
+    check: { kind: "integer", min: 100, max: 10 * 60_000 },
+    default: "5000",
+    description:
+      "On PostgreSQL: the largest difference between this node's clock and the database's (measured at start and every 15 s) at which the node serves; beyond it /readyz answers 503 (`clock_skew`) and governed calls and approval decisions 503 `CLOCK_SKEW`. Keep nodes on NTP.",
   },
   {
     name: "GATEHOUSE_REDIS_PREFIX",

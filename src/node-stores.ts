@@ -33,7 +33,9 @@ import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/ident
 import type { PublicJwk, SigningKeyPurpose } from "./core/keys";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
+import { type Kysely, sql } from "kysely";
 import { migrateToLatest } from "./core/store/migrate";
+import type { Database } from "./core/store/schema";
 import { openStore } from "./core/store/open-store";
 import { fileStoreIdOf, postgresStoreIdOf } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
@@ -62,6 +64,11 @@ export interface NodeStores {
   apiKeys: ApiKeysService;
   /** Readiness of the database: "connected" or "disconnected" (never hangs: the pool times out). */
   database: Probe;
+  /**
+   * The shared database's clock, epoch ms (PostgreSQL only): the one clock every node sees, which this node's is
+   * measured against (src/clock-skew.ts). Undefined on SQLite: one node, one clock.
+   */
+  databaseNow: (() => Promise<number>) | undefined;
   /** Capability-token and audit public keys, each naming its purpose (for /.well-known/jwks.json). */
   publicJwks(): Promise<PublishedJwk[]>;
   /** Shadow replay of a candidate manifest over the recorded actions (reads only). */
@@ -144,6 +151,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     audit,
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
+    databaseNow: undefined,
     publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
     ...pastReaders(history, engine, approvals, deps.resourceOrgs),
     webhooks: (options) => createWebhookStore(db, options),
@@ -208,6 +216,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     audit: guard(shared.audit),
     apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
+    databaseNow: () => databaseNowOf(kysely),
     publicJwks: async () => published((await engine.publicJwks()).keys, (await shared.audit.publicJwks()).keys),
     ...pastReaders(
       guard(createSharedAuditHistory(kysely, shared.audit)),
@@ -240,6 +249,16 @@ function pastReaders(
     replay: createShadowReplay({ history, manifests, tokens, approvals, resourceOrgs }),
     evidence: createEvidenceBuilder({ audit: history, manifests, tokens, approvals }),
   };
+}
+
+/** clock_timestamp(), not now(): the instant the statement reads it, not its transaction's start. */
+async function databaseNowOf(db: Kysely<Database>): Promise<number> {
+  const { rows } = await sql<{
+    ms: number;
+  }>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`.execute(db);
+  const ms = Number(rows[0]?.ms);
+  if (!Number.isFinite(ms)) throw new Error("the database did not tell its clock");
+  return ms;
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

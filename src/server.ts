@@ -60,6 +60,7 @@ import type { ApiKeysService, ApprovalsService, AuditService } from "./core/port
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { pendingOnChannel } from "./core/approvals";
 import { claimStore, refuseWhileInConflict, type StoreClaim } from "./store-claim";
+import { type ClockSkewGuard, guardClockSkew, refuseWhileSkewed } from "./clock-skew";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
 import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
@@ -419,6 +420,7 @@ type NodeProbes = {
   agent_runtime: Probe;
   events: Probe;
   store_claim: Probe;
+  clock_skew: Probe;
 };
 
 function nodeProbes(
@@ -426,6 +428,7 @@ function nodeProbes(
   sessions: SessionGateway,
   events: EventBus,
   storeClaim: StoreClaim | undefined,
+  clock: ClockSkewGuard | undefined,
 ): NodeProbes {
   return {
     database: stores.database,
@@ -436,15 +439,30 @@ function nodeProbes(
     // With Redis: whether this node's store is the one its prefix's nodes run on (src/store-claim.ts). A node that
     // found another store there after start-up is taken out of rotation, not left to split budgets and keys.
     store_claim: async () => storeClaim?.state() ?? "not_configured",
+    // On PostgreSQL: whether this node's clock agrees with the database's (src/clock-skew.ts). Leases, expiries and
+    // budget windows written by one node are read by another on its own clock.
+    clock_skew: async () => clock?.state() ?? "not_configured",
   };
 }
 
-const readinessProbes = ({ database, redis, events, store_claim }: NodeProbes) => ({
+const readinessProbes = ({ database, redis, events, store_claim, clock_skew }: NodeProbes) => ({
   database,
   redis,
   events,
   store_claim,
+  clock_skew,
 });
+
+/** The clock-skew guard of a node on PostgreSQL (src/clock-skew.ts); none on SQLite (one node, one clock). */
+async function guardNodeClock(config: Config, logger: Logger, stores: NodeStores, now: (() => number) | undefined) {
+  if (!stores.databaseNow) return undefined;
+  return guardClockSkew({
+    databaseNow: stores.databaseNow,
+    maxSkewMs: config.maxClockSkewMs,
+    logger,
+    ...(now ? { now } : {}),
+  });
+}
 
 /**
  * deploy/docs.ts, which renders the docs pages (Redocly), when the development tools are installed: a checkout
@@ -591,6 +609,7 @@ interface Running {
   notifier: { close(): void };
   stores: NodeStores;
   storeClaim: StoreClaim | undefined;
+  clock: ClockSkewGuard | undefined;
   events: EventBus;
   redis: Redis | undefined;
 }
@@ -616,15 +635,23 @@ async function stopGatehouse(running: Running): Promise<void> {
   running.approvalEvents.close();
   running.notifier.close();
   running.storeClaim?.stop();
+  running.clock?.stop();
   await running.stores.close();
   await running.events.close();
   running.redis?.disconnect();
+}
+
+/** What a test may change in a node without faking the process's clock. */
+export interface GatehouseHooks {
+  /** This node's clock as the clock-skew guard reads it (default Date.now; tests: a clock ahead or behind). */
+  now?: () => number;
 }
 
 export async function startGatehouse(
   config: Config,
   logger: Logger = rootLogger,
   env: Record<string, string | undefined> = process.env,
+  hooks: GatehouseHooks = {},
 ): Promise<Gatehouse> {
   // Face configuration is validated before anything starts, so a bad value never leaves a half-open server.
   const faces = faceConfigFromEnv(env);
@@ -651,7 +678,9 @@ export async function startGatehouse(
   );
   const storeClaim = await claimNodeStore(config, logger, stores, { redis, events, prefix: redisPrefix });
   // From here on a failed start-up stops the claim: the registration of a node that never ran must lapse.
+  let clock: ClockSkewGuard | undefined;
   try {
+    clock = await guardNodeClock(config, logger, stores, hooks.now);
     // Dead copies of large prompts are freed by a full GC soon after they die, not after the heap quadrupled. Set
     // once the stores are open: the WAL checkpoint worker they start would have undone it (src/system/heap.ts).
     boundHeapGrowth(config.heapGrowingPercent);
@@ -661,8 +690,16 @@ export async function startGatehouse(
     const notifications = openNotifications(config, faces.webhooks, { stores, secret, events }, () => listenUrl);
     await loadManifestDir(stores, spec, config, env);
     await endPreviousProcessTurns(stores);
-    // What the faces call: while the claim is in conflict their governed calls are refused (src/store-claim.ts).
-    const faceStores: NodeStores = { ...stores, engine: refuseWhileInConflict(stores.engine, storeClaim) };
+    // What the faces call: while the claim is in conflict (src/store-claim.ts), or the node's clock is not known to
+    // agree with the database's (src/clock-skew.ts), their governed calls are refused; approval decisions too on a
+    // skewed clock.
+    const faceStores: NodeStores = {
+      ...stores,
+      ...refuseWhileSkewed(
+        { engine: refuseWhileInConflict(stores.engine, storeClaim), approvals: stores.approvals },
+        clock,
+      ),
+    };
 
     const sessions = attachSessions(server, {
       config,
@@ -672,7 +709,7 @@ export async function startGatehouse(
       redis,
       verifyUserToken,
     });
-    const probes = nodeProbes(stores, sessions, events, storeClaim);
+    const probes = nodeProbes(stores, sessions, events, storeClaim, clock);
     const handlers = restHandlers({
       faces,
       spec,
@@ -731,6 +768,7 @@ export async function startGatehouse(
       notifier: notifications.notifier,
       stores,
       storeClaim,
+      clock,
       events,
       redis,
     };
@@ -750,6 +788,7 @@ export async function startGatehouse(
     };
   } catch (err) {
     storeClaim?.stop();
+    clock?.stop();
     throw err;
   }
 }

@@ -15,9 +15,16 @@ export type Probe = () => Promise<string>;
 
 /**
  * The probe states in which a dependency counts as up: /health is `healthy` and /readyz ready when every probe they
- * ask is in one (`registered`: the node's store holds its Redis prefix, src/store-claim.ts).
+ * ask is in one (`registered`: the node's store holds its Redis prefix, src/store-claim.ts; `in_sync`: the node's
+ * clock agrees with the shared database's, src/clock-skew.ts).
  */
-export const UP_STATES: ReadonlySet<string> = new Set(["connected", "available", "not_configured", "registered"]);
+export const UP_STATES: ReadonlySet<string> = new Set([
+  "connected",
+  "available",
+  "not_configured",
+  "registered",
+  "in_sync",
+]);
 
 export interface SystemDeps {
   version: string;

@@ -85,6 +85,7 @@ describe("the live server", () => {
         redis: "not_configured",
         events: "not_configured",
         store_claim: "not_configured",
+        clock_skew: "not_configured",
       },
     });
   });

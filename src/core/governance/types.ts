@@ -91,13 +91,14 @@ export class ActionConflictError extends Error {
 
 /**
  * A collaborator this call needs is not wired (NOT_CONFIGURED, e.g. an idempotency key without a store) or does
- * not answer (DATABASE_UNAVAILABLE), or this node's store is not its cluster's (STORE_CONFLICT, src/store-claim.ts):
- * the call fails closed rather than ignore it.
+ * not answer (DATABASE_UNAVAILABLE), or this node's store is not its cluster's (STORE_CONFLICT, src/store-claim.ts),
+ * or its clock does not agree with the shared database's (CLOCK_SKEW, src/clock-skew.ts): the call fails closed
+ * rather than ignore it.
  */
 export class ActionUnavailableError extends Error {
   constructor(
     message: string,
-    readonly code: "NOT_CONFIGURED" | "DATABASE_UNAVAILABLE" | "STORE_CONFLICT" = "NOT_CONFIGURED",
+    readonly code: "NOT_CONFIGURED" | "DATABASE_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" = "NOT_CONFIGURED",
   ) {
     super(message);
     this.name = "ActionUnavailableError";

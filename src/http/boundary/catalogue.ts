@@ -62,6 +62,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   SELF_APPROVAL: 403,
   SHUTTING_DOWN: 503,
   STORE_CONFLICT: 503,
+  CLOCK_SKEW: 503,
   TOKEN_EXPIRED: 401,
   TOKEN_INVALID: 401,
   TOKEN_NOT_FOUND: 404,

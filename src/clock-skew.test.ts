@@ -1,0 +1,179 @@
+// A node on the shared store measures its clock against the database's (./clock-skew.ts): beyond
+// GATEHOUSE_MAX_CLOCK_SKEW_MS it is not ready and refuses governed calls and approval decisions with 503 CLOCK_SKEW.
+// The node's clock is injected (never the process's): a real server on the local PostgreSQL, its clock 40 s ahead.
+import { afterEach, describe, expect, it } from "vitest";
+import { CLOCK_IN_SYNC, guardClockSkew, measureClockOffset, refuseWhileSkewed } from "./clock-skew";
+import { ActionUnavailableError } from "./core/governance/types";
+import type { GovernanceEngine } from "./core/governance/engine";
+import { logger } from "./core/log/logger";
+import type { ApprovalsService } from "./core/ports";
+import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./core/store/test-support";
+import { toProblem } from "./http/errors";
+import { startTestGatehouse, type TestGatehouse } from "./test-support/gatehouse";
+
+const pgAdmin = await postgresForTests("clock skew tests on PostgreSQL");
+
+const running: TestGatehouse[] = [];
+const databases: TestPgDatabase[] = [];
+afterEach(async () => {
+  for (const g of running.splice(0)) await g.dispose();
+  for (const db of databases.splice(0)) await db.drop();
+});
+
+describe("measuring a node's clock against the database's", () => {
+  it("is the database's clock minus the middle of the round trip", async () => {
+    let t = 1_000_000;
+    const now = () => (t += 100);
+    // The database reads 2 000 ms ahead of the middle of a 100 ms round trip.
+    expect(await measureClockOffset(async () => t + 50 + 2_000, now)).toBe(2_000);
+  });
+
+  it("believes no round trip too long to tell", async () => {
+    let t = 0;
+    expect(
+      await measureClockOffset(
+        async () => 0,
+        () => (t += 10_000),
+      ),
+    ).toBeUndefined();
+  });
+});
+
+describe("the clock-skew guard", () => {
+  const guard = (now: () => number, maxSkewMs = 5_000) =>
+    guardClockSkew({ databaseNow: async () => Date.now(), now, maxSkewMs, logger, intervalMs: 60_000 });
+
+  it("is in sync within the bound, skewed beyond it either way, and in sync again once the clock is set right", async () => {
+    let ahead = 40_000;
+    const g = await guard(() => Date.now() + ahead);
+    try {
+      expect(g.state()).toBe("skewed:+40000ms");
+      ahead = -40_000;
+      await g.check();
+      expect(g.state()).toBe("skewed:-40000ms");
+      ahead = 1_000;
+      await g.check();
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("keeps its last measure while the database does not answer; unmeasured until the first", async () => {
+    let up = false;
+    const g = await guardClockSkew({
+      databaseNow: async () => {
+        if (!up) throw new Error("ECONNREFUSED");
+        return Date.now();
+      },
+      maxSkewMs: 5_000,
+      logger,
+      intervalMs: 60_000,
+    });
+    try {
+      expect(g.state()).toBe("unmeasured");
+      up = true;
+      await g.check();
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+      up = false;
+      await g.check();
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("refuses governed calls and approval decisions with 503 CLOCK_SKEW while skewed, not reads", async () => {
+    let ahead = 40_000;
+    const g = await guard(() => Date.now() + ahead);
+    const calls: string[] = [];
+    const called = (name: string) => async () => void calls.push(name);
+    const engine = {
+      evaluate: called("evaluate"),
+      authorize: called("authorize"),
+      execute: called("execute"),
+      batch: called("batch"),
+    } as unknown as GovernanceEngine;
+    const approvals = { approve: called("approve"), deny: called("deny"), list: called("list") };
+    const guarded = refuseWhileSkewed({ engine, approvals: approvals as unknown as ApprovalsService }, g);
+    try {
+      const refusedCalls = [
+        () => guarded.engine.evaluate("org", {} as never),
+        () => guarded.engine.authorize("org", {} as never),
+        () => guarded.engine.execute("org", {} as never),
+        () => guarded.engine.batch("org", {} as never),
+        () => guarded.approvals.approve("org", "appr-1", { by: "op" }),
+        () => guarded.approvals.deny("org", "appr-1", { by: "op" }),
+      ];
+      for (const call of refusedCalls) {
+        const refused = await (call() as Promise<unknown>).catch((err: unknown) => err);
+        expect(refused).toBeInstanceOf(ActionUnavailableError);
+        expect(toProblem(refused)).toMatchObject({ status: 503, code: "CLOCK_SKEW" });
+      }
+      await guarded.approvals.list("org");
+      expect(calls).toEqual(["list"]);
+      ahead = 0;
+      await g.check();
+      for (const call of refusedCalls) await call();
+      expect(calls).toEqual(["list", "evaluate", "authorize", "execute", "batch", "approve", "deny"]);
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("is not started on SQLite (one node, one clock): reads and decides as before", () => {
+    const services = { engine: {} as GovernanceEngine, approvals: {} as ApprovalsService };
+    expect(refuseWhileSkewed(services, undefined)).toBe(services);
+  });
+});
+
+describe.runIf(pgAdmin)("a node on PostgreSQL whose clock runs 40 s ahead of the database's", () => {
+  async function node(now?: () => number): Promise<TestGatehouse> {
+    const database = await createTestPgDatabase(pgAdmin!);
+    databases.push(database);
+    const g = await startTestGatehouse({
+      env: { DATABASE_URL: database.url, GATEHOUSE_SECRET: "clock-skew-test-secret" },
+      ...(now ? { now } : {}),
+    });
+    running.push(g);
+    return g;
+  }
+
+  it("is not ready, naming the skew, and refuses governed calls and approval decisions with 503 CLOCK_SKEW", async () => {
+    const g = await node(() => Date.now() + 40_000);
+    const ready = await fetch(`${g.url}/readyz`);
+    expect(ready.status).toBe(503);
+    const problem = (await ready.json()) as { detail: string; errors: unknown[] };
+    expect(problem.detail).toMatch(/clock_skew/);
+    expect(problem.errors).toContainEqual({
+      pointer: "/checks/clock_skew",
+      message: expect.stringMatching(/^clock_skew is skewed:\+4\d{4}ms$/),
+    });
+
+    const evaluate = await fetch(`${g.url}/api/v1/gateway/evaluate`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": g.apiKey },
+      body: JSON.stringify({
+        uapk_id: "customer-support-bot",
+        agent_id: "customer-support-bot",
+        action: { type: "email", tool: "send", params: { to: "customer@example.com" } },
+      }),
+    });
+    expect(evaluate.status).toBe(503);
+    expect(evaluate.headers.get("content-type")).toMatch(/application\/problem\+json/);
+    expect(await evaluate.json()).toMatchObject({ code: "CLOCK_SKEW" });
+
+    const approve = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals/appr-xyz789/approve`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${g.operatorToken}` },
+      body: JSON.stringify({ reason: "ok" }),
+    });
+    expect(approve.status).toBe(503);
+    expect(await approve.json()).toMatchObject({ code: "CLOCK_SKEW" });
+  });
+
+  it("with its clock right, is ready (clock_skew: in_sync) and decides", async () => {
+    const g = await node();
+    expect(await g.readiness()).toMatchObject({ ready: true, checks: { clock_skew: CLOCK_IN_SYNC } });
+  });
+});

@@ -1,0 +1,146 @@
+// Nodes on one PostgreSQL database compare times another node wrote with their own clock: an idempotency lease's
+// end (written by the owner's clock) with the retrying node's, a key's or an approval's expiry with the node that
+// sweeps it, an hour's budget window with the hour of the node that counts. A node whose clock runs ahead declares
+// live leases dead (a live call's answer is lost), deletes live keys (a call runs twice), expires every pending
+// approval of the cluster; one that runs behind keeps what is over alive. Every one of those guarantees holds only
+// while the nodes' clocks agree, and nothing else bounds how far they drift apart.
+//
+// So a node on the shared store measures its clock against the database's — one clock every node sees — at start and
+// every CLOCK_SKEW_CHECK_MS: the database's clock_timestamp() against the middle of the round trip that read it
+// (the answer was taken somewhere in it; half the round trip is the error, and a slow round trip is measured again
+// rather than believed). Beyond GATEHOUSE_MAX_CLOCK_SKEW_MS (either way) the `clock_skew` probe answers
+// `skewed:<offset>ms`: /readyz 503 and /health degraded, an error logged at each measure, and the node's governed
+// calls and approval decisions are refused with 503 CLOCK_SKEW (`refuseWhileSkewed`) until its clock agrees again.
+//
+// What the node cannot measure (the database does not answer) leaves the last measure standing: the outage is the
+// `database` probe's to report. A node never measured is `unmeasured`: not ready, and refused like a skewed one —
+// nothing it decides on its own clock is known to be safe yet.
+//
+// An embedded SQLite file has one node: its clock is the only one, and no guard is started.
+import type { Logger } from "./core/log/logger";
+import { ActionUnavailableError } from "./core/governance/types";
+import type { GovernanceEngine } from "./core/governance/engine";
+import type { ApprovalsService } from "./core/ports";
+
+/** Between two measures (each one statement on the pool). */
+export const CLOCK_SKEW_CHECK_MS = 15_000;
+/** A round trip longer than this measures nothing (its half is the error): the node measures again. */
+export const CLOCK_SKEW_MAX_ROUND_TRIP_MS = 1_000;
+/** Tries of one measure before it gives up until the next one. */
+const TRIES = 3;
+
+/** The probe's word while the offset is within the bound (an up state: src/system/handlers.ts UP_STATES). */
+export const CLOCK_IN_SYNC = "in_sync";
+
+export interface ClockSkewInput {
+  /** The database's clock, epoch ms (clock_timestamp(), not the transaction's now()). */
+  databaseNow: () => Promise<number>;
+  /** This node's clock, epoch ms (default Date.now: tests inject a clock ahead or behind). */
+  now?: () => number;
+  /** GATEHOUSE_MAX_CLOCK_SKEW_MS: the largest offset, either way, at which the node serves. */
+  maxSkewMs: number;
+  logger: Logger;
+  /** Between two measures (default CLOCK_SKEW_CHECK_MS; tests shorten it). */
+  intervalMs?: number;
+}
+
+export interface ClockSkewGuard {
+  /** The `clock_skew` probe: `in_sync`, `skewed:<+/-offset>ms` or `unmeasured`. */
+  state(): string;
+  /** The database's clock minus this node's, ms, as last measured (undefined before the first measure). */
+  offsetMs(): number | undefined;
+  /** Measures now (the timer's work; tests call it). */
+  check(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * One measure: the database's clock minus the middle of the round trip that read it, on this node's clock.
+ * Undefined when every try's round trip was too long to tell.
+ */
+export async function measureClockOffset(
+  databaseNow: () => Promise<number>,
+  now: () => number = Date.now,
+): Promise<number | undefined> {
+  for (let i = 0; i < TRIES; i++) {
+    const before = now();
+    const database = await databaseNow();
+    const after = now();
+    if (after - before <= CLOCK_SKEW_MAX_ROUND_TRIP_MS) return Math.round(database - (before + after) / 2);
+  }
+  return undefined;
+}
+
+/** Measures at once (awaited: the node is ready or not from its first answer), then every `intervalMs`. */
+export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGuard> {
+  let offset: number | undefined;
+  const skewed = () => offset !== undefined && Math.abs(offset) > input.maxSkewMs;
+  const check = async () => {
+    const measured = await measureClockOffset(input.databaseNow, input.now).catch((err: unknown) => {
+      input.logger.debug({ err: String(err) }, "cannot measure the clock against the database's");
+      return undefined;
+    });
+    if (measured === undefined) return;
+    offset = measured;
+    if (skewed()) input.logger.error({ offsetMs: offset, maxSkewMs: input.maxSkewMs }, skewMessage(offset, input));
+  };
+  await check();
+  const timer = setInterval(() => void check(), input.intervalMs ?? CLOCK_SKEW_CHECK_MS);
+  timer.unref();
+  return {
+    state: () => {
+      if (offset === undefined) return "unmeasured";
+      return skewed() ? `skewed:${offset > 0 ? "-" : "+"}${Math.abs(offset)}ms` : CLOCK_IN_SYNC;
+    },
+    offsetMs: () => offset,
+    check,
+    stop: () => clearInterval(timer),
+  };
+}
+
+/** The offset in words: a positive offset is a database ahead, so this node's clock is behind. */
+function skewMessage(offset: number, input: Pick<ClockSkewInput, "maxSkewMs">): string {
+  const way = offset > 0 ? "behind" : "ahead of";
+  return (
+    `this node's clock is ${Math.abs(offset)} ms ${way} the database's (GATEHOUSE_MAX_CLOCK_SKEW_MS is ` +
+    `${input.maxSkewMs}): it is out of rotation and refuses governed calls until its clock is synchronised (NTP)`
+  );
+}
+
+/** A service's calls `names`, each refused first when `refuse` throws; its other members as they are. */
+function refusing<T extends object>(service: T, names: readonly (keyof T)[], refuse: () => void): T {
+  return new Proxy(service, {
+    get(target, key, receiver) {
+      const value = Reflect.get(target, key, receiver);
+      if (typeof value !== "function" || !names.includes(key as keyof T)) return value;
+      return async (...args: unknown[]) => {
+        refuse();
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+/**
+ * The engine's governed calls and the approvals' decisions, refused (ActionUnavailableError CLOCK_SKEW, a 503)
+ * while the node's clock is not known to agree with the database's. Without a guard (SQLite) they are as they are.
+ */
+export function refuseWhileSkewed(
+  services: { engine: GovernanceEngine; approvals: ApprovalsService },
+  guard: ClockSkewGuard | undefined,
+): { engine: GovernanceEngine; approvals: ApprovalsService } {
+  if (!guard) return services;
+  const refuse = () => {
+    const state = guard.state();
+    if (state !== CLOCK_IN_SYNC)
+      throw new ActionUnavailableError(
+        `This node's clock does not agree with the database's (clock_skew: ${state}; see /readyz): governed calls ` +
+          "and approval decisions are refused here until it does; retry on another node",
+        "CLOCK_SKEW",
+      );
+  };
+  return {
+    engine: refusing(services.engine, ["evaluate", "authorize", "execute", "batch"], refuse),
+    approvals: refusing(services.approvals, ["approve", "deny"], refuse),
+  };
+}
