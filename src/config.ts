@@ -35,6 +35,8 @@ export interface Config {
   heapGrowingPercent: number;
   /** On PostgreSQL: the largest offset from the database's clock at which the node serves (src/clock-skew.ts). */
   maxClockSkewMs: number;
+  /** GATEHOUSE_REDIS_PREFIX_TAKEOVER=1: this node's prefix replaces the one its PostgreSQL store recorded. */
+  redisPrefixTakeOver: boolean;
   /**
    * The org whose manifest tools may use this gateway's GATEHOUSE_SECRET_* variables and private network
    * (GATEHOUSE_SECRETS_ORG); undefined: every org (`*`).
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownTimeoutMs: integer(env, "GATEHOUSE_SHUTDOWN_TIMEOUT_MS"),
     heapGrowingPercent: integer(env, "GATEHOUSE_HEAP_GROWING_PERCENT"),
     maxClockSkewMs: integer(env, "GATEHOUSE_MAX_CLOCK_SKEW_MS"),
+    redisPrefixTakeOver: env.GATEHOUSE_REDIS_PREFIX_TAKEOVER === "1",
     secretsOrg: secretsOrgOf(env, defaultOrg),
   };
 }
@@ -375,7 +378,14 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_REDIS_PREFIX",
     default: "gatehouse",
     description:
-      "Prefix of Gatehouse's Redis keys. Nodes on one prefix must share one store (`DATABASE_URL`): a node on another store (e.g. a SQLite file of its own) stops at start-up (exit 2).",
+      "Prefix of Gatehouse's Redis keys. Nodes on one prefix must share one store (`DATABASE_URL`): a node on another store (e.g. a SQLite file of its own) stops at start-up (exit 2); and nodes on one PostgreSQL database must share one prefix: the first node with Redis records its prefix in the store, a node on another one stops at start-up (exit 2).",
+  },
+  {
+    name: "GATEHOUSE_REDIS_PREFIX_TAKEOVER",
+    check: { kind: "oneOf", values: ["0", "1"] },
+    default: "0",
+    description:
+      "`1`: this node's `GATEHOUSE_REDIS_PREFIX` replaces the one recorded in its PostgreSQL store (moving a cluster to another prefix: stop every node first, start one with `1`, the others without).",
   },
   {
     name: "LOG_LEVEL",

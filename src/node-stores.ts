@@ -37,7 +37,7 @@ import { type Kysely, sql } from "kysely";
 import { migrateToLatest } from "./core/store/migrate";
 import type { Database } from "./core/store/schema";
 import { openStore } from "./core/store/open-store";
-import { fileStoreIdOf, postgresStoreIdOf } from "./core/store/store-id";
+import { fileStoreIdOf, postgresRedisHomeOf, postgresStoreIdOf, type RedisHome } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
@@ -69,6 +69,11 @@ export interface NodeStores {
    * measured against (src/clock-skew.ts). Undefined on SQLite: one node, one clock.
    */
   databaseNow: (() => Promise<number>) | undefined;
+  /**
+   * The Redis prefix the store belongs to (PostgreSQL only): `mine` recorded when none is (or `takeOver`), else the
+   * recorded one, which this node must share (src/store-claim.ts). Undefined on SQLite: one node, its own prefix.
+   */
+  redisHome: ((mine: RedisHome, takeOver: boolean) => Promise<RedisHome>) | undefined;
   /** Capability-token and audit public keys, each naming its purpose (for /.well-known/jwks.json). */
   publicJwks(): Promise<PublishedJwk[]>;
   /** Shadow replay of a candidate manifest over the recorded actions (reads only). */
@@ -152,6 +157,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys,
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     databaseNow: undefined,
+    redisHome: undefined,
     publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
     ...pastReaders(history, engine, approvals, deps.resourceOrgs),
     webhooks: (options) => createWebhookStore(db, options),
@@ -217,6 +223,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     apiKeys: guard(apiKeys),
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
     databaseNow: () => databaseNowOf(kysely),
+    redisHome: (mine, takeOver) => postgresRedisHomeOf(kysely, mine, takeOver),
     publicJwks: async () => published((await engine.publicJwks()).keys, (await shared.audit.publicJwks()).keys),
     ...pastReaders(
       guard(createSharedAuditHistory(kysely, shared.audit)),

@@ -59,7 +59,7 @@ import {
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { pendingOnChannel } from "./core/approvals";
-import { claimStore, refuseWhileInConflict, type StoreClaim } from "./store-claim";
+import { claimStore, prefixConflict, redisAddressOf, refuseWhileInConflict, type StoreClaim } from "./store-claim";
 import { type ClockSkewGuard, guardClockSkew, refuseWhileSkewed } from "./clock-skew";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
@@ -310,6 +310,7 @@ async function claimNodeStore(
   bus: { redis: Redis | undefined; events: EventBus; prefix: string },
 ): Promise<StoreClaim | undefined> {
   if (!bus.redis) return undefined;
+  await checkRedisHome(config, stores, bus);
   const store =
     stores.kind === "sqlite" ? `the SQLite file ${config.databaseFile}` : "the PostgreSQL database of DATABASE_URL";
   return claimStore({ redis: bus.redis, prefix: bus.prefix, storeId: stores.storeId, store, logger }).catch(
@@ -320,6 +321,27 @@ async function claimNodeStore(
       throw err;
     },
   );
+}
+
+/**
+ * One store → one prefix (PostgreSQL): the prefix recorded in the store must be this node's, or the node stops
+ * (exit 2) before it registers anything under its own prefix.
+ */
+async function checkRedisHome(
+  config: Config,
+  stores: NodeStores,
+  bus: { redis: Redis | undefined; events: EventBus; prefix: string },
+): Promise<void> {
+  if (!stores.redisHome || !config.redisUrl) return;
+  const mine = { prefix: bus.prefix, address: redisAddressOf(config.redisUrl) };
+  const recorded = await stores.redisHome(mine, config.redisPrefixTakeOver).catch((err: unknown) => err as Error);
+  const refusal =
+    recorded instanceof Error ? recorded : recorded.prefix === mine.prefix ? undefined : prefixConflict(mine, recorded);
+  if (!refusal) return;
+  await stores.close();
+  await bus.events.close().catch(() => {});
+  bus.redis?.disconnect();
+  throw refusal;
 }
 
 /**

@@ -15,6 +15,7 @@ import { logger } from "./core/log/logger";
 import { ActionUnavailableError } from "./core/governance/types";
 import { emailRequest, ORG, supportBot } from "./core/policy/test-fixtures";
 import { toProblem } from "./http/errors";
+import { ConfigError } from "./config";
 import {
   claimStore,
   refuseWhileInConflict,
@@ -325,6 +326,33 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       await start({ ...pg, GATEHOUSE_DATA_DIR: newDataDir() });
       const refused = start({ GATEHOUSE_DATA_DIR: newDataDir(), GATEHOUSE_REDIS_PREFIX: prefix });
       await expect(refused).rejects.toThrow(/GATEHOUSE_REDIS_PREFIX '.*' on this REDIS_URL is used by running/);
+    });
+
+    it("a node on the same database with another prefix stops, naming both; GATEHOUSE_REDIS_PREFIX_TAKEOVER=1 moves the store", async () => {
+      const [first, second] = [newPrefix(), newPrefix()];
+      const database = await createTestPgDatabase(pgAdmin!);
+      databases.push(database);
+      const on = (prefix: string, extra: Record<string, string> = {}) => ({
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: "store-claim-test-secret-0123456789",
+        GATEHOUSE_REDIS_PREFIX: prefix,
+        GATEHOUSE_DATA_DIR: newDataDir(),
+        ...extra,
+      });
+      const node = await start(on(first));
+      const err = (await start(on(second)).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error;
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toContain(`'${second}' (on redis://`);
+      expect(err.message).toContain(`run on '${first}'`);
+      // Stopped, even after the first node is gone: the store stays its prefix's until it is moved on purpose.
+      await stop(node);
+      await expect(start(on(second))).rejects.toThrow(/is not the prefix this node's PostgreSQL store belongs to/);
+      await stop(await start(on(second, { GATEHOUSE_REDIS_PREFIX_TAKEOVER: "1" })));
+      await start(on(second));
+      await expect(start(on(first))).rejects.toThrow(new RegExp(`run on '${second}'`));
     });
 
     it("a copy of the database (TEMPLATE, a restored dump) is another store: refused beside its original", async () => {

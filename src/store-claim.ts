@@ -35,6 +35,7 @@ import { ConfigError } from "./config";
 import type { GovernanceEngine } from "./core/governance/engine";
 import { ActionUnavailableError } from "./core/governance/types";
 import type { Logger } from "./core/log/logger";
+import type { RedisHome } from "./core/store/store-id";
 
 export const STORE_CLAIM_TTL_MS = 30_000;
 export const STORE_CLAIM_REFRESH_MS = 10_000;
@@ -94,6 +95,31 @@ export function storeConflict(input: Pick<StoreClaimInput, "prefix" | "storeId" 
       "store: give every node the same PostgreSQL DATABASE_URL (several nodes cannot share an embedded SQLite file), " +
       "or give this node a GATEHOUSE_REDIS_PREFIX of its own. " +
       `(The other nodes' registration lapses ${STORE_CLAIM_TTL_MS / 1000} s after the last of them stopped.)`,
+  );
+}
+
+/** `redis://host:port/db` of a REDIS_URL, without its credentials: how the refusal names a Redis. */
+export function redisAddressOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+  } catch {
+    return "an unparsable REDIS_URL";
+  }
+}
+
+/**
+ * The refusal of a node whose PostgreSQL store belongs to another Redis prefix: the other way round from
+ * `storeConflict` (one prefix → one store), one store → one prefix. A node on another prefix would split the
+ * cluster's rate limits, session caps and events while sharing its budgets and keys.
+ */
+export function prefixConflict(mine: RedisHome, recorded: RedisHome) {
+  return new ConfigError(
+    "GATEHOUSE_REDIS_PREFIX",
+    `'${mine.prefix}' (on ${mine.address}) is not the prefix this node's PostgreSQL store belongs to: its nodes run on ` +
+      `'${recorded.prefix}' (on ${recorded.address}). Nodes on one database must share one Redis prefix (rate ` +
+      `limits, session caps and events are shared through it): set GATEHOUSE_REDIS_PREFIX=${recorded.prefix}, or, to ` +
+      "move the whole cluster to this prefix, stop its nodes and start one with GATEHOUSE_REDIS_PREFIX_TAKEOVER=1.",
   );
 }
 

@@ -92,7 +92,12 @@ export async function postgresStoreIdOf(db: Kysely<Database>): Promise<string> {
       .where("key", "=", STORE_DATABASE_KEY)
       .executeTakeFirst();
     if (!recorded || !sameDatabase(recorded.value, home)) {
-      if (recorded) await trx.deleteFrom("store_meta").where("key", "=", STORE_ID_KEY).execute();
+      // A copy is another store: neither its original's id nor the Redis prefix its original's nodes run on.
+      if (recorded)
+        await trx
+          .deleteFrom("store_meta")
+          .where("key", "in", [STORE_ID_KEY, REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY])
+          .execute();
       await trx
         .insertInto("store_meta")
         .values({ key: STORE_DATABASE_KEY, value: home })
@@ -127,4 +132,49 @@ async function databaseHome(db: Kysely<Database>): Promise<string> {
     SELECT oid::text AS oid FROM pg_database WHERE datname = current_database()`.execute(db);
   if (!rows[0]) throw new Error("store_meta: the current database is not in pg_database");
   return `pg:${system}:${rows[0].oid}`;
+}
+
+/** The Redis prefix the store's nodes run on (`store_meta` key), and the Redis they reach it on. */
+export const REDIS_PREFIX_KEY = "redis_prefix";
+export const REDIS_ADDRESS_KEY = "redis_address";
+
+/** A store's Redis: the prefix its nodes' keys live under, on the Redis at `address` (no credentials). */
+export interface RedisHome {
+  prefix: string;
+  address: string;
+}
+
+/**
+ * The Redis prefix this PostgreSQL store belongs to: recorded by the first node with Redis that opens it, then
+ * answered to every other (which must run on the same prefix: src/store-claim.ts). `takeOver`: this node's prefix
+ * replaces the recorded one (an operator moving the store to another prefix). Under the table's lock, as the id.
+ */
+export async function postgresRedisHomeOf(
+  db: Kysely<Database>,
+  mine: RedisHome,
+  takeOver: boolean,
+): Promise<RedisHome> {
+  return db.transaction().execute(async (trx) => {
+    await sql`LOCK TABLE store_meta IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
+    const rows = await trx
+      .selectFrom("store_meta")
+      .select(["key", "value"])
+      .where("key", "in", [REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY])
+      .execute();
+    const prefix = rows.find((r) => r.key === REDIS_PREFIX_KEY)?.value;
+    if (prefix !== undefined && (prefix === mine.prefix || !takeOver)) {
+      return { prefix, address: rows.find((r) => r.key === REDIS_ADDRESS_KEY)?.value ?? "unknown" };
+    }
+    for (const [key, value] of [
+      [REDIS_PREFIX_KEY, mine.prefix],
+      [REDIS_ADDRESS_KEY, mine.address],
+    ] as const) {
+      await trx
+        .insertInto("store_meta")
+        .values({ key, value })
+        .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
+        .execute();
+    }
+    return mine;
+  });
 }
