@@ -16,6 +16,12 @@
 // `database` probe's to report. A node never measured is `unmeasured`: not ready, and refused like a skewed one —
 // nothing it decides on its own clock is known to be safe yet.
 //
+// Beside the guard, the measure aligns the shared stores' clock (`alignedClock`): the times a node writes and
+// compares — lease ends, key and approval expiries, audit timestamps — are this node's clock plus the offset, so
+// the database's clock within the measure's error, the same on every node. Within the bound that removes the
+// residual skew; beyond it, what the node still does on its own (the approvals' expiry sweep, the keys' purge)
+// expires nothing another node wrote before the database's clock says so.
+//
 // An embedded SQLite file has one node: its clock is the only one, and no guard is started.
 import type { Logger } from "./core/log/logger";
 import { ActionUnavailableError } from "./core/governance/types";
@@ -42,6 +48,8 @@ export interface ClockSkewInput {
   logger: Logger;
   /** Between two measures (default CLOCK_SKEW_CHECK_MS; tests shorten it). */
   intervalMs?: number;
+  /** Told every offset measured: the shared stores' clock is aligned on the database's with it. */
+  onMeasure?: (offsetMs: number) => void;
 }
 
 export interface ClockSkewGuard {
@@ -82,6 +90,7 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
     });
     if (measured === undefined) return;
     offset = measured;
+    input.onMeasure?.(offset);
     if (skewed()) input.logger.error({ offsetMs: offset, maxSkewMs: input.maxSkewMs }, skewMessage(offset, input));
   };
   await check();
@@ -105,6 +114,17 @@ function skewMessage(offset: number, input: Pick<ClockSkewInput, "maxSkewMs">): 
     `this node's clock is ${Math.abs(offset)} ms ${way} the database's (GATEHOUSE_MAX_CLOCK_SKEW_MS is ` +
     `${input.maxSkewMs}): it is out of rotation and refuses governed calls until its clock is synchronised (NTP)`
   );
+}
+
+/** The shared stores' clock: the node's own plus the last offset measured (0 until the first measure). */
+export function alignedClock(nodeNow: () => number = Date.now): { now: () => Date; align: (offsetMs: number) => void } {
+  let offset = 0;
+  return {
+    now: () => new Date(nodeNow() + offset),
+    align: (offsetMs) => {
+      offset = offsetMs;
+    },
+  };
 }
 
 /** A service's calls `names`, each refused first when `refuse` throws; its other members as they are. */

@@ -45,6 +45,7 @@ import { createSharedWebhookStore } from "./core/store/shared/webhooks";
 import { openDatabase, type Db } from "./core/store/sqlite";
 import { startWalCheckpointer } from "./core/store/wal-checkpointer";
 import { logger } from "./core/log/logger";
+import { alignedClock } from "./clock-skew";
 import type { Probe } from "./system/handlers";
 
 export interface NodeStores {
@@ -74,6 +75,11 @@ export interface NodeStores {
    * recorded one, which this node must share (src/store-claim.ts). Undefined on SQLite: one node, its own prefix.
    */
   redisHome: ((mine: RedisHome, takeOver: boolean) => Promise<RedisHome>) | undefined;
+  /**
+   * Aligns the shared stores' clock on the database's by the offset measured (PostgreSQL only: src/clock-skew.ts):
+   * leases, expiries and audit timestamps written and compared on one clock on every node.
+   */
+  alignClock: ((offsetMs: number) => void) | undefined;
   /** Capability-token and audit public keys, each naming its purpose (for /.well-known/jwks.json). */
   publicJwks(): Promise<PublishedJwk[]>;
   /** Shadow replay of a candidate manifest over the recorded actions (reads only). */
@@ -111,6 +117,8 @@ export interface NodeStoresDeps {
   resourceOrgs: GatewayResourceOrgs;
   version: string;
   env: Record<string, string | undefined>;
+  /** This node's clock (default Date.now; tests: one ahead), which the shared stores' clock is aligned from. */
+  now?: () => number;
 }
 
 export async function openNodeStores(deps: NodeStoresDeps): Promise<NodeStores> {
@@ -158,6 +166,7 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     database: async () => (db.prepare("SELECT 1 AS ok").get() ? "connected" : "disconnected"),
     databaseNow: undefined,
     redisHome: undefined,
+    alignClock: undefined,
     publicJwks: async () => published(engine.publicJwks().keys, audit.publicJwks().keys),
     ...pastReaders(history, engine, approvals, deps.resourceOrgs),
     webhooks: (options) => createWebhookStore(db, options),
@@ -175,10 +184,12 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
 
 async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
   const { config } = deps;
+  const clock = alignedClock(deps.now);
   const store = await openStore({
     databaseUrl: config.databaseUrl,
     databaseFile: config.databaseFile,
     secret: deps.env.GATEHOUSE_SECRET,
+    now: clock.now,
   });
   if (store.kind !== "postgres") throw new Error("openStore: a postgres:// URL opened another backend");
   const { shared, kysely } = store;
@@ -193,6 +204,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     escalations: shared.escalations,
     events: deps.events,
     pollIntervalMs: deps.recheckMs,
+    now: clock.now,
   });
   const engine = createSharedGovernanceEngine({
     stores: shared,
@@ -224,6 +236,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     database: async () => ((await store.ping()) ? "connected" : "disconnected"),
     databaseNow: () => databaseNowOf(kysely),
     redisHome: (mine, takeOver) => postgresRedisHomeOf(kysely, mine, takeOver),
+    alignClock: clock.align,
     publicJwks: async () => published((await engine.publicJwks()).keys, (await shared.audit.publicJwks()).keys),
     ...pastReaders(
       guard(createSharedAuditHistory(kysely, shared.audit)),

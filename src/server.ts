@@ -269,11 +269,13 @@ async function openStores(
     invoker: Invoker;
     /** The org of this machine's purutos; undefined: any org's (as the /purutos guard). */
     purutoOrg: string | undefined;
+    now: (() => number) | undefined;
   },
   bus: { redis: Redis | undefined; events: EventBus },
 ): Promise<NodeStores> {
   const { config, env } = deps;
   return openNodeStores({
+    ...(deps.now ? { now: deps.now } : {}),
     config,
     secret: deps.secret,
     events: bus.events,
@@ -483,6 +485,7 @@ async function guardNodeClock(config: Config, logger: Logger, stores: NodeStores
     maxSkewMs: config.maxClockSkewMs,
     logger,
     ...(now ? { now } : {}),
+    ...(stores.alignClock ? { onMeasure: stores.alignClock } : {}),
   });
 }
 
@@ -695,7 +698,7 @@ export async function startGatehouse(
   const invoker = createInvoker({ ...faces.purutos, hidden }, discovery);
   const secret = installationSecret(config.dataDir, env);
   const stores = await openStores(
-    { config, env, secret, recheckMs: faces.recheckMs, invoker, purutoOrg: faces.purutos.org },
+    { config, env, secret, recheckMs: faces.recheckMs, invoker, purutoOrg: faces.purutos.org, now: hooks.now },
     { redis, events },
   );
   const storeClaim = await claimNodeStore(config, logger, stores, { redis, events, prefix: redisPrefix });

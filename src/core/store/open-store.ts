@@ -21,6 +21,8 @@ export interface StoreConfig {
   /** GATEHOUSE_SECRET; required with PostgreSQL (it seals the shared signing keys). */
   secret?: string | Buffer | undefined;
   maxConnections?: number;
+  /** The shared stores' clock (default the node's): the node aligns it on the database's (src/clock-skew.ts). */
+  now?: () => Date;
 }
 
 export type StoreBackend =
@@ -69,7 +71,7 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
   return {
     kind: "postgres",
     kysely,
-    shared: createSharedStores(kysely, { secret: config.secret }),
+    shared: createSharedStores(kysely, { secret: config.secret, ...(config.now ? { now: config.now } : {}) }),
     ping: () => pingPostgres(probe),
     close: async () => {
       await probe.destroy();
