@@ -213,6 +213,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     resourceOrgs: deps.resourceOrgs,
     version: deps.version,
     approvals,
+    now: clock.now,
   });
   const apiKeys = createSharedApiKeys(kysely, {
     secret: deps.secret,
