@@ -24,6 +24,10 @@ export interface Delivery {
   padHeaderBytes?: number;
   /** Send the headers and the first half of the body, then wait this long before the rest. */
   trickleMs?: number;
+  /** The `Host` header, in place of the URL's (fetch cannot set it: sent over node:http). */
+  host?: string;
+  /** An `Origin` header, as a browser's. */
+  origin?: string;
 }
 
 export interface Scenario {
@@ -47,6 +51,9 @@ const PG_SECRET = "contract-test-pg-secret-0123456789";
 
 /** An org other than the test org (whose purutos face is not theirs). */
 const OTHER_ORG = "99999999-0000-4000-8000-000000000000";
+
+/** The name a DNS-rebinding page resolves to the gateway's address: not one the gateway answers for. */
+export const REBOUND_HOST = "rebind.attacker.example";
 
 /** A query parameter no operation defines. */
 export const UNKNOWN_PARAMETER = { page_size: "10" };
@@ -149,6 +156,10 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
     };
   if (name.includes("headers_too_large"))
     return { env: async () => ({}), delivery: { padHeaderBytes: OVERSIZED_HEADER_BYTES } };
+  // DNS rebinding: the page's own name in Host (the browser sends it), or its origin on a request to the real name.
+  if (name.includes("host_not_allowed")) return { env: async () => ({}), delivery: { host: `${REBOUND_HOST}:8000` } };
+  if (name.includes("origin_not_allowed"))
+    return { env: async () => ({}), delivery: { origin: `http://${REBOUND_HOST}` } };
   if (name.includes("body_timeout"))
     return {
       env: async () => ({ GATEHOUSE_BODY_TIMEOUT_MS: String(SHORT_BODY_TIMEOUT_MS) }),
@@ -199,9 +210,12 @@ export async function deliver(
   const text = padded === undefined ? undefined : JSON.stringify(padded);
   const sentHeaders = {
     ...headers,
+    ...(delivery.origin ? { Origin: delivery.origin } : {}),
+    ...(delivery.host ? { Host: delivery.host } : {}),
     ...(delivery.padHeaderBytes ? { "X-Padding": "x".repeat(delivery.padHeaderBytes) } : {}),
     ...(text === undefined ? {} : { "Content-Type": delivery.contentType ?? "application/json" }),
   };
+  if (delivery.host) return trickle(target, method, sentHeaders, text, 0);
   if (!delivery.trickleMs || text === undefined) {
     const res = await fetch(target, { method, headers: sentHeaders, ...(text === undefined ? {} : { body: text }) });
     return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
@@ -215,11 +229,12 @@ export async function deliver(
   );
 }
 
+/** Over node:http: the body's first half, then the rest `waitMs` later (at once with 0: any header can be set). */
 function trickle(
   url: URL,
   method: string,
   headers: Record<string, string>,
-  body: string,
+  body: string | undefined,
   waitMs: number,
 ): Promise<Sent> {
   return new Promise((resolve, reject) => {
@@ -234,6 +249,7 @@ function trickle(
     });
     // The server answers (and closes) before the rest arrives.
     req.once("error", (err) => ((err as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(err)));
+    if (body === undefined) return void req.end();
     req.write(body.slice(0, Math.floor(body.length / 2)));
     const timer = setTimeout(() => req.end(body.slice(Math.floor(body.length / 2))), waitMs);
     req.once("close", () => clearTimeout(timer));

@@ -77,6 +77,8 @@ interface Probe {
   org?: string;
   credentials?: "none" | "valid" | "other-org";
   body?: { type: string; text: string } | "example" | "none";
+  /** Headers over the probe's own (Host, Origin). */
+  extraHeaders?: Record<string, string>;
 }
 
 async function probe(g: TestGatehouse, op: Op, p: Probe, otherOrgToken: string): Promise<Answer> {
@@ -96,7 +98,7 @@ async function probe(g: TestGatehouse, op: Op, p: Probe, otherOrgToken: string):
     headers["content-type"] = wanted.type;
     body = wanted.text;
   }
-  return send(`${g.url}${urlOf(op, p.org)}${p.query ?? ""}`, op.method, headers, body);
+  return send(`${g.url}${urlOf(op, p.org)}${p.query ?? ""}`, op.method, { ...headers, ...p.extraHeaders }, body);
 }
 
 interface Answer {
@@ -238,6 +240,22 @@ describe("status probe (every operation of the OpenAPI document)", () => {
 
   it("415: exactly the operations that take a body refuse one that is not JSON", async () => {
     await expectExactly(415, (op) => probe(g, op, { body: { type: "text/plain", text: "hello" } }, otherOrgToken));
+  });
+
+  it("421: every operation refuses a Host and a browser Origin the gateway does not answer for (DNS rebinding)", async () => {
+    await expectExactly(421, (op) =>
+      probe(g, op, { extraHeaders: { host: "rebind.attacker.example:8000" } }, otherOrgToken),
+    );
+    await expectExactly(421, (op) =>
+      probe(g, op, { extraHeaders: { origin: "http://rebind.attacker.example:8000" } }, otherOrgToken),
+    );
+    // The names a person on this machine types are answered, any port, whatever their case.
+    for (const host of ["localhost:1", "LOCALHOST.", "127.0.0.1", "[::1]:8000"]) {
+      const health = OPS.find((op) => op.id === "System_health")!;
+      expect((await probe(g, health, { extraHeaders: { host, origin: `http://${host}` } }, otherOrgToken)).status).toBe(
+        200,
+      );
+    }
   });
 
   it("429: exactly the API-key operations are rate limited, with Retry-After and the IETF RateLimit headers", async () => {

@@ -2052,7 +2052,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "HOST_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -2571,6 +2571,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -2634,6 +2649,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2772,6 +2802,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
              *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
              *     of its actions), over a window shared by all
@@ -2885,6 +2930,21 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3023,6 +3083,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
              *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
              *     of its actions), over a window shared by all
@@ -3091,6 +3166,21 @@ export interface operations {
              *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3187,6 +3277,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -3270,6 +3375,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3412,6 +3532,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -3546,6 +3681,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -3627,6 +3777,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -3700,6 +3865,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3824,6 +4004,21 @@ export interface operations {
             };
             /** @description The request has a body that is not `application/json`. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3957,6 +4152,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -4042,6 +4252,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4141,6 +4366,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -4232,6 +4472,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -4305,6 +4560,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4394,6 +4664,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -4467,6 +4752,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4554,6 +4854,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4686,6 +5001,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -4769,6 +5099,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4911,6 +5256,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5003,6 +5363,21 @@ export interface operations {
             };
             /** @description The request conflicts with the current state (e.g. an idempotency key reused with another body). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5136,6 +5511,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5219,6 +5609,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5327,6 +5732,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5410,6 +5830,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5510,6 +5945,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5596,6 +6046,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5665,6 +6130,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5797,6 +6277,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -5878,6 +6373,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5975,6 +6485,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -6030,6 +6555,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -6070,6 +6610,21 @@ export interface operations {
              *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6135,6 +6690,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -6190,6 +6760,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -6228,6 +6813,21 @@ export interface operations {
              *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6282,6 +6882,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request line and headers together are larger than Node's HTTP parser accepts (16 KiB by default, Node's
              *     `--max-http-header-size`): refused before routing, whatever the path, and the connection is closed.
              */
@@ -6322,6 +6937,21 @@ export interface operations {
              *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6418,6 +7048,21 @@ export interface operations {
             };
             /** @description The caller is authenticated but may not do this (e.g. another org's resource). */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6526,6 +7171,21 @@ export interface operations {
             };
             /** @description The resource does not exist. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6686,6 +7346,21 @@ export interface operations {
                 };
             };
             /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description Too many requests; retry after the `Retry-After` seconds. REST operations with an API key are limited per API
              *     key (every such operation) and per agent (actions of `agent_id` in execute, evaluate, batch: a batch counts each
              *     of its actions), over a window shared by all
@@ -6759,6 +7434,21 @@ export interface operations {
              *     the connection is closed.
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
+             *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
+             *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
+             *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
+             *     the names (`*`: any).
+             */
+            421: {
                 headers: {
                     [name: string]: unknown;
                 };

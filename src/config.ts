@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node
 import { resolve } from "node:path";
 import { parseEnv } from "node:util";
 import { argvProblem, commandListProblem, variableListProblem } from "./faces/purutos/config";
+import { type AllowedHosts, allowedHostsOf, allowedHostsProblem } from "./http/boundary/hosts";
 
 export interface Config {
   host: string;
@@ -42,6 +43,8 @@ export interface Config {
    * (GATEHOUSE_SECRETS_ORG); undefined: every org (`*`).
    */
   secretsOrg: string | undefined;
+  /** The names requests may be sent to and browsers' requests come from (GATEHOUSE_ALLOWED_HOSTS; DNS rebinding). */
+  allowedHosts: AllowedHosts;
 }
 
 export class ConfigError extends Error {
@@ -162,6 +165,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxClockSkewMs: integer(env, "GATEHOUSE_MAX_CLOCK_SKEW_MS"),
     redisPrefixTakeOver: env.GATEHOUSE_REDIS_PREFIX_TAKEOVER === "1",
     secretsOrg: secretsOrgOf(env, defaultOrg),
+    allowedHosts: allowedHostsOf(optional(env, "GATEHOUSE_ALLOWED_HOSTS"), host),
   };
 }
 
@@ -260,6 +264,13 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     aliases: ["PURUTO_GATEWAY_PORT"],
     default: "8000",
     description: "Port to listen on; `0` picks a free one.",
+  },
+  {
+    name: "GATEHOUSE_ALLOWED_HOSTS",
+    check: { kind: "face", problem: allowedHostsProblem },
+    default: "loopback names when HOST is loopback, else *",
+    description:
+      "Host names the gateway answers for, comma-separated (`*.example.com` for its subdomains; any port): a request sent to another name (`Host`), or a browser's request from a page elsewhere (`Origin`), is refused with 421 (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`), so a web page that rebinds its name to the gateway's address (DNS rebinding) reaches nothing. Unset: bound to a loopback address (the default), `localhost`, `127.0.0.1`, `[::1]` and HOST itself; bound to another (`0.0.0.0` in containers) any name, as `*` does. Set it behind a proxy that passes its own name.",
   },
   {
     name: "PURUTO_GATEWAY_API_KEY",

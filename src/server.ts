@@ -13,6 +13,7 @@ import { logger as rootLogger, type Logger } from "./core/log/logger";
 import type { Db } from "./core/store/sqlite";
 import { createApp } from "./http/app";
 import { answerClientErrors } from "./http/errors";
+import { hostRefusal } from "./http/boundary";
 import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
 import type { Handlers } from "./http/handlers";
 import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
@@ -434,6 +435,8 @@ function attachSessions(
     // The IDE's tool_result of a governed call is audited as that call's outcome.
     recordOutcome: governedTools.recordOutcome,
     options: sessionsConfig.options,
+    // The WebSocket upgrade answers for the same names as every HTTP route (DNS rebinding).
+    admit: (req) => hostRefusal(config.allowedHosts, req.headers),
   });
 }
 
@@ -604,11 +607,17 @@ async function serveHttp(
     bodyTimeoutMs: config.bodyTimeoutMs,
     mounts: [deps.mcp.mount],
     guards: [deps.purutosAccess],
+    allowedHosts: config.allowedHosts,
   });
   // The operator console's static assets (/console) are answered before the API.
   const consoleAssets = await loadConsoleAssets(undefined, deps.consoleOidc ? { oidc: deps.consoleOidc } : {});
   const api = app.callback();
-  server.on("request", (req, res) => consoleAssets.serve(req, res) || api(req, res));
+  // A request the host check refuses is the app's to answer (problem+json, logged), the console's assets included.
+  const { allowedHosts } = config;
+  server.on(
+    "request",
+    (req, res) => (!hostRefusal(allowedHosts, req.headers) && consoleAssets.serve(req, res)) || api(req, res),
+  );
   answerClientErrors(server);
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);

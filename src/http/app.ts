@@ -10,7 +10,7 @@ import { assertJsonShape } from "./body/json-shape";
 import { bodyReaderWithin } from "./body/timeout";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
-import { decideRequestId } from "./boundary";
+import { type AllowedHosts, decideRequestId, hostRefusal } from "./boundary";
 import type { RouteGuard } from "./boundary/guard";
 import { buildDispatcher, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
@@ -52,6 +52,11 @@ export interface AppOptions {
   bodyTimeoutMs?: number;
   /** The faces' authorization rules, checked before any body is read or validated (./boundary/guard.ts). */
   guards?: readonly RouteGuard[];
+  /**
+   * The names the gateway answers for (GATEHOUSE_ALLOWED_HOSTS, ./boundary/hosts.ts): any other `Host`, or a
+   * browser's `Origin` elsewhere, is refused before routing (DNS rebinding). Default: any.
+   */
+  allowedHosts?: AllowedHosts;
 }
 
 export const DEFAULT_BODY_TIMEOUT_MS = 15_000;
@@ -65,6 +70,7 @@ export function createApp({
   bodyTimeoutMs = DEFAULT_BODY_TIMEOUT_MS,
   mounts = [],
   guards = [],
+  allowedHosts = { any: true },
 }: AppOptions): Koa {
   const app = new Koa();
   app.silent = true; // errors are rendered and logged by respondWithProblem
@@ -106,6 +112,9 @@ export function createApp({
     ctx.set("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
     try {
+      // Before any route, mount or credential: a rebound page learns nothing, not even which paths exist.
+      const misdirected = hostRefusal(allowedHosts, ctx.req.headers);
+      if (misdirected) throw misdirected;
       await route(ctx);
     } catch (err) {
       respondWithProblem(ctx, err);

@@ -24,7 +24,7 @@ const Receiver = (wsModule as unknown as { Receiver: new (options: object) => Fr
 const MAX_CAPTURED_BYTES = 16 * 1024 * 1024;
 
 /** Statuses a refused WS upgrade may answer (spec/sessions.asyncapi.yaml, "Connecting"). */
-export const DOCUMENTED_UPGRADE_STATUSES = new Set([400, 401, 403, 404, 405, 429, 503]);
+export const DOCUMENTED_UPGRADE_STATUSES = new Set([400, 401, 403, 404, 405, 421, 429, 503]);
 
 export interface Violation {
   where: string;

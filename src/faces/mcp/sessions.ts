@@ -76,6 +76,10 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
     build: BuildServer,
     id: string,
   ): Promise<SessionTransport> {
+    // No enableDnsRebindingProtection / allowedHosts / allowedOrigins: the HTTP layer refuses a Host or Origin the
+    // gateway does not answer for before any door, this one included (src/http/boundary/hosts.ts). The SDK's lists
+    // compare whole values (port included), answer a JSON-RPC 403 instead of problem+json, are deprecated in the SDK
+    // for a check in front of it, and would refuse initializedCopy's internal URL below.
     const transport = new SessionTransport({
       sessionIdGenerator: () => id,
       onsessioninitialized: (sessionId) => {

@@ -155,6 +155,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       validators,
       liveSessions,
       maxSessionsPerUser: opts.maxSessionsPerUser,
+      admit: deps.admit,
       // A `ws.session` span per connection when tracing is on.
       onConnection: (ws, ctx) =>
         traceSession(ws, ctx, () => {

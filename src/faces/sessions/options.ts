@@ -1,6 +1,8 @@
 // What the session gateway is built from: its tunables, its dependencies and the handle it returns.
+import type { IncomingMessage } from "node:http";
 import type { Redis } from "ioredis";
 import type { UserClaims } from "../../core/identity/user-tokens";
+import type { HttpProblem } from "../../http/boundary";
 import { DEFAULT_LIVE_SLOT_LEASE_MS } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
 import type { SessionStore } from "./session-store";
@@ -102,6 +104,8 @@ export interface SessionGatewayDeps {
   store?: SessionStore;
   validators?: MessageValidators;
   options?: Partial<SessionGatewayOptions>;
+  /** Refuses an upgrade sent to a name, or from a site, the gateway does not answer for (src/http/boundary/hosts.ts). */
+  admit?: ((req: IncomingMessage) => HttpProblem | undefined) | undefined;
 }
 
 export interface SessionGatewayHealth {

@@ -16,6 +16,7 @@ import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
 import { UpgradeRefusal, bearerToken, handshakeRefusal, refuseUpgrade, requestedLastSeq } from "./upgrade";
 import { must } from "../../core/must";
+import type { HttpProblem } from "../../http/boundary";
 
 const log = logger.child({ module: "sessions" });
 
@@ -36,6 +37,8 @@ export interface UpgradeHandlerDeps {
   liveSessions: LiveSessionCap;
   maxSessionsPerUser: number;
   onConnection: (ws: WebSocket, ctx: UpgradeContext) => void;
+  /** Refuses an upgrade sent to a name, or from a site, the gateway does not answer for (DNS rebinding). */
+  admit?: ((req: IncomingMessage) => HttpProblem | undefined) | undefined;
 }
 
 /** The server's `upgrade` listener for /ws/{session_id}. */
@@ -50,6 +53,14 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
       return;
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
+    // First of all: a browser's upgrade (it always sends Origin) from a rebound page must not use a rate-limit
+    // point or learn whether a token works.
+    const misdirected = deps.admit?.(req);
+    if (misdirected) {
+      metrics.upgrades.inc({ result: String(misdirected.status) });
+      refuseUpgrade(socket, UpgradeRefusal.from(misdirected));
+      return;
+    }
     // Before authentication: a handshake ws would refuse uses no rate-limit point and claims no session id.
     const malformed = handshakeRefusal(req);
     if (malformed) {

@@ -32,6 +32,9 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   DATABASE_UNAVAILABLE: 503,
   FORBIDDEN: 403,
   HEADERS_TOO_LARGE: 431,
+  // DNS rebinding (./hosts.ts): the request was sent to, or comes from, a name the gateway does not answer for.
+  HOST_NOT_ALLOWED: 421,
+  ORIGIN_NOT_ALLOWED: 421,
   IDEMPOTENCY_KEY_IN_FLIGHT: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   // Final: the key's call may have run on a node that died; it is never run again (src/core/idempotency/leases.ts).

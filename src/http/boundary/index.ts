@@ -10,3 +10,4 @@ export {
 } from "./problem";
 export { bearerChallenge, missingBearer, parseBearer, tokenProblem } from "./bearer";
 export { decideRequestId } from "./request-id";
+export { allowedHostsOf, allowedHostsProblem, hostRefusal, type AllowedHosts } from "./hosts";
