@@ -86,11 +86,12 @@ format: $(NODE_MODULES)
 format-check: $(NODE_MODULES)
 	$(BIN)/biome format .
 
-# The embedded default. Any variable may be overridden: `PORT=9000 make run`.
+# The embedded default. Any variable may be overridden: `PORT=9000 make run`. The API key, unless given, is the data
+# folder's own random one (deploy/dev-api-key.sh: made on first run, printed in the banner), never a public one.
 # `node --import tsx`, not the tsx CLI: the CLI is a wrapper process, and killing it (SIGKILL) orphaned the gateway
 # under it; this way the process make starts is the gateway itself (and its runtime child dies with it).
 run: $(NODE_MODULES) build-console
-	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}" \
+	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-$$(deploy/dev-api-key.sh "$${GATEHOUSE_DATA_DIR:-.data}")}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
 	 PURUTO_DATA_PATH="$${PURUTO_DATA_PATH-$(CURDIR)/examples/ecosystem/puruto-data}" \
 	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-balance}" \

@@ -47,7 +47,8 @@ if [ -z "${GATEHOUSE_SECRET:-}" ]; then
 fi
 export GATEHOUSE_SECRET
 mkdir -p "$DATA/node-a" "$DATA/node-b"
-export PURUTO_GATEWAY_API_KEY="${PURUTO_GATEWAY_API_KEY:-gatehouse-dev-key}"
+# The cluster's API key, unless given: its data folder's own random one (never a public one), as `make run`'s.
+export PURUTO_GATEWAY_API_KEY="${PURUTO_GATEWAY_API_KEY:-$("$ROOT/deploy/dev-api-key.sh" "$DATA")}"
 export GATEHOUSE_ECOSYSTEM_ROOT="${GATEHOUSE_ECOSYSTEM_ROOT:-$ROOT/examples/ecosystem}"
 export PURUTO_DATA_PATH="${PURUTO_DATA_PATH-$ROOT/examples/ecosystem/puruto-data}"
 export GATEHOUSE_EXTRA_COMMANDS="${GATEHOUSE_EXTRA_COMMANDS-balance}"
