@@ -226,6 +226,26 @@ describe("operator approvals", () => {
     expect(gh.approvals.get(DEFAULT_ORG, pending.approval_id)?.status).toBe("pending");
   });
 
+  it("a decision body that repeats a member (reason twice) is refused with 400 naming it; nothing is decided", async () => {
+    const pending = escalate();
+    for (const [verb, body, name] of [
+      ["approve", '{"reason":"ok","reason":"shown to nobody"}', "reason"],
+      ["deny", '{"reason":"no", "re\\u0061son":"yes"}', "reason"],
+    ] as const) {
+      const res = await fetch(`${gh.url}${orgPath(DEFAULT_ORG, `/${pending.approval_id}/${verb}`)}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${operator}`, "content-type": "application/json" },
+        body,
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers.get("content-type")).toContain("application/problem+json");
+      const problem = (await res.json()) as Problem;
+      expectMatchesSpec(verb === "approve" ? "Approvals_approve" : "Approvals_deny", 400, problem);
+      expect(problem).toMatchObject({ code: "INVALID_JSON", detail: `Request body repeats the member name "${name}"` });
+    }
+    expect(gh.approvals.get(DEFAULT_ORG, pending.approval_id)?.status).toBe("pending");
+  });
+
   it("a platform admin may act on any org", async () => {
     const pending = escalate();
     const admin = await gh.operatorToken(OTHER_ORG, "root@platform.example", ["platform_admin"]);

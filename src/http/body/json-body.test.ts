@@ -142,6 +142,30 @@ describe("bodies refused", () => {
     });
   });
 
+  it("a member name repeated in one object → 400 naming it, escaped or not, at any depth", async () => {
+    const repeats = (name: string) => invalidJson(`Request body repeats the member name ${name}`);
+    const cases: [string, string][] = [
+      ['{"reason":"ok","reason":"not what the operator saw"}', '"reason"'],
+      ['{"reason":"ok", "re\\u0061son" :"x"}', '"reason"'],
+      ['{"a":[1,{"b":{"c":1,"c":2}}]}', '"c"'],
+      ['[{"x":1},{"y":{"z":"\\"","z":0}}]', '"z"'],
+      ['{"\\n":1,"\\u000a":2}', '"\\n"'],
+      ['{"a\\u0062":1,"ab\\"":2,"ab":3}', '"ab"'],
+      [`{"${"k".repeat(100)}":1,"${"k".repeat(100)}":2}`, `"${"k".repeat(64)}…"`],
+    ];
+    for (const [body, name] of cases) expect((await read(json(body), 4096)).problem).toEqual(repeats(name));
+  });
+
+  it("the same name in different objects, as a value, or inside a string is no repetition", async () => {
+    const bodies = [
+      '{"a":{"id":1},"b":{"id":2},"c":[{"id":3},{"id":4}]}',
+      '{"a":"a","b":["a","a"],"c":{"a":"a"}}',
+      '{"note":"\\"note\\":1,\\"note\\":2","x":"}{[\\\\"}',
+      '{"a\\u0062":1,"ab\\"":2,"a\\\\b":3}',
+    ];
+    for (const body of bodies) expect((await read(json(body))).body).toEqual(JSON.parse(body));
+  });
+
   it("a charset other than UTF-8 → 415 naming it", async () => {
     const r = await read(json('{"a":1}', { "content-type": "application/json; charset=iso-8859-1" }));
     expect(r.problem).toEqual({

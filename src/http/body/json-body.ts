@@ -7,6 +7,7 @@
 //   limit); any other Content-Encoding → 415;
 // - strict JSON (co-body's `strict`): only an object or an array at the top, an empty body is `{}`, a leading
 //   UTF-8 BOM is dropped (iconv did), and a `__proto__` key anywhere → 400 (bourne's check);
+// - a member name repeated in one object → 400 naming it (JSON.parse would keep the last; ./json-duplicates.ts);
 // - UTF-8 only: a body declaring another charset → 415 (co-body decoded every body as UTF-8 whatever it said).
 // A body whose type is not JSON is left unread: the route answers 415 before anything else.
 import type { IncomingMessage } from "node:http";
@@ -14,6 +15,7 @@ import type { Transform } from "node:stream";
 import { createBrotliDecompress, createUnzip } from "node:zlib";
 import type { Context } from "koa";
 import { HttpProblem, problem } from "../boundary";
+import { duplicateMemberName } from "./json-duplicates";
 
 export interface JsonBodyLimits {
   /** Largest body accepted, in bytes after decompression. */
@@ -191,7 +193,15 @@ function parseStrictJson(text: string): unknown {
   if (holdsProtoKey(text, value)) {
     throw problem("INVALID_JSON", "Request body must not contain __proto__ or constructor.prototype");
   }
+  const repeated = duplicateMemberName(text);
+  if (repeated !== undefined)
+    throw problem("INVALID_JSON", `Request body repeats the member name ${shownName(repeated)}`);
   return value;
+}
+
+/** A member name as the problem shows it: quoted and escaped (no control characters), at most 64 characters. */
+function shownName(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 }
 
 // @hapi/bourne 3.0.0 (BSD-3-Clause, hapijs/bourne lib/index.js): a `"__proto__":` key, any letter of it possibly
