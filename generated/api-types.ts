@@ -32,7 +32,7 @@ export interface paths {
          * Read an approval as its agent
          * @description An agent reads the outcome of its approval (created by an ESCALATE of its org). With `wait` (seconds,
          *     at most 60) the call long-polls: it answers as soon as the approval leaves `pending`, or after `wait`
-         *     seconds with the still-pending approval.
+         *     seconds with the still-pending approval. The agent's view (AgentApproval): who decided and why is the operators'.
          */
         get: operations["Gateway_getApproval"];
         put?: never;
@@ -978,6 +978,37 @@ export interface components {
             error_code?: string;
             /** @description Whether the connector reported success. */
             success?: boolean;
+        };
+        /**
+         * @description An approval as the agent that asked for it reads it (`GET /api/v1/gateway/approvals/{approval_id}`, and the MCP
+         *     tool `gatehouse_approval_status`): its state, until when it holds, and the action to re-submit with `approval_id`
+         *     once approved. Not who decided, nor the operator's note, nor the person the agent asked for, nor the risk picture
+         *     the operator weighed: those are the operators' (`GET /api/v1/orgs/{org_id}/approvals/{approval_id}`).
+         */
+        AgentApproval: {
+            /**
+             * @description The escalated action as submitted, its tool's `redact` paths shown as `[redacted]`: the approval is bound to the
+             *     whole action, so the agent re-submits what it sent, not this copy.
+             */
+            action: components["schemas"]["Action"];
+            agent_id: string;
+            approval_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When an operator approved or denied it, or its agent session was cancelled (absent while pending or expired unanswered).
+             */
+            decided_at?: string;
+            /**
+             * Format: date-time
+             * @description After this instant a pending approval is expired, and an approved one can no longer be used.
+             */
+            expires_at: string;
+            /** @description The ESCALATE reasons. */
+            reasons: components["schemas"]["Reason"][];
+            status: components["schemas"]["ApprovalStatus"];
+            uapk_id: string;
         };
         /**
          * @description The total amount an agent's actions may move per clock hour. Evaluate reports it; execute spends it, with the
@@ -2619,7 +2650,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Approval"];
+                    "application/json": components["schemas"]["AgentApproval"];
                 };
             };
             /**

@@ -8,6 +8,7 @@ import type { ManifestsService } from "../core/ports";
 import { capabilityOf } from "../core/policy/types";
 
 type Approval = components["schemas"]["Approval"];
+type AgentApproval = components["schemas"]["AgentApproval"];
 type Action = components["schemas"]["Action"];
 type Reason = components["schemas"]["Reason"];
 type InteractionRecord = components["schemas"]["InteractionRecord"];
@@ -59,6 +60,25 @@ export function toApproval(approval: StoredApproval): Approval {
     ...(request ? { requested_by: request.by, requested_via: request.via } : {}),
     // Bounded here too: a picture stored before the bound may list every recipient.
     ...(approval.risk ? { risk: boundedRisk(approval.risk) } : {}),
+  };
+}
+
+/**
+ * The agent's view of an approval (spec AgentApproval), from the operator's view (its params already redacted): the
+ * fields are listed, not removed, so a field added to Approval for operators never reaches agents unnoticed. Who
+ * decided, the operator's note, the person who asked and the risk picture stay the operators'.
+ */
+export function toAgentApproval(view: Approval): AgentApproval {
+  return {
+    approval_id: view.approval_id,
+    status: view.status,
+    uapk_id: view.uapk_id,
+    agent_id: view.agent_id,
+    action: view.action,
+    reasons: view.reasons,
+    created_at: view.created_at,
+    expires_at: view.expires_at,
+    ...(view.decided_at !== undefined ? { decided_at: view.decided_at } : {}),
   };
 }
 

@@ -30,7 +30,10 @@ export function pendingOnChannel(db: Db, channel: string): { org_id: string; app
   return compiledQuery(db, query).all();
 }
 
-/** What the agent that asked may see: the outcome, not who decided. */
+/**
+ * What the agent that asked may see: the outcome and until when it holds, not who decided nor the operator's note
+ * (as the REST face's AgentApproval, src/http/wire-models.ts toAgentApproval).
+ */
 export function agentViewOf(approval: Approval): AgentApprovalView {
   return {
     approval_id: approval.approval_id,
@@ -40,6 +43,5 @@ export function agentViewOf(approval: Approval): AgentApprovalView {
     created_at: approval.created_at,
     expires_at: approval.expires_at,
     decided_at: approval.decided_at,
-    decision_reason: approval.decision_reason,
   };
 }

@@ -46,7 +46,7 @@ export interface Approval {
 /** What an operator weighs, taken from the policy's decision at creation (bounded: ./risk.ts). */
 export type { ApprovalRisk } from "./risk";
 
-/** What the agent that asked may see: the outcome, not who decided. */
+/** What the agent that asked may see: the outcome, not who decided nor the operator's note. */
 export interface AgentApprovalView {
   approval_id: string;
   status: ApprovalStatus;
@@ -55,7 +55,6 @@ export interface AgentApprovalView {
   created_at: string;
   expires_at: string;
   decided_at: string | null;
-  decision_reason: string | null;
 }
 
 export interface CreateApprovalInput extends ApprovalBinding {

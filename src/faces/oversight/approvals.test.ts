@@ -6,6 +6,7 @@ import { expectMatchesSpec } from "./spec-check";
 import { AGENT_API_KEY, DEFAULT_ORG, OTHER_ORG, startOversightServer, type OversightTestServer } from "./test-server";
 
 type Approval = components["schemas"]["Approval"];
+type AgentApproval = components["schemas"]["AgentApproval"];
 type ApprovalList = components["schemas"]["ApprovalList"];
 type Problem = components["schemas"]["Problem"];
 
@@ -156,13 +157,26 @@ describe("operator approvals", () => {
     });
     expect(Date.parse(approved.body.decided_at!)).not.toBeNaN();
 
-    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
+    const agentView = await call<AgentApproval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
       apiKey: AGENT_API_KEY,
     });
     expect(agentView.status).toBe(200);
     expectMatchesSpec("Gateway_getApproval", 200, agentView.body);
-    expect(agentView.body).toMatchObject({ status: "approved", reason: "Customer asked for account deletion" });
+    expect(agentView.body).toMatchObject({ status: "approved", decided_at: approved.body.decided_at });
     expect(agentView.body.action.params).toEqual(pending.action.params);
+    // Who decided and their note are the operators': the agent reads the outcome only (as over MCP).
+    expect(Object.keys(agentView.body).sort()).toEqual([
+      "action",
+      "agent_id",
+      "approval_id",
+      "created_at",
+      "decided_at",
+      "expires_at",
+      "reasons",
+      "status",
+      "uapk_id",
+    ]);
+    expect(JSON.stringify(agentView.body)).not.toMatch(/alice|Customer asked/);
 
     const again = await call<Problem>("POST", orgPath(DEFAULT_ORG, `/${pending.approval_id}/approve`), {
       token: operator,
@@ -187,7 +201,7 @@ describe("operator approvals", () => {
     expect(denied.body).toMatchObject({ status: "denied", decided_by: "alice@acme.example" });
     expect(denied.body).not.toHaveProperty("reason");
 
-    const agentView = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
+    const agentView = await call<AgentApproval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}`, {
       apiKey: AGENT_API_KEY,
     });
     expect(agentView.body.status).toBe("denied");
@@ -276,7 +290,7 @@ describe("agent approval read", () => {
   it("long-poll returns as soon as an operator decides", async () => {
     const pending = escalate();
     const started = Date.now();
-    const poll = call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=20`, {
+    const poll = call<AgentApproval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=20`, {
       apiKey: AGENT_API_KEY,
     });
     await new Promise((r) => setTimeout(r, 300));
@@ -296,7 +310,7 @@ describe("agent approval read", () => {
   it("long-poll answers pending after the wait when nobody decides", async () => {
     const pending = escalate();
     const started = Date.now();
-    const res = await call<Approval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=1`, {
+    const res = await call<AgentApproval>("GET", `/api/v1/gateway/approvals/${pending.approval_id}?wait=1`, {
       apiKey: AGENT_API_KEY,
     });
     expect(res.status).toBe(200);

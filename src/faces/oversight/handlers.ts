@@ -11,7 +11,12 @@ import { logger } from "../../core/log/logger";
 import type { components } from "../../../generated/api-types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
-import { type ApprovalRenderer, toChainVerification, toInteractionRecord } from "../../http/wire-models";
+import {
+  type ApprovalRenderer,
+  toAgentApproval,
+  toChainVerification,
+  toInteractionRecord,
+} from "../../http/wire-models";
 import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
 import { countWithinBytes, decodeTimeCursor, encodeCursor, storePageOf } from "../../http/paging";
 
@@ -154,7 +159,8 @@ function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer)
           ? await approvals.waitForDecision(orgId, params.approval_id, waitSeconds * 1000, signal)
           : await approvals.get(orgId, params.approval_id);
       if (!approval) throw approvalNotFound(params.approval_id);
-      return { status: 200, body: await render(approval) };
+      // The agent's view: not who decided nor the operator's note (the MCP tool shows the same: agentViewOf).
+      return { status: 200, body: toAgentApproval(await render(approval)) };
     },
   } satisfies HandlerGroup;
 }
