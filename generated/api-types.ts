@@ -1661,7 +1661,7 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`); `refusal` records an attempt at an approval the gateway refused, in the escalated interaction: an operator approving the action they asked for (`decision` DENY, `meta` {refused: `SELF_APPROVAL`, attempted: `approve`, attempted_by}; not a verdict: the approval stays as it was, and its status is read from `approval` records only). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS). Records are written in group commits and the group's last record
          *     of the chain is the one signed: `signature` is null on the others, each proven by the signed record after it
@@ -1679,7 +1679,7 @@ export interface components {
             interaction_id: string;
             kid: string;
             /** @enum {string} */
-            kind: "intent" | "outcome" | "decision" | "approval";
+            kind: "intent" | "outcome" | "decision" | "approval" | "refusal";
             /** @description Context kept with the record (channel, batch_id, action_id, idempotency_key, request context). */
             meta?: {
                 [key: string]: unknown;

@@ -47,6 +47,7 @@ import { purutosHandlers } from "./faces/purutos/handlers";
 import { purutosGuard } from "./faces/purutos/org";
 import { boundHeapGrowth, keepShortLivedObjectsYoung } from "./system/heap";
 import { purutoInvokerFrom } from "./core/governance";
+import { approvalRefusalRecorder } from "./core/governance/approval-audit-listener";
 import { actionsHandlers } from "./faces/actions/handlers";
 import { createConnectors, secretsFromEnvironment } from "./core/connectors";
 import { oversightHandlers } from "./faces/oversight/handlers";
@@ -549,7 +550,14 @@ function restHandlers(deps: {
     // A token revoked or a manifest changed over REST is announced to every node (caches there invalidated).
     ...announceChanges(actionsHandlers({ actions: engine }), deps.events),
     // Shadow replay and evidence bundles read the node's store through ports (either backend).
-    ...oversightHandlers({ approvals, audit, replay: stores.replay, evidence: stores.evidence, renderApproval }),
+    ...oversightHandlers({
+      approvals,
+      audit,
+      replay: stores.replay,
+      evidence: stores.evidence,
+      renderApproval,
+      recordRefusal: approvalRefusalRecorder(engine.manifests, audit),
+    }),
     ...consoleHandlers({ events: deps.approvalEvents, sessions: deps.sessions, renderApproval }),
     ...webhookHandlers(notifications),
   });

@@ -13,7 +13,7 @@ import type {
   DecisionListener,
 } from "./approvals";
 import type { ApprovalChange } from "./approvals/changes";
-import type { AuditListFilter, AuditPage } from "./audit/audit-log";
+import type { ApprovalRefusalInput, AuditListFilter, AuditPage } from "./audit/audit-log";
 import type { Escalate } from "./governance/ports";
 import type { AuditRecord } from "./audit/record";
 import type { ChainHead } from "./audit/chain-head";
@@ -76,6 +76,8 @@ export interface AuditService {
   /** The org's chain head, signed with the audit key (an export ends with it; a cut tail is detected). */
   signedHead(org_id: string): MaybePromise<ChainHead>;
   publicJwks(): MaybePromise<{ keys: PublicJwk[] }>;
+  /** Records an attempt at an approval the operator API refused (SELF_APPROVAL): kind `refusal`, not a verdict. */
+  appendApprovalRefusal(input: ApprovalRefusalInput): MaybePromise<AuditRecord>;
 }
 
 /** Manifests: registered over REST or from the GitOps folder, read by the engine on every action. */

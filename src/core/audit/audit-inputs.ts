@@ -70,6 +70,21 @@ export interface ApprovalDecisionInput {
   redact?: readonly string[] | undefined;
 }
 
+/**
+ * An attempt at an approval that the gateway refused for a policy reason, recorded in the escalated interaction:
+ * `SELF_APPROVAL`, an operator approving the action they asked for (src/core/approvals/requester.ts). NOT a verdict:
+ * the approval's status is unchanged, so it is a record of its own kind (`refusal`), which nothing that derives an
+ * approval's status from its verdicts (`approval` records) reads.
+ */
+export interface ApprovalRefusalInput extends Omit<ApprovalDecisionInput, "status" | "decided_by" | "reason"> {
+  /** Why it was refused (the problem code the caller got). */
+  refused: "SELF_APPROVAL";
+  /** What was attempted. */
+  attempted: "approve";
+  /** Who attempted it (the operator's JWT `sub`). */
+  attempted_by: string;
+}
+
 export interface AuditListFilter {
   agent_id?: string | undefined;
   decision?: Decision | undefined;

@@ -21,9 +21,17 @@ import { fromRow, fromStoredRow, toRow } from "./audit-rows";
 import { exportJsonlPages } from "./export-pages";
 import { type AuditStatements, auditStatements } from "./audit-statements";
 import { actionRecordsOf, listRecords } from "./audit-queries";
-import { approvalContent, type Content, decisionContent, intentContent, outcomeContent } from "./record-content";
+import {
+  approvalContent,
+  type Content,
+  decisionContent,
+  intentContent,
+  outcomeContent,
+  refusalContent,
+} from "./record-content";
 import type {
   ApprovalDecisionInput,
+  ApprovalRefusalInput,
   AuditListFilter,
   AuditPage,
   DecisionInput,
@@ -45,6 +53,7 @@ export {
 export type {
   ActionInput,
   ApprovalDecisionInput,
+  ApprovalRefusalInput,
   AuditListFilter,
   AuditPage,
   DecisionInput,
@@ -66,6 +75,8 @@ export interface AuditLog {
   appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
   appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendApprovalDecision(input: ApprovalDecisionInput): AuditRecord;
+  /** A refused attempt at an approval (not a verdict: kind `refusal`). */
+  appendApprovalRefusal(input: ApprovalRefusalInput): AuditRecord;
   /** Newest first. */
   list(org_id: string, filter?: AuditListFilter): AuditPage;
   /** Every record of one interaction (intent + outcome, or the decision), in chain order. */
@@ -117,6 +128,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
 
     appendApprovalDecision: (input) => appendSerialised(input.org_id, approvalContent(input)),
+    appendApprovalRefusal: (input) => appendSerialised(input.org_id, refusalContent(input)),
 
     list: (org_id, filter = {}) => listRecords(db, org_id, filter),
 

@@ -9,6 +9,7 @@ export type {
   OutcomeInput,
   DecisionInput,
   ApprovalDecisionInput,
+  ApprovalRefusalInput,
 } from "./audit-log";
 export type { AuditRecord, AuditRecordKind, Decision } from "./record";
 export { GENESIS_HASH } from "./record";

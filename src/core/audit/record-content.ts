@@ -2,7 +2,14 @@
 // append: ONE definition for both backends (the embedded chain in ./audit-log.ts and the shared store's in
 // src/core/store/shared/audit-chain.ts), so a record written on either verifies and reads the same. Pure: no
 // database, no signing; the chains add org, seq, timestamp, prev_hash and kid, then hash and sign.
-import type { ActionInput, ApprovalDecisionInput, DecisionInput, IntentInput, OutcomeInput } from "./audit-inputs";
+import type {
+  ActionInput,
+  ApprovalDecisionInput,
+  ApprovalRefusalInput,
+  DecisionInput,
+  IntentInput,
+  OutcomeInput,
+} from "./audit-inputs";
 import { boundMembers, boundValue, setOwn } from "./bound";
 import { type AuditRecord, jsonValue, type UnsignedAuditRecord } from "./record";
 import { redactPaths } from "./redact";
@@ -70,6 +77,28 @@ export function approvalContent(input: ApprovalDecisionInput): Content {
     executed: false,
     result: null,
     meta: { approval_status: input.status, decided_by: input.decided_by, reason: input.reason ?? null },
+  };
+}
+
+/**
+ * A refused attempt at an approval (ApprovalRefusalInput), in the interaction that escalated: `decision` DENY (the
+ * attempt was refused), the escalation's reasons, and in `meta` what was tried, by whom and why it was refused. No
+ * `approval_status`: the approval did not change, and its status is read from `approval` records only.
+ */
+export function refusalContent(input: ApprovalRefusalInput): Content {
+  return {
+    kind: "refusal",
+    interaction_id: input.interaction_id,
+    uapk_id: input.uapk_id,
+    agent_id: input.agent_id,
+    action: redactedAction(input.action, input.redact),
+    decision: "DENY",
+    reasons: jsonValue(input.reasons),
+    policy_trace: null,
+    approval_id: input.approval_id,
+    executed: false,
+    result: null,
+    meta: { refused: input.refused, attempted: input.attempted, attempted_by: input.attempted_by },
   };
 }
 

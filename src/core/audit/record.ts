@@ -27,8 +27,11 @@ export type { Decision };
  *            operator) or DENY (denied, or expired: `decided_by` null), `meta` {approval_status, decided_by,
  *            reason}. An approved record
  *            authorises nothing by itself: the agent's re-submission is a new interaction (intent/outcome).
+ * refusal  — an attempt at an approval the gateway refused (an operator approving their own request), in the
+ *            interaction that ESCALATEd: `decision` DENY, `meta` {refused, attempted, attempted_by}. Not a verdict:
+ *            the approval's status is unchanged, and is read from `approval` records only.
  */
-export type AuditRecordKind = "intent" | "outcome" | "decision" | "approval";
+export type AuditRecordKind = "intent" | "outcome" | "decision" | "approval" | "refusal";
 
 export interface UnsignedAuditRecord {
   org_id: string;

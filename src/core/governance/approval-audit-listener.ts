@@ -1,10 +1,13 @@
 // Approval verdicts (operator approve / deny, from REST or a session, expiry, and cancellation with the agent
 // session that asked) join the org's audit chain, in the interaction that escalated, with the tool's redaction
 // applied to the params. The listener runs inside the approval store's transaction that changes the status, so
-// the verdict and its record are atomic.
+// the verdict and its record are atomic. An attempt the operator API refuses (self-approval) is recorded too, as a
+// `refusal` record: not a verdict, so nothing reading an approval's status from its verdicts mistakes it for one.
 import { type Approval, approvalRedactPaths } from "../approvals";
-import type { ApprovalDecisionInput } from "../audit/audit-log";
+import type { ApprovalDecisionInput, ApprovalRefusalInput } from "../audit/audit-log";
+import type { AuditRecord } from "../audit/record";
 import type { ManifestRepository } from "../policy/manifest-repository";
+import type { ManifestsService, MaybePromise } from "../ports";
 import { capabilityOf } from "../policy/types";
 import type { ApprovalsPort } from "./ports";
 
@@ -36,6 +39,47 @@ export function approvalVerdictRecord(
       ? `Expired at ${approval.expires_at}: ${approval.decided_at ? "approved but never used" : "no operator decision in time"}`
       : approval.decision_reason,
     redact: approvalRedactPaths(approval, current),
+  };
+}
+
+/**
+ * The audit record of a refused attempt at `approval` (see ApprovalRefusalInput), in the interaction that escalated,
+ * with the tool's redaction (its paths now, `current`, and those in force when it was asked for).
+ */
+export function approvalRefusalRecord(
+  approval: Approval,
+  attempt: Pick<ApprovalRefusalInput, "refused" | "attempted" | "attempted_by">,
+  current?: readonly string[],
+): ApprovalRefusalInput {
+  return {
+    org_id: approval.org_id,
+    interaction_id: approval.interaction_id ?? approval.approval_id,
+    approval_id: approval.approval_id,
+    uapk_id: approval.uapk_id,
+    agent_id: approval.agent_id,
+    action: approval.action,
+    reasons: approval.reasons,
+    refused: attempt.refused,
+    attempted: attempt.attempted,
+    attempted_by: attempt.attempted_by,
+    redact: approvalRedactPaths(approval, current),
+  };
+}
+
+export type RecordRefusal = (
+  approval: Approval,
+  attempt: Pick<ApprovalRefusalInput, "refused" | "attempted" | "attempted_by">,
+) => Promise<void>;
+
+/** Records refused attempts in `audit`, redacted with the tool's paths from `manifests` (either backend). */
+export function approvalRefusalRecorder(
+  manifests: Pick<ManifestsService, "getByUapkId">,
+  audit: { appendApprovalRefusal(input: ApprovalRefusalInput): MaybePromise<AuditRecord> },
+): RecordRefusal {
+  return async (approval, attempt) => {
+    const manifest = await manifests.getByUapkId(approval.org_id, approval.uapk_id);
+    const redact = manifest?.tools[capabilityOf(approval.action)]?.redact;
+    await audit.appendApprovalRefusal(approvalRefusalRecord(approval, attempt, redact));
   };
 }
 

@@ -53,7 +53,7 @@ export interface ApprovalsTable {
 export interface AuditRecordsTable {
   org_id: string;
   seq: number;
-  kind: "intent" | "outcome" | "decision" | "approval";
+  kind: "intent" | "outcome" | "decision" | "approval" | "refusal";
   interaction_id: string;
   timestamp: string;
   uapk_id: string | null;

@@ -4,6 +4,7 @@
 import { Readable } from "node:stream";
 import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
 import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
+import type { RecordRefusal } from "../../core/governance/approval-audit-listener";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
 import type { ApprovalsService, AuditService } from "../../core/ports";
@@ -31,6 +32,8 @@ export interface OversightDeps {
   evidence: BuildEvidence;
   /** Approvals as the API shows them: their tool's redaction applied (wire-models.ts). */
   renderApproval: ApprovalRenderer;
+  /** Audits an attempt refused for a policy reason (self-approval): approvalRefusalRecorder. */
+  recordRefusal: RecordRefusal;
 }
 
 const DECIDE_FAILURES: Record<Exclude<DecideResult, { ok: true }>["code"], { status: number; code: ProblemCode }> = {
@@ -54,9 +57,10 @@ function approvalNotFound(approvalId: string): HttpProblem {
   return new HttpProblem(404, `Approval ${approvalId} not found`, { code: "APPROVAL_NOT_FOUND" });
 }
 
-export function oversightHandlers({ approvals, audit, replay, evidence, renderApproval }: OversightDeps) {
+export function oversightHandlers(deps: OversightDeps) {
+  const { approvals, audit, replay, evidence, renderApproval, recordRefusal } = deps;
   return {
-    ...approvalHandlers(approvals, renderApproval),
+    ...approvalHandlers(approvals, renderApproval, recordRefusal),
     ...interactionHandlers(audit, evidence),
     ...replayHandlers(replay),
   };
@@ -66,17 +70,22 @@ export function oversightHandlers({ approvals, audit, replay, evidence, renderAp
  * Separation of duties: the person who asked for the action (their MCP or agent session) does not approve it here.
  * The requester of an approval never changes, so this read before the approve decides it for good, even racing
  * another operator's approval. (The IDE user's own decision inside their agent session is that face's, by design.)
+ * The refused attempt is audited (a `refusal` record, signed in the org's chain) before the 403: an auditor sees who
+ * tried to approve their own request, not only who approved it in the end. A failed append fails the call.
  */
-async function refuseSelfApproval(approvals: ApprovalsService, orgId: string, approvalId: string, approver: string) {
+async function refuseSelfApproval(
+  approvals: ApprovalsService,
+  recordRefusal: RecordRefusal,
+  ids: { orgId: string; approvalId: string },
+  approver: string,
+) {
+  const { orgId, approvalId } = ids;
   const approval = await approvals.get(orgId, approvalId);
-  if (approval && isSelfApproval(approval, approver))
-    throw new HttpProblem(
-      403,
-      `Approval ${approvalId} was asked for by ${approver}: another operator must approve it`,
-      {
-        code: "SELF_APPROVAL",
-      },
-    );
+  if (!approval || !isSelfApproval(approval, approver)) return;
+  await recordRefusal(approval, { refused: "SELF_APPROVAL", attempted: "approve", attempted_by: approver });
+  throw new HttpProblem(403, `Approval ${approvalId} was asked for by ${approver}: another operator must approve it`, {
+    code: "SELF_APPROVAL",
+  });
 }
 
 /** The answer to approve / deny: the decided approval, or the problem saying why not. */
@@ -111,7 +120,7 @@ async function withIntents(audit: AuditService, orgId: string, records: AuditRec
 /** Approvals_* for operators, and Gateway_getApproval for the agent that asked (with long-poll). */
 const identity = <T>(value: T) => value;
 
-function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer) {
+function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer, recordRefusal: RecordRefusal) {
   return {
     Approvals_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
@@ -138,7 +147,7 @@ function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer)
 
     Approvals_approve: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
-      await refuseSelfApproval(approvals, params.org_id, params.approval_id, by);
+      await refuseSelfApproval(approvals, recordRefusal, { orgId: params.org_id, approvalId: params.approval_id }, by);
       const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
       return decided(result, params.org_id, params.approval_id, render);
     },

@@ -14,6 +14,7 @@ import {
   isoInstant,
   toRow,
   type ApprovalDecisionInput,
+  type ApprovalRefusalInput,
   type AuditListFilter,
   type AuditPage,
   type DecisionInput,
@@ -35,6 +36,7 @@ import {
   intentContent,
   type InteractionRow,
   outcomeContent,
+  refusalContent,
 } from "../../audit/record-content";
 import {
   createGroupedAppends,
@@ -55,6 +57,8 @@ export interface SharedAuditChain {
   appendOutcome(input: OutcomeInput, trx?: Trx): Promise<AuditRecord>;
   /** An approval verdict, inside the transaction that stores it (approve / deny / expiry). */
   appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
+  /** A refused attempt at an approval (not a verdict: kind `refusal`). */
+  appendApprovalRefusal(input: ApprovalRefusalInput): Promise<AuditRecord>;
   /**
    * A reservation's intent in this node's next group commit, with one unit of each budget slot taken in the same
    * transaction (all or none: an exhausted slot writes nothing and is answered), and its `guard` (see IntentGuard).
@@ -162,6 +166,7 @@ export function createSharedAuditChain(
     appendOutcome: (input, trx) => (trx ? outcomeIn(trx, input) : db.transaction().execute((t) => outcomeIn(t, input))),
 
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
+    appendApprovalRefusal: (input) => append(input.org_id, refusalContent(input)),
 
     appendIntentGrouped: (input, slots, guard) => grouped.intent(input, slots, guard),
     appendDecisionGrouped: (input) => grouped.decision(input),
