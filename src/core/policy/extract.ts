@@ -16,10 +16,11 @@
 //                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
 //                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
 //                 and for an object without those keys, every string inside it counts (the connector may read any
-//                 of them), a descriptor (`type`, `reference`, a currency…) read as params, and so is a postal
-//                 address under a party key (an object of postal members alone, `{line1, city, postal_code,
-//                 country}`: isPostalAddress; its country is still a jurisdiction, and an `address` string, a
-//                 wallet's, still a recipient); in any such object a key holding an `@` counts too (a map of
+//                 of them), a descriptor (`type`, `reference`, a currency…) read as params, and so is the postal
+//                 address of a payee or of a mail recipient (an object, or a list of them, of postal members alone,
+//                 `{line1, city, postal_code, country}`, PayPal's and Adyen's members too: isPostalAddress; its
+//                 country is still a jurisdiction, and an `address` string, a wallet's, or an address written in
+//                 it still a recipient); in any such object a key holding an `@` counts too (a map of
 //                 address → name, `{"ann@acme.com": "Ann"}`, sends to it);
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (and an
 //                 address in its display name: addressesIn)
@@ -454,8 +455,12 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
-    const read = mode === READ || !collectedWhole(mailbox, mode === PARTY, key, value);
-    const kind = read ? (recipientKeyKind(folded) ?? (isPhoneKey(key, folded) ? MAIL : undefined)) : undefined;
+    const read = mode === READ || !collectedWhole(mailbox, key, value);
+    // A recipient's postal address is read as params whatever its key (`recipient_address`, `to_addresses`): where
+    // the recipient is, never a list of recipients.
+    const postal = mode !== READ && isPostalAddress(key, value);
+    const kind =
+      read && !postal ? (recipientKeyKind(folded) ?? (isPhoneKey(key, folded) ? MAIL : undefined)) : undefined;
     if (kind !== undefined) collectRecipients(value, here, 0, facts, kind === PARTY);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
     else if (read)
@@ -620,7 +625,7 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   // object) aside.
   const mailbox = !party && hasAddressMember(value);
   for (const key of Object.keys(value))
-    if (collectedWhole(mailbox, party, key, value[key]))
+    if (collectedWhole(mailbox, key, value[key]))
       collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party || isPartyKey(foldKey(key)));
   // A key holding an `@` is an address: a connector may read the object as a map of address → display name.
   for (const key of Object.keys(value))
@@ -719,47 +724,69 @@ const NOT_IN_ADDRESS = /["()<>,;]/u;
  * Whether a member of an object under a recipient key is collected as recipients whole (every string in it): the
  * mailbox of an object that has one, else every member but a scalar that describes the payment rather than names
  * its party (Circle's `destination: {type: "wallet", id, chain}` pays the id, not "wallet"; a payee's `reference`,
- * `currency` or `country` names no one), and, under a party key, a postal address object (isPostalAddress). The
+ * `currency` or `country` names no one), and a postal address object or a list of them (isPostalAddress). The
  * others are read by the walk as any params are (an address in them still counts, a currency or a country by its
  * own rule).
  */
-function collectedWhole(mailbox: boolean, party: boolean, key: string, value: unknown): boolean {
+function collectedWhole(mailbox: boolean, key: string, value: unknown): boolean {
   if (mailbox) return isAddressMember(key, value) || ACCOUNT_MEMBERS.has(foldKey(key));
-  if (!isScalar(value)) return !(party && isPostalAddress(key, value));
+  if (!isScalar(value)) return !isPostalAddress(key, value);
   const folded = foldKey(key);
   return !(DESCRIPTOR_KEYS.has(folded) || isCurrencyKey(folded) || isJurisdictionKey(folded));
 }
 const DESCRIPTOR_KEYS = new Set(["type", "kind", "chain", "network", "reference", "memo", "description", "note"]);
 
 /**
- * A party's postal address (Stripe's `{line1, line2, city, state, postal_code, country}`, Wise's `{firstLine, city,
- * postCode, countryCode}`): where the party is, not who it is. Collected, its street, city and code were
- * counterparties: a new one per payee's address under escalate_new_counterparties, denied by every allowlist. Read
- * as params instead: its country by the jurisdiction rule, an address spelled out in it as a recipient. Only an
- * object under a key that names an address (`address`, `billing_address`, `registeredAddress`) made of postal members
- * alone, each a scalar or null: any other member (`name`, `attention`, `iban`, an object, a key in another script)
- * may name the party, and keeps the whole object counted, as does any other key (`account: {city}`). A string
- * `address` is no such object: under a destination or a wallet it is where the money lands.
+ * A recipient's postal address (Stripe's `{line1, line2, city, state, postal_code, country}`, Wise's `{firstLine,
+ * city, postCode, countryCode}`, PayPal's `{address_line_1, admin_area_2, country_code}`, Adyen's `{street,
+ * houseNumberOrName, stateOrProvince}`), as a member of a payee's or a mail recipient's object: where the party is,
+ * not who it is. Collected, its street, city and code were counterparties: a new one per payee's address under
+ * escalate_new_counterparties, denied by every allowlist. Read as params instead: its country by the jurisdiction
+ * rule, an address spelled out in it as a recipient. Only an object under a key that names an address (`address`,
+ * `billing_address`, `registeredAddress`, `addresses`) made of postal members alone, each a scalar or null (Google's
+ * and FedEx's lines a list of scalars), or a list of such objects: any other member (`name`, `attention`, `iban`,
+ * an object, a key in another script) may name the party, and keeps the whole object counted, as does any other key
+ * (`account: {city}`). A string `address` is no such object: under a destination or a wallet it is where the money
+ * lands. Only a member of a recipient's object (the caller's): a postal object that is the recipient itself (`to:
+ * {line1, city}`, a letter's) is where the action goes, and counts.
  */
 function isPostalAddress(key: string, value: unknown): boolean {
-  if (!isObject(value) || Array.isArray(value) || !POSTAL_KEY.test(foldKey(key))) return false;
+  if (!isObject(value) || !POSTAL_KEY.test(foldKey(key))) return false;
+  if (!Array.isArray(value)) return isPostalObject(value);
+  // `addresses: [{line1…}, {line1…}]`: every element one (a hole or a null is none, and keeps the list counted).
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) if (!(i in value) || !isPostalObject(value[i])) return false;
+  return true;
+}
+
+/** An object of postal members alone (isPostalAddress), each a scalar or null, its lines a list of scalars. */
+function isPostalObject(value: unknown): boolean {
+  if (!isObject(value) || Array.isArray(value)) return false;
   const members = Object.keys(value);
   for (const name of members) {
     const member = value[name];
-    if (member !== null && !isScalar(member)) return false;
     const folded = foldKey(name);
+    if (POSTAL_LINES.has(folded) && Array.isArray(member) && member.every(isScalar)) continue;
+    if (member !== null && !isScalar(member)) return false;
     if (!(POSTAL_MEMBERS.has(folded) || isJurisdictionKey(folded))) return false;
   }
   return members.length > 0;
 }
-const POSTAL_KEY = /(?:address|addr)$/u;
+const POSTAL_KEY = /(?:address|addresses|addr|addrs)$/u;
 const POSTAL_MEMBERS = new Set([
   ...["line1", "line2", "line3", "addressline1", "addressline2", "addressline3", "address1", "address2", "address3"],
   ...["firstline", "street", "street1", "street2", "streetaddress", "streetname", "streetnumber", "housenumber"],
   ...["building", "buildingnumber", "city", "town", "locality", "dependentlocality", "sublocality", "district"],
   ...["suburb", "county", "state", "province", "region", "administrativearea", "postalcode", "postcode", "zip"],
   ...["zipcode", "sortingcode"],
+  // PayPal's `admin_area_1` (state) to `admin_area_4`; Adyen's `houseNumberOrName`, `stateOrProvince`; FedEx's
+  // `stateOrProvinceCode`; Lob's `address_city`, `address_state`, `address_zip`.
+  ...["adminarea1", "adminarea2", "adminarea3", "adminarea4", "housenumberorname", "stateorprovince"],
+  ...["stateorprovincecode", "statecode", "provincecode", "addresscity", "addressstate", "addresszip"],
+  ...["apartment", "suite", "floor", "neighborhood", "neighbourhood", "postalcodeext", "zip4"],
 ]);
+// A postal address's lines as a list (Google's PostalAddress `addressLines`, FedEx's `streetLines`).
+const POSTAL_LINES = new Set(["addresslines", "streetlines", "lines"]);
 // Beside a mailbox, where money lands all the same (a payout `recipient: {email, account}` pays the account).
 const ACCOUNT_MEMBERS = new Set(["account", "accounts", "accountid", "accountnumber", "iban"]);
 

@@ -515,6 +515,27 @@ const cases: Case[] = [
       ...(decision === "ALLOW" ? {} : { check: "jurisdiction_check" }),
     }),
   ),
+  // So is a mail recipient's, a list of postal addresses, and PayPal's and Adyen's members of one.
+  ...[
+    { recipient: { name: "Acme", address: { line1: "1 Main St", city: "Berlin", postal_code: "10115" } } },
+    { payee: { name: "Acme", addresses: [{ line1: "1 Main St" }, { line1: "2 Side St", city: "Bonn" }] } },
+    { payee: { name: "Acme", address: { address_line_1: "1 Main St", admin_area_2: "Berlin", postal_code: "1" } } },
+    { payee: { name: "Acme", billingAddress: { street: "Main", houseNumberOrName: "1", stateOrProvince: "BE" } } },
+  ].flatMap((params) =>
+    [{ counterparty_allowlist: ["Acme", "DE00"] }, { escalate_new_counterparties: true }].map(
+      (policy): Case => ({
+        name: `a recipient's postal address (${JSON.stringify(params)}) under ${JSON.stringify(policy)}: ALLOW`,
+        manifest: paymentsBot(policy),
+        request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+        prepare: (e) => {
+          e.counterparties.remember(ORG, "customer-support-bot", "Acme", new Date());
+          e.counterparties.remember(ORG, "customer-support-bot", "DE00", new Date());
+        },
+        decision: "ALLOW",
+        codes: [],
+      }),
+    ),
+  ),
   // Not a postal address alone: counted, as before. A wallet's `address` string, a name or an object beside the
   // postal members, a member in another script, postal members under a key that names no address, a list.
   ...[
@@ -525,7 +546,8 @@ const cases: Case[] = [
     { payee: { name: "Acme", address: { line1: "1 Main St", cіty: "Evil Corp" } } },
     { payee: { name: "Acme", account: { city: "Evil Corp" } } },
     { payee: { name: "Acme", address: { line1: "evil@x.example" } } },
-    { payee: { name: "Acme", address: [{ line1: "Evil Corp" }] } },
+    { payee: { name: "Acme", address: [{ line1: "1 Main St" }, { line1: "1 Main St", attention: "Evil Corp" }] } },
+    { recipient: { name: "Acme", address: { line1: "1 Main St" } }, to: { line1: "Evil Corp" } },
   ].map(
     (params): Case => ({
       name: `a party's member that is no postal address alone (${JSON.stringify(params)}) is a recipient`,

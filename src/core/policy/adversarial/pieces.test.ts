@@ -350,7 +350,8 @@ describe("extraction: what the connector receives", () => {
     ]);
     expect(postal.jurisdictions.map((j) => `${j.source}=${j.value}`)).toEqual(["params.payee.address.COUNTRY=DE"]);
     // Any other member (a name, a key in another script, an object) keeps the whole object counted; so do postal
-    // members under a key that names no address, an address under a mail key, and a string `address` (a wallet's).
+    // members under a key that names no address, and a string `address` (a wallet's). A mail recipient's postal
+    // address is where it is, as a payee's.
     expect(
       recipients({
         payee: { address: { city: "Berlin", attention: "Eve" } },
@@ -365,9 +366,58 @@ describe("extraction: what the connector receives", () => {
       "params.beneficiary.address.cіty=Berlin",
       "params.beneficiary.home.city=Bonn",
       "params.to.name=Ann",
-      "params.to.address.city=Berlin",
       "params.destination.address=0xEVIL",
       "params.wallet.id=w1",
+    ]);
+  });
+
+  it("reads a recipient's postal address as where it is: under a mail key, in a list, in PayPal's and Adyen's members", () => {
+    const facts = extractActionFacts({
+      params: {
+        recipient: {
+          name: "Ann",
+          address: { line1: "1 Main St", city: "Berlin", postal_code: "10115", country: "DE" },
+        },
+        to: [{ email: "a@acme.example", address: { line1: "1 Main St", city: "Berlin" } }],
+        payee: {
+          name: "Acme",
+          addresses: [{ line1: "1 Main St", city: "Berlin" }, { Street_Lines: ["2 Side St", "x@evil.example"] }],
+          shipping_address: { address_line_1: "1 Main St", admin_area_2: "Berlin", country_code: "DE" },
+          billingAddress: {
+            street: "Main",
+            houseNumberOrName: "1",
+            stateOrProvince: "BE",
+            postalCode: "1",
+            country: "NL",
+          },
+          recipient: { name: "Bob", RECIPIENT_ADDRESS: { line1: "3 Main St" } },
+        },
+      },
+    });
+    expect(facts.recipients.map((r) => `${r.source}=${r.value}`)).toEqual([
+      "params.recipient.name=Ann",
+      "params.to[0].email=a@acme.example",
+      "params.payee.name=Acme",
+      "params.payee.recipient.name=Bob",
+      "params.payee.addresses[1].Street_Lines[1]=x@evil.example",
+    ]);
+    expect(facts.jurisdictions.map((j) => j.value)).toEqual(["DE", "DE", "NL"]);
+    // Not postal alone, counted: a list with one other element or a hole, a postal object that is the recipient
+    // itself (a letter's `to`), lines that are no list of scalars.
+    expect(
+      recipients({
+        payee: { addresses: [{ line1: "1 Main St" }, { line1: "2 Main St", attention: "Eve" }] },
+        creditor: { address: [{ city: "Bonn" }, null] },
+        to: { line1: "1 Main St" },
+        recipient: { address: { lines: [{ name: "Eve" }] } },
+      }),
+    ).toEqual([
+      "params.payee.addresses[0].line1=1 Main St",
+      "params.payee.addresses[1].line1=2 Main St",
+      "params.payee.addresses[1].attention=Eve",
+      "params.creditor.address[0].city=Bonn",
+      "params.to.line1=1 Main St",
+      "params.recipient.address.lines[0].name=Eve",
     ]);
   });
 
