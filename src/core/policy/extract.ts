@@ -14,7 +14,9 @@
 //                 `Bob <a@acme.example>, "Doe, Jane" <j@acme.example>`, by its mailboxes alone; one not cleanly such
 //                 a list, or whose display name holds an address, whole: mailboxesIn),
 //                 or, under a mail key, `{email}` / `{address}` objects (whose other members are read as any params
-//                 are: a `bcc` beside the mailbox counts); under a party key (payee, counterparty, destination…)
+//                 are: a `bcc` beside the mailbox counts); the display names beside those mailboxes (`Bob` of
+//                 `Bob <a@acme.example>`, the `name` of `{email, name}`) are `names`, no recipients but judged by
+//                 a counterparty blocklist; under a party key (payee, counterparty, destination…)
 //                 and for an object without those keys, every string inside it counts (the connector may read any
 //                 of them), a descriptor (`type`, `reference`, a currency…) read as params, and so is the postal
 //                 address of a payee or of a mail recipient (an object, or a list of them, of postal members alone,
@@ -70,6 +72,13 @@ export interface Found<T> {
 
 export interface ActionFacts {
   recipients: Found<string>[];
+  /**
+   * The display names of the mailboxes sent to (`Evil Corp` of `to: "Evil Corp <ceo@x.example>"`, the `name` of `to:
+   * {email, name}`). No recipients: mail goes to the mailbox, which an allowlist, a token's allowed_recipients and the
+   * new-counterparty rule judge (an allowlisted mailbox with a display name stays allowed). A counterparty blocklist
+   * judges them too: mail addressed to Evil Corp by name is what a blocklist of Evil Corp is there to stop.
+   */
+  names: Found<string>[];
   amounts: Found<unknown>[];
   currencies: Found<string>[];
   jurisdictions: Found<string>[];
@@ -273,7 +282,7 @@ const COUNTRY_OF_PERSON = ["nationality", "citizenship"];
 type ExtractableAction = Pick<Action, "params" | "amount" | "currency" | "counterparty" | "jurisdiction">;
 
 export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTool): ActionFacts {
-  const facts: ActionFacts = { recipients: [], amounts: [], currencies: [], jurisdictions: [] };
+  const facts: ActionFacts = { recipients: [], names: [], amounts: [], currencies: [], jurisdictions: [] };
   if (action.counterparty !== undefined)
     facts.recipients.push({ source: "action.counterparty", value: String(action.counterparty) });
   if (action.jurisdiction !== undefined)
@@ -306,6 +315,7 @@ function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk):
     facts.recipients = facts.recipients.filter(
       (found) => found.source === "action.counterparty" || isWithin(found.source, places),
     );
+    facts.names = facts.names.filter((found) => isWithin(found.source, places));
   }
   if (recipientPlaces.length > 0) collectDeclaredRecipients(recipientPlaces, facts);
 
@@ -373,16 +383,22 @@ function collectDeclaredAmounts(places: { source: string; value: unknown; minor:
  * counts: declare `payee.email` for the mailbox alone) unless it ends in a mail key (isPartyPath).
  */
 function collectDeclaredRecipients(places: (Found<unknown> & { party: boolean })[], facts: ActionFacts): void {
-  const placeOf = (f: Found<string>) => `${f.source}\u0000${f.value}`;
-  const seen = new Set(facts.recipients.map(placeOf));
-  const start = facts.recipients.length;
+  const recipients = facts.recipients.length;
+  const names = facts.names.length;
   for (const place of places) collectRecipients(place.value, place.source, 0, facts, place.party);
-  const declared = facts.recipients.splice(start);
-  for (const found of declared) {
-    const place = placeOf(found);
+  keepNew(facts.recipients, recipients);
+  keepNew(facts.names, names);
+}
+
+/** Drops the values found from `start` on that were found before at the same place (or twice since). */
+function keepNew(found: Found<string>[], start: number): void {
+  const placeOf = (f: Found<string>) => `${f.source}\u0000${f.value}`;
+  const seen = new Set(found.slice(0, start).map(placeOf));
+  for (const one of found.splice(start)) {
+    const place = placeOf(one);
     if (seen.has(place)) continue;
     seen.add(place);
-    facts.recipients.push(found);
+    found.push(one);
   }
 }
 
@@ -608,8 +624,9 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   if (isScalar(value)) {
     // Under a mail key, `Bob <a@acme.example>, c@acme.example` names two mailboxes; judged whole, its display names
     // were recipients too (denied under every allowlist). A payee's string is its name, judged whole.
-    const mailboxes = !party && typeof value === "string" ? mailboxesIn(value) : undefined;
-    for (const one of mailboxes ?? [String(value)]) facts.recipients.push({ source, value: one });
+    const list = !party && typeof value === "string" ? mailboxesIn(value) : undefined;
+    for (const one of list?.mailboxes ?? [String(value)]) facts.recipients.push({ source, value: one });
+    for (const name of list?.names ?? []) facts.names.push({ source: `${source} (display name)`, value: name });
     return;
   }
   if (Array.isArray(value)) {
@@ -624,6 +641,7 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
   // Under a party key every member counts (a payee's `name`, `merchant_id`), a descriptor (`type`, a postal address
   // object) aside.
   const mailbox = !party && hasAddressMember(value);
+  if (mailbox) collectDisplayNames(value, source, facts);
   for (const key of Object.keys(value))
     if (collectedWhole(mailbox, key, value[key]))
       collectRecipients(value[key], `${source}.${clipped(key)}`, depth + 1, facts, party || isPartyKey(foldKey(key)));
@@ -643,19 +661,26 @@ function collectRecipients(value: unknown, source: string, depth: number, facts:
  * `"a@acme.example" <evil@x.com>` is judged at evil@x.com, where it is sent. One pass and no backtracking pattern:
  * the string may be a megabyte.
  */
-function mailboxesIn(text: string): string[] | undefined {
+function mailboxesIn(text: string): MailboxList | undefined {
   if (!text.includes("<") || UNCLEAN_LIST.test(text) || ENCODED_TEXT.test(text)) return undefined;
   const elements = listElements(text, MAX_PARAM_NODES);
   if (!elements) return undefined;
-  const found: string[] = [];
+  const found: MailboxList = { mailboxes: [], names: [] };
   for (const element of elements) {
     const trimmed = element.trim();
     if (trimmed === "") continue; // `a@x.io, , b@x.io`: an empty element names no one (RFC 5322's obs-mbox-list)
     const mailbox = mailboxOf(trimmed);
     if (mailbox === undefined) return undefined;
-    found.push(mailbox);
+    found.mailboxes.push(mailbox.address);
+    if (mailbox.name.trim() !== "") found.names.push(mailbox.name.trim());
   }
-  return found.length > 0 ? found : undefined;
+  return found.mailboxes.length > 0 ? found : undefined;
+}
+
+/** A mail list's mailboxes, and the display names beside them (ActionFacts `names`: a blocklist judges them). */
+interface MailboxList {
+  mailboxes: string[];
+  names: string[];
 }
 // A quoted-pair (`\"`) lets a quote or a bracket mean two things to two parsers; a control character (a line break
 // starting a `Bcc:` header) or an invisible one is never in a clean list.
@@ -693,8 +718,11 @@ function listElements(text: string, limit: number): string[] | undefined {
   return elements;
 }
 
-/** The address of one trimmed list element (`Bob <a@x.io>`, `"Doe, Jane" <j@x.io>`, `a@x.io`), if it is clean. */
-function mailboxOf(element: string): string | undefined {
+/**
+ * The address and display name of one trimmed list element (`Bob <a@x.io>`, `"Doe, Jane" <j@x.io>`, `a@x.io`), if
+ * it is clean.
+ */
+function mailboxOf(element: string): { address: string; name: string } | undefined {
   let display: string;
   let rest: string;
   if (element.startsWith('"')) {
@@ -704,7 +732,8 @@ function mailboxOf(element: string): string | undefined {
     if (!rest.startsWith("<")) return undefined;
   } else {
     const open = element.indexOf("<");
-    if (open < 0) return isBareAddress(element) && !NOT_IN_ADDRESS.test(element) ? element : undefined;
+    if (open < 0)
+      return isBareAddress(element) && !NOT_IN_ADDRESS.test(element) ? { address: element, name: "" } : undefined;
     display = element.slice(0, open);
     rest = element.slice(open);
     if (NOT_IN_PHRASE.test(display)) return undefined;
@@ -713,7 +742,7 @@ function mailboxOf(element: string): string | undefined {
   const close = rest.indexOf(">");
   if (rest.slice(close + 1).trim() !== "") return undefined;
   const address = rest.slice(1, close).trim();
-  return isBareAddress(address) && !NOT_IN_ADDRESS.test(address) ? address : undefined;
+  return isBareAddress(address) && !NOT_IN_ADDRESS.test(address) ? { address, name: display } : undefined;
 }
 // What an unquoted display name (RFC 5322 words, and `.`) cannot hold: a quote, a comment, a group's `:`, a bracket.
 const NOT_IN_PHRASE = /["()[\]:<>]/u;
@@ -800,6 +829,22 @@ const childMode = (mode: Mode, folded: string): Mode => (mode === MAIL && isPart
 const isAddressMember = (key: string, value: unknown) => isScalar(value) && ADDRESS_KEYS.has(foldKey(key));
 const hasAddressMember = (node: Record<string, unknown>) =>
   Object.keys(node).some((key) => isAddressMember(key, node[key]));
+
+/**
+ * The display names of a mailbox object (`{email, name}`, Graph's `{address, name}`, `display_name`, `full_name`,
+ * `company`): no recipients, but judged by a blocklist (ActionFacts `names`), as the display name of a mail list
+ * string is. Every scalar member named so (a name in any spelling): a blocklist judging one too many is a false
+ * DENY at worst.
+ */
+function collectDisplayNames(node: Record<string, unknown>, source: string, facts: ActionFacts): void {
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (!isScalar(value) || !isDisplayNameKey(foldKey(key))) continue;
+    facts.names.push({ source: `${source}.${clipped(key)}`, value: String(value) });
+  }
+}
+const isDisplayNameKey = (folded: string) => folded.endsWith("name") || NAME_KEYS.has(folded);
+const NAME_KEYS = new Set(["names", "company", "organization", "organisation", "org"]);
 
 /** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
 function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {

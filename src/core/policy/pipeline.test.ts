@@ -448,6 +448,47 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // A display name is no recipient (an allowlisted mailbox under any name passes), but a blocklist judges it: mail
+  // addressed to Evil Corp by name, in a list string or as a mailbox object's name, is what it is there to stop.
+  ...[
+    { to: "Evil Corp <ceo@x.example>", decision: "DENY" as const },
+    { to: 'b@acme.example, "EVIL CORP" <ceo@x.example>', decision: "DENY" as const },
+    { cc: ["Ｅｖｉｌ Ｃｏｒｐ <ceo@x.example>"], decision: "DENY" as const },
+    { to: { email: "ceo@x.example", name: "Evil Corp" }, decision: "DENY" as const },
+    { Recipients: [{ Email: "ceo@x.example", Display_Name: "Evil-Corp" }], decision: "DENY" as const },
+    { toRecipients: [{ emailAddress: { address: "ceo@x.example", name: "evil corp" } }], decision: "DENY" as const },
+    { to: { email: "ceo@x.example", company: "Evil Corp" }, decision: "DENY" as const },
+    { to: "Good Corp <ceo@x.example>, Evil <e@x.example>", decision: "ALLOW" as const },
+    { to: { email: "ceo@x.example", name: "Good Corp", note: "not Evil Corp" }, decision: "ALLOW" as const },
+  ].map(
+    ({ decision, ...params }): Case => ({
+      name: `a display name in ${JSON.stringify(params)} under a blocklist of it: ${decision}`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+      ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+    }),
+  ),
+  ...[
+    { counterparty_allowlist: ["*@acme.example", "DE00"], decision: "ALLOW" as const },
+    {
+      counterparty_allowlist: ["*@acme.example", "DE00"],
+      counterparty_blocklist: ["evil corp"],
+      decision: "DENY" as const,
+    },
+  ].flatMap(({ decision, ...policy }) =>
+    [{ to: "Evil Corp <ceo@acme.example>" }, { to: [{ email: "ceo@acme.example", name: "Evil Corp" }] }].map(
+      (params): Case => ({
+        name: `an allowlisted mailbox named ${JSON.stringify(params)} under ${JSON.stringify(policy)}: ${decision}`,
+        manifest: paymentsBot(policy),
+        request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+        decision,
+        codes: decision === "ALLOW" ? [] : ["COUNTERPARTY_BLOCKED"],
+        ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
+      }),
+    ),
+  ),
   ...['"boss@evil.example" <ok@acme.example>', "boss@evil.example <ok@acme.example>", "Bob <boss@evil.example"].map(
     (notify): Case => ({
       name: `an address in a display name under any key (${JSON.stringify(notify)}) is a recipient`,

@@ -297,6 +297,31 @@ describe("extraction: what the connector receives", () => {
     expect(recipients({ payee: "Bob <a@acme.example>" })).toEqual(["params.payee=Bob <a@acme.example>"]);
   });
 
+  it("reads the display names beside mailboxes as names (a blocklist's), not recipients", () => {
+    const facts = extractActionFacts({
+      params: {
+        to: 'Bob <a@acme.example>, "Doe, Jane" <j@acme.example>; c@acme.example, <d@acme.example>',
+        cc: [{ email: "e@acme.example", name: "Evil Corp", DISPLAY_NAME: "Eve", type: "cc" }],
+        toRecipients: [{ emailAddress: { address: "f@acme.example", name: "Fay" } }],
+        payee: { email: "g@acme.example", name: "Acme" },
+        notify: "Gus <h@acme.example>",
+      },
+    });
+    expect(facts.names.map((n) => `${n.source}=${n.value}`)).toEqual([
+      "params.to (display name)=Bob",
+      "params.to (display name)=Doe, Jane",
+      "params.cc[0].name=Evil Corp",
+      "params.cc[0].DISPLAY_NAME=Eve",
+      "params.toRecipients[0].emailAddress.name=Fay",
+    ]);
+    expect(facts.recipients.map((r) => r.value)).not.toContain("Evil Corp");
+    expect(facts.recipients.map((r) => r.value)).toContain("Acme");
+    // A declared mail place reads them once; with recipient_params_only, only those inside the declared places.
+    const tool = { recipient_params: ["cc"], recipient_params_only: true };
+    const declared = extractActionFacts({ params: { cc: "Eve <e@acme.example>", to: "Bob <b@acme.example>" } }, tool);
+    expect(declared.names.map((n) => `${n.source}=${n.value}`)).toEqual(["params.cc (display name)=Eve"]);
+  });
+
   it("reads a phone number an SMS goes to: AWS SNS's PhoneNumber, msisdn, a party's phone", () => {
     const keys = ["PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers", "ownerPhone"];
     for (const key of [...keys, "ｐｈｏｎｅ", "Customer-Mobile"])

@@ -1,9 +1,10 @@
 // counterparty_check: the token's `allowed_recipients`, the manifest's counterparty allow/block lists and
 // NEW_COUNTERPARTY escalation, applied to EVERY recipient the connector will receive (../extract.ts) and the
-// declared `action.counterparty`, each normalised (../normalize.ts) and matched with the one pattern grammar
-// (../pattern.ts). Fails closed: under any of these rules, an action with no recipient to check, with params
-// too large to read completely, or with a value that is refused (mixed scripts, invisible characters, several
-// `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says which.
+// declared `action.counterparty` (the blocklist to the display names beside the mailboxes too), each normalised
+// (../normalize.ts) and matched with the one pattern grammar (../pattern.ts). Fails closed: under any of these
+// rules, an action with no recipient to check, with params too large to read completely, or with a value that is
+// refused (mixed scripts, invisible characters, several `@`) is a DENY `COUNTERPARTY_BLOCKED` whose message says
+// which.
 import { logger } from "../../log/logger";
 import { clipped } from "../clip";
 import { perList } from "../list-cache";
@@ -96,7 +97,11 @@ function judge(
   if (policy.counterparty_blocklist) {
     const blocklist = patternList(policy.counterparty_blocklist);
     const forms = blocklistForms(policy.counterparty_blocklist);
-    const hit = recipients.filter((r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms));
+    // The display names beside the mailboxes too (no recipients: no other rule judges them), by their readable
+    // parts: a look-alike display name could as well be left out, and the mailbox is judged in any case.
+    const hit = [...recipients, ...displayNamesOf(input.actionFacts)].filter(
+      (r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms),
+    );
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
   if (policy.counterparty_allowlist) {
@@ -178,6 +183,11 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
     recipients.push({ source: found.source, raw, whole, parts });
   }
   return recipients;
+}
+
+/** The display names of the mailboxes sent to (../extract.ts `names`), normalised as recipients are. */
+function displayNamesOf(facts: ActionFacts): Recipient[] {
+  return facts.names.map((found) => ({ source: found.source, ...normalizeValue(found.value) }));
 }
 
 /**
