@@ -65,7 +65,7 @@ export const whyNot = (bad: ParsedAmount) => (!bad.ok && bad.why) || "is not a n
  */
 export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencies">): ParsedAmount[] {
   let digits: number | string | undefined;
-  return facts.amounts.map((found) => {
+  const parsed = facts.amounts.map((found): ParsedAmount => {
     const parsed = parseAmount(found);
     if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities);
     digits ??= minorDigitsOf(facts.currencies);
@@ -75,6 +75,56 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
     const decimal = shiftLeft(parsed.decimal, digits);
     return timesQuantities({ source: found.source, ok: true, value: Number(decimal), decimal }, found.quantities);
   });
+  return withBreakdowns(facts.amounts, parsed);
+}
+
+/**
+ * The amounts with each breakdown folded into the amount it details (`partOf`, ./extract.ts): PayPal v2's
+ * `amount: {value: 100, breakdown: {item_total: 90, shipping: 10}}` moves 100, not 200. The amount counts as the
+ * larger of itself and its parts' sum (a discount among them counted as if added): an upstream that charged the
+ * breakdown rather than the amount would move no more. Separate amounts (purchase units, transfers) still add up.
+ * Folded only when the amount and every part read and the amount's source is found once; else left as they are
+ * (summed, or failing closed on the one that does not read).
+ */
+function withBreakdowns(found: Found<unknown>[], parsed: ParsedAmount[]): ParsedAmount[] {
+  if (!found.some((f) => f.partOf !== undefined)) return parsed;
+  const at = new Map<string, number>();
+  const twice = new Set<string>();
+  for (let i = 0; i < found.length; i++) {
+    const source = found[i]!.source;
+    if (at.has(source)) twice.add(source);
+    else at.set(source, i);
+  }
+  const parts = new Map<number, number[]>();
+  for (let i = 0; i < found.length; i++) {
+    const partOf = found[i]!.partOf;
+    const whole = partOf === undefined || twice.has(partOf) ? undefined : at.get(partOf);
+    if (whole === undefined || whole === i) continue;
+    const mine = parts.get(whole);
+    if (mine) mine.push(i);
+    else parts.set(whole, [i]);
+  }
+  const folded = new Set<number>();
+  const memo = new Map<number, ParsedAmount>();
+  // Parts are inside their amount (a longer source), so the recursion ends; the depth bound is a guard all the same.
+  const effective = (i: number, depth: number): ParsedAmount => {
+    const own = parsed[i]!;
+    const mine = parts.get(i);
+    if (!mine || !own.ok || depth > 64) return own;
+    const cached = memo.get(i);
+    if (cached) return cached;
+    const values = mine.map((p) => effective(p, depth + 1));
+    let result: ParsedAmount = own;
+    if (values.every((v) => v.ok)) {
+      for (const p of mine) folded.add(p);
+      const sum = sumDecimals(values.map((v) => (v.ok ? v.decimal : "0")));
+      if (compareDecimals(sum, own.decimal) > 0) result = { ...own, value: Number(sum), decimal: sum };
+    }
+    memo.set(i, result);
+    return result;
+  };
+  const totals = parsed.map((_, i) => effective(i, 0));
+  return totals.filter((_, i) => !folded.has(i));
 }
 
 /**

@@ -35,7 +35,9 @@
 //                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts); a
 //                 money object `{value, currency_code}` under any other key (or as the params themselves);
 //                 each times the `quantity` / `qty` above 1 of every object around it (a line item's price × its
-//                 quantity; a quantity below 1 never lowers an amount)
+//                 quantity; a quantity below 1 never lowers an amount); the money in an amount's breakdown
+//                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
+//                 then judged at the larger of itself and its parts' sum, not at both (./amounts.ts)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
@@ -68,6 +70,12 @@ export interface Found<T> {
    * `{unit_price: 10, quantity: 50}` moves 500, an order's quantity multiplies its lines' too; ./amounts.ts).
    */
   quantities?: Found<unknown>[];
+  /**
+   * The source of the amount this one is a part of: a member of its breakdown (PayPal v2's `amount.breakdown`, v1's
+   * `amount.details`), or the `amount` member of an amount object. It details that amount rather than adding to it:
+   * the action moves the larger of that amount and its parts' sum (./amounts.ts), never both.
+   */
+  partOf?: string;
 }
 
 export interface ActionFacts {
@@ -423,6 +431,8 @@ interface Walk {
   amountObjects?: Set<object>;
   /** How many of the objects around the value walked now, itself included, were read as one amount. */
   inAmount: number;
+  /** The breakdowns of amounts (PayPal's `breakdown`, `details`), each with the source of the amount it details. */
+  breakdownOf?: Map<object, string>;
 }
 
 /** Records the first reason the params could not be walked completely. */
@@ -454,6 +464,10 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   }
   if (!isObject(node)) return;
   const firstAmount = facts.amounts.length;
+  // The breakdown of an amount: its money (item_total, shipping…) is read, as parts of that amount (partOf).
+  const whole = walked.breakdownOf?.get(node);
+  const outerInAmount = walked.inAmount;
+  if (whole !== undefined) walked.inAmount = 0;
   // An object read as one amount (under `amount`, `price`, in an `amounts` list): what lies in it details that amount.
   const isAmount = walked.amountObjects?.has(node) === true;
   if (isAmount) walked.inAmount++;
@@ -485,10 +499,15 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     const amountKind = amountKeyKind(folded);
     if (amountKind === "one") {
       if (!isTotalledMoney(value)) facts.amounts.push({ source: here, value });
+      // PayPal v1's money object: its total is read below it, and what else it holds breaks that total down.
+      else rememberBreakdown(walked, value, totalOf(value, here));
     } else if (amountKind === "minor") facts.amounts.push({ source: here, value, minor: true });
     else if (amountKind === "list") collectAmounts(value, here, facts);
     else collectMoney(key, folded, value, here, facts);
     rememberAmountObjects(walked, amountsBefore);
+    // An amount object's own `amount` member is the number parseAmount read (they must agree): the same amount.
+    if (isAmount && amountKind === "one") partsOf(facts.amounts, amountsBefore, source);
+    if (isAmount && BREAKDOWN_KEYS.has(folded)) rememberBreakdown(walked, value, source);
     // Every currency, not only a scalar one: a currency the policy skipped (`["BTC"]`, `{code: "BTC"}`) would still
     // reach the connector beside an amount judged in the threshold's currency.
     if (isCurrencyKey(folded)) {
@@ -506,6 +525,10 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   // objects) details the `amount` around it, which is what moves.
   if (money && currency && walked.inAmount === 0) facts.amounts.push({ source, value: node });
   if (isAmount) walked.inAmount--;
+  if (whole !== undefined) {
+    partsOf(facts.amounts, firstAmount, whole);
+    walked.inAmount = outerInAmount;
+  }
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
@@ -542,6 +565,38 @@ function rememberAmountObjects(walked: Walk, from: number): void {
     if (!isObject(value)) continue;
     if (!walked.amountObjects) walked.amountObjects = new Set();
     walked.amountObjects.add(value);
+  }
+}
+
+/** The members of an amount that break it down: PayPal v2's `breakdown`, v1's `details` (any spelling). */
+const BREAKDOWN_KEYS = new Set(["breakdown", "details"]);
+
+/**
+ * Remembers an object that breaks down the amount at `whole`: walked, the money in it is marked a part of that amount
+ * (partOf) rather than an amount of its own. A list is no breakdown (its money objects stay unread, as they were).
+ */
+function rememberBreakdown(walked: Walk, value: unknown, whole: string | undefined): void {
+  if (whole === undefined || !isObject(value) || Array.isArray(value)) return;
+  if (!walked.breakdownOf) walked.breakdownOf = new Map();
+  walked.breakdownOf.set(value, whole);
+}
+
+/**
+ * The source of the total of PayPal's v1 money object (`{total, currency, details}`, isTotalledMoney), which the
+ * object's other money (the `details`' subtotal) breaks down; none with several totals (`total` beside `TOTAL`):
+ * then every amount in it adds up.
+ */
+function totalOf(money: unknown, source: string): string | undefined {
+  if (!isObject(money)) return undefined;
+  const totals = Object.keys(money).filter((key) => foldKey(key) === "total");
+  return totals.length === 1 ? `${source}.${clipped(totals[0]!)}` : undefined;
+}
+
+/** Marks the amounts found from `from` on, but those already a part of another, as parts of the amount at `whole`. */
+function partsOf(amounts: Found<unknown>[], from: number, whole: string): void {
+  for (let i = from; i < amounts.length; i++) {
+    const amount = amounts[i]!;
+    if (amount.partOf === undefined && amount.source !== whole) amount.partOf = whole;
   }
 }
 

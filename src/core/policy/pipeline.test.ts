@@ -20,6 +20,7 @@ interface Case {
 }
 
 const wire = { type: "payment", tool: "wire", params: { iban: "DE00" } };
+const eur = (value: string) => ({ currency_code: "EUR", value });
 const paymentsBot = (policy: NonNullable<ManifestInput["policy"]>): Partial<ManifestInput> => ({
   capabilities: ["payment:wire", "email:send"],
   constraints: {},
@@ -362,6 +363,35 @@ const cases: Case[] = [
     decision: "ALLOW",
     codes: [],
   },
+  // A breakdown's item_total, tax_total (v2) or subtotal (v1) details the amount too: judged once, at the larger.
+  ...[
+    { params: { amount: { ...eur("60"), breakdown: { item_total: eur("50"), tax_total: eur("10") } } } },
+    { params: { amount: { total: "60", currency: "EUR", details: { subtotal: "55", tax: "5" } } } },
+    { params: { amount: { amount: "60", currency: "EUR" } } },
+    { params: { purchase_units: [{ amount: { ...eur("60"), breakdown: { item_total: eur("60") } } }] }, amount: 60 },
+  ].map(
+    ({ params, ...declared }): Case => ({
+      name: `a breakdown does not add to the amount it details (${JSON.stringify(params)}): ALLOW`,
+      manifest: paymentsBot({ amount_threshold: { amount: 80, currency: "EUR" } }),
+      request: { action: { ...wire, ...declared, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
+  // Never less than either: a breakdown larger than its amount, separate purchase units add up.
+  ...[
+    { amount: { ...eur("1"), breakdown: { item_total: eur("5000") } } },
+    { purchase_units: [{ amount: eur("60") }, { amount: { ...eur("60"), breakdown: { item_total: eur("60") } } }] },
+  ].map(
+    (params): Case => ({
+      name: `a breakdown or another purchase unit is still counted (${JSON.stringify(params)}): ESCALATE`,
+      manifest: paymentsBot({ amount_threshold: { amount: 80, currency: "EUR" } }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+      check: "amount_threshold",
+    }),
+  ),
   // Circle's transfer destinations: the descriptor (`type`) is no recipient, what it describes is.
   ...[
     { destination: { type: "wallet", id: "1000216185" }, decision: "ALLOW" as const },

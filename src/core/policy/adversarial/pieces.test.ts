@@ -547,6 +547,47 @@ describe("extraction: what the connector receives", () => {
     expect(multiplyDecimals("99999999999999999999", "1000")).toBe("99999999999999999999000");
   });
 
+  it("folds a breakdown into the amount it details, never below either; separate amounts add up", () => {
+    const usd = (value: string) => ({ currency_code: "USD", value });
+    const decimals = (params: Record<string, unknown>) =>
+      parseFactAmounts(extractActionFacts({ params })).map((p) => (p.ok ? `${p.source}=${p.decimal}` : p.source));
+    // PayPal v2: each purchase unit's amount, at the larger of itself and its breakdown's sum (a discount added).
+    const units = [
+      { amount: { ...usd("100"), breakdown: { item_total: usd("90"), shipping: usd("10") } } },
+      { amount: { ...usd("1"), BREAK_DOWN: { itemTotal: usd("5000"), tax_total: usd("1") } } },
+      { amount: { ...usd("50"), breakdown: { item_total: usd("55"), discount: usd("5") } } },
+    ];
+    expect(decimals({ purchase_units: units })).toEqual([
+      "params.purchase_units[0].amount=100",
+      "params.purchase_units[1].amount=5001",
+      "params.purchase_units[2].amount=60",
+    ]);
+    // PayPal v1: the details' subtotal breaks the total down; an amount object's own `amount` member is itself.
+    const v1 = { amount: { total: "30.11", currency: "USD", details: { subtotal: "30.00", tax: "0.07" } } };
+    expect(decimals(v1)).toEqual(["params.amount.total=30.11"]);
+    expect(decimals({ amount: { amount: 100, currency: "USD" } })).toEqual(["params.amount=100"]);
+    expect(decimals({ amounts: [{ ...usd("5"), details: { fee: 7 } }, usd("5")] })).toEqual([
+      "params.amounts[0]=7",
+      "params.amounts[1]=5",
+    ]);
+    // A part that does not read leaves it all unfolded, failing closed; two totals are no one total to fold into.
+    expect(decimals({ amount: { ...usd("5"), breakdown: { item_total: { value: JSON.parse("1e309") } } } })).toEqual([
+      "params.amount=5",
+      "params.amount.breakdown.item_total",
+    ]);
+    expect(decimals({ amount: { total: "1", TOTAL: "1", currency: "USD", details: { subtotal: "9" } } })).toEqual([
+      "params.amount.total=1",
+      "params.amount.TOTAL=1",
+      "params.amount.details.subtotal=9",
+    ]);
+    // Money beside a breakdown, not in it, still adds up.
+    expect(decimals({ amount: usd("10"), fee: usd("3"), details: { subtotal: "10" } })).toEqual([
+      "params.amount=10",
+      "params.fee=3",
+      "params.details.subtotal=10",
+    ]);
+  });
+
   it("reads the tool's declared recipient and amount params", () => {
     const facts = extractActionFacts(
       { params: { payee: [{ Mailbox: "p@x.io" }, { mailbox: "q@x.io" }], transfer: { value: "12.5" } }, amount: 3 },
