@@ -1565,7 +1565,9 @@ export interface components {
             /**
              * @description Unique key for idempotent execution, scoped to the org and the agent (`agent_id`: two manifests of one agent
              *     share its keys, so a key reused under the other `uapk_id` is a different body → 409). Reusing it within 24 h returns
-             *     the first response with `idempotent: true`; reusing it with a different body → 409. While the first request
+             *     the first response with `idempotent: true`; reusing it with a different body → 409. The body compared is the
+             *     whole request but the key and `context.mcp_session_id` (which the MCP face sets for each session: a retry from
+             *     a new MCP session is the same request; `context.user` and `channel` count). While the first request
              *     runs, a retry waits for its answer, or gets 409 `IDEMPOTENCY_KEY_IN_FLIGHT`. If the node running it dies, a
              *     retry executes it once when that node had not yet recorded the action's intent, and otherwise gets the
              *     final 409 `IDEMPOTENCY_OUTCOME_UNKNOWN`: an action is never executed twice under one key.

@@ -1,7 +1,7 @@
 // The idempotent wrapper: with an `idempotency_key`, a replay returns the first answer, the same key with another
 // body is a conflict, and concurrent duplicates wait for the first one's answer (src/core/idempotency).
 import { newInteractionId } from "../audit/interaction-id";
-import { idempotencyRequestHash, type IdempotencyScope } from "../idempotency";
+import { idempotencyRequestHashes, type IdempotencyScope } from "../idempotency";
 import { logger } from "../log/logger";
 import type { ExecuteOnce } from "./execute";
 import type { GovernanceAudit, IdempotencyPort } from "./ports";
@@ -37,12 +37,12 @@ export function idempotent(
       throw new ActionUnavailableError("Idempotency keys are not supported: no idempotency store is configured");
 
     const scope = { org_id: orgId, agent_id: request.agent_id, key };
-    const requestHash = idempotencyRequestHash(request as unknown as Record<string, unknown>);
+    const hashes = idempotencyRequestHashes(request as unknown as Record<string, unknown>);
     // The reservation links the claim to its interaction in the intent's own commit: past that point it is never
     // taken over. If it was taken over before, the reservation writes nothing and rejects (409 in flight).
     const claim = { ...scope, owner: store.owner };
     for (let attempt = 0; attempt < MAX_CLAIMS; attempt++) {
-      const begun = await store.begin({ ...scope, requestHash });
+      const begun = await store.begin({ ...scope, ...hashes });
       if (begun.state === "replay") return begun.response as unknown as ExecuteResponse;
       if (begun.state === "conflict")
         throw new ActionConflictError(

@@ -5,7 +5,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { linkIntent } from "../store/idempotency-queries";
 import { sqliteQuery } from "../store/sqlite-query";
 import { openMigratedDatabase } from "../store/test-support";
-import { createIdempotencyStore, idempotencyRequestHash, type IdempotencyStore } from "./idempotency";
+import { sha256Canonical } from "../audit/canonical";
+import {
+  createIdempotencyStore,
+  idempotencyRequestHash,
+  idempotencyRequestHashes,
+  type IdempotencyStore,
+} from "./idempotency";
 
 const scope = { org_id: "org-acme", agent_id: "support-bot", key: "order-confirmation-12345" };
 const body = {
@@ -204,5 +210,61 @@ describe("idempotency", () => {
     store.release(scope);
     if (waiting.state === "in_flight") expect(await waiting.wait).toEqual({ state: "released" });
     expect(store.begin({ ...scope, requestHash }).state).toBe("new");
+  });
+});
+
+// Review R15: the MCP face adds `context.mcp_session_id` (a new one per session) to the execute body; with it in
+// the hash, the retry of a client that lost its session was refused IDEMPOTENCY_KEY_REUSED (and then retried
+// with a new key: run twice).
+describe("idempotency: what the request hash covers", () => {
+  const mcpBody = (session: string, extra: Record<string, unknown> = {}) => ({
+    ...body,
+    context: { channel: "mcp", mcp_session_id: session, ...extra },
+  });
+
+  it("leaves out the transport session the gateway adds, keeps channel and the person", () => {
+    const one = idempotencyRequestHash(mcpBody("session-1"));
+    expect(idempotencyRequestHash(mcpBody("session-2"))).toBe(one);
+    expect(idempotencyRequestHash(mcpBody("session-2", { user: "ann@acme" }))).not.toBe(one);
+    expect(idempotencyRequestHash(mcpBody("session-1", { user: "bob@acme" }))).not.toBe(
+      idempotencyRequestHash(mcpBody("session-1", { user: "ann@acme" })),
+    );
+    expect(idempotencyRequestHash({ ...body, context: { channel: "rest" } })).not.toBe(one);
+    expect(
+      idempotencyRequestHash({ ...mcpBody("session-1"), action: { ...body.action, params: { to: "x@y.z" } } }),
+    ).not.toBe(one);
+  });
+
+  it("a body without transport fields hashes as before R15 (REST keys stored before an upgrade still match)", () => {
+    const { idempotency_key: _key, ...rest } = { ...body, context: { channel: "rest", user: "ann" } };
+    expect(idempotencyRequestHashes({ ...rest, idempotency_key: "k" })).toEqual({ requestHash: sha256Canonical(rest) });
+    const { idempotency_key: _k, ...plain } = body;
+    expect(idempotencyRequestHashes(body)).toEqual({ requestHash: sha256Canonical(plain) });
+  });
+
+  it("a key claimed before R15 (its hash covering the session) replays its identical retry, and only that", async () => {
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
+    const { idempotency_key: _key, ...before } = mcpBody("session-1");
+    // As the store of the version before: the whole body minus the key.
+    store.begin({ ...scope, requestHash: sha256Canonical(before) });
+    store.complete(scope, { interaction_id: "int-1", timestamp: "2024-12-14T10:30:00Z" });
+    expect(store.begin({ ...scope, ...idempotencyRequestHashes(mcpBody("session-1")) })).toMatchObject({
+      state: "replay",
+      response: { interaction_id: "int-1", idempotent: true },
+    });
+    const other = { ...mcpBody("session-1"), action: { ...body.action, params: { to: "x@y.z" } } };
+    expect(store.begin({ ...scope, ...idempotencyRequestHashes(other) }).state).toBe("conflict");
+  });
+
+  it("a key claimed now replays to another session's identical retry; another person's is a conflict", async () => {
+    const store = createIdempotencyStore(await openMigratedDatabase(":memory:"));
+    const counter = { calls: 0 };
+    const first = await execute(store, sendEmail(counter), idempotencyRequestHash(mcpBody("session-1")));
+    const retry = await execute(store, sendEmail(counter), idempotencyRequestHash(mcpBody("session-2")));
+    expect(counter.calls).toBe(1);
+    expect(retry).toMatchObject({ interaction_id: first.interaction_id, idempotent: true });
+    const person = idempotencyRequestHash(mcpBody("session-3", { user: "mallory@acme" }));
+    expect(await execute(store, sendEmail(counter), person)).toHaveProperty("conflict");
+    expect(counter.calls).toBe(1);
   });
 });

@@ -82,7 +82,7 @@ export type BeginResult =
   | { state: "in_flight"; wait: Promise<WaitResult> };
 
 export interface IdempotencyStore {
-  begin(input: IdempotencyScope & { requestHash: string }): BeginResult;
+  begin(input: BeginInput): BeginResult;
   /** Stores the answer of the caller that got `new` and hands it to every waiter. */
   complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): void;
   /** Gives the key up without an answer (e.g. a 503 before anything ran), so a retry can execute. */
@@ -106,10 +106,58 @@ export interface IdempotencyOptions extends LeaseOptions {
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-/** Hash of the request as the agent sent it, minus the key itself (a retry may not change anything else). */
-export function idempotencyRequestHash(body: Record<string, unknown>): string {
+/**
+ * What a key's request hashes to. `formerRequestHash` is what the same request hashed to before the transport
+ * context was left out (review R15): a key claimed before an upgrade keeps its old hash for its TTL (24 h), and its
+ * identical retry must still replay, not be told "different request" (and retried with a new key: run twice).
+ * Absent when the two are the same (every request without a transport field: REST's hashes never changed).
+ */
+export interface RequestHashes {
+  requestHash: string;
+  formerRequestHash?: string;
+}
+
+/** What `begin` is given: the key's scope and the hashes of the request it comes with. */
+export type BeginInput = IdempotencyScope & RequestHashes;
+
+/**
+ * The `context` fields the gateway itself sets per transport session (the MCP face: `mcp_session_id`, a new one
+ * for every session). They say how the request came, not what was asked nor for whom: a client that lost its
+ * session is the one that retries, from a new session. `context.user` and `channel` stay in the hash: another
+ * person reusing a key is another request (keys are scoped by org and agent, not by caller).
+ */
+const TRANSPORT_CONTEXT_FIELDS: readonly string[] = ["mcp_session_id"];
+
+/** The body without the transport fields of its context; the same object when it has none. */
+function withoutTransportContext(body: Record<string, unknown>): Record<string, unknown> {
+  const context = body.context;
+  if (typeof context !== "object" || context === null || Array.isArray(context)) return body;
+  if (!TRANSPORT_CONTEXT_FIELDS.some((field) => Object.hasOwn(context, field))) return body;
+  const asked: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(context))
+    if (!TRANSPORT_CONTEXT_FIELDS.includes(field)) asked[field] = value;
+  return Object.assign({}, body, { context: asked });
+}
+
+/**
+ * Hashes of the request as the agent asked it: minus the key itself (a retry may not change anything else) and
+ * minus the transport fields the gateway adds to its context; the former hash when that changed it.
+ */
+export function idempotencyRequestHashes(body: Record<string, unknown>): RequestHashes {
   const { idempotency_key: _ignored, ...rest } = body;
-  return sha256Canonical(rest);
+  const asked = withoutTransportContext(rest);
+  const requestHash = sha256Canonical(asked);
+  return asked === rest ? { requestHash } : { requestHash, formerRequestHash: sha256Canonical(rest) };
+}
+
+/** The hash a key is claimed with (idempotencyRequestHashes' `requestHash`). */
+export function idempotencyRequestHash(body: Record<string, unknown>): string {
+  return idempotencyRequestHashes(body).requestHash;
+}
+
+/** Whether a stored key's hash is this request's: its hash, or the one it had before R15 (both backends). */
+export function sameRequest(storedHash: string, input: RequestHashes): boolean {
+  return storedHash === input.requestHash || storedHash === input.formerRequestHash;
 }
 
 export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {}): IdempotencyStore {
@@ -157,7 +205,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   }
 
   /** Registers this caller's claim: its waiters' promise, and the heartbeat that keeps its lease. */
-  function owned(input: IdempotencyScope & { requestHash: string }): BeginResult {
+  function owned(input: BeginInput): BeginResult {
     let settle!: (r: WaitResult) => void;
     const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
     inFlight.set(scopeKey(input), { requestHash: input.requestHash, settle, wait });
@@ -166,7 +214,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
   }
 
   /** An expired claim: taken over (its owner never linked an intent) or settled; undefined when another won. */
-  function resolveExpired(row: IdempotencyRow, input: IdempotencyScope & { requestHash: string }, at: Date) {
+  function resolveExpired(row: IdempotencyRow, input: BeginInput, at: Date) {
     const verdict = inFlightVerdict(row, input, at);
     if (verdict.do === "take_over") {
       const taken = takeOverStmt.run({ ...verdict.seen, owner_next: owner, lease_next: leaseFrom(at) });
@@ -201,7 +249,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
         if (claimed.changes === 1) return owned(input);
         const row = select.get(input);
         if (!row) continue; // released between our INSERT and SELECT by another connection
-        if (row.request_hash === requestHash && row.state === "in_flight") {
+        if (sameRequest(row.request_hash, input) && row.state === "in_flight") {
           const resolved = resolveExpired(row, input, at);
           if (resolved === undefined) continue; // another caller acted on the expired claim first: read it again
           if (resolved !== null) return resolved;
@@ -280,12 +328,8 @@ export function replayOf(row: IdempotencyRow): IdempotentReplay {
  * The answer to a caller that found the key taken (both backends): another body → conflict, completed → the
  * replay, still in flight → wait for the first caller's answer (`wait`: its promise here, or polling the row).
  */
-export function answerForTaken(
-  row: IdempotencyRow,
-  input: IdempotencyScope & { requestHash: string },
-  wait: () => Promise<WaitResult>,
-): BeginResult {
-  if (row.request_hash !== input.requestHash) {
+export function answerForTaken(row: IdempotencyRow, input: BeginInput, wait: () => Promise<WaitResult>): BeginResult {
+  if (!sameRequest(row.request_hash, input)) {
     return { state: "conflict", reason: `Idempotency key "${input.key}" was already used with a different request` };
   }
   const settled = settledInteraction(row);

@@ -6,8 +6,8 @@
 // on another node by polling the row until it completes, is released, or its owner's lease runs out. An expired
 // claim is taken over or settled by compare-and-set on the row as read, so one node wins that race too.
 import { randomUUID } from "node:crypto";
-import type { BeginResult, IdempotencyScope, WaitResult } from "../../idempotency";
-import { answerForTaken, foreignRowVerdict, settlement } from "../../idempotency/idempotency";
+import type { BeginInput, BeginResult, IdempotencyScope, WaitResult } from "../../idempotency";
+import { answerForTaken, foreignRowVerdict, sameRequest, settlement } from "../../idempotency/idempotency";
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_RENEW_EVERY_MS,
@@ -30,7 +30,7 @@ import {
 import type { AnyKysely } from "../postgres";
 
 export interface SharedIdempotencyStore {
-  begin(input: IdempotencyScope & { requestHash: string }): Promise<BeginResult>;
+  begin(input: BeginInput): Promise<BeginResult>;
   complete(scope: IdempotencyScope, body: Record<string, unknown>, status?: number): Promise<void>;
   release(scope: IdempotencyScope): Promise<void>;
   /** See IdempotencyStore.owner: what the reservation's link compares (./reservations.ts). */
@@ -47,7 +47,7 @@ export interface SharedIdempotencyOptions extends LeaseOptions {
 }
 
 type Waiter = { settle: (result: WaitResult) => void; wait: Promise<WaitResult> };
-type Input = IdempotencyScope & { requestHash: string };
+type Input = BeginInput;
 
 export function createSharedIdempotencyStore(
   db: AnyKysely,
@@ -133,7 +133,7 @@ export function createSharedIdempotencyStore(
         if (await claim(input, at)) return owned(input);
         const row = await read(input);
         if (!row) continue; // released between our INSERT and SELECT: claim again
-        if (row.request_hash === input.requestHash && row.state === "in_flight") {
+        if (sameRequest(row.request_hash, input) && row.state === "in_flight") {
           const resolved = await resolveExpired(row, input, at);
           if (resolved === undefined) continue; // another node acted on the expired claim first: read it again
           if (resolved !== null) return resolved;
