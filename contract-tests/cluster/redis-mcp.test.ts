@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shouldRunRedisTests, TEST_REDIS_URL } from "../../src/core/events/redis-availability";
-import { exportedRecords, registerManifest } from "../../src/test-support/http";
+import { exportedRecords, operator, registerManifest } from "../../src/test-support/http";
 import { openSharedSqliteStore, startTwoNodes, type TwoNodes } from "./nodes";
 import { startTestGatehouse, type TestGatehouse } from "../fixtures";
 
@@ -99,15 +99,26 @@ describe.runIf(runRedis)("MCP sessions on two nodes sharing Redis", () => {
   });
 
   it("the session's capability token (X-Capability-Token of its initialize) governs its calls on B too", async () => {
-    const withToken = { ...key, "x-capability-token": "not-a-jwt" };
-    const response = await mcp(nodes.a, withToken).post(INITIALIZE);
+    // A token that does not verify opens no session (review R15): 403 problem+json, nothing shared.
+    const refused = await mcp(nodes.a, { ...key, "x-capability-token": "not-a-jwt" }).post(INITIALIZE);
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toMatchObject({ code: "CAPABILITY_TOKEN_REFUSED" });
+    const issued = await operator(nodes.a).post("/capability-tokens", {
+      agent_id: UAPK,
+      uapk_id: UAPK,
+      capabilities: ["crm:read"],
+    });
+    expect(issued.status, issued.text).toBe(201);
+    const response = await mcp(nodes.a, { ...key, "x-capability-token": issued.body.token }).post(INITIALIZE);
     expect(response.status).toBe(200);
     await response.text();
     const sessionId = response.headers.get("mcp-session-id")!;
+    // Revoked after the session opened: B, rebuilding it from the shared record, still applies its token.
+    expect((await operator(nodes.a).post(`/capability-tokens/${issued.body.token_id}/revoke`, {})).status).toBe(200);
     for (const node of [nodes.a, nodes.b]) {
       const called = await mcp(node, key, sessionId).post(readCall(6, "with-token"));
       expect(await called.json()).toMatchObject({
-        result: { isError: true, structuredContent: { decision: "DENY", reasons: [{ code: "INVALID_TOKEN" }] } },
+        result: { isError: true, structuredContent: { decision: "DENY", reasons: [{ code: "TOKEN_REVOKED" }] } },
       });
     }
   });

@@ -19,6 +19,7 @@ import {
   APPROVAL_STATUS_TOOL,
   approvalStatusTool,
   LEGACY_APPROVAL_STATUS_TOOL,
+  capabilitiesByToolName,
   capabilityForToolName,
   manifestTools,
 } from "./tool-catalog";
@@ -73,9 +74,27 @@ export function createAgentTools(deps: AgentToolsDeps) {
   const manifestOf = async (s: AgentSession): Promise<Manifest | undefined> =>
     deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
 
-  async function listTools(session: AgentSession): Promise<Tool[]> {
+  /**
+   * The manifest tools this session may use: none while the manifest is not active, and with a session token only
+   * its capabilities (none once it no longer verifies: expired, revoked). A convenience for the model, not the
+   * check: the policy still decides every call, whatever it names (a tool not listed included).
+   */
+  async function visibleTools(session: AgentSession): Promise<readonly Tool[]> {
     const manifest = await manifestOf(session);
-    return [...(manifest ? manifestTools(manifest, deps.amountBounds) : []), approvalStatusTool];
+    if (manifest?.status !== "active") return [];
+    const tools = manifestTools(manifest, deps.amountBounds);
+    if (!session.capabilityToken) return tools;
+    const expected = { orgId: session.orgId, agentId: manifest.agent.id, uapkId: session.uapkId };
+    const verified = await deps.engine.tokens.verify(session.capabilityToken, expected);
+    if (!verified.ok) return [];
+    // By capability (the listed name's own), never by name: look-alike names map to distinct capabilities.
+    const allowed = new Set(verified.claims.cap);
+    const capabilities = capabilitiesByToolName(manifest);
+    return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
+  }
+
+  async function listTools(session: AgentSession): Promise<Tool[]> {
+    return [...(await visibleTools(session)), approvalStatusTool];
   }
 
   /** The REST execute body this call stands for, or why it cannot be one. */

@@ -108,6 +108,33 @@ function assertMayActAsAgent(principal: Principal): void {
   if (principal.kind === "user") requireOperatorOf(principal, orgOf(principal));
 }
 
+/**
+ * An agent session opens only on an active manifest of the caller's org (404 / 403 MANIFEST_INACTIVE), and with a
+ * session token only one that verifies for that agent now (403 CAPABILITY_TOKEN_REFUSED naming REST's reason code):
+ * a client learns at connect time, not from a list of tools every call of which would be denied. 403, not 401:
+ * the caller's credential is good, and a 401 sends MCP clients into their OAuth flow.
+ */
+async function assertAgentSessionAllowed(
+  engine: McpFaceDeps["engine"],
+  orgId: string,
+  uapkId: string,
+  token: string | undefined,
+): Promise<void> {
+  const manifest = await engine.manifests.getByUapkId(orgId, uapkId);
+  if (!manifest) throw new HttpProblem(404, `Manifest '${uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
+  if (manifest.status !== "active")
+    throw new HttpProblem(403, `Manifest '${uapkId}' is ${manifest.status}: its tools cannot be used`, {
+      code: "MANIFEST_INACTIVE",
+    });
+  if (token === undefined) return;
+  const verified = await engine.tokens.verify(token, { orgId, agentId: manifest.agent.id, uapkId });
+  if (!verified.ok)
+    throw new HttpProblem(403, `X-Capability-Token refused: ${verified.message}`, {
+      code: "CAPABILITY_TOKEN_REFUSED",
+      errors: [{ pointer: "/headers/x-capability-token", message: `${verified.code}: ${verified.message}` }],
+    });
+}
+
 /** What each endpoint tells the agent at initialize: its own tools' rules, nothing the other endpoint does. */
 const AGENT_INSTRUCTIONS =
   "Tools of this server are governed by Gatehouse: each call is decided by policy (ALLOW, DENY, ESCALATE) and audited. " +
@@ -213,12 +240,12 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
       throw new HttpProblem(400, "The initialize params are too large to share between the nodes", {
         code: "VALIDATION_FAILED",
       });
+    // Before the pool makes room too: a refused initialize never closes another caller's idle session.
+    if (route.kind === "agent") await assertAgentSessionAllowed(deps.engine, orgId, route.uapkId, token);
     const slot = sessions.reserve(owner);
     if (!slot) throw SESSIONS_FULL();
     // Held until the initialize is answered, refused or its caller left: registered by then, or never to be.
     ctx.res.once("close", slot.release);
-    if (route.kind === "agent" && !(await deps.engine.manifests.getByUapkId(orgId, route.uapkId)))
-      throw new HttpProblem(404, `Manifest '${route.uapkId}' not found`, { code: "MANIFEST_NOT_FOUND" });
     const id = randomUUID();
     if (shared && record !== undefined) await shared.create(id, record);
     return sessions.open(slot, owner, endpoint, serverOf(route, principal, orgId, token), id);

@@ -4,7 +4,10 @@
 import type { GovernanceEngine } from "../../core/governance";
 import type { ApprovalsService } from "../../core/ports";
 
-export type McpEngine = Pick<GovernanceEngine, "execute" | "manifests">;
+/** `tokens`: a session's capability token is verified at initialize and scopes what tools/list shows. */
+export type McpEngine = Pick<GovernanceEngine, "execute" | "manifests"> & {
+  tokens: Pick<GovernanceEngine["tokens"], "verify">;
+};
 export type McpApprovals = Pick<ApprovalsService, "getForAgent" | "waitForDecision">;
 
 /** One refused part of a request: where (a JSON pointer) and why. */

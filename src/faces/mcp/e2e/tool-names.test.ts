@@ -78,6 +78,31 @@ describe("MCP tool names", () => {
   });
 });
 
+describe("MCP tool names and a session's capability token (review R15)", () => {
+  it("a token of one of two look-alike capabilities lists that one only; the other's name is denied", async () => {
+    const issued = await operator(g).post("/capability-tokens", {
+      agent_id: UAPK,
+      uapk_id: UAPK,
+      capabilities: ["crm:a_b"],
+    });
+    expect(issued.status, issued.text).toBe(201);
+    const scoped = await mcpClient(`${g.url}/mcp/agents/${encodeURIComponent(UAPK)}`, {
+      "X-API-Key": g.apiKey,
+      "X-Capability-Token": issued.body.token,
+    });
+    try {
+      const all = (await client.listTools()).tools;
+      const lookAlike = all.find((t) => t.title === "crm_a:b")!;
+      const listed = (await scoped.listTools()).tools.filter((t) => t.name !== "gatehouse_approval_status");
+      expect(listed.map((t) => t.title)).toEqual(["crm:a_b"]);
+      const other = await scoped.callTool({ name: lookAlike.name, arguments: { params: {} } });
+      expect(other.structuredContent).toMatchObject({ status: "denied", reasons: [{ code: "CAPABILITY_MISSING" }] });
+    } finally {
+      await scoped.close();
+    }
+  });
+});
+
 describe("mcpToolNames", () => {
   it("keeps a valid unique name, hashes long, shared and reserved ones, and never repeats a name", () => {
     const names = mcpToolNames(
