@@ -55,7 +55,10 @@ export interface paths {
         /**
          * Execute several actions
          * @description Execute several actions in one request, in order, each through the full pipeline (and each with its own
-         *     audit record). With `stop_on_deny`, the actions after the first DENY are reported as `SKIPPED`.
+         *     audit record). With `stop_on_deny`, the actions after the first DENY are reported as `SKIPPED`. An error
+         *     answers the whole batch only while no action has been answered; after that, what was recorded (an
+         *     approval, a DENY's record, a connector run) is reported, the failing action is `SKIPPED` with its problem
+         *     `code` in `result.error_code`, and the rest are `SKIPPED`.
          */
         post: operations["Gateway_batch"];
         delete?: never;
@@ -1198,14 +1201,24 @@ export interface components {
         BatchResult: {
             action_id: string;
             approval_id?: string;
+            /**
+             * @description `SKIPPED`: not decided nor run. An action that failed once an earlier one was answered (the problem its own
+             *     request would have had, e.g. a reused `idempotency_key`) is `SKIPPED` with `result.error_code` the problem's
+             *     `code`, and the actions after it are `SKIPPED` without a result.
+             */
             decision: components["schemas"]["Decision"] | "SKIPPED";
             executed: boolean;
-            /** @description Absent for actions skipped after a DENY with `stop_on_deny`. */
+            /**
+             * @description `true`: the answer of an earlier request with this `idempotency_key`, replayed. Its `decision`, `executed` and
+             *     `interaction_id` are that first request's (it counts in `summary` as its decision); nothing ran again.
+             */
+            idempotent?: boolean;
+            /** @description Absent for `SKIPPED` actions: not run (after a DENY with `stop_on_deny`, or an action that failed). */
             interaction_id?: string;
             reasons?: components["schemas"]["Reason"][];
             result?: components["schemas"]["ActionResult"];
         };
-        /** @description Totals of a batch. */
+        /** @description Totals of a batch, by `decision` (a replayed answer counts as its decision; see BatchResult `idempotent`). */
         BatchSummary: {
             /** Format: int32 */
             allowed: number;

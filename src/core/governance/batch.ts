@@ -1,7 +1,10 @@
 // batch: the actions of one request executed in order, each through `execute` (each its own interaction, with
 // the batch id and its action id in the audit meta); `stop_on_deny` skips the rest after the first DENY.
-// Once a connector of this batch has run, the batch never fails as a whole: an action that throws is reported
-// in its place (not run, with the error) and the ones after it are skipped, so the caller learns what took effect.
+// Once an action of this batch has been answered, the batch never fails as a whole: an action that throws is
+// reported in its place (SKIPPED, not run, its problem code in `result.error_code`) and the ones after it are
+// skipped, so the caller learns what took effect. Every answer recorded something (a connector run, an ESCALATE's
+// approval, a DENY's audit record) or replays an earlier answer that did: failing the batch would hide it, e.g. an
+// approval operators see pending whose approval_id the agent never got.
 import { randomUUID } from "node:crypto";
 import type { Action } from "../policy/types";
 import type { ExecuteOnce } from "./execute";
@@ -45,12 +48,7 @@ function summaryOf(results: BatchResultItem[]): BatchResponse["summary"] {
   };
 }
 
-/** A connector ran for this answer (successfully or not): something may have happened outside Gatehouse. */
-function connectorRan(response: ExecuteResponse): boolean {
-  return response.executed || (response.result !== undefined && response.result.error_code !== "CONNECTOR_UNAVAILABLE");
-}
-
-/** The place of an action that threw, once earlier actions of the batch have taken effect. */
+/** The place of an action that threw, once earlier actions of the batch have been answered (and recorded). */
 function failedItem(item: BatchRequest["actions"][number], err: unknown): BatchResultItem {
   const code = (err as { code?: unknown })?.code;
   return {
@@ -70,7 +68,7 @@ export function createBatch(execute: ExecuteOnce): Batch {
     const batchId = `batch-${randomUUID()}`;
     const results: BatchResultItem[] = [];
     let stopped = false;
-    let sideEffects = false;
+    let answered = false;
     for (const item of request.actions) {
       if (stopped) {
         results.push({ action_id: item.action_id, decision: "SKIPPED", executed: false });
@@ -83,13 +81,14 @@ export function createBatch(execute: ExecuteOnce): Batch {
           meta: { batch_id: batchId, action_id: item.action_id },
         });
       } catch (err) {
-        // Nothing ran yet: the error is the batch's answer. Otherwise report what happened and stop here.
-        if (!sideEffects) throw err;
+        // Nothing answered (so nothing recorded) yet: the error is the batch's answer. Otherwise report what
+        // happened and stop here.
+        if (!answered) throw err;
         results.push(failedItem(item, err));
         stopped = true;
         continue;
       }
-      sideEffects ||= connectorRan(response);
+      answered = true;
       results.push({
         action_id: item.action_id,
         interaction_id: response.interaction_id,
@@ -98,6 +97,8 @@ export function createBatch(execute: ExecuteOnce): Batch {
         ...(response.result ? { result: response.result } : {}),
         ...(response.reasons?.length ? { reasons: response.reasons } : {}),
         ...(response.approval_id ? { approval_id: response.approval_id } : {}),
+        // A replayed answer: its decision and `executed` are the first request's; nothing ran again.
+        ...(response.idempotent ? { idempotent: true } : {}),
       });
       if (response.decision === "DENY" && request.stop_on_deny) stopped = true;
     }

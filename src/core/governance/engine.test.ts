@@ -368,6 +368,74 @@ describe("batch", () => {
   });
 });
 
+describe("batch: what earlier actions recorded is never hidden by a later error", () => {
+  const batchOf = (actions: unknown[]) =>
+    ({ uapk_id: "customer-support-bot", agent_id: "customer-support-bot", actions }) as never;
+  const del = { action_id: "a1", type: "crm", tool: "delete", params: { record_id: "rec-123" } };
+
+  it("an ESCALATE then a reused idempotency key: the approval_id is answered, the failing action SKIPPED", async () => {
+    const { service, approvals } = await wired();
+    await service.execute(ORG, emailRequest({ idempotency_key: "k1" } as never));
+    const sendOther = { action_id: "a2", type: "email", tool: "send", params: { to: "x@example.com" } };
+    const r = await service.batch(
+      ORG,
+      batchOf([del, { ...sendOther, idempotency_key: "k1" }, { ...sendOther, action_id: "a3" }]),
+    );
+    const approvalId = must(r.results[0]?.approval_id, "the ESCALATE's approval is answered");
+    expect(approvals.get(ORG, approvalId)?.status).toBe("pending");
+    expect(r.results.map((x) => [x.action_id, x.decision, x.executed, x.result?.error_code])).toEqual([
+      ["a1", "ESCALATE", false, undefined],
+      ["a2", "SKIPPED", false, "IDEMPOTENCY_KEY_REUSED"],
+      ["a3", "SKIPPED", false, undefined],
+    ]);
+    expect(r.summary).toEqual({ total: 3, allowed: 0, denied: 0, escalated: 1, skipped: 2 });
+  });
+
+  it("a DENY (recorded in the audit chain) then an error: the DENY is answered", async () => {
+    const { service, audit } = await wired();
+    await service.execute(ORG, emailRequest({ idempotency_key: "k1" } as never));
+    const purge = { action_id: "a1", type: "crm", tool: "purge", params: {} };
+    const reused = {
+      action_id: "a2",
+      type: "email",
+      tool: "send",
+      params: { to: "x@example.com" },
+      idempotency_key: "k1",
+    };
+    const r = await service.batch(ORG, batchOf([purge, reused]));
+    expect(r.results.map((x) => x.decision)).toEqual(["DENY", "SKIPPED"]);
+    const denied = must(r.results[0]?.interaction_id, "the DENY's interaction");
+    expect(audit.getInteraction(ORG, denied).map((x) => x.kind)).toEqual(["decision"]);
+  });
+
+  it("the first action failing is still the batch's answer (nothing recorded)", async () => {
+    const { service } = await wired();
+    await service.execute(ORG, emailRequest({ idempotency_key: "k1" } as never));
+    const reused = {
+      action_id: "a1",
+      type: "email",
+      tool: "send",
+      params: { to: "x@example.com" },
+      idempotency_key: "k1",
+    };
+    await expect(service.batch(ORG, batchOf([reused, del]))).rejects.toBeInstanceOf(ActionConflictError);
+  });
+
+  it("a replayed item says so: its ALLOW and executed are the first request's", async () => {
+    const { service } = await wired();
+    const first = await service.execute(ORG, emailRequest({ idempotency_key: "k1" } as never));
+    const again = { action_id: "a1", ...emailRequest().action, idempotency_key: "k1" };
+    const r = await service.batch(ORG, batchOf([again]));
+    expect(r.results[0]).toMatchObject({
+      interaction_id: first.interaction_id,
+      decision: "ALLOW",
+      executed: true,
+      idempotent: true,
+    });
+    expect(r.summary).toMatchObject({ allowed: 1 });
+  });
+});
+
 describe("puruto tools through the discovery face's invoker", () => {
   it("passes name, command and params; a command error becomes a failed tool with its code", async () => {
     const { purutoInvokerFrom } = await import("./connectors");
