@@ -1248,12 +1248,17 @@ export interface components {
             expires_at: string;
             /** Format: date-time */
             issued_at: string;
+            /** @description The operator (their `sub`) who issued the token; absent on tokens issued before it was recorded. */
+            issued_by?: string;
+            /** @description The token's `iss`: a label chosen at issue (IssueCapabilityTokenRequest), not who issued it. */
             issuer_id: string;
             manifest_id: string;
             revoke_reason?: string;
             revoked: boolean;
             /** Format: date-time */
             revoked_at?: string;
+            /** @description The operator (their `sub`) who revoked it; absent on revocations before it was recorded. */
+            revoked_by?: string;
             token_id: string;
             uapk_id: string;
         };
@@ -1535,7 +1540,10 @@ export interface components {
              */
             involved_seqs: number[];
         };
-        /** @description The capability token the action presented: its claims, recipients redacted (only their number is kept). */
+        /**
+         * @description The capability token the action presented: its claims, recipients redacted (only their number is kept), and
+         *     who is accountable for it (as the gateway recorded them; no audit record signs them).
+         */
         EvidenceToken: {
             agent_id: string;
             /** Format: int32 */
@@ -1545,11 +1553,18 @@ export interface components {
             expires_at: string;
             /** Format: date-time */
             issued_at: string;
+            /** @description The operator (their `sub`) who issued the token; absent on tokens issued before it was recorded. */
+            issued_by?: string;
+            /** @description The token's `iss`: a label chosen by whoever issued it, not who did (that is `issued_by`). */
             issuer_id: string;
             manifest_id: string;
             /** Format: int32 */
             max_actions?: number;
             revoked: boolean;
+            /** Format: date-time */
+            revoked_at?: string;
+            /** @description The operator who revoked it; absent while not revoked, and on revocations before it was recorded. */
+            revoked_by?: string;
             token_id: string;
         };
         /** @description Evaluate and, when allowed, execute an action. */
@@ -1772,7 +1787,11 @@ export interface components {
              * @default 24
              */
             expires_in_hours: number;
-            /** @description Who issues the token (recorded as `iss`); defaults to the operator's `sub`. */
+            /**
+             * @description A label for the issuer, recorded as the token's `iss` (e.g. a team or system); defaults to the operator's
+             *     `sub`. Taken as given: it names nobody accountable. The operator who calls is always recorded as
+             *     `issued_by` (CapabilityTokenInfo, evidence bundles) whatever this says.
+             */
             issuer_id?: string;
             /** @description The manifest the token narrows (either `manifest_id` or `uapk_id`). */
             manifest_id?: string;
@@ -2324,8 +2343,13 @@ export interface components {
             reason?: string;
             /** @enum {boolean} */
             revoked: true;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Of the first revocation (revoking again changes nothing).
+             */
             revoked_at: string;
+            /** @description The operator (their `sub`) who revoked it first; absent on revocations before it was recorded. */
+            revoked_by?: string;
             token_id: string;
         };
         RevokeRequest: {

@@ -112,8 +112,11 @@ export interface CapabilityTokensService {
   verify(token: string, expected: { orgId: string; agentId: string; uapkId: string }): Promise<TokenVerification>;
   /** One token as recorded (revoked and expired ones too); undefined when the org has no such token. */
   get(orgId: string, tokenId: string): MaybePromise<TokenInfo | undefined>;
-  /** Idempotent; undefined when the token does not exist in the org. */
-  revoke(orgId: string, tokenId: string, reason?: string): MaybePromise<TokenInfo | undefined>;
+  /**
+   * By operator `revokedBy` (their `sub`, recorded as `revoked_by`). Idempotent: a second revocation keeps the
+   * first's time, reason and operator. Undefined when the token does not exist in the org.
+   */
+  revoke(orgId: string, tokenId: string, revokedBy: string, reason?: string): MaybePromise<TokenInfo | undefined>;
   list(
     orgId: string,
     filter?: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined },

@@ -46,6 +46,7 @@ export const SECTION_FIELDS: Record<string, readonly string[]> = {
   capability_token: [
     "token_id",
     "issuer_id",
+    "issued_by",
     "agent_id",
     "manifest_id",
     "capabilities",
@@ -54,6 +55,8 @@ export const SECTION_FIELDS: Record<string, readonly string[]> = {
     "issued_at",
     "expires_at",
     "revoked",
+    "revoked_at",
+    "revoked_by",
   ],
   approval: [
     "approval_id",
@@ -228,7 +231,7 @@ function checkToken(bundle: Json, opening: AuditRecord): string[] {
   if (!isObject(token) || token.token_id !== signedId)
     fail("capability_token: not the token the signed decision recorded");
   return [
-    `capability_token: the decision used token ${String(signedId)} (its other claims are the gateway's statement)`,
+    `capability_token: the decision used token ${String(signedId)} (its other claims, issued_by and revocation are the gateway's statement)`,
   ];
 }
 

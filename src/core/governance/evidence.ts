@@ -34,6 +34,7 @@ export interface EvidenceBundle {
   capability_token?: {
     token_id: string;
     issuer_id: string;
+    issued_by?: string;
     agent_id: string;
     manifest_id: string;
     capabilities: string[];
@@ -42,6 +43,8 @@ export interface EvidenceBundle {
     issued_at: string;
     expires_at: string;
     revoked: boolean;
+    revoked_at?: string;
+    revoked_by?: string;
   };
   approval?: {
     approval_id: string;
@@ -144,7 +147,9 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     // Redacted: who the token lets the agent write to is personal data; its number is enough to see the scope.
     return {
       token_id: info.token_id,
+      // issuer_id is a label chosen at issue; issued_by is the operator who did (the one accountable).
       issuer_id: info.issuer_id,
+      ...(info.issued_by ? { issued_by: info.issued_by } : {}),
       agent_id: info.agent_id,
       manifest_id: info.manifest_id,
       capabilities: info.capabilities,
@@ -155,6 +160,8 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
       issued_at: info.issued_at,
       expires_at: info.expires_at,
       revoked: info.revoked,
+      ...(info.revoked_at ? { revoked_at: info.revoked_at } : {}),
+      ...(info.revoked_by ? { revoked_by: info.revoked_by } : {}),
     };
   }
 

@@ -70,7 +70,7 @@ const cases: Case[] = [
     name: "revoked token",
     prepare: async (e) => {
       const t = await issue(e, ["email:send"]);
-      e.tokens.revoke(ORG, t.token_id, "leaked");
+      e.tokens.revoke(ORG, t.token_id, "ops@acme.com", "leaked");
       return { capability_token: t.token };
     },
     decision: "DENY",
@@ -1290,6 +1290,7 @@ async function issue(
   return e.tokens.issue({
     orgId: ORG,
     issuerId: "ops@acme.com",
+    issuedBy: "ops@acme.com",
     agentId: "customer-support-bot",
     manifest: e.manifests.getByUapkId(ORG, "customer-support-bot")!,
     capabilities,

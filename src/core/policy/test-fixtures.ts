@@ -53,6 +53,7 @@ export async function sendTokenAllowing(e: Awaited<ReturnType<typeof engine>>, a
   const { token } = await e.tokens.issue({
     orgId: ORG,
     issuerId: "ops@acme.com",
+    issuedBy: "ops@acme.com",
     manifest,
     agentId: manifest.agent.id,
     capabilities: ["email:send"],

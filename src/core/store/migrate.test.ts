@@ -106,8 +106,16 @@ describe("migrations", () => {
     expect(await migrateToLatest(old)).toEqual(Object.keys(MIGRATIONS));
     // Unchanged except the approvals table, which 0002 rebuilt with the `cancelled` status (same columns, indexes),
     // manifests, which 0003 rebuilt keyed by (org_id, manifest_id) with a version, the audit log, which 0006 made
-    // a rowid table, idempotency_keys, which 0007 gave lease columns, and the tables added since.
-    const rebuilt = ["approvals", "manifest", "sqlite_autoindex_manifest", "audit_records", "idempotency_keys"];
+    // a rowid table, idempotency_keys, which 0007 gave lease columns, capability_tokens, which 0011 gave
+    // issued_by and revoked_by, and the tables added since.
+    const rebuilt = [
+      "approvals",
+      "manifest",
+      "sqlite_autoindex_manifest",
+      "audit_records",
+      "idempotency_keys",
+      "capability_tokens",
+    ];
     const untouched = (o: { name: string }) =>
       !o.name.startsWith("kysely_") && !rebuilt.some((r) => o.name.startsWith(r)) && !added(o.name);
     expect(schemaOf(old).filter(untouched)).toEqual(tablesBefore.filter(untouched));
@@ -117,6 +125,7 @@ describe("migrations", () => {
     expect(schemaOf(old).find((o) => o.name === "idempotency_keys")?.sql).toMatch(
       /"owner".*"lease_until".*"interaction_id"/,
     );
+    expect(schemaOf(old).find((o) => o.name === "capability_tokens")?.sql).toMatch(/"issued_by".*"revoked_by"/);
     expect(tablesBefore.map((o) => o.name).sort()).toEqual(
       schemaOf(old)
         .filter((o) => !o.name.startsWith("kysely_") && !added(o.name))

@@ -87,6 +87,10 @@ export interface CapabilityTokensTable {
   expires_at: string;
   revoked_at: string | null;
   revoke_reason: string | null;
+  /** The operator (their `sub`) who issued the token; null on tokens issued before migration 0011. */
+  issued_by: string | null;
+  /** The operator who revoked it; null while not revoked, and on revocations before migration 0011. */
+  revoked_by: string | null;
 }
 
 export interface IdempotencyKeysTable {

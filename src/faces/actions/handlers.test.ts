@@ -118,6 +118,7 @@ describe("actions handlers", () => {
     const t = await actions.tokens.issue({
       orgId: ORG,
       issuerId: "x",
+      issuedBy: "ops@acme.com",
       agentId: "customer-support-bot",
       manifest: m,
       capabilities: ["email:send"],

@@ -15,6 +15,7 @@ import { HttpProblem, problem } from "../../http/problem";
 import { pageOf } from "../../http/paging";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
+import { logger } from "../../core/log/logger";
 
 type Schemas = components["schemas"];
 
@@ -59,6 +60,8 @@ function sameManifestId(bodyId: string | undefined, pathId: string): void {
     errors: [{ pointer: "/body/manifest_id", message }],
   });
 }
+
+const log = logger.child({ module: "actions" });
 
 const toAction = (a: Schemas["Action"]): Action => a as Action;
 
@@ -159,7 +162,7 @@ function tokenHandlers(actions: GovernanceEngine) {
   return {
     CapabilityTokens_issue: async (req) => {
       const orgId = req.params.org_id;
-      requireOrg(req.principal, orgId);
+      const operator = requireOrg(req.principal, orgId);
       const body = req.body;
       const manifest = body.manifest_id
         ? await actions.manifests.get(orgId, body.manifest_id)
@@ -186,17 +189,30 @@ function tokenHandlers(actions: GovernanceEngine) {
             },
           ],
         });
-      const issuerId = body.issuer_id ?? (req.principal.kind === "user" ? req.principal.sub : "gatehouse");
+      // issuer_id (the JWT's iss) is a label the caller may choose; who is accountable is the operator, issued_by.
+      const issuerId = body.issuer_id ?? operator;
       const issued = await mapErrors(() =>
         actions.tokens.issue({
           orgId,
           issuerId,
+          issuedBy: operator,
           agentId: body.agent_id,
           manifest,
           capabilities: body.capabilities,
           expiresInHours: body.expires_in_hours,
           constraints: body.constraints,
         }),
+      );
+      log.info(
+        {
+          orgId,
+          tokenId: issued.token_id,
+          issuedBy: operator,
+          issuerId,
+          agentId: body.agent_id,
+          uapkId: manifest.uapk_id,
+        },
+        "capability token issued",
       );
       return { status: 201, body: issued };
     },
@@ -212,17 +228,23 @@ function tokenHandlers(actions: GovernanceEngine) {
     },
 
     CapabilityTokens_revoke: async (req) => {
-      requireOrg(req.principal, req.params.org_id);
+      const operator = requireOrg(req.principal, req.params.org_id);
       const reason = req.body?.reason;
-      const info = await actions.tokens.revoke(req.params.org_id, req.params.token_id, reason);
+      const info = await actions.tokens.revoke(req.params.org_id, req.params.token_id, operator, reason);
       if (!info)
         throw new HttpProblem(404, `Capability token '${req.params.token_id}' not found`, { code: "TOKEN_NOT_FOUND" });
+      // Revoking twice keeps the first revocation: the log names who asked and who revoked.
+      log.info(
+        { orgId: req.params.org_id, tokenId: info.token_id, requestedBy: operator, revokedBy: info.revoked_by },
+        "capability token revoked",
+      );
       return {
         status: 200,
         body: {
           token_id: info.token_id,
           revoked: true,
           revoked_at: info.revoked_at!,
+          ...(info.revoked_by ? { revoked_by: info.revoked_by } : {}),
           ...(info.revoke_reason ? { reason: info.revoke_reason } : {}),
         },
       };

@@ -12,6 +12,7 @@ async function setup(now?: () => Date) {
     e.tokens.issue({
       orgId: ORG,
       issuerId: "issuer-abc123",
+      issuedBy: "ops@acme.com",
       agentId: "customer-support-bot",
       manifest,
       capabilities: ["email:send"],
@@ -136,7 +137,7 @@ describe("capability tokens", () => {
     const s = await setup(() => clock);
     const a = await s.issue({ expiresInHours: 1 });
     const b = await s.issue();
-    const revoked = s.tokens.revoke(ORG, b.token_id, "Suspected token compromise");
+    const revoked = s.tokens.revoke(ORG, b.token_id, "ops@acme.com", "Suspected token compromise");
     expect(revoked).toMatchObject({ revoked: true, revoke_reason: "Suspected token compromise" });
     expect(await s.verify(b.token)).toMatchObject({ ok: false, code: "TOKEN_REVOKED" });
     clock = new Date("2024-12-14T11:00:01Z");

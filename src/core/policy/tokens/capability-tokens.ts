@@ -41,7 +41,10 @@ export interface CapabilityClaims {
 
 export interface IssueTokenInput {
   orgId: string;
+  /** The JWT's `iss`: a label the issuer chooses (e.g. a team or system); it vouches for nobody. */
   issuerId: string;
+  /** Who is accountable for the token: the authenticated operator (their `sub`) who issues it. */
+  issuedBy: string;
   agentId: string;
   manifest: Manifest;
   capabilities: string[];
@@ -60,6 +63,8 @@ export interface IssuedToken {
 export interface TokenInfo {
   token_id: string;
   issuer_id: string;
+  /** The operator who issued it (absent on tokens issued before it was recorded). */
+  issued_by?: string;
   agent_id: string;
   manifest_id: string;
   uapk_id: string;
@@ -69,6 +74,8 @@ export interface TokenInfo {
   expires_at: string;
   revoked: boolean;
   revoked_at?: string;
+  /** The operator who revoked it (absent while not revoked, and on revocations before it was recorded). */
+  revoked_by?: string;
   revoke_reason?: string;
 }
 
@@ -124,7 +131,7 @@ export async function signCapabilityToken(
   input: IssueTokenInput,
   key: { kid: string; privateKey: KeyObject },
   issuedAt: Date,
-): Promise<{ issued: IssuedToken; row: Omit<Row, "revoked_at" | "revoke_reason"> }> {
+): Promise<{ issued: IssuedToken; row: Omit<Row, "revoked_at" | "revoke_reason" | "revoked_by"> }> {
   const hours = checkIssueRequest(input);
   const { manifest } = input;
   const iat = Math.floor(issuedAt.getTime() / 1000);
@@ -170,6 +177,7 @@ export async function signCapabilityToken(
       token_id: tokenId,
       org_id: input.orgId,
       issuer_id: input.issuerId,
+      issued_by: input.issuedBy,
       agent_id: input.agentId,
       manifest_id: manifest.manifest_id,
       uapk_id: manifest.uapk_id,
@@ -255,6 +263,7 @@ const ISSUED_COLUMNS = [
   "token_id",
   "org_id",
   "issuer_id",
+  "issued_by",
   "agent_id",
   "manifest_id",
   "uapk_id",
@@ -283,10 +292,10 @@ function tokenStatements(db: Db) {
         .where("token_id", "=", $.token_id)
         .where("org_id", "=", $.org_id),
     ),
-    revoke: sqliteQuery(db, (b, $: TokenKey & { revoked_at: string; revoke_reason: string | null }) =>
+    revoke: sqliteQuery(db, (b, $: TokenKey & Pick<Row, "revoked_at" | "revoke_reason" | "revoked_by">) =>
       b
         .updateTable("capability_tokens")
-        .set({ revoked_at: $.revoked_at, revoke_reason: $.revoke_reason })
+        .set({ revoked_at: $.revoked_at, revoke_reason: $.revoke_reason, revoked_by: $.revoked_by })
         .where("org_id", "=", $.org_id)
         .where("token_id", "=", $.token_id)
         .where("revoked_at", "is", null),
@@ -334,11 +343,12 @@ export class CapabilityTokenService {
     return revocationVerdict(verified, row);
   }
 
-  /** Revokes by token id (jti). Idempotent: revoking twice keeps the first time and reason. */
-  revoke(orgId: string, tokenId: string, reason?: string): TokenInfo | undefined {
+  /** Revokes by token id (jti), by operator `revokedBy`. Idempotent: revoking twice keeps the first time, reason and operator. */
+  revoke(orgId: string, tokenId: string, revokedBy: string, reason?: string): TokenInfo | undefined {
     this.statements.revoke.run({
       revoked_at: this.now().toISOString(),
       revoke_reason: reason ?? null,
+      revoked_by: revokedBy,
       org_id: orgId,
       token_id: tokenId,
     });
@@ -363,6 +373,7 @@ export function toInfo(row: Row): TokenInfo {
   return {
     token_id: row.token_id,
     issuer_id: row.issuer_id,
+    ...(row.issued_by ? { issued_by: row.issued_by } : {}),
     agent_id: row.agent_id,
     manifest_id: row.manifest_id,
     uapk_id: row.uapk_id,
@@ -372,6 +383,7 @@ export function toInfo(row: Row): TokenInfo {
     expires_at: row.expires_at,
     revoked: row.revoked_at !== null,
     ...(row.revoked_at ? { revoked_at: row.revoked_at } : {}),
+    ...(row.revoked_by ? { revoked_by: row.revoked_by } : {}),
     ...(row.revoke_reason ? { revoke_reason: row.revoke_reason } : {}),
   };
 }

@@ -12,6 +12,7 @@ import * as idempotencyLeases from "./0007_idempotency_leases";
 import * as approvalRedactPaths from "./0008_approval_redact_paths";
 import * as budgetCountersBigint from "./0009_budget_counters_bigint";
 import * as storeMeta from "./0010_store_meta";
+import * as capabilityTokenAccountability from "./0011_capability_token_accountability";
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0001_initial_schema": initialSchema,
@@ -24,4 +25,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   "0008_approval_redact_paths": approvalRedactPaths,
   "0009_budget_counters_bigint": budgetCountersBigint,
   "0010_store_meta": storeMeta,
+  "0011_capability_token_accountability": capabilityTokenAccountability,
 };

@@ -52,10 +52,10 @@ export function createSharedCapabilityTokens(
       return revocationVerdict(verified, row as { revoked_at: string | null } | undefined);
     },
 
-    async revoke(orgId, tokenId, reason) {
+    async revoke(orgId, tokenId, revokedBy, reason) {
       await db
         .updateTable("capability_tokens")
-        .set({ revoked_at: now().toISOString(), revoke_reason: reason ?? null })
+        .set({ revoked_at: now().toISOString(), revoke_reason: reason ?? null, revoked_by: revokedBy })
         .where("org_id", "=", orgId)
         .where("token_id", "=", tokenId)
         .where("revoked_at", "is", null)

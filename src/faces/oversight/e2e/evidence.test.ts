@@ -372,6 +372,43 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       expect(result.err).toMatch(/^FAIL: approval: the signed verdict \(seq \d+\) is not in the escalated interaction/);
     });
 
+    it("a token's section names the operator who issued and revoked it, whatever issuer_id says; it verifies", async () => {
+      const issued = await operator(g).post("/capability-tokens", {
+        issuer_id: "security-officer@acme",
+        agent_id: UAPK,
+        uapk_id: UAPK,
+        capabilities: ["crm:read"],
+      });
+      expect(issued.status, issued.text).toBe(201);
+      const read = { type: "crm", tool: "read", params: { id: "t-1" } };
+      const used = await agent(g).post(
+        "/api/v1/gateway/execute",
+        executeBody(UAPK, read, { capability_token: issued.body.token }),
+      );
+      expect(used.body).toMatchObject({ decision: "ALLOW", executed: true });
+      const revoked = await operator(g).post(`/capability-tokens/${issued.body.token_id}/revoke`, { reason: "done" });
+      expect(revoked.body).toMatchObject({ revoked: true, revoked_by: "operator@contract" });
+      const listed = await operator(g).get(`/capability-tokens?include_inactive=true&agent_id=${UAPK}`);
+      expect(listed.body.items.find((t: { token_id: string }) => t.token_id === issued.body.token_id)).toMatchObject({
+        issuer_id: "security-officer@acme",
+        issued_by: "operator@contract",
+        revoked_by: "operator@contract",
+      });
+
+      const bundle = await evidenceOf(used.body.interaction_id);
+      expect(bundle.capability_token).toMatchObject({
+        token_id: issued.body.token_id,
+        issuer_id: "security-officer@acme",
+        issued_by: "operator@contract",
+        revoked: true,
+        revoked_at: revoked.body.revoked_at,
+        revoked_by: "operator@contract",
+      });
+      const result = await verifyBundle(bundle);
+      expect(result.code, result.err).toBe(0);
+      expect(result.out).toMatch(/capability_token: .*issued_by and revocation are the gateway's statement/);
+    });
+
     it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
       const denied = await agent(g).post(
         "/api/v1/gateway/execute",
