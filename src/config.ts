@@ -614,7 +614,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_OIDC_ISSUER",
     default: "",
     description:
-      "Console sign-in through this OpenID Connect provider (authorization code + PKCE; discovery at `/.well-known/openid-configuration`). Its tokens must verify with `JWKS_URL`, `GATEHOUSE_JWT_ISSUER` and `GATEHOUSE_JWT_AUDIENCE` and carry `org` and `roles`.",
+      "Console sign-in through this OpenID Connect provider (authorization code + PKCE; discovery at `/.well-known/openid-configuration`). Its access tokens (JWTs, not ID tokens) must verify with `JWKS_URL`, `GATEHOUSE_JWT_ISSUER` and `GATEHOUSE_JWT_AUDIENCE` and carry `org` and `roles`.",
   },
   { name: "GATEHOUSE_OIDC_CLIENT_ID", default: "", description: "The console's public client id at that provider." },
   {

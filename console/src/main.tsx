@@ -231,8 +231,8 @@ function App() {
       if (!isOidcCallback()) return;
       try {
         if (!config) throw new Error("single sign-on is not configured on this gateway");
-        // The provider's token is checked against the operator API like a pasted one.
-        const signed = await signIn(await completeOidcSignIn(config));
+        // The provider's access token is checked against the operator API like a pasted one.
+        const signed = await signIn((await completeOidcSignIn(config)).accessToken);
         tokenStore.save(signed.token);
         setSession(signed);
       } catch (err) {

@@ -73,12 +73,19 @@ export function isOidcCallback(): boolean {
   return params.has("state") && (params.has("code") || params.has("error"));
 }
 
+/** What a completed sign-in gives: the bearer for the API, and the provider's ID token. */
+export interface OidcTokens {
+  accessToken: string;
+  idToken: string;
+}
+
 /**
- * Exchanges the code for tokens (PKCE verifier, state and nonce checked) and returns the bearer token for the
- * API: the access token when it is a JWT (what the gateway verifies against JWKS_URL), else the ID token.
+ * Exchanges the code for tokens (PKCE verifier, state and nonce checked) and returns them. The API takes the
+ * access token only, and only as a JWT it can verify against JWKS_URL: an ID token is not an access token and the
+ * gateway refuses one (src/core/identity/user-tokens.ts), so there is no falling back to it.
  * The callback's query is removed from the address bar either way.
  */
-export async function completeOidcSignIn(config: OidcConfig): Promise<string> {
+export async function completeOidcSignIn(config: OidcConfig): Promise<OidcTokens> {
   const saved = sessionStorage.getItem(PENDING_KEY);
   sessionStorage.removeItem(PENDING_KEY);
   const callback = new URL(window.location.href);
@@ -102,8 +109,10 @@ export async function completeOidcSignIn(config: OidcConfig): Promise<string> {
     expectedNonce: pending.nonce,
     requireIdToken: true,
   });
-  const isJwt = (token: string | undefined) => token !== undefined && token.split(".").length === 3;
-  const bearer = isJwt(tokens.access_token) ? tokens.access_token : tokens.id_token;
-  if (!bearer) throw new Error("The identity provider returned no token the gateway can verify");
-  return bearer;
+  if (tokens.access_token.split(".").length !== 3)
+    throw new Error(
+      "The identity provider returned an access token that is not a JWT, which the gateway cannot verify: have it " +
+        "issue JWT access tokens for this gateway's audience (GATEHOUSE_JWT_AUDIENCE).",
+    );
+  return { accessToken: tokens.access_token, idToken: tokens.id_token! };
 }

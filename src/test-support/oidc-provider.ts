@@ -13,6 +13,8 @@ export interface TestOidcProvider {
   jwksUrl: string;
   /** Every request received (method and path with query), in order. */
   requests: string[];
+  /** A token signed by this provider for the configured user: `claims` beside iss, sub, iat, exp and `audience`. */
+  sign(claims: Record<string, unknown>, audience: string, header?: { typ?: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,8 @@ export interface TestOidcOptions {
   /** Who signs in: claims of the access token. */
   user: { sub: string; org: string; roles: string[] };
   audience?: string;
+  /** Answer the code exchange with an opaque (non-JWT) access token. */
+  opaqueAccessToken?: boolean;
 }
 
 interface Grant {
@@ -48,9 +52,9 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
   const grants = new Map<string, Grant>();
   const requests: string[] = [];
   let issuer = "";
-  const sign = (claims: Record<string, unknown>, audience: string) =>
+  const sign = (claims: Record<string, unknown>, audience: string, header: { typ?: string } = {}) =>
     new SignJWT(claims)
-      .setProtectedHeader({ alg: "RS256", kid: jwk.kid })
+      .setProtectedHeader({ ...header, alg: "RS256", kid: jwk.kid })
       .setIssuer(issuer)
       .setAudience(audience)
       .setSubject(options.user.sub)
@@ -111,7 +115,9 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
       return json(res, 200, {
         token_type: "Bearer",
         expires_in: 600,
-        access_token: await sign({ org, roles, scope: "openid profile" }, options.audience ?? "gatehouse"),
+        access_token: options.opaqueAccessToken
+          ? randomBytes(24).toString("base64url")
+          : await sign({ org, roles, scope: "openid profile" }, options.audience ?? "gatehouse"),
         id_token: await sign({ ...(grant.nonce ? { nonce: grant.nonce } : {}), org }, options.clientId),
       });
     }
@@ -123,6 +129,7 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
     issuer,
     jwksUrl: `${issuer}/jwks`,
     requests,
+    sign,
     async close() {
       server.closeAllConnections();
       await new Promise((ok) => server.close(ok));

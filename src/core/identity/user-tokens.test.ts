@@ -21,9 +21,17 @@ function mint(
   key: SigningKey,
   alg: string,
   claims: Record<string, unknown> = {},
-  opts: { kid?: string | null; iss?: string; aud?: string; exp?: string | number; iat?: number } = {},
+  opts: {
+    kid?: string | null;
+    iss?: string;
+    aud?: string;
+    exp?: string | number;
+    iat?: number;
+    typ?: string | null;
+  } = {},
 ) {
-  const header: Record<string, string> = { alg, typ: "JWT" };
+  const header: Record<string, string> = { alg };
+  if (opts.typ !== null) header.typ = opts.typ ?? "JWT";
   if (opts.kid !== null) header.kid = opts.kid ?? key.jwk.kid!;
   return new SignJWT(claims)
     .setProtectedHeader(header as { alg: string })
@@ -177,6 +185,52 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
 
   it("reads an empty or null org claim as no org", async () => {
     for (const org of ["", null]) expect((await verifier()(await mint(rsa, "RS256", { org }))).orgId).toBeUndefined();
+  });
+
+  describe("an ID token is not an access token, whatever its aud", () => {
+    // The same provider signs both with the same keys; an ID token whose aud is the API's audience verifies.
+    it.each([
+      ["a nonce (the console always sends one)", { nonce: "n-0S6_WzA2Mj" }, "nonce", {}],
+      ["an at_hash", { at_hash: "77QmUPtjPfzWtF2AnpK9RQ" }, "at_hash", {}],
+      ["a c_hash", { c_hash: "LDktKdoQak3Pk0cnXxCltA" }, "c_hash", {}],
+      ["an s_hash", { s_hash: "x8Q3n7ddRmq2KqyO-Vm29g" }, "s_hash", {}],
+      ["Keycloak's typ ID", { typ: "ID", azp: "gatehouse-console" }, 'typ "ID"', {}],
+      ["a nonce, without a typ header", { nonce: "n-1" }, "nonce", { typ: null }],
+    ])("refuses one that carries %s", async (_name, claims, named, opts) => {
+      const err = await failure(verifier()(await mint(rsa, "RS256", { org: "acme", ...claims }, opts)));
+      expect(err).toMatchObject({ code: "TOKEN_INVALID", reason: "not_access_token" });
+      expect(err.message).toContain(named);
+    });
+
+    it.each(["id_token", "logout+jwt", "secevent+jwt", "dpop+jwt", "JOSE+JSON"])(
+      "refuses a token typed %s",
+      async (typ) => {
+        const err = await failure(verifier()(await mint(rsa, "RS256", { org: "acme" }, { typ })));
+        expect(err).toMatchObject({ code: "TOKEN_INVALID", reason: "not_access_token" });
+        expect(err.message).toContain(typ);
+      },
+    );
+
+    it("accepts RFC 9068 access tokens (typ at+jwt), plain JWT and untyped ones", async () => {
+      for (const typ of ["at+jwt", "application/at+jwt", "AT+JWT", "JWT", "jwt", null]) {
+        const claims = await verifier()(await mint(rsa, "RS256", { org: "acme", scope: "openid" }, { typ }));
+        expect(claims.orgId).toBe("acme");
+      }
+    });
+
+    it("accepts Keycloak's access tokens (payload typ Bearer), to which older Keycloak versions copied the nonce", async () => {
+      const token = await mint(rsa, "RS256", { org: "acme", typ: "Bearer", nonce: "n-2", azp: "gatehouse-console" });
+      expect((await verifier()(token)).orgId).toBe("acme");
+      // …but not the ID-token-only hashes, which Keycloak never put in an access token.
+      const hashed = await mint(rsa, "RS256", { org: "acme", typ: "Bearer", at_hash: "77QmUPtjPfzWtF2AnpK9RQ" });
+      expect((await failure(verifier()(hashed))).reason).toBe("not_access_token");
+    });
+
+    it("judges the kind only of a verified token: a forged ID token is a bad signature", async () => {
+      const impostor = await signingKey("RS256", "rsa-1");
+      const err = await failure(verifier()(await mint(impostor, "RS256", { nonce: "n" }, { typ: "id_token" })));
+      expect(err.reason).toBe("bad_signature");
+    });
   });
 
   it("rejects a token signed by another key that claims a known kid", async () => {

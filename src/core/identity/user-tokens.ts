@@ -36,6 +36,7 @@ export type UserTokenFailure =
   | "unknown_kid"
   | "bad_signature"
   | "claim_invalid"
+  | "not_access_token"
   | "jwks_unavailable";
 
 export class UserTokenError extends Error {
@@ -108,6 +109,7 @@ export function createUserTokenVerifier(opts: UserTokenVerifierOptions): UserTok
     }
     assertNotExpired(payload);
     assertIssuedInThePast(payload);
+    assertAccessToken(header.typ, payload);
     return claimsOf(payload);
   };
 }
@@ -136,6 +138,42 @@ function assertIssuedInThePast(payload: JWTPayload): void {
   const nowSeconds = Date.now() / 1000;
   if (typeof payload.iat === "number" && payload.iat > nowSeconds + CLOCK_SKEW_SECONDS) {
     throw new UserTokenError("claim_invalid", "JWT iat claim is in the future");
+  }
+}
+
+/**
+ * An ID token says who signed in to a client; it is not a credential for an API, even when its `aud` is the API's
+ * audience (a console whose client id is that audience, an ID token forwarded by another client). Both are signed by
+ * the same provider with the same keys, so the signature cannot tell them apart; the token's type can:
+ * - `typ: at+jwt` (RFC 9068 §2.1, made for exactly this confusion) is an access token;
+ * - any other explicit type (`id_token`, `logout+jwt`, `secevent+jwt`, `dpop+jwt`…) is something else;
+ * - plain `JWT` or no `typ` (most providers' access tokens, and the built-in issuer's) is an access token unless it
+ *   carries a claim OpenID Connect defines for ID tokens alone: `nonce` (echoes the authentication request),
+ *   `at_hash`, `c_hash`, `s_hash` (bind the ID token to the tokens issued beside it). The console always sends a
+ *   nonce, so every ID token it receives carries one.
+ * One exception: older Keycloak versions also copied the `nonce` into their access tokens (keycloak#26893, fixed in
+ * 2024); those say `typ: "Bearer"` in their payload (its ID tokens say "ID") and are accepted with it.
+ * Checked after the signature: the refusal names a verified token's kind, never an attacker's header.
+ */
+const ACCESS_TOKEN_TYPES = new Set(["at+jwt", "application/at+jwt"]);
+const LEGACY_TOKEN_TYPES = new Set([undefined, "jwt", "application/jwt"]);
+const ID_TOKEN_CLAIMS = ["nonce", "at_hash", "c_hash", "s_hash"] as const;
+
+function assertAccessToken(typ: unknown, payload: JWTPayload): void {
+  const type = typeof typ === "string" ? typ.toLowerCase() : typ;
+  if (typeof type === "string" && ACCESS_TOKEN_TYPES.has(type)) return;
+  if (!LEGACY_TOKEN_TYPES.has(type as string | undefined)) {
+    throw new UserTokenError("not_access_token", `JWT typ ${JSON.stringify(typ)} is not an access token`);
+  }
+  const keycloakAccessToken = payload.typ === "Bearer";
+  const idClaim = ID_TOKEN_CLAIMS.find(
+    (claim) => payload[claim] !== undefined && !(claim === "nonce" && keycloakAccessToken),
+  );
+  if (idClaim !== undefined || payload.typ === "ID") {
+    throw new UserTokenError(
+      "not_access_token",
+      `JWT is an ID token (it carries ${idClaim ?? 'typ "ID"'}), not an access token`,
+    );
   }
 }
 

@@ -104,4 +104,16 @@ describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + 
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");
   });
+
+  it("signs in with the access token only: an opaque one is refused with the reason, not swapped for the ID token", async () => {
+    idpOptions.opaqueAccessToken = true;
+    try {
+      await page.goto(`${g.url}/console/`);
+      await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("access token that is not a JWT");
+      expect(await page.getByText("Signed in as").count()).toBe(0);
+    } finally {
+      idpOptions.opaqueAccessToken = false;
+    }
+  });
 });

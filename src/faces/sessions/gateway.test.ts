@@ -94,6 +94,17 @@ describe("upgrade authentication (refused before 101)", () => {
     expect(res.body).toMatchObject({ code: "TOKEN_EXPIRED", detail: "JWT token has expired" });
   });
 
+  it("refuses an ID token (aud the API's, with a nonce) as what it is: not an access token", async () => {
+    const g = await gatewayWith();
+    const idToken = await idp.mint({ extra: { nonce: "n-0S6_WzA2Mj", at_hash: "77QmUPtjPfzWtF2AnpK9RQ" } });
+    const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: { authorization: `Bearer ${idToken}` } });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({
+      code: "TOKEN_INVALID",
+      detail: "JWT is an ID token (it carries nonce), not an access token",
+    });
+  });
+
   it("never takes the token from the query string", async () => {
     const g = await gatewayWith();
     const res = await refusedUpgrade(`${g.wsBase}/ws/s1?token=${await idp.mint()}&access_token=${await idp.mint()}`);

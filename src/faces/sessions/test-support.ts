@@ -25,6 +25,8 @@ export interface TestIdp {
     iss?: string;
     aud?: string;
     kid?: string;
+    /** More claims (an ID token's `nonce`). */
+    extra?: Record<string, unknown>;
   }): Promise<string>;
   close(): Promise<void>;
 }
@@ -40,8 +42,8 @@ export async function startIdp(): Promise<TestIdp> {
     jwksUrl: `http://127.0.0.1:${port(server)}/.well-known/jwks.json`,
     privateKey,
     jwk,
-    mint: ({ sub = "alice", org, expInSeconds = 300, iss = ISSUER, aud = AUDIENCE, kid = "test-key-1" } = {}) =>
-      new SignJWT({ ...(org ? { org } : {}), roles: ["developer"] })
+    mint: ({ sub = "alice", org, expInSeconds = 300, iss = ISSUER, aud = AUDIENCE, kid = "test-key-1", extra } = {}) =>
+      new SignJWT({ ...(org ? { org } : {}), roles: ["developer"], ...extra })
         .setProtectedHeader({ alg: "RS256", kid })
         .setIssuer(iss)
         .setAudience(aud)

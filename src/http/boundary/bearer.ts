@@ -18,6 +18,9 @@ export function bearerChallenge(invalidToken: boolean): Record<string, string> {
   };
 }
 
+export const NOT_AN_ACCESS_TOKEN =
+  "Not an access token (an ID token, or another kind of JWT): present the identity provider's access token for this API";
+
 /** No usable bearer credential: 401 UNAUTHORIZED with a challenge. */
 export function missingBearer(detail = "Missing or malformed bearer token"): HttpProblem {
   return problem("UNAUTHORIZED", detail, { headers: bearerChallenge(false) });
@@ -25,7 +28,8 @@ export function missingBearer(detail = "Missing or malformed bearer token"): Htt
 
 /**
  * What a token verifier threw, as a problem: the identity provider being unreachable is a 503 (retry later),
- * an expired token TOKEN_EXPIRED, anything else TOKEN_INVALID (no verifier internals are returned).
+ * an expired token TOKEN_EXPIRED, anything else TOKEN_INVALID (no verifier internals are returned). An ID token
+ * (or another kind of JWT) presented as a bearer is named: its holder did nothing wrong but pick the wrong one of the provider's tokens.
  */
 export function tokenProblem(err: unknown): HttpProblem {
   const e = err as { code?: string; reason?: string } | undefined;
@@ -37,5 +41,7 @@ export function tokenProblem(err: unknown): HttpProblem {
   }
   if (e?.code === "TOKEN_EXPIRED")
     return problem("TOKEN_EXPIRED", "JWT token has expired", { headers: bearerChallenge(true) });
+  if (e?.reason === "not_access_token")
+    return problem("TOKEN_INVALID", NOT_AN_ACCESS_TOKEN, { headers: bearerChallenge(true) });
   return problem("TOKEN_INVALID", "Invalid JWT token", { headers: bearerChallenge(true) });
 }
