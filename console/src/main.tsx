@@ -11,7 +11,14 @@ import { PurutosView } from "./views/purutos";
 import { SessionsView } from "./views/sessions";
 import { NotificationsView } from "./views/notifications";
 import { printable } from "./views/params";
-import { completeOidcSignIn, isOidcCallback, loadOidcConfig, type OidcConfig, startOidcSignIn } from "./oidc";
+import {
+  completeOidcSignIn,
+  forgetAbandonedSignIn,
+  isOidcCallback,
+  loadOidcConfig,
+  type OidcConfig,
+  startOidcSignIn,
+} from "./oidc";
 
 // Every text the console renders is agent or user data somewhere (a recipient, an agent id, an action type, a
 // reason): a bidi override or a zero-width space in it would make the page read as something else ("x bob@evil.com"
@@ -255,4 +262,6 @@ function App() {
   );
 }
 
+// Before anything reads sessionStorage: a sign-in attempt this load does not complete is over.
+forgetAbandonedSignIn();
 render(<App />, document.getElementById("app")!);

@@ -1,6 +1,7 @@
 // Sign-in through the organisation's OpenID Connect provider: authorization code with PKCE (S256), run in the
 // browser by oauth4webapi. Nothing secret is kept: the PKCE verifier, state and nonce live in this tab's
-// sessionStorage from the redirect to the callback only; the resulting token is kept like a pasted one.
+// sessionStorage from the redirect to the callback only (and at most PENDING_MAX_AGE_MS); the resulting access
+// token is kept like a pasted one.
 import * as oauth from "oauth4webapi";
 
 export interface OidcConfig {
@@ -11,12 +12,30 @@ export interface OidcConfig {
 
 const PENDING_KEY = "gatehouse.console.oidc";
 
+/**
+ * How long a sign-in may take at the provider. An attempt older than this is refused at the callback: a code
+ * arriving so late was not asked for by someone at the keyboard now (a callback replayed from history, a tab left
+ * open), and a password manager or MFA prompt fits in it easily.
+ */
+export const PENDING_MAX_AGE_MS = 10 * 60_000;
+
 interface Pending {
   verifier: string;
   state: string;
   nonce: string;
   /** Where the operator was (`#/approvals/<id>` from a notification): restored after the callback. */
   hash: string;
+  /** When the attempt started (ms since the epoch). */
+  created: number;
+}
+
+/**
+ * Drops a sign-in attempt that can no longer complete: every page load that is not the provider's callback
+ * (the operator came back without signing in, reloaded, or followed a link). A verifier and state left behind
+ * would otherwise wait in the tab for a callback nobody is expecting.
+ */
+export function forgetAbandonedSignIn(): void {
+  if (!isOidcCallback()) sessionStorage.removeItem(PENDING_KEY);
 }
 
 /** The gateway's console configuration (served next to the console). */
@@ -53,6 +72,7 @@ export async function startOidcSignIn(config: OidcConfig): Promise<void> {
     state: oauth.generateRandomState(),
     nonce: oauth.generateRandomNonce(),
     hash: window.location.hash,
+    created: Date.now(),
   };
   sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending));
   const url = new URL(as.authorization_endpoint);
@@ -79,6 +99,22 @@ export interface OidcTokens {
   idToken: string;
 }
 
+/** The attempt this tab started, if it is still fresh; it is used once, whatever happens next. */
+function takePending(): Pending {
+  const saved = sessionStorage.getItem(PENDING_KEY);
+  sessionStorage.removeItem(PENDING_KEY);
+  const pending = saved ? (JSON.parse(saved) as Partial<Pending>) : undefined;
+  // The fragment is ours (window.location.hash when the attempt started); anything else is not restored.
+  const hash = typeof pending?.hash === "string" && pending.hash.startsWith("#") ? pending.hash : "";
+  window.history.replaceState(null, "", `${redirectUri()}${hash}`);
+  if (!pending?.verifier || !pending.state || !pending.nonce)
+    throw new Error("This sign-in was not started from this tab; start it again.");
+  const age = Date.now() - (pending.created ?? 0);
+  if (!(age >= 0 && age <= PENDING_MAX_AGE_MS))
+    throw new Error("This sign-in was started more than 10 minutes ago; start it again.");
+  return pending as Pending;
+}
+
 /**
  * Exchanges the code for tokens (PKCE verifier, state and nonce checked) and returns them. The API takes the
  * access token only, and only as a JWT it can verify against JWKS_URL: an ID token is not an access token and the
@@ -86,12 +122,8 @@ export interface OidcTokens {
  * The callback's query is removed from the address bar either way.
  */
 export async function completeOidcSignIn(config: OidcConfig): Promise<OidcTokens> {
-  const saved = sessionStorage.getItem(PENDING_KEY);
-  sessionStorage.removeItem(PENDING_KEY);
   const callback = new URL(window.location.href);
-  const pending = saved ? (JSON.parse(saved) as Pending) : undefined;
-  window.history.replaceState(null, "", `${redirectUri()}${pending?.hash ?? ""}`);
-  if (!pending) throw new Error("This sign-in was not started from this tab; start it again.");
+  const pending = takePending();
   const as = await discover(config);
   const client: oauth.Client = { client_id: config.client_id };
   const params = oauth.validateAuthResponse(as, client, callback, pending.state);

@@ -26,6 +26,8 @@ export interface TestOidcOptions {
   audience?: string;
   /** Answer the code exchange with an opaque (non-JWT) access token. */
   opaqueAccessToken?: boolean;
+  /** The authorization endpoint shows a page with a "Continue" link to the callback instead of redirecting at once. */
+  holdAuthorize?: boolean;
 }
 
 interface Grant {
@@ -94,6 +96,10 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
       const back = new URL(options.redirectUri);
       back.searchParams.set("code", code);
       back.searchParams.set("state", q.get("state") ?? "");
+      if (options.holdAuthorize) {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+        return res.end(`<!doctype html><title>Provider</title><a id="continue" href="${back.href}">Continue</a>`);
+      }
       return res.writeHead(302, { location: back.href }).end();
     }
     if (url.pathname === "/token" && req.method === "POST") {

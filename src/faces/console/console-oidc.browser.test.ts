@@ -24,10 +24,11 @@ let dataDir: string;
 let profileDir: string;
 let context: BrowserContext;
 let page: Page;
+const OPERATOR = { sub: "alice@acme.example", org: ORG_ID, roles: ["operator"] };
 const idpOptions: TestOidcOptions = {
   clientId: CLIENT_ID,
   redirectUri: "set once the gateway listens",
-  user: { sub: "alice@acme.example", org: ORG_ID, roles: ["operator"] },
+  user: OPERATOR,
 };
 
 describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + PKCE)", () => {
@@ -103,6 +104,7 @@ describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + 
     await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
     const alert = page.getByRole("alert");
     await expect.poll(() => alert.textContent()).toContain("This token cannot operate the console");
+    idpOptions.user = OPERATOR;
   });
 
   it("signs in with the access token only: an opaque one is refused with the reason, not swapped for the ID token", async () => {
@@ -111,9 +113,83 @@ describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + 
       await page.goto(`${g.url}/console/`);
       await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
       await expect.poll(() => page.getByRole("alert").textContent()).toContain("access token that is not a JWT");
-      expect(await page.getByText("Signed in as").count()).toBe(0);
+      expect(await consoleStorage()).toEqual({});
     } finally {
       idpOptions.opaqueAccessToken = false;
     }
   });
+
+  it("forgets an abandoned sign-in attempt when the console loads again, so its callback no longer completes", async () => {
+    idpOptions.holdAuthorize = true;
+    try {
+      const callback = await startAndHold();
+      // The operator gives up at the provider and comes back to the console.
+      await page.goto(`${g.url}/console/`);
+      await page.getByRole("button", { name: "Sign in with single sign-on" }).waitFor();
+      expect(await consoleStorage()).toEqual({});
+      const exchanges = tokenExchanges();
+      await page.goto(callback);
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("not started from this tab");
+      expect(tokenExchanges()).toBe(exchanges);
+      expect(page.url()).toBe(`${g.url}/console/`);
+    } finally {
+      idpOptions.holdAuthorize = false;
+    }
+  });
+
+  it("refuses a replayed callback and a callback whose state is not this tab's, without exchanging the code", async () => {
+    idpOptions.holdAuthorize = true;
+    try {
+      const callback = await startAndHold();
+      await page.locator("#continue").click();
+      await page.getByText("Signed in as").waitFor();
+      await page.getByRole("button", { name: "Sign out" }).click();
+      const exchanges = tokenExchanges();
+      await page.goto(callback); // replayed from history
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("not started from this tab");
+      // A callback made for another attempt (login CSRF): the state is not the one this tab sent.
+      const forged = new URL(await startAndHold());
+      forged.searchParams.set("state", "attacker-state");
+      await page.goto(forged.href);
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("state");
+      expect(tokenExchanges()).toBe(exchanges);
+      expect(await page.getByText("Signed in as").count()).toBe(0);
+      expect(await consoleStorage()).toEqual({});
+    } finally {
+      idpOptions.holdAuthorize = false;
+    }
+  });
+
+  // Last: the page's clock stays ahead afterwards.
+  it("refuses a callback that comes back more than 10 minutes after the attempt started", async () => {
+    idpOptions.holdAuthorize = true;
+    try {
+      await page.clock.install();
+      await startAndHold();
+      await page.clock.fastForward("10:30");
+      const exchanges = tokenExchanges();
+      await page.locator("#continue").click();
+      await expect.poll(() => page.getByRole("alert").textContent()).toContain("more than 10 minutes ago");
+      expect(tokenExchanges()).toBe(exchanges);
+      expect(await consoleStorage()).toEqual({});
+    } finally {
+      idpOptions.holdAuthorize = false;
+    }
+  });
 });
+
+/** Starts single sign-on against a provider that holds at its page; the callback URL its "Continue" leads to. */
+async function startAndHold(): Promise<string> {
+  await page.goto(`${g.url}/console/`);
+  await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+  await page.locator("#continue").waitFor();
+  return (await page.locator("#continue").getAttribute("href")) ?? "";
+}
+
+const tokenExchanges = () => idp.requests.filter((r) => r === "POST /token").length;
+
+/** What the console keeps in this tab's sessionStorage (read on the console's origin). */
+async function consoleStorage(): Promise<Record<string, string>> {
+  if (!page.url().startsWith(g.url)) throw new Error(`not on the console: ${page.url()}`);
+  return page.evaluate<Record<string, string>>("Object.fromEntries(Object.entries(sessionStorage))");
+}
