@@ -13,7 +13,10 @@ import { NotificationsView } from "./views/notifications";
 import { printable } from "./views/params";
 import {
   completeOidcSignIn,
+  endSessionUrl,
   forgetAbandonedSignIn,
+  forgetOidcSignIn,
+  idTokenStore,
   isOidcCallback,
   loadOidcConfig,
   type OidcConfig,
@@ -94,6 +97,41 @@ async function signIn(token: string): Promise<Session> {
   return session;
 }
 
+/** Set just before the browser goes to the provider's end_session_endpoint: the notice shown when it comes back. */
+const SIGNED_OUT_AT_KEY = "gatehouse.console.signed_out_at";
+
+/**
+ * Sign-out forgets the tokens in this tab first; a single sign-on session is then ended at the provider too
+ * (RP-initiated logout) when it publishes how. Resolves to what to tell the operator when the browser stays here.
+ * The access token itself stays valid at the API until it expires: the gateway verifies it offline (JWKS).
+ */
+async function signOut(oidc: OidcConfig | undefined): Promise<string | undefined> {
+  const idToken = idTokenStore.load();
+  tokenStore.clear();
+  forgetOidcSignIn();
+  if (!idToken) return undefined; // a pasted token: no provider session to end
+  if (!oidc) return "Signed out of the console only: the gateway's single sign-on settings could not be read.";
+  const host = new URL(oidc.issuer).host;
+  let url: URL | undefined;
+  try {
+    url = await endSessionUrl(oidc, idToken);
+  } catch (err) {
+    return `Signed out of the console only: ${host} could not be asked to end your session there (${(err as Error).message}). Sign out there too.`;
+  }
+  if (!url)
+    return `Signed out of the console only: ${host} offers no sign-out endpoint (end_session_endpoint), so your session there stays open until you sign out there or close the browser.`;
+  sessionStorage.setItem(SIGNED_OUT_AT_KEY, host);
+  window.location.assign(url.href);
+  return `Signing out of ${host}…`;
+}
+
+/** The notice of a sign-out that went through the provider, once, when the browser is back. */
+function takeSignedOutNotice(): string | undefined {
+  const host = sessionStorage.getItem(SIGNED_OUT_AT_KEY);
+  sessionStorage.removeItem(SIGNED_OUT_AT_KEY);
+  return host ? `Signed out. ${host} was asked to end your session there too.` : undefined;
+}
+
 function SingleSignOn({ oidc }: { oidc: OidcConfig }) {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -128,10 +166,12 @@ function SignIn({
   onSignedIn,
   oidc,
   initialError,
+  notice,
 }: {
   onSignedIn: (session: Session) => void;
   oidc?: OidcConfig | undefined;
   initialError?: string | undefined;
+  notice?: string | undefined;
 }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState<string | undefined>(initialError);
@@ -142,6 +182,7 @@ function SignIn({
     setError(undefined);
     try {
       const session = await signIn(token);
+      forgetOidcSignIn(); // a pasted token has no provider session for sign-out to end
       tokenStore.save(session.token);
       onSignedIn(session);
     } catch (err) {
@@ -153,6 +194,11 @@ function SignIn({
   return (
     <main class="signin">
       <h1>Gatehouse console</h1>
+      {notice && (
+        <p role="status" class="hint">
+          {notice}
+        </p>
+      )}
       {oidc && <SingleSignOn oidc={oidc} />}
       <form onSubmit={submit} aria-label="Sign in">
         <label for="operator-token">Operator token</label>
@@ -231,6 +277,7 @@ function App() {
   const [oidc, setOidc] = useState<OidcConfig>();
   const [callback, setCallback] = useState(isOidcCallback);
   const [ssoError, setSsoError] = useState<string>();
+  const [notice, setNotice] = useState(takeSignedOutNotice);
   useEffect(() => {
     void (async () => {
       const config = await loadOidcConfig();
@@ -239,8 +286,10 @@ function App() {
       try {
         if (!config) throw new Error("single sign-on is not configured on this gateway");
         // The provider's access token is checked against the operator API like a pasted one.
-        const signed = await signIn((await completeOidcSignIn(config)).accessToken);
+        const tokens = await completeOidcSignIn(config);
+        const signed = await signIn(tokens.accessToken);
         tokenStore.save(signed.token);
+        idTokenStore.save(tokens.idToken);
         setSession(signed);
       } catch (err) {
         setSsoError((err as Error).message);
@@ -250,13 +299,14 @@ function App() {
     })();
   }, []);
   if (callback && !session) return <p role="status">Completing sign-in…</p>;
-  if (!session) return <SignIn onSignedIn={setSession} oidc={oidc} initialError={ssoError} />;
+  if (!session) return <SignIn onSignedIn={setSession} oidc={oidc} initialError={ssoError} notice={notice} />;
   return (
     <Console
       session={session}
       onSignOut={() => {
-        tokenStore.clear();
+        setSsoError(undefined);
         setSession(undefined);
+        void signOut(oidc).then(setNotice);
       }}
     />
   );

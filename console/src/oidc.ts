@@ -1,7 +1,8 @@
 // Sign-in through the organisation's OpenID Connect provider: authorization code with PKCE (S256), run in the
 // browser by oauth4webapi. Nothing secret is kept: the PKCE verifier, state and nonce live in this tab's
 // sessionStorage from the redirect to the callback only (and at most PENDING_MAX_AGE_MS); the resulting access
-// token is kept like a pasted one.
+// token is kept like a pasted one, the ID token beside it only to name the session at sign-out (RP-initiated
+// logout, OpenID Connect RP-Initiated Logout 1.0).
 import * as oauth from "oauth4webapi";
 
 export interface OidcConfig {
@@ -11,6 +12,7 @@ export interface OidcConfig {
 }
 
 const PENDING_KEY = "gatehouse.console.oidc";
+const ID_TOKEN_KEY = "gatehouse.console.oidc.id_token";
 
 /**
  * How long a sign-in may take at the provider. An attempt older than this is refused at the callback: a code
@@ -93,7 +95,7 @@ export function isOidcCallback(): boolean {
   return params.has("state") && (params.has("code") || params.has("error"));
 }
 
-/** What a completed sign-in gives: the bearer for the API, and the provider's ID token. */
+/** What a completed sign-in gives: the bearer for the API, and the ID token that names the session at sign-out. */
 export interface OidcTokens {
   accessToken: string;
   idToken: string;
@@ -147,4 +149,40 @@ export async function completeOidcSignIn(config: OidcConfig): Promise<OidcTokens
         "issue JWT access tokens for this gateway's audience (GATEHOUSE_JWT_AUDIENCE).",
     );
   return { accessToken: tokens.access_token, idToken: tokens.id_token! };
+}
+
+/** The ID token of a single sign-on session, kept beside its access token for this tab only. */
+export const idTokenStore = {
+  load: (): string | null => sessionStorage.getItem(ID_TOKEN_KEY),
+  save: (token: string) => sessionStorage.setItem(ID_TOKEN_KEY, token),
+};
+
+/** Forgets every trace of sign-in in this tab: a pending attempt and the ID token (the caller clears the bearer). */
+export function forgetOidcSignIn(): void {
+  sessionStorage.removeItem(PENDING_KEY);
+  sessionStorage.removeItem(ID_TOKEN_KEY);
+}
+
+/**
+ * Where to send the browser to end the provider's session too: its `end_session_endpoint`, with the ID token as
+ * `id_token_hint`, this client's id, and the console itself as `post_logout_redirect_uri` (built from this page's
+ * own origin, never from anything in the address bar, so sign-out cannot be made to land elsewhere). Undefined when
+ * the provider publishes no such endpoint. The endpoint must be on the issuer's origin: it receives the ID token,
+ * and the console talks to that origin only (its Content-Security-Policy).
+ */
+export async function endSessionUrl(config: OidcConfig, idToken: string): Promise<URL | undefined> {
+  const as = await discover(config);
+  if (!as.end_session_endpoint) return undefined;
+  let url: URL;
+  try {
+    url = new URL(as.end_session_endpoint);
+  } catch {
+    throw new Error("its end_session_endpoint is not a URL");
+  }
+  if (url.origin !== new URL(config.issuer).origin)
+    throw new Error(`its end_session_endpoint is not on ${new URL(config.issuer).host}`);
+  url.searchParams.set("id_token_hint", idToken);
+  url.searchParams.set("post_logout_redirect_uri", redirectUri());
+  url.searchParams.set("client_id", config.client_id);
+  return url;
 }

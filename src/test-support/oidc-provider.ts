@@ -1,12 +1,13 @@
 // A tiny OpenID Connect provider for tests, on jose: discovery, an authorization endpoint that signs the
 // configured user in at once (no login page), a token endpoint that checks the PKCE verifier (S256), the
 // redirect URI and the client, and a JWKS. It issues an access token for the gateway (aud `gatehouse`, with
-// `org` and `roles`) and an ID token for the client (with the nonce). CORS is open: the console calls it from
-// its own origin.
+// `org` and `roles`) and an ID token for the client (with the nonce). With `endSession`, it publishes an
+// end_session_endpoint (RP-initiated logout) that checks the id_token_hint, the client and the registered
+// post-logout redirect URI, as real providers do. CORS is open: the console calls it from its own origin.
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, jwtVerify, SignJWT } from "jose";
 
 export interface TestOidcProvider {
   issuer: string;
@@ -24,6 +25,12 @@ export interface TestOidcOptions {
   /** Who signs in: claims of the access token. */
   user: { sub: string; org: string; roles: string[] };
   audience?: string;
+  /** Publish an end_session_endpoint (`/logout`). */
+  endSession?: boolean;
+  /** The end_session_endpoint published instead of this provider's `/logout`. */
+  endSessionEndpoint?: string;
+  /** The registered post-logout redirect URI (default: the redirect URI). */
+  postLogoutRedirectUri?: string;
   /** Answer the code exchange with an opaque (non-JWT) access token. */
   opaqueAccessToken?: boolean;
   /** The authorization endpoint shows a page with a "Continue" link to the callback instead of redirecting at once. */
@@ -79,8 +86,10 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
         id_token_signing_alg_values_supported: ["RS256"],
         code_challenge_methods_supported: ["S256"],
         token_endpoint_auth_methods_supported: ["none"],
+        ...(options.endSession ? { end_session_endpoint: options.endSessionEndpoint ?? `${issuer}/logout` } : {}),
       });
     }
+    if (url.pathname === "/logout" && options.endSession) return endSession(url.searchParams, res);
     if (url.pathname === "/jwks") return json(res, 200, { keys: [jwk] });
     if (url.pathname === "/authorize") {
       const q = url.searchParams;
@@ -129,6 +138,21 @@ export async function startTestOidcProvider(options: TestOidcOptions): Promise<T
     }
     json(res, 404, { error: "not_found" });
   });
+  /** RP-initiated logout: only a hint this provider signed for this client, and only back to the registered URI. */
+  async function endSession(q: URLSearchParams, res: ServerResponse): Promise<void> {
+    const hint = await jwtVerify(q.get("id_token_hint") ?? "", publicKey, { issuer, audience: options.clientId }).catch(
+      () => undefined,
+    );
+    const back = q.get("post_logout_redirect_uri");
+    if (
+      !hint ||
+      q.get("client_id") !== options.clientId ||
+      back !== (options.postLogoutRedirectUri ?? options.redirectUri)
+    )
+      return json(res, 400, { error: "invalid_request" });
+    res.writeHead(302, { location: back }).end();
+  }
+
   await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

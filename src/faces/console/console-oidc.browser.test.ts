@@ -107,6 +107,63 @@ describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + 
     idpOptions.user = OPERATOR;
   });
 
+  it("without an end_session_endpoint, signs out of the console only and says so", async () => {
+    await signInWithSso();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await expect
+      .poll(() => page.getByRole("status").textContent())
+      .toContain("Signed out of the console only: 127.0.0.1");
+    expect(await page.getByRole("status").textContent()).toContain("no sign-out endpoint (end_session_endpoint)");
+    expect(await consoleStorage()).toEqual({});
+  });
+
+  it("signs out at the provider too (RP-initiated logout) after forgetting the tokens, and comes back", async () => {
+    idpOptions.endSession = true;
+    try {
+      await signInWithSso();
+      const idToken = (await consoleStorage())["gatehouse.console.oidc.id_token"];
+      // Whatever the address bar says, sign-out comes back to the console itself.
+      await page.goto(`${g.url}/console/?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F#/sessions`);
+      await page.getByText("Signed in as").waitFor();
+      const before = idp.requests.length;
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("127.0.0.1");
+      expect(await page.getByRole("status").textContent()).toContain("was asked to end your session there too");
+      const logout = idp.requests.slice(before).find((r) => r.startsWith("GET /logout?"));
+      expect(logout).toBeDefined();
+      const params = new URL(logout!.slice(4), idp.issuer).searchParams;
+      expect(params.get("id_token_hint")).toBe(idToken);
+      expect(params.get("post_logout_redirect_uri")).toBe(`${g.url}/console/`);
+      expect(params.get("client_id")).toBe(CLIENT_ID);
+      expect(page.url()).toBe(`${g.url}/console/`);
+      expect(await consoleStorage()).toEqual({});
+      await page.getByRole("button", { name: "Sign in with single sign-on" }).waitFor();
+    } finally {
+      idpOptions.endSession = false;
+    }
+  });
+
+  it.each([
+    ["on another origin", "https://evil.example/logout"],
+    ["a javascript: URL", "javascript:alert(document.domain)"],
+  ])("does not follow an end_session_endpoint %s: signs out here and says so", async (_name, endpoint) => {
+    idpOptions.endSession = true;
+    idpOptions.endSessionEndpoint = endpoint;
+    try {
+      await signInWithSso();
+      const before = idp.requests.length;
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect.poll(() => page.getByRole("status").textContent()).toContain("Signed out of the console only");
+      expect(await page.getByRole("status").textContent()).toContain("its end_session_endpoint is not on 127.0.0.1");
+      expect(page.url().startsWith(`${g.url}/console`)).toBe(true);
+      expect(idp.requests.slice(before).filter((r) => r.includes("logout"))).toEqual([]);
+      expect(await consoleStorage()).toEqual({});
+    } finally {
+      idpOptions.endSession = false;
+      delete idpOptions.endSessionEndpoint;
+    }
+  });
+
   it("signs in with the access token only: an opaque one is refused with the reason, not swapped for the ID token", async () => {
     idpOptions.opaqueAccessToken = true;
     try {
@@ -177,6 +234,12 @@ describe.skipIf(!haveChromium)("console sign-in with OIDC (authorization code + 
     }
   });
 });
+
+async function signInWithSso(): Promise<void> {
+  await page.goto(`${g.url}/console/`);
+  await page.getByRole("button", { name: "Sign in with single sign-on" }).click();
+  await page.getByText("Signed in as").waitFor();
+}
 
 /** Starts single sign-on against a provider that holds at its page; the callback URL its "Continue" leads to. */
 async function startAndHold(): Promise<string> {
