@@ -2,37 +2,16 @@
 // for the runtime, hashing and auditing its outcome), and numbers JSON.parse turns into Infinity (relayed as
 // null). They are refused at the door like any invalid frame — INVALID_MESSAGE naming where, the socket open — so
 // the tool call they would have answered is still open for a proper answer.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  isFinal,
-  openIde,
-  startGateway,
-  startIdp,
-  tokensOf,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { describe, expect, it } from "vitest";
+import { sessionsFixture } from "./sessions-fixture";
+import { isFinal, tokensOf } from "./test-support";
 
-let idp: TestIdp;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(() => idp.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
+const fx = sessionsFixture();
 
 describe("frames nested too deep, or with numbers out of range", () => {
   it("are refused with INVALID_MESSAGE; the tool call they answered stays open for a proper result", async () => {
-    const g = await startGateway(idp, { tokenDelayMs: 1 });
-    running.push(g);
-    const c = await openIde(`${g.wsBase}/ws/deep-1`, { token: await idp.mint() });
-    clients.push(c);
+    const g = await fx.gateway({ tokenDelayMs: 1 });
+    const c = await fx.ide(g, "deep-1", { token: await fx.idp.mint() });
     c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
     const call = await c.next((f) => f.type === "tool_call");
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
@@ -59,10 +38,8 @@ describe("frames nested too deep, or with numbers out of range", () => {
 
 describe("control characters where a store or a log would take them", () => {
   it("a NUL in hitl_decision feedback, or a control character in an id, is INVALID_MESSAGE and decides nothing", async () => {
-    const g = await startGateway(idp, { tokenDelayMs: 1 });
-    running.push(g);
-    const c = await openIde(`${g.wsBase}/ws/nul-1`, { token: await idp.mint() });
-    clients.push(c);
+    const g = await fx.gateway({ tokenDelayMs: 1 });
+    const c = await fx.ide(g, "nul-1", { token: await fx.idp.mint() });
     c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
     const call = await c.next((f) => f.type === "tool_call");
     // PostgreSQL's text holds no NUL: stored as the approval's reason it failed there (500) and was kept on SQLite.

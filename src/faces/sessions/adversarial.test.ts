@@ -1,52 +1,26 @@
 // Adversarial: sessions belong to one principal, anonymous noise cannot lock a user out, and a slow consumer
 // that never reads again is still counted as 1013.
 import { connect as connectTcp } from "node:net";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
-import {
-  openIde,
-  refusedUpgrade,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { sessionsFixture } from "./sessions-fixture";
+import { refusedUpgrade, type TestGateway } from "./test-support";
 
-let idp: TestIdp;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(() => idp.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
-
-async function gatewayWith(overrides: Parameters<typeof startGateway>[1] = {}) {
-  const g = await startGateway(idp, overrides);
-  running.push(g);
-  return g;
-}
+const fx = sessionsFixture();
 
 async function connect(g: TestGateway, sessionId: string, token: string) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token });
-  clients.push(c);
-  return c;
+  return fx.ide(g, sessionId, { token });
 }
 
 describe("session ownership: (issuer, org, sub)", () => {
   it("another org's principal with the same sub, or one without an org, never reaches the owner's session", async () => {
-    const g = await gatewayWith();
-    const ownerToken = await idp.mint({ sub: "dev", org: "acme" });
+    const g = await fx.gateway();
+    const ownerToken = await fx.idp.mint({ sub: "dev", org: "acme" });
     const owner = await connect(g, "own-1", ownerToken);
     owner.send({ type: "user_message", content: "mine" });
     await owner.next((f) => f.type === "assistant_message");
-    for (const token of [await idp.mint({ sub: "dev", org: "evil" }), await idp.mint({ sub: "dev" })]) {
+    for (const token of [await fx.idp.mint({ sub: "dev", org: "evil" }), await fx.idp.mint({ sub: "dev" })]) {
       // A resume in the handshake: as for an id that never existed.
       const resumed = await refusedUpgrade(`${g.wsBase}/ws/own-1`, {
         headers: { authorization: `Bearer ${token}`, "x-gatehouse-last-seq": "1" },
@@ -61,11 +35,10 @@ describe("session ownership: (issuer, org, sub)", () => {
     expect(owner.ws.readyState).toBe(owner.ws.OPEN);
     // The owner still gets back in, to her own stream.
     owner.ws.terminate();
-    const again = await openIde(`${g.wsBase}/ws/own-1`, {
+    const again = await fx.ide(g, "own-1", {
       token: ownerToken,
       headers: { "x-gatehouse-last-seq": "1" },
     });
-    clients.push(again);
     expect(await again.next((f) => f.type === "session_resumed")).toMatchObject({ session_id: "own-1" });
   });
 });
@@ -115,8 +88,8 @@ describe("a malformed handshake with a valid token (what ws itself would refuse)
 
   it("is refused with problem+json before authentication: no rate-limit point used, no session claimed", async () => {
     // Two attempts a minute: the refusals below would spend them (and then get 429) if they were counted.
-    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 2 } });
-    const token = await idp.mint({ sub: "dev", org: "acme" });
+    const g = await fx.gateway({ options: { connectionsPerIpPerMinute: 2 } });
+    const token = await fx.idp.mint({ sub: "dev", org: "acme" });
     const cases: [string, Parameters<typeof handshake>[1], number, string][] = [
       ["no Sec-WebSocket-Key", { headers: { "Sec-WebSocket-Key": undefined } }, 400, "INVALID_MESSAGE"],
       ["a key that is not 16 bytes", { headers: { "Sec-WebSocket-Key": "c2hvcnQ=" } }, 400, "INVALID_MESSAGE"],
@@ -164,8 +137,8 @@ describe("a malformed handshake with a valid token (what ws itself would refuse)
   });
 
   it("a well-formed raw handshake (version 13, a valid subprotocol list) is still upgraded", async () => {
-    const g = await gatewayWith();
-    const token = await idp.mint({ sub: "dev", org: "acme" });
+    const g = await fx.gateway();
+    const token = await fx.idp.mint({ sub: "dev", org: "acme" });
     const socket = connectTcp(Number(new URL(g.wsBase).port), "127.0.0.1");
     try {
       const head = await new Promise<string>((resolve, reject) => {
@@ -185,7 +158,7 @@ describe("a malformed handshake with a valid token (what ws itself would refuse)
 
 describe("upgrade rate limits: anonymous attempts are a separate bucket", () => {
   it("ten anonymous attempts from one address do not lock out a valid user from it", async () => {
-    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 10 } });
+    const g = await fx.gateway({ options: { connectionsPerIpPerMinute: 10 } });
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       const res = await refusedUpgrade(`${g.wsBase}/ws/anon-${i}`, { headers: { authorization: "Bearer not-a-jwt" } });
@@ -195,7 +168,7 @@ describe("upgrade rate limits: anonymous attempts are a separate bucket", () => 
     // The anonymous bucket is spent: more noise is throttled…
     expect(statuses.slice(10)).toEqual([429, 429]);
     // …but the user behind the same address connects.
-    const c = await connect(g, "valid-after-noise", await idp.mint({ sub: "carol", org: "acme" }));
+    const c = await connect(g, "valid-after-noise", await fx.idp.mint({ sub: "carol", org: "acme" }));
     expect(c.ws.readyState).toBe(c.ws.OPEN);
   });
 });
@@ -215,14 +188,14 @@ describe("slow consumer", () => {
         ?.value ?? 0;
     const before = await closes1013();
     const port = (flood.address() as { port: number }).port;
-    const g = await gatewayWith({
+    const g = await fx.gateway({
       withRuntime: false,
       agentRuntimeUrl: `http://127.0.0.1:${port}`,
       // The close frame waits behind the unread bytes for 500 ms (5 s by default) before the socket is cut.
       options: { maxBufferedBytes: 256 * 1024, slowConsumerCloseMs: 500 },
     });
     try {
-      const c = await connect(g, "slow-never", await idp.mint());
+      const c = await connect(g, "slow-never", await fx.idp.mint());
       const socket = (c.ws as unknown as { _socket: { pause(): void } })._socket;
       socket.pause(); // the IDE stops reading for good
       c.send({ type: "user_message", content: "flood me" });

@@ -2,34 +2,14 @@
 // cap counts open sockets only: connecting and dropping must not let one user pile up runtime links. A node holds
 // at most GATEHOUSE_WS_MAX_SESSIONS_PER_USER runtime links per user; past it, the link of the user's session that
 // has been detached longest is closed (the session stays resumable and hears why).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  isFinal,
-  openIde,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { describe, expect, it } from "vitest";
+import { sessionsFixture } from "./sessions-fixture";
+import { isFinal, type TestGateway } from "./test-support";
 
-let idp: TestIdp;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(() => idp.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
+const fx = sessionsFixture();
 
 async function connect(g: TestGateway, id: string, token: string, headers: Record<string, string> = {}) {
-  const c = await openIde(`${g.wsBase}/ws/${id}`, { token, headers });
-  clients.push(c);
-  return c;
+  return fx.ide(g, id, { token, headers });
 }
 
 /** A session with one finished turn (its runtime link open), its socket then dropped. */
@@ -44,10 +24,9 @@ async function dropAfterTurn(g: TestGateway, id: string, token: string) {
 
 describe("runtime links of detached sessions are bounded per user", () => {
   it("connect-and-drop never holds more than the cap's links for one user; the oldest detached one is closed", async () => {
-    const g = await startGateway(idp, { tokenDelayMs: 1, options: { maxSessionsPerUser: 2 } });
-    running.push(g);
-    const alice = await idp.mint({ sub: "alice" });
-    const bob = await idp.mint({ sub: "bob" });
+    const g = await fx.gateway({ tokenDelayMs: 1, options: { maxSessionsPerUser: 2 } });
+    const alice = await fx.idp.mint({ sub: "alice" });
+    const bob = await fx.idp.mint({ sub: "bob" });
     await dropAfterTurn(g, "bob-1", bob);
     const first = await dropAfterTurn(g, "a-1", alice);
     await dropAfterTurn(g, "a-2", alice);

@@ -1,53 +1,24 @@
 import { SignJWT, UnsecuredJWT } from "jose";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { registry } from "../../core/metrics/registry";
 import { CloseCode } from "./close-codes";
 import { loadMessageValidators, type MessageValidators } from "./schemas";
 import type { ToolOutcome, ToolOutcomeRecorder, ToolPolicyContext } from "./tool-policy";
-import {
-  AUDIENCE,
-  ISSUER,
-  keyOf,
-  openIde,
-  refusedUpgrade,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-  isFinal,
-  tokensOf,
-} from "./test-support";
+import { type IdeOptions, sessionsFixture } from "./sessions-fixture";
+import { AUDIENCE, ISSUER, keyOf, refusedUpgrade, type TestGateway, isFinal, tokensOf } from "./test-support";
 
-let idp: TestIdp;
+const fx = sessionsFixture();
 let validators: MessageValidators;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-
 beforeAll(async () => {
-  idp = await startIdp();
   validators = await loadMessageValidators();
 });
-afterAll(() => idp.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
 
-async function gatewayWith(overrides: Parameters<typeof startGateway>[1] = {}) {
-  const g = await startGateway(idp, overrides);
-  running.push(g);
-  return g;
-}
-
-async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof openIde>[1] = {}) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, {
-    token: opts.token ?? (opts.protocols ? undefined : await idp.mint()),
+async function ide(g: TestGateway, sessionId: string, opts: IdeOptions = {}) {
+  return fx.ide(g, sessionId, {
+    token: opts.token ?? (opts.protocols ? undefined : await fx.idp.mint()),
     ...opts,
   });
-  clients.push(c);
-  return c;
 }
 
 describe("upgrade authentication (refused before 101)", () => {
@@ -55,10 +26,10 @@ describe("upgrade authentication (refused before 101)", () => {
     ["no token", async () => ({})],
     ["a malformed Authorization header", async () => ({ authorization: "Token abc" })],
     ["a garbage bearer token", async () => ({ authorization: "Bearer not-a-jwt" })],
-    ["an expired token", async () => ({ authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` })],
-    ["a wrong issuer", async () => ({ authorization: `Bearer ${await idp.mint({ iss: "https://evil.test" })}` })],
-    ["a wrong audience", async () => ({ authorization: `Bearer ${await idp.mint({ aud: "other" })}` })],
-    ["an unknown kid", async () => ({ authorization: `Bearer ${await idp.mint({ kid: "who" })}` })],
+    ["an expired token", async () => ({ authorization: `Bearer ${await fx.idp.mint({ expInSeconds: -60 })}` })],
+    ["a wrong issuer", async () => ({ authorization: `Bearer ${await fx.idp.mint({ iss: "https://evil.test" })}` })],
+    ["a wrong audience", async () => ({ authorization: `Bearer ${await fx.idp.mint({ aud: "other" })}` })],
+    ["an unknown kid", async () => ({ authorization: `Bearer ${await fx.idp.mint({ kid: "who" })}` })],
     [
       "alg none",
       async () => ({
@@ -78,7 +49,7 @@ describe("upgrade authentication (refused before 101)", () => {
       }),
     ],
   ])("answers 401 problem+json for %s", async (_case, headers) => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: await headers() });
     expect(res.status).toBe(401);
     expect(res.headers["content-type"]).toBe("application/problem+json");
@@ -87,9 +58,9 @@ describe("upgrade authentication (refused before 101)", () => {
   });
 
   it("says TOKEN_EXPIRED for an expired token", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, {
-      headers: { authorization: `Bearer ${await idp.mint({ expInSeconds: -60 })}` },
+      headers: { authorization: `Bearer ${await fx.idp.mint({ expInSeconds: -60 })}` },
     });
     expect(res.body).toMatchObject({ code: "TOKEN_EXPIRED", detail: "JWT token has expired" });
   });
@@ -106,26 +77,28 @@ describe("upgrade authentication (refused before 101)", () => {
   });
 
   it("never takes the token from the query string", async () => {
-    const g = await gatewayWith();
-    const res = await refusedUpgrade(`${g.wsBase}/ws/s1?token=${await idp.mint()}&access_token=${await idp.mint()}`);
+    const g = await fx.gateway();
+    const res = await refusedUpgrade(
+      `${g.wsBase}/ws/s1?token=${await fx.idp.mint()}&access_token=${await fx.idp.mint()}`,
+    );
     expect(res.status).toBe(401);
   });
 
   it("accepts the browser form (token in Sec-WebSocket-Protocol) and echoes gatehouse.v1, not the token", async () => {
-    const g = await gatewayWith();
-    const token = await idp.mint();
+    const g = await fx.gateway();
+    const token = await fx.idp.mint();
     const c = await ide(g, "browser-1", { protocols: ["gatehouse.v1", `bearer.${token}`] });
     expect(c.ws.protocol).toBe("gatehouse.v1");
   });
 
   it("another user's id is a session of their own (no 403 telling it is taken); unknown paths get 404", async () => {
-    const g = await gatewayWith();
-    const alice = await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "alice" }) });
-    const mallory = await ide(g, "owned-by-alice", { token: await idp.mint({ sub: "mallory" }) });
+    const g = await fx.gateway();
+    const alice = await ide(g, "owned-by-alice", { token: await fx.idp.mint({ sub: "alice" }) });
+    const mallory = await ide(g, "owned-by-alice", { token: await fx.idp.mint({ sub: "mallory" }) });
     expect(mallory.ws.readyState).toBe(mallory.ws.OPEN);
     expect(alice.ws.readyState).toBe(alice.ws.OPEN);
     const notFound = await refusedUpgrade(`${g.wsBase}/api/v1/ws/x`, {
-      headers: { authorization: `Bearer ${await idp.mint()}` },
+      headers: { authorization: `Bearer ${await fx.idp.mint()}` },
     });
     expect(notFound.status).toBe(404);
   });
@@ -133,7 +106,7 @@ describe("upgrade authentication (refused before 101)", () => {
 
 describe("relay", () => {
   it("runs a whole chat turn: ack, streamed tokens, is_final — every frame seq-numbered and valid per the spec", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "chat-1");
     c.send({ type: "user_message", content: "Привет", role: "user", message_id: "m-1" });
     await c.next(isFinal);
@@ -145,7 +118,7 @@ describe("relay", () => {
   });
 
   it("delivers hitl_decision to the runtime while the reply is still streaming, then finishes the tool flow", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 30 });
+    const g = await fx.gateway({ tokenDelayMs: 30 });
     const c = await ide(g, "hitl-1");
     c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
     const call = await c.next((f) => f.type === "tool_call");
@@ -163,7 +136,7 @@ describe("relay", () => {
   });
 
   it("stops a streaming reply on cancel", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 20 });
+    const g = await fx.gateway({ tokenDelayMs: 20 });
     const c = await ide(g, "cancel-1");
     c.send({ type: "user_message", content: "tell me something long" });
     await c.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово3"));
@@ -174,7 +147,7 @@ describe("relay", () => {
   });
 
   it("answers an invalid frame with INVALID_MESSAGE and keeps the socket open", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "invalid-1");
     c.send("not json");
     c.send({ type: "hitl_decision", call_id: "c", decision: "maybe" });
@@ -189,7 +162,7 @@ describe("relay", () => {
   });
 
   it("answers a huge invalid frame with a small INVALID_MESSAGE, not with the frame echoed several times over", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "invalid-huge");
     const unknownKeys = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`key${i}`, 0]));
     c.send({ type: "x".repeat(900_000) });
@@ -209,7 +182,7 @@ describe("relay", () => {
   });
 
   it("rejects a hitl_decision for a call Gatehouse never passed on", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "callid-1");
     c.send({ type: "hitl_decision", call_id: "call_456", decision: "approve" });
     const err = await c.next((f) => f.type === "error");
@@ -218,7 +191,7 @@ describe("relay", () => {
   });
 
   it("never hands a DENIED tool_call to the IDE and tells the runtime", async () => {
-    const g = await gatewayWith({ toolPolicy: async () => ({ decision: "DENY", reasons: ["TOOL_NOT_ALLOWED"] }) });
+    const g = await fx.gateway({ toolPolicy: async () => ({ decision: "DENY", reasons: ["TOOL_NOT_ALLOWED"] }) });
     const c = await ide(g, "deny-1");
     c.send({ type: "user_message", content: "write file x.txt" });
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
@@ -248,7 +221,7 @@ describe("relay", () => {
     );
     try {
       const decided: string[] = [];
-      const g = await gatewayWith({
+      const g = await fx.gateway({
         withRuntime: false,
         agentRuntimeUrl: `http://127.0.0.1:${(reusing.address() as { port: number }).port}`,
         toolPolicy: async (ctx) => {
@@ -294,7 +267,7 @@ describe("relay", () => {
       }),
     );
     try {
-      const g = await gatewayWith({
+      const g = await fx.gateway({
         withRuntime: false,
         agentRuntimeUrl: `http://127.0.0.1:${(asking.address() as { port: number }).port}`,
         options: { maxPendingCallsPerSession: 3 },
@@ -337,7 +310,7 @@ describe("relay", () => {
     let releasePolicy: () => void = () => undefined;
     const policyHeld = new Promise<void>((r) => (releasePolicy = r));
     try {
-      const g = await gatewayWith({
+      const g = await fx.gateway({
         withRuntime: false,
         agentRuntimeUrl: `http://127.0.0.1:${(fast.address() as { port: number }).port}`,
         options: { maxBufferedBytes: 256 * 1024, maxPendingCallsPerSession: 1000 },
@@ -353,7 +326,7 @@ describe("relay", () => {
       // 20 MB written; the gateway took its 256 KiB backlog and what the kernel's buffers hold, no more.
       expect(runtimeSocket!.bufferedAmount).toBeGreaterThan(10 * 1024 * 1024);
       releasePolicy();
-      await expect.poll(() => c.frames.filter((f) => f.type === "tool_call").length, { timeout: 10_000 }).toBe(200);
+      await expect.poll(() => c.frames.filter((f) => f.type === "tool_call").length, { timeout: 30_000 }).toBe(200);
     } finally {
       releasePolicy();
       fast.close();
@@ -361,7 +334,7 @@ describe("relay", () => {
   });
 
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
-    const g = await gatewayWith({
+    const g = await fx.gateway({
       toolPolicy: async () => ({ decision: "ESCALATE", approvalId: "apr_1", reasons: ["AMOUNT"] }),
     });
     const c = await ide(g, "escalate-1");
@@ -377,21 +350,21 @@ describe("relay", () => {
   });
 
   it("reports AGENT_UNAVAILABLE when the runtime is down, and health says so", async () => {
-    const g = await gatewayWith({ withRuntime: false });
+    const g = await fx.gateway({ withRuntime: false });
     const c = await ide(g, "down-1");
     c.send({ type: "user_message", content: "hello" });
     const err = await c.next((f) => f.type === "error");
     expect(err.error_code).toBe("AGENT_UNAVAILABLE");
     expect(await g.gateway.health()).toEqual({ agent_runtime: "unavailable", redis: "not_configured" });
-    const up = await gatewayWith();
+    const up = await fx.gateway();
     expect((await up.gateway.health()).agent_runtime).toBe("available");
   });
 });
 
 describe("resume", () => {
   it("replays every missed frame in order after a dropped socket — no gaps, no duplicates", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 10 });
-    const token = await idp.mint();
+    const g = await fx.gateway({ tokenDelayMs: 10 });
+    const token = await fx.idp.mint();
     const first = await ide(g, "resume-1", { token });
     first.send({ type: "user_message", content: "something long please" });
     await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово5"));
@@ -418,8 +391,8 @@ describe("resume", () => {
   });
 
   it("supports in-band resume: replays only the gap before the new socket", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 5 });
-    const token = await idp.mint();
+    const g = await fx.gateway({ tokenDelayMs: 5 });
+    const token = await fx.idp.mint();
     const first = await ide(g, "resume-2", { token });
     first.send({ type: "user_message", content: "hi" });
     await first.next((f) => f.type === "ack");
@@ -434,8 +407,8 @@ describe("resume", () => {
   });
 
   it("replays the gap once per socket: a second resume (in-band, or after the header's) repeats nothing", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 1 });
-    const token = await idp.mint();
+    const g = await fx.gateway({ tokenDelayMs: 1 });
+    const token = await fx.idp.mint();
     const first = await ide(g, "resume-twice", { token });
     first.send({ type: "user_message", content: "hi" });
     await first.next((f) => f.type === "ack");
@@ -455,8 +428,8 @@ describe("resume", () => {
   });
 
   it("answers resync_required when the frames are gone from the buffer", async () => {
-    const g = await gatewayWith({ tokenDelayMs: 1, options: { replayMaxFrames: 5 } });
-    const token = await idp.mint();
+    const g = await fx.gateway({ tokenDelayMs: 1, options: { replayMaxFrames: 5 } });
+    const token = await fx.idp.mint();
     const first = await ide(g, "resume-3", { token });
     first.send({ type: "user_message", content: "hello there" });
     await first.next(isFinal);
@@ -470,9 +443,9 @@ describe("resume", () => {
   });
 
   it("resuming an unknown session: 404 SESSION_NOT_FOUND before the 101; in-band, a notice, then seq 1", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const refused = await refusedUpgrade(`${g.wsBase}/ws/never-seen`, {
-      headers: { authorization: `Bearer ${await idp.mint()}`, "x-gatehouse-last-seq": "41" },
+      headers: { authorization: `Bearer ${await fx.idp.mint()}`, "x-gatehouse-last-seq": "41" },
     });
     expect(refused).toMatchObject({ status: 404, body: { code: "SESSION_NOT_FOUND" } });
     const c = await ide(g, "never-seen");
@@ -485,8 +458,8 @@ describe("resume", () => {
   });
 
   it("sends TOKEN_EXPIRED and closes 4401 at the token's exp; a new token resumes the session", async () => {
-    const g = await gatewayWith();
-    const c = await ide(g, "expiry-1", { token: await idp.mint({ expInSeconds: 2 }) });
+    const g = await fx.gateway();
+    const c = await ide(g, "expiry-1", { token: await fx.idp.mint({ expInSeconds: 2 }) });
     c.send({ type: "user_message", content: "hi" });
     await c.next(isFinal);
     const err = await c.next((f) => f.type === "error", 4000);
@@ -496,7 +469,7 @@ describe("resume", () => {
     expect(err.seq).toBeUndefined();
     const lastSeq = c.frames.filter((f) => f.seq !== undefined).at(-1)!.seq!;
     const again = await ide(g, "expiry-1", {
-      token: await idp.mint(),
+      token: await fx.idp.mint(),
       headers: { "x-gatehouse-last-seq": String(lastSeq) },
     });
     // The stale TOKEN_EXPIRED notice is connection-scoped: it is not replayed into the new socket.
@@ -507,10 +480,10 @@ describe("resume", () => {
 
 describe("limits and lifecycle", () => {
   it("answers the 4th connection per IP per minute with 429 + Retry-After before the upgrade", async () => {
-    const g = await gatewayWith({ options: { connectionsPerIpPerMinute: 3 } });
+    const g = await fx.gateway({ options: { connectionsPerIpPerMinute: 3 } });
     for (let i = 0; i < 3; i++) await ide(g, `ip-${i}`);
     const res = await refusedUpgrade(`${g.wsBase}/ws/ip-4`, {
-      headers: { authorization: `Bearer ${await idp.mint()}` },
+      headers: { authorization: `Bearer ${await fx.idp.mint()}` },
     });
     expect(res.status).toBe(429);
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
@@ -518,7 +491,7 @@ describe("limits and lifecycle", () => {
   });
 
   it("answers frames over the per-session budget with RATE_LIMIT_EXCEEDED + retry_after and keeps the socket", async () => {
-    const g = await gatewayWith({ options: { messagesPerSessionPerMinute: 3 } });
+    const g = await fx.gateway({ options: { messagesPerSessionPerMinute: 3 } });
     const c = await ide(g, "msg-limit");
     for (let i = 0; i < 4; i++) c.send({ type: "cancel" });
     const err = await c.next((f) => f.type === "error");
@@ -529,7 +502,7 @@ describe("limits and lifecycle", () => {
   });
 
   it("a text frame that is not UTF-8 closes with 1007, counted as 1007; a client's own close code is 'other'", async () => {
-    const g = await gatewayWith({});
+    const g = await fx.gateway({});
     const closes = async () =>
       Object.fromEntries(
         (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.map((v) => [
@@ -552,7 +525,7 @@ describe("limits and lifecycle", () => {
   });
 
   it("closes with 1009 on a frame above maxPayload", async () => {
-    const g = await gatewayWith({ options: { maxPayloadBytes: 1024 } });
+    const g = await fx.gateway({ options: { maxPayloadBytes: 1024 } });
     const c = await ide(g, "big-1");
     const closesOf1009 = async () =>
       (await registry.getSingleMetric("gatehouse_ws_closes_total")!.get()).values.find((v) => v.labels.code === "1009")
@@ -565,7 +538,7 @@ describe("limits and lifecycle", () => {
   });
 
   it("terminates a socket that stops answering pings", async () => {
-    const g = await gatewayWith({ options: { pingIntervalMs: 100 } });
+    const g = await fx.gateway({ options: { pingIntervalMs: 100 } });
     const c = await ide(g, "ping-1");
     // Simulate a dead peer: stop the client library from answering pings.
     (c.ws as unknown as { _receiver: { removeAllListeners(e: string): void } })._receiver.removeAllListeners("ping");
@@ -574,7 +547,7 @@ describe("limits and lifecycle", () => {
   });
 
   it("close(): sockets get 1012 and new upgrades are refused", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "shutdown-1");
     const closing = g.gateway.close();
     const closed = await c.closed;
@@ -583,7 +556,7 @@ describe("limits and lifecycle", () => {
     expect(closed.reason).toBe("resume");
     await closing;
     const res = await refusedUpgrade(`${g.wsBase}/ws/shutdown-2`, {
-      headers: { authorization: `Bearer ${await idp.mint()}` },
+      headers: { authorization: `Bearer ${await fx.idp.mint()}` },
     });
     expect(res.status).toBe(503);
     expect(res.headers["retry-after"]).toBeDefined();
@@ -601,7 +574,7 @@ describe("limits and lifecycle", () => {
     );
     try {
       const port = (bad.address() as { port: number }).port;
-      const g = await gatewayWith({ withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}` });
+      const g = await fx.gateway({ withRuntime: false, agentRuntimeUrl: `http://127.0.0.1:${port}` });
       const c = await ide(g, "bad-runtime");
       c.send({ type: "user_message", content: "hi" });
       await c.next(isFinal);
@@ -632,7 +605,7 @@ describe("tool outcome", () => {
   it("records the IDE's tool_result with the context the call was decided with", async () => {
     const decided: ToolPolicyContext[] = [];
     const recorded: Array<[ToolPolicyContext, ToolOutcome]> = [];
-    const g = await gatewayWith({
+    const g = await fx.gateway({
       toolPolicy: async (ctx) => {
         decided.push(ctx);
         return { decision: "ALLOW", reasons: [] };
@@ -658,7 +631,7 @@ describe("tool outcome", () => {
 
   it("reports a failed tool run as an unsuccessful outcome", async () => {
     const recorded: ToolOutcome[] = [];
-    const g = await gatewayWith({ recordOutcome: async (_ctx, outcome) => void recorded.push(outcome) });
+    const g = await fx.gateway({ recordOutcome: async (_ctx, outcome) => void recorded.push(outcome) });
     await runToolCall(g, "outcome-2", { error: "disk full" });
     expect(recorded).toEqual([{ success: false, error: { message: "disk full" } }]);
   });
@@ -672,7 +645,7 @@ describe("tool outcome", () => {
       },
     ],
   ])("relays the result unchanged when the recorder %s", async (_case, recordOutcome) => {
-    const g = await gatewayWith({ recordOutcome: recordOutcome as ToolOutcomeRecorder });
+    const g = await fx.gateway({ recordOutcome: recordOutcome as ToolOutcomeRecorder });
     const { c } = await runToolCall(g, "outcome-3", { result: { content: "file content" } });
     expect(c.frames.some((f) => f.type === "error")).toBe(false);
     expect(tokensOf(c.frames)).toContain("Готово: main.dart (write_file).");

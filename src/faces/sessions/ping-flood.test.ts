@@ -1,42 +1,17 @@
 // An IDE's own WebSocket pings: `ws` answers each with a pong by itself, so pings are bounded per socket (a flood is
 // closed 1008 after its allowance; a keepalive never is), and the pongs queued for a client that does not read count
 // towards the slow-consumer bound like any other byte (1013).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registry as metricsRegistry } from "../../core/metrics/registry";
 import { CloseCode } from "./close-codes";
 import { pingAllowance } from "./ping-allowance";
-import {
-  openIde,
-  startFakeRuntime,
-  startGateway,
-  startIdp,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-} from "./test-support";
+import { sessionsFixture } from "./sessions-fixture";
+import { startFakeRuntime, type IdeClient, type TestGateway } from "./test-support";
 
-let idp: TestIdp;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
-beforeAll(async () => {
-  idp = await startIdp();
-});
-afterAll(() => idp.close());
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
-
-async function gatewayWith(options: Parameters<typeof startGateway>[1] = {}) {
-  const g = await startGateway(idp, options);
-  running.push(g);
-  return g;
-}
+const fx = sessionsFixture();
 
 async function ide(g: TestGateway, sessionId: string, headers: Record<string, string> = {}) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: await idp.mint(), headers });
-  clients.push(c);
-  return c;
+  return fx.ide(g, sessionId, { token: await fx.idp.mint(), headers });
 }
 
 const closesOf = async (code: number) =>
@@ -72,7 +47,7 @@ describe("the ping allowance of a socket", () => {
 
 describe("IDE pings", () => {
   it("a ping flood is closed 1008 after the allowance: the gateway wrote a bounded number of pongs", async () => {
-    const g = await gatewayWith();
+    const g = await fx.gateway();
     const c = await ide(g, "ping-flood");
     c.send({ type: "user_message", content: "hi", message_id: "m-1" });
     await c.next((f) => f.type === "ack" && f.message_id === "m-1");
@@ -92,7 +67,7 @@ describe("IDE pings", () => {
   });
 
   it("a keepalive within the allowance is answered and the socket stays open", async () => {
-    const g = await gatewayWith({ options: { pingsPerMinute: 60 } });
+    const g = await fx.gateway({ options: { pingsPerMinute: 60 } });
     const c = await ide(g, "ping-keepalive");
     let pongs = 0;
     c.ws.on("pong", () => pongs++);
@@ -118,7 +93,7 @@ describe("IDE pings", () => {
       ),
     );
     try {
-      const g = await gatewayWith({
+      const g = await fx.gateway({
         withRuntime: false,
         agentRuntimeUrl: runtime.url,
         options: { maxBufferedBytes: 1024 * 1024, slowConsumerCloseMs: 500 },

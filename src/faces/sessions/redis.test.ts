@@ -2,62 +2,29 @@
 // to Redis (resume on another gateway node, ownership, expiry), rate limits shared by nodes, health PING.
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
-import {
-  ISSUER,
-  keyOf,
-  openIde,
-  refusedUpgrade,
-  startGateway,
-  startIdp,
-  type Frame,
-  type IdeClient,
-  type TestGateway,
-  type TestIdp,
-  isFinal,
-  tokensOf,
-} from "./test-support";
+import { redisSessionsFixture } from "./redis-fixture";
+import type { GatewayOverrides as GatewayOptions, IdeOptions } from "./sessions-fixture";
+import { ISSUER, keyOf, refusedUpgrade, type Frame, type TestGateway, isFinal, tokensOf } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
-const prefix = `gatehouse-test-${randomUUID()}`;
-let redis: Redis;
-let idp: TestIdp;
-const running: TestGateway[] = [];
-const clients: IdeClient[] = [];
+const fx = redisSessionsFixture("redis");
+const { prefix } = fx;
 
-beforeAll(async () => {
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-  idp = await startIdp();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  for (const g of running.splice(0)) await g.close();
-});
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-  await idp.close();
-});
-
-type GatewayOverrides = NonNullable<Parameters<typeof startGateway>[1]>;
+type GatewayOverrides = NonNullable<GatewayOptions>;
 
 async function node(options: GatewayOverrides["options"] = {}, extra: GatewayOverrides = {}) {
-  const g = await startGateway(idp, {
-    redis,
+  return fx.gateway({
+    redis: fx.redis,
     tokenDelayMs: 2,
     ...extra,
     options: { redisKeyPrefix: prefix, ...options },
   });
-  running.push(g);
-  return g;
 }
 
-async function ide(g: TestGateway, sessionId: string, opts: Parameters<typeof openIde>[1] = {}) {
-  const c = await openIde(`${g.wsBase}/ws/${sessionId}`, { token: await idp.mint(), ...opts });
-  clients.push(c);
-  return c;
+async function ide(g: TestGateway, sessionId: string, opts: IdeOptions = {}) {
+  return fx.ide(g, sessionId, { token: await fx.idp.mint(), ...opts });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -68,21 +35,21 @@ describe("Redis session store", () => {
     const a = await node();
     const b = await node();
     const sessionId = `multi-${randomUUID()}`;
-    const token = await idp.mint({ sub: "alice" });
+    const token = await fx.idp.mint({ sub: "alice" });
     const first = await ide(a, sessionId, { token });
     first.send({ type: "user_message", content: "something long please" });
     await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово3"));
     const seen = [...first.frames];
     first.ws.terminate(); // the IDE drops; node A's runtime turn goes on and every frame reaches Redis
     await expect
-      .poll(() => a.runtime!.received.length > 0 && redis.xlen(`${prefix}:ws:frames:${keyOf(sessionId)}`), {
+      .poll(() => a.runtime!.received.length > 0 && fx.redis.xlen(`${prefix}:ws:frames:${keyOf(sessionId)}`), {
         timeout: 5000,
       })
       .toBeGreaterThan(seen.length + 100);
     await pipelined();
 
     // Another user on the same id opens a session of their own (sessions are per user): alice's is untouched.
-    const other = await ide(b, sessionId, { token: await idp.mint({ sub: "mallory" }) });
+    const other = await ide(b, sessionId, { token: await fx.idp.mint({ sub: "mallory" }) });
     expect(other.frames).toEqual([]);
 
     const lastSeq = seen.at(-1)!.seq!;
@@ -102,12 +69,12 @@ describe("Redis session store", () => {
     const a = await node({ sessionTtlMs: 100 });
     const b = await node();
     const sessionId = `expired-${randomUUID()}`;
-    const token = await idp.mint();
+    const token = await fx.idp.mint();
     const first = await ide(a, sessionId, { token });
     first.send({ type: "user_message", content: "hi" });
     await first.next(isFinal);
     first.ws.terminate();
-    await expect.poll(() => redis.exists(`${prefix}:ws:expired:${keyOf(sessionId)}`), { timeout: 3000 }).toBe(1);
+    await expect.poll(() => fx.redis.exists(`${prefix}:ws:expired:${keyOf(sessionId)}`), { timeout: 3000 }).toBe(1);
     const again = await ide(b, sessionId, { token, headers: { "x-gatehouse-last-seq": "3" } });
     expect(await again.next((f) => f.type === "error")).toMatchObject({
       error_code: "SESSION_EXPIRED",
@@ -123,7 +90,7 @@ describe("Redis session store", () => {
     await c.next(isFinal);
     await pipelined();
     for (const key of [`${prefix}:ws:session:${keyOf(sessionId)}`, `${prefix}:ws:frames:${keyOf(sessionId)}`]) {
-      const ttl = await redis.pttl(key);
+      const ttl = await fx.redis.pttl(key);
       expect(ttl).toBeGreaterThan(0);
       expect(ttl).toBeLessThanOrEqual(90_000);
     }
@@ -134,20 +101,20 @@ describe("IDE frames for a runtime link on another node", () => {
   it("a frame forged onto a node's inbox for another principal's session is refused; its owner's is applied", async () => {
     const a = await node({}, { tokenDelayMs: 30 });
     const sessionId = `forged-${randomUUID()}`;
-    const c = await ide(a, sessionId, { token: await idp.mint({ sub: "alice" }) });
+    const c = await ide(a, sessionId, { token: await fx.idp.mint({ sub: "alice" }) });
     c.send({ type: "user_message", content: "something long please" });
     await c.next((f) => f.type === "assistant_message");
     await pipelined();
-    const holder = await redis.hget(`${prefix}:ws:session:${keyOf(sessionId)}`, "link");
+    const holder = await fx.redis.hget(`${prefix}:ws:session:${keyOf(sessionId)}`, "link");
     expect(holder).toBeTruthy();
 
     const me = `test-${randomUUID()}`;
-    const listener = redis.duplicate();
+    const listener = fx.redis.duplicate();
     const answers: Record<string, unknown>[] = [];
     listener.on("message", (_channel, message: string) => answers.push(JSON.parse(message)));
     await listener.subscribe(`${prefix}:ws:inbox:${me}`);
     const send = (id: string, principal: Record<string, string>, messageId: string) =>
-      redis.publish(
+      fx.redis.publish(
         `${prefix}:ws:inbox:${holder}`,
         JSON.stringify({
           kind: "frame",
@@ -177,7 +144,7 @@ describe("IDE frames for a runtime link on another node", () => {
     const a = await node();
     const b = await node();
     const sessionId = `replaced-${randomUUID()}`;
-    const token = await idp.mint({ sub: "alice" });
+    const token = await fx.idp.mint({ sub: "alice" });
     const older = await ide(a, sessionId, { token });
     older.send({ type: "user_message", content: "hi" });
     await older.next(isFinal);
@@ -194,18 +161,18 @@ describe("IDE frames for a runtime link on another node", () => {
   it("a live node named as holder that no longer has the session is taken over, not refused for ever", async () => {
     const a = await node();
     const sessionId = `stale-holder-${randomUUID()}`;
-    const token = await idp.mint({ sub: "alice" });
+    const token = await fx.idp.mint({ sub: "alice" });
     const first = await ide(a, sessionId, { token });
     first.send({ type: "user_message", content: "hi" });
     await first.next(isFinal);
     first.ws.terminate();
-    const present = async () => new Set(await redis.keys(`${prefix}:ws:node:*`));
+    const present = async () => new Set(await fx.redis.keys(`${prefix}:ws:node:*`));
     const before = await present();
     const b = await node();
     const bKey = [...(await present())].find((k) => !before.has(k))!;
     const c = await node();
     // B is alive but never held this session (as after it ended it there): it is named as the holder anyway.
-    await redis.hset(`${prefix}:ws:session:${keyOf(sessionId)}`, "link", bKey.split(":").at(-1)!);
+    await fx.redis.hset(`${prefix}:ws:session:${keyOf(sessionId)}`, "link", bKey.split(":").at(-1)!);
     const moved = await ide(c, sessionId, {
       token,
       headers: { "x-gatehouse-last-seq": String(first.frames.at(-1)!.seq) },
@@ -224,7 +191,7 @@ describe("IDE frames for a runtime link on another node", () => {
     const a = await node({}, { redis: own, tokenDelayMs: 50 });
     const b = await node({}, { tokenDelayMs: 2 });
     const sessionId = `crash-${randomUUID()}`;
-    const token = await idp.mint({ sub: "alice" });
+    const token = await fx.idp.mint({ sub: "alice" });
     const first = await ide(a, sessionId, { token });
     first.send({ type: "user_message", content: "something long please" });
     await first.next((f) => f.type === "assistant_message" && String(f.token).startsWith("слово2"));
@@ -257,7 +224,7 @@ describe("IDE frames for a runtime link on another node", () => {
     // Node A comes back: the session is B's now. A closes the link of the lost turn and writes nothing more
     // into the stream (Redis refuses its appends), so B's IDE never sees a frame of the old turn again.
     const streamTop = async () =>
-      (await redis.xrevrange(`${prefix}:ws:frames:${keyOf(sessionId)}`, "+", "-", "COUNT", 1))[0]?.[0];
+      (await fx.redis.xrevrange(`${prefix}:ws:frames:${keyOf(sessionId)}`, "+", "-", "COUNT", 1))[0]?.[0];
     const topBefore = await streamTop();
     const framesBefore = second.frames.length;
     await own.connect();
@@ -277,11 +244,11 @@ describe("rate limits shared through Redis", () => {
     await ide(a, "ip-2");
     await ide(b, "ip-3");
     const res = await refusedUpgrade(`${b.wsBase}/ws/ip-4`, {
-      headers: { authorization: `Bearer ${await idp.mint()}` },
+      headers: { authorization: `Bearer ${await fx.idp.mint()}` },
     });
     expect(res.status).toBe(429);
     expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
-    const keys = await redis.keys(`${limitPrefix}:ws:limit:ip*`);
+    const keys = await fx.redis.keys(`${limitPrefix}:ws:limit:ip*`);
     expect(keys.length).toBe(1);
   });
 
@@ -289,7 +256,7 @@ describe("rate limits shared through Redis", () => {
     const limitPrefix = `${prefix}-msg-${randomUUID()}`;
     const a = await node({ messagesPerSessionPerMinute: 3, redisKeyPrefix: limitPrefix });
     const b = await node({ messagesPerSessionPerMinute: 3, redisKeyPrefix: limitPrefix });
-    const token = await idp.mint();
+    const token = await fx.idp.mint();
     const first = await ide(a, "moving", { token });
     first.send({ type: "cancel" });
     first.send({ type: "cancel" });
@@ -302,7 +269,7 @@ describe("rate limits shared through Redis", () => {
     const err = await second.next((f) => f.type === "error");
     expect(err).toMatchObject({ error_code: "RATE_LIMIT_EXCEEDED" });
     expect(second.frames.filter((f) => f.type === "ack")).toHaveLength(1);
-    expect(await redis.keys(`${limitPrefix}:ws:limit:messages:*`)).toEqual([
+    expect(await fx.redis.keys(`${limitPrefix}:ws:limit:messages:*`)).toEqual([
       `${limitPrefix}:ws:limit:messages:${keyOf("moving")}`,
     ]);
   });
