@@ -629,16 +629,55 @@ function oneQuantity(before: Found<unknown> | undefined, found: Found<unknown>):
 function addressesIn(text: string): string[] {
   if (!holdsAt(text)) return [];
   const found: string[] = [];
+  // A group ends with `;` (`team: a@x.example, b@x.example;`). Without one, `Re: jane@customer.example` is a subject
+  // line, not a group: its address is no recipient.
+  const groups = text.includes(";");
   for (const part of text.split(ADDRESS_SEPARATORS)) {
     // An angle address left open at the end (`Bob <x@evil.example`) is read as closed, as lenient parsers read it.
     const bracketed = [...part.matchAll(/<([^<>]*)(?:>|$)/gu)].map((m) => (m[1] as string).trim());
     // Beside angle brackets, a display name's address counts too (`"x@evil.example" <ok@acme.com>`): a lenient
     // parser may send to it, and under a mail key such a string is judged whole (mailboxesIn).
     const candidates = bracketed.length > 0 ? [...bracketed, ...besideBrackets(part)] : spacedList(part);
+    // RFC 5322 comments and a group's name are no words of prose: `x@evil.example (Boss)`, `(Boss) x@evil.example`
+    // and `team: x@evil.example;` each name x@evil.example to a parser (Python's getaddresses, a mail library). Their
+    // addresses are added, never put in place of the part's own candidates.
+    const bare = withoutCommentsOrGroup(part, groups);
+    if (bare !== part) candidates.push(...spacedList(bare));
     for (const candidate of candidates) if (isBareAddress(candidate)) found.push(candidate);
   }
   return found;
 }
+
+/**
+ * A list part without its RFC 5322 comments (`(…)`, nested, or left open at the end) and, in a list that has groups,
+ * without a group's display name (`team:` before its members). One pass: a part may be a megabyte of brackets.
+ */
+function withoutCommentsOrGroup(part: string, groups: boolean): string {
+  const text = part.includes("(") ? withoutComments(part) : part;
+  return groups ? text.replace(GROUP_NAME, " ") : text;
+}
+
+/**
+ * The text outside parentheses, each comment a space (`a(b)c` is two words to a parser too). The pieces are joined
+ * once: appending to one string per comment left a rope of a million pieces for the collector.
+ */
+function withoutComments(text: string): string {
+  const pieces: string[] = [];
+  let depth = 0;
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === OPEN) {
+      if (depth++ === 0 && i > from) pieces.push(text.slice(from, i));
+    } else if (c === CLOSE && depth > 0 && --depth === 0) from = i + 1;
+  }
+  if (depth === 0 && from < text.length) pieces.push(text.slice(from));
+  return pieces.join(" ");
+}
+const OPEN = 0x28;
+const CLOSE = 0x29;
+// A group's display name: words (no address, quote or bracket in them) then `:`, at the start of the part.
+const GROUP_NAME = /^\s*[^\s:@<>"()\[\]]+(?:\s+[^\s:@<>"()\[\]]+)*\s*:/u;
 
 /**
  * The addresses beside a part's angle brackets: its text outside them, quotes aside, read as spacedList reads a

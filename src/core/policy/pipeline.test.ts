@@ -529,6 +529,39 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  // RFC 5322 comments and groups name their addresses to a parser (Python's getaddresses) under any key (R15).
+  ...[
+    "boss@evil.example (Boss)",
+    "(Boss) boss@evil.example",
+    "team: boss@evil.example;",
+    "ok@acme.example, boss@evil.example (c)",
+    "boss(c)@evil.example",
+    "boss@evil.example (Boss (the) one)",
+    "boss@evil.example (Boss",
+  ].map(
+    (notify): Case => ({
+      name: `an address with a comment or in a group under any key (${JSON.stringify(notify)}) is a recipient`,
+      manifest: paymentsBot({ counterparty_blocklist: ["*@evil.example"] }),
+      request: { action: { ...wire, params: { iban: "DE00", notify } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  // Prose stays prose: a comment removed leaves words around the address, and a subject's `Re:` is no group.
+  ...[
+    "write to jane@customer.example (urgent) today",
+    "Re: jane@customer.example",
+    "Notes (draft): ask jane@customer.example; then close",
+  ].map(
+    (subject): Case => ({
+      name: `prose that mentions an address (${JSON.stringify(subject)}) names no recipient`,
+      manifest: paymentsBot({ counterparty_allowlist: ["DE00"] }),
+      request: { action: { ...wire, params: { iban: "DE00", subject } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
   {
     name: "a known mailbox under a display name is known: no new counterparty",
     manifest: paymentsBot({ escalate_new_counterparties: true }),
