@@ -677,7 +677,7 @@ function withoutComments(text: string): string {
 const OPEN = 0x28;
 const CLOSE = 0x29;
 // A group's display name: words (no address, quote or bracket in them) then `:`, at the start of the part.
-const GROUP_NAME = /^\s*[^\s:@<>"()\[\]]+(?:\s+[^\s:@<>"()\[\]]+)*\s*:/u;
+const GROUP_NAME = /^\s*[^\s:@<>"()[\]]+(?:\s+[^\s:@<>"()[\]]+)*\s*:/u;
 
 /**
  * The addresses beside a part's angle brackets: its text outside them, quotes aside, read as spacedList reads a
