@@ -66,8 +66,8 @@ describe("upgrade authentication (refused before 101)", () => {
   });
 
   it("refuses an ID token (aud the API's, with a nonce) as what it is: not an access token", async () => {
-    const g = await gatewayWith();
-    const idToken = await idp.mint({ extra: { nonce: "n-0S6_WzA2Mj", at_hash: "77QmUPtjPfzWtF2AnpK9RQ" } });
+    const g = await fx.gateway();
+    const idToken = await fx.idp.mint({ extra: { nonce: "n-0S6_WzA2Mj", at_hash: "77QmUPtjPfzWtF2AnpK9RQ" } });
     const res = await refusedUpgrade(`${g.wsBase}/ws/s1`, { headers: { authorization: `Bearer ${idToken}` } });
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({
