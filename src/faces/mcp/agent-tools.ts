@@ -70,31 +70,34 @@ function metaOf(meta: Record<string, unknown> | undefined): CallMeta | { error: 
   return out;
 }
 
+/**
+ * The manifest tools a session may use: none while the manifest is not active, and with a session token only its
+ * capabilities (none once it no longer verifies: expired, revoked). A convenience for the model, not the check: the
+ * policy still decides every call, whatever it names (a tool not listed included).
+ */
+async function visibleTools(
+  deps: AgentToolsDeps,
+  session: AgentSession,
+  manifest: Manifest | undefined,
+): Promise<readonly Tool[]> {
+  if (manifest?.status !== "active") return [];
+  const tools = manifestTools(manifest, deps.amountBounds);
+  if (!session.capabilityToken) return tools;
+  const expected = { orgId: session.orgId, agentId: manifest.agent.id, uapkId: session.uapkId };
+  const verified = await deps.engine.tokens.verify(session.capabilityToken, expected);
+  if (!verified.ok) return [];
+  // By capability (the listed name's own), never by name: look-alike names map to distinct capabilities.
+  const allowed = new Set(verified.claims.cap);
+  const capabilities = capabilitiesByToolName(manifest);
+  return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
+}
+
 export function createAgentTools(deps: AgentToolsDeps) {
   const manifestOf = async (s: AgentSession): Promise<Manifest | undefined> =>
     deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
 
-  /**
-   * The manifest tools this session may use: none while the manifest is not active, and with a session token only
-   * its capabilities (none once it no longer verifies: expired, revoked). A convenience for the model, not the
-   * check: the policy still decides every call, whatever it names (a tool not listed included).
-   */
-  async function visibleTools(session: AgentSession): Promise<readonly Tool[]> {
-    const manifest = await manifestOf(session);
-    if (manifest?.status !== "active") return [];
-    const tools = manifestTools(manifest, deps.amountBounds);
-    if (!session.capabilityToken) return tools;
-    const expected = { orgId: session.orgId, agentId: manifest.agent.id, uapkId: session.uapkId };
-    const verified = await deps.engine.tokens.verify(session.capabilityToken, expected);
-    if (!verified.ok) return [];
-    // By capability (the listed name's own), never by name: look-alike names map to distinct capabilities.
-    const allowed = new Set(verified.claims.cap);
-    const capabilities = capabilitiesByToolName(manifest);
-    return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
-  }
-
   async function listTools(session: AgentSession): Promise<Tool[]> {
-    return [...(await visibleTools(session)), approvalStatusTool];
+    return [...(await visibleTools(deps, session, await manifestOf(session))), approvalStatusTool];
   }
 
   /** The REST execute body this call stands for, or why it cannot be one. */
