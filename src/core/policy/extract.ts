@@ -638,41 +638,56 @@ function addressesIn(text: string): string[] {
     // Beside angle brackets, a display name's address counts too (`"x@evil.example" <ok@acme.com>`): a lenient
     // parser may send to it, and under a mail key such a string is judged whole (mailboxesIn).
     const candidates = bracketed.length > 0 ? [...bracketed, ...besideBrackets(part)] : spacedList(part);
-    // RFC 5322 comments and a group's name are no words of prose: `x@evil.example (Boss)`, `(Boss) x@evil.example`
-    // and `team: x@evil.example;` each name x@evil.example to a parser (Python's getaddresses, a mail library). Their
-    // addresses are added, never put in place of the part's own candidates.
-    const bare = withoutCommentsOrGroup(part, groups);
-    if (bare !== part) candidates.push(...spacedList(bare));
+    // RFC 5322 quoted strings, comments and a group's name are no words of prose: `x@evil.example (Boss)`, `(Boss)
+    // x@evil.example`, `"Boss" x@evil.example` and `team: x@evil.example;` each name x@evil.example to a parser
+    // (Python's getaddresses, nodemailer's addressparser). Their addresses are added, never put in place of the
+    // part's own candidates.
+    const outside = bracketed.length > 0 ? part.replace(ANGLE_ADDRESS, " ") : part;
+    const syntax = addressSyntaxOf(outside, groups);
+    if (syntax.text !== outside) candidates.push(...spacedList(syntax.text));
+    // A comment left open (`(Boss x@evil.example`) runs to the end: a lenient parser reads the addresses in it.
+    if (syntax.unclosed !== undefined) candidates.push(...syntax.unclosed.split(/[\s()]+/u));
     for (const candidate of candidates) if (isBareAddress(candidate)) found.push(candidate);
   }
   return found;
 }
 
 /**
- * A list part without its RFC 5322 comments (`(…)`, nested, or left open at the end) and, in a list that has groups,
- * without a group's display name (`team:` before its members). One pass: a part may be a megabyte of brackets.
+ * A list part without its RFC 5322 quoted strings (a display name), its comments (`(…)`, nested) and, in a list that
+ * has groups, a group's display name (`team:` before its members); and the text of a comment left open at the end.
+ * Quoted strings go first: a `(` inside one opens no comment. One pass each: a part may be a megabyte of brackets.
  */
-function withoutCommentsOrGroup(part: string, groups: boolean): string {
-  const text = part.includes("(") ? withoutComments(part) : part;
-  return groups ? text.replace(GROUP_NAME, " ") : text;
+function addressSyntaxOf(part: string, groups: boolean): { text: string; unclosed?: string } {
+  const unquoted = part.includes('"') ? part.replace(QUOTED_STRING, " ") : part;
+  const { text, unclosed } = unquoted.includes("(") ? withoutComments(unquoted) : { text: unquoted };
+  return { text: groups ? text.replace(GROUP_NAME, " ") : text, ...(unclosed !== undefined ? { unclosed } : {}) };
 }
+const QUOTED_STRING = /"[^"]*"/gu;
+// An angle address, also one left open at the end (read as closed, as above).
+const ANGLE_ADDRESS = /<[^<>]*(?:>|$)/gu;
 
 /**
- * The text outside parentheses, each comment a space (`a(b)c` is two words to a parser too). The pieces are joined
- * once: appending to one string per comment left a rope of a million pieces for the collector.
+ * The text outside parentheses, each comment a space (`a(b)c` is two words to a parser too), and the text of a
+ * comment still open at the end. The pieces are joined once: appending to one string per comment left a rope of a
+ * million pieces for the collector.
  */
-function withoutComments(text: string): string {
+function withoutComments(text: string): { text: string; unclosed?: string } {
   const pieces: string[] = [];
   let depth = 0;
   let from = 0;
+  let openedAt = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === OPEN) {
-      if (depth++ === 0 && i > from) pieces.push(text.slice(from, i));
+      if (depth++ === 0) {
+        if (i > from) pieces.push(text.slice(from, i));
+        openedAt = i;
+      }
     } else if (c === CLOSE && depth > 0 && --depth === 0) from = i + 1;
   }
-  if (depth === 0 && from < text.length) pieces.push(text.slice(from));
-  return pieces.join(" ");
+  if (depth > 0) return { text: pieces.join(" "), unclosed: text.slice(openedAt + 1) };
+  if (from < text.length) pieces.push(text.slice(from));
+  return { text: pieces.join(" ") };
 }
 const OPEN = 0x28;
 const CLOSE = 0x29;

@@ -538,6 +538,12 @@ const cases: Case[] = [
     "boss(c)@evil.example",
     "boss@evil.example (Boss (the) one)",
     "boss@evil.example (Boss",
+    // R17: a quoted display name without angle brackets, and a comment left open before the address.
+    '"Boss" boss@evil.example',
+    '"x(" boss@evil.example',
+    "(unclosed boss@evil.example",
+    'ok@acme.example, "Boss" boss@evil.example',
+    "(Boss) boss@evil.example <ok@acme.example>",
   ].map(
     (notify): Case => ({
       name: `an address with a comment or in a group under any key (${JSON.stringify(notify)}) is a recipient`,
@@ -553,6 +559,7 @@ const cases: Case[] = [
     "write to jane@customer.example (urgent) today",
     "Re: jane@customer.example",
     "Notes (draft): ask jane@customer.example; then close",
+    'He said "yes" to jane@customer.example',
   ].map(
     (subject): Case => ({
       name: `prose that mentions an address (${JSON.stringify(subject)}) names no recipient`,
