@@ -195,6 +195,7 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
       ["a c_hash", { c_hash: "LDktKdoQak3Pk0cnXxCltA" }, "c_hash", {}],
       ["an s_hash", { s_hash: "x8Q3n7ddRmq2KqyO-Vm29g" }, "s_hash", {}],
       ["Keycloak's typ ID", { typ: "ID", azp: "gatehouse-console" }, 'typ "ID"', {}],
+      ["AWS Cognito's token_use id (R17)", { token_use: "id", "cognito:username": "u" }, 'token_use "id"', {}],
       ["a nonce, without a typ header", { nonce: "n-1" }, "nonce", { typ: null }],
     ])("refuses one that carries %s", async (_name, claims, named, opts) => {
       const err = await failure(verifier()(await mint(rsa, "RS256", { org: "acme", ...claims }, opts)));
@@ -216,6 +217,9 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
         const claims = await verifier()(await mint(rsa, "RS256", { org: "acme", scope: "openid" }, { typ }));
         expect(claims.orgId).toBe("acme");
       }
+      // AWS Cognito's access tokens say token_use "access".
+      const cognito = await mint(rsa, "RS256", { org: "acme", token_use: "access", client_id: "c" });
+      expect((await verifier()(cognito)).orgId).toBe("acme");
     });
 
     it("accepts Keycloak's access tokens (payload typ Bearer), to which older Keycloak versions copied the nonce", async () => {

@@ -169,10 +169,12 @@ function assertAccessToken(typ: unknown, payload: JWTPayload): void {
   const idClaim = ID_TOKEN_CLAIMS.find(
     (claim) => payload[claim] !== undefined && !(claim === "nonce" && keycloakAccessToken),
   );
-  if (idClaim !== undefined || payload.typ === "ID") {
+  // Keycloak says `typ: "ID"` in an ID token's payload, AWS Cognito `token_use: "id"` (its access tokens: "access").
+  const marker = payload.typ === "ID" ? 'typ "ID"' : payload.token_use === "id" ? 'token_use "id"' : undefined;
+  if (idClaim !== undefined || marker !== undefined) {
     throw new UserTokenError(
       "not_access_token",
-      `JWT is an ID token (it carries ${idClaim ?? 'typ "ID"'}), not an access token`,
+      `JWT is an ID token (it carries ${idClaim ?? marker}), not an access token`,
     );
   }
 }
