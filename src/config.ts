@@ -396,7 +396,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: { kind: "oneOf", values: ["0", "1"] },
     default: "0",
     description:
-      "`1`: this node's `GATEHOUSE_REDIS_PREFIX` replaces the one recorded in its PostgreSQL store (moving a cluster to another prefix: stop every node first, start one with `1`, the others without).",
+      "`1`: this node's `GATEHOUSE_REDIS_PREFIX` replaces the one recorded in its PostgreSQL store, or, without `REDIS_URL`, the record is forgotten (moving a cluster to another prefix or off Redis: stop every node first, start one with `1`, the others without).",
   },
   {
     name: "LOG_LEVEL",

@@ -74,7 +74,7 @@ export interface NodeStores {
    * The Redis prefix the store belongs to (PostgreSQL only): `mine` recorded when none is (or `takeOver`), else the
    * recorded one, which this node must share (src/store-claim.ts). Undefined on SQLite: one node, its own prefix.
    */
-  redisHome: ((mine: RedisHome, takeOver: boolean) => Promise<RedisHome>) | undefined;
+  redisHome: ((mine: RedisHome | undefined, takeOver: boolean) => Promise<RedisHome | undefined>) | undefined;
   /**
    * Aligns the shared stores' clock on the database's by the offset measured (PostgreSQL only: src/clock-skew.ts):
    * leases, expiries and audit timestamps written and compared on one clock on every node.

@@ -61,7 +61,14 @@ import {
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
 import { pendingOnChannel } from "./core/approvals";
-import { claimStore, prefixConflict, redisAddressOf, refuseWhileInConflict, type StoreClaim } from "./store-claim";
+import {
+  claimStore,
+  noRedisConflict,
+  prefixConflict,
+  redisAddressOf,
+  refuseWhileInConflict,
+  type StoreClaim,
+} from "./store-claim";
 import { type ClockSkewGuard, guardClockSkew, refuseWhileSkewed } from "./clock-skew";
 import { Redis } from "ioredis";
 import { announceChanges } from "./http/change-events";
@@ -313,8 +320,8 @@ async function claimNodeStore(
   stores: NodeStores,
   bus: { redis: Redis | undefined; events: EventBus; prefix: string },
 ): Promise<StoreClaim | undefined> {
+  await checkRedisHome(config, stores, bus, logger);
   if (!bus.redis) return undefined;
-  await checkRedisHome(config, stores, bus);
   const store =
     stores.kind === "sqlite" ? `the SQLite file ${config.databaseFile}` : "the PostgreSQL database of DATABASE_URL";
   return claimStore({ redis: bus.redis, prefix: bus.prefix, storeId: stores.storeId, store, logger }).catch(
@@ -329,19 +336,26 @@ async function claimNodeStore(
 
 /**
  * One store → one prefix (PostgreSQL): the prefix recorded in the store must be this node's, or the node stops
- * (exit 2) before it registers anything under its own prefix.
+ * (exit 2) before it registers anything under its own prefix. A node without Redis on a store whose nodes share one
+ * stops too: its rate limits, session caps and events would be its own, a silent split of the cluster (review R17).
  */
 async function checkRedisHome(
   config: Config,
   stores: NodeStores,
   bus: { redis: Redis | undefined; events: EventBus; prefix: string },
+  logger: Logger,
 ): Promise<void> {
-  if (!stores.redisHome || !config.redisUrl) return;
-  const mine = { prefix: bus.prefix, address: redisAddressOf(config.redisUrl) };
+  if (!stores.redisHome) return;
+  const mine = config.redisUrl ? { prefix: bus.prefix, address: redisAddressOf(config.redisUrl) } : undefined;
+  if (config.redisPrefixTakeOver)
+    logger.warn(
+      { prefix: mine?.prefix ?? null },
+      "GATEHOUSE_REDIS_PREFIX_TAKEOVER=1: this node moves its PostgreSQL store to its own Redis prefix (or off Redis); unset it once the cluster has moved",
+    );
   const recorded = await stores.redisHome(mine, config.redisPrefixTakeOver).catch((err: unknown) => err as Error);
+  if (recorded === undefined || (!(recorded instanceof Error) && recorded.prefix === mine?.prefix)) return;
   const refusal =
-    recorded instanceof Error ? recorded : recorded.prefix === mine.prefix ? undefined : prefixConflict(mine, recorded);
-  if (!refusal) return;
+    recorded instanceof Error ? recorded : mine ? prefixConflict(mine, recorded) : noRedisConflict(recorded);
   await stores.close();
   await bus.events.close().catch(() => {});
   bus.redis?.disconnect();

@@ -355,6 +355,30 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       await expect(start(on(first))).rejects.toThrow(new RegExp(`run on '${second}'`));
     });
 
+    it("a node without Redis on a store whose nodes share a Redis prefix stops; the takeover moves it off Redis", async () => {
+      const prefix = newPrefix();
+      const database = await createTestPgDatabase(pgAdmin!);
+      databases.push(database);
+      const on = (extra: Record<string, string> = {}) => ({
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: "store-claim-test-secret-0123456789",
+        GATEHOUSE_REDIS_PREFIX: prefix,
+        GATEHOUSE_DATA_DIR: newDataDir(),
+        ...extra,
+      });
+      await stop(await start(on()));
+      // Its rate limits, session caps and events would be its own: a silent split of the cluster (review R17).
+      const err = (await start(on({ REDIS_URL: "" })).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error;
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(err.message).toContain(`belongs to the Redis prefix '${prefix}'`);
+      // Moved off Redis on purpose: then a node without Redis starts, and so does the next one.
+      await stop(await start(on({ REDIS_URL: "", GATEHOUSE_REDIS_PREFIX_TAKEOVER: "1" })));
+      await stop(await start(on({ REDIS_URL: "" })));
+    });
+
     it("a copy of the database (TEMPLATE, a restored dump) is another store: refused beside its original", async () => {
       const prefix = newPrefix();
       const original = await createTestPgDatabase(pgAdmin!);

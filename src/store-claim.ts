@@ -123,6 +123,16 @@ export function prefixConflict(mine: RedisHome, recorded: RedisHome) {
   );
 }
 
+export function noRedisConflict(recorded: RedisHome) {
+  return new ConfigError(
+    "REDIS_URL",
+    `is not set, but this node's PostgreSQL store belongs to the Redis prefix '${recorded.prefix}' (on ` +
+      `${recorded.address}): its nodes share rate limits, session caps and events there, and a node without Redis ` +
+      `would keep its own. Set REDIS_URL (and GATEHOUSE_REDIS_PREFIX=${recorded.prefix}), or, to move the whole ` +
+      "cluster off Redis, stop its nodes and start one with GATEHOUSE_REDIS_PREFIX_TAKEOVER=1.",
+  );
+}
+
 /**
  * Registers the store id under the prefix and keeps it registered; throws `storeConflict` when a live node
  * registered another store. Redis not answering: logged, retried at each refresh.

@@ -147,13 +147,15 @@ export interface RedisHome {
 /**
  * The Redis prefix this PostgreSQL store belongs to: recorded by the first node with Redis that opens it, then
  * answered to every other (which must run on the same prefix: src/store-claim.ts). `takeOver`: this node's prefix
- * replaces the recorded one (an operator moving the store to another prefix). Under the table's lock, as the id.
+ * replaces the recorded one (an operator moving the store to another prefix); for a node without Redis (`mine`
+ * undefined) the record is forgotten (the cluster moved off Redis). Under the table's lock, as the id. Undefined: no
+ * Redis home recorded (or forgotten now).
  */
 export async function postgresRedisHomeOf(
   db: Kysely<Database>,
-  mine: RedisHome,
+  mine: RedisHome | undefined,
   takeOver: boolean,
-): Promise<RedisHome> {
+): Promise<RedisHome | undefined> {
   return db.transaction().execute(async (trx) => {
     await sql`LOCK TABLE store_meta IN SHARE ROW EXCLUSIVE MODE`.execute(trx);
     const rows = await trx
@@ -162,8 +164,13 @@ export async function postgresRedisHomeOf(
       .where("key", "in", [REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY])
       .execute();
     const prefix = rows.find((r) => r.key === REDIS_PREFIX_KEY)?.value;
-    if (prefix !== undefined && (prefix === mine.prefix || !takeOver)) {
+    if (prefix !== undefined && (prefix === mine?.prefix || !takeOver)) {
       return { prefix, address: rows.find((r) => r.key === REDIS_ADDRESS_KEY)?.value ?? "unknown" };
+    }
+    if (!mine) {
+      if (prefix !== undefined)
+        await trx.deleteFrom("store_meta").where("key", "in", [REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY]).execute();
+      return undefined;
     }
     for (const [key, value] of [
       [REDIS_PREFIX_KEY, mine.prefix],
