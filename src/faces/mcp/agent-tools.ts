@@ -185,10 +185,10 @@ export function createAgentTools(deps: AgentToolsDeps) {
         Math.min(remaining, deps.options.progressIntervalMs),
         extra.signal,
       );
-      if (!approval) return approvalEnded(approvalId, "not found", null, pending);
+      if (!approval) return approvalEnded(approvalId, "not found", pending);
       if (approval.status === "pending") continue;
       if (approval.status === "denied" || approval.status === "expired")
-        return approvalEnded(approvalId, approval.status, approval.decision_reason, pending);
+        return approvalEnded(approvalId, approval.status, pending);
       // Approved (or spent by an identical call: the policy then decides again and may ask for a new approval).
       const { idempotency_key: _firstKey, ...rest } = request;
       const answer = await execute(session, { ...rest, approval_id: approvalId }, extra);

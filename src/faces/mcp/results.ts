@@ -68,15 +68,11 @@ export function executeResult(response: ExecuteResponse): CallToolResult {
 }
 
 /** An approval that ended without being approved. */
-export function approvalEnded(
-  approvalId: string,
-  status: string,
-  reason: string | null,
-  response: Pick<ExecuteResponse, "interaction_id">,
-) {
+export function approvalEnded(approvalId: string, status: string, response: Pick<ExecuteResponse, "interaction_id">) {
   const code =
     status === "denied" ? "APPROVAL_DENIED" : status === "expired" ? "APPROVAL_EXPIRED" : "APPROVAL_NOT_FOUND";
-  const message = `Approval ${approvalId} was ${status}${reason ? `: ${reason}` : ""}`;
+  // Not the operator's note: an agent learns the outcome, not who decided or why (as its REST view of an approval).
+  const message = `Approval ${approvalId} was ${status}`;
   return text(
     {
       status: "denied",

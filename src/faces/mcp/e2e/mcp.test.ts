@@ -133,6 +133,28 @@ describe("MCP agents endpoint", () => {
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("consumed");
   });
 
+  it("ESCALATE denied over REST while the call waits: APPROVAL_DENIED, without the operator's private note", async () => {
+    let approvalId: string | undefined;
+    let denying: Promise<unknown> | undefined;
+    const result = await client.callTool(
+      { name: "crm.delete", arguments: { params: { id: "c-9" }, counterparty: "c9@ok.example" } },
+      undefined,
+      {
+        onprogress: (p) => {
+          approvalId ??= /appr-[0-9a-f-]+/.exec(p.message ?? "")?.[0];
+          if (approvalId && !denying)
+            denying = operator(g).post(`/approvals/${approvalId}/deny`, { reason: "not for this agent, ask Carol" });
+        },
+      },
+    );
+    expect(approvalId).toBeDefined();
+    expect(result.isError).toBe(true);
+    expect(structured(result)).toMatchObject({ decision: "ESCALATE", executed: false });
+    expect(JSON.stringify(result)).toContain("APPROVAL_DENIED");
+    // As the agent's REST view of an approval: who decided and why is the operators' (review R12).
+    expect(JSON.stringify(result)).not.toContain("Carol");
+  });
+
   it("ESCALATE not approved in time: pending with the approval_id; a retry with it in _meta runs the call", async () => {
     const args = { params: { id: "c-2" }, counterparty: "c2@ok.example" };
     const pending = await client.callTool({ name: "crm.delete", arguments: args });
