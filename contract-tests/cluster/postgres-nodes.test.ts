@@ -265,6 +265,8 @@ describe.runIf(pgAdmin && runRedis && haproxy)("two node processes behind HAProx
   let lb: { url: string; stop(): Promise<void> };
   let a: Caller & { child: ChildProcess };
   let b: Caller & { child: ChildProcess };
+  // One prefix for both nodes: nodes on one PostgreSQL database must share it (the store records it, review R16).
+  const prefix = `gatehouse-test-kill-${process.pid}-${Date.now()}`;
 
   function startChild(): Promise<Caller & { child: ChildProcess }> {
     const child = spawn(process.execPath, ["--import", "tsx", "src/faces/actions/e2e/child-gatehouse.ts"], {
@@ -274,7 +276,7 @@ describe.runIf(pgAdmin && runRedis && haproxy)("two node processes behind HAProx
         ...store.env,
         PORT: "0",
         REDIS_URL: TEST_REDIS_URL,
-        GATEHOUSE_REDIS_PREFIX: `gatehouse-test-kill-${process.pid}-${Date.now()}`,
+        GATEHOUSE_REDIS_PREFIX: prefix,
         PURUTO_GATEWAY_API_KEY: API_KEY,
         GATEHOUSE_DEFAULT_ORG: ORG_ID,
         GATEHOUSE_ECOSYSTEM_ROOT: ECOSYSTEM,

@@ -5,7 +5,7 @@
 // of its org. The agent's own API key is unaffected.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
-import { registerMcpBot, UAPK } from "./support";
+import { registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 let g: TestGatehouse;
 const endpoint = () => `${g.url}/mcp/agents/${UAPK}`;

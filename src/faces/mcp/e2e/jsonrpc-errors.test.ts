@@ -6,7 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator } from "../../../test-support/http";
-import { mcpClient, registerMcpBot, UAPK } from "./support";
+import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 let g: TestGatehouse;
 let agents: Client;

@@ -11,7 +11,7 @@ import openapi from "../../../../generated/openapi.json" with { type: "json" };
 import { runAuditVerify } from "../../../cli/audit-verify";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { agent, executeBody, exportedRecords, operator } from "../../../test-support/http";
-import { mcpClient, registerMcpBot, UAPK } from "./support";
+import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 let g: TestGatehouse;
 let client: Client;

@@ -9,7 +9,7 @@ import { gatehouseBackends, type OpenedBackend } from "../../../test-support/bac
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { agent, executeBody, operatorRequest } from "../../../test-support/http";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
-import { mcpClient, registerMcpBot, UAPK } from "./support";
+import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 const ALICE = "alice@acme.example";
 const backends = await gatehouseBackends("self-approval");

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { shouldRunRedisTests, TEST_REDIS_URL } from "../../../core/events/redis-availability";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
-import { registerMcpBot, UAPK } from "./support";
+import { registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 const POOL = 3;
 let g: TestGatehouse;

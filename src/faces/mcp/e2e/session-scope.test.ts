@@ -6,7 +6,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator, registerManifest } from "../../../test-support/http";
-import { MCP_BOT_MANIFEST, mcpClient, registerMcpBot, UAPK } from "./support";
+import { MCP_BOT_MANIFEST, mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 const OTHER = "mcp-other-bot";
 const PAUSED = "mcp-paused-bot";

@@ -8,7 +8,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator } from "../../../test-support/http";
-import { mcpClient, registerMcpBot, UAPK } from "./support";
+import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 const REPO = resolve(import.meta.dirname, "../../../..");
 let g: TestGatehouse;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator, registerManifest } from "../../../test-support/http";
 import { mcpToolNames } from "../tool-names";
-import { mcpClient } from "./support";
+import { mcpClient } from "../../../test-support/mcp";
 
 const VALID_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const UAPK = `acme.support:eu-west-1.${"very-long-agent-name.".repeat(4)}v2`;

@@ -12,7 +12,7 @@ import { gatehouseBackends, type OpenedBackend } from "../../../test-support/bac
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator } from "../../../test-support/http";
 import { expectMatchesSpec } from "../../../test-support/spec-check";
-import { mcpClient, registerMcpBot, UAPK } from "../../mcp/e2e/support";
+import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 const ALICE = "alice@acme.example";
 const backends = await gatehouseBackends("refused approval attempts");

@@ -1,8 +1,9 @@
-// Shared by the MCP end-to-end tests: a real Gatehouse with a governed agent manifest, and SDK clients.
+// Shared by the MCP end-to-end tests, and by other faces' tests that call through MCP (a face's tests may not import
+// another face's): a governed agent manifest for a real Gatehouse, and SDK clients.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { API_KEY } from "../../../test-support/gatehouse";
-import { registerManifest, type Caller } from "../../../test-support/http";
+import { API_KEY } from "./gatehouse";
+import { registerManifest, type Caller } from "./http";
 
 export const UAPK = "mcp-bot";
 
