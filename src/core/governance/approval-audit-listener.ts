@@ -25,13 +25,7 @@ export function approvalVerdictRecord(
   if (!AUDITED.has(approval.status)) return undefined;
   const expired = approval.status === "expired";
   return {
-    org_id: approval.org_id,
-    interaction_id: approval.interaction_id ?? approval.approval_id,
-    approval_id: approval.approval_id,
-    uapk_id: approval.uapk_id,
-    agent_id: approval.agent_id,
-    action: approval.action,
-    reasons: approval.reasons,
+    ...recordedApproval(approval),
     status: approval.status as Verdict,
     // Nobody decides an expiry; an approval that had been approved (decided_at set) expired unused.
     decided_by: expired ? null : (approval.decided_by ?? "unknown"),
@@ -39,6 +33,19 @@ export function approvalVerdictRecord(
       ? `Expired at ${approval.expires_at}: ${approval.decided_at ? "approved but never used" : "no operator decision in time"}`
       : approval.decision_reason,
     redact: approvalRedactPaths(approval, current),
+  };
+}
+
+/** What every audit record about an approval names: it, its interaction (the one that escalated) and its action. */
+function recordedApproval(approval: Approval) {
+  return {
+    org_id: approval.org_id,
+    interaction_id: approval.interaction_id ?? approval.approval_id,
+    approval_id: approval.approval_id,
+    uapk_id: approval.uapk_id,
+    agent_id: approval.agent_id,
+    action: approval.action,
+    reasons: approval.reasons,
   };
 }
 
@@ -52,13 +59,7 @@ export function approvalRefusalRecord(
   current?: readonly string[],
 ): ApprovalRefusalInput {
   return {
-    org_id: approval.org_id,
-    interaction_id: approval.interaction_id ?? approval.approval_id,
-    approval_id: approval.approval_id,
-    uapk_id: approval.uapk_id,
-    agent_id: approval.agent_id,
-    action: approval.action,
-    reasons: approval.reasons,
+    ...recordedApproval(approval),
     refused: attempt.refused,
     attempted: attempt.attempted,
     attempted_by: attempt.attempted_by,
