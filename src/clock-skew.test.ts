@@ -43,6 +43,22 @@ describe("the clock-skew guard", () => {
   const guard = (now: () => number, maxSkewMs = 5_000) =>
     guardClockSkew({ databaseNow: async () => Date.now(), now, maxSkewMs, logger, intervalMs: 60_000 });
 
+  it("measures once at a time: a database that stops answering gets no new query every interval", async () => {
+    let queries = 0;
+    const databaseNow = () => {
+      queries++;
+      return queries === 1 ? Promise.resolve(Date.now()) : new Promise<number>(() => {});
+    };
+    const g = await guardClockSkew({ databaseNow, maxSkewMs: 5_000, logger, intervalMs: 5 });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(queries).toBe(2);
+      expect(g.state()).toBe("in_sync");
+    } finally {
+      g.stop();
+    }
+  });
+
   it("is in sync within the bound, skewed beyond it either way, and in sync again once the clock is set right", async () => {
     let ahead = 40_000;
     const g = await guard(() => Date.now() + ahead);

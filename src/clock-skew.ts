@@ -94,7 +94,14 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
     if (skewed()) input.logger.error({ offsetMs: offset, maxSkewMs: input.maxSkewMs }, skewMessage(offset, input));
   };
   await check();
-  const timer = setInterval(() => void check(), input.intervalMs ?? CLOCK_SKEW_CHECK_MS);
+  // One measure at a time: a database that hangs without answering must not pile up a query every interval.
+  let measuring: Promise<void> | undefined;
+  const tick = () => {
+    measuring ??= check().finally(() => {
+      measuring = undefined;
+    });
+  };
+  const timer = setInterval(tick, input.intervalMs ?? CLOCK_SKEW_CHECK_MS);
   timer.unref();
   return {
     state: () => {
