@@ -57,3 +57,27 @@ describe("control characters where a store or a log would take them", () => {
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
   });
 });
+
+describe("a frame that repeats a member name", () => {
+  it("is INVALID_MESSAGE naming the member, spelled plainly or escaped, and decides nothing", async () => {
+    // JSON.parse keeps the last "decision": the IDE's log (or a proxy) reading the first saw a rejection where the
+    // gateway approved. REST bodies answer 400 INVALID_JSON to the same text.
+    const g = await fx.gateway({ tokenDelayMs: 1 });
+    const c = await fx.ide(g, "dup-1", { token: await fx.idp.mint() });
+    c.send({ type: "user_message", content: "Создай файл main.dart", role: "user" });
+    const call = await c.next((f) => f.type === "tool_call");
+    c.send(`{"type":"hitl_decision","call_id":"${call.call_id}","decision":"reject","decision":"approve"}`);
+    c.send(`{"type":"hitl_decision","call_id":"${call.call_id}","decision":"reject","d\\u0065cision":"approve"}`);
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(2);
+    for (const error of c.frames.filter((f) => f.type === "error")) {
+      expect(error).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/" }] } });
+      expect(String(error.message)).toContain('repeats the member name "decision"');
+    }
+    expect(c.frames.filter((f) => f.type === "ack")).toHaveLength(1); // the user_message only
+    expect(g.runtime!.received.filter((r) => r.frame.type === "hitl_decision")).toEqual([]);
+
+    // The call is still open for a decision said once.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+  });
+});

@@ -37,4 +37,15 @@ describe("parseFrame", () => {
       true,
     );
   });
+
+  it("refuses a repeated member name on either route, as the REST body reader does", async () => {
+    const validators = await loadMessageValidators();
+    const call =
+      '{"type":"tool_call","call_id":"c-1","tool_name":"read_file","arguments":{"path":"a.txt","p\\u0061th":"/etc/passwd"}}';
+    const parsed = parseFrame(validators, "runtime_in", call, false);
+    expect(parsed.ok ? [] : parsed.errors).toEqual([{ pointer: "/", message: 'repeats the member name "path"' }]);
+    // The same name in two objects is no repetition.
+    const twice = '{"type":"hitl_decision","call_id":"c-1","decision":"edit","modified_arguments":{"call_id":"x"}}';
+    expect(parseFrame(validators, "ide_in", twice, false).ok).toBe(true);
+  });
 });

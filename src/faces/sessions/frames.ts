@@ -3,6 +3,7 @@
 // so to generated/) without a handler here is a compile error, not a frame silently dropped at run time.
 import type { RawData } from "ws";
 import { holdsProtoKey } from "../../http/body/json-body";
+import { duplicateMemberName, shownName } from "../../http/body/json-duplicates";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import type {
   RuntimeAgentStatus,
@@ -92,6 +93,12 @@ export function parseFrame<R extends FrameRoute>(
   // on to the policy, the audit log, the IDE and the runtime, where a merge makes it an object's prototype.
   if (holdsProtoKey(text, value)) {
     return { ok: false, errors: [{ pointer: "/", message: "a __proto__ key is not accepted anywhere in a frame" }] };
+  }
+  // And its rule on repeated names: JSON.parse keeps the last of `{"decision":"reject","d\u0065cision":"approve"}`,
+  // while the IDE's own log, a proxy or an auditor reading the frame may keep the first: one decision, two meanings.
+  const repeated = duplicateMemberName(text);
+  if (repeated !== undefined) {
+    return { ok: false, errors: [{ pointer: "/", message: `repeats the member name ${shownName(repeated)}` }] };
   }
   // The bounds of every REST body: a frame nested deeper than 32 levels would overflow the recursive code it
   // reaches once accepted (serialized for the runtime, hashed and audited as a tool outcome), and 1e309 would be

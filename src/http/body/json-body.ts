@@ -15,7 +15,7 @@ import type { Transform } from "node:stream";
 import { createBrotliDecompress, createUnzip } from "node:zlib";
 import type { Context } from "koa";
 import { HttpProblem, problem } from "../boundary";
-import { duplicateMemberName } from "./json-duplicates";
+import { duplicateMemberName, shownName } from "./json-duplicates";
 
 export interface JsonBodyLimits {
   /** Largest body accepted, in bytes after decompression. */
@@ -197,11 +197,6 @@ function parseStrictJson(text: string): unknown {
   if (repeated !== undefined)
     throw problem("INVALID_JSON", `Request body repeats the member name ${shownName(repeated)}`);
   return value;
-}
-
-/** A member name as the problem shows it: quoted and escaped (no control characters), at most 64 characters. */
-function shownName(name: string): string {
-  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
 }
 
 // @hapi/bourne 3.0.0 (BSD-3-Clause, hapijs/bourne lib/index.js): a `"__proto__":` key, any letter of it possibly

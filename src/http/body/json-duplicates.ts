@@ -38,6 +38,11 @@ export function duplicateMemberName(text: string): string | undefined {
   return undefined;
 }
 
+/** A member name as an error shows it: quoted and escaped (no control characters), at most 64 characters. */
+export function shownName(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+}
+
 /** The index of the quote that closes the string opened at `start` (a quote after an odd run of \ is escaped). */
 function stringEnd(text: string, start: number): number {
   let end = text.indexOf('"', start + 1);
