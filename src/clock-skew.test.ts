@@ -137,6 +137,22 @@ describe("the clock-skew guard", () => {
     }
   });
 
+  it("hands out one wrapper per guarded call, not a new one on every read (no closure per governed call)", async () => {
+    const g = await guard(() => Date.now());
+    const engine = { evaluate: async () => "evaluated", version: "1" } as unknown as GovernanceEngine;
+    const approvals = { approve: async () => "approved" } as unknown as ApprovalsService;
+    const guarded = refuseWhileSkewed({ engine, approvals }, g);
+    try {
+      expect(guarded.engine.evaluate).toBe(guarded.engine.evaluate);
+      expect(guarded.approvals.approve).toBe(guarded.approvals.approve);
+      expect(guarded.engine.evaluate).not.toBe(engine.evaluate); // still the guard's, not the engine's own
+      expect(await guarded.engine.evaluate("org", {} as never)).toBe("evaluated");
+      expect((guarded.engine as unknown as { version: string }).version).toBe("1");
+    } finally {
+      g.stop();
+    }
+  });
+
   it("is not started on SQLite (one node, one clock): reads and decides as before", () => {
     const services = { engine: {} as GovernanceEngine, approvals: {} as ApprovalsService };
     expect(refuseWhileSkewed(services, undefined)).toBe(services);

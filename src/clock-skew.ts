@@ -134,16 +134,29 @@ export function alignedClock(nodeNow: () => number = Date.now): { now: () => Dat
   };
 }
 
-/** A service's calls `names`, each refused first when `refuse` throws; its other members as they are. */
+/**
+ * A service's calls `names`, each refused first when `refuse` throws; its other members as they are. Each wrapper is
+ * made once, on its first read, and handed out again after: the engine's methods are read on every governed call
+ * (the hot path of a PostgreSQL node), which made a closure each time. A wrapper is remade only if the service's
+ * own function under that name changed, so a call reaches the function the service holds now, as before.
+ */
 function refusing<T extends object>(service: T, names: readonly (keyof T)[], refuse: () => void): T {
+  type Call = (...args: unknown[]) => unknown;
+  const wrappers = new Map<PropertyKey, { of?: Call; call?: Call }>(names.map((name) => [name, {}]));
   return new Proxy(service, {
     get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== "function" || !names.includes(key as keyof T)) return value;
-      return async (...args: unknown[]) => {
-        refuse();
-        return value.apply(target, args);
-      };
+      const value: unknown = Reflect.get(target, key, receiver);
+      const made = wrappers.get(key);
+      if (made === undefined || typeof value !== "function") return value;
+      if (made.of !== value) {
+        const of = value as Call;
+        made.of = of;
+        made.call = async (...args: unknown[]) => {
+          refuse();
+          return of.apply(target, args);
+        };
+      }
+      return made.call;
     },
   });
 }
