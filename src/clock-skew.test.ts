@@ -2,7 +2,7 @@
 // GATEHOUSE_MAX_CLOCK_SKEW_MS it is not ready and refuses governed calls and approval decisions with 503 CLOCK_SKEW.
 // The node's clock is injected (never the process's): a real server on the local PostgreSQL, its clock 40 s ahead.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { CLOCK_IN_SYNC, guardClockSkew, measureClockOffset, refuseWhileSkewed } from "./clock-skew";
+import { CLOCK_IN_SYNC, CLOCK_UNKNOWN, guardClockSkew, measureClockOffset, refuseWhileSkewed } from "./clock-skew";
 import { ActionUnavailableError } from "./core/governance/types";
 import type { GovernanceEngine } from "./core/governance/engine";
 import { logger } from "./core/log/logger";
@@ -94,6 +94,46 @@ describe("the clock-skew guard", () => {
       up = false;
       await g.check();
       expect(g.state()).toBe(CLOCK_IN_SYNC);
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("gives up a measure the database never answers: unknown (not ready, refused) until one is answered", async () => {
+    // A hung database: the pool bounds a query at 30 s, after which the error kept the last state standing for as
+    // long as the database hung (and before the measure's own bound, check() never ended).
+    let answering = true;
+    const databaseNow = () => (answering ? Promise.resolve(Date.now()) : new Promise<number>(() => {}));
+    const g = await guardClockSkew({ databaseNow, maxSkewMs: 5_000, logger, intervalMs: 60_000, measureTimeoutMs: 20 });
+    const engine = { evaluate: async () => "evaluated" } as unknown as GovernanceEngine;
+    const guarded = refuseWhileSkewed({ engine, approvals: {} as ApprovalsService }, g);
+    try {
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+      answering = false;
+      await g.check();
+      expect(g.state()).toBe(CLOCK_UNKNOWN);
+      const refused = await guarded.engine.evaluate("org", {} as never).catch((err: unknown) => err);
+      expect(toProblem(refused)).toMatchObject({ status: 503, code: "CLOCK_SKEW" });
+      answering = true;
+      await g.check();
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+      expect(await guarded.engine.evaluate("org", {} as never)).toBe("evaluated");
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("starts on a database that never answers: the start-up measure ends, the node is not ready", async () => {
+    const g = await guardClockSkew({
+      databaseNow: () => new Promise<number>(() => {}),
+      maxSkewMs: 5_000,
+      logger,
+      intervalMs: 60_000,
+      measureTimeoutMs: 20,
+    });
+    try {
+      expect(g.state()).toBe(CLOCK_UNKNOWN);
+      expect(g.offsetMs()).toBeUndefined();
     } finally {
       g.stop();
     }

@@ -12,9 +12,13 @@
 // `skewed:<offset>ms`: /readyz 503 and /health degraded, an error logged at each measure, and the node's governed
 // calls and approval decisions are refused with 503 CLOCK_SKEW (`refuseWhileSkewed`) until its clock agrees again.
 //
-// What the node cannot measure (the database does not answer) leaves the last measure standing: the outage is the
-// `database` probe's to report. A node never measured is `unmeasured`: not ready, and refused like a skewed one —
-// nothing it decides on its own clock is known to be safe yet.
+// What the node cannot measure (the database answers with an error) leaves the last measure standing: the outage is
+// the `database` probe's to report. A measure the database does not answer within CLOCK_SKEW_MEASURE_TIMEOUT_MS is
+// given up, and the probe answers `unknown` until a measure is answered: the pool's own bound is 30 s per wait and
+// per query, after which the error kept the last good state standing for as long as the database hung — a node
+// whose clock was stepped meanwhile stayed in rotation on a state nobody could check. A node never measured is
+// `unmeasured`. Both are not ready, and refused like a skewed one: nothing it decides on its own clock is known to
+// be safe.
 //
 // Beside the guard, the measure aligns the shared stores' clock (`alignedClock`): the times a node writes and
 // compares — lease ends, key and approval expiries, audit timestamps — are this node's clock plus the offset, so
@@ -32,11 +36,21 @@ import type { ApprovalsService } from "./core/ports";
 export const CLOCK_SKEW_CHECK_MS = 15_000;
 /** A round trip longer than this measures nothing (its half is the error): the node measures again. */
 export const CLOCK_SKEW_MAX_ROUND_TRIP_MS = 1_000;
+/**
+ * One measure given up after this long without an answer (the probe is then `unknown`). Above the three round trips
+ * of a slow but answering database (TRIES × CLOCK_SKEW_MAX_ROUND_TRIP_MS, each taken as too slow to tell, which keeps
+ * the last measure), below the interval, so a hung measure ends before the next one is due; and far below the
+ * pool's 30 s, which was the only bound. The query given up still holds its pool client until the pool's
+ * query_timeout: with one measure at a time, at most two such clients.
+ */
+export const CLOCK_SKEW_MEASURE_TIMEOUT_MS = 5_000;
 /** Tries of one measure before it gives up until the next one. */
 const TRIES = 3;
 
 /** The probe's word while the offset is within the bound (an up state: src/system/handlers.ts UP_STATES). */
 export const CLOCK_IN_SYNC = "in_sync";
+/** The probe's word after a measure the database did not answer in time (not an up state). */
+export const CLOCK_UNKNOWN = "unknown";
 
 export interface ClockSkewInput {
   /** The database's clock, epoch ms (clock_timestamp(), not the transaction's now()). */
@@ -48,12 +62,14 @@ export interface ClockSkewInput {
   logger: Logger;
   /** Between two measures (default CLOCK_SKEW_CHECK_MS; tests shorten it). */
   intervalMs?: number;
+  /** How long one measure waits for the database (default CLOCK_SKEW_MEASURE_TIMEOUT_MS; tests shorten it). */
+  measureTimeoutMs?: number;
   /** Told every offset measured: the shared stores' clock is aligned on the database's with it. */
   onMeasure?: (offsetMs: number) => void;
 }
 
 export interface ClockSkewGuard {
-  /** The `clock_skew` probe: `in_sync`, `skewed:<+/-offset>ms` or `unmeasured`. */
+  /** The `clock_skew` probe: `in_sync`, `skewed:<+/-offset>ms`, `unknown` (last measure unanswered) or `unmeasured`. */
   state(): string;
   /** The database's clock minus this node's, ms, as last measured (undefined before the first measure). */
   offsetMs(): number | undefined;
@@ -79,16 +95,44 @@ export async function measureClockOffset(
   return undefined;
 }
 
+/** Nothing answered within the measure's timeout. */
+const UNANSWERED = Symbol("unanswered");
+
+/** measureClockOffset, given up after `timeoutMs` (UNANSWERED); an error is undefined, as a round trip too long. */
+async function measureWithin(input: ClockSkewInput): Promise<number | undefined | typeof UNANSWERED> {
+  const timeoutMs = input.measureTimeoutMs ?? CLOCK_SKEW_MEASURE_TIMEOUT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof UNANSWERED>((given) => {
+    timer = setTimeout(() => given(UNANSWERED), timeoutMs);
+  });
+  const measured = measureClockOffset(input.databaseNow, input.now).catch((err: unknown) => {
+    input.logger.debug({ err: String(err) }, "cannot measure the clock against the database's");
+    return undefined;
+  });
+  try {
+    const answer = await Promise.race([measured, timeout]);
+    if (answer === UNANSWERED)
+      input.logger.warn(
+        { measureTimeoutMs: timeoutMs },
+        "the database did not tell its clock in time: clock_skew is unknown (not ready, governed calls refused) " +
+          "until it does",
+      );
+    return answer;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Measures at once (awaited: the node is ready or not from its first answer), then every `intervalMs`. */
 export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGuard> {
   let offset: number | undefined;
+  let unanswered = false;
   const skewed = () => offset !== undefined && Math.abs(offset) > input.maxSkewMs;
   const check = async () => {
-    const measured = await measureClockOffset(input.databaseNow, input.now).catch((err: unknown) => {
-      input.logger.debug({ err: String(err) }, "cannot measure the clock against the database's");
-      return undefined;
-    });
-    if (measured === undefined) return;
+    const measured = await measureWithin(input);
+    if (measured === UNANSWERED) unanswered = true;
+    if (measured === UNANSWERED || measured === undefined) return;
+    unanswered = false;
     offset = measured;
     input.onMeasure?.(offset);
     if (skewed()) input.logger.error({ offsetMs: offset, maxSkewMs: input.maxSkewMs }, skewMessage(offset, input));
@@ -105,6 +149,7 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
   timer.unref();
   return {
     state: () => {
+      if (unanswered) return CLOCK_UNKNOWN;
       if (offset === undefined) return "unmeasured";
       return skewed() ? `skewed:${offset > 0 ? "-" : "+"}${Math.abs(offset)}ms` : CLOCK_IN_SYNC;
     },
@@ -174,8 +219,8 @@ export function refuseWhileSkewed(
     const state = guard.state();
     if (state !== CLOCK_IN_SYNC)
       throw new ActionUnavailableError(
-        `This node's clock does not agree with the database's (clock_skew: ${state}; see /readyz): governed calls ` +
-          "and approval decisions are refused here until it does; retry on another node",
+        `This node's clock is not known to agree with the database's (clock_skew: ${state}; see /readyz): ` +
+          "governed calls and approval decisions are refused here until it does; retry on another node",
         "CLOCK_SKEW",
       );
   };
