@@ -10,7 +10,7 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../core/audit/canonical";
 import { type ChainHead, chainHeadProblem } from "../core/audit/chain-head";
 import { printable } from "../core/audit/printable";
-import { verifyRecords } from "../core/audit/verify";
+import { DEFAULT_MAX_STEP_BACK_MS, verifyRecords } from "../core/audit/verify";
 import { LARGE_INPUT_BYTES, readInputFile, SMALL_INPUT_BYTES } from "./input-file";
 
 export interface CliIo {
@@ -23,7 +23,7 @@ const defaultIo: CliIo = {
   stderr: (line) => process.stderr.write(`${line}\n`),
 };
 
-const USAGE = "usage: gatehouse audit verify EXPORT.jsonl --jwks JWKS.json|https://…/jwks.json";
+const USAGE = "usage: gatehouse audit verify EXPORT.jsonl --jwks JWKS.json|https://…/jwks.json [--max-step-back-ms MS]";
 
 export async function runAuditVerify(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   const parsed = parseArgs(argv);
@@ -77,7 +77,7 @@ export async function runAuditVerify(argv: readonly string[], io: CliIo = defaul
     }
   })();
 
-  const result = verifyRecords(records, (kid) => keys.get(kid));
+  const result = verifyRecords(records, (kid) => keys.get(kid), { maxStepBackMs: parsed.maxStepBackMs });
   if (unparsable && result.valid) {
     // JSON.parse quotes the start of the line it refuses: escaped, so those bytes cannot repaint this line.
     io.stderr(
@@ -206,12 +206,27 @@ export function hasDuplicateKeys(text: string): boolean {
   return false;
 }
 
-function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { error: string } {
+type VerifyArgs = { file: string; jwks: string; maxStepBackMs: number };
+
+/** --max-step-back-ms: a whole number of ms, 0 up to a day (a larger one checks nothing a clock would explain). */
+function stepBackOf(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,8}$/.test(value)) return undefined;
+  const ms = Number(value);
+  return ms <= 86_400_000 ? ms : undefined;
+}
+
+function parseArgs(argv: readonly string[]): VerifyArgs | { error: string } {
   let file: string | undefined;
   let jwks: string | undefined;
+  let maxStepBackMs = DEFAULT_MAX_STEP_BACK_MS;
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] ?? ""; // i < argv.length
-    if (arg === "--jwks") {
+    if (arg === "--max-step-back-ms") {
+      const ms = stepBackOf(argv[i + 1]);
+      if (ms === undefined) return { error: "--max-step-back-ms takes a whole number of ms, 0 to 86400000" };
+      maxStepBackMs = ms;
+      i += 1;
+    } else if (arg === "--jwks") {
       jwks = argv[i + 1];
       i += 1;
     } else if (arg.startsWith("--jwks=")) {
@@ -226,7 +241,7 @@ function parseArgs(argv: readonly string[]): { file: string; jwks: string } | { 
   }
   if (!file) return { error: "missing the export file" };
   if (!jwks) return { error: "missing --jwks (the audit log's public keys)" };
-  return { file, jwks };
+  return { file, jwks, maxStepBackMs };
 }
 
 export async function loadJwks(source: string): Promise<unknown> {

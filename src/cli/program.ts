@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig } from "../config";
+import { DEFAULT_MAX_STEP_BACK_MS } from "../core/audit/verify";
 import { runAuditVerify, type CliIo } from "./audit-verify";
 import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
 import { userPath, userPathOrUrl } from "./user-path";
@@ -99,8 +100,14 @@ function addAudit(program: Command, io: CliIo): void {
     .requiredOption("--jwks <file|url>", "Gatehouse's public keys (/.well-known/jwks.json)", (value: string) =>
       userPathOrUrl(value),
     )
+    .option(
+      "--max-step-back-ms <ms>",
+      "largest step back in time between consecutive records of a chain: nodes' clocks differ by up to twice " +
+        "GATEHOUSE_MAX_CLOCK_SKEW_MS (default 5000), plus 5000 ms; a record further back fails, naming its seq",
+      String(DEFAULT_MAX_STEP_BACK_MS),
+    )
     .action(async (file, o) => {
-      const code = await runAuditVerify([file, "--jwks", o.jwks], io);
+      const code = await runAuditVerify([file, "--jwks", o.jwks, "--max-step-back-ms", o.maxStepBackMs], io);
       if (code !== 0) throw new CliError("audit verification failed", code);
     });
 }

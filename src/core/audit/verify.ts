@@ -18,6 +18,21 @@ export type ChainVerification =
 export type PublicKeyLookup = (kid: string) => KeyObject | undefined;
 
 /**
+ * How far a record's timestamp may be before its predecessor's in one chain, by default. Nodes sharing a chain stamp
+ * records on their own clocks, each allowed GATEHOUSE_MAX_CLOCK_SKEW_MS (default 5000) off the database's, so two of
+ * them opposite ways differ by up to twice that; 5 s more for a clock stepped between two measures and the commit
+ * order. A chain whose time steps back further was reordered, backdated or written by a clock nobody checked.
+ */
+export const DEFAULT_MAX_STEP_BACK_MS = 2 * 5_000 + 5_000;
+
+export interface VerifyOptions {
+  /** The largest step back in time between consecutive records of a chain (default DEFAULT_MAX_STEP_BACK_MS). */
+  maxStepBackMs?: number;
+}
+
+type Head = { seq: number; hash: string; ms?: number };
+
+/**
  * A record with a null signature is proven by the next signed record of its chain (its hash covers prev_hash): the
  * unsigned records since a chain's last signature wait for one, and a chain that ends while some still wait is
  * invalid (anyone could have appended them).
@@ -36,15 +51,21 @@ function failure(candidate: unknown, checked: number, reason: string): ChainVeri
   };
 }
 
-export function verifyRecords(records: Iterable<unknown>, publicKeyFor: PublicKeyLookup): ChainVerification {
-  const heads = new Map<string, { seq: number; hash: string }>();
+export function verifyRecords(
+  records: Iterable<unknown>,
+  publicKeyFor: PublicKeyLookup,
+  options: VerifyOptions = {},
+): ChainVerification {
+  const heads = new Map<string, Head>();
   const waiting: Waiting = new Map();
   let checked = 0;
   for (const candidate of records) {
-    const problem = recordProblem(candidate, heads, publicKeyFor);
+    const problem =
+      recordProblem(candidate, heads, publicKeyFor) ??
+      stepBackProblem(candidate as AuditRecord, heads, options.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS);
     if (problem) return failure(candidate, checked, problem);
     const record = candidate as AuditRecord;
-    heads.set(record.org_id, { seq: record.seq, hash: record.hash });
+    heads.set(record.org_id, { seq: record.seq, hash: record.hash, ms: Date.parse(record.timestamp) });
     noteSignature(record, waiting);
     checked += 1;
   }
@@ -65,11 +86,24 @@ function noteSignature(record: AuditRecord, waiting: Waiting): void {
     waiting.set(record.org_id, { seq: record.seq, interaction_id: record.interaction_id });
 }
 
-function recordProblem(
-  candidate: unknown,
-  heads: Map<string, { seq: number; hash: string }>,
-  publicKeyFor: PublicKeyLookup,
-): string | null {
+/** An ISO 8601 instant as the log writes it (toISOString: ±YYYYYY beyond year 9999), or with an offset. */
+const ISO_INSTANT = /^(?:\d{4}|[+-]\d{6})-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+/** A record (intact: recordProblem found none) stamped more than `maxMs` before its predecessor in its chain. */
+function stepBackProblem(record: AuditRecord, heads: Map<string, Head>, maxMs: number): string | null {
+  const ms = Date.parse(record.timestamp);
+  if (typeof record.timestamp !== "string" || !ISO_INSTANT.test(record.timestamp) || Number.isNaN(ms))
+    return "field timestamp missing or not an ISO 8601 instant";
+  const previous = heads.get(record.org_id);
+  if (previous?.ms === undefined || previous.ms - ms <= maxMs) return null;
+  return (
+    `timestamp of seq ${record.seq} (${record.timestamp}) is ${previous.ms - ms} ms before that of seq ` +
+    `${previous.seq}: more than the ${maxMs} ms the nodes' clocks may differ by (reordered or backdated records, ` +
+    "or a clock far off)"
+  );
+}
+
+function recordProblem(candidate: unknown, heads: Map<string, Head>, publicKeyFor: PublicKeyLookup): string | null {
   if (candidate === null || typeof candidate !== "object" || Array.isArray(candidate)) return "not a record object";
   const record = candidate as AuditRecord;
   for (const field of ["org_id", "interaction_id", "prev_hash", "kid", "hash"] as const) {
