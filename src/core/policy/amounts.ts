@@ -67,13 +67,19 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
   let digits: number | string | undefined;
   const parsed = facts.amounts.map((found): ParsedAmount => {
     const parsed = parseAmount(found);
-    if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities);
+    // A line item's quantity is a whole number (PayPal refuses any other): one an upstream might round up is unread.
+    const whole = found.partGroup === "items";
+    if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities, whole);
     digits ??= minorDigitsOf(facts.currencies);
     if (typeof digits === "string") return { source: found.source, ok: false, why: digits };
     if (parsed.decimal.includes("."))
       return { source: found.source, ok: false, why: "is not a whole number of minor units (cents)" };
     const decimal = shiftLeft(parsed.decimal, digits);
-    return timesQuantities({ source: found.source, ok: true, value: Number(decimal), decimal }, found.quantities);
+    return timesQuantities(
+      { source: found.source, ok: true, value: Number(decimal), decimal },
+      found.quantities,
+      whole,
+    );
   });
   return withBreakdowns(facts.amounts, parsed);
 }
@@ -82,43 +88,32 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
  * The amounts with each breakdown folded into the amount it details (`partOf`, ./extract.ts): PayPal v2's
  * `amount: {value: 100, breakdown: {item_total: 90, shipping: 10}}` moves 100, not 200. The amount counts as the
  * larger of itself and its parts' sum (a discount among them counted as if added): an upstream that charged the
- * breakdown rather than the amount would move no more. Separate amounts (purchase units, transfers) still add up.
- * Folded only when the amount and every part read and the amount's source is found once; else left as they are
- * (summed, or failing closed on the one that does not read).
+ * breakdown rather than the amount would move no more. Parts of different groups (the breakdown; a purchase unit's
+ * `items`, `partGroup`) each detail the same amount: each group is summed on its own and the amount counts as the
+ * largest, `{amount: 100, breakdown: {item_total: 100}, items: [2 × 50]}` as 100, not 200 or 300. Separate amounts
+ * (purchase units, transfers) still add up. A group is folded only when the amount and every part of it read and
+ * the amount's source is found once; else its parts are left as they are (summed, or failing closed on the one
+ * that does not read).
  */
 function withBreakdowns(found: Found<unknown>[], parsed: ParsedAmount[]): ParsedAmount[] {
   if (!found.some((f) => f.partOf !== undefined)) return parsed;
-  const at = new Map<string, number>();
-  const twice = new Set<string>();
-  for (let i = 0; i < found.length; i++) {
-    const source = found[i]!.source;
-    if (at.has(source)) twice.add(source);
-    else at.set(source, i);
-  }
-  const parts = new Map<number, number[]>();
-  for (let i = 0; i < found.length; i++) {
-    const partOf = found[i]!.partOf;
-    const whole = partOf === undefined || twice.has(partOf) ? undefined : at.get(partOf);
-    if (whole === undefined || whole === i) continue;
-    const mine = parts.get(whole);
-    if (mine) mine.push(i);
-    else parts.set(whole, [i]);
-  }
+  const parts = partsByAmount(found);
   const folded = new Set<number>();
   const memo = new Map<number, ParsedAmount>();
   // Parts are inside their amount (a longer source), so the recursion ends; the depth bound is a guard all the same.
   const effective = (i: number, depth: number): ParsedAmount => {
     const own = parsed[i]!;
-    const mine = parts.get(i);
-    if (!mine || !own.ok || depth > 64) return own;
+    const groups = parts.get(i);
+    if (!groups || !own.ok || depth > 64) return own;
     const cached = memo.get(i);
     if (cached) return cached;
-    const values = mine.map((p) => effective(p, depth + 1));
     let result: ParsedAmount = own;
-    if (values.every((v) => v.ok)) {
+    for (const mine of groups.values()) {
+      const values = mine.map((p) => effective(p, depth + 1));
+      if (!values.every((v) => v.ok)) continue;
       for (const p of mine) folded.add(p);
       const sum = sumDecimals(values.map((v) => (v.ok ? v.decimal : "0")));
-      if (compareDecimals(sum, own.decimal) > 0) result = { ...own, value: Number(sum), decimal: sum };
+      if (result.ok && compareDecimals(sum, result.decimal) > 0) result = { ...own, value: Number(sum), decimal: sum };
     }
     memo.set(i, result);
     return result;
@@ -128,21 +123,47 @@ function withBreakdowns(found: Found<unknown>[], parsed: ParsedAmount[]): Parsed
 }
 
 /**
- * An amount times the quantities around it (a line item's `quantity`: `{unit_price: 10, quantity: 50}` moves 500),
- * exactly; a quantity that is not a plain non-negative decimal makes the amount unreadable. A quantity below 1 never
- * lowers it: the policy cannot tell a unit price from a total written beside a quantity, and `{amount: 5000,
- * quantity: 0}` still moves 5,000 to an upstream that ignores the quantity.
+ * The parts of each amount (by index), by group: an amount whose source is found twice (`amount` beside `AMOUNT`)
+ * has none, for the policy cannot tell which of the two they detail.
  */
-function timesQuantities(amount: ParsedAmount, quantities: Found<unknown>[] | undefined): ParsedAmount {
+function partsByAmount(found: Found<unknown>[]): Map<number, Map<string, number[]>> {
+  const at = new Map<string, number>();
+  const twice = new Set<string>();
+  for (let i = 0; i < found.length; i++) {
+    const source = found[i]!.source;
+    if (at.has(source)) twice.add(source);
+    else at.set(source, i);
+  }
+  const parts = new Map<number, Map<string, number[]>>();
+  for (let i = 0; i < found.length; i++) {
+    const { partOf, partGroup = "breakdown" } = found[i]!;
+    const whole = partOf === undefined || twice.has(partOf) ? undefined : at.get(partOf);
+    if (whole === undefined || whole === i) continue;
+    const groups = parts.get(whole) ?? new Map<string, number[]>();
+    parts.set(whole, groups);
+    const mine = groups.get(partGroup);
+    if (mine) mine.push(i);
+    else groups.set(partGroup, [i]);
+  }
+  return parts;
+}
+
+/**
+ * An amount times the quantities around it (a line item's `quantity`: `{unit_price: 10, quantity: 50}` moves 500),
+ * exactly; a quantity that is not a plain non-negative decimal (`whole`: a whole number) makes the amount
+ * unreadable. A quantity below 1 never lowers it: the policy cannot tell a unit price from a total written beside a
+ * quantity, and `{amount: 5000, quantity: 0}` still moves 5,000 to an upstream that ignores the quantity.
+ */
+function timesQuantities(amount: ParsedAmount, quantities: Found<unknown>[] | undefined, whole = false): ParsedAmount {
   if (!amount.ok || !quantities) return amount;
   let decimal = amount.decimal;
   for (const quantity of quantities) {
     const parsed = parseNumber(quantity.source, quantity.value);
-    if (!parsed.ok)
+    if (!parsed.ok || (whole && parsed.decimal.includes(".")))
       return {
         source: amount.source,
         ok: false,
-        why: `is multiplied by a quantity at ${quantity.source} that is not a non-negative number`,
+        why: `is multiplied by a quantity at ${quantity.source} that is not a non-negative ${whole ? "whole " : ""}number`,
       };
     if (compareDecimals(parsed.decimal, "1") > 0) decimal = multiplyDecimals(decimal, parsed.decimal);
   }

@@ -37,7 +37,9 @@
 //                 each times the `quantity` / `qty` above 1 of every object around it (a line item's price × its
 //                 quantity; a quantity below 1 never lowers an amount); the money in an amount's breakdown
 //                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
-//                 then judged at the larger of itself and its parts' sum, not at both (./amounts.ts)
+//                 then judged at the larger of itself and its parts' sum, not at both (./amounts.ts); so is the
+//                 money of a PayPal v2 purchase unit's `items` (unit_amount and tax times a whole quantity), a
+//                 group of parts of its own, in the amount's one currency (itemsOfUnit)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
@@ -52,6 +54,7 @@
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
 import { MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
+import { foldText } from "./normalize";
 import type { Action, ToolConfig } from "./types";
 
 export { foldKey };
@@ -76,6 +79,12 @@ export interface Found<T> {
    * the action moves the larger of that amount and its parts' sum (./amounts.ts), never both.
    */
   partOf?: string;
+  /**
+   * The group of parts it belongs to, when not the breakdown's: `items`, a PayPal v2 purchase unit's line item
+   * (its `unit_amount` and `tax`, each times its `quantity`), which details the unit's `amount` beside the
+   * breakdown. Each group is summed on its own (./amounts.ts): added to the breakdown's, the same order counted twice.
+   */
+  partGroup?: "items";
 }
 
 export interface ActionFacts {
@@ -475,6 +484,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   let moneyValue = false;
   let moneyUnits = false;
   let amountMember = false;
+  let items = false;
   let currency = false;
   // Under a mail recipient key, an object with a mailbox member (`{email, name}`) was collected by that member alone
   // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` would send to x
@@ -516,6 +526,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
+    else if (folded === "items") items = true;
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
@@ -524,6 +535,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   // Neither an amount read already nor inside one: PayPal's `breakdown` (shipping, handling, discount as money
   // objects) details the `amount` around it, which is what moves.
   if (money && currency && walked.inAmount === 0) facts.amounts.push({ source, value: node });
+  if (items && amountMember) itemsOfUnit(node, source, facts.amounts, firstAmount);
   if (isAmount) walked.inAmount--;
   if (whole !== undefined) {
     partsOf(facts.amounts, firstAmount, whole);
@@ -590,6 +602,48 @@ function totalOf(money: unknown, source: string): string | undefined {
   if (!isObject(money)) return undefined;
   const totals = Object.keys(money).filter((key) => foldKey(key) === "total");
   return totals.length === 1 ? `${source}.${clipped(totals[0]!)}` : undefined;
+}
+
+/**
+ * A PayPal v2 purchase unit, `{amount: {currency_code, value, breakdown}, items: [{unit_amount, tax, quantity}]}`:
+ * its items' money (found from `from` on, each times its quantity) details its `amount`, which PayPal checks against
+ * them, rather than adding to it: the items are marked parts of that amount (partOf, group `items`), judged at the
+ * larger of the amount and the items' sum (./amounts.ts). Only with one `amount` member, a money object in one
+ * currency, and one `items` list whose every amount is a money object in that same currency: amounts in two
+ * currencies are never added into one (they stay separate, and a threshold in one currency fails closed on them).
+ */
+function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Found<unknown>[], from: number): void {
+  const amountKeys = Object.keys(unit).filter((key) => foldKey(key) === "amount");
+  const itemKeys = Object.keys(unit).filter((key) => foldKey(key) === "items");
+  if (amountKeys.length !== 1 || itemKeys.length !== 1 || !Array.isArray(unit[itemKeys[0]!])) return;
+  const currency = currencyOf(unit[amountKeys[0]!]);
+  if (currency === undefined) return;
+  const whole = `${source}.${clipped(amountKeys[0]!)}`;
+  const within = `${source}.${clipped(itemKeys[0]!)}[`;
+  const parts = [];
+  for (let i = from; i < amounts.length; i++) {
+    const amount = amounts[i]!;
+    if (amount.partOf !== undefined || !amount.source.startsWith(within)) continue;
+    if (currencyOf(amount.value) !== currency) return;
+    parts.push(amount);
+  }
+  for (const part of parts) {
+    part.partOf = whole;
+    part.partGroup = "items";
+  }
+}
+
+/** The one currency of a money object (`{currency_code: "usd", value}` → USD), or undefined: none, several, a scalar. */
+function currencyOf(money: unknown): string | undefined {
+  if (!isObject(money) || Array.isArray(money)) return undefined;
+  const codes = new Set<string>();
+  for (const key of Object.keys(money)) {
+    if (!isCurrencyKey(foldKey(key))) continue;
+    const code = money[key];
+    if (typeof code !== "string") return undefined;
+    codes.add(foldText(code).toUpperCase());
+  }
+  return codes.size === 1 ? [...codes][0] : undefined;
 }
 
 /** Marks the amounts found from `from` on, but those already a part of another, as parts of the amount at `whole`. */

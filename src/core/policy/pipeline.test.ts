@@ -392,6 +392,42 @@ const cases: Case[] = [
       check: "amount_threshold",
     }),
   ),
+  // PayPal v2 Orders: a purchase unit's items detail its amount (PayPal checks amount = item_total + tax + …), so an
+  // honest order of 230 EUR is judged at 230, not at 230 plus its items; an amount below its items at their sum.
+  ...[
+    { value: "230.00", decision: "ALLOW" as const },
+    { value: "20.00", decision: "ESCALATE" as const, quantity: "30" },
+  ].map(
+    ({ value, decision, quantity = "2" }): Case => ({
+      name: `a PayPal v2 order's items detail its amount (${value}, ${quantity} shirts): ${decision}`,
+      manifest: paymentsBot({ amount_threshold: { amount: 300, currency: "EUR" } }),
+      request: {
+        action: {
+          ...wire,
+          params: {
+            iban: "DE00",
+            intent: "CAPTURE",
+            purchase_units: [
+              {
+                reference_id: "default",
+                amount: {
+                  ...eur(value),
+                  breakdown: { item_total: eur("200.00"), tax_total: eur("20.00"), shipping: eur("10.00") },
+                },
+                items: [
+                  { name: "T-Shirt", quantity, unit_amount: eur("50.00"), tax: eur("5.00") },
+                  { name: "Hoodie", quantity: "1", unit_amount: eur("100.00"), tax: eur("10.00") },
+                ],
+              },
+            ],
+          },
+        },
+      },
+      decision,
+      codes: decision === "ALLOW" ? [] : ["AMOUNT_THRESHOLD"],
+      ...(decision === "ALLOW" ? {} : { check: "amount_threshold" }),
+    }),
+  ),
   // Circle's transfer destinations: the descriptor (`type`) is no recipient, what it describes is.
   ...[
     { destination: { type: "wallet", id: "1000216185" }, decision: "ALLOW" as const },

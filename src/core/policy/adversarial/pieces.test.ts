@@ -588,6 +588,64 @@ describe("extraction: what the connector receives", () => {
     ]);
   });
 
+  it("folds a PayPal v2 purchase unit's items into its amount, never below either, in one currency only", () => {
+    const usd = (value: string) => ({ currency_code: "USD", value });
+    const parsed = (params: Record<string, unknown>) => parseFactAmounts(extractActionFacts({ params }));
+    const decimals = (params: Record<string, unknown>) =>
+      parsed(params).map((p) => (p.ok ? `${p.source}=${p.decimal}` : p.source));
+    const item = (quantity: unknown, unit: string, tax?: string) => ({
+      name: "T-Shirt",
+      sku: "TS-1",
+      category: "PHYSICAL_GOODS",
+      quantity,
+      unit_amount: usd(unit),
+      ...(tax === undefined ? {} : { tax: usd(tax) }),
+    });
+    // An honest order (Orders v2 create): 2 × (50 + 5 tax) + 1 × (100 + 10 tax) + 10 shipping = 230, once.
+    const unit = (value: string, items: unknown[], breakdown?: Record<string, unknown>) => ({
+      reference_id: "default",
+      payee: { email_address: "billing@acme.example" },
+      amount: { ...usd(value), ...(breakdown ? { breakdown } : {}) },
+      items,
+    });
+    const honest = unit("230.00", [item("2", "50.00", "5.00"), item("1", "100.00", "10.00")], {
+      item_total: usd("200.00"),
+      tax_total: usd("20.00"),
+      shipping: usd("10.00"),
+    });
+    expect(decimals({ intent: "CAPTURE", purchase_units: [honest] })).toEqual(["params.purchase_units[0].amount=230"]);
+    expect(decimals({ purchase_units: [unit("100", [item("2", "50")])] })).toEqual([
+      "params.purchase_units[0].amount=100",
+    ]);
+    // An amount below its items is judged at the items' sum (tax times the quantity too); units still add up.
+    const understated = unit("10", [item("3", "50", "5")], { item_total: usd("10") });
+    expect(decimals({ purchase_units: [understated, unit("7", [item("1", "7")])] })).toEqual([
+      "params.purchase_units[0].amount=165",
+      "params.purchase_units[1].amount=7",
+    ]);
+    expect(decimals({ purchase_units: [unit("1", [item("1000000000000", "50")])] })).toEqual([
+      "params.purchase_units[0].amount=50000000000000",
+    ]);
+    // A quantity that is not a whole non-negative number is no quantity PayPal charges by: the order fails closed.
+    for (const quantity of ["1e3", "-1", "abc", "2.5", "1e309", JSON.parse("1e309"), -1, "", null, "9".repeat(40)]) {
+      const amounts = parsed({ purchase_units: [unit("100", [item("1", "1"), item(quantity, "50")])] });
+      const bad = amounts.find((a) => !a.ok);
+      expect(bad, `quantity ${JSON.stringify(quantity)}`).toMatchObject({
+        source: "params.purchase_units[0].items[1].unit_amount",
+        why: expect.stringMatching(/quantity at params\.purchase_units\[0\]\.items\[1\]\.quantity/u),
+      });
+    }
+    // So does an unreadable unit amount, and the unit's own amount unreadable is no amount to fold into.
+    expect(parsed({ purchase_units: [unit("100", [item("1", "1e309")])] }).some((a) => !a.ok)).toBe(true);
+    expect(parsed({ purchase_units: [unit("-5", [item("1", "1")])] }).some((a) => !a.ok)).toBe(true);
+    // Items in another currency than their unit's amount are not added into it: they stay amounts of their own.
+    const euros = { name: "x", quantity: "2", unit_amount: { currency_code: "EUR", value: "50" } };
+    expect(decimals({ purchase_units: [unit("100", [euros])] })).toEqual([
+      "params.purchase_units[0].amount=100",
+      "params.purchase_units[0].items[0].unit_amount=100",
+    ]);
+  });
+
   it("reads the tool's declared recipient and amount params", () => {
     const facts = extractActionFacts(
       { params: { payee: [{ Mailbox: "p@x.io" }, { mailbox: "q@x.io" }], transfer: { value: "12.5" } }, amount: 3 },
