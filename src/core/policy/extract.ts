@@ -26,6 +26,10 @@
 //                 address → name, `{"ann@acme.com": "Ann"}`, sends to it);
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (and an
 //                 address in its display name: addressesIn)
+//   names         the display names above, and the name of a party a payment or a message goes to under a key
+//                 that says whose (`merchant_name`, `vendorName`, `to_name`, `account_holder_name`) or under its role
+//                 (`merchant: "Evil Corp"`, `vendor: {id, name}`: collectPartyNames): a blocklist's alone, no
+//                 recipients; prose (`description`, `note`, `memo`) names no one
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
 //                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
@@ -93,7 +97,9 @@ export interface ActionFacts {
    * The display names of the mailboxes sent to (`Evil Corp` of `to: "Evil Corp <ceo@x.example>"`, the `name` of `to:
    * {email, name}`). No recipients: mail goes to the mailbox, which an allowlist, a token's allowed_recipients and the
    * new-counterparty rule judge (an allowlisted mailbox with a display name stays allowed). A counterparty blocklist
-   * judges them too: mail addressed to Evil Corp by name is what a blocklist of Evil Corp is there to stop.
+   * judges them too: mail addressed to Evil Corp by name is what a blocklist of Evil Corp is there to stop. So are
+   * the names of the parties paid or written to under a key that says whose (`merchant_name`, `vendor: {name}`,
+   * `account_holder_name`: collectPartyNames), no recipients either: a name is no proof of whom the connector reaches.
    */
   names: Found<string>[];
   amounts: Found<unknown>[];
@@ -503,8 +509,10 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
       read && !postal ? (recipientKeyKind(folded) ?? (isPhoneKey(key, folded) ? MAIL : undefined)) : undefined;
     if (kind !== undefined) collectRecipients(value, here, 0, facts, kind === PARTY);
     // A key that is an address (a map of address → name) under any key: sent to as surely.
-    else if (read)
+    else if (read) {
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
+      if (PARTY_NAME_KEYS.has(folded) || PARTY_ROLE_KEYS.has(folded)) collectPartyNames(folded, value, here, facts);
+    }
     const amountsBefore = facts.amounts.length;
     const amountKind = amountKeyKind(folded);
     if (amountKind === "one") {
@@ -633,7 +641,7 @@ function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Fou
   }
 }
 
-/** The one currency of a money object (`{currency_code: "usd", value}` → USD), or undefined: none, several, a scalar. */
+/** The one currency of a money object (`{currency_code: "usd", value}`: USD); none for several, none or a scalar. */
 function currencyOf(money: unknown): string | undefined {
   if (!isObject(money) || Array.isArray(money)) return undefined;
   const codes = new Set<string>();
@@ -1008,6 +1016,63 @@ function collectDisplayNames(node: Record<string, unknown>, source: string, fact
 }
 const isDisplayNameKey = (folded: string) => folded.endsWith("name") || NAME_KEYS.has(folded);
 const NAME_KEYS = new Set(["names", "company", "organization", "organisation", "org"]);
+
+/**
+ * The name of a party a payment or a message goes to, under a key that says whose (`merchant_name`, `vendorName`,
+ * `to_name`, `account_holder_name`, `payee_legal_name`), or the party under its role (`merchant: "Evil Corp"`,
+ * `vendor: {id, name}`, QuickBooks' `VendorRef: {value, name}`, Stripe's `customer_details`: its display-name
+ * members, as of a mailbox object): names (ActionFacts `names`), judged by a counterparty blocklist alone. No
+ * recipients: a name is no proof of whom the connector reaches, which an allowlist judges by the account or the
+ * mailbox. But a card payment to `merchant_name: "Evil Corp"` is what a blocklist of Evil Corp is there to stop.
+ * Not prose (`description`, `note`, `memo`: no party key), nor a party key's members (recipients already: `payee`,
+ * `beneficiary_name`, `counterparty`). A list under a role is read one level down, each element a party.
+ */
+function collectPartyNames(folded: string, value: unknown, source: string, facts: ActionFacts): void {
+  if (isScalar(value)) facts.names.push({ source, value: String(value) });
+  else if (!PARTY_ROLE_KEYS.has(folded) || !isObject(value)) return;
+  else if (!Array.isArray(value)) collectRoleNames(value, source, facts);
+  else
+    for (let i = 0; i < value.length; i++) {
+      const party = value[i];
+      if (isScalar(party)) facts.names.push({ source: `${source}[${i}]`, value: String(party) });
+      else if (isObject(party) && !Array.isArray(party)) collectRoleNames(party, `${source}[${i}]`, facts);
+    }
+}
+
+/** A party object's display names (as collectDisplayNames), but those the walk reads by their key (`merchant_name`). */
+function collectRoleNames(party: Record<string, unknown>, source: string, facts: ActionFacts): void {
+  for (const key of Object.keys(party)) {
+    const value = party[key];
+    const folded = foldKey(key);
+    if (!isScalar(value) || !isDisplayNameKey(folded) || PARTY_NAME_KEYS.has(folded)) continue;
+    facts.names.push({ source: `${source}.${clipped(key)}`, value: String(value) });
+  }
+}
+
+// Whose party a payment or a message reaches: a shop's, a bill's, an invoice's, a bank account's holder, a parcel's.
+const PARTY_ROLES = [
+  "merchant",
+  "vendor",
+  "supplier",
+  "seller",
+  "biller",
+  "customer",
+  "accountholder",
+  "shipto",
+  "billto",
+];
+const NAME_FORMS = ["name", "names", "displayname", "fullname", "legalname", "businessname", "companyname"];
+const PARTY_NAME_KEYS = new Set([
+  ...[...PARTY_ROLES, "holder", "to", "recipient", "payee", "beneficiary", "creditor", "counterparty", "receiver"]
+    .flatMap((role) => [...NAME_FORMS, "tradingname", "registeredname"].map((form) => role + form))
+    // The party keys' own `_name` (`payee_name`, `beneficiary_name`): recipients, read as such.
+    .filter((key) => !isPartyKey(key)),
+  // The name a bank checks a payment against (UK Confirmation of Payee, SEPA's Verification of Payee).
+  ...["nameonaccount", "accountname", "accountholdername"],
+]);
+const PARTY_ROLE_KEYS = new Set(
+  PARTY_ROLES.flatMap((role) => ["", "s", "details", "info", "ref"].map((form) => role + form)),
+);
 
 /** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
 function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {

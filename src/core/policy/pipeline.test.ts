@@ -536,6 +536,51 @@ const cases: Case[] = [
       ...(decision === "ALLOW" ? {} : { check: "counterparty_check" }),
     }),
   ),
+  // The name of the party paid or written to under a key that says whose (a card payment's merchant, a bill's
+  // vendor, an account's holder, a mail API's `to_name`) or under its role: a blocklist judges it as it judges a
+  // display name (case, full width, spacing, grouping); prose (`description`, `note`, `memo`) names no one.
+  ...[
+    { merchant_name: "Evil Corp" },
+    { merchant: { id: "acct_1", name: "EVIL CORP" } },
+    { VendorRef: { value: "56", name: "Evil   Corp" } },
+    { vendors: ["Ｅｖｉｌ Ｃｏｒｐ"] },
+    { accountHolderName: "Evil-Corp", sortCode: "040004" },
+    { to: "ceo@x.example", to_name: "Evil Corp" },
+    { customer: { email: "ceo@x.example", name: "evil corp" } },
+    { customer_details: { name: "Evil Corp", phone: null } },
+    { payee_legal_name: "Evil Corp" },
+  ].map(
+    (params): Case => ({
+      name: `a party's name in ${JSON.stringify(params)} under a blocklist of it: DENY`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  ...[
+    { description: "Refund to Evil Corp", note: "Evil Corp", memo: "Evil Corp", statement_descriptor: "EVIL CORP" },
+    { merchant: { name: "Good Corp", description: "formerly Evil Corp" }, memo: "not Evil Corp" },
+  ].map(
+    (params): Case => ({
+      name: `prose beside a party's name in ${JSON.stringify(params)} under a blocklist: ALLOW`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
+  // A name is no proof of whom the connector reaches: an allowlist judges the account, never the name beside it.
+  {
+    name: "a party's name is no recipient under an allowlist",
+    manifest: paymentsBot({ counterparty_allowlist: ["DE00"] }),
+    request: {
+      action: { ...wire, params: { iban: "DE00", merchant_name: "Anyone", vendor: { name: "Any Vendor", id: 7 } } },
+    },
+    decision: "ALLOW",
+    codes: [],
+  },
   ...[
     { counterparty_allowlist: ["*@acme.example", "DE00"], decision: "ALLOW" as const },
     {

@@ -322,6 +322,44 @@ describe("extraction: what the connector receives", () => {
     expect(declared.names.map((n) => `${n.source}=${n.value}`)).toEqual(["params.cc (display name)=Eve"]);
   });
 
+  it("reads a party's name under a key that says whose, or under its role, as a name (a blocklist's)", () => {
+    const names = (params: Record<string, unknown>) =>
+      extractActionFacts({ params }).names.map((n) => `${n.source}=${n.value}`);
+    expect(
+      names({
+        merchant_name: "M",
+        vendorName: "V",
+        to_name: "T",
+        account_holder_name: "A",
+        nameOnAccount: "N",
+        payee_legal_name: "P",
+        merchant: { id: 7, name: "M2", merchant_name: "M3", description: "prose", logo: { name: "logo.png" } },
+        VendorRef: { value: "56", name: "V2" },
+        suppliers: ["S", { name: "S2" }, ["nested"]],
+        customer: { email: "c@acme.example", name: "C" },
+      }),
+    ).toEqual([
+      "params.merchant_name=M",
+      "params.vendorName=V",
+      "params.to_name=T",
+      "params.account_holder_name=A",
+      "params.nameOnAccount=N",
+      "params.payee_legal_name=P",
+      "params.merchant.name=M2",
+      "params.merchant.merchant_name=M3",
+      "params.VendorRef.name=V2",
+      "params.suppliers[0]=S",
+      "params.suppliers[1].name=S2",
+      "params.customer.name=C",
+    ]);
+    // Prose, and the names a party key holds (recipients already), are no names.
+    expect(names({ description: "Evil Corp", note: "Evil Corp", memo: "Evil Corp", payee_name: "Evil Corp" })).toEqual(
+      [],
+    );
+    const facts = extractActionFacts({ params: { merchant_name: "Evil Corp", vendor: "Evil Corp" } });
+    expect(facts.recipients).toEqual([]);
+  });
+
   it("reads a phone number an SMS goes to: AWS SNS's PhoneNumber, msisdn, a party's phone", () => {
     const keys = ["PhoneNumber", "phone", "customer_phone", "msisdn", "mobile_number", "phone_numbers", "ownerPhone"];
     for (const key of [...keys, "ｐｈｏｎｅ", "Customer-Mobile"])

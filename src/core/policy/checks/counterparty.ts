@@ -97,8 +97,9 @@ function judge(
   if (policy.counterparty_blocklist) {
     const blocklist = patternList(policy.counterparty_blocklist);
     const forms = blocklistForms(policy.counterparty_blocklist);
-    // The display names beside the mailboxes too (no recipients: no other rule judges them), by their readable
-    // parts: a look-alike display name could as well be left out, and the mailbox is judged in any case.
+    // The names too (display names beside the mailboxes, a merchant's or a vendor's name: no recipients, no other
+    // rule judges them), by their readable parts: a look-alike name could as well be left out, and the mailbox or
+    // the account is judged in any case.
     const hit = [...recipients, ...displayNamesOf(input.actionFacts)].filter(
       (r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms),
     );
@@ -185,7 +186,7 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
   return recipients;
 }
 
-/** The display names of the mailboxes sent to (../extract.ts `names`), normalised as recipients are. */
+/** The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are. */
 function displayNamesOf(facts: ActionFacts): Recipient[] {
   return facts.names.map((found) => ({ source: found.source, ...normalizeValue(found.value) }));
 }
