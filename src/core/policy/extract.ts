@@ -617,8 +617,10 @@ function totalOf(money: unknown, source: string): string | undefined {
  * its items' money (found from `from` on, each times its quantity) details its `amount`, which PayPal checks against
  * them, rather than adding to it: the items are marked parts of that amount (partOf, group `items`), judged at the
  * larger of the amount and the items' sum (./amounts.ts). Only with one `amount` member, a money object in one
- * currency, and one `items` list whose every amount is a money object in that same currency: amounts in two
- * currencies are never added into one (they stay separate, and a threshold in one currency fails closed on them).
+ * currency, and one `items` list whose `unit_amount` and `tax` are money objects in that same currency: amounts in
+ * two currencies are never added into one (they stay separate, and a threshold in one currency fails closed on
+ * them). An item's other money (`price`, `amount`, a fee) is no member PayPal checks against the amount, and an
+ * upstream of another shape may charge it on top: it still adds up.
  */
 function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Found<unknown>[], from: number): void {
   const amountKeys = Object.keys(unit).filter((key) => foldKey(key) === "amount");
@@ -632,6 +634,8 @@ function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Fou
   for (let i = from; i < amounts.length; i++) {
     const amount = amounts[i]!;
     if (amount.partOf !== undefined || !amount.source.startsWith(within)) continue;
+    const member = ITEM_MEMBER.exec(amount.source.slice(within.length))?.[1];
+    if (member === undefined || !ITEM_MONEY.has(foldKey(member))) continue;
     if (currencyOf(amount.value) !== currency) return;
     parts.push(amount);
   }
@@ -640,6 +644,10 @@ function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Fou
     part.partGroup = "items";
   }
 }
+
+// An item's own member (`3].unit_amount`, after `items[`), and those of them PayPal checks against the amount.
+const ITEM_MEMBER = /^\d+\]\.([^.[\]]+)$/u;
+const ITEM_MONEY = new Set(["unitamount", "tax"]);
 
 /** The one currency of a money object (`{currency_code: "usd", value}`: USD); none for several, none or a scalar. */
 function currencyOf(money: unknown): string | undefined {

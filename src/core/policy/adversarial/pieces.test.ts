@@ -676,6 +676,12 @@ describe("extraction: what the connector receives", () => {
     // So does an unreadable unit amount, and the unit's own amount unreadable is no amount to fold into.
     expect(parsed({ purchase_units: [unit("100", [item("1", "1e309")])] }).some((a) => !a.ok)).toBe(true);
     expect(parsed({ purchase_units: [unit("-5", [item("1", "1")])] }).some((a) => !a.ok)).toBe(true);
+    // An item's other money is no PayPal member: it adds up (an upstream of another shape may charge it on top).
+    const priced = { ...item("1", "50"), price: usd("30") };
+    expect(decimals({ purchase_units: [unit("100", [priced])] })).toEqual([
+      "params.purchase_units[0].amount=100",
+      "params.purchase_units[0].items[0].price=30",
+    ]);
     // Items in another currency than their unit's amount are not added into it: they stay amounts of their own.
     const euros = { name: "x", quantity: "2", unit_amount: { currency_code: "EUR", value: "50" } };
     expect(decimals({ purchase_units: [unit("100", [euros])] })).toEqual([
