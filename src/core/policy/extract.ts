@@ -1036,24 +1036,38 @@ const NAME_KEYS = new Set(["names", "company", "organization", "organisation", "
  * `beneficiary_name`, `counterparty`). A list under a role is read one level down, each element a party.
  */
 function collectPartyNames(folded: string, value: unknown, source: string, facts: ActionFacts): void {
-  if (isScalar(value)) facts.names.push({ source, value: String(value) });
-  else if (!PARTY_ROLE_KEYS.has(folded) || !isObject(value)) return;
-  else if (!Array.isArray(value)) collectRoleNames(value, source, facts);
-  else
-    for (let i = 0; i < value.length; i++) {
-      const party = value[i];
-      if (isScalar(party)) facts.names.push({ source: `${source}[${i}]`, value: String(party) });
-      else if (isObject(party) && !Array.isArray(party)) collectRoleNames(party, `${source}[${i}]`, facts);
-    }
+  if (!PARTY_ROLE_KEYS.has(folded)) return pushNames(value, source, facts);
+  if (!isObject(value)) return pushNames(value, source, facts);
+  if (!Array.isArray(value)) return collectRoleNames(value, source, facts);
+  for (let i = 0; i < value.length; i++) {
+    const party = value[i];
+    if (isObject(party) && !Array.isArray(party)) collectRoleNames(party, `${source}[${i}]`, facts);
+    else pushNames(party, `${source}[${i}]`, facts);
+  }
 }
 
 /** A party object's display names (as collectDisplayNames), but those the walk reads by their key (`merchant_name`). */
 function collectRoleNames(party: Record<string, unknown>, source: string, facts: ActionFacts): void {
   for (const key of Object.keys(party)) {
-    const value = party[key];
     const folded = foldKey(key);
-    if (!isScalar(value) || !isDisplayNameKey(folded) || PARTY_NAME_KEYS.has(folded)) continue;
-    facts.names.push({ source: `${source}.${clipped(key)}`, value: String(value) });
+    if (isDisplayNameKey(folded) && !PARTY_NAME_KEYS.has(folded))
+      pushNames(party[key], `${source}.${clipped(key)}`, facts);
+  }
+}
+
+/**
+ * A name as an upstream may read it: a scalar; each scalar of a list (`["Evil Corp"]`, which a lenient upstream
+ * reads as its one element); an object's scalar members joined in order, one name (PayPal's `{given_name: "Evil",
+ * surname: "Corp"}` is Evil Corp, `{full_name}`). Deeper values name no one here (the walk reads their addresses).
+ */
+function pushNames(value: unknown, source: string, facts: ActionFacts): void {
+  if (isScalar(value)) facts.names.push({ source, value: String(value) });
+  else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (isScalar(value[i])) facts.names.push({ source: `${source}[${i}]`, value: String(value[i]) });
+  } else if (isObject(value)) {
+    const words = Object.values(value).filter(isScalar).map(String);
+    if (words.length > 0) facts.names.push({ source, value: words.join(" ") });
   }
 }
 

@@ -549,6 +549,8 @@ const cases: Case[] = [
     { customer: { email: "ceo@x.example", name: "evil corp" } },
     { customer_details: { name: "Evil Corp", phone: null } },
     { payee_legal_name: "Evil Corp" },
+    { merchant_name: ["Evil Corp"] },
+    { customer: { id: "cus_1", name: { given_name: "Evil", surname: "Corp" } } },
   ].map(
     (params): Case => ({
       name: `a party's name in ${JSON.stringify(params)} under a blocklist of it: DENY`,

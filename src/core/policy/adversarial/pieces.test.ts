@@ -350,6 +350,7 @@ describe("extraction: what the connector receives", () => {
       "params.VendorRef.name=V2",
       "params.suppliers[0]=S",
       "params.suppliers[1].name=S2",
+      "params.suppliers[2][0]=nested",
       "params.customer.name=C",
     ]);
     // Prose, and the names a party key holds (recipients already), are no names.
