@@ -511,7 +511,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     // A key that is an address (a map of address → name) under any key: sent to as surely.
     else if (read) {
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
-      if (PARTY_NAME_KEYS.has(folded) || PARTY_ROLE_KEYS.has(folded)) collectPartyNames(folded, value, here, facts);
+      if (NAMING_KEYS.has(folded)) collectPartyNames(folded, value, here, facts);
     }
     const amountsBefore = facts.amounts.length;
     const amountKind = amountKeyKind(folded);
@@ -625,28 +625,33 @@ function totalOf(money: unknown, source: string): string | undefined {
 function itemsOfUnit(unit: Record<string, unknown>, source: string, amounts: Found<unknown>[], from: number): void {
   const amountKeys = Object.keys(unit).filter((key) => foldKey(key) === "amount");
   const itemKeys = Object.keys(unit).filter((key) => foldKey(key) === "items");
-  if (amountKeys.length !== 1 || itemKeys.length !== 1 || !Array.isArray(unit[itemKeys[0]!])) return;
+  const items = itemKeys.length === 1 ? unit[itemKeys[0]!] : undefined;
+  if (amountKeys.length !== 1 || !Array.isArray(items)) return;
   const currency = currencyOf(unit[amountKeys[0]!]);
   if (currency === undefined) return;
-  const whole = `${source}.${clipped(amountKeys[0]!)}`;
+  // The items' money objects, found again among the amounts by identity: no string work per amount (a 200-line
+  // order's sources cost more to slice and match than the rest of its walk).
+  const money = new Set<unknown>();
+  for (const item of items)
+    if (isObject(item) && !Array.isArray(item))
+      for (const key of Object.keys(item))
+        if (isObject(item[key]) && ITEM_MONEY.has(foldKey(key))) money.add(item[key]);
   const within = `${source}.${clipped(itemKeys[0]!)}[`;
   const parts = [];
   for (let i = from; i < amounts.length; i++) {
     const amount = amounts[i]!;
-    if (amount.partOf !== undefined || !amount.source.startsWith(within)) continue;
-    const member = ITEM_MEMBER.exec(amount.source.slice(within.length))?.[1];
-    if (member === undefined || !ITEM_MONEY.has(foldKey(member))) continue;
+    if (amount.partOf !== undefined || !money.has(amount.value) || !amount.source.startsWith(within)) continue;
     if (currencyOf(amount.value) !== currency) return;
     parts.push(amount);
   }
+  const whole = `${source}.${clipped(amountKeys[0]!)}`;
   for (const part of parts) {
     part.partOf = whole;
     part.partGroup = "items";
   }
 }
 
-// An item's own member (`3].unit_amount`, after `items[`), and those of them PayPal checks against the amount.
-const ITEM_MEMBER = /^\d+\]\.([^.[\]]+)$/u;
+// The members of a PayPal item PayPal checks against the unit's amount (item_total and tax_total).
 const ITEM_MONEY = new Set(["unitamount", "tax"]);
 
 /** The one currency of a money object (`{currency_code: "usd", value}`: USD); none for several, none or a scalar. */
@@ -1095,6 +1100,8 @@ const PARTY_NAME_KEYS = new Set([
 const PARTY_ROLE_KEYS = new Set(
   PARTY_ROLES.flatMap((role) => ["", "s", "details", "info", "ref"].map((form) => role + form)),
 );
+// Both, for the walk's one look-up per key.
+const NAMING_KEYS = new Set([...PARTY_NAME_KEYS, ...PARTY_ROLE_KEYS]);
 
 /** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
 function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {
