@@ -1481,8 +1481,9 @@ export interface components {
          * @description Everything an auditor needs about one interaction, in one document that verifies offline with the JWKS
          *     (`gatehouse evidence verify bundle.json --jwks jwks.json`). Every section is checked against the signed audit
          *     records of `proof`: an edited decision, escalation, approver, manifest content, outcome or `involved_seqs` fails
-         *     verification. What no record signs is the gateway's statement, and the verifier says so: the token's claims other
-         *     than its id, and a manifest version's `author`, `created_at`, `change` and `status`.
+         *     verification. What no record signs is the gateway's statement, and the verifier says so: the claims of a token
+         *     issued before token records were signed (`proof.token_records`), and a manifest version's `author`, `created_at`,
+         *     `change` and `status`.
          */
         EvidenceBundle: {
             /** @description The action as recorded (params redacted by the tool's `redact` paths). */
@@ -1539,10 +1540,20 @@ export interface components {
              *     escalation, every verdict, the intent that used it).
              */
             involved_seqs: number[];
+            /**
+             * @description The signed `token_issued` and `token_revoked` records of the capability token the decision used (up to the
+             *     chain head), each exactly as stored and signed on its own: outside `chain`, which they may precede by days.
+             *     Absent when the token was issued before issue and revocation were audited.
+             */
+            token_records?: {
+                [key: string]: unknown;
+            }[];
         };
         /**
          * @description The capability token the action presented: its claims, recipients redacted (only their number is kept), and
-         *     who is accountable for it (as the gateway recorded them; no audit record signs them).
+         *     who is accountable for it. With the token's signed `token_issued` record in `proof.token_records`, its claims and
+         *     `issued_by` are that record's, and the revocation is its signed `token_revoked` record's (none there: not
+         *     revoked as of the chain head); without them (a token issued before they were recorded), the gateway's statement.
          */
         EvidenceToken: {
             agent_id: string;
@@ -1691,25 +1702,27 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`); `refusal` records an attempt at an approval the gateway refused, in the escalated interaction: an operator approving the action they asked for (`decision` DENY, `meta` {refused: `SELF_APPROVAL`, attempted: `approve`, attempted_by}; not a verdict: the approval stays as it was, and its status is read from `approval` records only). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`); `refusal` records an attempt at an approval the gateway refused, in the escalated interaction: an operator approving the action they asked for (`decision` DENY, `meta` {refused: `SELF_APPROVAL`, attempted: `approve`, attempted_by}; not a verdict: the approval stays as it was, and its status is read from `approval` records only); `token_issued` and `token_revoked` record an operator issuing or revoking a capability token, in an interaction of their own named by the token's id (`interaction_id` = `token_id`; no `action` nor `decision`; `meta` {token_id, manifest_id, capabilities, expires_at, issued_by…} or {token_id, manifest_id, revoked_by, revoked_at, reason}; never the token itself). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS). Records are written in group commits and the group's last record
          *     of the chain is the one signed: `signature` is null on the others, each proven by the signed record after it
          *     (whose hash covers `prev_hash`, which is this record's hash). A chain never ends on an unsigned record.
          */
         InteractionRecord: {
-            action: components["schemas"]["Action"];
+            /** @description Absent on `token_issued` and `token_revoked` records (no action was asked for). */
+            action?: components["schemas"]["Action"];
             agent_id: string;
             /** @description The approval this interaction escalated to (ESCALATE) or consumed (ALLOW after approval). */
             approval_id?: string;
-            decision: components["schemas"]["Decision"];
+            /** @description Absent on `token_issued` and `token_revoked` records (nothing was decided about an action). */
+            decision?: components["schemas"]["Decision"];
             /** @description `outcome`: whether the connector ran; `decision`: false; absent on an `intent`. */
             executed?: boolean;
             hash: string;
             interaction_id: string;
             kid: string;
             /** @enum {string} */
-            kind: "intent" | "outcome" | "decision" | "approval" | "refusal";
+            kind: "intent" | "outcome" | "decision" | "approval" | "refusal" | "token_issued" | "token_revoked";
             /** @description Context kept with the record (channel, batch_id, action_id, idempotency_key, request context). */
             meta?: {
                 [key: string]: unknown;

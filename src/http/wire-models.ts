@@ -152,8 +152,9 @@ export function toInteractionRecord(record: AuditRecord, intent?: AuditRecord): 
     // on the spec: these should be nullable).
     uapk_id: (record.uapk_id ?? intent?.uapk_id) as string,
     agent_id: (record.agent_id ?? intent?.agent_id) as string,
-    action: (record.action ?? intent?.action) as Action,
-    decision: (record.decision ?? intent?.decision) as InteractionRecord["decision"],
+    // Absent on a token's issue / revocation record: no action was asked for, nothing decided.
+    ...optional("action", (record.action ?? intent?.action ?? undefined) as Action | undefined),
+    ...optional("decision", (record.decision ?? intent?.decision ?? undefined) as InteractionRecord["decision"]),
     reasons: (record.reasons ?? intent?.reasons ?? []) as Reason[],
     ...(policyTrace !== null ? { policy_trace: policyTrace as PolicyTrace } : {}),
     ...(record.result !== null ? { result: record.result as ActionResult } : {}),
@@ -166,6 +167,11 @@ export function toInteractionRecord(record: AuditRecord, intent?: AuditRecord): 
     kid: record.kid,
     signature: record.signature,
   };
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent (the spec's optional fields are never null). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

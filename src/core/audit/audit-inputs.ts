@@ -85,6 +85,42 @@ export interface ApprovalRefusalInput extends Omit<ApprovalDecisionInput, "statu
   attempted_by: string;
 }
 
+/**
+ * An operator issuing or revoking a capability token (src/core/policy/tokens), recorded in an interaction of its own
+ * named by the token's id. What it names of the token, never the token (the JWT) itself: anyone who reads the log
+ * could use it. Recipients are counted, not listed (personal data; evidence bundles show the same).
+ */
+export type TokenRecordInput = TokenIssuedInput | TokenRevokedInput;
+
+interface TokenNamed {
+  org_id: string;
+  token_id: string;
+  uapk_id: string;
+  agent_id: string;
+  manifest_id: string;
+}
+
+export interface TokenIssuedInput extends TokenNamed {
+  kind: "token_issued";
+  /** The JWT's `iss`: a label the issuer chose. */
+  issuer_id: string;
+  /** The operator (their `sub`) who issued it. */
+  issued_by: string;
+  capabilities: string[];
+  max_actions?: number | undefined;
+  allowed_recipients_count?: number | undefined;
+  issued_at: string;
+  expires_at: string;
+}
+
+export interface TokenRevokedInput extends TokenNamed {
+  kind: "token_revoked";
+  /** The operator (their `sub`) who revoked it. */
+  revoked_by: string;
+  revoked_at: string;
+  reason: string | null;
+}
+
 export interface AuditListFilter {
   agent_id?: string | undefined;
   decision?: Decision | undefined;

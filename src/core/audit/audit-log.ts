@@ -28,6 +28,7 @@ import {
   intentContent,
   outcomeContent,
   refusalContent,
+  tokenContent,
 } from "./record-content";
 import type {
   ApprovalDecisionInput,
@@ -38,6 +39,7 @@ import type {
   IntentInput,
   OutcomeInput,
   RecordedAction,
+  TokenRecordInput,
 } from "./audit-inputs";
 
 // The row codec and query helpers, where callers have always imported them from.
@@ -60,6 +62,9 @@ export type {
   IntentInput,
   OutcomeInput,
   RecordedAction,
+  TokenIssuedInput,
+  TokenRecordInput,
+  TokenRevokedInput,
 } from "./audit-inputs";
 
 export interface AuditLog {
@@ -77,6 +82,8 @@ export interface AuditLog {
   appendApprovalDecision(input: ApprovalDecisionInput): AuditRecord;
   /** A refused attempt at an approval (not a verdict: kind `refusal`). */
   appendApprovalRefusal(input: ApprovalRefusalInput): AuditRecord;
+  /** A capability token issued or revoked; inside the caller's transaction when there is one (the token's). */
+  appendTokenRecord(input: TokenRecordInput): AuditRecord;
   /** Newest first. */
   list(org_id: string, filter?: AuditListFilter): AuditPage;
   /** Every record of one interaction (intent + outcome, or the decision), in chain order. */
@@ -129,6 +136,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
     appendApprovalDecision: (input) => appendSerialised(input.org_id, approvalContent(input)),
     appendApprovalRefusal: (input) => appendSerialised(input.org_id, refusalContent(input)),
+    appendTokenRecord: (input) => appendSerialised(input.org_id, tokenContent(input)),
 
     list: (org_id, filter = {}) => listRecords(db, org_id, filter),
 

@@ -6,11 +6,13 @@
 //    record), manifest (its content hashes to the `manifest_hash` that record's trace signed, same id and version),
 //    approval (the signed escalation: why, when, where; the first signed verdict: who, when, why; the status: the
 //    last verdict, or consumed by the signed intent that used it), outcome (the outcome record), token (the id the
-//    trace signed), involved_seqs (exactly those records). What no record signs is named
-//    as the gateway's statement in what it proves: a token's other claims, a manifest version's author and dates.
+//    trace signed; its claims, issuer and revocation by its own signed records, ./evidence-token.ts), involved_seqs
+//    (exactly those records). What no record signs is named as the gateway's statement in what it proves: the
+//    claims of a token issued before token records were signed, a manifest version's author and dates.
 // The first thing that does not hold is named: "decision: …", "approval: decided_by …", "manifest: …".
 import { canonicalJson, sha256Canonical } from "./canonical";
 import { type ChainHead, chainHeadProblem } from "./chain-head";
+import { checkTokenSection } from "./evidence-token";
 import { quoted, shown } from "./printable";
 import type { AuditRecord } from "./record";
 import { type PublicKeyLookup, verifySegment } from "./verify";
@@ -69,7 +71,7 @@ export const SECTION_FIELDS: Record<string, readonly string[]> = {
     "reason",
   ],
   outcome: ["executed", "result", "recorded_at"],
-  proof: ["chain", "involved_seqs", "chain_head"],
+  proof: ["chain", "involved_seqs", "chain_head", "token_records"],
 };
 
 type Json = Record<string, unknown>;
@@ -115,7 +117,7 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
   ];
   proves.push(...checkDecision(bundle, opening));
   proves.push(...checkManifest(bundle, opening));
-  proves.push(...checkToken(bundle, opening));
+  proves.push(...checkTokenSection(bundle, opening, head, publicKeyFor, fail));
   proves.push(...checkApproval(bundle, opening, chain));
   proves.push(...checkOutcome(bundle, own));
   checkInvolved(bundle, own, opening, chain);
@@ -215,23 +217,6 @@ function checkManifest(bundle: Json, opening: AuditRecord): string[] {
   if (manifest.content_hash !== hash) fail("manifest: content_hash is not the hash of the content");
   return [
     `manifest: ${String(manifest.manifest_id)} version ${String(version)} (sha256 ${hash}) is the content applied (its author, created_at, change and status are the gateway's statement)`,
-  ];
-}
-
-function checkToken(bundle: Json, opening: AuditRecord): string[] {
-  const signedId = traceDetails(opening, "capability_token")?.token_id;
-  const token = bundle.capability_token;
-  if (token === undefined) {
-    if (signedId !== undefined)
-      fail(`capability_token: the decision used token ${String(signedId)}; its claims are missing`);
-    return [];
-  }
-  // Without this, a token section added to a decision that used none matched its (absent) id and passed.
-  if (signedId === undefined) fail("capability_token: the signed decision used no token");
-  if (!isObject(token) || token.token_id !== signedId)
-    fail("capability_token: not the token the signed decision recorded");
-  return [
-    `capability_token: the decision used token ${String(signedId)} (its other claims, issued_by and revocation are the gateway's statement)`,
   ];
 }
 

@@ -10,6 +10,7 @@ export type {
   DecisionInput,
   ApprovalDecisionInput,
   ApprovalRefusalInput,
+  TokenRecordInput,
 } from "./audit-log";
 export type { AuditRecord, AuditRecordKind, Decision } from "./record";
 export { GENESIS_HASH } from "./record";

@@ -9,6 +9,7 @@ import type {
   DecisionInput,
   IntentInput,
   OutcomeInput,
+  TokenRecordInput,
 } from "./audit-inputs";
 import { boundMembers, boundValue, setOwn } from "./bound";
 import { type AuditRecord, jsonValue, type UnsignedAuditRecord } from "./record";
@@ -99,6 +100,28 @@ export function refusalContent(input: ApprovalRefusalInput): Content {
     executed: false,
     result: null,
     meta: { refused: input.refused, attempted: input.attempted, attempted_by: input.attempted_by },
+  };
+}
+
+/**
+ * A capability token issued or revoked (TokenRecordInput): in the interaction named by the token's id, with no action
+ * nor decision (nothing was asked of the policy), and in `meta` what the token is and who is accountable for it.
+ */
+export function tokenContent(input: TokenRecordInput): Content {
+  const { kind, org_id: _org, uapk_id, agent_id, ...meta } = input;
+  return {
+    kind,
+    interaction_id: input.token_id,
+    uapk_id,
+    agent_id,
+    action: null,
+    decision: null,
+    reasons: null,
+    policy_trace: null,
+    approval_id: null,
+    executed: null,
+    result: null,
+    meta: jsonValue(meta),
   };
 }
 

@@ -30,8 +30,17 @@ export type { Decision };
  * refusal  — an attempt at an approval the gateway refused (an operator approving their own request), in the
  *            interaction that ESCALATEd: `decision` DENY, `meta` {refused, attempted, attempted_by}. Not a verdict:
  *            the approval's status is unchanged, and is read from `approval` records only.
+ * token_issued / token_revoked — an operator issued or revoked a capability token, in the interaction named by the
+ *            token's id: no action, no decision, `meta` what the token is and who is accountable (never the JWT).
  */
-export type AuditRecordKind = "intent" | "outcome" | "decision" | "approval" | "refusal";
+export type AuditRecordKind =
+  | "intent"
+  | "outcome"
+  | "decision"
+  | "approval"
+  | "refusal"
+  | "token_issued"
+  | "token_revoked";
 
 export interface UnsignedAuditRecord {
   org_id: string;

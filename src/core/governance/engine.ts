@@ -88,7 +88,10 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const now = deps.now ?? (() => new Date());
   const manifests = new ManifestRepository(db, { now });
   const keys = createSigningKeyStore(db, { purpose: "capability-token", now });
-  const tokens = new CapabilityTokenService(db, keys, { now });
+  // Issue and revocation are signed into the org's audit chain, in the token's own transaction.
+  const log = deps.audit;
+  const tokenAudit = log?.appendTokenRecord ? { appendTokenRecord: log.appendTokenRecord.bind(log) } : undefined;
+  const tokens = new CapabilityTokenService(db, keys, { now, audit: tokenAudit });
   const budgets = new BudgetCounters(db);
   const counterparties = new KnownCounterparties(db);
   const approvals = deps.approvals;

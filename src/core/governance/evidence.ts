@@ -9,10 +9,13 @@
 //   approval          ← the escalation's decision record, the verdicts' `approval` records (who, when, why: the
 //                       first; the status: the last) and the intent that used it (consumed)
 //   outcome           ← the outcome record
-// The token's claims come from the token store (the trace signs only its id); recipients are redacted.
+//   capability token  ← its signed `token_issued` / `token_revoked` records (proof.token_records, each signed by
+//                       itself: they may precede the chain segment by days); a token issued before those were
+//                       written: the token store's row (the trace signs only its id). Recipients are counted.
 // Everything is read through ports (./history.ts), so either backend (SQLite, PostgreSQL) builds the same bundle.
 import type { AuditRecord, ChainHead } from "../audit";
 import { approvalStatusOf } from "../audit/evidence-verify";
+import { issuedFields, revocationFields, tokenTrailOf } from "../audit/evidence-token";
 import type { Approval } from "../approvals";
 import type { ManifestsService } from "../ports";
 import type { ManifestVersion, PolicyTraceEntry, Reason } from "../policy/types";
@@ -57,7 +60,7 @@ export interface EvidenceBundle {
     reason?: string;
   };
   outcome?: { executed: boolean; result?: Record<string, unknown>; recorded_at: string };
-  proof: { chain: AuditRecord[]; involved_seqs: number[]; chain_head: ChainHead };
+  proof: { chain: AuditRecord[]; involved_seqs: number[]; chain_head: ChainHead; token_records?: AuditRecord[] };
 }
 
 export interface EvidenceDeps {
@@ -96,7 +99,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     const from = Math.min(...involved.map((r) => r.seq));
     const chain = (await deps.audit.chainFrom(orgId, from)).filter((r) => r.seq <= head.seq);
     const manifest = await manifestOf(orgId, opening);
-    const token = await tokenOf(orgId, opening);
+    const token = await tokenOf(orgId, opening, upToHead);
     return {
       format: EVIDENCE_FORMAT,
       org_id: orgId,
@@ -112,7 +115,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
         decided_at: opening.timestamp,
       },
       ...(manifest ? { manifest } : {}),
-      ...(token ? { capability_token: token } : {}),
+      ...(token.section ? { capability_token: token.section } : {}),
       ...(approval.section ? { approval: approval.section } : {}),
       ...(outcome
         ? {
@@ -127,6 +130,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
         chain,
         involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
         chain_head: head,
+        ...(token.records.length ? { token_records: token.records } : {}),
       },
     };
   };
@@ -139,30 +143,47 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     return deps.manifests.version(orgId, id, version);
   }
 
-  async function tokenOf(orgId: string, opening: AuditRecord): Promise<EvidenceBundle["capability_token"]> {
+  /**
+   * The token the decision used: its claims, issuer and revocation as its signed records (up to the head) say, else
+   * (issued before they were written) as the token store does; and those records, for the proof.
+   */
+  async function tokenOf(
+    orgId: string,
+    opening: AuditRecord,
+    upToHead: (records: AuditRecord[]) => AuditRecord[],
+  ): Promise<{ section?: EvidenceBundle["capability_token"]; records: AuditRecord[] }> {
     const tokenId = traceEntry(opening, "capability_token")?.details?.token_id;
-    if (typeof tokenId !== "string") return undefined;
+    if (typeof tokenId !== "string") return { records: [] };
     const info = await deps.tokens.get(orgId, tokenId);
-    if (!info) return undefined;
+    if (!info) return { records: [] };
+    const trail = tokenTrailOf(upToHead(await deps.audit.getInteraction(orgId, tokenId)), tokenId);
     // Redacted: who the token lets the agent write to is personal data; its number is enough to see the scope.
-    return {
+    const stored: Record<string, unknown> = {
       token_id: info.token_id,
       // issuer_id is a label chosen at issue; issued_by is the operator who did (the one accountable).
       issuer_id: info.issuer_id,
-      ...(info.issued_by ? { issued_by: info.issued_by } : {}),
+      issued_by: info.issued_by,
       agent_id: info.agent_id,
       manifest_id: info.manifest_id,
       capabilities: info.capabilities,
-      ...(info.constraints?.max_actions !== undefined ? { max_actions: info.constraints.max_actions } : {}),
-      ...(info.constraints?.allowed_recipients
-        ? { allowed_recipients_count: info.constraints.allowed_recipients.length }
-        : {}),
+      max_actions: info.constraints?.max_actions,
+      allowed_recipients_count: info.constraints?.allowed_recipients?.length,
       issued_at: info.issued_at,
       expires_at: info.expires_at,
       revoked: info.revoked,
-      ...(info.revoked_at ? { revoked_at: info.revoked_at } : {}),
-      ...(info.revoked_by ? { revoked_by: info.revoked_by } : {}),
+      revoked_at: info.revoked_at,
+      revoked_by: info.revoked_by,
     };
+    // What the signed records say wins over the row; a revocation after the head is not in this bundle's proof.
+    const signed = {
+      ...(trail.issued ? { ...issuedFields(trail.issued), ...revocationFields(trail.revoked) } : {}),
+      ...(!trail.issued && trail.revoked ? revocationFields(trail.revoked) : {}),
+    };
+    const section = Object.fromEntries(
+      Object.entries({ ...stored, ...signed }).filter(([, value]) => value !== undefined && value !== null),
+    ) as NonNullable<EvidenceBundle["capability_token"]>;
+    const records = [trail.issued, trail.revoked].filter((r): r is AuditRecord => r !== undefined);
+    return { section, records };
   }
 
   /**

@@ -13,7 +13,14 @@ import { type IdempotencyClaim, keyInFlight } from "./types";
 /** The audit log's methods the engine writes with (the grouped appends are used when present). */
 export type AuditWriter = Pick<AuditLog, "appendIntent" | "appendOutcome" | "appendDecision"> &
   Partial<
-    Pick<AuditLog, "appendApprovalDecision" | "appendOutcomeGrouped" | "appendDecisionGrouped" | "getInteraction">
+    Pick<
+      AuditLog,
+      | "appendApprovalDecision"
+      | "appendOutcomeGrouped"
+      | "appendDecisionGrouped"
+      | "getInteraction"
+      | "appendTokenRecord"
+    >
   >;
 
 /** Decisions and outcomes share group commits; without an audit log, nothing is recorded. */

@@ -6,6 +6,8 @@
 // parse), instants are ISO 8601 text, binary columns (SQLite blob / PostgreSQL bytea) are Buffers, and booleans
 // are integers 0/1 (SQLite has no boolean type).
 
+import type { AuditRecordKind } from "../audit/record";
+
 /**
  * `action_budget_counters`: one row per budget scope and window (hour number, or 0 for a lifetime budget). `count`
  * is BIGINT on PostgreSQL (0009; read back as a string there, so readers take `Number(count)`).
@@ -53,7 +55,7 @@ export interface ApprovalsTable {
 export interface AuditRecordsTable {
   org_id: string;
   seq: number;
-  kind: "intent" | "outcome" | "decision" | "approval" | "refusal";
+  kind: AuditRecordKind;
   interaction_id: string;
   timestamp: string;
   uapk_id: string | null;

@@ -10,6 +10,8 @@ import type { Db } from "../../store/sqlite";
 import { checkPatterns } from "../manifest-validation";
 import type { Manifest } from "../types";
 import type { SigningKeyStore } from "../../keys";
+import type { TokenIssuedInput, TokenRecordInput, TokenRevokedInput } from "../../audit/audit-inputs";
+import type { AuditRecord } from "../../audit/record";
 
 export const CAPABILITY_AUDIENCE = "uapk-gateway";
 /** The longest token a request may carry (spec/gateway.tsp: `capability_token` is `@maxLength(8192)`). */
@@ -312,23 +314,74 @@ function tokenStatements(db: Db) {
   };
 }
 
+/**
+ * What the org's audit chain records of an issued token (a `token_issued` record): its claims as stored, recipients
+ * counted, and the operator accountable. Never the JWT.
+ */
+export function tokenIssuedRecord(row: Omit<Row, "revoked_at" | "revoke_reason" | "revoked_by">): TokenIssuedInput {
+  const constraints = row.constraints ? (JSON.parse(row.constraints) as TokenConstraints) : undefined;
+  return {
+    kind: "token_issued",
+    org_id: row.org_id,
+    token_id: row.token_id,
+    uapk_id: row.uapk_id,
+    agent_id: row.agent_id,
+    manifest_id: row.manifest_id,
+    issuer_id: row.issuer_id,
+    issued_by: row.issued_by ?? "unknown",
+    capabilities: JSON.parse(row.capabilities) as string[],
+    ...(constraints?.max_actions !== undefined ? { max_actions: constraints.max_actions } : {}),
+    ...(constraints?.allowed_recipients ? { allowed_recipients_count: constraints.allowed_recipients.length } : {}),
+    issued_at: row.issued_at,
+    expires_at: row.expires_at,
+  };
+}
+
+/** What the org's audit chain records of a revocation (a `token_revoked` record): which token, by whom, when, why. */
+export function tokenRevokedRecord(row: Row): TokenRevokedInput {
+  return {
+    kind: "token_revoked",
+    org_id: row.org_id,
+    token_id: row.token_id,
+    uapk_id: row.uapk_id,
+    agent_id: row.agent_id,
+    manifest_id: row.manifest_id,
+    revoked_by: row.revoked_by ?? "unknown",
+    revoked_at: row.revoked_at ?? "",
+    reason: row.revoke_reason,
+  };
+}
+
+/** Where issue and revocation are audited: the embedded audit log on the same database (its appends nest). */
+export interface TokenAudit {
+  appendTokenRecord(input: TokenRecordInput): AuditRecord;
+}
+
 export class CapabilityTokenService {
   private readonly now: () => Date;
   private readonly statements: ReturnType<typeof tokenStatements>;
+  private readonly audit: TokenAudit | undefined;
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly keys: SigningKeyStore,
-    options: { now?: () => Date } = {},
+    options: { now?: () => Date; audit?: TokenAudit | undefined } = {},
   ) {
     this.now = options.now ?? (() => new Date());
     this.statements = tokenStatements(db);
+    this.audit = options.audit;
   }
 
+  /** The token's row and its audit record in one transaction: no token nobody is recorded as having issued. */
   async issue(input: IssueTokenInput): Promise<IssuedToken> {
     checkIssueRequest(input);
     const { issued, row } = await signCapabilityToken(input, this.keys.activeKey(), this.now());
-    this.statements.insert.run(row);
+    this.db
+      .transaction(() => {
+        this.statements.insert.run(row);
+        this.audit?.appendTokenRecord(tokenIssuedRecord(row));
+      })
+      .immediate();
     return issued;
   }
 
@@ -345,14 +398,23 @@ export class CapabilityTokenService {
 
   /** Revokes by token id (jti), by operator `revokedBy`. Idempotent: revoking twice keeps the first time, reason and operator. */
   revoke(orgId: string, tokenId: string, revokedBy: string, reason?: string): TokenInfo | undefined {
-    this.statements.revoke.run({
-      revoked_at: this.now().toISOString(),
-      revoke_reason: reason ?? null,
-      revoked_by: revokedBy,
-      org_id: orgId,
-      token_id: tokenId,
-    });
-    return this.get(orgId, tokenId);
+    // The revocation and its audit record in one transaction; only the revocation that took effect is recorded (a
+    // repeated one changes nothing, and writes nothing).
+    const row = this.db
+      .transaction(() => {
+        const { changes } = this.statements.revoke.run({
+          revoked_at: this.now().toISOString(),
+          revoke_reason: reason ?? null,
+          revoked_by: revokedBy,
+          org_id: orgId,
+          token_id: tokenId,
+        });
+        const revoked = this.statements.byKey.get({ org_id: orgId, token_id: tokenId });
+        if (changes === 1 && revoked) this.audit?.appendTokenRecord(tokenRevokedRecord(revoked));
+        return revoked;
+      })
+      .immediate();
+    return row && toInfo(row);
   }
 
   get(orgId: string, tokenId: string): TokenInfo | undefined {

@@ -20,6 +20,7 @@ import {
   type DecisionInput,
   type IntentInput,
   type OutcomeInput,
+  type TokenRecordInput,
 } from "../../audit/audit-log";
 import { exportJsonlPages } from "../../audit/export-pages";
 import { type ChainHead, signChainHead } from "../../audit/chain-head";
@@ -37,6 +38,7 @@ import {
   type InteractionRow,
   outcomeContent,
   refusalContent,
+  tokenContent,
 } from "../../audit/record-content";
 import {
   createGroupedAppends,
@@ -59,6 +61,8 @@ export interface SharedAuditChain {
   appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
   /** A refused attempt at an approval (not a verdict: kind `refusal`). */
   appendApprovalRefusal(input: ApprovalRefusalInput): Promise<AuditRecord>;
+  /** A capability token issued or revoked, inside `trx` when given (the token's own write). */
+  appendTokenRecord(input: TokenRecordInput, trx?: Trx): Promise<AuditRecord>;
   /**
    * A reservation's intent in this node's next group commit, with one unit of each budget slot taken in the same
    * transaction (all or none: an exhausted slot writes nothing and is answered), and its `guard` (see IntentGuard).
@@ -167,6 +171,7 @@ export function createSharedAuditChain(
 
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
     appendApprovalRefusal: (input) => append(input.org_id, refusalContent(input)),
+    appendTokenRecord: (input, trx) => append(input.org_id, tokenContent(input), trx),
 
     appendIntentGrouped: (input, slots, guard) => grouped.intent(input, slots, guard),
     appendDecisionGrouped: (input) => grouped.decision(input),

@@ -7,9 +7,12 @@ import {
   revocationVerdict,
   signCapabilityToken,
   toInfo,
+  tokenIssuedRecord,
+  tokenRevokedRecord,
   verifyCapabilityJwt,
   type TokenRow,
 } from "../../policy/tokens/capability-tokens";
+import type { SharedAuditChain } from "./audit-chain";
 import type { CapabilityTokensService } from "../../ports";
 import type { AnyKysely } from "../postgres";
 import type { SharedSigningKeys } from "./signing-keys";
@@ -17,9 +20,10 @@ import type { SharedSigningKeys } from "./signing-keys";
 export function createSharedCapabilityTokens(
   db: AnyKysely,
   keys: SharedSigningKeys,
-  options: { now?: () => Date } = {},
+  options: { now?: () => Date; audit?: Pick<SharedAuditChain, "appendTokenRecord"> } = {},
 ): CapabilityTokensService {
   const now = options.now ?? (() => new Date());
+  const { audit } = options;
 
   async function get(orgId: string, tokenId: string) {
     const row = (await db
@@ -34,9 +38,13 @@ export function createSharedCapabilityTokens(
   return {
     get,
 
+    // The token's row and its audit record in one transaction: no token nobody is recorded as having issued.
     async issue(input) {
       const { issued, row } = await signCapabilityToken(input, await keys.activeKey(), now());
-      await db.insertInto("capability_tokens").values(row).execute();
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto("capability_tokens").values(row).execute();
+        await audit?.appendTokenRecord(tokenIssuedRecord(row), trx);
+      });
       return issued;
     },
 
@@ -52,14 +60,20 @@ export function createSharedCapabilityTokens(
       return revocationVerdict(verified, row as { revoked_at: string | null } | undefined);
     },
 
+    // The revocation and its audit record in one transaction; only the revocation that took effect is recorded (a
+    // repeated one, or a second node's racing one, matches no row and writes nothing).
     async revoke(orgId, tokenId, revokedBy, reason) {
-      await db
-        .updateTable("capability_tokens")
-        .set({ revoked_at: now().toISOString(), revoke_reason: reason ?? null, revoked_by: revokedBy })
-        .where("org_id", "=", orgId)
-        .where("token_id", "=", tokenId)
-        .where("revoked_at", "is", null)
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        const revoked = (await trx
+          .updateTable("capability_tokens")
+          .set({ revoked_at: now().toISOString(), revoke_reason: reason ?? null, revoked_by: revokedBy })
+          .where("org_id", "=", orgId)
+          .where("token_id", "=", tokenId)
+          .where("revoked_at", "is", null)
+          .returningAll()
+          .executeTakeFirst()) as TokenRow | undefined;
+        if (revoked) await audit?.appendTokenRecord(tokenRevokedRecord(revoked), trx);
+      });
       return get(orgId, tokenId);
     },
 

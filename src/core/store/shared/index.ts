@@ -63,7 +63,7 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
     audit,
     reservations: sharedReservations(groups, { budgets, approvals, audit }),
     escalations: sharedEscalations(groups, { approvals, audit }),
-    capabilityTokens: createSharedCapabilityTokens(db, signingKeys.capabilityToken, clock),
+    capabilityTokens: createSharedCapabilityTokens(db, signingKeys.capabilityToken, { ...clock, audit }),
   };
 }
 

@@ -406,7 +406,9 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       });
       const result = await verifyBundle(bundle);
       expect(result.code, result.err).toBe(0);
-      expect(result.out).toMatch(/capability_token: .*issued_by and revocation are the gateway's statement/);
+      // Issue and revocation are signed records now: proven, not the gateway's statement.
+      expect(result.out).toMatch(/capability_token: issued by operator@contract at .* \(signed token_issued record/);
+      expect(result.out).toMatch(/capability_token: revoked by operator@contract at .* \(signed token_revoked record/);
     });
 
     it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
