@@ -186,7 +186,10 @@ export interface paths {
          *     - 403 `SELF_APPROVAL`: the approval was asked for on behalf of a person (their MCP session, or their IDE's agent
          *     session) and the token's `sub` is that person's (compared after Unicode NFKC and case folding): separation of
          *     duties, another operator must approve it; it stays pending. An escalation asked with the agent's API key or a
-         *     capability token has no person as requester. Denying one's own request is allowed.
+         *     capability token has no person as requester. Denying one's own request is allowed. The attempt is audited (a
+         *     `refusal` record, once per approval and operator).
+         *     - 409 `APPROVAL_NOT_PENDING` / `APPROVAL_EXPIRED`: already decided, or expired; audited as a `refusal` record,
+         *     once per approval, operator and code.
          */
         post: operations["Approvals_approve"];
         delete?: never;
@@ -207,6 +210,9 @@ export interface paths {
         /**
          * Deny an approval
          * @description Deny a pending approval.
+         *
+         *     - 409 `APPROVAL_NOT_PENDING` / `APPROVAL_EXPIRED`: already decided, or expired; audited as a `refusal` record,
+         *     once per approval, operator and code.
          */
         post: operations["Approvals_deny"];
         delete?: never;
@@ -1702,7 +1708,7 @@ export interface components {
         /**
          * @description One record of the org's append-only audit log. `intent` is written before a connector runs, `outcome`
          *     after it; `decision` records a DENY or ESCALATE of execute (evaluate writes nothing); `approval` records an operator's verdict on an
-         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`); `refusal` records an attempt at an approval the gateway refused, in the escalated interaction: an operator approving the action they asked for (`decision` DENY, `meta` {refused: `SELF_APPROVAL`, attempted: `approve`, attempted_by}; not a verdict: the approval stays as it was, and its status is read from `approval` records only); `token_issued` and `token_revoked` record an operator issuing or revoking a capability token, in an interaction of their own named by the token's id (`interaction_id` = `token_id`; no `action` nor `decision`; `meta` {token_id, manifest_id, capabilities, expires_at, issued_by…} or {token_id, manifest_id, revoked_by, revoked_at, reason}; never the token itself). Each record's `hash` covers its content and
+         *     approval in the escalated interaction (`decision` ALLOW = approved, DENY = denied, expired or cancelled with its agent session, see `meta.approval_status`); `refusal` records an attempt at an approval the gateway refused, in the escalated interaction: an operator approving the action they asked for, or deciding an approval already decided or expired (`decision` DENY, `meta` {refused: `SELF_APPROVAL`, `APPROVAL_NOT_PENDING` or `APPROVAL_EXPIRED`, attempted: `approve` or `deny`, attempted_by}; once per approval, operator and code: a repeat is not recorded again; an approval of another org, answered 404, is recorded nowhere; not a verdict: the approval stays as it was, and its status is read from `approval` records only); `token_issued` and `token_revoked` record an operator issuing or revoking a capability token, in an interaction of their own named by the token's id (`interaction_id` = `token_id`; no `action` nor `decision`; `meta` {token_id, manifest_id, capabilities, expires_at, issued_by…} or {token_id, manifest_id, revoked_by, revoked_at, reason}; never the token itself). Each record's `hash` covers its content and
          *     `prev_hash`; `signature` is an Ed25519 signature (base64url) over the RFC 8785 canonical JSON of the hashed
          *     fields, by key `kid` (published in the JWKS). Records are written in group commits and the group's last record
          *     of the chain is the one signed: `signature` is null on the others, each proven by the signed record after it

@@ -28,6 +28,7 @@ import {
   intentContent,
   outcomeContent,
   refusalContent,
+  sameRefusal,
   tokenContent,
 } from "./record-content";
 import type {
@@ -80,7 +81,10 @@ export interface AuditLog {
   appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
   appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendApprovalDecision(input: ApprovalDecisionInput): AuditRecord;
-  /** A refused attempt at an approval (not a verdict: kind `refusal`). */
+  /**
+   * A refused attempt at an approval (not a verdict: kind `refusal`); the record of the same approval, operator and
+   * code when one is already in the chain (nothing appended: see sameRefusal).
+   */
   appendApprovalRefusal(input: ApprovalRefusalInput): AuditRecord;
   /** A capability token issued or revoked; inside the caller's transaction when there is one (the token's). */
   appendTokenRecord(input: TokenRecordInput): AuditRecord;
@@ -124,7 +128,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   // It is the database's one group commit: the engine's reservations of the same turn join the same transaction.
   const grouped = groupCommit(db);
 
-  const { appendSerialised, appendOutcome, appendDecision } = recordAppender(db, keys, now, statements);
+  const { appendSerialised, appendOutcome, appendDecision, appendRefusal } = recordAppender(db, keys, now, statements);
 
   return {
     appendIntent: (input) => appendSerialised(input.org_id, intentContent(input)),
@@ -135,7 +139,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     appendDecisionGrouped: (input) => grouped.run(() => appendDecision(input)),
 
     appendApprovalDecision: (input) => appendSerialised(input.org_id, approvalContent(input)),
-    appendApprovalRefusal: (input) => appendSerialised(input.org_id, refusalContent(input)),
+    appendApprovalRefusal: appendRefusal,
     appendTokenRecord: (input) => appendSerialised(input.org_id, tokenContent(input)),
 
     list: (org_id, filter = {}) => listRecords(db, org_id, filter),
@@ -276,5 +280,16 @@ function recordAppender(
   const appendOutcome = (input: OutcomeInput): AuditRecord =>
     db.inTransaction ? outcomeNow(input) : appendOutcomeOnce.immediate(input);
 
-  return { appendSerialised, appendOutcome, appendDecision };
+  // The interaction's earlier refusals are read and the new one appended under one write lock: a repeat, even a
+  // racing one, finds the first and appends nothing.
+  const refusalNow = (input: ApprovalRefusalInput): AuditRecord => {
+    const earlier = sameRefusal(statements.interaction.all(interactionOf(input)).map(fromRow), input);
+    return earlier ?? appendNow(input.org_id, refusalContent(input));
+  };
+  const interactionOf = ({ org_id, interaction_id }: ApprovalRefusalInput) => ({ org_id, interaction_id });
+  const appendRefusalOnce = db.transaction(refusalNow);
+  const appendRefusal = (input: ApprovalRefusalInput): AuditRecord =>
+    db.inTransaction ? refusalNow(input) : appendRefusalOnce.immediate(input);
+
+  return { appendSerialised, appendOutcome, appendDecision, appendRefusal };
 }

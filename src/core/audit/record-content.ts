@@ -104,6 +104,26 @@ export function refusalContent(input: ApprovalRefusalInput): Content {
 }
 
 /**
+ * The refusal already recorded of the same approval, operator and code, if any: a refused attempt is recorded once, so
+ * an operator repeating it (or scripting it) cannot flood the chain. The chains read the interaction's records and
+ * append under the same lock, so racing repeats write one record too.
+ */
+export function sameRefusal<R extends Pick<AuditRecord, "kind" | "approval_id" | "meta">>(
+  records: readonly R[],
+  input: ApprovalRefusalInput,
+): R | undefined {
+  return records.find((r) => {
+    const meta = (r.meta ?? {}) as { refused?: unknown; attempted_by?: unknown };
+    return (
+      r.kind === "refusal" &&
+      r.approval_id === input.approval_id &&
+      meta.refused === input.refused &&
+      meta.attempted_by === input.attempted_by
+    );
+  });
+}
+
+/**
  * A capability token issued or revoked (TokenRecordInput): in the interaction named by the token's id, with no action
  * nor decision (nothing was asked of the policy), and in `meta` what the token is and who is accountable for it.
  */

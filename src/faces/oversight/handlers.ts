@@ -2,7 +2,7 @@
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
 import { Readable } from "node:stream";
-import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
+import { type Approval, type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
 import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
 import type { RecordRefusal } from "../../core/governance/approval-audit-listener";
 import type { BuildEvidence } from "../../core/governance/evidence";
@@ -88,10 +88,48 @@ async function refuseSelfApproval(
   });
 }
 
-/** The answer to approve / deny: the decided approval, or the problem saying why not. */
-async function decided(result: DecideResult, orgId: string, approvalId: string, render: ApprovalRenderer) {
+/**
+ * A decision the store refused on an approval of this org (409: decided already, or expired) is audited as a
+ * `refusal`, as self-approval is: an auditor sees who tried to overturn a verdict. Once per approval, operator and
+ * code (the audit chain keeps the first), so repeating it cannot flood the chain. A 404 writes nothing: the approval
+ * is not this org's (or does not exist), and another org's chain is never written for this operator.
+ */
+async function refuseDecision(
+  approvals: ApprovalsService,
+  recordRefusal: RecordRefusal,
+  failed: { code: "NOT_PENDING" | "EXPIRED"; orgId: string; approvalId: string; approval?: Approval | undefined },
+  attempt: { attempted: "approve" | "deny"; attempted_by: string },
+) {
+  // The store answers the approval it refused to decide (read in its transaction); a store that does not, read now.
+  const approval = failed.approval ?? (await approvals.get(failed.orgId, failed.approvalId));
+  if (!approval) return;
+  await recordRefusal(approval, { refused: REFUSED[failed.code], ...attempt });
+}
+
+/** The refusal recorded of each 409: the problem code the caller gets. */
+const REFUSED = {
+  NOT_PENDING: "APPROVAL_NOT_PENDING",
+  EXPIRED: "APPROVAL_EXPIRED",
+} as const satisfies Record<"NOT_PENDING" | "EXPIRED", Parameters<RecordRefusal>[1]["refused"] & ProblemCode>;
+
+/** The answer to approve / deny: the decided approval, or the problem saying why not (a 409 audited first). */
+async function decided(
+  result: DecideResult,
+  ids: { orgId: string; approvalId: string },
+  deps: { approvals: ApprovalsService; recordRefusal: RecordRefusal; render: ApprovalRenderer },
+  attempt: { attempted: "approve" | "deny"; attempted_by: string },
+) {
+  const { orgId, approvalId } = ids;
+  const { render } = deps;
   if (!result.ok) {
     const failure = DECIDE_FAILURES[result.code];
+    if (result.code !== "NOT_FOUND")
+      await refuseDecision(
+        deps.approvals,
+        deps.recordRefusal,
+        { code: result.code, approval: result.approval, ...ids },
+        attempt,
+      );
     throw new HttpProblem(failure.status, result.reason, { code: failure.code });
   }
   const { status, decided_by } = result.approval;
@@ -149,13 +187,15 @@ function approvalHandlers(approvals: ApprovalsService, render: ApprovalRenderer,
       const by = requireOperatorOf(principal, params.org_id);
       await refuseSelfApproval(approvals, recordRefusal, { orgId: params.org_id, approvalId: params.approval_id }, by);
       const result = await approvals.approve(params.org_id, params.approval_id, { by, reason: body?.reason });
-      return decided(result, params.org_id, params.approval_id, render);
+      const ids = { orgId: params.org_id, approvalId: params.approval_id };
+      return decided(result, ids, { approvals, recordRefusal, render }, { attempted: "approve", attempted_by: by });
     },
 
     Approvals_deny: async ({ params, body, principal }) => {
       const by = requireOperatorOf(principal, params.org_id);
       const result = await approvals.deny(params.org_id, params.approval_id, { by, reason: body?.reason });
-      return decided(result, params.org_id, params.approval_id, render);
+      const ids = { orgId: params.org_id, approvalId: params.approval_id };
+      return decided(result, ids, { approvals, recordRefusal, render }, { attempted: "deny", attempted_by: by });
     },
 
     Gateway_getApproval: async ({ params, query, principal, signal }) => {

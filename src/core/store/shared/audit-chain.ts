@@ -38,6 +38,7 @@ import {
   type InteractionRow,
   outcomeContent,
   refusalContent,
+  sameRefusal,
   tokenContent,
 } from "../../audit/record-content";
 import {
@@ -59,7 +60,10 @@ export interface SharedAuditChain {
   appendOutcome(input: OutcomeInput, trx?: Trx): Promise<AuditRecord>;
   /** An approval verdict, inside the transaction that stores it (approve / deny / expiry). */
   appendApprovalDecision(input: ApprovalDecisionInput, trx?: Trx): Promise<AuditRecord>;
-  /** A refused attempt at an approval (not a verdict: kind `refusal`). */
+  /**
+   * A refused attempt at an approval (not a verdict: kind `refusal`); the record of the same approval, operator and
+   * code when one is already in the chain (nothing appended: see sameRefusal).
+   */
   appendApprovalRefusal(input: ApprovalRefusalInput): Promise<AuditRecord>;
   /** A capability token issued or revoked, inside `trx` when given (the token's own write). */
   appendTokenRecord(input: TokenRecordInput, trx?: Trx): Promise<AuditRecord>;
@@ -170,7 +174,7 @@ export function createSharedAuditChain(
     appendOutcome: (input, trx) => (trx ? outcomeIn(trx, input) : db.transaction().execute((t) => outcomeIn(t, input))),
 
     appendApprovalDecision: (input, trx) => append(input.org_id, approvalContent(input), trx),
-    appendApprovalRefusal: (input) => append(input.org_id, refusalContent(input)),
+    appendApprovalRefusal: (input) => db.transaction().execute((t) => refusalIn(t, input, appendIn)),
     appendTokenRecord: (input, trx) => append(input.org_id, tokenContent(input), trx),
 
     appendIntentGrouped: (input, slots, guard) => grouped.intent(input, slots, guard),
@@ -268,4 +272,26 @@ async function listRecords(db: AnyKysely, orgId: string, filter: AuditListFilter
   const page = rows.slice(0, limit).map(fromRow);
   const last = page.at(-1);
   return { records: page, next_cursor: rows.length > limit && last ? encodeCursor(last.seq) : null };
+}
+
+/**
+ * A refusal unless the same one (approval, operator, code: sameRefusal) is in the chain already, then that one. The
+ * interaction's earlier refusals are read under the chain lock, then appended: racing repeats write one record.
+ */
+async function refusalIn(
+  trx: Trx,
+  input: ApprovalRefusalInput,
+  appendIn: (trx: Trx, orgId: string, content: Content) => Promise<AuditRecord>,
+): Promise<AuditRecord> {
+  await lockOrgChain(trx, input.org_id);
+  const refusals = await trx
+    .selectFrom("audit_records")
+    .selectAll()
+    .where("org_id", "=", input.org_id)
+    .where("interaction_id", "=", input.interaction_id)
+    .where("kind", "=", "refusal")
+    .orderBy("seq")
+    .execute();
+  const earlier = sameRefusal(refusals.map(fromStoredRow), input);
+  return earlier ?? appendIn(trx, input.org_id, refusalContent(input));
 }

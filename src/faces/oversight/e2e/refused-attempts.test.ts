@@ -42,13 +42,37 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  async function approveAs(approvalId: string, sub: string) {
-    const token = await g.userTokenFor(g.orgId, sub, ["operator"]);
-    return fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals/${approvalId}/approve`, {
+  async function decideAs(approvalId: string, sub: string, verb: "approve" | "deny", org = g.orgId) {
+    const token = await g.userTokenFor(org, sub, ["operator"]);
+    return fetch(`${g.url}/api/v1/orgs/${org}/approvals/${approvalId}/${verb}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify({ reason: "checked" }),
     });
+  }
+
+  const approveAs = (approvalId: string, sub: string) => decideAs(approvalId, sub, "approve");
+
+  /** An approval pending for alice's MCP call. */
+  async function askApproval(id: string) {
+    const pending = await alice.callTool({
+      name: "crm_delete",
+      arguments: { params: { id }, counterparty: `${id}@ok.example` },
+    });
+    return pending.structuredContent as { approval_id: string; interaction_id: string };
+  }
+
+  /** The refusal records of one approval in the org's chain (the export: every record, however many). */
+  async function refusalsOf(approvalId: string, org = g.orgId) {
+    const token = await g.userTokenFor(org, `auditor@${org}`, ["operator"]);
+    const text = await fetch(`${g.url}/api/v1/orgs/${org}/interactions/export`, {
+      headers: { authorization: `Bearer ${token}` },
+    }).then((r) => r.text());
+    return text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record_)
+      .filter((r) => r.kind === "refusal" && r.approval_id === approvalId);
   }
 
   async function verifyBundle(bundle: unknown) {
@@ -103,5 +127,84 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
     const verified = await verifyBundle(after);
     expect(verified.code, verified.out).toBe(0);
     expect(verified.out).toContain("approved by bob@acme.example");
+  });
+
+  it("a decision on a decided approval is refused (409) and audited once per operator and code, however often", async () => {
+    const { approval_id: approvalId, interaction_id: interactionId } = await askApproval("refused-2");
+    expect((await decideAs(approvalId, "bob@acme.example", "approve")).status).toBe(200);
+
+    const first = await decideAs(approvalId, "carol@acme.example", "deny");
+    expect(first.status).toBe(409);
+    expect(((await first.json()) as { code: string }).code).toBe("APPROVAL_NOT_PENDING");
+    const once = await refusalsOf(approvalId);
+    expect(once).toHaveLength(1);
+    expect(once[0]).toMatchObject({
+      decision: "DENY",
+      meta: { refused: "APPROVAL_NOT_PENDING", attempted: "deny", attempted_by: "carol@acme.example" },
+    });
+
+    // 50 more, at once and of either verb: the same refusal (approval, operator, code) is not written again.
+    const repeats = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => decideAs(approvalId, "carol@acme.example", i % 2 ? "deny" : "approve")),
+    );
+    expect(repeats.map((r) => r.status)).toEqual(Array(50).fill(409));
+    expect(await refusalsOf(approvalId)).toHaveLength(1);
+    // Another operator's refusal is theirs: one more record.
+    expect((await decideAs(approvalId, "dave@acme.example", "deny")).status).toBe(409);
+    expect((await refusalsOf(approvalId)).map((r) => r.meta?.attempted_by)).toEqual([
+      "carol@acme.example",
+      "dave@acme.example",
+    ]);
+
+    // No verdict: the approval and its bundle still say approved by bob; the chain and the bundle verify.
+    expect((await operator(g).get(`/approvals/${approvalId}`)).body).toMatchObject({
+      status: "approved",
+      decided_by: "bob@acme.example",
+    });
+    const bundle = (await operator(g).get(`/interactions/${interactionId}/evidence`)).body;
+    expect(bundle.approval).toMatchObject({ status: "approved", decided_by: "bob@acme.example" });
+    expect((await operator(g).get("/interactions/verify")).body).toMatchObject({ valid: true });
+    const verified = await verifyBundle(bundle);
+    expect(verified.code, verified.out).toBe(0);
+    expect(verified.out).toContain("approved by bob@acme.example");
+  });
+
+  it("repeated self-approval writes one refusal record; another org's operator gets 404 and writes none", async () => {
+    const { approval_id: approvalId } = await askApproval("refused-3");
+    const selfTries = await Promise.all(Array.from({ length: 50 }, () => approveAs(approvalId, ALICE)));
+    expect(selfTries.map((r) => r.status)).toEqual(Array(50).fill(403));
+    const refusals = await refusalsOf(approvalId);
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]?.meta).toMatchObject({ refused: "SELF_APPROVAL", attempted_by: ALICE });
+
+    // Another org's operator naming this approval: not found, and nothing written in either org's chain.
+    const otherOrg = "other-org-refusals";
+    expect((await decideAs(approvalId, "mallory@other.example", "deny", otherOrg)).status).toBe(404);
+    expect((await decideAs(approvalId, "mallory@other.example", "approve", otherOrg)).status).toBe(404);
+    expect(await refusalsOf(approvalId)).toHaveLength(1);
+    expect(await refusalsOf(approvalId, otherOrg)).toHaveLength(0);
+    expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("pending");
+  });
+
+  it("a decision on an expired approval is refused (409 APPROVAL_EXPIRED) and audited once; the bundle says expired", async () => {
+    const { approval_id: approvalId, interaction_id: interactionId } = await askApproval("refused-4");
+    // Overdue in the store: the decision finds it expired (and records the expiry verdict).
+    const update = `UPDATE approvals SET expires_at = '2000-01-01T00:00:00.000Z' WHERE approval_id = '${approvalId}'`;
+    if (g.db) g.db.prepare(update).run();
+    else await opened.rows(g, update);
+    const first = await decideAs(approvalId, "bob@acme.example", "approve");
+    expect(first.status).toBe(409);
+    const code = ((await first.json()) as { code: string }).code;
+    expect(code).toBe("APPROVAL_EXPIRED");
+    expect((await decideAs(approvalId, "bob@acme.example", "deny")).status).toBe(409);
+    // The same refusal (approval, operator, code) again: still one record.
+    const refusals = await refusalsOf(approvalId);
+    expect(refusals.map((r) => r.meta)).toEqual([
+      { refused: "APPROVAL_EXPIRED", attempted: "approve", attempted_by: "bob@acme.example" },
+    ]);
+    const bundle = (await operator(g).get(`/interactions/${interactionId}/evidence`)).body;
+    expect(bundle.approval).toMatchObject({ status: "expired" });
+    const verified = await verifyBundle(bundle);
+    expect(verified.code, verified.out).toBe(0);
   });
 });
