@@ -103,8 +103,8 @@ export interface AuditLog {
     org_id: string,
     filter: { uapk_id: string; since?: string; until?: string; after_seq?: number; limit: number },
   ): RecordedAction[];
-  /** The records from `fromSeq` to the head, chain order (an evidence bundle's proof). */
-  chainFrom(org_id: string, fromSeq: number): AuditRecord[];
+  /** Up to `limit` records from `fromSeq` on, chain order: a page of the export or of an evidence bundle's proof. */
+  chainPage(org_id: string, fromSeq: number, limit: number): AuditRecord[];
   verifyChain(org_id: string): ChainVerification;
   /** One JSON record per line, chain order, then the signed head `{"chain_head": …}`, for `gatehouse audit verify`. */
   exportJsonlLines(org_id: string): IterableIterator<string>;
@@ -165,8 +165,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
 
     actionRecords: (org_id, filter) => actionRecordsOf(db, org_id, filter),
 
-    chainFrom(org_id, fromSeq) {
-      return statements.chainFrom.all({ org_id, from_seq: fromSeq }).map(fromRow);
+    chainPage(org_id, fromSeq, limit) {
+      return statements.chainPage.all({ org_id, from_seq: fromSeq, limit }).map(fromRow);
     },
 
     verifyChain(org_id) {
@@ -194,9 +194,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
     },
 
     exportJsonlStream(org_id) {
-      return exportJsonlPages(this.signedHead(org_id), (from_seq, limit) =>
-        statements.chainPage.all({ org_id, from_seq, limit }).map(fromRow),
-      );
+      return exportJsonlPages(this.signedHead(org_id), (from_seq, limit) => this.chainPage(org_id, from_seq, limit));
     },
 
     publicJwks: () => keys.publicJwks(),

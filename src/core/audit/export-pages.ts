@@ -14,19 +14,29 @@ export const EXPORT_PAGE_RECORDS = 1_000;
 export type ChainPage = (fromSeq: number, limit: number) => AuditRecord[] | Promise<AuditRecord[]>;
 
 /**
+ * The chain from `fromSeq` up to `head`, a page at a time, with a turn of the event loop between pages: one page
+ * of memory and never a long pause, however long the chain (the export, an evidence bundle's proof).
+ */
+export async function* chainPages(fromSeq: number, head: ChainHead, page: ChainPage): AsyncGenerator<AuditRecord[]> {
+  let next = fromSeq;
+  while (next <= head.seq) {
+    const records = await page(next, Math.min(EXPORT_PAGE_RECORDS, head.seq - next + 1));
+    const last = records.at(-1);
+    if (!last) return; // nothing from `next` on (a chain has no gaps): the verifier will say what is missing
+    yield records;
+    next = last.seq + 1;
+    await nextTurn();
+  }
+}
+
+/**
  * Canonical JSON (RFC 8785) per line — `audit verify` refuses any line that is not exactly that — up to the head,
  * which is signed before the first page is read and ends the export: records appended meanwhile are not part of
  * it, and a cut tail shows. Records never change once written, so the pages read at different moments fit.
  */
 export async function* exportJsonlPages(head: ChainHead, page: ChainPage): AsyncGenerator<string> {
-  let next = 1;
-  while (next <= head.seq) {
-    const records = await page(next, Math.min(EXPORT_PAGE_RECORDS, head.seq - next + 1));
-    const last = records.at(-1);
-    if (!last) break; // nothing from `next` on (a chain has no gaps): the verifier will say what is missing
+  for await (const records of chainPages(1, head, page)) {
     yield records.map((record) => `${canonicalJson(record)}\n`).join("");
-    next = last.seq + 1;
-    await nextTurn();
   }
   yield `${canonicalJson({ chain_head: head })}\n`;
 }

@@ -13,7 +13,11 @@
 //                       itself: they may precede the chain segment by days); a token issued before those were
 //                       written: the token store's row (the trace signs only its id). Recipients are counted.
 // Everything is read through ports (./history.ts), so either backend (SQLite, PostgreSQL) builds the same bundle.
+// The proof is sent as it is read, a page of records at a time (chainPages): the bundle of an interaction early in a
+// long chain carries every later record, and read whole it held them all in memory and, on SQLite, stopped every
+// other request of the node for as long as the read took.
 import type { AuditRecord, ChainHead } from "../audit";
+import { chainPages } from "../audit/export-pages";
 import { approvalStatusOf } from "../audit/evidence-verify";
 import { issuedFields, revocationFields, tokenTrailOf } from "../audit/evidence-token";
 import type { Approval } from "../approvals";
@@ -64,14 +68,24 @@ export interface EvidenceBundle {
 }
 
 export interface EvidenceDeps {
-  audit: Pick<AuditHistory, "getInteraction" | "signedHead" | "chainFrom">;
+  audit: Pick<AuditHistory, "getInteraction" | "signedHead" | "chainPage">;
   manifests: Pick<ManifestsService, "version">;
   tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
   now?: () => Date;
 }
 
-export type BuildEvidence = (orgId: string, interactionId: string) => Promise<EvidenceBundle | undefined>;
+/** The bundle's JSON text (an EvidenceBundle), in chunks to send as they come; undefined: no such interaction. */
+export type BuildEvidence = (orgId: string, interactionId: string) => Promise<AsyncGenerator<string> | undefined>;
+
+/** What the proof holds besides its chain, which is read at sending time from `from_seq` to the head. */
+interface ProofBounds {
+  from_seq: number;
+  involved_seqs: number[];
+  chain_head: ChainHead;
+  /** The capability token's own signed records (issued, revoked), each proven by its own signature. */
+  token_records: AuditRecord[];
+}
 
 /** The trace entry of one check in a record, if it ran. */
 export function traceEntry(record: AuditRecord, check: string): PolicyTraceEntry | undefined {
@@ -96,11 +110,9 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     const outcome = own.find((r) => r.kind === "outcome");
     const approval = await approvalSection(orgId, opening, own, stored, upToHead);
     const involved = [...own, ...approval.records];
-    const from = Math.min(...involved.map((r) => r.seq));
-    const chain = (await deps.audit.chainFrom(orgId, from)).filter((r) => r.seq <= head.seq);
     const manifest = await manifestOf(orgId, opening);
     const token = await tokenOf(orgId, opening, upToHead);
-    return {
+    const sections: Omit<EvidenceBundle, "proof"> = {
       format: EVIDENCE_FORMAT,
       org_id: orgId,
       interaction_id: interactionId,
@@ -126,14 +138,33 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
             },
           }
         : {}),
-      proof: {
-        chain,
-        involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
-        chain_head: head,
-        ...(token.records.length ? { token_records: token.records } : {}),
-      },
     };
+    return bundleJson(orgId, sections, {
+      from_seq: Math.min(...involved.map((r) => r.seq)),
+      involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
+      chain_head: head,
+      token_records: token.records,
+    });
   };
+
+  /** The bundle as JSON text: the sections, then the proof's chain page by page, then the rest of the proof. */
+  async function* bundleJson(
+    orgId: string,
+    sections: Omit<EvidenceBundle, "proof">,
+    proof: ProofBounds,
+  ): AsyncGenerator<string> {
+    // `sections` is an object with members (format…): its text ends with the `}` the proof goes before.
+    yield `${JSON.stringify(sections).slice(0, -1)},"proof":{"chain":[`;
+    let separator = "";
+    const page = (fromSeq: number, limit: number) => deps.audit.chainPage(orgId, fromSeq, limit);
+    for await (const records of chainPages(proof.from_seq, proof.chain_head, page)) {
+      yield separator + records.map((record) => JSON.stringify(record)).join(",");
+      separator = ",";
+    }
+    const { involved_seqs, chain_head, token_records } = proof;
+    const tokens = token_records.length ? `,"token_records":${JSON.stringify(token_records)}` : "";
+    yield `],"involved_seqs":${JSON.stringify(involved_seqs)},"chain_head":${JSON.stringify(chain_head)}${tokens}}}`;
+  }
 
   async function manifestOf(orgId: string, opening: AuditRecord): Promise<ManifestVersion | undefined> {
     const details = traceEntry(opening, "manifest_validation")?.details;

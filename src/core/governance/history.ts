@@ -16,8 +16,8 @@ export interface AuditHistory {
   getInteraction(orgId: string, interactionId: string): MaybePromise<AuditRecord[]>;
   /** The org's chain head, signed with the audit key. */
   signedHead(orgId: string): MaybePromise<ChainHead>;
-  /** The records from `fromSeq` on, chain order (an evidence bundle's proof). */
-  chainFrom(orgId: string, fromSeq: number): MaybePromise<AuditRecord[]>;
+  /** Up to `limit` records from `fromSeq` on, chain order: a page of an evidence bundle's proof. */
+  chainPage(orgId: string, fromSeq: number, limit: number): MaybePromise<AuditRecord[]>;
   /** One agent's `intent` and `decision` records, chain order, at most `limit` + 1 (so a caller sees there are more). */
   actionRecords(
     orgId: string,

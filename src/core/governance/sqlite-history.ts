@@ -8,7 +8,7 @@ import { type AuditHistory, tokenTracePattern } from "./history";
 
 export function sqliteAuditHistory(
   db: Db,
-  audit: Pick<AuditLog, "getInteraction" | "signedHead" | "chainFrom" | "actionRecords">,
+  audit: Pick<AuditLog, "getInteraction" | "signedHead" | "chainPage" | "actionRecords">,
 ): AuditHistory {
   const byToken = sqliteQuery(db, (b, $: Parameters<typeof intentsByToken>[1]) => intentsByToken(b, $));
   const byAgent = sqliteQuery(db, (b, $: Parameters<typeof intentsByAgent>[1]) => intentsByAgent(b, $));
@@ -18,7 +18,7 @@ export function sqliteAuditHistory(
   return {
     getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
     signedHead: (orgId) => audit.signedHead(orgId),
-    chainFrom: (orgId, fromSeq) => audit.chainFrom(orgId, fromSeq),
+    chainPage: (orgId, fromSeq, limit) => audit.chainPage(orgId, fromSeq, limit),
     actionRecords: (orgId, filter) => audit.actionRecords(orgId, filter),
     intentsBefore(orgId, beforeSeq, spentBy) {
       const before = { org_id: orgId, before_seq: beforeSeq };

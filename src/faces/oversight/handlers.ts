@@ -269,10 +269,15 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
 
     Interactions_evidence: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      const bundle = await evidence(params.org_id, params.interaction_id);
-      if (!bundle)
+      const json = await evidence(params.org_id, params.interaction_id);
+      if (!json)
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
-      return { status: 200, body: bundle as unknown as components["schemas"]["EvidenceBundle"] };
+      // An EvidenceBundle, streamed: its proof is read a page at a time as it is sent (evidence.ts).
+      return {
+        status: 200,
+        body: (await started(json)) as unknown as components["schemas"]["EvidenceBundle"],
+        headers: { "content-type": "application/json; charset=utf-8" },
+      };
     },
 
     Interactions_export: async ({ params, principal }) => {

@@ -16,7 +16,7 @@ export function createSharedAuditHistory(
     getInteraction: (orgId, interactionId) => audit.getInteraction(orgId, interactionId),
     signedHead: (orgId) => audit.signedHead(orgId),
 
-    chainFrom: (orgId, fromSeq) => chainFrom(db, orgId, fromSeq),
+    chainPage: (orgId, fromSeq, limit) => chainFrom(db, orgId, fromSeq, limit),
 
     async actionRecords(orgId, filter) {
       let query = db
