@@ -21,6 +21,7 @@ import type { ChainVerification } from "./audit/verify";
 import type { ApiKeyIdentity } from "./identity/api-keys";
 import type { PublicJwk } from "./keys";
 import type { IssuedToken, IssueTokenInput, TokenInfo, TokenVerification } from "./policy/tokens/capability-tokens";
+import type { TokenListFilter } from "./store/token-queries";
 import type { Manifest, ManifestInput, ManifestStatus, ManifestVersion, ManifestVersionInfo } from "./policy/types";
 
 export type MaybePromise<T> = T | Promise<T>;
@@ -117,10 +118,8 @@ export interface CapabilityTokensService {
    * first's time, reason and operator. Undefined when the token does not exist in the org.
    */
   revoke(orgId: string, tokenId: string, revokedBy: string, reason?: string): MaybePromise<TokenInfo | undefined>;
-  list(
-    orgId: string,
-    filter?: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined },
-  ): MaybePromise<TokenInfo[]>;
+  /** Newest first (issued_at, then token_id); by default only tokens neither revoked nor expired. */
+  list(orgId: string, filter?: TokenListFilter): MaybePromise<TokenInfo[]>;
 }
 
 /** API keys of agents and scripts. */

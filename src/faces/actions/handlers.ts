@@ -12,7 +12,7 @@ import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
 import type { HandlerGroup } from "../../http/handlers";
 import { HttpProblem, problem } from "../../http/problem";
-import { pageOf } from "../../http/paging";
+import { decodeTimeCursor, encodeTimeCursor, pageOf, storePageOf } from "../../http/paging";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
 import { logger } from "../../core/log/logger";
@@ -158,6 +158,15 @@ function gatewayHandlers(actions: GovernanceEngine) {
 }
 
 /** CapabilityTokens_*: operators issue, list and revoke agents' capability tokens. */
+/** Tokens per page of CapabilityTokens_list when the request names no `limit` (the spec's default). */
+const DEFAULT_TOKENS_PAGE = 100;
+
+/** The token a list page ended at, from the cursor that page carried (another list's cursor is a 400). */
+function tokenPositionOf(cursor: string): { issued_at: string; token_id: string } {
+  const { created_at, id } = decodeTimeCursor(cursor, "token_id");
+  return { issued_at: created_at, token_id: id };
+}
+
 function tokenHandlers(actions: GovernanceEngine) {
   return {
     CapabilityTokens_issue: async (req) => {
@@ -219,12 +228,22 @@ function tokenHandlers(actions: GovernanceEngine) {
 
     CapabilityTokens_list: async (req) => {
       requireOrg(req.principal, req.params.org_id);
-      const all = await actions.tokens.list(req.params.org_id, {
+      const limit = req.query.limit ?? DEFAULT_TOKENS_PAGE;
+      // Paged in the store (an org may issue a token per task); one token more tells whether a page follows.
+      const rows = await actions.tokens.list(req.params.org_id, {
         agentId: req.query.agent_id,
         uapkId: req.query.uapk_id,
         includeInactive: req.query.include_inactive,
+        limit: limit + 1,
+        ...(req.query.cursor !== undefined ? { after: tokenPositionOf(req.query.cursor) } : {}),
       });
-      return { status: 200, body: pageOf(all, (t) => t.token_id, req.query) };
+      const page = storePageOf(
+        rows,
+        limit,
+        (t) => t,
+        (last) => encodeTimeCursor(last.issued_at, "token_id", last.token_id),
+      );
+      return { status: 200, body: page };
     },
 
     CapabilityTokens_revoke: async (req) => {

@@ -146,6 +146,33 @@ describe("capability tokens", () => {
     expect(s.tokens.list(ORG, { includeInactive: true })).toHaveLength(2);
   });
 
+  it("lists a page at a time in the store: newest first, ties by id, each token once, revoked ones only when asked", async () => {
+    let clock = new Date("2024-12-14T10:00:00Z");
+    const s = await setup(() => clock);
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      if (i % 3 === 0) clock = new Date(clock.getTime() + 1000); // several tokens issued in the same millisecond
+      ids.push((await s.issue()).token_id);
+    }
+    s.tokens.revoke(ORG, ids[6]!, "ops@acme.com");
+    const walk = (includeInactive: boolean) => {
+      const seen: string[] = [];
+      let after: { issued_at: string; token_id: string } | undefined;
+      for (;;) {
+        const page = s.tokens.list(ORG, { includeInactive, limit: 2, ...(after ? { after } : {}) });
+        expect(page.length).toBeLessThanOrEqual(2); // the store answers a page, not every token of the org
+        seen.push(...page.map((t) => t.token_id));
+        const last = page.at(-1);
+        if (page.length < 2 || !last) return seen;
+        after = { issued_at: last.issued_at, token_id: last.token_id };
+      }
+    };
+    const newestFirst = s.tokens.list(ORG, { includeInactive: true }).map((t) => t.token_id);
+    expect(walk(true)).toEqual(newestFirst);
+    expect(new Set(newestFirst)).toEqual(new Set(ids));
+    expect(walk(false)).toEqual(newestFirst.filter((id) => id !== ids[6]));
+  });
+
   it("rotation keeps old tokens verifying, signs new ones with the new key, and publishes both", async () => {
     const s = await setup();
     const old = await s.issue();

@@ -5,7 +5,8 @@
 import { randomBytes, type KeyObject } from "node:crypto";
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader, type JWTPayload } from "jose";
 import type { CapabilityTokensTable } from "../../store/schema";
-import { paramsOf, sqliteQuery } from "../../store/sqlite-query";
+import { compiledQuery, paramsOf, sqliteBuilder, sqliteQuery } from "../../store/sqlite-query";
+import { listTokensQuery, type TokenListFilter } from "../../store/token-queries";
 import type { Db } from "../../store/sqlite";
 import { checkPatterns } from "../manifest-validation";
 import type { Manifest } from "../types";
@@ -246,18 +247,6 @@ export function revocationVerdict(
 }
 
 /** Newest first; by default only tokens that are neither revoked nor expired. */
-export function listedTokens(
-  rows: TokenRow[],
-  filter: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined },
-  nowIso: string,
-): TokenInfo[] {
-  return rows
-    .filter((r) => !filter.agentId || r.agent_id === filter.agentId)
-    .filter((r) => !filter.uapkId || r.uapk_id === filter.uapkId)
-    .filter((r) => filter.includeInactive || (!r.revoked_at && r.expires_at > nowIso))
-    .map(toInfo);
-}
-
 export type TokenRow = Row;
 
 /** What issuing stores of a token (revocation columns start empty). */
@@ -303,14 +292,6 @@ function tokenStatements(db: Db) {
         .where("revoked_at", "is", null),
     ),
     byKey,
-    ofOrg: sqliteQuery(db, (b, $: { org_id: string }) =>
-      b
-        .selectFrom("capability_tokens")
-        .selectAll()
-        .where("org_id", "=", $.org_id)
-        .orderBy("issued_at", "desc")
-        .orderBy("token_id"),
-    ),
   };
 }
 
@@ -423,11 +404,9 @@ export class CapabilityTokenService {
   }
 
   /** Newest first; by default only tokens that are neither revoked nor expired. */
-  list(
-    orgId: string,
-    filter: { agentId?: string | undefined; uapkId?: string | undefined; includeInactive?: boolean | undefined } = {},
-  ): TokenInfo[] {
-    return listedTokens(this.statements.ofOrg.all({ org_id: orgId }), filter, this.now().toISOString());
+  list(orgId: string, filter: TokenListFilter = {}): TokenInfo[] {
+    const query = listTokensQuery(sqliteBuilder, orgId, filter, this.now().toISOString());
+    return compiledQuery(this.db, query).all().map(toInfo);
   }
 }
 

@@ -3,7 +3,6 @@
 // verification reads the token's row, so a revocation committed on one node is refused on every node from the
 // next request on (bound: the revoking request's commit; no cache to expire).
 import {
-  listedTokens,
   revocationVerdict,
   signCapabilityToken,
   toInfo,
@@ -14,6 +13,7 @@ import {
 } from "../../policy/tokens/capability-tokens";
 import type { SharedAuditChain } from "./audit-chain";
 import type { CapabilityTokensService } from "../../ports";
+import { listTokensQuery } from "../token-queries";
 import type { AnyKysely } from "../postgres";
 import type { SharedSigningKeys } from "./signing-keys";
 
@@ -78,14 +78,8 @@ export function createSharedCapabilityTokens(
     },
 
     async list(orgId, filter = {}) {
-      const rows = (await db
-        .selectFrom("capability_tokens")
-        .selectAll()
-        .where("org_id", "=", orgId)
-        .orderBy("issued_at", "desc")
-        .orderBy("token_id")
-        .execute()) as TokenRow[];
-      return listedTokens(rows, filter, now().toISOString());
+      const rows = (await listTokensQuery(db, orgId, filter, now().toISOString()).execute()) as TokenRow[];
+      return rows.map(toInfo);
     },
   };
 }
