@@ -286,7 +286,7 @@ describe("operator decisions and the audit chain", () => {
       action: { type: "crm", tool: "delete", params: { record_id: "[redacted]" } },
       meta: { approval_status: "approved", decided_by: "ops@acme.com", reason: "checked" },
     });
-    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true, records: 1 });
+    expect(await audit.verifyChain(ORG)).toMatchObject({ valid: true, records: 1 });
 
     // A decision whose record cannot be written does not happen.
     const b = store.create({

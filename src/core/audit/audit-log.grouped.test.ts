@@ -41,7 +41,7 @@ describe("grouped appends", () => {
     for (const interaction_id of intents) {
       expect(log.getInteraction(ORG, interaction_id).map((r) => r.kind)).toEqual(["intent", "outcome"]);
     }
-    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 30 });
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: true, records: 30 });
   });
 
   it("a record that cannot be written fails alone; the others of its group are committed", async () => {
@@ -59,7 +59,7 @@ describe("grouped appends", () => {
         .records.map((r) => r.agent_id)
         .sort(),
     ).toEqual(["bot-1", "bot-2"]);
-    expect(log.verifyChain(ORG).valid).toBe(true);
+    expect((await log.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("a unit that appended and then failed takes its record back: the group's next append chains from the one before", async () => {
@@ -82,7 +82,7 @@ describe("grouped appends", () => {
       [2, "bot-3"],
       [1, "bot-1"],
     ]);
-    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
   });
 
   it("the engine's reservations and the log's outcomes of one turn are one transaction: one signature for the turn", async () => {
@@ -100,6 +100,6 @@ describe("grouped appends", () => {
     expect(turn).toHaveLength(4);
     // One group: only its last record carries a signature (it proves the three before it through prev_hash).
     expect(turn.filter((r) => r.signature !== null).map((r) => r.seq)).toEqual([5]);
-    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 5 });
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: true, records: 5 });
   });
 });

@@ -24,7 +24,7 @@ it("keeps one unforked chain when two OS processes append to the same file at on
     await workers;
 
     const log = createAuditLog(await openMigratedDatabase(file));
-    expect(log.verifyChain("org-mp")).toEqual({ valid: true, records: 300, orgs: 1 });
+    expect(await log.verifyChain("org-mp")).toEqual({ valid: true, records: 300, orgs: 1 });
     const writers = log.list("org-mp", { limit: 500 }).records.map((r) => r.agent_id);
     const switches = writers.filter((writer, i) => i > 0 && writer !== writers[i - 1]).length;
     expect(new Set(writers).size).toBe(2);

@@ -65,7 +65,7 @@ describe("audit log chain", () => {
   it("verifies after 1,000 appends with gapless seq and linked hashes", async () => {
     const log = createAuditLog(await openMigratedDatabase(":memory:"));
     for (let i = 0; i < 500; i += 1) allow(log);
-    const result = log.verifyChain(ORG);
+    const result = await log.verifyChain(ORG);
     expect(result).toEqual({ valid: true, records: 1000, orgs: 1 });
     expect(log.head(ORG)?.seq).toBe(1000);
   });
@@ -95,8 +95,8 @@ describe("audit log chain", () => {
     deny(log, "org-a");
     expect(log.list("org-a").records.map((r) => r.seq)).toEqual([3, 2, 1]);
     expect(log.list("org-b").records.map((r) => r.seq)).toEqual([2, 1]);
-    expect(log.verifyChain("org-a").valid).toBe(true);
-    expect(log.verifyChain("org-b").valid).toBe(true);
+    expect((await log.verifyChain("org-a")).valid).toBe(true);
+    expect((await log.verifyChain("org-b")).valid).toBe(true);
   });
 
   it("never forks under concurrent appends, also from two connections to one file", async () => {
@@ -109,7 +109,7 @@ describe("audit log chain", () => {
         deny(i % 2 ? first : second);
       }),
     );
-    const verification = first.verifyChain(ORG);
+    const verification = await first.verifyChain(ORG);
     expect(verification).toEqual({ valid: true, records: 200, orgs: 1 });
     const seqs = first.list(ORG, { limit: 500 }).records.map((r) => r.seq);
     expect(new Set(seqs).size).toBe(200);
@@ -123,7 +123,7 @@ describe("audit log chain", () => {
     const target = deny(log);
     allow(log);
     db.prepare("UPDATE audit_records SET reasons = '[]' WHERE org_id = ? AND seq = ?").run(ORG, target.seq);
-    const result = log.verifyChain(ORG);
+    const result = await log.verifyChain(ORG);
     expect(result.valid).toBe(false);
     if (result.valid) return;
     expect(result.first_invalid_seq).toBe(3);
@@ -131,12 +131,29 @@ describe("audit log chain", () => {
     expect(result.reason).toMatch(/hash mismatch/);
   });
 
+  it("verifies a chain longer than a page a page at a time, letting other requests run, and still names a tampered record", async () => {
+    const db = await openMigratedDatabase(":memory:");
+    const log = createAuditLog(db);
+    for (let i = 0; i < 2_500; i += 1) deny(log);
+    // Other work of the node: in one synchronous pass over the chain, this timer could only run after it.
+    let turns = 0;
+    const ticking = setInterval(() => turns++, 0);
+    const verification = log.verifyChain(ORG);
+    expect(turns).toBe(0);
+    expect(await verification).toEqual({ valid: true, records: 2_500, orgs: 1 });
+    clearInterval(ticking);
+    expect(turns).toBeGreaterThan(0);
+
+    db.prepare("UPDATE audit_records SET reasons = '[]' WHERE org_id = ? AND seq = ?").run(ORG, 2_345);
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: false, first_invalid_seq: 2_345, records: 2_344 });
+  });
+
   it("detects a deleted record as a seq gap", async () => {
     const db = await openMigratedDatabase(":memory:");
     const log = createAuditLog(db);
     for (let i = 0; i < 3; i += 1) deny(log);
     db.prepare("DELETE FROM audit_records WHERE seq = 2").run();
-    const gap = log.verifyChain(ORG);
+    const gap = await log.verifyChain(ORG);
     expect(gap.valid).toBe(false);
     if (!gap.valid) expect(gap.reason).toMatch(/seq gap: expected 2, found 3/);
   });
@@ -149,7 +166,7 @@ describe("audit log chain", () => {
     expect(retired_kid).toBe(before.kid);
     expect(after.kid).toBe(kid);
     expect(after.kid).not.toBe(before.kid);
-    expect(log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+    expect(await log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
     const jwks = log.publicJwks();
     expect(jwks.keys.map((k) => k.kid).sort()).toEqual([before.kid, after.kid].sort());
     for (const key of jwks.keys) {
@@ -165,7 +182,7 @@ describe("audit log chain", () => {
     const second = deny(reopened);
     expect(second.kid).toBe(first.kid);
     expect(second.prev_hash).toBe(first.hash);
-    expect(reopened.verifyChain(ORG).valid).toBe(true);
+    expect((await reopened.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("redacts configured parameter and result paths before hashing and storing", async () => {
@@ -196,7 +213,7 @@ describe("audit log chain", () => {
     expect(intent?.action).toEqual({ ...action, params: { ...action.params, body: "[redacted]" } });
     expect(outcome?.result).toEqual({ success: true, data: { body: "[redacted]", message_id: "m" } });
     expect(action.params.body).toBe("secret text"); // the caller's object is untouched
-    expect(log.verifyChain(ORG).valid).toBe(true);
+    expect((await log.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("writes the intent before the outcome and refuses an outcome without an intent or twice", async () => {
@@ -237,7 +254,7 @@ describe("audit log chain", () => {
     ).toThrow("approval refused");
     expect(log.head(ORG)?.seq).toBe(1);
     deny(log);
-    expect(log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+    expect(await log.verifyChain(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
   });
 
   it("lists with filters and cursor pagination, newest first", async () => {

@@ -17,7 +17,11 @@ export type ChainPage = (fromSeq: number, limit: number) => AuditRecord[] | Prom
  * The chain from `fromSeq` up to `head`, a page at a time, with a turn of the event loop between pages: one page
  * of memory and never a long pause, however long the chain (the export, an evidence bundle's proof).
  */
-export async function* chainPages(fromSeq: number, head: ChainHead, page: ChainPage): AsyncGenerator<AuditRecord[]> {
+export async function* chainPages(
+  fromSeq: number,
+  head: Pick<ChainHead, "seq">,
+  page: ChainPage,
+): AsyncGenerator<AuditRecord[]> {
   let next = fromSeq;
   while (next <= head.seq) {
     const records = await page(next, Math.min(EXPORT_PAGE_RECORDS, head.seq - next + 1));

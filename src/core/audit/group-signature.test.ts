@@ -47,7 +47,7 @@ describe("one signature per group commit", () => {
       ...Array.from({ length: 4 }, () => false),
       true,
     ]);
-    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 15 });
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: true, records: 15 });
     expect(verifyRecords(records, keyOf)).toMatchObject({ valid: true, records: 15 });
   });
 
@@ -81,7 +81,7 @@ describe("one signature per group commit", () => {
     const [second, first] = log.list(ORG).records;
     expect(first?.signature).toBeNull();
     expect(second?.signature).toEqual(expect.any(String));
-    expect(log.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
+    expect(await log.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
   });
 
   it("a record appended on its own is signed at once", async () => {

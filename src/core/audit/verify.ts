@@ -56,25 +56,69 @@ export function verifyRecords(
   publicKeyFor: PublicKeyLookup,
   options: VerifyOptions = {},
 ): ChainVerification {
-  const heads = new Map<string, Head>();
-  const waiting: Waiting = new Map();
-  let checked = 0;
-  for (const candidate of records) {
+  const verifier = new ChainVerifier(publicKeyFor, options);
+  for (const candidate of records) if (!verifier.add(candidate)) break;
+  return verifier.result();
+}
+
+/**
+ * The same verification over a chain read a page at a time (online, `…/interactions/verify`): one page of memory,
+ * and a turn of the event loop between pages (./export-pages.ts chainPages), however long the chain. Keys are looked
+ * up once per kid, as each first appears.
+ */
+export async function verifyChainPages(
+  pages: AsyncIterable<AuditRecord[]>,
+  keyFor: (kid: string) => KeyObject | undefined | Promise<KeyObject | undefined>,
+  options: VerifyOptions = {},
+): Promise<ChainVerification> {
+  const keys = new Map<string, KeyObject | undefined>();
+  const verifier = new ChainVerifier((kid) => keys.get(kid), options);
+  for await (const page of pages) {
+    for (const record of page)
+      if (typeof record.kid === "string" && !keys.has(record.kid)) keys.set(record.kid, await keyFor(record.kid));
+    for (const record of page) if (!verifier.add(record)) return verifier.result();
+  }
+  return verifier.result();
+}
+
+/** Verification fed one record at a time, in chain order; `result()` once the records are read or one failed. */
+export class ChainVerifier {
+  private readonly heads = new Map<string, Head>();
+  private readonly waiting: Waiting = new Map();
+  private checked = 0;
+  private failed: ChainVerification | undefined;
+
+  constructor(
+    private readonly publicKeyFor: PublicKeyLookup,
+    private readonly options: VerifyOptions = {},
+  ) {}
+
+  /** Checks the next record; false once one failed (the rest need not be read). */
+  add(candidate: unknown): boolean {
+    if (this.failed) return false;
     const problem =
-      recordProblem(candidate, heads, publicKeyFor) ??
-      stepBackProblem(candidate as AuditRecord, heads, options.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS);
-    if (problem) return failure(candidate, checked, problem);
+      recordProblem(candidate, this.heads, this.publicKeyFor) ??
+      stepBackProblem(candidate as AuditRecord, this.heads, this.options.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS);
+    if (problem) {
+      this.failed = failure(candidate, this.checked, problem);
+      return false;
+    }
     const record = candidate as AuditRecord;
-    heads.set(record.org_id, { seq: record.seq, hash: record.hash, ms: Date.parse(record.timestamp) });
-    noteSignature(record, waiting);
-    checked += 1;
+    this.heads.set(record.org_id, { seq: record.seq, hash: record.hash, ms: Date.parse(record.timestamp) });
+    noteSignature(record, this.waiting);
+    this.checked += 1;
+    return true;
   }
-  for (const [org_id, first] of waiting) {
-    // The records before the first unproven one are proven; it and those after it are not.
-    const proven = checked - ((heads.get(org_id)?.seq ?? first.seq) - first.seq + 1);
-    return failure({ org_id, ...first }, proven, UNSIGNED_END);
+
+  result(): ChainVerification {
+    if (this.failed) return this.failed;
+    for (const [org_id, first] of this.waiting) {
+      // The records before the first unproven one are proven; it and those after it are not.
+      const proven = this.checked - ((this.heads.get(org_id)?.seq ?? first.seq) - first.seq + 1);
+      return failure({ org_id, ...first }, proven, UNSIGNED_END);
+    }
+    return { valid: true, records: this.checked, orgs: this.heads.size };
   }
-  return { valid: true, records: checked, orgs: heads.size };
 }
 
 const UNSIGNED_END = "unsigned record(s) at the end of the chain: no later signed record proves them";

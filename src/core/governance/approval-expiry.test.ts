@@ -57,7 +57,7 @@ describe("approval expiry in the audit log", () => {
         reason: expect.stringContaining("no operator decision in time"),
       },
     });
-    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true });
+    expect(await audit.verifyChain(ORG)).toMatchObject({ valid: true });
 
     // Re-submitting with the expired approval escalates anew instead of executing.
     const retry = await service.execute(ORG, { ...del, approval_id: approvalId });
@@ -113,6 +113,6 @@ describe("approval expiry in the audit log", () => {
       ["decision", undefined],
       ["approval", "expired"],
     ]);
-    expect(audit.verifyChain(ORG)).toMatchObject({ valid: true });
+    expect(await audit.verifyChain(ORG)).toMatchObject({ valid: true });
   });
 });

@@ -45,7 +45,7 @@ describe("execute", () => {
     expect(r.result?.data).toMatchObject({ to: "customer@example.com", message_id: expect.stringMatching(/^msg-/) });
     expect(r.risk_snapshot).toEqual({ budget_current: 1, budget_limit: 100, budget_percent: 1 });
     expect(audit.getInteraction(ORG, r.interaction_id).map((x) => x.kind)).toEqual(["intent", "outcome"]);
-    expect(audit.verifyChain(ORG).valid).toBe(true);
+    expect((await audit.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("denies the action after the hourly budget, never over-spending under concurrency", async () => {
@@ -235,7 +235,7 @@ describe("ESCALATE: the approval and its decision record in one commit", () => {
     ).toEqual([...ids].sort());
     await new Promise((ok) => setImmediate(ok)); // the memory bus delivers on a microtask
     expect(announced.sort()).toEqual([...ids].sort());
-    expect(log.verifyChain(ORG).valid).toBe(true);
+    expect((await log.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("a decision record that cannot be written leaves no approval for an operator, and announces none", async () => {
@@ -270,7 +270,7 @@ describe("execute: reservations committed together", () => {
     const next = await service.execute(ORG, emailRequest());
     expect(next.risk_snapshot?.budget_current).toBe(3);
     expect(audit.list(ORG, { kind: "intent" }).records).toHaveLength(3);
-    expect(audit.verifyChain(ORG).valid).toBe(true);
+    expect((await audit.verifyChain(ORG)).valid).toBe(true);
   });
 });
 
@@ -310,7 +310,7 @@ describe("execute: an idempotency claim taken over between the claim and the res
     expect((await retrying.execute(ORG, keyed)).interaction_id).toBe(retried.interaction_id); // the replay
     // Two units taken: the refused reservation's was rolled back with it.
     expect((await retrying.execute(ORG, emailRequest())).risk_snapshot?.budget_current).toBe(3);
-    expect(audit.verifyChain(ORG).valid).toBe(true);
+    expect((await audit.verifyChain(ORG)).valid).toBe(true);
   });
 });
 

@@ -202,7 +202,7 @@ describe("migration from the per-purpose tables of earlier versions", () => {
       DELETE FROM signing_keys;`);
 
     const after = createAuditLog(db);
-    expect(after.verifyChain("org-1")).toEqual({ valid: true, records: 2, orgs: 1 });
+    expect(await after.verifyChain("org-1")).toEqual({ valid: true, records: 2, orgs: 1 });
     expect(after.publicJwks().keys.map((k) => k.kid)).toEqual([first.kid, second.kid]);
     after.appendDecision({
       org_id: "org-1",
@@ -215,6 +215,6 @@ describe("migration from the per-purpose tables of earlier versions", () => {
       policy_trace: null,
     });
     expect(after.getInteraction("org-1", "int-after-upgrade")[0]?.kid).toBe(second.kid); // the active key survived
-    expect(after.verifyChain("org-1")).toEqual({ valid: true, records: 3, orgs: 1 });
+    expect(await after.verifyChain("org-1")).toEqual({ valid: true, records: 3, orgs: 1 });
   });
 });

@@ -63,7 +63,7 @@ describe("the SQLite audit log's storage (migration 0006)", () => {
     const after = createAuditLog(db);
     const last = execute(after);
     expect(after.head(ORG)?.seq).toBe(102);
-    expect(after.verifyChain(ORG)).toEqual({ valid: true, records: 102, orgs: 1 });
+    expect(await after.verifyChain(ORG)).toEqual({ valid: true, records: 102, orgs: 1 });
     expect(after.getInteraction(ORG, interactions[7]!).map((r) => r.kind)).toEqual(["intent", "outcome"]);
     expect(after.getInteraction(ORG, last).map((r) => r.seq)).toEqual([101, 102]);
   });

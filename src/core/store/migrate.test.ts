@@ -148,6 +148,6 @@ describe("migrations", () => {
     ]);
     expect(new KnownCounterparties(old).isKnown("org-acme", "customer-support-bot", "customer@example.com")).toBe(true);
     const audit = createAuditLog(old);
-    expect(audit.verifyChain("org-acme")).toEqual({ valid: true, records: 2, orgs: 1 });
+    expect(await audit.verifyChain("org-acme")).toEqual({ valid: true, records: 2, orgs: 1 });
   });
 });

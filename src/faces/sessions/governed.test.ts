@@ -109,7 +109,7 @@ describe("tool calls under the ide-assistant manifest", () => {
     const records = audit.getInteraction(ORG, intent.interaction_id);
     expect(records.map((r) => r.kind)).toEqual(["intent", "outcome"]);
     expect(records[1]).toMatchObject({ executed: true, result: { success: true, data: { content: "export {}" } } });
-    expect(audit.verifyChain(ORG).valid).toBe(true);
+    expect((await audit.verifyChain(ORG)).valid).toBe(true);
   });
 
   it("a tool_result with an error is audited as a failed outcome of that call", async () => {

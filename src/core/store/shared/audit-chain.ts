@@ -22,10 +22,10 @@ import {
   type OutcomeInput,
   type TokenRecordInput,
 } from "../../audit/audit-log";
-import { exportJsonlPages } from "../../audit/export-pages";
+import { chainPages, exportJsonlPages } from "../../audit/export-pages";
 import { type ChainHead, signChainHead } from "../../audit/chain-head";
 import { GENESIS_HASH, hashRecord, type AuditRecord } from "../../audit/record";
-import { verifyRecords, type ChainVerification } from "../../audit/verify";
+import { verifyChainPages, type ChainVerification } from "../../audit/verify";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
@@ -206,10 +206,9 @@ export function createSharedAuditChain(
     },
 
     async verify(orgId) {
-      const records = await chain(orgId);
-      const known = new Map<string, Awaited<ReturnType<SharedSigningKeys["publicKey"]>>>();
-      for (const kid of new Set(records.map((r) => r.kid))) known.set(kid, await keys.publicKey(kid));
-      return verifyRecords(records, (kid) => known.get(kid));
+      // Up to the head as it is now, a page at a time: read whole, a long chain was held in the node's memory.
+      const stored = (fromSeq: number, limit: number) => chainFrom(db, orgId, fromSeq, limit, fromStoredRow);
+      return verifyChainPages(chainPages(1, await lastRecord(db, orgId), stored), (kid) => keys.publicKey(kid));
     },
 
     verifyChain(orgId) {
@@ -244,12 +243,30 @@ export function createSharedAuditChain(
   return api;
 }
 
+/** The org's last committed record ({seq: 0} for an empty chain): where a verification stops. */
+async function lastRecord(db: AnyKysely, orgId: string): Promise<{ seq: number }> {
+  const row = await db
+    .selectFrom("audit_records")
+    .select("seq")
+    .where("org_id", "=", orgId)
+    .orderBy("seq", "desc")
+    .limit(1)
+    .executeTakeFirst();
+  return { seq: row ? Number(row.seq) : 0 };
+}
+
 /** The org's records from `fromSeq` on, chain order; at most `limit` of them when given (a page of the export). */
-export async function chainFrom(db: AnyKysely, orgId: string, fromSeq: number, limit?: number): Promise<AuditRecord[]> {
+export async function chainFrom(
+  db: AnyKysely,
+  orgId: string,
+  fromSeq: number,
+  limit?: number,
+  toRecord: typeof fromRow = fromRow,
+): Promise<AuditRecord[]> {
   let query = db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId).where("seq", ">=", fromSeq);
   if (limit !== undefined) query = query.limit(limit);
   const rows = await query.orderBy("seq").execute();
-  return rows.map(fromRow);
+  return rows.map(toRecord);
 }
 
 /** One page of the org's records, newest first. */

@@ -1,6 +1,6 @@
-// The evidence bundle of an interaction early in a long chain: its proof carries every later record up to the head,
-// more than one page of them (EXPORT_PAGE_RECORDS), sent page by page as read. The pages must join into one chain
-// that the offline verifier accepts, on either backend.
+// A chain longer than a page (EXPORT_PAGE_RECORDS), read a page at a time, on either backend: the evidence bundle of
+// an interaction early in it (its proof carries every later record up to the head, sent page by page as read: the
+// pages must join into one chain the offline verifier accepts), and the online verification of the whole chain.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +21,7 @@ const manifest = {
 
 const backends = await gatehouseBackends("evidence of a long chain");
 
-describe.each(backends)("evidence bundle over more than one page of records ($name)", (backend) => {
+describe.each(backends)("a chain over more than one page of records ($name)", (backend) => {
   let opened: OpenedBackend;
   let g: TestGatehouse;
   let work: string;
@@ -77,5 +77,13 @@ describe.each(backends)("evidence bundle over more than one page of records ($na
     });
     expect(code, err.join("\n")).toBe(0);
     expect(out.join("\n")).toMatch(new RegExp(`chain: ${chain.length} record\\(s\\)`));
+  });
+
+  it("verifies online, page by page, every record of the chain", async () => {
+    const head = await operator(g).get("/interactions/head");
+    const reply = await operator(g).get("/interactions/verify");
+    expect(reply.status, reply.text).toBe(200);
+    expect(reply.body).toMatchObject({ valid: true });
+    expect(reply.body.records).toBeGreaterThanOrEqual(head.body.seq);
   });
 });
