@@ -17,7 +17,7 @@
 // long chain carries every later record, and read whole it held them all in memory and, on SQLite, stopped every
 // other request of the node for as long as the read took.
 import type { AuditRecord, ChainHead } from "../audit";
-import { chainPages } from "../audit/export-pages";
+import { type ChainPage, chainPages } from "../audit/export-pages";
 import { approvalStatusOf } from "../audit/evidence-verify";
 import { issuedFields, revocationFields, tokenTrailOf } from "../audit/evidence-token";
 import type { Approval } from "../approvals";
@@ -110,7 +110,7 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     const outcome = own.find((r) => r.kind === "outcome");
     const approval = await approvalSection(orgId, opening, own, stored, upToHead);
     const involved = [...own, ...approval.records];
-    const manifest = await manifestOf(orgId, opening);
+    const manifest = await manifestOf(deps.manifests, orgId, opening);
     const token = await tokenOf(orgId, opening, upToHead);
     const sections: Omit<EvidenceBundle, "proof"> = {
       format: EVIDENCE_FORMAT,
@@ -139,40 +139,18 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
           }
         : {}),
     };
-    return bundleJson(orgId, sections, {
-      from_seq: Math.min(...involved.map((r) => r.seq)),
-      involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
-      chain_head: head,
-      token_records: token.records,
-    });
-  };
-
-  /** The bundle as JSON text: the sections, then the proof's chain page by page, then the rest of the proof. */
-  async function* bundleJson(
-    orgId: string,
-    sections: Omit<EvidenceBundle, "proof">,
-    proof: ProofBounds,
-  ): AsyncGenerator<string> {
-    // `sections` is an object with members (format…): its text ends with the `}` the proof goes before.
-    yield `${JSON.stringify(sections).slice(0, -1)},"proof":{"chain":[`;
-    let separator = "";
     const page = (fromSeq: number, limit: number) => deps.audit.chainPage(orgId, fromSeq, limit);
-    for await (const records of chainPages(proof.from_seq, proof.chain_head, page)) {
-      yield separator + records.map((record) => JSON.stringify(record)).join(",");
-      separator = ",";
-    }
-    const { involved_seqs, chain_head, token_records } = proof;
-    const tokens = token_records.length ? `,"token_records":${JSON.stringify(token_records)}` : "";
-    yield `],"involved_seqs":${JSON.stringify(involved_seqs)},"chain_head":${JSON.stringify(chain_head)}${tokens}}}`;
-  }
-
-  async function manifestOf(orgId: string, opening: AuditRecord): Promise<ManifestVersion | undefined> {
-    const details = traceEntry(opening, "manifest_validation")?.details;
-    const id = details?.manifest_id;
-    const version = details?.manifest_version;
-    if (typeof id !== "string" || typeof version !== "number") return undefined;
-    return deps.manifests.version(orgId, id, version);
-  }
+    return bundleJson(
+      sections,
+      {
+        from_seq: Math.min(...involved.map((r) => r.seq)),
+        involved_seqs: [...new Set(involved.map((r) => r.seq))].sort((a, b) => a - b),
+        chain_head: head,
+        token_records: token.records,
+      },
+      page,
+    );
+  };
 
   /**
    * The token the decision used: its claims, issuer and revocation as its signed records (up to the head) say, else
@@ -256,4 +234,35 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
     const records = [asked, ...verdicts, use].filter((r): r is AuditRecord => r !== undefined);
     return { section, records: records.filter((r) => !own.includes(r)) };
   }
+}
+
+/** The manifest version the decision applied, as its trace names it. */
+async function manifestOf(
+  manifests: EvidenceDeps["manifests"],
+  orgId: string,
+  opening: AuditRecord,
+): Promise<ManifestVersion | undefined> {
+  const details = traceEntry(opening, "manifest_validation")?.details;
+  const id = details?.manifest_id;
+  const version = details?.manifest_version;
+  if (typeof id !== "string" || typeof version !== "number") return undefined;
+  return manifests.version(orgId, id, version);
+}
+
+/** The bundle as JSON text: the sections, then the proof's chain page by page, then the rest of the proof. */
+async function* bundleJson(
+  sections: Omit<EvidenceBundle, "proof">,
+  proof: ProofBounds,
+  page: ChainPage,
+): AsyncGenerator<string> {
+  // `sections` is an object with members (format…): its text ends with the `}` the proof goes before.
+  yield `${JSON.stringify(sections).slice(0, -1)},"proof":{"chain":[`;
+  let separator = "";
+  for await (const records of chainPages(proof.from_seq, proof.chain_head, page)) {
+    yield separator + records.map((record) => JSON.stringify(record)).join(",");
+    separator = ",";
+  }
+  const { involved_seqs, chain_head, token_records } = proof;
+  const tokens = token_records.length ? `,"token_records":${JSON.stringify(token_records)}` : "";
+  yield `],"involved_seqs":${JSON.stringify(involved_seqs)},"chain_head":${JSON.stringify(chain_head)}${tokens}}}`;
 }
