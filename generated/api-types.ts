@@ -2011,6 +2011,9 @@ export interface components {
              *     A value that is no address or domain (no `@`, no `.`) is also compared without the spaces, dashes and brackets
              *     that group an identifier, as banks and phone APIs read it: `DE89370400440532013000` blocks
              *     `DE89 3704 0044 0532 0130 00`, and `+15550100` blocks `+1 (555) 01-00`.
+             *     Names are compared too, though no recipient: display names beside mailboxes and parties' names (`merchant_name`,
+             *     a vendor's or customer's `name`). A name with a word that mixes scripts or hides invisible characters
+             *     (`Еvil Corp`, its `Е` Cyrillic) cannot be compared and is denied.
              */
             counterparty_blocklist?: components["schemas"]["RecipientPattern"][];
             /**

@@ -573,6 +573,38 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
+  // A name with a look-alike word cannot be compared with a blocklist, and a merchant may be named by nothing else:
+  // refused, as a look-alike recipient is. A name in another script, word by word, is read as it is.
+  ...[
+    { merchant_name: "\u0415vil Corp" },
+    { vendor: { name: "Evil C\u043erp", id: "v-1" } },
+    { to: "ceo@x.example", to_name: "E\u200bvil Corp" },
+  ].map(
+    (params): Case => ({
+      name: `a look-alike party name in ${JSON.stringify(params)} under a blocklist: DENY`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  {
+    name: "a party's name in another script, each word in one script, under a blocklist: ALLOW",
+    manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+    request: {
+      action: { ...wire, params: { iban: "DE00", merchant_name: "\u0420\u043e\u043c\u0430\u0448\u043a\u0430 Ltd" } },
+    },
+    decision: "ALLOW",
+    codes: [],
+  },
+  {
+    name: "a look-alike party name under an allowlist only: the account is judged, not the name",
+    manifest: paymentsBot({ counterparty_allowlist: ["DE00"] }),
+    request: { action: { ...wire, params: { iban: "DE00", merchant_name: "\u0415vil Corp" } } },
+    decision: "ALLOW",
+    codes: [],
+  },
   // A name is no proof of whom the connector reaches: an allowlist judges the account, never the name beside it.
   {
     name: "a party's name is no recipient under an allowlist",

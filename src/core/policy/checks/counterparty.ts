@@ -98,11 +98,12 @@ function judge(
     const blocklist = patternList(policy.counterparty_blocklist);
     const forms = blocklistForms(policy.counterparty_blocklist);
     // The names too (display names beside the mailboxes, a merchant's or a vendor's name: no recipients, no other
-    // rule judges them), by their readable parts: a look-alike name could as well be left out, and the mailbox or
-    // the account is judged in any case.
-    const hit = [...recipients, ...displayNamesOf(input.actionFacts)].filter(
-      (r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms),
-    );
+    // rule judges them). A name with a look-alike word (`Еvil Corp`, its `Е` Cyrillic) cannot be compared with the
+    // list, and a merchant or a vendor may be named by nothing else: refused, as a look-alike recipient is.
+    const names = displayNamesOf(input.actionFacts);
+    const unreadableName = unreadableNameOf(names);
+    if (unreadableName) return blocked(unreadableName.message, unreadableName.details);
+    const hit = [...recipients, ...names].filter((r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms));
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
   if (policy.counterparty_allowlist) {
@@ -184,6 +185,18 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
     recipients.push({ source: found.source, raw, whole, parts });
   }
   return recipients;
+}
+
+/** The first name with a word normalisation refuses (a look-alike, an invisible character), as a blocklist's reason. */
+function unreadableNameOf(names: Recipient[]): { message: string; details: Record<string, unknown> } | undefined {
+  for (const name of names)
+    for (const part of name.parts)
+      if (!part.ok)
+        return {
+          message: `Counterparty name in ${name.source} cannot be checked against the blocklist: it ${part.reason}`,
+          details: { source: name.source, refused: part.reason },
+        };
+  return undefined;
 }
 
 /** The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are. */
