@@ -139,10 +139,12 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
   };
   await check();
   // One measure at a time: a database that hangs without answering must not pile up a query every interval.
-  let measuring: Promise<void> | undefined;
+  let measuring = false;
   const tick = () => {
-    measuring ??= check().finally(() => {
-      measuring = undefined;
+    if (measuring) return;
+    measuring = true;
+    void check().finally(() => {
+      measuring = false;
     });
   };
   const timer = setInterval(tick, input.intervalMs ?? CLOCK_SKEW_CHECK_MS);
