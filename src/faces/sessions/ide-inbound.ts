@@ -5,6 +5,7 @@ import type { RateLimiterAbstract } from "rate-limiter-flexible";
 import WebSocket, { type RawData } from "ws";
 import type { HitlDecision, RuntimeToolResult, ToolResult } from "../../../generated/messages/types";
 import { logger } from "../../core/log/logger";
+import { requestAgent } from "./agent-switch";
 import { dispatchFrame, parseFrame, type ClientFrame, type FrameHandlers, type RuntimeOutFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import { consumePoint } from "./rate-limits";
@@ -43,7 +44,11 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
     metrics.messagesProcessed.inc({ status: "success" });
   },
   user_message: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
-  switch_agent: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
+  switch_agent: (frame, c) => {
+    // Remembered before it reaches the runtime: only the agent_switched answering it changes the session's agent.
+    requestAgent(c.session, frame.agent);
+    return forward({ ...frame, message_id: messageIdOf(frame) }, c);
+  },
   cancel: (frame, c) => {
     // The turn is stopped: what it asked to be approved is no longer wanted (no one may approve or use it).
     c.registry.cancelApprovals(c.session, "the session's turn was cancelled from the IDE");

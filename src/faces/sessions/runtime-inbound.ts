@@ -1,6 +1,7 @@
 // Runtime → Gatehouse → IDE: every runtime frame is validated, then handled by the handler of its type.
 // Gatehouse numbers frames itself (a runtime's seq is dropped); tool calls go through the policy first.
 import { logger } from "../../core/log/logger";
+import { confirmAgent } from "./agent-switch";
 import { dispatchFrame, parseFrame, type FrameHandlers, type RuntimeInFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
@@ -35,8 +36,14 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
     c.registry.emit(c.session, { ...frame, message: text, content: text });
   },
   agent_switched: (frame, c) => {
-    c.session.agent = frame.agent;
-    relay(frame, c);
+    if (confirmAgent(c.session, frame.agent)) return relay(frame, c);
+    // Not asked for by the IDE: the agent (and the manifest judging the calls) stays; refused as an invalid frame.
+    const errors = [{ pointer: "/agent", message: "was not asked for by the IDE (switch_agent)" }];
+    log.warn(
+      { sessionId: c.session.record.id, agent: frame.agent },
+      "refused an agent_switched the IDE did not ask for",
+    );
+    refuseFrame(c, c.session, c.link, { type: frame.type }, errors);
   },
   agent_status: relay,
   assistant_message: relay,
@@ -52,10 +59,8 @@ export async function handleRuntimeFrame(
 ) {
   const parsed = parseFrame(await deps.validators, "runtime_in", data, false);
   if (!parsed.ok) {
-    metrics.invalidFrames.inc({ source: "runtime" });
-    metrics.messagesProcessed.inc({ status: "dropped" });
     log.warn({ sessionId: session.record.id, errors: parsed.errors }, "dropped an invalid runtime frame");
-    reportDropped(deps, session, link, data, parsed.errors);
+    refuseFrame(deps, session, link, namesOf(data), parsed.errors);
     return;
   }
   const frame = withoutSeq(parsed.frame);
@@ -68,19 +73,21 @@ export async function handleRuntimeFrame(
 }
 
 /**
- * A dropped runtime frame may be one its turn goes on from (a tool_call the runtime then says it waits on): the
+ * A dropped runtime frame (invalid, or one the runtime may not send: an agent_switched the IDE did not ask for)
+ * may be one its turn goes on from (a tool_call the runtime then says it waits on): the
  * IDE hears RUNTIME_FRAME_INVALID in the stream (the frame's type and call_id when they can be read), so it is not
  * left waiting for a call that never comes, and a dropped tool_call is answered to the runtime with a tool_result
  * error INVALID_FORMAT, so its turn does not wait either.
  */
-function reportDropped(
+function refuseFrame(
   deps: RuntimeInboundDeps,
   session: LiveSession,
   link: RuntimeLink,
-  data: string,
+  { type, callId }: { type?: string; callId?: string },
   errors: { pointer: string; message: string }[],
 ): void {
-  const { type, callId } = namesOf(data);
+  metrics.invalidFrames.inc({ source: "runtime" });
+  metrics.messagesProcessed.inc({ status: "dropped" });
   const details = {
     ...(type !== undefined ? { frame_type: type } : {}),
     ...(callId !== undefined ? { call_id: callId } : {}),

@@ -66,8 +66,17 @@ export interface LiveSession {
   link?: RuntimeLink | undefined;
   linking?: Promise<RuntimeLink> | undefined;
   pendingCalls: Map<string, PendingCall>;
-  /** The runtime's current agent, from its last agent_switched (picks the manifest for tool calls). */
+  /**
+   * The runtime's current agent, from its last agent_switched that answered the IDE's switch_agent (picks the
+   * manifest for tool calls).
+   */
   agent?: string;
+  /**
+   * The agents the IDE asked for with switch_agent and the runtime has not confirmed yet, oldest first (at most
+   * MAX_REQUESTED_AGENTS): an agent_switched naming none of them is the runtime's own choice and is refused. Kept
+   * here, next to `agent`, on the node holding the runtime link (an IDE frame on another node is applied here).
+   */
+  requestedAgents?: string[];
   /** Runtime frames are handled in order (a tool_call's policy check must not let later tokens overtake it). */
   runtimeQueue: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
