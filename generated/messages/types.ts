@@ -283,7 +283,7 @@ arguments: {
  */
 requires_approval?: boolean
 /**
- * Set when the policy engine escalated the call; the same approval can be answered over REST.
+ * Set by Gatehouse only, when the policy engine escalated the call (a runtime's own is dropped); the same approval can be answered over REST.
  */
 approval_id?: string
 /**
@@ -365,7 +365,7 @@ arguments: {
  */
 requires_approval?: boolean
 /**
- * Set when the policy engine escalated the call; the same approval can be answered over REST.
+ * Set by Gatehouse only, when the policy engine escalated the call (a runtime's own is dropped); the same approval can be answered over REST.
  */
 approval_id?: string
 /**

@@ -71,7 +71,7 @@ export class ToolCalls {
     const pending: PendingCall = { toolName, ctx, approvalId: verdict.approvalId, awaitingApproval: requiresApproval };
     session.pendingCalls.set(callId, pending);
     this.deps.registry.emit(session, {
-      ...frame,
+      ...runtimeOwned(frame),
       requires_approval: requiresApproval,
       ...(verdict.approvalId ? { approval_id: verdict.approvalId } : {}),
     });
@@ -396,6 +396,16 @@ function refuseOverPendingCap(link: RuntimeLink, callId: string, max: number): v
   const message = `The session already has ${max} tool calls waiting for the IDE; ask again once one is answered`;
   link.send({ type: "tool_result", call_id: callId, error: { code: "TOO_MANY_PENDING_CALLS", message } });
   metrics.messages.inc({ direction: "gateway_to_runtime", type: "tool_result" });
+}
+
+/**
+ * A runtime tool_call without the fields Gatehouse sets (spec ToolCall: `requires_approval`, `approval_id`; `seq`
+ * is dropped for every runtime frame). A runtime's own approval_id would reach the IDE on a call the policy
+ * allowed: an operator shown another user's approval on a harmless call could approve that one over REST.
+ */
+function runtimeOwned(frame: RuntimeToolCall): RuntimeToolCall {
+  const { approval_id: _approvalId, requires_approval: _requiresApproval, seq: _seq, ...call } = frame;
+  return call;
 }
 
 function policyContext(session: LiveSession, frame: RuntimeToolCall): ToolPolicyContext {
