@@ -82,7 +82,8 @@ content: unknown
 type: "error"
 /**
  * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
- * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
+ * as it is, except one with a code only Gatehouse sends (`GatehouseOwnErrorCode`): that one is relayed as
+ * `RUNTIME_ERROR`. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 error_code: string
@@ -215,7 +216,8 @@ content: unknown
 type: "error"
 /**
  * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
- * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
+ * as it is, except one with a code only Gatehouse sends (`GatehouseOwnErrorCode`): that one is relayed as
+ * `RUNTIME_ERROR`. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 error_code: string
@@ -308,7 +310,8 @@ result?: {
 error?: (string | {
 /**
  * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
- * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
+ * as it is, except one with a code only Gatehouse sends (`GatehouseOwnErrorCode`): that one is relayed as
+ * `RUNTIME_ERROR`. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 code?: string
@@ -390,7 +393,8 @@ result?: {
 error?: (string | {
 /**
  * Any upper-case code: runtimes and IDEs may send their own, and Gatehouse relays a runtime's error frame
- * as it is. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
+ * as it is, except one with a code only Gatehouse sends (`GatehouseOwnErrorCode`): that one is relayed as
+ * `RUNTIME_ERROR`. The codes Gatehouse itself emits are the `GatehouseErrorCode` enum.
  * 
  */
 code?: string
@@ -417,4 +421,11 @@ message_id?: string
 }
 
 /** The error codes Gatehouse itself emits in `error` frames (and that runtimes use in the seed). A TOOL_DENIED
- * error's details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED). */ export type GatehouseErrorCode = "INVALID_MESSAGE" | "SESSION_NOT_FOUND" | "SESSION_EXPIRED" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "UNAUTHORIZED" | "AGENT_UNAVAILABLE" | "INTERNAL_ERROR" | "RATE_LIMIT_EXCEEDED" | "TOOL_DENIED" | "INVALID_FORMAT" | "INVALID_TYPE" | "MISSING_FIELD" | "INVALID_CALL_ID" | "TOOL_NOT_FOUND" | "TOOL_EXECUTION_ERROR" | "TOO_MANY_PENDING_CALLS";
+ * error's details carry the policy's reasons (e.g. APPROVAL_DENIED, NO_ORG, TOOL_NOT_AUTHORIZED). */ export type GatehouseErrorCode = "INVALID_MESSAGE" | "SESSION_NOT_FOUND" | "SESSION_EXPIRED" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "UNAUTHORIZED" | "AGENT_UNAVAILABLE" | "INTERNAL_ERROR" | "RATE_LIMIT_EXCEEDED" | "TOOL_DENIED" | "INVALID_FORMAT" | "INVALID_TYPE" | "MISSING_FIELD" | "INVALID_CALL_ID" | "TOOL_NOT_FOUND" | "TOOL_EXECUTION_ERROR" | "TOO_MANY_PENDING_CALLS" | "RUNTIME_FRAME_INVALID" | "RUNTIME_ERROR";
+
+/** The codes only Gatehouse sends to the IDE: its notices about the connection, the session, the token, the
+ * runtime link and its tool policy, which an IDE may act on (reconnect, refresh its token, drop its state). A
+ * runtime's `error` frame with one of them is relayed as `RUNTIME_ERROR` (`details.runtime_error_code` keeps
+ * the runtime's code), so a runtime cannot pass for Gatehouse. Its other codes (`INVALID_FORMAT`,
+ * `INVALID_TYPE`, `MISSING_FIELD`, `INVALID_CALL_ID`, `TOOL_NOT_FOUND`, `TOOL_EXECUTION_ERROR`, or its own)
+ * are relayed as they are. */ export type GatehouseOwnErrorCode = "INVALID_MESSAGE" | "SESSION_NOT_FOUND" | "SESSION_EXPIRED" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "UNAUTHORIZED" | "AGENT_UNAVAILABLE" | "INTERNAL_ERROR" | "RATE_LIMIT_EXCEEDED" | "TOOL_DENIED" | "TOO_MANY_PENDING_CALLS" | "RUNTIME_FRAME_INVALID" | "RUNTIME_ERROR";

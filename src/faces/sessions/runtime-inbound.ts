@@ -2,6 +2,7 @@
 // Gatehouse numbers frames itself (a runtime's seq is dropped); tool calls go through the policy first.
 import { logger } from "../../core/log/logger";
 import { confirmAgent } from "./agent-switch";
+import { asRuntimeError } from "./runtime-errors";
 import { dispatchFrame, parseFrame, type FrameHandlers, type RuntimeInFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import type { RuntimeLink } from "./runtime-link";
@@ -33,7 +34,7 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
   error: (frame, c) => {
     // Runtimes send `message` or `content`; the IDE always gets both, with the same text.
     const text = (frame.message ?? frame.content) as string;
-    c.registry.emit(c.session, { ...frame, message: text, content: text });
+    c.registry.emit(c.session, { ...asRuntimeError(frame), message: text, content: text });
   },
   agent_switched: (frame, c) => {
     if (confirmAgent(c.session, frame.agent)) return relay(frame, c);
