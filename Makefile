@@ -98,7 +98,7 @@ run: $(NODE_MODULES) build-console
 	@PURUTO_GATEWAY_API_KEY="$${PURUTO_GATEWAY_API_KEY:-$$(deploy/dev-api-key.sh "$${GATEHOUSE_DATA_DIR:-.data}")}" \
 	 GATEHOUSE_ECOSYSTEM_ROOT="$${GATEHOUSE_ECOSYSTEM_ROOT:-$(CURDIR)/examples/ecosystem}" \
 	 PURUTO_DATA_PATH="$${PURUTO_DATA_PATH-$(CURDIR)/examples/ecosystem/puruto-data}" \
-	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-balance}" \
+	 GATEHOUSE_EXTRA_COMMANDS="$${GATEHOUSE_EXTRA_COMMANDS-puruto-financial:balance}" \
 	 GATEHOUSE_MANIFEST_DIR="$${GATEHOUSE_MANIFEST_DIR:-$(CURDIR)/examples/manifests}" \
 	 GATEHOUSE_EMBEDDED_RUNTIME="$${GATEHOUSE_EMBEDDED_RUNTIME:-1}" \
 	 exec node --import tsx src/main.ts

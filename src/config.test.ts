@@ -55,7 +55,7 @@ describe("configuration from the environment", () => {
     // The faces' own variables are checked here too, before anything starts (exit 2, not a stack trace).
     [
       { GATEHOUSE_EXTRA_COMMANDS: "balance,a b" },
-      /GATEHOUSE_EXTRA_COMMANDS must be a comma-separated list of skill names \(or \*\), got "a b"/,
+      /GATEHOUSE_EXTRA_COMMANDS must be a comma-separated list of <puruto>:<skill> entries .*, got "a b"/,
     ],
     [{ GATEHOUSE_AGENT_COMMAND: "notjson" }, /GATEHOUSE_AGENT_COMMAND must be a JSON array of strings \(argv\)/],
     [{ GATEHOUSE_AGENT_COMMAND: "[]" }, /GATEHOUSE_AGENT_COMMAND must be a non-empty JSON array/],
@@ -73,10 +73,31 @@ describe("configuration from the environment", () => {
   });
 });
 
+describe("GATEHOUSE_EXTRA_COMMANDS puruto-scoped entries", () => {
+  // One `:`, both parts non-empty plain ASCII names: nothing that could match another puruto by accident.
+  it.each([
+    "puruto-financial:",
+    ":balance",
+    "a:b:c",
+    "puruto-financial::balance",
+    "puruto-financial/balance",
+    "puruto-financial;balance",
+    "puruto-financial:bal.ance",
+    "puruto-fin\u0430ncial:balance",
+    "../x:balance",
+    "puruto-financial:*",
+    "*:balance",
+  ])("a malformed entry stops start-up, naming it: %j", (bad) => {
+    const env = { GATEHOUSE_EXTRA_COMMANDS: `puruto-financial:balance,${bad}` };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(`got "${bad}"`);
+  });
+});
+
 describe("the faces' variables", () => {
   it("accept what their faces accept", () => {
     const env = {
-      GATEHOUSE_EXTRA_COMMANDS: "balance, report_1,*",
+      GATEHOUSE_EXTRA_COMMANDS: "balance, report_1,*, puruto-financial:balance, puruto.x:init",
       GATEHOUSE_AGENT_COMMAND: '["claude","-p"]',
       GATEHOUSE_AGENT_ENV: "HOME, ANTHROPIC_API_KEY",
       GATEHOUSE_PURUTO_ORG: "acme-1",

@@ -461,7 +461,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: { kind: "face", problem: commandListProblem },
     default: "",
     description:
-      "Skills invocable besides init/help/list/status, comma-separated (`*` = all); naming `init` runs a puruto's own `init/run` instead of the native init.",
+      "Skills invocable besides init/help/list/status, comma-separated `<puruto>:<skill>` entries (`puruto-financial:balance`); a bare `<skill>` trusts it in every puruto, present and future (warned at start-up), `*` = all; naming `init` runs a puruto's own `init/run` instead of the native init.",
   },
   {
     name: "GATEHOUSE_AGENT_COMMAND",

@@ -51,7 +51,7 @@ mkdir -p "$DATA/node-a" "$DATA/node-b"
 export PURUTO_GATEWAY_API_KEY="${PURUTO_GATEWAY_API_KEY:-$("$ROOT/deploy/dev-api-key.sh" "$DATA")}"
 export GATEHOUSE_ECOSYSTEM_ROOT="${GATEHOUSE_ECOSYSTEM_ROOT:-$ROOT/examples/ecosystem}"
 export PURUTO_DATA_PATH="${PURUTO_DATA_PATH-$ROOT/examples/ecosystem/puruto-data}"
-export GATEHOUSE_EXTRA_COMMANDS="${GATEHOUSE_EXTRA_COMMANDS-balance}"
+export GATEHOUSE_EXTRA_COMMANDS="${GATEHOUSE_EXTRA_COMMANDS-puruto-financial:balance}"
 export GATEHOUSE_MANIFEST_DIR="${GATEHOUSE_MANIFEST_DIR:-$ROOT/examples/manifests}"
 export NODE_OPTIONS="${NODE_OPTIONS:---no-warnings=ExperimentalWarning}"
 

@@ -1,6 +1,7 @@
 // The one policy on which commands a puruto accepts:
 //   the four base commands (always: Gatehouse answers them natively)
-//   ∪ skills the puruto really has that the operator allowed (GATEHOUSE_EXTRA_COMMANDS, `*` = all)
+//   ∪ skills the puruto really has that the operator allowed (GATEHOUSE_EXTRA_COMMANDS: `<puruto>:<command>`
+//     trusts that puruto's command only; a bare `<command>` trusts it in every puruto, present and future; `*` = all)
 //     and that Gatehouse can actually execute (an executable `run`, or a configured agent),
 //     whose folder name is a command name (names.ts: no dot, so `<puruto>.<command>` splits one way only).
 // The result is what `commands` shows, so a client never sees a command that would answer 400.
@@ -14,11 +15,12 @@ import type { SkillInfo } from "./repo";
 export function allowedCommands(
   skills: SkillInfo[],
   config: Pick<PurutosConfig, "extraCommands" | "agentCommand">,
+  puruto: string,
 ): string[] {
   const base: readonly string[] = BASE_COMMANDS;
   const extras = skills
     .filter((skill) => !base.includes(skill.command) && isCommandName(skill.command))
-    .filter((skill) => operatorAllowed(config, skill.command))
+    .filter((skill) => operatorAllowed(config, puruto, skill.command))
     .filter((skill) => skill.runPath !== null || config.agentCommand !== null)
     .map((skill) => skill.command)
     .sort();
@@ -26,10 +28,13 @@ export function allowedCommands(
 }
 
 /** Whether `init` runs the puruto's own run script (named in GATEHOUSE_EXTRA_COMMANDS) rather than natively. */
-export function runsOwnInit(config: Pick<PurutosConfig, "extraCommands">): boolean {
-  return operatorAllowed(config, "init");
+export function runsOwnInit(config: Pick<PurutosConfig, "extraCommands">, puruto: string): boolean {
+  return operatorAllowed(config, puruto, "init");
 }
 
-function operatorAllowed(config: Pick<PurutosConfig, "extraCommands">, command: string): boolean {
-  return config.extraCommands.includes("*") || config.extraCommands.includes(command);
+// Exact, case-sensitive matches only: the entries were validated at start-up (config.ts), and a rogue
+// `puruto-financial2` or `Puruto-financial` is another folder, so it must not match `puruto-financial:balance`.
+function operatorAllowed(config: Pick<PurutosConfig, "extraCommands">, puruto: string, command: string): boolean {
+  const entries = config.extraCommands;
+  return entries.includes("*") || entries.includes(command) || entries.includes(`${puruto}:${command}`);
 }

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { purutosConfigFromEnv } from "./config";
+import { bareCommandWarnings, purutosConfigFromEnv } from "./config";
 
 describe("purutosConfigFromEnv", () => {
   it("defaults: ecosystem root is the parent of cwd, 30 s timeout, 1 MiB output, no extras, no agent", () => {
@@ -65,5 +65,14 @@ describe("purutosConfigFromEnv", () => {
   it("accepts the longest timeout a timer can wait", () => {
     const config = purutosConfigFromEnv({ GATEHOUSE_COMMAND_TIMEOUT_MS: "2147483647" }, "/srv/gatehouse");
     expect(config.commandTimeoutMs).toBe(2_147_483_647);
+  });
+});
+
+describe("bare GATEHOUSE_EXTRA_COMMANDS entries", () => {
+  it("are warned about at start-up, naming the scoped form; scoped entries and * are not", () => {
+    expect(bareCommandWarnings(["balance", "puruto-financial:report", "*"])).toEqual([
+      'GATEHOUSE_EXTRA_COMMANDS entry "balance" trusts balance in every puruto, present and future; ' +
+        "name the puruto instead (<puruto>:balance)",
+    ]);
   });
 });

@@ -2,7 +2,7 @@
 // A bad value stops startup with a message naming the variable: a gateway that silently falls back
 // to defaults on a typo would run commands with limits the operator never chose.
 import path from "node:path";
-import { isCommandName } from "./names";
+import { isCommandName, isPlainName } from "./names";
 import type { HiddenPaths } from "./runner";
 
 export interface PurutosConfig {
@@ -132,8 +132,31 @@ function nameList(env: Env, name: string): string[] {
 
 /** What is wrong with a list of skill names (or `*`), if anything: the rule src/config.ts checks at start-up too. */
 export function commandListProblem(raw: string): string | undefined {
-  const bad = splitList(raw).find((item) => item !== "*" && !isCommandName(item));
-  return bad === undefined ? undefined : `must be a comma-separated list of skill names (or *), got "${bad}"`;
+  const bad = splitList(raw).find((item) => item !== "*" && !isCommandEntry(item));
+  return bad === undefined
+    ? undefined
+    : `must be a comma-separated list of <puruto>:<skill> entries (or bare skill names, or *), got "${bad}"`;
+}
+
+/** `balance` (every puruto's) or `puruto-financial:balance` (that puruto's only); exactly one `:`, no empty part. */
+function isCommandEntry(item: string): boolean {
+  const parts = item.split(":");
+  if (parts.length === 1) return isCommandName(item);
+  return parts.length === 2 && isPlainName(parts[0]!) && isCommandName(parts[1]!);
+}
+
+/**
+ * What start-up warns about: a bare entry (not `*`, not scoped) is kept for backwards compatibility, but it trusts
+ * a name, not a puruto, so any folder that appears later with a skill of that name inherits the trust.
+ */
+export function bareCommandWarnings(entries: readonly string[]): string[] {
+  return entries
+    .filter((item) => item !== "*" && !item.includes(":"))
+    .map(
+      (command) =>
+        `GATEHOUSE_EXTRA_COMMANDS entry "${command}" trusts ${command} in every puruto, present and future; ` +
+        `name the puruto instead (<puruto>:${command})`,
+    );
 }
 
 /** What is wrong with a list of environment variable names, if anything. */

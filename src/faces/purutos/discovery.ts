@@ -32,6 +32,7 @@ import { logger } from "../../core/log/logger";
 import { isPlainName } from "./names";
 import { ReadCache } from "./read-cache";
 import { buildIndex, type DiscoveryConfig, discoverySources, type Index, type Puruto } from "./scan";
+import { bareCommandWarnings } from "./config";
 
 // Callers have always imported the puruto from here.
 export type { Puruto } from "./scan";
@@ -70,6 +71,7 @@ export interface DiscoveryOptions {
 
 export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptions = {}): Discovery {
   const statIntervalMs = options.statIntervalMs ?? 200;
+  for (const warning of bareCommandWarnings(config.extraCommands)) log.warn(warning);
   const where = discoverySources(config);
   const { registryPath } = where;
   let index: Index | null = null;

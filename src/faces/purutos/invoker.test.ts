@@ -3,6 +3,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { PurutosConfig } from "./config";
 import { createDiscovery, type Discovery } from "./discovery";
+import { runsOwnInit } from "./allowlist";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError } from "./invoker";
 import { removeDir, tempDir, testConfig, writePuruto, type PurutoSpec } from "./testing";
 
@@ -30,6 +31,37 @@ async function puruto(name: string, spec: PurutoSpec = {}) {
 }
 
 const ECHO = "#!/bin/sh\nexec cat\n";
+
+describe("a puruto-scoped allow-list entry", () => {
+  it("puruto-financial:balance runs puruto-financial's balance, never another puruto's balance (R18 F4)", async () => {
+    await puruto("puruto-financial", { skills: { balance: { run: ECHO } } });
+    await puruto("puruto-rogue", { skills: { balance: { run: ECHO } } });
+    const { invoker } = setup({ extraCommands: ["puruto-financial:balance"] });
+
+    const { invocation } = await invoker.invoke({ name: "puruto-financial", command: "balance" });
+    expect(invocation.status).toBe("ok");
+    await expect(invoker.invoke({ name: "puruto-rogue", command: "balance" })).rejects.toMatchObject({
+      code: "COMMAND_NOT_ALLOWED",
+    });
+  });
+
+  it("does not match a look-alike puruto or another command of the same puruto", async () => {
+    await puruto("puruto-financial2", { skills: { balance: { run: ECHO } } });
+    await puruto("puruto-financial", { skills: { wipe: { run: ECHO } } });
+    const { invoker } = setup({ extraCommands: ["puruto-financial:balance"] });
+    for (const [name, command] of [
+      ["puruto-financial2", "balance"],
+      ["puruto-financial", "wipe"],
+    ] as const) {
+      await expect(invoker.invoke({ name, command })).rejects.toMatchObject({ code: "COMMAND_NOT_ALLOWED" });
+    }
+  });
+
+  it("puruto-x:init runs puruto-x's own init only", async () => {
+    expect(runsOwnInit({ extraCommands: ["puruto-x:init"] }, "puruto-x")).toBe(true);
+    expect(runsOwnInit({ extraCommands: ["puruto-x:init"] }, "puruto-y")).toBe(false);
+  });
+});
 
 describe("allow list and lookup", () => {
   it("unknown puruto → PurutoNotFoundError 'Puruto no encontrado'", async () => {

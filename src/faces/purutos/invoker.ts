@@ -182,7 +182,7 @@ export function createInvoker(config: InvokerConfig, discovery: Discovery): Invo
       case "status":
         return { result: await nativeStatus(ctx.puruto) };
     }
-    if (command === "init" && !runsOwnInit(config)) return nativeInit(ctx.puruto);
+    if (command === "init" && !runsOwnInit(config, ctx.puruto.name)) return nativeInit(ctx.puruto);
     if (skill?.runPath) return runSkillScript(ctx, skill);
     if (command === "init") return nativeInit(ctx.puruto);
     if (skill && config.agentCommand) return runAgent(ctx, skill, config.agentCommand);

@@ -188,7 +188,7 @@ async function readPurutos(
       path: entry.dir,
       kind: entry.kind ?? inferKind(entry.name),
       source: entry.source,
-      commands: allowedCommands(repo.skills, config),
+      commands: allowedCommands(repo.skills, config, entry.name),
       skills: repo.skills,
       description: "description" in repo ? repo.description : undefined,
       standardVersion: "standardVersion" in repo ? repo.standardVersion : undefined,
