@@ -2012,8 +2012,9 @@ export interface components {
              *     that group an identifier, as banks and phone APIs read it: `DE89370400440532013000` blocks
              *     `DE89 3704 0044 0532 0130 00`, and `+15550100` blocks `+1 (555) 01-00`.
              *     Names are compared too, though no recipient: display names beside mailboxes and parties' names (`merchant_name`,
-             *     a vendor's or customer's `name`). A name with a word that mixes scripts or hides invisible characters
-             *     (`Еvil Corp`, its `Е` Cyrillic) cannot be compared and is denied.
+             *     a vendor's or customer's `name`), each also as a reader of Latin letters sees it: Cyrillic and Greek look-alike
+             *     letters, a dotless `ı`, accents and invisible characters read through (`Еvil Corp` with a Cyrillic `Е` is
+             *     `evil corp`). A name in another script is compared as it is, never refused for its script.
              */
             counterparty_blocklist?: components["schemas"]["RecipientPattern"][];
             /**

@@ -573,12 +573,14 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
-  // A name with a look-alike word cannot be compared with a blocklist, and a merchant may be named by nothing else:
-  // refused, as a look-alike recipient is. A name in another script, word by word, is read as it is.
+  // A name is also judged as a reader of Latin letters sees it (look-alike letters, dotless ı, accents and
+  // invisible characters are read through); a name in another script is read as it is and never refused for it.
   ...[
     { merchant_name: "\u0415vil Corp" },
     { vendor: { name: "Evil C\u043erp", id: "v-1" } },
     { to: "ceo@x.example", to_name: "E\u200bvil Corp" },
+    { merchant_name: "Ev\u0131L Corp" },
+    { merchant_name: "Evi\u0301l Corp" },
   ].map(
     (params): Case => ({
       name: `a look-alike party name in ${JSON.stringify(params)} under a blocklist: DENY`,
@@ -589,15 +591,23 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
-  {
-    name: "a party's name in another script, each word in one script, under a blocklist: ALLOW",
-    manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
-    request: {
-      action: { ...wire, params: { iban: "DE00", merchant_name: "\u0420\u043e\u043c\u0430\u0448\u043a\u0430 Ltd" } },
-    },
-    decision: "ALLOW",
-    codes: [],
-  },
+  ...[
+    { merchant_name: "\u0420\u043e\u043c\u0430\u0448\u043a\u0430 Ltd" },
+    { merchant_name: "\u30b9\u30bf\u30fc\u30d0\u30c3\u30af\u30b9" },
+    { merchant_name: "\u30bd\u30cb\u30fc\u682a\u5f0f\u4f1a\u793e" },
+    { merchant_name: "LG\uc804\uc790" },
+    { merchant_name: "\u5c0f\u7c73Xiaomi" },
+    { customer: { name: "\u0645\u062d\u0645\u062f\u200c\u0631\u0636\u0627" } },
+    { merchant_name: "\u0dc1\u0dca\u200d\u0dbb\u0dd3 \u0dbd\u0d82\u0d9a\u0dcf" },
+  ].map(
+    (params): Case => ({
+      name: `an honest party name in another script (${JSON.stringify(params)}) under a blocklist: ALLOW`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
   {
     name: "a look-alike party name under an allowlist only: the account is judged, not the name",
     manifest: paymentsBot({ counterparty_allowlist: ["DE00"] }),

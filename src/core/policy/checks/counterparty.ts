@@ -24,6 +24,7 @@ import {
   skip,
   whenReady,
 } from "../policy-check";
+import { latinSkeleton } from "../name-skeleton";
 
 const log = logger.child({ module: "policy" });
 
@@ -98,11 +99,9 @@ function judge(
     const blocklist = patternList(policy.counterparty_blocklist);
     const forms = blocklistForms(policy.counterparty_blocklist);
     // The names too (display names beside the mailboxes, a merchant's or a vendor's name: no recipients, no other
-    // rule judges them). A name with a look-alike word (`Еvil Corp`, its `Е` Cyrillic) cannot be compared with the
-    // list, and a merchant or a vendor may be named by nothing else: refused, as a look-alike recipient is.
+    // rule judges them), each also as a reader of Latin letters sees it (../name-skeleton.ts): a merchant may be
+    // named by nothing else, and `Еvil Corp` with a Cyrillic `Е` is Evil Corp to the person who pays it.
     const names = displayNamesOf(input.actionFacts);
-    const unreadableName = unreadableNameOf(names);
-    if (unreadableName) return blocked(unreadableName.message, unreadableName.details);
     const hit = [...recipients, ...names].filter((r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms));
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
@@ -187,21 +186,19 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
   return recipients;
 }
 
-/** The first name with a word normalisation refuses (a look-alike, an invisible character), as a blocklist's reason. */
-function unreadableNameOf(names: Recipient[]): { message: string; details: Record<string, unknown> } | undefined {
-  for (const name of names)
-    for (const part of name.parts)
-      if (!part.ok)
-        return {
-          message: `Counterparty name in ${name.source} cannot be checked against the blocklist: it ${part.reason}`,
-          details: { source: name.source, refused: part.reason },
-        };
-  return undefined;
-}
-
-/** The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are. */
+/**
+ * The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are, and each whose
+ * Latin skeleton reads otherwise once more as that skeleton.
+ */
 function displayNamesOf(facts: ActionFacts): Recipient[] {
-  return facts.names.map((found) => ({ source: found.source, ...normalizeValue(found.value) }));
+  const names: Recipient[] = [];
+  for (const found of facts.names) {
+    const name = { source: found.source, ...normalizeValue(found.value) };
+    names.push(name);
+    const skeleton = latinSkeleton(found.value);
+    if (skeleton !== name.whole) names.push({ source: found.source, ...normalizeValue(skeleton) });
+  }
+  return names;
 }
 
 /**
