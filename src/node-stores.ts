@@ -7,10 +7,13 @@
 //
 // Either way the faces get the same ports (src/core/ports.ts, GovernanceEngine), and the operations built on
 // them — shadow replay, evidence bundles, approval notifications (webhooks) — run on both.
-import type { GatewayResourceOrgs } from "./core/policy/gateway-resources";
+
+import { type Kysely, sql } from "kysely";
+import { alignedClock } from "./clock-skew";
 import type { Config } from "./config";
 import { type ApprovalStore, createApprovalStore } from "./core/approvals";
 import { type AuditLog, createAuditLog } from "./core/audit";
+import { stepBackToleranceFor } from "./core/audit/verify";
 import type { ConnectorRegistry } from "./core/connectors";
 import type { EventBus } from "./core/events";
 import {
@@ -19,33 +22,32 @@ import {
   type GovernanceEngine,
   type SqliteGovernanceEngine,
 } from "./core/governance";
-import { createSharedGovernanceEngine } from "./core/governance/shared-engine";
 import { type BuildEvidence, createEvidenceBuilder } from "./core/governance/evidence";
 import type { AuditHistory } from "./core/governance/history";
 import { createShadowReplay, type ShadowReplay } from "./core/governance/replay";
+import { createSharedGovernanceEngine } from "./core/governance/shared-engine";
 import { sqliteAuditHistory } from "./core/governance/sqlite-history";
-import { createWebhookStore, type WebhookStore } from "./core/notifications";
-import type { WebhookStoreOptions } from "./core/notifications/webhook-store";
 import { createIdempotencyStore } from "./core/idempotency";
-import { isDatabaseOutage } from "./core/store/transient-errors";
 import { createApiKeyStore } from "./core/identity/api-keys";
 import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "./core/identity/dev-issuer";
 import type { PublicJwk, SigningKeyPurpose } from "./core/keys";
+import { logger } from "./core/log/logger";
+import { createWebhookStore, type WebhookStore } from "./core/notifications";
+import type { WebhookStoreOptions } from "./core/notifications/webhook-store";
+import type { GatewayResourceOrgs } from "./core/policy/gateway-resources";
 import { loadManifestDir, loadManifestDirInto, type ManifestLoadOptions } from "./core/policy/manifest-loader";
 import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
-import { type Kysely, sql } from "kysely";
 import { migrateToLatest } from "./core/store/migrate";
-import type { Database } from "./core/store/schema";
 import { openStore } from "./core/store/open-store";
-import { fileStoreIdOf, postgresRedisHomeOf, postgresStoreIdOf, type RedisHome } from "./core/store/store-id";
 import { isPostgresUrl } from "./core/store/postgres";
+import type { Database } from "./core/store/schema";
 import { createSharedApiKeys, createSharedApprovalsService } from "./core/store/shared";
 import { createSharedAuditHistory } from "./core/store/shared/audit-history";
 import { createSharedWebhookStore } from "./core/store/shared/webhooks";
-import { openDatabase, type Db } from "./core/store/sqlite";
+import { type Db, openDatabase } from "./core/store/sqlite";
+import { fileStoreIdOf, postgresRedisHomeOf, postgresStoreIdOf, type RedisHome } from "./core/store/store-id";
+import { isDatabaseOutage } from "./core/store/transient-errors";
 import { startWalCheckpointer } from "./core/store/wal-checkpointer";
-import { logger } from "./core/log/logger";
-import { alignedClock } from "./clock-skew";
 import type { Probe } from "./system/handlers";
 
 export interface NodeStores {
@@ -190,6 +192,7 @@ async function openPostgresStores(deps: NodeStoresDeps): Promise<NodeStores> {
     databaseFile: config.databaseFile,
     secret: deps.env.GATEHOUSE_SECRET,
     now: clock.now,
+    verify: { maxStepBackMs: stepBackToleranceFor(config.maxClockSkewMs) },
   });
   if (store.kind !== "postgres") throw new Error("openStore: a postgres:// URL opened another backend");
   const { shared, kysely } = store;

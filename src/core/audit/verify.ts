@@ -1,7 +1,7 @@
 // Chain verification shared by `verifyChain` (online, keys from SQLite) and `gatehouse audit verify`
 // (offline, keys from a JWKS). Records must come in chain order; several orgs' chains may be interleaved.
 import type { KeyObject } from "node:crypto";
-import { GENESIS_HASH, HASHED_FIELDS, recordHash, signatureValid, type AuditRecord } from "./record";
+import { type AuditRecord, GENESIS_HASH, HASHED_FIELDS, recordHash, signatureValid } from "./record";
 
 export type ChainVerification =
   | { valid: true; records: number; orgs: number }
@@ -23,7 +23,12 @@ export type PublicKeyLookup = (kid: string) => KeyObject | undefined;
  * them opposite ways differ by up to twice that; 5 s more for a clock stepped between two measures and the commit
  * order. A chain whose time steps back further was reordered, backdated or written by a clock nobody checked.
  */
-export const DEFAULT_MAX_STEP_BACK_MS = 2 * 5_000 + 5_000;
+export const DEFAULT_MAX_STEP_BACK_MS = stepBackToleranceFor(5_000);
+
+/** The step back a chain may show when each node may be `maxClockSkewMs` off the database's clock. */
+export function stepBackToleranceFor(maxClockSkewMs: number): number {
+  return 2 * maxClockSkewMs + 5_000;
+}
 
 export interface VerifyOptions {
   /** The largest step back in time between consecutive records of a chain (default DEFAULT_MAX_STEP_BACK_MS). */

@@ -16,13 +16,14 @@
 // The proof is sent as it is read, a page of records at a time (chainPages): the bundle of an interaction early in a
 // long chain carries every later record, and read whole it held them all in memory and, on SQLite, stopped every
 // other request of the node for as long as the read took.
-import type { AuditRecord, ChainHead } from "../audit";
-import { type ChainPage, chainPages } from "../audit/export-pages";
-import { approvalStatusOf } from "../audit/evidence-verify";
-import { issuedFields, revocationFields, tokenTrailOf } from "../audit/evidence-token";
+
 import type { Approval } from "../approvals";
-import type { ManifestsService } from "../ports";
+import type { AuditRecord, ChainHead } from "../audit";
+import { issuedFields, revocationFields, tokenTrailOf } from "../audit/evidence-token";
+import { approvalStatusOf } from "../audit/evidence-verify";
+import { type ChainPage, chainPages } from "../audit/export-pages";
 import type { ManifestVersion, PolicyTraceEntry, Reason } from "../policy/types";
+import type { ManifestsService } from "../ports";
 import type { AuditHistory, TokenRecords } from "./history";
 import type { ApprovalsPort } from "./ports";
 

@@ -7,6 +7,8 @@
 //   otherwise                  → the embedded SQLite file, as before (its tuned synchronous stores).
 //
 // Either way the migrations of ./migrations have run when it resolves.
+
+import type { VerifyOptions } from "../audit/verify";
 import { kyselyOver } from "./kysely";
 import { migrateToLatest } from "./migrate";
 import { type AnyKysely, isPostgresUrl, openPostgres } from "./postgres";
@@ -23,6 +25,8 @@ export interface StoreConfig {
   maxConnections?: number;
   /** The shared stores' clock (default the node's): the node aligns it on the database's (src/clock-skew.ts). */
   now?: () => Date;
+  /** The shared chain's online verification (the step back GATEHOUSE_MAX_CLOCK_SKEW_MS allows its nodes). */
+  verify?: VerifyOptions;
 }
 
 export type StoreBackend =
@@ -71,7 +75,11 @@ async function openPostgresStore(url: string, config: StoreConfig): Promise<Stor
   return {
     kind: "postgres",
     kysely,
-    shared: createSharedStores(kysely, { secret: config.secret, ...(config.now ? { now: config.now } : {}) }),
+    shared: createSharedStores(kysely, {
+      secret: config.secret,
+      ...(config.now ? { now: config.now } : {}),
+      ...(config.verify ? { verify: config.verify } : {}),
+    }),
     ping: () => pingPostgres(probe),
     close: async () => {
       await probe.destroy();

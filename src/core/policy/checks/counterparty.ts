@@ -7,12 +7,12 @@
 // which.
 import { logger } from "../../log/logger";
 import { clipped } from "../clip";
+import type { ActionFacts } from "../extract";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
-import type { ActionFacts } from "../extract";
+import { latinSkeleton } from "../name-skeleton";
 import { type NormalizedValue, normalizeValue } from "../normalize";
 import { allPartsMatch, anyPartMatches, blockedInAnotherForm, blocklistForms, patternList } from "../pattern";
-import type { ManifestPolicy } from "../types";
 import {
   type CheckOutcome,
   type CheckView,
@@ -24,7 +24,7 @@ import {
   skip,
   whenReady,
 } from "../policy-check";
-import { latinSkeleton } from "../name-skeleton";
+import type { ManifestPolicy } from "../types";
 
 const log = logger.child({ module: "policy" });
 

@@ -1,6 +1,7 @@
 // Exactness across nodes: several connection pools on one PostgreSQL database stand for several gateway nodes.
 // Every guarantee must come from the database itself, since no node sees another's memory.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { stepBackToleranceFor } from "../../audit/verify";
 import type { AnyKysely } from "../postgres";
 import { createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
@@ -194,5 +195,25 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
   it("nodes starting together agree on one signing key per purpose", async () => {
     const kids = await Promise.all(nodes.map((n) => n.signingKeys.audit.activeKey().then((k) => k.kid)));
     expect(new Set(kids).size).toBe(1);
+  });
+
+  it("a chain written by nodes whose clocks are apart within the skew bound verifies online; further apart it fails", async () => {
+    const opened = await backend!.open();
+    try {
+      const [ahead, behind] = opened.nodes(2) as [AnyKysely, AnyKysely];
+      const at = (offsetMs: number) => () => new Date(Date.now() + offsetMs);
+      // GATEHOUSE_MAX_CLOCK_SKEW_MS=10000: each node may be 10 s off the database, so 20 s apart.
+      const verify = { maxStepBackMs: stepBackToleranceFor(10_000) };
+      const fast = createSharedStores(ahead, { secret: TEST_SECRET, now: at(10_000), verify });
+      const slow = createSharedStores(behind, { secret: TEST_SECRET, now: at(-10_000), verify });
+      await fast.audit.appendDecision({ ...intentInput("i-fast"), decision: "DENY" });
+      await slow.audit.appendDecision({ ...intentInput("i-slow"), decision: "DENY" });
+      expect(await fast.audit.verifyChain(ORG)).toMatchObject({ valid: true, records: 2 });
+      // Under the default bound (5 s), the same 20 s step back is a broken chain.
+      const strict = createSharedStores(ahead, { secret: TEST_SECRET });
+      expect(await strict.audit.verifyChain(ORG)).toMatchObject({ valid: false, first_invalid_seq: 2 });
+    } finally {
+      await opened.close();
+    }
   });
 });

@@ -8,48 +8,48 @@
 // What each kind of record holds: src/core/audit/record-content.ts (shared with the embedded chain); grouped intents, decisions and outcomes: ./audit-grouped.ts.
 import { sql } from "kysely";
 import {
-  decodeCursor,
-  encodeCursor,
-  InvalidAuditQueryError,
-  isoInstant,
-  toRow,
   type ApprovalDecisionInput,
   type ApprovalRefusalInput,
   type AuditListFilter,
   type AuditPage,
   type DecisionInput,
+  decodeCursor,
+  encodeCursor,
   type IntentInput,
+  InvalidAuditQueryError,
+  isoInstant,
   type OutcomeInput,
   type TokenRecordInput,
+  toRow,
 } from "../../audit/audit-log";
-import { chainPages, exportJsonlPages } from "../../audit/export-pages";
-import { type ChainHead, signChainHead } from "../../audit/chain-head";
-import { GENESIS_HASH, hashRecord, type AuditRecord } from "../../audit/record";
-import { verifyChainPages, type ChainVerification } from "../../audit/verify";
-import type { ActiveSigningKey, PublicJwk } from "../../keys";
-import type { BudgetSlot } from "../../policy/budget-counters";
-import type { AnyKysely } from "../postgres";
 import { fromRow, fromStoredRow } from "../../audit/audit-rows";
+import { type ChainHead, signChainHead } from "../../audit/chain-head";
+import { chainPages, exportJsonlPages } from "../../audit/export-pages";
+import { type AuditRecord, GENESIS_HASH, hashRecord } from "../../audit/record";
 import {
   approvalContent,
   type Content,
   decisionContent,
-  intentContent,
   type InteractionRow,
+  intentContent,
   outcomeContent,
   refusalContent,
   sameRefusal,
   tokenContent,
 } from "../../audit/record-content";
+import { type ChainVerification, type VerifyOptions, verifyChainPages } from "../../audit/verify";
+import type { ActiveSigningKey, PublicJwk } from "../../keys";
+import type { BudgetSlot } from "../../policy/budget-counters";
+import type { AnyKysely } from "../postgres";
 import {
   createGroupedAppends,
   type HashedRecord,
-  insertRecords,
   type IntentGuard,
   type IntentTaken,
+  insertRecords,
   signedNow,
 } from "./audit-grouped";
-import { lockOrgChain, sharedGroupCommit, trxState, type SharedGroupCommit, type Trx } from "./group-commit";
+import { lockOrgChain, type SharedGroupCommit, sharedGroupCommit, type Trx, trxState } from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
 export interface SharedAuditChain {
@@ -97,7 +97,7 @@ const MAX_PAGE = 500;
 export function createSharedAuditChain(
   db: AnyKysely,
   keys: SharedSigningKeys,
-  options: { now?: () => Date; groups?: SharedGroupCommit } = {},
+  options: { now?: () => Date; groups?: SharedGroupCommit; verify?: VerifyOptions } = {},
 ): SharedAuditChain {
   const now = options.now ?? (() => new Date());
   const groups = options.groups ?? sharedGroupCommit(db);
@@ -208,7 +208,8 @@ export function createSharedAuditChain(
     async verify(orgId) {
       // Up to the head as it is now, a page at a time: read whole, a long chain was held in the node's memory.
       const stored = (fromSeq: number, limit: number) => chainFrom(db, orgId, fromSeq, limit, fromStoredRow);
-      return verifyChainPages(chainPages(1, await lastRecord(db, orgId), stored), (kid) => keys.publicKey(kid));
+      const keyOf = (kid: string) => keys.publicKey(kid);
+      return verifyChainPages(chainPages(1, await lastRecord(db, orgId), stored), keyOf, options.verify);
     },
 
     verifyChain(orgId) {

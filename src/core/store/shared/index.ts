@@ -1,20 +1,22 @@
 // The shared-state stores written once with Kysely, for every backend (PostgreSQL in a cluster; SQLite too,
 // where the store-contract suite runs them). The embedded SQLite default keeps its synchronous, prepared-
 // statement stores (src/core/*) on the hot path; these are what a multi-node installation runs on.
+
+import type { VerifyOptions } from "../../audit/verify";
 import type { Escalate, ReservationStore } from "../../governance/ports";
+import type { CapabilityTokensService } from "../../ports";
 import type { AnyKysely } from "../postgres";
 import { createSharedApprovals, type SharedApprovals } from "./approvals";
 import { createSharedAuditChain, type SharedAuditChain } from "./audit-chain";
 import { createSharedBudgets, type SharedBudgets } from "./budgets";
+import { createSharedCapabilityTokens } from "./capability-tokens";
 import { createSharedCounterparties, type SharedCounterparties } from "./counterparties";
+import { sharedEscalations } from "./escalations";
+import { sharedGroupCommit } from "./group-commit";
 import { createSharedIdempotencyStore, type SharedIdempotencyStore } from "./idempotency";
 import { createSharedManifests, type SharedManifests } from "./manifests";
 import { sharedReservations } from "./reservations";
-import { sharedEscalations } from "./escalations";
 import { secretBox } from "./secret-box";
-import { createSharedCapabilityTokens } from "./capability-tokens";
-import { sharedGroupCommit } from "./group-commit";
-import type { CapabilityTokensService } from "../../ports";
 import { createSharedSigningKeys, type SharedSigningKeys } from "./signing-keys";
 
 export interface SharedStores {
@@ -37,6 +39,8 @@ export interface SharedStoresOptions {
   /** GATEHOUSE_SECRET: seals the signing keys at rest; every node must have the same one. */
   secret: string | Buffer;
   now?: () => Date;
+  /** The online verification's tolerances (the step back its nodes' clocks allow). */
+  verify?: VerifyOptions;
 }
 
 export function createSharedStores(db: AnyKysely, options: SharedStoresOptions): SharedStores {
@@ -52,7 +56,11 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   const approvals = createSharedApprovals(db, clock);
   // One group commit per node: reservations and audit appends of a turn share one transaction.
   const groups = sharedGroupCommit(db);
-  const audit = createSharedAuditChain(db, signingKeys.audit, { ...clock, groups });
+  const audit = createSharedAuditChain(db, signingKeys.audit, {
+    ...clock,
+    groups,
+    ...(options.verify ? { verify: options.verify } : {}),
+  });
   return {
     signingKeys,
     manifests: createSharedManifests(db, clock),
@@ -67,6 +75,9 @@ export function createSharedStores(db: AnyKysely, options: SharedStoresOptions):
   };
 }
 
+export { createSharedApiKeys } from "./api-keys";
+export { createSharedApprovalsService } from "./approvals-service";
+export { secretBox } from "./secret-box";
 export type {
   SharedApprovals,
   SharedAuditChain,
@@ -76,6 +87,3 @@ export type {
   SharedManifests,
   SharedSigningKeys,
 };
-export { secretBox } from "./secret-box";
-export { createSharedApiKeys } from "./api-keys";
-export { createSharedApprovalsService } from "./approvals-service";
