@@ -81,6 +81,7 @@ export function checkTokenSection(
   const trail = tokenTrailOf(records, tokenId);
   if (records.length !== [trail.issued, trail.revoked].filter(Boolean).length)
     fail("proof: token_records holds a record twice, or one that is not this token's issue or revocation");
+  noneLeftOut(trail, tokenTrailOf(chainOf(bundle), tokenId), fail);
   return [`capability_token: the decision used token ${shown(tokenId)}`, ...provenClaims(token as Json, trail, fail)];
 }
 
@@ -109,6 +110,25 @@ function provenClaims(token: Json, trail: TokenTrail, fail: (reason: string) => 
         "capability_token: not revoked as of the chain head (the gateway's statement: no signed revocation given)",
   );
   return proves;
+}
+
+/**
+ * A token record the proof's chain holds (a revocation after the decision is in it) must be the one token_records
+ * gives: else a bundle could leave the signed revocation out and present the token as never revoked.
+ */
+function noneLeftOut(given: TokenTrail, inChain: TokenTrail, fail: (reason: string) => never): void {
+  for (const kind of ["issued", "revoked"] as const) {
+    const chained = inChain[kind];
+    if (chained && given[kind]?.hash !== chained.hash)
+      fail(
+        `proof: the chain holds the token's token_${kind} record (seq ${chained.seq}), which token_records leaves out`,
+      );
+  }
+}
+
+function chainOf(bundle: Json): AuditRecord[] {
+  const chain = (bundle.proof as Json).chain;
+  return Array.isArray(chain) ? (chain as AuditRecord[]) : [];
 }
 
 /** Fails naming the first field of `expected` the section states otherwise. */

@@ -198,6 +198,14 @@ describe.each(backends)("capability token audit records ($name)", (backend) => {
     expect(hidden.code).toBe(1);
     expect(hidden.err).toMatch(/^FAIL: capability_token: revoked differs from the signed token_revoked record/);
 
+    // The revocation record left out of token_records too (R19): the chain after the decision still holds it.
+    const leftOut = structuredClone(unrevoked);
+    leftOut.proof.token_records = leftOut.proof.token_records.filter((r: Rec) => r.kind !== "token_revoked");
+    expect(leftOut.proof.chain.some((r: Rec) => r.kind === "token_revoked")).toBe(true);
+    const hiddenRecord = await verifyBundle(leftOut);
+    expect(hiddenRecord.code).toBe(1);
+    expect(hiddenRecord.err).toMatch(/^FAIL: proof: the chain holds the token's token_revoked record \(seq \d+\)/);
+
     const forged = structuredClone(bundle);
     forged.proof.token_records[0].meta.issued_by = "security-officer";
     forged.capability_token.issued_by = "security-officer";
