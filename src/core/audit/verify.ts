@@ -98,6 +98,16 @@ export class ChainVerifier {
     private readonly options: VerifyOptions = {},
   ) {}
 
+  /** A segment's start: the org's chain is taken to end at `head` before the first record given. */
+  startAfter(orgId: string, head: { seq: number; hash: string }): void {
+    this.heads.set(orgId, head);
+  }
+
+  /** How many orgs' chains the records so far belong to. */
+  get orgs(): number {
+    return this.heads.size;
+  }
+
   /** Checks the next record; false once one failed (the rest need not be read). */
   add(candidate: unknown): boolean {
     if (this.failed) return false;
@@ -122,7 +132,7 @@ export class ChainVerifier {
       const proven = this.checked - ((this.heads.get(org_id)?.seq ?? first.seq) - first.seq + 1);
       return failure({ org_id, ...first }, proven, UNSIGNED_END);
     }
-    return { valid: true, records: this.checked, orgs: this.heads.size };
+    return { valid: true, records: this.checked, orgs: this.orgs };
   }
 }
 
@@ -193,20 +203,18 @@ export function verifySegment(
   records: readonly unknown[],
   publicKeyFor: PublicKeyLookup,
 ): { valid: true } | { valid: false; seq: number | null; reason: string } {
-  const heads = new Map<string, { seq: number; hash: string }>();
-  const waiting: Waiting = new Map();
-  for (const [index, candidate] of records.entries()) {
-    const r = (candidate ?? {}) as Partial<AuditRecord>;
-    // The first record is taken as the start: its predecessor is whatever its prev_hash says.
-    if (index === 0 && typeof r.org_id === "string" && typeof r.seq === "number" && typeof r.prev_hash === "string")
-      heads.set(r.org_id, { seq: r.seq - 1, hash: r.prev_hash });
-    const problem = recordProblem(candidate, heads, publicKeyFor);
-    if (problem) return { valid: false, seq: typeof r.seq === "number" ? r.seq : null, reason: problem };
-    const record = candidate as AuditRecord;
-    if (heads.size > 1) return { valid: false, seq: record.seq, reason: "records of another org in the segment" };
-    heads.set(record.org_id, { seq: record.seq, hash: record.hash });
-    noteSignature(record, waiting);
+  const verifier = new ChainVerifier(publicKeyFor);
+  // The first record is taken as the start: its predecessor is whatever its prev_hash says.
+  const first = (records[0] ?? {}) as Partial<AuditRecord>;
+  if (typeof first.org_id === "string" && typeof first.seq === "number" && typeof first.prev_hash === "string")
+    verifier.startAfter(first.org_id, { seq: first.seq - 1, hash: first.prev_hash });
+  for (const candidate of records) {
+    if (!verifier.add(candidate)) break;
+    if (verifier.orgs > 1) {
+      const seq = (candidate as AuditRecord).seq;
+      return { valid: false, seq, reason: "records of another org in the segment" };
+    }
   }
-  const [unproven] = waiting.values();
-  return unproven ? { valid: false, seq: unproven.seq, reason: UNSIGNED_END } : { valid: true };
+  const result = verifier.result();
+  return result.valid ? { valid: true } : { valid: false, seq: result.first_invalid_seq, reason: result.reason };
 }
