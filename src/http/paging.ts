@@ -27,8 +27,9 @@ function isAfter(value: unknown): value is { after: string } {
 }
 
 /**
- * One page of a list the store returns whole and in a stable order (manifests, capability tokens: bounded by what
- * an org registers): from after the cursor's item, at most `limit` items and at most the byte budget.
+ * One page of a list the store returns whole and in a stable order (manifests, purutos: bounded by what an org
+ * registers or a machine holds; capability tokens, issued per task, are paged in the store): from after the
+ * cursor's item, at most `limit` items and at most the byte budget.
  */
 export function pageOf<T>(
   items: readonly T[],
