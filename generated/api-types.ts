@@ -58,7 +58,8 @@ export interface paths {
          *     audit record). With `stop_on_deny`, the actions after the first DENY are reported as `SKIPPED`. An error
          *     answers the whole batch only while no action has been answered; after that, what was recorded (an
          *     approval, a DENY's record, a connector run) is reported, the failing action is `SKIPPED` with its problem
-         *     `code` in `result.error_code`, and the rest are `SKIPPED`.
+         *     `code` in `result.error_code`, and the rest are `SKIPPED`. A caller that hangs up stops the batch: the action
+         *     running finishes and is recorded, the later ones are not decided (nothing spent on them, no key claimed).
          */
         post: operations["Gateway_batch"];
         delete?: never;
@@ -102,6 +103,8 @@ export interface paths {
          * @description Evaluate and execute an action in one call. The gateway evaluates the request against policies and, if
          *     allowed, runs the tool's connector. DENY and ESCALATE are answered with 200 (they are decisions, not
          *     errors); an ESCALATE creates a pending approval. Every call leaves an audit record (`interaction_id`).
+         *     A caller that hangs up does not cancel an allowed call: it runs to its connector's timeout and its real
+         *     outcome is recorded; the same `idempotency_key` replays it.
          */
         post: operations["Gateway_execute"];
         delete?: never;

@@ -180,7 +180,8 @@ async function callHttp(
     return { success: true, data };
   } catch (err) {
     if (timeout.aborted) return failure("TIMEOUT", `No answer from upstream within ${timeoutMs} ms`);
-    if (call.signal.aborted) return failure("CANCELLED", "The call was cancelled");
+    if (call.signal.aborted)
+      return failure("CANCELLED", "The call was cancelled; the request may have reached the upstream");
     if (err instanceof DestinationRefused) return failure(err.code, err.message);
     const code = (err as NodeJS.ErrnoException).code;
     const why = scrub(`${url.host}: ${code ?? (err as Error).message}`) as string;

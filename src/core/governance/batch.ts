@@ -5,22 +5,18 @@
 // skipped, so the caller learns what took effect. Every answer recorded something (a connector run, an ESCALATE's
 // approval, a DENY's audit record) or replays an earlier answer that did: failing the batch would hide it, e.g. an
 // approval operators see pending whose approval_id the agent never got.
+// A caller that hangs up stops the batch at the next action: the rest are not decided (no budget, token use or
+// approval spent, no key claimed, so a retry decides them afresh); the action running then finishes (execute.ts).
 import { randomUUID } from "node:crypto";
 import type { Action } from "../policy/types";
 import type { ExecuteOnce } from "./execute";
-import type {
-  BatchRequest,
-  BatchResponse,
-  BatchResultItem,
-  ExecuteOptions,
-  ExecuteRequest,
-  ExecuteResponse,
-} from "./types";
+import type { BatchRequest, BatchResponse, BatchResultItem, ExecuteRequest, ExecuteResponse } from "./types";
 
 export type Batch = (
   orgId: string,
   request: BatchRequest,
-  options?: Pick<ExecuteOptions, "signal">,
+  /** Aborted when the caller hangs up. */
+  options?: { signal?: AbortSignal | undefined },
 ) => Promise<BatchResponse>;
 
 /** One batch item as the execute request it stands for. */
@@ -70,6 +66,7 @@ export function createBatch(execute: ExecuteOnce): Batch {
     let stopped = false;
     let answered = false;
     for (const item of request.actions) {
+      if (options.signal?.aborted) stopped = true;
       if (stopped) {
         results.push({ action_id: item.action_id, decision: "SKIPPED", executed: false });
         continue;
@@ -77,7 +74,6 @@ export function createBatch(execute: ExecuteOnce): Batch {
       let response: ExecuteResponse;
       try {
         response = await execute(orgId, requestOf(request, item), {
-          signal: options.signal,
           meta: { batch_id: batchId, action_id: item.action_id },
         });
       } catch (err) {

@@ -18,8 +18,6 @@ export interface ToolCall {
   /** `type:tool`, named in connector error messages. */
   capability: string;
   params: Record<string, unknown>;
-  /** Aborted when the agent's request is cancelled. */
-  signal?: AbortSignal | undefined;
 }
 
 /** Runs one tool; resolves with `undefined` when no connector of the tool's type exists on this gateway. */
@@ -39,9 +37,12 @@ export function toolRunner(registry: ConnectorRegistry): ToolRunner {
         tool: call.capability,
         params: call.params,
         config: tool.connector as unknown as Record<string, unknown>,
-        // Made on the connector's first read only: most connectors (noop, echo) never cancel anything.
+        // Never aborted, and made on the connector's first read only (most connectors never read it). An agent that
+        // hangs up does not cancel its authorized call: torn down once sent, the request may still have reached
+        // the upstream, and the outcome would then say "not executed" of an action that took place (a retry with
+        // a new key would act twice). The call ends at its connector's timeout, and its real outcome is recorded.
         get signal() {
-          signal ??= call.signal ?? new AbortController().signal;
+          signal ??= new AbortController().signal;
           return signal;
         },
       });

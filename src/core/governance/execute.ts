@@ -113,14 +113,9 @@ export function createExecute(deps: {
       claim: options.claim,
       gate: (tool) => {
         connectorType = tool.connector.type;
-        start = deps.runTool(tool, {
-          capability,
-          params: request.action.params,
-          // Passed on lazily: the caller's signal may be made on first read (see the REST execute handler).
-          get signal() {
-            return options.signal;
-          },
-        });
+        // No caller's signal: once authorized, the call runs to its connector's own timeout and its outcome is
+        // recorded whether the caller stays or not (see toolRunner).
+        start = deps.runTool(tool, { capability, params: request.action.params });
         return start ? undefined : { connector_unavailable: connectorType };
       },
     });

@@ -21,8 +21,6 @@ export type BatchResultItem = Schemas["BatchResult"];
 export type ActionResult = Schemas["ActionResult"] & { success: boolean };
 
 export interface ExecuteOptions {
-  /** Aborted when the caller goes away (the connector is cancelled). */
-  signal?: AbortSignal | undefined;
   /** Kept in the audit records (channel, request id, batch id…). */
   meta?: Record<string, unknown>;
   /**

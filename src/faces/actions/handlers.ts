@@ -4,18 +4,18 @@
 // Authentication and Ajv validation ran before these; org scoping is done here: an agent acts in the org of
 // its API key, an operator only on an org its token names.
 import type { components } from "../../../generated/api-types";
+import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
 import type { Principal } from "../../core/identity/principal";
+import { logger } from "../../core/log/logger";
 import { GATEWAY_CHANNELS } from "../../core/policy/action-hash";
-import { foldText } from "../../core/policy/normalize";
 import { InvalidManifestError, ManifestConflictError } from "../../core/policy/manifest-repository";
+import { foldText } from "../../core/policy/normalize";
 import { TokenIssueError } from "../../core/policy/tokens/capability-tokens";
 import type { Action, Manifest, ManifestInput, ManifestStatus } from "../../core/policy/types";
-import type { HandlerGroup } from "../../http/handlers";
-import { HttpProblem, problem } from "../../http/problem";
-import { decodeTimeCursor, encodeTimeCursor, pageOf, storePageOf } from "../../http/paging";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
-import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
-import { logger } from "../../core/log/logger";
+import type { HandlerGroup } from "../../http/handlers";
+import { decodeTimeCursor, encodeTimeCursor, pageOf, storePageOf } from "../../http/paging";
+import { HttpProblem, problem } from "../../http/problem";
 
 type Schemas = components["schemas"];
 
@@ -105,18 +105,7 @@ function gatewayHandlers(actions: GovernanceEngine) {
       const orgId = agentOrg(req.principal);
       const body = withoutGatewayChannel(req.body);
       const response = await mapErrors(() =>
-        actions.execute(
-          orgId,
-          { ...body, action: toAction(body.action) },
-          {
-            // Read only if the connector asks: the client-leaves signal costs an AbortController and a close
-            // listener per request (1.4% of the execute line), which the noop and echo connectors never use.
-            get signal() {
-              return req.signal;
-            },
-            meta: { request_id: req.requestId },
-          },
-        ),
+        actions.execute(orgId, { ...body, action: toAction(body.action) }, { meta: { request_id: req.requestId } }),
       );
       return { status: 200, body: response as Schemas["ExecuteResponse"] };
     },

@@ -18,9 +18,9 @@ import {
   type AmountBounds,
   APPROVAL_STATUS_TOOL,
   approvalStatusTool,
-  LEGACY_APPROVAL_STATUS_TOOL,
   capabilitiesByToolName,
   capabilityForToolName,
+  LEGACY_APPROVAL_STATUS_TOOL,
   manifestTools,
 } from "./tool-catalog";
 
@@ -149,7 +149,6 @@ export function createAgentTools(deps: AgentToolsDeps) {
   ): Promise<ExecuteResponse | CallToolResult> {
     try {
       return await deps.engine.execute(session.orgId, request, {
-        signal: extra.signal,
         meta: { channel: "mcp", mcp_session_id: session.sessionId, mcp_request_id: String(extra.requestId) },
       });
     } catch (err) {
