@@ -130,3 +130,27 @@ async function adminQuery(admin: string, statement: string): Promise<void> {
     await client.end();
   }
 }
+
+/**
+ * Counts turns of the event loop (one per check phase, setImmediate) until stopped: what a read of the audit chain
+ * lets other requests do meanwhile. A synchronous read holds the loop and counts none; a paged read, one or more
+ * between its pages.
+ */
+export function loopTurns(): { readonly count: number; stop(): void } {
+  let count = 0;
+  let running = true;
+  const turn = () => {
+    if (!running) return;
+    count += 1;
+    setImmediate(turn);
+  };
+  setImmediate(turn);
+  return {
+    get count() {
+      return count;
+    },
+    stop: () => {
+      running = false;
+    },
+  };
+}

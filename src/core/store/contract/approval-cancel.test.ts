@@ -7,7 +7,7 @@ import type { ApprovalsService } from "../../ports";
 import type { AnyKysely } from "../postgres";
 import { createSharedApprovalsService, createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
-import { approvalInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, ORG } from "./fixtures";
 
 // PostgreSQL only: the shared approvals service is what a cluster runs (the embedded store has its own, tested there).
 const backend = await postgresBackend("approval cancellation");
@@ -39,7 +39,7 @@ describe.skipIf(!backend)("approval cancellation on the shared store", () => {
     expect(await service.cancel(ORG, approval_id, "again")).toBe(false);
 
     expect((await service.get(ORG, approval_id))?.status).toBe("cancelled");
-    const records = (await stores.audit.chain(ORG)).filter((r) => r.approval_id === approval_id);
+    const records = (await chainOf(stores.audit, ORG)).filter((r) => r.approval_id === approval_id);
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({
       kind: "approval",

@@ -10,7 +10,7 @@ import { createMemoryEventBus } from "../../events/memory-bus";
 import type { ApprovalsService } from "../../ports";
 import { createSharedApprovalsService, createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
-import { approvalInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, ORG } from "./fixtures";
 
 const backend = await postgresBackend("approval expiry in batches");
 const TTL_MS = 60_000;
@@ -70,7 +70,7 @@ describe.skipIf(!backend)("approval expiry in batches on the shared store", () =
   /** Expiry records per approval id, from the org's chain. */
   async function expiryRecords(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    for (const record of await node(0).stores.audit.chain(ORG))
+    for (const record of await chainOf(node(0).stores.audit, ORG))
       if (record.kind === "approval" && (record.meta as { approval_status?: string }).approval_status === "expired")
         counts.set(record.approval_id!, (counts.get(record.approval_id!) ?? 0) + 1);
     return counts;
@@ -117,7 +117,7 @@ describe.skipIf(!backend)("approval expiry in batches on the shared store", () =
 
     const records = await expiryRecords();
     for (const id of [read!, denied!, approved!]) expect(records.get(id)).toBe(1);
-    const verdicts = (await node(0).stores.audit.chain(ORG)).filter((r) => r.kind === "approval");
+    const verdicts = (await chainOf(node(0).stores.audit, ORG)).filter((r) => r.kind === "approval");
     expect(verdicts.map((r) => (r.meta as { approval_status: string }).approval_status)).not.toContain("approved");
     expect(verdicts.map((r) => (r.meta as { approval_status: string }).approval_status)).not.toContain("denied");
   });

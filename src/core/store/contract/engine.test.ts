@@ -5,9 +5,10 @@ import { createSharedGovernanceEngine, type SharedGovernanceEngine } from "../..
 import { ActionUnavailableError } from "../../governance/types";
 import { approvalBindingOf } from "../../policy/action-hash";
 import { emailRequest, ORG, supportBot } from "../../policy/test-fixtures";
+import type { AnyKysely } from "../postgres";
 import { createSharedStores } from "../shared";
 import { contractBackends, postgresBackend, TEST_SECRET } from "./backends";
-import type { AnyKysely } from "../postgres";
+import { chainOf } from "./fixtures";
 
 /** A payments agent with an hourly money budget (constraints.max_amount_per_hour). */
 const payBot = (amount: number) =>
@@ -67,7 +68,7 @@ describe.each(await contractBackends("store contract: engine"))(
       expect((await engine.approvals.get(ORG, approvalId))?.status).toBe("consumed");
       expect((await engine.execute(ORG, { ...del, approval_id: approvalId })).executed).toBe(false);
 
-      const chain = await engine.audit.chain(ORG);
+      const chain = await chainOf(engine.audit, ORG);
       expect(chain.map((r) => r.kind)).toEqual(["intent", "outcome", "decision", "intent", "outcome", "decision"]);
       expect((await engine.audit.verify(ORG)).valid).toBe(true);
     });
@@ -77,7 +78,7 @@ describe.each(await contractBackends("store contract: engine"))(
         emailRequest({ action: { type: "crm", tool: "delete", params: { record_id: `rec-${i}` } } }),
       );
       const answers = await Promise.all(deletes.map((request) => engine.execute(ORG, request)));
-      const chain = await engine.audit.chain(ORG);
+      const chain = await chainOf(engine.audit, ORG);
       for (const answer of answers) {
         const records = chain.filter((r) => r.interaction_id === answer.interaction_id);
         expect(records.map((r) => [r.kind, r.decision, r.approval_id])).toEqual([
@@ -98,7 +99,7 @@ describe.each(await contractBackends("store contract: engine"))(
         }),
       ).rejects.toThrow("the decision record cannot be written");
       expect(await db.selectFrom("approvals").select("approval_id").execute()).toEqual([]);
-      expect(await engine.audit.chain(ORG)).toEqual([]);
+      expect(await chainOf(engine.audit, ORG)).toEqual([]);
     });
 
     it("a money budget under concurrent payments is never overspent, in amounts past 2^31 millionths", async () => {
@@ -118,7 +119,7 @@ describe.each(await contractBackends("store contract: engine"))(
       const first = await engine.execute(ORG, request);
       const again = await engine.execute(ORG, request);
       expect(again).toMatchObject({ interaction_id: first.interaction_id, idempotent: true });
-      expect((await engine.audit.chain(ORG)).filter((r) => r.kind === "intent")).toHaveLength(1);
+      expect((await chainOf(engine.audit, ORG)).filter((r) => r.kind === "intent")).toHaveLength(1);
     });
   },
 );
@@ -182,7 +183,7 @@ describe.skipIf(!pg)("governance engine on two PostgreSQL nodes", () => {
       expect([...approvalOf.values()].map((ids) => ids.size)).toEqual(Array(10).fill(1));
       const stored = await opened.db.selectFrom("approvals").select("approval_id").execute();
       expect(stored).toHaveLength(10);
-      const chain = await b!.audit.chain(ORG);
+      const chain = await chainOf(b!.audit, ORG);
       expect(chain).toHaveLength(200);
       const byInteraction = new Map(chain.map((record) => [record.interaction_id, record]));
       for (const answer of answers)

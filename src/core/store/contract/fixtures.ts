@@ -1,6 +1,8 @@
 // Inputs the contract tests share.
 import type { CreateApprovalInput } from "../../approvals";
 import type { IntentInput } from "../../audit/audit-log";
+import type { AuditRecord } from "../../audit/record";
+import type { SharedAuditChain } from "../shared/audit-chain";
 
 export const ORG = "org-contract";
 
@@ -27,4 +29,14 @@ export function intentInput(interaction_id: string, org_id = ORG): IntentInput {
     policy_trace: { checks: [] },
     redact: ["params.secret"],
   };
+}
+
+/**
+ * An org's chain as one list, its pages read one after another (the store has no whole-chain read): for a test's
+ * short chain.
+ */
+export async function chainOf(audit: Pick<SharedAuditChain, "chainPages">, orgId: string): Promise<AuditRecord[]> {
+  const records: AuditRecord[] = [];
+  for await (const page of audit.chainPages(orgId)) records.push(...page);
+  return records;
 }

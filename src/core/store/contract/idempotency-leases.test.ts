@@ -15,6 +15,7 @@ import type { AnyKysely } from "../postgres";
 import { createSharedStores } from "../shared";
 import { createSharedIdempotencyStore, type SharedIdempotencyOptions } from "../shared/idempotency";
 import { contractBackends, TEST_SECRET } from "./backends";
+import { chainOf } from "./fixtures";
 
 const request = { ...emailRequest(), idempotency_key: "send-once" } as ExecuteRequest;
 const scope = { org_id: ORG, agent_id: request.agent_id, key: "send-once" };
@@ -86,7 +87,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
         idempotent: true,
       });
       expect(counter.runs).toBe(1);
-      expect((await retrying.audit.chain(ORG)).map((r) => r.kind)).toEqual(["intent", "outcome"]);
+      expect((await chainOf(retrying.audit, ORG)).map((r) => r.kind)).toEqual(["intent", "outcome"]);
     });
 
     it("(b) crash after the intent: every retry gets the final 409 naming the interaction; the action ran once", async () => {
@@ -94,7 +95,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       const dying = engineOn(0, CRASHING, registry);
       const firstCall = dying.execute(ORG, request); // its connector hangs: the node "dies" mid-call
       await expect.poll(() => counter.runs).toBe(1);
-      const intent = (await dying.audit.chain(ORG)).find((r) => r.kind === "intent")!;
+      const intent = (await chainOf(dying.audit, ORG)).find((r) => r.kind === "intent")!;
       await sleep(150);
 
       const [retryB, retryC] = [engineOn(1, ALIVE, registry), engineOn(2, ALIVE, registry)];
@@ -114,7 +115,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       expect(Date.now() - started).toBeLessThan(500);
 
       // One settlement record, however many retries raced to settle the key.
-      const chain = await retryB.audit.chain(ORG);
+      const chain = await chainOf(retryB.audit, ORG);
       expect(chain.map((r) => r.kind)).toEqual(["intent", "decision"]);
       expect(chain[1]).toMatchObject({
         decision: "DENY",
@@ -177,7 +178,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       paused.release();
       const otherId = await onlyTheUnkeyedCallRan(late);
       expect(counter.runs).toBe(2);
-      const intents = (await retrying.audit.chain(ORG)).filter((r) => r.kind === "intent");
+      const intents = (await chainOf(retrying.audit, ORG)).filter((r) => r.kind === "intent");
       expect(intents.map((r) => r.interaction_id).sort()).toEqual([retried.interaction_id, otherId].sort());
       expect(await retrying.execute(ORG, request)).toMatchObject({
         interaction_id: retried.interaction_id,
@@ -222,7 +223,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       const otherId = (other as PromiseFulfilledResult<{ interaction_id: string }>).value.interaction_id;
       expect(counter.runs).toBe(2);
       expect((await asking.approvals.get(ORG, approvalId))?.status).toBe("consumed");
-      const chain = await asking.audit.chain(ORG);
+      const chain = await chainOf(asking.audit, ORG);
       const intents = chain.filter((r) => r.kind === "intent");
       expect(intents.map((r) => r.interaction_id).sort()).toEqual([retried.interaction_id, otherId].sort());
       expect(intents.filter((r) => r.approval_id === approvalId).map((r) => r.interaction_id)).toEqual([
@@ -253,7 +254,7 @@ describe.each(await contractBackends("store contract: idempotency leases"))(
       await onlyTheUnkeyedCallRan(late);
       expect(counter.runs).toBe(1);
       expect((await asking.approvals.get(ORG, approvalId))?.status).toBe("approved");
-      const chain = await asking.audit.chain(ORG);
+      const chain = await chainOf(asking.audit, ORG);
       expect(chain.filter((r) => r.kind === "intent" && r.approval_id === approvalId)).toEqual([]);
 
       // The approval is still good for its action, once.

@@ -5,7 +5,7 @@ import { stepBackToleranceFor } from "../../audit/verify";
 import type { AnyKysely } from "../postgres";
 import { createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
-import { approvalInput, intentInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, intentInput, ORG } from "./fixtures";
 
 const backend = await postgresBackend("store contract: multi-node");
 const NODES = 4;
@@ -38,7 +38,7 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
     );
     expect(results.filter((r) => r.ok)).toHaveLength(20);
     expect(await node(0).budgets.current("hour:org:uapk:agent", 1)).toBe(20);
-    expect(await node(1).audit.chain(ORG)).toHaveLength(20);
+    expect(await chainOf(node(1).audit, ORG)).toHaveLength(20);
     expect(await node(2).audit.verify(ORG)).toEqual({ valid: true, records: 20, orgs: 1 });
   });
 
@@ -76,7 +76,7 @@ describe.skipIf(!backend)("several nodes on one PostgreSQL database", () => {
       }),
     );
     for (const org of orgs) {
-      const chain = await node(0).audit.chain(org);
+      const chain = await chainOf(node(0).audit, org);
       expect(chain.map((r) => r.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
       expect(await node(1).audit.verify(org)).toEqual({ valid: true, records: 60, orgs: 1 });
     }

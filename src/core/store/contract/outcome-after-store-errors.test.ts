@@ -9,6 +9,7 @@ import { ORG } from "../../policy/test-fixtures";
 import type { AnyKysely } from "../postgres";
 import { createSharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
+import { chainOf } from "./fixtures";
 
 const backend = await postgresBackend("outcome after store errors");
 
@@ -63,7 +64,7 @@ describe.skipIf(!backend)("the outcome of a call that ran, when the store refuse
     engine.execute(ORG, { uapk_id: "outcome-bot", agent_id: "outcome-bot", action: { type, tool: "send", params } });
 
   const kindsOf = async (interactionId: string) =>
-    (await engine.audit.chain(ORG)).filter((r) => r.interaction_id === interactionId).map((r) => r.kind);
+    (await chainOf(engine.audit, ORG)).filter((r) => r.interaction_id === interactionId).map((r) => r.kind);
 
   it("a failed call whose refund fails still has its outcome", async () => {
     await refuse(db, "action_budget_counters", "UPDATE", "NEW.count < OLD.count"); // the refund only

@@ -3,14 +3,15 @@
 // approvals decided and consumed once, an audit chain that verifies, signing keys sealed at rest.
 import { createPublicKey } from "node:crypto";
 import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { chainHeadProblem } from "../../audit/chain-head";
 import { EXPORT_PAGE_RECORDS } from "../../audit/export-pages";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ActionConflictError } from "../../governance/types";
 import type { AnyKysely } from "../postgres";
 import { createSharedStores, type SharedStores } from "../shared";
+import { loopTurns } from "../test-support";
 import { contractBackends, TEST_SECRET } from "./backends";
-import { approvalInput, intentInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, intentInput, ORG } from "./fixtures";
 
 const slot = (limit: number, scope = "hour:org:uapk:agent") => ({ scope, window: 7, limit });
 
@@ -24,6 +25,15 @@ describe.each(await contractBackends("store contract"))("store contract on $name
     stores = createSharedStores(db, { secret: TEST_SECRET });
   });
   afterEach(() => close());
+
+  /** `count` DENY decisions of distinct interactions, appended in group commits. */
+  async function appendDecisions(count: number): Promise<void> {
+    const decisions = Array.from({ length: count }, (_, i) => ({
+      ...intentInput(`d-${i}`),
+      decision: "DENY" as const,
+    }));
+    await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));
+  }
 
   describe("budgets", () => {
     it("grants units up to the limit and refuses the next, naming the exhausted budget", async () => {
@@ -136,7 +146,7 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       expect(intent.action).toMatchObject({ params: { secret: "[redacted]" } });
       await stores.audit.appendOutcome({ org_id: ORG, interaction_id: "i-1", executed: true, result: { ok: 1 } });
       await stores.audit.appendDecision({ ...intentInput("i-2"), decision: "DENY" });
-      const chain = await stores.audit.chain(ORG);
+      const chain = await chainOf(stores.audit, ORG);
       expect(chain.map((r) => [r.seq, r.kind])).toEqual([
         [1, "intent"],
         [2, "outcome"],
@@ -160,7 +170,7 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       expect(empty).toMatchObject({ seq: 0, hash: "0".repeat(64), kid: key.kid });
       expect(chainHeadProblem(empty, lookup)).toBeNull();
       await stores.audit.appendIntent(intentInput("i-1"));
-      const last = (await stores.audit.chain(ORG)).at(-1)!;
+      const last = (await chainOf(stores.audit, ORG)).at(-1)!;
       const head = await stores.audit.signedHead(ORG);
       expect(head).toMatchObject({ type: "gatehouse.audit.chain_head", org_id: ORG, seq: 1, hash: last.hash });
       expect(chainHeadProblem(head, lookup)).toBeNull();
@@ -198,7 +208,7 @@ describe.each(await contractBackends("store contract"))("store contract on $name
     it("signs a grouped batch once: its last record proves the others, and a change to any of them shows", async () => {
       const decisions = Array.from({ length: 12 }, (_, i) => ({ ...intentInput(`g-${i}`), decision: "DENY" as const }));
       await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));
-      const chain = await stores.audit.chain(ORG);
+      const chain = await chainOf(stores.audit, ORG);
       expect(chain).toHaveLength(12);
       expect(chain.at(-1)!.signature).toEqual(expect.any(String));
       expect(chain.filter((r) => r.signature === null).length).toBeGreaterThan(0);
@@ -207,6 +217,25 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       const unsigned = chain.find((r) => r.signature === null)!;
       await db.updateTable("audit_records").set({ agent_id: "someone-else" }).where("seq", "=", unsigned.seq).execute();
       expect(await stores.audit.verify(ORG)).toMatchObject({ valid: false, first_invalid_seq: unsigned.seq });
+    });
+
+    it("reads a chain of 2,500 records a page at a time, the event loop turning between pages", async () => {
+      // `chain(orgId)` read an org's whole chain into the node's memory in one query; it is gone.
+      expect(stores.audit).not.toHaveProperty("chain");
+      await appendDecisions(2_500);
+      const turns = loopTurns();
+      const pages: { seqs: number[]; turnsBefore: number }[] = [];
+      for await (const page of stores.audit.chainPages(ORG))
+        pages.push({ seqs: page.map((r) => r.seq), turnsBefore: turns.count });
+      turns.stop();
+      expect(pages.map((p) => p.seqs.length)).toEqual([EXPORT_PAGE_RECORDS, EXPORT_PAGE_RECORDS, 500]);
+      expect(pages.flatMap((p) => p.seqs)).toEqual(Array.from({ length: 2_500 }, (_, i) => i + 1));
+      // Other requests had their turns while the chain was read: at least one between any two pages.
+      const turnsBetween = pages.slice(1).map((p, i) => p.turnsBefore - (pages[i]?.turnsBefore ?? 0));
+      expect(
+        turnsBetween.every((n) => n > 0),
+        `turns between pages: ${turnsBetween}`,
+      ).toBe(true);
     });
 
     it("exports a chain longer than a page, page by page: every record once, in order, then the signed head", async () => {
@@ -313,13 +342,13 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       expect(await stores.reservations.reserve(reservation)).toEqual({ ok: true });
       expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(1);
       expect((await stores.approvals.get(ORG, approval_id))?.status).toBe("consumed");
-      expect((await stores.audit.chain(ORG)).map((r) => r.kind)).toEqual(["intent"]);
+      expect((await chainOf(stores.audit, ORG)).map((r) => r.kind)).toEqual(["intent"]);
 
       // The approval is spent: the second reservation is refused and writes nothing, not even its budget unit.
       const again = { ...reservation, interaction_id: "i-2", intent: { ...intentInput("i-2"), approval_id } };
       await expect(stores.reservations.reserve(again)).rejects.toBeInstanceOf(ActionConflictError);
       expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(1);
-      expect(await stores.audit.chain(ORG)).toHaveLength(1);
+      expect(await chainOf(stores.audit, ORG)).toHaveLength(1);
     });
 
     it("writes nothing when a budget is exhausted", async () => {
@@ -364,7 +393,7 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       expect(await stores.budgets.current("hour:org:uapk:agent", 7)).toBe(3);
       expect(await stores.budgets.current("token:t1", 7)).toBe(2);
       // Only the granted ones have their intent, in one chain that verifies.
-      const chain = await stores.audit.chain(ORG);
+      const chain = await chainOf(stores.audit, ORG);
       expect(chain.map((r) => r.interaction_id).sort()).toEqual(["i-1", "i-3", "i-4"]);
       expect((await stores.audit.verify(ORG)).valid).toBe(true);
     });

@@ -7,7 +7,7 @@ import { createMemoryEventBus } from "../../events/memory-bus";
 import type { ApprovalsService } from "../../ports";
 import { createSharedApprovalsService, createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
-import { approvalInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, ORG } from "./fixtures";
 
 const backend = await postgresBackend("many verdicts at once on one node");
 /** Connections in the pool `nodes(1)` opens (./backends.ts). */
@@ -42,7 +42,7 @@ describe.skipIf(!backend)("many verdicts at once on one node", () => {
       ids.map((id, i) => (i % 2 ? service.approve : service.deny)(ORG, id, { by: "ops@acme.com" })),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(ids.length);
-    const records = (await stores.audit.chain(ORG)).filter((r) => r.kind === "approval");
+    const records = (await chainOf(stores.audit, ORG)).filter((r) => r.kind === "approval");
     expect(records).toHaveLength(ids.length);
     expect(await stores.audit.verify(ORG)).toMatchObject({ valid: true });
   });

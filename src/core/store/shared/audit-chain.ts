@@ -76,8 +76,12 @@ export interface SharedAuditChain {
   /** Decisions and outcomes in this node's next group commit (./group-commit.ts). */
   appendDecisionGrouped(input: DecisionInput): Promise<AuditRecord>;
   appendOutcomeGrouped(input: OutcomeInput): Promise<AuditRecord>;
-  /** One org's chain in order. */
-  chain(orgId: string): Promise<AuditRecord[]>;
+  /**
+   * One org's chain in order, up to its last record as the call starts, a page of records at a time with a turn of
+   * the event loop between pages (src/core/audit/export-pages.ts). There is no read of a whole chain at once: a
+   * long chain would be held in the node's memory.
+   */
+  chainPages(orgId: string): AsyncIterable<AuditRecord[]>;
   /** The head signed by the audit key, read under the chain lock (seq 0 and the genesis hash when empty). */
   signedHead(orgId: string): Promise<ChainHead>;
   verify(orgId: string): Promise<ChainVerification>;
@@ -150,11 +154,6 @@ export function createSharedAuditChain(
   const append = (orgId: string, content: Content, trx?: Trx) =>
     trx ? appendIn(trx, orgId, content) : db.transaction().execute((t) => appendIn(t, orgId, content));
 
-  async function chain(orgId: string): Promise<AuditRecord[]> {
-    const rows = await db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId).orderBy("seq").execute();
-    return rows.map(fromStoredRow);
-  }
-
   async function outcomeIn(trx: Trx, input: OutcomeInput): Promise<AuditRecord> {
     await lockChain(trx, input.org_id); // the intent check and the append under one lock: no second outcome
     const records = await trx
@@ -181,7 +180,11 @@ export function createSharedAuditChain(
     appendDecisionGrouped: (input) => grouped.decision(input),
     appendOutcomeGrouped: (input) => grouped.outcome(input),
 
-    chain,
+    async *chainPages(orgId) {
+      // Rows as stored (fromStoredRow), as the verification reads them.
+      const stored = (fromSeq: number, limit: number) => chainFrom(db, orgId, fromSeq, limit, fromStoredRow);
+      yield* chainPages(1, await lastRecord(db, orgId), stored);
+    },
 
     signedHead(orgId) {
       return db.transaction().execute(async (trx) => {
@@ -207,9 +210,8 @@ export function createSharedAuditChain(
 
     async verify(orgId) {
       // Up to the head as it is now, a page at a time: read whole, a long chain was held in the node's memory.
-      const stored = (fromSeq: number, limit: number) => chainFrom(db, orgId, fromSeq, limit, fromStoredRow);
       const keyOf = (kid: string) => keys.publicKey(kid);
-      return verifyChainPages(chainPages(1, await lastRecord(db, orgId), stored), keyOf, options.verify);
+      return verifyChainPages(api.chainPages(orgId), keyOf, options.verify);
     },
 
     verifyChain(orgId) {
