@@ -1,9 +1,11 @@
 // Issue 10 §3: `gatehouse audit verify` is strict. A line that is not exactly the canonical JSON of its record —
 // a duplicate key (JSON.parse keeps the last one, another reader the first), reordered keys, whitespace, another
 // number spelling — fails, even though the record it parses to would verify. Unknown fields fail too.
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { text } from "node:stream/consumers";
 import { afterAll, describe, expect, it } from "vitest";
 import { runAuditVerify } from "../../src/cli/audit-verify";
 import { createAuditLog, newInteractionId } from "../../src/core/audit/audit-log";
@@ -29,7 +31,7 @@ async function exported() {
   }
   const jwks = join(dir, "jwks.json");
   writeFileSync(jwks, JSON.stringify(log.publicJwks()));
-  return { jwks, lines: log.exportJsonl(ORG).trimEnd().split("\n") };
+  return { jwks, lines: (await text(log.exportJsonlStream(ORG))).trimEnd().split("\n") };
 }
 
 async function verify(lines: string[], jwks: string) {

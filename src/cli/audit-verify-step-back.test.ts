@@ -1,9 +1,11 @@
 // Nodes sharing one chain stamp records on their own clocks, allowed GATEHOUSE_MAX_CLOCK_SKEW_MS off the database's:
 // a record may be stamped a little before its predecessor, never an hour. `audit verify` accepted any step back, so
 // records reordered or backdated in a re-signed chain, or written by a clock nobody checked, verified.
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { text } from "node:stream/consumers";
 import { afterAll, describe, expect, it } from "vitest";
 import { createAuditLog, newInteractionId } from "../core/audit/audit-log";
 import { openMigratedDatabase } from "../core/store/test-support";
@@ -33,7 +35,7 @@ async function exportWithStepBack(backMs: number): Promise<{ file: string; jwks:
   const name = newInteractionId();
   const file = join(dir, `${name}.jsonl`);
   const jwks = join(dir, `${name}.jwks.json`);
-  writeFileSync(file, log.exportJsonl(ORG));
+  writeFileSync(file, await text(log.exportJsonlStream(ORG)));
   writeFileSync(jwks, JSON.stringify(log.publicJwks()));
   return { file, jwks };
 }

@@ -14,15 +14,15 @@ import type {
 } from "./approvals";
 import type { ApprovalChange } from "./approvals/changes";
 import type { ApprovalRefusalInput, AuditListFilter, AuditPage } from "./audit/audit-log";
-import type { Escalate } from "./governance/ports";
-import type { AuditRecord } from "./audit/record";
 import type { ChainHead } from "./audit/chain-head";
+import type { AuditRecord } from "./audit/record";
 import type { ChainVerification } from "./audit/verify";
+import type { Escalate } from "./governance/ports";
 import type { ApiKeyIdentity } from "./identity/api-keys";
 import type { PublicJwk } from "./keys";
 import type { IssuedToken, IssueTokenInput, TokenInfo, TokenVerification } from "./policy/tokens/capability-tokens";
-import type { TokenListFilter } from "./store/token-queries";
 import type { Manifest, ManifestInput, ManifestStatus, ManifestVersion, ManifestVersionInfo } from "./policy/types";
+import type { TokenListFilter } from "./store/token-queries";
 
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -70,9 +70,11 @@ export interface AuditService {
   list(org_id: string, filter?: AuditListFilter): MaybePromise<AuditPage>;
   getInteraction(org_id: string, interaction_id: string): MaybePromise<AuditRecord[]>;
   verifyChain(org_id: string): MaybePromise<ChainVerification>;
-  /** One canonical JSON record per line, chain order (what `gatehouse audit verify` checks). */
-  exportJsonl(org_id: string): MaybePromise<string>;
-  /** The same lines a page of records at a time, so a long chain is never held in memory nor read in one pause. */
+  /**
+   * One canonical JSON record per line, chain order, then the signed head (what `gatehouse audit verify` checks), a
+   * page of records at a time, so a long chain is never held in memory nor read in one pause. No export is built
+   * whole.
+   */
   exportJsonlStream(org_id: string): AsyncIterable<string>;
   /** The org's chain head, signed with the audit key (an export ends with it; a cut tail is detected). */
   signedHead(org_id: string): MaybePromise<ChainHead>;

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { text } from "node:stream/consumers";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Db } from "../store/sqlite";
-import { openMigratedDatabase } from "../store/test-support";
-import { createAuditLog, newInteractionId, type AuditLog } from "./audit-log";
 import { runAuditVerify } from "../../cli/audit-verify";
 import { must } from "../must";
+import { loopTurns, openMigratedDatabase } from "../store/test-support";
+import { type AuditLog, createAuditLog, newInteractionId } from "./audit-log";
 
 const ORG = "org-acme";
 const action = { type: "email", tool: "send", params: { to: "c@example.com", subject: "Hi", body: "secret text" } };
@@ -70,22 +70,33 @@ describe("audit log chain", () => {
     expect(log.head(ORG)?.seq).toBe(1000);
   });
 
-  it("streams its export a page at a time: the same lines as the whole export, which `audit verify` accepts", async () => {
-    const dir = tempDir();
+  it("exports a chain of 2,500 records a page at a time, the event loop turning between pages; `audit verify` accepts it", async () => {
+    // exportJsonl / exportJsonlLines read a whole chain in one synchronous pass (no turn of the loop, every request
+    // of the node stopped meanwhile); they are gone.
     const log = createAuditLog(await openMigratedDatabase(":memory:"));
-    for (let i = 0; i < 600; i += 1) allow(log);
-    const chunks: string[] = [];
-    for await (const chunk of log.exportJsonlStream(ORG)) chunks.push(chunk);
-    expect(chunks).toHaveLength(3); // 1,000 + 200 records, then the signed head
-    const whole = log.exportJsonl(ORG);
-    const recordsOf = (text: string) => text.slice(0, text.trimEnd().lastIndexOf("\n") + 1);
-    expect(recordsOf(chunks.join(""))).toBe(recordsOf(whole));
-    writeFileSync(join(dir, "export.jsonl"), chunks.join(""));
+    expect(log).not.toHaveProperty("exportJsonl");
+    expect(log).not.toHaveProperty("exportJsonlLines");
+    for (let i = 0; i < 1_250; i += 1) allow(log);
+    const turns = loopTurns();
+    const chunks: { text: string; turnsBefore: number }[] = [];
+    for await (const chunk of log.exportJsonlStream(ORG)) chunks.push({ text: chunk, turnsBefore: turns.count });
+    turns.stop();
+    const lineCounts = chunks.map((c) => c.text.trimEnd().split("\n").length);
+    expect(lineCounts).toEqual([1_000, 1_000, 500, 1]); // three pages of records, then the signed head
+    // Other requests had their turns during the export: at least one between any two pages.
+    const turnsBetween = chunks.slice(1).map((c, i) => c.turnsBefore - (chunks[i]?.turnsBefore ?? 0));
+    expect(
+      turnsBetween.every((n) => n > 0),
+      `turns between pages: ${turnsBetween}`,
+    ).toBe(true);
+
+    const dir = tempDir();
+    writeFileSync(join(dir, "export.jsonl"), chunks.map((c) => c.text).join(""));
     writeFileSync(join(dir, "jwks.json"), JSON.stringify(log.publicJwks()));
     const { io, out, err } = captureIo();
     const code = await runAuditVerify([join(dir, "export.jsonl"), "--jwks", join(dir, "jwks.json")], io);
     expect(code, err.join("\n")).toBe(0);
-    expect(out.join("\n")).toMatch(/^OK: 1200 record\(s\)/);
+    expect(out.join("\n")).toMatch(/^OK: 2500 record\(s\)/);
   });
 
   it("keeps one chain per org, each starting at seq 1", async () => {
@@ -300,7 +311,7 @@ describe("gatehouse audit verify (offline)", () => {
     const dir = tempDir();
     const jwks = join(dir, "jwks.json");
     writeFileSync(jwks, JSON.stringify(log.publicJwks()));
-    return { log, dir, jwks, lines: log.exportJsonl(ORG).trimEnd().split("\n"), rotatedAt };
+    return { log, dir, jwks, lines: (await text(log.exportJsonlStream(ORG))).trimEnd().split("\n"), rotatedAt };
   }
 
   it("prints OK with counts for an untouched export signed by two keys", async () => {
@@ -318,7 +329,7 @@ describe("gatehouse audit verify (offline)", () => {
     allow(log, org);
     const dir = tempDir();
     writeFileSync(join(dir, "jwks.json"), JSON.stringify(log.publicJwks()));
-    writeFileSync(join(dir, "audit.jsonl"), log.exportJsonl(org));
+    writeFileSync(join(dir, "audit.jsonl"), await text(log.exportJsonlStream(org)));
     const { io, out, err } = captureIo();
     expect(await runAuditVerify([join(dir, "audit.jsonl"), "--jwks", join(dir, "jwks.json")], io), err.join("")).toBe(
       0,

@@ -9,28 +9,10 @@
 //
 // Appends nest inside a caller's transaction (they become a savepoint), so "consume the approval + write the
 // intent" can be one atomic step.
-import type { Db } from "../store/sqlite";
+
+import { type ActiveSigningKey, type PublicJwk as AuditPublicJwk, createSigningKeyStore } from "../keys";
 import { groupCommit, type OpenGroup, openGroupOf } from "../store/group-commit";
-import { groupSigner } from "./group-signature";
-import { type ActiveSigningKey, createSigningKeyStore, type PublicJwk as AuditPublicJwk } from "../keys";
-import { GENESIS_HASH, hashRecord, signBody, type AuditRecord, type UnsignedAuditRecord } from "./record";
-import { canonicalJson } from "./canonical";
-import { type ChainHead, signChainHead } from "./chain-head";
-import { verifyChainPages, type ChainVerification } from "./verify";
-import { fromRow, fromStoredRow, toRow } from "./audit-rows";
-import { chainPages, exportJsonlPages } from "./export-pages";
-import { type AuditStatements, auditStatements } from "./audit-statements";
-import { actionRecordsOf, listRecords } from "./audit-queries";
-import {
-  approvalContent,
-  type Content,
-  decisionContent,
-  intentContent,
-  outcomeContent,
-  refusalContent,
-  sameRefusal,
-  tokenContent,
-} from "./record-content";
+import type { Db } from "../store/sqlite";
 import type {
   ApprovalDecisionInput,
   ApprovalRefusalInput,
@@ -42,16 +24,24 @@ import type {
   RecordedAction,
   TokenRecordInput,
 } from "./audit-inputs";
-
-// The row codec and query helpers, where callers have always imported them from.
-export {
-  cursorAfterRecord,
-  decodeCursor,
-  encodeCursor,
-  InvalidAuditQueryError,
-  isoInstant,
-  toRow,
-} from "./audit-rows";
+import { actionRecordsOf, listRecords } from "./audit-queries";
+import { fromRow, fromStoredRow, toRow } from "./audit-rows";
+import { type AuditStatements, auditStatements } from "./audit-statements";
+import { type ChainHead, signChainHead } from "./chain-head";
+import { chainPages, exportJsonlPages } from "./export-pages";
+import { groupSigner } from "./group-signature";
+import { type AuditRecord, GENESIS_HASH, hashRecord, signBody, type UnsignedAuditRecord } from "./record";
+import {
+  approvalContent,
+  type Content,
+  decisionContent,
+  intentContent,
+  outcomeContent,
+  refusalContent,
+  sameRefusal,
+  tokenContent,
+} from "./record-content";
+import { type ChainVerification, verifyChainPages } from "./verify";
 
 export type {
   ActionInput,
@@ -67,6 +57,15 @@ export type {
   TokenRecordInput,
   TokenRevokedInput,
 } from "./audit-inputs";
+// The row codec and query helpers, where callers have always imported them from.
+export {
+  cursorAfterRecord,
+  decodeCursor,
+  encodeCursor,
+  InvalidAuditQueryError,
+  isoInstant,
+  toRow,
+} from "./audit-rows";
 
 export interface AuditLog {
   appendIntent(input: IntentInput): AuditRecord;
@@ -107,10 +106,11 @@ export interface AuditLog {
   chainPage(org_id: string, fromSeq: number, limit: number): AuditRecord[];
   /** The org's chain verified up to its head as the call starts, a page at a time. */
   verifyChain(org_id: string): Promise<ChainVerification>;
-  /** One JSON record per line, chain order, then the signed head `{"chain_head": …}`, for `gatehouse audit verify`. */
-  exportJsonlLines(org_id: string): IterableIterator<string>;
-  exportJsonl(org_id: string): string;
-  /** The same lines, a page of records at a time (./export-pages.ts): for the HTTP export of a long chain. */
+  /**
+   * One JSON record per line, chain order, then the signed head `{"chain_head": …}`, for `gatehouse audit verify`: a
+   * page of records at a time with a turn of the event loop between pages (./export-pages.ts). There is no export
+   * of the whole chain at once: read in one synchronous pass, a long chain stopped every request of the node.
+   */
   exportJsonlStream(org_id: string): AsyncIterable<string>;
   publicJwks(): { keys: AuditPublicJwk[] };
   rotateSigningKey(): { kid: string; retired_kid: string | null };
@@ -176,21 +176,6 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       const stored = (from_seq: number, limit: number) =>
         statements.chainPage.all({ org_id, from_seq, limit }).map(fromStoredRow);
       return verifyChainPages(chainPages(1, head(org_id) ?? { seq: 0 }, stored), (kid) => keys.publicKey(kid));
-    },
-
-    *exportJsonlLines(org_id) {
-      // Canonical JSON (RFC 8785) per line: `audit verify` refuses any line that is not exactly that. The head is
-      // signed first, so records appended during the export come after it and are simply not part of this one.
-      const head = this.signedHead(org_id);
-      for (const row of statements.chainFrom.iterate({ org_id, from_seq: 0 })) {
-        if (row.seq > head.seq) break;
-        yield `${canonicalJson(fromRow(row))}\n`;
-      }
-      yield `${canonicalJson({ chain_head: head })}\n`;
-    },
-
-    exportJsonl(org_id) {
-      return Array.from(this.exportJsonlLines(org_id)).join("");
     },
 
     exportJsonlStream(org_id) {

@@ -51,14 +51,6 @@ export function auditStatements(db: Db) {
           .orderBy("seq"),
       BY_INTERACTION,
     ),
-    chainFrom: sqliteQuery(db, (b, $: Org & { from_seq: number }) =>
-      b
-        .selectFrom("audit_records")
-        .selectAll()
-        .where("org_id", "=", $.org_id)
-        .where("seq", ">=", $.from_seq)
-        .orderBy("seq"),
-    ),
     chainPage: sqliteQuery(db, (b, $: Org & { from_seq: number; limit: number }) =>
       b
         .selectFrom("audit_records")

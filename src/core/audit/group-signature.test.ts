@@ -1,6 +1,8 @@
 // One signature per group commit (group-signature.ts): the group's last record of the chain is signed, the others
 // are proven through it — and a chain whose end is unsigned, or whose unsigned record was changed, fails.
+
 import { createPublicKey } from "node:crypto";
+import { text } from "node:stream/consumers";
 import { describe, expect, it } from "vitest";
 import { openMigratedDatabase } from "../store/test-support";
 import { createAuditLog, newInteractionId } from "./audit-log";
@@ -26,8 +28,7 @@ async function groupedChain() {
   const log = createAuditLog(await openMigratedDatabase(":memory:"));
   await Promise.all(Array.from({ length: 10 }, (_, i) => log.appendDecisionGrouped(decision(`bot-${i}`))));
   await Promise.all(Array.from({ length: 5 }, (_, i) => log.appendDecisionGrouped(decision(`late-${i}`))));
-  const records = log
-    .exportJsonl(ORG)
+  const records = (await text(log.exportJsonlStream(ORG)))
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line)) as unknown[];

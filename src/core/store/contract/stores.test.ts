@@ -2,8 +2,12 @@
 // must guarantee for governed actions — budgets that never overshoot, one answer per idempotency key,
 // approvals decided and consumed once, an audit chain that verifies, signing keys sealed at rest.
 import { createPublicKey } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { sql } from "kysely";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runAuditVerify } from "../../../cli/audit-verify";
 import { chainHeadProblem } from "../../audit/chain-head";
 import { EXPORT_PAGE_RECORDS } from "../../audit/export-pages";
 import { ActionConflictError } from "../../governance/types";
@@ -238,29 +242,41 @@ describe.each(await contractBackends("store contract"))("store contract on $name
       ).toBe(true);
     });
 
-    it("exports a chain longer than a page, page by page: every record once, in order, then the signed head", async () => {
-      const count = EXPORT_PAGE_RECORDS + 5;
-      const decisions = Array.from({ length: count }, (_, i) => ({
-        ...intentInput(`e-${i}`),
-        decision: "DENY" as const,
-      }));
-      await Promise.all(decisions.map((d) => stores.audit.appendDecisionGrouped(d)));
-      const chunks: string[] = [];
-      for await (const chunk of stores.audit.exportJsonlStream(ORG)) chunks.push(chunk);
-      // Two pages of records, then the head.
-      expect(chunks).toHaveLength(3);
-      const lines = chunks
-        .join("")
-        .trimEnd()
-        .split("\n")
-        .map((line) => JSON.parse(line));
-      expect(lines.slice(0, -1).map((r: { seq: number }) => r.seq)).toEqual(
-        Array.from({ length: count }, (_, i) => i + 1),
+    it("exports a chain of 2,500 records page by page, the loop turning between pages; `audit verify` accepts it", async () => {
+      // exportJsonl built the whole export in memory; it is gone.
+      expect(stores.audit).not.toHaveProperty("exportJsonl");
+      await appendDecisions(2_500);
+      const turns = loopTurns();
+      const chunks: { text: string; turnsBefore: number }[] = [];
+      for await (const chunk of stores.audit.exportJsonlStream(ORG))
+        chunks.push({ text: chunk, turnsBefore: turns.count });
+      turns.stop();
+      const lines = chunks.map((c) => c.text.trimEnd().split("\n"));
+      expect(lines.map((page) => page.length)).toEqual([EXPORT_PAGE_RECORDS, EXPORT_PAGE_RECORDS, 500, 1]);
+      const records = lines.flat().map((line) => JSON.parse(line));
+      expect(records.slice(0, -1).map((r: { seq: number }) => r.seq)).toEqual(
+        Array.from({ length: 2_500 }, (_, i) => i + 1),
       );
-      expect(lines.at(-1).chain_head).toMatchObject({ seq: count, hash: lines.at(-2).hash });
-      // The same records as the whole export (whose head is signed at another instant).
-      const whole = await stores.audit.exportJsonl(ORG);
-      expect(chunks.slice(0, -1).join("")).toBe(whole.slice(0, whole.trimEnd().lastIndexOf("\n") + 1));
+      expect(records.at(-1).chain_head).toMatchObject({ seq: 2_500, hash: records.at(-2).hash });
+      const turnsBetween = chunks.slice(1).map((c, i) => c.turnsBefore - (chunks[i]?.turnsBefore ?? 0));
+      expect(
+        turnsBetween.every((n) => n > 0),
+        `turns between pages: ${turnsBetween}`,
+      ).toBe(true);
+
+      const dir = mkdtempSync(join(tmpdir(), "gatehouse-store-export-"));
+      try {
+        writeFileSync(join(dir, "export.jsonl"), chunks.map((c) => c.text).join(""));
+        writeFileSync(join(dir, "jwks.json"), JSON.stringify(await stores.audit.publicJwks()));
+        const out: string[] = [];
+        const err: string[] = [];
+        const io = { stdout: (l: string) => out.push(l), stderr: (l: string) => err.push(l) };
+        const code = await runAuditVerify([join(dir, "export.jsonl"), "--jwks", join(dir, "jwks.json")], io);
+        expect(code, err.join("\n")).toBe(0);
+        expect(out.join("\n")).toMatch(/^OK: 2500 record\(s\)/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("refuses a chain whose last record lost its signature", async () => {

@@ -89,8 +89,10 @@ export interface SharedAuditChain {
   /** Newest first. */
   list(orgId: string, filter?: AuditListFilter): Promise<AuditPage>;
   getInteraction(orgId: string, interactionId: string): Promise<AuditRecord[]>;
-  exportJsonl(orgId: string): Promise<string>;
-  /** The same lines, a page of records at a time (src/core/audit/export-pages.ts). */
+  /**
+   * One JSON record per line, chain order, then the signed head, a page of records at a time
+   * (src/core/audit/export-pages.ts); there is no export of the whole chain at once.
+   */
   exportJsonlStream(orgId: string): AsyncIterable<string>;
   publicJwks(): Promise<{ keys: PublicJwk[] }>;
 }
@@ -229,12 +231,6 @@ export function createSharedAuditChain(
         .orderBy("seq")
         .execute();
       return rows.map(fromRow);
-    },
-
-    async exportJsonl(orgId) {
-      let text = "";
-      for await (const lines of api.exportJsonlStream(orgId)) text += lines;
-      return text;
     },
 
     async *exportJsonlStream(orgId) {
