@@ -254,17 +254,25 @@ async function lastRecord(db: AnyKysely, orgId: string): Promise<{ seq: number }
   return { seq: row ? Number(row.seq) : 0 };
 }
 
-/** The org's records from `fromSeq` on, chain order; at most `limit` of them when given (a page of the export). */
+/**
+ * Up to `limit` of the org's records from `fromSeq` on, chain order: a page of the export, the verification or an
+ * evidence bundle's proof. The limit is not optional: without one this read the whole chain from `fromSeq`.
+ */
 export async function chainFrom(
   db: AnyKysely,
   orgId: string,
   fromSeq: number,
-  limit?: number,
+  limit: number,
   toRecord: typeof fromRow = fromRow,
 ): Promise<AuditRecord[]> {
-  let query = db.selectFrom("audit_records").selectAll().where("org_id", "=", orgId).where("seq", ">=", fromSeq);
-  if (limit !== undefined) query = query.limit(limit);
-  const rows = await query.orderBy("seq").execute();
+  const rows = await db
+    .selectFrom("audit_records")
+    .selectAll()
+    .where("org_id", "=", orgId)
+    .where("seq", ">=", fromSeq)
+    .orderBy("seq")
+    .limit(limit)
+    .execute();
   return rows.map(toRecord);
 }
 
