@@ -118,6 +118,17 @@ describe("bodies refused", () => {
     expect((await read(json('{"a":1} x'))).problem).toEqual(invalidJson("Request body is not valid JSON"));
   });
 
+  it("bytes that are not UTF-8 → 400, not U+FFFD in their place", async () => {
+    const notUtf8 = (bytes: number[]) =>
+      Buffer.concat([Buffer.from('{"merchant_name":"Evil'), Buffer.from(bytes), Buffer.from(' Corp"}')]);
+    // A stray byte, a truncated sequence, an overlong "/", a UTF-16 surrogate encoded as UTF-8, past U+10FFFF.
+    for (const bytes of [[0xff], [0xc3, 0x28], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]])
+      expect((await read(json(notUtf8(bytes)))).problem, String(bytes)).toEqual(
+        invalidJson("Request body is not valid UTF-8"),
+      );
+    expect((await read(json(notUtf8([0xc3, 0xa9])))).body).toEqual({ merchant_name: "Evilé Corp" });
+  });
+
   it("a scalar at the top (or only whitespace) → 400 saying a JSON object is expected", async () => {
     for (const text of ['"str"', "42", "null", "true", "   ", "hello"]) {
       expect((await read(json(text))).problem, text).toEqual(invalidJson("Request body must be a JSON object"));

@@ -8,8 +8,10 @@
 // - strict JSON (co-body's `strict`): only an object or an array at the top, an empty body is `{}`, a leading
 //   UTF-8 BOM is dropped (iconv did), and a `__proto__` key anywhere → 400 (bourne's check);
 // - a member name repeated in one object → 400 naming it (JSON.parse would keep the last; ./json-duplicates.ts);
-// - UTF-8 only: a body declaring another charset → 415 (co-body decoded every body as UTF-8 whatever it said).
+// - UTF-8 only: a body declaring another charset → 415 (co-body decoded every body as UTF-8 whatever it said), and
+//   bytes that are not UTF-8 → 400 (decoding them made U+FFFD of them, signed into the audit as if sent).
 // A body whose type is not JSON is left unread: the route answers 415 before anything else.
+import { isUtf8 } from "node:buffer";
 import type { IncomingMessage } from "node:http";
 import type { Transform } from "node:stream";
 import { createBrotliDecompress, createUnzip } from "node:zlib";
@@ -171,8 +173,13 @@ class BodyBytes {
   }
 }
 
-/** UTF-8 text without a leading byte order mark (iconv-lite, under raw-body, dropped it). */
+/**
+ * UTF-8 text without a leading byte order mark (iconv-lite, under raw-body, dropped it). Bytes that are not UTF-8
+ * are refused: decoded, each became U+FFFD, so `Evil\xff Corp` reached the policy and the signed audit as
+ * `Evil\ufffd Corp`, a name the agent never sent (as a lone surrogate escape is refused, ./json-shape.ts).
+ */
 function utf8Text(bytes: Buffer): string {
+  if (!isUtf8(bytes)) throw problem("INVALID_JSON", "Request body is not valid UTF-8");
   const text = bytes.toString("utf8");
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
