@@ -1,25 +1,53 @@
 // Composition root: config → store → identity → faces → one HTTP server (REST + WebSocket upgrade).
 // `startGatehouse` is what `make run`, the tests and the contract replay all start.
-import { createServer, type Server } from "node:http";
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import type { AddressInfo } from "node:net";
-import { type Config, DOT_ENV_FILE } from "./config";
 
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
+import { Redis } from "ioredis";
+import { type ClockSkewGuard, guardClockSkew, refuseWhileSkewed } from "./clock-skew";
+import { type Config, DOT_ENV_FILE } from "./config";
+import { pendingOnChannel } from "./core/approvals";
+import { createConnectors, secretsFromEnvironment } from "./core/connectors";
+import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
+import { purutoInvokerFrom } from "./core/governance";
+import { approvalRefusalRecorder } from "./core/governance/approval-audit-listener";
 import type { DevIssuer } from "./core/identity/dev-issuer";
 import { createUserTokenVerifier } from "./core/identity/user-tokens";
-import { logger as rootLogger, type Logger } from "./core/log/logger";
+import { type Logger, logger as rootLogger } from "./core/log/logger";
+import { createWebhookNotifier, type WebhookConfig, webhookConfigFromEnv } from "./core/notifications";
+import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
+import { isPostgresUrl } from "./core/store/postgres";
+import { secretBox } from "./core/store/shared/secret-box";
 import type { Db } from "./core/store/sqlite";
-import { createApp } from "./http/app";
-import { answerClientErrors } from "./http/errors";
-import { hostRefusal } from "./http/boundary";
-import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
-import type { Handlers } from "./http/handlers";
-import { describeErrors, loadSpec, type LoadedSpec } from "./http/spec";
-import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
-import { systemHandlers, type Probe, UP_STATES } from "./system/handlers";
-import { createLifecycle, probeHandlers, trackInFlight, type Lifecycle } from "./system/lifecycle";
+import { actionsHandlers } from "./faces/actions/handlers";
+import {
+  type ApprovalEvents,
+  consoleHandlers,
+  consoleOidcFromEnv,
+  createApprovalEvents,
+  loadConsoleAssets,
+} from "./faces/console";
+import {
+  type AmountBounds,
+  type BodyValidator,
+  createMcpFace,
+  type McpFace,
+  mcpOptionsFromEnv,
+  type PurutoCommands,
+} from "./faces/mcp";
+import { oversightHandlers } from "./faces/oversight/handlers";
+import { webhookHandlers } from "./faces/oversight/webhooks";
+import { CommandsBusyError } from "./faces/purutos/command-slots";
+import { purutosConfigFromEnv } from "./faces/purutos/config";
+import type { Discovery } from "./faces/purutos/discovery";
+import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
+import { purutosHandlers } from "./faces/purutos/handlers";
+import { CommandNotAllowedError, createInvoker, type Invoker, PurutoNotFoundError } from "./faces/purutos/invoker";
+import { purutosGuard } from "./faces/purutos/org";
+import { hiddenPaths } from "./faces/purutos/runner";
 import {
   attachSessionGateway,
   cancelLeftoverApprovals,
@@ -28,39 +56,16 @@ import {
   type SessionGateway,
 } from "./faces/sessions";
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
-import { purutosConfigFromEnv } from "./faces/purutos/config";
-import { createDiscovery, withoutPaths } from "./faces/purutos/discovery";
-import { CommandNotAllowedError, createInvoker, PurutoNotFoundError, type Invoker } from "./faces/purutos/invoker";
-import { CommandsBusyError } from "./faces/purutos/command-slots";
-import { hiddenPaths } from "./faces/purutos/runner";
-import { isPostgresUrl } from "./core/store/postgres";
-import type { Discovery } from "./faces/purutos/discovery";
-import {
-  type AmountBounds,
-  createMcpFace,
-  mcpOptionsFromEnv,
-  type BodyValidator,
-  type McpFace,
-  type PurutoCommands,
-} from "./faces/mcp";
-import { purutosHandlers } from "./faces/purutos/handlers";
-import { purutosGuard } from "./faces/purutos/org";
-import { boundHeapGrowth, keepShortLivedObjectsYoung } from "./system/heap";
-import { purutoInvokerFrom } from "./core/governance";
-import { approvalRefusalRecorder } from "./core/governance/approval-audit-listener";
-import { actionsHandlers } from "./faces/actions/handlers";
-import { createConnectors, secretsFromEnvironment } from "./core/connectors";
-import { oversightHandlers } from "./faces/oversight/handlers";
-import {
-  type ApprovalEvents,
-  createApprovalEvents,
-  consoleHandlers,
-  consoleOidcFromEnv,
-  loadConsoleAssets,
-} from "./faces/console";
-import type { ApiKeysService, ApprovalsService, AuditService } from "./core/ports";
+import { createApp } from "./http/app";
+import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
+import { hostRefusal } from "./http/boundary";
+import { announceChanges } from "./http/change-events";
+import { answerClientErrors } from "./http/errors";
+import type { Handlers } from "./http/handlers";
+import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
+import { describeErrors, type LoadedSpec, loadSpec } from "./http/spec";
+import { approvalRenderer } from "./http/wire-models";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
-import { pendingOnChannel } from "./core/approvals";
 import {
   claimStore,
   noRedisConflict,
@@ -69,16 +74,10 @@ import {
   refuseWhileInConflict,
   type StoreClaim,
 } from "./store-claim";
-import { type ClockSkewGuard, guardClockSkew, refuseWhileSkewed } from "./clock-skew";
-import { Redis } from "ioredis";
-import { announceChanges } from "./http/change-events";
-import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
-import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./core/events";
-import { createWebhookNotifier, type WebhookConfig, webhookConfigFromEnv } from "./core/notifications";
-import { secretBox } from "./core/store/shared/secret-box";
-import { webhookHandlers } from "./faces/oversight/webhooks";
-import { approvalRenderer } from "./http/wire-models";
-import { createHash } from "node:crypto";
+import { type DocsRenderer, docsDirFromEnv, docsHandlers, docsPages } from "./system/docs-pages";
+import { type Probe, systemHandlers, UP_STATES } from "./system/handlers";
+import { boundHeapGrowth, keepShortLivedObjectsYoung } from "./system/heap";
+import { createLifecycle, type Lifecycle, probeHandlers, trackInFlight } from "./system/lifecycle";
 
 export interface Readiness {
   ready: boolean;
@@ -439,6 +438,8 @@ function attachSessions(
     approvals: deps.stores.approvals,
     sessionManifest: sessionsConfig.sessionManifest,
     sessionAgents: sessionsConfig.sessionAgents,
+    // The IDE user's refused decisions are audited as an operator's are over REST (refusal records).
+    recordRefusal: approvalRefusalRecorder(deps.stores.engine.manifests, deps.stores.audit),
   });
   return attachSessionGateway(server, {
     verifyUserToken: deps.verifyUserToken,

@@ -73,15 +73,17 @@ export interface ApprovalDecisionInput {
 /**
  * An attempt at an approval that the gateway refused, recorded in the escalated interaction: `SELF_APPROVAL`, an
  * operator approving the action they asked for (src/core/approvals/requester.ts); `APPROVAL_NOT_PENDING` /
- * `APPROVAL_EXPIRED`, a decision on an approval already decided or expired. NOT a verdict: the approval's status is
+ * `APPROVAL_EXPIRED`, a decision on an approval already decided or expired (over REST or in an agent session);
+ * `INVALID_CALL_ID`, an agent session's hitl_decision naming a pending approval that is not its call's own (another
+ * call's, another user's). NOT a verdict: the approval's status is
  * unchanged, so it is a record of its own kind (`refusal`), which nothing that derives an approval's status from its
  * verdicts (`approval` records) reads. Bounded: one record per approval, operator and code (sameRefusal).
  */
 export interface ApprovalRefusalInput extends Omit<ApprovalDecisionInput, "status" | "decided_by" | "reason"> {
   /** Why it was refused (the problem code the caller got). */
-  refused: "SELF_APPROVAL" | "APPROVAL_NOT_PENDING" | "APPROVAL_EXPIRED";
-  /** What was attempted (the first such attempt: repeats are not recorded). */
-  attempted: "approve" | "deny";
+  refused: "SELF_APPROVAL" | "APPROVAL_NOT_PENDING" | "APPROVAL_EXPIRED" | "INVALID_CALL_ID";
+  /** What was attempted (the first such attempt: repeats are not recorded); `edit`: an agent session's. */
+  attempted: "approve" | "deny" | "edit";
   /** Who attempted it (the operator's JWT `sub`). */
   attempted_by: string;
 }

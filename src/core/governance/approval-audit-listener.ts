@@ -3,12 +3,12 @@
 // applied to the params. The listener runs inside the approval store's transaction that changes the status, so
 // the verdict and its record are atomic. An attempt the operator API refuses (self-approval) is recorded too, as a
 // `refusal` record: not a verdict, so nothing reading an approval's status from its verdicts mistakes it for one.
-import { type Approval, approvalRedactPaths } from "../approvals";
+import { type Approval, approvalRedactPaths, type DecideResult } from "../approvals";
 import type { ApprovalDecisionInput, ApprovalRefusalInput } from "../audit/audit-log";
 import type { AuditRecord } from "../audit/record";
 import type { ManifestRepository } from "../policy/manifest-repository";
-import type { ManifestsService, MaybePromise } from "../ports";
 import { capabilityOf } from "../policy/types";
+import type { ManifestsService, MaybePromise } from "../ports";
 import type { ApprovalsPort } from "./ports";
 
 type Verdict = ApprovalDecisionInput["status"];
@@ -82,6 +82,32 @@ export function approvalRefusalRecorder(
     const redact = manifest?.tools[capabilityOf(approval.action)]?.redact;
     await audit.appendApprovalRefusal(approvalRefusalRecord(approval, attempt, redact));
   };
+}
+
+/** The refusal recorded of each decision the store refuses on an approval of the org: the code the caller gets. */
+export const REFUSED_DECISIONS = {
+  NOT_PENDING: "APPROVAL_NOT_PENDING",
+  EXPIRED: "APPROVAL_EXPIRED",
+} as const satisfies Record<"NOT_PENDING" | "EXPIRED", ApprovalRefusalInput["refused"]>;
+
+/**
+ * A decision the approvals store refused (`failed`: decided already, or expired) is audited as a `refusal`, as
+ * self-approval is: an auditor sees who tried to overturn a verdict, over REST or in an agent session. Once per
+ * approval, operator and code (the audit chain keeps the first), so repeating it cannot flood the chain. NOT_FOUND
+ * writes nothing: the approval is not this org's (or does not exist), and another org's chain is never written.
+ */
+export async function recordRefusedDecision(
+  approvals: Pick<ApprovalsPort, "get">,
+  recordRefusal: RecordRefusal,
+  failed: { orgId: string; approvalId: string; result: Extract<DecideResult, { ok: false }> },
+  attempt: Pick<ApprovalRefusalInput, "attempted" | "attempted_by">,
+): Promise<void> {
+  const { code, approval: refusedOne } = failed.result;
+  if (code === "NOT_FOUND") return;
+  // The store answers the approval it refused to decide (read in its transaction); a store that does not, read now.
+  const approval = refusedOne ?? (await approvals.get(failed.orgId, failed.approvalId));
+  if (!approval) return;
+  await recordRefusal(approval, { refused: REFUSED_DECISIONS[code], ...attempt });
 }
 
 /** Subscribes the audit log to the approvals store's verdicts; returns the unsubscribe function. */

@@ -2,15 +2,17 @@
 // approval (with long-poll). Operators act within the org their JWT names (org-scope.ts); the agent reads
 // within its API key's org, so another org's approval is simply not found.
 import { Readable } from "node:stream";
-import { type Approval, type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
-import { cursorAfterRecord, InvalidAuditQueryError, type AuditRecord } from "../../core/audit";
-import type { RecordRefusal } from "../../core/governance/approval-audit-listener";
+import type { components } from "../../../generated/api-types";
+import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
+import { type AuditRecord, cursorAfterRecord, InvalidAuditQueryError } from "../../core/audit";
+import { type RecordRefusal, recordRefusedDecision } from "../../core/governance/approval-audit-listener";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
-import type { ApprovalsService, AuditService } from "../../core/ports";
 import { logger } from "../../core/log/logger";
-import type { components } from "../../../generated/api-types";
+import type { ApprovalsService, AuditService } from "../../core/ports";
+import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
 import type { HandlerGroup } from "../../http/handlers";
+import { countWithinBytes, decodeTimeCursor, encodeCursor, storePageOf } from "../../http/paging";
 import { HttpProblem, type ProblemCode } from "../../http/problem";
 import {
   type ApprovalRenderer,
@@ -18,8 +20,6 @@ import {
   toChainVerification,
   toInteractionRecord,
 } from "../../http/wire-models";
-import { agentOrgOf, requireOperatorOf } from "../../http/boundary/org-scope";
-import { countWithinBytes, decodeTimeCursor, encodeCursor, storePageOf } from "../../http/paging";
 
 const log = logger.child({ module: "oversight" });
 
@@ -88,30 +88,6 @@ async function refuseSelfApproval(
   });
 }
 
-/**
- * A decision the store refused on an approval of this org (409: decided already, or expired) is audited as a
- * `refusal`, as self-approval is: an auditor sees who tried to overturn a verdict. Once per approval, operator and
- * code (the audit chain keeps the first), so repeating it cannot flood the chain. A 404 writes nothing: the approval
- * is not this org's (or does not exist), and another org's chain is never written for this operator.
- */
-async function refuseDecision(
-  approvals: ApprovalsService,
-  recordRefusal: RecordRefusal,
-  failed: { code: "NOT_PENDING" | "EXPIRED"; orgId: string; approvalId: string; approval?: Approval | undefined },
-  attempt: { attempted: "approve" | "deny"; attempted_by: string },
-) {
-  // The store answers the approval it refused to decide (read in its transaction); a store that does not, read now.
-  const approval = failed.approval ?? (await approvals.get(failed.orgId, failed.approvalId));
-  if (!approval) return;
-  await recordRefusal(approval, { refused: REFUSED[failed.code], ...attempt });
-}
-
-/** The refusal recorded of each 409: the problem code the caller gets. */
-const REFUSED = {
-  NOT_PENDING: "APPROVAL_NOT_PENDING",
-  EXPIRED: "APPROVAL_EXPIRED",
-} as const satisfies Record<"NOT_PENDING" | "EXPIRED", Parameters<RecordRefusal>[1]["refused"] & ProblemCode>;
-
 /** The answer to approve / deny: the decided approval, or the problem saying why not (a 409 audited first). */
 async function decided(
   result: DecideResult,
@@ -123,13 +99,8 @@ async function decided(
   const { render } = deps;
   if (!result.ok) {
     const failure = DECIDE_FAILURES[result.code];
-    if (result.code !== "NOT_FOUND")
-      await refuseDecision(
-        deps.approvals,
-        deps.recordRefusal,
-        { code: result.code, approval: result.approval, ...ids },
-        attempt,
-      );
+    // A 409 is audited first (once per approval, operator and code); a 404 writes nothing.
+    await recordRefusedDecision(deps.approvals, deps.recordRefusal, { ...ids, result }, attempt);
     throw new HttpProblem(failure.status, result.reason, { code: failure.code });
   }
   const { status, decided_by } = result.approval;

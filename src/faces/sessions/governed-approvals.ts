@@ -1,23 +1,37 @@
 // The approvals side of governed tool calls: an escalated call waits for its approval, and once decided it is
 // authorized again with that approval (the pipeline re-checks everything and spends the approval once). The
-// IDE user's own approve / reject / edit are recorded on the same approval as an operator's.
-import type { Approval } from "../../core/approvals";
-import type { ApprovalsService } from "../../core/ports";
+// IDE user's own approve / reject / edit are recorded on the same approval as an operator's, and a decision refused
+// is audited as a refused one over REST is (a `refusal` record, once per approval, user and code).
+import type { Approval, DecideResult } from "../../core/approvals";
 import { ActionConflictError, type Authorization } from "../../core/governance";
+import { type RecordRefusal, recordRefusedDecision } from "../../core/governance/approval-audit-listener";
+import { logger } from "../../core/log/logger";
 import type { ActionRequest } from "../../core/policy/types";
+import type { ApprovalsService } from "../../core/ports";
 import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
-import type { EditRefused, ToolApprovals, ToolPolicyContext, ToolRelease } from "./tool-policy";
+import type {
+  EditRefused,
+  IdeDecision,
+  RefusedDecision,
+  ToolApprovals,
+  ToolPolicyContext,
+  ToolRelease,
+} from "./tool-policy";
+
+const log = logger.child({ module: "sessions" });
 
 /** What the approvals of governed calls need from createGovernedTools. */
 export interface GovernedCalls {
   approvals: Pick<ApprovalsService, "get" | "approve" | "deny" | "waitForDecision"> &
     Partial<Pick<ApprovalsService, "cancel">>;
   /** The org a call is decided in (the user's, else the default org). */
-  orgOf(ctx: ToolPolicyContext): string | undefined;
+  orgOf(ctx: Pick<ToolPolicyContext, "orgId">): string | undefined;
   /** The engine's authorize, remembering an authorized call until the IDE reports its result. */
   authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization>;
   /** One waitForDecision call parks at most this long before looking again. */
   waitSliceMs: number;
+  /** Audits a refused decision (approvalRefusalRecorder, as the REST face's); absent: not audited. */
+  recordRefusal?: RecordRefusal | undefined;
 }
 
 export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
@@ -29,13 +43,16 @@ export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
         by: ctx.sub,
         reason: feedback ?? (decision === "approve" ? "approved in the IDE" : "rejected in the IDE"),
       };
-      // Not ok: someone decided first, or it expired; `settled` reports how the call ends.
+      // Not ok: someone decided first, or it expired (audited); `settled` reports how the call ends.
       const result =
         decision === "approve"
           ? await calls.approvals.approve(orgId, approvalId, by)
           : await calls.approvals.deny(orgId, approvalId, by);
-      return result.ok ? undefined : result.reason;
+      if (result.ok) return undefined;
+      await auditStoreRefusal(calls, ctx, { orgId, approvalId, result }, decision);
+      return result.reason;
     },
+    auditRefused: (ctx, refused) => auditFrameRefusal(calls, ctx, refused),
     edit: (ctx, approvalId, modifiedArguments, feedback) => edit(calls, ctx, approvalId, modifiedArguments, feedback),
     async cancel(ctx, approvalId, reason) {
       const orgId = calls.orgOf(ctx);
@@ -50,6 +67,72 @@ function orgOfApproval(calls: GovernedCalls, ctx: ToolPolicyContext): string {
   const orgId = calls.orgOf(ctx);
   if (!orgId) throw new Error("an approval exists only for a call decided in an org");
   return orgId;
+}
+
+/** What a refusal record says was attempted: the IDE's reject is a deny (an edit closes the approval too). */
+const ATTEMPTED = { approve: "approve", reject: "deny", edit: "edit" } as const satisfies Record<
+  IdeDecision,
+  Parameters<RecordRefusal>[1]["attempted"]
+>;
+
+/**
+ * A decision the approvals store refused (decided first elsewhere, expired): audited as the REST face audits a 409
+ * (recordRefusedDecision, once per approval, user and code). A failed append is logged: the IDE's decision is
+ * refused either way, and the refusal it is told must not turn into "could not be recorded, send it again".
+ */
+async function auditStoreRefusal(
+  calls: GovernedCalls,
+  ctx: ToolPolicyContext,
+  failed: { orgId: string; approvalId: string; result: Extract<DecideResult, { ok: false }> },
+  decision: IdeDecision,
+): Promise<void> {
+  if (!calls.recordRefusal) return;
+  const attempt = { attempted: ATTEMPTED[decision], attempted_by: ctx.sub };
+  try {
+    await recordRefusedDecision(calls.approvals, calls.recordRefusal, failed, attempt);
+  } catch (err) {
+    log.error({ err, approvalId: failed.approvalId }, "auditing a refused IDE decision failed");
+  }
+}
+
+/**
+ * A hitl_decision refused before it reached the store (./tool-calls.ts `refusal`): the call no longer waits (an
+ * operator decided it, it expired), or the decision names an approval that is not its call's own. Audited when an
+ * approval of the user's org is concerned: APPROVAL_EXPIRED / APPROVAL_NOT_PENDING for one no longer pending (the
+ * codes a store refusal gets), INVALID_CALL_ID for another call's or user's pending one. Nothing for an approval
+ * not found in the org (unknown, or another org's: its chain is never written for this user), nor for the call's own
+ * still pending (a repeat while the first decision is recorded). Once per approval, user and code (the chain's
+ * bound); never throws.
+ */
+async function auditFrameRefusal(
+  calls: GovernedCalls,
+  ctx: Pick<ToolPolicyContext, "sub" | "orgId">,
+  refused: RefusedDecision,
+) {
+  const orgId = calls.orgOf(ctx);
+  if (!calls.recordRefusal || !orgId) return;
+  try {
+    const approval = await calls.approvals.get(orgId, refused.approvalId);
+    const code = approval && frameRefusalCode(approval, refused);
+    if (!approval || !code) return;
+    await calls.recordRefusal(approval, {
+      refused: code,
+      attempted: ATTEMPTED[refused.decision],
+      attempted_by: ctx.sub,
+    });
+  } catch (err) {
+    log.error({ err, approvalId: refused.approvalId }, "auditing a refused IDE decision failed");
+  }
+}
+
+function frameRefusalCode(
+  approval: Approval,
+  refused: RefusedDecision,
+): Parameters<RecordRefusal>[1]["refused"] | undefined {
+  const overdue = approval.status === "pending" && Date.parse(approval.expires_at) <= Date.now();
+  if (approval.status === "expired" || overdue) return "APPROVAL_EXPIRED";
+  if (approval.status !== "pending") return "APPROVAL_NOT_PENDING";
+  return approval.approval_id === refused.ownApprovalId ? undefined : "INVALID_CALL_ID";
 }
 
 /** Waits until the approval is decided (or gone), then releases or rejects the call accordingly. */
@@ -113,7 +196,10 @@ async function edit(
     by: ctx.sub,
     reason: feedback ?? "replaced by edited arguments in the IDE",
   });
-  if (!closed.ok) return { refused: closed.reason };
+  if (!closed.ok) {
+    await auditStoreRefusal(calls, ctx, { orgId, approvalId, result: closed }, "edit");
+    return { refused: closed.reason };
+  }
 
   // The edited call is a new request: the policy decides it from scratch.
   const first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));

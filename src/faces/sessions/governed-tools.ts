@@ -39,6 +39,8 @@ export interface GovernedToolsDeps {
   sessionAgents?: readonly string[];
   /** One waitForDecision call parks at most this long before looking again (the approval's expiry ends it too). */
   waitSliceMs?: number;
+  /** Audits the IDE user's refused decisions, as the REST face audits an operator's (approvalRefusalRecorder). */
+  recordRefusal?: GovernedCalls["recordRefusal"];
 }
 
 export interface GovernedTools {
@@ -55,7 +57,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
   };
   const outcomes = outcomeTracker(deps.engine);
   // Never a default org: a user token naming no organisation acts in none (REST and MCP refuse it too).
-  const orgOf = (ctx: ToolPolicyContext) => ctx.orgId;
+  const orgOf = (ctx: Pick<ToolPolicyContext, "orgId">) => ctx.orgId;
 
   async function authorize(orgId: string, ctx: ToolPolicyContext, request: ActionRequest): Promise<Authorization> {
     const auth = await deps.engine.authorize(orgId, request, {
@@ -78,6 +80,7 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     orgOf,
     authorize,
     waitSliceMs: deps.waitSliceMs ?? 60_000,
+    recordRefusal: deps.recordRefusal,
   });
   return { policy, approvals, recordOutcome: outcomes.recordOutcome };
 }

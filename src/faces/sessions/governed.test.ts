@@ -4,24 +4,25 @@ import { once } from "node:events";
 import { resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
-import { createAuditLog, type AuditLog } from "../../core/audit";
+import { type ApprovalStore, createApprovalStore } from "../../core/approvals";
+import { type AuditLog, createAuditLog } from "../../core/audit";
+import { createGovernanceEngine, type SqliteGovernanceEngine } from "../../core/governance";
+import { approvalRefusalRecorder } from "../../core/governance/approval-audit-listener";
+import { must } from "../../core/must";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
 import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
-import { createGovernanceEngine, type SqliteGovernanceEngine } from "../../core/governance";
 import { createGovernedTools } from "./governed-tools";
 import {
+  type IdeClient,
+  isFinal,
   openIde,
   startGateway,
   startIdp,
-  type IdeClient,
   type TestGateway,
   type TestIdp,
-  isFinal,
   tokensOf,
 } from "./test-support";
-import { must } from "../../core/must";
 
 const ORG = "org-ide";
 const MANIFESTS = resolve(import.meta.dirname, "../../../examples/manifests");
@@ -507,4 +508,67 @@ describe("the end of a turn", () => {
       dying.close();
     }
   });
+});
+
+describe("an IDE decision the approvals store refuses", () => {
+  // An operator decides over REST just before the IDE does: the store refuses the IDE's decision (decided first).
+  // The call's watcher is held back here (its waitForDecision answers nothing) so the IDE's decision reaches the
+  // store after the operator's every time, as it does when the operator wins the race.
+  async function gatewayWithHeldWatcher() {
+    const held: Parameters<typeof createGovernedTools>[0]["approvals"] = {
+      get: (org, id) => approvals.get(org, id),
+      approve: (org, id, by) => approvals.approve(org, id, by),
+      deny: (org, id, by) => approvals.deny(org, id, by),
+      cancel: (org, id, reason) => approvals.cancel(org, id, reason),
+      waitForDecision: (_org, _id, _ms, signal) =>
+        new Promise((_, reject) => signal?.addEventListener("abort", () => reject(signal.reason), { once: true })),
+    };
+    const tools = createGovernedTools({
+      engine,
+      approvals: held,
+      recordRefusal: approvalRefusalRecorder(engine.manifests, audit),
+    });
+    await g.close();
+    g = await startGateway(idp, { toolPolicy: tools.policy, approvals: tools.approvals, tokenDelayMs: 5 });
+  }
+
+  const refusalsOf = (approvalId: string) =>
+    audit.list(ORG, { kind: "refusal", limit: 500 }).records.filter((r) => r.approval_id === approvalId);
+
+  it.each([
+    ["approve", "approve", {}],
+    ["reject", "deny", {}],
+    ["edit", "edit", { modified_arguments: { path: "other.txt" } }],
+  ] as const)(
+    "%s after an operator's deny: refused, audited once as APPROVAL_NOT_PENDING (20 tries)",
+    async (decision, attempted, extra) => {
+      await gatewayWithHeldWatcher();
+      const c = await ide(`store-refused-${decision}`);
+      c.send({ type: "user_message", content: "write file raced.txt" });
+      const call = await c.next((f) => f.type === "tool_call");
+      const approvalId = call.approval_id as string;
+      expect(approvals.deny(ORG, approvalId, { by: "operator@acme", reason: "no" }).ok).toBe(true);
+
+      for (let n = 0; n < 20; n++) {
+        c.send({ type: "hitl_decision", call_id: call.call_id, decision, ...extra, message_id: `m-${n}` });
+        const refused = await c.next(
+          (f) => f.type === "error" && (f.details as { message_id?: string } | undefined)?.message_id === `m-${n}`,
+        );
+        expect(refused).toMatchObject({ error_code: "INVALID_CALL_ID" });
+        // The first is the store's refusal (its reason says the approval is denied), audited then; the others find the
+        // call no longer waiting, and add nothing.
+        if (n === 0) expect(refused.message).toContain("already denied");
+        expect(refusalsOf(approvalId)).toHaveLength(1);
+      }
+
+      const records = refusalsOf(approvalId);
+      expect(records[0]).toMatchObject({
+        kind: "refusal",
+        decision: "DENY",
+        meta: { refused: "APPROVAL_NOT_PENDING", attempted, attempted_by: "dev@acme" },
+      });
+      expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "denied", decided_by: "operator@acme" });
+      expect(await audit.verifyChain(ORG)).toMatchObject({ valid: true });
+    },
+  );
 });

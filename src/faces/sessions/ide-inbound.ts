@@ -6,7 +6,7 @@ import WebSocket, { type RawData } from "ws";
 import type { HitlDecision, RuntimeToolResult, ToolResult } from "../../../generated/messages/types";
 import { logger } from "../../core/log/logger";
 import { requestAgent } from "./agent-switch";
-import { dispatchFrame, parseFrame, type ClientFrame, type FrameHandlers, type RuntimeOutFrame } from "./frames";
+import { type ClientFrame, dispatchFrame, type FrameHandlers, parseFrame, type RuntimeOutFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import { consumePoint } from "./rate-limits";
 import type { RuntimeLinks } from "./runtime-links";
@@ -55,7 +55,12 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
     return forward({ ...frame, message_id: messageIdOf(frame) }, c);
   },
   hitl_decision: async (frame, c) => {
-    if (refuseAnswer(frame, c)) return;
+    const refusal = c.toolCalls.refusal(c.session, frame);
+    if (refusal !== undefined) {
+      // Audited before the IDE hears it, as REST audits a refused decision before its 409.
+      await c.toolCalls.auditRefusal(c.session, frame);
+      return refuse(frame, refusal, c);
+    }
     const messageId = messageIdOf(frame);
     const pending = c.session.pendingCalls.get(frame.call_id)!;
     if (c.toolCalls.governs(pending)) return decideGoverned(frame, messageId, c);

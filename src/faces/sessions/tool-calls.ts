@@ -116,6 +116,21 @@ export class ToolCalls {
     return undefined;
   }
 
+  /**
+   * Audits a hitl_decision `refusal` refused, as a refused decision over REST is (a `refusal` record of the approval
+   * it names, else of its call's; see ToolApprovals.auditRefused). Nothing without an approvals store or approval.
+   */
+  async auditRefusal(session: LiveSession, frame: HitlDecision): Promise<void> {
+    const own = session.pendingCalls.get(frame.call_id)?.approvalId;
+    const approvalId = frame.approval_id ?? own;
+    if (approvalId === undefined || !this.deps.approvals?.auditRefused) return;
+    const { ownerSub: sub, orgId } = session.record;
+    await this.deps.approvals.auditRefused(
+      { sub, orgId },
+      { approvalId, ownApprovalId: own, decision: frame.decision },
+    );
+  }
+
   /** Governed: an approval record exists and the approvals store decides (not the IDE's frame alone). */
   governs(pending: PendingCall): boolean {
     return pending.approvalId !== undefined && this.deps.approvals !== undefined;

@@ -50,6 +50,18 @@ export type ToolRelease =
   /** The approval could not be used (e.g. spent by an identical call); a new one waits for a decision. */
   | { outcome: "escalated"; approvalId: string };
 
+/** The IDE user's answer to an escalated call (hitl_decision `decision`). */
+export type IdeDecision = "approve" | "reject" | "edit";
+
+/** A hitl_decision refused before it reached the approvals store: the approval it concerns, and the call's own. */
+export interface RefusedDecision {
+  /** The approval the decision names, else its call's (when the call is known). */
+  approvalId: string;
+  /** The approval of the call the decision answers, when that call is still known and has one. */
+  ownApprovalId?: string | undefined;
+  decision: IdeDecision;
+}
+
 /** An IDE edit the original approval no longer takes: why (e.g. "Approval … is already approved"). */
 export interface EditRefused {
   refused: string;
@@ -84,6 +96,12 @@ export interface ToolApprovals {
     modifiedArguments: Record<string, unknown>,
     feedback?: string,
   ): Promise<ToolRelease | EditRefused>;
+  /**
+   * A hitl_decision refused before it reached the store (the call no longer waits, or it names an approval not its
+   * call's own): audited as a `refusal` when it concerns an approval of the user's org (see governed-approvals.ts);
+   * never throws. (A decision the store refuses is audited by `decide` / `edit`.)
+   */
+  auditRefused?(ctx: Pick<ToolPolicyContext, "sub" | "orgId">, refused: RefusedDecision): Promise<void>;
   /** The session was cancelled or abandoned: its open approval is resolved as cancelled (never used later). */
   cancel?(ctx: ToolPolicyContext, approvalId: string, reason: string): Promise<void>;
 }
