@@ -1,28 +1,36 @@
 // Which agent judges a session's tool calls is the IDE's choice, never the runtime's: the runtime's agent_switched
 // only confirms a switch_agent the IDE sent. A runtime (a prompt-injected agent) that switched itself could pick a
 // more lenient agent's manifest, drop its required approvals and spend another manifest's budget.
+//
+// A request is remembered on the runtime link it is written to, and only an agent_switched arriving over that same
+// link answers it. With several nodes this makes "asked on one node, answered on another" impossible rather than
+// shared: a session's link lives on one node (./cluster.ts), every IDE frame for it is applied on that node whichever
+// node the IDE is on (./cross-node.ts), and the runtime's answer arrives over the link, so the request and its answer
+// always meet on the holder. A request does not outlive its link: when the link is lost (the runtime went away, or
+// the node holding it did and another took the session over with a link of its own), the IDE was told
+// AGENT_UNAVAILABLE, and a new link's agent_switched naming an agent asked over the old one is the runtime's own
+// choice, refused; the IDE asks again. (Were requests kept per session instead, a node taking a session over would
+// not see those made on the node that held it, and a node holding it again later would still hold stale ones.)
+import type { RuntimeLink } from "./runtime-link";
 import type { LiveSession } from "./session-state";
 
-/** Unconfirmed switch_agent requests a session remembers; an older one is forgotten first. */
+/** Unconfirmed switch_agent requests a link remembers; an older one is forgotten first. */
 export const MAX_REQUESTED_AGENTS = 8;
 
-/** The IDE asked the runtime to hand the session to `agent` (before the frame is written to the runtime). */
-export function requestAgent(session: LiveSession, agent: string): void {
-  const requested = session.requestedAgents ?? [];
-  requested.push(agent);
-  session.requestedAgents = requested.slice(-MAX_REQUESTED_AGENTS);
+/** The IDE asked the runtime to hand the session to `agent` (before the frame is written to `link`). */
+export function requestAgent(link: RuntimeLink, agent: string): void {
+  link.requestedAgents = [...link.requestedAgents, agent].slice(-MAX_REQUESTED_AGENTS);
 }
 
 /**
- * The runtime says it switched to `agent`: true, and the session's agent is now `agent`, when the IDE asked for
- * it (that request and the older ones are settled: the runtime answers in order). False when it did not (the
- * agent is unchanged; exact match, no case folding or trimming).
+ * The runtime says over `link` that it switched to `agent`: true, and the session's agent is now `agent`, when the
+ * IDE asked for it over that link (that request and the older ones are settled: the runtime answers in order).
+ * False when it did not (the agent is unchanged; exact match, no case folding or trimming).
  */
-export function confirmAgent(session: LiveSession, agent: string): boolean {
-  const requested = session.requestedAgents ?? [];
-  const at = requested.indexOf(agent);
+export function confirmAgent(session: LiveSession, link: RuntimeLink, agent: string): boolean {
+  const at = link.requestedAgents.indexOf(agent);
   if (at < 0) return false;
-  session.requestedAgents = requested.slice(at + 1);
+  link.requestedAgents = link.requestedAgents.slice(at + 1);
   session.agent = agent;
   return true;
 }

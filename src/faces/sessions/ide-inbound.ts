@@ -9,6 +9,7 @@ import { requestAgent } from "./agent-switch";
 import { type ClientFrame, dispatchFrame, type FrameHandlers, parseFrame, type RuntimeOutFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
 import { consumePoint } from "./rate-limits";
+import type { RuntimeLink } from "./runtime-link";
 import type { RuntimeLinks } from "./runtime-links";
 import type { MessageValidators } from "./schemas";
 import type { Connection, LiveSession, SessionRegistry } from "./session-state";
@@ -44,11 +45,10 @@ export const ideFrameHandlers: FrameHandlers<ClientFrame, [IdeFrameContext], voi
     metrics.messagesProcessed.inc({ status: "success" });
   },
   user_message: (frame, c) => forward({ ...frame, message_id: messageIdOf(frame) }, c),
-  switch_agent: (frame, c) => {
-    // Remembered before it reaches the runtime: only the agent_switched answering it changes the session's agent.
-    requestAgent(c.session, frame.agent);
-    return forward({ ...frame, message_id: messageIdOf(frame) }, c);
-  },
+  // Remembered on the link before it is written there: only the agent_switched that link answers it with changes
+  // the session's agent (./agent-switch.ts).
+  switch_agent: (frame, c) =>
+    forward({ ...frame, message_id: messageIdOf(frame) }, c, (link) => requestAgent(link, frame.agent)),
   cancel: (frame, c) => {
     // The turn is stopped: what it asked to be approved is no longer wanted (no one may approve or use it).
     c.registry.cancelApprovals(c.session, "the session's turn was cancelled from the IDE");
@@ -183,7 +183,11 @@ function answerDetails(frame: HitlDecision | ToolResult): Record<string, unknown
  * that stopped reading) takes nothing more: the frame is refused (AGENT_UNAVAILABLE, reason RUNTIME_BACKLOG, no
  * ack), so what waits in memory for one runtime link stays bounded whatever the IDE sends.
  */
-async function forward(frame: RuntimeOutFrame & { message_id: string }, c: IdeFrameContext): Promise<void> {
+async function forward(
+  frame: RuntimeOutFrame & { message_id: string },
+  c: IdeFrameContext,
+  beforeWrite?: (link: RuntimeLink) => void,
+): Promise<void> {
   const link = await c.runtime.linkFor(c.session);
   if (link?.congested) {
     metrics.messagesProcessed.inc({ status: "rejected" });
@@ -206,6 +210,7 @@ async function forward(frame: RuntimeOutFrame & { message_id: string }, c: IdeFr
     metrics.messagesProcessed.inc({ status: "success" });
     c.registry.emit(c.session, { type: "ack", message_id: frame.message_id, ack_type: frame.type });
   };
+  if (link) beforeWrite?.(link);
   if (!link?.send(frame, written)) unavailable();
 }
 

@@ -2,9 +2,9 @@
 // Gatehouse numbers frames itself (a runtime's seq is dropped); tool calls go through the policy first.
 import { logger } from "../../core/log/logger";
 import { confirmAgent } from "./agent-switch";
-import { asRuntimeError } from "./runtime-errors";
-import { dispatchFrame, parseFrame, type FrameHandlers, type RuntimeInFrame } from "./frames";
+import { dispatchFrame, type FrameHandlers, parseFrame, type RuntimeInFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
+import { asRuntimeError } from "./runtime-errors";
 import type { RuntimeLink } from "./runtime-link";
 import type { MessageValidators } from "./schemas";
 import type { LiveSession, SessionRegistry } from "./session-state";
@@ -37,7 +37,7 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
     c.registry.emit(c.session, { ...asRuntimeError(frame), message: text, content: text });
   },
   agent_switched: (frame, c) => {
-    if (confirmAgent(c.session, frame.agent)) return relay(frame, c);
+    if (confirmAgent(c.session, c.link, frame.agent)) return relay(frame, c);
     // Not asked for by the IDE: the agent (and the manifest judging the calls) stays; refused as an invalid frame.
     const errors = [{ pointer: "/agent", message: "was not asked for by the IDE (switch_agent)" }];
     log.warn(

@@ -40,6 +40,11 @@ export function runtimeHttpBase(runtimeUrl: string): string {
 export class RuntimeLink {
   private ws?: WebSocket;
   private closedByUs = false;
+  /**
+   * The agents the IDE asked for with switch_agent over this link that the runtime has not confirmed yet, oldest
+   * first (./agent-switch.ts): only an agent_switched arriving over this same link can answer them.
+   */
+  requestedAgents: string[] = [];
 
   constructor(private readonly opts: RuntimeLinkOptions) {}
 

@@ -6,11 +6,11 @@ import type { UserClaims } from "../../core/identity/user-tokens";
 import { CloseCode } from "./close-codes";
 import type { ServerFrame } from "./frames";
 import { sessionMetrics as metrics } from "./metrics";
+import { isOwner, ownerOf, recordOwner, type SessionOwner, sameOwner } from "./owner";
 import type { RuntimeLink } from "./runtime-link";
+import { clientSessionId } from "./session-key";
 import type { SessionRecord, SessionStore } from "./session-store";
 import type { ToolApprovals, ToolPolicyContext } from "./tool-policy";
-import { isOwner, ownerOf, recordOwner, sameOwner, type SessionOwner } from "./owner";
-import { clientSessionId } from "./session-key";
 
 export { recordOwner } from "./owner";
 
@@ -71,12 +71,6 @@ export interface LiveSession {
    * manifest for tool calls).
    */
   agent?: string;
-  /**
-   * The agents the IDE asked for with switch_agent and the runtime has not confirmed yet, oldest first (at most
-   * MAX_REQUESTED_AGENTS): an agent_switched naming none of them is the runtime's own choice and is refused. Kept
-   * here, next to `agent`, on the node holding the runtime link (an IDE frame on another node is applied here).
-   */
-  requestedAgents?: string[];
   /** Runtime frames are handled in order (a tool_call's policy check must not let later tokens overtake it). */
   runtimeQueue: Promise<void>;
   expiryTimer?: NodeJS.Timeout;
