@@ -1,7 +1,7 @@
 // The JSON body reader as a client and an attacker see it: bodies within the limit arrive parsed, and every body
 // it refuses gets the status, code and detail koa-body's answers had (413, 415, 400 INVALID_JSON) — without
 // reading or holding more than the limit, decompressed or not, and without hanging when the client goes away.
-import { createServer, IncomingMessage, type Server, ServerResponse } from "node:http";
+import { Agent, createServer, IncomingMessage, request, type Server, ServerResponse } from "node:http";
 import { type AddressInfo, connect, Socket } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import Koa, { type Context } from "koa";
@@ -287,4 +287,56 @@ describe("a client that goes away mid-body", () => {
       expect(await next.json()).toEqual({ ok: true });
     });
   }
+});
+
+describe("a keep-alive client after a body refused mid-stream", () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((ok) => (server ? server.close(() => ok()) : ok())));
+
+  /** POSTs `chunks` (chunked, no Content-Length) on `agent`: the status, the Connection header and the body. */
+  function post(port: number, agent: Agent, chunks: string[]) {
+    return new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+      const req = request({
+        port,
+        host: "127.0.0.1",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json" },
+      });
+      req.on("error", reject);
+      req.on("response", (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body }));
+      });
+      for (const chunk of chunks) req.write(chunk);
+      req.end();
+    });
+  }
+
+  it("the 413 closes the connection, and the client's next request is answered (not reset)", async () => {
+    const koa = new Koa();
+    koa.use(async (ctx) => {
+      try {
+        await readJsonBody(ctx, { limitBytes: LIMIT });
+        ctx.body = { ok: true };
+      } catch (err) {
+        ctx.status = (err as HttpProblem).status;
+        ctx.body = { detail: (err as HttpProblem).detail };
+      }
+    });
+    server = createServer(koa.callback());
+    await new Promise<void>((ok) => server!.listen(0, "127.0.0.1", ok));
+    const { port } = server.address() as AddressInfo;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const big = `{"a":"${"x".repeat(LIMIT * 64)}"}`;
+      const refused = await post(port, agent, [big.slice(0, LIMIT * 32), big.slice(LIMIT * 32)]);
+      expect(refused).toMatchObject({ status: 413, connection: "close" });
+      // Before, the connection stayed open with the rest of the body on it: the next request got ECONNRESET.
+      expect(await post(port, agent, ["{}"])).toMatchObject({ status: 200, body: '{"ok":true}' });
+    } finally {
+      agent.destroy();
+    }
+  });
 });

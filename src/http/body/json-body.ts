@@ -17,6 +17,7 @@ import type { Transform } from "node:stream";
 import { createBrotliDecompress, createUnzip } from "node:zlib";
 import type { Context } from "koa";
 import { HttpProblem, problem } from "../boundary";
+import { closeAfterAnswer } from "./close-after-answer";
 import { duplicateMemberName, shownName } from "./json-duplicates";
 
 export interface JsonBodyLimits {
@@ -42,7 +43,11 @@ export async function readJsonBody(ctx: Context, { limitBytes }: JsonBodyLimits)
   const decompressor = decompressorFor(encoding, req);
   const declared = decompressor ? undefined : declaredLength(req);
   if (declared !== undefined && declared > limitBytes) throw tooLarge();
-  const bytes = await collect(req, decompressor, limitBytes, declared, encoding);
+  const bytes = await collect(req, decompressor, limitBytes, declared, encoding).catch((err: unknown) => {
+    // Stopped before the body's end (413 mid-stream, a bad gzip…): the rest must not be read as the next request.
+    if (!req.readableEnded) closeAfterAnswer(ctx);
+    throw err;
+  });
   (ctx.request as { body?: unknown }).body = parseStrictJson(utf8Text(bytes));
 }
 

@@ -9,9 +9,8 @@
 // every body read — the usual small one too — would otherwise create, insert and clear a Timeout.
 import type { Context } from "koa";
 import { problem } from "../boundary";
+import { closeAfterAnswer } from "./close-after-answer";
 
-/** How long a timed-out connection may linger after its answer before it is destroyed. */
-const LINGER_MS = 2_000;
 /** The longest gap between two sweeps: a deadline is enforced at most this late (or a quarter of the timeout). */
 const MAX_SWEEP_MS = 250;
 
@@ -75,20 +74,6 @@ export function bodyReaderWithin(timeoutMs: number): BodyReader {
       );
     });
   };
-}
-
-/**
- * Answer, then close: a keep-alive connection would have to read (and discard) the rest of the trickle. The close
- * is a FIN after the answer, and the socket is destroyed only a moment later: destroying it at once, with the
- * client's unread bytes pending, sends a reset that can make the client lose the answer.
- */
-function closeAfterAnswer(ctx: Context): void {
-  ctx.set("Connection", "close");
-  ctx.res.once("finish", () => {
-    const socket = ctx.req.socket;
-    socket.end();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  });
 }
 
 function timedOut(timeoutMs: number) {
