@@ -1505,7 +1505,11 @@ export interface components {
             decision: components["schemas"]["EvidenceDecision"];
             /** @enum {string} */
             format: "gatehouse.evidence.v1";
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description The bundle's moment: its chain head's `signed_at`, so the signature proves it (the verifier says when another
+             *     value is only the gateway's statement, and fails one before the head was signed).
+             */
             generated_at: string;
             interaction_id: string;
             /** @description The manifest version the decision used (absent when the request named no registered manifest). */

@@ -115,6 +115,7 @@ function check(bundle: unknown, publicKeyFor: PublicKeyLookup): string[] {
   const proves = [
     `chain: ${chain.length} record(s) of org ${String(orgId)} from seq ${chain[0]?.seq} to the chain head at seq ${head.seq}, signed ${head.signed_at} by audit key ${head.kid}: intact, linked, nothing cut at the end`,
   ];
+  proves.push(...checkGeneratedAt(bundle, head));
   proves.push(...checkDecision(bundle, opening));
   proves.push(...checkManifest(bundle, opening));
   proves.push(...checkTokenSection(bundle, opening, head, publicKeyFor, fail));
@@ -172,6 +173,25 @@ function checkProof(bundle: Json, orgId: string, publicKeyFor: PublicKeyLookup) 
   if (!Array.isArray(proof.involved_seqs) || proof.involved_seqs.some((s) => !seqs.has(s as number)))
     fail("proof: involved_seqs names records that are not in the chain");
   return { chain, head };
+}
+
+/**
+ * `generated_at` is signed by nothing but the chain head's `signed_at`, which the gateway writes there: any other
+ * value is the gateway's statement (a bundle of an older gateway: a moment later), and one before the head was
+ * signed is no bundle's moment at all.
+ */
+function checkGeneratedAt(bundle: Json, head: ChainHead): string[] {
+  const at = bundle.generated_at;
+  if (at === head.signed_at) return [];
+  const time = typeof at === "string" ? Date.parse(at) : Number.NaN;
+  if (Number.isNaN(time)) return fail("bundle: generated_at is not a date-time");
+  if (time < Date.parse(head.signed_at))
+    fail(
+      `bundle: generated_at ${shown(at)} is before the chain head it closes with was signed (${shown(head.signed_at)})`,
+    );
+  return [
+    `generated_at ${shown(at)} is the gateway's statement; the signed moment is the chain head's, ${shown(head.signed_at)}`,
+  ];
 }
 
 function checkDecision(bundle: Json, opening: AuditRecord): string[] {

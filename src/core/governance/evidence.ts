@@ -73,7 +73,6 @@ export interface EvidenceDeps {
   manifests: Pick<ManifestsService, "version">;
   tokens: TokenRecords;
   approvals?: Pick<ApprovalsPort, "get">;
-  now?: () => Date;
 }
 
 /** The bundle's JSON text (an EvidenceBundle), in chunks to send as they come; undefined: no such interaction. */
@@ -94,8 +93,6 @@ export function traceEntry(record: AuditRecord, check: string): PolicyTraceEntry
 }
 
 export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
-  const now = deps.now ?? (() => new Date());
-
   return async (orgId, interactionId) => {
     const read = await deps.audit.getInteraction(orgId, interactionId);
     const named = read.find((r) => r.kind === "intent" || r.kind === "decision");
@@ -117,7 +114,8 @@ export function createEvidenceBuilder(deps: EvidenceDeps): BuildEvidence {
       format: EVIDENCE_FORMAT,
       org_id: orgId,
       interaction_id: interactionId,
-      generated_at: now().toISOString(),
+      // The moment the signed head vouches for, so the verifier proves it (./audit/evidence-verify.ts).
+      generated_at: head.signed_at,
       ...(opening.uapk_id ? { uapk_id: opening.uapk_id } : {}),
       ...(opening.agent_id ? { agent_id: opening.agent_id } : {}),
       action: (opening.action ?? {}) as Record<string, unknown>,

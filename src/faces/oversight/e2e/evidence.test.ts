@@ -7,12 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
-import { runAuditVerify } from "../../../cli/audit-verify";
+import { jwksToKeys, runAuditVerify } from "../../../cli/audit-verify";
 import { runCli } from "../../../cli/program";
-import { jwksToKeys } from "../../../cli/audit-verify";
 import { chainHeadProblem } from "../../../core/audit/chain-head";
-import { agent, executeBody, ORG_ID, operator, registerManifest } from "../../../test-support/http";
 import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
+import { agent, executeBody, ORG_ID, operator, registerManifest } from "../../../test-support/http";
 
 const UAPK = "evidence-bot";
 
@@ -409,6 +408,22 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       // Issue and revocation are signed records now: proven, not the gateway's statement.
       expect(result.out).toMatch(/capability_token: issued by operator@contract at .* \(signed token_issued record/);
       expect(result.out).toMatch(/capability_token: revoked by operator@contract at .* \(signed token_revoked record/);
+    });
+
+    it("generated_at is the signed head's moment; another is named as the gateway's statement, an earlier one fails", async () => {
+      const bundle = await evidenceOf(approvedInteraction);
+      expect(bundle.generated_at).toBe(bundle.proof.chain_head.signed_at);
+      const later = clone(bundle);
+      later.generated_at = "2099-01-01T00:00:00.000Z";
+      const shownLater = await verifyBundle(later);
+      expect(shownLater.code, shownLater.err).toBe(0);
+      // Before, an edited generated_at verified without a word: nothing signs it.
+      expect(shownLater.out).toMatch(/generated_at "?2099-01-01T00:00:00.000Z"? is the gateway's statement/);
+      const earlier = clone(bundle);
+      earlier.generated_at = "2001-01-01T00:00:00.000Z";
+      const refused = await verifyBundle(earlier);
+      expect(refused.code).toBe(1);
+      expect(refused.err).toMatch(/^FAIL: bundle: generated_at .* is before the chain head/);
     });
 
     it("a DENY without manifest or outcome verifies too; an unknown interaction is 404", async () => {
