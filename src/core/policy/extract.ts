@@ -27,9 +27,13 @@
 //                 under any other key, a string that is an address, a list of them or `Name <address>` (and an
 //                 address in its display name: addressesIn)
 //   names         the display names above, and the name of a party a payment or a message goes to under a key
-//                 that says whose (`merchant_name`, `vendorName`, `to_name`, `account_holder_name`) or under its role
-//                 (`merchant: "Evil Corp"`, `vendor: {id, name}`: collectPartyNames): a blocklist's alone, no
-//                 recipients; prose (`description`, `note`, `memo`) names no one
+//                 that says whose (`merchant_name`, `merchant_dba_name`, `vendorName`, `to_name`,
+//                 `account_holder_name`) or under its role (`merchant: "Evil Corp"`, `vendor: {id, name}`, and the
+//                 names inside the party's objects and lists: `merchant: {profile: {name}}`, `vendors: [{accounts:
+//                 [{name}]}]`), and a statement descriptor (`statement_descriptor` and its `_suffix` / `_prefix` /
+//                 `calculated_` forms, PayPal's `soft_descriptor`: the merchant's name on the payee's statement, also
+//                 each piece around its `*`): collectPartyNames; a blocklist's alone, no recipients; prose
+//                 (`description`, `note`, `memo`) names no one
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
 //                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
@@ -1032,33 +1036,63 @@ const NAME_KEYS = new Set(["names", "company", "organization", "organisation", "
 
 /**
  * The name of a party a payment or a message goes to, under a key that says whose (`merchant_name`, `vendorName`,
- * `to_name`, `account_holder_name`, `payee_legal_name`), or the party under its role (`merchant: "Evil Corp"`,
- * `vendor: {id, name}`, QuickBooks' `VendorRef: {value, name}`, Stripe's `customer_details`: its display-name
- * members, as of a mailbox object): names (ActionFacts `names`), judged by a counterparty blocklist alone. No
- * recipients: a name is no proof of whom the connector reaches, which an allowlist judges by the account or the
- * mailbox. But a card payment to `merchant_name: "Evil Corp"` is what a blocklist of Evil Corp is there to stop.
- * Not prose (`description`, `note`, `memo`: no party key), nor a party key's members (recipients already: `payee`,
- * `beneficiary_name`, `counterparty`). A list under a role is read one level down, each element a party.
+ * `merchant_dba_name`, `to_name`, `account_holder_name`, `payee_legal_name`), or the party under its role
+ * (`merchant: "Evil Corp"`, `vendor: {id, name}`, QuickBooks' `VendorRef: {value, name}`, Stripe's
+ * `customer_details`, `merchant_data`: its display-name members, as of a mailbox object, and those of the objects
+ * and lists inside it, `merchant: {profile: {name}}`, `vendors: [{accounts: [{name}]}]`), or a statement
+ * descriptor (what the payee's statement shows: the merchant's name, isStatementDescriptorKey): names (ActionFacts `names`),
+ * judged by a counterparty blocklist alone. No recipients: a name is no proof of whom the connector reaches, which
+ * an allowlist judges by the account or the mailbox. But a card payment to `merchant_name: "Evil Corp"` is what a
+ * blocklist of Evil Corp is there to stop. Not prose (`description`, `note`, `memo`: no party key), nor a party
+ * key's members (recipients already: `payee`, `beneficiary_name`, `counterparty`).
  */
 function collectPartyNames(folded: string, value: unknown, source: string, facts: ActionFacts): void {
-  if (!PARTY_ROLE_KEYS.has(folded)) return pushNames(value, source, facts);
-  if (!isObject(value)) return pushNames(value, source, facts);
-  if (!Array.isArray(value)) return collectRoleNames(value, source, facts);
-  for (let i = 0; i < value.length; i++) {
-    const party = value[i];
-    if (isObject(party) && !Array.isArray(party)) collectRoleNames(party, `${source}[${i}]`, facts);
-    else pushNames(party, `${source}[${i}]`, facts);
+  const from = facts.names.length;
+  if (!PARTY_ROLE_KEYS.has(folded) || !isObject(value)) pushNames(value, source, facts);
+  else collectRoleNames(value, source, facts, 0);
+  if (isStatementDescriptorKey(folded)) descriptorPieces(facts.names, from);
+}
+
+/**
+ * A party object's display names (as collectDisplayNames), and those of its parts (isPartyPart: a merchant's
+ * `profile`, Stripe's `business_profile`, a vendor's `accounts`, which name the same party or the account the payment
+ * reaches it by), each element of a list a party or a part of one. Not its other objects (a `logo: {name:
+ * "logo.png"}`, its `products`), nor those the walk reads by their own key (`merchant_name`, a nested `vendor`), nor
+ * a recipient key's (read as recipients). A list's scalars are names each.
+ */
+function collectRoleNames(party: object, source: string, facts: ActionFacts, depth: number): void {
+  // The walk reports params this deep as incomplete (every rule then fails closed): nothing more to read here.
+  if (depth > MAX_PARAM_DEPTH) return;
+  if (Array.isArray(party)) {
+    for (let i = 0; i < party.length; i++) {
+      const element: unknown = party[i];
+      if (isObject(element)) collectRoleNames(element, `${source}[${i}]`, facts, depth + 1);
+      else if (isScalar(element)) facts.names.push({ source: `${source}[${i}]`, value: String(element) });
+    }
+    return;
+  }
+  const members = party as Record<string, unknown>;
+  for (const key of Object.keys(members)) {
+    const folded = foldKey(key);
+    if (NAMING_KEYS.has(folded) || recipientKeyKind(folded) !== undefined) continue;
+    const value = members[key];
+    if (isDisplayNameKey(folded)) pushNames(value, `${source}.${clipped(key)}`, facts);
+    // `company: {name, tax_id}` is a name (its members joined) and a part whose `name` is the party's.
+    if (isObject(value) && isPartyPart(folded)) collectRoleNames(value, `${source}.${clipped(key)}`, facts, depth + 1);
   }
 }
 
-/** A party object's display names (as collectDisplayNames), but those the walk reads by their key (`merchant_name`). */
-function collectRoleNames(party: Record<string, unknown>, source: string, facts: ActionFacts): void {
-  for (const key of Object.keys(party)) {
-    const folded = foldKey(key);
-    if (isDisplayNameKey(folded) && !PARTY_NAME_KEYS.has(folded))
-      pushNames(party[key], `${source}.${clipped(key)}`, facts);
-  }
-}
+/**
+ * A member of a party's object that is the party itself in more detail (`profile`, `business_profile`, `company`,
+ * `legal_entity`, `details`), or an account of it (`accounts`, `bank_account`, `external_accounts`): a name in it
+ * names that party.
+ */
+const isPartyPart = (folded: string) =>
+  PARTY_PARTS.has(folded) || folded.endsWith("profile") || folded.endsWith("account") || folded.endsWith("accounts");
+const PARTY_PARTS = new Set([
+  ...["business", "businessdetails", "businessinfo", "company", "companydetails", "legalentity", "entity"],
+  ...["details", "info", "data", "identity", "individual", "organization", "organisation"],
+]);
 
 /**
  * A name as an upstream may read it: a scalar; each scalar of a list (`["Evil Corp"]`, which a lenient upstream
@@ -1076,6 +1110,35 @@ function pushNames(value: unknown, source: string, facts: ActionFacts): void {
   }
 }
 
+/**
+ * A statement descriptor's pieces around its `*`, each a name too: a card statement shows Stripe's prefix and
+ * suffix as `ACME* EVIL CORP`, PayPal's soft descriptor as `PAYPAL *EVIL CORP`, and Evil Corp is the merchant named.
+ */
+function descriptorPieces(names: Found<string>[], from: number): void {
+  const end = names.length;
+  for (let i = from; i < end; i++) {
+    const { source, value } = names[i]!;
+    if (!value.includes("*")) continue;
+    for (const piece of value.split("*")) if (piece.trim() !== "") names.push({ source, value: piece.trim() });
+  }
+}
+
+/**
+ * A statement descriptor: what the payee's card or bank statement shows of the payment, the merchant's name (Stripe's
+ * `statement_descriptor`, its `_suffix`, `_prefix`, `_kana` and `_kanji` forms and the `calculated_` one, PayPal's
+ * `soft_descriptor`, Checkout.com's `billing_descriptor: {name, city}`, Braintree's `descriptor: {name, phone, url}`,
+ * Adyen's `shopperStatement`). A name, never prose: a blocklisted merchant named on the statement is the one paid.
+ */
+const STATEMENT_DESCRIPTORS = new Set([
+  ...["", "calculated"].flatMap((pre) =>
+    ["", "suffix", "prefix"].flatMap((part) =>
+      ["", "kana", "kanji"].map((script) => `${pre}statementdescriptor${part}${script}`),
+    ),
+  ),
+  ...["softdescriptor", "billingdescriptor", "dynamicdescriptor", "descriptor", "shopperstatement"],
+]);
+const isStatementDescriptorKey = (folded: string) => STATEMENT_DESCRIPTORS.has(folded);
+
 // Whose party a payment or a message reaches: a shop's, a bill's, an invoice's, a bank account's holder, a parcel's.
 const PARTY_ROLES = [
   "merchant",
@@ -1088,18 +1151,27 @@ const PARTY_ROLES = [
   "shipto",
   "billto",
 ];
-const NAME_FORMS = ["name", "names", "displayname", "fullname", "legalname", "businessname", "companyname"];
+// `merchant_dba_name`, `vendorDoingBusinessAs`: the name a business trades under (doing business as).
+const NAME_FORMS = [
+  ...["name", "names", "displayname", "fullname", "legalname", "businessname", "companyname"],
+  ...["dba", "dbaname", "doingbusinessas"],
+];
 const PARTY_NAME_KEYS = new Set([
   ...[...PARTY_ROLES, "holder", "to", "recipient", "payee", "beneficiary", "creditor", "counterparty", "receiver"]
     .flatMap((role) => [...NAME_FORMS, "tradingname", "registeredname"].map((form) => role + form))
     // The party keys' own `_name` (`payee_name`, `beneficiary_name`): recipients, read as such.
     .filter((key) => !isPartyKey(key)),
-  // The name a bank checks a payment against (UK Confirmation of Payee, SEPA's Verification of Payee).
-  ...["nameonaccount", "accountname", "accountholdername"],
+  // The name a bank checks a payment against (UK Confirmation of Payee, SEPA's Verification of Payee), and a
+  // business's trading name on its own.
+  ...["nameonaccount", "accountname", "accountholdername", "dbaname", "doingbusinessas"],
 ]);
-const PARTY_ROLE_KEYS = new Set(
-  PARTY_ROLES.flatMap((role) => ["", "s", "details", "info", "ref"].map((form) => role + form)),
-);
+// A party under its role, or under its role's details (`merchant_details`, `customerInfo`, `VendorRef`, a merchant's
+// `profile`, Stripe Issuing's `merchant_data: {name, city}`), and a statement descriptor (read as a role: its
+// object's name members are names, `{name, city}`).
+const PARTY_ROLE_KEYS = new Set([
+  ...PARTY_ROLES.flatMap((role) => ["", "s", "details", "info", "ref", "profile", "data"].map((form) => role + form)),
+  ...STATEMENT_DESCRIPTORS,
+]);
 // Both, for the walk's one look-up per key.
 const NAMING_KEYS = new Set([...PARTY_NAME_KEYS, ...PARTY_ROLE_KEYS]);
 

@@ -551,6 +551,20 @@ const cases: Case[] = [
     { payee_legal_name: "Evil Corp" },
     { merchant_name: ["Evil Corp"] },
     { customer: { id: "cus_1", name: { given_name: "Evil", surname: "Corp" } } },
+    // The name a business trades under, a name inside the party's own objects and lists (its profile, its
+    // accounts, a list of lists), and a statement descriptor: what the payee's statement shows, the merchant's name.
+    { merchant_dba_name: "Evil Corp" },
+    { merchant: { id: "acct_1", profile: { name: "Evil Corp" } } },
+    { merchant_data: { name: "EVIL CORP", city: "Berlin" } },
+    { vendors: [{ id: "v-1", accounts: [{ name: "Evil Corp" }] }] },
+    { merchants: [[{ name: "Evil Corp" }]] },
+    { payees: [{ accounts: [{ name: "Evil Corp" }] }] },
+    { statement_descriptor: "EVIL CORP" },
+    { statement_descriptor_suffix: "Evil Corp" },
+    { calculated_statement_descriptor: "ACME* EVIL CORP" },
+    { payment_method_options: { card: { statement_descriptor_suffix_kanji: "Evil Corp" } } },
+    { intent: "CAPTURE", purchase_units: [{ reference_id: "u1", soft_descriptor: "EVIL CORP" }] },
+    { billing_descriptor: { name: "Evil Corp", city: "Berlin" } },
   ].map(
     (params): Case => ({
       name: `a party's name in ${JSON.stringify(params)} under a blocklist of it: DENY`,
@@ -562,8 +576,10 @@ const cases: Case[] = [
     }),
   ),
   ...[
-    { description: "Refund to Evil Corp", note: "Evil Corp", memo: "Evil Corp", statement_descriptor: "EVIL CORP" },
+    { description: "Refund to Evil Corp", note: "Evil Corp", memo: "Evil Corp", statement_descriptor: "GOOD CORP" },
     { merchant: { name: "Good Corp", description: "formerly Evil Corp" }, memo: "not Evil Corp" },
+    { merchant: { name: "Good Corp", profile: { bio: "Evil Corp's rival", name: "Good Corp GmbH" } } },
+    { statement_descriptor: "GOOD CORP* ORDER 1234", description: "Order for Evil Corp" },
   ].map(
     (params): Case => ({
       name: `prose beside a party's name in ${JSON.stringify(params)} under a blocklist: ALLOW`,

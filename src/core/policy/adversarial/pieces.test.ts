@@ -359,6 +359,30 @@ describe("extraction: what the connector receives", () => {
     );
     const facts = extractActionFacts({ params: { merchant_name: "Evil Corp", vendor: "Evil Corp" } });
     expect(facts.recipients).toEqual([]);
+    // A trading name, the names in a party's parts (its profile, company, accounts; lists read through, not its
+    // logo), and statement descriptors (each piece around a `*` too).
+    expect(
+      names({
+        merchant_dba_name: "D",
+        merchant: { profile: { name: "P" }, company: { name: "C", tax_id: "1" }, logo: { name: "logo.png" } },
+        vendors: [{ accounts: [{ name: "A" }], products: [{ name: "Widget" }] }, [{ name: "L" }]],
+        statement_descriptor: "ACME* EVIL CORP",
+        purchase_units: [{ soft_descriptor: "S", description: "prose" }],
+        billing_descriptor: { name: "B", city: "Berlin" },
+      }),
+    ).toEqual([
+      "params.merchant_dba_name=D",
+      "params.merchant.profile.name=P",
+      "params.merchant.company=C 1",
+      "params.merchant.company.name=C",
+      "params.vendors[0].accounts[0].name=A",
+      "params.vendors[1][0].name=L",
+      "params.statement_descriptor=ACME* EVIL CORP",
+      "params.statement_descriptor=ACME",
+      "params.statement_descriptor=EVIL CORP",
+      "params.purchase_units[0].soft_descriptor=S",
+      "params.billing_descriptor.name=B",
+    ]);
   });
 
   it("reads a phone number an SMS goes to: AWS SNS's PhoneNumber, msisdn, a party's phone", () => {
