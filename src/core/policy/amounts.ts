@@ -229,7 +229,8 @@ function parseNumber(source: string, value: unknown): ParsedAmount {
     if (!PLAIN_DECIMAL.test(text)) return fail;
     return { source, ok: true, value: Number(text), decimal: canonicalDecimal(text) };
   }
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
+  // A negative zero too: its sign is what a plain decimal may not carry ("-0" above), whatever an upstream makes of it.
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || Object.is(value, -0)) return fail;
   return { source, ok: true, value, decimal: decimalOf(value) };
 }
 

@@ -42,8 +42,9 @@
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
 //                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts); a
 //                 money object `{value, currency_code}` under any other key (or as the params themselves);
-//                 each times the `quantity` / `qty` above 1 of every object around it (a line item's price × its
-//                 quantity; a quantity below 1 never lowers an amount); the money in an amount's breakdown
+//                 each times the `quantity` / `qty` above 1 of every object around it, an amount object's own too
+//                 (a line item's price × its quantity, `unit_amount: {value, quantity}`; a quantity below 1 never
+//                 lowers an amount); the money in an amount's breakdown
 //                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
 //                 then judged at the larger of itself and its parts' sum, not at both (./amounts.ts); so is the
 //                 money of a PayPal v2 purchase unit's `items` (unit_amount and tax times a whole quantity), a
@@ -429,9 +430,13 @@ function keepNew(found: Found<string>[], start: number): void {
   }
 }
 
-/** The quantities of the objects around `source` (`params.order.lines[0].unit`: the line's, the order's…). */
+/**
+ * The quantities of the object at `source` and of those around it (`params.order.lines[0].unit`: the unit's own, the
+ * line's, the order's…).
+ */
 function quantitiesAbove(source: string, quantityAt: Map<string, Found<unknown>>): Found<unknown>[] {
-  const found: Found<unknown>[] = [];
+  const own = quantityAt.get(source);
+  const found: Found<unknown>[] = own ? [own] : [];
   for (let i = source.length - 1; i > 0; i--) {
     if (source[i] !== "." && source[i] !== "[") continue;
     const quantity = quantityAt.get(source.slice(0, i));
@@ -446,8 +451,11 @@ interface Walk {
   nodes: number;
   /** The quantity of each object that has one, by the object's source (`params.line`), for declared amounts. */
   quantityAt?: Map<string, Found<unknown>>;
-  /** The objects read as one amount (a PayPal `amount` object, an `amounts` element), once there is one. */
-  amountObjects?: Set<object>;
+  /**
+   * The objects read as one amount (a PayPal `amount` object, an `amounts` element), once there is one, each with
+   * the amount found for it (its own quantity multiplies it: timesOwnQuantity).
+   */
+  amountObjects?: Map<object, Found<unknown>>;
   /** How many of the objects around the value walked now, itself included, were read as one amount. */
   inAmount: number;
   /** The breakdowns of amounts (PayPal's `breakdown`, `details`), each with the source of the amount it details. */
@@ -555,6 +563,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   }
   if (!quantity) return;
   for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
+  if (isAmount) timesOwnQuantity(walked, node, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
   walked.quantityAt.set(source, quantity);
 }
@@ -587,8 +596,8 @@ function rememberAmountObjects(walked: Walk, from: number): void {
   for (let i = from; i < amounts.length; i++) {
     const value = amounts[i]!.value;
     if (!isObject(value)) continue;
-    if (!walked.amountObjects) walked.amountObjects = new Set();
-    walked.amountObjects.add(value);
+    if (!walked.amountObjects) walked.amountObjects = new Map();
+    walked.amountObjects.set(value, amounts[i]!);
   }
 }
 
@@ -677,6 +686,17 @@ function partsOf(amounts: Found<unknown>[], from: number, whole: string): void {
     const amount = amounts[i]!;
     if (amount.partOf === undefined && amount.source !== whole) amount.partOf = whole;
   }
+}
+
+/**
+ * An amount object's own quantity multiplies it, as a line's multiplies the price in it: `unit_amount:
+ * {currency_code: "EUR", value: "100", quantity: "10"}` moves 1,000 to an upstream that reads the quantity where it
+ * stands. The amount was found by the member above the object, before the walk came into it (found again by
+ * identity, no scan of the amounts).
+ */
+function timesOwnQuantity(walked: Walk, node: object, quantity: Found<unknown>): void {
+  const amount = walked.amountObjects?.get(node);
+  if (amount) timesQuantity(amount, quantity);
 }
 
 function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {

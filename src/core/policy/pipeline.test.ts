@@ -428,6 +428,11 @@ const cases: Case[] = [
       ...(decision === "ALLOW" ? {} : { check: "amount_threshold" }),
     }),
   ),
+  // A PayPal v2 order's item money (`items[].unit_amount` times its `quantity`) is judged as an amount-level total
+  // is, by the threshold and by the hourly money budget: an understated or missing unit amount is judged at its
+  // items, a quantity beside the value in the money object itself multiplies it, and a value or a quantity that is
+  // no plain non-negative number fails closed.
+  ...paypalItemCases(),
   // Circle's transfer destinations: the descriptor (`type`) is no recipient, what it describes is.
   ...[
     { destination: { type: "wallet", id: "1000216185" }, decision: "ALLOW" as const },
@@ -1486,6 +1491,98 @@ function exhaust(e: Setup, n: number) {
 }
 
 /** An engine set up for the case, and the case's request. */
+/** The PayPal v2 item cases, each under a threshold of 300 EUR and under an hourly money budget of 300 EUR. */
+function paypalItemCases(): Case[] {
+  const item = (unit_amount: unknown, quantity: unknown = "1") => ({ name: "Shirt", quantity, unit_amount });
+  const order = (amount: unknown, items: unknown[]) => ({
+    intent: "CAPTURE",
+    purchase_units: [{ reference_id: "u1", ...(amount === undefined ? {} : { amount }), items }],
+  });
+  const honest = order({ ...eur("230.00"), breakdown: { item_total: eur("200.00"), tax_total: eur("30.00") } }, [
+    { ...item(eur("50.00"), "2"), tax: eur("5.00") },
+    { ...item(eur("100.00")), tax: eur("20.00") },
+  ]);
+  const over = [
+    order(eur("10.00"), [item(eur("100.00"), "10")]),
+    order(undefined, [item(eur("100.00"), "10")]),
+    order({ ...eur("10.00"), breakdown: { item_total: eur("10.00") } }, [item(eur("100.00"), "10")]),
+    order(eur("10.00"), [item({ ...eur("100.00"), quantity: "10" })]),
+    order(eur("10.00"), [item(eur("1.00"), "1000000000000000000000")]),
+  ];
+  // Named by what is wrong: JSON.stringify writes -0 as 0.
+  const unreadable: [string, object][] = [
+    ...["1e309", "-5", "abc", "-0", "1,000.00", ""].map((value): [string, object] => [
+      `value ${JSON.stringify(value)}`,
+      order(eur("10.00"), [item(eur(value))]),
+    ]),
+    ["value -5 (a number)", order(eur("10.00"), [item({ currency_code: "EUR", value: -5 })])],
+    ["value -0 (a number)", order(eur("10.00"), [item({ currency_code: "EUR", value: -0 })])],
+    ...["1e30", "-1", "2.5", "9".repeat(40)].map((quantity): [string, object] => [
+      `quantity ${JSON.stringify(quantity)}`,
+      order(eur("10.00"), [item(eur("1.00"), quantity)]),
+    ]),
+    ["quantity -0 (a number)", order(eur("10.00"), [item(eur("1.00"), -0)])],
+  ];
+  const declaring = paymentsBot({ amount_threshold: { amount: 300, currency: "EUR" } });
+  declaring.tools = {
+    ...declaring.tools,
+    "payment:wire": {
+      connector: { type: "noop" },
+      amount_params: ["purchase_units.items.unit_amount"],
+      amount_params_only: true,
+    },
+  };
+  const declared: Case = {
+    name: "a declared PayPal unit_amount is multiplied by the quantity in it too",
+    manifest: declaring,
+    request: { action: { ...wire, params: { iban: "DE00", ...over[3] } } },
+    decision: "ESCALATE",
+    codes: ["AMOUNT_THRESHOLD"],
+    check: "amount_threshold",
+  };
+  const limits = [
+    { name: "threshold", manifest: paymentsBot({ amount_threshold: { amount: 300, currency: "EUR" } }) },
+    {
+      name: "hourly money budget",
+      manifest: { ...paymentsBot({}), constraints: { max_amount_per_hour: { amount: 300, currency: "EUR" } } },
+    },
+  ];
+  const underLimits = limits.flatMap(({ name, manifest }): Case[] => {
+    const threshold = name === "threshold";
+    const at = (params: object) => ({ action: { ...wire, params: { iban: "DE00", ...params } } });
+    return [
+      {
+        name: `an honest PayPal order of 230 EUR under a ${name} of 300`,
+        manifest,
+        request: at(honest),
+        decision: "ALLOW",
+        codes: [],
+      },
+      ...over.map(
+        (params): Case => ({
+          name: `PayPal item money over a ${name} of 300 EUR (${JSON.stringify(params.purchase_units[0])})`,
+          manifest,
+          request: at(params),
+          decision: threshold ? "ESCALATE" : "DENY",
+          codes: [threshold ? "AMOUNT_THRESHOLD" : "BUDGET_EXCEEDED"],
+          check: threshold ? "amount_threshold" : "budget_check",
+        }),
+      ),
+      ...unreadable.map(
+        ([what, params]): Case => ({
+          name: `PayPal item money whose ${what} does not read under a ${name}: AMOUNT_UNVERIFIABLE`,
+          manifest,
+          request: at(params),
+          decision: "DENY",
+          codes: ["AMOUNT_UNVERIFIABLE"],
+          check: threshold ? "amount_threshold" : "budget_check",
+        }),
+      ),
+    ];
+  });
+  return [...underLimits, declared];
+}
+
 async function setUp(c: Case): Promise<{ e: Setup; request: ActionRequest }> {
   const e = await engine();
   if (c.manifest !== null) e.manifests.register(ORG, supportBot(c.manifest ?? {}));
