@@ -3,6 +3,7 @@
 // hold the reasons true over all of ASCII, so a change of Unicode data or of the rules shows up here.
 import { describe, expect, it } from "vitest";
 import { foldKey } from "./extract";
+import { latinSkeleton } from "./name-skeleton";
 import { normalizeRecipients, normalizeValue, scriptsOf } from "./normalize";
 
 const PRINTABLE = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i));
@@ -55,5 +56,14 @@ describe("param keys", () => {
     for (const c of ALL_ASCII) expect(foldKey(`E_${c}Mail`)).toBe(slowFold(`E_${c}Mail`));
     expect(foldKey("Email_Address")).toBe("emailaddress");
     expect(foldKey("ＴＯ")).toBe("to");
+  });
+});
+
+describe("a printable ASCII name's Latin skeleton is its lower case", () => {
+  it("the character walk (taken for any name with a non-ASCII character) reads each one as its lower case", () => {
+    // `é` sends the name down the walk (NFKD, marks dropped, look-alikes mapped), where it reads `e`.
+    const differing = PRINTABLE.filter((c) => latinSkeleton(`${c}\u00e9`) !== `${c.toLowerCase()}e`);
+    expect(differing).toEqual([]);
+    expect(latinSkeleton("ACME* Evil Corp")).toBe("acme* evil corp");
   });
 });

@@ -15,8 +15,13 @@ const LATIN_OF = new Map(
 // spaces, bidi controls): neither changes which letters a reader sees.
 const UNSEEN = /[\p{M}\p{Cf}]/u;
 
+// Printable ASCII has no marks, no invisible characters and no look-alikes, and NFKD leaves it as it is: its
+// skeleton is its lower case, without the walk over its characters (most names, now that descriptors are names too).
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/u;
+
 /** `name` lower-cased, decomposed, without marks and invisible characters, its look-alike letters made Latin. */
 export function latinSkeleton(name: string): string {
+  if (PRINTABLE_ASCII.test(name)) return name.toLowerCase();
   let skeleton = "";
   for (const char of name.normalize("NFKD").toLowerCase()) {
     if (UNSEEN.test(char)) continue;
