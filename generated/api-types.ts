@@ -2018,8 +2018,11 @@ export interface components {
              *     A value that is no address or domain (no `@`, no `.`) is also compared without the spaces, dashes and brackets
              *     that group an identifier, as banks and phone APIs read it: `DE89370400440532013000` blocks
              *     `DE89 3704 0044 0532 0130 00`, and `+15550100` blocks `+1 (555) 01-00`.
-             *     Names are compared too, though no recipient: display names beside mailboxes and parties' names (`merchant_name`,
-             *     a vendor's or customer's `name`), each also as a reader of Latin letters sees it: Cyrillic and Greek look-alike
+             *     Names are compared too, though no recipient: display names beside mailboxes, parties' names (`merchant_name`,
+             *     `merchant_dba_name`, a vendor's or customer's `name`, also inside the party's profile or accounts:
+             *     `merchant.profile.name`, `vendors[].accounts[].name`) and statement descriptors, the merchant's name on the
+             *     payee's statement (`statement_descriptor`, its `_suffix` and `calculated_` forms, PayPal's `soft_descriptor`; each
+             *     piece around a `*` too), each also as a reader of Latin letters sees it: Cyrillic and Greek look-alike
              *     letters, a dotless `ı`, accents and invisible characters read through (`Еvil Corp` with a Cyrillic `Е` is
              *     `evil corp`). A name in another script is compared as it is, never refused for its script.
              */

@@ -641,7 +641,16 @@ const cases: Case[] = [
     name: "a party's name is no recipient under an allowlist",
     manifest: paymentsBot({ counterparty_allowlist: ["DE00"] }),
     request: {
-      action: { ...wire, params: { iban: "DE00", merchant_name: "Anyone", vendor: { name: "Any Vendor", id: 7 } } },
+      action: {
+        ...wire,
+        params: {
+          iban: "DE00",
+          merchant_name: "Anyone",
+          vendor: { name: "Any Vendor", id: 7, accounts: [{ name: "Any Account" }] },
+          merchant: { profile: { name: "Any Profile" } },
+          statement_descriptor: "ANY* SHOP",
+        },
+      },
     },
     decision: "ALLOW",
     codes: [],
