@@ -46,6 +46,14 @@ const SHAPES: Record<string, Record<string, unknown>> = {
     merchant: { id: "acct_1", name: "Acme Shop", profile: { name: "Acme Shop GmbH", url: "https://acme.example" } },
     metadata: { order: "1234", channel: "web" },
   },
+  "card payment (merchant name only)": {
+    amount: 4200,
+    currency: "EUR",
+    iban: "DE00",
+    description: "Order 1234 for Evil Corp's rival",
+    merchant: { id: "acct_1", name: "Acme Shop", url: "https://acme.example" },
+    metadata: { order: "1234", channel: "web" },
+  },
   "PayPal order (1 unit, 3 items)": { iban: "DE00", ...paypalOrder(1, 3) },
   "PayPal order (20 units, 10 items each)": { iban: "DE00", ...paypalOrder(20, 10) },
 };

@@ -1094,11 +1094,14 @@ function collectRoleNames(party: object, source: string, facts: ActionFacts, dep
   const members = party as Record<string, unknown>;
   for (const key of Object.keys(members)) {
     const folded = foldKey(key);
-    if (NAMING_KEYS.has(folded) || recipientKeyKind(folded) !== undefined) continue;
     const value = members[key];
-    if (isDisplayNameKey(folded)) pushNames(value, `${source}.${clipped(key)}`, facts);
+    const name = isDisplayNameKey(folded);
+    const part = isObject(value) && isPartyPart(folded);
+    // Most members are neither (`id`, `url`): asked first, the look-ups after it run for the few that are.
+    if (!(name || part) || NAMING_KEYS.has(folded) || recipientKeyKind(folded) !== undefined) continue;
+    if (name) pushNames(value, `${source}.${clipped(key)}`, facts);
     // `company: {name, tax_id}` is a name (its members joined) and a part whose `name` is the party's.
-    if (isObject(value) && isPartyPart(folded)) collectRoleNames(value, `${source}.${clipped(key)}`, facts, depth + 1);
+    if (part) collectRoleNames(value, `${source}.${clipped(key)}`, facts, depth + 1);
   }
 }
 
