@@ -229,8 +229,8 @@ function parseNumber(source: string, value: unknown): ParsedAmount {
     if (!PLAIN_DECIMAL.test(text)) return fail;
     return { source, ok: true, value: Number(text), decimal: canonicalDecimal(text) };
   }
-  // A negative zero too: its sign is what a plain decimal may not carry ("-0" above), whatever an upstream makes of it.
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || Object.is(value, -0)) return fail;
+  // A JSON -0 is 0: JSON.stringify sends the upstream 0 (the written "-0" above is what a plain decimal may not be).
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return fail;
   return { source, ok: true, value, decimal: decimalOf(value) };
 }
 

@@ -1518,19 +1518,16 @@ function paypalItemCases(): Case[] {
     order(eur("10.00"), [item({ ...eur("100.00"), quantity: "10" })]),
     order(eur("10.00"), [item(eur("1.00"), "1000000000000000000000")]),
   ];
-  // Named by what is wrong: JSON.stringify writes -0 as 0.
   const unreadable: [string, object][] = [
     ...["1e309", "-5", "abc", "-0", "1,000.00", ""].map((value): [string, object] => [
       `value ${JSON.stringify(value)}`,
       order(eur("10.00"), [item(eur(value))]),
     ]),
     ["value -5 (a number)", order(eur("10.00"), [item({ currency_code: "EUR", value: -5 })])],
-    ["value -0 (a number)", order(eur("10.00"), [item({ currency_code: "EUR", value: -0 })])],
     ...["1e30", "-1", "2.5", "9".repeat(40)].map((quantity): [string, object] => [
       `quantity ${JSON.stringify(quantity)}`,
       order(eur("10.00"), [item(eur("1.00"), quantity)]),
     ]),
-    ["quantity -0 (a number)", order(eur("10.00"), [item(eur("1.00"), -0)])],
   ];
   const declaring = paymentsBot({ amount_threshold: { amount: 300, currency: "EUR" } });
   declaring.tools = {
