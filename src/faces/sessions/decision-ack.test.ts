@@ -5,7 +5,7 @@
 // the IDE is on another one.
 import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
+import { type ApprovalStore, createApprovalStore } from "../../core/approvals";
 import { createAuditLog } from "../../core/audit";
 import { createGovernanceEngine } from "../../core/governance";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
@@ -13,7 +13,7 @@ import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
 import { createGovernedTools } from "./governed-tools";
 import { redisSessionsFixture } from "./redis-fixture";
-import { openIde, startGateway, type Frame, type IdeClient, type TestGateway } from "./test-support";
+import { type Frame, type IdeClient, openIde, startGateway, type TestGateway } from "./test-support";
 import type { ToolApprovals } from "./tool-policy";
 
 const ORG = "org-ide";
@@ -122,7 +122,7 @@ async function decidedFirstElsewhere(c: IdeClient, holder: TestGateway, callId: 
   expect(refusal).toMatchObject({ details: { call_id: callId, message_id: "d-late" } });
   expect(refusal.seq).toBeUndefined();
   const denied = await errorOf(c, "TOOL_DENIED");
-  expect(denied).toMatchObject({ details: { call_id: callId, decided_by: "operator@acme" } });
+  expect(denied).toMatchObject({ details: { call_id: callId, reasons: ["APPROVAL_DENIED"] } });
   await expect.poll(() => decisionsAt(holder).length).toBe(1);
   expect(decisionsAt(holder)[0]?.frame).toMatchObject({ decision: "reject" });
   expect(acked(c, "d-late")).toBe(false);
@@ -213,7 +213,7 @@ describe("a governed hitl_decision on the node holding the runtime link", () => 
     });
     expect(await errorOf(c, "INVALID_CALL_ID")).toMatchObject({ details: { call_id: callId, message_id: "e-no" } });
     expect(await errorOf(c, "TOOL_DENIED")).toMatchObject({
-      details: { call_id: callId, decided_by: "operator@acme" },
+      details: { call_id: callId, reasons: ["APPROVAL_DENIED"] },
     });
     await expect.poll(() => decisionsAt(g).length).toBe(1);
     expect(decisionsAt(g)[0]?.frame).toMatchObject({ decision: "reject" });

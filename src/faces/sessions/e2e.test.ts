@@ -5,9 +5,9 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AgentRuntime, startAgentRuntime } from "../../../examples/agent-runtime/server";
 import type { AgentStatus, AssistantMessage, ToolCall } from "../../../generated/messages/types";
 import type { ServerFrame } from "../../../generated/ws-client";
-import { startAgentRuntime, type AgentRuntime } from "../../../examples/agent-runtime/server";
 import { ORG_ID, startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
 import { operatorRequest } from "../../test-support/http";
 import { clientSessionId } from "./session-key";
@@ -127,19 +127,30 @@ describe("agent sessions through the real server", () => {
     });
   });
 
-  it("a tool call denied over REST never becomes runnable", async () => {
+  it("a tool call denied over REST never becomes runnable, and the operator's note stays with the operators", async () => {
     const c = await ide("e2e-rest-deny");
     c.session.send({ type: "user_message", content: "push to origin" });
     const call = await c.next(isToolCall);
     const denied = await rest("POST", `/api/v1/orgs/${ORG_ID}/approvals/${call.approval_id}/deny`, {
-      reason: "release freeze",
+      reason: "PRIVATE-OPERATOR-NOTE",
     });
     expect(denied.status).toBe(200);
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
-    expect(err).toMatchObject({ details: { call_id: call.call_id, decided_by: "operator@contract" } });
+    expect(err).toMatchObject({
+      message: `Tool git.push was not approved: Approval ${call.approval_id} was denied`,
+      details: { call_id: call.call_id, approval_id: call.approval_id, reasons: ["APPROVAL_DENIED"] },
+    });
     await c.next(isFinal);
     expect(c.frames.filter(isToolCall)).toHaveLength(1);
-    expect(tokensOf(c.frames)).toContain("release freeze");
+    // Neither the IDE nor the reference runtime (which repeats a reject's feedback) hears the note or the operator.
+    expect(tokensOf(c.frames)).toContain("не выполняю git.push");
+    expect(JSON.stringify(c.frames)).not.toMatch(/PRIVATE-OPERATOR-NOTE|operator@contract/);
+    const atRuntime = runtime.received.filter(
+      (r) => clientSessionId(r.sessionId) === "e2e-rest-deny" && r.frame.type === "hitl_decision",
+    );
+    expect(atRuntime.map((r) => r.frame)).toEqual([
+      expect.objectContaining({ decision: "reject", feedback: `Approval ${call.approval_id} was denied` }),
+    ]);
   });
 
   it("the sessions' replay buffer is mirrored to Redis", async () => {

@@ -145,7 +145,6 @@ async function settled(
   const orgId = orgOfApproval(calls, ctx);
   const approval = await untilDecided(calls, orgId, approvalId, signal);
   if (!approval) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
-  const decidedBy = approval.decided_by ?? undefined;
   switch (approval.status) {
     // The call's own arguments, not the approval's stored copy: a large argument is stored as its hash and a
     // preview (approvals.ts), and the binding hash proves these are the arguments that were approved.
@@ -156,12 +155,11 @@ async function settled(
       return askAgain(calls, orgId, ctx, approval, ctx.arguments);
     case "expired":
       return rejected(approvalId, `Approval ${approvalId} expired undecided`, "APPROVAL_EXPIRED");
-    default: {
-      const reason = approval.decision_reason
-        ? `Rejected: ${approval.decision_reason}`
-        : `Rejected by ${decidedBy ?? "an operator"}`;
-      return rejected(approvalId, reason, "APPROVAL_DENIED", decidedBy);
-    }
+    default:
+      // The outcome alone, as the agent's REST and MCP views of an approval: neither who decided nor the decider's
+      // note reaches the IDE or the runtime (an operator's note is private to operators; the IDE user's own
+      // feedback on their own reject is passed on by ./tool-calls.ts).
+      return rejected(approvalId, `Approval ${approvalId} was denied`, "APPROVAL_DENIED");
   }
 }
 

@@ -113,6 +113,6 @@ function escalatedAgain(res: Authorization): ToolRelease {
 }
 
 /** A call that will never run, for the reason `code` names. */
-export function rejected(approvalId: string, reason: string, code: string, decidedBy?: string): ToolRelease {
-  return { outcome: "rejected", approvalId, reason, reasons: [code], ...(decidedBy ? { decidedBy } : {}) };
+export function rejected(approvalId: string, reason: string, code: string): ToolRelease {
+  return { outcome: "rejected", approvalId, reason, reasons: [code] };
 }

@@ -202,19 +202,27 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(tokensOf(c.frames)).toContain("Готово: old.txt (delete_file).");
   });
 
-  it("ESCALATE denied by an operator: TOOL_DENIED to the IDE, reject with the reason to the runtime", async () => {
+  it("ESCALATE denied by an operator: the IDE and the runtime learn the outcome, not the note nor who decided", async () => {
     const c = await ide("deny-operator");
     c.send({ type: "user_message", content: "run rm -rf build" });
     const call = await c.next((f) => f.type === "tool_call");
-    approvals.deny(ORG, call.approval_id as string, { by: "operator@acme", reason: "not on Fridays" });
+    const approvalId = call.approval_id as string;
+    approvals.deny(ORG, approvalId, { by: "operator@acme", reason: "PRIVATE-OPERATOR-NOTE" });
     const err = await c.next((f) => f.type === "error");
     expect(err).toMatchObject({
       error_code: "TOOL_DENIED",
-      details: { call_id: call.call_id, decided_by: "operator@acme", reasons: ["APPROVAL_DENIED"] },
+      message: `Tool run_command was not approved: Approval ${approvalId} was denied`,
+      details: { call_id: call.call_id, approval_id: approvalId, reasons: ["APPROVAL_DENIED"] },
     });
+    expect(err.details).not.toHaveProperty("decided_by");
     await c.next(isFinal);
-    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject", feedback: "Rejected: not on Fridays" });
+    expect(atRuntime("hitl_decision")).toEqual([
+      expect.objectContaining({ decision: "reject", feedback: `Approval ${approvalId} was denied` }),
+    ]);
     expect(tokensOf(c.frames)).toContain("не выполняю run_command");
+    // Nowhere in the session's stream nor at the runtime: the note stays with the operators.
+    expect(JSON.stringify(c.frames)).not.toMatch(/PRIVATE-OPERATOR-NOTE|operator@acme/);
+    expect(JSON.stringify(atRuntime("hitl_decision"))).not.toMatch(/PRIVATE-OPERATOR-NOTE|operator@acme/);
   });
 
   it("an IDE approve releases only its own session's call: another session's identical call has its own approval", async () => {

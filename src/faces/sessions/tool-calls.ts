@@ -328,7 +328,6 @@ export class ToolCalls {
             tool_name: pending.toolName,
             reasons: release.reasons,
             ...(release.approvalId ? { approval_id: release.approvalId } : {}),
-            ...(release.decidedBy ? { decided_by: release.decidedBy } : {}),
           },
         },
       );
@@ -337,6 +336,8 @@ export class ToolCalls {
       type: "hitl_decision",
       call_id: callId,
       decision: "reject",
+      // The IDE user's own feedback on their own reject, else the outcome: never an operator's note
+      // (./governed-approvals.ts).
       feedback: pending.ideDecision?.feedback ?? release.reason,
       message_id: messageId,
       ...(release.approvalId ? { approval_id: release.approvalId } : {}),

@@ -46,7 +46,7 @@ export type ToolRelease =
   /** Runnable now; `arguments` are what was approved (the edited ones after an IDE `edit`). */
   | { outcome: "approved"; approvalId?: string; arguments: Record<string, unknown>; decidedBy?: string }
   /** Never runnable: denied by a human, expired, or denied by the policy on re-check. */
-  | { outcome: "rejected"; approvalId?: string | undefined; reason: string; reasons: string[]; decidedBy?: string }
+  | { outcome: "rejected"; approvalId?: string | undefined; reason: string; reasons: string[] }
   /** The approval could not be used (e.g. spent by an identical call); a new one waits for a decision. */
   | { outcome: "escalated"; approvalId: string };
 
