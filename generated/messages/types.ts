@@ -117,7 +117,7 @@ modified_arguments?: {
 
 }
 /**
- * With `reject` (or `edit`); told to the agent. Without NUL characters (INVALID_MESSAGE).
+ * With `reject` (or `edit`); told to the agent and recorded as the approval's reason. At most 2,048 characters, as an operator's reason over REST, and without NUL characters (else INVALID_MESSAGE, nothing decided).
  */
 feedback?: string
 /**
@@ -251,7 +251,7 @@ modified_arguments?: {
 
 }
 /**
- * With `reject` (or `edit`); told to the agent. Without NUL characters (INVALID_MESSAGE).
+ * With `reject` (or `edit`); told to the agent and recorded as the approval's reason. At most 2,048 characters, as an operator's reason over REST, and without NUL characters (else INVALID_MESSAGE, nothing decided).
  */
 feedback?: string
 /**

@@ -264,6 +264,48 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(c.frames.some((f) => f.type === "tool_call" && f.requires_approval === false)).toBe(false);
   });
 
+  it("an IDE's feedback is bounded as an operator's reason over REST: longer is INVALID_MESSAGE, nothing decided", async () => {
+    const c = await ide("feedback-bound");
+    c.send({ type: "user_message", content: "push to origin" });
+    const call = await c.next((f) => f.type === "tool_call");
+    const approvalId = call.approval_id as string;
+    const reject = { type: "hitl_decision", call_id: call.call_id, decision: "reject" };
+    // Stored as the approval's reason, it reached the signed audit record, the console and notifications whole.
+    c.send({ ...reject, feedback: "x".repeat(2049), message_id: "over-1" });
+    c.send({ ...reject, feedback: "x".repeat(1_000_000), message_id: "over-2" });
+    c.send({ ...reject, decision: "edit", modified_arguments: { remote: "origin" }, feedback: "x".repeat(2049) });
+    // An approval id longer than REST's path parameter takes names no approval.
+    c.send({ ...reject, approval_id: "a".repeat(257) });
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(4);
+    const errors = c.frames.filter((f) => f.type === "error");
+    expect(
+      errors.map((e) => [e.error_code, (e.details as { errors: { pointer: string }[] }).errors[0]?.pointer]),
+    ).toEqual([
+      ["INVALID_MESSAGE", "/feedback"],
+      ["INVALID_MESSAGE", "/feedback"],
+      ["INVALID_MESSAGE", "/feedback"],
+      ["INVALID_MESSAGE", "/approval_id"],
+    ]);
+    expect(approvals.get(ORG, approvalId)).toMatchObject({
+      status: "pending",
+      decided_by: null,
+      decision_reason: null,
+    });
+    expect(audit.list(ORG, { kind: "approval" }).records).toEqual([]);
+    expect(atRuntime("hitl_decision")).toEqual([]);
+    expect(c.frames.some((f) => f.type === "ack" && f.ack_type === "hitl_decision")).toBe(false);
+
+    // At the bound it counts: the approval is denied with it, and the runtime is told it.
+    const atBound = "y".repeat(2048);
+    c.send({ ...reject, feedback: atBound });
+    await c.next(isFinal);
+    expect(approvals.get(ORG, approvalId)).toMatchObject({ status: "denied", decision_reason: atBound });
+    await expect
+      .poll(() => audit.list(ORG, { kind: "approval" }).records.map((r) => r.meta))
+      .toEqual([expect.objectContaining({ approval_status: "denied", decided_by: "dev@acme", reason: atBound })]);
+    expect(atRuntime("hitl_decision")).toEqual([expect.objectContaining({ decision: "reject", feedback: atBound })]);
+  });
+
   it("edit: the edited arguments go through the policy before the runtime sees them", async () => {
     const c = await ide("edit-1");
     c.send({ type: "user_message", content: "write file a.txt" });
