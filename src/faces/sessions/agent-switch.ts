@@ -11,8 +11,18 @@
 // AGENT_UNAVAILABLE, and a new link's agent_switched naming an agent asked over the old one is the runtime's own
 // choice, refused; the IDE asks again. (Were requests kept per session instead, a node taking a session over would
 // not see those made on the node that held it, and a node holding it again later would still hold stale ones.)
+//
+// The confirmed agent, unlike a request, is the session's: it outlives the link (on one node, a new link's calls are
+// judged under it too). With several nodes it is kept in the shared session state, and the node that opens the
+// session's next link (a takeover, or the runtime dropped the link while the IDE was elsewhere) reads it first:
+// without that, a node new to the session judged its calls under the original manifest, and one that held the session
+// earlier under the agent of then.
+import { logger } from "../../core/log/logger";
 import type { RuntimeLink } from "./runtime-link";
 import type { LiveSession } from "./session-state";
+import type { SessionStore } from "./session-store";
+
+const log = logger.child({ module: "sessions", part: "agent-switch" });
 
 /** Unconfirmed switch_agent requests a link remembers; an older one is forgotten first. */
 export const MAX_REQUESTED_AGENTS = 8;
@@ -27,10 +37,34 @@ export function requestAgent(link: RuntimeLink, agent: string): void {
  * IDE asked for it over that link (that request and the older ones are settled: the runtime answers in order).
  * False when it did not (the agent is unchanged; exact match, no case folding or trimming).
  */
-export function confirmAgent(session: LiveSession, link: RuntimeLink, agent: string): boolean {
+export function confirmAgent(
+  session: LiveSession,
+  link: RuntimeLink,
+  agent: string,
+  store: Pick<SessionStore, "shareAgent">,
+): boolean {
   const at = link.requestedAgents.indexOf(agent);
   if (at < 0) return false;
   link.requestedAgents = link.requestedAgents.slice(at + 1);
   session.agent = agent;
+  store.shareAgent?.(session.record.id, agent);
   return true;
+}
+
+/**
+ * Before this node opens the session's runtime link (so before the link's first tool_call is judged): the session's
+ * agent as the shared store knows it. A store that cannot be read leaves this node's copy (it carries on alone).
+ */
+export async function adoptSharedAgent(session: LiveSession, store: Pick<SessionStore, "sharedAgent">): Promise<void> {
+  if (!store.sharedAgent) return;
+  try {
+    const agent = await store.sharedAgent(session.record.id);
+    if (agent === undefined) delete session.agent;
+    else session.agent = agent;
+  } catch (err) {
+    log.warn(
+      { err: String(err), sessionId: session.record.id },
+      "cannot read the session's agent; keeping this node's",
+    );
+  }
 }

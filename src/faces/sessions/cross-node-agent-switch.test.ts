@@ -2,8 +2,9 @@
 // when the IDE moves between two nodes sharing Redis: asked on one node, answered while the IDE is on the other.
 // The request is remembered on the runtime link it was written to, on the node holding that link, where the answer
 // arrives, whichever node the IDE is on (IDE frames are handed to the holder: ./cross-node.ts), so both meet there;
-// a request does not outlive its link (a node taking the session over opens its own). The stand-in runtime answers
-// when the test tells it to, on the link the gateway opened last.
+// a request does not outlive its link (a node taking the session over opens its own). The confirmed agent does: it
+// is shared through Redis, and the node opening the session's next link judges its calls under it. The stand-in
+// runtime answers when the test tells it to, on the link the gateway opened last.
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
@@ -212,3 +213,86 @@ describe("a switch asked over a runtime link that is lost", () => {
     }
   });
 });
+
+describe("the session's agent on the node that opens its next runtime link", () => {
+  // Only the node holding the link judges tool calls, under the session's agent as that node knows it. A switch
+  // confirmed on another node must reach it: a node that never held the session knows none, one that held it
+  // earlier knows the agent of then.
+  it("after a takeover (A cut off): B judges the calls under the agent confirmed on A", async () => {
+    const ownOfA = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    ownOfA.on("error", () => undefined);
+    const nodes = await twoNodes(ownOfA);
+    const sessionId = `agent-takeover-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    const onA = await fx.ide(nodes.a, sessionId, { token });
+    onA.send({ type: "switch_agent", agent: "reviewer", message_id: "sw" });
+    await onA.next((f) => f.type === "ack" && f.message_id === "sw");
+    nodes.runtime.switched("reviewer");
+    await onA.next((f) => f.type === "agent_switched");
+    expect(await judgedNext(nodes, onA)).toBe("reviewer");
+    const onB = await moveTo(nodes.b, onA, sessionId, token);
+    try {
+      ownOfA.disconnect(); // node A is cut off: B takes the session over, and its next frame opens a link on B
+      await onB.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", NODE_TTL_MS + 5_000);
+      onB.send({ type: "user_message", content: "still there?", message_id: "m" });
+      await onB.next((f) => f.type === "ack" && f.message_id === "m");
+      expect(nodes.runtime.links).toHaveLength(2);
+      expect(await judgedNext(nodes, onB)).toBe("reviewer");
+    } finally {
+      ownOfA.disconnect();
+    }
+  });
+
+  it("a node that held the session earlier judges under the agent confirmed since on the other, not its own", async () => {
+    const nodes = await twoNodes();
+    const sessionId = `agent-stale-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    const onA = await fx.ide(nodes.a, sessionId, { token });
+    onA.send({ type: "switch_agent", agent: "reviewer", message_id: "sw-1" });
+    await onA.next((f) => f.type === "ack" && f.message_id === "sw-1");
+    nodes.runtime.switched("reviewer");
+    await onA.next((f) => f.type === "agent_switched");
+
+    // The runtime drops A's link while the IDE is on B: B's next frame opens the link on B (a node new to it).
+    const onB = await moveTo(nodes.b, onA, sessionId, token);
+    nodes.runtime.links[0]!.terminate();
+    await onB.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE");
+    onB.send({ type: "switch_agent", agent: "coder", message_id: "sw-2" });
+    await onB.next((f) => f.type === "ack" && f.message_id === "sw-2");
+    expect(nodes.runtime.links).toHaveLength(2);
+    nodes.runtime.switched("coder");
+    await onB.next((f) => f.type === "agent_switched" && f.agent === "coder");
+    expect(await judgedNext(nodes, onB)).toBe("coder");
+
+    // Back on A, which still remembers "reviewer": the runtime drops B's link, A opens the next one.
+    const backOnA = await moveTo(nodes.a, onB, sessionId, token);
+    nodes.runtime.links[1]!.terminate();
+    await backOnA.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE" && f.seq! > lastSeqOf(onB));
+    backOnA.send({ type: "user_message", content: "still there?", message_id: "m" });
+    await backOnA.next((f) => f.type === "ack" && f.message_id === "m");
+    expect(nodes.runtime.links).toHaveLength(3);
+    expect(await judgedNext(nodes, backOnA)).toBe("coder");
+  });
+});
+
+describe("the runtime drops the link while the IDE is on the other node", () => {
+  it("the node opening the next link, new to the session, judges under the agent confirmed on the first", async () => {
+    const nodes = await twoNodes();
+    const sessionId = `agent-relinked-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    const onA = await fx.ide(nodes.a, sessionId, { token });
+    onA.send({ type: "switch_agent", agent: "reviewer", message_id: "sw" });
+    await onA.next((f) => f.type === "ack" && f.message_id === "sw");
+    nodes.runtime.switched("reviewer");
+    await onA.next((f) => f.type === "agent_switched");
+    const onB = await moveTo(nodes.b, onA, sessionId, token);
+    nodes.runtime.links[0]!.terminate();
+    await onB.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE");
+    onB.send({ type: "user_message", content: "still there?", message_id: "m" });
+    await onB.next((f) => f.type === "ack" && f.message_id === "m");
+    expect(nodes.runtime.links).toHaveLength(2);
+    expect(await judgedNext(nodes, onB)).toBe("reviewer");
+  });
+});
+
+const lastSeqOf = (c: IdeClient) => Math.max(0, ...c.frames.map((f) => f.seq ?? 0));

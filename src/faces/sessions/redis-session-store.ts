@@ -10,7 +10,8 @@
 // Layout (P = key prefix; {id} is the session's key, the client's id and its owner's tag: ./session-key.ts):
 //   P:ws:session:{id}  hash   owner, org, created, next (the next seq), seen (when a node last had its IDE
 //                      attached: the session's last activity, cluster-wide), link (the node holding its runtime
-//                      link, see ./cluster.ts)
+//                      link, see ./cluster.ts), agent (the session's agent, as the last confirmed agent_switched
+//                      named it: the node opening the next link judges tool calls under it, ./agent-switch.ts)
 //   P:ws:frames:{id}   stream entry id `{seq}-0`, fields at, r (replayable 1/0), d (the frame as sent);
 //                      trimmed with MAXLEN ~ replayMaxFrames, age-trimmed on read
 //   P:ws:expired:{id}  string  JSON {at, sub, org, iss}: when the session expired and whose it was (so a late
@@ -20,17 +21,17 @@
 // the tombstone) atomically, only when `seen` is older than the idle time, whichever node's timer asks first.
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
+import { must } from "../../core/must";
+import { recordOwner, type SessionOwner, sameOwner } from "./owner";
 import {
-  createMemorySessionStore,
   type BufferedFrame,
+  createMemorySessionStore,
   type MemorySessionStore,
   type ReplayWindow,
   type SessionRecord,
   type SessionStore,
   type Tombstone,
 } from "./session-store";
-import { recordOwner, sameOwner, type SessionOwner } from "./owner";
-import { must } from "../../core/must";
 
 const log = logger.child({ module: "sessions", store: "redis" });
 
@@ -94,6 +95,18 @@ if ARGV[1] ~= '' and link and link ~= '' and link ~= ARGV[1] then return 0 end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], ARGV[3], 'at', ARGV[4], 'r', ARGV[5], 'd', ARGV[6])
 redis.call('XTRIM', KEYS[2], 'MINID', ARGV[8])
 redis.call('HSET', KEYS[1], 'next', ARGV[7])
+return 1`;
+
+/**
+ * Sets the session's agent (ARGV[2]) unless another node holds its link (ARGV[1]: this node, "" = no cluster), as
+ * APPEND_SCRIPT: a node cut off from Redis whose session was taken over cannot overwrite the new holder's. Never
+ * recreates an expired session's hash.
+ */
+const AGENT_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local link = redis.call('HGET', KEYS[1], 'link')
+if ARGV[1] ~= '' and link and link ~= '' and link ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'agent', ARGV[2])
 return 1`;
 
 /** The append script as a command of the client (sent by its SHA, not its text, on every frame). */
@@ -220,6 +233,16 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
     forget(id) {
       local.delete(id);
       lastRefresh.delete(id);
+    },
+
+    shareAgent(id, agent) {
+      // On the connection the frames are appended on, before the agent_switched frame: a node that sees the frame
+      // sees the agent too.
+      run(redis.pipeline().eval(AGENT_SCRIPT, 1, key.session(id), options.nodeId ?? "", agent), "share agent");
+    },
+
+    async sharedAgent(id) {
+      return (await redis.hget(key.session(id), "agent")) ?? undefined;
     },
 
     async expireIfIdle(id, idleMs) {

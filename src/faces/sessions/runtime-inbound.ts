@@ -37,7 +37,7 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
     c.registry.emit(c.session, { ...asRuntimeError(frame), message: text, content: text });
   },
   agent_switched: (frame, c) => {
-    if (confirmAgent(c.session, c.link, frame.agent)) return relay(frame, c);
+    if (confirmAgent(c.session, c.link, frame.agent, c.registry.store)) return relay(frame, c);
     // Not asked for by the IDE: the agent (and the manifest judging the calls) stays; refused as an invalid frame.
     const errors = [{ pointer: "/agent", message: "was not asked for by the IDE (switch_agent)" }];
     log.warn(

@@ -1,6 +1,7 @@
 // One runtime link per session, opened on the first frame that needs it and shared by everything that writes
 // to the runtime. Frames from the runtime are queued per session, so they are handled in arrival order.
 import { logger } from "../../core/log/logger";
+import { adoptSharedAgent } from "./agent-switch";
 import { readBacklog } from "./read-backlog";
 import { RuntimeLink } from "./runtime-link";
 import { LINK_CAP_REASON, linksOverCap } from "./runtime-link-cap";
@@ -61,9 +62,11 @@ export class RuntimeLinks {
     );
   }
 
-  private connect(session: LiveSession): Promise<RuntimeLink> {
+  private async connect(session: LiveSession): Promise<RuntimeLink> {
     const { registry, onFrame } = this.deps;
     const sessionId = session.record.id;
+    // Before the link exists, so its first tool_call is judged under it: the agent another node may have confirmed.
+    await adoptSharedAgent(session, registry.store);
     const link = new RuntimeLink({
       runtimeUrl: this.deps.agentRuntimeUrl,
       apiKey: this.deps.agentRuntimeKey,

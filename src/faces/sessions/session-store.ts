@@ -81,6 +81,14 @@ export interface SessionStore {
   expireIfIdle?(id: string, idleMs: number): Promise<{ expired: true } | { expired: false; recheckInMs: number }>;
   /** A shared store: drops this node's copy of a session another node ended (its shared record is gone already). */
   forget?(id: string): void;
+  /**
+   * A shared store: the session's agent is now `agent` (a confirmed agent_switched, on the node holding its runtime
+   * link), for whichever node holds the link next. Written in order with the frames (not awaited), refused when
+   * another node holds the link.
+   */
+  shareAgent?(id: string, agent: string): void;
+  /** A shared store: the session's agent as last shared (undefined: never switched). Rejects when unreadable. */
+  sharedAgent?(id: string): Promise<string | undefined>;
 }
 
 /** The in-memory store, plus what a mirroring store needs to load a session into it. */
