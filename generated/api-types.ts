@@ -323,7 +323,14 @@ export interface paths {
         };
         /**
          * Get an interaction
-         * @description One interaction: its latest record (the `outcome` when the action was executed, else its `decision`).
+         * @description One interaction, as the record of its verdict: its `outcome` when the action ran (completed by its intent's
+         *     action, decision and reasons); else its `intent` (an ALLOW whose outcome is not written yet, or never was: the
+         *     gateway stopped mid-call); else its `decision` (a DENY, an ESCALATE, or an ALLOW not carried out because its
+         *     connector is not available on this gateway).
+         *     Records written later about an escalation's approval are never shown here: an `approval` (the approval's own
+         *     status is read under `…/approvals/{approval_id}`) nor a `refusal` (a refused attempt, no verdict). A capability
+         *     token's interaction (`interaction_id` = `token_id`) decides no action: its latest record (`token_revoked` once
+         *     revoked, else `token_issued`). Every record of the interaction is in the list (`…/interactions`) and the export.
          */
         get: operations["Interactions_get"];
         put?: never;

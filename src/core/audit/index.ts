@@ -1,21 +1,22 @@
-export { createAuditLog, cursorAfterRecord, newInteractionId, InvalidAuditQueryError } from "./audit-log";
+export type { PublicJwk as AuditPublicJwk } from "../keys";
 export type {
-  AuditLog,
-  AuditListFilter,
-  AuditPage,
-  RecordedAction,
   ActionInput,
-  IntentInput,
-  OutcomeInput,
-  DecisionInput,
   ApprovalDecisionInput,
   ApprovalRefusalInput,
+  AuditListFilter,
+  AuditLog,
+  AuditPage,
+  DecisionInput,
+  IntentInput,
+  OutcomeInput,
+  RecordedAction,
   TokenRecordInput,
 } from "./audit-log";
+export { createAuditLog, cursorAfterRecord, InvalidAuditQueryError, newInteractionId } from "./audit-log";
+export { canonicalJson, sha256Canonical } from "./canonical";
+export { CHAIN_HEAD_TYPE, type ChainHead, chainHeadProblem, signChainHead } from "./chain-head";
+export { interactionVerdict } from "./interaction-verdict";
 export type { AuditRecord, AuditRecordKind, Decision } from "./record";
 export { GENESIS_HASH } from "./record";
-export type { PublicJwk as AuditPublicJwk } from "../keys";
-export { verifyRecords, type ChainVerification } from "./verify";
-export { canonicalJson, sha256Canonical } from "./canonical";
-export { redactPaths, REDACTED } from "./redact";
-export { CHAIN_HEAD_TYPE, chainHeadProblem, signChainHead, type ChainHead } from "./chain-head";
+export { REDACTED, redactPaths } from "./redact";
+export { type ChainVerification, verifyRecords } from "./verify";

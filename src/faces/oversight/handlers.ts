@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { components } from "../../../generated/api-types";
 import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
-import { type AuditRecord, cursorAfterRecord, InvalidAuditQueryError } from "../../core/audit";
+import { type AuditRecord, cursorAfterRecord, InvalidAuditQueryError, interactionVerdict } from "../../core/audit";
 import { type RecordRefusal, recordRefusedDecision } from "../../core/governance/approval-audit-listener";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
@@ -219,13 +219,15 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
     Interactions_get: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
       const records = await audit.getInteraction(params.org_id, params.interaction_id);
-      const latest = records.at(-1);
-      if (!latest) {
+      const verdict = interactionVerdict(records);
+      if (!verdict) {
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
       }
-      // The spec's view of an interaction: its latest record (the outcome once executed), completed by the
-      // record that opened it (the intent) for what an outcome does not repeat.
-      return { status: 200, body: toInteractionRecord(latest, records[0]) };
+      // The spec's view of an interaction: the record of its verdict (the outcome once executed, else its intent or
+      // decision; never a later approval or refused attempt), completed by its intent for what an outcome does not
+      // repeat.
+      const intent = records.find((r) => r.kind === "intent");
+      return { status: 200, body: toInteractionRecord(verdict, intent) };
     },
 
     Interactions_verify: async ({ params, principal }) => {

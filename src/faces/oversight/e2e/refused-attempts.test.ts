@@ -11,8 +11,8 @@ import { runCli } from "../../../cli/program";
 import { gatehouseBackends, type OpenedBackend } from "../../../test-support/backends";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { operator } from "../../../test-support/http";
-import { expectMatchesSpec } from "../../../test-support/spec-check";
 import { mcpClient, registerMcpBot, UAPK } from "../../../test-support/mcp";
+import { expectMatchesSpec } from "../../../test-support/spec-check";
 
 const ALICE = "alice@acme.example";
 const backends = await gatehouseBackends("refused approval attempts");
@@ -75,6 +75,18 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
       .filter((r) => r.kind === "refusal" && r.approval_id === approvalId);
   }
 
+  /**
+   * GET …/interactions/{id} of an escalated interaction shows its decision record (ESCALATE), whatever was
+   * written after it about its approval (a verdict or a refused attempt): the approval's status is its own.
+   */
+  async function expectShowsEscalation(interactionId: string, approvalId: string) {
+    const shown = await operator(g).get(`/interactions/${interactionId}`);
+    expect(shown.status).toBe(200);
+    expectMatchesSpec("Interactions_get", 200, shown.body);
+    expect(shown.body).toMatchObject({ kind: "decision", decision: "ESCALATE", approval_id: approvalId });
+    expect(shown.body.meta ?? {}).not.toHaveProperty("refused");
+  }
+
   async function verifyBundle(bundle: unknown) {
     const file = join(work, `bundle-${Math.random().toString(36).slice(2)}.json`);
     writeFileSync(file, JSON.stringify(bundle));
@@ -107,6 +119,8 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
       meta: { refused: "SELF_APPROVAL", attempted: "approve", attempted_by: "ALICE@acme.example" },
     });
     expect(refusal?.meta).not.toHaveProperty("approval_status");
+    // The interaction still shows its decision (ESCALATE), not the refused attempt.
+    await expectShowsEscalation(interactionId, approvalId);
     expectMatchesSpec("Interactions_list", 200, (await operator(g).get(`/interactions?limit=50`)).body);
     expect((await operator(g).get(`/approvals/${approvalId}`)).body.status).toBe("pending");
     expect((await operator(g).get("/interactions/verify")).body).toMatchObject({ valid: true });
@@ -122,6 +136,7 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
     expect((await approveAs(approvalId, "bob@acme.example")).status).toBe(200);
     const after = (await operator(g).get(`/interactions/${interactionId}/evidence`)).body;
     expect(after.approval).toMatchObject({ status: "approved", decided_by: "bob@acme.example" });
+    await expectShowsEscalation(interactionId, approvalId);
     const chainKinds = (after.proof.chain as Record_[]).filter((r) => r.approval_id === approvalId).map((r) => r.kind);
     expect(chainKinds).toEqual(["decision", "refusal", "approval"]);
     const verified = await verifyBundle(after);
@@ -155,6 +170,7 @@ describe.each(backends)("refused approval attempts ($name)", (backend) => {
       "carol@acme.example",
       "dave@acme.example",
     ]);
+    await expectShowsEscalation(interactionId, approvalId);
 
     // No verdict: the approval and its bundle still say approved by bob; the chain and the bundle verify.
     expect((await operator(g).get(`/approvals/${approvalId}`)).body).toMatchObject({
