@@ -5,8 +5,8 @@
 // without touching this file.
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ORG_ID, startTestGatehouse, type TestGatehouse } from "./fixtures";
 import { openapi } from "./examples";
+import { ORG_ID, startTestGatehouse, type TestGatehouse } from "./fixtures";
 
 // biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document and API answers are walked as plain JSON
 type Json = Record<string, any>;
@@ -131,6 +131,13 @@ function send(url: string, method: string, headers: Record<string, string>, body
     req.once("error", (err) => ((err as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(err)));
     req.end(body);
   });
+}
+
+/** Whether the concrete `url` is an instance of the documented `path` (a `{parameter}` is any one segment). */
+function instanceOf(url: string, path: string): boolean {
+  const sent = url.split("/");
+  const documented = path.split("/");
+  return sent.length === documented.length && documented.every((s, i) => s.startsWith("{") || s === sent[i]);
 }
 
 let g: TestGatehouse;
@@ -271,6 +278,33 @@ describe("status probe (every operation of the OpenAPI document)", () => {
       expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
       expect(res.headers.get("ratelimit-policy")).toBe('"api-key";q=1;w=600');
       expect(res.headers.get("ratelimit")).toMatch(/^"api-key";r=0;t=\d+$/);
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it("405: every path answers a method none of its operations has (OPTIONS too) as the document's description says", async () => {
+    // Documented once for every path (a 405 is no operation's answer: no operation has that method there).
+    const described = String((openapi as Json).info.description);
+    expect(described).toContain("`405` `METHOD_NOT_ALLOWED`");
+    expect(described).toContain("`OPTIONS`");
+    const mismatches: string[] = [];
+    for (const path of new Set(OPS.map((op) => op.path))) {
+      const op = OPS.find((o) => o.path === path)!;
+      const url = urlOf(op);
+      // The methods of every documented path this URL is an instance of (`/webhooks/deliveries` is also a
+      // `/webhooks/{webhook_id}`), a GET answering HEAD too.
+      const methods = new Set(
+        OPS.filter((o) => instanceOf(url, o.path)).flatMap((o) => (o.method === "GET" ? ["GET", "HEAD"] : [o.method])),
+      );
+      const credentials = op.apiKey ? { "x-api-key": g.apiKey } : { authorization: `Bearer ${g.operatorToken}` };
+      const others = ["OPTIONS", "GET", "POST", "PUT", "PATCH", "DELETE"].filter((m) => !methods.has(m));
+      for (const method of others) {
+        const res = await send(`${g.url}${url}`, method, credentials);
+        const allow = (res.headers.get("allow") ?? "").split(", ").sort();
+        const type = res.headers.get("content-type") ?? "";
+        if (res.status !== 405 || !type.includes("problem+json") || allow.join() !== [...methods].sort().join())
+          mismatches.push(`${method} ${path}: ${res.status} ${type}, Allow: ${allow.join(", ")}`);
+      }
     }
     expect(mismatches).toEqual([]);
   });

@@ -1,23 +1,24 @@
 // Routes come from the spec: each OpenAPI operation is looked up in one table (./routes.ts). Each request is
 // authenticated from the operation's security, its path/query/body validated with Ajv, then handed to the handler
 // registered under the operationId. An operation without a handler answers 501 problem+json naming it — never a fake success.
-import { Readable } from "node:stream";
-import type { Context } from "koa";
+
 import type { ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import type { ValidateFunction } from "ajv/dist/2020.js";
+import type { Context } from "koa";
 import type { Principal } from "../core/identity/principal";
 import type { Authenticator } from "./auth";
-import { SerializedJson, type Handler, type HandlerGroup, type OperationId, type OperationRequest } from "./handlers";
-import { HttpProblem, type ProblemItem } from "./problem";
-import type { ValidateFunction } from "ajv/dist/2020.js";
-import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 import { hasJsonMediaType } from "./body/json-body";
-import { nonDecimalParams } from "./decimal-params";
-import { controlCharacterParams } from "./control-characters";
 import { assertJsonShape } from "./body/json-shape";
+import { problem } from "./boundary";
 import type { RouteGuard } from "./boundary/guard";
 import { isOrgRoute, orgRouteGuard } from "./boundary/org-scope";
-import { problem } from "./boundary";
+import { controlCharacterParams } from "./control-characters";
+import { nonDecimalParams } from "./decimal-params";
+import { type Handler, type HandlerGroup, type OperationId, type OperationRequest, SerializedJson } from "./handlers";
+import { HttpProblem, type ProblemItem } from "./problem";
 import { buildRouteTable } from "./routes";
+import { describeErrors, type LoadedSpec, type OperationSpec } from "./spec";
 
 /** The request carries a body (a length other than 0, or chunked). */
 export function hasBody(ctx: Context): boolean {
@@ -146,7 +147,7 @@ async function readBody(op: OperationSpec, ctx: Context, parseBody: BodyParser):
   await parseBody(ctx);
 }
 
-/** Runs the operation a request names, or throws 404 / 405 (OPTIONS: 200 with Allow). */
+/** Runs the operation a request names, or throws 404 / 405 (with Allow). */
 export type Dispatcher = (ctx: Context) => Promise<void>;
 
 /**
@@ -170,16 +171,14 @@ export function buildDispatcher(
   };
 }
 
-/** No operation has this method at this path: 404 when none has the path, else 405 with Allow (OPTIONS: 200). */
+/**
+ * No operation has this method at this path: 404 when none has the path, else 405 with Allow. OPTIONS is such a
+ * method (no operation has it, and no browser preflight needs it: the console is served from the gateway's own
+ * origin), so it gets the same documented 405, whose Allow names the path's methods.
+ */
 function answerUnmatched(ctx: Context, allowed: string[]): void {
   if (!allowed.length) throw problem("ROUTE_NOT_FOUND", "No such route");
   const allow = allowed.join(", ");
-  if (ctx.method === "OPTIONS") {
-    ctx.status = 200;
-    ctx.set("Allow", allow);
-    ctx.body = "";
-    return;
-  }
   throw problem("METHOD_NOT_ALLOWED", `Method ${ctx.method} is not allowed here`, { headers: { Allow: allow } });
 }
 
