@@ -1,7 +1,7 @@
 // Interactions: the org's audit log with filters, one record's detail with its policy trace, and the online
 // verification of the whole chain.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { describeProblem, type ChainVerification, type InteractionRecord, type Session } from "../api";
+import { type ChainVerification, describeProblem, type InteractionRecord, type Session } from "../api";
 import { ErrorLine, Json, LoadMore, PAGE_SIZE, pageResult, usePagedList, When } from "./common";
 
 interface Filters {
@@ -29,6 +29,24 @@ function interactionsQuery(f: Filters, cursor: string | undefined) {
     ...(since ? { since } : {}),
     ...(until ? { until } : {}),
   };
+}
+
+/** Shown for a field the record does not have (a token's records decide nothing). */
+const NONE = "—";
+
+/**
+ * The Action column: the action asked for (`type:tool`). A capability token's issue or revocation asked for no
+ * action (its record has none), so it says what the operator did, and with which capabilities when issued.
+ */
+function actionLabel(r: InteractionRecord): string {
+  if (r.action) return `${r.action.type}:${r.action.tool}`;
+  if (r.kind === "token_issued") {
+    const capabilities = r.meta?.capabilities;
+    const listed = Array.isArray(capabilities) ? ` (${capabilities.join(", ")})` : "";
+    return `capability token issued${listed}`;
+  }
+  if (r.kind === "token_revoked") return "capability token revoked";
+  return NONE;
 }
 
 function VerifyChain({ session }: { session: Session }) {
@@ -65,8 +83,10 @@ function Detail({ record, onClose }: { record: InteractionRecord; onClose: () =>
         Close detail
       </button>
       <dl>
+        <dt>Action</dt>
+        <dd>{actionLabel(record)}</dd>
         <dt>Decision</dt>
-        <dd>{record.decision}</dd>
+        <dd>{record.decision ?? NONE}</dd>
         <dt>Reasons</dt>
         <dd>{record.reasons.map((r) => `${r.code}: ${r.message}`).join("; ") || "—"}</dd>
       </dl>
@@ -169,10 +189,8 @@ export function InteractionsView({ session }: { session: Session }) {
               </td>
               <td>{r.kind}</td>
               <td>{r.agent_id}</td>
-              <td>
-                {r.action?.type}:{r.action?.tool}
-              </td>
-              <td>{r.decision}</td>
+              <td>{actionLabel(r)}</td>
+              <td>{r.decision ?? NONE}</td>
               <td>{r.reasons.map((x) => x.code).join(", ")}</td>
               <td>
                 <button type="button" aria-label={`Details of record ${r.seq}`} onClick={() => setSelected(r)}>

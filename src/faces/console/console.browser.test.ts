@@ -6,11 +6,11 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { chromium, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startTestGatehouse, type TestGatehouse } from "../../test-support/gatehouse";
-import { agent, executeBody, operator, registerManifest, startReceiver, type Receiver } from "../../test-support/http";
+import { agent, executeBody, operator, type Receiver, registerManifest, startReceiver } from "../../test-support/http";
 
 const CHROMIUM = "/usr/bin/chromium";
 const SCREENSHOTS = resolve(import.meta.dirname, "../../../.tmp/console-screenshots");
@@ -473,7 +473,7 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
       release = resolve;
     });
     let listRead = false;
-    const list = new RegExp("/api/v1/orgs/[^/]+/approvals\\?");
+    const list = /\/api\/v1\/orgs\/[^/]+\/approvals\?/;
     await page.route(list, async (route) => {
       const response = await route.fetch();
       listRead = true;
@@ -561,6 +561,20 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
     await expect.poll(() => page.getByRole("table", { name: "Capability tokens" }).textContent()).toContain("revoked");
     expect(await page.getByRole("button", { name: /^Revoke / }).count()).toBe(0);
     await shot("capability-tokens");
+
+    // The audit log names what was done with the token where other records name their action (a token's records
+    // have no action: the column read ":"), and shows no decision for them.
+    await page.getByRole("tab", { name: "Interactions" }).click();
+    await page.getByLabel("Decision").selectOption("");
+    await page.getByLabel("Reason code").fill("");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    const log = page.getByRole("table", { name: "Audit log" });
+    const rowOf = (kind: string) =>
+      log.locator("tbody tr").filter({ has: page.getByRole("cell", { name: kind, exact: true }) });
+    await rowOf("token_revoked").first().waitFor();
+    const cells = async (kind: string) => (await rowOf(kind).first().locator("td").allTextContents()).slice(2, 6);
+    expect(await cells("token_issued")).toEqual(["token_issued", UAPK, "capability token issued (payment:send)", "—"]);
+    expect(await cells("token_revoked")).toEqual(["token_revoked", UAPK, "capability token revoked", "—"]);
   });
 
   it("Purutos: list and run an allowed command", async () => {
