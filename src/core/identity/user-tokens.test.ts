@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair, type JWK, type CryptoKey } from "jose";
+import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserTokenError, createUserTokenVerifier } from "./user-tokens";
+import { createUserTokenVerifier, UserTokenError } from "./user-tokens";
 
 const ISSUER = "https://idp.test";
 const AUDIENCE = "gatehouse";
@@ -181,6 +181,23 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     const err = await failure(verifier()(await mint(rsa, "RS256", claims)));
     expect(err.reason).toBe("claim_invalid");
     expect(err.message).toContain(claim);
+  });
+
+  it.each([
+    ["spaces", "   "],
+    ["an ideographic space", "\u3000"],
+    ["a zero-width space", "\u200b"],
+    ["a Hangul filler", "\u3164"],
+    ["spaces around a zero-width joiner", " \u200d "],
+  ])("rejects a sub of %s: it names nobody", async (_name, sub) => {
+    const err = await failure(verifier()(await mint(rsa, "RS256", { sub })));
+    expect(err.code).toBe("TOKEN_INVALID");
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toBe("JWT sub claim is blank: it must name the user");
+  });
+
+  it("reads a name with spaces in it as it is", async () => {
+    expect((await verifier()(await mint(rsa, "RS256", { sub: " Alice Smith " }))).sub).toBe(" Alice Smith ");
   });
 
   it("reads an empty or null org claim as no org", async () => {

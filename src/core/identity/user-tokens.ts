@@ -8,11 +8,11 @@ import {
   customFetch,
   decodeProtectedHeader,
   errors,
-  jwtVerify,
   type FetchImplementation,
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
+  jwtVerify,
 } from "jose";
 import { Counter } from "prom-client";
 import { registry } from "../metrics/registry";
@@ -183,6 +183,9 @@ function claimsOf(payload: JWTPayload): UserClaims {
   if (typeof payload.sub !== "string" || payload.sub === "") {
     throw new UserTokenError("claim_invalid", "JWT sub claim must be a non-empty string");
   }
+  // A sub of spaces names nobody: approvals would be decided, and records signed, by no one anyone can name.
+  if (isBlankName(payload.sub))
+    throw new UserTokenError("claim_invalid", "JWT sub claim is blank: it must name the user");
   const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === "string") : [];
   const org = payload.org;
   // An org named some other way (["acme"], {id: "acme"}) is not "no org": read so, the user would act in the
@@ -207,6 +210,14 @@ function claimsOf(payload: JWTPayload): UserClaims {
     exp: payload.exp!,
   };
 }
+
+/**
+ * Whether a name shows nothing: only white space (spaces, the ideographic space…) and characters that are invisible
+ * by definition (Unicode's Default_Ignorable_Code_Point: zero-width spaces and joiners, the Hangul fillers…). The
+ * same rule for a token's `sub` here and for `gatehouse token --sub`.
+ */
+export const isBlankName = (text: string) => BLANK_NAME.test(text);
+const BLANK_NAME = /^[\s\p{Default_Ignorable_Code_Point}]*$/u;
 
 /**
  * Whether a claim can name a person or an org as it is: no control character and no lone surrogate. A store keeps

@@ -30,6 +30,7 @@ export function missingBearer(detail = "Missing or malformed bearer token"): Htt
  * What a token verifier threw, as a problem: the identity provider being unreachable is a 503 (retry later),
  * an expired token TOKEN_EXPIRED, anything else TOKEN_INVALID (no verifier internals are returned). An ID token
  * (or another kind of JWT) presented as a bearer is named: its holder did nothing wrong but pick the wrong one of the provider's tokens.
+ * So is a signed token's refused claim (a blank `sub`, a wrong `aud`): its holder can take it to the issuer.
  */
 export function tokenProblem(err: unknown): HttpProblem {
   const e = err as { code?: string; reason?: string } | undefined;
@@ -43,5 +44,10 @@ export function tokenProblem(err: unknown): HttpProblem {
     return problem("TOKEN_EXPIRED", "JWT token has expired", { headers: bearerChallenge(true) });
   if (e?.reason === "not_access_token")
     return problem("TOKEN_INVALID", NOT_AN_ACCESS_TOKEN, { headers: bearerChallenge(true) });
+  // A signed token whose claims are refused (a blank sub, a control character in it): the message says which claim
+  // and why, as the agent-session socket does. Claims are checked after the signature: the issuer's words, never an
+  // attacker's.
+  if (e?.reason === "claim_invalid" && err instanceof Error)
+    return problem("TOKEN_INVALID", err.message, { headers: bearerChallenge(true) });
   return problem("TOKEN_INVALID", "Invalid JWT token", { headers: bearerChallenge(true) });
 }
