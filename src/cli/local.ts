@@ -3,15 +3,16 @@
 // fresh empty database in the wrong folder, would only produce credentials no server accepts.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type Config, loadConfig } from "../config";
 import { printable } from "../core/audit/printable";
-import { loadConfig, type Config } from "../config";
 import { type DevIssuer, loadDevIssuer, loadSharedDevIssuer } from "../core/identity/dev-issuer";
-import { openDatabase } from "../core/store/sqlite";
-import { migrateToLatest } from "../core/store/migrate";
+import { isBlankName } from "../core/identity/user-tokens";
 import { kyselyOver } from "../core/store/kysely";
+import { migrateToLatest } from "../core/store/migrate";
 import { type AnyKysely, isPostgresUrl, openPostgres } from "../core/store/postgres";
 import { createSharedApiKeys, secretBox } from "../core/store/shared";
 import { createSharedSigningKeys } from "../core/store/shared/signing-keys";
+import { openDatabase } from "../core/store/sqlite";
 import type { CliIo } from "./audit-verify";
 
 /** A failure the user can fix; printed without a stack trace. */
@@ -43,6 +44,9 @@ export async function mintToken(
   opts: { sub: string; org?: string; role: string[]; ttl: string },
   io: CliIo,
 ): Promise<void> {
+  // The server refuses a token whose sub names nobody (user-tokens.ts): refused here rather than minted useless.
+  if (isBlankName(opts.sub))
+    throw new CliError("--sub is blank: name the user the token is for (e.g. --sub alice@example.com)", 2);
   const ttl = Number(opts.ttl);
   if (!Number.isInteger(ttl) || ttl <= 0) throw new CliError("--ttl must be a positive number of seconds", 2);
   // A bearer token cannot be recalled (user tokens have no revocation list): its lifetime is its exposure.

@@ -69,6 +69,20 @@ describe("gatehouse --help", () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain("unknown command 'frobnicate'");
   });
+
+  it("a command line it cannot run as typed exits 2 (the README's exit codes), saying what is wrong", async () => {
+    for (const [argv, says] of [
+      [["frobnicate"], "unknown command 'frobnicate'"],
+      [["approvals", "list", "--bogus"], "unknown option '--bogus'"],
+      [["approvals", "approve"], "missing required argument 'approval_id'"],
+      [["approvals"], "Usage: gatehouse approvals"],
+      [["policy", "replay"], "missing required argument 'manifest-file'"],
+    ] as const) {
+      const { code, stderr } = await run(...argv);
+      expect(code, argv.join(" ")).toBe(2);
+      expect(stderr, argv.join(" ")).toContain(says);
+    }
+  });
 });
 
 describe("commands on a missing installation", () => {
@@ -99,6 +113,16 @@ describe("commands on a missing installation", () => {
     const role = await run("token", "--sub", "alice", "--role", "superadmin");
     expect(role.code).toBe(2);
     expect(role.stderr).toContain("unknown role 'superadmin': Gatehouse reads operator, platform_admin, developer");
+  });
+
+  it("token refuses a blank --sub (the server would refuse the token), before looking for an installation", async () => {
+    process.env.GATEHOUSE_DATA_DIR = tempDir();
+    for (const sub of ["", "   ", "\u200b", "\u3000"]) {
+      const { code, stdout, stderr } = await run("token", "--sub", sub, "--role", "operator");
+      expect(code, JSON.stringify(sub)).toBe(2);
+      expect(stdout).toBe("");
+      expect(stderr).toContain("--sub is blank: name the user the token is for (e.g. --sub alice@example.com)");
+    }
   });
 
   it("token without --sub names the missing option", async () => {
@@ -178,6 +202,18 @@ describe("files the CLI is pointed at", () => {
     expect(validate.stdout).toContain("pipe.yaml: invalid\n  not a regular file");
   });
 
+  it("manifests validate and apply exit 2 on a folder they cannot read, as every command on an unreadable input", async () => {
+    const missing = join(tempDir(), "no-such-folder");
+    for (const argv of [
+      ["manifests", "validate", missing],
+      ["manifests", "apply", missing, "--url", "http://127.0.0.1:9", "--token", "t"],
+    ]) {
+      const { code, stderr } = await run(...argv);
+      expect(code, argv.join(" ")).toBe(2);
+      expect(stderr).toContain(`cannot read manifest folder ${missing}`);
+    }
+  });
+
   it("manifests validate fails on a folder holding no manifest: a CI step on the wrong folder checks nothing", async () => {
     const { code, stderr } = await run("manifests", "validate", tempDir());
     expect(code).toBe(1);
@@ -234,6 +270,37 @@ describe("approvals over the API", () => {
       expect(code).toBe(0);
       expect(stdout.split("\n").map((line) => line.split("\t")[0])).toEqual(all.map((a) => a.approval_id));
       expect(asked.every((search) => search.includes("status=pending"))).toBe(true);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("an option value Gatehouse refuses (400) exits 2 like any bad option; a refusal of what was asked exits 1", async () => {
+    const { createServer } = await import("node:http");
+    const server = createServer((req, res) => {
+      const invalid = (req.url ?? "").includes("status=bogus");
+      res.statusCode = invalid ? 400 : 409;
+      res.setHeader("content-type", "application/problem+json");
+      const detail = invalid
+        ? "Request is invalid: /query/status: must be equal to one of the allowed values"
+        : "Approval appr-1 is approved";
+      res.end(
+        JSON.stringify({
+          status: res.statusCode,
+          code: invalid ? "VALIDATION_FAILED" : "APPROVAL_NOT_PENDING",
+          detail,
+        }),
+      );
+    });
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const bogus = await run("approvals", "list", "--status", "bogus", "--url", url, "--token", "t");
+      expect(bogus.code).toBe(2);
+      expect(bogus.stderr).toContain("400 Request is invalid: /query/status");
+      const decided = await run("approvals", "approve", "appr-1", "--url", url, "--token", "t");
+      expect(decided.code).toBe(1);
+      expect(decided.stderr).toContain("409 Approval appr-1 is approved");
     } finally {
       server.close();
     }

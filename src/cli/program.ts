@@ -1,22 +1,23 @@
 // The `gatehouse` command line, on commander: every command has --help with a description.
-import { printable } from "../core/audit/printable";
+
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig } from "../config";
+import { printable } from "../core/audit/printable";
 import { DEFAULT_MAX_STEP_BACK_MS } from "../core/audit/verify";
-import { runAuditVerify, type CliIo } from "./audit-verify";
+import { type CliIo, runAuditVerify } from "./audit-verify";
 import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
-import { userPath, userPathOrUrl } from "./user-path";
 import {
+  type ApiOptions,
   applyManifests,
   decideApproval,
   exportAudit,
   listApprovals,
   validateManifests,
-  type ApiOptions,
 } from "./remote";
+import { userPath, userPathOrUrl } from "./user-path";
 
 const PROJECT_ROOT = resolve(import.meta.dirname, "../..");
 
@@ -248,9 +249,11 @@ export async function runCli(argv: string[], io: CliIo = defaultIo): Promise<num
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (err) {
-    const exit = err as { code?: string; exitCode?: number };
+    // A command line commander cannot run (unknown command or option, missing argument or subcommand) is a usage
+    // error: 2, as every bad option is (commander itself says 1).
+    const exit = err as { code?: string };
     if (typeof exit.code === "string" && exit.code.startsWith("commander.")) {
-      return exit.code === "commander.helpDisplayed" || exit.code === "commander.version" ? 0 : (exit.exitCode ?? 2);
+      return exit.code === "commander.helpDisplayed" || exit.code === "commander.version" ? 0 : 2;
     }
     // A message may quote what the command read (a file, a server's answer): each line escaped, so its control
     // characters cannot repaint what the terminal shows.

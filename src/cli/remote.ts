@@ -1,15 +1,16 @@
 // CLI commands that talk to a running Gatehouse over its API (the same checks as any other client):
 // approvals, audit export, manifests apply.
-import { printable } from "../core/audit/printable";
+
 import { readdirSync } from "node:fs";
-import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { contentOf } from "../core/policy/manifest-repository";
-import type { ManifestInput } from "../core/policy/types";
-import { validateManifest } from "../core/policy/manifest-validation";
 import { sha256Canonical } from "../core/audit/canonical";
+import { printable } from "../core/audit/printable";
+import { contentOf } from "../core/policy/manifest-repository";
+import { validateManifest } from "../core/policy/manifest-validation";
+import type { ManifestInput } from "../core/policy/types";
 import type { CliIo } from "./audit-verify";
+import { readInputFileSync, SMALL_INPUT_BYTES } from "./input-file";
 import { CliError } from "./local";
 
 export interface ApiOptions {
@@ -18,7 +19,10 @@ export interface ApiOptions {
   org: string;
 }
 
-/** One call to the org's operator API; a non-2xx answer becomes a CliError with the problem's detail. */
+/**
+ * One call to the org's operator API; a non-2xx answer becomes a CliError with the problem's detail (exit 2 for a
+ * 400, else 1).
+ */
 export async function callApi(api: ApiOptions, method: string, path: string, body?: unknown): Promise<Response> {
   return call(api, method, path, body);
 }
@@ -42,7 +46,9 @@ async function call(api: ApiOptions, method: string, path: string, body?: unknow
     try {
       detail = (JSON.parse(text) as { detail?: string }).detail ?? text;
     } catch {}
-    throw new CliError(`${method} ${path}: ${res.status} ${detail}`);
+    // 400: the request the command line made is invalid (`--status bogus`): a usage error, exit 2 as for a bad
+    // option the CLI refuses itself; any other refusal is of what was asked (not found, already decided…): exit 1.
+    throw new CliError(`${method} ${path}: ${res.status} ${detail}`, res.status === 400 ? 2 : 1);
   }
   return res;
 }
@@ -106,7 +112,7 @@ export function readManifestDir(dir: string): ManifestFile[] {
       .filter((f) => [".yaml", ".yml", ".json"].includes(extname(f).toLowerCase()))
       .sort();
   } catch (err) {
-    throw new CliError(`cannot read manifest folder ${dir}: ${printable((err as Error).message)}`);
+    throw new CliError(`cannot read manifest folder ${dir}: ${printable((err as Error).message)}`, 2);
   }
   return files.map((file) => {
     try {
