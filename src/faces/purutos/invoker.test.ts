@@ -1,11 +1,12 @@
-import { access, mkdir, readFile, readdir, realpath, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { access, mkdir, readdir, readFile, realpath, rename, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { runsOwnInit } from "./allowlist";
 import type { PurutosConfig } from "./config";
 import { createDiscovery, type Discovery } from "./discovery";
-import { runsOwnInit } from "./allowlist";
 import { CommandNotAllowedError, createInvoker, PurutoNotFoundError } from "./invoker";
-import { removeDir, tempDir, testConfig, writePuruto, type PurutoSpec } from "./testing";
+import { type PurutoSpec, removeDir, tempDir, testConfig, writePuruto } from "./testing";
 
 let root: string;
 const opened: Discovery[] = [];
@@ -438,9 +439,18 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
 
   it("a call that waited for a slot runs what the folder holds when it starts: what was swapped meanwhile is refused", async () => {
     const marker = (where: string) => `#!/bin/sh\necho '{"${where}":true}'\n`;
-    // `hold` keeps the only slot until the test opens its gate (a file), whatever the machine's load.
+    // `hold` keeps the only slot until the test opens its gate (a file), whatever the machine's load; it says it
+    // holds it (another file) so the victim is called only then: called before, under load it could take the slot
+    // first and run the script as it still was (an "ok" that proved nothing).
     const gate = path.join(root, "gate");
-    const hold = `#!/bin/sh\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\necho '{}'\n`;
+    const holding = path.join(root, "holding");
+    const hold = `#!/bin/sh\ntouch '${holding}'\nwhile [ ! -e '${gate}' ]; do sleep 0.02; done\necho '{}'\n`;
+    const holdTheSlot = async () => {
+      await rm(holding, { force: true });
+      const held = invoker.invoke({ name: "puruto-a", command: "hold" });
+      await expect.poll(() => existsSync(holding), { timeout: 10_000 }).toBe(true);
+      return { held }; // wrapped: an async function returning the promise itself would wait for it
+    };
     await puruto("puruto-a", { skills: { hold: { run: hold }, victim: { run: marker("inside") } } });
     const outside = path.join(root, "outside");
     await mkdir(outside);
@@ -452,7 +462,7 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
 
     // The script swapped for a symlink out of the puruto while its call waits behind `hold`.
     const run = path.join(root, "puruto-a", ".claude", "skills", "victim", "run");
-    const held = invoker.invoke({ name: "puruto-a", command: "hold" });
+    const { held } = await holdTheSlot();
     const victim = invoker.invoke({ name: "puruto-a", command: "victim" });
     await queued();
     await rm(run);
@@ -466,7 +476,7 @@ process.stdout.write(JSON.stringify({ cwd: process.cwd(), keys: Object.keys(env)
     await writeFile(run, marker("inside"), { mode: 0o755 });
     const folder = path.join(root, "puruto-a");
     await rm(gate);
-    const held2 = invoker.invoke({ name: "puruto-a", command: "hold" });
+    const { held: held2 } = await holdTheSlot();
     const victim2 = invoker.invoke({ name: "puruto-a", command: "victim" });
     await queued();
     await rename(folder, path.join(root, "moved-away"));
