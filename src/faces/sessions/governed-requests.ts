@@ -96,10 +96,25 @@ export function asRelease(
   if (res.decision === "ESCALATE") return escalatedAgain(res);
   return {
     outcome: "rejected",
-    reason: res.reasons.map((r) => r.message).join("; ") || "Denied by policy",
+    reason: asFeedback(res.reasons.map((r) => r.message).join("; ") || "Denied by policy"),
     reasons: res.reasons.map((r) => r.code),
     ...(approvalId ? { approvalId } : {}),
   };
+}
+
+/** A hitl_decision's `feedback` is at most this long (spec/sessions.asyncapi.yaml), the runtime's as the IDE's. */
+export const MAX_FEEDBACK_CHARS = 2_048;
+
+/**
+ * A policy's reasons as the `feedback` of the reject the runtime is sent: each reason quotes clipped values, but an
+ * edit refused for many of them joins them past the frame's bound, so the text is cut there (never inside a
+ * surrogate pair: the runtime gets whole characters).
+ */
+export function asFeedback(text: string): string {
+  if (text.length <= MAX_FEEDBACK_CHARS) return text;
+  let end = MAX_FEEDBACK_CHARS - 1;
+  if (/[\uD800-\uDBFF]/.test(text.charAt(end - 1))) end -= 1;
+  return `${text.slice(0, end)}…`;
 }
 
 /** The approval an ESCALATE waits on: the engine always creates (or shares) one. */
