@@ -196,6 +196,15 @@ describe("createUserTokenVerifier (remote JWKS)", () => {
     expect(err.message).toBe("JWT sub claim is blank: it must name the user");
   });
 
+  it.each([
+    ["spaces", "   "],
+    ["a zero-width space", "\u200b"],
+  ])("rejects an org of %s: it names no org, and is not the absent one either", async (_name, org) => {
+    const err = await failure(verifier()(await mint(rsa, "RS256", { org })));
+    expect(err.reason).toBe("claim_invalid");
+    expect(err.message).toBe("JWT org claim is blank: it must name the org, or be absent");
+  });
+
   it("reads a name with spaces in it as it is", async () => {
     expect((await verifier()(await mint(rsa, "RS256", { sub: " Alice Smith " }))).sub).toBe(" Alice Smith ");
   });

@@ -193,6 +193,9 @@ function claimsOf(payload: JWTPayload): UserClaims {
   if (org !== undefined && org !== null && typeof org !== "string") {
     throw new UserTokenError("claim_invalid", "JWT org claim must be a string");
   }
+  // Nor is an org of spaces: read as given, its user would act in an org named "  " that nobody can tell apart.
+  if (typeof org === "string" && org !== "" && isBlankName(org))
+    throw new UserTokenError("claim_invalid", "JWT org claim is blank: it must name the org, or be absent");
   for (const [name, value] of [
     ["sub", payload.sub],
     ["org", org],
