@@ -1070,7 +1070,7 @@ function collectPartyNames(folded: string, value: unknown, source: string, facts
   const from = facts.names.length;
   if (!PARTY_ROLE_KEYS.has(folded) || !isObject(value)) pushNames(value, source, facts);
   else collectRoleNames(value, source, facts, 0);
-  if (isStatementDescriptorKey(folded)) descriptorPieces(facts.names, from);
+  if (isStatementDescriptorKey(folded)) descriptorPieces(facts, from);
 }
 
 /**
@@ -1137,14 +1137,23 @@ function pushNames(value: unknown, source: string, facts: ActionFacts): void {
  * A statement descriptor's pieces around its `*`, each a name too: a card statement shows Stripe's prefix and
  * suffix as `ACME* EVIL CORP`, PayPal's soft descriptor as `PAYPAL *EVIL CORP`, and Evil Corp is the merchant named.
  */
-function descriptorPieces(names: Found<string>[], from: number): void {
+function descriptorPieces(facts: ActionFacts, from: number): void {
+  const { names } = facts;
   const end = names.length;
   for (let i = from; i < end; i++) {
     const { source, value } = names[i]!;
     if (!value.includes("*")) continue;
-    for (const piece of value.split("*")) if (piece.trim() !== "") names.push({ source, value: piece.trim() });
+    const pieces = value.split("*", MAX_DESCRIPTOR_PIECES + 1);
+    // A card statement shows a few pieces; thousands (`a*a*a*…`, a 1 MB value made 330,000 names, each judged
+    // against the blocklist) are no descriptor: the params are not read completely, and the rules fail closed.
+    if (pieces.length > MAX_DESCRIPTOR_PIECES)
+      return fail(facts, `${clipped(source)} has more than ${MAX_DESCRIPTOR_PIECES} "*"-separated pieces`);
+    for (const piece of pieces) if (piece.trim() !== "") names.push({ source, value: piece.trim() });
   }
 }
+
+/** More pieces than any statement shows (Stripe: prefix* suffix; PayPal: PAYPAL *name). */
+const MAX_DESCRIPTOR_PIECES = 16;
 
 /**
  * A statement descriptor: what the payee's card or bank statement shows of the payment, the merchant's name (Stripe's

@@ -580,6 +580,15 @@ const cases: Case[] = [
       check: "counterparty_check",
     }),
   ),
+  {
+    // Real statements show two or three pieces; 330,000 of them (a 1 MB "ab*ab*…") were each judged as a name.
+    name: "a statement descriptor of more than 16 '*' pieces is not read piece by piece: the rules fail closed",
+    manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+    request: { action: { ...wire, params: { iban: "DE00", statement_descriptor: `${"ab*".repeat(17)}GOOD CORP` } } },
+    decision: "DENY",
+    codes: ["COUNTERPARTY_BLOCKED"],
+    check: "counterparty_check",
+  },
   ...[
     { description: "Refund to Evil Corp", note: "Evil Corp", memo: "Evil Corp", statement_descriptor: "GOOD CORP" },
     { merchant: { name: "Good Corp", description: "formerly Evil Corp" }, memo: "not Evil Corp" },
