@@ -223,7 +223,7 @@ async function releaseApproved(
   const request = requestOf(approval, ctx, params);
   try {
     const res = await calls.authorize(orgId, ctx, { ...request, approval_id: approval.approval_id });
-    return asRelease(res, request.action.params, approval.approval_id, approval.decided_by ?? undefined);
+    return asRelease(res, request.action.params, approval.approval_id);
   } catch (err) {
     if (!(err instanceof ActionConflictError)) throw err;
     return askAgain(calls, orgId, ctx, approval, params);
@@ -254,7 +254,7 @@ async function askAgain(
   const again = requestOf(approved.approval, ctx, params);
   try {
     const released = await calls.authorize(orgId, ctx, { ...again, approval_id: approved.approval.approval_id });
-    return asRelease(released, again.action.params, approved.approval.approval_id, ctx.sub);
+    return asRelease(released, again.action.params, approved.approval.approval_id);
   } catch (err) {
     // Spent again by yet another identical call: stop here and let a human decide the fresh approval.
     if (!(err instanceof ActionConflictError)) throw err;

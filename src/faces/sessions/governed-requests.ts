@@ -80,19 +80,9 @@ export function asDecision(res: Authorization): ToolPolicyDecision {
 }
 
 /** An authorized request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
-export function asRelease(
-  res: Authorization,
-  params: Record<string, unknown>,
-  approvalId?: string,
-  decidedBy?: string,
-): ToolRelease {
+export function asRelease(res: Authorization, params: Record<string, unknown>, approvalId?: string): ToolRelease {
   if (res.decision === "ALLOW")
-    return {
-      outcome: "approved",
-      arguments: params,
-      ...(approvalId ? { approvalId } : {}),
-      ...(decidedBy ? { decidedBy } : {}),
-    };
+    return { outcome: "approved", arguments: params, ...(approvalId ? { approvalId } : {}) };
   if (res.decision === "ESCALATE") return escalatedAgain(res);
   return {
     outcome: "rejected",

@@ -44,7 +44,7 @@ export type ToolOutcomeRecorder = (ctx: ToolPolicyContext, outcome: ToolOutcome)
 /** How an escalated call ends once its approval is decided and the policy has checked the call again. */
 export type ToolRelease =
   /** Runnable now; `arguments` are what was approved (the edited ones after an IDE `edit`). */
-  | { outcome: "approved"; approvalId?: string; arguments: Record<string, unknown>; decidedBy?: string }
+  | { outcome: "approved"; approvalId?: string; arguments: Record<string, unknown> }
   /** Never runnable: denied by a human, expired, or denied by the policy on re-check. */
   | { outcome: "rejected"; approvalId?: string | undefined; reason: string; reasons: string[] }
   /** The approval could not be used (e.g. spent by an identical call); a new one waits for a decision. */
