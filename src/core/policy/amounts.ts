@@ -4,6 +4,7 @@
 // also gets its exact decimal text (`decimal`: plain digits, no exponent, no leading or trailing zeros) beside
 // the double (`value`, for display).
 import { type ActionFacts, type Found, foldKey } from "./extract";
+import { MINOR_MEMBERS } from "./money-keys";
 import { foldText } from "./normalize";
 
 /** An amount read, in major units of its currency; or why it cannot be (`why` completes "Amount at <source> …"). */
@@ -23,6 +24,9 @@ export function parseAmount(found: Found<unknown>): ParsedAmount {
   const value = found.value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return parseNumber(found.source, value);
   const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
+  if (members.length === 0 && Object.keys(value).some((key) => MINOR_MEMBERS.has(foldKey(key)))) {
+    return { source: found.source, ok: false, why: MINOR_MEMBERS_UNREAD };
+  }
   if (members.length === 0) return parseUnitsAndNanos(found.source, value as Record<string, unknown>);
   const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
   const first = parsed[0];
@@ -30,6 +34,9 @@ export function parseAmount(found: Found<unknown>): ParsedAmount {
     return { source: found.source, ok: false };
   return first;
 }
+
+const MINOR_MEMBERS_UNREAD =
+  "holds money in minor-unit members (cents, fractional) the policy does not convert: send it as a number or {value}";
 
 /**
  * Google's Money, `{currency_code, units: "5000", nanos: 500000000}`: the whole units plus billionths, exactly

@@ -1,13 +1,14 @@
 // Money under the other words payment and shop APIs use for it: `price`, `fee`, `cost`, `total`, `subtotal`, `amt`,
-// `charge` (and their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`, `price_usd`,
-// `totalInCents`).
+// `charge`, `money`, `payment` (and their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`,
+// `price_usd`, `totalInCents`, `down_payment`).
 // Unread, `{item: "x", price: 5000}` passed a 100 USD threshold, and the hourly money budget never counted it.
 //
 // Each word is read as a word of its own, on the key as written (`coffee` is no fee, `cost_center` no cost), and only
 // when it is the key's last word or followed by a currency code, a minor unit or `decimal`: `price_id`, `total_count`
 // and `fee_type` hold no money. Such a key counts when it holds what could be money: a number, a string with a digit
 // that is not an identifier (Stripe's `price: "price_1Mo…"` names a Price object, whose amount the policy cannot
-// see), or a `{value}` object (PayPal's and Google's money; `value` in any width and case). An object with only an
+// see), or a `{value}` object (PayPal's and Google's money; `value` in any width and case), or a `{cents}` /
+// `{fractional}` one (money-rails, RubyMoney), which the policy does not convert and so refuses as unverifiable. An object with only an
 // `amount` member is left to the walk, which reads that member by the amount rule (counted once, not twice); one
 // with both must have them agree (./amounts.ts), and is then judged at twice, never less. Any other object or list
 // is walked as well.
@@ -19,7 +20,7 @@ export const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "
 
 export type MoneyKind = "one" | "minor" | "list" | "minorlist";
 
-const MONEY_HINT = /price|fee|cost|total|amt|charge/u;
+const MONEY_HINT = /price|fee|cost|total|amt|charge|money|payment/u;
 const MONEY_WORDS = new Map<string, "one" | "list">([
   ["price", "one"],
   ["prices", "list"],
@@ -36,6 +37,10 @@ const MONEY_WORDS = new Map<string, "one" | "list">([
   ["amts", "list"],
   ["charge", "one"],
   ["charges", "list"],
+  // `money: 5000`, `down_payment: 5000`, `payment: {value: "5000"}` (`payment_id`, `payment_method` hold none).
+  ["money", "one"],
+  ["payment", "one"],
+  ["payments", "list"],
 ]);
 const ASCII = /^[\x20-\x7e]*$/u;
 
@@ -76,20 +81,26 @@ export function mayBeMoney(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   // Folded as ./amounts.ts reads the members (`ＶＡＬＵＥ`, `Value`): a member it reads is one this counts; Google's
   // Money counts by its `units`.
-  return Object.keys(value).some((key) => MONEY_MEMBERS.has(foldKey(key)));
+  // A money object in minor-unit members counts too: ./amounts.ts refuses it (AMOUNT_UNVERIFIABLE), where walked it
+  // would pass unread.
+  return Object.keys(value).some((key) => MONEY_MEMBERS.has(foldKey(key)) || MINOR_MEMBERS.has(foldKey(key)));
 }
 const DIGIT = /\p{Nd}/u;
 const MONEY_MEMBERS = new Set(["value", "units"]);
+/** Members holding a money object's amount in minor units: money-rails' `{cents, currency_iso}`, RubyMoney's `fractional`. */
+export const MINOR_MEMBERS = new Set([...MINOR_FORMS, "fractional", "subunits"]);
 // `price_1MoBy5LkdIwHu7ix`, `fee_1Abc`: a letters-only prefix, an underscore, then letters and digits.
 const IDENTIFIER = /^[A-Za-z]+_[A-Za-z0-9]+$/u;
 
-/** The words of a key, lower case: split at separators and at camel-case humps (`unitPriceUSD` → unit price usd). */
+/**
+ * The words of a key, case folded as ./fold-key.ts folds (`PRİCE`, `prıce` → price): split at separators and at
+ * camel-case humps (`unitPriceUSD` → unit price usd).
+ */
 function wordsOf(key: string): string[] {
-  const text = ASCII.test(key) ? key : key.normalize("NFKC");
+  const humped = key.replace(/(\p{Ll}|\p{N})(\p{Lu})/gu, "$1 $2").replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, "$1 $2");
+  const text = ASCII.test(key) ? humped.toLowerCase() : humped.normalize("NFKC").toUpperCase().toLowerCase();
   return text
-    .replace(/(\p{Ll}|\p{N})(\p{Lu})/gu, "$1 $2")
-    .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, "$1 $2")
-    .toLowerCase()
+    .replace(/\p{M}/gu, "")
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
 }

@@ -1,0 +1,92 @@
+// Param names an upstream reads as the policy's well-known ones, and money objects the policy must not pass unread
+// (review R21a, F3 and F4). An upstream that compares names case-insensitively by upper-casing them (Java's
+// equalsIgnoreCase, .NET's OrdinalIgnoreCase, JS toUpperCase) reads `prıce` (dotless ı) and `PRİCE` (dotted İ) as
+// `price`; money-rails and RubyMoney send money as `{cents}` / `{fractional}`.
+import { describe, expect, it } from "vitest";
+import { foldKey } from "./fold-key";
+import { decide } from "./pipeline";
+import { engine, ORG } from "./test-fixtures";
+import type { ActionRequest, ManifestInput } from "./types";
+
+const payments = (policy: NonNullable<ManifestInput["policy"]>): ManifestInput => ({
+  uapk_id: "payments-bot",
+  agent: { id: "payments-bot", name: "Payments Bot" },
+  capabilities: ["payment:wire"],
+  constraints: {},
+  policy,
+  tools: { "payment:wire": { connector: { type: "noop" } } },
+});
+
+async function decideWire(
+  policy: NonNullable<ManifestInput["policy"]>,
+  params: Record<string, unknown>,
+  action: Partial<ActionRequest["action"]> = {},
+) {
+  const e = await engine();
+  e.manifests.register(ORG, payments(policy));
+  const request: ActionRequest = {
+    uapk_id: "payments-bot",
+    agent_id: "payments-bot",
+    action: { type: "payment", tool: "wire", params: { currency: "EUR", ...params }, ...action },
+  };
+  const d = await decide(ORG, request, e.deps, { now: e.now() });
+  return { decision: d.decision, codes: d.reasons.map((r) => r.code) };
+}
+
+const threshold = { amount_threshold: { amount: 100, currency: "EUR" } };
+
+describe("a key spelled with a letter an upstream upper-cases to ASCII is the well-known key", () => {
+  it("folds dotless ı, dotted İ and long ſ as upper-casing upstreams read them", () => {
+    expect(foldKey("prıce")).toBe("price");
+    expect(foldKey("PRİCE")).toBe("price");
+    expect(foldKey("ıban")).toBe("iban");
+    expect(foldKey("cıtizenſhip")).toBe("citizenship");
+    expect(foldKey("amount")).toBe("amount");
+  });
+
+  it.each([{ prıce: 5000 }, { PRİCE: 5000 }, { unit_price: 10, quantıty: 500 }])(
+    "money under %j is judged against the threshold",
+    async (params) => {
+      expect(await decideWire(threshold, params)).toEqual({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+    },
+  );
+
+  it.each([{ citizenship: "KP" }, { cıtizenship: "KP" }])(
+    "a blocked country under %j is judged beside the declared jurisdiction",
+    async (params) => {
+      const d = await decideWire({ jurisdiction_blocklist: ["KP"] }, params, { jurisdiction: "US" });
+      expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
+    },
+  );
+});
+
+describe("money objects under a money key", () => {
+  it.each([
+    { price: { cents: 500000, currency_iso: "EUR" } },
+    { total: { fractional: 500000 } },
+    { money: { cents: 500000 } },
+    { grand_total: { Cents: 5 } },
+  ])("%j, in minor-unit members the policy does not convert, is refused as unverifiable", async (params) => {
+    expect(await decideWire(threshold, params)).toEqual({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+  });
+
+  it("an amount in cents under a money object's amount member is converted and judged", async () => {
+    const d = await decideWire(threshold, { charge: { amount_in_cents: 500000 } });
+    expect(d).toEqual({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+  });
+
+  it.each([{ money: 5000 }, { payment: { value: 5000 } }, { payment: 5000 }, { payments: [10, 5000] }])(
+    "%j is money the threshold judges",
+    async (params) => {
+      expect(await decideWire(threshold, params)).toEqual({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+    },
+  );
+
+  it.each([
+    { payment: { method: "card", amount: 50 } },
+    { payment_id: "pay_123", money: "no" },
+    { price: { id: "price_1Mo", unit_amount: 50, currency: "eur" } },
+  ])("%j is small money or none, still allowed", async (params) => {
+    expect(await decideWire(threshold, params)).toEqual({ decision: "ALLOW", codes: [] });
+  });
+});
