@@ -32,23 +32,41 @@ export function requestAgent(link: RuntimeLink, agent: string): void {
   link.requestedAgents = [...link.requestedAgents, agent].slice(-MAX_REQUESTED_AGENTS);
 }
 
+/** How the runtime's agent_switched over a link was taken (./runtime-inbound.ts acts on it). */
+export type AgentAnswer = "confirmed" | "not-asked" | "not-shared";
+
 /**
- * The runtime says over `link` that it switched to `agent`: true, and the session's agent is now `agent`, when the
- * IDE asked for it over that link (that request and the older ones are settled: the runtime answers in order).
- * False when it did not (the agent is unchanged; exact match, no case folding or trimming).
+ * The runtime says over `link` that it switched to `agent`. "confirmed", and the session's agent is now `agent`, when
+ * the IDE asked for it over that link (that request and the older ones are settled: the runtime answers in order)
+ * and the shared store took it. "not-asked" when the IDE did not ask (exact match, no case folding or trimming), and
+ * "not-shared" when the store could not keep it: the agent is unchanged in both cases. Fail closed: a switch the
+ * other nodes cannot see would have the node opening the session's next link judge its calls under the agent of
+ * before, while the IDE was told of the new one; the caller drops the link instead (the runtime runs as `agent`).
  */
-export function confirmAgent(
+export async function confirmAgent(
   session: LiveSession,
   link: RuntimeLink,
   agent: string,
   store: Pick<SessionStore, "shareAgent">,
-): boolean {
+): Promise<AgentAnswer> {
   const at = link.requestedAgents.indexOf(agent);
-  if (at < 0) return false;
+  if (at < 0) return "not-asked";
   link.requestedAgents = link.requestedAgents.slice(at + 1);
+  if (!(await shared(session, agent, store))) return "not-shared";
   session.agent = agent;
-  store.shareAgent?.(session.record.id, agent);
-  return true;
+  return "confirmed";
+}
+
+/** The shared store keeps `agent` as the session's (true without a shared store: one node, nothing to share). */
+async function shared(session: LiveSession, agent: string, store: Pick<SessionStore, "shareAgent">) {
+  if (!store.shareAgent) return true;
+  try {
+    await store.shareAgent(session.record.id, agent);
+    return true;
+  } catch (err) {
+    log.warn({ err: String(err), sessionId: session.record.id, agent }, "cannot share the session's new agent");
+    return false;
+  }
 }
 
 /**

@@ -295,4 +295,90 @@ describe("the runtime drops the link while the IDE is on the other node", () => 
   });
 });
 
+describe("a confirmed switch the other nodes cannot learn (fail closed)", () => {
+  // Were it taken anyway, the IDE would be told of an agent the node opening the session's next link does not know:
+  // that node would judge the calls under the agent of before. Not taken: the IDE hears so, the link running the
+  // new agent is closed, and every node judges under the agent the IDE was last told of.
+  const notShared = (f: Frame) =>
+    f.type === "agent_switched" ||
+    (f.type === "error" && (f.details as { reason?: string } | undefined)?.reason === "AGENT_SWITCH_NOT_SHARED");
+
+  it("Redis refuses the write: not confirmed, the link closed, and the next node judges under the agent of before", async () => {
+    const ownOfA = refusingAgentWrites();
+    const nodes = await twoNodes(ownOfA);
+    const sessionId = `agent-refused-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    try {
+      const onA = await fx.ide(nodes.a, sessionId, { token });
+      onA.send({ type: "switch_agent", agent: "reviewer", message_id: "sw" });
+      await onA.next((f) => f.type === "ack" && f.message_id === "sw");
+      nodes.runtime.switched("reviewer");
+      nodes.runtime.toolCall(); // the runtime, now as reviewer, goes on at once over the same link
+
+      expect(await onA.next(notShared)).toMatchObject({
+        type: "error",
+        error_code: "AGENT_UNAVAILABLE",
+        details: { reason: "AGENT_SWITCH_NOT_SHARED", agent: "reviewer" },
+      });
+      onA.send({ type: "user_message", content: "still there?", message_id: "m" });
+      await onA.next((f) => f.type === "ack" && f.message_id === "m");
+      expect(nodes.runtime.links).toHaveLength(2); // the reviewer's link closed, a new one opened
+      expect(onA.frames.some((f) => f.type === "agent_switched" || f.type === "tool_call")).toBe(false);
+      expect(nodes.judgedAs).toEqual([]); // its tool call was judged under no agent: it was dropped
+
+      // The runtime drops A's link while the IDE is on B: B opens the next one, under the agent the IDE was told of.
+      const onB = await moveTo(nodes.b, onA, sessionId, token);
+      nodes.runtime.links[1]!.terminate();
+      await onB.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE" && f.seq! > lastSeqOf(onA));
+      onB.send({ type: "user_message", content: "again", message_id: "m-2" });
+      await onB.next((f) => f.type === "ack" && f.message_id === "m-2");
+      expect(nodes.runtime.links).toHaveLength(3);
+      expect(await judgedNext(nodes, onB)).toBeUndefined();
+      // Asked again where Redis takes it (B holds the link): confirmed, and judged so.
+      onB.send({ type: "switch_agent", agent: "reviewer", message_id: "sw-2" });
+      await onB.next((f) => f.type === "ack" && f.message_id === "sw-2");
+      nodes.runtime.switched("reviewer");
+      expect(await onB.next((f) => f.type === "agent_switched")).toMatchObject({ agent: "reviewer" });
+      expect(await judgedNext(nodes, onB)).toBe("reviewer");
+    } finally {
+      ownOfA.disconnect();
+    }
+  });
+
+  it("Redis unreachable from the node holding the link: not confirmed, the IDE hears so", async () => {
+    const ownOfA = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+    ownOfA.on("error", () => undefined);
+    const nodes = await twoNodes(ownOfA);
+    const sessionId = `agent-unreachable-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    try {
+      const onA = await fx.ide(nodes.a, sessionId, { token });
+      onA.send({ type: "switch_agent", agent: "reviewer", message_id: "sw" });
+      await onA.next((f) => f.type === "ack" && f.message_id === "sw");
+      await pipelined();
+      ownOfA.disconnect();
+      nodes.runtime.switched("reviewer");
+      expect(await onA.next(notShared)).toMatchObject({
+        error_code: "AGENT_UNAVAILABLE",
+        details: { reason: "AGENT_SWITCH_NOT_SHARED" },
+      });
+    } finally {
+      ownOfA.disconnect();
+    }
+  });
+});
+
+/** A node's own Redis connection that refuses the agent's write (as a replica turned read-only would), only that. */
+function refusingAgentWrites(): Redis {
+  const redis = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
+  redis.on("error", () => undefined);
+  const evalOf = redis.eval.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+  const refusing = (...args: unknown[]) =>
+    String(args[0]).includes("'agent'")
+      ? Promise.reject(new Error("READONLY You can't write against a read only replica."))
+      : evalOf(...args);
+  redis.eval = refusing as typeof redis.eval;
+  return redis;
+}
+
 const lastSeqOf = (c: IdeClient) => Math.max(0, ...c.frames.map((f) => f.seq ?? 0));

@@ -235,10 +235,10 @@ export function createRedisSessionStore(options: RedisSessionStoreOptions): Sess
       lastRefresh.delete(id);
     },
 
-    shareAgent(id, agent) {
-      // On the connection the frames are appended on, before the agent_switched frame: a node that sees the frame
-      // sees the agent too.
-      run(redis.pipeline().eval(AGENT_SCRIPT, 1, key.session(id), options.nodeId ?? "", agent), "share agent");
+    async shareAgent(id, agent) {
+      // Awaited before the agent_switched frame is appended: a node that sees the frame sees the agent too.
+      const written = await redis.eval(AGENT_SCRIPT, 1, key.session(id), options.nodeId ?? "", agent);
+      if (written !== 1) throw new Error("the session is gone from Redis or another node holds its runtime link");
     },
 
     async sharedAgent(id) {

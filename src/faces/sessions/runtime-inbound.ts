@@ -36,8 +36,10 @@ export const runtimeFrameHandlers: FrameHandlers<RuntimeInFrame, [RuntimeFrameCo
     const text = (frame.message ?? frame.content) as string;
     c.registry.emit(c.session, { ...asRuntimeError(frame), message: text, content: text });
   },
-  agent_switched: (frame, c) => {
-    if (confirmAgent(c.session, c.link, frame.agent, c.registry.store)) return relay(frame, c);
+  agent_switched: async (frame, c) => {
+    const answer = await confirmAgent(c.session, c.link, frame.agent, c.registry.store);
+    if (answer === "confirmed") return relay(frame, c);
+    if (answer === "not-shared") return dropUnsharedSwitch(c, frame.agent);
     // Not asked for by the IDE: the agent (and the manifest judging the calls) stays; refused as an invalid frame.
     const errors = [{ pointer: "/agent", message: "was not asked for by the IDE (switch_agent)" }];
     log.warn(
@@ -64,6 +66,9 @@ export async function handleRuntimeFrame(
     refuseFrame(deps, session, link, namesOf(data), parsed.errors);
     return;
   }
+  // Closed here (an agent switch that could not be shared, a session ended or taken over): what the runtime said
+  // after that is not judged, nor passed on.
+  if (link.closedByGateway) return;
   const frame = withoutSeq(parsed.frame);
   metrics.messages.inc({ direction: "runtime_to_gateway", type: frame.type });
   // Only a tool_call waits (for the policy); the other frames go out in this same turn of the event loop.
@@ -71,6 +76,22 @@ export async function handleRuntimeFrame(
   if (handling) await handling;
   metrics.forwardLatency.observe({ direction: "gateway_to_ide" }, (performance.now() - receivedAt) / 1000);
   metrics.messagesProcessed.inc({ status: "success" });
+}
+
+/**
+ * The runtime switched to `agent` as asked, but the other nodes cannot learn it (./agent-switch.ts): the IDE is not
+ * told of a switch a node taking the session over would not judge under. The link is closed (its turn, run by
+ * `agent`, ends and its approvals are cancelled, as when the link is lost), the session keeps the agent of before
+ * on every node, and the IDE hears why: its next frame opens a link again, and it may ask for `agent` again.
+ */
+function dropUnsharedSwitch(c: RuntimeFrameContext, agent: string): void {
+  const { session, link, registry } = c;
+  log.warn({ sessionId: session.record.id, agent }, "closed the runtime link: its agent switch could not be shared");
+  if (session.link === link) session.link = undefined;
+  link.close();
+  registry.cancelApprovals(session, "the session's runtime link was closed: its agent switch could not be recorded");
+  const text = `The switch to agent ${agent} could not be recorded for the other gateway nodes; the agent runtime connection was closed and the agent is unchanged. Send switch_agent again`;
+  registry.sendError(session, "AGENT_UNAVAILABLE", text, { details: { reason: "AGENT_SWITCH_NOT_SHARED", agent } });
 }
 
 /**

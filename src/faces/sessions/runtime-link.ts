@@ -48,6 +48,11 @@ export class RuntimeLink {
 
   constructor(private readonly opts: RuntimeLinkOptions) {}
 
+  /** This gateway closed the link: frames of it still waiting to be handled are not (./runtime-inbound.ts). */
+  get closedByGateway(): boolean {
+    return this.closedByUs;
+  }
+
   get open(): boolean {
     return this.ws?.readyState === WebSocket.OPEN;
   }

@@ -83,10 +83,11 @@ export interface SessionStore {
   forget?(id: string): void;
   /**
    * A shared store: the session's agent is now `agent` (a confirmed agent_switched, on the node holding its runtime
-   * link), for whichever node holds the link next. Written in order with the frames (not awaited), refused when
-   * another node holds the link.
+   * link), for whichever node holds the link next. Resolves once written; rejects when it was not (Redis cannot be
+   * written, or refused it: the session is gone or another node holds its link), and the caller must not take the
+   * switch (./agent-switch.ts).
    */
-  shareAgent?(id: string, agent: string): void;
+  shareAgent?(id: string, agent: string): Promise<void>;
   /** A shared store: the session's agent as last shared (undefined: never switched). Rejects when unreadable. */
   sharedAgent?(id: string): Promise<string | undefined>;
 }
