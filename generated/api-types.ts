@@ -1871,7 +1871,11 @@ export interface components {
         };
         /** @description One live agent session (WebSocket between an IDE and the agent runtime) held by this gateway node. */
         LiveSession: {
-            /** @description The runtime's current agent (its last `agent_switched`), when known. */
+            /**
+             * @description The session's current agent: the one its last confirmed `agent_switched` gave it, on whichever node that was
+             *     confirmed (with several nodes, as shared through Redis; this node's own copy only when Redis cannot be read).
+             *     Absent until the session switched agents.
+             */
             agent?: string;
             /**
              * Format: int32

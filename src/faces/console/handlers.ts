@@ -1,16 +1,16 @@
 // The approvals feed as a server-sent-events response (spec/console.tsp, ApprovalEvents_stream).
 import { PassThrough } from "node:stream";
+import type { components } from "../../../generated/api-types";
 import type { Principal } from "../../core/identity/principal";
+import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { HandlerGroup } from "../../http/handlers";
 import { timePageOf } from "../../http/paging";
 import type { ApprovalRenderer } from "../../http/wire-models";
-import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { ApprovalEvents } from "./approval-events";
-import type { components } from "../../../generated/api-types";
 
 /** The sessions face's live sessions, as a port (a face never imports another face). */
 export interface LiveSessionsPort {
-  list(orgId: string): components["schemas"]["LiveSession"][];
+  list(orgId: string): Promise<components["schemas"]["LiveSession"][]>;
 }
 
 const KEEP_ALIVE_MS = 15_000;
@@ -50,10 +50,10 @@ function atTokenExpiry(principal: Principal, onExpired: () => void): () => void 
 
 export function consoleHandlers({ events, sessions, renderApproval }: ConsoleHandlerDeps) {
   return {
-    LiveSessions_list: ({ params, query, principal }) => {
+    LiveSessions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
       // Newest first; a session that ends between two pages does not invalidate the cursor (a time position).
-      const live = sessions?.list(params.org_id) ?? [];
+      const live = (await sessions?.list(params.org_id)) ?? [];
       return { status: 200, body: timePageOf(live, { idKey: "session_id", order: "newest-first" }, query) };
     },
 

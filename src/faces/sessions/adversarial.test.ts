@@ -129,11 +129,11 @@ describe("a malformed handshake with a valid token (what ws itself would refuse)
       ],
     ).toBe("13, 8");
     // No session id was claimed (before: it was held until its expiry without a socket)…
-    expect(g.gateway.list("acme")).toEqual([]);
+    expect(await g.gateway.list("acme")).toEqual([]);
     // …and no attempt was counted: the user's two attempts of the minute are still there.
     const c = await connect(g, "malformed", token);
     expect(c.ws.readyState).toBe(c.ws.OPEN);
-    expect(g.gateway.list("acme").map((s) => s.session_id)).toEqual(["malformed"]);
+    expect((await g.gateway.list("acme")).map((s) => s.session_id)).toEqual(["malformed"]);
   });
 
   it("a well-formed raw handshake (version 13, a valid subprotocol list) is still upgraded", async () => {

@@ -295,6 +295,28 @@ describe("the runtime drops the link while the IDE is on the other node", () => 
   });
 });
 
+describe("the operator's live-sessions list", () => {
+  it("shows the session's agent as confirmed on any node, on every node listing it", async () => {
+    const nodes = await twoNodes();
+    const sessionId = `agent-listed-${randomUUID()}`;
+    const token = await fx.idp.mint({ sub: "alice", org: "acme" });
+    const first = await fx.ide(nodes.a, sessionId, { token });
+    first.send({ type: "user_message", content: "hello", message_id: "hi" });
+    await first.next((f) => f.type === "ack" && f.message_id === "hi");
+    const onB = await moveTo(nodes.b, first, sessionId, token); // the link stays on A
+    const agentOn = async (node: TestGateway) =>
+      (await node.gateway.list("acme")).find((s) => s.session_id === sessionId)?.agent;
+    expect(await agentOn(nodes.b)).toBeUndefined();
+
+    onB.send({ type: "switch_agent", agent: "coder", message_id: "sw" });
+    await onB.next((f) => f.type === "ack" && f.message_id === "sw");
+    nodes.runtime.switched("coder"); // confirmed on A, which holds the link
+    await onB.next((f) => f.type === "agent_switched");
+    expect(await agentOn(nodes.b)).toBe("coder");
+    expect(await agentOn(nodes.a)).toBe("coder");
+  });
+});
+
 describe("a confirmed switch the other nodes cannot learn (fail closed)", () => {
   // Were it taken anyway, the IDE would be told of an agent the node opening the session's next link does not know:
   // that node would judge the calls under the agent of before. Not taken: the IDE hears so, the link running the

@@ -19,8 +19,9 @@ import { CloseCode } from "./close-codes";
 import { NODE_REFRESH_MS, SessionCluster } from "./cluster";
 import { createForwardedFrameHandler, routeElsewhere, startUpkeep } from "./cross-node";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
-import { traceSession } from "./tracing";
 import { handleIdeFrame, type IdeInboundDeps } from "./ide-inbound";
+import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
+import { NODE_GONE_REASON, NodeApprovals, trackedByNode } from "./node-approvals";
 import {
   DEFAULT_SESSION_OPTIONS,
   type SessionGateway,
@@ -28,19 +29,18 @@ import {
   type SessionGatewayHealth,
   type SessionGatewayOptions,
 } from "./options";
-import { NODE_GONE_REASON, NodeApprovals, trackedByNode } from "./node-approvals";
-import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
 import { createLimiters } from "./rate-limits";
 import { createRedisSessionStore } from "./redis-session-store";
-import { clientSessionId } from "./session-key";
+import { handleRuntimeFrame } from "./runtime-inbound";
 import { probeRuntime } from "./runtime-link";
 import { RuntimeLinks } from "./runtime-links";
-import { handleRuntimeFrame } from "./runtime-inbound";
 import { loadMessageValidators } from "./schemas";
+import { clientSessionId } from "./session-key";
 import { type LiveSession, SessionRegistry } from "./session-state";
 import { createMemorySessionStore, type SessionStore } from "./session-store";
-import { referenceToolPolicy } from "./tool-policy";
 import { ToolCalls } from "./tool-calls";
+import { referenceToolPolicy } from "./tool-policy";
+import { traceSession } from "./tracing";
 import { SUBPROTOCOL } from "./upgrade";
 import { createUpgradeHandler } from "./upgrade-handler";
 
@@ -191,24 +191,39 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   };
 }
 
-/** The org's sessions live on this node, newest first, as the console lists them. */
-function liveSessionsOf(registry: SessionRegistry, orgId: string): ReturnType<SessionGateway["list"]> {
-  return [...registry.all()]
-    .filter((live) => live.record.orgId === orgId)
-    .sort((a, b) => b.record.createdAt - a.record.createdAt)
-    .map((live) => {
-      const calls = [...live.pendingCalls.values()];
-      return {
-        session_id: clientSessionId(live.record.id),
-        user: live.record.ownerSub,
-        created_at: new Date(live.record.createdAt).toISOString(),
-        ide_connected: live.conn !== undefined,
-        runtime_connected: live.link !== undefined,
-        ...(live.agent !== undefined ? { agent: live.agent } : {}),
-        pending_tool_calls: calls.length,
-        awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
-      };
-    });
+/**
+ * The org's sessions live on this node, newest first, as the console lists them. The agent is the session's as
+ * shared across nodes (./agent-switch.ts): this node's copy changes only with a switch confirmed here.
+ */
+async function liveSessionsOf(registry: SessionRegistry, orgId: string): ReturnType<SessionGateway["list"]> {
+  const live = [...registry.all()]
+    .filter((session) => session.record.orgId === orgId)
+    .sort((a, b) => b.record.createdAt - a.record.createdAt);
+  const agents = await Promise.all(live.map((session) => currentAgent(session, registry.store)));
+  return live.map((session, i) => {
+    const calls = [...session.pendingCalls.values()];
+    const agent = agents[i];
+    return {
+      session_id: clientSessionId(session.record.id),
+      user: session.record.ownerSub,
+      created_at: new Date(session.record.createdAt).toISOString(),
+      ide_connected: session.conn !== undefined,
+      runtime_connected: session.link !== undefined,
+      ...(agent !== undefined ? { agent } : {}),
+      pending_tool_calls: calls.length,
+      awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
+    };
+  });
+}
+
+/** The session's agent as the shared store knows it; this node's copy without one, or when it cannot be read. */
+async function currentAgent(session: LiveSession, store: SessionStore): Promise<string | undefined> {
+  if (!store.sharedAgent) return session.agent;
+  try {
+    return await store.sharedAgent(session.record.id);
+  } catch {
+    return session.agent;
+  }
 }
 
 function defaultStore(opts: SessionGatewayOptions, nodeId: string, redis?: Redis): SessionStore {

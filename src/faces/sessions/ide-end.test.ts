@@ -51,7 +51,7 @@ async function awaitingApproval(g: TestGateway, id: string, token: string) {
   return c;
 }
 
-const listed = (g: TestGateway, id: string) => g.gateway.list(ORG).filter((s) => s.session_id === id);
+const listed = async (g: TestGateway, id: string) => (await g.gateway.list(ORG)).filter((s) => s.session_id === id);
 
 describe("close 1000 from the IDE ends the session", () => {
   it("on one node: not listed, its approval cancelled, its runtime link closed, no resume", async () => {
@@ -59,7 +59,7 @@ describe("close 1000 from the IDE ends the session", () => {
     const g = await gateway(false, approvals);
     const token = await fixture.idp.mint({ sub: "alice", org: ORG });
     const c = await awaitingApproval(g, "end-one", token);
-    expect(listed(g, "end-one")).toMatchObject([{ awaiting_approval: 1 }]);
+    expect(await listed(g, "end-one")).toMatchObject([{ awaiting_approval: 1 }]);
     const lastSeq = c.frames.filter((f) => f.seq !== undefined).at(-1)!.seq!;
     c.ws.close(1000, "done");
     await c.closed;
@@ -89,7 +89,7 @@ describe("close 1000 from the IDE ends the session", () => {
     await second.closed;
 
     await expect.poll(() => listed(a, id), { timeout: 3000 }).toEqual([]);
-    expect(listed(b, id)).toEqual([]);
+    expect(await listed(b, id)).toEqual([]);
     expect(onA.cancelled).toEqual(["apr_end"]);
     await expect.poll(() => a.runtime!.connections(), { timeout: 3000 }).toBe(0);
     // Nothing of it is left to resume, on either node.

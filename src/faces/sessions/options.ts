@@ -129,6 +129,9 @@ export interface SessionGateway {
   /** SIGTERM path: refuse new upgrades, close every socket with 1012 (resume hint), drop runtime links. */
   close(): Promise<void>;
   health(): Promise<SessionGatewayHealth>;
-  /** The sessions of `orgId` this node holds, newest first (the operator console's Sessions view). */
-  list(orgId: string): LiveSessionSummary[];
+  /**
+   * The sessions of `orgId` this node holds, newest first (the operator console's Sessions view), each with its
+   * agent as shared across nodes.
+   */
+  list(orgId: string): Promise<LiveSessionSummary[]>;
 }

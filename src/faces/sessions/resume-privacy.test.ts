@@ -49,7 +49,9 @@ describe("resuming someone else's session answers as for an unknown id", () => {
     const mallory = await fixture.idp.mint({ sub: "mallory", org: "acme" });
     await sessionWithFrames(g, "alice-live", alice, true);
     await sessionWithFrames(g, "alice-gone", alice);
-    await expect.poll(() => g.gateway.list("acme").map((s) => s.session_id), { timeout: 3000 }).toEqual(["alice-live"]);
+    await expect
+      .poll(async () => (await g.gateway.list("acme")).map((s) => s.session_id), { timeout: 3000 })
+      .toEqual(["alice-live"]);
 
     const unknown = await resumeAnswer(g, "never-existed", mallory);
     expect(unknown.status).toBe(404);
@@ -71,7 +73,7 @@ describe("resuming someone else's session answers as for an unknown id", () => {
     const g = await gatewayWith({ options: { sessionTtlMs: 200 } });
     const alice = await fixture.idp.mint({ sub: "alice", org: "acme" });
     await sessionWithFrames(g, "taken-over", alice);
-    await expect.poll(() => g.gateway.list("acme").length, { timeout: 3000 }).toBe(0);
+    await expect.poll(async () => (await g.gateway.list("acme")).length, { timeout: 3000 }).toBe(0);
 
     const mallory = await connect(g, "taken-over", await fixture.idp.mint({ sub: "mallory", org: "acme" }));
     mallory.send({ type: "resume", last_seq: 3 });

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { redisSessionsFixture } from "./redis-fixture";
 import { clientSessionId, sessionKey } from "./session-key";
-import { ISSUER, isFinal, openIde, startGateway, tokensOf, type IdeClient, type TestGateway } from "./test-support";
+import { type IdeClient, ISSUER, isFinal, openIde, startGateway, type TestGateway, tokensOf } from "./test-support";
 
 const fixture = redisSessionsFixture("scope");
 const { prefix, running, clients } = fixture;
@@ -49,7 +49,7 @@ describe("two users, one session id, one node", () => {
     for (const c of [alice, bob, otherAlice]) expect(c.ws.readyState).toBe(c.ws.OPEN);
     const runtimeSessions = new Set(g.runtime!.received.map((r) => r.sessionId));
     expect(runtimeSessions.size).toBe(3);
-    expect(g.gateway.list("acme").map((s) => [s.session_id, s.user])).toEqual(
+    expect((await g.gateway.list("acme")).map((s) => [s.session_id, s.user])).toEqual(
       expect.arrayContaining([
         ["my-session", "alice"],
         ["my-session", "bob"],
