@@ -973,7 +973,10 @@ export interface components {
             currency?: string;
             /** @description ISO 3166-1 alpha-2 country of the counterparty (e.g. `DE`), checked against the jurisdiction lists. */
             jurisdiction?: string;
-            /** @description Tool-specific parameters, passed to the tool's connector unchanged. */
+            /**
+             * @description Tool-specific parameters, passed to the tool's connector unchanged. At most 10,000 values in all (object
+             *     members and array elements at any depth; a batch's actions together): more → 400 `VALIDATION_FAILED`.
+             */
             params: {
                 [key: string]: unknown;
             };
@@ -1183,7 +1186,10 @@ export interface components {
             idempotency_key?: string;
             /** @description ISO 3166-1 alpha-2 country of the counterparty (e.g. `DE`), checked against the jurisdiction lists. */
             jurisdiction?: string;
-            /** @description Tool-specific parameters, passed to the tool's connector unchanged. */
+            /**
+             * @description Tool-specific parameters, passed to the tool's connector unchanged. At most 10,000 values in all (object
+             *     members and array elements at any depth; a batch's actions together): more → 400 `VALIDATION_FAILED`.
+             */
             params: {
                 [key: string]: unknown;
             };

@@ -1,3 +1,5 @@
+export type { AuthorizeOptions } from "./authorize";
+export { normalizeResult, type PurutoCommandInvoker, purutoInvokerFrom } from "./connectors";
 export {
   createGovernanceEngine,
   type GatewayHealth,
@@ -5,8 +7,7 @@ export {
   type GovernanceEngineDeps,
   type SqliteGovernanceEngine,
 } from "./engine";
-export type { AuthorizeOptions } from "./authorize";
-export { purutoInvokerFrom, normalizeResult, type PurutoCommandInvoker } from "./connectors";
+export { MAX_PARAMS_VALUES, paramsSizeProblem } from "./params-size";
 export type {
   ApprovalsPort,
   GovernanceAudit,
@@ -17,8 +18,8 @@ export type {
 } from "./ports";
 export {
   ActionConflictError,
-  ActionUnavailableError,
   type ActionResult,
+  ActionUnavailableError,
   type Authorization,
   type AuthorizedCall,
   type BatchRequest,

@@ -4,7 +4,12 @@
 // Authentication and Ajv validation ran before these; org scoping is done here: an agent acts in the org of
 // its API key, an operator only on an org its token names.
 import type { components } from "../../../generated/api-types";
-import { ActionConflictError, ActionUnavailableError, type GovernanceEngine } from "../../core/governance";
+import {
+  ActionConflictError,
+  ActionUnavailableError,
+  type GovernanceEngine,
+  paramsSizeProblem,
+} from "../../core/governance";
 import type { Principal } from "../../core/identity/principal";
 import { logger } from "../../core/log/logger";
 import { GATEWAY_CHANNELS } from "../../core/policy/action-hash";
@@ -98,12 +103,23 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
   return { ...gatewayHandlers(actions), ...tokenHandlers(actions), ...manifestHandlers(actions) };
 }
 
+/** Refuses params too large to judge and audit (./core/governance/params-size.ts) before any work is done on them. */
+function boundedParams(params: unknown[], pointer: string): void {
+  const message = paramsSizeProblem(params);
+  if (message === undefined) return;
+  throw new HttpProblem(400, `Request is invalid: ${pointer}: ${message}`, {
+    code: "VALIDATION_FAILED",
+    errors: [{ pointer, message }],
+  });
+}
+
 /** Gateway_*: what agents call (execute, evaluate, batch) and the gateway's health. */
 function gatewayHandlers(actions: GovernanceEngine) {
   return {
     Gateway_execute: async (req) => {
       const orgId = agentOrg(req.principal);
       const body = withoutGatewayChannel(req.body);
+      boundedParams([body.action.params], "/body/action/params");
       const response = await mapErrors(() =>
         actions.execute(orgId, { ...body, action: toAction(body.action) }, { meta: { request_id: req.requestId } }),
       );
@@ -112,6 +128,7 @@ function gatewayHandlers(actions: GovernanceEngine) {
 
     Gateway_evaluate: async (req) => {
       const orgId = agentOrg(req.principal);
+      boundedParams([req.body.action.params], "/body/action/params");
       const response = await mapErrors(() =>
         actions.evaluate(orgId, { ...withoutGatewayChannel(req.body), action: toAction(req.body.action) }),
       );
@@ -121,6 +138,10 @@ function gatewayHandlers(actions: GovernanceEngine) {
     Gateway_batch: async (req) => {
       const orgId = agentOrg(req.principal);
       withoutGatewayChannel(req.body);
+      boundedParams(
+        req.body.actions.map((a) => a.params),
+        "/body/actions",
+      );
       // action_id is how the client correlates results; two actions with one id make that impossible.
       const duplicates = duplicateActionIds(req.body.actions);
       if (duplicates.length > 0)

@@ -1,6 +1,6 @@
-// An approval's risk picture says when the policy could not read the params completely: a recipient past the walk's
-// limit (more than 10,000 values here) is in no list, and an operator shown `recipients: []` must be told the list
-// may be missing some. The reason is stored with the approval and comes back from the operator API, on both stores.
+// An approval's risk picture says when the policy could not read the params completely: what it left unread (here a
+// statement descriptor of more pieces than any card statement shows) may name someone, and an operator shown the
+// recipients and names it did read must be told they may be missing some. The reason is stored with the approval and comes back from the operator API, on both stores.
 import { describe, expect, it } from "vitest";
 import { gatehouseBackends, gatehouseOn } from "../../../test-support/backends";
 import { agent, executeBody, operator } from "../../../test-support/http";
@@ -20,18 +20,21 @@ describe.each(backends)("an approval's risk picture of params too large to read 
   ]);
 
   it("says it is incomplete, in the stored approval as the API returns it", async () => {
-    const a: Record<string, unknown> = {};
-    for (let i = 0; i < 10_050; i++) a[`k${i}`] = 1;
-    a.zz = { to: "boss@evil.com" };
+    // More values than the walk reads is refused at the boundary now (400, many-values.test.ts); a statement
+    // descriptor of more `*` pieces than a card statement shows is still accepted and left unread.
+    const descriptor = Array.from({ length: 20 }, (_, i) => `PIECE${i}`).join("*");
     const g = gatehouse();
     const reply = await agent(g).post(
       "/api/v1/gateway/execute",
-      executeBody(UAPK, { type: "email", tool: "send", params: { a } }),
+      executeBody(UAPK, {
+        type: "email",
+        tool: "send",
+        params: { to: "ann@acme.example", statement_descriptor: descriptor },
+      }),
     );
     expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
     const approval = await operator(g).get(`/approvals/${reply.body.approval_id}`);
     expect(approval.status).toBe(200);
-    expect(approval.body.risk.incomplete).toMatch(/more than 10000 values/);
-    expect(approval.body.risk.recipients).not.toContain("boss@evil.com");
+    expect(approval.body.risk.incomplete).toMatch(/statement_descriptor has more than 16 "\*"-separated pieces/);
   });
 });
