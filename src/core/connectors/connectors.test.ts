@@ -273,12 +273,16 @@ describe("http / webhook connectors", () => {
     // `/items/..%2Fadmin` is `/admin` behind a proxy that decodes %2F and resolves dot segments (nginx proxy_pass
     // with a URI, for one): the call would reach a path the tool does not name.
     const config = { ...local, url: `${base}/items/{id}/view?q={q}` };
-    for (const id of ["../admin", "a/../../admin", "..\\admin", "x/./y", "\u2025/admin", "..\uff0fadmin"])
+    const encoded = ["%2e%2e", "..%2f..%2fadmin", "%2E%2E%5Cadmin", "x%2F.%2Fy", "100%", "%E0%A4%A"];
+    for (const id of ["../admin", "a/../../admin", "..\\admin", "x/./y", "\u2025/admin", "..\uff0fadmin", ...encoded])
       expect([id, errorCode(await call("http", config, { id, q: "x" }))]).toEqual([id, "INVALID_PARAMS"]);
     expect(received).toEqual([]);
     // A slash alone stays inside its segment, and a query value may hold any text.
     expect((await call("http", config, { id: "docs/a.txt", q: "../notes" })).success).toBe(true);
     expect(received[0]?.url).toBe("/items/docs%2Fa.txt/view?q=..%2Fnotes");
+    // An encoded value that decodes to no dot segment goes, encoded once more.
+    expect((await call("http", config, { id: "a%20b..c", q: "%2e%2e" })).success).toBe(true);
+    expect(received[1]?.url).toBe("/items/a%2520b..c/view?q=%252e%252e");
   });
 
   it("refuses a param that would repeat a query parameter the url fixes, without sending anything", async () => {

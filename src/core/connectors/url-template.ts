@@ -23,7 +23,9 @@ export function expandUrlTemplate(
       throw new UrlTemplateError(`param "${name}" cannot be empty, "." or ".." in a URL`);
     }
     if ((pathEnd === -1 || offset < pathEnd) && climbs(text)) {
-      throw new UrlTemplateError(`param "${name}" cannot hold a "." or ".." segment in the URL's path`);
+      throw new UrlTemplateError(
+        `param "${name}" cannot hold a "." or ".." segment in the URL's path (nor once percent-decoded, nor a "%" that does not decode)`,
+      );
     }
     used.add(name);
     return encodeURIComponent(text);
@@ -53,8 +55,21 @@ function paramAt(params: Record<string, unknown>, name: string): unknown {
  * Whether a path value holds a dot segment between slashes. Encoded, `../admin` stays in its segment here, but
  * a server or proxy on the way that decodes %2F (or reads `\` as `/`, or folds `‥` and `／`) and then resolves
  * dot segments (nginx `proxy_pass` with a URI, for one) would send the call to a path the tool does not name.
+ * A value already percent-encoded (`%2e%2e`, `..%2f..%2fadmin`) is sent encoded once more (`..%252f..`), so a chain
+ * that decodes twice reaches the same parent: it is read once decoded too, and one that does not decode (a stray
+ * `%`) is refused, as no one can tell what such a chain makes of it.
  */
 function climbs(text: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(text);
+  } catch {
+    return true;
+  }
+  return [text, decoded].some(hasDotSegment);
+}
+
+function hasDotSegment(text: string): boolean {
   return text
     .normalize("NFKC")
     .split(/[/\\]/)
