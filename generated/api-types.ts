@@ -1396,8 +1396,8 @@ export interface components {
              *     `recipient_params`: `{payee.email}` is `params.payee.email` (a number indexes an array), never a key `payee.email`. `http`: params not used by the template go as a JSON body
              *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
              *     sets is refused (`INVALID_PARAMS`), in the query or in the body (a `webhook`'s too), so it cannot be sent beside the tool's own
-             *     value (servers that merge body and query read either), and so is a query param whose name holds `[` or `]`
-             *     (form parsers read `to[1]` as the param `to`).
+             *     value (servers that merge body and query read either), and so is a query param whose name holds `[`, `]` or
+             *     `.` (form parsers read `to[1]` as the param `to`, model binders `price.value` as `price: {value}`).
              */
             url?: string;
         };

@@ -255,6 +255,17 @@ describe("http / webhook connectors", () => {
     expect((await call("http", { ...config, method: "POST" }, { "to[1]": "x" })).success).toBe(true);
   });
 
+  it("refuses a query param name with a dot, which model binders read as a nested param, without sending anything", async () => {
+    // ASP.NET Core, Spring and qs (allowDots) bind `price.value=5000` as `price: {value: 5000}`; the policy read a
+    // flat key `price.value` it does not judge as money.
+    const config = { ...local, url: `${base}/orders` };
+    for (const name of ["price.value", "price%2Evalue", ".x", "a."])
+      expect([name, errorCode(await call("http", config, { [name]: 5000 }))]).toEqual([name, "INVALID_PARAMS"]);
+    expect(received).toEqual([]);
+    // In a JSON body a dot is only a character of a key.
+    expect((await call("http", { ...config, method: "POST" }, { "price.value": 5000 })).success).toBe(true);
+  });
+
   it("reads a dotted placeholder as a path into the params, as recipient_params do, never as a literal key", async () => {
     const config = { ...local, url: `${base}/send/{payee.email}/{items.1}`, method: "POST" };
     const params = { "payee.email": "evil@evil.com", payee: { email: "ann@acme.com" }, items: ["a", "b"] };

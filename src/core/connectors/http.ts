@@ -16,7 +16,8 @@
 //   max_response_bytes  default and ceiling 1 MiB
 // Params not used by the URL go as a JSON body (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD);
 // a webhook POSTs all params as JSON. A param an upstream could read as a query parameter the url fixes (`Kind`,
-// ` kind`, `ｋｉｎｄ` beside `?kind=x`) is refused, INVALID_PARAMS, never sent beside it. Redirects are never
+// ` kind`, `ｋｉｎｄ` beside `?kind=x`) is refused, INVALID_PARAMS, never sent beside it; so is, in a query string,
+// a name with `[`, `]` or `.` (another param to form parsers and model binders). Redirects are never
 // followed (a 3xx is a failure), so an allowed host cannot bounce the call to a forbidden one.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -223,13 +224,18 @@ function fixedQueryProblem(names: string[], url: URL): string | undefined {
 
 /** What an upstream may read this name as: folded as it is, and once more percent-decoded (servers decoding twice). */
 function readAs(name: string): string[] {
+  return readAsDecoded(name).map(foldParamName);
+}
+
+/** The name as it is and, when it decodes to something else, once percent-decoded. */
+function readAsDecoded(name: string): string[] {
   let decoded = name;
   try {
     decoded = decodeURIComponent(name.replace(/\+/g, " "));
   } catch {
     // Not valid percent-encoding: no server decodes it to anything else.
   }
-  return decoded === name ? [foldParamName(name)] : [foldParamName(name), foldParamName(decoded)];
+  return decoded === name ? [name] : [name, decoded];
 }
 
 /**
@@ -256,9 +262,11 @@ function queryNameProblem(names: string[], url: URL): string | undefined {
   if (fixed) return fixed;
   for (const name of names) {
     // Form parsers (qs, PHP, Rack) read `to[1]=…` as the param `to`: a value the policy did not judge under that
-    // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy).
-    if (/[[\]]/.test(name))
-      return `param "${name}" cannot be sent in a query string: a name with [ or ] names another param`;
+    // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy). Model binders
+    // (ASP.NET Core, Spring, qs with allowDots) read `price.value=5000` as `price: {value: 5000}`, money the policy,
+    // reading a flat key `price.value`, never judged as such. Checked once percent-decoded too (servers decoding twice).
+    if (readAsDecoded(name).some((form) => /[[\].]/.test(form)))
+      return `param "${name}" cannot be sent in a query string: a name with [, ] or . names another param`;
   }
   return undefined;
 }
