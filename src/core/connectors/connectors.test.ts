@@ -255,6 +255,53 @@ describe("http / webhook connectors", () => {
     expect((await call("http", { ...config, method: "POST" }, { "to[1]": "x" })).success).toBe(true);
   });
 
+  it("refuses a param an upstream reads as the request's method (_method, X-HTTP-Method-Override), without sending anything", async () => {
+    // Laravel and Symfony route `POST /records/rec-1` with `_method=DELETE` (body or query) as a DELETE: an allowed
+    // update would run as the delete that needs an approval.
+    const update = { ...local, url: `${base}/records/{record_id}`, method: "POST" };
+    const result = await call("http", update, { record_id: "rec-1", _method: "DELETE" });
+    expect(result.error).toMatchObject({ code: "INVALID_PARAMS", message: expect.stringContaining('"_method"') });
+    expect(NOT_SENT_FAILURES.has(errorCode(result) ?? "")).toBe(true);
+    const lookAlikes = [
+      "_METHOD",
+      " _method",
+      "_method\u0000x",
+      "\uff3f\uff4d\uff45\uff54\uff48\uff4f\uff44",
+      "_meth\u0301od",
+    ];
+    const headerNames = ["X-HTTP-Method-Override", "x_http_method", "X-Method-Override", "%5Fmethod", ".method"];
+    for (const name of [...lookAlikes, ...headerNames]) {
+      const get = { ...local, url: `${base}/records/{record_id}` };
+      expect([name, errorCode(await call("http", get, { record_id: "rec-1", [name]: "DELETE" }))]).toEqual([
+        name,
+        "INVALID_PARAMS",
+      ]);
+      expect([name, errorCode(await call("http", update, { record_id: "rec-1", [name]: "DELETE" }))]).toEqual([
+        name,
+        "INVALID_PARAMS",
+      ]);
+    }
+    // A webhook's body carries every param, the one its url's placeholder takes too.
+    const hook = { ...local, url: `${base}/hook/{_method}` };
+    expect(errorCode(await call("webhook", hook, { _method: "DELETE" }))).toBe("INVALID_PARAMS");
+    expect(errorCode(await call("webhook", { ...local, url: `${base}/hook` }, { _Method: "PUT" }))).toBe(
+      "INVALID_PARAMS",
+    );
+    expect(received).toEqual([]);
+    // Names that only resemble it are data and still go.
+    const data = { record_id: "rec-1", method: "card", payment_method: "sepa", _method_note: "x", "X-Custom": "v" };
+    expect((await call("http", update, data)).success).toBe(true);
+    expect(received[0]).toMatchObject({ method: "POST", url: "/records/rec-1" });
+    expect(JSON.parse(received[0]?.body ?? "")).toEqual({
+      method: "card",
+      payment_method: "sepa",
+      _method_note: "x",
+      "X-Custom": "v",
+    });
+    // Params never set headers: a param named like one stays in the body.
+    expect(received[0]?.headers["x-custom"]).toBeUndefined();
+  });
+
   it("refuses a query param name with a dot, which model binders read as a nested param, without sending anything", async () => {
     // ASP.NET Core, Spring and qs (allowDots) bind `price.value=5000` as `price: {value: 5000}`; the policy read a
     // flat key `price.value` it does not judge as money.
