@@ -996,7 +996,21 @@ export interface components {
             };
             /** @description The connector's error message when `success` is false. */
             error?: string;
-            /** @description Machine-readable cause when `success` is false (e.g. `HOST_NOT_ALLOWED`, `TIMEOUT`, `UPSTREAM_ERROR`). */
+            /**
+             * @description Machine-readable cause when `success` is false. Refused before anything reached the tool (nothing sent, the
+             *     budget unit given back): `CONNECTOR_MISCONFIGURED` (the tool's connector block cannot be used),
+             *     `CONNECTOR_UNAVAILABLE` (no connector of its type on this gateway), `INVALID_PARAMS` (a param the url cannot
+             *     carry, or one an upstream would read as another call), `SECRET_MISSING`, `URL_NOT_ALLOWED`,
+             *     `HOST_NOT_ALLOWED`, `ADDRESS_BLOCKED` (a private or reserved address), `DNS_FAILED`, `UPSTREAM_UNREACHABLE`
+             *     (no connection), `PURUTO_NOT_FOUND`, `COMMAND_NOT_ALLOWED`, `COMMANDS_BUSY`. Every other code keeps the
+             *     budget unit: `SECRET_NOT_ALLOWED` (a `secret_ref` outside `GATEHOUSE_SECRET_*`, which registration refuses
+             *     already; nothing sent), and, as the call may have acted, `UPSTREAM_HTTP_ERROR` (a non-2xx answer; `data`
+             *     holds its `status` and `body`), `REDIRECT_NOT_FOLLOWED` (a 3xx), `RESPONSE_TOO_LARGE`, `TIMEOUT`,
+             *     `CANCELLED`, `UPSTREAM_CONNECTION_LOST`, a puruto command's `TARGET_NOT_FOUND`, `DENIED`,
+             *     `INVALID_RESPONSE`, `IPC_ERROR`, `COMMAND_FAILED` (see `InvocationError`), `PURUTO_FAILED` (its invoker
+             *     failed without a code) and `CONNECTOR_ERROR` (the connector itself failed). In a batch, a `SKIPPED` action's
+             *     result carries the code of the problem that stopped it (e.g. `IDEMPOTENCY_KEY_REUSED`), or `INTERNAL_ERROR`.
+             */
             error_code?: string;
             /** @description Whether the connector reported success. */
             success?: boolean;
