@@ -25,6 +25,7 @@ import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { MAX_RESULT_DEPTH, nestedDeeperThan } from "../audit/bound";
 import { REDACTED } from "../audit/redact";
+import { decodedForms } from "./decoded-forms";
 import { methodOverrideProblem } from "./method-override";
 import { bareHostname, checkUrl, DestinationRefused, guardedLookup, type Lookup, systemLookup } from "./network-guard";
 import {
@@ -230,18 +231,7 @@ function fixedQueryProblem(names: string[], url: URL): string | undefined {
 
 /** What an upstream may read this name as: folded as it is, and once more percent-decoded (servers decoding twice). */
 function readAs(name: string): string[] {
-  return readAsDecoded(name).map(foldParamName);
-}
-
-/** The name as it is and, when it decodes to something else, once percent-decoded. */
-function readAsDecoded(name: string): string[] {
-  let decoded = name;
-  try {
-    decoded = decodeURIComponent(name.replace(/\+/g, " "));
-  } catch {
-    // Not valid percent-encoding: no server decodes it to anything else.
-  }
-  return decoded === name ? [name] : [name, decoded];
+  return decodedForms(name).map(foldParamName);
 }
 
 /**
@@ -271,7 +261,7 @@ function queryNameProblem(names: string[], url: URL): string | undefined {
     // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy). Model binders
     // (ASP.NET Core, Spring, qs with allowDots) read `price.value=5000` as `price: {value: 5000}`, money the policy,
     // reading a flat key `price.value`, never judged as such. Checked once percent-decoded too (servers decoding twice).
-    if (readAsDecoded(name).some((form) => /[[\].]/.test(form)))
+    if (decodedForms(name).some((form) => /[[\].]/.test(form)))
       return `param "${name}" cannot be sent in a query string: a name with [, ] or . names another param`;
   }
   return undefined;

@@ -5,6 +5,7 @@
 // `crm:update` into the `crm:delete` that needs an approval: the policy judged the tool, the upstream ran another.
 // Params never set headers (http.ts sends only the tool's own), so the names are refused where params do go: the
 // query string, a JSON body, a webhook's body.
+import { decodedForms } from "./decoded-forms";
 
 /** `_method` as PHP, Symfony and Rack read it: only an exact `_method` (after folding) is the override. */
 const METHOD_PARAM = "_method";
@@ -14,7 +15,7 @@ const METHOD_HEADERS = new Set(["x-http-method-override", "x-http-method", "x-me
 /** Why one of these param names cannot be sent (it would choose the upstream's method); undefined when none. */
 export function methodOverrideProblem(names: string[]): string | undefined {
   for (const name of names) {
-    if (!readAsForms(name).some(isMethodOverride)) continue;
+    if (!decodedForms(name).map(foldMethodName).some(isMethodOverride)) continue;
     return `param ${JSON.stringify(name)} cannot be sent: an upstream may read it as the request's method (method override)`;
   }
   return undefined;
@@ -22,17 +23,6 @@ export function methodOverrideProblem(names: string[]): string | undefined {
 
 function isMethodOverride(folded: string): boolean {
   return folded === METHOD_PARAM || METHOD_HEADERS.has(folded.replace(/[_.]/g, "-"));
-}
-
-/** The name as it is and once percent-decoded (a server decoding twice), each folded. */
-function readAsForms(name: string): string[] {
-  let decoded = name;
-  try {
-    decoded = decodeURIComponent(name.replace(/\+/g, " "));
-  } catch {
-    // Not valid percent-encoding: no server decodes it to anything else.
-  }
-  return [foldMethodName(name), foldMethodName(decoded)];
 }
 
 /**
