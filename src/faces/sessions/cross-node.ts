@@ -12,12 +12,13 @@
 // AGENT_UNAVAILABLE, as a single node does when its link drops; the next IDE frame opens a link on B.
 import WebSocket from "ws";
 import { logger } from "../../core/log/logger";
-import type { SessionCluster, ForwardAnswer, ForwardedFrameHandler } from "./cluster";
-import { dispatchFrame, parseFrame, type ClientFrame } from "./frames";
-import { ideFrameHandlers, messageIdOf, type IdeInboundDeps } from "./ide-inbound";
+import type { ForwardAnswer, ForwardedFrameHandler, SessionCluster } from "./cluster";
+import { type ClientFrame, dispatchFrame, parseFrame } from "./frames";
+import { type IdeInboundDeps, ideFrameHandlers, messageIdOf } from "./ide-inbound";
 import { sessionMetrics as metrics } from "./metrics";
-import { sameOwner, type SessionOwner } from "./owner";
-import { recordOwner, type Connection, type LiveSession, type SessionRegistry } from "./session-state";
+import { type SessionOwner, sameOwner } from "./owner";
+import { type Connection, type LiveSession, recordOwner, type SessionRegistry } from "./session-state";
+import type { ToolPolicyContext } from "./tool-policy";
 
 const log = logger.child({ module: "sessions", part: "cross-node" });
 
@@ -206,11 +207,24 @@ function remoteConnection(principal: SessionOwner, notices: string[]): Connectio
 export function startUpkeep(
   cluster: SessionCluster,
   registry: SessionRegistry,
-  deps: { touchEveryMs: number; intervalMs: number; sweepApprovals?: () => Promise<void> },
+  deps: {
+    touchEveryMs: number;
+    intervalMs: number;
+    sweepApprovals?: () => Promise<void>;
+    /** This node's sign of life for its approvals; resolves with those other nodes took while it was silent. */
+    keepApprovals?: () => Promise<ToolPolicyContext[]>;
+  },
 ): NodeJS.Timeout {
   let lastTouch = 0;
   const sweep = deps.sweepApprovals && oneAtATime(deps.sweepApprovals);
+  const keep = deps.keepApprovals;
+  const keepApprovals =
+    keep && oneAtATime(() => keep().then((taken) => endTurnsDeclaredGone(cluster, registry, taken)));
+  // At once, not a tick later: sent before this node can record any approval, so a stall just after start-up
+  // does not leave its first approvals without a sign of life (then only the 3 s presence would cover them).
+  keepApprovals?.();
   const timer = setInterval(() => {
+    keepApprovals?.();
     sweep?.();
     const attached = [...registry.all()].filter((s) => s.conn && !s.conn.remote);
     if (Date.now() - lastTouch >= deps.touchEveryMs) {
@@ -238,11 +252,33 @@ function oneAtATime(run: () => Promise<void>): () => void {
     if (running) return;
     running = true;
     run()
-      .catch((err: unknown) => log.warn({ err: String(err) }, "cannot end the approvals of gone nodes"))
+      .catch((err: unknown) => log.warn({ err: String(err) }, "cannot keep or end the approvals of the nodes"))
       .finally(() => {
         running = false;
       });
   };
+}
+
+/**
+ * The turns whose approvals (`taken`) another node ended while this node showed no sign of life for
+ * nodeGoneAfterMs (a stall that long, or cut off from Redis: ./node-approvals.ts): that node cancelled them,
+ * audited as ended with this node, so the turn ends here too rather than carry on beside it — the runtime link
+ * closed, its other approvals cancelled, the session's link released and its IDE told AGENT_UNAVAILABLE NODE_GONE
+ * (its next frame opens a new link).
+ */
+function endTurnsDeclaredGone(cluster: SessionCluster, registry: SessionRegistry, taken: ToolPolicyContext[]): void {
+  for (const sessionId of new Set(taken.map((ctx) => ctx.sessionId))) {
+    const session = registry.get(sessionId);
+    const link = session?.link;
+    if (!session || !link) continue;
+    log.warn({ sessionId }, "this node was counted as gone and its turn's approvals cancelled; ending that turn");
+    session.link = undefined;
+    link.close();
+    void cluster.releaseLink(sessionId);
+    registry.cancelApprovals(session, "the session's turn was lost with its gateway node");
+    if (registry.isCurrent(session))
+      registry.sendError(session, "AGENT_UNAVAILABLE", OWNER_GONE, { details: { reason: "NODE_GONE" } });
+  }
 }
 
 /**

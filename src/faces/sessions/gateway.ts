@@ -70,7 +70,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     : createMemoryLiveSessionCap(opts.maxSessionsPerUser);
   // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
   const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
-  const { sweepApprovals, governed } = governedByNode(deps, cluster, opts.redisKeyPrefix, nodeId);
+  const { sweepApprovals, tracking, governed } = governedByNode(deps, cluster, opts, nodeId);
   const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(governed.approvals ? { approvals: governed.approvals } : {}),
@@ -134,6 +134,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       intervalMs: Math.min(NODE_REFRESH_MS, touchEveryMs),
       touchEveryMs,
       ...(sweepApprovals ? { sweepApprovals } : {}),
+      ...(tracking ? { keepApprovals: () => tracking.keepAlive() } : {}),
     });
 
   const wss = new WebSocketServer({
@@ -184,6 +185,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
       await registry.shutdown();
       liveSessions.close();
       // After the links closed: the other nodes see this one gone at once and tell their IDEs.
+      await tracking?.close();
       await cluster?.close();
       // The upgrade listener stays: until the HTTP server itself closes, new upgrades get 503 + Retry-After.
       await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -264,14 +266,15 @@ async function redisState(redis?: Redis): Promise<SessionGatewayHealth["redis"]>
 function governedByNode(
   deps: SessionGatewayDeps,
   cluster: SessionCluster | undefined,
-  redisKeyPrefix: string,
+  { redisKeyPrefix, nodeGoneAfterMs }: SessionGatewayOptions,
   nodeId: string,
 ) {
   const policy = deps.toolPolicy ?? referenceToolPolicy;
   const approvals = deps.approvals;
-  if (!cluster || !approvals) return { sweepApprovals: undefined, governed: { policy, approvals } };
-  const tracking = new NodeApprovals(deps.redis!, redisKeyPrefix, nodeId);
+  if (!cluster || !approvals)
+    return { sweepApprovals: undefined, tracking: undefined, governed: { policy, approvals } };
+  const tracking = new NodeApprovals(deps.redis!, redisKeyPrefix, nodeId, nodeGoneAfterMs);
   const cancel = approvals.cancel;
   const sweep = cancel ? () => tracking.sweep((ctx, id) => cancel(ctx, id, NODE_GONE_REASON)) : undefined;
-  return { sweepApprovals: sweep, governed: trackedByNode(tracking, policy, approvals) };
+  return { sweepApprovals: sweep, tracking, governed: trackedByNode(tracking, policy, approvals) };
 }

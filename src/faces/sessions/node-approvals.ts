@@ -1,5 +1,5 @@
 // The approvals a node's turns are waiting for, recorded in Redis under that node, so that when the node dies
-// (SIGKILL, a crash, cut off long enough that its presence lapsed) another node ends them: the turn that asked
+// (SIGKILL, a crash, silent for nodeGoneAfterMs: stalled or cut off from Redis that long) another node ends them: the turn that asked
 // went with the node, and an approval left pending would sit in the operators' queue until its own expiry,
 // releasing nothing if approved. A live node ends its own (./session-state.ts cancelApprovals); this is for the
 // node that can no longer do it.
@@ -7,21 +7,34 @@
 // Why per node, and not at take-over or at the session lease's expiry: a dead node's sessions may never be
 // resumed (no take-over), and its session keys simply lapse in Redis (no node runs their expiry timer), so neither
 // event is sure to happen. That the node is gone is sure to be seen: every node's upkeep looks, and one atomic
-// script both checks that the node's presence key is absent and takes its record, so with N nodes racing exactly
+// script both checks that the node shows no sign of life and takes its record, so with N nodes racing exactly
 // one cancels each approval (a second cancel would be refused by the store anyway: it is no longer pending).
-// A node that was only cut off (presence lapsed, process alive) is treated as gone, as its sessions' take-over
-// treats it (./cross-node.ts fenceLinks): its calls waiting for those approvals end rejected, fail closed.
+//
+// Gone means no sign of life for nodeGoneAfterMs (15 s by default): each node refreshes a key of its own here
+// every upkeep tick, with that TTL, beside its 3 s presence key. A stall (a long GC pause, a throttled CPU, a
+// paused VM) lets the presence key lapse but not this one, so the node's approvals outlive it: one lapse of the
+// presence key is not a death. A node back from a longer stall (or cut off from Redis that long) may find its
+// approvals taken: the taker leaves what it took under the node's name in the same atomic step, and the node's
+// next refresh reads (and clears) that in the same atomic step as it re-asserts its key, so a claim and the
+// re-assertion are ordered, never both missed: either the claim saw the key (took nothing) or the node sees what
+// was taken and ends those turns itself (./cross-node.ts endTurnsDeclaredGone), the approval's cancel by the
+// taker standing (the store refuses any later decision on it). Two nodes never both carry such an approval on.
 //
 // Without Redis there is one node, on its embedded SQLite file (the data-dir lock, src/data-dir-lock.ts, allows one
 // process per file): no survivor exists, and it is the next process on that file that ends what the last one left
 // (cancelLeftoverApprovals, at start-up, before any session is accepted).
 //
 // Layout (P = key prefix):
-//   P:ws:approvals:{node}   hash  approval id → the call's context (JSON: sub, orgId, sessionId, callId, toolName)
-//   P:ws:approval-nodes     set   the nodes that may have such a hash
+//   P:ws:approvals:{node}          hash    approval id → the call's context (JSON: sub, orgId, sessionId, callId,
+//                                          toolName)
+//   P:ws:approval-nodes            set     the nodes that may have such a hash
+//   P:ws:approvals-live:{node}     string  present while the node shows signs of life: refreshed every upkeep tick,
+//                                          lapses nodeGoneAfterMs after the last (deleted at once on a clean shutdown)
+//   P:ws:approvals-taken:{node}    hash    what another node took from the node's record while it was silent, for
+//                                          the node to read should it come back
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
-import { nodePresenceKey } from "./cluster";
+import { NODE_TTL_MS, nodePresenceKey } from "./cluster";
 import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolRelease } from "./tool-policy";
 
 const log = logger.child({ module: "sessions", part: "node-approvals" });
@@ -61,21 +74,36 @@ export async function cancelLeftoverApprovals(
 }
 
 /**
- * How long a node's record outlives its last refresh (each upkeep tick of a live node): a dead node's record is
- * taken within seconds by a survivor; this only bounds what is left when no node at all survives.
+ * How long a node's record (and what was taken from it) outlives its last refresh (each upkeep tick of a live
+ * node): a dead node's record is taken within seconds by a survivor; this only bounds what is left when no node at
+ * all survives, or a node whose approvals were taken never comes back to read that.
  */
 const RECORD_TTL_MS = 7 * 24 * 60 * 60_000;
 
 /**
- * Takes a gone node's record, once: nothing if its presence key (KEYS[3]) exists, else its entries, with the
- * record and its set membership deleted in the same step.
+ * Takes a gone node's record, once: nothing while its sign-of-life key (KEYS[3]) or its presence key (KEYS[4]:
+ * a node of a version without the former) exists, else its entries, with the record and its set membership
+ * deleted and the entries left in its taken hash (KEYS[5]) in the same step.
  */
 const CLAIM_SCRIPT = `
-if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {} end
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+for i = 1, #entries, 2 do redis.call('HSET', KEYS[5], entries[i], entries[i + 1]) end
+if #entries > 0 then redis.call('PEXPIRE', KEYS[5], ARGV[2]) end
 return entries`;
+
+/**
+ * This node's sign of life (KEYS[1], TTL ARGV[1]) re-asserted, its record (KEYS[2]) kept, and what was taken from
+ * it meanwhile (KEYS[3]) returned and cleared, in one step (ordered with any CLAIM_SCRIPT).
+ */
+const KEEP_SCRIPT = `
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local taken = redis.call('HGETALL', KEYS[3])
+if #taken > 0 then redis.call('DEL', KEYS[3]) end
+return taken`;
 
 type TrackedContext = Pick<ToolPolicyContext, "sub" | "orgId" | "sessionId" | "callId" | "toolName">;
 
@@ -84,7 +112,35 @@ export class NodeApprovals {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly nodeId: string,
+    /** No sign of life from a node for this long: it is gone (never shorter than its presence key's TTL). */
+    private readonly goneAfterMs: number,
   ) {}
+
+  /**
+   * Every upkeep tick, apart from the sweep (a slow cancel there must not silence this node): this node shows a
+   * sign of life and keeps its record. Resolves with what other nodes took from the record while this node was
+   * silent for goneAfterMs or more (they cancelled those approvals: the turns waiting for them must end here).
+   */
+  async keepAlive(): Promise<ToolPolicyContext[]> {
+    const flat = (await this.redis.eval(
+      KEEP_SCRIPT,
+      3,
+      this.liveKey(this.nodeId),
+      this.record(this.nodeId),
+      this.takenKey(this.nodeId),
+      Math.max(this.goneAfterMs, NODE_TTL_MS),
+      RECORD_TTL_MS,
+    )) as string[];
+    const taken = contextsOf(flat).map(([, ctx]) => ctx);
+    if (taken.length > 0)
+      log.warn({ taken: taken.length }, "this node was silent long enough to count as gone: its approvals were taken");
+    return taken;
+  }
+
+  /** Clean shutdown: the others may end what this node leaves at once. */
+  async close(): Promise<void> {
+    await this.redis.del(this.liveKey(this.nodeId)).catch(() => undefined);
+  }
 
   /**
    * This node's turn waits for `approvalId` (written before the IDE hears of the call, not awaited). A node that
@@ -112,11 +168,10 @@ export class NodeApprovals {
   }
 
   /**
-   * Every upkeep tick: keeps this node's record alive, and ends the approvals of every node that is gone with
-   * `cancel`. An approval whose cancel fails (the database away) is put back, for the next tick to try again.
+   * Every upkeep tick: ends the approvals of every node that is gone with `cancel`. An approval whose cancel
+   * fails (the database away) is put back, for the next tick to try again.
    */
   async sweep(cancel: (ctx: ToolPolicyContext, approvalId: string) => Promise<void>): Promise<void> {
-    await this.redis.pexpire(this.record(this.nodeId), RECORD_TTL_MS);
     const nodes = await this.redis.smembers(this.nodesKey());
     for (const node of nodes) {
       if (node === this.nodeId) continue;
@@ -134,18 +189,16 @@ export class NodeApprovals {
   private async claim(node: string): Promise<[string, ToolPolicyContext][]> {
     const flat = (await this.redis.eval(
       CLAIM_SCRIPT,
-      3,
+      5,
       this.record(node),
       this.nodesKey(),
+      this.liveKey(node),
       nodePresenceKey(this.prefix, node),
+      this.takenKey(node),
       node,
+      RECORD_TTL_MS,
     )) as string[];
-    const entries: [string, ToolPolicyContext][] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const ctx = parseContext(flat[i + 1] as string);
-      if (ctx) entries.push([flat[i] as string, ctx]);
-    }
-    return entries;
+    return contextsOf(flat);
   }
 
   private async putBack(node: string, approvalId: string, ctx: ToolPolicyContext): Promise<void> {
@@ -162,9 +215,27 @@ export class NodeApprovals {
     return `${this.prefix}:ws:approvals:${node}`;
   }
 
+  private liveKey(node: string): string {
+    return `${this.prefix}:ws:approvals-live:${node}`;
+  }
+
+  private takenKey(node: string): string {
+    return `${this.prefix}:ws:approvals-taken:${node}`;
+  }
+
   private nodesKey(): string {
     return `${this.prefix}:ws:approval-nodes`;
   }
+}
+
+/** A flat HGETALL of a record: approval id, context, … */
+function contextsOf(flat: string[]): [string, ToolPolicyContext][] {
+  const entries: [string, ToolPolicyContext][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const ctx = parseContext(flat[i + 1] as string);
+    if (ctx) entries.push([flat[i] as string, ctx]);
+  }
+  return entries;
 }
 
 /** A recorded context, as the approvals' cancel needs it (the call's arguments are not needed to cancel). */

@@ -2,20 +2,23 @@
 // end too, or operators see pending approvals for ever (24 h: their own expiry) that can release nothing. Two or
 // three in-process nodes on the local Redis share one approvals store and audit log (as nodes share PostgreSQL);
 // a node is "killed" by cutting its Redis connection for good (its presence lapses) and making its approvals
-// calls inert (a dead process cancels nothing), so whatever ends the approvals is another node.
+// calls inert (a dead process cancels nothing), so whatever ends the approvals is another node. A node "stalls"
+// (kill -STOP, then -CONT) by holding all its Redis traffic both ways for a while: a stall shorter than
+// nodeGoneAfterMs is not a death, a longer one is (and the node back ends the turns whose approvals were taken).
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createApprovalStore, type ApprovalStore } from "../../core/approvals";
-import { createAuditLog, type AuditLog } from "../../core/audit";
+import { type ApprovalStore, createApprovalStore } from "../../core/approvals";
+import { type AuditLog, createAuditLog } from "../../core/audit";
 import { createGovernanceEngine } from "../../core/governance";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
 import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
 import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
 import { createGovernedTools } from "./governed-tools";
+import { DEFAULT_SESSION_OPTIONS } from "./options";
 import { redisSessionsFixture } from "./redis-fixture";
-import { openIde, startGateway, type IdeClient, type TestGateway } from "./test-support";
+import { type IdeClient, openIde, startGateway, type TestGateway } from "./test-support";
 import type { ToolApprovals } from "./tool-policy";
 
 const ORG = "org-ide";
@@ -47,13 +50,18 @@ afterEach(async () => {
 interface Node extends TestGateway {
   /** SIGKILL, as far as the others can tell: its presence lapses, it cancels and releases nothing any more. */
   kill(): void;
+  /**
+   * A stall (a long GC pause, a throttled CPU, a paused VM: kill -STOP, then -CONT): for `ms` nothing this node
+   * sends reaches Redis nor does Redis's answer reach it, then all it queued meanwhile goes out at once.
+   */
+  stall(ms: number): Promise<void>;
 }
 
 /**
  * A node on the shared approvals store, on a Redis connection of its own (which `kill` cuts). `failingCancels`:
  * its first cancels throw, as with the database away.
  */
-async function node({ failingCancels = 0 } = {}): Promise<Node> {
+async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): Promise<Node> {
   const own = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
   own.on("error", () => undefined);
   ownConnections.push(own);
@@ -75,7 +83,7 @@ async function node({ failingCancels = 0 } = {}): Promise<Node> {
     approvals: inert,
     recordOutcome: governed.recordOutcome,
     tokenDelayMs: 5,
-    options: { redisKeyPrefix: fx.prefix },
+    options: { redisKeyPrefix: fx.prefix, nodeGoneAfterMs: goneAfterMs },
   });
   fx.running.push(g);
   return {
@@ -83,6 +91,13 @@ async function node({ failingCancels = 0 } = {}): Promise<Node> {
     kill() {
       dead = true;
       own.disconnect();
+    },
+    async stall(ms) {
+      own.stream.cork();
+      own.stream.pause();
+      await sleep(ms);
+      own.stream.resume();
+      own.stream.uncork();
     },
   };
 }
@@ -113,8 +128,10 @@ const verdictsOf = (approvalId: string) =>
     .getInteraction(ORG, approvals.get(ORG, approvalId)!.interaction_id!)
     .filter((r) => r.kind === "approval")
     .map((r) => (r.meta as { approval_status?: string }).approval_status);
-/** A dead node counts as gone within NODE_TTL_MS; the others look every NODE_REFRESH_MS. */
-const GONE_WITHIN_MS = NODE_TTL_MS + 4 * NODE_REFRESH_MS;
+/** How long these nodes wait for a silent node before ending its approvals (shorter than the default 15 s). */
+const GONE_AFTER_MS = 5_000;
+/** A dead node counts as gone within GONE_AFTER_MS; the others look every NODE_REFRESH_MS. */
+const GONE_WITHIN_MS = GONE_AFTER_MS + 4 * NODE_REFRESH_MS;
 /** Whether some node's record (./node-approvals.ts) names the approval. */
 async function tracked(approvalId: string): Promise<boolean> {
   const records = await fx.redis.keys(`${fx.prefix}:ws:approvals:*`);
@@ -190,5 +207,45 @@ describe("the approvals of a turn whose gateway node died", () => {
     expect(verdictsOf(approvalId)).toEqual(["approved"]);
     // Decided: no longer recorded as waiting, so nothing is left for a survivor should this node die now.
     await expect.poll(() => tracked(approvalId)).toBe(false);
+  });
+});
+
+describe("the approvals of a turn whose gateway node stalled (GC pause, throttled CPU, paused VM)", () => {
+  it("stay pending through a stall longer than the presence TTL, and the IDE's approve still releases the call", async () => {
+    const a = await node({ goneAfterMs: DEFAULT_SESSION_OPTIONS.nodeGoneAfterMs });
+    await node({ goneAfterMs: DEFAULT_SESSION_OPTIONS.nodeGoneAfterMs });
+    const { c, call, approvalId } = await pendingApprovalOn(a, "stalled");
+    await a.stall(NODE_TTL_MS + 2_000);
+    await sleep(3 * NODE_REFRESH_MS); // B keeps looking after A is back
+    expect(statusOf(approvalId)).toBe("pending");
+    expect(c.frames.filter((f) => f.type === "error")).toEqual([]);
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(statusOf(approvalId)).toBe("consumed");
+    expect(verdictsOf(approvalId)).toEqual(["approved"]);
+  });
+
+  it("are cancelled once, by another node, when the stall outlasts the bound; the node back closes that turn", async () => {
+    const a = await node();
+    await node();
+    const { c, call, approvalId } = await pendingApprovalOn(a, "stalled-too-long");
+    await a.stall(GONE_WITHIN_MS + 2_000);
+    expect(statusOf(approvalId)).toBe("cancelled");
+    expect(approvals.get(ORG, approvalId)?.decision_reason).toMatch(/gateway node/);
+    // Back: A finds its approvals taken and ends the turn that waited for them; nothing of that turn is released.
+    await c.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", GONE_WITHIN_MS);
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+  });
+
+  it("a node that never comes back after its stall still has its approvals cancelled", async () => {
+    const a = await node();
+    await node();
+    const { approvalId } = await pendingApprovalOn(a, "stalled-then-dead");
+    await a.stall(NODE_TTL_MS + 1_000);
+    a.kill();
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS + 2_000 }).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
   });
 });

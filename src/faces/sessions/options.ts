@@ -54,6 +54,11 @@ export interface SessionGatewayOptions {
    */
   maxPendingCallsPerSession: number;
   runtimeConnectTimeoutMs: number;
+  /**
+   * With Redis: how long a node may show no sign of life (a long GC pause, a throttled CPU, a paused VM) before
+   * the other nodes end the approvals its sessions' turns wait for (./node-approvals.ts); at least 3 s.
+   */
+  nodeGoneAfterMs: number;
   /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */
   redisKeyPrefix: string;
 }
@@ -76,6 +81,7 @@ export const DEFAULT_SESSION_OPTIONS: SessionGatewayOptions = {
   messagesPerSessionPerMinute: 100,
   maxPendingCallsPerSession: 64,
   runtimeConnectTimeoutMs: 5_000,
+  nodeGoneAfterMs: 15_000,
   redisKeyPrefix: "gatehouse",
 };
 
