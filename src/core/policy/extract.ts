@@ -30,7 +30,8 @@
 //                 that says whose (`merchant_name`, `merchant_dba_name`, `vendorName`, `to_name`,
 //                 `account_holder_name`) or under its role (`merchant: "Evil Corp"`, `vendor: {id, name}`, and the
 //                 names inside the party's objects and lists: `merchant: {profile: {name}}`, `vendors: [{accounts:
-//                 [{name}]}]`), and a statement descriptor (`statement_descriptor` and its `_suffix` / `_prefix` /
+//                 [{name}]}]`), who owns it (`owner: {name}`, `shop_owner`, `beneficial_owners`), a marketplace's
+//                 parties (`sold_by`, a `shop` or `store`, Adyen's `subMerchants`), and a statement descriptor (`statement_descriptor` and its `_suffix` / `_prefix` /
 //                 `calculated_` forms, PayPal's `soft_descriptor`: the merchant's name on the payee's statement, also
 //                 each piece around its `*`): collectPartyNames; a blocklist's alone, no recipients; prose
 //                 (`description`, `note`, `memo`) names no one
@@ -523,7 +524,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     // A key that is an address (a map of address → name) under any key: sent to as surely.
     else if (read) {
       for (const address of addressesIn(key)) facts.recipients.push({ source: `${here} (key)`, value: address });
-      if (NAMING_KEYS.has(folded)) collectPartyNames(folded, value, here, facts);
+      if (isNamingKey(folded)) collectPartyNames(folded, value, here, facts);
     }
     const amountsBefore = facts.amounts.length;
     const amountKind = amountKeyKind(folded);
@@ -1068,7 +1069,7 @@ const NAME_KEYS = new Set(["names", "company", "organization", "organisation", "
  */
 function collectPartyNames(folded: string, value: unknown, source: string, facts: ActionFacts): void {
   const from = facts.names.length;
-  if (!PARTY_ROLE_KEYS.has(folded) || !isObject(value)) pushNames(value, source, facts);
+  if (!isRoleKey(folded) || !isObject(value)) pushNames(value, source, facts);
   else collectRoleNames(value, source, facts, 0);
   if (isStatementDescriptorKey(folded)) descriptorPieces(facts, from);
 }
@@ -1098,7 +1099,7 @@ function collectRoleNames(party: object, source: string, facts: ActionFacts, dep
     const name = isDisplayNameKey(folded);
     const part = isObject(value) && isPartyPart(folded);
     // Most members are neither (`id`, `url`): asked first, the look-ups after it run for the few that are.
-    if (!(name || part) || NAMING_KEYS.has(folded) || recipientKeyKind(folded) !== undefined) continue;
+    if (!(name || part) || isNamingKey(folded) || recipientKeyKind(folded) !== undefined) continue;
     if (name) pushNames(value, `${source}.${clipped(key)}`, facts);
     // `company: {name, tax_id}` is a name (its members joined) and a part whose `name` is the party's.
     if (part) collectRoleNames(value, `${source}.${clipped(key)}`, facts, depth + 1);
@@ -1172,6 +1173,9 @@ const STATEMENT_DESCRIPTORS = new Set([
 const isStatementDescriptorKey = (folded: string) => STATEMENT_DESCRIPTORS.has(folded);
 
 // Whose party a payment or a message reaches: a shop's, a bill's, an invoice's, a bank account's holder, a parcel's.
+// And the marketplace's: the seller a line is `sold_by` (Amazon), the shop or store that sells it (Shopify's `shop`,
+// Etsy's `shop_name`), a payment facilitator's sub-merchant, the merchant of record whose name the card statement
+// shows (Adyen's `subMerchants: [{id, name, mcc}]`, `subMerchant.subSeller1.name`: SUB_SELLER_NAME).
 const PARTY_ROLES = [
   "merchant",
   "vendor",
@@ -1182,6 +1186,11 @@ const PARTY_ROLES = [
   "accountholder",
   "shipto",
   "billto",
+  "soldby",
+  "shop",
+  "store",
+  "submerchant",
+  "subseller",
 ];
 // `merchant_dba_name`, `vendorDoingBusinessAs`: the name a business trades under (doing business as).
 const NAME_FORMS = [
@@ -1206,6 +1215,28 @@ const PARTY_ROLE_KEYS = new Set([
 ]);
 // Both, for the walk's one look-up per key.
 const NAMING_KEYS = new Set([...PARTY_NAME_KEYS, ...PARTY_ROLE_KEYS]);
+
+/**
+ * Who owns a party, under any role: `owner: {name}`, `owners: [{name}]`, Shopify's `shop_owner`, Stripe Financial
+ * Connections' account `owner: {name, email}`, `beneficial_owners`, `ultimate_beneficial_owner`. A blocklist of Evil
+ * Corp is there to stop paying what Evil Corp owns as much as Evil Corp (`merchant: {owner: {name: "Evil Corp"}}`);
+ * judged, an owner named so is a false DENY at worst. A role (its object's names are read as a party's), or its name
+ * (`owner_name`, `shopOwnerFullName`).
+ */
+const OWNER_ROLE = /owners?(?:details|info|profile|data)?$/u;
+const OWNER_NAME = /owners?(?:name|names|displayname|fullname|legalname)$/u;
+// Adyen's flat `additionalData` keys of a payment facilitator's sub-sellers: `subMerchant.subSeller1.name`.
+const SUB_SELLER_NAME = /^submerchantsubseller\d*name$/u;
+
+/** A role key (collectPartyNames reads its object as a party's). Most keys hold no `owner`: no pattern for them. */
+const isRoleKey = (folded: string) =>
+  PARTY_ROLE_KEYS.has(folded) || (folded.includes("owner") && OWNER_ROLE.test(folded));
+
+/** A key whose value names a party (collectPartyNames): a role, or a name under a key that says whose. */
+const isNamingKey = (folded: string) =>
+  NAMING_KEYS.has(folded) ||
+  (folded.includes("owner") && (OWNER_ROLE.test(folded) || OWNER_NAME.test(folded))) ||
+  (folded.startsWith("submerchant") && SUB_SELLER_NAME.test(folded));
 
 /** Each element of an `amounts` list (or the value itself when it is not one) is an amount. */
 function collectAmounts(value: unknown, source: string, facts: ActionFacts): void {

@@ -603,6 +603,42 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
+  // Who owns the party, and the parties of a marketplace order (the seller a product is sold by, the shop or store
+  // selling it, a payment facilitator's sub-merchant: Adyen's `subMerchants`, its flat `subMerchant.subSeller1.name`,
+  // Shopify's `shop_owner`, Stripe Financial Connections' `owner: {name}`): names a blocklist judges, at any depth.
+  ...[
+    { merchant: { id: "acct_1", name: "Good Shop", owner: { name: "Evil Corp" } } },
+    { merchant: { id: "acct_1", owners: [{ name: "Evil Corp", percent_ownership: 60 }] } },
+    { shop: { id: 1, name: "Good Shop", shop_owner: "Evil Corp" } },
+    { account: { id: "fca_1", owner: { name: "Evil Corp", phone: null } } },
+    { company: { name: "Good Corp", beneficial_owners: [{ name: "Evil Corp" }] } },
+    { products: [{ sku: "W-1", name: "Widget", sold_by: "Evil Corp" }] },
+    { line_items: [{ title: "Widget", soldBy: { name: "EVIL CORP" } }] },
+    { products: [{ name: "Widget", store: { id: "s-9", name: "Evil Corp" } }] },
+    { subMerchants: [{ id: "SM1", name: "EVIL CORP", mcc: "5411" }] },
+    { additionalData: { "subMerchant.numberOfSubSellers": "1", "subMerchant.subSeller1.name": "Evil Corp" } },
+  ].map(
+    (params): Case => ({
+      name: `an owner's or a marketplace party's name in ${JSON.stringify(params)} under a blocklist of it: DENY`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  ...[
+    { merchant: { name: "Good Shop", products: [{ name: "Evil Corp" }], relationship: { owner: true } } },
+    { shop: { name: "Good Shop", shop_owner: "Ann Smith" }, products: [{ name: "Evil Corp", sold_by: "Good Shop" }] },
+  ].map(
+    (params): Case => ({
+      name: `a product named like a blocked party in ${JSON.stringify(params)} is no party: ALLOW`,
+      manifest: paymentsBot({ counterparty_blocklist: ["Evil Corp"] }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
   // A name is also judged as a reader of Latin letters sees it (look-alike letters, dotless ı, accents and
   // invisible characters are read through); a name in another script is read as it is and never refused for it.
   ...[
