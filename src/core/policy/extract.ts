@@ -31,10 +31,12 @@
 //                 `account_holder_name`) or under its role (`merchant: "Evil Corp"`, `vendor: {id, name}`, and the
 //                 names inside the party's objects and lists: `merchant: {profile: {name}}`, `vendors: [{accounts:
 //                 [{name}]}]`), who owns it (`owner: {name}`, `shop_owner`, `beneficial_owners`), a marketplace's
-//                 parties (`sold_by`, a `shop` or `store`, Adyen's `subMerchants`), and a statement descriptor (`statement_descriptor` and its `_suffix` / `_prefix` /
-//                 `calculated_` forms, PayPal's `soft_descriptor`: the merchant's name on the payee's statement, also
-//                 each piece around its `*`): collectPartyNames; a blocklist's alone, no recipients; prose
-//                 (`description`, `note`, `memo`) names no one
+//                 parties (`sold_by`, a `shop` or `store`, Adyen's `subMerchants`), and a statement descriptor
+//                 (`statement_descriptor` and its `_suffix` / `_prefix` / `calculated_` forms, PayPal's
+//                 `soft_descriptor`, Braintree's `descriptor`: the merchant's name on the payee's statement, also each
+//                 piece around its `*`, and a blocklist entry hits its leading words, `EVIL CORP ORDER 12`: FoundName)
+//                 : collectPartyNames; a blocklist's alone, no recipients; prose (`description`, `note`, `memo`) names
+//                 no one
 //   amounts       amount (a number, a numeric string, or `{value}` / `{amount}`), amounts (one such value or an
 //                 array of them: each element counts, so `{amount: 50, amounts: [5000]}` is judged at 5000), and their
 //                 compounds (total_amount, amount_due, amount_usd, amount_cents, amountInMinorUnits, payout_amounts…:
@@ -97,6 +99,15 @@ export interface Found<T> {
   partGroup?: "items";
 }
 
+/** A name found, and whether it is a statement descriptor's (or one of its `*` pieces). */
+export interface FoundName extends Found<string> {
+  /**
+   * What a card statement shows: the merchant's name, then what the acquirer adds (`EVIL CORP ORDER 12`, `EVIL CORP
+   * BERLIN`). A blocklist entry matches its leading words too (../checks/counterparty.ts), not only the whole of it.
+   */
+  descriptor?: true;
+}
+
 export interface ActionFacts {
   recipients: Found<string>[];
   /**
@@ -107,7 +118,7 @@ export interface ActionFacts {
    * the names of the parties paid or written to under a key that says whose (`merchant_name`, `vendor: {name}`,
    * `account_holder_name`: collectPartyNames), no recipients either: a name is no proof of whom the connector reaches.
    */
-  names: Found<string>[];
+  names: FoundName[];
   amounts: Found<unknown>[];
   currencies: Found<string>[];
   jurisdictions: Found<string>[];
@@ -1142,14 +1153,16 @@ function descriptorPieces(facts: ActionFacts, from: number): void {
   const { names } = facts;
   const end = names.length;
   for (let i = from; i < end; i++) {
-    const { source, value } = names[i]!;
+    const name = names[i]!;
+    name.descriptor = true;
+    const { source, value } = name;
     if (!value.includes("*")) continue;
     const pieces = value.split("*", MAX_DESCRIPTOR_PIECES + 1);
     // A card statement shows a few pieces; thousands (`a*a*a*…`, a 1 MB value made 330,000 names, each judged
     // against the blocklist) are no descriptor: the params are not read completely, and the rules fail closed.
     if (pieces.length > MAX_DESCRIPTOR_PIECES)
       return fail(facts, `${clipped(source)} has more than ${MAX_DESCRIPTOR_PIECES} "*"-separated pieces`);
-    for (const piece of pieces) if (piece.trim() !== "") names.push({ source, value: piece.trim() });
+    for (const piece of pieces) if (piece.trim() !== "") names.push({ source, value: piece.trim(), descriptor: true });
   }
 }
 

@@ -149,6 +149,8 @@ export interface PatternList {
   scan: Map<string, Segments[]>;
   /** The patterns with a `**` label, which match values of several delimiter strings: scanned for every value. */
   deep: Segments[];
+  /** The words (space-separated segments) of the longest pattern: a value of more words cannot match one. */
+  mostWords: number;
 }
 
 const WILDCARD = /[*?]/u;
@@ -156,9 +158,10 @@ const tailKey = (delimiters: string, parts: readonly string[], n: number) =>
   `${delimiters}\u0000${n}\u0000${parts.slice(parts.length - n).join("\u0000")}`;
 
 function compile(patterns: readonly string[]): PatternList {
-  const list: PatternList = { byTail: new Map(), tailLengths: new Map(), scan: new Map(), deep: [] };
+  const list: PatternList = { byTail: new Map(), tailLengths: new Map(), scan: new Map(), deep: [], mostWords: 0 };
   for (const pattern of patterns) {
     const p = segments(normalizePattern(pattern));
+    list.mostWords = Math.max(list.mostWords, wordsOf(p.delimiters));
     if (p.parts.includes(DEEP)) {
       list.deep.push(p);
       continue;
@@ -174,6 +177,12 @@ function compile(patterns: readonly string[]): PatternList {
     if (!lengths.includes(n)) list.tailLengths.set(p.delimiters, [...lengths, n]);
   }
   return list;
+}
+
+function wordsOf(delimiters: string): number {
+  let words = 1;
+  for (const c of delimiters) if (c === " ") words++;
+  return words;
 }
 
 function pushTo<K>(map: Map<K, Segments[]>, key: K, p: Segments): void {
@@ -286,6 +295,32 @@ export function blockedInAnotherForm(value: NormalizedValue, forms: PatternList)
   }
   return false;
 }
+
+/**
+ * True when the leading words of a statement descriptor name a blocked party: a card statement shows the merchant's
+ * name and then what the acquirer adds (`EVIL CORP ORDER 12`, `EVIL CORP BERLIN`), so the entry `evil corp` is hit by
+ * the first two words, and `evilcorp` by them too in the compact form a blocklist compares a name in (as it is by
+ * `Evil Corp` whole, and `EVIL-CORP ORDER 12` by its first word). Whole words only, after the value's normalisation:
+ * `NOTEVILCORP` names another party. The whole value is matched already (anyPartMatches): these are its prefixes of
+ * up to LEADING_WORDS words, or as many as the list's longest entry has (a bound: a prefix of more words than an
+ * entry cannot match it, and the names a walk finds are many). `list` and `forms`: blocklistForms' patternList.
+ */
+export function leadingWordsBlocked(value: NormalizedValue, list: PatternList, forms: PatternList): boolean {
+  const { whole } = value;
+  const most = Math.max(LEADING_WORDS, list.mostWords);
+  // Each prefix ends before a space of the whole (words joined by one space): sliced, never split into words.
+  for (let end = whole.indexOf(" "), n = 1; end > 0 && n <= most; end = whole.indexOf(" ", end + 1), n++) {
+    const prefix = whole.slice(0, end);
+    // One word was matched as a part already, in the form written (not in the compact form: `evil-corp`).
+    if (n > 1 && matchesAny(prefix, list)) return true;
+    const compact = compactOf(prefix);
+    if (compact !== undefined && matchesAny(compact, forms)) return true;
+  }
+  return false;
+}
+
+/** Words enough for a merchant's name on a statement (Stripe's and PayPal's descriptors hold 22 characters). */
+const LEADING_WORDS = 8;
 
 /**
  * True when what the value names is allowed: the whole value matches a pattern, or every recipient it hides

@@ -639,6 +639,49 @@ const cases: Case[] = [
       codes: [],
     }),
   ),
+  // A card statement shows the merchant's name, then what the acquirer adds (an order number, a city): a descriptor
+  // whose leading words are a blocked name names that party, in the forms a blocklist compares names in (case, full
+  // width, look-alikes, `Evil-Corp` as `evilcorp`), each `*` piece too. Not a name that merely contains the entry.
+  ...[
+    { list: ["Evil Corp"], params: { statement_descriptor: "EVIL CORP ORDER 12" } },
+    { list: ["Evil Corp"], params: { calculated_statement_descriptor: "ACME* EVIL CORP 4411" } },
+    { list: ["Evil Corp"], params: { purchase_units: [{ soft_descriptor: "\uff25\uff36\uff29\uff2c CORP BERLIN" }] } },
+    { list: ["Evil Corp"], params: { statement_descriptor: "\u0415VIL CORP, LONDON" } },
+    { list: ["Evil Corp"], params: { billing_descriptor: { name: "Evil Corp London", city: "London" } } },
+    { list: ["Evil Corp"], params: { descriptor: { name: "EVIL CORP*ORDER 55", phone: "+15550100" } } },
+    { list: ["evilcorp"], params: { statement_descriptor: "EVIL CORP ORDER 12" } },
+    { list: ["evilcorp"], params: { statement_descriptor: "EVIL-CORP 4411 BERLIN" } },
+    { list: ["evil corp*"], params: { statement_descriptor: "EVIL CORPORATION 12" } },
+    // An entry of more words than a statement usually leads with (8) is still matched by as many.
+    {
+      list: ["Evil Corporation of Greater London Trading and Holding Company"],
+      params: { statement_descriptor: "EVIL CORPORATION OF GREATER LONDON TRADING AND HOLDING COMPANY 12" },
+    },
+  ].map(
+    ({ list, params }): Case => ({
+      name: `a statement descriptor led by a blocked name (${JSON.stringify(params)}) under ${JSON.stringify(list)}: DENY`,
+      manifest: paymentsBot({ counterparty_blocklist: list }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      check: "counterparty_check",
+    }),
+  ),
+  ...[
+    { list: ["evilcorp"], params: { statement_descriptor: "NOTEVILCORP ORDER 12" } },
+    { list: ["evilcorp"], params: { statement_descriptor: "EVILCORPORATION 12" } },
+    { list: ["Evil Corp"], params: { statement_descriptor: "EVIL CORPORATION 12" } },
+    { list: ["Evil Corp"], params: { statement_descriptor: "NOT EVIL CORP 12" } },
+    { list: ["Evil Corp"], params: { statement_descriptor: "GOOD CORP* EVIL 12" } },
+  ].map(
+    ({ list, params }): Case => ({
+      name: `a statement descriptor not led by a blocked name (${JSON.stringify(params)}) under ${JSON.stringify(list)}: ALLOW`,
+      manifest: paymentsBot({ counterparty_blocklist: list }),
+      request: { action: { ...wire, params: { iban: "DE00", ...params } } },
+      decision: "ALLOW",
+      codes: [],
+    }),
+  ),
   // A name is also judged as a reader of Latin letters sees it (look-alike letters, dotless ı, accents and
   // invisible characters are read through); a name in another script is read as it is and never refused for it.
   ...[

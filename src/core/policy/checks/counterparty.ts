@@ -12,7 +12,15 @@ import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import { latinSkeleton } from "../name-skeleton";
 import { type NormalizedValue, normalizeValue } from "../normalize";
-import { allPartsMatch, anyPartMatches, blockedInAnotherForm, blocklistForms, patternList } from "../pattern";
+import {
+  allPartsMatch,
+  anyPartMatches,
+  blockedInAnotherForm,
+  blocklistForms,
+  leadingWordsBlocked,
+  type PatternList,
+  patternList,
+} from "../pattern";
 import {
   type CheckOutcome,
   type CheckView,
@@ -30,6 +38,8 @@ const log = logger.child({ module: "policy" });
 
 interface Recipient extends NormalizedValue {
   source: string;
+  /** A statement descriptor's name (../extract.ts FoundName): its leading words are judged too. */
+  descriptor?: true;
 }
 
 export const counterpartyCheck = defineCheck({
@@ -102,7 +112,7 @@ function judge(
     // rule judges them), each also as a reader of Latin letters sees it (../name-skeleton.ts): a merchant may be
     // named by nothing else, and `Еvil Corp` with a Cyrillic `Е` is Evil Corp to the person who pays it.
     const names = displayNamesOf(input.actionFacts);
-    const hit = [...recipients, ...names].filter((r) => anyPartMatches(r, blocklist) || blockedInAnotherForm(r, forms));
+    const hit = [...recipients, ...names].filter((r) => isBlocked(r, blocklist, forms));
     if (hit.length > 0) return blocked(`Counterparty ${describe(hit)} is on the blocklist`, detailsOf(hit));
   }
   if (policy.counterparty_allowlist) {
@@ -177,6 +187,12 @@ const refusedEntriesOf = perList((list) => {
   return problems;
 });
 
+/** A recipient or a name the blocklist hits: whole, by a part, in another form, or by a descriptor's leading words. */
+const isBlocked = (r: Recipient, blocklist: PatternList, forms: PatternList) =>
+  anyPartMatches(r, blocklist) ||
+  blockedInAnotherForm(r, forms) ||
+  (r.descriptor === true && leadingWordsBlocked(r, blocklist, forms));
+
 function recipientsOf(facts: ActionFacts): Recipient[] {
   const recipients: Recipient[] = [];
   for (const found of facts.recipients) {
@@ -193,10 +209,11 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 function displayNamesOf(facts: ActionFacts): Recipient[] {
   const names: Recipient[] = [];
   for (const found of facts.names) {
-    const name = { source: found.source, ...normalizeValue(found.value) };
+    const descriptor = found.descriptor ? { descriptor: true as const } : {};
+    const name = { source: found.source, ...normalizeValue(found.value), ...descriptor };
     names.push(name);
     const skeleton = latinSkeleton(found.value);
-    if (skeleton !== name.whole) names.push({ source: found.source, ...normalizeValue(skeleton) });
+    if (skeleton !== name.whole) names.push({ source: found.source, ...normalizeValue(skeleton), ...descriptor });
   }
   return names;
 }
