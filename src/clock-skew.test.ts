@@ -3,8 +3,8 @@
 // The node's clock is injected (never the process's): a real server on the local PostgreSQL, its clock 40 s ahead.
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CLOCK_IN_SYNC, CLOCK_UNKNOWN, guardClockSkew, measureClockOffset, refuseWhileSkewed } from "./clock-skew";
-import { ActionUnavailableError } from "./core/governance/types";
 import type { GovernanceEngine } from "./core/governance/engine";
+import { ActionUnavailableError } from "./core/governance/types";
 import { logger } from "./core/log/logger";
 import type { ApprovalsService } from "./core/ports";
 import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./core/store/test-support";
@@ -193,6 +193,36 @@ describe("the clock-skew guard", () => {
     }
   });
 
+  it("measures again at once when the wall clock steps between two measures, refusing meanwhile", async () => {
+    // An NTP step, a paused VM, `date -s`: the offset measured before the step is wrong by the step. It stood until
+    // the next measure (15 s), with the node in sync and deciding on it.
+    let step = 0;
+    const g = await guard(() => Date.now() + step);
+    const engine = { evaluate: async () => "evaluated" } as unknown as GovernanceEngine;
+    const guarded = refuseWhileSkewed({ engine, approvals: {} as ApprovalsService }, g);
+    try {
+      expect(g.state()).toBe(CLOCK_IN_SYNC);
+      step = 25 * 3_600_000;
+      const refused = await guarded.engine.evaluate("org", {} as never).catch((err: unknown) => err);
+      expect(toProblem(refused)).toMatchObject({ status: 503, code: "CLOCK_SKEW" });
+      await vi.waitFor(() => expect(g.state()).toMatch(/^skewed:\+(8999\d{4}|9000\d{4})ms$/));
+      step = 0; // set right again (a step back of 25 h): measured again, in sync
+      expect(g.state()).toBe("unmeasured");
+      await vi.waitFor(() => expect(g.state()).toBe(CLOCK_IN_SYNC));
+      step = -60_000;
+      expect(g.state()).toBe("unmeasured");
+      await vi.waitFor(() => expect(g.state()).toMatch(/^skewed:-(59\d{3}|60\d{3})ms$/));
+    } finally {
+      g.stop();
+    }
+  });
+
+  it("believes no measure whose round trip a clock stepped back ran backwards", async () => {
+    let t = 1_000_000;
+    const now = () => (t -= 60_000);
+    expect(await measureClockOffset(async () => 0, now)).toBeUndefined();
+  });
+
   it("is not started on SQLite (one node, one clock): reads and decides as before", () => {
     const services = { engine: {} as GovernanceEngine, approvals: {} as ApprovalsService };
     expect(refuseWhileSkewed(services, undefined)).toBe(services);
@@ -242,6 +272,25 @@ describe.runIf(pgAdmin)("a node on PostgreSQL whose clock runs 40 s ahead of the
     });
     expect(approve.status).toBe(503);
     expect(await approve.json()).toMatchObject({ code: "CLOCK_SKEW" });
+  });
+
+  it("whose wall clock jumps 25 h ahead after a measure: one list of the approvals expires none of them", async () => {
+    let step = 0;
+    const g = await node(() => Date.now() + step);
+    const approval = await g.approvals.create({
+      org_id: g.orgId,
+      uapk_id: "customer-support-bot",
+      agent_id: "customer-support-bot",
+      action: { type: "crm", tool: "delete", params: { id: "c-1" } },
+      reasons: [],
+    });
+    step = 25 * 3_600_000;
+    const listed = await fetch(`${g.url}/api/v1/orgs/${g.orgId}/approvals?status=pending`, {
+      headers: { authorization: `Bearer ${g.operatorToken}` },
+    });
+    expect(listed.status).toBe(200);
+    const { items } = (await listed.json()) as { items: { approval_id: string }[] };
+    expect(items.map((a) => a.approval_id)).toEqual([approval.approval_id]);
   });
 
   it("with its clock right, is ready (clock_skew: in_sync) and decides", async () => {

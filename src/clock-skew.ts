@@ -21,15 +21,18 @@
 // be safe.
 //
 // Beside the guard, the measure aligns the shared stores' clock (`alignedClock`): the times a node writes and
-// compares — lease ends, key and approval expiries, audit timestamps — are this node's clock plus the offset, so
-// the database's clock within the measure's error, the same on every node. Within the bound that removes the
+// compares — lease ends, key and approval expiries, audit timestamps — are the database's time at the last measure
+// plus the monotonic time elapsed since, so the database's clock within the measure's error, the same on every node,
+// whatever the wall clock does between two measures. A step of the wall clock beyond the bound is seen (its elapsed
+// time against the monotonic clock's) and makes the node `unmeasured` until a measure taken at once answers. Within the bound that removes the
 // residual skew; beyond it, what the node still does on its own (the approvals' expiry sweep, the keys' purge)
 // expires nothing another node wrote before the database's clock says so.
 //
 // An embedded SQLite file has one node: its clock is the only one, and no guard is started.
-import type { Logger } from "./core/log/logger";
-import { ActionUnavailableError } from "./core/governance/types";
+
 import type { GovernanceEngine } from "./core/governance/engine";
+import { ActionUnavailableError } from "./core/governance/types";
+import type { Logger } from "./core/log/logger";
 import type { ApprovalsService } from "./core/ports";
 
 /** Between two measures (each one statement on the pool). */
@@ -46,6 +49,8 @@ export const CLOCK_SKEW_MAX_ROUND_TRIP_MS = 1_000;
 export const CLOCK_SKEW_MEASURE_TIMEOUT_MS = 5_000;
 /** Tries of one measure before it gives up until the next one. */
 const TRIES = 3;
+/** Between two looks for a step of the wall clock (two clock reads) besides the one each state() takes. */
+export const CLOCK_JUMP_WATCH_MS = 1_000;
 
 /** The probe's word while the offset is within the bound (an up state: src/system/handlers.ts UP_STATES). */
 export const CLOCK_IN_SYNC = "in_sync";
@@ -57,6 +62,8 @@ export interface ClockSkewInput {
   databaseNow: () => Promise<number>;
   /** This node's clock, epoch ms (default Date.now: tests inject a clock ahead or behind). */
   now?: () => number;
+  /** A monotonic clock, ms (default performance.now): what really elapsed, against which a step of `now` shows. */
+  monotonicNow?: () => number;
   /** GATEHOUSE_MAX_CLOCK_SKEW_MS: the largest offset, either way, at which the node serves. */
   maxSkewMs: number;
   logger: Logger;
@@ -90,7 +97,9 @@ export async function measureClockOffset(
     const before = now();
     const database = await databaseNow();
     const after = now();
-    if (after - before <= CLOCK_SKEW_MAX_ROUND_TRIP_MS) return Math.round(database - (before + after) / 2);
+    // A negative round trip is a clock stepped back during it: its middle tells nothing either.
+    const roundTrip = after - before;
+    if (roundTrip >= 0 && roundTrip <= CLOCK_SKEW_MAX_ROUND_TRIP_MS) return Math.round(database - (before + after) / 2);
   }
   return undefined;
 }
@@ -123,9 +132,26 @@ async function measureWithin(input: ClockSkewInput): Promise<number | undefined 
   }
 }
 
-/** Measures at once (awaited: the node is ready or not from its first answer), then every `intervalMs`. */
+/** The wall clock and the monotonic clock read together. */
+type Reading = { wallMs: number; monotonicMs: number };
+
+/** How far the wall clock moved between two readings beyond the time that really elapsed: its step, ms. */
+export function wallClockStep(since: Reading, at: Reading): number {
+  return at.wallMs - since.wallMs - (at.monotonicMs - since.monotonicMs);
+}
+
+/**
+ * Measures at once (awaited: the node is ready or not from its first answer), then every `intervalMs`, and at once
+ * again when the wall clock steps by more than the allowed skew since the last measure (looked for at each state()
+ * and every CLOCK_JUMP_WATCH_MS): the offset measured before the step is then wrong by the step, so the node is
+ * `unmeasured` (not ready, governed calls refused) until that measure answers.
+ */
 export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGuard> {
+  const nodeNow = input.now ?? Date.now;
+  const monotonicNow = input.monotonicNow ?? (() => performance.now());
+  const reading = (): Reading => ({ wallMs: nodeNow(), monotonicMs: monotonicNow() });
   let offset: number | undefined;
+  let measuredAt: Reading | undefined;
   let unanswered = false;
   const skewed = () => offset !== undefined && Math.abs(offset) > input.maxSkewMs;
   const check = async () => {
@@ -134,6 +160,7 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
     if (measured === UNANSWERED || measured === undefined) return;
     unanswered = false;
     offset = measured;
+    measuredAt = reading();
     input.onMeasure?.(offset);
     if (skewed()) input.logger.error({ offsetMs: offset, maxSkewMs: input.maxSkewMs }, skewMessage(offset, input));
   };
@@ -147,18 +174,40 @@ export async function guardClockSkew(input: ClockSkewInput): Promise<ClockSkewGu
       measuring = false;
     });
   };
+  const watchForStep = () => {
+    if (measuredAt === undefined) return;
+    const step = wallClockStep(measuredAt, reading());
+    if (Math.abs(step) <= input.maxSkewMs) return;
+    input.logger.warn({ stepMs: step, maxSkewMs: input.maxSkewMs }, stepMessage(step));
+    offset = undefined;
+    measuredAt = undefined;
+    tick();
+  };
   const timer = setInterval(tick, input.intervalMs ?? CLOCK_SKEW_CHECK_MS);
   timer.unref();
+  const watch = setInterval(watchForStep, CLOCK_JUMP_WATCH_MS);
+  watch.unref();
   return {
     state: () => {
+      watchForStep();
       if (unanswered) return CLOCK_UNKNOWN;
       if (offset === undefined) return "unmeasured";
       return skewed() ? `skewed:${offset > 0 ? "-" : "+"}${Math.abs(offset)}ms` : CLOCK_IN_SYNC;
     },
     offsetMs: () => offset,
     check,
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      clearInterval(watch);
+    },
   };
+}
+
+function stepMessage(step: number): string {
+  return (
+    `this node's wall clock stepped ${Math.abs(step)} ms ${step > 0 ? "forward" : "back"} since its last measure ` +
+    "(NTP step, paused VM, date -s): unmeasured (not ready, governed calls refused) until it is measured again, now"
+  );
 }
 
 /** The offset in words: a positive offset is a database ahead, so this node's clock is behind. */
@@ -170,13 +219,22 @@ function skewMessage(offset: number, input: Pick<ClockSkewInput, "maxSkewMs">): 
   );
 }
 
-/** The shared stores' clock: the node's own plus the last offset measured (0 until the first measure). */
-export function alignedClock(nodeNow: () => number = Date.now): { now: () => Date; align: (offsetMs: number) => void } {
-  let offset = 0;
+/**
+ * The shared stores' clock: the database's time at the last measure plus the time elapsed since on the monotonic
+ * clock (the node's own clock until the first measure). The wall clock is read only when a measure aligns it: a step
+ * of it between two measures (NTP step, paused VM, `date -s`) was the node's clock plus an offset measured before the
+ * step, and passed straight into lease ends, key and approval expiries, budget hours and audit timestamps; now it
+ * changes nothing until the next measure, which the guard takes at once when it sees the step (wallClockJump).
+ */
+export function alignedClock(
+  nodeNow: () => number = Date.now,
+  monotonicNow: () => number = () => performance.now(),
+): { now: () => Date; align: (offsetMs: number) => void } {
+  let anchor: { databaseMs: number; monotonicMs: number } | undefined;
   return {
-    now: () => new Date(nodeNow() + offset),
+    now: () => new Date(anchor ? anchor.databaseMs + (monotonicNow() - anchor.monotonicMs) : nodeNow()),
     align: (offsetMs) => {
-      offset = offsetMs;
+      anchor = { databaseMs: nodeNow() + offsetMs, monotonicMs: monotonicNow() };
     },
   };
 }
