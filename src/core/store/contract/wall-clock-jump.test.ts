@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alignedClock } from "../../../clock-skew";
 import { createMemoryEventBus } from "../../events/memory-bus";
+import { ActionUnavailableError } from "../../governance/types";
 import { BudgetCounters } from "../../policy/budget-counters";
 import type { ApprovalsService } from "../../ports";
 import type { AnyKysely } from "../postgres";
@@ -82,6 +83,37 @@ describe.skipIf(!backend)("a node whose wall clock jumps between two measures (s
     await stores.audit.appendIntent(intentInput("before"));
     step = -60_000;
     await stores.audit.appendIntent(intentInput("after"));
+    expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+  });
+});
+
+describe.skipIf(!backend)("an audit append on a clock far behind its chain's head (shared store)", () => {
+  let step: number;
+  let stores: SharedStores;
+  let close: () => Promise<void>;
+
+  beforeEach(async () => {
+    step = 0;
+    const opened = await backend!.open();
+    close = opened.close;
+    // The wall clock itself, unaligned: what reaches the chain if a clock ever escapes the guard.
+    stores = createSharedStores(opened.db, { secret: TEST_SECRET, now: () => new Date(Date.now() + step) });
+  });
+  afterEach(() => close());
+
+  it("is refused (503 CLOCK_SKEW, nothing written) beyond the verifier's step back; the chain still verifies", async () => {
+    await stores.audit.appendIntent(intentInput("before"));
+    step = -60_000;
+    const refused = await stores.audit.appendIntent(intentInput("after")).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ActionUnavailableError);
+    expect(refused).toMatchObject({ code: "CLOCK_SKEW" });
+    const refusedReservation = await stores.reservations
+      .reserve({ org_id: ORG, interaction_id: "r", at: new Date(), slots: [], intent: intentInput("r") })
+      .catch((err: unknown) => err);
+    expect(refusedReservation).toMatchObject({ code: "CLOCK_SKEW" });
+    expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 1, orgs: 1 });
+    step = 0;
+    await stores.audit.appendIntent(intentInput("later"));
     expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
   });
 });

@@ -37,7 +37,13 @@ import {
   sameRefusal,
   tokenContent,
 } from "../../audit/record-content";
-import { type ChainVerification, type VerifyOptions, verifyChainPages } from "../../audit/verify";
+import {
+  type ChainVerification,
+  DEFAULT_MAX_STEP_BACK_MS,
+  type VerifyOptions,
+  verifyChainPages,
+} from "../../audit/verify";
+import { ActionUnavailableError } from "../../governance/types";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
@@ -49,7 +55,14 @@ import {
   insertRecords,
   signedNow,
 } from "./audit-grouped";
-import { lockOrgChain, type SharedGroupCommit, sharedGroupCommit, type Trx, trxState } from "./group-commit";
+import {
+  type ChainLink,
+  lockOrgChain,
+  type SharedGroupCommit,
+  sharedGroupCommit,
+  type Trx,
+  trxState,
+} from "./group-commit";
 import type { SharedSigningKeys } from "./signing-keys";
 
 export interface SharedAuditChain {
@@ -108,6 +121,7 @@ export function createSharedAuditChain(
   const now = options.now ?? (() => new Date());
   const groups = options.groups ?? sharedGroupCommit(db);
   const lockChain = lockOrgChain;
+  const maxStepBackMs = options.verify?.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS;
 
   /**
    * The org's next record, hashed but not signed yet, its head remembered by the transaction (the caller inserts
@@ -116,30 +130,36 @@ export function createSharedAuditChain(
   async function nextHashed(trx: Trx, orgId: string, content: Content): Promise<HashedRecord> {
     await lockChain(trx, orgId);
     const state = trxState(trx);
-    let head: { seq: number | string; hash: string } | undefined = state.heads.get(orgId);
+    let head: ChainLink | undefined = state.heads.get(orgId);
     let signingKey = state.signingKeys.get("audit") as ActiveSigningKey | undefined;
     if (!head) {
       // The head and the active key's id in one round trip (read under the chain lock, so the head is current).
-      const { rows } = await sql<{ seq: number | null; hash: string | null; kid: string | null }>`
+      const { rows } = await sql<{ seq: number | null; hash: string | null; at: string | null; kid: string | null }>`
         SELECT
           (SELECT seq FROM audit_records WHERE org_id = ${orgId} ORDER BY seq DESC LIMIT 1) AS seq,
           (SELECT hash FROM audit_records WHERE org_id = ${orgId} ORDER BY seq DESC LIMIT 1) AS hash,
+          (SELECT timestamp FROM audit_records WHERE org_id = ${orgId} ORDER BY seq DESC LIMIT 1) AS at,
           (SELECT kid FROM signing_keys WHERE purpose = ${keys.purpose} AND status = 'active') AS kid`.execute(trx);
       const row = rows[0];
-      head = row?.seq === null || row?.seq === undefined ? undefined : { seq: row.seq, hash: row.hash as string };
+      head =
+        row?.seq === null || row?.seq === undefined
+          ? undefined
+          : { seq: Number(row.seq), hash: row.hash as string, ms: Date.parse(row.at as string) };
       signingKey ??= await keys.activeKey(trx, row?.kid ?? undefined);
     }
+    const at = now();
+    refuseStepBack(orgId, head, at.getTime(), maxStepBackMs);
     signingKey ??= await keys.activeKey(trx);
     state.signingKeys.set("audit", signingKey);
     const { hashed, body, texts } = hashRecord({
       org_id: orgId,
-      seq: Number(head?.seq ?? 0) + 1,
-      timestamp: now().toISOString(),
+      seq: (head?.seq ?? 0) + 1,
+      timestamp: at.toISOString(),
       ...content,
-      prev_hash: (head?.hash as string | undefined) ?? GENESIS_HASH,
+      prev_hash: head?.hash ?? GENESIS_HASH,
       kid: signingKey.kid,
     });
-    state.heads.set(orgId, { seq: hashed.seq, hash: hashed.hash });
+    state.heads.set(orgId, { seq: hashed.seq, hash: hashed.hash, ms: at.getTime() });
     return { record: hashed, body, privateKey: signingKey.privateKey, texts };
   }
 
@@ -240,6 +260,22 @@ export function createSharedAuditChain(
     publicJwks: () => keys.publicJwks(),
   };
   return api;
+}
+
+/**
+ * A record stamped more than the verifier's step back (stepBackToleranceFor) before its chain's head is refused,
+ * before anything is written or executed: the chain's own verification would reject it for good ("… ms before that
+ * of seq …"). Only a clock far off stamps so far back (the aligned clock follows the database's, ./clock-skew.ts), so
+ * the refusal is the node's clock's: 503 CLOCK_SKEW.
+ */
+function refuseStepBack(orgId: string, head: ChainLink | undefined, atMs: number, maxStepBackMs: number): void {
+  if (head === undefined || Number.isNaN(head.ms) || head.ms - atMs <= maxStepBackMs) return;
+  throw new ActionUnavailableError(
+    `This node's clock stamps ${orgId}'s next audit record ${head.ms - atMs} ms before its head (seq ${head.seq}), ` +
+      `more than the ${maxStepBackMs} ms the chain's verification allows: nothing was recorded or executed; retry ` +
+      "on another node",
+    "CLOCK_SKEW",
+  );
 }
 
 /** The org's last committed record ({seq: 0} for an empty chain): where a verification stops. */

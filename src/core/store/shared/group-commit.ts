@@ -36,10 +36,13 @@ const MAX_GROUP = 128;
  */
 interface TrxState {
   locks: Set<string>;
-  heads: Map<string, { seq: number; hash: string }>;
+  heads: Map<string, ChainLink>;
   signingKeys: Map<string, unknown>;
 }
 const states = new WeakMap<Trx, TrxState>();
+
+/** A chain's head: its seq, hash and time (epoch ms: no record may be stamped far before it, ./audit-chain.ts). */
+export type ChainLink = { seq: number; hash: string; ms: number };
 
 export function trxState(trx: Trx): TrxState {
   let state = states.get(trx);
