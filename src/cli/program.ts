@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { loadConfig } from "../config";
-import { printable } from "../core/audit/printable";
+import { printable, printableJson } from "../core/audit/printable";
 import { DEFAULT_MAX_STEP_BACK_MS } from "../core/audit/verify";
 import { type CliIo, runAuditVerify } from "./audit-verify";
 import { CliError, createKey, listKeys, migrate, mintToken, revokeKey } from "./local";
@@ -141,7 +141,9 @@ function addEvidence(program: Command, io: CliIo): void {
     .action(async (id, o) => {
       const { callApi } = await import("./remote");
       const res = await callApi(apiOptions(o), "GET", `/interactions/${encodeURIComponent(id)}/evidence`);
-      io.stdout(JSON.stringify(await res.json(), null, 2));
+      // The bundle holds what an agent sent (its agent_id, the action's params): its control and format characters
+      // are escaped, so printing it to a terminal cannot repaint or reorder it; the JSON parses to the same bundle.
+      io.stdout(printableJson(JSON.stringify(await res.json(), null, 2)));
     });
   evidence
     .command("verify")

@@ -23,3 +23,18 @@ export function shown(value: unknown): string {
 export function quoted(text: string): string {
   return printable(JSON.stringify(text));
 }
+
+// A JSON document printed for a terminal (`evidence get`, `audit export`): JSON.stringify escapes C0 controls inside
+// strings but leaves C1 controls (U+009B is a CSI that xterm acts on), format characters (a bidi override, a
+// zero-width space, a BOM) and U+2028/U+2029 raw. Each is written as its `\uXXXX` escape, one per UTF-16 unit so an
+// astral one stays valid JSON: the text still parses to the same strings, so a saved copy verifies as before. A raw
+// newline outside a string is the document's own layout (JSON.stringify escapes one inside a string) and stays.
+const UNPRINTABLE_IN_JSON = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/** JSON text (or JSON lines) with every control but its layout newlines, format and separator character escaped. */
+export function printableJson(text: string): string {
+  return text.replace(UNPRINTABLE_IN_JSON, (c) => (c === "\n" ? c : jsonEscapes(c)));
+}
+
+const jsonEscapes = (char: string) =>
+  [...Array(char.length).keys()].map((i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`).join("");
