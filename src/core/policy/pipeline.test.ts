@@ -1746,9 +1746,10 @@ describe("policy pipeline: one case per reason code", () => {
     expect(d.risk_snapshot).toEqual({ budget_current: 100, budget_limit: 100, budget_percent: 100 });
   });
 
-  it("reasons and trace details quote what an agent sent without its control and invisible characters", async () => {
+  it("reasons and trace details quote what an agent sent without its control, invisible and line-breaking characters", async () => {
     const e = await engine();
-    const hostile = "\u202e\u0000\u001b\u200b";
+    // U+2028/U+2029 break the line a log or a JavaScript reader shows, as a newline would.
+    const hostile = "\u202e\u0000\u001b\u200b\u2028\u2029";
     e.manifests.register(
       ORG,
       supportBot(
@@ -1761,6 +1762,7 @@ describe("policy pipeline: one case per reason code", () => {
     );
     const sent = (params: Record<string, unknown>, action: Record<string, string> = {}, request = emailRequest()) =>
       decide(ORG, { ...request, action: { ...wire, ...action, params } }, e.deps, { now: e.now() });
+    let separatorsShown = false;
     for (const d of [
       await sent({}, {}, emailRequest({ uapk_id: `bot${hostile}` })),
       await sent({}, {}, emailRequest({ agent_id: `bot${hostile}` })),
@@ -1776,9 +1778,12 @@ describe("policy pipeline: one case per reason code", () => {
         if (typeof value === "string") quoted.push(value);
         return value;
       });
-      expect(quoted.filter((text) => /[\p{Cc}\p{Cf}]/u.test(text))).toEqual([]);
+      expect(quoted.filter((text) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(text))).toEqual([]);
       expect(quoted.some((text) => text.includes("\\u{202e}"))).toBe(true);
+      separatorsShown ||= quoted.some((text) => text.includes("\\u{2028}\\u{2029}"));
     }
+    // (A currency is trimmed first, and trim() takes U+2028/U+2029 as white space: not every quote holds them.)
+    expect(separatorsShown).toBe(true);
   });
 
   it("an expired token is TOKEN_EXPIRED", async () => {
