@@ -7,7 +7,11 @@ const LONE = "is not well-formed Unicode (it holds a lone surrogate, such as \\u
 const wellFormed = (text: string) => !/\p{Surrogate}/u.test(text);
 
 function referenceViolation(value: unknown, maxDepth = MAX_JSON_DEPTH) {
-  const escapeKey = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+  const escapeKey = (key: string) =>
+    key
+      .replace(/~/g, "~0")
+      .replace(/\//g, "~1")
+      .replace(/\p{Surrogate}/gu, (unit) => `\\u${unit.charCodeAt(0).toString(16)}`);
   type Node = { value: unknown; depth: number; pointer: string; key: string };
   const stack: Node[] = [{ value, depth: 0, pointer: "", key: "" }];
   while (stack.length > 0) {
@@ -86,10 +90,14 @@ describe("JSON body bounds", () => {
   it("refuses strings and member names that are not well-formed Unicode (a lone surrogate), not paired ones", () => {
     expect(jsonShapeViolation({ agent_id: "bot\ud800" })).toEqual({ pointer: "/agent_id", message: `string ${LONE}` });
     expect(jsonShapeViolation({ params: { "k\udc00": 1 } })).toEqual({
-      pointer: "/params/k\udc00",
+      pointer: "/params/k\\udc00",
       message: `the member's name ${LONE}`,
     });
     expect(jsonShapeViolation(["\ud83d"])?.pointer).toBe("/0");
+    // Named with the surrogate written out, so the refusal is well-formed text itself.
+    expect(jsonShapeViolation({ "\udc00": 1, ok: { "a\ud800b😀": 2 } })?.pointer).toMatch(
+      /^\/(\\udc00|ok\/a\\ud800b😀)$/,
+    );
     expect(jsonShapeViolation({ emoji: "😀 \ud83d\ude00", "é😀": ["\u00e9"] })).toBeNull();
   });
 });

@@ -19,8 +19,13 @@ export interface ShapeViolation {
 }
 
 function escapePointer(key: string): string {
-  return key.replace(/~/g, "~0").replace(/\//g, "~1");
+  return key.replace(/~/g, "~0").replace(/\//g, "~1").replace(LONE_SURROGATE, spelledOut);
 }
+
+// A member's name holding a lone surrogate is refused by name: echoed as it is, it would make the 400 answer itself
+// the text it refuses (not I-JSON, stored as U+FFFD by a client's log). The surrogate is written as the text `\udc00`.
+const LONE_SURROGATE = /\p{Surrogate}/gu;
+const spelledOut = (unit: string) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`;
 
 /**
  * One value waiting to be checked, with the way back to the root: the JSON pointer is only spelled out for the

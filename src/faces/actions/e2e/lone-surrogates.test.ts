@@ -26,6 +26,12 @@ describe.each(await gatehouseBackends("lone surrogates"))("lone surrogates in a 
     expect(reply.status, reply.text).toBe(400);
     expect(reply.body).toMatchObject({ code: "VALIDATION_FAILED" });
     expect(reply.body.errors).toEqual([{ pointer, message: expect.stringContaining("not well-formed Unicode") }]);
+    // The refusal does not hold what it refuses: every string of it is well-formed Unicode.
+    expect(reply.body.detail).toContain(pointer);
+    JSON.parse(reply.text, (_key, value) => {
+      if (typeof value === "string") expect(value.isWellFormed(), value).toBe(true);
+      return value;
+    });
   };
 
   it("is refused wherever it sits in an execute or evaluate; nothing is recorded and the chain verifies", async () => {
@@ -37,7 +43,9 @@ describe.each(await gatehouseBackends("lone surrogates"))("lone surrogates in a 
       [send({ uapk_id: "no-such-manifest\ud800" }), "/body/uapk_id"],
       [send({ idempotency_key: "k\ud800" }), "/body/idempotency_key"],
       [send({}, { to: "ann\ud800@acme.example" }), "/body/action/params/to"],
-      [send({}, { "cc\udc00": "x@evil.example" }), "/body/action/params/cc\udc00"],
+      // A member's name is written with its surrogate spelled out (`\udc00` as text): the answer stays I-JSON.
+      [send({}, { "cc\udc00": "x@evil.example" }), "/body/action/params/cc\\udc00"],
+      [send({}, { "\udc00": 1 }), "/body/action/params/\\udc00"],
       [send({ context: { user: "u\ud83d" } }), "/body/context/user"],
     ];
     for (const [body, pointer] of cases)
