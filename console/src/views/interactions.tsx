@@ -49,6 +49,20 @@ function actionLabel(r: InteractionRecord): string {
   return NONE;
 }
 
+/** How many characters of an agent id or an action a row of the log shows (the detail shows all of it). */
+const CELL_SHOWN_CHARS = 64;
+
+/**
+ * A cell of what the agent chose (its agent_id, up to 256 characters; type and tool, up to 128 each): one such
+ * record, wrapped at any character, made every other row of the table tall and narrow. Its first characters, the
+ * whole value in the cell's title.
+ */
+function ClippedCell({ text }: { text: string }) {
+  const chars = Array.from(text);
+  if (chars.length <= CELL_SHOWN_CHARS) return <td>{text}</td>;
+  return <td title={text}>{`${chars.slice(0, CELL_SHOWN_CHARS).join("")}…`}</td>;
+}
+
 function VerifyChain({ session }: { session: Session }) {
   const [result, setResult] = useState<ChainVerification>();
   const [error, setError] = useState<string>();
@@ -183,16 +197,16 @@ export function InteractionsView({ session }: { session: Session }) {
         <tbody>
           {list.items.map((r) => (
             <tr key={r.seq}>
-              <td>{r.seq}</td>
-              <td>
+              <td class="nowrap">{r.seq}</td>
+              <td class="nowrap">
                 <When at={r.timestamp} />
               </td>
-              <td>{r.kind}</td>
-              <td>{r.agent_id}</td>
-              <td>{actionLabel(r)}</td>
-              <td>{r.decision ?? NONE}</td>
-              <td>{r.reasons.map((x) => x.code).join(", ")}</td>
-              <td>
+              <td class="nowrap">{r.kind}</td>
+              <ClippedCell text={r.agent_id} />
+              <ClippedCell text={actionLabel(r)} />
+              <td class="nowrap">{r.decision ?? NONE}</td>
+              <td class="codes">{r.reasons.map((x) => x.code).join(", ")}</td>
+              <td class="nowrap">
                 <button type="button" aria-label={`Details of record ${r.seq}`} onClick={() => setSelected(r)}>
                   Details
                 </button>
