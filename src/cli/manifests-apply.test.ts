@@ -5,8 +5,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stringify } from "yaml";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { stringify } from "yaml";
 import { startTestGatehouse, type TestGatehouse } from "../../contract-tests/fixtures";
 import { operator } from "../test-support/http";
 import { runCli } from "./program";
@@ -41,27 +41,56 @@ const versions = async () =>
 
 it("registers a folder, then updates the changed file (exit 0, a new version), then writes nothing", async () => {
   writeFileSync(join(dir, "apply-bot.yaml"), stringify(bot({ constraints: { max_actions_per_hour: 100 } })));
-  expect(await apply()).toMatchObject({ code: 0, out: ["create: apply-bot (apply-bot.yaml)"] });
+  expect(await apply()).toMatchObject({
+    code: 0,
+    out: ["create: apply-bot (apply-bot.yaml), manifest_id apply-bot-id"],
+  });
 
   writeFileSync(join(dir, "apply-bot.yaml"), stringify(bot({ constraints: { max_actions_per_hour: 5 } })));
   const dry = await apply("--dry-run");
-  expect(dry).toMatchObject({ code: 0, out: ["would update (constraints): apply-bot (apply-bot.yaml)"] });
+  expect(dry).toMatchObject({
+    code: 0,
+    out: ["would update (constraints): apply-bot (apply-bot.yaml), manifest_id apply-bot-id"],
+  });
   expect(await versions()).toEqual(["registered"]);
 
   const updated = await apply();
   expect(updated.err).toEqual([]);
-  expect(updated).toMatchObject({ code: 0, out: ["update (constraints): apply-bot (apply-bot.yaml)"] });
+  expect(updated).toMatchObject({
+    code: 0,
+    out: ["update (constraints): apply-bot (apply-bot.yaml), manifest_id apply-bot-id"],
+  });
   expect(await versions()).toEqual(["registered", "updated"]);
   const stored = (await operator(g).get("/manifests/apply-bot-id")).body;
   expect(stored.constraints).toEqual({ max_actions_per_hour: 5 });
 
-  expect(await apply()).toMatchObject({ code: 0, out: ["unchanged: apply-bot (apply-bot.yaml)"] });
+  expect(await apply()).toMatchObject({
+    code: 0,
+    out: ["unchanged: apply-bot (apply-bot.yaml), manifest_id apply-bot-id"],
+  });
   expect(await versions()).toEqual(["registered", "updated"]);
+});
+
+it("names the manifest_id the server gave a file without one: the id of GET …/manifests/{id}/versions", async () => {
+  const other = mkdtempSync(join(tmpdir(), "apply-"));
+  const { manifest_id: _, ...withoutId } = bot({ uapk_id: "apply-bot-2", agent: { id: "apply-bot-2", name: "B" } });
+  writeFileSync(join(other, "apply-bot-2.yaml"), stringify(withoutId));
+  const out: string[] = [];
+  const args = ["manifests", "apply", other, "--url", g.url, "--token", g.operatorToken, "--org", g.orgId];
+  expect(await runCli(args, { stdout: (l) => out.push(l), stderr: () => {} })).toBe(0);
+  const id = /^create: apply-bot-2 \(apply-bot-2\.yaml\), manifest_id (\S+)$/.exec(out.join("\n"))?.[1];
+  expect(id, out.join("\n")).toBeDefined();
+  const history = await operator(g).get(`/manifests/${id}/versions`);
+  expect(history.status).toBe(200);
+  expect(history.body.items.map((v: { change: string }) => v.change)).toEqual(["registered"]);
 });
 
 it("a field removed from the file is a change", async () => {
   writeFileSync(join(dir, "apply-bot.yaml"), stringify(bot()));
-  expect(await apply()).toMatchObject({ code: 0, out: ["update (constraints): apply-bot (apply-bot.yaml)"] });
+  expect(await apply()).toMatchObject({
+    code: 0,
+    out: ["update (constraints): apply-bot (apply-bot.yaml), manifest_id apply-bot-id"],
+  });
   expect((await operator(g).get("/manifests/apply-bot-id")).body.constraints).toBeUndefined();
   expect(await versions()).toEqual(["registered", "updated", "updated"]);
 });

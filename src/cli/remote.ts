@@ -199,12 +199,39 @@ export async function applyManifests(
       `invalid manifest(s), nothing applied:\n${invalid.map((f) => `${f.file}: invalid\n  ${f.problems.join("\n  ")}`).join("\n")}`,
     );
   const byUapk = new Map((await registeredManifests(api)).map((m) => [m.uapk_id, m]));
-  for (const { file, input } of files) {
-    const existing = byUapk.get(input!.uapk_id);
-    const plan = planOf(input!, existing);
-    io.stdout(`${opts.dryRun && plan !== "unchanged" ? "would " : ""}${plan}: ${input!.uapk_id} (${file})`);
-    if (opts.dryRun || plan === "unchanged") continue;
-    if (existing) await call(api, "PUT", `/manifests/${encodeURIComponent(String(existing.manifest_id))}`, input);
-    else await call(api, "POST", "/manifests", input);
+  for (const { file, input } of files)
+    await applyOne(api, { file, input: input! }, byUapk.get(input!.uapk_id), opts, io);
+}
+
+/**
+ * Applies one valid file and says what it did, with the manifest_id: the id `GET …/manifests/{id}/versions` and the
+ * other manifest paths take, which is not the uapk_id the file names (a user asking with that one got 404).
+ */
+async function applyOne(
+  api: ApiOptions,
+  { file, input }: { file: string; input: Record<string, unknown> },
+  existing: Record<string, unknown> | undefined,
+  opts: { dryRun: boolean },
+  io: CliIo,
+): Promise<void> {
+  const plan = planOf(input, existing);
+  const line = `${opts.dryRun && plan !== "unchanged" ? "would " : ""}${plan}: ${input.uapk_id} (${file})`;
+  let id = existing?.manifest_id ?? input.manifest_id;
+  if (!opts.dryRun && plan !== "unchanged") {
+    try {
+      id = (await sent(api, input, existing)).manifest_id ?? id;
+    } catch (err) {
+      io.stdout(line); // which file the refusal that follows is about
+      throw err;
+    }
   }
+  io.stdout(id === undefined ? line : `${line}, manifest_id ${printable(String(id))}`);
+}
+
+/** The file's manifest sent: PUT to the registered one of its uapk_id, else registered (POST); the answer's body. */
+async function sent(api: ApiOptions, input: Record<string, unknown>, existing: Record<string, unknown> | undefined) {
+  const res = existing
+    ? await call(api, "PUT", `/manifests/${encodeURIComponent(String(existing.manifest_id))}`, input)
+    : await call(api, "POST", "/manifests", input);
+  return (await res.json()) as { manifest_id?: unknown };
 }
