@@ -8,9 +8,6 @@
 // any JSON-RPC is read: a missing or bad credential is a 401 problem+json. Bodies are parsed with the REST
 // limits (413 over GATEHOUSE_MAX_BODY_BYTES, 400 on invalid JSON or prototype keys, 415 if not JSON).
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
-import type { EventBus } from "../../core/events/bus";
-import type { Context } from "koa";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import {
   type CallToolRequest,
@@ -20,22 +17,25 @@ import {
   ListToolsRequestSchema,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { Redis } from "ioredis";
+import type { Context } from "koa";
+import type { EventBus } from "../../core/events/bus";
 import type { Principal } from "../../core/identity/principal";
 import type { Mount } from "../../http/app";
 import type { Authenticator } from "../../http/auth";
+import { hasJsonMediaType } from "../../http/body/json-body";
 import type { RouteGuard } from "../../http/boundary/guard";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
-import { hasJsonMediaType } from "../../http/body/json-body";
 import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
+import { type AgentSession, type AgentToolsDeps, createAgentTools } from "./agent-tools";
 import { emptyBatchAnswer, ID_IN_USE, notJsonRpcAnswer, repeatedIdAnswer } from "./invalid-request";
-import { createAgentTools, type AgentSession, type AgentToolsDeps } from "./agent-tools";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
+import { assertSupportedProtocolVersion } from "./protocol-version";
 import { createPurutoTools } from "./puruto-tools";
 import { type BuildServer, createSessionRegistry, type McpSession, type SessionRegistry } from "./sessions";
-import { assertSupportedProtocolVersion } from "./protocol-version";
 import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
 import { sendWebResponse, webRequestOf } from "./web-bridge";
@@ -232,12 +232,15 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
     const owner = ownerOf(principal);
     const endpoint = endpointOf(route);
     const token = route.kind === "agent" ? ctx.get("X-Capability-Token") || undefined : undefined;
-    // Refused before the pool makes room for it (which may close another caller's session).
-    const record = shared
-      ? sharedRecordOf({ owner, endpoint, ...(token ? { capabilityToken: token } : {}) }, body as InitializeRequest)
-      : undefined;
-    if (shared && record === undefined)
-      throw new HttpProblem(400, "The initialize params are too large to share between the nodes", {
+    // Bounded on every node, Redis or not: the SDK Server keeps the client's capabilities for the session's life
+    // (200 sessions of ~930 KB capabilities held 260 MB). Refused before the pool makes room for it (which may
+    // close another caller's session).
+    const record = sharedRecordOf(
+      { owner, endpoint, ...(token ? { capabilityToken: token } : {}) },
+      body as InitializeRequest,
+    );
+    if (record === undefined)
+      throw new HttpProblem(400, "The initialize params are too large (at most 64 KiB)", {
         code: "VALIDATION_FAILED",
       });
     // Before the pool makes room too: a refused initialize never closes another caller's idle session.
@@ -247,7 +250,7 @@ function sessionOpeners(deps: McpFaceDeps, sessions: SessionRegistry, serverOf: 
     // Held until the initialize is answered, refused or its caller left: registered by then, or never to be.
     ctx.res.once("close", slot.release);
     const id = randomUUID();
-    if (shared && record !== undefined) await shared.create(id, record);
+    if (shared) await shared.create(id, record);
     return sessions.open(slot, owner, endpoint, serverOf(route, principal, orgId, token), id);
   }
 

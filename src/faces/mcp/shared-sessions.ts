@@ -28,7 +28,10 @@ export interface SharedSessionRecord {
   capabilityToken?: string;
 }
 
-/** The largest record shared (the client's capabilities and clientInfo are a few hundred bytes in practice). */
+/**
+ * The largest record shared (the client's capabilities and clientInfo are a few hundred bytes in practice); also the
+ * bound on what any node keeps of an initialize, Redis or not (./mcp-face.ts `openSession`).
+ */
 export const MAX_SHARED_RECORD_BYTES = 64 * 1024;
 
 /** The session ids this gateway hands out (randomUUID): anything else is not looked up. */

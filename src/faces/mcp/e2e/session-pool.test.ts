@@ -104,3 +104,31 @@ describe("the MCP session pool", () => {
     }
   });
 });
+
+// Each session's SDK Server keeps the client's capabilities and clientInfo as long as it lives: without Redis they
+// had no bound (200 sessions of ~930 KB capabilities raised the heap by 260 MB), the 64 KiB one applied only to the
+// records shared through Redis.
+describe("the initialize params a session keeps", () => {
+  // A person holding no session yet: the pool (full after the tests above) makes room for them.
+  const initializeWith = async (capabilities: object) =>
+    post(
+      { authorization: `Bearer ${await g.userTokenFor(g.orgId, "dev@big-initialize", ["operator"])}` },
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-03-26", capabilities, clientInfo: { name: "big", version: "1" } },
+      },
+    );
+
+  it("over 64 KiB are refused with 400 VALIDATION_FAILED without Redis too, and open no session", async () => {
+    const refused = await initializeWith({ experimental: { blob: { data: "x".repeat(65 * 1024) } } });
+    expect(refused.status).toBe(400);
+    expect(refused.headers.get("mcp-session-id")).toBeNull();
+    expect(await refused.json()).toMatchObject({ code: "VALIDATION_FAILED" });
+
+    const small = await initializeWith({ experimental: { blob: { data: "x".repeat(1024) } } });
+    expect(small.status).toBe(200);
+    await small.body?.cancel();
+  });
+});
