@@ -698,7 +698,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: countRule,
     default: "1000",
     description:
-      "Open MCP sessions per node. When full, the credential holding the most gives up its least recently used one to a credential holding fewer; else 503 + Retry-After.",
+      "Open MCP sessions per node. When full, the credential holding the most gives up its least recently used one to a credential holding fewer, and one holding as many as anyone gives up its own (never another's); 503 + Retry-After when none can.",
   },
   {
     name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",

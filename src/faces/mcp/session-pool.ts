@@ -50,9 +50,9 @@ export function sessionPool<Session extends PooledSession>(
 
     /**
      * A slot for one more session of `owner`, or undefined when there is no room. A full pool first closes idle
-     * sessions; then the caller holding the most sessions gives up its least recently used one, but only to a caller
-     * holding fewer: one credential cannot fill the pool and lock every other caller out, nor take back a share the
-     * others hold. The slot counts as a session from now on; it becomes the session when that is registered, and
+     * sessions; then the caller holding the most sessions gives up its least recently used one to a caller holding
+     * fewer, and a caller holding as many as anyone gives up its own: one credential cannot fill the pool and lock
+     * every other caller out, nor take back a share the others hold, nor lock itself out. The slot counts as a session from now on; it becomes the session when that is registered, and
      * the caller releases it in any case once it is done.
      */
     reserve(owner: string): PoolSlot | undefined {
@@ -71,7 +71,9 @@ export function sessionPool<Session extends PooledSession>(
 
 /**
  * In a full pool, the session that gives way to a new one of `owner`: the least recently used of the caller holding
- * the most sessions (its slots being opened count as held), but only when `owner` holds fewer; undefined otherwise.
+ * the most sessions (its slots being opened count as held) when `owner` holds fewer; else `owner`'s own least
+ * recently used one (a client that lost track of its sessions must not be locked out until they go idle), never
+ * another caller's. Undefined when `owner` holds fewer and no one holds more, or holds only slots being opened.
  */
 function evictionFor(
   sessions: readonly PooledSession[],
@@ -81,8 +83,11 @@ function evictionFor(
   const counts = new Map<string, number>();
   for (const s of [...sessions, ...slots]) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
   const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
-  if (most <= (counts.get(owner) ?? 0)) return undefined;
+  return leastRecentlyUsedOf(sessions, most > (counts.get(owner) ?? 0) ? biggest : owner);
+}
+
+function leastRecentlyUsedOf(sessions: readonly PooledSession[], owner: string): PooledSession | undefined {
   let oldest: PooledSession | undefined;
-  for (const s of sessions) if (s.owner === biggest && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+  for (const s of sessions) if (s.owner === owner && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
   return oldest;
 }
