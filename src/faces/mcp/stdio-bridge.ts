@@ -162,6 +162,9 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
     await local.close();
     await settledWithin([...inFlight], DRAIN_AFTER_END_MS);
     closing = true;
+    // close() only aborts the open streams: the session would live on in the gateway's pool (a run leaked one)
+    // until idle. The DELETE ends it there; a gateway that cannot be reached keeps it until idle anyway.
+    await upstream.terminateSession().catch(() => {});
     await upstream.close();
     finished();
   };

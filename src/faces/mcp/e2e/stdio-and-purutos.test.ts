@@ -1,6 +1,8 @@
 // The stdio bridge (`gatehouse mcp-stdio`, a separate process an MCP client launches) and the purutos endpoint.
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -57,10 +59,10 @@ describe("gatehouse mcp-stdio", () => {
 type Written = { id?: number | null; result?: any; error?: any };
 
 /** `gatehouse mcp-stdio` for the test's agent, as a user would start it. */
-function spawnBridge() {
+function spawnBridge(url = g.url) {
   return spawn(
     resolve(REPO, "node_modules/.bin/tsx"),
-    ["src/cli/main.ts", "mcp-stdio", "--url", g.url, "--agent", UAPK],
+    ["src/cli/main.ts", "mcp-stdio", "--url", url, "--agent", UAPK],
     { cwd: REPO, env: { PATH: process.env.PATH ?? "", GATEHOUSE_API_KEY: g.apiKey, LOG_LEVEL: "silent" } },
   );
 }
@@ -128,8 +130,9 @@ describe("gatehouse mcp-stdio, lines that are not JSON-RPC", () => {
 async function bridgeToEndOfInput(
   lines: object[],
   whileEnded: () => Promise<unknown> = async () => undefined,
+  url = g.url,
 ): Promise<{ code: number | null; messages: Written[] }> {
-  const child = spawnBridge();
+  const child = spawnBridge(url);
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   // "close", not "exit": it comes after stdout has been read to its end.
@@ -148,6 +151,54 @@ async function bridgeToEndOfInput(
   } finally {
     child.kill();
   }
+}
+
+/** A proxy in front of `target` that records each request's method, Mcp-Session-Id and answer status. */
+async function recordingProxy(target: string) {
+  const seen: { method: string; session: string | undefined; status: number }[] = [];
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers))
+      if (typeof value === "string" && !["host", "connection", "content-length"].includes(name))
+        headers.set(name, value);
+    const aborted = new AbortController();
+    res.once("close", () => aborted.abort());
+    try {
+      const answer = await fetch(`${target}${req.url}`, {
+        method: req.method!,
+        headers,
+        signal: aborted.signal,
+        ...(chunks.length > 0 ? { body: Buffer.concat(chunks) } : {}),
+      });
+      seen.push({
+        method: req.method!,
+        session: req.headers["mcp-session-id"] as string | undefined,
+        status: answer.status,
+      });
+      const out: Record<string, string> = {};
+      answer.headers.forEach((value, name) => {
+        if (name !== "content-length" && name !== "content-encoding") out[name] = value;
+      });
+      res.writeHead(answer.status, out);
+      if (answer.body) for await (const chunk of answer.body) res.write(chunk);
+      res.end();
+    } catch {
+      res.destroy();
+    }
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
 }
 
 describe("gatehouse mcp-stdio, input that ends while requests are in flight", () => {
@@ -173,6 +224,42 @@ describe("gatehouse mcp-stdio, input that ends while requests are in flight", ()
       decision: "ALLOW",
       executed: true,
     });
+  }, 30_000);
+
+  it("ends its session on the gateway (DELETE) before it exits: a run leaves no session in the pool", async () => {
+    const proxy = await recordingProxy(g.url);
+    try {
+      const { code, messages } = await bridgeToEndOfInput(
+        [
+          initialize("leaving"),
+          { jsonrpc: "2.0", method: "notifications/initialized" },
+          { jsonrpc: "2.0", id: 2, method: "tools/list" },
+        ],
+        async () => undefined,
+        proxy.url,
+      );
+      expect(code).toBe(0);
+      expect(messages.find((m) => m.id === 2)?.result).toBeDefined();
+      const sessionId = proxy.seen.find((r) => r.session)?.session;
+      expect(sessionId).toBeDefined();
+      // Before: no DELETE, and the session still answered until it went idle.
+      expect(proxy.seen.filter((r) => r.method === "DELETE")).toEqual([
+        { method: "DELETE", session: sessionId, status: 200 },
+      ]);
+      const after = await fetch(`${g.url}/mcp/agents/${UAPK}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "x-api-key": g.apiKey,
+          "mcp-session-id": sessionId!,
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
+      });
+      expect(after.status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
   }, 30_000);
 
   it("a call waiting for a human approval is not cut: approved after the end of input, it runs and is answered", async () => {
