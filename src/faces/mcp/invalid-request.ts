@@ -3,6 +3,7 @@
 // (`{"method": 5}`, `"jsonrpc": "1.0"`, a batch holding a number) got -32700 Parse error, which says the JSON
 // itself was broken. The answer keeps the SDK's shape and status for its other invalid messages (HTTP 400,
 // `id: null`: the request's id cannot be trusted).
+import { MAX_BATCH_SIZE } from "@modelcontextprotocol/sdk/server/requestBody.js";
 import { ErrorCode, JSONRPCMessageSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const answer = (message: string) => ({ jsonrpc: "2.0", id: null, error: { code: ErrorCode.InvalidRequest, message } });
@@ -20,6 +21,18 @@ export const ID_IN_USE = answer("Invalid Request: a request of this session with
 /** The answer to an empty batch; undefined for any other body. Cheap: checked before the session is looked up. */
 export function emptyBatchAnswer(body: unknown): typeof EMPTY_BATCH | undefined {
   return Array.isArray(body) && body.length === 0 ? EMPTY_BATCH : undefined;
+}
+
+/**
+ * The SDK transport's answer to a batch of more than MAX_BATCH_SIZE messages, given before anything reads the batch:
+ * the face's own checks of a batch (JSON-RPC schema, ids) parsed each of its messages first, as many as the body
+ * limit allows, to end with this answer anyway.
+ */
+const OVERSIZED_BATCH = answer(`Invalid Request: Batch must not exceed ${MAX_BATCH_SIZE} messages`);
+
+/** The answer to a batch over the SDK's limit; undefined for any other body. */
+export function oversizedBatchAnswer(body: unknown): typeof OVERSIZED_BATCH | undefined {
+  return Array.isArray(body) && body.length > MAX_BATCH_SIZE ? OVERSIZED_BATCH : undefined;
 }
 
 /** The answer to a body that is not one JSON-RPC message or a batch of them; undefined when it is. */

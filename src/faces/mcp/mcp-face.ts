@@ -30,7 +30,13 @@ import { HttpProblem } from "../../http/problem";
 import type { SecurityScheme } from "../../http/spec";
 import { assertAcceptedBySdk } from "./accept";
 import { type AgentSession, type AgentToolsDeps, createAgentTools } from "./agent-tools";
-import { emptyBatchAnswer, ID_IN_USE, notJsonRpcAnswer, repeatedIdAnswer } from "./invalid-request";
+import {
+  emptyBatchAnswer,
+  ID_IN_USE,
+  notJsonRpcAnswer,
+  oversizedBatchAnswer,
+  repeatedIdAnswer,
+} from "./invalid-request";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { assertSupportedProtocolVersion } from "./protocol-version";
@@ -357,8 +363,9 @@ export function createMcpFace(deps: McpFaceDeps) {
         if (body === undefined)
           throw new HttpProblem(400, "A JSON-RPC request body is required", { code: "VALIDATION_FAILED" });
         // JSON-RPC 2.0: an empty batch is one Invalid Request error (./invalid-request.ts; the SDK said 202).
-        const emptyBatch = emptyBatchAnswer(body);
-        if (emptyBatch) return answerInvalidRequest(ctx, emptyBatch);
+        // And one over the SDK's batch limit gets the SDK's answer before any check reads each of its messages.
+        const refusedBatch = emptyBatchAnswer(body) ?? oversizedBatchAnswer(body);
+        if (refusedBatch) return answerInvalidRequest(ctx, refusedBatch);
       }
       const initialize = ctx.method === "POST" && isInitialize(body);
       // What opens a session or a stream is always answered by the SDK: refused before a session is opened for it.

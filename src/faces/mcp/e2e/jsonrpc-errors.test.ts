@@ -191,6 +191,27 @@ describe("the size of a JSON-RPC batch", () => {
   });
 });
 
+describe("a batch over the SDK's limit of 100 messages", () => {
+  const over = {
+    jsonrpc: "2.0",
+    id: null,
+    error: { code: -32600, message: "Invalid Request: Batch must not exceed 100 messages" },
+  };
+  const pings = (n: number) => Array.from({ length: n }, (_, i) => ({ jsonrpc: "2.0", id: 5000 + i, method: "ping" }));
+
+  // Refused before any of its messages is read (each was parsed with zod first, for the same refusal in the end):
+  // whatever the messages hold, and whether or not a session is named, the answer is the SDK's.
+  it.each([
+    ["holding a message that is not JSON-RPC", [...pings(100), { method: 5 }], true],
+    ["whose requests share an id", [...pings(100), { jsonrpc: "2.0", id: 5000, method: "ping" }], true],
+    ["sent without a session", pings(101), false],
+  ])("%s is the SDK's Invalid Request (-32600, HTTP 400)", async (_, batch, inSession) => {
+    const answer = await post(`/mcp/agents/${UAPK}`, batch, inSession ? agents : undefined);
+    expect(answer.status).toBe(400);
+    expect(answer.messages).toEqual([over]);
+  });
+});
+
 describe("the Content-Type of an MCP POST", () => {
   const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" });
   const postAs = (type: string) =>
