@@ -9,6 +9,7 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
 } from "../../core/governance";
+import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
 import type { McpOptions } from "./options";
 import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
@@ -107,14 +108,16 @@ export function createAgentTools(deps: AgentToolsDeps) {
   ): Promise<ExecuteRequest | CallToolResult> {
     const manifest = await manifestOf(session);
     const action = capabilityForToolName(manifest, params.name);
-    if (!action) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': call a tool that tools/list names`);
+    // The name quoted clipped and visibly (src/core/policy/clip.ts), as REST's reasons quote what an agent sent.
+    if (!action)
+      return refused("UNKNOWN_TOOL", `Unknown tool '${clipped(params.name)}': call a tool that tools/list names`);
     const args = (params.arguments ?? {}) as Record<string, unknown>;
     const unknown = Object.keys(args).find((k) => !ARGUMENTS.includes(k));
     if (unknown !== undefined)
       return refused(
         "VALIDATION_FAILED",
-        `Unknown argument '${unknown}': the tool's own parameters go under 'params'`,
-        [{ pointer: `/arguments/${unknown}`, message: `allowed: ${ARGUMENTS.join(", ")}` }],
+        `Unknown argument '${clipped(unknown)}': the tool's own parameters go under 'params'`,
+        [{ pointer: `/arguments/${clipped(unknown)}`, message: `allowed: ${ARGUMENTS.join(", ")}` }],
       );
     const meta = metaOf(params._meta as Record<string, unknown> | undefined);
     if ("error" in meta) return refused("VALIDATION_FAILED", meta.error);
@@ -203,7 +206,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
       ]);
     const agentId = (await manifestOf(session))?.agent.id ?? session.uapkId;
     const view = await deps.approvals.getForAgent(session.orgId, approvalId, agentId);
-    if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${approvalId}' not found`);
+    if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${clipped(approvalId)}' not found`);
     return {
       content: [{ type: "text", text: `Approval ${approvalId} is ${view.status}` }],
       structuredContent: { ...view },

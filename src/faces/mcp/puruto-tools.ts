@@ -4,6 +4,7 @@
 // POST /purutos/{name}/{command}. The arguments are the command's payload, checked by the same spec schema.
 import { randomUUID } from "node:crypto";
 import type { CallToolRequest, CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { clipped } from "../../core/policy/clip";
 import type { BodyValidator, PurutoCommands, PurutoInfo } from "./ports";
 import { refused } from "./results";
 import { mcpToolNames } from "./tool-names";
@@ -66,7 +67,9 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
 
   async function callTool(params: CallToolRequest["params"], extra: { signal: AbortSignal }): Promise<CallToolResult> {
     const target = await targetOf(params.name);
-    if (!target) return refused("UNKNOWN_TOOL", `Unknown tool '${params.name}': call a tool that tools/list names`);
+    // The name quoted clipped and visibly (src/core/policy/clip.ts), as REST's reasons quote what a caller sent.
+    if (!target)
+      return refused("UNKNOWN_TOOL", `Unknown tool '${clipped(params.name)}': call a tool that tools/list names`);
     const payload = (params.arguments ?? {}) as Record<string, unknown>;
     const problems = deps.validatePayload(payload);
     if (problems)

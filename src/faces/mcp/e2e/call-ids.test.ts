@@ -1,0 +1,70 @@
+// What an MCP call quotes back and records of what its client chose: the tool's name in an UNKNOWN_TOOL answer, the
+// JSON-RPC id in the audit record, and the HTTP request's X-Request-Id / X-Correlation-Id (which REST records and
+// passes to a puruto). A hostile client chooses all of them: a name of 900 KB came back twice (1.8 MB), an id of
+// 500,000 characters was stored in the intent and the outcome, a U+202E came back and was stored raw.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { registerMcpBot, UAPK } from "../../../test-support/mcp";
+
+let g: TestGatehouse;
+const sessions = new Map<string, string>();
+
+/** A raw POST on `path` (its session once initialized); the JSON-RPC messages answered. */
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const session = sessions.get(path);
+  const response = await fetch(`${g.url}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/json, text/event-stream",
+      "x-api-key": g.apiKey,
+      "mcp-protocol-version": "2025-06-18",
+      ...(session ? { "mcp-session-id": session } : {}),
+      ...headers,
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  const messages = (response.headers.get("content-type") ?? "").startsWith("text/event-stream")
+    ? [...text.matchAll(/^data: (.+)$/gm)].map((m) => JSON.parse(m[1]!))
+    : text
+      ? [JSON.parse(text)].flat()
+      : [];
+  return { status: response.status, text, messages, session: response.headers.get("mcp-session-id") };
+}
+
+const AGENTS = `/mcp/agents/${UAPK}`;
+const PURUTOS = "/mcp/purutos";
+
+beforeAll(async () => {
+  g = await startTestGatehouse();
+  await registerMcpBot(g);
+  for (const path of [AGENTS, PURUTOS]) {
+    const opened = await post(path, {
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "ids", version: "1" } },
+    });
+    sessions.set(path, opened.session!);
+    await post(path, { jsonrpc: "2.0", method: "notifications/initialized" });
+  }
+});
+
+afterAll(async () => {
+  await g?.dispose();
+});
+
+describe("an UNKNOWN_TOOL answer", () => {
+  it.each([AGENTS, PURUTOS])("on %s quotes the tool's name clipped and its bidi override escaped", async (path) => {
+    const name = `${"x".repeat(900_000)}\u202e`;
+    const { messages, text } = await post(path, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name } });
+    const result = messages[0].result;
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent.code).toBe("UNKNOWN_TOOL");
+    // Before: 1.8 MB (the name in the text and in the structured content), U+202E raw.
+    expect(text.length).toBeLessThan(4_000);
+    expect(text).not.toContain("\u202e");
+    expect(result.content[0].text).toContain("…(900001 chars)");
+  });
+});
