@@ -13,6 +13,7 @@ import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
 import type { McpOptions } from "./options";
 import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
+import { recordedRequestId } from "./request-ids";
 import { approvalEnded, executeResult, refused } from "./results";
 import {
   ACTION_FIELDS,
@@ -93,6 +94,11 @@ async function visibleTools(
   return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
 }
 
+/** What the audit record's meta says of the call's transport: the MCP session, the client's JSON-RPC id (bounded). */
+function auditMetaOf(session: AgentSession, extra: CallExtra): Record<string, unknown> {
+  return Object.assign({ channel: "mcp", mcp_session_id: session.sessionId }, recordedRequestId(extra.requestId));
+}
+
 export function createAgentTools(deps: AgentToolsDeps) {
   const manifestOf = async (s: AgentSession): Promise<Manifest | undefined> =>
     deps.engine.manifests.getByUapkId(s.orgId, s.uapkId);
@@ -151,9 +157,7 @@ export function createAgentTools(deps: AgentToolsDeps) {
     extra: CallExtra,
   ): Promise<ExecuteResponse | CallToolResult> {
     try {
-      return await deps.engine.execute(session.orgId, request, {
-        meta: { channel: "mcp", mcp_session_id: session.sessionId, mcp_request_id: String(extra.requestId) },
-      });
+      return await deps.engine.execute(session.orgId, request, { meta: auditMetaOf(session, extra) });
     } catch (err) {
       if (err instanceof ActionConflictError) return refused(err.code, err.message, undefined, err.details);
       if (err instanceof ActionUnavailableError) return refused(err.code, err.message);

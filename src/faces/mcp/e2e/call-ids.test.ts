@@ -2,8 +2,10 @@
 // JSON-RPC id in the audit record, and the HTTP request's X-Request-Id / X-Correlation-Id (which REST records and
 // passes to a puruto). A hostile client chooses all of them: a name of 900 KB came back twice (1.8 MB), an id of
 // 500,000 characters was stored in the intent and the outcome, a U+202E came back and was stored raw.
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
+import { exportedRecords } from "../../../test-support/http";
 import { registerMcpBot, UAPK } from "../../../test-support/mcp";
 
 let g: TestGatehouse;
@@ -55,6 +57,25 @@ afterAll(async () => {
   await g?.dispose();
 });
 
+const ping = (id: string | number, meta?: object) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: {
+    name: "noop_ping",
+    arguments: { params: {}, counterparty: "a@ok.example" },
+    ...(meta ? { _meta: meta } : {}),
+  },
+});
+
+/** The meta of the audit records of the MCP call answered with `id` (decision, intent, outcome). */
+async function auditMetasOf(recorded: string): Promise<Record<string, unknown>[]> {
+  const { records } = await exportedRecords(g);
+  return records
+    .map((r) => r.meta as Record<string, unknown> | undefined)
+    .filter((meta): meta is Record<string, unknown> => meta?.mcp_request_id === recorded);
+}
+
 describe("an UNKNOWN_TOOL answer", () => {
   it.each([AGENTS, PURUTOS])("on %s quotes the tool's name clipped and its bidi override escaped", async (path) => {
     const name = `${"x".repeat(900_000)}\u202e`;
@@ -66,5 +87,29 @@ describe("an UNKNOWN_TOOL answer", () => {
     expect(text.length).toBeLessThan(4_000);
     expect(text).not.toContain("\u202e");
     expect(result.content[0].text).toContain("…(900001 chars)");
+  });
+});
+
+describe("the JSON-RPC id in the audit record", () => {
+  it("is recorded as given when short and printable", async () => {
+    await post(AGENTS, ping("short-id-1"));
+    const metas = await auditMetasOf("short-id-1");
+    expect(metas.map((m) => m.mcp_request_id_hashed)).toEqual(metas.map(() => undefined));
+    expect(metas.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("is recorded as its SHA-256, flagged, when long or unprintable", async () => {
+    for (const id of [`${"i".repeat(500_000)}`, "bidi\u202eid"]) {
+      const { messages } = await post(AGENTS, ping(id));
+      expect(messages[0].result.structuredContent).toMatchObject({ decision: "ALLOW" });
+      const hash = createHash("sha256").update(id).digest("hex");
+      const metas = await auditMetasOf(hash);
+      // Before: the id as given, in the intent and in the outcome.
+      expect(metas.length).toBeGreaterThanOrEqual(2);
+      for (const meta of metas) expect(meta.mcp_request_id_hashed).toBe(true);
+      const { text } = await exportedRecords(g);
+      expect(text).not.toContain("\u202e");
+      expect(text).not.toContain("i".repeat(1_000));
+    }
   });
 });
