@@ -13,7 +13,7 @@ import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
 import type { McpOptions } from "./options";
 import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
-import { recordedRequestId } from "./request-ids";
+import { boundaryRequestId, type RequestHeaders, recordedRequestId } from "./request-ids";
 import { approvalEnded, executeResult, refused } from "./results";
 import {
   ACTION_FIELDS,
@@ -38,7 +38,7 @@ export interface AgentSession {
 }
 
 /** What a request handler gets from the SDK that this face uses. */
-export interface CallExtra {
+export interface CallExtra extends RequestHeaders {
   signal: AbortSignal;
   requestId: string | number;
   _meta?: Record<string, unknown>;
@@ -94,9 +94,17 @@ async function visibleTools(
   return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
 }
 
-/** What the audit record's meta says of the call's transport: the MCP session, the client's JSON-RPC id (bounded). */
+/**
+ * What the audit record's meta says of the call's transport: the MCP session, the client's JSON-RPC id (bounded,
+ * ./request-ids.ts) and the HTTP request's id, as REST records it (`request_id`).
+ */
 function auditMetaOf(session: AgentSession, extra: CallExtra): Record<string, unknown> {
-  return Object.assign({ channel: "mcp", mcp_session_id: session.sessionId }, recordedRequestId(extra.requestId));
+  const requestId = boundaryRequestId(extra);
+  return Object.assign(
+    { channel: "mcp", mcp_session_id: session.sessionId },
+    recordedRequestId(extra.requestId),
+    requestId === undefined ? {} : { request_id: requestId },
+  );
 }
 
 export function createAgentTools(deps: AgentToolsDeps) {

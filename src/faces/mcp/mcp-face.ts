@@ -345,6 +345,9 @@ export function createMcpFace(deps: McpFaceDeps) {
       if (!route || (route.kind === "purutos" && !purutoTools))
         throw new HttpProblem(404, "No such route", { code: "ROUTE_NOT_FOUND" });
       ctx.state.route = route.template;
+      // The SDK hands a tool's handler the request's headers: its X-Request-Id is the boundary's id (the caller's
+      // when safe, else the one generated), which the audit record and a puruto's invocation carry, as on REST.
+      ctx.req.headers["x-request-id"] = ctx.state.requestId as string;
       if (!METHODS.includes(ctx.method))
         throw new HttpProblem(405, `Method ${ctx.method} is not allowed here`, {
           code: "METHOD_NOT_ALLOWED",

@@ -50,7 +50,9 @@ export interface PurutoCommands {
     name: string;
     command: string;
     payload: Record<string, unknown>;
-    requestId: string;
+    /** The HTTP request's X-Request-Id and X-Correlation-Id; the invoker generates any missing or unsafe one. */
+    requestId?: string;
+    correlationId?: string | undefined;
     signal: AbortSignal;
   }): Promise<PurutoCommandAnswer>;
 }

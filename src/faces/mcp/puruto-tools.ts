@@ -2,10 +2,10 @@
 // ./tool-names.ts; `title` keeps the puruto and command), run through the discovery face's
 // invoker (a port): same allow list, scrubbed environment, timeouts and concurrency limit as
 // POST /purutos/{name}/{command}. The arguments are the command's payload, checked by the same spec schema.
-import { randomUUID } from "node:crypto";
 import type { CallToolRequest, CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { clipped } from "../../core/policy/clip";
 import type { BodyValidator, PurutoCommands, PurutoInfo } from "./ports";
+import { boundaryRequestId, correlationIdOf, type RequestHeaders } from "./request-ids";
 import { refused } from "./results";
 import { mcpToolNames } from "./tool-names";
 
@@ -39,6 +39,17 @@ function namedCommands(purutos: readonly PurutoInfo[]) {
   return commands.map((c, i) => ({ ...c, name: names[i]! }));
 }
 
+/** The HTTP request's ids, as REST /purutos passes them (the invoker generates any that is missing or unsafe). */
+function idsOf(extra: RequestHeaders): { requestId?: string; correlationId?: string } {
+  const requestId = boundaryRequestId(extra);
+  const correlationId = correlationIdOf(extra);
+  return Object.assign(
+    {},
+    requestId === undefined ? {} : { requestId },
+    correlationId === undefined ? {} : { correlationId },
+  );
+}
+
 export function createPurutoTools(deps: PurutoToolsDeps) {
   /** The command a listed name stands for, else a legacy `<puruto>.<command>` name (the invoker's allow list decides). */
   async function targetOf(name: string): Promise<Target | undefined> {
@@ -65,7 +76,10 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
     return tools;
   }
 
-  async function callTool(params: CallToolRequest["params"], extra: { signal: AbortSignal }): Promise<CallToolResult> {
+  async function callTool(
+    params: CallToolRequest["params"],
+    extra: { signal: AbortSignal } & RequestHeaders,
+  ): Promise<CallToolResult> {
     const target = await targetOf(params.name);
     // The name quoted clipped and visibly (src/core/policy/clip.ts), as REST's reasons quote what a caller sent.
     if (!target)
@@ -78,7 +92,7 @@ export function createPurutoTools(deps: PurutoToolsDeps) {
       name: target.puruto,
       command: target.command,
       payload,
-      requestId: `req-${randomUUID()}`,
+      ...idsOf(extra),
       signal: extra.signal,
     });
     if (!answer.ok) return refused(answer.code, answer.message);

@@ -18,6 +18,9 @@ export function webRequestOf(ctx: Context): Request {
   const headers = new Headers();
   const raw = ctx.req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  // The boundary's request id (./mcp-face.ts put it in the node request's headers), not the caller's raw header.
+  const requestId = ctx.req.headers["x-request-id"];
+  if (typeof requestId === "string") headers.set("x-request-id", requestId);
   const view: RequestView = { method: ctx.method, url: ctx.href, headers };
   // A full undici Request costs several times the view (webidl conversions, a body stream): the transport only
   // touches these three members when a parsed body is passed (SDK 1.32, pinned; the e2e tests cover each path).

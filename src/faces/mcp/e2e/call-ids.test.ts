@@ -113,3 +113,35 @@ describe("the JSON-RPC id in the audit record", () => {
     }
   });
 });
+
+describe("the HTTP request's ids", () => {
+  it("an agent's call is audited with the boundary's request_id, as on REST (JSON and SSE answers)", async () => {
+    await post(AGENTS, ping("with-request-id"), { "x-request-id": "mcp-req-json" });
+    await post(AGENTS, ping("with-request-id-sse", { progressToken: 7 }), { "x-request-id": "mcp-req-sse" });
+    // An unsafe X-Request-Id is not recorded: the boundary's generated one is.
+    await post(AGENTS, ping("with-unsafe-request-id"), { "x-request-id": "bad id with spaces" });
+    for (const [call, requestId] of [
+      ["with-request-id", "mcp-req-json"],
+      ["with-request-id-sse", "mcp-req-sse"],
+    ]) {
+      const metas = await auditMetasOf(call!);
+      expect(metas.length).toBeGreaterThanOrEqual(2);
+      for (const meta of metas) expect(meta.request_id).toBe(requestId);
+    }
+    const unsafe = await auditMetasOf("with-unsafe-request-id");
+    expect(unsafe.length).toBeGreaterThanOrEqual(2);
+    for (const meta of unsafe) expect(meta.request_id).toMatch(/^req-/);
+  });
+
+  it("a puruto's invocation carries the caller's X-Request-Id and X-Correlation-Id, as on REST", async () => {
+    const { messages } = await post(
+      PURUTOS,
+      { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "puruto-financial_balance", arguments: {} } },
+      { "x-request-id": "mcp-puruto-req", "x-correlation-id": "mcp-puruto-corr" },
+    );
+    expect(messages[0].result.structuredContent.invocation).toMatchObject({
+      request_id: "mcp-puruto-req",
+      correlation_id: "mcp-puruto-corr",
+    });
+  });
+});
