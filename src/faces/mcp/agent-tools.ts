@@ -8,6 +8,7 @@ import {
   ActionUnavailableError,
   type ExecuteRequest,
   type ExecuteResponse,
+  paramsSizeProblem,
 } from "../../core/governance";
 import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
@@ -156,6 +157,9 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const problems = deps.validateExecuteBody(body);
     if (problems)
       return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
+    // REST's bound on the values an action's params hold, before anything is judged or audited.
+    const tooLarge = paramsSizeProblem([callAction.params]);
+    if (tooLarge) return refused("VALIDATION_FAILED", `/arguments/params: ${tooLarge}`);
     return body as unknown as ExecuteRequest; // just validated against the spec's ExecuteRequest
   }
 

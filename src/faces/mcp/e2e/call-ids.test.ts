@@ -4,6 +4,7 @@
 // 500,000 characters was stored in the intent and the outcome, a U+202E came back and was stored raw.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_PARAMS_VALUES } from "../../../core/governance";
 import { startTestGatehouse, type TestGatehouse } from "../../../test-support/gatehouse";
 import { exportedRecords } from "../../../test-support/http";
 import { registerMcpBot, UAPK } from "../../../test-support/mcp";
@@ -143,5 +144,19 @@ describe("the HTTP request's ids", () => {
       request_id: "mcp-puruto-req",
       correlation_id: "mcp-puruto-corr",
     });
+  });
+});
+
+describe("an agent's params", () => {
+  it("holding more values than REST accepts are refused before anything is judged or audited", async () => {
+    const params: Record<string, number> = {};
+    for (let i = 0; i <= MAX_PARAMS_VALUES; i++) params[`k${i}`] = i;
+    const before = (await exportedRecords(g)).records.length;
+    const call = { jsonrpc: "2.0", id: "too-many", method: "tools/call" };
+    const { messages } = await post(AGENTS, { ...call, params: { name: "noop_ping", arguments: { params } } });
+    expect(messages[0].result.isError).toBe(true);
+    expect(messages[0].result.structuredContent.code).toBe("VALIDATION_FAILED");
+    expect(messages[0].result.content[0].text).toContain("more than 10,000 values");
+    expect((await exportedRecords(g)).records.length).toBe(before);
   });
 });
