@@ -413,8 +413,17 @@ function collectDeclaredAmounts(places: { source: string; value: unknown; minor:
     const unit = minor ? { minor: true as const } : {};
     declared.set(source, { source, value, ...unit, ...(quantities.length ? { quantities } : {}) });
   }
-  facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
+  facts.amounts = facts.amounts.filter((found) => !samePlace(declared.get(found.source), found));
   for (const found of declared.values()) facts.amounts.push(found);
+}
+
+/**
+ * Whether the walk found `found` at the declared place `declared`, not merely at one spelled alike: a source is the
+ * keys joined with `.`, so a literal key `"order.total_price": 5000` beside `order: {total_price: 10}` has the
+ * declared path's source too, and dropping it as found twice passed 5000 judged as 10.
+ */
+function samePlace(declared: Found<unknown> | undefined, found: Found<unknown>): boolean {
+  return declared !== undefined && Object.is(declared.value, found.value);
 }
 
 /**

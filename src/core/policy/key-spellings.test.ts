@@ -90,3 +90,24 @@ describe("money objects under a money key", () => {
     expect(await decideWire(threshold, params)).toEqual({ decision: "ALLOW", codes: [] });
   });
 });
+
+describe("a key spelled like a declared path", () => {
+  const declaring = (): ManifestInput => ({
+    ...payments(threshold),
+    tools: { "payment:wire": { connector: { type: "noop" }, amount_params: ["order.total_price"] } },
+  });
+
+  it.each([
+    { "order.total_price": 5000, order: { total_price: 10 } },
+    { order: { total_price: 10 }, "order.total_price": 5000 },
+  ])("%j is judged at both values, not only the declared place's", async (params) => {
+    const e = await engine();
+    e.manifests.register(ORG, declaring());
+    const action = { type: "payment", tool: "wire", params: { currency: "EUR", ...params } };
+    const d = await decide(ORG, { uapk_id: "payments-bot", agent_id: "payments-bot", action }, e.deps, {
+      now: e.now(),
+    });
+    expect(d.decision).toBe("ESCALATE");
+    expect(d.reasons.map((r) => r.code)).toEqual(["AMOUNT_THRESHOLD"]);
+  });
+});
