@@ -24,9 +24,9 @@
 // compares — lease ends, key and approval expiries, audit timestamps — are the database's time at the last measure
 // plus the monotonic time elapsed since, so the database's clock within the measure's error, the same on every node,
 // whatever the wall clock does between two measures. A step of the wall clock beyond the bound is seen (its elapsed
-// time against the monotonic clock's) and makes the node `unmeasured` until a measure taken at once answers. Within the bound that removes the
-// residual skew; beyond it, what the node still does on its own (the approvals' expiry sweep, the keys' purge)
-// expires nothing another node wrote before the database's clock says so.
+// time against the monotonic clock's) and makes the node `unmeasured` until a measure taken at once answers. Within
+// the bound that removes the residual skew; beyond it, what the node still does on its own (the approvals' expiry
+// sweep, the keys' purge) expires nothing another node wrote before the database's clock says so.
 //
 // An embedded SQLite file has one node: its clock is the only one, and no guard is started.
 
@@ -224,7 +224,7 @@ function skewMessage(offset: number, input: Pick<ClockSkewInput, "maxSkewMs">): 
  * clock (the node's own clock until the first measure). The wall clock is read only when a measure aligns it: a step
  * of it between two measures (NTP step, paused VM, `date -s`) was the node's clock plus an offset measured before the
  * step, and passed straight into lease ends, key and approval expiries, budget hours and audit timestamps; now it
- * changes nothing until the next measure, which the guard takes at once when it sees the step (wallClockJump).
+ * changes nothing until the next measure, which the guard takes at once when it sees the step (wallClockStep).
  */
 export function alignedClock(
   nodeNow: () => number = Date.now,
