@@ -1,7 +1,7 @@
 // The approvals a node's turns are waiting for, recorded in Redis under that node, so that when the node dies
-// (SIGKILL, a crash, silent for nodeGoneAfterMs: stalled or cut off from Redis that long) another node ends them: the turn that asked
-// went with the node, and an approval left pending would sit in the operators' queue until its own expiry,
-// releasing nothing if approved. A live node ends its own (./session-state.ts cancelApprovals); this is for the
+// (SIGKILL, a crash, silent for nodeGoneAfterMs: stalled or cut off from Redis that long) another node ends them:
+// the turn that asked went with the node, and an approval left pending would sit in the operators' queue until its
+// own expiry, releasing nothing if approved. A live node ends its own (./session-state.ts cancelApprovals); this is for the
 // node that can no longer do it.
 //
 // Why per node, and not at take-over or at the session lease's expiry: a dead node's sessions may never be
