@@ -274,21 +274,26 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
   });
 
   it("a risk picture the policy could not complete is flagged above the headline", async () => {
-    // A recipient past the params walk's limit (10,000 values) is in no list the card shows.
-    const a: Record<string, unknown> = {};
-    for (let i = 0; i < 10_050; i++) a[`k${i}`] = 1;
-    a.zz = { to: "boss@evil.com" };
+    // A statement descriptor of more `*` pieces than any card statement shows is left unread: the names the card
+    // shows may be missing some. (More values than the walk reads is refused at the boundary: 400.)
+    const descriptor = Array.from({ length: 20 }, (_, i) => `PIECE${i}`).join("*");
     const reply = await agent(g).post("/api/v1/gateway/execute", pay("inv-incomplete"));
     expect(reply.body.decision).toBe("ESCALATE");
     const big = await agent(g).post(
       "/api/v1/gateway/execute",
-      executeBody(UAPK, { type: "payment", tool: "send", params: { invoice: "inv-big", a } }),
+      executeBody(UAPK, {
+        type: "payment",
+        tool: "send",
+        params: { invoice: "inv-big", statement_descriptor: descriptor },
+      }),
     );
     expect(big.body).toMatchObject({ decision: "ESCALATE", executed: false });
     await page.getByRole("tab", { name: "Approvals" }).click();
     const warning = approvalCard(big.body.approval_id as string).getByRole("note", { name: "Incomplete risk picture" });
     await warning.waitFor();
-    expect(await warning.textContent()).toContain("could not be read completely (params have more than 10000 values)");
+    expect(await warning.textContent()).toContain(
+      'could not be read completely (params.statement_descriptor has more than 16 "*"-separated pieces)',
+    );
     // An approval read completely carries no such line.
     const complete = approvalCard(reply.body.approval_id as string);
     await complete.waitFor();
