@@ -145,7 +145,8 @@ async function openSqliteStores(deps: NodeStoresDeps): Promise<NodeStores> {
     defaultOrg: config.defaultOrg,
   });
   const approvals = createApprovalStore(db, { events: deps.events, pollIntervalMs: deps.recheckMs });
-  const audit = createAuditLog(db);
+  // The verifier's step back as on PostgreSQL: an append stamped further before its head is refused (CLOCK_SKEW).
+  const audit = createAuditLog(db, { verify: { maxStepBackMs: stepBackToleranceFor(config.maxClockSkewMs) } });
   const history = sqliteAuditHistory(db, audit);
   const engine = createGovernanceEngine({
     db,

@@ -41,7 +41,8 @@ import {
   sameRefusal,
   tokenContent,
 } from "./record-content";
-import { type ChainVerification, verifyChainPages } from "./verify";
+import { refuseStepBack } from "./step-back";
+import { type ChainVerification, DEFAULT_MAX_STEP_BACK_MS, type VerifyOptions, verifyChainPages } from "./verify";
 
 export type {
   ActionInput,
@@ -118,8 +119,10 @@ export interface AuditLog {
 
 export { newInteractionId } from "./interaction-id";
 
-export function createAuditLog(db: Db, options: { now?: () => Date } = {}): AuditLog {
+export function createAuditLog(db: Db, options: { now?: () => Date; verify?: VerifyOptions } = {}): AuditLog {
   const now = options.now ?? (() => new Date());
+  // The verifier's step back: an append never writes a record the chain's verification would reject (./step-back.ts).
+  const maxStepBackMs = options.verify?.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS;
   const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
   const statements = auditStatements(db);
@@ -129,7 +132,10 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   // It is the database's one group commit: the engine's reservations of the same turn join the same transaction.
   const grouped = groupCommit(db);
 
-  const { appendSerialised, appendOutcome, appendDecision, appendRefusal } = recordAppender(db, keys, now, statements);
+  const { appendSerialised, appendOutcome, appendDecision, appendRefusal } = recordAppender(db, keys, statements, {
+    now,
+    maxStepBackMs,
+  });
 
   return {
     appendIntent: (input) => appendSerialised(input.org_id, intentContent(input)),
@@ -175,7 +181,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
       // other request of the node for as long as the verification took. Rows as stored (fromStoredRow).
       const stored = (from_seq: number, limit: number) =>
         statements.chainPage.all({ org_id, from_seq, limit }).map(fromStoredRow);
-      return verifyChainPages(chainPages(1, head(org_id) ?? { seq: 0 }, stored), (kid) => keys.publicKey(kid));
+      const keyOf = (kid: string) => keys.publicKey(kid);
+      return verifyChainPages(chainPages(1, head(org_id) ?? { seq: 0 }, stored), keyOf, options.verify);
     },
 
     exportJsonlStream(org_id) {
@@ -190,7 +197,8 @@ export function createAuditLog(db: Db, options: { now?: () => Date } = {}): Audi
   };
 }
 
-type ChainLink = { seq: number; hash: string };
+/** A chain's head as its next append reads it: no record may be stamped far before its timestamp (./step-back.ts). */
+type ChainLink = { seq: number; hash: string; timestamp: string };
 const headKey = (org_id: string) => `audit-head\u0000${org_id}`;
 const SIGNING_KEY = "audit-signing-key";
 
@@ -201,8 +209,8 @@ const SIGNING_KEY = "audit-signing-key";
 function recordAppender(
   db: Db,
   keys: ReturnType<typeof createSigningKeyStore>,
-  now: () => Date,
   statements: AuditStatements,
+  { now, maxStepBackMs }: { now: () => Date; maxStepBackMs: number },
 ) {
   const signGroupLast = groupSigner(db, statements);
 
@@ -229,10 +237,13 @@ function recordAppender(
     const group = openGroupOf(db);
     const head = group ? groupHead(group, org_id) : statements.head.get({ org_id });
     const signingKey = group ? groupSigningKey(group) : keys.activeKey();
+    // Refused before anything is written: inside a reservation the throw rolls back its budget and approval too.
+    const at = now();
+    refuseStepBack(org_id, head && { seq: head.seq, ms: Date.parse(head.timestamp) }, at.getTime(), maxStepBackMs);
     const unsigned: UnsignedAuditRecord = {
       org_id,
       seq: (head?.seq ?? 0) + 1,
-      timestamp: now().toISOString(),
+      timestamp: at.toISOString(),
       ...content,
       prev_hash: head?.hash ?? GENESIS_HASH,
       kid: signingKey.kid,
@@ -242,7 +253,7 @@ function recordAppender(
     const deferred = signGroupLast(hashed, body, signingKey.privateKey);
     if (!deferred) hashed.signature = signBody(body, signingKey.privateKey);
     statements.insert.run(toRow(hashed, texts));
-    group?.memo.set(headKey(org_id), { seq: hashed.seq, hash: hashed.hash });
+    group?.memo.set(headKey(org_id), { seq: hashed.seq, hash: hashed.hash, timestamp: hashed.timestamp });
     return hashed;
   };
   const append = db.transaction(appendNow);

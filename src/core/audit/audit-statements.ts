@@ -23,7 +23,7 @@ export function auditStatements(db: Db) {
     head: sqliteQuery(db, (b, $: Org) =>
       b
         .selectFrom("audit_records")
-        .select(["seq", "hash"])
+        .select(["seq", "hash", "timestamp"])
         .where("org_id", "=", $.org_id)
         .orderBy("seq", "desc")
         .limit(1),

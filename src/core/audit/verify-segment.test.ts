@@ -9,7 +9,9 @@ import { verifySegment } from "./verify";
 /** Org A's chain of five records, the n-th stamped `clock[n]` (or the last one), and org B's first record. */
 async function logOf(clock: string[]) {
   let now = clock[0]!;
-  const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date(now) });
+  // No step-back refusal at the append (./step-back.ts): the log must write the chains the verifier is to refuse.
+  const verify = { maxStepBackMs: Number.POSITIVE_INFINITY };
+  const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date(now), verify });
   const deny = (org: string, n: number) => {
     now = clock[Math.min(n, clock.length - 1)]!;
     return log.appendDecision({

@@ -37,13 +37,13 @@ import {
   sameRefusal,
   tokenContent,
 } from "../../audit/record-content";
+import { refuseStepBack } from "../../audit/step-back";
 import {
   type ChainVerification,
   DEFAULT_MAX_STEP_BACK_MS,
   type VerifyOptions,
   verifyChainPages,
 } from "../../audit/verify";
-import { ActionUnavailableError } from "../../governance/types";
 import type { ActiveSigningKey, PublicJwk } from "../../keys";
 import type { BudgetSlot } from "../../policy/budget-counters";
 import type { AnyKysely } from "../postgres";
@@ -260,22 +260,6 @@ export function createSharedAuditChain(
     publicJwks: () => keys.publicJwks(),
   };
   return api;
-}
-
-/**
- * A record stamped more than the verifier's step back (stepBackToleranceFor) before its chain's head is refused,
- * before anything is written or executed: the chain's own verification would reject it for good ("… ms before that
- * of seq …"). Only a clock far off stamps so far back (the aligned clock follows the database's, ./clock-skew.ts), so
- * the refusal is the node's clock's: 503 CLOCK_SKEW.
- */
-function refuseStepBack(orgId: string, head: ChainLink | undefined, atMs: number, maxStepBackMs: number): void {
-  if (head === undefined || Number.isNaN(head.ms) || head.ms - atMs <= maxStepBackMs) return;
-  throw new ActionUnavailableError(
-    `This node's clock stamps ${orgId}'s next audit record ${head.ms - atMs} ms before its head (seq ${head.seq}), ` +
-      `more than the ${maxStepBackMs} ms the chain's verification allows: nothing was recorded or executed; retry ` +
-      "on another node",
-    "CLOCK_SKEW",
-  );
 }
 
 /** The org's last committed record ({seq: 0} for an empty chain): where a verification stops. */

@@ -1,0 +1,24 @@
+// The append's side of the verifier's step-back rule (./verify.ts stepBackProblem): a record is never written that
+// the chain's own verification would reject for good. One rule for both stores: the embedded chain (./audit-log.ts)
+// and the shared one (src/core/store/shared/audit-chain.ts).
+import { ActionUnavailableError } from "../governance/types";
+
+/** What the rule needs of a chain's head: its seq and its timestamp (epoch ms). */
+export type HeadTime = { seq: number; ms: number };
+
+/**
+ * A record stamped more than the verifier's step back (stepBackToleranceFor) before its chain's head is refused,
+ * before anything is written or executed: the chain's own verification would reject it for good ("… ms before that
+ * of seq …"). Only a clock far off stamps so far back (a wall clock stepped back, an NTP step or `date -s`; on a
+ * shared store the aligned clock follows the database's, src/clock-skew.ts), so the refusal is the node's clock's:
+ * 503 CLOCK_SKEW.
+ */
+export function refuseStepBack(orgId: string, head: HeadTime | undefined, atMs: number, maxStepBackMs: number): void {
+  if (head === undefined || Number.isNaN(head.ms) || head.ms - atMs <= maxStepBackMs) return;
+  throw new ActionUnavailableError(
+    `This node's clock stamps ${orgId}'s next audit record ${head.ms - atMs} ms before its head (seq ${head.seq}), ` +
+      `more than the ${maxStepBackMs} ms the chain's verification allows: nothing was recorded or executed; retry ` +
+      "once the clock is right, or on another node",
+    "CLOCK_SKEW",
+  );
+}
