@@ -2491,12 +2491,12 @@ export interface components {
              * @description Where this tool's params carry an amount, beyond the well-known `amount` and `amounts` (each element of an
              *     array) and their compounds (`total_amount`, `amount_due`, `amount_usd`, `unit_amount_decimal`, `amount_cents`,
              *     `amountInMinorUnits`, `payout_amounts`…: any word after `amount` but `currency`, `type`, `kind`, `label`,
-             *     `description`, `formatted` or `text`; money under the words `price`, `fee`, `cost`, `total`, `subtotal`, `amt`, `charge`, `money`, `payment` and
+             *     `description`, `formatted` or `text`; money under the words `price`, `fee`, `cost`, `total`, `subtotal`, `amt`, `charge` and
              *     their plurals as a word of their own (`price`, `total`, `cost` also ending a word: `grandtotal`), last or before
              *     a currency code, `cents` or `per …` (`unit_price`, `shipping_fee`, `price_per_unit`,
              *     `grandTotal`, `price_usd`, `total_cents`; not `price_id` or `total_count`) when it holds a number, a string
              *     with a digit that is no `prefix_id`, or a `{value}` object (a `{cents}` / `{fractional}` one is refused as
-             *     unverifiable); a `{value, currency_code}` money object (or Google's
+             *     unverifiable; under `money`, `payment(s)` only such objects); a `{value, currency_code}` money object (or Google's
              *     `{units, nanos, currency_code}`) under any other key; any depth, any letter case; their currencies in
              *     `currency`/`currencies`/`currency_code` and their compounds: `amount_currency`, `payout_currency`,
              *     `targetCurrency`, `currency_iso`, `ccy`…, which must all agree): dot paths into `params`, as in

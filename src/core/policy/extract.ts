@@ -65,7 +65,7 @@
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
-import { MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
+import { holdsMoneyObjects, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import { foldText } from "./normalize";
 import type { Action, ToolConfig } from "./types";
 
@@ -1273,13 +1273,27 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
 /** Money under a money word (`price`, `fees`, `total_cents`…, ./money-keys.ts): each value that may be money. */
 function collectMoney(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): void {
   const kind = moneyKeyKind(key, folded);
-  if (kind === undefined) return;
+  if (kind === undefined) {
+    if (holdsMoneyObjects(folded)) collectMoneyObjects(value, source, facts);
+    return;
+  }
   const minor = kind === "minor" || kind === "minorlist" ? { minor: true as const } : {};
   if ((kind === "list" || kind === "minorlist") && Array.isArray(value)) {
     for (let i = 0; i < value.length; i++)
       if (i in value && mayBeMoney(value[i]))
         facts.amounts.push({ source: `${source}[${i}]`, value: value[i], ...minor });
   } else if (mayBeMoney(value)) facts.amounts.push({ source, value, ...minor });
+}
+
+/** The money objects (./money-keys.ts mayBeMoney) of a `payment` or `money` value, or of each element of a list. */
+function collectMoneyObjects(value: unknown, source: string, facts: ActionFacts): void {
+  const isMoneyObject = (v: unknown) => isObject(v) && mayBeMoney(v);
+  if (!Array.isArray(value)) {
+    if (isMoneyObject(value)) facts.amounts.push({ source, value });
+    return;
+  }
+  for (let i = 0; i < value.length; i++)
+    if (i in value && isMoneyObject(value[i])) facts.amounts.push({ source: `${source}[${i}]`, value: value[i] });
 }
 
 /**

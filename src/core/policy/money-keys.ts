@@ -1,6 +1,6 @@
 // Money under the other words payment and shop APIs use for it: `price`, `fee`, `cost`, `total`, `subtotal`, `amt`,
-// `charge`, `money`, `payment` (and their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`,
-// `price_usd`, `totalInCents`, `down_payment`).
+// `charge` (and their plurals, their compounds such as `unit_price`, `shipping_fee`, `grandTotal`, `price_usd`,
+// `totalInCents`); and money objects under `money` and `payment(s)` (holdsMoneyObjects).
 // Unread, `{item: "x", price: 5000}` passed a 100 USD threshold, and the hourly money budget never counted it.
 //
 // Each word is read as a word of its own, on the key as written (`coffee` is no fee, `cost_center` no cost), and only
@@ -20,7 +20,7 @@ export const MINOR_FORMS = new Set(["cents", "incents", "minor", "minorunits", "
 
 export type MoneyKind = "one" | "minor" | "list" | "minorlist";
 
-const MONEY_HINT = /price|fee|cost|total|amt|charge|money|payment/u;
+const MONEY_HINT = /price|fee|cost|total|amt|charge/u;
 const MONEY_WORDS = new Map<string, "one" | "list">([
   ["price", "one"],
   ["prices", "list"],
@@ -37,10 +37,6 @@ const MONEY_WORDS = new Map<string, "one" | "list">([
   ["amts", "list"],
   ["charge", "one"],
   ["charges", "list"],
-  // `money: 5000`, `down_payment: 5000`, `payment: {value: "5000"}` (`payment_id`, `payment_method` hold none).
-  ["money", "one"],
-  ["payment", "one"],
-  ["payments", "list"],
 ]);
 const ASCII = /^[\x20-\x7e]*$/u;
 
@@ -87,8 +83,21 @@ export function mayBeMoney(value: unknown): boolean {
 }
 const DIGIT = /\p{Nd}/u;
 const MONEY_MEMBERS = new Set(["value", "units"]);
-/** Members holding a money object's amount in minor units: money-rails' `{cents, currency_iso}`, RubyMoney's `fractional`. */
-export const MINOR_MEMBERS = new Set([...MINOR_FORMS, "fractional", "subunits"]);
+/**
+ * Members holding a money object's amount in minor units: money-rails' `{cents, currency_iso}`, RubyMoney's
+ * `fractional` (not a bare `minor`, a word too common to mean cents on its own).
+ */
+export const MINOR_MEMBERS = new Set(["cents", "incents", "minorunits", "inminorunits", "fractional", "subunits"]);
+
+/**
+ * Whether a key ending in `money`, `payment` or `payments` holds money objects (`payment: {value: "5000"}`, `money:
+ * {cents: 500000}`) to read. Only objects: under these words a string or a number is as often a date, an id or a
+ * count (`next_payment: "2024-02-01"`, `payment: "PAY-1AB2…"`, `payment: 42` a foreign key) as an amount.
+ */
+export function holdsMoneyObjects(folded: string): boolean {
+  return MONEY_OBJECT_KEY.test(folded);
+}
+const MONEY_OBJECT_KEY = /(?:money|payments?)$/u;
 // `price_1MoBy5LkdIwHu7ix`, `fee_1Abc`: a letters-only prefix, an underscore, then letters and digits.
 const IDENTIFIER = /^[A-Za-z]+_[A-Za-z0-9]+$/u;
 
