@@ -11,6 +11,8 @@
 // Layout (P = key prefix; a session {id} is its key, ./session-key.ts):
 //   P:ws:node:{node}   string  present while the node runs: refreshed every NODE_REFRESH_MS, lapses NODE_TTL_MS
 //                      after a crash (deleted at once on a clean shutdown)
+//   P:ws:approvals-live:{node}  the node's sign of life (./node-approvals.ts keeps it): lapses nodeGoneAfterMs
+//                      (15 s by default) after the last; with the former, what `nodeShowsLifeKeys` names
 //   P:ws:session:{id}  hash field `link`: the node holding the session's runtime link
 //   P:ws:inbox:{node}  pub/sub channel: frames for the node's links and the answers to its own forwards
 //   P:ws:attached      pub/sub channel: an IDE socket was accepted for a session on a node (one live socket per
@@ -26,7 +28,10 @@ const log = logger.child({ module: "sessions", part: "cluster" });
 
 /** A node's presence key is refreshed this often … */
 export const NODE_REFRESH_MS = 1_000;
-/** … and lapses this long after its last refresh: a crashed node counts as gone within this bound. */
+/**
+ * … and lapses this long after its last refresh. Not a death on its own (a stall lets it lapse): a node is gone
+ * once its sign of life lapsed too, nodeGoneAfterMs after the last (`nodeShowsLifeKeys`).
+ */
 export const NODE_TTL_MS = 3_000;
 /** After a gap in this node's presence, how long it checks whether its sessions were taken over. */
 const LAPSE_WATCH_MS = 10_000;
@@ -195,7 +200,11 @@ export class SessionCluster {
     }
   }
 
-  /** The other node holding the session's link, if any (a Redis error counts as none: the node carries on alone). */
+  /**
+   * The other node holding the session's link, if any (a Redis error counts as none: the node carries on alone),
+   * and whether it is alive by the rule the approvals' sweep uses (`nodeShowsLifeKeys`): a holder that stalled
+   * past its 3 s presence but not nodeGoneAfterMs is alive, its session not taken over.
+   */
   async holderElsewhere(sessionId: string): Promise<LinkHolder | undefined> {
     try {
       const node = await this.redis.hget(this.keys.session(sessionId), "link");
@@ -296,8 +305,9 @@ export class SessionCluster {
     return Date.now() < this.suspectUntil;
   }
 
+  /** Not gone: some sign of life within nodeGoneAfterMs (the same rule as ./node-approvals.ts's sweep). */
   private async alive(node: string): Promise<boolean> {
-    return (await this.redis.exists(this.nodeKey(node))) === 1;
+    return (await this.redis.exists(...nodeShowsLifeKeys(this.prefix, node))) > 0;
   }
 
   private inbox(node: string): string {
@@ -321,6 +331,21 @@ export class SessionCluster {
 /** The key present while `node` runs (P:ws:node:{node}): absent, the node is gone. */
 export function nodePresenceKey(prefix: string, node: string): string {
   return `${prefix}:ws:node:${node}`;
+}
+
+/** The key a node refreshes every upkeep tick with the TTL nodeGoneAfterMs (./node-approvals.ts keepAlive). */
+export function nodeSignOfLifeKey(prefix: string, node: string): string {
+  return `${prefix}:ws:approvals-live:${node}`;
+}
+
+/**
+ * The one rule for "this node is gone", for the approvals' sweep and the sessions' take-over alike: none of these
+ * keys exists. Its sign of life lapses nodeGoneAfterMs after the last, so a stall shorter than that (a GC pause, a
+ * throttled CPU, a paused VM) is not a death although the 3 s presence lapsed; the presence key also counts, for
+ * a node of a version that had only that one (or a node without the other yet).
+ */
+export function nodeShowsLifeKeys(prefix: string, node: string): [string, string] {
+  return [nodeSignOfLifeKey(prefix, node), nodePresenceKey(prefix, node)];
 }
 
 function sleep(ms: number): Promise<undefined> {

@@ -59,7 +59,8 @@ async function twoNodes(redisOfA: Redis = fx.redis) {
       withRuntime: false,
       agentRuntimeUrl: runtime.url,
       toolPolicy,
-      options: { redisKeyPrefix: fx.prefix },
+      // A node cut off that long is gone (take-over): the shortest bound, the presence's TTL, keeps these tests short.
+      options: { redisKeyPrefix: fx.prefix, nodeGoneAfterMs: NODE_TTL_MS },
     });
   return { a: await node(redisOfA), b: await node(fx.redis), runtime, judgedAs };
 }

@@ -7,9 +7,11 @@
 //                                                  through the frames stream B follows)
 //   notices ◀──────────────── answer ◀────────────── connection notices (INVALID_CALL_ID …), no seq
 //
-// A holder that is gone (crashed, or shut down) takes its runtime link and running turn with it: B takes the
-// session over (catches up on the stream, becomes the node that numbers its frames) and tells the IDE
-// AGENT_UNAVAILABLE, as a single node does when its link drops; the next IDE frame opens a link on B.
+// A holder that is gone (crashed, shut down, or no sign of life for nodeGoneAfterMs: ./cluster.ts
+// nodeShowsLifeKeys, the rule the approvals' sweep uses; a shorter stall is not a death) takes its runtime link
+// and running turn with it: B takes the session over (catches up on the stream, becomes the node that numbers its
+// frames) and tells the IDE AGENT_UNAVAILABLE, as a single node does when its link drops; the next IDE frame opens
+// a link on B.
 import WebSocket from "ws";
 import { logger } from "../../core/log/logger";
 import type { ForwardAnswer, ForwardedFrameHandler, SessionCluster } from "./cluster";

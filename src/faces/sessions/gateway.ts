@@ -261,7 +261,8 @@ async function redisState(redis?: Redis): Promise<SessionGatewayHealth["redis"]>
 
 /**
  * The tool policy and approvals the turns use. On several nodes (a cluster on Redis), the approvals a node's turns
- * wait for are recorded there, for a survivor to end if the node dies; `sweepApprovals` is then the upkeep's sweep.
+ * wait for are recorded there, for a survivor to end if the node dies; `sweepApprovals` is then the upkeep's sweep,
+ * and `tracking` (with or without approvals) keeps this node's sign of life.
  */
 function governedByNode(
   deps: SessionGatewayDeps,
@@ -271,9 +272,10 @@ function governedByNode(
 ) {
   const policy = deps.toolPolicy ?? referenceToolPolicy;
   const approvals = deps.approvals;
-  if (!cluster || !approvals)
-    return { sweepApprovals: undefined, tracking: undefined, governed: { policy, approvals } };
+  if (!cluster) return { sweepApprovals: undefined, tracking: undefined, governed: { policy, approvals } };
+  // Kept even without approvals: its keepAlive is this node's sign of life, which the others' take-over reads too.
   const tracking = new NodeApprovals(deps.redis!, redisKeyPrefix, nodeId, nodeGoneAfterMs);
+  if (!approvals) return { sweepApprovals: undefined, tracking, governed: { policy, approvals } };
   const cancel = approvals.cancel;
   const sweep = cancel ? () => tracking.sweep((ctx, id) => cancel(ctx, id, NODE_GONE_REASON)) : undefined;
   return { sweepApprovals: sweep, tracking, governed: trackedByNode(tracking, policy, approvals) };

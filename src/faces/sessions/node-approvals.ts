@@ -13,12 +13,13 @@
 // Gone means no sign of life for nodeGoneAfterMs (15 s by default): each node refreshes a key of its own here
 // every upkeep tick, with that TTL, beside its 3 s presence key. A stall (a long GC pause, a throttled CPU, a
 // paused VM) lets the presence key lapse but not this one, so the node's approvals outlive it: one lapse of the
-// presence key is not a death. A node back from a longer stall (or cut off from Redis that long) may find its
-// approvals taken: the taker leaves what it took under the node's name in the same atomic step, and the node's
-// next refresh reads (and clears) that in the same atomic step as it re-asserts its key, so a claim and the
-// re-assertion are ordered, never both missed: either the claim saw the key (took nothing) or the node sees what
-// was taken and ends those turns itself (./cross-node.ts endTurnsDeclaredGone), the approval's cancel by the
-// taker standing (the store refuses any later decision on it). Two nodes never both carry such an approval on.
+// presence key is not a death (nor, by the same rule, ./cluster.ts nodeShowsLifeKeys, for the sessions' take-over).
+// A node back from a longer stall (or cut off from Redis that long) may find its approvals taken: the taker leaves
+// what it took under the node's name in the same atomic step, and the node's next refresh reads (and clears) that
+// in the same atomic step as it re-asserts its key, so a claim and the re-assertion are ordered, never both missed:
+// either the claim saw the key (took nothing) or the node sees what was taken and ends those turns itself
+// (./cross-node.ts endTurnsDeclaredGone), the approval's cancel by the taker standing (the store refuses any later
+// decision on it). Two nodes never both carry such an approval on.
 //
 // Without Redis there is one node, on its embedded SQLite file (the data-dir lock, src/data-dir-lock.ts, allows one
 // process per file): no survivor exists, and it is the next process on that file that ends what the last one left
@@ -34,7 +35,7 @@
 //                                          the node to read should it come back
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
-import { NODE_TTL_MS, nodePresenceKey } from "./cluster";
+import { NODE_TTL_MS, nodeShowsLifeKeys, nodeSignOfLifeKey } from "./cluster";
 import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolRelease } from "./tool-policy";
 
 const log = logger.child({ module: "sessions", part: "node-approvals" });
@@ -81,12 +82,12 @@ export async function cancelLeftoverApprovals(
 const RECORD_TTL_MS = 7 * 24 * 60 * 60_000;
 
 /**
- * Takes a gone node's record, once: nothing while its sign-of-life key (KEYS[3]) or its presence key (KEYS[4]:
- * a node of a version without the former) exists, else its entries, with the record and its set membership
- * deleted and the entries left in its taken hash (KEYS[5]) in the same step.
+ * Takes a gone node's record, once: nothing while it shows life (KEYS[3], KEYS[4]: ./cluster.ts nodeShowsLifeKeys,
+ * the rule take-over uses too), else its entries, with the record and its set membership deleted and the entries
+ * left in its taken hash (KEYS[5]) in the same step.
  */
 const CLAIM_SCRIPT = `
-if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {} end
+if redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then return {} end
 local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
@@ -192,8 +193,7 @@ export class NodeApprovals {
       5,
       this.record(node),
       this.nodesKey(),
-      this.liveKey(node),
-      nodePresenceKey(this.prefix, node),
+      ...nodeShowsLifeKeys(this.prefix, node),
       this.takenKey(node),
       node,
       RECORD_TTL_MS,
@@ -216,7 +216,7 @@ export class NodeApprovals {
   }
 
   private liveKey(node: string): string {
-    return `${this.prefix}:ws:approvals-live:${node}`;
+    return nodeSignOfLifeKey(this.prefix, node);
   }
 
   private takenKey(node: string): string {

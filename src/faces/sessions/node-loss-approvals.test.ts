@@ -249,3 +249,41 @@ describe("the approvals of a turn whose gateway node stalled (GC pause, throttle
     expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
   });
 });
+
+describe("a session whose IDE is on another node than its runtime link, when the link's node stalls", () => {
+  /** The turn's approval pending on A, its IDE moved to B (the frames A numbers reach it by the stream). */
+  async function ideMovedTo(b: TestGateway, a: TestGateway, sessionId: string) {
+    const { c, call, approvalId } = await pendingApprovalOn(a, sessionId);
+    const lastSeq = String(c.frames.at(-1)!.seq);
+    c.ws.terminate();
+    const moved = await ide(b, sessionId, { "x-gatehouse-last-seq": lastSeq });
+    await moved.next((f) => f.type === "session_resumed");
+    return { moved, call, approvalId };
+  }
+
+  it("is not taken over by the IDE's node for a stall shorter than the bound: the IDE's approve releases the call", async () => {
+    const a = await node({ goneAfterMs: DEFAULT_SESSION_OPTIONS.nodeGoneAfterMs });
+    const b = await node({ goneAfterMs: DEFAULT_SESSION_OPTIONS.nodeGoneAfterMs });
+    const { moved, call, approvalId } = await ideMovedTo(b, a, "stalled-link");
+    await a.stall(GONE_AFTER_MS); // past A's 3 s presence, well within the 15 s bound
+    await sleep(3 * NODE_REFRESH_MS); // B keeps looking after A is back; A looks whether it was taken over
+    expect(moved.frames.filter((f) => f.type === "error")).toEqual([]);
+    expect(statusOf(approvalId)).toBe("pending");
+    moved.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
+    await moved.next((f) => f.type === "agent_status" && f.status === "executing_tool");
+    expect(statusOf(approvalId)).toBe("consumed");
+    expect(verdictsOf(approvalId)).toEqual(["approved"]);
+  });
+
+  it("is taken over by the IDE's node when the link's node never comes back", async () => {
+    const a = await node();
+    const b = await node();
+    const { moved, approvalId } = await ideMovedTo(b, a, "stalled-link-dead");
+    await a.stall(NODE_TTL_MS + 1_000);
+    a.kill();
+    const lost = await moved.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", GONE_WITHIN_MS);
+    expect(lost).toMatchObject({ details: { reason: "NODE_GONE" } });
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+  });
+});

@@ -56,7 +56,8 @@ export interface SessionGatewayOptions {
   runtimeConnectTimeoutMs: number;
   /**
    * With Redis: how long a node may show no sign of life (a long GC pause, a throttled CPU, a paused VM) before
-   * the other nodes end the approvals its sessions' turns wait for (./node-approvals.ts); at least 3 s.
+   * the other nodes end the approvals its sessions' turns wait for (./node-approvals.ts) and take over the sessions
+   * whose runtime link it holds (./cross-node.ts); at least 3 s.
    */
   nodeGoneAfterMs: number;
   /** Prefix of the rate limiters' Redis keys (several gateways sharing one Redis use the same prefix). */

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
 import { redisSessionsFixture } from "./redis-fixture";
 import type { GatewayOverrides as GatewayOptions, IdeOptions } from "./sessions-fixture";
-import { ISSUER, keyOf, refusedUpgrade, type Frame, type TestGateway, isFinal, tokensOf } from "./test-support";
+import { type Frame, ISSUER, isFinal, keyOf, refusedUpgrade, type TestGateway, tokensOf } from "./test-support";
 
 const REDIS_URL = "redis://127.0.0.1:6379";
 const fx = redisSessionsFixture("redis");
@@ -19,7 +19,8 @@ async function node(options: GatewayOverrides["options"] = {}, extra: GatewayOve
     redis: fx.redis,
     tokenDelayMs: 2,
     ...extra,
-    options: { redisKeyPrefix: prefix, ...options },
+    // A node silent that long is gone (take-over): the shortest bound, the presence's TTL, keeps these tests short.
+    options: { redisKeyPrefix: prefix, nodeGoneAfterMs: NODE_TTL_MS, ...options },
   });
 }
 
