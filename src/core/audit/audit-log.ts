@@ -41,7 +41,7 @@ import {
   sameRefusal,
   tokenContent,
 } from "./record-content";
-import { refuseStepBack } from "./step-back";
+import { stampFor } from "./step-back";
 import { type ChainVerification, DEFAULT_MAX_STEP_BACK_MS, type VerifyOptions, verifyChainPages } from "./verify";
 
 export type {
@@ -237,9 +237,10 @@ function recordAppender(
     const group = openGroupOf(db);
     const head = group ? groupHead(group, org_id) : statements.head.get({ org_id });
     const signingKey = group ? groupSigningKey(group) : keys.activeKey();
-    // Refused before anything is written: inside a reservation the throw rolls back its budget and approval too.
-    const at = now();
-    refuseStepBack(org_id, head && { seq: head.seq, ms: Date.parse(head.timestamp) }, at.getTime(), maxStepBackMs);
+    // A before-the-fact record is refused before anything is written (inside a reservation the throw rolls back its
+    // budget and approval too); an outcome or refusal is stamped no earlier than the head (./step-back.ts stampFor).
+    const headTime = head && { seq: head.seq, ms: Date.parse(head.timestamp) };
+    const at = stampFor(org_id, content.kind, headTime, now(), maxStepBackMs);
     const unsigned: UnsignedAuditRecord = {
       org_id,
       seq: (head?.seq ?? 0) + 1,

@@ -2,6 +2,7 @@
 // the chain's own verification would reject for good. One rule for both stores: the embedded chain (./audit-log.ts)
 // and the shared one (src/core/store/shared/audit-chain.ts).
 import { ActionUnavailableError } from "../governance/types";
+import type { AuditRecordKind } from "./record";
 
 /** What the rule needs of a chain's head: its seq and its timestamp (epoch ms). */
 export type HeadTime = { seq: number; ms: number };
@@ -21,4 +22,32 @@ export function refuseStepBack(orgId: string, head: HeadTime | undefined, atMs: 
       "once the clock is right, or on another node",
     "CLOCK_SKEW",
   );
+}
+
+/**
+ * The kinds that record something already done: an outcome (the connector ran) and a refusal (an operator's attempt
+ * at an approval was refused). Refusing to write one would not undo what it records, only lose its audit (an intent
+ * left without its outcome while the caller is told it ran).
+ */
+const AFTER_THE_FACT: ReadonlySet<AuditRecordKind> = new Set<AuditRecordKind>(["outcome", "refusal"]);
+
+/**
+ * The timestamp of a chain's next record of `kind`, the node's clock reading `at`. A record of something already done
+ * is stamped no earlier than the head (max(now, head)): the chain stays verifiable (not before its head) and the
+ * record is kept, when refusing it would lose it. A record written before the fact (an intent, a decision, an
+ * approval's verdict, a token's issue or revocation, all in the transaction of what they record) is refused by
+ * refuseStepBack instead: nothing runs.
+ */
+export function stampFor(
+  orgId: string,
+  kind: AuditRecordKind,
+  head: HeadTime | undefined,
+  at: Date,
+  maxStepBackMs: number,
+): Date {
+  if (!AFTER_THE_FACT.has(kind)) {
+    refuseStepBack(orgId, head, at.getTime(), maxStepBackMs);
+    return at;
+  }
+  return head !== undefined && head.ms > at.getTime() ? new Date(head.ms) : at;
 }

@@ -5,14 +5,17 @@
 // The aligned clock now runs on the monotonic clock from the last measure; the wall clock is injected and stepped.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alignedClock } from "../../../clock-skew";
+import type { ConnectorRegistry } from "../../connectors";
 import { createMemoryEventBus } from "../../events/memory-bus";
+import { createSharedGovernanceEngine } from "../../governance/shared-engine";
 import { ActionUnavailableError } from "../../governance/types";
 import { BudgetCounters } from "../../policy/budget-counters";
+import { emailRequest, supportBot } from "../../policy/test-fixtures";
 import type { ApprovalsService } from "../../ports";
 import type { AnyKysely } from "../postgres";
 import { createSharedApprovalsService, createSharedStores, type SharedStores } from "../shared";
 import { postgresBackend, TEST_SECRET } from "./backends";
-import { approvalInput, intentInput, ORG } from "./fixtures";
+import { approvalInput, chainOf, intentInput, ORG } from "./fixtures";
 
 const backend = await postgresBackend("wall clock jumps between two measures");
 const HOUR = 3_600_000;
@@ -115,5 +118,32 @@ describe.skipIf(!backend)("an audit append on a clock far behind its chain's hea
     step = 0;
     await stores.audit.appendIntent(intentInput("later"));
     expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+  });
+});
+
+describe.skipIf(!backend)("an execute whose clock steps back 60 s while its connector runs (shared store)", () => {
+  it("records the outcome at the intent's time, the chain verifies, and the call answers its result", async () => {
+    const { db, close } = await backend!.open();
+    try {
+      let step = 0;
+      // The wall clock itself, unaligned, as above: the outcome's append is the one that sees the step.
+      const now = () => new Date(Date.now() + step);
+      const stepping: ConnectorRegistry = () => async () => {
+        step = -60_000; // an NTP step or `date -s` between the intent and the outcome
+        return { success: true, data: { sent: "yes" } };
+      };
+      const stores = createSharedStores(db, { secret: TEST_SECRET, now });
+      const engine = createSharedGovernanceEngine({ stores, now, connectors: stepping, ping: async () => true });
+      await engine.manifests.register(ORG, supportBot());
+
+      const answer = await engine.execute(ORG, emailRequest());
+      expect(answer).toMatchObject({ executed: true, result: { success: true, data: { sent: "yes" } } });
+      const records = (await chainOf(stores.audit, ORG)).filter((r) => r.interaction_id === answer.interaction_id);
+      expect(records.map((r) => r.kind)).toEqual(["intent", "outcome"]);
+      expect(records[1]!.timestamp).toBe(records[0]!.timestamp);
+      expect(await stores.audit.verify(ORG)).toEqual({ valid: true, records: 2, orgs: 1 });
+    } finally {
+      await close();
+    }
   });
 });

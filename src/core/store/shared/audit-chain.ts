@@ -37,7 +37,7 @@ import {
   sameRefusal,
   tokenContent,
 } from "../../audit/record-content";
-import { refuseStepBack } from "../../audit/step-back";
+import { stampFor } from "../../audit/step-back";
 import {
   type ChainVerification,
   DEFAULT_MAX_STEP_BACK_MS,
@@ -147,8 +147,7 @@ export function createSharedAuditChain(
           : { seq: Number(row.seq), hash: row.hash as string, ms: Date.parse(row.at as string) };
       signingKey ??= await keys.activeKey(trx, row?.kid ?? undefined);
     }
-    const at = now();
-    refuseStepBack(orgId, head, at.getTime(), maxStepBackMs);
+    const at = stampFor(orgId, content.kind, head, now(), maxStepBackMs);
     signingKey ??= await keys.activeKey(trx);
     state.signingKeys.set("audit", signingKey);
     const { hashed, body, texts } = hashRecord({
