@@ -364,7 +364,7 @@ function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk):
     placesOf(params, [path]).map((place) => ({ ...place, minor: isMinorPath(path) })),
   );
   if (tool.amount_params_only && (amountPaths.length === 0 || amountPlaces.length > 0)) facts.amounts = [];
-  if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked);
+  if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked, spellsPaths(params));
 }
 
 type DeclaringTool = Pick<
@@ -405,7 +405,11 @@ function isWithin(source: string, places: ReadonlySet<string>): boolean {
  * The amounts at a tool's declared paths, each place once: a declared `price` or `amount` was found by the walk
  * already, and counted twice it would be judged at double. The declaration says how to read it (minor units or not).
  */
-function collectDeclaredAmounts(places: { source: string; value: unknown; minor: boolean }[], walked: Walk): void {
+function collectDeclaredAmounts(
+  places: { source: string; value: unknown; minor: boolean }[],
+  walked: Walk,
+  ambiguous: boolean,
+): void {
   const facts = walked.facts;
   const declared = new Map<string, Found<unknown>>();
   for (const { source, value, minor } of places) {
@@ -413,18 +417,25 @@ function collectDeclaredAmounts(places: { source: string; value: unknown; minor:
     const unit = minor ? { minor: true as const } : {};
     declared.set(source, { source, value, ...unit, ...(quantities.length ? { quantities } : {}) });
   }
-  facts.amounts = facts.amounts.filter((found) => !samePlace(declared.get(found.source), found));
+  // A source is the keys joined with `.` and `[i]`: where a key spells such a path itself (`"order.total_price": 60`
+  // beside `order: {total_price: 60}`), an amount found at a declared place's source may stand elsewhere, and
+  // dropping it as found twice judged 120 as 60. Then nothing is dropped: a place counted twice errs high, never low.
+  if (!ambiguous) facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
   for (const found of declared.values()) facts.amounts.push(found);
 }
 
-/**
- * Whether the walk found `found` at the declared place `declared`, not merely at one spelled alike: a source is the
- * keys joined with `.`, so a literal key `"order.total_price": 5000` beside `order: {total_price: 10}` has the
- * declared path's source too, and dropping it as found twice passed 5000 judged as 10.
- */
-function samePlace(declared: Found<unknown> | undefined, found: Found<unknown>): boolean {
-  return declared !== undefined && Object.is(declared.value, found.value);
+/** Whether any key of the params, at any depth, holds `.`, `[` or `]`: a source could then name two places. */
+function spellsPaths(params: unknown): boolean {
+  const pending: unknown[] = [params];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (value === null || typeof value !== "object") continue;
+    if (!Array.isArray(value) && Object.keys(value).some((key) => PATH_CHARACTERS.test(key))) return true;
+    for (const member of Object.values(value)) if (member !== null && typeof member === "object") pending.push(member);
+  }
+  return false;
 }
+const PATH_CHARACTERS = /[.[\]]/u;
 
 /**
  * The recipients at a tool's declared places, each once: a declared param that spells out an address in full was

@@ -107,6 +107,8 @@ describe("a key spelled like a declared path", () => {
   it.each([
     { "order.total_price": 5000, order: { total_price: 10 } },
     { order: { total_price: 10 }, "order.total_price": 5000 },
+    { "order.total_price": 60, order: { total_price: 60 } },
+    { order: { total_price: 60 }, "order.total_price": 60 },
   ])("%j is judged at both values, not only the declared place's", async (params) => {
     const e = await engine();
     e.manifests.register(ORG, declaring());
