@@ -90,6 +90,8 @@ function unreadableLineAnswer(err: Error): JSONRPCMessage | undefined {
  * silent. The client can always stop the bridge sooner with a signal.
  */
 const DRAIN_AFTER_END_MS = 65 * 60_000;
+/** How long the bridge waits for the gateway to answer the DELETE that ends its session, at exit. */
+const DELETE_WAIT_MS = 5_000;
 
 /** Runs the bridge until stdin ends and every request read has been answered (or DRAIN_AFTER_END_MS passed). */
 export async function runStdioBridge(options: BridgeOptions): Promise<void> {
@@ -163,8 +165,9 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
     await settledWithin([...inFlight], DRAIN_AFTER_END_MS);
     closing = true;
     // close() only aborts the open streams: the session would live on in the gateway's pool (a run leaked one)
-    // until idle. The DELETE ends it there; a gateway that cannot be reached keeps it until idle anyway.
-    await upstream.terminateSession().catch(() => {});
+    // until idle. The DELETE ends it there; a gateway that cannot be reached keeps it until idle anyway, and one that
+    // never answers must not keep the bridge from exiting (close() below aborts the DELETE still waiting).
+    await settledWithin([upstream.terminateSession().catch(() => {})], DELETE_WAIT_MS);
     await upstream.close();
     finished();
   };

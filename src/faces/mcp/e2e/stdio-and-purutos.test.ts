@@ -154,9 +154,11 @@ async function bridgeToEndOfInput(
 }
 
 /** A proxy in front of `target` that records each request's method, Mcp-Session-Id and answer status. */
-async function recordingProxy(target: string) {
+async function recordingProxy(target: string, options: { neverAnswerDelete?: boolean } = {}) {
   const seen: { method: string; session: string | undefined; status: number }[] = [];
   const server = createServer(async (req, res) => {
+    // A gateway that takes the DELETE and never answers it (a hung node behind the address).
+    if (options.neverAnswerDelete && req.method === "DELETE") return;
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const headers = new Headers();
@@ -257,6 +259,26 @@ describe("gatehouse mcp-stdio, input that ends while requests are in flight", ()
         body: JSON.stringify({ jsonrpc: "2.0", id: 3, method: "tools/list" }),
       });
       expect(after.status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
+  }, 30_000);
+
+  it("exits even when the gateway never answers its DELETE", async () => {
+    const proxy = await recordingProxy(g.url, { neverAnswerDelete: true });
+    try {
+      const { code, messages } = await bridgeToEndOfInput(
+        [
+          initialize("hung-delete"),
+          { jsonrpc: "2.0", method: "notifications/initialized" },
+          { jsonrpc: "2.0", id: 2, method: "tools/list" },
+        ],
+        async () => undefined,
+        proxy.url,
+      );
+      // Before: the bridge waited for the DELETE's answer for ever (this test's own timeout ended it).
+      expect(code).toBe(0);
+      expect(messages.find((m) => m.id === 2)?.result).toBeDefined();
     } finally {
       await proxy.close();
     }
