@@ -56,8 +56,9 @@ function trickle(path: string, body: string, everyMs: number, headers: Record<st
       timer = setInterval(() => {
         if (sent >= body.length) {
           clearInterval(timer);
-          // In time: the server answers and (keep-alive) waits; close from our side once answered.
-          setTimeout(() => socket.end(), 300);
+          // In time: the server answers and (keep-alive) waits; close from our side once answered (a loaded
+          // machine may take a while: a fixed 300 ms wait closed before the answer and read none).
+          endOnceAnswered(socket, () => response);
           return;
         }
         socket.write(body[sent++]!);
@@ -65,6 +66,16 @@ function trickle(path: string, body: string, everyMs: number, headers: Record<st
     });
     setTimeout(() => reject(new Error(`no close within 10 s; got ${JSON.stringify(response)}`)), 10_000).unref();
   });
+}
+
+/** Ends the socket once `received()` holds a whole answer (headers and Content-Length bytes), or after 5 s. */
+function endOnceAnswered(socket: Socket, received: () => string, waitedMs = 0): void {
+  const raw = received();
+  const split = raw.indexOf("\r\n\r\n");
+  const length = Number(/content-length:\s*(\d+)/i.exec(raw)?.[1] ?? Number.NaN);
+  const whole = split !== -1 && Buffer.byteLength(raw.slice(split + 4)) >= length;
+  if (whole || waitedMs >= 5_000) socket.end();
+  else setTimeout(() => endOnceAnswered(socket, received, waitedMs + 20), 20);
 }
 
 function parseResponse(raw: string): { status: number; headers: string; body: Record<string, unknown> } {
