@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { WebSocketServer } from "ws";
 import { type ApprovalStore, createApprovalStore } from "../../core/approvals";
 import { type AuditLog, createAuditLog } from "../../core/audit";
-import { createGovernanceEngine, type SqliteGovernanceEngine } from "../../core/governance";
+import { createGovernanceEngine, MAX_PARAMS_VALUES, type SqliteGovernanceEngine } from "../../core/governance";
 import { approvalRefusalRecorder } from "../../core/governance/approval-audit-listener";
 import { must } from "../../core/must";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
@@ -476,6 +476,22 @@ describe("tool calls under the ide-assistant manifest", () => {
     c.send({ type: "user_message", content: "read a.txt" });
     const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
     expect(err.details).toMatchObject({ reasons: ["NO_ORG"] });
+  });
+
+  it("a call whose arguments hold more values than REST accepts is denied before it is judged", async () => {
+    // Outside review R22: REST and MCP refused params over the bound, a runtime's tool_call (1 MiB frames) did not.
+    const tools = createGovernedTools({ engine, approvals });
+    const args = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const call = { sessionId: "big~0", sub: "dev@acme", orgId: ORG, callId: "c-big", toolName: "read_file" };
+    const over = await tools.policy({ ...call, arguments: args(MAX_PARAMS_VALUES + 1) });
+    expect(over).toMatchObject({ decision: "DENY", reasons: ["PARAMS_TOO_LARGE"] });
+    expect(over.detail).toContain("more than 10,000 values");
+    const at = await tools.policy({ ...call, callId: "c-at", arguments: args(MAX_PARAMS_VALUES) });
+    expect(at.reasons).not.toContain("PARAMS_TOO_LARGE");
+    // Nothing of the refused call reached the audit: the one intent is the accepted call's.
+    const calls = audit.list(ORG, {}).records.map((r) => (r.meta as { call_id?: string } | undefined)?.call_id);
+    expect(calls).toContain("c-at");
+    expect(calls).not.toContain("c-big");
   });
 
   it("a user with no org is denied even where a default org exists: it never acts in GATEHOUSE_DEFAULT_ORG", async () => {
