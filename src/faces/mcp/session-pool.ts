@@ -52,8 +52,9 @@ export function sessionPool<Session extends PooledSession>(
      * A slot for one more session of `owner`, or undefined when there is no room. A full pool first closes idle
      * sessions; then the caller holding the most sessions gives up its least recently used one to a caller holding
      * fewer, and a caller holding as many as anyone gives up its own: one credential cannot fill the pool and lock
-     * every other caller out, nor take back a share the others hold, nor lock itself out. The slot counts as a session from now on; it becomes the session when that is registered, and
-     * the caller releases it in any case once it is done.
+     * every other caller out, nor take back a share the others hold, nor lock itself out. The slot counts as a
+     * session from now on; it becomes the session when that is registered, and the caller releases it in any case
+     * once it is done.
      */
     reserve(owner: string): PoolSlot | undefined {
       if (used() >= options.maxSessions) closeIdle();
