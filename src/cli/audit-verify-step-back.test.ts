@@ -18,7 +18,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** An exported chain of three records, the third stamped `backMs` before the second. */
 async function exportWithStepBack(backMs: number): Promise<{ file: string; jwks: string }> {
   let t = Date.parse("2026-12-06T12:00:00.000Z");
-  const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date(t) });
+  // No step-back refusal at the append (src/core/audit/step-back.ts): the log must write the chain `audit verify` is to
+  // judge, as a re-signed or unchecked one would be.
+  const verify = { maxStepBackMs: Number.POSITIVE_INFINITY };
+  const log = createAuditLog(await openMigratedDatabase(":memory:"), { now: () => new Date(t), verify });
   for (const step of [0, 1_000, -backMs]) {
     t += step;
     log.appendDecision({
