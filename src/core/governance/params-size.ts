@@ -3,8 +3,13 @@
 // small members (878 KB, within the 1 MiB body limit) kept the event loop busy for 2 to 6 seconds, every other
 // request of the node waiting (outside review R21c). Real actions hold tens or hundreds of values.
 
-/** Values (object members and array elements, at any depth) a request's params may hold in all. */
-export const MAX_PARAMS_VALUES = 10_000;
+import { MAX_PARAM_NODES } from "../policy/extract";
+
+/**
+ * Values (object members and array elements, at any depth) a request's params may hold in all: the policy walk's own
+ * bound, so whatever the boundary accepts the walk reads completely.
+ */
+export const MAX_PARAMS_VALUES = MAX_PARAM_NODES;
 
 /**
  * How many values `params` hold, counting only up to `limit + 1` (the walk stops there, so a refused value costs no
