@@ -9,29 +9,31 @@
 //   idempotent.ts, batch.ts    wrappers over execute
 //   approval-audit-listener.ts approval verdicts into the audit chain
 //   ports.ts / sqlite-adapters.ts  the store-facing dependencies and their embedded implementation
-import type { GatewayResourceOrgs } from "../policy/gateway-resources";
-import { createConnectors, type ConnectorRegistry } from "../connectors";
+
+import { type ConnectorRegistry, createConnectors } from "../connectors";
+import type { PublicJwk } from "../keys";
 import { createSigningKeyStore } from "../keys";
 import { BudgetCounters } from "../policy/budget-counters";
+import type { GatewayResourceOrgs } from "../policy/gateway-resources";
 import { KnownCounterparties } from "../policy/known-counterparties";
 import { ManifestRepository } from "../policy/manifest-repository";
 import { decide, type FindApproval } from "../policy/pipeline";
 import { CapabilityTokenService } from "../policy/tokens/capability-tokens";
+import type { CapabilityTokensService, ManifestsService, MaybePromise } from "../ports";
+import { type GroupCommit, groupCommit } from "../store/group-commit";
 import type { Db } from "../store/sqlite";
 import { listenToApprovalVerdicts } from "./approval-audit-listener";
-import type { PublicJwk } from "../keys";
-import type { CapabilityTokensService, ManifestsService, MaybePromise } from "../ports";
-import { createAuthorize, type Authorize } from "./authorize";
-import { createBatch, type Batch } from "./batch";
+import { type Authorize, createAuthorize } from "./authorize";
+import { type Batch, createBatch } from "./batch";
 import { toolRunner } from "./connectors";
+import { escalationsInTwoSteps } from "./escalations";
 import { createEvaluate, type Evaluate } from "./evaluate";
 import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
 import { createRecordOutcome, type RecordOutcome } from "./outcome";
+import { boundingBatchParams, boundingParams } from "./params-size";
 import type { ApprovalsPort, EscalationStore, GovernanceAudit, IdempotencyPort, ReservationStore } from "./ports";
-import { escalationsInTwoSteps } from "./escalations";
-import { auditPortOf, sqliteEscalations, sqliteReservations, type AuditWriter } from "./sqlite-adapters";
-import { type GroupCommit, groupCommit } from "../store/group-commit";
+import { type AuditWriter, auditPortOf, sqliteEscalations, sqliteReservations } from "./sqlite-adapters";
 
 export interface GovernanceEngineDeps {
   db: Db;
@@ -113,10 +115,13 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
 
   const authorize = createAuthorize({ now, decide: decideAt, escalations, audit, reservations });
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties });
-  const execute = idempotent(
-    createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
-    deps.idempotency,
-    audit,
+  // Every door refuses params too large to judge and audit before anything is decided (./params-size.ts).
+  const execute = boundingParams(
+    idempotent(
+      createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
+      deps.idempotency,
+      audit,
+    ),
   );
 
   function health(): GatewayHealth {
@@ -139,12 +144,12 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
     tokens,
     signingKeys: keys,
     budgets,
-    evaluate: createEvaluate({ now, decide: decideAt }),
+    evaluate: boundingParams(createEvaluate({ now, decide: decideAt })),
     /** Decide + reserve one call without running it; report how it ended with `recordOutcome`. */
-    authorize,
+    authorize: boundingParams(authorize),
     recordOutcome,
     execute,
-    batch: createBatch(execute),
+    batch: boundingBatchParams(createBatch(execute)),
     health,
     /** Capability-token public keys for `/.well-known/jwks.json` (merge with the other key sets). */
     publicJwks: () => keys.publicJwks(),

@@ -39,3 +39,42 @@ export function paramsSizeProblem(params: unknown[]): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * An action's params (or a batch's, together) hold more than MAX_PARAMS_VALUES: refused by the engine before anything
+ * is decided, reserved or audited, whichever face the call came through. Each face answers it as bad input (REST
+ * 400 VALIDATION_FAILED, MCP an isError result, a session's tool call DENY PARAMS_TOO_LARGE).
+ */
+export class ParamsTooLargeError extends Error {
+  readonly code = "PARAMS_TOO_LARGE";
+  constructor(
+    message: string,
+    /** Where in the engine's request the params are: `/action/params` (one action) or `/actions` (a batch). */
+    readonly pointer: "/action/params" | "/actions",
+  ) {
+    super(message);
+    this.name = "ParamsTooLargeError";
+  }
+}
+
+/** `call` refusing (ParamsTooLargeError) a request whose action's params hold too much, before it does anything. */
+export function boundingParams<R extends { action: { params?: unknown } }, A extends unknown[], T>(
+  call: (orgId: string, request: R, ...rest: A) => Promise<T>,
+): (orgId: string, request: R, ...rest: A) => Promise<T> {
+  return (orgId, request, ...rest) => {
+    const problem = paramsSizeProblem([request.action.params]);
+    if (problem) return Promise.reject(new ParamsTooLargeError(problem, "/action/params"));
+    return call(orgId, request, ...rest);
+  };
+}
+
+/** `batch` refusing a batch whose actions' params hold too much together, before any action is decided. */
+export function boundingBatchParams<R extends { actions: { params?: unknown }[] }, A extends unknown[], T>(
+  batch: (orgId: string, request: R, ...rest: A) => Promise<T>,
+): (orgId: string, request: R, ...rest: A) => Promise<T> {
+  return (orgId, request, ...rest) => {
+    const problem = paramsSizeProblem(request.actions.map((action) => action.params));
+    if (problem) return Promise.reject(new ParamsTooLargeError(problem, "/actions"));
+    return batch(orgId, request, ...rest);
+  };
+}

@@ -4,21 +4,23 @@
 //
 // Fail closed: when the database does not answer, a governed call is refused with ActionUnavailableError
 // (the REST face answers 503 problem+json), never allowed.
+
+import { type ConnectorRegistry, createConnectors } from "../connectors";
 import type { GatewayResourceOrgs } from "../policy/gateway-resources";
-import { createConnectors, type ConnectorRegistry } from "../connectors";
 import { decide, type PolicyDeps } from "../policy/pipeline";
 import type { ApprovalsService } from "../ports";
 import type { SharedStores } from "../store/shared";
 import { isDatabaseOutage } from "../store/transient-errors";
-import { createAuthorize, type Authorize } from "./authorize";
+import { type Authorize, createAuthorize } from "./authorize";
 import { createBatch } from "./batch";
 import { toolRunner } from "./connectors";
+import type { GatewayHealth, GovernanceEngine } from "./engine";
 import { escalationsInTwoSteps } from "./escalations";
 import { createEvaluate } from "./evaluate";
 import { createExecute, type ExecuteOnce } from "./execute";
 import { idempotent } from "./idempotent";
 import { createRecordOutcome } from "./outcome";
-import type { GatewayHealth, GovernanceEngine } from "./engine";
+import { boundingBatchParams, boundingParams } from "./params-size";
 import type { GovernanceAudit } from "./ports";
 import { ActionConflictError, ActionUnavailableError } from "./types";
 
@@ -63,13 +65,16 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const authorize = failClosed(createAuthorize({ now, decide: decideAt, escalations, audit, reservations }), deps.ping);
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties: stores.counterparties });
   const runTool = toolRunner(deps.connectors ?? createConnectors());
-  const execute = failClosed(
-    idempotent(
-      createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets }),
-      stores.idempotency,
-      audit,
+  // Every door refuses params too large to judge and audit before anything is decided (./params-size.ts).
+  const execute = boundingParams(
+    failClosed(
+      idempotent(
+        createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets }),
+        stores.idempotency,
+        audit,
+      ),
+      deps.ping,
     ),
-    deps.ping,
   );
 
   async function health(): Promise<GatewayHealth> {
@@ -87,11 +92,11 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
     tokens: stores.capabilityTokens,
     approvals: stores.approvals,
     audit: stores.audit,
-    evaluate: createEvaluate({ now, decide: decideAt }),
-    authorize,
+    evaluate: boundingParams(createEvaluate({ now, decide: decideAt })),
+    authorize: boundingParams(authorize),
     recordOutcome,
     execute,
-    batch: createBatch(execute),
+    batch: boundingBatchParams(createBatch(execute)),
     health,
     publicJwks: () => stores.signingKeys.capabilityToken.publicJwks(),
   } satisfies GovernanceEngine & Record<string, unknown>;

@@ -8,7 +8,7 @@ import {
   ActionConflictError,
   ActionUnavailableError,
   type GovernanceEngine,
-  paramsSizeProblem,
+  ParamsTooLargeError,
 } from "../../core/governance";
 import type { Principal } from "../../core/identity/principal";
 import { logger } from "../../core/log/logger";
@@ -47,6 +47,13 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
   } catch (err) {
     if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code, ...err.details });
     if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: err.code });
+    if (err instanceof ParamsTooLargeError) {
+      const pointer = `/body${err.pointer}`;
+      throw new HttpProblem(400, `Request is invalid: ${pointer}: ${err.message}`, {
+        code: "VALIDATION_FAILED",
+        errors: [{ pointer, message: err.message }],
+      });
+    }
     if (err instanceof InvalidManifestError)
       throw new HttpProblem(400, err.message, { code: "INVALID_MANIFEST", errors: err.problems });
     if (err instanceof ManifestConflictError) throw new HttpProblem(409, err.message, { code: "MANIFEST_CONFLICT" });
@@ -103,23 +110,12 @@ export function actionsHandlers({ actions }: ActionsHandlerDeps) {
   return { ...gatewayHandlers(actions), ...tokenHandlers(actions), ...manifestHandlers(actions) };
 }
 
-/** Refuses params too large to judge and audit (./core/governance/params-size.ts) before any work is done on them. */
-function boundedParams(params: unknown[], pointer: string): void {
-  const message = paramsSizeProblem(params);
-  if (message === undefined) return;
-  throw new HttpProblem(400, `Request is invalid: ${pointer}: ${message}`, {
-    code: "VALIDATION_FAILED",
-    errors: [{ pointer, message }],
-  });
-}
-
 /** Gateway_*: what agents call (execute, evaluate, batch) and the gateway's health. */
 function gatewayHandlers(actions: GovernanceEngine) {
   return {
     Gateway_execute: async (req) => {
       const orgId = agentOrg(req.principal);
       const body = withoutGatewayChannel(req.body);
-      boundedParams([body.action.params], "/body/action/params");
       const response = await mapErrors(() =>
         actions.execute(orgId, { ...body, action: toAction(body.action) }, { meta: { request_id: req.requestId } }),
       );
@@ -128,7 +124,6 @@ function gatewayHandlers(actions: GovernanceEngine) {
 
     Gateway_evaluate: async (req) => {
       const orgId = agentOrg(req.principal);
-      boundedParams([req.body.action.params], "/body/action/params");
       const response = await mapErrors(() =>
         actions.evaluate(orgId, { ...withoutGatewayChannel(req.body), action: toAction(req.body.action) }),
       );
@@ -138,10 +133,6 @@ function gatewayHandlers(actions: GovernanceEngine) {
     Gateway_batch: async (req) => {
       const orgId = agentOrg(req.principal);
       withoutGatewayChannel(req.body);
-      boundedParams(
-        req.body.actions.map((a) => a.params),
-        "/body/actions",
-      );
       // action_id is how the client correlates results; two actions with one id make that impossible.
       const duplicates = duplicateActionIds(req.body.actions);
       if (duplicates.length > 0)

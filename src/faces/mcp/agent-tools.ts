@@ -8,7 +8,7 @@ import {
   ActionUnavailableError,
   type ExecuteRequest,
   type ExecuteResponse,
-  paramsSizeProblem,
+  ParamsTooLargeError,
 } from "../../core/governance";
 import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
@@ -157,9 +157,6 @@ export function createAgentTools(deps: AgentToolsDeps) {
     const problems = deps.validateExecuteBody(body);
     if (problems)
       return refused("VALIDATION_FAILED", problems.map((p) => `${p.pointer}: ${p.message}`).join("; "), problems);
-    // REST's bound on the values an action's params hold, before anything is judged or audited.
-    const tooLarge = paramsSizeProblem([callAction.params]);
-    if (tooLarge) return refused("VALIDATION_FAILED", `/arguments/params: ${tooLarge}`);
     return body as unknown as ExecuteRequest; // just validated against the spec's ExecuteRequest
   }
 
@@ -173,6 +170,8 @@ export function createAgentTools(deps: AgentToolsDeps) {
     } catch (err) {
       if (err instanceof ActionConflictError) return refused(err.code, err.message, undefined, err.details);
       if (err instanceof ActionUnavailableError) return refused(err.code, err.message);
+      // The engine's bound on what params may hold (nothing judged or audited): bad input, as over REST.
+      if (err instanceof ParamsTooLargeError) return refused("VALIDATION_FAILED", `/arguments/params: ${err.message}`);
       throw err;
     }
   }

@@ -8,7 +8,7 @@ import { type RecordRefusal, recordRefusedDecision } from "../../core/governance
 import { logger } from "../../core/log/logger";
 import type { ActionRequest } from "../../core/policy/types";
 import type { ApprovalsService } from "../../core/ports";
-import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
+import { asRelease, pendingApprovalOf, rejected, rejectedAsTooLarge, requestOf } from "./governed-requests";
 import type {
   EditRefused,
   IdeDecision,
@@ -200,7 +200,12 @@ async function edit(
   }
 
   // The edited call is a new request: the policy decides it from scratch.
-  const first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));
+  let first: Authorization;
+  try {
+    first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));
+  } catch (err) {
+    return rejectedAsTooLarge(err); // the edited arguments hold more than the engine judges; else rethrown
+  }
   if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
   // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
   const fresh = pendingApprovalOf(first);

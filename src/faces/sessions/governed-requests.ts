@@ -1,7 +1,7 @@
 // How a session's tool call becomes the engine's ActionRequest, and how the engine's answer becomes what the
 // session gateway understands (a policy decision, or the release of an escalated call).
 import type { Approval } from "../../core/approvals";
-import type { Authorization, GovernanceEngine } from "../../core/governance";
+import { type Authorization, type GovernanceEngine, ParamsTooLargeError } from "../../core/governance";
 import type { Action, ActionRequest } from "../../core/policy/types";
 import type { ToolPolicyContext, ToolPolicyDecision, ToolRelease } from "./tool-policy";
 
@@ -77,6 +77,21 @@ export function asDecision(res: Authorization): ToolPolicyDecision {
     ...(res.approval_id ? { approvalId: res.approval_id } : {}),
     ...(res.reasons[0] ? { detail: res.reasons.map((r) => r.message).join("; ") } : {}),
   };
+}
+
+/**
+ * The engine's refusal of arguments holding more than it judges (ParamsTooLargeError: nothing decided nor audited)
+ * as the call's DENY, `PARAMS_TOO_LARGE`, as REST answers such params 400. Any other error is rethrown.
+ */
+export function deniedAsTooLarge(err: unknown): ToolPolicyDecision {
+  if (!(err instanceof ParamsTooLargeError)) throw err;
+  return { decision: "DENY", reasons: [err.code], detail: `The call's arguments: ${err.message}` };
+}
+
+/** The same refusal of an IDE's edited arguments: the edited call is rejected (never run). */
+export function rejectedAsTooLarge(err: unknown): ToolRelease {
+  const denied = deniedAsTooLarge(err);
+  return { outcome: "rejected", reason: asFeedback(denied.detail ?? ""), reasons: denied.reasons };
 }
 
 /** An authorized request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */

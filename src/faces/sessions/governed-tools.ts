@@ -17,11 +17,11 @@
 // like any failed action. On ESCALATE exactly one pending approval exists (the store shares it between
 // identical requests). Releasing an approved call authorizes it again with its approval_id: the pipeline
 // re-checks everything (manifest still active, budget) and spends the approval once, atomically with the intent.
-import { type Authorization, type GovernanceEngine, paramsSizeProblem } from "../../core/governance";
+import type { Authorization, GovernanceEngine } from "../../core/governance";
 import type { ActionRequest } from "../../core/policy/types";
 import { createToolApprovals, type GovernedCalls } from "./governed-approvals";
 import { outcomeTracker } from "./governed-outcomes";
-import { asDecision, requestFor, SESSION_CHANNEL } from "./governed-requests";
+import { asDecision, deniedAsTooLarge, requestFor, SESSION_CHANNEL } from "./governed-requests";
 import type { ToolApprovals, ToolOutcomeRecorder, ToolPolicy, ToolPolicyContext } from "./tool-policy";
 
 export { actionResultOf } from "./governed-outcomes";
@@ -71,12 +71,8 @@ export function createGovernedTools(deps: GovernedToolsDeps): GovernedTools {
     const orgId = orgOf(ctx);
     if (!orgId)
       return { decision: "DENY", reasons: ["NO_ORG"], detail: "The session user's token names no organisation" };
-    // REST's and MCP's bound on what a call's params may hold, before anything is judged or audited.
-    const tooLarge = paramsSizeProblem([ctx.arguments]);
-    if (tooLarge)
-      return { decision: "DENY", reasons: ["PARAMS_TOO_LARGE"], detail: `The call's arguments: ${tooLarge}` };
     const request = await requestFor(deps.engine.manifests, manifests, orgId, ctx, ctx.arguments);
-    return asDecision(await authorize(orgId, ctx, request));
+    return authorize(orgId, ctx, request).then(asDecision, deniedAsTooLarge);
   };
 
   const approvals = createToolApprovals({

@@ -377,6 +377,26 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
   });
 
+  it("an edit whose arguments hold more values than the engine judges is rejected, never runnable nor audited", async () => {
+    // The engine's bound (core/governance/params-size.ts) holds on every door: an IDE's edit (1 MiB frames) reached
+    // engine.authorize without it, and 60,000 small members kept a node's event loop busy for seconds.
+    const c = await ide("edit-too-large");
+    c.send({ type: "user_message", content: "write file a.txt" });
+    const call = await c.next((f) => f.type === "tool_call");
+    const many = Object.fromEntries(Array.from({ length: MAX_PARAMS_VALUES + 1 }, (_, i) => [`k${i}`, i]));
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: many });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
+    expect(err.details).toMatchObject({ reasons: ["PARAMS_TOO_LARGE"] });
+    expect(String(err.message)).toContain("more than 10,000 values");
+    await c.next(isFinal);
+    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject" });
+    expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
+    // The original approval was closed by the edit; no record holds the edited arguments.
+    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("denied");
+    const recorded = audit.list(ORG, {}).records.map((r) => JSON.stringify(r));
+    expect(recorded.some((r) => r.includes('"k10000"'))).toBe(false);
+  });
+
   it("an approved call is re-checked when released: suspended meanwhile → not runnable", async () => {
     const c = await ide("recheck-1");
     c.send({ type: "user_message", content: "write file a.txt" });

@@ -1,6 +1,7 @@
 // The governance engine end to end on the shared store, on both backends, and across two PostgreSQL "nodes":
 // execute ALLOW, ESCALATE → approve → execute exactly once, budgets exact, one audit chain that verifies.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MAX_PARAMS_VALUES, ParamsTooLargeError } from "../../governance/params-size";
 import { createSharedGovernanceEngine, type SharedGovernanceEngine } from "../../governance/shared-engine";
 import { ActionUnavailableError } from "../../governance/types";
 import { approvalBindingOf } from "../../policy/action-hash";
@@ -71,6 +72,23 @@ describe.each(await contractBackends("store contract: engine"))(
       const chain = await chainOf(engine.audit, ORG);
       expect(chain.map((r) => r.kind)).toEqual(["intent", "outcome", "decision", "intent", "outcome", "decision"]);
       expect((await engine.audit.verify(ORG)).valid).toBe(true);
+    });
+
+    it("refuses params over the engine's bound on every door, before anything is decided or recorded", async () => {
+      const many = Object.fromEntries(Array.from({ length: MAX_PARAMS_VALUES + 1 }, (_, i) => [`k${i}`, i]));
+      const over = { ...emailRequest({ action: { type: "email", tool: "send", params: many } }), idempotency_key: "k" };
+      const actions = [{ action_id: "a", ...over.action }];
+      const batch = { uapk_id: over.uapk_id, agent_id: over.agent_id, actions, stop_on_deny: false };
+      for (const refusal of [
+        engine.evaluate(ORG, over),
+        engine.authorize(ORG, over),
+        engine.execute(ORG, over),
+        engine.batch(ORG, batch),
+      ])
+        await expect(refusal).rejects.toBeInstanceOf(ParamsTooLargeError);
+      expect(await chainOf(engine.audit, ORG)).toEqual([]);
+      const within = { ...emailRequest(), idempotency_key: "k" };
+      expect(await engine.execute(ORG, within)).toMatchObject({ executed: true, risk_snapshot: { budget_current: 1 } });
     });
 
     it("concurrent ESCALATEs: each approval is stored with a decision record naming it", async () => {
