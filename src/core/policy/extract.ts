@@ -67,6 +67,7 @@ import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
 import { holdsMoneyObjects, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import { foldText } from "./normalize";
+import { joinedPersonNames, type NameParts, notePersonNamePart } from "./person-names";
 import type { Action, ToolConfig } from "./types";
 
 export { foldKey };
@@ -540,11 +541,13 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   // (collectRecipients): its other members are read as any params are, or `{email: ok, bcc: [x]}` would send to x
   // unjudged. So is a descriptor (`type`) of any object under a recipient key.
   const mailbox = mode === MAIL && hasAddressMember(node);
+  let nameParts: NameParts | undefined;
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
     const here = `${source}.${clipped(key)}`;
     if (QUANTITY_KEYS.has(folded)) quantity = oneQuantity(quantity, { source: here, value });
+    nameParts = notePersonNamePart(nameParts, key, folded, value);
     const read = mode === READ || !collectedWhole(mailbox, key, value);
     // A recipient's postal address is read as params whatever its key (`recipient_address`, `to_addresses`): where
     // the recipient is, never a list of recipients.
@@ -582,6 +585,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
+  if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));
   // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
   const money = moneyValue || (moneyUnits && !amountMember);
   // Neither an amount read already nor inside one: PayPal's `breakdown` (shipping, handling, discount as money

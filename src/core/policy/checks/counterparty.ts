@@ -8,6 +8,7 @@
 import { logger } from "../../log/logger";
 import { clipped } from "../clip";
 import type { ActionFacts } from "../extract";
+import { withoutLegalForms } from "../legal-forms";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import { latinSkeleton } from "../name-skeleton";
@@ -204,18 +205,27 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 
 /**
  * The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are, and each whose
- * Latin skeleton reads otherwise once more as that skeleton.
+ * Latin skeleton reads otherwise once more as that skeleton; each also without its legal form (../legal-forms.ts:
+ * `Evil Corp Ltd` is Evil Corp), and so is each recipient (`payee: "Evil Corp, Inc."`), for the blocklist alone.
  */
 function displayNamesOf(facts: ActionFacts): Recipient[] {
   const names: Recipient[] = [];
   for (const found of facts.names) {
     const descriptor = found.descriptor ? { descriptor: true as const } : {};
-    const name = { source: found.source, ...normalizeValue(found.value), ...descriptor };
-    names.push(name);
-    const skeleton = latinSkeleton(found.value);
-    if (skeleton !== name.whole) names.push({ source: found.source, ...normalizeValue(skeleton), ...descriptor });
+    for (const value of [found.value, ...withoutLegalForms(found.value)])
+      pushAsRead(names, found.source, value, descriptor);
   }
+  for (const found of facts.recipients)
+    for (const value of withoutLegalForms(found.value)) pushAsRead(names, found.source, value, {});
   return names;
+}
+
+/** `value` as normalised, and as its Latin skeleton when that reads otherwise (`Еvil Corp`, Cyrillic `Е`). */
+function pushAsRead(names: Recipient[], source: string, value: string, descriptor: { descriptor?: true }): void {
+  const name = { source, ...normalizeValue(value), ...descriptor };
+  names.push(name);
+  const skeleton = latinSkeleton(value);
+  if (skeleton !== name.whole) names.push({ source, ...normalizeValue(skeleton), ...descriptor });
 }
 
 /**

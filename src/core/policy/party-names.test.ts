@@ -1,0 +1,89 @@
+// A blocked party named in pieces or with its legal form: `{first_name: "John", last_name: "Smith"}` is John Smith,
+// and `Evil Corp Ltd` is Evil Corp, to the person who pays them and to a blocklist written without the legal form.
+import { describe, expect, it } from "vitest";
+import { withoutLegalForms } from "./legal-forms";
+import { decide } from "./pipeline";
+import { engine, ORG } from "./test-fixtures";
+import type { ManifestInput } from "./types";
+
+const payments = (blocklist: string[]): ManifestInput => ({
+  uapk_id: "payments-bot",
+  agent: { id: "payments-bot", name: "Payments Bot" },
+  capabilities: ["payment:send"],
+  constraints: {},
+  policy: { counterparty_blocklist: blocklist },
+  tools: { "payment:send": { connector: { type: "noop" } } },
+});
+
+async function decidePayment(blocklist: string[], params: Record<string, unknown>) {
+  const e = await engine();
+  e.manifests.register(ORG, payments(blocklist));
+  // A recipient beside the names (an action naming none is denied whatever its names: fail closed).
+  const action = { type: "payment", tool: "send", params: { to: "billing@payments.example", ...params } };
+  const request = { uapk_id: "payments-bot", agent_id: "payments-bot", action };
+  const d = await decide(ORG, request, e.deps, { now: e.now() });
+  return { decision: d.decision, codes: d.reasons.map((r) => r.code), messages: d.reasons.map((r) => r.message) };
+}
+
+describe("a person's name split over members is judged whole by a blocklist", () => {
+  it.each([
+    [
+      "a payee's first and last name",
+      { payee: { first_name: "John", last_name: "Smith", iban: "DE89370400440532013000" } },
+    ],
+    ["a mailbox's given name and surname", { to: { given_name: "John", surname: "Smith", email: "js@example.com" } }],
+    ["flat members with a prefix", { recipient_first_name: "John", recipient_last_name: "Smith", account: "123" }],
+    ["camelCase with a middle name", { beneficiary: { firstName: "John", middleName: "Q", lastName: "Smith" } }],
+    ["family name first, as a sanctions list writes it", { payee: { first_name: "Smith", last_name: "John" } }],
+  ])("%s", async (_, params) => {
+    const blocklist = params.beneficiary
+      ? ["John Q Smith"]
+      : params.payee?.first_name === "Smith"
+        ? ["Smith John"]
+        : ["John Smith"];
+    expect(await decidePayment(blocklist, params)).toMatchObject({
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+      messages: [expect.stringContaining("is on the blocklist")],
+    });
+  });
+
+  it("names nobody on the list are not denied, and parts of two people are not joined", async () => {
+    const params = {
+      payee: { first_name: "John", last_name: "Doe" },
+      payer: { first_name: "Jane", last_name: "Smith" },
+    };
+    expect((await decidePayment(["John Smith"], params)).decision).toBe("ALLOW");
+  });
+});
+
+describe("a company's name with its legal form is the company a blocklist lists without it", () => {
+  it.each([
+    ["merchant_name", { merchant_name: "Evil Corp Ltd" }],
+    ["a comma and dots", { merchant_name: "Evil Corp, Inc." }],
+    ["two legal forms", { vendor: { name: "EVIL CORP PTY LTD" } }],
+    ["a payee string (a recipient)", { payee: "Evil Corp GmbH" }],
+  ])("%s", async (_, params) => {
+    expect(await decidePayment(["Evil Corp"], params)).toMatchObject({
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+    });
+  });
+
+  it("drops only trailing legal forms, never a word of the name", () => {
+    expect(withoutLegalForms("Evil Corp Ltd")).toEqual(["Evil Corp", "Evil"]);
+    expect(withoutLegalForms("Evil Corp, Inc.")).toEqual(["Evil Corp", "Evil"]);
+    expect(withoutLegalForms("Acme Widgets Sp. z o.o.")).toEqual([
+      "Acme Widgets Sp. z",
+      "Acme Widgets Sp.",
+      "Acme Widgets",
+    ]);
+    expect(withoutLegalForms("Limited Editions")).toEqual([]);
+    expect(withoutLegalForms("Ltd")).toEqual([]);
+    expect(withoutLegalForms("ops@evil.example")).toEqual([]);
+  });
+
+  it("another company whose name only starts like a blocked one is not denied", async () => {
+    expect((await decidePayment(["Evil Corp"], { merchant_name: "Evil Corporate Events Ltd" })).decision).toBe("ALLOW");
+  });
+});
