@@ -111,7 +111,7 @@ type: "hitl_decision"
 call_id: string
 decision: ("approve" | "edit" | "reject")
 /**
- * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands.
+ * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands. Holding more than 10,000 values in all (members and elements at any depth: the governance engine's bound on an action's params, as REST, MCP and a runtime's tool_call) the frame is refused INVALID_MESSAGE naming `/modified_arguments`: nothing is decided, the call still waits for a decision.
  */
 modified_arguments?: {
 
@@ -245,7 +245,7 @@ type: "hitl_decision"
 call_id: string
 decision: ("approve" | "edit" | "reject")
 /**
- * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands.
+ * Required with `edit`; the arguments the tool must run with instead. Under a policy they are checked again as a new call; a call the policy allowed as sent (its tool_call carries no approval_id) cannot be edited, only approved or rejected (error INVALID_CALL_ID). An edit arriving after an operator decided the call's approval (or it expired) is refused the same way: the operator's decision stands. Holding more than 10,000 values in all (members and elements at any depth: the governance engine's bound on an action's params, as REST, MCP and a runtime's tool_call) the frame is refused INVALID_MESSAGE naming `/modified_arguments`: nothing is decided, the call still waits for a decision.
  */
 modified_arguments?: {
 

@@ -7,7 +7,7 @@ export {
   type GovernanceEngineDeps,
   type SqliteGovernanceEngine,
 } from "./engine";
-export { MAX_PARAMS_VALUES, ParamsTooLargeError } from "./params-size";
+export { MAX_PARAMS_VALUES, ParamsTooLargeError, paramsSizeProblem } from "./params-size";
 export type {
   ApprovalsPort,
   GovernanceAudit,

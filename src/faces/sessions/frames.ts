@@ -2,9 +2,6 @@
 // map keyed by `type` that must name every variant. A message type added to spec/sessions.asyncapi.yaml (and
 // so to generated/) without a handler here is a compile error, not a frame silently dropped at run time.
 import type { RawData } from "ws";
-import { holdsProtoKey } from "../../http/body/json-body";
-import { duplicateMemberName, shownName } from "../../http/body/json-duplicates";
-import { jsonShapeViolation } from "../../http/body/json-shape";
 import type {
   RuntimeAgentStatus,
   RuntimeAgentSwitched,
@@ -19,6 +16,10 @@ import type {
   RuntimeUserMessage,
 } from "../../../generated/messages/types";
 import type { ClientFrame, ServerFrame } from "../../../generated/ws-client";
+import { paramsSizeProblem } from "../../core/governance";
+import { holdsProtoKey } from "../../http/body/json-body";
+import { duplicateMemberName, shownName } from "../../http/body/json-duplicates";
+import { jsonShapeViolation } from "../../http/body/json-shape";
 import type { FrameRoute, MessageValidators } from "./schemas";
 
 export type { ClientFrame, ServerFrame };
@@ -107,8 +108,20 @@ export function parseFrame<R extends FrameRoute>(
   if (violation) return { ok: false, errors: [violation] };
   const result = validators.validate(route, value);
   if (!result.ok) return result;
+  const tooLarge = editTooLarge(result.frame);
+  if (tooLarge) return { ok: false, errors: [{ pointer: "/modified_arguments", message: tooLarge }] };
   // Valid against the schema of its `type` on this route: it is that route's generated frame type.
   return { ok: true, frame: result.frame as unknown as RouteFrames[R] };
+}
+
+/**
+ * An edit's arguments holding more than the governance engine judges (core/governance/params-size.ts): refused as the
+ * frame, before the edit closes the call's approval, so the IDE may send a smaller edit or decide otherwise.
+ */
+function editTooLarge(frame: object): string | undefined {
+  const edit = frame as { type?: unknown; modified_arguments?: unknown };
+  if (edit.type !== "hitl_decision" || edit.modified_arguments === undefined) return undefined;
+  return paramsSizeProblem([edit.modified_arguments]);
 }
 
 function rawToString(data: RawData): string {

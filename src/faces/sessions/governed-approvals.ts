@@ -8,7 +8,7 @@ import { type RecordRefusal, recordRefusedDecision } from "../../core/governance
 import { logger } from "../../core/log/logger";
 import type { ActionRequest } from "../../core/policy/types";
 import type { ApprovalsService } from "../../core/ports";
-import { asRelease, pendingApprovalOf, rejected, rejectedAsTooLarge, requestOf } from "./governed-requests";
+import { asRelease, pendingApprovalOf, rejected, requestOf } from "./governed-requests";
 import type {
   EditRefused,
   IdeDecision,
@@ -200,12 +200,8 @@ async function edit(
   }
 
   // The edited call is a new request: the policy decides it from scratch.
-  let first: Authorization;
-  try {
-    first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));
-  } catch (err) {
-    return rejectedAsTooLarge(err); // the edited arguments hold more than the engine judges; else rethrown
-  }
+  // (Arguments over the engine's bound on params were refused with the frame, ./frames.ts, before the close.)
+  const first = await calls.authorize(orgId, ctx, requestOf(closed.approval, ctx, modifiedArguments));
   if (first.decision !== "ESCALATE") return asRelease(first, modifiedArguments);
   // The user who wrote the edit is the human approving it (as with `approve`), recorded as such.
   const fresh = pendingApprovalOf(first);

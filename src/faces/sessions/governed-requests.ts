@@ -88,12 +88,6 @@ export function deniedAsTooLarge(err: unknown): ToolPolicyDecision {
   return { decision: "DENY", reasons: [err.code], detail: `The call's arguments: ${err.message}` };
 }
 
-/** The same refusal of an IDE's edited arguments: the edited call is rejected (never run). */
-export function rejectedAsTooLarge(err: unknown): ToolRelease {
-  const denied = deniedAsTooLarge(err);
-  return { outcome: "rejected", reason: asFeedback(denied.detail ?? ""), reasons: denied.reasons };
-}
-
 /** An authorized request's answer as a release: ALLOW runs, DENY never does, ESCALATE waits again. */
 export function asRelease(res: Authorization, params: Record<string, unknown>, approvalId?: string): ToolRelease {
   if (res.decision === "ALLOW")

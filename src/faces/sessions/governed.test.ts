@@ -377,22 +377,24 @@ describe("tool calls under the ide-assistant manifest", () => {
     expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
   });
 
-  it("an edit whose arguments hold more values than the engine judges is rejected, never runnable nor audited", async () => {
+  it("an edit whose arguments hold more values than the engine judges is refused as a frame; the call still waits", async () => {
     // The engine's bound (core/governance/params-size.ts) holds on every door: an IDE's edit (1 MiB frames) reached
-    // engine.authorize without it, and 60,000 small members kept a node's event loop busy for seconds.
+    // engine.authorize without it, and 60,000 small members kept a node's event loop busy for seconds. Refused with
+    // the frame, before the edit closes the approval, so the IDE may still decide the call.
     const c = await ide("edit-too-large");
     c.send({ type: "user_message", content: "write file a.txt" });
     const call = await c.next((f) => f.type === "tool_call");
     const many = Object.fromEntries(Array.from({ length: MAX_PARAMS_VALUES + 1 }, (_, i) => [`k${i}`, i]));
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: many });
-    const err = await c.next((f) => f.type === "error" && f.error_code === "TOOL_DENIED");
-    expect(err.details).toMatchObject({ reasons: ["PARAMS_TOO_LARGE"] });
+    const err = await c.next((f) => f.type === "error" && f.error_code === "INVALID_MESSAGE");
+    expect(err.details).toMatchObject({ errors: [{ pointer: "/modified_arguments" }] });
     expect(String(err.message)).toContain("more than 10,000 values");
-    await c.next(isFinal);
-    expect(atRuntime("hitl_decision")[0]).toMatchObject({ decision: "reject" });
-    expect(c.frames.filter((f) => f.type === "tool_call")).toHaveLength(1);
-    // The original approval was closed by the edit; no record holds the edited arguments.
-    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("denied");
+    expect(approvals.get(ORG, call.approval_id as string)?.status).toBe("pending");
+    expect(atRuntime("hitl_decision")).toEqual([]);
+    // Still the IDE's to decide: an edit within the bound is checked and released.
+    c.send({ type: "hitl_decision", call_id: call.call_id, decision: "edit", modified_arguments: { path: "b.txt" } });
+    const released = await c.next((f) => f.type === "tool_call" && f.requires_approval === false);
+    expect(released.arguments).toEqual({ path: "b.txt" });
     const recorded = audit.list(ORG, {}).records.map((r) => JSON.stringify(r));
     expect(recorded.some((r) => r.includes('"k10000"'))).toBe(false);
   });
