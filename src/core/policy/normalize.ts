@@ -18,8 +18,10 @@ export type Normalized = { ok: true; value: string } | { ok: false; raw: string;
 
 // Everything that may separate two recipients in one string. Control characters include NUL, \r, \n, \t.
 const SEPARATORS = /[\s,;<>"'()\p{Cc}\u2028\u2029]+/u;
-// Zero-width and bidi characters: invisible, so a value carrying them is not what an operator reads.
-const INVISIBLE = /\p{Cf}/u;
+// Zero-width and bidi characters: invisible, so a value carrying them is not what an operator reads. And every other
+// default-ignorable one, which a renderer draws as nothing: the combining grapheme joiner U+034F (a mark, not Cf),
+// the Hangul fillers, variation selectors (`E\u034fvil Corp` reads as Evil Corp and passed a blocklist of it).
+const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 const SCRIPTED_LETTER = /\p{L}/gu;
 const SCRIPTS = ["Latin", "Cyrillic", "Greek", "Armenian", "Hebrew", "Arabic", "Han", "Hiragana", "Katakana", "Hangul"];
 const SCRIPT_PATTERNS = SCRIPTS.map((name) => ({ name, re: new RegExp(`\\p{Script=${name}}`, "u") }));

@@ -92,3 +92,18 @@ describe("a company's name with its legal form is the company a blocklist lists 
     expect((await decidePayment(["Evil Corp"], { merchant_name: "Evil Corporate Events Ltd" })).decision).toBe("ALLOW");
   });
 });
+
+describe("a payee is read against a blocklist as a merchant's name is (review R23a F1)", () => {
+  it.each<[string, Record<string, unknown>]>([
+    ["a dotless ı", { payee: "Evıl Corp" }],
+    ["a combining grapheme joiner (U+034F, a mark drawn as nothing)", { counterparty: "E\u034fvil Corp" }],
+    ["a Cyrillic Е in a beneficiary name", { beneficiary_name: "\u0415vil Corp" }],
+    ["a payee object's name", { payee: { name: "Evıl Corp" } }],
+  ])("%s", async (_, params) => {
+    expect((await decidePayment(["Evil Corp"], params)).decision).toBe("DENY");
+  });
+
+  it("an allowlisted mailbox is not refused for the blocklist's reading of names", async () => {
+    expect((await decidePayment(["Evil Corp"], { payee: "Good Shop Ltd" })).decision).toBe("ALLOW");
+  });
+});

@@ -215,8 +215,12 @@ function displayNamesOf(facts: ActionFacts): Recipient[] {
     for (const value of [found.value, ...withoutLegalForms(found.value)])
       pushAsRead(names, found.source, value, descriptor);
   }
-  for (const found of facts.recipients)
+  for (const found of facts.recipients) {
+    // A payee's name as a reader of Latin letters sees it (`Evıl Corp`, a Turkish dotless ı), as a merchant's is.
+    const skeleton = latinSkeleton(found.value);
+    if (skeleton !== found.value.toLowerCase()) names.push({ source: found.source, ...normalizeValue(skeleton) });
     for (const value of withoutLegalForms(found.value)) pushAsRead(names, found.source, value, {});
+  }
   return names;
 }
 
