@@ -5,6 +5,7 @@
 //   PROFILE_LOAD=wrk npx tsx bench/profile.ts purutos 5   (loaded by wrk instead of autocannon)
 //   PROFILE_BUNDLE=1 npx tsx bench/profile.ts execute 5   (the production bundle `make bench` loads, see below)
 //   PROFILE_NODE=22 npx tsx bench/profile.ts evaluate 5   (the bundle on Node 22, as `make bench`'s [node 22] lines)
+//   PROFILE_PORT=47010 npx tsx bench/profile.ts purutos 5 (the target's port, default 18190: two profiles at once)
 // The target runs under tsx, not from the bundle `make bench` loads (./bundle.ts): each function then names its
 // source file and line; tsx adds a `__name` call per named function, a few % more time than production.
 // Only the measured load is profiled (not start-up or warm-up). The raw .cpuprofile stays in .tmp/profiles/
@@ -24,10 +25,10 @@ import { join, resolve } from "node:path";
 import autocannon from "autocannon";
 import { bundleTargets } from "./bundle";
 import { benchLines } from "./lines";
-import { API_KEY, targetEnv } from "./target-control";
 import { wrkLoad } from "./load";
 import { bundleInTree } from "./node-tree";
 import { otherNodes } from "./node-versions";
+import { API_KEY, targetEnv } from "./target-control";
 
 /** The Node of `major` the bench would use for its lines on that major; exits when there is none. */
 function nodeOfMajor(major: number): { path: string; tree?: string | undefined } {
@@ -38,7 +39,7 @@ function nodeOfMajor(major: number): { path: string; tree?: string | undefined }
   process.exit(2);
 }
 
-const PORT = 18190;
+const PORT = Number(process.env.PROFILE_PORT ?? 18190);
 const [filter = "health", secondsArg = "5"] = process.argv.slice(2);
 const line = benchLines.find((l) => l.name.includes(filter));
 if (!line) {
