@@ -4,17 +4,17 @@ import Koa, { type Context } from "koa";
 import { Counter, Histogram } from "prom-client";
 import type { Logger } from "../core/log/logger";
 import { registry } from "../core/metrics/registry";
+import { tracingActive } from "../core/tracing";
 import type { Authenticator } from "./auth";
 import { readJsonBody } from "./body/json-body";
 import { assertJsonShape } from "./body/json-shape";
 import { bodyReaderWithin } from "./body/timeout";
-import { respondWithProblem } from "./errors";
-import type { HandlerGroup } from "./handlers";
 import { type AllowedHosts, decideRequestId, hostRefusal } from "./boundary";
 import type { RouteGuard } from "./boundary/guard";
+import { respondWithProblem } from "./errors";
+import type { HandlerGroup } from "./handlers";
 import { buildDispatcher, hasBody } from "./router";
 import type { LoadedSpec } from "./spec";
-import { tracingActive } from "../core/tracing";
 import { traceRequests } from "./tracing";
 
 const requests = new Counter({
@@ -105,11 +105,12 @@ export function createApp({
   // One layer (every Koa layer costs a closure and a promise per request): request id, the route, the
   // problem+json rendering of anything thrown, then metrics and the request log line.
   app.use(async (ctx) => {
-    const requestId = decideRequestId(ctx.get("X-Request-Id"));
+    const incomingId = ctx.req.headers["x-request-id"];
+    const requestId = decideRequestId(typeof incomingId === "string" ? incomingId : undefined);
     ctx.state.requestId = requestId;
     // Not a child logger per request (it serialises its bindings up front): lines name the request themselves.
     ctx.state.log = logger;
-    ctx.set("X-Request-Id", requestId);
+    ctx.res.setHeader("X-Request-Id", requestId);
     const started = process.hrtime.bigint();
     try {
       // Before any route, mount or credential: a rebound page learns nothing, not even which paths exist.

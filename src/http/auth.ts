@@ -2,9 +2,9 @@
 // credentials. The seed's behaviour, hardened: no key configured → 503 (checked first); missing or wrong
 // key → 401; the comparison is a keyed hash (constant time for environment keys).
 import type { Context } from "koa";
-import type { ApiKeysService } from "../core/ports";
 import type { Principal } from "../core/identity/principal";
 import type { UserTokenVerifier } from "../core/identity/user-tokens";
+import type { ApiKeysService } from "../core/ports";
 import { bearerChallenge, missingBearer, parseBearer, problem, tokenProblem } from "./boundary";
 import type { SecurityScheme } from "./spec";
 
@@ -20,11 +20,15 @@ export interface Authenticator {
 export function createAuthenticator(apiKeys: ApiKeysService, verifyUserToken: VerifyUserToken): Authenticator {
   /** `orBearer`: the operation also takes a bearer token, so the 401 offers both schemes. */
   async function apiKey(ctx: Context, orBearer: boolean): Promise<Principal> {
-    if (!(await apiKeys.configured)) {
+    // The embedded store answers both synchronously: awaited only when a promise (each await is a turn of the
+    // microtask queue on every request, issue #17).
+    const configured = apiKeys.configured;
+    if (!(configured instanceof Promise ? await configured : configured)) {
       throw problem("API_KEY_NOT_CONFIGURED", "PURUTO_GATEWAY_API_KEY is not configured");
     }
-    const presented = ctx.get("X-API-Key");
-    const identity = presented ? await apiKeys.verify(presented) : undefined;
+    const presented = ctx.req.headers["x-api-key"];
+    const verified = typeof presented === "string" && presented ? apiKeys.verify(presented) : undefined;
+    const identity = verified instanceof Promise ? await verified : verified;
     if (!identity) {
       // RFC 9110 §15.5.2: a 401 carries at least one challenge, which names how to authenticate.
       const challenges = orBearer

@@ -132,11 +132,11 @@ function abortedWhenClientLeaves(res: ServerResponse): AbortSignal {
 export type BodyParser = (ctx: Context) => Promise<void>;
 
 /**
- * A body is read only once the caller is authenticated and only for an operation that takes one: a body sent to
- * an operation without a documented request body is refused unread (400), never silently accepted.
+ * A body (the request has one: hasBody) is read only once the caller is authenticated and only for an operation
+ * that takes one: a body sent to an operation without a documented request body is refused unread (400), never
+ * silently accepted.
  */
 async function readBody(op: OperationSpec, ctx: Context, parseBody: BodyParser): Promise<void> {
-  if (!hasBody(ctx)) return;
   if (!op.takesBody) {
     const item = { pointer: "/body", message: "this operation takes no request body" };
     throw new HttpProblem(400, `Request is invalid: ${item.pointer}: ${item.message}`, {
@@ -206,7 +206,8 @@ function operationRunner(
     ctx.state.operationId = op.operationId;
     const principal = await auth.authenticate(ctx, op.security);
     for (const guard of opGuards) guard.check(principal, params);
-    await readBody(op, ctx, parseBody);
+    // A GET has no body: no async call to wait for (issue #17: each await is a microtask turn per request).
+    if (hasBody(ctx)) await readBody(op, ctx, parseBody);
     const { query, body } = validateParts(op, ctx, params);
     if (!handler) {
       throw new HttpProblem(501, `Operation ${op.operationId} (${op.method} ${op.path}) is not implemented yet`, {
@@ -236,14 +237,17 @@ function writeReply(
   reply: { status: number; body?: unknown; headers?: Record<string, string> },
 ): void {
   ctx.status = reply.status;
-  if (reply.headers) for (const [k, v] of Object.entries(reply.headers)) ctx.set(k, v);
+  // Straight to the response (Koa's ctx.set is a delegate and a wrapper around the same setHeader): nothing has been
+  // written yet, the handler's headers are strings, and this runs on every request (issue #17).
+  const res = ctx.res;
+  if (reply.headers) for (const name in reply.headers) res.setHeader(name, reply.headers[name] as string);
   const declared = op.responses.get(ctx.status)?.contentType;
   const typeFromHandler = reply.headers?.["content-type"] ?? reply.headers?.["Content-Type"];
   // The type is set before the body, so Koa's body setter does not guess one first (each guess and each
   // `ctx.type =` is a mime-types look-up; see setContentType).
   if (reply.body instanceof SerializedJson) {
     if (declared && !typeFromHandler) setContentType(ctx, declared);
-    if (reply.body.etag) ctx.set("ETag", reply.body.etag);
+    if (reply.body.etag) res.setHeader("ETag", reply.body.etag);
     ctx.body = reply.body.bytes;
   } else {
     if (!typeFromHandler) {
@@ -287,7 +291,7 @@ const contentTypeHeaders = new Map<string, string>();
 function setContentType(ctx: Context, type: string): void {
   const header = contentTypeHeaders.get(type);
   if (header !== undefined) {
-    ctx.set("Content-Type", header);
+    ctx.res.setHeader("Content-Type", header);
     return;
   }
   ctx.type = type;

@@ -25,19 +25,18 @@
 // is probed first and only re-read and re-parsed when its probe changed (read-cache.ts).
 //
 // The build itself (roots, registry, scan, reading each repo) is in scan.ts; this module is the cache around it.
-import { watch, type FSWatcher } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { logger } from "../../core/log/logger";
+import { bareCommandWarnings } from "./config";
 import { isPlainName } from "./names";
 import { ReadCache } from "./read-cache";
 import { buildIndex, type DiscoveryConfig, discoverySources, type Index, type Puruto } from "./scan";
-import { bareCommandWarnings } from "./config";
-
-// Callers have always imported the puruto from here.
-export type { Puruto } from "./scan";
 
 export { KNOWN_KINDS } from "./names";
+// Callers have always imported the puruto from here.
+export type { Puruto } from "./scan";
 export { inferKind } from "./scan";
 
 const log = logger.child({ module: "purutos" });
@@ -114,23 +113,39 @@ export function createDiscovery(config: DiscoveryConfig, options: DiscoveryOptio
   // One snapshot per index (GET /health asks on every call): shared by its callers, who must not change it.
   const snapshots = new WeakMap<Index, DiscoverySnapshot>();
 
-  async function current(): Promise<Index> {
+  /**
+   * The index to serve. Between two stat checks it is the one in memory, returned as is (not a promise): GET /purutos
+   * then waits for no turn of the microtask queue here (issue #17).
+   */
+  function current(): Index | Promise<Index> {
     if (index === null || dirty) return rebuild();
     const now = Date.now();
     if (now - lastStatAt >= statIntervalMs) {
       lastStatAt = now;
-      if ((await fingerprint()) !== index.fingerprint) return rebuild();
+      return checkedAgainstDisk(index, now);
     }
-    if (now - index.builtAt >= config.cacheTtlMs && !building) {
-      rebuild().catch((err) => log.error({ err }, "background discovery rebuild failed"));
-    }
-    return index;
+    return servedAt(index, now);
   }
 
+  /** `seen` unless root or registry changed on disk (then a rebuild's index). */
+  async function checkedAgainstDisk(seen: Index, now: number): Promise<Index> {
+    if ((await fingerprint()) !== seen.fingerprint) return rebuild();
+    return servedAt(index ?? seen, now);
+  }
+
+  /** `served`, starting a background rebuild when it is older than the TTL. */
+  function servedAt(served: Index, now: number): Index {
+    if (now - served.builtAt >= config.cacheTtlMs && !building) {
+      rebuild().catch((err) => log.error({ err }, "background discovery rebuild failed"));
+    }
+    return served;
+  }
+
+  const itemsOf = (found: Index | Promise<Index>): Promise<Puruto[]> =>
+    found instanceof Promise ? found.then((i) => i.items) : Promise.resolve(found.items);
+
   return {
-    async list() {
-      return (await current()).items;
-    },
+    list: () => itemsOf(current()),
     async get(name) {
       if (!isPlainName(name)) return undefined;
       return (await current()).byName.get(name);
