@@ -92,7 +92,8 @@ export function createApp({
   };
   // A mount (the MCP endpoints) answers its own prefix; every other request is a spec operation or 404 / 405.
   const route = (ctx: Context): Promise<void> => {
-    for (const mount of mounts) if (ctx.path.startsWith(mount.prefix)) return mount.handle(ctx, tools);
+    const path = ctx.request.path;
+    for (const mount of mounts) if (path.startsWith(mount.prefix)) return mount.handle(ctx, tools);
     return dispatch(ctx);
   };
 
@@ -122,15 +123,18 @@ export function createApp({
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (ctx.state.route as string | undefined) ?? "unmatched";
-      requests.inc({ method: ctx.method, route, status: String(ctx.status) });
-      latency.observe({ method: ctx.method, route }, seconds);
+      // Node's request and response, not ctx's delegates (megamorphic property reads on every request, issue #17).
+      const method = ctx.req.method as string;
+      const status = ctx.res.statusCode;
+      requests.inc({ method, route, status: String(status) });
+      latency.observe({ method, route }, seconds);
       requestLog.info(
         {
           request_id: requestId,
-          method: ctx.method,
-          path: ctx.path,
+          method,
+          path: ctx.request.path,
           route,
-          status: ctx.status,
+          status,
           ms: Math.round(seconds * 1e4) / 10,
         },
         "request",

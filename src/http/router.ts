@@ -165,9 +165,11 @@ export function buildDispatcher(
   const operations = new Map<OperationSpec, OperationRunner>();
   for (const op of spec.operations) operations.set(op, operationRunner(op, handlers, auth, parseBody, guards));
   return async (ctx) => {
-    const found = table.match(ctx.method, ctx.path);
+    // ctx.request and ctx.req, not ctx's delegates (megamorphic property reads on every request, issue #17).
+    const path = ctx.request.path;
+    const found = table.match(ctx.req.method as string, path);
     if (found) return (operations.get(found.op) as OperationRunner)(ctx, found.params);
-    answerUnmatched(ctx, table.methodsAt(ctx.path));
+    answerUnmatched(ctx, table.methodsAt(path));
   };
 }
 
@@ -219,7 +221,7 @@ function operationRunner(
       params,
       query,
       body,
-      ctx.headers as Record<string, string | undefined>,
+      ctx.req.headers as Record<string, string | undefined>,
       principal,
       ctx.state.requestId as string,
       ctx.res,
@@ -236,35 +238,36 @@ function writeReply(
   op: OperationSpec,
   reply: { status: number; body?: unknown; headers?: Record<string, string> },
 ): void {
-  ctx.status = reply.status;
-  // Straight to the response (Koa's ctx.set is a delegate and a wrapper around the same setHeader): nothing has been
-  // written yet, the handler's headers are strings, and this runs on every request (issue #17).
-  const res = ctx.res;
+  // Koa's response and Node's, not ctx's delegates, and headers straight to the response (Koa's ctx.set is a delegate
+  // and a wrapper around the same setHeader): nothing has been written yet, the handler's headers are strings, and
+  // this runs on every request (issue #17).
+  const { req, res, response } = ctx;
+  response.status = reply.status;
   if (reply.headers) for (const name in reply.headers) res.setHeader(name, reply.headers[name] as string);
-  const declared = op.responses.get(ctx.status)?.contentType;
+  const declared = op.responses.get(reply.status)?.contentType;
   const typeFromHandler = reply.headers?.["content-type"] ?? reply.headers?.["Content-Type"];
   // The type is set before the body, so Koa's body setter does not guess one first (each guess and each
   // `ctx.type =` is a mime-types look-up; see setContentType).
   if (reply.body instanceof SerializedJson) {
     if (declared && !typeFromHandler) setContentType(ctx, declared);
     if (reply.body.etag) res.setHeader("ETag", reply.body.etag);
-    ctx.body = reply.body.bytes;
+    response.body = reply.body.bytes;
   } else {
     if (!typeFromHandler) {
       if (declared) setContentType(ctx, declared);
       else if (isJsonValue(reply.body)) setContentType(ctx, "json");
     }
-    ctx.body = serializedBody(reply.body);
+    response.body = serializedBody(reply.body);
   }
   // A GET whose If-None-Match names the current ETag: the client already has these bytes.
-  const ifNoneMatch = ctx.headers["if-none-match"];
+  const ifNoneMatch = req.headers["if-none-match"];
   if (
     reply.body instanceof SerializedJson &&
     reply.body.etag &&
     ifNoneMatch &&
-    (ctx.method === "GET" || ctx.method === "HEAD")
+    (req.method === "GET" || req.method === "HEAD")
   ) {
-    if (namesEtag(ifNoneMatch, reply.body.etag)) ctx.status = 304;
+    if (namesEtag(ifNoneMatch, reply.body.etag)) response.status = 304;
   }
 }
 
