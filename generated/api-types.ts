@@ -1404,9 +1404,10 @@ export interface components {
             type: "echo" | "noop" | "http" | "webhook" | "puruto";
             /**
              * @description `http`/`webhook`: URL template; `{param}` placeholders are replaced by the URL-encoded action param (one
-             *     path segment or query value each; a path value holding `.` or `..` between slashes, as it is or once
-             *     percent-decoded (`%2e%2e`, `..%2f..%2fadmin`), or a `%` that does not decode, is refused, `INVALID_PARAMS`,
-             *     as a server that decodes `%2F` (or decodes twice) would climb out of the path). A dotted name is a path into the params, as in
+             *     path segment or query value each; a path value holding `.` or `..` between slashes, as it is or after any
+             *     number of percent-decodings (`%2e%2e`, `..%2f..%2fadmin`, `%252e%252e`), or a `%` that does not decode at one of
+             *     them, or still changing after 5 decodings, is refused, `INVALID_PARAMS`, as a server that decodes `%2F` (or a
+             *     proxy and a server, each decoding) would climb out of the path). A dotted name is a path into the params, as in
              *     `recipient_params`: `{payee.email}` is `params.payee.email` (a number indexes an array), never a key `payee.email`. `http`: params not used by the template go as a JSON body
              *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
              *     sets is refused (`INVALID_PARAMS`), in the query or in the body (a `webhook`'s too), so it cannot be sent beside the tool's own

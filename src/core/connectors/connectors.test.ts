@@ -343,6 +343,29 @@ describe("http / webhook connectors", () => {
     expect(received[1]?.url).toBe("/items/a%2520b..c/view?q=%252e%252e");
   });
 
+  it("refuses a path param that climbs once percent-decoded several times, without sending anything", async () => {
+    // `%252e%252e` is `%2e%2e` to a proxy that decodes once and `..` to the server behind it that decodes again:
+    // how many times the chain decodes is not ours to know, so every stage is read.
+    const config = { ...local, url: `${base}/items/{id}/view?q={q}` };
+    const layered = ["%252e%252e", "%25252e%25252e", "..%252f..%252fadmin", "x%252F.%252Fy", "%25E2%2580%25A5"];
+    // A `%` that does not decode at a later stage (lenient decoders read `%2e%2e%2f%` as `../%`), and a value
+    // still changing after 5 decodings (`A` under 6 layers).
+    const undecodable = ["%252e%252e%252f%25", "%25E0%25A4%25A", `%${"25".repeat(5)}41`];
+    for (const id of [...layered, ...undecodable]) {
+      const result = await call("http", config, { id, q: "x" });
+      expect([id, errorCode(result)]).toEqual([id, "INVALID_PARAMS"]);
+      expect(result.error?.message).toContain('param "id"');
+    }
+    expect(received).toEqual([]);
+    // Layers that end in no dot segment go, encoded once more; and so do 5 layers exactly.
+    expect((await call("http", config, { id: "a%2520b..c", q: "x" })).success).toBe(true);
+    expect(received[0]?.url).toBe("/items/a%252520b..c/view?q=x");
+    expect((await call("http", config, { id: `%${"25".repeat(4)}41`, q: "x" })).success).toBe(true);
+    // A query value is no path: layers of encoding there are text.
+    expect((await call("http", config, { id: "x", q: "%252e%252e" })).success).toBe(true);
+    expect(received).toHaveLength(3);
+  });
+
   it("refuses a param that would repeat a query parameter the url fixes, without sending anything", async () => {
     // `?account=main&account=treasury`: many servers read the last value, so the agent would pick the account.
     const config = { ...local, url: `${base}/balance?account=main&q={q}` };

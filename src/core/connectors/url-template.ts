@@ -22,11 +22,8 @@ export function expandUrlTemplate(
     if (text === "" || text === "." || text === "..") {
       throw new UrlTemplateError(`param "${name}" cannot be empty, "." or ".." in a URL`);
     }
-    if ((pathEnd === -1 || offset < pathEnd) && climbs(text)) {
-      throw new UrlTemplateError(
-        `param "${name}" cannot hold a "." or ".." segment in the URL's path (nor once percent-decoded, nor a "%" that does not decode)`,
-      );
-    }
+    const climb = pathEnd === -1 || offset < pathEnd ? climbs(text) : undefined;
+    if (climb) throw new UrlTemplateError(`param "${name}" ${climb}`);
     used.add(name);
     return encodeURIComponent(text);
   });
@@ -51,22 +48,43 @@ function paramAt(params: Record<string, unknown>, name: string): unknown {
   return value;
 }
 
+/** Percent-decodings a path value is read through; one still changing after them is refused. */
+export const MAX_PERCENT_DECODES = 5;
+
 /**
- * Whether a path value holds a dot segment between slashes. Encoded, `../admin` stays in its segment here, but
- * a server or proxy on the way that decodes %2F (or reads `\` as `/`, or folds `‥` and `／`) and then resolves
- * dot segments (nginx `proxy_pass` with a URI, for one) would send the call to a path the tool does not name.
- * A value already percent-encoded (`%2e%2e`, `..%2f..%2fadmin`) is sent encoded once more (`..%252f..`), so a chain
- * that decodes twice reaches the same parent: it is read once decoded too, and one that does not decode (a stray
- * `%`) is refused, as no one can tell what such a chain makes of it.
+ * Why a path value could reach another path, or undefined when it cannot: a dot segment between slashes in any
+ * form a chain on the way may read it as. Encoded, `../admin` stays in its segment here, but a server or proxy
+ * that decodes %2F (or reads `\` as `/`, or folds `‥` and `／`) and then resolves dot segments (nginx `proxy_pass`
+ * with a URI, for one) would send the call to a path the tool does not name. A value already percent-encoded is
+ * sent encoded once more (`%252e%252e` goes as `%25252e%25252e`), and proxies and servers may each decode it
+ * again: how many times is theirs to choose. So the value is read as sent and after each percent-decoding until it
+ * no longer changes (`%252e%252e` → `%2e%2e` → `..`), and every stage is checked. A stage that does not decode (a
+ * stray `%`, an overlong UTF-8 form) is refused, as no one can tell what such a chain makes of it (lenient
+ * decoders keep the rest: `%2e%2e%2f%` is `../%` to them), and so is a value still changing after
+ * MAX_PERCENT_DECODES decodings.
  */
-function climbs(text: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(text);
-  } catch {
-    return true;
+function climbs(text: string): string | undefined {
+  const stages = [text];
+  for (let round = 0; round <= MAX_PERCENT_DECODES; round += 1) {
+    const last = stages[stages.length - 1] as string;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(last);
+    } catch {
+      return `cannot hold, in the URL's path, a "%" that does not percent-decode (${ordinal(round)})`;
+    }
+    if (decoded === last) break;
+    if (round === MAX_PERCENT_DECODES) {
+      return `cannot be percent-encoded more than ${MAX_PERCENT_DECODES} times over in the URL's path`;
+    }
+    stages.push(decoded);
   }
-  return [text, decoded].some(hasDotSegment);
+  if (!stages.some(hasDotSegment)) return undefined;
+  return `cannot hold a "." or ".." segment in the URL's path, as it is or once percent-decoded any number of times`;
+}
+
+function ordinal(round: number): string {
+  return round === 0 ? "as sent" : `after ${round} percent-decoding${round === 1 ? "" : "s"}`;
 }
 
 function hasDotSegment(text: string): boolean {
