@@ -1413,10 +1413,13 @@ export interface components {
              *     sets is refused (`INVALID_PARAMS`), in the query or in the body (a `webhook`'s too), so it cannot be sent beside the tool's own
              *     value (servers that merge body and query read either), and so is a query param whose name holds `[`, `]` or
              *     `.` (form parsers read `to[1]` as the param `to`, model binders `price.value` as `price: {value}`). A param an
-             *     upstream reads as the request's method is refused wherever it would go (query, body, a `webhook`'s body):
+             *     upstream reads as the request's method is refused wherever it would go (query, body, a `webhook`'s body), and
+             *     so is such a key at any depth of a param's objects and arrays (`{"data": {"_method": "DELETE"}}`: form parsers
+             *     and envelope-unwrapping middleware read nested levels as the top one):
              *     `_method` (Laravel, Symfony: a POST with `_method=DELETE` runs as a DELETE) in any letter case, width or
              *     spelling PHP reads alike (`_METHOD`, `.method`, `%5Fmethod`), and `X-HTTP-Method-Override`, `X-HTTP-Method`,
-             *     `X-Method-Override` (`-`, `_`, `.` alike); `method` is an ordinary param. Params never set headers.
+             *     `X-Method-Override` (`-`, `_`, `.` alike); `method`, `payment_method`, `http_method` are ordinary params, and
+             *     `"_method"` as a value is data. Params never set headers.
              */
             url?: string;
         };

@@ -302,6 +302,42 @@ describe("http / webhook connectors", () => {
     expect(received[0]?.headers["x-custom"]).toBeUndefined();
   });
 
+  it("refuses a method override nested at any depth of a param's value, and lets similar names and values go", async () => {
+    // Form parsers turn `data[_method]` into a nested key and back, and a middleware unwrapping `{data: {...}}`
+    // reads its inner level as the top one: an allowed update would run as the delete that needs an approval.
+    const update = { ...local, url: `${base}/records/{record_id}`, method: "POST" };
+    const get = { ...local, url: `${base}/records/{record_id}` };
+    const hook = { ...local, url: `${base}/hook` };
+    const nested = [
+      { data: { _method: "DELETE" } },
+      { data: { attributes: { x: 1, _METHOD: "DELETE" } } },
+      { items: [{ id: 1 }, { "X-HTTP-Method-Override": "DELETE" }] },
+      { batch: [[{ "%5Fmethod": "PUT" }]] },
+      { a: { b: { c: { d: { e: { f: { g: { h: { ".method": "DELETE" } } } } } } } } },
+    ];
+    for (const params of nested)
+      for (const config of [update, get, hook]) {
+        const result = await call(config === hook ? "webhook" : "http", config, { record_id: "rec-1", ...params });
+        expect([params, errorCode(result)]).toEqual([params, "INVALID_PARAMS"]);
+        expect(NOT_SENT_FAILURES.has(errorCode(result) ?? "")).toBe(true);
+      }
+    const result = await call("http", update, { record_id: "rec-1", data: { attributes: { _method: "DELETE" } } });
+    expect(result.error?.message).toContain('param "_method" (inside param "data.attributes")');
+    expect(received).toEqual([]);
+    // Nested names that only resemble it, and `_method` as a value (a key is a name, a value is data), go.
+    const payload = {
+      record_id: "rec-1",
+      http_method: "GET",
+      order: { method: "card", payment_method: "sepa", http_method: "POST", _method_note: "x", note: "_method" },
+      tags: ["_method", { shipping_method: "post" }],
+    };
+    expect((await call("http", update, payload)).success).toBe(true);
+    const { record_id: _, ...body } = payload;
+    expect(JSON.parse(received[0]?.body ?? "")).toEqual(body);
+    expect((await call("webhook", hook, payload)).success).toBe(true);
+    expect(JSON.parse(received[1]?.body ?? "")).toEqual(payload);
+  });
+
   it("refuses a query param name with a dot, which model binders read as a nested param, without sending anything", async () => {
     // ASP.NET Core, Spring and qs (allowDots) bind `price.value=5000` as `price: {value: 5000}`; the policy read a
     // flat key `price.value` it does not judge as money.

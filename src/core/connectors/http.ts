@@ -17,8 +17,9 @@
 // Params not used by the URL go as a JSON body (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD);
 // a webhook POSTs all params as JSON. A param an upstream could read as a query parameter the url fixes (`Kind`,
 // ` kind`, `ｋｉｎｄ` beside `?kind=x`) is refused, INVALID_PARAMS, never sent beside it; so is, in a query string,
-// a name with `[`, `]` or `.` (another param to form parsers and model binders), and anywhere a param an upstream
-// reads as the request's method (`_method`, `X-HTTP-Method-Override`: method-override.ts). Redirects are never
+// a name with `[`, `]` or `.` (another param to form parsers and model binders), and anywhere, at any depth of a
+// param's value too, a key an upstream reads as the request's method (`_method`, `X-HTTP-Method-Override`:
+// method-override.ts). Redirects are never
 // followed (a 3xx is a failure), so an allowed host cannot bounce the call to a forbidden one.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -135,9 +136,8 @@ async function callHttp(
   const unused = Object.fromEntries(Object.entries(params).filter(([name]) => !expanded.used.has(name)));
   const inBody = kind === "webhook" || BODY_METHODS.has(method);
   // A webhook's body carries every param, a placeholder's too.
-  const sentNames = Object.keys(kind === "webhook" ? params : unused);
   const refused =
-    methodOverrideProblem(sentNames) ??
+    methodOverrideProblem(kind === "webhook" ? params : unused) ??
     (inBody ? fixedQueryProblem(Object.keys(unused), url) : queryNameProblem(Object.keys(unused), url));
   if (refused) return failure("INVALID_PARAMS", refused);
   let body: string | undefined;
