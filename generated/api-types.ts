@@ -1417,7 +1417,8 @@ export interface components {
              *     so is such a key at any depth of a param's objects and arrays (`{"data": {"_method": "DELETE"}}`: form parsers
              *     and envelope-unwrapping middleware read nested levels as the top one):
              *     `_method` (Laravel, Symfony: a POST with `_method=DELETE` runs as a DELETE) in any letter case, width or
-             *     spelling PHP reads alike (`_METHOD`, `.method`, `%5Fmethod`), and `X-HTTP-Method-Override`, `X-HTTP-Method`,
+             *     spelling PHP reads alike (`_METHOD`, `.method`, `%5Fmethod`, `%255Fmethod`: every name is read through up to 5
+             *     percent-decodings, here and for the query's rules above), and `X-HTTP-Method-Override`, `X-HTTP-Method`,
              *     `X-Method-Override` (`-`, `_`, `.` alike); `method`, `payment_method`, `http_method` are ordinary params, and
              *     `"_method"` as a value is data. Params never set headers.
              */

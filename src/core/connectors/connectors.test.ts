@@ -402,6 +402,28 @@ describe("http / webhook connectors", () => {
     expect(received).toHaveLength(3);
   });
 
+  it("reads a param name through several percent-decodings, as a chain of proxies and servers may", async () => {
+    // `%255Fmethod` goes as `%25255Fmethod`: `_method` to a chain decoding three times, as `%252e%252e` is `..`.
+    const update = { ...local, url: `${base}/records/{record_id}`, method: "POST" };
+    const get = { ...local, url: `${base}/mail/get?kind=x` };
+    const names: [Record<string, unknown>, string][] = [
+      [update, "%255Fmethod"],
+      [update, "%2525255Fmethod"],
+      [{ ...update, method: "GET" }, "X-HTTP-Method%2525252DOverride"],
+      [get, "%256Bind"],
+      [get, "price%25252Evalue"],
+    ];
+    for (const [config, name] of names)
+      expect([name, errorCode(await call("http", config, { record_id: "rec-1", [name]: "DELETE" }))]).toEqual([
+        name,
+        "INVALID_PARAMS",
+      ]);
+    expect(received).toEqual([]);
+    // Names that decode to ordinary ones still go.
+    expect((await call("http", update, { record_id: "rec-1", "payment%255Fmethod": "sepa" })).success).toBe(true);
+    expect(JSON.parse(received[0]?.body ?? "")).toEqual({ "payment%255Fmethod": "sepa" });
+  });
+
   it("refuses a param that would repeat a query parameter the url fixes, without sending anything", async () => {
     // `?account=main&account=treasury`: many servers read the last value, so the agent would pick the account.
     const config = { ...local, url: `${base}/balance?account=main&q={q}` };

@@ -1,13 +1,26 @@
-// A name as an upstream may read it: as sent, and once more percent-decoded (a server, or a proxy and a server,
-// decoding twice reads `%5Fmethod` as `_method`). `+` is a space to form parsers.
+// A name as an upstream may read it: as sent, and after each further percent-decoding, as proxies and servers may
+// each decode again (`%5Fmethod` is `_method` to a chain decoding twice, `%255Fmethod` to one decoding three times).
+// `+` is a space to form parsers.
 
-/** The name as it is and, when it decodes to something else, once percent-decoded. */
+/** Percent-decodings read through, for names as for path values (url-template.ts). */
+export const MAX_PERCENT_DECODES = 5;
+
+/**
+ * The name as it is and each form it decodes to, until a decoding changes nothing, fails (not valid
+ * percent-encoding: no server decodes it to anything else) or MAX_PERCENT_DECODES have been read.
+ */
 export function decodedForms(name: string): string[] {
-  let decoded = name;
-  try {
-    decoded = decodeURIComponent(name.replace(/\+/g, " "));
-  } catch {
-    // Not valid percent-encoding: no server decodes it to anything else.
+  const forms = [name];
+  for (let round = 0; round < MAX_PERCENT_DECODES; round += 1) {
+    const last = forms[forms.length - 1] as string;
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(last.replace(/\+/g, " "));
+    } catch {
+      break;
+    }
+    if (decoded === last) break;
+    forms.push(decoded);
   }
-  return decoded === name ? [name] : [name, decoded];
+  return forms;
 }

@@ -229,7 +229,7 @@ function fixedQueryProblem(names: string[], url: URL): string | undefined {
   return undefined;
 }
 
-/** What an upstream may read this name as: folded as it is, and once more percent-decoded (servers decoding twice). */
+/** What an upstream may read this name as: folded as it is and after each percent-decoding (chains decoding again). */
 function readAs(name: string): string[] {
   return decodedForms(name).map(foldParamName);
 }
@@ -260,7 +260,7 @@ function queryNameProblem(names: string[], url: URL): string | undefined {
     // Form parsers (qs, PHP, Rack) read `to[1]=…` as the param `to`: a value the policy did not judge under that
     // name (`to=ann@acme.com&to[1]=boss@evil.com` is two recipients to them, one to the policy). Model binders
     // (ASP.NET Core, Spring, qs with allowDots) read `price.value=5000` as `price: {value: 5000}`, money the policy,
-    // reading a flat key `price.value`, never judged as such. Checked once percent-decoded too (servers decoding twice).
+    // reading a flat key `price.value`, never judged as such. Checked percent-decoded too (chains decoding again).
     if (decodedForms(name).some((form) => /[[\].]/.test(form)))
       return `param "${name}" cannot be sent in a query string: a name with [, ] or . names another param`;
   }

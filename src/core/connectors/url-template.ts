@@ -1,6 +1,8 @@
 // `{param}` substitution in a tool's URL template. Every value is URL-encoded as ONE path segment or query
 // value, so a param can never add a segment (`../`), start a query (`?`) or a fragment (`#`), or change the
 // host. (The original pasted raw values into the URL: an injection hole.)
+import { MAX_PERCENT_DECODES } from "./decoded-forms";
+
 export class UrlTemplateError extends Error {}
 
 const PLACEHOLDER = /\{([A-Za-z0-9_.-]+)\}/g;
@@ -48,9 +50,6 @@ function paramAt(params: Record<string, unknown>, name: string): unknown {
   return value;
 }
 
-/** Percent-decodings a path value is read through; one still changing after them is refused. */
-export const MAX_PERCENT_DECODES = 5;
-
 /**
  * Why a path value could reach another path, or undefined when it cannot: a dot segment between slashes in any
  * form a chain on the way may read it as. Encoded, `../admin` stays in its segment here, but a server or proxy
@@ -61,7 +60,7 @@ export const MAX_PERCENT_DECODES = 5;
  * no longer changes (`%252e%252e` → `%2e%2e` → `..`), and every stage is checked. A stage that does not decode (a
  * stray `%`, an overlong UTF-8 form) is refused, as no one can tell what such a chain makes of it (lenient
  * decoders keep the rest: `%2e%2e%2f%` is `../%` to them), and so is a value still changing after
- * MAX_PERCENT_DECODES decodings.
+ * MAX_PERCENT_DECODES decodings (names are read through as many: decoded-forms.ts).
  */
 function climbs(text: string): string | undefined {
   const stages = [text];
