@@ -56,7 +56,10 @@
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
-//                 country_iso2, country_of_destination, settlement_jurisdiction…), nationality, citizenship
+//                 country_iso2, country_iso_code, country_code_alpha2, country_of_destination, ISO 20022's Ctry and
+//                 CtryOfRes, settlement_jurisdiction…), nationality, citizenship, a two-letter country `regionCode`
+//                 (Google's PostalAddress) in an object naming no other country, and the country of an IBAN (`iban`,
+//                 `*_iban`) or a BIC (`bic`, `BICFI`, `swift_code`…) of that shape (collectJurisdictions)
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
 // `minor_units` is in minor units), or say that its upstream reads ONLY those places (`recipient_params_only`,
@@ -65,6 +68,7 @@
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
+import { normalizeJurisdiction } from "./jurisdictions";
 import { holdsMoneyObjects, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import { foldText } from "./normalize";
 import { joinedPersonNames, type NameParts, notePersonNamePart } from "./person-names";
@@ -299,22 +303,95 @@ const CURRENCY_KEY = /(?:currency|currencies)(?:code|iso|isocode|iso3|alpha3)?$|
 const isCurrencyKey = (folded: string) =>
   (folded.includes("currenc") || folded.endsWith("ccy")) && CURRENCY_KEY.test(folded);
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
-// How a country is spelled after `country` in a compound key: `country_iso2`, `countryAlpha3`, `country_name`…
-const COUNTRY_FORMS = new Set(["", "code", "iso", "iso2", "iso3", "alpha2", "alpha3", "name"]);
+// How a country is spelled after `country` (or ISO 20022's `Ctry`) in a compound key: any run of these words,
+// `country_iso2`, `countryAlpha3`, `country_name`, `countryIsoCode`, `country_code_alpha2`, `country_iso_3166_1_alpha_2`.
+// Not `country_subdivision` (ISO 20022's `CtrySubDvsn`, a state) nor a numeric code (`country_numeric`, which
+// ../jurisdictions.ts does not read: it would fail closed on every such payload).
+const COUNTRY_FORM = /^(?:code|iso|alpha|name|short|long|full|3166|[123])*$/u;
 
 /**
  * Whether a folded key names a jurisdiction: the well-known ones, and their compounds as payment and shipping APIs
- * spell them (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `settlement_jurisdiction`): a country the
- * connector sends under one of them is where the action goes as surely as under `country`.
+ * spell them (`beneficiary_country`, `bankCountryCode`, `country_iso2`, `countryIsoCode`, `settlement_jurisdiction`,
+ * ISO 20022's `Ctry` and `CtryOfRes`): a country the connector sends under one of them is where the action goes as
+ * surely as under `country`.
  */
 function isJurisdictionKey(folded: string): boolean {
   if (JURISDICTION_KEYS.has(folded) || folded.endsWith("jurisdiction")) return true;
   if (COUNTRY_OF_PERSON.some((word) => folded.endsWith(word))) return true;
-  const at = folded.lastIndexOf("country");
-  if (at < 0) return false;
-  const form = folded.slice(at + "country".length);
+  const country = folded.lastIndexOf("country");
+  const ctry = folded.lastIndexOf("ctry");
+  if (country < 0 && ctry < 0) return false;
+  const form = country > ctry ? folded.slice(country + "country".length) : folded.slice(ctry + "ctry".length);
   // `country_of_destination`, `countryOfResidence`: a country in a role, as surely as `destination_country`.
-  return COUNTRY_FORMS.has(form) || form.startsWith("of");
+  return COUNTRY_FORM.test(form) || form.startsWith("of");
+}
+
+/**
+ * Collects the jurisdictions a member names: the value of a jurisdiction key, a country region code, and the
+ * country an IBAN or a BIC is of (its first two letters, its fifth and sixth): the bank that holds the account is
+ * there, whatever `country` the params declare beside it.
+ */
+function collectJurisdictions(
+  node: Record<string, unknown>,
+  folded: string,
+  value: unknown,
+  here: string,
+  into: Found<string>[],
+): void {
+  if (isJurisdictionKey(folded)) collectScalars(value, here, into);
+  else if (folded === "regioncode") {
+    const region = countryRegion(node, value);
+    if (region !== undefined) into.push({ source: here, value: region });
+  } else if (IBAN_KEY.test(folded)) collectBankCountries(value, here, ibanCountry, into);
+  else if (BIC_KEY.test(folded)) collectBankCountries(value, here, bicCountry, into);
+}
+
+/**
+ * A `regionCode` that is a country: Google's PostalAddress and its APIs' request params write the country as a CLDR
+ * region code (`regionCode: "KP"`). Elsewhere a region code is no country (AWS's `us-east-1`, a geolocation's state
+ * `region_code: "CA"` beside its `country_code`): only a two-letter ISO 3166-1 code, in an object that names no
+ * country under another key, is read as one.
+ */
+function countryRegion(node: Record<string, unknown>, value: unknown): string | undefined {
+  if (typeof value !== "string" || !/^\s*[A-Za-z]{2}\s*$/u.test(value) || !normalizeJurisdiction(value))
+    return undefined;
+  return Object.keys(node).some((key) => isJurisdictionKey(foldKey(key))) ? undefined : value;
+}
+
+// An IBAN under its key (`iban`, `beneficiary_iban`, `IBAN` of ISO 20022, `iban_number`), a BIC under its (`bic`,
+// ISO 20022's `BICFI` and `AnyBIC`, `swift`, `swift_code`, `bic_swift`, `beneficiary_bank_bic`).
+const IBAN_KEY = /iban(?:number|code|no)?$/u;
+const BIC_KEY = /(?:bic|bicfi|swift)(?:code|swift|swiftcode|bic|biccode|fi)?$/u;
+// What a printed IBAN or BIC is grouped with (`DE89 3704 0044…`, `DE89-3704…`, `DE89.3704…`): the bank drops it.
+const BANK_GROUPING = /[\s\p{Pd}.]/gu;
+
+/** An IBAN's country (letters 1-2): two letters, two check digits, up to 30 letters or digits. */
+function ibanCountry(compact: string): string | undefined {
+  return /^[A-Z]{2}\d{2}[A-Z0-9]{1,30}$/u.test(compact) ? compact.slice(0, 2) : undefined;
+}
+
+/** A BIC's country (letters 5-6): 8 or 11 letters or digits, whose fifth and sixth are an ISO 3166-1 country. */
+function bicCountry(compact: string): string | undefined {
+  if (!/^[A-Z0-9]{4}[A-Z]{2}[A-Z0-9]{2}(?:[A-Z0-9]{3})?$/u.test(compact)) return undefined;
+  const country = compact.slice(4, 6);
+  return normalizeJurisdiction(country) ? country : undefined;
+}
+
+/** The countries of the IBANs or BICs a value holds (a string, or a list of them); any other value names none. */
+function collectBankCountries(
+  value: unknown,
+  source: string,
+  countryOf: (compact: string) => string | undefined,
+  into: Found<string>[],
+): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++)
+      if (i in value) collectBankCountries(value[i], `${source}[${i}]`, countryOf, into);
+    return;
+  }
+  if (typeof value !== "string") return;
+  const country = countryOf(foldText(value).replace(BANK_GROUPING, "").toUpperCase());
+  if (country !== undefined) into.push({ source: `${source} (its country)`, value: country });
 }
 
 /** A person's country under its own name (`nationality`, `citizenship`, `country_of_residence` above). */
@@ -582,7 +659,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
     else if (folded === "items") items = true;
-    if (isJurisdictionKey(folded)) collectScalars(value, here, facts.jurisdictions);
+    collectJurisdictions(node, folded, value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
   if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));
@@ -1057,6 +1134,8 @@ const POSTAL_MEMBERS = new Set([
   ...["adminarea1", "adminarea2", "adminarea3", "adminarea4", "housenumberorname", "stateorprovince"],
   ...["stateorprovincecode", "statecode", "provincecode", "addresscity", "addressstate", "addresszip"],
   ...["apartment", "suite", "floor", "neighborhood", "neighbourhood", "postalcodeext", "zip4"],
+  // Google's PostalAddress: its country is its `regionCode` (a jurisdiction: collectJurisdictions).
+  "regioncode",
 ]);
 // A postal address's lines as a list (Google's PostalAddress `addressLines`, FedEx's `streetLines`).
 const POSTAL_LINES = new Set(["addresslines", "streetlines", "lines"]);
