@@ -240,7 +240,8 @@ export function withoutSubaddress(address: string): string | undefined {
 // reaches the receiving system as one value: banks and phone APIs drop the spaces, dashes and brackets between its
 // groups. So a blocklist also compares COMPACT forms, value and pattern without them, and a blocked identifier is hit
 // in any grouping. Only values that are no address or domain (no `@`, no `.`: `evil-corp.com` is not
-// `evilcorp.com`), and only blocklists (an allowlist entry `acme-vendor` must not let `acmevendor` through).
+// `evilcorp.com`, but a number or an IBAN may be dotted: numberOrIbanOf), and only blocklists (an allowlist entry
+// `acme-vendor` must not let `acmevendor` through).
 const GROUPING = /[\s\p{Pd}()]/gu;
 // What still separates two values when the compact form is taken (a list of identifiers is not one identifier): as in
 // ./normalize.ts, the list punctuation and every control character (NUL, tab, line breaks).
@@ -248,9 +249,32 @@ const LIST_SEPARATORS = /[,;<>"'\u2028\u2029\p{Cc}]+/u;
 
 /** A folded text without its grouping characters, or undefined for an address or a domain. */
 function compactOf(folded: string): string | undefined {
-  if (folded.includes("@") || folded.includes(".")) return undefined;
+  if (folded.includes("@")) return undefined;
+  const identifier = numberOrIbanOf(folded);
+  if (identifier !== undefined) return identifier;
+  if (folded.includes(".")) return undefined;
   const compact = folded.replace(GROUPING, "");
   return compact === "" ? undefined : compact;
+}
+
+// A phone number or an IBAN is also written with the punctuation phone APIs and banks drop (libphonenumber's: `.`
+// `/` `~` `_` brackets, the minus sign U+2212, `∼` and `⁓`; `+1.555.0100`, `DE89.3704.0044…`), under the URI scheme
+// an SMS or WhatsApp API reads it in (`tel:`, `sms:`, Twilio's `whatsapp:+1555…`), and with the international
+// prefix `00` for `+` (`001-555-0100`). Only for a value that is then a number (no letter: a domain keeps its dots)
+// or of an IBAN's shape, and never a dotted IPv4 address (`10.0.0.1` and `100.0.1` are two hosts).
+const NUMBER_GROUPING = /[\s\p{Pd}()[\]./~_\u2212\u223c\u2053]/gu;
+const NUMBER_SCHEME = /^(?:tel|sms|smsto|mms|mmsto|whatsapp|callto|fax):/u;
+const NUMBER = /^\+?[\d*?]*\d[\d*?]*$/u;
+const IBAN_SHAPE = /^[a-z]{2}\d{2}[a-z0-9]{11,30}$/u;
+const IPV4 = /^\d{1,3}(?:\.\d{1,3}){3}$/u;
+
+/** The compact form of a phone number or an IBAN (see above), or undefined for any other text. */
+function numberOrIbanOf(folded: string): string | undefined {
+  if (IPV4.test(folded)) return undefined;
+  const unschemed = folded.replace(NUMBER_SCHEME, "");
+  const compact = unschemed.replace(NUMBER_GROUPING, "");
+  if (NUMBER.test(compact)) return compact.startsWith("00") ? `+${compact.slice(2)}` : compact;
+  return unschemed === folded && IBAN_SHAPE.test(compact) ? compact : undefined;
 }
 
 // Gmail ignores the dots of a local part and reads googlemail.com as gmail.com: `j.doe@googlemail.com` is the mailbox
