@@ -322,29 +322,44 @@ export function blockedInAnotherForm(value: NormalizedValue, forms: PatternList)
 
 /**
  * True when the leading words of a statement descriptor name a blocked party: a card statement shows the merchant's
- * name and then what the acquirer adds (`EVIL CORP ORDER 12`, `EVIL CORP BERLIN`), so the entry `evil corp` is hit by
- * the first two words, and `evilcorp` by them too in the compact form a blocklist compares a name in (as it is by
- * `Evil Corp` whole, and `EVIL-CORP ORDER 12` by its first word). Whole words only, after the value's normalisation:
- * `NOTEVILCORP` names another party. The whole value is matched already (anyPartMatches): these are its prefixes of
- * up to LEADING_WORDS words, or as many as the list's longest entry has (a bound: a prefix of more words than an
- * entry cannot match it, and the names a walk finds are many). `list` and `forms`: blocklistForms' patternList.
+ * name and then what the acquirer adds (`EVIL CORP ORDER 12`, `EVIL CORP BERLIN`, `EVIL CORP.COM`, `EVIL CORP/BERLIN`,
+ * `EVIL CORP-ORDER 12`, `EVIL CORP:4411`), so the entry `evil corp` is hit by the first two words, and `evilcorp` by
+ * them too in the compact form a blocklist compares a name in (as it is by `Evil Corp` whole, and `EVIL-CORP ORDER
+ * 12` by its first word). A prefix ends where a word does, before any character that is no letter nor digit (a
+ * space, `.`, `/`, `-`, `:`, `_`…). Whole words only, after the value's normalisation: `NOTEVILCORP` and
+ * `EVIL CORPORATION` name other parties. The whole value is matched already (anyPartMatches): these are its prefixes
+ * of up to LEADING_WORDS space-separated words, or as many as the list's longest entry has (a bound: a prefix of more
+ * words than an entry cannot match it, and the names a walk finds are many), and PIECES_PER_WORD prefixes a word.
+ * `list` and `forms`: blocklistForms' patternList.
  */
 export function leadingWordsBlocked(value: NormalizedValue, list: PatternList, forms: PatternList): boolean {
   const { whole } = value;
   const most = Math.max(LEADING_WORDS, list.mostWords);
-  // Each prefix ends before a space of the whole (words joined by one space): sliced, never split into words.
-  for (let end = whole.indexOf(" "), n = 1; end > 0 && n <= most; end = whole.indexOf(" ", end + 1), n++) {
-    const prefix = whole.slice(0, end);
-    // One word was matched as a part already, in the form written (not in the compact form: `evil-corp`).
-    if (n > 1 && matchesAny(prefix, list)) return true;
-    const compact = compactOf(prefix);
-    if (compact !== undefined && matchesAny(compact, forms)) return true;
+  let spaces = 0;
+  let prefixes = 0;
+  const mostPrefixes = PIECES_PER_WORD * most;
+  // Each prefix ends where a word does (a letter or digit, then neither): sliced, never split into words.
+  for (let end = 1; end < whole.length && spaces < most && prefixes < mostPrefixes; end++) {
+    const c = whole[end] ?? "";
+    if (!WORD_CHARACTER.test(c) && WORD_CHARACTER.test(whole[end - 1] ?? "")) {
+      prefixes++;
+      const prefix = whole.slice(0, end);
+      // The first word was matched as a part already, in the form written (not in the compact form: `evil-corp`).
+      if (!(spaces === 0 && c === " ") && matchesAny(prefix, list)) return true;
+      const compact = compactOf(prefix);
+      if (compact !== undefined && matchesAny(compact, forms)) return true;
+    }
+    if (c === " ") spaces++;
   }
   return false;
 }
 
 /** Words enough for a merchant's name on a statement (Stripe's and PayPal's descriptors hold 22 characters). */
 const LEADING_WORDS = 8;
+/** Pieces enough for a word (`evil-corp.co/uk`): prefixes are bounded by this many per word, on a punctuated value. */
+const PIECES_PER_WORD = 4;
+// What a word is made of: letters (with their marks) and digits.
+const WORD_CHARACTER = /[\p{L}\p{M}\p{N}]/u;
 
 /**
  * True when what the value names is allowed: the whole value matches a pattern, or every recipient it hides
