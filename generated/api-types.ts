@@ -1411,7 +1411,9 @@ export interface components {
              *     `recipient_params`: `{payee.email}` is `params.payee.email` (a number indexes an array), never a key `payee.email`. `http`: params not used by the template go as a JSON body
              *     (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD); a param named like a query parameter the url
              *     sets is refused (`INVALID_PARAMS`), in the query or in the body (a `webhook`'s too), so it cannot be sent beside the tool's own
-             *     value (servers that merge body and query read either), and so is a query param whose name holds `[`, `]` or
+             *     value (servers that merge body and query read either), names compared in any letter case or width and with `_`,
+             *     `-` and other separators ignored (`accountId`, `account-id` beside `?account_id=main`: upstreams map case styles
+             *     to one name), and so is a query param whose name holds `[`, `]` or
              *     `.` (form parsers read `to[1]` as the param `to`, model binders `price.value` as `price: {value}`). A param an
              *     upstream reads as the request's method is refused wherever it would go (query, body, a `webhook`'s body), and
              *     so is such a key at any depth of a param's objects and arrays (`{"data": {"_method": "DELETE"}}`: form parsers

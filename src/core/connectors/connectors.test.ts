@@ -467,8 +467,40 @@ describe("http / webhook connectors", () => {
     expect(errorCode(await call("webhook", config, { "KIND\u0000": "y" }))).toBe("INVALID_PARAMS");
     expect(received).toEqual([]);
     // Names that only share a prefix are other params and still go.
-    expect((await call("http", config, { kinds: "y", kind_id: 2, "ki-nd": 3 })).success).toBe(true);
-    expect(received.map((r) => r.url)).toEqual(["/mail/get?kind=x&kinds=y&kind_id=2&ki-nd=3"]);
+    expect((await call("http", config, { kinds: "y", kind_id: 2, kind2: 3 })).success).toBe(true);
+    expect(received.map((r) => r.url)).toEqual(["/mail/get?kind=x&kinds=y&kind_id=2&kind2=3"]);
+  });
+
+  it.each(["accountId", "AccountID", "accountID", "account-id", "ACCOUNT_ID", "account__id", "_account-id"])(
+    "refuses a body param %j beside the url's fixed ?account_id=main, without sending anything",
+    async (name) => {
+      // Rails with olive_branch, Pydantic aliases and ASP.NET binders read camelCase and kebab-case as snake_case,
+      // and merge the body over the query: the agent would choose the account the operator fixed.
+      const config = { ...local, url: `${base}/transfers?account_id=main`, method: "POST" };
+      const result = await call("http", config, { [name]: "attacker", amount: 50 });
+      expect(errorCode(result)).toBe("INVALID_PARAMS");
+      expect(result.error?.message).toContain('query parameter "account_id"');
+      expect(received).toEqual([]);
+    },
+  );
+
+  it("refuses a query param spelled like the url's fixed one in another case style, and the other way round", async () => {
+    for (const [url, name] of [
+      [`${base}/accounts?account_id=main`, "accountId"],
+      [`${base}/accounts?accountId=main`, "account_id"],
+      [`${base}/accounts?account-id=main`, "AccountID"],
+    ] as const)
+      expect([url, name, errorCode(await call("http", { ...local, url }, { [name]: "x" }))]).toEqual([
+        url,
+        name,
+        "INVALID_PARAMS",
+      ]);
+    expect(received).toEqual([]);
+    // Another name still goes beside it.
+    expect(
+      (await call("http", { ...local, url: `${base}/accounts?account_id=main` }, { account_ids: "x" })).success,
+    ).toBe(true);
+    expect(received.map((r) => r.url)).toEqual(["/accounts?account_id=main&account_ids=x"]);
   });
 
   it("folds param names as upstreams read them", () => {
@@ -484,8 +516,19 @@ describe("http / webhook connectors", () => {
       "kind[0]",
     ])
       expect([name, foldParamName(name)]).toEqual([name, "kind"]);
-    expect(foldParamName("a.b c[d")).toBe("a_b_c_d");
-    expect(foldParamName("kind_id")).toBe("kind_id");
+    // As the policy folds keys (foldKey): separators anywhere are dropped, so every case style is one name.
+    for (const name of [
+      "account_id",
+      "accountId",
+      "AccountID",
+      "account-id",
+      "account.id",
+      "account id",
+      "_account_id_",
+    ])
+      expect([name, foldParamName(name)]).toEqual([name, "accountid"]);
+    expect(foldParamName("a.b c[d")).toBe("abcd");
+    expect(foldParamName("kind_id")).not.toBe(foldParamName("kind"));
   });
 
   it("refuses a body param named like a query parameter the url fixes, without sending anything", async () => {

@@ -16,16 +16,17 @@
 //   max_response_bytes  default and ceiling 1 MiB
 // Params not used by the URL go as a JSON body (POST/PUT/PATCH) or as the query string (GET/DELETE/HEAD);
 // a webhook POSTs all params as JSON. A param an upstream could read as a query parameter the url fixes (`Kind`,
-// ` kind`, `ｋｉｎｄ` beside `?kind=x`) is refused, INVALID_PARAMS, never sent beside it; so is, in a query string,
-// a name with `[`, `]` or `.` (another param to form parsers and model binders), and anywhere, at any depth of a
-// param's value too, a key an upstream reads as the request's method (`_method`, `X-HTTP-Method-Override`:
-// method-override.ts). Redirects are never
-// followed (a 3xx is a failure), so an allowed host cannot bounce the call to a forbidden one.
+// ` kind`, `ｋｉｎｄ` beside `?kind=x`; `accountId`, `account-id` beside `?account_id=x`) is refused, INVALID_PARAMS,
+// never sent beside it; so is, in a query string, a name with `[`, `]` or `.` (another param to form parsers and
+// model binders), and anywhere, at any depth of a param's value too, a key an upstream reads as the request's method
+// (`_method`, `X-HTTP-Method-Override`: method-override.ts). Redirects are never followed (a 3xx is a failure), so
+// an allowed host cannot bounce the call to a forbidden one.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 import { MAX_RESULT_DEPTH, nestedDeeperThan } from "../audit/bound";
 import { REDACTED } from "../audit/redact";
+import { foldKey } from "../policy/fold-key";
 import { decodedForms } from "./decoded-forms";
 import { methodOverrideProblem } from "./method-override";
 import { bareHostname, checkUrl, DestinationRefused, guardedLookup, type Lookup, systemLookup } from "./network-guard";
@@ -212,7 +213,8 @@ export function isHeaderValue(value: string): boolean {
  * A param named like a query parameter the url already has (`?account=main`, the tool's): sent beside it, in the
  * query or in the body, a server that reads the last value (or merges body and query: Rails' params, PHP's
  * $_REQUEST) would let the agent choose what the operator fixed. "Named like" is compared as upstreams read
- * names, not byte for byte (foldParamName): `Kind`, ` kind` and `kind\u0000` are `kind` to ASP.NET or PHP.
+ * names, not byte for byte (foldParamName): `Kind`, ` kind` and `kind\u0000` are `kind` to ASP.NET or PHP, and
+ * `accountId` or `account-id` is `account_id` to Rails with olive_branch or a Pydantic alias.
  */
 function fixedQueryProblem(names: string[], url: URL): string | undefined {
   const fixed = new Map<string, string>();
@@ -237,19 +239,20 @@ function readAs(name: string): string[] {
 /**
  * A param name reduced to what some upstream framework could read it as, so that two names read alike fold alike.
  * It errs towards folding too much: a legitimate name refused is an error the agent sees, a look-alike let through
- * overrides a value the operator fixed. Covers: C strings and PHP ending a name at NUL; width and compatibility
- * forms (NFKC: `ｋｉｎｄ`); case (ASP.NET's case-insensitive query, `ı`/`ſ`/Kelvin sign via upper case); control
- * and invisible format characters dropped; surrounding whitespace trimmed; PHP reading `kind[x]` as `kind` and
- * turning space, `.` and `[` into `_`; and leading/trailing `_` (so `kind.` and `kind_`) ignored.
+ * overrides a value the operator fixed. Covers: C strings and PHP ending a name at NUL; PHP reading `kind[x]` as
+ * `kind`; then the policy's own folding (../policy/fold-key.ts): width and compatibility forms (NFKC: `ｋｉｎｄ`), case
+ * (ASP.NET's case-insensitive query, `ı`/`ſ`/Kelvin sign via upper case), and every character but letters and digits
+ * dropped: control and invisible characters, whitespace, PHP's `.` and space, and the separators `_` and `-`
+ * anywhere. Upstreams map `accountId`, `AccountID` and `account-id` to `account_id` (Rails with olive_branch,
+ * Pydantic aliases, ASP.NET binders) and merge the body over the query, so each of them beside `?account_id=main`
+ * would choose the account; the policy reads these spellings as one name too.
  */
 export function foldParamName(name: string): string {
   const nul = name.indexOf("\u0000");
-  let folded = nul === -1 ? name : name.slice(0, nul);
-  folded = folded.normalize("NFKC").toUpperCase().toLowerCase().normalize("NFKC");
-  folded = folded.replace(/[\p{Cc}\p{Cf}]/gu, "").trim();
+  let folded = (nul === -1 ? name : name.slice(0, nul)).normalize("NFKC");
   const open = folded.indexOf("[");
   if (open > 0 && folded.indexOf("]", open) !== -1) folded = folded.slice(0, open);
-  return folded.replace(/[\s.[]/gu, "_").replace(/^_+|_+$/g, "");
+  return foldKey(folded);
 }
 
 /** Why one of these param names cannot go into the url's query string; undefined when all can. */

@@ -1,0 +1,58 @@
+// An ALLOW means what the http connector really sends (review R23a): no param may stand, to the upstream, for a value
+// the operator fixed in the tool's url or for one the policy never judged. Runs the real engine against a recorder.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../../../../contract-tests/fixtures";
+import { agent, executeBody, type Receiver, registerManifest, startReceiver } from "../../../test-support/http";
+
+const UAPK = "r23a-pay";
+
+describe("what an http tool sends is what the policy judged", () => {
+  let g: TestGatehouse;
+  let receiver: Receiver;
+
+  beforeAll(async () => {
+    receiver = await startReceiver();
+    g = await startTestGatehouse();
+    const local = { type: "http", allowed_hosts: ["127.0.0.1"], allow_private: true };
+    await registerManifest(g, {
+      uapk_id: UAPK,
+      agent: { id: UAPK, name: "Pay" },
+      capabilities: ["pay:fixed"],
+      policy: { amount_threshold: { amount: 100, currency: "EUR" } },
+      tools: {
+        "pay:fixed": { connector: { ...local, method: "POST", url: `${receiver.url}/transfers?account_id=main` } },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await g?.dispose();
+    await receiver?.close();
+  });
+
+  const execute = (tool: string, params: Record<string, unknown>) =>
+    agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, { type: "pay", tool, params }));
+  const refusedUnsent = {
+    decision: "ALLOW",
+    executed: false,
+    result: { success: false, error_code: "INVALID_PARAMS" },
+  };
+
+  it.each(["accountId", "AccountID", "accountID", "account-id"])(
+    "a body param %j beside the tool's fixed ?account_id=main is not sent (camelCase and kebab-case are account_id upstream)",
+    async (name) => {
+      const before = receiver.received.length;
+      const reply = await execute("fixed", { [name]: "attacker", amount: 50, currency: "EUR" });
+      expect(reply.body).toMatchObject(refusedUnsent);
+      expect(receiver.received).toHaveLength(before);
+    },
+  );
+
+  it("the same transfer without such a param goes, to the operator's account", async () => {
+    const before = receiver.received.length;
+    expect((await execute("fixed", { amount: 50, currency: "EUR" })).body).toMatchObject({ executed: true });
+    expect(receiver.received.slice(before).map((r) => [r.method, r.path, JSON.parse(r.body)])).toEqual([
+      ["POST", "/transfers", { amount: 50, currency: "EUR" }],
+    ]);
+  });
+});
