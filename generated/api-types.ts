@@ -1414,10 +1414,11 @@ export interface components {
              *     value (servers that merge body and query read either), names compared in any letter case or width and with `_`,
              *     `-` and other separators ignored (`accountId`, `account-id` beside `?account_id=main`: upstreams map case styles
              *     to one name), and so is a query param whose name holds `[`, `]` or
-             *     `.` (form parsers read `to[1]` as the param `to`, model binders `price.value` as `price: {value}`). A param an
-             *     upstream reads as the request's method is refused wherever it would go (query, body, a `webhook`'s body), and
-             *     so is such a key at any depth of a param's objects and arrays (`{"data": {"_method": "DELETE"}}`: form parsers
-             *     and envelope-unwrapping middleware read nested levels as the top one):
+             *     `.` (form parsers read `to[1]` as the param `to`, model binders `price.value` as `price: {value}`) or `%`
+             *     (`am%6Fu%6Et` is `amount` to a server, or a proxy and a server, that decodes twice). A param an upstream reads as
+             *     the request's method is refused wherever it would go (query, body, a `webhook`'s body), and so is such a key at
+             *     any depth of a param's objects and arrays (`{"data": {"_method": "DELETE"}}`: form parsers and
+             *     envelope-unwrapping middleware read nested levels as the top one):
              *     `_method` (Laravel, Symfony: a POST with `_method=DELETE` runs as a DELETE) in any letter case, width or
              *     spelling PHP reads alike (`_METHOD`, `.method`, `%5Fmethod`, `%255Fmethod`: every name is read through up to 5
              *     percent-decodings, here and for the query's rules above), and `X-HTTP-Method-Override`, `X-HTTP-Method`,

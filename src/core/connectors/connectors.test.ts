@@ -349,6 +349,23 @@ describe("http / webhook connectors", () => {
     expect((await call("http", { ...config, method: "POST" }, { "price.value": 5000 })).success).toBe(true);
   });
 
+  it("refuses a query param name with a %, which a chain that decodes twice reads as another name, without sending anything", async () => {
+    // `am%6Fu%6Et` goes as `am%256Fu%256Et`: `amount` to a server behind a proxy that decodes too, money the policy
+    // never judged (it read the key `am%6Fu%6Et`). A `%` that does not decode as a whole is refused as well: lenient
+    // decoders (PHP's urldecode, Python's unquote) decode the valid escapes of `am%6Fu%6Et%` all the same.
+    const config = { ...local, url: `${base}/pay` };
+    for (const name of ["am%6Fu%6Et", "am%6Fu%6Et%", "%74o", "100%", "a%20b"])
+      expect([name, errorCode(await call("http", config, { [name]: 5000, currency: "EUR" }))]).toEqual([
+        name,
+        "INVALID_PARAMS",
+      ]);
+    expect(received).toEqual([]);
+    // A `%` in a value is data, and in a JSON body a `%` is only a character of a key.
+    expect((await call("http", config, { note: "100%" })).success).toBe(true);
+    expect((await call("http", { ...config, method: "POST" }, { "am%6Fu%6Et": 5 })).success).toBe(true);
+    expect(received.map((r) => r.url)).toEqual(["/pay?note=100%25", "/pay"]);
+  });
+
   it("reads a dotted placeholder as a path into the params, as recipient_params do, never as a literal key", async () => {
     const config = { ...local, url: `${base}/send/{payee.email}/{items.1}`, method: "POST" };
     const params = { "payee.email": "evil@evil.com", payee: { email: "ann@acme.com" }, items: ["a", "b"] };

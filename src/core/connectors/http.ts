@@ -18,9 +18,9 @@
 // a webhook POSTs all params as JSON. A param an upstream could read as a query parameter the url fixes (`Kind`,
 // ` kind`, `ｋｉｎｄ` beside `?kind=x`; `accountId`, `account-id` beside `?account_id=x`) is refused, INVALID_PARAMS,
 // never sent beside it; so is, in a query string, a name with `[`, `]` or `.` (another param to form parsers and
-// model binders), and anywhere, at any depth of a param's value too, a key an upstream reads as the request's method
-// (`_method`, `X-HTTP-Method-Override`: method-override.ts). Redirects are never followed (a 3xx is a failure), so
-// an allowed host cannot bounce the call to a forbidden one.
+// model binders) or `%` (another name to a server that decodes twice), and anywhere, at any depth of a param's value
+// too, a key an upstream reads as the request's method (`_method`, `X-HTTP-Method-Override`: method-override.ts).
+// Redirects are never followed (a 3xx is a failure), so an allowed host cannot bounce the call to a forbidden one.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
@@ -266,6 +266,11 @@ function queryNameProblem(names: string[], url: URL): string | undefined {
     // reading a flat key `price.value`, never judged as such. Checked percent-decoded too (chains decoding again).
     if (decodedForms(name).some((form) => /[[\].]/.test(form)))
       return `param "${name}" cannot be sent in a query string: a name with [, ] or . names another param`;
+    // `am%6Fu%6Et` goes as `am%256Fu%256Et`, which a chain that decodes twice reads as `amount`: money the policy,
+    // reading the key `am%6Fu%6Et`, never judged. Any `%`, not only one that decodes: lenient decoders (PHP's
+    // urldecode, Python's unquote) still decode the valid escapes of `am%6Fu%6Et%`, which decodeURIComponent refuses.
+    if (name.includes("%"))
+      return `param "${name}" cannot be sent in a query string: a name with % reads as another name to a server that decodes twice`;
   }
   return undefined;
 }

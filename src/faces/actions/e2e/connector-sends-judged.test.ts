@@ -17,10 +17,11 @@ describe("what an http tool sends is what the policy judged", () => {
     await registerManifest(g, {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Pay" },
-      capabilities: ["pay:fixed"],
+      capabilities: ["pay:fixed", "pay:get"],
       policy: { amount_threshold: { amount: 100, currency: "EUR" } },
       tools: {
         "pay:fixed": { connector: { ...local, method: "POST", url: `${receiver.url}/transfers?account_id=main` } },
+        "pay:get": { connector: { ...local, method: "GET", url: `${receiver.url}/pay` } },
       },
     });
   });
@@ -54,5 +55,15 @@ describe("what an http tool sends is what the policy judged", () => {
     expect(receiver.received.slice(before).map((r) => [r.method, r.path, JSON.parse(r.body)])).toEqual([
       ["POST", "/transfers", { amount: 50, currency: "EUR" }],
     ]);
+  });
+
+  it("a GET's query name with a % is not sent: `am%6Fu%6Et` is `amount` to a chain that decodes twice", async () => {
+    // Judged as an unknown key (no amount: ALLOW under a 100 EUR threshold), it would go as `am%256Fu%256Et=5000`.
+    const before = receiver.received.length;
+    const reply = await execute("get", { "am%6Fu%6Et": 5000, currency: "EUR" });
+    expect(reply.body).toMatchObject(refusedUnsent);
+    expect(receiver.received).toHaveLength(before);
+    // The amount under its own name is judged: over the threshold, it is not allowed.
+    expect((await execute("get", { amount: 5000, currency: "EUR" })).body.decision).not.toBe("ALLOW");
   });
 });
