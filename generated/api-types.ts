@@ -2483,7 +2483,7 @@ export interface components {
             /**
              * @description Patterns (the grammar of ManifestPolicy) every recipient of the action must match, e.g. `*@acme.com`: all
              *     recipients found in the params (ToolConfig `recipient_params`; with the tool's `recipient_params_only`, those
-             *     at its declared places, as the manifest's lists read them) and `action.counterparty`. An action with no
+             *     at its declared places and in its url, as the manifest's lists read them) and `action.counterparty`. An action with no
              *     recipient to check is denied `COUNTERPARTY_BLOCKED` under such a token.
              */
             allowed_recipients?: components["schemas"]["RecipientPattern"][];
@@ -2521,7 +2521,8 @@ export interface components {
              *     an order's lines, its subtotal and its total (Shopify's `total_price`, PayPal's `amount.value`), all summed
              *     otherwise: `amount_params: [order.total_price]` with `amount_params_only: true` judges the order at its total.
              *     The declared paths are still multiplied by the quantities around them; with no `amount_params`, the tool
-             *     carries no amount but the declared `amount`. Default false: every well-known key is read and summed.
+             *     carries no amount but the declared `amount`. The amounts the connector's url `{placeholders}` carry are always
+             *     judged, as the connector sends them (`/charge/{amount}`). Default false: every well-known key is read and summed.
              */
             amount_params_only?: boolean;
             connector: components["schemas"]["ConnectorConfig"];
@@ -2552,8 +2553,9 @@ export interface components {
              *     action's `counterparty`): the well-known recipient keys and addresses elsewhere in the params are then not read
              *     for this tool. For a tool whose params use a recipient word for something else, e.g. `files:copy` with
              *     `destination: "/tmp/report.txt"`, which a `counterparty_allowlist` would otherwise deny. With no
-             *     `recipient_params`, the tool has no recipients but the declared `counterparty`. Default false: every
-             *     well-known key is read.
+             *     `recipient_params`, the tool has no recipients but the declared `counterparty`. The values the connector's url
+             *     `{placeholders}` carry are always read, as the connector sends them (`/send/{to}` sends to `to`, declared or
+             *     not). Default false: every well-known key is read.
              */
             recipient_params_only?: boolean;
             /**

@@ -64,7 +64,7 @@
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
 // `minor_units` is in minor units), or say that its upstream reads ONLY those places (`recipient_params_only`,
 // `amount_params_only`: the walk's recipients or amounts outside them are then dropped, unless the params hold none
-// of them). Walking is bounded: params too deep or too large to
+// of them, or the url template's `{placeholders}` send them). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
@@ -420,16 +420,19 @@ export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTo
  * operator's word that its upstream reads them only there (`…_only`): what the walk found elsewhere then goes. Unless
  * the params hold none of the declared places: an agent that leaves them out must not leave its recipients and
  * amounts unjudged, so the walk's findings stand. With no declared place at all, the tool has none but the action's
- * declared `counterparty` / `amount` (the operator's word, which no agent can change).
+ * declared `counterparty` / `amount` (the operator's word, which no agent can change). Nor are the values the url
+ * template's `{placeholders}` carry ever dropped: the connector sends them, whatever the operator declared
+ * (`/send/{to}` under `recipient_params: [payee.email]` sends to `to`, which is judged).
  */
 function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk): void {
   const facts = walked.facts;
+  const sent = new Set(placesOf(params, urlPlaceholders(tool)).map((place) => place.source));
   const recipientPaths = tool.recipient_params ?? [];
   const recipientPlaces = recipientPaths.flatMap((path) =>
     placesOf(params, [path]).map((place) => ({ ...place, party: isPartyPath(path) })),
   );
   if (tool.recipient_params_only && (recipientPaths.length === 0 || recipientPlaces.length > 0)) {
-    const places = new Set(recipientPlaces.map((place) => place.source));
+    const places = new Set([...recipientPlaces.map((place) => place.source), ...sent]);
     facts.recipients = facts.recipients.filter(
       (found) => found.source === "action.counterparty" || isWithin(found.source, places),
     );
@@ -441,14 +444,24 @@ function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk):
   const amountPlaces = amountPaths.flatMap((path) =>
     placesOf(params, [path]).map((place) => ({ ...place, minor: isMinorPath(path) })),
   );
-  if (tool.amount_params_only && (amountPaths.length === 0 || amountPlaces.length > 0)) facts.amounts = [];
+  if (tool.amount_params_only && (amountPaths.length === 0 || amountPlaces.length > 0))
+    facts.amounts = facts.amounts.filter((found) => isWithin(found.source, sent));
   if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked, spellsPaths(params));
 }
 
 type DeclaringTool = Pick<
   ToolConfig,
   "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only"
->;
+> & { connector?: { url?: string | undefined } | undefined };
+
+/**
+ * The param paths an http or webhook tool's url template fills (`{to}`, `{payee.email}`), as
+ * ../connectors/url-template.ts reads them (the same pattern; a dotted name is a path into the params).
+ */
+function urlPlaceholders(tool: DeclaringTool): string[] {
+  const url = tool.connector?.url;
+  return typeof url === "string" ? [...url.matchAll(/\{([A-Za-z0-9_.-]+)\}/g)].map((match) => match[1] ?? "") : [];
+}
 
 /**
  * Whether a declared recipient place is a party's (every member of an object there counts) or a mailbox's, as the

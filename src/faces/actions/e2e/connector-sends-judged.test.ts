@@ -17,11 +17,29 @@ describe("what an http tool sends is what the policy judged", () => {
     await registerManifest(g, {
       uapk_id: UAPK,
       agent: { id: UAPK, name: "Pay" },
-      capabilities: ["pay:fixed", "pay:get"],
+      capabilities: ["pay:fixed", "pay:get", "pay:charge"],
       policy: { amount_threshold: { amount: 100, currency: "EUR" } },
       tools: {
         "pay:fixed": { connector: { ...local, method: "POST", url: `${receiver.url}/transfers?account_id=main` } },
         "pay:get": { connector: { ...local, method: "GET", url: `${receiver.url}/pay` } },
+        "pay:charge": {
+          amount_params: ["order.total_price"],
+          amount_params_only: true,
+          connector: { ...local, method: "POST", url: `${receiver.url}/charge/{amount}` },
+        },
+      },
+    });
+    await registerManifest(g, {
+      uapk_id: "r23a-mail",
+      agent: { id: "r23a-mail", name: "Mail" },
+      capabilities: ["mail:send"],
+      policy: { counterparty_blocklist: ["*@evil.example"] },
+      tools: {
+        "mail:send": {
+          recipient_params: ["payee.email"],
+          recipient_params_only: true,
+          connector: { ...local, method: "POST", url: `${receiver.url}/send/{to}` },
+        },
       },
     });
   });
@@ -65,5 +83,28 @@ describe("what an http tool sends is what the policy judged", () => {
     expect(receiver.received).toHaveLength(before);
     // The amount under its own name is judged: over the threshold, it is not allowed.
     expect((await execute("get", { amount: 5000, currency: "EUR" })).body.decision).not.toBe("ALLOW");
+  });
+
+  it("under recipient_params_only, a recipient the url template sends is still judged (blocklisted: DENY)", async () => {
+    const before = receiver.received.length;
+    const send = (params: Record<string, unknown>) =>
+      agent(g).post("/api/v1/gateway/execute", executeBody("r23a-mail", { type: "mail", tool: "send", params }));
+    const reply = await send({ to: "boss@evil.example", payee: { email: "ann@acme.com" } });
+    expect(reply.body).toMatchObject({ decision: "DENY", executed: false });
+    expect(receiver.received).toHaveLength(before);
+    // An allowed address in the path goes.
+    expect((await send({ to: "bob@acme.com", payee: { email: "ann@acme.com" } })).body).toMatchObject({
+      decision: "ALLOW",
+      executed: true,
+    });
+    expect(receiver.received.slice(before).map((r) => r.path)).toEqual(["/send/bob%40acme.com"]);
+  });
+
+  it("under amount_params_only, an amount the url template sends is still judged (over the threshold: not run)", async () => {
+    const before = receiver.received.length;
+    const reply = await execute("charge", { amount: 5000, currency: "EUR", order: { total_price: 50 } });
+    expect(reply.body.decision).not.toBe("ALLOW");
+    expect(reply.body.executed).toBe(false);
+    expect(receiver.received).toHaveLength(before);
   });
 });
