@@ -3,6 +3,7 @@
 // "100.000000000000001" exactly (a decimal type), so the policy must not judge it as the double 100. Every amount
 // also gets its exact decimal text (`decimal`: plain digits, no exponent, no leading or trailing zeros) beside
 // the double (`value`, for display).
+import { clipped } from "./clip";
 import { type ActionFacts, type Found, foldKey } from "./extract";
 import { MINOR_MEMBERS } from "./money-keys";
 import { foldText } from "./normalize";
@@ -11,32 +12,84 @@ import { foldText } from "./normalize";
 export type ParsedAmount =
   | { source: string; ok: true; value: number; decimal: string }
   | { source: string; ok: false; why?: string };
+type ReadAmount = Extract<ParsedAmount, { ok: true }>;
 
 /** The member names of an amount object that hold its number, in folded form (`Value`, `ＶＡＬＵＥ` → `value`). */
 const AMOUNT_MEMBERS = new Set(["value", "amount"]);
+/** The members of Google's Money (`{units, nanos}`), in folded form. */
+const UNITS_MEMBERS = new Set(["units", "nanos"]);
 
 /**
  * A number, a plain decimal string (any digit width), or an object whose `value` / `amount` holds one. Every member
  * whose key folds to one of those counts, and they must agree: an upstream that reads keys case-insensitively (Go's
  * encoding/json, ASP.NET) takes the last of `{"value": 50, "VALUE": 5000}`, so judging the first would pass 5000.
+ * So must the object's other representations of its amount beside them (outside review R23a): Google's Money reads
+ * `{value: 50, units: "5000"}` as 5,000, money-rails `{value: 50, cents: 500000}` and RubyMoney `{amount: 50,
+ * fractional: 500000}` as 5,000.00. Their `units` / `nanos` (read exactly) and their minor-unit members (converted
+ * with `minorDigits`, the digits of the action's one currency) must be the same amount, or the amount is none the
+ * policy can read (the checks fail closed, naming the disagreement). Without a `value` / `amount`, an object is read
+ * by its units and nanos; one in minor-unit members alone is refused, as before (MINOR_MEMBERS_UNREAD).
+ * `minorDigits` undefined: minor-unit members beside a value cannot be compared, and fail closed too. For an amount
+ * found in minor units (`found.minor`: `price_cents: {value}`), its members are all in minor units already.
  */
-export function parseAmount(found: Found<unknown>): ParsedAmount {
+export function parseAmount(found: Found<unknown>, minorDigits?: () => number | string): ParsedAmount {
   const value = found.value;
   if (typeof value !== "object" || value === null || Array.isArray(value)) return parseNumber(found.source, value);
-  const members = Object.keys(value).filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
-  if (members.length === 0 && Object.keys(value).some((key) => MINOR_MEMBERS.has(foldKey(key)))) {
+  const money = value as Record<string, unknown>;
+  const keys = Object.keys(money);
+  const members = keys.filter((key) => AMOUNT_MEMBERS.has(foldKey(key)));
+  const minorKeys = keys.filter((key) => MINOR_MEMBERS.has(foldKey(key)));
+  if (members.length === 0 && minorKeys.length > 0)
     return { source: found.source, ok: false, why: MINOR_MEMBERS_UNREAD };
-  }
-  if (members.length === 0) return parseUnitsAndNanos(found.source, value as Record<string, unknown>);
-  const parsed = members.map((key) => parseNumber(found.source, (value as Record<string, unknown>)[key]));
+  if (members.length === 0) return parseUnitsAndNanos(found.source, money);
+  const parsed = members.map((key) => parseNumber(found.source, money[key]));
   const first = parsed[0];
   if (!first?.ok || parsed.some((p) => !p.ok || p.decimal !== first.decimal))
     return { source: found.source, ok: false };
+  const named = `${clipped(members[0]!)} ${first.decimal}`;
+  const others: { what: string; decimal: string }[] = [];
+  const unitsKeys = keys.filter((key) => UNITS_MEMBERS.has(foldKey(key)));
+  if (unitsKeys.length > 0) {
+    const units = parseUnitsAndNanos(found.source, money);
+    const what = unitsKeys.map((key) => clipped(key)).join(" and ");
+    if (!units.ok) return { source: found.source, ok: false, why: `holds ${named} beside ${what} that do not read` };
+    others.push({ what: `${what} ${units.decimal}`, decimal: units.decimal });
+  }
+  if (minorKeys.length > 0) {
+    const what = minorKeys.map((key) => clipped(key)).join(" and ");
+    const minor = readAgreeing(found.source, money, minorKeys);
+    if (!minor || minor.decimal.includes("."))
+      return { source: found.source, ok: false, why: `holds ${named} beside ${what} that are no whole number` };
+    const digits = found.minor ? 0 : (minorDigits?.() ?? MINOR_BESIDE_VALUE);
+    if (typeof digits === "string")
+      return {
+        source: found.source,
+        ok: false,
+        why: `holds ${named} and ${what} ${minor.decimal}, which cannot be compared: minor units (cents) ${digits}`,
+      };
+    const decimal = shiftLeft(minor.decimal, digits);
+    others.push({ what: `${what} ${minor.decimal} (${decimal})`, decimal });
+  }
+  const differing = others.find((other) => compareDecimals(other.decimal, first.decimal) !== 0);
+  if (differing)
+    return {
+      source: found.source,
+      ok: false,
+      why: `holds its amount as ${named} and as ${differing.what}, which disagree: an upstream may read either`,
+    };
   return first;
 }
 
 const MINOR_MEMBERS_UNREAD =
   "holds money in minor-unit members (cents, fractional) the policy does not convert: send it as a number or {value}";
+const MINOR_BESIDE_VALUE = "of a currency not known here";
+
+/** The members `keys` of a money object read as one number: every one a plain decimal, all the same; else null. */
+function readAgreeing(source: string, money: Record<string, unknown>, keys: string[]): ReadAmount | null {
+  const texts = keys.map((key) => parseNumber(source, money[key]));
+  const first = texts[0];
+  return first?.ok && texts.every((t) => t.ok && t.decimal === first.decimal) ? first : null;
+}
 
 /**
  * Google's Money, `{currency_code, units: "5000", nanos: 500000000}`: the whole units plus billionths, exactly
@@ -45,13 +98,10 @@ const MINOR_MEMBERS_UNREAD =
 function parseUnitsAndNanos(source: string, money: Record<string, unknown>): ParsedAmount {
   const fail: ParsedAmount = { source, ok: false };
   const read = (name: string) => {
-    const texts = Object.keys(money)
-      .filter((key) => foldKey(key) === name)
-      .map((key) => parseNumber(source, money[key]));
-    const first = texts[0];
-    return texts.some((t) => !t.ok || !first?.ok || t.decimal !== first.decimal || t.decimal.includes("."))
-      ? null
-      : first;
+    const keys = Object.keys(money).filter((key) => foldKey(key) === name);
+    if (keys.length === 0) return undefined;
+    const read = readAgreeing(source, money, keys);
+    return read && !read.decimal.includes(".") ? read : null;
   };
   const units = read("units");
   const nanos = read("nanos");
@@ -72,16 +122,18 @@ export const whyNot = (bad: ParsedAmount) => (!bad.ok && bad.why) || "is not a n
  */
 export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencies">): ParsedAmount[] {
   let digits: number | string | undefined;
+  const minorDigits = () => (digits ??= minorDigitsOf(facts.currencies));
   const parsed = facts.amounts.map((found): ParsedAmount => {
-    const parsed = parseAmount(found);
+    const parsed = parseAmount(found, minorDigits);
     // A line item's quantity is a whole number (PayPal refuses any other): one an upstream might round up is unread.
     const whole = found.partGroup === "items";
     if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities, whole);
-    digits ??= minorDigitsOf(facts.currencies);
-    if (typeof digits === "string") return { source: found.source, ok: false, why: digits };
+    const shift = minorDigits();
+    if (typeof shift === "string")
+      return { source: found.source, ok: false, why: `is in minor units (cents) ${shift}` };
     if (parsed.decimal.includes("."))
       return { source: found.source, ok: false, why: "is not a whole number of minor units (cents)" };
-    const decimal = shiftLeft(parsed.decimal, digits);
+    const decimal = shiftLeft(parsed.decimal, shift);
     return timesQuantities(
       { source: found.source, ok: true, value: Number(decimal), decimal },
       found.quantities,
@@ -186,16 +238,18 @@ export function multiplyDecimals(a: string, b: string): string {
   return canonicalDecimal(scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits);
 }
 
-/** The minor-unit digits of the action's one currency, or why there is none to convert minor units with. */
+/**
+ * The minor-unit digits of the action's one currency, or why there is none to convert minor units with (the end of
+ * "… in minor units (cents) <why>").
+ */
 function minorDigitsOf(currencies: Found<string>[]): number | string {
   const codes = [...new Set(currencies.map((c) => foldText(c.value).toUpperCase()))];
   const [code] = codes;
-  if (code === undefined) return "is in minor units (cents) of no currency: the action names none";
+  if (code === undefined) return "of no currency: the action names none";
   const quoted = codes.map((c) => `'${c.length > 16 ? `${c.slice(0, 16)}…` : c}'`);
-  if (codes.length > 1)
-    return `is in minor units (cents) of no single currency: the action names ${quoted.slice(0, 3).join(", ")}`;
+  if (codes.length > 1) return `of no single currency: the action names ${quoted.slice(0, 3).join(", ")}`;
   const digits = minorUnitDigits(code);
-  return digits ?? `is in minor units (cents) of ${quoted[0]}, which is no ISO 4217 currency`;
+  return digits ?? `of ${quoted[0]}, which is no ISO 4217 currency`;
 }
 
 /** The ISO 4217 codes the runtime's ICU knows (`Intl.supportedValuesOf`): a well-formed unknown code is not one. */

@@ -1,0 +1,73 @@
+// Amounts as the upstream will really move them (outside review R23a / R23d): a money object's other representations
+// of its amount, declared amount places beside unrelated dotted keys, form objects under payment keys, and money and
+// quantity words.
+import { describe, expect, it } from "vitest";
+import { decide } from "./pipeline";
+import { engine, ORG } from "./test-fixtures";
+import type { ManifestInput } from "./types";
+
+const wire = (
+  policy: NonNullable<ManifestInput["policy"]>,
+  tool: Record<string, unknown> = {},
+  constraints: ManifestInput["constraints"] = {},
+): ManifestInput => ({
+  uapk_id: "payments-bot",
+  agent: { id: "payments-bot", name: "Payments Bot" },
+  capabilities: ["payment:wire"],
+  constraints,
+  policy,
+  tools: { "payment:wire": { connector: { type: "noop" }, ...tool } },
+});
+
+async function decideWire(manifest: ManifestInput, params: Record<string, unknown>) {
+  const e = await engine();
+  e.manifests.register(ORG, manifest);
+  const action = { type: "payment", tool: "wire", params: { currency: "EUR", ...params } };
+  const d = await decide(ORG, { uapk_id: "payments-bot", agent_id: "payments-bot", action }, e.deps, { now: e.now() });
+  const message = d.reasons.map((r) => r.message).join();
+  return { decision: d.decision, codes: d.reasons.map((r) => r.code), message };
+}
+
+const threshold = { amount_threshold: { amount: 100, currency: "EUR" } };
+
+describe("a money object's representations of its amount must agree", () => {
+  it.each<[Record<string, unknown>, RegExp]>([
+    // Google's Money reads `units`: 5,000 moves.
+    [{ price: { value: 50, units: "5000", currency_code: "EUR" } }, /value 50 and as units 5000,/u],
+    [{ amount: { value: 50, units: 5000 } }, /value 50 and as units 5000,/u],
+    [{ amount: { value: "5000", units: 50, nanos: 0 } }, /value 5000 and as units and nanos 50,/u],
+    // money-rails reads `cents`, RubyMoney `fractional`: 500000 cents of EUR are 5,000.00.
+    [{ amount: { value: 50, cents: 500000 } }, /value 50 and as cents 500000 \(5000\)/u],
+    [{ amount: { amount: 50, fractional: 500000 } }, /amount 50 and as fractional 500000 \(5000\)/u],
+    [{ payment: { value: 50, cents: 500000 } }, /value 50 and as cents 500000 \(5000\), which disagree/u],
+    [{ amount: { value: 50, cents: "5000.5" } }, /beside cents that are no whole number/u],
+    [{ amount: { value: 50, units: "lots" } }, /beside units that do not read/u],
+  ])("%j fails closed, naming the disagreement", async (params, why) => {
+    const d = await decideWire(wire(threshold), params);
+    expect(d.decision).toBe("DENY");
+    expect(d.codes).toEqual(["AMOUNT_UNVERIFIABLE"]);
+    expect(d.message).toMatch(why);
+  });
+
+  it.each<Record<string, unknown>>([
+    { price: { value: "50.5", units: "50", nanos: 500000000, currency_code: "EUR" } },
+    { amount: { value: "50.00", cents: 5000, currency: "EUR" } },
+    { amount: { amount: 50, fractional: "5000" } },
+    { payment: { Value: 50, CENTS: 5000 } },
+  ])("%j, every representation the same 50 EUR, is allowed", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it("cents beside a value in an action of two currencies cannot be compared, and fail closed", async () => {
+    const d = await decideWire(wire(threshold), { amount: { value: 50, cents: 5000, currency: "USD" } });
+    expect(d).toMatchObject({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+    expect(d.message).toMatch(/cannot be compared: minor units \(cents\) of no single currency/u);
+  });
+
+  it("the hourly money budget does not count such an object at its value either", async () => {
+    const budget = { max_amount_per_hour: { amount: 1000, currency: "EUR" } };
+    const d = await decideWire(wire({}, {}, budget), { price: { value: 50, units: "5000", currency_code: "EUR" } });
+    expect(d).toMatchObject({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+    expect(d.message).toMatch(/hourly amount limit/u);
+  });
+});
