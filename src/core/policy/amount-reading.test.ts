@@ -71,3 +71,28 @@ describe("a money object's representations of its amount must agree", () => {
     expect(d.message).toMatch(/hourly amount limit/u);
   });
 });
+
+describe("a declared amount place beside an unrelated dotted key", () => {
+  const declaring = () => wire(threshold, { amount_params: ["order.total_price", "amount"] });
+
+  it.each<Record<string, unknown>>([
+    { order: { total_price: 60 } },
+    // A Shopify order's metadata, a Graph attachment's `@odata.type`: keys with dots that spell no declared place.
+    { order: { total_price: 60 }, metadata: { "app.version": "2.1" } },
+    { amount: 60, attachments: [{ "@odata.type": "#microsoft.graph.fileAttachment" }] },
+    { order: { total_price: 60, "line.items": [{ "sku.id": "a" }] }, "x[0]": 1 },
+    { amount: 60, "app.version": "2.1" },
+    // Dotted keys at the top that begin the declared path's text but spell no place of it.
+    { order: { total_price: 60 }, "order.id": 7, "order.total": { note: "x" } },
+  ])("%j: a 60 EUR order under a 100 EUR threshold is counted once and allowed", async (params) => {
+    expect(await decideWire(declaring(), params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it.each<Record<string, unknown>>([
+    { "order.total_price": 60, order: { total_price: 60 } },
+    { order: { total_price: 60 }, "order.total_price": 60, metadata: { "app.version": "2.1" } },
+    { order: { total_price: 60, nested: { "a.b": 1 } }, "order.total_price": 60 },
+  ])("%j, whose keys spell the declared place twice, is judged at both values", async (params) => {
+    expect(await decideWire(declaring(), params)).toMatchObject({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+  });
+});

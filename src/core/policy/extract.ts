@@ -446,7 +446,7 @@ function readDeclaredPlaces(params: unknown, tool: DeclaringTool, walked: Walk):
   );
   if (tool.amount_params_only && (amountPaths.length === 0 || amountPlaces.length > 0))
     facts.amounts = facts.amounts.filter((found) => isWithin(found.source, sent));
-  if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked, spellsPaths(params));
+  if (amountPlaces.length > 0) collectDeclaredAmounts(amountPlaces, walked, params);
 }
 
 type DeclaringTool = Pick<
@@ -499,7 +499,7 @@ function isWithin(source: string, places: ReadonlySet<string>): boolean {
 function collectDeclaredAmounts(
   places: { source: string; value: unknown; minor: boolean }[],
   walked: Walk,
-  ambiguous: boolean,
+  params: unknown,
 ): void {
   const facts = walked.facts;
   const declared = new Map<string, Found<unknown>>();
@@ -510,22 +510,63 @@ function collectDeclaredAmounts(
   }
   // A source is the keys joined with `.` and `[i]`: where a key spells such a path itself (`"order.total_price": 60`
   // beside `order: {total_price: 60}`), an amount found at a declared place's source may stand elsewhere, and
-  // dropping it as found twice judged 120 as 60. Then nothing is dropped: a place counted twice errs high, never low.
-  if (!ambiguous) facts.amounts = facts.amounts.filter((found) => !declared.has(found.source));
+  // dropping it as found twice judged 120 as 60. Then nothing at that source is dropped: a place counted twice errs
+  // high, never low. Only that place's own spellings count: a dotted key elsewhere (`metadata: {"app.version": …}`,
+  // Graph's `"@odata.type"`) spells no declared place, and made every declared amount count twice (R23d).
+  const twice = spelledTwice(params, declared.keys());
+  facts.amounts = facts.amounts.filter((found) => !declared.has(found.source) || twice.has(found.source));
   for (const found of declared.values()) facts.amounts.push(found);
 }
 
-/** Whether any key of the params, at any depth, holds `.`, `[` or `]`: a source could then name two places. */
-function spellsPaths(params: unknown): boolean {
-  const pending: unknown[] = [params];
-  while (pending.length > 0) {
-    const value = pending.pop();
-    if (value === null || typeof value !== "object") continue;
-    if (!Array.isArray(value) && Object.keys(value).some((key) => PATH_CHARACTERS.test(key))) return true;
-    for (const member of Object.values(value)) if (member !== null && typeof member === "object") pending.push(member);
-  }
-  return false;
+/**
+ * The sources (`params.order.total_price`) that more than one place in the params spells: a key holding `.`, `[` or
+ * `]` (`"order.total_price"` at the top, `"total_price"` under `"order"`), or one a source quotes otherwise
+ * (clipped: longer than a quote, or with a control character), may spell the same source as the keys of another
+ * place. Each source is followed from the params down: a plain key is looked up (its piece of the source is itself)
+ * and only a node's other keys are tried against the rest of the source, found once per node (oddKeysOf). A tree
+ * reaches each node by one path, so a source costs no more than the nodes whose path begins it.
+ */
+function spelledTwice(params: unknown, sources: Iterable<string>): Set<string> {
+  const twice = new Set<string>();
+  const odd = new WeakMap<object, string[]>();
+  for (const source of sources)
+    if (source.startsWith("params") && spellings(params, source.slice("params".length), odd) > 1) twice.add(source);
+  return twice;
 }
+
+/** How many places under `node` the rest of a source spells (counting stops past one). */
+function spellings(node: unknown, rest: string, odd: WeakMap<object, string[]>, depth = 0): number {
+  if (rest === "") return 1;
+  if (!isObject(node) || depth > MAX_PARAM_DEPTH) return 0;
+  if (Array.isArray(node)) {
+    const index = /^\[(\d+)\]/u.exec(rest);
+    const i = Number(index?.[1]);
+    if (!index || String(i) !== index[1] || !(i in node)) return 0;
+    return spellings(node[i], rest.slice(index[0].length), odd, depth + 1);
+  }
+  if (rest[0] !== ".") return 0;
+  const end = rest.slice(1).search(/[.[]/u) + 1 || rest.length;
+  const plain = rest.slice(1, end);
+  let count =
+    Object.hasOwn(node, plain) && !isOddKey(plain) ? spellings(node[plain], rest.slice(end), odd, depth + 1) : 0;
+  for (const key of oddKeysOf(node, odd)) {
+    if (count > 1) break;
+    const piece = `.${clipped(key)}`;
+    if (rest.startsWith(piece)) count += spellings(node[key], rest.slice(piece.length), odd, depth + 1);
+  }
+  return count;
+}
+
+/** An object's keys whose piece of a source is not the key alone (isOddKey), found once per object. */
+function oddKeysOf(node: Record<string, unknown>, odd: WeakMap<object, string[]>): string[] {
+  let keys = odd.get(node);
+  if (!keys) {
+    keys = Object.keys(node).filter(isOddKey);
+    odd.set(node, keys);
+  }
+  return keys;
+}
+const isOddKey = (key: string) => PATH_CHARACTERS.test(key) || clipped(key) !== key;
 const PATH_CHARACTERS = /[.[\]]/u;
 
 /**
