@@ -96,3 +96,32 @@ describe("a declared amount place beside an unrelated dotted key", () => {
     expect(await decideWire(declaring(), params)).toMatchObject({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
   });
 });
+
+describe("form and select objects under payment and money keys", () => {
+  const small = { iban: "DE00", amount: 5 };
+
+  it.each<Record<string, unknown>>([
+    { payment: { label: "Credit card", value: "card" } },
+    { preferred_payment: { value: "sepa_debit" } },
+    { fields: { payment: { type: "dropdown", value: "Invoice" } } },
+    { repayment: { frequency: "monthly", value: "12 months" } },
+    { payments: [{ value: "paid", count: 3 }] },
+    { money: { value: "" } },
+    { payment: { units: "monthly" } },
+  ])("%j beside a 5 EUR amount is no money, and allowed", async (params) => {
+    expect(await decideWire(wire(threshold), { ...small, ...params })).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it.each<[Record<string, unknown>, "ESCALATE" | "DENY"]>([
+    [{ payment: { label: "Wire", value: 5000 } }, "ESCALATE"],
+    [{ payment: { value: "5000" } }, "ESCALATE"],
+    [{ payments: [{ value: "paid" }, { value: "5000.00" }] }, "ESCALATE"],
+    [{ money: { units: "5000", currency_code: "EUR" } }, "ESCALATE"],
+    [{ payment: { value: "5000 EUR" } }, "DENY"],
+    [{ payment: { value: "5e3" } }, "DENY"],
+    [{ payment: { value: "0x1388" } }, "DENY"],
+    [{ money: { cents: "500000" } }, "DENY"],
+  ])("%j is money, judged", async (params, decision) => {
+    expect((await decideWire(wire(threshold), { ...small, ...params })).decision).toBe(decision);
+  });
+});

@@ -69,7 +69,7 @@
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
 import { normalizeJurisdiction } from "./jurisdictions";
-import { holdsMoneyObjects, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
+import { holdsMoneyObjects, isMoneyObject, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
 import { foldText } from "./normalize";
 import { joinedPersonNames, type NameParts, notePersonNamePart } from "./person-names";
 import type { Action, ToolConfig } from "./types";
@@ -1433,9 +1433,8 @@ function collectMoney(key: string, folded: string, value: unknown, source: strin
   } else if (mayBeMoney(value)) facts.amounts.push({ source, value, ...minor });
 }
 
-/** The money objects (./money-keys.ts mayBeMoney) of a `payment` or `money` value, or of each element of a list. */
+/** The money objects (./money-keys.ts isMoneyObject) of a `payment` or `money` value, or of each element of a list. */
 function collectMoneyObjects(value: unknown, source: string, facts: ActionFacts): void {
-  const isMoneyObject = (v: unknown) => isObject(v) && mayBeMoney(v);
   if (!Array.isArray(value)) {
     if (isMoneyObject(value)) facts.amounts.push({ source, value });
     return;

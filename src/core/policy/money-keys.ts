@@ -90,6 +90,27 @@ const MONEY_MEMBERS = new Set(["value", "units"]);
 export const MINOR_MEMBERS = new Set(["cents", "incents", "minorunits", "inminorunits", "fractional", "subunits"]);
 
 /**
+ * Whether an object under a `payment` or `money` key (holdsMoneyObjects) is a money object: a member it is read by
+ * (`value`, `units`, a minor-unit one: ./amounts.ts) holds what may be an amount, a number or a string with a digit
+ * and no word of four letters or more. Forms and selects sit under these words too, `payment: {label: "Credit card",
+ * value: "card"}`, `repayment: {frequency: "monthly", value: "12 months"}`, `payments: [{value: "paid"}]`: read as
+ * money they were refused as unverifiable (outside review R23d). A strict decimal parse refuses "12 months" and
+ * "5000 euros" alike; a lenient one (parseFloat) would read 5000 from the latter, left unread here: under these
+ * words prose with a number in it is more often a term than an amount. A currency code (`5000 EUR`), an exponent
+ * (`5e3`) or a hex prefix (`0x1388`, which Number() reads as 5000) keeps the string money, judged (and refused).
+ */
+export function isMoneyObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).some(([key, member]) => {
+    const folded = foldKey(key);
+    if (!(MONEY_MEMBERS.has(folded) || MINOR_MEMBERS.has(folded))) return false;
+    if (typeof member === "number" || typeof member === "bigint") return true;
+    return typeof member === "string" && mayBeMoney(member) && !LONG_WORD.test(member);
+  });
+}
+const LONG_WORD = /\p{L}{4}/u;
+
+/**
  * Whether a key ending in `money`, `payment` or `payments` holds money objects (`payment: {value: "5000"}`, `money:
  * {cents: 500000}`) to read. Only objects: under these words a string or a number is as often a date, an id or a
  * count (`next_payment: "2024-02-01"`, `payment: "PAY-1AB2…"`, `payment: 42` a foreign key) as an amount.
