@@ -132,7 +132,21 @@ export interface ActionFacts {
 }
 
 export const MAX_PARAM_DEPTH = 32;
+/**
+ * Values the walk reads: the members and elements of the params at any depth, the params object itself not one of
+ * them, as the engine counts them (../governance/params-size.ts, the same bound): whatever the engine accepts is read
+ * completely. Counted with the root, params of exactly 10,000 values passed the engine and were then judged
+ * incomplete, DENYed under any amount, counterparty or jurisdiction rule (outside review R23d).
+ */
 export const MAX_PARAM_NODES = 10_000;
+/**
+ * Addresses the strings of the params may spell out in all (`"a@x.example, b@x.example, …"`), a bound of their own:
+ * the engine counts values, never what a string spells, and a string counted toward the values bound made params
+ * it accepted (9,999 values, one string with two addresses) incomplete. Only a string that names more addresses
+ * than any message is sent to (a 1 MiB body may spell 250,000, each then judged by the counterparty rules) makes the
+ * params incomplete now: such an action is refused, not read in part, though the engine accepted its size.
+ */
+export const MAX_PARAM_ADDRESSES = 10_000;
 
 const RECIPIENT_KEYS = new Set([
   "to",
@@ -409,7 +423,7 @@ export function extractActionFacts(action: ExtractableAction, tool?: DeclaringTo
     facts.currencies.push({ source: "action.currency", value: String(action.currency) });
 
   // One walk state per extraction, passed down rather than closed over: no closure per call or per array.
-  const walked: Walk = { facts, nodes: 0, inAmount: 0 };
+  const walked: Walk = { facts, nodes: 0, addresses: 0, inAmount: 0 };
   walk(action.params, "params", 0, walked);
   if (tool) readDeclaredPlaces(action.params, tool, walked);
   return facts;
@@ -613,6 +627,8 @@ interface Walk {
   facts: ActionFacts;
   /** Values visited so far (bounded by MAX_PARAM_NODES). */
   nodes: number;
+  /** Addresses the strings visited so far spell out (bounded by MAX_PARAM_ADDRESSES). */
+  addresses: number;
   /** The quantity of each object that has one, by the object's source (`params.line`), for declared amounts. */
   quantityAt?: Map<string, Found<unknown>>;
   /**
@@ -637,13 +653,16 @@ function fail(facts: ActionFacts, why: string): void {
  */
 function walk(node: unknown, source: string, depth: number, walked: Walk, mode: Mode = READ): void {
   const facts = walked.facts;
-  if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
+  // The params themselves (depth 0) are no value of theirs: MAX_PARAM_NODES counts as the engine does.
+  if (depth > 0 && ++walked.nodes > MAX_PARAM_NODES)
+    return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (typeof node === "string") {
     if (mode !== READ) return;
-    // Each address a string spells out is a value of its own: a list of 100,000 in one string counts to the bound.
+    // Each address a string spells out is judged on its own: a list of 100,000 in one string counts to its bound.
     for (const address of addressesIn(node)) {
-      if (++walked.nodes > MAX_PARAM_NODES) return fail(facts, `params have more than ${MAX_PARAM_NODES} values`);
+      if (++walked.addresses > MAX_PARAM_ADDRESSES)
+        return fail(facts, `params spell out more than ${MAX_PARAM_ADDRESSES} addresses in their strings`);
       facts.recipients.push({ source, value: address });
     }
     return;

@@ -533,7 +533,7 @@ describe("extraction: what the connector receives", () => {
   it("counts each address a string spells out towards the walk's bound: one huge list is no way past it", () => {
     const list = Array.from({ length: 10_001 }, (_, i) => `r${i}@evil.com`).join(",");
     const facts = extractActionFacts({ params: { notify: list } });
-    expect(facts.incomplete).toMatch(/more than 10000 values/);
+    expect(facts.incomplete).toMatch(/more than 10000 addresses/);
     expect(facts.recipients.length).toBeLessThan(10_001);
     expect(extractActionFacts({ params: { notify: "a＠evil.com" } }).recipients.map((r) => r.value)).toEqual([
       "a＠evil.com",
