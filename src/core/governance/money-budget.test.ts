@@ -158,7 +158,7 @@ describe("max_amount_per_hour", () => {
   it("a listed action without an amount fails closed; an unlisted one is not counted", async () => {
     const listed = { max_amount_per_hour: { amount: 1000, currency: "USD", actions: ["payment:send"] } };
     const { engine } = await wired(payBot(listed));
-    expect((await engine.evaluate(ORG, pay({ sum: 5000 }))).reasons[0]?.code).toBe("AMOUNT_UNVERIFIABLE");
+    expect((await engine.evaluate(ORG, pay({ reference: "inv-5000" }))).reasons[0]?.code).toBe("AMOUNT_UNVERIFIABLE");
     const quote = pay({ amount: 5000 });
     quote.action = { ...quote.action, tool: "quote" };
     expect((await engine.execute(ORG, quote)).executed).toBe(true);

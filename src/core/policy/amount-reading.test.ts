@@ -125,3 +125,43 @@ describe("form and select objects under payment and money keys", () => {
     expect((await decideWire(wire(threshold), { ...small, ...params })).decision).toBe(decision);
   });
 });
+
+describe("money and quantity words", () => {
+  it.each<Record<string, unknown>>([
+    { unit_price: 10, QuantityOrdered: 500 }, // Amazon SP-API
+    { price: 10, qty_ordered: 500 }, // Magento
+    { items: [{ price: 10, qty_ordered: "500", qty_shipped: 500 }] },
+    { sum: 5000 },
+    { OutSum: "5000.00" }, // Robokassa
+    { principal: 5000 },
+    { loan: { principal: 5000, currency: "EUR" } },
+    { payout: 5000 },
+  ])("%j moves more than 100 EUR, and is escalated", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({
+      decision: "ESCALATE",
+      codes: ["AMOUNT_THRESHOLD"],
+    });
+  });
+
+  it.each<Record<string, unknown>>([
+    // Counts that are no quantity ordered, and an order's total quantity (its lines' quantities summed).
+    { price: 10, max_quantity: 500 },
+    { price: 10, quantity_available: 500 },
+    { price: 10, qty_shipped: 500, qty_invoiced: 500 },
+    { grand_total: 10, total_qty_ordered: 500 },
+    // Without a currency beside them, or not a number: a checksum, a security principal, a flag.
+    { amount: 5, file: { name: "a.pdf", sum: 5000 } },
+    { amount: 5, checksum: 5000, sha_sum: "9f86d081884c7d65" },
+    { amount: 5, principal: "arn:aws:iam::123456789012:user/ops", payout: true },
+    { amount: 5, principal_id: 5000, sum_type: 5000, payout_status: 5000 },
+  ])("%j moves no more than 100 EUR, and is allowed", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it("a sum beside a currency that is no plain number is refused, not passed unread", async () => {
+    expect(await decideWire(wire(threshold), { sum: "5,000.00" })).toMatchObject({
+      decision: "DENY",
+      codes: ["AMOUNT_UNVERIFIABLE"],
+    });
+  });
+});

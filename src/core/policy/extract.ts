@@ -44,8 +44,10 @@
 //                 units (amount_cents, amount_minor, amountInMinorUnits) are marked `minor` and judged in major
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
 //                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts); a
-//                 money object `{value, currency_code}` under any other key (or as the params themselves);
-//                 each times the `quantity` / `qty` above 1 of every object around it, an amount object's own too
+//                 money object `{value, currency_code}` under any other key (or as the params themselves); a number
+//                 under `sum`, `principal`, `payout` (and compounds ending so) beside a currency (collectNumericMoney);
+//                 each times the `quantity` / `qty` (`QuantityOrdered`, `qty_ordered`) above 1 of every object
+//                 around it, an amount object's own too
 //                 (a line item's price × its quantity, `unit_amount: {value, quantity}`; a quantity below 1 never
 //                 lowers an amount); the money in an amount's breakdown
 //                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
@@ -69,7 +71,14 @@
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
 import { normalizeJurisdiction } from "./jurisdictions";
-import { holdsMoneyObjects, isMoneyObject, MINOR_FORMS, mayBeMoney, moneyKeyKind } from "./money-keys";
+import {
+  holdsMoneyObjects,
+  isMoneyObject,
+  isNumericMoneyKey,
+  MINOR_FORMS,
+  mayBeMoney,
+  moneyKeyKind,
+} from "./money-keys";
 import { foldText } from "./normalize";
 import { joinedPersonNames, type NameParts, notePersonNamePart } from "./person-names";
 import type { Action, ToolConfig } from "./types";
@@ -736,6 +745,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
   if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));
+  if (currency) collectNumericMoney(node, source, facts);
   // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
   const money = moneyValue || (moneyUnits && !amountMember);
   // Neither an amount read already nor inside one: PayPal's `breakdown` (shipping, handling, discount as money
@@ -890,7 +900,13 @@ function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
   else amount.quantities = [quantity];
 }
 
-const QUANTITY_KEYS = new Set(["quantity", "qty"]);
+/**
+ * A line's quantity: `quantity`, `qty`, and how many were ordered (Amazon SP-API's `QuantityOrdered`, Magento's
+ * `qty_ordered`). Not the other counts beside them (`qty_shipped`, `qty_invoiced`, `quantity_available`,
+ * `max_quantity`), nor an order's `total_qty_ordered` (the sum of its lines' quantities: multiplying the order's
+ * total by it counted each line again): two quantities of one object must agree (oneQuantity), and these differ.
+ */
+const QUANTITY_KEYS = new Set(["quantity", "qty", "quantityordered", "qtyordered", "orderedquantity", "orderedqty"]);
 
 /**
  * The one quantity of an object: `{quantity: 1, QTY: 50}` names two, and an upstream reading keys in any case may
@@ -1436,6 +1452,25 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
   for (let i = 0; i < value.length; i++)
     if (i in value) facts.amounts.push({ source: `${source}[${i}]`, value: value[i] });
 }
+
+/**
+ * Money under a word that names money only beside a currency (`sum`, `principal`, `payout`, and compounds ending in
+ * one: `OutSum`, `loan_principal`; ./money-keys.ts isNumericMoneyKey): a number or a numeric string of an object that
+ * also holds a currency. Alone they are as often a checksum, a security principal or a flag (`sum: "a3f9…"`,
+ * `principal: "arn:aws:iam::…"`, `payout: true`), which read as money would be refused as unverifiable.
+ */
+function collectNumericMoney(node: Record<string, unknown>, source: string, facts: ActionFacts): void {
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (isNumericMoney(value) && isNumericMoneyKey(key, foldKey(key)))
+      facts.amounts.push({ source: `${source}.${clipped(key)}`, value });
+  }
+}
+
+/** Money `sum` and its kin may hold: a number, or a string of digits and separators alone (`5000`, `5,000.00`). */
+const isNumericMoney = (value: unknown) =>
+  typeof value === "number" || (typeof value === "string" && NUMERIC_TEXT.test(value));
+const NUMERIC_TEXT = /^[\s.,'+-]*\p{Nd}[\s\p{Nd}.,'+-]*$/u;
 
 /** Money under a money word (`price`, `fees`, `total_cents`…, ./money-keys.ts): each value that may be money. */
 function collectMoney(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): void {

@@ -70,6 +70,19 @@ function moneyWordKind(word: string): "one" | "list" | undefined {
 }
 const SUFFIX_WORD = /(?:price|total|cost)s?$/u;
 
+/**
+ * Whether a key names money by `sum`, `principal` or `payout` (a loan's principal, Robokassa's `OutSum`, a payout's
+ * sum), its last word: read beside a currency only, and only a number (../extract.ts collectNumericMoney). Not
+ * `checksum` (one word) nor `sum_type`, `principal_id`, `payout_status` (another word after it).
+ */
+export function isNumericMoneyKey(key: string, folded: string): boolean {
+  if (!NUMERIC_MONEY_HINT.test(folded)) return false;
+  const last = wordsOf(key).at(-1);
+  return last !== undefined && NUMERIC_MONEY_WORDS.has(last);
+}
+const NUMERIC_MONEY_HINT = /(?:sum|principal|payout)$/u;
+const NUMERIC_MONEY_WORDS = new Set(["sum", "principal", "payout"]);
+
 /** Whether a value under a money key could be money the connector receives (see the header). */
 export function mayBeMoney(value: unknown): boolean {
   if (typeof value === "number" || typeof value === "bigint") return true;
