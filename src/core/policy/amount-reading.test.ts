@@ -104,7 +104,6 @@ describe("form and select objects under payment and money keys", () => {
     { payment: { label: "Credit card", value: "card" } },
     { preferred_payment: { value: "sepa_debit" } },
     { fields: { payment: { type: "dropdown", value: "Invoice" } } },
-    { repayment: { frequency: "monthly", value: "12 months" } },
     { payments: [{ value: "paid", count: 3 }] },
     { money: { value: "" } },
     { payment: { units: "monthly" } },
@@ -118,6 +117,9 @@ describe("form and select objects under payment and money keys", () => {
     [{ payments: [{ value: "paid" }, { value: "5000.00" }] }, "ESCALATE"],
     [{ money: { units: "5000", currency_code: "EUR" } }, "ESCALATE"],
     [{ payment: { value: "5000 EUR" } }, "DENY"],
+    // parseFloat and PHP's float cast read 5000: never left unread (a term such as "12 months" is denied too).
+    [{ payment: { value: "5000 euros" } }, "DENY"],
+    [{ repayment: { frequency: "monthly", value: "12 months" } }, "DENY"],
     [{ payment: { value: "5e3" } }, "DENY"],
     [{ payment: { value: "0x1388" } }, "DENY"],
     [{ money: { cents: "500000" } }, "DENY"],

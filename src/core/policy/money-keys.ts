@@ -104,13 +104,12 @@ export const MINOR_MEMBERS = new Set(["cents", "incents", "minorunits", "inminor
 
 /**
  * Whether an object under a `payment` or `money` key (holdsMoneyObjects) is a money object: a member it is read by
- * (`value`, `units`, a minor-unit one: ./amounts.ts) holds what may be an amount, a number or a string with a digit
- * and no word of four letters or more. Forms and selects sit under these words too, `payment: {label: "Credit card",
- * value: "card"}`, `repayment: {frequency: "monthly", value: "12 months"}`, `payments: [{value: "paid"}]`: read as
- * money they were refused as unverifiable (outside review R23d). A strict decimal parse refuses "12 months" and
- * "5000 euros" alike; a lenient one (parseFloat) would read 5000 from the latter, left unread here: under these
- * words prose with a number in it is more often a term than an amount. A currency code (`5000 EUR`), an exponent
- * (`5e3`) or a hex prefix (`0x1388`, which Number() reads as 5000) keeps the string money, judged (and refused).
+ * (`value`, `units`, a minor-unit one: ./amounts.ts) holds what may be an amount, a number or a string with a digit.
+ * Forms and selects sit under these words too, `payment: {label: "Credit card", value: "card"}`, `payments: [{value:
+ * "paid"}]`: read as money they were refused as unverifiable (outside review R23d). A string with a digit stays
+ * money, judged and refused when a strict parse cannot read it (`repayment: {value: "12 months"}` is denied under an
+ * amount rule): a lenient upstream (parseFloat, PHP's float cast) reads 5000 from `"5000 euros"`, and an amount the
+ * policy skipped would move unjudged.
  */
 export function isMoneyObject(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
@@ -118,10 +117,9 @@ export function isMoneyObject(value: unknown): boolean {
     const folded = foldKey(key);
     if (!(MONEY_MEMBERS.has(folded) || MINOR_MEMBERS.has(folded))) return false;
     if (typeof member === "number" || typeof member === "bigint") return true;
-    return typeof member === "string" && mayBeMoney(member) && !LONG_WORD.test(member);
+    return typeof member === "string" && mayBeMoney(member);
   });
 }
-const LONG_WORD = /\p{L}{4}/u;
 
 /**
  * Whether a key ending in `money`, `payment` or `payments` holds money objects (`payment: {value: "5000"}`, `money:
