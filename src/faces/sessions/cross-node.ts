@@ -296,13 +296,41 @@ async function fenceLinks(cluster: SessionCluster, registry: SessionRegistry): P
   } catch {
     return; // Redis still away: nothing can be decided
   }
-  for (const id of lost) {
-    const session = registry.get(id);
-    if (!session?.link) continue;
-    log.warn({ sessionId: id }, "another node took this session over; closing the runtime link held here");
-    const link = session.link;
-    session.link = undefined;
-    link.close();
-    registry.cancelApprovals(session, "the session's turn was lost with its gateway node");
-  }
+  for (const id of lost) fenceLink(registry, id);
+}
+
+function fenceLink(registry: SessionRegistry, sessionId: string): void {
+  const session = registry.get(sessionId);
+  if (!session?.link) return;
+  log.warn({ sessionId }, "another node took this session over; closing the runtime link held here");
+  const link = session.link;
+  session.link = undefined;
+  link.close();
+  registry.cancelApprovals(session, "the session's turn was lost with its gateway node");
+}
+
+/**
+ * Before this node decides an approval one of its turns waits for (the IDE's approve, reject or edit, from its own
+ * socket or forwarded by another node): whether that turn is still this node's to carry on. The upkeep finds out
+ * that this node was counted as gone (a stall, or cut off from Redis, for nodeGoneAfterMs) only on its next tick;
+ * a decision handled first — on -CONT, the IDE's approve another node forwarded meanwhile waits in the inbox and
+ * is handled before any upkeep reply arrives — was recorded and its approval consumed (intent ALLOW) although
+ * another node had taken the approval (its cancel lagging the take in Redis) or the session (telling the IDE
+ * NODE_GONE): a call nobody would run, spending the budget unit and the single-use approval (R23b). So first, in
+ * order: this node re-asserts its sign of life and reads what was taken from it (`keep`, one atomic step:
+ * ./node-approvals.ts keepAlive; from then on no claim succeeds for nodeGoneAfterMs), ending the turns whose
+ * approvals were taken; then it looks whether the session was taken over, ending that turn too. False: the turn
+ * is over here (the call no longer pending), and the decision must not reach the store. Throws when Redis cannot
+ * say: the decision is then not recorded (the IDE may send it again).
+ */
+export async function stillHolding(
+  cluster: SessionCluster,
+  registry: SessionRegistry,
+  keep: () => Promise<ToolPolicyContext[]>,
+  ctx: Pick<ToolPolicyContext, "sessionId" | "callId">,
+): Promise<boolean> {
+  endTurnsDeclaredGone(cluster, registry, await keep());
+  if ((await cluster.takenOver([ctx.sessionId])).length > 0) fenceLink(registry, ctx.sessionId);
+  const session = registry.get(ctx.sessionId);
+  return Boolean(session?.link && session.pendingCalls.has(ctx.callId));
 }

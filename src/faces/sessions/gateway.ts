@@ -17,7 +17,7 @@ import { WebSocketServer } from "ws";
 import { logger } from "../../core/log/logger";
 import { CloseCode } from "./close-codes";
 import { NODE_REFRESH_MS, SessionCluster } from "./cluster";
-import { createForwardedFrameHandler, routeElsewhere, startUpkeep } from "./cross-node";
+import { createForwardedFrameHandler, routeElsewhere, startUpkeep, stillHolding } from "./cross-node";
 import { acceptConnection, startHeartbeat } from "./ide-connection";
 import { handleIdeFrame, type IdeInboundDeps } from "./ide-inbound";
 import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-session-cap";
@@ -39,7 +39,7 @@ import { clientSessionId } from "./session-key";
 import { type LiveSession, SessionRegistry } from "./session-state";
 import { createMemorySessionStore, type SessionStore } from "./session-store";
 import { ToolCalls } from "./tool-calls";
-import { referenceToolPolicy } from "./tool-policy";
+import { referenceToolPolicy, type ToolPolicyContext } from "./tool-policy";
 import { traceSession } from "./tracing";
 import { SUBPROTOCOL } from "./upgrade";
 import { createUpgradeHandler } from "./upgrade-handler";
@@ -70,7 +70,9 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
     : createMemoryLiveSessionCap(opts.maxSessionsPerUser);
   // Several nodes on one Redis (the sessions' own store): a session's IDE and its runtime link may be on two nodes.
   const cluster = deps.redis && !deps.store ? new SessionCluster(deps.redis, opts.redisKeyPrefix, nodeId) : undefined;
-  const { sweepApprovals, tracking, governed } = governedByNode(deps, cluster, opts, nodeId);
+  const { sweepApprovals, tracking, governed } = governedByNode(deps, cluster, opts, nodeId, (ctx, keep) =>
+    stillHolding(cluster!, registry, keep, ctx),
+  );
   const registry = new SessionRegistry(deps.store ?? defaultStore(opts, nodeId, deps.redis), {
     ...opts,
     ...(governed.approvals ? { approvals: governed.approvals } : {}),
@@ -269,6 +271,7 @@ function governedByNode(
   cluster: SessionCluster | undefined,
   { redisKeyPrefix, nodeGoneAfterMs }: SessionGatewayOptions,
   nodeId: string,
+  holding: (ctx: ToolPolicyContext, keep: () => Promise<ToolPolicyContext[]>) => Promise<boolean>,
 ) {
   const policy = deps.toolPolicy ?? referenceToolPolicy;
   const approvals = deps.approvals;
@@ -278,5 +281,9 @@ function governedByNode(
   if (!approvals) return { sweepApprovals: undefined, tracking, governed: { policy, approvals } };
   const cancel = approvals.cancel;
   const sweep = cancel ? () => tracking.sweep((ctx, id) => cancel(ctx, id, NODE_GONE_REASON)) : undefined;
-  return { sweepApprovals: sweep, tracking, governed: trackedByNode(tracking, policy, approvals) };
+  return {
+    sweepApprovals: sweep,
+    tracking,
+    governed: trackedByNode(tracking, policy, approvals, (ctx) => holding(ctx, () => tracking.keepAlive())),
+  };
 }

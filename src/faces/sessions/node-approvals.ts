@@ -19,7 +19,11 @@
 // in the same atomic step as it re-asserts its key, so a claim and the re-assertion are ordered, never both missed:
 // either the claim saw the key (took nothing) or the node sees what was taken and ends those turns itself
 // (./cross-node.ts endTurnsDeclaredGone), the approval's cancel by the taker standing (the store refuses any later
-// decision on it). Two nodes never both carry such an approval on.
+// decision on it). The taker's cancel in the database comes after its take in Redis, and a node back from a stall
+// may have an IDE decision waiting (its socket, its inbox): so before it decides any approval it re-asserts and
+// reads what was taken first, and looks whether its session was taken over (./cross-node.ts stillHolding), rather
+// than wait for its next refresh — else its approve, then its consume, could beat the taker's cancel. Two nodes
+// never both carry such an approval on.
 //
 // Without Redis there is one node, on its embedded SQLite file (the data-dir lock, src/data-dir-lock.ts, allows one
 // process per file): no survivor exists, and it is the next process on that file that ends what the last one left
@@ -256,16 +260,22 @@ function parseContext(text: string): ToolPolicyContext | undefined {
   }
 }
 
+/** Why an IDE decision is refused for a turn this node was found, just before deciding, to no longer carry. */
+export const TURN_LOST = "the session's turn was lost with its gateway node (counted as gone while it was silent)";
+
 /**
  * The tool policy and approvals of a node, recording in `node` which approvals its turns wait for: an ESCALATE
  * (and a release that escalates anew) is tracked; an approval that settled, was replaced by an edit or was
  * cancelled here is forgotten. A settle aborted (the turn ending here, or this node shutting down) is not:
- * what ended the turn cancels it, and what it did not cancel a survivor will.
+ * what ended the turn cancels it, and what it did not cancel a survivor will. An IDE decision (approve, reject,
+ * edit) reaches the store only once `stillHolding` confirmed the turn is still this node's (./cross-node.ts
+ * stillHolding: a node back from a stall must not decide, and so consume, an approval another node took).
  */
 export function trackedByNode(
   node: NodeApprovals,
   policy: ToolPolicy,
   approvals: ToolApprovals,
+  stillHolding: (ctx: ToolPolicyContext) => Promise<boolean>,
 ): { policy: ToolPolicy; approvals: ToolApprovals } {
   const releaseTracked = (ctx: ToolPolicyContext, settledId: string, release: ToolRelease): ToolRelease => {
     node.forget(settledId);
@@ -280,8 +290,10 @@ export function trackedByNode(
     },
     approvals: {
       settled: async (ctx, id, signal) => releaseTracked(ctx, id, await approvals.settled(ctx, id, signal)),
-      decide: (ctx, id, decision, feedback) => approvals.decide(ctx, id, decision, feedback),
+      decide: async (ctx, id, decision, feedback) =>
+        (await stillHolding(ctx)) ? approvals.decide(ctx, id, decision, feedback) : TURN_LOST,
       edit: async (ctx, id, args, feedback) => {
+        if (!(await stillHolding(ctx))) return { refused: TURN_LOST };
         const result = await approvals.edit(ctx, id, args, feedback);
         // Refused: the approval was decided elsewhere and is still followed; its settle forgets it.
         return "refused" in result ? result : releaseTracked(ctx, id, result);

@@ -52,9 +52,11 @@ interface Node extends TestGateway {
   kill(): void;
   /**
    * A stall (a long GC pause, a throttled CPU, a paused VM: kill -STOP, then -CONT): for `ms` nothing this node
-   * sends reaches Redis nor does Redis's answer reach it, then all it queued meanwhile goes out at once.
+   * sends reaches Redis nor does Redis's answer reach it, then all it queued meanwhile goes out at once. With
+   * `inbox`, what Redis pushes to its inbox (the frames other nodes forward) waits too, to be handled at once when
+   * the node is back, as a process stopped whole finds it in its socket on -CONT.
    */
-  stall(ms: number): Promise<void>;
+  stall(ms: number, opts?: { inbox?: boolean }): Promise<void>;
 }
 
 /**
@@ -65,6 +67,14 @@ async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): P
   const own = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
   own.on("error", () => undefined);
   ownConnections.push(own);
+  // The node's other connections (its inbox's subscriber) are duplicates of this one: kept, for `stall`.
+  const duplicates: Redis[] = [];
+  const duplicate = own.duplicate.bind(own);
+  own.duplicate = (...args: Parameters<Redis["duplicate"]>) => {
+    const d = duplicate(...args);
+    duplicates.push(d);
+    return d;
+  };
   let dead = false;
   const never = new Promise<never>(() => undefined);
   const base = governed.approvals;
@@ -92,12 +102,17 @@ async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): P
       dead = true;
       own.disconnect();
     },
-    async stall(ms) {
-      own.stream.cork();
-      own.stream.pause();
+    async stall(ms, { inbox = false } = {}) {
+      const held = inbox ? [own, ...duplicates] : [own];
+      for (const r of held) {
+        r.stream.cork();
+        r.stream.pause();
+      }
       await sleep(ms);
-      own.stream.resume();
-      own.stream.uncork();
+      for (const r of held) {
+        r.stream.resume();
+        r.stream.uncork();
+      }
     },
   };
 }
@@ -285,5 +300,28 @@ describe("a session whose IDE is on another node than its runtime link, when the
     expect(lost).toMatchObject({ details: { reason: "NODE_GONE" } });
     await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("cancelled");
     expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+  });
+  it("ends the turn when the link's node, back from a stall past the bound, finds the IDE's approve (sent meanwhile) in its inbox", async () => {
+    // R23b: the IDE's approve, forwarded by B while A was stopped, waited in A's inbox; back, A applied it (the
+    // approval approved by the IDE, then consumed: intent ALLOW) before its next upkeep read that it had been
+    // counted as gone — while B had told the IDE NODE_GONE and taken the session over, so the call could never run
+    // and its tool_result was refused. The taker's cancel lags its Redis take (here: its database is away), which is
+    // the gap A's decision fell in. A node must find out whether it was counted as gone before it decides.
+    const a = await node();
+    const b = await node({ failingCancels: 1_000 });
+    const { moved, call, approvalId } = await ideMovedTo(b, a, "stalled-link-decided");
+    const stalled = a.stall(GONE_WITHIN_MS + 2_000, { inbox: true });
+    await sleep(NODE_REFRESH_MS);
+    moved.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve", message_id: "d1" });
+    const lost = await moved.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", GONE_WITHIN_MS);
+    expect(lost).toMatchObject({ details: { reason: "NODE_GONE" } });
+    await stalled;
+    // Back: the turn B declared lost does not go on on A. Its approval ends cancelled, the IDE's approve never
+    // counted (no approved verdict, nothing consumed), so no budget unit or single-use approval is spent on it.
+    await expect.poll(() => statusOf(approvalId), { timeout: 3 * NODE_REFRESH_MS }).toBe("cancelled");
+    await sleep(3 * NODE_REFRESH_MS);
+    expect(statusOf(approvalId)).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
+    expect(moved.frames.some((f) => f.type === "agent_status" && f.status === "executing_tool")).toBe(false);
   });
 });
