@@ -28,7 +28,8 @@
 // the bound that removes the residual skew; beyond it, what the node still does on its own (the approvals' expiry
 // sweep, the keys' purge) expires nothing another node wrote before the database's clock says so.
 //
-// An embedded SQLite file has one node: its clock is the only one, and no guard is started.
+// An embedded SQLite file has one node: its clock is the only one, and no guard is started (its audit appends read the
+// wall clock against the monotonic time elapsed since the process started: src/core/audit/audit-log.ts clockWitness).
 
 import type { GovernanceEngine } from "./core/governance/engine";
 import { ActionUnavailableError } from "./core/governance/types";

@@ -269,7 +269,8 @@ describe("audit log chain", () => {
   });
 
   it("lists with filters and cursor pagination, newest first", async () => {
-    let clock = Date.parse("2024-12-14T10:00:00Z");
+    // A clock a minute on at each read; createAuditLog reads it once as it starts (its clock witness, ./step-back.ts).
+    let clock = Date.parse("2024-12-14T09:59:00Z");
     const log = createAuditLog(await openMigratedDatabase(":memory:"), {
       now: () => {
         clock += 60_000;

@@ -41,7 +41,7 @@ import {
   sameRefusal,
   tokenContent,
 } from "./record-content";
-import { stampFor } from "./step-back";
+import { type ClockWitness, stampFor } from "./step-back";
 import { type ChainVerification, DEFAULT_MAX_STEP_BACK_MS, type VerifyOptions, verifyChainPages } from "./verify";
 
 export type {
@@ -119,10 +119,19 @@ export interface AuditLog {
 
 export { newInteractionId } from "./interaction-id";
 
-export function createAuditLog(db: Db, options: { now?: () => Date; verify?: VerifyOptions } = {}): AuditLog {
+export function createAuditLog(
+  db: Db,
+  options: {
+    now?: () => Date;
+    /** A monotonic clock, ms (default performance.now): what really elapsed, against which a step of `now` shows. */
+    monotonicNow?: () => number;
+    verify?: VerifyOptions;
+  } = {},
+): AuditLog {
   const now = options.now ?? (() => new Date());
   // The verifier's step back: an append never writes a record the chain's verification would reject (./step-back.ts).
   const maxStepBackMs = options.verify?.maxStepBackMs ?? DEFAULT_MAX_STEP_BACK_MS;
+  const witness = clockWitness(now, options.monotonicNow ?? (() => performance.now()), maxStepBackMs);
   const keys = createSigningKeyStore(db, { purpose: "audit", now });
 
   const statements = auditStatements(db);
@@ -135,6 +144,7 @@ export function createAuditLog(db: Db, options: { now?: () => Date; verify?: Ver
   const { appendSerialised, appendOutcome, appendDecision, appendRefusal } = recordAppender(db, keys, statements, {
     now,
     maxStepBackMs,
+    witness,
   });
 
   return {
@@ -197,6 +207,22 @@ export function createAuditLog(db: Db, options: { now?: () => Date; verify?: Ver
   };
 }
 
+/**
+ * The embedded store's witness of its own clock (./step-back.ts stampFor): one file, one node, no database clock to
+ * measure the wall clock against, so the time this process has counted since it started stands in for one — the wall
+ * clock read at the start plus the monotonic time elapsed since (an NTP step, `date -s` or a resumed VM's RTC moves
+ * the wall clock, never the monotonic one). A wall clock further behind it than the verifier's step back has stepped
+ * back during this process. Only that direction is read: a wall clock ahead of it is as often a suspended machine
+ * (the monotonic clock stops while it sleeps) as a bad step, and a forward step is not what the refusal guards.
+ */
+function clockWitness(now: () => Date, monotonicNow: () => number, maxStepBackMs: number): ClockWitness {
+  const wallAtStart = now().getTime();
+  const monotonicAtStart = monotonicNow();
+  return {
+    steppedBack: (atMs) => wallAtStart + (monotonicNow() - monotonicAtStart) - atMs > maxStepBackMs,
+  };
+}
+
 /** A chain's head as its next append reads it: no record may be stamped far before its timestamp (./step-back.ts). */
 type ChainLink = { seq: number; hash: string; timestamp: string };
 const headKey = (org_id: string) => `audit-head\u0000${org_id}`;
@@ -210,7 +236,7 @@ function recordAppender(
   db: Db,
   keys: ReturnType<typeof createSigningKeyStore>,
   statements: AuditStatements,
-  { now, maxStepBackMs }: { now: () => Date; maxStepBackMs: number },
+  { now, maxStepBackMs, witness }: { now: () => Date; maxStepBackMs: number; witness: ClockWitness },
 ) {
   const signGroupLast = groupSigner(db, statements);
 
@@ -237,10 +263,12 @@ function recordAppender(
     const group = openGroupOf(db);
     const head = group ? groupHead(group, org_id) : statements.head.get({ org_id });
     const signingKey = group ? groupSigningKey(group) : keys.activeKey();
-    // A before-the-fact record is refused before anything is written (inside a reservation the throw rolls back its
-    // budget and approval too); an outcome or refusal is stamped no earlier than the head (./step-back.ts stampFor).
+    // Never far before the head (./step-back.ts stampFor): a before-the-fact record on a clock that stepped back during
+    // this process is refused before anything is written (inside a reservation the throw rolls back its budget and
+    // approval too); any other is stamped no earlier than the head (an outcome, a refusal, or after a head stamped by
+    // a clock that ran ahead).
     const headTime = head && { seq: head.seq, ms: Date.parse(head.timestamp) };
-    const at = stampFor(org_id, content.kind, headTime, now(), maxStepBackMs);
+    const at = stampFor(org_id, content.kind, headTime, now(), maxStepBackMs, witness);
     const unsigned: UnsignedAuditRecord = {
       org_id,
       seq: (head?.seq ?? 0) + 1,
