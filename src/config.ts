@@ -588,14 +588,15 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     name: "GATEHOUSE_RATE_LIMIT_PER_API_KEY",
     check: countRule,
     default: "6000",
-    description: "REST requests per window per API key (every API-key operation); `0` = no limit.",
+    description:
+      "REST requests per window per API key (every API-key operation, and every MCP `tools/call`); `0` = no limit.",
   },
   {
     name: "GATEHOUSE_RATE_LIMIT_PER_AGENT",
     check: countRule,
     default: "1200",
     description:
-      "REST actions per window per `agent_id` of execute / evaluate / batch (a batch counts each action); `0` = no limit.",
+      "REST actions per window per `agent_id` of execute / evaluate / batch (a batch counts each action) and of MCP's governed `tools/call`; `0` = no limit.",
   },
   {
     name: "GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS",

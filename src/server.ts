@@ -62,7 +62,7 @@ import { hostRefusal } from "./http/boundary";
 import { announceChanges } from "./http/change-events";
 import { answerClientErrors } from "./http/errors";
 import type { Handlers } from "./http/handlers";
-import { createRestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
+import { createRestRateLimiter, type RestRateLimiter, restRateLimitConfigFromEnv } from "./http/rate-limit";
 import { describeErrors, type LoadedSpec, loadSpec } from "./http/spec";
 import { approvalRenderer } from "./http/wire-models";
 import { type EmbeddedStores, type NodeStores, openNodeStores } from "./node-stores";
@@ -531,8 +531,7 @@ function restHandlers(deps: {
   discovery: Discovery;
   invoker: Invoker;
   events: EventBus;
-  redis: Redis | undefined;
-  redisPrefix: string;
+  limits: RestRateLimiter;
   approvalEvents: ApprovalEvents;
   sessions: SessionGateway;
   notifications: ReturnType<typeof openNotifications>;
@@ -540,13 +539,7 @@ function restHandlers(deps: {
   const { stores, discovery, notifications } = deps;
   const { engine, approvals, audit } = stores;
   const renderApproval = approvalRenderer(engine.manifests);
-  // REST rate limits per API key and per agent (shared through Redis when configured).
-  const limits = createRestRateLimiter({
-    config: deps.faces.restRateLimits,
-    redis: deps.redis,
-    prefix: deps.redisPrefix,
-  });
-  return limits.wrap({
+  return deps.limits.wrap({
     ...systemHandlers({
       version: VERSION,
       openapi: deps.spec.document,
@@ -589,6 +582,7 @@ function mcpFaceOf(deps: {
   purutosAccess: ReturnType<typeof purutosGuard>;
   redis: { client: Redis; prefix: string } | undefined;
   events: EventBus;
+  limits: RestRateLimiter;
 }): McpFace {
   return createMcpFace({
     auth: deps.auth,
@@ -603,6 +597,7 @@ function mcpFaceOf(deps: {
     version: VERSION,
     redis: deps.redis,
     events: deps.events,
+    limits: deps.limits,
   });
 }
 
@@ -767,6 +762,8 @@ export async function startGatehouse(
       verifyUserToken,
     });
     const probes = nodeProbes(stores, sessions, events, storeClaim, clock);
+    // REST rate limits per API key and per agent (shared through Redis when configured); MCP's calls count too.
+    const limits = createRestRateLimiter({ config: faces.restRateLimits, redis, prefix: redisPrefix });
     const handlers = restHandlers({
       faces,
       spec,
@@ -777,8 +774,7 @@ export async function startGatehouse(
       discovery,
       invoker,
       events,
-      redis,
-      redisPrefix,
+      limits,
       approvalEvents,
       sessions,
       notifications,
@@ -799,6 +795,7 @@ export async function startGatehouse(
       faces,
       purutosAccess,
       redis: mcpRedis,
+      limits,
     });
     listenUrl = await serveHttp(server, {
       config,

@@ -6,13 +6,16 @@
 //                                      each of its actions (default 1200; 0 = off)
 //   GATEHOUSE_RATE_LIMIT_WINDOW_SECONDS the window (default 60)
 //
+// MCP's tool calls count against the same limits (`consume`): one request of the caller's API key each, and a
+// governed call one action of its agent, so REST and MCP together share one budget.
+//
 // Over the limit: 429 problem+json (RATE_LIMIT_EXCEEDED) with Retry-After and the IETF `RateLimit-Policy` /
 // `RateLimit` headers (draft-ietf-httpapi-ratelimit-headers). Redis unreachable: 503 REDIS_UNAVAILABLE — a
 // limit that cannot be counted is not enforced by letting everything through (fail closed).
 import type { Redis } from "ioredis";
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import type { Principal } from "../core/identity/principal";
-import { problem } from "./boundary";
+import { HttpProblem, problem } from "./boundary";
 import type { Handler, HandlerGroup, OperationId, OperationRequest } from "./handlers";
 
 export interface RestRateLimitConfig {
@@ -53,6 +56,25 @@ export interface RestRateLimiter {
   wrap<G extends HandlerGroup>(handlers: G): G;
   /** Counts one request of this caller; throws the 429 or 503 problem. */
   check(principal: Principal, body: unknown): Promise<void>;
+  /**
+   * Counts one request of another door (an MCP tool call): one of the caller's API key (as every REST API-key
+   * operation), and with `agent` one action of that agent, whoever acts for it (its API key or an operator's MCP
+   * session: the agent's budget is one). The refusal, or undefined when the request is within the limits.
+   */
+  consume(principal: Principal, agent?: LimitedAgent): Promise<LimitRefusal | undefined>;
+}
+
+/** The agent a governed call acts for, in its org. */
+export interface LimitedAgent {
+  orgId: string;
+  agentId: string;
+}
+
+/** Why a request was refused by the limits: the problem's code and detail, and when to try again. */
+export interface LimitRefusal {
+  code: "RATE_LIMIT_EXCEEDED" | "REDIS_UNAVAILABLE";
+  message: string;
+  retryAfterSeconds: number;
 }
 
 export interface RestRateLimiterDeps {
@@ -82,12 +104,14 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
    */
   const countsOf = (principal: Principal, body: unknown): Count[] => {
     if (principal.kind !== "api_key") return [];
-    const counts: Count[] = [];
-    if (perKey) counts.push([perKey, principal.keyId, 1]);
     const agentId = agentIdOf(body);
+    return agentCounts(principal, agentId === undefined ? undefined : { orgId: principal.orgId, agentId }, body);
+  };
+  const agentCounts = (principal: Principal, agent: LimitedAgent | undefined, body: unknown): Count[] => {
+    const counts: Count[] = [];
+    if (perKey && principal.kind === "api_key") counts.push([perKey, principal.keyId, 1]);
     // A JSON pair, not `org:agent`: org and agent ids may hold ':' (org `a` agent `b:c` is not org `a:b` agent `c`).
-    if (perAgent && agentId !== undefined)
-      counts.push([perAgent, JSON.stringify([principal.orgId, agentId]), actionsOf(body)]);
+    if (perAgent && agent) counts.push([perAgent, JSON.stringify([agent.orgId, agent.agentId]), actionsOf(body)]);
     return counts;
   };
   const consumeAll = async (counts: Count[]) => {
@@ -103,6 +127,11 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
 
   return {
     check: (principal, body) => consumeAll(countsOf(principal, body)),
+    async consume(principal, agent) {
+      const counts = agentCounts(principal, agent, {});
+      if (counts.length === 0) return undefined;
+      return consumeAll(counts).then(() => undefined, limitRefusalOf);
+    },
     wrap<G extends HandlerGroup>(handlers: G): G {
       if (!perKey && !perAgent) return handlers;
       const wrapped: Record<string, Handler<OperationId>> = {};
@@ -127,6 +156,13 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
  */
 async function giveBack(spent: Count[]): Promise<void> {
   await Promise.allSettled(spent.map(([named, key, points]) => named.limiter.reward(key, points)));
+}
+
+/** The problem `consumeAll` threw, as a refusal a face other than REST reports in its own way. */
+function limitRefusalOf(err: unknown): LimitRefusal {
+  if (!(err instanceof HttpProblem) || (err.code !== "RATE_LIMIT_EXCEEDED" && err.code !== "REDIS_UNAVAILABLE"))
+    throw err;
+  return { code: err.code, message: err.detail, retryAfterSeconds: Number(err.extras.headers?.["Retry-After"] ?? 1) };
 }
 
 /** A limit, the key counted in it, and the points the request takes. */

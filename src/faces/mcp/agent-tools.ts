@@ -10,12 +10,13 @@ import {
   type ExecuteResponse,
   ParamsTooLargeError,
 } from "../../core/governance";
+import type { Principal } from "../../core/identity/principal";
 import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
 import type { McpOptions } from "./options";
-import type { BodyValidator, McpApprovals, McpEngine } from "./ports";
+import type { BodyValidator, McpApprovals, McpEngine, McpRequestLimits } from "./ports";
 import { boundaryRequestId, type RequestHeaders, recordedRequestId } from "./request-ids";
-import { approvalEnded, executeResult, refused } from "./results";
+import { approvalEnded, executeResult, limitRefused, refused } from "./results";
 import {
   ACTION_FIELDS,
   type AmountBounds,
@@ -32,6 +33,8 @@ export interface AgentSession {
   orgId: string;
   uapkId: string;
   sessionId: string;
+  /** Who opened the session (its API key, or the person's token): whose rate limit each call counts against. */
+  principal: Principal;
   /** The person's `sub` when a bearer token opened the session (bound into approvals as `context.user`). */
   user?: string;
   /** Capability token given for the whole session (header X-Capability-Token at initialize). */
@@ -53,6 +56,8 @@ export interface AgentToolsDeps {
   validateExecuteBody: BodyValidator;
   /** REST's bounds on an action's amount (the same validator enforces them), stated in each tool's input schema. */
   amountBounds: AmountBounds;
+  /** REST's rate limits: every tools/call counts against the caller's API key, a governed one its agent's too. */
+  limits: McpRequestLimits;
   options: Pick<McpOptions, "approvalWaitMs" | "progressIntervalMs">;
 }
 
@@ -234,10 +239,17 @@ export function createAgentTools(deps: AgentToolsDeps) {
     params: CallToolRequest["params"],
     extra: CallExtra,
   ): Promise<CallToolResult> {
-    if (params.name === APPROVAL_STATUS_TOOL || params.name === LEGACY_APPROVAL_STATUS_TOOL)
+    if (params.name === APPROVAL_STATUS_TOOL || params.name === LEGACY_APPROVAL_STATUS_TOOL) {
+      // As REST's GET of an approval: one request of the API key.
+      const limited = await deps.limits.consume(session.principal);
+      if (limited) return limitRefused(limited);
       return approvalStatus(session, (params.arguments ?? {}) as Record<string, unknown>);
+    }
     const request = await requestFor(session, params);
     if ("content" in request) return request;
+    // As REST's execute (after its body is validated): one request of the API key, one action of the agent.
+    const limited = await deps.limits.consume(session.principal, { orgId: session.orgId, agentId: request.agent_id });
+    if (limited) return limitRefused(limited);
     const answer = await execute(session, request, extra);
     if ("content" in answer) return answer;
     if (answer.decision === "ESCALATE" && answer.approval_id && deps.options.approvalWaitMs > 0)

@@ -41,6 +41,7 @@ import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { assertSupportedProtocolVersion } from "./protocol-version";
 import { createPurutoTools } from "./puruto-tools";
+import { limitRefused } from "./results";
 import { type BuildServer, createSessionRegistry, type McpSession, type SessionRegistry } from "./sessions";
 import { createSharedSessions, isSessionId, sharedRecordOf } from "./shared-sessions";
 import type { SessionTransport } from "./transport";
@@ -201,20 +202,23 @@ function sessionServers(deps: McpFaceDeps, purutoTools: ReturnType<typeof create
     return server;
   }
 
-  function purutosServer(): Server {
+  function purutosServer(principal: Principal): Server {
     const server = newServer(PURUTO_INSTRUCTIONS);
     server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: await purutoTools!.listTools() }));
-    server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) =>
-      purutoTools!.callTool(paramsOf(request), extra),
-    );
+    // As REST's POST /purutos/{name}/{command}: one request of the API key.
+    server.setRequestHandler(TOOLS_CALL_METHOD, async (request, extra) => {
+      const limited = await deps.limits.consume(principal);
+      return limited ? limitRefused(limited) : purutoTools!.callTool(paramsOf(request), extra);
+    });
     return server;
   }
 
   /** How a session's server is built: the endpoint's tools, as the caller (and with the session's token). */
   function serverOf(route: Route, principal: Principal, orgId: string, token: string | undefined): BuildServer {
-    if (route.kind === "purutos") return purutosServer;
+    if (route.kind === "purutos") return () => purutosServer(principal);
     const base = {
       orgId,
+      principal,
       uapkId: route.uapkId,
       ...(principal.kind === "user" ? { user: principal.sub } : {}),
       ...(token ? { capabilityToken: token } : {}),

@@ -2,6 +2,7 @@
 // the governance engine and the approvals store of core, the spec's request validators, and the puruto
 // commands of the discovery face (reached through a port: a face never imports another face).
 import type { GovernanceEngine } from "../../core/governance";
+import type { Principal } from "../../core/identity/principal";
 import type { ApprovalsService } from "../../core/ports";
 
 /** `tokens`: a session's capability token is verified at initialize and scopes what tools/list shows. */
@@ -9,6 +10,18 @@ export type McpEngine = Pick<GovernanceEngine, "execute" | "manifests"> & {
   tokens: Pick<GovernanceEngine["tokens"], "verify">;
 };
 export type McpApprovals = Pick<ApprovalsService, "getForAgent" | "waitForDecision">;
+
+/**
+ * The REST rate limits (src/http/rate-limit.ts), which each MCP tool call counts against too: one request of the
+ * caller's API key, and a governed call one action of its agent (REST and MCP share one budget). The refusal
+ * (RATE_LIMIT_EXCEEDED, or REDIS_UNAVAILABLE when the shared counters cannot be read), or undefined.
+ */
+export interface McpRequestLimits {
+  consume(
+    principal: Principal,
+    agent?: { orgId: string; agentId: string },
+  ): Promise<{ code: string; message: string; retryAfterSeconds: number } | undefined>;
+}
 
 /** One refused part of a request: where (a JSON pointer) and why. */
 export interface InputProblem {

@@ -27,6 +27,16 @@ export function refused(
   );
 }
 
+/**
+ * A call over the rate limits REST applies too (RATE_LIMIT_EXCEEDED), or that they could not be checked
+ * (REDIS_UNAVAILABLE): nothing ran; `retry_after_seconds` says when to try again (REST's Retry-After).
+ */
+export function limitRefused(refusal: { code: string; message: string; retryAfterSeconds: number }): CallToolResult {
+  return refused(refusal.code, `${refusal.message}; retry after ${refusal.retryAfterSeconds} s`, undefined, {
+    retry_after_seconds: refusal.retryAfterSeconds,
+  });
+}
+
 const reasonsText = (reasons: readonly Reason[]) => reasons.map((r) => `${r.code}: ${r.message}`).join("; ");
 
 /** ALLOW (ran), DENY, or ESCALATE still pending after the wait. */
