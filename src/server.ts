@@ -22,6 +22,7 @@ import type { ApiKeysService, ApprovalsService, AuditService } from "./core/port
 import { isPostgresUrl } from "./core/store/postgres";
 import { secretBox } from "./core/store/shared/secret-box";
 import type { Db } from "./core/store/sqlite";
+import { sameRedisHome } from "./core/store/store-id";
 import { actionsHandlers } from "./faces/actions/handlers";
 import {
   type ApprovalEvents,
@@ -352,7 +353,8 @@ async function checkRedisHome(
       "GATEHOUSE_REDIS_PREFIX_TAKEOVER=1: this node moves its PostgreSQL store to its own Redis prefix (or off Redis); unset it once the cluster has moved",
     );
   const recorded = await stores.redisHome(mine, config.redisPrefixTakeOver).catch((err: unknown) => err as Error);
-  if (recorded === undefined || (!(recorded instanceof Error) && recorded.prefix === mine?.prefix)) return;
+  // The same prefix in the same Redis database (the host's spelling is not compared: one Redis, several names).
+  if (recorded === undefined || (!(recorded instanceof Error) && sameRedisHome(mine, recorded))) return;
   const refusal =
     recorded instanceof Error ? recorded : mine ? prefixConflict(mine, recorded) : noRedisConflict(recorded);
   await stores.close();

@@ -3,26 +3,26 @@
 // node restarting on its own file, start. Real server (startGatehouse), the local Redis and PostgreSQL.
 import { randomUUID } from "node:crypto";
 import { copyFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { shouldRunRedisTests, TEST_REDIS_URL } from "./core/events/redis-availability";
-import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./core/store/test-support";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { logger } from "./core/log/logger";
-import { ActionUnavailableError } from "./core/governance/types";
-import { emailRequest, ORG, supportBot } from "./core/policy/test-fixtures";
-import { toProblem } from "./http/errors";
 import { ConfigError } from "./config";
+import { shouldRunRedisTests, TEST_REDIS_URL } from "./core/events/redis-availability";
+import { ActionUnavailableError } from "./core/governance/types";
+import { logger } from "./core/log/logger";
+import { emailRequest, ORG, supportBot } from "./core/policy/test-fixtures";
+import { createTestPgDatabase, postgresForTests, type TestPgDatabase } from "./core/store/test-support";
+import { toProblem } from "./http/errors";
 import {
   claimStore,
   refuseWhileInConflict,
   STORE_CLAIM_TTL_MS,
-  storeClaimKey,
   type StoreClaim,
   type StoreClaimState,
+  storeClaimKey,
 } from "./store-claim";
 import { startTestGatehouse, type TestGatehouse } from "./test-support/gatehouse";
 
@@ -353,6 +353,51 @@ describe.runIf(runRedis)("nodes on one Redis prefix", () => {
       await stop(await start(on(second, { GATEHOUSE_REDIS_PREFIX_TAKEOVER: "1" })));
       await start(on(second));
       await expect(start(on(first))).rejects.toThrow(new RegExp(`run on '${second}'`));
+    });
+
+    it("a node on the store's prefix in another Redis database stops, naming both; the takeover moves the store", async () => {
+      // Review R23b F2: REDIS_URL …/3 beside nodes on …/0 was accepted (store_claim registered in db 3), and the
+      // node had rate limits, sessions and events of its own.
+      const prefix = newPrefix();
+      const database = await createTestPgDatabase(pgAdmin!);
+      databases.push(database);
+      const inDb = (db: number) => {
+        const url = new URL(TEST_REDIS_URL);
+        url.pathname = `/${db}`;
+        return url.toString();
+      };
+      const other = new Redis(inDb(9), { maxRetriesPerRequest: 1, lazyConnect: true });
+      const on = (extra: Record<string, string> = {}) => ({
+        DATABASE_URL: database.url,
+        GATEHOUSE_SECRET: "store-claim-test-secret-0123456789",
+        GATEHOUSE_REDIS_PREFIX: prefix,
+        GATEHOUSE_DATA_DIR: newDataDir(),
+        ...extra,
+      });
+      try {
+        await start(on());
+        const err = (await start(on({ REDIS_URL: inDb(9) })).then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as Error;
+        expect(err).toBeInstanceOf(ConfigError);
+        expect(err.message).toMatch(/^Invalid configuration: REDIS_URL selects Redis database 9 \(redis:\/\/.*\/9\)/);
+        expect(err.message).toMatch(/belongs to the prefix '.*' in Redis database 0 \(redis:\/\/.*\/0\)/);
+        expect(await other.keys(`${prefix}*`)).toEqual([]);
+        // Database 0 spelled out (or as ioredis' ?db=) is the same Redis database.
+        await start(on({ REDIS_URL: inDb(0) }));
+        await start(on({ REDIS_URL: `${TEST_REDIS_URL.replace(/\/\d*$/, "")}?db=0` }));
+        // Moved on purpose: every node stopped, one started with the takeover in database 9.
+        for (const g of [...running]) await stop(g);
+        await stop(await start(on({ REDIS_URL: inDb(9), GATEHOUSE_REDIS_PREFIX_TAKEOVER: "1" })));
+        await start(on({ REDIS_URL: inDb(9) }));
+        await expect(start(on())).rejects.toThrow(/selects Redis database 0 .* in Redis database 9/);
+      } finally {
+        for (const g of running.splice(0)) await g.close();
+        const keys = await other.keys(`${prefix}*`);
+        if (keys.length) await other.del(...keys);
+        other.disconnect();
+      }
     });
 
     it("a node without Redis on a store whose nodes share a Redis prefix stops; the takeover moves it off Redis", async () => {

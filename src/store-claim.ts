@@ -35,7 +35,7 @@ import { ConfigError } from "./config";
 import type { GovernanceEngine } from "./core/governance/engine";
 import { ActionUnavailableError } from "./core/governance/types";
 import type { Logger } from "./core/log/logger";
-import type { RedisHome } from "./core/store/store-id";
+import { type RedisHome, redisDbOf } from "./core/store/store-id";
 
 export const STORE_CLAIM_TTL_MS = 30_000;
 export const STORE_CLAIM_REFRESH_MS = 10_000;
@@ -98,11 +98,15 @@ export function storeConflict(input: Pick<StoreClaimInput, "prefix" | "storeId" 
   );
 }
 
-/** `redis://host:port/db` of a REDIS_URL, without its credentials: how the refusal names a Redis. */
+/**
+ * `redis://host:port/db` of a REDIS_URL, without its credentials: how the store records its Redis and a refusal
+ * names one. The db is the one ioredis selects: the path's, else a `?db=` parameter's, else 0.
+ */
 export function redisAddressOf(url: string): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname && u.pathname !== "/" ? u.pathname : "/0"}`;
+    const db = u.pathname.length > 1 ? u.pathname.slice(1) : (u.searchParams.get("db") ?? "0");
+    return `${u.protocol}//${u.host}/${/^\d{1,10}$/.test(db) ? Number(db) : db}`;
   } catch {
     return "an unparsable REDIS_URL";
   }
@@ -114,12 +118,29 @@ export function redisAddressOf(url: string): string {
  * cluster's rate limits, session caps and events while sharing its budgets and keys.
  */
 export function prefixConflict(mine: RedisHome, recorded: RedisHome) {
+  if (mine.prefix === recorded.prefix) return databaseConflict(mine, recorded);
   return new ConfigError(
     "GATEHOUSE_REDIS_PREFIX",
     `'${mine.prefix}' (on ${mine.address}) is not the prefix this node's PostgreSQL store belongs to: its nodes run on ` +
       `'${recorded.prefix}' (on ${recorded.address}). Nodes on one database must share one Redis prefix (rate ` +
       `limits, session caps and events are shared through it): set GATEHOUSE_REDIS_PREFIX=${recorded.prefix}, or, to ` +
       "move the whole cluster to this prefix, stop its nodes and start one with GATEHOUSE_REDIS_PREFIX_TAKEOVER=1.",
+  );
+}
+
+/**
+ * The refusal of a node on the store's prefix but in another Redis database (REDIS_URL `/3` where its nodes use
+ * `/0`): the same prefix there is another cluster's keys, its rate limits, sessions and events its own.
+ */
+function databaseConflict(mine: RedisHome, recorded: RedisHome) {
+  const [ours, theirs] = [redisDbOf(mine.address), redisDbOf(recorded.address)];
+  return new ConfigError(
+    "REDIS_URL",
+    `selects Redis database ${ours} (${mine.address}), but this node's PostgreSQL store belongs to the prefix ` +
+      `'${recorded.prefix}' in Redis database ${theirs} (${recorded.address}). Nodes on one database must share one ` +
+      `Redis database and prefix (rate limits, session caps and events are shared through it): set REDIS_URL's ` +
+      `database to /${theirs}, or, to move the whole cluster to database ${ours}, stop its nodes and start one with ` +
+      "GATEHOUSE_REDIS_PREFIX_TAKEOVER=1.",
   );
 }
 

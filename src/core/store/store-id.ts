@@ -145,9 +145,28 @@ export interface RedisHome {
 }
 
 /**
+ * The database index of a Redis `address` (`redis://host:port/db`, as recorded), or undefined when it names none
+ * (a record written without an address: "unknown").
+ */
+export function redisDbOf(address: string): number | undefined {
+  const match = /^rediss?:\/\/[^/]*\/(\d{1,10})$/.exec(address);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Whether a node on `mine` runs where the store's nodes run: the same prefix in the same Redis database (keys of
+ * one prefix in db 0 and db 3 are two clusters). Not the host: one Redis is often reached under different names.
+ */
+export function sameRedisHome(mine: RedisHome | undefined, recorded: RedisHome): boolean {
+  if (mine?.prefix !== recorded.prefix) return false;
+  const [ours, theirs] = [redisDbOf(mine.address), redisDbOf(recorded.address)];
+  return ours === undefined || theirs === undefined || ours === theirs;
+}
+
+/**
  * The Redis prefix this PostgreSQL store belongs to: recorded by the first node with Redis that opens it, then
- * answered to every other (which must run on the same prefix: src/store-claim.ts). `takeOver`: this node's prefix
- * replaces the recorded one (an operator moving the store to another prefix); for a node without Redis (`mine`
+ * answered to every other (which must run on the same prefix, in the same Redis database: src/store-claim.ts).
+ * `takeOver`: this node's prefix (and Redis) replaces the recorded one (an operator moving the store to another prefix); for a node without Redis (`mine`
  * undefined) the record is forgotten (the cluster moved off Redis). Under the table's lock, as the id. Undefined: no
  * Redis home recorded (or forgotten now).
  */
@@ -164,9 +183,11 @@ export async function postgresRedisHomeOf(
       .where("key", "in", [REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY])
       .execute();
     const prefix = rows.find((r) => r.key === REDIS_PREFIX_KEY)?.value;
-    if (prefix !== undefined && (prefix === mine?.prefix || !takeOver)) {
-      return { prefix, address: rows.find((r) => r.key === REDIS_ADDRESS_KEY)?.value ?? "unknown" };
-    }
+    const recorded =
+      prefix === undefined
+        ? undefined
+        : { prefix, address: rows.find((r) => r.key === REDIS_ADDRESS_KEY)?.value ?? "unknown" };
+    if (recorded && (sameRedisHome(mine, recorded) || !takeOver)) return recorded;
     if (!mine) {
       if (prefix !== undefined)
         await trx.deleteFrom("store_meta").where("key", "in", [REDIS_PREFIX_KEY, REDIS_ADDRESS_KEY]).execute();
