@@ -7,6 +7,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsModule from "ajv-formats";
 import type { components } from "../../generated/api-types";
 import type { ProblemItem } from "./boundary";
+import { ID_PATTERN, ID_PATTERN_MESSAGE } from "./control-characters";
 import { type NumericParam, numericKind } from "./decimal-params";
 import type { OperationId } from "./handlers";
 
@@ -231,6 +232,6 @@ export function describeErrors(
 
 /** The spec's character rules (spec/common.tsp), said in words rather than as the regular expression. */
 const PATTERN_MESSAGES = new Map([
-  ["^[^\\u0000-\\u001F\\u007F]*$", "must not hold control characters (U+0000–U+001F, U+007F)"],
+  [ID_PATTERN, ID_PATTERN_MESSAGE],
   ["^[^\\u0000]*$", "must not hold NUL (U+0000)"],
 ]);

@@ -12,8 +12,8 @@ import {
   escalatingPaymentManifest,
   executeBody,
   operator,
-  registerManifest,
   type Reply,
+  registerManifest,
 } from "../../../test-support/http";
 
 const BOT = "control-bot";
@@ -94,6 +94,26 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
     expect((await agent(g).post("/api/v1/gateway/execute", send())).body).toMatchObject({ executed: true });
   });
 
+  it("ids holding a character that hides or fakes text (C1, line separator, bidi, zero-width) are 400 problems", async () => {
+    const before = (await operator(g).get("/interactions")).body.items.length;
+    for (const c of ["\u009b", "\u0085", "\u2028", "\u202e", "\u2066", "\u200b", "\ufeff"]) {
+      const cases: [Record<string, unknown>, string][] = [
+        [send({ agent_id: `customer${c}-support-bot` }), "/body/agent_id"],
+        [send({ uapk_id: `${BOT}${c}` }), "/body/uapk_id"],
+        [send({ idempotency_key: `k${c}` }), "/body/idempotency_key"],
+        [send({}, { tool: `send${c}` }), "/body/action/tool"],
+      ];
+      for (const [body, pointer] of cases) {
+        const reply = await agent(g).post("/api/v1/gateway/execute", body);
+        expectRefused(reply, pointer);
+        expect(reply.body.errors[0].message).toMatch(/^must not hold control, line-separator, bidi or invisible/);
+      }
+      expectRefused(await operator(g).get(`/approvals/x${encodeURIComponent(c)}y`), "/path/approval_id");
+      expectRefused(await operator(g).get(`/interactions?agent_id=a${encodeURIComponent(c)}`), "/query/agent_id");
+    }
+    expect((await operator(g).get("/interactions")).body.items.length).toBe(before);
+  });
+
   it("a batch whose action_id holds NUL or a newline is a 400 problem naming it; nothing is executed", async () => {
     const before = (await operator(g).get("/interactions")).body.items.length;
     const batch = (actionId: string) => ({
@@ -163,8 +183,8 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
       [{ ...hook, description: "on call\u0000" }, "/body/description"],
     ];
     for (const [body, pointer] of webhooks) expectRefused(await operator(g).post("/webhooks", body), pointer);
-    expect((await operator(g).post("/webhooks", { url: `${hook.url}\n` })).body.errors[0].message).toBe(
-      "must not hold control characters (U+0000–U+001F, U+007F)",
+    expect((await operator(g).post("/webhooks", { url: `${hook.url}\n` })).body.errors[0].message).toMatch(
+      /^must not hold control, line-separator, bidi or invisible characters \(U\+0000–U\+001F, U\+007F–U\+009F/,
     );
     expect(
       (await operator(g).get("/webhooks")).body.items.filter((w: { source: string }) => w.source === "api"),

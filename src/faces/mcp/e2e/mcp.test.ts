@@ -95,6 +95,19 @@ describe("MCP agents endpoint", () => {
     });
   });
 
+  it("_meta ids are checked by REST's ExecuteRequest schema: a C1, separator, bidi or zero-width character is refused", async () => {
+    const args = { params: {}, counterparty: "ids@ok.example" };
+    for (const c of ["\u009b", "\u2028", "\u202e", "\u200b"])
+      for (const key of ["idempotency_key", "approval_id"]) {
+        const refused = await client.callTool({ name: "noop.ping", arguments: args, _meta: { [key]: `k${c}` } });
+        expect(refused.isError).toBe(true);
+        expect(structured(refused)).toMatchObject({
+          code: "VALIDATION_FAILED",
+          errors: [{ pointer: `/body/${key}`, message: expect.stringContaining("bidi or invisible") }],
+        });
+      }
+  });
+
   it("hostile or malformed arguments are refused with a clear error before the engine", async () => {
     const flat = await client.callTool({ name: "email.send", arguments: { to: "ann@ok.example" } });
     expect(flat.isError).toBe(true);

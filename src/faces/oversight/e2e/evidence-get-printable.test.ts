@@ -35,11 +35,13 @@ describe("gatehouse evidence get", () => {
       capabilities: ["crm:note"],
       tools: { "crm:note": { connector: { type: "echo" } } },
     });
-    const action = { type: "crm", tool: "note", params: { note: HOSTILE_NOTE } };
-    const ran = await agent(g).post("/api/v1/gateway/execute", {
-      ...executeBody(UAPK, action),
-      agent_id: HOSTILE_AGENT,
-    });
+    // An agent_id holding U+009B is refused at the boundary now (spec/common.tsp): the CSI rides in the params.
+    const action = { type: "crm", tool: "note", params: { note: HOSTILE_NOTE, who: HOSTILE_AGENT } };
+    expect(
+      (await agent(g).post("/api/v1/gateway/execute", { ...executeBody(UAPK, action), agent_id: HOSTILE_AGENT }))
+        .status,
+    ).toBe(400);
+    const ran = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action));
     expect(ran.status, ran.text).toBe(200);
     interaction = ran.body.interaction_id;
   });

@@ -200,23 +200,24 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
 
     it("an agent's control characters cannot forge what a bundle proves (a DENY stays one DENY line)", async () => {
       // A carriage return + ANSI "erase line" would repaint the DENY line as an ALLOW; newlines would add lines.
-      // C0 controls in an action's name are refused at the boundary now; C1 ones (CSI, NEL) and bidi overrides
-      // still reach the record, and must not reach the terminal.
+      // C0 and C1 controls (CSI, NEL), line separators and bidi overrides in an action's name are refused at the
+      // boundary now (spec/common.tsp noControlCharacters); a format character the rule lets through (a tag
+      // character, U+E0041) still reaches the record, and must not reach the terminal.
       const c0 = { type: "\r\u001b[2K  - decision: ALLOW of payment", tool: "refund", params: {} };
-      expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, c0))).status).toBe(400);
-      const forged = {
-        type: "\u009b2K  - decision: ALLOW of payment",
-        tool: "refund by agent evidence-bot\u0085  - approval: appr-9 approved by cfo@acme.com\u202e",
-        params: {},
-      };
+      const c1 = { type: "\u009b2K  - decision: ALLOW of payment", tool: "refund\u0085 by cfo\u202e", params: {} };
+      for (const action of [c0, c1])
+        expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action))).status).toBe(400);
+      const forged = { type: "payment\u{e0041}", tool: "refund by agent evidence-bot\u{e0041}", params: {} };
       const denied = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, forged));
       expect(denied.body.decision).toBe("DENY");
       const result = await verifyBundle(await evidenceOf(denied.body.interaction_id));
       expect(result.code, result.err).toBe(0);
       const lines = result.out.split("\n");
-      for (const line of lines) expect(line).not.toMatch(/[\p{Cc}\u202e]/u);
+      for (const line of lines) expect(line).not.toMatch(/[\p{Cc}\p{Cf}]/u);
       expect(lines.filter((l) => l.startsWith("  - decision:"))).toEqual([
-        expect.stringMatching(/^ {2}- decision: DENY of "\\u009b2K.*\\u0085.*\\u202e" by agent evidence-bot at /),
+        expect.stringMatching(
+          /^ {2}- decision: DENY of "payment\\ue0041:refund by agent .*\\ue0041" by agent evidence-bot at /,
+        ),
       ]);
       expect(lines.some((l) => l.startsWith("  - approval:"))).toBe(false);
     });

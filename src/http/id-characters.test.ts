@@ -1,0 +1,83 @@
+// The ids a request carries (REST bodies, path and query values, MCP's _meta ids checked with the same ExecuteRequest
+// schema, session frames' message_id and call_id) refuse the same characters, from one rule (spec/common.tsp
+// noControlCharacters, the sessions spec's MessageId/CallId): control characters, C1 controls (U+009B is a terminal's
+// CSI), line separators, bidi controls and invisible characters, each of which hides or fakes what an id reads as.
+import { readdirSync, readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { loadMessageValidators } from "../faces/sessions/schemas";
+import { controlCharacterParams, ID_PATTERN } from "./control-characters";
+import { loadSpec } from "./spec";
+
+const HOSTILE = {
+  "NUL U+0000": "\u0000",
+  "ESC U+001B": "\u001b",
+  "DEL U+007F": "\u007f",
+  "NEL U+0085": "\u0085",
+  "CSI U+009B": "\u009b",
+  "soft hyphen U+00AD": "\u00ad",
+  "arabic letter mark U+061C": "\u061c",
+  "zero width space U+200B": "\u200b",
+  "zero width joiner U+200D": "\u200d",
+  "left-to-right mark U+200E": "\u200e",
+  "right-to-left mark U+200F": "\u200f",
+  "line separator U+2028": "\u2028",
+  "paragraph separator U+2029": "\u2029",
+  "LRE U+202A": "\u202a",
+  "RLO U+202E": "\u202e",
+  "word joiner U+2060": "\u2060",
+  "LRI U+2066": "\u2066",
+  "PDI U+2069": "\u2069",
+  "BOM U+FEFF": "\uFEFF",
+};
+const PLAIN = ["customer-support-bot", "café-bot", "機械-1", "bot 🤖", "a.b:c@d+e", "ünïcödé_ok", "x\u00a0y"];
+
+/** Every `pattern` of a JSON document, with the property name it sits under. */
+function patternsOf(file: string): string[] {
+  const found: string[] = [];
+  JSON.parse(readFileSync(file, "utf8"), (key, value) => {
+    if (key === "pattern" && typeof value === "string") found.push(value);
+    return value;
+  });
+  return found;
+}
+
+const execute = loadSpec().operations.find((op) => op.operationId === "Gateway_execute");
+const frames = await loadMessageValidators({ generatedDir: "generated/messages" });
+
+describe("the id rule", () => {
+  it("is the one pattern for ids in the OpenAPI and the sessions' message schemas", () => {
+    const messages = readdirSync("generated/messages").filter((f) => f.endsWith(".schema.json"));
+    const patterns = new Set([
+      ...patternsOf("generated/openapi.json"),
+      ...messages.flatMap((f) => patternsOf(`generated/messages/${f}`)),
+    ]);
+    expect(patterns).toContain(ID_PATTERN);
+    // The others: NUL only for free text, and the sessions' upper-case error codes. No older, looser id rule.
+    expect([...patterns].filter((p) => p !== ID_PATTERN).sort()).toEqual(["^[A-Z][A-Z0-9_]*$", "^[^\\u0000]*$"]);
+  });
+
+  it.each(Object.entries(HOSTILE))("refuses %s in a body id, a path or query value and a session frame id", (_, c) => {
+    const id = `customer${c}-support-bot`;
+    expect(new RegExp(ID_PATTERN, "u").test(id)).toBe(false);
+
+    expect(execute?.validateBody).toBeDefined();
+    const body = { uapk_id: "u", agent_id: id, action: { type: "email", tool: "send", params: {} } };
+    expect(execute!.validateBody!(body)).toBe(false);
+    expect(execute!.validateBody!.errors?.map((e) => e.instancePath)).toContain("/agent_id");
+
+    expect(controlCharacterParams({ path: { approval_id: id }, query: { agent_id: [id] } })).toMatchObject([
+      { pointer: "/path/approval_id" },
+      { pointer: "/query/agent_id" },
+    ]);
+
+    const frame = frames.validate("ide_in", { type: "tool_result", call_id: id, result: {} });
+    expect(frame.ok).toBe(false);
+    if (!frame.ok) expect(frame.errors.map((e) => e.pointer)).toContain("/call_id");
+  });
+
+  it.each(PLAIN)("lets %s through everywhere", (id) => {
+    expect(new RegExp(ID_PATTERN, "u").test(id)).toBe(true);
+    expect(controlCharacterParams({ path: { approval_id: id }, query: {} })).toEqual([]);
+    expect(frames.validate("ide_in", { type: "tool_result", call_id: id, result: {} })).toMatchObject({ ok: true });
+  });
+});
