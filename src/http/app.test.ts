@@ -104,12 +104,17 @@ describe("the HTTP boundary", () => {
       expect(r.status, body).toBe(400);
       expect(r.body.detail).toBe("Request body must be a JSON object");
     }
-    const poisoned = await call("/api/v1/gateway/execute", json('{"__proto__":{"x":1},"a":1}'));
-    expect(poisoned.status).toBe(400);
-    expect(poisoned.body).toMatchObject({
-      code: "INVALID_JSON",
-      detail: "Request body must not contain __proto__ or constructor.prototype",
-    });
+    for (const text of [
+      '{"__proto__":{"x":1},"a":1}',
+      '{"uapk_id":"u","agent_id":"a","action":{"type":"t","tool":"x","params":{"constructor":{"prototype":{"x":1}}}}}',
+    ]) {
+      const poisoned = await call("/api/v1/gateway/execute", json(text));
+      expect(poisoned.status, text).toBe(400);
+      expect(poisoned.body).toMatchObject({
+        code: "INVALID_JSON",
+        detail: "Request body must not contain __proto__ or constructor.prototype",
+      });
+    }
   });
 
   it("a URL too long for Node's parser → 431 problem+json, not a bare status line", async () => {

@@ -6,6 +6,8 @@ import { type AddressInfo, connect, Socket } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import Koa, { type Context } from "koa";
 import { afterEach, describe, expect, it } from "vitest";
+import { parseFrame } from "../../faces/sessions/frames";
+import { loadMessageValidators } from "../../faces/sessions/schemas";
 import { HttpProblem } from "../boundary";
 import { readJsonBody } from "./json-body";
 
@@ -151,6 +153,30 @@ describe("bodies refused", () => {
       __proto: 1,
       é: 2,
     });
+  });
+
+  it("a constructor member holding a prototype member anywhere, plain or \\u-escaped → 400, as the detail says", async () => {
+    const poisoned = invalidJson("Request body must not contain __proto__ or constructor.prototype");
+    for (const text of [
+      '{"constructor":{"prototype":{"x":1}}}',
+      '{"action":{"params":{"constructor":{"prototype":{"x":1}}}}}',
+      '[{"a":[{"c\\u006fnstructor" : {"prototype":null}}]}]',
+      '{"constructor":{"pr\\u006ftotype":{}}}',
+    ]) {
+      expect((await read(json(text))).problem, text).toEqual(poisoned);
+    }
+    // A constructor that is no object, or has no prototype member, and a prototype member alone are fine.
+    const fine = '{"constructor":"Acme","a":{"constructor":{"name":1}},"b":{"prototype":1},"c":{"constructor":null}}';
+    expect((await read(json(fine))).body).toEqual(JSON.parse(fine));
+  });
+
+  it("a session frame holding constructor.prototype is refused by the same check", async () => {
+    const validators = await loadMessageValidators();
+    const call =
+      '{"type":"tool_call","call_id":"c-1","tool_name":"read_file","arguments":{"constructor":{"prototype":{"x":1}}}}';
+    expect(parseFrame(validators, "runtime_in", call, false).ok).toBe(false);
+    const plain = '{"type":"tool_call","call_id":"c-1","tool_name":"read_file","arguments":{"constructor":"x"}}';
+    expect(parseFrame(validators, "runtime_in", plain, false).ok).toBe(true);
   });
 
   it("a member name repeated in one object → 400 naming it, escaped or not, at any depth", async () => {

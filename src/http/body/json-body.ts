@@ -217,21 +217,42 @@ function parseStrictJson(text: string): unknown {
 const PROTO_KEY =
   /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/;
 
-/** Cheap filter before bourne's pattern: a match needs the literal key or at least one \u escape. */
+/** A `"name":` member key of JSON text, any letter of it possibly \u-escaped (as bourne's PROTO_KEY spells it). */
+function memberKey(name: string): RegExp {
+  const letter = (c: string) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(4, "0");
+    return `(?:${c}|\\\\u${hex.replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`)})`;
+  };
+  return new RegExp(`"${[...name].map(letter).join("")}"\\s*:`);
+}
+
+// secure-json-parse's second rule (fastify/secure-json-parse, BSD-3-Clause): a `constructor` member holding a
+// `prototype` member. `{"constructor":{"prototype":{"x":1}}}` merged into an object reaches Object.prototype through
+// `target.constructor.prototype` as `__proto__` reaches it directly.
+const CONSTRUCTOR_KEY = memberKey("constructor");
+
+/** Cheap filter before the patterns: a match needs the literal key or at least one \u escape. */
 function mayHaveProtoKey(text: string): boolean {
-  return (text.includes("__proto__") || text.includes("\\u")) && PROTO_KEY.test(text);
+  const escapes = text.includes("\\u");
+  return (
+    ((text.includes("__proto__") || escapes) && PROTO_KEY.test(text)) ||
+    ((text.includes("constructor") || escapes) && CONSTRUCTOR_KEY.test(text))
+  );
 }
 
 /**
- * bourne's rule: whether any object of `value` (JSON.parse of `text`) has an own `__proto__` key. The text is
- * looked at first, so most values are never walked; the walk is iterative: no stack to overflow.
+ * bourne's and secure-json-parse's rule: whether any object of `value` (JSON.parse of `text`) has an own `__proto__`
+ * key, or an own `constructor` member that is an object with an own `prototype` member. The text is looked at first,
+ * so most values are never walked; the walk is iterative: no stack to overflow.
  */
 export function holdsProtoKey(text: string, value: unknown): boolean {
   if (!mayHaveProtoKey(text) || value === null || typeof value !== "object") return false;
   const pending = [value];
   while (pending.length > 0) {
-    const node = pending.pop() as object;
+    const node = pending.pop() as Record<string, unknown>;
     if (Object.hasOwn(node, "__proto__")) return true;
+    const made = Object.hasOwn(node, "constructor") ? node.constructor : undefined;
+    if (made !== null && typeof made === "object" && Object.hasOwn(made, "prototype")) return true;
     for (const member of Object.values(node)) if (member !== null && typeof member === "object") pending.push(member);
   }
   return false;

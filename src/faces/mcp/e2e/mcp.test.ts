@@ -108,6 +108,21 @@ describe("MCP agents endpoint", () => {
       }
   });
 
+  it("params holding constructor.prototype are refused before the engine (400 INVALID_JSON), as __proto__ is", async () => {
+    const before = (await operator(g).get("/interactions")).body.items.length;
+    for (const params of [{ constructor: { prototype: { x: 1 } } }, { a: [{ constructor: { prototype: {} } }] }])
+      await expect(
+        client.callTool({ name: "noop.ping", arguments: { params, counterparty: "proto@ok.example" } }),
+      ).rejects.toThrow(/must not contain __proto__ or constructor\.prototype/);
+    expect((await operator(g).get("/interactions")).body.items.length).toBe(before);
+    // A constructor member that is no object with a prototype is a call like any other.
+    const fine = await client.callTool({
+      name: "noop.ping",
+      arguments: { params: { constructor: "Acme", b: { prototype: 1 } }, counterparty: "proto@ok.example" },
+    });
+    expect(structured(fine)).toMatchObject({ decision: "ALLOW" });
+  });
+
   it("hostile or malformed arguments are refused with a clear error before the engine", async () => {
     const flat = await client.callTool({ name: "email.send", arguments: { to: "ann@ok.example" } });
     expect(flat.isError).toBe(true);
