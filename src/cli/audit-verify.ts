@@ -9,7 +9,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { canonicalJson } from "../core/audit/canonical";
 import { type ChainHead, chainHeadProblem } from "../core/audit/chain-head";
-import { printable } from "../core/audit/printable";
+import { printable, printableJson } from "../core/audit/printable";
 import { DEFAULT_MAX_STEP_BACK_MS, verifyRecords } from "../core/audit/verify";
 import { LARGE_INPUT_BYTES, readInputFile, SMALL_INPUT_BYTES } from "./input-file";
 
@@ -180,7 +180,9 @@ function lineProblem(line: string): string | null {
   } catch (err) {
     return `is not representable as canonical JSON (${(err as Error).message})`;
   }
-  if (canonical === line) return null;
+  // As stored, or as `audit export` prints it: the same canonical line with its control, format and separator
+  // characters escaped (nothing else may differ, so a record still has one spelling per form).
+  if (canonical === line || printableJson(canonical) === line) return null;
   if (hasDuplicateKeys(line)) return "has duplicate keys in one object";
   return "is not canonical JSON (RFC 8785: sorted keys, no whitespace, shortest number form)";
 }

@@ -5,7 +5,7 @@ import { readdirSync } from "node:fs";
 import { extname, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { sha256Canonical } from "../core/audit/canonical";
-import { printable } from "../core/audit/printable";
+import { printable, printableJson } from "../core/audit/printable";
 import { contentOf } from "../core/policy/manifest-repository";
 import { validateManifest } from "../core/policy/manifest-validation";
 import type { ManifestInput } from "../core/policy/types";
@@ -94,9 +94,15 @@ export async function decideApproval(
   io.stdout(`${id}\t${body.status}`);
 }
 
+/**
+ * The export, each record's canonical line with its control, format and separator characters written as `\\uXXXX`
+ * (src/core/audit/printable.ts printableJson): an agent's U+009B (a terminal's CSI) or U+202E no longer acts on the
+ * terminal it is printed to, and U+2028/U+0085 no longer split a record for a reader that breaks lines on them
+ * (Python's splitlines()). Each line parses to the same record, and `audit verify` accepts the escaped form.
+ */
 export async function exportAudit(api: ApiOptions, io: CliIo): Promise<void> {
   const text = await (await call(api, "GET", "/interactions/export")).text();
-  io.stdout(text.trimEnd());
+  io.stdout(printableJson(text.trimEnd()));
 }
 
 interface ManifestFile {

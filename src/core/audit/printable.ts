@@ -24,8 +24,8 @@ export function quoted(text: string): string {
   return printable(JSON.stringify(text));
 }
 
-// A JSON document printed for a terminal (`evidence get`; not `audit export`, whose lines must stay byte for byte
-// their canonical JSON for `audit verify`): JSON.stringify escapes C0 controls inside
+// A JSON document printed for a terminal (`evidence get`, and `audit export`, whose lines `audit verify` accepts as
+// their canonical JSON or as printableJson of it): JSON.stringify escapes C0 controls inside
 // strings but leaves C1 controls (U+009B is a CSI that xterm acts on), format characters (a bidi override, a
 // zero-width space, a BOM) and U+2028/U+2029 raw. Each is written as its `\uXXXX` escape, one per UTF-16 unit so an
 // astral one stays valid JSON: the text still parses to the same strings, so a saved copy verifies as before. A raw
