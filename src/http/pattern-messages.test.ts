@@ -20,3 +20,20 @@ describe("the spec's patterns", () => {
 
   it("the spec declares some (else this proves nothing)", () => expect(patterns.size).toBeGreaterThanOrEqual(2));
 });
+
+describe("a field name the client chose", () => {
+  it("is quoted visibly in the problem (no raw bidi override or CSI), as policy reasons quote it", () => {
+    const name = "\u202ex\u009b";
+    const shown = "\\u{202e}x\\u{009b}";
+    const problems = describeErrors("body", [
+      { keyword: "unevaluatedProperties", instancePath: "", schemaPath: "#", params: { unevaluatedProperty: name } },
+      { keyword: "not", instancePath: `/${name}`, schemaPath: "#/unevaluatedProperties/not", params: {} },
+      { keyword: "type", instancePath: `/action/${name}`, schemaPath: "#/type", params: {}, message: "must be string" },
+    ]);
+    expect(problems).toEqual([
+      { pointer: `/body/${shown}`, message: `unknown field "${shown}" is not allowed` },
+      { pointer: `/body/${shown}`, message: `unknown field "${shown}" is not allowed` },
+      { pointer: `/body/action/${shown}`, message: "must be string" },
+    ]);
+  });
+});

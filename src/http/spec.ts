@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import type { components } from "../../generated/api-types";
+import { clipped, visibly } from "../core/policy/clip";
 import type { ProblemItem } from "./boundary";
 import { ID_PATTERN, ID_PATTERN_MESSAGE } from "./control-characters";
 import { type NumericParam, numericKind } from "./decimal-params";
@@ -204,13 +205,14 @@ export function describeErrors(
       )
       .map((e) => {
         if (e.keyword === "not") {
-          const name = e.instancePath.split("/").pop();
-          return { pointer: `${root}${e.instancePath}`, message: `unknown field "${name}" is not allowed` };
+          // A name the client chose, quoted visibly (src/core/policy/clip.ts): no raw bidi override or CSI.
+          const name = clipped(e.instancePath.split("/").pop() ?? "");
+          return { pointer: `${root}${visibly(e.instancePath)}`, message: `unknown field "${name}" is not allowed` };
         }
-        const base = `${root}${e.instancePath}`;
+        const base = `${root}${visibly(e.instancePath)}`;
         if (e.keyword === "unevaluatedProperties" || e.keyword === "additionalProperties") {
           const extra = e.params as { unevaluatedProperty?: string; additionalProperty?: string };
-          const name = extra.unevaluatedProperty ?? extra.additionalProperty;
+          const name = clipped(extra.unevaluatedProperty ?? extra.additionalProperty ?? "");
           return { pointer: `${base}/${name}`, message: `unknown field "${name}" is not allowed` };
         }
         if (e.keyword === "required") {

@@ -1,7 +1,7 @@
 import { mkdir, realpath, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createDiscovery, type Discovery } from "./discovery";
+import { createDiscovery, type Discovery, withoutPaths } from "./discovery";
 import { FRONT_MATTER_LIMIT, FRONT_MATTER_MAX_DEPTH } from "./repo";
 import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS, REGISTRY_MAX_DEPTH } from "./registry";
 import { removeDir, tempDir, testConfig, writePuruto, writeSkill } from "./testing";
@@ -199,6 +199,14 @@ describe("registry.json", () => {
     expect(problems).toContain('"puruto-\u0435vil" is not a valid puruto name');
     expect(problems).toContain('"puruto-a..b" is not a valid puruto name');
     expect(problems).toMatch(/"puruto-y{73}…" is not a valid puruto name/u);
+  });
+
+  it("what GET /health shows of a problem quotes a folder's name visibly: no raw bidi override or CSI", async () => {
+    await writePuruto(root, "puruto-\u202ex\u009b");
+    const { problems } = withoutPaths(await discover({ ecosystemRoot: root }).snapshot());
+    const text = problems.join("\n");
+    expect(text).toContain("puruto-\\u{202e}x\\u{009b}");
+    expect(text).not.toMatch(/[\p{Cc}\p{Cf}]/u);
   });
 
   it("a declared kind outside the documented five is not passed on: the kind is inferred from the name", async () => {

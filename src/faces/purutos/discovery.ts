@@ -29,6 +29,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { stat } from "node:fs/promises";
 import path from "node:path";
 import { logger } from "../../core/log/logger";
+import { visibly } from "../../core/policy/clip";
 import { bareCommandWarnings } from "./config";
 import { isPlainName } from "./names";
 import { ReadCache } from "./read-cache";
@@ -224,7 +225,9 @@ export function withoutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
 const withoutPathsOf = new WeakMap<DiscoverySnapshot, DiscoverySnapshot>();
 
 function cutPaths(snapshot: DiscoverySnapshot): DiscoverySnapshot {
-  const cut = (text: string) => text.replace(PATH_IN_TEXT, (p) => `…/${path.basename(p)}`);
+  // A folder's name is anyone's choice: its control and format characters (a bidi override, a CSI) are shown as
+  // `\u{…}` escapes (src/core/policy/clip.ts), as reasons and problem details show what a client sent.
+  const cut = (text: string) => visibly(text.replace(PATH_IN_TEXT, (p) => `…/${path.basename(p)}`));
   // One problem seen under several roots (a registry entry tried against each) is shown once.
   const problems = [...new Set(snapshot.problems.map(cut))];
   return { purutos: snapshot.purutos, sources: snapshot.sources.map(cut), problems };
