@@ -21,16 +21,17 @@ import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
 import { holdsProtoKey } from "../../http/body/json-body";
 import { jsonShapeViolation } from "../../http/body/json-shape";
+import { runsOwnInit } from "./allowlist";
 import { BASE_COMMANDS, DEFAULT_MAX_QUEUED_COMMANDS, type PurutosConfig } from "./config";
 import { readContained } from "./containment";
 import { isCommandName } from "./names";
-import { runsOwnInit } from "./allowlist";
 
 const ENV_EXAMPLE_LIMIT = 256 * 1024;
+
+import { CommandSlots } from "./command-slots";
 import type { Discovery, Puruto } from "./discovery";
 import { envStatus, executableInside, missingLayout, parseFrontMatter, readSmallFile, type SkillInfo } from "./repo";
-import { dataDirHiding, killAllCommands, runProcess, type RunOutcome } from "./runner";
-import { CommandSlots } from "./command-slots";
+import { dataDirHiding, killAllCommands, type RunOutcome, runProcess } from "./runner";
 import { traceInvocations } from "./tracing";
 
 const log = logger.child({ module: "purutos" });
@@ -436,7 +437,7 @@ function readObject(text: string): { object: Record<string, unknown> } | { unusa
   const violation = jsonShapeViolation(value, OUTPUT_MAX_DEPTH);
   if (violation) return { unusable: `${violation.pointer}: ${violation.message}` };
   // The rule of request bodies: a client that merges the answer would take the member for the object's prototype.
-  if (holdsProtoKey(text, value)) return { unusable: "the answer holds a __proto__ key" };
+  if (holdsProtoKey(text, value)) return { unusable: "the answer holds a __proto__ key or a constructor.prototype" };
   return { object: value };
 }
 

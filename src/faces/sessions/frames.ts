@@ -93,7 +93,12 @@ export function parseFrame<R extends FrameRoute>(
   // The REST body reader's rule too: JSON.parse makes a `__proto__` key an own property, which the arguments carry
   // on to the policy, the audit log, the IDE and the runtime, where a merge makes it an object's prototype.
   if (holdsProtoKey(text, value)) {
-    return { ok: false, errors: [{ pointer: "/", message: "a __proto__ key is not accepted anywhere in a frame" }] };
+    return {
+      ok: false,
+      errors: [
+        { pointer: "/", message: "a __proto__ key or a constructor.prototype is not accepted anywhere in a frame" },
+      ],
+    };
   }
   // And its rule on repeated names: JSON.parse keeps the last of `{"decision":"reject","d\u0065cision":"approve"}`,
   // while the IDE's own log, a proxy or an auditor reading the frame may keep the first: one decision, two meanings.
