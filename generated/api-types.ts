@@ -2213,7 +2213,10 @@ export interface components {
          *     `{name, path, kind, commands}` plus optional Gatehouse extras.
          */
         PurutoItem: {
-            /** @description Commands that may be invoked: the four base commands plus allowed skills the puruto really has. */
+            /**
+             * @description Commands that may be invoked: the four base commands plus allowed skills the puruto really has, each by its
+             *     folder (the skill's `command`).
+             */
             commands: string[];
             /** @description Purpose of the puruto: first paragraph of its README.md. */
             description?: string;
@@ -2253,13 +2256,25 @@ export interface components {
             /** @enum {string} */
             status: "ok";
         };
-        /** @description One skill of a puruto, read from `.claude/skills/<name>/SKILL.md` front matter. */
+        /**
+         * @description One skill of a puruto: a folder `.claude/skills/<command>/` holding a `SKILL.md`, whose front matter gives its
+         *     name, description and `user-invocable`.
+         */
         PurutoSkill: {
+            /**
+             * @description The skill's folder under `.claude/skills/`: the command that runs it (`POST /purutos/{name}/{command}`), the
+             *     name `GATEHOUSE_EXTRA_COMMANDS` allows (`<puruto>:<command>`) and the one `commands` lists. Unique in a puruto.
+             */
+            command: string;
             /** @description One-line description (front matter `description`). */
             description: string;
-            /** @description Skill name (front matter `name`, else the folder name). */
+            /**
+             * @description Front matter `name`, else the folder name: a label, not what runs. Nothing is invoked or allowed by it: a
+             *     `SKILL.md` whose `name` differs from its folder (`.claude/skills/wipe/` saying `name: status`) is listed under
+             *     its folder's `command` and reported in `GET /health` `discovery.problems`.
+             */
             name: string;
-            /** @description True when the skill ships an executable `.claude/skills/<name>/run` that Gatehouse can run. */
+            /** @description True when the skill ships an executable `.claude/skills/<command>/run` that Gatehouse can run. */
             runnable: boolean;
             /** @description Front matter `user-invocable`. */
             user_invocable: boolean;

@@ -105,9 +105,10 @@ describe("a puruto with very many skills", () => {
     const { root, puruto } = await ecosystem();
     await rm(path.join(puruto, ".claude", "skills", "leak"), { recursive: true });
     for (let i = 0; i < MAX_SKILLS + 5; i++) {
-      const dir = path.join(puruto, ".claude", "skills", `s${String(i).padStart(4, "0")}`);
+      const skill = `s${String(i).padStart(4, "0")}`;
+      const dir = path.join(puruto, ".claude", "skills", skill);
       await mkdir(dir, { recursive: true });
-      await writeFile(path.join(dir, "SKILL.md"), `---\nname: s${i}\ndescription: skill ${i}\n---\n`);
+      await writeFile(path.join(dir, "SKILL.md"), `---\nname: ${skill}\ndescription: skill ${i}\n---\n`);
     }
     // The read in a process allowed 128 descriptors: opening every SKILL.md at once failed with EMFILE there (and
     // in a gateway with a larger limit, for enough skills), dropping skills without a word.

@@ -2,12 +2,12 @@
 // Authentication (X-API-Key → 401/503), the org check (./org.ts, a guard of the router: 403 before anything is
 // read or validated) and request validation happen in the HTTP layer before these run.
 import type { components } from "../../../generated/api-types";
-import { SerializedJson, type HandlerGroup } from "../../http/handlers";
-import { HttpProblem } from "../../http/problem";
+import { type HandlerGroup, SerializedJson } from "../../http/handlers";
 import { PAGE_BYTE_BUDGET, pageOf } from "../../http/paging";
-import type { Discovery, Puruto } from "./discovery";
+import { HttpProblem } from "../../http/problem";
 import { CommandsBusyError } from "./command-slots";
-import { CommandNotAllowedError, PurutoNotFoundError, type Invoker } from "./invoker";
+import type { Discovery, Puruto } from "./discovery";
+import { CommandNotAllowedError, type Invoker, PurutoNotFoundError } from "./invoker";
 
 type PurutoItem = components["schemas"]["PurutoItem"];
 type PurutoList = components["schemas"]["PurutoList"];
@@ -96,6 +96,7 @@ export function toItem(puruto: Puruto): PurutoItem {
     commands: puruto.commands,
     source: puruto.source,
     skills: puruto.skills.map((skill) => ({
+      command: skill.command,
       name: skill.name,
       description: skill.description,
       user_invocable: skill.userInvocable,

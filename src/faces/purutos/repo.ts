@@ -5,17 +5,17 @@ import { constants } from "node:fs";
 import { access, lstat, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
+import { must } from "../../core/must";
 import { mapLimit } from "./concurrency";
 import { readContained, realPathInside } from "./containment";
 import { cutProblem, listDirectory, MAX_DIRECTORY_ENTRIES } from "./directory";
 import { isPlainName } from "./names";
 import { type ContainedRead, type FileReader, NO_CACHE } from "./read-cache";
-import { must } from "../../core/must";
 
 export interface SkillInfo {
   /** Folder name under .claude/skills — the command that invokes it. */
   command: string;
-  /** Front matter `name` (falls back to the folder name). */
+  /** Front matter `name` (falls back to the folder name): a label only, nothing runs or is allowed by it. */
   name: string;
   description: string;
   userInvocable: boolean;
@@ -128,6 +128,7 @@ async function readSkills(
 ): Promise<SkillInfo[]> {
   const skillsDir = path.join(realDir, ".claude", "skills");
   const folders = await skillFolders(skillsDir, entryLimit, problems);
+  const misnamed: string[] = [];
   const skills = await mapLimit(folders, SKILL_READ_CONCURRENCY, async (folder) => {
     const skillDir = path.join(skillsDir, folder);
     const skillFile = path.join(skillDir, "SKILL.md");
@@ -137,6 +138,7 @@ async function readSkills(
       problems.push(`${skillFile}: ${front.error}`);
       return null;
     }
+    if (front.name !== folder) misnamed.push(misnamedSkill(skillFile, front.name, folder));
     const skill: SkillInfo = {
       command: folder,
       name: front.name,
@@ -148,7 +150,29 @@ async function readSkills(
     };
     return skill;
   });
+  // In folder order (reads end in any order), at most MAX_MISNAMED_REPORTED, the rest counted.
+  misnamed.sort();
+  problems.push(...misnamed.slice(0, MAX_MISNAMED_REPORTED));
+  if (misnamed.length > MAX_MISNAMED_REPORTED) {
+    problems.push(`${skillsDir}: ${misnamed.length - MAX_MISNAMED_REPORTED} more skills named unlike their folder`);
+  }
   return skills.filter((s): s is SkillInfo => s !== null);
+}
+
+/** Skills named unlike their folder reported per puruto (a puruto may have 1,000 skills; GET /health is short). */
+const MAX_MISNAMED_REPORTED = 20;
+
+/**
+ * A SKILL.md whose front matter `name` is not its folder's: listed under its folder (the command that runs it), but
+ * an operator reading `name` could allow or call another skill than the one they meant (`wipe/` saying `status`).
+ */
+function misnamedSkill(skillFile: string, name: string, folder: string): string {
+  // JSON escapes control characters; C1 controls and bidi overrides (which would reorder the line) become `?`.
+  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name).replace(
+    /[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    "?",
+  );
+  return `${skillFile}: front matter name ${shown} is not its folder's; it runs (and is allowed) as command "${folder}"`;
 }
 
 /** The mode bits S_ISUID | S_ISGID (not in node:fs constants). */
