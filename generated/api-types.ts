@@ -2215,7 +2215,8 @@ export interface components {
         PurutoItem: {
             /**
              * @description Commands that may be invoked: the four base commands plus allowed skills the puruto really has, each by its
-             *     folder (the skill's `command`).
+             *     folder (the skill's `command`). A registry entry's own `commands` never add to it: those it is not allowed are
+             *     reported in `GET /health` `discovery.problems`.
              */
             commands: string[];
             /** @description Purpose of the puruto: first paragraph of its README.md. */
@@ -2227,7 +2228,11 @@ export interface components {
             kind: string;
             /** @description Folder-style name, e.g. `puruto-financial`. */
             name: string;
-            /** @description Absolute folder of the puruto; `null` when a registry entry names a folder that does not exist. */
+            /**
+             * @description Absolute folder of the puruto; `null` when a registry entry names a folder that does not exist. An entry naming
+             *     a folder discovery refuses (outside the ecosystem roots, a root itself, Gatehouse's data dir) is not listed at
+             *     all, and answers 404 like an unknown name; `GET /health` `discovery.problems` says why.
+             */
             path: string | null;
             /**
              * @description Skills found under `.claude/skills/`: the first 1,000 skill folders by name. Discovery examines at most

@@ -142,8 +142,9 @@ describe("registry roots", () => {
 
     const items = await d.list();
     const byName = new Map(items.map((p) => [p.name, p]));
-    expect(byName.get("puruto-nested-root")?.path).toBeNull();
-    expect(byName.get("puruto-data-parent")?.path).toBeNull();
+    // Refused, not missing: neither is listed.
+    expect(byName.get("puruto-nested-root")).toBeUndefined();
+    expect(byName.get("puruto-data-parent")).toBeUndefined();
     expect(byName.get("puruto-fine")).toMatchObject({ path: path.join(nested, "puruto-team-a"), source: "registry" });
     expect(byName.get("puruto-team-a")).toMatchObject({ source: "scan" });
     const { problems } = await d.snapshot();

@@ -2,8 +2,8 @@ import { mkdir, realpath, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDiscovery, type Discovery, withoutPaths } from "./discovery";
-import { FRONT_MATTER_LIMIT, FRONT_MATTER_MAX_DEPTH } from "./repo";
 import { MAX_REGISTRY_ENTRIES, MAX_REGISTRY_PROBLEMS, REGISTRY_MAX_DEPTH } from "./registry";
+import { FRONT_MATTER_LIMIT, FRONT_MATTER_MAX_DEPTH } from "./repo";
 import { removeDir, tempDir, testConfig, writePuruto, writeSkill } from "./testing";
 
 let root: string;
@@ -369,10 +369,8 @@ describe("registry.json", () => {
     const discovery = discover({ ecosystemRoot: root, dataPath: path.join(root, "puruto-data") });
     const items = await discovery.list();
 
-    expect(items.filter((i) => i.source === "registry").map((i) => [i.name, i.path])).toEqual([
-      ["puruto-evil", null],
-      ["puruto-up", null],
-    ]);
+    // Refused, not missing: neither is a puruto (not listed, not runnable).
+    expect(items.filter((i) => i.source === "registry")).toEqual([]);
     expect((await discovery.snapshot()).problems.filter((p) => p.includes("outside the ecosystem root"))).toHaveLength(
       2,
     );

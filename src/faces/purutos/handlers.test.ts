@@ -1,7 +1,7 @@
 // The face through the real HTTP stack (spec-driven router, Ajv validation, problem+json), with auth stubbed:
 // every response is also checked against the schema the spec declares for its status.
 import { readFileSync } from "node:fs";
-import { readdir, readFile, realpath } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, writeFile } from "node:fs/promises";
 import { request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -268,6 +268,47 @@ describe("a skill is listed by the folder that runs it (review R23c)", () => {
       `${path.join(dir, ".claude/skills/drop/SKILL.md")}: front matter name "balance" is not its folder's; it runs (and is allowed) as command "drop"`,
       `${path.join(dir, ".claude/skills/wipe/SKILL.md")}: front matter name "status" is not its folder's; it runs (and is allowed) as command "wipe"`,
     ]);
+  });
+});
+
+describe("a registry entry refused by discovery is not served (review R23c)", () => {
+  let root: string;
+  afterEach(async () => removeDir(root));
+
+  it("an entry outside the ecosystem roots is neither listed nor runnable, and dropped commands are reported", async () => {
+    // /health said "… is outside the ecosystem roots, ignored", yet GET /purutos listed both (path null) and
+    // POST …/puruto-root/status answered 200 TARGET_NOT_FOUND "does not exist"; `commands` vanished unreported.
+    root = await realpath(await tempDir());
+    const eco = path.join(root, "eco");
+    await writePuruto(eco, "puruto-ok");
+    const data = path.join(eco, "puruto-data");
+    await mkdir(data, { recursive: true });
+    await writeFile(
+      path.join(data, "registry.json"),
+      JSON.stringify({
+        purutos: [
+          { name: "puruto-root", path: "/" },
+          { name: "puruto-up", folder: "../.." },
+          { name: "puruto-ok", folder: "puruto-ok", commands: ["../../bin/sh", "sh", "status"] },
+        ],
+      }),
+    );
+    const base = await serve(testConfig({ ecosystemRoot: eco, dataPath: data }));
+
+    const { body } = await call(base, "Purutos_list", "GET", "/purutos");
+    expect(body.items.map((i: { name: string }) => i.name)).toEqual(["puruto-data", "puruto-ok"]);
+    for (const name of ["puruto-root", "puruto-up"]) {
+      expect((await call(base, "Purutos_get", "GET", `/purutos/${name}`)).status, name).toBe(404);
+      const invoked = await call(base, "Purutos_invoke", "POST", `/purutos/${name}/status`, { body: {} });
+      expect(invoked.status, name).toBe(404);
+      expect(invoked.body, name).toMatchObject({ code: "PURUTO_NOT_FOUND" });
+    }
+    const { problems } = await discoveries.at(-1)!.snapshot();
+    expect(problems).toContain(
+      'registry entry "puruto-ok": commands "../../bin/sh", "sh" ignored (only the base commands and skills GATEHOUSE_EXTRA_COMMANDS allows run)',
+    );
+    expect(problems).toContain('registry entry "puruto-root": not listed, every folder it names was refused');
+    expect(problems).toContain('registry entry "puruto-up": not listed, every folder it names was refused');
   });
 });
 

@@ -12,6 +12,8 @@ export interface RegistryEntry {
   /** Where to look for the folder, in order: `path`, `folder`, then the name itself (relative to the root). */
   locations: string[];
   kind?: string | undefined;
+  /** `commands` as the entry declares them (non-strings as JSON): never an allow list, only reported when dropped. */
+  commands: string[];
 }
 
 export interface RegistryRead {
@@ -159,5 +161,16 @@ function parseItem(item: unknown): RegistryEntry | string {
   // to every client: the kind is inferred from the name, as for an entry that declares none.
   const declared = typeof raw.kind === "string" ? raw.kind.trim() : "";
   const kind = isKnownKind(declared) ? declared : undefined;
-  return { name, locations, kind };
+  return { name, locations, kind, commands: declaredCommands(raw.commands) };
+}
+
+/** Declared commands kept per entry (to report the dropped ones), each cut to 200 characters. */
+const MAX_DECLARED_COMMANDS = 100;
+
+function declaredCommands(value: unknown): string[] {
+  if (value === undefined) return [];
+  const items = Array.isArray(value) ? value : [value];
+  return items
+    .slice(0, MAX_DECLARED_COMMANDS)
+    .map((item) => (typeof item === "string" ? item : (JSON.stringify(item) ?? String(item))).slice(0, 200));
 }

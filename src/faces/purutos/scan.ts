@@ -8,9 +8,8 @@ import { mapLimit } from "./concurrency";
 import type { PurutosConfig } from "./config";
 import { isInside, realPathInside } from "./containment";
 import { cutProblem, listDirectory, MAX_DIRECTORY_ENTRIES } from "./directory";
-import { isPurutoFolderName } from "./names";
+import { isPurutoFolderName, KNOWN_KINDS } from "./names";
 import { type FileReader, NO_CACHE } from "./read-cache";
-import { KNOWN_KINDS } from "./names";
 import { boundedProblems, readRegistry, registryFile } from "./registry";
 import { readRepo, type SkillInfo } from "./repo";
 
@@ -67,6 +66,8 @@ interface Entry {
   dir: string | null;
   kind?: string | undefined;
   source: "registry" | "scan";
+  /** A registry entry's own `commands`: never an allow list; those it is not allowed are reported. */
+  declared?: string[] | undefined;
 }
 
 /** The real roots a build works with. */
@@ -120,7 +121,12 @@ export async function buildIndex(
         entry.locations,
         problems,
       );
-      found.set(entry.name, { name: entry.name, dir, kind: entry.kind, source: "registry" });
+      // Refused, not missing: the entry is not a puruto at all (not listed, 404 like an unknown name).
+      if (dir === REFUSED) {
+        problems.push(`registry entry "${entry.name}": not listed, every folder it names was refused`);
+        continue;
+      }
+      found.set(entry.name, { name: entry.name, dir, kind: entry.kind, source: "registry", declared: entry.commands });
     }
   }
 
@@ -183,12 +189,15 @@ async function readPurutos(
       ? await readRepo(entry.dir, reader, entryLimit(config))
       : { skills: [], problems: [] as string[] };
     for (const problem of repo.problems) problems.push(problem);
+    const commands = allowedCommands(repo.skills, config, entry.name);
+    const dropped = droppedCommands(entry, commands);
+    if (dropped) problems.push(dropped);
     return {
       name: entry.name,
       path: entry.dir,
       kind: entry.kind ?? inferKind(entry.name),
       source: entry.source,
-      commands: allowedCommands(repo.skills, config, entry.name),
+      commands,
       skills: repo.skills,
       description: "description" in repo ? repo.description : undefined,
       standardVersion: "standardVersion" in repo ? repo.standardVersion : undefined,
@@ -196,6 +205,27 @@ async function readPurutos(
   });
   items.sort((a, b) => a.name.localeCompare(b.name));
   return items;
+}
+
+/** Registry commands shown per entry in a problem (the rest counted). */
+const MAX_DROPPED_SHOWN = 10;
+
+/**
+ * The registry entry's declared `commands` it is not allowed (a path, `sh`, a skill the operator did not allow), as
+ * one problem; null when there are none. Nothing is ever allowed for being declared in the registry.
+ */
+function droppedCommands(entry: Entry, commands: string[]): string | null {
+  const dropped = (entry.declared ?? []).filter((command) => !commands.includes(command));
+  if (dropped.length === 0) return null;
+  const shown = dropped
+    .slice(0, MAX_DROPPED_SHOWN)
+    .map((c) => JSON.stringify(c.length > 80 ? `${c.slice(0, 80)}…` : c))
+    .join(", ");
+  const more = dropped.length > MAX_DROPPED_SHOWN ? ` and ${dropped.length - MAX_DROPPED_SHOWN} more` : "";
+  return (
+    `registry entry "${entry.name}": commands ${shown}${more} ignored (only the base commands and skills ` +
+    "GATEHOUSE_EXTRA_COMMANDS allows run)"
+  );
 }
 
 /**
@@ -213,9 +243,13 @@ async function honouredRoots(realScanRoots: string[], dataParent: string | null,
   });
 }
 
+/** What resolveRegistryFolder answers when no location was usable and at least one was refused. */
+const REFUSED = Symbol("refused");
+
 /**
  * First location that resolves to a folder under one of the roots (a relative one is tried against each root in
- * turn); one that points elsewhere, or at Gatehouse's data dir, is reported and not used.
+ * turn); one that points elsewhere, or at Gatehouse's data dir, is reported and not used. Null when no location
+ * exists; REFUSED when none was usable and one existed but was refused.
  */
 async function resolveRegistryFolder(
   realRoots: string[],
@@ -223,7 +257,8 @@ async function resolveRegistryFolder(
   name: string,
   locations: string[],
   problems: string[],
-): Promise<string | null> {
+): Promise<string | null | typeof REFUSED> {
+  let refused = false;
   for (const location of locations) {
     const candidates = path.isAbsolute(location) ? [location] : realRoots.map((root) => path.resolve(root, location));
     for (const candidate of candidates) {
@@ -231,22 +266,25 @@ async function resolveRegistryFolder(
       if (real === null) continue;
       if (!realRoots.some((root) => isInside(root, real))) {
         problems.push(`registry entry "${name}": ${location} is outside the ecosystem roots, ignored`);
+        refused = true;
         continue;
       }
       // A root (e.g. `folder: "."`, or a scan root nested in another one) is a folder of purutos, never one: every
       // puruto in it would be files "inside" that one puruto, runnable under its name.
       if (realRoots.includes(real)) {
         problems.push(`registry entry "${name}": ${location} is an ecosystem root, not a puruto, ignored`);
+        refused = true;
         continue;
       }
       if (forbidden.some((f) => isInside(real, f) || isInside(f, real))) {
         problems.push(`registry entry "${name}": ${location} holds Gatehouse's data dir, ignored`);
+        refused = true;
         continue;
       }
       if (await isDirectory(real)) return real;
     }
   }
-  return null;
+  return refused ? REFUSED : null;
 }
 
 async function realOrNull(p: string): Promise<string | null> {
