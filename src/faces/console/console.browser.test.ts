@@ -322,12 +322,14 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
       }),
     );
     expect(reply.body).toMatchObject({ decision: "ESCALATE", executed: false });
-    // An agent id written backwards with a bidi override, as if it were another agent's row in the audit log.
+    // An agent id written backwards with a bidi override, as if it were another agent's row in the audit log: ids
+    // hold no bidi control (the spec's id rule), so it is refused before anything is judged or audited.
     const spoof = await agent(g).post(
       "/api/v1/gateway/execute",
       executeBody(UAPK, { type: "payment", tool: "send" }, { agent_id: "\u202etob-stnemyap" }),
     );
-    expect(spoof.body.decision).toBe("DENY");
+    expect(spoof.status).toBe(400);
+    expect(spoof.body).toMatchObject({ code: "VALIDATION_FAILED" });
 
     await page.getByRole("tab", { name: "Approvals" }).click();
     const card = approvalCard(reply.body.approval_id as string);
@@ -343,9 +345,9 @@ describe.skipIf(!haveChromium)("operator console in a browser", () => {
 
     await page.getByRole("tab", { name: "Interactions" }).click();
     const log = page.getByRole("table", { name: "Audit log" });
-    await expect.poll(async () => (await log.textContent()) ?? "").toContain("tob-stnemyap");
+    await expect.poll(async () => (await log.textContent()) ?? "").toContain(UAPK);
     expect(await log.textContent()).not.toMatch(invisible);
-    expect(await log.textContent()).toContain("\\u202etob-stnemyap");
+    expect(await log.textContent()).not.toContain("tob-stnemyap");
     await shot("hostile-text");
   });
 
