@@ -7,6 +7,11 @@ export class UrlTemplateError extends Error {}
 
 const PLACEHOLDER = /\{([A-Za-z0-9_.-]+)\}/g;
 
+/** The param names (a dotted one is a path into the params) a url template fills, in order: what the policy judges. */
+export function templatePlaceholders(template: string): string[] {
+  return [...template.matchAll(PLACEHOLDER)].map((match) => match[1] ?? "");
+}
+
 export function expandUrlTemplate(
   template: string,
   params: Record<string, unknown>,

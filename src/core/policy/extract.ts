@@ -68,6 +68,7 @@
 // `amount_params_only`: the walk's recipients or amounts outside them are then dropped, unless the params hold none
 // of them, or the url template's `{placeholders}` send them). Walking is bounded: params too deep or too large to
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
+import { templatePlaceholders } from "../connectors/url-template";
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
 import { normalizeJurisdiction } from "./jurisdictions";
@@ -477,13 +478,10 @@ type DeclaringTool = Pick<
   "recipient_params" | "amount_params" | "recipient_params_only" | "amount_params_only"
 > & { connector?: { url?: string | undefined } | undefined };
 
-/**
- * The param paths an http or webhook tool's url template fills (`{to}`, `{payee.email}`), as
- * ../connectors/url-template.ts reads them (the same pattern; a dotted name is a path into the params).
- */
+/** The param paths an http or webhook tool's url template fills (`{to}`, `{payee.email}`): the connector's own reading. */
 function urlPlaceholders(tool: DeclaringTool): string[] {
   const url = tool.connector?.url;
-  return typeof url === "string" ? [...url.matchAll(/\{([A-Za-z0-9_.-]+)\}/g)].map((match) => match[1] ?? "") : [];
+  return typeof url === "string" ? templatePlaceholders(url) : [];
 }
 
 /**
