@@ -308,30 +308,41 @@ describe("relay", () => {
       });
     });
     let releasePolicy: () => void = () => undefined;
+    const decided: string[] = [];
     const policyHeld = new Promise<void>((r) => (releasePolicy = r));
     try {
       const g = await fx.gateway({
         withRuntime: false,
         agentRuntimeUrl: `http://127.0.0.1:${(fast.address() as { port: number }).port}`,
         options: { maxBufferedBytes: 256 * 1024, maxPendingCallsPerSession: 1000 },
-        toolPolicy: async () => {
+        toolPolicy: async (call) => {
           await policyHeld;
+          decided.push(call.callId);
           return { decision: "ALLOW", reasons: [] };
         },
       });
       const c = await ide(g, "runtime-backlog");
+      let ideClose: number | undefined;
+      void c.closed.then(({ code }) => (ideClose = code));
       c.send({ type: "user_message", content: "read everything" });
       await expect.poll(() => runtimeSocket).toBeDefined();
       await new Promise((r) => setTimeout(r, 500));
       // 20 MB written; the gateway took its 256 KiB backlog and what the kernel's buffers hold, no more.
       expect(runtimeSocket!.bufferedAmount).toBeGreaterThan(10 * 1024 * 1024);
       releasePolicy();
-      await expect.poll(() => c.frames.filter((f) => f.type === "tool_call").length, { timeout: 30_000 }).toBe(200);
+      // Once the policy answers, the link is read again to its end: every call is decided, in the runtime's order.
+      await expect.poll(() => decided.length, { timeout: 60_000 }).toBe(200);
+      expect(decided).toEqual(Array.from({ length: 200 }, (_, i) => `c-${i}`));
+      // The IDE got them in order. On a loaded machine it may not read 20 MB fast enough: more than 256 KiB waiting
+      // for it makes it a slow consumer, closed 1013 (resumable), so it then has a gap-free prefix.
+      const relayed = () => c.frames.filter((f) => f.type === "tool_call").map((f) => f.call_id);
+      await expect.poll(() => relayed().length === 200 || ideClose === 1013, { timeout: 60_000 }).toBe(true);
+      expect(relayed()).toEqual(Array.from({ length: relayed().length }, (_, i) => `c-${i}`));
     } finally {
       releasePolicy();
       fast.close();
     }
-  });
+  }, 120_000);
 
   it("passes ESCALATE's approval id to the IDE and back to the runtime", async () => {
     const g = await fx.gateway({
