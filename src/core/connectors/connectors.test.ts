@@ -233,10 +233,12 @@ describe("http / webhook connectors", () => {
     expect(received.map((r) => [r.url, r.headers.host])).toEqual([["/named", `local.test:${port}`]]);
   });
 
-  it("URL-encodes params so /, ? and # stay inside their path segment", async () => {
-    const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "up/admin?x=1#top" });
+  it("URL-encodes params so / stays inside its path segment (and ? or # are refused there)", async () => {
+    const result = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "up/admin x=1" });
     expect(result.success).toBe(true);
-    expect(received[0]?.url).toBe("/items/up%2Fadmin%3Fx%3D1%23top/view");
+    expect(received[0]?.url).toBe("/items/up%2Fadmin%20x%3D1/view");
+    const query = await call("http", { ...local, url: `${base}/items/{id}/view` }, { id: "up/admin?x=1#top" });
+    expect(errorCode(query)).toBe("INVALID_PARAMS");
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, { id: ".." }))).toBe("INVALID_PARAMS");
     expect(errorCode(await call("http", { ...local, url: `${base}/items/{id}` }, {}))).toBe("INVALID_PARAMS");
   });
@@ -417,6 +419,21 @@ describe("http / webhook connectors", () => {
     // A query value is no path: layers of encoding there are text.
     expect((await call("http", config, { id: "x", q: "%252e%252e" })).success).toBe(true);
     expect(received).toHaveLength(3);
+  });
+
+  it("refuses a path param holding ? or # in any decoded form, without sending anything", async () => {
+    // A proxy that percent-decodes before it splits the URL reads `x%3Famount=5000` as a query the policy did not
+    // judge, and `acct_1%2Ftransfers%23` as another endpoint with its end cut off.
+    const config = { ...local, url: `${base}/accounts/{id}/balance?q={q}` };
+    for (const id of ["x?amount=5000", "x%3Famount=5000", "x%253Famount", "acct_1/transfers#", "x%23", "x\uFF1Fy"]) {
+      const result = await call("http", config, { id: JSON.parse(`"${id}"`), q: "x" });
+      expect([id, errorCode(result)]).toEqual([id, "INVALID_PARAMS"]);
+      expect(result.error?.message).toContain('"?" or "#"');
+    }
+    expect(received).toEqual([]);
+    // In a query value they are text, and a path value without them goes (a slash goes encoded, as GitLab's ids).
+    expect((await call("http", config, { id: "group/project", q: "a?b#c" })).success).toBe(true);
+    expect(received[0]?.url).toBe("/accounts/group%2Fproject/balance?q=a%3Fb%23c");
   });
 
   it("reads a param name through several percent-decodings, as a chain of proxies and servers may", async () => {

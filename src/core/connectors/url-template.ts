@@ -56,7 +56,8 @@ function paramAt(params: Record<string, unknown>, name: string): unknown {
 }
 
 /**
- * Why a path value could reach another path, or undefined when it cannot: a dot segment between slashes in any
+ * Why a path value could reach another path, or undefined when it cannot: a dot segment between slashes, or a `?`
+ * or `#` (endsThePath), in any
  * form a chain on the way may read it as. Encoded, `../admin` stays in its segment here, but a server or proxy
  * that decodes %2F (or reads `\` as `/`, or folds `‥` and `／`) and then resolves dot segments (nginx `proxy_pass`
  * with a URI, for one) would send the call to a path the tool does not name. A value already percent-encoded is
@@ -83,8 +84,22 @@ function climbs(text: string): string | undefined {
     }
     stages.push(decoded);
   }
-  if (!stages.some(hasDotSegment)) return undefined;
-  return `cannot hold a "." or ".." segment in the URL's path, as it is or once percent-decoded any number of times`;
+  if (stages.some(hasDotSegment)) {
+    return `cannot hold a "." or ".." segment in the URL's path, as it is or once percent-decoded any number of times`;
+  }
+  if (stages.some(endsThePath)) {
+    return `cannot hold "?" or "#" in the URL's path, as it is or once percent-decoded any number of times`;
+  }
+  return undefined;
+}
+
+/**
+ * A `?` or `#` (or a form NFKC folds to one, `？`, `＃`) in a path value: sent encoded (`%3F`), it is text to a
+ * server that decodes after splitting, but a proxy that decodes before splitting reads a query or a fragment there,
+ * i.e. params the policy did not judge (`{id: "x?amount=5000"}`) or a path cut short (`acct_1/transfers#`).
+ */
+function endsThePath(text: string): boolean {
+  return /[?#]/.test(text.normalize("NFKC"));
 }
 
 function ordinal(round: number): string {
