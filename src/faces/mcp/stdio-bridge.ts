@@ -1,11 +1,13 @@
 // `gatehouse mcp-stdio`: for MCP clients that only launch local processes. A forwarding proxy: JSON-RPC
 // messages read on stdin (the SDK's StdioServerTransport) are sent to Gatehouse's Streamable HTTP endpoint (the
 // SDK's StreamableHTTPClientTransport, which keeps the Mcp-Session-Id), and everything Gatehouse answers —
-// results, progress notifications — is written to stdout. Nothing is interpreted here: the gateway governs.
+// results, progress notifications — is written to stdout. Nothing is interpreted here: the gateway governs (a line
+// the gateway's HTTP door would refuse is refused here, as re-serialised it would no longer say so: stdio-lines.ts).
 import { parseArgs } from "node:util";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { isInitializeRequest, isJSONRPCRequest, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { checkedLines } from "./stdio-lines";
 
 export const STDIO_USAGE = `usage: gatehouse mcp-stdio --url GATEHOUSE_URL (--agent UAPK_ID | --purutos)
        [--api-key KEY | --token BEARER] [--capability-token TOKEN]
@@ -96,7 +98,9 @@ const DELETE_WAIT_MS = 5_000;
 /** Runs the bridge until stdin ends and every request read has been answered (or DRAIN_AFTER_END_MS passed). */
 export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   const upstream = new StreamableHTTPClientTransport(options.endpoint, { requestInit: { headers: options.headers } });
-  const local = new StdioServerTransport();
+  // Lines the gateway's HTTP door would refuse are answered here, before the SDK's JSON.parse loses what was wrong.
+  const input = process.stdin.pipe(checkedLines((refusal) => track(write(refusal))));
+  const local = new StdioServerTransport(input);
   let closing = false;
   /** What each message read still waits for: a request its answer written to stdout, a notification its sending. */
   const inFlight = new Set<Promise<unknown>>();
@@ -174,7 +178,7 @@ export async function runStdioBridge(options: BridgeOptions): Promise<void> {
   local.onclose = () => void endOfInput(); // also when the SDK's transport gives up reading (a line over its limit)
   await upstream.start();
   await local.start();
-  process.stdin.once("end", () => void endOfInput());
+  input.once("end", () => void endOfInput());
   await done;
 }
 

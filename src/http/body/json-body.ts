@@ -192,8 +192,11 @@ function utf8Text(bytes: Buffer): string {
 // co-body's strict mode: after RFC 8259 whitespace, the body must open an object or an array.
 const OBJECT_OR_ARRAY_START = /^[ \t\n\r]*[[{]/;
 
-/** Parses as co-body's strict JSON did: `{}` for an empty body, 400 INVALID_JSON for anything refused. */
-function parseStrictJson(text: string): unknown {
+/**
+ * Parses as co-body's strict JSON did: `{}` for an empty body, 400 INVALID_JSON for anything refused. Also the
+ * stdio MCP bridge's reader of its lines (../../faces/mcp/stdio-lines.ts), so both doors refuse the same text.
+ */
+export function parseStrictJson(text: string): unknown {
   if (text === "") return {};
   if (!OBJECT_OR_ARRAY_START.test(text)) throw problem("INVALID_JSON", "Request body must be a JSON object");
   let value: unknown;

@@ -121,7 +121,40 @@ describe("gatehouse mcp-stdio, lines that are not JSON-RPC", () => {
     expect(unread).toEqual([-32700, -32600]);
     expect(messages.find((m) => m.id === 2)?.result.tools.length).toBeGreaterThan(0);
   }, 30_000);
+
+  it("refuses, as the HTTP door does, a line whose JSON.parse would change it: a repeated name, 1e309", async () => {
+    // The SDK parses each line and the HTTP transport re-serialises it: a repeated "name" reached the gateway once
+    // (the last one ran) and 1e309 as null, run and audited as something the client never sent.
+    const before = await auditedLines();
+    const call = (id: number, params: string) =>
+      `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"noop_ping","arguments":{"params":${params}}}}`;
+    const messages = await bridgeAllAtOnce([
+      initialize("re-serialised"),
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      call(3, '{"x":1e309}'),
+      `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"nope","arguments":{"params":{}},"name":"noop_ping"}}`,
+      call(5, '{"a":1,"a":2}'),
+      { jsonrpc: "2.0", id: 2, method: "tools/list" },
+    ]);
+    const answers = Object.fromEntries(messages.filter((m) => m.id !== 1).map((m) => [m.id, m.error ?? "result"]));
+    expect(answers[3]).toMatchObject({ code: -32600, message: expect.stringContaining("/params/arguments/params/x") });
+    expect(answers[4]).toMatchObject({
+      code: -32700,
+      message: expect.stringContaining('repeats the member name "name"'),
+    });
+    expect(answers[5]).toMatchObject({ code: -32700, message: expect.stringContaining('"a"') });
+    expect(answers[2]).toBe("result");
+    // Nothing of them ran: the audit holds no new record.
+    expect(await auditedLines()).toEqual(before);
+  }, 30_000);
 });
+
+/** How many lines the org's audit export holds: a call that ran adds its intent and outcome. */
+async function auditedLines(): Promise<number> {
+  const { status, text } = await operator(g).get("/interactions/export");
+  expect(status).toBe(200);
+  return text.split("\n").filter(Boolean).length;
+}
 
 /**
  * Runs the bridge with `lines` written to its stdin, which is then closed (as `printf … | gatehouse mcp-stdio` does);

@@ -1,0 +1,35 @@
+// The stdio bridge's line filter: lines pass unchanged whatever the chunking, refused ones are answered instead.
+import { describe, expect, it } from "vitest";
+import { checkedLines } from "./stdio-lines";
+
+async function through(chunks: string[]): Promise<{ passed: string; answers: unknown[] }> {
+  const answers: unknown[] = [];
+  const lines = checkedLines((a) => answers.push(a));
+  let passed = "";
+  lines.on("data", (d: Buffer) => (passed += d.toString()));
+  const ended = new Promise((r) => lines.on("end", r));
+  for (const c of chunks) lines.write(Buffer.from(c));
+  lines.end();
+  await ended;
+  return { passed, answers };
+}
+
+describe("checkedLines", () => {
+  it("passes lines split across chunks unchanged (CRLF and a last line without newline too)", async () => {
+    const text =
+      '{"jsonrpc":"2.0","id":1,"method":"ping"}\r\n{"jsonrpc":"2.0","id":"é","method":"ping"}\nnot json\n{"a":1}';
+    const { passed, answers } = await through([text.slice(0, 7), text.slice(7, 45), text.slice(45)]);
+    expect(passed).toBe(text);
+    expect(answers).toEqual([]);
+  });
+
+  it("answers a refused line with its id and drops it, keeping the lines around it", async () => {
+    const ok = '{"jsonrpc":"2.0","id":1,"method":"ping"}\n';
+    const dup = '{"jsonrpc":"2.0","id":7,"method":"ping","method":"tools/list"}\n';
+    const { passed, answers } = await through([ok + dup.slice(0, 20), dup.slice(20) + ok]);
+    expect(passed).toBe(ok + ok);
+    expect(answers).toEqual([
+      { jsonrpc: "2.0", id: 7, error: { code: -32700, message: expect.stringContaining('"method"') } },
+    ]);
+  });
+});
