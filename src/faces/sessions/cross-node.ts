@@ -311,7 +311,8 @@ function fenceLink(registry: SessionRegistry, sessionId: string): void {
 
 /**
  * Before this node decides an approval one of its turns waits for (the IDE's approve, reject or edit, from its own
- * socket or forwarded by another node): whether that turn is still this node's to carry on. The upkeep finds out
+ * socket or forwarded by another node), and before it spends or acts on one decided (an operator's approve over
+ * REST too, ./node-approvals.ts trackedByNode): whether that turn is still this node's to carry on. The upkeep finds out
  * that this node was counted as gone (a stall, or cut off from Redis, for nodeGoneAfterMs) only on its next tick;
  * a decision handled first — on -CONT, the IDE's approve another node forwarded meanwhile waits in the inbox and
  * is handled before any upkeep reply arrives — was recorded and its approval consumed (intent ALLOW) although

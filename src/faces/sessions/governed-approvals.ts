@@ -36,7 +36,7 @@ export interface GovernedCalls {
 
 export function createToolApprovals(calls: GovernedCalls): ToolApprovals {
   return {
-    settled: (ctx, approvalId, signal) => settled(calls, ctx, approvalId, signal),
+    settled: (ctx, approvalId, signal, stillOurs) => settled(calls, ctx, approvalId, signal, stillOurs),
     async decide(ctx, approvalId, decision, feedback) {
       const orgId = orgOfApproval(calls, ctx);
       const by = {
@@ -135,15 +135,21 @@ function frameRefusalCode(
   return approval.approval_id === refused.ownApprovalId ? undefined : "INVALID_CALL_ID";
 }
 
-/** Waits until the approval is decided (or gone), then releases or rejects the call accordingly. */
+/**
+ * Waits until the approval is decided (or gone), then releases or rejects the call accordingly — unless
+ * `stillOurs` says the turn is no longer this node's by then (see ToolApprovals.settled): nothing is spent.
+ */
 async function settled(
   calls: GovernedCalls,
   ctx: ToolPolicyContext,
   approvalId: string,
   signal: AbortSignal,
+  stillOurs?: () => Promise<boolean>,
 ): Promise<ToolRelease> {
   const orgId = orgOfApproval(calls, ctx);
   const approval = await untilDecided(calls, orgId, approvalId, signal);
+  if (stillOurs && !(await stillOurs()))
+    throw new DOMException("the session's turn is no longer this node's", "AbortError");
   if (!approval) return rejected(approvalId, "The approval no longer exists", "APPROVAL_NOT_FOUND");
   switch (approval.status) {
     // The call's own arguments, not the approval's stored copy: a large argument is stored as its hash and a

@@ -20,10 +20,10 @@
 // either the claim saw the key (took nothing) or the node sees what was taken and ends those turns itself
 // (./cross-node.ts endTurnsDeclaredGone), the approval's cancel by the taker standing (the store refuses any later
 // decision on it). The taker's cancel in the database comes after its take in Redis, and a node back from a stall
-// may have an IDE decision waiting (its socket, its inbox): so before it decides any approval it re-asserts and
-// reads what was taken first, and looks whether its session was taken over (./cross-node.ts stillHolding), rather
-// than wait for its next refresh — else its approve, then its consume, could beat the taker's cancel. Two nodes
-// never both carry such an approval on.
+// may have an IDE decision waiting (its socket, its inbox), or find an operator's approve made meanwhile (REST):
+// so before it decides any approval, or spends one decided, it re-asserts and reads what was taken first, and looks
+// whether its session was taken over (./cross-node.ts stillHolding), rather than wait for its next refresh — else
+// its approve, then its consume, could beat the taker's cancel. Two nodes never both carry such an approval on.
 //
 // Without Redis there is one node, on its embedded SQLite file (the data-dir lock, src/data-dir-lock.ts, allows one
 // process per file): no survivor exists, and it is the next process on that file that ends what the last one left
@@ -39,7 +39,7 @@
 //                                          the node to read should it come back
 import type { Redis } from "ioredis";
 import { logger } from "../../core/log/logger";
-import { NODE_TTL_MS, nodeShowsLifeKeys, nodeSignOfLifeKey } from "./cluster";
+import { NODE_REFRESH_MS, NODE_TTL_MS, nodeShowsLifeKeys, nodeSignOfLifeKey } from "./cluster";
 import type { ToolApprovals, ToolPolicy, ToolPolicyContext, ToolRelease } from "./tool-policy";
 
 const log = logger.child({ module: "sessions", part: "node-approvals" });
@@ -260,6 +260,26 @@ function parseContext(text: string): ToolPolicyContext | undefined {
   }
 }
 
+/**
+ * `stillHolding`'s answer for a settle about to spend a decided approval: asked again every NODE_REFRESH_MS while
+ * Redis cannot say (nobody sends that decision again, unlike an IDE's), until it answers or the turn ends here.
+ */
+async function answered(
+  stillHolding: (ctx: ToolPolicyContext) => Promise<boolean>,
+  ctx: ToolPolicyContext,
+  signal: AbortSignal,
+): Promise<boolean> {
+  for (;;) {
+    signal.throwIfAborted();
+    try {
+      return await stillHolding(ctx);
+    } catch (err) {
+      log.warn({ err: String(err), sessionId: ctx.sessionId }, "cannot tell whether the turn is still this node's");
+      await new Promise((resolve) => setTimeout(resolve, NODE_REFRESH_MS));
+    }
+  }
+}
+
 /** Why an IDE decision is refused for a turn this node was found, just before deciding, to no longer carry. */
 export const TURN_LOST = "the session's turn was lost with its gateway node (counted as gone while it was silent)";
 
@@ -268,8 +288,10 @@ export const TURN_LOST = "the session's turn was lost with its gateway node (cou
  * (and a release that escalates anew) is tracked; an approval that settled, was replaced by an edit or was
  * cancelled here is forgotten. A settle aborted (the turn ending here, or this node shutting down) is not:
  * what ended the turn cancels it, and what it did not cancel a survivor will. An IDE decision (approve, reject,
- * edit) reaches the store only once `stillHolding` confirmed the turn is still this node's (./cross-node.ts
- * stillHolding: a node back from a stall must not decide, and so consume, an approval another node took).
+ * edit) reaches the store, and a decided approval (an operator's approve over REST too) is spent or acted on, only
+ * once `stillHolding` confirmed the turn is still this node's (./cross-node.ts stillHolding: a node back from a
+ * stall must not decide, nor consume, an approval another node took; a turn found lost there ends here, its
+ * approval cancelled, as for a decision).
  */
 export function trackedByNode(
   node: NodeApprovals,
@@ -289,7 +311,8 @@ export function trackedByNode(
       return decision;
     },
     approvals: {
-      settled: async (ctx, id, signal) => releaseTracked(ctx, id, await approvals.settled(ctx, id, signal)),
+      settled: async (ctx, id, signal) =>
+        releaseTracked(ctx, id, await approvals.settled(ctx, id, signal, () => answered(stillHolding, ctx, signal))),
       decide: async (ctx, id, decision, feedback) =>
         (await stillHolding(ctx)) ? approvals.decide(ctx, id, decision, feedback) : TURN_LOST,
       edit: async (ctx, id, args, feedback) => {

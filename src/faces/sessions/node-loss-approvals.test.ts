@@ -14,7 +14,7 @@ import { createGovernanceEngine } from "../../core/governance";
 import { loadManifestDir } from "../../core/policy/manifest-loader";
 import type { Db } from "../../core/store/sqlite";
 import { openMigratedDatabase } from "../../core/store/test-support";
-import { NODE_REFRESH_MS, NODE_TTL_MS } from "./cluster";
+import { NODE_REFRESH_MS, NODE_TTL_MS, nodeSignOfLifeKey } from "./cluster";
 import { createGovernedTools } from "./governed-tools";
 import { DEFAULT_SESSION_OPTIONS } from "./options";
 import { redisSessionsFixture } from "./redis-fixture";
@@ -54,19 +54,33 @@ interface Node extends TestGateway {
    * A stall (a long GC pause, a throttled CPU, a paused VM: kill -STOP, then -CONT): for `ms` nothing this node
    * sends reaches Redis nor does Redis's answer reach it, then all it queued meanwhile goes out at once. With
    * `inbox`, what Redis pushes to its inbox (the frames other nodes forward) waits too, to be handled at once when
-   * the node is back, as a process stopped whole finds it in its socket on -CONT.
+   * the node is back, as a process stopped whole finds it in its socket on -CONT. `ms` may be a promise instead:
+   * the stall lasts until it resolves.
    */
-  stall(ms: number, opts?: { inbox?: boolean }): Promise<void>;
+  stall(ms: number | Promise<unknown>, opts?: { inbox?: boolean }): Promise<void>;
 }
 
 /**
  * A node on the shared approvals store, on a Redis connection of its own (which `kill` cuts). `failingCancels`:
- * its first cancels throw, as with the database away.
+ * its first cancels throw, as with the database away. `sweeps: false`: it never ends other nodes' approvals (its
+ * sweep lagging far behind). `beforeEval`: awaited before each script it runs in Redis, with the script's arguments.
  */
-async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): Promise<Node> {
+async function node({
+  failingCancels = 0,
+  goneAfterMs = GONE_AFTER_MS,
+  sweeps = true,
+  beforeEval = undefined as ((args: unknown[]) => Promise<void>) | undefined,
+} = {}): Promise<Node> {
   const own = new Redis("redis://127.0.0.1:6379", { maxRetriesPerRequest: 1 });
   own.on("error", () => undefined);
   ownConnections.push(own);
+  if (beforeEval) {
+    const run = own.eval.bind(own) as (...args: unknown[]) => Promise<unknown>;
+    (own as unknown as { eval: typeof run }).eval = async (...args) => {
+      await beforeEval(args);
+      return run(...args);
+    };
+  }
   // The node's other connections (its inbox's subscriber) are duplicates of this one: kept, for `stall`.
   const duplicates: Redis[] = [];
   const duplicate = own.duplicate.bind(own);
@@ -79,13 +93,17 @@ async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): P
   const never = new Promise<never>(() => undefined);
   const base = governed.approvals;
   const inert: ToolApprovals = {
-    settled: (ctx, id, signal) => base.settled(ctx, id, signal).then((r) => (dead ? never : r)),
+    settled: (ctx, id, signal, ...more) => base.settled(ctx, id, signal, ...more).then((r) => (dead ? never : r)),
     decide: (ctx, id, decision, feedback) => (dead ? never : base.decide(ctx, id, decision, feedback)),
     edit: (ctx, id, args, feedback) => (dead ? never : base.edit(ctx, id, args, feedback)),
-    cancel: async (ctx, id, reason) => {
-      if (failingCancels-- > 0) throw new Error("database unavailable");
-      return dead ? undefined : base.cancel?.(ctx, id, reason);
-    },
+    ...(sweeps
+      ? {
+          cancel: async (ctx, id, reason) => {
+            if (failingCancels-- > 0) throw new Error("database unavailable");
+            return dead ? undefined : base.cancel?.(ctx, id, reason);
+          },
+        }
+      : {}),
   };
   const g = await startGateway(fx.idp, {
     redis: own,
@@ -108,7 +126,8 @@ async function node({ failingCancels = 0, goneAfterMs = GONE_AFTER_MS } = {}): P
         r.stream.cork();
         r.stream.pause();
       }
-      await sleep(ms);
+      // A promise that never resolves (the test failed) still ends the stall, for the node to close.
+      await (typeof ms === "number" ? sleep(ms) : Promise.race([ms, sleep(STALL_CAP_MS)]));
       for (const r of held) {
         r.stream.resume();
         r.stream.uncork();
@@ -153,7 +172,20 @@ async function tracked(approvalId: string): Promise<boolean> {
   for (const key of records) if (await fx.redis.hexists(key, approvalId)) return true;
   return false;
 }
+/** The longest a stall until a promise lasts. */
+const STALL_CAP_MS = 40_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The node holding the runtime link of the IDE's session `sessionId` (its Redis record's `link`). */
+async function linkHolderOf(sessionId: string): Promise<string> {
+  const [key] = await fx.redis.keys(`${fx.prefix}:ws:session:${sessionId}~*`);
+  const holder = key ? await fx.redis.hget(key, "link") : null;
+  expect(holder).toBeTruthy();
+  return holder as string;
+}
+/** Resolves once `condition` holds (looked at every 100 ms). */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await sleep(100);
+}
 
 describe("the approvals of a turn whose gateway node died", () => {
   it("are cancelled, and audited as such, when the IDE resumes on another node", async () => {
@@ -253,6 +285,26 @@ describe("the approvals of a turn whose gateway node stalled (GC pause, throttle
     await c.next((f) => f.type === "error" && f.error_code === "INVALID_CALL_ID");
     expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
   });
+
+  it("an operator's approve made while the node is stalled past the bound is not spent by that node when it is back", async () => {
+    // The operator approves over REST (the shared store) while A is stopped and B has taken A's approvals (its
+    // cancel lagging: its database away). A's turn was waiting for that approval: it must find out it was counted
+    // as gone before it spends the approval (consumed, intent ALLOW) on a call its IDE is told is lost.
+    const a = await node();
+    await node({ failingCancels: 1_000 });
+    const { c, approvalId } = await pendingApprovalOn(a, "operator-approved-while-stalled");
+    const aNode = await linkHolderOf("operator-approved-while-stalled");
+    const claimed = until(async () => (await fx.redis.exists(`${fx.prefix}:ws:approvals-taken:${aNode}`)) === 1);
+    const back = claimed.then(async () => {
+      expect(approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "ok" }).ok).toBe(true);
+      await sleep(1_000); // A's store (not stalled here) sees the approve meanwhile, as a node on -CONT would
+    });
+    await a.stall(back);
+    await c.next((f) => f.type === "error" && f.error_code === "AGENT_UNAVAILABLE", GONE_WITHIN_MS);
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("cancelled");
+    expect(verdictsOf(approvalId)).toEqual(["approved", "cancelled"]);
+    expect(c.frames.some((f) => f.type === "agent_status" && f.status === "executing_tool")).toBe(false);
+  }, 90_000);
 
   it("a node that never comes back after its stall still has its approvals cancelled", async () => {
     const a = await node();

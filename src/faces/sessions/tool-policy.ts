@@ -71,9 +71,16 @@ export interface ToolApprovals {
   /**
    * Resolves once approval `approvalId` is no longer pending — whoever decided it — with the outcome after
    * the policy re-checked the call (an approved call is released only if it is still allowed). Rejects with
-   * an AbortError when `signal` aborts.
+   * an AbortError when `signal` aborts. `stillOurs`, when given, is asked once the approval is decided and before
+   * anything is done with it (an approved one is spent by the release): false, the turn is no longer the caller's
+   * (another node took it over), and the settle rejects with an AbortError, nothing spent.
    */
-  settled(ctx: ToolPolicyContext, approvalId: string, signal: AbortSignal): Promise<ToolRelease>;
+  settled(
+    ctx: ToolPolicyContext,
+    approvalId: string,
+    signal: AbortSignal,
+    stillOurs?: () => Promise<boolean>,
+  ): Promise<ToolRelease>;
   /**
    * The IDE user's approve / reject, recorded on the approval (the first decision wins). Resolves undefined when it
    * was recorded, else with why not (decided first by someone else, expired, gone); throws when the store failed.
