@@ -84,8 +84,12 @@ export interface LinkHolder {
 const HOLD_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'link', ARGV[1]) return 1 end
 return 0`;
-/** Moves `link` from ARGV[1] (a node that is gone) to ARGV[2]: 1 for the one caller that took it. */
+/**
+ * Moves `link` from ARGV[1] to ARGV[2]: 1 for the one caller that took it. With KEYS[2], KEYS[3] (ARGV[1]'s
+ * `nodeShowsLifeKeys`): only if ARGV[1] is gone, read in the same step (-1: it shows life).
+ */
 const TAKE_SCRIPT = `
+if #KEYS > 1 and redis.call('EXISTS', KEYS[2], KEYS[3]) > 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'link') == ARGV[1] then redis.call('HSET', KEYS[1], 'link', ARGV[2]) return 1 end
 return 0`;
 /** Clears `link` only if it still names ARGV[1]: 1 for the one caller that cleared it. */
@@ -188,15 +192,28 @@ export class SessionCluster {
   }
 
   /**
-   * The holder `gone` is gone: this node becomes the session's holder (it numbers the frames from now on, and
-   * the gone node, should it come back, can no longer write them). True for the one caller that took it.
+   * The holder `gone` was seen gone: if it still is — read in the same Redis step as the take, so a holder back
+   * in between (showing life, then finding its session not taken: ./cross-node.ts stillHolding) keeps it — this
+   * node becomes the session's holder (it numbers the frames from now on, and the gone node, should it come back,
+   * can no longer write them). `taken` for the one caller that took it; `alive` when the holder shows life again.
    */
-  async takeLink(sessionId: string, gone: string): Promise<boolean> {
+  async takeLink(sessionId: string, gone: string): Promise<"taken" | "alive" | "not-taken"> {
+    const keys = [this.keys.session(sessionId), ...nodeShowsLifeKeys(this.prefix, gone)];
+    const taken = await this.take(sessionId, keys, gone);
+    return taken === 1 ? "taken" : taken === -1 ? "alive" : "not-taken";
+  }
+
+  /** The holder `from`, alive, answered that it no longer has the session: this node takes it (true if it did). */
+  async takeDroppedLink(sessionId: string, from: string): Promise<boolean> {
+    return (await this.take(sessionId, [this.keys.session(sessionId)], from)) === 1;
+  }
+
+  private async take(sessionId: string, keys: string[], from: string): Promise<number> {
     try {
-      return Number(await this.redis.eval(TAKE_SCRIPT, 1, this.keys.session(sessionId), gone, this.nodeId)) === 1;
+      return Number(await this.redis.eval(TAKE_SCRIPT, keys.length, ...keys, from, this.nodeId));
     } catch (err) {
       log.warn({ err: String(err), sessionId }, "cannot take the session's link over");
-      return false;
+      return 0;
     }
   }
 

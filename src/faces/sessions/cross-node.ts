@@ -43,11 +43,9 @@ export async function routeElsewhere(
   const sessionId = session.record.id;
   const holder = await cluster.holderElsewhere(sessionId);
   if (!holder) return false;
-  if (!holder.alive) {
-    // Gone before we asked: its turn is lost; this node carries on (the frame opens a link here).
-    await takeOver(cluster, registry, session, holder.node);
-    return false;
-  }
+  // Gone before we asked: its turn is lost; this node carries on (the frame opens a link here). Unless it showed
+  // life again by the take: then the frame goes to it.
+  if (!holder.alive && (await takeOver(cluster, registry, session, holder.node))) return false;
   const messageId = messageIdOf(frame as { message_id?: string });
   const outcome = await cluster.forward(holder.node, {
     sessionId,
@@ -61,16 +59,15 @@ export async function routeElsewhere(
   }
   // The holder dropped the session (its link and turn with it) but is still named: this node takes it over and
   // handles the frame itself, rather than refusing every frame of a session nobody holds.
-  if (outcome.delivered && outcome.answer.notHeld && (await cluster.takeLink(sessionId, holder.node))) {
+  if (outcome.delivered && outcome.answer.notHeld && (await cluster.takeDroppedLink(sessionId, holder.node))) {
     for (const frame of (await registry.store.catchUp?.(sessionId)) ?? []) registry.relay(session, conn, frame);
     return false;
   }
   metrics.messagesProcessed.inc({ status: "error" });
-  if (!outcome.delivered && outcome.holderGone) {
-    await takeOver(cluster, registry, session, holder.node, messageId);
+  if (!outcome.delivered && outcome.holderGone && (await takeOver(cluster, registry, session, holder.node, messageId)))
     return true;
-  }
-  // Alive but it did not take the frame: a notice on this socket only (that node still numbers the stream).
+  // Alive (again, by the take) but it did not take the frame: a notice on this socket only (that node still numbers
+  // the stream).
   const reason = outcome.delivered ? outcome.answer.reason : "no answer in time";
   log.warn({ sessionId, holder: holder.node, reason }, "the node holding the runtime link did not take a frame");
   registry.sendError(
@@ -84,12 +81,14 @@ export async function routeElsewhere(
   return true;
 }
 
-const takingOver = new WeakMap<LiveSession, Promise<void>>();
+const takingOver = new WeakMap<LiveSession, Promise<boolean>>();
 
 /**
  * The holder is gone: once per session, clear it, adopt what it appended last, and tell the IDE its turn is
  * lost (AGENT_UNAVAILABLE, numbered by this node from now on). With `messageId`: that frame, sent for the lost
- * turn, is not acknowledged (whether it reached the runtime before the holder went cannot be known).
+ * turn, is not acknowledged (whether it reached the runtime before the holder went cannot be known). Resolves
+ * false, nothing done nor told, when the holder shows life again by the take (one Redis step with it): its turn
+ * goes on there.
  */
 export function takeOver(
   cluster: SessionCluster,
@@ -97,10 +96,12 @@ export function takeOver(
   session: LiveSession,
   deadNode: string,
   messageId?: string,
-): Promise<void> {
-  const previous = takingOver.get(session) ?? Promise.resolve();
+): Promise<boolean> {
+  const previous = takingOver.get(session) ?? Promise.resolve(true);
   const next = previous.then(async () => {
-    const won = await cluster.takeLink(session.record.id, deadNode);
+    const taken = await cluster.takeLink(session.record.id, deadNode);
+    if (taken === "alive") return false;
+    const won = taken === "taken";
     if (won) {
       log.warn({ sessionId: session.record.id, deadNode }, "the node holding the runtime link is gone; taking over");
       for (const frame of (await registry.store.catchUp?.(session.record.id)) ?? [])
@@ -110,6 +111,7 @@ export function takeOver(
       registry.sendError(session, "AGENT_UNAVAILABLE", OWNER_GONE, {
         details: { ...(messageId !== undefined ? { message_id: messageId } : {}), reason: "NODE_GONE" },
       });
+    return true;
   });
   takingOver.set(session, next);
   return next;

@@ -353,6 +353,44 @@ describe("a session whose IDE is on another node than its runtime link, when the
     await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("cancelled");
     expect(verdictsOf(approvalId)).toEqual(["cancelled"]);
   });
+  it("is not taken over when the link's node shows life again between the IDE's node's look and its take", async () => {
+    // B's upkeep read that A showed no sign of life (stopped past the bound), then took the link in a second Redis
+    // step. A, back in between, showed life, found nothing taken (B's sweep lagging) nor its session taken over, and
+    // carried its turn on (an operator's approve released the call, its approval spent), while B's take went through
+    // after it and told the IDE AGENT_UNAVAILABLE NODE_GONE: both nodes acting on one turn. The look and the take
+    // are one step: here the take finds A alive and leaves the session with it.
+    let aNode = "";
+    let attempted!: () => void;
+    const takeAttempted = new Promise<void>((r) => {
+      attempted = r;
+    });
+    let letTake!: () => void;
+    const takeMayGo = new Promise<void>((r) => {
+      letTake = r;
+    });
+    const a = await node();
+    const b = await node({
+      sweeps: false,
+      beforeEval: async (args) => {
+        // B's take of A's link (the one script of B's naming A's node and the `link` field): held until A is back.
+        if (!aNode || !String(args[0]).includes("'link'") || !args.includes(aNode)) return;
+        attempted();
+        await takeMayGo;
+      },
+    });
+    const { moved, approvalId } = await ideMovedTo(b, a, "look-then-take");
+    aNode = await linkHolderOf("look-then-take");
+    await a.stall(takeAttempted, { inbox: true });
+    await until(async () => (await fx.redis.exists(nodeSignOfLifeKey(fx.prefix, aNode))) === 1);
+    expect(approvals.approve(ORG, approvalId, { by: "operator@acme", reason: "ok" }).ok).toBe(true);
+    await expect.poll(() => statusOf(approvalId), { timeout: GONE_WITHIN_MS }).toBe("consumed");
+    letTake();
+    await sleep(3 * NODE_REFRESH_MS);
+    expect(moved.frames.filter((f) => f.type === "error")).toEqual([]);
+    expect(await linkHolderOf("look-then-take")).toBe(aNode);
+    expect(verdictsOf(approvalId)).toEqual(["approved"]);
+  }, 90_000);
+
   it("ends the turn when the link's node, back from a stall past the bound, finds the IDE's approve (sent meanwhile) in its inbox", async () => {
     // R23b: the IDE's approve, forwarded by B while A was stopped, waited in A's inbox; back, A applied it (the
     // approval approved by the IDE, then consumed: intent ALLOW) before its next upkeep read that it had been
