@@ -377,7 +377,10 @@ export interface paths {
          *     (org_id, seq, kind, interaction_id, timestamp, uapk_id, agent_id, action, decision, reasons, policy_trace,
          *     approval_id, executed, result, meta, prev_hash, kid, hash, signature; null where absent), then, as the last
          *     line, the signed chain head `{"chain_head": ChainHead}` (the same as `…/interactions/head`), for
-         *     `npm run gatehouse -- audit verify FILE --jwks JWKS`: it fails when records are missing at the end.
+         *     `npm run gatehouse -- audit verify FILE --jwks JWKS`: it fails when records are missing at the end. Each line
+         *     is the record's canonical JSON (RFC 8785) with its control, format and line-separator characters (a C1 control,
+         *     a bidi override, a zero-width space, U+0085, U+2028) written as `\uXXXX` escapes, as `gatehouse audit export`
+         *     prints it: it parses to the same record, and a reader splitting on every Unicode line break gets one a line.
          */
         get: operations["Interactions_export"];
         put?: never;

@@ -98,7 +98,9 @@ export async function decideApproval(
  * The export, each record's canonical line with its control, format and separator characters written as `\\uXXXX`
  * (src/core/audit/printable.ts printableJson): an agent's U+009B (a terminal's CSI) or U+202E no longer acts on the
  * terminal it is printed to, and U+2028/U+0085 no longer split a record for a reader that breaks lines on them
- * (Python's splitlines()). Each line parses to the same record, and `audit verify` accepts the escaped form.
+ * (Python's splitlines()). Each line parses to the same record, and `audit verify` accepts the escaped form. The API
+ * sends it escaped so already (src/core/audit/export-pages.ts, the same function): escaping it again changes
+ * nothing, and keeps an older gateway's raw export off the terminal.
  */
 export async function exportAudit(api: ApiOptions, io: CliIo): Promise<void> {
   const text = await (await call(api, "GET", "/interactions/export")).text();

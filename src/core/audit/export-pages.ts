@@ -5,6 +5,7 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { canonicalJson } from "./canonical";
 import type { ChainHead } from "./chain-head";
+import { printableJson } from "./printable";
 import type { AuditRecord } from "./record";
 
 /** Records per page: about 1.6 MB of lines for intent records with their policy trace. */
@@ -34,13 +35,16 @@ export async function* chainPages(
 }
 
 /**
- * Canonical JSON (RFC 8785) per line — `audit verify` refuses any line that is not exactly that — up to the head,
+ * Canonical JSON (RFC 8785) per line — `audit verify` refuses any line that is not exactly that or its printableJson
+ * — with its control, format and separator characters written as `\uXXXX` (printableJson, as `gatehouse audit
+ * export` prints it): an agent's U+009B (a terminal's CSI) or U+202E does not act on the terminal a `curl` of the
+ * export is printed to, and U+2028/U+0085 do not split a record for a reader breaking lines on them. Up to the head,
  * which is signed before the first page is read and ends the export: records appended meanwhile are not part of
  * it, and a cut tail shows. Records never change once written, so the pages read at different moments fit.
  */
 export async function* exportJsonlPages(head: ChainHead, page: ChainPage): AsyncGenerator<string> {
   for await (const records of chainPages(1, head, page)) {
-    yield records.map((record) => `${canonicalJson(record)}\n`).join("");
+    yield printableJson(records.map((record) => `${canonicalJson(record)}\n`).join(""));
   }
-  yield `${canonicalJson({ chain_head: head })}\n`;
+  yield `${printableJson(canonicalJson({ chain_head: head }))}\n`;
 }

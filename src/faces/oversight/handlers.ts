@@ -255,8 +255,8 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
 
     Interactions_export: async ({ params, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      // The stored records unchanged (every hashed field), so `gatehouse audit verify` can check them offline;
-      // streamed a page of records at a time.
+      // Every hashed field of the stored records, so `gatehouse audit verify` can check them offline, each line
+      // escaped as the CLI prints it (export-pages.ts: printableJson); streamed a page of records at a time.
       return {
         status: 200,
         body: (await started(audit.exportJsonlStream(params.org_id))) as unknown as string,

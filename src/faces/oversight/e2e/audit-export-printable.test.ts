@@ -84,4 +84,29 @@ describe("gatehouse audit export", () => {
     expect(refused.code).toBe(1);
     expect(`${refused.stdout}\n${refused.stderr}`).toContain("is not canonical JSON");
   });
+
+  it("GET …/interactions/export escapes them the same way (the same lines as the CLI's), and it verifies", async () => {
+    // It sent the stored bytes: a `curl` of the export to a terminal acted on the agent's CSI and bidi override,
+    // and Python's splitlines() cut a record at its U+2028 / U+0085.
+    const exported = await operator(g).get("/interactions/export");
+    expect(exported.status).toBe(200);
+    expect(exported.text.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+    const lines = exported.text.trimEnd().split(ANY_LINE_BREAK);
+    expect(lines).toEqual(exported.text.trimEnd().split("\n"));
+    const records = lines.map((l) => JSON.parse(l)).filter((r) => !("chain_head" in r));
+    for (const note of HOSTILE) expect(JSON.stringify(records)).toContain(JSON.stringify(note));
+
+    // The CLI prints the same record lines (its own escaping leaves an escaped export as it is).
+    const printed = await cli("audit", "export", "--url", g.url, "--token", g.operatorToken, "--org", ORG_ID);
+    const recordLines = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith('{"chain_head"'));
+    expect(recordLines(printed.stdout)).toEqual(recordLines(exported.text));
+
+    const file = join(work, "rest.jsonl");
+    writeFileSync(file, exported.text);
+    const jwks = join(work, "jwks-rest.json");
+    writeFileSync(jwks, JSON.stringify(await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json())));
+    const verified = await cli("audit", "verify", file, "--jwks", jwks);
+    expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+    expect(verified.stdout).toMatch(/^OK: /);
+  });
 });
