@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { loadMessageValidators } from "../faces/sessions/schemas";
-import { controlCharacterParams, ID_PATTERN } from "./control-characters";
+import { controlCharacterParams, ID_PATTERN, ID_PATTERN_MESSAGE } from "./control-characters";
 import { loadSpec } from "./spec";
 
 const HOSTILE = {
@@ -28,8 +28,21 @@ const HOSTILE = {
   "LRI U+2066": "\u2066",
   "PDI U+2069": "\u2069",
   "BOM U+FEFF": "\uFEFF",
+  // Tag characters: invisible, astral (`customer\u{E0041}-support-bot` shows as customer-support-bot).
+  "language tag U+E0001": "\u{E0001}",
+  "tag latin capital A U+E0041": "\u{E0041}",
+  "cancel tag U+E007F": "\u{E007F}",
 };
-const PLAIN = ["customer-support-bot", "café-bot", "機械-1", "bot 🤖", "a.b:c@d+e", "ünïcödé_ok", "x\u00a0y"];
+const PLAIN = [
+  "customer-support-bot",
+  "café-bot",
+  "機械-1",
+  "bot 🤖",
+  "a.b:c@d+e",
+  "ünïcödé_ok",
+  "x\u00a0y",
+  "𝒜-bot-🏴",
+];
 
 /** Every `pattern` of a JSON document, with the property name it sits under. */
 function patternsOf(file: string): string[] {
@@ -72,7 +85,7 @@ describe("the id rule", () => {
 
     const frame = frames.validate("ide_in", { type: "tool_result", call_id: id, result: {} });
     expect(frame.ok).toBe(false);
-    if (!frame.ok) expect(frame.errors.map((e) => e.pointer)).toContain("/call_id");
+    if (!frame.ok) expect(frame.errors).toContainEqual({ pointer: "/call_id", message: ID_PATTERN_MESSAGE });
   });
 
   it.each(PLAIN)("lets %s through everywhere", (id) => {

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+import { ID_PATTERN, ID_PATTERN_MESSAGE } from "../../http/control-characters";
 
 /** Which socket and which way, from Gatehouse's point of view. */
 export type FrameRoute = "ide_in" | "ide_out" | "runtime_out" | "runtime_in";
@@ -101,6 +102,14 @@ function preview(text: string): string {
   return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
 }
 
+/** What a frame breaking one rule is told: the id rule in words (as REST says it), not its 1.8 KB expression. */
+function messageOf(e: ErrorObject): string {
+  if (e.keyword === "additionalProperties")
+    return `unknown property ${preview((e.params as { additionalProperty: string }).additionalProperty)}`;
+  if (e.keyword === "pattern" && (e.params as { pattern: string }).pattern === ID_PATTERN) return ID_PATTERN_MESSAGE;
+  return e.message ?? "invalid";
+}
+
 function pointerErrors(errors: ErrorObject[] | null | undefined) {
   const all = errors ?? [];
   const reported = all.slice(0, MAX_REPORTED_ERRORS).map((e) => ({
@@ -110,10 +119,7 @@ function pointerErrors(errors: ErrorObject[] | null | undefined) {
         ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
         : e.instancePath || "/",
     ),
-    message:
-      e.keyword === "additionalProperties"
-        ? `unknown property ${preview((e.params as { additionalProperty: string }).additionalProperty)}`
-        : (e.message ?? "invalid"),
+    message: messageOf(e),
   }));
   const more = all.length - reported.length;
   if (more > 0) reported.push({ pointer: "/", message: `and ${more} more problems` });
