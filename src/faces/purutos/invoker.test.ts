@@ -91,6 +91,26 @@ describe("allow list and lookup", () => {
     },
   );
 
+  it("quotes a refused command as problem details quote what a caller sent: escaped visibly, not as `?`", async () => {
+    // A third spelling showed a zero-width space as `?` (and `café` as `caf?`), where every other problem detail
+    // shows `\u{200b}` (src/core/policy/clip.ts): `de?ploy` could be any character, or a real `?`.
+    await puruto("puruto-a");
+    const { invoker } = setup();
+    for (const [command, shown] of [
+      ["de\u200bploy", "de\\u{200b}ploy"],
+      ["caf\u00e9\u202e", "caf\u00e9\\u{202e}"],
+      ["why?", "why?"],
+    ]) {
+      await expect(invoker.invoke({ name: "puruto-a", command: command! })).rejects.toMatchObject({
+        code: "COMMAND_NOT_ALLOWED",
+        message: `Comando no permitido: ${shown}`,
+      });
+    }
+    await expect(invoker.invoke({ name: "puruto-a", command: "x".repeat(300) })).rejects.toThrow(
+      `Comando no permitido: ${"x".repeat(200)}…(300 chars)`,
+    );
+  });
+
   it("answers base commands even when the puruto has no SKILL.md for them", async () => {
     await puruto("puruto-bare", { baseSkills: false });
     const { invoker } = setup();

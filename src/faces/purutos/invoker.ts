@@ -19,6 +19,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { components } from "../../../generated/api-types";
 import { logger } from "../../core/log/logger";
+import { clipped } from "../../core/policy/clip";
 import { holdsProtoKey } from "../../http/body/json-body";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import { runsOwnInit } from "./allowlist";
@@ -78,7 +79,7 @@ export class CommandNotAllowedError extends Error {
     /** Why, for the caller: what is allowed instead, or why a skill the puruto has cannot be run. */
     readonly reason: string = `allowed: ${allowed.join(", ")}`,
   ) {
-    super(`Comando no permitido: ${printable(command)}`);
+    super(`Comando no permitido: ${clipped(command)}`);
     this.name = "CommandNotAllowedError";
   }
 }
@@ -291,7 +292,7 @@ function interpret(config: InvokerConfig, ctx: RunContext, outcome: RunOutcome, 
         // stdout is the channel the skill writes for the caller (it is the result on success), so a JSON
         // object it printed before failing is passed back: that is how a skill says *why* it failed.
         const explained = parseObject(outcome.stdout);
-        const why = typeof explained?.error === "string" ? `: ${printable(explained.error)}` : "";
+        const why = typeof explained?.error === "string" ? `: ${clipped(explained.error)}` : "";
         return failure(
           "COMMAND_FAILED",
           `${ctx.command} exited with ${outcome.signal ?? `code ${outcome.exitCode}`}${why}`,
@@ -320,11 +321,11 @@ function notAllowedReason(puruto: Puruto, command: string): string {
   const allowed = `allowed for ${puruto.name}: ${puruto.commands.join(", ")}`;
   if (!puruto.skills.some((s) => s.command === command)) return allowed;
   if (!isCommandName(command)) {
-    return `${printable(command)} is a skill of ${puruto.name} whose name cannot be a command (letters, digits, - and _ only); ${allowed}`;
+    return `${clipped(command)} is a skill of ${puruto.name} whose name cannot be a command (letters, digits, - and _ only); ${allowed}`;
   }
   return (
-    `${printable(command)} is a skill of ${puruto.name} that Gatehouse may not run: it needs an executable ` +
-    `.claude/skills/${printable(command)}/run (or an agent, GATEHOUSE_AGENT_COMMAND) and to be listed in ` +
+    `${clipped(command)} is a skill of ${puruto.name} that Gatehouse may not run: it needs an executable ` +
+    `.claude/skills/${clipped(command)}/run (or an agent, GATEHOUSE_AGENT_COMMAND) and to be listed in ` +
     `GATEHOUSE_EXTRA_COMMANDS; ${allowed}`
   );
 }
@@ -452,10 +453,6 @@ function clip(text: string): string {
 /** Incoming ids are echoed and passed to children: printable ASCII, bounded. */
 function usableId(id: string | undefined): string | undefined {
   return id !== undefined && /^[\x21-\x7e]{1,128}$/.test(id) ? id : undefined;
-}
-
-function printable(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
 }
 
 /** What a slot's task answers when the folder or the script changed since discovery: nothing was started. */
