@@ -4,13 +4,19 @@ import type { components } from "../../../generated/api-types";
 import type { Principal } from "../../core/identity/principal";
 import { requireOperatorOf } from "../../http/boundary/org-scope";
 import type { HandlerGroup } from "../../http/handlers";
-import { timePageOf } from "../../http/paging";
+import { countWithinBytes, encodeTimeCursor, type Page, timePageOf } from "../../http/paging";
 import type { ApprovalRenderer } from "../../http/wire-models";
 import type { ApprovalEvents } from "./approval-events";
 
+type LiveSession = components["schemas"]["LiveSession"];
+
 /** The sessions face's live sessions, as a port (a face never imports another face). */
 export interface LiveSessionsPort {
-  list(orgId: string): Promise<components["schemas"]["LiveSession"][]>;
+  /**
+   * The org's sessions that `pick` keeps (given them all without their agent), each with its agent: one read of
+   * the shared store (Redis) per session kept, none for the others.
+   */
+  list(orgId: string, pick?: (sessions: LiveSession[]) => LiveSession[]): Promise<LiveSession[]>;
 }
 
 const KEEP_ALIVE_MS = 15_000;
@@ -48,13 +54,39 @@ function atTokenExpiry(principal: Principal, onExpired: () => void): () => void 
   return () => clearTimeout(timer);
 }
 
+const NEWEST_FIRST = { idKey: "session_id", order: "newest-first" } as const;
+
+/**
+ * A page of the org's live sessions, newest first; a session that ends between two pages does not invalidate the
+ * cursor (a time position). Paged before the sessions' agents are read: the shared store is read for the page's
+ * sessions only, not once for every session of the org.
+ */
+async function liveSessionsPage(
+  sessions: LiveSessionsPort | undefined,
+  orgId: string,
+  query: { limit?: number | undefined; cursor?: string | undefined },
+): Promise<Page<LiveSession>> {
+  // Without sessions a bad cursor is still refused.
+  if (!sessions) return timePageOf<LiveSession>([], NEWEST_FIRST, query);
+  let page: Page<LiveSession> = { items: [] };
+  const items = await sessions.list(orgId, (all) => {
+    page = timePageOf(all, NEWEST_FIRST, query);
+    return page.items;
+  });
+  // The byte budget counted the page without its agents: one that outgrew it with them ends before.
+  const kept = items.slice(0, countWithinBytes(items));
+  const last = kept.at(-1);
+  if (kept.length === items.length || !last) return { items, ...cursorOf(page) };
+  return { items: kept, next_cursor: encodeTimeCursor(last.created_at, "session_id", last.session_id) };
+}
+
+const cursorOf = (page: Page<unknown>) => (page.next_cursor !== undefined ? { next_cursor: page.next_cursor } : {});
+
 export function consoleHandlers({ events, sessions, renderApproval }: ConsoleHandlerDeps) {
   return {
     LiveSessions_list: async ({ params, query, principal }) => {
       requireOperatorOf(principal, params.org_id);
-      // Newest first; a session that ends between two pages does not invalidate the cursor (a time position).
-      const live = (await sessions?.list(params.org_id)) ?? [];
-      return { status: 200, body: timePageOf(live, { idKey: "session_id", order: "newest-first" }, query) };
+      return { status: 200, body: await liveSessionsPage(sessions, params.org_id, query) };
     },
 
     ApprovalEvents_stream: ({ params, principal, signal }) => {

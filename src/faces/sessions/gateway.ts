@@ -24,6 +24,8 @@ import { createMemoryLiveSessionCap, createRedisLiveSessionCap } from "./live-se
 import { NODE_GONE_REASON, NodeApprovals, trackedByNode } from "./node-approvals";
 import {
   DEFAULT_SESSION_OPTIONS,
+  type LiveSessionPick,
+  type LiveSessionSummary,
   type SessionGateway,
   type SessionGatewayDeps,
   type SessionGatewayHealth,
@@ -176,7 +178,7 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
   const heartbeat = startHeartbeat(registry, opts.pingIntervalMs);
 
   return {
-    list: (orgId) => liveSessionsOf(registry, orgId),
+    list: (orgId, pick) => liveSessionsOf(registry, orgId, pick),
     async health() {
       const [runtimeUp, redis] = await Promise.all([probeRuntime(deps.agentRuntimeUrl), redisState(deps.redis)]);
       return { agent_runtime: runtimeUp ? "available" : "unavailable", redis };
@@ -197,27 +199,45 @@ export function attachSessionGateway(server: Server, deps: SessionGatewayDeps): 
 
 /**
  * The org's sessions live on this node, newest first, as the console lists them. The agent is the session's as
- * shared across nodes (./agent-switch.ts): this node's copy changes only with a switch confirmed here.
+ * shared across nodes (./agent-switch.ts): this node's copy changes only with a switch confirmed here. It is read
+ * (from Redis) only for the sessions `pick` keeps: a page of them, not every session of the org for one page.
  */
-async function liveSessionsOf(registry: SessionRegistry, orgId: string): ReturnType<SessionGateway["list"]> {
+async function liveSessionsOf(
+  registry: SessionRegistry,
+  orgId: string,
+  pick: LiveSessionPick = (all) => all,
+): ReturnType<SessionGateway["list"]> {
   const live = [...registry.all()]
     .filter((session) => session.record.orgId === orgId)
     .sort((a, b) => b.record.createdAt - a.record.createdAt);
-  const agents = await Promise.all(live.map((session) => currentAgent(session, registry.store)));
-  return live.map((session, i) => {
-    const calls = [...session.pendingCalls.values()];
-    const agent = agents[i];
-    return {
-      session_id: clientSessionId(session.record.id),
-      user: session.record.ownerSub,
-      created_at: new Date(session.record.createdAt).toISOString(),
-      ide_connected: session.conn !== undefined,
-      runtime_connected: session.link !== undefined,
-      ...(agent !== undefined ? { agent } : {}),
-      pending_tool_calls: calls.length,
-      awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
-    };
-  });
+  const sessionOf = new Map(live.map((session) => [summaryOf(session), session]));
+  const picked = pick([...sessionOf.keys()]);
+  const agents = await Promise.all(
+    picked.map((summary) => {
+      const session = sessionOf.get(summary);
+      return session ? currentAgent(session, registry.store) : undefined;
+    }),
+  );
+  return picked.map((summary, i) => withAgent(summary, agents[i]));
+}
+
+/** A live session as operators see it, but for its agent (read from the shared store for a page only). */
+function summaryOf(session: LiveSession): LiveSessionSummary {
+  const calls = [...session.pendingCalls.values()];
+  return {
+    session_id: clientSessionId(session.record.id),
+    user: session.record.ownerSub,
+    created_at: new Date(session.record.createdAt).toISOString(),
+    ide_connected: session.conn !== undefined,
+    runtime_connected: session.link !== undefined,
+    pending_tool_calls: calls.length,
+    awaiting_approval: calls.filter((c) => c.awaitingApproval).length,
+  };
+}
+
+function withAgent(summary: LiveSessionSummary, agent: string | undefined): LiveSessionSummary {
+  const { pending_tool_calls, awaiting_approval, ...head } = summary;
+  return { ...head, ...(agent !== undefined ? { agent } : {}), pending_tool_calls, awaiting_approval };
 }
 
 /** The session's agent as the shared store knows it; this node's copy without one, or when it cannot be read. */

@@ -132,13 +132,16 @@ export interface LiveSessionSummary {
   awaiting_approval: number;
 }
 
+/** The sessions a caller shows (a page), picked from the org's, given without their agent, before it is read. */
+export type LiveSessionPick = (sessions: LiveSessionSummary[]) => LiveSessionSummary[];
+
 export interface SessionGateway {
   /** SIGTERM path: refuse new upgrades, close every socket with 1012 (resume hint), drop runtime links. */
   close(): Promise<void>;
   health(): Promise<SessionGatewayHealth>;
   /**
    * The sessions of `orgId` this node holds, newest first (the operator console's Sessions view), each with its
-   * agent as shared across nodes.
+   * agent as shared across nodes: read (one Redis read each) only for the sessions `pick` keeps, a page of them.
    */
-  list(orgId: string): Promise<LiveSessionSummary[]>;
+  list(orgId: string, pick?: LiveSessionPick): Promise<LiveSessionSummary[]>;
 }
