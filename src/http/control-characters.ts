@@ -30,6 +30,9 @@ export const ID_PATTERN_MESSAGE =
 // The values ID_PATTERN lets through, read as ajv reads the spec's pattern (Unicode mode).
 const ID = new RegExp(ID_PATTERN, "u");
 
+/** Whether `value` breaks the spec's id rule (ID_PATTERN): an id the API cannot have issued. */
+export const breaksIdRule = (value: string): boolean => !ID.test(value);
+
 /** The path or query values that hold a control character, as problem items. */
 export function controlCharacterParams(values: {
   path: Record<string, unknown>;
@@ -44,6 +47,6 @@ export function controlCharacterParams(values: {
 
 /** A value (or, for a repeated query parameter, one of its values) holding a control character. */
 function holdsControl(value: unknown): boolean {
-  if (typeof value === "string") return !ID.test(value);
-  return Array.isArray(value) && value.some((v) => typeof v === "string" && !ID.test(v));
+  if (typeof value === "string") return breaksIdRule(value);
+  return Array.isArray(value) && value.some((v) => typeof v === "string" && breaksIdRule(v));
 }

@@ -13,6 +13,7 @@ import {
 import type { Principal } from "../../core/identity/principal";
 import { clipped } from "../../core/policy/clip";
 import type { Manifest } from "../../core/policy/types";
+import { breaksIdRule, ID_PATTERN_MESSAGE } from "../../http/control-characters";
 import type { McpOptions } from "./options";
 import type { BodyValidator, McpApprovals, McpEngine, McpRequestLimits } from "./ports";
 import { boundaryRequestId, type RequestHeaders, recordedRequestId } from "./request-ids";
@@ -98,6 +99,20 @@ async function visibleTools(
   const allowed = new Set(verified.claims.cap);
   const capabilities = capabilitiesByToolName(manifest);
   return tools.filter((tool) => allowed.has(capabilities.get(tool.name) ?? ""));
+}
+
+/** Why the approval status tool's approval_id is refused, if it is: a non-empty string held to REST's id rule. */
+function approvalIdRefusal(approvalId: unknown): CallToolResult | undefined {
+  if (typeof approvalId !== "string" || approvalId === "" || approvalId.length > 128)
+    return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [
+      { pointer: "/arguments/approval_id", message: "required" },
+    ]);
+  // The spec's id rule, as REST's path value is held to it (src/http/control-characters.ts).
+  if (breaksIdRule(approvalId))
+    return refused("VALIDATION_FAILED", `approval_id ${ID_PATTERN_MESSAGE}`, [
+      { pointer: "/arguments/approval_id", message: ID_PATTERN_MESSAGE },
+    ]);
+  return undefined;
 }
 
 /**
@@ -219,11 +234,9 @@ export function createAgentTools(deps: AgentToolsDeps) {
   }
 
   async function approvalStatus(session: AgentSession, args: Record<string, unknown>): Promise<CallToolResult> {
-    const approvalId = args.approval_id;
-    if (typeof approvalId !== "string" || approvalId === "" || approvalId.length > 128)
-      return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [
-        { pointer: "/arguments/approval_id", message: "required" },
-      ]);
+    const invalid = approvalIdRefusal(args.approval_id);
+    if (invalid) return invalid;
+    const approvalId = args.approval_id as string;
     const agentId = (await manifestOf(session))?.agent.id ?? session.uapkId;
     const view = await deps.approvals.getForAgent(session.orgId, approvalId, agentId);
     if (!view) return refused("APPROVAL_NOT_FOUND", `Approval '${clipped(approvalId)}' not found`);

@@ -202,6 +202,22 @@ describe("MCP agents endpoint", () => {
     expect(structured(retried)).toMatchObject({ status: "executed", decision: "ALLOW", executed: true });
   });
 
+  it("the approval status tool refuses an approval_id breaking the id rule, as REST's path refuses it", async () => {
+    // REST's GET …/approvals/{id} refuses these (400, the spec's id rule); the tool only bounded the length, and
+    // looked a NUL up in the store (which PostgreSQL cannot compare) or an invisible tag character as if an id.
+    for (const approvalId of ["appr-\u0000x", "appr-\u{E0041}", "appr-\u202ex"]) {
+      const status = await client.callTool({
+        name: "gatehouse_approval_status",
+        arguments: { approval_id: approvalId },
+      });
+      expect(status.isError).toBe(true);
+      expect(structured(status)).toMatchObject({
+        code: "VALIDATION_FAILED",
+        errors: [{ pointer: "/arguments/approval_id", message: expect.stringMatching(/^must not hold control/) }],
+      });
+    }
+  });
+
   it("a person's approval is theirs: the org's API key claiming that person on REST cannot use it", async () => {
     const alice = await mcpClient(endpoint(), {
       Authorization: `Bearer ${await g.userTokenFor(g.orgId, "alice@approvals", ["operator"])}`,
