@@ -589,7 +589,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: countRule,
     default: "6000",
     description:
-      "REST requests per window per API key (every API-key operation, and every MCP `tools/call`); `0` = no limit.",
+      "REST requests per window per API key (every API-key operation, and every MCP request but a `DELETE`: each JSON-RPC request, `tools/call` included); `0` = no limit.",
   },
   {
     name: "GATEHOUSE_RATE_LIMIT_PER_AGENT",

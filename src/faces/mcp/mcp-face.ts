@@ -37,6 +37,7 @@ import {
   oversizedBatchAnswer,
   repeatedIdAnswer,
 } from "./invalid-request";
+import { keyLimitAnswer } from "./key-limit";
 import type { McpOptions } from "./options";
 import type { BodyValidator, PurutoCommands } from "./ports";
 import { assertSupportedProtocolVersion } from "./protocol-version";
@@ -379,6 +380,9 @@ export function createMcpFace(deps: McpFaceDeps) {
       if (ctx.method === "GET" || initialize) assertAcceptedBySdk(ctx);
       // Checked here rather than by the SDK, so that the refusal is problem+json (./protocol-version.ts).
       if (!initialize) assertSupportedProtocolVersion(ctx.req.headers["mcp-protocol-version"]);
+      // Before a session is looked up or opened: over the key's limit, an initialize never takes room in the pool.
+      const limited = await keyLimitAnswer(deps.limits, principal, ctx.method, body);
+      if (limited) return answerJson(ctx, limited);
       const transport = await transportFor(ctx, route, principal, body);
       // The answer to a DELETE of a session held by no node here (sharedSession).
       if (transport instanceof Response) return sendWebResponse(ctx, transport, false);
@@ -438,6 +442,12 @@ async function answer(
 /** A JSON-RPC Invalid Request answer, as the SDK sends its own (HTTP 400, application/json). */
 function answerInvalidRequest(ctx: Context, answer: object): void {
   ctx.status = 400;
+  ctx.body = answer;
+}
+
+/** JSON-RPC answers refused before the session is reached (HTTP 200: the SDK clients read them as errors). */
+function answerJson(ctx: Context, answer: object): void {
+  ctx.status = 200;
   ctx.body = answer;
 }
 
