@@ -699,7 +699,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
     check: countRule,
     default: "1000",
     description:
-      "Open MCP sessions per node. When full, the credential holding the most gives up its least recently used one to a credential holding fewer, and one holding as many as anyone gives up its own (never another's); 503 + Retry-After when none can.",
+      "Open MCP sessions per node. When full, the credential holding the most gives up its least recently used one (by a request's start or end) to a credential holding fewer, and one holding as many as anyone gives up its own (never another's); a session with a call in flight never gives way (nor is closed as idle); 503 + Retry-After when none can.",
   },
   {
     name: "GATEHOUSE_MCP_SESSION_IDLE_SECONDS",

@@ -11,8 +11,10 @@ interface PooledSession {
   id: string;
   owner: string;
   endpoint: string;
+  /** When a request of it last started or ended (./sessions.ts). */
   lastSeen: number;
-  transport: { close(): Promise<void> };
+  /** `busy`: a call of it is being answered; the pool never closes it then. */
+  transport: { close(): Promise<void>; readonly busy: boolean };
 }
 
 /** Room in the pool for a session being opened; `release` is idempotent. */
@@ -32,7 +34,7 @@ export function sessionPool<Session extends PooledSession>(
   /** Idle sessions are forgotten at once (their room is free for the caller asking now), then closed. */
   function closeIdle(now = Date.now()): void {
     for (const session of sessions.values())
-      if (now - session.lastSeen > options.sessionIdleMs) {
+      if (now - session.lastSeen > options.sessionIdleMs && !session.transport.busy) {
         sessions.delete(session.id);
         void session.transport.close().catch(() => undefined);
       }
@@ -71,10 +73,12 @@ export function sessionPool<Session extends PooledSession>(
 }
 
 /**
- * In a full pool, the session that gives way to a new one of `owner`: the least recently used of the caller holding
- * the most sessions (its slots being opened count as held) when `owner` holds fewer; else `owner`'s own least
- * recently used one (a client that lost track of its sessions must not be locked out until they go idle), never
- * another caller's. Undefined when `owner` holds fewer and no one holds more, or holds only slots being opened.
+ * In a full pool, the session that gives way to a new one of `owner`, never one with a call in flight: the least
+ * recently used (by a request's start or end) of the caller holding the most sessions (its busy ones and its slots
+ * being opened count as held), or of the next holding more than `owner` when those are all busy; else `owner`'s own
+ * least recently used one (a client that lost track of its sessions must not be locked out until they go idle; a key
+ * shared by several clients loses its own oldest first), never the session of a caller holding no more than `owner`.
+ * Undefined when none of those is idle.
  */
 function evictionFor(
   sessions: readonly PooledSession[],
@@ -83,12 +87,19 @@ function evictionFor(
 ): PooledSession | undefined {
   const counts = new Map<string, number>();
   for (const s of [...sessions, ...slots]) counts.set(s.owner, (counts.get(s.owner) ?? 0) + 1);
-  const [biggest, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
-  return leastRecentlyUsedOf(sessions, most > (counts.get(owner) ?? 0) ? biggest : owner);
+  const own = counts.get(owner) ?? 0;
+  const richer = [...counts].filter(([o, n]) => o !== owner && n > own).sort((a, b) => b[1] - a[1]);
+  for (const [holder] of [...richer, [owner]]) {
+    const victim = leastRecentlyUsedOf(sessions, holder as string);
+    if (victim) return victim;
+  }
+  return undefined;
 }
 
+/** The least recently used of `owner`'s sessions that has no call in flight. */
 function leastRecentlyUsedOf(sessions: readonly PooledSession[], owner: string): PooledSession | undefined {
   let oldest: PooledSession | undefined;
-  for (const s of sessions) if (s.owner === owner && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
+  for (const s of sessions)
+    if (s.owner === owner && !s.transport.busy && (!oldest || s.lastSeen < oldest.lastSeen)) oldest = s;
   return oldest;
 }

@@ -11,8 +11,8 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { type InitializeRequest, isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { EventBus } from "../../core/events/bus";
 import { logger } from "../../core/log/logger";
-import type { SharedSessions } from "./shared-sessions";
 import { type PoolSlot, sessionPool } from "./session-pool";
+import type { SharedSessions } from "./shared-sessions";
 import { SessionTransport } from "./transport";
 
 const log = logger.child({ module: "mcp" });
@@ -85,7 +85,12 @@ export function createSessionRegistry(options: SessionRegistryOptions) {
       onsessioninitialized: (sessionId) => {
         // The slot becomes the session: counted once, from now on as registered.
         slot.release();
-        sessions.set(sessionId, { id: sessionId, owner, endpoint, transport, lastSeen: Date.now() });
+        const session = { id: sessionId, owner, endpoint, transport, lastSeen: Date.now() };
+        sessions.set(sessionId, session);
+        // Used until a call's end, not only from its start: a long call's session is not the least recently used.
+        transport.onsettled = () => {
+          session.lastSeen = Date.now();
+        };
       },
       ...(shared ? { onsessionclosed: (sessionId: string) => shared.delete(sessionId) } : {}),
     });

@@ -14,9 +14,9 @@ import {
 } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
-  JSONRPCRequestSchema,
-  type JSONRPCMessage,
   type JSONRPCErrorResponse,
+  type JSONRPCMessage,
+  JSONRPCRequestSchema,
   type MessageExtraInfo,
   type RequestId,
   SUPPORTED_PROTOCOL_VERSIONS,
@@ -44,6 +44,8 @@ export class SessionTransport implements Transport {
 
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** A POST's requests were answered, or their caller left (./sessions.ts: the session was used until now). */
+  onsettled?: () => void;
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
 
   constructor(options: WebStandardStreamableHTTPServerTransportOptions) {
@@ -122,6 +124,12 @@ export class SessionTransport implements Transport {
 
   releaseIds(ids: readonly RequestId[]): void {
     for (const id of ids) this.openIds.delete(id);
+    if (ids.length > 0) this.onsettled?.();
+  }
+
+  /** A call (a POST's request) is being answered: the pool never closes the session under it. */
+  get busy(): boolean {
+    return this.openIds.size > 0;
   }
 
   /**
