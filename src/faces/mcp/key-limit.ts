@@ -5,9 +5,9 @@
 // notifications or answers is one, and so is a GET (the event stream). A DELETE is never counted nor refused: it
 // ends a session. Over the limit nothing of the POST runs (no session is opened): each of its requests is answered
 // a JSON-RPC error (HTTP 200, as the SDK clients read one: McpError with its code and data), `data.code`
-// RATE_LIMIT_EXCEEDED (REDIS_UNAVAILABLE when the counters cannot be read) and `data.retry_after_seconds`; what
-// carries no request (notifications, the GET stream) has no JSON-RPC answer and gets REST's problem+json, 429 (503)
-// with Retry-After.
+// RATE_LIMIT_EXCEEDED and `data.retry_after_seconds`; what carries no request (notifications, the GET stream) has no
+// JSON-RPC answer and gets REST's problem+json, 429 with Retry-After. When the counters cannot be read (Redis
+// unreachable) every request gets REST's 503 REDIS_UNAVAILABLE problem, as a shared session's requests do then.
 import type { RequestId } from "@modelcontextprotocol/sdk/types.js";
 import type { Principal } from "../../core/identity/principal";
 import { HttpProblem } from "../../http/problem";
@@ -69,7 +69,8 @@ export async function keyLimitAnswer(
   const { ids, counted } = method === "POST" ? requestsOf(body) : { ids: [], counted: 1 };
   const refusal = await consumeAll(limits, principal, ids.length === 0 ? 1 : counted);
   if (!refusal) return undefined;
-  if (ids.length === 0) throw problemOf(refusal);
+  // Redis unreachable: REST's 503, as every request of a shared session gets then (it cannot be checked either).
+  if (ids.length === 0 || refusal.code !== "RATE_LIMIT_EXCEEDED") throw problemOf(refusal);
   const errors = ids.map((id) => errorOf(id, refusal));
   return Array.isArray(body) ? errors : errors[0];
 }
