@@ -61,8 +61,12 @@ async function listStatus(on: TestGatehouse, who: Credential, sessionId: string,
 }
 
 /** A crm_delete call (it needs a human approval, and waits for it); its answer once it ends. */
-function waitingCall(on: TestGatehouse, who: Credential, sessionId: string, signal?: AbortSignal) {
-  const params = { name: "crm_delete", arguments: { params: { id: `c-${sessionId}` }, counterparty: "c@ok.example" } };
+function waitingCall(on: TestGatehouse, who: Credential, sessionId: string, signal?: AbortSignal, progress = false) {
+  const params = {
+    name: "crm_delete",
+    arguments: { params: { id: `c-${sessionId}` }, counterparty: "c@ok.example" },
+    ...(progress ? { _meta: { progressToken: "p" } } : {}),
+  };
   return post(on, who, { jsonrpc: "2.0", id: 9, method: "tools/call", params }, sessionId, signal);
 }
 
@@ -148,22 +152,31 @@ describe("the MCP session pool's least recently used session", () => {
     await executed(call);
   });
 
-  it("a client that vanishes mid-call does not pin its session: once it left, the session can give way", async () => {
-    const on = await gatehouse(2);
-    const key = { "x-api-key": on.apiKey };
-    const [s1, s2] = [await open(on, key), await open(on, key)];
-    const vanishing = new AbortController();
-    const call = waitingCall(on, key, s1, vanishing.signal).catch(() => undefined);
-    await pendingApprovals(on, 1);
-    vanishing.abort();
-    await call;
-    // Its request id is free again once the gateway saw it leave (until then the same id is refused 400, in use).
-    while ((await listStatus(on, key, s1, 9)) !== 200) await new Promise((r) => setTimeout(r, 50));
-    expect(await listStatus(on, key, s2)).toBe(200);
-    expect((await initialize(on, await person(on, "ops@vanish"))).status).toBe(200);
-    expect(await listStatus(on, key, s1)).toBe(404);
-    expect(await listStatus(on, key, s2)).toBe(200);
-    // The approval stays for a retry; nothing ran.
-    expect(JSON.stringify((await operator(on).get("/approvals?status=pending")).body)).toContain("appr-");
-  });
+  it.each([
+    ["answered as JSON", false],
+    ["with progress, as an SSE stream", true],
+  ])(
+    "a client that vanishes mid-call (%s) does not pin its session: once it left, it can give way",
+    async (_, progress) => {
+      const on = await gatehouse(2);
+      const key = { "x-api-key": on.apiKey };
+      const [s1, s2] = [await open(on, key), await open(on, key)];
+      const vanishing = new AbortController();
+      const call = waitingCall(on, key, s1, vanishing.signal, progress).then(
+        (r) => r.body?.cancel(),
+        () => undefined,
+      );
+      await pendingApprovals(on, 1);
+      vanishing.abort();
+      await call;
+      // Its request id is free again once the gateway saw it leave (until then the same id is refused 400, in use).
+      while ((await listStatus(on, key, s1, 9)) !== 200) await new Promise((r) => setTimeout(r, 50));
+      expect(await listStatus(on, key, s2)).toBe(200);
+      expect((await initialize(on, await person(on, "ops@vanish"))).status).toBe(200);
+      expect(await listStatus(on, key, s1)).toBe(404);
+      expect(await listStatus(on, key, s2)).toBe(200);
+      // The approval stays for a retry; nothing ran.
+      expect(JSON.stringify((await operator(on).get("/approvals?status=pending")).body)).toContain("appr-");
+    },
+  );
 });
