@@ -62,6 +62,9 @@ export interface AgentToolsDeps {
   options: Pick<McpOptions, "approvalWaitMs" | "progressIntervalMs">;
 }
 
+/** REST's bound on the approval_id path parameter (spec/gateway.tsp getApproval). */
+const MAX_APPROVAL_ID_LENGTH = 256;
+
 /** The arguments of a manifest tool: the REST action without type/tool. */
 const ARGUMENTS: readonly string[] = ["params", ...ACTION_FIELDS];
 const META_KEYS = ["capability_token", "idempotency_key", "approval_id"] as const;
@@ -103,16 +106,11 @@ async function visibleTools(
 
 /** Why the approval status tool's approval_id is refused, if it is: a non-empty string held to REST's id rule. */
 function approvalIdRefusal(approvalId: unknown): CallToolResult | undefined {
-  if (typeof approvalId !== "string" || approvalId === "" || approvalId.length > 128)
-    return refused("VALIDATION_FAILED", "approval_id must be a non-empty string", [
-      { pointer: "/arguments/approval_id", message: "required" },
-    ]);
-  // The spec's id rule, as REST's path value is held to it (src/http/control-characters.ts).
-  if (breaksIdRule(approvalId))
-    return refused("VALIDATION_FAILED", `approval_id ${ID_PATTERN_MESSAGE}`, [
-      { pointer: "/arguments/approval_id", message: ID_PATTERN_MESSAGE },
-    ]);
-  return undefined;
+  const problem = typeof approvalId === "string" ? approvalIdProblem(approvalId) : "must be a non-empty string";
+  if (problem === undefined) return undefined;
+  return refused("VALIDATION_FAILED", `approval_id ${problem}`, [
+    { pointer: "/arguments/approval_id", message: problem },
+  ]);
 }
 
 /**
@@ -126,6 +124,17 @@ function auditMetaOf(session: AgentSession, extra: CallExtra): Record<string, un
     recordedRequestId(extra.requestId),
     requestId === undefined ? {} : { request_id: requestId },
   );
+}
+
+/**
+ * Why `approvalId` is not an approval id REST would read (`GET /api/v1/gateway/approvals/{approval_id}`: at most 256
+ * characters, none a control, line-separator, bidi or invisible one — the spec's id rule), or undefined. Look-alike
+ * letters (a Cyrillic `а`) pass, as on REST: an id is compared exactly, so they find no approval.
+ */
+function approvalIdProblem(approvalId: string): string | undefined {
+  if (approvalId === "") return "must be a non-empty string";
+  if (approvalId.length > MAX_APPROVAL_ID_LENGTH) return `must be at most ${MAX_APPROVAL_ID_LENGTH} characters`;
+  return breaksIdRule(approvalId) ? ID_PATTERN_MESSAGE : undefined;
 }
 
 export function createAgentTools(deps: AgentToolsDeps) {

@@ -176,7 +176,7 @@ export const approvalStatusTool: Tool = {
     "Once approved, call the same tool again with the same arguments and _meta.approval_id to run it.",
   inputSchema: {
     type: "object",
-    properties: { approval_id: { type: "string", minLength: 1, maxLength: 128 } },
+    properties: { approval_id: { type: "string", minLength: 1, maxLength: 256 } },
     required: ["approval_id"],
     additionalProperties: false,
   },
