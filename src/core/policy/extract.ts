@@ -58,10 +58,11 @@
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
-//                 country_iso2, country_iso_code, country_code_alpha2, country_of_destination, ISO 20022's Ctry and
+//                 country_iso2, country_iso_code, country_numeric, country_of_destination, ISO 20022's Ctry and
 //                 CtryOfRes, settlement_jurisdiction…), nationality, citizenship, a two-letter country `regionCode`
-//                 (Google's PostalAddress) in an object naming no other country, and the country of an IBAN (`iban`,
-//                 `*_iban`) or a BIC (`bic`, `BICFI`, `swift_code`…) of that shape (collectJurisdictions)
+//                 (Google's PostalAddress; another spelling only in an object naming no other country), the country
+//                 of an IBAN (`iban`, `*_iban`) or a BIC (`bic`, `BICFI`, `swift_code`…) of that shape, and of a
+//                 valid IBAN (registry length, mod-97) under any other key (collectJurisdictions)
 // A manifest tool may declare more (ToolConfig `recipient_params`, `amount_params`: dot paths into params, e.g.
 // `payee.iban`; a segment walks every element of an array; an amount path whose last segment ends in `cents` or
 // `minor_units` is in minor units), or say that its upstream reads ONLY those places (`recipient_params_only`,
@@ -71,6 +72,7 @@
 import { templatePlaceholders } from "../connectors/url-template";
 import { clipped } from "./clip";
 import { foldKey } from "./fold-key";
+import { ibanCountryChecked } from "./iban";
 import { normalizeJurisdiction } from "./jurisdictions";
 import {
   holdsMoneyObjects,
@@ -329,9 +331,9 @@ const isCurrencyKey = (folded: string) =>
 const JURISDICTION_KEYS = new Set(["jurisdiction", "country", "countrycode"]);
 // How a country is spelled after `country` (or ISO 20022's `Ctry`) in a compound key: any run of these words,
 // `country_iso2`, `countryAlpha3`, `country_name`, `countryIsoCode`, `country_code_alpha2`, `country_iso_3166_1_alpha_2`.
-// Not `country_subdivision` (ISO 20022's `CtrySubDvsn`, a state) nor a numeric code (`country_numeric`, which
-// ../jurisdictions.ts does not read: it would fail closed on every such payload).
-const COUNTRY_FORM = /^(?:code|iso|alpha|name|short|long|full|3166|[123])*$/u;
+// A numeric one too (`country_numeric`, `countryNumericCode`: `408` is North Korea, ../jurisdictions.ts). Not
+// `country_subdivision` (ISO 20022's `CtrySubDvsn`, a state).
+const COUNTRY_FORM = /^(?:code|iso|alpha|name|short|long|full|3166|[123]|numeric|num)*$/u;
 
 /**
  * Whether a folded key names a jurisdiction: the well-known ones, and their compounds as payment and shipping APIs
@@ -357,6 +359,7 @@ function isJurisdictionKey(folded: string): boolean {
  */
 function collectJurisdictions(
   node: Record<string, unknown>,
+  key: string,
   folded: string,
   value: unknown,
   here: string,
@@ -364,23 +367,36 @@ function collectJurisdictions(
 ): void {
   if (isJurisdictionKey(folded)) collectScalars(value, here, into);
   else if (folded === "regioncode") {
-    const region = countryRegion(node, value);
+    const region = countryRegion(node, key, value);
     if (region !== undefined) into.push({ source: here, value: region });
   } else if (IBAN_KEY.test(folded)) collectBankCountries(value, here, ibanCountry, into);
   else if (BIC_KEY.test(folded)) collectBankCountries(value, here, bicCountry, into);
+  else if (mayBeIban(value)) collectBankCountries(value, here, ibanCountryChecked, into);
 }
 
 /**
  * A `regionCode` that is a country: Google's PostalAddress and its APIs' request params write the country as a CLDR
- * region code (`regionCode: "KP"`). Elsewhere a region code is no country (AWS's `us-east-1`, a geolocation's state
- * `region_code: "CA"` beside its `country_code`): only a two-letter ISO 3166-1 code, in an object that names no
- * country under another key, is read as one.
+ * region code (`regionCode: "KP"`), and spelled so (its JSON name) it is read as one beside any other country of the
+ * object: `{country: "DE", regionCode: "KP"}` may go to either. Elsewhere a region code is no country (AWS's
+ * `us-east-1`, a geolocation's state `region_code: "CA"` beside its `country_code`): only a two-letter ISO 3166-1
+ * code, in an object that names no country under another key, is read as one.
  */
-function countryRegion(node: Record<string, unknown>, value: unknown): string | undefined {
+function countryRegion(node: Record<string, unknown>, key: string, value: unknown): string | undefined {
   if (typeof value !== "string" || !/^\s*[A-Za-z]{2}\s*$/u.test(value) || !normalizeJurisdiction(value))
     return undefined;
-  return Object.keys(node).some((key) => isJurisdictionKey(foldKey(key))) ? undefined : value;
+  if (key === "regionCode") return value;
+  return Object.keys(node).some((other) => isJurisdictionKey(foldKey(other))) ? undefined : value;
 }
+
+/**
+ * Whether a value under any other key may be an IBAN, or a list holding one: a string that begins with two letters
+ * and two digits (a space between them allowed), then checked whole (./iban.ts). Most values fail the first test.
+ */
+function mayBeIban(value: unknown): boolean {
+  if (typeof value === "string") return value.length >= 15 && IBAN_START.test(value);
+  return Array.isArray(value) && value.some((item) => typeof item === "string" && mayBeIban(item));
+}
+const IBAN_START = /^\s*[A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A]{2}\s*[0-9\uFF10-\uFF19]{2}/u;
 
 // An IBAN under its key (`iban`, `beneficiary_iban`, `IBAN` of ISO 20022, `iban_number`), a BIC under its (`bic`,
 // ISO 20022's `BICFI` and `AnyBIC`, `swift`, `swift_code`, `bic_swift`, `beneficiary_bank_bic`).
@@ -739,7 +755,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
     else if (folded === "items") items = true;
-    collectJurisdictions(node, folded, value, here, facts.jurisdictions);
+    collectJurisdictions(node, key, folded, value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
   if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));

@@ -118,3 +118,48 @@ describe("ordinary payloads are judged by their countries alone", () => {
     expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
   });
 });
+
+describe("a country an IBAN under any key is of, numeric country codes, and every country of one object", () => {
+  const IR = "IR820540102680020817909002";
+
+  it.each<Record<string, unknown>>([
+    { account_number: IR },
+    { accountNumber: "IR82 0540 1026 8002 0817 9090 02" },
+    { account: IR.toLowerCase() },
+    { creditor_account: IR },
+    { CdtrAcct: { Id: { Othr: { Id: IR } } } },
+    { to: { accounts: ["DE89370400440532013000", IR] } },
+    { country_numeric: "408" },
+    { country_code: 408 },
+    { beneficiary_country: "364" },
+    { countryNumericCode: 364 },
+    { regionCode: "KP" },
+    { address: { country_code: "DE", regionCode: "KP", postalCode: "10115" } },
+  ])("%j beside country DE under a blocklist of KP, IR: DENY", async (extra) => {
+    const d = await decideWire({ jurisdiction_blocklist: ["KP", "IR"] }, { country: "DE", amount: 50, ...extra });
+    expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
+  });
+
+  it.each<Record<string, unknown>>([
+    // One digit off: no IBAN by its check digits, an account number like any other.
+    { account: "IR820540102680020817909003" },
+    // Stripe's bank account, a parcel's tracking number, an id shaped like an IBAN of no IBAN length.
+    { bank_account: { account_number: "000123456789", routing_number: "110000000", country: "DE" } },
+    { tracking_number: "EE123456789CN", reference: "GB82WEST1234569876543" },
+    { account: "DE89370400440532013000" },
+    { country_code: 276, merchant: { country: "276" } },
+  ])("%j under an allowlist of DE: ALLOW", async (extra) => {
+    expect(await decideWire({ jurisdiction_allowlist: ["DE"] }, { country: "DE", ...extra })).toEqual({
+      decision: "ALLOW",
+      codes: [],
+    });
+  });
+
+  it("an IBAN of another country under an account key, under an allowlist of DE: DENY", async () => {
+    const d = await decideWire(
+      { jurisdiction_allowlist: ["DE"] },
+      { country: "DE", creditor: { account_number: "FR14 2004 1010 0505 0001 3M02 606" } },
+    );
+    expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
+  });
+});

@@ -1,7 +1,7 @@
 // jurisdiction_check: the manifest's jurisdiction allow/block lists, applied to EVERY jurisdiction the action
 // carries (`action.jurisdiction` and the params `jurisdiction`, `country`, `country_code` and their compounds such as
 // `beneficiary_country` or `country_iso_code`, ISO 20022's `Ctry`, a country `regionCode`, the country of an IBAN or
-// a BIC; ../extract.ts), each
+// a BIC, of a valid IBAN under any key; ../extract.ts), each
 // normalised to ISO 3166-1 alpha-2 (../jurisdictions.ts), as are the lists. Fails closed: with either list, an
 // action naming no jurisdiction, or one that is no ISO 3166-1 country, is denied.
 import { normalizeJurisdiction } from "../jurisdictions";
