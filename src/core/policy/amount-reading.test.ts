@@ -34,14 +34,16 @@ describe("a money object's representations of its amount must agree", () => {
   it.each<[Record<string, unknown>, RegExp]>([
     // Google's Money reads `units`: 5,000 moves.
     [{ price: { value: 50, units: "5000", currency_code: "EUR" } }, /value 50 and as units 5000,/u],
-    [{ amount: { value: 50, units: 5000 } }, /value 50 and as units 5000,/u],
+    [{ amount: { value: 50, units: 5000, currency_code: "EUR" } }, /value 50 and as units 5000,/u],
     [{ amount: { value: "5000", units: 50, nanos: 0 } }, /value 5000 and as units and nanos 50,/u],
     // money-rails reads `cents`, RubyMoney `fractional`: 500000 cents of EUR are 5,000.00.
     [{ amount: { value: 50, cents: 500000 } }, /value 50 and as cents 500000 \(5000\)/u],
     [{ amount: { amount: 50, fractional: 500000 } }, /amount 50 and as fractional 500000 \(5000\)/u],
     [{ payment: { value: 50, cents: 500000 } }, /value 50 and as cents 500000 \(5000\), which disagree/u],
     [{ amount: { value: 50, cents: "5000.5" } }, /beside cents that are no whole number/u],
-    [{ amount: { value: 50, units: "lots" } }, /beside units that do not read/u],
+    [{ amount: { value: 50, units: "lots", nanos: 0 } }, /beside units and nanos that do not read/u],
+    // Units of no Money are a quantity: one that is no number leaves the amount unread.
+    [{ amount: { value: 50, units: "lots" } }, /multiplied by a quantity at params\.amount\.units that is not/u],
   ])("%j fails closed, naming the disagreement", async (params, why) => {
     const d = await decideWire(wire(threshold), params);
     expect(d.decision).toBe("DENY");
@@ -162,6 +164,34 @@ describe("money and quantity words", () => {
 
   it("a sum beside a currency that is no plain number is refused, not passed unread", async () => {
     expect(await decideWire(wire(threshold), { sum: "5,000.00" })).toMatchObject({
+      decision: "DENY",
+      codes: ["AMOUNT_UNVERIFIABLE"],
+    });
+  });
+});
+
+describe("units beside a value are money only in Google's Money", () => {
+  it.each<Record<string, unknown>>([
+    { price: { value: 10, units: 3 } },
+    { line: { price: { value: "10.00", units: 2, currency: "EUR" } } },
+    { amount: 5, price: { units: 500 } },
+    { amount: 5, payment: { units: 500 } },
+  ])("%j: a quantity of units, allowed", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it("a value times its units is judged: 10 EUR × 50 units", async () => {
+    const d = await decideWire(wire(threshold), { price: { value: 10, units: 50 } });
+    expect(d).toMatchObject({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+    expect(d.message).toMatch(/Amount 500 EUR/u);
+  });
+
+  it.each<Record<string, unknown>>([
+    { price: { value: 10, units: 3, currency_code: "EUR" } },
+    { price: { value: 10, units: 3, currencyCode: "EUR" } },
+    { amount: { value: 10, units: 3, nanos: 0 } },
+  ])("%j, Google's Money, still must agree", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({
       decision: "DENY",
       codes: ["AMOUNT_UNVERIFIABLE"],
     });

@@ -5,7 +5,7 @@
 // the double (`value`, for display).
 import { clipped } from "./clip";
 import { type ActionFacts, type Found, foldKey } from "./extract";
-import { MINOR_MEMBERS } from "./money-keys";
+import { isGoogleMoney, MINOR_MEMBERS } from "./money-keys";
 import { foldText } from "./normalize";
 
 /** An amount read, in major units of its currency; or why it cannot be (`why` completes "Amount at <source> …"). */
@@ -23,14 +23,16 @@ const UNITS_MEMBERS = new Set(["units", "nanos"]);
  * A number, a plain decimal string (any digit width), or an object whose `value` / `amount` holds one. Every member
  * whose key folds to one of those counts, and they must agree: an upstream that reads keys case-insensitively (Go's
  * encoding/json, ASP.NET) takes the last of `{"value": 50, "VALUE": 5000}`, so judging the first would pass 5000.
- * So must the object's other representations of its amount beside them (outside review R23a): Google's Money reads
- * `{value: 50, units: "5000"}` as 5,000, money-rails `{value: 50, cents: 500000}` and RubyMoney `{amount: 50,
- * fractional: 500000}` as 5,000.00. Their `units` / `nanos` (read exactly) and their minor-unit members (converted
- * with `minorDigits`, the digits of the action's one currency) must be the same amount, or the amount is none the
- * policy can read (the checks fail closed, naming the disagreement). Without a `value` / `amount`, an object is read
- * by its units and nanos; one in minor-unit members alone is refused, as before (MINOR_MEMBERS_UNREAD).
- * `minorDigits` undefined: minor-unit members beside a value cannot be compared, and fail closed too. For an amount
- * found in minor units (`found.minor`: `price_cents: {value}`), its members are all in minor units already.
+ * So must the object's other representations of its amount beside them (outside review R23a): Google's Money (an
+ * object with a `currency_code` or `nanos`) reads `{value: 50, units: "5000", currency_code}` as 5,000, money-rails
+ * `{value: 50, cents: 500000}` and RubyMoney `{amount: 50, fractional: 500000}` as 5,000.00. Their `units` /
+ * `nanos` (read exactly) and their minor-unit members (converted with `minorDigits`, the digits of the action's one
+ * currency) must be the same amount, or the amount is none the policy can read (the checks fail closed, naming the
+ * disagreement). Without a `value` / `amount`, an object is read by its units and nanos; one in minor-unit members
+ * alone is refused, as before (MINOR_MEMBERS_UNREAD). `minorDigits` undefined: minor-unit members beside a value
+ * cannot be compared, and fail closed too. For an amount found in minor units (`found.minor`: `price_cents:
+ * {value}`), its members are all in minor units already. Outside Google's Money, `units` beside a value is how many,
+ * a quantity it is multiplied by: `price: {value: 10, units: 3}` is 30.
  */
 export function parseAmount(found: Found<unknown>, minorDigits?: () => number | string): ParsedAmount {
   const value = found.value;
@@ -49,7 +51,11 @@ export function parseAmount(found: Found<unknown>, minorDigits?: () => number | 
   const named = `${clipped(members[0]!)} ${first.decimal}`;
   const others: { what: string; decimal: string }[] = [];
   const unitsKeys = keys.filter((key) => UNITS_MEMBERS.has(foldKey(key)));
-  if (unitsKeys.length > 0) {
+  // Units beside a value outside Google's Money (`price: {value: 10, units: 3}`) are how many: a quantity.
+  const quantities = isGoogleMoney(money)
+    ? []
+    : unitsKeys.map((key) => ({ source: `${found.source}.${clipped(key)}`, value: money[key] }));
+  if (quantities.length === 0 && unitsKeys.length > 0) {
     const units = parseUnitsAndNanos(found.source, money);
     const what = unitsKeys.map((key) => clipped(key)).join(" and ");
     if (!units.ok) return { source: found.source, ok: false, why: `holds ${named} beside ${what} that do not read` };
@@ -77,7 +83,7 @@ export function parseAmount(found: Found<unknown>, minorDigits?: () => number | 
       ok: false,
       why: `holds its amount as ${named} and as ${differing.what}, which disagree: an upstream may read either`,
     };
-  return first;
+  return quantities.length > 0 ? timesQuantities(first, quantities) : first;
 }
 
 const MINOR_MEMBERS_UNREAD =

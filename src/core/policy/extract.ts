@@ -76,6 +76,7 @@ import { ibanCountryChecked } from "./iban";
 import { normalizeJurisdiction } from "./jurisdictions";
 import {
   holdsMoneyObjects,
+  isGoogleMoney,
   isMoneyObject,
   isNumericMoneyKey,
   MINOR_FORMS,
@@ -761,7 +762,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));
   if (currency) collectNumericMoney(node, source, facts);
   // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
-  const money = moneyValue || (moneyUnits && !amountMember);
+  const money = moneyValue || (moneyUnits && !amountMember && isGoogleMoney(node));
   // Neither an amount read already nor inside one: PayPal's `breakdown` (shipping, handling, discount as money
   // objects) details the `amount` around it, which is what moves.
   if (money && currency && walked.inAmount === 0) facts.amounts.push({ source, value: node });

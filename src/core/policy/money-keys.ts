@@ -92,10 +92,25 @@ export function mayBeMoney(value: unknown): boolean {
   // Money counts by its `units`.
   // A money object in minor-unit members counts too: ./amounts.ts refuses it (AMOUNT_UNVERIFIABLE), where walked it
   // would pass unread.
-  return Object.keys(value).some((key) => MONEY_MEMBERS.has(foldKey(key)) || MINOR_MEMBERS.has(foldKey(key)));
+  return Object.keys(value).some((key) => isMoneyMember(foldKey(key), value as Record<string, unknown>));
+}
+
+/**
+ * A member a money object is read by: `value`, a minor-unit one, and `units` in Google's Money only: beside no
+ * `currency_code` nor `nanos`, `units` is how many (`price: {value: 10, units: 3}`, `{units: 500}`), no money.
+ */
+const isMoneyMember = (folded: string, object: Record<string, unknown>) =>
+  folded === "value" || MINOR_MEMBERS.has(folded) || (folded === "units" && isGoogleMoney(object));
+
+/** Whether an object has the shape of Google's Money: a `currency_code` (`currencyCode`) or `nanos` member. */
+export function isGoogleMoney(value: Record<string, unknown>): boolean {
+  for (const key of Object.keys(value)) {
+    const folded = foldKey(key);
+    if (folded === "currencycode" || folded === "nanos") return true;
+  }
+  return false;
 }
 const DIGIT = /\p{Nd}/u;
-const MONEY_MEMBERS = new Set(["value", "units"]);
 /**
  * Members holding a money object's amount in minor units: money-rails' `{cents, currency_iso}`, RubyMoney's
  * `fractional` (not a bare `minor`, a word too common to mean cents on its own).
@@ -114,8 +129,7 @@ export const MINOR_MEMBERS = new Set(["cents", "incents", "minorunits", "inminor
 export function isMoneyObject(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   return Object.entries(value).some(([key, member]) => {
-    const folded = foldKey(key);
-    if (!(MONEY_MEMBERS.has(folded) || MINOR_MEMBERS.has(folded))) return false;
+    if (!isMoneyMember(foldKey(key), value as Record<string, unknown>)) return false;
     if (typeof member === "number" || typeof member === "bigint") return true;
     return typeof member === "string" && mayBeMoney(member);
   });
