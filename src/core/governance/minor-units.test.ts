@@ -115,11 +115,15 @@ describe("amounts in minor units", () => {
     const r = await engine.evaluate(ORG, pay({ payment: { price_cents: 9000 }, currency: "USD" }));
     expect(r.decision).toBe("ALLOW");
     expect(entry(r, "amount_threshold")?.details).toMatchObject({ amount: 90 });
-    const facts = extractActionFacts(pay({ amount_cents: 1, amount: 1, amountValue: 1 }).action);
+    const facts = extractActionFacts(pay({ amount_cents: 100, amount: 1, amountValue: 1, fee_cents: 1 }).action);
     expect(facts.amounts.map((a) => [a.source, a.minor ?? false])).toEqual([
-      ["params.amount_cents", true],
       ["params.amount", false],
       ["params.amountValue", false],
+      ["params.fee_cents", true],
+    ]);
+    // `amount_cents` beside `amount` writes that amount again: no amount of its own, compared with it.
+    expect(facts.amounts[0]?.representations?.map((a) => [a.source, a.minor ?? false])).toEqual([
+      ["params.amount_cents", true],
     ]);
   });
 

@@ -170,6 +170,43 @@ describe("money and quantity words", () => {
   });
 });
 
+describe("an amount's representations beside it at one level must agree", () => {
+  it.each<[Record<string, unknown>, RegExp]>([
+    // money-rails and RubyMoney columns beside the amount: the upstream may move 5,000.00, not 50.
+    [{ amount: 50, cents: 500000 }, /params\.amount is 50 but params\.cents beside it is 500000 \(5000\)/u],
+    [{ amount: 50, fractional: 500000 }, /params\.fractional beside it is 500000 \(5000\)/u],
+    [{ amount: 50, amount_cents: 500000 }, /params\.amount_cents beside it is 500000 \(5000\)/u],
+    [{ amount: 50, amount_minor: 500000 }, /params\.amount_minor beside it is 500000 \(5000\)/u],
+    [{ amount: "50", amountInCents: "500000" }, /params\.amountInCents beside it/u],
+    [{ price: 50, price_cents: 500000 }, /params\.price_cents beside it is 500000 \(5000\)/u],
+    [{ order: { total_amount: 50, total_amount_minor_units: 500000 } }, /total_amount_minor_units beside it/u],
+    [{ order: { amount: 50, subunits: 500000 } }, /params\.order\.subunits beside it/u],
+    [{ amount: 50, cents: 5000.5 }, /beside it is 5000\.5, no whole number/u],
+  ])("%j fails closed, naming the disagreement", async (params, why) => {
+    const d = await decideWire(wire(threshold), params);
+    expect(d).toMatchObject({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+    expect(d.message).toMatch(why);
+  });
+
+  it.each<Record<string, unknown>>([
+    { amount: 60, cents: 6000 },
+    { amount: "60.00", amount_cents: "6000" },
+    { price: 60, price_cents: 6000 },
+    { amount: 60, fractional: 6000, fee: 10 },
+  ])("%j, one 60 EUR amount written twice, is counted once and allowed", async (params) => {
+    expect(await decideWire(wire(threshold), params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it.each<Record<string, unknown>>([
+    { amount: 60, fee_cents: 6000 },
+    { amount: 60, transfer: { amount_cents: 6000 } },
+  ])("%j: an amount in minor units beside no amount it writes again is one more, added", async (params) => {
+    const d = await decideWire(wire(threshold), params);
+    expect(d).toMatchObject({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+    expect(d.message).toMatch(/Total of 2 amounts 120 EUR/u);
+  });
+});
+
 describe("units beside a value are money only in Google's Money", () => {
   it.each<Record<string, unknown>>([
     { price: { value: 10, units: 3 } },

@@ -130,7 +130,7 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
   let digits: number | string | undefined;
   const minorDigits = () => (digits ??= minorDigitsOf(facts.currencies));
   const parsed = facts.amounts.map((found): ParsedAmount => {
-    const parsed = parseAmount(found, minorDigits);
+    const parsed = agreeing(parseAmount(found, minorDigits), found.representations, minorDigits);
     // A line item's quantity is a whole number (PayPal refuses any other): one an upstream might round up is unread.
     const whole = found.partGroup === "items";
     if (!found.minor || !parsed.ok) return timesQuantities(parsed, found.quantities, whole);
@@ -147,6 +147,36 @@ export function parseFactAmounts(facts: Pick<ActionFacts, "amounts" | "currencie
     );
   });
   return withBreakdowns(facts.amounts, parsed);
+}
+
+/**
+ * An amount read, if every other representation of it beside it (`cents`, `amount_cents` beside `amount`:
+ * ../extract.ts `representations`) is the same amount in minor units of the action's one currency; else why not.
+ */
+function agreeing(
+  amount: ParsedAmount,
+  representations: Found<unknown>[] | undefined,
+  minorDigits: () => number | string,
+): ParsedAmount {
+  if (!amount.ok || !representations) return amount;
+  for (const other of representations) {
+    const read = parseNumber(other.source, other.value);
+    const written = read.ok ? read.decimal : clipped(String(other.value));
+    const beside = `is ${amount.decimal} but ${other.source} beside it is ${written}`;
+    if (!read.ok || read.decimal.includes("."))
+      return { source: amount.source, ok: false, why: `${beside}, no whole number of minor units (cents)` };
+    const digits = minorDigits();
+    if (typeof digits === "string")
+      return { source: amount.source, ok: false, why: `${beside}, which cannot be compared: minor units ${digits}` };
+    const decimal = shiftLeft(read.decimal, digits);
+    if (compareDecimals(decimal, amount.decimal) !== 0)
+      return {
+        source: amount.source,
+        ok: false,
+        why: `${beside} (${decimal}) in minor units, which disagree: an upstream may read either`,
+      };
+  }
+  return amount;
 }
 
 /**

@@ -53,7 +53,9 @@
 //                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
 //                 then judged at the larger of itself and its parts' sum, not at both (./amounts.ts); so is the
 //                 money of a PayPal v2 purchase unit's `items` (unit_amount and tax times a whole quantity), a
-//                 group of parts of its own, in the amount's one currency (itemsOfUnit)
+//                 group of parts of its own, in the amount's one currency (itemsOfUnit); an amount written again
+//                 in minor units beside it (`cents`, `fractional`, `amount_cents` beside `amount`, `price_cents`
+//                 beside `price`) is no amount of its own but a representation that must agree (pairRepresentations)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
 //                 its JSON text)
@@ -80,6 +82,7 @@ import {
   isMoneyObject,
   isNumericMoneyKey,
   MINOR_FORMS,
+  MINOR_MEMBERS,
   mayBeMoney,
   moneyKeyKind,
 } from "./money-keys";
@@ -115,6 +118,12 @@ export interface Found<T> {
    * breakdown. Each group is summed on its own (./amounts.ts): added to the breakdown's, the same order counted twice.
    */
   partGroup?: "items";
+  /**
+   * The same amount written again beside it in minor units (./amounts.ts compares them): `{amount: 50, cents: 5000}`,
+   * `amount_cents`, `fractional` beside `amount`, `price_cents` beside `price`. An upstream may read either, so they
+   * must agree; agreeing, they are one amount, counted once.
+   */
+  representations?: Found<unknown>[];
 }
 
 /** A name found, and whether it is a statement descriptor's (or one of its `*` pieces). */
@@ -716,6 +725,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   // unjudged. So is a descriptor (`type`) of any object under a recipient key.
   const mailbox = mode === MAIL && hasAddressMember(node);
   let nameParts: NameParts | undefined;
+  let forms: Representations | undefined;
   for (const key of Object.keys(node)) {
     const value = node[key];
     const folded = foldKey(key);
@@ -744,6 +754,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     else if (amountKind === "list") collectAmounts(value, here, facts);
     else collectMoney(key, folded, value, here, facts);
     rememberAmountObjects(walked, amountsBefore);
+    if (!isAmount) forms = noteRepresentation(forms, folded, value, here, facts.amounts, amountsBefore);
     // An amount object's own `amount` member is the number parseAmount read (they must agree): the same amount.
     if (isAmount && amountKind === "one") partsOf(facts.amounts, amountsBefore, source);
     if (isAmount && BREAKDOWN_KEYS.has(folded)) rememberBreakdown(walked, value, source);
@@ -760,6 +771,7 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
   if (nameParts) facts.names.push(...joinedPersonNames(nameParts, source));
+  if (forms) pairRepresentations(forms, facts.amounts, firstAmount);
   if (currency) collectNumericMoney(node, source, facts);
   // Google's Money counts by its units, unless an `amount` beside them is the amount (read by its own rule).
   const money = moneyValue || (moneyUnits && !amountMember && isGoogleMoney(node));
@@ -777,6 +789,69 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   if (isAmount) timesOwnQuantity(walked, node, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
   walked.quantityAt.set(source, quantity);
+}
+
+/** The amounts of one object (`majors`) and what may write one of them again in minor units (`minors`). */
+interface Representations {
+  majors: { folded: string; found: Found<unknown> }[];
+  minors: { base: string | undefined; found: Found<unknown>; pushed: boolean }[];
+}
+
+/**
+ * Notes what a member of an object holds of its amounts: an amount just found under its key (`amount`, `price`), or
+ * one in minor units (`amount_cents`, `price_cents`: their base `amount`, `price`), or a bare minor-unit member
+ * (`cents`, `fractional`: no base, the amount beside them). Most members hold none (no allocation).
+ */
+function noteRepresentation(
+  forms: Representations | undefined,
+  folded: string,
+  value: unknown,
+  here: string,
+  amounts: Found<unknown>[],
+  before: number,
+): Representations | undefined {
+  const found = amounts.length === before + 1 && amounts[before]!.source === here ? amounts[before]! : undefined;
+  if (found && !found.minor) {
+    forms ??= { majors: [], minors: [] };
+    forms.majors.push({ folded, found });
+  } else if (found && isScalar(value)) {
+    const base = minorBase(folded);
+    if (base === undefined) return forms;
+    forms ??= { majors: [], minors: [] };
+    forms.minors.push({ base, found, pushed: true });
+  } else if (!found && MINOR_MEMBERS.has(folded) && isScalar(value)) {
+    forms ??= { majors: [], minors: [] };
+    forms.minors.push({ base: undefined, found: { source: here, value, minor: true }, pushed: false });
+  }
+  return forms;
+}
+
+/** The amount key a minor-unit key writes again (`amountcents` → `amount`, `priceinminorunits` → `price`). */
+function minorBase(folded: string): string | undefined {
+  const form = MINOR_SUFFIXES.find((suffix) => folded.endsWith(suffix) && folded.length > suffix.length);
+  return form === undefined ? undefined : folded.slice(0, -form.length);
+}
+const MINOR_SUFFIXES = [...MINOR_FORMS].sort((a, b) => b.length - a.length);
+
+/**
+ * Pairs each minor-unit form of an object with the amount it writes again: `amount_cents` with `amount`, a bare
+ * `cents` with the object's `amount` (with each of its amounts when it has none by that name). A paired form is no
+ * amount of its own (removed from the amounts found from `from` on): it must agree with its amount (./amounts.ts).
+ */
+function pairRepresentations(forms: Representations, amounts: Found<unknown>[], from: number): void {
+  if (forms.majors.length === 0 || forms.minors.length === 0) return;
+  const named = forms.majors.filter((major) => major.folded === "amount");
+  for (const minor of forms.minors) {
+    const bare = named.length > 0 ? named : forms.majors;
+    const targets = minor.base === undefined ? bare : forms.majors.filter((major) => major.folded === minor.base);
+    if (targets.length === 0) continue;
+    for (const { found } of targets) {
+      if (found.representations) found.representations.push(minor.found);
+      else found.representations = [minor.found];
+    }
+    const at = minor.pushed ? amounts.indexOf(minor.found, from) : -1;
+    if (at >= 0) amounts.splice(at, 1);
+  }
 }
 
 /**

@@ -1085,8 +1085,8 @@ const cases: Case[] = [
   ...[
     { total_amount: 5000 },
     { transfer: { transferAmount: "5000" } },
-    { amount_cents: 500000 },
-    { amountInMinorUnits: 500000 },
+    { transfer: { amount_cents: 500000 } },
+    { transfer: { amountInMinorUnits: 500000 } },
     { payout_amounts: [50, 5000] },
   ].map(
     (params): Case => ({
