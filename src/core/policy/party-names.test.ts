@@ -45,6 +45,17 @@ describe("a person's name split over members is judged whole by a blocklist", ()
       { beneficiary: { firstName: "John", middleName: "Q", lastName: "Smith" } },
     ],
     ["family name first, as a list writes it", ["Smith John"], { payee: { first_name: "John", last_name: "Smith" } }],
+    [
+      "a middle name the list does not write",
+      johnSmith,
+      { payee: { first_name: "John", middle_name: "A", last_name: "Smith" } },
+    ],
+    ["first and last inside a name object", johnSmith, { payee: { name: { first: "John", last: "Smith" } } }],
+    [
+      "given and family inside a list of names",
+      johnSmith,
+      { contact: { names: [{ given: "John", family: "Smith" }] } },
+    ],
   ])("%s", async (_, blocklist, params) => {
     expect(await decidePayment(blocklist, params)).toMatchObject({
       decision: "DENY",
@@ -58,6 +69,11 @@ describe("a person's name split over members is judged whole by a blocklist", ()
       payee: { first_name: "John", last_name: "Doe" },
       payer: { first_name: "Jane", last_name: "Smith" },
     };
+    expect((await decidePayment(["John Smith"], params)).decision).toBe("ALLOW");
+  });
+
+  it("first and last outside a name object are no name (a range, a cursor)", async () => {
+    const params = { payee: "Acme", page: { first: "John", last: "Smith" } };
     expect((await decidePayment(["John Smith"], params)).decision).toBe("ALLOW");
   });
 });
