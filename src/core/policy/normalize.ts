@@ -61,6 +61,25 @@ function withoutTrailingDots(text: string): string {
   return text.slice(0, end);
 }
 
+// What joins the words of a NAME where a space would: `Evil_Corp`, `EVIL_CORP*ORDER 12` (a statement descriptor),
+// `Evil/Corp`, `Evil+Corp`, `Evil:Corp`, `Evil~Corp`, `Evil·Corp` are Evil Corp to the person who pays them. Not
+// SEPARATORS: in an address (`john_doe+tag@acme.com`) or a domain these characters are part of one recipient, and
+// `*` is a pattern's wildcard. So they are read as spaces only in a second reading of a name (nameWordsOf), for
+// the blocklist, in each word that holds no `@` nor `.` (an address, a domain keeps its meaning).
+const NAME_JOINER = /[_/+*:~|\\\u00b7\u2022\u2027\u30fb]/u;
+const NAME_JOINERS = /[_/+*:~|\\\u00b7\u2022\u2027\u30fb]+/gu;
+const WORDS_AND_SPACES = /(\s+)/u;
+
+/** `raw` with the characters that join a name's words read as spaces, or undefined when it holds none of them. */
+export function nameWordsOf(raw: string): string | undefined {
+  const text = nfkc(raw);
+  if (!NAME_JOINER.test(text)) return undefined;
+  let words = "";
+  for (const word of text.split(WORDS_AND_SPACES))
+    words += word.includes("@") || word.includes(".") ? word : word.replace(NAME_JOINERS, " ");
+  return words === text ? undefined : words;
+}
+
 /**
  * Splits a raw value into the recipients it may hide. Each part is folded; empty parts vanish. The split runs
  * on the NFKC form, so a full-width comma (U+FF0C) separates as a comma does.

@@ -123,3 +123,29 @@ describe("a payee is read against a blocklist as a merchant's name is (review R2
     expect((await decidePayment(["Evil Corp"], { payee: "Good Shop Ltd" })).decision).toBe("ALLOW");
   });
 });
+
+describe("a name's words joined by `_` `/` `+` `*` `:` `~` `·` are its words (review F4)", () => {
+  it.each<[string, Record<string, unknown>]>([
+    ...["Evil_Corp", "evil_corp", "Evil/Corp", "Evil+Corp", "Evil*Corp", "Evil:Corp", "Evil~Corp", "Evil·Corp"].map(
+      (payee): [string, Record<string, unknown>] => [payee, { payee }],
+    ),
+    ["with a legal form", { payee: "EVIL_CORP LTD" }],
+    ["a merchant's name", { merchant_name: "EVIL_CORP" }],
+    ["a statement descriptor", { statement_descriptor: "EVIL_CORP*ORDER 12" }],
+    ["a descriptor with a domain", { statement_descriptor: "EVIL_CORP.COM" }],
+  ])("%s", async (_, params) => {
+    expect(await decidePayment(["Evil Corp"], params)).toMatchObject({
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+    });
+  });
+
+  it("a blocklist entry written with them hits the name written with spaces", async () => {
+    expect((await decidePayment(["Evil_Corp"], { payee: "Evil Corp" })).decision).toBe("DENY");
+  });
+
+  it("an address keeps its meaning: its `_` and `+` join no words", async () => {
+    const params = { to: "evil_corp+news@mail.example", payee: "Good Shop" };
+    expect((await decidePayment(["Evil Corp", "evil", "news@mail.example"], params)).decision).toBe("ALLOW");
+  });
+});

@@ -242,18 +242,22 @@ export function withoutSubaddress(address: string): string | undefined {
 // in any grouping. Only values that are no address or domain (no `@`, no `.`: `evil-corp.com` is not
 // `evilcorp.com`, but a number or an IBAN may be dotted: numberOrIbanOf), and only blocklists (an allowlist entry
 // `acme-vendor` must not let `acmevendor` through).
-const GROUPING = /[\s\p{Pd}()]/gu;
+// And the characters that join a name's words where a space would (`Evil_Corp`, `Evil/Corp`, `Evil·Corp`: as
+// ./normalize.ts nameWordsOf reads them), so `evil_corp` and `EvilCorp` are one compact name; a value's `*` too
+// (`EVIL*CORP`), never a pattern's (its wildcard).
+const GROUPING = /[\s\p{Pd}()_/+:~|\\\u00b7\u2022\u2027\u30fb]/gu;
+const VALUE_GROUPING = /[\s\p{Pd}()_/+:~|\\\u00b7\u2022\u2027\u30fb*]/gu;
 // What still separates two values when the compact form is taken (a list of identifiers is not one identifier): as in
 // ./normalize.ts, the list punctuation and every control character (NUL, tab, line breaks).
 const LIST_SEPARATORS = /[,;<>"'\u2028\u2029\p{Cc}]+/u;
 
-/** A folded text without its grouping characters, or undefined for an address or a domain. */
-function compactOf(folded: string): string | undefined {
+/** A folded text (a value's, or a `pattern`'s) without its grouping characters, or undefined for an address or a domain. */
+function compactOf(folded: string, pattern = false): string | undefined {
   if (folded.includes("@")) return undefined;
   const identifier = numberOrIbanOf(folded);
   if (identifier !== undefined) return identifier;
   if (folded.includes(".")) return undefined;
-  const compact = folded.replace(GROUPING, "");
+  const compact = folded.replace(pattern ? GROUPING : VALUE_GROUPING, "");
   return compact === "" ? undefined : compact;
 }
 
@@ -296,7 +300,7 @@ export const blocklistForms = perList((patterns) =>
   compile(
     patterns.flatMap((pattern) => {
       const normal = normalizePattern(pattern);
-      return compactOf(normal) ?? gmailMailbox(normal, true) ?? [];
+      return compactOf(normal, true) ?? gmailMailbox(normal, true) ?? [];
     }),
   ),
 );

@@ -12,7 +12,7 @@ import { withoutLegalForms } from "../legal-forms";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import { latinSkeleton } from "../name-skeleton";
-import { type NormalizedValue, normalizeValue } from "../normalize";
+import { type NormalizedValue, nameWordsOf, normalizeValue } from "../normalize";
 import {
   allPartsMatch,
   anyPartMatches,
@@ -206,22 +206,33 @@ function recipientsOf(facts: ActionFacts): Recipient[] {
 /**
  * The names (../extract.ts `names`: display names, the parties' names), normalised as recipients are, and each whose
  * Latin skeleton reads otherwise once more as that skeleton; each also without its legal form (../legal-forms.ts:
- * `Evil Corp Ltd` is Evil Corp), and so is each recipient (`payee: "Evil Corp, Inc."`), for the blocklist alone.
+ * `Evil Corp Ltd` is Evil Corp), and so is each recipient (`payee: "Evil Corp, Inc."`), for the blocklist alone. Each
+ * is read once more with the characters that join its words read as spaces (`Evil_Corp`, `EVIL_CORP*ORDER 12`:
+ * ../normalize.ts nameWordsOf), an address or a domain in it as written.
  */
 function displayNamesOf(facts: ActionFacts): Recipient[] {
   const names: Recipient[] = [];
   for (const found of facts.names) {
     const descriptor = found.descriptor ? { descriptor: true as const } : {};
-    for (const value of [found.value, ...withoutLegalForms(found.value)])
-      pushAsRead(names, found.source, value, descriptor);
+    for (const read of readingsOf(found.value))
+      for (const value of [read, ...withoutLegalForms(read)]) pushAsRead(names, found.source, value, descriptor);
   }
   for (const found of facts.recipients) {
     // A payee's name as a reader of Latin letters sees it (`Evıl Corp`, a Turkish dotless ı), as a merchant's is.
     const skeleton = latinSkeleton(found.value);
     if (skeleton !== found.value.toLowerCase()) names.push({ source: found.source, ...normalizeValue(skeleton) });
-    for (const value of withoutLegalForms(found.value)) pushAsRead(names, found.source, value, {});
+    const [, words] = readingsOf(found.value);
+    if (words !== undefined) pushAsRead(names, found.source, words, {});
+    for (const read of readingsOf(found.value))
+      for (const value of withoutLegalForms(read)) pushAsRead(names, found.source, value, {});
   }
   return names;
+}
+
+/** A name as written, and with `_` `/` `+` `*` `:` `·`… between its words read as spaces (`Evil_Corp`) when it has them. */
+function readingsOf(value: string): [string] | [string, string] {
+  const words = nameWordsOf(value);
+  return words === undefined ? [value] : [value, words];
 }
 
 /** `value` as normalised, and as its Latin skeleton when that reads otherwise (`Еvil Corp`, Cyrillic `Е`). */
