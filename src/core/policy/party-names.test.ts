@@ -107,6 +107,43 @@ describe("a company's name with its legal form is the company a blocklist lists 
   it("another company whose name only starts like a blocked one is not denied", async () => {
     expect((await decidePayment(["Evil Corp"], { merchant_name: "Evil Corporate Events Ltd" })).decision).toBe("ALLOW");
   });
+
+  it.each([
+    "Evil Corp Pte Ltd",
+    "Evil Corp OOO",
+    "Evil Corp Sdn Bhd",
+    "Evil Corp PJSC",
+    "EVIL CORP A/S",
+    "Evil Corp Oyj",
+  ])("%s is Evil Corp", async (merchant_name) => {
+    expect((await decidePayment(["Evil Corp"], { merchant_name })).decision).toBe("DENY");
+  });
+});
+
+describe("a blocklist entry written with its legal form, as sanctions lists write names (review F3)", () => {
+  it.each<[string, Record<string, unknown>]>([
+    ["the name without it", { merchant_name: "Evil Corp" }],
+    ["another legal form", { merchant_name: "Evil Corp GmbH" }],
+    ["the form spelled out", { merchant_name: "Evil Corp Limited" }],
+    ["a payee", { payee: "EVIL CORP" }],
+    ["a statement descriptor", { statement_descriptor: "EVIL CORP ORDER 12" }],
+  ])("%s", async (_, params) => {
+    expect(await decidePayment(["Evil Corp Ltd"], params)).toMatchObject({
+      decision: "DENY",
+      codes: ["COUNTERPARTY_BLOCKED"],
+    });
+    expect((await decidePayment(["EVIL CORP PTE. LTD."], params)).decision).toBe("DENY");
+  });
+
+  it("keeps the words of the name: other companies named like it pass", async () => {
+    for (const params of [
+      { merchant_name: "Evil Corporate Events Ltd" },
+      { merchant_name: "Evil Inc" },
+      { statement_descriptor: "EVIL CORPORATE EVENTS" },
+    ])
+      expect((await decidePayment(["Evil Corp Ltd"], params)).decision).toBe("ALLOW");
+    expect((await decidePayment(["Acme Ltd"], { payee: "Acme Bank" })).decision).toBe("ALLOW");
+  });
 });
 
 describe("a payee is read against a blocklist as a merchant's name is (review R23a F1)", () => {

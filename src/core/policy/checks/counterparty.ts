@@ -8,7 +8,7 @@
 import { logger } from "../../log/logger";
 import { clipped } from "../clip";
 import type { ActionFacts } from "../extract";
-import { withoutLegalForms } from "../legal-forms";
+import { entryWithoutLegalForms, withoutLegalForms } from "../legal-forms";
 import { perList } from "../list-cache";
 import { checkPatterns, type ManifestProblem } from "../manifest-validation";
 import { latinSkeleton } from "../name-skeleton";
@@ -108,7 +108,7 @@ function judge(
   }
   if (policy.counterparty_blocklist) {
     const blocklist = patternList(policy.counterparty_blocklist);
-    const forms = blocklistForms(policy.counterparty_blocklist);
+    const forms = blocklistNameForms(policy.counterparty_blocklist);
     // The names too (display names beside the mailboxes, a merchant's or a vendor's name: no recipients, no other
     // rule judges them), each also as a reader of Latin letters sees it (../name-skeleton.ts): a merchant may be
     // named by nothing else, and `Еvil Corp` with a Cyrillic `Е` is Evil Corp to the person who pays it.
@@ -187,6 +187,16 @@ const refusedEntriesOf = perList((list) => {
     );
   return problems;
 });
+
+/**
+ * The blocklist's other forms (../pattern.ts blocklistForms), with each entry's forms without its legal forms too
+ * (../legal-forms.ts entryWithoutLegalForms: the entry `Evil Corp Ltd` hits `Evil Corp`, `Evil Corp GmbH`). Those
+ * are compared in compact form only, so to a whole name or a descriptor's leading words: never to one word of a name
+ * (`Acme Ltd` is not every `Acme Bank`). Once per frozen list.
+ */
+const blocklistNameForms = perList((list) =>
+  blocklistForms(Object.freeze([...list, ...list.flatMap(entryWithoutLegalForms)])),
+);
 
 /** A recipient or a name the blocklist hits: whole, by a part, in another form, or by a descriptor's leading words. */
 const isBlocked = (r: Recipient, blocklist: PatternList, forms: PatternList) =>
