@@ -231,9 +231,9 @@ function displayNamesOf(facts: ActionFacts): Recipient[] {
     // A payee's name as a reader of Latin letters sees it (`Evıl Corp`, a Turkish dotless ı), as a merchant's is.
     const skeleton = latinSkeleton(found.value);
     if (skeleton !== found.value.toLowerCase()) names.push({ source: found.source, ...normalizeValue(skeleton) });
-    const [, words] = readingsOf(found.value);
-    if (words !== undefined) pushAsRead(names, found.source, words, {});
-    for (const read of readingsOf(found.value))
+    const readings = readingsOf(found.value);
+    if (readings[1] !== undefined) pushAsRead(names, found.source, readings[1], {});
+    for (const read of readings)
       for (const value of withoutLegalForms(read)) pushAsRead(names, found.source, value, {});
   }
   return names;
