@@ -73,6 +73,7 @@
 // walk completely are reported as `incomplete`, and every rule that depends on them fails closed.
 import { templatePlaceholders } from "../connectors/url-template";
 import { clipped } from "./clip";
+import { type DecodeBudget, embeddedIn } from "./embedded-payloads";
 import { foldKey } from "./fold-key";
 import { ibanCountryChecked } from "./iban";
 import { normalizeJurisdiction } from "./jurisdictions";
@@ -656,7 +657,7 @@ function quantitiesAbove(source: string, quantityAt: Map<string, Found<unknown>>
   return found;
 }
 
-interface Walk {
+interface Walk extends DecodeBudget {
   facts: ActionFacts;
   /** Values visited so far (bounded by MAX_PARAM_NODES). */
   nodes: number;
@@ -692,13 +693,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
   if (depth > MAX_PARAM_DEPTH) return fail(facts, `params are nested deeper than ${MAX_PARAM_DEPTH}`);
   if (typeof node === "string") {
     if (mode !== READ) return;
-    // Each address a string spells out is judged on its own: a list of 100,000 in one string counts to its bound.
-    for (const address of addressesIn(node)) {
-      if (++walked.addresses > MAX_PARAM_ADDRESSES)
-        return fail(facts, `params spell out more than ${MAX_PARAM_ADDRESSES} addresses in their strings`);
-      facts.recipients.push({ source, value: address });
-    }
-    return;
+    readAddresses(node, source, walked);
+    return readEmbedded(node, source, depth, walked);
   }
   if (Array.isArray(node)) {
     // `i in node`: a hole in a sparse array is no value (forEach skipped it, and the count must not change).
@@ -852,6 +848,29 @@ function pairRepresentations(forms: Representations, amounts: Found<unknown>[], 
     const at = minor.pushed ? amounts.indexOf(minor.found, from) : -1;
     if (at >= 0) amounts.splice(at, 1);
   }
+}
+
+/** Each address a string spells out is judged on its own: a list of 100,000 in one string counts to its bound. */
+function readAddresses(text: string, source: string, walked: Walk): void {
+  for (const address of addressesIn(text)) {
+    if (++walked.addresses > MAX_PARAM_ADDRESSES)
+      return fail(walked.facts, `params spell out more than ${MAX_PARAM_ADDRESSES} addresses in their strings`);
+    walked.facts.recipients.push({ source, value: address });
+  }
+}
+
+/**
+ * What a string holds besides its text (./embedded-payloads.ts): JSON or form params, walked as if nested at its
+ * place (the string's count stands for their root's), and a mail message encoded in it, read as its text.
+ */
+function readEmbedded(text: string, source: string, depth: number, walked: Walk): void {
+  const inner = embeddedIn(text, walked);
+  if (inner === undefined) return;
+  if ("unreadable" in inner) return fail(walked.facts, `${source} ${inner.unreadable}`);
+  for (const decoded of inner.texts ?? []) readAddresses(decoded, `${source}${inner.label}`, walked);
+  if (inner.params === undefined) return;
+  if (depth > 0) walked.nodes--;
+  walk(inner.params, `${source}${inner.label}`, depth, walked);
 }
 
 /**

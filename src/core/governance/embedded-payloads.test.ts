@@ -1,0 +1,114 @@
+// What a string param carries (../policy/embedded-payloads.ts, ../policy/encoded-messages.ts), judged through the
+// governance engine as what the connector would send: a mail message base64-encoded in Gmail's `raw` or SES's
+// `Data` (outside review finding 1), which was ALLOWed and run.
+import { describe, expect, it } from "vitest";
+import { createApprovalStore } from "../approvals";
+import { createAuditLog } from "../audit/audit-log";
+import { createIdempotencyStore } from "../idempotency";
+import { ORG, supportBot } from "../policy/test-fixtures";
+import type { ManifestPolicy } from "../policy/types";
+import { openMigratedDatabase } from "../store/test-support";
+import { createGovernanceEngine } from "./engine";
+
+async function engineWith(policy: ManifestPolicy = {}) {
+  const db = await openMigratedDatabase(":memory:");
+  const engine = createGovernanceEngine({
+    db,
+    approvals: createApprovalStore(db),
+    idempotency: createIdempotencyStore(db),
+    audit: createAuditLog(db),
+  });
+  engine.manifests.register(ORG, supportBot({ constraints: { max_actions_per_hour: 1000 }, policy }));
+  return engine;
+}
+type Engine = Awaited<ReturnType<typeof engineWith>>;
+
+const send = (engine: Engine, params: Record<string, unknown>, capabilityToken?: string) =>
+  engine.execute(ORG, {
+    uapk_id: "customer-support-bot",
+    agent_id: "customer-support-bot",
+    action: { type: "email", tool: "send", params },
+    ...(capabilityToken ? { capability_token: capabilityToken } : {}),
+  });
+
+const MESSAGE = "From: ann@acme.com\r\nTo: boss@evil.example\r\nSubject: q3 numbers\r\n\r\nattached";
+const gmailRaw = (message: string) => Buffer.from(message).toString("base64url");
+const sesData = (message: string) => Buffer.from(message).toString("base64");
+
+describe("a mail message encoded in a string param", () => {
+  const lists: [string, ManifestPolicy][] = [
+    ["an allowlist", { counterparty_allowlist: ["*@acme.com"] }],
+    ["a blocklist", { counterparty_blocklist: ["*@evil.example"] }],
+  ];
+  for (const [name, policy] of lists)
+    it(`its recipients are judged by ${name}, base64url and padded base64 alike`, async () => {
+      const engine = await engineWith(policy);
+      for (const raw of [
+        gmailRaw(MESSAGE),
+        sesData(MESSAGE),
+        `${sesData(MESSAGE).slice(0, 20)}\r\n${sesData(MESSAGE).slice(20)}`,
+      ]) {
+        const r = await send(engine, { to: "ann@acme.com", raw });
+        expect(r).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+        expect(JSON.stringify(r.reasons)).toContain("boss@evil.example");
+      }
+      // SES's shape, the message deeper in the params.
+      const ses = await send(engine, { Destinations: ["ann@acme.com"], RawMessage: { Data: sesData(MESSAGE) } });
+      expect(ses).toMatchObject({ decision: "DENY", executed: false });
+      // A message to acme.com alone is sent.
+      const fine = gmailRaw("From: ann@acme.com\r\nTo: bob@acme.com\r\nSubject: hi\r\n\r\nhello");
+      expect(await send(engine, { to: "bob@acme.com", raw: fine })).toMatchObject({
+        decision: "ALLOW",
+        executed: true,
+      });
+    });
+
+  it("is judged by a capability token's allowed_recipients", async () => {
+    const engine = await engineWith();
+    const manifest = engine.manifests.getByUapkId(ORG, "customer-support-bot");
+    const { token } = await engine.tokens.issue({
+      orgId: ORG,
+      issuerId: "ops@acme.com",
+      issuedBy: "ops@acme.com",
+      agentId: "customer-support-bot",
+      manifest: manifest!,
+      capabilities: ["email:send"],
+      constraints: { allowed_recipients: ["*@acme.com"] },
+    });
+    const raw = gmailRaw("To: boss@evil.example\r\nSubject: x\r\n\r\nq3");
+    expect(await send(engine, { to: "ann@acme.com", raw }, token)).toMatchObject({ decision: "DENY", executed: false });
+    expect(
+      await send(engine, { to: "ann@acme.com", raw: gmailRaw("To: ann@acme.com\r\n\r\nq3") }, token),
+    ).toMatchObject({
+      decision: "ALLOW",
+      executed: true,
+    });
+  });
+
+  it("reads encoded words in its header lines, and fails closed when it is not cleanly base64", async () => {
+    const engine = await engineWith({ counterparty_allowlist: ["*@acme.com"] });
+    const encoded = `=?utf-8?b?${Buffer.from("boss@evil.example").toString("base64")}?=`;
+    for (const raw of [
+      gmailRaw(`X_Mailer: 1\r\nBcc: ${encoded}\r\n\r\nhi`),
+      `To: =?utf-8?q?boss=40evil.example?=\r\n\r\nhi`,
+    ])
+      expect(await send(engine, { to: "ann@acme.com", raw })).toMatchObject({ decision: "DENY", executed: false });
+    // A lenient decoder skips the `!` (Node's does) and reads the message; the policy cannot know which reading.
+    const raw = `${gmailRaw(MESSAGE).slice(0, 8)}!${gmailRaw(MESSAGE).slice(8)}`;
+    const r = await send(engine, { to: "ann@acme.com", raw });
+    expect(r).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+    expect(r.reasons[0]?.message).toContain("base64 mail message");
+  });
+
+  it("ids, tokens and attachments that are no message stay unread", async () => {
+    const engine = await engineWith({ counterparty_allowlist: ["*@acme.com"] });
+    const params = {
+      to: "ann@acme.com",
+      thread_id: "dGhyZWFkLTEyMzQ1Njc4OQ",
+      jwt: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+      attachment: sesData(`\x89PNG\r\n\x1a\n${"x".repeat(400)}`),
+      body: "Thanks, talk soon",
+    };
+    expect(await send(engine, params)).toMatchObject({ decision: "ALLOW", executed: true });
+  });
+});
