@@ -1,6 +1,6 @@
 // What a string param carries (../policy/embedded-payloads.ts, ../policy/encoded-messages.ts), judged through the
 // governance engine as what the connector would send: a mail message base64-encoded in Gmail's `raw` or SES's
-// `Data` (outside review finding 1), which was ALLOWed and run.
+// `Data` (outside review finding 1), and JSON or form params inside a string (finding 2). Each was ALLOWed and run.
 import { describe, expect, it } from "vitest";
 import { createApprovalStore } from "../approvals";
 import { createAuditLog } from "../audit/audit-log";
@@ -110,5 +110,66 @@ describe("a mail message encoded in a string param", () => {
       body: "Thanks, talk soon",
     };
     expect(await send(engine, params)).toMatchObject({ decision: "ALLOW", executed: true });
+  });
+});
+
+describe("params inside a JSON or form string", () => {
+  it("amounts in them are judged by the threshold", async () => {
+    const engine = await engineWith({ amount_threshold: { amount: 100, currency: "EUR" } });
+    const payloads = [
+      { to: "ann@acme.com", payload: '{"amount":5000,"currency":"EUR"}' },
+      { to: "ann@acme.com", amount: 50, currency: "EUR", form: "amount=5000&currency=EUR" },
+      { to: "ann@acme.com", amount: 50, currency: "EUR", payload: '[{"amount":5000}]' },
+    ];
+    for (const params of payloads)
+      expect(await send(engine, params)).toMatchObject({
+        decision: "ESCALATE",
+        executed: false,
+        reasons: [{ code: "AMOUNT_THRESHOLD" }],
+      });
+    expect(await send(engine, { to: "ann@acme.com", payload: '{"amount":50,"currency":"EUR"}' })).toMatchObject({
+      decision: "ALLOW",
+    });
+  });
+
+  it("countries and names in them are judged by the blocklists", async () => {
+    const engine = await engineWith({ jurisdiction_blocklist: ["KP"], counterparty_blocklist: ["Evil Corp"] });
+    for (const params of [
+      { to: "ann@acme.com", country: "DE", payload: '{"country":"KP"}' },
+      { to: "ann@acme.com", payload: '{"payee":"Evil Corp"}' },
+      { to: "ann@acme.com", form: "beneficiary_country=KP&note=x" },
+    ])
+      expect(await send(engine, params)).toMatchObject({ decision: "DENY", executed: false });
+  });
+
+  it("counts their values against the params bound", async () => {
+    const engine = await engineWith({ counterparty_allowlist: ["*@acme.com"] });
+    const big = JSON.stringify(Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i])));
+    const r = await send(engine, { to: "ann@acme.com", payload: big });
+    expect(r).toMatchObject({ decision: "DENY", executed: false });
+    expect(r.reasons[0]?.message).toContain("more than 10000 values");
+  });
+
+  it("ordinary payloads stay allowed: Slack blocks, a GitHub issue body, Stripe metadata", async () => {
+    const engine = await engineWith({
+      amount_threshold: { amount: 100, currency: "EUR" },
+      counterparty_allowlist: ["*@acme.com"],
+      jurisdiction_blocklist: ["KP"],
+    });
+    const blocks = JSON.stringify([
+      { type: "header", text: { type: "plain_text", text: "Deploy done", emoji: true } },
+      { type: "section", text: { type: "mrkdwn", text: "*Service:* api\n*Version:* 1.4.2" }, block_id: "b1" },
+      { type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: "Open" }, value: "open_1" }] },
+    ]);
+    const body = 'Repro:\n\n```json\n{"amount": 5000, "currency": "EUR", "country": "KP"}\n```\n\nExpected: a 400.';
+    const metadata = { order_id: "ord_123", cart: '[{"sku":"A1","qty":2}]', flags: '{"beta":true}', ref: "a=b" };
+    for (const params of [
+      { to: "ann@acme.com", country: "DE", channel: "C123", blocks },
+      { to: "ann@acme.com", country: "DE", title: "Bug", body, labels: ["bug"] },
+      { to: "ann@acme.com", country: "DE", amount: 40, currency: "EUR", metadata },
+    ]) {
+      const r = await send(engine, params);
+      expect(r, JSON.stringify(r.reasons)).toMatchObject({ decision: "ALLOW", executed: true });
+    }
   });
 });
