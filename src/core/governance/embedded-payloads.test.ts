@@ -94,10 +94,11 @@ describe("a mail message encoded in a string param", () => {
     ])
       expect(await send(engine, { to: "ann@acme.com", raw })).toMatchObject({ decision: "DENY", executed: false });
     // A lenient decoder skips the `!` (Node's does) and reads the message; the policy cannot know which reading.
-    const raw = `${gmailRaw(MESSAGE).slice(0, 8)}!${gmailRaw(MESSAGE).slice(8)}`;
-    const r = await send(engine, { to: "ann@acme.com", raw });
-    expect(r).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
-    expect(r.reasons[0]?.message).toContain("base64 mail message");
+    for (const raw of [`${gmailRaw(MESSAGE).slice(0, 8)}!${gmailRaw(MESSAGE).slice(8)}`, `.${gmailRaw(MESSAGE)}`]) {
+      const r = await send(engine, { to: "ann@acme.com", raw });
+      expect(r).toMatchObject({ decision: "DENY", executed: false, reasons: [{ code: "COUNTERPARTY_BLOCKED" }] });
+      expect(r.reasons[0]?.message).toContain("base64 mail message");
+    }
   });
 
   it("ids, tokens and attachments that are no message stay unread", async () => {
