@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream";
 import type { EventEmitter } from "node:events";
 import * as wsModule from "ws";
 import { loadMessageValidators, type MessageValidators } from "../faces/sessions/schemas";
+import { sessionUpgradeSegment } from "../faces/sessions/upgrade-handler";
 import { loadSpec, type LoadedSpec, type OperationSpec } from "../http/spec";
 
 /** ws's frame parser (exported at run time, absent from @types/ws). */
@@ -253,7 +254,9 @@ export function tapConformance(server: Server): ConformanceTap {
   // Not an 'upgrade' listener of its own: the sessions face answers 404 only when it is the only listener.
   const emit = server.emit.bind(server) as (event: string | symbol, ...args: unknown[]) => boolean;
   server.emit = ((event: string | symbol, ...args: unknown[]) => {
-    if (event === "upgrade") watchUpgrade(args[0] as IncomingMessage, args[1] as Duplex);
+    // A request offering another upgrade (h2c), or to another path, is served as plain HTTP: its answer is a request's.
+    if (event === "upgrade" && sessionUpgradeSegment(args[0] as IncomingMessage) !== undefined)
+      watchUpgrade(args[0] as IncomingMessage, args[1] as Duplex);
     return emit(event, ...args);
   }) as Server["emit"];
   const watchUpgrade = (req: IncomingMessage, socket: Duplex) => {

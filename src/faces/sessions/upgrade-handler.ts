@@ -15,8 +15,7 @@ import type { LiveSessionCap, LiveSlot } from "./live-session-cap";
 import type { MessageValidators } from "./schemas";
 import type { SessionRegistry } from "./session-state";
 import { UpgradeRefusal, bearerToken, handshakeRefusal, refuseUpgrade, requestedLastSeq } from "./upgrade";
-import { must } from "../../core/must";
-import type { HttpProblem } from "../../http/boundary";
+import { type HttpProblem, serveAsPlainHttp } from "../../http/boundary";
 
 const log = logger.child({ module: "sessions" });
 
@@ -41,15 +40,23 @@ export interface UpgradeHandlerDeps {
   admit?: ((req: IncomingMessage) => HttpProblem | undefined) | undefined;
 }
 
+/**
+ * The session id segment of a WebSocket upgrade to /ws/{session_id}, or undefined when the request is not one: its
+ * `Upgrade` does not offer `websocket` (`h2c`…), or its path is another. Such a request is served as plain HTTP.
+ */
+export function sessionUpgradeSegment(req: IncomingMessage): string | undefined {
+  const offers = (req.headers.upgrade ?? "").split(",").some((offer) => /^\s*websocket\s*(?:\/|$)/i.test(offer));
+  return offers ? WS_PATH.exec(new URL(req.url ?? "/", "http://gatehouse").pathname)?.[1] : undefined;
+}
+
 /** The server's `upgrade` listener for /ws/{session_id}. */
 export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const path = new URL(req.url ?? "/", "http://gatehouse").pathname;
-    const match = WS_PATH.exec(path);
-    if (!match) {
-      // Another face may own this upgrade; answer 404 only when nobody else listens.
-      if (deps.server.listenerCount("upgrade") <= 1)
-        refuseUpgrade(socket, new UpgradeRefusal(404, "NOT_FOUND", `No WebSocket endpoint at ${path}`));
+    const segment = sessionUpgradeSegment(req);
+    if (segment === undefined) {
+      // Not a WebSocket upgrade to /ws/: the plain HTTP request it also is (RFC 9110 §7.8: an offer such as
+      // `Upgrade: h2c` may be ignored), unless another face listens for upgrades and may own it.
+      if (deps.server.listenerCount("upgrade") <= 1) serveAsPlainHttp(deps.server, req, socket, head);
       return;
     }
     socket.on("error", (err) => log.debug({ err }, "upgrade socket error"));
@@ -68,7 +75,7 @@ export function createUpgradeHandler(deps: UpgradeHandlerDeps) {
       refuseUpgrade(socket, malformed);
       return;
     }
-    authorizeUpgrade(deps, req, must(match[1], "WS_PATH has one mandatory group")).then(
+    authorizeUpgrade(deps, req, segment).then(
       ({ ctx, slot }) => {
         if (socket.destroyed) return slot.release();
         // Claimed synchronously right before the 101: two users racing for a new id cannot both get it.

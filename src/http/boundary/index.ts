@@ -11,3 +11,4 @@ export {
 export { bearerChallenge, missingBearer, parseBearer, tokenProblem } from "./bearer";
 export { decideRequestId } from "./request-id";
 export { allowedHostsOf, allowedHostsProblem, hostRefusal, type AllowedHosts } from "./hosts";
+export { serveAsPlainHttp } from "./plain-http";

@@ -1,0 +1,93 @@
+// The edges of HTTP/1.1 Node's server decides before the app (review R-C, http-edges.sh), over a real socket of the
+// real server: an `Upgrade` offer the gateway does not take, a request without `Host` or with two, an `Expect` it
+// cannot meet, a CONNECT, an absolute-form target naming another host. Each is answered as HTTP says, in
+// problem+json, never a bare status line or a closed socket.
+import { connect } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestGatehouse, type TestGatehouse } from "../test-support/gatehouse";
+
+let g: TestGatehouse;
+beforeAll(async () => {
+  g = await startTestGatehouse();
+});
+afterAll(() => g?.dispose());
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Writes `parts` (one after the other, each once the previous is out) and reads until the server closes. */
+async function exchange(...parts: string[]): Promise<{ bytes: number; answers: RawAnswer[] }> {
+  const socket = connect(Number(new URL(g.url).port), "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  const closed = new Promise<void>((ok) => socket.once("close", () => ok()));
+  for (const part of parts) await new Promise<void>((ok) => socket.write(part, () => setImmediate(ok)));
+  await closed;
+  const all = Buffer.concat(chunks);
+  return { bytes: all.length, answers: parseAnswers(all.toString("latin1")) };
+}
+
+/** The responses in `text`, one after the other (each with a Content-Length). */
+function parseAnswers(text: string): RawAnswer[] {
+  const answers: RawAnswer[] = [];
+  let rest = text;
+  while (rest.startsWith("HTTP/1.1 ")) {
+    const end = rest.indexOf("\r\n\r\n");
+    const [statusLine = "", ...lines] = rest.slice(0, end).split("\r\n");
+    const headers = Object.fromEntries(
+      lines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]),
+    );
+    const length = Number(headers["content-length"] ?? 0);
+    answers.push({ status: Number(statusLine.split(" ")[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+  return answers;
+}
+
+const H2C = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n";
+
+describe("an Upgrade the gateway does not take (curl --http2, Java's HttpClient) is served as plain HTTP/1.1", () => {
+  it("GET /health with Upgrade: h2c answers the health check, and the connection serves the next request", async () => {
+    const { answers } = await exchange(
+      `GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n${H2C}\r\n`,
+      "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(JSON.parse(answers[0]!.body)).toMatchObject({ service: "gatehouse" });
+    expect(answers[0]!.headers["x-request-id"]).toBeTruthy();
+  });
+
+  it("a REST POST with Upgrade: h2c is read whole (its body sent in two writes) and judged", async () => {
+    const body = JSON.stringify({
+      uapk_id: "customer-support-bot",
+      agent_id: "customer-support-bot",
+      action: { type: "email", tool: "send", params: { to: "customer@example.com", subject: "Hi" } },
+    });
+    const head =
+      `POST /api/v1/gateway/evaluate HTTP/1.1\r\nHost: 127.0.0.1\r\n${H2C}X-API-Key: ${g.apiKey}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const { answers } = await exchange(head + body.slice(0, 20), body.slice(20));
+    expect(answers[0]?.status, answers[0]?.body).toBe(200);
+    expect(JSON.parse(answers[0]!.body)).toHaveProperty("decision");
+  });
+
+  it("an MCP initialize with Upgrade: h2c opens the session", async () => {
+    const body = JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "h2c", version: "1" } },
+    });
+    const { answers } = await exchange(
+      `POST /mcp/purutos HTTP/1.1\r\nHost: 127.0.0.1\r\n${H2C}X-API-Key: ${g.apiKey}\r\nContent-Type: application/json\r\n` +
+        `Accept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    expect(answers[0]?.status, answers[0]?.body).toBe(200);
+    expect(answers[0]!.body).toContain('"protocolVersion"');
+  });
+});
+
