@@ -2197,7 +2197,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "MANIFEST_INACTIVE" | "CAPABILITY_TOKEN_REFUSED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "HOST_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "MANIFEST_INACTIVE" | "CAPABILITY_TOKEN_REFUSED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "EXPECTATION_FAILED" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "HOST_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */
@@ -2733,9 +2733,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2748,7 +2761,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -2799,7 +2813,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -2830,11 +2844,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -2914,7 +2942,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -2975,11 +3003,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3059,7 +3101,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3111,11 +3153,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3195,7 +3251,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3256,11 +3312,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3336,9 +3406,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3351,7 +3434,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3416,7 +3500,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3450,11 +3534,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3513,7 +3611,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3556,11 +3654,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3623,7 +3735,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3705,11 +3817,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3772,7 +3898,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3854,11 +3980,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -3916,7 +4056,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -3950,11 +4090,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4012,7 +4166,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4046,11 +4200,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4112,7 +4280,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4185,11 +4353,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4252,7 +4434,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4325,11 +4507,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4399,7 +4595,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4433,11 +4629,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4496,7 +4706,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4539,11 +4749,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4602,7 +4826,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4645,11 +4869,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4707,7 +4945,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4741,11 +4979,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4803,7 +5055,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4837,11 +5089,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -4899,7 +5165,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -4933,11 +5199,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5001,7 +5281,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5035,11 +5315,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5101,7 +5395,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5174,11 +5468,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5237,7 +5545,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5280,11 +5588,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5347,7 +5669,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5429,11 +5751,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5492,7 +5828,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5544,11 +5880,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5611,7 +5961,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5684,11 +6034,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5747,7 +6111,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5790,11 +6154,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5853,7 +6231,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -5905,11 +6283,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -5968,7 +6360,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6011,11 +6403,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6075,7 +6481,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6118,11 +6524,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6185,7 +6605,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6219,11 +6639,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6277,7 +6711,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6311,11 +6745,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6377,7 +6825,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6450,11 +6898,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6511,7 +6973,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6554,11 +7016,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6624,7 +7100,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -6658,11 +7134,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6717,9 +7207,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6732,7 +7235,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6780,9 +7284,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6795,7 +7312,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6852,9 +7370,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6867,7 +7398,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6922,9 +7454,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6937,7 +7482,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -6983,9 +7529,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6998,7 +7557,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7044,9 +7604,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7059,7 +7632,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7107,9 +7681,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7122,7 +7709,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7198,7 +7786,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -7229,11 +7817,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7312,7 +7914,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -7352,11 +7954,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7449,7 +8065,7 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
                 headers: {
@@ -7519,11 +8135,25 @@ export interface operations {
                 };
             };
             /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
              * @description The request was sent under a name (`Host`), or by a browser from a site (`Origin`), this gateway does not answer
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {
@@ -7604,9 +8234,22 @@ export interface operations {
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
              *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
-             *     the connection is closed.
+             *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The request's `Expect` names an expectation this server cannot meet: anything but `100-continue` (which is
+             *     answered `100 Continue`). Refused before routing, whatever the path (`EXPECTATION_FAILED`), and the connection is
+             *     closed.
+             */
+            417: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7619,7 +8262,8 @@ export interface operations {
              *     for (`HOST_NOT_ALLOWED`, `ORIGIN_NOT_ALLOWED`): refused before routing, whatever the path, so a web page that
              *     rebinds its own name to the gateway's address (DNS rebinding) reaches nothing. By default, bound to a loopback
              *     address, the gateway answers for `localhost`, `127.0.0.1` and `[::1]` (any port); `GATEHOUSE_ALLOWED_HOSTS` sets
-             *     the names (`*`: any).
+             *     the names (`*`: any). A target in absolute form (`GET http://evil.example/health`) is checked by its own authority,
+             *     `Host` ignored (RFC 9112 §3.2.2).
              */
             421: {
                 headers: {

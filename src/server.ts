@@ -59,7 +59,7 @@ import {
 import { sessionsConfigFromEnv } from "./faces/sessions/config";
 import { createApp } from "./http/app";
 import { type Authenticator, createAuthenticator, type VerifyUserToken } from "./http/auth";
-import { hostRefusal } from "./http/boundary";
+import { requestHostRefusal } from "./http/boundary";
 import { announceChanges } from "./http/change-events";
 import { answerClientErrors } from "./http/errors";
 import type { Handlers } from "./http/handlers";
@@ -454,7 +454,7 @@ function attachSessions(
     recordOutcome: governedTools.recordOutcome,
     options: sessionsConfig.options,
     // The WebSocket upgrade answers for the same names as every HTTP route (DNS rebinding).
-    admit: (req) => hostRefusal(config.allowedHosts, req.headers),
+    admit: (req) => requestHostRefusal(config.allowedHosts, req),
   });
 }
 
@@ -636,7 +636,7 @@ async function serveHttp(
   const { allowedHosts } = config;
   server.on(
     "request",
-    (req, res) => (!hostRefusal(allowedHosts, req.headers) && consoleAssets.serve(req, res)) || api(req, res),
+    (req, res) => (!requestHostRefusal(allowedHosts, req) && consoleAssets.serve(req, res)) || api(req, res),
   );
   answerClientErrors(server);
   await new Promise<void>((ok, fail) => {

@@ -9,7 +9,7 @@ import type { Authenticator } from "./auth";
 import { readJsonBody } from "./body/json-body";
 import { assertJsonShape } from "./body/json-shape";
 import { bodyReaderWithin } from "./body/timeout";
-import { type AllowedHosts, decideRequestId, hostRefusal } from "./boundary";
+import { type AllowedHosts, decideRequestId, requestHostRefusal } from "./boundary";
 import type { RouteGuard } from "./boundary/guard";
 import { respondWithProblem } from "./errors";
 import type { HandlerGroup } from "./handlers";
@@ -115,7 +115,7 @@ export function createApp({
     const started = process.hrtime.bigint();
     try {
       // Before any route, mount or credential: a rebound page learns nothing, not even which paths exist.
-      const misdirected = hostRefusal(allowedHosts, ctx.req.headers);
+      const misdirected = requestHostRefusal(allowedHosts, ctx.req);
       if (misdirected) throw misdirected;
       await route(ctx);
     } catch (err) {

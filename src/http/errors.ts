@@ -1,10 +1,12 @@
 // Every error leaves as application/problem+json (RFC 9457), whatever threw it: our HttpProblem (the JSON body
 // reader, ./body/json-body.ts, throws its 400/413/415 as HttpProblems), a library's error carrying an HTTP status,
 // or an unexpected bug (500, logged, no internals leaked).
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Context } from "koa";
 import { ActionUnavailableError } from "../core/governance/types";
 import { isTransientDatabaseError, isUnstorableTextError } from "../core/store/transient-errors";
-import { HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
+import { decideRequestId, HttpProblem, problem as problemOf, rawProblemResponse, renderProblem } from "./boundary";
 
 /** Maps what libraries throw to a problem. */
 export function toProblem(err: unknown): HttpProblem {
@@ -48,10 +50,15 @@ export function respondWithProblem(ctx: Context, err: unknown): void {
 
 /**
  * Requests Node's HTTP parser refuses before Koa sees them (headers too large, malformed request line) still
- * get a problem+json answer instead of a bare status line.
+ * get a problem+json answer instead of a bare status line; so do the ones Node's server answered itself: an HTTP/1.1
+ * request without `Host` (the app's host check answers it, ./boundary/hosts.ts), an `Expect` other than
+ * 100-continue (417) and a CONNECT (405: Gatehouse is no proxy; Node closed the socket without a word).
  */
-export function answerClientErrors(server: import("node:http").Server): void {
-  server.on("clientError", (err: NodeJS.ErrnoException, socket: import("node:stream").Duplex) => {
+export function answerClientErrors(server: Server): void {
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
+  server.on("checkExpectation", answerExpectation);
+  server.on("connect", answerConnect);
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     if (!socket.writable || (err as { code?: string }).code === "ECONNRESET") return socket.destroy();
     // Node's own requestTimeout / headersTimeout (a client trickling its headers) is a timeout, not a malformed request.
     const problem =
@@ -62,4 +69,35 @@ export function answerClientErrors(server: import("node:http").Server): void {
           : problemOf("MALFORMED_REQUEST", "Malformed HTTP request");
     socket.end(rawProblemResponse(problem));
   });
+}
+
+/** An `Expect` Gatehouse cannot meet (anything but 100-continue, which Node answers): 417, nothing else read. */
+function answerExpectation(req: IncomingMessage, res: ServerResponse): void {
+  const problem = problemOf("EXPECTATION_FAILED", "The only expectation this server meets is Expect: 100-continue");
+  const rendered = renderProblem(problem, { instance: pathOf(req.url), requestId: decideRequestId(undefined) });
+  const body = JSON.stringify(rendered.body);
+  res.writeHead(rendered.status, {
+    ...rendered.headers,
+    "Content-Length": Buffer.byteLength(body),
+    Connection: "close",
+  });
+  res.end(body);
+}
+
+/** CONNECT asks for a tunnel: no resource of Gatehouse takes it (an empty `Allow`, RFC 9110 §10.2.1), then closed. */
+function answerConnect(_req: IncomingMessage, socket: Duplex): void {
+  socket.on("error", () => {});
+  const problem = problemOf("METHOD_NOT_ALLOWED", "CONNECT is not allowed: Gatehouse is not a proxy", {
+    headers: { Allow: "" },
+  });
+  socket.end(rawProblemResponse(problem, { requestId: decideRequestId(undefined) }));
+}
+
+/** The path of a request target, for a problem's `instance` (an absolute-form target's path, too). */
+function pathOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? "/", "http://gatehouse").pathname;
+  } catch {
+    return "/";
+  }
 }

@@ -91,3 +91,55 @@ describe("an Upgrade the gateway does not take (curl --http2, Java's HttpClient)
   });
 });
 
+/** The one answer of a request sent alone (the server closes after it, or after Connection: close). */
+async function only(request: string): Promise<RawAnswer & { problem: Record<string, unknown> }> {
+  const { answers } = await exchange(request);
+  expect(answers).toHaveLength(1);
+  const answer = answers[0]!;
+  expect(answer.headers["content-type"]).toBe("application/problem+json");
+  return { ...answer, problem: JSON.parse(answer.body) as Record<string, unknown> };
+}
+
+describe("what Node's server answered itself, or let through, is problem+json as HTTP/1.1 says", () => {
+  it("an HTTP/1.1 request without Host → 400 MALFORMED_REQUEST (HTTP/1.0 without it is still served)", async () => {
+    const answer = await only("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+    expect(answer.problem).toMatchObject({ status: 400, code: "MALFORMED_REQUEST" });
+    expect(answer.problem.request_id).toBeTruthy();
+    const { answers } = await exchange("GET /health HTTP/1.0\r\n\r\n");
+    expect(answers[0]?.status).toBe(200);
+  });
+
+  it("a repeated Host (the first one allowed, the second not) → 400 MALFORMED_REQUEST, not the first one's 200", async () => {
+    for (const hosts of ["Host: 127.0.0.1\r\nHost: evil.example", "Host: 127.0.0.1\r\nhost: 127.0.0.1"]) {
+      const answer = await only(`GET /health HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
+      expect(answer.problem, hosts).toMatchObject({ status: 400, code: "MALFORMED_REQUEST" });
+    }
+  });
+
+  it("an absolute-form target naming another host → 421 HOST_NOT_ALLOWED, as that Host would be", async () => {
+    const answer = await only(
+      "GET http://evil.example/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    expect(answer.problem).toMatchObject({ status: 421, code: "HOST_NOT_ALLOWED" });
+    expect(answer.problem.detail).toContain("evil.example");
+    // Its own name in absolute form is served (RFC 9112 §3.2.2: a server must accept the form).
+    const port = new URL(g.url).port;
+    const { answers } = await exchange(
+      `GET http://127.0.0.1:${port}/health HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+    );
+    expect(answers[0]?.status).toBe(200);
+  });
+
+  it("an Expect other than 100-continue → 417 EXPECTATION_FAILED, and nothing runs", async () => {
+    const answer = await only("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 200-ok\r\n\r\n");
+    expect(answer.status).toBe(417);
+    expect(answer.problem).toMatchObject({ status: 417, code: "EXPECTATION_FAILED" });
+  });
+
+  it("a CONNECT → 405 METHOD_NOT_ALLOWED with an empty Allow, then the connection closes", async () => {
+    const answer = await only("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n");
+    expect(answer.status).toBe(405);
+    expect(answer.headers.allow).toBe("");
+    expect(answer.problem).toMatchObject({ status: 405, code: "METHOD_NOT_ALLOWED" });
+  });
+});

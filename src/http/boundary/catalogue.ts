@@ -32,6 +32,8 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   APPROVAL_PENDING: 409,
   COMMAND_NOT_ALLOWED: 400,
   DATABASE_UNAVAILABLE: 503,
+  // An `Expect` other than 100-continue (src/http/errors.ts).
+  EXPECTATION_FAILED: 417,
   FORBIDDEN: 403,
   HEADERS_TOO_LARGE: 431,
   // DNS rebinding (./hosts.ts): the request was sent to, or comes from, a name the gateway does not answer for.

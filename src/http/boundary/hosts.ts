@@ -142,3 +142,42 @@ export function hostRefusal(
   }
   return undefined;
 }
+
+/** What of a request the host check reads: its headers, as sent (`rawHeaders`) and as Node keeps them, and target. */
+export interface HostedRequest {
+  headers: { host?: string | undefined; origin?: string | undefined };
+  rawHeaders?: readonly string[];
+  httpVersion?: string;
+  url?: string | undefined;
+}
+
+/** The authority of an absolute-form request target (`http://evil.example/x`): its scheme's `//` to the path. */
+const ABSOLUTE_TARGET = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/;
+
+/**
+ * hostRefusal for a whole request, with HTTP/1.1's rules on which name it was sent to (RFC 9112 §3.2): an HTTP/1.1
+ * request without `Host`, or with more than one, is 400 (Node kept the first of two: `Host: 127.0.0.1` then
+ * `Host: evil.example` passed as 127.0.0.1, while a proxy may route by the last); an absolute-form target
+ * (`GET http://evil.example/x`) names the host itself and `Host` is ignored, so its authority is what is checked.
+ */
+export function requestHostRefusal(allowed: AllowedHosts, req: HostedRequest): HttpProblem | undefined {
+  const hosts = hostFieldCount(req.rawHeaders);
+  if (hosts > 1) return problem("MALFORMED_REQUEST", "The request has more than one Host header");
+  if (hosts === 0 && req.httpVersion === "1.1")
+    return problem("MALFORMED_REQUEST", "An HTTP/1.1 request must have a Host header");
+  const url = req.url ?? "/";
+  const absolute = url.charCodeAt(0) === 0x2f /* / */ ? null : ABSOLUTE_TARGET.exec(url);
+  if (!absolute) return hostRefusal(allowed, req.headers);
+  return hostRefusal(allowed, { host: absolute[1] ?? "", origin: req.headers.origin });
+}
+
+/** How many `Host` fields a request sent (the headers' object keeps one); 1 when only that object is known. */
+function hostFieldCount(rawHeaders: readonly string[] | undefined): number {
+  if (rawHeaders === undefined) return 1;
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") count++;
+  }
+  return count;
+}

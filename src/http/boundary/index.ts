@@ -10,5 +10,12 @@ export {
 } from "./problem";
 export { bearerChallenge, missingBearer, parseBearer, tokenProblem } from "./bearer";
 export { decideRequestId } from "./request-id";
-export { allowedHostsOf, allowedHostsProblem, hostRefusal, type AllowedHosts } from "./hosts";
+export {
+  allowedHostsOf,
+  allowedHostsProblem,
+  hostRefusal,
+  requestHostRefusal,
+  type AllowedHosts,
+  type HostedRequest,
+} from "./hosts";
 export { serveAsPlainHttp } from "./plain-http";
