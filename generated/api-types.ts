@@ -2731,7 +2731,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -2811,7 +2814,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -2940,7 +2946,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3099,7 +3108,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3249,7 +3261,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3404,7 +3419,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3498,7 +3516,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3609,7 +3630,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3733,7 +3757,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -3896,7 +3923,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4054,7 +4084,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4164,7 +4197,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4278,7 +4314,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4432,7 +4471,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4593,7 +4635,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4704,7 +4749,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4824,7 +4872,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -4943,7 +4994,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5053,7 +5107,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5163,7 +5220,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5279,7 +5339,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5393,7 +5456,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5543,7 +5609,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5667,7 +5736,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5826,7 +5898,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -5959,7 +6034,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6109,7 +6187,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6229,7 +6310,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6358,7 +6442,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6479,7 +6566,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6603,7 +6693,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6709,7 +6802,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6823,7 +6919,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -6971,7 +7070,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7098,7 +7200,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7205,7 +7310,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7282,7 +7390,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7368,7 +7479,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7452,7 +7566,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7527,7 +7644,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7602,7 +7722,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7679,7 +7802,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7784,7 +7910,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -7912,7 +8041,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -8063,7 +8195,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */
@@ -8232,7 +8367,10 @@ export interface operations {
             };
             /**
              * @description The request is malformed or violates the schema: an unknown query parameter, a body on an operation that takes
-             *     none, a body or parameter that breaks its schema. A request Node's HTTP parser cannot read at all (a broken
+             *     none, a body or parameter that breaks its schema, a JSON body that breaks the bounds of every body
+             *     (`VALIDATION_FAILED` naming where: nested deeper than 32 levels, a string holding a lone surrogate, a number beyond
+             *     the IEEE 754 double range such as `1e309`, or an integer written beyond ±(2^53−1) such as `12345678901234567890`,
+             *     which a JSON number carries rounded: send such an id as a string; I-JSON, RFC 7493 §2.2). A request Node's HTTP parser cannot read at all (a broken
              *     request line or header line) is refused before routing, whatever the path, with code `MALFORMED_REQUEST`, and
              *     the connection is closed; so is an HTTP/1.1 request without `Host` or with more than one (RFC 9112 §3.2).
              */

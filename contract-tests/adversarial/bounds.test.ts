@@ -54,6 +54,13 @@ describe("JSON bounds at the boundary", () => {
   it.each([
     ["a huge number (1e309)", execute('{"amount":1e309}'), /\/body\/action\/params\/amount: number is out of range/],
     ["a huge negative number", execute('{"x":[-1e400]}'), /out of range/],
+    // JSON.parse would read it as 12345678901234567000: the connector and the audit would get another id.
+    [
+      "an integer beyond 2^53−1",
+      execute('{"n":12345678901234567890}'),
+      /\/body\/action\/params\/n: integer is beyond ±\(2\^53−1\)/,
+    ],
+    ["a negative integer just beyond −(2^53−1)", execute('{"a":[-9007199254740992]}'), /params\/a\/0: integer/],
     ["params nested 40 deep", execute(nested(40)), /deeper than 32/],
     ["params nested 100000 deep", execute(nested(100_000)), /deeper than 32/],
   ])("refuses %s with 400 problem+json before anything runs", async (_name, raw, detail) => {
@@ -64,6 +71,27 @@ describe("JSON bounds at the boundary", () => {
     expect(res.body.code).toBe("VALIDATION_FAILED");
     expect(String(res.body.detail)).toMatch(detail);
     expect(await interactionCount()).toBe(before);
+  });
+
+  it("refuses such an integer in an MCP request too (the same body reader), before the MCP server reads it", async () => {
+    const res = await fetch(`${g.url}/mcp/purutos`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "x-api-key": g.apiKey,
+      },
+      body: '{"jsonrpc":"2.0","id":12345678901234567890,"method":"initialize","params":{}}',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: "VALIDATION_FAILED", errors: [{ pointer: "/body/id" }] });
+  });
+
+  it("takes integers up to 2^53−1, decimals, exponents and long digits in strings", async () => {
+    const params =
+      '{"n":9007199254740991,"m":-9007199254740991,"x":0.1,"y":6.02e23,"z":1.5e300,"id":"12345678901234567890"}';
+    const res = await post("/api/v1/gateway/evaluate", execute(params));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
   });
 
   it("keeps answering afterwards", async () => {

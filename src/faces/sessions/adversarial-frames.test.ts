@@ -20,8 +20,14 @@ describe("frames nested too deep, or with numbers out of range", () => {
     const depth = 200_000;
     c.send(`{"type":"tool_result","call_id":"${call.call_id}","result":${"[".repeat(depth)}${"]".repeat(depth)}}`);
     c.send(`{"type":"tool_result","call_id":"${call.call_id}","result":{"size":1e309}}`);
-    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(2);
-    const [deep, huge] = c.frames.filter((f) => f.type === "error");
+    // Read as a double it would be 12345678901234567000, another id than the file's.
+    c.send(`{"type":"tool_result","call_id":"${call.call_id}","result":{"ids":[1,12345678901234567890]}}`);
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(3);
+    const [deep, huge, rounded] = c.frames.filter((f) => f.type === "error");
+    expect(rounded).toMatchObject({
+      error_code: "INVALID_MESSAGE",
+      details: { errors: [{ pointer: "/result/ids/1" }] },
+    });
     expect(deep).toMatchObject({
       error_code: "INVALID_MESSAGE",
       details: { errors: [{ pointer: expect.stringMatching(/^\/result/) }] },

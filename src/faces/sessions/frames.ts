@@ -19,6 +19,7 @@ import type { ClientFrame, ServerFrame } from "../../../generated/ws-client";
 import { paramsSizeProblem } from "../../core/governance";
 import { holdsProtoKey } from "../../http/body/json-body";
 import { duplicateMemberName, shownName } from "../../http/body/json-duplicates";
+import { UNSAFE_INTEGER_MESSAGE, unsafeIntegerPointer } from "../../http/body/json-integers";
 import { jsonShapeViolation } from "../../http/body/json-shape";
 import type { FrameRoute, MessageValidators } from "./schemas";
 
@@ -106,6 +107,9 @@ export function parseFrame<R extends FrameRoute>(
   if (repeated !== undefined) {
     return { ok: false, errors: [{ pointer: "/", message: `repeats the member name ${shownName(repeated)}` }] };
   }
+  // And a REST body's rule on integers a double does not hold: `"seq":12345678901234567890` would be read rounded.
+  const unsafe = unsafeIntegerPointer(text);
+  if (unsafe !== undefined) return { ok: false, errors: [{ pointer: unsafe, message: UNSAFE_INTEGER_MESSAGE }] };
   // The bounds of every REST body: a frame nested deeper than 32 levels would overflow the recursive code it
   // reaches once accepted (serialized for the runtime, hashed and audited as a tool outcome), and 1e309 would be
   // relayed as null. Checked before the schema, iteratively.

@@ -8,6 +8,7 @@
 // - strict JSON (co-body's `strict`): only an object or an array at the top, an empty body is `{}`, a leading
 //   UTF-8 BOM is dropped (iconv did), and a `__proto__` key anywhere → 400 (bourne's check);
 // - a member name repeated in one object → 400 naming it (JSON.parse would keep the last; ./json-duplicates.ts);
+// - an integer beyond ±(2^53−1) → 400 VALIDATION_FAILED naming it (JSON.parse would round it; ./json-integers.ts);
 // - UTF-8 only: a body declaring another charset → 415 (co-body decoded every body as UTF-8 whatever it said), and
 //   bytes that are not UTF-8 → 400 (decoding them made U+FFFD of them, signed into the audit as if sent).
 // A body whose type is not JSON is left unread: the route answers 415 before anything else.
@@ -19,6 +20,8 @@ import type { Context } from "koa";
 import { HttpProblem, problem } from "../boundary";
 import { closeAfterAnswer } from "./close-after-answer";
 import { duplicateMemberName, shownName } from "./json-duplicates";
+import { UNSAFE_INTEGER_MESSAGE, unsafeIntegerPointer } from "./json-integers";
+import { shapeProblem } from "./json-shape";
 
 export interface JsonBodyLimits {
   /** Largest body accepted, in bytes after decompression. */
@@ -211,6 +214,8 @@ export function parseStrictJson(text: string): unknown {
   const repeated = duplicateMemberName(text);
   if (repeated !== undefined)
     throw problem("INVALID_JSON", `Request body repeats the member name ${shownName(repeated)}`);
+  const unsafe = unsafeIntegerPointer(text);
+  if (unsafe !== undefined) throw shapeProblem({ pointer: unsafe, message: UNSAFE_INTEGER_MESSAGE });
   return value;
 }
 

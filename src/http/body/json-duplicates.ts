@@ -44,7 +44,7 @@ export function shownName(name: string): string {
 }
 
 /** The index of the quote that closes the string opened at `start` (a quote after an odd run of \ is escaped). */
-function stringEnd(text: string, start: number): number {
+export function stringEnd(text: string, start: number): number {
   let end = text.indexOf('"', start + 1);
   while (isEscaped(text, end)) end = text.indexOf('"', end + 1);
   return end;
@@ -57,7 +57,7 @@ function isEscaped(text: string, quote: number): boolean {
 }
 
 /** A string is a member name when the next character after white space is a colon. */
-function isKey(text: string, end: number): boolean {
+export function isKey(text: string, end: number): boolean {
   let j = end + 1;
   let c = text.charCodeAt(j);
   while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++j);
@@ -65,7 +65,7 @@ function isKey(text: string, end: number): boolean {
 }
 
 /** The name as JSON.parse reads it (escapes decoded only when there are any: most names have none). */
-function nameOf(text: string, start: number, end: number): string {
+export function nameOf(text: string, start: number, end: number): string {
   const raw = text.slice(start + 1, end);
   return raw.includes("\\") ? (JSON.parse(text.slice(start, end + 1)) as string) : raw;
 }

@@ -18,7 +18,8 @@ export interface ShapeViolation {
   message: string;
 }
 
-function escapePointer(key: string): string {
+/** A member name as a JSON pointer token (RFC 6901), a lone surrogate spelled out. */
+export function escapePointer(key: string): string {
   return key.replace(/~/g, "~0").replace(/\//g, "~1").replace(LONE_SURROGATE, spelledOut);
 }
 
@@ -92,9 +93,13 @@ export function jsonShapeViolation(value: unknown, maxDepth = MAX_JSON_DEPTH): S
 /** Throws the 400 problem a client sees when its body breaks the bounds. */
 export function assertJsonShape(body: unknown): void {
   const violation = jsonShapeViolation(body);
-  if (!violation) return;
+  if (violation) throw shapeProblem(violation);
+}
+
+/** The 400 VALIDATION_FAILED problem naming a violation of a body's bounds (its pointer under /body). */
+export function shapeProblem(violation: ShapeViolation): HttpProblem {
   const pointer = `/body${violation.pointer === "/" ? "" : violation.pointer}`;
-  throw new HttpProblem(400, `Request is invalid: ${pointer}: ${violation.message}`, {
+  return new HttpProblem(400, `Request is invalid: ${pointer}: ${violation.message}`, {
     code: "VALIDATION_FAILED",
     errors: [{ pointer, message: violation.message }],
   });
