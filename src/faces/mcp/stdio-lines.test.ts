@@ -33,3 +33,13 @@ describe("checkedLines", () => {
     ]);
   });
 });
+
+describe("checkedLines, integers JSON.parse would round", () => {
+  it("refuses an integer beyond 2^53−1, naming where it is, as the HTTP door does", async () => {
+    const line = '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"arguments":{"n":12345678901234567890}}}\n';
+    const { passed, answers } = await through([line]);
+    expect(passed).toBe("");
+    expect(answers).toEqual([{ jsonrpc: "2.0", id: 3, error: expect.objectContaining({ code: -32600 }) }]);
+    expect(JSON.stringify(answers)).toContain("/params/arguments/n");
+  });
+});

@@ -22,8 +22,11 @@ export function refusedLine(line: string): JSONRPCMessage | undefined {
   try {
     value = parseStrictJson(text);
   } catch (err) {
-    // Parsed by JSON.parse, refused by the gateway's reader: a repeated member name, a prototype key.
-    return answer(id, -32700, `Parse error: ${err instanceof HttpProblem ? err.detail : String(err)}`);
+    // Parsed by JSON.parse, refused by the gateway's reader: a repeated member name, a prototype key (not JSON as
+    // the gateway reads it), or an integer JSON.parse rounds (JSON, but no request the gateway takes).
+    if (!(err instanceof HttpProblem)) throw err;
+    if (err.code === "VALIDATION_FAILED") return answer(id, -32600, `Invalid Request: ${err.detail}`);
+    return answer(id, -32700, `Parse error: ${err.detail}`);
   }
   const violation = jsonShapeViolation(value);
   if (!violation) return undefined;
