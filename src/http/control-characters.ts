@@ -3,29 +3,36 @@
 // `GET /approvals/x%00y` was a 500 there (a failed query) where SQLite answered 404. One rule here, for every
 // operation, rather than a pattern repeated on each of the spec's parameters (400 is declared on every operation).
 // The same rule refuses the characters that hide or fake what an id reads as in the audit, a terminal or a log:
-// C1 controls (U+009B is a terminal's CSI), line and paragraph separators (U+0085, U+2028, U+2029), bidi controls
-// (U+202E shows `customer-\u202Etob-troppus` as customer-support-bot) and invisible characters (U+200B, U+FEFF, the
-// tag characters U+E0000–U+E007F: `bot\u{E0041}` shows as bot).
+// C1 controls (U+009B is a terminal's CSI), line and paragraph separators (U+0085, U+2028, U+2029), format characters
+// (Cf: bidi controls, U+202E shows `customer-\u202Etob-troppus` as customer-support-bot; U+200B, U+FEFF, the tag
+// characters U+E0000–U+E007F, `bot\u{E0041}` shows as bot) and default-ignorable characters (U+034F, U+3164, the
+// variation selectors: `bot\u034F` shows as bot), as the policy's names call them invisible (core/policy/normalize.ts).
 import type { ProblemItem } from "./boundary";
 
-/** The tag characters U+E0000–U+E007F, each as its UTF-16 pair, as the spec lists them (spec/common.tsp). */
-const TAG_CHARACTERS = Array.from(
-  { length: 0x80 },
-  (_, i) => `\\uDB40\\uDC${i.toString(16).toUpperCase().padStart(2, "0")}`,
-);
+/**
+ * The astral format and default-ignorable characters (U+110BD, U+110CD, U+13430–U+1343F, U+1BCA0–U+1BCA3,
+ * U+1D173–U+1D17A, U+E0000–U+E0FFF) by their UTF-16 code units, for a reader of the spec without the `u` flag; in
+ * Unicode mode `\p{Cf}` and `\p{Default_Ignorable_Code_Point}` refuse them (spec/common.tsp says why both).
+ */
+const ASTRAL_BY_CODE_UNITS =
+  "\\uD804[\\uDCBD\\uDCCD]|\\uD80D[\\uDC30-\\uDC3F]|\\uD82F[\\uDCA0-\\uDCA3]|\\uD834[\\uDD73-\\uDD7A]|[\\uDB40-\\uDB43]";
 
 /**
  * The spec's `noControlCharacters` pattern (spec/common.tsp; the sessions spec's MessageId and CallId), character for
  * character: src/http/id-characters.test.ts checks every id pattern of generated/ is this one.
  */
 export const ID_PATTERN =
-  `^(?!.*(?:${TAG_CHARACTERS.join("|")}))` +
-  "[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\uFEFF\\uFFF9-\\uFFFB]*$";
+  `^(?!.*(?:\\p{Cf}|\\p{Default_Ignorable_Code_Point}|${ASTRAL_BY_CODE_UNITS}))` +
+  "[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u115F\\u1160" +
+  "\\u17B4\\u17B5\\u180B-\\u180F\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0" +
+  "\\uFFF0-\\uFFFB]*$";
 
 /** What a value breaking ID_PATTERN is told. */
 export const ID_PATTERN_MESSAGE =
-  "must not hold control, line-separator, bidi or invisible characters (U+0000–U+001F, U+007F–U+009F, U+00AD, " +
-  "U+061C, U+180E, U+200B–U+200F, U+2028–U+202E, U+2060–U+206F, U+FEFF, U+FFF9–U+FFFB, U+E0000–U+E007F)";
+  "must not hold control, line-separator, bidi or invisible characters (U+0000–U+001F, U+007F–U+009F, U+2028, " +
+  "U+2029, format characters such as U+00AD, U+061C, U+200B–U+200F, U+202A–U+202E, U+2060–U+206F, U+FEFF, " +
+  "U+E0000–U+E007F, default-ignorable ones such as U+034F, U+115F, U+1160, U+180B–U+180F, U+3164, U+FE00–U+FE0F, " +
+  "U+FFA0, U+E0100–U+E01EF)";
 
 // The values ID_PATTERN lets through, read as ajv reads the spec's pattern (Unicode mode).
 const ID = new RegExp(ID_PATTERN, "u");

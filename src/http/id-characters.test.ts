@@ -32,6 +32,28 @@ const HOSTILE = {
   "language tag U+E0001": "\u{E0001}",
   "tag latin capital A U+E0041": "\u{E0041}",
   "cancel tag U+E007F": "\u{E007F}",
+  // Every other format (Cf) or default-ignorable character: `customer\u034F-support-bot` shows as customer-support-bot.
+  "combining grapheme joiner U+034F": "\u034f",
+  "arabic number sign U+0600": "\u0600",
+  "hangul choseong filler U+115F": "\u115f",
+  "hangul jungseong filler U+1160": "\u1160",
+  "khmer vowel inherent U+17B4": "\u17b4",
+  "mongolian vowel separator U+180E": "\u180e",
+  "invisible plus U+2064": "\u2064",
+  "hangul filler U+3164": "\u3164",
+  "variation selector-1 U+FE00": "\ufe00",
+  "variation selector-16 U+FE0F (emoji presentation)": "\ufe0f",
+  "halfwidth hangul filler U+FFA0": "\uffa0",
+  "reserved U+FFF0": "\ufff0",
+  "interlinear annotation anchor U+FFF9": "\ufff9",
+  "kaithi number sign U+110BD": "\u{110BD}",
+  "egyptian hieroglyph vertical joiner U+13430": "\u{13430}",
+  "shorthand format letter overlap U+1BCA0": "\u{1BCA0}",
+  "musical symbol begin beam U+1D173": "\u{1D173}",
+  "tag space U+E0020": "\u{E0020}",
+  "variation selector-17 U+E0100": "\u{E0100}",
+  "variation selector-256 U+E01EF": "\u{E01EF}",
+  "reserved default-ignorable U+E0FFF": "\u{E0FFF}",
 };
 const PLAIN = [
   "customer-support-bot",
@@ -42,6 +64,10 @@ const PLAIN = [
   "ünïcödé_ok",
   "x\u00a0y",
   "𝒜-bot-🏴",
+  "Ⓐ-bot-☺",
+  "🤖-👍🏽",
+  "\u{1D400}\u{20000}\u{10FFFD}",
+  "\u{E1000}",
 ];
 
 /** Every `pattern` of a JSON document, with the property name it sits under. */
@@ -72,6 +98,8 @@ describe("the id rule", () => {
   it.each(Object.entries(HOSTILE))("refuses %s in a body id, a path or query value and a session frame id", (_, c) => {
     const id = `customer${c}-support-bot`;
     expect(new RegExp(ID_PATTERN, "u").test(id)).toBe(false);
+    // Read without the `u` flag too, as TypeSpec checks it and other readers of the OpenAPI may read it.
+    expect(new RegExp(ID_PATTERN).test(id)).toBe(false);
 
     expect(execute?.validateBody).toBeDefined();
     const body = { uapk_id: "u", agent_id: id, action: { type: "email", tool: "send", params: {} } };
@@ -86,10 +114,14 @@ describe("the id rule", () => {
     const frame = frames.validate("ide_in", { type: "tool_result", call_id: id, result: {} });
     expect(frame.ok).toBe(false);
     if (!frame.ok) expect(frame.errors).toContainEqual({ pointer: "/call_id", message: ID_PATTERN_MESSAGE });
+    const message = frames.validate("ide_in", { type: "user_message", content: "hi", role: "user", message_id: id });
+    expect(message.ok).toBe(false);
+    if (!message.ok) expect(message.errors).toContainEqual({ pointer: "/message_id", message: ID_PATTERN_MESSAGE });
   });
 
   it.each(PLAIN)("lets %s through everywhere", (id) => {
     expect(new RegExp(ID_PATTERN, "u").test(id)).toBe(true);
+    expect(new RegExp(ID_PATTERN).test(id)).toBe(true);
     expect(controlCharacterParams({ path: { approval_id: id }, query: {} })).toEqual([]);
     expect(frames.validate("ide_in", { type: "tool_result", call_id: id, result: {} })).toMatchObject({ ok: true });
   });

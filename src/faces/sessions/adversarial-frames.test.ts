@@ -58,6 +58,16 @@ describe("control characters where a store or a log would take them", () => {
     expect(c.frames.filter((f) => f.type === "ack")).toHaveLength(1); // the first user_message only
     expect(g.runtime!.received.filter((r) => r.frame.type === "hitl_decision")).toEqual([]);
 
+    // Invisible (default-ignorable or format) characters in an id: `a\u034Fb` shows as ab.
+    c.send({ type: "user_message", content: "hi", role: "user", message_id: "a\u034fb" });
+    c.send({ type: "hitl_decision", call_id: `${call.call_id}\u{1d173}`, decision: "approve" });
+    await expect.poll(() => c.frames.filter((f) => f.type === "error").length).toBe(4);
+    const [, , cgj, beam] = c.frames.filter((f) => f.type === "error");
+    expect(cgj).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/message_id" }] } });
+    expect(beam).toMatchObject({ error_code: "INVALID_MESSAGE", details: { errors: [{ pointer: "/call_id" }] } });
+    expect(c.frames.filter((f) => f.type === "ack")).toHaveLength(1);
+    expect(g.runtime!.received.filter((r) => r.frame.type === "hitl_decision")).toEqual([]);
+
     // The call is still open for a decision without the NUL.
     c.send({ type: "hitl_decision", call_id: call.call_id, decision: "approve" });
     await c.next((f) => f.type === "agent_status" && f.status === "executing_tool");

@@ -94,9 +94,11 @@ describe.each(backends)("control characters in ids ($name)", (backend) => {
     expect((await agent(g).post("/api/v1/gateway/execute", send())).body).toMatchObject({ executed: true });
   });
 
+  // Default-ignorable and format characters the rule missed: `customer\u034F-support-bot` reached the audit.
+  const INVISIBLE = ["\u034f", "\u3164", "\u115f", "\uffa0", "\ufe0f", "\u{1d173}", "\u{e0100}"];
   it("ids holding a character that hides or fakes text (C1, line separator, bidi, zero-width) are 400 problems", async () => {
     const before = (await operator(g).get("/interactions")).body.items.length;
-    for (const c of ["\u009b", "\u0085", "\u2028", "\u202e", "\u2066", "\u200b", "\ufeff"]) {
+    for (const c of ["\u009b", "\u0085", "\u2028", "\u202e", "\u2066", "\u200b", "\ufeff", ...INVISIBLE]) {
       const cases: [Record<string, unknown>, string][] = [
         [send({ agent_id: `customer${c}-support-bot` }), "/body/agent_id"],
         [send({ uapk_id: `${BOT}${c}` }), "/body/uapk_id"],

@@ -97,7 +97,7 @@ describe("MCP agents endpoint", () => {
 
   it("_meta ids are checked by REST's ExecuteRequest schema: a C1, separator, bidi or zero-width character is refused", async () => {
     const args = { params: {}, counterparty: "ids@ok.example" };
-    for (const c of ["\u009b", "\u2028", "\u202e", "\u200b"])
+    for (const c of ["\u009b", "\u2028", "\u202e", "\u200b", "\u034f", "\u3164", "\u{1d173}", "\u{e0100}"])
       for (const key of ["idempotency_key", "approval_id"]) {
         const refused = await client.callTool({ name: "noop.ping", arguments: args, _meta: { [key]: `k${c}` } });
         expect(refused.isError).toBe(true);
@@ -205,7 +205,7 @@ describe("MCP agents endpoint", () => {
   it("the approval status tool refuses an approval_id breaking the id rule, as REST's path refuses it", async () => {
     // REST's GET …/approvals/{id} refuses these (400, the spec's id rule); the tool only bounded the length, and
     // looked a NUL up in the store (which PostgreSQL cannot compare) or an invisible tag character as if an id.
-    for (const approvalId of ["appr-\u0000x", "appr-\u{E0041}", "appr-\u202ex"]) {
+    for (const approvalId of ["appr-\u0000x", "appr-\u{E0041}", "appr-\u202ex", "appr-\u034fx", "appr-\u{1D173}"]) {
       const status = await client.callTool({
         name: "gatehouse_approval_status",
         arguments: { approval_id: approvalId },

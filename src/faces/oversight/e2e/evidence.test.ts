@@ -201,15 +201,15 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
     it("an agent's control characters cannot forge what a bundle proves (a DENY stays one DENY line)", async () => {
       // A carriage return + ANSI "erase line" would repaint the DENY line as an ALLOW; newlines would add lines.
       // C0 and C1 controls (CSI, NEL), line separators and bidi overrides in an action's name are refused at the
-      // boundary now (spec/common.tsp noControlCharacters), and so are tag characters (U+E0041); a format character
-      // the rule lets through (Arabic number sign U+0600) still reaches the record, and must not reach the terminal.
+      // boundary now (spec/common.tsp noControlCharacters), and so are tag characters (U+E0041) and every other format
+      // character (Arabic number sign U+0600); what is left of a forged line (spaces, words) stays inside quotes.
       const c0 = { type: "\r\u001b[2K  - decision: ALLOW of payment", tool: "refund", params: {} };
       const c1 = { type: "\u009b2K  - decision: ALLOW of payment", tool: "refund\u0085 by cfo\u202e", params: {} };
-      for (const action of [c0, c1])
-        expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action))).status).toBe(400);
       const tagged = { type: "payment\u{e0041}", tool: "refund", params: {} };
-      expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, tagged))).status).toBe(400);
-      const forged = { type: "payment\u0600", tool: "refund by agent evidence-bot\u0600", params: {} };
+      const format = { type: "payment\u0600", tool: "refund by agent evidence-bot\u0600", params: {} };
+      for (const action of [c0, c1, tagged, format])
+        expect((await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, action))).status).toBe(400);
+      const forged = { type: "payment", tool: "refund by agent evidence-bot", params: {} };
       const denied = await agent(g).post("/api/v1/gateway/execute", executeBody(UAPK, forged));
       expect(denied.body.decision).toBe("DENY");
       const result = await verifyBundle(await evidenceOf(denied.body.interaction_id));
@@ -218,7 +218,7 @@ describe.each(backends)("evidence bundles ($name)", (backend) => {
       for (const line of lines) expect(line).not.toMatch(/[\p{Cc}\p{Cf}]/u);
       expect(lines.filter((l) => l.startsWith("  - decision:"))).toEqual([
         expect.stringMatching(
-          /^ {2}- decision: DENY of "payment\\u0600:refund by agent .*\\u0600" by agent evidence-bot at /,
+          /^ {2}- decision: DENY of "payment:refund by agent evidence-bot" by agent evidence-bot at /,
         ),
       ]);
       expect(lines.some((l) => l.startsWith("  - approval:"))).toBe(false);
