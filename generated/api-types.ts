@@ -353,7 +353,10 @@ export interface paths {
          * @description Evidence bundle of one interaction: the action, the decision and its policy trace, the manifest version it
          *     used (content included), the capability token's claims (recipients redacted), the approval (who, when, why),
          *     the connector's outcome, and the proof — the audit records from the first one involved to the signed chain
-         *     head. `gatehouse evidence verify bundle.json --jwks jwks.json` checks it offline.
+         *     head. `gatehouse evidence verify bundle.json --jwks jwks.json` checks it offline. The JSON text has its control,
+         *     format and line-separator characters (a C1 control, a bidi override, a zero-width space, U+0085, U+2028) written
+         *     as `\uXXXX` escapes, as `gatehouse evidence get` prints it: it parses to the same values, so saved as it comes it
+         *     verifies.
          */
         get: operations["Interactions_evidence"];
         put?: never;

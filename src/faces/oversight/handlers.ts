@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import type { components } from "../../../generated/api-types";
 import { type ApprovalPosition, type DecideResult, isSelfApproval } from "../../core/approvals";
 import { type AuditRecord, cursorAfterRecord, InvalidAuditQueryError, interactionVerdict } from "../../core/audit";
+import { printableJson } from "../../core/audit/printable";
 import { type RecordRefusal, recordRefusedDecision } from "../../core/governance/approval-audit-listener";
 import type { BuildEvidence } from "../../core/governance/evidence";
 import { ReplayCandidateError, ReplayManifestNotFoundError, type ShadowReplay } from "../../core/governance/replay";
@@ -245,10 +246,11 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
       const json = await evidence(params.org_id, params.interaction_id);
       if (!json)
         throw new HttpProblem(404, `Interaction ${params.interaction_id} not found`, { code: "INTERACTION_NOT_FOUND" });
-      // An EvidenceBundle, streamed: its proof is read a page at a time as it is sent (evidence.ts).
+      // An EvidenceBundle, streamed: its proof is read a page at a time as it is sent (evidence.ts), escaped as
+      // `gatehouse evidence get` prints it.
       return {
         status: 200,
-        body: (await started(json)) as unknown as components["schemas"]["EvidenceBundle"],
+        body: (await started(printableChunks(json))) as unknown as components["schemas"]["EvidenceBundle"],
         headers: { "content-type": "application/json; charset=utf-8" },
       };
     },
@@ -264,6 +266,16 @@ function interactionHandlers(audit: AuditService, evidence: BuildEvidence) {
       };
     },
   } satisfies HandlerGroup;
+}
+
+/**
+ * JSON `chunks` with the control, format and separator characters JSON.stringify leaves raw (an agent's U+009B, a
+ * terminal's CSI; a bidi override; U+2028) written as `\uXXXX` (printableJson), as the CLI prints them and the audit
+ * export writes them: the text parses to the same values, so the bundle still verifies. Each chunk is whole JSON text
+ * (never half a string or a surrogate pair), so escaping it chunk by chunk is escaping the document.
+ */
+async function* printableChunks(chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  for await (const chunk of chunks) yield printableJson(chunk);
 }
 
 /**

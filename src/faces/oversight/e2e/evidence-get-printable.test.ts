@@ -76,4 +76,26 @@ describe("gatehouse evidence get", () => {
     expect(verified.code, verified.stderr).toBe(0);
     expect(verified.stdout).toContain("OK: evidence bundle verified");
   });
+
+  it("the REST answer is escaped the same way, and saved as it comes it still verifies", async () => {
+    // GET …/evidence streamed the agent's U+009B, U+202E and U+2028 raw in its JSON, while `evidence get` escaped them.
+    const res = await operator(g).get(`/interactions/${interaction}/evidence`);
+    expect(res.status).toBe(200);
+    expect(res.text).not.toMatch(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u);
+    expect(res.text).toContain('"cust\\u009b2Jomer"');
+    expect(res.text).toContain(
+      "a\\u202eb\\u200bc\\u2028d\\u2029e\\u0085f\\ufeffg\\u007fh\\u001bi\\r\\nj\\udb40\\udc41k",
+    );
+    // Still the same values.
+    expect(res.body.action.params.note).toBe(HOSTILE_NOTE);
+    expect(res.body.action.params.who).toBe(HOSTILE_AGENT);
+
+    const file = join(work, "rest-bundle.json");
+    writeFileSync(file, res.text);
+    const jwks = join(work, "rest-jwks.json");
+    writeFileSync(jwks, JSON.stringify(await fetch(`${g.url}/.well-known/jwks.json`).then((r) => r.json())));
+    const verified = await cli("evidence", "verify", file, "--jwks", jwks);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toContain("OK: evidence bundle verified");
+  });
 });
