@@ -28,6 +28,8 @@ export interface Delivery {
   host?: string;
   /** An `Origin` header, as a browser's. */
   origin?: string;
+  /** An `Expect` header (fetch refuses to send one: sent over node:http). */
+  expect?: string;
 }
 
 export interface Scenario {
@@ -156,6 +158,7 @@ export function scenarioFor(c: ExampleCase): Scenario | undefined {
     };
   if (name.includes("headers_too_large"))
     return { env: async () => ({}), delivery: { padHeaderBytes: OVERSIZED_HEADER_BYTES } };
+  if (name.includes("expectation_failed")) return { env: async () => ({}), delivery: { expect: "200-ok" } };
   // DNS rebinding: the page's own name in Host (the browser sends it), or its origin on a request to the real name.
   if (name.includes("host_not_allowed")) return { env: async () => ({}), delivery: { host: `${REBOUND_HOST}:8000` } };
   if (name.includes("origin_not_allowed"))
@@ -212,10 +215,11 @@ export async function deliver(
     ...headers,
     ...(delivery.origin ? { Origin: delivery.origin } : {}),
     ...(delivery.host ? { Host: delivery.host } : {}),
+    ...(delivery.expect ? { Expect: delivery.expect } : {}),
     ...(delivery.padHeaderBytes ? { "X-Padding": "x".repeat(delivery.padHeaderBytes) } : {}),
     ...(text === undefined ? {} : { "Content-Type": delivery.contentType ?? "application/json" }),
   };
-  if (delivery.host) return trickle(target, method, sentHeaders, text, 0);
+  if (delivery.host || delivery.expect) return trickle(target, method, sentHeaders, text, 0);
   if (!delivery.trickleMs || text === undefined) {
     const res = await fetch(target, { method, headers: sentHeaders, ...(text === undefined ? {} : { body: text }) });
     return { status: res.status, contentType: res.headers.get("content-type") ?? "", text: await res.text() };
