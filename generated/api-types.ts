@@ -104,7 +104,9 @@ export interface paths {
          *     allowed, runs the tool's connector. DENY and ESCALATE are answered with 200 (they are decisions, not
          *     errors); an ESCALATE creates a pending approval. Every call leaves an audit record (`interaction_id`).
          *     A caller that hangs up does not cancel an allowed call: it runs to its connector's timeout and its real
-         *     outcome is recorded; the same `idempotency_key` replays it.
+         *     outcome is recorded; the same `idempotency_key` replays it. An answer is given only once the action's records
+         *     (its audit outcome, its key's answer) are committed; when the database is away after the action ran, the
+         *     node keeps writing them and answers 503 `OUTCOME_NOT_YET_RECORDED` after 30 s.
          */
         post: operations["Gateway_execute"];
         delete?: never;
@@ -1246,7 +1248,9 @@ export interface components {
             /**
              * @description `SKIPPED`: not decided nor run. An action that failed once an earlier one was answered (the problem its own
              *     request would have had, e.g. a reused `idempotency_key`) is `SKIPPED` with `result.error_code` the problem's
-             *     `code`, and the actions after it are `SKIPPED` without a result.
+             *     `code`, and the actions after it are `SKIPPED` without a result. An action that ran but whose records could
+             *     not be committed in time (503 `OUTCOME_NOT_YET_RECORDED` on its own) is `ALLOW`, `executed: false`, with that
+             *     `result.error_code` (its `idempotency_key` replays its real answer once stored), and the rest are `SKIPPED`.
              */
             decision: components["schemas"]["Decision"] | "SKIPPED";
             executed: boolean;
@@ -2200,7 +2204,7 @@ export interface components {
          *     Each code always comes with the same HTTP status (noted first), except where noted.
          * @enum {string}
          */
-        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "MANIFEST_INACTIVE" | "CAPABILITY_TOKEN_REFUSED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "EXPECTATION_FAILED" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "HOST_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
+        ProblemCode: "API_KEY_NOT_CONFIGURED" | "API_KEY_REQUIRED" | "BUDGET_CONTENDED" | "NOT_READY" | "COMMANDS_BUSY" | "MCP_SESSIONS_FULL" | "MCP_SESSION_NOT_FOUND" | "MCP_STREAM_OPEN" | "MCP_SESSION_REQUIRED" | "MANIFEST_INACTIVE" | "CAPABILITY_TOKEN_REFUSED" | "NOT_ACCEPTABLE" | "APPROVAL_ALREADY_CONSUMED" | "APPROVAL_BINDING_MISMATCH" | "APPROVAL_DENIED" | "APPROVAL_EXPIRED" | "APPROVAL_NOT_FOUND" | "APPROVAL_NOT_PENDING" | "APPROVAL_PENDING" | "COMMAND_NOT_ALLOWED" | "DATABASE_UNAVAILABLE" | "EXPECTATION_FAILED" | "FORBIDDEN" | "HEADERS_TOO_LARGE" | "IDEMPOTENCY_KEY_IN_FLIGHT" | "IDEMPOTENCY_OUTCOME_UNKNOWN" | "OUTCOME_NOT_YET_RECORDED" | "IDEMPOTENCY_KEY_REUSED" | "INTERACTION_NOT_FOUND" | "INTERNAL_ERROR" | "INVALID_JSON" | "INVALID_MANIFEST" | "INVALID_MESSAGE" | "INVALID_TOKEN_REQUEST" | "HOST_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED" | "MALFORMED_REQUEST" | "MANIFEST_CONFLICT" | "MANIFEST_NOT_FOUND" | "MANIFEST_VERSION_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "NOT_CONFIGURED" | "NOT_FOUND" | "NOT_IMPLEMENTED" | "OPERATOR_ROLE_REQUIRED" | "ORG_FORBIDDEN" | "PAYLOAD_TOO_LARGE" | "PURUTO_NOT_FOUND" | "REQUEST_TIMEOUT" | "RATE_LIMIT_EXCEEDED" | "SELF_APPROVAL" | "REDIS_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" | "ROUTE_NOT_FOUND" | "SESSION_NOT_FOUND" | "SHUTTING_DOWN" | "TOKEN_EXPIRED" | "TOKEN_INVALID" | "TOKEN_NOT_FOUND" | "TOO_MANY_SESSIONS" | "UNAUTHORIZED" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEBHOOK_LIMIT_REACHED" | "WEBHOOK_NOT_FOUND" | "WEBHOOK_TARGET_REFUSED";
         /** @description One problem among several, e.g. one failed validation rule. */
         ProblemItem: {
             /** @description What is wrong there. */

@@ -10,7 +10,14 @@
 import { randomUUID } from "node:crypto";
 import type { Action } from "../policy/types";
 import type { ExecuteOnce } from "./execute";
-import type { BatchRequest, BatchResponse, BatchResultItem, ExecuteRequest, ExecuteResponse } from "./types";
+import {
+  type BatchRequest,
+  type BatchResponse,
+  type BatchResultItem,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  OutcomePendingError,
+} from "./types";
 
 export type Batch = (
   orgId: string,
@@ -46,6 +53,15 @@ function summaryOf(results: BatchResultItem[]): BatchResponse["summary"] {
 
 /** The place of an action that threw, once earlier actions of the batch have been answered (and recorded). */
 function failedItem(item: BatchRequest["actions"][number], err: unknown): BatchResultItem {
+  // It ran, but its records are still being written: its answer is not known to be stored yet (./durable.ts).
+  if (err instanceof OutcomePendingError)
+    return {
+      action_id: item.action_id,
+      interaction_id: err.interaction_id,
+      decision: "ALLOW",
+      executed: false,
+      result: { success: false, error: err.message, error_code: err.code },
+    };
   const code = (err as { code?: unknown })?.code;
   return {
     action_id: item.action_id,

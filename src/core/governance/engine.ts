@@ -58,6 +58,8 @@ export interface GovernanceEngineDeps {
   reservations?: ReservationStore;
   /** PolicyDeps.resourceOrgs: the orgs the gateway's purutos, secrets and private network belong to. */
   resourceOrgs?: GatewayResourceOrgs | undefined;
+  /** How long an answer waits for its records after its call ran (./durable.ts; 30 s unless given). */
+  recordWaitMs?: number | undefined;
 }
 
 /** What the faces use of an engine, on either backend (this file's SQLite engine, ./shared-engine.ts on PostgreSQL). */
@@ -116,11 +118,14 @@ export function createGovernanceEngine(deps: GovernanceEngineDeps) {
   const authorize = createAuthorize({ now, decide: decideAt, escalations, audit, reservations });
   const recordOutcome = createRecordOutcome({ audit, reservations, counterparties });
   // Every door refuses params too large to judge and audit before anything is decided (./params-size.ts).
+  const runTool = toolRunner(deps.connectors ?? createConnectors());
+  const { recordWaitMs } = deps;
   const execute = boundingParams(
     idempotent(
-      createExecute({ authorize, runTool: toolRunner(deps.connectors ?? createConnectors()), recordOutcome, budgets }),
+      createExecute({ authorize, runTool, recordOutcome, budgets, recordWaitMs }),
       deps.idempotency,
       audit,
+      recordWaitMs,
     ),
   );
 

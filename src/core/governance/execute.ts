@@ -1,4 +1,5 @@
-// execute: authorize (decide + write-ahead reservation), run the tool's connector, record its outcome.
+// execute: authorize (decide + write-ahead reservation), run the tool's connector, record its outcome (answered once
+// it is stored, or 503 OUTCOME_NOT_YET_RECORDED past a bound while it is still being written: ./durable.ts).
 // A tool whose connector type is not available on this gateway is refused before anything is reserved, so an
 // approval stays usable once the gateway is configured.
 import { MAX_RESULT_DEPTH, nestedDeeperThan } from "../audit/bound";
@@ -10,8 +11,16 @@ import { riskSnapshot } from "../policy/checks/budget";
 import { capabilityOf, type RiskSnapshot } from "../policy/types";
 import type { Authorize } from "./authorize";
 import { normalizeResult, type ToolRunner } from "./connectors";
+import { DEFAULT_RECORD_WAIT_MS, settlesWithin } from "./durable";
 import type { RecordOutcome } from "./outcome";
-import type { ActionResult, AuthorizedCall, ExecuteOptions, ExecuteRequest, ExecuteResponse } from "./types";
+import {
+  type ActionResult,
+  type AuthorizedCall,
+  type ExecuteOptions,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  OutcomePendingError,
+} from "./types";
 
 const log = logger.child({ module: "governance" });
 
@@ -28,6 +37,8 @@ export function createExecute(deps: {
   runTool: ToolRunner;
   recordOutcome: RecordOutcome;
   budgets: { current(...args: Parameters<BudgetCounters["current"]>): number | Promise<number> };
+  /** How long the answer waits for the outcome to be stored after the call ran (30 s unless configured). */
+  recordWaitMs?: number | undefined;
 }): ExecuteOnce {
   async function run(start: Start, call: AuthorizedCall, capability: string): Promise<ActionResult> {
     try {
@@ -58,17 +69,26 @@ export function createExecute(deps: {
   }
 
   /**
-   * Records the outcome. The connector has already run, so a failure here (the store is gone) must not turn into
-   * a 5xx that invites a retry of a side effect that happened: it is logged loudly and the answer stands.
+   * Records the outcome. The connector has already run, so a failure here (the store is away) must not turn into
+   * a 5xx that invites a retry of a side effect that happened, nor be dropped (an intent with no outcome): the
+   * write is tried again until it is stored (./durable.ts).
    */
   async function recordAfterSideEffect(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
       // Only this gateway's connectors report NOT_SENT_FAILURES: their code is the gateway's own statement.
       const nothingSent = !result.success && NOT_SENT_FAILURES.has(result.error_code ?? "");
-      await deps.recordOutcome(call, result, { nothingSent });
+      await deps.recordOutcome(call, result, { nothingSent, untilStored: true });
     } catch (err) {
       log.error({ err, interactionId: call.interaction_id }, "outcome could not be recorded after the connector ran");
+      throw err;
     }
+  }
+
+  /** The answer once the outcome is stored; past the bound, OutcomePendingError (the writes go on). */
+  async function answerOnceRecorded(recorded: Promise<ExecuteResponse>, call: AuthorizedCall) {
+    if (await settlesWithin(recorded, deps.recordWaitMs ?? DEFAULT_RECORD_WAIT_MS)) return recorded;
+    log.error({ interactionId: call.interaction_id }, "the call ran; its outcome is not stored yet: still trying");
+    throw new OutcomePendingError(call.interaction_id, recorded);
   }
 
   async function snapshotSafely(call: AuthorizedCall, before: RiskSnapshot | undefined) {
@@ -129,10 +149,12 @@ export function createExecute(deps: {
     }
     if (!call || !start) return Object.assign(answer, { executed: false });
     const result = await run(start, call, capability);
-    await recordAfterSideEffect(call, result);
-    const snapshot = await snapshotSafely(call, answer.risk_snapshot);
-    // Object.assign onto the fresh `answer`, not `{ ...answer, executed, … }`: adding properties after a spread takes
-    // V8's slow path on Node 20 (about 0.6 µs each).
-    return Object.assign(answer, snapshot ? { risk_snapshot: snapshot } : {}, { executed: result.success, result });
+    const recorded = recordAfterSideEffect(call, result).then(async (): Promise<ExecuteResponse> => {
+      const snapshot = await snapshotSafely(call, answer.risk_snapshot);
+      // Object.assign onto the fresh `answer`, not `{ ...answer, executed, … }`: adding properties after a spread
+      // takes V8's slow path on Node 20 (about 0.6 µs each).
+      return Object.assign(answer, snapshot ? { risk_snapshot: snapshot } : {}, { executed: result.success, result });
+    });
+    return answerOnceRecorded(recorded, call);
   };
 }

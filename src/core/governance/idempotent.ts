@@ -1,8 +1,9 @@
 // The idempotent wrapper: with an `idempotency_key`, a replay returns the first answer, the same key with another
 // body is a conflict, and concurrent duplicates wait for the first one's answer (src/core/idempotency).
 import { newInteractionId } from "../audit/interaction-id";
-import { idempotencyRequestHashes, type IdempotencyScope } from "../idempotency";
+import { IdempotencyKeyLostError, type IdempotencyScope, idempotencyRequestHashes } from "../idempotency";
 import { logger } from "../log/logger";
+import { DEFAULT_RECORD_WAIT_MS, settlesWithin, untilStored } from "./durable";
 import type { ExecuteOnce } from "./execute";
 import type { GovernanceAudit, IdempotencyPort } from "./ports";
 import {
@@ -11,6 +12,7 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
   keyInFlight,
+  OutcomePendingError,
 } from "./types";
 
 const log = logger.child({ module: "governance" });
@@ -29,6 +31,8 @@ export function idempotent(
   executeOnce: ExecuteOnce,
   store: IdempotencyPort | undefined,
   audit?: Pick<GovernanceAudit, "recordDecision">,
+  /** How long the answer waits for the key's answer to be stored after the call ran (30 s unless configured). */
+  waitMs: number = DEFAULT_RECORD_WAIT_MS,
 ): ExecuteOnce {
   return async function execute(orgId, request, options = {}) {
     const key = request.idempotency_key;
@@ -63,11 +67,17 @@ export function idempotent(
       try {
         response = await executeOnce(orgId, request, { ...options, claim });
       } catch (err) {
-        await releaseUnrun(store, scope);
+        // It ran, its outcome is still being written: the key's answer is stored once that is done.
+        // (An outcome given up after 24 h was logged there: the key then stays in flight, never run again.)
+        if (err instanceof OutcomePendingError)
+          void err.answer.then(
+            (later) => completeAfterRun(store, scope, later),
+            () => undefined,
+          );
+        else await releaseUnrun(store, scope);
         throw err;
       }
-      await completeAfterRun(store, scope, response);
-      return response;
+      return answerOnceStored(completeAfterRun(store, scope, response), response, waitMs);
     }
     throw keyInFlight(key);
   };
@@ -125,17 +135,32 @@ async function auditSettlement(
 /**
  * Stores the answer of a call that has run. The action may have taken effect, so a store failure here must
  * neither release the key (a retry or a waiting duplicate would run it again) nor fail the request (inviting that
- * retry): the key stays in flight — duplicates are told so — and the caller gets the answer.
+ * retry), nor be dropped: it is tried again until stored (./durable.ts), the key staying in flight meanwhile — its
+ * lease renewed, duplicates told it is in flight — unless the key is no longer this node's (never stored then).
  */
-async function completeAfterRun(store: IdempotencyPort, scope: IdempotencyScope, response: ExecuteResponse) {
+async function completeAfterRun(
+  store: IdempotencyPort,
+  scope: IdempotencyScope,
+  response: ExecuteResponse,
+): Promise<void> {
   try {
-    await store.complete(scope, response as unknown as Record<string, unknown>, 200);
+    await untilStored(async () => store.complete(scope, response as unknown as Record<string, unknown>, 200), {
+      record: "idempotency answer",
+      interactionId: response.interaction_id,
+      final: (err) => err instanceof IdempotencyKeyLostError,
+    });
   } catch (err) {
     log.error(
       { err, key: scope.key, agentId: scope.agent_id, interactionId: response.interaction_id },
       "idempotency answer not stored after the call ran: the key stays in flight and is never run again",
     );
   }
+}
+
+/** The answer once the key's answer is stored; past the bound, OutcomePendingError (the write goes on). */
+async function answerOnceStored(stored: Promise<void>, response: ExecuteResponse, waitMs: number) {
+  if (await settlesWithin(stored, waitMs)) return response;
+  throw new OutcomePendingError(response.interaction_id, Promise.resolve(response));
 }
 
 /**

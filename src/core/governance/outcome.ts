@@ -9,6 +9,7 @@
 // attempt), for the same reason.
 import { logger } from "../log/logger";
 import type { KnownCounterparties } from "../policy/known-counterparties";
+import { untilStored as untilStoredRetrying } from "./durable";
 import type { GovernanceAudit, ReservationStore } from "./ports";
 import type { ActionResult, AuthorizedCall } from "./types";
 
@@ -21,11 +22,14 @@ const log = logger.child({ module: "governance" });
  */
 const OUTCOME_RETRY_DELAYS_MS = [100, 500, 2_000];
 
-/** `nothingSent`: the gateway knows the call never reached its tool (its unit is given back). */
+/**
+ * `nothingSent`: the gateway knows the call never reached its tool (its unit is given back). `untilStored`: the
+ * outcome write is tried again, with backoff, until it is stored (./durable.ts) instead of three more times.
+ */
 export type RecordOutcome = (
   call: AuthorizedCall,
   result: ActionResult,
-  options?: { nothingSent?: boolean },
+  options?: { nothingSent?: boolean; untilStored?: boolean },
 ) => Promise<void>;
 
 export function createRecordOutcome(deps: {
@@ -63,7 +67,7 @@ export function createRecordOutcome(deps: {
    * Appends the outcome, again after a failure. A failed attempt may still have committed (the connection was lost
    * after COMMIT was sent), so each new attempt first asks the log: an interaction never gets two outcomes.
    */
-  async function appendOutcome(call: AuthorizedCall, result: ActionResult): Promise<void> {
+  async function appendOutcome(call: AuthorizedCall, result: ActionResult, untilStored: boolean): Promise<void> {
     const input = {
       org_id: call.org_id,
       interaction_id: call.interaction_id,
@@ -72,12 +76,16 @@ export function createRecordOutcome(deps: {
       redact: call.redact,
       meta: call.meta,
     };
+    const attempt = async (retry: number) => {
+      if (retry > 0 && (await deps.audit.outcomeRecorded?.(call.org_id, call.interaction_id))) return;
+      await deps.audit.recordOutcome(input);
+    };
+    if (untilStored) return untilStoredRetrying(attempt, { record: "outcome", interactionId: call.interaction_id });
     let failure: unknown;
-    for (const delay of [0, ...OUTCOME_RETRY_DELAYS_MS]) {
+    for (const [retry, delay] of [0, ...OUTCOME_RETRY_DELAYS_MS].entries()) {
       if (delay > 0) await new Promise((wait) => setTimeout(wait, delay));
       try {
-        if (delay > 0 && (await deps.audit.outcomeRecorded?.(call.org_id, call.interaction_id))) return;
-        return await deps.audit.recordOutcome(input);
+        return await attempt(retry);
       } catch (err) {
         failure = err;
         log.warn({ err, interactionId: call.interaction_id }, "outcome not recorded: trying again");
@@ -89,6 +97,6 @@ export function createRecordOutcome(deps: {
   return async (call, result, options = {}) => {
     await bookkeeping(call, result, options.nothingSent === true);
     // Answered once the outcome is committed (concurrent outcomes share that commit).
-    await appendOutcome(call, result);
+    await appendOutcome(call, result, options.untilStored === true);
   };
 }

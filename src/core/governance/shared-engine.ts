@@ -36,6 +36,8 @@ export interface SharedGovernanceEngineDeps {
   approvals?: Pick<ApprovalsService, "create" | "get" | "escalate">;
   /** PolicyDeps.resourceOrgs: the orgs the gateway's purutos, secrets and private network belong to. */
   resourceOrgs?: GatewayResourceOrgs | undefined;
+  /** How long an answer waits for its records after its call ran (./durable.ts; 30 s unless given). */
+  recordWaitMs?: number | undefined;
 }
 
 export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
@@ -69,9 +71,10 @@ export function createSharedGovernanceEngine(deps: SharedGovernanceEngineDeps) {
   const execute = boundingParams(
     failClosed(
       idempotent(
-        createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets }),
+        createExecute({ authorize, runTool, recordOutcome, budgets: stores.budgets, recordWaitMs: deps.recordWaitMs }),
         stores.idempotency,
         audit,
+        deps.recordWaitMs,
       ),
       deps.ping,
     ),

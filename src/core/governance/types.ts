@@ -96,9 +96,35 @@ export class ActionConflictError extends Error {
 export class ActionUnavailableError extends Error {
   constructor(
     message: string,
-    readonly code: "NOT_CONFIGURED" | "DATABASE_UNAVAILABLE" | "STORE_CONFLICT" | "CLOCK_SKEW" = "NOT_CONFIGURED",
+    readonly code:
+      | "NOT_CONFIGURED"
+      | "DATABASE_UNAVAILABLE"
+      | "STORE_CONFLICT"
+      | "CLOCK_SKEW"
+      | "OUTCOME_NOT_YET_RECORDED" = "NOT_CONFIGURED",
   ) {
     super(message);
     this.name = "ActionUnavailableError";
+  }
+}
+
+/**
+ * 503 OUTCOME_NOT_YET_RECORDED: the call RAN, but its records (audit outcome, idempotency answer) were not committed
+ * within the bound (./durable.ts). They are still being written in the background; `answer` is the response they
+ * will make (a key replays it once stored). The key, if any, stays in flight meanwhile: never released.
+ */
+export class OutcomePendingError extends ActionUnavailableError {
+  constructor(
+    readonly interaction_id: string,
+    readonly answer: Promise<ExecuteResponse>,
+  ) {
+    super(
+      `The action ran (interaction ${interaction_id}), but its records could not be stored yet: they are being ` +
+        "written; do not run it again (with an idempotency_key, retry with the same key to get its answer)",
+      "OUTCOME_NOT_YET_RECORDED",
+    );
+    this.name = "OutcomePendingError";
+    // Its answer may fail later (the records given up): the retries log that, nobody awaits it here.
+    answer.catch(() => undefined);
   }
 }

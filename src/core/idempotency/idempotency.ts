@@ -11,8 +11,9 @@
 // for good as `outcome_unknown` — whether the side effect happened cannot be known, so it never runs twice.
 // Multi-node: the INSERT … ON CONFLICT DO NOTHING is the claim on any shared SQL store; waiters on another
 // node see the answer through polling.
-import { sha256Canonical } from "../audit/canonical";
+
 import { randomUUID } from "node:crypto";
+import { sha256Canonical } from "../audit/canonical";
 import {
   type ClaimSeen,
   claimKey,
@@ -26,8 +27,8 @@ import {
   settleClaim,
   takeOverClaim,
 } from "../store/idempotency-queries";
-import { sqliteQuery } from "../store/sqlite-query";
 import type { Db } from "../store/sqlite";
+import { sqliteQuery } from "../store/sqlite-query";
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_RENEW_EVERY_MS,
@@ -105,6 +106,41 @@ export interface IdempotencyOptions extends LeaseOptions {
 }
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * `complete` found the key no longer in flight under this owner, with no answer of its own (settled as
+ * outcome-unknown by another node after this one's lease ran out, or expired): its answer can never be stored.
+ */
+export class IdempotencyKeyLostError extends Error {
+  constructor(key: string) {
+    super(`idempotency: key "${key}" is not in flight`);
+    this.name = "IdempotencyKeyLostError";
+  }
+}
+
+/**
+ * What `complete` does with this node's entry for the key. Stored (or lost for good): removed, its waiters get
+ * `outcome`. Not stored yet (the store is away): its waiters are told `unknown` (409 in flight) and a fresh entry
+ * takes its place — so the heartbeat goes on renewing the key's lease while the caller retries, and no other node
+ * settles it as outcome-unknown, and a later duplicate waits for that retry.
+ */
+export function afterCompletion<E extends { settle: (r: WaitResult) => void }>(
+  entries: Map<string, E>,
+  key: string,
+  outcome: WaitResult | "not stored",
+  fresh: () => E,
+): void {
+  const entry = entries.get(key);
+  if (outcome === "not stored") entries.set(key, fresh());
+  else entries.delete(key);
+  entry?.settle(outcome === "not stored" ? { state: "unknown" } : outcome);
+}
+
+/** What a completion whose UPDATE found no row in flight makes of the row: stored by an earlier attempt, or lost. */
+export function completedEarlier(row: IdempotencyRow | undefined, key: string): IdempotentReplay {
+  if (row?.state === "completed" && settledInteraction(row) === undefined) return replayOf(row);
+  throw new IdempotencyKeyLostError(key);
+}
 
 /**
  * What a key's request hashes to. `formerRequestHash` is what the same request hashed to before the transport
@@ -206,9 +242,7 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
 
   /** Registers this caller's claim: its waiters' promise, and the heartbeat that keeps its lease. */
   function owned(input: BeginInput): BeginResult {
-    let settle!: (r: WaitResult) => void;
-    const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
-    inFlight.set(scopeKey(input), { requestHash: input.requestHash, settle, wait });
+    inFlight.set(scopeKey(input), { requestHash: input.requestHash, ...ownEntry() });
     beats.ensure();
     return { state: "new" };
   }
@@ -260,10 +294,8 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
     },
 
     complete(scope, body, status = 200) {
-      const entry = inFlight.get(scopeKey(scope));
-      inFlight.delete(scopeKey(scope));
-      // The waiters get the replay, or `unknown` when the answer could not be stored (never `released`: it ran).
-      let replay: WaitResult = { state: "unknown" };
+      const key = scopeKey(scope);
+      let outcome: WaitResult | "not stored" = "not stored";
       try {
         const result = completeStmt.run({
           org_id: scope.org_id,
@@ -274,11 +306,14 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
           completed_at: now().toISOString(),
           owner,
         });
-        if (result.changes !== 1) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
         const row = select.get(scope);
-        if (row) replay = replayOf(row);
+        outcome = result.changes === 1 && row ? replayOf(row) : completedEarlier(row, scope.key);
+      } catch (err) {
+        if (err instanceof IdempotencyKeyLostError) outcome = { state: "unknown" };
+        throw err;
       } finally {
-        entry?.settle(replay);
+        const entry = inFlight.get(key);
+        afterCompletion(inFlight, key, outcome, () => ({ ...ownEntry(), requestHash: entry?.requestHash ?? "" }));
       }
     },
 
@@ -293,6 +328,13 @@ export function createIdempotencyStore(db: Db, options: IdempotencyOptions = {})
       return purgeStmt.run({ at: now().toISOString() }).changes;
     },
   };
+}
+
+/** A claim's promise for this node's waiters, and how to settle it. */
+export function ownEntry(): { settle: (r: WaitResult) => void; wait: Promise<WaitResult> } {
+  let settle!: (r: WaitResult) => void;
+  const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
+  return { settle, wait };
 }
 
 /** The write that settles an expired, linked claim with the outcome-unknown answer (both backends). */

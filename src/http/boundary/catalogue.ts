@@ -34,6 +34,7 @@ export const PROBLEM_STATUS: { readonly [C in ProblemCode]: number } = {
   DATABASE_UNAVAILABLE: 503,
   // An `Expect` other than 100-continue (src/http/errors.ts).
   EXPECTATION_FAILED: 417,
+  OUTCOME_NOT_YET_RECORDED: 503,
   FORBIDDEN: 403,
   HEADERS_TOO_LARGE: 431,
   // DNS rebinding (./hosts.ts): the request was sent to, or comes from, a name the gateway does not answer for.

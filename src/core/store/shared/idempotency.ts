@@ -7,7 +7,16 @@
 // claim is taken over or settled by compare-and-set on the row as read, so one node wins that race too.
 import { randomUUID } from "node:crypto";
 import type { BeginInput, BeginResult, IdempotencyScope, WaitResult } from "../../idempotency";
-import { answerForTaken, foreignRowVerdict, sameRequest, settlement } from "../../idempotency/idempotency";
+import {
+  afterCompletion,
+  answerForTaken,
+  completedEarlier,
+  foreignRowVerdict,
+  IdempotencyKeyLostError,
+  ownEntry,
+  sameRequest,
+  settlement,
+} from "../../idempotency/idempotency";
 import {
   DEFAULT_LEASE_MS,
   DEFAULT_RENEW_EVERY_MS,
@@ -98,9 +107,7 @@ export function createSharedIdempotencyStore(
   }
 
   function owned(input: IdempotencyScope): BeginResult {
-    let settle!: (result: WaitResult) => void;
-    const wait = new Promise<WaitResult>((resolve) => (settle = resolve));
-    local.set(keyOf(input), { settle, wait });
+    local.set(keyOf(input), ownEntry());
     beats.ensure();
     return { state: "new" };
   }
@@ -144,11 +151,7 @@ export function createSharedIdempotencyStore(
     },
 
     async complete(scope, body, status = 200) {
-      const waiter = local.get(keyOf(scope));
-      local.delete(keyOf(scope));
-      // Whatever happens below, this node's waiters get an answer: the replay, or `unknown` when the answer could
-      // not be stored (the key stays in flight, as on every other node; never `released`: the call has run).
-      let replay: WaitResult = { state: "unknown" };
+      let outcome: WaitResult | "not stored" = "not stored";
       try {
         const updated = await completeKey(db, {
           ...scope,
@@ -157,11 +160,16 @@ export function createSharedIdempotencyStore(
           completed_at: now().toISOString(),
           owner,
         }).executeTakeFirst();
-        if (updated.numUpdatedRows !== 1n) throw new Error(`idempotency: key "${scope.key}" is not in flight`);
         const row = await read(scope);
-        if (row) replay = foreignRowVerdict(row, now()) ?? replay;
+        // No row updated: an earlier attempt committed it (its reply lost with the connection), or the key is lost.
+        if (updated.numUpdatedRows !== 1n) completedEarlier(row, scope.key);
+        outcome = (row && foreignRowVerdict(row, now())) ?? { state: "unknown" };
+      } catch (err) {
+        if (err instanceof IdempotencyKeyLostError) outcome = { state: "unknown" };
+        throw err;
       } finally {
-        waiter?.settle(replay);
+        // Not stored yet: the entry stays (a fresh one), so the heartbeat keeps renewing the lease while it is retried.
+        afterCompletion(local, keyOf(scope), outcome, ownEntry);
       }
     },
 
