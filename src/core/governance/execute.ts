@@ -71,7 +71,8 @@ export function createExecute(deps: {
   /**
    * Records the outcome. The connector has already run, so a failure here (the store is away) must not turn into
    * a 5xx that invites a retry of a side effect that happened, nor be dropped (an intent with no outcome): the
-   * write is tried again until it is stored (./durable.ts).
+   * write is tried again until it is stored (./durable.ts). Given up (after 24 h, or a recorder that gives up
+   * sooner), it is logged loudly and the answer stands.
    */
   async function recordAfterSideEffect(call: AuthorizedCall, result: ActionResult): Promise<void> {
     try {
@@ -80,7 +81,6 @@ export function createExecute(deps: {
       await deps.recordOutcome(call, result, { nothingSent, untilStored: true });
     } catch (err) {
       log.error({ err, interactionId: call.interaction_id }, "outcome could not be recorded after the connector ran");
-      throw err;
     }
   }
 
