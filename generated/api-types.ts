@@ -2183,7 +2183,10 @@ export interface components {
             errors?: components["schemas"]["ProblemItem"][];
             /** @description URI reference of this occurrence (the request path). */
             instance?: string;
-            /** @description 409 IDEMPOTENCY_OUTCOME_UNKNOWN only: the interaction whose outcome is unknown (its intent is audited). */
+            /**
+             * @description 409 IDEMPOTENCY_OUTCOME_UNKNOWN: the interaction whose outcome is unknown (its intent is audited); 503
+             *     OUTCOME_NOT_YET_RECORDED: the interaction that ran, whose records are still being written.
+             */
             interaction_id?: string;
             /** @description The operation that is not implemented yet (501 only). */
             operation?: string;

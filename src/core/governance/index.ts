@@ -20,6 +20,7 @@ export {
   ActionConflictError,
   type ActionResult,
   ActionUnavailableError,
+  OutcomePendingError,
   type Authorization,
   type AuthorizedCall,
   type BatchRequest,

@@ -7,6 +7,7 @@ import type { components } from "../../../generated/api-types";
 import {
   ActionConflictError,
   ActionUnavailableError,
+  OutcomePendingError,
   type GovernanceEngine,
   ParamsTooLargeError,
 } from "../../core/governance";
@@ -46,6 +47,8 @@ async function mapErrors<T>(run: () => Promise<T> | T): Promise<T> {
     return await run();
   } catch (err) {
     if (err instanceof ActionConflictError) throw new HttpProblem(409, err.message, { code: err.code, ...err.details });
+    if (err instanceof OutcomePendingError)
+      throw new HttpProblem(503, err.message, { code: err.code, interaction_id: err.interaction_id });
     if (err instanceof ActionUnavailableError) throw new HttpProblem(503, err.message, { code: err.code });
     if (err instanceof ParamsTooLargeError) {
       const pointer = `/body${err.pointer}`;
