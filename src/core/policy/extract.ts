@@ -58,7 +58,8 @@
 //                 beside `price`) is no amount of its own but a representation that must agree (pairRepresentations)
 //   currencies    currency, currencies, currency_code, and their compounds (amount_currency, payout_currency,
 //                 targetCurrency, currency_iso, ccy…) (a string, a number, an array of them; any other value counts as
-//                 its JSON text)
+//                 its JSON text); a currency under `coin`, `asset`, `curr`, `denomination`, `unit` and their compounds
+//                 (Binance's `coin: "BTC"`, Kraken's `asset: "XBT"`), judged by its value (./money-keys.ts coinKeyKind)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
 //                 country_iso2, country_iso_code, country_numeric, country_of_destination, ISO 20022's Ctry and
 //                 CtryOfRes, settlement_jurisdiction…), nationality, citizenship, a two-letter country `regionCode`
@@ -78,6 +79,8 @@ import { foldKey } from "./fold-key";
 import { ibanCountryChecked } from "./iban";
 import { normalizeJurisdiction } from "./jurisdictions";
 import {
+  coinCurrency,
+  coinKeyKind,
   holdsMoneyObjects,
   isGoogleMoney,
   isMoneyObject,
@@ -759,7 +762,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     if (isCurrencyKey(folded)) {
       currency = true;
       collectScalars(value, here, facts.currencies);
-    } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
+    } else if (collectCoin(key, folded, value, here, facts)) currency = true;
+    else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
     else if (folded === "items") items = true;
@@ -1580,6 +1584,15 @@ function collectNumericMoney(node: Record<string, unknown>, source: string, fact
 const isNumericMoney = (value: unknown) =>
   typeof value === "number" || (typeof value === "string" && NUMERIC_TEXT.test(value));
 const NUMERIC_TEXT = /^[\s.,'+-]*\p{Nd}[\s\p{Nd}.,'+-]*$/u;
+
+/** A currency under `coin`, `asset`, `curr`, `denomination` or `unit` (./money-keys.ts coinKeyKind): whether one. */
+function collectCoin(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): boolean {
+  const kind = coinKeyKind(key, folded);
+  const currency = kind === undefined ? undefined : coinCurrency(kind, value);
+  if (currency === undefined) return false;
+  facts.currencies.push({ source, value: currency });
+  return true;
+}
 
 /** Money under a money word (`price`, `fees`, `total_cents`…, ./money-keys.ts): each value that may be money. */
 function collectMoney(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): void {

@@ -168,3 +168,57 @@ function isCurrencySuffix(rest: string): boolean {
   return knownCurrencies.has(code);
 }
 let knownCurrencies: Set<string> | undefined;
+
+// A currency under another word than `currency` (outside review R-a #1): a crypto exchange's withdrawal names it
+// `coin` (Binance, `{coin: "BTC", amount: 50, address}`), `asset` (Kraken, `{asset: "XBT", amount: 50}`; Binance's
+// `baseAsset` / `quoteAsset`, Stellar's `asset_code`), and other APIs `curr`, `denomination` or `unit`. Unread, 50
+// BTC passed a 100 EUR threshold as 50 EUR. Judged by the value, as the word alone is ambiguous:
+//   - `coin`, `curr`, `denomination` (and `coin_code`, `coinSymbol`, `coin_ticker`): any text with a letter is the
+//     currency (`coin: "bitcoin"` too: a currency the policy cannot compare fails closed, AMOUNT_UNVERIFIABLE);
+//   - `asset` and its compounds (`asset_code`, `quoteAsset`, `assetId`, `coin_type`…): a code written in upper case,
+//     ISO 4217 or ticker-shaped (`XBT`, `USDC_ETH`), or a coin's denomination (`ether`, `sats`); an asset id
+//     (`a-123`, AWS's `my-logo.png`) is none;
+//   - `unit`: an ISO 4217 code or a known ticker written in upper case, or a coin's denomination (`{value: 1, unit:
+//     "ether"}`); a unit of measure (`kg`, `EA`, `cup`) is none.
+// A number under them (`coin_type: 0`, BIP 44's index; `denomination: 20`, a note's face value) names no currency.
+
+/** How a key may hold a currency by one of these words: `any` text, a `code` only, or an ISO / known `ticker` only. */
+export function coinKeyKind(key: string, folded: string): "any" | "code" | "ticker" | undefined {
+  if (!COIN_HINT.test(folded)) return undefined;
+  const words = wordsOf(key);
+  let base = words.at(-1)!;
+  let form = "";
+  if (words.length > 1 && COIN_FORMS.has(base)) {
+    form = base;
+    base = words.at(-2)!;
+  }
+  if (base === "unit") return form === "" ? "ticker" : undefined;
+  if (base === "asset") return "code";
+  if (base === "coin" || base === "curr" || base === "denomination") return STRONG_FORMS.has(form) ? "any" : "code";
+  return undefined;
+}
+const COIN_HINT = /(?:coin|asset|curr|denomination|unit)(?:code|symbol|ticker|type|id|name)?$/u;
+const COIN_FORMS = new Set(["code", "symbol", "ticker", "type", "id", "name"]);
+const STRONG_FORMS = new Set(["", "code", "symbol", "ticker"]);
+
+/** The currency a string under such a key names (coinKeyKind), or undefined when it names none. */
+export function coinCurrency(kind: "any" | "code" | "ticker", value: unknown): string | undefined {
+  if (typeof value !== "string") return undefined;
+  const text = value.trim();
+  if (kind === "any") return /\p{L}/u.test(text) ? text : undefined;
+  if (DENOMINATIONS.has(text.toLowerCase())) return text;
+  if (kind === "code") return TICKER_SHAPE.test(text) ? text : undefined;
+  return TICKERS.has(text) || (/^[A-Z]{3}$/u.test(text) && isCurrencySuffix(text.toLowerCase())) ? text : undefined;
+}
+const TICKER_SHAPE = /^[A-Z][A-Z0-9]{1,9}(?:[_.-][A-Z0-9]{1,10})?$/u;
+const TICKERS = new Set(
+  `BTC XBT XXBT ETH XETH USDT USDC BNB XRP SOL ADA DOGE XDG TRX DOT MATIC POL LTC BCH XMR XLM LINK AVAX SHIB TON DAI
+  BUSD ETC XTZ ATOM UNI ALGO FIL NEAR APT ARB SUI PEPE WBTC WETH TUSD USDP PYUSD FDUSD EURC EUROC ZEC DASH`.split(
+    /\s+/u,
+  ),
+);
+const DENOMINATIONS = new Set(
+  "bitcoin bitcoins ether ethereum wei gwei finney szabo sat sats satoshi satoshis msat lamport lamports tether".split(
+    " ",
+  ),
+);

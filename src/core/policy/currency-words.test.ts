@@ -1,0 +1,73 @@
+// Amounts and currencies under the other words payment, exchange and shop APIs use for them (outside reviews R-a #1,
+// R-d F2 and F6): a currency under `coin` / `asset`, money under `sum` / `principal` written with its currency, and a
+// line total beside its quantity.
+import { describe, expect, it } from "vitest";
+import { decide } from "./pipeline";
+import { engine, ORG } from "./test-fixtures";
+import type { ManifestInput } from "./types";
+
+const threshold = { amount_threshold: { amount: 100, currency: "EUR" } };
+const manifest = (policy: NonNullable<ManifestInput["policy"]>): ManifestInput => ({
+  uapk_id: "payments-bot",
+  agent: { id: "payments-bot", name: "Payments Bot" },
+  capabilities: ["payment:send"],
+  constraints: {},
+  policy,
+  tools: { "payment:send": { connector: { type: "noop" } } },
+});
+
+async function decideSend(params: Record<string, unknown>, declared: { amount?: number; currency?: string } = {}) {
+  const e = await engine();
+  e.manifests.register(ORG, manifest(threshold));
+  const action = { type: "payment", tool: "send", params, ...declared };
+  const d = await decide(ORG, { uapk_id: "payments-bot", agent_id: "payments-bot", action }, e.deps, { now: e.now() });
+  return { decision: d.decision, codes: d.reasons.map((r) => r.code), message: d.reasons.map((r) => r.message).join() };
+}
+
+const wallet = "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh";
+
+describe("a currency under coin, asset, curr, denomination or unit is read", () => {
+  it.each<[Record<string, unknown>, { amount?: number; currency?: string }]>([
+    // Binance's withdrawal: 50 BTC, declared as 50 EUR.
+    [
+      { amount: 50, coin: "BTC", address: wallet },
+      { amount: 50, currency: "EUR" },
+    ],
+    [{ amount: 50, coin: "BTC", address: wallet }, { currency: "EUR" }],
+    // Kraken's.
+    [
+      { amount: 50, asset: "XBT", key: "my-wallet" },
+      { amount: 50, currency: "EUR" },
+    ],
+    [{ amount: 50, asset_code: "USDC" }, { currency: "EUR" }],
+    [{ amount: 50, quoteAsset: "USDT" }, { currency: "EUR" }],
+    [{ amount: 50, coin: "bitcoin" }, { currency: "EUR" }],
+    [{ amount: 50, coinSymbol: "eth" }, { currency: "EUR" }],
+    [{ amount: 50, curr: "USD" }, { currency: "EUR" }],
+    [{ amount: 50, denomination: "GBP" }, { currency: "EUR" }],
+    [{ amount: 50, unit: "BTC" }, { currency: "EUR" }],
+    [{ value: 1, unit: "ether" }, { currency: "EUR" }],
+    // Beside a params currency too: the upstream may read either.
+    [{ amount: 50, currency: "EUR", coin: "BTC" }, {}],
+    [{ OutSum: 50, coin: "BTC" }, { currency: "EUR" }],
+  ])("%j (declared %j) is refused as unverifiable", async (params, declared) => {
+    const d = await decideSend(params, declared);
+    expect(d).toMatchObject({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+  });
+
+  it.each<Record<string, unknown>>([
+    { amount: 50, currency: "EUR" },
+    { amount: 50, currency: "EUR", coin: "EUR" },
+    { amount: 50, currency: "EUR", asset: "EUR" },
+    // An asset id, a unit of measure, a coin type's index, a note's face value: no currency.
+    { amount: 50, currency: "EUR", asset: "a-123" },
+    { amount: 50, currency: "EUR", asset: "my-logo.png", asset_id: "asset_9f3" },
+    { amount: 50, currency: "EUR", unit: "kg" },
+    { amount: 50, currency: "EUR", unit: "EA" },
+    { amount: 50, currency: "EUR", unit: "cup" },
+    { amount: 50, currency: "EUR", coin_type: 0, denomination: 20 },
+    { amount: 50, currency: "EUR", business_unit: "USD-ops", unit_id: "BTC" },
+  ])("%j is judged as before: ALLOW", async (params) => {
+    expect(await decideSend(params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+});
