@@ -71,3 +71,25 @@ describe("a currency under coin, asset, curr, denomination or unit is read", () 
     expect(await decideSend(params)).toMatchObject({ decision: "ALLOW", codes: [] });
   });
 });
+
+describe("money under sum, principal or payout beside a currency is read whatever its text", () => {
+  it.each<Record<string, unknown>>([
+    { OutSum: "5000 EUR", currency: "EUR" },
+    { OutSum: "€5000", currency: "EUR" },
+    { principal: "5e3", currency: "EUR" },
+    { loan: { principal: "EUR 5,000.00", currency: "EUR" } },
+    { payout: "5000 euros", payout_currency: "EUR" },
+  ])("%j is not allowed, as payment {value: '5000 euros'} is not", async (params) => {
+    expect((await decideSend({ currency: "EUR", payment: { value: "5000 euros" } })).decision).not.toBe("ALLOW");
+    expect(await decideSend(params)).toMatchObject({ decision: "DENY", codes: ["AMOUNT_UNVERIFIABLE"] });
+  });
+
+  it.each<Record<string, unknown>>([
+    { amount: 5, currency: "EUR", sha_sum: "9f86d081884c7d65", checksum: "a3f9e0b1c2" },
+    { amount: 5, currency: "EUR", principal: "arn:aws:iam::123456789012:user/ops", payout: true },
+    { amount: 5, currency: "EUR", principal: "svc-42@acme.example", sum: "sum_1Ab2" },
+    { amount: 5, currency: "EUR", payout: "none" },
+  ])("%j holds no more money: ALLOW", async (params) => {
+    expect(await decideSend(params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+});

@@ -45,7 +45,8 @@
 //                 units of the action's one currency (./amounts.ts); money under price, fee, cost, total, subtotal
 //                 and their compounds (unit_price, shipping_fee, grandTotal, total_cents…, ./money-keys.ts); a
 //                 money object `{value, currency_code}` under any other key (or as the params themselves); a number
-//                 under `sum`, `principal`, `payout` (and compounds ending so) beside a currency (collectNumericMoney);
+//                 under `sum`, `principal`, `payout` (and compounds ending so) beside a currency, or a string with a digit
+//                 (`OutSum: "5000 EUR"`, read or refused) (collectNumericMoney);
 //                 each times the `quantity` / `qty` (`QuantityOrdered`, `qty_ordered`) above 1 of every object
 //                 around it, an amount object's own too
 //                 (a line item's price × its quantity, `unit_amount: {value, quantity}`; a quantity below 1 never
@@ -1580,10 +1581,19 @@ function collectNumericMoney(node: Record<string, unknown>, source: string, fact
   }
 }
 
-/** Money `sum` and its kin may hold: a number, or a string of digits and separators alone (`5000`, `5,000.00`). */
-const isNumericMoney = (value: unknown) =>
-  typeof value === "number" || (typeof value === "string" && NUMERIC_TEXT.test(value));
-const NUMERIC_TEXT = /^[\s.,'+-]*\p{Nd}[\s\p{Nd}.,'+-]*$/u;
+/**
+ * Money `sum` and its kin may hold beside a currency: a number, or a string with a digit, judged or refused as
+ * unverifiable as a money object's `value` is (`5,000.00`; `5000 EUR`, `€5000`, `5e3`: a lenient upstream,
+ * parseFloat or PHP's float cast, reads 5000 from each; outside review R-d F2). Not a hash (`sha_sum: "9f86d081…"`,
+ * hex letters and digits alone), an identifier (`sum_1Ab`), an ARN or a path (`principal: "arn:aws:iam::…"`).
+ */
+function isNumericMoney(value: unknown): boolean {
+  if (typeof value === "number") return true;
+  if (typeof value !== "string" || !mayBeMoney(value) || NO_MONEY_TEXT.test(value)) return false;
+  return !(HEX_RUN.test(value) && /[a-f]/iu.test(value));
+}
+const NO_MONEY_TEXT = /[:/@\\]/u;
+const HEX_RUN = /^[0-9a-f]{8,}$/iu;
 
 /** A currency under `coin`, `asset`, `curr`, `denomination` or `unit` (./money-keys.ts coinKeyKind): whether one. */
 function collectCoin(key: string, folded: string, value: unknown, source: string, facts: ActionFacts): boolean {

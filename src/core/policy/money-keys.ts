@@ -72,7 +72,7 @@ const SUFFIX_WORD = /(?:price|total|cost)s?$/u;
 
 /**
  * Whether a key names money by `sum`, `principal` or `payout` (a loan's principal, Robokassa's `OutSum`, a payout's
- * sum), its last word: read beside a currency only, and only a number (../extract.ts collectNumericMoney). Not
+ * sum), its last word: read beside a currency only, a number or a string with a digit (../extract.ts collectNumericMoney). Not
  * `checksum` (one word) nor `sum_type`, `principal_id`, `payout_status` (another word after it).
  */
 export function isNumericMoneyKey(key: string, folded: string): boolean {
