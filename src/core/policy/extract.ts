@@ -92,6 +92,7 @@ import {
   moneyKeyKind,
 } from "./money-keys";
 import { foldText } from "./normalize";
+import { NUMBER_GROUPING } from "./pattern";
 import { joinedPersonNames, type NameParts, notePersonNamePart } from "./person-names";
 import type { Action, ToolConfig } from "./types";
 
@@ -411,14 +412,20 @@ function mayBeIban(value: unknown): boolean {
   if (typeof value === "string") return value.length >= 15 && IBAN_START.test(value);
   return Array.isArray(value) && value.some((item) => typeof item === "string" && mayBeIban(item));
 }
-const IBAN_START = /^\s*[A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A]{2}\s*[0-9\uFF10-\uFF19]{2}/u;
+const IBAN_START = /^\s*(?:iban\b[\s:#.]*)?[A-Za-z\uFF21-\uFF3A\uFF41-\uFF5A]{2}\s*[0-9\uFF10-\uFF19]{2}/iu;
 
 // An IBAN under its key (`iban`, `beneficiary_iban`, `IBAN` of ISO 20022, `iban_number`), a BIC under its (`bic`,
 // ISO 20022's `BICFI` and `AnyBIC`, `swift`, `swift_code`, `bic_swift`, `beneficiary_bank_bic`).
 const IBAN_KEY = /iban(?:number|code|no)?$/u;
 const BIC_KEY = /(?:bic|bicfi|swift)(?:code|swift|swiftcode|bic|biccode|fi)?$/u;
-// What a printed IBAN or BIC is grouped with (`DE89 3704 0044…`, `DE89-3704…`, `DE89.3704…`): the bank drops it.
-const BANK_GROUPING = /[\s\p{Pd}.]/gu;
+// What a printed IBAN or BIC is grouped with (`DE89 3704 0044…`, `DE89-3704…`, `DE89.3704…`, `IR82/0540…`,
+// `IR82_0540…`): the bank drops it. The grouping the counterparty rule reads an IBAN in (./pattern.ts), so an IBAN
+// it compares is one whose country is read (outside review R-d F5). And the paper form's label (ISO 13616's `IBAN
+// IR82 0540…`, `IBAN: …`) and a note in brackets (`IR82 0540… (Bank Melli)`) are no part of it.
+const BANK_LABEL = /^\s*iban\b[\s:#.]*/u;
+const BANK_NOTE = /\([^()]*\)|\[[^[\]]*\]/gu;
+const compactBankText = (value: string) =>
+  foldText(value).replace(BANK_LABEL, "").replace(BANK_NOTE, "").replace(NUMBER_GROUPING, "").toUpperCase();
 
 /** An IBAN's country (letters 1-2): two letters, two check digits, up to 30 letters or digits. */
 function ibanCountry(compact: string): string | undefined {
@@ -445,7 +452,7 @@ function collectBankCountries(
     return;
   }
   if (typeof value !== "string") return;
-  const country = countryOf(foldText(value).replace(BANK_GROUPING, "").toUpperCase());
+  const country = countryOf(compactBankText(value));
   if (country !== undefined) into.push({ source: `${source} (its country)`, value: country });
 }
 

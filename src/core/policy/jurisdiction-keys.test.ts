@@ -163,3 +163,32 @@ describe("a country an IBAN under any key is of, numeric country codes, and ever
     expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
   });
 });
+
+describe("an IBAN's country in every printed form the counterparty rule reads it in (outside review R-d F5)", () => {
+  it.each<Record<string, unknown>>([
+    { iban: "IR82/0540/1051/8002/1273/1130/07" },
+    { iban: "IR82_0540_1051_8002_1273_1130_07" },
+    { iban: "IR82~0540~1051~8002~1273~1130~07" },
+    { iban: "IBAN IR82 0540 1051 8002 1273 1130 07" },
+    { iban: "IBAN: IR82-0540-1051-8002-1273-1130-07" },
+    { iban: "IR82 0540 1051 8002 1273 1130 07 (Bank Melli)" },
+    { beneficiary_iban: "(Bank Melli) IR820540105180021273113007" },
+    // Under any other key, a valid IBAN (registry length, mod-97).
+    { creditor: { account_number: "IBAN IR82 0540 1026 8002 0817 9090 02" } },
+    { creditor: { account_number: "IR82/0540/1026/8002/0817/9090/02 (Bank Melli)" } },
+  ])("%j beside country DE, under a blocklist of IR: DENY", async (params) => {
+    const d = await decideWire({ jurisdiction_blocklist: ["IR"] }, { country: "DE", ...params });
+    expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
+  });
+
+  it.each<Record<string, unknown>>([
+    { iban: "IBAN DE89 3704 0044 0532 0130 00" },
+    { iban: "DE89/3704/0044/0532/0130/00 (Commerzbank)" },
+    { account: "IBAN DE89 3704 0044 0532 0130 00" },
+  ])("%j under an allowlist of DE: ALLOW", async (params) => {
+    expect(await decideWire({ jurisdiction_allowlist: ["DE"] }, { country: "DE", ...params })).toEqual({
+      decision: "ALLOW",
+      codes: [],
+    });
+  });
+});

@@ -266,7 +266,7 @@ function compactOf(folded: string, pattern = false): string | undefined {
 // an SMS or WhatsApp API reads it in (`tel:`, `sms:`, Twilio's `whatsapp:+1555…`), and with the international
 // prefix `00` for `+` (`001-555-0100`). Only for a value that is then a number (no letter: a domain keeps its dots)
 // or of an IBAN's shape, and never a dotted IPv4 address (`10.0.0.1` and `100.0.1` are two hosts).
-const NUMBER_GROUPING = /[\s\p{Pd}()[\]./~_\u2212\u223c\u2053]/gu;
+export const NUMBER_GROUPING = /[\s\p{Pd}()[\]./~_\u2212\u223c\u2053]/gu;
 const NUMBER_SCHEME = /^(?:tel|sms|smsto|mms|mmsto|whatsapp|callto|fax):/u;
 const NUMBER = /^\+?[\d*?]*\d[\d*?]*$/u;
 const IBAN_SHAPE = /^[a-z]{2}\d{2}[a-z0-9]{11,30}$/u;
