@@ -93,3 +93,27 @@ describe("money under sum, principal or payout beside a currency is read whateve
     expect(await decideSend(params)).toMatchObject({ decision: "ALLOW", codes: [] });
   });
 });
+
+describe("an Amazon SP-API order item's ItemPrice is its line's total, not multiplied by QuantityOrdered", () => {
+  const item = (extra: Record<string, unknown>) => ({
+    currency: "EUR",
+    OrderItems: [{ ASIN: "B00X", QuantityOrdered: 2, ItemPrice: { CurrencyCode: "EUR", Amount: "60.00" }, ...extra }],
+  });
+
+  it.each<Record<string, unknown>>([
+    item({}),
+    item({ ShippingPrice: { CurrencyCode: "EUR", Amount: "10.00" }, ItemTax: { CurrencyCode: "EUR", Amount: "5.00" } }),
+  ])("%j moves 60 to 75 EUR: ALLOW under 100", async (params) => {
+    expect(await decideSend(params)).toMatchObject({ decision: "ALLOW", codes: [] });
+  });
+
+  it.each<Record<string, unknown>>([
+    // Still judged above 100: a line total above it, a unit price times QuantityOrdered, a price times quantity.
+    item({ ItemPrice: { CurrencyCode: "EUR", Amount: "120.00" } }),
+    { currency: "EUR", unit_price: 60, QuantityOrdered: 2 },
+    { currency: "EUR", items: [{ price: 60, quantity: 2 }] },
+    { currency: "EUR", items: [{ ItemPrice: 60, quantity: 2 }] },
+  ])("%j moves more than 100 EUR: ESCALATE", async (params) => {
+    expect(await decideSend(params)).toMatchObject({ decision: "ESCALATE", codes: ["AMOUNT_THRESHOLD"] });
+  });
+});

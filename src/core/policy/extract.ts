@@ -48,7 +48,8 @@
 //                 under `sum`, `principal`, `payout` (and compounds ending so) beside a currency, or a string with a digit
 //                 (`OutSum: "5000 EUR"`, read or refused) (collectNumericMoney);
 //                 each times the `quantity` / `qty` (`QuantityOrdered`, `qty_ordered`) above 1 of every object
-//                 around it, an amount object's own too
+//                 around it, an amount object's own too (not Amazon SP-API's line totals, `ItemPrice` beside
+//                 `QuantityOrdered`: isLineTotal)
 //                 (a line item's price × its quantity, `unit_amount: {value, quantity}`; a quantity below 1 never
 //                 lowers an amount); the money in an amount's breakdown
 //                 (PayPal v2's `amount.breakdown`, v1's `details`) is a part of that amount (`partOf`), which is
@@ -793,7 +794,8 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     walked.inAmount = outerInAmount;
   }
   if (!quantity) return;
-  for (let i = firstAmount; i < facts.amounts.length; i++) timesQuantity(facts.amounts[i]!, quantity);
+  for (let i = firstAmount; i < facts.amounts.length; i++)
+    if (!isLineTotal(facts.amounts[i]!, source, quantity)) timesQuantity(facts.amounts[i]!, quantity);
   if (isAmount) timesOwnQuantity(walked, node, quantity);
   if (!walked.quantityAt) walked.quantityAt = new Map();
   walked.quantityAt.set(source, quantity);
@@ -1028,6 +1030,32 @@ function timesQuantity(amount: Found<unknown>, quantity: Found<unknown>): void {
  * total by it counted each line again): two quantities of one object must agree (oneQuantity), and these differ.
  */
 const QUANTITY_KEYS = new Set(["quantity", "qty", "quantityordered", "qtyordered", "orderedquantity", "orderedqty"]);
+
+/**
+ * Whether an amount of a line is the line's total, which its quantity does not multiply (outside review R-d F6):
+ * Amazon SP-API's order item (`{QuantityOrdered: 2, ItemPrice: {CurrencyCode: "EUR", Amount: "60.00"}}`) writes
+ * ItemPrice and the other money of the item (its shipping, taxes, discounts, COD fee) as the selling price times
+ * the quantity ordered (SP-API Orders, OrderItem: "ItemPrice is equal to the selling price of the item multiplied
+ * by the quantity ordered"). Only those members, beside that quantity: a unit price (`unit_price`, `price`) beside
+ * `QuantityOrdered` or any other quantity is still multiplied, as are the amounts of every other shape.
+ */
+function isLineTotal(amount: Found<unknown>, source: string, quantity: Found<unknown>): boolean {
+  if (!quantity.source.endsWith(".QuantityOrdered") || !amount.source.startsWith(`${source}.`)) return false;
+  const member = /^[^.[]*/u.exec(amount.source.slice(source.length + 1))?.[0] ?? "";
+  return SP_API_LINE_MONEY.has(member);
+}
+const SP_API_LINE_MONEY = new Set([
+  "ItemPrice",
+  "ShippingPrice",
+  "ItemTax",
+  "ShippingTax",
+  "ShippingDiscount",
+  "ShippingDiscountTax",
+  "PromotionDiscount",
+  "PromotionDiscountTax",
+  "CODFee",
+  "CODFeeDiscount",
+]);
 
 /**
  * The one quantity of an object: `{quantity: 1, QTY: 50}` names two, and an upstream reading keys in any case may
