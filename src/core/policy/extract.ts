@@ -64,7 +64,8 @@
 //                 (Binance's `coin: "BTC"`, Kraken's `asset: "XBT"`), judged by its value (./money-keys.ts coinKeyKind)
 //   jurisdictions jurisdiction, country, country_code, and their compounds (beneficiary_country, bankCountryCode,
 //                 country_iso2, country_iso_code, country_numeric, country_of_destination, ISO 20022's Ctry and
-//                 CtryOfRes, settlement_jurisdiction…), nationality, citizenship, a two-letter country `regionCode`
+//                 CtryOfRes, settlement_jurisdiction…), nationality, citizenship, a country written as one (an upper-
+//                 case ISO code or a name) under destination, ship_to, origin or nation, a two-letter country `regionCode`
 //                 (Google's PostalAddress; another spelling only in an object naming no other country), the country
 //                 of an IBAN (`iban`, `*_iban`) or a BIC (`bic`, `BICFI`, `swift_code`…) of that shape, and of a
 //                 valid IBAN (registry length, mod-97) under any other key (collectJurisdictions)
@@ -383,6 +384,7 @@ function collectJurisdictions(
   into: Found<string>[],
 ): void {
   if (isJurisdictionKey(folded)) collectScalars(value, here, into);
+  else if (PLACE_KEYS.has(folded) && isWrittenCountry(value)) into.push({ source: here, value });
   else if (folded === "regioncode") {
     const region = countryRegion(node, key, value);
     if (region !== undefined) into.push({ source: here, value: region });
@@ -390,6 +392,22 @@ function collectJurisdictions(
   else if (BIC_KEY.test(folded)) collectBankCountries(value, here, bicCountry, into);
   else if (mayBeIban(value)) collectBankCountries(value, here, ibanCountryChecked, into);
 }
+
+/**
+ * Where a shipment or a transfer goes or comes from, or whose it is, under a word that is not `country` (outside
+ * review R-a #6): `{country: "DE", destination: "KP"}` (`ship_to`, `origin`, `nation` too) goes to North Korea as
+ * surely as under `destination_country`. Their values are as often no country (Stripe's `destination: "acct_1…"`,
+ * `origin: "web"`, `ship_to: {…}` an address, walked as any object), so only one written as a country counts:
+ * an ISO 3166-1 code in upper case (`KP`, `PRK`; not `in`, `no`, `it`, English words) or a country's name (`North
+ * Korea`). Not `region` (a state, a cloud region: `CA`, `eu-west-1`).
+ */
+function isWrittenCountry(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  const text = value.trim();
+  if (/^[A-Z]{2,3}$/u.test(text)) return normalizeJurisdiction(text) !== undefined;
+  return /\p{L}{4}/u.test(text) && !/\d/u.test(text) && normalizeJurisdiction(text) !== undefined;
+}
+const PLACE_KEYS = new Set(["destination", "shipto", "origin", "nation"]);
 
 /**
  * A `regionCode` that is a country: Google's PostalAddress and its APIs' request params write the country as a CLDR

@@ -192,3 +192,31 @@ describe("an IBAN's country in every printed form the counterparty rule reads it
     });
   });
 });
+
+describe("a country under destination, ship_to, origin or nation (outside review R-a #6)", () => {
+  it.each<Record<string, unknown>>([
+    { nation: "KP" },
+    { destination: "KP" },
+    { ship_to: "PRK" },
+    { shipTo: "North Korea" },
+    { origin: "KP" },
+    { shipment: { origin: "DE", destination: "KP" } },
+  ])("%j beside country DE, under a blocklist of KP: DENY", async (params) => {
+    const d = await decideWire({ jurisdiction_blocklist: ["KP"] }, { country: "DE", ...params });
+    expect(d).toEqual({ decision: "DENY", codes: ["JURISDICTION_BLOCKED"] });
+  });
+
+  it.each<Record<string, unknown>>([
+    // No country: an account, a channel, a word, a state or cloud region, an address object of DE.
+    { destination: "acct_1MoBy5LkdIwHu7ix", origin: "web" },
+    { origin: "in", destination: "no" },
+    { region: "CA", origin: "api", nation: "n/a" },
+    { ship_to: { line1: "Hauptstr. 1", city: "Berlin", country: "DE" } },
+    { destination: "Hauptstraße 1, Berlin" },
+  ])("%j beside country DE, under an allowlist of DE: ALLOW", async (params) => {
+    expect(await decideWire({ jurisdiction_allowlist: ["DE"] }, { country: "DE", ...params })).toEqual({
+      decision: "ALLOW",
+      codes: [],
+    });
+  });
+});
