@@ -443,8 +443,14 @@ const BIC_KEY = /(?:bic|bicfi|swift)(?:code|swift|swiftcode|bic|biccode|fi)?$/u;
 // IR82 0540…`, `IBAN: …`) and a note in brackets (`IR82 0540… (Bank Melli)`) are no part of it.
 const BANK_LABEL = /^\s*iban\b[\s:#.]*/u;
 const BANK_NOTE = /\([^()]*\)|\[[^[\]]*\]/gu;
-const compactBankText = (value: string) =>
-  foldText(value).replace(BANK_LABEL, "").replace(BANK_NOTE, "").replace(NUMBER_GROUPING, "").toUpperCase();
+function compactBankText(value: string): string {
+  let text = foldText(value);
+  // Most values hold neither (one test each, no copy).
+  if (text.startsWith("iban")) text = text.replace(BANK_LABEL, "");
+  if (BANK_NOTE_START.test(text)) text = text.replace(BANK_NOTE, "");
+  return text.replace(NUMBER_GROUPING, "").toUpperCase();
+}
+const BANK_NOTE_START = /[([]/u;
 
 /** An IBAN's country (letters 1-2): two letters, two check digits, up to 30 letters or digits. */
 function ibanCountry(compact: string): string | undefined {
@@ -1629,7 +1635,7 @@ function collectAmounts(value: unknown, source: string, facts: ActionFacts): voi
 function collectNumericMoney(node: Record<string, unknown>, source: string, facts: ActionFacts): void {
   for (const key of Object.keys(node)) {
     const value = node[key];
-    if (isNumericMoney(value) && isNumericMoneyKey(key, foldKey(key)))
+    if (isNumericMoneyKey(key, foldKey(key)) && isNumericMoney(value))
       facts.amounts.push({ source: `${source}.${clipped(key)}`, value });
   }
 }

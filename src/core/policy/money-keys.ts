@@ -184,7 +184,8 @@ let knownCurrencies: Set<string> | undefined;
 
 /** How a key may hold a currency by one of these words: `any` text, a `code` only, or an ISO / known `ticker` only. */
 export function coinKeyKind(key: string, folded: string): "any" | "code" | "ticker" | undefined {
-  if (!COIN_HINT.test(folded)) return undefined;
+  // Most keys hold none of these words: they skip the pattern (this runs for every key of every action).
+  if (!mayNameCoin(folded) || !COIN_HINT.test(folded)) return undefined;
   const words = wordsOf(key);
   let base = words.at(-1)!;
   let form = "";
@@ -197,6 +198,12 @@ export function coinKeyKind(key: string, folded: string): "any" | "code" | "tick
   if (base === "coin" || base === "curr" || base === "denomination") return STRONG_FORMS.has(form) ? "any" : "code";
   return undefined;
 }
+const mayNameCoin = (folded: string) =>
+  folded.includes("unit") ||
+  folded.includes("coin") ||
+  folded.includes("asset") ||
+  folded.includes("curr") ||
+  folded.includes("denomination");
 const COIN_HINT = /(?:coin|asset|curr|denomination|unit)(?:code|symbol|ticker|type|id|name)?$/u;
 const COIN_FORMS = new Set(["code", "symbol", "ticker", "type", "id", "name"]);
 const STRONG_FORMS = new Set(["", "code", "symbol", "ticker"]);
