@@ -795,11 +795,11 @@ function walk(node: unknown, source: string, depth: number, walked: Walk, mode: 
     if (isCurrencyKey(folded)) {
       currency = true;
       collectScalars(value, here, facts.currencies);
-    } else if (collectCoin(key, folded, value, here, facts)) currency = true;
-    else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
+    } else if (folded === "value" && mayBeMoney(value)) moneyValue = true;
     else if (folded === "units" && mayBeMoney(value)) moneyUnits = true;
     else if (folded === "amount") amountMember = true;
     else if (folded === "items") items = true;
+    else if (collectCoin(key, folded, value, here, facts)) currency = true;
     collectJurisdictions(node, key, folded, value, here, facts.jurisdictions);
     walk(value, here, depth + 1, walked, kind ?? (read ? READ : childMode(mode, folded)));
   }
