@@ -9,23 +9,35 @@
 // variation selectors: `bot\u034F` shows as bot), as the policy's names call them invisible (core/policy/normalize.ts).
 import type { ProblemItem } from "./boundary";
 
-/**
- * The astral format and default-ignorable characters (U+110BD, U+110CD, U+13430–U+1343F, U+1BCA0–U+1BCA3,
- * U+1D173–U+1D17A, U+E0000–U+E0FFF) by their UTF-16 code units, for a reader of the spec without the `u` flag; in
- * Unicode mode `\p{Cf}` and `\p{Default_Ignorable_Code_Point}` refuse them (spec/common.tsp says why both).
- */
-const ASTRAL_BY_CODE_UNITS =
-  "\\uD804[\\uDCBD\\uDCCD]|\\uD80D[\\uDC30-\\uDC3F]|\\uD82F[\\uDCA0-\\uDCA3]|\\uD834[\\uDD73-\\uDD7A]|[\\uDB40-\\uDB43]";
+/** The BMP characters an id may not hold (see the header), as a character class's ranges. */
+const REFUSED_BMP =
+  "\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u115F\\u1160" +
+  "\\u17B4\\u17B5\\u180B-\\u180F\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0" +
+  "\\uFFF0-\\uFFFB";
 
 /**
  * The spec's `noControlCharacters` pattern (spec/common.tsp; the sessions spec's MessageId and CallId), character for
- * character: src/http/id-characters.test.ts checks every id pattern of generated/ is this one.
+ * character: src/http/id-characters.test.ts checks every id pattern of generated/ is this one. One negated character
+ * class of BMP characters, which every regex engine a client generates code for compiles (Python's re and pydantic,
+ * Java, .NET, RE2, JavaScript with or without `u`): a lookahead or `\p{…}` there broke them.
  */
-export const ID_PATTERN =
-  `^(?!.*(?:\\p{Cf}|\\p{Default_Ignorable_Code_Point}|${ASTRAL_BY_CODE_UNITS}))` +
-  "[^\\u0000-\\u001F\\u007F-\\u009F\\u00AD\\u034F\\u0600-\\u0605\\u061C\\u06DD\\u070F\\u0890\\u0891\\u08E2\\u115F\\u1160" +
-  "\\u17B4\\u17B5\\u180B-\\u180F\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u206F\\u3164\\uFE00-\\uFE0F\\uFEFF\\uFFA0" +
-  "\\uFFF0-\\uFFFB]*$";
+export const ID_PATTERN = `^[^${REFUSED_BMP}]*$`;
+
+/**
+ * What the server holds ids to: ID_PATTERN, and every format and default-ignorable character beyond the BMP, which
+ * no portable class names (the tag characters U+E0000–U+E0FFF: `bot\u{E0041}` shows as bot; U+1D173–U+1D17A,
+ * U+13430–U+1343F, U+1BCA0–U+1BCA3, U+110BD, U+110CD, the variation selectors U+E0100–U+E01EF). Read in Unicode mode.
+ */
+export const SERVER_ID_PATTERN = `^(?!.*(?:\\p{Cf}|\\p{Default_Ignorable_Code_Point}))[^${REFUSED_BMP}]*$`;
+
+/**
+ * Ajv's regular-expression engine (its `code.regExp` option): the spec's id pattern is compiled as SERVER_ID_PATTERN,
+ * so every schema validation of an id (REST bodies, MCP requests, session frames) applies the server's whole rule.
+ */
+export const idRuleRegExp = Object.assign(
+  (pattern: string, flags: string) => new RegExp(pattern === ID_PATTERN ? SERVER_ID_PATTERN : pattern, flags),
+  { code: "idRuleRegExp" },
+);
 
 /** What a value breaking ID_PATTERN is told. */
 export const ID_PATTERN_MESSAGE =
@@ -34,10 +46,10 @@ export const ID_PATTERN_MESSAGE =
   "U+E0000–U+E007F, default-ignorable ones such as U+034F, U+115F, U+1160, U+180B–U+180F, U+3164, U+FE00–U+FE0F, " +
   "U+FFA0, U+E0100–U+E01EF)";
 
-// The values ID_PATTERN lets through, read as ajv reads the spec's pattern (Unicode mode).
-const ID = new RegExp(ID_PATTERN, "u");
+// The values the server's rule lets through (Unicode mode, as ajv reads patterns).
+const ID = new RegExp(SERVER_ID_PATTERN, "u");
 
-/** Whether `value` breaks the spec's id rule (ID_PATTERN): an id the API cannot have issued. */
+/** Whether `value` breaks the id rule (SERVER_ID_PATTERN): an id the API cannot have issued. */
 export const breaksIdRule = (value: string): boolean => !ID.test(value);
 
 /** The path or query values that hold a control character, as problem items. */

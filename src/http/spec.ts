@@ -8,7 +8,7 @@ import addFormatsModule from "ajv-formats";
 import type { components } from "../../generated/api-types";
 import { clipped, visibly } from "../core/policy/clip";
 import type { ProblemItem } from "./boundary";
-import { ID_PATTERN, ID_PATTERN_MESSAGE } from "./control-characters";
+import { ID_PATTERN, ID_PATTERN_MESSAGE, idRuleRegExp } from "./control-characters";
 import { type NumericParam, numericKind } from "./decimal-params";
 import type { OperationId } from "./handlers";
 
@@ -69,7 +69,14 @@ function rebase(schema: unknown): unknown {
 }
 
 function newAjv(coerce: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ strict: false, allErrors: true, coerceTypes: coerce, useDefaults: false });
+  // The spec's id pattern compiled as the server's whole id rule (./control-characters.ts idRuleRegExp).
+  const ajv = new Ajv2020({
+    strict: false,
+    allErrors: true,
+    coerceTypes: coerce,
+    useDefaults: false,
+    code: { regExp: idRuleRegExp },
+  });
   addFormats(ajv);
   return ajv;
 }

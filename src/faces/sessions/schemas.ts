@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import { ID_PATTERN, ID_PATTERN_MESSAGE } from "../../http/control-characters";
+import { ID_PATTERN, ID_PATTERN_MESSAGE, idRuleRegExp } from "../../http/control-characters";
 
 /** Which socket and which way, from Gatehouse's point of view. */
 export type FrameRoute = "ide_in" | "ide_out" | "runtime_out" | "runtime_in";
@@ -127,7 +127,8 @@ function pointerErrors(errors: ErrorObject[] | null | undefined) {
 }
 
 export function buildValidators(entries: MessageEntry[]): MessageValidators {
-  const ajv = new Ajv2020({ strict: true, allErrors: true });
+  // The spec's id pattern compiled as the server's whole id rule, as REST's (../../http/control-characters.ts).
+  const ajv = new Ajv2020({ strict: true, allErrors: true, code: { regExp: idRuleRegExp } });
   const byRoute = new Map<FrameRoute, Map<string, ValidateFunction>>();
   for (const { channel, action, schema } of entries) {
     const route = routeOf(channel, action);
