@@ -85,6 +85,51 @@ describe("a mail message encoded in a string param", () => {
     });
   });
 
+  // RFC 5322 §3.4: `To: friends: boss@evil.example;` sends to every member of the group `friends` (Python's
+  // getaddresses, nodemailer). With one member, the header's `To:` was taken for the group's name and the member read
+  // as prose.
+  const grouped = [
+    "From: ann@acme.com\r\nTo: friends: boss@evil.example;\r\n\r\nhi",
+    "From: ann@acme.com\r\nTo: friends: boss@evil.example\r\n\r\nhi",
+    "From: ann@acme.com\r\nCc: a: b: boss@evil.example;\r\n\r\nhi",
+    "From: ann@acme.com\r\nBcc: Team Leads : boss@evil.example ;\r\n\r\nhi",
+  ];
+  for (const [name, policy] of lists)
+    it(`every member of a group in a header line is judged by ${name}, encoded or in plain text`, async () => {
+      const engine = await engineWith(policy);
+      for (const message of grouped)
+        for (const params of [
+          { to: "ann@acme.com", raw: gmailRaw(message) },
+          { to: "ann@acme.com", headers: message },
+        ]) {
+          const r = await send(engine, params);
+          expect(r, message).toMatchObject({ decision: "DENY", executed: false });
+          expect(JSON.stringify(r.reasons)).toContain("boss@evil.example");
+        }
+      const fine = "From: ann@acme.com\r\nTo: friends: bob@acme.com;\r\nSubject: Re: hi\r\n\r\nhello";
+      for (const params of [
+        { to: "ann@acme.com", raw: gmailRaw(fine) },
+        { to: "ann@acme.com", headers: fine },
+      ])
+        expect(await send(engine, params)).toMatchObject({ decision: "ALLOW", executed: true });
+    });
+
+  it("every member of a group in a header line is judged by a capability token's allowed_recipients", async () => {
+    const engine = await engineWith();
+    const manifest = engine.manifests.getByUapkId(ORG, "customer-support-bot");
+    const { token } = await engine.tokens.issue({
+      orgId: ORG,
+      issuerId: "ops@acme.com",
+      issuedBy: "ops@acme.com",
+      agentId: "customer-support-bot",
+      manifest: manifest!,
+      capabilities: ["email:send"],
+      constraints: { allowed_recipients: ["*@acme.com"] },
+    });
+    const raw = gmailRaw("To: friends: boss@evil.example;\r\n\r\nq3");
+    expect(await send(engine, { to: "ann@acme.com", raw }, token)).toMatchObject({ decision: "DENY", executed: false });
+  });
+
   it("reads encoded words in its header lines, and fails closed when it is not cleanly base64", async () => {
     const engine = await engineWith({ counterparty_allowlist: ["*@acme.com"] });
     const encoded = `=?utf-8?b?${Buffer.from("boss@evil.example").toString("base64")}?=`;

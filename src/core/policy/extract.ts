@@ -1128,13 +1128,18 @@ function addressesIn(text: string): string[] {
 
 /**
  * A list part without its RFC 5322 quoted strings (a display name), its comments (`(…)`, nested) and, in a list that
- * has groups, a group's display name (`team:` before its members); and the text of a comment left open at the end.
+ * has groups or in a recipient header line, the names opening it (`team:`, and a header's own before a group: `To:
+ * friends:`, whose member was read as prose); and the text of a comment left open at the end.
  * Quoted strings go first: a `(` inside one opens no comment. One pass each: a part may be a megabyte of brackets.
  */
 function addressSyntaxOf(part: string, groups: boolean): { text: string; unclosed?: string } {
   const unquoted = part.includes('"') ? part.replace(QUOTED_STRING, " ") : part;
   const { text, unclosed } = unquoted.includes("(") ? withoutComments(unquoted) : { text: unquoted };
-  return { text: groups ? text.replace(GROUP_NAME, " ") : text, ...(unclosed !== undefined ? { unclosed } : {}) };
+  // A header line's name with no group after it is left to spacedList, which reads its value: stripped here too, its
+  // addresses were counted twice.
+  const header = groups ? null : HEADER_LINE.exec(text);
+  const grouped = groups || (header !== null && GROUP_NAME.test(header[1] as string));
+  return { text: grouped ? text.replace(GROUP_NAME, " ") : text, ...(unclosed !== undefined ? { unclosed } : {}) };
 }
 const QUOTED_STRING = /"[^"]*"/gu;
 // An angle address, also one left open at the end (read as closed, as above).
@@ -1165,8 +1170,9 @@ function withoutComments(text: string): { text: string; unclosed?: string } {
 }
 const OPEN = 0x28;
 const CLOSE = 0x29;
-// A group's display name: words (no address, quote or bracket in them) then `:`, at the start of the part.
-const GROUP_NAME = /^\s*[^\s:@<>"()[\]]+(?:\s+[^\s:@<>"()[\]]+)*\s*:/u;
+// The names opening a part: each words (no address, quote or bracket in them) then `:`, as many as there are: a
+// header's name before a group's (`To: friends:`), a group in a group (nodemailer reads its members too).
+const GROUP_NAME = /^(?:\s*[^\s:@<>"()[\]]+(?:\s+[^\s:@<>"()[\]]+)*\s*:)+/u;
 
 /**
  * The addresses beside a part's angle brackets: its text outside them, quotes aside, read as spacedList reads a

@@ -787,6 +787,10 @@ const cases: Case[] = [
     "(unclosed boss@evil.example",
     'ok@acme.example, "Boss" boss@evil.example',
     "(Boss) boss@evil.example <ok@acme.example>",
+    // A header line's group: its `To:` is no group name, and the group's member is a recipient.
+    "To: team: boss@evil.example;",
+    "Bcc: team: boss@evil.example",
+    "Cc: a: b: boss@evil.example;",
   ].map(
     (notify): Case => ({
       name: `an address with a comment or in a group under any key (${JSON.stringify(notify)}) is a recipient`,

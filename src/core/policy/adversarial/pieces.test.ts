@@ -246,6 +246,12 @@ describe("extraction: what the connector receives", () => {
       "params.headers=i@evil.com",
       "params.headers=j@evil.com",
     ]);
+    // A group in a header line (RFC 5322 §3.4): its members are recipients, each once; the header's name is no group's.
+    expect(recipients({ headers: "To: friends: boss@evil.com\r\nCc: a@acme.com b@acme.com" })).toEqual([
+      "params.headers=boss@evil.com",
+      "params.headers=a@acme.com",
+      "params.headers=b@acme.com",
+    ]);
     // Beside angle brackets, a display name's address counts too: a lenient parser may send to it.
     expect(
       recipients({ notify: '"y@evil.com" <a@acme.com>', owner: 'Bob <b@acme.com>; "Doe, z@evil.com" <c@acme.com>' }),
