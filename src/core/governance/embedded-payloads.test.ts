@@ -188,6 +188,23 @@ describe("params inside a JSON or form string", () => {
       expect(await send(engine, params)).toMatchObject({ decision: "DENY", executed: false });
   });
 
+  // A lenient server (Node's URLSearchParams, Python's parse_qs, qs) reads a form holding a literal space or a final
+  // line break as it reads one that writes them `+` / `%0A`: refusing whitespace as a form's would send 5000 EUR unread.
+  it("a form holding a literal space or a final line break is still read", async () => {
+    const engine = await engineWith({ amount_threshold: { amount: 100, currency: "EUR" } });
+    for (const form of [
+      "amount=5000&currency=EUR&note=hi there",
+      "amount=5000&currency=EUR\n",
+      "amount=5000&currency=EUR&note=in+logs",
+      "note=in%20logs&amount=5000&currency=EUR",
+    ])
+      expect(await send(engine, { to: "ann@acme.com", amount: 50, currency: "EUR", form }), form).toMatchObject({
+        decision: "ESCALATE",
+        executed: false,
+        reasons: [{ code: "AMOUNT_THRESHOLD" }],
+      });
+  });
+
   it("counts their values against the params bound", async () => {
     const engine = await engineWith({ counterparty_allowlist: ["*@acme.com"] });
     const big = JSON.stringify(Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`k${i}`, i])));
