@@ -2,9 +2,12 @@
 // real server: an `Upgrade` offer the gateway does not take, a request without `Host` or with two, an `Expect` it
 // cannot meet, a CONNECT, an absolute-form target naming another host. Each is answered as HTTP says, in
 // problem+json, never a bare status line or a closed socket.
-import { connect } from "node:net";
+import { createServer } from "node:http";
+import { type AddressInfo, connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trackInFlight } from "../system/lifecycle";
 import { startTestGatehouse, type TestGatehouse } from "../test-support/gatehouse";
+import { serveAsPlainHttp } from "./boundary";
 
 let g: TestGatehouse;
 beforeAll(async () => {
@@ -29,6 +32,24 @@ async function exchange(...parts: string[]): Promise<{ bytes: number; answers: R
   await closed;
   const all = Buffer.concat(chunks);
   return { bytes: all.length, answers: parseAnswers(all.toString("latin1")) };
+}
+
+/** Writes `bytes` at once and reads until `count` answers arrived (or the server closed), then closes. */
+async function pipelined(bytes: string, count: number, port = Number(new URL(g.url).port)): Promise<RawAnswer[]> {
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => {});
+  const chunks: Buffer[] = [];
+  const answers = () => parseAnswers(Buffer.concat(chunks).toString("latin1"));
+  await new Promise<void>((done) => {
+    socket.on("data", (c: Buffer) => {
+      chunks.push(c);
+      if (answers().length >= count) done();
+    });
+    socket.once("close", () => done());
+    socket.write(bytes);
+  });
+  socket.destroy();
+  return answers();
 }
 
 /** The responses in `text`, one after the other (each with a Content-Length). */
@@ -88,6 +109,57 @@ describe("an Upgrade the gateway does not take (curl --http2, Java's HttpClient)
     );
     expect(answers[0]?.status, answers[0]?.body).toBe(200);
     expect(answers[0]!.body).toContain('"protocolVersion"');
+  });
+
+  it("an h2c request pipelined behind another is answered after it, and no request stays in flight", async () => {
+    const inFlight = trackInFlight(g.server);
+    const host = `Host: 127.0.0.1:${new URL(g.url).port}\r\n`;
+    const answers = await pipelined(
+      `GET /health HTTP/1.1\r\n${host}\r\nGET /nothere HTTP/1.1\r\n${host}Connection: Upgrade\r\nUpgrade: h2c\r\n\r\n`,
+      2,
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 404]);
+    expect(JSON.parse(answers[0]!.body)).toMatchObject({ service: "gatehouse" });
+    expect(await inFlight.settled(30_000)).toBe(true);
+  });
+
+  it("an h2c POST /execute with a body pipelined behind a GET is answered after it, and nothing stays in flight", async () => {
+    const inFlight = trackInFlight(g.server);
+    const body = JSON.stringify({
+      uapk_id: "customer-support-bot",
+      agent_id: "customer-support-bot",
+      action: { type: "email", tool: "send", params: { to: "customer@example.com", subject: "Hi" } },
+    });
+    const host = `Host: 127.0.0.1:${new URL(g.url).port}\r\n`;
+    const answers = await pipelined(
+      `GET /health HTTP/1.1\r\n${host}\r\nPOST /api/v1/gateway/execute HTTP/1.1\r\n${host}${H2C}` +
+        `X-API-Key: ${g.apiKey}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      2,
+    );
+    expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    expect(JSON.parse(answers[1]!.body)).toHaveProperty("decision");
+    expect(await inFlight.settled(30_000)).toBe(true);
+  });
+
+  it("a pipelined h2c request slower than the keep-alive timeout is not cut off by the earlier request's timer", async () => {
+    // Node arms the keep-alive timeout (keepAliveTimeout plus its 1 s margin) once the earlier response finished.
+    const server = createServer((req, res) => {
+      setTimeout(() => res.end(req.url), req.url === "/slow" ? 1500 : 10);
+    });
+    server.keepAliveTimeout = 1;
+    server.on("upgrade", (req, socket, head) => serveAsPlainHttp(server, req, socket, head));
+    await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+    try {
+      const answers = await pipelined(
+        "GET /first HTTP/1.1\r\nHost: a\r\n\r\nGET /slow HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        2,
+        (server.address() as AddressInfo).port,
+      );
+      expect(answers.map((a) => a.body)).toEqual(["/first", "/slow"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
+    }
   });
 });
 

@@ -4,8 +4,10 @@
 // door's 404 on every REST and MCP route, and nothing ran. Such a request is given back to the HTTP server: its head
 // is written again without the offer (`Upgrade`, `HTTP2-Settings` and their `Connection` tokens), put back in front
 // of what the socket still holds (the body, pipelined requests), and the socket is handed to the server as a new
-// connection, whose parser reads it as a plain request, body and keep-alive included.
-import type { IncomingMessage, Server } from "node:http";
+// connection, whose parser reads it as a plain request, body and keep-alive included. When the request was pipelined
+// behind one whose response is still being written, the socket is handed over once that response finished: a new
+// connection's response queues behind the socket's current one and would never hear it finish (never be sent).
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 
 /** The headers an upgrade offer consists of; dropped, with their `Connection` tokens, when it is declined. */
@@ -15,6 +17,23 @@ const OFFER_HEADERS = new Set(["upgrade", "http2-settings"]);
 export function serveAsPlainHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   // Node decoded the head's bytes as latin1: written back the same way, every byte is the one sent.
   socket.unshift(Buffer.concat([Buffer.from(headWithoutOffer(req), "latin1"), head]));
+  const pending = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!pending) return handOver(server, socket);
+  const closed = () => pending.off("finish", finished);
+  const finished = () => {
+    socket.off("close", closed);
+    // The earlier request asked to close (its response was the last): the socket is ending, nothing more is read.
+    if (socket.writableEnded || socket.destroyed) return;
+    handOver(server, socket);
+  };
+  pending.once("finish", finished);
+  socket.once("close", closed);
+}
+
+/** Hands `socket` to `server` as a new connection, with no timer left by the connection it was. */
+function handOver(server: Server, socket: Duplex): void {
+  // The keep-alive timeout set once the earlier response finished would cut the request now read short.
+  (socket as Duplex & { setTimeout?: (ms: number) => unknown }).setTimeout?.(0);
   server.emit("connection", socket);
 }
 
