@@ -61,7 +61,7 @@ export interface RestRateLimiter {
    * operation), and with `agent` one action of that agent, whoever acts for it (its API key or an operator's MCP
    * session: the agent's budget is one). The refusal, or undefined when the request is within the limits.
    */
-  consume(principal: Principal, agent?: LimitedAgent): Promise<LimitRefusal | undefined>;
+  consume(principal: Principal, agent?: LimitedAgent, requests?: number): Promise<LimitRefusal | undefined>;
 }
 
 /** The agent a governed call acts for, in its org. */
@@ -107,9 +107,9 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
     const agentId = agentIdOf(body);
     return agentCounts(principal, agentId === undefined ? undefined : { orgId: principal.orgId, agentId }, body);
   };
-  const agentCounts = (principal: Principal, agent: LimitedAgent | undefined, body: unknown): Count[] => {
+  const agentCounts = (principal: Principal, agent: LimitedAgent | undefined, body: unknown, requests = 1): Count[] => {
     const counts: Count[] = [];
-    if (perKey && principal.kind === "api_key") counts.push([perKey, principal.keyId, 1]);
+    if (perKey && principal.kind === "api_key") counts.push([perKey, principal.keyId, requests]);
     // A JSON pair, not `org:agent`: org and agent ids may hold ':' (org `a` agent `b:c` is not org `a:b` agent `c`).
     if (perAgent && agent) counts.push([perAgent, JSON.stringify([agent.orgId, agent.agentId]), actionsOf(body)]);
     return counts;
@@ -127,8 +127,8 @@ export function createRestRateLimiter(deps: RestRateLimiterDeps): RestRateLimite
 
   return {
     check: (principal, body) => consumeAll(countsOf(principal, body)),
-    async consume(principal, agent) {
-      const counts = agentCounts(principal, agent, {});
+    async consume(principal, agent, requests = 1) {
+      const counts = agentCounts(principal, agent, {}, requests);
       if (counts.length === 0) return undefined;
       return consumeAll(counts).then(() => undefined, limitRefusalOf);
     },

@@ -20,6 +20,8 @@ export interface McpRequestLimits {
   consume(
     principal: Principal,
     agent?: { orgId: string; agentId: string },
+    /** How many requests of the key this is (a JSON-RPC batch counts each of its requests): 1 unless said. */
+    requests?: number,
   ): Promise<{ code: string; message: string; retryAfterSeconds: number } | undefined>;
 }
 
