@@ -43,3 +43,15 @@ describe("checkedLines, integers JSON.parse would round", () => {
     expect(JSON.stringify(answers)).toContain("/params/arguments/n");
   });
 });
+
+describe("checkedLines, a long line in small chunks", () => {
+  it("passes a 2 MiB line sent in 1 KiB chunks unchanged, once, after its newline", async () => {
+    const line = `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${"x".repeat(2 * 1024 * 1024)}"}}\n`;
+    const chunks = Array.from({ length: Math.ceil(line.length / 1024) }, (_, i) =>
+      line.slice(i * 1024, (i + 1) * 1024),
+    );
+    const { passed, answers } = await through(chunks);
+    expect(passed).toBe(line);
+    expect(answers).toEqual([]);
+  });
+});

@@ -58,27 +58,37 @@ function answer(id: string | number | null, code: number, message: string): JSON
  * line is dropped. A partial line longer than the SDK's bound is passed on as it is, for the SDK to refuse.
  */
 export function checkedLines(refuse: (answer: JSONRPCMessage) => void): Transform {
-  let pending: Buffer = Buffer.alloc(0);
+  // The partial line's chunks, joined only once its newline came: a 10 MiB line in 64 KiB chunks was copied whole
+  // at every chunk (about 800 MB of copying).
+  let partial: Buffer[] = [];
+  let partialBytes = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      let newline = pending.indexOf(0x0a);
+      let newline = chunk.indexOf(0x0a);
+      let rest = chunk;
       while (newline !== -1) {
-        const line = pending.subarray(0, newline + 1);
-        pending = pending.subarray(newline + 1);
+        const line = Buffer.concat([...partial, rest.subarray(0, newline + 1)]);
+        partial = [];
+        partialBytes = 0;
+        rest = rest.subarray(newline + 1);
         const refusal = refusedLine(line.toString("utf8", 0, line.length - 1));
         if (refusal) refuse(refusal);
         else this.push(line);
-        newline = pending.indexOf(0x0a);
+        newline = rest.indexOf(0x0a);
       }
-      if (pending.length > MAX_LINE_BYTES) {
-        this.push(pending);
-        pending = Buffer.alloc(0);
+      if (rest.length > 0) {
+        partial.push(rest);
+        partialBytes += rest.length;
+      }
+      if (partialBytes > MAX_LINE_BYTES) {
+        this.push(Buffer.concat(partial));
+        partial = [];
+        partialBytes = 0;
       }
       done();
     },
     flush(done) {
-      if (pending.length) this.push(pending);
+      if (partialBytes > 0) this.push(Buffer.concat(partial));
       done();
     },
   });
